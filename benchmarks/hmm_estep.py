@@ -1,0 +1,258 @@
+"""E-step timings for a categorical HMM: srcdiff gradient of log Z vs peers.
+
+What is timed (one sequence of length T, K states, V symbols, float64, CPU):
+
+* srcdiff      ``srcdiff.vi.hmm.e_step``: the numba-jitted value-and-gradient of the
+               plain-NumPy forward recursion ``log_Z`` w.r.t. (log_pi, log_A, log_B),
+               i.e. log-likelihood + expected start / transition / emission counts.
+               Warm: compilation happens in an untimed first call.
+* hmmlearn     ``CategoricalHMM._do_estep(X, lengths)``: hmmlearn's own E-step as used
+               by ``fit`` (log-space forward and backward lattices in C++, posteriors,
+               summed xi, emission counts) -- the same outputs as above.
+* hmmlearn-pp  ``CategoricalHMM.score_samples(X)``: public API, log-likelihood and
+               posteriors only (``_score(..., compute_posteriors=True)``); no
+               transition counts, so it does less work than an E-step.
+* jax          ``jax.jit(jax.value_and_grad(log_Z, argnums=(0, 1, 2)))`` with the forward
+               recursion as ``lax.scan`` and ``jax.nn.logsumexp``, x64 enabled, warm,
+               timed until ``block_until_ready``.
+* autograd     ``autograd.value_and_grad`` of the same Python loop with autograd.numpy;
+               skipped when its estimated time per call exceeds ``--autograd-limit``
+               seconds (default 20).
+
+Each cell is the median of ``--repeats`` timed calls (``time.perf_counter``).  Peers
+that cannot be imported are skipped with a message.  Ratios are peer time / srcdiff
+time (> 1 means srcdiff is faster).
+
+Usage::
+
+    python benchmarks/hmm_estep.py [--K 5 20 50] [--T 1000 10000] [--repeats 7]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def random_problem(K, V, T, seed=0):
+    rng = np.random.default_rng(seed)
+    pi = rng.dirichlet(np.ones(K))
+    A = rng.dirichlet(np.ones(K), size=K)
+    B = rng.dirichlet(np.ones(V), size=K)
+    data = rng.integers(0, V, T).astype(np.int64)
+    return pi, A, B, data
+
+
+def median_time(fn, repeats, budget=None):
+    """Median of `repeats` timings of fn(); stops early once `budget` seconds are spent."""
+    times = []
+    spent = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        times.append(dt)
+        spent += dt
+        if budget is not None and spent > budget and len(times) >= 1:
+            break
+    return statistics.median(times)
+
+
+# --------------------------------------------------------------------------- srcdiff
+
+def make_srcdiff(pi, A, B, data):
+    from srcdiff.vi import hmm
+    params = (np.log(pi), np.log(A), np.log(B))
+
+    def run():
+        return hmm.e_step(params, data)
+
+    return run
+
+
+# --------------------------------------------------------------------------- hmmlearn
+
+def _hmmlearn_model(pi, A, B):
+    from hmmlearn.hmm import CategoricalHMM
+    K, V = B.shape
+    m = CategoricalHMM(n_components=K, n_features=V, init_params="", params="ste")
+    m.startprob_, m.transmat_, m.emissionprob_ = pi, A, B
+    return m
+
+
+def make_hmmlearn_estep(pi, A, B, data):
+    m = _hmmlearn_model(pi, A, B)
+    X = data[:, None]
+    lengths = np.array([len(data)])
+    if not hasattr(m, "_do_estep"):
+        raise ImportError("this hmmlearn version has no _do_estep")
+
+    def run():
+        return m._do_estep(X, lengths)
+
+    return run
+
+
+def make_hmmlearn_posteriors(pi, A, B, data):
+    m = _hmmlearn_model(pi, A, B)
+    X = data[:, None]
+
+    def run():
+        return m.score_samples(X)
+
+    return run
+
+
+# --------------------------------------------------------------------------- jax
+
+def make_jax(pi, A, B, data):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_platforms", "cpu")
+    import jax.numpy as jnp
+    from jax.nn import logsumexp
+
+    def log_Z(log_pi, log_A, log_B, data):
+        def step(log_alpha, x_t):
+            log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, x_t]
+            return log_alpha, None
+        log_alpha, _ = jax.lax.scan(step, log_pi + log_B[:, data[0]], data[1:])
+        return logsumexp(log_alpha)
+
+    vg = jax.jit(jax.value_and_grad(log_Z, argnums=(0, 1, 2)))
+    args = (jnp.asarray(np.log(pi)), jnp.asarray(np.log(A)), jnp.asarray(np.log(B)),
+            jnp.asarray(data))
+
+    def run():
+        value, grads = vg(*args)
+        return jax.block_until_ready((value, grads))
+
+    return run
+
+
+# --------------------------------------------------------------------------- autograd
+
+def make_autograd(pi, A, B, data):
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    def log_Z(log_pi, log_A, log_B, data):
+        log_alpha = log_pi + log_B[:, data[0]]
+        for t in range(1, data.shape[0]):
+            log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, data[t]]
+        return logsumexp(log_alpha)
+
+    vg = autograd.value_and_grad(lambda p: log_Z(p[0], p[1], p[2], data))
+    params = [anp.log(pi), anp.log(A), anp.log(B)]
+
+    def run():
+        return vg(params)
+
+    return run
+
+
+PEERS = [
+    ("srcdiff", make_srcdiff),
+    ("hmmlearn", make_hmmlearn_estep),
+    ("hmmlearn-pp", make_hmmlearn_posteriors),
+    ("jax", make_jax),
+    ("autograd", make_autograd),
+]
+
+
+def check_agreement(K=4, V=5, T=50):
+    """Sanity check: every available peer computes the same log-likelihood."""
+    pi, A, B, data = random_problem(K, V, T, seed=1)
+    values = {}
+    for name, make in PEERS:
+        try:
+            out = make(pi, A, B, data)()
+        except ImportError:
+            continue
+        if name == "srcdiff":
+            values[name] = out[0]
+        elif name == "hmmlearn":
+            values[name] = out[1]
+        elif name == "hmmlearn-pp":
+            values[name] = out[0]
+        else:
+            values[name] = float(out[0])
+    ref = values.get("srcdiff", next(iter(values.values())))
+    for name, v in values.items():
+        if not np.isclose(v, ref, rtol=1e-9):
+            print(f"WARNING: {name} log-likelihood {v} differs from {ref}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="HMM E-step benchmark")
+    parser.add_argument("--K", type=int, nargs="+", default=[5, 20, 50])
+    parser.add_argument("--T", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--V", type=int, default=27)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--autograd-limit", type=float, default=20.0)
+    args = parser.parse_args()
+
+    available = []
+    for name, make in PEERS:
+        try:
+            make(*random_problem(2, 2, 3))
+            available.append((name, make))
+        except ImportError as exc:
+            print(f"skipping {name}: not importable ({exc})")
+    names = [n for n, _ in available]
+    if "srcdiff" not in names:
+        raise SystemExit("srcdiff is required")
+    check_agreement()
+
+    results = {}
+    autograd_per_step = {}
+    for K in args.K:
+        for T in args.T:
+            pi, A, B, data = random_problem(K, args.V, T)
+            row = {}
+            for name, make in available:
+                if name == "autograd" and K in autograd_per_step:
+                    estimate = autograd_per_step[K] * T
+                    if estimate > args.autograd_limit:
+                        row[name] = None
+                        print(f"  autograd K={K} T={T}: skipped (estimated {estimate:.0f} s "
+                              f"> {args.autograd_limit:.0f} s)")
+                        continue
+                fn = make(pi, A, B, data)
+                t0 = time.perf_counter()
+                fn()  # warm-up: compilation / tracing, not timed
+                first = time.perf_counter() - t0
+                if name == "autograd":
+                    autograd_per_step[K] = first / T
+                    if first > args.autograd_limit:
+                        row[name] = first
+                        continue
+                budget = 60.0 if name == "autograd" else None
+                row[name] = median_time(fn, args.repeats, budget=budget)
+            results[(K, T)] = row
+            cells = "  ".join(f"{n}={row[n] * 1e3:.2f}ms" if row.get(n) is not None
+                              else f"{n}=skipped" for n in names)
+            print(f"K={K:3d} T={T:6d}  {cells}", flush=True)
+
+    print()
+    print("Median wall time per E-step call in ms (ratio = peer / srcdiff; >1: srcdiff faster)")
+    header = f"{'K':>4} {'T':>7} " + " ".join(f"{n:>22}" for n in names)
+    print(header)
+    print("-" * len(header))
+    for (K, T), row in results.items():
+        base = row["srcdiff"]
+        cells = []
+        for n in names:
+            t = row.get(n)
+            if t is None:
+                cells.append(f"{'skipped':>22}")
+            elif n == "srcdiff":
+                cells.append(f"{t * 1e3:>13.3f}         ")
+            else:
+                cells.append(f"{t * 1e3:>13.3f} ({t / base:5.2f}x)")
+        print(f"{K:>4} {T:>7} " + " ".join(cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""srcdiff: source-transformation automatic differentiation for Python/NumPy.
+
+    @srcdiff.differentiate(wrt=("w", "b"), jit=True)
+    def loss(w, b, x, y): ...
+    dw, db = loss.grad(w, b, x, y)
+    print(srcdiff.source(loss.grad))
+"""
+__version__ = "0.1.0"
+
+from .errors import SrcdiffError  # noqa: E402
+from .rules import adjoint  # noqa: E402
+from .api import differentiate, grad, source, value_and_grad, vjp  # noqa: E402
+
+__all__ = ["SrcdiffError", "adjoint", "differentiate", "grad", "source", "value_and_grad", "vjp"]

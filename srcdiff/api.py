@@ -1,0 +1,145 @@
+"""Public transforms: grad, value_and_grad, vjp, differentiate, source."""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence, Union
+
+from . import backends, compiler
+from .errors import SrcdiffError
+
+Wrt = Union[int, str, Sequence[Union[int, str]]]
+
+
+def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
+    """Parameter names for `wrt` and whether the user asked for a tuple."""
+    f0 = getattr(f, "py_func", f)
+    if isinstance(f0, Transformed):
+        raise SrcdiffError("nesting srcdiff transforms is not supported yet",
+                           advice="differentiate the original function")
+    try:
+        params = list(inspect.signature(f0).parameters)
+    except (TypeError, ValueError):
+        raise SrcdiffError(f"cannot read the parameters of {f!r}") from None
+    many = isinstance(wrt, (tuple, list))
+    items = list(wrt) if many else [wrt]
+    names = []
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, str)):
+            raise SrcdiffError(f"wrt must be a parameter index or name, got {w!r}")
+        if isinstance(w, int):
+            if not -len(params) <= w < len(params):
+                raise SrcdiffError(f"wrt={w} is out of range: {getattr(f0, '__name__', f0)} has parameters {params}")
+            names.append(params[w])
+        else:
+            if w not in params:
+                raise SrcdiffError(f"wrt={w!r} names no parameter of {getattr(f0, '__name__', f0)}{tuple(params)}")
+            names.append(w)
+    if len(set(names)) != len(names):
+        raise SrcdiffError(f"wrt lists a parameter twice: {names}")
+    return names, many
+
+
+class Transformed:
+    """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
+
+    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool):
+        self.f, self.mode, self.jit = f, mode, jit
+        self.wrt_names, self.many = _wrt_names(f, wrt)
+        self._module = None
+        self._fn = None
+        functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
+        self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
+
+    def _build(self):
+        if self._fn is None:
+            mod = compiler.build_module(self.f, self.wrt_names, self.mode)
+            src = mod.source()
+            names = [fn.name for fn in mod.functions]
+            loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
+            self._module, self._source, self._fn = mod, src, getattr(loaded, mod.entry)
+        return self._fn
+
+    @property
+    def source(self) -> str:
+        self._build()
+        return self._source
+
+    def __call__(self, *args):
+        fn = self._build()
+        try:
+            out = fn(*args)
+        except SrcdiffError:
+            raise
+        except Exception as exc:
+            _translate(exc, self)
+        return self._shape(out)
+
+    def _shape(self, out):
+        if self.mode == "grad":
+            return tuple(out) if self.many and isinstance(out, tuple) else (out,) if self.many else out
+        value, grads = out
+        if self.many and not isinstance(grads, tuple):
+            grads = (grads,)
+        return value, grads
+
+
+def _translate(exc, t):
+    import numba
+    msg = str(exc)
+    if "needs a scalar output" in msg:
+        raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
+                           advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
+    if isinstance(exc, numba.core.errors.TypingError):
+        raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
+                           f"{msg.splitlines()[0] if msg else exc!r}",
+                           advice="run with jit=False to get a Python traceback through the generated "
+                                  "source, or see srcdiff.source(...)") from exc
+    raise exc
+
+
+def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
+    """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them)."""
+    return Transformed(f, wrt, "grad", jit)
+
+
+def value_and_grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
+    """Function returning (f(*args), gradient)."""
+    return Transformed(f, wrt, "value_and_grad", jit)
+
+
+def vjp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
+    """Function (*args, cotangent) -> (f(*args), cotangentᵀ·∂f/∂wrt) for array-valued `f`."""
+    return Transformed(f, wrt, "vjp", jit)
+
+
+def source(g: Any) -> str:
+    """The generated Python source behind any function srcdiff made."""
+    if isinstance(g, Differentiated):
+        g = g.grad
+    src = getattr(g, "source", None)
+    if isinstance(src, str):
+        return src
+    raise SrcdiffError(f"{g!r} was not made by srcdiff")
+
+
+class Differentiated:
+    """What @srcdiff.differentiate returns: the original function plus its transforms as attributes."""
+
+    def __init__(self, f, wrt, jit):
+        self.f, self.wrt, self.jit = f, wrt, jit
+        functools.update_wrapper(self, f)
+        _wrt_names(f, wrt)
+        self.grad = grad(f, wrt, jit=jit)
+        self.value_and_grad = value_and_grad(f, wrt, jit=jit)
+        self.vjp = vjp(f, wrt, jit=jit)
+
+    def __call__(self, *args, **kwargs):
+        return self.f(*args, **kwargs)
+
+
+def differentiate(f: Callable | None = None, *, wrt: Wrt = 0, jit: bool = False):
+    """Decorator: `f` still computes f, and carries .grad, .value_and_grad, .vjp."""
+    if f is None:
+        return lambda g: Differentiated(g, wrt, jit)
+    return Differentiated(f, wrt, jit)

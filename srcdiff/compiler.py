@@ -1,0 +1,175 @@
+"""The map of the house: the passes, in order, that turn a user's function into adjoint source.
+
+    parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
+    lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
+    desugar        augassign, unpacking, for-over-iterables, chained compares    transforms/desugar.py
+    resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
+    canonicalize   axis=/keepdims=, x[:, None], slogdet                          transforms/desugar.py
+    structure      early return / break / continue -> structured flow            transforms/controlflow.py
+    anf            one operation per statement                                   transforms/anf.py
+    ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
+    activity       which values carry derivatives                                transforms/activity.py
+    reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
+    optimize       dead code removal                                             transforms/optimize.py
+    emit           Python source with comments naming the user's lines           transforms/emit.py
+
+`build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
+into one module source; srcdiff.backends exec's it as Python or compiles it with Numba.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import gast
+
+from .errors import SrcdiffError, fail
+from .transforms import activity, anf, controlflow, desugar, emit, optimize, parse, resolve, reverse, ssa
+from .transforms.astutil import Namer, load
+
+
+def front_end(fn_or_unit) -> parse.Unit:
+    """Everything up to (not including) ANF: returns a resolved, structured unit."""
+    unit = fn_or_unit if isinstance(fn_or_unit, parse.Unit) else parse.parse(fn_or_unit)
+    unit = desugar.lift_local_functions(unit)
+    unit = desugar.desugar(unit)
+    unit = resolve.resolve(unit)
+    unit = desugar.canonicalize(unit)
+    unit = controlflow.structure(unit)
+    return unit
+
+
+def middle_end(unit: parse.Unit) -> parse.Unit:
+    unit = copy.copy(unit)
+    unit.node = copy.deepcopy(unit.node)
+    unit = anf.to_anf(unit)
+    return ssa.to_ssa(unit)
+
+
+def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp) -> gast.FunctionDef:
+    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp)."""
+    active = activity.active_names(unit.node, wrt, unit.callees)
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set())
+    first.function(name)
+    written = {n.targets[0].value.id for n in gast.walk(unit.node)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+    restore = written & first.reads
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads))
+    second.function(name)
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads)
+    return optimize.eliminate_dead_code(final.function(name))
+
+
+@dataclass
+class Module:
+    """A generated module under construction: functions, their names, and bound constants."""
+    functions: list = field(default_factory=list)     # gast FunctionDefs in definition order
+    bindings: dict = field(default_factory=dict)      # global name -> object
+    namer: Namer = field(default_factory=lambda: Namer({"np", "rt", "math", "numba"}))
+    primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
+    vjps: dict = field(default_factory=dict)          # (id, positions) -> module name
+    units: dict = field(default_factory=dict)         # id -> front-end unit
+    entry: str = ""
+
+    def source(self) -> str:
+        header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
+        return header + "\n\n".join(emit.to_source(f) for f in self.functions)
+
+
+def _key(obj):
+    return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
+
+
+def _unit_for(module: Module, obj) -> parse.Unit:
+    k = _key(obj)
+    if k not in module.units:
+        module.units[k] = front_end(obj)
+        _link(module, module.units[k])
+    return module.units[k]
+
+
+def _link(module: Module, unit: parse.Unit):
+    """Give the unit's constants and callees module-wide names, renaming references in its tree."""
+    renames = {}
+    for name, obj in unit.bindings.items():
+        existing = module.bindings.get(name)
+        if existing is obj:
+            continue
+        if existing is None and name not in module.namer.taken:
+            module.namer.reserve(name)
+            module.bindings[name] = obj
+            continue
+        new = module.namer.fresh(name)
+        module.bindings[new] = obj
+        renames[name] = new
+    callees = {}
+    for name, target in unit.callees.items():
+        callees[name] = target
+    unit.callee_objects = callees
+    if renames:
+        for n in gast.walk(unit.node):
+            if isinstance(n, gast.Name) and n.id in renames:
+                n.id = renames[n.id]
+        unit.bindings = {renames.get(k, k): v for k, v in unit.bindings.items()}
+
+
+def primal_name(module: Module, obj) -> str:
+    """Module name of the primal (normalised, Numba-compatible) version of a callee."""
+    k = _key(obj)
+    if k in module.primals:
+        return module.primals[k]
+    unit = _unit_for(module, obj)
+    name = module.namer.fresh(unit.name)
+    module.primals[k] = name
+    node = copy.deepcopy(unit.node)
+    node.name = name
+    _rename_callees(module, unit, node)
+    module.functions.append(optimize.eliminate_dead_code(node) if False else node)
+    return name
+
+
+def _rename_callees(module, unit, node):
+    mapping = {local: primal_name(module, target) for local, target in unit.callees.items() if target is not None}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in mapping:
+            n.func.id = mapping[n.func.id]
+
+
+def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None) -> str:
+    k = (_key(obj), positions, mode)
+    if k in module.vjps:
+        return module.vjps[k]
+    unit = _unit_for(module, obj)
+    params = unit.params
+    wrt = wrt_names or [params[p] for p in positions]
+    suffix = {"vjp": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
+    name = entry_name or module.namer.fresh(f"{unit.name}_{suffix}")
+    module.vjps[k] = name
+    ssa_unit = middle_end(unit)
+    _rename_callees(module, unit, ssa_unit.node)
+    local_to_obj = {primal_name(module, t): t for t in unit.callees.values() if t is not None}
+    ssa_unit.callees = local_to_obj
+
+    def callee_vjp(local, pos, stmt):
+        return vjp_name(module, local_to_obj[local], pos)
+
+    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp)
+    module.functions.append(fn)
+    return name
+
+
+def build_module(fn, wrt_names: list, mode: str) -> Module:
+    """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees."""
+    module = Module()
+    unit = _unit_for(module, fn)
+    missing = [w for w in wrt_names if w not in unit.params]
+    if missing:
+        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
+                           unit.filename, unit.node.lineno)
+    positions = tuple(unit.params.index(w) for w in wrt_names)
+    module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
+                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"))
+    return module
+
+
+_ = (fail, load)

@@ -1,0 +1,154 @@
+"""The rule table for NumPy, math, scipy.special and the linear algebra users call.
+
+Templates: parameter names, `ans` (output), `g` (output adjoint). `rt` is srcdiff.runtime.
+Non-differentiable points (documented choice): abs/sign at 0 -> 0; maximum/minimum/max/min ties
+split the adjoint equally; clip passes the adjoint on the closed interval; sqrt at 0 -> inf.
+"""
+import builtins
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+
+from . import defrule
+
+R = defrule
+lin = scipy.linalg
+
+# ---- arithmetic (the compiler maps operators to these names) -----------------------------------
+R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy")
+R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy")
+R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy")
+R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
+  jvp="dx / y - ans * dy / y")
+R("**", [], "x, y", "rt.unbroadcast(g * y * x ** (y - 1), x)",
+  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * y * x ** (y - 1) + dy * ans * rt.safe_log(x)")
+R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy")
+R("neg", [np.negative], "x", "-g", jvp="-dx")
+R("pos", [np.positive], "x", "g", jvp="dx")
+
+# ---- elementwise ------------------------------------------------------------------------------
+def unary(names, objs, vjp, jvp):
+    for name, obj in zip(names, objs):
+        R(name, [obj], "x", vjp, jvp=jvp)
+
+
+unary(["np.exp", "math.exp"], [np.exp, math.exp], "g * ans", "dx * ans")
+unary(["np.log", "math.log"], [np.log, math.log], "g / x", "dx / x")
+unary(["np.log1p", "math.log1p"], [np.log1p, math.log1p], "g / (1.0 + x)", "dx / (1.0 + x)")
+unary(["np.expm1", "math.expm1"], [np.expm1, math.expm1], "g * (ans + 1.0)", "dx * (ans + 1.0)")
+unary(["np.sqrt", "math.sqrt"], [np.sqrt, math.sqrt], "g / (2.0 * ans)", "dx / (2.0 * ans)")
+unary(["np.sin", "math.sin"], [np.sin, math.sin], "g * np.cos(x)", "dx * np.cos(x)")
+unary(["np.cos", "math.cos"], [np.cos, math.cos], "-g * np.sin(x)", "-dx * np.sin(x)")
+unary(["np.tan", "math.tan"], [np.tan, math.tan], "g * (1.0 + ans * ans)", "dx * (1.0 + ans * ans)")
+unary(["np.tanh", "math.tanh"], [np.tanh, math.tanh], "g * (1.0 - ans * ans)", "dx * (1.0 - ans * ans)")
+unary(["np.arcsin", "math.asin"], [np.arcsin, math.asin], "g / np.sqrt(1.0 - x * x)", "dx / np.sqrt(1.0 - x * x)")
+unary(["np.arccos", "math.acos"], [np.arccos, math.acos], "-g / np.sqrt(1.0 - x * x)", "-dx / np.sqrt(1.0 - x * x)")
+unary(["np.arctan", "math.atan"], [np.arctan, math.atan], "g / (1.0 + x * x)", "dx / (1.0 + x * x)")
+unary(["np.sinh", "math.sinh"], [np.sinh, math.sinh], "g * np.cosh(x)", "dx * np.cosh(x)")
+unary(["np.cosh", "math.cosh"], [np.cosh, math.cosh], "g * np.sinh(x)", "dx * np.sinh(x)")
+unary(["np.abs", "math.fabs"], [np.abs, math.fabs], "g * np.sign(x)", "dx * np.sign(x)")
+R("np.abs", [np.absolute, builtins.abs], "x", "g * np.sign(x)", jvp="dx * np.sign(x)")
+R("np.square", [np.square], "x", "g * 2.0 * x", jvp="2.0 * x * dx")
+R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)")
+R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)")
+R("rt.digamma", [scipy.special.digamma, scipy.special.psi], "x", "g * rt.trigamma(x)",
+  jvp="dx * rt.trigamma(x)")
+R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp(-x * x)",
+  jvp="dx * 1.1283791670955126 * np.exp(-x * x)")
+R("np.maximum", [np.maximum, np.fmax], "x, y", "rt.unbroadcast(g * rt.max_weight(x, y), x)",
+  "rt.unbroadcast(g * rt.max_weight(y, x), y)",
+  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
+R("np.minimum", [np.minimum, np.fmin], "x, y", "rt.unbroadcast(g * rt.max_weight(y, x), x)",
+  "rt.unbroadcast(g * rt.max_weight(x, y), y)",
+  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)")
+R("np.where", [np.where], "condition, x, y", None, "rt.unbroadcast(rt.select(condition, g, 0.0), x)",
+  "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)")
+R("np.clip", [np.clip], "x, a_min, a_max", "g * rt.in_interval(x, a_min, a_max)", None, None,
+  jvp="dx * rt.in_interval(x, a_min, a_max)")
+R("float", [builtins.float], "x", "g", jvp="dx")
+R("np.copy", [np.copy, np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
+R("np.array", [np.array], "x", None, variadic="array")
+
+# ---- reductions (the compiler rewrites axis=/keepdims= calls to rt.<name>(x, axis)) -----------
+for red in ("sum", "mean"):
+    R(f"np.{red}", [getattr(np, red)], "x", f"rt.{red}_grad(g, x, None)", jvp=f"np.{red}(dx)")
+    R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, axis)", None, jvp=f"rt.{red}(dx, axis)")
+R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(dx, x, ans, None))")
+R("rt.prod", [], "x, axis", "rt.prod_grad(g, x, ans, axis)", None,
+  jvp="rt.sum(rt.prod_grad(1.0, x, ans, axis) * dx, axis)")
+for red, objs in (("max", [np.max, np.amax]), ("min", [np.min, np.amin])):
+    R(f"np.{red}", objs, "x", f"rt.{red}_grad(g, x, ans, None)",
+      jvp=f"np.sum(rt.{red}_grad(1.0, x, ans, None) * dx)")
+    R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, ans, axis)", None,
+      jvp=f"rt.sum(rt.{red}_grad(1.0, x, ans, axis) * dx, axis)")
+R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(g, x, ans, axis)", None,
+  jvp="rt.sum(rt.logsumexp_grad(1.0, x, ans, axis) * dx, axis)")
+R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
+  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
+R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
+  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)")
+
+# ---- linear algebra and shapes ---------------------------------------------------------------
+R("np.dot", [np.dot], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
+  jvp="np.dot(dx, y) + np.dot(x, dy)")
+R("np.outer", [np.outer], "x, y", "np.dot(g, y)", "np.dot(np.transpose(g), x)",
+  jvp="np.outer(dx, y) + np.outer(x, dy)")
+R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)")
+R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)")
+R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
+R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)")
+R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)")
+R("np.squeeze", [np.squeeze], "x", "rt.reshape_like(g, x)", jvp="np.squeeze(dx)")
+R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
+R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
+R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
+R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
+R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
+R("np.linalg.inv", [np.linalg.inv], "x", "-(np.transpose(ans) @ g @ np.transpose(ans))",
+  jvp="-(ans @ dx @ ans)")
+R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
+  jvp="ans * np.trace(np.linalg.solve(x, dx))")
+R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))")
+R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
+  jvp="rt.cholesky_jvp(ans, dx)")
+R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(np.linalg.solve(np.transpose(a), g), ans)",
+  "np.linalg.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
+  "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, 1 - trans, lower), ans, trans, lower)",
+  "rt.solve_triangular(a, g, 1 - trans, lower)", None, None,
+  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), trans, lower)")
+
+# ---- no derivative: values pass through, nothing flows back --------------------------------------
+_NONDIFF = {
+    "np.zeros": np.zeros, "np.ones": np.ones, "np.empty": np.empty, "np.zeros_like": np.zeros_like,
+    "np.ones_like": np.ones_like, "np.empty_like": np.empty_like, "np.arange": np.arange,
+    "np.linspace": np.linspace, "np.eye": np.eye, "np.identity": np.identity, "np.argmax": np.argmax,
+    "np.argmin": np.argmin, "np.argsort": np.argsort, "np.sign": np.sign, "np.floor": np.floor,
+    "np.ceil": np.ceil, "np.round": np.round, "np.isnan": np.isnan, "np.isinf": np.isinf,
+    "np.isfinite": np.isfinite, "np.shape": np.shape, "np.size": np.size, "np.ndim": np.ndim,
+    "np.tril_indices": np.tril_indices, "np.triu_indices": np.triu_indices, "np.searchsorted": np.searchsorted,
+    "np.logical_and": np.logical_and, "np.logical_or": np.logical_or, "np.logical_not": np.logical_not,
+    "np.any": np.any, "np.all": np.all, "np.count_nonzero": np.count_nonzero, "np.tril": None, "np.triu": None,
+    "len": builtins.len, "range": builtins.range, "int": builtins.int, "bool": builtins.bool,
+    "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
+    "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
+}
+for _name, _obj in _NONDIFF.items():
+    R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
+R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)")
+R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)")
+
+# builtins the compiler rewrites: max(a, b) -> rt.max2, min(a, b) -> rt.min2, sum(x) -> np.sum
+BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(builtins.sum): "np.sum",
+                   id(builtins.pow): "**", id(math.pow): "**"}
+# calls with axis= are rewritten to the rt reduction of the same name
+AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
+                   "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}
+# methods on arrays -> function names (x.sum(axis=0) -> np.sum(x, axis=0))
+METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max", "min": "np.min",
+           "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",
+           "transpose": "np.transpose", "copy": "np.copy", "squeeze": "np.squeeze", "trace": "np.trace",
+           "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
+           "diagonal": "np.diag", "astype": None}

@@ -1,0 +1,57 @@
+"""Type predicates and dtype rules shared by the Python and Numba implementations."""
+import numpy as np
+from numba.core import types
+from numba.np.numpy_support import as_dtype
+
+
+# --- plain Python side -------------------------------------------------------
+
+def is_array(x):
+    """True for NumPy arrays (any ndim, 0-d included); everything else is a scalar."""
+    return isinstance(x, np.ndarray)
+
+
+def float_dtype(dtype):
+    """`dtype` itself if inexact, else float64 (ints and bools differentiate as floats)."""
+    dtype = np.dtype(dtype)
+    return dtype if np.issubdtype(dtype, np.inexact) else np.dtype(np.float64)
+
+
+def float_scalar_type(x):
+    """NumPy scalar type used for a float result derived from `x` (array or scalar)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return float_dtype(x.dtype).type
+    if isinstance(x, complex):
+        return complex
+    return float
+
+
+# --- Numba typing side -------------------------------------------------------
+
+def nb_is_scalar(t):
+    """Numba type of a number or bool."""
+    return isinstance(t, (types.Number, types.Boolean))
+
+
+def nb_is_array(t):
+    return isinstance(t, types.Array)
+
+
+def nb_is_none(t):
+    """Numba type of a None argument, passed explicitly or left at its default."""
+    if t is None or isinstance(t, types.NoneType):
+        return True
+    return isinstance(t, types.Omitted) and t.value is None
+
+
+def nb_is_int(t):
+    return isinstance(t, types.Integer)
+
+
+def nb_float_type(t):
+    """NumPy scalar class for the float version of a Numba scalar type or array dtype."""
+    if isinstance(t, types.Array):
+        t = t.dtype
+    if isinstance(t, (types.Float, types.Complex)):
+        return as_dtype(t).type
+    return np.float64

@@ -1,0 +1,59 @@
+"""Basic adjoint plumbing: zero adjoints, copies, and the output seed."""
+import numpy as np
+from numba.extending import overload
+
+from ._typing import float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array, nb_is_scalar
+
+__all__ = ["zeros_like", "copy", "seed"]
+
+_SEED_ERROR = "grad needs a scalar output; use vjp or jacobian"
+
+
+def zeros_like(x):
+    """Zero adjoint for `x`: a float 0 for scalars, a float array of x's shape for arrays."""
+    if is_array(x):
+        return np.zeros(x.shape, float_dtype(x.dtype))
+    return float_scalar_type(x)(0)
+
+
+@overload(zeros_like)
+def _zeros_like_nb(x):
+    T = nb_float_type(x)
+    if nb_is_scalar(x):
+        return lambda x: T(0)
+    if nb_is_array(x):
+        return lambda x: np.zeros(x.shape, T)
+    return None
+
+
+def copy(x):
+    """Scalars are returned as they are; arrays are copied."""
+    return x.copy() if is_array(x) else x
+
+
+@overload(copy)
+def _copy_nb(x):
+    if nb_is_array(x):
+        return lambda x: x.copy()
+    return lambda x: x
+
+
+def seed(y):
+    """Initial adjoint 1.0 for a scalar (or 0-d array) output; ValueError otherwise."""
+    if is_array(y) and y.ndim != 0:
+        raise ValueError(_SEED_ERROR)
+    return float_scalar_type(y)(1)
+
+
+@overload(seed)
+def _seed_nb(y):
+    T = nb_float_type(y)
+    if nb_is_scalar(y) or (nb_is_array(y) and y.ndim == 0):
+        return lambda y: T(1)
+    if nb_is_array(y):
+        def impl(y):
+            if y.size >= 0:  # always true; a run-time test keeps the return type a float
+                raise ValueError(_SEED_ERROR)
+            return T(1)
+        return impl
+    return None

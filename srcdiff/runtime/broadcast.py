@@ -1,0 +1,181 @@
+"""Broadcasting helpers: unbroadcast adjoints, broadcast back, shape plumbing, select."""
+import numpy as np
+from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.extending import overload, register_jitable
+
+from ._axes import axis_split, left_pad
+from ._kernels3d import sum_mid
+from ._typing import is_array, nb_is_array, nb_is_scalar
+
+__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "reshape_like", "select"]
+
+
+def unbroadcast(g, x):
+    """Sum adjoint `g` down to the shape of `x` (undoing broadcasting); scalar `x` gives a scalar."""
+    if not is_array(x):
+        return g.sum() if is_array(g) else g
+    if not is_array(g):
+        return np.full(x.shape, g)
+    if g.shape == x.shape:
+        return g
+    lead = g.ndim - x.ndim
+    if lead > 0:
+        g = np.asarray(g.sum(axis=tuple(range(lead))))
+    elif lead < 0:
+        g = g.reshape(left_pad(g.shape, x.ndim))
+    axes = tuple(i for i, (gs, xs) in enumerate(zip(g.shape, x.shape)) if xs == 1 and gs != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if g.shape != x.shape:
+        g = np.broadcast_to(g, x.shape).copy()
+    return g
+
+
+@register_jitable
+def _unbroadcast_aligned(r, xshape):
+    """Numba: sum C-contiguous `r` (same ndim as x, ndim >= 1) over axes where x has size 1."""
+    for i in range(len(xshape)):
+        if xshape[i] == 1 and r.shape[i] != 1:
+            _, outer, n, inner = axis_split(r.shape, i)
+            s = sum_mid(r.reshape((outer, n, inner)), r.dtype)
+            r = s.reshape(tuple_setitem(r.shape, i, 1))
+    if r.shape != xshape:
+        r = np.broadcast_to(r, xshape).copy()
+    return r
+
+
+@overload(unbroadcast)
+def _unbroadcast_nb(g, x):
+    if nb_is_scalar(x):
+        if nb_is_scalar(g):
+            return lambda g, x: g
+        if nb_is_array(g):
+            return lambda g, x: np.sum(g)
+        return None
+    if not nb_is_array(x):
+        return None
+    if nb_is_scalar(g):
+        return lambda g, x: np.full(x.shape, g)
+    if not nb_is_array(g):
+        return None
+    xnd = x.ndim
+    lead = g.ndim - xnd
+    if lead == 0:
+        if xnd == 0:
+            return lambda g, x: g
+
+        def impl(g, x):
+            if g.shape == x.shape:
+                return g
+            return _unbroadcast_aligned(np.ascontiguousarray(g), x.shape)
+        return impl
+    if lead > 0:
+        gnd = g.ndim
+
+        def impl(g, x):
+            lsize = 1
+            for i in range(lead):
+                lsize *= g.shape[i]
+            rsize = 1
+            for i in range(lead, gnd):
+                rsize *= g.shape[i]
+            g3 = np.ascontiguousarray(g).reshape((1, lsize, rsize))
+            r = sum_mid(g3, g.dtype).reshape(g.shape[lead:])
+            if xnd == 0:
+                return r
+            return _unbroadcast_aligned(r, x.shape)
+        return impl
+
+    def impl(g, x):
+        r = np.ascontiguousarray(g).reshape(left_pad(g.shape, xnd))
+        return _unbroadcast_aligned(r, x.shape)
+    return impl
+
+
+def broadcast_to_like(g, x):
+    """`g` broadcast to the shape of `x`, as a fresh array (scalar for scalar `x`)."""
+    if not is_array(x):
+        return np.broadcast_to(g, ())[()] if is_array(g) else g
+    if not is_array(g):
+        return np.full(x.shape, g)
+    return np.broadcast_to(g, x.shape).copy()
+
+
+@overload(broadcast_to_like)
+def _broadcast_to_like_nb(g, x):
+    if nb_is_scalar(x):
+        if nb_is_scalar(g):
+            return lambda g, x: g
+        if nb_is_array(g):
+            return lambda g, x: np.broadcast_to(g, ())[()]
+        return None
+    if not nb_is_array(x):
+        return None
+    if nb_is_scalar(g):
+        return lambda g, x: np.full(x.shape, g)
+    if nb_is_array(g):
+        return lambda g, x: np.broadcast_to(g, x.shape).copy()
+    return None
+
+
+def expand_dims(x, axis):
+    """np.expand_dims with an int axis; a scalar becomes a 1-element 1-d array."""
+    return np.expand_dims(x, axis)
+
+
+@overload(expand_dims)
+def _expand_dims_nb(x, axis):
+    if nb_is_scalar(x):
+        def impl(x, axis):
+            if axis != 0 and axis != -1:
+                raise ValueError("axis out of bounds")
+            return np.full(1, x)
+        return impl
+    if nb_is_array(x):
+        return lambda x, axis: np.expand_dims(x, axis)
+    return None
+
+
+def reshape_like(g, x):
+    """`g` reshaped to the shape of `x`; scalar `x` gives a scalar."""
+    if not is_array(x):
+        return g.sum() if is_array(g) else g
+    if not is_array(g):
+        return np.full(x.shape, g)
+    return np.reshape(g, x.shape)
+
+
+@overload(reshape_like)
+def _reshape_like_nb(g, x):
+    if nb_is_scalar(x):
+        if nb_is_scalar(g):
+            return lambda g, x: g
+        if nb_is_array(g):
+            return lambda g, x: np.sum(g)
+        return None
+    if not nb_is_array(x):
+        return None
+    if nb_is_scalar(g):
+        return lambda g, x: np.full(x.shape, g)
+    if nb_is_array(g):
+        return lambda g, x: np.ascontiguousarray(g).reshape(x.shape)
+    return None
+
+
+def select(cond, a, b):
+    """np.where(cond, a, b) with broadcasting; a scalar when all three are scalars."""
+    r = np.where(cond, a, b)
+    if not (is_array(cond) or is_array(a) or is_array(b)):
+        return r[()]
+    return r
+
+
+@overload(select)
+def _select_nb(cond, a, b):
+    if nb_is_scalar(cond) and nb_is_scalar(a) and nb_is_scalar(b):
+        def impl(cond, a, b):
+            return a if cond else b
+        return impl
+    if all(nb_is_scalar(t) or nb_is_array(t) for t in (cond, a, b)):
+        return lambda cond, a, b: np.where(cond, a, b)
+    return None

@@ -1,0 +1,110 @@
+"""Indexing adjoints: scatter-add, slicing and indexing along a run-time axis, transposes."""
+import numpy as np
+from numba.cpython.unsafe.tuple import tuple_setitem
+from numba.core import types
+from numba.extending import overload
+
+from ._axes import axis_split, norm_axis, squeeze_axis
+from ._typing import nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
+
+__all__ = ["add_at", "slice_axis", "index_axis", "transpose_grad"]
+
+
+def add_at(a, idx, g):
+    """In place ``np.add.at(a, idx, g)`` for an integer index (array) on axis 0; returns None."""
+    np.add.at(a, idx, g)
+
+
+@overload(add_at)
+def _add_at_nb(a, idx, g):
+    if not nb_is_array(a):
+        return None
+    if nb_is_int(idx):
+        def impl_int(a, idx, g):
+            a[idx] += g
+        return impl_int
+    if not (nb_is_array(idx) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)):
+        return None
+    if nb_is_scalar(g) or (nb_is_array(g) and g.ndim < a.ndim):
+        # the same g (broadcast over a[j]) for every index
+        def impl_same(a, idx, g):
+            for i in range(idx.shape[0]):
+                a[idx[i]] += g
+        return impl_same
+    if nb_is_array(g) and g.ndim == a.ndim:
+        def impl_rows(a, idx, g):
+            m = idx.shape[0]
+            if g.shape[0] != m and g.shape[0] != 1:
+                raise ValueError("add_at: g does not match the index")
+            step = 1 if g.shape[0] == m else 0
+            for i in range(m):
+                a[idx[i]] += g[i * step]
+        return impl_rows
+    return None
+
+
+def slice_axis(g, axis, start, stop):
+    """`g[..., start:stop, ...]` with the slice on `axis`."""
+    ax = norm_axis(axis, g.ndim)
+    return g[(slice(None),) * ax + (slice(start, stop),)]
+
+
+@overload(slice_axis)
+def _slice_axis_nb(g, axis, start, stop):
+    if not nb_is_array(g) or g.ndim == 0:
+        return None
+
+    def impl(g, axis, start, stop):
+        ax, outer, n, inner = axis_split(g.shape, axis)
+        s = np.ascontiguousarray(g).reshape((outer, n, inner))[:, start:stop, :]
+        return np.ascontiguousarray(s).reshape(tuple_setitem(g.shape, ax, s.shape[1]))
+    return impl
+
+
+def index_axis(g, axis, k):
+    """``np.take(g, k, axis=axis)`` for an int `k` (negative counts from the end)."""
+    return np.take(g, k, axis=axis)
+
+
+@overload(index_axis)
+def _index_axis_nb(g, axis, k):
+    if not nb_is_array(g) or g.ndim == 0:
+        return None
+
+    def impl(g, axis, k):
+        ax, outer, n, inner = axis_split(g.shape, axis)
+        kk = k + n if k < 0 else k
+        if kk < 0 or kk >= n:
+            raise IndexError("index out of bounds")
+        r = np.ascontiguousarray(np.ascontiguousarray(g).reshape((outer, n, inner))[:, kk, :])
+        return squeeze_axis(r, g.shape, ax)
+    return impl
+
+
+def transpose_grad(g, axes=None):
+    """Adjoint of ``np.transpose(x, axes)``: g transposed by the inverse permutation."""
+    if axes is None:
+        return np.transpose(g)
+    nd = np.ndim(g)
+    return np.transpose(g, np.argsort([a % nd if nd else a for a in axes]))
+
+
+@overload(transpose_grad)
+def _transpose_grad_nb(g, axes=None):
+    if nb_is_scalar(g):
+        return lambda g, axes=None: g
+    if not nb_is_array(g):
+        return None
+    if nb_is_none(axes):
+        return lambda g, axes=None: np.transpose(g)
+    nd = g.ndim
+
+    def impl(g, axes=None):
+        inv = g.shape
+        for i in range(nd):
+            a = axes[i] + nd if axes[i] < 0 else axes[i]
+            if a < 0 or a >= nd:
+                raise ValueError("axes don't match array")
+            inv = tuple_setitem(inv, a, i)
+        return np.transpose(g, inv)
+    return impl

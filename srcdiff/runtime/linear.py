@@ -1,0 +1,128 @@
+"""Adjoint helpers for products and solves, callable from Python and from Numba-compiled code."""
+import numpy as np
+from numba import types
+from numba.extending import overload, register_jitable
+
+
+def _is_array(t):
+    return isinstance(t, types.Array)
+
+
+def matmul_grad_x(g, x, y):
+    """Adjoint of x in x @ y (or np.dot) for 1-D/2-D operands."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        return np.sum(g * y) if x.ndim == 0 else g * y
+    if y.ndim == 1:
+        return np.outer(g, y) if x.ndim == 2 else g * y
+    return g @ y.T if x.ndim == 2 else y @ g
+
+
+def matmul_grad_y(g, x, y):
+    """Adjoint of y in x @ y (or np.dot) for 1-D/2-D operands."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        return np.sum(g * x) if y.ndim == 0 else g * x
+    if x.ndim == 1:
+        return np.outer(x, g) if y.ndim == 2 else g * x
+    return x.T @ g if y.ndim == 2 else g @ x
+
+
+@overload(matmul_grad_x)
+def _matmul_grad_x(g, x, y):
+    if not (_is_array(x) and _is_array(y)):
+        return None
+    if x.ndim == 2 and y.ndim == 2:
+        return lambda g, x, y: np.ascontiguousarray(g) @ np.ascontiguousarray(y.T)
+    if x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: np.outer(g, y)
+    if x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: np.ascontiguousarray(y) @ np.ascontiguousarray(g)
+    if x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * y
+    return None
+
+
+@overload(matmul_grad_y)
+def _matmul_grad_y(g, x, y):
+    if not (_is_array(x) and _is_array(y)):
+        return None
+    if x.ndim == 2 and y.ndim == 2:
+        return lambda g, x, y: np.ascontiguousarray(x.T) @ np.ascontiguousarray(g)
+    if x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: np.outer(x, g)
+    if x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: np.ascontiguousarray(g) @ np.ascontiguousarray(x)
+    if x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * x
+    return None
+
+
+def solve_grad_a(gb, ans):
+    """Adjoint of a in ans = solve(a, b), given gb = solve(a.T, g)."""
+    return -np.outer(gb, ans) if np.ndim(ans) == 1 else -(gb @ ans.T)
+
+
+@overload(solve_grad_a)
+def _solve_grad_a(gb, ans):
+    if ans.ndim == 1:
+        return lambda gb, ans: -np.outer(gb, ans)
+    return lambda gb, ans: -(np.ascontiguousarray(gb) @ np.ascontiguousarray(ans.T))
+
+
+def solve_triangular_grad_a(gb, ans, trans, lower):
+    """Adjoint of the triangle a in ans = solve_triangular(a, b, trans, lower), given gb."""
+    m = solve_grad_a(gb, ans)
+    if trans:
+        m = m.T
+    return np.tril(m) if lower else np.triu(m)
+
+
+@overload(solve_triangular_grad_a)
+def _solve_triangular_grad_a(gb, ans, trans, lower):
+    def impl(gb, ans, trans, lower):
+        m = solve_grad_a(gb, ans)
+        if trans:
+            m = np.ascontiguousarray(m.T)
+        return np.tril(m) if lower else np.triu(m)
+    return impl
+
+
+@register_jitable
+def tri_matmul(da, x, trans):
+    """da @ x, or da.T @ x when trans (tangent of a triangular solve)."""
+    if trans:
+        return np.dot(np.ascontiguousarray(da.T), x)
+    return np.dot(da, x)
+
+
+def logabsdet(x):
+    """log |det x| (the second output of np.linalg.slogdet)."""
+    return np.linalg.slogdet(x)[1]
+
+
+def slogdet_sign(x):
+    return np.linalg.slogdet(x)[0]
+
+
+@overload(logabsdet)
+def _logabsdet(x):
+    return lambda x: np.linalg.slogdet(x)[1]
+
+
+@overload(slogdet_sign)
+def _slogdet_sign(x):
+    return lambda x: np.linalg.slogdet(x)[0]
+
+
+@register_jitable
+def cholesky_jvp(L, dA):
+    """Tangent of L = cholesky(A): L Φ(L⁻¹ dA L⁻ᵀ) with Φ taking the lower half, halved diagonal."""
+    Linv = np.linalg.inv(L)
+    m = Linv @ dA @ Linv.T
+    n = m.shape[0]
+    for i in range(n):
+        m[i, i] *= 0.5
+        for j in range(i + 1, n):
+            m[i, j] = 0.0
+    return L @ m

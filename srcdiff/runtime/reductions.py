@@ -1,0 +1,259 @@
+"""Reductions over all elements (axis None) or one run-time int axis, and their adjoints.
+
+Axis None gives a scalar; an int axis removes that axis (a 1-d input gives a scalar).
+Each ``*_grad`` returns an array of x's shape with x's float dtype (a scalar for scalar x).
+"""
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
+
+from . import _kernels3d as k3
+from ._axes import axis_split, norm_axis, squeeze_axis
+from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
+                      nb_is_none, nb_is_scalar)
+
+__all__ = ["sum", "mean", "prod", "max", "min", "logsumexp",
+           "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad"]
+
+
+# --- forward: Python ----------------------------------------------------------
+
+def sum(x, axis=None):
+    """np.sum(x, axis)."""
+    return np.sum(x, axis=axis)
+
+
+def mean(x, axis=None):
+    """np.mean(x, axis)."""
+    return np.mean(x, axis=axis)
+
+
+def prod(x, axis=None):
+    """np.prod(x, axis)."""
+    return np.prod(x, axis=axis)
+
+
+def max(x, axis=None):
+    """np.max(x, axis); NaN propagates."""
+    return np.max(x, axis=axis)
+
+
+def min(x, axis=None):
+    """np.min(x, axis); NaN propagates."""
+    return np.min(x, axis=axis)
+
+
+def logsumexp(x, axis=None):
+    """Stable log(sum(exp(x), axis)); all -inf gives -inf and any +inf gives +inf (no NaN)."""
+    if not is_array(x):
+        return float_scalar_type(x)(x)
+    x = x.astype(float_dtype(x.dtype), copy=False)
+    m = np.max(x, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        r = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+    return (r.reshape(()) if axis is None else np.squeeze(r, axis=axis))[()]
+
+
+# --- forward: Numba -----------------------------------------------------------
+
+def _result_types(dtype, kind):
+    """(accumulator, result) NumPy scalar classes of a reduction over Numba dtype `dtype`."""
+    if kind in ("max", "min"):
+        t = as_dtype(dtype).type
+        return t, t
+    if kind in ("sum", "prod") and isinstance(dtype, (types.Integer, types.Boolean)):
+        return np.int64, np.int64
+    out = nb_float_type(dtype)
+    acc = np.complex128 if isinstance(dtype, types.Complex) else np.float64
+    return acc, out
+
+
+def _register_reduction(pyfunc, mid, kind):
+    @overload(pyfunc)
+    def _nb(x, axis=None):
+        if nb_is_scalar(x):
+            if kind in ("mean", "logsumexp"):
+                T = nb_float_type(x)
+                return lambda x, axis=None: T(x)
+            return lambda x, axis=None: x
+        if not nb_is_array(x):
+            return None
+        acc, out = _result_types(x.dtype, kind)
+        if nb_is_none(axis):
+            def impl_all(x, axis=None):
+                return out(mid(np.ascontiguousarray(x).reshape((1, x.size, 1)), acc)[0, 0])
+            return impl_all
+        if x.ndim == 0:
+            return None
+
+        def impl(x, axis=None):
+            ax, outer, n, inner = axis_split(x.shape, axis)
+            r2 = mid(np.ascontiguousarray(x).reshape((outer, n, inner)), acc).astype(out)
+            return squeeze_axis(r2, x.shape, ax)
+        return impl
+
+
+_register_reduction(sum, k3.sum_mid, "sum")
+_register_reduction(mean, k3.mean_mid, "mean")
+_register_reduction(prod, k3.prod_mid, "prod")
+_register_reduction(max, k3.max_mid, "max")
+_register_reduction(min, k3.min_mid, "min")
+_register_reduction(logsumexp, k3.logsumexp_mid, "logsumexp")
+
+
+# --- adjoints: Python ---------------------------------------------------------
+
+def _keep(v, axis, dt):
+    """Reduced value `v` as an array broadcastable against x (the reduced axis restored)."""
+    v = np.asarray(v, dtype=dt)
+    return v if axis is None else np.expand_dims(v, axis)
+
+
+def _spread(gk, shape, dt):
+    out = np.empty(shape, dt)
+    out[...] = gk
+    return out
+
+
+def sum_grad(g, x, axis=None):
+    """Adjoint of sum: g broadcast back over the reduced axis."""
+    if not is_array(x):
+        return g
+    dt = float_dtype(x.dtype)
+    return _spread(_keep(g, axis, dt), x.shape, dt)
+
+
+def mean_grad(g, x, axis=None):
+    """Adjoint of mean: g / n broadcast back over the reduced axis."""
+    if not is_array(x):
+        return g
+    dt = float_dtype(x.dtype)
+    n = x.size if axis is None else x.shape[axis]
+    return _spread(_keep(g, axis, dt) / dt.type(n), x.shape, dt)
+
+
+def prod_grad(g, x, ans, axis=None):
+    """Adjoint of prod: g times the product of the other entries (exact with zeros in x)."""
+    if not is_array(x):
+        return g
+    dt = float_dtype(x.dtype)
+    ax = 0 if axis is None else norm_axis(axis, x.ndim)
+    xm = np.moveaxis(x.reshape(-1) if axis is None else x, ax, -1).astype(dt)
+    if xm.shape[-1] == 0:
+        return np.zeros(x.shape, dt)
+    ones = np.ones(xm.shape[:-1] + (1,), dt)
+    left = np.cumprod(np.concatenate([ones, xm[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, xm[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = np.moveaxis(left * right, -1, ax).reshape(x.shape)
+    return _spread(_keep(g, axis, dt) * others, x.shape, dt)
+
+
+def _extremum_grad(g, x, ans, axis):
+    if not is_array(x):
+        return g
+    dt = float_dtype(x.dtype)
+    mask = x == _keep(ans, axis, x.dtype)
+    cnt = np.sum(mask, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = _keep(g, axis, dt) / cnt.astype(dt)
+    return np.where(mask, share, dt.type(0)).astype(dt, copy=False)
+
+
+def max_grad(g, x, ans, axis=None):
+    """Adjoint of max: g split equally among the entries equal to the maximum."""
+    return _extremum_grad(g, x, ans, axis)
+
+
+def min_grad(g, x, ans, axis=None):
+    """Adjoint of min: g split equally among the entries equal to the minimum."""
+    return _extremum_grad(g, x, ans, axis)
+
+
+def logsumexp_grad(g, x, ans, axis=None):
+    """Adjoint of logsumexp: g * exp(x - ans), exactly 0 where x == -inf."""
+    if not is_array(x):
+        return g if x != -np.inf else g * 0
+    dt = float_dtype(x.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        w = _keep(g, axis, dt) * np.exp(x - _keep(ans, axis, dt))
+    return np.where(x == -np.inf, dt.type(0), w).astype(dt, copy=False)
+
+
+# --- adjoints: Numba ----------------------------------------------------------
+
+def _as2(v, outer, inner):
+    """A reduced value (scalar or array) as a C-contiguous (outer, inner) array (Numba-only)."""
+    raise NotImplementedError
+
+
+@overload(_as2)
+def _as2_nb(v, outer, inner):
+    if nb_is_scalar(v):
+        return lambda v, outer, inner: np.full((outer, inner), v)
+    if nb_is_array(v):
+        return lambda v, outer, inner: np.ascontiguousarray(v).reshape((outer, inner))
+    return None
+
+
+def _scalar_x_grad(x, kind):
+    """Numba impl for a scalar x, or None if x is not a scalar."""
+    if not nb_is_scalar(x):
+        return None
+    if kind == "lse":
+        return lambda g, x, ans, axis=None: g if x != -np.inf else g * 0
+    if kind in ("sum", "mean"):
+        return lambda g, x, axis=None: g
+    return lambda g, x, ans, axis=None: g
+
+
+@overload(sum_grad)
+def _sum_grad_nb(g, x, axis=None):
+    if not nb_is_array(x):
+        return _scalar_x_grad(x, "sum")
+    dt = nb_float_type(x)
+
+    def impl(g, x, axis=None):
+        _, outer, n, inner = axis_split(x.shape, axis)
+        return k3.spread_mid(_as2(g, outer, inner), n, dt, 1.0).reshape(x.shape)
+    return impl
+
+
+@overload(mean_grad)
+def _mean_grad_nb(g, x, axis=None):
+    if not nb_is_array(x):
+        return _scalar_x_grad(x, "mean")
+    dt = nb_float_type(x)
+
+    def impl(g, x, axis=None):
+        _, outer, n, inner = axis_split(x.shape, axis)
+        return k3.spread_mid(_as2(g, outer, inner), n, dt, 1.0 / n).reshape(x.shape)
+    return impl
+
+
+def _register_grad_with_ans(pyfunc, kernel, kind):
+    @overload(pyfunc)
+    def _nb(g, x, ans, axis=None):
+        if not nb_is_array(x):
+            return _scalar_x_grad(x, kind)
+        dt = nb_float_type(x)
+
+        if kind == "prod":  # zero-safe: uses the other entries of x, not ans
+            def impl_prod(g, x, ans, axis=None):
+                _, outer, n, inner = axis_split(x.shape, axis)
+                x3 = np.ascontiguousarray(x).reshape((outer, n, inner))
+                return kernel(_as2(g, outer, inner), x3, dt).reshape(x.shape)
+            return impl_prod
+
+        def impl(g, x, ans, axis=None):
+            _, outer, n, inner = axis_split(x.shape, axis)
+            x3 = np.ascontiguousarray(x).reshape((outer, n, inner))
+            return kernel(_as2(g, outer, inner), x3, _as2(ans, outer, inner), dt).reshape(x.shape)
+        return impl
+
+
+_register_grad_with_ans(prod_grad, k3.prod_grad_mid, "prod")
+_register_grad_with_ans(max_grad, k3.extremum_grad_mid, "ext")
+_register_grad_with_ans(min_grad, k3.extremum_grad_mid, "ext")
+_register_grad_with_ans(logsumexp_grad, k3.logsumexp_grad_mid, "lse")

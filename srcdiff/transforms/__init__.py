@@ -1,0 +1,1 @@
+"""Compiler passes, one per module; each takes and returns gast trees (see srcdiff.compiler)."""

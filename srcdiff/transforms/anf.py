@@ -1,0 +1,166 @@
+"""Pass 5: A-normal form: one operation per statement, operands are names or constants.
+
+Temporaries are named after the variable the user's statement assigns (p -> p_1, p_2, ...).
+Short-circuit `and`/`or` and conditional expressions become if statements.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..errors import fail
+from .astutil import Namer, assign, const, copy_loc, dotted_name, load, names_in
+from ..rules import RULES
+
+
+def is_atom(e) -> bool:
+    return isinstance(e, (gast.Name, gast.Constant))
+
+
+class _ANF:
+    def __init__(self, unit):
+        self.unit = unit
+        self.namer = Namer(names_in(unit.node))
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            out.extend(self.stmt(s))
+        return out
+
+    def stmt(self, s):
+        self.line = getattr(s, "lineno", None)
+        pre = []
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                op = self.op(s.value, pre, t.id)
+                return pre + [self._loc(assign(t.id, op))]
+            if isinstance(t, gast.Subscript):
+                if not isinstance(t.value, gast.Name):
+                    fail(s, self.unit, "only writes of the form name[index] = value are supported",
+                         "write x[i, j] = v instead of x[i][j] = v")
+                idx = self.index(t.slice, pre, t.value.id)
+                val = self.atom(s.value, pre, t.value.id)
+                tgt = gast.Subscript(value=gast.Name(id=t.value.id, ctx=gast.Load(), annotation=None,
+                                                     type_comment=None), slice=idx, ctx=gast.Store())
+                return pre + [self._loc(assign(tgt, val))]
+            fail(s, self.unit, "unsupported assignment target")
+        if isinstance(s, gast.If):
+            test = self.atom(s.test, pre, "cond")
+            return pre + [self._loc(gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse)), s)]
+        if isinstance(s, gast.For):
+            it = s.iter
+            if not (isinstance(it, gast.Call) and dotted_name(it.func) == "range"):
+                fail(s, self.unit, "internal: for loop not over range after desugaring")
+            args = [self.atom(a, pre, "n") for a in it.args]
+            it = gast.Call(func=load("range"), args=args, keywords=[])
+            return pre + [self._loc(gast.For(target=s.target, iter=it, body=self.block(s.body), orelse=[],
+                                             type_comment=None), s)]
+        if isinstance(s, gast.While):
+            return [self._loc(gast.While(test=s.test, body=self.block(s.body), orelse=[]), s)]
+        if isinstance(s, gast.Return):
+            if s.value is None:
+                fail(s, self.unit, "the function must return a value")
+            v = self.atom(s.value, pre, "result")
+            return pre + [self._loc(gast.Return(value=v), s)]
+        if isinstance(s, gast.Expr):
+            call = s.value
+            args = [self.atom(a, pre, "arg") for a in call.args]
+            return pre + [self._loc(gast.Expr(value=gast.Call(func=call.func, args=args, keywords=[])), s)]
+        if isinstance(s, gast.Assert):
+            test = self.atom(s.test, pre, "ok")
+            return pre + [self._loc(gast.Assert(test=test, msg=s.msg), s)]
+        fail(s, self.unit, f"internal: unexpected {type(s).__name__} in ANF")
+
+    def _loc(self, node, like=None):
+        ln = getattr(like, "lineno", None) or self.line
+        node.lineno = ln
+        return node
+
+    # -- expressions ----------------------------------------------------------------------------------
+    def atom(self, e, pre, base):
+        if is_atom(e):
+            return e
+        op = self.op(e, pre, base)
+        name = self.namer.fresh(base)
+        pre.append(self._loc(assign(name, op)))
+        return load(name)
+
+    def index(self, e, pre, base):
+        if isinstance(e, gast.Slice):
+            return gast.Slice(lower=e.lower and self.atom(e.lower, pre, base),
+                              upper=e.upper and self.atom(e.upper, pre, base),
+                              step=e.step and self.atom(e.step, pre, base))
+        if isinstance(e, gast.Tuple):
+            return gast.Tuple(elts=[self.index(x, pre, base) for x in e.elts], ctx=gast.Load())
+        return self.atom(e, pre, base)
+
+    def op(self, e, pre, base):
+        """`e` with atomic operands (the operation itself stays)."""
+        if is_atom(e):
+            return e
+        if isinstance(e, gast.BinOp):
+            return gast.BinOp(left=self.atom(e.left, pre, base), op=e.op, right=self.atom(e.right, pre, base))
+        if isinstance(e, gast.UnaryOp):
+            return gast.UnaryOp(op=e.op, operand=self.atom(e.operand, pre, base))
+        if isinstance(e, gast.Compare):
+            return gast.Compare(left=self.atom(e.left, pre, base), ops=e.ops,
+                                comparators=[self.atom(c, pre, base) for c in e.comparators])
+        if isinstance(e, gast.Call):
+            name = dotted_name(e.func)
+            rule = RULES.get(name)
+            args = []
+            for k, a in enumerate(e.args):
+                if k == 0 and rule is not None and rule.variadic and isinstance(a, (gast.Tuple, gast.List)):
+                    args.append(type(a)(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
+                elif isinstance(a, gast.Starred):
+                    fail(e, self.unit, "*args in calls is not supported")
+                else:
+                    args.append(self.atom(a, pre, base))
+            kws = [gast.keyword(arg=k.arg, value=self.atom(k.value, pre, base)) for k in e.keywords]
+            if any(k.arg is None for k in kws):
+                fail(e, self.unit, "**kwargs in calls is not supported")
+            return gast.Call(func=e.func, args=args, keywords=kws)
+        if isinstance(e, gast.Subscript):
+            return gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
+                                  ctx=gast.Load())
+        if isinstance(e, gast.Attribute):
+            return gast.Attribute(value=self.atom(e.value, pre, base), attr=e.attr, ctx=gast.Load())
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
+        if isinstance(e, gast.IfExp):
+            name = self.namer.fresh(base)
+            test = self.atom(e.test, pre, "cond")
+            body, orelse = [], []
+            body.append(self._loc(assign(name, self.op(e.body, body, base))))
+            orelse.append(self._loc(assign(name, self.op(e.orelse, orelse, base))))
+            pre.append(self._loc(gast.If(test=test, body=body, orelse=orelse)))
+            return load(name)
+        if isinstance(e, gast.BoolOp):
+            name = self.namer.fresh(base)
+            first = self.op(e.values[0], pre, base)
+            pre.append(self._loc(assign(name, first)))
+            self._chain(name, e.op, e.values[1:], pre, base)
+            return load(name)
+        fail(e, self.unit, f"{type(e).__name__} expressions are not supported",
+             "comprehensions, f-strings, starred and dict/set displays cannot be differentiated")
+
+    def _chain(self, name, op, rest, pre, base):
+        if not rest:
+            return
+        inner = []
+        inner.append(self._loc(assign(name, self.op(rest[0], inner, base))))
+        self._chain(name, op, rest[1:], inner, base)
+        test = load(name)
+        if isinstance(op, gast.And):
+            pre.append(self._loc(gast.If(test=test, body=inner, orelse=[])))
+        else:
+            pre.append(self._loc(gast.If(test=test, body=[], orelse=inner)))
+
+
+def to_anf(unit):
+    unit.node.body = _ANF(unit).block(unit.node.body)
+    return unit
+
+
+_ = const

@@ -1,0 +1,146 @@
+"""Small constructors and helpers for gast trees shared by the passes."""
+from __future__ import annotations
+
+import copy
+import textwrap
+
+import gast
+
+COMMENT_MARK = "#srcdiff#"
+
+
+def load(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def store(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def const(value) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def assign(target, value, lineno=None) -> gast.Assign:
+    if isinstance(target, str):
+        target = store(target)
+    node = gast.Assign(targets=[target], value=value, type_comment=None)
+    if lineno is not None:
+        node.lineno = lineno
+    return node
+
+
+def call(func, *args, keywords=()) -> gast.Call:
+    if isinstance(func, str):
+        func = dotted(func)
+    return gast.Call(func=func, args=[load(a) if isinstance(a, str) else a for a in args],
+                     keywords=list(keywords))
+
+
+def dotted(path: str) -> gast.expr:
+    """`a.b.c` as a Load expression."""
+    parts = path.split(".")
+    node = load(parts[0])
+    for p in parts[1:]:
+        node = gast.Attribute(value=node, attr=p, ctx=gast.Load())
+    return node
+
+
+def dotted_name(node) -> str | None:
+    """Inverse of `dotted`: 'a.b.c' for Name/Attribute chains, else None."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, gast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def parse_stmts(src: str) -> list:
+    return gast.parse(textwrap.dedent(src)).body
+
+
+def parse_expr(src: str) -> gast.expr:
+    return gast.parse(src).body[0].value
+
+
+def substitute(tree, mapping: dict):
+    """Copy `tree`, replacing Name nodes whose id is in `mapping` by (copies of) the mapped node."""
+    tree = copy.deepcopy(tree)
+
+    class Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in mapping:
+                new = mapping[node.id]
+                if isinstance(new, str):
+                    return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
+                new = copy.deepcopy(new)
+                return new
+            return node
+
+    return Sub().visit(tree)
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that the emitter prints as a `# text` comment line."""
+    return gast.Expr(value=const(COMMENT_MARK + text))
+
+
+def is_comment(stmt) -> bool:
+    return (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
+            and isinstance(stmt.value.value, str) and stmt.value.value.startswith(COMMENT_MARK))
+
+
+def names_in(node) -> set:
+    """Ids of all Name nodes under `node` (any context)."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def loaded_names(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def assigned_names(stmts) -> set:
+    """Names stored anywhere in a list of statements (nested blocks included)."""
+    out = set()
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                out.add(n.id)
+    return out
+
+
+class Namer:
+    """Fresh, readable names derived from the user's names: x, x_1, x_2, ..."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+        self.counters: dict = {}
+
+    def reserve(self, name: str) -> str:
+        self.taken.add(name)
+        return name
+
+    def fresh(self, base: str) -> str:
+        base = base.strip("_") or "t"
+        if base not in self.taken:
+            return self.reserve(base)
+        k = self.counters.get(base, 0)
+        while True:
+            k += 1
+            cand = f"{base}_{k}"
+            if cand not in self.taken:
+                self.counters[base] = k
+                return self.reserve(cand)
+
+
+def copy_loc(new, old):
+    """Give `new` (and its unlocated children) the line number of `old`."""
+    ln = getattr(old, "lineno", None)
+    if ln is not None:
+        for n in gast.walk(new):
+            if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
+                n.lineno = ln
+    return new

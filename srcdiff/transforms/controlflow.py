@@ -1,0 +1,223 @@
+"""Pass 4: structured control flow only: one `return` at the end, no break/continue.
+
+Early returns become if/else (or a result variable and flag inside loops); break and continue
+become flags that guard the rest of the iteration; every `while` tests a boolean variable that
+the loop recomputes at the end of each iteration (so its trip count can be counted and reversed).
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from ..errors import fail
+from .astutil import Namer, assign, const, copy_loc, load, names_in
+
+
+def _has(stmts, kinds, into_loops=False) -> bool:
+    for s in stmts:
+        if isinstance(s, kinds):
+            return True
+        if isinstance(s, gast.If) and (_has(s.body, kinds, into_loops) or _has(s.orelse, kinds, into_loops)):
+            return True
+        if into_loops and isinstance(s, (gast.For, gast.While)) and _has(s.body, kinds, into_loops):
+            return True
+    return False
+
+
+def _always_returns(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Return):
+        return True
+    return isinstance(last, gast.If) and _always_returns(last.body) and _always_returns(last.orelse)
+
+
+class _ControlFlow:
+    def __init__(self, unit):
+        self.unit = unit
+        self.namer = Namer(names_in(unit.node))
+        self.result = self.returned = None
+
+    # ---- returns ----------------------------------------------------------------------------------
+    def returns(self, stmts):
+        """Rewrite early returns that are not inside loops into if/else nesting."""
+        out = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Return):
+                out.append(s)
+                return out  # the rest is unreachable
+            if isinstance(s, gast.If) and (_has(s.body, gast.Return) or _has(s.orelse, gast.Return)) \
+                    and not _has(s.body + s.orelse, (gast.For, gast.While)):
+                rest = stmts[i + 1:]
+                body, orelse = s.body, s.orelse
+                if not _always_returns(body):
+                    body = body + copy.deepcopy(rest)
+                if not _always_returns(orelse):
+                    orelse = orelse + copy.deepcopy(rest)
+                s.body, s.orelse = self.returns(body), self.returns(orelse)
+                out.append(s)
+                return out
+            out.append(s)
+        return out
+
+    def loop_returns(self, stmts, in_loop=False):
+        """Returns inside loops: assign the result, set a flag, break; guard what follows."""
+        out = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Return) and in_loop:
+                out += [copy_loc(assign(self.result, s.value, s.lineno), s),
+                        copy_loc(assign(self.returned, const(True), s.lineno), s), copy_loc(gast.Break(), s)]
+                return out
+            if isinstance(s, gast.If):
+                s.body = self.loop_returns(s.body, in_loop)
+                s.orelse = self.loop_returns(s.orelse, in_loop)
+            elif isinstance(s, (gast.For, gast.While)):
+                had = _has(s.body, gast.Return, into_loops=True)
+                s.body = self.loop_returns(s.body, True)
+                if had:
+                    out.append(s)
+                    rest = self.loop_returns(stmts[i + 1:], in_loop)
+                    if in_loop:  # propagate out of the enclosing loop too
+                        rest = [copy_loc(gast.If(test=load(self.returned), body=[copy_loc(gast.Break(), s)],
+                                                 orelse=rest), s)]
+                        out += rest
+                    else:
+                        final = copy_loc(gast.Return(value=load(self.result)), s)
+                        out.append(copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(self.returned)),
+                                                    body=rest or [final], orelse=[]), s))
+                        if rest and not _always_returns(rest):
+                            pass
+                    return out
+            out.append(s)
+        return out
+
+    # ---- break / continue -------------------------------------------------------------------------
+    def loops(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                s.body, s.orelse = self.loops(s.body), self.loops(s.orelse)
+                out.append(s)
+            elif isinstance(s, gast.For):
+                out += self.for_(s)
+            elif isinstance(s, gast.While):
+                out += self.while_(s)
+            else:
+                out.append(s)
+        return out
+
+    def _jumps(self, stmts, brk, skip):
+        """Replace break/continue at this loop level by flags; guard statements after a jump."""
+        out = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Break):
+                out += [copy_loc(assign(brk, const(True), s.lineno), s), copy_loc(assign(skip, const(True), s.lineno), s)]
+                return out
+            if isinstance(s, gast.Continue):
+                out.append(copy_loc(assign(skip, const(True), s.lineno), s))
+                return out
+            if isinstance(s, gast.If) and _has([s], (gast.Break, gast.Continue)):
+                s.body, s.orelse = self._jumps(s.body, brk, skip), self._jumps(s.orelse, brk, skip)
+                out.append(s)
+                rest = self._jumps(stmts[i + 1:], brk, skip)
+                if rest:
+                    out.append(copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(skip)),
+                                                body=rest, orelse=[]), s))
+                return out
+            out.append(s)
+        return out
+
+    def for_(self, s):
+        s.body = self.loops(s.body)
+        if not _has(s.body, (gast.Break, gast.Continue)):
+            return [s]
+        if not _has(s.body, gast.Break):  # continue only: guard the rest of the iteration
+            skip = self.namer.fresh("skip")
+            s.body = [copy_loc(assign(skip, const(False), s.lineno), s)] + self._jumps(s.body, None, skip)
+            return [s]
+        # a loop that can break becomes a while loop over the index
+        args = s.iter.args
+        if len(args) == 1:
+            start, stop, step = const(0), args[0], const(1)
+        elif len(args) == 2:
+            start, stop, step = args[0], args[1], const(1)
+        else:
+            start, stop, step = args
+        if not (isinstance(step, gast.Constant) and isinstance(step.value, int) and step.value != 0):
+            fail(s, self.unit, "a range loop with break needs a literal step")
+        i = s.target.id
+        cmp = gast.Lt() if step.value > 0 else gast.Gt()
+        test = lambda: gast.Compare(left=load(i), ops=[cmp], comparators=[copy.deepcopy(stop)])  # noqa: E731
+        w = copy_loc(gast.While(test=test(), body=s.body + [
+            copy_loc(assign(i, gast.BinOp(left=load(i), op=gast.Add(), right=step), s.lineno), s)], orelse=[]), s)
+        return [copy_loc(assign(i, start, s.lineno), s)] + self.while_(w)
+
+    def while_(self, s):
+        s.body = self.loops(s.body)
+        go = self.namer.fresh("go")
+        test = s.test
+        pre = []
+        if _has(s.body, (gast.Break, gast.Continue)):
+            brk, skip = self.namer.fresh("brk"), self.namer.fresh("skip")
+            incr = []
+            body = s.body
+            # the index increment of a converted for loop must still run after `continue`
+            if body and isinstance(body[-1], gast.Assign) and getattr(body[-1], "_srcdiff_incr", False):
+                incr, body = [body[-1]], body[:-1]
+            body = [copy_loc(assign(skip, const(False), s.lineno), s)] + self._jumps(body, brk, skip) + incr
+            pre.append(copy_loc(assign(brk, const(False), s.lineno), s))
+            again = gast.BoolOp(op=gast.And(), values=[gast.UnaryOp(op=gast.Not(), operand=load(brk)),
+                                                         copy.deepcopy(test)])
+        else:
+            body = s.body
+            again = copy.deepcopy(test)
+        pre.append(copy_loc(assign(go, test, s.lineno), s))
+        s.test = load(go)
+        s.body = body + [copy_loc(assign(go, again, s.lineno), s)]
+        return pre + [s]
+
+
+def structure(unit):
+    """Apply the control-flow normalisation to unit.node; returns the unit."""
+    cf = _ControlFlow(unit)
+    fn = unit.node
+    body = fn.body
+    if _has(body, gast.Return, into_loops=True):
+        if any(isinstance(s, (gast.For, gast.While)) and _has(s.body, gast.Return, into_loops=True) for s in gast.walk(fn)
+               if isinstance(s, (gast.For, gast.While))):
+            cf.result, cf.returned = cf.namer.fresh("result"), cf.namer.fresh("returned")
+            body = [assign(cf.returned, const(False), fn.lineno)] + cf.loop_returns(body)
+        body = cf.returns(body)
+    if not _always_returns(body):
+        fail(fn, unit, f"{fn.name} must return a value on every path")
+    body = cf.loops(body)
+    fn.body = _hoist_final_return(body, cf)
+    return unit
+
+
+def _hoist_final_return(body, cf):
+    """Make the function end in exactly one `return name` (branches assign a result instead)."""
+    if isinstance(body[-1], gast.Return) and not _has(body[:-1], gast.Return, into_loops=True):
+        return body
+    result = cf.result or cf.namer.fresh("result")
+
+    def rewrite(stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.Return):
+                out.append(copy_loc(assign(result, s.value, s.lineno), s))
+            elif isinstance(s, gast.If):
+                s.body, s.orelse = rewrite(s.body), rewrite(s.orelse)
+                out.append(s)
+            elif isinstance(s, (gast.For, gast.While)):
+                s.body = rewrite(s.body)
+                out.append(s)
+            else:
+                out.append(s)
+        return out
+
+    ret = gast.Return(value=load(result))
+    ret.lineno = body[-1].lineno
+    return rewrite(body) + [ret]

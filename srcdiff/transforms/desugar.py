@@ -1,0 +1,398 @@
+"""Pass 3: desugar surface syntax into a small core.
+
+Before name resolution (`desugar`): nested defs and lambdas are lifted to callees taking their free
+variables as extra parameters; augmented assignment, tuple unpacking and swaps, chained
+comparisons, and `for` over arrays/zip/enumerate/reversed become plain assignments and range loops.
+After resolution (`canonicalize`): reductions with axis=/keepdims= become rt.<op>(x, axis) (+
+rt.expand_dims), `x[:, None]` becomes rt.expand_dims, slogdet becomes rt.logabsdet.
+"""
+from __future__ import annotations
+
+import builtins
+import copy
+
+import gast
+import numpy as np
+
+from ..errors import fail
+from ..rules.numpy_rules import AXIS_REDUCTIONS
+from .astutil import Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store
+from .parse import Unit
+from .resolve import local_names
+
+_UNSUPPORTED = {
+    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.With: ("with", "move the context manager outside the differentiated function"),
+    gast.Global: ("global", "pass the value in as an argument and return results"),
+    gast.Nonlocal: ("nonlocal", "pass the value in as an argument and return results"),
+    gast.ClassDef: ("class definition", "define classes outside; differentiate plain functions"),
+    gast.Delete: ("del", "drop the del statement"),
+    gast.Import: ("import inside the function", "import at module level"),
+    gast.ImportFrom: ("import inside the function", "import at module level"),
+    gast.Raise: ("raise", "check inputs before calling the differentiated function"),
+    gast.AsyncFunctionDef: ("async def", "use a plain def"),
+}
+
+
+def _builtin(unit, node, name) -> bool:
+    """Is `node` a Name referring to the builtin `name` (not shadowed)?"""
+    return (isinstance(node, gast.Name) and node.id == name and node.id not in unit_locals(unit)
+            and unit.namespace.get(name) is getattr(builtins, name))
+
+
+def unit_locals(unit):
+    if not hasattr(unit, "_locals_cache"):
+        unit._locals_cache = local_names(unit.node)
+    return unit._locals_cache
+
+
+# -- closures -------------------------------------------------------------------------------------
+def lift_local_functions(unit: Unit) -> Unit:
+    """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
+    outer_locals = local_names(unit.node)
+    defs = {}
+
+    def collect(stmts):
+        kept = []
+        for s in stmts:
+            if isinstance(s, gast.FunctionDef):
+                defs[s.name] = s
+                continue
+            if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
+                    and isinstance(s.targets[0], gast.Name)):
+                lam = s.value
+                ret = copy_loc(gast.Return(value=lam.body), s)
+                fd = gast.FunctionDef(name=s.targets[0].id, args=lam.args, body=[ret], decorator_list=[],
+                                      returns=None, type_comment=None, type_params=[])
+                fd.lineno = s.lineno
+                defs[fd.name] = fd
+                continue
+            for field in ("body", "orelse"):
+                if hasattr(s, field) and isinstance(getattr(s, field), list):
+                    setattr(s, field, collect(getattr(s, field)))
+            kept.append(s)
+        return kept
+
+    unit.node.body = collect(unit.node.body)
+    if not defs:
+        return unit
+    extra = {}
+    for name, fd in defs.items():
+        own = local_names(fd)
+        free = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
+        extra[name] = free
+        fd.args.args = fd.args.args + [store(n) for n in free]
+        for a in fd.args.args:
+            a.ctx = gast.Param()
+    for name, fd in defs.items():
+        sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
+        _add_free_args(sub.node, extra, sub)
+        sub.callees.update({k: None for k in defs if k != name})
+        unit.callees[name] = lift_local_functions(sub)
+    for name in defs:  # siblings may call each other
+        for other in defs:
+            if other != name:
+                unit.callees[name].callees[other] = unit.callees[other]
+    _add_free_args(unit.node, extra, unit)
+    return unit
+
+
+def _ordered_loads(fd):
+    seen = []
+    for n in gast.walk(fd):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen:
+            seen.append(n.id)
+    return seen
+
+
+def _add_free_args(fn_node, extra, unit):
+    for n in gast.walk(fn_node):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in extra:
+            n.args = n.args + [load(v) for v in extra[n.func.id]]
+        elif isinstance(n, gast.Name) and n.id in extra and isinstance(n.ctx, gast.Load):
+            parent_calls = False  # references outside calls are caught by resolve
+            del parent_calls
+
+
+# -- statement desugaring -------------------------------------------------------------------------
+class _Desugar:
+    def __init__(self, unit: Unit):
+        self.unit = unit
+        self.namer = Namer(names_in(unit.node))
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            out.extend(self.stmt(s))
+        return out
+
+    def stmt(self, s):
+        for kind, (what, advice) in _UNSUPPORTED.items():
+            if isinstance(s, kind):
+                fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
+        if isinstance(s, gast.FunctionDef):
+            fail(s, self.unit, "nested def could not be lifted")
+        if isinstance(s, gast.Pass):
+            return []
+        if isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Call):
+                return [s]
+            return []  # docstrings and bare expressions have no effect
+        if isinstance(s, gast.AugAssign):
+            target_load = copy.deepcopy(s.target)
+            for n in gast.walk(target_load):
+                if hasattr(n, "ctx"):
+                    n.ctx = gast.Load()
+            value = copy_loc(gast.BinOp(left=target_load, op=s.op, right=s.value), s)
+            return self.stmt(copy_loc(assign(s.target, value, s.lineno), s))
+        if isinstance(s, gast.AnnAssign):
+            if s.value is None:
+                return []
+            return self.stmt(copy_loc(assign(s.target, s.value, s.lineno), s))
+        if isinstance(s, gast.Assign):
+            return self.assign(s)
+        if isinstance(s, gast.For):
+            return self.for_(s)
+        if isinstance(s, gast.While):
+            if s.orelse:
+                fail(s, self.unit, "while/else is not supported", "use a flag variable")
+            s.test = self.expr(s.test)
+            s.body = self.block(s.body)
+            return [s]
+        if isinstance(s, gast.If):
+            s.test = self.expr(s.test)
+            s.body = self.block(s.body)
+            s.orelse = self.block(s.orelse)
+            return [s]
+        if isinstance(s, (gast.Return, gast.Assert)):
+            for f in ("value", "test", "msg"):
+                if getattr(s, f, None) is not None:
+                    setattr(s, f, self.expr(getattr(s, f)))
+            return [s]
+        if isinstance(s, (gast.Break, gast.Continue)):
+            return [s]
+        fail(s, self.unit, f"{type(s).__name__} statements are not supported")
+
+    def assign(self, s):
+        s.value = self.expr(s.value)
+        if len(s.targets) > 1:  # a = b = expr
+            first, rest = s.targets[0], s.targets[1:]
+            out = self.assign(copy_loc(assign(first, s.value, s.lineno), s))
+            src = first if isinstance(first, gast.Name) else None
+            for t in rest:
+                val = load(src.id) if src is not None else copy.deepcopy(s.value)
+                out += self.assign(copy_loc(assign(t, val, s.lineno), s))
+            return out
+        target = s.targets[0]
+        if isinstance(target, (gast.Tuple, gast.List)):
+            return self.unpack(target, s.value, s)
+        if isinstance(target, gast.Subscript):
+            target.slice = self.expr(target.slice)
+            target.value = self.expr(target.value)
+        return [s]
+
+    def unpack(self, target, value, s):
+        n = len(target.elts)
+        if any(isinstance(e, gast.Starred) for e in target.elts):
+            fail(s, self.unit, "starred assignment is not supported")
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == n:
+            temps = [self.namer.fresh(_base(e)) for e in target.elts]
+            out = [copy_loc(assign(t, v, s.lineno), s) for t, v in zip(temps, value.elts)]
+            for e, t in zip(target.elts, temps):
+                out += self.assign(copy_loc(assign(e, load(t), s.lineno), s))
+            return out
+        fn = self.unit.namespace.get(dotted_name(value.func)) if isinstance(value, gast.Call) else None
+        if isinstance(value, gast.Call) and _refers_to(self.unit, value.func, np.linalg.slogdet):
+            return [x for k, e in enumerate(target.elts)
+                    for x in self.assign(copy_loc(assign(e, gast.Subscript(
+                        value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
+        del fn
+        tmp = self.namer.fresh("_".join(_base(e) for e in target.elts))
+        out = [copy_loc(assign(tmp, value, s.lineno), s)]
+        for k, e in enumerate(target.elts):
+            item = copy_loc(gast.Subscript(value=load(tmp), slice=const(k), ctx=gast.Load()), s)
+            out += self.assign(copy_loc(assign(e, item, s.lineno), s))
+        return out
+
+    def for_(self, s):
+        if s.orelse:
+            fail(s, self.unit, "for/else is not supported", "use a flag variable")
+        it = s.iter
+        body = self.block(s.body)
+        tgt = s.target
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
+            if not isinstance(tgt, gast.Name):
+                fail(s, self.unit, "range loop with a non-name target")
+            s.iter = self.expr(it)
+            s.body = body
+            return [s]
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
+                and isinstance(it.args[0], gast.Call) and _builtin(self.unit, it.args[0].func, "range"):
+            args = [self.expr(a) for a in it.args[0].args]
+            if len(args) == 1:
+                args = [const(0)] + args
+            if len(args) != 2:
+                fail(s, self.unit, "reversed(range(...)) with a step is not supported")
+            lo, hi = args
+            s.iter = copy_loc(gast.Call(func=load("range"), args=[
+                gast.BinOp(left=hi, op=gast.Sub(), right=const(1)),
+                gast.BinOp(left=lo, op=gast.Sub(), right=const(1)), const(-1)], keywords=[]), s)
+            s.body = body
+            return [s]
+        k = self.namer.fresh("k")
+        pre, binds = [], []
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
+            if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2) or len(it.args) != 1:
+                fail(s, self.unit, "enumerate loops must unpack (index, item)")
+            seq, n = self._seq(it.args[0], pre, s)
+            k = tgt.elts[0].id if isinstance(tgt.elts[0], gast.Name) else k
+            binds = [(tgt.elts[1], seq)]
+        elif isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
+            if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)):
+                fail(s, self.unit, "zip loops must unpack one name per sequence")
+            seqs = [self._seq(a, pre, s) for a in it.args]
+            n = seqs[0][1]
+            for _, m in seqs[1:]:
+                n = gast.Call(func=load("min"), args=[n, m], keywords=[])
+            binds = list(zip(tgt.elts, [q for q, _ in seqs]))
+        else:
+            seq, n = self._seq(it, pre, s)
+            binds = [(tgt, seq)]
+        head = []
+        for t, seq in binds:
+            item = copy_loc(gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()), s)
+            head += self.assign(copy_loc(assign(t, item, s.lineno), s))
+        loop = copy_loc(gast.For(target=store(k), iter=gast.Call(func=load("range"), args=[n], keywords=[]),
+                                 body=head + body, orelse=[], type_comment=None), s)
+        return pre + [loop]
+
+    def _seq(self, expr, pre, s):
+        expr = self.expr(expr)
+        if isinstance(expr, gast.Name):
+            name = expr.id
+        else:
+            name = self.namer.fresh("seq")
+            pre.append(copy_loc(assign(name, expr, s.lineno), s))
+        return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
+
+    def expr(self, e):
+        class Chains(gast.NodeTransformer):
+            def visit_Compare(self, node):
+                self.generic_visit(node)
+                if len(node.ops) == 1:
+                    return node
+                parts, left = [], node.left
+                for op, right in zip(node.ops, node.comparators):
+                    parts.append(copy_loc(gast.Compare(left=copy.deepcopy(left), ops=[op], comparators=[right]), node))
+                    left = right
+                return copy_loc(gast.BoolOp(op=gast.And(), values=parts), node)
+        return Chains().visit(e)
+
+
+def _base(e):
+    return e.id if isinstance(e, gast.Name) else "item"
+
+
+def _refers_to(unit, node, obj) -> bool:
+    path = dotted_name(node)
+    if path is None:
+        return False
+    parts = path.split(".")
+    cur = unit.namespace.get(parts[0])
+    for p in parts[1:]:
+        cur = getattr(cur, p, None)
+    return cur is obj
+
+
+def desugar(unit: Unit) -> Unit:
+    unit.node.body = _Desugar(unit).block(unit.node.body)
+    return unit
+
+
+# -- after resolution -------------------------------------------------------------------------------
+class _Canon(gast.NodeTransformer):
+    def __init__(self, unit):
+        self.unit = unit
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        name = dotted_name(node.func)
+        if name in AXIS_REDUCTIONS:
+            axis, keepdims = None, False
+            kws = []
+            for kw in node.keywords:
+                if kw.arg == "axis":
+                    axis = kw.value
+                elif kw.arg == "keepdims":
+                    if not isinstance(kw.value, gast.Constant):
+                        fail(node, self.unit, "keepdims must be a literal True/False")
+                    keepdims = bool(kw.value.value)
+                else:
+                    kws.append(kw)
+            if kws:
+                fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}")
+            if len(node.args) > 1:
+                axis = node.args[1]
+            if len(node.args) > 2:
+                fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
+            if isinstance(axis, gast.Constant) and axis.value is None:
+                axis = None
+            if isinstance(axis, (gast.Tuple, gast.List)):
+                fail(node, self.unit, f"{name} over several axes is not supported",
+                     "reduce one axis at a time")
+            if axis is None:
+                out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
+                if name == "rt.logsumexp":
+                    out = gast.Call(func=dotted("rt.logsumexp"), args=node.args[:1], keywords=[])
+                if keepdims:
+                    fail(node, self.unit, "keepdims=True without an axis is not supported")
+                return copy_loc(out, node)
+            out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[node.args[0], axis], keywords=[]), node)
+            if keepdims:
+                out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
+                                         keywords=[]), node)
+            return out
+        if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
+            axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
+            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
+        if name == "rt.expand_dims" and node.keywords:
+            node.args = node.args + [k.value for k in node.keywords]
+            node.keywords = []
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if (isinstance(node.value, gast.Call) and dotted_name(node.value.func) == "np.linalg.slogdet"
+                and isinstance(node.slice, gast.Constant)):
+            fname = "rt.logabsdet" if node.slice.value == 1 else "rt.slogdet_sign"
+            return copy_loc(gast.Call(func=dotted(fname), args=node.value.args, keywords=[]), node)
+        idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if not any(isinstance(e, gast.Constant) and e.value is None for e in idx):
+            return node
+        keep, news, pos = [], [], 0
+        for e in idx:
+            if isinstance(e, gast.Constant) and e.value is None:
+                news.append(pos)
+                pos += 1
+            else:
+                if not isinstance(e, gast.Slice) and news:
+                    fail(node, self.unit, "None (np.newaxis) after an integer index is not supported",
+                         "index first, then add axes with x[..., None]")
+                pos += 1 if isinstance(e, gast.Slice) else 0
+                keep.append(e)
+        base = node.value
+        if keep and not all(isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None
+                            for e in keep):
+            sl = keep[0] if len(keep) == 1 else gast.Tuple(elts=keep, ctx=gast.Load())
+            base = copy_loc(gast.Subscript(value=base, slice=sl, ctx=gast.Load()), node)
+        for p in news:
+            base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(p)], keywords=[]), node)
+        return base
+
+
+def canonicalize(unit: Unit) -> Unit:
+    _Canon(unit).visit(unit.node)
+    return unit
+
+
+_ = (call, loaded_names)

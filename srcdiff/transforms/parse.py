@@ -1,0 +1,114 @@
+"""Pass 1: parse a Python function into a gast FunctionDef located at the user's file lines."""
+from __future__ import annotations
+
+import builtins
+import inspect
+import linecache
+import textwrap
+from dataclasses import dataclass, field
+
+import gast
+
+from ..errors import SrcdiffError
+
+
+@dataclass
+class Unit:
+    """One function being compiled: its tree plus what its names refer to."""
+    name: str
+    node: gast.FunctionDef
+    filename: str
+    namespace: dict                                  # free name -> Python object
+    func: object = None                              # the user's function, when there is one
+    callees: dict = field(default_factory=dict)      # local name -> Unit of a user function it calls
+    bindings: dict = field(default_factory=dict)     # name -> constant the generated module binds
+
+    def source_line(self, lineno):
+        return linecache.getline(self.filename, lineno) if lineno else ""
+
+    @property
+    def params(self) -> list:
+        return [a.id for a in self.node.args.args]
+
+
+def _shift_lines(tree, offset):
+    for n in gast.walk(tree):
+        if hasattr(n, "lineno") and n.lineno is not None:
+            n.lineno += offset
+        if hasattr(n, "end_lineno") and getattr(n, "end_lineno", None) is not None:
+            n.end_lineno += offset
+
+
+def namespace_of(fn) -> dict:
+    """Globals, builtins and closure cells visible to `fn` (closure cells win)."""
+    ns = dict(vars(builtins))
+    ns.update(fn.__globals__)
+    if fn.__closure__:
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                ns[name] = cell.cell_contents
+            except ValueError:  # empty cell: assigned later in the enclosing function
+                pass
+    return ns
+
+
+def parse(fn) -> Unit:
+    """Parse `fn` (a plain Python function or lambda) into a Unit."""
+    fn = getattr(fn, "py_func", fn)  # numba dispatchers
+    if not inspect.isfunction(fn):
+        raise SrcdiffError(f"srcdiff differentiates Python functions; got {type(fn).__name__} {fn!r}",
+                           advice="pass a function defined with def or lambda (bound methods and "
+                                  "class instances are not supported: use a plain function)")
+    code = fn.__code__
+    filename = code.co_filename
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as exc:
+        raise SrcdiffError(f"cannot retrieve the source of {fn.__qualname__} ({exc})", filename,
+                           code.co_firstlineno,
+                           "define the function in a .py file (source typed at an interactive prompt "
+                           "or built with exec is not available to inspect.getsource)") from None
+    src = textwrap.dedent("".join(lines))
+    try:
+        tree = gast.parse(src)
+    except SyntaxError:
+        # a lambda in the middle of an expression: parse the statement as an expression fragment
+        tree = gast.parse("(" + src.strip().rstrip(",").lstrip(".") + ")") if fn.__name__ == "<lambda>" else None
+        if tree is None:
+            raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first)
+    _shift_lines(tree, first - 1)
+    if fn.__name__ == "<lambda>":
+        node = _lambda_def(tree, fn, filename, first)
+    else:
+        node = next((n for n in tree.body if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))), None)
+        if node is None or isinstance(node, gast.AsyncFunctionDef):
+            raise SrcdiffError(f"{fn.__qualname__} is not a plain def", filename, first)
+    node.decorator_list = []
+    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+        raise SrcdiffError(f"{fn.__name__}: *args, **kwargs and keyword-only parameters are not supported",
+                           filename, node.lineno, "use ordinary positional parameters")
+    _check_generators(node, filename)
+    return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+
+
+def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
+    params = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
+    cands = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda)
+             and [a.id for a in n.args.args] == params]
+    if len(cands) != 1:
+        raise SrcdiffError("cannot locate the lambda's source unambiguously", filename, first,
+                           "define it with def, or put each lambda on its own line")
+    lam = cands[0]
+    ret = gast.Return(value=lam.body)
+    ret.lineno = lam.lineno
+    node = gast.FunctionDef(name="lambda_", args=lam.args, body=[ret], decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+    node.lineno = lam.lineno
+    return node
+
+
+def _check_generators(node, filename):
+    for n in gast.walk(node):
+        if isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)):
+            raise SrcdiffError("generators and coroutines (yield/await) cannot be differentiated",
+                               filename, n.lineno, "return a value (or an array of values) instead")

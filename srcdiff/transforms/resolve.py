@@ -1,0 +1,188 @@
+"""Pass 2: resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp, ...),
+user functions become callees, module constants become bindings, array methods become functions."""
+from __future__ import annotations
+
+import inspect
+import types as pytypes
+
+import gast
+import numpy as np
+
+from ..errors import fail
+from ..rules import RULES, rule_name_of
+from ..rules.numpy_rules import BUILTIN_ALIASES, METHODS
+from .astutil import assigned_names, const, copy_loc, dotted, load
+
+ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
+_MISSING = object()
+
+
+def local_names(fn: gast.FunctionDef) -> set:
+    out = {a.id for a in fn.args.args}
+    out |= assigned_names(fn.body)
+    for n in gast.walk(fn):
+        if isinstance(n, gast.FunctionDef) and n is not fn:
+            out.add(n.name)
+    return out
+
+
+def _is_constant(obj) -> bool:
+    if isinstance(obj, (bool, int, float, np.generic)) or obj is None:
+        return True
+    if isinstance(obj, np.ndarray):
+        return obj.dtype.kind in "biuf"
+    if isinstance(obj, tuple):
+        return all(_is_constant(o) for o in obj)
+    return False
+
+
+def _is_user_function(obj) -> bool:
+    return inspect.isfunction(getattr(obj, "py_func", obj))
+
+
+class _Resolver(gast.NodeTransformer):
+    def __init__(self, unit):
+        self.unit = unit
+        self.locals = local_names(unit.node)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _lookup(self, node):
+        """Python object a Name/Attribute chain rooted at a free name refers to, or _MISSING."""
+        if isinstance(node, gast.Name):
+            if node.id in self.locals:
+                return _MISSING
+            return self.unit.namespace.get(node.id, _MISSING)
+        if isinstance(node, gast.Attribute):
+            base = self._lookup(node.value)
+            if base is _MISSING:
+                return _MISSING
+            try:
+                return getattr(base, node.attr)
+            except AttributeError:
+                fail(node, self.unit, f"{type(base).__name__} has no attribute {node.attr!r}")
+        return _MISSING
+
+    def _text(self, node):
+        return gast.unparse(node) if hasattr(gast, "unparse") else node.__class__.__name__
+
+    def _bind_constant(self, node, obj):
+        if isinstance(obj, (bool, int, float)) or obj is None:
+            return copy_loc(const(obj), node)
+        if isinstance(obj, np.generic):
+            return copy_loc(const(obj.item()), node)
+        base = node.id if isinstance(node, gast.Name) else node.attr
+        name = base
+        k = 0
+        while name in self.unit.bindings and self.unit.bindings[name] is not obj or name in self.locals:
+            k += 1
+            name = f"{base}_{k}"
+        self.unit.bindings[name] = obj
+        return copy_loc(load(name), node)
+
+    def _callable_name(self, node, obj):
+        """Canonical callee expression for a resolved callable object."""
+        canon = rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj))
+        if canon is None and obj in (np.float64, np.float32, float):
+            canon = "float"
+        if canon is not None:
+            if canon in RULES and RULES[canon].namespace:  # user-registered rule: bind the function
+                self.unit.bindings[canon] = obj
+            return copy_loc(dotted(canon), node)
+        if _is_user_function(obj):
+            name = node.id if isinstance(node, gast.Name) else node.attr
+            self.unit.callees[name] = getattr(obj, "py_func", obj)
+            return copy_loc(load(name), node)
+        what = getattr(obj, "__module__", None)
+        qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
+        if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
+                                     and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
+            fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
+                 "differentiate a plain function of arrays and floats; pass an object's arrays as arguments")
+        fail(node, self.unit, f"call to {qual} has no differentiation rule",
+             "register one with srcdiff.adjoint(func, vjp=...), or compute it outside the differentiated "
+             "function and pass the result in as an argument")
+
+    # -- visitors -------------------------------------------------------------------------------
+    def visit_Call(self, node):
+        func = node.func
+        obj = self._lookup(func)
+        if obj is _MISSING and isinstance(func, gast.Attribute):
+            return self._method(node)
+        node.args = [self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        if obj is _MISSING:
+            if isinstance(func, gast.Name) and func.id in self.unit.callees:  # lifted nested def
+                return node
+            if isinstance(func, gast.Name):
+                fail(node, self.unit, f"cannot call the local value {func.id!r}",
+                     "functions passed as arguments are not supported; call global or nested functions")
+            fail(node, self.unit, f"cannot call {self._text(func)}",
+                 "call functions by name (globals, closures, nested defs) or NumPy/math functions")
+        node.func = self._callable_name(func, obj)
+        return node
+
+    def _method(self, node):
+        func = node.func
+        base = self.visit(func.value)
+        args = [self.visit(a) for a in node.args]
+        keywords = [self.visit(k) for k in node.keywords]
+        m = func.attr
+        if m not in METHODS:
+            fail(node, self.unit, f"method .{m}() is not supported",
+                 "use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
+        target = METHODS[m]
+        if m == "astype":
+            return copy_loc(gast.Call(func=dotted("np.copy"), args=[base], keywords=[]), node)
+        if m == "reshape" and len(args) > 1:
+            args = [gast.Tuple(elts=args, ctx=gast.Load())]
+        if m == "transpose" and args:
+            elts = args if len(args) > 1 else args
+            axes = gast.Tuple(elts=elts, ctx=gast.Load()) if len(args) > 1 else args[0]
+            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[base, axes], keywords=[]), node)
+        return copy_loc(gast.Call(func=dotted(target), args=[base] + args, keywords=keywords), node)
+
+    def visit_Attribute(self, node):
+        obj = self._lookup(node)
+        if obj is _MISSING:  # attribute of a local value
+            node.value = self.visit(node.value)
+            if node.attr == "T":
+                return copy_loc(gast.Call(func=dotted("np.transpose"), args=[node.value], keywords=[]), node)
+            if node.attr in ARRAY_ATTRS:
+                return node
+            fail(node, self.unit, f"attribute .{node.attr} of a local value is not supported",
+                 "only arrays' .T, .shape, .ndim, .size, .dtype can be read in differentiated code")
+        if _is_constant(obj):
+            return self._bind_constant(node, obj)
+        if isinstance(obj, pytypes.ModuleType):
+            fail(node, self.unit, f"module {obj.__name__} used as a value")
+        return self._callable_name(node, obj)
+
+    def visit_Name(self, node):
+        if not isinstance(node.ctx, gast.Load) or node.id in self.locals:
+            return node
+        if node.id in self.unit.callees:
+            fail(node, self.unit, f"function {node.id!r} used as a value", "call it directly")
+        obj = self.unit.namespace.get(node.id, _MISSING)
+        if obj is _MISSING:
+            fail(node, self.unit, f"name {node.id!r} is not defined")
+        if _is_constant(obj):
+            return self._bind_constant(node, obj)
+        if isinstance(obj, pytypes.ModuleType):
+            fail(node, self.unit, f"module {node.id} used as a value")
+        return self._callable_name(node, obj)
+
+    def visit_Lambda(self, node):
+        fail(node, self.unit, "a lambda used as a value inside a differentiated function",
+             "assign it to a name (f = lambda v: ...) and call it, or use a nested def")
+
+    def visit_FunctionDef(self, node):
+        if node is self.unit.node:
+            self.generic_visit(node)
+            return node
+        fail(node, self.unit, "nested def left after closure lifting")
+
+
+def resolve(unit):
+    """Rewrite unit.node in place so that every free name is canonical; returns the unit."""
+    _Resolver(unit).visit(unit.node)
+    return unit

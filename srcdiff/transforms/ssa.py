@@ -1,0 +1,101 @@
+"""Pass 6: static single assignment over structured control flow.
+
+A user variable's first definition keeps its name; later ones get x_1, x_2, ... Branches end with
+copies into a merge name; loops keep the name a variable has on entry as the loop-carried name and
+copy the body's last version back into it at the end of each iteration (tagged `_srcdiff_phi`).
+Arrays written in place (`x[i] = v`) keep their name: the write mutates the same array.
+"""
+from __future__ import annotations
+
+import gast
+
+from .astutil import Namer, assign, assigned_names, load, names_in
+
+
+def _rename_loads(node, env):
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in env:
+            n.id = env[n.id]
+    return node
+
+
+class _SSA:
+    def __init__(self, unit):
+        self.unit = unit
+        self.namer = Namer(names_in(unit.node))
+        self.defined = set(unit.params)
+
+    def version(self, name):
+        if name not in self.defined:
+            self.defined.add(name)
+            return name
+        return self.namer.fresh(name)
+
+    def block(self, stmts, env):
+        out = []
+        for s in stmts:
+            out.extend(self.stmt(s, env))
+        return out
+
+    def stmt(self, s, env):
+        if isinstance(s, gast.Assign):
+            _rename_loads(s.value, env)
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                new = self.version(t.id)
+                env[t.id] = new
+                t.id = new
+            else:  # subscript write
+                _rename_loads(t.slice, env)
+                t.value.id = env.get(t.value.id, t.value.id)
+            return [s]
+        if isinstance(s, gast.If):
+            _rename_loads(s.test, env)
+            e1, e2 = dict(env), dict(env)
+            s.body = self.block(s.body, e1)
+            s.orelse = self.block(s.orelse, e2)
+            for v in sorted(set(e1) | set(e2)):
+                a, b = e1.get(v), e2.get(v)
+                if a == b:
+                    env[v] = a
+                elif a is None or b is None:
+                    env[v] = a or b  # defined on one path only
+                else:
+                    m = self.namer.fresh(v)
+                    s.body.append(_tag(assign(m, load(a)), s, "_srcdiff_merge"))
+                    s.orelse.append(_tag(assign(m, load(b)), s, "_srcdiff_merge"))
+                    env[v] = m
+            return [s]
+        if isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For):
+                _rename_loads(s.iter, env)
+            carried = [v for v in sorted(assigned_names(s.body)) if v in env]
+            if isinstance(s, gast.For):
+                i = s.target.id
+                env[i] = s.target.id = self.version(i)
+            else:
+                _rename_loads(s.test, env)
+            body_env = dict(env)
+            s.body = self.block(s.body, body_env)
+            for v in carried:
+                if body_env[v] != env[v]:
+                    s.body.append(_tag(assign(env[v], load(body_env[v])), s, "_srcdiff_phi"))
+            for v, name in body_env.items():
+                if v not in env:
+                    env[v] = name  # defined only inside the loop: last iteration's value
+            return [s]
+        if isinstance(s, (gast.Return, gast.Expr, gast.Assert)):
+            _rename_loads(s, env)
+            return [s]
+        raise AssertionError(f"unexpected statement {type(s).__name__} in SSA")
+
+
+def _tag(stmt, like, flag):
+    stmt.lineno = getattr(like, "lineno", None)
+    setattr(stmt, flag, True)
+    return stmt
+
+
+def to_ssa(unit):
+    unit.node.body = _SSA(unit).block(unit.node.body, {p: p for p in unit.params})
+    return unit

@@ -1,0 +1,525 @@
+"""Hidden Markov models whose E-step is the gradient of the log-partition function.
+
+An HMM is an exponential family over state paths z_1..z_T.  With natural
+parameters ``eta = (log_pi, log_A, log_B)`` the joint log-probability of a
+path and the observations is
+
+    log p(z, x) = log_pi[z_1] + sum_t log_A[z_{t-1}, z_t] + sum_t log_B[z_t, x_t]
+                = <eta, t(z, x)>,
+
+where the sufficient statistics ``t(z, x)`` are the indicator of the first
+state, the transition counts and the emission counts.  The forward recursion
+computes the log-partition ``log Z(eta) = log sum_z exp <eta, t(z, x)>`` (which
+is also the log-likelihood log p(x) when the parameters are normalised), and
+the exponential-family identity
+
+    grad log Z(eta) = E_{p(z | x)}[t(z, x)]
+
+says that its gradient *is* the E-step: expected first-state occupancy,
+expected transition counts and expected emission counts.  The backward pass of
+forward-backward is therefore nothing but reverse-mode differentiation of the
+forward pass, and that is exactly how this module gets it: the only inference
+code written by hand is the forward recursion :func:`log_Z` (plain NumPy, easy
+to read); srcdiff generates its adjoint.
+
+The same pattern gives
+
+* posterior marginals for any emission family: differentiate
+  :func:`log_Z_obs` with respect to the (T, K) matrix of per-time log
+  emission densities (used by the Gaussian-emission HMM);
+* input-output HMMs (:func:`log_Z_io`), whose transition matrix is selected
+  by an input symbol at every step;
+* Viterbi decoding: replacing ``logsumexp`` by ``max`` gives the max-product
+  recursion (:func:`viterbi_score_obs`), and the gradient of the best-path
+  score with respect to the emission scores is the indicator of the best path
+  (when it is unique).
+
+Zero probabilities (forbidden transitions, structural zeros of a left-to-right
+model) are represented by ``-inf`` natural parameters; their expected counts
+come out as exact zeros.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = [
+    "log_Z", "log_Z_obs", "log_Z_io", "log_Z_gaussian",
+    "viterbi_score", "viterbi_score_obs",
+    "e_step", "e_step_obs", "e_step_io", "e_step_gaussian",
+    "posterior_marginals", "gaussian_log_density",
+    "m_step", "fit_em", "fit_em_gaussian", "HMMResult", "GaussianHMMResult",
+    "viterbi", "viterbi_decode", "viterbi_counts",
+    "random_hmm",
+]
+
+
+# ---------------------------------------------------------------------------
+# Log-partition functions (plain NumPy; srcdiff differentiates these)
+# ---------------------------------------------------------------------------
+
+def log_Z(log_pi, log_A, log_B, data):
+    log_alpha = log_pi + log_B[:, data[0]]
+    for t in range(1, data.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, data[t]]
+    return logsumexp(log_alpha)
+
+
+log_Z.__doc__ = """Log-partition (log-likelihood) of a categorical HMM via the forward recursion.
+
+    log_pi (K,), log_A (K, K) with rows "from" and columns "to", log_B (K, V),
+    data (T,) int64 symbols.  Gradients w.r.t. (log_pi, log_A, log_B) are the
+    expected first-state indicator, transition counts and emission counts.
+    """
+
+
+def log_Z_obs(log_pi, log_A, log_b):
+    log_alpha = log_pi + log_b[0]
+    for t in range(1, log_b.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_b[t]
+    return logsumexp(log_alpha)
+
+
+log_Z_obs.__doc__ = """Forward recursion with a (T, K) matrix of per-time log emission densities.
+
+    Works for any emission family.  The gradient w.r.t. ``log_b`` is the matrix
+    of posterior marginals gamma[t, k] = p(z_t = k | x); the gradient w.r.t.
+    ``log_A`` is the expected transition-count matrix.
+    """
+
+
+def log_Z_io(log_pi, log_A, log_B, inputs, data):
+    log_alpha = log_pi + log_B[:, data[0]]
+    for t in range(1, data.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A[inputs[t]], axis=0) + log_B[:, data[t]]
+    return logsumexp(log_alpha)
+
+
+log_Z_io.__doc__ = """Input-output HMM: the transition into time t uses ``log_A[inputs[t]]``.
+
+    log_A has shape (U, K, K) for U input symbols; ``inputs[0]`` is unused.
+    The gradient w.r.t. log_A holds the expected transition counts per input.
+    """
+
+
+def log_Z_gaussian(log_pi, log_A, means, log_vars, x):
+    log_b = -0.5 * (np.log(2.0 * np.pi) + log_vars[None, :]
+                    + (x[:, None] - means[None, :]) ** 2 / np.exp(log_vars)[None, :])
+    log_alpha = log_pi + log_b[0]
+    for t in range(1, x.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_b[t]
+    return logsumexp(log_alpha)
+
+
+log_Z_gaussian.__doc__ = """Log-likelihood of an HMM with scalar Gaussian emissions N(means[k], exp(log_vars[k])).
+
+    Differentiable in all of (log_pi, log_A, means, log_vars); e.g.
+    d/d means[k] = sum_t gamma[t, k] (x_t - means[k]) / var_k.
+    """
+
+
+def viterbi_score(log_pi, log_A, log_B, data):
+    log_delta = log_pi + log_B[:, data[0]]
+    for t in range(1, data.shape[0]):
+        log_delta = np.max(log_delta[:, None] + log_A, axis=0) + log_B[:, data[t]]
+    return np.max(log_delta)
+
+
+viterbi_score.__doc__ = """Log-probability of the single best state path (max-product recursion).
+
+    Its gradient w.r.t. (log_pi, log_A, log_B) are the first-state indicator,
+    transition counts and emission counts *of the best path* (when unique).
+    """
+
+
+def viterbi_score_obs(log_pi, log_A, log_b):
+    log_delta = log_pi + log_b[0]
+    for t in range(1, log_b.shape[0]):
+        log_delta = np.max(log_delta[:, None] + log_A, axis=0) + log_b[t]
+    return np.max(log_delta)
+
+
+viterbi_score_obs.__doc__ = """Best-path score with (T, K) per-time log emission scores.
+
+    The gradient w.r.t. ``log_b`` is the one-hot (T, K) indicator of the best
+    path when that path is unique.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Cached srcdiff derivatives
+# ---------------------------------------------------------------------------
+
+_DERIVATIVES = {}
+
+
+def _value_and_grad(fn, wrt, jit=True):
+    """Module-level cache of ``srcdiff.value_and_grad(fn, wrt=wrt, jit=jit)``."""
+    key = (fn.__name__, wrt, bool(jit))
+    vg = _DERIVATIVES.get(key)
+    if vg is None:
+        import srcdiff  # imported lazily: srcdiff.vi is loaded by srcdiff itself
+        vg = srcdiff.value_and_grad(fn, wrt=wrt, jit=jit)
+        _DERIVATIVES[key] = vg
+    return vg
+
+
+def _f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _i64(a):
+    a = np.ascontiguousarray(a)
+    if a.ndim != 1 or a.shape[0] == 0:
+        raise ValueError("sequences must be non-empty 1-D arrays")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"symbol sequences must have an integer dtype, got {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+def _clean(g):
+    # Expected counts are sums of non-negative terms; remove -0.0 and tiny
+    # negative round-off so that log(count) is well defined in the M-step.
+    return np.maximum(np.asarray(g, dtype=np.float64), 0.0)
+
+
+# ---------------------------------------------------------------------------
+# E-steps
+# ---------------------------------------------------------------------------
+
+def e_step(natural_params, data, jit=True):
+    """E-step of a categorical HMM for one sequence, as the gradient of :func:`log_Z`.
+
+    Parameters
+    ----------
+    natural_params : (log_pi, log_A, log_B) with shapes (K,), (K, K), (K, V).
+    data : (T,) integer array of symbols in ``range(V)``.
+
+    Returns
+    -------
+    log_likelihood : float
+    expected_stats : (E[1{z_1 = k}] (K,), E[transition counts] (K, K), E[emission counts] (K, V))
+    """
+    log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    vg = _value_and_grad(log_Z, (0, 1, 2), jit)
+    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data))
+    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
+
+
+def e_step_obs(log_pi, log_A, log_b, jit=True):
+    """E-step for arbitrary emissions given (T, K) log emission densities ``log_b``.
+
+    Returns ``(log_likelihood, (gamma_0 (K,), expected transitions (K, K), gamma (T, K)))``
+    from the gradient of :func:`log_Z_obs`.
+    """
+    vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
+    value, (g_pi, g_A, g_b) = vg(_f64(log_pi), _f64(log_A), _f64(log_b))
+    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_b))
+
+
+def posterior_marginals(natural_params, data, jit=True):
+    """(T, K) posterior state marginals p(z_t | x) of a categorical HMM (gradient of log_Z_obs)."""
+    log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    log_b = _f64(log_B[:, _i64(data)].T)
+    return e_step_obs(log_pi, log_A, log_b, jit=jit)[1][2]
+
+
+def e_step_io(natural_params, inputs, data, jit=True):
+    """E-step of an input-output HMM (gradient of :func:`log_Z_io`).
+
+    natural_params = (log_pi (K,), log_A (U, K, K), log_B (K, V)); ``inputs`` and
+    ``data`` are (T,) integer arrays (``inputs[t]`` selects the transition into t).
+    Returns ``(log_likelihood, (E first state, E transition counts per input (U, K, K),
+    E emission counts))``.
+    """
+    log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    inputs, data = _i64(inputs), _i64(data)
+    if inputs.shape != data.shape:
+        raise ValueError("inputs and data must have the same length")
+    vg = _value_and_grad(log_Z_io, (0, 1, 2), jit)
+    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, inputs, data)
+    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
+
+
+def gaussian_log_density(means, variances, x):
+    """(T, K) matrix of log N(x_t; means[k], variances[k]) for scalar observations."""
+    x = _f64(x)[:, None]
+    means = _f64(means)[None, :]
+    variances = _f64(variances)[None, :]
+    return -0.5 * (np.log(2.0 * np.pi * variances) + (x - means) ** 2 / variances)
+
+
+def e_step_gaussian(log_pi, log_A, means, variances, x, jit=True):
+    """E-step of a scalar-Gaussian HMM.
+
+    Returns ``(log_likelihood, (gamma_0, expected transitions, gamma (T, K)))``;
+    gamma is the gradient of :func:`log_Z_obs` w.r.t. the log emission densities.
+    """
+    return e_step_obs(log_pi, log_A, gaussian_log_density(means, variances, x), jit=jit)
+
+
+# ---------------------------------------------------------------------------
+# M-step and EM
+# ---------------------------------------------------------------------------
+
+def _log_normalize_counts(counts, previous):
+    """Row-normalise expected counts in log space.
+
+    Zero counts give log(0) = -inf.  Rows whose total count is zero (a state
+    that is never visited) keep their previous value.
+    """
+    counts = _clean(counts)
+    total = counts.sum(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new = np.log(counts) - np.log(total)
+    return np.where(total > 0, new, previous)
+
+
+def m_step(expected_stats, previous=None):
+    """Maximum-likelihood natural parameters from summed expected statistics.
+
+    ``expected_stats = (start counts (K,), transition counts (..., K, K), emission counts (K, V))``.
+    ``previous`` (natural params) supplies rows whose counts are all zero.
+    """
+    c_pi, c_A, c_B = expected_stats
+    if previous is None:
+        previous = tuple(np.full(np.shape(c), -np.log(np.shape(c)[-1])) for c in expected_stats)
+    return tuple(_log_normalize_counts(c, p) for c, p in zip((c_pi, c_A, c_B), previous))
+
+
+@dataclass
+class HMMResult:
+    """Result of :func:`fit_em`: natural parameters and per-iteration log-likelihood.
+
+    ``loglik_trace[i]`` is the total log-likelihood of the parameters *entering*
+    iteration i (computed by that iteration's E-step), as in hmmlearn.
+    """
+    log_pi: np.ndarray
+    log_A: np.ndarray
+    log_B: np.ndarray
+    loglik_trace: np.ndarray
+    converged: bool = False
+    n_iter: int = 0
+
+    @property
+    def natural_params(self):
+        return (self.log_pi, self.log_A, self.log_B)
+
+    @property
+    def startprob(self):
+        return np.exp(self.log_pi)
+
+    @property
+    def transmat(self):
+        return np.exp(self.log_A)
+
+    @property
+    def emissionprob(self):
+        return np.exp(self.log_B)
+
+
+def random_hmm(n_states, n_symbols, seed=0, concentration=1.0):
+    """Random normalised natural parameters (log_pi, log_A, log_B) drawn from Dirichlet priors."""
+    rng = np.random.default_rng(seed)
+    a = np.full(n_states, concentration)
+    pi = rng.dirichlet(a)
+    A = rng.dirichlet(a, size=n_states)
+    B = rng.dirichlet(np.full(n_symbols, concentration), size=n_states)
+    return np.log(pi), np.log(A), np.log(B)
+
+
+def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=None,
+           jit=True, callback=None):
+    """Baum-Welch EM for a categorical HMM over sequences of different lengths.
+
+    The E-step of every sequence is ``srcdiff.value_and_grad(log_Z)``; expected
+    statistics are summed over sequences and normalised in the M-step.  Zero
+    expected counts stay zero (log 0 = -inf), so forbidden transitions in
+    ``init`` remain forbidden.
+
+    Parameters
+    ----------
+    sequences : iterable of (T_i,) integer arrays.
+    init : optional (log_pi, log_A, log_B); otherwise a random model from ``seed``.
+    tol : stop when the log-likelihood increases by less than ``tol``.
+    callback : optional ``callback(iteration, loglik, natural_params)``.
+    """
+    sequences = [_i64(s) for s in sequences]
+    if any(s.min() < 0 or s.max() >= n_symbols for s in sequences):
+        raise ValueError("symbols must lie in range(n_symbols)")
+    if init is None:
+        params = random_hmm(n_states, n_symbols, seed=seed)
+    else:
+        params = tuple(_f64(p).copy() for p in init)
+    trace = []
+    converged = False
+    it = 0
+    for it in range(1, n_iter + 1):
+        total = 0.0
+        stats = [np.zeros_like(p) for p in params]
+        for seq in sequences:
+            ll, s = e_step(params, seq, jit=jit)
+            total += ll
+            for acc, si in zip(stats, s):
+                acc += si
+        if not np.isfinite(total):
+            raise ValueError("a training sequence has zero probability under the current "
+                             "parameters (log-likelihood is -inf)")
+        trace.append(total)
+        if callback is not None:
+            callback(it - 1, total, params)
+        params = m_step(stats, previous=params)
+        if len(trace) > 1 and trace[-1] - trace[-2] < tol:
+            converged = True
+            break
+    return HMMResult(*params, loglik_trace=np.array(trace), converged=converged, n_iter=it)
+
+
+@dataclass
+class GaussianHMMResult:
+    """Result of :func:`fit_em_gaussian` (scalar Gaussian emissions)."""
+    log_pi: np.ndarray
+    log_A: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    loglik_trace: np.ndarray
+    converged: bool = False
+    n_iter: int = 0
+
+    @property
+    def log_vars(self):
+        return np.log(self.variances)
+
+
+def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None,
+                    min_variance=1e-6, jit=True):
+    """EM for an HMM with scalar Gaussian emissions.
+
+    Posterior marginals gamma come from the gradient of :func:`log_Z_obs`
+    w.r.t. the per-time log emission densities; the M-step is the usual
+    gamma-weighted mean and variance (floored at ``min_variance``).
+
+    ``init`` is an optional ``(log_pi, log_A, means, variances)``; by default the
+    means start at spread-out quantiles of the data and all variances at the
+    data variance.
+    """
+    sequences = [_f64(s).reshape(-1) for s in sequences]
+    if init is None:
+        rng = np.random.default_rng(seed)
+        allx = np.concatenate(sequences)
+        qs = (np.arange(n_states) + 0.5) / n_states
+        means = np.quantile(allx, qs) + 1e-3 * allx.std() * rng.standard_normal(n_states)
+        variances = np.full(n_states, max(allx.var(), min_variance))
+        log_pi = np.full(n_states, -np.log(n_states))
+        A = 0.5 * np.eye(n_states) + 0.5 * rng.dirichlet(np.ones(n_states), size=n_states)
+        log_A = np.log(A / A.sum(axis=1, keepdims=True))
+    else:
+        log_pi, log_A, means, variances = (_f64(p).copy() for p in init)
+    trace = []
+    converged = False
+    it = 0
+    for it in range(1, n_iter + 1):
+        total = 0.0
+        c_pi = np.zeros(n_states)
+        c_A = np.zeros((n_states, n_states))
+        w = np.zeros(n_states)
+        wx = np.zeros(n_states)
+        wxx = np.zeros(n_states)
+        for x in sequences:
+            ll, (g0, gA, gamma) = e_step_gaussian(log_pi, log_A, means, variances, x, jit=jit)
+            total += ll
+            c_pi += g0
+            c_A += gA
+            w += gamma.sum(axis=0)
+            wx += gamma.T @ x
+            wxx += gamma.T @ (x * x)
+        trace.append(total)
+        log_pi = _log_normalize_counts(c_pi, log_pi)
+        log_A = _log_normalize_counts(c_A, log_A)
+        used = w > 0
+        new_means = np.where(used, wx / np.where(used, w, 1.0), means)
+        new_vars = np.where(used, wxx / np.where(used, w, 1.0) - new_means ** 2, variances)
+        means, variances = new_means, np.maximum(new_vars, min_variance)
+        if len(trace) > 1 and trace[-1] - trace[-2] < tol:
+            converged = True
+            break
+    return GaussianHMMResult(log_pi, log_A, means, variances, np.array(trace), converged, it)
+
+
+# ---------------------------------------------------------------------------
+# Viterbi
+# ---------------------------------------------------------------------------
+
+def viterbi(log_pi, log_A, log_B, data):
+    """Plain Viterbi with back-pointers (reference implementation, no srcdiff).
+
+    Returns ``(best_path (T,) int64, best_log_prob)``.
+    """
+    log_pi, log_A, log_B = _f64(log_pi), _f64(log_A), _f64(log_B)
+    data = _i64(data)
+    T, K = data.shape[0], log_pi.shape[0]
+    back = np.zeros((T, K), dtype=np.int64)
+    delta = log_pi + log_B[:, data[0]]
+    for t in range(1, T):
+        scores = delta[:, None] + log_A
+        back[t] = np.argmax(scores, axis=0)
+        delta = scores[back[t], np.arange(K)] + log_B[:, data[t]]
+    path = np.zeros(T, dtype=np.int64)
+    path[-1] = np.argmax(delta)
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path, float(np.max(delta))
+
+
+def _is_path_indicator(g):
+    return bool(np.all((g == 0.0) | (g == 1.0)) and np.all(g.sum(axis=1) == 1.0))
+
+
+def viterbi_decode(natural_params, data, jit=True, seed=0):
+    """Best state path from the gradient of the max-product recursion.
+
+    ``d viterbi_score_obs / d log_b`` is the one-hot (T, K) indicator of the
+    best path when that path is unique, and the path is its row-wise argmax.
+
+    Exact ties are common with discrete emissions (two paths that visit the
+    same states in a different order have identical scores); the gradient then
+    spreads over the tied paths.  In that case the per-time scores are
+    perturbed by independent noise of relative size ~1e-12 (seeded) so that
+    one optimal path is singled out, and the gradient is recomputed.
+
+    Returns ``(best_path (T,) int64, best_log_prob)``.
+    """
+    log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    log_b = _f64(log_B[:, _i64(data)].T)
+    vg = _value_and_grad(viterbi_score_obs, (2,), jit)
+
+    def indicator(lb):
+        value, grads = vg(log_pi, log_A, lb)
+        g = grads[0] if isinstance(grads, (tuple, list)) else grads
+        return float(value), np.asarray(g)
+
+    value, g = indicator(log_b)
+    if not _is_path_indicator(g):
+        rng = np.random.default_rng(seed)
+        finite = np.isfinite(log_b)
+        scale = 1e-12 * max(1.0, abs(value))
+        for _ in range(5):
+            noise = np.where(finite, scale * rng.random(log_b.shape), 0.0)
+            _, g = indicator(log_b + noise)
+            if _is_path_indicator(g):
+                break
+    return np.argmax(g, axis=1).astype(np.int64), value
+
+
+def viterbi_counts(natural_params, data, jit=True):
+    """Hard ("Viterbi") E-step: best-path score and its (start, transition, emission) counts.
+
+    The counts are the gradient of :func:`viterbi_score`.  Tied optimal paths
+    of a categorical HMM have identical sufficient statistics for generic
+    parameters (that is why they tie), so the counts are well defined even
+    when the best path is not unique.
+    """
+    log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    vg = _value_and_grad(viterbi_score, (0, 1, 2), jit)
+    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data))
+    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))

@@ -1,0 +1,197 @@
+"""Linear-Gaussian state space models: smoothing as the gradient of the log-partition.
+
+Model::
+
+    x_1 ~ N(mu0, P0)
+    x_t = A x_{t-1} + w_t,   w_t ~ N(0, Q)        (t = 2..T)
+    y_t = C x_t + v_t,       v_t ~ N(0, R)        (t = 1..T)
+
+Given y, the posterior over the trajectory x_{1:T} is a Gaussian Markov chain.
+Written in *information form* its log-density is, up to the normaliser,
+
+    sum_t [ h_t' x_t - 1/2 x_t' J_t x_t ] + sum_{t>=2} x_t' L_{t-1} x_{t-1}
+
+with natural parameters
+
+    h_t = C' R^-1 y_t                     (+ P0^-1 mu0 for t = 1)
+    J_t = C' R^-1 C + Q^-1 [t >= 2] + A' Q^-1 A [t < T]   (+ P0^-1 for t = 1)
+    L_{t-1} = Q^-1 A                      (coupling x_t' L x_{t-1})
+
+:func:`log_Z` integrates the trajectory out one step at a time (a forward
+information filter: condition on the local potential with a Cholesky
+factorisation, then marginalise the previous state into the next one).
+Because this is an exponential family with sufficient statistics
+(x_t, x_t x_t', x_t x_{t-1}'), its gradient gives the smoothed moments:
+
+    d log_Z / d h_t     = E[x_t]
+    d log_Z / d J_t     = -1/2 E[x_t x_t']
+    d log_Z / d L_{t-1} = E[x_t x_{t-1}']
+
+so the Rauch-Tung-Striebel backward pass is obtained by reverse-mode
+differentiation of the forward filter.  ``J_t`` enters only through its
+symmetric part, so its gradient is symmetric whatever convention the
+Cholesky adjoint uses.
+"""
+from collections import namedtuple
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+__all__ = ["LGSSM", "log_Z", "natural_params", "log_likelihood", "e_step", "smooth",
+           "sample"]
+
+LGSSM = namedtuple("LGSSM", ["A", "Q", "C", "R", "mu0", "P0"])
+LGSSM.__doc__ = """Parameters of a time-invariant linear-Gaussian state space model.
+
+    A (n, n) dynamics, Q (n, n) process noise covariance, C (m, n) observation
+    matrix, R (m, m) observation noise covariance, mu0 (n,) and P0 (n, n) the
+    mean and covariance of the first state.
+    """
+
+
+def log_Z(h, J, L):
+    J_f = 0.5 * (J[0] + J[0].T)
+    chol = np.linalg.cholesky(J_f)
+    v = solve_triangular(chol, h[0], lower=True)
+    total = 0.5 * np.dot(v, v) - np.sum(np.log(np.diag(chol)))
+    for t in range(1, h.shape[0]):
+        W = solve_triangular(chol, L[t - 1].T, lower=True)
+        J_f = 0.5 * (J[t] + J[t].T) - np.dot(W.T, W)
+        h_f = h[t] + np.dot(W.T, v)
+        chol = np.linalg.cholesky(J_f)
+        v = solve_triangular(chol, h_f, lower=True)
+        total = total + 0.5 * np.dot(v, v) - np.sum(np.log(np.diag(chol)))
+    return total + 0.5 * h.shape[0] * h.shape[1] * np.log(2.0 * np.pi)
+
+
+log_Z.__doc__ = """Log-normaliser of a Gaussian Markov chain in information form.
+
+    h (T, n), J (T, n, n), L (T-1, n, n) with the density
+    exp(sum_t h_t'x_t - 1/2 x_t'J_t x_t + sum_t x_t' L[t-1] x_{t-1}).
+
+    Forward pass: ``chol, v`` hold the Cholesky factor of the filtered
+    precision and chol^-1 times the filtered information vector of x_{t-1};
+    marginalising x_{t-1} adds W'v to h_t and subtracts W'W from J_t, where
+    W = chol^-1 L[t-1]'.  Each conditioning step contributes
+    1/2 |v|^2 - log det chol + n/2 log(2 pi).
+    """
+
+
+def _as_params(params):
+    p = LGSSM(*params)
+    A = np.atleast_2d(np.asarray(p.A, dtype=np.float64))
+    Q = np.atleast_2d(np.asarray(p.Q, dtype=np.float64))
+    C = np.atleast_2d(np.asarray(p.C, dtype=np.float64))
+    R = np.atleast_2d(np.asarray(p.R, dtype=np.float64))
+    mu0 = np.atleast_1d(np.asarray(p.mu0, dtype=np.float64))
+    P0 = np.atleast_2d(np.asarray(p.P0, dtype=np.float64))
+    return LGSSM(A, Q, C, R, mu0, P0)
+
+
+def _as_obs(y, m):
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y.reshape(-1, m)
+    if y.ndim != 2 or y.shape[1] != m or y.shape[0] == 0:
+        raise ValueError(f"observations must have shape (T, {m}), got {y.shape}")
+    return y
+
+
+def _inv_spd(S):
+    c = np.linalg.cholesky(S)
+    ci = solve_triangular(c, np.eye(S.shape[0]), lower=True)
+    return ci.T @ ci
+
+
+def _logdet_2pi(S):
+    c = np.linalg.cholesky(2.0 * np.pi * S)
+    return 2.0 * np.sum(np.log(np.diag(c)))
+
+
+def natural_params(params, y):
+    """Information-form natural parameters (h, J, L) of p(x_{1:T} | y_{1:T}).
+
+    Returns ``(h, J, L), const`` where ``const`` is the part of log p(x, y)
+    that does not depend on x, so that ``log p(y) = log_Z(h, J, L) + const``.
+    """
+    A, Q, C, R, mu0, P0 = _as_params(params)
+    n = A.shape[0]
+    y = _as_obs(y, C.shape[0])
+    T = y.shape[0]
+    Qi, Ri, P0i = _inv_spd(Q), _inv_spd(R), _inv_spd(P0)
+    CtRi = C.T @ Ri
+    h = y @ CtRi.T
+    h[0] += P0i @ mu0
+    J = np.broadcast_to(CtRi @ C, (T, n, n)).copy()
+    J[0] += P0i
+    J[1:] += Qi
+    J[:-1] += A.T @ Qi @ A
+    L = np.broadcast_to(Qi @ A, (T - 1, n, n)).copy()
+    const = (-0.5 * mu0 @ P0i @ mu0 - 0.5 * _logdet_2pi(P0)
+             - 0.5 * (T - 1) * _logdet_2pi(Q) - 0.5 * T * _logdet_2pi(R)
+             - 0.5 * np.einsum("ti,ij,tj->", y, Ri, y))
+    return (np.ascontiguousarray(h), np.ascontiguousarray(J), np.ascontiguousarray(L)), float(const)
+
+
+_DERIVATIVES = {}
+
+
+def _value_and_grad(jit=True):
+    vg = _DERIVATIVES.get(bool(jit))
+    if vg is None:
+        import srcdiff  # lazily: srcdiff.vi is part of srcdiff
+        vg = srcdiff.value_and_grad(log_Z, wrt=(0, 1, 2), jit=jit)
+        _DERIVATIVES[bool(jit)] = vg
+    return vg
+
+
+def log_likelihood(params, y):
+    """log p(y_1..y_T) (forward information filter only; no gradient needed)."""
+    (h, J, L), const = natural_params(params, y)
+    return float(log_Z(h, J, L) + const)
+
+
+def e_step(params, y, jit=True):
+    """Smoothed sufficient statistics from the srcdiff gradient of :func:`log_Z`.
+
+    Returns ``(log_likelihood, (E[x_t] (T, n), E[x_t x_t'] (T, n, n),
+    E[x_t x_{t-1}'] (T-1, n, n)))``.
+    """
+    (h, J, L), const = natural_params(params, y)
+    value, (g_h, g_J, g_L) = _value_and_grad(jit)(h, J, L)
+    Ex = np.asarray(g_h)
+    g_J = np.asarray(g_J)
+    Exx = -(g_J + np.swapaxes(g_J, -1, -2))  # = -2 * sym(g_J); g_J is already symmetric
+    Exx_lag = np.asarray(g_L)
+    return float(value) + const, (Ex, Exx, Exx_lag)
+
+
+def smooth(params, y, jit=True, return_cross=False):
+    """Smoothed means (T, n) and covariances (T, n, n) of p(x_t | y_{1:T}).
+
+    Obtained from the gradient of the information-form log-partition:
+    mean = dlogZ/dh_t, cov = -2 dlogZ/dJ_t - mean mean'.  With
+    ``return_cross=True`` also returns Cov(x_t, x_{t-1} | y) as (T-1, n, n).
+    """
+    _, (Ex, Exx, Exx_lag) = e_step(params, y, jit=jit)
+    covs = Exx - Ex[:, :, None] * Ex[:, None, :]
+    covs = 0.5 * (covs + np.swapaxes(covs, -1, -2))
+    if return_cross:
+        cross = Exx_lag - Ex[1:, :, None] * Ex[:-1, None, :]
+        return Ex, covs, cross
+    return Ex, covs
+
+
+def sample(params, T, seed=0):
+    """Draw (x (T, n), y (T, m)) from the model."""
+    A, Q, C, R, mu0, P0 = _as_params(params)
+    rng = np.random.default_rng(seed)
+    n, m = A.shape[0], C.shape[0]
+    x = np.zeros((T, n))
+    y = np.zeros((T, m))
+    x[0] = rng.multivariate_normal(mu0, P0)
+    for t in range(T):
+        if t > 0:
+            x[t] = A @ x[t - 1] + rng.multivariate_normal(np.zeros(n), Q)
+        y[t] = C @ x[t] + rng.multivariate_normal(np.zeros(m), R)
+    return x, y
