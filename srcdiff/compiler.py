@@ -113,13 +113,13 @@ def _link(module: Module, unit: parse.Unit):
         unit.bindings = {renames.get(k, k): v for k, v in unit.bindings.items()}
 
 
-def primal_name(module: Module, obj) -> str:
+def primal_name(module: Module, obj, hint: str | None = None) -> str:
     """Module name of the primal (normalised, Numba-compatible) version of a callee."""
     k = _key(obj)
     if k in module.primals:
         return module.primals[k]
     unit = _unit_for(module, obj)
-    name = module.namer.fresh(unit.name)
+    name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
     node = copy.deepcopy(unit.node)
     node.name = name
@@ -129,7 +129,7 @@ def primal_name(module: Module, obj) -> str:
 
 
 def _rename_callees(module, unit, node):
-    mapping = {local: primal_name(module, target) for local, target in unit.callees.items() if target is not None}
+    mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
     for n in gast.walk(node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in mapping:
             n.func.id = mapping[n.func.id]
@@ -142,8 +142,9 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     unit = _unit_for(module, obj)
     params = unit.params
     wrt = wrt_names or [params[p] for p in positions]
-    suffix = {"vjp": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
-    name = entry_name or module.namer.fresh(f"{unit.name}_{suffix}")
+    suffix = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
+    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
+    name = entry_name or module.namer.fresh(f"{base}_{suffix}")
     module.vjps[k] = name
     ssa_unit = middle_end(unit)
     _rename_callees(module, unit, ssa_unit.node)
@@ -151,7 +152,7 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     ssa_unit.callees = local_to_obj
 
     def callee_vjp(local, pos, stmt):
-        return vjp_name(module, local_to_obj[local], pos)
+        return vjp_name(module, local_to_obj[local], pos, mode="pullback")
 
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp)
     module.functions.append(fn)

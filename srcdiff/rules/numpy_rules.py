@@ -110,6 +110,7 @@ R("np.linalg.inv", [np.linalg.inv], "x", "-(np.transpose(ans) @ g @ np.transpose
   jvp="-(ans @ dx @ ans)")
 R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
   jvp="ans * np.trace(np.linalg.solve(x, dx))")
+R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True)  # canonicalize splits (sign, logdet)
 R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))")
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)")

@@ -11,7 +11,7 @@ from numba import njit
 from numba.extending import register_jitable
 
 
-@njit
+@njit(cache=True)
 def sum_mid(x3, dt):
     outer, n, inner = x3.shape
     out = np.zeros((outer, inner), dt)
@@ -22,7 +22,7 @@ def sum_mid(x3, dt):
     return out
 
 
-@njit
+@njit(cache=True)
 def prod_mid(x3, dt):
     outer, n, inner = x3.shape
     out = np.ones((outer, inner), dt)
@@ -51,24 +51,24 @@ def _extremum_mid(x3, sign):
     return out
 
 
-@njit
+@njit(cache=True)
 def max_mid(x3, dt):
     """Max over the middle axis in x's dtype (`dt` unused); NaN propagates."""
     return _extremum_mid(x3, 1)
 
 
-@njit
+@njit(cache=True)
 def min_mid(x3, dt):
     """Min over the middle axis in x's dtype (`dt` unused); NaN propagates."""
     return _extremum_mid(x3, -1)
 
 
-@njit
+@njit(cache=True)
 def mean_mid(x3, dt):
     return sum_mid(x3, dt) / x3.shape[1]
 
 
-@njit
+@njit(cache=True)
 def logsumexp_mid(x3, dt):
     outer, n, inner = x3.shape
     out = np.empty((outer, inner), dt)
@@ -90,7 +90,7 @@ def logsumexp_mid(x3, dt):
     return out
 
 
-@njit
+@njit(cache=True)
 def spread_mid(g2, n, dt, scale):
     """Broadcast g2[outer, inner] back along a middle axis of length n, times `scale`."""
     outer, inner = g2.shape
@@ -102,7 +102,7 @@ def spread_mid(g2, n, dt, scale):
     return out
 
 
-@njit
+@njit(cache=True)
 def prod_grad_mid(g2, x3, dt):
     """g times the product of the other entries along the axis (zero-safe)."""
     outer, n, inner = x3.shape
@@ -123,7 +123,7 @@ def prod_grad_mid(g2, x3, dt):
     return out
 
 
-@njit
+@njit(cache=True)
 def extremum_grad_mid(g2, x3, a2, dt):
     """g split equally among the entries equal to the extremum a2."""
     outer, n, inner = x3.shape
@@ -142,7 +142,7 @@ def extremum_grad_mid(g2, x3, a2, dt):
     return out
 
 
-@njit
+@njit(cache=True)
 def logsumexp_grad_mid(g2, x3, a2, dt):
     """g * exp(x - ans), exactly 0 where x == -inf."""
     outer, n, inner = x3.shape

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import keyword
 import textwrap
 
 import gast
@@ -125,6 +126,8 @@ class Namer:
 
     def fresh(self, base: str) -> str:
         base = base.strip("_") or "t"
+        if keyword.iskeyword(base) or base in ("np", "rt", "math"):
+            base = base + "_fn"
         if base not in self.taken:
             return self.reserve(base)
         k = self.counters.get(base, 0)

@@ -63,33 +63,31 @@ class _ControlFlow:
         return out
 
     def loop_returns(self, stmts, in_loop=False):
-        """Returns inside loops: assign the result, set a flag, break; guard what follows."""
+        """Every return becomes `result = value; returned = True` (+ break inside loops); the
+        statements after anything that may have returned run only `if not returned`."""
         out = []
         for i, s in enumerate(stmts):
-            if isinstance(s, gast.Return) and in_loop:
+            if isinstance(s, gast.Return):
                 out += [copy_loc(assign(self.result, s.value, s.lineno), s),
-                        copy_loc(assign(self.returned, const(True), s.lineno), s), copy_loc(gast.Break(), s)]
+                        copy_loc(assign(self.returned, const(True), s.lineno), s)]
+                if in_loop:
+                    out.append(copy_loc(gast.Break(), s))
                 return out
-            if isinstance(s, gast.If):
-                s.body = self.loop_returns(s.body, in_loop)
-                s.orelse = self.loop_returns(s.orelse, in_loop)
-            elif isinstance(s, (gast.For, gast.While)):
-                had = _has(s.body, gast.Return, into_loops=True)
-                s.body = self.loop_returns(s.body, True)
-                if had:
-                    out.append(s)
-                    rest = self.loop_returns(stmts[i + 1:], in_loop)
-                    if in_loop:  # propagate out of the enclosing loop too
-                        rest = [copy_loc(gast.If(test=load(self.returned), body=[copy_loc(gast.Break(), s)],
-                                                 orelse=rest), s)]
-                        out += rest
-                    else:
-                        final = copy_loc(gast.Return(value=load(self.result)), s)
-                        out.append(copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(self.returned)),
-                                                    body=rest or [final], orelse=[]), s))
-                        if rest and not _always_returns(rest):
-                            pass
-                    return out
+            if isinstance(s, (gast.If, gast.For, gast.While)) and _has([s], gast.Return, into_loops=True):
+                if isinstance(s, gast.If):
+                    s.body = self.loop_returns(s.body, in_loop)
+                    s.orelse = self.loop_returns(s.orelse, in_loop)
+                else:
+                    s.body = self.loop_returns(s.body, True)
+                out.append(s)
+                rest = self.loop_returns(stmts[i + 1:], in_loop)
+                if isinstance(s, (gast.For, gast.While)) and in_loop:
+                    out.append(copy_loc(gast.If(test=load(self.returned), body=[copy_loc(gast.Break(), s)],
+                                                orelse=rest), s))
+                elif rest:
+                    out.append(copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(self.returned)),
+                                                body=rest, orelse=[]), s))
+                return out
             out.append(s)
         return out
 
@@ -184,14 +182,18 @@ def structure(unit):
     cf = _ControlFlow(unit)
     fn = unit.node
     body = fn.body
-    if _has(body, gast.Return, into_loops=True):
-        if any(isinstance(s, (gast.For, gast.While)) and _has(s.body, gast.Return, into_loops=True) for s in gast.walk(fn)
-               if isinstance(s, (gast.For, gast.While))):
-            cf.result, cf.returned = cf.namer.fresh("result"), cf.namer.fresh("returned")
-            body = [assign(cf.returned, const(False), fn.lineno)] + cf.loop_returns(body)
+    if any(_has(s.body, gast.Return, into_loops=True) for s in gast.walk(fn) if isinstance(s, (gast.For, gast.While))):
+        if not _always_returns(body) and not isinstance(body[-1], gast.Return):
+            fail(fn, unit, f"{fn.name} must end with a return statement")
+        cf.result, cf.returned = cf.namer.fresh("result"), cf.namer.fresh("returned")
+        body = [assign(cf.returned, const(False), fn.lineno)] + cf.loop_returns(body)
+        ret = gast.Return(value=load(cf.result))
+        ret.lineno = fn.body[-1].lineno
+        body.append(ret)
+    else:
         body = cf.returns(body)
-    if not _always_returns(body):
-        fail(fn, unit, f"{fn.name} must return a value on every path")
+        if not _always_returns(body):
+            fail(fn, unit, f"{fn.name} must return a value on every path")
     body = cf.loops(body)
     fn.body = _hoist_final_return(body, cf)
     return unit

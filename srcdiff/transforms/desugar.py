@@ -317,6 +317,9 @@ class _Canon(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
+        if name == "np.linalg.slogdet":
+            fail(node, self.unit, "np.linalg.slogdet must be unpacked or indexed directly",
+                 "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]")
         if name in AXIS_REDUCTIONS:
             axis, keepdims = None, False
             kws = []
@@ -361,7 +364,11 @@ class _Canon(gast.NodeTransformer):
         return node
 
     def visit_Subscript(self, node):
-        self.generic_visit(node)
+        if (isinstance(node.value, gast.Call) and dotted_name(node.value.func) == "np.linalg.slogdet"
+                and isinstance(node.slice, gast.Constant)):
+            node.value.args = [self.visit(a) for a in node.value.args]
+        else:
+            self.generic_visit(node)
         if (isinstance(node.value, gast.Call) and dotted_name(node.value.func) == "np.linalg.slogdet"
                 and isinstance(node.slice, gast.Constant)):
             fname = "rt.logabsdet" if node.slice.value == 1 else "rt.slogdet_sign"

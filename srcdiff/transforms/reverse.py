@@ -172,7 +172,8 @@ class Reverse:
             code = self.backward_stmt(s, state)
             if code:
                 line = getattr(s, "lineno", None)
-                if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False):
+                if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False) \
+                        and not getattr(s, "_srcdiff_merge", False):
                     text = linecache.getline(self.unit.filename, line).strip()
                     out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
                     self.last_line = line
@@ -220,7 +221,7 @@ class Reverse:
                 if _basic_index(idx, self.int_names):
                     out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
                 else:
-                    out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), copy.deepcopy(idx), g)))
+                    out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
             return
         elif isinstance(value, gast.Tuple):
             fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
@@ -319,8 +320,7 @@ class Reverse:
         for a, b, rb in ((s1, s2, r2), (s2, s1, r1)):
             for d in a:
                 if d not in b:
-                    v = self._primal_of(d)
-                    rb.append(assign(d, call("rt.zeros_like", self.read(load(v)))))
+                    rb.append(assign(d, self.zero(self._primal_of(d))))
                     b[d] = True
         if not r1 and not r2:
             return
@@ -329,22 +329,42 @@ class Reverse:
         self.read(s.test)
         out.append(gast.If(test=s.test, body=r1 or [gast.Pass()], orelse=r2))
 
+    def zero(self, v):
+        """A zero adjoint for v (scalar 0.0 where v may be undefined on this path)."""
+        if v in getattr(self.fn, "_srcdiff_maybe_undefined", ()):
+            return const(0.0)
+        return call("rt.zeros_like", self.read(load(v)))
+
+    def defs_outside(self, loop):
+        """Names defined (or parameters) outside `loop`'s body, and names read outside it."""
+        inner = {id(n) for b in loop.body for n in gast.walk(b)}
+        out = {a.id for a in self.fn.args.args}
+        used = set()
+        for n in gast.walk(self.fn):
+            if id(n) in inner:
+                continue
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                out.add(n.targets[0].id)
+            elif isinstance(n, gast.For):
+                out.add(n.target.id)
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                used.add(n.id)
+        return out, used
+
     def _primal_of(self, d):
         return next(v for v, a in self.adj_names.items() if a == d)
 
     def backward_loop(self, s, state, out):
-        inside = _assigned_in(s.body)
-        carried = []
-        for v in sorted(_loaded_in(s.body) | _written_arrays(s.body)):
-            if v in self.active and (v not in inside or v in _phis(s.body) or v in _written_arrays(s.body)):
-                carried.append(v)
-        carried += [v for v in sorted(_phis(s.body)) if v in self.active and v not in carried]
+        outside, used_after = self.defs_outside(s)
+        escaping = _assigned_in(s.body) & used_after  # body values read after the loop
+        carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
+                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))]
         inplace = _written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
         for v in carried:
             d = self.adj(v)
             if d not in state:
-                out.append(assign(d, call("rt.zeros_like", self.read(load(v)))))
+                out.append(assign(d, self.zero(v)))
                 state[d] = True
             elif v in inplace and not state[d]:
                 out.append(assign(d, call("rt.copy", load(d))))
@@ -357,7 +377,7 @@ class Reverse:
         for v in carried:
             d = self.adj(v)
             if d not in body_state:
-                body.append(assign(d, call("rt.zeros_like", self.read(load(v)))))
+                body.append(assign(d, self.zero(v)))
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
         self.last_line = None
@@ -382,12 +402,12 @@ class Reverse:
         state = {}
         seed = []
         params = [a.id for a in fn.args.args]
-        if self.mode == "vjp":
+        if self.mode in ("vjp", "pullback"):
             gname = self.namer.fresh("g")
             params = params + [gname]
         if isinstance(ret, gast.Name) and ret.id in self.active:
             d = self.adj(ret.id)
-            seed_expr = load(gname) if self.mode == "vjp" else call("rt.seed", load(ret.id))
+            seed_expr = load(gname) if self.mode in ("vjp", "pullback") else call("rt.seed", load(ret.id))
             seed.append(assign(d, seed_expr))
             state[d] = False
         bwd = self.backward(body, False, state)
@@ -492,6 +512,17 @@ def _is_int_atom(a, ints) -> bool:
 def _basic_index(idx, ints) -> bool:
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
     return all(isinstance(e, gast.Slice) or _is_int_atom(e, ints) for e in elts)
+
+
+def _slice_objects(idx):
+    """An index expression usable as a value: a:b -> slice(a, b)."""
+    def conv(e):
+        if isinstance(e, gast.Slice):
+            return call("slice", *(x if x is not None else const(None) for x in (e.lower, e.upper, e.step)))
+        return copy.deepcopy(e)
+    if isinstance(idx, gast.Tuple):
+        return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
+    return conv(idx)
 
 
 def _reversed_range(args):

@@ -24,6 +24,7 @@ class _SSA:
         self.unit = unit
         self.namer = Namer(names_in(unit.node))
         self.defined = set(unit.params)
+        self.maybe_undefined = set()
 
     def version(self, name):
         if name not in self.defined:
@@ -60,6 +61,7 @@ class _SSA:
                     env[v] = a
                 elif a is None or b is None:
                     env[v] = a or b  # defined on one path only
+                    self.maybe_undefined.add(env[v])
                 else:
                     m = self.namer.fresh(v)
                     s.body.append(_tag(assign(m, load(a)), s, "_srcdiff_merge"))
@@ -83,6 +85,7 @@ class _SSA:
             for v, name in body_env.items():
                 if v not in env:
                     env[v] = name  # defined only inside the loop: last iteration's value
+                    self.maybe_undefined.add(name)
             return [s]
         if isinstance(s, (gast.Return, gast.Expr, gast.Assert)):
             _rename_loads(s, env)
@@ -97,5 +100,7 @@ def _tag(stmt, like, flag):
 
 
 def to_ssa(unit):
-    unit.node.body = _SSA(unit).block(unit.node.body, {p: p for p in unit.params})
+    pass_ = _SSA(unit)
+    unit.node.body = pass_.block(unit.node.body, {p: p for p in unit.params})
+    unit.node._srcdiff_maybe_undefined = pass_.maybe_undefined  # zero adjoints of these need no shape
     return unit
