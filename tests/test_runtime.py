@@ -34,9 +34,12 @@ def tol(dtype):
     return dict(rtol=2e-5, atol=1e-6) if np.dtype(dtype) == np.float32 else {}
 
 
-def both(fn, *args, **kw):
-    """Run an njit wrapper as plain Python and under Numba; check they agree; return Python's."""
+def both(fn, *args, jit=True, **kw):
+    """Run an njit wrapper as plain Python and (if `jit`) under Numba; check they agree;
+    return the Python result."""
     py = fn.py_func(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    if not jit:
+        return py
     nb = fn(*args)
     if isinstance(py, tuple):
         for p, n in zip(py, nb):
@@ -360,22 +363,40 @@ REFS = [lambda x, a: np.sum(x, axis=a), lambda x, a: np.mean(x, axis=a),
         lambda x, a: np.min(x, axis=a), _ref_lse]
 
 
-@pytest.mark.parametrize("shape,axis,dtype", [
-    ((3, 4, 2), 1, np.float64), ((3, 4, 2), -1, np.float64), ((3, 4, 2), 0, np.float64),
-    ((5,), 0, np.float64), ((2, 1, 3, 2), 1, np.float64), ((3, 4), -2, np.float32)])
-def test_reductions_axis(shape, axis, dtype):
+@pytest.mark.parametrize("shape,axis,dtype,jit", [
+    ((3, 4, 2), 1, np.float64, True), ((3, 4, 2), -1, np.float64, True),
+    ((3, 4, 2), 0, np.float64, True), ((5,), 0, np.float64, True),
+    ((2, 1, 3, 2), 1, np.float64, False), ((2, 1, 3, 2), -3, np.float64, False),
+    ((3, 4), -2, np.float32, True)])
+def test_reductions_axis(shape, axis, dtype, jit):
     x = rand(shape, dtype, 0.5, 1.5)
-    outs = both(nb_reductions, x, axis, **tol(dtype))
+    outs = both(nb_reductions, x, axis, jit=jit, **tol(dtype))
     for out, ref in zip(outs, REFS):
         assert_close(out, ref(x, axis), **tol(dtype))
         assert np.asarray(out).dtype == dtype
 
 
-@pytest.mark.parametrize("shape,dtype", [((3, 4, 2), np.float64), ((5,), np.float32),
-                                         ((), np.float64), ((2, 3), np.int64)])
-def test_reductions_all(shape, dtype):
+@numba.njit
+def nb_sum(x, axis):
+    return rt.sum(x, axis)
+
+
+def test_sum_4d_and_int():
+    x = rand((2, 1, 3, 2))
+    assert_close(both(nb_sum, x, -2), x.sum(-2))
+    x = np.arange(12).reshape(3, 4)
+    out = both(nb_sum, x, 1)
+    assert out.dtype == np.int64 and np.array_equal(out, x.sum(1))
+    with pytest.raises(ValueError):
+        nb_sum(x, 2)
+
+
+@pytest.mark.parametrize("shape,dtype,jit", [((3, 4, 2), np.float64, True),
+                                             ((5,), np.float32, True), ((), np.float64, True),
+                                             ((2, 3), np.int64, False)])
+def test_reductions_all(shape, dtype, jit):
     x = rand(shape, np.float64, 0.5, 3.0).astype(dtype)
-    outs = both(nb_reductions_all, x, **tol(dtype))
+    outs = both(nb_reductions_all, x, jit=jit, **tol(dtype))
     for out, ref in zip(outs, REFS):
         assert not isinstance(out, np.ndarray)
         assert_close(out, ref(x, None), **tol(dtype))
@@ -389,22 +410,16 @@ def test_reductions_scalar_input():
     assert both(f, 2.0) == (2.0, 2.0, 1.5, 1.5)
 
 
-def test_reductions_int_axis_dtype():
-    x = np.arange(12).reshape(3, 4)
-    for py in (rt.sum(x, 1), nb_reductions(x, 1)[0]):
-        assert py.dtype == np.int64 and np.array_equal(py, x.sum(1))
-
-
 def test_logsumexp_infinities():
-    x = np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0], [np.inf, 0.0, 1.0],
+    x = np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0], [np.inf, 0.0, np.inf],
                   [1000.0, 1000.0, -np.inf]])
     expected = np.array([-np.inf, np.log(1 + np.e), np.inf, 1000.0 + np.log(2.0)])
-    ans = both(nb_reductions, x, 1)[5]
-    assert_close(ans, expected)
+    assert_close(both(nb_reductions, x, 1)[5], expected)
     g = both(nb_reduction_grads, np.ones(4), x, 1)[5]
     assert not np.isnan(g).any()
     assert np.all(g[x == -np.inf] == 0)
     assert_close(g[1], np.array([1, 0, np.e]) / (1 + np.e))
+    assert_close(g[2], np.array([0.5, 0.0, 0.5]))
     assert_close(g[3], np.array([0.5, 0.5, 0.0]))
     assert both(nb_reductions_all, np.full(3, -np.inf))[5] == -np.inf
 
@@ -425,16 +440,18 @@ def _forward(k, x, axis):
     return [np.sum, np.mean, np.prod, np.max, np.min, _ref_lse][k](x, axis=axis)
 
 
-@pytest.mark.parametrize("shape,axis", [((3, 4, 2), 1), ((3, 4, 2), -1), ((5,), 0),
-                                        ((3, 4, 2), None), ((2, 3), None), ((), None)])
-def test_reduction_grads_vs_finite_differences(shape, axis):
+@pytest.mark.parametrize("shape,axis,jit", [
+    ((3, 4, 2), 1, True), ((3, 4, 2), -1, True), ((4, 3), 0, True), ((5,), 0, True),
+    ((2, 1, 3, 2), 2, False), ((3, 4, 2), None, True), ((2, 3), None, False),
+    ((), None, True)])
+def test_reduction_grads_vs_finite_differences(shape, axis, jit):
     x = rand(shape, np.float64, 0.5, 1.5)
     g = rand(np.shape(_forward(0, x, axis)))
     g = g if g.ndim else float(g)
     if axis is None:
-        grads = both(nb_reduction_grads_all, g, x)
+        grads = both(nb_reduction_grads_all, g, x, jit=jit)
     else:
-        grads = both(nb_reduction_grads, g, x, axis)
+        grads = both(nb_reduction_grads, g, x, axis, jit=jit)
     for k, got in enumerate(grads):
         fd = num_grad(lambda v: np.sum(_forward(k, v, axis) * g), x)
         assert_close(got, fd, rtol=1e-6, atol=1e-8)

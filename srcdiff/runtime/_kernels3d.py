@@ -144,13 +144,23 @@ def extremum_grad_mid(g2, x3, a2, dt):
 
 @njit(cache=True)
 def logsumexp_grad_mid(g2, x3, a2, dt):
-    """g * exp(x - ans), exactly 0 where x == -inf."""
+    """g * exp(x - ans), exactly 0 where x == -inf; if ans == +inf, g is split among the +inf."""
     outer, n, inner = x3.shape
     out = np.zeros((outer, n, inner), dt)
+    cnt = np.zeros(inner, np.int64)
     for o in range(outer):
+        cnt[:] = 0
+        for i in range(n):
+            for j in range(inner):
+                if x3[o, i, j] == np.inf:
+                    cnt[j] += 1
         for i in range(n):
             for j in range(inner):
                 v = x3[o, i, j]
-                if v != -np.inf:
-                    out[o, i, j] = g2[o, j] * math.exp(v - a2[o, j])
+                a = a2[o, j]
+                if a == np.inf:
+                    if v == np.inf:
+                        out[o, i, j] = g2[o, j] / cnt[j]
+                elif v != -np.inf:
+                    out[o, i, j] = g2[o, j] * math.exp(v - a)
     return out

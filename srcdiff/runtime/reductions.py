@@ -172,13 +172,19 @@ def min_grad(g, x, ans, axis=None):
 
 
 def logsumexp_grad(g, x, ans, axis=None):
-    """Adjoint of logsumexp: g * exp(x - ans), exactly 0 where x == -inf."""
+    """Adjoint of logsumexp: g * exp(x - ans), exactly 0 where x == -inf.
+
+    Where ans is +inf, g is split equally among the +inf entries (no NaN).
+    """
     if not is_array(x):
         return g if x != -np.inf else g * 0
     dt = float_dtype(x.dtype)
-    with np.errstate(invalid="ignore", over="ignore"):
-        w = _keep(g, axis, dt) * np.exp(x - _keep(ans, axis, dt))
-    return np.where(x == -np.inf, dt.type(0), w).astype(dt, copy=False)
+    gk, ak = _keep(g, axis, dt), _keep(ans, axis, dt)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        w = np.where(x == -np.inf, dt.type(0), gk * np.exp(x - ak))
+        is_inf = x == np.inf
+        share = np.where(is_inf, gk / np.sum(is_inf, axis=axis, keepdims=True), dt.type(0))
+    return np.where(ak == np.inf, share, w).astype(dt, copy=False)
 
 
 # --- adjoints: Numba ----------------------------------------------------------
