@@ -12,3 +12,6 @@ from .rules import adjoint  # noqa: E402
 from .api import differentiate, grad, source, value_and_grad, vjp  # noqa: E402
 
 __all__ = ["SrcdiffError", "adjoint", "differentiate", "grad", "source", "value_and_grad", "vjp"]
+from .forward_api import hessian, hvp, jacobian, jvp  # noqa: E402
+
+__all__ += ["hessian", "hvp", "jacobian", "jvp"]

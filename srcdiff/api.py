@@ -6,6 +6,7 @@ import inspect
 from typing import Any, Callable, Sequence, Union
 
 from . import backends, compiler
+from .transforms import kinds
 from .errors import SrcdiffError
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
@@ -46,27 +47,40 @@ class Transformed:
     def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool):
         self.f, self.mode, self.jit = f, mode, jit
         self.wrt_names, self.many = _wrt_names(f, wrt)
-        self._module = None
-        self._fn = None
+        self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
+        self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
 
-    def _build(self):
-        if self._fn is None:
-            mod = compiler.build_module(self.f, self.wrt_names, self.mode)
+    def _build(self, arg_kinds: tuple = ()):
+        """Generate (and load/compile) the gradient specialised to the arguments' kinds."""
+        if arg_kinds not in self._cache:
+            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds)
             src = mod.source()
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._module, self._source, self._fn = mod, src, getattr(loaded, mod.entry)
-        return self._fn
+            self._cache[arg_kinds] = (mod, src, getattr(loaded, mod.entry))
+        self._last = self._cache[arg_kinds]
+        return self._last[2]
 
     @property
     def source(self) -> str:
-        self._build()
-        return self._source
+        """Source of the most recently used specialisation (a generic one if never called)."""
+        if self._last is None:
+            self._build()
+        return self._last[1]
+
+    @property
+    def _module(self):
+        return self._last[0] if self._last else None
+
+    @property
+    def _source(self):
+        return self.source
 
     def __call__(self, *args):
-        fn = self._build()
+        nargs = len(args) - (1 if self.mode == "vjp" else 0)
+        fn = self._build(tuple(kinds.kind_of_value(a) for a in args[:nargs]))
         try:
             out = fn(*args)
         except SrcdiffError:

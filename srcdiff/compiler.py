@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import activity, anf, controlflow, desugar, emit, optimize, parse, resolve, reverse, ssa
+from .transforms import activity, anf, controlflow, desugar, emit, kinds, optimize, parse, resolve, reverse, ssa
 from .transforms.astutil import Namer, load
 
 
@@ -46,17 +46,19 @@ def middle_end(unit: parse.Unit) -> parse.Unit:
     return ssa.to_ssa(unit)
 
 
-def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp) -> gast.FunctionDef:
-    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp)."""
+def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
+                      arg_kinds: dict | None = None) -> gast.FunctionDef:
+    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
     active = activity.active_names(unit.node, wrt, unit.callees)
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set())
+    kind_map = kinds.infer(unit.node, arg_kinds or {})
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
     restore = written & first.reads
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads))
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map)
     second.function(name)
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads)
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     return optimize.eliminate_dead_code(final.function(name))
 
 
@@ -135,8 +137,9 @@ def _rename_callees(module, unit, node):
             n.func.id = mapping[n.func.id]
 
 
-def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None) -> str:
-    k = (_key(obj), positions, mode)
+def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
+             arg_kinds: tuple = ()) -> str:
+    k = (_key(obj), positions, mode, arg_kinds)
     if k in module.vjps:
         return module.vjps[k]
     unit = _unit_for(module, obj)
@@ -151,15 +154,18 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     local_to_obj = {primal_name(module, t): t for t in unit.callees.values() if t is not None}
     ssa_unit.callees = local_to_obj
 
-    def callee_vjp(local, pos, stmt):
-        return vjp_name(module, local_to_obj[local], pos, mode="pullback")
+    kind_map = {}
 
-    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp)
+    def callee_vjp(local, pos, stmt, call_kinds=()):
+        return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+
+    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)))
+    del kind_map
     module.functions.append(fn)
     return name
 
 
-def build_module(fn, wrt_names: list, mode: str) -> Module:
+def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = ()) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees."""
     module = Module()
     unit = _unit_for(module, fn)
@@ -169,8 +175,65 @@ def build_module(fn, wrt_names: list, mode: str) -> Module:
                            unit.filename, unit.node.lineno)
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"))
+                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds)
     return module
 
 
 _ = (fail, load)
+
+
+# ---- forward mode (jvp) ------------------------------------------------------------------------------------
+def _forward_unit_for(module: Module, obj) -> parse.Unit:
+    """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls."""
+    from .transforms import forward
+    k = _key(obj)
+    if k not in module.units:
+        unit = obj if isinstance(obj, parse.Unit) else parse.parse(obj)
+        unit.node = forward.lower_stacks(unit.node)
+        module.units[k] = front_end(unit)
+        _link(module, module.units[k])
+        for target in module.units[k].callees.values():  # before primal_name reads them unlowered
+            if target is not None:
+                _forward_unit_for(module, target)
+    return module.units[k]
+
+
+def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None) -> str:
+    """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
+    (params..., d_<param> for each position) -> (value, d_value)."""
+    from .transforms import forward
+    k = (_key(obj), positions, "jvp")
+    if k in module.vjps:
+        return module.vjps[k]
+    unit = _forward_unit_for(module, obj)
+    wrt = wrt_names or [unit.params[p] for p in positions]
+    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
+    name = entry_name or module.namer.fresh(f"{base}_jvp")
+    module.vjps[k] = name
+    ssa_unit = middle_end(unit)
+    _rename_callees(module, unit, ssa_unit.node)
+    local_to_obj = {primal_name(module, t): t for t in unit.callees.values() if t is not None}
+    ssa_unit.callees = local_to_obj
+
+    def callee_jvp(local, pos):
+        return jvp_name(module, local_to_obj[local], pos)
+
+    fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
+    module.functions.append(forward.avoid_version_clashes(forward.eliminate_dead_code(fn)))
+    return name
+
+
+def build_forward_module(fn, wrt_names: list) -> Module:
+    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions)."""
+    from .transforms import forward
+    module = Module()
+    unit = _forward_unit_for(module, fn)
+    missing = [w for w in wrt_names if w not in unit.params]
+    if missing:
+        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
+                           unit.filename, unit.node.lineno)
+    positions = tuple(unit.params.index(w) for w in wrt_names)
+    module.entry = jvp_name(module, fn, positions, wrt_names=wrt_names,
+                            entry_name=module.namer.fresh(f"{unit.name}_jvp"))
+    module.functions = [forward.raise_stacks(f) for f in module.functions]
+    return module

@@ -79,3 +79,4 @@ def adjoint(func, vjp, jvp: str | None = None, params: str | None = None, namesp
 
 
 from . import numpy_rules  # noqa: E402,F401  (fills the table)
+from . import runtime_rules  # noqa: E402,F401  (rules for rt.* helpers in generated code)

@@ -77,14 +77,14 @@ for red in ("sum", "mean"):
     R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, axis)", None, jvp=f"rt.{red}(dx, axis)")
 R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(dx, x, ans, None))")
 R("rt.prod", [], "x, axis", "rt.prod_grad(g, x, ans, axis)", None,
-  jvp="rt.sum(rt.prod_grad(1.0, x, ans, axis) * dx, axis)")
+  jvp="rt.sum(rt.prod_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
 for red, objs in (("max", [np.max, np.amax]), ("min", [np.min, np.amin])):
     R(f"np.{red}", objs, "x", f"rt.{red}_grad(g, x, ans, None)",
       jvp=f"np.sum(rt.{red}_grad(1.0, x, ans, None) * dx)")
     R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, ans, axis)", None,
-      jvp=f"rt.sum(rt.{red}_grad(1.0, x, ans, axis) * dx, axis)")
+      jvp=f"rt.sum(rt.{red}_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
 R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(g, x, ans, axis)", None,
-  jvp="rt.sum(rt.logsumexp_grad(1.0, x, ans, axis) * dx, axis)")
+  jvp="rt.sum(rt.logsumexp_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
 R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",

@@ -25,3 +25,4 @@ __all__ = [
 from .elementwise import in_interval, index_add, max2, max_weight, min2, safe_log, transpose  # noqa: E402
 from .linear import (cholesky_jvp, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
                      solve_grad_a, solve_triangular_grad_a, tri_matmul)
+from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)

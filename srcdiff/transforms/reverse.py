@@ -15,6 +15,7 @@ import gast
 from ..errors import fail
 from ..rules import RULES
 from .activity import bind, sources
+from .kinds import expr_kind, is_scalar
 from .astutil import Namer, assign, call, comment, const, dotted, dotted_name, load, loaded_names, names_in, store
 
 _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@"}
@@ -51,8 +52,10 @@ def simplify(e):
 class Reverse:
     """Generates the gradient function of one SSA unit."""
 
-    def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set):
+    def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
+                 kinds: dict | None = None):
         self.unit, self.fn = unit, unit.node
+        self.kinds = dict(kinds or {})
         self.wrt, self.active, self.mode = wrt, active, mode
         self.callee_vjp = callee_vjp        # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
@@ -71,7 +74,31 @@ class Reverse:
     def adj(self, v: str) -> str:
         if v not in self.adj_names:
             self.adj_names[v] = self.namer.fresh("d_" + v)
+            self.kinds[self.adj_names[v]] = self.kinds.get(v)
         return self.adj_names[v]
+
+    def tidy(self, e):
+        """Fold constants, then drop helpers that are no-ops for the kinds involved."""
+        e = simplify(e)
+        kinds = self.kinds
+
+        class T(gast.NodeTransformer):
+            def visit_Call(self, n):
+                self.generic_visit(n)
+                name = dotted_name(n.func)
+                ks = [expr_kind(a, kinds) for a in n.args]
+                if name == "rt.unbroadcast" and is_scalar(ks[0]) and is_scalar(ks[1]):
+                    return n.args[0]
+                if name == "rt.copy" and is_scalar(ks[0]):
+                    return n.args[0]
+                if name == "rt.zeros_like" and is_scalar(ks[0]):
+                    return const(0.0)
+                if name == "rt.seed" and is_scalar(ks[0]):
+                    return const(1.0)
+                if name in ("rt.sum_grad", "rt.mean_grad") and is_scalar(ks[1]):
+                    return n.args[0]
+                return n
+        return simplify(T().visit(e))
 
     def stack(self, v: str) -> str:
         if v not in self.stacks:
@@ -88,7 +115,7 @@ class Reverse:
         if v not in self.active:
             return
         d = self.adj(v)
-        expr = simplify(expr)
+        expr = self.tidy(expr)
         self.read(expr)
         if d in state:
             out.append(assign(d, gast.BinOp(left=load(d), op=gast.Add(), right=expr)))
@@ -101,10 +128,10 @@ class Reverse:
         """Make d_v an array this sweep may update in place."""
         d = self.adj(v)
         if d not in state:
-            out.append(assign(d, call("rt.zeros_like", self.read(load(v)))))
+            out.append(assign(d, self.tidy(call("rt.zeros_like", self.read(load(v))))))
             state[d] = True
         elif not state[d]:
-            out.append(assign(d, call("rt.copy", load(d))))
+            out.append(assign(d, self.tidy(call("rt.copy", load(d)))))
             state[d] = True
 
     # ---- forward sweep -------------------------------------------------------------------------------
@@ -119,7 +146,115 @@ class Reverse:
                 out.append(s._srcdiff_iters)
         return [v for k, v in enumerate(out) if v not in out[:k]]
 
-    def forward(self, stmts, in_loop):
+    # ---- storage of values the backward sweep needs -------------------------------------------------
+    def tape_loop(self, loop):
+        """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
+        if not isinstance(loop, gast.For) or len(self.loop_stack) > 1:
+            return None
+        args, i = loop.iter.args, load(loop.target.id)
+        if len(args) == 1:
+            return i, call("max", copy.deepcopy(args[0]), const(0))
+        if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
+            a, b = args[0], args[1]
+            index = simplify(gast.BinOp(left=i, op=gast.Sub(), right=copy.deepcopy(a)))
+            count = simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=copy.deepcopy(a)))
+            return index, call("max", count, const(0))
+        return None
+
+    def remat_plan(self, loop):
+        """Values of a for-loop body recomputed in the backward sweep instead of stored:
+        integer index arithmetic (at the block start) and scalar reads of arrays whose contents the
+        backward sweep restores (just before their last use)."""
+        if not isinstance(loop, gast.For):
+            return [], {}
+        key = id(loop)
+        if key in self._remat:
+            return self._remat[key]
+        body = loop.body
+        inside = _assigned_in(body)
+        written = self.written_anywhere
+        avail = {loop.target.id}
+        ints, subs = [], {}
+
+        def ok_atom(a):
+            return isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (a.id in avail or a.id not in inside))
+
+        for p, st in enumerate(body):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
+                continue
+            v, val = st.targets[0].id, st.value
+            if getattr(st, "_srcdiff_phi", False):
+                continue
+            if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + _INT_OPS)
+                    and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
+                ints.append(st)
+                avail.add(v)
+            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and is_scalar(self.kinds.get(v))
+                  and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
+                  and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):
+                subs[v] = [st, p, val.value.id]
+            elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
+                  and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
+                  and all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
+                      a.id in subs or a.id in avail or a.id not in inside))
+                          for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
+                subs[v] = [st, p, None]
+        # the last statement of the block that needs each value (directly or through another re-read);
+        # drop candidates whose array may change before then, until the plan is stable
+        plan = dict(subs)
+        while True:
+            last = {}
+            for v in reversed(list(plan)):
+                st, p, _ = plan[v]
+                uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
+                last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
+                                                            and v in loaded_names(plan[w][0].value)])
+            bad = [v for v, (st, p, arr) in plan.items()
+                   if any(d in subs and d not in plan for d in loaded_names(st.value))
+                   or (arr is not None and any(arr in _written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
+            if not bad:
+                break
+            # drop the value needed latest among the bad ones and those computed from them: storing
+            # it is what keeps the others' windows short
+            suspects = set(bad)
+            grew = True
+            while grew:
+                grew = False
+                for w in plan:
+                    if w not in suspects and loaded_names(plan[w][0].value) & suspects:
+                        suspects.add(w)
+                        grew = True
+            del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
+        plan = {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
+        for v in reversed(list(plan)):  # what a needed re-read reads is needed too
+            if v in self.needed:
+                self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
+        self._remat[key] = (ints, plan)
+        return ints, plan
+
+    def stored(self, stmts, loop):
+        """Names this block must store for the backward sweep (not recomputed)."""
+        ints, subs = self.remat_plan(loop) if loop is not None and stmts is loop.body else ([], {})
+        skip = {st.targets[0].id for st in ints} | set(subs)
+        return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
+
+    def push(self, v, loop):
+        tl = self.tape_loop(loop)
+        k = self.kinds.get(v)
+        if tl is not None and is_scalar(k) and k[1] in ("f", "i", "b"):
+            if v not in self.tapes:
+                self.tapes[v] = (self.namer.fresh(v + "_tape"), k[1], loop)
+            return assign(gast.Subscript(value=load(self.tapes[v][0]), slice=copy.deepcopy(tl[0]), ctx=gast.Store()),
+                          load(v))
+        return gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()), load(v)))
+
+    def pop(self, v, loop):
+        if v in self.tapes:
+            tl = self.tape_loop(loop)
+            return assign(v, gast.Subscript(value=load(self.tapes[v][0]), slice=copy.deepcopy(tl[0]), ctx=gast.Load()))
+        return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
+
+    def forward(self, stmts, loop):
         out = []
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
@@ -128,23 +263,36 @@ class Reverse:
                     if not hasattr(s, "_srcdiff_old"):
                         s._srcdiff_old = self.namer.fresh(arr + "_old")
                     self.needed.add(s._srcdiff_old)
+                    self.kinds[s._srcdiff_old] = expr_kind(gast.Subscript(value=load(arr), slice=s.targets[0].slice,
+                                                                          ctx=gast.Load()), self.kinds)
                     idx = copy.deepcopy(s.targets[0].slice)
-                    out.append(assign(s._srcdiff_old, call("rt.copy", gast.Subscript(
-                        value=load(arr), slice=idx, ctx=gast.Load()))))
+                    out.append(assign(s._srcdiff_old, self.tidy(call("rt.copy", gast.Subscript(
+                        value=load(arr), slice=idx, ctx=gast.Load())))))
                 out.append(s)
             elif isinstance(s, gast.If):
-                out.append(gast.If(test=s.test, body=self.forward(s.body, in_loop) or [gast.Pass()],
-                                   orelse=self.forward(s.orelse, in_loop)))
+                out.append(gast.If(test=s.test, body=self.forward(s.body, loop) or [gast.Pass()],
+                                   orelse=self.forward(s.orelse, loop)))
             elif isinstance(s, gast.For):
-                out.append(gast.For(target=s.target, iter=s.iter, body=self.forward(s.body, True), orelse=[],
-                                    type_comment=None))
+                self.loop_stack.append(s)
+                body = self.forward(s.body, s)
+                self.loop_stack.pop()
+                tl = self.tape_loop_outer(s)
+                for v, (tape, dt, lp) in self.tapes.items():
+                    if lp is s:
+                        dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
+                        args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
+                        out.append(assign(tape, call("np.empty", *args)))
+                out.append(gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None))
             elif isinstance(s, gast.While):
                 if not hasattr(s, "_srcdiff_iters"):
                     s._srcdiff_iters = self.namer.fresh("iterations")
                 n = s._srcdiff_iters
+                self.kinds[n] = ("s", "i")
                 incr = assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))
                 incr._srcdiff_count = True
-                body = self.forward(s.body, True)
+                self.loop_stack.append(s)
+                body = self.forward(s.body, s)
+                self.loop_stack.pop()
                 cut = len(body) - _trailing_phis(body)
                 out += [assign(n, const(0)),
                         gast.While(test=s.test, body=body[:cut] + [incr] + body[cut:], orelse=[])]
@@ -152,24 +300,43 @@ class Reverse:
                 continue
             else:
                 out.append(s)
-        if in_loop:
-            pushes = [gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()),
-                                           load(v)))
-                      for v in self.owned(stmts) if v in self.needed]
+        if loop is not None:
+            saved = self.loop_stack
+            self.loop_stack = saved if loop in saved else saved + [loop]
+            pushes = [self.push(v, loop) for v in self.stored(stmts, loop)]
+            self.loop_stack = saved
             cut = len(out) - _trailing_phis(out)
             out = out[:cut] + pushes + out[cut:]
         return out
 
-    def pops(self, stmts):
-        pushed = [v for v in self.owned(stmts) if v in self.needed]
-        return [assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
-                for v in reversed(pushed)]
+    def tape_loop_outer(self, loop):
+        saved = self.loop_stack
+        self.loop_stack = saved + [loop]
+        tl = self.tape_loop(loop)
+        self.loop_stack = saved
+        return tl
+
+    def pops(self, stmts, loop):
+        saved = self.loop_stack
+        self.loop_stack = saved if loop in saved else saved + [loop]
+        out = [self.pop(v, loop) for v in reversed(self.stored(stmts, loop))]
+        self.loop_stack = saved
+        if loop is not None and stmts is loop.body:
+            ints, _ = self.remat_plan(loop)
+            out += [copy.deepcopy(st) for st in ints if st.targets[0].id in self.needed]
+        return out
 
     # ---- backward sweep ------------------------------------------------------------------------------
-    def backward(self, stmts, in_loop, state):
-        out = self.pops(stmts) if in_loop else []
-        for s in reversed(stmts):
+    def backward(self, stmts, loop, state):
+        out = self.pops(stmts, loop) if loop is not None else []
+        subs = self.remat_plan(loop)[1] if loop is not None and stmts is loop.body else {}
+        pending = dict(subs)
+        for q in range(len(stmts) - 1, -1, -1):
+            s = stmts[q]
             code = self.backward_stmt(s, state)
+            if code:  # re-read array elements used from here on (their arrays are restored by now)
+                ready = [v for v, (st, last) in pending.items() if last >= q]
+                code = [copy.deepcopy(pending.pop(v)[0]) for v in ready if v in self.needed] + code
             if code:
                 line = getattr(s, "lineno", None)
                 if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False) \
@@ -218,7 +385,7 @@ class Reverse:
                 self.own(src, state, out)
                 idx = self.read(copy.deepcopy(value.slice))
                 target = gast.Subscript(value=load(self.adj(src)), slice=idx, ctx=gast.Store())
-                if _basic_index(idx, self.int_names):
+                if _basic_index(idx, self.int_names | {k for k, v in self.kinds.items() if v == ("s", "i")}):
                     out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
                 else:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
@@ -247,7 +414,8 @@ class Reverse:
             pos = [k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.active]
             if not pos:
                 return []
-            fname = self.callee_vjp(name, tuple(pos), s)
+            call_kinds = tuple(expr_kind(a, self.kinds) for a in value.args)
+            fname = self.callee_vjp(name, tuple(pos), s, call_kinds)
             temps = [self.namer.fresh("d_" + value.args[k].id) for k in pos]
             args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
             target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
@@ -299,7 +467,8 @@ class Reverse:
             v = s.value
             read_adj = gast.Subscript(value=load(dx), slice=self.read(copy.deepcopy(idx)), ctx=gast.Load())
             if isinstance(v, gast.Name) and v.id in self.active:
-                self.accum(v.id, call("rt.copy", read_adj), state, out)
+                self.accum(v.id, call("rt.copy", read_adj) if not is_scalar(self.kinds.get(v.id)) else read_adj,
+                           state, out)
             out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
         if arr in self.restore:
             old = s._srcdiff_old
@@ -310,13 +479,13 @@ class Reverse:
     def backward_if(self, s, state, out):
         s1, s2 = dict(state), dict(state)
         save = self.last_line
-        r1 = self.backward(s.body, False, s1)
+        r1 = self.backward(s.body, None, s1)
         self.last_line = save
-        r2 = self.backward(s.orelse, False, s2)
+        r2 = self.backward(s.orelse, None, s2)
         self.last_line = None
         # pops of names defined in the branches (inside loops) come first in each branch
-        if self._in_loop:
-            r1, r2 = self.pops(s.body) + r1, self.pops(s.orelse) + r2
+        if self.loop_stack:
+            r1, r2 = self.pops(s.body, self.loop_stack[-1]) + r1, self.pops(s.orelse, self.loop_stack[-1]) + r2
         for a, b, rb in ((s1, s2, r2), (s2, s1, r1)):
             for d in a:
                 if d not in b:
@@ -332,6 +501,8 @@ class Reverse:
     def zero(self, v):
         """A zero adjoint for v (scalar 0.0 where v may be undefined on this path)."""
         if v in getattr(self.fn, "_srcdiff_maybe_undefined", ()):
+            return const(0.0)
+        if is_scalar(self.kinds.get(v)):
             return const(0.0)
         return call("rt.zeros_like", self.read(load(v)))
 
@@ -370,10 +541,10 @@ class Reverse:
                 out.append(assign(d, call("rt.copy", load(d))))
                 state[d] = True
             body_state[d] = state[d]
-        prev_in_loop, self._in_loop = self._in_loop, True
+        self.loop_stack.append(s)
         self.last_line = None
-        body = self.backward(s.body, True, body_state)
-        self._in_loop = prev_in_loop
+        body = self.backward(s.body, s, body_state)
+        self.loop_stack.pop()
         for v in carried:
             d = self.adj(v)
             if d not in body_state:
@@ -395,10 +566,13 @@ class Reverse:
     def function(self, name):
         fn = self.fn
         self.int_names = _int_names(fn)
-        self._in_loop = False
+        self.loop_stack = []
+        self.tapes = {}
+        self._remat = {}
+        self.written_anywhere = _written_arrays(fn.body)
         ret = fn.body[-1].value
         body = fn.body[:-1]
-        fwd = self.forward(body, False)
+        fwd = self.forward(body, None)
         state = {}
         seed = []
         params = [a.id for a in fn.args.args]
@@ -407,14 +581,14 @@ class Reverse:
             params = params + [gname]
         if isinstance(ret, gast.Name) and ret.id in self.active:
             d = self.adj(ret.id)
-            seed_expr = load(gname) if self.mode in ("vjp", "pullback") else call("rt.seed", load(ret.id))
+            seed_expr = load(gname) if self.mode in ("vjp", "pullback") else self.tidy(call("rt.seed", load(ret.id)))
             seed.append(assign(d, seed_expr))
             state[d] = False
-        bwd = self.backward(body, False, state)
+        bwd = self.backward(body, None, state)
         grads = []
         for p in self.wrt:
             d = self.adj(p)
-            grads.append(load(d) if d in state else call("rt.zeros_like", load(p)))
+            grads.append(load(d) if d in state else self.tidy(call("rt.zeros_like", load(p))))
         inits = [assign(st, gast.List(elts=[], ctx=gast.Load())) for st in self.stacks.values()]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):

@@ -6,6 +6,8 @@ from .bijectors import Exp, Identity, Sigmoid, Softplus
 from .distributions import *  # noqa: F401,F403  (log densities, KL, entropies, samplers)
 from .families import FullRankNormal, MeanFieldNormal
 from .optim import SGD, AdaDelta, AdaGrad, Adam, RMSProp, RobbinsMonro
+from .elbo import ELBOGrad, elbo_grad
+from .fit import VIResult, fit
 
 _SUBMODULES = ("hmm", "kalman")
 

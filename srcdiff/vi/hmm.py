@@ -168,13 +168,32 @@ def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _i64(a):
+def _i64(a, n=None, what="symbols"):
+    """A non-empty 1-D int64 sequence; with ``n``, checked to lie in range(n).
+
+    The range check matters: the jitted derivatives index without bounds checks.
+    """
     a = np.ascontiguousarray(a)
     if a.ndim != 1 or a.shape[0] == 0:
         raise ValueError("sequences must be non-empty 1-D arrays")
     if not np.issubdtype(a.dtype, np.integer):
-        raise TypeError(f"symbol sequences must have an integer dtype, got {a.dtype}")
+        raise TypeError(f"{what} must have an integer dtype, got {a.dtype}")
+    if n is not None and (a.min() < 0 or a.max() >= n):
+        raise ValueError(f"{what} must lie in range({n}), got values in [{a.min()}, {a.max()}]")
     return a.astype(np.int64, copy=False)
+
+
+def _check_shapes(log_pi, log_A, emissions, per_time=False):
+    """Validate (K,), (..., K, K) and (K, V) -- or (T, K) when ``per_time`` -- shapes."""
+    K = log_pi.shape[0] if log_pi.ndim == 1 else -1
+    ok = (K > 0 and log_A.ndim in (2, 3) and log_A.shape[-2:] == (K, K)
+          and emissions.ndim == 2
+          and (emissions.shape[1] == K if per_time else emissions.shape[0] == K)
+          and emissions.shape[0] > 0 and emissions.shape[1] > 0)
+    if not ok:
+        want = "(T, K)" if per_time else "(K, V)"
+        raise ValueError(f"inconsistent shapes: log_pi {log_pi.shape}, log_A {log_A.shape}, "
+                         f"emissions {emissions.shape}; expected (K,), (K, K) and {want}")
 
 
 def _clean(g):
@@ -201,8 +220,9 @@ def e_step(natural_params, data, jit=True):
     expected_stats : (E[1{z_1 = k}] (K,), E[transition counts] (K, K), E[emission counts] (K, V))
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    _check_shapes(log_pi, log_A, log_B)
     vg = _value_and_grad(log_Z, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data))
+    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data, log_B.shape[1]))
     return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
 
 
@@ -212,15 +232,17 @@ def e_step_obs(log_pi, log_A, log_b, jit=True):
     Returns ``(log_likelihood, (gamma_0 (K,), expected transitions (K, K), gamma (T, K)))``
     from the gradient of :func:`log_Z_obs`.
     """
+    log_pi, log_A, log_b = _f64(log_pi), _f64(log_A), _f64(log_b)
+    _check_shapes(log_pi, log_A, log_b, per_time=True)
     vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_b) = vg(_f64(log_pi), _f64(log_A), _f64(log_b))
+    value, (g_pi, g_A, g_b) = vg(log_pi, log_A, log_b)
     return float(value), (_clean(g_pi), _clean(g_A), _clean(g_b))
 
 
 def posterior_marginals(natural_params, data, jit=True):
     """(T, K) posterior state marginals p(z_t | x) of a categorical HMM (gradient of log_Z_obs)."""
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
-    log_b = _f64(log_B[:, _i64(data)].T)
+    log_b = _f64(log_B[:, _i64(data, log_B.shape[1])].T)
     return e_step_obs(log_pi, log_A, log_b, jit=jit)[1][2]
 
 
@@ -233,7 +255,11 @@ def e_step_io(natural_params, inputs, data, jit=True):
     E emission counts))``.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
-    inputs, data = _i64(inputs), _i64(data)
+    if log_A.ndim != 3:
+        raise ValueError(f"log_A must have shape (U, K, K), got {log_A.shape}")
+    _check_shapes(log_pi, log_A, log_B)
+    inputs = _i64(inputs, log_A.shape[0], "inputs")
+    data = _i64(data, log_B.shape[1])
     if inputs.shape != data.shape:
         raise ValueError("inputs and data must have the same length")
     vg = _value_and_grad(log_Z_io, (0, 1, 2), jit)
@@ -344,9 +370,7 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     tol : stop when the log-likelihood increases by less than ``tol``.
     callback : optional ``callback(iteration, loglik, natural_params)``.
     """
-    sequences = [_i64(s) for s in sequences]
-    if any(s.min() < 0 or s.max() >= n_symbols for s in sequences):
-        raise ValueError("symbols must lie in range(n_symbols)")
+    sequences = [_i64(s, n_symbols) for s in sequences]
     if init is None:
         params = random_hmm(n_states, n_symbols, seed=seed)
     else:
@@ -456,7 +480,7 @@ def viterbi(log_pi, log_A, log_B, data):
     Returns ``(best_path (T,) int64, best_log_prob)``.
     """
     log_pi, log_A, log_B = _f64(log_pi), _f64(log_A), _f64(log_B)
-    data = _i64(data)
+    data = _i64(data, log_B.shape[1])
     T, K = data.shape[0], log_pi.shape[0]
     back = np.zeros((T, K), dtype=np.int64)
     delta = log_pi + log_B[:, data[0]]
@@ -490,7 +514,8 @@ def viterbi_decode(natural_params, data, jit=True, seed=0):
     Returns ``(best_path (T,) int64, best_log_prob)``.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
-    log_b = _f64(log_B[:, _i64(data)].T)
+    _check_shapes(log_pi, log_A, log_B)
+    log_b = _f64(log_B[:, _i64(data, log_B.shape[1])].T)
     vg = _value_and_grad(viterbi_score_obs, (2,), jit)
 
     def indicator(lb):
@@ -520,6 +545,7 @@ def viterbi_counts(natural_params, data, jit=True):
     when the best path is not unique.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
+    _check_shapes(log_pi, log_A, log_B)
     vg = _value_and_grad(viterbi_score, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data))
+    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data, log_B.shape[1]))
     return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))

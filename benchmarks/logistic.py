@@ -1,0 +1,118 @@
+"""(b) Logistic regression loss, N=20 000, D=100: value and gradient w.r.t. (w, b).
+
+    z = x @ w + b
+    loss = mean(max(z, 0) + log1p(exp(-|z|)) - y * z) + 1e-3 * sum(w ** 2)    (stable log-loss)
+
+* srcdiff       ``srcdiff.value_and_grad(loss, wrt=("w", "b"), jit=True)``
+* numpy-hand    hand-written NumPy value and gradient (expit(z) - y, one matvec each way)
+* jax           ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))``, x64
+* autograd      ``autograd.value_and_grad`` of the same expression
+
+    python benchmarks/logistic.py [--N 20000] [--D 100] [--repeats 21]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as C  # noqa: E402  (first: pins BLAS/XLA threads before NumPy is imported)
+
+import numpy as np  # noqa: E402
+from scipy.special import expit
+
+L2 = 1e-3
+
+
+def loss(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + L2 * np.sum(w ** 2)
+
+
+def numpy_hand(w, b, x, y):
+    z = x @ w + b
+    value = np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + L2 * np.dot(w, w)
+    g = (expit(z) - y) / x.shape[0]
+    return value, (x.T @ g + 2.0 * L2 * w, np.sum(g))
+
+
+def problem(N, D, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(N, D))
+    w_true = rng.normal(size=D)
+    y = (x @ w_true + rng.normal(size=N) > 0).astype(np.float64)
+    w = 0.1 * rng.normal(size=D)  # a generic point (no ties at z == 0)
+    return w, 0.05, x, y
+
+
+def main(argv=None):
+    p = C.parser(__doc__.splitlines()[0])
+    p.add_argument("--N", type=int, default=20000)
+    p.add_argument("--D", type=int, default=100)
+    args = p.parse_args(argv)
+    C.setup_cache(args)
+    w, b, x, y = problem(args.N, args.D)
+
+    import srcdiff
+    vg = srcdiff.value_and_grad(loss, wrt=("w", "b"), jit=True)
+    call = lambda: vg(w, b, x, y)  # noqa: E731
+    first = C.first_call(call)
+    if args.second_process:
+        C.report_second_process(first)
+        return
+    ref = call()
+    warm, k = C.median_time(call, args.repeats)
+    rows = [{"method": "srcdiff", "first": first, "warm": warm, "n": k}]
+    second = C.second_process_first_call(os.path.abspath(__file__), args)
+    if second is not None:
+        rows.append({"method": "srcdiff, 2nd process (disk cache)", "first": second, "warm": None, "n": "-"})
+    skipped = []
+
+    if C.want(args, "numpy-hand"):
+        call = lambda: numpy_hand(w, b, x, y)  # noqa: E731
+        f0 = C.first_call(call)
+        C.check_close("numpy-hand", call(), ref)
+        t, k = C.median_time(call, args.repeats)
+        rows.append({"method": "numpy hand-written gradient", "first": f0, "warm": t, "n": k})
+
+    if C.want(args, "jax"):
+        try:
+            import jax
+            jax.config.update("jax_enable_x64", True)
+            import jax.numpy as jnp
+        except ImportError as e:
+            skipped.append(f"jax ({e})")
+        else:
+            def jloss(w, b, x, y):
+                z = x @ w + b
+                return (jnp.mean(jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z))) - y * z)
+                        + L2 * jnp.sum(w ** 2))
+            jvg = jax.jit(jax.value_and_grad(jloss, argnums=(0, 1)))
+            wj, bj, xj, yj = (jnp.asarray(v) for v in (w, b, x, y))
+            call = lambda: jvg(wj, bj, xj, yj)  # noqa: E731
+            f0 = C.first_call(call)
+            C.check_close("jax", call(), ref)
+            t, k = C.median_time(call, args.repeats)
+            rows.append({"method": "jax jit(value_and_grad)", "first": f0, "warm": t, "n": k})
+
+    if C.want(args, "autograd"):
+        try:
+            import autograd
+            import autograd.numpy as anp
+        except ImportError as e:
+            skipped.append(f"autograd ({e})")
+        else:
+            def aloss(w, b, x, y):
+                z = anp.dot(x, w) + b
+                return (anp.mean(anp.maximum(z, 0.0) + anp.log1p(anp.exp(-anp.abs(z))) - y * z)
+                        + L2 * anp.sum(w ** 2))
+            avg = autograd.value_and_grad(aloss, argnum=(0, 1))
+            call = lambda: avg(w, b, x, y)  # noqa: E731
+            t, k, res = C.slow_time(call, max(args.slow_repeats, args.repeats))
+            C.check_close("autograd", res, ref)
+            rows.append({"method": "autograd", "first": None, "warm": t, "n": k})
+
+    C.finish("logistic", f"(b) logistic loss, N={args.N}, D={args.D}, value+grad w.r.t. (w, b)",
+             rows, skipped, args)
+
+
+if __name__ == "__main__":
+    main()

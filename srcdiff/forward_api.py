@@ -1,0 +1,301 @@
+"""Forward mode and higher order: jvp, hvp (forward over reverse), hessian, jacobian.
+
+    f_jvp = srcdiff.jvp(f, wrt=0)          # (*args, tangent) -> (f(*args), ∂f/∂x · tangent)
+    Hv = srcdiff.hvp(f, wrt=0)(*args, v)   # forward mode applied to the generated gradient's source
+    H = srcdiff.hessian(f)(*args)
+    J = srcdiff.jacobian(f)(*args)         # columns by jvp when inputs are fewer, rows by vjp otherwise
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+
+from . import api, backends, compiler
+from .api import Transformed, Wrt, _translate, _wrt_names
+from .errors import SrcdiffError
+from .transforms import kinds
+
+
+def generated_function(f, args=None):
+    """The plain Python function behind `f`: a user function, a Numba dispatcher, or a transform
+    srcdiff generated (its source lives in a real file, so it can be parsed and differentiated;
+    specialised to the kinds of `args` when given)."""
+    if isinstance(f, Transformed):
+        if isinstance(f.f, Transformed):
+            raise SrcdiffError("srcdiff nests transforms two levels deep at most",
+                               advice="differentiate the inner function with hessian / hvp instead")
+        n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
+        fn = f._build() if args is None else f._build(tuple(kinds.kind_of_value(a) for a in args[:n]))
+        return getattr(fn, "py_func", fn)
+    if isinstance(f, ForwardTransformed):
+        fn = f._build(args)
+        return getattr(fn, "py_func", fn)
+    return getattr(f, "py_func", f)
+
+
+class ForwardTransformed:
+    """A forward-mode function srcdiff generated: (*args, tangent) -> (value, tangent of value)."""
+
+    def __init__(self, f: Callable, wrt: Wrt, jit: bool, name: str = "jvp"):
+        self.f, self.jit = f, jit
+        self.wrt_names, self.many = _wrt_names(generated_function(f), wrt)
+        self._cache: dict = {}
+        self._last = None
+        functools.update_wrapper(self, generated_function(f), updated=())
+        self.__name__ = f"{getattr(self, '__name__', 'f')}_{name}"
+
+    def _build(self, args=None):
+        """Generate and load the jvp function (for a generated inner function: specialised to `args`)."""
+        inner = generated_function(self.f, args)
+        if id(inner) not in self._cache:
+            mod = compiler.build_forward_module(inner, self.wrt_names)
+            src = mod.source()
+            names = [fn.name for fn in mod.functions]
+            loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
+            self._cache[id(inner)] = (mod, src, getattr(loaded, mod.entry), inner)
+        self._last = self._cache[id(inner)]
+        return self._last[2]
+
+    @property
+    def source(self) -> str:
+        if self._last is None:
+            self._build()
+        return self._last[1]
+
+    def call(self, args, tangents):
+        """(value, tangent) for positional `args` and one tangent per wrt argument."""
+        fn = self._build(args)
+        tangents = [_as_tangent(t, args[self._position(w)]) for w, t in zip(self.wrt_names, tangents)]
+        try:
+            return fn(*args, *tangents)
+        except SrcdiffError:
+            raise
+        except Exception as exc:
+            _translate(exc, self)
+
+    def _position(self, name):
+        import inspect
+        return list(inspect.signature(generated_function(self.f)).parameters).index(name)
+
+    def __call__(self, *args):
+        if not args:
+            raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent")
+        *args, tangent = args
+        tangents = tuple(tangent) if self.many else (tangent,)
+        if len(tangents) != len(self.wrt_names):
+            raise SrcdiffError(f"expected {len(self.wrt_names)} tangents (one per wrt argument), got {len(tangents)}")
+        return self.call(args, tangents)
+
+
+def _as_tangent(t, x):
+    """A tangent with the primal's float type: arrays as float arrays, scalars as floats."""
+    if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
+        t = np.asarray(t, dtype=np.result_type(getattr(x, "dtype", float), np.float64))
+        if np.shape(t) != np.shape(x):
+            raise SrcdiffError(f"tangent of shape {np.shape(t)} for an argument of shape {np.shape(x)}")
+        return t
+    return float(t)
+
+
+def jvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> ForwardTransformed:
+    """Function (*args, tangent) -> (f(*args), ∂f/∂wrt · tangent), by forward-mode source
+    transformation. `tangent` has the structure of the wrt argument(s): a tuple for several."""
+    return ForwardTransformed(f, wrt, jit)
+
+
+class HVP:
+    """(*args, v) -> H·v where H is the Hessian of scalar f w.r.t. `wrt`: forward mode applied to the
+    generated gradient function (forward over reverse)."""
+
+    def __init__(self, f: Callable, wrt: Wrt, jit: bool):
+        self.f, self.wrt, self.jit = f, wrt, jit
+        names, self.many = _wrt_names(generated_function(f), wrt)
+        self.grad = api.grad(f, tuple(names) if self.many else names[0], jit=False)
+        self.fwd = ForwardTransformed(self.grad, tuple(names) if self.many else names[0], jit, name="hvp")
+        functools.update_wrapper(self, generated_function(f), updated=())
+        self.__name__ = f"{getattr(self, '__name__', 'f')}_hvp"
+
+    @property
+    def source(self) -> str:
+        return self.fwd.source
+
+    def __call__(self, *args):
+        return self.fwd(*args)[1]
+
+    def value_grad_and_hvp(self, *args):
+        """(gradient, H·v) from one sweep."""
+        return self.fwd(*args)
+
+
+def hvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:
+    """Hessian-vector product (*args, v) -> H·v of scalar `f` (forward over reverse)."""
+    return HVP(f, wrt, jit)
+
+
+def _basis(x):
+    """Unit tangents for the entries of x, in C order."""
+    if np.ndim(x) == 0:
+        yield (), 1.0
+        return
+    x = np.asarray(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+        e[idx] = 1.0
+        yield idx, e
+
+
+class _Matrix:
+    """Shared plumbing of hessian and jacobian: results shaped out.shape + in.shape."""
+
+    def __init__(self, f, wrt, jit, kind):
+        self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
+        self.names, self.many = _wrt_names(generated_function(f), wrt)
+        if self.many:
+            raise SrcdiffError(f"{kind} takes a single wrt argument", advice="call it once per argument")
+        self.name = self.names[0]
+        functools.update_wrapper(self, generated_function(f), updated=())
+        self.__name__ = f"{getattr(self, '__name__', 'f')}_{kind}"
+        self._fwd = self._rev = None
+
+    def _pos(self):
+        import inspect
+        return list(inspect.signature(generated_function(self.f)).parameters).index(self.name)
+
+
+class Hessian(_Matrix):
+    def __init__(self, f, wrt, jit):
+        super().__init__(f, wrt, jit, "hessian")
+        self._hvp = HVP(f, self.name, jit)
+
+    @property
+    def source(self):
+        return self._hvp.source
+
+    def __call__(self, *args):
+        x = args[self._pos()]
+        cols = [(idx, self._hvp(*args, e)) for idx, e in _basis(x)]
+        shape = np.shape(x)
+        H = np.empty(shape + shape)
+        for idx, c in cols:
+            H[(Ellipsis,) + idx] = c
+        return H if shape else float(H)
+
+
+def hessian(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Hessian:
+    """Hessian of scalar `f` w.r.t. one argument, column by column from Hessian-vector products;
+    shape x.shape + x.shape."""
+    return Hessian(f, wrt, jit)
+
+
+class Jacobian(_Matrix):
+    def __init__(self, f, wrt, jit, mode):
+        super().__init__(f, wrt, jit, "jacobian")
+        self.mode = mode
+
+    @property
+    def source(self):
+        return (self._fwd or self._reverse()).source if self.mode != "reverse" else self._reverse().source
+
+    def _forward(self):
+        if self._fwd is None:
+            self._fwd = ForwardTransformed(self.f, self.name, self.jit)
+        return self._fwd
+
+    def _reverse(self):
+        if self._rev is None:
+            self._rev = api.vjp(self.f, self.name, jit=self.jit)
+        return self._rev
+
+    def __call__(self, *args):
+        p = self._pos()
+        x = args[p]
+        in_shape = np.shape(x)
+        mode = self.mode
+        if mode == "auto":
+            y = self.f(*args) if not isinstance(self.f, (Transformed, ForwardTransformed)) else \
+                generated_function(self.f)(*args)
+            mode = "forward" if int(np.prod(in_shape)) <= int(np.prod(np.shape(y))) else "reverse"
+        self.last_mode = mode
+        if mode == "forward":
+            fwd = self._forward()
+            cols = [(idx, np.asarray(fwd.call(args, (e,))[1])) for idx, e in _basis(x)]
+            out_shape = cols[0][1].shape
+            J = np.empty(out_shape + in_shape)
+            for idx, c in cols:
+                J[(Ellipsis,) + idx] = c
+        else:
+            rev = self._reverse()
+            y = generated_function(self.f)(*args)
+            out_shape = np.shape(y)
+            J = np.empty(out_shape + in_shape)
+            for idx, e in _basis(np.asarray(y, dtype=float)):
+                J[idx] = rev(*args, e)[1]
+        return J if J.ndim else float(J)
+
+
+def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto") -> Jacobian:
+    """Jacobian of `f` w.r.t. one argument, shape f(...).shape + x.shape. mode="auto" builds it by
+    columns with jvp when the input has fewer entries than the output, else by rows with vjp."""
+    if mode not in ("auto", "forward", "reverse"):
+        raise SrcdiffError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+    return Jacobian(f, wrt, jit, mode)
+
+
+# ---- nesting: grad(grad(f)) and friends differentiate the generated source, in forward mode ---------------
+def _nested(t: Transformed, arg_kinds: tuple):
+    """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated:
+    forward mode over the inner generated source, one pass per entry of the wrt arguments (one pass
+    for a scalar, e.g. the second derivative of a function of one scalar)."""
+    fwd = ForwardTransformed(t.f, tuple(t.wrt_names), t.jit, name=t.mode)
+    names, mode = t.wrt_names, t.mode
+
+    def run(*args):
+        g = None
+        if mode == "vjp":
+            *args, g = args
+        pos = [fwd._position(w) for w in names]
+        zeros = [np.zeros(np.shape(args[p])) if np.ndim(args[p]) else 0.0 for p in pos]
+        value, grads = None, []
+        for k, p in enumerate(pos):
+            x = args[p]
+            out = np.zeros(np.shape(x))
+            for idx, e in _basis(x):
+                tangents = list(zeros)
+                tangents[k] = e
+                value, d = fwd.call(tuple(args), tangents)
+                if g is not None:
+                    d = np.sum(np.asarray(g) * np.asarray(d))
+                elif np.ndim(d) != 0:
+                    raise ValueError("grad needs a scalar output; use vjp or jacobian")
+                out[idx] = d
+            grads.append(out if np.ndim(x) else float(out))
+        result = tuple(grads) if len(grads) > 1 else grads[0]
+        return result if mode == "grad" else (value, result)
+
+    fwd._build()
+    return fwd._last[0], fwd.source, run
+
+
+def _install_nesting():
+    """Let api.Transformed take a Transformed: its generated function is what gets parsed
+    (`py_func`), and building goes through forward mode (`_nested`)."""
+    if getattr(Transformed, "_srcdiff_nesting", False):
+        return
+    reverse_build = Transformed._build
+
+    def _build(self, arg_kinds: tuple = ()):
+        if isinstance(self.f, Transformed):
+            if arg_kinds not in self._cache:
+                self._cache[arg_kinds] = _nested(self, arg_kinds)
+            self._last = self._cache[arg_kinds]
+            return self._last[2]
+        return reverse_build(self, arg_kinds)
+
+    Transformed._build = _build
+    Transformed.py_func = property(lambda self: generated_function(self))
+    Transformed._srcdiff_nesting = True
+
+
+_install_nesting()

@@ -1,0 +1,67 @@
+"""Rules for the srcdiff.runtime helpers that generated code calls, so that generated code can
+itself be differentiated (forward over reverse: Hessian-vector products, grad of grad).
+
+Parameter names here avoid `g` and `ans`, which templates use for the output adjoint and value.
+Helpers linear in their first argument have linear tangents (rt.unbroadcast(dv, x)); bilinear
+ones (matmul_grad_x) sum two terms; logsumexp_grad and prod_grad differentiate the weights too.
+"""
+from .. import runtime as rt
+from . import RULES, _BY_OBJECT, _KEEP, defrule
+
+R = defrule
+
+# ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
+for _name in ("zeros_like", "seed", "max_weight", "in_interval", "stack", "push", "pop", "index_add",
+              "add_at", "slogdet_sign"):
+    R(f"rt.{_name}", [getattr(rt, _name)], "*args, **kwargs", nondiff=True)
+R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)")
+
+# ---- shape and broadcast helpers: linear in their first argument ------------------------------------------
+R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", None, jvp="rt.unbroadcast(dv, x)")
+R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", None,
+  jvp="rt.broadcast_to_like(dv, x)")
+R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", None, jvp="rt.reshape_like(dv, x)")
+R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", None, None, jvp="rt.transpose_grad(dv, axes)")
+R("rt.index_axis", [rt.index_axis], "v, axis, k", None, None, None, jvp="rt.index_axis(dv, axis, k)")
+R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", None, None, None, None,
+  jvp="rt.slice_axis(dv, axis, start, stop)")
+R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
+  "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
+R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
+
+# ---- reduction adjoints ----------------------------------------------------------------------------------
+R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", None, None, None, jvp="rt.sum_grad(dv, x, axis)")
+R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", None, None, None, jvp="rt.mean_grad(dv, x, axis)")
+R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.max_grad(dv, x, m, axis)")
+R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.min_grad(dv, x, m, axis)")
+# v * p / x with p = prod(x): exact where x has no zeros
+R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None", None, None, None, None,
+  jvp="rt.prod_grad(dv, x, p, axis) + (rt.sum_grad(v * dp, x, axis) - rt.prod_grad(v, x, p, axis) * dx) / x")
+# v * softmax(x): dv * s + v * s * (dx - dm) with m = logsumexp(x)
+R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None", None, None, None, None,
+  jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))")
+
+# ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
+R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", None, None, None,
+  jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
+R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", None, None, None,
+  jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
+R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", None, None, jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
+R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", None, None, None, None,
+  jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
+R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", None, None, None,
+  jvp="rt.tri_matmul(dv, x, trans) + rt.tri_matmul(v, dx, trans)")
+R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", None, None, jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
+R("rt.logdet_grad", [rt.logdet_grad], "a", None, jvp="-(ans @ np.transpose(da) @ ans)")
+
+# dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative
+import numpy as np  # noqa: E402
+for _name in ("bool_", "int64", "int32", "intp", "uint8"):
+    R(f"np.{_name}", [getattr(np, _name)], "*args, **kwargs", nondiff=True)
+
+# ---- rules written for user-facing objects also apply to the runtime functions of the same name ----------
+for _name, _rule in list(RULES.items()):
+    _obj = getattr(rt, _name[3:], None) if _name.startswith("rt.") else None
+    if _obj is not None and id(_obj) not in _BY_OBJECT:
+        _BY_OBJECT[id(_obj)] = _name
+        _KEEP.append(_obj)

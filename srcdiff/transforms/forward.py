@@ -1,0 +1,564 @@
+"""Forward mode: from an SSA function, build `f_jvp`: the user's code with the tangent `d_v` of
+every varied value computed right after `v` itself, from the `jvp` templates of the rule table.
+
+Only varied values (those depending on a `wrt` argument) get tangents. Arrays written in place get
+a tangent array that is written at the same indices; Python lists used as stacks (the generated
+reverse-mode code pushes and pops values) get tangent stacks. The result is `(value, d_value)`.
+
+Stacks reach this pass lowered to calls (`rt.stack()`, `rt.push(s, v)`, `rt.pop(s)`, see
+`lower_stacks`) so the front end can read them; `raise_stacks` turns them back into list syntax.
+"""
+from __future__ import annotations
+
+import copy
+import linecache
+
+import gast
+
+from ..errors import fail
+from ..rules import RULES
+from .activity import DIFF_BINOPS, bind
+from .astutil import Namer, assign, call, comment, const, dotted_name, load, names_in, store
+from .reverse import _BINOP_RULE, simplify
+
+ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
+STACK_OPS = ("rt.stack", "rt.push", "rt.pop")
+_SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds: rt.index_add(a, idx, g)
+
+
+# ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
+def lower_stacks(node):
+    """`s = []` -> `s = rt.stack()`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`."""
+    class Lower(gast.NodeTransformer):
+        def visit_Assign(self, n):
+            self.generic_visit(n)
+            if isinstance(n.value, gast.List) and not n.value.elts:
+                n.value = call("rt.stack")
+            return n
+
+        def visit_Call(self, n):
+            self.generic_visit(n)
+            f = n.func
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ("append", "pop"):
+                if f.attr == "append" and len(n.args) == 1:
+                    return call("rt.push", load(f.value.id), n.args[0])
+                if f.attr == "pop" and not n.args:
+                    return call("rt.pop", load(f.value.id))
+            return n
+    return Lower().visit(node)
+
+
+def raise_stacks(node):
+    """Inverse of `lower_stacks` on generated code."""
+    class Raise(gast.NodeTransformer):
+        def visit_Call(self, n):
+            self.generic_visit(n)
+            name = dotted_name(n.func)
+            if name == "rt.stack":
+                return gast.List(elts=[], ctx=gast.Load())
+            if name == "rt.push":
+                return call(gast.Attribute(value=n.args[0], attr="append", ctx=gast.Load()), n.args[1])
+            if name == "rt.pop":
+                return call(gast.Attribute(value=n.args[0], attr="pop", ctx=gast.Load()))
+            return n
+    return Raise().visit(node)
+
+
+# ---- which values vary -----------------------------------------------------------------------------------
+def differentiable_params(rule) -> list:
+    """Parameters whose tangent appears in the rule's jvp template."""
+    if rule.jvp is None:
+        return []
+    used = names_in(rule.jvp)
+    return [p for p in rule.signature.parameters if "d" + p in used]
+
+
+def _value_sources(value, callees) -> list:
+    if isinstance(value, gast.Name):
+        return [value.id]
+    if isinstance(value, gast.BinOp):
+        return [a.id for a in (value.left, value.right) if isinstance(a, gast.Name)] \
+            if isinstance(value.op, DIFF_BINOPS) else []
+    if isinstance(value, gast.UnaryOp):
+        ok = isinstance(value.op, (gast.USub, gast.UAdd)) and isinstance(value.operand, gast.Name)
+        return [value.operand.id] if ok else []
+    if isinstance(value, gast.Subscript):
+        return [value.value.id] if isinstance(value.value, gast.Name) else []
+    if isinstance(value, gast.Tuple):
+        return [e.id for e in value.elts if isinstance(e, gast.Name)]
+    if isinstance(value, gast.Call):
+        name = dotted_name(value.func)
+        if name in callees:
+            return [a.id for a in value.args if isinstance(a, gast.Name)]
+        if name == "rt.pop":
+            return [value.args[0].id]
+        rule = RULES.get(name)
+        if rule is None or rule.nondiff:
+            return []
+        if rule.variadic:
+            first = value.args[0] if value.args else None
+            if isinstance(first, (gast.Tuple, gast.List)):
+                return [e.id for e in first.elts if isinstance(e, gast.Name)]
+            return [first.id] if isinstance(first, gast.Name) else []
+        bound = bind(rule, value)
+        return [a.id for p, a in bound.items() if isinstance(a, gast.Name) and p in differentiable_params(rule)]
+    return []
+
+
+def _edges(stmts, callees, out):
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                out += [(t.id, src) for src in _value_sources(s.value, callees)]
+            elif isinstance(s.value, gast.Name):
+                out.append((t.value.id, s.value.id))
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            name, args = dotted_name(s.value.func), s.value.args
+            if name == "rt.push" and isinstance(args[1], gast.Name):
+                out.append((args[0].id, args[1].id))
+            elif name in _SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
+                out.append((args[0].id, args[2].id))
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                _edges(getattr(s, f), callees, out)
+    return out
+
+
+def varied_names(fn, wrt, callees) -> set:
+    """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
+    pairs = _edges(fn.body, callees, [])
+    found, changed = set(wrt), True
+    while changed:
+        changed = False
+        for t, src in pairs:
+            if src in found and t not in found:
+                found.add(t)
+                changed = True
+    return found
+
+
+# ---- zero tangents ------------------------------------------------------------------------------------
+def _mentions(e, names) -> bool:
+    return any(isinstance(n, gast.Name) and n.id in names for n in gast.walk(e))
+
+
+def _is_zero(e) -> bool:
+    return isinstance(e, gast.Name) and e.id.startswith(ZERO)
+
+
+def prune(e, tangents, zeros=None):
+    """`e` with terms multiplied by a zero tangent removed; None when all of it is zero. A zero left
+    as an argument of a call that still has a tangent becomes rt.zeros_like(<its primal>) (`zeros`)."""
+    zeros = zeros or {}
+    names = set(tangents) | {ZERO} | set(zeros)
+    if _is_zero(e):
+        return None
+    if not _mentions(e, names):
+        return e
+    if isinstance(e, gast.BinOp):
+        L, R = prune(e.left, tangents, zeros), prune(e.right, tangents, zeros)
+        if isinstance(e.op, gast.Add):
+            return R if L is None else L if R is None else gast.BinOp(left=L, op=e.op, right=R)
+        if isinstance(e.op, gast.Sub):
+            if R is None:
+                return L
+            if L is None:
+                return gast.UnaryOp(op=gast.USub(), operand=R)
+            return gast.BinOp(left=L, op=e.op, right=R)
+        if isinstance(e.op, (gast.Mult, gast.MatMult)):
+            return None if L is None or R is None else gast.BinOp(left=L, op=e.op, right=R)
+        if isinstance(e.op, gast.Div):
+            return None if L is None else gast.BinOp(left=L, op=e.op, right=R)
+        return e
+    if isinstance(e, gast.UnaryOp):
+        v = prune(e.operand, tangents, zeros)
+        return None if v is None else gast.UnaryOp(op=e.op, operand=v)
+    if isinstance(e, gast.Call):
+        args, live = [], False
+        for a in e.args:
+            if _mentions(a, names):
+                p = prune(a, tangents, zeros)
+                live |= p is not None
+                primal = zeros.get(a.id) if isinstance(a, gast.Name) else None
+                zero = call("rt.zeros_like", copy.deepcopy(primal)) if isinstance(primal, gast.Name) else const(0.0)
+                args.append(zero if p is None else p)
+            else:
+                args.append(a)
+        if not live:
+            return None
+        return gast.Call(func=e.func, args=args, keywords=e.keywords)
+    if isinstance(e, gast.Subscript):
+        v = prune(e.value, tangents, zeros)
+        return None if v is None else gast.Subscript(value=v, slice=e.slice, ctx=e.ctx)
+    return e
+
+
+# ---- the transform ----------------------------------------------------------------------------------------
+class Forward:
+    """Generates the jvp function of one SSA unit: (params..., d_<wrt>...) -> (value, d_value)."""
+
+    def __init__(self, unit, wrt: list, callee_jvp):
+        self.unit, self.fn = unit, unit.node
+        self.wrt = list(wrt)
+        self.callee_jvp = callee_jvp      # (callee local name, varied positions) -> generated name
+        self.varied = varied_names(self.fn, self.wrt, unit.callees)
+        self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
+        self.tangents: dict = {}
+        self.written = {n.targets[0].value.id for n in gast.walk(self.fn)
+                        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+        self.last_line = None
+        for p in self.wrt:
+            self.tan(p)
+
+    def tan(self, v: str) -> str:
+        if v not in self.tangents:
+            self.tangents[v] = self.namer.fresh("d_" + v)
+        return self.tangents[v]
+
+    def dot(self, a):
+        """Tangent of an atom: its d_ name, or ZERO."""
+        if isinstance(a, gast.Name) and a.id in self.varied:
+            return load(self.tan(a.id))
+        return load(ZERO)
+
+    def finish(self, e, zeros=None):
+        e = prune(e, self.tangents.values(), zeros)
+        return None if e is None else simplify(e)
+
+    # ---- statements ----------------------------------------------------------------------------------
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            code = self.stmt(s)
+            line = getattr(s, "lineno", None)
+            if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False) \
+                    and not getattr(s, "_srcdiff_merge", False) and not isinstance(s, (gast.If, gast.For, gast.While)):
+                text = linecache.getline(self.unit.filename, line).strip()
+                out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
+                self.last_line = line
+            out += code
+        return out
+
+    def stmt(self, s):
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                return self.assign(t.id, s.value, s)
+            return self.write(s)
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            return self.effect(s)
+        if isinstance(s, gast.If):
+            return [gast.If(test=s.test, body=self.block(s.body) or [gast.Pass()], orelse=self.block(s.orelse))]
+        if isinstance(s, gast.For):
+            return [gast.For(target=s.target, iter=s.iter, body=self.block(s.body) or [gast.Pass()], orelse=[],
+                             type_comment=None)]
+        if isinstance(s, gast.While):
+            return [gast.While(test=s.test, body=self.block(s.body) or [gast.Pass()], orelse=[])]
+        return [s]
+
+    def assign(self, t, value, s):
+        if isinstance(value, gast.Call) and dotted_name(value.func) in self.unit.callees:
+            return self.callee(t, value, s)
+        out = [s]
+        if t not in self.varied:
+            return out
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.stack":
+            out.append(assign(self.tan(t), call("rt.stack")))
+            return out
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
+            stack = value.args[0].id
+            out.append(assign(self.tan(t), call("rt.pop", load(self.tan(stack)))))
+            return out
+        d = self.tangent(t, value, s)
+        if d is None:
+            d = call("rt.zeros_like", load(t))
+        elif t in self.written and not isinstance(value, gast.Name) and isinstance(d, gast.Name):
+            d = call("rt.copy", d)   # e.g. y = np.copy(x) then y[i] = ...: d_y must not alias d_x
+        out.append(assign(self.tan(t), d))
+        return out
+
+    def tangent(self, t, value, s):
+        """Tangent expression of `t = value` (None when it is zero)."""
+        if isinstance(value, gast.Name):
+            return self.finish(self.dot(value))
+        if isinstance(value, gast.BinOp):
+            if type(value.op) not in _BINOP_RULE:
+                return None
+            rule = RULES[_BINOP_RULE[type(value.op)]]
+            d = self.instantiate(rule, {"x": value.left, "y": value.right}, t)
+            if isinstance(value.op, (gast.Add, gast.Sub)) and d is not None:
+                # one operand constant in x: the other may broadcast the tangent up to ans's shape
+                quiet = [a for a in (value.left, value.right) if isinstance(a, gast.Name) and a.id not in self.varied]
+                if quiet:
+                    d = call("rt.broadcast_to_like", d, load(t))
+            return d
+        if isinstance(value, gast.UnaryOp):
+            if isinstance(value.op, gast.USub):
+                return self.instantiate(RULES["neg"], {"x": value.operand}, t)
+            if isinstance(value.op, gast.UAdd):
+                return self.finish(self.dot(value.operand))
+            return None
+        if isinstance(value, gast.Subscript):
+            base = value.value
+            if not (isinstance(base, gast.Name) and base.id in self.varied):
+                return None
+            return gast.Subscript(value=load(self.tan(base.id)), slice=copy.deepcopy(value.slice), ctx=gast.Load())
+        if isinstance(value, gast.Tuple):
+            if not any(isinstance(e, gast.Name) and e.id in self.varied for e in value.elts):
+                return None
+            return gast.Tuple(elts=[self.dot(e) if isinstance(e, gast.Name) and e.id in self.varied
+                                    else call("rt.zeros_like", copy.deepcopy(e)) for e in value.elts],
+                              ctx=gast.Load())
+        if isinstance(value, gast.Call):
+            return self.call_tangent(t, value, s)
+        return None
+
+    def call_tangent(self, t, value, s):
+        name = dotted_name(value.func)
+        rule = RULES.get(name)
+        if rule is None or rule.nondiff:
+            return None
+        if rule.variadic:
+            return self.variadic(rule, value, s)
+        if rule.jvp is None:
+            fail(s, self.unit, f"{name} has no forward-mode (jvp) rule",
+                 "register one with srcdiff.adjoint(func, vjp=..., jvp=...)")
+        try:
+            bound = bind(rule, value)
+        except TypeError as exc:
+            fail(s, self.unit, f"bad arguments to {name}: {exc}")
+        return self.instantiate(rule, bound, t)
+
+    def instantiate(self, rule, bound, t):
+        mapping, zeros = dict(bound), {}
+        for p in rule.signature.parameters:
+            d = self.dot(bound.get(p))
+            if _is_zero(d):
+                d = load(f"{ZERO}{p}")
+                zeros[d.id] = bound.get(p)
+            mapping["d" + p] = d
+        mapping["ans"] = load(t)
+        from .astutil import substitute
+        return self.finish(substitute(rule.jvp, mapping), zeros)
+
+    def variadic(self, rule, value, s):
+        seq = value.args[0]
+        if not isinstance(seq, (gast.Tuple, gast.List)):
+            if rule.variadic == "array" and isinstance(seq, gast.Name):
+                return self.finish(self.dot(seq))
+            fail(s, self.unit, f"{rule.name} needs a literal tuple or list of arrays to differentiate",
+                 f"write {rule.name}((a, b, ...)) with the parts listed")
+        if not any(isinstance(e, gast.Name) and e.id in self.varied for e in seq.elts):
+            return None
+        parts = [self.dot(e) if isinstance(e, gast.Name) and e.id in self.varied
+                 else call("rt.zeros_like", copy.deepcopy(e)) for e in seq.elts]
+        return gast.Call(func=copy.deepcopy(value.func), args=[type(seq)(elts=parts, ctx=gast.Load())]
+                         + [copy.deepcopy(a) for a in value.args[1:]], keywords=copy.deepcopy(value.keywords))
+
+    def callee(self, t, value, s):
+        pos = tuple(k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.varied)
+        if not pos:
+            return [s]
+        fname = self.callee_jvp(dotted_name(value.func), pos)
+        args = [copy.deepcopy(a) for a in value.args] + [load(self.tan(value.args[k].id)) for k in pos]
+        target = gast.Tuple(elts=[store(t), store(self.tan(t))], ctx=gast.Store())
+        return [assign(target, call(load(fname), *args))]
+
+    def write(self, s):
+        """x[i] = v  ->  d_x[i] = d_v"""
+        t = s.targets[0]
+        arr = t.value.id
+        out = [s]
+        if arr in self.varied:
+            v = s.value
+            d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied else const(0.0)
+            out.append(assign(gast.Subscript(value=load(self.tan(arr)), slice=copy.deepcopy(t.slice),
+                                             ctx=gast.Store()), d))
+        return out
+
+    def effect(self, s):
+        name, args = dotted_name(s.value.func), s.value.args
+        out = [s]
+        if name == "rt.push" and args[0].id in self.varied:
+            v = args[1]
+            d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied else call("rt.zeros_like",
+                                                                                        copy.deepcopy(v))
+            out.append(gast.Expr(value=call("rt.push", load(self.tan(args[0].id)), d)))
+        elif name in _SCATTER and isinstance(args[0], gast.Name) and args[0].id in self.varied:
+            g = args[2]
+            if isinstance(g, gast.Name) and g.id in self.varied:
+                out.append(gast.Expr(value=call(name, load(self.tan(args[0].id)), copy.deepcopy(args[1]),
+                                                load(self.tan(g.id)))))
+        return out
+
+    # ---- whole function ---------------------------------------------------------------------------------
+    def function(self, name):
+        fn = self.fn
+        params = [a.id for a in fn.args.args]
+        body = []
+        for p in params:  # parameters that only become varied inside (written in place, loop-carried)
+            if p in self.varied and p not in self.wrt:
+                body.append(assign(self.tan(p), call("rt.zeros_like", load(p))))
+        body += self.block(fn.body[:-1])
+        ret = fn.body[-1].value
+        if isinstance(ret, gast.Name) and ret.id in self.varied:
+            d = load(self.tan(ret.id))
+        else:
+            d = call("rt.zeros_like", copy.deepcopy(ret))
+        body.append(gast.Return(value=gast.Tuple(elts=[copy.deepcopy(ret), d], ctx=gast.Load())))
+        args = params + [self.tangents[p] for p in self.wrt]
+        arguments = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                                         for p in args], posonlyargs=[], vararg=None, kwonlyargs=[],
+                                   kw_defaults=[], kwarg=None, defaults=[])
+        return gast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
+                                type_comment=None, type_params=[])
+
+
+# ---- dead code: liveness over structured code, whole stacks at a time -----------------------------------
+def _pure(value) -> bool:
+    for n in gast.walk(value):
+        if isinstance(n, gast.Call):
+            name = dotted_name(n.func) or ""
+            if name == "rt.pop" or not name.startswith(("np.", "rt.", "math.")) or name.startswith("np.random"):
+                return False
+    return True
+
+
+def _loads(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _pop_stack(s):
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call) \
+            and dotted_name(s.value.func) == "rt.pop":
+        return s.value.args[0].id
+    return None
+
+
+def _live(stmts, live_out, droppable, removed):
+    """Statements without dead assignments (and pushes to dead stacks), and the names live on entry.
+    `droppable`: stacks whose pops may go; `removed` collects the stacks that lost a pop."""
+    live, out = set(live_out), []
+    for s in reversed(stmts):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            t = s.targets[0].id
+            stack = _pop_stack(s)
+            if t not in live and (_pure(s.value) or stack in droppable):
+                if stack:
+                    removed.add(stack)
+                continue
+            live.discard(t)
+            live |= _loads(s.value)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
+                and dotted_name(s.value.func) == "rt.push":
+            if s.value.args[0].id not in live:
+                continue
+            live |= _loads(s)
+        elif isinstance(s, gast.If):
+            s = gast.If(test=s.test, body=None, orelse=None) if False else s
+            body, lb = _live(s.body, live, droppable, removed)
+            orelse, lo = _live(s.orelse, live, droppable, removed)
+            if not body and not orelse and _pure(s.test):
+                continue
+            s.body, s.orelse = body or [gast.Pass()], orelse
+            live = lb | lo | _loads(s.test)
+        elif isinstance(s, (gast.For, gast.While)):
+            head = _loads(s.iter if isinstance(s, gast.For) else s.test)
+            h = live | head
+            while True:
+                _, lin = _live(copy.deepcopy(s.body), h, droppable, set())
+                new = live | head | lin
+                if new == h:
+                    break
+                h = new
+            s.body, _ = _live(s.body, h, droppable, removed)
+            if not s.body or all(isinstance(b, gast.Pass) for b in s.body):
+                if isinstance(s, gast.For):
+                    continue
+                s.body = [gast.Pass()]
+            live = h
+        else:
+            live |= _loads(s)
+        out.append(s)
+    return out[::-1], live
+
+
+def _comments_only(stmts) -> bool:
+    from .astutil import is_comment
+    return all(is_comment(b) or isinstance(b, gast.Pass) for b in stmts)
+
+
+def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """Drop values nothing reads. A stack goes as a whole: its pops only when every pop is dead."""
+    from .astutil import is_comment
+    stacks = {n.targets[0].id for n in gast.walk(fn) if isinstance(n, gast.Assign)
+              and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call)
+              and dotted_name(n.value.func) == "rt.stack"}
+    droppable = set(stacks)
+    while True:
+        trial = copy.deepcopy(fn)
+        removed = set()
+        body = [s for s in trial.body if not is_comment(s)]
+        comments = {id(s) for s in trial.body if is_comment(s)}
+        del comments
+        trial.body, _ = _live(trial.body, set(), droppable, removed)
+        still = {_pop_stack(n) for n in gast.walk(trial) if _pop_stack(n)}
+        partial = removed & still   # some pops of these stacks went, others stay: keep them all
+        if not partial:
+            return _strip_empty(trial)
+        droppable -= partial
+        del body
+
+
+def _strip_empty(fn):
+    """Remove comment lines left with nothing under them, and loops emptied by dead code."""
+    from .astutil import is_comment
+
+    def clean(stmts):
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, clean(getattr(s, f)))
+            if isinstance(s, gast.For) and _comments_only(s.body):
+                continue
+            out.append(s)
+        # a comment directly followed by another comment (or nothing) names a line with no code left
+        kept = []
+        for k, s in enumerate(out):
+            nxt = out[k + 1] if k + 1 < len(out) else None
+            if is_comment(s) and (nxt is None or is_comment(nxt)):
+                continue
+            kept.append(s)
+        return kept or ([gast.Pass()] if stmts else [])
+    fn.body = clean(fn.body)
+    return fn
+
+
+def avoid_version_clashes(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """Rename `v_2` to `v2` where `v` is assigned more than once.
+
+    Numba versions a reassigned `v` as `v.1`, `v.2`, ... and, when it fuses array expressions,
+    spells `v.2` redefined as `v_2_1` -- the same as a redefined `v_2`, and it then fails with
+    "'v_2_1' not unique". SSA names (`s`, `s_1`, `d_s_2`) make that likely in loops."""
+    import re
+    counts: dict = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    multi = {v for v, c in counts.items() if c > 1}
+    taken = names_in(fn)
+    renames = {}
+    for v in sorted(taken):
+        m = re.match(r"^(.*)_(\d+)$", v)
+        if m and m.group(1) in multi:
+            new = m.group(1) + m.group(2)
+            while new in taken or new in renames.values():
+                new += "_"
+            renames[v] = new
+    if renames:
+        for n in gast.walk(fn):
+            if isinstance(n, gast.Name) and n.id in renames:
+                n.id = renames[n.id]
+    return fn

@@ -1,0 +1,216 @@
+"""Pass 7b: kinds: which SSA values are scalars (and of which dtype) and which are arrays (of which
+rank), from the kinds of the arguments a gradient is specialised for. The reverse pass uses them to
+drop no-op helpers (unbroadcast of a scalar, copies of scalars) and to give scalar tapes a fixed type.
+
+A kind is ("s", dtype) for a scalar, ("a", ndim, dtype) for an array, ("t",) for a tuple, None if
+unknown; dtype is one of "f", "i", "b" or None.
+"""
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from .astutil import dotted_name
+
+F = ("s", "f")
+I = ("s", "i")
+B = ("s", "b")
+
+
+def kind_of_value(v):
+    if isinstance(v, (bool, np.bool_)):
+        return B
+    if isinstance(v, (int, np.integer)):
+        return I
+    if isinstance(v, (float, np.floating)):
+        return F
+    if isinstance(v, np.ndarray):
+        return ("a", v.ndim, {"f": "f", "i": "i", "u": "i", "b": "b"}.get(v.dtype.kind))
+    if isinstance(v, tuple):
+        return ("t",)
+    return None
+
+
+def is_scalar(k) -> bool:
+    return k is not None and k[0] == "s"
+
+
+def _ndim(k):
+    if k is None:
+        return None
+    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
+
+
+def _dtype(k):
+    return None if k is None or k[0] == "t" else k[-1]
+
+
+def _array(nd, dt):
+    if nd == 0:
+        return ("s", dt or "f")
+    return ("a", nd, dt)
+
+
+def _broadcast(ks, dt):
+    if any(k is None or k[0] == "t" for k in ks):
+        return None
+    if all(k[0] == "s" for k in ks):
+        return ("s", dt)
+    nds = [_ndim(k) for k in ks]
+    return ("a", None if None in nds else max(nds), dt)
+
+
+_SCALAR_RESULT = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.trace", "np.linalg.det",
+                  "rt.logabsdet", "float", "rt.max2", "rt.min2"}
+_INT_RESULT = {"len", "int", "np.argmax", "np.argmin", "np.size", "np.ndim"}
+_SAME = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
+         "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.square", "rt.expit",
+         "rt.gammaln", "rt.digamma", "rt.erf", "np.copy", "np.transpose", "rt.transpose", "np.clip",
+         "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.tril", "np.triu",
+         "np.linalg.inv", "np.linalg.cholesky"}
+
+
+def expr_kind(e, kinds: dict):
+    """Kind of an expression whose names have the given kinds."""
+    if isinstance(e, gast.Constant):
+        v = e.value
+        return None if v is None or isinstance(v, str) else kind_of_value(v)
+    if isinstance(e, gast.Name):
+        return kinds.get(e.id)
+    if isinstance(e, gast.BinOp):
+        a, b = expr_kind(e.left, kinds), expr_kind(e.right, kinds)
+        if a is None or b is None:
+            return None
+        dts = {_dtype(a), _dtype(b)}
+        if isinstance(e.op, gast.Div) or "f" in dts:
+            dt = "f"
+        elif isinstance(e.op, gast.Pow):
+            dt = None
+        else:
+            dt = "i" if dts <= {"i", "b"} else None
+        if isinstance(e.op, gast.MatMult):
+            return _matmul(a, b)
+        return _broadcast([a, b], dt)
+    if isinstance(e, gast.UnaryOp):
+        k = expr_kind(e.operand, kinds)
+        return B if isinstance(e.op, gast.Not) else k
+    if isinstance(e, gast.Compare):
+        return _broadcast([expr_kind(e.left, kinds)] + [expr_kind(c, kinds) for c in e.comparators], "b")
+    if isinstance(e, gast.Subscript):
+        return _subscript(expr_kind(e.value, kinds), e.slice, kinds)
+    if isinstance(e, gast.Attribute):
+        if e.attr == "shape":
+            return ("t",)
+        if e.attr in ("ndim", "size"):
+            return I
+        return None
+    if isinstance(e, gast.Tuple):
+        return ("t",)
+    if isinstance(e, gast.Call):
+        return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
+    return None
+
+
+def _matmul(a, b):
+    na, nb = _ndim(a), _ndim(b)
+    if na is None or nb is None:
+        return None
+    if na == 0 or nb == 0:
+        return _broadcast([a, b], "f")
+    return _array(na + nb - 2 if max(na, nb) <= 2 else max(na, nb), "f")
+
+
+def _subscript(base, idx, kinds):
+    if base is None:
+        return None
+    if base[0] == "t":
+        return I if isinstance(idx, (gast.Constant, gast.Name)) else ("t",)
+    if base[0] != "a" or base[1] is None:
+        return None
+    elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+    nd = base[1]
+    for el in elts:
+        if isinstance(el, gast.Slice):
+            continue
+        k = expr_kind(el, kinds)
+        if k is not None and k[0] == "s" and k[1] in ("i", "b") and k[1] == "i":
+            nd -= 1
+        else:
+            return None  # fancy or unknown index
+    return _array(nd, base[2]) if nd >= 0 else None
+
+
+def _call(name, args, e, kinds):
+    a0 = args[0] if args else None
+    if name in _INT_RESULT:
+        return I
+    if name in _SCALAR_RESULT and len(args) == 1:
+        return F if name != "float" else F
+    if name in ("rt.max2", "rt.min2"):
+        return _broadcast(args, "f")
+    if name in _SAME and a0 is not None:
+        return ("s", "f") if a0[0] == "s" else ("a", a0[1], "f" if name not in ("np.copy", "np.transpose") else a0[2])
+    if name == "rt.logsumexp" and len(args) == 1:
+        return F
+    if name in ("rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp") and len(args) == 2:
+        nd = _ndim(a0)
+        return None if nd is None else _array(nd - 1, "f")
+    if name == "rt.expand_dims":
+        nd = _ndim(a0)
+        return None if nd is None else ("a", nd + 1, _dtype(a0))
+    if name in ("np.ravel",):
+        return ("a", 1, _dtype(a0))
+    if name in ("np.outer",):
+        return ("a", 2, "f")
+    if name in ("np.dot",) and len(args) == 2:
+        return _matmul(args[0], args[1]) if None not in args else None
+    if name in ("np.maximum", "np.minimum", "np.where"):
+        return _broadcast(args[-2:], "f") if None not in args else None
+    if name in ("np.zeros", "np.ones", "np.empty", "np.full") and a0 is not None:
+        dt = "f"
+        for kw in e.keywords:
+            if kw.arg == "dtype":
+                dt = None
+        return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
+    if name in ("np.zeros_like", "np.ones_like", "np.empty_like") and a0 is not None:
+        return a0
+    if name in ("math.exp", "math.log", "math.sqrt", "math.sin", "math.cos", "math.tanh", "math.log1p",
+                "math.expm1", "math.tan", "math.atan", "math.asin", "math.acos", "math.sinh", "math.cosh",
+                "math.fabs", "math.erf", "math.lgamma"):
+        return F
+    return None
+
+
+def unify(a, b):
+    if a == b:
+        return a
+    if a is None or b is None:
+        return None
+    if a[0] == b[0] == "a":
+        return ("a", a[1] if a[1] == b[1] else None, a[2] if a[2] == b[2] else None)
+    return None
+
+
+def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
+    """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle)."""
+    kinds = dict(arg_kinds)
+    for _ in range(6):
+        before = dict(kinds)
+        for n in _in_order(fn.body):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                name = n.targets[0].id
+                k = expr_kind(n.value, kinds)
+                kinds[name] = unify(kinds[name], k) if name in kinds else k
+            elif isinstance(n, gast.For):
+                kinds[n.target.id] = I
+        if kinds == before:
+            break
+    return kinds
+
+
+def _in_order(stmts):
+    for s in stmts:
+        yield s
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                yield from _in_order(getattr(s, f))

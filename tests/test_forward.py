@@ -1,0 +1,167 @@
+"""Forward mode and higher order: jvp, hvp (forward over reverse), hessian, jacobian and grad of
+grad against central finite differences, on the constructs the core handles."""
+import numpy as np
+import pytest
+
+import constructs as C
+import srcdiff
+from srcdiff.rules import RULES
+
+RNG = np.random.default_rng(1)
+EPS = 1e-6
+
+HMM_ARGS = (np.log([0.6, 0.4]), np.log([[0.7, 0.3], [0.2, 0.8]]),
+            np.log([[0.5, 0.4, 0.1], [0.1, 0.3, 0.6]]), np.array([0, 2, 1, 2]))
+
+# (function, arguments, wrt)
+CASES = {
+    "branch_a": (C.branch, (0.7, 1.3), 0),
+    "branch_b": (C.branch, (0.3, 1.3), 0),
+    "branch_c": (C.branch, (-0.3, 1.3), 1),
+    "loop_sum": (C.loop_sum, (0.3, 5), 0),
+    "while_loop": (C.while_loop, (0.7,), 0),
+    "recurrence": (C.recurrence, (1.1, 0.4, 20), 0),
+    "breaks": (C.breaks, (0.31,), 0),
+    "continues": (C.continues, (0.9,), 0),
+    "early_return": (C.early_return, (-0.5,), 0),
+    "loop_return": (C.loop_return, (0.9,), 0),
+    "calls": (C.calls, (0.3, 0.8), 1),
+    "closure": (C.closure, (RNG.normal(size=3), RNG.normal(size=(4, 3))), 0),
+    "uses_lambda": (C.uses_lambda, (RNG.normal(size=4),), 0),
+    "hmm": (C.hmm, HMM_ARGS, 1),
+    "augassign": (C.augassign, (RNG.normal(size=4),), 0),   # in-place writes
+    "nested": (C.nested, (RNG.normal(size=4),), 0),
+    "reductions": (C.reductions, (RNG.uniform(0.5, 1.5, size=(3, 4)),), 0),
+    "linalg": (C.linalg, (RNG.normal(size=(3, 3)), RNG.normal(size=3)), 0),
+    "stacking": (C.stacking, (RNG.normal(size=3), RNG.normal(size=3)), 0),
+    "where_clip": (C.where_clip, (RNG.normal(size=5),), 0),
+}
+# Numba compiles each generated module: keep the jit=True runs to a representative few
+JIT_CASES = ["loop_sum", "recurrence", "closure"]
+
+
+def shifted(args, k, v, h):
+    a = list(args)
+    a[k] = a[k] + h * v
+    return a
+
+
+def direction(x):
+    return RNG.normal(size=np.shape(x)) if np.ndim(x) else 0.7
+
+
+def params():
+    for name in CASES:
+        yield pytest.param(name, False, id=f"{name}-py")
+        if name in JIT_CASES:
+            yield pytest.param(name, True, id=f"{name}-jit")
+
+
+@pytest.mark.parametrize("name, jit", list(params()))
+def test_jvp(name, jit):
+    f, args, k = CASES[name]
+    v = direction(args[k])
+    value, d = srcdiff.jvp(f, wrt=k, jit=jit)(*args, v)
+    expect = (f(*shifted(args, k, v, EPS)) - f(*shifted(args, k, v, -EPS))) / (2 * EPS)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    np.testing.assert_allclose(d, expect, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, jit", list(params()))
+def test_hvp(name, jit):
+    f, args, k = CASES[name]
+    v = direction(args[k])
+    hv = srcdiff.hvp(f, wrt=k, jit=jit)(*args, v)
+    g = srcdiff.grad(f, wrt=k)
+    expect = (g(*shifted(args, k, v, EPS)) - g(*shifted(args, k, v, -EPS))) / (2 * EPS)
+    assert np.shape(hv) == np.shape(args[k])
+    np.testing.assert_allclose(hv, expect, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hessian_symmetric_and_matches_fd(jit):
+    x = RNG.normal(size=4)
+    H = srcdiff.hessian(C.nested, jit=jit)(x)
+    g = srcdiff.grad(C.nested)
+    fd = np.stack([(g(x + EPS * e) - g(x - EPS * e)) / (2 * EPS) for e in np.eye(4)], axis=1)
+    np.testing.assert_allclose(H, fd, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
+
+
+def vector_valued(x, a):
+    y = np.zeros(3)
+    for i in range(3):
+        y[i] = np.sin(x[i % x.shape[0]]) * a + np.sum(x ** 2) * i
+    return y
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_vector_valued(jit):
+    x, a = RNG.normal(size=2), 0.4
+    v = RNG.normal(size=2)
+    value, d = srcdiff.jvp(vector_valued, wrt=0, jit=jit)(x, a, v)
+    fd = (vector_valued(x + EPS * v, a) - vector_valued(x - EPS * v, a)) / (2 * EPS)
+    np.testing.assert_allclose(value, vector_valued(x, a))
+    np.testing.assert_allclose(d, fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode, n, expect", [("auto", 2, "forward"), ("auto", 5, "reverse"),
+                                             ("forward", 5, "forward"), ("reverse", 2, "reverse")])
+def test_jacobian_modes(mode, n, expect):
+    x, a = RNG.normal(size=n), 0.4
+    J = srcdiff.jacobian(vector_valued, wrt=0, mode=mode)
+    got = J(x, a)
+    assert J.last_mode == expect
+    fd = np.stack([(vector_valued(x + EPS * e, a) - vector_valued(x - EPS * e, a)) / (2 * EPS)
+                   for e in np.eye(n)], axis=1)
+    assert got.shape == (3, n)
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6)
+
+
+def test_jvp_several_wrt():
+    v = (0.3, -1.1)
+    _, d = srcdiff.jvp(C.calls, wrt=(0, 1))(0.3, 0.8, v)
+    fd = (C.calls(0.3 + EPS * v[0], 0.8 + EPS * v[1]) - C.calls(0.3 - EPS * v[0], 0.8 - EPS * v[1])) / (2 * EPS)
+    np.testing.assert_allclose(d, fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_grad_of_grad(jit):
+    cases = ((C.while_loop, 0.7), (C.branch, 0.3), (C.loop_return, 0.9))
+    for f, x in cases[:1] if jit else cases:
+        extra = (1.3,) if f is C.branch else ()
+        gg = srcdiff.grad(srcdiff.grad(f, jit=jit), jit=jit)
+        g = srcdiff.grad(f)
+        fd = (g(x + EPS, *extra) - g(x - EPS, *extra)) / (2 * EPS)
+        np.testing.assert_allclose(gg(x, *extra), fd, rtol=1e-4, atol=1e-5)
+
+
+def test_value_and_grad_of_grad():
+    g = srcdiff.grad(C.loop_sum)
+    value, d2 = srcdiff.value_and_grad(g)(0.3, 5)
+    np.testing.assert_allclose(value, g(0.3, 5))
+    np.testing.assert_allclose(d2, (g(0.3 + EPS, 5) - g(0.3 - EPS, 5)) / (2 * EPS), rtol=1e-5)
+
+
+def test_generated_source_is_readable():
+    src = srcdiff.source(srcdiff.jvp(C.recurrence, wrt=0))
+    assert "d_ys = rt.zeros_like(ys)" in src          # tangent array allocated with the primal
+    assert "d_ys[" in src and "# line" in src
+    hsrc = srcdiff.source(srcdiff.hvp(C.loop_sum))
+    assert "d_s_1_stack.append(" in hsrc and ".pop()" in hsrc   # tangent stacks
+    assert "_stack = []" in hsrc
+    for s in (src, hsrc):
+        assert all(";" not in line for line in s.splitlines() if not line.lstrip().startswith("#"))
+    assert "jvp" in srcdiff.source(srcdiff.grad(srcdiff.grad(C.while_loop)))
+
+
+def test_inactive_values_get_no_tangent():
+    src = srcdiff.source(srcdiff.jvp(C.recurrence, wrt=0))
+    assert "d_dt" not in src and "d_b" not in src
+
+
+def test_every_reverse_rule_has_a_jvp():
+    missing = sorted(name for name, rule in RULES.items()
+                     if not rule.nondiff and not rule.variadic and rule.jvp is None
+                     and any(t is not None for t in rule.vjp.values()))
+    assert not missing, f"rules with a vjp but no jvp: {missing}"

@@ -1,0 +1,198 @@
+"""Tests for srcdiff.vi.elbo_grad / srcdiff.vi.fit (generated ELBO gradients, SVI)."""
+import itertools
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff import vi
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "examples"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+# ---------------------------------------------------------------------------------------------
+# Conjugate Gaussian model: z ~ N(M0, S0^2 I_d), x_i ~ N(z, SIG^2 I_d).  For q = N(mu, diag s^2)
+# the ELBO is closed-form, so its exact gradient is known.
+# ---------------------------------------------------------------------------------------------
+M0, S0, SIG = 0.5, 1.5, 0.8
+X = np.array([[0.3, -1.0], [1.2, 0.4], [0.9, -0.2], [2.0, 0.1], [1.1, -0.7], [0.4, 0.0]])
+
+
+def conj_log_lik(z, x):
+    return np.sum(vi.normal_logpdf(x, z, SIG))
+
+
+def conj_log_prior(z):
+    return np.sum(vi.normal_logpdf(z, M0, S0))
+
+
+def conj_log_joint(z, x):
+    return conj_log_lik(z, x) + conj_log_prior(z)
+
+
+def exact_elbo_grad(lam, x):
+    d = x.shape[1]
+    mu, s = lam[:d], np.exp(lam[d:])
+    n = x.shape[0]
+    g_mu = np.sum(x - mu, axis=0) / SIG**2 - (mu - M0) / S0**2
+    g_ls = -s**2 * (n / SIG**2 + 1 / S0**2) + 1.0
+    return np.concatenate([g_mu, g_ls])
+
+
+LAM = np.array([0.2, -0.3, -0.4, 0.1])
+
+
+def _draws(eg, m, seed, *data):
+    rng = np.random.default_rng(seed)
+    return np.array([eg(LAM, rng, *data)[1] for _ in range(m)])
+
+
+def _assert_unbiased(G, exact, z=4.5):
+    se = G.std(0, ddof=1) / math.sqrt(len(G))
+    assert np.all(np.abs(G.mean(0) - exact) < z * se + 1e-12), (G.mean(0), exact, se)
+
+
+@pytest.mark.parametrize("variant", ["joint", "split_prior", "analytic_kl"])
+def test_reparam_estimator_unbiased(variant):
+    q = vi.MeanFieldNormal(2)
+    if variant == "joint":
+        eg = vi.elbo_grad(conj_log_joint, q, jit=False)
+    elif variant == "split_prior":
+        eg = vi.elbo_grad(conj_log_lik, q, log_prior=conj_log_prior, jit=False)
+    else:
+        eg = vi.elbo_grad(conj_log_lik, q, kl="analytic", prior_mean=M0, prior_std=S0, jit=False)
+    G = _draws(eg, 1500, 0, X)
+    _assert_unbiased(G, exact_elbo_grad(LAM, X))
+    # the estimate of the ELBO itself: exact value from the closed form at the same lam
+    assert np.isfinite(eg(LAM, 0, X)[0])
+
+
+def test_reparam_many_samples_is_mean_of_single_sample_gradients():
+    q = vi.FullRankNormal(2)
+    eg = vi.elbo_grad(conj_log_joint, q, jit=False)
+    lam = q.init_params(3)
+    eps = np.random.default_rng(1).standard_normal((5, 2))
+    v, g = eg(lam, eps, X)
+    singles = [eg(lam, eps[k], X) for k in range(5)]
+    np.testing.assert_allclose(g, np.mean([s[1] for s in singles], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(v, np.mean([s[0] for s in singles]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kl", [None, "analytic"])
+def test_fullrank_gradient_matches_finite_differences(kl):
+    from gradcheck import numerical_grad
+    q = vi.FullRankNormal(2)
+    lam = np.array([0.2, -0.3, -0.4, 0.3, 0.1])
+    eps = np.random.default_rng(5).standard_normal((3, 2))
+    eg = vi.elbo_grad(conj_log_lik, q, kl=kl, log_prior=None if kl else conj_log_prior,
+                      prior_mean=[M0, 0.0], prior_std=[S0, 2.0], jit=False)
+    v, g = eg(lam, eps, X)
+    np.testing.assert_allclose(g, numerical_grad(lambda l: eg(l, eps, X)[0], [lam], 0), rtol=1e-6, atol=1e-7)
+    if kl:  # closed-form KL against the textbook formula
+        C, mu = q.chol(lam), lam[:2]
+        S0m = np.diag([S0**2, 4.0])
+        dm = np.array([M0, 0.0]) - mu
+        ref = 0.5 * (np.trace(np.linalg.solve(S0m, C @ C.T)) + dm @ np.linalg.solve(S0m, dm) - 2
+                     + np.log(np.linalg.det(S0m) / np.linalg.det(C @ C.T)))
+        assert eg.module.fullrank_kl_normal(lam, np.array([M0, 0.0]), np.array([S0, 2.0]),
+                                            *vi.elbo.fullrank_tables(2)) == pytest.approx(ref, rel=1e-12)
+
+
+def test_score_estimator_unbiased_and_baseline_reduces_variance():
+    q = vi.MeanFieldNormal(2)
+    exact = exact_elbo_grad(LAM, X)
+    eg = vi.elbo_grad(conj_log_joint, q, num_samples=8, estimator="score", jit=False)
+    variances = {}
+    for baseline in (None, "loo", "optimal"):
+        rng = np.random.default_rng(11)
+        G = np.array([eg.score_terms(LAM, eg.noise(rng), X, baseline=baseline)[1] for _ in range(700)])
+        if baseline != "optimal":  # the plug-in optimal scale has O(1/K) bias
+            _assert_unbiased(G, exact)
+        variances[baseline] = G.var(0, ddof=1).sum()
+    print("score-function gradient variance (sum over coordinates), K=8:",
+          {k: round(v, 2) for k, v in variances.items()},
+          f"reduction loo {variances[None] / variances['loo']:.1f}x, "
+          f"optimal {variances[None] / variances['optimal']:.1f}x")
+    assert variances["loo"] < 0.5 * variances[None]
+    assert variances["optimal"] < 0.5 * variances[None]
+
+
+def test_score_estimator_mc_entropy_unbiased():
+    q = vi.MeanFieldNormal(2)
+    eg = vi.elbo_grad(conj_log_joint, q, num_samples=8, estimator="score", entropy="mc", jit=False)
+    _assert_unbiased(_draws(eg, 700, 2, X), exact_elbo_grad(LAM, X))
+
+
+def test_minibatch_scaling_unbiased():
+    # With fixed noise, averaging the N/|S|-scaled minibatch gradient over all subsets of size 2
+    # gives exactly the full-data gradient.
+    q = vi.MeanFieldNormal(2)
+    full = vi.elbo_grad(conj_log_lik, q, log_prior=conj_log_prior, jit=False)
+    mini = vi.elbo_grad(conj_log_lik, q, log_prior=conj_log_prior, data_size=len(X), jit=False)
+    eps = np.random.default_rng(4).standard_normal((3, 2))
+    v_full, g_full = full(LAM, eps, X)
+    outs = [mini(LAM, eps, X[list(s)]) for s in itertools.combinations(range(len(X)), 2)]
+    np.testing.assert_allclose(np.mean([o[1] for o in outs], axis=0), g_full, rtol=1e-10)
+    np.testing.assert_allclose(np.mean([o[0] for o in outs]), v_full, rtol=1e-10)
+    with pytest.raises(srcdiff.SrcdiffError):
+        vi.elbo_grad(conj_log_joint, q, data_size=len(X))  # prior not separated
+
+
+def test_source_is_readable():
+    eg = vi.elbo_grad(conj_log_lik, vi.MeanFieldNormal(2), log_prior=conj_log_prior, jit=False)
+    src = srcdiff.source(eg)
+    assert "def conj_log_lik(" in src and "def conj_log_prior(" in src and "def elbo_value_and_grad(" in src
+    assert "conj_log_lik(z, x) + conj_log_prior(z)" in eg.elbo_source
+    compile(src, "<generated>", "exec")
+
+
+def test_fit_temperature_recovers_exact_posterior(tmp_path):
+    from vi_temperature import log_joint
+    res = vi.fit(log_joint, vi.MeanFieldNormal(1), steps=2500, num_samples=4, lr=0.05, seed=0,
+                 progress=False, jit=False)
+    assert abs(res.mean[0] - 17.4) < 0.06
+    assert abs(res.std[0] - math.sqrt(1 / 1.25)) < 0.04
+    assert res.elbo_trace.shape == (2500,) and res.params.shape == (2,)
+    assert res.elbo_trace[-200:].mean() > res.elbo_trace[:50].mean()
+    path = res.plot(str(tmp_path / "trace.png"))
+    assert os.path.getsize(path) > 1000
+
+
+def test_fit_linear_regression_recovers_exact_posterior():
+    from vi_linear_regression import exact_posterior, log_joint, make_data
+    X_, y = make_data()
+    res = vi.fit(log_joint, vi.FullRankNormal(3), data=(X_, y), steps=3000, num_samples=4, lr=0.02,
+                 seed=0, progress=False, jit=False)
+    m, S = exact_posterior(X_, y)
+    sd = np.sqrt(np.diag(S))
+    assert np.all(np.abs(res.mean - m) < 0.15 * sd)
+    np.testing.assert_allclose(res.std, sd, rtol=0.08)
+    np.testing.assert_allclose(res.cov[1, 2] / np.sqrt(res.cov[1, 1] * res.cov[2, 2]),
+                               S[1, 2] / np.sqrt(S[1, 1] * S[2, 2]), atol=0.05)
+
+
+def test_fit_minibatch_and_optimizer_instance():
+    from vi_linear_regression import exact_posterior, make_data, NOISE, PRIOR_STD
+
+    def lik(w, X, y):
+        return np.sum(vi.normal_logpdf(y, X @ w, NOISE))
+
+    X_, y = make_data(n=200)
+    res = vi.fit(lik, vi.MeanFieldNormal(3), data=(X_, y), steps=3000, batch_size=50, kl="analytic",
+                 prior_std=PRIOR_STD, optimizer=vi.Adam(lr=0.02), seed=1, progress=False, jit=False)
+    m, _ = exact_posterior(X_, y)
+    np.testing.assert_allclose(res.mean, m, atol=0.03)
+
+
+@pytest.mark.slow  # first run compiles with Numba (~15-30 s); cached on disk afterwards
+def test_jit_matches_python():
+    from vi_temperature import log_joint
+    q = vi.MeanFieldNormal(1)
+    eps = np.random.default_rng(0).standard_normal((3, 1))
+    a = vi.elbo_grad(log_joint, q, jit=False)(np.array([1.0, 0.2]), eps)
+    b = vi.elbo_grad(log_joint, q, jit=True)(np.array([1.0, 0.2]), eps)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-12)
+    assert a[0] == pytest.approx(b[0], rel=1e-12)
