@@ -6,7 +6,7 @@ import inspect
 from typing import Any, Callable, Sequence, Union
 
 from . import backends, compiler
-from .transforms import kinds
+from .transforms import flatten, kinds
 from .errors import SrcdiffError
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
@@ -52,15 +52,16 @@ class Transformed:
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
 
-    def _build(self, arg_kinds: tuple = ()):
+    def _build(self, arg_kinds: tuple = (), structs: tuple = ()):
         """Generate (and load/compile) the gradient specialised to the arguments' kinds."""
-        if arg_kinds not in self._cache:
-            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds)
+        key = (arg_kinds, repr(structs))
+        if key not in self._cache:
+            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs))
             src = mod.source()
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[arg_kinds] = (mod, src, getattr(loaded, mod.entry))
-        self._last = self._cache[arg_kinds]
+            self._cache[key] = (mod, src, getattr(loaded, mod.entry))
+        self._last = self._cache[key]
         return self._last[2]
 
     @property
@@ -79,15 +80,48 @@ class Transformed:
         return self.source
 
     def __call__(self, *args):
+        args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
-        fn = self._build(tuple(kinds.kind_of_value(a) for a in args[:nargs]))
+        params = self._params()
+        structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
+                        if isinstance(a, (tuple, list)) and k < len(params))
+        if structs:
+            flat = [x for a in args[:nargs] for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+            args = tuple(flat) + tuple(args[nargs:])
+            nargs = len(flat)
+        arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
+        fn = self._build(arg_kinds, structs) if structs else self._build(arg_kinds)
         try:
             out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
             _translate(exc, self)
-        return self._shape(out)
+        out = self._shape(out)
+        if structs:
+            out = self._restructure(out, dict(structs), args_in)
+        return out
+
+    def _params(self):
+        return list(inspect.signature(getattr(self.f, "py_func", self.f)).parameters)
+
+    def _restructure(self, out, structs, original):
+        params = self._params()
+
+        def regroup(grads):
+            grads = list(grads) if self.many or any(w in structs for w in self.wrt_names) else [grads]
+            it = iter(grads)
+            res = []
+            for w in self.wrt_names:
+                if w in structs:
+                    res.append(flatten.rebuild(structs[w], it, original[params.index(w)]))
+                else:
+                    res.append(next(it))
+            return tuple(res) if self.many else res[0]
+        if self.mode == "grad":
+            return regroup(out if isinstance(out, tuple) else (out,))
+        value, grads = out
+        return value, regroup(grads if isinstance(grads, tuple) else (grads,))
 
     def _shape(self, out):
         if self.mode == "grad":

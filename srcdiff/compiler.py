@@ -1,6 +1,7 @@
 """The map of the house: the passes, in order, that turn a user's function into adjoint source.
 
     parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
+    flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
     lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
     desugar        augassign, unpacking, for-over-iterables, chained compares    transforms/desugar.py
     resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
@@ -8,6 +9,7 @@
     structure      early return / break / continue -> structured flow            transforms/controlflow.py
     anf            one operation per statement                                   transforms/anf.py
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
+    kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal                                             transforms/optimize.py
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import activity, anf, controlflow, desugar, emit, kinds, optimize, parse, resolve, reverse, ssa
+from .transforms import (activity, anf, controlflow, desugar, emit, flatten, kinds, optimize, parse, resolve,
+                         reverse, ssa)
 from .transforms.astutil import Namer, load
 
 
@@ -165,9 +168,17 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     return name
 
 
-def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = ()) -> Module:
-    """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees."""
+def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None) -> Module:
+    """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
+
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf."""
     module = Module()
+    if structs:
+        unit = flatten.flatten_arguments(parse.parse(fn), structs)
+        module.units[_key(fn)] = front_end(unit)
+        _link(module, module.units[_key(fn)])
+        wrt_names = [leaf for w in wrt_names for leaf in (
+            flatten._Flatten(unit, structs).leaf_names(w, structs[w]) if w in structs else [w])]
     unit = _unit_for(module, fn)
     missing = [w for w in wrt_names if w not in unit.params]
     if missing:

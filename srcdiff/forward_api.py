@@ -27,7 +27,10 @@ def generated_function(f, args=None):
             raise SrcdiffError("srcdiff nests transforms two levels deep at most",
                                advice="differentiate the inner function with hessian / hvp instead")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
-        fn = f._build() if args is None else f._build(tuple(kinds.kind_of_value(a) for a in args[:n]))
+        fn = None
+        if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
+            fn = f._build(tuple(kinds.kind_of_value(a) for a in args[:n]))
+        fn = fn if fn is not None else f._build()
         return getattr(fn, "py_func", fn)
     if isinstance(f, ForwardTransformed):
         fn = f._build(args)
@@ -244,7 +247,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
 
 
 # ---- nesting: grad(grad(f)) and friends differentiate the generated source, in forward mode ---------------
-def _nested(t: Transformed, arg_kinds: tuple):
+def _nested(t: Transformed):
     """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated:
     forward mode over the inner generated source, one pass per entry of the wrt arguments (one pass
     for a scalar, e.g. the second derivative of a function of one scalar)."""
@@ -285,13 +288,15 @@ def _install_nesting():
         return
     reverse_build = Transformed._build
 
-    def _build(self, arg_kinds: tuple = ()):
+    @functools.wraps(reverse_build)
+    def _build(self, *args, **kwargs):
         if isinstance(self.f, Transformed):
-            if arg_kinds not in self._cache:
-                self._cache[arg_kinds] = _nested(self, arg_kinds)
-            self._last = self._cache[arg_kinds]
+            key = ("nested", repr(args), repr(sorted(kwargs.items())))
+            if key not in self._cache:
+                self._cache[key] = _nested(self)
+            self._last = self._cache[key]
             return self._last[2]
-        return reverse_build(self, arg_kinds)
+        return reverse_build(self, *args, **kwargs)
 
     Transformed._build = _build
     Transformed.py_func = property(lambda self: generated_function(self))

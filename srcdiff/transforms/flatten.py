@@ -1,0 +1,208 @@
+"""Pass 1b (only for tuple/list arguments): give every array or float inside a structured argument a
+parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
+(`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled."""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from ..errors import fail
+from .astutil import assign, const, copy_loc, load, store
+
+
+def structure_of(value):
+    """None for a leaf, else a list of the elements' structures."""
+    if isinstance(value, (tuple, list)):
+        return [structure_of(v) for v in value]
+    return None
+
+
+def leaves(value):
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in leaves(v)]
+    return [value]
+
+
+def rebuild(struct, flat, like):
+    """Inverse of `leaves` for gradients: the structure of `like` filled from the iterator `flat`."""
+    if struct is None:
+        return next(flat)
+    items = [rebuild(s, flat, e) for s, e in zip(struct, like)]
+    return type(like)(items) if isinstance(like, (tuple, list)) else tuple(items)
+
+
+class _Flatten:
+    def __init__(self, unit, structs: dict):
+        self.unit = unit
+        self.alias = {}  # local name -> (param, path)
+        self.structs = structs
+
+    def leaf_names(self, name, struct, path=()):
+        if struct is None:
+            return ["_".join([name] + [str(p) for p in path])]
+        return [n for k, s in enumerate(struct) for n in self.leaf_names(name, s, path + (k,))]
+
+    def struct_at(self, name, path):
+        s = self.structs[name]
+        for p in path:
+            s = s[p]
+        return s
+
+    def ref(self, node):
+        """(param, path) if `node` denotes a structured value or a leaf inside one, else None."""
+        if isinstance(node, gast.Name):
+            if node.id in self.alias:
+                return self.alias[node.id]
+            if node.id in self.structs:
+                return node.id, ()
+            return None
+        if isinstance(node, gast.Subscript):
+            base = self.ref(node.value)
+            if base is None:
+                return None
+            if self.struct_at(*base) is None:
+                return None
+            if not (isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int)):
+                fail(node, self.unit, "a tuple/list argument can only be indexed by a constant here",
+                     "index with literal integers, unpack it, or loop over it directly")
+            s = self.struct_at(*base)
+            if s is None:  # indexing into an array that is itself an item
+                return None
+            k = node.slice.value
+            if not -len(s) <= k < len(s):
+                fail(node, self.unit, f"index {k} out of range for a structure of {len(s or [])} items")
+            return base[0], base[1] + (k % len(s),)
+        return None
+
+    def leaf(self, param, path, node):
+        if self.struct_at(param, path) is not None:
+            fail(node, self.unit, "a tuple/list argument used as a whole value",
+                 "index it, unpack it, or loop over it; pass its items to helper functions separately")
+        return copy_loc(load("_".join([param] + [str(p) for p in path])), node)
+
+    def expr(self, node):
+        outer = self
+
+        class T(gast.NodeTransformer):
+            def visit_Subscript(self, n):
+                r = outer.ref(n)
+                if r is not None:
+                    return outer.leaf(*r, n)
+                self.generic_visit(n)
+                return n
+
+            def visit_Name(self, n):
+                r = outer.ref(n)
+                if r is not None and isinstance(n.ctx, gast.Load):
+                    return outer.leaf(*r, n)
+                return n
+
+            def visit_Call(self, n):
+                if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
+                        and outer.ref(n.args[0]) is not None):
+                    s = outer.struct_at(*outer.ref(n.args[0]))
+                    return copy_loc(const(len(s)), n)
+                self.generic_visit(n)
+                return n
+        return T().visit(node)
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            out += self.stmt(s)
+        return out
+
+    def bind(self, target, param, path, like):
+        """Statements binding `target` to the structured value at (param, path)."""
+        s = self.struct_at(param, path)
+        if isinstance(target, gast.Name):
+            if s is None:
+                return [copy_loc(assign(target.id, load("_".join([param] + [str(p) for p in path])), like.lineno), like)]
+            self.alias[target.id] = (param, path)
+            return []
+        if isinstance(target, (gast.Tuple, gast.List)):
+            if s is None or len(s) != len(target.elts):
+                fail(like, self.unit, "cannot unpack: the structure has a different number of items")
+            return [x for k, t in enumerate(target.elts) for x in self.bind(t, param, path + (k,), like)]
+        fail(like, self.unit, "unsupported target for a tuple/list argument")
+
+    def stmt(self, s):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1:
+            r = self.ref(s.value)
+            if r is not None and self.struct_at(*r) is not None:
+                return self.bind(s.targets[0], *r, s)
+        if isinstance(s, gast.For):
+            it = s.iter
+            seq, index_target = None, None
+            if isinstance(it, gast.Call) and isinstance(it.func, gast.Name):
+                if it.func.id == "enumerate" and len(it.args) == 1 and self.ref(it.args[0]) is not None:
+                    seq = self.ref(it.args[0])
+                    index_target, s.target = s.target.elts[0], s.target.elts[1]
+                elif (it.func.id == "range" and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
+                      and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
+                      and self.ref(it.args[0].args[0]) is not None):
+                    n = len(self.struct_at(*self.ref(it.args[0].args[0])))
+                    return self.unroll(s, [(None, k) for k in range(n)], s.target)
+            elif self.ref(it) is not None:
+                seq = self.ref(it)
+            if seq is not None:
+                n = len(self.struct_at(*seq))
+                return self.unroll(s, [(seq, k) for k in range(n)], index_target)
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                setattr(s, f, self.block(getattr(s, f)))
+        for f in ("value", "test", "iter", "targets", "target", "msg"):
+            v = getattr(s, f, None)
+            if isinstance(v, list):
+                setattr(s, f, [self.expr(x) for x in v])
+            elif isinstance(v, gast.AST):
+                setattr(s, f, self.expr(v))
+        return [s]
+
+    def unroll(self, loop, items, index_target):
+        if any(isinstance(n, (gast.Break, gast.Continue)) for n in gast.walk(loop)):
+            fail(loop, self.unit, "break/continue in a loop over a tuple/list argument is not supported")
+        out = []
+        for seq, k in items:
+            pre = []
+            if seq is not None:
+                pre += self.bind(loop.target, seq[0], seq[1] + (k,), loop)
+                if index_target is not None:
+                    pre.append(copy_loc(assign(index_target.id, const(k), loop.lineno), loop))
+            else:
+                pre.append(copy_loc(assign(loop.target.id, const(k), loop.lineno), loop))
+            body = copy.deepcopy(loop.body)
+            if seq is None:  # range(len(P)): P[i] with i known
+                body = [_subst_const(b, loop.target.id, k) for b in body]
+            out += self.block(pre + body)
+        return out
+
+
+def _subst_const(stmt, name, k):
+    class T(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id == name and isinstance(n.ctx, gast.Load):
+                return copy_loc(const(k), n)
+            return n
+    return T().visit(stmt)
+
+
+def flatten_arguments(unit, structs: dict):
+    """Replace structured parameters (name -> structure) by one parameter per leaf."""
+    if not structs:
+        return unit
+    fl = _Flatten(unit, structs)
+    args = []
+    for a in unit.node.args.args:
+        if a.id in structs:
+            args += [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                     for n in fl.leaf_names(a.id, structs[a.id])]
+        else:
+            args.append(a)
+    unit.node.body = fl.block(unit.node.body)
+    unit.node.args.args = args
+    return unit
+
+
+_ = store
