@@ -45,6 +45,13 @@ def log_lik(w, X, y):
     return np.sum(vi.bernoulli_logits_logpmf(y, X @ w))
 
 
+def log_lik_inlined(w, X, y):
+    """The same likelihood with the Bernoulli log-pmf written inline (no callee): measures what the
+    compiler's callee-forward recomputation costs (see the report printed at the end)."""
+    logits = X @ w
+    return np.sum(y * logits - np.maximum(logits, 0.0) - np.log1p(np.exp(-np.abs(logits))))
+
+
 def log_prior(w):
     return np.sum(vi.normal_logpdf(w, 0.0, 1.0))
 
@@ -82,7 +89,8 @@ def bench_srcdiff(X, y):
         st["lam"] = st["opt"].step(st["lam"], g)
 
     eps = rng.standard_normal((1, D))
-    raw = eg._vg._build()  # the compiled generated function itself (no wrapper)
+    eg(lam0, eps, X, y)
+    raw = eg._vg.fns[next(iter(eg._vg.fns))]  # the compiled generated function itself (no wrapper)
 
     def grad_only():
         raw(lam0, eps, X, y)
@@ -97,7 +105,12 @@ def bench_srcdiff(X, y):
     t_adam = median_step_time(lambda: opt.step(lam0, g0), ARGS.chunks, ARGS.chunk)
     res = vi.fit(log_lik, q, data=(X, y), steps=ARGS.steps, log_prior=log_prior, lr=ARGS.lr, seed=0,
                  average=0.0, progress=False, grad_fn=eg, init=q.init_params())
-    return dict(first=first, step_fn=step, grad=t_grad, wrapped=t_wrapped, noise=t_noise, adam=t_adam,
+    eg2 = vi.elbo_grad(log_lik_inlined, q, num_samples=1, log_prior=log_prior, jit=True)
+    eg2(lam0, eps, X, y)
+    raw2 = eg2._vg.fns[next(iter(eg2._vg.fns))]
+    np.testing.assert_allclose(raw2(lam0, eps, X, y)[1], raw(lam0, eps, X, y)[1], rtol=1e-10)
+    t_grad_inl = median_step_time(lambda: raw2(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
+    return dict(first=first, step_fn=step, grad=t_grad, grad_inlined=t_grad_inl, wrapped=t_wrapped, noise=t_noise, adam=t_adam,
                 mean=res.mean, std=res.std, source=eg.source)
 
 
@@ -142,21 +155,24 @@ def bench_numpyro(X, y):
 
 def interleaved(a, b, chunks, chunk):
     """Median per-step times of a and b, timed in alternating chunks (fair under a varying load)."""
-    ta, tb = [], []
+    ta, tb, ca, cb = [], [], [], []
     for _ in range(chunks):
-        for f, out in ((a, ta), (b, tb)):
-            t0 = time.perf_counter()
+        for f, out, cpu in ((a, ta, ca), (b, tb, cb)):
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(chunk):
                 f()
             out.append((time.perf_counter() - t0) / chunk)
-    return statistics.median(ta), statistics.median(tb), statistics.median([x / y for x, y in zip(tb, ta)])
+            cpu.append((time.process_time() - c0) / chunk)
+    med = statistics.median
+    return med(ta), med(tb), med([x / y for x, y in zip(tb, ta)]), med(ca), med(cb)
 
 
 def main():
     X, y = make_data()
     s = bench_srcdiff(X, y)
     n = bench_numpyro(X, y)
-    s["step"], n["step"], ratio = interleaved(s["step_fn"], n["step_fn"], ARGS.chunks, ARGS.chunk)
+    s["step"], n["step"], ratio, s["cpu"], n["cpu"] = interleaved(s["step_fn"], n["step_fn"], ARGS.chunks,
+                                                                   ARGS.chunk)
     us = 1e6
     print(f"Bayesian logistic regression SVI, N={N}, D={D}, K=1, mean-field normal, Adam(lr={ARGS.lr}); "
           f"threads={ARGS.threads}")
@@ -166,11 +182,15 @@ def main():
           f"| {1 / s['step']:.0f} |")
     print(f"| srcdiff jit: ELBO gradient via ELBOGrad wrapper | | {s['wrapped'] * us:.1f} | {1 / s['wrapped']:.0f} |")
     print(f"| srcdiff jit: generated gradient alone | | {s['grad'] * us:.1f} | {1 / s['grad']:.0f} |")
+    print(f"| srcdiff jit: generated gradient, Bernoulli log-pmf inlined | | {s['grad_inlined'] * us:.1f} "
+          f"| {1 / s['grad_inlined']:.0f} |")
     print(f"| (NumPy Adam.step alone / noise draw alone) | | {s['adam'] * us:.1f} / {s['noise'] * us:.1f} | |")
     print(f"| NumPyro jax.jit(svi.update) | {n['first']:.2f} | {n['step'] * us:.1f} | {1 / n['step']:.0f} |")
     print(f"\nratio srcdiff/NumPyro steps per second: full step {n['step'] / s['step']:.2f}x "
           f"(median of per-chunk ratios {ratio:.2f}x), "
           f"gradient only {n['step'] / s['grad']:.2f}x")
+    print(f"CPU time per full step (process_time, all threads): srcdiff {s['cpu'] * us:.1f} us, "
+          f"NumPyro {n['cpu'] * us:.1f} us -> ratio {n['cpu'] / s['cpu']:.2f}x")
     np.set_printoptions(precision=3, suppress=True)
     print(f"\nposterior after {ARGS.steps} steps (last iterate, no averaging):")
     print("  mean srcdiff", s["mean"], "\n       NumPyro", n["mean"])

@@ -10,8 +10,9 @@ __version__ = "0.1.0"
 from .errors import SrcdiffError  # noqa: E402
 from .rules import adjoint  # noqa: E402
 from .api import differentiate, grad, source, value_and_grad, vjp  # noqa: E402
+from .export import export  # noqa: E402
 
-__all__ = ["SrcdiffError", "adjoint", "differentiate", "grad", "source", "value_and_grad", "vjp"]
+__all__ = ["SrcdiffError", "adjoint", "differentiate", "export", "grad", "source", "value_and_grad", "vjp"]
 from .forward_api import hessian, hvp, jacobian, jvp  # noqa: E402
 
 __all__ += ["hessian", "hvp", "jacobian", "jvp"]

@@ -22,7 +22,6 @@ from .astutil import Namer, assign, call, comment, const, dotted_name, load, nam
 from .reverse import _BINOP_RULE, simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
-STACK_OPS = ("rt.stack", "rt.push", "rt.pop")
 _SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds: rt.index_add(a, idx, g)
 
 
@@ -456,7 +455,6 @@ def _live(stmts, live_out, droppable, removed):
                 continue
             live |= _loads(s)
         elif isinstance(s, gast.If):
-            s = gast.If(test=s.test, body=None, orelse=None) if False else s
             body, lb = _live(s.body, live, droppable, removed)
             orelse, lo = _live(s.orelse, live, droppable, removed)
             if not body and not orelse and _pure(s.test):
@@ -491,7 +489,6 @@ def _comments_only(stmts) -> bool:
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     """Drop values nothing reads. A stack goes as a whole: its pops only when every pop is dead."""
-    from .astutil import is_comment
     stacks = {n.targets[0].id for n in gast.walk(fn) if isinstance(n, gast.Assign)
               and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call)
               and dotted_name(n.value.func) == "rt.stack"}
@@ -499,16 +496,12 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     while True:
         trial = copy.deepcopy(fn)
         removed = set()
-        body = [s for s in trial.body if not is_comment(s)]
-        comments = {id(s) for s in trial.body if is_comment(s)}
-        del comments
         trial.body, _ = _live(trial.body, set(), droppable, removed)
         still = {_pop_stack(n) for n in gast.walk(trial) if _pop_stack(n)}
         partial = removed & still   # some pops of these stacks went, others stay: keep them all
         if not partial:
             return _strip_empty(trial)
         droppable -= partial
-        del body
 
 
 def _strip_empty(fn):

@@ -59,50 +59,49 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 def log_Z(log_pi, log_A, log_B, data):
+    """Log-partition (log-likelihood) of a categorical HMM via the forward recursion.
+
+    log_pi (K,), log_A (K, K) with rows "from" and columns "to", log_B (K, V),
+    data (T,) int64 symbols.  Gradients w.r.t. (log_pi, log_A, log_B) are the
+    expected first-state indicator, transition counts and emission counts.
+    """
     log_alpha = log_pi + log_B[:, data[0]]
     for t in range(1, data.shape[0]):
         log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, data[t]]
     return logsumexp(log_alpha)
 
 
-log_Z.__doc__ = """Log-partition (log-likelihood) of a categorical HMM via the forward recursion.
-
-    log_pi (K,), log_A (K, K) with rows "from" and columns "to", log_B (K, V),
-    data (T,) int64 symbols.  Gradients w.r.t. (log_pi, log_A, log_B) are the
-    expected first-state indicator, transition counts and emission counts.
-    """
-
-
 def log_Z_obs(log_pi, log_A, log_b):
+    """Forward recursion with a (T, K) matrix of per-time log emission densities.
+
+    Works for any emission family.  The gradient w.r.t. ``log_b`` is the matrix
+    of posterior marginals gamma[t, k] = p(z_t = k | x); the gradient w.r.t.
+    ``log_A`` is the expected transition-count matrix.
+    """
     log_alpha = log_pi + log_b[0]
     for t in range(1, log_b.shape[0]):
         log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_b[t]
     return logsumexp(log_alpha)
 
 
-log_Z_obs.__doc__ = """Forward recursion with a (T, K) matrix of per-time log emission densities.
-
-    Works for any emission family.  The gradient w.r.t. ``log_b`` is the matrix
-    of posterior marginals gamma[t, k] = p(z_t = k | x); the gradient w.r.t.
-    ``log_A`` is the expected transition-count matrix.
-    """
-
-
 def log_Z_io(log_pi, log_A, log_B, inputs, data):
+    """Input-output HMM: the transition into time t uses ``log_A[inputs[t]]``.
+
+    log_A has shape (U, K, K) for U input symbols; ``inputs[0]`` is unused.
+    The gradient w.r.t. log_A holds the expected transition counts per input.
+    """
     log_alpha = log_pi + log_B[:, data[0]]
     for t in range(1, data.shape[0]):
         log_alpha = logsumexp(log_alpha[:, None] + log_A[inputs[t]], axis=0) + log_B[:, data[t]]
     return logsumexp(log_alpha)
 
 
-log_Z_io.__doc__ = """Input-output HMM: the transition into time t uses ``log_A[inputs[t]]``.
-
-    log_A has shape (U, K, K) for U input symbols; ``inputs[0]`` is unused.
-    The gradient w.r.t. log_A holds the expected transition counts per input.
-    """
-
-
 def log_Z_gaussian(log_pi, log_A, means, log_vars, x):
+    """Log-likelihood of an HMM with scalar Gaussian emissions N(means[k], exp(log_vars[k])).
+
+    Differentiable in all of (log_pi, log_A, means, log_vars); e.g.
+    d/d means[k] = sum_t gamma[t, k] (x_t - means[k]) / var_k.
+    """
     log_b = -0.5 * (np.log(2.0 * np.pi) + log_vars[None, :]
                     + (x[:, None] - means[None, :]) ** 2 / np.exp(log_vars)[None, :])
     log_alpha = log_pi + log_b[0]
@@ -111,39 +110,28 @@ def log_Z_gaussian(log_pi, log_A, means, log_vars, x):
     return logsumexp(log_alpha)
 
 
-log_Z_gaussian.__doc__ = """Log-likelihood of an HMM with scalar Gaussian emissions N(means[k], exp(log_vars[k])).
-
-    Differentiable in all of (log_pi, log_A, means, log_vars); e.g.
-    d/d means[k] = sum_t gamma[t, k] (x_t - means[k]) / var_k.
-    """
-
-
 def viterbi_score(log_pi, log_A, log_B, data):
+    """Log-probability of the single best state path (max-product recursion).
+
+    Its gradient w.r.t. (log_pi, log_A, log_B) are the first-state indicator,
+    transition counts and emission counts *of the best path* (when unique).
+    """
     log_delta = log_pi + log_B[:, data[0]]
     for t in range(1, data.shape[0]):
         log_delta = np.max(log_delta[:, None] + log_A, axis=0) + log_B[:, data[t]]
     return np.max(log_delta)
 
 
-viterbi_score.__doc__ = """Log-probability of the single best state path (max-product recursion).
-
-    Its gradient w.r.t. (log_pi, log_A, log_B) are the first-state indicator,
-    transition counts and emission counts *of the best path* (when unique).
-    """
-
-
 def viterbi_score_obs(log_pi, log_A, log_b):
-    log_delta = log_pi + log_b[0]
-    for t in range(1, log_b.shape[0]):
-        log_delta = np.max(log_delta[:, None] + log_A, axis=0) + log_b[t]
-    return np.max(log_delta)
-
-
-viterbi_score_obs.__doc__ = """Best-path score with (T, K) per-time log emission scores.
+    """Best-path score with (T, K) per-time log emission scores.
 
     The gradient w.r.t. ``log_b`` is the one-hot (T, K) indicator of the best
     path when that path is unique.
     """
+    log_delta = log_pi + log_b[0]
+    for t in range(1, log_b.shape[0]):
+        log_delta = np.max(log_delta[:, None] + log_A, axis=0) + log_b[t]
+    return np.max(log_delta)
 
 
 # ---------------------------------------------------------------------------

@@ -50,6 +50,17 @@ LGSSM.__doc__ = """Parameters of a time-invariant linear-Gaussian state space mo
 
 
 def log_Z(h, J, L):
+    """Log-normaliser of a Gaussian Markov chain in information form.
+
+    h (T, n), J (T, n, n), L (T-1, n, n) with the density
+    exp(sum_t h_t'x_t - 1/2 x_t'J_t x_t + sum_t x_t' L[t-1] x_{t-1}).
+
+    Forward pass: ``chol, v`` hold the Cholesky factor of the filtered
+    precision and chol^-1 times the filtered information vector of x_{t-1};
+    marginalising x_{t-1} adds W'v to h_t and subtracts W'W from J_t, where
+    W = chol^-1 L[t-1]'.  Each conditioning step contributes
+    1/2 |v|^2 - log det chol + n/2 log(2 pi).
+    """
     J_f = 0.5 * (J[0] + J[0].T)
     chol = np.linalg.cholesky(J_f)
     v = solve_triangular(chol, h[0], lower=True)
@@ -62,19 +73,6 @@ def log_Z(h, J, L):
         v = solve_triangular(chol, h_f, lower=True)
         total = total + 0.5 * np.dot(v, v) - np.sum(np.log(np.diag(chol)))
     return total + 0.5 * h.shape[0] * h.shape[1] * np.log(2.0 * np.pi)
-
-
-log_Z.__doc__ = """Log-normaliser of a Gaussian Markov chain in information form.
-
-    h (T, n), J (T, n, n), L (T-1, n, n) with the density
-    exp(sum_t h_t'x_t - 1/2 x_t'J_t x_t + sum_t x_t' L[t-1] x_{t-1}).
-
-    Forward pass: ``chol, v`` hold the Cholesky factor of the filtered
-    precision and chol^-1 times the filtered information vector of x_{t-1};
-    marginalising x_{t-1} adds W'v to h_t and subtracts W'W from J_t, where
-    W = chol^-1 L[t-1]'.  Each conditioning step contributes
-    1/2 |v|^2 - log det chol + n/2 log(2 pi).
-    """
 
 
 def _as_params(params):
