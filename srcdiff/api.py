@@ -82,14 +82,18 @@ class Transformed:
     def __call__(self, *args):
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
-        params = self._params()
-        structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
-                        if isinstance(a, (tuple, list)) and k < len(params))
+        structs = ()
+        kind = kinds.kind_of_value
+        arg_kinds = tuple([kind(a) for a in args[:nargs]])
+        if ("t",) in arg_kinds or any(type(a) is list for a in args[:nargs]):
+            params = self._params()
+            structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
+                            if isinstance(a, (tuple, list)) and k < len(params))
         if structs:
             flat = [x for a in args[:nargs] for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
-        arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
+            arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self._build(arg_kinds, structs) if structs else self._build(arg_kinds)
         try:
             out = fn(*args)
@@ -103,7 +107,9 @@ class Transformed:
         return out
 
     def _params(self):
-        return list(inspect.signature(getattr(self.f, "py_func", self.f)).parameters)
+        if not hasattr(self, "_param_names"):
+            self._param_names = list(inspect.signature(getattr(self.f, "py_func", self.f)).parameters)
+        return self._param_names
 
     def _restructure(self, out, structs, original):
         params = self._params()

@@ -12,7 +12,7 @@
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal                                             transforms/optimize.py
+    optimize       dead code removal, copy propagation                           transforms/optimize.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -62,7 +62,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map)
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
-    return optimize.eliminate_dead_code(final.function(name))
+    return optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
 
 
 @dataclass

@@ -149,3 +149,14 @@ def mlp_params(params, x, y):
 def tuple_arg(p, s):
     w, b = p
     return np.sum(w * s) + b ** 2 + p[0][1] * len(p)
+
+def nested_counter(lam):
+    C = 0.0 * np.eye(2)
+    k = 2
+    for i in range(2):
+        for j in range(i):
+            C[i, j] = lam[k]
+            k = k + 1
+        C[i, i] = np.exp(lam[k])
+        k = k + 1
+    return np.sum(C * C)

@@ -135,6 +135,8 @@ _NONDIFF = {
     "len": builtins.len, "range": builtins.range, "int": builtins.int, "bool": builtins.bool,
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
+    "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.mod": np.mod,
+    "np.floor_divide": np.floor_divide, "np.cumsum_int": None,
 }
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)

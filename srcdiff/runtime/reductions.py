@@ -88,11 +88,18 @@ def _register_reduction(pyfunc, mid, kind):
         if x.ndim == 0:
             return None
 
-        def impl(x, axis=None):
+        if acc is out:
+            def impl(x, axis=None):
+                ax, outer, n, inner = axis_split(x.shape, axis)
+                r2 = mid(np.ascontiguousarray(x).reshape((outer, n, inner)), acc)
+                return squeeze_axis(r2, x.shape, ax)
+            return impl
+
+        def impl_cast(x, axis=None):
             ax, outer, n, inner = axis_split(x.shape, axis)
             r2 = mid(np.ascontiguousarray(x).reshape((outer, n, inner)), acc).astype(out)
             return squeeze_axis(r2, x.shape, ax)
-        return impl
+        return impl_cast
 
 
 _register_reduction(sum, k3.sum_mid, "sum")

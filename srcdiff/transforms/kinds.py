@@ -17,7 +17,15 @@ I = ("s", "i")
 B = ("s", "b")
 
 
+_DTYPE_KIND = {"f": "f", "i": "i", "u": "i", "b": "b"}
+
+
 def kind_of_value(v):
+    t = type(v)
+    if t is float:
+        return F
+    if t is np.ndarray:
+        return ("a", v.ndim, _DTYPE_KIND.get(v.dtype.kind))
     if isinstance(v, (bool, np.bool_)):
         return B
     if isinstance(v, (int, np.integer)):

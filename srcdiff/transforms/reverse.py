@@ -242,21 +242,28 @@ class Reverse:
         tl = self.tape_loop(loop)
         k = self.kinds.get(v)
         if tl is not None and is_scalar(k) and k[1] in ("f", "i", "b"):
-            if v not in self.tapes:
-                self.tapes[v] = (self.namer.fresh(v + "_tape"), k[1], loop)
-            return assign(gast.Subscript(value=load(self.tapes[v][0]), slice=copy.deepcopy(tl[0]), ctx=gast.Store()),
-                          load(v))
+            if (v, id(loop)) not in self.tapes:
+                self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), k[1], loop)
+            tape = self.tapes[(v, id(loop))][0]
+            return assign(gast.Subscript(value=load(tape), slice=copy.deepcopy(tl[0]), ctx=gast.Store()), load(v))
         return gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()), load(v)))
 
     def pop(self, v, loop):
-        if v in self.tapes:
+        if (v, id(loop)) in self.tapes:
             tl = self.tape_loop(loop)
-            return assign(v, gast.Subscript(value=load(self.tapes[v][0]), slice=copy.deepcopy(tl[0]), ctx=gast.Load()))
+            return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
+                                            ctx=gast.Load()))
         return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
 
     def forward(self, stmts, loop):
         out = []
         for s in stmts:
+            line = getattr(s, "lineno", None)
+            if (line is not None and line != self.fwd_line and not getattr(s, "_srcdiff_phi", False)
+                    and not getattr(s, "_srcdiff_merge", False) and not isinstance(s, gast.Return)):
+                text = linecache.getline(self.unit.filename, line).strip()
+                out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
+                self.fwd_line = line
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 arr = s.targets[0].value.id
                 if arr in self.restore:
@@ -567,6 +574,7 @@ class Reverse:
         fn = self.fn
         self.int_names = _int_names(fn)
         self.loop_stack = []
+        self.fwd_line = None
         self.tapes = {}
         self._remat = {}
         self.written_anywhere = _written_arrays(fn.body)
