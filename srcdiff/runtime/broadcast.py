@@ -44,6 +44,18 @@ def _unbroadcast_aligned(r, xshape):
     return r
 
 
+@register_jitable
+def _sum_leading(g, rest):
+    """Numba: g summed over its leading axes down to shape `rest` (a non-empty tuple)."""
+    rsize = 1
+    for i in range(len(rest)):
+        rsize *= rest[i]
+    lsize = 1
+    for i in range(g.ndim - len(rest)):
+        lsize *= g.shape[i]
+    return sum_mid(np.ascontiguousarray(g).reshape((1, lsize, rsize)), g.dtype).reshape(rest)
+
+
 @overload(unbroadcast)
 def _unbroadcast_nb(g, x):
     if nb_is_scalar(x):
@@ -70,21 +82,9 @@ def _unbroadcast_nb(g, x):
             return _unbroadcast_aligned(np.ascontiguousarray(g), x.shape)
         return impl
     if lead > 0:
-        gnd = g.ndim
-
-        def impl(g, x):
-            lsize = 1
-            for i in range(lead):
-                lsize *= g.shape[i]
-            rsize = 1
-            for i in range(lead, gnd):
-                rsize *= g.shape[i]
-            g3 = np.ascontiguousarray(g).reshape((1, lsize, rsize))
-            r = sum_mid(g3, g.dtype).reshape(g.shape[lead:])
-            if xnd == 0:
-                return r
-            return _unbroadcast_aligned(r, x.shape)
-        return impl
+        if xnd == 0:
+            return lambda g, x: np.full((), np.sum(g))
+        return lambda g, x: _unbroadcast_aligned(_sum_leading(g, g.shape[lead:]), x.shape)
 
     def impl(g, x):
         r = np.ascontiguousarray(g).reshape(left_pad(g.shape, xnd))

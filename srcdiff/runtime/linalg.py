@@ -16,14 +16,14 @@ def solve_triangular(a, b, lower=False, trans=0):
 
 @register_jitable
 def _trsm(a, b2, lower, trans, dt):
-    """Substitution for 2-D b2; op(a) is lower-triangular iff lower != transposed."""
+    """Substitution for 2-D b2 (`trans` a bool); op(a) is lower-triangular iff lower != trans."""
     n = a.shape[0]
     if a.ndim != 2 or a.shape[1] != n or b2.shape[0] != n:
         raise ValueError("solve_triangular: shapes do not match")
     m = b2.shape[1]
     x = np.empty((n, m), dt)
     x[:, :] = b2
-    t = trans != 0
+    t = trans
     forward = lower != t
     for step in range(n):
         i = step if forward else n - 1 - step
@@ -48,14 +48,19 @@ def _solve_triangular_nb(a, b, lower=False, trans=0):
         return None
     both32 = a.dtype == types.float32 and b.dtype == types.float32
     dt = np.float32 if both32 else np.float64
+    as_str = isinstance(trans, (types.UnicodeType, types.StringLiteral))
+    if not (as_str or isinstance(trans, (int, types.Integer, types.Boolean, types.Omitted))):
+        return None
     if b.ndim == 1:
         def impl1(a, b, lower=False, trans=0):
+            t = (trans != "N") if as_str else (trans != 0)
             b2 = np.ascontiguousarray(b).reshape((b.shape[0], 1))
-            return _trsm(a, b2, lower, trans, dt).reshape(b.shape[0])
+            return _trsm(a, b2, lower, t, dt).reshape(b.shape[0])
         return impl1
 
     def impl2(a, b, lower=False, trans=0):
-        return _trsm(a, b, lower, trans, dt)
+        t = (trans != "N") if as_str else (trans != 0)
+        return _trsm(a, b, lower, t, dt)
     return impl2
 
 
@@ -69,9 +74,10 @@ def _phi(p):
 def cholesky_grad(L, gL):
     """Adjoint of A -> L = cholesky(A) (lower), as a symmetric gA.
 
-    S = L^-T Phi(L^T gL) L^-1 with Phi = lower triangle, halved diagonal; gA = (S + S^T) / 2.
+    S = L^-T Phi(L^T tril(gL)) L^-1 with Phi = lower triangle, halved diagonal;
+    gA = (S + S^T) / 2. Entries of gL above the diagonal are ignored (L is structurally 0 there).
     """
-    p = _phi(L.T @ gL)
+    p = _phi(L.T @ np.tril(gL))
     y = sla.solve_triangular(L, p, lower=True, trans=1)          # L^-T P
     s = sla.solve_triangular(L, y.T, lower=True, trans=1).T      # (L^-T P) L^-1
     return 0.5 * (s + s.T)
@@ -87,13 +93,13 @@ def _cholesky_grad_nb(L, gL):
     def impl(L, gL):
         n = L.shape[0]
         Lc = np.ascontiguousarray(L).astype(dt)
-        p = np.dot(np.ascontiguousarray(Lc.T), np.ascontiguousarray(gL).astype(dt))
+        p = np.dot(np.ascontiguousarray(Lc.T), np.tril(gL).astype(dt))
         for i in range(n):
             p[i, i] *= 0.5
             for j in range(i + 1, n):
                 p[i, j] = 0.0
-        y = _trsm(Lc, p, True, 1, dt)
-        s = _trsm(Lc, np.ascontiguousarray(y.T), True, 1, dt).T
+        y = _trsm(Lc, p, True, True, dt)
+        s = _trsm(Lc, np.ascontiguousarray(y.T), True, True, dt).T
         return 0.5 * (s + s.T)
     return impl
 

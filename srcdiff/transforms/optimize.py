@@ -48,6 +48,11 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
                     removed = True
                     continue
+                if isinstance(s, gast.If):
+                    if all(is_comment(b) for b in s.orelse):
+                        s.orelse = []
+                    if all(is_comment(b) or isinstance(b, gast.Pass) for b in s.body):
+                        s.body = []
                 if isinstance(s, gast.If) and not s.body and not s.orelse:
                     removed = True
                     continue

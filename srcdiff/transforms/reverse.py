@@ -117,7 +117,10 @@ class Reverse:
         d = self.adj(v)
         expr = self.tidy(expr)
         self.read(expr)
-        if d in state:
+        if d in state and state[d] and (self.kinds.get(v) or ("?",))[0] == "a":
+            # an array this sweep owns: accumulate in place
+            out.append(gast.AugAssign(target=store(d), op=gast.Add(), value=expr))
+        elif d in state:
             out.append(assign(d, gast.BinOp(left=load(d), op=gast.Add(), right=expr)))
             state[d] = True  # a fresh array
         else:

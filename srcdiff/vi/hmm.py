@@ -38,7 +38,7 @@ Zero probabilities (forbidden transitions, structural zeros of a left-to-right
 model) are represented by ``-inf`` natural parameters; their expected counts
 come out as exact zeros.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
@@ -171,17 +171,19 @@ def _i64(a, n=None, what="symbols"):
     return a.astype(np.int64, copy=False)
 
 
-def _check_shapes(log_pi, log_A, emissions, per_time=False):
-    """Validate (K,), (..., K, K) and (K, V) -- or (T, K) when ``per_time`` -- shapes."""
+def _check_shapes(log_pi, log_A, emissions, per_time=False, io=False):
+    """Validate (K,), (K, K) -- (U, K, K) when ``io`` -- and (K, V) -- (T, K) when
+    ``per_time`` -- shapes."""
     K = log_pi.shape[0] if log_pi.ndim == 1 else -1
-    ok = (K > 0 and log_A.ndim in (2, 3) and log_A.shape[-2:] == (K, K)
+    ok = (K > 0 and log_A.ndim == (3 if io else 2) and log_A.shape[-2:] == (K, K)
           and emissions.ndim == 2
           and (emissions.shape[1] == K if per_time else emissions.shape[0] == K)
           and emissions.shape[0] > 0 and emissions.shape[1] > 0)
     if not ok:
         want = "(T, K)" if per_time else "(K, V)"
+        want_A = "(U, K, K)" if io else "(K, K)"
         raise ValueError(f"inconsistent shapes: log_pi {log_pi.shape}, log_A {log_A.shape}, "
-                         f"emissions {emissions.shape}; expected (K,), (K, K) and {want}")
+                         f"emissions {emissions.shape}; expected (K,), {want_A} and {want}")
 
 
 def _clean(g):
@@ -243,9 +245,7 @@ def e_step_io(natural_params, inputs, data, jit=True):
     E emission counts))``.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
-    if log_A.ndim != 3:
-        raise ValueError(f"log_A must have shape (U, K, K), got {log_A.shape}")
-    _check_shapes(log_pi, log_A, log_B)
+    _check_shapes(log_pi, log_A, log_B, io=True)
     inputs = _i64(inputs, log_A.shape[0], "inputs")
     data = _i64(data, log_B.shape[1])
     if inputs.shape != data.shape:
