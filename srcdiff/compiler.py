@@ -8,6 +8,7 @@
     canonicalize   axis=/keepdims=, x[:, None], slogdet                          transforms/desugar.py
     structure      early return / break / continue -> structured flow            transforms/controlflow.py
     anf            one operation per statement                                   transforms/anf.py
+    inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     activity       which values carry derivatives                                transforms/activity.py
@@ -26,8 +27,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, anf, controlflow, desugar, emit, flatten, kinds, optimize, parse, resolve,
-                         reverse, ssa)
+from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, optimize, parse,
+                         resolve, reverse, ssa)
 from .transforms.astutil import Namer, load
 
 
@@ -42,11 +43,20 @@ def front_end(fn_or_unit) -> parse.Unit:
     return unit
 
 
-def middle_end(unit: parse.Unit) -> parse.Unit:
+def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
+    """A copy of a front-end unit in A-normal form, with user calls inlined where possible."""
     unit = copy.copy(unit)
     unit.node = copy.deepcopy(unit.node)
+    unit.callees = dict(unit.callees)
+    unit.bindings = dict(unit.bindings)
     unit = anf.to_anf(unit)
-    return ssa.to_ssa(unit)
+    if inline_callee is not None:
+        unit = inline.inline_calls(unit, inline_callee)
+    return unit
+
+
+def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
+    return ssa.to_ssa(anf_unit(unit, inline_callee))
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
@@ -152,9 +162,21 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{suffix}")
     module.vjps[k] = name
-    ssa_unit = middle_end(unit)
-    _rename_callees(module, unit, ssa_unit.node)
-    local_to_obj = {primal_name(module, t): t for t in unit.callees.values() if t is not None}
+    def inline_callee(obj, stack=()):
+        callee = _unit_for(module, obj)
+        return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
+            if len(stack) < 4 else None
+
+    ssa_unit = middle_end(unit, inline_callee)
+    for name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
+        if name not in module.bindings:
+            module.bindings[name] = value
+            module.namer.reserve(name)
+    remaining = dict(ssa_unit.callees)
+    unit_view = copy.copy(unit)
+    unit_view.callees = remaining
+    _rename_callees(module, unit_view, ssa_unit.node)
+    local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
     ssa_unit.callees = local_to_obj
 
     kind_map = {}
@@ -221,9 +243,21 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_jvp")
     module.vjps[k] = name
-    ssa_unit = middle_end(unit)
-    _rename_callees(module, unit, ssa_unit.node)
-    local_to_obj = {primal_name(module, t): t for t in unit.callees.values() if t is not None}
+    def inline_callee(obj, stack=()):
+        callee = _unit_for(module, obj)
+        return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
+            if len(stack) < 4 else None
+
+    ssa_unit = middle_end(unit, inline_callee)
+    for name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
+        if name not in module.bindings:
+            module.bindings[name] = value
+            module.namer.reserve(name)
+    remaining = dict(ssa_unit.callees)
+    unit_view = copy.copy(unit)
+    unit_view.callees = remaining
+    _rename_callees(module, unit_view, ssa_unit.node)
+    local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
     ssa_unit.callees = local_to_obj
 
     def callee_jvp(local, pos):

@@ -25,6 +25,11 @@ def _add_at_nb(a, idx, g):
         return impl_int
     if not (nb_is_array(idx) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)):
         return None
+    if nb_is_array(g) and g.ndim == 0:
+        def impl_0d(a, idx, g):
+            for i in range(idx.shape[0]):
+                a[idx[i]] += g[()]
+        return impl_0d
     if nb_is_scalar(g) or (nb_is_array(g) and g.ndim < a.ndim):
         # the same g (broadcast over a[j]) for every index
         def impl_same(a, idx, g):

@@ -241,7 +241,8 @@ def _mean_grad_nb(g, x, axis=None):
 
     def impl(g, x, axis=None):
         _, outer, n, inner = axis_split(x.shape, axis)
-        return k3.spread_mid(_as2(g, outer, inner), n, dt, 1.0 / n).reshape(x.shape)
+        scale = 1.0 / n if n else 0.0
+        return k3.spread_mid(_as2(g, outer, inner), n, dt, scale).reshape(x.shape)
     return impl
 
 

@@ -149,6 +149,13 @@ class Reverse:
                 out.append(s._srcdiff_iters)
         return [v for k, v in enumerate(out) if v not in out[:k]]
 
+    def line_comment(self, s):
+        """`# line N: <the user's source line>` (naming the function for inlined callees)."""
+        line = s.lineno
+        text = linecache.getline(getattr(s, "_srcdiff_file", self.unit.filename), line).strip()
+        where = f"{s._srcdiff_func}, line {line}" if hasattr(s, "_srcdiff_func") else f"line {line}"
+        return comment(f"{where}: {text}" if text else where)
+
     # ---- storage of values the backward sweep needs -------------------------------------------------
     def tape_loop(self, loop):
         """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
@@ -262,11 +269,11 @@ class Reverse:
         out = []
         for s in stmts:
             line = getattr(s, "lineno", None)
-            if (line is not None and line != self.fwd_line and not getattr(s, "_srcdiff_phi", False)
+            where = (getattr(s, "_srcdiff_file", None), line)
+            if (line is not None and where != self.fwd_line and not getattr(s, "_srcdiff_phi", False)
                     and not getattr(s, "_srcdiff_merge", False) and not isinstance(s, gast.Return)):
-                text = linecache.getline(self.unit.filename, line).strip()
-                out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
-                self.fwd_line = line
+                out.append(self.line_comment(s))
+                self.fwd_line = where
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 arr = s.targets[0].value.id
                 if arr in self.restore:
@@ -349,11 +356,11 @@ class Reverse:
                 code = [copy.deepcopy(pending.pop(v)[0]) for v in ready if v in self.needed] + code
             if code:
                 line = getattr(s, "lineno", None)
-                if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False) \
+                where = (getattr(s, "_srcdiff_file", None), line)
+                if line is not None and where != self.last_line and not getattr(s, "_srcdiff_phi", False) \
                         and not getattr(s, "_srcdiff_merge", False):
-                    text = linecache.getline(self.unit.filename, line).strip()
-                    out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
-                    self.last_line = line
+                    out.append(self.line_comment(s))
+                    self.last_line = where
                 out += code
         return out
 

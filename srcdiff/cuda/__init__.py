@@ -1,0 +1,298 @@
+"""srcdiff.cuda: per-example gradients on NVIDIA GPUs, one CUDA thread per example.
+
+    g = srcdiff.grad(loglik, wrt=0)                        # any srcdiff grad / value_and_grad
+    k = srcdiff.cuda.vmap(g, in_axes=(None, 0, 0))         # w broadcast, rows of X and y batched
+    per_example = k(w, X, y)                               # shape (batch, *w.shape)
+    total = srcdiff.cuda.vmap(g, in_axes=(None, 0, 0), batch_sum=True)(w, X, y)   # shape w.shape
+    print(srcdiff.source(k))                               # the generated CUDA (numba) source
+    ptx = k.ptx(w, X, y, cc=(9, 0))                        # PTX, no GPU needed
+
+Install with the `cuda` extra (`pip install srcdiff[cuda]`, i.e. numba-cuda[cu13]). Without a GPU,
+set NUMBA_ENABLE_CUDASIM=1 before numba.cuda is first imported to run kernels on the simulator.
+
+How it works: the kernel is derived from the same gradient srcdiff generates on the CPU. `k(*args)`
+specialises `g` to the kinds of ONE example (batched arguments lose their leading axis), takes the
+generated module and lowers it for the device (srcdiff/cuda/lower.py): arrays get static per-example
+shapes and become flat buffers (argument rows, `cuda.local.array` locals, or the output buffer the
+results are written into), array expressions become element loops, `np.*` on scalars become `math.*`,
+tapes and stacks become fixed-size local arrays. Each thread calls the device function for its
+example; results come back with a leading batch axis, or summed over the batch (`batch_sum=True`,
+a per-block shared-memory tree reduction followed by one atomic add per block and component).
+
+Loops and max_trip: device code cannot allocate, so the tapes that record loop iterations have a size
+fixed when the kernel is compiled. srcdiff takes it from the loop's trip count when that is a literal
+or a function of the arguments (e.g. `range(n)` with n an argument: the largest n in the batch, checked
+on the host before the launch); otherwise (while loops, trip counts computed inside the function) pass
+`max_trip=`: the most iterations any one loop runs for one example (nested loops: per loop). A run that
+needs more raises srcdiff.SrcdiffError (on the host before launch when the trip count is an argument,
+else after the kernel detected the overflow). Tape memory is per thread: keep max_trip * (number of
+saved values) * 8 bytes modest (local memory).
+
+Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
+sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
+helper functions called by the differentiated function must be scalar-in/scalar-out; negative indices
+must be literals; no Python objects (lists, dicts, strings) besides srcdiff's own stacks.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import SrcdiffError
+
+__all__ = ["vmap", "Kernel"]
+
+
+def _cuda():
+    try:
+        from numba import cuda
+    except ImportError as ex:  # pragma: no cover
+        raise SrcdiffError("srcdiff.cuda needs numba-cuda", advice="pip install 'srcdiff[cuda]'") from ex
+    return cuda
+
+
+def simulator() -> bool:
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, threads_per_block: int = 128):
+    """A CUDA kernel computing `g` (a srcdiff grad / value_and_grad) for every example of a batch.
+
+    in_axes: one entry per argument of g: 0 (the argument has a leading batch axis; each thread gets
+    one slice) or None (the same value for every example); an int applies to all arguments.
+    batch_sum: sum the results over the batch instead of returning one per example.
+    max_trip: bound on the iterations of any loop per example when it cannot be read off the
+    arguments (see the module docstring).
+    """
+    from ..api import Transformed
+    if not isinstance(g, Transformed) or g.mode not in ("grad", "value_and_grad"):
+        raise SrcdiffError("srcdiff.cuda.vmap takes a srcdiff.grad or srcdiff.value_and_grad function")
+    if max_trip is not None and (not isinstance(max_trip, int) or max_trip < 0):
+        raise SrcdiffError(f"max_trip must be a non-negative int, got {max_trip!r}")
+    return Kernel(g, in_axes, batch_sum, max_trip, threads_per_block)
+
+
+class _Prepared:
+    pass
+
+
+class Kernel:
+    """What srcdiff.cuda.vmap returns: call it on a batch; .source / .ptx(...) show the device code."""
+
+    def __init__(self, g, in_axes, batch_sum, max_trip, tpb):
+        self.g, self.in_axes, self.batch_sum, self.max_trip, self.tpb = g, in_axes, batch_sum, max_trip, tpb
+        self._compiled: dict = {}
+        self._source = None
+        self.__name__ = f"{g.__name__}_cuda"
+
+    # ---- host side ---------------------------------------------------------------------------------
+    def _axes(self, n):
+        ax = self.in_axes
+        if ax is None or isinstance(ax, int):
+            ax = (ax,) * n
+        ax = tuple(ax)
+        if len(ax) != n:
+            raise SrcdiffError(f"in_axes has {len(ax)} entries for {n} arguments")
+        for a in ax:
+            if a not in (0, None):
+                raise SrcdiffError(f"in_axes entries must be 0 or None, got {a!r}")
+        return ax
+
+    def _prepare(self, args, for_ptx=False):
+        from ..transforms import kinds
+        from .lower import ArgSpec, Program
+        cuda = _cuda()
+        params = self.g._params()
+        if len(args) != len(params):
+            raise SrcdiffError(f"{self.g.__name__} takes {len(params)} arguments, got {len(args)}")
+        axes = self._axes(len(args))
+        B = None
+        specs, host_args, example = [], [], []
+        for name, a, ax in zip(params, args, axes):
+            dev = cuda.is_cuda_array(a) if not simulator() else hasattr(a, "copy_to_host")
+            if isinstance(a, (list, tuple, dict, str)) or not (dev or isinstance(a, (np.ndarray, int, float, bool,
+                                                                                      np.number, np.bool_))):
+                raise SrcdiffError(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
+                                   f"srcdiff.cuda takes numbers and arrays only")
+            shape = tuple(a.shape) if (dev or isinstance(a, np.ndarray)) else ()
+            dtype = np.dtype(a.dtype) if (dev or isinstance(a, np.ndarray)) else np.asarray(a).dtype
+            kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dtype.kind)
+            if kind is None:
+                raise SrcdiffError(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
+            if ax == 0:
+                if not shape:
+                    raise SrcdiffError(f"argument {name} has in_axes 0 but no batch axis")
+                if B is None:
+                    B = shape[0]
+                elif shape[0] != B:
+                    raise SrcdiffError(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
+                pshape = shape[1:]
+            else:
+                pshape = shape
+            ndt = {"f": np.float64, "i": np.int64, "b": np.int64}[kind]
+            host = None
+            if not pshape:
+                host = (a.copy_to_host() if dev else np.asarray(a)) if ax == 0 else \
+                    (a.copy_to_host() if dev else a)
+            specs.append(ArgSpec(name, pshape if (pshape or isinstance(a, np.ndarray) and ax is None and a.ndim)
+                                 else None, kind, host, ax == 0))
+            if pshape == () and ax is None and isinstance(a, np.ndarray) and a.ndim == 0:
+                specs[-1].shape = None
+            # kernel argument
+            if ax == 0:
+                if dev:
+                    karg = a.reshape(B, max(int(np.prod(pshape)), 1)) if pshape else a
+                else:
+                    arr = np.ascontiguousarray(a, dtype=ndt)
+                    karg = arr.reshape(B, -1) if pshape else arr
+            elif pshape:
+                karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
+            else:
+                karg = ndt(a.copy_to_host() if dev else a).item() if True else a
+            host_args.append(karg)
+            ex = np.zeros(pshape, dtype=ndt if kind != "b" else bool) if pshape else \
+                (float(0) if kind == "f" else int(0) if kind == "i" else False)
+            example.append(ex)
+        if B is None:
+            raise SrcdiffError("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
+        arg_kinds = tuple(kinds.kind_of_value(e) for e in example)
+        self.g._build(arg_kinds)
+        module = self.g._last[0]
+        prog = Program(module, self.g.f, specs, self.max_trip)
+        tpb = self.tpb if not self.batch_sum else 1 << max(0, min(self.tpb, 1 << (max(B, 1) - 1).bit_length())
+                                                            .bit_length() - 1)
+        src = prog.source(self._kernel_source(prog, specs, tpb))
+        self._source = src
+        p = _Prepared()
+        p.B, p.specs, p.host_args, p.prog, p.src, p.tpb = B, specs, host_args, prog, src, tpb
+        p.ntot = sum(int(np.prod(s)) if s else 1 for _, s in prog.entry.outputs)
+        return p
+
+    def _kernel_source(self, prog, specs, tpb):
+        entry = prog.entry.name
+        kname = entry.replace("_dev", "_kernel")
+        kparams = ", ".join(f"cu_in_{s.name}" for s in specs)
+        call = ", ".join(f"cu_in_{s.name}[cu_tid]" if s.batched else f"cu_in_{s.name}" for s in specs)
+        ntot = sum(int(np.prod(s)) if s else 1 for _, s in prog.entry.outputs)
+        if not self.batch_sum:
+            return "\n".join([
+                "@cuda.jit",
+                f"def {kname}(cu_B, {kparams}, cu_out, cu_err):",
+                "    cu_tid = cuda.grid(1)",
+                "    if cu_tid < cu_B:",
+                f"        cu_st = {entry}({call}, cu_out, cu_tid)",
+                "        if cu_st != 0:",
+                "            cu_err[0] = cu_st",
+            ]) + "\n"
+        return "\n".join([
+            "@cuda.jit",
+            f"def {kname}(cu_B, {kparams}, cu_out, cu_err):",
+            "    # per-example results in a local buffer, then a shared-memory tree reduction per block",
+            "    # and one atomic add per block and component into cu_out",
+            "    cu_tid = cuda.grid(1)",
+            "    cu_t = cuda.threadIdx.x",
+            f"    cu_acc = cuda.local.array(({ntot}, 1), float64)",
+            f"    for cu_k in range({ntot}):",
+            "        cu_acc[cu_k, 0] = 0.0",
+            "    if cu_tid < cu_B:",
+            f"        cu_st = {entry}({call}, cu_acc, 0)",
+            "        if cu_st != 0:",
+            "            cu_err[0] = cu_st",
+            f"    cu_sh = cuda.shared.array({tpb}, float64)",
+            f"    for cu_k in range({ntot}):",
+            "        cu_sh[cu_t] = cu_acc[cu_k, 0]",
+            "        cuda.syncthreads()",
+            f"        cu_s = {tpb // 2}",
+            "        while cu_s > 0:",
+            "            if cu_t < cu_s:",
+            "                cu_sh[cu_t] += cu_sh[cu_t + cu_s]",
+            "            cuda.syncthreads()",
+            "            cu_s //= 2",
+            "        if cu_t == 0:",
+            "            cuda.atomic.add(cu_out, cu_k, cu_sh[0])",
+            "        cuda.syncthreads()",
+        ]) + "\n"
+
+    def _namespace(self, src):
+        cuda = _cuda()
+        from numba import float64, int64
+        ns = {"cuda": cuda, "math": math, "float64": float64, "int64": int64, "__name__": "srcdiff_cuda_kernel"}
+        code = compile(src, f"<srcdiff.cuda {self.g.__name__}>", "exec")
+        exec(code, ns)
+        return ns
+
+    def _kernel(self, p):
+        if p.src not in self._compiled:
+            ns = self._namespace(p.src)
+            self._compiled[p.src] = ns[p.prog.entry.name.replace("_dev", "_kernel")]
+        return self._compiled[p.src]
+
+    def __call__(self, *args):
+        cuda = _cuda()
+        p = self._prepare(args)
+        kern = self._kernel(p)
+        B, ntot = p.B, p.ntot
+        if B == 0:
+            return self._split(np.zeros((ntot, 0)) if not self.batch_sum else np.zeros(ntot), p)
+        dargs = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in p.host_args]
+        out = cuda.device_array(ntot, np.float64) if self.batch_sum else cuda.device_array((ntot, B), np.float64)
+        if self.batch_sum:
+            out = cuda.to_device(np.zeros(ntot))
+        err = cuda.to_device(np.zeros(1, np.int64))
+        blocks = (B + p.tpb - 1) // p.tpb
+        kern[blocks, p.tpb](B, *dargs, out, err)
+        if err.copy_to_host()[0] != 0:
+            raise SrcdiffError(f"{self.g.__name__}: a loop ran more iterations for some example than the "
+                               f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",
+                               advice="pass a larger max_trip= to srcdiff.cuda.vmap")
+        return self._split(out.copy_to_host(), p)
+
+    def _split(self, res, p):
+        leaves = []
+        for off, shape in p.prog.entry.outputs:
+            n = int(np.prod(shape)) if shape else 1
+            if self.batch_sum:
+                leaves.append(float(res[off]) if shape is None else res[off:off + n].reshape(shape))
+            else:
+                leaves.append(res[off] if shape is None else res[off:off + n].T.reshape((p.B,) + tuple(shape)))
+
+        def build(s):
+            return tuple(build(x) for x in s) if isinstance(s, tuple) else leaves[s]
+        out = build(p.prog.entry.structure)
+        return self.g._shape(out)
+
+    # ---- inspection ---------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        """Source of the most recently specialised kernel (call k(...) or k.ptx(...) first)."""
+        if self._source is None:
+            raise SrcdiffError("no kernel yet: call the kernel (or .ptx(*args)) once to specialise it")
+        return self._source
+
+    def ptx(self, *args, cc=(9, 0)) -> str:
+        """PTX of the kernel specialised to these arguments, for compute capability `cc` (no GPU needed)."""
+        if simulator():
+            raise SrcdiffError("PTX is not available under NUMBA_ENABLE_CUDASIM")
+        cuda = _cuda()
+        import numba
+        from unittest import mock
+        import numba.cuda.dispatcher as disp
+        p = self._prepare(args, for_ptx=True)
+        ns = self._namespace(p.src)
+        kern = ns[p.prog.entry.name.replace("_dev", "_kernel")]
+        out_t = numba.float64[::1] if self.batch_sum else numba.float64[:, ::1]
+        sig = [numba.int64] + [numba.typeof(a) for a in p.host_args] + [out_t, numba.int64[::1]]
+
+        class _Device:                     # device functions ask the current device for its cc
+            compute_capability = tuple(cc)
+        with mock.patch.object(disp, "get_current_device", lambda: _Device()):
+            ptx, _ = cuda.compile_ptx(kern.py_func, tuple(sig), cc=tuple(cc))
+        return ptx
+
+    def __repr__(self):
+        return f"<srcdiff.cuda kernel for {self.g.__name__}{' (batch sum)' if self.batch_sum else ''}>"
+
+    _ = Any

@@ -1,0 +1,120 @@
+"""Pass 5b: inline calls to user functions (after ANF, before SSA).
+
+The callee's normalised body is spliced in with its names made fresh in the caller, so its
+forward values are computed once and its adjoint appears in the caller's backward sweep; the
+statements remember the callee's file and name for the comments. Recursive calls, calls with
+keyword arguments and callees that still call user functions stay calls (they get a separate
+pullback function)."""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .astutil import Namer, assign, load, names_in
+
+MAX_STATEMENTS = 400  # larger callees stay separate functions
+
+
+def inline_calls(unit, callee_anf, stack=()):
+    """Inline calls in the ANF unit `unit`; `callee_anf(obj)` gives a callee's inlined ANF unit (or None)."""
+    namer = Namer(names_in(unit.node) | set(unit.bindings) | {"np", "rt", "math"})
+    used_callees = set()
+
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            spliced = try_inline(s)
+            if spliced is None:
+                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+                        isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
+                    used_callees.add(s.value.func.id)
+                out.append(s)
+            else:
+                out += spliced
+        return out
+
+    def try_inline(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+                and isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees):
+            return None
+        call = s.value
+        obj = unit.callees[call.func.id]
+        if obj is None or call.keywords or id(obj) in stack:
+            return None
+        callee = callee_anf(obj, stack + (id(obj),))
+        if callee is None:
+            return None
+        params = callee.params
+        if len(params) != len(call.args):
+            return None
+        body = callee.node.body
+        if sum(1 for _ in gast.walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+            return None
+        if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in callee.callees
+               for n in gast.walk(callee.node)):
+            return None
+        ret = body[-1].value
+        local = set(params) | {n.id for n in gast.walk(callee.node)
+                               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        local |= {n.target.id for n in gast.walk(callee.node) if isinstance(n, gast.For)}
+        # free names of the callee (module constants) must not be shadowed by the caller's locals
+        free = {n.id for n in gast.walk(callee.node) if isinstance(n, gast.Name)} - local - {"np", "rt", "math"}
+        stored = {n.id for n in gast.walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        substitute = {p: a for p, a in zip(params, call.args) if p not in stored}  # read-only params: use the argument
+        rename = {v: namer.fresh(v) for v in sorted(local - set(substitute))}
+        for name in free & names_in(unit.node):
+            if name in callee.bindings:
+                alias = namer.fresh(name)
+                unit.bindings[alias] = callee.bindings[name]
+                rename[name] = alias
+        for name in free:
+            if name in callee.bindings and name not in rename:
+                unit.bindings.setdefault(name, callee.bindings[name])
+        spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
+                   for p, a in zip(params, call.args) if p not in substitute]
+        for st in copy.deepcopy(body[:-1]):
+            spliced.append(_mark(_substitute(_rename(st, rename), substitute), None, callee.filename, callee.name))
+        ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
+        spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
+        return spliced
+
+    unit.node.body = block(unit.node.body)
+    unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
+    return unit
+
+
+def _rename(node, mapping):
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and n.id in mapping:
+            n.id = mapping[n.id]
+        if isinstance(n, gast.For) and n.target.id in mapping:
+            n.target.id = mapping[n.target.id]
+    return node
+
+
+def _substitute(node, atoms):
+    """Replace loads of read-only parameters by the call's argument atoms."""
+    class T(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in atoms and isinstance(n.ctx, gast.Load):
+                return copy.deepcopy(atoms[n.id])
+            return n
+    return T().visit(node)
+
+
+def _mark(stmt, like, filename, func):
+    """Record where an inlined statement came from (for the generated comments)."""
+    for n in gast.walk(stmt):
+        if isinstance(n, gast.stmt):
+            if filename is not None and not hasattr(n, "_srcdiff_file"):
+                n._srcdiff_file, n._srcdiff_func = filename, func
+            if like is not None and getattr(n, "lineno", None) is None:
+                n.lineno = like.lineno
+    return stmt
+
+
+_ = load
