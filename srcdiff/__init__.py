@@ -16,3 +16,11 @@ __all__ = ["SrcdiffError", "adjoint", "differentiate", "export", "grad", "source
 from .forward_api import hessian, hvp, jacobian, jvp  # noqa: E402
 
 __all__ += ["hessian", "hvp", "jacobian", "jvp"]
+
+
+def __getattr__(name):
+    """Lazy submodules: srcdiff.cuda imports numba-cuda only when first used."""
+    if name == "cuda":
+        import importlib
+        return importlib.import_module(".cuda", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -137,10 +137,7 @@ class Kernel:
             if not pshape:
                 host = (a.copy_to_host() if dev else np.asarray(a)) if ax == 0 else \
                     (a.copy_to_host() if dev else a)
-            specs.append(ArgSpec(name, pshape if (pshape or isinstance(a, np.ndarray) and ax is None and a.ndim)
-                                 else None, kind, host, ax == 0))
-            if pshape == () and ax is None and isinstance(a, np.ndarray) and a.ndim == 0:
-                specs[-1].shape = None
+            specs.append(ArgSpec(name, pshape or None, kind, host, ax == 0))
             # kernel argument
             if ax == 0:
                 if dev:
@@ -151,7 +148,7 @@ class Kernel:
             elif pshape:
                 karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
             else:
-                karg = ndt(a.copy_to_host() if dev else a).item() if True else a
+                karg = ndt(a.copy_to_host() if dev else a).item()
             host_args.append(karg)
             ex = np.zeros(pshape, dtype=ndt if kind != "b" else bool) if pshape else \
                 (float(0) if kind == "f" else int(0) if kind == "i" else False)
@@ -162,8 +159,9 @@ class Kernel:
         self.g._build(arg_kinds)
         module = self.g._last[0]
         prog = Program(module, self.g.f, specs, self.max_trip)
-        tpb = self.tpb if not self.batch_sum else 1 << max(0, min(self.tpb, 1 << (max(B, 1) - 1).bit_length())
-                                                            .bit_length() - 1)
+        tpb = 1
+        while tpb < min(B, self.tpb):
+            tpb *= 2
         src = prog.source(self._kernel_source(prog, specs, tpb))
         self._source = src
         p = _Prepared()
@@ -216,17 +214,19 @@ class Kernel:
             "        cuda.syncthreads()",
         ]) + "\n"
 
-    def _namespace(self, src):
+    def _namespace(self, src, prog=None):
         cuda = _cuda()
         from numba import float64, int64
         ns = {"cuda": cuda, "math": math, "float64": float64, "int64": int64, "__name__": "srcdiff_cuda_kernel"}
+        if prog is not None:
+            ns.update(prog.global_arrays)
         code = compile(src, f"<srcdiff.cuda {self.g.__name__}>", "exec")
         exec(code, ns)
         return ns
 
     def _kernel(self, p):
         if p.src not in self._compiled:
-            ns = self._namespace(p.src)
+            ns = self._namespace(p.src, p.prog)
             self._compiled[p.src] = ns[p.prog.entry.name.replace("_dev", "_kernel")]
         return self._compiled[p.src]
 
@@ -281,7 +281,7 @@ class Kernel:
         from unittest import mock
         import numba.cuda.dispatcher as disp
         p = self._prepare(args, for_ptx=True)
-        ns = self._namespace(p.src)
+        ns = self._namespace(p.src, p.prog)
         kern = ns[p.prog.entry.name.replace("_dev", "_kernel")]
         out_t = numba.float64[::1] if self.batch_sum else numba.float64[:, ::1]
         sig = [numba.int64] + [numba.typeof(a) for a in p.host_args] + [out_t, numba.int64[::1]]

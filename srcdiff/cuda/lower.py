@@ -137,6 +137,12 @@ class HostEval:
             else:
                 self.env[s.name] = np.empty(s.shape)
 
+    def const(self, expr: ast.expr, batched: set):
+        """Value of expr when it depends on no batched argument (else None)."""
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & batched:
+            return None
+        return self.max(expr)
+
     def max(self, expr: ast.expr):
         try:
             v = eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env)
@@ -179,13 +185,16 @@ class FunctionLowering:
         self.storage: dict[str, Storage] = {}
         self.allocs: list[str] = []
         self.counter = 0
-        self.loops: list = []      # enclosing loop nodes while walking
+        self._prev_check = None
         self.host = HostEval(specs)
         self.params = [a.arg for a in fn.args.args]
         for s in specs:
             if s.shape is not None:
                 self.shape[s.name] = s.shape
             self.dtype[s.name] = s.dtype
+        for k, v in program.global_arrays.items():
+            self.shape[k], self.dtype[k] = program.global_shapes[k], "f"
+            self.storage[k] = Storage(k, program.global_shapes[k])
 
     # ---- errors -----------------------------------------------------------------------------------
     def fail(self, node, msg, advice=None):
@@ -275,6 +284,10 @@ class FunctionLowering:
             return None, "i"
         if isinstance(e.value, ast.Name) and e.value.id in self.tuples:
             return None, "f"
+        if isinstance(e.value, ast.Name) and e.value.id in self.tapes:
+            if self.tapes[e.value.id] is None:
+                raise _Unknown(e.value.id)
+            return None, self.tapes[e.value.id]
         base, dt = self.info(e.value)
         if base is None:
             raise ValueError("indexing a scalar")
@@ -339,7 +352,8 @@ class FunctionLowering:
 
     def _static_shape(self, e):
         arg = e.args[0] if e.args else None
-        v = self.host.max(arg) if arg is not None else None
+        batched = {n for n, s in self.specs.items() if s.batched}
+        v = self.host.const(arg, batched) if arg is not None else None
         if v is None:
             try:
                 v = ast.literal_eval(arg)
@@ -347,7 +361,7 @@ class FunctionLowering:
                 raise ValueError(f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
                                  f"specialised") from None
         if isinstance(arg, ast.Tuple):
-            vals = [self.host.max(x) for x in arg.elts]
+            vals = [self.host.const(x, batched) for x in arg.elts]
             if None in vals:
                 raise ValueError("an array of non-constant shape")
             return tuple(vals)
@@ -887,6 +901,9 @@ class FunctionLowering:
         out = []
         for st in body:
             out += self.p.comments_before(st.lineno)
+            if not (isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                    and st.targets[0].id in self.tapes):
+                self._prev_check = None
             try:
                 out += self.stmt(st)
             except SrcdiffError:
@@ -921,7 +938,11 @@ class FunctionLowering:
                 if t.id in self.tapes:
                     cap = self.tape_cap[t.id]
                     p, n = self.low(v.args[0])
-                    return p + [f"if {n} > {cap}:", f"    return {OVERFLOW}"]
+                    check = p + [f"if {n} > {cap}:", f"    return {OVERFLOW}"]
+                    if check == self._prev_check:
+                        return []
+                    self._prev_check = check
+                    return check
                 if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
                     stk = v.func.value.id
                     return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
@@ -1040,6 +1061,8 @@ class FunctionLowering:
         # storage
         lines = []
         for name, shape in self.shape.items():
+            if name in self.p.global_arrays:
+                continue
             if name in self.specs and name not in self.p_written:
                 self.storage[name] = Storage(name, shape)
             elif name in dest:
@@ -1114,10 +1137,13 @@ class Program:
             self.filename = None
         tree = ast.parse(self.src)
         self.defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        self.consts = {}
+        self.consts, self.global_arrays, self.global_shapes = {}, {}, {}
         for k, v in module.bindings.items():
             if isinstance(v, (bool, int, float, np.integer, np.floating)):
                 self.consts[k] = v.item() if hasattr(v, "item") else v
+            elif isinstance(v, np.ndarray) and v.dtype.kind in "fiub" and v.ndim >= 1:
+                self.global_arrays[k] = np.ascontiguousarray(v, dtype=np.float64).reshape(-1)
+                self.global_shapes[k] = tuple(v.shape)
         self.helpers = set(self.defs) - {module.entry}
         self.lowered_helpers = {}
         self.helper_returns = {}
@@ -1178,6 +1204,8 @@ class Program:
         head = ["import math", "from numba import cuda, float64, int64", ""]
         for k, v in self.consts.items():
             head.append(f"{k} = {v!r}")
+        for k, v in self.global_arrays.items():
+            head.append(f"# {k}: global array of shape {self.global_shapes[k]} (a compile-time constant, flattened)")
         parts = []
         for lw in self.lowered_helpers.values():
             parts.append("\n".join(["@cuda.jit(device=True)"] + lw.lines))

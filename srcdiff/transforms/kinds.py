@@ -222,3 +222,84 @@ def _in_order(stmts):
         for f in ("body", "orelse"):
             if isinstance(getattr(s, f, None), list):
                 yield from _in_order(getattr(s, f))
+
+
+# ---- shape classes: which arrays certainly have the same shape -------------------------------------------
+_ELEMENTWISE = _SAME - {"np.transpose", "rt.transpose", "np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}
+
+
+def shape_classes(fn: gast.FunctionDef, kinds: dict) -> dict:
+    """name -> a representative: two names with the same representative have the same shape.
+
+    Elementwise results take the class of their array operand(s); everything else is its own class."""
+    cls: dict = {}
+
+    def of_atom(a):
+        if isinstance(a, gast.Name):
+            return cls.get(a.id, a.id) if not is_scalar(kinds.get(a.id)) else "scalar"
+        if isinstance(a, gast.Constant):
+            return "scalar"
+        return None
+
+    def of_value(v, name):
+        if isinstance(v, gast.Name):
+            return of_atom(v)
+        if isinstance(v, gast.BinOp) and not isinstance(v.op, gast.MatMult):
+            a, b = of_atom(v.left), of_atom(v.right)
+            if a == "scalar":
+                return b
+            if b == "scalar" or a == b:
+                return a
+            return None
+        if isinstance(v, gast.UnaryOp):
+            return of_atom(v.operand)
+        if isinstance(v, gast.Call) and dotted_name(v.func) in _ELEMENTWISE and len(v.args) == 1:
+            return of_atom(v.args[0])
+        if isinstance(v, gast.Call) and dotted_name(v.func) in ("rt.zeros_like", "np.zeros_like", "np.ones_like",
+                                                                 "rt.copy", "np.copy") and v.args:
+            return of_atom(v.args[0])
+        return None
+
+    for _ in range(3):
+        changed = False
+        for n in _in_order(fn.body):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                name = n.targets[0].id
+                if is_scalar(kinds.get(name)):
+                    continue
+                c = of_value(n.value, name)
+                new = c if c not in (None, "scalar") else name
+                if name in cls and cls[name] != new:
+                    new = name  # defined twice (loop phi) with different shapes: its own class
+                if cls.get(name) != new:
+                    cls[name] = new
+                    changed = True
+        if not changed:
+            break
+    return cls
+
+
+def expr_shape_class(e, cls: dict, kinds: dict):
+    """Shape class of an adjoint expression (None when unknown, 'scalar' for scalars)."""
+    if isinstance(e, gast.Constant):
+        return "scalar"
+    if isinstance(e, gast.Name):
+        return "scalar" if is_scalar(kinds.get(e.id)) else cls.get(e.id, e.id)
+    if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
+        a, b = expr_shape_class(e.left, cls, kinds), expr_shape_class(e.right, cls, kinds)
+        if a == "scalar":
+            return b
+        if b == "scalar" or a == b:
+            return a
+        return None
+    if isinstance(e, gast.UnaryOp):
+        return expr_shape_class(e.operand, cls, kinds)
+    name = dotted_name(e.func) if isinstance(e, gast.Call) else None
+    if name in _ELEMENTWISE and len(e.args) == 1:
+        return expr_shape_class(e.args[0], cls, kinds)
+    if name in _GRAD_LIKE_X and len(e.args) > 1:  # reduction adjoints have the input's shape
+        return expr_shape_class(e.args[1], cls, kinds)
+    return None
+
+
+_GRAD_LIKE_X = {"rt.sum_grad", "rt.mean_grad", "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad"}

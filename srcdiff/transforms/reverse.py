@@ -15,7 +15,7 @@ import gast
 from ..errors import fail
 from ..rules import RULES
 from .activity import bind, sources
-from .kinds import expr_kind, is_scalar
+from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
 from .astutil import Namer, assign, call, comment, const, dotted, dotted_name, load, loaded_names, names_in, store
 
 _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@"}
@@ -56,6 +56,7 @@ class Reverse:
                  kinds: dict | None = None):
         self.unit, self.fn = unit, unit.node
         self.kinds = dict(kinds or {})
+        self.shapes = shape_classes(unit.node, self.kinds) if kinds else None
         self.wrt, self.active, self.mode = wrt, active, mode
         self.callee_vjp = callee_vjp        # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
@@ -75,12 +76,14 @@ class Reverse:
         if v not in self.adj_names:
             self.adj_names[v] = self.namer.fresh("d_" + v)
             self.kinds[self.adj_names[v]] = self.kinds.get(v)
+            self.shapes[self.adj_names[v]] = self.shapes.get(v, v)
         return self.adj_names[v]
 
     def tidy(self, e):
         """Fold constants, then drop helpers that are no-ops for the kinds involved."""
         e = simplify(e)
         kinds = self.kinds
+        shapes = self.shapes
 
         class T(gast.NodeTransformer):
             def visit_Call(self, n):
@@ -89,6 +92,10 @@ class Reverse:
                 ks = [expr_kind(a, kinds) for a in n.args]
                 if name == "rt.unbroadcast" and is_scalar(ks[0]) and is_scalar(ks[1]):
                     return n.args[0]
+                if name == "rt.unbroadcast" and shapes is not None:
+                    a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
+                    if a is not None and a == b:
+                        return n.args[0]
                 if name == "rt.copy" and is_scalar(ks[0]):
                     return n.args[0]
                 if name == "rt.zeros_like" and is_scalar(ks[0]):
