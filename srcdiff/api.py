@@ -142,7 +142,9 @@ def _translate(exc, t):
     import numba
     msg = str(exc)
     if "needs a scalar output" in msg:
+        code = getattr(getattr(t.f, "py_func", t.f), "__code__", None)
         raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
+                           code.co_filename if code else None, code.co_firstlineno if code else None,
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"

@@ -411,7 +411,7 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
             with np.errstate(all="ignore"):
                 f5, f6 = fd_grad(mod.f, args, k, 1e-5), fd_grad(mod.f, args, k, 1e-6)
             scale = max(1.0, float(np.max(np.abs(f5))))
-            if not np.all(np.isfinite(f5)) or not np.allclose(f5, f6, rtol=1e-3, atol=1e-4 * scale):
+            if not np.all(np.isfinite(f5)) or not np.allclose(f5, f6, rtol=1e-4, atol=1e-6 * scale):
                 smooth = False
                 break
             refs.append(f5)

@@ -184,10 +184,13 @@ def test_rule_float32(rule, case):
 
 
 # Numba: one (the richest) shape case per rule, to keep compile time down
-JIT_CASES = [(rule, len(shapes) - 1) for rule, (_, _, shapes) in ENTRIES.items()]
+JIT_XFAIL = {"np.squeeze": "np.squeeze does not compile under Numba (test_regressions.test_squeeze_numba)"}
+JIT_CASES = [pytest.param(rule, len(shapes) - 1, id=f"{rule}-{len(shapes) - 1}",
+                          marks=[pytest.mark.xfail(strict=True, reason=JIT_XFAIL[rule])] if rule in JIT_XFAIL else [])
+             for rule, (_, _, shapes) in ENTRIES.items()]
 
 
-@pytest.mark.parametrize("rule, case", JIT_CASES, ids=[f"{r}-{i}" for r, i in JIT_CASES])
+@pytest.mark.parametrize("rule, case", JIT_CASES)
 def test_rule_numba(rule, case):
     _check(rule, case, jit=True)
 

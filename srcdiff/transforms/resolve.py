@@ -3,6 +3,7 @@ user functions become callees, module constants become bindings, array methods b
 from __future__ import annotations
 
 import inspect
+import sysconfig
 import types as pytypes
 
 import gast
@@ -37,7 +38,17 @@ def _is_constant(obj) -> bool:
 
 
 def _is_user_function(obj) -> bool:
-    return inspect.isfunction(getattr(obj, "py_func", obj))
+    """A plain Python function of the user's (or of srcdiff's own libraries), not a third-party one."""
+    fn = getattr(obj, "py_func", obj)
+    if not inspect.isfunction(fn):
+        return False
+    module = getattr(fn, "__module__", "") or ""
+    if module.split(".")[0] == "srcdiff":
+        return True
+    path = fn.__code__.co_filename
+    library = ("site-packages" in path or "dist-packages" in path
+               or path.startswith(sysconfig.get_paths()["stdlib"]))
+    return not library
 
 
 class _Resolver(gast.NodeTransformer):

@@ -1,0 +1,211 @@
+"""srcdiff.cuda: per-example gradient kernels, checked without a GPU.
+
+Each kernel runs on numba's CUDA simulator (in a subprocess: NUMBA_ENABLE_CUDASIM must be set before
+numba is imported) against the CPU gradient (srcdiff.grad(..., jit=False) per example), and is
+compiled to sm_90 PTX in this process (numba-cuda's NVVM needs no GPU)."""
+import os
+import sys
+
+if __name__ == "__main__" and "--sim" in sys.argv:      # the simulator subprocess
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import srcdiff  # noqa: E402
+
+B = 8
+
+
+# ---- user functions ------------------------------------------------------------------------------------
+def recurrence(a, b, n):
+    """Per-thread recurrence with in-place writes to a small local array."""
+    y = np.zeros(3)
+    y[0] = 1.0
+    s = 0.0
+    for i in range(n):
+        y[1] = y[0] * a
+        y[2] = np.sin(y[1]) + b * y[2]
+        y[0] = 0.5 * y[2] + 0.1
+        s = s + y[0] ** 2
+    return s
+
+
+def ode(a, b, x0, n):
+    """Explicit Euler for x' = -a x + b sin(x) with a per-example step count."""
+    x = x0
+    dt = 0.05
+    for i in range(n):
+        x = x + dt * (-a * x + b * np.sin(x))
+    return x * x
+
+
+def logistic_ll(w, x, y):
+    z = np.dot(x, w)
+    return y * z - np.log1p(np.exp(z))
+
+
+def branch(a, b):
+    if a > b:
+        r = a * a * b
+    else:
+        r = np.exp(b) - a
+    return r
+
+
+def damped(a, n):
+    x = a
+    k = 0
+    while k < n:
+        x = np.sin(x) * a
+        k += 1
+    return x
+
+
+def square(x):
+    return x * x
+
+
+def with_helper(a, b):
+    return square(a) * b + np.tanh(b)
+
+
+def layer(W, x):
+    h = np.tanh(W @ x)
+    return np.sum(h * h) + np.sum(W[1] * x)
+
+
+def sized_by_argument(a, n):
+    z = np.zeros(n)
+    z[0] = a
+    return np.sum(z) * a
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
+    X, y = rng.normal(size=(B, 5)), rng.integers(0, 2, B).astype(float)
+    w = rng.normal(size=5)
+    return {
+        "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
+        "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
+                (a, b, rng.uniform(0.5, 1.5, B), rng.integers(1, 9, B)), {}),
+        "logistic": (srcdiff.grad(logistic_ll, wrt=0), (None, 0, 0), (w, X, y), {}),
+        "logistic_value": (srcdiff.value_and_grad(logistic_ll, wrt=(0, 1)), (None, 0, 0), (w, X, y), {}),
+        "logistic_sum": (srcdiff.grad(logistic_ll, wrt=0), (None, 0, 0), (w, X, y), {"batch_sum": True}),
+        "branch": (srcdiff.grad(branch, wrt=(0, 1)), (0, 0), (a, b), {}),
+        "branch_sum": (srcdiff.grad(branch, wrt=(0, 1)), (0, 0), (a, b), {"batch_sum": True}),
+        "while": (srcdiff.grad(damped, wrt=0), (0, None), (a, 5), {"max_trip": 8}),
+        "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
+        "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
+    }
+
+
+def _leaves(r):
+    if isinstance(r, tuple):
+        return [x for e in r for x in _leaves(e)]
+    return [np.asarray(r, dtype=float)]
+
+
+def _run_case(g, in_axes, args, kw):
+    out = srcdiff.cuda.vmap(g, in_axes=in_axes, **kw)(*args)
+    refs = [g(*[a[i] if ax == 0 else a for a, ax in zip(args, in_axes)]) for i in range(B)]
+    ref = np.array([np.concatenate([x.ravel() for x in _leaves(r)]) for r in refs])
+    if kw.get("batch_sum"):
+        got, want = np.concatenate([x.ravel() for x in _leaves(out)]), ref.sum(axis=0)
+    else:
+        got, want = np.concatenate([x.reshape(B, -1) for x in _leaves(out)], axis=1), ref
+    return bool(got.shape == want.shape and np.allclose(got, want, rtol=1e-10, atol=1e-12))
+
+
+def _simulate():
+    res = {}
+    for name, (g, ax, args, kw) in _data().items():
+        try:
+            res[name] = "ok" if _run_case(g, ax, args, kw) else "mismatch"
+        except Exception as ex:  # reported to the parent test
+            res[name] = f"{type(ex).__name__}: {ex}"
+    a = np.linspace(0.2, 0.8, B)
+    try:
+        srcdiff.cuda.vmap(srcdiff.grad(damped), in_axes=(0, None), max_trip=3)(a, 5)
+        res["overflow"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["overflow"] = "ok" if "max_trip" in str(ex) else str(ex)
+    k = srcdiff.cuda.vmap(srcdiff.grad(recurrence, wrt=(0, 1)), in_axes=(0, 0, None))
+    k(a, a, 3)
+    res["source"] = srcdiff.source(k)
+    return res
+
+
+# ---- pytest ------------------------------------------------------------------------------------------
+if __name__ != "__main__":
+    import pytest
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed", allow_module_level=True)
+
+    @pytest.fixture(scope="module")
+    def simulated():
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        proc = subprocess.run([sys.executable, __file__, "--sim"], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
+             "helper", "layer"]
+
+    @pytest.mark.parametrize("name", CASES)
+    def test_simulator_matches_cpu_gradient(simulated, name):
+        assert simulated[name] == "ok"
+
+    def test_loop_past_max_trip_raises(simulated):
+        assert simulated["overflow"] == "ok"
+
+    def test_kernel_source(simulated):
+        src = simulated["source"]
+        assert "cuda.local.array(3, float64)" in src           # y = np.zeros(3), per thread
+        assert "y_old_1_tape = cuda.local.array(3, float64)" in src   # tape sized by n=3
+        code = "\n".join(line.split("#")[0] for line in src.splitlines())
+        assert "math.sin(" in code and "np." not in code and "rt." not in code
+        assert "# line " in src
+
+    @pytest.fixture(scope="module")
+    def data():
+        return _data()
+
+    @pytest.mark.parametrize("name", CASES)
+    def test_ptx_sm90(data, name):
+        g, ax, args, kw = data[name]
+        ptx = srcdiff.cuda.vmap(g, in_axes=ax, **kw).ptx(*args, cc=(9, 0))
+        assert ".target sm_90" in ptx
+        if kw.get("batch_sum"):
+            assert "atom.global.add.f64" in ptx or "atom.add.f64" in ptx or "red.global.add.f64" in ptx
+
+    def test_allocation_of_per_example_size_is_refused():
+        a = np.linspace(0.2, 0.8, B)
+        k = srcdiff.cuda.vmap(srcdiff.grad(sized_by_argument), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"line \d+: z = np.zeros\(n\)"):
+            k.ptx(a, np.arange(1, B + 1), cc=(9, 0))
+
+    def test_unbounded_while_needs_max_trip():
+        k = srcdiff.cuda.vmap(srcdiff.grad(damped), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError, match="max_trip"):
+            k.ptx(np.linspace(0.2, 0.8, B), 5, cc=(9, 0))
+
+    def test_trip_count_checked_on_host_before_launch():
+        k = srcdiff.cuda.vmap(srcdiff.grad(ode, wrt=0), in_axes=(0, 0, 0, 0), max_trip=4)
+        a = np.linspace(0.2, 0.8, B)
+        with pytest.raises(srcdiff.SrcdiffError, match="max_trip=4"):
+            k.ptx(a, a, a, np.full(B, 5), cc=(9, 0))
+
+    def test_python_objects_refused():
+        k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError):
+            k(np.ones(B), [1.0])
+
+else:
+    print(json.dumps(_simulate()))

@@ -1,0 +1,119 @@
+"""Numerical edge cases: infinities, masked singularities, saturation, ties.
+
+Observed (both backends), and pinned here:
+* logsumexp with -inf entries: gradient exactly 0 at the -inf entries, softmax elsewhere; an
+  all -inf input gives gradient 0 (not NaN).
+* np.where-masked log: `np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0)` (the "double
+  where") has finite gradients, 0 on the masked entries.  The naive `np.where(x > 0, x*np.log(x), 0)`
+  gives NaN at x <= 0 -- as in every reverse-mode AD (0 * inf in the dead branch); documented here.
+* stable logistic loss max(z,0) + log1p(exp(-|z|)): finite gradient sigmoid(z) up to |z| = 800.
+* ties: abs at 0 -> 0; np.max / np.maximum / builtin max ties split the adjoint equally.
+* sqrt at 0 -> inf (documented rule choice).
+"""
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+import srcdiff
+
+BACKENDS = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def _g(f, *args, wrt=0, jit=False):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return srcdiff.grad(f, wrt=wrt, jit=jit)(*args)
+
+
+def lse(x):
+    return logsumexp(x)
+
+
+def lse_rows(x):
+    return np.sum(logsumexp(x, axis=1))
+
+
+def masked_log(x):
+    safe = np.where(x > 0.0, x, 1.0)
+    return np.sum(np.where(x > 0.0, x * np.log(safe), 0.0))
+
+
+def naive_masked_log(x):
+    return np.sum(np.where(x > 0.0, x * np.log(x), 0.0))
+
+
+def logistic(z):
+    return np.sum(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))))
+
+
+def abs_sum(x):
+    return np.sum(np.abs(x))
+
+
+def max_all(x):
+    return np.max(x)
+
+
+def max_pair(x, y):
+    return np.sum(np.maximum(x, y))
+
+
+def builtin_max(x, y):
+    return max(x, y)
+
+
+def sqrt_sum(x):
+    return np.sum(np.sqrt(x))
+
+
+@BACKENDS
+def test_logsumexp_minus_inf(jit):
+    g = _g(lse, np.array([-np.inf, 0.0, 1.0]), jit=jit)
+    assert g[0] == 0.0
+    np.testing.assert_allclose(g[1:], np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum())
+    assert np.all(_g(lse, np.array([-np.inf, -np.inf]), jit=jit) == 0.0)
+    g = _g(lse_rows, np.array([[-np.inf, 0.0], [1.0, -np.inf]]), jit=jit)
+    np.testing.assert_array_equal(g, [[0.0, 1.0], [1.0, 0.0]])
+
+
+@BACKENDS
+def test_double_where_masked_log(jit):
+    x = np.array([0.0, 0.5, -1.0])
+    g = _g(masked_log, x, jit=jit)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, [0.0, np.log(0.5) + 1.0, 0.0])
+
+
+@BACKENDS
+def test_naive_masked_log_is_nan_on_masked_entries(jit):
+    # documents current (standard reverse-mode) behaviour: 0 * (1/x) with x = 0 in the dead branch
+    g = _g(naive_masked_log, np.array([0.0, 0.5, -1.0]), jit=jit)
+    assert np.isfinite(g[1]) and np.isnan(g[0]) and np.isnan(g[2])
+
+
+@BACKENDS
+def test_stable_logistic_saturates_without_nan(jit):
+    z = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
+    with np.errstate(all="ignore"):
+        expect = 1.0 / (1.0 + np.exp(-z))
+    g = _g(logistic, z, jit=jit)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, expect, rtol=1e-12, atol=1e-300)
+
+
+@BACKENDS
+def test_ties(jit):
+    np.testing.assert_array_equal(_g(abs_sum, np.array([0.0, -1.0, 2.0]), jit=jit), [0.0, -1.0, 1.0])
+    np.testing.assert_array_equal(_g(max_all, np.array([1.0, 1.0, 0.0]), jit=jit), [0.5, 0.5, 0.0])
+    gx, gy = _g(max_pair, np.array([1.0, 2.0]), np.array([1.0, 0.0]), wrt=(0, 1), jit=jit)
+    np.testing.assert_array_equal(gx, [0.5, 1.0])
+    np.testing.assert_array_equal(gy, [0.5, 0.0])
+    assert _g(builtin_max, 1.0, 1.0, wrt=(0, 1), jit=jit) == (0.5, 0.5)
+
+
+@BACKENDS
+def test_sqrt_at_zero_is_inf(jit):
+    g = _g(sqrt_sum, np.array([0.0, 1.0]), jit=jit)
+    assert g[0] == np.inf and g[1] == 0.5

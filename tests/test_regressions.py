@@ -1,0 +1,115 @@
+"""Minimised reproducers of compiler bugs found by tests/test_fuzz.py, tests/test_rules_table.py
+and the error catalogue.  Unfixed bugs are strict xfails: fixing one makes its test XPASS (fail),
+so remove the mark (and any matching exclusion in test_fuzz.CI_EXCLUDE / KNOWN_BUGS) then.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+def _grad_matches(f, args, wrt=0, jit=False):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(f, wrt=wrt, jit=jit)(*args)
+    wrt_t = wrt if isinstance(wrt, tuple) else (wrt,)
+    got_t = got if isinstance(wrt, tuple) else (got,)
+    for k, g in zip(wrt_t, got_t):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
+
+
+# ---- silently wrong gradients -------------------------------------------------------------------
+def early_return_if_loop_in_else(x):
+    if x > 0.5:
+        return x
+    else:
+        for i in range(1):
+            x = x * 1.0
+    return 3.0 * x
+
+
+@pytest.mark.xfail(strict=True, reason="early return in `if` is dropped when the `else` holds a loop: "
+                                       "grad is 3.0 (the fall-through path) at x=1.0, true value 1.0")
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_early_return_in_if_with_loop_in_else(jit):
+    _grad_matches(early_return_if_loop_in_else, [1.0], jit=jit)
+
+
+def builtin_sum_2d(x):
+    return np.sum(np.sin(sum(x)))
+
+
+@pytest.mark.xfail(strict=True, reason="builtin sum(x) is aliased to np.sum(x); for a 2-D array Python's "
+                                       "sum reduces over axis 0 only, so value and gradient differ")
+def test_builtin_sum_of_matrix():
+    _grad_matches(builtin_sum_2d, [np.arange(6.0).reshape(2, 3)])
+
+
+# ---- internal crashes -----------------------------------------------------------------------------
+def early_returns_in_two_loops(x):
+    for i in range(1):
+        if x > 1.0:
+            return 1.0
+    for j in range(1):
+        if x > 1.0:
+            return x
+    return x
+
+
+@pytest.mark.xfail(strict=True, reason="UnboundLocalError in generated code: the merge after the second "
+                                       "loop reads `result` on the path where no return happened")
+def test_early_returns_in_two_loops():
+    _grad_matches(early_returns_in_two_loops, [0.3])
+
+
+def return_array_local_in_loop(x, M):
+    for i in range(2):
+        t = M
+        if x > 0.5:
+            return np.sum(t)
+    return x
+
+
+@pytest.mark.xfail(strict=True, reason="jit only: Numba cannot unify float64 and array for the adjoint of "
+                                       "`t` (adjoint initialised as a scalar on the no-return path)")
+def test_return_of_array_local_inside_loop_numba():
+    _grad_matches(return_array_local_in_loop, [0.7, np.ones((2, 2))], wrt=(0, 1), jit=True)
+
+
+def test_return_of_array_local_inside_loop_python():
+    _grad_matches(return_array_local_in_loop, [0.7, np.ones((2, 2))], wrt=(0, 1))
+    _grad_matches(return_array_local_in_loop, [0.3, np.ones((2, 2))], wrt=(0, 1))
+
+
+def subscript_in_for_then_while(y):
+    x = 1.0
+    for i in range(1):
+        x = y[0]
+    c = 0.0
+    while c < 2.0:
+        x = x * x
+        c = c + 1.0
+    return x
+
+
+def test_subscript_in_for_then_while():
+    # was: TypeError "'NoneType' object is not subscriptable" in reverse.py (fixed in the working tree)
+    _grad_matches(subscript_in_for_then_while, [np.array([0.3, 0.2])])
+
+
+# ---- missing features -----------------------------------------------------------------------------
+def squeeze_col(x):
+    return np.sum(np.sin(np.squeeze(x)))
+
+
+@pytest.mark.xfail(strict=True, reason="np.squeeze of a (3, 1) array does not compile under Numba "
+                                       "(TypingError wrapped as SrcdiffError); Python backend is fine")
+def test_squeeze_numba():
+    _grad_matches(squeeze_col, [np.ones((3, 1)) * 0.3], jit=True)
+
+
+def test_squeeze_python():
+    _grad_matches(squeeze_col, [np.ones((3, 1)) * 0.3])
