@@ -162,16 +162,17 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{suffix}")
     module.vjps[k] = name
+
     def inline_callee(obj, stack=()):
         callee = _unit_for(module, obj)
         return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
             if len(stack) < 4 else None
 
     ssa_unit = middle_end(unit, inline_callee)
-    for name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
-        if name not in module.bindings:
-            module.bindings[name] = value
-            module.namer.reserve(name)
+    for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
+        if const_name not in module.bindings:
+            module.bindings[const_name] = value
+            module.namer.reserve(const_name)
     remaining = dict(ssa_unit.callees)
     unit_view = copy.copy(unit)
     unit_view.callees = remaining
@@ -179,13 +180,10 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
     ssa_unit.callees = local_to_obj
 
-    kind_map = {}
-
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)))
-    del kind_map
     module.functions.append(fn)
     return name
 
@@ -243,16 +241,17 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_jvp")
     module.vjps[k] = name
+
     def inline_callee(obj, stack=()):
         callee = _unit_for(module, obj)
         return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
             if len(stack) < 4 else None
 
     ssa_unit = middle_end(unit, inline_callee)
-    for name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
-        if name not in module.bindings:
-            module.bindings[name] = value
-            module.namer.reserve(name)
+    for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
+        if const_name not in module.bindings:
+            module.bindings[const_name] = value
+            module.namer.reserve(const_name)
     remaining = dict(ssa_unit.callees)
     unit_view = copy.copy(unit)
     unit_view.callees = remaining

@@ -160,3 +160,11 @@ def nested_counter(lam):
         C[i, i] = np.exp(lam[k])
         k = k + 1
     return np.sum(C * C)
+
+COEF = np.array([1.0, 2.0, 3.0])
+
+def uses_global_array(a):
+    return np.sum(COEF * a)
+
+def calls_global_user(a, b):
+    return uses_global_array(a) * b

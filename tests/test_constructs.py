@@ -35,6 +35,7 @@ CASES = {
     "concatenate_stack": (C.stacking, [rng.normal(size=3), rng.normal(size=3)]),
     "where_clip_max_min_abs": (C.where_clip, [rng.normal(size=6)]),
     "chained_comparison": (C.chained, [0.5]),
+    "global_array_through_callee": (C.calls_global_user, [rng.normal(size=3), 0.7]),
     "nested_loops_carried_counter": (C.nested_counter, [np.linspace(0.1, 0.5, 5)]),
 }
 
