@@ -10,6 +10,7 @@
     anf            one operation per statement                                   transforms/anf.py
     inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
+    cse            repeated operations in a block reuse the first result         transforms/optimize.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
@@ -56,7 +57,9 @@ def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 
 def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
-    return ssa.to_ssa(anf_unit(unit, inline_callee))
+    unit = ssa.to_ssa(anf_unit(unit, inline_callee))
+    optimize.common_subexpressions(unit.node)
+    return unit
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,

@@ -2,7 +2,7 @@
 
 CI mode (default): hypothesis drives the generator's choices (derandomized, so the run is
 reproducible; on a failure hypothesis shrinks the *program*, because choice 0 is always the
-simplest option).  ~200 programs on the Python backend, ~20 under Numba.
+simplest option).  200 programs on the Python backend, 16 (smaller) under Numba; ~2 minutes on 2 cores.
 
 Long mode, by hand:  SRCDIFF_FUZZ_LONG=10000 [SRCDIFF_FUZZ_SEED=0] [SRCDIFF_FUZZ_SECONDS=900]
 [SRCDIFF_FUZZ_JIT_EVERY=10] [SRCDIFF_FUZZ_OUT=dir] pytest tests/test_fuzz.py -k long -s
@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import fuzzgen
@@ -31,8 +31,9 @@ import fuzzgen
 # early `return` inside if/loops: dropped returns and unbound `result` (test_regressions:
 # test_early_return_in_if_with_loop_in_else, test_early_returns_in_two_loops)
 CI_EXCLUDE = {"return"}
-KNOWN_BUGS: list = [
+KNOWN_BUGS = [
     # (exception type, message regex): tolerated in CI, each with a regression test named here
+    (AssertionError, r"not unique$"),   # test_regressions.test_numba_array_expr_name_clash
 ]
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
@@ -59,7 +60,8 @@ _count = {"n": 0}
 
 
 def _run(data, workdir, jit):
-    prog = fuzzgen.Gen(lambda n: data.draw(st.integers(0, n - 1)), CI_FEATURES).program()
+    size = dict(max_depth=2, max_stmts=3) if jit else {}     # smaller programs: Numba compiles are slow
+    prog = fuzzgen.Gen(lambda n: data.draw(st.integers(0, n - 1)), CI_FEATURES, **size).program()
     _count["n"] += 1
     name = f"fuzz_{'jit' if jit else 'py'}_{_count['n']}"
     mod = prog.load(workdir, name)
@@ -86,7 +88,9 @@ def test_fuzz_python(data, workdir):
     _run(data, workdir, jit=False)
 
 
-@settings(max_examples=20, **_SETTINGS)
+# no shrinking under Numba: every shrink step is a compile (minutes); the failing program is printed,
+# rerun it by hand or shrink it on the Python backend
+@settings(max_examples=16, phases=[Phase.explicit, Phase.generate], **_SETTINGS)
 @given(data=st.data())
 def test_fuzz_numba(data, workdir):
     _run(data, workdir, jit=True)

@@ -48,6 +48,23 @@ def test_builtin_sum_of_matrix():
     _grad_matches(builtin_sum_2d, [np.arange(6.0).reshape(2, 3)])
 
 
+def while_in_for_varying_trips(x):
+    for i in range(2):
+        c = i * 1.0
+        while c < 2.0:
+            x = np.sin(x)
+            c = c + 1.0
+    return x
+
+
+@pytest.mark.xfail(strict=True, reason="while loop nested in a for loop: the backward sweep replays the LAST "
+                                       "outer iteration's trip count (`iterations`) for every outer iteration "
+                                       "instead of a per-iteration stack (0.6597 vs true 0.5045 at x=0.7)")
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_while_in_for_with_varying_trip_count(jit):
+    _grad_matches(while_in_for_varying_trips, [0.7], jit=jit)
+
+
 # ---- internal crashes -----------------------------------------------------------------------------
 def early_returns_in_two_loops(x):
     for i in range(1):
@@ -98,6 +115,24 @@ def subscript_in_for_then_while(y):
 def test_subscript_in_for_then_while():
     # was: TypeError "'NoneType' object is not subscriptable" in reverse.py (fixed in the working tree)
     _grad_matches(subscript_in_for_then_while, [np.array([0.3, 0.2])])
+
+
+def nested_loop_array_update(M):
+    for j in range(2):
+        for i in range(1):
+            M = M * np.tanh(M)
+    return M[0, 0]
+
+
+@pytest.mark.xfail(strict=True, reason="jit only: Numba's array-expression lowering raises AssertionError "
+                                       "\"'d_M_1_1' not unique\" (generated names d_M_1 / d_M_1_1 collide with "
+                                       "Numba's own d_M_1.1 versions); the raw AssertionError escapes grad()")
+def test_numba_array_expr_name_clash():
+    _grad_matches(nested_loop_array_update, [np.ones((2, 3)) * 0.3], jit=True)
+
+
+def test_nested_loop_array_update_python():
+    _grad_matches(nested_loop_array_update, [np.ones((2, 3)) * 0.3])
 
 
 # ---- missing features -----------------------------------------------------------------------------

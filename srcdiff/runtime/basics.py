@@ -2,7 +2,8 @@
 import numpy as np
 from numba.extending import overload
 
-from ._typing import float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array, nb_is_scalar
+from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
+                      nb_is_scalar)
 
 __all__ = ["zeros_like", "copy", "seed"]
 

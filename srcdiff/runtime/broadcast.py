@@ -11,7 +11,7 @@ __all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "reshape_like", "s
 
 
 def unbroadcast(g, x):
-    """Sum adjoint `g` down to the shape of `x` (undoing broadcasting); scalar `x` gives a scalar."""
+    """Sum adjoint `g` down to the shape of `x`, undoing broadcasting (scalar `x`: a scalar)."""
     if not is_array(x):
         return g.sum() if is_array(g) else g
     if not is_array(g):

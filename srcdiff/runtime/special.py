@@ -9,7 +9,8 @@ import numpy as np
 import scipy.special as sps
 from numba.extending import overload, register_jitable
 
-from ._typing import float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array, nb_is_scalar
+from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
+                      nb_is_scalar)
 
 __all__ = ["expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf"]
 

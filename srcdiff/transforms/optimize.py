@@ -109,3 +109,67 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
         return out
     fn.body = block(fn.body)
     return fn
+
+
+def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """In SSA code, `b = <same operation as a>` in the same block becomes `b = a` (array reads are
+    forgotten when the array is written in between; calls only for rule-table primitives)."""
+    from ..rules import RULES
+    from .astutil import dotted_name
+
+    def key(value):
+        if isinstance(value, gast.Call):
+            name = dotted_name(value.func)
+            if name not in RULES or name.startswith("np.random") or name in ("print",):
+                return None
+        elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Compare, gast.Attribute)):
+            return None
+        return gast.dump(value)
+
+    def block(stmts):
+        seen = {}
+        for s in stmts:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+                arr = s.targets[0].value.id
+                seen = {k: v for k, v in seen.items() if arr not in v[1]}
+                continue
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                k = key(s.value)
+                if k is not None:
+                    if k in seen and not getattr(s, "_srcdiff_phi", False) and counts.get(s.targets[0].id) == 1:
+                        renames[s.targets[0].id] = seen[k][0]
+                        s._srcdiff_dead = True
+                    else:
+                        seen[k] = (s.targets[0].id, _loads(s.value))
+            else:
+                for f in ("body", "orelse"):
+                    if isinstance(getattr(s, f, None), list):
+                        block(getattr(s, f))
+                # a nested block may write arrays or rebind loop-carried names
+                touched = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                touched |= {n.value.id for n in gast.walk(s) if isinstance(n, gast.Subscript)
+                            and isinstance(n.ctx, gast.Store)}
+                seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
+    counts = _assign_counts(fn)
+    renames: dict = {}
+
+    def apply(stmts):
+        out = []
+        for s in stmts:
+            if getattr(s, "_srcdiff_dead", False):
+                continue
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, apply(getattr(s, f)))
+            out.append(s)
+        return out
+
+    block(fn.body)
+    fn.body = apply(fn.body)
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+            target = renames[n.id]
+            while target in renames:
+                target = renames[target]
+            n.id = target
+    return fn
