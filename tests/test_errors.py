@@ -247,17 +247,11 @@ def cube(x):
     return x * x * x
 
 
-@pytest.mark.xfail(strict=True, reason="grad(grad(f)) silently returns the FIRST derivative: Transformed now "
-                                       "has a py_func attribute, so _wrt_names/parse unwrap it to f and the "
-                                       "'nesting is not supported' check never fires (working tree, not HEAD)")
 def test_nested_transform():
+    """grad(grad(f)) is the second derivative (forward mode over the generated gradient)."""
     g = srcdiff.grad(cube)
-    try:
-        gg = srcdiff.grad(g)(2.0)
-    except srcdiff.SrcdiffError as exc:
-        assert "nesting" in str(exc)
-    else:
-        assert gg == pytest.approx(12.0 * 2.0)   # the second derivative, if nesting is supported
+    assert g(3.0) == pytest.approx(27.0)
+    assert srcdiff.grad(g)(3.0) == pytest.approx(18.0)
 
 
 def test_source_of_foreign_function():

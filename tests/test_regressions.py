@@ -31,8 +31,6 @@ def early_return_if_loop_in_else(x):
     return 3.0 * x
 
 
-@pytest.mark.xfail(strict=True, reason="early return in `if` is dropped when the `else` holds a loop: "
-                                       "grad is 3.0 (the fall-through path) at x=1.0, true value 1.0")
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_early_return_in_if_with_loop_in_else(jit):
     _grad_matches(early_return_if_loop_in_else, [1.0], jit=jit)
@@ -42,8 +40,6 @@ def builtin_sum_2d(x):
     return np.sum(np.sin(sum(x)))
 
 
-@pytest.mark.xfail(strict=True, reason="builtin sum(x) is aliased to np.sum(x); for a 2-D array Python's "
-                                       "sum reduces over axis 0 only, so value and gradient differ")
 def test_builtin_sum_of_matrix():
     _grad_matches(builtin_sum_2d, [np.arange(6.0).reshape(2, 3)])
 
@@ -57,9 +53,6 @@ def while_in_for_varying_trips(x):
     return x
 
 
-@pytest.mark.xfail(strict=True, reason="while loop nested in a for loop: the backward sweep replays the LAST "
-                                       "outer iteration's trip count (`iterations`) for every outer iteration "
-                                       "instead of a per-iteration stack (0.6597 vs true 0.5045 at x=0.7)")
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_while_in_for_with_varying_trip_count(jit):
     _grad_matches(while_in_for_varying_trips, [0.7], jit=jit)
@@ -90,8 +83,6 @@ def return_array_local_in_loop(x, M):
     return x
 
 
-@pytest.mark.xfail(strict=True, reason="jit only: Numba cannot unify float64 and array for the adjoint of "
-                                       "`t` (adjoint initialised as a scalar on the no-return path)")
 def test_return_of_array_local_inside_loop_numba():
     _grad_matches(return_array_local_in_loop, [0.7, np.ones((2, 2))], wrt=(0, 1), jit=True)
 
@@ -124,9 +115,6 @@ def nested_loop_array_update(M):
     return M[0, 0]
 
 
-@pytest.mark.xfail(strict=True, reason="jit only: Numba's array-expression lowering raises AssertionError "
-                                       "\"'d_M_1_1' not unique\" (generated names d_M_1 / d_M_1_1 collide with "
-                                       "Numba's own d_M_1.1 versions); the raw AssertionError escapes grad()")
 def test_numba_array_expr_name_clash():
     _grad_matches(nested_loop_array_update, [np.ones((2, 3)) * 0.3], jit=True)
 

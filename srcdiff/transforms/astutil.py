@@ -114,7 +114,7 @@ def assigned_names(stmts) -> set:
 
 
 class Namer:
-    """Fresh, readable names derived from the user's names: x, x_1, x_2, ..."""
+    """Fresh, readable names derived from the user's names: x, x1, x2, ..."""
 
     def __init__(self, taken=()):
         self.taken = set(taken)
@@ -130,10 +130,13 @@ class Namer:
             base = base + "_fn"
         if base not in self.taken:
             return self.reserve(base)
+        # versions are x1, x2 (x1v1 after a digit): never `name_<digit>`, which Numba's own
+        # renaming of reassigned variables produces and would clash with
         k = self.counters.get(base, 0)
+        sep = "v" if base[-1].isdigit() else ""
         while True:
             k += 1
-            cand = f"{base}_{k}"
+            cand = f"{base}{sep}{k}"
             if cand not in self.taken:
                 self.counters[base] = k
                 return self.reserve(cand)

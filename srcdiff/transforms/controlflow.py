@@ -48,8 +48,7 @@ class _ControlFlow:
             if isinstance(s, gast.Return):
                 out.append(s)
                 return out  # the rest is unreachable
-            if isinstance(s, gast.If) and (_has(s.body, gast.Return) or _has(s.orelse, gast.Return)) \
-                    and not _has(s.body + s.orelse, (gast.For, gast.While)):
+            if isinstance(s, gast.If) and (_has(s.body, gast.Return) or _has(s.orelse, gast.Return)):
                 rest = stmts[i + 1:]
                 body, orelse = s.body, s.orelse
                 if not _always_returns(body):

@@ -317,6 +317,10 @@ class _Canon(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
+        if name == "builtin_sum":  # Python's sum iterates over the first axis
+            if len(node.args) != 1 or node.keywords:
+                fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
+            return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
         if name == "np.linalg.slogdet":
             fail(node, self.unit, "np.linalg.slogdet must be unpacked or indexed directly",
                  "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]")

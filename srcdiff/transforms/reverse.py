@@ -113,7 +113,7 @@ class Reverse:
         return self.stacks[v]
 
     def read(self, e):
-        self.reads |= loaded_names(e) & self.primal_names
+        self.reads |= loaded_names(e)  # only names this sweep owns are ever stored, so extras are harmless
         return e
 
     # ---- adjoint accumulation ---------------------------------------------------------------------
@@ -524,7 +524,11 @@ class Reverse:
 
     def zero(self, v):
         """A zero adjoint for v (scalar 0.0 where v may be undefined on this path)."""
-        if v in getattr(self.fn, "_srcdiff_maybe_undefined", ()):
+        maybe = getattr(self.fn, "_srcdiff_maybe_undefined", ())
+        if v in maybe:
+            rep = (self.shapes or {}).get(v)
+            if (self.kinds.get(v) or ("?",))[0] == "a" and rep not in (None, v) and rep not in maybe:
+                return call("rt.zeros_like", self.read(load(rep)))  # an array of the same shape that exists
             return const(0.0)
         if is_scalar(self.kinds.get(v)):
             return const(0.0)
