@@ -37,11 +37,30 @@ def _digest_value(h, obj):
         h.update(repr(obj).encode())
 
 
+_RUNTIME_DIGEST = None
+
+
+def runtime_digest() -> str:
+    """Hash of the runtime helpers' source: Numba's cache cannot see edits to code it inlined."""
+    global _RUNTIME_DIGEST
+    if _RUNTIME_DIGEST is None:
+        h = hashlib.sha256()
+        folder = os.path.join(os.path.dirname(__file__), "runtime")
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as fh:
+                    h.update(name.encode() + fh.read())
+        _RUNTIME_DIGEST = h.hexdigest()
+    return _RUNTIME_DIGEST
+
+
 def module_key(source: str, bindings: dict, jit: bool) -> str:
-    """Cache key: generated source, the values compiled into it, and the srcdiff/numba versions."""
+    """Cache key: generated source, the values compiled into it, the runtime helpers' source and
+    the srcdiff/numba/numpy versions."""
     import numba
     h = hashlib.sha256()
     h.update(source.encode())
+    h.update(runtime_digest().encode())
     h.update(f"{__version__} {numba.__version__} {np.__version__} {jit}".encode())
     for name in sorted(bindings):
         h.update(name.encode())

@@ -271,3 +271,66 @@ _register_grad_with_ans(prod_grad, k3.prod_grad_mid, "prod")
 _register_grad_with_ans(max_grad, k3.extremum_grad_mid, "ext")
 _register_grad_with_ans(min_grad, k3.extremum_grad_mid, "ext")
 _register_grad_with_ans(logsumexp_grad, k3.logsumexp_grad_mid, "lse")
+
+
+# --- fast paths: 2-D logsumexp along an axis (the HMM forward recursion's inner loop) ---------------
+# Registered after the generic overloads, so Numba tries them first; they decline other signatures.
+
+@overload(logsumexp, prefer_literal=False)
+def _logsumexp_2d(x, axis=None):
+    if not (nb_is_array(x) and x.ndim == 2 and isinstance(axis, types.Integer)
+            and isinstance(x.dtype, types.Float)):
+        return None
+
+    def impl(x, axis=None):
+        ax = axis + 2 if axis < 0 else axis
+        n0, n1 = x.shape
+        m_len, r_len = (n1, n0) if ax == 0 else (n0, n1)
+        out = np.empty(m_len, dtype=x.dtype)
+        for j in range(m_len):
+            mx = -np.inf
+            for i in range(r_len):
+                v = x[i, j] if ax == 0 else x[j, i]
+                if v > mx:
+                    mx = v
+            if mx == -np.inf or mx == np.inf:
+                out[j] = mx
+                continue
+            s = 0.0
+            for i in range(r_len):
+                v = x[i, j] if ax == 0 else x[j, i]
+                s += np.exp(v - mx)
+            out[j] = mx + np.log(s)
+        return out
+    return impl
+
+
+@overload(logsumexp_grad, prefer_literal=False)
+def _logsumexp_grad_2d(g, x, ans, axis=None):
+    if not (nb_is_array(x) and x.ndim == 2 and isinstance(axis, types.Integer) and nb_is_array(g)
+            and nb_is_array(ans) and g.ndim == 1 and ans.ndim == 1 and isinstance(x.dtype, types.Float)):
+        return None
+
+    def impl(g, x, ans, axis=None):
+        ax = axis + 2 if axis < 0 else axis
+        n0, n1 = x.shape
+        out = np.empty((n0, n1), dtype=x.dtype)
+        n_inf = np.zeros(ans.shape[0])  # +inf entries per reduced slice (only where ans is +inf)
+        for i in range(n0):
+            for j in range(n1):
+                k = j if ax == 0 else i
+                if ans[k] == np.inf and x[i, j] == np.inf:
+                    n_inf[k] += 1.0
+        for i in range(n0):
+            for j in range(n1):
+                k = j if ax == 0 else i
+                a = ans[k]
+                v = x[i, j]
+                if a == np.inf:
+                    out[i, j] = g[k] / n_inf[k] if v == np.inf else 0.0
+                elif v == -np.inf:
+                    out[i, j] = 0.0
+                else:
+                    out[i, j] = g[k] * np.exp(v - a)
+        return out
+    return impl
