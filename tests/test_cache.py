@@ -1,0 +1,58 @@
+"""The compile cache: keyed on source, compiled-in values and versions; safe under concurrent use."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+import srcdiff
+from srcdiff import backends
+
+SCRIPT = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    sys.path.insert(0, {folder!r})
+    import cached_fn
+    g = srcdiff.grad(cached_fn.f, wrt=0, jit=True)
+    print(repr(float(g(np.array([0.3, 0.4]), 2.0)[0])))
+''')
+
+
+def _write(folder, scale):
+    with open(os.path.join(folder, "cached_fn.py"), "w") as fh:
+        fh.write(f"import numpy as np\nSCALE = {scale}\n\ndef f(x, y):\n"
+                 f"    return np.sum(np.sin(x) * y) * SCALE\n")
+
+
+def _run_many(folder, cache, n):
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT.format(folder=folder)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    return [float(out.strip()) for out, _ in outs]
+
+
+def test_two_processes_compile_at_once_and_edits_recompile(tmp_path):
+    folder, cache = str(tmp_path / "src"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    _write(folder, 1.0)
+    first = _run_many(folder, cache, 2)          # two cold processes race on the same cache entry
+    assert first[0] == first[1] == np.cos(0.3) * 2.0
+    files = [f for f in os.listdir(cache) if f.endswith(".py")]
+    assert len(files) == 1 and not any(f.endswith(".tmp") for f in os.listdir(cache))
+    again = _run_many(folder, cache, 1)          # a warm process reads the cache
+    assert again[0] == first[0]
+    _write(folder, 3.0)                          # an edited constant is a different module
+    edited = _run_many(folder, cache, 1)
+    assert edited[0] == np.cos(0.3) * 6.0
+
+
+def test_key_covers_values_and_runtime():
+    a = backends.module_key("def f(): pass\n", {"W": np.ones(3)}, True)
+    b = backends.module_key("def f(): pass\n", {"W": np.ones(3) * 2}, True)
+    c = backends.module_key("def f(): pass\n", {"W": np.ones(3)}, False)
+    assert len({a, b, c}) == 3
+    assert backends.runtime_digest() in backends.runtime_digest()
+    assert srcdiff.__version__
