@@ -1,5 +1,6 @@
 """Forward mode and higher order: jvp, hvp (forward over reverse), hessian, jacobian and grad of
 grad against central finite differences, on the constructs the core handles."""
+import re
 import numpy as np
 import pytest
 
@@ -148,7 +149,7 @@ def test_generated_source_is_readable():
     assert "d_ys = rt.zeros_like(ys)" in src          # tangent array allocated with the primal
     assert "d_ys[" in src and "# line" in src
     hsrc = srcdiff.source(srcdiff.hvp(C.loop_sum))
-    assert "d_s_1_stack.append(" in hsrc and ".pop()" in hsrc   # tangent stacks
+    assert re.search(r"d_s\w*_stack.append\(", hsrc) and ".pop()" in hsrc   # tangent stacks
     assert "_stack = []" in hsrc
     for s in (src, hsrc):
         assert all(";" not in line for line in s.splitlines() if not line.lstrip().startswith("#"))
