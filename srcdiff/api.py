@@ -18,26 +18,35 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     if isinstance(f0, Transformed):
         raise SrcdiffError("nesting srcdiff transforms is not supported yet",
                            advice="differentiate the original function")
+    if not callable(f0) or not (inspect.isfunction(f0) or inspect.ismethod(f0)):
+        raise SrcdiffError(f"srcdiff differentiates Python functions; got {type(f0).__name__} {f0!r}",
+                           advice="differentiate a plain function of arrays and floats; pass an object's "
+                                  "arrays to it as arguments")
+    code = getattr(getattr(f0, "__func__", f0), "__code__", None)
+    where = (code.co_filename, code.co_firstlineno) if code else (None, None)
     try:
         params = list(inspect.signature(f0).parameters)
     except (TypeError, ValueError):
-        raise SrcdiffError(f"cannot read the parameters of {f!r}") from None
+        raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
+                           advice="pass a function defined with def or lambda") from None
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []
     for w in items:
         if isinstance(w, bool) or not isinstance(w, (int, str)):
-            raise SrcdiffError(f"wrt must be a parameter index or name, got {w!r}")
+            raise SrcdiffError(f"wrt must be a parameter index or name, got {w!r}", *where)
         if isinstance(w, int):
             if not -len(params) <= w < len(params):
-                raise SrcdiffError(f"wrt={w} is out of range: {getattr(f0, '__name__', f0)} has parameters {params}")
+                raise SrcdiffError(f"wrt={w} is out of range: {getattr(f0, '__name__', f0)} has parameters {params}",
+                                   *where, advice="use a parameter index or name")
             names.append(params[w])
         else:
             if w not in params:
-                raise SrcdiffError(f"wrt={w!r} names no parameter of {getattr(f0, '__name__', f0)}{tuple(params)}")
+                raise SrcdiffError(f"wrt={w!r} names no parameter of {getattr(f0, '__name__', f0)}{tuple(params)}",
+                                   *where, advice="use one of the parameter names or their index")
             names.append(w)
     if len(set(names)) != len(names):
-        raise SrcdiffError(f"wrt lists a parameter twice: {names}")
+        raise SrcdiffError(f"wrt lists a parameter twice: {names}", *where)
     return names, many
 
 
@@ -45,6 +54,8 @@ class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
     def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool):
+        if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
+            f = f.f
         self.f, self.mode, self.jit = f, mode, jit
         self.wrt_names, self.many = _wrt_names(f, wrt)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)

@@ -158,7 +158,6 @@ def test_bound_method():
     assert "bound method" in msg and "plain function" in msg, msg
 
 
-@pytest.mark.xfail(strict=True, reason="bound-method error names no file:line (the def is at a known line)")
 def test_bound_method_located():
     assert where("method") in _declined(Model().method, [0.5])
 
@@ -169,7 +168,6 @@ def test_callable_instance():
     assert "Model" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="callable instance: 'cannot read the parameters' with no hint")
 def test_callable_instance_advice():
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.grad(Model())
@@ -231,7 +229,6 @@ def test_bad_wrt_other_transforms(make):
         make(two_params, wrt="nope")
 
 
-@pytest.mark.xfail(strict=True, reason="bad-wrt errors name the parameters but not the function's file:line")
 def test_bad_wrt_located():
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.grad(two_params, wrt="z")

@@ -56,7 +56,9 @@ def parse(fn) -> Unit:
     """Parse `fn` (a plain Python function or lambda) into a Unit."""
     fn = getattr(fn, "py_func", fn)  # numba dispatchers
     if not inspect.isfunction(fn):
+        code = getattr(getattr(fn, "__func__", None), "__code__", None)
         raise SrcdiffError(f"srcdiff differentiates Python functions; got {type(fn).__name__} {fn!r}",
+                           code.co_filename if code else None, code.co_firstlineno if code else None,
                            advice="pass a function defined with def or lambda (bound methods and "
                                   "class instances are not supported: use a plain function)")
     code = fn.__code__
