@@ -153,19 +153,9 @@ def _rename_callees(module, unit, node):
             n.func.id = mapping[n.func.id]
 
 
-def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = ()) -> str:
-    k = (_key(obj), positions, mode, arg_kinds)
-    if k in module.vjps:
-        return module.vjps[k]
-    unit = _unit_for(module, obj)
-    params = unit.params
-    wrt = wrt_names or [params[p] for p in positions]
-    suffix = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
-    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
-    name = entry_name or module.namer.fresh(f"{base}_{suffix}")
-    module.vjps[k] = name
-
+def _ssa_for(module: Module, unit: parse.Unit):
+    """The unit in SSA with user calls inlined; calls that stay get module-level primal names.
+    Returns (ssa unit, {module name of a remaining callee: its object})."""
     def inline_callee(obj, stack=()):
         callee = _unit_for(module, obj)
         return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
@@ -182,6 +172,23 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     _rename_callees(module, unit_view, ssa_unit.node)
     local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
     ssa_unit.callees = local_to_obj
+    return ssa_unit, local_to_obj
+
+
+def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
+             arg_kinds: tuple = ()) -> str:
+    k = (_key(obj), positions, mode, arg_kinds)
+    if k in module.vjps:
+        return module.vjps[k]
+    unit = _unit_for(module, obj)
+    params = unit.params
+    wrt = wrt_names or [params[p] for p in positions]
+    suffix = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
+    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
+    name = entry_name or module.namer.fresh(f"{base}_{suffix}")
+    module.vjps[k] = name
+
+    ssa_unit, local_to_obj = _ssa_for(module, unit)
 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
@@ -245,22 +252,7 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     name = entry_name or module.namer.fresh(f"{base}_jvp")
     module.vjps[k] = name
 
-    def inline_callee(obj, stack=()):
-        callee = _unit_for(module, obj)
-        return inline.inline_calls(anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
-            if len(stack) < 4 else None
-
-    ssa_unit = middle_end(unit, inline_callee)
-    for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
-        if const_name not in module.bindings:
-            module.bindings[const_name] = value
-            module.namer.reserve(const_name)
-    remaining = dict(ssa_unit.callees)
-    unit_view = copy.copy(unit)
-    unit_view.callees = remaining
-    _rename_callees(module, unit_view, ssa_unit.node)
-    local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
-    ssa_unit.callees = local_to_obj
+    ssa_unit, local_to_obj = _ssa_for(module, unit)
 
     def callee_jvp(local, pos):
         return jvp_name(module, local_to_obj[local], pos)
