@@ -140,6 +140,9 @@ def _subscript(base, idx, kinds):
     for el in elts:
         if isinstance(el, gast.Slice):
             continue
+        if isinstance(el, gast.Constant) and el.value is None:  # x[:, None]: a new axis
+            nd += 1
+            continue
         k = expr_kind(el, kinds)
         if k is not None and k[0] == "s" and k[1] in ("i", "b") and k[1] == "i":
             nd -= 1
@@ -166,6 +169,14 @@ def _call(name, args, e, kinds):
     if name == "rt.expand_dims":
         nd = _ndim(a0)
         return None if nd is None else ("a", nd + 1, _dtype(a0))
+    if name in ("np.concatenate", "np.stack") and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)):
+        parts = [expr_kind(p, kinds) for p in e.args[0].elts]
+        nds = {_ndim(k) for k in parts}
+        if None in nds or len(nds) != 1 or not parts:
+            return None
+        nd = nds.pop() + (name == "np.stack")
+        dts = {_dtype(k) for k in parts}
+        return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
     if name in ("np.ravel",):
         return ("a", 1, _dtype(a0))
     if name in ("np.outer",):

@@ -67,6 +67,14 @@ class _SSA:
                     s.body.append(_tag(assign(m, load(a)), s, "_srcdiff_merge"))
                     s.orelse.append(_tag(assign(m, load(b)), s, "_srcdiff_merge"))
                     env[v] = m
+            if isinstance(s.test, gast.Name) and s.test.id in assigned_names(s.body + s.orelse):
+                # a loop-carried name the branch itself reassigns (a `returned` flag tested before an
+                # inner loop): test a copy, so the backward sweep sees the value the branch was taken on
+                c = self.namer.fresh(s.test.id)
+                self.defined.add(c)
+                copy_ = _tag(assign(c, load(s.test.id)), s, "_srcdiff_merge")
+                s.test = load(c)
+                return [copy_, s]
             return [s]
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
