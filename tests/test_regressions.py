@@ -79,6 +79,23 @@ def test_return_flag_tested_before_inner_loop(x, jit):
     _grad_matches(return_flag_tested_before_inner_loop, [x, np.array([1.5, 2.0])], wrt=(0, 1), jit=jit)
 
 
+def two_copies_one_written(M):
+    a = np.copy(M)
+    b = np.copy(M)
+    b[0] = 2.0 * M[1]
+    return np.sum(a * a) + np.sum(b)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_two_copies_of_an_array_one_written(jit):
+    # fuzz seed 1133: common-subexpression elimination merged the two np.copy calls, so the write
+    # to one changed the other (wrong value and gradient)
+    M = np.arange(6.0).reshape(2, 3) / 7.0
+    value, _ = srcdiff.value_and_grad(two_copies_one_written, jit=jit)(M)
+    assert value == pytest.approx(two_copies_one_written(M))
+    _grad_matches(two_copies_one_written, [M], jit=jit)
+
+
 # ---- internal crashes -----------------------------------------------------------------------------
 def early_returns_in_two_loops(x):
     for i in range(1):

@@ -113,7 +113,8 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     """In SSA code, `b = <same operation as a>` in the same block becomes `b = a` (array reads are
-    forgotten when the array is written in between; calls only for rule-table primitives)."""
+    forgotten when the array is written in between; calls only for rule-table primitives; never for
+    arrays written in place)."""
     from ..rules import RULES
     from .astutil import dotted_name
 
@@ -136,7 +137,8 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 k = key(s.value)
                 if k is not None:
-                    if k in seen and not getattr(s, "_srcdiff_phi", False) and counts.get(s.targets[0].id) == 1:
+                    if (k in seen and not getattr(s, "_srcdiff_phi", False) and counts.get(s.targets[0].id) == 1
+                            and s.targets[0].id not in written and seen[k][0] not in written):
                         renames[s.targets[0].id] = seen[k][0]
                         s._srcdiff_dead = True
                     else:
@@ -152,6 +154,10 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
     counts = _assign_counts(fn)
     renames: dict = {}
+    # two copies of an array that is later written in place are two arrays
+    written = {n.targets[0].value.id for n in gast.walk(fn)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
+               and isinstance(n.targets[0].value, gast.Name)}
 
     def apply(stmts):
         out = []

@@ -70,6 +70,7 @@ class Reverse:
         self.stacks: dict = {}              # primal name -> stack name
         self.primal_names = names_in(self.fn)
         self.last_line = None
+        self.assigned_before = _definitely_assigned(self.fn)
 
     # ---- names ------------------------------------------------------------------------------------
     def adj(self, v: str) -> str:
@@ -513,7 +514,7 @@ class Reverse:
         for a, b, rb in ((s1, s2, r2), (s2, s1, r1)):
             for d in a:
                 if d not in b:
-                    rb.append(assign(d, self.zero(self._primal_of(d))))
+                    rb.append(assign(d, self.zero(self._primal_of(d), s)))
                     b[d] = True
         if not r1 and not r2:
             return
@@ -522,13 +523,17 @@ class Reverse:
         self.read(s.test)
         out.append(gast.If(test=s.test, body=r1 or [gast.Pass()], orelse=r2))
 
-    def zero(self, v):
-        """A zero adjoint for v (scalar 0.0 where v may be undefined on this path)."""
+    def zero(self, v, at=None):
+        """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's
+        shape where v may be undefined there)."""
         maybe = getattr(self.fn, "_srcdiff_maybe_undefined", ())
-        if v in maybe:
+        if v in maybe and (at is None or v not in self.assigned_before.get(id(at), ())):
             rep = (self.shapes or {}).get(v)
-            if (self.kinds.get(v) or ("?",))[0] == "a" and rep not in (None, v) and rep not in maybe:
-                return call("rt.zeros_like", self.read(load(rep)))  # an array of the same shape that exists
+            k = self.kinds.get(v) or ("?",)
+            if k[0] == "a" and rep in {a.id for a in self.fn.args.args}:
+                return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
+            if k[0] == "a" and k[1] is not None:
+                return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
             return const(0.0)
         if is_scalar(self.kinds.get(v)):
             return const(0.0)
@@ -563,7 +568,7 @@ class Reverse:
         for v in carried:
             d = self.adj(v)
             if d not in state:
-                out.append(assign(d, self.zero(v)))
+                out.append(assign(d, self.zero(v, s)))
                 state[d] = True
             elif v in inplace and not state[d]:
                 out.append(assign(d, call("rt.copy", load(d))))
@@ -576,7 +581,7 @@ class Reverse:
         for v in carried:
             d = self.adj(v)
             if d not in body_state:
-                body.append(assign(d, self.zero(v)))
+                body.append(assign(d, self.zero(v, s)))
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
         self.last_line = None
@@ -656,6 +661,26 @@ class Reverse:
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
+def _definitely_assigned(fn) -> dict:
+    """id(if/for/while statement) -> the names certainly assigned when control reaches it."""
+    out = {}
+
+    def block(stmts, have):
+        for st in stmts:
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                have = have | {st.targets[0].id}
+            elif isinstance(st, gast.If):
+                out[id(st)] = have
+                have = block(st.body, have) & block(st.orelse, have)
+            elif isinstance(st, (gast.For, gast.While)):
+                out[id(st)] = have
+                block(st.body, have | ({st.target.id} if isinstance(st, gast.For) else set()))
+        return have
+
+    block(fn.body, frozenset(a.id for a in fn.args.args))
+    return out
+
+
 def _subst(tpl, mapping):
     from .astutil import substitute
     return substitute(tpl, mapping)
