@@ -96,6 +96,24 @@ def test_two_copies_of_an_array_one_written(jit):
     _grad_matches(two_copies_one_written, [M], jit=jit)
 
 
+def element_reread_of_array_from_outer_loop(x, a, M):
+    for i1 in range(2):
+        if x > 1.5:
+            break
+        a = 0.5 * a + 0.5 * np.tanh(a)
+        for i2 in range(2):
+            M = M * a[i2]
+    return np.sum(M)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_element_reread_of_array_from_outer_loop(jit):
+    # fuzz seed 3127: the backward sweep re-read a[i2] (instead of storing it) from the outer loop's
+    # last `a`, which it never restored for earlier outer iterations
+    _grad_matches(element_reread_of_array_from_outer_loop, [0.3, np.array([0.4, -1.1]), np.array([0.5, 2.0])],
+                  wrt=(1, 2), jit=jit)
+
+
 # ---- internal crashes -----------------------------------------------------------------------------
 def early_returns_in_two_loops(x):
     for i in range(1):

@@ -348,7 +348,7 @@ class Reverse:
         self.loop_stack = saved
         if loop is not None and stmts is loop.body:
             ints, _ = self.remat_plan(loop)
-            out += [copy.deepcopy(st) for st in ints if st.targets[0].id in self.needed]
+            out += [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in self.needed]
         return out
 
     # ---- backward sweep ------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ class Reverse:
             code = self.backward_stmt(s, state)
             if code:  # re-read array elements used from here on (their arrays are restored by now)
                 ready = [v for v, (st, last) in pending.items() if last >= q]
-                code = [copy.deepcopy(pending.pop(v)[0]) for v in ready if v in self.needed] + code
+                code = [self.read(copy.deepcopy(pending.pop(v)[0])) for v in ready if v in self.needed] + code
             if code:
                 line = getattr(s, "lineno", None)
                 where = (getattr(s, "_srcdiff_file", None), line)
