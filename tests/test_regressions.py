@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from scipy.special import logsumexp
 from gradcheck import numerical_grad
 
 
@@ -112,6 +113,27 @@ def test_element_reread_of_array_from_outer_loop(jit):
     # last `a`, which it never restored for earlier outer iterations
     _grad_matches(element_reread_of_array_from_outer_loop, [0.3, np.array([0.4, -1.1]), np.array([0.5, 2.0])],
                   wrt=(1, 2), jit=jit)
+
+
+def _helper_with_identity_branch(p0):
+    if logsumexp(p0) > 2.0:
+        p0 = p0
+    return -np.square(p0)
+
+
+def merge_value_read_after_branch_in_loop(a, M):
+    for i in range(1, 3):
+        a = np.sin(M[0] + _helper_with_identity_branch(a))
+    return np.sum(_helper_with_identity_branch(a))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_merge_value_read_after_branch_in_loop(jit):
+    # fuzz seed 6748: the value an if merges (p0 after `if ...: p0 = p0`) was restored inside the
+    # branches, after the backward sweep had already used it for the statements below the if
+    rng = np.random.default_rng(1)
+    _grad_matches(merge_value_read_after_branch_in_loop, [rng.normal(size=4), rng.normal(size=(2, 4))],
+                  wrt=(0, 1), jit=jit)
 
 
 # ---- internal crashes -----------------------------------------------------------------------------

@@ -147,10 +147,15 @@ class Reverse:
 
     # ---- forward sweep -------------------------------------------------------------------------------
     def owned(self, stmts) -> list:
+        """Names a block defines, in order; an if's merge names belong to the block holding the if (the
+        backward sweep reads them before it enters either branch)."""
         out = []
         for s in stmts:
-            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and not getattr(s, "_srcdiff_count", False):
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and not getattr(s, "_srcdiff_count", False) and not _branch_merge(s)):
                 out.append(s.targets[0].id)
+            if isinstance(s, gast.If):
+                out += [b.targets[0].id for b in s.body + s.orelse if _branch_merge(b)]
             if hasattr(s, "_srcdiff_old"):
                 out.append(s._srcdiff_old)
             if isinstance(s, gast.While):
@@ -661,6 +666,10 @@ class Reverse:
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
+def _branch_merge(s) -> bool:
+    return getattr(s, "_srcdiff_merge", False) and not getattr(s, "_srcdiff_testcopy", False)
+
+
 def _definitely_assigned(fn) -> dict:
     """id(if/for/while statement) -> the names certainly assigned when control reaches it."""
     out = {}

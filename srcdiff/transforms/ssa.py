@@ -72,7 +72,7 @@ class _SSA:
                 # inner loop): test a copy, so the backward sweep sees the value the branch was taken on
                 c = self.namer.fresh(s.test.id)
                 self.defined.add(c)
-                copy_ = _tag(assign(c, load(s.test.id)), s, "_srcdiff_merge")
+                copy_ = _tag(_tag(assign(c, load(s.test.id)), s, "_srcdiff_merge"), s, "_srcdiff_testcopy")
                 s.test = load(c)
                 return [copy_, s]
             return [s]
