@@ -15,6 +15,7 @@
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation                           transforms/optimize.py
+    unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -29,7 +30,7 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, optimize, parse,
-                         resolve, reverse, ssa)
+                         resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, load
 
 
@@ -75,7 +76,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map)
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
-    return optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    return unbound.define_unbound(fn, final.kinds, final.shapes)
 
 
 @dataclass
@@ -258,7 +260,8 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
         return jvp_name(module, local_to_obj[local], pos)
 
     fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
-    module.functions.append(forward.avoid_version_clashes(forward.eliminate_dead_code(fn)))
+    fn = forward.avoid_version_clashes(forward.eliminate_dead_code(fn))
+    module.functions.append(unbound.define_unbound(fn))
     return name
 
 

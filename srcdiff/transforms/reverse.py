@@ -600,29 +600,6 @@ class Reverse:
             return
         out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
 
-    def define_maybe_undefined(self, params):
-        """Give values defined on some paths only (a result set inside a loop) a placeholder of their
-        type, so the SSA merges that copy them never read an unbound name; the program never uses it.
-        An array placeholder needs only the rank and dtype; a value of unknown kind gets None."""
-        out = []
-        for v in sorted(getattr(self.fn, "_srcdiff_maybe_undefined", ())):
-            k = self.kinds.get(v)
-            rep = (self.shapes or {}).get(v)
-            if k is not None and k[0] == "s":
-                out.append(assign(v, const({"f": 0.0, "i": 0, "b": False}.get(k[1], 0.0))))
-            elif k is not None and k[0] == "a" and rep in params:
-                out.append(assign(v, call("rt.zeros_like", load(rep))))
-            elif k is not None and k[0] == "a" and k[1] is not None:
-                shape = gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load())
-                dtype = {"i": "np.int64", "b": "np.bool_"}.get(k[2])
-                value = call("np.zeros", shape)
-                if dtype:
-                    value.keywords = [gast.keyword(arg="dtype", value=dotted(dtype))]
-                out.append(assign(v, value))
-            else:
-                out.append(assign(v, const(None)))
-        return out
-
     # ---- whole function ----------------------------------------------------------------------------------
     def function(self, name):
         fn = self.fn
@@ -655,7 +632,7 @@ class Reverse:
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
-        stmts = inits + self.define_maybe_undefined(params) + [comment("forward sweep")] + fwd + \
+        stmts = inits + [comment("forward sweep")] + fwd + \
             [comment("backward sweep")] + seed + bwd
         stmts.append(gast.Return(value=result))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)

@@ -1,0 +1,90 @@
+"""Final pass: placeholders for names Python could find unbound.
+
+Early returns and loops give generated code values defined on some paths only (a `result` set inside
+a loop, copied by the merges after it). The program never uses such a value on a path where it is
+undefined, but a merge copy still reads it there. This pass finds, by definite assignment over the
+structured code, every local read at a point where it may be unassigned, and defines it once at the
+top of the function with a placeholder of its type, so that Python and Numba both accept the merge.
+"""
+from __future__ import annotations
+
+import gast
+
+from .astutil import assign, call, const, dotted, is_comment
+
+
+def possibly_unbound(fn: gast.FunctionDef) -> set:
+    """Locals of `fn` read somewhere they may not be assigned yet."""
+    local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    found = set()
+
+    def reads(node, have):
+        found.update(n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+                     and isinstance(n.ctx, gast.Load) and n.id in local and n.id not in have)
+
+    def block(stmts, have):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                reads(s.value, have)
+                t = s.targets[0]
+                if isinstance(t, gast.Name):
+                    have = have | {t.id}
+                else:
+                    reads(t, have)
+            elif isinstance(s, gast.AugAssign):
+                reads(s.value, have)
+                reads(s.target, have)
+            elif isinstance(s, gast.If):
+                reads(s.test, have)
+                have = block(s.body, have) & block(s.orelse, have)
+            elif isinstance(s, gast.For):
+                reads(s.iter, have)
+                block(s.body, have | {s.target.id})
+            elif isinstance(s, gast.While):
+                reads(s.test, have)
+                block(s.body, have)
+            else:
+                reads(s, have)
+        return have
+
+    block(fn.body, frozenset(a.id for a in fn.args.args))
+    return found
+
+
+def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
+    """`v = <a value of v's kind>`: 0.0 / 0 / False, an array of the same rank (the same shape when
+    a parameter is known to have it), or None when the kind is unknown."""
+    k = kinds.get(v)
+    rep = shapes.get(v)
+    if k is not None and k[0] == "s":
+        return assign(v, const({"f": 0.0, "i": 0, "b": False}.get(k[1], 0.0)))
+    if k is not None and k[0] == "a" and rep in params:
+        return assign(v, call("rt.zeros_like", gast.Name(id=rep, ctx=gast.Load(), annotation=None,
+                                                             type_comment=None)))
+    if k is not None and k[0] == "a" and k[1] is not None:
+        value = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
+        dtype = {"i": "np.int64", "b": "np.bool_"}.get(k[2])
+        if dtype:
+            value.keywords = [gast.keyword(arg="dtype", value=dotted(dtype))]
+        return assign(v, value)
+    return assign(v, const(None))
+
+
+def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict | None = None):
+    """Insert placeholders for `fn`'s possibly-unbound locals after its leading tape set-up."""
+    names = sorted(possibly_unbound(fn))
+    if not names:
+        return fn
+    params = {a.id for a in fn.args.args}
+    defs = [placeholder(v, kinds or {}, shapes or {}, params) for v in names]
+    at = 0
+    while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
+        at += 1
+    fn.body[at:at] = defs
+    return fn
+
+
+def _is_setup(s) -> bool:
+    """`x_stack = []` and similar tape allocations that open a generated function."""
+    return (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.List) and not s.value.elts)
