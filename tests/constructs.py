@@ -168,3 +168,17 @@ def uses_global_array(a):
 
 def calls_global_user(a, b):
     return uses_global_array(a) * b
+
+
+def returns_in_nested_loops(x, a):
+    """Early returns from a while inside a for and from a second inner loop."""
+    for i in range(2):
+        c = x
+        while c < 2.0:
+            if x > 1.5:
+                return x * x
+            c = c + 0.75
+        for j in range(2):
+            if x > 0.3:
+                return x * x * a[j]
+    return x * 3.0

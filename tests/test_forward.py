@@ -36,9 +36,12 @@ CASES = {
     "linalg": (C.linalg, (RNG.normal(size=(3, 3)), RNG.normal(size=3)), 0),
     "stacking": (C.stacking, (RNG.normal(size=3), RNG.normal(size=3)), 0),
     "where_clip": (C.where_clip, (RNG.normal(size=5),), 0),
+    "returns_none": (C.returns_in_nested_loops, (0.1, np.array([1.5, 2.0])), 0),
+    "returns_inner": (C.returns_in_nested_loops, (0.7, np.array([1.5, 2.0])), 0),
+    "returns_while": (C.returns_in_nested_loops, (1.7, np.array([1.5, 2.0])), 0),
 }
 # Numba compiles each generated module: keep the jit=True runs to a representative few
-JIT_CASES = ["loop_sum", "recurrence", "closure"]
+JIT_CASES = ["loop_sum", "recurrence", "closure", "returns_inner"]
 
 
 def shifted(args, k, v, h):
