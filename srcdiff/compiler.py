@@ -14,7 +14,7 @@
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal, copy propagation                           transforms/optimize.py
+    optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
@@ -77,6 +77,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    fn = optimize.fuse_elementwise(fn, final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 
 
