@@ -212,3 +212,20 @@ def test_squeeze_numba():
 
 def test_squeeze_python():
     _grad_matches(squeeze_col, [np.ones((3, 1)) * 0.3])
+
+
+def literal_empty_loop(x, a):
+    for i in range(1, 1):
+        if x > 2.0:
+            return x
+        a = np.sin(a)
+    for j in range(2):
+        x = x * a[j]
+    return x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_literal_empty_loop(jit):
+    # fuzz seeds 1400, 20100: Numba pruned the never-run loop, so its tapes had no type and the
+    # generated code did not compile
+    _grad_matches(literal_empty_loop, [0.3, np.array([0.5, 1.5])], wrt=(0, 1), jit=jit)

@@ -314,6 +314,21 @@ class _Canon(gast.NodeTransformer):
     def __init__(self, unit):
         self.unit = unit
 
+    def visit_For(self, node):
+        """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
+        prune it and leave its tapes without a type)."""
+        self.generic_visit(node)
+        it = node.iter
+        if (isinstance(it, gast.Call) and dotted_name(it.func) == "range" and it.args and not it.keywords
+                and all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args)):
+            try:
+                empty = len(range(*(a.value for a in it.args))) == 0
+            except ValueError:   # range(..., 0): Python raises at run time; leave it to do so
+                empty = False
+            if empty:
+                return node.orelse
+        return node
+
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
