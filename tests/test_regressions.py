@@ -229,3 +229,19 @@ def test_literal_empty_loop(jit):
     # fuzz seeds 1400, 20100: Numba pruned the never-run loop, so its tapes had no type and the
     # generated code did not compile
     _grad_matches(literal_empty_loop, [0.3, np.array([0.5, 1.5])], wrt=(0, 1), jit=jit)
+
+
+def literal_false_branch(x, a):
+    for i in range(2):
+        if -1.2 > 0.3:
+            if a[0] > 0.5:
+                return x
+            x = x * a[1]
+        x = x + a[0] * x
+    return x * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_literal_false_branch(jit):
+    # fuzz seed 21900: Numba pruned `if -1.2 > 0.3:`, leaving the branch's tapes without a type
+    _grad_matches(literal_false_branch, [0.3, np.array([0.5, 1.5])], wrt=(0, 1), jit=jit)

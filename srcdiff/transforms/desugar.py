@@ -11,6 +11,8 @@ from __future__ import annotations
 import builtins
 import copy
 
+import operator
+
 import gast
 import numpy as np
 
@@ -314,6 +316,15 @@ class _Canon(gast.NodeTransformer):
     def __init__(self, unit):
         self.unit = unit
 
+    def visit_If(self, node):
+        """`if -1.2 > 0.3:`: a test of literals is decided here (Numba would prune the dead branch and
+        leave its tapes without a type)."""
+        self.generic_visit(node)
+        value = _literal(node.test)
+        if value is _NOT_LITERAL:
+            return node
+        return node.body if value else node.orelse
+
     def visit_For(self, node):
         """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
         prune it and leave its tapes without a type)."""
@@ -414,6 +425,33 @@ class _Canon(gast.NodeTransformer):
         for p in news:
             base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(p)], keywords=[]), node)
         return base
+
+
+_NOT_LITERAL = object()
+_COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+            gast.Eq: operator.eq, gast.NotEq: operator.ne}
+
+
+def _literal(e):
+    """The value of a test built from number literals only (comparisons, not, and/or), else _NOT_LITERAL."""
+    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float)):
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd, gast.Not)):
+        v = _literal(e.operand)
+        if v is _NOT_LITERAL:
+            return v
+        return -v if isinstance(e.op, gast.USub) else (not v if isinstance(e.op, gast.Not) else v)
+    if isinstance(e, gast.Compare) and all(type(op) in _COMPARE for op in e.ops):
+        vals = [_literal(x) for x in [e.left] + e.comparators]
+        if any(v is _NOT_LITERAL for v in vals):
+            return _NOT_LITERAL
+        return all(_COMPARE[type(op)](a, b) for op, a, b in zip(e.ops, vals, vals[1:]))
+    if isinstance(e, gast.BoolOp):
+        vals = [_literal(x) for x in e.values]
+        if any(v is _NOT_LITERAL for v in vals):
+            return _NOT_LITERAL
+        return all(vals) if isinstance(e.op, gast.And) else any(vals)
+    return _NOT_LITERAL
 
 
 def canonicalize(unit: Unit) -> Unit:
