@@ -77,7 +77,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
-    fn = optimize.fuse_elementwise(fn, final.kinds)
+    fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 
 

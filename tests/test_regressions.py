@@ -245,3 +245,17 @@ def literal_false_branch(x, a):
 def test_literal_false_branch(jit):
     # fuzz seed 21900: Numba pruned `if -1.2 > 0.3:`, leaving the branch's tapes without a type
     _grad_matches(literal_false_branch, [0.3, np.array([0.5, 1.5])], wrt=(0, 1), jit=jit)
+
+
+def where_of_scalars_merged_with_float(x):
+    if x > 0.0:
+        return x * x / (1.5 + np.square(np.where(x > 0.5, x, 0.3 * x)))
+    return 2.0 * x
+
+
+@pytest.mark.parametrize("x", [-0.3, 0.2, 0.9])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_where_of_scalars_merged_with_float(x, jit):
+    # fuzz seed 22200: np.where of scalars is a 0-d array under Numba, which it cannot merge with the
+    # float of the other branch; the generated code selects a scalar instead
+    _grad_matches(where_of_scalars_merged_with_float, [x], jit=jit)

@@ -273,3 +273,20 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                 k += 1
     block(fn.body)
     return fn
+
+
+def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """`np.where(c, a, b)` of three scalars -> `rt.select(c, a, b)`, a scalar (NumPy and Numba give a
+    0-d array, which Numba cannot merge with a float on another path)."""
+    from .astutil import dotted, dotted_name
+
+    def scalar(a):
+        if isinstance(a, gast.Constant):
+            return isinstance(a.value, (bool, int, float))
+        return isinstance(a, gast.Name) and (kinds.get(a.id) or ("?",))[0] == "s"
+
+    for n in gast.walk(fn):
+        if (isinstance(n, gast.Call) and dotted_name(n.func) == "np.where" and len(n.args) == 3
+                and not n.keywords and all(scalar(a) for a in n.args)):
+            n.func = dotted("rt.select")
+    return fn
