@@ -3,7 +3,8 @@
 Each entry is a user-level expression exercising the rule (x, y, z are the wrapper's parameters),
 the input domain, and shape cases (broadcasting, size-1 axes).  Wrappers are written to a real
 .py file and reduce with a non-uniform cotangent (sum(sin(1.3 * out) + out)) so the full
-vector-Jacobian product is checked, not just its row sums.  float64 on both backends; float32
+vector-Jacobian product is checked, not just its row sums.  float64 on both backends; forward mode
+(jvp along a random direction) on the Python backend; float32
 (Python backend) against the float64 finite differences with a loose tolerance.
 """
 import importlib.util
@@ -77,6 +78,12 @@ ENTRIES = {
     "np.linalg.solve": ("np.linalg.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
     "rt.solve_triangular": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, lower=True)", "rr",
                             [((3, 3), (3,)), ((3, 3), (3, 2))]),
+    # the other triangle and the transposed solve (a rule's arguments passed in the wrong order once
+    # went unnoticed because only lower=True, trans=0 was tested)
+    "rt.solve_triangular upper": ("solve_triangular(np.triu(x) + 3.0 * np.eye(3), y)", "rr",
+                                  [((3, 3), (3,)), ((3, 3), (3, 2))]),
+    "rt.solve_triangular trans": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, trans=1, lower=True)", "rr",
+                                  [((3, 3), (3,))]),
     "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),)]), "np.triu": ("np.triu(x, 1)", "r", [((3, 3),)]),
 }
 
@@ -181,6 +188,36 @@ def test_rule_python(rule, case):
 @pytest.mark.parametrize("rule, case", CASES, ids=[f"{r}-{i}" for r, i in CASES])
 def test_rule_float32(rule, case):
     _check(rule, case, jit=False, dtype=np.float32)
+
+
+def _check_jvp(rule, case):
+    """Forward mode: the jvp of the wrapper along a random direction in each argument equals the
+    central difference along that direction."""
+    expr, dom, shapes = ENTRIES[rule]
+    f = getattr(wrappers(), _fname(rule))
+    rng = np.random.default_rng(zlib.crc32(f"jvp/{rule}/{case}".encode()))
+    args = [_value(d, s, rng) for d, s in zip(dom, shapes[case])]
+    for k, d in enumerate(dom):
+        if d == "c":
+            continue
+        v = float(rng.normal()) if np.ndim(args[k]) == 0 else rng.normal(size=np.shape(args[k]))
+        if d == "q":   # keep the matrix well conditioned and symmetric where the rule needs it
+            v = 0.5 * (v + v.T)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value, dv = srcdiff.jvp(f, wrt=k)(*args, v)
+        eps = 1e-6
+        plus, minus = list(args), list(args)
+        plus[k], minus[k] = args[k] + eps * v, args[k] - eps * v
+        ref = (f(*plus) - f(*minus)) / (2 * eps)
+        np.testing.assert_allclose(value, f(*args), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dv, ref, rtol=1e-5, atol=1e-6 * max(1.0, abs(ref)),
+                                   err_msg=f"{rule}: {expr} jvp along d{'xyz'[k]} shapes={shapes[case]}")
+
+
+@pytest.mark.parametrize("rule, case", CASES, ids=[f"{r}-{i}" for r, i in CASES])
+def test_rule_jvp(rule, case):
+    _check_jvp(rule, case)
 
 
 # Numba: one (the richest) shape case per rule, to keep compile time down

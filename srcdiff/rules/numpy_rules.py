@@ -117,9 +117,9 @@ R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
 R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(np.linalg.solve(np.transpose(a), g), ans)",
   "np.linalg.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
-  "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, 1 - trans, lower), ans, trans, lower)",
-  "rt.solve_triangular(a, g, 1 - trans, lower)", None, None,
-  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), trans, lower)")
+  "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, lower, 1 - trans), ans, trans, lower)",
+  "rt.solve_triangular(a, g, lower, 1 - trans)", None, None,
+  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower, trans)")
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {
