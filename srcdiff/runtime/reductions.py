@@ -9,6 +9,7 @@ from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
 from . import _kernels3d as k3
+from .fastexp import exp_fast
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_none, nb_is_scalar)
@@ -70,9 +71,21 @@ def _result_types(dtype, kind):
     return acc, out
 
 
+def _lse_2d(x, axis):
+    return (nb_is_array(x) and x.ndim == 2 and isinstance(axis, types.Integer)
+            and isinstance(x.dtype, types.Float))
+
+
+def _lse_grad_2d(g, x, ans, axis):
+    return (_lse_2d(x, axis) and nb_is_array(g) and nb_is_array(ans) and g.ndim == 1 and ans.ndim == 1
+            and isinstance(g.dtype, types.Float))
+
+
 def _register_reduction(pyfunc, mid, kind):
     @overload(pyfunc)
     def _nb(x, axis=None):
+        if kind == "logsumexp" and _lse_2d(x, axis):
+            return None   # the fast path below
         if nb_is_scalar(x):
             if kind in ("mean", "logsumexp"):
                 T = nb_float_type(x)
@@ -249,6 +262,8 @@ def _mean_grad_nb(g, x, axis=None):
 def _register_grad_with_ans(pyfunc, kernel, kind):
     @overload(pyfunc)
     def _nb(g, x, ans, axis=None):
+        if kind == "lse" and _lse_grad_2d(g, x, ans, axis):
+            return None   # the fast path below
         if not nb_is_array(x):
             return _scalar_x_grad(x, kind)
         dt = nb_float_type(x)
@@ -274,63 +289,75 @@ _register_grad_with_ans(logsumexp_grad, k3.logsumexp_grad_mid, "lse")
 
 
 # --- fast paths: 2-D logsumexp along an axis (the HMM forward recursion's inner loop) ---------------
-# Registered after the generic overloads, so Numba tries them first; they decline other signatures.
+# The generic overloads above decline exactly these signatures.
 
 @overload(logsumexp, prefer_literal=False)
 def _logsumexp_2d(x, axis=None):
-    if not (nb_is_array(x) and x.ndim == 2 and isinstance(axis, types.Integer)
-            and isinstance(x.dtype, types.Float)):
+    if not _lse_2d(x, axis):
         return None
 
     def impl(x, axis=None):
         ax = axis + 2 if axis < 0 else axis
         n0, n1 = x.shape
-        m_len, r_len = (n1, n0) if ax == 0 else (n0, n1)
-        out = np.empty(m_len, dtype=x.dtype)
-        for j in range(m_len):
-            mx = -np.inf
-            for i in range(r_len):
-                v = x[i, j] if ax == 0 else x[j, i]
-                if v > mx:
-                    mx = v
-            if mx == -np.inf or mx == np.inf:
-                out[j] = mx
+        if ax == 0:   # row by row, so the inner loops run along memory and vectorise
+            mx = np.full(n1, -np.inf)
+            for i in range(n0):
+                for j in range(n1):   # (this module's max is the reduction: compare by hand)
+                    mx[j] = x[i, j] if x[i, j] > mx[j] else mx[j]
+            s = np.zeros(n1)
+            for i in range(n0):
+                for j in range(n1):
+                    s[j] += exp_fast(x[i, j] - mx[j])
+            out = np.empty(n1, dtype=x.dtype)
+            for j in range(n1):
+                out[j] = mx[j] + np.log(s[j]) if np.isfinite(mx[j]) else mx[j]
+            return out
+        out = np.empty(n0, dtype=x.dtype)
+        for i in range(n0):
+            m = -np.inf
+            for j in range(n1):
+                m = x[i, j] if x[i, j] > m else m
+            if not np.isfinite(m):
+                out[i] = m
                 continue
-            s = 0.0
-            for i in range(r_len):
-                v = x[i, j] if ax == 0 else x[j, i]
-                s += np.exp(v - mx)
-            out[j] = mx + np.log(s)
+            t = 0.0
+            for j in range(n1):
+                t += exp_fast(x[i, j] - m)
+            out[i] = m + np.log(t)
         return out
     return impl
 
 
 @overload(logsumexp_grad, prefer_literal=False)
 def _logsumexp_grad_2d(g, x, ans, axis=None):
-    if not (nb_is_array(x) and x.ndim == 2 and isinstance(axis, types.Integer) and nb_is_array(g)
-            and nb_is_array(ans) and g.ndim == 1 and ans.ndim == 1 and isinstance(x.dtype, types.Float)):
+    if not _lse_grad_2d(g, x, ans, axis):
         return None
 
     def impl(g, x, ans, axis=None):
         ax = axis + 2 if axis < 0 else axis
         n0, n1 = x.shape
         out = np.empty((n0, n1), dtype=x.dtype)
-        n_inf = np.zeros(ans.shape[0])  # +inf entries per reduced slice (only where ans is +inf)
-        for i in range(n0):
+        if np.any(ans == np.inf):   # the +inf entries of a slice share its adjoint
+            n_inf = np.zeros(ans.shape[0])
+            for i in range(n0):
+                for j in range(n1):
+                    k = j if ax == 0 else i
+                    if ans[k] == np.inf and x[i, j] == np.inf:
+                        n_inf[k] += 1.0
+            for i in range(n0):
+                for j in range(n1):
+                    k = j if ax == 0 else i
+                    a = ans[k]
+                    v = x[i, j]
+                    if a == np.inf:
+                        out[i, j] = g[k] / n_inf[k] if v == np.inf else 0.0
+                    else:
+                        out[i, j] = 0.0 if v == -np.inf else g[k] * exp_fast(v - a)
+            return out
+        for i in range(n0):   # -inf entries (forbidden transitions) get exact zeros
             for j in range(n1):
                 k = j if ax == 0 else i
-                if ans[k] == np.inf and x[i, j] == np.inf:
-                    n_inf[k] += 1.0
-        for i in range(n0):
-            for j in range(n1):
-                k = j if ax == 0 else i
-                a = ans[k]
                 v = x[i, j]
-                if a == np.inf:
-                    out[i, j] = g[k] / n_inf[k] if v == np.inf else 0.0
-                elif v == -np.inf:
-                    out[i, j] = 0.0
-                else:
-                    out[i, j] = g[k] * np.exp(v - a)
+                out[i, j] = 0.0 if v == -np.inf else g[k] * exp_fast(v - ans[k])
         return out
     return impl
