@@ -300,7 +300,7 @@ def _logsumexp_2d(x, axis=None):
         ax = axis + 2 if axis < 0 else axis
         n0, n1 = x.shape
         if ax == 0:   # row by row, so the inner loops run along memory and vectorise
-            mx = np.full(n1, -np.inf)
+            mx = np.full(n1, -np.inf, dtype=x.dtype)   # the column maxima, then the result
             for i in range(n0):
                 for j in range(n1):   # (this module's max is the reduction: compare by hand)
                     mx[j] = x[i, j] if x[i, j] > mx[j] else mx[j]
@@ -308,10 +308,10 @@ def _logsumexp_2d(x, axis=None):
             for i in range(n0):
                 for j in range(n1):
                     s[j] += exp_fast(x[i, j] - mx[j])
-            out = np.empty(n1, dtype=x.dtype)
             for j in range(n1):
-                out[j] = mx[j] + np.log(s[j]) if np.isfinite(mx[j]) else mx[j]
-            return out
+                if np.isfinite(mx[j]):
+                    mx[j] += np.log(s[j])
+            return mx
         out = np.empty(n0, dtype=x.dtype)
         for i in range(n0):
             m = -np.inf
@@ -337,7 +337,10 @@ def _logsumexp_grad_2d(g, x, ans, axis=None):
         ax = axis + 2 if axis < 0 else axis
         n0, n1 = x.shape
         out = np.empty((n0, n1), dtype=x.dtype)
-        if np.any(ans == np.inf):   # the +inf entries of a slice share its adjoint
+        any_inf = False
+        for k in range(ans.shape[0]):
+            any_inf = any_inf or ans[k] == np.inf
+        if any_inf:   # the +inf entries of a slice share its adjoint
             n_inf = np.zeros(ans.shape[0])
             for i in range(n0):
                 for j in range(n1):
