@@ -247,3 +247,24 @@ def test_where_of_scalars_merged_with_float(x, jit):
     # fuzz seed 22200: np.where of scalars is a 0-d array under Numba, which it cannot merge with the
     # float of the other branch; the generated code selects a scalar instead
     _grad_matches(where_of_scalars_merged_with_float, [x], jit=jit)
+
+
+def _returns_array_built_from_ones(p0, p1):
+    for i in range(1, 2):
+        if p1 > 0.3:
+            return p0
+        p0 = 0.5 * p0 + 0.5 * np.tanh(p1 * np.ones((2, 2)))
+    return p0 * 2.0
+
+
+def array_result_from_ones_with_literal_shape(x, M):
+    return np.sum(_returns_array_built_from_ones(M, x))
+
+
+@pytest.mark.parametrize("x", [0.1, 0.5])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_array_result_from_ones_with_literal_shape(x, jit):
+    # fuzz seed 26900: the rank of np.ones((2, 2)) was unknown, so the zero adjoint of the returned
+    # array was a float in one branch and an array in the other (Numba could not merge them)
+    _grad_matches(array_result_from_ones_with_literal_shape, [x, np.arange(4.0).reshape(2, 2) / 5], wrt=(0, 1),
+                  jit=jit)

@@ -2,8 +2,8 @@
 rank), from the kinds of the arguments a gradient is specialised for. The reverse pass uses them to
 drop no-op helpers (unbroadcast of a scalar, copies of scalars) and to give scalar tapes a fixed type.
 
-A kind is ("s", dtype) for a scalar, ("a", ndim, dtype) for an array, ("t",) for a tuple, None if
-unknown; dtype is one of "f", "i", "b" or None.
+A kind is ("s", dtype) for a scalar, ("a", ndim, dtype) for an array, ("t",) for a tuple (("t", n)
+for a tuple literal of length n), None if unknown; dtype is one of "f", "i", "b" or None.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def expr_kind(e, kinds: dict):
             return I
         return None
     if isinstance(e, gast.Tuple):
-        return ("t",)
+        return ("t", len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
     if isinstance(e, gast.Call):
         return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
     return None
@@ -190,6 +190,8 @@ def _call(name, args, e, kinds):
         for kw in e.keywords:
             if kw.arg == "dtype":
                 dt = None
+        if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
+            return ("a", a0[1], dt)
         return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
     if name in ("np.zeros_like", "np.ones_like", "np.empty_like") and a0 is not None:
         return a0
