@@ -12,6 +12,8 @@
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
+    logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
+                   hoisted out of the loop
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
@@ -29,8 +31,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, optimize, parse,
-                         resolve, reverse, ssa, unbound)
+from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain, optimize,
+                         parse, resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, load
 
 
@@ -66,6 +68,8 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+    if arg_kinds:
+        unit = logdomain.log_domain_products(unit, kinds.infer(unit.node, arg_kinds))
     active = activity.active_names(unit.node, wrt, unit.callees)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
     first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map)

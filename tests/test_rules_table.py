@@ -88,12 +88,15 @@ ENTRIES = {
 }
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
-# srcdiff's own output); they are not user-facing NumPy primitives, so no entry here.
+# srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
+# not user-facing NumPy primitives, so no entry here.
 INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like", "rt.transpose_grad",
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
             "rt.matmul_grad_y", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
-            "rt.cholesky_grad", "rt.logdet_grad"}
+            "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
+            "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
+            "rt.logsumexp_matvec_grad_M"}
 
 HEADER = """import math
 import numpy as np

@@ -41,6 +41,26 @@ R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None", None, None, None, None,
 R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None", None, None, None, None,
   jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))")
 
+# ---- log-domain products (transforms/logdomain.py): E, the table of exp(M), is M in another form -----------
+R("rt.exp_shifted", [rt.exp_shifted], "M, axis", nondiff=True)
+R("rt.logsumexp_vecmat", [rt.logsumexp_vecmat], "v, M, E", "rt.logsumexp_vecmat_grad_v(g, v, M, E, ans)",
+  "rt.logsumexp_vecmat_grad_M(g, v, M, E, ans)", None,
+  jvp="rt.sum(rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, ans), v, M, E, ans) * (rt.expand_dims(dv, 1) + dM), 0)")
+R("rt.logsumexp_matvec", [rt.logsumexp_matvec], "M, v, E", "rt.logsumexp_matvec_grad_M(g, M, v, E, ans)",
+  "rt.logsumexp_matvec_grad_v(g, M, v, E, ans)", None,
+  jvp="rt.sum(rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, ans), M, v, E, ans) * (dM + rt.expand_dims(dv, 0)), 1)")
+# their adjoints are w * softmax weights, differentiated like rt.logsumexp_grad
+_VM = "rt.logsumexp_vecmat_grad_M(dw, v, M, E, m) + rt.logsumexp_vecmat_grad_M(w, v, M, E, m) * " \
+      "(rt.expand_dims(dv, 1) + dM - rt.sum_grad(dm, M, 0))"
+_MV = "rt.logsumexp_matvec_grad_M(dw, M, v, E, m) + rt.logsumexp_matvec_grad_M(w, M, v, E, m) * " \
+      "(dM + rt.expand_dims(dv, 0) - rt.sum_grad(dm, M, 1))"
+R("rt.logsumexp_vecmat_grad_M", [rt.logsumexp_vecmat_grad_M], "w, v, M, E, m", None, None, None, None, None, jvp=_VM)
+R("rt.logsumexp_vecmat_grad_v", [rt.logsumexp_vecmat_grad_v], "w, v, M, E, m", None, None, None, None, None,
+  jvp=f"rt.sum({_VM}, 1)")
+R("rt.logsumexp_matvec_grad_M", [rt.logsumexp_matvec_grad_M], "w, M, v, E, m", None, None, None, None, None, jvp=_MV)
+R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m", None, None, None, None, None,
+  jvp=f"rt.sum({_MV}, 0)")
+
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
 R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", None, None, None,
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
