@@ -169,3 +169,43 @@ def test_every_reverse_rule_has_a_jvp():
                      if not rule.nondiff and not rule.variadic and rule.jvp is None
                      and any(t is not None for t in rule.vjp.values()))
     assert not missing, f"rules with a vjp but no jvp: {missing}"
+
+
+# ---- regressions found by the forward-mode audit -------------------------------------------------------
+def logistic_loss(w, X, y):
+    z = X @ w
+    return np.sum(np.log1p(np.exp(-y * z))) + 0.5 * np.sum(w ** 2)
+
+
+LOSS_GRAD = srcdiff.grad(logistic_loss)
+
+
+def grad_norm(w, X, y):
+    return np.sum(LOSS_GRAD(w, X, y) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_grad_of_function_calling_grad(jit):
+    """Reverse over reverse: the generated gradient's helpers (rt.matmul_grad_y, rt.sum_grad) had jvp
+    rules only, and reverse mode took them for constants: a silently wrong gradient."""
+    w, X, y = RNG.normal(size=4) * 0.3, RNG.normal(size=(20, 4)), np.sign(RNG.normal(size=20))
+    got = srcdiff.grad(grad_norm, jit=jit)(w, X, y)
+    fd = [(grad_norm(w + EPS * e, X, y) - grad_norm(w - EPS * e, X, y)) / (2 * EPS) for e in np.eye(4)]
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6)
+
+
+def lse_square(x):
+    return C.logsumexp(x * x)
+
+
+LSE_GRAD = srcdiff.grad(lse_square)
+
+
+def lse_grad_norm(x):
+    return np.sum(LSE_GRAD(x) ** 2)
+
+
+def test_reverse_over_forward_only_rule_is_declined():
+    """rt.logsumexp_grad has no reverse rule: decline at the user's function instead of a zero."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.logsumexp_grad has a forward-mode"):
+        srcdiff.grad(lse_grad_norm)(np.arange(3.0))
