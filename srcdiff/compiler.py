@@ -261,12 +261,12 @@ _ = (fail, load)
 
 
 # ---- forward mode (jvp) ------------------------------------------------------------------------------------
-def _forward_unit_for(module: Module, obj) -> parse.Unit:
+def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> parse.Unit:
     """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls."""
     from .transforms import forward
     k = _key(obj)
     if k not in module.units:
-        unit = obj if isinstance(obj, parse.Unit) else parse.parse(obj)
+        unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
         unit.node = forward.lower_stacks(unit.node)
         module.units[k] = front_end(unit)
         _link(module, module.units[k])
@@ -300,11 +300,18 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     return name
 
 
-def build_forward_module(fn, wrt_names: list) -> Module:
-    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions)."""
+def build_forward_module(fn, wrt_names: list, structs: dict | None = None) -> Module:
+    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions).
+
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
+    (and one tangent per leaf of a wrt argument)."""
     from .transforms import forward
     module = Module()
-    unit = _forward_unit_for(module, fn)
+    if structs:
+        flat = flatten.flatten_arguments(parse.parse(fn), structs)
+        wrt_names = [leaf for w in wrt_names for leaf in (
+            flatten._Flatten(flat, structs).leaf_names(w, structs[w]) if w in structs else [w])]
+    unit = _forward_unit_for(module, fn, flat if structs else None)
     missing = [w for w in wrt_names if w not in unit.params]
     if missing:
         raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",

@@ -209,3 +209,62 @@ def test_reverse_over_forward_only_rule_is_declined():
     """rt.logsumexp_grad has no reverse rule: decline at the user's function instead of a zero."""
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.logsumexp_grad has a forward-mode"):
         srcdiff.grad(lse_grad_norm)(np.arange(3.0))
+
+
+def layer(p, s):
+    w, b = p
+    return np.sum(np.sin(w) * s) * b + b ** 3
+
+
+def tuple_fd(f, p, s, t, h):
+    """f at p + h·t for a tuple argument p = (array, float) and tangent t of the same structure."""
+    return f((p[0] + h * t[0], p[1] + h * t[1]), s)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_and_hvp_of_tuple_argument(jit):
+    """Tuple arguments (and tangents of the same structure) used to fail with a TypeError."""
+    p, s, t = (RNG.normal(size=3), 0.4), RNG.normal(size=3), (RNG.normal(size=3), 0.3)
+    value, d = srcdiff.jvp(layer, jit=jit)(p, s, t)
+    np.testing.assert_allclose(value, layer(p, s))
+    np.testing.assert_allclose(d, (tuple_fd(layer, p, s, t, EPS) - tuple_fd(layer, p, s, t, -EPS)) / (2 * EPS),
+                               rtol=1e-6)
+    hv = srcdiff.hvp(layer, jit=jit)(p, s, t)
+    g = srcdiff.grad(layer)
+    hi, lo = g((p[0] + EPS * t[0], p[1] + EPS * t[1]), s), g((p[0] - EPS * t[0], p[1] - EPS * t[1]), s)
+    assert isinstance(hv, tuple) and np.shape(hv[0]) == (3,) and np.ndim(hv[1]) == 0
+    for k in range(2):
+        np.testing.assert_allclose(hv[k], (hi[k] - lo[k]) / (2 * EPS), rtol=1e-5, atol=1e-7)
+
+
+def test_jvp_of_function_calling_jvp():
+    """Forward over forward: a jvp transform called inside a function that is differentiated again."""
+    def second(x, y):
+        value, d = SCAL2_JVP(x, y, 1.0)
+        return d
+    _, d2 = srcdiff.jvp(second)(0.4, 1.3, 1.0)
+    np.testing.assert_allclose(d2, (second(0.4 + EPS, 1.3) - second(0.4 - EPS, 1.3)) / (2 * EPS), rtol=1e-6)
+
+
+def cubic(x, y):
+    return x ** 3 * y + np.sin(x * y)
+
+
+SCAL2_JVP = srcdiff.jvp(cubic)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: srcdiff.jvp(C.nested)(np.ones(4), np.ones(3)),              # tangent of the wrong shape
+    lambda: srcdiff.hvp(C.nested)(np.ones(4), np.ones(2)),
+    lambda: srcdiff.jvp(C.calls, wrt=(0, 1))(0.3, 0.8, (1.0,)),         # too few tangents
+    lambda: srcdiff.jvp(C.calls)(),
+    lambda: srcdiff.jvp(C.loop_sum)(0.3, 5, "a"),                       # not a number
+    lambda: srcdiff.hessian(C.calls, wrt=(0, 1)),
+    lambda: srcdiff.jacobian(C.nested, mode="sideways"),
+    lambda: srcdiff.grad(srcdiff.grad(C.nested))(np.ones(4)),           # grad of a vector gradient
+    lambda: srcdiff.grad(srcdiff.grad(srcdiff.grad(C.while_loop)))(0.7),
+])
+def test_bad_input_names_the_users_file(call):
+    """These used to raise without a location, or name srcdiff's generated file."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"constructs\.py:\d+: "):
+        call()
