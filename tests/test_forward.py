@@ -268,3 +268,29 @@ def test_bad_input_names_the_users_file(call):
     """These used to raise without a location, or name srcdiff's generated file."""
     with pytest.raises(srcdiff.SrcdiffError, match=r"constructs\.py:\d+: "):
         call()
+
+
+CUBIC_VG = srcdiff.value_and_grad(cubic)
+
+
+def value_times_slope(x, y):
+    v, g = CUBIC_VG(x, y)
+    return v * g
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_of_function_using_value_and_grad(jit):
+    _, d = srcdiff.jvp(value_times_slope, jit=jit)(0.4, 1.3, 1.0)
+    fd = (value_times_slope(0.4 + EPS, 1.3) - value_times_slope(0.4 - EPS, 1.3)) / (2 * EPS)
+    np.testing.assert_allclose(d, fd, rtol=1e-6)
+
+
+def test_grad_through_a_looped_gradient_is_declined_with_advice():
+    """Reverse over a gradient whose loops push to stacks: a clear SrcdiffError pointing to forward mode
+    (the hint used to print a literal '{m}')."""
+    g = srcdiff.grad(C.loop_sum)
+
+    def h(x):
+        return g(x, 4) ** 2
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)\.append\(\) is not supported.*srcdiff\.hvp"):
+        srcdiff.grad(h)(0.3)
