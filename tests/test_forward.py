@@ -294,3 +294,28 @@ def test_grad_through_a_looped_gradient_is_declined_with_advice():
         return g(x, 4) ** 2
     with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)\.append\(\) is not supported.*srcdiff\.hvp"):
         srcdiff.grad(h)(0.3)
+
+
+def tanh_rnn(w, x0, n):
+    h = x0
+    s = 0.0
+    for t in range(n):
+        h = np.tanh(w * h + 0.1 * t)
+        s = s + np.sum(h ** 2)
+    return s
+
+
+def test_hvp_keeps_the_gradients_stacks_apart():
+    """The gradient's stacks (`h4_stack = []`, `s1_stack = []`, ...) were merged into one list by
+    common-subexpression elimination, so a dead tangent stack could not be dropped (and a list could
+    mix element types, which Numba rejects)."""
+    w, x0, v = RNG.normal(size=5) * 0.5, RNG.normal(size=5), RNG.normal(size=5)
+    g = srcdiff.grad(tanh_rnn)
+    h = srcdiff.hvp(tanh_rnn)
+    hv = h(w, x0, 6, v)
+    np.testing.assert_allclose(hv, (g(w + EPS * v, x0, 6) - g(w - EPS * v, x0, 6)) / (2 * EPS), rtol=1e-5, atol=1e-7)
+    stacks = re.findall(r"(\w+_stack) = \[\]", srcdiff.source(g))
+    assert len(stacks) >= 2
+    hsrc = srcdiff.source(h)
+    for name in stacks:
+        assert f"{name} = []" in hsrc and f"{name}.pop()" in hsrc, name
