@@ -30,8 +30,10 @@ R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, 
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
-R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", None, None, None, jvp="rt.sum_grad(dv, x, axis)")
-R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", None, None, None, jvp="rt.mean_grad(dv, x, axis)")
+R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", None, None,
+  jvp="rt.sum_grad(dv, x, axis)")
+R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", None, None,
+  jvp="rt.mean_grad(dv, x, axis)")
 R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.max_grad(dv, x, m, axis)")
 R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.min_grad(dv, x, m, axis)")
 # v * p / x with p = prod(x): exact where x has no zeros
@@ -62,11 +64,12 @@ R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m", N
   jvp=f"rt.sum({_MV}, 0)")
 
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
-R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", None, None, None,
+# matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
+R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "np.dot(g, y)", None, "rt.matmul_grad_y(v, g, y)",
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
-R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", None, None, None,
+R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "np.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
-R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", None, None, jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
+R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-np.dot(g, x)", "-np.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
 R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", None, None, None, None,
   jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
 R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", None, None, None,
