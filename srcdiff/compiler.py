@@ -82,6 +82,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    fn = logdomain.fuse_adjoints(fn)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 
@@ -271,7 +272,7 @@ def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> 
     k = _key(obj)
     if k not in module.units:
         unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
-        unit.node = forward.lower_stacks(unit.node)
+        unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
         module.units[k] = front_end(unit)
         _link(module, module.units[k])
         for target in module.units[k].callees.values():  # before primal_name reads them unlowered

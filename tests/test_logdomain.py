@@ -30,6 +30,28 @@ def _nb_vecmat(v, M, g):
 
 
 @numba.njit
+def _nb_vecmat_fused(v, M, g, d_M):
+    E = rt.exp_shifted(M, 0)
+    return rt.logsumexp_vecmat_adjoints(g, v, M, E, rt.logsumexp_vecmat(v, M, E), d_M)
+
+
+@numba.njit
+def _nb_matvec_fused(M, v, g, d_M):
+    E = rt.exp_shifted(M, 1)
+    return rt.logsumexp_matvec_adjoints(g, M, v, E, rt.logsumexp_matvec(M, v, E), d_M)
+
+
+def _py_vecmat_fused(v, M, g, d_M):
+    E = rt.exp_shifted(M, 0)
+    return rt.logsumexp_vecmat_adjoints(g, v, M, E, rt.logsumexp_vecmat(v, M, E), d_M)
+
+
+def _py_matvec_fused(M, v, g, d_M):
+    E = rt.exp_shifted(M, 1)
+    return rt.logsumexp_matvec_adjoints(g, M, v, E, rt.logsumexp_matvec(M, v, E), d_M)
+
+
+@numba.njit
 def _nb_matvec(M, v, g):
     E = rt.exp_shifted(M, 1)
     ans = rt.logsumexp_matvec(M, v, E)
@@ -98,6 +120,14 @@ def test_kernels_match_direct_formula(name, axis, impl):
     np.testing.assert_allclose(ans, expect, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(gM, wM, rtol=1e-11, atol=1e-14)
     np.testing.assert_allclose(gv, np.sum(wM, axis=1 - axis), rtol=1e-11, atol=1e-14)
+    # the fused form: the adjoint of v returned, the adjoint of M added into an existing array
+    fused = {(0, "python"): _py_vecmat_fused, (0, "numba"): _nb_vecmat_fused, (1, "python"): _py_matvec_fused,
+             (1, "numba"): _nb_matvec_fused}[axis, impl]
+    d_M = np.full(M.shape, 0.5)
+    with np.errstate(all="ignore"):
+        gv2 = fused(*((v, M, g, d_M) if axis == 0 else (M, v, g, d_M)))
+    np.testing.assert_allclose(gv2, gv, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d_M, 0.5 + wM, rtol=1e-11, atol=1e-14)
     finite = np.isfinite(expect)
     assert np.all(np.isfinite(gM[:, finite] if axis == 0 else gM[finite]))
     if name == "forbidden":
@@ -239,7 +269,9 @@ def test_rewrite_reads_like_the_forward_algorithm():
     src = srcdiff.source(vg)
     assert "exp_log_A = rt.exp_shifted(log_A, 0)" in src
     assert "rt.logsumexp_vecmat(log_alpha, log_A, exp_log_A)" in src
-    assert "rt.logsumexp_vecmat_grad_M(" in src and "rt.logsumexp_vecmat_grad_v(" in src
+    # both adjoints in one pass, adding into the transition-count adjoint
+    assert "d_log_alpha = rt.logsumexp_vecmat_adjoints(" in src and ", d_log_A)" in src
+    assert "rt.logsumexp_vecmat_grad_M(" not in src
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])

@@ -21,7 +21,8 @@ from ._typing import float_dtype, nb_float_type
 
 __all__ = ["exp_shifted", "logsumexp_vecmat", "logsumexp_matvec",
            "logsumexp_vecmat_grad_v", "logsumexp_vecmat_grad_M",
-           "logsumexp_matvec_grad_v", "logsumexp_matvec_grad_M"]
+           "logsumexp_matvec_grad_v", "logsumexp_matvec_grad_M",
+           "logsumexp_vecmat_adjoints", "logsumexp_matvec_adjoints"]
 
 TINY = 1e-280
 LOG_TINY = float(np.log(TINY))
@@ -68,6 +69,22 @@ def logsumexp_matvec_grad_M(g, M, v, E, ans):
 def logsumexp_matvec_grad_v(g, M, v, E, ans):
     """Adjoint of logsumexp_matvec w.r.t. v: the column sums of its adjoint w.r.t. M."""
     return np.sum(logsumexp_matvec_grad_M(g, M, v, E, ans), axis=0)
+
+
+def logsumexp_vecmat_adjoints(g, v, M, E, ans, d_M):
+    """Both adjoints of logsumexp_vecmat in one pass: adds the adjoint of M into `d_M` (in place)
+    and returns the adjoint of v."""
+    w = logsumexp_vecmat_grad_M(g, v, M, E, ans)
+    d_M += w
+    return np.sum(w, axis=1)
+
+
+def logsumexp_matvec_adjoints(g, M, v, E, ans, d_M):
+    """Both adjoints of logsumexp_matvec in one pass: adds the adjoint of M into `d_M` (in place)
+    and returns the adjoint of v."""
+    w = logsumexp_matvec_grad_M(g, M, v, E, ans)
+    d_M += w
+    return np.sum(w, axis=0)
 
 
 # --- Numba: kernels over the summed axis i of an (I, J) matrix -------------------------------------
@@ -211,6 +228,31 @@ def _grad_v(g, v, M, E, c, ans, T):
     return out
 
 
+@register_jitable
+def _adjoints(g, v, M, E, c, ans, d_M, T):
+    """Adds the adjoint of M into d_M and returns the adjoint of v (d_M may be a transposed view)."""
+    I, J = M.shape
+    m = _vmax(v)
+    r = _ratios(g, m, c, ans)
+    out = np.empty(I, T)
+    for i in range(I):
+        a = exp_fast(v[i] - m) if np.isfinite(m) else 0.0
+        t = 0.0
+        for j in range(J):
+            w = a * E[i, j] * r[j]
+            d_M[i, j] += w
+            t += w
+        out[i] = t
+    for j in range(J):
+        if not _scaled(m, c[j], ans[j]):
+            w = np.empty(I)
+            _column_weights(g[j], v, M, j, ans[j], w)
+            for i in range(I):
+                d_M[i, j] += w[i]
+                out[i] += w[i]
+    return out
+
+
 def _result(*args):
     return np.result_type(*[nb_float_type(a) for a in args]).type
 
@@ -261,3 +303,15 @@ def _matvec_grad_M_nb(g, M, v, E, ans):
 def _matvec_grad_v_nb(g, M, v, E, ans):
     T = _result(v, M)
     return lambda g, M, v, E, ans: _grad_v(g, v, M.T, E[0].T, E[1], ans, T)
+
+
+@overload(logsumexp_vecmat_adjoints)
+def _vecmat_adjoints_nb(g, v, M, E, ans, d_M):
+    T = _result(v, M)
+    return lambda g, v, M, E, ans, d_M: _adjoints(g, v, M, E[0], E[1], ans, d_M, T)
+
+
+@overload(logsumexp_matvec_adjoints)
+def _matvec_adjoints_nb(g, M, v, E, ans, d_M):
+    T = _result(v, M)
+    return lambda g, M, v, E, ans, d_M: _adjoints(g, v, M.T, E[0].T, E[1], ans, d_M.T, T)

@@ -20,7 +20,7 @@ import copy
 
 import gast
 
-from .astutil import Namer, assign, call, const, dotted_name, names_in
+from .astutil import Namer, assign, call, const, copy_loc, dotted_name, names_in, store
 
 _VIEWS = {"rt.expand_dims", "np.transpose", "rt.transpose", "np.reshape", "np.ravel", "np.squeeze",
           "np.atleast_2d", "np.asarray"}
@@ -186,3 +186,73 @@ def log_domain_products(unit, kinds: dict):
     if rw.tables:
         unit.node.body = rw.place(unit.node.body)
     return unit
+
+
+# ---- the backward sweep: both adjoints of a product in one pass ---------------------------------------------
+_PRODUCTS = {"rt.logsumexp_vecmat", "rt.logsumexp_matvec"}
+
+
+def _adjoint_call(s, suffix):
+    """(product, target name, call args) if `s` is `d = <product>_<suffix>(...)` or `d += ...`."""
+    if isinstance(s, gast.AugAssign) and not isinstance(s.op, gast.Add):
+        return None
+    if not isinstance(s, (gast.Assign, gast.AugAssign)):
+        return None
+    target = s.target if isinstance(s, gast.AugAssign) else s.targets[0]
+    v = s.value
+    if not (isinstance(target, gast.Name) and isinstance(v, gast.Call) and not v.keywords):
+        return None
+    name = dotted_name(v.func) or ""
+    base = name[:-len(suffix)] if name.endswith(suffix) else None
+    return (base, target.id, v.args) if base in _PRODUCTS else None
+
+
+def fuse_adjoints(fn):
+    """`d_v = rt.P_grad_v(args)` next to `d_M += rt.P_grad_M(args)` (same args) becomes
+    `d_v = rt.P_adjoints(args, d_M)`: one pass computes the shared weights and adds into d_M."""
+    def block(stmts):
+        out, k = [], 0
+        while k < len(stmts):
+            s = stmts[k]
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            for sv, sm in ((s, nxt), (nxt, s)):
+                v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
+                if not (v and m and isinstance(sm, gast.AugAssign) and v[0] == m[0] and v[1] != m[1]):
+                    continue
+                args = gast.Tuple(elts=v[2], ctx=gast.Load())
+                if gast.dump(args) == gast.dump(gast.Tuple(elts=m[2], ctx=gast.Load())) \
+                        and not {v[1], m[1]} & names_in(args):
+                    sv.value = call(v[0] + "_adjoints", *v[2], m[1])
+                    out.append(sv)
+                    k += 2
+                    break
+            else:
+                out.append(s)
+                k += 1
+        return out
+    fn.body = block(fn.body)
+    return fn
+
+
+def split_adjoints(node):
+    """Inverse of fuse_adjoints (forward mode differentiates the two adjoints separately)."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            a = _adjoint_call(s, "_adjoints")
+            out.append(s)
+            if a is not None:
+                base, _, args = a
+                s.value = call(base + "_grad_v", *args[:-1])
+                grad_m = gast.AugAssign(target=store(args[-1].id), op=gast.Add(),
+                                        value=call(base + "_grad_M", *copy.deepcopy(args[:-1])))
+                out.append(copy_loc(grad_m, s))
+        return out
+    node.body = block(node.body)
+    return node
