@@ -197,3 +197,56 @@ def test_jit_matches_python():
     b = vi.elbo_grad(log_joint, q, jit=True)(np.array([1.0, 0.2]), eps)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-12)
     assert a[0] == pytest.approx(b[0], rel=1e-12)
+
+
+def test_compiled_step_matches_call():
+    q = vi.FullRankNormal(2)
+    for est in ("reparam", "score"):
+        eg = vi.elbo_grad(conj_log_joint, q, num_samples=3, estimator=est, jit=False)
+        lam = q.init_params(2)
+        eps = np.random.default_rng(3).standard_normal((3, 2))
+        fn = eg.compiled(lam, eps, X)
+        v1, g1 = fn(lam, eps, X)
+        v2, g2 = eg(lam, eps, X)
+        np.testing.assert_allclose(g1, g2, rtol=1e-13)
+        assert float(v1) == pytest.approx(v2, rel=1e-13)
+
+
+def test_minibatches_are_uniform_subsets_without_replacement():
+    from srcdiff.vi.fit import _Batches
+    rows = np.arange(10.0)
+    b = _Batches((rows, rows * 2), 3, np.random.default_rng(0))
+    seen = []
+    for epoch in range(200):
+        got = [b.next() for _ in range(3)]  # 3 batches of 3 per epoch, one row left out
+        for x, y in got:
+            assert x.shape == (3,) and np.array_equal(y, 2 * x)  # rows stay aligned across arrays
+        flat = np.concatenate([x for x, _ in got])
+        assert len(set(flat)) == 9  # no row twice within an epoch
+        seen.append(flat)
+    counts = np.bincount(np.concatenate(seen).astype(int), minlength=10)
+    assert counts.min() > 0.8 * counts.mean()  # every row is used about equally often
+
+
+def test_bad_input_raises_srcdiff_error():
+    q = vi.MeanFieldNormal(2)
+    eg = vi.elbo_grad(conj_log_joint, q, jit=False)
+    cases = [
+        lambda: eg(np.zeros(3), 0, X),                      # lam of the wrong length
+        lambda: eg(LAM, np.zeros((2, 3)), X),                # noise of the wrong width
+        lambda: eg(LAM, 0),                                  # data argument missing
+        lambda: eg(LAM, np.zeros((1, 2), dtype=int), X),     # integer noise
+        lambda: vi.fit(conj_log_joint, q, data=(X,), steps=0, progress=False, jit=False),
+        lambda: vi.fit(conj_log_joint, q, data=(X,), steps=5, init=np.zeros(5), progress=False, jit=False),
+        lambda: vi.fit(conj_log_lik, q, data=(X,), steps=5, batch_size=100, log_prior=conj_log_prior,
+                       progress=False, jit=False),
+        lambda: vi.fit(conj_log_joint, "normal", data=(X,), steps=5, progress=False, jit=False),
+        lambda: vi.fit(conj_log_joint, q, data=(X,), steps=5, optimizer="lbfgs", progress=False, jit=False),
+        lambda: vi.elbo_grad(conj_log_joint, q, estimator="pathwise"),
+        lambda: vi.elbo_grad(conj_log_joint, q, num_samples=0),
+        lambda: vi.elbo_grad(lambda: 0.0, q),
+    ]
+    for i, case in enumerate(cases):
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            case()
+        assert len(str(info.value)) > 20, (i, str(info.value))

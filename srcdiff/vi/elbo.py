@@ -63,6 +63,7 @@ import numpy as np
 from .. import api, backends
 from ..errors import SrcdiffError
 from . import families
+from ._errors import VITypeError, VIValueError
 from scipy.linalg import solve_triangular
 
 __all__ = ["elbo_grad", "ELBOGrad", "meanfield_kl_normal", "fullrank_kl_normal", "fullrank_factor",
@@ -385,20 +386,54 @@ class ELBOGrad:
         return "\n\n".join(p.source for p in self._parts)
 
     def noise(self, rng_or_eps):
+        """``(K, d)`` standard-normal noise: ``rng_or_eps`` itself (a float array, ``(d,)`` for K = 1)
+        or ``num_samples`` draws from a Generator / seed / None."""
         if isinstance(rng_or_eps, np.ndarray) and rng_or_eps.dtype.kind == "f":
-            eps = rng_or_eps
-            return eps.reshape(1, -1) if eps.ndim == 1 else eps
+            eps = rng_or_eps.reshape(1, -1) if rng_or_eps.ndim == 1 else rng_or_eps
+            if eps.ndim != 2 or eps.shape[1] != self.q.d or eps.shape[0] < 1:
+                raise VIValueError(f"noise eps must have shape (K, {self.q.d}) or ({self.q.d},) for {self.q!r}, "
+                                   f"got {rng_or_eps.shape}")
+            return eps
+        if isinstance(rng_or_eps, np.ndarray):
+            raise VITypeError(f"noise must be a float array, a numpy Generator, a seed or None; got an array of "
+                              f"dtype {rng_or_eps.dtype}")
         return _as_rng(rng_or_eps).standard_normal((self.num_samples, self.q.d))
 
-    def __call__(self, lam, rng_or_eps=None, *data):
+    def _check(self, lam, data):
         lam = np.asarray(lam, dtype=np.float64)
+        if lam.shape != (self.q.num_params,):
+            raise VIValueError(f"lam must have shape ({self.q.num_params},) for {self.q!r}, got {lam.shape}")
         if len(data) != len(self.data_names):
-            raise TypeError(f"expected data arguments ({', '.join(self.data_names)}), got {len(data)}")
+            raise VITypeError(f"expected data arguments ({', '.join(self.data_names)}) after lam and the noise, "
+                              f"got {len(data)}")
+        return lam
+
+    def __call__(self, lam, rng_or_eps=None, *data):
+        lam = self._check(lam, data)
         eps = self.noise(rng_or_eps)
         if self.estimator == "reparam":
             value, g = self._vg(lam, eps, *data)
             return float(value), g
         return self.score_terms(lam, eps, *data, baseline=self.baseline)
+
+    def compiled(self, lam, eps, *data):
+        """The gradient as a bare function ``(lam, eps, *data) -> (value, grad)`` for arguments of the
+        kinds given (same dtypes and ranks; ``eps`` of shape (K, d)), without per-call checks.
+
+        ``fit`` calls it once and then the function it returns every step: for small models the
+        checks and dispatch in ``__call__`` are a noticeable fraction of a step.
+        """
+        lam = self._check(lam, data)
+        eps = self.noise(eps)
+        self(lam, eps, *data)  # builds (and compiles) the specialisation, with the checks
+        if self.estimator == "reparam":
+            fn = self._vg.fns.get(_sig((lam, eps) + tuple(data)))
+            return fn if fn is not None else self._vg
+        baseline = self.baseline
+
+        def score_step(lam, eps, *data):
+            return self.score_terms(lam, eps, *data, baseline=baseline)
+        return score_step
 
     # -- score-function pieces -----------------------------------------------------------------
     def weights_and_scores(self, lam, eps, *data):
