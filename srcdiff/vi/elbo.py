@@ -43,8 +43,9 @@ Estimators
   and held fixed; srcdiff generates ``grad_lam log q`` and the per-sample ``f_k``.  Baselines
   (``baseline=``): ``None``; ``"loo"`` (default) the leave-one-out mean ``b_k = mean_{j != k} f_j``
   (unbiased, needs K >= 2); ``"optimal"`` the per-coordinate control-variate scale
-  ``a_j = Cov(f h_j, h_j) / Var(h_j)`` of Ranganath et al. (2014) estimated from the same K samples
-  (lowest variance, O(1/K) bias).
+  ``a_j = Cov(f h_j, h_j) / Var(h_j)`` of Ranganath et al. (2014), for sample k estimated from the
+  other K - 1 samples, which keeps it unbiased (lowest variance, needs K >= 3).
+  ``benchmarks/vi_score_variance.py`` measures the variance reductions.
 """
 from __future__ import annotations
 
@@ -459,10 +460,19 @@ class ELBOGrad:
             # f_k - mean_{j != k} f_j = K/(K-1) (f_k - mean f)
             g = (f - f.mean()) @ H / (K - 1)
         elif baseline == "optimal":
+            if K < 3:
+                raise SrcdiffError("the 'optimal' control variate estimates its scale from the other samples "
+                                   "and needs num_samples >= 3", advice="use num_samples >= 3 or baseline='loo'")
+            # g = 1/K sum_k (f_k - a_k) h_k with a_k = Cov(f h, h) / Var(h) per coordinate, estimated from
+            # the K - 1 other samples: a_k is independent of sample k and E[h_k] = 0, so g is unbiased
+            # (the same-sample plug-in of Ranganath et al. 2014 has an O(1/K) bias)
             fh = f[:, None] * H
-            var = H.var(axis=0)
-            cov = np.mean((fh - fh.mean(0)) * (H - H.mean(0)), axis=0)
-            a = np.divide(cov, var, out=np.zeros_like(var), where=var > 0)
+            n1 = K - 1.0
+            m_fh = (fh.sum(0) - fh) / n1
+            m_h = (H.sum(0) - H) / n1
+            cov = ((fh * H).sum(0) - fh * H) / n1 - m_fh * m_h
+            var = ((H * H).sum(0) - H * H) / n1 - m_h * m_h
+            a = np.divide(cov, var, out=np.zeros_like(var), where=var > 1e-300)
             g = np.mean(fh - a * H, axis=0)
         else:
             raise SrcdiffError(f"unknown baseline {baseline!r}: use None, 'loo' or 'optimal'")
