@@ -156,8 +156,13 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
+            import warnings
+            warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+        else:
+            bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
     every = max(1, steps // 100)
     t0 = time.perf_counter()
     noise = None
