@@ -90,9 +90,9 @@ def bench_srcdiff(X, y):
     rng = np.random.default_rng(0)
     st = {"lam": lam0.copy(), "opt": vi.Adam(lr=ARGS.lr), "seed": 1}
 
-    def fit_chunk(n):
+    def fit_chunk(n, progress=False):
         res = vi.fit(log_lik, q, data=(X, y), steps=n, log_prior=log_prior, seed=st["seed"], average=0.0,
-                     progress=False, grad_fn=eg, init=st["lam"], optimizer=st["opt"])
+                     progress=progress, grad_fn=eg, init=st["lam"], optimizer=st["opt"])
         st["lam"], st["seed"] = res.params, st["seed"] + 1
         return res.seconds
 
@@ -105,17 +105,15 @@ def bench_srcdiff(X, y):
     opt = vi.Adam(lr=ARGS.lr)
     g0 = np.ones(2 * D)
     t_adam = median_step_time(lambda: opt.step(lam0, g0), ARGS.chunks, ARGS.chunk)
-    t_bar = statistics.median(
-        vi.fit(log_lik, q, data=(X, y), steps=ARGS.chunk * 5, log_prior=log_prior, lr=ARGS.lr, seed=i,
-               grad_fn=eg, progress=True).seconds / (ARGS.chunk * 5) for i in range(3))
     res = vi.fit(log_lik, q, data=(X, y), steps=ARGS.steps, log_prior=log_prior, lr=ARGS.lr, seed=0,
                  average=0.5, progress=False, grad_fn=eg, init=q.init_params())
     eg2 = vi.elbo_grad(log_lik_inlined, q, num_samples=1, log_prior=log_prior, jit=True)
     raw2 = eg2.compiled(lam0, eps, X, y)
     np.testing.assert_allclose(raw2(lam0, eps, X, y)[1], raw(lam0, eps, X, y)[1], rtol=1e-10)
     t_grad_inl = median_step_time(lambda: raw2(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
-    return dict(first=first, chunk_fn=fit_chunk, grad=t_grad, grad_inlined=t_grad_inl, wrapped=t_wrapped,
-                noise=t_noise, adam=t_adam, bar=t_bar, mean=res.mean, std=res.std, source=eg.source)
+    return dict(first=first, chunk_fn=fit_chunk, bar_fn=lambda n: fit_chunk(n, progress=True), grad=t_grad,
+                grad_inlined=t_grad_inl, wrapped=t_wrapped, noise=t_noise, adam=t_adam, mean=res.mean,
+                std=res.std, source=eg.source)
 
 
 def bench_numpyro(X, y):
@@ -164,24 +162,27 @@ def bench_numpyro(X, y):
     return dict(first=first, chunk_fn=chunk, mean=loc / n_avg, std=scale / n_avg)
 
 
-def interleaved(a, b, chunks, chunk):
-    """Median per-step times of the chunk runners a and b (each returns the seconds its chunk took),
-    timed in alternating chunks (fair under a varying load), and the median per-chunk ratio b/a."""
-    ta, tb, ca, cb = [], [], [], []
+def interleaved(runners, chunks, chunk):
+    """Median per-step wall and CPU times of the chunk runners (each returns the seconds its chunk
+    took), timed in alternating chunks so a varying machine load hits all alike; and the median of
+    the per-chunk ratios last / first."""
+    wall = [[] for _ in runners]
+    cpu = [[] for _ in runners]
     for _ in range(chunks):
-        for f, out, cpu in ((a, ta, ca), (b, tb, cb)):
+        for f, w, c in zip(runners, wall, cpu):
             c0 = time.process_time()
-            out.append(f(chunk) / chunk)
-            cpu.append((time.process_time() - c0) / chunk)  # srcdiff's includes fit's per-call setup
+            w.append(f(chunk) / chunk)
+            c.append((time.process_time() - c0) / chunk)  # srcdiff's includes fit's per-call setup
     med = statistics.median
-    return med(ta), med(tb), med([x / y for x, y in zip(tb, ta)]), med(ca), med(cb)
+    return [med(w) for w in wall], [med(c) for c in cpu], med([b / a for a, b in zip(wall[0], wall[-1])])
 
 
 def main():
     X, y = make_data()
     s = bench_srcdiff(X, y)
     n = bench_numpyro(X, y)
-    s["step"], n["step"], ratio, s["cpu"], n["cpu"] = interleaved(s["chunk_fn"], n["chunk_fn"], ARGS.chunks, ARGS.chunk)
+    (s["step"], s["bar"], n["step"]), (s["cpu"], _, n["cpu"]), ratio = interleaved(
+        [s["chunk_fn"], s["bar_fn"], n["chunk_fn"]], ARGS.chunks, ARGS.chunk)
     us = 1e6
     print(f"Bayesian logistic regression SVI, N={N}, D={D}, K=1, mean-field normal, Adam(lr={ARGS.lr}); "
           f"threads={ARGS.threads}")
