@@ -97,7 +97,7 @@ def bench_srcdiff(X, y):
         return res.seconds
 
     eps = rng.standard_normal((1, D))
-    raw = eg.compiled(lam0, eps, X, y)  # the compiled generated function itself (no wrapper)
+    raw = eg.compiled(lam0, eps, X, y, fixed_k=True)  # the compiled generated function itself
     fit_chunk(300)
     t_grad = median_step_time(lambda: raw(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
     t_wrapped = median_step_time(lambda: eg(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
@@ -108,7 +108,7 @@ def bench_srcdiff(X, y):
     res = vi.fit(log_lik, q, data=(X, y), steps=ARGS.steps, log_prior=log_prior, lr=ARGS.lr, seed=0,
                  average=0.5, progress=False, grad_fn=eg, init=q.init_params())
     eg2 = vi.elbo_grad(log_lik_inlined, q, num_samples=1, log_prior=log_prior, jit=True)
-    raw2 = eg2.compiled(lam0, eps, X, y)
+    raw2 = eg2.compiled(lam0, eps, X, y, fixed_k=True)
     np.testing.assert_allclose(raw2(lam0, eps, X, y)[1], raw(lam0, eps, X, y)[1], rtol=1e-10)
     t_grad_inl = median_step_time(lambda: raw2(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
     return dict(first=first, chunk_fn=fit_chunk, bar_fn=lambda n: fit_chunk(n, progress=True), grad=t_grad,

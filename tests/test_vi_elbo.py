@@ -71,6 +71,7 @@ def test_reparam_estimator_unbiased(variant):
 
 
 def test_reparam_many_samples_is_mean_of_single_sample_gradients():
+    # num_samples=1 generates a loop-free single-draw ELBO too; noise with K rows uses the loop
     q = vi.FullRankNormal(2)
     eg = vi.elbo_grad(conj_log_joint, q, jit=False)
     lam = q.init_params(3)
@@ -79,6 +80,9 @@ def test_reparam_many_samples_is_mean_of_single_sample_gradients():
     singles = [eg(lam, eps[k], X) for k in range(5)]
     np.testing.assert_allclose(g, np.mean([s[1] for s in singles], axis=0), rtol=1e-12)
     np.testing.assert_allclose(v, np.mean([s[0] for s in singles]), rtol=1e-12)
+    fn = eg.compiled(lam, eps[:1], X)  # built for one draw, still right for five
+    np.testing.assert_allclose(fn(lam, eps, X)[1], g, rtol=1e-12)
+    np.testing.assert_allclose(fn(lam, eps[2:3], X)[1], singles[2][1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("kl", [None, "analytic"])
@@ -144,9 +148,14 @@ def test_source_is_readable():
     eg = vi.elbo_grad(conj_log_lik, vi.MeanFieldNormal(2), log_prior=conj_log_prior, jit=False)
     src = srcdiff.source(eg)
     # the user's functions are inlined: their lines appear as comments naming them
-    assert "conj_log_lik, line" in src and "conj_log_prior, line" in src and "def elbo_value_and_grad(" in src
+    assert "conj_log_lik, line" in src and "conj_log_prior, line" in src
+    # num_samples=1: the loop-free single-draw ELBO is the one differentiated
+    assert "def elbo_one_value_and_grad(" in src and "for k in range" not in src
     assert "conj_log_lik(z, x) + conj_log_prior(z)" in eg.elbo_source
     compile(src, "<generated>", "exec")
+    eg4 = vi.elbo_grad(conj_log_lik, vi.MeanFieldNormal(2), num_samples=4, log_prior=conj_log_prior, jit=False)
+    eg4(LAM, 0, X)
+    assert "def elbo_value_and_grad(" in srcdiff.source(eg4) and "elbo_one" not in eg4.elbo_source
 
 
 def test_fit_temperature_recovers_exact_posterior(tmp_path):

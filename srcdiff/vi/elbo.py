@@ -13,7 +13,9 @@ directory, so ``inspect.getsource`` and tracebacks see real lines) a function su
         return total / eps.shape[0] + meanfield_entropy(lam)
 
 with the user's function and the family's functions bound as module globals, and then calls
-``srcdiff.value_and_grad(elbo, wrt=0, jit=jit)``.  The object returned is callable as
+``srcdiff.value_and_grad(elbo, wrt=0, jit=jit)``.  With ``num_samples=1`` it also writes
+``elbo_one`` (the same for a single draw, without the loop, so its adjoint keeps no per-iteration
+tape), which is what runs whenever the noise has one row.  The object returned is callable as
 ``(lam, rng_or_eps, *data) -> (elbo_estimate, grad)``; ``srcdiff.source(obj)`` shows the
 generated adjoint code and ``obj.elbo_source`` the ELBO that was differentiated.
 
@@ -255,17 +257,26 @@ class _Plan:
                 f"# model term: {like}\n")
 
 
-def reparam_source(plan: _Plan) -> str:
+def reparam_source(plan: _Plan, one_draw: bool = False) -> str:
     reg, desc = plan.regulariser()
-    return (plan.header("reparameterisation estimator") +
-            f"def elbo(lam, eps{''.join(', ' + d for d in plan.data)}):\n"
-            f"    \"\"\"Monte Carlo ELBO: 1/K sum_k model(z_k) {desc}, z_k = reparam(lam, eps[k]).\"\"\"\n"
-            f"{plan.scale_line()}"
-            f"    total = 0.0\n"
-            f"    for k in range(eps.shape[0]):\n"
-            f"        z = {plan.call('reparam', 'lam', 'eps[k]')}\n"
-            f"        total = total + {plan.model_term('z')}\n"
-            f"    return total / eps.shape[0] + {reg}\n")
+    data = "".join(", " + d for d in plan.data)
+    src = (plan.header("reparameterisation estimator") +
+           f"def elbo(lam, eps{data}):\n"
+           f"    \"\"\"Monte Carlo ELBO: 1/K sum_k model(z_k) {desc}, z_k = reparam(lam, eps[k]).\"\"\"\n"
+           f"{plan.scale_line()}"
+           f"    total = 0.0\n"
+           f"    for k in range(eps.shape[0]):\n"
+           f"        z = {plan.call('reparam', 'lam', 'eps[k]')}\n"
+           f"        total = total + {plan.model_term('z')}\n"
+           f"    return total / eps.shape[0] + {reg}\n")
+    if one_draw:  # K = 1 without the loop: its adjoint needs no per-iteration tape
+        src += (f"\n\ndef elbo_one(lam, eps{data}):\n"
+                f"    \"\"\"The same for one draw (eps of shape (1, d)): model(z) {desc}, "
+                f"z = reparam(lam, eps[0]).\"\"\"\n"
+                f"{plan.scale_line()}"
+                f"    z = {plan.call('reparam', 'lam', 'eps[0]')}\n"
+                f"    return {plan.model_term('z')} + {reg}\n")
+    return src
 
 
 def score_source(plan: _Plan, mc_entropy: bool) -> str:
@@ -366,13 +377,16 @@ class ELBOGrad:
         self.data_names = list(plan.data)
         self.data_size = plan.data_size
         if estimator == "reparam":
-            self.elbo_source = reparam_source(plan)
+            self.elbo_source = reparam_source(plan, one_draw=self.num_samples == 1)
         else:
             self.elbo_source = score_source(plan, mc_entropy)
         self.module, self.path = _load(self.elbo_source, plan.globals)
         if estimator == "reparam":
             self._vg = _Fast(api.value_and_grad(self.module.elbo, wrt=0, jit=jit))
-            self._parts = [self._vg]
+            self._vg1 = None
+            if self.num_samples == 1:
+                self._vg1 = _Fast(api.value_and_grad(self.module.elbo_one, wrt=0, jit=jit))
+            self._parts = [self._vg1 or self._vg]
         else:
             self._w = _Fast(api.vjp(self.module.log_weights, wrt=0, jit=jit))
             self._h = _Fast(api.value_and_grad(self.module.log_q_one, wrt=0, jit=jit))
@@ -413,23 +427,35 @@ class ELBOGrad:
         lam = self._check(lam, data)
         eps = self.noise(rng_or_eps)
         if self.estimator == "reparam":
-            value, g = self._vg(lam, eps, *data)
+            value, g = self._reparam_fn(eps)(lam, eps, *data)
             return float(value), g
         return self.score_terms(lam, eps, *data, baseline=self.baseline)
 
-    def compiled(self, lam, eps, *data):
+    def _reparam_fn(self, eps):
+        """The generated value-and-gradient for this noise: the loop-free one for a single draw."""
+        return self._vg1 if self._vg1 is not None and eps.shape[0] == 1 else self._vg
+
+    def compiled(self, lam, eps, *data, fixed_k: bool = False):
         """The gradient as a bare function ``(lam, eps, *data) -> (value, grad)`` for arguments of the
         kinds given (same dtypes and ranks; ``eps`` of shape (K, d)), without per-call checks.
 
         ``fit`` calls it once and then the function it returns every step: for small models the
-        checks and dispatch in ``__call__`` are a noticeable fraction of a step.
+        checks and dispatch in ``__call__`` are a noticeable fraction of a step.  ``fixed_k=True``
+        promises that every later ``eps`` has as many rows as this one.
         """
         lam = self._check(lam, data)
         eps = self.noise(eps)
         self(lam, eps, *data)  # builds (and compiles) the specialisation, with the checks
         if self.estimator == "reparam":
-            fn = self._vg.fns.get(_sig((lam, eps) + tuple(data)))
-            return fn if fn is not None else self._vg
+            vg = self._reparam_fn(eps)
+            fn = vg.fns.get(_sig((lam, eps) + tuple(data))) or vg
+            if vg is self._vg or fixed_k:
+                return fn
+            generic = self._vg  # the loop-free version is only right for one draw
+
+            def one_draw_or_more(lam, eps, *data):
+                return (fn if eps.shape[0] == 1 else generic)(lam, eps, *data)
+            return one_draw_or_more
         baseline = self.baseline
 
         def score_step(lam, eps, *data):

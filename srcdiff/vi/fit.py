@@ -153,7 +153,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
     # build / compile before the clock and the progress bar start; from then on call the compiled
     # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
-    step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data))
+    step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
     bar = None
     if progress:
         try:
