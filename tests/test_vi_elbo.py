@@ -298,3 +298,16 @@ def test_fit_constrained_latents_through_bijectors():
     assert res.std[0] == pytest.approx(math.sqrt(special.polygamma(1, a) + special.polygamma(1, b)), rel=0.05)
     p = vi.Sigmoid.forward(res.sample(50_000, 1))
     assert 0 < p.min() and p.max() < 1 and p.mean() == pytest.approx(a / (a + b), abs=0.01)
+
+
+@pytest.mark.parametrize("optimizer,lr", [
+    ("sgd", 0.05), ("robbins-monro", 0.5), ("adagrad", 1.0), ("rmsprop", 0.02),
+    (vi.RMSProp(grow=0.01), 0.01), (vi.AdaDelta(eps=1e-3), None), ("adam", 0.05),
+    (vi.RobbinsMonro(lr0=0.001), 0.5),  # fit's lr= overrides an instance's step size, lr0 included
+], ids=["sgd", "robbins-monro", "adagrad", "rmsprop", "rmsprop-grow", "adadelta", "adam", "rm-instance"])
+def test_fit_with_every_optimizer(optimizer, lr):
+    from vi_temperature import log_joint
+    res = vi.fit(log_joint, vi.MeanFieldNormal(1), steps=3000, num_samples=4, optimizer=optimizer, lr=lr,
+                 seed=0, progress=False, jit=False)
+    assert abs(res.mean[0] - 17.4) < 0.1
+    assert abs(res.std[0] - math.sqrt(1 / 1.25)) < 0.06

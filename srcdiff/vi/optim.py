@@ -194,6 +194,15 @@ class RobbinsMonro(Optimizer):
         self.tau = float(tau)
         self.kappa = float(kappa)
 
+    @property
+    def lr(self) -> float:
+        """Alias of ``lr0`` (so ``fit(..., lr=)`` and ``opt.lr = ...`` work as for the others)."""
+        return self.lr0
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.lr0 = float(value)
+
     def step_size(self, t: int | None = None) -> float:
         """Step size used at step ``t`` (default: the next step)."""
         t = self.t if t is None else t
