@@ -311,3 +311,12 @@ def test_fit_with_every_optimizer(optimizer, lr):
                  seed=0, progress=False, jit=False)
     assert abs(res.mean[0] - 17.4) < 0.1
     assert abs(res.std[0] - math.sqrt(1 / 1.25)) < 0.06
+
+
+@pytest.mark.parametrize("baseline", ["loo", "optimal"])
+def test_fit_score_estimator_recovers_posterior(baseline):
+    from vi_temperature import log_joint
+    res = vi.fit(log_joint, vi.MeanFieldNormal(1), steps=3000, num_samples=8, estimator="score",
+                 baseline=baseline, lr=0.05, seed=0, progress=False, jit=False)
+    assert abs(res.mean[0] - 17.4) < 0.1
+    assert abs(res.std[0] - math.sqrt(1 / 1.25)) < 0.06
