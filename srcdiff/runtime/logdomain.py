@@ -90,7 +90,7 @@ def logsumexp_matvec_adjoints(g, M, v, E, ans, d_M):
 # --- Numba: kernels over the summed axis i of an (I, J) matrix -------------------------------------
 # The matvec forms call them on transposed views (M.T), so one set of kernels serves both.
 
-@register_jitable
+@register_jitable(inline="always")
 def _vmax(v):
     m = -np.inf
     for i in range(v.shape[0]):
@@ -153,22 +153,34 @@ def _table(M, T):
     return E, c
 
 
-@register_jitable
+@register_jitable(inline="always")
+def _scales(v, m):
+    """a[i] = exp(v[i] - m) (0 for every i when m is not finite), in a loop that vectorises."""
+    a = np.empty(v.shape[0])
+    for i in range(v.shape[0]):
+        a[i] = exp_fast(v[i] - m)
+    if not np.isfinite(m):
+        for i in range(v.shape[0]):
+            a[i] = 0.0
+    return a
+
+
+@register_jitable(inline="always")
 def _product(v, M, E, c, T):
     I, J = M.shape
     out = np.empty(J, T)
     m = _vmax(v)
-    if not np.isfinite(m):
-        for j in range(J):
-            out[j] = _column(v, M, j)
-        return out
+    a = _scales(v, m)
     s = np.zeros(J)
     for i in range(I):
-        a = exp_fast(v[i] - m)
+        ai = a[i]
         for j in range(J):
-            s[j] += a * E[i, j]
+            s[j] += ai * E[i, j]
     for j in range(J):
-        out[j] = m + c[j] + np.log(s[j]) if s[j] >= TINY and c[j] < np.inf else _column(v, M, j)
+        out[j] = m + c[j] + np.log(s[j])
+    for j in range(J):
+        if not (s[j] >= TINY and c[j] < np.inf):
+            out[j] = _column(v, M, j)
     return out
 
 
@@ -178,33 +190,57 @@ def _scaled(m, cj, aj):
     return np.isfinite(m) and np.isfinite(aj) and aj - m - cj >= LOG_TINY
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _ratios(g, m, c, ans):
     """r[j] = g[j] / (scaled sum of column j) where the scaled form applies, else 0."""
     J = ans.shape[0]
-    r = np.zeros(J)
+    r = np.empty(J)
     for j in range(J):
-        if _scaled(m, c[j], ans[j]):
-            r[j] = g[j] * exp_fast(m + c[j] - ans[j])
+        r[j] = g[j] * exp_fast(m + c[j] - ans[j])
+    for j in range(J):
+        if not _scaled(m, c[j], ans[j]):
+            r[j] = 0.0
     return r
+
+
+@register_jitable(inline="always")
+def _direct_columns(g, v, M, ans, m, c, d_M, d_v, with_M):
+    """Adds the direct-formula adjoints of the columns the scaled form does not cover (into d_M
+    too when with_M)."""
+    for j in range(ans.shape[0]):
+        if not _scaled(m, c[j], ans[j]):
+            w = np.empty(v.shape[0])
+            _column_weights(g[j], v, M, j, ans[j], w)
+            for i in range(v.shape[0]):
+                if with_M:
+                    d_M[i, j] += w[i]
+                d_v[i] += w[i]
+
+
+@register_jitable(inline="always")
+def _adjoints(g, v, M, E, c, ans, d_M, T):
+    """Adds the adjoint of M into d_M and returns the adjoint of v (d_M may be a transposed view)."""
+    I, J = M.shape
+    m = _vmax(v)
+    a = _scales(v, m)
+    r = _ratios(g, m, c, ans)
+    out = np.empty(I, T)
+    for i in range(I):
+        ai = a[i]
+        t = 0.0
+        for j in range(J):
+            w = ai * E[i, j] * r[j]
+            d_M[i, j] += w
+            t += w
+        out[i] = t
+    _direct_columns(g, v, M, ans, m, c, d_M, out, True)
+    return out
 
 
 @register_jitable
 def _grad_M(g, v, M, E, c, ans, T):
-    I, J = M.shape
-    m = _vmax(v)
-    r = _ratios(g, m, c, ans)
-    out = np.empty((I, J), T)
-    for i in range(I):
-        a = exp_fast(v[i] - m) if np.isfinite(m) else 0.0
-        for j in range(J):
-            out[i, j] = a * E[i, j] * r[j]
-    for j in range(J):
-        if not _scaled(m, c[j], ans[j]):
-            w = np.empty(I)
-            _column_weights(g[j], v, M, j, ans[j], w)
-            for i in range(I):
-                out[i, j] = w[i]
+    out = np.zeros(M.shape, T)
+    _adjoints(g, v, M, E, c, ans, out, T)
     return out
 
 
@@ -212,44 +248,15 @@ def _grad_M(g, v, M, E, c, ans, T):
 def _grad_v(g, v, M, E, c, ans, T):
     I, J = M.shape
     m = _vmax(v)
+    a = _scales(v, m)
     r = _ratios(g, m, c, ans)
     out = np.empty(I, T)
     for i in range(I):
         t = 0.0
         for j in range(J):
             t += E[i, j] * r[j]
-        out[i] = t * exp_fast(v[i] - m) if np.isfinite(m) else 0.0
-    for j in range(J):
-        if not _scaled(m, c[j], ans[j]):
-            w = np.empty(I)
-            _column_weights(g[j], v, M, j, ans[j], w)
-            for i in range(I):
-                out[i] += w[i]
-    return out
-
-
-@register_jitable
-def _adjoints(g, v, M, E, c, ans, d_M, T):
-    """Adds the adjoint of M into d_M and returns the adjoint of v (d_M may be a transposed view)."""
-    I, J = M.shape
-    m = _vmax(v)
-    r = _ratios(g, m, c, ans)
-    out = np.empty(I, T)
-    for i in range(I):
-        a = exp_fast(v[i] - m) if np.isfinite(m) else 0.0
-        t = 0.0
-        for j in range(J):
-            w = a * E[i, j] * r[j]
-            d_M[i, j] += w
-            t += w
-        out[i] = t
-    for j in range(J):
-        if not _scaled(m, c[j], ans[j]):
-            w = np.empty(I)
-            _column_weights(g[j], v, M, j, ans[j], w)
-            for i in range(I):
-                d_M[i, j] += w[i]
-                out[i] += w[i]
+        out[i] = a[i] * t
+    _direct_columns(g, v, M, ans, m, c, np.empty((0, 0)), out, False)
     return out
 
 
