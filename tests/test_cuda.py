@@ -85,6 +85,22 @@ def sized_by_argument(a, n):
     return np.sum(z) * a
 
 
+def trip_expr(a, n):
+    """Trip count computed from an argument inside the function (SSA: n1 = 2 * n; n2 = n1 + 1)."""
+    s = 0.0
+    for i in range(2 * n + 1):
+        s = s + np.sin(a * i) * a
+    return s
+
+
+def trip_from_data(a, x):
+    """Trip count read out of an array argument: unknown on the host."""
+    s = a
+    for i in range(int(x[0])):
+        s = np.sin(s) * a
+    return s
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -102,6 +118,7 @@ def _data():
         "while": (srcdiff.grad(damped, wrt=0), (0, None), (a, 5), {"max_trip": 8}),
         "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
         "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
+        "trip_expr": (srcdiff.grad(trip_expr), (0, 0), (a, rng.integers(0, 4, B)), {}),
     }
 
 
@@ -157,7 +174,7 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer"]
+             "helper", "layer", "trip_expr"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -202,6 +219,29 @@ if __name__ != "__main__":
         a = np.linspace(0.2, 0.8, B)
         with pytest.raises(srcdiff.SrcdiffError, match="max_trip=4"):
             k.ptx(a, a, a, np.full(B, 5), cc=(9, 0))
+
+    def test_trip_count_computed_from_arguments_sizes_the_tape():
+        # range(2 * n + 1): the tape holds 2 * max(n) + 1 values, no max_trip needed
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_expr), in_axes=(0, 0))
+        k.ptx(np.linspace(0.2, 0.8, B), np.array([0, 3, 1, 2, 0, 0, 1, 2]), cc=(9, 0))
+        assert re.search(r"_tape = cuda.local.array\(7, float64\)", k.source)
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_expr), in_axes=(0, None), max_trip=5)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*runs 9 iterations.*max_trip=5"):
+            k.ptx(np.linspace(0.2, 0.8, B), 4, cc=(9, 0))
+
+    def test_trip_count_read_from_array_values_needs_max_trip():
+        # the host knows array arguments' shapes, not their values: int(x[0]) is not evaluated
+        X = np.full((B, 2), 3.0)
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_from_data), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"line \d+: for i in range\(int\(x\[0\]\)\)(.|\n)*max_trip"):
+            k.ptx(np.linspace(0.2, 0.8, B), X, cc=(9, 0))
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_from_data), in_axes=(0, 0), max_trip=4)
+        assert ".target sm_90" in k.ptx(np.linspace(0.2, 0.8, B), X, cc=(9, 0))
+
+    def test_allocation_error_says_how_to_fix():
+        k = srcdiff.cuda.vmap(srcdiff.grad(sized_by_argument), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+:(.|\n)*hint: .*in_axes=None"):
+            k.ptx(np.linspace(0.2, 0.8, B), np.arange(1, B + 1), cc=(9, 0))
 
     def test_python_objects_refused():
         k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))

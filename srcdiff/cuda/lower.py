@@ -70,6 +70,9 @@ _TERNARY = {
 _ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
 _INT_CALLS = {"len", "int"}
 _DT = {"f": "float64", "i": "int64", "b": "int64"}
+_DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
+                  "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
+                  "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
 
 
 def dotted(e):
@@ -125,30 +128,105 @@ def _broadcast(a, b):
 
 
 class HostEval:
-    """Evaluates trip-count expressions of the arguments on the host (vectorised over the batch)."""
+    """Evaluates trip-count and size expressions on the host (vectorised over the batch).
 
-    def __init__(self, specs):
+    Known on the host: scalar arguments (their values, one per example when batched), the shapes of
+    array arguments, the generated module's constants, and the function's straight-line integer
+    locals computed from those (e.g. `n1 = 2 * n; n2 = n1 + 1` for `range(2 * n + 1)`). Values read
+    out of arrays are not known: an expression that reads one is not evaluated."""
+
+    _CALLS = {"max", "min", "len", "abs", "int"}
+
+    def __init__(self, specs, consts=None):
         self.env = {"max": np.maximum, "min": np.minimum, "len": len, "abs": np.abs, "np": np,
                     "int": lambda v: np.asarray(v).astype(np.int64), "__builtins__": {}}
+        self.known = set()         # names whose values the env holds
+        self.arrays = set()        # array arguments: only their shapes are known
+        self.batched = set()       # names whose value differs between examples
+        for k, v in (consts or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.env[k] = v
+                self.known.add(k)
         for s in specs:
             if s.shape is None:
                 if s.host is not None:
                     self.env[s.name] = np.asarray(s.host)
+                    self.known.add(s.name)
+                    if s.batched:
+                        self.batched.add(s.name)
             else:
                 self.env[s.name] = np.empty(s.shape)
+                self.arrays.add(s.name)
+
+    def _pure(self, expr) -> bool:
+        """Whether expr uses only what the host knows (no array element reads)."""
+        def ok(e):
+            if isinstance(e, ast.Constant):
+                return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+            if isinstance(e, ast.Name):
+                return e.id in self.known
+            if isinstance(e, ast.BinOp):
+                return not isinstance(e.op, ast.MatMult) and ok(e.left) and ok(e.right)
+            if isinstance(e, ast.UnaryOp):
+                return isinstance(e.op, (ast.USub, ast.UAdd)) and ok(e.operand)
+            if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+                return isinstance(e.value.value, ast.Name) and e.value.value.id in self.arrays and \
+                    isinstance(e.slice, ast.Constant)
+            if isinstance(e, ast.Attribute) and e.attr in ("size", "ndim"):
+                return isinstance(e.value, ast.Name) and e.value.id in self.arrays
+            if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self._CALLS:
+                if e.func.id == "len":
+                    return len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id in self.arrays
+                return not e.keywords and all(ok(a) for a in e.args)
+            return False
+        return ok(expr)
+
+    def learn(self, body):
+        """Add the straight-line scalar locals of a function body (assigned once, at the top level)."""
+        counts = {}
+        for st in ast.walk(ast.Module(body=body, type_ignores=[])):
+            tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
+                if isinstance(st, (ast.AugAssign, ast.For)) else []
+            for t in tgts:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+        for st in body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                continue
+            name = st.targets[0].id
+            if counts.get(name) != 1 or name in self.known or not self._pure(st.value):
+                continue
+            v = self._eval(st.value)
+            if v is None:
+                continue
+            self.env[name] = v
+            self.known.add(name)
+            if {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & self.batched:
+                self.batched.add(name)
+
+    def _eval(self, expr):
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env))
+        except Exception:
+            return None
+        return v if v.dtype.kind in "iuf" else None
 
     def const(self, expr: ast.expr, batched: set):
         """Value of expr when it depends on no batched argument (else None)."""
-        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & batched:
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & (batched | self.batched):
             return None
         return self.max(expr)
 
     def max(self, expr: ast.expr):
-        try:
-            v = eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env)
-            return int(np.max(v)) if np.size(v) else 0
-        except Exception:
+        """Largest value of expr over the batch (None if the host cannot know it)."""
+        if not self._pure(expr):
             return None
+        v = self._eval(expr)
+        if v is None:
+            return None
+        return int(np.max(v)) if np.size(v) else 0
 
 
 @dataclass
@@ -186,7 +264,8 @@ class FunctionLowering:
         self.allocs: list[str] = []
         self.counter = 0
         self._prev_check = None
-        self.host = HostEval(specs)
+        self.host = HostEval(specs, program.consts)
+        self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]
         for s in specs:
             if s.shape is not None:
@@ -198,6 +277,8 @@ class FunctionLowering:
 
     # ---- errors -----------------------------------------------------------------------------------
     def fail(self, node, msg, advice=None):
+        if advice is None:
+            advice = _DEVICE_ADVICE
         lineno, text = self.p.user_line(getattr(node, "lineno", None))
         where = f"\n    line {lineno}: {text}" if lineno else ""
         raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
@@ -358,8 +439,10 @@ class FunctionLowering:
             try:
                 v = ast.literal_eval(arg)
             except Exception:
-                raise ValueError(f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
-                                 f"specialised") from None
+                self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+                             f"specialised (device code cannot allocate)",
+                          "give the array a size that is the same for every example: a literal, the shape of an "
+                          "array argument, or an integer argument passed with in_axes=None")
         if isinstance(arg, ast.Tuple):
             vals = [self.host.const(x, batched) for x in arg.elts]
             if None in vals:
@@ -468,8 +551,8 @@ class FunctionLowering:
                       "pass max_trip= to srcdiff.cuda.vmap: the most iterations any loop runs per example")
         if mt is not None:
             if trip is not None and trip > mt:
-                raise SrcdiffError(f"{self.p.user_name}: a loop runs {trip} iterations for some example but "
-                                   f"max_trip={mt}", advice="raise max_trip")
+                self.fail(node, f"a loop runs {trip} iterations for some example but max_trip={mt}",
+                          f"raise max_trip to at least {trip}")
             return mt
         return max(int(trip), 0)
 
@@ -574,7 +657,7 @@ class FunctionLowering:
             if isinstance(v, ast.Name) and v.id in self.p.consts:
                 return int(self.p.consts[v.id])
             hv = self.host.max(v)
-            if hv is None or not (isinstance(v, ast.Name) and not self.specs.get(v.id, ArgSpec("", None, "")).batched):
+            if hv is None or not isinstance(v, ast.Name) or v.id in self.host.batched:
                 raise ValueError(f"a slice bound ({ast.unparse(v)}) that is not a constant") from None
             return hv
         return int(c)
