@@ -17,6 +17,7 @@ import subprocess  # noqa: E402
 import numpy as np  # noqa: E402
 
 import srcdiff  # noqa: E402
+from scipy.special import expit, logsumexp  # noqa: E402
 
 B = 8
 
@@ -101,11 +102,25 @@ def trip_from_data(a, x):
     return s
 
 
+def reductions(x, a):
+    """Whole-array max / min / prod / logsumexp: their adjoints on the device."""
+    y = x * a
+    return np.max(y) - np.min(y) + np.prod(y) + logsumexp(y)
+
+
+def sigmoid(a, b):
+    return expit(a * b) * b + expit(-a * b)
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
     X, y = rng.normal(size=(B, 5)), rng.integers(0, 2, B).astype(float)
     w = rng.normal(size=5)
+    Xr = X.copy()
+    Xr[0, 3] = Xr[0, 1]            # a tied maximum / minimum
+    Xr[1, 2] = 0.0                 # a zero in the product
+    Xr[2] = 1.0                    # all tied
     return {
         "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
         "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
@@ -119,6 +134,8 @@ def _data():
         "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
         "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
         "trip_expr": (srcdiff.grad(trip_expr), (0, 0), (a, rng.integers(0, 4, B)), {}),
+        "reductions": (srcdiff.grad(reductions, wrt=(0, 1)), (0, 0), (Xr, a), {}),
+        "sigmoid": (srcdiff.grad(sigmoid, wrt=(0, 1)), (0, 0), (a * 40.0, -b * 40.0), {}),   # exp(-a*b) overflows
     }
 
 
@@ -174,7 +191,7 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer", "trip_expr"]
+             "helper", "layer", "trip_expr", "reductions", "sigmoid"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):

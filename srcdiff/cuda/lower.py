@@ -48,7 +48,7 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "np.arcsin": "math.asin({0})", "np.arccos": "math.acos({0})", "np.arctan": "math.atan({0})",
     "np.sinh": "math.sinh({0})", "np.cosh": "math.cosh({0})", "np.abs": "abs({0})", "abs": "abs({0})",
     "np.fabs": "abs({0})", "np.negative": "(-({0}))", "np.square": "(({0}) * ({0}))",
-    "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
+    "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
     "rt.gammaln": "math.lgamma({0})", "rt.erf": "math.erf({0})", "np.floor": "float(math.floor({0}))",
     "np.ceil": "float(math.ceil({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
     "float": "float({0})", "rt.copy": "({0})", "np.copy": "({0})", "rt.seed": "1.0",
@@ -70,6 +70,7 @@ _TERNARY = {
 _ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
 _INT_CALLS = {"len", "int"}
 _DT = {"f": "float64", "i": "int64", "b": "int64"}
+_REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
 _DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
                   "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
                   "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
@@ -399,7 +400,7 @@ class FunctionLowering:
             k = 1 if name.endswith("_x") else 2
             return self.info(args[k])[0], "f"
         if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
-                    "rt.reshape_like", "np.zeros_like", "np.ones_like"):
+                    "rt.reshape_like", "np.zeros_like", "np.ones_like") + _REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
             return self.info(like)[0], "f"
         if name in ("np.transpose", "rt.transpose"):
@@ -793,6 +794,8 @@ class FunctionLowering:
             return self.low(a[0], idx, rshape)
         if name == "rt.unbroadcast":
             return self._unbroadcast(a[0], a[1], idx)
+        if name in _REDUCTION_GRADS:
+            return self._reduction_grad(name, e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
             sx = self.info(a[1])[0]
             ax = self._axis_arg(e, 2)
@@ -818,6 +821,47 @@ class FunctionLowering:
                 self.fail(e, "transpose with explicit axes")
             return self._low_transposed(a[0], idx)
         self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
+
+    def _reduction_grad(self, name, e, idx):
+        """Adjoints of whole-array max/min (g split among the tied extrema), prod (g times the product
+        of the other entries, exact with zeros) and logsumexp (g * exp(x - ans)), element idx."""
+        g, x, ans = e.args[:3]
+        sx = self.info(x)[0]
+        if sx is None:
+            return self.low(g) if name != "rt.logsumexp_grad" else self._low_lse_scalar(g, x)
+        if self._axis_arg(e, 3) is not None:
+            self.fail(e, f"{name.split('.')[1].replace('_grad', '')} along an axis in device code",
+                      "reduce the whole array, or write the loop over the axis yourself")
+        if idx is None:
+            self.fail(e, "an array adjoint used where a scalar is needed")
+        full = self._full_of(idx, sx)
+        p0, gv = self.low(g)
+        p1, xv = self.low(x, full, sx)
+        pre = p0 + p1
+        n = _size(sx)
+        if name == "rt.logsumexp_grad":
+            p2, av = self.low(ans)
+            return pre + p2, f"(({gv}) * math.exp({xv} - {av}))"
+        if name == "rt.prod_grad":
+            me = _flat(full, sx)
+
+            def other(k):
+                p, v = self.low(x, _unravel(k, sx), sx)
+                return p, f"(1.0 if {k} == {me} else {v})"
+            p2, acc = self._loop_reduce(n, other, "1.0", "*")
+            return pre + p2, f"(({gv}) * {acc})"
+        p2, av = self.low(ans)
+
+        def tie(k):
+            p, v = self.low(x, _unravel(k, sx), sx)
+            return p, f"(1.0 if {v} == {av} else 0.0)"
+        p3, cnt = self._loop_reduce(n, tie)
+        return pre + p2 + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
+
+    def _low_lse_scalar(self, g, x):
+        p0, gv = self.low(g)
+        p1, xv = self.low(x)
+        return p0 + p1, f"(0.0 if {xv} == -math.inf else ({gv}))"
 
     def dtype_of(self, e):
         try:
