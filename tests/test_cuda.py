@@ -112,6 +112,17 @@ def sigmoid(a, b):
     return expit(a * b) * b + expit(-a * b)
 
 
+def branchy_loop(a, b):
+    """A branch inside a loop (its condition is taped) calling a helper."""
+    s = 0.0
+    for i in range(3):
+        if s < 0.5:
+            s = s + square(a * i + b)
+        else:
+            s = s * b
+    return s
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -134,6 +145,14 @@ def _data():
         "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
         "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
         "trip_expr": (srcdiff.grad(trip_expr), (0, 0), (a, rng.integers(0, 4, B)), {}),
+        # forward mode: (*args, tangent) -> (value, directional derivative); hvp: forward over reverse
+        "jvp": (srcdiff.jvp(logistic_ll, wrt=0), (None, 0, 0, 0), (w, X, y, X[::-1].copy()), {}),
+        "jvp_tuple": (srcdiff.jvp(logistic_ll, wrt=(0, 1)), (None, 0, 0, (None, 0)), (w, X, y, (w, X)), {}),
+        "jvp_while": (srcdiff.jvp(damped), (0, None, 0), (a, 5, b), {"max_trip": 8}),
+        "hvp": (srcdiff.hvp(logistic_ll, wrt=0), (None, 0, 0, 0), (w, X, y, X[::-1].copy()), {}),
+        "hvp_sum": (srcdiff.hvp(logistic_ll, wrt=0), (None, 0, 0, None), (w, X, y, w), {"batch_sum": True}),
+        "hvp_tape": (srcdiff.hvp(recurrence, wrt=(0, 1)), (0, 0, None, None), (a, b, 4, (1.0, -0.5)), {}),
+        "hvp_branch_loop": (srcdiff.hvp(branchy_loop, wrt=(0, 1)), (0, 0, 0), (a, b, (b, a)), {}),
         "reductions": (srcdiff.grad(reductions, wrt=(0, 1)), (0, 0), (Xr, a), {}),
         "sigmoid": (srcdiff.grad(sigmoid, wrt=(0, 1)), (0, 0), (a * 40.0, -b * 40.0), {}),   # exp(-a*b) overflows
     }
@@ -145,9 +164,16 @@ def _leaves(r):
     return [np.asarray(r, dtype=float)]
 
 
+def _example(a, ax, i):
+    """Example i of argument a with in_axes entry ax (a tuple tangent: entry by entry)."""
+    if isinstance(a, tuple):
+        return tuple(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
+    return a[i] if ax == 0 else a
+
+
 def _run_case(g, in_axes, args, kw):
     out = srcdiff.cuda.vmap(g, in_axes=in_axes, **kw)(*args)
-    refs = [g(*[a[i] if ax == 0 else a for a, ax in zip(args, in_axes)]) for i in range(B)]
+    refs = [g(*[_example(a, ax, i) for a, ax in zip(args, in_axes)]) for i in range(B)]
     ref = np.array([np.concatenate([x.ravel() for x in _leaves(r)]) for r in refs])
     if kw.get("batch_sum"):
         got, want = np.concatenate([x.ravel() for x in _leaves(out)]), ref.sum(axis=0)
@@ -191,7 +217,8 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer", "trip_expr", "reductions", "sigmoid"]
+             "helper", "layer", "trip_expr", "reductions", "sigmoid", "jvp", "jvp_tuple", "jvp_while", "hvp",
+             "hvp_sum", "hvp_tape", "hvp_branch_loop"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):

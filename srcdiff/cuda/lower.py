@@ -139,7 +139,9 @@ class HostEval:
     _CALLS = {"max", "min", "len", "abs", "int"}
 
     def __init__(self, specs, consts=None):
+        from types import SimpleNamespace
         self.env = {"max": np.maximum, "min": np.minimum, "len": len, "abs": np.abs, "np": np,
+                    "rt": SimpleNamespace(max2=np.maximum, min2=np.minimum),
                     "int": lambda v: np.asarray(v).astype(np.int64), "__builtins__": {}}
         self.known = set()         # names whose values the env holds
         self.arrays = set()        # array arguments: only their shapes are known
@@ -175,6 +177,8 @@ class HostEval:
                     isinstance(e.slice, ast.Constant)
             if isinstance(e, ast.Attribute) and e.attr in ("size", "ndim"):
                 return isinstance(e.value, ast.Name) and e.value.id in self.arrays
+            if isinstance(e, ast.Call) and dotted(e.func) in ("rt.max2", "rt.min2"):
+                return not e.keywords and all(ok(a) for a in e.args)
             if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self._CALLS:
                 if e.func.id == "len":
                     return len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id in self.arrays
@@ -529,7 +533,15 @@ class FunctionLowering:
 
     def _is_tape(self, name, v):
         return (name.endswith("_tape") and isinstance(v, ast.Call) and dotted(v.func) == "np.empty"
-                and len(v.args) == 1)
+                and len(v.args) in (1, 2)) or self._tape_like(v) is not None
+
+    def _tape_like(self, v):
+        """The tape `v` copies the shape of (`d_t_tape = rt.zeros_like(t_tape)`: forward mode over a
+        taped gradient keeps a tangent per taped value), or None."""
+        if isinstance(v, ast.Call) and dotted(v.func) in ("rt.zeros_like", "np.zeros_like") and len(v.args) == 1 \
+                and isinstance(v.args[0], ast.Name) and v.args[0].id in self.tapes:
+            return v.args[0].id
+        return None
 
     # ---- capacities -------------------------------------------------------------------------------
     def _trip(self, loop):
@@ -1062,6 +1074,10 @@ class FunctionLowering:
             if isinstance(t, ast.Name):
                 if t.id in self.stacks:
                     return [f"{t.id}_n = 0"]
+                if t.id in self.tapes and self._tape_like(v) is not None:
+                    k = self.fresh("k")
+                    zero = "0.0" if self.tapes[t.id] == "f" else "0"
+                    return [f"for {k} in range({self.tape_cap[t.id]}):", f"    {t.id}[{k}] = {zero}"]
                 if t.id in self.tapes:
                     cap = self.tape_cap[t.id]
                     p, n = self.low(v.args[0])
@@ -1239,6 +1255,10 @@ class FunctionLowering:
                     cap *= self._bound(lp, self._trip(lp), "this loop")
                 self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
             elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes:
+                like = self._tape_like(st.value)
+                if like is not None:
+                    self.tape_cap[st.targets[0].id] = self.tape_cap[like]
+                    continue
                 trip = self.host.max(st.value.args[0])
                 self.tape_cap[st.targets[0].id] = self._bound(st, trip, "this loop")
 
@@ -1249,10 +1269,75 @@ _UOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
 _CMPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
+class _InlineNames(ast.NodeTransformer):
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in self.names:
+            return ast.copy_location(ast.parse(self.names[node.id], mode="eval").body, node)
+        return node
+
+
+def _inline_dtype_names(fn):
+    """`t2 = np.bool_; t = np.empty(n, t2)` -> `t = np.empty(n, np.bool_)` (forward mode names the
+    dtype argument of a tape it differentiates)."""
+    names = {}
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
+                isinstance(st.value, ast.Attribute) and (dotted(st.value) or "").startswith("np.") and \
+                isinstance(getattr(np, st.value.attr, None), type):
+            names[st.targets[0].id] = dotted(st.value)
+    if not names:
+        return
+    _InlineNames(names).visit(fn)
+    for st in ast.walk(fn):
+        for f in ("body", "orelse"):
+            body = getattr(st, f, None)
+            if isinstance(body, list):
+                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                                                   and x.targets[0].id in names)] or [ast.Pass()]
+
+
+def _inline_returned_tuples(fn):
+    """`r = (a, b); return (r, s)` -> `return ((a, b), s)`: the entry's results as nested tuples of
+    leaves (forward over a gradient of several arguments binds the gradient tuple to a name)."""
+    bound, counts = {}, {}
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Assign):
+            for t in st.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+            if len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Tuple):
+                bound[st.targets[0].id] = st.value
+
+    def sub(e):
+        if isinstance(e, ast.Name) and e.id in bound and counts.get(e.id) == 1:
+            return sub(bound[e.id])
+        if isinstance(e, ast.Tuple):
+            return ast.Tuple([sub(x) for x in e.elts], ast.Load())
+        return e
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Return) and st.value is not None:
+            st.value = ast.copy_location(sub(st.value), st.value)
+    used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for st in ast.walk(fn):
+        for f in ("body", "orelse"):
+            body = getattr(st, f, None)
+            if isinstance(body, list):
+                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
+                                                   isinstance(x.targets[0], ast.Name) and
+                                                   x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
+                                                   and x.targets[0].id not in used)] or [ast.Pass()]
+
+
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip):
+    def __init__(self, module, user_fn, specs, max_trip, select=None):
+        """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
+        forward-over-reverse's (gradient, H·v))."""
         import inspect
         self.module, self.max_trip = module, max_trip
         self.src = module.source()
@@ -1264,6 +1349,13 @@ class Program:
             self.filename = None
         tree = ast.parse(self.src)
         self.defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for fn in self.defs.values():
+            _inline_dtype_names(fn)
+        _inline_returned_tuples(self.defs[module.entry])
+        if select is not None:
+            for st in ast.walk(self.defs[module.entry]):
+                if isinstance(st, ast.Return) and isinstance(st.value, ast.Tuple):
+                    st.value = st.value.elts[select]
         self.consts, self.global_arrays, self.global_shapes = {}, {}, {}
         for k, v in module.bindings.items():
             if isinstance(v, (bool, int, float, np.integer, np.floating)):
