@@ -289,8 +289,19 @@ if __name__ != "__main__":
 
     def test_python_objects_refused():
         k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))
-        with pytest.raises(srcdiff.SrcdiffError):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a list(.|\n)*hint: "):
             k(np.ones(B), [1.0])
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a str"):
+            k.ptx(np.ones(B), "mode", cc=(9, 0))
+
+    def test_vjp_refused_with_advice():
+        with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):
+            srcdiff.cuda.vmap(srcdiff.vjp(branch), in_axes=(0, 0))
+
+    def test_tangent_count_checked():
+        k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*expected 2 tangents"):
+            k.ptx(np.ones(B), np.ones(B), (np.ones(B),), cc=(9, 0))
 
 else:
     print(json.dumps(_simulate()))

@@ -98,6 +98,11 @@ class Kernel:
         self.__name__ = f"{g.__name__}_cuda"
 
     # ---- host side ---------------------------------------------------------------------------------
+    def _err(self, message, advice=None):
+        """A SrcdiffError at the file:line of the user's function behind g."""
+        from ..api import user_location
+        return SrcdiffError(message, *user_location(self.g), advice=advice)
+
     def _kind(self):
         from ..forward_api import HVP, ForwardTransformed
         return "hvp" if isinstance(self.g, HVP) else "jvp" if isinstance(self.g, ForwardTransformed) else "rev"
@@ -108,10 +113,10 @@ class Kernel:
             ax = (ax,) * n
         ax = tuple(ax)
         if len(ax) != n:
-            raise SrcdiffError(f"in_axes has {len(ax)} entries for {n} arguments")
+            raise self._err(f"in_axes has {len(ax)} entries for {n} arguments")
         for a in ax:
             if a not in (0, None) and not (isinstance(a, tuple) and all(x in (0, None) for x in a)):
-                raise SrcdiffError(f"in_axes entries must be 0 or None, got {a!r}")
+                raise self._err(f"in_axes entries must be 0 or None, got {a!r}")
         return ax
 
     def _flat_args(self, args):
@@ -122,19 +127,19 @@ class Kernel:
         axes = self._axes(len(args))
         if kind == "rev":
             if any(isinstance(a, tuple) for a in axes):
-                raise SrcdiffError("in_axes entries must be 0 or None")
+                raise self._err("in_axes entries must be 0 or None")
             return list(self.g._params()), list(args), list(axes)
         fwd = self.g.fwd if kind == "hvp" else self.g
         if len(args) < 2:
-            raise SrcdiffError(f"{self.g.__name__} takes the function's arguments followed by a tangent")
+            raise self._err(f"{self.g.__name__} takes the function's arguments followed by a tangent")
         *primal, tangent = args
         tangents = tuple(tangent) if fwd.many else (tangent,)
         if len(tangents) != len(fwd.wrt_names):
-            raise SrcdiffError(f"{self.g.__name__}: expected {len(fwd.wrt_names)} tangents (one per wrt "
+            raise self._err(f"{self.g.__name__}: expected {len(fwd.wrt_names)} tangents (one per wrt "
                                f"argument), got {len(tangents)}")
         tax = axes[-1] if isinstance(axes[-1], tuple) else (axes[-1],) * len(tangents)
         if len(tax) != len(tangents) or any(isinstance(a, tuple) for a in axes[:-1]):
-            raise SrcdiffError("in_axes: one entry per argument; the tangent's entry may be a tuple with one "
+            raise self._err("in_axes: one entry per argument; the tangent's entry may be a tuple with one "
                                "entry per wrt argument")
         names = list(fwd._params()) + [f"tangent of {w}" for w in fwd.wrt_names]
         return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
@@ -160,7 +165,7 @@ class Kernel:
         cuda = _cuda()
         nparams = len((self.g.fwd if self._kind() == "hvp" else self.g)._params()) + (self._kind() != "rev")
         if len(args) != nparams:
-            raise SrcdiffError(f"{self.g.__name__} takes {nparams} arguments"
+            raise self._err(f"{self.g.__name__} takes {nparams} arguments"
                                f"{'' if self._kind() == 'rev' else ' (with the tangent last)'}, got {len(args)}")
         params, args, axes = self._flat_args(args)
         B = None
@@ -169,20 +174,22 @@ class Kernel:
             dev = cuda.is_cuda_array(a) if not simulator() else hasattr(a, "copy_to_host")
             if isinstance(a, (list, tuple, dict, str)) or not (dev or isinstance(a, (np.ndarray, int, float, bool,
                                                                                       np.number, np.bool_))):
-                raise SrcdiffError(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
-                                   f"srcdiff.cuda takes numbers and arrays only")
+                raise self._err(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
+                                   f"srcdiff.cuda takes numbers and arrays only",
+                                advice="pass settings such as strings or lists through a closure (a wrapper "
+                                       "function that fixes them) and numbers as floats, ints or arrays")
             shape = tuple(a.shape) if (dev or isinstance(a, np.ndarray)) else ()
             dtype = np.dtype(a.dtype) if (dev or isinstance(a, np.ndarray)) else np.asarray(a).dtype
             kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dtype.kind)
             if kind is None:
-                raise SrcdiffError(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
+                raise self._err(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
             if ax == 0:
                 if not shape:
-                    raise SrcdiffError(f"argument {name} has in_axes 0 but no batch axis")
+                    raise self._err(f"argument {name} has in_axes 0 but no batch axis")
                 if B is None:
                     B = shape[0]
                 elif shape[0] != B:
-                    raise SrcdiffError(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
+                    raise self._err(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
                 pshape = shape[1:]
             else:
                 pshape = shape
@@ -208,13 +215,13 @@ class Kernel:
                 (float(0) if kind == "f" else int(0) if kind == "i" else False)
             example.append(ex)
         if B is None:
-            raise SrcdiffError("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
+            raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
         module, cited, select = self._build(example)
         import ast as _ast
         entry_params = [a.arg for a in next(n for n in _ast.parse(module.source()).body
                                             if isinstance(n, _ast.FunctionDef) and n.name == module.entry).args.args]
         if len(entry_params) != len(specs):
-            raise SrcdiffError(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
+            raise self._err(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
@@ -305,7 +312,7 @@ class Kernel:
         blocks = (B + p.tpb - 1) // p.tpb
         kern[blocks, p.tpb](B, *dargs, out, err)
         if err.copy_to_host()[0] != 0:
-            raise SrcdiffError(f"{self.g.__name__}: a loop ran more iterations for some example than the "
+            raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",
                                advice="pass a larger max_trip= to srcdiff.cuda.vmap")
         return self._split(out.copy_to_host(), p)
