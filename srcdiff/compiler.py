@@ -12,6 +12,7 @@
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
+    aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
                    hoisted out of the loop
     activity       which values carry derivatives                                transforms/activity.py
@@ -31,8 +32,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain, optimize,
-                         parse, resolve, reverse, ssa, unbound)
+from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
+                         optimize, parse, resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -69,6 +70,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
     check_reverse_rules(unit, wrt)
+    aliasing.check_views(unit, kinds.infer(unit.node, arg_kinds or {}))
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kinds.infer(unit.node, arg_kinds))
     active = activity.active_names(unit.node, wrt, unit.callees)

@@ -254,3 +254,71 @@ def test_nested_transform():
 def test_source_of_foreign_function():
     with pytest.raises(srcdiff.SrcdiffError):
         srcdiff.source(two_params)
+
+
+# ---- views read after a write to their array (a silently wrong gradient before: now declined) ---------
+def view_then_write(w):
+    x = w * 1.0
+    head = x[:2]
+    x[0] = x[1] * 3.0  # <- viewwrite
+    return np.sum(head * head)
+
+
+def transpose_then_write(w):
+    x = w * 1.0
+    t = x.T
+    x[0, 1] = x[1, 0] * 2.0  # <- transposewrite
+    return np.sum(t * t)
+
+
+def write_through_view(w):
+    x = w * 1.0
+    r = x[0]
+    r[1] = r[0] * 5.0  # <- throughview
+    return np.sum(x ** 2)
+
+
+def view_before_loop(w):
+    x = w * 1.0
+    first = x[0]
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(first)
+        x[0, i % 2] = s  # <- loopwrite
+    return s
+
+
+def alias_then_write(w):
+    x = w * 1.0
+    y = x
+    x[1] = 0.0  # <- aliaswrite
+    return np.sum(y ** 2)
+
+
+ALIASED = [(view_then_write, "viewwrite", (3,), "np.copy"), (transpose_then_write, "transposewrite", (2, 2), "np.copy"),
+           (write_through_view, "throughview", (2, 2), "itself"), (view_before_loop, "loopwrite", (2, 2), "np.copy"),
+           (alias_then_write, "aliaswrite", (3,), "np.copy")]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, tag, shape, advice", ALIASED, ids=[a[1] for a in ALIASED])
+def test_view_read_after_write_is_declined(f, tag, shape, advice, jit):
+    msg = _declined(f, [np.linspace(0.3, 1.1, int(np.prod(shape))).reshape(shape)], jit)
+    _assert_located(msg, tag, advice, "shares memory")
+
+
+def test_views_made_after_the_write_are_differentiated():
+    """The recurrence idiom reads a row view of the array it writes: made after each write, allowed."""
+    from gradcheck import check_grad
+
+    def rows(w):
+        x = np.zeros((4, 2))
+        x[0] = w
+        for t in range(1, 4):
+            prev = x[t - 1]
+            x[t] = np.sin(prev) + w
+        head = x[:2]
+        return np.sum(x[3] ** 2) + np.sum(head)
+
+    check_grad(rows, [np.array([0.3, 0.7])], wrt=0)
+    check_grad(rows, [np.array([0.3, 0.7])], wrt=0, jit=True)

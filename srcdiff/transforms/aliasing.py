@@ -1,0 +1,119 @@
+"""Check (no change to the tree): declines programs where an array is written in place while a view
+of it (a slice, a row, a transpose, a reshape, a plain second name) made before the write is read
+after it. Reverse mode treats every SSA value as its own array, so such a read would see the new
+contents in the forward sweep but get the old value's derivative in the backward sweep: a silently
+wrong gradient. Views made after the write (the usual `x[t] = f(x[t - 1])`) are fine.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..errors import SrcdiffError, fail
+from .astutil import dotted_name
+
+_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.reshape", "np.ravel", "np.squeeze",
+               "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+
+
+def _basic(idx, kinds) -> bool:
+    """Slices, integers and None only: indexing with it gives a view (an array index copies)."""
+    for n in gast.walk(idx):
+        if isinstance(n, (gast.List, gast.Call)) or (isinstance(n, gast.Tuple) and n is not idx):
+            return False
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and (kinds.get(n.id) or ("s",))[0] != "s":
+            return False
+    return True
+
+
+def _view_source(value, name, kinds):
+    """The array `name = value` may share memory with, or None."""
+    if isinstance(value, gast.Name):
+        k = kinds.get(name)
+        return value.id if k is None or k[0] == "a" else None
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
+        k = kinds.get(name)
+        sliced = any(isinstance(n, gast.Slice) for n in gast.walk(value.slice))
+        return value.value.id if sliced or (k is not None and k[0] == "a") else None
+    if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
+            and isinstance(value.args[0], gast.Name)):
+        return value.args[0].id
+    return None
+
+
+class _Order:
+    """Statements in program order: index, enclosing loops, and index ranges of loops."""
+
+    def __init__(self, fn):
+        self.items = []              # (index, stmt, loops) for every statement, compound ones included
+        self.span = {}               # id(loop) -> (first, last) index of its body
+        self.walk(fn.body, ())
+
+    def walk(self, stmts, loops):
+        for s in stmts:
+            k = len(self.items)
+            self.items.append((k, s, loops))
+            if isinstance(s, (gast.For, gast.While)):
+                self.walk(s.body, loops + (id(s),))
+                self.span[id(s)] = (k, len(self.items) - 1)
+            elif isinstance(s, gast.If):
+                self.walk(s.body, loops)
+                self.walk(s.orelse, loops)
+
+
+def _own_loads(s):
+    """Names a statement reads itself (for compound statements: the test / iterable only)."""
+    parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
+    return {n.id for p in parts for n in gast.walk(p) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def check_views(unit, kinds: dict) -> None:
+    """Raise SrcdiffError for a view read after a write it would observe (see module docstring)."""
+    fn = unit.node
+    order = _Order(fn)
+    source, defined = {}, {a.id: -1 for a in fn.args.args}
+    for k, s, _ in order.items:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            name = s.targets[0].id
+            defined.setdefault(name, k)
+            src = _view_source(s.value, name, kinds)
+            if src is not None:
+                source[name] = src
+
+    def root(n):
+        seen = set()
+        while n in source and n not in seen:
+            seen.add(n)
+            n = source[n]
+        return n
+
+    family = {}
+    for n in set(source) | set(source.values()):
+        family.setdefault(root(n), set()).add(n)
+    reads = {}
+    for k, s, loops in order.items:
+        for n in _own_loads(s):
+            reads.setdefault(n, []).append((k, loops))
+    for kw, w, wloops in order.items:
+        if not (isinstance(w, gast.Assign) and isinstance(w.targets[0], gast.Subscript)
+                and isinstance(w.targets[0].value, gast.Name)):
+            continue
+        target = w.targets[0].value.id
+        for view in sorted(family.get(root(target), ())):
+            if view == target or view not in defined:
+                continue
+            dv = defined[view]
+            for kr, rloops in reads.get(view, ()):
+                later = dv < kw < kr
+                again = any(L in rloops and dv < order.span[L][0] for L in wloops)
+                if later or again:
+                    message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
+                               f"and is read afterwards: srcdiff does not follow writes through views")
+                    base = root(target)
+                    advice = (f"write into `{base}` itself instead of through the view `{target}`"
+                              if target != base else
+                              f"make `{view}` a copy where it is created (np.copy(...)), or index "
+                              f"`{base}` again after the write")
+                    where = getattr(w, "_srcdiff_file", None)
+                    if where is not None:
+                        raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
+                    fail(w, unit, message, advice)
