@@ -15,6 +15,7 @@
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
+    preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
@@ -30,7 +31,7 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, optimize, parse,
-                         resolve, reverse, ssa, unbound)
+                         preaccumulate, resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, load
 
 
@@ -77,6 +78,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
+                                     final.namer)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 

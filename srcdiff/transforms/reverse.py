@@ -66,6 +66,7 @@ class Reverse:
             taken |= {getattr(n, a) for a in ("_srcdiff_old", "_srcdiff_iters") if hasattr(n, a)}
         self.namer = Namer(taken)
         self.adj_names: dict = {}
+        self.adjoint_temps: set = set()     # adjoints returned by callees' vjp functions
         self.reads: set = set()
         self.stacks: dict = {}              # primal name -> stack name
         self.primal_names = names_in(self.fn)
@@ -447,6 +448,9 @@ class Reverse:
             call_kinds = tuple(expr_kind(a, self.kinds) for a in value.args)
             fname = self.callee_vjp(name, tuple(pos), s, call_kinds)
             temps = [self.namer.fresh("d_" + value.args[k].id) for k in pos]
+            for k, tmp in zip(pos, temps):
+                self.adjoint_temps.add(tmp)
+                self.kinds[tmp] = self.kinds.get(value.args[k].id)
             args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
             target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
                                                                          ctx=gast.Store())
