@@ -21,7 +21,7 @@ from collections import Counter
 import gast
 
 from .astutil import assign, const, is_comment, load
-from .optimize import _pure
+from .optimize import _pure, eliminate_dead_code
 from .reverse import simplify
 
 _MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
@@ -66,11 +66,23 @@ def _neg(c):
     return gast.UnaryOp(op=gast.USub(), operand=c)
 
 
+def _binop(a, op, b):
+    """a op b for coefficients, folded and without `x * -1` or `x + -y`."""
+    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    if isinstance(op, gast.Mult) and _const(a, -1):
+        return _neg(b)
+    if isinstance(op, (gast.Mult, gast.Div)) and _const(b, -1):
+        return _neg(a)
+    if isinstance(op, (gast.Add, gast.Sub)) and isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+        op, b = (gast.Sub() if isinstance(op, gast.Add) else gast.Add()), b.operand
+    return simplify(gast.BinOp(left=a, op=op, right=b))
+
+
 def _combine(a: dict, b: dict, op) -> dict:
     out = dict(a)
     for s, c in b.items():
         if s in out:
-            out[s] = simplify(gast.BinOp(left=copy.deepcopy(out[s]), op=op(), right=copy.deepcopy(c)))
+            out[s] = _binop(out[s], op(), c)
         else:
             out[s] = copy.deepcopy(c) if op is gast.Add else _neg(copy.deepcopy(c))
     return out
@@ -111,11 +123,9 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                     return _combine(a, b, type(e.op))
                 if isinstance(e.op, gast.Mult) and (a == "primal") != (b == "primal"):
                     lin, f = (b, e.left) if a == "primal" else (a, e.right)
-                    return {s: simplify(gast.BinOp(left=copy.deepcopy(c), op=gast.Mult(), right=copy.deepcopy(f)))
-                            for s, c in lin.items()}
+                    return {s: _binop(c, gast.Mult(), f) for s, c in lin.items()}
                 if isinstance(e.op, gast.Div) and b == "primal":
-                    return {s: simplify(gast.BinOp(left=copy.deepcopy(c), op=gast.Div(), right=copy.deepcopy(e.right)))
-                            for s, c in a.items()}
+                    return {s: _binop(c, gast.Div(), e.right) for s, c in a.items()}
                 return None
             if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
                 a = form(e.operand)
@@ -133,19 +143,29 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                 d |= {n.id for n in gast.walk(c) if isinstance(n, gast.Name)}
             return d
 
+        def live(v):
+            """v may still be read: by a statement not folded into a form (here, later, or in the next
+            iteration through a form that read its old value)."""
+            return total[v] > absorbed[v] or v in sources_read
+
         def write_out(names):
-            """Assign the pending adjoints `names` (and any form that reads one of them first)."""
+            """Assign the pending adjoints `names`, and first any live form that reads the old value of
+            one of them (dead forms that do are dropped)."""
             todo = set(names)
             grew = True
             while grew:
                 grew = False
-                for y in env:
+                for y in list(env):
                     if y not in todo and any(x != y and x in todo for x in env[y]):
-                        todo.add(y)
-                        grew = True
+                        if live(y):
+                            todo.add(y)
+                            grew = True
+                        else:
+                            del env[y]
             order = []
             while todo:
-                ready = [y for y in env if y in todo and not any(x != y and x in todo for x in env[y])]
+                # writing y rebinds it: forms still to be written that read y's old value go first
+                ready = [y for y in env if y in todo and not any(z != y and y in env[z] for z in todo)]
                 if not ready:
                     raise _Abort()
                 for y in ready:
@@ -153,6 +173,8 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                     todo.discard(y)
             for y in order:
                 terms = env.pop(y)
+                if list(terms) == [y] and _const(terms[y], 1):
+                    continue   # unchanged
                 expr = None
                 for s, c in terms.items():
                     neg = _const(c, -1)
@@ -189,13 +211,13 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                 env[x] = lf
                 continue
             loaded, stored = set(_loads(s)), _stores(s)
-            need = [v for v in env if v in loaded or deps(v) & stored]
+            need = [v for v in env if v in loaded or (deps(v) & stored and live(v))]
             if need:
                 write_out(need)
             for v in stored & set(env):
                 del env[v]    # rebound before anything read it
             out.append(s)
-        write_out([v for v in env if total[v] > absorbed[v] or v in sources_read])
+        write_out([v for v in env if live(v)])
         return out
 
     def block(stmts, in_loop):
@@ -221,4 +243,4 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
         return out
 
     fn.body = block(fn.body, False)
-    return fn
+    return eliminate_dead_code(fn)   # loops left with nothing to do (a body of identity copies)

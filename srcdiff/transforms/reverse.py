@@ -7,6 +7,7 @@ definition; loops carry the adjoints of values defined outside them; branches ar
 """
 from __future__ import annotations
 
+import ast
 import copy
 import linecache
 
@@ -32,7 +33,8 @@ def simplify(e):
             num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
             if lc and rc and num(L) and num(R) and not isinstance(n.op, gast.MatMult):
                 try:
-                    val = eval(compile(gast.gast_to_ast(gast.Expression(body=n)), "<fold>", "eval"))
+                    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=n)))
+                    val = eval(compile(tree, "<fold>", "eval"))
                     return const(val)
                 except Exception:
                     return n
