@@ -80,6 +80,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
                                      final.namer)
+    fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 

@@ -137,3 +137,65 @@ def test_recurrence_source_multiplies_partials():
 ], ids=["carried", "divide", "branch-a", "branch-b", "nested", "overwritten", "many", "while", "swap"])
 def test_loop_adjoints(f, args, jit):
     check_grad(f, args, jit=jit)
+
+
+# ---- adjoint arrays passed on without a copy; sum's adjoint as a scalar ---------------------------------
+
+def loss_then_inplace_loop(a, obs):
+    ys = np.zeros(obs.shape[0])
+    ys[0] = 0.3
+    for t in range(obs.shape[0] - 1):
+        ys[t + 1] = ys[t] * a + 0.1
+    return np.sum((ys - obs) ** 2)
+
+
+def copy_then_written(x, w):
+    y = x * w
+    z = y
+    for i in range(3):
+        z[i + 1] = z[i] * w[i] + z[i + 1]
+    return np.sum(z * z) + np.sum(x * w)
+
+
+def added_to_itself(x):
+    y = x * 1.5
+    z = y + y
+    for i in range(2):
+        z[i] = z[i] * z[i + 1]
+    return np.sum(z ** 2) + np.sum(y * x)
+
+
+def sum_broadcast_obs(x, c):
+    r = x - c
+    return np.sum(r ** 2)
+
+
+def sum_of_outer(x, y):
+    return np.sum(np.sin(np.expand_dims(x, 1) * y) ** 2)
+
+
+def sum_in_loop(x, w):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum((x * w[i]) ** 2)
+    return s
+
+
+def sum_twice(x):
+    q = x * x
+    return np.sum(q) * np.sum(q * x)
+
+
+@JIT
+@pytest.mark.parametrize("f, args", [
+    (loss_then_inplace_loop, [0.9, np.linspace(0.2, 0.8, 6)]),
+    (copy_then_written, [np.array([0.5, 0.2, -0.3, 0.8]), np.array([1.1, 0.7, 0.4, 0.9])]),
+    (added_to_itself, [np.array([0.5, 0.2, -0.3])]),
+    (sum_broadcast_obs, [np.array([0.5, 0.2, -0.3]), np.array([0.1])]),
+    (sum_broadcast_obs, [np.array([[0.5, 0.2], [-0.3, 0.4]]), np.array([0.1, 0.3])]),
+    (sum_of_outer, [np.array([0.5, 0.2, -0.3]), np.array([0.1, 0.7])]),
+    (sum_in_loop, [np.array([0.5, 0.2, -0.3]), np.array([0.1, 0.7, 1.2])]),
+    (sum_twice, [np.array([0.5, 0.2, -0.3])]),
+], ids=["inplace-loop", "copy-written", "added-to-itself", "obs-1", "obs-row", "outer", "in-loop", "twice"])
+def test_adjoint_arrays(f, args, jit):
+    check_grad(f, args, jit=jit)

@@ -136,7 +136,8 @@ class Reverse:
             state[d] = True  # a fresh array
         else:
             out.append(assign(d, expr))
-            state[d] = False  # may alias another adjoint
+            # arithmetic makes a new array; anything else may alias another adjoint
+            state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and (self.kinds.get(v) or ("?",))[0] == "a"
 
     def own(self, v, state, out):
         """Make d_v an array this sweep may update in place."""
@@ -426,9 +427,15 @@ class Reverse:
         elif isinstance(value, gast.Tuple):
             fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
                  "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
-        del state[d]
+        owned = state.pop(d)
         for v, expr in contribs:
+            first = self.adj(v) not in state
             self.accum(v, expr, state, out)
+            # d_v = g (or g summed to v's shape) takes over g, which nothing reads after this point,
+            # so an array this sweep owned stays owned (no copy before updating it in place)
+            if (owned and first and len(contribs) == 1 and v in self.active
+                    and _passes_on(self.tidy(copy.deepcopy(expr)), d)):
+                state[self.adj(v)] = True
 
     def instantiate(self, rule, bound, ans, g):
         out = []
@@ -649,6 +656,14 @@ class Reverse:
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
+def _passes_on(e, d) -> bool:
+    """`e` is the adjoint `d` itself or `rt.unbroadcast(d, ...)` (d, or a new array)."""
+    if isinstance(e, gast.Name):
+        return e.id == d
+    return (isinstance(e, gast.Call) and dotted_name(e.func) == "rt.unbroadcast" and bool(e.args)
+            and isinstance(e.args[0], gast.Name) and e.args[0].id == d)
+
+
 def _branch_merge(s) -> bool:
     return getattr(s, "_srcdiff_merge", False) and not getattr(s, "_srcdiff_testcopy", False)
 
