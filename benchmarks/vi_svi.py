@@ -3,13 +3,19 @@
 Bayesian logistic regression, N=1000 rows, D=10 features, w ~ N(0, I), y ~ Bernoulli(sigmoid(X w));
 mean-field normal guide, K=1 reparameterised sample per step, Adam(lr) on both sides.
 
-* srcdiff: ``vi.elbo_grad(log_lik, MeanFieldNormal(D), log_prior=log_prior, jit=True)`` (warm),
-  one step = draw eps + generated value_and_grad + ``vi.Adam.step`` (NumPy), all from Python.
+* srcdiff: ``vi.fit(log_lik, MeanFieldNormal(D), log_prior=log_prior, optimizer=vi.Adam(lr))`` itself
+  (the generated value_and_grad, Numba-jitted and warm; noise, Adam's fused update, the ELBO trace
+  and the loop all included), timed as ``res.seconds / steps``; also the pieces on their own.
 * NumPyro: ``SVI(model, guide, numpyro.optim.Adam(lr), Trace_ELBO())`` with a hand-written Normal
   guide (loc, positive scale), one step = ``jax.jit(svi.update)(state, X, y)`` on CPU, blocked.
 
-Timing: median over chunks of steps of the per-step wall time, after warm-up; the two full SVI
-steps are timed in alternating chunks so a varying machine load hits both alike.  BLAS / XLA are
+Timing: median over chunks of steps of the per-step wall time, after warm-up; the two SVI loops
+are timed in alternating chunks (``fit`` resumes from the previous chunk's parameters and
+optimiser state) so a varying machine load hits both alike.
+
+Posteriors: both run ``--steps`` steps from the same init and average the iterates of the last
+half (Polyak-Ruppert; the last iterate of a constant-step SVI run jitters by ~lr); the table shows
+the largest mean difference in units of the posterior std and the largest std ratio.  BLAS / XLA are
 pinned to one thread (``--threads N`` to change).  Run: ``python benchmarks/vi_svi.py [--steps S]``.
 """
 import argparse
@@ -17,7 +23,7 @@ import os
 import sys
 
 _ap = argparse.ArgumentParser()
-_ap.add_argument("--steps", type=int, default=3000, help="steps for the posterior comparison")
+_ap.add_argument("--steps", type=int, default=6000, help="steps for the posterior comparison")
 _ap.add_argument("--chunks", type=int, default=15)
 _ap.add_argument("--chunk", type=int, default=200)
 _ap.add_argument("--threads", default="1")
@@ -82,36 +88,32 @@ def bench_srcdiff(X, y):
     eg(lam0, np.zeros((1, D)), X, y)
     first = time.perf_counter() - t0
     rng = np.random.default_rng(0)
-    st = {"lam": lam0.copy(), "opt": vi.Adam(lr=ARGS.lr)}
+    st = {"lam": lam0.copy(), "opt": vi.Adam(lr=ARGS.lr), "seed": 1}
 
-    def step():
-        _, g = eg(st["lam"], rng.standard_normal((1, D)), X, y)
-        st["lam"] = st["opt"].step(st["lam"], g)
+    def fit_chunk(n, progress=False):
+        res = vi.fit(log_lik, q, data=(X, y), steps=n, log_prior=log_prior, seed=st["seed"], average=0.0,
+                     progress=progress, grad_fn=eg, init=st["lam"], optimizer=st["opt"])
+        st["lam"], st["seed"] = res.params, st["seed"] + 1
+        return res.seconds
 
     eps = rng.standard_normal((1, D))
-    eg(lam0, eps, X, y)
-    raw = eg._vg.fns[next(iter(eg._vg.fns))]  # the compiled generated function itself (no wrapper)
-
-    def grad_only():
-        raw(lam0, eps, X, y)
-
-    for _ in range(300):
-        step()
-    t_grad = median_step_time(grad_only, ARGS.chunks, ARGS.chunk)
+    raw = eg.compiled(lam0, eps, X, y, fixed_k=True)  # the compiled generated function itself
+    fit_chunk(300)
+    t_grad = median_step_time(lambda: raw(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
     t_wrapped = median_step_time(lambda: eg(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
     t_noise = median_step_time(lambda: rng.standard_normal((1, D)), ARGS.chunks, ARGS.chunk)
     opt = vi.Adam(lr=ARGS.lr)
     g0 = np.ones(2 * D)
     t_adam = median_step_time(lambda: opt.step(lam0, g0), ARGS.chunks, ARGS.chunk)
     res = vi.fit(log_lik, q, data=(X, y), steps=ARGS.steps, log_prior=log_prior, lr=ARGS.lr, seed=0,
-                 average=0.0, progress=False, grad_fn=eg, init=q.init_params())
+                 average=0.5, progress=False, grad_fn=eg, init=q.init_params())
     eg2 = vi.elbo_grad(log_lik_inlined, q, num_samples=1, log_prior=log_prior, jit=True)
-    eg2(lam0, eps, X, y)
-    raw2 = eg2._vg.fns[next(iter(eg2._vg.fns))]
+    raw2 = eg2.compiled(lam0, eps, X, y, fixed_k=True)
     np.testing.assert_allclose(raw2(lam0, eps, X, y)[1], raw(lam0, eps, X, y)[1], rtol=1e-10)
     t_grad_inl = median_step_time(lambda: raw2(lam0, eps, X, y), ARGS.chunks, ARGS.chunk)
-    return dict(first=first, step_fn=step, grad=t_grad, grad_inlined=t_grad_inl, wrapped=t_wrapped, noise=t_noise, adam=t_adam,
-                mean=res.mean, std=res.std, source=eg.source)
+    return dict(first=first, chunk_fn=fit_chunk, bar_fn=lambda n: fit_chunk(n, progress=True), grad=t_grad,
+                grad_inlined=t_grad_inl, wrapped=t_wrapped, noise=t_noise, adam=t_adam, mean=res.mean,
+                std=res.std, source=eg.source)
 
 
 def bench_numpyro(X, y):
@@ -140,64 +142,75 @@ def bench_numpyro(X, y):
     first = time.perf_counter() - t0
     st = {"s": state}
 
-    def step():
-        st["s"], loss = update(st["s"], Xj, yj)
-        loss.block_until_ready()
+    def chunk(n):
+        s = st["s"]
+        t0 = time.perf_counter()
+        for _ in range(n):
+            s, loss = update(s, Xj, yj)
+            loss.block_until_ready()  # as a loop that records the loss would (and faster than not)
+        st["s"] = s
+        return time.perf_counter() - t0
 
-    for _ in range(300):
-        step()
+    chunk(300)
     state = svi.init(jax.random.PRNGKey(0), Xj, yj)
-    for _ in range(ARGS.steps):
+    loc, scale, n_avg = np.zeros(D), np.zeros(D), 0
+    for t in range(ARGS.steps):
         state, loss = update(state, Xj, yj)
-    params = svi.get_params(state)
-    return dict(first=first, step_fn=step, mean=np.asarray(params["loc"]), std=np.asarray(params["scale"]))
+        if t >= ARGS.steps // 2:
+            params = svi.get_params(state)
+            loc, scale, n_avg = loc + np.asarray(params["loc"]), scale + np.asarray(params["scale"]), n_avg + 1
+    return dict(first=first, chunk_fn=chunk, mean=loc / n_avg, std=scale / n_avg)
 
 
-def interleaved(a, b, chunks, chunk):
-    """Median per-step times of a and b, timed in alternating chunks (fair under a varying load)."""
-    ta, tb, ca, cb = [], [], [], []
+def interleaved(runners, chunks, chunk):
+    """Median per-step wall and CPU times of the chunk runners (each returns the seconds its chunk
+    took), timed in alternating chunks so a varying machine load hits all alike; and the median of
+    the per-chunk ratios last / first."""
+    wall = [[] for _ in runners]
+    cpu = [[] for _ in runners]
     for _ in range(chunks):
-        for f, out, cpu in ((a, ta, ca), (b, tb, cb)):
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(chunk):
-                f()
-            out.append((time.perf_counter() - t0) / chunk)
-            cpu.append((time.process_time() - c0) / chunk)
+        for f, w, c in zip(runners, wall, cpu):
+            c0 = time.process_time()
+            w.append(f(chunk) / chunk)
+            c.append((time.process_time() - c0) / chunk)  # srcdiff's includes fit's per-call setup
     med = statistics.median
-    return med(ta), med(tb), med([x / y for x, y in zip(tb, ta)]), med(ca), med(cb)
+    return [med(w) for w in wall], [med(c) for c in cpu], med([b / a for a, b in zip(wall[0], wall[-1])])
 
 
 def main():
     X, y = make_data()
     s = bench_srcdiff(X, y)
     n = bench_numpyro(X, y)
-    s["step"], n["step"], ratio, s["cpu"], n["cpu"] = interleaved(s["step_fn"], n["step_fn"], ARGS.chunks,
-                                                                   ARGS.chunk)
+    (s["step"], s["bar"], n["step"]), (s["cpu"], _, n["cpu"]), ratio = interleaved(
+        [s["chunk_fn"], s["bar_fn"], n["chunk_fn"]], ARGS.chunks, ARGS.chunk)
     us = 1e6
     print(f"Bayesian logistic regression SVI, N={N}, D={D}, K=1, mean-field normal, Adam(lr={ARGS.lr}); "
           f"threads={ARGS.threads}")
     print("| method | first call (s) | warm step (us) | steps/s |")
     print("|---|---:|---:|---:|")
-    print(f"| srcdiff jit: full SVI step (noise + grad + NumPy Adam) | {s['first']:.2f} | {s['step'] * us:.1f} "
-          f"| {1 / s['step']:.0f} |")
-    print(f"| srcdiff jit: ELBO gradient via ELBOGrad wrapper | | {s['wrapped'] * us:.1f} | {1 / s['wrapped']:.0f} |")
+    print(f"| srcdiff jit: vi.fit loop (noise + generated grad + Adam + trace) | {s['first']:.2f} "
+          f"| {s['step'] * us:.1f} | {1 / s['step']:.0f} |")
+    print(f"| srcdiff jit: vi.fit loop with the tqdm progress bar | | {s['bar'] * us:.1f} | {1 / s['bar']:.0f} |")
+    print(f"| srcdiff jit: ELBO gradient via the checked ELBOGrad call | | {s['wrapped'] * us:.1f} "
+          f"| {1 / s['wrapped']:.0f} |")
     print(f"| srcdiff jit: generated gradient alone | | {s['grad'] * us:.1f} | {1 / s['grad']:.0f} |")
     print(f"| srcdiff jit: generated gradient, Bernoulli log-pmf inlined | | {s['grad_inlined'] * us:.1f} "
           f"| {1 / s['grad_inlined']:.0f} |")
-    print(f"| (NumPy Adam.step alone / noise draw alone) | | {s['adam'] * us:.1f} / {s['noise'] * us:.1f} | |")
+    print(f"| (vi.Adam.step alone / noise draw alone) | | {s['adam'] * us:.1f} / {s['noise'] * us:.1f} | |")
     print(f"| NumPyro jax.jit(svi.update) | {n['first']:.2f} | {n['step'] * us:.1f} | {1 / n['step']:.0f} |")
-    print(f"\nratio srcdiff/NumPyro steps per second: full step {n['step'] / s['step']:.2f}x "
-          f"(median of per-chunk ratios {ratio:.2f}x), "
-          f"gradient only {n['step'] / s['grad']:.2f}x")
-    print(f"CPU time per full step (process_time, all threads): srcdiff {s['cpu'] * us:.1f} us, "
+    print(f"\nratio srcdiff/NumPyro steps per second: vi.fit {n['step'] / s['step']:.2f}x "
+          f"(median of per-chunk ratios {ratio:.2f}x), gradient only {n['step'] / s['grad']:.2f}x")
+    print(f"CPU time per step (process_time, all threads): srcdiff vi.fit {s['cpu'] * us:.1f} us, "
           f"NumPyro {n['cpu'] * us:.1f} us -> ratio {n['cpu'] / s['cpu']:.2f}x")
     np.set_printoptions(precision=3, suppress=True)
-    print(f"\nposterior after {ARGS.steps} steps (last iterate, no averaging):")
+    sd = n["std"]
+    dm = np.max(np.abs(s["mean"] - n["mean"]) / sd)
+    rs = np.max(np.abs(s["std"] / n["std"] - 1))
+    print(f"\nposterior after {ARGS.steps} steps (iterates of the last half averaged):")
     print("  mean srcdiff", s["mean"], "\n       NumPyro", n["mean"])
     print("  std  srcdiff", s["std"], "\n       NumPyro", n["std"])
-    print(f"  max |mean diff| = {np.max(np.abs(s['mean'] - n['mean'])):.3f}, "
-          f"max |std ratio - 1| = {np.max(np.abs(s['std'] / n['std'] - 1)):.3f}, "
-          f"typical posterior std {np.median(n['std']):.3f}")
+    print(f"  max |mean diff| / posterior std = {dm:.3f}, max |std ratio - 1| = {rs:.3f} "
+          f"-> {'same answer' if dm < 0.2 and rs < 0.1 else 'DIFFERENT'} (thresholds 0.2 std, 10%)")
 
 
 if __name__ == "__main__":

@@ -149,13 +149,25 @@ class Transformed:
         return value, grads
 
 
+def user_location(f) -> tuple:
+    """(file, line) of the user's function behind `f`, through any srcdiff transforms wrapping it."""
+    seen = 0
+    while hasattr(f, "f") and not inspect.isfunction(f) and seen < 10:   # Transformed, jvp, hvp, ...
+        f, seen = f.f, seen + 1
+    f = getattr(f, "py_func", f) if not isinstance(f, Transformed) else f
+    code = getattr(getattr(f, "__func__", f), "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code else (None, None)
+
+
 def _translate(exc, t):
     import numba
     msg = str(exc)
     if "needs a scalar output" in msg:
-        code = getattr(getattr(t.f, "py_func", t.f), "__code__", None)
+        inner = t.f
+        while isinstance(inner, Transformed):    # grad(grad(f)): name f, not srcdiff's generated file
+            inner = inner.f
         raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
-                           code.co_filename if code else None, code.co_firstlineno if code else None,
+                           *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"

@@ -12,6 +12,8 @@
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
+    logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
+                   hoisted out of the loop
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
@@ -30,9 +32,9 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, optimize, parse,
-                         preaccumulate, resolve, reverse, ssa, unbound)
-from .transforms.astutil import Namer, load
+from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain, optimize,
+                         parse, preaccumulate, resolve, reverse, ssa, unbound)
+from .transforms.astutil import Namer, dotted_name, load
 
 
 def front_end(fn_or_unit) -> parse.Unit:
@@ -67,6 +69,9 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+    check_reverse_rules(unit, wrt)
+    if arg_kinds:
+        unit = logdomain.log_domain_products(unit, kinds.infer(unit.node, arg_kinds))
     active = activity.active_names(unit.node, wrt, unit.callees)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
     first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map)
@@ -78,11 +83,45 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     second.function(name)
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
                                      final.namer)
     fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
+
+
+def check_reverse_rules(unit: parse.Unit, wrt: list):
+    """Decline, rather than drop, a derivative that has a forward rule (jvp) but no reverse one (vjp):
+    activity analysis follows the vjp templates only, so such an argument would silently count as
+    constant. This happens when generated code (a gradient's own helpers) is differentiated again."""
+    from .rules import RULES
+    from .transforms import forward
+    pairs = forward._edges(unit.node.body, unit.callees, [])
+    varied = forward.varied_names(unit.node, wrt, unit.callees)
+    ret = unit.node.body[-1].value
+    useful = activity._closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
+            continue
+        rule = RULES.get(dotted_name(s.value.func))
+        if rule is None or rule.nondiff or rule.variadic or rule.jvp is None:
+            continue
+        try:
+            bound = activity.bind(rule, s.value)
+        except TypeError:
+            continue
+        for p in forward.differentiable_params(rule):
+            a = bound.get(p)
+            if rule.vjp.get(p) is None and isinstance(a, gast.Name) and a.id in varied:
+                where = getattr(s, "_srcdiff_file", None)
+                origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
+                fail(unit.node if where else s, unit,
+                     f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
+                     f"{p!r}{origin}: reverse mode cannot differentiate through it",
+                     "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
+                     "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
 
 
 @dataclass
@@ -231,13 +270,13 @@ _ = (fail, load)
 
 
 # ---- forward mode (jvp) ------------------------------------------------------------------------------------
-def _forward_unit_for(module: Module, obj) -> parse.Unit:
+def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> parse.Unit:
     """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls."""
     from .transforms import forward
     k = _key(obj)
     if k not in module.units:
-        unit = obj if isinstance(obj, parse.Unit) else parse.parse(obj)
-        unit.node = forward.lower_stacks(unit.node)
+        unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
+        unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
         module.units[k] = front_end(unit)
         _link(module, module.units[k])
         for target in module.units[k].callees.values():  # before primal_name reads them unlowered
@@ -270,11 +309,18 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     return name
 
 
-def build_forward_module(fn, wrt_names: list) -> Module:
-    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions)."""
+def build_forward_module(fn, wrt_names: list, structs: dict | None = None) -> Module:
+    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions).
+
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
+    (and one tangent per leaf of a wrt argument)."""
     from .transforms import forward
     module = Module()
-    unit = _forward_unit_for(module, fn)
+    if structs:
+        flat = flatten.flatten_arguments(parse.parse(fn), structs)
+        wrt_names = [leaf for w in wrt_names for leaf in (
+            flatten._Flatten(flat, structs).leaf_names(w, structs[w]) if w in structs else [w])]
+    unit = _forward_unit_for(module, fn, flat if structs else None)
     missing = [w for w in wrt_names if w not in unit.params]
     if missing:
         raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",

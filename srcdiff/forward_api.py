@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from . import api, backends, compiler
-from .api import Transformed, Wrt, _translate, _wrt_names
+from .api import Transformed, Wrt, _translate, _wrt_names, user_location
 from .errors import SrcdiffError
-from .transforms import kinds
+from .transforms import flatten, kinds
 
 
 def generated_function(f, args=None):
@@ -24,7 +24,7 @@ def generated_function(f, args=None):
     specialised to the kinds of `args` when given)."""
     if isinstance(f, Transformed):
         if isinstance(f.f, Transformed):
-            raise SrcdiffError("srcdiff nests transforms two levels deep at most",
+            raise SrcdiffError("srcdiff nests transforms two levels deep at most", *user_location(f),
                                advice="differentiate the inner function with hessian / hvp instead")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         fn = None
@@ -49,16 +49,32 @@ class ForwardTransformed:
         functools.update_wrapper(self, generated_function(f), updated=())
         self.__name__ = f"{getattr(self, '__name__', 'f')}_{name}"
 
-    def _build(self, args=None):
-        """Generate and load the jvp function (for a generated inner function: specialised to `args`)."""
+    def _build(self, args=None, structs: tuple = ()):
+        """Generate and load the jvp function (for a generated inner function: specialised to `args`;
+        `structs`: (parameter, structure) of tuple/list arguments, flattened to one parameter per leaf)."""
         inner = generated_function(self.f, args)
-        if id(inner) not in self._cache:
-            mod = compiler.build_forward_module(inner, self.wrt_names)
+        key = (id(inner), repr(structs))
+        if key not in self._cache:
+            mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
             src = mod.source()
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[id(inner)] = (mod, src, getattr(loaded, mod.entry), inner)
-        self._last = self._cache[id(inner)]
+            self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
+        self._last = self._cache[key]
+        return self._last[2]
+
+    def _build_over(self, inner, structs):
+        """The jvp of a generated function whose tuple/list parameters are already flattened, with
+        respect to the leaves of the wrt arguments."""
+        wrt = [leaf for w in self.wrt_names for leaf in (
+            flatten._Flatten(None, dict(structs)).leaf_names(w, dict(structs)[w]) if w in dict(structs) else [w])]
+        key = (id(inner), "flat")
+        if key not in self._cache:
+            mod = compiler.build_forward_module(inner, wrt)
+            src = mod.source()
+            loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
+            self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
+        self._last = self._cache[key]
         return self._last[2]
 
     @property
@@ -68,38 +84,84 @@ class ForwardTransformed:
         return self._last[1]
 
     def call(self, args, tangents):
-        """(value, tangent) for positional `args` and one tangent per wrt argument."""
-        fn = self._build(args)
-        tangents = [_as_tangent(t, args[self._position(w)]) for w, t in zip(self.wrt_names, tangents)]
+        """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
+        arguments (and their tangents, of the same structure) are passed leaf by leaf."""
+        positions = [self._position(w) for w in self.wrt_names]
+        structured = [k for k, a in enumerate(args) if isinstance(a, (tuple, list))]
+        restructure = None
+        if structured and isinstance(self.f, ForwardTransformed) or \
+                structured and isinstance(self.f, Transformed) and self.f.mode != "grad":
+            raise SrcdiffError(f"{self.__name__}: tuple/list arguments through nested transforms are supported "
+                               "for hvp (forward over grad) only", *user_location(self),
+                               advice="pass the arrays as separate arguments")
+        if structured:
+            names = self._params()
+            structs = tuple((names[k], flatten.structure_of(args[k])) for k in structured)
+            if isinstance(self.f, Transformed):   # hvp: forward over the flattened gradient
+                original = args
+                flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+                grad_fn = self.f._build(tuple(kinds.kind_of_value(a) for a in flat_args), structs)
+                fn = self._build_over(getattr(grad_fn, "py_func", grad_fn), structs)
+
+                def restructure(out):
+                    return tuple(self.f._restructure(self.f._shape(o), dict(structs), original) for o in out)
+            else:
+                fn = self._build(args, structs)
+            flat_t = []
+            for p, w, t in zip(positions, self.wrt_names, tangents):
+                if isinstance(args[p], (tuple, list)):
+                    if flatten.structure_of(t) != flatten.structure_of(args[p]):
+                        raise SrcdiffError(f"the tangent for {w!r} must have the argument's structure "
+                                           f"{flatten.structure_of(args[p])}", *user_location(self))
+                    flat_t += [_as_tangent(ti, ai, w, self) for ti, ai in
+                               zip(flatten.leaves(t), flatten.leaves(args[p]))]
+                else:
+                    flat_t.append(_as_tangent(t, args[p], w, self))
+            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+            tangents = flat_t
+        else:
+            fn = self._build(args)
+            tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
         try:
-            return fn(*args, *tangents)
+            out = fn(*args, *tangents)
+            return restructure(out) if restructure else out
         except SrcdiffError:
             raise
         except Exception as exc:
             _translate(exc, self)
 
-    def _position(self, name):
+    def _params(self):
         import inspect
-        return list(inspect.signature(generated_function(self.f)).parameters).index(name)
+        return list(inspect.signature(generated_function(self.f)).parameters)
+
+    def _position(self, name):
+        return self._params().index(name)
 
     def __call__(self, *args):
         if not args:
-            raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent")
+            raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
+                               *user_location(self))
         *args, tangent = args
         tangents = tuple(tangent) if self.many else (tangent,)
         if len(tangents) != len(self.wrt_names):
-            raise SrcdiffError(f"expected {len(self.wrt_names)} tangents (one per wrt argument), got {len(tangents)}")
+            raise SrcdiffError(f"{self.__name__}: expected {len(self.wrt_names)} tangents (one per wrt "
+                               f"argument), got {len(tangents)}", *user_location(self))
         return self.call(args, tangents)
 
 
-def _as_tangent(t, x):
+def _as_tangent(t, x, name="x", owner=None):
     """A tangent with the primal's float type: arrays as float arrays, scalars as floats."""
     if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
         t = np.asarray(t, dtype=np.result_type(getattr(x, "dtype", float), np.float64))
         if np.shape(t) != np.shape(x):
-            raise SrcdiffError(f"tangent of shape {np.shape(t)} for an argument of shape {np.shape(x)}")
+            raise SrcdiffError(f"tangent of shape {np.shape(t)} for argument {name!r} of shape {np.shape(x)}",
+                               *user_location(owner), advice="pass a tangent shaped like the argument")
         return t
-    return float(t)
+    try:
+        return float(t)
+    except (TypeError, ValueError):
+        raise SrcdiffError(f"tangent {t!r} for the scalar argument {name!r}", *user_location(owner),
+                           advice="pass a float") from None
 
 
 def jvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> ForwardTransformed:
@@ -156,7 +218,8 @@ class _Matrix:
         self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
         self.names, self.many = _wrt_names(generated_function(f), wrt)
         if self.many:
-            raise SrcdiffError(f"{kind} takes a single wrt argument", advice="call it once per argument")
+            raise SrcdiffError(f"{kind} takes a single wrt argument", *user_location(f),
+                               advice="call it once per argument")
         self.name = self.names[0]
         functools.update_wrapper(self, generated_function(f), updated=())
         self.__name__ = f"{getattr(self, '__name__', 'f')}_{kind}"
@@ -242,7 +305,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
     """Jacobian of `f` w.r.t. one argument, shape f(...).shape + x.shape. mode="auto" builds it by
     columns with jvp when the input has fewer entries than the output, else by rows with vjp."""
     if mode not in ("auto", "forward", "reverse"):
-        raise SrcdiffError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+        raise SrcdiffError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}", *user_location(f))
     return Jacobian(f, wrt, jit, mode)
 
 
@@ -300,6 +363,7 @@ def _install_nesting():
 
     Transformed._build = _build
     Transformed.py_func = property(lambda self: generated_function(self))
+    ForwardTransformed.py_func = property(lambda self: generated_function(self))
     Transformed._srcdiff_nesting = True
 
 

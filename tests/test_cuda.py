@@ -17,6 +17,7 @@ import subprocess  # noqa: E402
 import numpy as np  # noqa: E402
 
 import srcdiff  # noqa: E402
+from scipy.special import expit, logsumexp  # noqa: E402
 
 B = 8
 
@@ -85,11 +86,52 @@ def sized_by_argument(a, n):
     return np.sum(z) * a
 
 
+def trip_expr(a, n):
+    """Trip count computed from an argument inside the function (SSA: n1 = 2 * n; n2 = n1 + 1)."""
+    s = 0.0
+    for i in range(2 * n + 1):
+        s = s + np.sin(a * i) * a
+    return s
+
+
+def trip_from_data(a, x):
+    """Trip count read out of an array argument: unknown on the host."""
+    s = a
+    for i in range(int(x[0])):
+        s = np.sin(s) * a
+    return s
+
+
+def reductions(x, a):
+    """Whole-array max / min / prod / logsumexp: their adjoints on the device."""
+    y = x * a
+    return np.max(y) - np.min(y) + np.prod(y) + logsumexp(y)
+
+
+def sigmoid(a, b):
+    return expit(a * b) * b + expit(-a * b)
+
+
+def branchy_loop(a, b):
+    """A branch inside a loop (its condition is taped) calling a helper."""
+    s = 0.0
+    for i in range(3):
+        if s < 0.5:
+            s = s + square(a * i + b)
+        else:
+            s = s * b
+    return s
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
     X, y = rng.normal(size=(B, 5)), rng.integers(0, 2, B).astype(float)
     w = rng.normal(size=5)
+    Xr = X.copy()
+    Xr[0, 3] = Xr[0, 1]            # a tied maximum / minimum
+    Xr[1, 2] = 0.0                 # a zero in the product
+    Xr[2] = 1.0                    # all tied
     return {
         "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
         "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
@@ -102,6 +144,17 @@ def _data():
         "while": (srcdiff.grad(damped, wrt=0), (0, None), (a, 5), {"max_trip": 8}),
         "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
         "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
+        "trip_expr": (srcdiff.grad(trip_expr), (0, 0), (a, rng.integers(0, 4, B)), {}),
+        # forward mode: (*args, tangent) -> (value, directional derivative); hvp: forward over reverse
+        "jvp": (srcdiff.jvp(logistic_ll, wrt=0), (None, 0, 0, 0), (w, X, y, X[::-1].copy()), {}),
+        "jvp_tuple": (srcdiff.jvp(logistic_ll, wrt=(0, 1)), (None, 0, 0, (None, 0)), (w, X, y, (w, X)), {}),
+        "jvp_while": (srcdiff.jvp(damped), (0, None, 0), (a, 5, b), {"max_trip": 8}),
+        "hvp": (srcdiff.hvp(logistic_ll, wrt=0), (None, 0, 0, 0), (w, X, y, X[::-1].copy()), {}),
+        "hvp_sum": (srcdiff.hvp(logistic_ll, wrt=0), (None, 0, 0, None), (w, X, y, w), {"batch_sum": True}),
+        "hvp_tape": (srcdiff.hvp(recurrence, wrt=(0, 1)), (0, 0, None, None), (a, b, 4, (1.0, -0.5)), {}),
+        "hvp_branch_loop": (srcdiff.hvp(branchy_loop, wrt=(0, 1)), (0, 0, 0), (a, b, (b, a)), {}),
+        "reductions": (srcdiff.grad(reductions, wrt=(0, 1)), (0, 0), (Xr, a), {}),
+        "sigmoid": (srcdiff.grad(sigmoid, wrt=(0, 1)), (0, 0), (a * 40.0, -b * 40.0), {}),   # exp(-a*b) overflows
     }
 
 
@@ -111,9 +164,16 @@ def _leaves(r):
     return [np.asarray(r, dtype=float)]
 
 
+def _example(a, ax, i):
+    """Example i of argument a with in_axes entry ax (a tuple tangent: entry by entry)."""
+    if isinstance(a, tuple):
+        return tuple(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
+    return a[i] if ax == 0 else a
+
+
 def _run_case(g, in_axes, args, kw):
     out = srcdiff.cuda.vmap(g, in_axes=in_axes, **kw)(*args)
-    refs = [g(*[a[i] if ax == 0 else a for a, ax in zip(args, in_axes)]) for i in range(B)]
+    refs = [g(*[_example(a, ax, i) for a, ax in zip(args, in_axes)]) for i in range(B)]
     ref = np.array([np.concatenate([x.ravel() for x in _leaves(r)]) for r in refs])
     if kw.get("batch_sum"):
         got, want = np.concatenate([x.ravel() for x in _leaves(out)]), ref.sum(axis=0)
@@ -157,7 +217,8 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer"]
+             "helper", "layer", "trip_expr", "reductions", "sigmoid", "jvp", "jvp_tuple", "jvp_while", "hvp",
+             "hvp_sum", "hvp_tape", "hvp_branch_loop"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -203,10 +264,44 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match="max_trip=4"):
             k.ptx(a, a, a, np.full(B, 5), cc=(9, 0))
 
+    def test_trip_count_computed_from_arguments_sizes_the_tape():
+        # range(2 * n + 1): the tape holds 2 * max(n) + 1 values, no max_trip needed
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_expr), in_axes=(0, 0))
+        k.ptx(np.linspace(0.2, 0.8, B), np.array([0, 3, 1, 2, 0, 0, 1, 2]), cc=(9, 0))
+        assert re.search(r"_tape = cuda.local.array\(7, float64\)", k.source)
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_expr), in_axes=(0, None), max_trip=5)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*runs 9 iterations.*max_trip=5"):
+            k.ptx(np.linspace(0.2, 0.8, B), 4, cc=(9, 0))
+
+    def test_trip_count_read_from_array_values_needs_max_trip():
+        # the host knows array arguments' shapes, not their values: int(x[0]) is not evaluated
+        X = np.full((B, 2), 3.0)
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_from_data), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"line \d+: for i in range\(int\(x\[0\]\)\)(.|\n)*max_trip"):
+            k.ptx(np.linspace(0.2, 0.8, B), X, cc=(9, 0))
+        k = srcdiff.cuda.vmap(srcdiff.grad(trip_from_data), in_axes=(0, 0), max_trip=4)
+        assert ".target sm_90" in k.ptx(np.linspace(0.2, 0.8, B), X, cc=(9, 0))
+
+    def test_allocation_error_says_how_to_fix():
+        k = srcdiff.cuda.vmap(srcdiff.grad(sized_by_argument), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+:(.|\n)*hint: .*in_axes=None"):
+            k.ptx(np.linspace(0.2, 0.8, B), np.arange(1, B + 1), cc=(9, 0))
+
     def test_python_objects_refused():
         k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))
-        with pytest.raises(srcdiff.SrcdiffError):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a list(.|\n)*hint: "):
             k(np.ones(B), [1.0])
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a str"):
+            k.ptx(np.ones(B), "mode", cc=(9, 0))
+
+    def test_vjp_refused_with_advice():
+        with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):
+            srcdiff.cuda.vmap(srcdiff.vjp(branch), in_axes=(0, 0))
+
+    def test_tangent_count_checked():
+        k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*expected 2 tangents"):
+            k.ptx(np.ones(B), np.ones(B), (np.ones(B),), cc=(9, 0))
 
 else:
     print(json.dumps(_simulate()))

@@ -169,3 +169,153 @@ def test_every_reverse_rule_has_a_jvp():
                      if not rule.nondiff and not rule.variadic and rule.jvp is None
                      and any(t is not None for t in rule.vjp.values()))
     assert not missing, f"rules with a vjp but no jvp: {missing}"
+
+
+# ---- regressions found by the forward-mode audit -------------------------------------------------------
+def logistic_loss(w, X, y):
+    z = X @ w
+    return np.sum(np.log1p(np.exp(-y * z))) + 0.5 * np.sum(w ** 2)
+
+
+LOSS_GRAD = srcdiff.grad(logistic_loss)
+
+
+def grad_norm(w, X, y):
+    return np.sum(LOSS_GRAD(w, X, y) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_grad_of_function_calling_grad(jit):
+    """Reverse over reverse: the generated gradient's helpers (rt.matmul_grad_y, rt.sum_grad) had jvp
+    rules only, and reverse mode took them for constants: a silently wrong gradient."""
+    w, X, y = RNG.normal(size=4) * 0.3, RNG.normal(size=(20, 4)), np.sign(RNG.normal(size=20))
+    got = srcdiff.grad(grad_norm, jit=jit)(w, X, y)
+    fd = [(grad_norm(w + EPS * e, X, y) - grad_norm(w - EPS * e, X, y)) / (2 * EPS) for e in np.eye(4)]
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-6)
+
+
+def lse_square(x):
+    return C.logsumexp(x * x)
+
+
+LSE_GRAD = srcdiff.grad(lse_square)
+
+
+def lse_grad_norm(x):
+    return np.sum(LSE_GRAD(x) ** 2)
+
+
+def test_reverse_over_forward_only_rule_is_declined():
+    """rt.logsumexp_grad has no reverse rule: decline at the user's function instead of a zero."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.logsumexp_grad has a forward-mode"):
+        srcdiff.grad(lse_grad_norm)(np.arange(3.0))
+
+
+def layer(p, s):
+    w, b = p
+    return np.sum(np.sin(w) * s) * b + b ** 3
+
+
+def tuple_fd(f, p, s, t, h):
+    """f at p + h·t for a tuple argument p = (array, float) and tangent t of the same structure."""
+    return f((p[0] + h * t[0], p[1] + h * t[1]), s)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_and_hvp_of_tuple_argument(jit):
+    """Tuple arguments (and tangents of the same structure) used to fail with a TypeError."""
+    p, s, t = (RNG.normal(size=3), 0.4), RNG.normal(size=3), (RNG.normal(size=3), 0.3)
+    value, d = srcdiff.jvp(layer, jit=jit)(p, s, t)
+    np.testing.assert_allclose(value, layer(p, s))
+    np.testing.assert_allclose(d, (tuple_fd(layer, p, s, t, EPS) - tuple_fd(layer, p, s, t, -EPS)) / (2 * EPS),
+                               rtol=1e-6)
+    hv = srcdiff.hvp(layer, jit=jit)(p, s, t)
+    g = srcdiff.grad(layer)
+    hi, lo = g((p[0] + EPS * t[0], p[1] + EPS * t[1]), s), g((p[0] - EPS * t[0], p[1] - EPS * t[1]), s)
+    assert isinstance(hv, tuple) and np.shape(hv[0]) == (3,) and np.ndim(hv[1]) == 0
+    for k in range(2):
+        np.testing.assert_allclose(hv[k], (hi[k] - lo[k]) / (2 * EPS), rtol=1e-5, atol=1e-7)
+
+
+def test_jvp_of_function_calling_jvp():
+    """Forward over forward: a jvp transform called inside a function that is differentiated again."""
+    def second(x, y):
+        value, d = SCAL2_JVP(x, y, 1.0)
+        return d
+    _, d2 = srcdiff.jvp(second)(0.4, 1.3, 1.0)
+    np.testing.assert_allclose(d2, (second(0.4 + EPS, 1.3) - second(0.4 - EPS, 1.3)) / (2 * EPS), rtol=1e-6)
+
+
+def cubic(x, y):
+    return x ** 3 * y + np.sin(x * y)
+
+
+SCAL2_JVP = srcdiff.jvp(cubic)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: srcdiff.jvp(C.nested)(np.ones(4), np.ones(3)),              # tangent of the wrong shape
+    lambda: srcdiff.hvp(C.nested)(np.ones(4), np.ones(2)),
+    lambda: srcdiff.jvp(C.calls, wrt=(0, 1))(0.3, 0.8, (1.0,)),         # too few tangents
+    lambda: srcdiff.jvp(C.calls)(),
+    lambda: srcdiff.jvp(C.loop_sum)(0.3, 5, "a"),                       # not a number
+    lambda: srcdiff.hessian(C.calls, wrt=(0, 1)),
+    lambda: srcdiff.jacobian(C.nested, mode="sideways"),
+    lambda: srcdiff.grad(srcdiff.grad(C.nested))(np.ones(4)),           # grad of a vector gradient
+    lambda: srcdiff.grad(srcdiff.grad(srcdiff.grad(C.while_loop)))(0.7),
+])
+def test_bad_input_names_the_users_file(call):
+    """These used to raise without a location, or name srcdiff's generated file."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"constructs\.py:\d+: "):
+        call()
+
+
+CUBIC_VG = srcdiff.value_and_grad(cubic)
+
+
+def value_times_slope(x, y):
+    v, g = CUBIC_VG(x, y)
+    return v * g
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jvp_of_function_using_value_and_grad(jit):
+    _, d = srcdiff.jvp(value_times_slope, jit=jit)(0.4, 1.3, 1.0)
+    fd = (value_times_slope(0.4 + EPS, 1.3) - value_times_slope(0.4 - EPS, 1.3)) / (2 * EPS)
+    np.testing.assert_allclose(d, fd, rtol=1e-6)
+
+
+def test_grad_through_a_looped_gradient_is_declined_with_advice():
+    """Reverse over a gradient whose loops push to stacks: a clear SrcdiffError pointing to forward mode
+    (the hint used to print a literal '{m}')."""
+    g = srcdiff.grad(C.loop_sum)
+
+    def h(x):
+        return g(x, 4) ** 2
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)\.append\(\) is not supported.*srcdiff\.hvp"):
+        srcdiff.grad(h)(0.3)
+
+
+def tanh_rnn(w, x0, n):
+    h = x0
+    s = 0.0
+    for t in range(n):
+        h = np.tanh(w * h + 0.1 * t)
+        s = s + np.sum(h ** 2)
+    return s
+
+
+def test_hvp_keeps_the_gradients_stacks_apart():
+    """The gradient's stacks (`h4_stack = []`, `s1_stack = []`, ...) were merged into one list by
+    common-subexpression elimination, so a dead tangent stack could not be dropped (and a list could
+    mix element types, which Numba rejects)."""
+    w, x0, v = RNG.normal(size=5) * 0.5, RNG.normal(size=5), RNG.normal(size=5)
+    g = srcdiff.grad(tanh_rnn)
+    h = srcdiff.hvp(tanh_rnn)
+    hv = h(w, x0, 6, v)
+    np.testing.assert_allclose(hv, (g(w + EPS * v, x0, 6) - g(w - EPS * v, x0, 6)) / (2 * EPS), rtol=1e-5, atol=1e-7)
+    stacks = re.findall(r"(\w+_stack) = \[\]", srcdiff.source(g))
+    assert len(stacks) >= 2
+    hsrc = srcdiff.source(h)
+    for name in stacks:
+        assert f"{name} = []" in hsrc and f"{name}.pop()" in hsrc, name

@@ -85,20 +85,41 @@ ENTRIES = {
     "rt.solve_triangular trans": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, trans=1, lower=True)", "rr",
                                   [((3, 3), (3,))]),
     "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),)]), "np.triu": ("np.triu(x, 1)", "r", [((3, 3),)]),
+    # helpers that generated adjoints call, differentiated again by grad of a function calling a grad
+    # (shape-only arguments are "c"; rt.matmul_grad_x(v, x, y) takes v of x @ y's shape)
+    "rt.sum_grad": ("rt.sum_grad(x, y, 1) + rt.sum_grad(np.sum(x), y)", "rc", [((2,), (2, 3))]),
+    "rt.mean_grad": ("rt.mean_grad(x, y, 0) + rt.mean_grad(np.sum(x), y)", "rc", [((3,), (2, 3))]),
+    "rt.matmul_grad_x": ("rt.matmul_grad_x(x, z, y)", "rrc", [((2, 4), (3, 4), (2, 3)), ((2,), (3, 2), (3,)),
+                                                              ((2,), (3,), (2, 3)), ((), (3,), (3,))]),
+    "rt.matmul_grad_y": ("rt.matmul_grad_y(x, y, z)", "rrc", [((2, 4), (2, 3), (3, 4)), ((2,), (3,), (3, 2)),
+                                                              ((2,), (2, 3), (3,)), ((), (3,), (3,))]),
+    "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
 }
 
+# Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
+# jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
+# (compiler.check_reverse_rules) instead of treating them as constants.
+FORWARD_ONLY = {"rt.transpose_grad", "rt.index_axis", "rt.slice_axis", "rt.max_grad", "rt.min_grad",
+                "rt.prod_grad", "rt.logsumexp_grad", "rt.solve_triangular_grad_a", "rt.tri_matmul",
+                "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M",
+                "rt.logsumexp_matvec_grad_v", "rt.logsumexp_matvec_grad_M"}
+
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
-# srcdiff's own output); they are not user-facing NumPy primitives, so no entry here.
+# srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
+# not user-facing NumPy primitives, so no entry here.
 INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like", "rt.transpose_grad",
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
             "rt.matmul_grad_y", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
-            "rt.cholesky_grad", "rt.logdet_grad"}
+            "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
+            "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
+            "rt.logsumexp_matvec_grad_M"}
 
 HEADER = """import math
 import numpy as np
 from scipy.special import expit, gammaln, digamma, erf, logsumexp
 from scipy.linalg import solve_triangular
+from srcdiff import runtime as rt
 """
 
 
@@ -230,6 +251,23 @@ JIT_CASES = [pytest.param(rule, len(shapes) - 1, id=f"{rule}-{len(shapes) - 1}",
 @pytest.mark.parametrize("rule, case", JIT_CASES)
 def test_rule_numba(rule, case):
     _check(rule, case, jit=True)
+
+
+def test_forward_and_reverse_rules_pair_up():
+    """The table holds each rule's vjp and jvp side by side: every argument with a reverse rule has a
+    forward one and vice versa, except the listed forward-only helpers."""
+    from srcdiff.transforms.astutil import names_in
+    unpaired = {}
+    for name, r in RULES.items():
+        if r.nondiff or r.variadic:
+            continue
+        forward = {p for p in r.signature.parameters if r.jvp is not None and "d" + p in names_in(r.jvp)}
+        reverse = {p for p, t in r.vjp.items() if t is not None}
+        if forward != reverse and name not in FORWARD_ONLY:
+            unpaired[name] = {"jvp only": sorted(forward - reverse), "vjp only": sorted(reverse - forward)}
+    assert not unpaired, f"rules whose forward and reverse rules cover different arguments: {unpaired}"
+    stale = sorted(n for n in FORWARD_ONLY if n in RULES and set(RULES[n].vjp.values()) != {None})
+    assert not stale, f"FORWARD_ONLY lists rules that now have a vjp: {stale}"
 
 
 def test_every_rule_has_an_entry():

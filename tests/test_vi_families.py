@@ -163,3 +163,12 @@ def test_meanfield_fit_with_reparam_gradients():
     mu, ls = q.unpack(avg)
     np.testing.assert_allclose(mu, m, atol=0.1)
     np.testing.assert_allclose(np.exp(ls), s, rtol=0.1)
+
+
+def test_bad_dimension_raises_srcdiff_error():
+    import srcdiff
+    for bad in (0, -2, 2.5, "3", None):
+        for fam in (MeanFieldNormal, FullRankNormal):
+            with pytest.raises(srcdiff.SrcdiffError, match="dimension"):
+                fam(bad)
+    assert MeanFieldNormal(np.int64(3)).d == 3

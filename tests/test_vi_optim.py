@@ -153,3 +153,52 @@ def test_get_factory():
     with pytest.raises(TypeError):
         optim.get(a, lr=0.1)
     assert "Adam(" in repr(a)
+
+
+def _reference_run(opt, params, grads):
+    """The textbook NumPy formulas (each optimiser's ``_update``), step by step."""
+    out = []
+    for g in grads:
+        params = params + opt._update(g)
+        opt.t += 1
+        out.append(params)
+    return out
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optim.AdaGrad(lr=0.3),
+    lambda: optim.RMSProp(lr=0.05, decay=0.8),
+    lambda: optim.RMSProp(lr=0.05, decay=0.8, grow=0.1),
+    lambda: optim.AdaDelta(rho=0.9, eps=1e-4, lr=0.7),
+    lambda: optim.Adam(lr=0.05, b1=0.8, b2=0.95),
+], ids=["adagrad", "rmsprop", "rmsprop-grow", "adadelta", "adam"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3)], ids=["vector", "matrix"])
+def test_fused_kernels_match_numpy_formulas(make, shape):
+    rng = np.random.default_rng(7)
+    p0 = rng.normal(size=shape)
+    # gradients that sometimes agree and sometimes disagree in direction (exercises RMSProp's grow)
+    grads = [rng.normal(size=shape) + (0.5 if i % 3 else -0.5) for i in range(12)]
+    fused, ref = make(), make()
+    p, got = p0, []
+    for g in grads:
+        p = fused.step(p, g)
+        got.append(p)
+    assert got[-1].shape == shape
+    np.testing.assert_allclose(got, _reference_run(ref, p0, grads), rtol=1e-12, atol=1e-14)
+    if isinstance(fused, optim.RMSProp):
+        assert fused.lr_t == pytest.approx(ref.lr_t, rel=1e-12)
+    # a non-contiguous view of the same numbers takes the same step
+    fused.reset()
+    wide = np.zeros(shape[:-1] + (2 * shape[-1],))
+    wide[..., ::2] = p0
+    np.testing.assert_allclose(fused.step(wide[..., ::2], grads[0]), got[0], rtol=1e-15)
+
+
+def test_state_shape_change_is_an_error():
+    import srcdiff
+    opt = optim.Adam()
+    opt.step(np.zeros(3), np.ones(3))
+    with pytest.raises(srcdiff.SrcdiffError, match="reset"):
+        opt.step(np.zeros(4), np.ones(4))
+    opt.reset()
+    assert opt.step(np.zeros(4), np.ones(4)).shape == (4,)

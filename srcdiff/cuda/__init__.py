@@ -7,6 +7,11 @@
     print(srcdiff.source(k))                               # the generated CUDA (numba) source
     ptx = k.ptx(w, X, y, cc=(9, 0))                        # PTX, no GPU needed
 
+Forward mode too: `srcdiff.cuda.vmap(srcdiff.jvp(f, wrt=0), in_axes=(None, 0, 0, 0))(w, X, y, T)` returns
+(values, directional derivatives) per example, and `srcdiff.hvp(f, ...)` gives H·v per example; the
+tangent is the last argument (a tuple of one tangent per wrt argument when wrt is a tuple), and its
+in_axes entry is 0 / None, or a tuple with one entry per wrt argument.
+
 Install with the `cuda` extra (`pip install srcdiff[cuda]`, i.e. numba-cuda[cu13]). Without a GPU,
 set NUMBA_ENABLE_CUDASIM=1 before numba.cuda is first imported to run kernels on the simulator.
 
@@ -59,7 +64,7 @@ def simulator() -> bool:
 
 
 def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, threads_per_block: int = 128):
-    """A CUDA kernel computing `g` (a srcdiff grad / value_and_grad) for every example of a batch.
+    """A CUDA kernel computing `g` (a srcdiff grad / value_and_grad / jvp / hvp) for every example of a batch.
 
     in_axes: one entry per argument of g: 0 (the argument has a leading batch axis; each thread gets
     one slice) or None (the same value for every example); an int applies to all arguments.
@@ -68,8 +73,12 @@ def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, thr
     arguments (see the module docstring).
     """
     from ..api import Transformed
-    if not isinstance(g, Transformed) or g.mode not in ("grad", "value_and_grad"):
-        raise SrcdiffError("srcdiff.cuda.vmap takes a srcdiff.grad or srcdiff.value_and_grad function")
+    from ..forward_api import HVP, ForwardTransformed
+    if not (isinstance(g, Transformed) and g.mode in ("grad", "value_and_grad")
+            or isinstance(g, (ForwardTransformed, HVP))):
+        raise SrcdiffError(f"srcdiff.cuda.vmap takes a srcdiff.grad, value_and_grad, jvp or hvp function, got "
+                           f"{getattr(g, '__name__', type(g).__name__)}",
+                           advice="for vjp, vmap srcdiff.grad of the scalar <cotangent, f(x)> instead")
     if max_trip is not None and (not isinstance(max_trip, int) or max_trip < 0):
         raise SrcdiffError(f"max_trip must be a non-negative int, got {max_trip!r}")
     return Kernel(g, in_axes, batch_sum, max_trip, threads_per_block)
@@ -89,46 +98,98 @@ class Kernel:
         self.__name__ = f"{g.__name__}_cuda"
 
     # ---- host side ---------------------------------------------------------------------------------
+    def _err(self, message, advice=None):
+        """A SrcdiffError at the file:line of the user's function behind g."""
+        from ..api import user_location
+        return SrcdiffError(message, *user_location(self.g), advice=advice)
+
+    def _kind(self):
+        from ..forward_api import HVP, ForwardTransformed
+        return "hvp" if isinstance(self.g, HVP) else "jvp" if isinstance(self.g, ForwardTransformed) else "rev"
+
     def _axes(self, n):
         ax = self.in_axes
         if ax is None or isinstance(ax, int):
             ax = (ax,) * n
         ax = tuple(ax)
         if len(ax) != n:
-            raise SrcdiffError(f"in_axes has {len(ax)} entries for {n} arguments")
+            raise self._err(f"in_axes has {len(ax)} entries for {n} arguments")
         for a in ax:
-            if a not in (0, None):
-                raise SrcdiffError(f"in_axes entries must be 0 or None, got {a!r}")
+            if a not in (0, None) and not (isinstance(a, tuple) and all(x in (0, None) for x in a)):
+                raise self._err(f"in_axes entries must be 0 or None, got {a!r}")
         return ax
 
+    def _flat_args(self, args):
+        """(names, values, axes) of the kernel's arguments: g's arguments, and for jvp / hvp the
+        tangent (the last argument; a tuple of one tangent per wrt argument when wrt is a tuple) split
+        into one argument per wrt argument, each with the tangent's in_axes entry."""
+        kind = self._kind()
+        axes = self._axes(len(args))
+        if kind == "rev":
+            if any(isinstance(a, tuple) for a in axes):
+                raise self._err("in_axes entries must be 0 or None")
+            return list(self.g._params()), list(args), list(axes)
+        fwd = self.g.fwd if kind == "hvp" else self.g
+        if len(args) < 2:
+            raise self._err(f"{self.g.__name__} takes the function's arguments followed by a tangent")
+        *primal, tangent = args
+        tangents = tuple(tangent) if fwd.many else (tangent,)
+        if len(tangents) != len(fwd.wrt_names):
+            raise self._err(f"{self.g.__name__}: expected {len(fwd.wrt_names)} tangents (one per wrt "
+                               f"argument), got {len(tangents)}")
+        tax = axes[-1] if isinstance(axes[-1], tuple) else (axes[-1],) * len(tangents)
+        if len(tax) != len(tangents) or any(isinstance(a, tuple) for a in axes[:-1]):
+            raise self._err("in_axes: one entry per argument; the tangent's entry may be a tuple with one "
+                               "entry per wrt argument")
+        names = list(fwd._params()) + [f"tangent of {w}" for w in fwd.wrt_names]
+        return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
+
+    def _build(self, example):
+        """(generated module, the function whose lines its comments cite, result selection)."""
+        kind = self._kind()
+        if kind == "rev":
+            from ..transforms import kinds
+            self.g._build(tuple(kinds.kind_of_value(e) for e in example))
+            return self.g._last[0], self.g.f, None
+        fwd = self.g.fwd if kind == "hvp" else self.g
+        nprimal = len(fwd._params())
+        fwd._build(list(example[:nprimal]))
+        mod, _, _, inner = fwd._last
+        return mod, inner, (1 if kind == "hvp" else None)
+
+    def _shape(self, out):
+        return self.g._shape(out) if self._kind() == "rev" else out
+
     def _prepare(self, args, for_ptx=False):
-        from ..transforms import kinds
         from .lower import ArgSpec, Program
         cuda = _cuda()
-        params = self.g._params()
-        if len(args) != len(params):
-            raise SrcdiffError(f"{self.g.__name__} takes {len(params)} arguments, got {len(args)}")
-        axes = self._axes(len(args))
+        nparams = len((self.g.fwd if self._kind() == "hvp" else self.g)._params()) + (self._kind() != "rev")
+        if len(args) != nparams:
+            raise self._err(f"{self.g.__name__} takes {nparams} arguments"
+                               f"{'' if self._kind() == 'rev' else ' (with the tangent last)'}, got {len(args)}")
+        params, args, axes = self._flat_args(args)
         B = None
         specs, host_args, example = [], [], []
         for name, a, ax in zip(params, args, axes):
             dev = cuda.is_cuda_array(a) if not simulator() else hasattr(a, "copy_to_host")
             if isinstance(a, (list, tuple, dict, str)) or not (dev or isinstance(a, (np.ndarray, int, float, bool,
                                                                                       np.number, np.bool_))):
-                raise SrcdiffError(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
-                                   f"srcdiff.cuda takes numbers and arrays only")
+                raise self._err(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
+                                   f"srcdiff.cuda takes numbers and arrays only",
+                                advice="pass settings such as strings or lists through a closure (a wrapper "
+                                       "function that fixes them) and numbers as floats, ints or arrays")
             shape = tuple(a.shape) if (dev or isinstance(a, np.ndarray)) else ()
             dtype = np.dtype(a.dtype) if (dev or isinstance(a, np.ndarray)) else np.asarray(a).dtype
             kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dtype.kind)
             if kind is None:
-                raise SrcdiffError(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
+                raise self._err(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
             if ax == 0:
                 if not shape:
-                    raise SrcdiffError(f"argument {name} has in_axes 0 but no batch axis")
+                    raise self._err(f"argument {name} has in_axes 0 but no batch axis")
                 if B is None:
                     B = shape[0]
                 elif shape[0] != B:
-                    raise SrcdiffError(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
+                    raise self._err(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
                 pshape = shape[1:]
             else:
                 pshape = shape
@@ -154,11 +215,17 @@ class Kernel:
                 (float(0) if kind == "f" else int(0) if kind == "i" else False)
             example.append(ex)
         if B is None:
-            raise SrcdiffError("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
-        arg_kinds = tuple(kinds.kind_of_value(e) for e in example)
-        self.g._build(arg_kinds)
-        module = self.g._last[0]
-        prog = Program(module, self.g.f, specs, self.max_trip)
+            raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
+        module, cited, select = self._build(example)
+        import ast as _ast
+        entry_params = [a.arg for a in next(n for n in _ast.parse(module.source()).body
+                                            if isinstance(n, _ast.FunctionDef) and n.name == module.entry).args.args]
+        if len(entry_params) != len(specs):
+            raise self._err(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
+                               f"got {len(specs)}")
+        for spec, pname in zip(specs, entry_params):
+            spec.name = pname
+        prog = Program(module, cited, specs, self.max_trip, select)
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2
@@ -245,7 +312,7 @@ class Kernel:
         blocks = (B + p.tpb - 1) // p.tpb
         kern[blocks, p.tpb](B, *dargs, out, err)
         if err.copy_to_host()[0] != 0:
-            raise SrcdiffError(f"{self.g.__name__}: a loop ran more iterations for some example than the "
+            raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",
                                advice="pass a larger max_trip= to srcdiff.cuda.vmap")
         return self._split(out.copy_to_host(), p)
@@ -262,7 +329,7 @@ class Kernel:
         def build(s):
             return tuple(build(x) for x in s) if isinstance(s, tuple) else leaves[s]
         out = build(p.prog.entry.structure)
-        return self.g._shape(out)
+        return self._shape(out)
 
     # ---- inspection ---------------------------------------------------------------------------------
     @property

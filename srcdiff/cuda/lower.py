@@ -48,7 +48,7 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "np.arcsin": "math.asin({0})", "np.arccos": "math.acos({0})", "np.arctan": "math.atan({0})",
     "np.sinh": "math.sinh({0})", "np.cosh": "math.cosh({0})", "np.abs": "abs({0})", "abs": "abs({0})",
     "np.fabs": "abs({0})", "np.negative": "(-({0}))", "np.square": "(({0}) * ({0}))",
-    "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
+    "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
     "rt.gammaln": "math.lgamma({0})", "rt.erf": "math.erf({0})", "np.floor": "float(math.floor({0}))",
     "np.ceil": "float(math.ceil({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
     "float": "float({0})", "rt.copy": "({0})", "np.copy": "({0})", "rt.seed": "1.0",
@@ -70,6 +70,10 @@ _TERNARY = {
 _ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
 _INT_CALLS = {"len", "int"}
 _DT = {"f": "float64", "i": "int64", "b": "int64"}
+_REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
+_DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
+                  "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
+                  "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
 
 
 def dotted(e):
@@ -125,30 +129,109 @@ def _broadcast(a, b):
 
 
 class HostEval:
-    """Evaluates trip-count expressions of the arguments on the host (vectorised over the batch)."""
+    """Evaluates trip-count and size expressions on the host (vectorised over the batch).
 
-    def __init__(self, specs):
+    Known on the host: scalar arguments (their values, one per example when batched), the shapes of
+    array arguments, the generated module's constants, and the function's straight-line integer
+    locals computed from those (e.g. `n1 = 2 * n; n2 = n1 + 1` for `range(2 * n + 1)`). Values read
+    out of arrays are not known: an expression that reads one is not evaluated."""
+
+    _CALLS = {"max", "min", "len", "abs", "int"}
+
+    def __init__(self, specs, consts=None):
+        from types import SimpleNamespace
         self.env = {"max": np.maximum, "min": np.minimum, "len": len, "abs": np.abs, "np": np,
+                    "rt": SimpleNamespace(max2=np.maximum, min2=np.minimum),
                     "int": lambda v: np.asarray(v).astype(np.int64), "__builtins__": {}}
+        self.known = set()         # names whose values the env holds
+        self.arrays = set()        # array arguments: only their shapes are known
+        self.batched = set()       # names whose value differs between examples
+        for k, v in (consts or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.env[k] = v
+                self.known.add(k)
         for s in specs:
             if s.shape is None:
                 if s.host is not None:
                     self.env[s.name] = np.asarray(s.host)
+                    self.known.add(s.name)
+                    if s.batched:
+                        self.batched.add(s.name)
             else:
                 self.env[s.name] = np.empty(s.shape)
+                self.arrays.add(s.name)
+
+    def _pure(self, expr) -> bool:
+        """Whether expr uses only what the host knows (no array element reads)."""
+        def ok(e):
+            if isinstance(e, ast.Constant):
+                return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+            if isinstance(e, ast.Name):
+                return e.id in self.known
+            if isinstance(e, ast.BinOp):
+                return not isinstance(e.op, ast.MatMult) and ok(e.left) and ok(e.right)
+            if isinstance(e, ast.UnaryOp):
+                return isinstance(e.op, (ast.USub, ast.UAdd)) and ok(e.operand)
+            if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+                return isinstance(e.value.value, ast.Name) and e.value.value.id in self.arrays and \
+                    isinstance(e.slice, ast.Constant)
+            if isinstance(e, ast.Attribute) and e.attr in ("size", "ndim"):
+                return isinstance(e.value, ast.Name) and e.value.id in self.arrays
+            if isinstance(e, ast.Call) and dotted(e.func) in ("rt.max2", "rt.min2"):
+                return not e.keywords and all(ok(a) for a in e.args)
+            if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self._CALLS:
+                if e.func.id == "len":
+                    return len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id in self.arrays
+                return not e.keywords and all(ok(a) for a in e.args)
+            return False
+        return ok(expr)
+
+    def learn(self, body):
+        """Add the straight-line scalar locals of a function body (assigned once, at the top level)."""
+        counts = {}
+        for st in ast.walk(ast.Module(body=body, type_ignores=[])):
+            tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
+                if isinstance(st, (ast.AugAssign, ast.For)) else []
+            for t in tgts:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+        for st in body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                continue
+            name = st.targets[0].id
+            if counts.get(name) != 1 or name in self.known or not self._pure(st.value):
+                continue
+            v = self._eval(st.value)
+            if v is None:
+                continue
+            self.env[name] = v
+            self.known.add(name)
+            if {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & self.batched:
+                self.batched.add(name)
+
+    def _eval(self, expr):
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env))
+        except Exception:
+            return None
+        return v if v.dtype.kind in "iuf" else None
 
     def const(self, expr: ast.expr, batched: set):
         """Value of expr when it depends on no batched argument (else None)."""
-        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & batched:
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & (batched | self.batched):
             return None
         return self.max(expr)
 
     def max(self, expr: ast.expr):
-        try:
-            v = eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env)
-            return int(np.max(v)) if np.size(v) else 0
-        except Exception:
+        """Largest value of expr over the batch (None if the host cannot know it)."""
+        if not self._pure(expr):
             return None
+        v = self._eval(expr)
+        if v is None:
+            return None
+        return int(np.max(v)) if np.size(v) else 0
 
 
 @dataclass
@@ -186,7 +269,8 @@ class FunctionLowering:
         self.allocs: list[str] = []
         self.counter = 0
         self._prev_check = None
-        self.host = HostEval(specs)
+        self.host = HostEval(specs, program.consts)
+        self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]
         for s in specs:
             if s.shape is not None:
@@ -198,6 +282,8 @@ class FunctionLowering:
 
     # ---- errors -----------------------------------------------------------------------------------
     def fail(self, node, msg, advice=None):
+        if advice is None:
+            advice = _DEVICE_ADVICE
         lineno, text = self.p.user_line(getattr(node, "lineno", None))
         where = f"\n    line {lineno}: {text}" if lineno else ""
         raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
@@ -318,7 +404,7 @@ class FunctionLowering:
             k = 1 if name.endswith("_x") else 2
             return self.info(args[k])[0], "f"
         if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
-                    "rt.reshape_like", "np.zeros_like", "np.ones_like"):
+                    "rt.reshape_like", "np.zeros_like", "np.ones_like") + _REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
             return self.info(like)[0], "f"
         if name in ("np.transpose", "rt.transpose"):
@@ -358,8 +444,10 @@ class FunctionLowering:
             try:
                 v = ast.literal_eval(arg)
             except Exception:
-                raise ValueError(f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
-                                 f"specialised") from None
+                self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+                             f"specialised (device code cannot allocate)",
+                          "give the array a size that is the same for every example: a literal, the shape of an "
+                          "array argument, or an integer argument passed with in_axes=None")
         if isinstance(arg, ast.Tuple):
             vals = [self.host.const(x, batched) for x in arg.elts]
             if None in vals:
@@ -445,7 +533,15 @@ class FunctionLowering:
 
     def _is_tape(self, name, v):
         return (name.endswith("_tape") and isinstance(v, ast.Call) and dotted(v.func) == "np.empty"
-                and len(v.args) == 1)
+                and len(v.args) in (1, 2)) or self._tape_like(v) is not None
+
+    def _tape_like(self, v):
+        """The tape `v` copies the shape of (`d_t_tape = rt.zeros_like(t_tape)`: forward mode over a
+        taped gradient keeps a tangent per taped value), or None."""
+        if isinstance(v, ast.Call) and dotted(v.func) in ("rt.zeros_like", "np.zeros_like") and len(v.args) == 1 \
+                and isinstance(v.args[0], ast.Name) and v.args[0].id in self.tapes:
+            return v.args[0].id
+        return None
 
     # ---- capacities -------------------------------------------------------------------------------
     def _trip(self, loop):
@@ -468,8 +564,8 @@ class FunctionLowering:
                       "pass max_trip= to srcdiff.cuda.vmap: the most iterations any loop runs per example")
         if mt is not None:
             if trip is not None and trip > mt:
-                raise SrcdiffError(f"{self.p.user_name}: a loop runs {trip} iterations for some example but "
-                                   f"max_trip={mt}", advice="raise max_trip")
+                self.fail(node, f"a loop runs {trip} iterations for some example but max_trip={mt}",
+                          f"raise max_trip to at least {trip}")
             return mt
         return max(int(trip), 0)
 
@@ -574,7 +670,7 @@ class FunctionLowering:
             if isinstance(v, ast.Name) and v.id in self.p.consts:
                 return int(self.p.consts[v.id])
             hv = self.host.max(v)
-            if hv is None or not (isinstance(v, ast.Name) and not self.specs.get(v.id, ArgSpec("", None, "")).batched):
+            if hv is None or not isinstance(v, ast.Name) or v.id in self.host.batched:
                 raise ValueError(f"a slice bound ({ast.unparse(v)}) that is not a constant") from None
             return hv
         return int(c)
@@ -710,6 +806,8 @@ class FunctionLowering:
             return self.low(a[0], idx, rshape)
         if name == "rt.unbroadcast":
             return self._unbroadcast(a[0], a[1], idx)
+        if name in _REDUCTION_GRADS:
+            return self._reduction_grad(name, e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
             sx = self.info(a[1])[0]
             ax = self._axis_arg(e, 2)
@@ -735,6 +833,47 @@ class FunctionLowering:
                 self.fail(e, "transpose with explicit axes")
             return self._low_transposed(a[0], idx)
         self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
+
+    def _reduction_grad(self, name, e, idx):
+        """Adjoints of whole-array max/min (g split among the tied extrema), prod (g times the product
+        of the other entries, exact with zeros) and logsumexp (g * exp(x - ans)), element idx."""
+        g, x, ans = e.args[:3]
+        sx = self.info(x)[0]
+        if sx is None:
+            return self.low(g) if name != "rt.logsumexp_grad" else self._low_lse_scalar(g, x)
+        if self._axis_arg(e, 3) is not None:
+            self.fail(e, f"{name.split('.')[1].replace('_grad', '')} along an axis in device code",
+                      "reduce the whole array, or write the loop over the axis yourself")
+        if idx is None:
+            self.fail(e, "an array adjoint used where a scalar is needed")
+        full = self._full_of(idx, sx)
+        p0, gv = self.low(g)
+        p1, xv = self.low(x, full, sx)
+        pre = p0 + p1
+        n = _size(sx)
+        if name == "rt.logsumexp_grad":
+            p2, av = self.low(ans)
+            return pre + p2, f"(({gv}) * math.exp({xv} - {av}))"
+        if name == "rt.prod_grad":
+            me = _flat(full, sx)
+
+            def other(k):
+                p, v = self.low(x, _unravel(k, sx), sx)
+                return p, f"(1.0 if {k} == {me} else {v})"
+            p2, acc = self._loop_reduce(n, other, "1.0", "*")
+            return pre + p2, f"(({gv}) * {acc})"
+        p2, av = self.low(ans)
+
+        def tie(k):
+            p, v = self.low(x, _unravel(k, sx), sx)
+            return p, f"(1.0 if {v} == {av} else 0.0)"
+        p3, cnt = self._loop_reduce(n, tie)
+        return pre + p2 + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
+
+    def _low_lse_scalar(self, g, x):
+        p0, gv = self.low(g)
+        p1, xv = self.low(x)
+        return p0 + p1, f"(0.0 if {xv} == -math.inf else ({gv}))"
 
     def dtype_of(self, e):
         try:
@@ -935,6 +1074,10 @@ class FunctionLowering:
             if isinstance(t, ast.Name):
                 if t.id in self.stacks:
                     return [f"{t.id}_n = 0"]
+                if t.id in self.tapes and self._tape_like(v) is not None:
+                    k = self.fresh("k")
+                    zero = "0.0" if self.tapes[t.id] == "f" else "0"
+                    return [f"for {k} in range({self.tape_cap[t.id]}):", f"    {t.id}[{k}] = {zero}"]
                 if t.id in self.tapes:
                     cap = self.tape_cap[t.id]
                     p, n = self.low(v.args[0])
@@ -1112,6 +1255,10 @@ class FunctionLowering:
                     cap *= self._bound(lp, self._trip(lp), "this loop")
                 self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
             elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes:
+                like = self._tape_like(st.value)
+                if like is not None:
+                    self.tape_cap[st.targets[0].id] = self.tape_cap[like]
+                    continue
                 trip = self.host.max(st.value.args[0])
                 self.tape_cap[st.targets[0].id] = self._bound(st, trip, "this loop")
 
@@ -1122,10 +1269,75 @@ _UOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
 _CMPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
+class _InlineNames(ast.NodeTransformer):
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load) and node.id in self.names:
+            return ast.copy_location(ast.parse(self.names[node.id], mode="eval").body, node)
+        return node
+
+
+def _inline_dtype_names(fn):
+    """`t2 = np.bool_; t = np.empty(n, t2)` -> `t = np.empty(n, np.bool_)` (forward mode names the
+    dtype argument of a tape it differentiates)."""
+    names = {}
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
+                isinstance(st.value, ast.Attribute) and (dotted(st.value) or "").startswith("np.") and \
+                isinstance(getattr(np, st.value.attr, None), type):
+            names[st.targets[0].id] = dotted(st.value)
+    if not names:
+        return
+    _InlineNames(names).visit(fn)
+    for st in ast.walk(fn):
+        for f in ("body", "orelse"):
+            body = getattr(st, f, None)
+            if isinstance(body, list):
+                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                                                   and x.targets[0].id in names)] or [ast.Pass()]
+
+
+def _inline_returned_tuples(fn):
+    """`r = (a, b); return (r, s)` -> `return ((a, b), s)`: the entry's results as nested tuples of
+    leaves (forward over a gradient of several arguments binds the gradient tuple to a name)."""
+    bound, counts = {}, {}
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Assign):
+            for t in st.targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+            if len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Tuple):
+                bound[st.targets[0].id] = st.value
+
+    def sub(e):
+        if isinstance(e, ast.Name) and e.id in bound and counts.get(e.id) == 1:
+            return sub(bound[e.id])
+        if isinstance(e, ast.Tuple):
+            return ast.Tuple([sub(x) for x in e.elts], ast.Load())
+        return e
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Return) and st.value is not None:
+            st.value = ast.copy_location(sub(st.value), st.value)
+    used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for st in ast.walk(fn):
+        for f in ("body", "orelse"):
+            body = getattr(st, f, None)
+            if isinstance(body, list):
+                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
+                                                   isinstance(x.targets[0], ast.Name) and
+                                                   x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
+                                                   and x.targets[0].id not in used)] or [ast.Pass()]
+
+
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip):
+    def __init__(self, module, user_fn, specs, max_trip, select=None):
+        """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
+        forward-over-reverse's (gradient, H·v))."""
         import inspect
         self.module, self.max_trip = module, max_trip
         self.src = module.source()
@@ -1137,6 +1349,13 @@ class Program:
             self.filename = None
         tree = ast.parse(self.src)
         self.defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for fn in self.defs.values():
+            _inline_dtype_names(fn)
+        _inline_returned_tuples(self.defs[module.entry])
+        if select is not None:
+            for st in ast.walk(self.defs[module.entry]):
+                if isinstance(st, ast.Return) and isinstance(st.value, ast.Tuple):
+                    st.value = st.value.elts[select]
         self.consts, self.global_arrays, self.global_shapes = {}, {}, {}
         for k, v in module.bindings.items():
             if isinstance(v, (bool, int, float, np.integer, np.floating)):

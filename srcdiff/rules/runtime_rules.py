@@ -30,8 +30,10 @@ R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, 
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
-R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", None, None, None, jvp="rt.sum_grad(dv, x, axis)")
-R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", None, None, None, jvp="rt.mean_grad(dv, x, axis)")
+R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", None, None,
+  jvp="rt.sum_grad(dv, x, axis)")
+R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", None, None,
+  jvp="rt.mean_grad(dv, x, axis)")
 R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.max_grad(dv, x, m, axis)")
 R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.min_grad(dv, x, m, axis)")
 # v * p / x with p = prod(x): exact where x has no zeros
@@ -41,12 +43,33 @@ R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None", None, None, None, None,
 R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None", None, None, None, None,
   jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))")
 
+# ---- log-domain products (transforms/logdomain.py): E, the table of exp(M), is M in another form -----------
+R("rt.exp_shifted", [rt.exp_shifted], "M, axis", nondiff=True)
+R("rt.logsumexp_vecmat", [rt.logsumexp_vecmat], "v, M, E", "rt.logsumexp_vecmat_grad_v(g, v, M, E, ans)",
+  "rt.logsumexp_vecmat_grad_M(g, v, M, E, ans)", None,
+  jvp="rt.sum(rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, ans), v, M, E, ans) * (rt.expand_dims(dv, 1) + dM), 0)")
+R("rt.logsumexp_matvec", [rt.logsumexp_matvec], "M, v, E", "rt.logsumexp_matvec_grad_M(g, M, v, E, ans)",
+  "rt.logsumexp_matvec_grad_v(g, M, v, E, ans)", None,
+  jvp="rt.sum(rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, ans), M, v, E, ans) * (dM + rt.expand_dims(dv, 0)), 1)")
+# their adjoints are w * softmax weights, differentiated like rt.logsumexp_grad
+_VM = "rt.logsumexp_vecmat_grad_M(dw, v, M, E, m) + rt.logsumexp_vecmat_grad_M(w, v, M, E, m) * " \
+      "(rt.expand_dims(dv, 1) + dM - rt.sum_grad(dm, M, 0))"
+_MV = "rt.logsumexp_matvec_grad_M(dw, M, v, E, m) + rt.logsumexp_matvec_grad_M(w, M, v, E, m) * " \
+      "(dM + rt.expand_dims(dv, 0) - rt.sum_grad(dm, M, 1))"
+R("rt.logsumexp_vecmat_grad_M", [rt.logsumexp_vecmat_grad_M], "w, v, M, E, m", None, None, None, None, None, jvp=_VM)
+R("rt.logsumexp_vecmat_grad_v", [rt.logsumexp_vecmat_grad_v], "w, v, M, E, m", None, None, None, None, None,
+  jvp=f"rt.sum({_VM}, 1)")
+R("rt.logsumexp_matvec_grad_M", [rt.logsumexp_matvec_grad_M], "w, M, v, E, m", None, None, None, None, None, jvp=_MV)
+R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m", None, None, None, None, None,
+  jvp=f"rt.sum({_MV}, 0)")
+
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
-R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", None, None, None,
+# matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
+R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "np.dot(g, y)", None, "rt.matmul_grad_y(v, g, y)",
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
-R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", None, None, None,
+R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "np.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
-R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", None, None, jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
+R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-np.dot(g, x)", "-np.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
 R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", None, None, None, None,
   jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
 R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", None, None, None,

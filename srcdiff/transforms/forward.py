@@ -27,12 +27,16 @@ _SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds: rt.index_add
 
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
 def lower_stacks(node):
-    """`s = []` -> `s = rt.stack()`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`."""
+    """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`.
+    The name keeps two stacks two stacks: common-subexpression elimination would merge identical
+    `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
+    tangent stacks alive)."""
     class Lower(gast.NodeTransformer):
         def visit_Assign(self, n):
             self.generic_visit(n)
             if isinstance(n.value, gast.List) and not n.value.elts:
-                n.value = call("rt.stack")
+                t = n.targets[0]
+                n.value = call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else []))
             return n
 
         def visit_Call(self, n):

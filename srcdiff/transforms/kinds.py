@@ -166,6 +166,10 @@ def _call(name, args, e, kinds):
     if name in ("rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp") and len(args) == 2:
         nd = _ndim(a0)
         return None if nd is None else _array(nd - 1, "f")
+    if name in ("rt.logsumexp_vecmat", "rt.logsumexp_matvec"):
+        return ("a", 1, "f")
+    if name == "rt.exp_shifted":
+        return ("t", 2)
     if name == "rt.expand_dims":
         nd = _ndim(a0)
         return None if nd is None else ("a", nd + 1, _dtype(a0))

@@ -139,8 +139,12 @@ class _Resolver(gast.NodeTransformer):
         keywords = [self.visit(k) for k in node.keywords]
         m = func.attr
         if m not in METHODS:
+            if m in ("append", "pop"):
+                fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",
+                     "if this is a srcdiff gradient's stack (its loops push values), differentiate the "
+                     "gradient in forward mode instead: srcdiff.hvp, srcdiff.hessian or srcdiff.jvp(grad)")
             fail(node, self.unit, f"method .{m}() is not supported",
-                 "use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
+                 f"use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
         target = METHODS[m]
         if m == "astype":
             return copy_loc(gast.Call(func=dotted("np.copy"), args=[base], keywords=[]), node)

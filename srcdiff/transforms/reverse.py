@@ -220,6 +220,10 @@ class Reverse:
                   and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
                   and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):
                 subs[v] = [st, p, val.value.id]
+            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
+                  and val.value.id not in inside
+                  and self._basic_index(val.slice, lambda a: ok_atom(a) or isinstance(a, gast.Name) and a.id in subs)):
+                subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
             elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
                   and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
                   and all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
@@ -258,6 +262,17 @@ class Reverse:
                 self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
         self._remat[key] = (ints, plan)
         return ints, plan
+
+    def _basic_index(self, idx, ok_atom) -> bool:
+        """Slices and integer atoms only (the read is a view, no copy), all available in the backward sweep."""
+        for e in (idx.elts if isinstance(idx, gast.Tuple) else [idx]):
+            if isinstance(e, gast.Slice):
+                if not all(b is None or ok_atom(b) for b in (e.lower, e.upper, e.step)):
+                    return False
+            elif not (ok_atom(e) and (isinstance(e, gast.Constant) and type(e.value) is int
+                                      or isinstance(e, gast.Name) and self.kinds.get(e.id) == ("s", "i"))):
+                return False
+        return True
 
     def stored(self, stmts, loop):
         """Names this block must store for the backward sweep (not recomputed)."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from ._errors import VIValueError
+
 __all__ = [
     "Bijector", "Identity", "Exp", "Softplus", "Sigmoid", "get",
     "identity_forward", "identity_inverse", "identity_log_det_jacobian",
@@ -157,5 +159,5 @@ def get(name_or_instance: "str | Bijector | type[Bijector]") -> Bijector:
         return name_or_instance()
     key = str(name_or_instance).lower()
     if key not in _BY_NAME:
-        raise ValueError(f"unknown bijector {name_or_instance!r}; choose from {sorted(_BY_NAME)}")
+        raise VIValueError(f"unknown bijector {name_or_instance!r}; choose from {sorted(_BY_NAME)}")
     return _BY_NAME[key]()

@@ -13,7 +13,9 @@ directory, so ``inspect.getsource`` and tracebacks see real lines) a function su
         return total / eps.shape[0] + meanfield_entropy(lam)
 
 with the user's function and the family's functions bound as module globals, and then calls
-``srcdiff.value_and_grad(elbo, wrt=0, jit=jit)``.  The object returned is callable as
+``srcdiff.value_and_grad(elbo, wrt=0, jit=jit)``.  With ``num_samples=1`` it also writes
+``elbo_one`` (the same for a single draw, without the loop, so its adjoint keeps no per-iteration
+tape), which is what runs whenever the noise has one row.  The object returned is callable as
 ``(lam, rng_or_eps, *data) -> (elbo_estimate, grad)``; ``srcdiff.source(obj)`` shows the
 generated adjoint code and ``obj.elbo_source`` the ELBO that was differentiated.
 
@@ -43,8 +45,9 @@ Estimators
   and held fixed; srcdiff generates ``grad_lam log q`` and the per-sample ``f_k``.  Baselines
   (``baseline=``): ``None``; ``"loo"`` (default) the leave-one-out mean ``b_k = mean_{j != k} f_j``
   (unbiased, needs K >= 2); ``"optimal"`` the per-coordinate control-variate scale
-  ``a_j = Cov(f h_j, h_j) / Var(h_j)`` of Ranganath et al. (2014) estimated from the same K samples
-  (lowest variance, O(1/K) bias).
+  ``a_j = Cov(f h_j, h_j) / Var(h_j)`` of Ranganath et al. (2014), for sample k estimated from the
+  other K - 1 samples, which keeps it unbiased (lowest variance, needs K >= 3).
+  ``benchmarks/vi_score_variance.py`` measures the variance reductions.
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ import numpy as np
 from .. import api, backends
 from ..errors import SrcdiffError
 from . import families
+from ._errors import VITypeError, VIValueError
 from scipy.linalg import solve_triangular
 
 __all__ = ["elbo_grad", "ELBOGrad", "meanfield_kl_normal", "fullrank_kl_normal", "fullrank_factor",
@@ -253,17 +257,26 @@ class _Plan:
                 f"# model term: {like}\n")
 
 
-def reparam_source(plan: _Plan) -> str:
+def reparam_source(plan: _Plan, one_draw: bool = False) -> str:
     reg, desc = plan.regulariser()
-    return (plan.header("reparameterisation estimator") +
-            f"def elbo(lam, eps{''.join(', ' + d for d in plan.data)}):\n"
-            f"    \"\"\"Monte Carlo ELBO: 1/K sum_k model(z_k) {desc}, z_k = reparam(lam, eps[k]).\"\"\"\n"
-            f"{plan.scale_line()}"
-            f"    total = 0.0\n"
-            f"    for k in range(eps.shape[0]):\n"
-            f"        z = {plan.call('reparam', 'lam', 'eps[k]')}\n"
-            f"        total = total + {plan.model_term('z')}\n"
-            f"    return total / eps.shape[0] + {reg}\n")
+    data = "".join(", " + d for d in plan.data)
+    src = (plan.header("reparameterisation estimator") +
+           f"def elbo(lam, eps{data}):\n"
+           f"    \"\"\"Monte Carlo ELBO: 1/K sum_k model(z_k) {desc}, z_k = reparam(lam, eps[k]).\"\"\"\n"
+           f"{plan.scale_line()}"
+           f"    total = 0.0\n"
+           f"    for k in range(eps.shape[0]):\n"
+           f"        z = {plan.call('reparam', 'lam', 'eps[k]')}\n"
+           f"        total = total + {plan.model_term('z')}\n"
+           f"    return total / eps.shape[0] + {reg}\n")
+    if one_draw:  # K = 1 without the loop: its adjoint needs no per-iteration tape
+        src += (f"\n\ndef elbo_one(lam, eps{data}):\n"
+                f"    \"\"\"The same for one draw (eps of shape (1, d)): model(z) {desc}, "
+                f"z = reparam(lam, eps[0]).\"\"\"\n"
+                f"{plan.scale_line()}"
+                f"    z = {plan.call('reparam', 'lam', 'eps[0]')}\n"
+                f"    return {plan.model_term('z')} + {reg}\n")
+    return src
 
 
 def score_source(plan: _Plan, mc_entropy: bool) -> str:
@@ -364,13 +377,16 @@ class ELBOGrad:
         self.data_names = list(plan.data)
         self.data_size = plan.data_size
         if estimator == "reparam":
-            self.elbo_source = reparam_source(plan)
+            self.elbo_source = reparam_source(plan, one_draw=self.num_samples == 1)
         else:
             self.elbo_source = score_source(plan, mc_entropy)
         self.module, self.path = _load(self.elbo_source, plan.globals)
         if estimator == "reparam":
             self._vg = _Fast(api.value_and_grad(self.module.elbo, wrt=0, jit=jit))
-            self._parts = [self._vg]
+            self._vg1 = None
+            if self.num_samples == 1:
+                self._vg1 = _Fast(api.value_and_grad(self.module.elbo_one, wrt=0, jit=jit))
+            self._parts = [self._vg1 or self._vg]
         else:
             self._w = _Fast(api.vjp(self.module.log_weights, wrt=0, jit=jit))
             self._h = _Fast(api.value_and_grad(self.module.log_q_one, wrt=0, jit=jit))
@@ -385,20 +401,66 @@ class ELBOGrad:
         return "\n\n".join(p.source for p in self._parts)
 
     def noise(self, rng_or_eps):
+        """``(K, d)`` standard-normal noise: ``rng_or_eps`` itself (a float array, ``(d,)`` for K = 1)
+        or ``num_samples`` draws from a Generator / seed / None."""
         if isinstance(rng_or_eps, np.ndarray) and rng_or_eps.dtype.kind == "f":
-            eps = rng_or_eps
-            return eps.reshape(1, -1) if eps.ndim == 1 else eps
+            eps = rng_or_eps.reshape(1, -1) if rng_or_eps.ndim == 1 else rng_or_eps
+            if eps.ndim != 2 or eps.shape[1] != self.q.d or eps.shape[0] < 1:
+                raise VIValueError(f"noise eps must have shape (K, {self.q.d}) or ({self.q.d},) for {self.q!r}, "
+                                   f"got {rng_or_eps.shape}")
+            return eps
+        if isinstance(rng_or_eps, np.ndarray):
+            raise VITypeError(f"noise must be a float array, a numpy Generator, a seed or None; got an array of "
+                              f"dtype {rng_or_eps.dtype}")
         return _as_rng(rng_or_eps).standard_normal((self.num_samples, self.q.d))
 
-    def __call__(self, lam, rng_or_eps=None, *data):
+    def _check(self, lam, data):
         lam = np.asarray(lam, dtype=np.float64)
+        if lam.shape != (self.q.num_params,):
+            raise VIValueError(f"lam must have shape ({self.q.num_params},) for {self.q!r}, got {lam.shape}")
         if len(data) != len(self.data_names):
-            raise TypeError(f"expected data arguments ({', '.join(self.data_names)}), got {len(data)}")
+            raise VITypeError(f"expected data arguments ({', '.join(self.data_names)}) after lam and the noise, "
+                              f"got {len(data)}")
+        return lam
+
+    def __call__(self, lam, rng_or_eps=None, *data):
+        lam = self._check(lam, data)
         eps = self.noise(rng_or_eps)
         if self.estimator == "reparam":
-            value, g = self._vg(lam, eps, *data)
+            value, g = self._reparam_fn(eps)(lam, eps, *data)
             return float(value), g
         return self.score_terms(lam, eps, *data, baseline=self.baseline)
+
+    def _reparam_fn(self, eps):
+        """The generated value-and-gradient for this noise: the loop-free one for a single draw."""
+        return self._vg1 if self._vg1 is not None and eps.shape[0] == 1 else self._vg
+
+    def compiled(self, lam, eps, *data, fixed_k: bool = False):
+        """The gradient as a bare function ``(lam, eps, *data) -> (value, grad)`` for arguments of the
+        kinds given (same dtypes and ranks; ``eps`` of shape (K, d)), without per-call checks.
+
+        ``fit`` calls it once and then the function it returns every step: for small models the
+        checks and dispatch in ``__call__`` are a noticeable fraction of a step.  ``fixed_k=True``
+        promises that every later ``eps`` has as many rows as this one.
+        """
+        lam = self._check(lam, data)
+        eps = self.noise(eps)
+        self(lam, eps, *data)  # builds (and compiles) the specialisation, with the checks
+        if self.estimator == "reparam":
+            vg = self._reparam_fn(eps)
+            fn = vg.fns.get(_sig((lam, eps) + tuple(data))) or vg
+            if vg is self._vg or fixed_k:
+                return fn
+            generic = self._vg  # the loop-free version is only right for one draw
+
+            def one_draw_or_more(lam, eps, *data):
+                return (fn if eps.shape[0] == 1 else generic)(lam, eps, *data)
+            return one_draw_or_more
+        baseline = self.baseline
+
+        def score_step(lam, eps, *data):
+            return self.score_terms(lam, eps, *data, baseline=baseline)
+        return score_step
 
     # -- score-function pieces -----------------------------------------------------------------
     def weights_and_scores(self, lam, eps, *data):
@@ -424,10 +486,19 @@ class ELBOGrad:
             # f_k - mean_{j != k} f_j = K/(K-1) (f_k - mean f)
             g = (f - f.mean()) @ H / (K - 1)
         elif baseline == "optimal":
+            if K < 3:
+                raise SrcdiffError("the 'optimal' control variate estimates its scale from the other samples "
+                                   "and needs num_samples >= 3", advice="use num_samples >= 3 or baseline='loo'")
+            # g = 1/K sum_k (f_k - a_k) h_k with a_k = Cov(f h, h) / Var(h) per coordinate, estimated from
+            # the K - 1 other samples: a_k is independent of sample k and E[h_k] = 0, so g is unbiased
+            # (the same-sample plug-in of Ranganath et al. 2014 has an O(1/K) bias)
             fh = f[:, None] * H
-            var = H.var(axis=0)
-            cov = np.mean((fh - fh.mean(0)) * (H - H.mean(0)), axis=0)
-            a = np.divide(cov, var, out=np.zeros_like(var), where=var > 0)
+            n1 = K - 1.0
+            m_fh = (fh.sum(0) - fh) / n1
+            m_h = (H.sum(0) - H) / n1
+            cov = ((fh * H).sum(0) - fh * H) / n1 - m_fh * m_h
+            var = ((H * H).sum(0) - H * H) / n1 - m_h * m_h
+            a = np.divide(cov, var, out=np.zeros_like(var), where=var > 1e-300)
             g = np.mean(fh - a * H, axis=0)
         else:
             raise SrcdiffError(f"unknown baseline {baseline!r}: use None, 'loo' or 'optimal'")

@@ -38,6 +38,8 @@ import math
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ._errors import VIValueError
+
 __all__ = [
     "MeanFieldNormal", "FullRankNormal",
     "meanfield_reparam", "meanfield_log_q", "meanfield_entropy",
@@ -139,6 +141,12 @@ def _rng(rng) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
+def _dimension(d) -> int:
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise VIValueError(f"the latent dimension d must be a positive integer, got {d!r}")
+    return int(d)
+
+
 class _GaussianFamily:
     """Shared non-differentiated conveniences."""
 
@@ -164,7 +172,7 @@ class _GaussianFamily:
     def _check(self, lam) -> np.ndarray:
         lam = np.asarray(lam, dtype=np.float64)
         if lam.shape != (self.num_params,):
-            raise ValueError(f"lam must have shape ({self.num_params},), got {lam.shape}")
+            raise VIValueError(f"lam must have shape ({self.num_params},), got {lam.shape}")
         return lam
 
     def __repr__(self) -> str:
@@ -179,7 +187,7 @@ class MeanFieldNormal(_GaussianFamily):
     """
 
     def __init__(self, d: int, init_log_sigma: float = -1.0):
-        self.d = int(d)
+        self.d = _dimension(d)
         self.num_params = 2 * self.d
         self.init_log_sigma = float(init_log_sigma)
 
@@ -226,7 +234,7 @@ class FullRankNormal(_GaussianFamily):
     """
 
     def __init__(self, d: int, init_log_diag: float = -1.0):
-        self.d = int(d)
+        self.d = _dimension(d)
         self.num_tril = self.d * (self.d + 1) // 2
         self.num_params = self.d + self.num_tril
         self.init_log_diag = float(init_log_diag)
@@ -254,9 +262,9 @@ class FullRankNormal(_GaussianFamily):
         """Inverse of :meth:`unpack`: ``C`` lower triangular with positive diagonal."""
         C = np.asarray(C, dtype=np.float64)
         if C.shape != (self.d, self.d):
-            raise ValueError(f"C must have shape ({self.d}, {self.d})")
+            raise VIValueError(f"C must have shape ({self.d}, {self.d})")
         if np.any(np.diag(C) <= 0):
-            raise ValueError("C must have a positive diagonal")
+            raise VIValueError("C must have a positive diagonal")
         vals = C[self.tril_rows, self.tril_cols]
         vals = np.where(self.diag_mask, np.log(np.abs(vals)), vals)
         return np.concatenate([np.broadcast_to(np.asarray(mu, float), (self.d,)), vals])

@@ -1,11 +1,13 @@
 """``fit``: stochastic variational inference with a generated ELBO gradient and an ascent optimiser."""
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
-from . import optim
+from . import families, optim
+from ._errors import VITypeError, VIValueError
 from .elbo import ELBOGrad, elbo_grad
 
 __all__ = ["fit", "VIResult"]
@@ -90,7 +92,8 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     """Maximise the ELBO of ``log_joint(z, *data)`` over the parameters of family ``q``.
 
     * ``data``: tuple of arrays passed after ``z``.  With ``batch_size`` each step uses a random
-      minibatch (rows along axis 0, drawn without replacement) and the likelihood is scaled by
+      minibatch (rows along axis 0: consecutive slices of a per-epoch shuffle, so each batch is a
+      uniformly random subset drawn without replacement) and the likelihood is scaled by
       ``N / batch_size``; ``log_joint`` is then the log-likelihood and the prior must come from
       ``log_prior=`` or ``kl="analytic"`` (see :mod:`srcdiff.vi.elbo`).
     * ``estimator``, ``num_samples``, ``kl``, ``baseline``, ``entropy``, ``jit``: as in
@@ -104,17 +107,26 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
       is called every step when given.
     """
     data = tuple(np.asarray(a) for a in (data if isinstance(data, (tuple, list)) else (data,)))
+    if not isinstance(q, families._GaussianFamily) and grad_fn is None:
+        raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
+    steps = int(steps)
+    if steps < 1:
+        raise VIValueError(f"steps must be >= 1, got {steps}")
+    if not 0.0 <= float(average) < 1.0:
+        raise VIValueError(f"average is the fraction of the last steps whose iterates are averaged: "
+                           f"0 <= average < 1, got {average}")
     rng = np.random.default_rng(seed)
     N = None
     if batch_size is not None:
         if not data:
-            raise ValueError("batch_size needs data")
-        N = data[0].shape[0]
-        if any(a.shape[0] != N for a in data):
-            raise ValueError("all data arrays must have the same number of rows to be minibatched")
+            raise VIValueError("batch_size needs data: fit(log_lik, q, data=(X, y), batch_size=...)")
+        N = data[0].shape[0] if data[0].ndim else 0
+        if any(a.ndim == 0 or a.shape[0] != N for a in data):
+            raise VIValueError("all data arrays must have the same number of rows to be minibatched, got shapes "
+                               f"{[a.shape for a in data]}")
         batch_size = int(batch_size)
         if not 0 < batch_size <= N:
-            raise ValueError(f"batch_size must be in 1..{N}")
+            raise VIValueError(f"batch_size must be in 1..{N} (the number of data rows), got {batch_size}")
     if grad_fn is None:
         grad_fn = elbo_grad(log_joint, q, num_samples=num_samples, estimator=estimator,
                             data_size=N, kl=kl, jit=jit, log_prior=log_prior, prior_mean=prior_mean,
@@ -126,27 +138,41 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         opt = optim.get(optimizer)
         if lr is not None:
             opt.lr = float(lr)
-    lam = q.init_params(seed) if init is None else np.array(init, dtype=np.float64)
-    steps = int(steps)
+    if init is None:
+        lam = q.init_params(seed)
+    else:
+        lam = np.array(init, dtype=np.float64)
+        if lam.shape != (q.num_params,):
+            raise VIValueError(f"init must have shape ({q.num_params},) for {q!r}, got {lam.shape}")
+    K, d = grad_fn.num_samples, q.d
     trace = np.empty(steps)
     first_avg = steps - int(round(float(average) * steps)) if average else steps
     lam_sum, n_avg = np.zeros_like(lam), 0
-    # compile (numba) / build before the clock and the progress bar start
-    grad_fn(lam, np.random.default_rng(0), *(tuple(a[:batch_size] for a in data) if batch_size else data))
+    batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
+    # noise in blocks of steps (one Generator call per block, not per step)
+    block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
+    # build / compile before the clock and the progress bar start; from then on call the compiled
+    # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
+    step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=f"VI ({estimator})", leave=False, mininterval=0.25)
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
+            import warnings
+            warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+        else:
+            bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
     every = max(1, steps // 100)
     t0 = time.perf_counter()
+    noise = None
     for t in range(steps):
-        if batch_size is not None and batch_size < N:
-            idx = rng.choice(N, size=batch_size, replace=False)
-            batch = tuple(a[idx] for a in data)
-        else:
-            batch = data
-        value, g = grad_fn(lam, rng, *batch)
-        if not np.all(np.isfinite(g)):
+        j = t % block
+        if j == 0:
+            noise = rng.standard_normal((min(block, steps - t), K, d))
+        batch = batches.next() if batches is not None else data
+        value, g = step_fn(lam, noise[j], *batch)
+        if not math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
             raise FloatingPointError(f"non-finite ELBO gradient at step {t} (ELBO estimate {value}); "
                                      "try a smaller lr or a better init")
         lam = opt.step(lam, g)
@@ -166,3 +192,25 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     if n_avg:
         lam = lam_sum / n_avg
     return VIResult(lam, q, trace, grad_fn, opt, seconds)
+
+
+class _Batches:
+    """Minibatches without replacement: each epoch shuffles the rows once (one copy of the data) and
+    hands out consecutive slices (views) of ``batch_size`` rows; a remainder shorter than a batch is
+    skipped, so every batch is a uniformly random subset of exactly ``batch_size`` rows."""
+
+    def __init__(self, data, batch_size, rng):
+        self.data, self.b, self.rng = data, batch_size, rng
+        self.n = data[0].shape[0]
+        self.pos = self.n  # shuffle on the first call
+
+    def peek(self):
+        return tuple(a[:self.b] for a in self.data)
+
+    def next(self):
+        if self.pos + self.b > self.n:
+            perm = self.rng.permutation(self.n)
+            self.shuffled = tuple(np.ascontiguousarray(a[perm]) for a in self.data)
+            self.pos = 0
+        i, self.pos = self.pos, self.pos + self.b
+        return tuple(a[i:i + self.b] for a in self.shuffled)

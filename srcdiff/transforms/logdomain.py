@@ -1,0 +1,258 @@
+"""Pass 7c: log-domain products. Inside a loop, a log-sum-exp over a broadcast sum of a vector and a
+loop-invariant matrix (the HMM forward recursion's `logsumexp(log_alpha[:, None] + log_A, axis=0)`)
+becomes a log-domain vector-matrix product:
+
+    exp_log_A = rt.exp_shifted(log_A, 0)          # once, before the loop: exp(log_A - column max)
+    for t in ...:
+        log_alpha5 = rt.logsumexp_vecmat(log_alpha, log_A, exp_log_A)
+
+which costs len(log_alpha) exponentials a step instead of one per matrix entry (the scaled forward
+algorithm). The runtime falls back to the direct formula for any column where the scaled sum would
+underflow, so results match `logsumexp` to rounding everywhere. The mirrored form
+`logsumexp(M + v[None, :], axis=1)` becomes `rt.logsumexp_matvec(M, v, exp_M)`.
+
+Applied only where the matrix is provably unchanged by the loop: it is assigned outside the loop, is
+certainly assigned when the loop is reached, and no array written in place may share its memory.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .astutil import Namer, assign, call, const, copy_loc, dotted_name, names_in, store
+
+_VIEWS = {"rt.expand_dims", "np.transpose", "rt.transpose", "np.reshape", "np.ravel", "np.squeeze",
+          "np.atleast_2d", "np.asarray"}
+
+
+def _definitions(fn) -> dict:
+    """SSA name -> the value assigned to it (names assigned more than once map to None)."""
+    defs: dict = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            name = n.targets[0].id
+            defs[name] = None if name in defs else n.value
+    return defs
+
+
+def _root(name, defs, params):
+    """The parameter or allocation whose memory `name` may view (following copies, indexing, views)."""
+    seen = set()
+    while name not in seen:
+        seen.add(name)
+        v = defs.get(name)
+        if isinstance(v, gast.Name):
+            name = v.id
+        elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+            name = v.value.id
+        elif (isinstance(v, gast.Call) and dotted_name(v.func) in _VIEWS and v.args
+              and isinstance(v.args[0], gast.Name)):
+            name = v.args[0].id
+        else:
+            break
+    return name
+
+
+def _written_in_place(fn) -> set:
+    return {n.targets[0].value.id for n in gast.walk(fn)
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
+            and isinstance(n.targets[0].value, gast.Name)}
+
+
+def _int_const(e):
+    if isinstance(e, gast.Constant) and isinstance(e.value, int) and not isinstance(e.value, bool):
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        v = _int_const(e.operand)
+        return None if v is None else -v
+    return None
+
+
+def _axis2(e, defs):
+    """A literal axis of a 2-d array, made non-negative (None if not a literal 0, 1, -1 or -2)."""
+    a = _int_const(defs.get(e.id) if isinstance(e, gast.Name) else e)
+    return a + 2 if a is not None and -2 <= a < 0 else (a if a in (0, 1) else None)
+
+
+class _Rewrite:
+    def __init__(self, unit, kinds):
+        from .reverse import _definitely_assigned
+        self.fn = unit.node
+        self.kinds = kinds
+        self.defs = _definitions(self.fn)
+        self.params = [a.id for a in self.fn.args.args]
+        self.uses = {}
+        for n in gast.walk(self.fn):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                self.uses[n.id] = self.uses.get(n.id, 0) + 1
+        written = _written_in_place(self.fn)
+        self.written_roots = {_root(w, self.defs, self.params) for w in written}
+        self.writes_params = any(r in self.params for r in self.written_roots)
+        self.reaching = _definitely_assigned(self.fn)
+        self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
+        self.tables: dict = {}       # (matrix, axis, id(loop)) -> table name
+        self.hoisted: dict = {}      # id(loop) -> [table assignments to put before it]
+
+    def kind(self, name):
+        return self.kinds.get(name) if isinstance(name, str) else None
+
+    def is_float(self, name, ndim):
+        k = self.kind(name)
+        return k is not None and k[0] == "a" and k[1] == ndim and k[2] == "f"
+
+    def invariant_in(self, matrix, loops):
+        """The outermost of `loops` (outermost first) that leaves `matrix` unchanged, or None."""
+        root = _root(matrix, self.defs, self.params)
+        if root in self.written_roots or (root in self.params and self.writes_params):
+            return None
+        for loop in loops:
+            parts = loop.body + ([loop.target] if isinstance(loop, gast.For) else [])
+            stored = {n.id for s in parts for n in gast.walk(s)
+                      if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            available = matrix in self.reaching.get(id(loop), ()) or matrix not in self.defs  # or a constant
+            if matrix not in stored and available:
+                return loop
+        return None
+
+    def match(self, stmt):
+        """(kind, vector, matrix, axis) if `stmt` is `z = rt.logsumexp(y, axis)` of a fitting sum."""
+        v = stmt.value
+        if not (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.logsumexp" and len(v.args) == 2
+                and not v.keywords and isinstance(v.args[0], gast.Name)):
+            return None
+        axis = _axis2(v.args[1], self.defs)
+        y = v.args[0].id
+        s = self.defs.get(y)
+        if axis is None or self.uses.get(y) != 1 or not self.is_float(y, 2):
+            return None
+        if not (isinstance(s, gast.BinOp) and isinstance(s.op, gast.Add)
+                and isinstance(s.left, gast.Name) and isinstance(s.right, gast.Name)):
+            return None
+        for vec, mat in ((s.left.id, s.right.id), (s.right.id, s.left.id)):
+            if not self.is_float(mat, 2):
+                continue
+            d = self.defs.get(vec)
+            expanded = (isinstance(d, gast.Call) and dotted_name(d.func) == "rt.expand_dims" and len(d.args) == 2
+                        and isinstance(d.args[0], gast.Name) and self.is_float(d.args[0].id, 1))
+            if expanded and _axis2(d.args[1], self.defs) == 1 - axis:
+                return axis, d.args[0].id, mat
+            if axis == 1 and self.is_float(vec, 1):       # M + v: v broadcast along the rows
+                return axis, vec, mat
+        return None
+
+    def table(self, matrix, axis, loop, lineno):
+        key = (matrix, axis, id(loop))
+        if key not in self.tables:
+            name = self.namer.fresh("exp_" + matrix)
+            self.tables[key] = name
+            self.hoisted.setdefault(id(loop), []).append(
+                assign(name, call("rt.exp_shifted", matrix, const(axis)), lineno))
+        return self.tables[key]
+
+    def block(self, stmts, loops):
+        for s in stmts:
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and loops:
+                m = self.match(s)
+                loop = m and self.invariant_in(m[2], loops)
+                if loop is not None:
+                    axis, vec, mat = m
+                    tbl = self.table(mat, axis, loop, getattr(s, "lineno", None))
+                    s.value = (call("rt.logsumexp_vecmat", vec, mat, tbl) if axis == 0
+                               else call("rt.logsumexp_matvec", mat, vec, tbl))
+            inner = loops + [s] if isinstance(s, (gast.For, gast.While)) else loops
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    self.block(getattr(s, f), inner)
+
+    def place(self, stmts):
+        out = []
+        for s in stmts:
+            out += self.hoisted.get(id(s), [])
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, self.place(getattr(s, f)))
+            out.append(s)
+        return out
+
+
+def log_domain_products(unit, kinds: dict):
+    """A copy of the SSA unit with loop log-sum-exps of (vector + invariant matrix) as log-domain
+    products (unchanged if there are none). `kinds` are the SSA names' kinds (transforms/kinds.py)."""
+    unit = copy.copy(unit)
+    unit.node = copy.deepcopy(unit.node)
+    rw = _Rewrite(unit, kinds)
+    rw.block(unit.node.body, [])
+    if rw.tables:
+        unit.node.body = rw.place(unit.node.body)
+    return unit
+
+
+# ---- the backward sweep: both adjoints of a product in one pass ---------------------------------------------
+_PRODUCTS = {"rt.logsumexp_vecmat", "rt.logsumexp_matvec"}
+
+
+def _adjoint_call(s, suffix):
+    """(product, target name, call args) if `s` is `d = <product>_<suffix>(...)` or `d += ...`."""
+    if isinstance(s, gast.AugAssign) and not isinstance(s.op, gast.Add):
+        return None
+    if not isinstance(s, (gast.Assign, gast.AugAssign)):
+        return None
+    target = s.target if isinstance(s, gast.AugAssign) else s.targets[0]
+    v = s.value
+    if not (isinstance(target, gast.Name) and isinstance(v, gast.Call) and not v.keywords):
+        return None
+    name = dotted_name(v.func) or ""
+    base = name[:-len(suffix)] if name.endswith(suffix) else None
+    return (base, target.id, v.args) if base in _PRODUCTS else None
+
+
+def fuse_adjoints(fn):
+    """`d_v = rt.P_grad_v(args)` next to `d_M += rt.P_grad_M(args)` (same args) becomes
+    `d_v = rt.P_adjoints(args, d_M)`: one pass computes the shared weights and adds into d_M."""
+    def block(stmts):
+        out, k = [], 0
+        while k < len(stmts):
+            s = stmts[k]
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            for sv, sm in ((s, nxt), (nxt, s)):
+                v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
+                if not (v and m and isinstance(sm, gast.AugAssign) and v[0] == m[0] and v[1] != m[1]):
+                    continue
+                args = gast.Tuple(elts=v[2], ctx=gast.Load())
+                if gast.dump(args) == gast.dump(gast.Tuple(elts=m[2], ctx=gast.Load())) \
+                        and not {v[1], m[1]} & names_in(args):
+                    sv.value = call(v[0] + "_adjoints", *v[2], m[1])
+                    out.append(sv)
+                    k += 2
+                    break
+            else:
+                out.append(s)
+                k += 1
+        return out
+    fn.body = block(fn.body)
+    return fn
+
+
+def split_adjoints(node):
+    """Inverse of fuse_adjoints (forward mode differentiates the two adjoints separately)."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            a = _adjoint_call(s, "_adjoints")
+            out.append(s)
+            if a is not None:
+                base, _, args = a
+                s.value = call(base + "_grad_v", *args[:-1])
+                grad_m = gast.AugAssign(target=store(args[-1].id), op=gast.Add(),
+                                        value=call(base + "_grad_M", *copy.deepcopy(args[:-1])))
+                out.append(copy_loc(grad_m, s))
+        return out
+    node.body = block(node.body)
+    return node
