@@ -14,10 +14,11 @@
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
-                   hoisted out of the loop
+                   hoisted out of the loop (after reverse: its two adjoints fused)
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
+    preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
@@ -33,7 +34,7 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, resolve, reverse, ssa, unbound)
+                         optimize, parse, preaccumulate, resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -70,11 +71,12 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
     check_reverse_rules(unit, wrt)
-    aliasing.check_views(unit, kinds.infer(unit.node, arg_kinds or {}))
-    if arg_kinds:
-        unit = logdomain.log_domain_products(unit, kinds.infer(unit.node, arg_kinds))
-    active = activity.active_names(unit.node, wrt, unit.callees)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
+    aliasing.check_views(unit, kind_map)
+    if arg_kinds:
+        unit = logdomain.log_domain_products(unit, kind_map)
+        kind_map = kinds.infer(unit.node, arg_kinds)
+    active = activity.active_names(unit.node, wrt, unit.callees)
     first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
@@ -85,6 +87,9 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
     fn = logdomain.fuse_adjoints(fn)
+    fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
+                                     final.namer)
+    fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     return unbound.define_unbound(fn, final.kinds, final.shapes)
 

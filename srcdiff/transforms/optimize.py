@@ -290,3 +290,69 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                 and not n.keywords and all(scalar(a) for a in n.args)):
             n.func = dotted("rt.select")
     return fn
+
+
+def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.FunctionDef:
+    """`a = rt.sum_grad(g, x, None)` with a scalar `g` (an array of x's shape filled with g), read once,
+    by a later elementwise statement of the same block whose other array operands all have x's shape:
+    that statement reads g instead (it broadcasts to the same values), and a's array is never made."""
+    from .astutil import dotted_name, load
+    from .kinds import expr_shape_class, is_scalar
+
+    loads: dict = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    counts = _assign_counts(fn)
+
+    def candidate(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.sum_grad"
+                and not s.value.keywords and len(s.value.args) in (2, 3)):
+            return None
+        g, x = s.value.args[:2]
+        if len(s.value.args) == 3 and not (isinstance(s.value.args[2], gast.Constant)
+                                           and s.value.args[2].value is None):
+            return None
+        a = s.targets[0].id
+        if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
+                and (kinds.get(x.id) or ("?",))[0] == "a" and counts.get(a) == 1 and loads.get(a) == 1):
+            return None
+        return a, g.id, x.id
+
+    def block(stmts):
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    block(getattr(s, f))
+        for k in range(len(stmts) - 1, -1, -1):
+            c = candidate(stmts[k])
+            if c is None:
+                continue
+            a, g, x = c
+            for u in stmts[k + 1:]:
+                if is_comment(u):
+                    continue
+                if a in _loads(u):
+                    if (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
+                            and _elementwise(u.value)):
+                        new = _replace_name(u.value, a, load(g))
+                        if expr_shape_class(new, shapes, kinds) == shapes.get(x, x):
+                            u.value = new
+                            del stmts[k]
+                    break
+                stored = {n.id for n in gast.walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                if {g, x} & stored or not isinstance(u, (gast.Assign, gast.AugAssign, gast.Expr)):
+                    break
+
+    block(fn.body)
+    return fn
+
+
+def _replace_name(e, name, new):
+    import copy as _copy
+
+    class R(gast.NodeTransformer):
+        def visit_Name(self, n):
+            return _copy.deepcopy(new) if n.id == name and isinstance(n.ctx, gast.Load) else n
+    return R().visit(_copy.deepcopy(e))

@@ -7,6 +7,7 @@ definition; loops carry the adjoints of values defined outside them; branches ar
 """
 from __future__ import annotations
 
+import ast
 import copy
 import linecache
 
@@ -32,7 +33,8 @@ def simplify(e):
             num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
             if lc and rc and num(L) and num(R) and not isinstance(n.op, gast.MatMult):
                 try:
-                    val = eval(compile(gast.gast_to_ast(gast.Expression(body=n)), "<fold>", "eval"))
+                    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=n)))
+                    val = eval(compile(tree, "<fold>", "eval"))
                     return const(val)
                 except Exception:
                     return n
@@ -66,6 +68,7 @@ class Reverse:
             taken |= {getattr(n, a) for a in ("_srcdiff_old", "_srcdiff_iters") if hasattr(n, a)}
         self.namer = Namer(taken)
         self.adj_names: dict = {}
+        self.adjoint_temps: set = set()     # adjoints returned by callees' vjp functions
         self.reads: set = set()
         self.stacks: dict = {}              # primal name -> stack name
         self.primal_names = names_in(self.fn)
@@ -133,7 +136,8 @@ class Reverse:
             state[d] = True  # a fresh array
         else:
             out.append(assign(d, expr))
-            state[d] = False  # may alias another adjoint
+            # arithmetic makes a new array; anything else may alias another adjoint
+            state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and (self.kinds.get(v) or ("?",))[0] == "a"
 
     def own(self, v, state, out):
         """Make d_v an array this sweep may update in place."""
@@ -438,9 +442,15 @@ class Reverse:
         elif isinstance(value, gast.Tuple):
             fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
                  "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
-        del state[d]
+        owned = state.pop(d)
         for v, expr in contribs:
+            first = self.adj(v) not in state
             self.accum(v, expr, state, out)
+            # d_v = g (or g summed to v's shape) takes over g, which nothing reads after this point,
+            # so an array this sweep owned stays owned (no copy before updating it in place)
+            if (owned and first and len(contribs) == 1 and v in self.active
+                    and _passes_on(self.tidy(copy.deepcopy(expr)), d)):
+                state[self.adj(v)] = True
 
     def instantiate(self, rule, bound, ans, g):
         out = []
@@ -462,6 +472,9 @@ class Reverse:
             call_kinds = tuple(expr_kind(a, self.kinds) for a in value.args)
             fname = self.callee_vjp(name, tuple(pos), s, call_kinds)
             temps = [self.namer.fresh("d_" + value.args[k].id) for k in pos]
+            for k, tmp in zip(pos, temps):
+                self.adjoint_temps.add(tmp)
+                self.kinds[tmp] = self.kinds.get(value.args[k].id)
             args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
             target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
                                                                          ctx=gast.Store())
@@ -658,6 +671,14 @@ class Reverse:
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
+def _passes_on(e, d) -> bool:
+    """`e` is the adjoint `d` itself or `rt.unbroadcast(d, ...)` (d, or a new array)."""
+    if isinstance(e, gast.Name):
+        return e.id == d
+    return (isinstance(e, gast.Call) and dotted_name(e.func) == "rt.unbroadcast" and bool(e.args)
+            and isinstance(e.args[0], gast.Name) and e.args[0].id == d)
+
+
 def _branch_merge(s) -> bool:
     return getattr(s, "_srcdiff_merge", False) and not getattr(s, "_srcdiff_testcopy", False)
 

@@ -1,0 +1,246 @@
+"""Pass 9b: preaccumulate scalar adjoints inside loops (partials first, incoming adjoints last).
+
+The backward sweep of a scalar line such as `y1 = y + dt * (a * y - b * y ** 2)` pushes the incoming
+adjoint `d_y1` through every operation of the line: `d_y9 = d_y1 * dt; d_y8 = -d_y9; d_y7 = d_y8 * b;
+d_y = d_y1 + d_y7 * 2 * y + d_y9 * a`. Each adjoint is linear in the incoming one, but this order puts
+every multiplication on the path from `d_y1` to `d_y`, and in a loop that path is the loop-carried
+dependency chain (next iteration's `d_y1` is this iteration's `d_y`), so the sweep runs at the latency
+of that chain. This pass keeps, for each scalar adjoint assigned in a loop body, its value as a linear
+form `sum(source * coefficient)` over the adjoints it came from; coefficients (the partials, which
+only read primal values) are computed where the original statement was, in `p_<name>` temporaries,
+and an adjoint is written out (`d_y = d_y1 * p_y`) only where something else reads it: before the
+statement that reads it, before one that rebinds a name its form depends on, and at the end of the
+straight-line run for adjoints read later (or in the next iteration). The rewrite is exact algebra
+(reassociation of products and sums, rounding aside); runs it cannot follow are left unchanged.
+"""
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import gast
+
+from .astutil import assign, const, is_comment, load
+from .optimize import _pure, eliminate_dead_code
+from .reverse import simplify
+
+_MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
+
+
+class _Abort(Exception):
+    pass
+
+
+def _loads(node) -> Counter:
+    """Reads of each name under `node` (the target of `x += ...` is read too)."""
+    out = Counter(n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
+    out.update(n.target.id for n in gast.walk(node)
+               if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name))
+    return out
+
+
+def _stores(s) -> set:
+    out = set()
+    for n in gast.walk(s):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            out.add(n.id)
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
+            out |= {m.id for m in gast.walk(n.value) if isinstance(m, gast.Name)}
+    return out
+
+
+def _atom(e) -> bool:
+    return isinstance(e, (gast.Name, gast.Constant))
+
+
+def _const(e, value) -> bool:
+    return (isinstance(e, gast.Constant) and isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+            and e.value == value)
+
+
+def _neg(c):
+    if isinstance(c, gast.Constant) and isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+        return const(-c.value)
+    if isinstance(c, gast.UnaryOp) and isinstance(c.op, gast.USub):
+        return c.operand
+    return gast.UnaryOp(op=gast.USub(), operand=c)
+
+
+def _binop(a, op, b):
+    """a op b for coefficients, folded and without `x * -1` or `x + -y`."""
+    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    if isinstance(op, gast.Mult) and _const(a, -1):
+        return _neg(b)
+    if isinstance(op, (gast.Mult, gast.Div)) and _const(b, -1):
+        return _neg(a)
+    if isinstance(op, (gast.Add, gast.Sub)) and isinstance(b, gast.UnaryOp) and isinstance(b.op, gast.USub):
+        op, b = (gast.Sub() if isinstance(op, gast.Add) else gast.Add()), b.operand
+    return simplify(gast.BinOp(left=a, op=op, right=b))
+
+
+def _combine(a: dict, b: dict, op) -> dict:
+    out = dict(a)
+    for s, c in b.items():
+        if s in out:
+            out[s] = _binop(out[s], op(), c)
+        else:
+            out[s] = copy.deepcopy(c) if op is gast.Add else _neg(copy.deepcopy(c))
+    return out
+
+
+def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast.FunctionDef:
+    """Rewrite the straight-line runs of every loop body (see the module docstring). `linear`: the
+    adjoint names of the function; only those of float-scalar kind take part."""
+    total = _loads(fn)
+
+    def scalar_adjoint(v):
+        return v in linear and kinds.get(v) == ("s", "f")
+
+    def run(stmts):
+        env: dict = {}            # adjoint name -> {source name: coefficient atom}, not yet written out
+        absorbed = Counter()      # loads by the statements folded into forms
+        sources_read = set()      # names whose current value a form reads
+        temps = set()             # the partials this run defines
+        out = []
+
+        def form(e):
+            """Linear form of e over scalar adjoints; 'primal' if it reads none; None otherwise."""
+            if isinstance(e, gast.Name):
+                if e.id in env:
+                    return dict(env[e.id])
+                if scalar_adjoint(e.id):
+                    return {e.id: const(1.0)}
+                return None if e.id in linear else "primal"
+            if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+                a, b = form(e.left), form(e.right)
+                if a is None or b is None:
+                    return None
+                if a == "primal" and b == "primal":
+                    return "primal"
+                if isinstance(e.op, (gast.Add, gast.Sub)):
+                    if a == "primal" or b == "primal":
+                        return None   # affine, not linear
+                    return _combine(a, b, type(e.op))
+                if isinstance(e.op, gast.Mult) and (a == "primal") != (b == "primal"):
+                    lin, f = (b, e.left) if a == "primal" else (a, e.right)
+                    return {s: _binop(c, gast.Mult(), f) for s, c in lin.items()}
+                if isinstance(e.op, gast.Div) and b == "primal":
+                    return {s: _binop(c, gast.Div(), e.right) for s, c in a.items()}
+                return None
+            if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+                a = form(e.operand)
+                if a is None or a == "primal" or isinstance(e.op, gast.UAdd):
+                    return a
+                return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
+            names = {n.id for n in gast.walk(e) if isinstance(n, gast.Name)}
+            if names & (linear | set(env)) or not _pure(e):
+                return None
+            return "primal"
+
+        def deps(v):
+            d = set(env[v])
+            for c in env[v].values():
+                d |= {n.id for n in gast.walk(c) if isinstance(n, gast.Name)}
+            return d
+
+        def live(v):
+            """v may still be read: by a statement not folded into a form (here, later, or in the next
+            iteration through a form that read its old value)."""
+            return total[v] > absorbed[v] or v in sources_read
+
+        def write_out(names):
+            """Assign the pending adjoints `names`, and first any live form that reads the old value of
+            one of them (dead forms that do are dropped)."""
+            todo = set(names)
+            grew = True
+            while grew:
+                grew = False
+                for y in list(env):
+                    if y not in todo and any(x != y and x in todo for x in env[y]):
+                        if live(y):
+                            todo.add(y)
+                            grew = True
+                        else:
+                            del env[y]
+            order = []
+            while todo:
+                # writing y rebinds it: forms still to be written that read y's old value go first
+                ready = [y for y in env if y in todo and not any(z != y and y in env[z] for z in todo)]
+                if not ready:
+                    raise _Abort()
+                for y in ready:
+                    order.append(y)
+                    todo.discard(y)
+            for y in order:
+                terms = env.pop(y)
+                if list(terms) == [y] and _const(terms[y], 1):
+                    continue   # unchanged
+                expr = None
+                for s, c in terms.items():
+                    neg = _const(c, -1)
+                    term = (load(s) if (_const(c, 1) or neg)
+                            else gast.BinOp(left=load(s), op=gast.Mult(), right=copy.deepcopy(c)))
+                    if expr is None:
+                        expr = gast.UnaryOp(op=gast.USub(), operand=term) if neg else term
+                    else:
+                        expr = gast.BinOp(left=expr, op=gast.Sub() if neg else gast.Add(), right=term)
+                out.append(assign(y, expr if expr is not None else const(0.0)))
+
+        for s in stmts:
+            lf = None
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and scalar_adjoint(s.targets[0].id)):
+                lf = form(s.value)
+                if lf == "primal" or (lf is not None and len(lf) > _MAX_SOURCES):
+                    lf = None
+            if lf is not None:
+                x = s.targets[0].id
+                absorbed.update(_loads(s.value))
+                sources_read |= set(lf)
+                base = x[2:] if x.startswith("d_") else x
+                before = env.get(x, {})
+                for src, c in lf.items():
+                    if not _atom(c):
+                        # update x's own partial in place when no other form reads it
+                        old = before.get(src)
+                        p = old.id if (isinstance(old, gast.Name) and old.id in temps and not any(
+                            old.id in deps(y) for y in env if y != x)) else namer.fresh("p_" + base)
+                        temps.add(p)
+                        out.append(assign(p, c))
+                        lf[src] = load(p)
+                env[x] = lf
+                continue
+            loaded, stored = set(_loads(s)), _stores(s)
+            need = [v for v in env if v in loaded or (deps(v) & stored and live(v))]
+            if need:
+                write_out(need)
+            for v in stored & set(env):
+                del env[v]    # rebound before anything read it
+            out.append(s)
+        write_out([v for v in env if live(v)])
+        return out
+
+    def block(stmts, in_loop):
+        for s in stmts:
+            inner = in_loop or isinstance(s, (gast.For, gast.While))
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f), inner))
+        if not in_loop:
+            return stmts
+        out, pending = [], []
+        for s in stmts + [None]:
+            if s is not None and not isinstance(s, (gast.If, gast.For, gast.While)):
+                pending.append(s)
+                continue
+            try:
+                out += run(pending) if any(not is_comment(p) for p in pending) else pending
+            except _Abort:
+                out += pending
+            pending = []
+            if s is not None:
+                out.append(s)
+        return out
+
+    fn.body = block(fn.body, False)
+    return eliminate_dead_code(fn)   # loops left with nothing to do (a body of identity copies)
