@@ -40,6 +40,34 @@ def _view_source(value, name, kinds):
     return None
 
 
+def _roots(fn, kinds):
+    """name -> the name whose memory it may share (itself when it views nothing)."""
+    source = {}
+    for s in gast.walk(fn):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            src = _view_source(s.value, s.targets[0].id, kinds)
+            if src is not None:
+                source[s.targets[0].id] = src
+
+    def root(n):
+        seen = set()
+        while n in source and n not in seen:
+            seen.add(n)
+            n = source[n]
+        return n
+    return {n: root(n) for n in set(source) | set(source.values())}
+
+
+def sharing_written_memory(fn, kinds=None) -> set:
+    """Names that may share memory with an array written in place (the written names included)."""
+    written = {n.targets[0].value.id for n in gast.walk(fn)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
+               and isinstance(n.targets[0].value, gast.Name)}
+    roots = _roots(fn, kinds or {})
+    hit = {roots.get(w, w) for w in written}
+    return written | {n for n, r in roots.items() if r in hit}
+
+
 class _Order:
     """Statements in program order: index, enclosing loops, and index ranges of loops."""
 
@@ -70,25 +98,15 @@ def check_views(unit, kinds: dict) -> None:
     """Raise SrcdiffError for a view read after a write it would observe (see module docstring)."""
     fn = unit.node
     order = _Order(fn)
-    source, defined = {}, {a.id: -1 for a in fn.args.args}
+    defined = {a.id: -1 for a in fn.args.args}
     for k, s, _ in order.items:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            name = s.targets[0].id
-            defined.setdefault(name, k)
-            src = _view_source(s.value, name, kinds)
-            if src is not None:
-                source[name] = src
-
-    def root(n):
-        seen = set()
-        while n in source and n not in seen:
-            seen.add(n)
-            n = source[n]
-        return n
-
+            defined.setdefault(s.targets[0].id, k)
+    roots = _roots(fn, kinds)
+    root = lambda n: roots.get(n, n)  # noqa: E731
     family = {}
-    for n in set(source) | set(source.values()):
-        family.setdefault(root(n), set()).add(n)
+    for n, r in roots.items():
+        family.setdefault(r, set()).add(n)
     reads = {}
     for k, s, loops in order.items:
         for n in _own_loads(s):

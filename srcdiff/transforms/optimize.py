@@ -154,10 +154,10 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
     counts = _assign_counts(fn)
     renames: dict = {}
-    # two copies of an array that is later written in place are two arrays
-    written = {n.targets[0].value.id for n in gast.walk(fn)
-               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
-               and isinstance(n.targets[0].value, gast.Name)}
+    # two copies of an array that is later written in place are two arrays (and so are copies of
+    # anything sharing its memory: z = y; z[i] = ... changes y)
+    from .aliasing import sharing_written_memory
+    written = sharing_written_memory(fn)
 
     def apply(stmts):
         out = []
