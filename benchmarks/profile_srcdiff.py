@@ -15,7 +15,9 @@ from what srcdiff emitted at the time of writing), so each inefficiency gets a n
                     remat    : inplace + don't push log_alpha_3/4/7 (a view, a K x K temporary,
                                a column copy); recompute log_alpha_4 = log_alpha[:, None] + log_A
 
-The variants are frozen copies: when the compiler changes, re-read the printed source.
+The variants are frozen copies: when the compiler changes, re-read the printed source. (The (c)
+variants predate the log-domain product (transforms/logdomain.py) and preaccumulation; they now show
+how far the compiler has moved past those hand edits, not what remains to gain.)
 
     python benchmarks/profile_srcdiff.py [--repeats 21]
 """
