@@ -40,7 +40,7 @@ def _view_source(value, name, kinds):
     return None
 
 
-def _roots(fn, kinds):
+def memory_roots(fn, kinds) -> dict:
     """name -> the name whose memory it may share (itself when it views nothing)."""
     source = {}
     for s in gast.walk(fn):
@@ -63,7 +63,7 @@ def sharing_written_memory(fn, kinds=None) -> set:
     written = {n.targets[0].value.id for n in gast.walk(fn)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
                and isinstance(n.targets[0].value, gast.Name)}
-    roots = _roots(fn, kinds or {})
+    roots = memory_roots(fn, kinds or {})
     hit = {roots.get(w, w) for w in written}
     return written | {n for n, r in roots.items() if r in hit}
 
@@ -102,7 +102,7 @@ def check_views(unit, kinds: dict) -> None:
     for k, s, _ in order.items:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.setdefault(s.targets[0].id, k)
-    roots = _roots(fn, kinds)
+    roots = memory_roots(fn, kinds)
     root = lambda n: roots.get(n, n)  # noqa: E731
     family = {}
     for n, r in roots.items():

@@ -20,11 +20,8 @@ import copy
 
 import gast
 
+from .aliasing import memory_roots, sharing_written_memory
 from .astutil import Namer, assign, call, const, copy_loc, dotted_name, names_in, store
-
-_VIEWS = {"rt.expand_dims", "np.transpose", "rt.transpose", "np.reshape", "np.ravel", "np.squeeze",
-          "np.atleast_2d", "np.asarray"}
-
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -34,30 +31,6 @@ def _definitions(fn) -> dict:
             name = n.targets[0].id
             defs[name] = None if name in defs else n.value
     return defs
-
-
-def _root(name, defs, params):
-    """The parameter or allocation whose memory `name` may view (following copies, indexing, views)."""
-    seen = set()
-    while name not in seen:
-        seen.add(name)
-        v = defs.get(name)
-        if isinstance(v, gast.Name):
-            name = v.id
-        elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
-            name = v.value.id
-        elif (isinstance(v, gast.Call) and dotted_name(v.func) in _VIEWS and v.args
-              and isinstance(v.args[0], gast.Name)):
-            name = v.args[0].id
-        else:
-            break
-    return name
-
-
-def _written_in_place(fn) -> set:
-    return {n.targets[0].value.id for n in gast.walk(fn)
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
-            and isinstance(n.targets[0].value, gast.Name)}
 
 
 def _int_const(e):
@@ -86,9 +59,10 @@ class _Rewrite:
         for n in gast.walk(self.fn):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 self.uses[n.id] = self.uses.get(n.id, 0) + 1
-        written = _written_in_place(self.fn)
-        self.written_roots = {_root(w, self.defs, self.params) for w in written}
-        self.writes_params = any(r in self.params for r in self.written_roots)
+        self.roots = memory_roots(self.fn, kinds)
+        shared = sharing_written_memory(self.fn, kinds)
+        self.written_roots = {self.roots.get(n, n) for n in shared}
+        self.writes_params = bool(self.written_roots & set(self.params))   # two parameters may be one array
         self.reaching = _definitely_assigned(self.fn)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tables: dict = {}       # (matrix, axis, id(loop)) -> table name
@@ -103,7 +77,7 @@ class _Rewrite:
 
     def invariant_in(self, matrix, loops):
         """The outermost of `loops` (outermost first) that leaves `matrix` unchanged, or None."""
-        root = _root(matrix, self.defs, self.params)
+        root = self.roots.get(matrix, matrix)
         if root in self.written_roots or (root in self.params and self.writes_params):
             return None
         for loop in loops:
