@@ -150,3 +150,23 @@ def copy_loc(new, old):
             if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                 n.lineno = ln
     return new
+
+
+def definitely_assigned(fn) -> dict:
+    """id(if/for/while statement) -> the names certainly assigned when control reaches it."""
+    out = {}
+
+    def block(stmts, have):
+        for st in stmts:
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                have = have | {st.targets[0].id}
+            elif isinstance(st, gast.If):
+                out[id(st)] = have
+                have = block(st.body, have) & block(st.orelse, have)
+            elif isinstance(st, (gast.For, gast.While)):
+                out[id(st)] = have
+                block(st.body, have | ({st.target.id} if isinstance(st, gast.For) else set()))
+        return have
+
+    block(fn.body, frozenset(a.id for a in fn.args.args))
+    return out

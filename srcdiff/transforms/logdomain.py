@@ -21,7 +21,7 @@ import copy
 import gast
 
 from .aliasing import memory_roots, sharing_written_memory
-from .astutil import Namer, assign, call, const, copy_loc, dotted_name, names_in, store
+from .astutil import Namer, assign, call, const, copy_loc, definitely_assigned, dotted_name, names_in, store
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -50,7 +50,6 @@ def _axis2(e, defs):
 
 class _Rewrite:
     def __init__(self, unit, kinds):
-        from .reverse import _definitely_assigned
         self.fn = unit.node
         self.kinds = kinds
         self.defs = _definitions(self.fn)
@@ -63,7 +62,7 @@ class _Rewrite:
         shared = sharing_written_memory(self.fn, kinds)
         self.written_roots = {self.roots.get(n, n) for n in shared}
         self.writes_params = bool(self.written_roots & set(self.params))   # two parameters may be one array
-        self.reaching = _definitely_assigned(self.fn)
+        self.reaching = definitely_assigned(self.fn)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tables: dict = {}       # (matrix, axis, id(loop)) -> table name
         self.hoisted: dict = {}      # id(loop) -> [table assignments to put before it]

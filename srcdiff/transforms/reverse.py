@@ -17,7 +17,7 @@ from ..errors import fail
 from ..rules import RULES
 from .activity import bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
-from .astutil import Namer, assign, call, comment, const, dotted, dotted_name, load, loaded_names, names_in, store
+from .astutil import Namer, assign, definitely_assigned, call, comment, const, dotted, dotted_name, load, loaded_names, names_in, store
 
 _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@"}
 _INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
@@ -73,7 +73,7 @@ class Reverse:
         self.stacks: dict = {}              # primal name -> stack name
         self.primal_names = names_in(self.fn)
         self.last_line = None
-        self.assigned_before = _definitely_assigned(self.fn)
+        self.assigned_before = definitely_assigned(self.fn)
 
     # ---- names ------------------------------------------------------------------------------------
     def adj(self, v: str) -> str:
@@ -681,26 +681,6 @@ def _passes_on(e, d) -> bool:
 
 def _branch_merge(s) -> bool:
     return getattr(s, "_srcdiff_merge", False) and not getattr(s, "_srcdiff_testcopy", False)
-
-
-def _definitely_assigned(fn) -> dict:
-    """id(if/for/while statement) -> the names certainly assigned when control reaches it."""
-    out = {}
-
-    def block(stmts, have):
-        for st in stmts:
-            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
-                have = have | {st.targets[0].id}
-            elif isinstance(st, gast.If):
-                out[id(st)] = have
-                have = block(st.body, have) & block(st.orelse, have)
-            elif isinstance(st, (gast.For, gast.While)):
-                out[id(st)] = have
-                block(st.body, have | ({st.target.id} if isinstance(st, gast.For) else set()))
-        return have
-
-    block(fn.body, frozenset(a.id for a in fn.args.args))
-    return out
 
 
 def _subst(tpl, mapping):
