@@ -17,7 +17,8 @@ from ..errors import fail
 from ..rules import RULES
 from .activity import bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
-from .astutil import Namer, assign, definitely_assigned, call, comment, const, dotted, dotted_name, load, loaded_names, names_in, store
+from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
+                      loaded_names, names_in, store)
 
 _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@"}
 _INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
