@@ -115,6 +115,9 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Tuple):
         return ("t", len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
     if isinstance(e, gast.Call):
+        if dotted_name(e.func) == "rt.pop":
+            k = expr_kind(e.args[0], kinds) if e.args else None
+            return k[1] if k is not None and k[0] == "l" else None
         return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
     return None
 
@@ -222,7 +225,15 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
     for _ in range(6):
         before = dict(kinds)
         for n in _in_order(fn.body):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
+                    and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
+                s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: ("l", element kind)
+                old = kinds.get(s)
+                kinds[s] = ("l", unify(old[1], k) if old is not None and old[0] == "l" else k)
+            elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
+                    and dotted_name(n.value.func) == "rt.stack"):
+                kinds.setdefault(n.targets[0].id, None)
+            elif isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 name = n.targets[0].id
                 k = expr_kind(n.value, kinds)
                 kinds[name] = unify(kinds[name], k) if name in kinds else k

@@ -74,6 +74,9 @@ class Reverse:
         self.primal_names = names_in(self.fn)
         self.last_line = None
         self.assigned_before = _definitely_assigned(self.fn)
+        # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
+        self.stack_names = {n.targets[0].id for n in gast.walk(self.fn) if isinstance(n, gast.Assign)
+                            and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.stack"}
 
     # ---- names ------------------------------------------------------------------------------------
     def adj(self, v: str) -> str:
@@ -408,9 +411,13 @@ class Reverse:
             self.backward_if(s, state, out)
         elif isinstance(s, (gast.For, gast.While)):
             self.backward_loop(s, state, out)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            self.backward_push(s, state, out)
         return out
 
     def backward_assign(self, t, value, s, state, out):
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
+            return self.backward_pop(t, value.args[0].id, state, out)
         d = self.adj(t)
         if t not in self.active or d not in state:
             return
@@ -451,6 +458,28 @@ class Reverse:
             if (owned and first and len(contribs) == 1 and v in self.active
                     and _passes_on(self.tidy(copy.deepcopy(expr)), d)):
                 state[self.adj(v)] = True
+
+    # ---- stacks: the adjoint of `v = s.pop()` pushes d_v onto d_s, that of `s.append(v)` pops it ----------
+    def backward_pop(self, v, stack, state, out):
+        if stack not in self.active:
+            return
+        d = self.adj(v) if v in self.active else None
+        if d is not None and d in state:
+            owned = state.pop(d)
+            g = load(d) if owned or is_scalar(self.kinds.get(v)) else call("rt.copy", load(d))
+        else:   # nothing reached v: push a zero, so that the pops below stay matched with their pushes
+            g = self.zero(v)
+        out.append(gast.Expr(value=call("rt.push", load(self.adj(stack)), self.tidy(self.read(g)))))
+
+    def backward_push(self, s, state, out):
+        stack, v = s.value.args[0], s.value.args[1]
+        if stack.id not in self.active:
+            return
+        popped = call("rt.pop", load(self.adj(stack.id)))
+        if isinstance(v, gast.Name) and v.id in self.active:
+            self.accum(v.id, popped, state, out)
+        else:
+            out.append(gast.Expr(value=popped))
 
     def instantiate(self, rule, bound, ans, g):
         out = []
@@ -595,7 +624,8 @@ class Reverse:
         outside, used_after = self.defs_outside(s)
         escaping = _assigned_in(s.body) & used_after  # body values read after the loop
         carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))]
+                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))
+                   and v not in self.stack_names]
         inplace = _written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
         for v in carried:
@@ -657,6 +687,8 @@ class Reverse:
             d = self.adj(p)
             grads.append(load(d) if d in state else self.tidy(call("rt.zeros_like", load(p))))
         inits = [assign(st, gast.List(elts=[], ctx=gast.Load())) for st in self.stacks.values()]
+        inits += [assign(self.adj(v), call("rt.stack", const(self.adj(v))))
+                  for v in sorted(self.stack_names & self.active)]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
