@@ -209,11 +209,15 @@ class Reverse:
         def ok_atom(a):
             return isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (a.id in avail or a.id not in inside))
 
+        counts: dict = {}   # a name a nested loop assigns again (its phi copy) is not one value
+        for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                counts[n.targets[0].id] = counts.get(n.targets[0].id, 0) + 1
         for p, st in enumerate(body):
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
                 continue
             v, val = st.targets[0].id, st.value
-            if getattr(st, "_srcdiff_phi", False):
+            if getattr(st, "_srcdiff_phi", False) or counts.get(v, 0) > 1:
                 continue
             if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + _INT_OPS)
                     and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
