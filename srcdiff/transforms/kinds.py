@@ -107,6 +107,8 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Subscript):
         return _subscript(expr_kind(e.value, kinds), e.slice, kinds)
     if isinstance(e, gast.Attribute):
+        if dotted_name(e) in _DTYPE_NAMES:   # np.int64 as a value: a dtype argument (ANF names it)
+            return ("dtype", _DTYPE_NAMES[dotted_name(e)])
         if e.attr == "shape":
             return ("t",)
         if e.attr in ("ndim", "size"):
@@ -194,9 +196,11 @@ def _call(name, args, e, kinds):
         return _broadcast(args[-2:], "f") if None not in args else None
     if name in ("np.zeros", "np.ones", "np.empty", "np.full") and a0 is not None:
         dt = "f"
-        for kw in e.keywords:
-            if kw.arg == "dtype":
-                dt = None
+        pos = 2 if name == "np.full" else 1
+        given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
+        if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
+            k = expr_kind(given[0], kinds)
+            dt = k[1] if k is not None and k[0] == "dtype" else None
         if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
             return ("a", a0[1], dt)
         return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
@@ -207,6 +211,10 @@ def _call(name, args, e, kinds):
                 "math.fabs", "math.erf", "math.lgamma"):
         return F
     return None
+
+
+_DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",
+                "np.float64": "f", "float": "f"}
 
 
 def unify(a, b):
