@@ -169,8 +169,20 @@ def _lower_generated(obj):
     if isinstance(obj, parse.Unit) or not is_generated(obj):
         return obj
     unit = parse.parse(obj)
-    unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
+    unit.node = _fold_negative_constants(logdomain.split_adjoints(forward.lower_stacks(unit.node)))
     return unit
+
+
+def _fold_negative_constants(node):
+    """`-1` as a constant (the step of the generated backward loops), not an operation ANF names."""
+    class Fold(gast.NodeTransformer):
+        def visit_UnaryOp(self, n):
+            self.generic_visit(n)
+            if (isinstance(n.op, gast.USub) and isinstance(n.operand, gast.Constant)
+                    and type(n.operand.value) in (int, float)):
+                return gast.copy_location(gast.Constant(value=-n.operand.value, kind=None), n)
+            return n
+    return Fold().visit(node)
 
 
 def _link(module: Module, unit: parse.Unit):

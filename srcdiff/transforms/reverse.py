@@ -844,6 +844,10 @@ def _reversed_range(args):
         a, b = args[0], args[1]
         return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1))),
                     simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=const(1))), const(-1))
+    if isinstance(args[2], gast.Constant) and args[2].value == -1:   # range(a, b, -1): range(b + 1, a + 1)
+        a, b = args[0], args[1]
+        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Add(), right=const(1))),
+                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=const(1))))
     a, b, c = (copy.deepcopy(x) for x in args)
     n = call("len", call("range", a, b, c))
     last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(
