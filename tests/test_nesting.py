@@ -217,3 +217,29 @@ def test_two_gradients_in_one_function():
     w = np.array([0.3, -0.2, 0.5])
     for jit in BACKENDS:
         np.testing.assert_allclose(srcdiff.grad(g, jit=jit)(w), numerical_grad(g, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+# ---- what still declines: a clear SrcdiffError at the user's function -------------------------------------
+def cubic_loop(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + x ** 3 * y
+    return s
+
+
+CUBIC_VG = srcdiff.value_and_grad(cubic_loop)
+
+
+def uses_value_and_grad(x, y):
+    v, g = CUBIC_VG(x, y)
+    return v * g
+
+
+def test_reverse_over_value_and_grad_pair_declines_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: a tuple.*value_and_grad.*hint"):
+        srcdiff.grad(uses_value_and_grad)(0.4, 1.3)
+
+
+def test_three_levels_decline_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match="two levels deep"):
+        srcdiff.grad(srcdiff.grad(srcdiff.grad(f_for)))(0.7)

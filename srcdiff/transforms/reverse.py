@@ -451,6 +451,13 @@ class Reverse:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
             return
         elif isinstance(value, gast.Tuple):
+            where = getattr(s, "_srcdiff_file", None)
+            if where:   # inlined generated code: a value_and_grad's (value, gradient) pair
+                fail(self.fn, self.unit, f"a tuple of differentiated values ({where}:{s.lineno}, code srcdiff "
+                     "generated, e.g. the (value, gradient) pair of srcdiff.value_and_grad) cannot be "
+                     "differentiated in reverse mode",
+                     "call srcdiff.grad and the function itself separately inside the differentiated "
+                     "function, or use srcdiff.jvp / srcdiff.hvp of it")
             fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
                  "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
         owned = state.pop(d)
