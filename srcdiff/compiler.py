@@ -150,9 +150,39 @@ def _key(obj):
 def _unit_for(module: Module, obj) -> parse.Unit:
     k = _key(obj)
     if k not in module.units:
-        module.units[k] = front_end(obj)
+        module.units[k] = front_end(_lower_generated(obj))
         _link(module, module.units[k])
     return module.units[k]
+
+
+def is_generated(obj) -> bool:
+    """`obj` is a function srcdiff generated (its module is one of the loaded generated modules)."""
+    fn = obj.func if isinstance(obj, parse.Unit) else getattr(obj, "py_func", obj)
+    return (getattr(fn, "__module__", "") or "").startswith("srcdiff_generated.")
+
+
+def _lower_generated(obj):
+    """Generated code differentiated again (a user function calls a srcdiff gradient): its stacks
+    (`s = []`, `s.append(v)`, `s.pop()`) become rt.stack / rt.push / rt.pop calls, which reverse mode
+    differentiates (transforms/reverse.py, stack adjoints), and fused log-domain adjoints are split."""
+    from .transforms import forward
+    if isinstance(obj, parse.Unit) or not is_generated(obj):
+        return obj
+    unit = parse.parse(obj)
+    unit.node = _fold_negative_constants(logdomain.split_adjoints(forward.lower_stacks(unit.node)))
+    return unit
+
+
+def _fold_negative_constants(node):
+    """`-1` as a constant (the step of the generated backward loops), not an operation ANF names."""
+    class Fold(gast.NodeTransformer):
+        def visit_UnaryOp(self, n):
+            self.generic_visit(n)
+            if (isinstance(n.op, gast.USub) and isinstance(n.operand, gast.Constant)
+                    and type(n.operand.value) in (int, float)):
+                return gast.copy_location(gast.Constant(value=-n.operand.value, kind=None), n)
+            return n
+    return Fold().visit(node)
 
 
 def _link(module: Module, unit: parse.Unit):
@@ -266,6 +296,8 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
                             entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds)
+    from .transforms import forward
+    module.functions = [forward.raise_stacks(f) for f in module.functions]
     return module
 
 

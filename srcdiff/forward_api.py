@@ -309,7 +309,19 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
     return Jacobian(f, wrt, jit, mode)
 
 
-# ---- nesting: grad(grad(f)) and friends differentiate the generated source, in forward mode ---------------
+# ---- nesting: grad(grad(f)) and friends differentiate the generated source -------------------------------
+def _reverse_nested(t: Transformed, arg_kinds: tuple):
+    """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated, in
+    reverse mode over the inner generated source specialised to the arguments' kinds (one sweep for
+    any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse.backward_pop)."""
+    inner = t.f._build(arg_kinds) if arg_kinds else t.f._build()
+    inner = getattr(inner, "py_func", inner)
+    mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds)
+    src = mod.source()
+    loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, t.jit)
+    return mod, src, getattr(loaded, mod.entry)
+
+
 def _nested(t: Transformed):
     """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated:
     forward mode over the inner generated source, one pass per entry of the wrt arguments (one pass
@@ -356,7 +368,14 @@ def _install_nesting():
         if isinstance(self.f, Transformed):
             key = ("nested", repr(args), repr(sorted(kwargs.items())))
             if key not in self._cache:
-                self._cache[key] = _nested(self)
+                arg_kinds = args[0] if args else ()
+                built = None
+                if len(args) <= 1 and not kwargs and all(k is not None and k[0] != "t" for k in arg_kinds):
+                    try:      # reverse over reverse
+                        built = _reverse_nested(self, arg_kinds)
+                    except SrcdiffError:   # e.g. a helper with a forward rule only: forward over reverse
+                        built = None
+                self._cache[key] = built or _nested(self)
             self._last = self._cache[key]
             return self._last[2]
         return reverse_build(self, *args, **kwargs)

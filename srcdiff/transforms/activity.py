@@ -15,6 +15,8 @@ def call_sources(call, callees) -> list:
     name = dotted_name(call.func)
     if name in callees:
         return [a.id for a in call.args if isinstance(a, gast.Name)]
+    if name == "rt.pop":      # a value popped from a stack carries what was pushed onto it
+        return [a.id for a in call.args[:1] if isinstance(a, gast.Name)]
     rule = RULES.get(name)
     if rule is None or rule.nondiff:
         return []
@@ -70,6 +72,9 @@ def edges(stmts, callees, out=None) -> list:
                 out += [(t.id, src) for src in sources(s.value, callees)]
             elif isinstance(s.value, gast.Name):
                 out.append((t.value.id, s.value.id))
+        elif (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
+              and all(isinstance(a, gast.Name) for a in s.value.args[:2])):
+            out.append((s.value.args[0].id, s.value.args[1].id))   # the stack carries the pushed value
         for field in ("body", "orelse"):
             if isinstance(getattr(s, field, None), list):
                 edges(getattr(s, field), callees, out)

@@ -107,6 +107,8 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Subscript):
         return _subscript(expr_kind(e.value, kinds), e.slice, kinds)
     if isinstance(e, gast.Attribute):
+        if dotted_name(e) in _DTYPE_NAMES:   # np.int64 as a value: a dtype argument (ANF names it)
+            return ("dtype", _DTYPE_NAMES[dotted_name(e)])
         if e.attr == "shape":
             return ("t",)
         if e.attr in ("ndim", "size"):
@@ -115,6 +117,9 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Tuple):
         return ("t", len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
     if isinstance(e, gast.Call):
+        if dotted_name(e.func) == "rt.pop":
+            k = expr_kind(e.args[0], kinds) if e.args else None
+            return k[1] if k is not None and k[0] == "l" else None
         return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
     return None
 
@@ -191,9 +196,11 @@ def _call(name, args, e, kinds):
         return _broadcast(args[-2:], "f") if None not in args else None
     if name in ("np.zeros", "np.ones", "np.empty", "np.full") and a0 is not None:
         dt = "f"
-        for kw in e.keywords:
-            if kw.arg == "dtype":
-                dt = None
+        pos = 2 if name == "np.full" else 1
+        given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
+        if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
+            k = expr_kind(given[0], kinds)
+            dt = k[1] if k is not None and k[0] == "dtype" else None
         if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
             return ("a", a0[1], dt)
         return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
@@ -204,6 +211,10 @@ def _call(name, args, e, kinds):
                 "math.fabs", "math.erf", "math.lgamma"):
         return F
     return None
+
+
+_DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",
+                "np.float64": "f", "float": "f"}
 
 
 def unify(a, b):
@@ -222,7 +233,15 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
     for _ in range(6):
         before = dict(kinds)
         for n in _in_order(fn.body):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
+                    and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
+                s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: ("l", element kind)
+                old = kinds.get(s)
+                kinds[s] = ("l", unify(old[1], k) if old is not None and old[0] == "l" else k)
+            elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
+                    and dotted_name(n.value.func) == "rt.stack"):
+                kinds.setdefault(n.targets[0].id, None)
+            elif isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 name = n.targets[0].id
                 k = expr_kind(n.value, kinds)
                 kinds[name] = unify(kinds[name], k) if name in kinds else k

@@ -6,6 +6,7 @@ import gast
 from .astutil import COMMENT_MARK, is_comment
 
 _PURE_CALL_PREFIXES = ("np.", "rt.", "math.")
+_STACK_OPS = ("rt.pop", "rt.push")   # they change the stack: a pop whose value is unused still pops
 
 
 def _pure(value) -> bool:
@@ -19,7 +20,7 @@ def _pure(value) -> bool:
             if not isinstance(f, gast.Name):
                 return False
             name = ".".join([f.id] + parts[::-1])
-            if not name.startswith(_PURE_CALL_PREFIXES) or name.startswith("np.random"):
+            if not name.startswith(_PURE_CALL_PREFIXES) or name.startswith("np.random") or name in _STACK_OPS:
                 return False
     return True
 
@@ -121,7 +122,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     def key(value):
         if isinstance(value, gast.Call):
             name = dotted_name(value.func)
-            if name not in RULES or name.startswith("np.random") or name in ("print",):
+            if name not in RULES or name.startswith("np.random") or name in ("print", "rt.pop", "rt.stack"):
                 return None
         elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Compare, gast.Attribute)):
             return None

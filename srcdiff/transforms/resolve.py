@@ -114,8 +114,43 @@ class _Resolver(gast.NodeTransformer):
              "function and pass the result in as an argument")
 
     # -- visitors -------------------------------------------------------------------------------
+    def _static_transform(self, func):
+        """`srcdiff.grad(f, wrt=...)` called inside a differentiated function: the transform, made now
+        (its arguments must be globals or constants), or _MISSING."""
+        from .. import api, forward_api
+        if not isinstance(func, gast.Call):
+            return _MISSING
+        maker = self._lookup(func.func)
+        if maker not in (api.grad, api.value_and_grad, api.vjp, forward_api.jvp):
+            return _MISSING
+
+        def value(e):
+            if isinstance(e, gast.Constant):
+                return e.value
+            if isinstance(e, gast.Tuple):
+                return tuple(value(x) for x in e.elts)
+            obj = self._lookup(e)
+            if obj is _MISSING:
+                fail(e, self.unit, f"the arguments of {self._text(func.func)}(...) inside a differentiated "
+                     "function must be global functions or constants",
+                     "define the transform at module level (dloss = srcdiff.grad(loss)) and call it")
+            return obj
+        return maker(*[value(a) for a in func.args], **{k.arg: value(k.value) for k in func.keywords})
+
     def visit_Call(self, node):
         func = node.func
+        made = self._static_transform(func)
+        if made is not _MISSING:   # srcdiff.grad(loss)(w): the generated gradient becomes a callee
+            base = func.args[0].id if func.args and isinstance(func.args[0], gast.Name) else "f"
+            name, k = f"{base}_{getattr(made, 'mode', 'jvp')}", 0
+            while name in self.locals or (name in self.unit.callees and self.unit.callees[name] is not made.py_func):
+                k += 1
+                name = f"{base}_{getattr(made, 'mode', 'jvp')}{k}"
+            self.unit.callees[name] = made.py_func
+            node.func = copy_loc(load(name), func)
+            node.args = [self.visit(a) for a in node.args]
+            node.keywords = [self.visit(kw) for kw in node.keywords]
+            return node
         obj = self._lookup(func)
         if obj is _MISSING and isinstance(func, gast.Attribute):
             return self._method(node)

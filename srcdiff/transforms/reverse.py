@@ -75,6 +75,9 @@ class Reverse:
         self.primal_names = names_in(self.fn)
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
+        # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
+        self.stack_names = {n.targets[0].id for n in gast.walk(self.fn) if isinstance(n, gast.Assign)
+                            and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.stack"}
 
     # ---- names ------------------------------------------------------------------------------------
     def adj(self, v: str) -> str:
@@ -207,11 +210,15 @@ class Reverse:
         def ok_atom(a):
             return isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (a.id in avail or a.id not in inside))
 
+        counts: dict = {}   # a name a nested loop assigns again (its phi copy) is not one value
+        for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                counts[n.targets[0].id] = counts.get(n.targets[0].id, 0) + 1
         for p, st in enumerate(body):
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
                 continue
             v, val = st.targets[0].id, st.value
-            if getattr(st, "_srcdiff_phi", False):
+            if getattr(st, "_srcdiff_phi", False) or counts.get(v, 0) > 1:
                 continue
             if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + _INT_OPS)
                     and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
@@ -223,7 +230,8 @@ class Reverse:
                 subs[v] = [st, p, val.value.id]
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
                   and val.value.id not in inside
-                  and self._basic_index(val.slice, lambda a: ok_atom(a) or isinstance(a, gast.Name) and a.id in subs)):
+                  and _basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == ("s", "i")})
+                  and all(ok_atom(n) or n.id in subs for n in gast.walk(val.slice) if isinstance(n, gast.Name))):
                 subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
             elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
                   and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
@@ -263,17 +271,6 @@ class Reverse:
                 self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
         self._remat[key] = (ints, plan)
         return ints, plan
-
-    def _basic_index(self, idx, ok_atom) -> bool:
-        """Slices and integer atoms only (the read is a view, no copy), all available in the backward sweep."""
-        for e in (idx.elts if isinstance(idx, gast.Tuple) else [idx]):
-            if isinstance(e, gast.Slice):
-                if not all(b is None or ok_atom(b) for b in (e.lower, e.upper, e.step)):
-                    return False
-            elif not (ok_atom(e) and (isinstance(e, gast.Constant) and type(e.value) is int
-                                      or isinstance(e, gast.Name) and self.kinds.get(e.id) == ("s", "i"))):
-                return False
-        return True
 
     def stored(self, stmts, loop):
         """Names this block must store for the backward sweep (not recomputed)."""
@@ -409,9 +406,13 @@ class Reverse:
             self.backward_if(s, state, out)
         elif isinstance(s, (gast.For, gast.While)):
             self.backward_loop(s, state, out)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            self.backward_push(s, state, out)
         return out
 
     def backward_assign(self, t, value, s, state, out):
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
+            return self.backward_pop(t, value.args[0].id, state, out)
         d = self.adj(t)
         if t not in self.active or d not in state:
             return
@@ -441,6 +442,13 @@ class Reverse:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
             return
         elif isinstance(value, gast.Tuple):
+            where = getattr(s, "_srcdiff_file", None)
+            if where:   # inlined generated code: a value_and_grad's (value, gradient) pair
+                fail(self.fn, self.unit, f"a tuple of differentiated values ({where}:{s.lineno}, code srcdiff "
+                     "generated, e.g. the (value, gradient) pair of srcdiff.value_and_grad) cannot be "
+                     "differentiated in reverse mode",
+                     "call srcdiff.grad and the function itself separately inside the differentiated "
+                     "function, or use srcdiff.jvp / srcdiff.hvp of it")
             fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
                  "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
         owned = state.pop(d)
@@ -452,6 +460,28 @@ class Reverse:
             if (owned and first and len(contribs) == 1 and v in self.active
                     and _passes_on(self.tidy(copy.deepcopy(expr)), d)):
                 state[self.adj(v)] = True
+
+    # ---- stacks: the adjoint of `v = s.pop()` pushes d_v onto d_s, that of `s.append(v)` pops it ----------
+    def backward_pop(self, v, stack, state, out):
+        if stack not in self.active:
+            return
+        d = self.adj(v) if v in self.active else None
+        if d is not None and d in state:
+            owned = state.pop(d)
+            g = load(d) if owned or is_scalar(self.kinds.get(v)) else call("rt.copy", load(d))
+        else:   # nothing reached v: push a zero, so that the pops below stay matched with their pushes
+            g = self.zero(v)
+        out.append(gast.Expr(value=call("rt.push", load(self.adj(stack)), self.tidy(self.read(g)))))
+
+    def backward_push(self, s, state, out):
+        stack, v = s.value.args[0], s.value.args[1]
+        if stack.id not in self.active:
+            return
+        popped = call("rt.pop", load(self.adj(stack.id)))
+        if isinstance(v, gast.Name) and v.id in self.active:
+            self.accum(v.id, popped, state, out)
+        else:
+            out.append(gast.Expr(value=popped))
 
     def instantiate(self, rule, bound, ans, g):
         out = []
@@ -596,7 +626,8 @@ class Reverse:
         outside, used_after = self.defs_outside(s)
         escaping = _assigned_in(s.body) & used_after  # body values read after the loop
         carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))]
+                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))
+                   and v not in self.stack_names]
         inplace = _written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
         for v in carried:
@@ -658,6 +689,8 @@ class Reverse:
             d = self.adj(p)
             grads.append(load(d) if d in state else self.tidy(call("rt.zeros_like", load(p))))
         inits = [assign(st, gast.List(elts=[], ctx=gast.Load())) for st in self.stacks.values()]
+        inits += [assign(self.adj(v), call("rt.stack", const(self.adj(v))))
+                  for v in sorted(self.stack_names & self.active)]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
@@ -789,6 +822,10 @@ def _reversed_range(args):
         a, b = args[0], args[1]
         return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1))),
                     simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=const(1))), const(-1))
+    if isinstance(args[2], gast.Constant) and args[2].value == -1:   # range(a, b, -1): range(b + 1, a + 1)
+        a, b = args[0], args[1]
+        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Add(), right=const(1))),
+                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=const(1))))
     a, b, c = (copy.deepcopy(x) for x in args)
     n = call("len", call("range", a, b, c))
     last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(

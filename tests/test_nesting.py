@@ -1,0 +1,245 @@
+"""Nesting srcdiff transforms: reverse mode over generated gradients whose loops keep values in
+stacks (grad(grad(f)), a user function calling a gradient, value_and_grad over grad), in Python and
+with jit=True, against central differences of the inner gradient and against hvp / hessian."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+BACKENDS = [False, True]
+
+
+# ---- scalar functions with loops: second derivatives ------------------------------------------------
+def f_for(x):
+    y = x
+    for i in range(5):
+        y = np.sin(y) * x + 0.1 * i
+    return y
+
+
+def f_while(x):
+    y = x
+    k = 0
+    while k < 4:
+        y = y * np.cos(y) + x
+        k = k + 1
+    return y
+
+
+def f_branch(x):
+    y = x
+    for i in range(6):
+        if y > 0.5:
+            y = y * 0.9 + np.sin(x)
+        else:
+            y = y * y + x
+    return y
+
+
+def f_inplace(x):
+    ys = np.zeros(5)
+    ys[0] = x
+    for t in range(4):
+        ys[t + 1] = ys[t] + 0.3 * np.sin(ys[t] * x)
+    return ys[4] * ys[2]
+
+
+def f_nested_loops(x):
+    s = 0.0
+    for i in range(3):
+        y = x * (i + 1)
+        for j in range(2):
+            y = np.tanh(y) + 0.5 * x
+        s = s + y * y
+    return s
+
+
+SCALAR_FUNCTIONS = [f_for, f_while, f_branch, f_inplace, f_nested_loops]
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f", SCALAR_FUNCTIONS, ids=lambda f: f.__name__)
+def test_grad_of_grad_with_loops(f, jit):
+    inner = srcdiff.grad(f)
+    x = 0.7
+    expect = numerical_grad(inner, [x], 0)
+    got = srcdiff.grad(srcdiff.grad(f, jit=jit), jit=jit)(x)
+    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-8)
+    # and the second difference of f itself
+    h = 1e-4
+    second = (f(x + h) - 2 * f(x) + f(x - h)) / h ** 2
+    np.testing.assert_allclose(got, second, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_grad_of_grad_is_reverse_over_reverse_and_readable(jit):
+    gg = srcdiff.grad(srcdiff.grad(f_for, jit=jit), jit=jit)
+    gg(0.7)
+    src = srcdiff.source(gg)
+    assert "def f_for_grad_grad(" in src
+    assert "# backward sweep" in src and "# line" in src
+    assert all(";" not in line for line in src.splitlines() if not line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_stack_adjoints_in_source(jit):
+    """A stack of the inner gradient gets an adjoint stack: pops push d_v, pushes pop it back."""
+    g = srcdiff.grad(f_while_loss, jit=jit)
+    g(np.array([0.3, -0.2, 0.5]))
+    src = srcdiff.source(g)
+    assert "_stack = []" in src
+    assert any(line.strip().startswith("d_") and "_stack" in line and ".append(" in line
+               for line in src.splitlines())
+    assert "_stack" in src and ".pop()" in src
+
+
+# ---- a user function whose value uses a gradient (gradient-norm penalty) -----------------------------
+def loss_loop(w):
+    s = 0.0
+    for i in range(w.shape[0]):
+        s = s + np.sin(w[i]) * s + w[i] ** 2
+    return s
+
+
+def loss_arrays(w):
+    a = np.zeros_like(w)
+    v = w
+    for i in range(3):
+        v = np.tanh(v * 1.3 + 0.1)
+        a = a + v
+    return np.sum(a * a)
+
+
+def loss_while(w):
+    v = w
+    k = 0
+    while k < 3:
+        v = v * np.cos(v) + 0.2 * w
+        k = k + 1
+    return np.sum(v ** 2)
+
+
+def loss_writes(w):
+    z = np.zeros(w.shape[0] + 1)
+    for t in range(w.shape[0]):
+        if w[t] > 0.0:
+            z[t + 1] = z[t] * w[t] + np.exp(w[t])
+        else:
+            z[t + 1] = z[t] - w[t] ** 2
+    return z[w.shape[0]] ** 2
+
+
+d_loss_loop = srcdiff.grad(loss_loop)
+d_loss_arrays = srcdiff.grad(loss_arrays)
+d_loss_while = srcdiff.grad(loss_while)
+d_loss_writes = srcdiff.grad(loss_writes)
+
+
+def penalty_loop(w):
+    return np.sum(d_loss_loop(w) ** 2)
+
+
+def penalty_arrays(w):
+    return np.sum(d_loss_arrays(w) ** 2) + 0.5 * np.sum(w ** 2)
+
+
+def f_while_loss(w):
+    return np.sum(d_loss_while(w) ** 2)
+
+
+def penalty_writes(w):
+    return loss_writes(w) + 0.1 * np.sum(d_loss_writes(w) ** 2)
+
+
+def penalty_inline(w):   # srcdiff.grad written inside the differentiated function
+    return np.sum(srcdiff.grad(loss_loop)(w) ** 2)
+
+
+PENALTIES = [penalty_loop, penalty_arrays, f_while_loss, penalty_writes, penalty_inline]
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("g", PENALTIES, ids=lambda f: f.__name__)
+def test_grad_of_function_using_a_gradient(g, jit):
+    w = np.array([0.3, -0.2, 0.5, 0.1])
+    got = srcdiff.grad(g, jit=jit)(w.copy())
+    np.testing.assert_allclose(got, numerical_grad(g, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_value_and_grad_over_grad(jit):
+    vg = srcdiff.value_and_grad(srcdiff.grad(f_branch, jit=jit), jit=jit)
+    value, d = vg(0.7)
+    np.testing.assert_allclose(value, srcdiff.grad(f_branch)(0.7), rtol=1e-12)
+    np.testing.assert_allclose(d, numerical_grad(srcdiff.grad(f_branch), [0.7], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_value_and_grad_of_penalty(jit):
+    w = np.array([0.3, -0.2, 0.5])
+    value, d = srcdiff.value_and_grad(penalty_arrays, jit=jit)(w)
+    np.testing.assert_allclose(value, penalty_arrays(w), rtol=1e-12)
+    np.testing.assert_allclose(d, numerical_grad(penalty_arrays, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+# ---- agreement with forward over reverse --------------------------------------------------------------
+V = np.array([0.4, -1.0, 0.25, 2.0])
+
+
+def directional(w):
+    return d_loss_loop(w) @ V
+
+
+def directional_arrays(w):
+    return np.sum(d_loss_arrays(w) * V)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_hvp_agrees_with_reverse_over_reverse(jit):
+    w = np.array([0.3, -0.2, 0.5, 0.1])
+    rr = srcdiff.grad(directional, jit=jit)(w)
+    np.testing.assert_allclose(rr, srcdiff.hvp(loss_loop, jit=jit)(w, V), rtol=1e-9, atol=1e-12)
+    rr = srcdiff.grad(directional_arrays, jit=jit)(w)
+    np.testing.assert_allclose(rr, srcdiff.hvp(loss_arrays, jit=jit)(w, V), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_hessian_agrees_with_grad_of_grad(jit):
+    for f in SCALAR_FUNCTIONS:
+        np.testing.assert_allclose(srcdiff.grad(srcdiff.grad(f), jit=jit)(0.7),
+                                   srcdiff.hessian(f, jit=jit)(0.7), rtol=1e-9, atol=1e-12)
+
+
+def test_two_gradients_in_one_function():
+    def g(w):
+        return np.sum(d_loss_loop(w) * d_loss_arrays(w)) + np.sum(d_loss_loop(w * 0.5))
+    w = np.array([0.3, -0.2, 0.5])
+    for jit in BACKENDS:
+        np.testing.assert_allclose(srcdiff.grad(g, jit=jit)(w), numerical_grad(g, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+# ---- what still declines: a clear SrcdiffError at the user's function -------------------------------------
+def cubic_loop(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + x ** 3 * y
+    return s
+
+
+CUBIC_VG = srcdiff.value_and_grad(cubic_loop)
+
+
+def uses_value_and_grad(x, y):
+    v, g = CUBIC_VG(x, y)
+    return v * g
+
+
+def test_reverse_over_value_and_grad_pair_declines_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: a tuple.*value_and_grad.*hint"):
+        srcdiff.grad(uses_value_and_grad)(0.4, 1.3)
+
+
+def test_three_levels_decline_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match="two levels deep"):
+        srcdiff.grad(srcdiff.grad(srcdiff.grad(f_for)))(0.7)
