@@ -23,9 +23,6 @@ def generated_function(f, args=None):
     srcdiff generated (its source lives in a real file, so it can be parsed and differentiated;
     specialised to the kinds of `args` when given)."""
     if isinstance(f, Transformed):
-        if isinstance(f.f, Transformed):
-            raise SrcdiffError("srcdiff nests transforms two levels deep at most", *user_location(f),
-                               advice="differentiate the inner function with hessian / hvp instead")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         fn = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
