@@ -1,6 +1,6 @@
 """Table-driven check of every differentiable rule in srcdiff.rules.RULES against finite differences.
 
-Each entry is a user-level expression exercising the rule (x, y, z are the wrapper's parameters),
+Each entry is a user-level expression exercising the rule (x, y, z, w are the wrapper's parameters),
 the input domain, and shape cases (broadcasting, size-1 axes).  Wrappers are written to a real
 .py file and reduce with a non-uniform cotangent (sum(sin(1.3 * out) + out)) so the full
 vector-Jacobian product is checked, not just its row sums.  float64 on both backends; forward mode
@@ -94,15 +94,37 @@ ENTRIES = {
     "rt.matmul_grad_y": ("rt.matmul_grad_y(x, y, z)", "rrc", [((2, 4), (2, 3), (3, 4)), ((2,), (3,), (3, 2)),
                                                               ((2,), (2, 3), (3,)), ((), (3,), (3,))]),
     "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
+    # reverse rules of the helpers that reverse over reverse meets (grad of a function calling a grad);
+    # a helper's arguments are independent inputs here (w is a fourth parameter)
+    "rt.logsumexp_grad": ("rt.logsumexp_grad(x, y, z, 0) + rt.logsumexp_grad(np.sum(x), y, np.sum(z))", "rrr",
+                          [((3,), (2, 3), (3,))]),
+    "rt.logsumexp_grad axis1": ("rt.logsumexp_grad(x, y, z, 1)", "rrr", [((2,), (2, 3), (2,)), ((1,), (1, 3), (1,))]),
+    # max_grad / min_grad are piecewise constant in x and m: the finite differences in y are zero
+    "rt.max_grad": ("rt.max_grad(x, y, np.max(y, axis=1), 1) + rt.max_grad(np.sum(x), y, np.max(y))", "rr",
+                    [((2,), (2, 3))]),
+    "rt.min_grad": ("rt.min_grad(x, y, np.min(y, axis=0), 0) + rt.min_grad(np.sum(x), y, np.min(y))", "rr",
+                    [((3,), (2, 3))]),
+    # p = prod(y) as the helper assumes; the finite differences follow y through both x and p
+    "rt.prod_grad": ("rt.prod_grad(x, y, np.prod(y, axis=0), 0) + rt.prod_grad(np.sum(x), y, np.prod(y))", "rr",
+                     [((3,), (2, 3))]),
+    "rt.transpose_grad": ("rt.transpose_grad(x, (1, 2, 0)) + np.sum(rt.transpose_grad(y))", "rr",
+                          [((2, 3, 4), (2, 3))]),
+    "rt.logdet_grad": ("rt.logdet_grad(x)", "q", [((3, 3),)]),
+    "rt.logsumexp_vecmat_grad_M": ("rt.logsumexp_vecmat_grad_M(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
+                                   [((3,), (2,), (2, 3), (3,))]),
+    "rt.logsumexp_vecmat_grad_v": ("rt.logsumexp_vecmat_grad_v(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
+                                   [((3,), (2,), (2, 3), (3,))]),
+    "rt.logsumexp_matvec_grad_M": ("rt.logsumexp_matvec_grad_M(x, z, y, rt.exp_shifted(z, 1), w)", "rrrr",
+                                   [((3,), (2,), (3, 2), (3,))]),
+    "rt.logsumexp_matvec_grad_v": ("rt.logsumexp_matvec_grad_v(x, z, y, rt.exp_shifted(z, 1), w)", "rrrr",
+                                   [((3,), (2,), (3, 2), (3,))]),
 }
 
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
 # (compiler.check_reverse_rules) instead of treating them as constants.
-FORWARD_ONLY = {"rt.transpose_grad", "rt.index_axis", "rt.slice_axis", "rt.max_grad", "rt.min_grad",
-                "rt.prod_grad", "rt.logsumexp_grad", "rt.solve_triangular_grad_a", "rt.tri_matmul",
-                "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M",
-                "rt.logsumexp_matvec_grad_v", "rt.logsumexp_matvec_grad_M"}
+FORWARD_ONLY = {"rt.index_axis", "rt.slice_axis", "rt.solve_triangular_grad_a", "rt.tri_matmul",
+                "rt.cholesky_grad"}
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
@@ -136,7 +158,7 @@ def wrappers():
         d = tempfile.mkdtemp(prefix="srcdiff_rules_")
         parts = [HEADER]
         for rule, (expr, dom, _) in ENTRIES.items():
-            params = ", ".join("xyz"[:len(dom)])
+            params = ", ".join("xyzw"[:len(dom)])
             parts.append(f"\ndef {_fname(rule)}({params}):\n    out = {expr}\n"
                          f"    return np.sum(np.sin(1.3 * out) + out)\n")
         path = os.path.join(d, "rules_wrappers.py")
@@ -198,7 +220,7 @@ def _check(rule, case, jit, dtype=np.float64):
         scale = max(1.0, float(np.max(np.abs(ref))))
         assert np.shape(g) == np.shape(args[k]), f"{rule}: grad shape {np.shape(g)} vs {np.shape(args[k])}"
         np.testing.assert_allclose(g, ref, rtol=tol["rtol"], atol=tol["atol"] * scale,
-                                   err_msg=f"{rule}: {expr} d/d{'xyz'[k]} shapes={shapes[case]}")
+                                   err_msg=f"{rule}: {expr} d/d{'xyzw'[k]} shapes={shapes[case]}")
 
 
 @pytest.mark.parametrize("rule, case", CASES, ids=[f"{r}-{i}" for r, i in CASES])
@@ -233,7 +255,7 @@ def _check_jvp(rule, case):
         ref = (f(*plus) - f(*minus)) / (2 * eps)
         np.testing.assert_allclose(value, f(*args), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(dv, ref, rtol=1e-5, atol=1e-6 * max(1.0, abs(ref)),
-                                   err_msg=f"{rule}: {expr} jvp along d{'xyz'[k]} shapes={shapes[case]}")
+                                   err_msg=f"{rule}: {expr} jvp along d{'xyzw'[k]} shapes={shapes[case]}")
 
 
 @pytest.mark.parametrize("rule, case", CASES, ids=[f"{r}-{i}" for r, i in CASES])

@@ -21,7 +21,9 @@ R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", None
 R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", None,
   jvp="rt.broadcast_to_like(dv, x)")
 R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", None, jvp="rt.reshape_like(dv, x)")
-R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", None, None, jvp="rt.transpose_grad(dv, axes)")
+# transpose_grad permutes by the inverse of axes: its adjoint permutes by axes itself
+R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", "rt.transpose(g, axes)", None,
+  jvp="rt.transpose_grad(dv, axes)")
 R("rt.index_axis", [rt.index_axis], "v, axis, k", None, None, None, jvp="rt.index_axis(dv, axis, k)")
 R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", None, None, None, None,
   jvp="rt.slice_axis(dv, axis, start, stop)")
@@ -34,13 +36,26 @@ R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, ax
   jvp="rt.sum_grad(dv, x, axis)")
 R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", None, None,
   jvp="rt.mean_grad(dv, x, axis)")
-R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.max_grad(dv, x, m, axis)")
-R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None", None, None, None, None, jvp="rt.min_grad(dv, x, m, axis)")
+# max_grad / min_grad = v * mask / count with mask = (x == m): linear in v, and piecewise constant in x
+# and m (the mask only changes where ties appear or vanish), so their adjoints w.r.t. x and m are zero
+R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None",
+  "rt.sum(g * rt.max_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", None, None, None,
+  jvp="rt.max_grad(dv, x, m, axis)")
+R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None",
+  "rt.sum(g * rt.min_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", None, None, None,
+  jvp="rt.min_grad(dv, x, m, axis)")
 # v * p / x with p = prod(x): exact where x has no zeros
-R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None", None, None, None, None,
+# (vjp in v uses prod_grad's own product of the other entries, exact with zeros; in x and p exact
+# where x has no zeros, like the jvp)
+R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None",
+  "rt.sum(g * rt.prod_grad(rt.broadcast_to_like(1.0, v), x, p, axis), axis)",
+  "-(g * ans) / x", "rt.sum(g * rt.sum_grad(v, x, axis) / x, axis)", None,
   jvp="rt.prod_grad(dv, x, p, axis) + (rt.sum_grad(v * dp, x, axis) - rt.prod_grad(v, x, p, axis) * dx) / x")
 # v * softmax(x): dv * s + v * s * (dx - dm) with m = logsumexp(x)
-R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None", None, None, None, None,
+# (m is an input of its own: the vjp in m is minus the reduced g * ans)
+R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None",
+  "rt.sum(g * rt.logsumexp_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", "g * ans",
+  "-rt.sum(g * ans, axis)", None,
   jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))")
 
 # ---- log-domain products (transforms/logdomain.py): E, the table of exp(M), is M in another form -----------
@@ -56,11 +71,22 @@ _VM = "rt.logsumexp_vecmat_grad_M(dw, v, M, E, m) + rt.logsumexp_vecmat_grad_M(w
       "(rt.expand_dims(dv, 1) + dM - rt.sum_grad(dm, M, 0))"
 _MV = "rt.logsumexp_matvec_grad_M(dw, M, v, E, m) + rt.logsumexp_matvec_grad_M(w, M, v, E, m) * " \
       "(dM + rt.expand_dims(dv, 0) - rt.sum_grad(dm, M, 1))"
-R("rt.logsumexp_vecmat_grad_M", [rt.logsumexp_vecmat_grad_M], "w, v, M, E, m", None, None, None, None, None, jvp=_VM)
-R("rt.logsumexp_vecmat_grad_v", [rt.logsumexp_vecmat_grad_v], "w, v, M, E, m", None, None, None, None, None,
+# reverse: with W the weights (ans for the _grad_M helpers, W expanded by g for the summed _grad_v
+# ones), W is linear in w, its adjoint in v and M is W itself (summed to v's shape), in m minus W
+# summed over the other axis; E is M in another form (no derivative of its own)
+_VM1 = "rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, w), v, M, E, m)"
+_MV1 = "rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, w), M, v, E, m)"
+_VMW = "rt.expand_dims(g, 1) * rt.logsumexp_vecmat_grad_M(w, v, M, E, m)"
+_MVW = "rt.expand_dims(g, 0) * rt.logsumexp_matvec_grad_M(w, M, v, E, m)"
+R("rt.logsumexp_vecmat_grad_M", [rt.logsumexp_vecmat_grad_M], "w, v, M, E, m", f"rt.sum(g * {_VM1}, 0)",
+  "rt.sum(g * ans, 1)", "g * ans", None, "-rt.sum(g * ans, 0)", jvp=_VM)
+R("rt.logsumexp_vecmat_grad_v", [rt.logsumexp_vecmat_grad_v], "w, v, M, E, m",
+  f"rt.sum(rt.expand_dims(g, 1) * {_VM1}, 0)", f"rt.sum({_VMW}, 1)", _VMW, None, f"-rt.sum({_VMW}, 0)",
   jvp=f"rt.sum({_VM}, 1)")
-R("rt.logsumexp_matvec_grad_M", [rt.logsumexp_matvec_grad_M], "w, M, v, E, m", None, None, None, None, None, jvp=_MV)
-R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m", None, None, None, None, None,
+R("rt.logsumexp_matvec_grad_M", [rt.logsumexp_matvec_grad_M], "w, M, v, E, m", f"rt.sum(g * {_MV1}, 1)",
+  "g * ans", "rt.sum(g * ans, 0)", None, "-rt.sum(g * ans, 1)", jvp=_MV)
+R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m",
+  f"rt.sum(rt.expand_dims(g, 0) * {_MV1}, 1)", _MVW, f"rt.sum({_MVW}, 0)", None, f"-rt.sum({_MVW}, 1)",
   jvp=f"rt.sum({_MV}, 0)")
 
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
@@ -75,7 +101,8 @@ R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lowe
 R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", None, None, None,
   jvp="rt.tri_matmul(dv, x, trans) + rt.tri_matmul(v, dx, trans)")
 R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", None, None, jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
-R("rt.logdet_grad", [rt.logdet_grad], "a", None, jvp="-(ans @ np.transpose(da) @ ans)")
+# ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
+R("rt.logdet_grad", [rt.logdet_grad], "a", "-(ans @ np.transpose(g) @ ans)", jvp="-(ans @ np.transpose(da) @ ans)")
 
 # dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative
 import numpy as np  # noqa: E402
