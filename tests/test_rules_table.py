@@ -109,6 +109,19 @@ ENTRIES = {
                      [((3,), (2, 3))]),
     "rt.transpose_grad": ("rt.transpose_grad(x, (1, 2, 0)) + np.sum(rt.transpose_grad(y))", "rr",
                           [((2, 3, 4), (2, 3))]),
+    "rt.index_axis": ("rt.index_axis(x, 1, 2) + rt.index_axis(y, 0, -1)", "rr", [((2, 3), (3,))]),
+    "rt.index_axis_put": ("rt.index_axis_put(x, z, 1, 2) + rt.index_axis_put(np.sum(y), y, 0, -1)", "rrc",
+                          [((2,), (3,), (2, 3))]),
+    "rt.slice_axis": ("rt.slice_axis(x, 1, 1, 3) + rt.slice_axis(y, 0, 0, 2)", "rr", [((2, 3, 2), (2,))]),
+    "rt.slice_axis_put": ("rt.slice_axis_put(x, z, 1, 1, 3) + rt.slice_axis_put(y, z, 1, 0, 2)", "rrc",
+                          [((2, 2), (2, 2), (2, 3))]),
+    "rt.solve_triangular_grad_a": ("rt.solve_triangular_grad_a(x, y, 0, True) + rt.solve_triangular_grad_a(x, y, 1, True)"
+                                   " + rt.solve_triangular_grad_a(x, y, 1, False)", "rr",
+                                   [((3,), (3,)), ((3, 2), (3, 2))]),
+    "rt.tri_matmul": ("rt.tri_matmul(x, y, 0) + rt.tri_matmul(x, y, 1)", "rr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
+    "rt.tri_mask": ("rt.tri_mask(x, True) + rt.tri_mask(x, False) * y", "rr", [((3, 3), (3, 3))]),
+    "rt.transpose_if": ("rt.transpose_if(x, 1) * y + np.sum(rt.transpose_if(x, 0))", "rr",
+                        [((2, 3), (3, 2)), ((3, 3), (3, 3))]),
     "rt.logdet_grad": ("rt.logdet_grad(x)", "q", [((3, 3),)]),
     "rt.logsumexp_vecmat_grad_M": ("rt.logsumexp_vecmat_grad_M(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
                                    [((3,), (2,), (2, 3), (3,))]),
@@ -123,8 +136,7 @@ ENTRIES = {
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
 # (compiler.check_reverse_rules) instead of treating them as constants.
-FORWARD_ONLY = {"rt.index_axis", "rt.slice_axis", "rt.solve_triangular_grad_a", "rt.tri_matmul",
-                "rt.cholesky_grad"}
+FORWARD_ONLY = {"rt.cholesky_grad"}
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are

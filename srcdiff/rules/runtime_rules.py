@@ -24,9 +24,15 @@ R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", None, j
 # transpose_grad permutes by the inverse of axes: its adjoint permutes by axes itself
 R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", "rt.transpose(g, axes)", None,
   jvp="rt.transpose_grad(dv, axes)")
-R("rt.index_axis", [rt.index_axis], "v, axis, k", None, None, None, jvp="rt.index_axis(dv, axis, k)")
-R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", None, None, None, None,
-  jvp="rt.slice_axis(dv, axis, start, stop)")
+# index_axis / slice_axis and the *_put helpers that scatter into zeros of x's shape are each other's adjoints
+R("rt.index_axis", [rt.index_axis], "v, axis, k", "rt.index_axis_put(g, v, axis, k)", None, None,
+  jvp="rt.index_axis(dv, axis, k)")
+R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", "rt.slice_axis_put(g, v, axis, start, stop)", None, None,
+  None, jvp="rt.slice_axis(dv, axis, start, stop)")
+R("rt.index_axis_put", [rt.index_axis_put], "w, x, axis, k", "rt.index_axis(g, axis, k)", None, None, None,
+  jvp="rt.index_axis_put(dw, x, axis, k)")
+R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice_axis(g, axis, start, stop)", None,
+  None, None, None, jvp="rt.slice_axis_put(dw, x, axis, start, stop)")
 R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
@@ -96,10 +102,19 @@ R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "np.dot(g, y)", None, "rt.m
 R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "np.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
 R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-np.dot(g, x)", "-np.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
-R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", None, None, None, None,
+# solve_triangular_grad_a = tri_mask(transpose_if(solve_grad_a(v, x), trans), lower): both maps are
+# self-adjoint, so the adjoint reaching solve_grad_a is H = transpose_if(tri_mask(g, lower), trans)
+_H = "rt.transpose_if(rt.tri_mask(g, lower), trans)"
+R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", f"-np.dot({_H}, x)",
+  f"-np.dot(np.transpose({_H}), v)", None, None,
   jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
-R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", None, None, None,
+# tri_matmul(v, x, trans) = transpose_if(v, trans) @ x
+R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", "rt.transpose_if(rt.matmul_grad_x(g, v, x), trans)",
+  "rt.matmul_grad_y(g, rt.transpose_if(v, trans), x)", None,
   jvp="rt.tri_matmul(dv, x, trans) + rt.tri_matmul(v, dx, trans)")
+R("rt.tri_mask", [rt.tri_mask], "m, lower", "rt.tri_mask(g, lower)", None, jvp="rt.tri_mask(dm, lower)")
+R("rt.transpose_if", [rt.transpose_if], "m, flag", "rt.transpose_if(g, flag)", None,
+  jvp="rt.transpose_if(dm, flag)")
 R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", None, None, jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
 R("rt.logdet_grad", [rt.logdet_grad], "a", "-(ans @ np.transpose(g) @ ans)", jvp="-(ans @ np.transpose(da) @ ans)")

@@ -5,7 +5,7 @@ registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, zeros_like
 from .broadcast import broadcast_to_like, expand_dims, reshape_like, select, unbroadcast
-from .indexing import add_at, index_axis, slice_axis, transpose_grad
+from .indexing import add_at, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
 from .linalg import cholesky_grad, logdet_grad, solve_triangular
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
                          min_grad, prod, prod_grad, sum, sum_grad)
@@ -14,7 +14,7 @@ from .special import digamma, erf, expit, gammaln, log_expit, softplus, trigamma
 __all__ = [
     "zeros_like", "copy", "seed",
     "unbroadcast", "broadcast_to_like", "expand_dims", "reshape_like", "select",
-    "add_at", "slice_axis", "index_axis", "transpose_grad",
+    "add_at", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad",
     "expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf",
@@ -24,7 +24,7 @@ __all__ = [
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
 from .elementwise import in_interval, index_add, max2, max_weight, min2, safe_log, transpose  # noqa: E402
 from .linear import (cholesky_jvp, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
-                     solve_grad_a, solve_triangular_grad_a, tri_matmul)
+                     solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
 from .logdomain import (exp_shifted, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,

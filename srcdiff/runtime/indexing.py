@@ -5,9 +5,9 @@ from numba.core import types
 from numba.extending import overload
 
 from ._axes import axis_split, norm_axis, squeeze_axis
-from ._typing import nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
+from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
 
-__all__ = ["add_at", "slice_axis", "index_axis", "transpose_grad"]
+__all__ = ["add_at", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put"]
 
 
 def add_at(a, idx, g):
@@ -83,6 +83,64 @@ def _index_axis_nb(g, axis, k):
             raise IndexError("index out of bounds")
         r = np.ascontiguousarray(np.ascontiguousarray(g).reshape((outer, n, inner))[:, kk, :])
         return squeeze_axis(r, g.shape, ax)
+    return impl
+
+
+def index_axis_put(w, x, axis, k):
+    """Zeros of x's shape with `w` at index k along `axis`: the adjoint of index_axis (x gives the shape)."""
+    out = np.zeros(np.shape(x), float_dtype(np.asarray(w).dtype))
+    ax = norm_axis(axis, out.ndim)
+    out[(slice(None),) * ax + (k,)] = w
+    return out
+
+
+@overload(index_axis_put)
+def _index_axis_put_nb(w, x, axis, k):
+    if not nb_is_array(x) or x.ndim == 0:
+        return None
+    dt = nb_float_type(w)
+    if nb_is_scalar(w):
+        def impl_scalar(w, x, axis, k):
+            ax, outer, n, inner = axis_split(x.shape, axis)
+            kk = k + n if k < 0 else k
+            out = np.zeros((outer, n, inner), dt)
+            out[:, kk, :] = w
+            return out.reshape(x.shape)
+        return impl_scalar
+    if not nb_is_array(w):
+        return None
+
+    def impl(w, x, axis, k):
+        ax, outer, n, inner = axis_split(x.shape, axis)
+        kk = k + n if k < 0 else k
+        if kk < 0 or kk >= n:
+            raise IndexError("index out of bounds")
+        out = np.zeros((outer, n, inner), dt)
+        out[:, kk, :] = np.ascontiguousarray(w).reshape((outer, inner))
+        return out.reshape(x.shape)
+    return impl
+
+
+def slice_axis_put(w, x, axis, start, stop):
+    """Zeros of x's shape with `w` in [start:stop] along `axis`: the adjoint of slice_axis."""
+    out = np.zeros(np.shape(x), float_dtype(np.asarray(w).dtype))
+    ax = norm_axis(axis, out.ndim)
+    out[(slice(None),) * ax + (slice(start, stop),)] = w
+    return out
+
+
+@overload(slice_axis_put)
+def _slice_axis_put_nb(w, x, axis, start, stop):
+    if not (nb_is_array(x) and nb_is_array(w)) or x.ndim == 0:
+        return None
+    dt = nb_float_type(w)
+
+    def impl(w, x, axis, start, stop):
+        ax, outer, n, inner = axis_split(x.shape, axis)
+        out = np.zeros((outer, n, inner), dt)
+        m = w.shape[ax]
+        out[:, start:stop, :] = np.ascontiguousarray(w).reshape((outer, m, inner))
+        return out.reshape(x.shape)
     return impl
 
 

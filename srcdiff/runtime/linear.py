@@ -96,6 +96,26 @@ def tri_matmul(da, x, trans):
     return np.dot(da, x)
 
 
+def tri_mask(m, lower):
+    """np.tril(m) if lower else np.triu(m) (a triangle as a linear, self-adjoint map)."""
+    return np.tril(m) if lower else np.triu(m)
+
+
+@overload(tri_mask)
+def _tri_mask(m, lower):
+    return lambda m, lower: np.tril(m) if lower else np.triu(m)
+
+
+def transpose_if(m, flag):
+    """m.T if flag else m (tri_matmul's op, as a linear, self-adjoint map)."""
+    return np.transpose(m) if flag else m
+
+
+@overload(transpose_if)
+def _transpose_if(m, flag):
+    return lambda m, flag: np.ascontiguousarray(m.T) if flag else np.ascontiguousarray(m)
+
+
 def logabsdet(x):
     """log |det x| (the second output of np.linalg.slogdet)."""
     return np.linalg.slogdet(x)[1]
