@@ -269,3 +269,117 @@ def test_forward_over_two_reverse_levels(jit):
     value, tangent = srcdiff.jvp(srcdiff.grad(srcdiff.grad(f_for, jit=jit), jit=jit), jit=jit)(0.7, 1.0)
     np.testing.assert_allclose(tangent, srcdiff.grad(srcdiff.grad(srcdiff.grad(f_for)))(0.7), rtol=1e-12)
     np.testing.assert_allclose(value, srcdiff.grad(srcdiff.grad(f_for))(0.7), rtol=1e-12)
+
+
+# ---- reverse over reverse through the helpers of reductions, indexing, solves and log-domain products ----
+# (their reverse rules live in srcdiff/rules/runtime_rules.py; tests/test_rules_table.py checks each one)
+from scipy.linalg import solve_triangular  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
+
+C23 = np.array([[0.5, -1.2, 0.8], [1.1, 0.3, -0.7]])
+B3 = np.array([0.4, -1.0, 0.7])
+
+
+def lse_scalar(x):
+    return np.sum(logsumexp(x * C23, axis=1)) + logsumexp(np.sin(x) * C23[0])
+
+
+def max_scalar(x):
+    return np.sum(np.max(x * C23, axis=0) ** 2) + np.min(x * x * C23) * x
+
+
+def prod_scalar(x):
+    return np.sum(np.prod(x + C23, axis=1) ** 2) + np.prod(np.cos(x * C23[1]))
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f", [lse_scalar, max_scalar, prod_scalar], ids=lambda f: f.__name__)
+def test_grad_of_grad_through_reduction_helpers(f, jit):
+    x = 0.45   # (prod_grad's reverse rule, like its forward one, divides by the factors: none is 0 here)
+    got = srcdiff.grad(srcdiff.grad(f, jit=jit), jit=jit)(x)
+    np.testing.assert_allclose(got, numerical_grad(srcdiff.grad(f), [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def loss_lse(W):
+    return np.sum(np.sin(logsumexp(W * C23, axis=1))) + logsumexp(W, axis=0)[1] + logsumexp(W * W)
+
+
+def loss_max(W):
+    return np.sum(np.max(W * C23, axis=0) ** 2) + np.min(W, axis=1)[0] * np.max(W)
+
+
+def loss_prod(W):
+    return np.sum(np.prod(W, axis=1) ** 2) + np.prod(np.sin(W))
+
+
+def loss_stack(W):
+    S = np.stack((np.sin(W[0]), W[1] ** 2), axis=1)
+    return np.sum(S * S * np.transpose(C23)) + np.sum(np.concatenate((W[0], W[1] * W[0])) ** 3)
+
+
+def loss_tri(W):
+    A = np.tril(W) + 3.0 * np.eye(3)
+    x = solve_triangular(A, B3, lower=True)
+    y = solve_triangular(A, x * x, lower=True, trans=1)
+    return np.sum(x * y) + np.sum(solve_triangular(np.triu(W) + 3.0 * np.eye(3), B3) ** 2)
+
+
+def loss_logdet(W):
+    return np.linalg.slogdet(W @ W.T + np.eye(3))[1]
+
+
+def _penalty(loss):
+    d = srcdiff.grad(loss)
+
+    def penalty(W):
+        return np.sum(d(W) ** 2) + 0.1 * loss(W)
+    penalty.__name__ = "penalty_" + loss.__name__
+    return penalty
+
+
+HELPER_PENALTIES = {"lse": (loss_lse, (2, 3)), "max": (loss_max, (2, 3)), "prod": (loss_prod, (2, 3)),
+                    "stack": (loss_stack, (2, 3)), "tri": (loss_tri, (3, 3)), "logdet": (loss_logdet, (3, 3))}
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("which", sorted(HELPER_PENALTIES))
+def test_gradient_norm_penalty_through_helpers(which, jit):
+    loss, shape = HELPER_PENALTIES[which]
+    W = np.random.default_rng(3).normal(size=shape)
+    W = np.where(np.abs(W) < 0.1, 0.4, W)
+    penalty = _penalty(loss)
+    got = srcdiff.grad(penalty, jit=jit)(W.copy())
+    np.testing.assert_allclose(got, numerical_grad(penalty, [W], 0), rtol=1e-5, atol=1e-6)
+
+
+def hmm_forward(log_pi, log_A, log_B, y):
+    log_alpha = log_pi + log_B[:, y[0]]
+    for t in range(1, y.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, y[t]]
+    return logsumexp(log_alpha)
+
+
+d_hmm_A = srcdiff.grad(hmm_forward, wrt=1)
+
+
+def hmm_penalty(log_pi, log_A, log_B, y):
+    return hmm_forward(log_pi, log_A, log_B, y) + 0.5 * np.sum(d_hmm_A(log_pi, log_A, log_B, y) ** 2)
+
+
+def _hmm_problem(K=3, V=4, T=5, seed=1):
+    rng = np.random.default_rng(seed)
+    return (np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), size=K)),
+            np.log(rng.dirichlet(np.ones(V), size=K)), rng.integers(0, V, T))
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_gradient_norm_penalty_of_hmm_forward_recursion(jit):
+    log_pi, log_A, log_B, y = _hmm_problem()
+    g = srcdiff.grad(hmm_penalty, wrt=(0, 1), jit=jit)
+    got = g(log_pi, log_A, log_B, y)
+    for k, d in zip((0, 1), got):
+        np.testing.assert_allclose(d, numerical_grad(hmm_penalty, [log_pi, log_A, log_B, y], k), rtol=1e-5, atol=1e-6)
+    # grad of the inner gradient w.r.t. the initial distribution alone: reverse over reverse
+    gg = srcdiff.grad(lambda lp: np.sum(d_hmm_A(lp, log_A, log_B, y) * log_A), jit=jit)
+    np.testing.assert_allclose(gg(log_pi), numerical_grad(lambda lp: np.sum(d_hmm_A(lp, log_A, log_B, y) * log_A),
+                                                          [log_pi], 0), rtol=1e-5, atol=1e-6)

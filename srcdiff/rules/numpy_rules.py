@@ -116,10 +116,12 @@ R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)")
 R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(np.linalg.solve(np.transpose(a), g), ans)",
   "np.linalg.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+# (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by
+# keyword, so generated code binds the same way when it is differentiated again)
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
-  "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, lower, 1 - trans), ans, trans, lower)",
-  "rt.solve_triangular(a, g, lower, 1 - trans)", None, None,
-  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower, trans)")
+  "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, lower=lower, trans=1 - trans), ans, trans, lower)",
+  "rt.solve_triangular(a, g, lower=lower, trans=1 - trans)", None, None,
+  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower=lower, trans=trans)")
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {
