@@ -6,6 +6,7 @@ import pytest
 
 import constructs as C
 import srcdiff
+from gradcheck import numerical_grad
 from srcdiff.rules import RULES
 
 RNG = np.random.default_rng(1)
@@ -206,10 +207,29 @@ def lse_grad_norm(x):
     return np.sum(LSE_GRAD(x) ** 2)
 
 
+def test_reverse_over_logsumexp_grad():
+    """rt.logsumexp_grad has a reverse rule now: reverse over reverse goes through it."""
+    x = np.arange(3.0) * 0.4
+    np.testing.assert_allclose(srcdiff.grad(lse_grad_norm)(x), numerical_grad(lse_grad_norm, [x], 0),
+                               rtol=1e-5, atol=1e-7)
+
+
+def chol_loss(x):
+    L = np.linalg.cholesky(x @ x.T + 3.0 * np.eye(3))
+    return np.sum(L * L)
+
+
+CHOL_GRAD = srcdiff.grad(chol_loss)
+
+
+def chol_grad_norm(x):
+    return np.sum(CHOL_GRAD(x) ** 2)
+
+
 def test_reverse_over_forward_only_rule_is_declined():
-    """rt.logsumexp_grad has no reverse rule: decline at the user's function instead of a zero."""
-    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.logsumexp_grad has a forward-mode"):
-        srcdiff.grad(lse_grad_norm)(np.arange(3.0))
+    """rt.cholesky_grad has no reverse rule: decline at the user's function instead of a zero."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.cholesky_grad has a forward-mode"):
+        srcdiff.grad(chol_grad_norm)(np.eye(3))
 
 
 def layer(p, s):

@@ -383,3 +383,20 @@ def test_gradient_norm_penalty_of_hmm_forward_recursion(jit):
     gg = srcdiff.grad(lambda lp: np.sum(d_hmm_A(lp, log_A, log_B, y) * log_A), jit=jit)
     np.testing.assert_allclose(gg(log_pi), numerical_grad(lambda lp: np.sum(d_hmm_A(lp, log_A, log_B, y) * log_A),
                                                           [log_pi], 0), rtol=1e-5, atol=1e-6)
+
+
+# a jitted inner gradient (its own source uses rt.logsumexp_vecmat); the outer gradient differentiates
+# its unspecialised form, through rt.logsumexp_grad
+d_hmm_A_jit = srcdiff.grad(hmm_forward, wrt=1, jit=True)
+
+
+def hmm_penalty_jit_inner(log_pi, log_A, log_B, y):
+    return np.sum(d_hmm_A_jit(log_pi, log_A, log_B, y) ** 2)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_gradient_norm_penalty_over_a_jitted_hmm_gradient(jit):
+    log_pi, log_A, log_B, y = _hmm_problem()
+    got = srcdiff.grad(hmm_penalty_jit_inner, wrt=1, jit=jit)(log_pi, log_A, log_B, y)
+    np.testing.assert_allclose(got, numerical_grad(hmm_penalty_jit_inner, [log_pi, log_A, log_B, y], 1),
+                               rtol=1e-5, atol=1e-6)
