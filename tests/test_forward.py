@@ -283,7 +283,6 @@ SCAL2_JVP = srcdiff.jvp(cubic)
     lambda: srcdiff.hessian(C.calls, wrt=(0, 1)),
     lambda: srcdiff.jacobian(C.nested, mode="sideways"),
     lambda: srcdiff.grad(srcdiff.grad(C.nested))(np.ones(4)),           # grad of a vector gradient
-    lambda: srcdiff.grad(srcdiff.grad(srcdiff.grad(C.while_loop)))(0.7),
 ])
 def test_bad_input_names_the_users_file(call):
     """These used to raise without a location, or name srcdiff's generated file."""
