@@ -56,3 +56,28 @@ def test_key_covers_values_and_runtime():
     assert len({a, b, c}) == 3
     assert backends.runtime_digest() in backends.runtime_digest()
     assert srcdiff.__version__
+
+
+LINKED = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    sys.path.insert(0, {tests!r})
+    import constructs, test_nesting
+    if {other_first}:   # compiles rt.mean / rt.sum / rt.max implementations in this process first
+        srcdiff.grad(constructs.methods, jit=True)(np.random.default_rng(0).normal(size=(3, 3)))
+    g2 = srcdiff.grad(srcdiff.grad(test_nesting.prod_scalar, jit=True), jit=True)
+    print(repr(float(g2(0.45))), repr(float(g2._last[2].py_func(0.45))))
+''')
+
+
+def test_cached_module_links_its_own_helpers(tmp_path):
+    """A module loaded from the disk cache into a process that already compiled other runtime helpers
+    must call its own: factory-made Numba implementations once shared a qualified name, and rt.prod
+    in a cached second-order gradient ran as another reduction (a wrong number, no error)."""
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
+    tests = os.path.dirname(os.path.abspath(__file__))
+    for other_first in (False, True, True):   # compile and cache, then load twice after other code
+        out = subprocess.run([sys.executable, "-c", LINKED.format(tests=tests, other_first=other_first)],
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        jitted, python = (float(v) for v in out.stdout.split())
+        np.testing.assert_allclose(jitted, python, rtol=1e-10)

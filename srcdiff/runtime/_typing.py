@@ -55,3 +55,13 @@ def nb_float_type(t):
     if isinstance(t, (types.Float, types.Complex)):
         return as_dtype(t).type
     return np.float64
+
+
+def own(impl, pyfunc):
+    """Give an overload implementation made by a factory (one factory serving several helpers) the
+    helper's name. Numba names compiled functions by qualified name and a per-process counter, so two
+    factory-made implementations sharing a qualified name (and argument types) can be linked in each
+    other's place when a module is loaded from the on-disk cache: rt.prod ran as rt.mean."""
+    if impl is not None:
+        impl.__qualname__ = f"{pyfunc.__module__}.{pyfunc.__name__}.{impl.__name__}"
+    return impl

@@ -12,7 +12,7 @@ from . import _kernels3d as k3
 from .fastexp import exp_fast
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
-                      nb_is_none, nb_is_scalar)
+                      nb_is_none, nb_is_scalar, own)
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp",
            "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad"]
@@ -84,6 +84,9 @@ def _lse_grad_2d(g, x, ans, axis):
 def _register_reduction(pyfunc, mid, kind):
     @overload(pyfunc)
     def _nb(x, axis=None):
+        return own(_impl(x, axis), pyfunc)
+
+    def _impl(x, axis):
         if kind == "logsumexp" and _lse_2d(x, axis):
             return None   # the fast path below
         if nb_is_scalar(x):
@@ -262,6 +265,9 @@ def _mean_grad_nb(g, x, axis=None):
 def _register_grad_with_ans(pyfunc, kernel, kind):
     @overload(pyfunc)
     def _nb(g, x, ans, axis=None):
+        return own(_impl(g, x, ans, axis), pyfunc)
+
+    def _impl(g, x, ans, axis):
         if kind == "lse" and _lse_grad_2d(g, x, ans, axis):
             return None   # the fast path below
         if not nb_is_array(x):

@@ -10,7 +10,7 @@ import scipy.special as sps
 from numba.extending import overload, register_jitable
 
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
-                      nb_is_scalar)
+                      nb_is_scalar, own)
 
 __all__ = ["expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf"]
 
@@ -110,6 +110,9 @@ def _keep_dtype(r, x):
 def _register(pyfunc, kernel):
     @overload(pyfunc)
     def _nb(x):
+        return own(_impl(x), pyfunc)
+
+    def _impl(x):
         T = nb_float_type(x)
         if nb_is_scalar(x):
             return lambda x: T(kernel(np.float64(x)))
