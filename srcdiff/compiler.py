@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain, optimize,
+from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain, optimize,
                          parse, resolve, reverse, ssa, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
@@ -69,6 +69,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
     check_reverse_rules(unit, wrt)
+    aliasing.check_aliased_writes(unit, kinds.infer(unit.node, arg_kinds or {}))
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kinds.infer(unit.node, arg_kinds))
     active = activity.active_names(unit.node, wrt, unit.callees)
@@ -281,6 +282,13 @@ def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> 
     return module.units[k]
 
 
+def _generated(unit) -> bool:
+    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
+    import os
+    from .backends import cache_dir
+    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
+
+
 def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None) -> str:
     """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
     (params..., d_<param> for each position) -> (value, d_value)."""
@@ -299,6 +307,8 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     def callee_jvp(local, pos):
         return jvp_name(module, local_to_obj[local], pos)
 
+    if not _generated(unit):     # srcdiff's own adjoints write d_x[i] with views made by design
+        aliasing.check_aliased_writes(ssa_unit)
     fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
     fn = forward.avoid_version_clashes(forward.eliminate_dead_code(fn))
     module.functions.append(unbound.define_unbound(fn))
