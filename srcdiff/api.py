@@ -5,6 +5,8 @@ import functools
 import inspect
 from typing import Any, Callable, Sequence, Union
 
+import numpy as np
+
 from . import backends, compiler
 from .transforms import flatten, kinds
 from .errors import SrcdiffError
@@ -96,6 +98,7 @@ class Transformed:
         structs = ()
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
+        _check_arguments(self, args[:nargs])
         if ("t",) in arg_kinds or any(type(a) is list for a in args[:nargs]):
             params = self._params()
             structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
@@ -157,6 +160,32 @@ def user_location(f) -> tuple:
     f = getattr(f, "py_func", f) if not isinstance(f, Transformed) else f
     code = getattr(getattr(f, "__func__", f), "__code__", None)
     return (code.co_filename, code.co_firstlineno) if code else (None, None)
+
+
+def _is_complex(a) -> bool:
+    if isinstance(a, (tuple, list)):
+        return any(_is_complex(x) for x in a)
+    return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
+
+
+def _check_arguments(t, args):
+    """Decline complex arguments, and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
+    None, an object), before they reach generated code as an internal TypeError."""
+    try:
+        params = t._params()
+    except Exception:
+        return
+    wrt = set(t.wrt_names)
+    for k, a in enumerate(args):
+        name = params[k] if k < len(params) else f"#{k}"
+        if _is_complex(a):
+            raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
+                               *user_location(t), advice="pass real and imaginary parts as separate float arrays")
+        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list)):
+            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
+                               f"differentiates floats, NumPy arrays, and tuples/lists of them",
+                               *user_location(t), advice="pass the values as a float array, or leave this "
+                                                         "argument out of wrt")
 
 
 def _translate(exc, t):
