@@ -56,3 +56,18 @@ def test_key_covers_values_and_runtime():
     assert len({a, b, c}) == 3
     assert backends.runtime_digest() in backends.runtime_digest()
     assert srcdiff.__version__
+
+
+def _closure(k):
+    def f(x):
+        return np.sum(np.sin(x) * k)
+    return f
+
+
+def test_closures_with_different_values_do_not_share_code():
+    # same source, different compiled-in closure value: two cache entries, two answers
+    x = np.array([0.3, 0.4])
+    for jit in (False, True):
+        g1, g2 = srcdiff.grad(_closure(1.0), jit=jit)(x), srcdiff.grad(_closure(2.5), jit=jit)(x)
+        np.testing.assert_allclose(g1, np.cos(x))
+        np.testing.assert_allclose(g2, 2.5 * np.cos(x))
