@@ -200,7 +200,7 @@ def _translate(exc, t):
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
-                           f"{msg.splitlines()[0] if msg else exc!r}",
+                           f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
     raise exc

@@ -392,3 +392,15 @@ def test_view_used_up_before_write_is_not_declined():
     x = np.array([0.3, -0.2, 0.5])
     from gradcheck import numerical_grad
     np.testing.assert_allclose(srcdiff.grad(f)(x), numerical_grad(f, [x], 0), rtol=1e-5, atol=1e-7)
+
+
+def float32_matmul(x, y):  # <- numba_f32
+    return np.sum(np.sin(1.3 * (x @ y)))
+
+
+def test_numba_compile_failure_names_the_function():
+    # (was: no file:line) -- the float32 product is a known gap, test_rules_table.F32_NUMBA_XFAIL
+    x, y = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
+    msg = _declined(float32_matmul, [x, y], jit=True)
+    assert "Numba could not compile" in msg
+    _assert_located(msg, "numba_f32", "jit=False")

@@ -354,3 +354,13 @@ def recursive_square(x, n):
 def test_hvp_of_recursive_function():
     # was: IndentationError: an if branch emptied by dead-code removal was emitted without a statement
     assert srcdiff.hvp(recursive_square)(0.7, 3, 1.0) == pytest.approx(2 * 1.21 ** 3)
+
+
+def stack_of_list(x):
+    return np.sum(np.stack([x, x * 2.0]) ** 2) + np.sum(np.concatenate([x, x * 3.0]) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_stack_of_list_display(jit):
+    # was (Numba): "could not compile" -- np.stack got a reflected list; variadic arguments are tuples now
+    _grad_matches(stack_of_list, [np.array([0.3, -0.5, 1.2])], jit=jit)

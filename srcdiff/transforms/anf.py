@@ -112,7 +112,8 @@ class _ANF:
             args = []
             for k, a in enumerate(e.args):
                 if k == 0 and rule is not None and rule.variadic and isinstance(a, (gast.Tuple, gast.List)):
-                    args.append(type(a)(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
+                    # a tuple either way: Numba's np.stack / np.concatenate take tuples of arrays, not lists
+                    args.append(gast.Tuple(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
                 elif isinstance(a, gast.Starred):
                     fail(e, self.unit, "*args in calls is not supported")
                 else:
