@@ -404,3 +404,15 @@ def test_numba_compile_failure_names_the_function():
     msg = _declined(float32_matmul, [x, y], jit=True)
     assert "Numba could not compile" in msg
     _assert_located(msg, "numba_f32", "jit=False")
+
+
+@pytest.mark.parametrize("name", ["rebind_in_loop", "branch_arrays", "double_buffer", "write_then_view",
+                                  "carried_buffer"])
+def test_aliasing_check_accepts(name):
+    import alias_patterns
+    from gradcheck import numerical_grad
+    f = getattr(alias_patterns, name)
+    args = [0.7, np.array([0.3, -0.4, 0.9])]
+    got = srcdiff.grad(f, wrt=(0, 1))(*args)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
