@@ -364,3 +364,25 @@ def stack_of_list(x):
 def test_stack_of_list_display(jit):
     # was (Numba): "could not compile" -- np.stack got a reflected list; variadic arguments are tuples now
     _grad_matches(stack_of_list, [np.array([0.3, -0.5, 1.2])], jit=jit)
+
+
+def early_return_then_log_domain_recursion(x, a, M):
+    if x > 5.0:
+        return x
+    sq = M[:, :2]
+    al = M[:, 0]
+    for i in range(2):
+        al = logsumexp(al[:, None] + sq, axis=0)
+    return np.sum(al)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_early_return_then_log_domain_recursion(jit):
+    # found by long-mode fuzz (seeds 50060, 50240, 50320, 50330, new 'logdomain' feature): the exp table
+    # hoisted inside the early return's else branch got a `None` placeholder -- Numba crashed with an
+    # internal AttributeError; now a placeholder of its type (unbound.placeholder)
+    args = [0.5, np.array([0.1, 0.2, 0.3]), np.array([[0.3, -0.2, 0.5], [1.0, 0.1, -0.4]])]
+    _grad_matches(early_return_then_log_domain_recursion, args, wrt=(0, 1, 2), jit=jit)
+    g = srcdiff.grad(early_return_then_log_domain_recursion, wrt=(0, 1, 2), jit=jit)
+    g(*args)
+    assert "rt.logsumexp_vecmat(" in srcdiff.source(g)
