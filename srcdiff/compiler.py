@@ -12,6 +12,8 @@
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
+    aliasing       (check) an in-place write read through another name           transforms/aliasing.py
+                   (row = buf[0]; buf[0, 1] = v; ... row) -> SrcdiffError
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
                    hoisted out of the loop
     activity       which values carry derivatives                                transforms/activity.py

@@ -9,6 +9,12 @@ toward 0 -- and choice 0 is always the simplest option, so hypothesis minimises 
 Values are kept in a modest range by construction: exp only of tanh/sin (or of 0.3 * ...),
 log and sqrt only of 1 + square, divisions by 1.5 + square, loop updates damped.
 Arrays written in place (`buf[i] = ...`) are always fresh locals, never parameters or aliases.
+
+Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None] + M, axis=0)` and
+`logsumexp(M + v[None, :], axis=1)` with M a name (rewritten into log-domain products inside loops,
+transforms/logdomain.py) and an HMM-style loop-carried recursion over a (2, 2) matrix; 'views'
+reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`), which the backward sweep
+takes again instead of storing (remat_plan in transforms/reverse.py).
 """
 from __future__ import annotations
 
