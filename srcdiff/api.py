@@ -203,7 +203,21 @@ def _translate(exc, t):
                            f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
+    if _from_numba_compiler(exc):
+        # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
+        # still srcdiff's error to report, at the user's function
+        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)} "
+                           f"({type(exc).__name__}: {msg.splitlines()[0] if msg else ''})", *user_location(t),
+                           advice="run with jit=False (the Python backend), and please report this with "
+                                  "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _from_numba_compiler(exc) -> bool:
+    import os
+    import traceback
+    mark = os.path.join("numba", "core", "compiler.py")
+    return any(f.filename.endswith(mark) for f in traceback.extract_tb(exc.__traceback__))
 
 
 def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:

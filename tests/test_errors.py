@@ -416,3 +416,25 @@ def test_aliasing_check_accepts(name):
     got = srcdiff.grad(f, wrt=(0, 1))(*args)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
+
+
+def _numba_crashes(c, M):   # Numba raises a bare AttributeError from its lowering on this
+    e = None
+    if c:
+        e = (np.exp(M), M[0])
+    if c:
+        return e[0][0, 0]
+    return 0.0
+
+
+def test_numba_internal_crash_is_srcdiff_error():
+    # (the log-domain placeholder bug, test_regressions.test_early_return_then_log_domain_recursion, reached
+    # the user as a bare AttributeError from numba/core/lowering.py)
+    import numba
+    from srcdiff import api
+    with pytest.raises(AttributeError) as raw:
+        numba.njit(_numba_crashes)(True, np.ones((2, 2)))
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        api._translate(raw.value, srcdiff.grad(real_fn, jit=True))
+    msg = str(info.value)
+    assert "Numba crashed" in msg and where("real_fn") in msg and "jit=False" in msg, msg
