@@ -5,6 +5,8 @@ import functools
 import inspect
 from typing import Any, Callable, Sequence, Union
 
+import numpy as np
+
 from . import backends, compiler
 from .transforms import flatten, kinds
 from .errors import SrcdiffError
@@ -96,6 +98,7 @@ class Transformed:
         structs = ()
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
+        _check_arguments(self, args[:nargs])
         if ("t",) in arg_kinds or any(type(a) is list for a in args[:nargs]):
             params = self._params()
             structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
@@ -159,6 +162,32 @@ def user_location(f) -> tuple:
     return (code.co_filename, code.co_firstlineno) if code else (None, None)
 
 
+def _is_complex(a) -> bool:
+    if isinstance(a, (tuple, list)):
+        return any(_is_complex(x) for x in a)
+    return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
+
+
+def _check_arguments(t, args):
+    """Decline complex arguments, and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
+    None, an object), before they reach generated code as an internal TypeError."""
+    try:
+        params = t._params()
+    except Exception:
+        return
+    wrt = set(t.wrt_names)
+    for k, a in enumerate(args):
+        name = params[k] if k < len(params) else f"#{k}"
+        if _is_complex(a):
+            raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
+                               *user_location(t), advice="pass real and imaginary parts as separate float arrays")
+        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list)):
+            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
+                               f"differentiates floats, NumPy arrays, and tuples/lists of them",
+                               *user_location(t), advice="pass the values as a float array, or leave this "
+                                                         "argument out of wrt")
+
+
 def _translate(exc, t):
     import numba
     msg = str(exc)
@@ -171,10 +200,24 @@ def _translate(exc, t):
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
-                           f"{msg.splitlines()[0] if msg else exc!r}",
+                           f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
+    if _from_numba_compiler(exc):
+        # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
+        # still srcdiff's error to report, at the user's function
+        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)} "
+                           f"({type(exc).__name__}: {msg.splitlines()[0] if msg else ''})", *user_location(t),
+                           advice="run with jit=False (the Python backend), and please report this with "
+                                  "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _from_numba_compiler(exc) -> bool:
+    import os
+    import traceback
+    mark = os.path.join("numba", "core", "compiler.py")
+    return any(f.filename.endswith(mark) for f in traceback.extract_tb(exc.__traceback__))
 
 
 def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:

@@ -320,6 +320,13 @@ def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> 
     return module.units[k]
 
 
+def _generated(unit) -> bool:
+    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
+    import os
+    from .backends import cache_dir
+    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
+
+
 def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None) -> str:
     """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
     (params..., d_<param> for each position) -> (value, d_value)."""
@@ -338,6 +345,8 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     def callee_jvp(local, pos):
         return jvp_name(module, local_to_obj[local], pos)
 
+    if not _generated(unit):     # srcdiff's own adjoints write d_x[i] with views made by design
+        aliasing.check_views(ssa_unit, {}, renames_only=True)   # tangents of views are views: fine
     fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
     fn = forward.avoid_version_clashes(forward.eliminate_dead_code(fn))
     module.functions.append(unbound.define_unbound(fn))

@@ -9,6 +9,12 @@ toward 0 -- and choice 0 is always the simplest option, so hypothesis minimises 
 Values are kept in a modest range by construction: exp only of tanh/sin (or of 0.3 * ...),
 log and sqrt only of 1 + square, divisions by 1.5 + square, loop updates damped.
 Arrays written in place (`buf[i] = ...`) are always fresh locals, never parameters or aliases.
+
+Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None] + M, axis=0)` and
+`logsumexp(M + v[None, :], axis=1)` with M a name (rewritten into log-domain products inside loops,
+transforms/logdomain.py) and an HMM-style loop-carried recursion over a (2, 2) matrix; 'views'
+reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`), which the backward sweep
+takes again instead of storing (remat_plan in transforms/reverse.py).
 """
 from __future__ import annotations
 
@@ -120,8 +126,14 @@ class Gen:
             opts.append("closure")
         if kind == "s":
             opts += ["reduce_v", "reduce_v", "reduce_m", "dot", "slice"]
+            if "views" in self.features and env["loops"]:
+                opts.append("loopview")
+            if "logdomain" in self.features:
+                opts.append("lse_matvec")
         if kind == "v":
             opts += ["reduce_m", "dotmv", "slice_v"]
+            if "logdomain" in self.features:
+                opts.append("lse_vecmat")
         if kind == "m":
             opts += ["col", "rowb"]
         o = self.pick(opts)
@@ -186,6 +198,23 @@ class Gen:
             e = self.expr("v", env, d)
             return self.pick([f"({e})[::-1]", f"np.concatenate((({e})[1:], ({e})[:1]))"]) \
                 if "concat" in self.features else f"({e})[::-1]"
+        if o == "loopview":   # slices/columns of arrays indexed by a loop variable (views re-taken backward)
+            i = self.pick(env["loops"])
+            mats = [n for n, k in env["vars"].items() if k == "m" and n not in env["bufs"]]
+            vecs = [n for n in env["vec"] if n not in env["bufs"]]
+            forms = [f"np.sum({self.pick(vecs)}[{i}:])", f"np.sum({self.pick(vecs)}[:{i} + 1])"] if vecs else []
+            if mats:
+                m = self.pick(mats)
+                forms += [f"np.sum({m}[:, {i}])", f"{m}[:, {i}][{self.choose(2)}]",
+                          f"np.dot({m}[:, {i}], {m}[:, {self.choose(self.N)}])",
+                          f"np.sum({m}[:, {i}:] * {self.expr('s', env, d)})"]
+            return self.pick(forms) if forms else self.leaf(kind, env)
+        if o == "lse_vecmat":   # logsumexp(p[:, None] + M, axis=0), M a name: log-domain product in loops
+            return f"logsumexp({self.pair(env, d)}[:, None] + {self.matrix_name(env)}, axis=0)"
+        if o == "lse_matvec":   # the mirrored form, over the rows: shape (2,)
+            m, v = self.matrix_name(env), self.expr("v", env, d)
+            e = self.pick([f"logsumexp({m} + ({v})[None, :], axis=1)", f"logsumexp({m} + {v}, axis=1)"])
+            return self.pick([f"{e}[{self.choose(2)}]", f"np.sum({e})"])
         if o == "col":   # (2, N) op (2, 1): broadcasting over a size-1 axis
             m = self.expr("m", env, d)
             c = self.pick([f"({self.expr('m', env, d)})[:, 1:2]",
@@ -195,6 +224,19 @@ class Gen:
         if o == "rowb":  # (1, N) * (2, N)
             return f"({self.expr('v', env, d)}[None, :] * {self.expr('m', env, d)})"
         raise AssertionError(o)
+
+    def matrix_name(self, env):
+        """A (2, N) matrix by name (buffers too: whether it is loop-invariant is for srcdiff to find)."""
+        mats = [n for n, k in env["vars"].items() if k == "m"]
+        return self.pick(mats) if mats else f"(np.ones((2, {self.N})) * {self.const()})"
+
+    def pair(self, env, d):
+        """An expression of shape (2,)."""
+        pairs = [n for n, k in env["vars"].items() if k == "p" and n not in env["bufs"]]
+        opts = [f"({self.expr('m', env, d)})[:, {self.choose(self.N)}]", f"np.sum({self.expr('m', env, d)}, axis=1)"]
+        if env["loops"]:
+            opts.append(f"{self.matrix_name(env)}[:, {self.pick(env['loops'])}]")
+        return self.pick(opts + pairs * 2)
 
     def coerce(self, e, have, want):
         if have == want:
@@ -239,6 +281,8 @@ class Gen:
             opts += ["break"]
         if top and "closures" in self.features and depth > 0:
             opts += ["closure"]
+        if top and "logdomain" in self.features and "for" in self.features and depth > 0:
+            opts += ["recursion"]
         if "return" in self.features and depth < self.max_depth:
             opts += ["early_return"]
         o = self.pick(opts)
@@ -252,7 +296,7 @@ class Gen:
                 env["vec"].append(name)
             return [line]
         if o == "reassign":
-            cands = [n for n in env["vars"] if n not in env["bufs"]]
+            cands = [n for n in env["vars"] if n not in env["bufs"] and env["vars"][n] != "p"]
             name = self.pick(cands)
             kind = env["vars"][name]
             e = self.expr(kind, env, ed)
@@ -307,6 +351,23 @@ class Gen:
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts // 2), False)
             body.append(f"{c} = {c} + 0.75 + 0.25 * np.tanh({self.expr('s', env, 1)})")
             return [f"{c} = np.tanh({self.expr('s', env, 1)})", f"while {c} < 2.0:"] + ["    " + l for l in body]
+        if o == "recursion":   # the HMM forward recursion: a loop-carried pair through a log-domain product
+            alpha, sq, i = self.fresh("alpha"), self.fresh("sq"), self.fresh("i")
+            m = self.expr("m", env, 1)
+            sq_src = ["M[:, :2]", "np.tanh(M[:, :2])", f"0.5 * ({m})[:, 1:3]" if self.N > 2 else "M[:, :2] * 0.5"]
+            lines = [f"{sq} = {self.pick(sq_src)}",
+                     f"{alpha} = {self.pair(env, 1)}"]
+            inner = self.child(env)
+            inner["loops"].append(i)
+            body = self.block(inner, 0, self.choose(2), True) if self.coin(3) else []
+            step = self.pick([f"logsumexp({alpha}[:, None] + {sq}, axis=0)",
+                              f"logsumexp({sq} + {alpha}[None, :], axis=1)"])
+            if self.coin():
+                step += f" + {self.pick(['M', 'np.tanh(M)'])}[:, {i}]"
+            body.append(f"{alpha} = {step}")
+            env["vars"][alpha] = "p"
+            stop = 1 + self.choose(self.N)
+            return lines + [f"for {i} in range({stop}):"] + ["    " + l for l in body]
         if o == "closure":
             name = self.fresh("inner")
             ret = self.pick(["s", "v"])
@@ -361,7 +422,7 @@ class Gen:
 
 
 ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "break", "inplace", "return",
-                "concat")
+                "concat", "views", "logdomain")
 
 
 def seeded_program(seed: int, features=None) -> Program:

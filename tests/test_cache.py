@@ -81,3 +81,18 @@ def test_cached_module_links_its_own_helpers(tmp_path):
         assert out.returncode == 0, out.stderr
         jitted, python = (float(v) for v in out.stdout.split())
         np.testing.assert_allclose(jitted, python, rtol=1e-10)
+
+
+def _closure(k):
+    def f(x):
+        return np.sum(np.sin(x) * k)
+    return f
+
+
+def test_closures_with_different_values_do_not_share_code():
+    # same source, different compiled-in closure value: two cache entries, two answers
+    x = np.array([0.3, 0.4])
+    for jit in (False, True):
+        g1, g2 = srcdiff.grad(_closure(1.0), jit=jit)(x), srcdiff.grad(_closure(2.5), jit=jit)(x)
+        np.testing.assert_allclose(g1, np.cos(x))
+        np.testing.assert_allclose(g2, 2.5 * np.cos(x))

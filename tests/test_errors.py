@@ -111,6 +111,81 @@ def two_params(x, y):  # <- two_params
     return x * y
 
 
+def view_then_write(M):
+    buf = M.copy()
+    row = buf[0]
+    buf[0, 1] = 3.0 * buf[1, 1]  # <- view_write
+    return np.sum(row * row)
+
+
+def name_alias_write(a):
+    buf = a.copy()
+    b = buf
+    b[1] = a[0] * a[0]  # <- alias_write
+    return np.sum(buf * buf)
+
+
+def view_in_loop(M):
+    buf = M.copy()
+    row = buf[0]
+    s = 0.0
+    for i in range(2):
+        s = s + row[i] * row[i]
+        buf[0, i + 1] = np.sin(s)  # <- loop_view_write
+    return s
+
+
+def nested_default(x):
+    def g(v, k=2.0):  # <- nested_default
+        return v * k
+    return g(x)
+
+
+def lambda_default(x):
+    g = lambda v, k=2.0: v * k  # <- lambda_default
+    return g(x)
+
+
+def decorated_nested(x):
+    @staticmethod
+    def g(v):  # <- decorated
+        return v * 2.0
+    return g(x)
+
+
+def complex_constant(x):
+    return np.abs(x * 1j)  # <- complex
+
+
+def real_fn(x):  # <- real_fn
+    return x * 2.0
+
+
+async def async_fn(x):  # <- async
+    return x * 2.0
+
+
+def match_stmt(x):
+    match 1:  # <- match
+        case 1:
+            return x * 2.0
+    return x
+
+
+def starred_assign(x):
+    first, *rest = x  # <- starred
+    return first
+
+
+def kwargs_call(x):
+    kw = {"axis": 0}
+    return np.sum(x, **kw)  # <- kwargs
+
+
+def no_return(x):  # <- no_return
+    y = x * 2.0
+
+
 _ns: dict = {}
 exec("def made_by_exec(x):\n    return x * 2.0\n", _ns)
 made_by_exec = _ns["made_by_exec"]
@@ -257,7 +332,7 @@ def test_source_of_foreign_function():
 
 
 # ---- views read after a write to their array (a silently wrong gradient before: now declined) ---------
-def view_then_write(w):
+def head_view_then_write(w):
     x = w * 1.0
     head = x[:2]
     x[0] = x[1] * 3.0  # <- viewwrite
@@ -295,7 +370,7 @@ def alias_then_write(w):
     return np.sum(y ** 2)
 
 
-ALIASED = [(view_then_write, "viewwrite", (3,), "np.copy"), (transpose_then_write, "transposewrite", (2, 2), "np.copy"),
+ALIASED = [(head_view_then_write, "viewwrite", (3,), "np.copy"), (transpose_then_write, "transposewrite", (2, 2), "np.copy"),
            (write_through_view, "throughview", (2, 2), "itself"), (view_before_loop, "loopwrite", (2, 2), "np.copy"),
            (alias_then_write, "aliaswrite", (3,), "np.copy")]
 
@@ -322,3 +397,112 @@ def test_views_made_after_the_write_are_differentiated():
 
     check_grad(rows, [np.array([0.3, 0.7])], wrt=0)
     check_grad(rows, [np.array([0.3, 0.7])], wrt=0, jit=True)
+
+
+# ---- found by the reliability audit (issue 7): each was an internal exception or a wrong gradient ----
+AUDIT = [
+    # in-place writes that another name sees (was: a silently wrong gradient)
+    (view_then_write, np.ones((2, 3)), "view_write", "copy"),
+    (name_alias_write, np.ones(3), "alias_write", "copy"),
+    (view_in_loop, np.ones((2, 3)), "loop_view_write", "copy"),
+    # nested functions srcdiff calls positionally (was: TypeError / NameError in generated code)
+    (nested_default, 0.5, "nested_default", "explicitly"),
+    (lambda_default, 0.5, "lambda_default", "explicitly"),
+    (decorated_nested, 0.5, "decorated", "without the decorator"),
+    # complex numbers (was: a wrong gradient)
+    (complex_constant, 0.5, "complex", "real and imaginary"),
+    # declined before, now with advice
+    (async_fn, 0.5, "async", "ordinary def"),
+    (match_stmt, 0.5, "match", "if/elif"),
+    (starred_assign, np.ones(3), "starred", "index"),
+    (kwargs_call, np.ones(3), "kwargs", "literal keywords"),
+    (no_return, 0.5, "no_return", "return"),
+]
+
+
+@pytest.mark.parametrize("f, arg, tag, advice", AUDIT, ids=[t for _, _, t, _ in AUDIT])
+def test_declined_audit(f, arg, tag, advice):
+    _assert_located(_declined(f, [arg]), tag, advice)
+
+
+def test_aliased_write_declined_in_forward_mode():
+    # (forward mode follows views -- a tangent of buf[0] is a view of buf's tangent -- but not `b = buf`)
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        srcdiff.jvp(name_alias_write)(np.ones(3), np.ones(3))
+    _assert_located(str(info.value), "alias_write", "copy")
+
+
+def test_aliased_write_declined_under_numba():
+    _assert_located(_declined(view_then_write, [np.ones((2, 3))], jit=True), "view_write", "copy")
+
+
+@pytest.mark.parametrize("arg", [0.5 + 1.0j, np.array([1.0 + 0.5j, 2.0])], ids=["complex", "complex_array"])
+def test_complex_argument(arg):
+    msg = _declined(real_fn, [arg])
+    assert where("real_fn") in msg and "complex" in msg and "hint:" in msg, msg
+
+
+@pytest.mark.parametrize("arg", [{"a": 0.5}, None, "s"], ids=["dict", "None", "str"])
+def test_wrt_argument_of_unsupported_type(arg):
+    # was: TypeError from the runtime or the generated code
+    msg = _declined(real_fn, [arg])
+    assert where("real_fn") in msg and type(arg).__name__ in msg and "hint:" in msg, msg
+
+
+def test_view_used_up_before_write_is_not_declined():
+    def f(x):
+        buf = x.copy()
+        s = 0.0
+        for i in range(3):
+            s = s + np.sum(buf[:i + 1] ** 2)
+            buf[i] = np.sin(s)
+        return s + np.sum(buf)
+    x = np.array([0.3, -0.2, 0.5])
+    from gradcheck import numerical_grad
+    np.testing.assert_allclose(srcdiff.grad(f)(x), numerical_grad(f, [x], 0), rtol=1e-5, atol=1e-7)
+
+
+def float32_matmul(x, y):  # <- numba_f32
+    return np.sum(np.sin(1.3 * (x @ y)))
+
+
+def test_numba_compile_failure_names_the_function():
+    # (was: no file:line) -- the float32 product is a known gap, test_rules_table.F32_NUMBA_XFAIL
+    x, y = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
+    msg = _declined(float32_matmul, [x, y], jit=True)
+    assert "Numba could not compile" in msg
+    _assert_located(msg, "numba_f32", "jit=False")
+
+
+@pytest.mark.parametrize("name", ["rebind_in_loop", "branch_arrays", "double_buffer", "write_then_view",
+                                  "carried_buffer"])
+def test_aliasing_check_accepts(name):
+    import alias_patterns
+    from gradcheck import numerical_grad
+    f = getattr(alias_patterns, name)
+    args = [0.7, np.array([0.3, -0.4, 0.9])]
+    got = srcdiff.grad(f, wrt=(0, 1))(*args)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
+
+
+def _numba_crashes(c, M):   # Numba raises a bare AttributeError from its lowering on this
+    e = None
+    if c:
+        e = (np.exp(M), M[0])
+    if c:
+        return e[0][0, 0]
+    return 0.0
+
+
+def test_numba_internal_crash_is_srcdiff_error():
+    # (the log-domain placeholder bug, test_regressions.test_early_return_then_log_domain_recursion, reached
+    # the user as a bare AttributeError from numba/core/lowering.py)
+    import numba
+    from srcdiff import api
+    with pytest.raises(AttributeError) as raw:
+        numba.njit(_numba_crashes)(True, np.ones((2, 2)))
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        api._translate(raw.value, srcdiff.grad(real_fn, jit=True))
+    msg = str(info.value)
+    assert "Numba crashed" in msg and where("real_fn") in msg and "jit=False" in msg, msg

@@ -253,8 +253,9 @@ def test_rewrite_fires_where_safe_and_gradients_match(fn, jit):
 
 def test_view_of_array_written_in_place_is_declined():
     """A = W.T read after W is written: declined (transforms/aliasing.py) before any rewrite."""
-    with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
+    with pytest.raises(srcdiff.SrcdiffError, match="shares memory") as info:
         srcdiff.grad(view_of_written_array, wrt=(0, 1, 2))(*_problem())
+    assert "W[1, 0] = W[1, 0] + 0.05 * log_alpha[1]" in str(info.value) and "hint:" in str(info.value)
 
 
 def test_rewrite_reads_like_the_forward_algorithm():

@@ -8,7 +8,10 @@ Observed (both backends), and pinned here:
   gives NaN at x <= 0 -- as in every reverse-mode AD (0 * inf in the dead branch); documented here.
 * stable logistic loss max(z,0) + log1p(exp(-|z|)): finite gradient sigmoid(z) up to |z| = 800.
 * ties: abs at 0 -> 0; np.max / np.maximum / builtin max ties split the adjoint equally.
-* sqrt at 0 -> inf (documented rule choice).
+* sqrt at 0 -> inf (documented rule choice); so sqrt(x * x) at 0 is NaN (0 * inf) -- the derivative
+  of |x| at 0 does not exist; np.abs(x) gives 0 there.
+* loop log-sum-exps rewritten into log-domain products (transforms/logdomain.py) with -inf entries
+  (forbidden transitions, unreachable states, all -inf columns): gradient 0 there, never NaN.
 """
 import warnings
 
@@ -117,3 +120,37 @@ def test_ties(jit):
 def test_sqrt_at_zero_is_inf(jit):
     g = _g(sqrt_sum, np.array([0.0, 1.0]), jit=jit)
     assert g[0] == np.inf and g[1] == 0.5
+
+
+def hmm_forward(log_pi, log_A, y):
+    la = log_pi
+    for t in range(3):
+        la = logsumexp(la[:, None] + log_A, axis=0) + 0.1 * y[t]
+    return logsumexp(la)
+
+
+def hmm_backward(log_pi, log_A, y):
+    lb = log_pi
+    for t in range(3):
+        lb = logsumexp(log_A + lb[None, :], axis=1) + 0.1 * y[t]
+    return logsumexp(lb)
+
+
+NINF = -np.inf
+
+
+@BACKENDS
+@pytest.mark.parametrize("f", [hmm_forward, hmm_backward], ids=["vecmat", "matvec"])
+def test_log_domain_product_minus_inf(f, jit):
+    # forbidden transitions, an unreachable state: gradient 0 there, exact elsewhere
+    args = (np.array([0.0, NINF]), np.array([[0.0, NINF], [NINF, 0.0]]), np.ones(3))
+    g = srcdiff.grad(f, wrt=(0, 1), jit=jit)
+    with np.errstate(all="ignore"):
+        gpi, gA = g(*args)
+    assert "rt.logsumexp_" in srcdiff.source(g)          # the rewritten form is the one tested
+    np.testing.assert_array_equal(gpi, [1.0, 0.0])
+    np.testing.assert_array_equal(gA, [[3.0, 0.0], [0.0, 0.0]])
+    # every state unreachable: value -inf, gradient 0 (not NaN)
+    with np.errstate(all="ignore"):
+        gpi, gA = g(np.array([NINF, NINF]), np.zeros((2, 2)), np.ones(3))
+    assert np.all(gpi == 0.0) and np.all(gA == 0.0)

@@ -268,3 +268,121 @@ def test_array_result_from_ones_with_literal_shape(x, jit):
     # array was a float in one branch and an array in the other (Numba could not merge them)
     _grad_matches(array_result_from_ones_with_literal_shape, [x, np.arange(4.0).reshape(2, 2) / 5], wrt=(0, 1),
                   jit=jit)
+
+
+# ---- found by the reliability audit (issue 7) -----------------------------------------------------------
+def scalar_into_slice(x):
+    y = np.zeros(3)
+    y[1:] = x
+    return np.sum(y * y)
+
+
+def row_vector_into_rows(x):
+    y = np.zeros((3, 3))
+    y[0:2] = x
+    return np.sum(y * y * np.arange(9.0).reshape(3, 3))
+
+
+def scalar_into_slices_in_loop(x, a):
+    y = a.copy()
+    s = 0.0
+    for i in range(3):
+        y[i:] = x * (i + 1.0)
+        s = s + np.sum(y * y)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_scalar_written_into_slice(jit):
+    # was: d_x = d_y[1:] (an array view, then zeroed): [0, 0] instead of 4x
+    _grad_matches(scalar_into_slice, [0.7], jit=jit)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_vector_broadcast_into_rows(jit):
+    # was: a (2, 3) gradient for a (3,) argument
+    _grad_matches(row_vector_into_rows, [np.array([0.5, 0.7, 1.0])], jit=jit)
+
+
+def test_scalar_written_into_slices_in_loop():
+    # was: ValueError (operands could not be broadcast) in the generated code
+    _grad_matches(scalar_into_slices_in_loop, [0.7, np.array([0.1, 0.2, 0.3])], wrt=(0, 1))
+
+
+def scalar_into_slice_hvp(x):
+    y = np.zeros(3)
+    y[1:] = x * x
+    return np.sum(y * y)
+
+
+def test_scalar_written_into_slice_hvp():
+    # forward over the reverse sweep of the same write (d = 8x^3, d2 = 24x^2)
+    assert srcdiff.hvp(scalar_into_slice_hvp)(0.7, 1.0) == pytest.approx(24 * 0.49)
+
+
+def list_index(x):
+    return np.sum(x[[0, 2]] ** 2)
+
+
+def list_index_by_name(x):
+    idx = [0, 2]
+    return np.sum(x[idx] ** 2)
+
+
+@pytest.mark.parametrize("f", [list_index, list_index_by_name])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_integer_list_index(f, jit):
+    # was: IndexError (the list was emitted as a tuple: x[0, 2])
+    _grad_matches(f, [np.array([0.3, -0.5, 1.2])], jit=jit)
+
+
+def identity(x):
+    return x
+
+
+def test_hvp_of_identity():
+    # was: AttributeError in reverse.py (no shape classes without argument kinds)
+    assert srcdiff.hvp(identity)(0.7, 1.0) == 0.0
+
+
+def recursive_square(x, n):
+    if n == 0:
+        return x * x
+    return recursive_square(x * 1.1, n - 1)
+
+
+def test_hvp_of_recursive_function():
+    # was: IndentationError: an if branch emptied by dead-code removal was emitted without a statement
+    assert srcdiff.hvp(recursive_square)(0.7, 3, 1.0) == pytest.approx(2 * 1.21 ** 3)
+
+
+def stack_of_list(x):
+    return np.sum(np.stack([x, x * 2.0]) ** 2) + np.sum(np.concatenate([x, x * 3.0]) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_stack_of_list_display(jit):
+    # was (Numba): "could not compile" -- np.stack got a reflected list; variadic arguments are tuples now
+    _grad_matches(stack_of_list, [np.array([0.3, -0.5, 1.2])], jit=jit)
+
+
+def early_return_then_log_domain_recursion(x, a, M):
+    if x > 5.0:
+        return x
+    sq = M[:, :2]
+    al = M[:, 0]
+    for i in range(2):
+        al = logsumexp(al[:, None] + sq, axis=0)
+    return np.sum(al)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_early_return_then_log_domain_recursion(jit):
+    # found by long-mode fuzz (seeds 50060, 50240, 50320, 50330, new 'logdomain' feature): the exp table
+    # hoisted inside the early return's else branch got a `None` placeholder -- Numba crashed with an
+    # internal AttributeError; now a placeholder of its type (unbound.placeholder)
+    args = [0.5, np.array([0.1, 0.2, 0.3]), np.array([[0.3, -0.2, 0.5], [1.0, 0.1, -0.4]])]
+    _grad_matches(early_return_then_log_domain_recursion, args, wrt=(0, 1, 2), jit=jit)
+    g = srcdiff.grad(early_return_then_log_domain_recursion, wrt=(0, 1, 2), jit=jit)
+    g(*args)
+    assert "rt.logsumexp_vecmat(" in srcdiff.source(g)

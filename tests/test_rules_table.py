@@ -310,3 +310,27 @@ def test_every_rule_has_an_entry():
     assert not missing, f"rules without a test entry in tests/test_rules_table.py: {missing}"
     stale = sorted({e.split(" ")[0] for e in ENTRIES} - set(RULES))   # "rule variant": more cases of a rule
     assert not stale, f"entries for rules no longer in the table: {stale}"
+
+
+# float32 under Numba: a representative of each family (elementwise, broadcasting, reductions with
+# axis, selection, products, solves), one shape case each, to keep compile time down.  Numba promotes
+# float32 * <Python float> to float64 (NumPy keeps float32), so adjoints meet primals of the other
+# precision; the products below then fail to type (declined with SrcdiffError "Numba could not
+# compile" -- clear, but a gap).  Found by the reliability audit (issue 7); all 91 rules were tried.
+F32_NUMBA = ["+", "*", "/", "**", "np.exp", "np.log", "np.sqrt", "np.tanh", "rt.expit", "np.maximum",
+             "np.where", "np.clip", "np.sum", "np.mean", "np.max", "rt.logsumexp", "np.dot", "rt.matmul_grad_x",
+             "np.concatenate", "np.linalg.det", "rt.solve_triangular",
+             "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a"]
+F32_NUMBA_XFAIL = {r: "Numba: float32 primal meets a float64 adjoint (float32 * Python float is float64 "
+                      "under Numba) in a matrix product, which does not type"
+                   for r in ("@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve",
+                             "rt.solve_grad_a")}
+F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}",
+                                marks=[pytest.mark.xfail(strict=True, raises=srcdiff.SrcdiffError,
+                                                         reason=F32_NUMBA_XFAIL[r])] if r in F32_NUMBA_XFAIL else [])
+                   for r in F32_NUMBA]
+
+
+@pytest.mark.parametrize("rule, case", F32_NUMBA_CASES)
+def test_rule_numba_float32(rule, case):
+    _check(rule, case, jit=True, dtype=np.float32)

@@ -11,8 +11,8 @@ import gast
 from ..errors import SrcdiffError, fail
 from .astutil import dotted_name
 
-_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.reshape", "np.ravel", "np.squeeze",
-               "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
+               "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
 
 
 def _basic(idx, kinds) -> bool:
@@ -25,11 +25,15 @@ def _basic(idx, kinds) -> bool:
     return True
 
 
-def _view_source(value, name, kinds):
+def _view_source(value, name, kinds, renames_only=False):
     """The array `name = value` may share memory with, or None."""
     if isinstance(value, gast.Name):
         k = kinds.get(name)
         return value.id if k is None or k[0] == "a" else None
+    if renames_only:
+        return None
+    if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
+        return value.value.id
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
         k = kinds.get(name)
         sliced = any(isinstance(n, gast.Slice) for n in gast.walk(value.slice))
@@ -40,12 +44,12 @@ def _view_source(value, name, kinds):
     return None
 
 
-def memory_roots(fn, kinds) -> dict:
+def memory_roots(fn, kinds, renames_only=False) -> dict:
     """name -> the name whose memory it may share (itself when it views nothing)."""
     source = {}
     for s in gast.walk(fn):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            src = _view_source(s.value, s.targets[0].id, kinds)
+            src = _view_source(s.value, s.targets[0].id, kinds, renames_only)
             if src is not None:
                 source[s.targets[0].id] = src
 
@@ -94,15 +98,17 @@ def _own_loads(s):
     return {n.id for p in parts for n in gast.walk(p) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def check_views(unit, kinds: dict) -> None:
-    """Raise SrcdiffError for a view read after a write it would observe (see module docstring)."""
+def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
+    """Raise SrcdiffError for a view read after a write it would observe (see module docstring).
+    `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
+    the same view of the tangent, so slices and transposes are followed correctly there)."""
     fn = unit.node
     order = _Order(fn)
     defined = {a.id: -1 for a in fn.args.args}
     for k, s, _ in order.items:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             defined.setdefault(s.targets[0].id, k)
-    roots = memory_roots(fn, kinds)
+    roots = memory_roots(fn, kinds, renames_only)
     root = lambda n: roots.get(n, n)  # noqa: E731
     family = {}
     for n, r in roots.items():
@@ -127,7 +133,8 @@ def check_views(unit, kinds: dict) -> None:
                     message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                                f"and is read afterwards: srcdiff does not follow writes through views")
                     base = root(target)
-                    advice = (f"write into `{base}` itself instead of through the view `{target}`"
+                    advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
+                              f"a copy (np.copy(...)) if it is meant to be a separate array"
                               if target != base else
                               f"make `{view}` a copy where it is created (np.copy(...)), or index "
                               f"`{base}` again after the write")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import Namer, assign, const, copy_loc, dotted_name, load, names_in
+from .astutil import Namer, assign, call, const, copy_loc, dotted_name, load, names_in
 from ..rules import RULES
 
 
@@ -112,7 +112,8 @@ class _ANF:
             args = []
             for k, a in enumerate(e.args):
                 if k == 0 and rule is not None and rule.variadic and isinstance(a, (gast.Tuple, gast.List)):
-                    args.append(type(a)(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
+                    # a tuple either way: Numba's np.stack / np.concatenate take tuples of arrays, not lists
+                    args.append(gast.Tuple(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
                 elif isinstance(a, gast.Starred):
                     fail(e, self.unit, "*args in calls is not supported")
                 else:
@@ -126,6 +127,11 @@ class _ANF:
                                   ctx=gast.Load())
         if isinstance(e, gast.Attribute):
             return gast.Attribute(value=self.atom(e.value, pre, base), attr=e.attr, ctx=gast.Load())
+        if (isinstance(e, gast.List) and e.elts and all(isinstance(x, gast.Constant) and type(x.value) is int
+                                                         for x in e.elts)):
+            # a list of integers is an index list (x[[0, 2]], idx = [0, 2]; x[idx]): an array, so that it
+            # is not read as a tuple of indices, one per axis
+            return call("np.array", gast.Tuple(elts=list(e.elts), ctx=gast.Load()))
         if isinstance(e, (gast.Tuple, gast.List)):
             return gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
         if isinstance(e, gast.IfExp):

@@ -192,7 +192,8 @@ def structure(unit):
     else:
         body = cf.returns(body)
         if not _always_returns(body):
-            fail(fn, unit, f"{fn.name} must return a value on every path")
+            fail(fn, unit, f"{fn.name} must return a value on every path",
+                 "end the function with a return of the value to differentiate")
     body = cf.loops(body)
     fn.body = _hoist_final_return(body, cf)
     return unit

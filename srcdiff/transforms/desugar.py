@@ -78,6 +78,16 @@ def lift_local_functions(unit: Unit) -> Unit:
     unit.node.body = collect(unit.node.body)
     if not defs:
         return unit
+    for name, fd in defs.items():
+        a = fd.args
+        if a.defaults or any(d is not None for d in a.kw_defaults) or a.vararg or a.kwarg or a.kwonlyargs:
+            fail(fd, unit, f"nested function {name!r} has default values, *args, **kwargs or keyword-only "
+                           f"parameters (srcdiff calls nested functions with positional arguments only)",
+                 "give every parameter explicitly at each call, or read the value from the enclosing "
+                 "function's variables instead of a default")
+        if getattr(fd, "decorator_list", None):
+            fail(fd, unit, f"nested function {name!r} is decorated",
+                 "define it without the decorator, or at module level")
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
@@ -132,6 +142,10 @@ class _Desugar:
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
+        if not isinstance(s, gast.FunctionDef) and any(
+                isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in gast.walk(s)):
+            fail(s, self.unit, "complex numbers are not supported (srcdiff differentiates real functions)",
+                 "write the function over real and imaginary parts as separate float arrays")
         if isinstance(s, gast.FunctionDef):
             fail(s, self.unit, "nested def could not be lifted")
         if isinstance(s, gast.Pass):
@@ -173,7 +187,8 @@ class _Desugar:
             return [s]
         if isinstance(s, (gast.Break, gast.Continue)):
             return [s]
-        fail(s, self.unit, f"{type(s).__name__} statements are not supported")
+        fail(s, self.unit, f"{type(s).__name__} statements are not supported",
+             "rewrite it with if/elif, for/while and assignments")
 
     def assign(self, s):
         s.value = self.expr(s.value)
@@ -196,7 +211,8 @@ class _Desugar:
     def unpack(self, target, value, s):
         n = len(target.elts)
         if any(isinstance(e, gast.Starred) for e in target.elts):
-            fail(s, self.unit, "starred assignment is not supported")
+            fail(s, self.unit, "starred assignment is not supported",
+                 "unpack into a fixed number of names, or index/slice the value (x[0], x[1:])")
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == n:
             temps = [self.namer.fresh(_base(e)) for e in target.elts]
             out = [copy_loc(assign(t, v, s.lineno), s) for t, v in zip(temps, value.elts)]
@@ -363,7 +379,8 @@ class _Canon(gast.NodeTransformer):
                 else:
                     kws.append(kw)
             if kws:
-                fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}")
+                fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
+                     "pass axis= and keepdims= as literal keywords (no **kwargs)")
             if len(node.args) > 1:
                 axis = node.args[1]
             if len(node.args) > 2:

@@ -10,6 +10,9 @@ from .astutil import COMMENT_MARK
 
 
 def to_source(node) -> str:
+    for n in gast.walk(node):   # a branch emptied by dead-code removal still needs a statement
+        if isinstance(n, (gast.If, gast.For, gast.While, gast.FunctionDef)) and not n.body:
+            n.body = [gast.Pass()]
     tree = gast.gast_to_ast(node)
     ast.fix_missing_locations(tree)
     text = ast.unparse(tree)

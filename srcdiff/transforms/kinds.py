@@ -174,7 +174,7 @@ def _call(name, args, e, kinds):
     if name in ("rt.logsumexp_vecmat", "rt.logsumexp_matvec"):
         return ("a", 1, "f")
     if name == "rt.exp_shifted":
-        return ("t", 2)
+        return ("t", 2, "exp")      # (exp table, column shifts): unbound.placeholder makes one of these
     if name == "rt.expand_dims":
         nd = _ndim(a0)
         return None if nd is None else ("a", nd + 1, _dtype(a0))

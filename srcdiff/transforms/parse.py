@@ -84,7 +84,8 @@ def parse(fn) -> Unit:
     else:
         node = next((n for n in tree.body if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef))), None)
         if node is None or isinstance(node, gast.AsyncFunctionDef):
-            raise SrcdiffError(f"{fn.__qualname__} is not a plain def", filename, first)
+            raise SrcdiffError(f"{fn.__qualname__} is not a plain def (async def, generator or other)", filename, first,
+                               "differentiate an ordinary def (not async) that returns a value")
     node.decorator_list = []
     if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
         raise SrcdiffError(f"{fn.__name__}: *args, **kwargs and keyword-only parameters are not supported",

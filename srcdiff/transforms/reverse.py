@@ -84,7 +84,8 @@ class Reverse:
         if v not in self.adj_names:
             self.adj_names[v] = self.namer.fresh("d_" + v)
             self.kinds[self.adj_names[v]] = self.kinds.get(v)
-            self.shapes[self.adj_names[v]] = self.shapes.get(v, v)
+            if self.shapes is not None:     # None when built without argument kinds
+                self.shapes[self.adj_names[v]] = self.shapes.get(v, v)
         return self.adj_names[v]
 
     def tidy(self, e):
@@ -556,8 +557,17 @@ class Reverse:
             v = s.value
             read_adj = gast.Subscript(value=load(dx), slice=self.read(copy.deepcopy(idx)), ctx=gast.Load())
             if isinstance(v, gast.Name) and v.id in self.active:
-                self.accum(v.id, call("rt.copy", read_adj) if not is_scalar(self.kinds.get(v.id)) else read_adj,
-                           state, out)
+                vk = self.kinds.get(v.id)
+                region = expr_kind(gast.Subscript(value=load(arr), slice=idx, ctx=gast.Load()), self.kinds)
+                if not is_scalar(vk):
+                    adj = call("rt.copy", read_adj)
+                    if region is not None and vk is not None and region[:2] != vk[:2]:   # y[0:2] = row
+                        adj = call("rt.unbroadcast", adj, self.read(load(v.id)))
+                elif is_scalar(region):
+                    adj = read_adj
+                else:     # a scalar written into a slice (y[1:] = x): the sum of the slice's adjoint
+                    adj = call("rt.unbroadcast", read_adj, self.read(load(v.id)))
+                self.accum(v.id, adj, state, out)
             out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
         if arr in self.restore:
             old = s._srcdiff_old
