@@ -268,3 +268,20 @@ def test_array_result_from_ones_with_literal_shape(x, jit):
     # array was a float in one branch and an array in the other (Numba could not merge them)
     _grad_matches(array_result_from_ones_with_literal_shape, [x, np.arange(4.0).reshape(2, 2) / 5], wrt=(0, 1),
                   jit=jit)
+
+
+def loop_carried_result(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(np.sin(x * s + 1.0))
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_value_and_grad_keeps_a_loop_carried_result(jit):
+    """The backward sweep pops loop-carried values back (`s = s_stack.pop()`): value_and_grad returned
+    the restored initial value (0.0) instead of the result."""
+    x = np.array([0.3, 0.5])
+    value, g = srcdiff.value_and_grad(loop_carried_result, jit=jit)(x)
+    np.testing.assert_allclose(value, loop_carried_result(x), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_grad(loop_carried_result, [x], 0), rtol=1e-6, atol=1e-8)
