@@ -305,6 +305,27 @@ def test_user_tuples_in_reverse_mode(f, jit):
                                    rtol=1e-6, atol=1e-8)
 
 
+# ---- reverse over reverse through np.linalg.cholesky (rt.cholesky_grad's reverse rule) ---------------------
+def chol_energy(x):
+    L = np.linalg.cholesky(x @ x.T + 2.0 * np.eye(3))
+    return np.sum(np.sin(L)) + np.sum(np.log(np.diag(L)))
+
+
+CHOL_ENERGY_GRAD = srcdiff.grad(chol_energy)
+
+
+def chol_grad_penalty(x):
+    g = CHOL_ENERGY_GRAD(x)
+    return chol_energy(x) + 0.5 * np.sum(g * g)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_gradient_norm_penalty_through_cholesky(jit):
+    x = np.array([[1.0, 0.2, -0.3], [0.1, 0.8, 0.4], [-0.2, 0.3, 1.1]])
+    np.testing.assert_allclose(srcdiff.grad(chol_grad_penalty, jit=jit)(x), numerical_grad(chol_grad_penalty, [x], 0),
+                               rtol=1e-5, atol=1e-7)
+
+
 # ---- what still declines: a clear SrcdiffError at the user's function -------------------------------------
 def tuple_variable_index(x):
     t = (x * 2.0, np.cos(x))
