@@ -15,6 +15,7 @@
     aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
                    hoisted out of the loop (after reverse: its two adjoints fused)
+    tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
@@ -34,7 +35,7 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, preaccumulate, resolve, reverse, ssa, unbound)
+                         optimize, parse, preaccumulate, resolve, reverse, ssa, tuples, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -70,6 +71,7 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
                       arg_kinds: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+    unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
     aliasing.check_views(unit, kind_map)

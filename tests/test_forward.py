@@ -226,10 +226,11 @@ def chol_grad_norm(x):
     return np.sum(CHOL_GRAD(x) ** 2)
 
 
-def test_reverse_over_forward_only_rule_is_declined():
-    """rt.cholesky_grad has no reverse rule: decline at the user's function instead of a zero."""
-    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward\.py:\d+: rt\.cholesky_grad has a forward-mode"):
-        srcdiff.grad(chol_grad_norm)(np.eye(3))
+def test_reverse_over_cholesky_grad():
+    """rt.cholesky_grad has a reverse rule now (it used to be declined as forward-only)."""
+    x = np.array([[1.0, 0.2, -0.3], [0.1, 0.8, 0.4], [-0.2, 0.3, 1.1]])
+    np.testing.assert_allclose(srcdiff.grad(chol_grad_norm)(x), numerical_grad(chol_grad_norm, [x], 0),
+                               rtol=1e-5, atol=1e-7)
 
 
 def layer(p, s):

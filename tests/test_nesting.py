@@ -219,7 +219,7 @@ def test_two_gradients_in_one_function():
         np.testing.assert_allclose(srcdiff.grad(g, jit=jit)(w), numerical_grad(g, [w], 0), rtol=1e-5, atol=1e-6)
 
 
-# ---- what still declines: a clear SrcdiffError at the user's function -------------------------------------
+# ---- tuples of differentiated values: (value, gradient) pairs, jvp pairs, the user's own tuples ----------
 def cubic_loop(x, y):
     s = 0.0
     for i in range(3):
@@ -227,7 +227,12 @@ def cubic_loop(x, y):
     return s
 
 
+def cubic(x, y):
+    return x ** 3 * y + np.sin(x * y)
+
+
 CUBIC_VG = srcdiff.value_and_grad(cubic_loop)
+CUBIC_VG2 = srcdiff.value_and_grad(cubic, wrt=(0, 1))   # (value, (d_x, d_y)): a nested tuple
 
 
 def uses_value_and_grad(x, y):
@@ -235,9 +240,110 @@ def uses_value_and_grad(x, y):
     return v * g
 
 
-def test_reverse_over_value_and_grad_pair_declines_with_advice():
-    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: a tuple.*value_and_grad.*hint"):
-        srcdiff.grad(uses_value_and_grad)(0.4, 1.3)
+def value_times_slope(x, y):
+    v, g = CUBIC_VG2(x, y)
+    return v * g[0] + np.sin(g[1])
+
+
+def jvp_tangent(x):
+    return srcdiff.jvp(cubic)(x, 1.3, 1.0)[1]
+
+
+def _pair(x, w):
+    return (np.sum(x * w), (np.sin(x), x ** 2))
+
+
+def user_nested_tuple(x, w):
+    s, (a, b) = _pair(x, w)
+    return s * np.sum(a * b)
+
+
+def tuple_loop_state(x):
+    st = (x, np.ones_like(x))
+    for i in range(3):
+        a, b = st
+        st = (a * b + np.sin(a), a)
+    return np.sum(st[0] * st[1])
+
+
+def tuple_branch(x):
+    if np.sum(x) > 0:
+        t = (x * 2.0, np.cos(x))
+    else:
+        t = (x, x * x)
+    return np.sum(t[0] * t[-1])
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f", [uses_value_and_grad, value_times_slope], ids=lambda f: f.__name__)
+def test_reverse_over_value_and_grad_pair(f, jit):
+    """The (value, gradient) pair of a value_and_grad inlined into a function differentiated again:
+    its tuples become one name per component, so each component gets its own adjoint."""
+    got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(0.4, 1.3)
+    want = [numerical_grad(f, [0.4, 1.3], k) for k in (0, 1)]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    src = srcdiff.source(srcdiff.grad(f))
+    assert "d_v = " in src and "d_v_g" not in src   # the user's names, one adjoint per component
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_reverse_over_jvp_pair(jit):
+    got = srcdiff.grad(jvp_tangent, jit=jit)(0.4)
+    np.testing.assert_allclose(got, _d(jvp_tangent, 0.4, 1e-6), rtol=1e-6, atol=1e-8)
+    second = srcdiff.grad(lambda x: srcdiff.jvp(cubic)(x, 1.3, 1.0)[1], jit=jit)(0.4)
+    np.testing.assert_allclose(second, got, rtol=1e-12)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f", [user_nested_tuple, tuple_loop_state, tuple_branch], ids=lambda f: f.__name__)
+def test_user_tuples_in_reverse_mode(f, jit):
+    x = np.array([0.3, -0.2, 0.5])
+    args = [x, np.array([1.0, 2.0, -0.5])] if f is user_nested_tuple else [x]
+    for sign in (1.0, -1.0):
+        args[0] = sign * x
+        np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(*args), numerical_grad(f, args, 0),
+                                   rtol=1e-6, atol=1e-8)
+
+
+# ---- reverse over reverse through np.linalg.cholesky (rt.cholesky_grad's reverse rule) ---------------------
+def chol_energy(x):
+    L = np.linalg.cholesky(x @ x.T + 2.0 * np.eye(3))
+    return np.sum(np.sin(L)) + np.sum(np.log(np.diag(L)))
+
+
+CHOL_ENERGY_GRAD = srcdiff.grad(chol_energy)
+
+
+def chol_grad_penalty(x):
+    g = CHOL_ENERGY_GRAD(x)
+    return chol_energy(x) + 0.5 * np.sum(g * g)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_gradient_norm_penalty_through_cholesky(jit):
+    x = np.array([[1.0, 0.2, -0.3], [0.1, 0.8, 0.4], [-0.2, 0.3, 1.1]])
+    np.testing.assert_allclose(srcdiff.grad(chol_grad_penalty, jit=jit)(x), numerical_grad(chol_grad_penalty, [x], 0),
+                               rtol=1e-5, atol=1e-7)
+
+
+# ---- what still declines: a clear SrcdiffError at the user's function -------------------------------------
+def tuple_variable_index(x):
+    t = (x * 2.0, np.cos(x))
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(t[i])
+    return s
+
+
+def returns_pair(x):
+    return (np.sum(x), np.sum(x * x))
+
+
+def test_tuple_indexed_by_a_variable_declines_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: a tuple.*indexed by a variable.*hint"):
+        srcdiff.grad(tuple_variable_index)(np.ones(2))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: .*returns a tuple.*hint"):
+        srcdiff.grad(returns_pair)(np.ones(2))
 
 
 def poly_sin(x):

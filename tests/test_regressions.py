@@ -386,3 +386,20 @@ def test_early_return_then_log_domain_recursion(jit):
     g = srcdiff.grad(early_return_then_log_domain_recursion, wrt=(0, 1, 2), jit=jit)
     g(*args)
     assert "rt.logsumexp_vecmat(" in srcdiff.source(g)
+
+
+def loop_carried_result(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(np.sin(x * s + 1.0))
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_value_and_grad_keeps_a_loop_carried_result(jit):
+    """The backward sweep pops loop-carried values back (`s = s_stack.pop()`): value_and_grad returned
+    the restored initial value (0.0) instead of the result."""
+    x = np.array([0.3, 0.5])
+    value, g = srcdiff.value_and_grad(loop_carried_result, jit=jit)(x)
+    np.testing.assert_allclose(value, loop_carried_result(x), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_grad(loop_carried_result, [x], 0), rtol=1e-6, atol=1e-8)

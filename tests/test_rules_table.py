@@ -123,6 +123,8 @@ ENTRIES = {
     "rt.transpose_if": ("rt.transpose_if(x, 1) * y + np.sum(rt.transpose_if(x, 0))", "rr",
                         [((2, 3), (3, 2)), ((3, 3), (3, 3))]),
     "rt.logdet_grad": ("rt.logdet_grad(x)", "q", [((3, 3),)]),
+    # L lower triangular (a Cholesky factor), as cholesky_grad assumes
+    "rt.cholesky_grad": ("rt.cholesky_grad(np.tril(x), y)", "qr", [((3, 3), (3, 3))]),
     "rt.logsumexp_vecmat_grad_M": ("rt.logsumexp_vecmat_grad_M(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
                                    [((3,), (2,), (2, 3), (3,))]),
     "rt.logsumexp_vecmat_grad_v": ("rt.logsumexp_vecmat_grad_v(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
@@ -136,7 +138,7 @@ ENTRIES = {
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
 # (compiler.check_reverse_rules) instead of treating them as constants.
-FORWARD_ONLY = {"rt.cholesky_grad"}
+FORWARD_ONLY: set = set()
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are

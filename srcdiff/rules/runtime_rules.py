@@ -115,7 +115,9 @@ R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", "rt.transpose_if(rt.matmul_gr
 R("rt.tri_mask", [rt.tri_mask], "m, lower", "rt.tri_mask(g, lower)", None, jvp="rt.tri_mask(dm, lower)")
 R("rt.transpose_if", [rt.transpose_if], "m, flag", "rt.transpose_if(g, flag)", None,
   jvp="rt.transpose_if(dm, flag)")
-R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", None, None, jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
+# reverse rule derived in srcdiff/runtime/linalg.py (lower triangles of L and v only, as cholesky_grad reads them)
+R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", "rt.cholesky_grad_vjp_L(L, v, g)", "rt.cholesky_grad_vjp_v(L, g)",
+  jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
 R("rt.logdet_grad", [rt.logdet_grad], "a", "-(ans @ np.transpose(g) @ ans)", jvp="-(ans @ np.transpose(da) @ ans)")
 

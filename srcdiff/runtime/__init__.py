@@ -6,7 +6,7 @@ registered on import, inside ``numba.njit`` code under the same name.
 from .basics import copy, seed, zeros_like
 from .broadcast import broadcast_to_like, expand_dims, reshape_like, select, unbroadcast
 from .indexing import add_at, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
-from .linalg import cholesky_grad, logdet_grad, solve_triangular
+from .linalg import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v, logdet_grad, solve_triangular
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
                          min_grad, prod, prod_grad, sum, sum_grad)
 from .special import digamma, erf, expit, gammaln, log_expit, softplus, trigamma
@@ -18,7 +18,7 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad",
     "expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf",
-    "solve_triangular", "cholesky_grad", "logdet_grad",
+    "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",
 ]
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)

@@ -6,7 +6,7 @@ from numba.extending import overload, register_jitable
 
 from ._typing import nb_is_array
 
-__all__ = ["solve_triangular", "cholesky_grad", "logdet_grad"]
+__all__ = ["solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad"]
 
 
 def solve_triangular(a, b, lower=False, trans=0):
@@ -102,6 +102,44 @@ def _cholesky_grad_nb(L, gL):
         s = _trsm(Lc, np.ascontiguousarray(y.T), True, True, dt).T
         return 0.5 * (s + s.T)
     return impl
+
+
+# Reverse rule of cholesky_grad(L, v) = sym(S), S = L^-T X L^-1, X = Phi(L^T V), V = tril(v), for an
+# adjoint g of its result: with Gs = (g + g^T)/2 and K = Phi(L^-1 Gs L^-T),
+#   d/dv: tril(L K)       d/dL: tril(V K^T - L^-T (X + X^T) L^-1 Gs L^-T)
+# (L is lower triangular, as cholesky_grad assumes; the upper triangles of L and v get no adjoint).
+@register_jitable
+def _phi_copy(p):
+    q = np.tril(p)
+    for i in range(q.shape[0]):
+        q[i, i] *= 0.5
+    return q
+
+
+@register_jitable
+def _cholesky_grad_k(Linv, g):
+    gs = 0.5 * (g + np.ascontiguousarray(g.T))
+    return _phi_copy(Linv @ gs @ np.ascontiguousarray(Linv.T)), gs
+
+
+@register_jitable
+def cholesky_grad_vjp_v(L, g):
+    """Adjoint of cholesky_grad(L, v) w.r.t. v for an adjoint g of its result."""
+    Lc = np.ascontiguousarray(L)
+    k, _ = _cholesky_grad_k(np.linalg.inv(Lc), np.ascontiguousarray(g))
+    return np.tril(Lc @ k)
+
+
+@register_jitable
+def cholesky_grad_vjp_L(L, v, g):
+    """Adjoint of cholesky_grad(L, v) w.r.t. L for an adjoint g of its result."""
+    Lc = np.ascontiguousarray(L)
+    Linv = np.linalg.inv(Lc)
+    LinvT = np.ascontiguousarray(Linv.T)
+    k, gs = _cholesky_grad_k(Linv, np.ascontiguousarray(g))
+    V = np.tril(np.ascontiguousarray(v))
+    x = _phi_copy(np.ascontiguousarray(Lc.T) @ V)
+    return np.tril(V @ np.ascontiguousarray(k.T) - LinvT @ (x + np.ascontiguousarray(x.T)) @ Linv @ gs @ LinvT)
 
 
 def logdet_grad(a):

@@ -450,8 +450,14 @@ class Reverse:
                      "differentiated in reverse mode",
                      "call srcdiff.grad and the function itself separately inside the differentiated "
                      "function, or use srcdiff.jvp / srcdiff.hvp of it")
-            fail(s, self.unit, "tuples of differentiated values are only supported as function arguments",
-                 "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
+            if getattr(s, "_srcdiff_returned_tuple", False):
+                fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
+                     "(a scalar for grad, an array for vjp)",
+                     "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
+            fail(s, self.unit, "a tuple of differentiated values is indexed by a variable (or used in a way "
+                 "srcdiff cannot follow component by component); reverse mode supports tuples that are "
+                 "built, copied, unpacked and indexed with constants",
+                 "index the tuple with constants, or np.stack the parts into an array and index that")
         owned = state.pop(d)
         for v, expr in contribs:
             first = self.adj(v) not in state
@@ -703,6 +709,12 @@ class Reverse:
                   for v in sorted(self.stack_names & self.active)]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
+            if isinstance(ret, gast.Name) and any(isinstance(n, gast.Name) and n.id == ret.id
+                                                  and isinstance(n.ctx, gast.Store) for b in bwd for n in gast.walk(b)):
+                # the backward sweep restores loop-carried values (`s = s_stack.pop()`): keep the result
+                kept = self.namer.fresh(ret.id + "_value")
+                fwd = fwd + [assign(kept, load(ret.id))]
+                ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
         stmts = inits + [comment("forward sweep")] + fwd + \
             [comment("backward sweep")] + seed + bwd

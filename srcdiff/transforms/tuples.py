@@ -1,0 +1,212 @@
+"""Before reverse mode: tuple values become one name per component.
+
+A tuple built in the function (`t = (a, b)`, nested ones too) or reached through copies and constant
+indices (`u = t`, `w = t[1]`) is split: every assignment to `t` becomes one assignment per component
+(`t_at0 = a`, `t_at1 = b`) and `v = t[0]` becomes the copy `v = t_at0`. Reverse mode then sees only
+copies, so the adjoint of a tuple is one adjoint per component: `t = (a, b)` hands `d_t_at0` to `d_a`,
+and `v = t[0]` accumulates into `d_t_at0`. This is how srcdiff's own (value, gradient) pairs and
+jvp's (value, tangent) pairs, inlined into a function that is differentiated again, become readable
+and Numba-typable. Other reads of a split tuple see it rebuilt from its components (call arguments in
+place, anything else through `t = (t_at0, t_at1)`); a tuple indexed by a variable is left whole, and
+reverse mode declines it if it carries derivatives.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .astutil import Namer, assign, load, names_in
+
+LEAF = None
+
+
+_CONSTS: dict = {}   # names that hold an int constant (ANF names `-1`), for the pass under way
+
+
+def _const_index(node):
+    if isinstance(node, gast.Name):
+        return _CONSTS.get(node.id)
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if (isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant)
+            and type(node.operand.value) is int):
+        return -node.operand.value
+    return None
+
+
+def _assigns(stmts):
+    for s in stmts:
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            yield s
+        for field in ("body", "orelse"):
+            yield from _assigns(getattr(s, field, []) or [])
+
+
+def _structures(fn):
+    """name -> structure (a list whose entries are LEAF or nested lists) for every tuple-valued name whose
+    shape is known from a literal, the same at each of its assignments."""
+    shapes: dict = {}
+    bad: set = set()
+
+    def shape_of(expr):
+        if isinstance(expr, gast.Tuple):
+            return [shape_of(e) if isinstance(e, (gast.Tuple, gast.Name)) else LEAF for e in expr.elts]
+        if isinstance(expr, gast.Name):
+            return shapes.get(expr.id, LEAF)
+        if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in shapes:
+            k = _const_index(expr.slice)
+            sh = shapes[expr.value.id]
+            if k is not None and -len(sh) <= k < len(sh):
+                return sh[k]
+        return LEAF
+
+    changed = True
+    while changed:
+        changed = False
+        for s in _assigns(fn.body):
+            t = s.targets[0].id
+            if t in bad:
+                continue
+            sh = shape_of(s.value)
+            if sh is LEAF:
+                if t in shapes:   # also assigned something not known as a tuple
+                    bad.add(t)
+                    del shapes[t]
+                    changed = True
+                continue
+            if t in shapes and shapes[t] != sh:
+                bad.add(t)
+                del shapes[t]
+                changed = True
+            elif t not in shapes:
+                shapes[t] = sh
+                changed = True
+        # a tuple read with an index that is not a constant stays whole
+        for n in gast.walk(fn):
+            if (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in shapes
+                    and _const_index(n.slice) is None):
+                bad.add(n.value.id)
+                del shapes[n.value.id]
+                changed = True
+    return shapes
+
+
+class _Split:
+    def __init__(self, fn, shapes):
+        self.shapes = shapes
+        self.namer = Namer(names_in(fn))
+        self.names: dict = {}   # tuple name -> nested list of component names
+
+    def comps(self, t):
+        if t not in self.names:
+            def build(prefix, sh):
+                return [build(f"{prefix}_at{k}", s) if s is not LEAF else self.namer.fresh(f"{prefix}_at{k}")
+                        for k, s in enumerate(sh)]
+            self.names[t] = build(t, self.shapes[t])
+        return self.names[t]
+
+    def parts(self, expr):
+        """The components of a tuple-valued expression: nested lists of expressions."""
+        if isinstance(expr, gast.Tuple):
+            return [self.parts(e) if self.is_tuple(e) else e for e in expr.elts]
+        if isinstance(expr, gast.Name):
+            return _loads(self.comps(expr.id))
+        k = _const_index(expr.slice)
+        return self.parts(expr.value)[k]
+
+    def is_tuple(self, expr):
+        return (isinstance(expr, gast.Tuple) or (isinstance(expr, gast.Name) and expr.id in self.shapes)
+                or (isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name)
+                    and expr.value.id in self.shapes and isinstance(self.parts(expr), list)))
+
+    def literal(self, parts):
+        if isinstance(parts, list):
+            return gast.Tuple(elts=[self.literal(p) for p in parts], ctx=gast.Load())
+        return parts
+
+    def block(self, stmts):
+        out = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                if getattr(s, field, None):
+                    setattr(s, field, self.block(getattr(s, field)))
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                t = s.targets[0].id
+                if t in self.shapes:
+                    out += [_like(assign(n, p), s) for n, p in _pairs(self.comps(t), self.parts(s.value))]
+                    continue
+                if self.is_tuple(s.value) and not isinstance(s.value, gast.Tuple):
+                    parts = self.parts(s.value)   # a leaf of a split tuple
+                    s.value = self.literal(parts)
+                    out.append(s)
+                    continue
+            self.rebuild(s)
+            out.append(s)
+        return out
+
+    def rebuild(self, s):
+        """Other reads of a split tuple see it rebuilt from its components."""
+        class Sub(gast.NodeTransformer):
+            def visit_Name(inner, n):
+                if isinstance(n.ctx, gast.Load) and n.id in self.shapes:
+                    return self.literal(self.parts(n))
+                return n
+
+            def visit_Subscript(inner, n):
+                if isinstance(n.value, gast.Name) and n.value.id in self.shapes and isinstance(n.ctx, gast.Load):
+                    return self.literal(self.parts(n))
+                inner.generic_visit(n)
+                return n
+        for field in ("value", "test", "iter", "targets"):
+            v = getattr(s, field, None)
+            if isinstance(v, list):
+                setattr(s, field, [Sub().visit(x) for x in v])
+            elif isinstance(v, gast.AST):
+                setattr(s, field, Sub().visit(v))
+
+
+def _loads(names):
+    return [_loads(n) if isinstance(n, list) else load(n) for n in names]
+
+
+def _pairs(names, parts):
+    for n, p in zip(names, parts):
+        if isinstance(n, list):
+            yield from _pairs(n, p)
+        else:
+            yield n, copy.deepcopy(p)
+
+
+def _like(stmt, old):
+    for attr in ("lineno", "col_offset", "_srcdiff_file", "_srcdiff_phi", "_srcdiff_merge"):
+        if hasattr(old, attr):
+            setattr(stmt, attr, getattr(old, attr))
+    return stmt
+
+
+def split_tuples(unit):
+    """Split the unit's (SSA) tuple values into per-component names, in place; returns the unit."""
+    fn = unit.node
+    counts: dict = {}
+    for s in _assigns(fn.body):
+        counts[s.targets[0].id] = counts.get(s.targets[0].id, 0) + 1
+    _CONSTS.clear()
+    for s in _assigns(fn.body):
+        k = _const_index(s.value) if not isinstance(s.value, gast.Name) else None
+        if k is not None and counts[s.targets[0].id] == 1:
+            _CONSTS[s.targets[0].id] = k
+    shapes = _structures(fn)
+    if not shapes:
+        return unit
+    pass_ = _Split(fn, shapes)
+    fn.body = pass_.block(fn.body)
+    ret = fn.body[-1]
+    if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):
+        # the function returns a tuple: name it again, so reverse mode sees (and judges) one value
+        name = pass_.namer.fresh("result")
+        built = _like(assign(name, ret.value), ret)
+        built._srcdiff_returned_tuple = True
+        fn.body[-1:] = [built, _like(gast.Return(value=load(name)), ret)]
+    return unit
+
