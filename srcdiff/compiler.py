@@ -11,11 +11,11 @@
     inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
+    tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
                    hoisted out of the loop (after reverse: its two adjoints fused)
-    tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
