@@ -97,6 +97,14 @@ def _cases():
     v, M = base()
     out["huge"] = (v * 300.0 + 700.0, M * 300.0 + 800.0)
     out["single"] = (np.array([0.3]), np.array([[1.5, -np.inf]]))
+    # more rows than the kernels' inline-exponential threshold (runtime/logdomain._FEW)
+    v, M = rng.normal(size=12), rng.normal(size=(12, 7))
+    M[rng.random((12, 7)) < 0.3] = -np.inf
+    v[3] = -np.inf
+    out["many_rows_forbidden"] = (v, M)
+    v, M = rng.normal(size=12) * 400.0, rng.normal(size=(12, 7)) * 400.0
+    out["many_rows_underflow"] = (v, M)
+    out["many_rows_all_minus_inf"] = (np.full(12, -np.inf), rng.normal(size=(12, 7)))
     return out
 
 

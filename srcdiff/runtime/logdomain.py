@@ -26,6 +26,7 @@ __all__ = ["exp_shifted", "logsumexp_vecmat", "logsumexp_matvec",
 
 TINY = 1e-280
 LOG_TINY = float(np.log(TINY))
+_FEW = 8   # up to this many rows the kernels take each row's exponential inline (no scratch array)
 
 
 # --- Python: the direct formula -----------------------------------------------------------------
@@ -168,19 +169,22 @@ def _scales(v, m):
 @register_jitable(inline="always")
 def _product(v, M, E, c, T):
     I, J = M.shape
-    out = np.empty(J, T)
+    out = np.zeros(J, T)      # the scaled sums, then the results
     m = _vmax(v)
-    a = _scales(v, m)
-    s = np.zeros(J)
-    for i in range(I):
-        ai = a[i]
-        for j in range(J):
-            s[j] += ai * E[i, j]
+    if I <= _FEW:
+        for i in range(I):
+            ai = exp_fast(v[i] - m) if np.isfinite(m) else 0.0
+            for j in range(J):
+                out[j] += ai * E[i, j]
+    else:
+        a = _scales(v, m)
+        for i in range(I):
+            ai = a[i]
+            for j in range(J):
+                out[j] += ai * E[i, j]
     for j in range(J):
-        out[j] = m + c[j] + np.log(s[j])
-    for j in range(J):
-        if not (s[j] >= TINY and c[j] < np.inf):
-            out[j] = _column(v, M, j)
+        sj = out[j]
+        out[j] = m + c[j] + np.log(sj) if sj >= TINY and c[j] < np.inf else _column(v, M, j)
     return out
 
 
@@ -222,11 +226,11 @@ def _adjoints(g, v, M, E, c, ans, d_M, T):
     """Adds the adjoint of M into d_M and returns the adjoint of v (d_M may be a transposed view)."""
     I, J = M.shape
     m = _vmax(v)
-    a = _scales(v, m)
     r = _ratios(g, m, c, ans)
+    a = _scales(v, m) if I > _FEW else r[:0]   # few rows: each exponential taken inline below
     out = np.empty(I, T)
     for i in range(I):
-        ai = a[i]
+        ai = a[i] if I > _FEW else (exp_fast(v[i] - m) if np.isfinite(m) else 0.0)
         t = 0.0
         for j in range(J):
             w = ai * E[i, j] * r[j]
