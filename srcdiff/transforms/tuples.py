@@ -21,12 +21,11 @@ from .astutil import Namer, assign, load, names_in
 LEAF = None
 
 
-_CONSTS: dict = {}   # names that hold an int constant (ANF names `-1`), for the pass under way
-
-
-def _const_index(node):
+def _const_index(node, consts):
+    """The int a subscript index stands for (`consts`: names that hold an int constant, as ANF names
+    `-1`), else None."""
     if isinstance(node, gast.Name):
-        return _CONSTS.get(node.id)
+        return consts.get(node.id)
     if isinstance(node, gast.Constant) and type(node.value) is int:
         return node.value
     if (isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant)
@@ -43,7 +42,7 @@ def _assigns(stmts):
             yield from _assigns(getattr(s, field, []) or [])
 
 
-def _structures(fn):
+def _structures(fn, consts):
     """name -> structure (a list whose entries are LEAF or nested lists) for every tuple-valued name whose
     shape is known from a literal, the same at each of its assignments."""
     shapes: dict = {}
@@ -55,7 +54,7 @@ def _structures(fn):
         if isinstance(expr, gast.Name):
             return shapes.get(expr.id, LEAF)
         if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in shapes:
-            k = _const_index(expr.slice)
+            k = _const_index(expr.slice, consts)
             sh = shapes[expr.value.id]
             if k is not None and -len(sh) <= k < len(sh):
                 return sh[k]
@@ -85,7 +84,7 @@ def _structures(fn):
         # a tuple read with an index that is not a constant stays whole
         for n in gast.walk(fn):
             if (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in shapes
-                    and _const_index(n.slice) is None):
+                    and _const_index(n.slice, consts) is None):
                 bad.add(n.value.id)
                 del shapes[n.value.id]
                 changed = True
@@ -93,8 +92,8 @@ def _structures(fn):
 
 
 class _Split:
-    def __init__(self, fn, shapes):
-        self.shapes = shapes
+    def __init__(self, fn, shapes, consts):
+        self.shapes, self.consts = shapes, consts
         self.namer = Namer(names_in(fn))
         self.names: dict = {}   # tuple name -> nested list of component names
 
@@ -112,7 +111,7 @@ class _Split:
             return [self.parts(e) if self.is_tuple(e) else e for e in expr.elts]
         if isinstance(expr, gast.Name):
             return _loads(self.comps(expr.id))
-        k = _const_index(expr.slice)
+        k = _const_index(expr.slice, self.consts)
         return self.parts(expr.value)[k]
 
     def is_tuple(self, expr):
@@ -191,15 +190,15 @@ def split_tuples(unit):
     counts: dict = {}
     for s in _assigns(fn.body):
         counts[s.targets[0].id] = counts.get(s.targets[0].id, 0) + 1
-    _CONSTS.clear()
+    consts: dict = {}
     for s in _assigns(fn.body):
-        k = _const_index(s.value) if not isinstance(s.value, gast.Name) else None
+        k = _const_index(s.value, {}) if not isinstance(s.value, gast.Name) else None
         if k is not None and counts[s.targets[0].id] == 1:
-            _CONSTS[s.targets[0].id] = k
-    shapes = _structures(fn)
+            consts[s.targets[0].id] = k
+    shapes = _structures(fn, consts)
     if not shapes:
         return unit
-    pass_ = _Split(fn, shapes)
+    pass_ = _Split(fn, shapes, consts)
     fn.body = pass_.block(fn.body)
     ret = fn.body[-1]
     if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):
