@@ -45,13 +45,27 @@ def _view_source(value, name, kinds, renames_only=False):
 
 
 def memory_roots(fn, kinds, renames_only=False) -> dict:
-    """name -> the name whose memory it may share (itself when it views nothing)."""
-    source = {}
+    """name -> the name whose memory it may share (itself when it views nothing).
+
+    SSA's own copies (branch merges, loop phis) join two versions of one variable, which the
+    derivative passes follow; they count only when they pass on a view of another array."""
+    source, versions = {}, []
     for s in gast.walk(fn):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             src = _view_source(s.value, s.targets[0].id, kinds, renames_only)
-            if src is not None:
+            if src is None:
+                continue
+            if getattr(s, "_srcdiff_merge", False) or getattr(s, "_srcdiff_phi", False):
+                versions.append((s.targets[0].id, src))
+            else:
                 source[s.targets[0].id] = src
+    grew = True
+    while grew:
+        grew = False
+        for name, src in versions:
+            if name not in source and src in source:
+                source[name] = src
+                grew = True
 
     def root(n):
         seen = set()
