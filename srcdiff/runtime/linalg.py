@@ -5,6 +5,7 @@ from numba.core import types
 from numba.extending import overload, register_jitable
 
 from ._typing import nb_is_array
+from .tangents import _lower_half   # Phi: lower triangle, diagonal halved
 
 __all__ = ["solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad"]
 
@@ -109,17 +110,9 @@ def _cholesky_grad_nb(L, gL):
 #   d/dv: tril(L K)       d/dL: tril(V K^T - L^-T (X + X^T) L^-1 Gs L^-T)
 # (L is lower triangular, as cholesky_grad assumes; the upper triangles of L and v get no adjoint).
 @register_jitable
-def _phi_copy(p):
-    q = np.tril(p)
-    for i in range(q.shape[0]):
-        q[i, i] *= 0.5
-    return q
-
-
-@register_jitable
 def _cholesky_grad_k(Linv, g):
     gs = 0.5 * (g + np.ascontiguousarray(g.T))
-    return _phi_copy(Linv @ gs @ np.ascontiguousarray(Linv.T)), gs
+    return _lower_half(Linv @ gs @ np.ascontiguousarray(Linv.T)), gs
 
 
 @register_jitable
@@ -138,7 +131,7 @@ def cholesky_grad_vjp_L(L, v, g):
     LinvT = np.ascontiguousarray(Linv.T)
     k, gs = _cholesky_grad_k(Linv, np.ascontiguousarray(g))
     V = np.tril(np.ascontiguousarray(v))
-    x = _phi_copy(np.ascontiguousarray(Lc.T) @ V)
+    x = _lower_half(np.ascontiguousarray(Lc.T) @ V)
     return np.tril(V @ np.ascontiguousarray(k.T) - LinvT @ (x + np.ascontiguousarray(x.T)) @ Linv @ gs @ LinvT)
 
 
