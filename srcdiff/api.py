@@ -70,7 +70,7 @@ class Transformed:
         key = (arg_kinds, repr(structs))
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs))
-            src = mod.source()
+            src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry))

@@ -21,6 +21,7 @@
     optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
+    stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -35,7 +36,7 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, preaccumulate, resolve, reverse, ssa, tuples, unbound)
+                         optimize, parse, preaccumulate, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -93,7 +94,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
                                      final.namer)
     fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
-    return unbound.define_unbound(fn, final.kinds, final.shapes)
+    fn = unbound.define_unbound(fn, final.kinds, final.shapes)
+    return stacks.record_stack_kinds(fn, final.kinds)
 
 
 def check_reverse_rules(unit: parse.Unit, wrt: list):
@@ -140,9 +142,11 @@ class Module:
     units: dict = field(default_factory=dict)         # id -> front-end unit
     entry: str = ""
 
-    def source(self) -> str:
+    def source(self, jit: bool = False) -> str:
+        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row tapes)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
-        return header + "\n\n".join(emit.to_source(f) for f in self.functions)
+        functions = [stacks.row_tapes(f) for f in self.functions] if jit else self.functions
+        return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 
 def _key(obj):

@@ -120,6 +120,8 @@ def test_fuzz_long(workdir):
         if time.time() - t0 > budget:
             break
         done += 1
+        if done % 250 == 0:     # progress, so a run stopped by hand still tells how far it got
+            print(f"fuzz long: {done} programs in {time.time() - t0:.0f}s: {stats}", flush=True)
         prog = fuzzgen.seeded_program(seed)
         for jit in (False, True) if jit_every and seed % jit_every == 0 else (False,):
             name = f"long_{seed}_{'jit' if jit else 'py'}"
@@ -139,6 +141,7 @@ def test_fuzz_long(workdir):
                     first = str(exc).strip().splitlines()[:3]
                     failures.append(f"seed {seed} {'jit' if jit else 'py'} [{key}] {type(exc).__name__}: "
                                     + " | ".join(first)[:240])
+                    print("  " + failures[-1], flush=True)
                     with open(os.path.join(out, f"{name}.py"), "w") as fh:
                         fh.write(f"# {type(exc).__name__}: {' | '.join(first)[:400]}\n# N={prog.N}\n"
                                  + prog.source)

@@ -27,16 +27,22 @@ _SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds: rt.index_add
 
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
 def lower_stacks(node):
-    """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`.
+    """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`
+    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row).
     The name keeps two stacks two stacks: common-subexpression elimination would merge identical
     `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
     tangent stacks alive)."""
     class Lower(gast.NodeTransformer):
         def visit_Assign(self, n):
             self.generic_visit(n)
-            if isinstance(n.value, gast.List) and not n.value.elts:
-                t = n.targets[0]
+            name = dotted_name(n.value.func) if isinstance(n.value, gast.Call) else None
+            t = n.targets[0]
+            if (isinstance(n.value, gast.List) and not n.value.elts) or name == "rt.row_tape":
                 n.value = call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else []))
+            elif name == "rt.put_row":        # jitted code's row tapes (transforms/stacks.py) are stacks
+                return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)
+            elif name == "rt.get_row":
+                n.value = call("rt.pop", n.value.args[0])
             return n
 
         def visit_Call(self, n):

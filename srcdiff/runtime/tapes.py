@@ -1,0 +1,103 @@
+"""Row tapes: where jitted gradients keep the float arrays a `range` loop overwrites.
+
+A list used as a stack (`s = []`, `s.append(v)`, `v = s.pop()`) keeps every pushed array alive as
+its own allocation until the backward sweep pops it. When the loop's trip count is known before it
+starts, jitted code instead copies the array of iteration i into row i of one preallocated float64
+tape, after its shape; the backward sweep reads row i back as a view:
+
+    v_tape = rt.row_tape(n)              # n rows, widened on the first put
+    v_tape = rt.put_row(v_tape, i, v)    # row i holds v's shape, then v's numbers
+    v = rt.get_row(v_tape, i, v)         # row i as an array of the template's rank and dtype
+
+A row is as wide as the largest array put so far (the tape is reallocated, once in the usual case
+where every iteration's array has the same shape). The template of `get_row` only gives the type:
+it is the variable being restored, which holds the forward sweep's last value.
+"""
+import numpy as np
+from numba.core import types
+from numba.extending import overload, register_jitable
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+__all__ = ["row_tape", "put_row", "get_row"]
+
+
+# ---- plain Python ----------------------------------------------------------------------------------------
+def row_tape(n):
+    """An empty tape of `n` rows."""
+    return np.empty((n, 0))
+
+
+def put_row(tape, i, v):
+    """Copy `v` (shape first) into row `i`; returns the tape, reallocated if `v` does not fit."""
+    tape = _fit(tape, v.ndim + v.size)
+    tape[i, :v.ndim] = v.shape
+    tape[i, v.ndim:v.ndim + v.size] = np.ravel(v)
+    return tape
+
+
+def get_row(tape, i, like):
+    """Row `i` as an array with `like`'s rank and dtype."""
+    shape = tuple(int(d) for d in tape[i, :like.ndim])
+    v = tape[i, like.ndim:like.ndim + int(np.prod(shape))].reshape(shape)
+    return v if v.dtype == like.dtype else v.astype(like.dtype)
+
+
+@register_jitable
+def _fit(tape, width):
+    """`tape`, or a wider copy of it with room for `width` numbers a row."""
+    if width <= tape.shape[1]:
+        return tape
+    wider = np.empty((tape.shape[0], max(width, 2 * tape.shape[1])))
+    wider[:, :tape.shape[1]] = tape
+    return wider
+
+
+# ---- Numba ----------------------------------------------------------------------------------------------
+@overload(row_tape)
+def _row_tape_nb(n):
+    return lambda n: np.empty((n, 0))
+
+
+@overload(put_row)
+def _put_row_nb(tape, i, v):
+    if not isinstance(v, types.Array):
+        return None
+    ndim = v.ndim
+
+    def impl(tape, i, v):
+        n = v.size
+        if ndim + n > tape.shape[1]:
+            tape = _fit(tape, ndim + n)
+        for d in range(ndim):
+            tape[i, d] = v.shape[d]
+        if ndim == 1:
+            for k in range(n):
+                tape[i, 1 + k] = v[k]
+        else:
+            flat = np.ascontiguousarray(v).reshape(n)
+            for k in range(n):
+                tape[i, ndim + k] = flat[k]
+        return tape
+    return impl
+
+
+@overload(get_row)
+def _get_row_nb(tape, i, like):
+    if not isinstance(like, types.Array):
+        return None
+    ndim = like.ndim
+
+    def view(tape, i):
+        if ndim == 1:
+            return tape[i, 1:1 + np.intp(tape[i, 0])]
+        dims = np.empty(ndim, np.intp)
+        n = 1
+        for d in range(ndim):
+            dims[d] = np.intp(tape[i, d])
+            n *= dims[d]
+        return tape[i, ndim:ndim + n].reshape(to_fixed_tuple(dims, ndim))
+    view = register_jitable(view)
+    if like.dtype == types.float64:
+        return lambda tape, i, like: view(tape, i)
+    dtype = like.dtype
+    return lambda tape, i, like: view(tape, i).astype(dtype)

@@ -1,0 +1,146 @@
+"""Jitted code only: list stacks of float arrays in `range` loops become row tapes (runtime/tapes.py).
+
+The reverse pass keeps loop-overwritten values in lists (`s = []`, `s.append(v)`, `v = s.pop()`),
+which read well and suit Python. Under Numba a list of arrays keeps one live allocation per pushed
+array; a row tape is one preallocated array indexed by the iteration, as scalars' tapes already are
+(the HMM forward recursion at K=5 runs about 20% faster). A stack becomes a row tape when every
+value pushed onto it is a float array (kinds from the reverse pass, recorded on the function as
+`_srcdiff_stack_kinds`), its one push is a statement of a top-level `for ... in range(a, b)` loop
+and its one pop a statement of a later top-level loop running over the same range backwards:
+
+    s = []                      ->  (dropped)
+    for t in range(a, b):       ->  s_tape = rt.row_tape(max(b - a, 0))
+                                    for t in range(a, b):
+        s.append(v)             ->      s_tape = rt.put_row(s_tape, t - a, v)
+    for t in range(b - 1, a - 1, -1):
+        v = s.pop()             ->      v = rt.get_row(s_tape, t - a, v)
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .astutil import assign, call, const, dotted_name, load
+
+ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> kinds of the values pushed onto it
+
+
+def record_stack_kinds(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """Note on `fn` the kinds of the values each list stack receives (`s.append(v)` with v a name)."""
+    found: dict = {}
+    for n in gast.walk(fn):
+        s = _method(n, "append")
+        if s is not None:
+            arg = n.value.args[0] if len(n.value.args) == 1 else None
+            found.setdefault(s, set()).add(kinds.get(arg.id) if isinstance(arg, gast.Name) else None)
+    setattr(fn, ATTR, found)
+    return fn
+
+
+def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes."""
+    pushed = getattr(fn, ATTR, None) or {}
+    floats = {s for s, ks in pushed.items()
+              if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in ks)}
+    plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
+    if not plans:
+        return fn
+    fn = copy.deepcopy(fn)
+    taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
+    before: dict = {}
+    for s, fwd, push, bwd, pop in plans:
+        loops = [st for st in fn.body if isinstance(st, gast.For)]
+        f, b = loops[fwd], loops[bwd]
+        start, stop = _range(f.iter)
+        tape = s[:-len("_stack")] + "_tape" if s.endswith("_stack") else s + "_tape"
+        tape = tape if tape not in taken else s
+        taken.add(tape)
+        fn.body = [st for st in fn.body if not _creates(st, s)]
+        count = call("max", _sub(stop, start), const(0))
+        before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
+        row_f = _sub(load(f.target.id), start)
+        lo = b.iter.args[1]
+        row_b = _sub(load(b.target.id), gast.BinOp(left=copy.deepcopy(lo), op=gast.Add(), right=const(1)))
+        f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(f.body[push].value.args[0])))
+        v = b.body[pop].targets[0].id
+        b.body[pop] = assign(v, call("rt.get_row", load(tape), row_b, load(v)))
+    out = []
+    for st in fn.body:
+        out += before.get(id(st), [])
+        out.append(st)
+    fn.body = out
+    return fn
+
+
+def _plan(fn, s):
+    """(s, forward loop #, push position, backward loop #, pop position) when `s` fits, else None."""
+    loops = [st for st in fn.body if isinstance(st, gast.For)]
+    pushes = [(i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _method(st, "append") == s]
+    pops = [(i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
+    uses = sum(1 for n in gast.walk(fn) if isinstance(n, gast.Name) and n.id == s)
+    if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
+        return None
+    (fwd, push), (bwd, pop) = pushes[0], pops[0]
+    f, b = loops[fwd], loops[bwd]
+    if fwd >= bwd or _range(f.iter) is None or not isinstance(b.target, gast.Name) or f.target.id != b.target.id:
+        return None
+    start, stop = _range(f.iter)
+    if not (_is_range(b.iter) and len(b.iter.args) == 3 and _const(b.iter.args[2]) == -1
+            and _same(b.iter.args[0], _sub(stop, const(1)))
+            and _same(b.iter.args[1], _sub(start, const(1)))):
+        return None
+    return s, fwd, push, bwd, pop
+
+
+def _is_range(e):
+    return isinstance(e, gast.Call) and dotted_name(e.func) == "range" and not e.keywords
+
+
+def _range(e):
+    """(start, stop) of `range(stop)`, `range(start, stop)` or `range(start, stop, 1)`, else None."""
+    if not _is_range(e):
+        return None
+    a = e.args
+    if len(a) == 1:
+        return const(0), a[0]
+    if len(a) == 2 or (len(a) == 3 and _const(a[2]) == 1):
+        return a[0], a[1]
+    return None
+
+
+def _const(e):
+    return e.value if isinstance(e, gast.Constant) else None
+
+
+def _sub(x, y):
+    """x - y, simplified as the reverse pass writes loop bounds."""
+    from .reverse import simplify
+    return simplify(gast.BinOp(left=copy.deepcopy(x), op=gast.Sub(), right=copy.deepcopy(y)))
+
+
+def _same(x, y) -> bool:
+    from .reverse import simplify
+    return gast.dump(simplify(copy.deepcopy(x))) == gast.dump(simplify(copy.deepcopy(y)))
+
+
+def _method(n, attr):
+    """The list name in an expression statement `s.<attr>(...)`, else None."""
+    if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute)
+            and n.value.func.attr == attr and isinstance(n.value.func.value, gast.Name)):
+        return n.value.func.value.id
+    return None
+
+
+def _pop_of(st):
+    """The list name in `v = s.pop()`, else None."""
+    if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
+            and not st.value.args and isinstance(st.value.func, gast.Attribute) and st.value.func.attr == "pop"
+            and isinstance(st.value.func.value, gast.Name)):
+        return st.value.func.value.id
+    return None
+
+
+def _creates(st, s) -> bool:
+    return (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == s
+            and isinstance(st.value, gast.List) and not st.value.elts)
