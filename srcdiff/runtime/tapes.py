@@ -58,7 +58,7 @@ def _row_tape_nb(n):
     return lambda n: np.empty((n, 0))
 
 
-@overload(put_row)
+@overload(put_row, inline="always")     # inlined: a call would cost more than the copy
 def _put_row_nb(tape, i, v):
     if not isinstance(v, types.Array):
         return None
@@ -66,22 +66,21 @@ def _put_row_nb(tape, i, v):
 
     def impl(tape, i, v):
         n = v.size
-        if ndim + n > tape.shape[1]:
-            tape = _fit(tape, ndim + n)
+        out = _fit(tape, ndim + n)
         for d in range(ndim):
-            tape[i, d] = v.shape[d]
+            out[i, d] = v.shape[d]
         if ndim == 1:
             for k in range(n):
-                tape[i, 1 + k] = v[k]
+                out[i, 1 + k] = v[k]
         else:
             flat = np.ascontiguousarray(v).reshape(n)
             for k in range(n):
-                tape[i, ndim + k] = flat[k]
-        return tape
+                out[i, ndim + k] = flat[k]
+        return out
     return impl
 
 
-@overload(get_row)
+@overload(get_row, inline="always")
 def _get_row_nb(tape, i, like):
     if not isinstance(like, types.Array):
         return None
