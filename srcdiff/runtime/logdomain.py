@@ -172,8 +172,9 @@ def _product(v, M, E, c, T):
     out = np.zeros(J, T)      # the scaled sums, then the results
     m = _vmax(v)
     if I <= _FEW:
+        finite = np.isfinite(m)
         for i in range(I):
-            ai = exp_fast(v[i] - m) if np.isfinite(m) else 0.0
+            ai = exp_fast(v[i] - m) if finite else 0.0
             for j in range(J):
                 out[j] += ai * E[i, j]
     else:
@@ -196,15 +197,18 @@ def _scaled(m, cj, aj):
 
 @register_jitable(inline="always")
 def _ratios(g, m, c, ans):
-    """r[j] = g[j] / (scaled sum of column j) where the scaled form applies, else 0."""
+    """(r, direct): r[j] = g[j] / (scaled sum of column j) where the scaled form applies, else 0;
+    direct tells whether some column needs the direct formula."""
     J = ans.shape[0]
     r = np.empty(J)
+    direct = False
     for j in range(J):
-        r[j] = g[j] * exp_fast(m + c[j] - ans[j])
-    for j in range(J):
-        if not _scaled(m, c[j], ans[j]):
+        if _scaled(m, c[j], ans[j]):
+            r[j] = g[j] * exp_fast(m + c[j] - ans[j])
+        else:
             r[j] = 0.0
-    return r
+            direct = True
+    return r, direct
 
 
 @register_jitable(inline="always")
@@ -221,23 +225,34 @@ def _direct_columns(g, v, M, ans, m, c, d_M, d_v, with_M):
                 d_v[i] += w[i]
 
 
+@register_jitable
+def _add_row(i, ai, E, r, d_M, out):
+    """Row i of M's adjoint, ai * E[i, j] * r[j], added into d_M; its sum is v[i]'s adjoint."""
+    t = 0.0
+    for j in range(r.shape[0]):
+        w = ai * E[i, j] * r[j]
+        d_M[i, j] += w
+        t += w
+    out[i] = t
+
+
 @register_jitable(inline="always")
 def _adjoints(g, v, M, E, c, ans, d_M, T):
     """Adds the adjoint of M into d_M and returns the adjoint of v (d_M may be a transposed view)."""
     I, J = M.shape
     m = _vmax(v)
-    r = _ratios(g, m, c, ans)
-    a = _scales(v, m) if I > _FEW else r[:0]   # few rows: each exponential taken inline below
+    r, direct = _ratios(g, m, c, ans)
     out = np.empty(I, T)
-    for i in range(I):
-        ai = a[i] if I > _FEW else (exp_fast(v[i] - m) if np.isfinite(m) else 0.0)
-        t = 0.0
-        for j in range(J):
-            w = ai * E[i, j] * r[j]
-            d_M[i, j] += w
-            t += w
-        out[i] = t
-    _direct_columns(g, v, M, ans, m, c, d_M, out, True)
+    if I <= _FEW:       # few rows: each exponential taken inline (no scratch array)
+        finite = np.isfinite(m)
+        for i in range(I):
+            _add_row(i, exp_fast(v[i] - m) if finite else 0.0, E, r, d_M, out)
+    else:
+        a = _scales(v, m)
+        for i in range(I):
+            _add_row(i, a[i], E, r, d_M, out)
+    if direct:
+        _direct_columns(g, v, M, ans, m, c, d_M, out, True)
     return out
 
 
@@ -253,14 +268,15 @@ def _grad_v(g, v, M, E, c, ans, T):
     I, J = M.shape
     m = _vmax(v)
     a = _scales(v, m)
-    r = _ratios(g, m, c, ans)
+    r, direct = _ratios(g, m, c, ans)
     out = np.empty(I, T)
     for i in range(I):
         t = 0.0
         for j in range(J):
             t += E[i, j] * r[j]
         out[i] = a[i] * t
-    _direct_columns(g, v, M, ans, m, c, np.empty((0, 0)), out, False)
+    if direct:
+        _direct_columns(g, v, M, ans, m, c, np.empty((0, 0)), out, False)
     return out
 
 
@@ -280,13 +296,13 @@ def _exp_shifted_nb(M, axis):
     return impl
 
 
-@overload(logsumexp_vecmat)
+@overload(logsumexp_vecmat, inline="always")
 def _vecmat_nb(v, M, E):
     T = _result(v, M)
     return lambda v, M, E: _product(v, M, E[0], E[1], T)
 
 
-@overload(logsumexp_matvec)
+@overload(logsumexp_matvec, inline="always")
 def _matvec_nb(M, v, E):
     T = _result(v, M)
     return lambda M, v, E: _product(v, M.T, E[0].T, E[1], T)
@@ -316,13 +332,13 @@ def _matvec_grad_v_nb(g, M, v, E, ans):
     return lambda g, M, v, E, ans: _grad_v(g, v, M.T, E[0].T, E[1], ans, T)
 
 
-@overload(logsumexp_vecmat_adjoints)
+@overload(logsumexp_vecmat_adjoints, inline="always")
 def _vecmat_adjoints_nb(g, v, M, E, ans, d_M):
     T = _result(v, M)
     return lambda g, v, M, E, ans, d_M: _adjoints(g, v, M, E[0], E[1], ans, d_M, T)
 
 
-@overload(logsumexp_matvec_adjoints)
+@overload(logsumexp_matvec_adjoints, inline="always")
 def _matvec_adjoints_nb(g, M, v, E, ans, d_M):
     T = _result(v, M)
     return lambda g, M, v, E, ans, d_M: _adjoints(g, v, M.T, E[0].T, E[1], ans, d_M.T, T)
