@@ -403,3 +403,36 @@ def test_value_and_grad_keeps_a_loop_carried_result(jit):
     value, g = srcdiff.value_and_grad(loop_carried_result, jit=jit)(x)
     np.testing.assert_allclose(value, loop_carried_result(x), rtol=1e-12)
     np.testing.assert_allclose(g, numerical_grad(loop_carried_result, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+# fuzz seed 80686 (long mode): an argument overwritten in a loop by values the result never sees.
+# SSA keeps the entry name `M` as the loop-carried one, so flow-insensitive activity made the loop's
+# adjoints live; M overflows to inf in the loop and 0 * inf gave a NaN gradient.
+def overwritten_argument_unused(a, M):
+    t = M / (1.5 + np.sum(a))
+    c = -1.0
+    while c < 2.0:
+        d = -1.0
+        while d < 2.0:
+            M = np.square(np.maximum(t, logsumexp(M)))
+            d = d + 0.5
+        c = c + 0.5
+    return np.sum(t)
+
+
+def renamed_then_overwritten_unused(a, M):
+    M = M * a
+    t = M / (1.5 + np.sum(a))
+    for i in range(40):
+        M = np.square(np.maximum(t, logsumexp(M)))
+    return np.sum(t)
+
+
+@pytest.mark.parametrize("f", [overwritten_argument_unused, renamed_then_overwritten_unused])
+@pytest.mark.parametrize("wrt", [0, (0, 1)], ids=["a", "a,M"])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_loop_overwrites_argument_with_values_the_result_never_sees(f, wrt, jit):
+    a = np.array([1.16, 0.13, 1.07, 0.08])
+    M = np.array([[-1.93, 2.43, -0.82, 0.69], [-1.84, 1.26, 1.89, -0.69]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        _grad_matches(f, [a, M], wrt=wrt, jit=jit)

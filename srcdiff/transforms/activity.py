@@ -1,5 +1,5 @@
-"""Pass 7: activity analysis: a variable is active when it depends on a `wrt` argument (varied)
-and the returned value depends on it (useful). Only active variables get adjoints."""
+"""Pass 7: activity analysis: a variable is active when one of its definitions depends on a `wrt`
+argument (varied) and reaches the returned value (useful). Only active variables get adjoints."""
 from __future__ import annotations
 
 import gast
@@ -62,25 +62,6 @@ def sources(value, callees) -> list:
     return []
 
 
-def edges(stmts, callees, out=None) -> list:
-    """(target, source) pairs along which derivatives flow, for every statement."""
-    out = [] if out is None else out
-    for s in stmts:
-        if isinstance(s, gast.Assign):
-            t = s.targets[0]
-            if isinstance(t, gast.Name):
-                out += [(t.id, src) for src in sources(s.value, callees)]
-            elif isinstance(s.value, gast.Name):
-                out.append((t.value.id, s.value.id))
-        elif (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
-              and all(isinstance(a, gast.Name) for a in s.value.args[:2])):
-            out.append((s.value.args[0].id, s.value.args[1].id))   # the stack carries the pushed value
-        for field in ("body", "orelse"):
-            if isinstance(getattr(s, field, None), list):
-                edges(getattr(s, field), callees, out)
-    return out
-
-
 def _closure(seeds, pairs):
     found = set(seeds)
     changed = True
@@ -93,10 +74,100 @@ def _closure(seeds, pairs):
     return found
 
 
+def _push(s):
+    """(stack, value) names of a statement `rt.push(stack, value)`, else None."""
+    if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
+            and all(isinstance(a, gast.Name) for a in s.value.args[:2])):
+        return s.value.args[0].id, s.value.args[1].id
+    return None
+
+
+def _varied_after(stmts, varied: set, callees, defs: set) -> set:
+    """Names whose value after `stmts` depends on a `wrt` argument, given those (`varied`) before; adds to
+    `defs` the statements (ids) whose assigned value does."""
+    for s in stmts:
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                if any(src in varied for src in sources(s.value, callees)):
+                    varied = varied | {t.id}
+                    defs.add(id(s))
+                else:
+                    varied = varied - {t.id}
+            elif isinstance(s.value, gast.Name) and s.value.id in varied:   # x[i] = v keeps the rest of x
+                varied = varied | {t.value.id}
+            if isinstance(t, gast.Subscript) and t.value.id in varied:
+                defs.add(id(s))
+        elif _push(s):
+            stack, value = _push(s)
+            if value in varied:
+                varied = varied | {stack}
+            if stack in varied:
+                defs.add(id(s))
+        elif isinstance(s, gast.If):
+            varied = _varied_after(s.body, varied, callees, defs) | _varied_after(s.orelse, varied, callees, defs)
+        elif isinstance(s, (gast.For, gast.While)):
+            head = set(varied)
+            while True:     # varied at the loop head: on entry, or after another iteration
+                new = varied | _varied_after(s.body, head, callees, defs)
+                if new == head:
+                    break
+                head = new
+            varied = _varied_after(s.orelse, head, callees, defs)
+    return varied
+
+
+def _live_before(stmts, live: set, callees, defs: set) -> set:
+    """Names whose value at the start of `stmts` reaches the result, given those (`live`) at the end;
+    adds to `defs` the statements (ids) whose assigned value reaches the result."""
+    for s in reversed(stmts):
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                if t.id in live:
+                    defs.add(id(s))
+                    live = (live - {t.id}) | set(sources(s.value, callees))
+            elif t.value.id in live:
+                defs.add(id(s))
+                if isinstance(s.value, gast.Name):    # x[i] = v keeps the rest of x
+                    live = live | {s.value.id}
+        elif _push(s):
+            stack, value = _push(s)
+            if stack in live:
+                defs.add(id(s))
+                live = live | {value}
+        elif isinstance(s, gast.If):
+            live = _live_before(s.body, live, callees, defs) | _live_before(s.orelse, live, callees, defs)
+        elif isinstance(s, (gast.For, gast.While)):
+            after = _live_before(s.orelse, live, callees, defs)
+            head = set(after)
+            while True:     # live at the loop head: after the loop, or at the start of another iteration
+                new = after | _live_before(s.body, head, callees, defs)
+                if new == head:
+                    break
+                head = new
+            live = head
+    return live
+
+
+def _target(s) -> str:
+    if isinstance(s, gast.Assign):
+        t = s.targets[0]
+        return t.id if isinstance(t, gast.Name) else t.value.id
+    return _push(s)[0]
+
+
 def active_names(fn: gast.FunctionDef, wrt, callees) -> set:
-    """Active variables of an SSA function for derivatives w.r.t. parameter names `wrt`."""
-    pairs = edges(fn.body, callees)
-    varied = _closure(wrt, [(b, a) for a, b in pairs])
+    """Active variables of an SSA function for derivatives w.r.t. parameter names `wrt`: those with a
+    definition (or, for a parameter, its value on entry) that both depends on `wrt` and reaches the result.
+
+    Flow-sensitive, one definition at a time: SSA keeps a loop-carried variable's entry name, so one name
+    can hold a value that matters on entry and, after the loop overwrites it, values the result never
+    sees; their adjoints are zero, and computing them anyway can give 0 * inf = NaN."""
     ret = fn.body[-1].value
-    useful = _closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
-    return varied & useful
+    varied_defs: set = set()
+    useful_defs: set = set()
+    _varied_after(fn.body, set(wrt), callees, varied_defs)
+    live = _live_before(fn.body, {ret.id} if isinstance(ret, gast.Name) else set(), callees, useful_defs)
+    both = varied_defs & useful_defs
+    return {_target(s) for s in gast.walk(fn) if id(s) in both} | (set(wrt) & live)
