@@ -94,6 +94,7 @@ ENTRIES = {
     "rt.matmul_grad_y": ("rt.matmul_grad_y(x, y, z)", "rrc", [((2, 4), (2, 3), (3, 4)), ((2,), (3,), (3, 2)),
                                                               ((2,), (2, 3), (3,)), ((), (3,), (3,))]),
     "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
+    "rt.dot": ("rt.dot(x, y)", "rr", MM), "rt.solve": ("rt.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
     # reverse rules of the helpers that reverse over reverse meets (grad of a function calling a grad);
     # a helper's arguments are independent inputs here (w is a fourth parameter)
     "rt.logsumexp_grad": ("rt.logsumexp_grad(x, y, z, 0) + rt.logsumexp_grad(np.sum(x), y, np.sum(z))", "rrr",
@@ -147,6 +148,7 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
             "rt.matmul_grad_y", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
+            "rt.dot", "rt.solve",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M"}
@@ -317,20 +319,15 @@ def test_every_rule_has_an_entry():
 # float32 under Numba: a representative of each family (elementwise, broadcasting, reductions with
 # axis, selection, products, solves), one shape case each, to keep compile time down.  Numba promotes
 # float32 * <Python float> to float64 (NumPy keeps float32), so adjoints meet primals of the other
-# precision; the products below then fail to type (declined with SrcdiffError "Numba could not
-# compile" -- clear, but a gap).  Found by the reliability audit (issue 7); all 91 rules were tried.
+# precision: products and solves in adjoints go through rt.dot / rt.solve / rt.matmul_grad_*, which
+# cast both operands to their common dtype under Numba (its BLAS calls need one dtype; the reliability
+# audit, issue 7, found @, outer, inv, cholesky, solve and solve_grad_a failing to type).
 F32_NUMBA = ["+", "*", "/", "**", "np.exp", "np.log", "np.sqrt", "np.tanh", "rt.expit", "np.maximum",
              "np.where", "np.clip", "np.sum", "np.mean", "np.max", "rt.logsumexp", "np.dot", "rt.matmul_grad_x",
              "np.concatenate", "np.linalg.det", "rt.solve_triangular",
-             "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a"]
-F32_NUMBA_XFAIL = {r: "Numba: float32 primal meets a float64 adjoint (float32 * Python float is float64 "
-                      "under Numba) in a matrix product, which does not type"
-                   for r in ("@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve",
-                             "rt.solve_grad_a")}
-F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}",
-                                marks=[pytest.mark.xfail(strict=True, raises=srcdiff.SrcdiffError,
-                                                         reason=F32_NUMBA_XFAIL[r])] if r in F32_NUMBA_XFAIL else [])
-                   for r in F32_NUMBA]
+             "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a",
+             "rt.dot", "rt.solve"]
+F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}") for r in F32_NUMBA]
 
 
 @pytest.mark.parametrize("rule, case", F32_NUMBA_CASES)

@@ -93,7 +93,7 @@ R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
 # ---- linear algebra and shapes ---------------------------------------------------------------
 R("np.dot", [np.dot], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="np.dot(dx, y) + np.dot(x, dy)")
-R("np.outer", [np.outer], "x, y", "np.dot(g, y)", "np.dot(np.transpose(g), x)",
+R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
   jvp="np.outer(dx, y) + np.outer(x, dy)")
 R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)")
 R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)")
@@ -106,7 +106,7 @@ R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
-R("np.linalg.inv", [np.linalg.inv], "x", "-(np.transpose(ans) @ g @ np.transpose(ans))",
+R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",
   jvp="-(ans @ dx @ ans)")
 R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
   jvp="ans * np.trace(np.linalg.solve(x, dx))")
@@ -114,8 +114,14 @@ R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True)  # canonicalize s
 R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))")
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)")
-R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(np.linalg.solve(np.transpose(a), g), ans)",
-  "np.linalg.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)",
+  "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+# the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
+# different float dtypes are cast to their common one first (runtime/linear.py)
+R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
+  jvp="rt.dot(dx, y) + rt.dot(x, dy)")
+R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
+  jvp="rt.solve(a, db - rt.dot(da, ans))")
 # (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by
 # keyword, so generated code binds the same way when it is differentiated again)
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
