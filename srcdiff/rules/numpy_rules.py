@@ -100,7 +100,8 @@ R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.tra
 R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
 R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)")
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)")
-R("np.squeeze", [np.squeeze], "x", "rt.reshape_like(g, x)", jvp="np.squeeze(dx)")
+# (under Numba only with axis= given: the compiler declines axis=None there, compiler.check_numba)
+R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
 R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
 R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
@@ -161,6 +162,6 @@ AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod
 # methods on arrays -> function names (x.sum(axis=0) -> np.sum(x, axis=0))
 METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max", "min": "np.min",
            "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",
-           "transpose": "np.transpose", "copy": "np.copy", "squeeze": "np.squeeze", "trace": "np.trace",
+           "transpose": "np.transpose", "copy": "np.copy", "squeeze": "rt.squeeze", "trace": "np.trace",
            "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
            "diagonal": "np.diag", "astype": None}
