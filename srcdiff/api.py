@@ -70,6 +70,8 @@ class Transformed:
         key = (arg_kinds, repr(structs))
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs))
+            if self.jit:
+                compiler.check_numba(mod)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)

@@ -307,6 +307,20 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     return module
 
 
+def check_numba(module: Module):
+    """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
+    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically)."""
+    for unit in module.units.values():
+        for n in gast.walk(unit.node):
+            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
+                axis = n.args[1] if len(n.args) > 1 else None
+                if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
+                    fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
+                                  "rank of its result depends on the array's shape at run time",
+                         "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
+                         "or use jit=False")
+
+
 _ = (fail, load)
 
 

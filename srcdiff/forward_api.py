@@ -53,6 +53,8 @@ class ForwardTransformed:
         key = (id(inner), repr(structs))
         if key not in self._cache:
             mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
+            if self.jit:
+                compiler.check_numba(mod)
             src = mod.source()
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
@@ -68,6 +70,8 @@ class ForwardTransformed:
         key = (id(inner), "flat")
         if key not in self._cache:
             mod = compiler.build_forward_module(inner, wrt)
+            if self.jit:
+                compiler.check_numba(mod)
             src = mod.source()
             loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)

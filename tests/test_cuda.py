@@ -80,6 +80,11 @@ def layer(W, x):
     return np.sum(h * h) + np.sum(W[1] * x)
 
 
+def outer_features(x, w):
+    """np.outer: its adjoints are products (rt.dot) in the generated code."""
+    return np.sum(np.sin(np.outer(x, w)))
+
+
 def sized_by_argument(a, n):
     z = np.zeros(n)
     z[0] = a
@@ -144,6 +149,7 @@ def _data():
         "while": (srcdiff.grad(damped, wrt=0), (0, None), (a, 5), {"max_trip": 8}),
         "helper": (srcdiff.grad(with_helper, wrt=(0, 1)), (0, 0), (a, b), {}),
         "layer": (srcdiff.grad(layer, wrt=(0, 1)), (None, 0), (rng.normal(size=(3, 5)), X), {}),
+        "outer": (srcdiff.grad(outer_features, wrt=(0, 1)), (0, None), (X, rng.normal(size=3)), {}),
         "trip_expr": (srcdiff.grad(trip_expr), (0, 0), (a, rng.integers(0, 4, B)), {}),
         # forward mode: (*args, tangent) -> (value, directional derivative); hvp: forward over reverse
         "jvp": (srcdiff.jvp(logistic_ll, wrt=0), (None, 0, 0, 0), (w, X, y, X[::-1].copy()), {}),
@@ -217,7 +223,7 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer", "trip_expr", "reductions", "sigmoid", "jvp", "jvp_tuple", "jvp_while", "hvp",
+             "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "jvp", "jvp_tuple", "jvp_while", "hvp",
              "hvp_sum", "hvp_tape", "hvp_branch_loop"]
 
     @pytest.mark.parametrize("name", CASES)

@@ -67,7 +67,8 @@ ENTRIES = {
     "rt.transpose": ("np.transpose(x, (1, 0, 2))", "r", [((2, 3, 2),)]),
     "np.reshape": ("np.reshape(x, (3, 2))", "r", [((2, 3),), ((6,),)]),
     "np.ravel": ("np.ravel(x)", "r", [((2, 3),)]), "rt.expand_dims": ("np.expand_dims(x, 0) + y", "rr", [((3,), (2, 1))]),
-    "np.squeeze": ("np.squeeze(x)", "r", [((1, 3),), ((3, 1),)]),
+    "rt.squeeze": ("np.squeeze(x, axis=1) * y.squeeze((0, -1))", "rr", [((3, 1), (1, 3, 1)), ((1, 1), (1, 1, 1))]),
+    "rt.squeeze all": ("np.squeeze(x) + x.squeeze()", "r", [((1, 3),), ((3, 1),)]),   # axis=None
     "np.trace": ("np.trace(x)", "r", [((3, 3),)]), "np.diag": ("np.diag(x)", "r", [((3,),), ((3, 3),)]),
     "np.full": ("np.full((2, 3), x)", "r", S),
     "np.concatenate": ("np.concatenate((x, y))", "rr", [((3,), (2,)), ((2, 3), (1, 3))]),
@@ -94,6 +95,7 @@ ENTRIES = {
     "rt.matmul_grad_y": ("rt.matmul_grad_y(x, y, z)", "rrc", [((2, 4), (2, 3), (3, 4)), ((2,), (3,), (3, 2)),
                                                               ((2,), (2, 3), (3,)), ((), (3,), (3,))]),
     "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
+    "rt.dot": ("rt.dot(x, y)", "rr", MM), "rt.solve": ("rt.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
     # reverse rules of the helpers that reverse over reverse meets (grad of a function calling a grad);
     # a helper's arguments are independent inputs here (w is a fourth parameter)
     "rt.logsumexp_grad": ("rt.logsumexp_grad(x, y, z, 0) + rt.logsumexp_grad(np.sum(x), y, np.sum(z))", "rrr",
@@ -147,6 +149,7 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
             "rt.matmul_grad_y", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
+            "rt.dot", "rt.solve",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M"}
@@ -277,16 +280,23 @@ def test_rule_jvp(rule, case):
     _check_jvp(rule, case)
 
 
-# Numba: one (the richest) shape case per rule, to keep compile time down
-JIT_XFAIL = {"np.squeeze": "np.squeeze does not compile under Numba (test_regressions.test_squeeze_numba)"}
-JIT_CASES = [pytest.param(rule, len(shapes) - 1, id=f"{rule}-{len(shapes) - 1}",
-                          marks=[pytest.mark.xfail(strict=True, reason=JIT_XFAIL[rule])] if rule in JIT_XFAIL else [])
-             for rule, (_, _, shapes) in ENTRIES.items()]
+# Numba: one (the richest) shape case per rule, to keep compile time down.  Entries Numba cannot
+# compile are declined at the user's line (SrcdiffError matching the pattern) instead.
+JIT_DECLINED = {"rt.squeeze all": r"rules_wrappers\.py:\d+: np\.squeeze without axis= does not compile under Numba"}
+JIT_CASES = [pytest.param(rule, len(shapes) - 1, id=f"{rule}-{len(shapes) - 1}")
+             for rule, (_, _, shapes) in ENTRIES.items() if rule not in JIT_DECLINED]
 
 
 @pytest.mark.parametrize("rule, case", JIT_CASES)
 def test_rule_numba(rule, case):
     _check(rule, case, jit=True)
+
+
+@pytest.mark.parametrize("rule", sorted(JIT_DECLINED))
+def test_rule_numba_declined(rule):
+    with pytest.raises(srcdiff.SrcdiffError, match=JIT_DECLINED[rule]) as info:
+        _check(rule, len(ENTRIES[rule][2]) - 1, jit=True)
+    assert info.value.advice, f"{rule}: declined without advice"
 
 
 def test_forward_and_reverse_rules_pair_up():
@@ -317,20 +327,15 @@ def test_every_rule_has_an_entry():
 # float32 under Numba: a representative of each family (elementwise, broadcasting, reductions with
 # axis, selection, products, solves), one shape case each, to keep compile time down.  Numba promotes
 # float32 * <Python float> to float64 (NumPy keeps float32), so adjoints meet primals of the other
-# precision; the products below then fail to type (declined with SrcdiffError "Numba could not
-# compile" -- clear, but a gap).  Found by the reliability audit (issue 7); all 91 rules were tried.
+# precision: products and solves in adjoints go through rt.dot / rt.solve / rt.matmul_grad_*, which
+# cast both operands to their common dtype under Numba (its BLAS calls need one dtype; the reliability
+# audit, issue 7, found @, outer, inv, cholesky, solve and solve_grad_a failing to type).
 F32_NUMBA = ["+", "*", "/", "**", "np.exp", "np.log", "np.sqrt", "np.tanh", "rt.expit", "np.maximum",
              "np.where", "np.clip", "np.sum", "np.mean", "np.max", "rt.logsumexp", "np.dot", "rt.matmul_grad_x",
              "np.concatenate", "np.linalg.det", "rt.solve_triangular",
-             "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a"]
-F32_NUMBA_XFAIL = {r: "Numba: float32 primal meets a float64 adjoint (float32 * Python float is float64 "
-                      "under Numba) in a matrix product, which does not type"
-                   for r in ("@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve",
-                             "rt.solve_grad_a")}
-F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}",
-                                marks=[pytest.mark.xfail(strict=True, raises=srcdiff.SrcdiffError,
-                                                         reason=F32_NUMBA_XFAIL[r])] if r in F32_NUMBA_XFAIL else [])
-                   for r in F32_NUMBA]
+             "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a",
+             "rt.dot", "rt.solve"]
+F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}") for r in F32_NUMBA]
 
 
 @pytest.mark.parametrize("rule, case", F32_NUMBA_CASES)

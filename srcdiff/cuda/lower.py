@@ -396,7 +396,7 @@ class FunctionLowering:
             if ax is None or s is None:
                 return None, "f"
             return tuple(n for d, n in enumerate(s) if d != ax % len(s)) or None, "f"
-        if name in ("np.dot", "np.matmul"):
+        if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul_shape(self.info(args[0])[0], self.info(args[1])[0]), "f"
         if name == "np.outer":
             return (_size(self.info(args[0])[0]), _size(self.info(args[1])[0])), "f"
@@ -788,7 +788,7 @@ class FunctionLowering:
                     self.low(a[0], _unravel(k, s), s)))
                 return p1 + p2, f"({m} + math.log({acc}))"
             return self._reduce_all(a[0], base)
-        if name in ("np.dot", "np.matmul"):
+        if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul(a[0], a[1], idx)
         if name == "np.outer":
             p1, x = self.low(a[0], [idx[0]], None)

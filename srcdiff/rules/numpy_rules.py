@@ -93,20 +93,21 @@ R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
 # ---- linear algebra and shapes ---------------------------------------------------------------
 R("np.dot", [np.dot], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="np.dot(dx, y) + np.dot(x, dy)")
-R("np.outer", [np.outer], "x, y", "np.dot(g, y)", "np.dot(np.transpose(g), x)",
+R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
   jvp="np.outer(dx, y) + np.outer(x, dy)")
 R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)")
 R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)")
 R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
 R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)")
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)")
-R("np.squeeze", [np.squeeze], "x", "rt.reshape_like(g, x)", jvp="np.squeeze(dx)")
+# (under Numba only with axis= given: the compiler declines axis=None there, compiler.check_numba)
+R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
 R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
 R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
-R("np.linalg.inv", [np.linalg.inv], "x", "-(np.transpose(ans) @ g @ np.transpose(ans))",
+R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",
   jvp="-(ans @ dx @ ans)")
 R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
   jvp="ans * np.trace(np.linalg.solve(x, dx))")
@@ -114,8 +115,14 @@ R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True)  # canonicalize s
 R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))")
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)")
-R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(np.linalg.solve(np.transpose(a), g), ans)",
-  "np.linalg.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)",
+  "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+# the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
+# different float dtypes are cast to their common one first (runtime/linear.py)
+R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
+  jvp="rt.dot(dx, y) + rt.dot(x, dy)")
+R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
+  jvp="rt.solve(a, db - rt.dot(da, ans))")
 # (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by
 # keyword, so generated code binds the same way when it is differentiated again)
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
@@ -155,6 +162,6 @@ AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod
 # methods on arrays -> function names (x.sum(axis=0) -> np.sum(x, axis=0))
 METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max", "min": "np.min",
            "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",
-           "transpose": "np.transpose", "copy": "np.copy", "squeeze": "np.squeeze", "trace": "np.trace",
+           "transpose": "np.transpose", "copy": "np.copy", "squeeze": "rt.squeeze", "trace": "np.trace",
            "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
            "diagonal": "np.diag", "astype": None}

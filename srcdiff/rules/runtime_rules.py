@@ -97,16 +97,16 @@ R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m",
 
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
 # matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
-R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "np.dot(g, y)", None, "rt.matmul_grad_y(v, g, y)",
+R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", None, "rt.matmul_grad_y(v, g, y)",
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
-R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "np.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
+R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
-R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-np.dot(g, x)", "-np.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
+R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-rt.dot(g, x)", "-rt.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
 # solve_triangular_grad_a = tri_mask(transpose_if(solve_grad_a(v, x), trans), lower): both maps are
 # self-adjoint, so the adjoint reaching solve_grad_a is H = transpose_if(tri_mask(g, lower), trans)
 _H = "rt.transpose_if(rt.tri_mask(g, lower), trans)"
-R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", f"-np.dot({_H}, x)",
-  f"-np.dot(np.transpose({_H}), v)", None, None,
+R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", f"-rt.dot({_H}, x)",
+  f"-rt.dot(np.transpose({_H}), v)", None, None,
   jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
 # tri_matmul(v, x, trans) = transpose_if(v, trans) @ x
 R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", "rt.transpose_if(rt.matmul_grad_x(g, v, x), trans)",
@@ -119,7 +119,7 @@ R("rt.transpose_if", [rt.transpose_if], "m, flag", "rt.transpose_if(g, flag)", N
 R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", "rt.cholesky_grad_vjp_L(L, v, g)", "rt.cholesky_grad_vjp_v(L, g)",
   jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
-R("rt.logdet_grad", [rt.logdet_grad], "a", "-(ans @ np.transpose(g) @ ans)", jvp="-(ans @ np.transpose(da) @ ans)")
+R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g), ans))", jvp="-(ans @ np.transpose(da) @ ans)")
 
 # dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative
 import numpy as np  # noqa: E402

@@ -4,7 +4,7 @@ Every helper runs in plain Python on NumPy values and, through a Numba overload
 registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, zeros_like
-from .broadcast import broadcast_to_like, expand_dims, reshape_like, select, unbroadcast
+from .broadcast import broadcast_to_like, expand_dims, reshape_like, select, squeeze, unbroadcast
 from .indexing import add_at, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
 from .linalg import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v, logdet_grad, solve_triangular
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
@@ -13,7 +13,7 @@ from .special import digamma, erf, expit, gammaln, log_expit, softplus, trigamma
 
 __all__ = [
     "zeros_like", "copy", "seed",
-    "unbroadcast", "broadcast_to_like", "expand_dims", "reshape_like", "select",
+    "unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape_like", "select",
     "add_at", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad",
@@ -23,8 +23,8 @@ __all__ = [
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
 from .elementwise import in_interval, index_add, max2, max_weight, min2, safe_log, transpose  # noqa: E402
-from .linear import (cholesky_jvp, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
-                     solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
+from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
+                     solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
 from .tapes import get_row, put_row, row_tape  # noqa: E402,F401  (jitted code's float-array tapes)
 from .logdomain import (exp_shifted, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402

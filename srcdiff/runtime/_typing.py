@@ -57,6 +57,12 @@ def nb_float_type(t):
     return np.float64
 
 
+def nb_result_type(*ts):
+    """NumPy scalar class of np.result_type over the float versions of Numba types (float32 with
+    float64 gives float64): the dtype both operands of a product take in Numba code."""
+    return np.result_type(*[nb_float_type(t) for t in ts]).type
+
+
 def own(impl, pyfunc):
     """Give an overload implementation made by a factory (one factory serving several helpers) the
     helper's name. Numba names compiled functions by qualified name and a per-process counter, so two

@@ -1,13 +1,15 @@
 """Broadcasting helpers: unbroadcast adjoints, broadcast back, shape plumbing, select."""
 import numpy as np
+from numba.core import types
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload, register_jitable
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from ._axes import axis_split, left_pad
 from ._kernels3d import sum_mid
 from ._typing import is_array, nb_is_array, nb_is_scalar
 
-__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "reshape_like", "select"]
+__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape_like", "select"]
 
 
 def unbroadcast(g, x):
@@ -134,6 +136,54 @@ def _expand_dims_nb(x, axis):
     if nb_is_array(x):
         return lambda x, axis: np.expand_dims(x, axis)
     return None
+
+
+def squeeze(x, axis=None):
+    """np.squeeze. Under Numba `axis` must be given (an int or a tuple of ints): with axis=None the
+    rank of the result depends on the shape at run time, which Numba cannot type (the compiler
+    declines that at the user's line, compiler.check_numba)."""
+    return np.squeeze(x, axis)
+
+
+@register_jitable
+def _one_axis(axis):
+    return (axis,)
+
+
+@register_jitable
+def _axes_tuple(axis):
+    return axis
+
+
+@overload(squeeze)
+def _squeeze_nb(x, axis=None):
+    if not nb_is_array(x):
+        return None
+    if isinstance(axis, types.Integer):
+        as_tuple, m = _one_axis, x.ndim - 1
+    elif isinstance(axis, types.UniTuple) and isinstance(axis.dtype, types.Integer):
+        as_tuple, m = _axes_tuple, x.ndim - axis.count
+    else:
+        return None
+    nd = x.ndim
+
+    def impl(x, axis=None):
+        drop = np.zeros(nd, np.bool_)
+        for a in as_tuple(axis):
+            ax = a + nd if a < 0 else a
+            if ax < 0 or ax >= nd or drop[ax]:
+                raise ValueError("squeeze: axis out of bounds or repeated")
+            if x.shape[ax] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+            drop[ax] = True
+        dims = np.empty(m, np.int64)
+        k = 0
+        for i in range(nd):
+            if not drop[i]:
+                dims[k] = x.shape[i]
+                k += 1
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, m))
+    return impl
 
 
 def reshape_like(g, x):

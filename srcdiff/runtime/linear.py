@@ -1,11 +1,62 @@
-"""Adjoint helpers for products and solves, callable from Python and from Numba-compiled code."""
+"""Adjoint helpers for products and solves, callable from Python and from Numba-compiled code.
+
+Under Numba, float32 * <Python float> is float64 (NumPy keeps float32), so adjoints of float32
+values can be float64; Numba's np.dot, @ and np.linalg need operands of one dtype, so the Numba
+versions here first cast both to their common dtype (np.result_type), as NumPy does itself.
+"""
 import numpy as np
 from numba import types
 from numba.extending import overload, register_jitable
+from numba.np.numpy_support import as_dtype
+
+from ._typing import nb_result_type
 
 
 def _is_array(t):
     return isinstance(t, types.Array)
+
+
+@register_jitable
+def _same(x, T):
+    return np.ascontiguousarray(x)
+
+
+@register_jitable
+def _cast(x, T):
+    return x.astype(T)
+
+
+def _to(t, T):
+    """Jitted (x, T) -> C-contiguous x of dtype T, for x of Numba array type `t` (casts only if needed)."""
+    return _same if as_dtype(t.dtype).type is T else _cast
+
+
+def dot(a, b):
+    """np.dot (1-D/2-D); under Numba, operands of different dtypes are cast to their common one."""
+    return np.dot(a, b)
+
+
+@overload(dot)
+def _dot_nb(a, b):
+    if not (_is_array(a) and _is_array(b)) or a.ndim == 0 or b.ndim == 0:
+        return lambda a, b: a * b
+    T = nb_result_type(a, b)
+    ta, tb = _to(a, T), _to(b, T)
+    return lambda a, b: np.dot(ta(a, T), tb(b, T))
+
+
+def solve(a, b):
+    """np.linalg.solve; under Numba, operands of different dtypes are cast to their common one."""
+    return np.linalg.solve(a, b)
+
+
+@overload(solve)
+def _solve_nb(a, b):
+    if not (_is_array(a) and _is_array(b)):
+        return None
+    T = nb_result_type(a, b)
+    ta, tb = _to(a, T), _to(b, T)
+    return lambda a, b: np.linalg.solve(ta(a, T), tb(b, T))
 
 
 def matmul_grad_x(g, x, y):
@@ -33,11 +84,11 @@ def _matmul_grad_x(g, x, y):
     if not (_is_array(x) and _is_array(y)):
         return None
     if x.ndim == 2 and y.ndim == 2:
-        return lambda g, x, y: np.ascontiguousarray(g) @ np.ascontiguousarray(y.T)
+        return lambda g, x, y: dot(g, y.T)
     if x.ndim == 2 and y.ndim == 1:
         return lambda g, x, y: np.outer(g, y)
     if x.ndim == 1 and y.ndim == 2:
-        return lambda g, x, y: np.ascontiguousarray(y) @ np.ascontiguousarray(g)
+        return lambda g, x, y: dot(y, g)
     if x.ndim == 1 and y.ndim == 1:
         return lambda g, x, y: g * y
     return None
@@ -48,11 +99,11 @@ def _matmul_grad_y(g, x, y):
     if not (_is_array(x) and _is_array(y)):
         return None
     if x.ndim == 2 and y.ndim == 2:
-        return lambda g, x, y: np.ascontiguousarray(x.T) @ np.ascontiguousarray(g)
+        return lambda g, x, y: dot(x.T, g)
     if x.ndim == 1 and y.ndim == 2:
         return lambda g, x, y: np.outer(x, g)
     if x.ndim == 2 and y.ndim == 1:
-        return lambda g, x, y: np.ascontiguousarray(g) @ np.ascontiguousarray(x)
+        return lambda g, x, y: dot(g, x)
     if x.ndim == 1 and y.ndim == 1:
         return lambda g, x, y: g * x
     return None
@@ -67,7 +118,7 @@ def solve_grad_a(gb, ans):
 def _solve_grad_a(gb, ans):
     if ans.ndim == 1:
         return lambda gb, ans: -np.outer(gb, ans)
-    return lambda gb, ans: -(np.ascontiguousarray(gb) @ np.ascontiguousarray(ans.T))
+    return lambda gb, ans: -dot(gb, ans.T)
 
 
 def solve_triangular_grad_a(gb, ans, trans, lower):

@@ -17,7 +17,7 @@ from numba.extending import overload, register_jitable
 
 from .fastexp import exp_fast
 from .reductions import logsumexp, logsumexp_grad
-from ._typing import float_dtype, nb_float_type
+from ._typing import float_dtype, nb_float_type, nb_result_type
 
 __all__ = ["exp_shifted", "logsumexp_vecmat", "logsumexp_matvec",
            "logsumexp_vecmat_grad_v", "logsumexp_vecmat_grad_M",
@@ -280,10 +280,6 @@ def _grad_v(g, v, M, E, c, ans, T):
     return out
 
 
-def _result(*args):
-    return np.result_type(*[nb_float_type(a) for a in args]).type
-
-
 @overload(exp_shifted)
 def _exp_shifted_nb(M, axis):
     T = nb_float_type(M)
@@ -298,47 +294,47 @@ def _exp_shifted_nb(M, axis):
 
 @overload(logsumexp_vecmat, inline="always")
 def _vecmat_nb(v, M, E):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda v, M, E: _product(v, M, E[0], E[1], T)
 
 
 @overload(logsumexp_matvec, inline="always")
 def _matvec_nb(M, v, E):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda M, v, E: _product(v, M.T, E[0].T, E[1], T)
 
 
 @overload(logsumexp_vecmat_grad_M)
 def _vecmat_grad_M_nb(g, v, M, E, ans):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, v, M, E, ans: _grad_M(g, v, M, E[0], E[1], ans, T)
 
 
 @overload(logsumexp_vecmat_grad_v)
 def _vecmat_grad_v_nb(g, v, M, E, ans):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, v, M, E, ans: _grad_v(g, v, M, E[0], E[1], ans, T)
 
 
 @overload(logsumexp_matvec_grad_M)
 def _matvec_grad_M_nb(g, M, v, E, ans):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, M, v, E, ans: _grad_M(g, v, M.T, E[0].T, E[1], ans, T).T
 
 
 @overload(logsumexp_matvec_grad_v)
 def _matvec_grad_v_nb(g, M, v, E, ans):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, M, v, E, ans: _grad_v(g, v, M.T, E[0].T, E[1], ans, T)
 
 
 @overload(logsumexp_vecmat_adjoints, inline="always")
 def _vecmat_adjoints_nb(g, v, M, E, ans, d_M):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, v, M, E, ans, d_M: _adjoints(g, v, M, E[0], E[1], ans, d_M, T)
 
 
 @overload(logsumexp_matvec_adjoints, inline="always")
 def _matvec_adjoints_nb(g, M, v, E, ans, d_M):
-    T = _result(v, M)
+    T = nb_result_type(v, M)
     return lambda g, M, v, E, ans, d_M: _adjoints(g, v, M.T, E[0].T, E[1], ans, d_M.T, T)

@@ -12,7 +12,7 @@ from ..errors import SrcdiffError, fail
 from .astutil import dotted_name
 
 _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
-               "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
+               "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
 
 
 def _basic(idx, kinds) -> bool:

@@ -405,7 +405,7 @@ class _Canon(gast.NodeTransformer):
         if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
             axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
             return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
-        if name == "rt.expand_dims" and node.keywords:
+        if name in ("rt.expand_dims", "rt.squeeze") and node.keywords:
             node.args = node.args + [k.value for k in node.keywords]
             node.keywords = []
         return node

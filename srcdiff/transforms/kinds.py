@@ -190,7 +190,7 @@ def _call(name, args, e, kinds):
         return ("a", 1, _dtype(a0))
     if name in ("np.outer",):
         return ("a", 2, "f")
-    if name in ("np.dot",) and len(args) == 2:
+    if name in ("np.dot", "rt.dot") and len(args) == 2:
         return _matmul(args[0], args[1]) if None not in args else None
     if name in ("np.maximum", "np.minimum", "np.where"):
         return _broadcast(args[-2:], "f") if None not in args else None
