@@ -15,6 +15,8 @@ What is timed (one sequence of length T, K states, V symbols, float64, CPU):
 * jax          ``jax.jit(jax.value_and_grad(log_Z, argnums=(0, 1, 2)))`` with the forward
                recursion as ``lax.scan`` and ``jax.nn.logsumexp``, x64 enabled, warm,
                timed until ``block_until_ready``.
+* numba-hand   the textbook scaled forward-backward hand-written in Numba (the same outputs;
+               a lower bound on what a compiler could emit, not a peer library).
 * autograd     ``autograd.value_and_grad`` of the same Python loop with autograd.numpy;
                skipped when its estimated time per call exceeds ``--autograd-limit``
                seconds (default 20).
@@ -130,6 +132,55 @@ def make_jax(pi, A, B, data):
     return run
 
 
+# --------------------------------------------------------------------------- hand-written Numba
+
+def make_numba_hand(pi, A, B, data):
+    """The textbook scaled forward-backward (normalised alpha, c_t scales), hand-written in Numba:
+    the same outputs (log-likelihood, expected first state, transition and emission counts)."""
+    import numba
+
+    @numba.njit
+    def estep(log_pi, log_A, log_B, data):
+        K, T = log_pi.shape[0], data.shape[0]
+        A, B = np.exp(log_A), np.exp(log_B)
+        alpha, c = np.empty((T, K)), np.empty(T)
+        for k in range(K):
+            alpha[0, k] = np.exp(log_pi[k]) * B[k, data[0]]
+        c[0] = alpha[0].sum()
+        alpha[0] /= c[0]
+        for t in range(1, T):
+            for j in range(K):
+                a = 0.0
+                for i in range(K):
+                    a += alpha[t - 1, i] * A[i, j]
+                alpha[t, j] = a * B[j, data[t]]
+            c[t] = alpha[t].sum()
+            alpha[t] /= c[t]
+        beta, prev = np.ones(K), np.empty(K)
+        counts_A, counts_B = np.zeros((K, K)), np.zeros_like(log_B)
+        for t in range(T - 1, 0, -1):
+            for j in range(K):
+                counts_B[j, data[t]] += alpha[t, j] * beta[j]
+            for i in range(K):
+                acc = 0.0
+                for j in range(K):
+                    w = A[i, j] * B[j, data[t]] * beta[j] / c[t]
+                    counts_A[i, j] += alpha[t - 1, i] * w
+                    acc += w
+                prev[i] = acc
+            beta, prev = prev, beta
+        first = alpha[0] * beta
+        counts_B[:, data[0]] += first
+        return np.log(c).sum(), first, counts_A, counts_B
+
+    params = (np.log(pi), np.log(A), np.log(B))
+
+    def run():
+        return estep(*params, data)
+
+    return run
+
+
 # --------------------------------------------------------------------------- autograd
 
 def make_autograd(pi, A, B, data):
@@ -157,6 +208,7 @@ PEERS = [
     ("hmmlearn", make_hmmlearn_estep),
     ("hmmlearn-pp", make_hmmlearn_posteriors),
     ("jax", make_jax),
+    ("numba-hand", make_numba_hand),
     ("autograd", make_autograd),
 ]
 
@@ -172,6 +224,12 @@ def check_agreement(K=4, V=5, T=50):
             continue
         if name == "srcdiff":
             values[name] = out[0]
+            counts = out[1]
+        elif name == "numba-hand":
+            values[name] = out[0]
+            for mine, theirs in zip(out[1:], counts):
+                if not np.allclose(mine, theirs, rtol=1e-8, atol=1e-10):
+                    print(f"WARNING: {name} expected counts differ from srcdiff's")
         elif name == "hmmlearn":
             values[name] = out[1]
         elif name == "hmmlearn-pp":
