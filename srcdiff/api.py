@@ -120,7 +120,19 @@ class Transformed:
         out = self._shape(out)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
-        return out
+        return self._match_dtypes(out, args_in) if self.jit else out
+
+    def _match_dtypes(self, out, args):
+        """Numba computes float32 arrays' adjoints in float64 (float32 * a Python float is float64 there);
+        give each array gradient its argument's dtype, as the Python backend does."""
+        params = self._params()
+        if self.mode not in ("grad", "value_and_grad", "vjp"):
+            return out
+        grads = out if self.mode == "grad" else out[1]
+        grads = grads if self.many else (grads,)
+        grads = tuple(_like(g, args[params.index(w)]) for g, w in zip(grads, self.wrt_names))
+        grads = grads if self.many else grads[0]
+        return grads if self.mode == "grad" else (out[0], grads)
 
     def _params(self):
         if not hasattr(self, "_param_names"):
@@ -131,7 +143,7 @@ class Transformed:
         params = self._params()
 
         def regroup(grads):
-            grads = list(grads) if self.many or any(w in structs for w in self.wrt_names) else [grads]
+            grads = list(grads)     # the callers below pass every gradient in a tuple
             it = iter(grads)
             res = []
             for w in self.wrt_names:
@@ -152,6 +164,15 @@ class Transformed:
         if self.many and not isinstance(grads, tuple):
             grads = (grads,)
         return value, grads
+
+
+def _like(g, a):
+    """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists)."""
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
+        return g.astype(a.dtype)
+    if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
+        return type(g)(_like(x, y) for x, y in zip(g, a))
+    return g
 
 
 def user_location(f) -> tuple:

@@ -455,3 +455,27 @@ def test_loop_overwrites_argument_with_values_the_result_never_sees(f, wrt, jit)
     M = np.array([[-1.93, 2.43, -0.82, 0.69], [-1.84, 1.26, 1.89, -0.69]])
     with np.errstate(over="ignore", invalid="ignore"):
         _grad_matches(f, [a, M], wrt=wrt, jit=jit)
+
+
+def float32_loss(w, xs):
+    return np.sum(np.tanh(xs[0] @ w) * 1.3) + np.sum(xs[1] * w[0])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_float32_arguments_get_float32_gradients(jit):
+    """Under Numba a float32 array's adjoint is computed in float64 (float32 * 1.3 is float64 there);
+    every backend hands back gradients with their arguments' dtypes, through tuples too. The gradient
+    w.r.t. one array came back as a 1-tuple when another argument was a tuple."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(3, 2)).astype(np.float32)
+    xs = (rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=2).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value, (gw, gxs) = srcdiff.value_and_grad(float32_loss, wrt=(0, 1), jit=jit)(w, xs)
+        gw_only = srcdiff.grad(float32_loss, jit=jit)(w, xs)
+    assert isinstance(gw_only, np.ndarray)    # was a 1-tuple when another argument was a tuple
+    assert gw.dtype == gw_only.dtype == np.float32 and [g.dtype for g in gxs] == [np.float32, np.float32]
+    w64, xs64 = w.astype(float), tuple(x.astype(float) for x in xs)
+    np.testing.assert_allclose(gw, numerical_grad(float32_loss, [w64, xs64], 0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gxs[0], numerical_grad(lambda a, b: float32_loss(w64, (a, b)), list(xs64), 0),
+                               rtol=1e-4, atol=1e-4)
