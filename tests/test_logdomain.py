@@ -305,3 +305,92 @@ def test_hvp_through_log_domain_products(jit):
     # and the directional derivative of the value agrees with the gradient
     value, tangent = srcdiff.jvp(forward_recursion, wrt=1)(*args, v)
     np.testing.assert_allclose(tangent, np.sum(grad_A(*args) * v), rtol=1e-10)
+
+
+# ---- input-output HMMs: the matrix is picked from an invariant stack by an input symbol -------------------
+def io_forward_recursion(log_pi, log_A, log_B, u, y):
+    log_alpha = log_pi + log_B[:, y[0]]
+    for t in range(1, y.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A[u[t]], axis=0) + log_B[:, y[t]]
+    return logsumexp(log_alpha)
+
+
+def io_backward_recursion(log_pi, log_A, log_B, u, y):
+    log_beta = np.zeros(log_pi.shape[0])
+    for t in range(y.shape[0] - 1, 0, -1):
+        log_beta = logsumexp(log_A[u[t]] + (log_B[:, y[t]] + log_beta), axis=1)
+    return logsumexp(log_pi + log_B[:, y[0]] + log_beta)
+
+
+def io_stack_changes_in_loop(log_pi, log_A, log_B, u, y):
+    S = log_A * 1.0
+    log_alpha = log_pi + log_B[:, y[0]]
+    for t in range(1, y.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + S[u[t]], axis=0) + log_B[:, y[t]]
+        S = S * 0.9
+    return logsumexp(log_alpha)
+
+
+def _io_problem(K=3, U=2, V=4, T=7, seed=0, forbidden=False):
+    log_pi, _, log_B, y = _problem(K, V, T, seed)
+    rng = np.random.default_rng(seed + 100)
+    A = rng.dirichlet(np.ones(K), size=(U, K))
+    if forbidden:
+        A[0, 0, 1] = A[1, 2, 0] = 0.0
+        A /= A.sum(axis=2, keepdims=True)
+    with np.errstate(divide="ignore"):
+        log_A = np.log(A)
+    return log_pi, log_A, log_B, rng.integers(0, U, T), y
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("fn", [io_forward_recursion, io_backward_recursion, io_stack_changes_in_loop],
+                         ids=lambda f: f.__name__)
+def test_stacked_matrices_get_one_hoisted_table(fn, jit):
+    args = _io_problem()
+    check_grad(fn, args, wrt=(0, 1, 2), jit=jit, rtol=1e-6, atol=1e-8)
+    vg = srcdiff.value_and_grad(fn, wrt=(0, 1, 2), jit=jit)
+    vg(*args)
+    src = srcdiff.source(vg)
+    if fn is io_stack_changes_in_loop:
+        assert "rt.table_at(" not in src and "rt.exp_shifted(" not in src
+        return
+    axis = 1 if fn is io_forward_recursion else 2
+    assert f"exp_log_A = rt.exp_shifted(log_A, {axis})" in src
+    assert src.index("rt.exp_shifted(") < src.index("\n    for "), "the stack's table is computed before the loop"
+    assert "rt.table_at(exp_log_A, " in src
+    # both adjoints in one pass, adding into the view of the picked matrix's counts; the matrix's table
+    # is taken again in the backward sweep, not stored
+    assert "_adjoints(" in src and ", d_log_A[" in src and "_grad_M(" not in src
+    assert "rt.table_at(" in src.split("# backward sweep")[1] and "exp_log_A1_stack" not in src
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_stacked_forbidden_transitions_exact_zero_counts(jit):
+    args = _io_problem(T=40, seed=2, forbidden=True)
+    value, (_, d_log_A, _) = srcdiff.value_and_grad(io_forward_recursion, wrt=(0, 1, 2), jit=jit)(*args)
+    assert np.isfinite(value) and np.all(np.isfinite(d_log_A))
+    assert d_log_A[0, 0, 1] == 0.0 and d_log_A[1, 2, 0] == 0.0
+    np.testing.assert_allclose(d_log_A.sum(), 39.0, rtol=1e-12)   # T - 1 expected transitions
+    for u in range(2):   # each input's counts are those of the transitions it chose
+        np.testing.assert_allclose(d_log_A[u].sum(), np.sum(args[3][1:] == u), rtol=1e-12)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_hvp_and_gradient_penalty_through_stacked_tables(jit):
+    """Forward over reverse and reverse over reverse split the fused adjoints back into their rules,
+    the matrix's adjoint going into the view d_log_A[u]."""
+    log_pi, log_A, log_B, u, y = _io_problem(T=5, seed=4)
+    v = np.random.default_rng(5).normal(size=log_A.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hv = srcdiff.hvp(io_forward_recursion, wrt=1, jit=jit)(log_pi, log_A, log_B, u, y, v)
+    grad_A = srcdiff.grad(io_forward_recursion, wrt=1)
+    eps = 1e-5
+    expect = (grad_A(log_pi, log_A + eps * v, log_B, u, y) - grad_A(log_pi, log_A - eps * v, log_B, u, y)) / (2 * eps)
+    np.testing.assert_allclose(hv, expect, rtol=1e-5, atol=1e-7)
+
+    def penalty(log_pi, log_A, log_B, u, y):
+        g = srcdiff.grad(io_forward_recursion, wrt=1)(log_pi, log_A, log_B, u, y)
+        return np.sum(g * g)
+    check_grad(penalty, [log_pi, log_A, log_B, u, y], wrt=(0, 1), jit=jit, rtol=1e-5, atol=1e-7)

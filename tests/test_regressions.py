@@ -479,3 +479,36 @@ def test_float32_arguments_get_float32_gradients(jit):
     np.testing.assert_allclose(gw, numerical_grad(float32_loss, [w64, xs64], 0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gxs[0], numerical_grad(lambda a, b: float32_loss(w64, (a, b)), list(xs64), 0),
                                rtol=1e-4, atol=1e-4)
+
+
+# Reverse over reverse through a gradient's scatter-adds (rt.index_add(d_a, idx, g): the adjoint of a
+# read a[idx] by a variable or fancy index) gave a zero gradient: activity analysis did not see the
+# statement, so nothing was active.
+def picked_in_loop(p, S, u):
+    x = p
+    for t in range(1, u.shape[0]):
+        x = np.sum(np.tanh(x[:, None] * S[u[t]]), axis=0)
+    return np.sum(x)
+
+
+def fancy_read(x, idx):
+    return np.sum(np.sin(x[idx]) * x[idx])
+
+
+def penalty_picked(p, S, u):
+    g = srcdiff.grad(picked_in_loop, wrt=1)(p, S, u)
+    return np.sum(g * g)
+
+
+def penalty_fancy(x, idx):
+    g = srcdiff.grad(fancy_read)(x, idx)
+    return np.sum(g * g * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradient_penalty_through_scatter_adds(jit):
+    rng = np.random.default_rng(7)
+    p, S, u = rng.normal(size=3), rng.normal(size=(2, 3, 3)), np.array([0, 1, 1, 0, 1])
+    _grad_matches(penalty_picked, [p, S, u], wrt=(0, 1), jit=jit)
+    x, idx = rng.normal(size=4), np.array([0, 2, 0, 3])      # a repeated index accumulates
+    _grad_matches(penalty_fancy, [x, idx], wrt=0, jit=jit)

@@ -66,6 +66,7 @@ R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None",
 
 # ---- log-domain products (transforms/logdomain.py): E, the table of exp(M), is M in another form -----------
 R("rt.exp_shifted", [rt.exp_shifted], "M, axis", nondiff=True)
+R("rt.table_at", [rt.table_at], "E, u", nondiff=True)
 R("rt.logsumexp_vecmat", [rt.logsumexp_vecmat], "v, M, E", "rt.logsumexp_vecmat_grad_v(g, v, M, E, ans)",
   "rt.logsumexp_vecmat_grad_M(g, v, M, E, ans)", None,
   jvp="rt.sum(rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, ans), v, M, E, ans) * (rt.expand_dims(dv, 1) + dM), 0)")

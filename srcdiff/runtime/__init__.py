@@ -27,6 +27,6 @@ from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y,
                      solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
 from .tapes import get_row, put_row, row_tape  # noqa: E402,F401  (jitted code's float-array tapes)
-from .logdomain import (exp_shifted, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
+from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,
                         logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_M, logsumexp_vecmat_grad_v)

@@ -19,7 +19,7 @@ from .fastexp import exp_fast
 from .reductions import logsumexp, logsumexp_grad
 from ._typing import float_dtype, nb_float_type, nb_result_type
 
-__all__ = ["exp_shifted", "logsumexp_vecmat", "logsumexp_matvec",
+__all__ = ["exp_shifted", "table_at", "logsumexp_vecmat", "logsumexp_matvec",
            "logsumexp_vecmat_grad_v", "logsumexp_vecmat_grad_M",
            "logsumexp_matvec_grad_v", "logsumexp_matvec_grad_M",
            "logsumexp_vecmat_adjoints", "logsumexp_matvec_adjoints"]
@@ -40,6 +40,11 @@ def exp_shifted(M, axis):
     with np.errstate(invalid="ignore", over="ignore"):
         E = np.exp(M - np.expand_dims(c, axis))
     return np.where(np.expand_dims(c, axis) < np.inf, E, 0.0), c
+
+
+def table_at(E, u):
+    """The table of matrix `M[u]` from the table `E = exp_shifted(M, axis + 1)` of a stack M of matrices."""
+    return E[0][u], E[1][u]
 
 
 def logsumexp_vecmat(v, M, E):
@@ -280,16 +285,34 @@ def _grad_v(g, v, M, E, c, ans, T):
     return out
 
 
+@register_jitable
+def _table_along(M, axis, T):
+    """The table of a matrix along `axis` (0: columns, 1: rows)."""
+    if axis == 0:
+        return _table(M, T)
+    E, c = _table(M.T, T)
+    return np.ascontiguousarray(E.T), c
+
+
 @overload(exp_shifted)
 def _exp_shifted_nb(M, axis):
     T = nb_float_type(M)
+    if M.ndim == 2:
+        return lambda M, axis: _table_along(M, axis, T)
 
-    def impl(M, axis):
-        if axis == 0:
-            return _table(M, T)
-        E, c = _table(M.T, T)
-        return np.ascontiguousarray(E.T), c
-    return impl
+    def stack(M, axis):      # a stack of matrices M[u], each along its own axis - 1
+        U, I, J = M.shape
+        E = np.empty((U, I, J), T)
+        c = np.empty((U, J if axis == 1 else I))
+        for u in range(U):
+            E[u], c[u] = _table_along(M[u], axis - 1, T)
+        return E, c
+    return stack
+
+
+@overload(table_at, inline="always")
+def _table_at_nb(E, u):
+    return lambda E, u: (E[0][u], E[1][u])
 
 
 @overload(logsumexp_vecmat, inline="always")

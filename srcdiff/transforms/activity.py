@@ -8,6 +8,7 @@ from ..rules import RULES
 from .astutil import dotted_name
 
 DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult)
+SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds of generated code: rt.index_add(a, idx, g)
 
 
 def call_sources(call, callees) -> list:
@@ -75,10 +76,15 @@ def _closure(seeds, pairs):
 
 
 def _push(s):
-    """(stack, value) names of a statement `rt.push(stack, value)`, else None."""
-    if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
-            and all(isinstance(a, gast.Name) for a in s.value.args[:2])):
-        return s.value.args[0].id, s.value.args[1].id
+    """(target, value) names of a statement that adds a value into a target in place: `rt.push(stack,
+    value)`, or a scatter-add `rt.index_add(a, idx, value)`; else None."""
+    if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)):
+        return None
+    name, args = dotted_name(s.value.func), s.value.args
+    if name == "rt.push" and all(isinstance(a, gast.Name) for a in args[:2]):
+        return args[0].id, args[1].id
+    if name in SCATTER and len(args) == 3 and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
+        return args[0].id, args[2].id
     return None
 
 

@@ -17,12 +17,12 @@ import gast
 
 from ..errors import fail
 from ..rules import RULES
-from .activity import DIFF_BINOPS, bind
+from .activity import DIFF_BINOPS, SCATTER, bind
 from .astutil import Namer, assign, call, comment, const, dotted_name, load, names_in, store
 from .reverse import _BINOP_RULE, simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
-_SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds: rt.index_add(a, idx, g)
+_SCATTER = SCATTER   # in-place scatter-adds: rt.index_add(a, idx, g)
 
 
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------

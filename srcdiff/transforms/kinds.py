@@ -173,8 +173,10 @@ def _call(name, args, e, kinds):
         return None if nd is None else _array(nd - 1, "f")
     if name in ("rt.logsumexp_vecmat", "rt.logsumexp_matvec"):
         return ("a", 1, "f")
-    if name == "rt.exp_shifted":
-        return ("t", 2, "exp")      # (exp table, column shifts): unbound.placeholder makes one of these
+    if name == "rt.exp_shifted":    # (exp table, column shifts): unbound.placeholder makes one of these
+        return ("t", 3, "exp") if _ndim(a0) == 3 else ("t", 2, "exp")
+    if name == "rt.table_at":
+        return ("t", 2, "exp")
     if name == "rt.expand_dims":
         nd = _ndim(a0)
         return None if nd is None else ("a", nd + 1, _dtype(a0))

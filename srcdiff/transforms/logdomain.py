@@ -12,7 +12,14 @@ underflow, so results match `logsumexp` to rounding everywhere. The mirrored for
 `logsumexp(M + v[None, :], axis=1)` becomes `rt.logsumexp_matvec(M, v, exp_M)`.
 
 Applied only where the matrix is provably unchanged by the loop: it is assigned outside the loop, is
-certainly assigned when the loop is reached, and no array written in place may share its memory.
+certainly assigned when the loop is reached, and no array written in place may share its memory. A
+matrix picked from such a 3-d stack by an index (an input-output HMM's `log_A[inputs[t]]`) gets the
+table of the whole stack, hoisted, and its own slice of it:
+
+    exp_log_A = rt.exp_shifted(log_A, 1)          # before the loop: one table per matrix log_A[u]
+    for t in ...:
+        exp_log_A1 = rt.table_at(exp_log_A, log_alpha6)
+        log_alpha8 = rt.logsumexp_vecmat(log_alpha, log_alpha7, exp_log_A1)
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ import copy
 import gast
 
 from .aliasing import memory_roots, sharing_written_memory
-from .astutil import Namer, assign, call, const, copy_loc, definitely_assigned, dotted_name, names_in, store
+from .astutil import (Namer, assign, assigned_names, call, const, copy_loc, definitely_assigned, dotted_name,
+                      names_in, store)
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -123,14 +131,38 @@ class _Rewrite:
                 assign(name, call("rt.exp_shifted", matrix, const(axis)), lineno))
         return self.tables[key]
 
+    def stacked_table(self, s, mat, axis, loops):
+        """For `mat = stack[u]`, one matrix of a 3-d `stack` the loop leaves unchanged (an input-output
+        HMM's `log_A[inputs[t]]`): the name of `rt.table_at(<table of stack>, u)`, assigned just before
+        `s`, with the table of the whole stack hoisted before the loop; else None."""
+        d = self.defs.get(mat)
+        if not (isinstance(d, gast.Subscript) and isinstance(d.value, gast.Name) and self.is_float(d.value.id, 3)
+                and (isinstance(d.slice, gast.Name) and self.kind(d.slice.id) == ("s", "i")
+                     or _int_const(d.slice) is not None)):
+            return None
+        stack = d.value.id
+        loop = self.invariant_in(stack, loops)
+        if loop is None:
+            return None
+        tables = self.table(stack, axis + 1, loop, getattr(s, "lineno", None))
+        name = self.namer.fresh("exp_" + mat)
+        self.hoisted.setdefault(id(s), []).append(
+            copy_loc(assign(name, call("rt.table_at", tables, copy.deepcopy(d.slice))), s))
+        return name
+
     def block(self, stmts, loops):
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and loops:
                 m = self.match(s)
                 loop = m and self.invariant_in(m[2], loops)
+                tbl = None
                 if loop is not None:
                     axis, vec, mat = m
                     tbl = self.table(mat, axis, loop, getattr(s, "lineno", None))
+                elif m:
+                    axis, vec, mat = m
+                    tbl = self.stacked_table(s, mat, axis, loops)
+                if tbl is not None:
                     s.value = (call("rt.logsumexp_vecmat", vec, mat, tbl) if axis == 0
                                else call("rt.logsumexp_matvec", mat, vec, tbl))
             inner = loops + [s] if isinstance(s, (gast.For, gast.While)) else loops
@@ -180,9 +212,59 @@ def _adjoint_call(s, suffix):
     return (base, target.id, v.args) if base in _PRODUCTS else None
 
 
+def _indexed_sink(sm, sa, fn_loads):
+    """`d_M[i]` when `sm` is `m = rt.P_grad_M(...)` and `sa` is `d_M[i] += m`, m used nowhere else
+    (the adjoint of a matrix picked from a stack: log_A[inputs[t]]), else None."""
+    if not (isinstance(sm, gast.Assign) and isinstance(sm.targets[0], gast.Name)
+            and isinstance(sa, gast.AugAssign) and isinstance(sa.op, gast.Add)
+            and isinstance(sa.target, gast.Subscript) and isinstance(sa.target.value, gast.Name)
+            and isinstance(sa.value, gast.Name) and sa.value.id == sm.targets[0].id
+            and fn_loads.get(sa.value.id) == 1):
+        return None
+    sink = copy.deepcopy(sa.target)
+    for n in gast.walk(sink):
+        if hasattr(n, "ctx"):
+            n.ctx = gast.Load()
+    return sink
+
+
+def _fuse_into_view(stmts, k, loads):
+    """stmts[k], stmts[k + 1] as one `d_v = rt.P_adjoints(args, d_S[i])` when they are `d_v = P_grad_v(args)`
+    and `m = P_grad_M(args)` (either order) and a later `d_S[i] += m` (m used nowhere else) can move up to
+    them: nothing in between reads or writes d_S or rebinds i, and i is bound before. That later
+    statement is removed from `stmts`. Else None."""
+    if k + 1 >= len(stmts):
+        return None
+    for sv, sm in ((stmts[k], stmts[k + 1]), (stmts[k + 1], stmts[k])):
+        v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
+        if not (v and m and v[0] == m[0] and isinstance(sm, gast.Assign)
+                and gast.dump(gast.Tuple(elts=v[2], ctx=gast.Load())) == gast.dump(gast.Tuple(elts=m[2], ctx=gast.Load()))):
+            continue
+        for j in range(k + 2, len(stmts)):
+            sink = _indexed_sink(sm, stmts[j], loads)
+            if sink is None:
+                continue
+            index, between = names_in(sink.slice), stmts[k + 2:j]
+            if (index <= assigned_names(stmts[:k]) and not (names_in(sink) | {sink.value.id}) & ({v[1]} | set(
+                    n for a in v[2] for n in names_in(a)))
+                    and not any(sink.value.id in names_in(st) or index & assigned_names([st]) for st in between)):
+                sv.value = call(v[0] + "_adjoints", *v[2], sink)
+                del stmts[j]
+                return sv
+            return None
+    return None
+
+
 def fuse_adjoints(fn):
     """`d_v = rt.P_grad_v(args)` next to `d_M += rt.P_grad_M(args)` (same args) becomes
-    `d_v = rt.P_adjoints(args, d_M)`: one pass computes the shared weights and adds into d_M."""
+    `d_v = rt.P_adjoints(args, d_M)`: one pass computes the shared weights and adds into d_M. When M is
+    a matrix picked from a stack (`m = rt.P_grad_M(args)`, then `d_S[i] += m`), the pass adds into the
+    view `d_S[i]` instead."""
+    loads: dict = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+
     def block(stmts):
         out, k = [], 0
         while k < len(stmts):
@@ -191,6 +273,11 @@ def fuse_adjoints(fn):
                 if isinstance(getattr(s, f, None), list):
                     setattr(s, f, block(getattr(s, f)))
             nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            fused = _fuse_into_view(stmts, k, loads)
+            if fused is not None:
+                out.append(fused)
+                k += 2
+                continue
             for sv, sm in ((s, nxt), (nxt, s)):
                 v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
                 if not (v and m and isinstance(sm, gast.AugAssign) and v[0] == m[0] and v[1] != m[1]):
@@ -223,7 +310,12 @@ def split_adjoints(node):
             if a is not None:
                 base, _, args = a
                 s.value = call(base + "_grad_v", *args[:-1])
-                grad_m = gast.AugAssign(target=store(args[-1].id), op=gast.Add(),
+                sink = copy.deepcopy(args[-1])      # d_M, or a view d_S[i] of a stack's adjoint
+                if isinstance(sink, gast.Name):
+                    sink = store(sink.id)
+                else:
+                    sink.ctx = gast.Store()
+                grad_m = gast.AugAssign(target=sink, op=gast.Add(),
                                         value=call(base + "_grad_M", *copy.deepcopy(args[:-1])))
                 out.append(copy_loc(grad_m, s))
         return out

@@ -15,7 +15,7 @@ import gast
 
 from ..errors import fail
 from ..rules import RULES
-from .activity import bind, sources
+from .activity import SCATTER, bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store)
@@ -234,6 +234,9 @@ class Reverse:
                   and _basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == ("s", "i")})
                   and all(ok_atom(n) or n.id in subs for n in gast.walk(val.slice) if isinstance(n, gast.Name))):
                 subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
+            elif (isinstance(val, gast.Call) and dotted_name(val.func) == "rt.table_at"
+                  and all(ok_atom(a) or (isinstance(a, gast.Name) and a.id in subs) for a in val.args)):
+                subs[v] = [st, p, None]   # one matrix's slice of a log-domain table (views of it)
             elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
                   and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
                   and all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
@@ -409,7 +412,21 @@ class Reverse:
             self.backward_loop(s, state, out)
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
             self.backward_push(s, state, out)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in SCATTER:
+            self.backward_scatter(s, state, out)
         return out
+
+    def backward_scatter(self, s, state, out):
+        """`rt.index_add(a, idx, g)` (a[idx] += g, repeated indices accumulating; generated code being
+        differentiated again): a's adjoint passes through unchanged and g's is gathered from it, d_a[idx]."""
+        a, idx, g = s.value.args[:3]
+        d = self.adj(a.id) if isinstance(a, gast.Name) else None
+        if d not in state or not (isinstance(g, gast.Name) and g.id in self.active):
+            return
+        gathered = gast.Subscript(value=load(d), slice=_slice_syntax(self.read(copy.deepcopy(idx))), ctx=gast.Load())
+        if not is_scalar(self.kinds.get(g.id)):
+            gathered = call("rt.copy", gathered)     # not a view of d_a, which later statements update in place
+        self.accum(g.id, call("rt.unbroadcast", gathered, load(g.id)), state, out)
 
     def backward_assign(self, t, value, s, state, out):
         if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
@@ -822,6 +839,20 @@ def _is_int_atom(a, ints) -> bool:
 def _basic_index(idx, ints) -> bool:
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
     return all(isinstance(e, gast.Slice) or _is_int_atom(e, ints) for e in elts)
+
+
+def _slice_syntax(idx):
+    """Inverse of _slice_objects: slice(a, b) -> a:b, so the index can subscript an array again."""
+    def conv(e):
+        if isinstance(e, gast.Call) and dotted_name(e.func) == "slice" and not e.keywords:
+            parts = list(e.args) + [const(None)] * (3 - len(e.args)) if len(e.args) > 1 else \
+                [const(None), e.args[0], const(None)]
+            lower, upper, step = (None if isinstance(x, gast.Constant) and x.value is None else x for x in parts)
+            return gast.Slice(lower=lower, upper=upper, step=step)
+        return e
+    if isinstance(idx, gast.Tuple):
+        return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
+    return conv(idx)
 
 
 def _slice_objects(idx):

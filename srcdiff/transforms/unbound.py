@@ -58,9 +58,9 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
     rep = shapes.get(v)
     if k is not None and k[0] == "s":
         return assign(v, const({"f": 0.0, "i": 0, "b": False}.get(k[1], 0.0)))
-    if k == ("t", 2, "exp"):   # a log-domain exp table hoisted inside a branch (after an early return)
-        return assign(v, call("rt.exp_shifted", call("np.zeros", gast.Tuple(elts=[const(1), const(1)],
-                                                                          ctx=gast.Load())), const(0)))
+    if k in (("t", 2, "exp"), ("t", 3, "exp")):   # a log-domain exp table hoisted inside a branch (after an early return)
+        return assign(v, call("rt.exp_shifted", call("np.zeros", gast.Tuple(elts=[const(1)] * k[1],
+                                                                          ctx=gast.Load())), const(k[1] - 2)))
     if k is not None and k[0] == "a" and rep in params:
         return assign(v, call("rt.zeros_like", gast.Name(id=rep, ctx=gast.Load(), annotation=None,
                                                              type_comment=None)))
