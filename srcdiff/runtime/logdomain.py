@@ -315,13 +315,13 @@ def _table_at_nb(E, u):
     return lambda E, u: (E[0][u], E[1][u])
 
 
-@overload(logsumexp_vecmat, inline="always")
+@overload(logsumexp_vecmat)
 def _vecmat_nb(v, M, E):
     T = nb_result_type(v, M)
     return lambda v, M, E: _product(v, M, E[0], E[1], T)
 
 
-@overload(logsumexp_matvec, inline="always")
+@overload(logsumexp_matvec)
 def _matvec_nb(M, v, E):
     T = nb_result_type(v, M)
     return lambda M, v, E: _product(v, M.T, E[0].T, E[1], T)
@@ -351,13 +351,13 @@ def _matvec_grad_v_nb(g, M, v, E, ans):
     return lambda g, M, v, E, ans: _grad_v(g, v, M.T, E[0].T, E[1], ans, T)
 
 
-@overload(logsumexp_vecmat_adjoints, inline="always")
+@overload(logsumexp_vecmat_adjoints)
 def _vecmat_adjoints_nb(g, v, M, E, ans, d_M):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans, d_M: _adjoints(g, v, M, E[0], E[1], ans, d_M, T)
 
 
-@overload(logsumexp_matvec_adjoints, inline="always")
+@overload(logsumexp_matvec_adjoints)
 def _matvec_adjoints_nb(g, M, v, E, ans, d_M):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans, d_M: _adjoints(g, v, M.T, E[0].T, E[1], ans, d_M.T, T)
