@@ -15,6 +15,9 @@ Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None]
 transforms/logdomain.py) and an HMM-style loop-carried recursion over a (2, 2) matrix; 'views'
 reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`), which the backward sweep
 takes again instead of storing (remat_plan in transforms/reverse.py).
+
+`penalty_program` wraps a program in `h`, the squared norm of its gradient, so that the checks
+differentiate srcdiff's generated code in reverse mode again (tests/test_fuzz.py, nested mode).
 """
 from __future__ import annotations
 
@@ -425,6 +428,16 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "concat", "views", "logdomain")
 
 
+def penalty_program(prog: Program) -> Program:
+    """The program plus `h(x, a, M)`, the squared norm of f's gradient: differentiating h is reverse
+    mode over srcdiff's own generated gradient (stacks, scatter-adds, fused kernels)."""
+    src = prog.source.replace("import numpy as np\n", "import numpy as np\nimport srcdiff\n", 1)
+    src += ("\n\ndef h(x, a, M):\n"
+            "    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2))(x, a, M)\n"
+            "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
+    return Program(src, prog.N)
+
+
 def seeded_program(seed: int, features=None) -> Program:
     r = random.Random(seed)
     return Gen(lambda n: r.randrange(n), features).program()
@@ -449,28 +462,30 @@ class Skip(Exception):
     """No trustworthy finite-difference reference at any point tried."""
 
 
-def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4):
-    """Compare srcdiff.grad(mod.f, wrt=(0, 1, 2)) with central differences.
+def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
+                  entry: str = "f"):
+    """Compare srcdiff.grad(mod.<entry>, wrt=(0, 1, 2)) with central differences.
 
     Points where eps=1e-5 and eps=1e-6 differences disagree (a branch switch or kink nearby) are
     skipped; raises Skip if every point was skipped, AssertionError on a mismatch."""
     import srcdiff
     rng = np.random.default_rng(seed)
-    g = srcdiff.grad(mod.f, wrt=(0, 1, 2), jit=jit)
+    f = getattr(mod, entry)
+    g = srcdiff.grad(f, wrt=(0, 1, 2), jit=jit)
     checked = 0
     for _ in range(tries):
         if checked >= points:
             break
         args = prog.args(rng)
         with np.errstate(all="ignore"):
-            v = mod.f(*args)
+            v = f(*args)
         if not np.isfinite(v) or abs(v) > 1e6:
             continue
         refs = []
         smooth = True
         for k in range(3):
             with np.errstate(all="ignore"):
-                f5, f6 = fd_grad(mod.f, args, k, 1e-5), fd_grad(mod.f, args, k, 1e-6)
+                f5, f6 = fd_grad(f, args, k, 1e-5), fd_grad(f, args, k, 1e-6)
             scale = max(1.0, float(np.max(np.abs(f5))))
             if not np.all(np.isfinite(f5)) or not np.allclose(f5, f6, rtol=1e-4, atol=1e-6 * scale):
                 smooth = False

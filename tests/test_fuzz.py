@@ -4,8 +4,11 @@ CI mode (default): hypothesis drives the generator's choices (derandomized, so t
 reproducible; on a failure hypothesis shrinks the *program*, because choice 0 is always the
 simplest option).  200 programs on the Python backend, 16 (smaller) under Numba; ~2 minutes on 2 cores.
 
+Nested mode (CI: 24 programs, Python backend): each program's squared gradient norm is
+differentiated, i.e. reverse mode over srcdiff's own generated gradient (fuzzgen.penalty_program).
+
 Long mode, by hand:  SRCDIFF_FUZZ_LONG=10000 [SRCDIFF_FUZZ_SEED=0] [SRCDIFF_FUZZ_SECONDS=900]
-[SRCDIFF_FUZZ_JIT_EVERY=10] [SRCDIFF_FUZZ_OUT=dir] pytest tests/test_fuzz.py -k long -s
+[SRCDIFF_FUZZ_JIT_EVERY=10] [SRCDIFF_FUZZ_OUT=dir] [SRCDIFF_FUZZ_NESTED=1] pytest tests/test_fuzz.py -k long -s
 runs seeded programs with every feature on (including those CI excludes), stops at the count or
 the time budget, writes each failing program to SRCDIFF_FUZZ_OUT and prints a summary.  Under
 Numba, programs it cannot type (a value that is a scalar on one path and an array on another, a
@@ -67,17 +70,18 @@ def workdir():
 _count = {"n": 0}
 
 
-def _run(data, workdir, jit):
-    size = dict(max_depth=2, max_stmts=3) if jit else {}     # smaller programs: Numba compiles are slow
+def _run(data, workdir, jit, nested=False):
+    size = dict(max_depth=2, max_stmts=3) if jit or nested else {}   # smaller programs: compiles are slow
     features = [f for f in CI_FEATURES if not (jit and f in CI_PYTHON_ONLY)]
     prog = fuzzgen.Gen(lambda n: data.draw(st.integers(0, n - 1)), features, **size).program()
+    prog = fuzzgen.penalty_program(prog) if nested else prog
     _count["n"] += 1
-    name = f"fuzz_{'jit' if jit else 'py'}_{_count['n']}"
+    name = f"fuzz_{'nested' if nested else 'jit' if jit else 'py'}_{_count['n']}"
     mod = prog.load(workdir, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fuzzgen.check_program(mod, prog, jit, seed=_count["n"])
+            fuzzgen.check_program(mod, prog, jit, seed=_count["n"], entry="h" if nested else "f")
         except fuzzgen.Skip:
             pass
         except Exception as exc:
@@ -97,6 +101,13 @@ def test_fuzz_python(data, workdir):
     _run(data, workdir, jit=False)
 
 
+# reverse over reverse: the gradient of each program's squared gradient norm (Python backend)
+@settings(max_examples=24, **_SETTINGS)
+@given(data=st.data())
+def test_fuzz_nested(data, workdir):
+    _run(data, workdir, jit=False, nested=True)
+
+
 # no shrinking under Numba: every shrink step is a compile (minutes); the failing program is printed,
 # rerun it by hand or shrink it on the Python backend
 @settings(max_examples=16, phases=[Phase.explicit, Phase.generate], **_SETTINGS)
@@ -111,6 +122,7 @@ def test_fuzz_long(workdir):
     seed0 = int(os.environ.get("SRCDIFF_FUZZ_SEED", "0"))
     budget = float(os.environ.get("SRCDIFF_FUZZ_SECONDS", "inf"))
     jit_every = int(os.environ.get("SRCDIFF_FUZZ_JIT_EVERY", "10"))
+    nested = bool(os.environ.get("SRCDIFF_FUZZ_NESTED"))
     out = os.environ.get("SRCDIFF_FUZZ_OUT") or tempfile.mkdtemp(prefix="srcdiff_fuzz_fail_")
     os.makedirs(out, exist_ok=True)
     stats = {"ok": 0, "skip": 0, "known": 0, "declined": 0, "fail": 0}
@@ -124,13 +136,14 @@ def test_fuzz_long(workdir):
         if done % 250 == 0:     # progress, so a run stopped by hand still tells how far it got
             print(f"fuzz long: {done} programs in {time.time() - t0:.0f}s: {stats}", flush=True)
         prog = fuzzgen.seeded_program(seed)
+        prog = fuzzgen.penalty_program(prog) if nested else prog
         for jit in (False, True) if jit_every and seed % jit_every == 0 else (False,):
             name = f"long_{seed}_{'jit' if jit else 'py'}"
             mod = prog.load(workdir, name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    fuzzgen.check_program(mod, prog, jit, seed)
+                    fuzzgen.check_program(mod, prog, jit, seed, entry="h" if nested else "f")
                     stats["ok"] += 1
                 except fuzzgen.Skip:
                     stats["skip"] += 1

@@ -52,8 +52,13 @@ def inline_calls(unit, callee_anf, stack=()):
         if len(params) != len(call.args):
             return None
         body = callee.node.body
-        if sum(1 for _ in gast.walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
-            return None
+        returned = body[-1].value if isinstance(body[-1], gast.Return) else None
+        returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
+            isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
+            and n.targets[0].id == returned.id for n in gast.walk(callee.node)))
+        if not returns_tuple and sum(1 for _ in gast.walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+            return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
+                            # pullback takes one value)
         if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in callee.callees
                for n in gast.walk(callee.node)):
             return None
