@@ -92,13 +92,17 @@ class _Order:
     def __init__(self, fn):
         self.items = []              # (index, stmt, loops) for every statement, compound ones included
         self.span = {}               # id(loop) -> (first, last) index of its body
+        self.index = {}              # id(stmt) -> index
+        self.loops = {}              # id(loop) -> loop
         self.walk(fn.body, ())
 
     def walk(self, stmts, loops):
         for s in stmts:
             k = len(self.items)
             self.items.append((k, s, loops))
+            self.index[id(s)] = k
             if isinstance(s, (gast.For, gast.While)):
+                self.loops[id(s)] = s
                 self.walk(s.body, loops + (id(s),))
                 self.span[id(s)] = (k, len(self.items) - 1)
             elif isinstance(s, gast.If):
@@ -110,6 +114,22 @@ def _own_loads(s):
     """Names a statement reads itself (for compound statements: the test / iterable only)."""
     parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
     return {n.id for p in parts for n in gast.walk(p) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+
+def _rebound(order, view, kw, wloops, root, target_root, kinds, renames_only):
+    """Index of a statement that, in every iteration of a loop around the write at `kw`, rebinds `view`
+    to memory the written array does not share, after the write (a top-level statement of that loop's
+    body, such as SSA's loop-carried copy); reads from there on, and in later iterations, see the new
+    array. None if there is none."""
+    for L in reversed(wloops):
+        for st in order.loops[L].body:
+            k = order.index[id(st)]
+            if (k > kw and isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                    and st.targets[0].id == view):
+                src = _view_source(st.value, view, kinds, renames_only)
+                if src is None or root(src) != target_root:
+                    return k
+    return None
 
 
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
@@ -140,10 +160,11 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
             if view == target or view not in defined:
                 continue
             dv = defined[view]
+            rebound = _rebound(order, view, kw, wloops, root, root(target), kinds, renames_only)
             for kr, rloops in reads.get(view, ()):
                 later = dv < kw < kr
                 again = any(L in rloops and dv < order.span[L][0] for L in wloops)
-                if later or again:
+                if (later or again) and not (rebound is not None and (kr >= rebound or not later)):
                     message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                                f"and is read afterwards: srcdiff does not follow writes through views")
                     base = root(target)
