@@ -94,20 +94,27 @@ class _Order:
         self.span = {}               # id(loop) -> (first, last) index of its body
         self.index = {}              # id(stmt) -> index
         self.loops = {}              # id(loop) -> loop
-        self.walk(fn.body, ())
+        self.branch = {}             # index -> {id(if): 0 in its body, 1 in its orelse} around it
+        self.walk(fn.body, (), {})
 
-    def walk(self, stmts, loops):
+    def walk(self, stmts, loops, branch):
         for s in stmts:
             k = len(self.items)
             self.items.append((k, s, loops))
             self.index[id(s)] = k
+            self.branch[k] = branch
             if isinstance(s, (gast.For, gast.While)):
                 self.loops[id(s)] = s
-                self.walk(s.body, loops + (id(s),))
+                self.walk(s.body, loops + (id(s),), branch)
                 self.span[id(s)] = (k, len(self.items) - 1)
             elif isinstance(s, gast.If):
-                self.walk(s.body, loops)
-                self.walk(s.orelse, loops)
+                self.walk(s.body, loops, {**branch, id(s): 0})
+                self.walk(s.orelse, loops, {**branch, id(s): 1})
+
+    def exclusive(self, k1, k2) -> bool:
+        """Whether statements k1 and k2 lie in different branches of one `if` (one pass runs one)."""
+        b1, b2 = self.branch[k1], self.branch[k2]
+        return any(b2.get(i, side) != side for i, side in b1.items())
 
 
 def _own_loads(s):
@@ -162,7 +169,7 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
             dv = defined[view]
             rebound = _rebound(order, view, kw, wloops, root, root(target), kinds, renames_only)
             for kr, rloops in reads.get(view, ()):
-                later = dv < kw < kr
+                later = dv < kw < kr and not order.exclusive(kw, kr)
                 again = any(L in rloops and dv < order.span[L][0] for L in wloops)
                 if (later or again) and not (rebound is not None and (kr >= rebound or not later)):
                     message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
