@@ -523,30 +523,26 @@ def test_gradient_penalty_through_scatter_adds(jit):
 NS = {200015: 4, 200016: 2, 210052: 3, 210097: 3, 210115: 2, 210127: 3}
 
 
-def _nested_case(seed, directory):
+def _check_nested(seed, directory):
+    """fuzzgen.check_program on the stored nested-fuzz program of `seed` (its entry h)."""
     import os
     import fuzzgen
     with open(os.path.join(os.path.dirname(__file__), "fuzz_cases", f"nested_{seed}.py")) as fh:
         prog = fuzzgen.Program(fh.read(), N=NS[seed])
-    return prog, prog.load(str(directory), f"nested_{seed}")
+    mod = prog.load(str(directory), f"nested_{seed}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fuzzgen.check_program(mod, prog, False, seed, entry="h")
 
 
 def test_gradient_penalty_of_a_large_gradient(tmp_path):
-    import fuzzgen
-    prog, mod = _nested_case(200016, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert fuzzgen.check_program(mod, prog, False, 200016, entry="h") == 1
+    assert _check_nested(200016, tmp_path) == 1
 
 
 @pytest.mark.xfail(strict=True, raises=TypeError, reason="second-order adjoint of a value of unknown kind "
                                                         "starts as a scalar (see the comment above)")
 def test_gradient_penalty_unknown_kind_adjoint(tmp_path):
-    import fuzzgen
-    prog, mod = _nested_case(200015, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fuzzgen.check_program(mod, prog, False, 200015, entry="h")
+    _check_nested(200015, tmp_path)
 
 
 # Nested fuzz seed 210052: f's gradient passes an adjoint on by name (`d_M4 = d_M`) and then adds into it
@@ -554,11 +550,7 @@ def test_gradient_penalty_unknown_kind_adjoint(tmp_path):
 # as a write through a view read afterwards. But `d_M` is rebound to a new array at the end of every
 # iteration (after the write), so neither later iterations nor the code after the loop see the write.
 def test_gradient_penalty_adjoint_handed_on_then_updated(tmp_path):
-    import fuzzgen
-    prog, mod = _nested_case(210052, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert fuzzgen.check_program(mod, prog, False, 210052, entry="h") == 1
+    assert _check_nested(210052, tmp_path) == 1
 
 
 def handed_on_then_rebound(x, n):
@@ -597,11 +589,7 @@ def test_second_name_read_between_write_and_rebinding_is_declined():
 # Nested fuzz seed 210127: the check ordered an `if`'s two branches one after the other, so a read in the
 # else branch counted as following a write in the if branch. Branches exclude each other now.
 def test_gradient_penalty_write_and_read_in_exclusive_branches(tmp_path):
-    import fuzzgen
-    prog, mod = _nested_case(210127, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert fuzzgen.check_program(mod, prog, False, 210127, entry="h") == 1
+    assert _check_nested(210127, tmp_path) == 1
 
 
 def write_in_if_read_in_else(x, flag):
@@ -642,8 +630,4 @@ def test_alias_read_in_the_other_branch_of_a_later_iteration_is_declined():
 @pytest.mark.xfail(strict=True, raises=srcdiff.SrcdiffError,
                    reason="aliasing check still declines some of srcdiff's own adjoint hand-overs in nested code")
 def test_gradient_penalty_aliasing_false_declines(seed, tmp_path):
-    import fuzzgen
-    prog, mod = _nested_case(seed, tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fuzzgen.check_program(mod, prog, False, seed, entry="h")
+    _check_nested(seed, tmp_path)
