@@ -125,12 +125,13 @@ class Transformed:
     def _match_dtypes(self, out, args):
         """Numba computes float32 arrays' adjoints in float64 (float32 * a Python float is float64 there);
         give each array gradient its argument's dtype, as the Python backend does."""
-        params = self._params()
         if self.mode not in ("grad", "value_and_grad", "vjp"):
             return out
+        if not hasattr(self, "_wrt_index"):
+            self._wrt_index = [self._params().index(w) for w in self.wrt_names]
         grads = out if self.mode == "grad" else out[1]
         grads = grads if self.many else (grads,)
-        grads = tuple(_like(g, args[params.index(w)]) for g, w in zip(grads, self.wrt_names))
+        grads = tuple(_like(g, args[i]) for g, i in zip(grads, self._wrt_index))
         grads = grads if self.many else grads[0]
         return grads if self.mode == "grad" else (out[0], grads)
 

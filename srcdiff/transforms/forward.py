@@ -22,7 +22,6 @@ from .astutil import Namer, assign, call, comment, const, dotted_name, load, nam
 from .reverse import _BINOP_RULE, simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
-_SCATTER = SCATTER   # in-place scatter-adds: rt.index_add(a, idx, g)
 
 
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
@@ -126,7 +125,7 @@ def _edges(stmts, callees, out):
             name, args = dotted_name(s.value.func), s.value.args
             if name == "rt.push" and isinstance(args[1], gast.Name):
                 out.append((args[0].id, args[1].id))
-            elif name in _SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
+            elif name in SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
                 out.append((args[0].id, args[2].id))
         for f in ("body", "orelse"):
             if isinstance(getattr(s, f, None), list):
@@ -394,7 +393,7 @@ class Forward:
             d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied else call("rt.zeros_like",
                                                                                         copy.deepcopy(v))
             out.append(gast.Expr(value=call("rt.push", load(self.tan(args[0].id)), d)))
-        elif name in _SCATTER and isinstance(args[0], gast.Name) and args[0].id in self.varied:
+        elif name in SCATTER and isinstance(args[0], gast.Name) and args[0].id in self.varied:
             g = args[2]
             if isinstance(g, gast.Name) and g.id in self.varied:
                 out.append(gast.Expr(value=call(name, load(self.tan(args[0].id)), copy.deepcopy(args[1]),
