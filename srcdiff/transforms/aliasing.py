@@ -3,6 +3,9 @@ of it (a slice, a row, a transpose, a reshape, a plain second name) made before 
 after it. Reverse mode treats every SSA value as its own array, so such a read would see the new
 contents in the forward sweep but get the old value's derivative in the backward sweep: a silently
 wrong gradient. Views made after the write (the usual `x[t] = f(x[t - 1])`) are fine.
+
+The check is a may-alias dataflow over the structured SSA tree (branches join, loops run to a fixpoint),
+so a name bound to the written array only after the write, on its own path, is not declined.
 """
 from __future__ import annotations
 
@@ -86,35 +89,91 @@ def sharing_written_memory(fn, kinds=None) -> set:
     return written | {n for n, r in roots.items() if r in hit}
 
 
-class _Order:
-    """Statements in program order: index, enclosing loops, and index ranges of loops."""
+class _Flow:
+    """Which names may share memory, and which of them a write has left stale, statement by statement.
 
-    def __init__(self, fn):
-        self.items = []              # (index, stmt, loops) for every statement, compound ones included
-        self.span = {}               # id(loop) -> (first, last) index of its body
-        self.index = {}              # id(stmt) -> index
-        self.loops = {}              # id(loop) -> loop
-        self.branch = {}             # index -> {id(if): 0 in its body, 1 in its orelse} around it
-        self.walk(fn.body, (), {})
+    A state is (partners: name -> the other names it may share memory with, stale: name -> the in-place
+    write, and its target, that changed its memory after it was bound). Relational, so that swapping two
+    buffers in a loop keeps them apart. Branches join; loops run to a fixpoint."""
 
-    def walk(self, stmts, loops, branch):
+    def __init__(self, unit, kinds, renames_only):
+        self.unit, self.kinds, self.renames_only = unit, kinds, renames_only
+
+    def run(self, fn):
+        self.block(fn.body, ({}, {}))
+
+    @staticmethod
+    def join(a, b):
+        partners = dict(a[0])
+        for n, ps in b[0].items():
+            partners[n] = partners.get(n, frozenset()) | ps
+        stale = dict(b[1])
+        stale.update(a[1])
+        return partners, stale
+
+    def block(self, stmts, state):
         for s in stmts:
-            k = len(self.items)
-            self.items.append((k, s, loops))
-            self.index[id(s)] = k
-            self.branch[k] = branch
-            if isinstance(s, (gast.For, gast.While)):
-                self.loops[id(s)] = s
-                self.walk(s.body, loops + (id(s),), branch)
-                self.span[id(s)] = (k, len(self.items) - 1)
-            elif isinstance(s, gast.If):
-                self.walk(s.body, loops, {**branch, id(s): 0})
-                self.walk(s.orelse, loops, {**branch, id(s): 1})
+            state = self.stmt(s, state)
+        return state
 
-    def exclusive(self, k1, k2) -> bool:
-        """Whether statements k1 and k2 lie in different branches of one `if` (one pass runs one)."""
-        b1, b2 = self.branch[k1], self.branch[k2]
-        return any(b2.get(i, side) != side for i, side in b1.items())
+    def stmt(self, s, state):
+        if isinstance(s, gast.If):
+            self.reads(s, state)
+            return self.join(self.block(s.body, self.copy(state)), self.block(s.orelse, self.copy(state)))
+        if isinstance(s, (gast.For, gast.While)):
+            if isinstance(s, gast.For):
+                self.reads(s, state)
+            head = state
+            while True:
+                if isinstance(s, gast.While):
+                    self.reads(s, head)
+                after = self.join(head, self.block(s.body, self.copy(head)))
+                if after == head:
+                    return head
+                head = after
+        self.reads(s, state)
+        partners, stale = state
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            name = s.targets[0].id
+            for p in partners.pop(name, ()):
+                partners[p] = partners[p] - {name}
+            stale.pop(name, None)
+            src = _view_source(s.value, name, self.kinds, self.renames_only)
+            if src is not None:
+                shared = (partners.get(src, frozenset()) | {src}) - {name}
+                partners[name] = shared
+                for p in shared:
+                    partners[p] = partners.get(p, frozenset()) | {name}
+        elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
+              and isinstance(s.targets[0].value, gast.Name)):
+            target = s.targets[0].value.id
+            for p in partners.get(target, ()):
+                stale.setdefault(p, (s, target))
+        return state
+
+    @staticmethod
+    def copy(state):
+        return dict(state[0]), dict(state[1])
+
+    def reads(self, s, state):
+        stale = state[1]
+        for n in sorted(_own_loads(s)):
+            if n in stale:
+                self.decline(n, *stale[n])
+
+    def decline(self, view, w, target):
+        message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
+                   f"and is read afterwards: srcdiff does not follow writes through views")
+        base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
+        advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
+                  f"a copy (np.copy(...)) if it is meant to be a separate array"
+                  if target != base else
+                  f"make `{view}` a copy where it is created (np.copy(...)), or index "
+                  f"`{base}` again after the write")
+        where = getattr(w, "_srcdiff_file", None)
+        if where is not None:
+            raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
+        fail(w, self.unit, message, advice)
 
 
 def _own_loads(s):
@@ -123,64 +182,10 @@ def _own_loads(s):
     return {n.id for p in parts for n in gast.walk(p) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def _rebound(order, view, kw, wloops, root, target_root, kinds, renames_only):
-    """Index of a statement that, in every iteration of a loop around the write at `kw`, rebinds `view`
-    to memory the written array does not share, after the write (a top-level statement of that loop's
-    body, such as SSA's loop-carried copy); reads from there on, and in later iterations, see the new
-    array. None if there is none."""
-    for L in reversed(wloops):
-        for st in order.loops[L].body:
-            k = order.index[id(st)]
-            if (k > kw and isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
-                    and st.targets[0].id == view):
-                src = _view_source(st.value, view, kinds, renames_only)
-                if src is None or root(src) != target_root:
-                    return k
-    return None
-
-
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
-    """Raise SrcdiffError for a view read after a write it would observe (see module docstring).
+    """Raise SrcdiffError for a read of a name whose memory an in-place write through another name
+    changed after it was bound (see module docstring): a flow-sensitive may-alias analysis over the
+    structured SSA tree. Reads of the written name itself, and of names bound after the write, are fine.
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
-    fn = unit.node
-    order = _Order(fn)
-    defined = {a.id: -1 for a in fn.args.args}
-    for k, s, _ in order.items:
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            defined.setdefault(s.targets[0].id, k)
-    roots = memory_roots(fn, kinds, renames_only)
-    root = lambda n: roots.get(n, n)  # noqa: E731
-    family = {}
-    for n, r in roots.items():
-        family.setdefault(r, set()).add(n)
-    reads = {}
-    for k, s, loops in order.items:
-        for n in _own_loads(s):
-            reads.setdefault(n, []).append((k, loops))
-    for kw, w, wloops in order.items:
-        if not (isinstance(w, gast.Assign) and isinstance(w.targets[0], gast.Subscript)
-                and isinstance(w.targets[0].value, gast.Name)):
-            continue
-        target = w.targets[0].value.id
-        for view in sorted(family.get(root(target), ())):
-            if view == target or view not in defined:
-                continue
-            dv = defined[view]
-            rebound = _rebound(order, view, kw, wloops, root, root(target), kinds, renames_only)
-            for kr, rloops in reads.get(view, ()):
-                later = dv < kw < kr and not order.exclusive(kw, kr)
-                again = any(L in rloops and dv < order.span[L][0] for L in wloops)
-                if (later or again) and not (rebound is not None and (kr >= rebound or not later)):
-                    message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
-                               f"and is read afterwards: srcdiff does not follow writes through views")
-                    base = root(target)
-                    advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
-                              f"a copy (np.copy(...)) if it is meant to be a separate array"
-                              if target != base else
-                              f"make `{view}` a copy where it is created (np.copy(...)), or index "
-                              f"`{base}` again after the write")
-                    where = getattr(w, "_srcdiff_file", None)
-                    if where is not None:
-                        raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
-                    fail(w, unit, message, advice)
+    _Flow(unit, kinds, renames_only).run(unit.node)

@@ -150,6 +150,11 @@ class Reverse:
         if d not in state:
             out.append(assign(d, self.tidy(call("rt.zeros_like", self.read(load(v))))))
             state[d] = True
+        elif (self.kinds.get(v) or ("?",))[0] != "a":
+            # v's kind is unknown, so d_v may still be a scalar zero: make it v's shape
+            out.append(assign(d, gast.BinOp(left=load(d), op=gast.Add(),
+                                            right=self.tidy(call("rt.zeros_like", self.read(load(v)))))))
+            state[d] = True
         elif not state[d]:
             out.append(assign(d, self.tidy(call("rt.copy", load(d)))))
             state[d] = True
