@@ -523,10 +523,11 @@ def test_gradient_penalty_through_scatter_adds(jit):
 # indexed in place: a TypeError from the generated code. Placeholders and not-yet-reached copies now tell
 # kind inference nothing, and an adjoint of a value of unknown kind is made the value's shape before an
 # in-place update.
-NS = {200015: 4, 200016: 2, 210052: 3, 210097: 3, 210115: 2, 210127: 3}
+NS = {200015: 4, 200016: 2, 210052: 3, 210097: 3, 210115: 2, 210127: 3, 220060: 3, 220100: 2, 220180: 2,
+      220240: 3}
 
 
-def _check_nested(seed, directory):
+def _check_nested(seed, directory, jit=False):
     """fuzzgen.check_program on the stored nested-fuzz program of `seed` (its entry h)."""
     import os
     import fuzzgen
@@ -535,7 +536,7 @@ def _check_nested(seed, directory):
     mod = prog.load(str(directory), f"nested_{seed}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fuzzgen.check_program(mod, prog, False, seed, entry="h")
+        return fuzzgen.check_program(mod, prog, jit, seed, entry="h")
 
 
 def test_gradient_penalty_of_a_large_gradient(tmp_path):
@@ -692,3 +693,17 @@ def test_view_bound_in_the_previous_iteration_is_declined():
     is read: declined."""
     with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
         srcdiff.grad(view_from_the_previous_iteration)(np.array([0.3, -0.8, 1.1]), 3)
+
+
+# Nested fuzz seeds 220000+, second-order code under Numba. The first-order gradient, generated inside the
+# outer function's differentiation without argument kinds, defines its maybe-unbound values as `v = None`;
+# differentiated again, those statements came along, and Numba typed the values as optional arrays or floats
+# that a merge copy then unboxed: "TypeError: expected array(float64, 2d, C), got None" (220100, 220240;
+# 220180 reshaped a placeholder of the wrong size). Kind inference now also knows the runtime helpers of
+# adjoint code (rt.zeros_like, rt.unbroadcast, rt.sum_grad, rt.select, ...), and those placeholders get a
+# typed value (unbound.define_unbound), taking the kind of the merge that reads them when they have none.
+# 220060 guards an intermediate version of the scalar-zero fix above that broke it.
+@pytest.mark.parametrize("seed", [220060, 220180, pytest.param(220100, marks=pytest.mark.slow),
+                                  pytest.param(220240, marks=pytest.mark.slow)])
+def test_gradient_penalty_jitted_with_placeholders(seed, tmp_path):
+    assert _check_nested(seed, tmp_path, jit=True) == 1

@@ -156,8 +156,26 @@ def _subscript(base, idx, kinds):
     return _array(nd, base[2]) if nd >= 0 else None
 
 
+# runtime helpers in generated adjoint code (differentiated again): result has the kind of argument k, as floats
+_LIKE_ARG = {"rt.zeros_like": 0, "rt.unbroadcast": 1, "rt.broadcast_to_like": 1, "rt.reshape_like": 1,
+             "rt.sum_grad": 1, "rt.mean_grad": 1, "rt.logsumexp_grad": 1, "rt.max_grad": 1,
+             "rt.matmul_grad_x": 1, "rt.matmul_grad_y": 2}
+
+
+def _as_float(k):
+    return None if k is None or k[0] not in ("s", "a") else k[:-1] + ("f",)
+
+
 def _call(name, args, e, kinds):
     a0 = args[0] if args else None
+    if name in _LIKE_ARG:
+        return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
+    if name == "rt.copy":
+        return a0
+    if name == "rt.seed":
+        return F
+    if name in ("rt.select", "rt.max_weight"):
+        return _broadcast(args[-2:], "f") if len(args) >= 2 and None not in args else None
     if name in _INT_RESULT:
         return I
     if name in _SCALAR_RESULT and len(args) == 1:

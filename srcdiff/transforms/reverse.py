@@ -150,8 +150,7 @@ class Reverse:
         if d not in state:
             out.append(assign(d, self.tidy(call("rt.zeros_like", self.read(load(v))))))
             state[d] = True
-        elif (self.kinds.get(v) or ("?",))[0] != "a":
-            # v's kind is unknown, so d_v may still be a scalar zero: make it v's shape
+        elif self.may_start_scalar(v):   # d_v may still be zero()'s scalar 0.0: make it v's shape
             out.append(assign(d, gast.BinOp(left=load(d), op=gast.Add(),
                                             right=self.tidy(call("rt.zeros_like", self.read(load(v)))))))
             state[d] = True
@@ -624,6 +623,13 @@ class Reverse:
         state.update({d: s1[d] and s2[d] for d in s1})
         self.read(s.test)
         out.append(gast.If(test=s.test, body=r1 or [gast.Pass()], orelse=r2))
+
+    def may_start_scalar(self, v) -> bool:
+        """Whether zero() may give v, an array, the scalar 0.0 (v may be undefined; kind unknown)."""
+        k = self.kinds.get(v)
+        return (v in getattr(self.fn, "_srcdiff_maybe_undefined", ()) and not is_scalar(k)
+                and not (k is not None and k[0] == "a" and (k[1] is not None or (self.shapes or {}).get(v)
+                                                            in {a.id for a in self.fn.args.args})))
 
     def zero(self, v, at=None):
         """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's

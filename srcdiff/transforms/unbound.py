@@ -5,6 +5,7 @@ a loop, copied by the merges after it). The program never uses such a value on a
 undefined, but a merge copy still reads it there. This pass finds, by definite assignment over the
 structured code, every local read at a point where it may be unassigned, and defines it once at the
 top of the function with a placeholder of its type, so that Python and Numba both accept the merge.
+Placeholders `v = None` that differentiated generated code brings along get a typed value too.
 """
 from __future__ import annotations
 
@@ -75,10 +76,26 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
 
 def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict | None = None):
     """Insert placeholders for `fn`'s possibly-unbound locals after its leading tape set-up."""
+    params = {a.id for a in fn.args.args}
+    kinds, shapes = dict(kinds or {}), dict(shapes or {})
+    copies = {}                       # v -> names assigned a copy of v (SSA's merges)
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
+            copies.setdefault(n.value.id, []).append(n.targets[0].id)
+    for k, s in enumerate(fn.body):   # `v = None` placeholders of differentiated generated code: typed now
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Constant) and s.value.value is None):
+            v = s.targets[0].id
+            if kinds.get(v) is None:  # a version only a merge reads: the merge's kind
+                known = [w for w in copies.get(v, ()) if kinds.get(w) is not None]
+                if known:
+                    kinds[v], shapes[v] = kinds[known[0]], shapes.get(known[0])
+            typed = placeholder(v, kinds, shapes, params)
+            if not (isinstance(typed.value, gast.Constant) and typed.value.value is None):
+                fn.body[k] = gast.copy_location(typed, s)
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
-    params = {a.id for a in fn.args.args}
     defs = [placeholder(v, kinds or {}, shapes or {}, params) for v in names]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
