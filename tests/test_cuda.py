@@ -17,7 +17,8 @@ import subprocess  # noqa: E402
 import numpy as np  # noqa: E402
 
 import srcdiff  # noqa: E402
-from scipy.special import expit, logsumexp  # noqa: E402
+import math  # noqa: E402
+from scipy.special import erfc, expit, log_expit, logsumexp, ndtr, xlog1py, xlogy  # noqa: E402
 
 B = 8
 
@@ -117,6 +118,14 @@ def sigmoid(a, b):
     return expit(a * b) * b + expit(-a * b)
 
 
+def more_elementwise(a, b):
+    """The log/exp bases, inverse hyperbolics, two-argument functions and special functions on the device."""
+    s = np.log2(a) + np.log10(b) + np.exp2(a) + np.arcsinh(a) + np.arccosh(1.5 + b) + np.arctanh(0.5 * a)
+    s = s + np.reciprocal(b) + np.cbrt(a - 0.5) + np.deg2rad(a) + np.rad2deg(b) + np.arctan2(a, b) + np.hypot(a, b)
+    s = s + np.logaddexp(a, b) + np.logaddexp2(a, b) + erfc(a) + ndtr(b) + log_expit(a - b)
+    return s + xlogy(a, b) + xlog1py(b, a) + np.power(a, b) + math.log(b, 2.0)
+
+
 def branchy_loop(a, b):
     """A branch inside a loop (its condition is taped) calling a helper."""
     s = 0.0
@@ -161,6 +170,8 @@ def _data():
         "hvp_branch_loop": (srcdiff.hvp(branchy_loop, wrt=(0, 1)), (0, 0, 0), (a, b, (b, a)), {}),
         "reductions": (srcdiff.grad(reductions, wrt=(0, 1)), (0, 0), (Xr, a), {}),
         "sigmoid": (srcdiff.grad(sigmoid, wrt=(0, 1)), (0, 0), (a * 40.0, -b * 40.0), {}),   # exp(-a*b) overflows
+        "more_elementwise": (srcdiff.grad(more_elementwise, wrt=(0, 1)), (0, 0), (a, b), {}),
+        "more_elementwise_jvp": (srcdiff.jvp(more_elementwise, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
     }
 
 
@@ -223,7 +234,8 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
-             "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "jvp", "jvp_tuple", "jvp_while", "hvp",
+             "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
+             "more_elementwise_jvp", "jvp", "jvp_tuple", "jvp_while", "hvp",
              "hvp_sum", "hvp_tape", "hvp_branch_loop"]
 
     @pytest.mark.parametrize("name", CASES)

@@ -48,8 +48,31 @@ ENTRIES = {
     "np.cosh": ("np.cosh(x)", "r", E), "math.cosh": ("math.cosh(x)", "r", S),
     "np.abs": ("np.abs(x) + abs(x) + np.absolute(x)", "r", E), "math.fabs": ("math.fabs(x)", "r", S),
     "np.square": ("np.square(x)", "r", E),
+    "np.log2": ("np.log2(x)", "p", E), "math.log2": ("math.log2(x)", "p", S),
+    "np.log10": ("np.log10(x)", "p", E), "math.log10": ("math.log10(x)", "p", S),
+    "math.log base": ("math.log(x, 3.0) + math.log(2.0, x + 1.0)", "p", S), "np.exp2": ("np.exp2(x)", "r", E),
+    "np.arcsinh": ("np.arcsinh(x)", "r", E), "math.asinh": ("math.asinh(x)", "r", S),
+    "np.arccosh": ("np.arccosh(1.5 + x * x)", "r", E), "math.acosh": ("math.acosh(1.5 + x * x)", "r", S),
+    "np.arctanh": ("np.arctanh(x)", "u", E), "math.atanh": ("math.atanh(x)", "u", S),
+    "np.reciprocal": ("np.reciprocal(x)", "p", E), "np.cbrt": ("np.cbrt(x)", "r", E),
+    "np.deg2rad": ("np.deg2rad(x) + np.radians(x)", "r", E), "math.radians": ("math.radians(x)", "r", S),
+    "np.rad2deg": ("np.rad2deg(x) + np.degrees(x)", "r", E), "math.degrees": ("math.degrees(x)", "r", S),
+    "np.arctan2": ("np.arctan2(x, y)", "rr", B), "np.hypot": ("np.hypot(x, y)", "rr", B),
+    "np.arctan2 math": ("math.atan2(x, y) + math.hypot(x, y)", "rr", [((), ())]),
+    "np.logaddexp": ("np.logaddexp(x, y)", "rr", B), "np.logaddexp2": ("np.logaddexp2(x, y)", "rr", B),
+    "np.abs fabs": ("np.fabs(x)", "r", E),
+    # NumPy's function forms of the operators (and pow) become the operators themselves
+    "** np.power": ("np.power(x, y) + pow(x, 2.0) + np.float_power(x, 0.5)", "pr", B),
+    "+ np.add": ("np.add(x, y) + np.subtract(x, y) * np.multiply(x, y) + np.true_divide(x, 2.0 + y * y)"
+                 " + np.divide(y, 3.0 + x * x)", "rr", B),
     "rt.expit": ("expit(x)", "r", E), "rt.gammaln": ("gammaln(x) + math.lgamma(x)", "p", S),
     "rt.digamma": ("digamma(x)", "p", E), "rt.erf": ("erf(x)", "r", E),
+    "rt.erfc": ("erfc(x)", "r", E), "rt.erfc math": ("math.erfc(x)", "r", S),
+    "rt.log_expit": ("log_expit(3.0 * x)", "r", E), "rt.ndtr": ("ndtr(x)", "r", E),
+    # log Phi in the body and far in the lower tail (where Phi itself is below 1e-130)
+    "rt.log_ndtr": ("log_ndtr(2.0 * x) + log_ndtr(x - 25.0)", "r", E),
+    "rt.mills_inverse": ("rt.mills_inverse(x) + rt.mills_inverse(x - 25.0)", "r", E),
+    "rt.xlogy": ("xlogy(x, y)", "rp", B), "rt.xlog1py": ("xlog1py(x, y)", "rp", B),
     "np.maximum": ("np.maximum(x, y)", "rr", B), "np.minimum": ("np.minimum(x, y)", "rr", B),
     "np.where": ("np.where(z > 0.0, x, y)", "rrc", [a + (a[0],) for a in B] + [((2, 3), (3,), (2, 1))]),
     "np.clip": ("np.clip(x, -0.5, 0.5)", "r", E),
@@ -156,7 +179,7 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
 
 HEADER = """import math
 import numpy as np
-from scipy.special import expit, gammaln, digamma, erf, logsumexp
+from scipy.special import expit, gammaln, digamma, erf, erfc, logsumexp, log_expit, ndtr, log_ndtr, xlogy, xlog1py
 from scipy.linalg import solve_triangular
 from srcdiff import runtime as rt
 """

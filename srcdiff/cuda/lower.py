@@ -52,15 +52,27 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "rt.gammaln": "math.lgamma({0})", "rt.erf": "math.erf({0})", "np.floor": "float(math.floor({0}))",
     "np.ceil": "float(math.ceil({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
     "float": "float({0})", "rt.copy": "({0})", "np.copy": "({0})", "rt.seed": "1.0",
+    "np.log2": "math.log2({0})", "np.log10": "math.log10({0})", "np.exp2": "math.exp(0.6931471805599453 * ({0}))",
+    "np.arcsinh": "math.asinh({0})", "np.arccosh": "math.acosh({0})", "np.arctanh": "math.atanh({0})",
+    "np.reciprocal": "(1.0 / ({0}))", "np.cbrt": "math.copysign(abs({0}) ** (1.0 / 3.0), {0})",
+    "np.deg2rad": "(({0}) * 0.017453292519943295)", "np.rad2deg": "(({0}) * 57.29577951308232)",
+    "rt.erfc": "math.erfc({0})", "rt.ndtr": "(0.5 * math.erfc(-({0}) * 0.7071067811865476))",
+    "rt.log_expit": "(-math.log1p(math.exp(-({0}))) if ({0}) >= 0 else ({0}) - math.log1p(math.exp({0})))",
 }
 for _f in ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "asin", "acos", "atan",
-           "sinh", "cosh", "fabs", "erf", "erfc", "lgamma", "gamma"):
+           "sinh", "cosh", "fabs", "erf", "erfc", "lgamma", "gamma", "log2", "log10", "asinh", "acosh", "atanh",
+           "radians", "degrees"):
     _UNARY[f"math.{_f}"] = f"math.{_f}({{0}})"
 _BINARY = {
     "np.maximum": "max({0}, {1})", "np.minimum": "min({0}, {1})", "rt.max2": "max({0}, {1})",
     "rt.min2": "min({0}, {1})", "max": "max({0}, {1})", "min": "min({0}, {1})",
     "np.arctan2": "math.atan2({0}, {1})", "math.atan2": "math.atan2({0}, {1})", "np.power": "(({0}) ** ({1}))",
-    "math.pow": "math.pow({0}, {1})",
+    "math.pow": "math.pow({0}, {1})", "np.hypot": "math.hypot({0}, {1})",
+    "np.logaddexp": "(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))",
+    "np.logaddexp2": "(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) "
+                     "* 1.4426950408889634)",
+    "rt.xlogy": "(0.0 if ({0}) == 0.0 else ({0}) * math.log({1}))",
+    "rt.xlog1py": "(0.0 if ({0}) == 0.0 else ({0}) * math.log1p({1}))",
     "rt.max_weight": "(1.0 if ({0}) > ({1}) else (0.5 if ({0}) == ({1}) else 0.0))",
 }
 _TERNARY = {
@@ -754,20 +766,18 @@ class FunctionLowering:
                 pre += p
                 args.append(s)
             return pre, f"{self.p.helper_name(self, name, e)}({', '.join(args)})"
-        if name in _UNARY and len(a) == 1:
-            p, x = self.low(a[0], idx, rshape)
-            if "{0}" in _UNARY[name] and _UNARY[name].count("{0}") > 1 and not re.fullmatch(r"[\w\.\[\], +*]+", x):
-                t = self.fresh("u")
-                p = p + [f"{t} = {x}"]
-                x = t
-            return p, _UNARY[name].format(x)
-        if name in _BINARY and len(a) == 2 or name in _TERNARY and len(a) == 3:
+        if name in _UNARY and len(a) == 1 or name in _BINARY and len(a) == 2 or name in _TERNARY and len(a) == 3:
+            template = _UNARY.get(name) if len(a) == 1 else (_BINARY.get(name) or _TERNARY[name])
             pre, xs = [], []
-            for x in a:
+            for k, x in enumerate(a):
                 p, s = self.low(x, idx, rshape)
                 pre += p
+                if template.count(f"{{{k}}}") > 1 and not re.fullmatch(r"[\w\.\[\], +*]+", s):
+                    t = self.fresh("u")   # an operand the template repeats is computed once
+                    pre.append(f"{t} = {s}")
+                    s = t
                 xs.append(s)
-            return pre, (_BINARY.get(name) or _TERNARY[name]).format(*xs)
+            return pre, template.format(*xs)
         if name in ("len",):
             return [], str(self.info(a[0])[0][0])
         if name == "int":

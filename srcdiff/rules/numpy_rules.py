@@ -49,14 +49,51 @@ unary(["np.arctan", "math.atan"], [np.arctan, math.atan], "g / (1.0 + x * x)", "
 unary(["np.sinh", "math.sinh"], [np.sinh, math.sinh], "g * np.cosh(x)", "dx * np.cosh(x)")
 unary(["np.cosh", "math.cosh"], [np.cosh, math.cosh], "g * np.sinh(x)", "dx * np.sinh(x)")
 unary(["np.abs", "math.fabs"], [np.abs, math.fabs], "g * np.sign(x)", "dx * np.sign(x)")
-R("np.abs", [np.absolute, builtins.abs], "x", "g * np.sign(x)", jvp="dx * np.sign(x)")
+R("np.abs", [np.absolute, np.fabs, builtins.abs], "x", "g * np.sign(x)", jvp="dx * np.sign(x)")
 R("np.square", [np.square], "x", "g * 2.0 * x", jvp="2.0 * x * dx")
+unary(["np.log2", "math.log2"], [np.log2, math.log2], "g / (0.6931471805599453 * x)", "dx / (0.6931471805599453 * x)")
+unary(["np.log10", "math.log10"], [np.log10, math.log10], "g / (2.302585092994046 * x)",
+      "dx / (2.302585092994046 * x)")
+R("np.exp2", [np.exp2], "x", "g * 0.6931471805599453 * ans", jvp="0.6931471805599453 * ans * dx")
+unary(["np.arcsinh", "math.asinh"], [np.arcsinh, math.asinh], "g / np.sqrt(x * x + 1.0)", "dx / np.sqrt(x * x + 1.0)")
+unary(["np.arccosh", "math.acosh"], [np.arccosh, math.acosh], "g / np.sqrt(x * x - 1.0)", "dx / np.sqrt(x * x - 1.0)")
+unary(["np.arctanh", "math.atanh"], [np.arctanh, math.atanh], "g / (1.0 - x * x)", "dx / (1.0 - x * x)")
+R("np.reciprocal", [np.reciprocal], "x", "-g * ans * ans", jvp="-dx * ans * ans")
+R("np.cbrt", [np.cbrt], "x", "g / (3.0 * ans * ans)", jvp="dx / (3.0 * ans * ans)")
+unary(["np.deg2rad", "math.radians", "np.deg2rad"], [np.deg2rad, math.radians, np.radians],
+      "g * 0.017453292519943295", "dx * 0.017453292519943295")
+unary(["np.rad2deg", "math.degrees", "np.rad2deg"], [np.rad2deg, math.degrees, np.degrees], "g * 57.29577951308232",
+      "dx * 57.29577951308232")
+R("np.arctan2", [np.arctan2, math.atan2], "x, y", "rt.unbroadcast(g * y / (x * x + y * y), x)",
+  "rt.unbroadcast(-g * x / (x * x + y * y), y)", jvp="(dx * y - dy * x) / (x * x + y * y)")
+R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(g * x / ans, x)", "rt.unbroadcast(g * y / ans, y)",
+  jvp="(dx * x + dy * y) / ans")
+R("np.logaddexp", [np.logaddexp], "x, y", "rt.unbroadcast(g * np.exp(x - ans), x)",
+  "rt.unbroadcast(g * np.exp(y - ans), y)", jvp="dx * np.exp(x - ans) + dy * np.exp(y - ans)")
+R("np.logaddexp2", [np.logaddexp2], "x, y", "rt.unbroadcast(g * np.exp2(x - ans), x)",
+  "rt.unbroadcast(g * np.exp2(y - ans), y)", jvp="dx * np.exp2(x - ans) + dy * np.exp2(y - ans)")
 R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)")
 R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)")
 R("rt.digamma", [scipy.special.digamma, scipy.special.psi], "x", "g * rt.trigamma(x)",
   jvp="dx * rt.trigamma(x)")
 R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp(-x * x)",
   jvp="dx * 1.1283791670955126 * np.exp(-x * x)")
+R("rt.erfc", [scipy.special.erfc, math.erfc], "x", "-g * 1.1283791670955126 * np.exp(-x * x)",
+  jvp="-dx * 1.1283791670955126 * np.exp(-x * x)")
+R("rt.log_expit", [scipy.special.log_expit], "x", "g * rt.expit(-x)", jvp="dx * rt.expit(-x)")
+# the standard normal CDF and its log (probit models): d/dx = pdf(x) = exp(-x^2 / 2) / sqrt(2 pi)
+R("rt.ndtr", [scipy.special.ndtr], "x", "g * 0.3989422804014327 * np.exp(-0.5 * x * x)",
+  jvp="dx * 0.3989422804014327 * np.exp(-0.5 * x * x)")
+R("rt.log_ndtr", [scipy.special.log_ndtr], "x", "g * rt.mills_inverse(x)", jvp="dx * rt.mills_inverse(x)")
+R("rt.mills_inverse", [], "x", "g * rt.mills_inverse(x) * (-x - rt.mills_inverse(x))",
+  jvp="dx * rt.mills_inverse(x) * (-x - rt.mills_inverse(x))")
+# x * log(y) and x * log1p(y), 0 where x == 0 (entropies, Poisson and binomial log-likelihoods)
+# (where x == 0 the adjoint of y is 0, so an entropy's p log p at p = 0 gives no 0 / 0; log(y) at y <= 0 gives 0)
+R("rt.xlogy", [scipy.special.xlogy], "x, y", "rt.unbroadcast(g * rt.safe_log(y), x)",
+  "rt.unbroadcast(rt.select(x == 0.0, 0.0, g * x / y), y)",
+  jvp="dx * rt.safe_log(y) + rt.select(x == 0.0, 0.0, dy * x / y)")
+R("rt.xlog1py", [scipy.special.xlog1py], "x, y", "rt.unbroadcast(g * np.log1p(y), x)",
+  "rt.unbroadcast(g * x / (1.0 + y), y)", jvp="dx * np.log1p(y) + dy * x / (1.0 + y)")
 R("np.maximum", [np.maximum, np.fmax], "x, y", "rt.unbroadcast(g * rt.max_weight(x, y), x)",
   "rt.unbroadcast(g * rt.max_weight(y, x), y)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
@@ -155,7 +192,11 @@ R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)")
 # builtins the compiler rewrites: max(a, b) -> rt.max2, min(a, b) -> rt.min2, sum(x) -> np.sum
 R("builtin_sum", [], "x", nondiff=True)  # canonicalize turns it into rt.sum(x, 0) (sums the first axis)
 BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(builtins.sum): "builtin_sum",
-                   id(builtins.pow): "**", id(math.pow): "**"}
+                   id(builtins.pow): "**", id(math.pow): "**", id(np.power): "**", id(np.float_power): "**",
+                   id(np.add): "+", id(np.subtract): "-", id(np.multiply): "*", id(np.divide): "/",
+                   id(np.true_divide): "/"}
+# canonical names that are operators: a call of one (pow(x, y), np.add(x, y)) becomes the operator
+OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow"}
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}

@@ -10,9 +10,10 @@ import scipy.special as sps
 from numba.extending import overload, register_jitable
 
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
-                      nb_is_scalar, own)
+                      nb_is_scalar, nb_result_type, own)
 
-__all__ = ["expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf"]
+__all__ = ["expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr",
+           "log_ndtr", "mills_inverse", "xlogy", "xlog1py"]
 
 
 # --- scalar kernels (float64) -------------------------------------------------
@@ -47,6 +48,51 @@ def _gammaln_k(x):
 @register_jitable
 def _erf_k(x):
     return math.erf(x)
+
+
+@register_jitable
+def _erfc_k(x):
+    return math.erfc(x)
+
+
+@register_jitable
+def _ndtr_k(x):
+    return 0.5 * math.erfc(-x * 0.7071067811865476)
+
+
+@register_jitable
+def _tail_series(x):
+    """1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8: Phi(x) = pdf(x) / -x times this, for x << 0."""
+    z = 1.0 / (x * x)
+    return 1.0 - z * (1.0 - z * (3.0 - z * (15.0 - z * 105.0)))
+
+
+@register_jitable
+def _log_ndtr_k(x):
+    """log Phi(x): log1p of the upper tail for x > 0, erfc down to -20, the tail series below."""
+    if x > 0.0:
+        return math.log1p(-0.5 * math.erfc(x * 0.7071067811865476))
+    if x > -20.0:
+        return math.log(0.5 * math.erfc(-x * 0.7071067811865476))
+    return -0.5 * x * x - math.log(-x) - 0.9189385332046728 + math.log(_tail_series(x))
+
+
+@register_jitable
+def _mills_inverse_k(x):
+    """pdf(x) / Phi(x), the derivative of log Phi; tends to -x as x -> -inf."""
+    if x > -20.0:
+        return 0.3989422804014327 * math.exp(-0.5 * x * x) / (0.5 * math.erfc(-x * 0.7071067811865476))
+    return -x / _tail_series(x)
+
+
+@register_jitable
+def _xlogy_k(x, y):
+    return 0.0 if x == 0.0 else x * math.log(y)
+
+
+@register_jitable
+def _xlog1py_k(x, y):
+    return 0.0 if x == 0.0 else x * math.log1p(y)
 
 
 @register_jitable
@@ -130,6 +176,36 @@ def _register(pyfunc, kernel):
     return pyfunc
 
 
+def _register2(pyfunc, kernel):
+    """Numba overload of a binary elementwise function (NumPy broadcasting) from its scalar kernel."""
+    @overload(pyfunc)
+    def _nb(x, y):
+        return own(_impl(x, y), pyfunc)
+
+    def _impl(x, y):
+        if nb_is_scalar(x) and nb_is_scalar(y):
+            T = nb_result_type(x, y)
+            return lambda x, y: T(kernel(np.float64(x), np.float64(y)))
+        if not ((nb_is_array(x) or nb_is_scalar(x)) and (nb_is_array(y) or nb_is_scalar(y))):
+            return None
+        T = nb_result_type(x, y)
+
+        def impl(x, y):
+            a, b = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+            out = np.empty(a.shape, T)
+            for i in np.ndindex(a.shape):
+                out[i] = kernel(np.float64(a[i]), np.float64(b[i]))
+            return out
+        return impl
+    return pyfunc
+
+
+def _keep_dtype2(r, x, y):
+    """SciPy result `r` of a binary function, cast to the float type of x and y combined."""
+    t = np.result_type(float_scalar_type(x), float_scalar_type(y)).type
+    return np.asarray(r).astype(t, copy=False) if is_array(x) or is_array(y) else t(r)
+
+
 def expit(x):
     """Logistic sigmoid 1 / (1 + exp(-x)), stable for large |x|."""
     return _keep_dtype(sps.expit(x), x)
@@ -165,8 +241,46 @@ def erf(x):
     return _keep_dtype(sps.erf(x), x)
 
 
+def erfc(x):
+    """Complementary error function 1 - erf(x), accurate where erf(x) is near 1."""
+    return _keep_dtype(sps.erfc(x), x)
+
+
+def ndtr(x):
+    """Standard normal CDF Phi(x)."""
+    return _keep_dtype(sps.ndtr(x), x)
+
+
+def log_ndtr(x):
+    """log Phi(x), accurate far into the lower tail."""
+    return _keep_dtype(sps.log_ndtr(x), x)
+
+
+def mills_inverse(x):
+    """pdf(x) / Phi(x) = d/dx log Phi(x) (the inverse Mills ratio of -x), finite for all x."""
+    v = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        z = 1.0 / (v * v)
+        tail = -v / (1.0 - z * (1.0 - z * (3.0 - z * (15.0 - z * 105.0))))
+        body = np.exp(-0.5 * v * v - 0.9189385332046728 - sps.log_ndtr(v))
+    return _keep_dtype(np.where(v > -20.0, body, tail), x)
+
+
+def xlogy(x, y):
+    """x * log(y), 0 where x == 0 (even where y == 0)."""
+    return _keep_dtype2(sps.xlogy(x, y), x, y)
+
+
+def xlog1py(x, y):
+    """x * log1p(y), 0 where x == 0."""
+    return _keep_dtype2(sps.xlog1py(x, y), x, y)
+
+
+_register2(xlogy, _xlogy_k)
+_register2(xlog1py, _xlog1py_k)
 for _f, _k in ((expit, _expit_k), (log_expit, _log_expit_k), (softplus, _softplus_k),
                (gammaln, _gammaln_k), (digamma, _digamma_k), (trigamma, _trigamma_k),
-               (erf, _erf_k)):
+               (erf, _erf_k), (erfc, _erfc_k), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
+               (mills_inverse, _mills_inverse_k)):
     _register(_f, _k)
 del _f, _k

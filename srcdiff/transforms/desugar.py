@@ -17,7 +17,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
-from ..rules.numpy_rules import AXIS_REDUCTIONS
+from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
 from .astutil import Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store
 from .parse import Unit
 from .resolve import local_names
@@ -363,6 +363,15 @@ class _Canon(gast.NodeTransformer):
             if len(node.args) != 1 or node.keywords:
                 fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
             return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+        if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
+            if len(node.args) != 2 or node.keywords:
+                fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",
+                     "write the operator (x ** y) or drop the extra arguments (out=, modulo)")
+            op = getattr(gast, OPERATOR_CALLS[name])()
+            return copy_loc(gast.BinOp(left=node.args[0], op=op, right=node.args[1]), node)
+        if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
+            logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
+            return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
         if name == "np.linalg.slogdet":
             fail(node, self.unit, "np.linalg.slogdet must be unpacked or indexed directly",
                  "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]")
