@@ -19,6 +19,7 @@ import pytest
 
 import srcdiff
 from srcdiff.rules import RULES
+from srcdiff.rules.composites import COMPOSITES
 
 # domains: r normal, p positive, u in (-0.8, 0.8), spd / sq / lt 3x3 matrices, c any (condition, no grad)
 B = [((), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((2, 3), (2, 3)), ((1, 3), (2, 1))]
@@ -85,6 +86,14 @@ ENTRIES = {
     "np.min": ("np.min(x)", "r", R2), "rt.min": ("np.min(x, axis=0)", "r", AX),
     "rt.logsumexp": ("logsumexp(x) + logsumexp(x, axis=0)", "r", AX),
     "rt.max2": ("max(x, y)", "rr", [((), ())]), "rt.min2": ("min(x, y)", "rr", [((), ())]),
+    # composites (srcdiff/rules/composites.py): rewritten into primitives, checked like rules
+    "np.var": ("np.var(x) + np.var(x, axis=0, ddof=1) + x.var(axis=-1, keepdims=True)", "r", [((2, 3),), ((4,),)]),
+    "np.std": ("np.std(x) + np.std(x, axis=0, ddof=1) + x.std(axis=0, keepdims=True)", "r", [((2, 3),), ((4,),)]),
+    "np.linalg.norm": ("np.linalg.norm(x) + np.linalg.norm(x, axis=0) + np.linalg.norm(x, 1, -1, True)"
+                       " + np.linalg.norm(x, np.inf, axis=0) + np.linalg.norm(x, -np.inf, axis=0)"
+                       " + np.linalg.norm(x, 3, axis=0)", "r", [((2, 3),), ((4,),)]),
+    "np.linalg.norm fro": ("np.linalg.norm(x, 'fro') * np.linalg.norm(x, axis=1, keepdims=True)", "r", [((2, 3),)]),
+    "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),
     "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,))]),
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),
     "rt.transpose": ("np.transpose(x, (1, 0, 2))", "r", [((2, 3, 2),)]),
@@ -343,7 +352,9 @@ def test_every_rule_has_an_entry():
     differentiable = {name for name, r in RULES.items() if not r.nondiff}
     missing = sorted(differentiable - set(ENTRIES) - INTERNAL)
     assert not missing, f"rules without a test entry in tests/test_rules_table.py: {missing}"
-    stale = sorted({e.split(" ")[0] for e in ENTRIES} - set(RULES))   # "rule variant": more cases of a rule
+    missing = sorted(set(COMPOSITES) - set(ENTRIES))
+    assert not missing, f"composites without a test entry in tests/test_rules_table.py: {missing}"
+    stale = sorted({e.split(" ")[0] for e in ENTRIES} - set(RULES) - set(COMPOSITES))   # "rule variant": more cases
     assert not stale, f"entries for rules no longer in the table: {stale}"
 
 

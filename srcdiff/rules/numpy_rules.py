@@ -205,4 +205,4 @@ METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max
            "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",
            "transpose": "np.transpose", "copy": "np.copy", "squeeze": "rt.squeeze", "trace": "np.trace",
            "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
-           "diagonal": "np.diag", "astype": None}
+           "diagonal": "np.diag", "astype": None, "var": "np.var", "std": "np.std"}

@@ -17,6 +17,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
+from ..rules import composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
 from .astutil import Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store
 from .parse import Unit
@@ -363,6 +364,11 @@ class _Canon(gast.NodeTransformer):
             if len(node.args) != 1 or node.keywords:
                 fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
             return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+        if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
+            out = composites.expand(name, node)
+            if isinstance(out, tuple):
+                fail(node, self.unit, *out)
+            return self.visit(out)
         if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
             if len(node.args) != 2 or node.keywords:
                 fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import fail
 from ..rules import RULES, rule_name_of
+from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import BUILTIN_ALIASES, METHODS
 from .astutil import assigned_names, const, copy_loc, dotted, load
 
@@ -92,7 +93,7 @@ class _Resolver(gast.NodeTransformer):
 
     def _callable_name(self, node, obj):
         """Canonical callee expression for a resolved callable object."""
-        canon = rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj))
+        canon = rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj))
         if canon is None and obj in (np.float64, np.float32, float):
             canon = "float"
         if canon is not None:

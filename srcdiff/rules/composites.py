@@ -1,0 +1,131 @@
+"""NumPy functions that srcdiff differentiates as compositions of its primitives (as jax.numpy does).
+
+`np.var(x, axis=0)` is rewritten, at the user's line, into the mean of the squared deviations before
+the A-normal form is made, so it has every backend, forward mode and higher orders at once, and the
+generated code shows what the derivative is made of. Each entry: the NumPy signature (arguments bind
+as NumPy binds them) and a builder returning the expression as a template over those parameter
+names, or raises Decline (the entry's advice follows in the error).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+
+import gast
+import numpy as np
+
+from ..transforms.astutil import copy_loc, parse_expr, substitute
+
+_ABSENT = object()
+
+
+class Decline(Exception):
+    """A call this composite does not take (the message says which part)."""
+
+
+def _value(arg, default=_ABSENT):
+    """Literal value of a bound argument (a gast Constant), `default` when not given, else _ABSENT."""
+    if arg is None:
+        return default
+    if isinstance(arg, gast.Constant):
+        return arg.value
+    if isinstance(arg, gast.UnaryOp) and isinstance(arg.op, gast.USub) and isinstance(arg.operand, gast.Constant):
+        return -arg.operand.value
+    return _ABSENT
+
+
+def _reduce(fn: str, a: dict, body: str = "x") -> str:
+    """`fn(body, axis=axis, keepdims=keepdims)` with the axis/keepdims the call gave."""
+    extra = ", axis=axis" if a.get("axis") is not None else ""
+    extra += ", keepdims=keepdims" if a.get("keepdims") is not None else ""
+    return f"{fn}({body}{extra})"
+
+
+def _var(a: dict):
+    ddof = _value(a.get("ddof"), 0)
+    if ddof is _ABSENT:
+        raise Decline("ddof must be a number literal")
+    dev = "np.square(x - np.mean(x, axis=axis, keepdims=True))" if a.get("axis") is not None \
+        else "np.square(x - np.mean(x))"
+    if ddof == 0:
+        return _reduce("np.mean", a, dev)
+    n = "x.shape[axis]" if a.get("axis") is not None else "x.size"
+    return f"{_reduce('np.sum', a, dev)} / ({n} - {ddof!r})"
+
+
+def _std(a: dict):
+    return f"np.sqrt({_var(a)})"
+
+
+def _norm(a: dict):
+    order = _value(a.get("ord"), None)
+    if order is _ABSENT:
+        raise Decline("ord must be a literal (None, 'fro', 1, 2, np.inf, -np.inf or another number)")
+    if order in (None, "fro"):
+        return f"np.sqrt({_reduce('np.sum', a, 'np.square(x)')})"
+    if a.get("axis") is None:
+        raise Decline(f"ord={order!r} without axis=: srcdiff does not know here whether x is a vector or a "
+                "matrix (for a matrix that ord means an operator norm, which has no rule)")
+    if order == 2:
+        return f"np.sqrt({_reduce('np.sum', a, 'np.square(x)')})"
+    if order == 1:
+        return _reduce("np.sum", a, "np.abs(x)")
+    if order == math.inf:
+        return _reduce("np.max", a, "np.abs(x)")
+    if order == -math.inf:
+        return _reduce("np.min", a, "np.abs(x)")
+    if isinstance(order, (int, float)) and order > 0:
+        return f"{_reduce('np.sum', a, f'np.abs(x) ** {float(order)!r}')} ** {1.0 / order!r}"
+    raise Decline(f"ord={order!r} has no rule")
+
+
+def _average(a: dict):
+    if a.get("returned") is not None:
+        raise Decline("returned=True is not supported")
+    if a.get("weights") is None:
+        return _reduce("np.mean", a)
+    if a.get("axis") is not None:
+        raise Decline("weights together with axis= are not supported (NumPy aligns 1-d weights with the axis)")
+    return "np.sum(x * weights) / np.sum(weights)"
+
+
+# name -> (NumPy signature, builder, objects users call, advice when the builder declines)
+COMPOSITES = {
+    "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
+               "pass ddof= as a number literal; dtype= and out= are not supported"),
+    "np.std": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _std, [np.std],
+               "pass ddof= as a number literal; dtype= and out= are not supported"),
+    "np.linalg.norm": ("x, ord=None, axis=None, keepdims=None", _norm, [np.linalg.norm],
+                       "pass axis= (an int) for vector norms, or write the norm out (np.sum(np.abs(x)))"),
+    "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
+                   "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
+}
+_SIGNATURES = {}
+for _name, (_params, *_rest) in COMPOSITES.items():
+    _ns: dict = {}
+    exec(f"def _f({_params}): pass", _ns)
+    _SIGNATURES[_name] = inspect.signature(_ns["_f"])
+ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs}
+_REQUIRED_NONE = ("dtype", "out")
+
+
+def expand(name: str, node: gast.Call):
+    """The expression `node` (a call of composite `name`) stands for, or (message, advice) to decline."""
+    params, build, _, advice = COMPOSITES[name]
+    try:
+        bound = _SIGNATURES[name].bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+    except TypeError as e:
+        return f"{name}: {e}", advice
+    if any(k.arg is None for k in node.keywords):
+        return f"{name}: **kwargs are not supported", advice
+    args = dict(bound.arguments)
+    for p in _REQUIRED_NONE:
+        if p in args and _value(args[p]) is not None:
+            return f"{name}: {p}= is not supported", advice
+    if "keepdims" in args and _value(args["keepdims"]) not in (True, False):
+        return f"{name}: keepdims must be a literal True/False", advice
+    try:
+        template = build(args)
+    except Decline as e:
+        return f"{name}: {e}", advice
+    return copy_loc(substitute(parse_expr(template), args), node)
