@@ -86,7 +86,12 @@ ENTRIES = {
     "np.min": ("np.min(x)", "r", R2), "rt.min": ("np.min(x, axis=0)", "r", AX),
     "rt.logsumexp": ("logsumexp(x) + logsumexp(x, axis=0)", "r", AX),
     "rt.max2": ("max(x, y)", "rr", [((), ())]), "rt.min2": ("min(x, y)", "rr", [((), ())]),
+    "rt.cumsum": ("np.sum(np.cumsum(x)) + np.cumsum(x, axis=0) * x.cumsum(axis=-1)", "r", [((2, 3),), ((4,),)]),
+    "rt.revcumsum": ("rt.revcumsum(x, 0) * np.sum(rt.revcumsum(x))", "r", [((2, 3),), ((4,),)]),
+    "rt.diff": ("rt.diff(x, 1) + np.sum(rt.diff(x, -2))", "r", [((2, 3),)]),
+    "rt.diff_transpose": ("rt.diff_transpose(x, 0) + np.sum(rt.diff_transpose(x, -1))", "r", [((2, 3),), ((4,),)]),
     # composites (srcdiff/rules/composites.py): rewritten into primitives, checked like rules
+    "np.diff": ("np.diff(x) * 2.0 + np.sum(np.diff(x, 2, axis=0))", "r", [((3, 4),), ((5,),)]),
     "np.var": ("np.var(x) + np.var(x, axis=0, ddof=1) + x.var(axis=-1, keepdims=True)", "r", [((2, 3),), ((4,),)]),
     "np.std": ("np.std(x) + np.std(x, axis=0, ddof=1) + x.std(axis=0, keepdims=True)", "r", [((2, 3),), ((4,),)]),
     "np.linalg.norm": ("np.linalg.norm(x) + np.linalg.norm(x, axis=0) + np.linalg.norm(x, 1, -1, True)"

@@ -14,7 +14,7 @@ import math
 import gast
 import numpy as np
 
-from ..transforms.astutil import copy_loc, parse_expr, substitute
+from ..transforms.astutil import const, copy_loc, parse_expr, substitute
 
 _ABSENT = object()
 
@@ -89,6 +89,19 @@ def _average(a: dict):
     return "np.sum(x * weights) / np.sum(weights)"
 
 
+def _diff(a: dict):
+    n = _value(a.get("n"), 1)
+    if type(n) is not int or n < 0:
+        raise Decline("n must be a non-negative int literal")
+    if a.get("prepend") is not None or a.get("append") is not None:
+        raise Decline("prepend= and append= are not supported")
+    a.setdefault("axis", const(-1))
+    e = "x"
+    for _ in range(n):
+        e = f"rt.diff({e}, axis)"
+    return e
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -97,6 +110,8 @@ COMPOSITES = {
                "pass ddof= as a number literal; dtype= and out= are not supported"),
     "np.linalg.norm": ("x, ord=None, axis=None, keepdims=None", _norm, [np.linalg.norm],
                        "pass axis= (an int) for vector norms, or write the norm out (np.sum(np.abs(x)))"),
+    "np.diff": ("x, n=1, axis=None, prepend=None, append=None", _diff, [np.diff],
+                "concatenate the values to prepend or append first, then take np.diff"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
 }

@@ -122,6 +122,13 @@ for red, objs in (("max", [np.max, np.amax]), ("min", [np.min, np.amin])):
       jvp=f"rt.sum(rt.{red}_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
 R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(g, x, ans, axis)", None,
   jvp="rt.sum(rt.logsumexp_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
+# running sums: a scan's adjoint is the scan from the other end (rt.revcumsum), and back again
+R("rt.cumsum", [np.cumsum], "x, axis=None", "rt.reshape_like(rt.revcumsum(g, axis), x)", None,
+  jvp="rt.cumsum(dx, axis)")
+R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", None, jvp="rt.revcumsum(dx, axis)")
+# first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
+R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
+R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)")
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
 R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
@@ -182,7 +189,7 @@ _NONDIFF = {
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.mod": np.mod,
-    "np.floor_divide": np.floor_divide, "np.cumsum_int": None,
+    "np.floor_divide": np.floor_divide,
 }
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
@@ -205,4 +212,5 @@ METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max
            "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",
            "transpose": "np.transpose", "copy": "np.copy", "squeeze": "rt.squeeze", "trace": "np.trace",
            "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
-           "diagonal": "np.diag", "astype": None, "var": "np.var", "std": "np.std"}
+           "diagonal": "np.diag", "astype": None, "var": "np.var", "std": "np.std",
+           "cumsum": "rt.cumsum"}
