@@ -90,6 +90,11 @@ ENTRIES = {
     "rt.revcumsum": ("rt.revcumsum(x, 0) * np.sum(rt.revcumsum(x))", "r", [((2, 3),), ((4,),)]),
     "rt.diff": ("rt.diff(x, 1) + np.sum(rt.diff(x, -2))", "r", [((2, 3),)]),
     "rt.diff_transpose": ("rt.diff_transpose(x, 0) + np.sum(rt.diff_transpose(x, -1))", "r", [((2, 3),), ((4,),)]),
+    "rt.sort": ("np.sort(x) * np.sort(x, axis=0) + np.sum(np.sort(x, axis=None) * np.arange(x.size))", "r",
+                [((2, 3),), ((4,),)]),
+    "rt.sort_like": ("rt.sort_like(x, y, 0) + np.sum(rt.sort_like(x, y, None))", "rc", [((3, 2), (3, 2))]),
+    "rt.unsort_like": ("rt.unsort_like(x, y, -1) + np.sum(rt.unsort_like(x, y, None) * np.arange(6))", "rc",
+                       [((3, 2), (3, 2))]),
     # composites (srcdiff/rules/composites.py): rewritten into primitives, checked like rules
     "np.diff": ("np.diff(x) * 2.0 + np.sum(np.diff(x, 2, axis=0))", "r", [((3, 4),), ((5,),)]),
     "np.var": ("np.var(x) + np.var(x, axis=0, ddof=1) + x.var(axis=-1, keepdims=True)", "r", [((2, 3),), ((4,),)]),

@@ -129,6 +129,13 @@ R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", 
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
 R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
 R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)")
+# sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
+R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
+  jvp="rt.sort_like(dx, x, axis)")
+R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), v)", None, None,
+  jvp="rt.sort_like(dv, x, axis)")
+R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", None, None,
+  jvp="rt.unsort_like(dv, x, axis)")
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
 R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
