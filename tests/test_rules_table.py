@@ -68,6 +68,7 @@ ENTRIES = {
                  " + np.divide(y, 3.0 + x * x)", "rr", B),
     "rt.expit": ("expit(x)", "r", E), "rt.gammaln": ("gammaln(x) + math.lgamma(x)", "p", S),
     "rt.digamma": ("digamma(x)", "p", E), "rt.erf": ("erf(x)", "r", E),
+    "rt.gamma": ("gamma(x) * math.gamma(1.5)", "p", E), "rt.gamma math": ("math.gamma(x)", "p", S),
     "rt.erfc": ("erfc(x)", "r", E), "rt.erfc math": ("math.erfc(x)", "r", S),
     "rt.log_expit": ("log_expit(3.0 * x)", "r", E), "rt.ndtr": ("ndtr(x)", "r", E),
     # log Phi in the body and far in the lower tail (where Phi itself is below 1e-130)
@@ -76,7 +77,7 @@ ENTRIES = {
     "rt.xlogy": ("xlogy(x, y)", "rp", B), "rt.xlog1py": ("xlog1py(x, y)", "rp", B),
     "np.maximum": ("np.maximum(x, y)", "rr", B), "np.minimum": ("np.minimum(x, y)", "rr", B),
     "np.where": ("np.where(z > 0.0, x, y)", "rrc", [a + (a[0],) for a in B] + [((2, 3), (3,), (2, 1))]),
-    "np.clip": ("np.clip(x, -0.5, 0.5)", "r", E),
+    "np.clip": ("np.clip(x, -0.5, 0.5)", "r", E), "np.clip open": ("np.clip(x, None, 0.5) + np.clip(x, -0.5, None)", "r", E),
     "float": ("float(x)", "r", S), "np.copy": ("np.copy(x) + np.asarray(x)", "r", E),
     "np.array": ("np.array([x, y])", "rr", [((), ())]),
     "np.sum": ("np.sum(x)", "r", R2), "rt.sum": ("np.sum(x, axis=0) + x.sum(axis=-1, keepdims=True)", "r", AX),
@@ -84,6 +85,8 @@ ENTRIES = {
     "np.prod": ("np.prod(x)", "r", R2), "rt.prod": ("np.prod(x, axis=0)", "r", AX),
     "np.max": ("np.max(x)", "r", R2), "rt.max": ("np.max(x, axis=1)", "r", AX),
     "np.min": ("np.min(x)", "r", R2), "rt.min": ("np.min(x, axis=0)", "r", AX),
+    "rt.sum axes": ("np.sum(x, axis=(0, 1)) + x.sum(axis=(-1, -2), keepdims=True) * np.mean(x, axis=(1, 0))"
+                    " + np.max(x, (0, 2), keepdims=True) + logsumexp(x, axis=(0, 2))[:, None]", "r", [((2, 3, 2),)]),
     "rt.logsumexp": ("logsumexp(x) + logsumexp(x, axis=0)", "r", AX),
     "rt.max2": ("max(x, y)", "rr", [((), ())]), "rt.min2": ("min(x, y)", "rr", [((), ())]),
     "rt.cumsum": ("np.sum(np.cumsum(x)) + np.cumsum(x, axis=0) * x.cumsum(axis=-1)", "r", [((2, 3),), ((4,),)]),
@@ -103,6 +106,11 @@ ENTRIES = {
                        " + np.linalg.norm(x, np.inf, axis=0) + np.linalg.norm(x, -np.inf, axis=0)"
                        " + np.linalg.norm(x, 3, axis=0)", "r", [((2, 3),), ((4,),)]),
     "np.linalg.norm fro": ("np.linalg.norm(x, 'fro') * np.linalg.norm(x, axis=1, keepdims=True)", "r", [((2, 3),)]),
+    "np.linalg.matrix_power": ("np.linalg.matrix_power(x, 3) + np.linalg.matrix_power(x, 0)"
+                               " + np.linalg.matrix_power(x, -2) + np.linalg.matrix_power(x, 6)", "q", [((3, 3),)]),
+    "rt.softmax": ("softmax(x) + softmax(x, axis=0) * log_softmax(x, axis=-1) + np.sum(log_softmax(x))", "r",
+                   [((2, 3),)]),
+    "rt.log_softmax": ("log_softmax(x)", "r", [((4,),)]),
     "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),
     "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,))]),
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),
@@ -112,7 +120,7 @@ ENTRIES = {
     "rt.squeeze": ("np.squeeze(x, axis=1) * y.squeeze((0, -1))", "rr", [((3, 1), (1, 3, 1)), ((1, 1), (1, 1, 1))]),
     "rt.squeeze all": ("np.squeeze(x) + x.squeeze()", "r", [((1, 3),), ((3, 1),)]),   # axis=None
     "np.trace": ("np.trace(x)", "r", [((3, 3),)]), "np.diag": ("np.diag(x)", "r", [((3,),), ((3, 3),)]),
-    "np.full": ("np.full((2, 3), x)", "r", S),
+    "np.full": ("np.full((2, 3), x)", "r", S), "np.full_like": ("np.full_like(y, x) * y", "rr", [((), (2, 3))]),
     "np.concatenate": ("np.concatenate((x, y))", "rr", [((3,), (2,)), ((2, 3), (1, 3))]),
     "np.stack": ("np.stack((x, y), axis=1)", "rr", [((3,), (3,))]),
     "np.linalg.inv": ("np.linalg.inv(x)", "q", [((3, 3),)]), "np.linalg.det": ("np.linalg.det(x)", "q", [((3, 3),)]),
@@ -198,7 +206,8 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
 
 HEADER = """import math
 import numpy as np
-from scipy.special import expit, gammaln, digamma, erf, erfc, logsumexp, log_expit, ndtr, log_ndtr, xlogy, xlog1py
+from scipy.special import (expit, gamma, gammaln, digamma, erf, erfc, logsumexp, log_expit, log_softmax, ndtr,
+                           log_ndtr, softmax, xlogy, xlog1py)
 from scipy.linalg import solve_triangular
 from srcdiff import runtime as rt
 """

@@ -56,7 +56,7 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "np.arcsinh": "math.asinh({0})", "np.arccosh": "math.acosh({0})", "np.arctanh": "math.atanh({0})",
     "np.reciprocal": "(1.0 / ({0}))", "np.cbrt": "math.copysign(abs({0}) ** (1.0 / 3.0), {0})",
     "np.deg2rad": "(({0}) * 0.017453292519943295)", "np.rad2deg": "(({0}) * 57.29577951308232)",
-    "rt.erfc": "math.erfc({0})", "rt.ndtr": "(0.5 * math.erfc(-({0}) * 0.7071067811865476))",
+    "rt.erfc": "math.erfc({0})", "rt.gamma": "math.gamma({0})", "rt.ndtr": "(0.5 * math.erfc(-({0}) * 0.7071067811865476))",
     "rt.log_expit": "(-math.log1p(math.exp(-({0}))) if ({0}) >= 0 else ({0}) - math.log1p(math.exp({0})))",
 }
 for _f in ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "asin", "acos", "atan",

@@ -13,6 +13,7 @@ import math
 
 import gast
 import numpy as np
+import scipy.special
 
 from ..transforms.astutil import const, copy_loc, parse_expr, substitute
 
@@ -102,6 +103,32 @@ def _diff(a: dict):
     return e
 
 
+def _softmax(a: dict):
+    return f"np.exp({_log_softmax(a)})"
+
+
+def _log_softmax(a: dict):
+    lse = "rt.logsumexp(x, axis=axis, keepdims=True)" if a.get("axis") is not None else "rt.logsumexp(x)"
+    return f"x - {lse}"
+
+
+def _matrix_power(a: dict):
+    n = _value(a.get("n"))
+    if type(n) is not int:
+        raise Decline("the power must be an int literal")
+    if n == 0:
+        return "np.eye(x.shape[0])"
+    base = "np.linalg.inv(x)" if n < 0 else "x"
+    n, square, factors = abs(n), base, []
+    while n:   # binary powering: x^13 = x @ x^4 @ x^8 (repeated squares are computed once)
+        if n & 1:
+            factors.append(square)
+        n >>= 1
+        if n:
+            square = f"({square} @ {square})"
+    return " @ ".join(factors)
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -112,6 +139,9 @@ COMPOSITES = {
                        "pass axis= (an int) for vector norms, or write the norm out (np.sum(np.abs(x)))"),
     "np.diff": ("x, n=1, axis=None, prepend=None, append=None", _diff, [np.diff],
                 "concatenate the values to prepend or append first, then take np.diff"),
+    "np.linalg.matrix_power": ("x, n", _matrix_power, [np.linalg.matrix_power], "write the products out"),
+    "rt.softmax": ("x, axis=None", _softmax, [scipy.special.softmax], "pass axis= as an int"),
+    "rt.log_softmax": ("x, axis=None", _log_softmax, [scipy.special.log_softmax], "pass axis= as an int"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
 }

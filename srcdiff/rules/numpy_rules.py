@@ -78,6 +78,7 @@ R("rt.digamma", [scipy.special.digamma, scipy.special.psi], "x", "g * rt.trigamm
   jvp="dx * rt.trigamma(x)")
 R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp(-x * x)",
   jvp="dx * 1.1283791670955126 * np.exp(-x * x)")
+R("rt.gamma", [scipy.special.gamma, math.gamma], "x", "g * ans * rt.digamma(x)", jvp="dx * ans * rt.digamma(x)")
 R("rt.erfc", [scipy.special.erfc, math.erfc], "x", "-g * 1.1283791670955126 * np.exp(-x * x)",
   jvp="-dx * 1.1283791670955126 * np.exp(-x * x)")
 R("rt.log_expit", [scipy.special.log_expit], "x", "g * rt.expit(-x)", jvp="dx * rt.expit(-x)")
@@ -156,6 +157,7 @@ R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp
 R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
 R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
+R("np.full_like", [np.full_like], "x, fill_value", None, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",

@@ -11,7 +11,7 @@ from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_gr
                          min_grad, prod, prod_grad, sum, sum_grad)
 from .scans import cumsum, diff, diff_transpose, revcumsum
 from .sorting import sort, sort_like, unsort_like
-from .special import (digamma, erf, erfc, expit, gammaln, log_expit, log_ndtr, mills_inverse, ndtr, softplus,
+from .special import (digamma, erf, erfc, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse, ndtr, softplus,
                       trigamma, xlog1py, xlogy)
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
-    "expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr", "log_ndtr",
+    "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py",
     "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",
 ]

@@ -12,7 +12,7 @@ from numba.extending import overload, register_jitable
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar, nb_result_type, own)
 
-__all__ = ["expit", "log_expit", "softplus", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr",
+__all__ = ["expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr",
            "log_ndtr", "mills_inverse", "xlogy", "xlog1py"]
 
 
@@ -48,6 +48,11 @@ def _gammaln_k(x):
 @register_jitable
 def _erf_k(x):
     return math.erf(x)
+
+
+@register_jitable
+def _gamma_k(x):
+    return math.gamma(x)
 
 
 @register_jitable
@@ -241,6 +246,11 @@ def erf(x):
     return _keep_dtype(sps.erf(x), x)
 
 
+def gamma(x):
+    """The Gamma function."""
+    return _keep_dtype(sps.gamma(x), x)
+
+
 def erfc(x):
     """Complementary error function 1 - erf(x), accurate where erf(x) is near 1."""
     return _keep_dtype(sps.erfc(x), x)
@@ -280,7 +290,7 @@ _register2(xlogy, _xlogy_k)
 _register2(xlog1py, _xlog1py_k)
 for _f, _k in ((expit, _expit_k), (log_expit, _log_expit_k), (softplus, _softplus_k),
                (gammaln, _gammaln_k), (digamma, _digamma_k), (trigamma, _trigamma_k),
-               (erf, _erf_k), (erfc, _erfc_k), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
+               (erf, _erf_k), (gamma, _gamma_k), (erfc, _erfc_k), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
                (mills_inverse, _mills_inverse_k)):
     _register(_f, _k)
 del _f, _k

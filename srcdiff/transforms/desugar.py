@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import math
 
 import operator
 
@@ -357,6 +358,14 @@ class _Canon(gast.NodeTransformer):
                 return node.orelse
         return node
 
+    def visit_UnaryOp(self, node):
+        """`-0.5` is one constant (an operand, not a statement of its own in A-normal form)."""
+        self.generic_visit(node)
+        c = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(c, gast.Constant) and type(c.value) in (int, float):
+            return copy_loc(const(-c.value), node)
+        return node
+
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
@@ -369,6 +378,9 @@ class _Canon(gast.NodeTransformer):
             if isinstance(out, tuple):
                 fail(node, self.unit, *out)
             return self.visit(out)
+        if name == "np.clip":   # an open side (None) is an infinite bound
+            node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
+                         for k, a in enumerate(node.args)]
         if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
             if len(node.args) != 2 or node.keywords:
                 fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",
@@ -402,9 +414,19 @@ class _Canon(gast.NodeTransformer):
                 fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
             if isinstance(axis, gast.Constant) and axis.value is None:
                 axis = None
-            if isinstance(axis, (gast.Tuple, gast.List)):
-                fail(node, self.unit, f"{name} over several axes is not supported",
-                     "reduce one axis at a time")
+            if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
+                axes = [_literal(e) for e in axis.elts]
+                if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
+                        and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
+                    fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
+                         "non-negative or all negative", "reduce one axis at a time")
+                out = node.args[0]
+                for a in sorted(axes, reverse=axes[0] >= 0):   # later axes keep their numbers
+                    out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[out, const(a)], keywords=[]),
+                                   node)
+                for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
+                    out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
+                return out
             if axis is None:
                 out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
                 if name == "rt.logsumexp":

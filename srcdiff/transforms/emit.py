@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import re
 
 import gast
@@ -9,11 +10,20 @@ import gast
 from .astutil import COMMENT_MARK
 
 
+class _InfinityByName(ast.NodeTransformer):
+    """An infinite float constant reads `math.inf` (ast.unparse would write 1e309)."""
+    def visit_Constant(self, node):
+        if isinstance(node.value, float) and math.isinf(node.value):
+            inf = ast.Attribute(value=ast.Name(id="math", ctx=ast.Load()), attr="inf", ctx=ast.Load())
+            return ast.UnaryOp(op=ast.USub(), operand=inf) if node.value < 0 else inf
+        return node
+
+
 def to_source(node) -> str:
     for n in gast.walk(node):   # a branch emptied by dead-code removal still needs a statement
         if isinstance(n, (gast.If, gast.For, gast.While, gast.FunctionDef)) and not n.body:
             n.body = [gast.Pass()]
-    tree = gast.gast_to_ast(node)
+    tree = _InfinityByName().visit(gast.gast_to_ast(node))
     ast.fix_missing_locations(tree)
     text = ast.unparse(tree)
     pattern = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(.*)\2$")
