@@ -182,3 +182,13 @@ def returns_in_nested_loops(x, a):
             if x > 0.3:
                 return x * x * a[j]
     return x * 3.0
+
+
+def comprehension_sums(x, W):
+    """sum() over generator expressions and list comprehensions: filters, several for clauses, nesting,
+    zip targets; `i` outside is not the comprehension's i."""
+    i = 3
+    loss = sum((x[i] - 0.5) ** 2 for i in range(x.shape[0]) if i != 1)
+    loss += sum([np.tanh(W[j, k]) * x[k] for j in range(W.shape[0]) for k in range(j, W.shape[1])])
+    total = sum(sum(W[a, b] * x[b] for b in range(W.shape[1])) ** 2 for a in range(W.shape[0]))
+    return loss + total + sum(xi * xj for xi, xj in zip(x, x[::-1])) + i * sum(v ** 3 for v in x)

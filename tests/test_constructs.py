@@ -37,6 +37,7 @@ CASES = {
     "chained_comparison": (C.chained, [0.5]),
     "global_array_through_callee": (C.calls_global_user, [rng.normal(size=3), 0.7]),
     "nested_loops_carried_counter": (C.nested_counter, [np.linspace(0.1, 0.5, 5)]),
+    "comprehension_sums": (C.comprehension_sums, [rng.normal(size=5), rng.normal(size=(3, 5))], (0, 1)),
 }
 
 

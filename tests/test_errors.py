@@ -89,11 +89,17 @@ def kw_only(x, *, y=1.0):  # <- kwonly
 
 
 def list_comp(x):
-    return sum([x * i for i in range(3)])  # <- listcomp
+    return np.sum(np.array([x * i for i in range(3)]))  # <- listcomp
 
 
 def gen_exp(x):
-    return sum(x * i for i in range(3))  # <- genexp
+    return x if x > 1.0 else sum(x * i for i in range(3))  # <- genexp
+
+
+def gen_exp_while(x):
+    while sum(x * i for i in range(3)) < 10.0:  # <- genwhile
+        x = x * 2.0
+    return x
 
 
 def lambda_arg(x):
@@ -215,7 +221,8 @@ STATEMENTS = [
     (uses_nonlocal, "nonlocal", "argument"),
     (uses_class, "class", "outside"),
     (list_comp, "listcomp", "comprehension"),
-    (gen_exp, "genexp", "comprehension"),
+    (gen_exp, "genexp", "assignment of its own"),
+    (gen_exp_while, "genwhile", "assignment of its own"),
     (lambda_arg, "lambda", "nested def"),
     (function_value, "funcvalue", "call it"),
 ]

@@ -40,6 +40,7 @@ CASES = {
     "returns_none": (C.returns_in_nested_loops, (0.1, np.array([1.5, 2.0])), 0),
     "returns_inner": (C.returns_in_nested_loops, (0.7, np.array([1.5, 2.0])), 0),
     "returns_while": (C.returns_in_nested_loops, (1.7, np.array([1.5, 2.0])), 0),
+    "comprehension_sums": (C.comprehension_sums, (RNG.normal(size=5), RNG.normal(size=(3, 5))), 1),
 }
 # Numba compiles each generated module: keep the jit=True runs to a representative few
 JIT_CASES = ["loop_sum", "recurrence", "closure", "returns_inner"]

@@ -148,8 +148,12 @@ class _ANF:
             pre.append(self._loc(assign(name, first)))
             self._chain(name, e.op, e.values[1:], pre, base)
             return load(name)
+        if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.SetComp, gast.DictComp)):
+            fail(e, self.unit, "a comprehension is differentiated only as the argument of sum(...)",
+                 "fill a preallocated array in a loop instead (out = np.empty(n); for i in range(n): "
+                 "out[i] = ...), or sum it: sum(f(i) for i in range(n))")
         fail(e, self.unit, f"{type(e).__name__} expressions are not supported",
-             "comprehensions, f-strings, starred and dict/set displays cannot be differentiated")
+             "f-strings, starred and dict/set displays cannot be differentiated")
 
     def _chain(self, name, op, rest, pre, base):
         if not rest:

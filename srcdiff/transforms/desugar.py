@@ -20,7 +20,8 @@ import numpy as np
 from ..errors import fail
 from ..rules import composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
-from .astutil import Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store
+from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
+                      substitute)
 from .parse import Unit
 from .resolve import local_names
 
@@ -133,6 +134,10 @@ class _Desugar:
     def __init__(self, unit: Unit):
         self.unit = unit
         self.namer = Namer(names_in(unit.node))
+        comps = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
+        inside = {id(n) for c in gast.walk(unit.node) if isinstance(c, comps) for n in gast.walk(c)}
+        self.outside = {n.id for n in gast.walk(unit.node) if isinstance(n, gast.Name) and id(n) not in inside}
+        self.comp_targets = set()   # loop variables of the comprehension loops being desugared
 
     def block(self, stmts):
         out = []
@@ -144,6 +149,12 @@ class _Desugar:
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
+        loops, targets = self.hoist_sums(s)
+        if loops:
+            outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
+            loops = self.block(loops)   # nested sums see this one's loop variables as taken
+            self.comp_targets = outer
+            return loops + self.stmt(s)
         if not isinstance(s, gast.FunctionDef) and any(
                 isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in gast.walk(s)):
             fail(s, self.unit, "complex numbers are not supported (srcdiff differentiates real functions)",
@@ -191,6 +202,85 @@ class _Desugar:
             return [s]
         fail(s, self.unit, f"{type(s).__name__} statements are not supported",
              "rewrite it with if/elif, for/while and assignments")
+
+    # sum(f(i) for i in ...) and sum([...]): a loop that accumulates, before the statement
+    _HOISTABLE = {gast.Assign: ("value",), gast.AugAssign: ("value",), gast.AnnAssign: ("value",),
+                  gast.Return: ("value",), gast.Expr: ("value",), gast.If: ("test",), gast.Assert: ("test",),
+                  gast.For: ("iter",)}
+
+    def hoist_sums(self, s) -> list:
+        """Replace each sum over a comprehension in statement `s` by a fresh name and return the loops
+        that compute those names (nested sums stay in the loop bodies, desugared in their turn)."""
+        found = []
+        unit, namer = self.unit, self.namer
+        base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
+
+        class Sums(gast.NodeTransformer):
+            guarded = None
+
+            def visit_Call(self, node):
+                comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+                if _builtin(unit, node.func, "sum") and isinstance(comp, (gast.GeneratorExp, gast.ListComp)):
+                    if self.guarded is not None:
+                        fail(node, unit, f"sum over a comprehension inside {self.guarded}",
+                             "compute the sum in an assignment of its own before this statement")
+                    name = namer.fresh(f"{base}_sum")
+                    found.append((name, comp))
+                    return copy_loc(load(name), node)
+                self.generic_visit(node)
+                return node
+
+            def guard(self, node, what):
+                outer, self.guarded = self.guarded, self.guarded or what
+                self.generic_visit(node)
+                self.guarded = outer
+                return node
+
+            def visit_IfExp(self, node):
+                return self.guard(node, "a conditional expression (it would be computed on both paths)")
+
+            def visit_BoolOp(self, node):
+                return self.guard(node, "and/or (it would be computed even where and/or stops early)")
+
+            def visit_Lambda(self, node):
+                return self.guard(node, "a lambda")
+
+        if isinstance(s, gast.While):
+            Sums.guarded = "a while condition (it is evaluated again on every iteration)"
+            Sums().visit(s.test)
+        for field in self._HOISTABLE.get(type(s), ()):
+            if getattr(s, field, None) is not None:
+                setattr(s, field, Sums().visit(getattr(s, field)))
+        loops, targets = [], set()
+        for name, comp in found:
+            loops += self._accumulate(name, comp, s, targets)
+        return loops, targets
+
+    def _accumulate(self, name, comp, s, targets) -> list:
+        """`name = 0.0` then nested loops (one per `for` clause, `if` clauses as ifs) adding comp.elt;
+        the loop variables go into `targets`."""
+        rename, clauses = {}, []
+        for gen in comp.generators:
+            if getattr(gen, "is_async", 0):
+                fail(comp, self.unit, "async comprehensions are not supported")
+            it = substitute(gen.iter, dict(rename))   # a clause's iterable sees the earlier clauses' names
+            for t in gast.walk(gen.target):   # comprehension variables do not leak: fresh names on a clash
+                if isinstance(t, gast.Name):
+                    clash = t.id in self.outside or t.id in self.comp_targets or t.id == name
+                    rename[t.id] = self.namer.fresh(t.id) if clash else t.id
+                    targets.add(rename[t.id])
+            target = substitute(gen.target, dict(rename))
+            for t in gast.walk(target):
+                if hasattr(t, "ctx"):
+                    t.ctx = gast.Store()
+            clauses.append((target, it, [substitute(c, dict(rename)) for c in gen.ifs]))
+        elt = gast.BinOp(left=load(name), op=gast.Add(), right=substitute(comp.elt, rename))
+        body = [copy_loc(assign(name, elt, s.lineno), s)]
+        for target, it, conds in reversed(clauses):
+            for cond in reversed(conds):
+                body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]
+            body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
+        return [copy_loc(assign(name, const(0.0), s.lineno), s)] + body
 
     def assign(self, s):
         s.value = self.expr(s.value)
