@@ -556,3 +556,23 @@ def test_ssa_versions_of_a_written_array_are_not_aliases(jit):
     from gradcheck import check_grad
     check_grad(early_return_then_written_copy, [0.4, np.array([0.3, -0.8, 1.1]), np.array([[0.2, 0.5], [1.0, -0.4]])],
                wrt=(0, 1, 2), jit=jit)
+
+
+def einsum_diagonal(x):
+    return np.einsum("ii->", x)  # <- einsum_diag
+
+
+def einsum_ellipsis(x):
+    return np.sum(np.einsum("...i,i->...", x, x[0]))  # <- einsum_dots
+
+
+def norm_ambiguous(x):
+    return np.linalg.norm(x, 1)  # <- norm_ord
+
+
+@pytest.mark.parametrize("f, tag, advice", [(einsum_diagonal, "einsum_diag", "np.trace"),
+                                            (einsum_ellipsis, "einsum_dots", "ellipsis"),
+                                            (norm_ambiguous, "norm_ord", "axis=")])
+def test_declined_composite(f, tag, advice):
+    """NumPy functions srcdiff writes out in primitives decline the forms they cannot write out."""
+    _assert_located(_declined(f, [np.ones((3, 3))]), tag, advice)

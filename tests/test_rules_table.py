@@ -111,6 +111,12 @@ ENTRIES = {
     "rt.softmax": ("softmax(x) + softmax(x, axis=0) * log_softmax(x, axis=-1) + np.sum(log_softmax(x))", "r",
                    [((2, 3),)]),
     "rt.log_softmax": ("log_softmax(x)", "r", [((4,),)]),
+    "np.einsum": ("np.einsum('ij,jk->ik', x, y) + np.einsum('ij,ij->i', x, x)[:, None]"
+                  " + np.einsum('ij,kj', x, np.transpose(y)) + np.einsum('ij->', y)", "rr", [((2, 3), (3, 2))]),
+    "np.einsum batched": ("np.einsum('bij,bjk->bik', x, np.transpose(x, (0, 2, 1))) + np.einsum('ijk->', x)"
+                          " + np.sum(np.sin(np.einsum('bij,i->jb', x, y)))", "rr", [((2, 3, 2), (3,))]),
+    "np.einsum chain": ("np.einsum('ij,jk,kl->il', x, y, x) + np.einsum('i,i', x[0], y[1])"
+                        " + np.einsum('i,j->ij', x[1], y[0])", "rr", [((2, 2), (2, 2))]),
     "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),
     "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,))]),
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),

@@ -129,6 +129,83 @@ def _matrix_power(a: dict):
     return " @ ".join(factors)
 
 
+class _Term:
+    """An einsum intermediate: an expression template and the index letter of each of its axes."""
+
+    def __init__(self, expr: str, idx: str):
+        self.expr, self.idx = expr, idx
+
+    def summed(self, keep) -> "_Term":
+        """The term with its axes not in `keep` summed out (last axis first, so the others keep their numbers)."""
+        e, idx = self.expr, self.idx
+        for k in reversed(range(len(idx))):
+            if idx[k] not in keep:
+                e, idx = f"rt.sum({e}, {k})", idx[:k] + idx[k + 1:]
+        return _Term(e, idx)
+
+    def permuted(self, order: str) -> "_Term":
+        if self.idx == order:
+            return self
+        perm = tuple(self.idx.index(c) for c in order)
+        return _Term(f"np.transpose({self.expr})" if perm == (1, 0) else f"rt.transpose({self.expr}, {perm})", order)
+
+    def aligned(self, letters: str) -> str:
+        """The term broadcast-ready against `letters` (its axes in that order, size-1 axes for the others)."""
+        e = self.permuted("".join(c for c in letters if c in self.idx)).expr
+        for k, c in enumerate(letters):
+            if c not in self.idx:
+                e = f"rt.expand_dims({e}, {k})"
+        return e
+
+
+def _contract(x: _Term, y: _Term, keep) -> _Term:
+    """x and y multiplied, their shared letters not in `keep` summed: a product (@) where it is one, else a
+    broadcast product and sums."""
+    shared = [c for c in x.idx if c in y.idx]
+    summed = [c for c in shared if c not in keep]
+    left = "".join(c for c in x.idx if c not in summed)
+    right = "".join(c for c in y.idx if c not in summed)
+    if len(summed) == 1 and len(shared) == 1 and len(left) <= 1 and len(right) <= 1:
+        c = summed[0]
+        return _Term(f"({x.permuted(left + c).expr} @ {y.permuted(c + right).expr})", left + right)
+    letters = x.idx + "".join(c for c in y.idx if c not in x.idx)
+    return _Term(f"({x.aligned(letters)} * {y.aligned(letters)})", letters).summed(set(letters) - set(summed))
+
+
+def _einsum(a: dict):
+    spec = _value(a.get("subscripts"))
+    operands = a.pop("operands", ())
+    if not isinstance(spec, str):
+        raise Decline("the subscripts must be a string literal")
+    spec = spec.replace(" ", "")
+    if "..." in spec:
+        raise Decline("ellipsis (...) in the subscripts is not supported")
+    inputs, arrow, out = spec.partition("->")
+    inputs = inputs.split(",")
+    letters = "".join(inputs)
+    if not arrow:   # implicit output: the letters that appear once, in alphabetical order
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(inputs) != len(operands):
+        raise Decline(f"{len(inputs)} operand subscripts for {len(operands)} operands")
+    for part in inputs + [out]:
+        if not all(c.isalpha() for c in part) or len(set(part)) != len(part):
+            raise Decline(f"subscripts {part!r}: letters only, none repeated within an operand "
+                          "(for a diagonal or trace use np.diag / np.trace)")
+    if set(out) - set(letters):
+        raise Decline(f"output letters {''.join(sorted(set(out) - set(letters)))!r} appear in no operand")
+    terms = []
+    for k, (node, idx) in enumerate(zip(operands, inputs)):
+        a[f"operand{k}"] = node
+        terms.append(_Term(f"operand{k}", idx))
+    cur = terms[0]
+    for k in range(1, len(terms)):
+        later = set(out) | set("".join(inputs[k + 1:]))
+        cur = cur.summed(later | set(terms[k].idx))
+        nxt = terms[k].summed(later | set(cur.idx))
+        cur = _contract(cur, nxt, later)
+    return cur.summed(set(out)).permuted(out).expr
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -142,6 +219,8 @@ COMPOSITES = {
     "np.linalg.matrix_power": ("x, n", _matrix_power, [np.linalg.matrix_power], "write the products out"),
     "rt.softmax": ("x, axis=None", _softmax, [scipy.special.softmax], "pass axis= as an int"),
     "rt.log_softmax": ("x, axis=None", _log_softmax, [scipy.special.log_softmax], "pass axis= as an int"),
+    "np.einsum": ("subscripts, *operands", _einsum, [np.einsum],
+                  "write the contraction with @, np.sum(..., axis=...), np.transpose and broadcasting"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
 }
