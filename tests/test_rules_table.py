@@ -117,6 +117,11 @@ ENTRIES = {
                           " + np.sum(np.sin(np.einsum('bij,i->jb', x, y)))", "rr", [((2, 3, 2), (3,))]),
     "np.einsum chain": ("np.einsum('ij,jk,kl->il', x, y, x) + np.einsum('i,i', x[0], y[1])"
                         " + np.einsum('i,j->ij', x[1], y[0])", "rr", [((2, 2), (2, 2))]),
+    "np.flip": ("np.flip(x) * x + np.flip(x, 0) + np.flip(x, axis=-1) * 2.0", "r", [((2, 3),), ((4,),)]),
+    "np.fliplr": ("np.fliplr(x) * x", "r", [((2, 3),)]), "np.flipud": ("np.flipud(x) * x", "r", [((2, 3),), ((3,),)]),
+    "np.vstack": ("np.vstack((x, y)) * np.vstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (1, 3))]),
+    "np.hstack": ("np.hstack((x, y)) * np.hstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (2, 3))]),
+    "rt.atleast_2d": ("np.atleast_2d(x) * y", "rr", [((3,), (2, 3)), ((2, 3), (2, 3)), ((), (2, 1))]),
     "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),
     "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,))]),
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),

@@ -206,6 +206,34 @@ def _einsum(a: dict):
     return cur.summed(set(out)).permuted(out).expr
 
 
+def _flip(a: dict):
+    axis = _value(a.get("axis"), None)
+    if axis is None:   # every axis reversed = the C-order elements reversed
+        return "rt.reshape_like(np.ravel(x)[::-1], x)"
+    if type(axis) is not int:
+        raise Decline("axis must be an int literal or None")
+    return "x[" + ":, " * axis + "::-1]" if axis >= 0 else "x[..., ::-1" + ", :" * (-axis - 1) + "]"
+
+
+def _parts(a: dict) -> list:
+    """The names of a literal tuple/list argument's elements (bound in `a` for substitution)."""
+    seq = a.pop("tup", None)
+    if not isinstance(seq, (gast.Tuple, gast.List)) or not seq.elts:
+        raise Decline("the arrays must be listed in a literal tuple or list")
+    for k, e in enumerate(seq.elts):
+        a[f"part{k}"] = e
+    return [f"part{k}" for k in range(len(seq.elts))]
+
+
+def _vstack(a: dict):
+    return "np.concatenate((" + "".join(f"rt.atleast_2d({p}), " for p in _parts(a)) + "), axis=0)"
+
+
+def _hstack(a: dict):   # 1-d parts join end to end, others along axis 1
+    parts = _parts(a)
+    return "np.concatenate((" + "".join(f"{p}, " for p in parts) + f"), axis=rt.min2({parts[0]}.ndim - 1, 1))"
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -221,6 +249,12 @@ COMPOSITES = {
     "rt.log_softmax": ("x, axis=None", _log_softmax, [scipy.special.log_softmax], "pass axis= as an int"),
     "np.einsum": ("subscripts, *operands", _einsum, [np.einsum],
                   "write the contraction with @, np.sum(..., axis=...), np.transpose and broadcasting"),
+    "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
+    "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),
+    "np.flipud": ("x", lambda a: "x[::-1]", [np.flipud], ""),
+    "np.vstack": ("tup", _vstack, [np.vstack, np.row_stack] if hasattr(np, "row_stack") else [np.vstack],
+                  "list the arrays in a literal tuple: np.vstack((a, b))"),
+    "np.hstack": ("tup", _hstack, [np.hstack], "list the arrays in a literal tuple: np.hstack((a, b))"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
 }

@@ -229,3 +229,17 @@ def _select_nb(cond, a, b):
     if all(nb_is_scalar(t) or nb_is_array(t) for t in (cond, a, b)):
         return lambda cond, a, b: np.where(cond, a, b)
     return None
+
+
+def atleast_2d(x):
+    """np.atleast_2d: a scalar as (1, 1), a vector as one row (1, n); 2-d and more unchanged."""
+    return np.atleast_2d(x)
+
+
+@overload(atleast_2d)
+def _atleast_2d_nb(x):
+    if nb_is_scalar(x):
+        return lambda x: np.full((1, 1), x)
+    if nb_is_array(x):
+        return lambda x: np.atleast_2d(x)
+    return None
