@@ -48,6 +48,8 @@ def simplify(e):
                     return L
             if lc and num(L) and isinstance(n.op, gast.Mult) and L.value == 1:
                 return R
+            if lc and num(L) and isinstance(n.op, gast.Add) and L.value == 0:
+                return R
             return n
     return S().visit(e)
 
