@@ -3,9 +3,12 @@
     parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
     flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
     lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
-    desugar        augassign, unpacking, for-over-iterables, chained compares    transforms/desugar.py
+    desugar        augassign, unpacking, for-over-iterables, chained compares,   transforms/desugar.py
+                   sum(... for ...) -> accumulating loops
     resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
-    canonicalize   axis=/keepdims=, x[:, None], slogdet                          transforms/desugar.py
+    canonicalize   axis=/keepdims= (tuples of axes too), x[:, None], slogdet,    transforms/desugar.py
+                   pow()/np.add() -> operators, composites (np.var, np.einsum,   rules/composites.py
+                   ...) written out in primitives
     structure      early return / break / continue -> structured flow            transforms/controlflow.py
     anf            one operation per statement                                   transforms/anf.py
     inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
