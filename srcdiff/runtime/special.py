@@ -41,26 +41,6 @@ def _softplus_k(x):
 
 
 @register_jitable
-def _gammaln_k(x):
-    return math.lgamma(x)
-
-
-@register_jitable
-def _erf_k(x):
-    return math.erf(x)
-
-
-@register_jitable
-def _gamma_k(x):
-    return math.gamma(x)
-
-
-@register_jitable
-def _erfc_k(x):
-    return math.erfc(x)
-
-
-@register_jitable
 def _ndtr_k(x):
     return 0.5 * math.erfc(-x * 0.7071067811865476)
 
@@ -289,8 +269,8 @@ def xlog1py(x, y):
 _register2(xlogy, _xlogy_k)
 _register2(xlog1py, _xlog1py_k)
 for _f, _k in ((expit, _expit_k), (log_expit, _log_expit_k), (softplus, _softplus_k),
-               (gammaln, _gammaln_k), (digamma, _digamma_k), (trigamma, _trigamma_k),
-               (erf, _erf_k), (gamma, _gamma_k), (erfc, _erfc_k), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
+               (gammaln, math.lgamma), (digamma, _digamma_k), (trigamma, _trigamma_k),
+               (erf, math.erf), (gamma, math.gamma), (erfc, math.erfc), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
                (mills_inverse, _mills_inverse_k)):
     _register(_f, _k)
 del _f, _k
