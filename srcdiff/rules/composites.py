@@ -8,7 +8,6 @@ names, or raises Decline (the entry's advice follows in the error).
 """
 from __future__ import annotations
 
-import inspect
 import math
 
 import gast
@@ -16,6 +15,7 @@ import numpy as np
 import scipy.special
 
 from ..transforms.astutil import const, copy_loc, parse_expr, substitute
+from . import _signature
 
 _ABSENT = object()
 
@@ -28,11 +28,7 @@ def _value(arg, default=_ABSENT):
     """Literal value of a bound argument (a gast Constant), `default` when not given, else _ABSENT."""
     if arg is None:
         return default
-    if isinstance(arg, gast.Constant):
-        return arg.value
-    if isinstance(arg, gast.UnaryOp) and isinstance(arg.op, gast.USub) and isinstance(arg.operand, gast.Constant):
-        return -arg.operand.value
-    return _ABSENT
+    return arg.value if isinstance(arg, gast.Constant) else _ABSENT   # (-1 is one constant by now)
 
 
 def _reduce(fn: str, a: dict, body: str = "x") -> str:
@@ -252,17 +248,12 @@ COMPOSITES = {
     "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
     "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),
     "np.flipud": ("x", lambda a: "x[::-1]", [np.flipud], ""),
-    "np.vstack": ("tup", _vstack, [np.vstack, np.row_stack] if hasattr(np, "row_stack") else [np.vstack],
-                  "list the arrays in a literal tuple: np.vstack((a, b))"),
+    "np.vstack": ("tup", _vstack, [np.vstack], "list the arrays in a literal tuple: np.vstack((a, b))"),
     "np.hstack": ("tup", _hstack, [np.hstack], "list the arrays in a literal tuple: np.hstack((a, b))"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
 }
-_SIGNATURES = {}
-for _name, (_params, *_rest) in COMPOSITES.items():
-    _ns: dict = {}
-    exec(f"def _f({_params}): pass", _ns)
-    _SIGNATURES[_name] = inspect.signature(_ns["_f"])
+_SIGNATURES = {name: _signature(params) for name, (params, *_) in COMPOSITES.items()}
 ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs}
 _REQUIRED_NONE = ("dtype", "out")
 
