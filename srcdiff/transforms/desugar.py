@@ -216,7 +216,8 @@ class _Desugar:
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
 
         class Sums(gast.NodeTransformer):
-            guarded = None
+            def __init__(self, guarded=None):
+                self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
 
             def visit_Call(self, node):
                 comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
@@ -246,8 +247,7 @@ class _Desugar:
                 return self.guard(node, "a lambda")
 
         if isinstance(s, gast.While):
-            Sums.guarded = "a while condition (it is evaluated again on every iteration)"
-            Sums().visit(s.test)
+            Sums("a while condition (it is evaluated again on every iteration)").visit(s.test)
         for field in self._HOISTABLE.get(type(s), ()):
             if getattr(s, field, None) is not None:
                 setattr(s, field, Sums().visit(getattr(s, field)))
