@@ -1,4 +1,9 @@
-"""Shared helper: compare srcdiff gradients with central finite differences."""
+"""Shared helpers: compare srcdiff gradients with central finite differences; load generated test sources."""
+import importlib.util
+import os
+import sys
+import tempfile
+
 import numpy as np
 
 import srcdiff
@@ -39,3 +44,15 @@ def check_grad(f, args, wrt=None, jit=False, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(g, expect, rtol=rtol, atol=atol, err_msg=f"d/d arg {k}")
         assert np.shape(g) == np.shape(args[k])
     return got
+
+
+def source_module(name: str, source: str):
+    """Import `source` as module `name` from a real file (srcdiff reads the functions' source back)."""
+    path = os.path.join(tempfile.mkdtemp(prefix=f"srcdiff_{name}_"), f"{name}.py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -4,16 +4,11 @@ The subscripts must be literals in the differentiated source, so the wrappers ar
 module: one function per random specification (1 to 3 operands, letters shared, summed, kept, in any
 output order), each reducing the einsum with a non-uniform cotangent.
 """
-import importlib.util
-import os
-import sys
-import tempfile
-
 import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import check_grad
+from gradcheck import check_grad, source_module
 
 LETTERS = "ijkl"
 SIZES = {"i": 2, "j": 3, "k": 2, "l": 3}
@@ -42,21 +37,12 @@ SPECS = _specs()
 
 @pytest.fixture(scope="module")
 def wrappers():
-    d = tempfile.mkdtemp(prefix="srcdiff_einsum_")
     src = ["import numpy as np\n"]
     for k, spec in enumerate(SPECS):
-        ops = spec.split("->")[0].split(",")
-        params = ", ".join(f"a{m}" for m in range(len(ops)))
+        params = ", ".join(f"a{m}" for m in range(len(spec.split("->")[0].split(","))))
         src.append(f"\ndef f{k}({params}):\n    out = np.einsum({spec!r}, {params})\n"
                    f"    return np.sum(np.sin(1.3 * out) + out)\n")
-    path = os.path.join(d, "einsum_wrappers.py")
-    with open(path, "w") as fh:
-        fh.write("".join(src))
-    spec_ = importlib.util.spec_from_file_location("einsum_wrappers", path)
-    mod = importlib.util.module_from_spec(spec_)
-    sys.modules["einsum_wrappers"] = mod
-    spec_.loader.exec_module(mod)
-    return mod
+    return source_module("einsum_wrappers", "".join(src))
 
 
 def _args(spec, seed):

@@ -7,10 +7,6 @@ vector-Jacobian product is checked, not just its row sums.  float64 on both back
 (jvp along a random direction) on the Python backend; float32
 (Python backend) against the float64 finite differences with a loose tolerance.
 """
-import importlib.util
-import os
-import sys
-import tempfile
 import warnings
 import zlib
 
@@ -18,6 +14,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from gradcheck import source_module
 from srcdiff.rules import RULES
 from srcdiff.rules.composites import COMPOSITES
 
@@ -234,19 +231,12 @@ _MOD = None
 def wrappers():
     global _MOD
     if _MOD is None:
-        d = tempfile.mkdtemp(prefix="srcdiff_rules_")
         parts = [HEADER]
         for rule, (expr, dom, _) in ENTRIES.items():
             params = ", ".join("xyzw"[:len(dom)])
             parts.append(f"\ndef {_fname(rule)}({params}):\n    out = {expr}\n"
                          f"    return np.sum(np.sin(1.3 * out) + out)\n")
-        path = os.path.join(d, "rules_wrappers.py")
-        with open(path, "w") as fh:
-            fh.write("".join(parts))
-        spec = importlib.util.spec_from_file_location("rules_wrappers", path)
-        _MOD = importlib.util.module_from_spec(spec)
-        sys.modules["rules_wrappers"] = _MOD
-        spec.loader.exec_module(_MOD)
+        _MOD = source_module("rules_wrappers", "".join(parts))
     return _MOD
 
 
