@@ -29,6 +29,8 @@ MM = [((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,))]
 ENTRIES = {
     "+": ("x + y", "rr", B), "-": ("x - y", "rr", B), "*": ("x * y", "rr", B), "/": ("x / y", "rp", B),
     "**": ("x ** y", "pr", B), "@": ("x @ y", "rr", [c for c in MM if c != ((3,), (3,))] + [((3, 3), (3, 3))]),
+    "%": ("x % y + np.mod(x, y) + np.remainder(x, y)", "rp", B), "np.fmod": ("np.fmod(x, y)", "rp", B),
+    "np.fmod math": ("math.fmod(x, y) + math.fmod(-x, y)", "rp", [((), ())]),
     "neg": ("-x", "r", E), "pos": ("+x", "r", E),
     "np.exp": ("np.exp(x)", "r", E), "math.exp": ("math.exp(x)", "r", S),
     "np.log": ("np.log(x)", "p", E), "math.log": ("math.log(x)", "p", S),

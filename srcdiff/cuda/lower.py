@@ -50,7 +50,7 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "np.fabs": "abs({0})", "np.negative": "(-({0}))", "np.square": "(({0}) * ({0}))",
     "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
     "rt.gammaln": "math.lgamma({0})", "rt.erf": "math.erf({0})", "np.floor": "float(math.floor({0}))",
-    "np.ceil": "float(math.ceil({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
+    "np.ceil": "float(math.ceil({0}))", "np.trunc": "float(math.trunc({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
     "float": "float({0})", "rt.copy": "({0})", "np.copy": "({0})", "rt.seed": "1.0",
     "np.log2": "math.log2({0})", "np.log10": "math.log10({0})", "np.exp2": "math.exp(0.6931471805599453 * ({0}))",
     "np.arcsinh": "math.asinh({0})", "np.arccosh": "math.acosh({0})", "np.arctanh": "math.atanh({0})",
@@ -67,7 +67,7 @@ _BINARY = {
     "np.maximum": "max({0}, {1})", "np.minimum": "min({0}, {1})", "rt.max2": "max({0}, {1})",
     "rt.min2": "min({0}, {1})", "max": "max({0}, {1})", "min": "min({0}, {1})",
     "np.arctan2": "math.atan2({0}, {1})", "math.atan2": "math.atan2({0}, {1})", "np.power": "(({0}) ** ({1}))",
-    "math.pow": "math.pow({0}, {1})", "np.hypot": "math.hypot({0}, {1})",
+    "math.pow": "math.pow({0}, {1})", "np.fmod": "math.fmod({0}, {1})", "np.hypot": "math.hypot({0}, {1})",
     "np.logaddexp": "(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))",
     "np.logaddexp2": "(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) "
                      "* 1.4426950408889634)",

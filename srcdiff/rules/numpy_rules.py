@@ -24,6 +24,11 @@ R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)"
   jvp="dx / y - ans * dy / y")
 R("**", [], "x, y", "rt.unbroadcast(g * y * x ** (y - 1), x)",
   "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * y * x ** (y - 1) + dy * ans * rt.safe_log(x)")
+# x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
+R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
+  jvp="dx - dy * np.floor(x / y)")
+R("np.fmod", [np.fmod, math.fmod], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.trunc(x / y), y)",
+  jvp="dx - dy * np.trunc(x / y)")
 R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy")
 R("neg", [np.negative], "x", "-g", jvp="-dx")
 R("pos", [np.positive], "x", "g", jvp="dx")
@@ -198,7 +203,7 @@ _NONDIFF = {
     "len": builtins.len, "range": builtins.range, "int": builtins.int, "bool": builtins.bool,
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
-    "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.mod": np.mod,
+    "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.trunc": np.trunc,
     "np.floor_divide": np.floor_divide,
 }
 for _name, _obj in _NONDIFF.items():
@@ -213,7 +218,7 @@ BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(
                    id(np.add): "+", id(np.subtract): "-", id(np.multiply): "*", id(np.divide): "/",
                    id(np.true_divide): "/"}
 # canonical names that are operators: a call of one (pow(x, y), np.add(x, y)) becomes the operator
-OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow"}
+OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", "%": "Mod"}
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}
