@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from . import backends, compiler
-from .transforms import flatten, kinds
+from .transforms import dims, flatten, kinds
 from .errors import SrcdiffError
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
@@ -65,11 +65,12 @@ class Transformed:
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
 
-    def _build(self, arg_kinds: tuple = (), structs: tuple = ()):
-        """Generate (and load/compile) the gradient specialised to the arguments' kinds."""
-        key = (arg_kinds, repr(structs))
+    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = ()):
+        """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
+        their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
+        key = (arg_kinds, repr(structs), arg_dims)
         if key not in self._cache:
-            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs))
+            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
                 compiler.check_numba(mod)
             src = mod.source(jit=self.jit)
@@ -110,7 +111,8 @@ class Transformed:
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
-        fn = self._build(arg_kinds, structs) if structs else self._build(arg_kinds)
+        labels = dims.label_arguments(args[:nargs])
+        fn = self._build(arg_kinds, structs, arg_dims=labels) if structs else self._build(arg_kinds, arg_dims=labels)
         try:
             out = fn(*args)
         except SrcdiffError:

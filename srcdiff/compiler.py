@@ -16,13 +16,17 @@
     cse            repeated operations in a block reuse the first result         transforms/optimize.py
     tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
+    dims           which axes have equal lengths, from the arguments' pattern    transforms/dims.py
+                   (specialisation): shape classes for reverse and optimize
     aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
     logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
                    hoisted out of the loop (after reverse: its two adjoints fused)
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal, copy propagation, elementwise fusion       transforms/optimize.py
+    optimize       dead code removal, copy propagation                           transforms/optimize.py
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
+    optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
+                   stacks dropped
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
@@ -73,7 +77,7 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
-                      arg_kinds: dict | None = None) -> gast.FunctionDef:
+                      arg_kinds: dict | None = None, arg_dims: dict | None = None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
@@ -83,20 +87,22 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
         unit = logdomain.log_domain_products(unit, kind_map)
         kind_map = kinds.infer(unit.node, arg_kinds)
     active = activity.active_names(unit.node, wrt, unit.callees)
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map)
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
     restore = written & first.reads
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map)
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims)
     second.function(name)
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map)
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map, arg_dims)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
     fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
                                      final.namer)
+    fn = optimize.fuse_elementwise(fn, final.kinds)
     fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
+    fn = optimize.drop_dead_stacks(fn)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
 
@@ -264,8 +270,8 @@ def _ssa_for(module: Module, unit: parse.Unit):
 
 
 def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = ()) -> str:
-    k = (_key(obj), positions, mode, arg_kinds)
+             arg_kinds: tuple = (), arg_dims: tuple = ()) -> str:
+    k = (_key(obj), positions, mode, arg_kinds, arg_dims)
     if k in module.vjps:
         return module.vjps[k]
     unit = _unit_for(module, obj)
@@ -281,15 +287,18 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
-    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)))
+    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
+                           dict(zip(params, arg_dims)))
     module.functions.append(fn)
     return name
 
 
-def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None) -> Module:
+def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
+                 arg_dims: tuple = ()) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
 
-    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf."""
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
+    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only."""
     module = Module()
     if structs:
         unit = flatten.flatten_arguments(parse.parse(fn), structs)
@@ -304,7 +313,8 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
                            unit.filename, unit.node.lineno)
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds)
+                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
+                            arg_dims=arg_dims)
     from .transforms import forward
     module.functions = [forward.raise_stacks(f) for f in module.functions]
     return module

@@ -15,7 +15,7 @@ import numpy as np
 from . import api, backends, compiler
 from .api import Transformed, Wrt, _translate, _wrt_names, user_location
 from .errors import SrcdiffError
-from .transforms import flatten, kinds
+from .transforms import dims, flatten, kinds
 
 
 def generated_function(f, args=None):
@@ -26,7 +26,7 @@ def generated_function(f, args=None):
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         fn = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
-            fn = f._build(tuple(kinds.kind_of_value(a) for a in args[:n]))
+            fn = f._build(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
         fn = fn if fn is not None else f._build()
         return getattr(fn, "py_func", fn)
     if isinstance(f, ForwardTransformed):
@@ -101,7 +101,8 @@ class ForwardTransformed:
             if isinstance(self.f, Transformed):   # hvp: forward over the flattened gradient
                 original = args
                 flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
-                grad_fn = self.f._build(tuple(kinds.kind_of_value(a) for a in flat_args), structs)
+                grad_fn = self.f._build(tuple(kinds.kind_of_value(a) for a in flat_args), structs,
+                                        arg_dims=dims.label_arguments(flat_args))
                 fn = self._build_over(getattr(grad_fn, "py_func", grad_fn), structs)
 
                 def restructure(out):
@@ -311,13 +312,13 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
 
 
 # ---- nesting: grad(grad(f)) and friends differentiate the generated source -------------------------------
-def _reverse_nested(t: Transformed, arg_kinds: tuple):
+def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
     """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated, in
     reverse mode over the inner generated source specialised to the arguments' kinds (one sweep for
     any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse.backward_pop)."""
     inner = t.f._build(arg_kinds) if arg_kinds else t.f._build()
     inner = getattr(inner, "py_func", inner)
-    mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds)
+    mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
     src = mod.source()
     loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, t.jit)
     return mod, src, getattr(loaded, mod.entry)
@@ -371,9 +372,10 @@ def _install_nesting():
             if key not in self._cache:
                 arg_kinds = args[0] if args else ()
                 built = None
-                if len(args) <= 1 and not kwargs and all(k is not None and k[0] != "t" for k in arg_kinds):
+                if len(args) <= 1 and set(kwargs) <= {"arg_dims"} and all(k is not None and k[0] != "t"
+                                                                          for k in arg_kinds):
                     try:      # reverse over reverse
-                        built = _reverse_nested(self, arg_kinds)
+                        built = _reverse_nested(self, arg_kinds, kwargs.get("arg_dims", ()))
                     except SrcdiffError:   # e.g. a helper with a forward rule only: forward over reverse
                         built = None
                 self._cache[key] = built or _nested(self)

@@ -118,7 +118,7 @@ R("np.array", [np.array], "x", None, variadic="array")
 for red in ("sum", "mean"):
     R(f"np.{red}", [getattr(np, red)], "x", f"rt.{red}_grad(g, x, None)", jvp=f"np.{red}(dx)")
     R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, axis)", None, jvp=f"rt.{red}(dx, axis)")
-R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(dx, x, ans, None))")
+R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(1.0, x, ans, None) * dx)")
 R("rt.prod", [], "x, axis", "rt.prod_grad(g, x, ans, axis)", None,
   jvp="rt.sum(rt.prod_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
 for red, objs in (("max", [np.max, np.amax]), ("min", [np.min, np.amin])):

@@ -288,11 +288,33 @@ def _in_order(stmts):
 _ELEMENTWISE = _SAME - {"np.transpose", "rt.transpose", "np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}
 
 
-def shape_classes(fn: gast.FunctionDef, kinds: dict) -> dict:
+def _many_elementwise():
+    from .dims import ELEMENTWISE
+    return ELEMENTWISE - {"rt.zeros_like", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"}
+
+
+_MANY_ELEMENTWISE = _many_elementwise()
+
+
+def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = None) -> dict:
     """name -> a representative: two names with the same representative have the same shape.
 
-    Elementwise results take the class of their array operand(s); everything else is its own class."""
+    With the arguments' axis labels (transforms/dims.py), names whose labels are known share the class
+    of the first name (parameters first) with the same labels. Otherwise elementwise results take the
+    class of their array operand(s); everything else is its own class."""
     cls: dict = {}
+    fixed: set = set()
+    if arg_dims:
+        from . import dims as _dims
+        labels = _dims.infer(fn, kinds, arg_dims)
+        order = [a.id for a in fn.args.args] + [n.targets[0].id for n in _in_order(fn.body)
+                                                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)]
+        first: dict = {}
+        for name in order:
+            d = labels.get(name)
+            if isinstance(d, tuple) and d and not is_scalar(kinds.get(name)):
+                cls[name] = first.setdefault(d, name)
+                fixed.add(name)
 
     def of_atom(a):
         if isinstance(a, gast.Name):
@@ -325,7 +347,7 @@ def shape_classes(fn: gast.FunctionDef, kinds: dict) -> dict:
         for n in _in_order(fn.body):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 name = n.targets[0].id
-                if is_scalar(kinds.get(name)):
+                if is_scalar(kinds.get(name)) or name in fixed:
                     continue
                 c = of_value(n.value, name)
                 new = c if c not in (None, "scalar") else name
@@ -357,6 +379,9 @@ def expr_shape_class(e, cls: dict, kinds: dict):
     name = dotted_name(e.func) if isinstance(e, gast.Call) else None
     if name in _ELEMENTWISE and len(e.args) == 1:
         return expr_shape_class(e.args[0], cls, kinds)
+    if name in _MANY_ELEMENTWISE and e.args and not e.keywords:    # np.maximum(z, 0.0), rt.max_weight(z, 0.0)
+        parts = {expr_shape_class(a, cls, kinds) for a in e.args} - {"scalar"}
+        return "scalar" if not parts else parts.pop() if len(parts) == 1 and None not in parts else None
     if name in _GRAD_LIKE_X and len(e.args) > 1:  # reduction adjoints have the input's shape
         return expr_shape_class(e.args[1], cls, kinds)
     return None

@@ -71,6 +71,55 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             return fn
 
 
+def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """A stack whose popped values the backward sweep never reads (a later pass made its one reader
+    scalar or dropped it) is not made: its `s = []`, pushes and pops go, then what only fed them."""
+    from .astutil import COMMENT_MARK, dotted_name
+    marks = [k for k, s in enumerate(fn.body) if is_comment(s) and s.value.value == COMMENT_MARK + "backward sweep"]
+    if not marks:
+        return fn
+    stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+              and isinstance(s.value, gast.List) and not s.value.elts}
+    read = _loads(gast.Module(body=fn.body[marks[0] + 1:], type_ignores=[]))
+    uses: dict = {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Name) and n.id in stacks:
+            uses[n.id] = uses.get(n.id, 0) + 1
+    dead, seen = set(stacks), {}
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".pop"):
+            st = dotted_name(n.value.func)[:-4]
+            if st in stacks:
+                seen[st] = seen.get(st, 0) + 1
+                if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read):
+                    dead.discard(st)
+        elif isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".append"):
+            st = dotted_name(n.value.func)[:-7]
+            seen[st] = seen.get(st, 0) + 1
+    dead = {st for st in dead if seen.get(st, 0) + 1 == uses.get(st)}    # used by nothing else
+    if not dead:
+        return fn
+
+    def gone(s):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id in dead:
+            return True
+        call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
+        return isinstance(call, gast.Call) and (dotted_name(call.func) or "").rsplit(".", 1)[0] in dead
+
+    def clean(stmts):
+        out = []
+        for s in stmts:
+            if gone(s):
+                continue
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, clean(getattr(s, f)))
+            out.append(s)
+        return out
+    fn.body = clean(fn.body)
+    return eliminate_dead_code(fn)
+
+
 def _assign_counts(fn) -> dict:
     counts: dict = {}
     for n in gast.walk(fn):
@@ -189,19 +238,25 @@ _ELEMENTWISE_CALLS = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
 
 
-def _elementwise(e) -> bool:
-    """An expression NumPy evaluates elementwise and Numba fuses into one loop (array expressions)."""
+def _elementwise(e, calls=None) -> bool:
+    """An expression NumPy evaluates elementwise and Numba fuses into one loop (array expressions);
+    with `calls`, one made of operators and those elementwise functions (its value broadcasts them)."""
+    calls = _ELEMENTWISE_CALLS if calls is None else calls
     if isinstance(e, (gast.Name, gast.Constant)):
         return True
     if isinstance(e, gast.BinOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.left) and _elementwise(e.right)
+        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.left, calls) and _elementwise(e.right, calls)
     if isinstance(e, gast.UnaryOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.operand)
+        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.operand, calls)
     if isinstance(e, gast.Call):
         from .astutil import dotted_name
-        return (dotted_name(e.func) in _ELEMENTWISE_CALLS and not e.keywords
-                and all(_elementwise(a) for a in e.args))
+        return dotted_name(e.func) in calls and not e.keywords and all(_elementwise(a, calls) for a in e.args)
     return False
+
+
+def _broadcasting(e) -> bool:
+    from .kinds import _MANY_ELEMENTWISE
+    return _elementwise(e, _MANY_ELEMENTWISE)
 
 
 def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
@@ -252,7 +307,8 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                 if is_comment(u):
                     break   # another source line: keep each adjoint block under its own comment
                 if t in _loads(u):
-                    if (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
+                    if (isinstance(u, (gast.Assign, gast.AugAssign))
+                            and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
                             and _elementwise(u.value)):
                         for n in gast.walk(u.value):
                             for f, v in gast.iter_fields(n):
@@ -294,11 +350,12 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 
 
 def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.FunctionDef:
-    """`a = rt.sum_grad(g, x, None)` with a scalar `g` (an array of x's shape filled with g), read once,
-    by a later elementwise statement of the same block whose other array operands all have x's shape:
-    that statement reads g instead (it broadcasts to the same values), and a's array is never made."""
+    """`a = rt.sum_grad(g, x, None)` (or rt.mean_grad) with a scalar `g` is an array of x's shape filled
+    with g (or g / x.size). When every statement reading `a` is a later elementwise one of the same block
+    whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
+    or g itself read directly, and the filled array is never made."""
     from .astutil import dotted_name, load
-    from .kinds import expr_shape_class, is_scalar
+    from .kinds import F, expr_shape_class, is_scalar
 
     loads: dict = {}
     for n in gast.walk(fn):
@@ -308,7 +365,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
 
     def candidate(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.sum_grad"
+                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
                 and not s.value.keywords and len(s.value.args) in (2, 3)):
             return None
         g, x = s.value.args[:2]
@@ -317,9 +374,29 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             return None
         a = s.targets[0].id
         if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
-                and (kinds.get(x.id) or ("?",))[0] == "a" and counts.get(a) == 1 and loads.get(a) == 1):
+                and (kinds.get(x.id) or ("?",))[0] == "a" and counts.get(a) == 1 and loads.get(a)):
             return None
         return a, g.id, x.id
+
+    def readers(stmts, a, g, x):
+        """The statements after the candidate that read `a`, when all of them qualify, else None."""
+        found, seen = [], 0
+        for u in stmts:
+            if is_comment(u):
+                continue
+            n = sum(1 for m in gast.walk(u) if isinstance(m, gast.Name) and m.id == a and isinstance(m.ctx, gast.Load))
+            if n:
+                target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
+                if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
+                        and _broadcasting(u.value)
+                        and expr_shape_class(_replace_name(u.value, a, load(g)), shapes, kinds) == shapes.get(x, x)):
+                    return None
+                found.append(u)
+                seen += n
+            stored = {m.id for m in gast.walk(u) if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store)}
+            if {g, x} & stored:
+                break
+        return found if seen == loads.get(a) else None
 
     def block(stmts):
         for s in stmts:
@@ -331,20 +408,19 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             if c is None:
                 continue
             a, g, x = c
-            for u in stmts[k + 1:]:
-                if is_comment(u):
-                    continue
-                if a in _loads(u):
-                    if (isinstance(u, gast.Assign) and isinstance(u.targets[0], gast.Name)
-                            and _elementwise(u.value)):
-                        new = _replace_name(u.value, a, load(g))
-                        if expr_shape_class(new, shapes, kinds) == shapes.get(x, x):
-                            u.value = new
-                            del stmts[k]
-                    break
-                stored = {n.id for n in gast.walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                if {g, x} & stored or not isinstance(u, (gast.Assign, gast.AugAssign, gast.Expr)):
-                    break
+            found = readers(stmts[k + 1:], a, g, x)
+            if found is None:
+                continue
+            if dotted_name(stmts[k].value.func) == "rt.mean_grad":
+                stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(),
+                                            right=gast.Attribute(value=load(x), attr="size", ctx=gast.Load()))
+                kinds[a] = F
+            elif len(found) == 1:
+                found[0].value = _replace_name(found[0].value, a, load(g))
+                del stmts[k]
+            else:
+                stmts[k].value = load(g)
+                kinds[a] = F
 
     block(fn.body)
     return fn

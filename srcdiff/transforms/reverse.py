@@ -59,10 +59,10 @@ class Reverse:
     """Generates the gradient function of one SSA unit."""
 
     def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
-                 kinds: dict | None = None):
+                 kinds: dict | None = None, arg_dims: dict | None = None):
         self.unit, self.fn = unit, unit.node
         self.kinds = dict(kinds or {})
-        self.shapes = shape_classes(unit.node, self.kinds) if kinds else None
+        self.shapes = shape_classes(unit.node, self.kinds, arg_dims) if kinds else None
         self.wrt, self.active, self.mode = wrt, active, mode
         self.callee_vjp = callee_vjp        # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
@@ -731,6 +731,10 @@ class Reverse:
             seed.append(assign(d, seed_expr))
             state[d] = False
         bwd = self.backward(body, None, state)
+        # a name read only by a helper that tidy() dropped (rt.unbroadcast(g, x) where g has x's shape) is
+        # not needed: the next round neither stores nor restores it
+        self.reads &= {n.id for b in seed + bwd for n in gast.walk(b)
+                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         grads = []
         for p in self.wrt:
             d = self.adj(p)

@@ -1,0 +1,184 @@
+"""Symbolic array dimensions: which axes of which SSA arrays certainly have the same length.
+
+A gradient is specialised to the pattern of equal lengths among its array arguments' axes
+(`label_arguments`): for x (N, D), y (N,), w (D,) the labels are ("n0", "n1"), ("n0",), ("n1",),
+whatever N and D are; a length of 1 is the label 1, since it broadcasts. `infer` carries the labels
+through elementwise operations (broadcasting), matrix products, reductions over a literal axis, basic
+indexing and transposes; anything else is unknown (None). The reverse pass then knows that `y * z`
+has y's shape, so `rt.unbroadcast(g, y)` is `g` itself, and the primal `y * z` need not be kept for
+its shape, so elementwise statements fuse into one loop (optimize.fuse_elementwise).
+"""
+from __future__ import annotations
+
+import gast
+import numpy as np
+
+from .astutil import dotted_name
+
+UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
+
+# elementwise functions of any number of array arguments (results broadcast them)
+ELEMENTWISE = {
+    "np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
+    "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.fabs", "np.square",
+    "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.trunc", "np.log2", "np.log10",
+    "np.exp2", "np.arcsinh", "np.arccosh", "np.arctanh", "np.reciprocal", "np.cbrt", "np.deg2rad",
+    "np.rad2deg", "np.maximum", "np.minimum", "np.where", "np.clip", "np.arctan2", "np.hypot",
+    "np.logaddexp", "np.logaddexp2", "np.fmod", "np.isnan", "np.isinf", "np.isfinite",
+    "rt.expit", "rt.gammaln", "rt.digamma", "rt.trigamma", "rt.erf", "rt.erfc", "rt.ndtr", "rt.log_ndtr",
+    "rt.log_expit", "rt.xlogy", "rt.xlog1py", "rt.select", "rt.max_weight", "rt.max2", "rt.min2",
+    "rt.safe_log", "rt.in_interval", "rt.copy", "np.copy", "rt.zeros_like", "np.zeros_like",
+    "np.ones_like", "np.empty_like", "np.full_like", "rt.gamma", "rt.mills_inverse",
+}
+_SQUARE = {"np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}   # the argument's shape
+_REDUCE = {"rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp"}   # (x, axis)
+
+
+def label_arguments(args) -> tuple:
+    """Per argument: a tuple of axis labels (equal lengths share a label; length 1 is 1), or None."""
+    seen: dict = {}
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(tuple(1 if d == 1 else seen.setdefault(d, f"n{len(seen)}") for d in a.shape))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def broadcast(ds):
+    """Labels of the broadcast of operands with labels `ds` (() for scalars)."""
+    if UNSEEN in ds:
+        return UNSEEN
+    if any(d is None for d in ds):
+        return None
+    out = []
+    for k in range(1, max((len(d) for d in ds), default=0) + 1):
+        axis = {d[-k] for d in ds if len(d) >= k} - {1}
+        if len(axis) > 1:
+            return None     # two lengths not known to be equal (NumPy raises unless they are)
+        out.append(axis.pop() if axis else 1)
+    return tuple(reversed(out))
+
+
+def _matmul(a, b):
+    if UNSEEN in (a, b):
+        return UNSEEN
+    if a is None or b is None or len(a) > 2 or len(b) > 2:
+        return None
+    if not a or not b:
+        return broadcast([a, b])
+    return a[:-1] + b[1:] if len(b) == 2 else a[:-1]
+
+
+def _subscript(base, idx, kinds):
+    if base in (None, UNSEEN):
+        return base
+    elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+    out, axis = [], 0
+    for el in elts:
+        if isinstance(el, gast.Constant) and el.value is None:       # x[:, None]: a new axis
+            out.append(1)
+            continue
+        if axis >= len(base):
+            return None
+        if isinstance(el, gast.Slice) and el.lower is None and el.upper is None and el.step is None:
+            out.append(base[axis])
+        elif not isinstance(el, gast.Slice) and _int_scalar(el, kinds):
+            pass                                                       # an integer index drops the axis
+        else:
+            return None                                                # a slice of a part, fancy indexing
+        axis += 1
+    return tuple(out) + tuple(base[axis:])
+
+
+def _int_scalar(e, kinds):
+    if isinstance(e, gast.Constant):
+        return type(e.value) is int
+    k = kinds.get(e.id) if isinstance(e, gast.Name) else None
+    return k == ("s", "i")
+
+
+def _literal_axis(e, nd):
+    if isinstance(e, gast.Constant) and type(e.value) is int and -nd <= e.value < nd:
+        return e.value % nd
+    return None
+
+
+def of_expr(e, dims: dict, kinds: dict, assigned: set):
+    """Labels of expression `e` (None: unknown; UNSEEN: it reads a name not reached yet)."""
+    if isinstance(e, gast.Constant):
+        return () if isinstance(e.value, (int, float, bool)) else None
+    if isinstance(e, gast.Name):
+        k = kinds.get(e.id)
+        if k is not None and k[0] == "s":
+            return ()
+        if e.id in dims:
+            return dims[e.id]
+        return UNSEEN if e.id in assigned else None
+    if isinstance(e, gast.BinOp):
+        parts = [of_expr(x, dims, kinds, assigned) for x in (e.left, e.right)]
+        return _matmul(*parts) if isinstance(e.op, gast.MatMult) else broadcast(parts)
+    if isinstance(e, gast.UnaryOp):
+        return of_expr(e.operand, dims, kinds, assigned)
+    if isinstance(e, gast.Compare):
+        return broadcast([of_expr(x, dims, kinds, assigned) for x in [e.left] + e.comparators])
+    if isinstance(e, gast.Subscript):
+        return _subscript(of_expr(e.value, dims, kinds, assigned), e.slice, kinds)
+    if not isinstance(e, gast.Call) or e.keywords:
+        return None
+    name = dotted_name(e.func)
+    args = [of_expr(a, dims, kinds, assigned) for a in e.args]
+    if name in ELEMENTWISE:
+        return broadcast(args)
+    if name in ("np.dot", "np.matmul") and len(args) == 2:
+        return _matmul(*args)
+    if not args or args[0] in (None, UNSEEN):
+        return args[0] if args else None
+    a0 = args[0]
+    if name in _SQUARE:
+        return a0
+    if name in ("np.transpose", "rt.transpose") and len(args) == 1:
+        return tuple(reversed(a0))
+    if name in _REDUCE and len(args) == 2:
+        axis = _literal_axis(e.args[1], len(a0))
+        return None if axis is None else a0[:axis] + a0[axis + 1:]
+    if name == "rt.expand_dims" and len(args) == 2:
+        axis = _literal_axis(e.args[1], len(a0) + 1)
+        return None if axis is None else a0[:axis] + (1,) + a0[axis:]
+    if name == "rt.logsumexp_vecmat" and len(args) == 3:      # (v, M, E): M's columns
+        return None if args[1] in (None, UNSEEN) or len(args[1]) != 2 else args[1][1:]
+    if name == "rt.logsumexp_matvec" and len(args) == 3:      # (M, v, E): M's rows
+        return None if len(a0) != 2 else a0[:1]
+    return None
+
+
+def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
+    """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle)."""
+    from .kinds import _in_order
+    dims = {p: d for p, d in arg_dims.items() if d is not None}
+    assigned = {t.id for n in gast.walk(fn) if isinstance(n, (gast.Assign, gast.For))
+                for t in gast.walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+                if isinstance(t, gast.Name)}
+    for _ in range(20):     # each name goes at most unseen -> labels -> unknown
+        changed = False
+        for n in _in_order(fn.body):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
+            elif isinstance(n, (gast.Assign, gast.For)):     # loop variables, unpacked or subscript targets
+                target = n.targets[0] if isinstance(n, gast.Assign) else n.target
+                found = [(t.id, () if (kinds.get(t.id) or ("?",))[0] == "s" else None) for t in gast.walk(target)
+                         if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)]
+            else:
+                continue
+            for name, new in found:
+                if new == UNSEEN:
+                    continue
+                old = dims.get(name, UNSEEN)
+                joined = new if old == UNSEEN else (old if old == new else None)
+                if joined != old:
+                    dims[name] = joined
+                    changed = True
+        if not changed:
+            break
+    return dims
