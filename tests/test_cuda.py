@@ -119,12 +119,12 @@ def sigmoid(a, b):
 
 
 def more_elementwise(a, b):
-    """The log/exp bases, inverse hyperbolics, two-argument functions and special functions on the device."""
+    """The log/exp bases, inverse hyperbolics, two-argument functions, sinc and special functions on the device."""
     s = np.log2(a) + np.log10(b) + np.exp2(a) + np.arcsinh(a) + np.arccosh(1.5 + b) + np.arctanh(0.5 * a)
     s = s + np.reciprocal(b) + np.cbrt(a - 0.5) + np.deg2rad(a) + np.rad2deg(b) + np.arctan2(a, b) + np.hypot(a, b)
     s = s + np.logaddexp(a, b) + np.logaddexp2(a, b) + erfc(a) + ndtr(b) + log_expit(a - b)
     s = s + (a + 2.0) % b + np.fmod(a + 1.0, b) + np.mod(-a, b)
-    return s + xlogy(a, b) + xlog1py(b, a) + np.power(a, b) + math.log(b, 2.0)
+    return s + xlogy(a, b) + xlog1py(b, a) + np.power(a, b) + math.log(b, 2.0) + np.sinc(a - 2.0 * b)
 
 
 def branchy_loop(a, b):

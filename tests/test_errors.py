@@ -570,9 +570,56 @@ def norm_ambiguous(x):
     return np.linalg.norm(x, 1)  # <- norm_ord
 
 
+def roll_axes_mismatch(x):
+    return np.sum(np.roll(x, (1, 2), 0))  # <- roll_axes
+
+
+def tile_unknown_reps(x):
+    reps = (2, 2)
+    return np.sum(np.tile(x, reps))  # <- tile_reps
+
+
+def tensordot_unknown_axes(x):
+    axes = 1
+    return np.sum(np.tensordot(x, x, axes))  # <- tensordot_axes
+
+
+def cross_first_axis(x):
+    return np.sum(np.cross(x, x, axis=0))  # <- cross_axis
+
+
+def trapezoid_x_on_axis0(x):
+    return np.trapezoid(x, x[:, 0], axis=0)[0]  # <- trapezoid_axis
+
+
+def median_tuple_axis(x):
+    return np.median(x, axis=(0, 1))  # <- median_axes
+
+
+def polyval_array_coefficients(x):
+    return np.sum(np.polyval(x[0], x))  # <- polyval_p
+
+
+def cov_weights(x):
+    return np.sum(np.cov(x, fweights=np.array([1, 2, 1])))  # <- cov_weights
+
+
+def interp_outside_values(x):
+    return np.sum(np.interp(x, np.array([0.0, 1.0]), np.array([1.0, 2.0]), left=0.0))  # <- interp_left
+
+
 @pytest.mark.parametrize("f, tag, advice", [(einsum_diagonal, "einsum_diag", "np.trace"),
                                             (einsum_ellipsis, "einsum_dots", "ellipsis"),
-                                            (norm_ambiguous, "norm_ord", "axis=")])
+                                            (norm_ambiguous, "norm_ord", "axis="),
+                                            (roll_axes_mismatch, "roll_axes", "one axis at a time"),
+                                            (tile_unknown_reps, "tile_reps", "literal"),
+                                            (tensordot_unknown_axes, "tensordot_axes", "np.einsum"),
+                                            (cross_first_axis, "cross_axis", "np.moveaxis"),
+                                            (trapezoid_x_on_axis0, "trapezoid_axis", "np.moveaxis"),
+                                            (median_tuple_axis, "median_axes", "one int axis at a time"),
+                                            (polyval_array_coefficients, "polyval_p", "Horner"),
+                                            (cov_weights, "cov_weights", "fweights="),
+                                            (interp_outside_values, "interp_left", "left=")])
 def test_declined_composite(f, tag, advice):
     """NumPy functions srcdiff writes out in primitives decline the forms they cannot write out."""
     _assert_located(_declined(f, [np.ones((3, 3))]), tag, advice)

@@ -187,6 +187,68 @@ ENTRIES = {
     "rt.logdet_grad": ("rt.logdet_grad(x)", "q", [((3, 3),)]),
     # L lower triangular (a Cholesky factor), as cholesky_grad assumes
     "rt.cholesky_grad": ("rt.cholesky_grad(np.tril(x), y)", "qr", [((3, 3), (3, 3))]),
+    # NumPy breadth: shapes, gathers, contractions, special functions and the composites built on them
+    "np.broadcast_to": ("np.broadcast_to(x, (2, 3)) * y", "rr", [((3,), (2, 3)), ((1, 3), (2, 3)), ((), (2, 3)),
+                                                                 ((2, 1), (2, 3))]),
+    "np.swapaxes": ("np.swapaxes(x, 0, -1) * y + np.sum(x.swapaxes(1, 0)[0])", "rr", [((2, 3), (3, 2)), ((2, 3, 2), (2, 3, 2))]),
+    "np.moveaxis": ("np.moveaxis(x, 0, -1) * y + np.sum(np.moveaxis(x, (0, 1), (1, 0)))", "rr", [((2, 3, 4), (3, 4, 2))]),
+    "rt.atleast_1d": ("np.atleast_1d(x) * y", "rr", [((), (3,)), ((3,), (3,)), ((2, 3), (2, 3))]),
+    "rt.as_column": ("rt.as_column(x) * y", "rr", [((3,), (3, 2)), ((), (1, 2)), ((3, 2), (3, 2))]),
+    "np.take": ("np.take(x, np.array([2, 0, 2, -1]), axis=1) * np.sum(np.take(x, np.arange(4).reshape((2, 2)) + 1))"
+                " + x.take(np.array([0, 0]), 0)[0, 0]", "r", [((2, 3),), ((2, 3, 2),)]),
+    "np.take int": ("np.take(x, 1, axis=0) * np.take(x, -1)", "r", [((3,),), ((3, 2),)]),
+    "rt.take_put": ("rt.take_put(x, z, np.array([2, 0, 2]), 1) + rt.take_put(y, z, np.array([1, 1, -1]))", "rrc",
+                    [((2, 3), (3,), (2, 3))]),
+    "rt.tensordot": ("rt.tensordot(x, y, 1)", "rr", [((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3, 4), (4, 2))]),
+    "rt.tensordot k": ("rt.tensordot(x, y, 2) + np.sum(rt.tensordot(x, y, 0))", "rr", [((3, 4), (3, 4)), ((2, 3), (2, 3))]),
+    "rt.tensordot_grad_x": ("rt.tensordot_grad_x(x, z, y, 1)", "rrc", [((2, 4), (3, 4), (2, 3)), ((2, 2, 2), (3, 2), (2, 2, 3))]),
+    "rt.tensordot_grad_y": ("rt.tensordot_grad_y(x, y, z, 1)", "rrc", [((2, 4), (2, 3), (3, 4)), ((4,), (3,), (3, 4))]),
+    "np.interp": ("np.interp(x, np.array([-1.0, 0.0, 0.5, 2.0]), y)", "rr", [((5,), (4,)), ((), (4,)), ((2, 3), (4,))]),
+    # the knots moved too (kept increasing: 0.2 apart plus positive steps), x in and beyond their range
+    "rt.interp": ("rt.interp(x, np.cumsum(0.2 + y * y) - 1.5, z)", "rrr", [((6,), (4,), (4,)), ((2, 3), (4,), (4,))]),
+    "rt.interp_slope": ("rt.interp_slope(x, np.cumsum(0.2 + y * y) - 1.5, z)", "rrr", [((6,), (4,), (4,))]),
+    "rt.interp_transpose": ("rt.interp_transpose(w, x, np.cumsum(0.2 + y * y) - 1.5, z)", "rrrr",
+                            [((6,), (4,), (4,), (6,)), ((2, 3), (4,), (4,), ())]),
+    "rt.interp_slope_transpose": ("rt.interp_slope_transpose(w, x, np.cumsum(0.2 + y * y) - 1.5, z)", "rrrr",
+                                  [((6,), (4,), (4,), (6,)), ((2, 3), (4,), (4,), ())]),
+    "rt.cumprod_grad": ("rt.cumprod_grad(x, y, 1) + rt.cumprod_grad(np.ravel(x), y) * 2.0", "rr", [((2, 3), (2, 3))]),
+    "rt.cumprod_jvp": ("rt.cumprod_jvp(x, y, 0) + rt.reshape_like(rt.cumprod_jvp(x, y), y) * 2.0", "rr",
+                       [((2, 3), (2, 3))]),
+    "rt.cumprod": ("np.sum(np.cumprod(x)) + np.cumprod(x, axis=0) * x.cumprod(axis=-1)", "r", [((2, 3),), ((4,),)]),
+    # zeros in the running product (exactly zero values, smooth in x): the adjoint must not divide by them
+    "rt.cumprod zeros": ("np.cumprod((x - x[:, 1:2]) * (x - x[:, 3:4]), axis=1) + np.cumprod(x - x[0, 0], axis=0)"
+                         " + np.sum(np.cumprod(x - x[1, 0]))", "r", [((2, 4),), ((3, 5),)]),
+    "np.sinc": ("np.sinc(x) + np.sinc(x - x)", "r", E), "rt.dsinc": ("rt.dsinc(x) + rt.dsinc(x * 1e-4)", "r", E),
+    "rt.erfinv": ("erfinv(x)", "u", E), "rt.ndtri": ("ndtri(0.5 + 0.5 * x)", "u", E),
+    "rt.betaln": ("betaln(x, y)", "pp", B),
+    "np.roll": ("np.roll(x, 1) * x + np.roll(x, -2, axis=0) + np.roll(x, 4, axis=-1)", "r", [((2, 3),), ((4,),)]),
+    "np.roll axes": ("np.roll(x, (1, 2), (0, 1)) * x", "r", [((2, 3),)]),
+    "np.tile": ("np.tile(x, (2, 3)) + np.sum(np.tile(x, 2))", "r", [((2, 3),), ((3,),), ((),)]),
+    "np.tile 3d": ("np.tile(x, (2, 1, 2))", "r", [((1, 2, 3),)]),
+    "np.repeat": ("np.sum(np.repeat(x, 2) * np.arange(2 * x.size)) + np.repeat(x, np.array([1, 0, 2]), axis=-1)"
+                  " + x.repeat(2, axis=0)[0]", "r", [((2, 3),), ((3,),)]),
+    "np.tensordot": ("np.tensordot(x, y, axes=1) + np.tensordot(x, y, ([-1], [0])) + np.tensordot(x, y, (-1, 0))", "rr",
+                     [((2, 3), (3, 4)), ((2, 2, 3), (3, 2))]),
+    "np.tensordot axes": ("np.tensordot(x, y) + np.tensordot(x, np.transpose(y), ([1, 0], [0, 1]))"
+                          " + np.sum(np.tensordot(x, y, 0))", "rr", [((2, 3), (2, 3))]),
+    "np.inner": ("np.inner(x, y)", "rr", [((3,), (3,)), ((2, 3), (4, 3)), ((2, 3), (3,))]),
+    "np.vdot": ("np.vdot(x, y)", "rr", [((3,), (3,)), ((2, 3), (3, 2))]),
+    "np.cross": ("np.cross(x, y)", "rr", [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 3))]),
+    "np.column_stack": ("np.column_stack((x, y)) * 2.0 + np.column_stack([y, x])", "rr",
+                        [((3,), (3,)), ((3, 2), (3, 1)), ((3, 2), (3,))]),
+    "np.ptp": ("np.ptp(x) + np.ptp(x, axis=0) * np.ptp(x, axis=1, keepdims=True)", "r", [((2, 3),), ((3, 2),)]),
+    "np.nansum": ("np.nansum(np.where(x > 1.0, np.nan, x)) + np.nansum(x, axis=0)", "r", [((2, 3),), ((4,),)]),
+    "np.nanmean": ("np.nanmean(np.where(x > 1.0, np.nan, x)) + np.nanmean(x, axis=0) * np.nanmean(x, -1, keepdims=True)",
+                   "r", [((2, 3),), ((3, 4),)]),
+    "np.trapezoid": ("np.trapezoid(x) * 2.0 + np.sum(np.trapezoid(x, axis=0, dx=0.5)) + np.trapezoid(x, y)", "rr",
+                     [((2, 3), (3,)), ((4, 3), (4, 3)), ((5,), (5,))]),
+    "np.median": ("np.median(x) + np.median(x, axis=0) * np.median(x, axis=-1, keepdims=True)", "r",
+                  [((2, 3),), ((3, 4),), ((5,),), ((4,),)]),
+    "np.polyval": ("np.polyval([y, 2.0, y * y], x) + np.polyval((y,), x) + np.polyval([np.sum(x), y], 0.5)", "rr",
+                   [((3,), ()), ((2, 3), ())]),
+    "np.cov": ("np.cov(x) + np.cov(x, bias=True) * np.cov(x, ddof=0)", "r", [((2, 4),), ((3, 5),)]),
+    "np.cov y": ("np.cov(x, y) + np.cov(np.transpose(np.vstack((x, y))), rowvar=False)", "rr", [((4,), (4,))]),
+    "np.corrcoef": ("np.corrcoef(x) + np.corrcoef(x[0], x[1])", "r", [((2, 4),)]),
     "rt.logsumexp_vecmat_grad_M": ("rt.logsumexp_vecmat_grad_M(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
                                    [((3,), (2,), (2, 3), (3,))]),
     "rt.logsumexp_vecmat_grad_v": ("rt.logsumexp_vecmat_grad_v(x, y, z, rt.exp_shifted(z, 0), w)", "rrrr",
@@ -216,8 +278,8 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
 
 HEADER = """import math
 import numpy as np
-from scipy.special import (expit, gamma, gammaln, digamma, erf, erfc, logsumexp, log_expit, log_softmax, ndtr,
-                           log_ndtr, softmax, xlogy, xlog1py)
+from scipy.special import (betaln, expit, gamma, gammaln, digamma, erf, erfc, erfinv, logsumexp, log_expit,
+                           log_softmax, ndtr, ndtri, log_ndtr, softmax, xlogy, xlog1py)
 from scipy.linalg import solve_triangular
 from srcdiff import runtime as rt
 """

@@ -58,6 +58,9 @@ _UNARY = {  # elementwise on scalars: template with {0}
     "np.deg2rad": "(({0}) * 0.017453292519943295)", "np.rad2deg": "(({0}) * 57.29577951308232)",
     "rt.erfc": "math.erfc({0})", "rt.gamma": "math.gamma({0})", "rt.ndtr": "(0.5 * math.erfc(-({0}) * 0.7071067811865476))",
     "rt.log_expit": "(-math.log1p(math.exp(-({0}))) if ({0}) >= 0 else ({0}) - math.log1p(math.exp({0})))",
+    "np.sinc": "(1.0 if ({0}) == 0.0 else math.sin(math.pi * ({0})) / (math.pi * ({0})))",
+    "rt.dsinc": "((({0}) * (-3.289868133696453 + 3.2469697011334144 * ({0}) * ({0}))) if abs({0}) < 1e-3 else "
+                "(math.cos(math.pi * ({0})) - math.sin(math.pi * ({0})) / (math.pi * ({0}))) / ({0}))",
 }
 for _f in ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "asin", "acos", "atan",
            "sinh", "cosh", "fabs", "erf", "erfc", "lgamma", "gamma", "log2", "log10", "asinh", "acosh", "atanh",

@@ -230,6 +230,175 @@ def _hstack(a: dict):   # 1-d parts join end to end, others along axis 1
     return "np.concatenate((" + "".join(f"{p}, " for p in parts) + f"), axis=rt.min2({parts[0]}.ndim - 1, 1))"
 
 
+def _on_axis(e: str, axis, sl: str) -> str:
+    """`e` sliced by `sl` (a slice's text, "1:") along a literal int axis, or rt.slice_axis for another axis."""
+    k = _value(axis)
+    if type(k) is int:
+        return f"{e}[" + ":, " * k + f"{sl}]" if k >= 0 else f"{e}[..., {sl}" + ", :" * (-k - 1) + "]"
+    start, stop = sl.split(":")
+    n = f"{e}.shape[axis]"
+    fix = lambda b, d: d if not b else (f"{n} - {b[1:]}" if b.startswith("-") else b)  # noqa: E731
+    return f"rt.slice_axis({e}, axis, {fix(start, '0')}, {fix(stop, n)})"
+
+
+def _roll(a: dict):   # a gather: out[i] = x[(i - shift) % n]
+    shifts, axes = a.pop("shift"), a.get("axis")
+    if isinstance(shifts, (gast.Tuple, gast.List)) or isinstance(axes, (gast.Tuple, gast.List)):
+        if not (isinstance(shifts, (gast.Tuple, gast.List)) and isinstance(axes, (gast.Tuple, gast.List))
+                and len(shifts.elts) == len(axes.elts)):
+            raise Decline("several axes need a literal tuple of shifts and one of axes, of the same length")
+        e = "x"
+        for k, (s, ax) in enumerate(zip(shifts.elts, axes.elts)):
+            a[f"shift{k}"], a[f"axis{k}"] = s, ax
+            e = f"np.take({e}, (np.arange(x.shape[axis{k}]) - shift{k}) % x.shape[axis{k}], axis{k})"
+        return e
+    a["shift"] = shifts
+    if _value(axes, None) is None:   # the flattened array rolled, in x's shape
+        return "rt.reshape_like(np.take(x, (np.arange(x.size) - shift) % x.size), x)"
+    return "np.take(x, (np.arange(x.shape[axis]) - shift) % x.shape[axis], axis)"
+
+
+def _tile(a: dict):   # a gather along each tiled axis: np.arange(r * n) % n
+    reps = a["reps"]
+    if isinstance(reps, (gast.Tuple, gast.List)):
+        reps = [_value(e) for e in reps.elts]
+    else:
+        reps = [_value(reps)]
+    if not reps or not all(type(r) is int and r >= 0 for r in reps):
+        raise Decline("reps must be a non-negative int literal or a literal tuple of them")
+    # fewer dims than reps: x gains leading axes (np.atleast_1d / np.atleast_2d; 3 or more reps need x.ndim >= len(reps))
+    base = {1: "rt.atleast_1d(x)", 2: "rt.atleast_2d(x)"}.get(len(reps), "x")
+    e = base
+    for k, r in enumerate(reversed(reps)):   # (a gather along one axis leaves the others' lengths as base's)
+        if r != 1:
+            n = f"{base}.shape[{-k - 1}]"
+            e = f"np.take({e}, np.arange({r} * {n}) % {n}, {-k - 1})"
+    return e
+
+
+def _repeat(a: dict):   # a gather: rt.repeat_index(n, repeats) = np.repeat(np.arange(n), repeats)
+    if _value(a.get("axis"), None) is None:
+        return "np.take(x, rt.repeat_index(x.size, repeats))"
+    return "np.take(x, rt.repeat_index(x.shape[axis], repeats), axis)"
+
+
+def _tensordot(a: dict):
+    axes = a.get("axes")
+    k = _value(axes, 2)
+    if type(k) is int:
+        if k < 0:
+            raise Decline("axes must be non-negative")
+        a["k"] = const(k)
+        return "rt.tensordot(x, y, k)"
+    if not (isinstance(axes, (gast.Tuple, gast.List)) and len(axes.elts) == 2):
+        raise Decline("axes must be an int literal or a literal pair of axis lists, ([1, 0], [0, 1])")
+    lists = []
+    for part in axes.elts:
+        v = [_value(e) for e in part.elts] if isinstance(part, (gast.Tuple, gast.List)) else [_value(part)]
+        if not all(type(i) is int for i in v):
+            raise Decline("the axes must be int literals")
+        lists.append(v)
+    if len(lists[0]) != len(lists[1]):
+        raise Decline("the two axis lists must have the same length")
+    k = len(lists[0])
+    tup = lambda v: f"{v[0]!r}" if len(v) == 1 else f"({', '.join(map(repr, v))})"  # noqa: E731
+    # the summed axes of x moved last and those of y first, in the order given: then x's last k meet y's first k
+    xs = f"np.moveaxis(x, {tup(lists[0])}, {tup(list(range(-k, 0)))})" if k else "x"
+    ys = f"np.moveaxis(y, {tup(lists[1])}, {tup(list(range(k)))})" if k else "y"
+    return f"rt.tensordot({xs}, {ys}, {k})"
+
+
+def _cross(a: dict):
+    for p in ("axisa", "axisb", "axisc", "axis"):
+        if _value(a.get(p), -1) != -1:
+            raise Decline("only the last axis holds the vectors here")
+    c = lambda i, j: f"x[..., {i}] * y[..., {j}] - x[..., {j}] * y[..., {i}]"  # noqa: E731
+    return f"np.stack(({c(1, 2)}, {c(2, 0)}, {c(0, 1)}), axis=-1)"
+
+
+def _column_stack(a: dict):
+    return "np.concatenate((" + "".join(f"rt.as_column({p}), " for p in _parts(a)) + "), axis=1)"
+
+
+def _ptp(a: dict):
+    return f"{_reduce('np.max', a)} - {_reduce('np.min', a)}"
+
+
+def _nansum(a: dict):
+    return _reduce("np.sum", a, "np.where(np.isnan(x), 0.0, x)")
+
+
+def _nanmean(a: dict):
+    return f"{_nansum(a)} / {_reduce('np.sum', a, 'np.where(np.isnan(x), 0.0, 1.0)')}"
+
+
+def _trapezoid(a: dict):
+    a.setdefault("axis", const(-1))
+    if a.get("x") is not None and a.get("dx") is not None:
+        raise Decline("pass x= or dx=, not both")
+    mid = f"({_on_axis('y', a['axis'], '1:')} + {_on_axis('y', a['axis'], ':-1')})"
+    if a.get("x") is None:
+        return f"np.sum({mid}, axis=axis) * {'(0.5 * dx)' if a.get('dx') is not None else '0.5'}"
+    if _value(a["axis"]) != -1:   # NumPy lines a 1-d x up with the axis; broadcasting would not
+        raise Decline("x= together with an axis other than -1 is not supported")
+    return f"np.sum(rt.diff(x, -1) * {mid}, axis=-1) * 0.5"
+
+
+def _median(a: dict):   # the middle of the sorted values (the mean of the middle two for an even count)
+    if a.get("overwrite_input") is not None and _value(a["overwrite_input"]) is not False:
+        raise Decline("overwrite_input= is not supported")
+    axis = a.get("axis")
+    if isinstance(axis, (gast.Tuple, gast.List)):
+        raise Decline("a tuple of axes is not supported")
+    if _value(axis, None) is None:
+        if _value(a.get("keepdims"), False):
+            raise Decline("keepdims=True without an axis is not supported")
+        return "0.5 * (rt.sort(x, None)[(x.size - 1) // 2] + rt.sort(x, None)[x.size // 2])"
+    e = "0.5 * (rt.index_axis(rt.sort(x, axis), axis, (x.shape[axis] - 1) // 2)" \
+        " + rt.index_axis(rt.sort(x, axis), axis, x.shape[axis] // 2))"
+    return f"rt.expand_dims({e}, axis)" if _value(a.get("keepdims"), False) else e
+
+
+def _polyval(a: dict):   # Horner's rule: ((p0 x + p1) x + p2)
+    p = a.pop("p")
+    if not isinstance(p, (gast.Tuple, gast.List)) or not p.elts:
+        raise Decline("the coefficients must be listed in the call (a literal list or tuple), so that "
+                      "their number is known")
+    e = "p0"
+    for k, c in enumerate(p.elts):
+        a[f"p{k}"] = c
+        e = f"({e}) * x + p{k}" if k else e
+    return e if len(p.elts) > 1 else "rt.broadcast_to_like(p0, x)"
+
+
+def _cov(a: dict, corr=False):
+    for p in ("fweights", "aweights"):
+        if a.get(p) is not None:
+            raise Decline(f"{p}= is not supported")
+    rowvar, bias = _value(a.get("rowvar"), True), _value(a.get("bias"), False)
+    ddof = _value(a.get("ddof"), None)
+    if rowvar not in (True, False) or bias not in (True, False) or ddof is _ABSENT:
+        raise Decline("rowvar=, bias= and ddof= must be literals")
+    if ddof is None:
+        ddof = 0 if bias else 1
+    m = "m" if rowvar else "np.transpose(m)"
+    if a.get("y") is not None:
+        if not rowvar:
+            raise Decline("y= together with rowvar=False is not supported")
+        m = "np.concatenate((rt.atleast_2d(m), rt.atleast_2d(y)), axis=0)"
+    # rows are variables, columns observations
+    dev = f"({m} - np.mean({m}, axis=1, keepdims=True))"
+    c = f"(({dev} @ np.transpose({dev})) / ({m}.shape[1] - {ddof!r}))"
+    return f"{c} / np.sqrt(np.outer(np.diag({c}), np.diag({c})))" if corr else c
+
+
+def _interp(a: dict):
+    for p in ("left", "right", "period"):
+        if a.get(p) is not None:
+            raise Decline(f"{p}= is not supported")
+    return "rt.interp(x, xp, fp)"
+
+
 # name -> (NumPy signature, builder, objects users call, advice when the builder declines)
 COMPOSITES = {
     "np.var": ("x, axis=None, dtype=None, out=None, ddof=0, keepdims=None", _var, [np.var],
@@ -252,9 +421,40 @@ COMPOSITES = {
     "np.hstack": ("tup", _hstack, [np.hstack], "list the arrays in a literal tuple: np.hstack((a, b))"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
                    "write np.sum(x * w, axis=...) / np.sum(w, axis=...) with w shaped to broadcast against x"),
+    "np.roll": ("x, shift, axis=None", _roll, [np.roll], "roll one axis at a time: np.roll(np.roll(x, 1, 0), 2, 1)"),
+    "np.tile": ("x, reps", _tile, [np.tile],
+                "write the repetitions as literals, np.tile(x, 3) or np.tile(x, (2, 3)), or index with "
+                "np.arange(r * n) % n along each axis"),
+    "np.repeat": ("x, repeats, axis=None", _repeat, [np.repeat], ""),
+    "np.tensordot": ("x, y, axes=2", _tensordot, [np.tensordot],
+                     "write the axes as literals, or write the contraction with np.einsum"),
+    "np.inner": ("x, y", lambda a: "rt.tensordot(x, np.moveaxis(y, -1, 0), 1)", [np.inner], ""),
+    "np.vdot": ("x, y", lambda a: "np.sum(np.ravel(x) * np.ravel(y))", [np.vdot], ""),
+    "np.cross": ("x, y, axisa=-1, axisb=-1, axisc=-1, axis=None", _cross, [np.cross],
+                 "move the vector axis last first (np.moveaxis(a, 0, -1))"),
+    "np.column_stack": ("tup", _column_stack, [np.column_stack],
+                        "list the arrays in a literal tuple: np.column_stack((a, b))"),
+    "np.ptp": ("x, axis=None, out=None, keepdims=None", _ptp, [np.ptp], "write np.max(x) - np.min(x)"),
+    "np.nansum": ("x, axis=None, dtype=None, out=None, keepdims=None", _nansum, [np.nansum], ""),
+    "np.nanmean": ("x, axis=None, dtype=None, out=None, keepdims=None", _nanmean, [np.nanmean], ""),
+    "np.trapezoid": ("y, x=None, dx=None, axis=-1", _trapezoid, [np.trapezoid, getattr(np, "trapz", None)],
+                     "move the integration axis last (np.moveaxis) or write the sum: "
+                     "np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2"),
+    "np.median": ("x, axis=None, out=None, overwrite_input=None, keepdims=None", _median, [np.median],
+                  "take the median along one int axis at a time"),
+    "np.polyval": ("p, x", _polyval, [np.polyval],
+                   "list the coefficients, np.polyval([a, b, c], x), or write the polynomial out by Horner's rule: (a * x + b) * x + c"),
+    "np.cov": ("m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, dtype=None", _cov,
+               [np.cov], "write the deviations and their products out: d = x - np.mean(x, axis=1, keepdims=True); "
+               "d @ d.T / (n - 1)"),
+    "np.corrcoef": ("m, y=None, rowvar=True, dtype=None", lambda a: _cov(a, corr=True), [np.corrcoef],
+                    "write it from np.cov: c / np.sqrt(np.outer(np.diag(c), np.diag(c)))"),
+    "np.interp": ("x, xp, fp, left=None, right=None, period=None", _interp, [np.interp],
+                  "clamp x first (np.clip(x, xp[0], xp[-1])) and add the outside values with np.where"),
+    "rt.betaln": ("a, b", lambda a: "rt.gammaln(a) + rt.gammaln(b) - rt.gammaln(a + b)", [scipy.special.betaln], ""),
 }
 _SIGNATURES = {name: _signature(params) for name, (params, *_) in COMPOSITES.items()}
-ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs}
+ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs if obj is not None}
 _REQUIRED_NONE = ("dtype", "out")
 
 

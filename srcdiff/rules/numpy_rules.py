@@ -86,6 +86,13 @@ R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp
 R("rt.gamma", [scipy.special.gamma, math.gamma], "x", "g * ans * rt.digamma(x)", jvp="dx * ans * rt.digamma(x)")
 R("rt.erfc", [scipy.special.erfc, math.erfc], "x", "-g * 1.1283791670955126 * np.exp(-x * x)",
   jvp="-dx * 1.1283791670955126 * np.exp(-x * x)")
+# the inverses of erf and of the normal CDF: d/dy erfinv(y) = sqrt(pi) / 2 exp(erfinv(y)^2), d/dp ndtri(p) = 1 / pdf
+R("rt.erfinv", [scipy.special.erfinv], "x", "g * 0.886226925452758 * np.exp(ans * ans)",
+  jvp="dx * 0.886226925452758 * np.exp(ans * ans)")
+R("rt.ndtri", [scipy.special.ndtri], "x", "g * 2.5066282746310002 * np.exp(0.5 * ans * ans)",
+  jvp="dx * 2.5066282746310002 * np.exp(0.5 * ans * ans)")
+# normalised sinc(x) = sin(pi x) / (pi x): rt.dsinc(x) = (cos(pi x) - sinc(x)) / x, 0 at 0
+R("np.sinc", [np.sinc], "x", "g * rt.dsinc(x)", jvp="dx * rt.dsinc(x)")
 R("rt.log_expit", [scipy.special.log_expit], "x", "g * rt.expit(-x)", jvp="dx * rt.expit(-x)")
 # the standard normal CDF and its log (probit models): d/dx = pdf(x) = exp(-x^2 / 2) / sqrt(2 pi)
 R("rt.ndtr", [scipy.special.ndtr], "x", "g * 0.3989422804014327 * np.exp(-0.5 * x * x)",
@@ -132,6 +139,9 @@ R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(
 R("rt.cumsum", [np.cumsum], "x, axis=None", "rt.reshape_like(rt.revcumsum(g, axis), x)", None,
   jvp="rt.cumsum(dx, axis)")
 R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", None, jvp="rt.revcumsum(dx, axis)")
+# running products: the adjoint sums g[j] * prod_{k <= j, k != i} x[k] without dividing by x, so zeros in x
+# are exact (runtime/shapes.py)
+R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)")
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
 R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
 R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)")
@@ -160,6 +170,24 @@ R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleas
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)")
 # (under Numba only with axis= given: the compiler declines axis=None there, compiler.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
+R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)")
+R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)")   # np.column_stack's columns
+R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)")
+R("np.swapaxes", [np.swapaxes], "x, axis1, axis2", "np.swapaxes(g, axis1, axis2)", None, None,
+  jvp="np.swapaxes(dx, axis1, axis2)")
+R("np.moveaxis", [np.moveaxis], "x, source, destination", "np.moveaxis(g, destination, source)", None, None,
+  jvp="np.moveaxis(dx, source, destination)")
+# a gather (np.roll, np.tile and np.repeat are gathers too: rules/composites.py): the adjoint scatter-adds
+R("np.take", [np.take], "x, indices, axis=None", "rt.take_put(g, x, indices, axis)", None, None,
+  jvp="np.take(dx, indices, axis)")
+# x's last k axes contracted with y's first k (np.tensordot and np.inner are composites of it)
+R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordot_grad_y(g, x, y, k)", None,
+  jvp="rt.tensordot(dx, y, k) + rt.tensordot(x, dy, k)")
+# piecewise linear in x (the slope of x's segment, 0 outside [xp[0], xp[-1]]) and linear in fp; moving the
+# knots xp[j], xp[j + 1] of x's segment moves the value by -slope times x's weights (1 - t, t) on them
+R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
+  "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
+  jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
 R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
 R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
@@ -228,4 +256,5 @@ METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max
            "transpose": "np.transpose", "copy": "np.copy", "squeeze": "rt.squeeze", "trace": "np.trace",
            "clip": "np.clip", "argmax": "np.argmax", "argmin": "np.argmin", "any": "np.any", "all": "np.all",
            "diagonal": "np.diag", "astype": None, "var": "np.var", "std": "np.std",
-           "cumsum": "rt.cumsum"}
+           "cumsum": "rt.cumsum", "cumprod": "rt.cumprod", "swapaxes": "np.swapaxes", "take": "np.take",
+           "repeat": "np.repeat"}

@@ -12,7 +12,7 @@ R = defrule
 
 # ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
 for _name in ("zeros_like", "seed", "max_weight", "in_interval", "stack", "push", "pop", "index_add",
-              "add_at", "slogdet_sign"):
+              "add_at", "slogdet_sign", "repeat_index"):
     R(f"rt.{_name}", [getattr(rt, _name)], "*args, **kwargs", nondiff=True)
 R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)")
 
@@ -33,6 +33,9 @@ R("rt.index_axis_put", [rt.index_axis_put], "w, x, axis, k", "rt.index_axis(g, a
   jvp="rt.index_axis_put(dw, x, axis, k)")
 R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice_axis(g, axis, start, stop)", None,
   None, None, None, jvp="rt.slice_axis_put(dw, x, axis, start, stop)")
+# take_put scatters into zeros of x's shape: np.take is its adjoint and it is np.take's
+R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", None, None, None,
+  jvp="rt.take_put(dv, x, indices, axis)")
 R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
@@ -102,6 +105,41 @@ R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", None, "rt.m
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
 R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
+# tensordot_grad_x(v, x, y, k) = V @ Y^T and tensordot_grad_y(v, x, y, k) = X^T @ V on the 2-d views
+# (x gives the shape only in grad_x, y in grad_y), like matmul_grad_x / matmul_grad_y
+R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", None,
+  "rt.tensordot_grad_y(v, g, y, k)", None, jvp="rt.tensordot_grad_x(dv, x, y, k) + rt.tensordot_grad_x(v, x, dy, k)")
+R("rt.tensordot_grad_y", [rt.tensordot_grad_y], "v, x, y, k", "rt.tensordot(x, g, k)",
+  "rt.tensordot_grad_x(v, x, g, k)", None, None,
+  jvp="rt.tensordot_grad_y(dv, x, y, k) + rt.tensordot_grad_y(v, dx, y, k)")
+# cumprod_grad(v, x) = J^T v and cumprod_jvp(v, x) = J v for J the Jacobian of cumprod(x): linear in v (each is
+# the other's adjoint there); in x exact where x has no zeros (like prod_grad): with p = cumprod(x),
+# J^T v = revcumsum(v p) / x and J v = p cumsum(v / x)
+R("rt.cumprod_grad", [rt.cumprod_grad], "v, x, axis=None", "rt.cumprod_jvp(g, x, axis)",
+  "rt.cumprod_grad(v * rt.cumsum(g / x, axis), x, axis) - g * ans / x", None,
+  jvp="rt.cumprod_grad(dv, x, axis) + (rt.reshape_like(rt.revcumsum(v * rt.cumprod_jvp(dx, x, axis), axis), x)"
+      " - ans * dx) / x")
+R("rt.cumprod_jvp", [rt.cumprod_jvp], "v, x, axis=None", "rt.cumprod_grad(g, x, axis)",
+  "rt.cumprod_grad(g * rt.cumsum(v / x, axis), x, axis)"
+  " - rt.reshape_like(rt.revcumsum(g * rt.cumprod(x, axis), axis), x) * v / (x * x)", None,
+  jvp="rt.cumprod_jvp(dv, x, axis) + rt.cumprod_jvp(dx, x, axis) * rt.cumsum(v / x, axis)"
+      " - rt.cumprod(x, axis) * rt.cumsum(v * dx / (x * x), axis)")
+# np.interp's helpers (runtime/shapes.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
+# segment j of width h and T(w) = interp_slope_transpose(w, ...) its adjoint in fp: s is piecewise constant in x,
+# linear in fp, and moving the knots changes 1 / h; interp_transpose(v, ...) moves with x's weight t = (x - xp[j]) / h
+R("rt.interp_slope", [rt.interp_slope], "x, xp, fp", None, "-rt.interp_slope_transpose(g * ans, x, xp, fp)",
+  "rt.interp_slope_transpose(g, x, xp, fp)",
+  jvp="rt.interp_slope(x, xp, dfp) - ans * rt.interp_slope(x, xp, dxp)")
+R("rt.interp_slope_transpose", [rt.interp_slope_transpose], "w, x, xp, fp", "rt.unbroadcast(rt.interp_slope(x, xp, g), w)", None,
+  "-rt.interp_slope_transpose(w * rt.interp_slope(x, xp, g), x, xp, fp)", None,
+  jvp="rt.interp_slope_transpose(dw - w * rt.interp_slope(x, xp, dxp), x, xp, fp)")
+R("rt.interp_transpose", [rt.interp_transpose], "v, x, xp, fp", "rt.unbroadcast(rt.interp(x, xp, g), v)", "v * rt.interp_slope(x, xp, g)",
+  "-rt.interp_transpose(v * rt.interp_slope(x, xp, g), x, xp, fp)", None,
+  jvp="rt.interp_transpose(dv, x, xp, fp) + rt.interp_slope_transpose(v * (dx - rt.interp(x, xp, dxp)), x, xp, fp)")
+# d/dx dsinc(x) = -pi^2 sinc(x) - 2 dsinc(x) / x (-pi^2 / 3 at 0)
+R("rt.dsinc", [rt.dsinc], "x", "g * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
+  "2.0 * rt.dsinc(x) / x))", jvp="dx * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
+  "2.0 * rt.dsinc(x) / x))")
 R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-rt.dot(g, x)", "-rt.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
 # solve_triangular_grad_a = tri_mask(transpose_if(solve_grad_a(v, x), trans), lower): both maps are
 # self-adjoint, so the adjoint reaching solve_grad_a is H = transpose_if(tri_mask(g, lower), trans)

@@ -13,7 +13,7 @@ from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, n
                       nb_is_scalar, nb_result_type, own)
 
 __all__ = ["expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr",
-           "log_ndtr", "mills_inverse", "xlogy", "xlog1py"]
+           "log_ndtr", "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc"]
 
 
 # --- scalar kernels (float64) -------------------------------------------------
@@ -78,6 +78,63 @@ def _xlogy_k(x, y):
 @register_jitable
 def _xlog1py_k(x, y):
     return 0.0 if x == 0.0 else x * math.log1p(y)
+
+
+# Acklam's rational approximation of the normal quantile (relative error below 1.2e-9), then one
+# Halley step on Phi(x) = p, which brings it to double precision
+_NQ_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+         -3.066479806614716e+01, 2.506628277459239e+00)
+_NQ_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+         -1.328068155288572e+01)
+_NQ_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+         4.374664141464968e+00, 2.938163982698783e+00)
+_NQ_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+
+
+@register_jitable
+def _ndtri_lower(p):
+    """Phi^-1(p) for 0 < p <= 0.5."""
+    a, b, c, d = _NQ_A, _NQ_B, _NQ_C, _NQ_D
+    if p < 0.02425:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    else:
+        q = p - 0.5
+        r = q * q
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+    e = 0.5 * math.erfc(-x * 0.7071067811865476) - p
+    u = e * 2.5066282746310002 * math.exp(0.5 * x * x)
+    return x - u / (1.0 + 0.5 * x * u)
+
+
+@register_jitable
+def _ndtri_k(p):
+    if p <= 0.0 or p >= 1.0:
+        return -math.inf if p == 0.0 else (math.inf if p == 1.0 else math.nan)
+    return _ndtri_lower(p) if p <= 0.5 else -_ndtri_lower(1.0 - p)
+
+
+@register_jitable
+def _erfinv_k(y):
+    """erf^-1(y) = Phi^-1((1 + y) / 2) / sqrt(2), from the nearer tail so that 1 - |y| keeps its digits."""
+    if y <= -1.0 or y >= 1.0:
+        return -math.inf if y == -1.0 else (math.inf if y == 1.0 else math.nan)
+    if y == 0.0:
+        return 0.0
+    x = _ndtri_lower(0.5 * (1.0 - abs(y))) * -0.7071067811865476
+    return x if y > 0.0 else -x
+
+
+@register_jitable
+def _dsinc_k(x):
+    """d/dx sinc(x) = (cos(pi x) - sinc(x)) / x, 0 at 0 (a series near 0, where the difference cancels)."""
+    if abs(x) < 1e-3:
+        z = 9.869604401089358 * x
+        return z * (-0.3333333333333333 + z * x * 0.03333333333333333)
+    t = math.pi * x
+    return (math.cos(t) - math.sin(t) / t) / x
 
 
 @register_jitable
@@ -256,6 +313,27 @@ def mills_inverse(x):
     return _keep_dtype(np.where(v > -20.0, body, tail), x)
 
 
+def ndtri(p):
+    """The standard normal quantile Phi^-1(p)."""
+    return _keep_dtype(sps.ndtri(p), p)
+
+
+def erfinv(x):
+    """The inverse error function."""
+    return _keep_dtype(sps.erfinv(x), x)
+
+
+def dsinc(x):
+    """The derivative of np.sinc (normalised: sin(pi x) / (pi x)); 0 at 0."""
+    v = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        t = np.pi * v
+        z = 9.869604401089358 * v
+        r = np.where(np.abs(v) < 1e-3, z * (-0.3333333333333333 + z * v * 0.03333333333333333),
+                     (np.cos(t) - np.sin(t) / t) / v)
+    return _keep_dtype(r, x)
+
+
 def xlogy(x, y):
     """x * log(y), 0 where x == 0 (even where y == 0)."""
     return _keep_dtype2(sps.xlogy(x, y), x, y)
@@ -271,6 +349,6 @@ _register2(xlog1py, _xlog1py_k)
 for _f, _k in ((expit, _expit_k), (log_expit, _log_expit_k), (softplus, _softplus_k),
                (gammaln, math.lgamma), (digamma, _digamma_k), (trigamma, _trigamma_k),
                (erf, math.erf), (gamma, math.gamma), (erfc, math.erfc), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
-               (mills_inverse, _mills_inverse_k)):
+               (mills_inverse, _mills_inverse_k), (ndtri, _ndtri_k), (erfinv, _erfinv_k), (dsinc, _dsinc_k)):
     _register(_f, _k)
 del _f, _k
