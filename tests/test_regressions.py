@@ -707,3 +707,37 @@ def test_view_bound_in_the_previous_iteration_is_declined():
                                   pytest.param(220240, marks=pytest.mark.slow)])
 def test_gradient_penalty_jitted_with_placeholders(seed, tmp_path):
     assert _check_nested(seed, tmp_path, jit=True) == 1
+
+
+# ---- an index array with repeated entries inside a tuple index, under Numba ------------------------
+# The Numba version of rt.index_add did `a[idx] += g` for tuple indices, which writes a repeated entry
+# once: jit=True gave a wrong gradient (no error) for x[..., [2, 0, 1, 1]]; Python (np.add.at) was right.
+REPEATS = np.array([2, 0, 1, 1])
+
+
+def gather_last_axis(x):
+    return np.sum(np.sin(x[..., REPEATS]))
+
+
+def gather_columns(x):
+    return np.sum(np.sin(x[:, REPEATS]) * 1.3)
+
+
+def gather_row_entries(x):
+    return np.sum(np.cos(x[1, REPEATS]))
+
+
+def gather_rows_then_slice(x):
+    return np.sum(np.cos(x[REPEATS, 1:3]) ** 2)
+
+
+def gather_apart(x):
+    return np.sum(np.cos(x[0, :, REPEATS[:3] % 2]) * x[1, 0, 0])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("f, shape", [(gather_last_axis, (2, 3)), (gather_last_axis, (3,)), (gather_columns, (2, 3)),
+                                      (gather_row_entries, (2, 3)), (gather_rows_then_slice, (3, 4)),
+                                      (gather_apart, (2, 3, 2))], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_repeated_index_array_in_a_tuple_index(f, shape, jit):
+    _grad_matches(f, [np.random.default_rng(7).normal(size=shape)], jit=jit)

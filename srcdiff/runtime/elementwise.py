@@ -1,6 +1,7 @@
 """Small elementwise and indexing helpers used by the rule templates (Python and Numba)."""
 import numpy as np
 from numba import types
+from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 
 
@@ -66,6 +67,55 @@ def _index_add(a, idx, g):
                     a[idx[k]] += g
         return impl
 
-    def basic(a, idx, g):
+    if isinstance(idx, types.BaseTuple) and any(isinstance(t, types.Array) for t in idx.types):
+        return _tuple_index_add(a, idx, g)
+    if isinstance(idx, types.Array) and isinstance(idx.dtype, types.Integer):
+        raise TypingError("srcdiff: a[idx] += g with an integer index array of rank > 1 under Numba "
+                          "(repeated indices would not accumulate); use jit=False")
+
+    def basic(a, idx, g):      # slices, integers, boolean masks: no element is reached twice
         a[idx] += g
     return basic
+
+
+def _tuple_index_add(a, idx, g):
+    """a[i, :, arr] += g for one 1-D integer array among slices, integers and an Ellipsis: a loop over
+    the array's entries, so repeated ones accumulate. NumPy puts the array's axis of a[idx] where the
+    advanced entries (the array and the integers) are when they are adjacent, else first."""
+    kinds = []
+    for t in idx.types:
+        if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Integer):
+            kinds.append("array")
+        elif isinstance(t, types.Integer):
+            kinds.append("int")
+        elif isinstance(t, types.SliceType):
+            kinds.append("slice")
+        elif isinstance(t, types.EllipsisType):
+            kinds.append("...")
+        else:
+            kinds.append("?")
+    if kinds.count("array") != 1 or "?" in kinds or kinds.count("...") > 1:
+        raise TypingError("srcdiff: a[idx] += g under Numba takes one 1-D integer index array among "
+                          "slices and integers (repeated indices must accumulate); use jit=False")
+    fill = a.ndim - (len(kinds) - kinds.count("..."))
+    entries, axes = [], []          # source of each index entry of a, and its kind, Ellipsis expanded
+    for k, kind in enumerate(kinds):
+        if kind == "...":
+            entries += [":"] * fill
+            axes += ["slice"] * fill
+        else:
+            entries.append("arr[k]" if kind == "array" else f"idx[{k}]")
+            axes.append(kind)
+    axes += ["slice"] * (a.ndim - len(axes))
+    adv = [p for p, kind in enumerate(axes) if kind != "slice"]
+    g_axis = axes[:adv[0]].count("slice") if adv[-1] - adv[0] + 1 == len(adv) else 0
+    g_nd = axes.count("slice") + 1
+    if isinstance(g, types.Array) and g.ndim != g_nd:
+        raise TypingError("srcdiff: a[idx] += g: g must have the rank of a[idx]")
+    at = kinds.index("array")
+    g_src = "g[" + ", ".join([":"] * g_axis + ["k"]) + "]" if isinstance(g, types.Array) else "g"
+    src = (f"def impl(a, idx, g):\n    arr = idx[{at}]\n    for k in range(arr.shape[0]):\n"
+           f"        a[{', '.join(entries)}] += {g_src}\n")
+    ns: dict = {}
+    exec(src, ns)
+    return ns["impl"]

@@ -453,6 +453,13 @@ def _interp_slope_nb(x, xp, fp):
     return impl
 
 
+@register_jitable
+def _flat_pair(x, v):
+    """x flattened, and v broadcast to x's shape and flattened."""
+    xb = np.ascontiguousarray(np.asarray(x)).reshape(np.asarray(x).size)
+    return xb, np.ascontiguousarray(np.broadcast_to(np.asarray(v), np.asarray(x).shape)).reshape(xb.size)
+
+
 @overload(interp_transpose)
 def _interp_transpose_nb(v, x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
@@ -460,8 +467,7 @@ def _interp_transpose_nb(v, x, xp, fp):
     T = np.result_type(nb_float_type(fp), nb_float_type(v)).type
 
     def impl(v, x, xp, fp):
-        xb = np.ascontiguousarray(np.asarray(x)).reshape(np.asarray(x).size)
-        vb = np.ascontiguousarray(np.broadcast_to(np.asarray(v), np.asarray(x).shape)).reshape(xb.size)
+        xb, vb = _flat_pair(x, v)
         out = np.zeros(fp.shape, T)
         for i in range(xb.size):
             j, t, _ = _segment(xb[i], xp)
@@ -478,8 +484,7 @@ def _interp_slope_transpose_nb(w, x, xp, fp):
     T = np.result_type(nb_float_type(fp), nb_float_type(w)).type
 
     def impl(w, x, xp, fp):
-        xb = np.ascontiguousarray(np.asarray(x)).reshape(np.asarray(x).size)
-        wb = np.ascontiguousarray(np.broadcast_to(np.asarray(w), np.asarray(x).shape)).reshape(xb.size)
+        xb, wb = _flat_pair(x, w)
         out = np.zeros(fp.shape, T)
         for i in range(xb.size):
             j, t, inside = _segment(xb[i], xp)
