@@ -111,8 +111,7 @@ class Transformed:
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
-        labels = dims.label_arguments(args[:nargs])
-        fn = self._build(arg_kinds, structs, arg_dims=labels) if structs else self._build(arg_kinds, arg_dims=labels)
+        fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
         try:
             out = fn(*args)
         except SrcdiffError:

@@ -185,30 +185,34 @@ def _tensordot_nb(x, y, k):
     return impl
 
 
-@overload(tensordot_grad_x, prefer_literal=True)
-def _tensordot_grad_x_nb(g, x, y, k):
-    kk = _literal_k(k)
-    if kk is None or not (nb_is_array(x) and nb_is_array(y)):
-        return None
-
-    def impl(g, x, y, k):
-        M, K, N = _mnk_nb(x.shape, y.shape, kk)
-        gm = np.ascontiguousarray(np.asarray(g)).reshape((M, N))
-        return np.ascontiguousarray(dot(gm, np.ascontiguousarray(y).reshape((K, N)).T)).reshape(x.shape)
-    return impl
+@register_jitable
+def _grad_x_mm(gm, xm, ym):
+    return dot(gm, ym.T)
 
 
-@overload(tensordot_grad_y, prefer_literal=True)
-def _tensordot_grad_y_nb(g, x, y, k):
-    kk = _literal_k(k)
-    if kk is None or not (nb_is_array(x) and nb_is_array(y)):
-        return None
+@register_jitable
+def _grad_y_mm(gm, xm, ym):
+    return dot(xm.T, gm)
 
-    def impl(g, x, y, k):
-        M, K, N = _mnk_nb(x.shape, y.shape, kk)
-        gm = np.ascontiguousarray(np.asarray(g)).reshape((M, N))
-        return np.ascontiguousarray(dot(np.ascontiguousarray(x).reshape((M, K)).T, gm)).reshape(y.shape)
-    return impl
+
+def _tensordot_grad_nb(product, like_y):
+    """Numba adjoint of x or y in tensordot(x, y, k): the matrix-product adjoint on (M, K) @ (K, N)."""
+    def typer(g, x, y, k):
+        kk = _literal_k(k)
+        if kk is None or not (nb_is_array(x) and nb_is_array(y)):
+            return None
+
+        def impl(g, x, y, k):
+            M, K, N = _mnk_nb(x.shape, y.shape, kk)
+            r = product(np.ascontiguousarray(np.asarray(g)).reshape((M, N)),
+                        np.ascontiguousarray(x).reshape((M, K)), np.ascontiguousarray(y).reshape((K, N)))
+            return np.ascontiguousarray(r).reshape(y.shape if like_y else x.shape)
+        return impl
+    return typer
+
+
+overload(tensordot_grad_x, prefer_literal=True)(_tensordot_grad_nb(_grad_x_mm, False))
+overload(tensordot_grad_y, prefer_literal=True)(_tensordot_grad_nb(_grad_y_mm, True))
 
 
 # ---- running products ----------------------------------------------------------------------------------
