@@ -108,9 +108,9 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
 
 
 def check_reverse_rules(unit: parse.Unit, wrt: list):
-    """Decline, rather than drop, a derivative that has a forward rule (jvp) but no reverse one (vjp):
-    activity analysis follows the vjp templates only, so such an argument would silently count as
-    constant. This happens when generated code (a gradient's own helpers) is differentiated again."""
+    """Decline, rather than drop, a derivative the rule table does not give: activity analysis follows
+    the vjp templates only, so a differentiated argument of a rule without one would silently count as
+    constant. With a jvp but no vjp this happens when generated code is differentiated again."""
     from .rules import RULES
     from .transforms import forward
     pairs = forward._edges(unit.node.body, unit.callees, [])
@@ -122,22 +122,18 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
                 and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
             continue
         rule = RULES.get(dotted_name(s.value.func))
-        if rule is None or rule.nondiff or rule.variadic or rule.jvp is None:
+        p = forward.undifferentiated_param(rule, s.value, varied)
+        if p is None:
             continue
-        try:
-            bound = activity.bind(rule, s.value)
-        except TypeError:
-            continue
-        for p in forward.differentiable_params(rule):
-            a = bound.get(p)
-            if rule.vjp.get(p) is None and isinstance(a, gast.Name) and a.id in varied:
-                where = getattr(s, "_srcdiff_file", None)
-                origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
-                fail(unit.node if where else s, unit,
-                     f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
-                     f"{p!r}{origin}: reverse mode cannot differentiate through it",
-                     "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
-                     "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
+        where = getattr(s, "_srcdiff_file", None)
+        if p in forward.differentiable_params(rule):
+            origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
+            fail(unit.node if where else s, unit,
+                 f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
+                 f"{p!r}{origin}: reverse mode cannot differentiate through it",
+                 "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
+                 "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
+        forward.decline_param(rule, p, unit.node if where else s, unit)
 
 
 @dataclass

@@ -623,3 +623,41 @@ def interp_outside_values(x):
 def test_declined_composite(f, tag, advice):
     """NumPy functions srcdiff writes out in primitives decline the forms they cannot write out."""
     _assert_located(_declined(f, [np.ones((3, 3))]), tag, advice)
+
+
+# ---- arguments a rule gives no derivative for: declined, never treated as constants ------------------------
+def arange_from_value(a):
+    t = np.arange(a, a + 3.0)  # <- arange_value
+    return np.sum(t * t)
+
+
+def _double_first(x, y):
+    return 2.0 * x + 0.0 * y
+
+
+srcdiff.adjoint(_double_first, vjp=("2.0 * g", None), jvp="2.0 * dx")
+
+
+def rule_without_second_derivative(x, y):
+    return _double_first(x, y * y)  # <- no_rule_param
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("f, tag, advice", [(arange_from_value, "arange_value", "np.arange(n)"),
+                                            (rule_without_second_derivative, "no_rule_param", "argument 'y'")])
+def test_undifferentiable_argument_declined(f, tag, advice, mode):
+    """An argument the rule table has no derivative for is declined where it depends on the variables
+    being differentiated (a silent zero before, for np.clip's bounds and np.linspace's ends)."""
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        if mode == "grad":
+            srcdiff.grad(f, wrt=-1 if f is rule_without_second_derivative else 0)(*[0.5] * f.__code__.co_argcount)
+        else:
+            srcdiff.jvp(f, wrt=-1 if f is rule_without_second_derivative else 0)(
+                *[0.5] * f.__code__.co_argcount, 1.0)
+    _assert_located(str(info.value), tag, advice)
+
+
+def test_rule_argument_without_derivative_may_be_constant():
+    """The same rule is fine where that argument does not depend on what is differentiated."""
+    g = srcdiff.grad(rule_without_second_derivative, wrt=0)(0.5, 3.0)
+    assert g == 2.0

@@ -81,6 +81,8 @@ _BINARY = {
 _TERNARY = {
     "np.where": "(({1}) if ({0}) else ({2}))", "rt.select": "(({1}) if ({0}) else ({2}))",
     "np.clip": "min(max({0}, {1}), {2})", "rt.in_interval": "(1.0 if (({0}) >= ({1}) and ({0}) <= ({2})) else 0.0)",
+    "rt.clip_low": "(1.0 if (({0}) < ({1}) and ({1}) <= ({2})) else 0.0)",
+    "rt.clip_high": "(1.0 if (({0}) > ({2}) or ({1}) > ({2})) else 0.0)",
 }
 _ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
 _INT_CALLS = {"len", "int"}

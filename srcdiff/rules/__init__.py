@@ -18,13 +18,18 @@ from ..transforms.astutil import parse_expr
 class Rule:
     name: str                      # callee as emitted in generated code, e.g. "np.exp"
     signature: inspect.Signature   # how call arguments bind to parameter names
-    vjp: dict = field(default_factory=dict)   # param -> template (gast expr) or None (no adjoint)
+    vjp: dict = field(default_factory=dict)   # param -> template (gast expr), ZERO, or None (see defrule)
     jvp: gast.expr | None = None   # tangent of the output, in terms of d<param>
     nondiff: bool = False          # output carries no derivative (argmax, shape, zeros, ...)
     variadic: str | None = None    # "concatenate" / "stack" : first argument is a sequence literal
     namespace: dict = field(default_factory=dict)  # extra names a user rule's templates refer to
 
 
+    def has_vjp(self, p: str) -> bool:
+        return isinstance(self.vjp.get(p), gast.AST)
+
+
+ZERO = "zero"   # template of a parameter the output depends on only through a mask, a shape or an ordering
 RULES: dict[str, Rule] = {}        # canonical name -> rule
 _BY_OBJECT: dict[int, str] = {}    # id(python object) -> canonical name
 _KEEP: list = []                   # keep objects alive so ids stay unique
@@ -40,12 +45,14 @@ def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nond
             variadic: str | None = None, namespace: dict | None = None) -> Rule:
     """Register primitive `name` for the Python `objects` that users call.
 
-    `vjps` gives one template per parameter in order (None: no derivative w.r.t. it)."""
+    `vjps` gives one template per parameter in order. ZERO says the derivative with respect to that
+    parameter is zero (a condition, an argument used for its shape); None says there is no derivative
+    (an axis, a shape, a flag), and the compiler declines a call whose argument there is differentiated."""
     sig = _signature(params)
     names = list(sig.parameters)
     vjp = {}
     for pname, tpl in zip(names, vjps):
-        vjp[pname] = parse_expr(tpl) if isinstance(tpl, str) else None
+        vjp[pname] = ZERO if tpl == ZERO else parse_expr(tpl) if isinstance(tpl, str) else None
     rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {})
     RULES[name] = rule
     for obj in objects if isinstance(objects, (list, tuple)) else [objects]:

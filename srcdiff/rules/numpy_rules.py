@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
-from . import defrule
+from . import ZERO, defrule
 
 R = defrule
 lin = scipy.linalg
@@ -113,10 +113,17 @@ R("np.maximum", [np.maximum, np.fmax], "x, y", "rt.unbroadcast(g * rt.max_weight
 R("np.minimum", [np.minimum, np.fmin], "x, y", "rt.unbroadcast(g * rt.max_weight(y, x), x)",
   "rt.unbroadcast(g * rt.max_weight(x, y), y)",
   jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)")
-R("np.where", [np.where], "condition, x, y", None, "rt.unbroadcast(rt.select(condition, g, 0.0), x)",
+R("np.where", [np.where], "condition, x, y", ZERO, "rt.unbroadcast(rt.select(condition, g, 0.0), x)",
   "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)")
-R("np.clip", [np.clip], "x, a_min, a_max", "g * rt.in_interval(x, a_min, a_max)", None, None,
-  jvp="dx * rt.in_interval(x, a_min, a_max)")
+# np.clip(x, lo, hi) = min(max(x, lo), hi): the bound it returns takes the adjoint (hi when lo > hi)
+R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x, a_min, a_max), x)",
+  "rt.unbroadcast(g * rt.clip_low(x, a_min, a_max), a_min)", "rt.unbroadcast(g * rt.clip_high(x, a_min, a_max), a_max)",
+  jvp="dx * rt.in_interval(x, a_min, a_max) + da_min * rt.clip_low(x, a_min, a_max)"
+      " + da_max * rt.clip_high(x, a_min, a_max)")
+# np.linspace(start, stop, num) = start + t * (stop - start) with t = rt.linspace_weights(num, endpoint)
+R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
+  "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
+  jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
 R("float", [builtins.float], "x", "g", jvp="dx")
 R("np.copy", [np.copy, np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
 R("np.array", [np.array], "x", None, variadic="array")
@@ -148,9 +155,9 @@ R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_tra
 # sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
 R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
   jvp="rt.sort_like(dx, x, axis)")
-R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), v)", None, None,
+R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), v)", ZERO, None,
   jvp="rt.sort_like(dv, x, axis)")
-R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", None, None,
+R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", ZERO, None,
   jvp="rt.unsort_like(dv, x, axis)")
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
@@ -191,7 +198,7 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
 R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
 R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
-R("np.full_like", [np.full_like], "x, fill_value", None, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
+R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",
@@ -221,7 +228,7 @@ R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
 _NONDIFF = {
     "np.zeros": np.zeros, "np.ones": np.ones, "np.empty": np.empty, "np.zeros_like": np.zeros_like,
     "np.ones_like": np.ones_like, "np.empty_like": np.empty_like, "np.arange": np.arange,
-    "np.linspace": np.linspace, "np.eye": np.eye, "np.identity": np.identity, "np.argmax": np.argmax,
+    "np.eye": np.eye, "np.identity": np.identity, "np.argmax": np.argmax,
     "np.argmin": np.argmin, "np.argsort": np.argsort, "np.sign": np.sign, "np.floor": np.floor,
     "np.ceil": np.ceil, "np.round": np.round, "np.isnan": np.isnan, "np.isinf": np.isinf,
     "np.isfinite": np.isfinite, "np.shape": np.shape, "np.size": np.size, "np.ndim": np.ndim,
@@ -234,6 +241,9 @@ _NONDIFF = {
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.trunc": np.trunc,
     "np.floor_divide": np.floor_divide,
 }
+# no-derivative functions whose result is still a smooth function of a float argument: declined when that
+# argument is differentiated (name -> advice)
+CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step * np.arange(n)"}
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
 R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)")

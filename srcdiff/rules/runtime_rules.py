@@ -6,21 +6,21 @@ Helpers linear in their first argument have linear tangents (rt.unbroadcast(dv, 
 ones (matmul_grad_x) sum two terms; logsumexp_grad and prod_grad differentiate the weights too.
 """
 from .. import runtime as rt
-from . import RULES, _BY_OBJECT, _KEEP, defrule
+from . import RULES, ZERO, _BY_OBJECT, _KEEP, defrule
 
 R = defrule
 
 # ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
-for _name in ("zeros_like", "seed", "max_weight", "in_interval", "stack", "push", "pop", "index_add",
+for _name in ("zeros_like", "seed", "max_weight", "in_interval", "clip_low", "clip_high", "linspace_weights", "stack", "push", "pop", "index_add",
               "add_at", "slogdet_sign", "repeat_index"):
     R(f"rt.{_name}", [getattr(rt, _name)], "*args, **kwargs", nondiff=True)
 R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)")
 
 # ---- shape and broadcast helpers: linear in their first argument ------------------------------------------
-R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", None, jvp="rt.unbroadcast(dv, x)")
-R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", None,
+R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", ZERO, jvp="rt.unbroadcast(dv, x)")
+R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", ZERO,
   jvp="rt.broadcast_to_like(dv, x)")
-R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", None, jvp="rt.reshape_like(dv, x)")
+R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", ZERO, jvp="rt.reshape_like(dv, x)")
 # transpose_grad permutes by the inverse of axes: its adjoint permutes by axes itself
 R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", "rt.transpose(g, axes)", None,
   jvp="rt.transpose_grad(dv, axes)")
@@ -29,29 +29,29 @@ R("rt.index_axis", [rt.index_axis], "v, axis, k", "rt.index_axis_put(g, v, axis,
   jvp="rt.index_axis(dv, axis, k)")
 R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", "rt.slice_axis_put(g, v, axis, start, stop)", None, None,
   None, jvp="rt.slice_axis(dv, axis, start, stop)")
-R("rt.index_axis_put", [rt.index_axis_put], "w, x, axis, k", "rt.index_axis(g, axis, k)", None, None, None,
+R("rt.index_axis_put", [rt.index_axis_put], "w, x, axis, k", "rt.index_axis(g, axis, k)", ZERO, None, None,
   jvp="rt.index_axis_put(dw, x, axis, k)")
-R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice_axis(g, axis, start, stop)", None,
+R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice_axis(g, axis, start, stop)", ZERO,
   None, None, None, jvp="rt.slice_axis_put(dw, x, axis, start, stop)")
 # take_put scatters into zeros of x's shape: np.take is its adjoint and it is np.take's
-R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", None, None, None,
+R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", ZERO, None, None,
   jvp="rt.take_put(dv, x, indices, axis)")
-R("rt.select", [rt.select], "cond, a, b", None, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
+R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
-R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", None, None,
+R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", ZERO, None,
   jvp="rt.sum_grad(dv, x, axis)")
-R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", None, None,
+R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", ZERO, None,
   jvp="rt.mean_grad(dv, x, axis)")
 # max_grad / min_grad = v * mask / count with mask = (x == m): linear in v, and piecewise constant in x
 # and m (the mask only changes where ties appear or vanish), so their adjoints w.r.t. x and m are zero
 R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None",
-  "rt.sum(g * rt.max_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", None, None, None,
+  "rt.sum(g * rt.max_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", ZERO, ZERO, None,
   jvp="rt.max_grad(dv, x, m, axis)")
 R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None",
-  "rt.sum(g * rt.min_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", None, None, None,
+  "rt.sum(g * rt.min_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", ZERO, ZERO, None,
   jvp="rt.min_grad(dv, x, m, axis)")
 # v * p / x with p = prod(x): exact where x has no zeros
 # (vjp in v uses prod_grad's own product of the other entries, exact with zeros; in x and p exact
@@ -101,16 +101,16 @@ R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m",
 
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
 # matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
-R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", None, "rt.matmul_grad_y(v, g, y)",
+R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", ZERO, "rt.matmul_grad_y(v, g, y)",
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
-R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", None,
+R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", ZERO,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
 # tensordot_grad_x(v, x, y, k) = V @ Y^T and tensordot_grad_y(v, x, y, k) = X^T @ V on the 2-d views
 # (x gives the shape only in grad_x, y in grad_y), like matmul_grad_x / matmul_grad_y
-R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", None,
+R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", ZERO,
   "rt.tensordot_grad_y(v, g, y, k)", None, jvp="rt.tensordot_grad_x(dv, x, y, k) + rt.tensordot_grad_x(v, x, dy, k)")
 R("rt.tensordot_grad_y", [rt.tensordot_grad_y], "v, x, y, k", "rt.tensordot(x, g, k)",
-  "rt.tensordot_grad_x(v, x, g, k)", None, None,
+  "rt.tensordot_grad_x(v, x, g, k)", ZERO, None,
   jvp="rt.tensordot_grad_y(dv, x, y, k) + rt.tensordot_grad_y(v, dx, y, k)")
 # cumprod_grad(v, x) = J^T v and cumprod_jvp(v, x) = J v for J the Jacobian of cumprod(x): linear in v (each is
 # the other's adjoint there); in x exact where x has no zeros (like prod_grad): with p = cumprod(x),
@@ -127,14 +127,14 @@ R("rt.cumprod_jvp", [rt.cumprod_jvp], "v, x, axis=None", "rt.cumprod_grad(g, x, 
 # np.interp's helpers (runtime/shapes.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
 # segment j of width h and T(w) = interp_slope_transpose(w, ...) its adjoint in fp: s is piecewise constant in x,
 # linear in fp, and moving the knots changes 1 / h; interp_transpose(v, ...) moves with x's weight t = (x - xp[j]) / h
-R("rt.interp_slope", [rt.interp_slope], "x, xp, fp", None, "-rt.interp_slope_transpose(g * ans, x, xp, fp)",
+R("rt.interp_slope", [rt.interp_slope], "x, xp, fp", ZERO, "-rt.interp_slope_transpose(g * ans, x, xp, fp)",
   "rt.interp_slope_transpose(g, x, xp, fp)",
   jvp="rt.interp_slope(x, xp, dfp) - ans * rt.interp_slope(x, xp, dxp)")
-R("rt.interp_slope_transpose", [rt.interp_slope_transpose], "w, x, xp, fp", "rt.unbroadcast(rt.interp_slope(x, xp, g), w)", None,
-  "-rt.interp_slope_transpose(w * rt.interp_slope(x, xp, g), x, xp, fp)", None,
+R("rt.interp_slope_transpose", [rt.interp_slope_transpose], "w, x, xp, fp", "rt.unbroadcast(rt.interp_slope(x, xp, g), w)", ZERO,
+  "-rt.interp_slope_transpose(w * rt.interp_slope(x, xp, g), x, xp, fp)", ZERO,
   jvp="rt.interp_slope_transpose(dw - w * rt.interp_slope(x, xp, dxp), x, xp, fp)")
 R("rt.interp_transpose", [rt.interp_transpose], "v, x, xp, fp", "rt.unbroadcast(rt.interp(x, xp, g), v)", "v * rt.interp_slope(x, xp, g)",
-  "-rt.interp_transpose(v * rt.interp_slope(x, xp, g), x, xp, fp)", None,
+  "-rt.interp_transpose(v * rt.interp_slope(x, xp, g), x, xp, fp)", ZERO,
   jvp="rt.interp_transpose(dv, x, xp, fp) + rt.interp_slope_transpose(v * (dx - rt.interp(x, xp, dxp)), x, xp, fp)")
 # d/dx dsinc(x) = -pi^2 sinc(x) - 2 dsinc(x) / x (-pi^2 / 3 at 0)
 R("rt.dsinc", [rt.dsinc], "x", "g * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "

@@ -18,6 +18,25 @@ def in_interval(x, lo, hi):
 
 
 @register_jitable
+def linspace_weights(num, endpoint=True):
+    """t with np.linspace(start, stop, num, endpoint) = start + t * (stop - start) (its derivative)."""
+    steps = num - 1 if endpoint else num
+    return np.arange(num) * (1.0 / max(steps, 1))
+
+
+@register_jitable
+def clip_low(x, lo, hi):
+    """1.0 where np.clip(x, lo, hi) is lo (x < lo <= hi), else 0.0."""
+    return (x < lo) * (lo <= hi) * 1.0
+
+
+@register_jitable
+def clip_high(x, lo, hi):
+    """1.0 where np.clip(x, lo, hi) is hi through its upper bound (max(x, lo) > hi), else 0.0."""
+    return ((x > hi) | (lo > hi)) * 1.0
+
+
+@register_jitable
 def max2(x, y):
     """Builtin max(x, y) on scalars."""
     return x if x >= y else y
@@ -38,6 +57,17 @@ def _safe_log(x):
     if isinstance(x, types.Array):
         return lambda x: np.log(np.where(x > 0, x, 1.0))
     return lambda x: np.log(x) if x > 0 else 0.0
+
+
+@overload(np.clip)
+def _clip_scalar(a, a_min, a_max, out=None):
+    """np.clip of a scalar under Numba (its own np.clip takes arrays only): min(max(a, a_min), a_max)."""
+    if all(isinstance(v, (types.Number, types.Boolean)) for v in (a, a_min, a_max)):
+        def impl(a, a_min, a_max, out=None):
+            low = a_min if a < a_min else a
+            return a_max if low > a_max else low
+        return impl
+    return None
 
 
 def transpose(x, axes):

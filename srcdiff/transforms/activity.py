@@ -27,7 +27,7 @@ def call_sources(call, callees) -> list:
             return [e.id for e in first.elts if isinstance(e, gast.Name)]
         return [first.id] if isinstance(first, gast.Name) else []
     bound = bind(rule, call)
-    return [a.id for p, a in bound.items() if isinstance(a, gast.Name) and rule.vjp.get(p) is not None]
+    return [a.id for p, a in bound.items() if isinstance(a, gast.Name) and rule.has_vjp(p)]
 
 
 def bind(rule, call) -> dict:

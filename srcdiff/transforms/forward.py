@@ -16,7 +16,8 @@ import linecache
 import gast
 
 from ..errors import fail
-from ..rules import RULES
+from ..rules import RULES, ZERO as ZERO_RULE
+from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from .activity import DIFF_BINOPS, SCATTER, bind
 from .astutil import Namer, assign, call, comment, const, dotted_name, load, names_in, store
 from .reverse import _BINOP_RULE, simplify
@@ -73,6 +74,40 @@ def raise_stacks(node):
 
 
 # ---- which values vary -----------------------------------------------------------------------------------
+def undifferentiated_param(rule, call, varied, mode: str = "reverse") -> str | None:
+    """The first parameter of a rule call whose argument is differentiated although the rule gives no
+    derivative there in `mode` (reverse: a vjp template; forward: a term of the jvp) nor says it is
+    ZERO, or None."""
+    if rule is None or rule.variadic:
+        return None
+    if rule.nondiff:
+        if rule.name not in CONSTANT_ARGUMENTS:
+            return None
+        bound = {f"argument {k + 1}": a for k, a in enumerate(call.args)}
+        bound.update({k.arg: k.value for k in call.keywords})
+    else:
+        try:
+            bound = bind(rule, call)
+        except TypeError:
+            return None
+    for p, a in bound.items():
+        covered = rule.has_vjp(p) if mode == "reverse" else p in differentiable_params(rule)
+        if isinstance(a, gast.Name) and a.id in varied and rule.vjp.get(p) is not ZERO_RULE and not covered:
+            return p
+    return None
+
+
+def decline_param(rule, p, node, unit):
+    """SrcdiffError for a differentiated argument `p` of `rule` that has no derivative rule."""
+    if rule.name in CONSTANT_ARGUMENTS:
+        fail(node, unit, f"{rule.name} of a differentiated value ({p}): its result is not differentiable there",
+             CONSTANT_ARGUMENTS[rule.name])
+    fail(node, unit, f"{rule.name} is not differentiable with respect to its argument {p!r}, "
+         "which depends on the variables being differentiated",
+         f"pass a value that does not depend on them as {p!r}, or register a rule with "
+         "srcdiff.adjoint(func, vjp=..., jvp=...) for a function that wraps this call")
+
+
 def differentiable_params(rule) -> list:
     """Parameters whose tangent appears in the rule's jvp template."""
     if rule.jvp is None:
@@ -268,6 +303,11 @@ class Forward:
     def assign(self, t, value, s):
         if isinstance(value, gast.Call) and dotted_name(value.func) in self.unit.callees:
             return self.callee(t, value, s)
+        if isinstance(value, gast.Call):
+            rule = RULES.get(dotted_name(value.func))
+            p = undifferentiated_param(rule, value, self.varied, "forward")
+            if p is not None:
+                decline_param(rule, p, s, self.unit)
         out = [s]
         if t not in self.varied:
             return out

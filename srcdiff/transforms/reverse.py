@@ -518,7 +518,7 @@ class Reverse:
         out = []
         for p, tpl in rule.vjp.items():
             a = bound.get(p)
-            if tpl is None or not isinstance(a, gast.Name) or a.id not in self.active:
+            if not rule.has_vjp(p) or not isinstance(a, gast.Name) or a.id not in self.active:
                 continue
             mapping = {k: v for k, v in bound.items()}
             mapping.update({"g": g, "ans": load(ans)})
