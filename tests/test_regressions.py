@@ -741,3 +741,22 @@ def gather_apart(x):
                                       (gather_apart, (2, 3, 2))], ids=lambda v: getattr(v, "__name__", str(v)))
 def test_repeated_index_array_in_a_tuple_index(f, shape, jit):
     _grad_matches(f, [np.random.default_rng(7).normal(size=shape)], jit=jit)
+
+
+# ---- common subexpressions merge through chains --------------------------------------------------
+def centred_moments(x):
+    a = np.sum((x - np.mean(x)) ** 2)
+    b = np.sum((x - np.mean(x)) ** 3)
+    return a + b
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_cse_merges_expressions_over_merged_operands(jit):
+    """`x - np.mean(x)` written twice is computed once: the second mean merges with the first, and
+    then so does the subtraction that reads it (only the first level merged before)."""
+    g = srcdiff.grad(centred_moments, jit=jit)
+    src = srcdiff.source(g)
+    code = [line for line in src.splitlines() if not line.strip().startswith("#")]
+    assert sum("= np.mean(x)" in line for line in code) == 1, src
+    assert sum("= x - " in line for line in code) == 1, src
+    _grad_matches(centred_moments, [np.random.default_rng(3).normal(size=5)], jit=jit)

@@ -185,6 +185,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 seen = {k: v for k, v in seen.items() if arr not in v[1]}
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
                 k = key(s.value)
                 if k is not None:
                     if (k in seen and not getattr(s, "_srcdiff_phi", False) and counts.get(s.targets[0].id) == 1
@@ -220,14 +221,17 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
             out.append(s)
         return out
 
+    def rename_loads(node):
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+                target = renames[n.id]
+                while target in renames:
+                    target = renames[target]
+                n.id = target
+
     block(fn.body)
     fn.body = apply(fn.body)
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
-            target = renames[n.id]
-            while target in renames:
-                target = renames[target]
-            n.id = target
+    rename_loads(fn)
     return fn
 
 
