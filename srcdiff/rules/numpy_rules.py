@@ -226,9 +226,10 @@ R("rt.svd_vh", [], "a", "rt.svd_vh_grad(a, ans, g)", jvp="rt.svd_vh_jvp(a, ans, 
 # the pseudo-inverse where its rank is locally constant (full-rank a); rcond / rtol only choose the cutoff
 R("np.linalg.pinv", [np.linalg.pinv], "a, rcond=None, hermitian=False, rtol=None", "rt.pinv_grad(a, ans, g)",
   None, None, None, jvp="rt.pinv_jvp(a, ans, da)")
-# bilinear: the adjoints sum g's blocks against the other factor (1-d and 2-d operands)
-R("np.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a, b)",
-  jvp="np.kron(da, b) + np.kron(a, db)")
+# np.kron (rt.kron: contiguous operands under Numba) is bilinear: the adjoints sum g's blocks against the
+# other factor (1-d and 2-d operands)
+R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a, b)",
+  jvp="rt.kron(da, b) + rt.kron(a, db)")
 # the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
 # different float dtypes are cast to their common one first (runtime/linear.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",

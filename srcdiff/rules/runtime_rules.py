@@ -177,10 +177,10 @@ R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None,
 R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None,
   jvp="rt.pinv_grad(a, p, dv) + rt.pinv_grad_tangent(a, p, v, da, dp)")
 # kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
-# bilinear, and its adjoints are np.kron and the other helper
-R("rt.kron_grad_a", [rt.kron_grad_a], "v, a, b", "np.kron(g, b)", ZERO, "rt.kron_grad_b(v, g, b)",
+# bilinear, and its adjoints are rt.kron (np.kron) and the other helper
+R("rt.kron_grad_a", [rt.kron_grad_a], "v, a, b", "rt.kron(g, b)", ZERO, "rt.kron_grad_b(v, g, b)",
   jvp="rt.kron_grad_a(dv, a, b) + rt.kron_grad_a(v, a, db)")
-R("rt.kron_grad_b", [rt.kron_grad_b], "v, a, b", "np.kron(a, g)", "rt.kron_grad_a(v, a, g)", ZERO,
+R("rt.kron_grad_b", [rt.kron_grad_b], "v, a, b", "rt.kron(a, g)", "rt.kron_grad_a(v, a, g)", ZERO,
   jvp="rt.kron_grad_b(dv, a, b) + rt.kron_grad_b(v, da, b)")
 
 # dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative

@@ -37,7 +37,7 @@ from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y,
                      solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
 from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangent, eigh_vectors_jvp,  # noqa: E402,F401
-                       eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron_grad_a, kron_grad_b, pinv_grad,
+                       eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron, kron_grad_a, kron_grad_b, pinv_grad,
                        pinv_grad_tangent, pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_jvp,
                        svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent, svd_vh_jvp, svdvals, svdvals_curvature,
                        svdvals_grad, svdvals_jvp)

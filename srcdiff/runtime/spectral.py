@@ -30,7 +30,7 @@ __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature"
            "eigh_vectors_jvp", "eigh_vectors_grad_tangent", "svdvals", "svd_u", "svd_vh", "svd_u_full",
            "svd_vh_full", "svdvals_grad", "svdvals_jvp", "svdvals_curvature", "svd_u_grad", "svd_u_jvp",
            "svd_u_grad_tangent", "svd_vh_grad", "svd_vh_jvp", "svd_vh_grad_tangent", "pinv_grad", "pinv_jvp",
-           "pinv_grad_tangent", "kron_grad_a", "kron_grad_b"]
+           "pinv_grad_tangent", "kron", "kron_grad_a", "kron_grad_b"]
 
 
 # ---- shared pieces -----------------------------------------------------------------------------------
@@ -395,6 +395,18 @@ def _kron_dims(a, b):
     ra = (1, np.size(a)) if np.ndim(a) == 1 else np.shape(a)
     rb = (1, np.size(b)) if np.ndim(b) == 1 else np.shape(b)
     return ra[0], ra[1], rb[0], rb[1]
+
+
+def kron(a, b):
+    """np.kron(a, b); under Numba of C-contiguous copies of views (Numba's np.kron takes contiguous arrays only)."""
+    return np.kron(a, b)
+
+
+@overload(kron)
+def _kron_nb(a, b):
+    if nb_is_array(a) and nb_is_array(b):
+        return lambda a, b: np.kron(_c(a), _c(b))
+    return None
 
 
 def kron_grad_a(g, a, b):

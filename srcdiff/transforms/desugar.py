@@ -524,6 +524,9 @@ class _Canon(gast.NodeTransformer):
         if name == "np.linalg.svd":
             bound = self._tuple_arguments(name, node)
             if _flag(bound, "compute_uv", True) is False:   # the singular values alone
+                if _flag(bound, "hermitian", False) is not False:
+                    fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                         "drop hermitian=True: the SVD of a symmetric matrix is the same")
                 return copy_loc(gast.Call(func=dotted("rt.svdvals"), args=[bound["a"]], keywords=[]), node)
         if name in TUPLE_CALLS:
             fail(node, self.unit, f"{name} returns a tuple of arrays: it must be unpacked or indexed directly "
@@ -621,10 +624,13 @@ class _Canon(gast.NodeTransformer):
                                       "differentiates symmetric matrices)", _SYMMETRISE)
             fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
         else:
-            full, hermitian = _flag(bound, "full_matrices", True), _flag(bound, "hermitian", False)
-            if full not in (True, False, 0, 1) or hermitian is not False:
-                fail(node, self.unit, "np.linalg.svd: full_matrices= must be a literal True or False, and "
-                                      "hermitian=True is not supported", _TUPLE_ADVICE[name])
+            full = _flag(bound, "full_matrices", True)
+            if _flag(bound, "hermitian", False) is not False:
+                fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                     "drop hermitian=True: the SVD of a symmetric matrix is the same")
+            if full not in (True, False, 0, 1):
+                fail(node, self.unit, "np.linalg.svd: full_matrices= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
             fname = (("rt.svd_u_full" if full else "rt.svd_u"), "rt.svdvals",
                      ("rt.svd_vh_full" if full else "rt.svd_vh"))[k]
         return copy_loc(gast.Call(func=dotted(fname), args=[a], keywords=[]), node)
