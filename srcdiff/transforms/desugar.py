@@ -315,9 +315,15 @@ class _Desugar:
         if isinstance(value, gast.Call) and _splits_into_outputs(self.unit, value):
             # sign, logdet = np.linalg.slogdet(a); w, V = np.linalg.eigh(a); U, s, Vh = np.linalg.svd(a, ...):
             # one indexed call per output, which canonicalize turns into a single-output primitive each
-            return [x for k, e in enumerate(target.elts)
-                    for x in self.assign(copy_loc(assign(e, gast.Subscript(
-                        value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
+            # (a matrix given as an expression is computed once, before them)
+            out = []
+            if value.args and not isinstance(value.args[0], gast.Name):
+                tmp = self.namer.fresh("_".join(_base(e) for e in target.elts) + "_of")
+                out = self.assign(copy_loc(assign(tmp, value.args[0], s.lineno), s))
+                value.args[0] = load(tmp)
+            return out + [x for k, e in enumerate(target.elts)
+                          for x in self.assign(copy_loc(assign(e, gast.Subscript(
+                              value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
         tmp = self.namer.fresh("_".join(_base(e) for e in target.elts))
         out = [copy_loc(assign(tmp, value, s.lineno), s)]
         for k, e in enumerate(target.elts):
