@@ -355,8 +355,15 @@ def svd_vh_grad_tangent(a, Vh, g, da, dVh):
 
 # ---- pinv --------------------------------------------------------------------------------------------
 @register_jitable
+def _one_matrix(a):
+    if a.ndim != 2:
+        raise ValueError("np.linalg.pinv: srcdiff differentiates one matrix at a time (loop over a stack)")
+
+
+@register_jitable
 def pinv_grad(a, p, g):
     """Adjoint of a in p = pinv(a) (constant rank): -pᵀ g pᵀ + (I - a p) gᵀ p pᵀ + pᵀ p gᵀ (I - p a)."""
+    _one_matrix(a)
     pt, gt = _t(p), _t(g)
     t2 = dot(gt, dot(_c(p), pt))
     t3 = dot(dot(pt, _c(p)), gt)
@@ -366,6 +373,7 @@ def pinv_grad(a, p, g):
 @register_jitable
 def pinv_jvp(a, p, da):
     """Tangent of p = pinv(a) (constant rank): -p da p + p pᵀ daᵀ (I - a p) + (I - p a) daᵀ pᵀ p."""
+    _one_matrix(a)
     pc, pt, dat = _c(p), _t(p), _t(da)
     t2 = dot(dot(pc, pt), dat)
     t3 = dot(dat, dot(pt, pc))

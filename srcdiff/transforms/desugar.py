@@ -537,20 +537,15 @@ class _Canon(gast.NodeTransformer):
         if name in TUPLE_CALLS:
             fail(node, self.unit, f"{name} returns a tuple of arrays: it must be unpacked or indexed directly "
                                   "(with a number)", _TUPLE_ADVICE[name])
-        if name == "np.linalg.eigvalsh":
-            if len(node.args) > 1 or node.keywords:
-                uplo = node.args[1] if len(node.args) > 1 else node.keywords[0].value
-                if len(node.args) + len(node.keywords) > 2 or (node.keywords and node.keywords[0].arg != "UPLO") \
-                        or not (isinstance(uplo, gast.Constant) and uplo.value == "L"):
-                    fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
-                                          "differentiates symmetric matrices)", _SYMMETRISE)
-                node.args, node.keywords = node.args[:1], []
+        if name == "np.linalg.eigvalsh":   # (the rule takes the matrix alone)
+            bound = self._bound(name, node, "a, UPLO='L'")
+            if _flag(bound, "UPLO", "L") != "L":
+                fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
+                                      "differentiates symmetric matrices)", _SYMMETRISE)
+            node.args, node.keywords = [bound["a"]], []
         if name == "np.linalg.pinv":
-            for k, kw in enumerate(node.keywords):
-                if kw.arg == "hermitian" and not (isinstance(kw.value, gast.Constant) and kw.value.value is False):
-                    fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
-                         "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
-            if len(node.args) > 2 and not (isinstance(node.args[2], gast.Constant) and node.args[2].value is False):
+            bound = self._bound(name, node, "a, rcond=None, hermitian=False, rtol=None")
+            if _flag(bound, "hermitian", False) is not False:
                 fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
                      "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
         if name in AXIS_REDUCTIONS:
@@ -613,6 +608,14 @@ class _Canon(gast.NodeTransformer):
             fail(node, self.unit, f"{name}: {bound}", _TUPLE_ADVICE[name])
         return bound
 
+    def _bound(self, name, node, params) -> dict:
+        """The call's arguments bound to `params` (gast nodes); declined when they do not bind."""
+        try:
+            return dict(_signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+                        .arguments)
+        except TypeError as e:
+            fail(node, self.unit, f"{name}: {e}", f"call it as {name}({params})")
+
     def _output(self, call, k, node):
         """The single-output primitive for output k of a call of a TUPLE_CALLS function."""
         name = dotted_name(call.func)
@@ -631,6 +634,9 @@ class _Canon(gast.NodeTransformer):
             fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
         else:
             full = _flag(bound, "full_matrices", True)
+            if _flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
+                fail(node, self.unit, "np.linalg.svd: compute_uv= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
             if _flag(bound, "hermitian", False) is not False:
                 fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
                      "drop hermitian=True: the SVD of a symmetric matrix is the same")
