@@ -213,7 +213,17 @@ def grad_of_eigenvalue_gradient(x):
     return np.sum(g * g)
 
 
+_eigenvalue_jvp = srcdiff.jvp(sum_of_squared_eigenvalues)
+
+
+def jvp_of_eigenvalue_jvp(x):
+    return _eigenvalue_jvp(x, np.ones((3, 3)))[1]
+
+
 def test_reverse_over_reverse_declines_with_advice():
-    """The adjoint helpers have forward rules only: grad of a gradient declines, pointing to hvp."""
+    """The adjoint helpers have forward rules only: grad of a gradient declines, pointing to hvp; so does a
+    third derivative through the tangent helpers (jvp of a jvp)."""
     with pytest.raises(srcdiff.SrcdiffError, match="hvp"):
         srcdiff.grad(grad_of_eigenvalue_gradient)(np.eye(3) + 0.1)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule(.|\n)*hvp"):
+        srcdiff.jvp(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]), np.eye(3))
