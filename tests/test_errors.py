@@ -661,3 +661,64 @@ def test_rule_argument_without_derivative_may_be_constant():
     """The same rule is fine where that argument does not depend on what is differentiated."""
     g = srcdiff.grad(rule_without_second_derivative, wrt=0)(0.5, 3.0)
     assert g == 2.0
+
+
+# ---- eigh / svd / pinv: the forms srcdiff declines ----------------------------------------------------------
+def svd_full_vectors(x):
+    U, s, Vh = np.linalg.svd(x)  # <- svd_full
+    return np.sum(U[:, 0] ** 2) + np.sum(s)
+
+
+def eigh_kept_whole(x):
+    res = np.linalg.eigh(x + x.T)  # <- eigh_tuple
+    return np.sum(res[0])
+
+
+def svd_kept_whole(x):
+    res = np.linalg.svd(x, full_matrices=False)  # <- svd_tuple
+    return np.sum(res[1])
+
+
+def eigh_upper_triangle(x):
+    w, V = np.linalg.eigh(x + x.T, UPLO="U")  # <- eigh_uplo
+    return np.sum(w)
+
+
+def eigvalsh_upper_triangle(x):
+    return np.sum(np.linalg.eigvalsh(x + x.T, "U"))  # <- eigvalsh_uplo
+
+
+def eigh_output_out_of_range(x):
+    return np.sum(np.linalg.eigh(x + x.T)[2])  # <- eigh_index
+
+
+def svd_hermitian(x):
+    return np.sum(np.linalg.svd(x + x.T, hermitian=True)[1])  # <- svd_hermitian
+
+
+def pinv_hermitian(x):
+    return np.sum(np.linalg.pinv(x + x.T, hermitian=True))  # <- pinv_hermitian
+
+
+SPECTRAL = [(svd_full_vectors, "svd_full", "full_matrices=False"),
+            (eigh_kept_whole, "eigh_tuple", "w, V = np.linalg.eigh(a)"),
+            (svd_kept_whole, "svd_tuple", "U, s, Vh = np.linalg.svd(a, full_matrices=False)"),
+            (eigh_upper_triangle, "eigh_uplo", "symmetrise"),
+            (eigvalsh_upper_triangle, "eigvalsh_uplo", "symmetrise"),
+            (eigh_output_out_of_range, "eigh_index", "out of range"),
+            (svd_hermitian, "svd_hermitian", "hermitian=True"),
+            (pinv_hermitian, "pinv_hermitian", "drop hermitian=True")]
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("f, tag, advice", SPECTRAL, ids=[t for _, t, _ in SPECTRAL])
+def test_declined_decomposition_form(f, tag, advice, mode):
+    """U and Vh of a full SVD have no derivative (their extra columns are arbitrary), eigh / svd results must be
+    unpacked or indexed with a number, and the triangle / hermitian options are not differentiated."""
+    x = np.array([[2.0, 0.3, 0.1], [0.2, 1.0, 0.4], [0.1, 0.5, -1.0]])
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        if mode == "grad":
+            srcdiff.grad(f)(x)
+        else:
+            srcdiff.jvp(f)(x, np.ones((3, 3)))
+    _assert_located(str(info.value), tag, advice)

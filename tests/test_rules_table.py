@@ -18,7 +18,8 @@ from gradcheck import source_module
 from srcdiff.rules import RULES
 from srcdiff.rules.composites import COMPOSITES
 
-# domains: r normal, p positive, u in (-0.8, 0.8), spd / sq / lt 3x3 matrices, c any (condition, no grad)
+# domains: r normal, p positive, u in (-0.8, 0.8), q well-conditioned square matrices, s symmetric matrices with
+# distinct eigenvalues, m matrices with distinct nonzero singular values, c any (condition, no grad)
 B = [((), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((2, 3), (2, 3)), ((1, 3), (2, 1))]
 E = [((),), ((3,),), ((2, 3),), ((1, 3),)]
 S = [((),)]
@@ -148,6 +149,30 @@ ENTRIES = {
     "rt.solve_triangular trans": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, trans=1, lower=True)", "rr",
                                   [((3, 3), (3,))]),
     "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),)]), "np.triu": ("np.triu(x, 1)", "r", [((3, 3),)]),
+    # eigh of a symmetric matrix, written (x + x.T) / 2 so that the finite differences perturb it symmetrically (the
+    # rules give the gradient over symmetric perturbations); eigenvectors (and singular vectors, whose signs are
+    # arbitrary too) enter through sign-invariant functions: squares, products of a column with itself, V diag(w) V^T
+    "np.linalg.eigvalsh": ("np.linalg.eigvalsh((x + x.T) / 2) + np.linalg.eigh(0.5 * (x + x.T))[0] ** 2", "s",
+                           [((3, 3),), ((1, 1),), ((4, 4),)]),
+    "rt.eigh_vectors": ("np.linalg.eigh((x + x.T) / 2)[1] ** 2", "s", [((3, 3),), ((2, 2),), ((4, 4),)]),
+    "rt.eigh_vectors column": ("(np.linalg.eigh(x + x.T)[1][:, -1] @ y) ** 2 + np.linalg.eigh(x + x.T)[-1][0, 1] ** 2",
+                               "sr", [((3, 3), (3,)), ((4, 4), (4,))]),
+    "rt.eigh_vectors rebuilt": ("(np.linalg.eigh(x + x.T)[1] * np.linalg.eigh(x + x.T)[0])"
+                                " @ np.transpose(np.linalg.eigh(x + x.T)[1])", "s", [((3, 3),)]),
+    # SVD of m x n matrices (m < n, m = n, m > n) with distinct singular values
+    "rt.svdvals": ("np.linalg.svd(x, compute_uv=False) + np.linalg.svd(x)[1] ** 2", "m",
+                   [((3, 3),), ((4, 2),), ((2, 4),)]),
+    "rt.svd_u": ("np.linalg.svd(x, full_matrices=False)[0] ** 2", "m", [((3, 3),), ((2, 4),), ((4, 2),)]),
+    "rt.svd_vh": ("np.linalg.svd(x, full_matrices=False)[2] ** 2", "m", [((3, 3),), ((4, 2),), ((2, 4),)]),
+    "rt.svd_u rebuilt": ("(np.linalg.svd(x, False)[0] * np.linalg.svd(x, False)[1]) @ np.linalg.svd(x, False)[-1]"
+                         " + np.linalg.svd(x, False)[0][:, 0:1] * np.linalg.svd(x, False)[2][0]", "m",
+                         [((4, 3),), ((3, 4),)]),
+    "np.linalg.pinv": ("np.linalg.pinv(x)", "m", [((3, 3),), ((4, 2),), ((2, 4),)]),
+    "rt.kron": ("np.kron(x, y)", "rr", [((2, 3), (2, 2)), ((3,), (2,)), ((3,), (2, 2)), ((2, 3), (4,))]),
+    # kron_grad_a(v, a, b) with v of np.kron(a, b)'s shape (a gives the shape only), kron_grad_b likewise
+    "rt.kron_grad_a": ("rt.kron_grad_a(x, z, y)", "rrc", [((4, 6), (2, 2), (2, 3)), ((6,), (2,), (3,)),
+                                                          ((2, 6), (2, 2), (3,))]),
+    "rt.kron_grad_b": ("rt.kron_grad_b(x, y, z)", "rrc", [((4, 6), (2, 3), (2, 2)), ((3, 6), (3,), (3, 2))]),
     # helpers that generated adjoints call, differentiated again by grad of a function calling a grad
     # (shape-only arguments are "c"; rt.matmul_grad_x(v, x, y) takes v of x @ y's shape)
     "rt.sum_grad": ("rt.sum_grad(x, y, 1) + rt.sum_grad(np.sum(x), y)", "rc", [((2,), (2, 3))]),
@@ -261,10 +286,15 @@ ENTRIES = {
                                    [((3,), (2,), (3, 2), (3,))]),
 }
 
+if hasattr(np.linalg, "svdvals"):   # NumPy 2
+    ENTRIES["rt.svdvals np.linalg.svdvals"] = ("np.linalg.svdvals(x)", "m", [((2, 3),), ((3, 2),)])
+
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
-# (compiler.check_reverse_rules) instead of treating them as constants.
-FORWARD_ONLY: set = set()
+# (compiler.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
+# against finite differences in tests/test_spectral.py.
+FORWARD_ONLY: set = {"rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
+                     "rt.pinv_grad"}
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
@@ -276,7 +306,7 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
             "rt.dot", "rt.solve",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
-            "rt.logsumexp_matvec_grad_M"}
+            "rt.logsumexp_matvec_grad_M"} | FORWARD_ONLY
 
 HEADER = """import math
 import numpy as np
@@ -313,6 +343,16 @@ def _value(dom, shape, rng):
         v = rng.uniform(-0.8, 0.8, size=shape)
     elif dom == "q":
         v = rng.normal(size=shape) * 0.3 + 2.0 * np.eye(shape[0])
+    elif dom == "s":   # symmetric, eigenvalues at least 0.5 apart (eigenvector derivatives divide by the gaps)
+        n = shape[0]
+        q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        v = (q * (0.8 * np.arange(n) - 0.3 * n + rng.uniform(0.0, 0.3, n))) @ q.T
+        v = 0.5 * (v + v.T)
+    elif dom == "m":   # full rank, singular values at least 0.4 apart (the same for singular vectors)
+        k = min(shape)
+        u, _ = np.linalg.qr(rng.normal(size=(shape[0], k)))
+        w, _ = np.linalg.qr(rng.normal(size=(shape[1], k)))
+        v = (u * (1.0 + 0.6 * np.arange(k)[::-1] + rng.uniform(0.0, 0.2, k))) @ w.T
     else:
         v = rng.normal(size=shape)
         v = np.where(np.abs(v) < 0.05, 0.3, v)   # keep away from abs/clip kinks
@@ -435,7 +475,8 @@ def test_forward_and_reverse_rules_pair_up():
 
 
 def test_every_rule_has_an_entry():
-    differentiable = {name for name, r in RULES.items() if not r.nondiff and not r.namespace}  # not srcdiff.adjoint's
+    # (rules users register with srcdiff.adjoint carry their namespace: tests/test_errors.py registers one on import)
+    differentiable = {name for name, r in RULES.items() if not r.nondiff and not r.namespace}
     missing = sorted(differentiable - set(ENTRIES) - INTERNAL)
     assert not missing, f"rules without a test entry in tests/test_rules_table.py: {missing}"
     missing = sorted(set(COMPOSITES) - set(ENTRIES))
@@ -454,7 +495,8 @@ F32_NUMBA = ["+", "*", "/", "**", "np.exp", "np.log", "np.sqrt", "np.tanh", "rt.
              "np.where", "np.clip", "np.sum", "np.mean", "np.max", "rt.logsumexp", "np.dot", "rt.matmul_grad_x",
              "np.concatenate", "np.linalg.det", "rt.solve_triangular",
              "@", "np.outer", "np.linalg.inv", "np.linalg.cholesky", "np.linalg.solve", "rt.solve_grad_a",
-             "rt.dot", "rt.solve"]
+             "rt.dot", "rt.solve", "np.linalg.eigvalsh", "rt.eigh_vectors", "rt.svd_u rebuilt", "np.linalg.pinv",
+             "rt.kron"]
 F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES[r][2]) - 1}") for r in F32_NUMBA]
 
 

@@ -211,6 +211,25 @@ R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)")
 R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)",
   "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+# eigh and svd return tuples: canonicalize (transforms/desugar.py) splits them into one call per output,
+# np.linalg.eigh(a)[0] -> np.linalg.eigvalsh(a), [1] -> rt.eigh_vectors(a), and np.linalg.svd(a, ...)[0], [1], [2]
+# -> rt.svd_u(a), rt.svdvals(a), rt.svd_vh(a) (thin; with full_matrices=True U and Vh have no derivative).
+# eigh: a is symmetric and its adjoint is the symmetric gradient over symmetric perturbations (the helpers
+# check that a is symmetric). Formulas, and what happens at repeated eigen- or singular values: runtime/spectral.py
+R("np.linalg.eigh", [np.linalg.eigh], "a, UPLO='L'", nondiff=True)
+R("np.linalg.svd", [np.linalg.svd], "a, full_matrices=True, compute_uv=True, hermitian=False", nondiff=True)
+R("np.linalg.eigvalsh", [np.linalg.eigvalsh], "a", "rt.eigvalsh_grad(a, g)", jvp="rt.eigvalsh_jvp(a, da)")
+R("rt.eigh_vectors", [], "a", "rt.eigh_vectors_grad(a, ans, g)", jvp="rt.eigh_vectors_jvp(a, ans, da)")
+R("rt.svdvals", [getattr(np.linalg, "svdvals", None)], "a", "rt.svdvals_grad(a, g)", jvp="rt.svdvals_jvp(a, da)")
+R("rt.svd_u", [], "a", "rt.svd_u_grad(a, ans, g)", jvp="rt.svd_u_jvp(a, ans, da)")
+R("rt.svd_vh", [], "a", "rt.svd_vh_grad(a, ans, g)", jvp="rt.svd_vh_jvp(a, ans, da)")
+# the pseudo-inverse where its rank is locally constant (full-rank a); rcond / rtol only choose the cutoff
+R("np.linalg.pinv", [np.linalg.pinv], "a, rcond=None, hermitian=False, rtol=None", "rt.pinv_grad(a, ans, g)",
+  None, None, None, jvp="rt.pinv_jvp(a, ans, da)")
+# np.kron (rt.kron: contiguous operands under Numba) is bilinear: the adjoints sum g's blocks against the
+# other factor (1-d and 2-d operands)
+R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a, b)",
+  jvp="rt.kron(da, b) + rt.kron(a, db)")
 # the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
 # different float dtypes are cast to their common one first (runtime/linear.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
@@ -238,12 +257,18 @@ _NONDIFF = {
     "len": builtins.len, "range": builtins.range, "int": builtins.int, "bool": builtins.bool,
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
+    "rt.svd_u_full": None, "rt.svd_vh_full": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.trunc": np.trunc,
     "np.floor_divide": np.floor_divide,
 }
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)
-CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step * np.arange(n)"}
+# (or name -> (message, advice))
+_FULL_SVD = ("np.linalg.svd with full_matrices=True (the default): the extra columns of U (rows of Vh) it adds "
+             "are not determined by the matrix, so U and Vh have no derivative",
+             "pass full_matrices=False: U, s, Vh = np.linalg.svd(a, full_matrices=False)")
+CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step * np.arange(n)",
+                      "rt.svd_u_full": _FULL_SVD, "rt.svd_vh_full": _FULL_SVD}
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
 R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)")

@@ -160,6 +160,29 @@ R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", "rt.cholesky_grad_vjp_L(L, v, 
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
 R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g), ans))", jvp="-(ans @ np.transpose(da) @ ans)")
 
+# ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
+# The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
+# add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
+# only (hvp, hessian): reverse over reverse declines them (compiler.check_reverse_rules).
+R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None,
+  jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
+R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None,
+  jvp="rt.eigh_vectors_grad(a, u, dv) + rt.eigh_vectors_grad_tangent(a, u, v, da, du)")
+R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", None, None,
+  jvp="rt.svdvals_grad(a, dv) + rt.svdvals_curvature(a, v, da)")
+R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", None, None, None,
+  jvp="rt.svd_u_grad(a, u, dv) + rt.svd_u_grad_tangent(a, u, v, da, du)")
+R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None,
+  jvp="rt.svd_vh_grad(a, vh, dv) + rt.svd_vh_grad_tangent(a, vh, v, da, dvh)")
+R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None,
+  jvp="rt.pinv_grad(a, p, dv) + rt.pinv_grad_tangent(a, p, v, da, dp)")
+# kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
+# bilinear, and its adjoints are rt.kron (np.kron) and the other helper
+R("rt.kron_grad_a", [rt.kron_grad_a], "v, a, b", "rt.kron(g, b)", ZERO, "rt.kron_grad_b(v, g, b)",
+  jvp="rt.kron_grad_a(dv, a, b) + rt.kron_grad_a(v, a, db)")
+R("rt.kron_grad_b", [rt.kron_grad_b], "v, a, b", "rt.kron(a, g)", "rt.kron_grad_a(v, a, g)", ZERO,
+  jvp="rt.kron_grad_b(dv, a, b) + rt.kron_grad_b(v, da, b)")
+
 # dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative
 import numpy as np  # noqa: E402
 for _name in ("bool_", "int64", "int32", "intp", "uint8"):

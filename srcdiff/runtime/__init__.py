@@ -36,6 +36,11 @@ from .elementwise import clip_high, clip_low, in_interval, linspace_weights, ind
 from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
                      solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
+from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangent, eigh_vectors_jvp,  # noqa: E402,F401
+                       eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron, kron_grad_a, kron_grad_b, pinv_grad,
+                       pinv_grad_tangent, pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_jvp,
+                       svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent, svd_vh_jvp, svdvals, svdvals_curvature,
+                       svdvals_grad, svdvals_jvp)
 from .tapes import get_row, put_row, row_tape  # noqa: E402,F401  (jitted code's float-array tapes)
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,

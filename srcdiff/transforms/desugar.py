@@ -4,7 +4,8 @@ Before name resolution (`desugar`): nested defs and lambdas are lifted to callee
 variables as extra parameters; augmented assignment, tuple unpacking and swaps, chained
 comparisons, and `for` over arrays/zip/enumerate/reversed become plain assignments and range loops.
 After resolution (`canonicalize`): reductions with axis=/keepdims= become rt.<op>(x, axis) (+
-rt.expand_dims), `x[:, None]` becomes rt.expand_dims, slogdet becomes rt.logabsdet.
+rt.expand_dims), `x[:, None]` becomes rt.expand_dims, and each output of slogdet / eigh / svd its own
+primitive (np.linalg.slogdet(a)[1] -> rt.logabsdet(a), np.linalg.eigh(a)[1] -> rt.eigh_vectors(a), ...).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
-from ..rules import composites
+from ..rules import _signature, composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
 from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
                       substitute)
@@ -311,12 +312,18 @@ class _Desugar:
             for e, t in zip(target.elts, temps):
                 out += self.assign(copy_loc(assign(e, load(t), s.lineno), s))
             return out
-        fn = self.unit.namespace.get(dotted_name(value.func)) if isinstance(value, gast.Call) else None
-        if isinstance(value, gast.Call) and _refers_to(self.unit, value.func, np.linalg.slogdet):
-            return [x for k, e in enumerate(target.elts)
-                    for x in self.assign(copy_loc(assign(e, gast.Subscript(
-                        value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
-        del fn
+        if isinstance(value, gast.Call) and _splits_into_outputs(self.unit, value):
+            # sign, logdet = np.linalg.slogdet(a); w, V = np.linalg.eigh(a); U, s, Vh = np.linalg.svd(a, ...):
+            # one indexed call per output, which canonicalize turns into a single-output primitive each
+            # (a matrix given as an expression is computed once, before them)
+            out = []
+            if value.args and not isinstance(value.args[0], gast.Name):
+                tmp = self.namer.fresh("_".join(_base(e) for e in target.elts) + "_of")
+                out = self.assign(copy_loc(assign(tmp, value.args[0], s.lineno), s))
+                value.args[0] = load(tmp)
+            return out + [x for k, e in enumerate(target.elts)
+                          for x in self.assign(copy_loc(assign(e, gast.Subscript(
+                              value=copy.deepcopy(value), slice=const(k), ctx=gast.Load()), s.lineno), s))]
         tmp = self.namer.fresh("_".join(_base(e) for e in target.elts))
         out = [copy_loc(assign(tmp, value, s.lineno), s)]
         for k, e in enumerate(target.elts):
@@ -414,6 +421,46 @@ def _refers_to(unit, node, obj) -> bool:
     return cur is obj
 
 
+# NumPy functions returning a tuple of arrays: signature, and the primitive each output becomes
+# (transforms/desugar.py splits unpacking into indexed calls, _Canon.visit_Subscript maps the index)
+TUPLE_CALLS = {
+    "np.linalg.slogdet": "a",
+    "np.linalg.eigh": "a, UPLO='L'",
+    "np.linalg.svd": "a, full_matrices=True, compute_uv=True, hermitian=False",
+}
+_TUPLE_OBJECTS = {"np.linalg.slogdet": np.linalg.slogdet, "np.linalg.eigh": np.linalg.eigh,
+                  "np.linalg.svd": np.linalg.svd}
+
+
+def _bind_tuple_call(name, node):
+    """The call's arguments bound to TUPLE_CALLS[name]'s parameters (gast nodes), or a TypeError's text."""
+    if any(k.arg is None for k in node.keywords):
+        return "**kwargs are not supported"
+    try:
+        return dict(_signature(TUPLE_CALLS[name]).bind(*node.args, **{k.arg: k.value for k in node.keywords})
+                    .arguments)
+    except TypeError as e:
+        return str(e)
+
+
+def _flag(bound: dict, param: str, default):
+    """The literal value of a bound argument, `default` when it is not given, _NOT_LITERAL otherwise."""
+    e = bound.get(param)
+    if e is None:
+        return default
+    return e.value if isinstance(e, gast.Constant) else _literal(e)
+
+
+def _splits_into_outputs(unit, value) -> bool:
+    """Is `value` (before resolution) a call of a NumPy function that returns a tuple of arrays?"""
+    for name, obj in _TUPLE_OBJECTS.items():
+        if _refers_to(unit, value.func, obj):
+            bound = _bind_tuple_call(name, value)
+            # np.linalg.svd(a, compute_uv=False) is the array of singular values: unpacking it unpacks its entries
+            return not (isinstance(bound, dict) and _flag(bound, "compute_uv", True) is False)
+    return False
+
+
 def desugar(unit: Unit) -> Unit:
     unit.node.body = _Desugar(unit).block(unit.node.body)
     return unit
@@ -480,9 +527,27 @@ class _Canon(gast.NodeTransformer):
         if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
             logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
             return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
-        if name == "np.linalg.slogdet":
-            fail(node, self.unit, "np.linalg.slogdet must be unpacked or indexed directly",
-                 "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]")
+        if name == "np.linalg.svd":
+            bound = self._tuple_arguments(name, node)
+            if _flag(bound, "compute_uv", True) is False:   # the singular values alone
+                if _flag(bound, "hermitian", False) is not False:
+                    fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                         "drop hermitian=True: the SVD of a symmetric matrix is the same")
+                return copy_loc(gast.Call(func=dotted("rt.svdvals"), args=[bound["a"]], keywords=[]), node)
+        if name in TUPLE_CALLS:
+            fail(node, self.unit, f"{name} returns a tuple of arrays: it must be unpacked or indexed directly "
+                                  "(with a number)", _TUPLE_ADVICE[name])
+        if name == "np.linalg.eigvalsh":   # (the rule takes the matrix alone)
+            bound = self._bound(name, node, "a, UPLO='L'")
+            if _flag(bound, "UPLO", "L") != "L":
+                fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
+                                      "differentiates symmetric matrices)", _SYMMETRISE)
+            node.args, node.keywords = [bound["a"]], []
+        if name == "np.linalg.pinv":
+            bound = self._bound(name, node, "a, rcond=None, hermitian=False, rtol=None")
+            if _flag(bound, "hermitian", False) is not False:
+                fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
+                     "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
         if name in AXIS_REDUCTIONS:
             axis, keepdims = None, False
             kws = []
@@ -537,16 +602,62 @@ class _Canon(gast.NodeTransformer):
             node.keywords = []
         return node
 
-    def visit_Subscript(self, node):
-        if (isinstance(node.value, gast.Call) and dotted_name(node.value.func) == "np.linalg.slogdet"
-                and isinstance(node.slice, gast.Constant)):
-            node.value.args = [self.visit(a) for a in node.value.args]
+    def _tuple_arguments(self, name, node) -> dict:
+        bound = _bind_tuple_call(name, node)
+        if isinstance(bound, str):
+            fail(node, self.unit, f"{name}: {bound}", _TUPLE_ADVICE[name])
+        return bound
+
+    def _bound(self, name, node, params) -> dict:
+        """The call's arguments bound to `params` (gast nodes); declined when they do not bind."""
+        try:
+            return dict(_signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+                        .arguments)
+        except TypeError as e:
+            fail(node, self.unit, f"{name}: {e}", f"call it as {name}({params})")
+
+    def _output(self, call, k, node):
+        """The single-output primitive for output k of a call of a TUPLE_CALLS function."""
+        name = dotted_name(call.func)
+        bound = self._tuple_arguments(name, call)
+        a = bound["a"]
+        n = 3 if name == "np.linalg.svd" else 2
+        if type(k) is not int or not -n <= k < n:
+            fail(node, self.unit, f"{name} returns {n} arrays: index {k!r} is out of range", _TUPLE_ADVICE[name])
+        k %= n
+        if name == "np.linalg.slogdet":
+            fname = "rt.logabsdet" if k == 1 else "rt.slogdet_sign"
+        elif name == "np.linalg.eigh":
+            if _flag(bound, "UPLO", "L") != "L":
+                fail(node, self.unit, "np.linalg.eigh with UPLO other than 'L' is not supported (srcdiff "
+                                      "differentiates symmetric matrices)", _SYMMETRISE)
+            fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
         else:
-            self.generic_visit(node)
-        if (isinstance(node.value, gast.Call) and dotted_name(node.value.func) == "np.linalg.slogdet"
-                and isinstance(node.slice, gast.Constant)):
-            fname = "rt.logabsdet" if node.slice.value == 1 else "rt.slogdet_sign"
-            return copy_loc(gast.Call(func=dotted(fname), args=node.value.args, keywords=[]), node)
+            full = _flag(bound, "full_matrices", True)
+            if _flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
+                fail(node, self.unit, "np.linalg.svd: compute_uv= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
+            if _flag(bound, "hermitian", False) is not False:
+                fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                     "drop hermitian=True: the SVD of a symmetric matrix is the same")
+            if full not in (True, False, 0, 1):
+                fail(node, self.unit, "np.linalg.svd: full_matrices= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
+            fname = (("rt.svd_u_full" if full else "rt.svd_u"), "rt.svdvals",
+                     ("rt.svd_vh_full" if full else "rt.svd_vh"))[k]
+        return copy_loc(gast.Call(func=dotted(fname), args=[a], keywords=[]), node)
+
+    def visit_Subscript(self, node):
+        call = node.value
+        if (isinstance(call, gast.Call) and dotted_name(call.func) in TUPLE_CALLS
+                and _literal(node.slice) is not _NOT_LITERAL and not (
+                    dotted_name(call.func) == "np.linalg.svd"   # the singular values, indexed
+                    and _flag(self._tuple_arguments("np.linalg.svd", call), "compute_uv", True) is False)):
+            call.args = [self.visit(a) for a in call.args]
+            for kw in call.keywords:
+                kw.value = self.visit(kw.value)
+            return self._output(call, _literal(node.slice), node)
+        self.generic_visit(node)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if not any(isinstance(e, gast.Constant) and e.value is None for e in idx):
             return node
@@ -572,6 +683,14 @@ class _Canon(gast.NodeTransformer):
 
 
 _NOT_LITERAL = object()
+_SYMMETRISE = "symmetrise the matrix ((a + a.T) / 2) and leave UPLO at its default"
+_TUPLE_ADVICE = {
+    "np.linalg.slogdet": "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]",
+    "np.linalg.eigh": "write w, V = np.linalg.eigh(a), or np.linalg.eigh(a)[1]; np.linalg.eigvalsh(a) gives the "
+                      "eigenvalues alone",
+    "np.linalg.svd": "write U, s, Vh = np.linalg.svd(a, full_matrices=False), or np.linalg.svd(a)[1]; "
+                     "np.linalg.svd(a, compute_uv=False) gives the singular values alone",
+}
 _COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
             gast.Eq: operator.eq, gast.NotEq: operator.ne}
 

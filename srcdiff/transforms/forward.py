@@ -18,7 +18,7 @@ import gast
 from ..errors import fail
 from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
-from .activity import DIFF_BINOPS, SCATTER, bind
+from .activity import DIFF_BINOPS, SCATTER, _closure, bind
 from .astutil import Namer, assign, call, comment, const, dotted_name, load, names_in, store
 from .reverse import _BINOP_RULE, simplify
 
@@ -100,8 +100,10 @@ def undifferentiated_param(rule, call, varied, mode: str = "reverse") -> str | N
 def decline_param(rule, p, node, unit):
     """SrcdiffError for a differentiated argument `p` of `rule` that has no derivative rule."""
     if rule.name in CONSTANT_ARGUMENTS:
-        fail(node, unit, f"{rule.name} of a differentiated value ({p}): its result is not differentiable there",
-             CONSTANT_ARGUMENTS[rule.name])
+        why = CONSTANT_ARGUMENTS[rule.name]
+        message, advice = why if isinstance(why, tuple) else (
+            f"{rule.name} of a differentiated value ({p}): its result is not differentiable there", why)
+        fail(node, unit, message, advice)
     fail(node, unit, f"{rule.name} is not differentiable with respect to its argument {p!r}, "
          "which depends on the variables being differentiated",
          f"pass a value that does not depend on them as {p!r}, or register a rule with "
@@ -246,6 +248,11 @@ class Forward:
         self.wrt = list(wrt)
         self.callee_jvp = callee_jvp      # (callee local name, varied positions) -> generated name
         self.varied = varied_names(self.fn, self.wrt, unit.callees)
+        # values whose derivative reaches the result: only their calls are declined where a rule gives no
+        # derivative (as in reverse mode: the unused U of `U, s, Vh = np.linalg.svd(a)` is fine)
+        ret = self.fn.body[-1].value if isinstance(self.fn.body[-1], gast.Return) else None
+        seeds = [n.id for n in gast.walk(ret) if isinstance(n, gast.Name)] if ret is not None else []
+        self.useful = _closure(seeds, _edges(self.fn.body, unit.callees, []))
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
         self.written = {n.targets[0].value.id for n in gast.walk(self.fn)
@@ -306,7 +313,7 @@ class Forward:
         if isinstance(value, gast.Call):
             rule = RULES.get(dotted_name(value.func))
             p = undifferentiated_param(rule, value, self.varied, "forward")
-            if p is not None:
+            if p is not None and t in self.useful:
                 decline_param(rule, p, s, self.unit)
         out = [s]
         if t not in self.varied:

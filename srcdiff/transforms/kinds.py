@@ -70,6 +70,11 @@ def _broadcast(ks, dt):
 
 _SCALAR_RESULT = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.trace", "np.linalg.det",
                   "rt.logabsdet", "float", "rt.max2", "rt.min2"}
+# eigen- and singular values, and the matrices eigh / svd / pinv and their adjoints make, of one matrix
+_VECTOR_RESULT = {"np.linalg.eigvalsh", "rt.svdvals"}
+_MATRIX_RESULT = {"rt.eigh_vectors", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full", "np.linalg.pinv",
+                  "rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
+                  "rt.pinv_grad"}
 _INT_RESULT = {"len", "int", "np.argmax", "np.argmin", "np.size", "np.ndim"}
 _SAME = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
          "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.square", "rt.expit",
@@ -208,6 +213,12 @@ def _call(name, args, e, kinds):
         return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
     if name in ("np.ravel",):
         return ("a", 1, _dtype(a0))
+    if name in _VECTOR_RESULT and _ndim(a0) == 2:
+        return ("a", 1, "f")
+    if name in _MATRIX_RESULT and _ndim(a0) == 2:
+        return ("a", 2, "f")
+    if name == "rt.kron" and len(args) == 2 and None not in (_ndim(args[0]), _ndim(args[1])):
+        return ("a", max(_ndim(args[0]), _ndim(args[1])), "f")
     if name in ("np.outer",):
         return ("a", 2, "f")
     if name in ("np.dot", "rt.dot") and len(args) == 2:

@@ -45,7 +45,9 @@ def _is_user_function(obj) -> bool:
         return False
     module = getattr(fn, "__module__", "") or ""
     if module.split(".")[0] == "srcdiff":
-        return True
+        # (the eigh / svd / pinv derivative helpers are NumPy / Numba code, not code to differentiate: a call of
+        # one without a rule asks for a derivative order srcdiff does not take through them)
+        return module != "srcdiff.runtime.spectral"
     path = fn.__code__.co_filename
     library = ("site-packages" in path or "dist-packages" in path
                or path.startswith(sysconfig.get_paths()["stdlib"]))
@@ -110,6 +112,10 @@ class _Resolver(gast.NodeTransformer):
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
                  "differentiate a plain function of arrays and floats; pass an object's arrays as arguments")
+        if what and what.startswith("srcdiff.runtime"):
+            fail(node, self.unit, f"call to {qual}, a derivative helper in code srcdiff generated, which has no "
+                                  "differentiation rule: srcdiff does not take derivatives of that order through it",
+                 "for second derivatives use srcdiff.hvp or srcdiff.hessian (forward over reverse)")
         fail(node, self.unit, f"call to {qual} has no differentiation rule",
              "register one with srcdiff.adjoint(func, vjp=...), or compute it outside the differentiated "
              "function and pass the result in as an argument")
