@@ -87,6 +87,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
         unit = logdomain.log_domain_products(unit, kind_map)
         kind_map = kinds.infer(unit.node, arg_kinds)
     active = activity.active_names(unit.node, wrt, unit.callees)
+    check_single_matrices(unit, kind_map, active)
     first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
@@ -134,6 +135,30 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
                  "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
                  "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
         forward.decline_param(rule, p, unit.node if where else s, unit)
+
+
+# linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
+# NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
+SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
+                 "np.linalg.solve", "rt.solve", "rt.solve_triangular")
+
+
+def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
+    """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id in active):
+            continue
+        name = dotted_name(s.value.func)
+        if name not in SINGLE_MATRIX or not s.value.args or not isinstance(s.value.args[0], gast.Name):
+            continue
+        k = kind_map.get(s.value.args[0].id)
+        if k is not None and k[0] == "a" and k[1] is not None and k[1] > 2:
+            shown = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet",
+                     "rt.solve": "np.linalg.solve", "rt.solve_triangular": "solve_triangular"}.get(name, name)
+            fail(s, unit, f"{shown} of a stack of matrices (an array of rank {k[1]}): its derivative here takes "
+                 "one matrix at a time",
+                 "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
 
 
 @dataclass

@@ -722,3 +722,28 @@ def test_declined_decomposition_form(f, tag, advice, mode):
         else:
             srcdiff.jvp(f)(x, np.ones((3, 3)))
     _assert_located(str(info.value), tag, advice)
+
+
+def det_of_stack(a):
+    return np.sum(np.linalg.det(a))  # <- det_stack
+
+
+def inv_of_stack(a):
+    return np.sum(np.linalg.inv(a) ** 2)  # <- inv_stack
+
+
+def stack_as_data(w, a):
+    return w * np.sum(np.linalg.det(a))
+
+
+@pytest.mark.parametrize("f, tag", [(det_of_stack, "det_stack"), (inv_of_stack, "inv_stack")])
+def test_stack_of_matrices_declined(f, tag):
+    """np.linalg's adjoints here take one matrix: a stack (rank 3) got a wrong gradient before (np.transpose
+    reversed every axis); now it is declined at the line."""
+    a = np.random.default_rng(0).normal(size=(3, 3, 3)) + 3.0 * np.eye(3)
+    _assert_located(_declined(f, [a]), tag, "loop over the stack")
+
+
+def test_stack_of_matrices_as_constant_data():
+    a = np.random.default_rng(1).normal(size=(3, 3, 3)) + 3.0 * np.eye(3)
+    assert np.isclose(srcdiff.grad(stack_as_data)(2.0, a), np.sum(np.linalg.det(a)))
