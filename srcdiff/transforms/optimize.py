@@ -29,6 +29,19 @@ def _loads(node) -> set:
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
+def _without(stmts: list, gone) -> list:
+    """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
+    out = []
+    for s in stmts:
+        if gone(s):
+            continue
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                setattr(s, f, _without(getattr(s, f), gone))
+        out.append(s)
+    return out
+
+
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     """Remove pure assignments to names that are never read, until nothing changes."""
     while True:
@@ -106,17 +119,7 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
         call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         return isinstance(call, gast.Call) and (dotted_name(call.func) or "").rsplit(".", 1)[0] in dead
 
-    def clean(stmts):
-        out = []
-        for s in stmts:
-            if gone(s):
-                continue
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, clean(getattr(s, f)))
-            out.append(s)
-        return out
-    fn.body = clean(fn.body)
+    fn.body = _without(fn.body, gone)
     return eliminate_dead_code(fn)
 
 
@@ -210,17 +213,6 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     from .aliasing import sharing_written_memory
     written = sharing_written_memory(fn)
 
-    def apply(stmts):
-        out = []
-        for s in stmts:
-            if getattr(s, "_srcdiff_dead", False):
-                continue
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, apply(getattr(s, f)))
-            out.append(s)
-        return out
-
     def rename_loads(node):
         for n in gast.walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
@@ -230,7 +222,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 n.id = target
 
     block(fn.body)
-    fn.body = apply(fn.body)
+    fn.body = _without(fn.body, lambda s: getattr(s, "_srcdiff_dead", False))
     rename_loads(fn)
     return fn
 
