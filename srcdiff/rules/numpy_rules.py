@@ -285,6 +285,12 @@ OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", 
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}
+# keywords of a reduction that canonicalize reads (the rest of NumPy's are declined where they are not the default)
+AXIS_KEYWORDS = {name: ("axis", "keepdims") for name in AXIS_REDUCTIONS}
+# NumPy's other names for a rule's parameters (NumPy 2's np.clip(x, min=, max=))
+KEYWORD_ALIASES = {"np.clip": {"min": "a_min", "max": "a_max"}}
+# rules whose parameters NumPy lets one leave out in the middle (np.clip(x, a_max=1): an open side is None)
+OPEN_BOUNDS = ("np.clip",)
 # methods on arrays -> function names (x.sum(axis=0) -> np.sum(x, axis=0))
 METHODS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "max": "np.max", "min": "np.min",
            "dot": "np.dot", "reshape": "np.reshape", "ravel": "np.ravel", "flatten": "np.ravel",

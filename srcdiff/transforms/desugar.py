@@ -76,8 +76,28 @@ def lift_local_functions(unit: Unit) -> Unit:
             for field in ("body", "orelse"):
                 if hasattr(s, field) and isinstance(getattr(s, field), list):
                     setattr(s, field, collect(getattr(s, field)))
-            kept.append(s)
+            kept.append(Called().visit(s))
         return kept
+
+    namer = Namer(names_in(unit.node) | set(unit.callees))
+
+    class Called(gast.NodeTransformer):
+        """`(lambda y: y * y)(x)`: the called lambda becomes a nested def of its own (its body's lambdas are
+        lifted with it)."""
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if isinstance(node.func, gast.Lambda):
+                lam = node.func
+                name = namer.fresh("lam")
+                fd = gast.FunctionDef(name=name, args=lam.args, body=[copy_loc(gast.Return(value=lam.body), node)],
+                                      decorator_list=[], returns=None, type_comment=None, type_params=[])
+                fd.lineno = node.lineno
+                defs[name] = fd
+                node.func = copy_loc(load(name), node)
+            return node
+
+        def visit_Lambda(self, node):
+            return node   # (a lambda's body: lifted with it)
 
     unit.node.body = collect(unit.node.body)
     if not defs:
@@ -659,27 +679,47 @@ class _Canon(gast.NodeTransformer):
             return self._output(call, _literal(node.slice), node)
         self.generic_visit(node)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if not any(isinstance(e, gast.Constant) and e.value is None for e in idx):
+        if not any(_is_none(e) for e in idx):
             return node
-        keep, news, pos = [], [], 0
-        for e in idx:
-            if isinstance(e, gast.Constant) and e.value is None:
-                news.append(pos)
-                pos += 1
-            else:
-                if not isinstance(e, gast.Slice) and news:
-                    fail(node, self.unit, "None (np.newaxis) after an integer index is not supported",
-                         "index first, then add axes with x[..., None]")
-                pos += 1 if isinstance(e, gast.Slice) else 0
-                keep.append(e)
+        return self._new_axes(node, idx)
+
+    def _new_axes(self, node, idx):
+        """`x[a, None, b]`: the new axes are inserted into x first (rt.expand_dims at the axis each None
+        stands for) and indexed by a full slice, so every index keeps the axis it applies to: `x[..., None]`,
+        `x[idx, None]` (an integer array), `x[:, None, 1]`, `M[i, None]`. Entries before an Ellipsis (or
+        all, without one) count from the left, those after it from the right."""
+        if not isinstance(node.ctx, gast.Load):
+            fail(node, self.unit, "None (np.newaxis) in an assignment target is not supported",
+                 "assign to the array without the new axis (x[i] = v[0])")
+        ellipses = [k for k, e in enumerate(idx) if isinstance(e, gast.Constant) and e.value is Ellipsis]
+        if len(ellipses) > 1:
+            fail(node, self.unit, "an index can only have a single ellipsis ('...')")
+        split = ellipses[0] if ellipses else len(idx)
+        picks = [k for k, e in enumerate(idx) if not (isinstance(e, gast.Slice) or _is_none(e) or k in ellipses)]
+        between = [k for k, e in enumerate(idx) if _is_none(e) and picks and picks[0] < k < picks[-1]]
+        if between and not all(isinstance(idx[k], gast.Constant) and type(idx[k].value) is int for k in picks):
+            # NumPy keeps integer-array indices separated only by None together; indexing x with the new axis
+            # in between would move their axes to the front
+            fail(node, self.unit, "None (np.newaxis) between two indices that may be integer arrays is not "
+                                  "supported", "index first, then add the axis: y = x[i, j] then y[:, None]")
         base = node.value
-        if keep and not all(isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None
-                            for e in keep):
-            sl = keep[0] if len(keep) == 1 else gast.Tuple(elts=keep, ctx=gast.Load())
-            base = copy_loc(gast.Subscript(value=base, slice=sl, ctx=gast.Load()), node)
-        for p in news:
-            base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(p)], keywords=[]), node)
-        return base
+        for k, e in enumerate(idx[:split]):
+            if _is_none(e):
+                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k)], keywords=[]), node)
+        for k in range(len(idx) - 1, split, -1):
+            if _is_none(idx[k]):
+                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k - len(idx))],
+                                          keywords=[]), node)
+        rest = [gast.Slice(lower=None, upper=None, step=None) if _is_none(e) else e for e in idx]
+        if all(isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None
+               or k in ellipses for k, e in enumerate(rest)):
+            return base
+        sl = rest[0] if len(rest) == 1 else gast.Tuple(elts=rest, ctx=gast.Load())
+        return copy_loc(gast.Subscript(value=base, slice=sl, ctx=gast.Load()), node)
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
 
 
 _NOT_LITERAL = object()

@@ -12,8 +12,8 @@ import numpy as np
 from ..errors import fail
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
-from ..rules.numpy_rules import BUILTIN_ALIASES, METHODS
-from .astutil import assigned_names, const, copy_loc, dotted, load
+from ..rules.numpy_rules import AXIS_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
+from .astutil import assigned_names, const, copy_loc, dotted, dotted_name, load
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
 _MISSING = object()
@@ -58,6 +58,7 @@ class _Resolver(gast.NodeTransformer):
     def __init__(self, unit):
         self.unit = unit
         self.locals = local_names(unit.node)
+        self.lifted = set(unit.callees)   # the nested defs and lambdas lift_local_functions took out
 
     # -- helpers --------------------------------------------------------------------------------
     def _lookup(self, node):
@@ -158,6 +159,10 @@ class _Resolver(gast.NodeTransformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
             return node
+        if isinstance(func, gast.Name) and func.id in self.lifted and func.id not in self.locals:
+            node.args = [self.visit(a) for a in node.args]   # a nested def or lambda (a global of its name aside)
+            node.keywords = [self.visit(k) for k in node.keywords]
+            return node
         obj = self._lookup(func)
         if obj is _MISSING and isinstance(func, gast.Attribute):
             return self._method(node)
@@ -171,7 +176,87 @@ class _Resolver(gast.NodeTransformer):
                      "functions passed as arguments are not supported; call global or nested functions")
             fail(node, self.unit, f"cannot call {self._text(func)}",
                  "call functions by name (globals, closures, nested defs) or NumPy/math functions")
+        shown = self._text(func)
         node.func = self._callable_name(func, obj)
+        return self._rule_arguments(node, obj, shown)
+
+    def _rule_arguments(self, node, obj, shown):
+        """A call of a rule whose arguments do not bind to the rule's parameters as written (NumPy's own
+        parameter names, `np.clip(a=x, min=lo)`, or arguments past the rule's): bound to the signature of the
+        function the user called and passed on positionally in the rule's order (the rule's parameters are
+        NumPy's leading ones). An argument the rule does not take (`out=`, `where=`, `dtype=`) is declined
+        unless it is NumPy's default (a reduction's axis= and keepdims= stay keywords: canonicalize reads them)."""
+        canon = dotted_name(node.func)
+        rule = RULES.get(canon)
+        if rule is None or rule.nondiff or rule.variadic or rule.namespace:
+            return node
+        if any(k.arg is None for k in node.keywords):
+            fail(node, self.unit, f"{shown}(**kwargs) is not supported", "pass the arguments by name")
+        keywords = {k.arg: k.value for k in node.keywords}
+        kept = AXIS_KEYWORDS.get(canon, ())
+        try:
+            rule.signature.bind(*node.args, **{k: v for k, v in keywords.items() if k not in kept})
+            return node
+        except TypeError:
+            pass
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is None:
+            fail(node, self.unit, f"{shown}: these arguments do not match its parameters "
+                                  f"({', '.join(rule.signature.parameters)})",
+                 "pass the arguments positionally, in NumPy's order")
+        try:
+            bound = sig.bind(*node.args, **keywords).arguments
+        except TypeError as e:
+            fail(node, self.unit, f"{shown}: {e}", f"call it as NumPy does: {shown}{sig}")
+        params = list(sig.parameters.values())
+        names = list(rule.signature.parameters)
+        aliases = KEYWORD_ALIASES.get(canon, {})
+        args, extra = {}, []
+        for k, param in enumerate(params):
+            if param.name not in bound:
+                continue
+            value = bound[param.name]
+            if param.kind is param.VAR_KEYWORD:
+                extra += [(n, v) for n, v in value.items()]
+            elif param.kind is param.VAR_POSITIONAL:
+                extra += [(param.name, v) for v in value]
+            elif param.name in aliases:
+                target = aliases[param.name]
+                if target in args and not _is_none(args[target]):
+                    fail(node, self.unit, f"{shown}: {param.name}= and {target}= given together")
+                args[target] = value
+            elif param.kind is not param.KEYWORD_ONLY and k < len(names) and names[k] != "*args":
+                if names[k] in args and not _is_none(value):
+                    fail(node, self.unit, f"{shown}: {names[k]} given twice")
+                args.setdefault(names[k], value)
+            else:
+                extra.append((param.name, value))
+        keep = []
+        for name, value in extra:
+            if name in kept:
+                keep.append(gast.keyword(arg=name, value=value))
+                continue
+            default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
+            if isinstance(value, gast.Constant) and default is not inspect.Parameter.empty and (
+                    value.value is default or (type(value.value) is type(default) and value.value == default)):
+                continue   # NumPy's default, written out
+            fail(value, self.unit, f"{shown}: the argument {name}= is not supported (srcdiff's rule for it takes "
+                                   f"{', '.join(names + list(kept))})",
+                 f"drop {name}= and compute it outside the call (an out= array: assign the result)")
+        last = max((names.index(n) for n in args), default=-1)
+        out = []
+        for p in names[:last + 1]:
+            if p in args:
+                out.append(args[p])
+                continue
+            default = rule.signature.parameters[p].default
+            if default is inspect.Parameter.empty and canon not in OPEN_BOUNDS:
+                fail(node, self.unit, f"{shown}: missing the argument {p!r}")
+            out.append(copy_loc(const(None if default is inspect.Parameter.empty else default), node))
+        node.args, node.keywords = out, keep
         return node
 
     def _method(self, node):
@@ -196,7 +281,10 @@ class _Resolver(gast.NodeTransformer):
             elts = args if len(args) > 1 else args
             axes = gast.Tuple(elts=elts, ctx=gast.Load()) if len(args) > 1 else args[0]
             return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[base, axes], keywords=[]), node)
-        return copy_loc(gast.Call(func=dotted(target), args=[base] + args, keywords=keywords), node)
+        out = copy_loc(gast.Call(func=dotted(target), args=[base] + args, keywords=keywords), node)
+        if keywords and target.startswith("np."):   # x.clip(min=0.0): NumPy's function's parameter names
+            return self._rule_arguments(out, getattr(np, target[3:], None), f".{m}")
+        return out
 
     def visit_Attribute(self, node):
         obj = self._lookup(node)
@@ -237,6 +325,10 @@ class _Resolver(gast.NodeTransformer):
             self.generic_visit(node)
             return node
         fail(node, self.unit, "nested def left after closure lifting")
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
 
 
 def resolve(unit):
