@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import re
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -224,18 +226,62 @@ def _translate(exc, t):
                            *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
-        raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
-                           f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
+        where, line = _numba_location(msg, t)
+        raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
+                           f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
-        # still srcdiff's error to report, at the user's function
-        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)} "
-                           f"({type(exc).__name__}: {msg.splitlines()[0] if msg else ''})", *user_location(t),
+        # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
+        where, line = _numba_location(msg, t)
+        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)}"
+                           f"{' at this line' if line else ''} ({type(exc).__name__}: {_numba_detail(msg)}){line}",
+                           *where,
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _numba_detail(msg: str) -> str:
+    """The line of a Numba error message that says what failed (a helper's own TypingError when there is
+    one, else the first line that is not Numba's pipeline banner)."""
+    lines = [ln.strip() for ln in _ANSI.sub("", msg).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("TypingError: ") or ln.startswith("srcdiff: "):
+            return ln.split("TypingError: ", 1)[-1]
+    for k, ln in enumerate(lines):
+        if ln.startswith("No implementation of function") and k + 2 < len(lines):
+            return f"{ln} {lines[k + 2].lstrip('>').strip()}"
+    rest = [ln for ln in lines if not ln.startswith("Failed in ")]
+    return (rest or lines or [""])[0]
+
+
+def _numba_location(msg: str, t) -> tuple:
+    """((file, line), '\n    <its text>') of the user's line whose generated statement Numba failed on: the error
+    names a line of the generated module, and the comment above that statement names the user's line
+    (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
+    text = _ANSI.sub("", msg)
+    source = t._last[1] if getattr(t, "_last", None) else ""
+    found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
+             + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
+             if os.path.basename(path).startswith(getattr(t._module, "entry", "?") + "_")] if source else []
+    lines = source.splitlines()
+    for n in found:
+        for k in range(min(n, len(lines)) - 1, -1, -1):
+            m = re.match(r"\s*# (?:(\w+), )?line (\d+): (.*)", lines[k])
+            if m:
+                file = user_location(t)[0]
+                for unit in getattr(t._module, "units", {}).values():
+                    if m.group(1) and getattr(unit, "name", None) == m.group(1):
+                        file = unit.filename
+                return (file, int(m.group(2))), f"\n    {m.group(3).strip()}"
+            if re.match(r"def \w+\(", lines[k]):
+                break
+    return user_location(t), ""
 
 
 def _from_numba_compiler(exc) -> bool:

@@ -386,9 +386,10 @@ def _cov(a: dict, corr=False):
         if not rowvar:
             raise Decline("y= together with rowvar=False is not supported")
         m = "np.concatenate((rt.atleast_2d(m), rt.atleast_2d(y)), axis=0)"
-    # rows are variables, columns observations
-    dev = f"({m} - np.mean({m}, axis=1, keepdims=True))"
-    c = f"(({dev} @ np.transpose({dev})) / ({m}.shape[1] - {ddof!r}))"
+    # rows are variables, columns observations; a 1-d m is one variable: its deviations' dot product is the
+    # 0-d variance NumPy returns (a single row of a 2-d m gives a (1, 1) array, where NumPy squeezes it to 0-d)
+    dev = f"({m} - np.mean({m}, axis=-1, keepdims=True))"
+    c = f"(({dev} @ np.transpose({dev})) / ({m}.shape[-1] - {ddof!r}))"
     return f"{c} / np.sqrt(np.outer(np.diag({c}), np.diag({c})))" if corr else c
 
 

@@ -99,6 +99,18 @@ def _index_add(a, idx, g):
 
     if isinstance(idx, types.BaseTuple) and any(isinstance(t, types.Array) for t in idx.types):
         return _tuple_index_add(a, idx, g)
+    if isinstance(idx, types.Array) and isinstance(idx.dtype, types.Integer) and (
+            not isinstance(g, types.Array) or g.ndim == idx.ndim + a.ndim - 1):
+        if isinstance(g, types.Array):   # a[idx] has idx's axes, then a's after the first
+            def impl_nd(a, idx, g):
+                for k in np.ndindex(idx.shape):
+                    a[idx[k]] += g[k]
+            return impl_nd
+
+        def impl_nd_same(a, idx, g):
+            for k in np.ndindex(idx.shape):
+                a[idx[k]] += g
+        return impl_nd_same
     if isinstance(idx, types.Array) and isinstance(idx.dtype, types.Integer):
         raise TypingError("srcdiff: a[idx] += g with an integer index array of rank > 1 under Numba "
                           "(repeated indices would not accumulate); use jit=False")
@@ -109,9 +121,10 @@ def _index_add(a, idx, g):
 
 
 def _tuple_index_add(a, idx, g):
-    """a[i, :, arr] += g for one 1-D integer array among slices, integers and an Ellipsis: a loop over
-    the array's entries, so repeated ones accumulate. NumPy puts the array's axis of a[idx] where the
-    advanced entries (the array and the integers) are when they are adjacent, else first."""
+    """a[i, :, arr] += g and a[rows, cols] += g for 1-D integer arrays among slices, integers and an Ellipsis:
+    a loop over the arrays' entries (broadcast together: equal lengths, or length 1), so repeated ones
+    accumulate. NumPy puts the arrays' axis of a[idx] where the advanced entries (the arrays and the
+    integers) are when they are adjacent, else first."""
     kinds = []
     for t in idx.types:
         if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Integer):
@@ -124,8 +137,8 @@ def _tuple_index_add(a, idx, g):
             kinds.append("...")
         else:
             kinds.append("?")
-    if kinds.count("array") != 1 or "?" in kinds or kinds.count("...") > 1:
-        raise TypingError("srcdiff: a[idx] += g under Numba takes one 1-D integer index array among "
+    if "?" in kinds or kinds.count("...") > 1:
+        raise TypingError("srcdiff: a[idx] += g under Numba takes 1-D integer index arrays among "
                           "slices and integers (repeated indices must accumulate); use jit=False")
     fill = a.ndim - (len(kinds) - kinds.count("..."))
     entries, axes = [], []          # source of each index entry of a, and its kind, Ellipsis expanded
@@ -134,7 +147,7 @@ def _tuple_index_add(a, idx, g):
             entries += [":"] * fill
             axes += ["slice"] * fill
         else:
-            entries.append("arr[k]" if kind == "array" else f"idx[{k}]")
+            entries.append(f"idx[{k}][k * step{k}]" if kind == "array" else f"idx[{k}]")
             axes.append(kind)
     axes += ["slice"] * (a.ndim - len(axes))
     adv = [p for p, kind in enumerate(axes) if kind != "slice"]
@@ -142,9 +155,15 @@ def _tuple_index_add(a, idx, g):
     g_nd = axes.count("slice") + 1
     if isinstance(g, types.Array) and g.ndim != g_nd:
         raise TypingError("srcdiff: a[idx] += g: g must have the rank of a[idx]")
-    at = kinds.index("array")
-    g_src = "g[" + ", ".join([":"] * g_axis + ["k"]) + "]" if isinstance(g, types.Array) else "g"
-    src = (f"def impl(a, idx, g):\n    arr = idx[{at}]\n    for k in range(arr.shape[0]):\n"
+    arrays = [k for k, kind in enumerate(kinds) if kind == "array"]
+    lengths = "".join(f"    m = max(m, idx[{k}].shape[0])\n" for k in arrays)
+    steps = "".join(f"    step{k} = 1 if idx[{k}].shape[0] == m else 0\n"
+                    f"    if idx[{k}].shape[0] != m and idx[{k}].shape[0] != 1:\n"
+                    f"        raise IndexError('shape mismatch: indexing arrays could not be broadcast together')\n"
+                    for k in arrays)
+    g_src = "g[" + ", ".join([":"] * g_axis + ["k * g_step"]) + "]" if isinstance(g, types.Array) else "g"
+    g_step = (f"    g_step = 1 if g.shape[{g_axis}] == m else 0\n" if isinstance(g, types.Array) else "")
+    src = (f"def impl(a, idx, g):\n    m = 1\n{lengths}{steps}{g_step}    for k in range(m):\n"
            f"        a[{', '.join(entries)}] += {g_src}\n")
     ns: dict = {}
     exec(src, ns)
