@@ -82,6 +82,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
+    scalar_starts(unit, kind_map)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
@@ -106,6 +107,16 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.drop_dead_stacks(fn)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
+
+
+def scalar_starts(unit: parse.Unit, kind_map: dict):
+    """`total = rt.zeros_like(t)` of a scalar t (a sum over a comprehension whose terms are scalars starts
+    from its first term's zeros: desugar._start) is 0.0, and t's computation dead code."""
+    for s in gast.walk(unit.node):
+        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
+                and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
+                and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
+            s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
 
 
 def check_reverse_rules(unit: parse.Unit, wrt: list):

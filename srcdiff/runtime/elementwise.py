@@ -120,6 +120,21 @@ def _index_add(a, idx, g):
     return basic
 
 
+def _tuple_index_add_nd(a, idx, g, at, d):
+    """a[arr, :, i] += g for an integer array arr of rank d > 1 first (x[idx, None]): a loop over arr's entries;
+    a[idx] has arr's d axes first. An array after other entries is declined."""
+    if at != 0:
+        raise TypingError("srcdiff: a[..., idx] += g under Numba with an integer index array of rank > 1 after "
+                          "other entries; use jit=False")
+    entries = ", ".join("arr[k]" if j == at else f"idx[{j}]" for j in range(len(idx.types)))
+    g_src = "g[k]" if isinstance(g, types.Array) else "g"
+    src = (f"def impl(a, idx, g):\n    arr = idx[{at}]\n    for k in np.ndindex(arr.shape):\n"
+           f"        a[{entries}] += {g_src}\n")
+    ns: dict = {"np": np}
+    exec(src, ns)
+    return ns["impl"]
+
+
 def _tuple_index_add(a, idx, g):
     """a[i, :, arr] += g and a[rows, cols] += g for 1-D integer arrays among slices, integers and an Ellipsis:
     a loop over the arrays' entries (broadcast together: equal lengths, or length 1), so repeated ones
@@ -137,6 +152,9 @@ def _tuple_index_add(a, idx, g):
             kinds.append("...")
         else:
             kinds.append("?")
+    multi = [t for t in idx.types if isinstance(t, types.Array) and t.ndim > 1 and isinstance(t.dtype, types.Integer)]
+    if len(multi) == 1 and kinds.count("?") == 1 and "array" not in kinds and kinds.count("...") <= 1:
+        return _tuple_index_add_nd(a, idx, g, kinds.index("?"), multi[0].ndim)
     if "?" in kinds or kinds.count("...") > 1:
         raise TypingError("srcdiff: a[idx] += g under Numba takes 1-D integer index arrays among "
                           "slices and integers (repeated indices must accumulate); use jit=False")

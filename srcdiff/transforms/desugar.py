@@ -242,6 +242,13 @@ class _Desugar:
 
             def visit_Call(self, node):
                 comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+                if (_builtin(unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
+                        and not any(isinstance(e, gast.Starred) for e in comp.elts)):
+                    # sum([a, b, c]) (of arrays: elementwise) is a + b + c
+                    out = comp.elts[0] if comp.elts else const(0.0)
+                    for e in comp.elts[1:]:
+                        out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
+                    return self.visit(out)
                 if _builtin(unit, node.func, "sum") and isinstance(comp, (gast.GeneratorExp, gast.ListComp)):
                     if self.guarded is not None:
                         fail(node, unit, f"sum over a comprehension inside {self.guarded}",
@@ -301,7 +308,31 @@ class _Desugar:
             for cond in reversed(conds):
                 body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]
             body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
-        return [copy_loc(assign(name, const(0.0), s.lineno), s)] + body
+        return [copy_loc(assign(name, self._start(clauses, substitute(comp.elt, rename)), s.lineno), s)] + body
+
+    def _start(self, clauses, elt):
+        """What a sum starts from: zeros shaped like its first term, `rt.zeros_like(elt)` with the loop
+        variables at their first values (so that a sum of arrays stays an array under Numba; where the
+        term is a scalar the compiler makes it 0.0 again, once kinds are known: compiler.scalar_starts),
+        or 0.0 where the first values cannot be written down (tuple targets, zip / enumerate)."""
+        first = {}
+        for target, it, _ in clauses:
+            if not isinstance(target, gast.Name):
+                return const(0.0)
+            it = substitute(it, first)
+            if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
+                    and 1 <= len(it.args) <= 3):
+                first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
+            elif isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):   # a sequence: its first item
+                first[target.id] = gast.Subscript(value=it, slice=const(0), ctx=gast.Load())
+            else:
+                return const(0.0)
+        if any(isinstance(n, (gast.GeneratorExp, gast.ListComp, gast.Lambda, gast.IfExp, gast.BoolOp))
+               for n in gast.walk(elt)):
+            return const(0.0)
+        start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
+        start._srcdiff_made = True   # (resolve leaves the rt. name as it is)
+        return start
 
     def assign(self, s):
         s.value = self.expr(s.value)

@@ -147,6 +147,9 @@ class _Resolver(gast.NodeTransformer):
 
     def visit_Call(self, node):
         func = node.func
+        if getattr(node, "_srcdiff_made", False):   # a runtime call desugar wrote (a sum's start)
+            node.args = [self.visit(a) for a in node.args]
+            return node
         made = self._static_transform(func)
         if made is not _MISSING:   # srcdiff.grad(loss)(w): the generated gradient becomes a callee
             base = func.args[0].id if func.args and isinstance(func.args[0], gast.Name) else "f"

@@ -1,0 +1,336 @@
+"""Indexing with None (np.newaxis) and integer arrays, rule arguments by keyword, lambdas, np.cov, np.take,
+sum(...) of arrays and the cross-entropy idiom: each gradient checked against central differences in both
+backends, its value against f itself, and forward mode against it (jvp(f)(x, v)[1] == <grad, v>)."""
+import inspect
+
+import numpy as np
+import pytest
+import scipy.special
+
+import srcdiff
+from gradcheck import check_grad
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+rng = np.random.default_rng(7)
+X1 = rng.normal(size=5)
+X2 = rng.normal(size=(3, 4))
+IDX = np.array([2, 0, 2])
+IDX2 = np.array([[0, 1], [2, 2]])
+W3 = np.arange(1.0, 4.0)
+W4 = np.arange(1.0, 5.0)
+
+
+def check_all(f, x, jit):
+    """Gradient against central differences, value_and_grad's value against f, jvp against the gradient."""
+    (g,) = check_grad(f, [x.copy()], wrt=0, jit=jit)
+    value, g2 = srcdiff.value_and_grad(f, jit=jit)(x.copy())
+    np.testing.assert_allclose(value, f(x.copy()), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-12)
+    v = rng.normal(size=np.shape(x))
+    value_f, tangent = srcdiff.jvp(f, jit=jit)(x.copy(), v)
+    np.testing.assert_allclose(value_f, f(x.copy()), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tangent, np.vdot(g, v), rtol=1e-9, atol=1e-10)
+    return g
+
+
+def line_of(f, text):
+    """The file line of `f`'s source line containing `text`."""
+    lines, first = inspect.getsourcelines(f)
+    return first + next(k for k, ln in enumerate(lines) if text in ln)
+
+
+# ---- None (np.newaxis): where the new axis goes, and its adjoint -------------------------------------------
+def newaxis_after_ellipsis(x):
+    return np.sum(np.sin(x[..., None]) * W3)
+
+
+def newaxis_after_int_array(x):
+    return np.sum(x[IDX, None] * W4)
+
+
+def newaxis_after_int_array_of_matrix(x):
+    return np.sum(np.cos(x[IDX, None]) * W4)
+
+
+def newaxis_both_sides(x):
+    return np.sum(np.exp(x[None, :, None] + x[:, None]))
+
+
+def newaxis_between_slice_and_int(x):
+    return np.sum(x[:, None, 1] ** 2 * W3[:, None])
+
+
+def newaxis_before_ellipsis_int(x):
+    return np.sum(np.sin(x[..., None, 0]) * np.arange(1.0, 3.0))
+
+
+def newaxis_after_loop_row(m):
+    s = 0.0
+    for i in range(m.shape[0]):
+        s = s + np.sum(m[i, None] * m[:, None, i])
+    return s
+
+
+def newaxis_after_2d_int_array(x):
+    return np.sum(np.sin(x[IDX2, None]) * np.arange(1.0, 3.0))
+
+
+@pytest.mark.parametrize("f, x", [
+    (newaxis_after_ellipsis, X2), (newaxis_after_int_array, X1), (newaxis_after_int_array_of_matrix, X2),
+    (newaxis_both_sides, X1), (newaxis_between_slice_and_int, X2), (newaxis_before_ellipsis_int, X2),
+    (newaxis_after_loop_row, X2[:, :3]), (newaxis_after_2d_int_array, X1)], ids=lambda a: getattr(a, "__name__", ""))
+@JIT
+def test_newaxis_placement(f, x, jit):
+    check_all(f, x, jit)
+
+
+def newaxis_between_arrays(x):
+    return np.sum(x[IDX, None, IDX])
+
+
+@JIT
+def test_newaxis_between_integer_arrays_declined(jit):
+    with pytest.raises(srcdiff.SrcdiffError, match="between two indices") as e:
+        srcdiff.grad(newaxis_between_arrays, jit=jit)(X2)
+    assert e.value.lineno == line_of(newaxis_between_arrays, "IDX, None")
+
+
+# ---- rule arguments by keyword, in any order -------------------------------------------------------------
+def clip_by_keyword(x):
+    return np.sum(np.clip(x, a_min=-0.5, a_max=0.5) ** 2)
+
+
+def clip_numpy2_keywords(x):
+    return np.sum(np.clip(x, min=-0.5, max=0.5) ** 2)
+
+
+def clip_keywords_reordered(x):
+    return np.sum(np.clip(a_max=0.5, a_min=-0.5, a=x) ** 2)
+
+
+def clip_method_keywords(x):
+    return np.sum(x.clip(min=-0.5, max=0.5) ** 2)
+
+
+def clip_open_side(x):
+    return np.sum(np.clip(x, None, a_max=0.5) ** 2)
+
+
+def sum_keepdims_keyword(x):
+    return np.sum(np.sum(x, axis=0, keepdims=True) ** 2)
+
+
+def sum_keywords_reordered(x):
+    return np.sum(np.sum(keepdims=True, axis=1, a=x) ** 2)
+
+
+def sum_positional_defaults(x):
+    return np.sum(np.sum(x, 0, None, None, True) ** 2)
+
+
+def take_keywords(x):
+    return np.sum(np.take(indices=IDX, a=x, axis=0) ** 2)
+
+
+def numpy_defaults_written_out(x):
+    return np.sum(np.exp(x, out=None) + np.cumsum(x, axis=0, dtype=None) + np.power(x, 2.0, out=None))
+
+
+def logsumexp_keywords(x):
+    return np.sum(scipy.special.logsumexp(a=x, axis=0, keepdims=True) * W4)
+
+
+@pytest.mark.parametrize("f, x", [
+    (clip_by_keyword, X1), (clip_numpy2_keywords, X1), (clip_keywords_reordered, X1), (clip_method_keywords, X1),
+    (clip_open_side, X1), (sum_keepdims_keyword, X2), (sum_keywords_reordered, X2), (sum_positional_defaults, X2),
+    (take_keywords, X2), (numpy_defaults_written_out, X1), (logsumexp_keywords, X2)],
+    ids=lambda a: getattr(a, "__name__", ""))
+@JIT
+def test_keyword_arguments(f, x, jit):
+    check_all(f, x, jit)
+
+
+def sum_where(x):
+    return np.sum(np.sum(x, where=x > 0))
+
+
+def sum_dtype(x):
+    return np.sum(np.sum(x, dtype=np.float32))
+
+
+def exp_where(x):
+    return np.sum(np.exp(x, where=x > 0))
+
+
+def clip_out(x):
+    buf = np.zeros_like(x)
+    return np.sum(np.clip(x, -0.5, 0.5, out=buf))
+
+
+def power_by_keyword(x):
+    return np.sum(np.power(x1=x, x2=2.0))
+
+
+@pytest.mark.parametrize("f, text, what", [
+    (sum_where, "where=", "where="), (sum_dtype, "dtype=", "dtype="), (exp_where, "where=", "where="),
+    (clip_out, "out=", "out="), (power_by_keyword, "x1=", "positional only")],
+    ids=lambda a: getattr(a, "__name__", "") if callable(a) else "")
+@JIT
+def test_unknown_arguments_declined(f, text, what, jit):
+    with pytest.raises(srcdiff.SrcdiffError, match=what) as e:
+        srcdiff.grad(f, jit=jit)(X1.copy())
+    assert e.value.lineno == line_of(f, text)
+
+
+# ---- lambdas ---------------------------------------------------------------------------------------------
+def two_lambdas_one_line(x):
+    f = lambda y: y * 2; g = lambda y: y + x  # noqa: E702,E731
+    return np.sum(f(x) * g(x))
+
+
+def two_called_lambdas(x):
+    return np.sum((lambda y: y * y)(x) + (lambda z: np.sin(z) + 1)(x))
+
+
+def called_lambda_closing_over(x):
+    return np.sum((lambda y: np.sin(y) * x)(x))
+
+
+def lambda_over_loop_variable(x):
+    s = 0.0
+    for i in range(3):
+        h = lambda y: np.sin(y) * i  # noqa: E731
+        s = s + np.sum(h(x) * x)
+    return s
+
+
+def check_all_named(x):   # a global function whose name a lambda below reuses
+    return x
+
+
+def lambda_named_like_a_global(x):
+    check_all_named = lambda y: y * y  # noqa: E731,F811
+    return np.sum(check_all_named(x) * x)
+
+
+@pytest.mark.parametrize("f", [two_lambdas_one_line, two_called_lambdas, called_lambda_closing_over,
+                               lambda_over_loop_variable, lambda_named_like_a_global],
+                         ids=lambda a: a.__name__)
+@JIT
+def test_lambdas(f, jit):
+    check_all(f, X1, jit)
+
+
+# ---- np.cov, np.take ------------------------------------------------------------------------------------
+def cov_one_variable(x):
+    return np.cov(x)
+
+
+def cov_two_variables(x):
+    return np.sum(np.cov(x, x ** 2) * np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def take_2d_index(x):
+    return np.sum(np.take(x, IDX2) ** 2 * np.array([1.0, 2.0]))
+
+
+def take_axis0(x):
+    return np.sum(np.take(x, IDX, axis=0) ** 3)
+
+
+@pytest.mark.parametrize("f, x", [(cov_one_variable, X1), (cov_two_variables, X1), (take_2d_index, X1),
+                                  (take_axis0, X2)], ids=lambda a: getattr(a, "__name__", ""))
+@JIT
+def test_cov_and_take(f, x, jit):
+    check_all(f, x, jit)
+
+
+@JIT
+def test_cov_of_one_variable_is_0d(jit):
+    value, _ = srcdiff.value_and_grad(cov_one_variable, jit=jit)(X1)
+    assert np.ndim(value) == 0
+    np.testing.assert_allclose(value, np.cov(X1))
+
+
+# ---- sum(...) of arrays (Numba: the sum starts from zeros shaped like its first term) ---------------------
+def sum_generator_of_arrays(x):
+    return np.sum(sum(x * i for i in range(3)) ** 2)
+
+
+def sum_list_of_arrays(x):
+    return np.sum(sum([x, np.sin(x) * x]) ** 2)
+
+
+def sum_listcomp_of_arrays(x):
+    return np.sum(sum([np.cos(x * i) for i in range(1, 4) if i != 2]))
+
+
+def sum_over_rows(x):
+    return np.sum(sum(r * r for r in x))
+
+
+def sum_of_scalars_from_one(x):
+    return sum(x[i] ** 2 for i in range(1, x.shape[0]))
+
+
+@pytest.mark.parametrize("f, x", [(sum_generator_of_arrays, X1), (sum_list_of_arrays, X1),
+                                  (sum_listcomp_of_arrays, X1), (sum_over_rows, X2), (sum_of_scalars_from_one, X1)],
+                         ids=lambda a: getattr(a, "__name__", ""))
+@JIT
+def test_sum_of_arrays(f, x, jit):
+    check_all(f, x, jit)
+
+
+@JIT
+def test_sum_of_scalars_over_an_empty_range(jit):
+    # the first term (x[1]) does not exist: the sum of scalars starts from 0.0, not from it
+    value, g = srcdiff.value_and_grad(sum_of_scalars_from_one, jit=jit)(np.array([3.0]))
+    assert value == 0.0 and np.array_equal(g, [0.0])
+
+
+# ---- integer-array pairs: the cross-entropy idiom ------------------------------------------------------
+LABELS = np.array([1, 0, 3])
+ROWS = np.array([0, 2, 0, 0])
+COLS = np.array([1, 1, 1, 3])
+
+
+def cross_entropy(logits):
+    n = logits.shape[0]
+    lse = np.log(np.sum(np.exp(logits), axis=1))
+    return np.sum(lse - logits[np.arange(n), LABELS])
+
+
+def pair_index_repeats(m):
+    return np.sum(np.sin(m[ROWS, COLS]) * np.arange(1.0, 5.0))
+
+
+def pair_index_broadcast_row(m):
+    return np.sum(m[ROWS, np.array([2])] ** 2)
+
+
+@pytest.mark.parametrize("f", [cross_entropy, pair_index_repeats, pair_index_broadcast_row],
+                         ids=lambda a: a.__name__)
+@JIT
+def test_integer_array_pairs(f, jit):
+    check_all(f, X2, jit)
+
+
+# ---- a Numba compile failure names the user's line ------------------------------------------------------
+def opaque(x):
+    return x * len(str(x))   # (Numba cannot type str() of an array)
+
+
+srcdiff.adjoint(opaque, vjp="g * len(str(x))")
+
+
+def calls_opaque(x):
+    y = np.sin(x)
+    z = opaque(y)
+    return np.sum(z)
+
+
+def test_numba_failure_names_the_users_line():
+    with pytest.raises(srcdiff.SrcdiffError, match="Numba could not compile") as e:
+        srcdiff.grad(calls_opaque, jit=True)(X1)
+    assert e.value.lineno == line_of(calls_opaque, "opaque(y)")
+    assert "z = opaque(y)" in str(e.value)
