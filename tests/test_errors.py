@@ -469,17 +469,17 @@ def test_view_used_up_before_write_is_not_declined():
     np.testing.assert_allclose(srcdiff.grad(f)(x), numerical_grad(f, [x], 0), rtol=1e-5, atol=1e-7)
 
 
-def scalar_or_array(x):  # <- numba_type
+def scalar_or_array(x):
     if x[0] > 0.0:
         y = x * 2.0
     else:
-        y = 1.0
+        y = 1.0  # <- numba_type
     return np.sum(y)
 
 
 def test_numba_compile_failure_names_the_function():
-    # (was: no file:line) -- y is an array on one path and a float on the other: Python runs it,
-    # Numba cannot type it
+    # (was: no file:line, then the def line) -- y is an array on one path and a float on the other: Python
+    # runs it, Numba cannot type it, and the error names the line of the generated statement it failed on
     msg = _declined(scalar_or_array, [np.array([0.3, -0.2, 0.5])], jit=True)
     assert "Numba could not compile" in msg
     _assert_located(msg, "numba_type", "jit=False")
