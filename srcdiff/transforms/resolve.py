@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import fail
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
-from ..rules.numpy_rules import AXIS_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
+from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
 from .astutil import assigned_names, const, copy_loc, dotted, dotted_name, load
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
@@ -188,15 +188,16 @@ class _Resolver(gast.NodeTransformer):
         parameter names, `np.clip(a=x, min=lo)`, or arguments past the rule's): bound to the signature of the
         function the user called and passed on positionally in the rule's order (the rule's parameters are
         NumPy's leading ones). An argument the rule does not take (`out=`, `where=`, `dtype=`) is declined
-        unless it is NumPy's default (a reduction's axis= and keepdims= stay keywords: canonicalize reads them)."""
+        unless it is NumPy's default (those canonicalize reads, a reduction's axis= and keepdims=, stay keywords)."""
         canon = dotted_name(node.func)
         rule = RULES.get(canon)
         if rule is None or rule.nondiff or rule.variadic or rule.namespace:
             return node
         if any(k.arg is None for k in node.keywords):
-            fail(node, self.unit, f"{shown}(**kwargs) is not supported", "pass the arguments by name")
+            fail(node, self.unit, f"{shown}(**kwargs) is not supported",
+                 "pass the arguments as literal keywords (name=value) instead of **kwargs")
         keywords = {k.arg: k.value for k in node.keywords}
-        kept = AXIS_KEYWORDS.get(canon, ())
+        kept = CANON_KEYWORDS.get(canon, ())
         try:
             rule.signature.bind(*node.args, **{k: v for k, v in keywords.items() if k not in kept})
             return node
