@@ -285,9 +285,10 @@ OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", 
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}
-# keywords that canonicalize reads itself: a reduction's axis= and keepdims=, eigvalsh's UPLO= (the rest of
-# NumPy's parameters past a rule's are declined where they are not the default)
-CANON_KEYWORDS = {**{name: ("axis", "keepdims") for name in AXIS_REDUCTIONS}, "np.linalg.eigvalsh": ("UPLO",)}
+# keywords that canonicalize reads itself: a reduction's axis= and keepdims=, eigvalsh's UPLO=, transpose's axes=
+# (the rest of NumPy's parameters past a rule's are declined where they are not the default)
+CANON_KEYWORDS = {**{name: ("axis", "keepdims") for name in AXIS_REDUCTIONS}, "np.linalg.eigvalsh": ("UPLO",),
+                  "np.transpose": ("axes",)}
 # NumPy's other names for a rule's parameters (NumPy 2's np.clip(x, min=, max=))
 KEYWORD_ALIASES = {"np.clip": {"min": "a_min", "max": "a_max"}}
 # rules whose parameters NumPy lets one leave out in the middle (np.clip(x, a_max=1): an open side is None)

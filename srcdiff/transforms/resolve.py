@@ -207,10 +207,8 @@ class _Resolver(gast.NodeTransformer):
             sig = inspect.signature(obj)
         except (TypeError, ValueError):
             sig = None
-        if sig is None:
-            fail(node, self.unit, f"{shown}: these arguments do not match its parameters "
-                                  f"({', '.join(rule.signature.parameters)})",
-                 "pass the arguments positionally, in NumPy's order")
+        if sig is None:   # (math.log(x, base): canonicalize rewrites the forms it knows)
+            return node
         try:
             bound = sig.bind(*node.args, **keywords).arguments
         except TypeError as e:
