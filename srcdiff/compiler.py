@@ -111,7 +111,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
 
 def scalar_starts(unit: parse.Unit, kind_map: dict):
     """`total = rt.zeros_like(t)` of a scalar t (a sum over a comprehension whose terms are scalars starts
-    from its first term's zeros: desugar._start) is 0.0, and t's computation dead code."""
+    from its first term's zeros: desugar._start) is 0.0, and t's computation dead code (elsewhere:
+    desugar.zero_sum_starts)."""
     for s in gast.walk(unit.node):
         if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
                 and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
@@ -265,7 +266,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     unit = _unit_for(module, obj)
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
-    node = copy.deepcopy(unit.node)
+    node = desugar.zero_sum_starts(copy.deepcopy(unit.node))
     node.name = name
     _rename_callees(module, unit, node)
     module.functions.append(optimize.eliminate_dead_code(node) if False else node)
@@ -378,6 +379,7 @@ def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> 
         unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
         unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
         module.units[k] = front_end(unit)
+        desugar.zero_sum_starts(module.units[k].node)
         _link(module, module.units[k])
         for target in module.units[k].callees.values():  # before primal_name reads them unlowered
             if target is not None:

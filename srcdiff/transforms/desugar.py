@@ -512,6 +512,16 @@ def _splits_into_outputs(unit, value) -> bool:
     return False
 
 
+def zero_sum_starts(node):
+    """A sum's start back to 0.0 (desugar._start) where no gradient specialisation tells scalar terms from
+    array ones (forward mode, callees' primal functions): the first term is not evaluated where the loop
+    may not run. Returns `node`."""
+    for s in gast.walk(node):
+        if isinstance(s, gast.Assign) and getattr(s.value, "_srcdiff_made", False):
+            s.value = copy_loc(const(0.0), s.value)
+    return node
+
+
 def desugar(unit: Unit) -> Unit:
     unit.node.body = _Desugar(unit).block(unit.node.body)
     return unit
