@@ -69,6 +69,11 @@ class Transformed:
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
         their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
         key = (arg_kinds, repr(structs), arg_dims)
+        if key not in self._cache and key in self.__dict__.get("_shipped", {}):
+            # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate
+            src, bindings, names, entry = self._shipped[key]
+            loaded = backends.load_module(src, bindings, names, entry, self.jit)
+            self._cache[key] = (None, src, getattr(loaded, entry))
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
@@ -95,9 +100,34 @@ class Transformed:
     def _source(self):
         return self.source
 
-    def __call__(self, *args):
-        args_in = args
+    def __getstate__(self):
+        """Pickle (cloudpickle) without regenerating on the other side: each specialisation travels as its
+        generated source and bound constants, loaded there (and compiled by Numba, or read from the disk
+        cache) on first use; compiled functions and compiler state stay behind."""
+        state = dict(self.__dict__)
+        shipped = dict(state.get("_shipped", {}))
+        for key, entry in self._cache.items():
+            mod = entry[0]
+            if hasattr(mod, "bindings") and hasattr(mod, "functions"):   # not a nested (forward) build
+                shipped[key] = (entry[1], mod.bindings, [fn.name for fn in mod.functions], mod.entry)
+        state.update(_cache={}, _last=None, _shipped=shipped)
+        self._params()
+        state["_param_names"] = self._param_names
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def prepare(self, *args):
+        """Generate the specialisation for these arguments without running it (Numba compiles it on the
+        first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
+        ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
+        self._specialize(args, nargs)
+        return self
+
+    def _specialize(self, args, nargs):
+        """(generated function, arguments flattened for it, tuple/list structures of the arguments)."""
         structs = ()
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
@@ -112,6 +142,12 @@ class Transformed:
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
+        return fn, args, structs
+
+    def __call__(self, *args):
+        args_in = args
+        nargs = len(args) - (1 if self.mode == "vjp" else 0)
+        fn, args, structs = self._specialize(args, nargs)
         try:
             out = fn(*args)
         except SrcdiffError:
