@@ -19,8 +19,8 @@ __all__ += ["hessian", "hvp", "jacobian", "jvp"]
 
 
 def __getattr__(name):
-    """Lazy submodules: srcdiff.cuda imports numba-cuda only when first used."""
-    if name == "cuda":
+    """Lazy submodules: srcdiff.cuda imports numba-cuda, srcdiff.dask imports Dask, only when first used."""
+    if name in ("cuda", "dask"):
         import importlib
-        return importlib.import_module(".cuda", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
