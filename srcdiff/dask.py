@@ -35,7 +35,7 @@ from dask.highlevelgraph import HighLevelGraph
 from . import api
 from .errors import SrcdiffError
 
-__all__ = ["value_and_grad", "grad", "DaskGradient", "sum_over_chunks"]
+__all__ = ["value_and_grad", "grad", "DaskGradient", "sum_over_chunks", "row_chunks"]
 
 
 def value_and_grad(f, wrt=0, *, jit: bool = True, split_every: int = 8) -> "DaskGradient":
@@ -120,7 +120,7 @@ def _contains_dask(a) -> bool:
     return isinstance(a, (tuple, list)) and any(_contains_dask(x) for x in a)
 
 
-def _row_chunks(args, names, where):
+def row_chunks(args, names=None, where=(None, None)):
     """Positions of the Dask arguments and their common row chunks; a SrcdiffError for anything else."""
     data = [k for k, a in enumerate(args) if isinstance(a, da.Array)]
     label = (lambda k: repr(names[k]) if names and k < len(names) else f"#{k}")
@@ -231,7 +231,7 @@ def sum_over_chunks(kernel, *args, names=None, where=(None, None), split_every: 
     weak-referenceable object identifying it across calls). The Dask arguments must share their row
     chunks and be chunked along axis 0 only; chunks of zero rows are skipped.
     """
-    data, rows = _row_chunks(args, names, where)
+    data, rows = row_chunks(args, names, where)
     if not data:
         kernel.prepare(*args)
         return kernel(*args)
