@@ -242,21 +242,21 @@ def test_vi_fit_full_data_over_dask_equals_numpy():
 
 def test_vi_fit_dask_full_data_needs_separate_prior():
     X, y = lin_data(50)
-    with pytest.raises(vi.VIValueError, match="log_prior"):
+    with pytest.raises(SrcdiffError, match="log_prior"):
         vi.fit(lin_log_lik, vi.MeanFieldNormal(3), data=(da.from_array(X, chunks=(10, 3)), y), steps=2,
                progress=False, jit=False)
 
 
 def test_vi_fit_dask_minibatches_recover_posterior():
-    X, y = lin_data(4000)
-    Xd, yd = da.from_array(X, chunks=(500, 3)), da.from_array(y, chunks=500)
-    q = vi.FullRankNormal(3)
-    res = vi.fit(lin_log_lik, q, data=(Xd, yd), batch_size=200, log_prior=lin_log_prior, steps=3000,
-                 num_samples=2, lr=0.01, seed=0, progress=False, average=0.5)
+    X, y = lin_data(400)
+    Xd, yd = da.from_array(X, chunks=(50, 3)), da.from_array(y, chunks=50)
+    res = vi.fit(lin_log_lik, vi.MeanFieldNormal(3), data=(Xd, yd), batch_size=25, log_prior=lin_log_prior,
+                 steps=1500, lr=0.02, seed=0, progress=False, average=0.5, jit=False)
     m, S = exact_posterior(X, y)
     sd = np.sqrt(np.diag(S))
-    assert np.all(np.abs(res.mean - m) < 0.5 * sd + 1e-3), (res.mean, m, sd)
-    assert np.all(np.abs(res.std - sd) < 0.5 * sd), (res.std, sd)
+    # the mean to a fraction of a posterior sd; the (mean-field) sd to within the minibatch-noise bias
+    assert np.all(np.abs(res.mean - m) < 0.5 * sd), ((res.mean - m) / sd)
+    assert np.all((res.std > 0.3 * sd) & (res.std < 3.0 * sd)), (res.std / sd)
 
 
 # ---------------------------------------------------------------------------------------------------

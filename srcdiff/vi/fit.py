@@ -265,7 +265,7 @@ def _aligned_dask(data):
 class _DaskBatches:
     """Minibatches of ``batch_size`` rows from Dask arrays without loading them: a load draws random
     chunks (each with probability proportional to its rows, so every row is equally likely) until it
-    holds at least two batches, shuffles their rows once and hands out consecutive slices; the next
+    holds at least 64 batches, shuffles their rows once and hands out consecutive slices; the next
     load is computed in the background (on the current Dask scheduler) meanwhile."""
 
     def __init__(self, data, batch_size, rng):
@@ -283,18 +283,18 @@ class _DaskBatches:
         for i in order:
             picked.append(int(i))
             total += int(self.rows[i])
-            if total >= 2 * self.b:
+            if total >= 64 * self.b:
                 break
         perm_seed = int(self.rng.integers(2 ** 63))
         return sorted(picked), perm_seed
 
     def _load(self, choice):
         import dask
-        import dask.array as da
         blocks, perm_seed = choice
-        parts = dask.compute(*[da.concatenate([a.blocks[i] for i in blocks]) for a in self.data])
+        got = dask.compute([[a.blocks[i] for i in blocks] for a in self.data])[0]
+        parts = [np.concatenate([np.asarray(c) for c in cs]) for cs in got]
         perm = np.random.default_rng(perm_seed).permutation(parts[0].shape[0])
-        return tuple(np.ascontiguousarray(np.asarray(p)[perm]) for p in parts)
+        return tuple(np.ascontiguousarray(p[perm]) for p in parts)
 
     def _advance(self):
         self.current = self.pending.result()
