@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import COMMENT_MARK, is_comment
+from .astutil import COMMENT_MARK, is_comment, walk_names
 
 _PURE_CALL_PREFIXES = ("np.", "rt.", "math.")
 _STACK_OPS = ("rt.pop", "rt.push")   # they change the stack: a pop whose value is unused still pops
@@ -26,7 +26,7 @@ def _pure(value) -> bool:
 
 
 def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
 
 
 def _without(stmts: list, gone) -> list:
@@ -125,8 +125,8 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 def _assign_counts(fn) -> dict:
     counts: dict = {}
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+    for n in walk_names(fn):
+        if isinstance(n.ctx, (gast.Store, gast.Param)):
             counts[n.id] = counts.get(n.id, 0) + 1
     for n in gast.walk(fn):
         if isinstance(n, gast.For):
@@ -149,8 +149,8 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
     def index(stmts):
         blocks.append(stmts)
         for k, s in enumerate(stmts):
-            for n in gast.walk(s):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            for n in walk_names(s):
+                if isinstance(n.ctx, gast.Load):
                     at = where.setdefault(id(n), {})
                     at[id(stmts)] = min(k, at.get(id(stmts), k))
             for f in ("body", "orelse"):
@@ -158,12 +158,12 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                     index(getattr(s, f))
 
     def forget(s):
-        for n in gast.walk(s):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+        for n in walk_names(s):
+            if isinstance(n.ctx, gast.Load):
                 reads.get(n.id, {}).pop(id(n), None)
 
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
             reads.setdefault(n.id, {})[id(n)] = n
     index(fn.body)
 
