@@ -20,7 +20,7 @@ so they vectorise; results agree with NumPy to rounding.
 """
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._typing import nb_result_type
@@ -126,13 +126,26 @@ def _matvec_nb(a, x):
     return impl
 
 
+@register_jitable
+def _as_is(x, T):
+    return x
+
+
+@register_jitable
+def _contiguous(x, T):
+    return np.ascontiguousarray(x)
+
+
+@register_jitable
+def _astype(x, T):
+    return x.astype(T)
+
+
 def _blas_operand(t, T):
-    """Jitted x -> x as BLAS takes it: dtype T, C or F order (copies only when it must)."""
+    """Jitted (x, T) -> x as BLAS takes it: dtype T, C or F order (copies only when it must)."""
     if as_dtype(t.dtype) != T:
-        return lambda x: x.astype(T)
-    if t.layout in ("C", "F"):
-        return lambda x: x
-    return lambda x: np.ascontiguousarray(x)
+        return _astype
+    return _as_is if t.layout in ("C", "F") else _contiguous
 
 
 @overload(matmat)
@@ -148,6 +161,7 @@ def _matmat_nb(a, b):
             return out
         return loop_only
     ta, tb = _blas_operand(a, T), _blas_operand(b, T)
+    S = T.type
 
     def impl(a, b):
         m, k = a.shape
@@ -160,7 +174,7 @@ def _matmat_nb(a, b):
             _matmat_loop(a, b, out)
             return out
         out = np.empty((m, n), T)
-        _matmat_blas(ta(a), tb(b), out)
+        _matmat_blas(ta(a, S), tb(b, S), out)
         return out
     return impl
 
