@@ -141,6 +141,7 @@ def test_matvec_gradient_routes_products_in_jitted_code_only(jit):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 def test_dot_matmul_and_transposed_products_gradient(jit):
+    """Also the regression for np.matmul(a, b) as a call, which generated `@(h, w)` (a SyntaxError)."""
     args = [RNG.normal(size=4), RNG.normal(size=(5, 4)), RNG.normal(size=(7, 5))]
     check_grad(products_three_ways, args, wrt=(0, 1, 2), jit=jit)
     src = srcdiff.source(srcdiff.grad(products_three_ways, wrt=(0, 1, 2), jit=jit))
