@@ -29,6 +29,7 @@
                    stacks dropped
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
+    products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -43,7 +44,8 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, preaccumulate, resolve, reverse, ssa, stacks, tuples, unbound)
+                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
+                         unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -173,9 +175,10 @@ class Module:
     entry: str = ""
 
     def source(self, jit: bool = False) -> str:
-        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row tapes)."""
+        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
+        tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
-        functions = [stacks.row_tapes(f) for f in self.functions] if jit else self.functions
+        functions = [products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit else self.functions
         return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 

@@ -55,7 +55,7 @@ class ForwardTransformed:
             mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
             if self.jit:
                 compiler.check_numba(mod)
-            src = mod.source()
+            src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
@@ -72,7 +72,7 @@ class ForwardTransformed:
             mod = compiler.build_forward_module(inner, wrt)
             if self.jit:
                 compiler.check_numba(mod)
-            src = mod.source()
+            src = mod.source(jit=self.jit)
             loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
         self._last = self._cache[key]

@@ -281,7 +281,7 @@ BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(
                    id(np.add): "+", id(np.subtract): "-", id(np.multiply): "*", id(np.divide): "/",
                    id(np.true_divide): "/"}
 # canonical names that are operators: a call of one (pow(x, y), np.add(x, y)) becomes the operator
-OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", "%": "Mod"}
+OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", "%": "Mod", "@": "MatMult"}
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}

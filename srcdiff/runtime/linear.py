@@ -10,6 +10,7 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._typing import nb_result_type
+from .products import product
 
 
 def _is_array(t):
@@ -32,17 +33,15 @@ def _to(t, T):
 
 
 def dot(a, b):
-    """np.dot (1-D/2-D); under Numba, operands of different dtypes are cast to their common one."""
+    """np.dot (1-D/2-D); under Numba, runtime/products.py's kernels (operands of different dtypes
+    are promoted to their common one, as NumPy does)."""
     return np.dot(a, b)
 
 
 @overload(dot)
 def _dot_nb(a, b):
-    if not (_is_array(a) and _is_array(b)) or a.ndim == 0 or b.ndim == 0:
-        return lambda a, b: a * b
-    T = nb_result_type(a, b)
-    ta, tb = _to(a, T), _to(b, T)
-    return lambda a, b: np.dot(ta(a, T), tb(b, T))
+    # the products of runtime/products.py: own loops where BLAS threads would wait on each other
+    return lambda a, b: product(a, b)
 
 
 def solve(a, b):
@@ -143,8 +142,8 @@ def _solve_triangular_grad_a(gb, ans, trans, lower):
 def tri_matmul(da, x, trans):
     """da @ x, or da.T @ x when trans (tangent of a triangular solve)."""
     if trans:
-        return np.dot(np.ascontiguousarray(da.T), x)
-    return np.dot(da, x)
+        return product(da.T, x)
+    return product(da, x)
 
 
 def tri_mask(m, lower):
