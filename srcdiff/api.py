@@ -112,6 +112,8 @@ class Transformed:
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
+        if not self.jit:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
+            args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
         try:
             out = fn(*args)
         except SrcdiffError:

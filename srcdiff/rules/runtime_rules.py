@@ -38,6 +38,10 @@ R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices,
   jvp="rt.take_put(dv, x, indices, axis)")
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
+# d/dx of y x^(y-1) is y (y-1) x^(y-2); d/dy is x^(y-1) (1 + y log x)
+R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x, y - 1), x)",
+  "rt.unbroadcast(g * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x)), y)",
+  jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import fail
 from ..rules import _signature, composites
-from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
+from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
 from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
                       substitute)
 from .parse import Unit
@@ -524,6 +524,12 @@ class _Canon(gast.NodeTransformer):
                      "write the operator (x ** y) or drop the extra arguments (out=, modulo)")
             op = getattr(gast, OPERATOR_CALLS[name])()
             return copy_loc(gast.BinOp(left=node.args[0], op=op, right=node.args[1]), node)
+        if name in UNARY_OPERATOR_CALLS:   # np.negative(x), operator.neg(x): -x
+            if len(node.args) != 1 or node.keywords:
+                fail(node, self.unit, f"{'np.negative' if name == 'neg' else 'np.positive'} as a function takes "
+                     "exactly one argument here", "write the operator (-x, +x) or drop the extra arguments (out=)")
+            op = getattr(gast, UNARY_OPERATOR_CALLS[name])()
+            return copy_loc(gast.UnaryOp(op=op, operand=node.args[0]), node)
         if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
             logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
             return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
