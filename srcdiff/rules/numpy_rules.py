@@ -197,8 +197,9 @@ R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordo
 R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
   "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
   jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
-R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
-R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
+# (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
+R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)")
+R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
 R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")

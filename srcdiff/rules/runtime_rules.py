@@ -44,6 +44,12 @@ R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x
   jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
+# np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
+# builds diagonal k where diag_grad read it off, and reads it off where diag_grad built it)
+R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZERO, None,
+  jvp="rt.trace_grad(dv, x, offset)")
+R("rt.diag_grad", [rt.diag_grad], "v, x, k=0", "np.diag(g, k)", ZERO, None, jvp="rt.diag_grad(dv, x, k)")
+
 # ---- reduction adjoints ----------------------------------------------------------------------------------
 R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", ZERO, None,
   jvp="rt.sum_grad(dv, x, axis)")

@@ -190,6 +190,9 @@ class _Resolver(gast.NodeTransformer):
         target = METHODS[m]
         if m == "astype":
             return copy_loc(gast.Call(func=dotted("np.copy"), args=[base], keywords=[]), node)
+        if m == "diagonal":   # x.diagonal(offset=k) is np.diag(x, k) (of a matrix)
+            for kw in keywords:
+                kw.arg = "k" if kw.arg == "offset" else kw.arg
         if m == "reshape" and len(args) > 1:
             args = [gast.Tuple(elts=args, ctx=gast.Load())]
         if m == "transpose" and args:
