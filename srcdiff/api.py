@@ -31,6 +31,11 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     except (TypeError, ValueError):
         raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
                            advice="pass a function defined with def or lambda") from None
+    kwonly = [n for n, p in inspect.signature(f0).parameters.items() if p.kind == p.KEYWORD_ONLY]
+    if kwonly:   # (a function it calls may have them: calls bind by signature)
+        raise SrcdiffError(f"{getattr(f0, '__name__', f0)}: keyword-only parameters ({', '.join(kwonly)}) are not "
+                           "supported in the function srcdiff differentiates (it is called with positional "
+                           "arguments)", *where, advice="make them ordinary positional parameters")
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []

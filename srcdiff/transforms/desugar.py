@@ -92,6 +92,12 @@ def lift_local_functions(unit: Unit) -> Unit:
         if getattr(fd, "decorator_list", None):
             fail(fd, unit, f"nested function {name!r} is decorated",
                  "define it without the decorator, or at module level")
+    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
+    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
+        for n in gast.walk(fn_node):                    # the free variables are appended to them
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
+                n.args = _positional_arguments(n, params[n.func.id], unit)
+                n.keywords = []
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
@@ -111,6 +117,24 @@ def lift_local_functions(unit: Unit) -> Unit:
                 unit.callees[name].callees[other] = unit.callees[other]
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _positional_arguments(call, params: list, unit) -> list:
+    """The arguments of a call of a nested function (parameters `params`, no defaults) in parameter order."""
+    name = call.func.id
+    if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        fail(call, unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
+    bound = dict(zip(params, call.args))
+    for k in call.keywords:
+        if k.arg not in params or k.arg in bound:
+            fail(call, unit, f"{name}() got {'an unexpected' if k.arg not in params else 'a repeated'} "
+                             f"argument {k.arg!r}", f"its parameters are {', '.join(params)}")
+        bound[k.arg] = k.value
+    missing = [p for p in params if p not in bound]
+    if missing or len(call.args) > len(params):
+        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})",
+             f"pass {', '.join(missing)}" if missing else "drop the extra arguments")
+    return [bound[p] for p in params]
 
 
 def _ordered_loads(fd):

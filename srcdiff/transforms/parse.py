@@ -87,9 +87,12 @@ def parse(fn) -> Unit:
             raise SrcdiffError(f"{fn.__qualname__} is not a plain def (async def, generator or other)", filename, first,
                                "differentiate an ordinary def (not async) that returns a value")
     node.decorator_list = []
-    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
-        raise SrcdiffError(f"{fn.__name__}: *args, **kwargs and keyword-only parameters are not supported",
+    if node.args.vararg or node.args.kwarg:
+        raise SrcdiffError(f"{fn.__name__}: *args and **kwargs are not supported",
                            filename, node.lineno, "use ordinary positional parameters")
+    if node.args.kwonlyargs:   # after the positional ones: calls bind them by name (resolve._bind_arguments)
+        node.args.args = node.args.args + node.args.kwonlyargs
+        node.args.kwonlyargs, node.args.kw_defaults = [], []
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
 
