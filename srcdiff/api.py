@@ -235,6 +235,11 @@ def _translate(exc, t):
                            f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
+    if isinstance(exc, ValueError) and "srcdiff differentiates" in msg and _from_runtime(exc):
+        # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
+        # could not see): declined at the user's function
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {msg}", *user_location(t),
+                           advice="see the message: loop over a stack of matrices, one matrix at a time") from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's function
@@ -243,6 +248,13 @@ def _translate(exc, t):
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _from_runtime(exc) -> bool:
+    import os
+    import traceback
+    mark = os.path.join("srcdiff", "runtime") + os.sep
+    return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
 
 
 def _from_numba_compiler(exc) -> bool:
