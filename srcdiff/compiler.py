@@ -82,6 +82,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
+    if arg_kinds and scalar_products(unit, kind_map):
+        kind_map = kinds.infer(unit.node, arg_kinds)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
@@ -106,6 +108,26 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.drop_dead_stacks(fn)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
+
+
+def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
+    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
+    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
+    def scalar(e):
+        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
+    changed = False
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            continue
+        name, args = dotted_name(s.value.func), s.value.args
+        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
+            s.value = args[0]
+            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
+            changed = True
+        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
+            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
+            changed = True
+    return changed
 
 
 def check_reverse_rules(unit: parse.Unit, wrt: list):
