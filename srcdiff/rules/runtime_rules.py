@@ -44,6 +44,7 @@ R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x
   jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
 
+R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="rt.atleast_nd(dx, n)")
 # np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
 # builds diagonal k where diag_grad read it off, and reads it off where diag_grad built it)
 R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZERO, None,

@@ -12,7 +12,7 @@ from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_gr
 from .scans import cumsum, diff, diff_transpose, revcumsum
 from .shapes import (as_column, atleast_1d, cumprod, cumprod_grad, cumprod_jvp, interp, interp_slope, interp_slope_transpose,
                      interp_transpose,
-                     repeat_index, take_put, tensordot, tensordot_grad_x, tensordot_grad_y, trace_grad, diag_grad)
+                     repeat_index, take_put, tensordot, tensordot_grad_x, tensordot_grad_y, trace_grad, diag_grad, atleast_nd)
 from .sorting import sort, sort_like, unsort_like
 from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse,
                       ndtr, ndtri, softplus, trigamma, xlog1py, xlogy)
@@ -25,7 +25,7 @@ __all__ = [
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
     "atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
-    "trace_grad", "diag_grad", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
+    "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
     "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc",
     "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",

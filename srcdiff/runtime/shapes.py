@@ -16,7 +16,7 @@ from .linear import dot
 
 __all__ = ["atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x",
            "tensordot_grad_y", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose",
-           "interp_slope_transpose", "trace_grad", "diag_grad"]
+           "interp_slope_transpose", "trace_grad", "diag_grad", "atleast_nd"]
 
 
 def atleast_1d(x):
@@ -550,3 +550,24 @@ def _diag_grad_nb(g, x, k=0):
             return out
         return own(impl2, diag_grad)
     return None
+
+
+def atleast_nd(x, n):
+    """x with leading size-1 axes up to rank n (np.tile with more repetitions than x has axes); n a literal int."""
+    return np.reshape(x, (1,) * max(0, n - np.ndim(x)) + np.shape(x))
+
+
+@overload(atleast_nd, prefer_literal=True)
+def _atleast_nd_nb(x, n):
+    nn = _literal_k(n)
+    if nn is None or not nb_is_array(x):
+        return None
+    lead = max(0, nn - x.ndim)
+    rank = lead + x.ndim
+
+    def impl(x, n):
+        dims = np.ones(rank, np.int64)
+        for i in range(x.ndim):
+            dims[lead + i] = x.shape[i]
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, rank))
+    return own(impl, atleast_nd)

@@ -74,10 +74,12 @@ def parse(fn) -> Unit:
     try:
         tree = gast.parse(src)
     except SyntaxError:
-        # a lambda in the middle of an expression: parse the statement as an expression fragment
-        tree = gast.parse("(" + src.strip().rstrip(",").lstrip(".") + ")") if fn.__name__ == "<lambda>" else None
+        # a lambda in the middle of an expression (a call's argument, a dict or list entry): parse the
+        # fragments that start at a `lambda`
+        tree = _lambda_fragments(src) if fn.__name__ == "<lambda>" else None
         if tree is None:
-            raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first)
+            raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first,
+                               "define it with def (or put the lambda on a line of its own)")
     _shift_lines(tree, first - 1)
     if fn.__name__ == "<lambda>":
         node = _lambda_def(tree, fn, filename, first)
@@ -95,6 +97,29 @@ def parse(fn) -> Unit:
         node.args.kwonlyargs, node.args.kw_defaults = [], []
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+
+
+def _lambda_fragments(src: str):
+    """A module holding every lambda expression found in `src` (lines that are not a statement of their own),
+    each the longest fragment from a `lambda` keyword that parses; None if there is none."""
+    body = []
+    start = src.find("lambda")
+    while start >= 0:
+        text = src[start:].rstrip()
+        for end in range(len(text), 6, -1):
+            try:
+                expr = gast.parse("(" + text[:end] + "\n)").body[0]
+            except SyntaxError:
+                continue
+            if isinstance(expr, gast.Expr) and isinstance(expr.value, gast.Lambda):
+                body.append(expr)
+                break
+        start = src.find("lambda", start + 6)
+    if not body:
+        return None
+    tree = gast.parse("")
+    tree.body = body
+    return tree
 
 
 def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
