@@ -31,6 +31,11 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     except (TypeError, ValueError):
         raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
                            advice="pass a function defined with def or lambda") from None
+    kwonly = [n for n, p in inspect.signature(f0).parameters.items() if p.kind == p.KEYWORD_ONLY]
+    if kwonly:   # (a function it calls may have them: calls bind by signature)
+        raise SrcdiffError(f"{getattr(f0, '__name__', f0)}: keyword-only parameters ({', '.join(kwonly)}) are not "
+                           "supported in the function srcdiff differentiates (it is called with positional "
+                           "arguments)", *where, advice="make them ordinary positional parameters")
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []
@@ -148,6 +153,8 @@ class Transformed:
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
+        if not self.jit:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
+            args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
         try:
             out = fn(*args)
         except SrcdiffError:
@@ -264,6 +271,11 @@ def _translate(exc, t):
                            f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
+    if isinstance(exc, ValueError) and "srcdiff differentiates" in msg and _from_runtime(exc):
+        # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
+        # could not see): declined at the user's function
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {msg}", *user_location(t),
+                           advice="see the message: loop over a stack of matrices, one matrix at a time") from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's function
@@ -272,6 +284,13 @@ def _translate(exc, t):
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _from_runtime(exc) -> bool:
+    import os
+    import traceback
+    mark = os.path.join("srcdiff", "runtime") + os.sep
+    return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
 
 
 def _from_numba_compiler(exc) -> bool:

@@ -89,6 +89,6 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     if jit:
         import numba
         for name in function_names:
-            mod.__dict__[name] = numba.njit(cache=True, nogil=True)(mod.__dict__[name])
+            mod.__dict__[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(mod.__dict__[name])
     _LOADED[modname] = mod
     return mod

@@ -84,6 +84,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
+    if arg_kinds and scalar_products(unit, kind_map):
+        kind_map = kinds.infer(unit.node, arg_kinds)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
@@ -108,6 +110,26 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.drop_dead_stacks(fn)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
+
+
+def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
+    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
+    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
+    def scalar(e):
+        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
+    changed = False
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            continue
+        name, args = dotted_name(s.value.func), s.value.args
+        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
+            s.value = args[0]
+            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
+            changed = True
+        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
+            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
+            changed = True
+    return changed
 
 
 def check_reverse_rules(unit: parse.Unit, wrt: list):
@@ -142,7 +164,12 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
 # linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
 # NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
 SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
-                 "np.linalg.solve", "rt.solve", "rt.solve_triangular")
+                 "np.linalg.solve", "rt.solve", "rt.solve_triangular", "np.linalg.pinv", "np.linalg.eigvalsh",
+                 "rt.eigh_vectors", "rt.svdvals", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full")
+_SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet", "rt.solve": "np.linalg.solve",
+          "rt.solve_triangular": "solve_triangular", "np.linalg.eigvalsh": "np.linalg.eigh / eigvalsh",
+          "rt.eigh_vectors": "np.linalg.eigh", "rt.svdvals": "np.linalg.svd", "rt.svd_u": "np.linalg.svd",
+          "rt.svd_vh": "np.linalg.svd", "rt.svd_u_full": "np.linalg.svd", "rt.svd_vh_full": "np.linalg.svd"}
 
 
 def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
@@ -152,15 +179,32 @@ def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
                 and s.targets[0].id in active):
             continue
         name = dotted_name(s.value.func)
-        if name not in SINGLE_MATRIX or not s.value.args or not isinstance(s.value.args[0], gast.Name):
+        ranks = [_rank(a, kind_map) for a in s.value.args]
+        if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
+            if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
+                fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
+                     "0-d, 1-d and 2-d operands", "reshape the operands to matrices, or write the product with "
+                     "broadcasting: (a[:, None, :, None] * b[None, :, None, :]).reshape(...)")
+            if name != "rt.kron" and (ranks[1] or 0) > 2:
+                fail(s, unit, f"np.dot with a second operand of rank {ranks[1]} (it contracts that operand's "
+                     "second-to-last axis, which srcdiff's product rule does not)",
+                     "write it with np.tensordot(x, y, axes=([-1], [-2])) or np.einsum, or use x @ y for a "
+                     "stack of matrix products")
             continue
-        k = kind_map.get(s.value.args[0].id)
-        if k is not None and k[0] == "a" and k[1] is not None and k[1] > 2:
-            shown = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet",
-                     "rt.solve": "np.linalg.solve", "rt.solve_triangular": "solve_triangular"}.get(name, name)
-            fail(s, unit, f"{shown} of a stack of matrices (an array of rank {k[1]}): its derivative here takes "
-                 "one matrix at a time",
+        if name not in SINGLE_MATRIX or not ranks:
+            continue
+        if ranks[0] is not None and ranks[0] > 2:
+            fail(s, unit, f"{_SHOWN.get(name, name)} of a stack of matrices (an array of rank {ranks[0]}): its "
+                 "derivative here takes one matrix at a time",
                  "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
+
+
+def _rank(e, kind_map):
+    """The rank of an argument whose kind is known (0 for a scalar), else None."""
+    k = kind_map.get(e.id) if isinstance(e, gast.Name) else None
+    if k is None:
+        return None
+    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
 
 
 @dataclass

@@ -51,6 +51,19 @@ class _Simplify(gast.NodeTransformer):
             return R
         return n
 
+    def visit_Call(self, n):
+        """rt.pow_slope(x, c) for a literal c: 0.0 for c == 0, c * x ** (c - 1) for c >= 1 (no negative
+        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError)."""
+        self.generic_visit(n)
+        if dotted_name(n.func) == "rt.pow_slope" and len(n.args) == 2 and isinstance(n.args[1], gast.Constant):
+            c = n.args[1].value
+            if type(c) in (int, float) and c == 0:
+                return const(0.0)
+            if type(c) in (int, float) and c >= 1:
+                return self.visit(gast.BinOp(left=n.args[1], op=gast.Mult(), right=gast.BinOp(
+                    left=n.args[0], op=gast.Pow(), right=gast.BinOp(left=const(c), op=gast.Sub(), right=const(1)))))
+        return n
+
 
 def simplify(e):
     """Fold constants and drop identities (x ** 1, x * 1.0) so generated code reads naturally."""
