@@ -120,6 +120,8 @@ _count = {"n": 0}
 def _run(data, workdir, jit, nested=False):
     size = dict(max_depth=2, max_stmts=3) if jit or nested else {}   # smaller programs: compiles are slow
     features = [f for f in CI_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY)]
+    if nested:   # a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)
+        features = [f for f in features if f != "tupleargs"]
     prog = fuzzgen.Gen(lambda n: data.draw(st.integers(0, n - 1)), features, **size).program()
     prog = fuzzgen.penalty_program(prog) if nested else prog
     _count["n"] += 1
@@ -151,8 +153,9 @@ def test_fuzz_python(data, workdir):
     _run(data, workdir, jit=False)
 
 
-# reverse over reverse: the gradient of each program's squared gradient norm (Python backend)
-@settings(max_examples=16, **_SETTINGS)
+# reverse over reverse: the gradient of each program's squared gradient norm (Python backend); no shrinking
+# (each shrink step differentiates twice: a failure took minutes to shrink), the failing program is printed
+@settings(max_examples=16, phases=[Phase.explicit, Phase.generate], **_SETTINGS)
 @given(data=st.data())
 def test_fuzz_nested(data, workdir):
     _run(data, workdir, jit=False, nested=True)
