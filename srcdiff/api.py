@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -27,10 +28,12 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     code = getattr(getattr(f0, "__func__", f0), "__code__", None)
     where = (code.co_filename, code.co_firstlineno) if code else (None, None)
     try:
-        params = list(inspect.signature(f0).parameters)
+        signature = inspect.signature(f0)
     except (TypeError, ValueError):
         raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
                            advice="pass a function defined with def or lambda") from None
+    params = list(signature.parameters)
+    _check_signature(f0, signature, where)
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []
@@ -50,6 +53,72 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     if len(set(names)) != len(names):
         raise SrcdiffError(f"wrt lists a parameter twice: {names}", *where)
     return names, many
+
+
+def _check_signature(f, signature, where):
+    """Decline *args / **kwargs at the def line: generated functions need every argument by name."""
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            line = linecache.getline(where[0], where[1]).strip() if where[0] and where[1] else ""
+            raise SrcdiffError(f"{getattr(f, '__name__', f)} has a {star}{p.name} parameter: srcdiff "
+                               f"differentiates functions whose parameters all have names"
+                               + (f"\n    {line}" if line else ""), *where,
+                               advice="name every parameter (defaults and keyword-only parameters are "
+                                      "fine), or pass several arrays as one tuple parameter")
+
+
+def user_function(f):
+    """The user's function behind `f`: through srcdiff transforms, @differentiate and Numba dispatchers."""
+    for _ in range(20):
+        if inspect.isfunction(f):
+            return f
+        inner = f.__dict__.get("f") if hasattr(f, "__dict__") else None
+        if inner is None:
+            inner = getattr(f, "py_func", None) if not isinstance(f, Transformed) else None
+        if inner is None:
+            return f
+        f = inner
+    return f
+
+
+def _signature(t):
+    sig = t.__dict__.get("_signature")
+    if sig is None:
+        sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
+    return sig
+
+
+def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
+    """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
+    in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
+    positional arguments (a cotangent, a tangent) stay at the end."""
+    sig = _signature(t)
+    if not kwargs and len(args) == len(sig.parameters) + trailing:
+        return tuple(args)
+    name = getattr(t, "__name__", "f")
+    if len(args) < trailing:
+        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
+    extra = tuple(args[len(args) - trailing:]) if trailing else ()
+    try:
+        bound = sig.bind(*args[:len(args) - trailing], **kwargs)
+    except TypeError as exc:
+        raise SrcdiffError(f"{name}: {exc} (it takes the arguments of {user_function(t).__name__}{sig}"
+                           + (f", then the {last})" if trailing else ")"), *user_location(t),
+                           advice="call it as you call the function itself") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments[p] for p in sig.parameters) + extra
+
+
+def call_positional(fn, args: tuple):
+    """Call `fn` (the user's function, or one srcdiff generated) with `args` in parameter order;
+    keyword-only parameters get theirs by name."""
+    params = inspect.signature(fn).parameters.values()
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    if not names:
+        return fn(*args)
+    k = len(args) - len(names)
+    return fn(*args[:k], **dict(zip(names, args[k:])))
 
 
 class Transformed:
@@ -118,10 +187,11 @@ class Transformed:
     def __setstate__(self, state):
         self.__dict__.update(state)
 
-    def prepare(self, *args):
+    def prepare(self, *args, **kwargs):
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
         first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
         ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         self._specialize(args, nargs)
         return self
@@ -144,7 +214,8 @@ class Transformed:
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
         return fn, args, structs
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)

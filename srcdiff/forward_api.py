@@ -139,11 +139,11 @@ class ForwardTransformed:
     def _position(self, name):
         return self._params().index(name)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))
-        *args, tangent = args
+        *args, tangent = api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")
         tangents = tuple(tangent) if self.many else (tangent,)
         if len(tangents) != len(self.wrt_names):
             raise SrcdiffError(f"{self.__name__}: expected {len(self.wrt_names)} tangents (one per wrt "
@@ -188,12 +188,12 @@ class HVP:
     def source(self) -> str:
         return self.fwd.source
 
-    def __call__(self, *args):
-        return self.fwd(*args)[1]
+    def __call__(self, *args, **kwargs):
+        return self.fwd(*args, **kwargs)[1]
 
-    def value_grad_and_hvp(self, *args):
+    def value_grad_and_hvp(self, *args, **kwargs):
         """(gradient, H·v) from one sweep."""
-        return self.fwd(*args)
+        return self.fwd(*args, **kwargs)
 
 
 def hvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:
@@ -241,7 +241,8 @@ class Hessian(_Matrix):
     def source(self):
         return self._hvp.source
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = api.bind_arguments(self, args, kwargs)
         x = args[self._pos()]
         cols = [(idx, self._hvp(*args, e)) for idx, e in _basis(x)]
         shape = np.shape(x)
@@ -276,14 +277,14 @@ class Jacobian(_Matrix):
             self._rev = api.vjp(self.f, self.name, jit=self.jit)
         return self._rev
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = api.bind_arguments(self, args, kwargs)
         p = self._pos()
         x = args[p]
         in_shape = np.shape(x)
         mode = self.mode
         if mode == "auto":
-            y = self.f(*args) if not isinstance(self.f, (Transformed, ForwardTransformed)) else \
-                generated_function(self.f)(*args)
+            y = api.call_positional(generated_function(self.f), args)
             mode = "forward" if int(np.prod(in_shape)) <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
         if mode == "forward":
@@ -295,7 +296,7 @@ class Jacobian(_Matrix):
                 J[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            y = generated_function(self.f)(*args)
+            y = api.call_positional(generated_function(self.f), args)
             out_shape = np.shape(y)
             J = np.empty(out_shape + in_shape)
             for idx, e in _basis(np.asarray(y, dtype=float)):

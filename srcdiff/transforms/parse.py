@@ -87,11 +87,27 @@ def parse(fn) -> Unit:
             raise SrcdiffError(f"{fn.__qualname__} is not a plain def (async def, generator or other)", filename, first,
                                "differentiate an ordinary def (not async) that returns a value")
     node.decorator_list = []
-    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
-        raise SrcdiffError(f"{fn.__name__}: *args, **kwargs and keyword-only parameters are not supported",
-                           filename, node.lineno, "use ordinary positional parameters")
+    if node.args.vararg or node.args.kwarg:
+        raise SrcdiffError(f"{fn.__name__}: *args and **kwargs parameters are not supported (srcdiff needs "
+                           "each argument by name)", filename, node.lineno,
+                           "name every parameter (defaults and keyword-only parameters are fine), or pass "
+                           "several arrays as one tuple parameter")
+    _positional_keyword_only(node.args)
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+
+
+def _positional_keyword_only(args):
+    """Keyword-only parameters become ordinary parameters after the others: generated functions take
+    every argument by position (api.bind_arguments orders a call's arguments by the user's signature)."""
+    if not args.kwonlyargs:
+        return
+    if all(d is not None for d in args.kw_defaults):
+        args.defaults = list(args.defaults) + list(args.kw_defaults)
+    else:
+        args.defaults = []
+    args.args = list(args.args) + list(args.kwonlyargs)
+    args.kwonlyargs, args.kw_defaults = [], []
 
 
 def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
