@@ -106,3 +106,12 @@ def test_kwargs_declined_at_def():
         srcdiff.jvp(star_kwargs)
     msg = str(info.value)
     assert "test_signatures.py:" in msg and "**options" in msg and "def star_kwargs" in msg, msg
+
+
+def test_vi_is_a_lazy_submodule():
+    """`import srcdiff; srcdiff.vi` works without importing srcdiff.vi first (issue 20, item 3)."""
+    import subprocess
+    import sys
+    code = "import sys, srcdiff; assert 'srcdiff.vi' not in sys.modules; print(srcdiff.vi.MeanFieldNormal.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "MeanFieldNormal" in out.stdout, out.stderr
