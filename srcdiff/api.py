@@ -331,6 +331,14 @@ def _translate(exc, t):
                            *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
+        for fn in _rule_functions_in(t):
+            if f"CPUDispatcher({fn!r})" in msg:
+                code = fn.__code__
+                raise SrcdiffError(f"Numba could not compile {fn.__name__}, registered with srcdiff.adjoint: "
+                                   "under jit=True the generated code calls it compiled with numba.njit\n"
+                                   f"    {_numba_reason(msg)}", code.co_filename,
+                                   code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
+                                   "(NumPy arrays and floats), or use jit=False") from exc
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
                            f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
@@ -343,6 +351,21 @@ def _translate(exc, t):
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _numba_reason(msg: str) -> str:
+    """The first specific line of a Numba typing error (no colour codes, past 'Failed in ... pipeline')."""
+    import re
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", msg).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Failed in", "'Failed in"))]
+    return lines[0] if lines else msg
+
+
+def _rule_functions_in(t) -> list:
+    """The srcdiff.adjoint functions the generated module behind `t` calls."""
+    from .backends import _is_user_rule_function
+    module = t._last[0] if getattr(t, "_last", None) else None
+    return [obj for obj in getattr(module, "bindings", {}).values() if _is_user_rule_function(obj)]
 
 
 def _from_numba_compiler(exc) -> bool:
