@@ -156,10 +156,12 @@ class Transformed:
 
     @property
     def source(self) -> str:
-        """Source of the most recently used specialisation (a generic one if never called)."""
+        """Source of the most recently used specialisation (a generic one if never called, which says so
+        in a header comment)."""
         if self._last is None:
             self._build()
-        return self._last[1]
+        generic = self._cache.get(((), repr(()), ()))
+        return UNSPECIALISED + self._last[1] if generic is not None and self._last is generic else self._last[1]
 
     @property
     def _module(self):
@@ -273,6 +275,10 @@ class Transformed:
         if self.many and not isinstance(grads, tuple):
             grads = (grads,)
         return value, grads
+
+
+UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"
+                 "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
 
 
 def _like(g, a):

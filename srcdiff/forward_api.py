@@ -82,7 +82,9 @@ class ForwardTransformed:
     def source(self) -> str:
         if self._last is None:
             self._build()
-        return self._last[1]
+            if isinstance(self.f, Transformed):    # over a gradient generated for unknown kinds
+                self._generic = self._last
+        return (api.UNSPECIALISED if self._last is getattr(self, "_generic", None) else "") + self._last[1]
 
     def call(self, args, tangents):
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
