@@ -89,28 +89,35 @@ def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict
     return srcdiff.source(t)
 
 
-def _wrt(text: str | None):
+def wrt_argument(text: str | None):
+    """--wrt "w,b" -> ("w", "b"); "x" -> "x"; "0" -> 0; none -> 0 (the first parameter)."""
     if text is None:
         return 0
     items = [int(w) if w.strip().lstrip("-").isdigit() else w.strip() for w in text.split(",") if w.strip()]
     return tuple(items) if len(items) > 1 or text.strip().endswith(",") else items[0]
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m srcdiff", description="Show the code srcdiff generates.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="print the generated source of a function's gradient (or jvp, hvp)")
+def show_parser(parser=None) -> argparse.ArgumentParser:
+    """The options of `show` (also read by scripts/regen_readme.py from README.md's markers)."""
+    show = parser or argparse.ArgumentParser(prog="srcdiff show")
     show.add_argument("target", help="path/to/module.py:function")
     show.add_argument("--wrt", help="parameter name(s) or index(es), comma-separated (default: the first)")
     show.add_argument("--mode", choices=MODES, default="grad")
     show.add_argument("--jit", action="store_true", help="the code as compiled by Numba (jit=True)")
     show.add_argument("--args", help='example arguments, e.g. "x=(3,), y=(3, 4), n=5": tuples are shapes '
                                      "of float arrays, anything else a Python expression")
+    return show
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m srcdiff", description="Show the code srcdiff generates.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    show_parser(sub.add_parser("show", help="print the generated source of a function's gradient (or jvp, hvp)"))
     ns = parser.parse_args(argv)
     from .errors import SrcdiffError
     f = load_function(ns.target)
     try:
-        src = generated_source(f, ns.mode, _wrt(ns.wrt), ns.jit,
+        src = generated_source(f, ns.mode, wrt_argument(ns.wrt), ns.jit,
                                example_arguments(ns.args) if ns.args is not None else None)
     except SrcdiffError as exc:
         print(f"srcdiff: {exc}", file=sys.stderr)
