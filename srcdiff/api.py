@@ -146,7 +146,7 @@ class Transformed:
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
-                compiler.check_numba(mod)
+                compiler.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)

@@ -54,7 +54,8 @@ class ForwardTransformed:
         if key not in self._cache:
             mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
             if self.jit:
-                compiler.check_numba(mod)
+                compiler.check_numba(mod, tuple(kinds.kind_of_value(a) for a in args)
+                                     if args is not None and not structs else ())
             src = mod.source()
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)

@@ -58,3 +58,42 @@ def test_adjoint_rule_numba_cannot_compile():
     msg = str(info.value)
     assert f"test_user_rules.py:{not_numba.__code__.co_firstlineno}" in msg, msg
     assert "registered with srcdiff.adjoint" in msg and "_Opaque" in msg and "jit=False" in msg, msg
+
+
+# ---- documented Numba limits are declined at the user's line with the README's wording (issue 20, item 5) ----
+def sum_of_rows(xs):
+    total = sum(xs[i] * 2.0 for i in range(xs.shape[0]))  # <- genexp_arrays
+    return np.sum(total * total)
+
+
+def sum_of_scalars(xs):
+    return sum(xs[i, 0] * xs[i, 1] for i in range(xs.shape[0]))
+
+
+def _line_of(tag):
+    import inspect
+    lines, first = inspect.getsourcelines(sum_of_rows)
+    return first + next(k for k, ln in enumerate(lines) if f"# <- {tag}" in ln)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_sum_of_arrays_declined_under_numba(mode):
+    xs = np.arange(6.0).reshape(3, 2)
+    expect = numerical_grad(sum_of_rows, [xs], 0)
+    np.testing.assert_allclose(srcdiff.grad(sum_of_rows)(xs), expect, rtol=1e-6)   # jit=False: fine
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        if mode == "grad":
+            srcdiff.grad(sum_of_rows, jit=True)(xs)
+        else:
+            srcdiff.jvp(sum_of_rows, jit=True)(xs, np.ones_like(xs))
+    msg = str(info.value)
+    assert f"test_user_rules.py:{_line_of('genexp_arrays')}" in msg, msg
+    assert "Numba types the 0.0 start as a float" in msg and "jit=False" in msg, msg
+    assert "Failed in nopython" not in msg
+
+
+@JIT
+def test_sum_of_scalars_compiles(jit):
+    xs = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(srcdiff.grad(sum_of_scalars, jit=jit)(xs), numerical_grad(sum_of_scalars, [xs], 0),
+                               rtol=1e-6)
