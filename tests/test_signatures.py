@@ -113,5 +113,8 @@ def test_vi_is_a_lazy_submodule():
     import subprocess
     import sys
     code = "import sys, srcdiff; assert 'srcdiff.vi' not in sys.modules; print(srcdiff.vi.MeanFieldNormal.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0 and "MeanFieldNormal" in out.stdout, out.stderr
