@@ -43,7 +43,7 @@ def not_numba(x):
     return x * 2.0
 
 
-srcdiff.adjoint(not_numba, vjp="2.0 * g")
+srcdiff.adjoint(not_numba, vjp="2.0 * g", jvp="2.0 * dx")
 
 
 def uses_not_numba(x):
