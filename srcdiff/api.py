@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -27,15 +28,12 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     code = getattr(getattr(f0, "__func__", f0), "__code__", None)
     where = (code.co_filename, code.co_firstlineno) if code else (None, None)
     try:
-        params = list(inspect.signature(f0).parameters)
+        signature = inspect.signature(f0)
     except (TypeError, ValueError):
         raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
                            advice="pass a function defined with def or lambda") from None
-    kwonly = [n for n, p in inspect.signature(f0).parameters.items() if p.kind == p.KEYWORD_ONLY]
-    if kwonly:   # (a function it calls may have them: calls bind by signature)
-        raise SrcdiffError(f"{getattr(f0, '__name__', f0)}: keyword-only parameters ({', '.join(kwonly)}) are not "
-                           "supported in the function srcdiff differentiates (it is called with positional "
-                           "arguments)", *where, advice="make them ordinary positional parameters")
+    params = list(signature.parameters)
+    _check_signature(f0, signature, where)
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []
@@ -55,6 +53,72 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     if len(set(names)) != len(names):
         raise SrcdiffError(f"wrt lists a parameter twice: {names}", *where)
     return names, many
+
+
+def _check_signature(f, signature, where):
+    """Decline *args / **kwargs at the def line: generated functions need every argument by name."""
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            line = linecache.getline(where[0], where[1]).strip() if where[0] and where[1] else ""
+            raise SrcdiffError(f"{getattr(f, '__name__', f)} has a {star}{p.name} parameter: srcdiff "
+                               f"differentiates functions whose parameters all have names"
+                               + (f"\n    {line}" if line else ""), *where,
+                               advice="name every parameter (defaults and keyword-only parameters are "
+                                      "fine), or pass several arrays as one tuple parameter")
+
+
+def user_function(f):
+    """The user's function behind `f`: through srcdiff transforms, @differentiate and Numba dispatchers."""
+    for _ in range(20):
+        if inspect.isfunction(f):
+            return f
+        inner = f.__dict__.get("f") if hasattr(f, "__dict__") else None
+        if inner is None:
+            inner = getattr(f, "py_func", None) if not isinstance(f, Transformed) else None
+        if inner is None:
+            return f
+        f = inner
+    return f
+
+
+def _signature(t):
+    sig = t.__dict__.get("_signature")
+    if sig is None:
+        sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
+    return sig
+
+
+def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
+    """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
+    in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
+    positional arguments (a cotangent, a tangent) stay at the end."""
+    sig = _signature(t)
+    if not kwargs and len(args) == len(sig.parameters) + trailing:
+        return tuple(args)
+    name = getattr(t, "__name__", "f")
+    if len(args) < trailing:
+        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
+    extra = tuple(args[len(args) - trailing:]) if trailing else ()
+    try:
+        bound = sig.bind(*args[:len(args) - trailing], **kwargs)
+    except TypeError as exc:
+        raise SrcdiffError(f"{name}: {exc} (it takes the arguments of {user_function(t).__name__}{sig}"
+                           + (f", then the {last})" if trailing else ")"), *user_location(t),
+                           advice="call it as you call the function itself") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments[p] for p in sig.parameters) + extra
+
+
+def call_positional(fn, args: tuple):
+    """Call `fn` (the user's function, or one srcdiff generated) with `args` in parameter order;
+    keyword-only parameters get theirs by name."""
+    params = inspect.signature(fn).parameters.values()
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    if not names:
+        return fn(*args)
+    k = len(args) - len(names)
+    return fn(*args[:k], **dict(zip(names, args[k:])))
 
 
 class Transformed:
@@ -82,7 +146,7 @@ class Transformed:
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
-                compiler.check_numba(mod)
+                compiler.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
@@ -92,10 +156,12 @@ class Transformed:
 
     @property
     def source(self) -> str:
-        """Source of the most recently used specialisation (a generic one if never called)."""
+        """Source of the most recently used specialisation (a generic one if never called, which says so
+        in a header comment)."""
         if self._last is None:
             self._build()
-        return self._last[1]
+        generic = self._cache.get(((), repr(()), ()))
+        return UNSPECIALISED + self._last[1] if generic is not None and self._last is generic else self._last[1]
 
     @property
     def _module(self):
@@ -123,10 +189,11 @@ class Transformed:
     def __setstate__(self, state):
         self.__dict__.update(state)
 
-    def prepare(self, *args):
+    def prepare(self, *args, **kwargs):
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
         first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
         ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         self._specialize(args, nargs)
         return self
@@ -149,7 +216,8 @@ class Transformed:
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
         return fn, args, structs
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
@@ -211,6 +279,10 @@ class Transformed:
         return value, grads
 
 
+UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"
+                 "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
+
+
 def _like(g, a):
     """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists)."""
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
@@ -267,6 +339,14 @@ def _translate(exc, t):
                            *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
+        for fn in _rule_functions_in(t):
+            if f"CPUDispatcher({fn!r})" in msg:
+                code = fn.__code__
+                raise SrcdiffError(f"Numba could not compile {fn.__name__}, registered with srcdiff.adjoint: "
+                                   "under jit=True the generated code calls it compiled with numba.njit\n"
+                                   f"    {_numba_reason(msg)}", code.co_filename,
+                                   code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
+                                   "(NumPy arrays and floats), or use jit=False") from exc
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}:\n"
                            f"{msg.splitlines()[0] if msg else exc!r}", *user_location(t),
                            advice="run with jit=False to get a Python traceback through the generated "
@@ -291,6 +371,19 @@ def _from_runtime(exc) -> bool:
     import traceback
     mark = os.path.join("srcdiff", "runtime") + os.sep
     return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
+def _numba_reason(msg: str) -> str:
+    """The first specific line of a Numba typing error (no colour codes, past 'Failed in ... pipeline')."""
+    import re
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", msg).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Failed in", "'Failed in"))]
+    return lines[0] if lines else msg
+
+
+def _rule_functions_in(t) -> list:
+    """The srcdiff.adjoint functions the generated module behind `t` calls."""
+    from .backends import _is_user_rule_function
+    module = t._last[0] if getattr(t, "_last", None) else None
+    return [obj for obj in getattr(module, "bindings", {}).values() if _is_user_rule_function(obj)]
 
 
 def _from_numba_compiler(exc) -> bool:

@@ -388,10 +388,21 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     return module
 
 
-def check_numba(module: Module):
+def check_numba(module: Module, arg_kinds: tuple = ()):
     """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
-    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically)."""
-    for unit in module.units.values():
+    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
+    and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
+    the kinds of the entry function's arguments."""
+    for k, unit in enumerate(module.units.values()):
+        terms = [n for n in gast.walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if terms and k == 0 else {}
+        for n in terms:
+            term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
+            if term is not None and term[0] == "a":
+                fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
+                              "compile under Numba (jit=True): Numba types the 0.0 start as a float",
+                     "use jit=False, or accumulate in a loop from an array start, e.g. "
+                     "total = np.zeros_like(x[0]); for i in range(n): total += ...")
         for n in gast.walk(unit.node):
             if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
                 axis = n.args[1] if len(n.args) > 1 else None

@@ -301,6 +301,7 @@ class _Desugar:
             clauses.append((target, it, [substitute(c, dict(rename)) for c in gen.ifs]))
         elt = gast.BinOp(left=load(name), op=gast.Add(), right=substitute(comp.elt, rename))
         body = [copy_loc(assign(name, elt, s.lineno), s)]
+        body[0]._srcdiff_sum_term = True   # compiler.check_numba: a sum of arrays from a 0.0 start
         for target, it, conds in reversed(clauses):
             for cond in reversed(conds):
                 body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]

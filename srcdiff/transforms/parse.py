@@ -90,11 +90,11 @@ def parse(fn) -> Unit:
                                "differentiate an ordinary def (not async) that returns a value")
     node.decorator_list = []
     if node.args.vararg or node.args.kwarg:
-        raise SrcdiffError(f"{fn.__name__}: *args and **kwargs are not supported",
-                           filename, node.lineno, "use ordinary positional parameters")
-    if node.args.kwonlyargs:   # after the positional ones: calls bind them by name (resolve._bind_arguments)
-        node.args.args = node.args.args + node.args.kwonlyargs
-        node.args.kwonlyargs, node.args.kw_defaults = [], []
+        raise SrcdiffError(f"{fn.__name__}: *args and **kwargs parameters are not supported (srcdiff needs "
+                           "each argument by name)", filename, node.lineno,
+                           "name every parameter (defaults and keyword-only parameters are fine), or pass "
+                           "several arrays as one tuple parameter")
+    _positional_keyword_only(node.args)
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
 
@@ -120,6 +120,17 @@ def _lambda_fragments(src: str):
     tree = gast.parse("")
     tree.body = body
     return tree
+def _positional_keyword_only(args):
+    """Keyword-only parameters become ordinary parameters after the others: generated functions take
+    every argument by position (api.bind_arguments orders a call's arguments by the user's signature)."""
+    if not args.kwonlyargs:
+        return
+    if all(d is not None for d in args.kw_defaults):
+        args.defaults = list(args.defaults) + list(args.kw_defaults)
+    else:
+        args.defaults = []
+    args.args = list(args.args) + list(args.kwonlyargs)
+    args.kwonlyargs, args.kw_defaults = [], []
 
 
 def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
