@@ -8,8 +8,11 @@ The per-minibatch ELBO (amortised q, one reparameterised draw per image) is an o
 the weight arrays; srcdiff differentiates it with respect to all ten of them at once
 (wrt=a tuple of names), under Numba, and Adam ascends it.  Saves vae_latent.png: the latent
 means of all digits coloured by label.
+
+    python examples/vae_digits.py [plot.png]   (default: vae_latent.png in the working directory)
 """
 import os
+import sys
 import time
 
 import numpy as np
@@ -52,7 +55,7 @@ def init(rng, n_in=64, n_hidden=64, n_latent=2):
     return p
 
 
-def main(epochs=30, batch_size=64, lr=0.01, seed=0, plot=True):
+def main(epochs=30, batch_size=64, lr=0.01, seed=0, plot=True, out=None):
     digits = load_digits()
     X = (digits.data / 16.0 > 0.5).astype(np.float64)
     labels = digits.target
@@ -88,11 +91,11 @@ def main(epochs=30, batch_size=64, lr=0.01, seed=0, plot=True):
         ax.set_xlabel("z1")
         ax.set_ylabel("z2")
         ax.set_title("VAE latent means (sklearn digits)")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vae_latent.png")
+        path = os.path.abspath(out or "vae_latent.png")
         fig.savefig(path, dpi=110, bbox_inches="tight")
         print("latent scatter saved to", path)
     return params, means, labels
 
 
 if __name__ == "__main__":
-    main()
+    main(out=sys.argv[1] if len(sys.argv) > 1 else None)

@@ -5,8 +5,11 @@
 The likelihood and the prior are given separately (``log_lik(w, X, y)`` on a minibatch, the
 prior as ``kl="analytic"`` with N(0, I)), so each step's ELBO gradient is unbiased for the
 full-data one: srcdiff's generated ELBO multiplies the minibatch log-likelihood by N / |S|.
+
+    python examples/vi_logistic_regression.py [plot.png]   (default: vi_logistic_regression_elbo.png in the working directory)
 """
 import os
+import sys
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer
@@ -27,7 +30,7 @@ def load(seed=0):
     return X[idx[:n_train]], y[idx[:n_train]].astype(float), X[idx[n_train:]], y[idx[n_train:]].astype(float)
 
 
-def main(steps=4000, batch_size=64, plot=True):
+def main(steps=4000, batch_size=64, plot=True, out=None):
     Xtr, ytr, Xte, yte = load()
     q = vi.MeanFieldNormal(Xtr.shape[1])
     res = vi.fit(log_lik, q, data=(Xtr, ytr), steps=steps, batch_size=batch_size, kl="analytic",
@@ -45,10 +48,9 @@ def main(steps=4000, batch_size=64, plot=True):
     for j in order:
         print(f"  {names[j]:<24s} {res.mean[j]:+.2f} +- {res.std[j]:.2f}")
     if plot:
-        print("ELBO trace saved to",
-              res.plot(os.path.join(os.path.dirname(os.path.abspath(__file__)), "vi_logistic_regression_elbo.png")))
+        print("ELBO trace saved to", res.plot(os.path.abspath(out or "vi_logistic_regression_elbo.png")))
     return res, acc
 
 
 if __name__ == "__main__":
-    main()
+    main(out=sys.argv[1] if len(sys.argv) > 1 else None)

@@ -6,9 +6,12 @@
 The posterior is Gaussian: precision 1/4 + 1 = 1.25, mean (15/4 + 18) / 1.25 = 17.4,
 std sqrt(1/1.25) = 0.894.  A mean-field Gaussian q fitted by srcdiff's generated
 ELBO gradient (reparameterisation estimator, Adam) should recover it.
+
+    python examples/vi_temperature.py [plot.png]   (default: vi_temperature_elbo.png in the working directory)
 """
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -23,7 +26,7 @@ def log_joint(z):
     return vi.normal_logpdf(temp, 15.0, 2.0) + vi.normal_logpdf(SENSOR, temp, 1.0)
 
 
-def main(steps=3000, plot=True):
+def main(steps=3000, plot=True, out=None):
     q = vi.MeanFieldNormal(1)
     res = vi.fit(log_joint, q, steps=steps, num_samples=4, lr=0.05, seed=0)
     prec = 1 / 2.0**2 + 1 / 1.0**2
@@ -34,12 +37,12 @@ def main(steps=3000, plot=True):
           f"{vi.normal_logpdf(SENSOR, 15.0, math.sqrt(5.0)):.3f}   ({res.seconds:.2f}s for {steps} steps)")
     print("\nThe ELBO srcdiff differentiated:\n" + res.elbo_grad.elbo_source)
     if plot:
-        path = res.plot(os.path.join(os.path.dirname(os.path.abspath(__file__)), "vi_temperature_elbo.png"))
+        path = res.plot(os.path.abspath(out or "vi_temperature_elbo.png"))
         print("ELBO trace saved to", path)
     return res
 
 
 if __name__ == "__main__":
-    res = main()
+    res = main(out=sys.argv[1] if len(sys.argv) > 1 else None)
     if os.environ.get("SHOW_SOURCE"):
         print(srcdiff.source(res.elbo_grad))

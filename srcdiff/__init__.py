@@ -19,8 +19,9 @@ __all__ += ["hessian", "hvp", "jacobian", "jvp"]
 
 
 def __getattr__(name):
-    """Lazy submodules: srcdiff.cuda imports numba-cuda only when first used."""
-    if name == "cuda":
+    """Lazy submodules: srcdiff.cuda imports numba-cuda, srcdiff.dask imports Dask, only when first used;
+    srcdiff.vi loads on first use too."""
+    if name in ("cuda", "dask", "vi"):
         import importlib
-        return importlib.import_module(".cuda", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 import os
 import re
 from typing import Any, Callable, Sequence, Union
@@ -29,10 +30,12 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     code = getattr(getattr(f0, "__func__", f0), "__code__", None)
     where = (code.co_filename, code.co_firstlineno) if code else (None, None)
     try:
-        params = list(inspect.signature(f0).parameters)
+        signature = inspect.signature(f0)
     except (TypeError, ValueError):
         raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
                            advice="pass a function defined with def or lambda") from None
+    params = list(signature.parameters)
+    _check_signature(f0, signature, where)
     many = isinstance(wrt, (tuple, list))
     items = list(wrt) if many else [wrt]
     names = []
@@ -54,6 +57,72 @@ def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
     return names, many
 
 
+def _check_signature(f, signature, where):
+    """Decline *args / **kwargs at the def line: generated functions need every argument by name."""
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            line = linecache.getline(where[0], where[1]).strip() if where[0] and where[1] else ""
+            raise SrcdiffError(f"{getattr(f, '__name__', f)} has a {star}{p.name} parameter: srcdiff "
+                               f"differentiates functions whose parameters all have names"
+                               + (f"\n    {line}" if line else ""), *where,
+                               advice="name every parameter (defaults and keyword-only parameters are "
+                                      "fine), or pass several arrays as one tuple parameter")
+
+
+def user_function(f):
+    """The user's function behind `f`: through srcdiff transforms, @differentiate and Numba dispatchers."""
+    for _ in range(20):
+        if inspect.isfunction(f):
+            return f
+        inner = f.__dict__.get("f") if hasattr(f, "__dict__") else None
+        if inner is None:
+            inner = getattr(f, "py_func", None) if not isinstance(f, Transformed) else None
+        if inner is None:
+            return f
+        f = inner
+    return f
+
+
+def _signature(t):
+    sig = t.__dict__.get("_signature")
+    if sig is None:
+        sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
+    return sig
+
+
+def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
+    """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
+    in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
+    positional arguments (a cotangent, a tangent) stay at the end."""
+    sig = _signature(t)
+    if not kwargs and len(args) == len(sig.parameters) + trailing:
+        return tuple(args)
+    name = getattr(t, "__name__", "f")
+    if len(args) < trailing:
+        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
+    extra = tuple(args[len(args) - trailing:]) if trailing else ()
+    try:
+        bound = sig.bind(*args[:len(args) - trailing], **kwargs)
+    except TypeError as exc:
+        raise SrcdiffError(f"{name}: {exc} (it takes the arguments of {user_function(t).__name__}{sig}"
+                           + (f", then the {last})" if trailing else ")"), *user_location(t),
+                           advice="call it as you call the function itself") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments[p] for p in sig.parameters) + extra
+
+
+def call_positional(fn, args: tuple):
+    """Call `fn` (the user's function, or one srcdiff generated) with `args` in parameter order;
+    keyword-only parameters get theirs by name."""
+    params = inspect.signature(fn).parameters.values()
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    if not names:
+        return fn(*args)
+    k = len(args) - len(names)
+    return fn(*args[:k], **dict(zip(names, args[k:])))
+
+
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
@@ -71,10 +140,15 @@ class Transformed:
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
         their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
         key = (arg_kinds, repr(structs), arg_dims)
+        if key not in self._cache and key in self.__dict__.get("_shipped", {}):
+            # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate
+            src, bindings, names, entry = self._shipped[key]
+            loaded = backends.load_module(src, bindings, names, entry, self.jit)
+            self._cache[key] = (None, src, getattr(loaded, entry))
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
-                compiler.check_numba(mod)
+                compiler.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
@@ -84,10 +158,12 @@ class Transformed:
 
     @property
     def source(self) -> str:
-        """Source of the most recently used specialisation (a generic one if never called)."""
+        """Source of the most recently used specialisation (a generic one if never called, which says so
+        in a header comment)."""
         if self._last is None:
             self._build()
-        return self._last[1]
+        generic = self._cache.get(((), repr(()), ()))
+        return UNSPECIALISED + self._last[1] if generic is not None and self._last is generic else self._last[1]
 
     @property
     def _module(self):
@@ -97,9 +173,35 @@ class Transformed:
     def _source(self):
         return self.source
 
-    def __call__(self, *args):
-        args_in = args
+    def __getstate__(self):
+        """Pickle (cloudpickle) without regenerating on the other side: each specialisation travels as its
+        generated source and bound constants, loaded there (and compiled by Numba, or read from the disk
+        cache) on first use; compiled functions and compiler state stay behind."""
+        state = dict(self.__dict__)
+        shipped = dict(state.get("_shipped", {}))
+        for key, entry in self._cache.items():
+            mod = entry[0]
+            if hasattr(mod, "bindings") and hasattr(mod, "functions"):   # not a nested (forward) build
+                shipped[key] = (entry[1], mod.bindings, [fn.name for fn in mod.functions], mod.entry)
+        state.update(_cache={}, _last=None, _shipped=shipped)
+        self._params()
+        state["_param_names"] = self._param_names
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    def prepare(self, *args, **kwargs):
+        """Generate the specialisation for these arguments without running it (Numba compiles it on the
+        first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
+        ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
+        self._specialize(args, nargs)
+        return self
+
+    def _specialize(self, args, nargs):
+        """(generated function, arguments flattened for it, tuple/list structures of the arguments)."""
         structs = ()
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
@@ -114,6 +216,15 @@ class Transformed:
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
+        return fn, args, structs
+
+    def __call__(self, *args, **kwargs):
+        args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
+        args_in = args
+        nargs = len(args) - (1 if self.mode == "vjp" else 0)
+        fn, args, structs = self._specialize(args, nargs)
+        if not self.jit:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
+            args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
         try:
             out = fn(*args)
         except SrcdiffError:
@@ -168,6 +279,10 @@ class Transformed:
         if self.many and not isinstance(grads, tuple):
             grads = (grads,)
         return value, grads
+
+
+UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"
+                 "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
 
 
 def _like(g, a):
@@ -226,11 +341,24 @@ def _translate(exc, t):
                            *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
     if isinstance(exc, numba.core.errors.TypingError):
+        for fn in _rule_functions_in(t):
+            if f"CPUDispatcher({fn!r})" in msg:
+                code = fn.__code__
+                raise SrcdiffError(f"Numba could not compile {fn.__name__}, registered with srcdiff.adjoint: "
+                                   "under jit=True the generated code calls it compiled with numba.njit\n"
+                                   f"    {_numba_reason(msg)}", code.co_filename,
+                                   code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
+                                   "(NumPy arrays and floats), or use jit=False") from exc
         where, line = _numba_location(msg, t)
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
                            f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
+    if isinstance(exc, ValueError) and "srcdiff differentiates" in msg and _from_runtime(exc):
+        # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
+        # could not see): declined at the user's function
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {msg}", *user_location(t),
+                           advice="see the message: loop over a stack of matrices, one matrix at a time") from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
@@ -282,6 +410,28 @@ def _numba_location(msg: str, t) -> tuple:
             if re.match(r"def \w+\(", lines[k]):
                 break
     return user_location(t), ""
+
+
+def _from_runtime(exc) -> bool:
+    import os
+    import traceback
+    mark = os.path.join("srcdiff", "runtime") + os.sep
+    return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
+
+
+def _numba_reason(msg: str) -> str:
+    """The first specific line of a Numba typing error (no colour codes, past 'Failed in ... pipeline')."""
+    import re
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", msg).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Failed in", "'Failed in"))]
+    return lines[0] if lines else msg
+
+
+def _rule_functions_in(t) -> list:
+    """The srcdiff.adjoint functions the generated module behind `t` calls."""
+    from .backends import _is_user_rule_function
+    module = t._last[0] if getattr(t, "_last", None) else None
+    return [obj for obj in getattr(module, "bindings", {}).values() if _is_user_rule_function(obj)]
 
 
 def _from_numba_compiler(exc) -> bool:

@@ -68,6 +68,25 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     return h.hexdigest()[:20]
 
 
+_RULE_DISPATCHERS: dict = {}
+
+
+def _is_user_rule_function(obj) -> bool:
+    """A plain Python function registered with srcdiff.adjoint (its rule carries the user's namespace)."""
+    import inspect
+    from .rules import RULES, rule_name_of
+    name = rule_name_of(obj) if inspect.isfunction(obj) else None
+    return name is not None and bool(RULES[name].namespace)
+
+
+def _jitted_rule_function(fn):
+    """numba.njit of the user's rule function, made once: jitted generated code calls it as a global."""
+    if fn not in _RULE_DISPATCHERS:
+        import numba
+        _RULE_DISPATCHERS[fn] = numba.njit(nogil=True)(fn)
+    return _RULE_DISPATCHERS[fn]
+
+
 def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
     """Write `source` to the cache as a .py file, import it, bind constants, jit if asked."""
     key = module_key(source, bindings, jit)
@@ -88,7 +107,10 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     mod.__dict__.update(bindings)
     if jit:
         import numba
+        for name, obj in bindings.items():
+            if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
+                mod.__dict__[name] = _jitted_rule_function(obj)
         for name in function_names:
-            mod.__dict__[name] = numba.njit(cache=True, nogil=True)(mod.__dict__[name])
+            mod.__dict__[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(mod.__dict__[name])
     _LOADED[modname] = mod
     return mod

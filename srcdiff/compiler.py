@@ -29,6 +29,7 @@
                    stacks dropped
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
+    products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -43,7 +44,8 @@ import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, preaccumulate, resolve, reverse, ssa, stacks, tuples, unbound)
+                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
+                         unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
 
@@ -83,6 +85,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
     scalar_starts(unit, kind_map)
+    if arg_kinds and scalar_products(unit, kind_map):
+        kind_map = kinds.infer(unit.node, arg_kinds)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
@@ -120,6 +124,26 @@ def scalar_starts(unit: parse.Unit, kind_map: dict):
             s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
 
 
+def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
+    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
+    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
+    def scalar(e):
+        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
+    changed = False
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            continue
+        name, args = dotted_name(s.value.func), s.value.args
+        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
+            s.value = args[0]
+            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
+            changed = True
+        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
+            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
+            changed = True
+    return changed
+
+
 def check_reverse_rules(unit: parse.Unit, wrt: list):
     """Decline, rather than drop, a derivative the rule table does not give: activity analysis follows
     the vjp templates only, so a differentiated argument of a rule without one would silently count as
@@ -152,7 +176,12 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
 # linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
 # NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
 SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
-                 "np.linalg.solve", "rt.solve", "rt.solve_triangular")
+                 "np.linalg.solve", "rt.solve", "rt.solve_triangular", "np.linalg.pinv", "np.linalg.eigvalsh",
+                 "rt.eigh_vectors", "rt.svdvals", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full")
+_SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet", "rt.solve": "np.linalg.solve",
+          "rt.solve_triangular": "solve_triangular", "np.linalg.eigvalsh": "np.linalg.eigh / eigvalsh",
+          "rt.eigh_vectors": "np.linalg.eigh", "rt.svdvals": "np.linalg.svd", "rt.svd_u": "np.linalg.svd",
+          "rt.svd_vh": "np.linalg.svd", "rt.svd_u_full": "np.linalg.svd", "rt.svd_vh_full": "np.linalg.svd"}
 
 
 def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
@@ -162,15 +191,32 @@ def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
                 and s.targets[0].id in active):
             continue
         name = dotted_name(s.value.func)
-        if name not in SINGLE_MATRIX or not s.value.args or not isinstance(s.value.args[0], gast.Name):
+        ranks = [_rank(a, kind_map) for a in s.value.args]
+        if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
+            if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
+                fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
+                     "0-d, 1-d and 2-d operands", "reshape the operands to matrices, or write the product with "
+                     "broadcasting: (a[:, None, :, None] * b[None, :, None, :]).reshape(...)")
+            if name != "rt.kron" and (ranks[1] or 0) > 2:
+                fail(s, unit, f"np.dot with a second operand of rank {ranks[1]} (it contracts that operand's "
+                     "second-to-last axis, which srcdiff's product rule does not)",
+                     "write it with np.tensordot(x, y, axes=([-1], [-2])) or np.einsum, or use x @ y for a "
+                     "stack of matrix products")
             continue
-        k = kind_map.get(s.value.args[0].id)
-        if k is not None and k[0] == "a" and k[1] is not None and k[1] > 2:
-            shown = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet",
-                     "rt.solve": "np.linalg.solve", "rt.solve_triangular": "solve_triangular"}.get(name, name)
-            fail(s, unit, f"{shown} of a stack of matrices (an array of rank {k[1]}): its derivative here takes "
-                 "one matrix at a time",
+        if name not in SINGLE_MATRIX or not ranks:
+            continue
+        if ranks[0] is not None and ranks[0] > 2:
+            fail(s, unit, f"{_SHOWN.get(name, name)} of a stack of matrices (an array of rank {ranks[0]}): its "
+                 "derivative here takes one matrix at a time",
                  "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
+
+
+def _rank(e, kind_map):
+    """The rank of an argument whose kind is known (0 for a scalar), else None."""
+    k = kind_map.get(e.id) if isinstance(e, gast.Name) else None
+    if k is None:
+        return None
+    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
 
 
 @dataclass
@@ -185,9 +231,10 @@ class Module:
     entry: str = ""
 
     def source(self, jit: bool = False) -> str:
-        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row tapes)."""
+        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
+        tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
-        functions = [stacks.row_tapes(f) for f in self.functions] if jit else self.functions
+        functions = [products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit else self.functions
         return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 
@@ -353,10 +400,25 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     return module
 
 
-def check_numba(module: Module):
+def check_numba(module: Module, arg_kinds: tuple = ()):
     """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
-    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically)."""
-    for unit in module.units.values():
+    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
+    and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
+    the kinds of the entry function's arguments."""
+    for k, unit in enumerate(module.units.values()):
+        terms = [n for n in gast.walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if terms and k == 0 else {}
+        for n in terms:
+            start = getattr(n, "_srcdiff_sum_start", None)
+            if start is not None and not isinstance(start.value, gast.Constant):
+                continue   # it starts from zeros shaped like its first term (desugar._start)
+            term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
+            if term is not None and term[0] == "a":
+                fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
+                              "compile under Numba (jit=True) here (in forward mode, jvp, or where its first "
+                              "term cannot be written before the loop): Numba types the 0.0 start as a float",
+                     "use jit=False, or accumulate in a loop from an array start, e.g. "
+                     "total = np.zeros_like(x[0]); for i in range(n): total += ...")
         for n in gast.walk(unit.node):
             if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
                 axis = n.args[1] if len(n.args) > 1 else None

@@ -55,7 +55,7 @@ def export(g, path: str, jit: bool | None = None) -> str:
         lines.append(f"{k} = {v!r}")
     body = source.split("from srcdiff import runtime as rt\n", 1)[1]
     if jit:
-        body = body.replace("\ndef ", "\n@numba.njit(cache=True)\ndef ")
+        body = body.replace("\ndef ", "\n@numba.njit(cache=True, error_model=\"numpy\")\ndef ")
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n" + body)
     return path

@@ -54,8 +54,9 @@ class ForwardTransformed:
         if key not in self._cache:
             mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
             if self.jit:
-                compiler.check_numba(mod)
-            src = mod.source()
+                compiler.check_numba(mod, tuple(kinds.kind_of_value(a) for a in args)
+                                     if args is not None and not structs else ())
+            src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
@@ -72,7 +73,7 @@ class ForwardTransformed:
             mod = compiler.build_forward_module(inner, wrt)
             if self.jit:
                 compiler.check_numba(mod)
-            src = mod.source()
+            src = mod.source(jit=self.jit)
             loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
             self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
         self._last = self._cache[key]
@@ -82,7 +83,9 @@ class ForwardTransformed:
     def source(self) -> str:
         if self._last is None:
             self._build()
-        return self._last[1]
+            if isinstance(self.f, Transformed):    # over a gradient generated for unknown kinds
+                self._generic = self._last
+        return (api.UNSPECIALISED if self._last is getattr(self, "_generic", None) else "") + self._last[1]
 
     def call(self, args, tangents):
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
@@ -139,11 +142,11 @@ class ForwardTransformed:
     def _position(self, name):
         return self._params().index(name)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))
-        *args, tangent = args
+        *args, tangent = api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")
         tangents = tuple(tangent) if self.many else (tangent,)
         if len(tangents) != len(self.wrt_names):
             raise SrcdiffError(f"{self.__name__}: expected {len(self.wrt_names)} tangents (one per wrt "
@@ -188,12 +191,12 @@ class HVP:
     def source(self) -> str:
         return self.fwd.source
 
-    def __call__(self, *args):
-        return self.fwd(*args)[1]
+    def __call__(self, *args, **kwargs):
+        return self.fwd(*args, **kwargs)[1]
 
-    def value_grad_and_hvp(self, *args):
+    def value_grad_and_hvp(self, *args, **kwargs):
         """(gradient, H·v) from one sweep."""
-        return self.fwd(*args)
+        return self.fwd(*args, **kwargs)
 
 
 def hvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:
@@ -241,7 +244,8 @@ class Hessian(_Matrix):
     def source(self):
         return self._hvp.source
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = api.bind_arguments(self, args, kwargs)
         x = args[self._pos()]
         cols = [(idx, self._hvp(*args, e)) for idx, e in _basis(x)]
         shape = np.shape(x)
@@ -276,14 +280,14 @@ class Jacobian(_Matrix):
             self._rev = api.vjp(self.f, self.name, jit=self.jit)
         return self._rev
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = api.bind_arguments(self, args, kwargs)
         p = self._pos()
         x = args[p]
         in_shape = np.shape(x)
         mode = self.mode
         if mode == "auto":
-            y = self.f(*args) if not isinstance(self.f, (Transformed, ForwardTransformed)) else \
-                generated_function(self.f)(*args)
+            y = api.call_positional(generated_function(self.f), args)
             mode = "forward" if int(np.prod(in_shape)) <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
         if mode == "forward":
@@ -295,7 +299,7 @@ class Jacobian(_Matrix):
                 J[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            y = generated_function(self.f)(*args)
+            y = api.call_positional(generated_function(self.f), args)
             out_shape = np.shape(y)
             J = np.empty(out_shape + in_shape)
             for idx, e in _basis(np.asarray(y, dtype=float)):

@@ -138,6 +138,18 @@ def branchy_loop(a, b):
     return s
 
 
+def per_example_dot(w, x):
+    """What a per-example function writes first: loops over x.shape[0] and len(w) (issue 20: the shapes are
+    folded in as constants when the kernel is specialised)."""
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += w[j] * x[j]
+    t = 0.0
+    for j in range(len(w)):
+        t += np.sin(w[j] * x[j])
+    return s * s + t * x.shape[-1]
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -173,6 +185,9 @@ def _data():
         "sigmoid": (srcdiff.grad(sigmoid, wrt=(0, 1)), (0, 0), (a * 40.0, -b * 40.0), {}),   # exp(-a*b) overflows
         "more_elementwise": (srcdiff.grad(more_elementwise, wrt=(0, 1)), (0, 0), (a, b), {}),
         "more_elementwise_jvp": (srcdiff.jvp(more_elementwise, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
+        "shape_loop": (srcdiff.grad(per_example_dot, wrt=(0, 1)), (None, 0), (w, X), {}),
+        "shape_loop_jvp": (srcdiff.jvp(per_example_dot, wrt=1), (None, 0, 0), (w, X, X[::-1].copy()), {}),
+        "shape_loop_hvp": (srcdiff.hvp(per_example_dot, wrt=0), (None, 0, None), (w, X, w), {}),
     }
 
 
@@ -237,7 +252,7 @@ if __name__ != "__main__":
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
              "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
              "more_elementwise_jvp", "jvp", "jvp_tuple", "jvp_while", "hvp",
-             "hvp_sum", "hvp_tape", "hvp_branch_loop"]
+             "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -265,6 +280,15 @@ if __name__ != "__main__":
         assert ".target sm_90" in ptx
         if kw.get("batch_sum"):
             assert "atom.global.add.f64" in ptx or "atom.add.f64" in ptx or "red.global.add.f64" in ptx
+
+    def test_shapes_folded_into_the_kernel(data):
+        """x.shape[0] / len(x) of per-example arrays are constants in the kernel: no .shape on the device."""
+        g, ax, args, kw = data["shape_loop"]
+        k = srcdiff.cuda.vmap(g, in_axes=ax, **kw)
+        k.ptx(*args, cc=(9, 0))
+        code = "\n".join(line.split("#")[0] for line in k.source.splitlines())
+        assert ".shape" not in code and "len(" not in code, k.source
+        assert "# line " in k.source and "x.shape[0]" in k.source      # the user's line is still cited
 
     def test_allocation_of_per_example_size_is_refused():
         a = np.linspace(0.2, 0.8, B)

@@ -17,10 +17,14 @@ def test_temperature_example():
     assert abs(res.mean[0] - 17.4) < 0.08 and abs(res.std[0] - 0.894) < 0.05
 
 
-def test_linear_regression_example():
+def test_linear_regression_example(tmp_path, capsys):
     import vi_linear_regression
-    res, m, S = vi_linear_regression.main(steps=3000, plot=False)
+    res, m, S = vi_linear_regression.main(steps=3000, plot=True, out=str(tmp_path / "elbo.png"))
     np.testing.assert_allclose(res.mean, m, atol=0.2 * np.sqrt(np.diag(S)).max())
+    out = capsys.readouterr().out
+    for j in range(len(m)):      # the exact posterior mean beside the fitted one
+        assert f"{res.mean[j]:+9.4f} {m[j]:+9.4f}" in out, out
+    assert (tmp_path / "elbo.png").exists() and f"saved to {tmp_path / 'elbo.png'}" in out, out
 
 
 def test_logistic_regression_example():

@@ -33,6 +33,9 @@ needs more raises srcdiff.SrcdiffError (on the host before launch when the trip 
 else after the kernel detected the overflow). Tape memory is per thread: keep max_trip * (number of
 saved values) * 8 bytes modest (local memory).
 
+Shapes: `x.shape[k]`, `len(x)` and `x.size` of arrays whose per-example shape is known become constants
+in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
+
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
 sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
 helper functions called by the differentiated function must be scalar-in/scalar-out; negative indices

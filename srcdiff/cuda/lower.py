@@ -273,6 +273,67 @@ class Lowered:
     ret: object = None                              # for helpers: return info
 
 
+def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
+    """A copy of `fn` with the shapes of arrays whose per-example shape is fixed folded in as constants:
+    `n = x.shape` (how the generated code spells `x.shape[0]`: `n = x.shape; n1 = n[0]`) is dropped and
+    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer."""
+    import copy
+    fn = copy.deepcopy(fn)
+    assigned = {}
+    for n in ast.walk(fn):
+        for t in (n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AugAssign, ast.For))
+                  else []):
+            for x in ast.walk(t):
+                if isinstance(x, ast.Name):
+                    assigned[x.id] = assigned.get(x.id, 0) + 1
+    bound = {}
+    for n in ast.walk(fn):
+        if (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+                and assigned.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Attribute)
+                and n.value.attr == "shape" and isinstance(n.value.value, ast.Name)
+                and n.value.value.id in shapes and assigned.get(n.value.value.id, 0) == 0):
+            bound[n.targets[0].id] = tuple(shapes[n.value.value.id])
+
+    def shape_of(e):
+        if isinstance(e, ast.Name) and e.id in bound:
+            return bound[e.id]
+        if (isinstance(e, ast.Attribute) and e.attr == "shape" and isinstance(e.value, ast.Name)
+                and e.value.id in shapes and assigned.get(e.value.id, 0) == 0):
+            return tuple(shapes[e.value.id])
+        return None
+
+    class Fold(ast.NodeTransformer):
+        def visit_Subscript(self, e):
+            shape = shape_of(e.value) if isinstance(e.ctx, ast.Load) else None
+            try:
+                k = ast.literal_eval(e.slice) if shape is not None else None
+            except ValueError:
+                k = None
+            if type(k) is int and -len(shape) <= k < len(shape):
+                return ast.copy_location(ast.Constant(shape[k]), e)
+            self.generic_visit(e)
+            return e
+
+        def visit_Name(self, e):
+            if e.id in bound and isinstance(e.ctx, ast.Load):
+                return ast.copy_location(ast.Tuple([ast.Constant(v) for v in bound[e.id]], ast.Load()), e)
+            return e
+
+        def _body(self, stmts):
+            return [ast.copy_location(ast.Expr(ast.Constant(None)), st)   # no code; its line comment stays
+                    if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in bound
+                    else st for st in stmts]
+
+        def generic_visit(self, node):
+            for f in ("body", "orelse"):
+                if isinstance(getattr(node, f, None), list) and getattr(node, f):
+                    setattr(node, f, self._body(getattr(node, f)))
+            return super().generic_visit(node)
+
+    return Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
+        else fn
+
+
 class FunctionLowering:
     """Lower one generated function. `entry=True`: destination-passing entry; else a scalar helper."""
 
@@ -286,6 +347,7 @@ class FunctionLowering:
         self.allocs: list[str] = []
         self.counter = 0
         self._prev_check = None
+        self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
         self.host = HostEval(specs, program.consts)
         self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]

@@ -72,9 +72,8 @@ def adjoint(func, vjp, jvp: str | None = None, params: str | None = None, namesp
 
     `vjp` is a template string (one parameter) or a sequence of them, one per parameter, in terms
     of the parameter names, `ans` and `g`; names other than np/math/rt/parameters are looked up in
-    `namespace` (default: func's globals). Generated code calls `func` itself for the primal, so
-    it must be Numba-compatible when used with jit=True.
-    """
+    `namespace` (default: func's globals). Generated code calls `func` itself for the primal; under
+    jit=True srcdiff compiles it with numba.njit (so it must be code Numba compiles)."""
     if params is None:
         params = ", ".join(inspect.signature(func).parameters)
     if isinstance(vjp, str):

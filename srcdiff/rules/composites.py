@@ -266,8 +266,8 @@ def _tile(a: dict):   # a gather along each tiled axis: np.arange(r * n) % n
         reps = [_value(reps)]
     if not reps or not all(type(r) is int and r >= 0 for r in reps):
         raise Decline("reps must be a non-negative int literal or a literal tuple of them")
-    # fewer dims than reps: x gains leading axes (np.atleast_1d / np.atleast_2d; 3 or more reps need x.ndim >= len(reps))
-    base = {1: "rt.atleast_1d(x)", 2: "rt.atleast_2d(x)"}.get(len(reps), "x")
+    # fewer dims than reps: x gains leading axes (np.atleast_1d / np.atleast_2d / rt.atleast_nd)
+    base = {1: "rt.atleast_1d(x)", 2: "rt.atleast_2d(x)"}.get(len(reps), f"rt.atleast_nd(x, {len(reps)})")
     e = base
     for k, r in enumerate(reversed(reps)):   # (a gather along one axis leaves the others' lengths as base's)
         if r != 1:

@@ -6,6 +6,7 @@ split the adjoint equally; clip passes the adjoint on the closed interval; sqrt 
 """
 import builtins
 import math
+import operator
 
 import numpy as np
 import scipy.linalg
@@ -22,8 +23,9 @@ R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy
 R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy")
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
   jvp="dx / y - ans * dy / y")
-R("**", [], "x, y", "rt.unbroadcast(g * y * x ** (y - 1), x)",
-  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * y * x ** (y - 1) + dy * ans * rt.safe_log(x)")
+# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse.simplify)
+R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
+  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)")
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
 R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
   jvp="dx - dy * np.floor(x / y)")
@@ -195,8 +197,9 @@ R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordo
 R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
   "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
   jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
-R("np.trace", [np.trace], "x", "g * np.eye(x.shape[0])", jvp="np.trace(dx)")
-R("np.diag", [np.diag], "x", "np.diag(g)", jvp="np.diag(dx)")
+# (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
+R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)")
+R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
 R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
@@ -279,9 +282,15 @@ R("builtin_sum", [], "x", nondiff=True)  # canonicalize turns it into rt.sum(x, 
 BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(builtins.sum): "builtin_sum",
                    id(builtins.pow): "**", id(math.pow): "**", id(np.power): "**", id(np.float_power): "**",
                    id(np.add): "+", id(np.subtract): "-", id(np.multiply): "*", id(np.divide): "/",
-                   id(np.true_divide): "/"}
-# canonical names that are operators: a call of one (pow(x, y), np.add(x, y)) becomes the operator
-OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", "%": "Mod"}
+                   id(np.true_divide): "/",
+                   # the operator module's functions are the operators
+                   id(operator.add): "+", id(operator.sub): "-", id(operator.mul): "*",
+                   id(operator.truediv): "/", id(operator.pow): "**", id(operator.mod): "%",
+                   id(operator.matmul): "@", id(operator.neg): "neg", id(operator.pos): "pos"}
+# canonical names that are operators: a call of one (pow(x, y), np.add(x, y), np.matmul(x, y)) becomes the
+# operator (the rule names "@", "neg", "pos" are no callable names in generated code)
+OPERATOR_CALLS = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "**": "Pow", "%": "Mod", "@": "MatMult"}
+UNARY_OPERATOR_CALLS = {"neg": "USub", "pos": "UAdd"}   # np.negative(x) -> -x, np.positive(x) -> +x
 # calls with axis= are rewritten to the rt reduction of the same name
 AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod", "np.max": "rt.max",
                    "np.min": "rt.min", "rt.logsumexp": "rt.logsumexp"}

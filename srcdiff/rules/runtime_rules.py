@@ -38,7 +38,18 @@ R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices,
   jvp="rt.take_put(dv, x, indices, axis)")
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
+# d/dx of y x^(y-1) is y (y-1) x^(y-2); d/dy is x^(y-1) (1 + y log x)
+R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x, y - 1), x)",
+  "rt.unbroadcast(g * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x)), y)",
+  jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
+
+R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="rt.atleast_nd(dx, n)")
+# np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
+# builds diagonal k where diag_grad read it off, and reads it off where diag_grad built it)
+R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZERO, None,
+  jvp="rt.trace_grad(dv, x, offset)")
+R("rt.diag_grad", [rt.diag_grad], "v, x, k=0", "np.diag(g, k)", ZERO, None, jvp="rt.diag_grad(dv, x, k)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
 R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", ZERO, None,

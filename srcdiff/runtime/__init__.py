@@ -12,7 +12,7 @@ from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_gr
 from .scans import cumsum, diff, diff_transpose, revcumsum
 from .shapes import (as_column, atleast_1d, cumprod, cumprod_grad, cumprod_jvp, interp, interp_slope, interp_slope_transpose,
                      interp_transpose,
-                     repeat_index, take_put, tensordot, tensordot_grad_x, tensordot_grad_y)
+                     repeat_index, take_put, tensordot, tensordot_grad_x, tensordot_grad_y, trace_grad, diag_grad, atleast_nd)
 from .sorting import sort, sort_like, unsort_like
 from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse,
                       ndtr, ndtri, softplus, trigamma, xlog1py, xlogy)
@@ -25,14 +25,14 @@ __all__ = [
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
     "atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
-    "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
+    "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
     "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc",
     "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",
 ]
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
-from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, safe_log, transpose  # noqa: E402
+from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, pow_slope, safe_log, transpose  # noqa: E402
 from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
                      solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)

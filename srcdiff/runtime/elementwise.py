@@ -47,6 +47,21 @@ def min2(x, y):
     return x if x <= y else y
 
 
+def pow_slope(x, y):
+    """d/dx x ** y = y * x ** (y - 1), with NumPy's floating semantics (inf, not ZeroDivisionError, for
+    0.0 ** negative) and exactly 0 where y == 0 (x ** 0 is constant, also at x = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(np.asarray(y) == 0, 0.0, y * np.power(np.asarray(x, dtype=float), np.asarray(y) - 1))
+    return s if s.ndim else float(s)
+
+
+@overload(pow_slope)
+def _pow_slope(x, y):
+    if isinstance(x, types.Array) or isinstance(y, types.Array):
+        return lambda x, y: np.where(y == 0, 0.0, y * np.power(x * 1.0, y - 1))
+    return lambda x, y: 0.0 if y == 0 else y * np.power(x * 1.0, y - 1)
+
+
 def safe_log(x):
     """log(x) where x > 0, else 0: the x**y adjoint w.r.t. y stays finite where x <= 0."""
     return np.log(np.where(np.asarray(x) > 0, x, 1.0)) if np.ndim(x) else (np.log(x) if x > 0 else 0.0)

@@ -10,6 +10,7 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._typing import nb_result_type
+from .products import product
 
 
 def _is_array(t):
@@ -32,17 +33,15 @@ def _to(t, T):
 
 
 def dot(a, b):
-    """np.dot (1-D/2-D); under Numba, operands of different dtypes are cast to their common one."""
+    """np.dot (1-D/2-D); under Numba, runtime/products.py's kernels (operands of different dtypes
+    are promoted to their common one, as NumPy does)."""
     return np.dot(a, b)
 
 
 @overload(dot)
 def _dot_nb(a, b):
-    if not (_is_array(a) and _is_array(b)) or a.ndim == 0 or b.ndim == 0:
-        return lambda a, b: a * b
-    T = nb_result_type(a, b)
-    ta, tb = _to(a, T), _to(b, T)
-    return lambda a, b: np.dot(ta(a, T), tb(b, T))
+    # the products of runtime/products.py: own loops where BLAS threads would wait on each other
+    return lambda a, b: product(a, b)
 
 
 def solve(a, b):
@@ -59,21 +58,42 @@ def _solve_nb(a, b):
     return lambda a, b: np.linalg.solve(ta(a, T), tb(b, T))
 
 
+def _matmul_grad_stacked(g, x, y, wrt_y):
+    """Adjoint of x (or y) in x @ y with an operand of rank above 2 (stacks of matrices, broadcast): the
+    matrix rule on each matrix, summed over the stack axes x (or y) was broadcast along. (np.dot agrees with
+    x @ y where y has rank 1 or 2; the compiler declines np.dot with y of rank 3 or more.)"""
+    from .broadcast import unbroadcast
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    g2 = np.asarray(g)
+    if x.ndim == 1:
+        g2 = np.expand_dims(g2, -2 if y.ndim > 1 else -1)
+    if y.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    if wrt_y:
+        return unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2).reshape(y.shape)
+    return unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2).reshape(x.shape)
+
+
 def matmul_grad_x(g, x, y):
-    """Adjoint of x in x @ y (or np.dot) for 1-D/2-D operands."""
+    """Adjoint of x in x @ y (or np.dot) for 1-D/2-D operands (stacks: _matmul_grad_stacked)."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0:
         return np.sum(g * y) if x.ndim == 0 else g * y
+    if x.ndim > 2 or y.ndim > 2:
+        return _matmul_grad_stacked(g, x, y, False)
     if y.ndim == 1:
         return np.outer(g, y) if x.ndim == 2 else g * y
     return g @ y.T if x.ndim == 2 else y @ g
 
 
 def matmul_grad_y(g, x, y):
-    """Adjoint of y in x @ y (or np.dot) for 1-D/2-D operands."""
+    """Adjoint of y in x @ y (or np.dot) for 1-D/2-D operands (stacks: _matmul_grad_stacked)."""
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0:
         return np.sum(g * x) if y.ndim == 0 else g * x
+    if x.ndim > 2 or y.ndim > 2:
+        return _matmul_grad_stacked(g, x, y, True)
     if x.ndim == 1:
         return np.outer(x, g) if y.ndim == 2 else g * x
     return x.T @ g if y.ndim == 2 else g @ x
@@ -143,8 +163,8 @@ def _solve_triangular_grad_a(gb, ans, trans, lower):
 def tri_matmul(da, x, trans):
     """da @ x, or da.T @ x when trans (tangent of a triangular solve)."""
     if trans:
-        return np.dot(np.ascontiguousarray(da.T), x)
-    return np.dot(da, x)
+        return product(da.T, x)
+    return product(da, x)
 
 
 def tri_mask(m, lower):

@@ -16,7 +16,7 @@ from .linear import dot
 
 __all__ = ["atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x",
            "tensordot_grad_y", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose",
-           "interp_slope_transpose"]
+           "interp_slope_transpose", "trace_grad", "diag_grad", "atleast_nd"]
 
 
 def atleast_1d(x):
@@ -498,3 +498,76 @@ def _interp_slope_transpose_nb(w, x, xp, fp):
                 out[j + 1] += r
         return out
     return impl
+
+
+# ---- np.trace(x, offset) and np.diag(x, k): their adjoints put g on (or read it off) diagonal k --------------
+def trace_grad(g, x, offset=0):
+    """Adjoint of np.trace(x, offset) for a matrix x: g on the offset-th diagonal of zeros of x's shape."""
+    out = np.zeros(x.shape, dtype=float_dtype(np.result_type(x, g)))
+    n, m = x.shape[0], x.shape[1]
+    for i in range(max(0, -offset), min(n, m - offset)):
+        out[i, i + offset] = g
+    return out
+
+
+@overload(trace_grad)
+def _trace_grad_nb(g, x, offset=0):
+    def impl(g, x, offset=0):
+        out = np.zeros(x.shape, dtype=np.float64)
+        n, m = x.shape[0], x.shape[1]
+        for i in range(max(0, -offset), min(n, m - offset)):
+            out[i, i + offset] = g
+        return out
+    return own(impl, trace_grad) if nb_is_array(x) and x.ndim == 2 else None
+
+
+def diag_grad(g, x, k=0):
+    """Adjoint of np.diag(x, k): for a vector x (which np.diag puts on diagonal k of a square matrix) the
+    k-th diagonal of g; for a matrix x (np.diag reads its k-th diagonal) g on that diagonal of zeros of x's shape."""
+    if np.ndim(x) == 1:
+        return np.diagonal(g, k).copy()
+    out = np.zeros(x.shape, dtype=float_dtype(np.result_type(x, g)))
+    n, m = x.shape[0], x.shape[1]
+    for j, i in enumerate(range(max(0, -k), min(n, m - k))):
+        out[i, i + k] = g[j]
+    return out
+
+
+@overload(diag_grad)
+def _diag_grad_nb(g, x, k=0):
+    if nb_is_array(x) and x.ndim == 1:
+        def impl(g, x, k=0):
+            return np.diag(g, k).copy()
+        return own(impl, diag_grad)
+    if nb_is_array(x) and x.ndim == 2:
+        def impl2(g, x, k=0):
+            out = np.zeros(x.shape, dtype=np.float64)
+            n, m = x.shape[0], x.shape[1]
+            j = 0
+            for i in range(max(0, -k), min(n, m - k)):
+                out[i, i + k] = g[j]
+                j += 1
+            return out
+        return own(impl2, diag_grad)
+    return None
+
+
+def atleast_nd(x, n):
+    """x with leading size-1 axes up to rank n (np.tile with more repetitions than x has axes); n a literal int."""
+    return np.reshape(x, (1,) * max(0, n - np.ndim(x)) + np.shape(x))
+
+
+@overload(atleast_nd, prefer_literal=True)
+def _atleast_nd_nb(x, n):
+    nn = _literal_k(n)
+    if nn is None or not nb_is_array(x):
+        return None
+    lead = max(0, nn - x.ndim)
+    rank = lead + x.ndim
+
+    def impl(x, n):
+        dims = np.ones(rank, np.int64)
+        for i in range(x.ndim):
+            dims[lead + i] = x.shape[i]
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, rank))
+    return own(impl, atleast_nd)

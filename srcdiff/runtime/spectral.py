@@ -23,7 +23,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload, register_jitable
 
-from ._typing import nb_is_array
+from ._typing import nb_is_array, nb_is_scalar
 from .linear import dot
 
 __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature", "eigh_vectors_grad",
@@ -414,11 +414,16 @@ def kron(a, b):
 def _kron_nb(a, b):
     if nb_is_array(a) and nb_is_array(b):
         return lambda a, b: np.kron(_c(a), _c(b))
+    if nb_is_scalar(a) or nb_is_scalar(b):   # a 0-d operand: the product
+        return lambda a, b: a * b
     return None
 
 
 def kron_grad_a(g, a, b):
-    """Adjoint of a in np.kron(a, b): ā_ij = Σ_kl g[i p + k, j q + l] b_kl for b of shape (p, q)."""
+    """Adjoint of a in np.kron(a, b): ā_ij = Σ_kl g[i p + k, j q + l] b_kl for b of shape (p, q).
+    (With a 0-d operand np.kron is the product a * b.)"""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.sum(g * b) if np.ndim(a) == 0 else g * b
     m, n, p, q = _kron_dims(a, b)
     g4 = np.reshape(g, (m, p, n, q))
     return np.einsum("ikjl,kl->ij", g4, np.reshape(b, (p, q))).reshape(np.shape(a))
@@ -426,6 +431,8 @@ def kron_grad_a(g, a, b):
 
 def kron_grad_b(g, a, b):
     """Adjoint of b in np.kron(a, b): b̄_kl = Σ_ij g[i p + k, j q + l] a_ij for b of shape (p, q)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.sum(g * a) if np.ndim(b) == 0 else g * a
     m, n, p, q = _kron_dims(a, b)
     g4 = np.reshape(g, (m, p, n, q))
     return np.einsum("ikjl,ij->kl", g4, np.reshape(a, (m, n))).reshape(np.shape(b))
@@ -477,6 +484,10 @@ def _kron_ok(a, b):
 def _kron_grad_a_nb(g, a, b):
     if _kron_ok(a, b):
         return lambda g, a, b: _kron_grad_a(g, a, b)
+    if nb_is_scalar(a):
+        return lambda g, a, b: np.sum(g * b)
+    if nb_is_scalar(b):
+        return lambda g, a, b: g * b
     return None
 
 
@@ -484,4 +495,8 @@ def _kron_grad_a_nb(g, a, b):
 def _kron_grad_b_nb(g, a, b):
     if _kron_ok(a, b):
         return lambda g, a, b: _kron_grad_b(g, a, b)
+    if nb_is_scalar(b):
+        return lambda g, a, b: np.sum(g * a)
+    if nb_is_scalar(a):
+        return lambda g, a, b: g * a
     return None

@@ -1,6 +1,7 @@
 """Small constructors and helpers for gast trees shared by the passes."""
 from __future__ import annotations
 
+import ast
 import copy
 import keyword
 import textwrap
@@ -67,21 +68,50 @@ def parse_expr(src: str) -> gast.expr:
     return gast.parse(src).body[0].value
 
 
+def clone(node):
+    """A deep copy of a gast tree (nodes, lists, attributes such as lineno and srcdiff's marks), made
+    directly rather than through copy.deepcopy's generic machinery, which dominates generation time."""
+    if isinstance(node, list):
+        return [clone(x) for x in node]
+    if not isinstance(node, ast.AST):
+        return node if isinstance(node, (str, int, float, complex, bytes, bool, type(None))) else copy.deepcopy(node)
+    new = type(node).__new__(type(node))
+    new.__dict__.update({k: clone(v) for k, v in node.__dict__.items()})
+    return new
+
+
 def substitute(tree, mapping: dict):
     """Copy `tree`, replacing Name nodes whose id is in `mapping` by (copies of) the mapped node."""
-    tree = copy.deepcopy(tree)
+    def sub(node):
+        if isinstance(node, list):
+            return [sub(x) for x in node]
+        if not isinstance(node, ast.AST):
+            return clone(node)
+        if isinstance(node, gast.Name) and node.id in mapping:
+            new = mapping[node.id]
+            if isinstance(new, str):
+                return gast.Name(id=new, ctx=clone(node.ctx), annotation=None, type_comment=None)
+            return clone(new)
+        new = type(node).__new__(type(node))
+        new.__dict__.update({k: sub(v) for k, v in node.__dict__.items()})
+        return new
+    return sub(tree)
 
-    class Sub(gast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in mapping:
-                new = mapping[node.id]
-                if isinstance(new, str):
-                    return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
-                new = copy.deepcopy(new)
-                return new
-            return node
 
-    return Sub().visit(tree)
+def walk_names(node):
+    """The Name nodes under `node` (any order: for sets and counts; gast.walk is several times slower)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, gast.Name):
+            yield n
+        elif isinstance(n, ast.AST):
+            for f in n._fields:
+                v = getattr(n, f, None)
+                if isinstance(v, (list, ast.AST)):
+                    stack.append(v)
 
 
 def comment(text: str) -> gast.Expr:
@@ -96,11 +126,11 @@ def is_comment(stmt) -> bool:
 
 def names_in(node) -> set:
     """Ids of all Name nodes under `node` (any context)."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    return {n.id for n in walk_names(node)}
 
 
 def loaded_names(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
 
 
 def assigned_names(stmts) -> set:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import fail
 from ..rules import _signature, composites
-from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS
+from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
 from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
                       substitute)
 from .parse import Unit
@@ -112,6 +112,12 @@ def lift_local_functions(unit: Unit) -> Unit:
         if getattr(fd, "decorator_list", None):
             fail(fd, unit, f"nested function {name!r} is decorated",
                  "define it without the decorator, or at module level")
+    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
+    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
+        for n in gast.walk(fn_node):                    # the free variables are appended to them
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
+                n.args = _positional_arguments(n, params[n.func.id], unit)
+                n.keywords = []
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
@@ -131,6 +137,24 @@ def lift_local_functions(unit: Unit) -> Unit:
                 unit.callees[name].callees[other] = unit.callees[other]
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _positional_arguments(call, params: list, unit) -> list:
+    """The arguments of a call of a nested function (parameters `params`, no defaults) in parameter order."""
+    name = call.func.id
+    if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        fail(call, unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
+    bound = dict(zip(params, call.args))
+    for k in call.keywords:
+        if k.arg not in params or k.arg in bound:
+            fail(call, unit, f"{name}() got {'an unexpected' if k.arg not in params else 'a repeated'} "
+                             f"argument {k.arg!r}", f"its parameters are {', '.join(params)}")
+        bound[k.arg] = k.value
+    missing = [p for p in params if p not in bound]
+    if missing or len(call.args) > len(params):
+        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})",
+             f"pass {', '.join(missing)}" if missing else "drop the extra arguments")
+    return [bound[p] for p in params]
 
 
 def _ordered_loads(fd):
@@ -308,7 +332,13 @@ class _Desugar:
             for cond in reversed(conds):
                 body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]
             body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
-        return [copy_loc(assign(name, self._start(clauses, substitute(comp.elt, rename)), s.lineno), s)] + body
+        start = copy_loc(assign(name, self._start(clauses, substitute(comp.elt, rename)), s.lineno), s)
+        # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
+        body_term = [n for n in gast.walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
+                     and isinstance(n.value, gast.BinOp)][0]
+        body_term._srcdiff_sum_term = True
+        body_term._srcdiff_sum_start = start
+        return [start] + body
 
     def _start(self, clauses, elt):
         """What a sum starts from: zeros shaped like its first term, `rt.zeros_like(elt)` with the loop
@@ -585,6 +615,12 @@ class _Canon(gast.NodeTransformer):
                      "write the operator (x ** y) or drop the extra arguments (out=, modulo)")
             op = getattr(gast, OPERATOR_CALLS[name])()
             return copy_loc(gast.BinOp(left=node.args[0], op=op, right=node.args[1]), node)
+        if name in UNARY_OPERATOR_CALLS:   # np.negative(x), operator.neg(x): -x
+            if len(node.args) != 1 or node.keywords:
+                fail(node, self.unit, f"{'np.negative' if name == 'neg' else 'np.positive'} as a function takes "
+                     "exactly one argument here", "write the operator (-x, +x) or drop the extra arguments (out=)")
+            op = getattr(gast, UNARY_OPERATOR_CALLS[name])()
+            return copy_loc(gast.UnaryOp(op=op, operand=node.args[0]), node)
         if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
             logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
             return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
@@ -621,6 +657,9 @@ class _Canon(gast.NodeTransformer):
                     keepdims = bool(kw.value.value)
                 else:
                     kws.append(kw)
+            if kws and name == "rt.logsumexp" and kws[0].arg == "b":
+                fail(node, self.unit, "scipy.special.logsumexp with weights b= is not supported",
+                     "for positive weights write logsumexp(x + np.log(b)); b with zeros or signs has no rule")
             if kws:
                 fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
                      "pass axis= and keepdims= as literal keywords (no **kwargs)")

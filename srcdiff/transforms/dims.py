@@ -28,7 +28,7 @@ ELEMENTWISE = {
     "rt.expit", "rt.gammaln", "rt.digamma", "rt.trigamma", "rt.erf", "rt.erfc", "rt.ndtr", "rt.log_ndtr",
     "rt.log_expit", "rt.xlogy", "rt.xlog1py", "rt.select", "rt.max_weight", "rt.max2", "rt.min2",
     "rt.safe_log", "rt.in_interval", "rt.copy", "np.copy", "rt.zeros_like", "np.zeros_like",
-    "np.ones_like", "np.empty_like", "np.full_like", "rt.gamma", "rt.mills_inverse",
+    "np.ones_like", "np.empty_like", "np.full_like", "rt.gamma", "rt.mills_inverse", "rt.pow_slope",
 }
 _SQUARE = {"np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}   # the argument's shape
 _REDUCE = {"rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp"}   # (x, axis)

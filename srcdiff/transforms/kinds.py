@@ -183,6 +183,10 @@ def _call(name, args, e, kinds):
         return _broadcast(args[-2:], "f") if len(args) >= 2 and None not in args else None
     if name in _INT_RESULT:
         return I
+    if name == "np.trace" and len(args) == 2 and _ndim(a0) == 2:    # np.trace(x, offset)
+        return F
+    if name in ("np.swapaxes", "np.moveaxis") and a0 is not None and a0[0] == "a":   # the same rank
+        return a0
     if name in _SCALAR_RESULT and len(args) == 1:
         return F if name != "float" else F
     if name in ("rt.max2", "rt.min2"):
@@ -218,7 +222,8 @@ def _call(name, args, e, kinds):
     if name in _MATRIX_RESULT and _ndim(a0) == 2:
         return ("a", 2, "f")
     if name == "rt.kron" and len(args) == 2 and None not in (_ndim(args[0]), _ndim(args[1])):
-        return ("a", max(_ndim(args[0]), _ndim(args[1])), "f")
+        r = max(_ndim(args[0]), _ndim(args[1]))   # (with a 0-d operand, the product)
+        return ("a", r, "f") if r else ("s", "f")
     if name in ("np.outer",):
         return ("a", 2, "f")
     if name in ("np.dot", "rt.dot") and len(args) == 2:

@@ -74,10 +74,12 @@ def parse(fn) -> Unit:
     try:
         tree = gast.parse(src)
     except SyntaxError:
-        # a lambda in the middle of an expression: parse the statement as an expression fragment
-        tree = gast.parse("(" + src.strip().rstrip(",").lstrip(".") + ")") if fn.__name__ == "<lambda>" else None
+        # a lambda in the middle of an expression (a call's argument, a dict or list entry): parse the
+        # fragments that start at a `lambda`
+        tree = _lambda_fragments(src) if fn.__name__ == "<lambda>" else None
         if tree is None:
-            raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first)
+            raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first,
+                               "define it with def (or put the lambda on a line of its own)")
     _shift_lines(tree, first - 1)
     if fn.__name__ == "<lambda>":
         node = _lambda_def(tree, fn, filename, first)
@@ -87,11 +89,48 @@ def parse(fn) -> Unit:
             raise SrcdiffError(f"{fn.__qualname__} is not a plain def (async def, generator or other)", filename, first,
                                "differentiate an ordinary def (not async) that returns a value")
     node.decorator_list = []
-    if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
-        raise SrcdiffError(f"{fn.__name__}: *args, **kwargs and keyword-only parameters are not supported",
-                           filename, node.lineno, "use ordinary positional parameters")
+    if node.args.vararg or node.args.kwarg:
+        raise SrcdiffError(f"{fn.__name__}: *args and **kwargs parameters are not supported (srcdiff needs "
+                           "each argument by name)", filename, node.lineno,
+                           "name every parameter (defaults and keyword-only parameters are fine), or pass "
+                           "several arrays as one tuple parameter")
+    _positional_keyword_only(node.args)
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+
+
+def _lambda_fragments(src: str):
+    """A module holding every lambda expression found in `src` (lines that are not a statement of their own),
+    each the longest fragment from a `lambda` keyword that parses; None if there is none."""
+    body = []
+    start = src.find("lambda")
+    while start >= 0:
+        text = src[start:].rstrip()
+        for end in range(len(text), 6, -1):
+            try:
+                expr = gast.parse("(" + text[:end] + "\n)").body[0]
+            except SyntaxError:
+                continue
+            if isinstance(expr, gast.Expr) and isinstance(expr.value, gast.Lambda):
+                body.append(expr)
+                break
+        start = src.find("lambda", start + 6)
+    if not body:
+        return None
+    tree = gast.parse("")
+    tree.body = body
+    return tree
+def _positional_keyword_only(args):
+    """Keyword-only parameters become ordinary parameters after the others: generated functions take
+    every argument by position (api.bind_arguments orders a call's arguments by the user's signature)."""
+    if not args.kwonlyargs:
+        return
+    if all(d is not None for d in args.kw_defaults):
+        args.defaults = list(args.defaults) + list(args.kw_defaults)
+    else:
+        args.defaults = []
+    args.args = list(args.args) + list(args.kwonlyargs)
+    args.kwonlyargs, args.kw_defaults = [], []
 
 
 def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:

@@ -181,6 +181,9 @@ class _Resolver(gast.NodeTransformer):
                  "call functions by name (globals, closures, nested defs) or NumPy/math functions")
         shown = self._text(func)
         node.func = self._callable_name(func, obj)
+        target = self.unit.callees.get(node.func.id) if isinstance(node.func, gast.Name) else None
+        if target is not None and target is getattr(obj, "py_func", obj):
+            self._bind_arguments(node, target)
         return self._rule_arguments(node, obj, shown)
 
     def _rule_arguments(self, node, obj, shown):
@@ -261,6 +264,34 @@ class _Resolver(gast.NodeTransformer):
         node.args, node.keywords = out, keep
         return node
 
+    def _bind_arguments(self, node, fn):
+        """A call of a user function with its arguments in parameter order, defaults written in (keyword
+        arguments, defaults and keyword-only parameters bound as Python binds them): callees take
+        positional arguments only (transforms/parse.py makes keyword-only parameters positional)."""
+        name = node.func.id
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            fail(node, self.unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
+        sig = inspect.signature(fn)
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+            return    # parse declines the callee at its own line
+        if not node.keywords and len(node.args) == len(sig.parameters):
+            return
+        try:
+            bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+        except TypeError as e:
+            fail(node, self.unit, f"call of {name}{sig}: {e}", "pass the arguments its signature takes")
+        args = []
+        for p in sig.parameters.values():
+            if p.name in bound.arguments:
+                args.append(bound.arguments[p.name])
+            elif _is_constant(p.default):
+                args.append(self._bind_constant(copy_loc(load(p.name), node), p.default))
+            else:
+                fail(node, self.unit, f"call of {name}: the default of its parameter {p.name!r} is a "
+                                      f"{type(p.default).__name__}, not a number or an array",
+                     f"pass {p.name} explicitly")
+        node.args, node.keywords = args, []
+
     def _method(self, node):
         func = node.func
         base = self.visit(func.value)
@@ -277,6 +308,9 @@ class _Resolver(gast.NodeTransformer):
         target = METHODS[m]
         if m == "astype":
             return copy_loc(gast.Call(func=dotted("np.copy"), args=[base], keywords=[]), node)
+        if m == "diagonal":   # x.diagonal(offset=k) is np.diag(x, k) (of a matrix)
+            for kw in keywords:
+                kw.arg = "k" if kw.arg == "offset" else kw.arg
         if m == "reshape" and len(args) > 1:
             args = [gast.Tuple(elts=args, ctx=gast.Load())]
         if m == "transpose" and args:

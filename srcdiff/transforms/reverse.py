@@ -25,34 +25,77 @@ _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast
 _INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
 
 
+class _Simplify(gast.NodeTransformer):
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        L, R = n.left, n.right
+        lc, rc = isinstance(L, gast.Constant), isinstance(R, gast.Constant)
+        num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
+        if lc and rc and num(L) and num(R) and not isinstance(n.op, gast.MatMult):
+            try:
+                tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=n)))
+                val = eval(compile(tree, "<fold>", "eval"))
+                return const(val)
+            except Exception:
+                return n
+        if rc and num(R):
+            if isinstance(n.op, gast.Pow) and R.value == 1:
+                return L
+            if isinstance(n.op, (gast.Mult, gast.Div)) and R.value == 1:
+                return L
+            if isinstance(n.op, (gast.Add, gast.Sub)) and R.value == 0:
+                return L
+        if lc and num(L) and isinstance(n.op, gast.Mult) and L.value == 1:
+            return R
+        if lc and num(L) and isinstance(n.op, gast.Add) and L.value == 0:
+            return R
+        return n
+
+    def visit_Call(self, n):
+        """rt.pow_slope(x, c) for a literal c: 0.0 for c == 0, c * x ** (c - 1) for c >= 1 (no negative
+        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError)."""
+        self.generic_visit(n)
+        if dotted_name(n.func) == "rt.pow_slope" and len(n.args) == 2 and isinstance(n.args[1], gast.Constant):
+            c = n.args[1].value
+            if type(c) in (int, float) and c == 0:
+                return const(0.0)
+            if type(c) in (int, float) and c >= 1:
+                return self.visit(gast.BinOp(left=n.args[1], op=gast.Mult(), right=gast.BinOp(
+                    left=n.args[0], op=gast.Pow(), right=gast.BinOp(left=const(c), op=gast.Sub(), right=const(1)))))
+        return n
+
+
 def simplify(e):
     """Fold constants and drop identities (x ** 1, x * 1.0) so generated code reads naturally."""
-    class S(gast.NodeTransformer):
-        def visit_BinOp(self, n):
-            self.generic_visit(n)
-            L, R = n.left, n.right
-            lc, rc = isinstance(L, gast.Constant), isinstance(R, gast.Constant)
-            num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
-            if lc and rc and num(L) and num(R) and not isinstance(n.op, gast.MatMult):
-                try:
-                    tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=n)))
-                    val = eval(compile(tree, "<fold>", "eval"))
-                    return const(val)
-                except Exception:
-                    return n
-            if rc and num(R):
-                if isinstance(n.op, gast.Pow) and R.value == 1:
-                    return L
-                if isinstance(n.op, (gast.Mult, gast.Div)) and R.value == 1:
-                    return L
-                if isinstance(n.op, (gast.Add, gast.Sub)) and R.value == 0:
-                    return L
-            if lc and num(L) and isinstance(n.op, gast.Mult) and L.value == 1:
-                return R
-            if lc and num(L) and isinstance(n.op, gast.Add) and L.value == 0:
-                return R
-            return n
-    return S().visit(e)
+    return _Simplify().visit(e)
+
+
+class _Tidy(gast.NodeTransformer):
+    """Reverse.tidy's rewrites: helpers that are no-ops for the kinds (and shapes) involved."""
+
+    def __init__(self, kinds, shapes):
+        self.kinds, self.shapes = kinds, shapes
+
+    def visit_Call(self, n):
+        self.generic_visit(n)
+        kinds, shapes = self.kinds, self.shapes
+        name = dotted_name(n.func)
+        ks = [expr_kind(a, kinds) for a in n.args]
+        if name == "rt.unbroadcast" and is_scalar(ks[0]) and is_scalar(ks[1]):
+            return n.args[0]
+        if name == "rt.unbroadcast" and shapes is not None:
+            a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
+            if a is not None and a == b:
+                return n.args[0]
+        if name == "rt.copy" and is_scalar(ks[0]):
+            return n.args[0]
+        if name == "rt.zeros_like" and is_scalar(ks[0]):
+            return const(0.0)
+        if name == "rt.seed" and is_scalar(ks[0]):
+            return const(1.0)
+        if name in ("rt.sum_grad", "rt.mean_grad") and is_scalar(ks[1]):
+            return n.args[0]
+        return n
 
 
 class Reverse:
@@ -93,31 +136,7 @@ class Reverse:
 
     def tidy(self, e):
         """Fold constants, then drop helpers that are no-ops for the kinds involved."""
-        e = simplify(e)
-        kinds = self.kinds
-        shapes = self.shapes
-
-        class T(gast.NodeTransformer):
-            def visit_Call(self, n):
-                self.generic_visit(n)
-                name = dotted_name(n.func)
-                ks = [expr_kind(a, kinds) for a in n.args]
-                if name == "rt.unbroadcast" and is_scalar(ks[0]) and is_scalar(ks[1]):
-                    return n.args[0]
-                if name == "rt.unbroadcast" and shapes is not None:
-                    a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
-                    if a is not None and a == b:
-                        return n.args[0]
-                if name == "rt.copy" and is_scalar(ks[0]):
-                    return n.args[0]
-                if name == "rt.zeros_like" and is_scalar(ks[0]):
-                    return const(0.0)
-                if name == "rt.seed" and is_scalar(ks[0]):
-                    return const(1.0)
-                if name in ("rt.sum_grad", "rt.mean_grad") and is_scalar(ks[1]):
-                    return n.args[0]
-                return n
-        return simplify(T().visit(e))
+        return simplify(_Tidy(self.kinds, self.shapes).visit(simplify(e)))
 
     def stack(self, v: str) -> str:
         if v not in self.stacks:

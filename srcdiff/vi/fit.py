@@ -106,7 +106,8 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     * ``init``: initial ``lam`` (default ``q.init_params(seed)``); ``callback(step, lam, elbo)``
       is called every step when given.
     """
-    data = tuple(np.asarray(a) for a in (data if isinstance(data, (tuple, list)) else (data,)))
+    data = tuple(a if _is_dask(a) else np.asarray(a) for a in (data if isinstance(data, (tuple, list)) else (data,)))
+    dask_data = any(_is_dask(a) for a in data)
     if not isinstance(q, families._GaussianFamily) and grad_fn is None:
         raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
     steps = int(steps)
@@ -117,6 +118,18 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
                            f"0 <= average < 1, got {average}")
     rng = np.random.default_rng(seed)
     N = None
+    if dask_data:
+        data = _aligned_dask(data)
+        if batch_size is None or int(batch_size) >= data[0].shape[0]:
+            batch_size = None
+            if grad_fn is None and log_prior is None and kl is None:
+                raise VIValueError("the full-data ELBO over Dask arrays sums log_joint over chunks, so log_joint "
+                                   "must be the log-likelihood and the prior separate: pass log_prior= or "
+                                   "kl='analytic' (or batch_size= for minibatches)")
+            if (grad_fn.estimator if grad_fn is not None else estimator) != "reparam":
+                raise VIValueError("the full-data ELBO over Dask arrays needs estimator='reparam' "
+                                   "(or pass batch_size= for minibatches)")
+            N = data[0].shape[0]
     if batch_size is not None:
         if not data:
             raise VIValueError("batch_size needs data: fit(log_lik, q, data=(X, y), batch_size=...)")
@@ -148,12 +161,18 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     trace = np.empty(steps)
     first_avg = steps - int(round(float(average) * steps)) if average else steps
     lam_sum, n_avg = np.zeros_like(lam), 0
-    batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
+    if dask_data and batch_size is not None:
+        batches = _DaskBatches(data, batch_size, rng)
+    else:
+        batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
     # noise in blocks of steps (one Generator call per block, not per step)
     block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
     # build / compile before the clock and the progress bar start; from then on call the compiled
     # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
-    step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
+    if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
+        step_fn = _DaskELBO(grad_fn, lam, K, data)
+    else:
+        step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
     bar = None
     if progress:
         try:
@@ -186,6 +205,8 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
             bar.update(every)
             bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
     seconds = time.perf_counter() - t0
+    if isinstance(batches, _DaskBatches):
+        batches.close()
     if bar is not None:
         bar.update(steps - bar.n)
         bar.close()
@@ -214,3 +235,129 @@ class _Batches:
             self.pos = 0
         i, self.pos = self.pos, self.pos + self.b
         return tuple(a[i:i + self.b] for a in self.shuffled)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data in Dask arrays (larger than memory): minibatches from random chunks, or the full-data gradient
+# ---------------------------------------------------------------------------------------------------
+
+def _is_dask(a) -> bool:
+    return type(a).__module__.startswith("dask.array")
+
+
+def _aligned_dask(data):
+    """All data as Dask arrays with the first one's row chunks (NumPy data joins them), checked."""
+    import dask.array as da
+    from .. import dask as sdask
+    first = next(a for a in data if _is_dask(a))
+    out = []
+    for a in data:
+        if not _is_dask(a):
+            if a.ndim == 0 or a.shape[0] != first.shape[0]:
+                raise VIValueError(f"all data arrays must have the same number of rows, got shapes "
+                                   f"{[x.shape for x in data]}")
+            a = da.from_array(a, chunks=(first.chunks[0],) + tuple((n,) for n in a.shape[1:]))
+        out.append(a)
+    sdask.row_chunks(out, [f"data[{k}]" for k in range(len(out))])
+    return tuple(out)
+
+
+class _DaskBatches:
+    """Minibatches of ``batch_size`` rows from Dask arrays without loading them: a load draws random
+    chunks (each with probability proportional to its rows, so every row is equally likely) until it
+    holds at least 64 batches, shuffles their rows once and hands out consecutive slices; the next
+    load is computed in the background (on the current Dask scheduler) meanwhile."""
+
+    def __init__(self, data, batch_size, rng):
+        from concurrent.futures import ThreadPoolExecutor
+        self.data, self.b, self.rng = data, batch_size, rng
+        self.rows = np.array(data[0].chunks[0], dtype=np.int64)
+        self.p = self.rows / self.rows.sum()
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending = self.pool.submit(self._load, self._choose())
+        self.current, self.pos = None, 0
+
+    def _choose(self):
+        order = self.rng.choice(len(self.rows), size=len(self.rows), replace=False, p=self.p)
+        picked, total = [], 0
+        for i in order:
+            picked.append(int(i))
+            total += int(self.rows[i])
+            if total >= 64 * self.b:
+                break
+        perm_seed = int(self.rng.integers(2 ** 63))
+        return sorted(picked), perm_seed
+
+    def _load(self, choice):
+        import dask
+        blocks, perm_seed = choice
+        got = dask.compute([[a.blocks[i] for i in blocks] for a in self.data])[0]
+        parts = [np.concatenate([np.asarray(c) for c in cs]) for cs in got]
+        perm = np.random.default_rng(perm_seed).permutation(parts[0].shape[0])
+        return tuple(np.ascontiguousarray(p[perm]) for p in parts)
+
+    def _advance(self):
+        self.current = self.pending.result()
+        self.pos = 0
+        self.pending = self.pool.submit(self._load, self._choose())
+
+    def peek(self):
+        if self.current is None:
+            self._advance()
+        return tuple(a[:self.b] for a in self.current)
+
+    def next(self):
+        if self.current is None or self.pos + self.b > self.current[0].shape[0]:
+            self._advance()
+        i, self.pos = self.pos, self.pos + self.b
+        return tuple(a[i:i + self.b] for a in self.current)
+
+    def close(self):
+        self.pending.cancel()
+        self.pool.shutdown(wait=True)
+
+
+class _ELBOChunk:
+    """A chunk's share of the full-data ELBO: with ``data_size=N`` the generated ELBO of a chunk of
+    ``n`` rows is ``(N/n) loglik(chunk) + prior + entropy``; ``n/N`` of it, summed over the chunks, is
+    ``loglik(all rows) + prior + entropy`` and its gradient the full-data gradient (same noise)."""
+
+    def __init__(self, t, n_total):
+        self.t, self.n_total = t, float(n_total)
+
+    def key(self):
+        return self.t
+
+    def version(self):
+        return len(self.t._cache)
+
+    def prepare(self, *args):
+        self.t.prepare(*args)
+
+    def __call__(self, lam, eps, *data):
+        w = data[0].shape[0] / self.n_total
+        value, g = self.t(lam, eps, *data)
+        return w * float(value), w * g
+
+    def __getstate__(self):
+        # the ELBO function lives in a module srcdiff generated at run time: pickle it by value
+        import sys
+        import cloudpickle
+        mod = sys.modules.get(getattr(self.t.f, "__module__", None) or "")
+        if mod is not None and mod.__name__.startswith("srcdiff_generated."):
+            cloudpickle.register_pickle_by_value(mod)
+        return dict(self.__dict__)
+
+
+class _DaskELBO:
+    """``(lam, eps, *data) -> (ELBO, gradient)`` over all the rows of Dask arrays, one task per chunk."""
+
+    def __init__(self, grad_fn, lam, K, data):
+        from .. import dask as sdask
+        self.sum = sdask.sum_over_chunks
+        eps = np.zeros((K, grad_fn.q.d))
+        grad_fn._check(lam, data)
+        self.kernel = _ELBOChunk(grad_fn._reparam_fn(eps).t, data[0].shape[0])
+
+    def __call__(self, lam, eps, *data):
+        return self.sum(self.kernel, lam, eps, *data)

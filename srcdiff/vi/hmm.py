@@ -343,7 +343,7 @@ def random_hmm(n_states, n_symbols, seed=0, concentration=1.0):
 
 
 def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=None,
-           jit=True, callback=None):
+           jit=True, callback=None, client=None):
     """Baum-Welch EM for a categorical HMM over sequences of different lengths.
 
     The E-step of every sequence is ``srcdiff.value_and_grad(log_Z)``; expected
@@ -357,23 +357,39 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     init : optional (log_pi, log_A, log_B); otherwise a random model from ``seed``.
     tol : stop when the log-likelihood increases by less than ``tol``.
     callback : optional ``callback(iteration, loglik, natural_params)``.
+    client : optional ``distributed.Client``: each E-step then runs on its workers, one task per
+        batch of sequences (the batches stay on the workers across iterations; the generated
+        E-step travels once), and the statistics are summed here. ``sequences`` may then also be a
+        ``dask.bag`` of sequences (one task per partition). Same result to rounding.
     """
-    sequences = [_i64(s, n_symbols) for s in sequences]
     if init is None:
         params = random_hmm(n_states, n_symbols, seed=seed)
     else:
         params = tuple(_f64(p).copy() for p in init)
+    remote = None
+    if client is not None:
+        _check_shapes(*params)
+        vg = _value_and_grad(log_Z, (0, 1, 2), jit)
+        remote = _RemoteBatches(client, sequences, lambda s: _i64(s, n_symbols))
+        for T in remote.length_classes(n_states, n_symbols):
+            vg.prepare(*params, np.zeros(T, dtype=np.int64))
+        remote.ship(vg)
+    else:
+        sequences = [_i64(s, n_symbols) for s in sequences]
     trace = []
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
-        total = 0.0
-        stats = [np.zeros_like(p) for p in params]
-        for seq in sequences:
-            ll, s = e_step(params, seq, jit=jit)
-            total += ll
-            for acc, si in zip(stats, s):
-                acc += si
+        if remote is not None:
+            total, stats = remote.sum(_e_step_batch, params, n_symbols)
+        else:
+            total = 0.0
+            stats = [np.zeros_like(p) for p in params]
+            for seq in sequences:
+                ll, s = e_step(params, seq, jit=jit)
+                total += ll
+                for acc, si in zip(stats, s):
+                    acc += si
         if not np.isfinite(total):
             raise ValueError("a training sequence has zero probability under the current "
                              "parameters (log-likelihood is -inf)")
@@ -404,7 +420,7 @@ class GaussianHMMResult:
 
 
 def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None,
-                    min_variance=1e-6, jit=True):
+                    min_variance=1e-6, jit=True, client=None):
     """EM for an HMM with scalar Gaussian emissions.
 
     Posterior marginals gamma come from the gradient of :func:`log_Z_obs`
@@ -414,8 +430,17 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
     ``init`` is an optional ``(log_pi, log_A, means, variances)``; by default the
     means start at spread-out quantiles of the data and all variances at the
     data variance.
+
+    ``client``: run each E-step on a ``distributed.Client``'s workers, as in :func:`fit_em`
+    (``sequences`` may then be a ``dask.bag``, which needs ``init``).
     """
-    sequences = [_f64(s).reshape(-1) for s in sequences]
+    remote = None
+    if client is not None and _is_bag(sequences):
+        if init is None:
+            raise ValueError("fit_em_gaussian over a dask.bag needs init=(log_pi, log_A, means, variances): "
+                             "the default init reads all the data")
+    else:
+        sequences = [_f64(s).reshape(-1) for s in sequences]
     if init is None:
         rng = np.random.default_rng(seed)
         allx = np.concatenate(sequences)
@@ -427,24 +452,33 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
         log_A = np.log(A / A.sum(axis=1, keepdims=True))
     else:
         log_pi, log_A, means, variances = (_f64(p).copy() for p in init)
+    if client is not None:
+        vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
+        remote = _RemoteBatches(client, sequences, lambda s: _f64(s).reshape(-1))
+        for T in remote.length_classes(n_states):
+            vg.prepare(log_pi, log_A, np.zeros((T, n_states)))
+        remote.ship(vg)
     trace = []
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
-        total = 0.0
-        c_pi = np.zeros(n_states)
-        c_A = np.zeros((n_states, n_states))
-        w = np.zeros(n_states)
-        wx = np.zeros(n_states)
-        wxx = np.zeros(n_states)
-        for x in sequences:
-            ll, (g0, gA, gamma) = e_step_gaussian(log_pi, log_A, means, variances, x, jit=jit)
-            total += ll
-            c_pi += g0
-            c_A += gA
-            w += gamma.sum(axis=0)
-            wx += gamma.T @ x
-            wxx += gamma.T @ (x * x)
+        if remote is not None:
+            total, (c_pi, c_A, w, wx, wxx) = remote.sum(_e_step_gaussian_batch, (log_pi, log_A, means, variances))
+        else:
+            total = 0.0
+            c_pi = np.zeros(n_states)
+            c_A = np.zeros((n_states, n_states))
+            w = np.zeros(n_states)
+            wx = np.zeros(n_states)
+            wxx = np.zeros(n_states)
+            for x in sequences:
+                ll, (g0, gA, gamma) = e_step_gaussian(log_pi, log_A, means, variances, x, jit=jit)
+                total += ll
+                c_pi += g0
+                c_A += gA
+                w += gamma.sum(axis=0)
+                wx += gamma.T @ x
+                wxx += gamma.T @ (x * x)
         trace.append(total)
         log_pi = _log_normalize_counts(c_pi, log_pi)
         log_A = _log_normalize_counts(c_A, log_A)
@@ -456,6 +490,83 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
             converged = True
             break
     return GaussianHMMResult(log_pi, log_A, means, variances, np.array(trace), converged, it)
+
+
+# ---------------------------------------------------------------------------
+# E-steps on a Dask cluster (fit_em(..., client=...))
+# ---------------------------------------------------------------------------
+
+def _is_bag(x):
+    return type(x).__module__.startswith("dask.bag")
+
+
+def _e_step_batch(vg, params, seqs, n_symbols):
+    """Summed log-likelihood and expected statistics of a batch of sequences (runs on a worker, with
+    the E-step ``vg`` generated on the client)."""
+    total = 0.0
+    stats = [np.zeros_like(p) for p in params]
+    for seq in seqs:
+        value, grads = vg(*params, _i64(seq, n_symbols))
+        total += float(value)
+        for acc, g in zip(stats, grads):
+            acc += _clean(g)
+    return total, stats
+
+
+def _e_step_gaussian_batch(vg, params, xs):
+    """Summed log-likelihood and (start, transition, weight, weighted x, weighted x^2) statistics."""
+    log_pi, log_A, means, variances = params
+    K = log_pi.shape[0]
+    total = 0.0
+    stats = [np.zeros(K), np.zeros((K, K)), np.zeros(K), np.zeros(K), np.zeros(K)]
+    for x in xs:
+        x = _f64(x).reshape(-1)
+        value, (g0, gA, gamma) = vg(log_pi, log_A, gaussian_log_density(means, variances, x))
+        gamma = _clean(gamma)
+        total += float(value)
+        for acc, v in zip(stats, (_clean(g0), _clean(gA), gamma.sum(axis=0), gamma.T @ x, gamma.T @ (x * x))):
+            acc += v
+    return total, stats
+
+
+class _RemoteBatches:
+    """Sequences held on a distributed cluster's workers in batches (a task holds many short sequences;
+    about four batches per worker thread), and the generated E-step scattered to every worker once."""
+
+    def __init__(self, client, sequences, check):
+        self.client = client
+        if _is_bag(sequences):
+            self.lengths = None
+            self.batches = client.compute(sequences.to_delayed())
+        else:
+            seqs = [check(s) for s in sequences]
+            if not seqs:
+                raise ValueError("fit_em needs at least one sequence")
+            self.lengths = {s.shape[0] for s in seqs}
+            threads = max(1, sum(client.nthreads().values()))
+            size = -(-len(seqs) // min(len(seqs), 4 * threads))
+            self.batches = client.scatter([seqs[i:i + size] for i in range(0, len(seqs), size)])
+        self.vg = None
+
+    def length_classes(self, *sizes):
+        """Sequence lengths standing for every way a length can compare with the model's sizes (the
+        generated code is specialised on which axes have equal lengths): 1, each size, and another."""
+        other = next(t for t in range(2, max(sizes) + 3) if t not in sizes)
+        classes = {1: 1, **{k: k for k in sizes}}
+        if self.lengths is None:
+            return sorted(set(classes.values()) | {other})
+        return sorted({classes.get(t, other) for t in self.lengths})
+
+    def ship(self, vg):
+        self.vg = self.client.scatter(vg, broadcast=True, hash=False)
+
+    def sum(self, fn, params, *extra):
+        futures = self.client.map(fn, [self.vg] * len(self.batches), [params] * len(self.batches),
+                                  self.batches, *[[e] * len(self.batches) for e in extra], pure=False)
+        results = self.client.gather(futures)
+        total = sum(r[0] for r in results)
+        stats = [sum(r[1][j] for r in results) for j in range(len(results[0][1]))]
+        return total, stats
 
 
 # ---------------------------------------------------------------------------

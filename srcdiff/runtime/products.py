@@ -1,0 +1,205 @@
+"""Matrix-vector and matrix-matrix products for jitted code (`rt.dot`, and the adjoints of `@`).
+
+Inside Numba, `np.dot` and `@` call the BLAS SciPy bundles. Whether that is fast depends on the
+machine and the wheel: OpenBLAS runs products above a size threshold on all cores, and on a small
+shared machine its threads wait on each other (a 20 000 x 100 matrix-vector product: 8 ms threaded,
+0.4 ms in one loop). So jitted code picks its products by shape:
+
+* anything with a 1-D operand (matrix-vector, vector-matrix, dot) is one of the loops below. They
+  are memory-bound, and one pass at memory bandwidth is what BLAS gets at best. The loop order
+  follows the matrix's memory: rows contiguous -> a dot product per row; columns contiguous (the
+  transposed view `x.T` of a C array) -> a row-wise accumulation (`out += x[i, :] * g[i]`, i.e. an
+  axpy per row of `x`), never a strided walk down the columns;
+* matrix-matrix products of floats of one dtype go to BLAS in pieces small enough that OpenBLAS
+  keeps each on the calling thread (m*k*n <= 2**18, `_BLAS_SERIAL`; larger products are split into
+  blocks of rows of that size). Where a single row is already above it (k*n > 2**18), or the
+  product is tiny, or the operands are integers, it is the loop `out[i, :] += a[i, k] * b[k, :]`.
+
+The loops let LLVM reassociate sums ("reassoc" fast-math only: NaN and inf propagate as in NumPy),
+so they vectorise; results agree with NumPy to rounding.
+"""
+import numpy as np
+from numba import njit, types
+from numba.extending import overload, register_jitable
+from numba.np.numpy_support import as_dtype
+
+from ._typing import nb_result_type
+
+_FAST = {"reassoc", "contract", "nsz"}
+_BLAS_SERIAL = 1 << 18     # OpenBLAS's own threshold (m*k*n) below which a gemm stays on one thread
+_TINY = 1 << 12            # below this many multiply-adds a loop beats the BLAS call
+
+
+@njit(fastmath=_FAST, cache=True)
+def _matvec_rows(a, x, out):
+    """out[i] = a[i, :] . x, for a whose rows are contiguous (or neither axis is)."""
+    n, d = a.shape
+    for i in range(n):
+        s = out[i]
+        for j in range(d):
+            s += a[i, j] * x[j]
+        out[i] = s
+
+
+@njit(fastmath=_FAST, cache=True)
+def _matvec_cols(a, x, out):
+    """out += a[:, j] * x[j] over j, for a whose columns are contiguous (x.T of a C-ordered x)."""
+    n, d = a.shape
+    for j in range(d):
+        xj = x[j]
+        for i in range(n):
+            out[i] += a[i, j] * xj
+
+
+@njit(cache=True)
+def _columns_contiguous(a):
+    """a's first axis has unit stride and its second does not (F order, e.g. a transposed C array)."""
+    return a.shape[0] > 1 and a.shape[1] > 1 and a.strides[0] == a.itemsize and a.strides[1] != a.itemsize
+
+
+@njit(fastmath=_FAST, cache=True)
+def _vdot(x, y, zero):
+    s = zero
+    for i in range(x.shape[0]):
+        s += x[i] * y[i]
+    return s
+
+
+@njit(fastmath=_FAST, cache=True)
+def _matmat_loop(a, b, out):
+    """out += a @ b: rows of b are added into rows of out (unit stride when b's rows are contiguous);
+    when b's columns are contiguous instead (b = y.T), each entry is a dot product along them."""
+    m, k = a.shape
+    n = b.shape[1]
+    if _columns_contiguous(b) and not _columns_contiguous(a):
+        for i in range(m):
+            for j in range(n):
+                s = out[i, j]
+                for p in range(k):
+                    s += a[i, p] * b[p, j]
+                out[i, j] = s
+        return
+    for i in range(m):
+        for p in range(k):
+            aip = a[i, p]
+            for j in range(n):
+                out[i, j] += aip * b[p, j]
+
+
+@njit(cache=True)
+def _matmat_blas(a, b, out):
+    """out = a @ b through BLAS, in blocks of rows whose products stay on the calling thread."""
+    m, k = a.shape
+    n = b.shape[1]
+    rows = max(1, _BLAS_SERIAL // max(k * n, 1))
+    if rows >= m:
+        np.dot(a, b, out)
+        return
+    for r0 in range(0, m, rows):
+        r1 = min(m, r0 + rows)
+        np.dot(np.ascontiguousarray(a[r0:r1]), b, out[r0:r1])
+
+
+def matvec(a, x):
+    """a @ x for 2-D a and 1-D x (in Python, NumPy's)."""
+    return np.dot(a, x)
+
+
+def matmat(a, b):
+    """a @ b for 2-D a and b (in Python, NumPy's)."""
+    return np.dot(a, b)
+
+
+@overload(matvec)
+def _matvec_nb(a, x):
+    T = np.dtype(nb_result_type(a, x))
+
+    def impl(a, x):
+        if a.shape[1] != x.shape[0]:
+            raise ValueError("matmul: shapes of the operands do not match (a.shape[1] != x.shape[0])")
+        out = np.zeros(a.shape[0], T)
+        if _columns_contiguous(a):
+            _matvec_cols(a, x, out)
+        else:
+            _matvec_rows(a, x, out)
+        return out
+    return impl
+
+
+@register_jitable
+def _as_is(x, T):
+    return x
+
+
+@register_jitable
+def _contiguous(x, T):
+    return np.ascontiguousarray(x)
+
+
+@register_jitable
+def _astype(x, T):
+    return x.astype(T)
+
+
+def _blas_operand(t, T):
+    """Jitted (x, T) -> x as BLAS takes it: dtype T, C or F order (copies only when it must)."""
+    if as_dtype(t.dtype) != T:
+        return _astype
+    return _as_is if t.layout in ("C", "F") else _contiguous
+
+
+@overload(matmat)
+def _matmat_nb(a, b):
+    T = np.dtype(nb_result_type(a, b))
+    blas = T in (np.dtype(np.float64), np.dtype(np.float32))
+    if not blas:
+        def loop_only(a, b):
+            if a.shape[1] != b.shape[0]:
+                raise ValueError("matmul: shapes of the operands do not match (a.shape[1] != b.shape[0])")
+            out = np.zeros((a.shape[0], b.shape[1]), T)
+            _matmat_loop(a, b, out)
+            return out
+        return loop_only
+    ta, tb = _blas_operand(a, T), _blas_operand(b, T)
+    S = T.type
+
+    def impl(a, b):
+        m, k = a.shape
+        n = b.shape[1]
+        if k != b.shape[0]:
+            raise ValueError("matmul: shapes of the operands do not match (a.shape[1] != b.shape[0])")
+        size = m * k * n
+        if size <= _TINY or k * n > _BLAS_SERIAL:
+            out = np.zeros((m, n), T)
+            _matmat_loop(a, b, out)
+            return out
+        out = np.empty((m, n), T)
+        _matmat_blas(ta(a, S), tb(b, S), out)
+        return out
+    return impl
+
+
+def product(a, b):
+    """np.dot(a, b) for scalars and 1-D/2-D arrays (under Numba, the kernels above)."""
+    return np.dot(a, b)
+
+
+@overload(product)
+def _product_nb(a, b):
+    if not (isinstance(a, types.Array) and isinstance(b, types.Array)) or a.ndim == 0 or b.ndim == 0:
+        return lambda a, b: a * b
+    T = np.dtype(nb_result_type(a, b))
+    zero = T.type(0)
+    if a.ndim == 1 and b.ndim == 1:
+        def vv(a, b):
+            if a.shape[0] != b.shape[0]:
+                raise ValueError("dot: shapes of the operands do not match")
+            return _vdot(a, b, zero)
+        return vv
+    if a.ndim == 2 and b.ndim == 1:
+        return lambda a, b: matvec(a, b)
+    if a.ndim == 1 and b.ndim == 2:
+        return lambda a, b: matvec(b.T, a)
+    if a.ndim == 2 and b.ndim == 2:
+        return lambda a, b: matmat(a, b)
+    return None

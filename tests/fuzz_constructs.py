@@ -1,0 +1,395 @@
+"""README.md's "What it handles" -> **Python** bullet as a list of construct phrases, each mapped to an
+AST detector over generated programs (tests/test_fuzz.py test_readme_constructs_are_generated).
+
+`readme_phrases()` parses the bullet: phrases separated by `;` and `,` (outside brackets and call
+parentheses), and the items of parenthesised notes, each keyed "<first phrase of its group> :: <item>"
+when it is not the first of its group (so "arrays" after "for over range" is not "arrays" after
+"arguments that are floats").  Every phrase must be in DETECTORS or, when it explains rather than
+names a construct, in NOT_CONSTRUCTS: a new README phrase without a detector fails the test.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def python_bullet(text: str) -> str:
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("- **Python**"))
+    out = [lines[start][len("- **Python**:"):]]
+    for l in lines[start + 1:]:
+        if l.startswith("- ") or not l.strip():
+            break
+        out.append(l)
+    return " ".join(l.strip() for l in out)
+
+
+def _split(s: str, seps: str):
+    """Split on the characters in `seps` outside brackets and call parentheses."""
+    parts, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch in seps and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def _norm(p: str) -> str:
+    p = re.sub(r"\s+", " ", p).strip().strip(".").strip().lower()
+    return p
+
+
+def readme_phrases(text: str | None = None) -> list:
+    if text is None:
+        with open(README) as fh:
+            text = fh.read()
+    body = python_bullet(text).replace("**", "").replace("`", "")
+    # pull out notes: parentheses preceded by a space (call parentheses follow a name: sum(...))
+    notes = []
+    main, depth, note, i = "", 0, "", 0
+    for k, ch in enumerate(body):
+        if depth == 0 and ch == "(" and (k == 0 or body[k - 1] == " "):
+            depth, note = 1, ""
+            main += "\x00"       # where the note was: it annotates the phrase it follows
+            continue
+        if depth:
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    notes.append(note)
+                    continue
+            note += ch
+        else:
+            main += ch
+    phrases = []
+    note_iter = iter(notes)
+    for group in _split(main, ";"):
+        head = None
+        for item in _split(group, ","):
+            for piece_i, piece in enumerate(item.split("\x00")):
+                if piece_i > 0:    # a note followed the previous piece
+                    anchor = _norm(item.split("\x00")[piece_i - 1]) or head
+                    for sub in _split(next(note_iter), ";,:"):
+                        if _norm(sub):
+                            phrases.append(f"{anchor} :: {_norm(sub)}")
+                p = _norm(piece)
+                if not p:
+                    continue
+                if head is None:
+                    head = p
+                    phrases.append(p)
+                else:
+                    phrases.append(f"{head} :: {p}")
+    return phrases
+
+
+# ---- detectors over a parsed program ---------------------------------------------------------------
+def _walk(tree, *types):
+    return [n for n in ast.walk(tree) if isinstance(n, types)]
+
+
+def _call_name(node):
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        return f"{f.value.id}.{f.attr}"
+    return None
+
+
+def _calls(tree, name):
+    return [c for c in _walk(tree, ast.Call) if _call_name(c) == name]
+
+
+def _inside(tree, outer_types, inner_types):
+    return any(n is not o and isinstance(n, inner_types) for o in _walk(tree, *outer_types) for n in ast.walk(o))
+
+
+def _loops_inside(tree, inner_types):
+    """inner_types found inside a loop body (not inside a nested function)."""
+    def visit(node, in_loop):
+        for ch in ast.iter_child_nodes(node):
+            if isinstance(ch, (ast.FunctionDef, ast.Lambda)):
+                if visit(ch, False):
+                    return True
+                continue
+            if in_loop and isinstance(ch, inner_types):
+                return True
+            if visit(ch, in_loop or isinstance(ch, (ast.For, ast.While))):
+                return True
+        return False
+    return visit(tree, False)
+
+
+def _for_iter(tree, pred):
+    return any(pred(n.iter) for n in _walk(tree, ast.For))
+
+
+def _is_call(node, name):
+    return isinstance(node, ast.Call) and _call_name(node) == name
+
+
+def _sums(tree, comp=(ast.GeneratorExp, ast.ListComp)):
+    return [c.args[0] for c in _calls(tree, "sum") if c.args and isinstance(c.args[0], comp)]
+
+
+def _sub_writes(tree):
+    out = []
+    for n in _walk(tree, ast.Assign, ast.AugAssign):
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+        out += [(n, t) for t in targets if isinstance(t, ast.Subscript)]
+    return out
+
+
+def _has_slice(sl):
+    return any(isinstance(n, ast.Slice) for n in ast.walk(sl))
+
+
+def _early_return(tree):
+    for fn in _walk(tree, ast.FunctionDef):
+        for n in ast.walk(fn):
+            if isinstance(n, (ast.If, ast.For, ast.While)) and any(isinstance(m, ast.Return) for m in ast.walk(n)):
+                return True
+    return False
+
+
+def _entry(tree):
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "f")
+
+
+def _module_funcs(tree):
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def _straight_line(tree):
+    return any(not _walk(fn, ast.If, ast.For, ast.While, ast.IfExp) and
+               any(_call_name(c) and _call_name(c).startswith("np.") for c in _walk(fn, ast.Call))
+               for fn in _walk(tree, ast.FunctionDef)) and \
+        any((_call_name(c) or "").startswith("math.") for c in _walk(tree, ast.Call))
+
+
+def _swap(tree):
+    for n in _walk(tree, ast.Assign):
+        t, v = n.targets[0], n.value
+        if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) and \
+                all(isinstance(e, ast.Name) for e in t.elts + v.elts) and \
+                [e.id for e in t.elts] == [e.id for e in reversed(v.elts)]:
+            return True
+    return False
+
+
+def _factory(tree):
+    for fn in _module_funcs(tree).values():
+        rets = [r for r in fn.body if isinstance(r, ast.Return)]
+        inner = {n.name for n in fn.body if isinstance(n, ast.FunctionDef)}
+        if any(isinstance(r.value, ast.Lambda) or (isinstance(r.value, ast.Name) and r.value.id in inner)
+               for r in rets):
+            return True
+    return False
+
+
+def _closure(tree):
+    """A nested def or lambda reading a name bound in its enclosing function."""
+    for outer in _walk(tree, ast.FunctionDef):
+        bound = {a.arg for a in outer.args.args} | {n.id for n in _walk(outer, ast.Name)
+                                                    if isinstance(n.ctx, ast.Store)}
+        for inner in ast.walk(outer):
+            if inner is outer or not isinstance(inner, (ast.FunctionDef, ast.Lambda)):
+                continue
+            own = {a.arg for a in inner.args.args}
+            if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in bound - own
+                   for n in ast.walk(inner)):
+                return True
+    return False
+
+
+def _loop_closure(tree):
+    """A nested def / lambda inside a loop body that reads the loop variable."""
+    for loop in _walk(tree, ast.For):
+        targets = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+        for inner in ast.walk(loop):
+            if isinstance(inner, (ast.FunctionDef, ast.Lambda)) and \
+                    any(isinstance(n, ast.Name) and n.id in targets for n in ast.walk(inner)):
+                return True
+    return False
+
+
+def _recursion(tree):
+    return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
+
+
+def _carried(tree):
+    """`if i > 0: ... prev ...` then `prev = ...` in a loop body: bound in the body, read next iteration."""
+    for loop in _walk(tree, ast.For):
+        seen_read = set()
+        for st in loop.body:
+            if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in seen_read:
+                return True
+            seen_read |= {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                          and n.id.startswith("prev")}
+    return False
+
+
+def _nested_list_array(tree):
+    return any(c.args and isinstance(c.args[0], ast.List) and c.args[0].elts and
+               isinstance(c.args[0].elts[0], ast.List) for c in _calls(tree, "np.array"))
+
+
+def _fancy(tree):
+    return any(isinstance(s.slice, ast.List) or (isinstance(s.slice, ast.Tuple) and
+                                                 any(isinstance(e, ast.List) for e in s.slice.elts))
+               for s in _walk(tree, ast.Subscript))
+
+
+def _mask(tree):
+    return any(isinstance(s.slice, ast.Compare) for s in _walk(tree, ast.Subscript))
+
+
+def _step_slice(tree):
+    return any(isinstance(n, ast.Slice) and n.step is not None for n in ast.walk(tree))
+
+
+def _computed_index_write(tree):
+    return any(isinstance(t.slice, ast.BinOp) or (isinstance(t.slice, ast.Tuple) and
+                                                  any(isinstance(e, ast.BinOp) for e in t.slice.elts))
+               for _, t in _sub_writes(tree))
+
+
+def _sum_of_arrays(tree):
+    # fuzzgen's 'sumarr': sum(<array expr> * (j * 0.5) for j in range(2))
+    for g in _sums(tree, ast.GeneratorExp):
+        e = g.elt
+        if isinstance(e, ast.BinOp) and isinstance(e.right, ast.BinOp) and isinstance(e.right.right, ast.Constant) \
+                and e.right.right.value == 0.5 and isinstance(e.right.left, ast.Name) and \
+                e.right.left.id == g.generators[0].target.id:
+            return True
+    return False
+
+
+def _ints_bools(tree):
+    f = _entry(tree)
+    params = {a.arg for a in f.args.args}
+    reads = {n.id for n in _walk(f, ast.Name) if isinstance(n.ctx, ast.Load)}
+    return {"n", "flag"} <= params and {"n", "flag"} <= reads
+
+
+FOR = "for over range"
+SUM = "sum(...) over generator expressions and list comprehensions"
+WRITES = "in-place array writes"
+ARGS = "arguments that are floats"
+DETECTORS = {
+    "straight-line numpy/math code": _straight_line,
+    "if/elif/else": lambda t: any(n.orelse and isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If))
+    and any(n.orelse and not isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If)),
+    FOR: lambda t: _for_iter(t, lambda it: _is_call(it, "range")),
+    f"{FOR} :: arrays": lambda t: _for_iter(t, lambda it: isinstance(it, (ast.Name, ast.Subscript))),
+    f"{FOR} :: zip": lambda t: _for_iter(t, lambda it: _is_call(it, "zip")),
+    f"{FOR} :: enumerate": lambda t: _for_iter(t, lambda it: _is_call(it, "enumerate")),
+    f"{FOR} :: reversed(range(...))": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range")),
+    "while with data-dependent trip counts": lambda t: any(
+        any(isinstance(n, ast.Compare) and isinstance(n.comparators[-1], ast.Constant) and
+            isinstance(n.comparators[-1].value, float) for n in ast.walk(w.test)) for w in _walk(t, ast.While)),
+    "break :: continue": lambda t: bool(_walk(t, ast.Continue)),
+    "break": lambda t: bool(_walk(t, ast.Break)),
+    "break :: early return": _early_return,
+    "early return :: also inside loops": lambda t: _loops_inside(t, ast.Return),
+    "nested loops and branches": lambda t: _inside(t, (ast.For, ast.While), (ast.For, ast.While))
+    and _inside(t, (ast.If,), (ast.If,)),
+    "augmented assignment": lambda t: any(isinstance(n.target, ast.Name) for n in _walk(t, ast.AugAssign)),
+    "augmented assignment :: tuple unpacking and swaps": lambda t: _swap(t) and any(
+        isinstance(n.targets[0], ast.Tuple) and not _swap(ast.Module(body=[n], type_ignores=[]))
+        for n in _walk(t, ast.Assign)),
+    "augmented assignment :: chained comparisons": lambda t: any(len(c.ops) >= 2 for c in _walk(t, ast.Compare)),
+    "augmented assignment :: conditional expressions": lambda t: bool(_walk(t, ast.IfExp)),
+    "augmented assignment :: and/or": lambda t: {type(b.op) for b in _walk(t, ast.BoolOp)} >= {ast.And, ast.Or},
+    SUM: lambda t: bool(_sums(t, ast.GeneratorExp)) and bool(_sums(t, ast.ListComp)),
+    f"{SUM} :: filters": lambda t: any(any(g.ifs for g in c.generators) for c in _sums(t)),
+    f"{SUM} :: several for clauses": lambda t: any(len(c.generators) >= 2 for c in _sums(t)),
+    f"{SUM} :: nesting": lambda t: any(_sums(c.elt) for c in _sums(t)),
+    f"{SUM} :: sums of arrays this way need jit=false": _sum_of_arrays,
+    WRITES: lambda t: bool(_sub_writes(t)),
+    f"{WRITES} :: x[i] = v": lambda t: any(isinstance(n, ast.Assign) and not isinstance(s.slice, (ast.Tuple, ast.Slice))
+                                          for n, s in _sub_writes(t)),
+    f"{WRITES} :: x[i, j] += v": lambda t: any(isinstance(n, ast.AugAssign) and isinstance(s.slice, ast.Tuple)
+                                              and not _has_slice(s.slice) for n, s in _sub_writes(t)),
+    f"{WRITES} :: slices": lambda t: any(_has_slice(s.slice) for _, s in _sub_writes(t)),
+    f"{WRITES} :: inside loops": lambda t: _loops_inside(t, (ast.Assign, ast.AugAssign)) and any(
+        _loops_inside(ast.Module(body=[loop], type_ignores=[]), ast.Assign) and _sub_writes(loop)
+        for loop in _walk(t, ast.For, ast.While)),
+    "calls to your own functions": lambda t: any(_calls(_entry(t), name) or any(
+        _calls(_entry(t), name) for _ in [0]) for name in _module_funcs(t) if name.startswith("helper")),
+    "calls to your own functions :: closures": _closure,
+    "calls to your own functions :: nested defs": lambda t: any(
+        isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),
+    "calls to your own functions :: lambdas and functions returned by factories":
+        lambda t: bool(_walk(t, ast.Lambda)) and _factory(t),
+    ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
+    f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},
+    f"{ARGS} :: or tuples/lists of them": lambda t: "xa" in {a.arg for a in _entry(t).args.args} or any(
+        c.args and isinstance(c.args[0], (ast.Tuple, ast.List)) for c in _walk(t, ast.Call)
+        if (_call_name(c) or "").startswith("helper")),
+    "integers and booleans flow through without adjoints": _ints_bools,
+    "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
+}
+
+# phrases that explain a construct rather than name one
+NOT_CONSTRUCTS = {
+    f"{SUM} :: each becomes an accumulating loop in the generated code",
+    f"{SUM} :: as numba types the 0.0 start as a float",
+    f"{WRITES} :: with overwritten values restored in the backward sweep",
+    "calls to your own functions :: inlined into the gradient",
+    "calls to your own functions :: comments naming them",
+    "or tuples/lists of them :: gradients come back in the same structure",
+}
+
+# constructs the fuzz brief asks for beyond the README's words
+EXTRA = {
+    "value first bound in a loop body, read in a later iteration": _carried,
+    "np.array of a nested list": _nested_list_array,
+    "np.array of a list of scalars": lambda t: any(c.args and isinstance(c.args[0], ast.List)
+                                                   for c in _calls(t, "np.array")),
+    "astype": lambda t: any(isinstance(c.func, ast.Attribute) and c.func.attr == "astype"
+                            for c in _walk(t, ast.Call)),
+    "fancy indexing": _fancy,
+    "boolean-mask indexing": _mask,
+    "slices with steps": _step_slice,
+    "in-place write at a computed index": _computed_index_write,
+    "closure over a loop variable": _loop_closure,
+    "bounded recursion": _recursion,
+    "helper with a loop inside": lambda t: any(_walk(fn, ast.For, ast.While) for name, fn in _module_funcs(t).items()
+                                               if name.startswith("helper")),
+    "matrix argument": lambda t: "M" in {a.arg for a in _entry(t).args.args},
+    "tuple argument to the entry": lambda t: "xa" in {a.arg for a in _entry(t).args.args},
+    "list argument to a helper": lambda t: any(c.args and isinstance(c.args[0], ast.List)
+                                               for c in _walk(t, ast.Call) if (_call_name(c) or "").startswith("helper")),
+    "while with continue": lambda t: any(_walk(w, ast.Continue) for w in _walk(t, ast.While)),
+    "early return inside a while": lambda t: any(_walk(w, ast.Return) for w in _walk(t, ast.While)),
+    "math module": lambda t: any((_call_name(c) or "").startswith("math.") for c in _walk(t, ast.Call)),
+}
+
+
+def detect(source: str) -> set:
+    """Names (DETECTORS keys and EXTRA keys) of the constructs that occur in a program."""
+    tree = ast.parse(source)
+    found = set()
+    for table in (DETECTORS, EXTRA):
+        for name, det in table.items():
+            try:
+                if det(tree):
+                    found.add(name)
+            except (StopIteration, IndexError, AttributeError):
+                pass
+    return found

@@ -1,0 +1,198 @@
+"""Long-mode fuzz driver (tests/test_fuzz.py test_fuzz_long): programs run in a child process
+that the parent kills when one runs past its time limit (a hang in Numba-compiled code cannot be
+interrupted from inside the process), so hangs are counted like any other failure.
+
+Outcomes, counted separately: ok (every oracle agreed), skip (f not finite or no smooth point for
+finite differences, the other oracles passed), declined (a SrcdiffError: srcdiff refused clearly),
+wrong (an oracle disagreed: tests/fuzzgen.check_program), hang (past the time limit), crash (any
+other exception: an internal error, Numba typing failure, ...), badprog (the generated program
+failed in plain Python: a generator bug).
+
+    python tests/fuzz_runner.py --seeds 0 2000 [--jit-every 10] [--nested] [--timeout 60] [--out DIR]
+
+runs the same loop as long mode from the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUTCOMES = ("ok", "skip", "declined", "wrong", "hang", "crash", "badprog")
+
+
+def classify(exc) -> str:
+    import fuzzgen
+    import srcdiff
+    if isinstance(exc, fuzzgen.Hang):
+        return "hang"
+    if isinstance(exc, fuzzgen.BadProgram):
+        return "badprog"
+    if isinstance(exc, (fuzzgen.Wrong, AssertionError)):
+        return "wrong"
+    if isinstance(exc, srcdiff.SrcdiffError):
+        return "declined"
+    return "crash"
+
+
+def _excluded():
+    """SRCDIFF_FUZZ_EXCLUDE=feat,feat: leave features out (to look past a known bug)."""
+    return set(filter(None, os.environ.get("SRCDIFF_FUZZ_EXCLUDE", "").split(",")))
+
+
+def program_for(seed: int, nested: bool = False, features=None, **size):
+    import fuzzgen
+    if nested:   # a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)
+        features = [f for f in (features or fuzzgen.ALL_FEATURES) if f != "tupleargs"]
+    prog = fuzzgen.seeded_program(seed, features, **size)
+    return fuzzgen.penalty_program(prog) if nested else prog
+
+
+def run_one(prog, name: str, workdir: str, jit: bool, seed: int, nested=False, timeout=None):
+    """(outcome, message) of fuzzgen.check_program on one program, in this process."""
+    import fuzzgen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            mod = prog.load(workdir, name)
+            fuzzgen.check_program(mod, prog, jit, seed, entry="h" if nested else "f", timeout=timeout)
+            return "ok", ""
+        except fuzzgen.Skip:
+            return "skip", ""
+        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return classify(exc), f"{type(exc).__name__}: {exc}"
+
+
+def _worker(args):
+    sys.path.insert(0, HERE)
+    import fuzzgen
+    features = [f for f in fuzzgen.ALL_FEATURES if f not in _excluded()]
+    for seed in range(args.seed0, args.seed1):
+        prog = program_for(seed, args.nested, features)
+        jits = (False, True) if args.jit_every and seed % args.jit_every == 0 else (False,)
+        for jit in jits:
+            if jit:
+                jprog = program_for(seed, args.nested, [f for f in features if f not in fuzzgen.PYTHON_ONLY],
+                                    max_depth=2, max_stmts=3)
+            p = jprog if jit else prog
+            print(json.dumps({"start": seed, "jit": jit}), flush=True)
+            outcome, msg = run_one(p, f"long_{seed}_{'jit' if jit else 'py'}", args.workdir, jit, seed,
+                                   args.nested, timeout=args.timeout)
+            print(json.dumps({"seed": seed, "jit": jit, "outcome": outcome, "msg": msg[:2000]}), flush=True)
+
+
+def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,
+             log=print):
+    """Run seeds seed0 .. seed0+count-1 in child processes; returns (stats, failures, out dir).
+    A child that stays silent past `timeout` (x3 for a Numba compile) is killed: that program is a hang."""
+    out = out or tempfile.mkdtemp(prefix="srcdiff_fuzz_fail_")
+    os.makedirs(out, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="srcdiff_fuzz_long_")
+    stats = {k: 0 for k in OUTCOMES}
+    failures = []
+    t0 = time.time()
+    seed, end = seed0, seed0 + count
+    done = 0
+    while seed < end and time.time() - t0 < budget:
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seeds", str(seed), str(end),
+               "--jit-every", str(jit_every), "--timeout", str(timeout), "--workdir", workdir] + \
+              (["--nested"] if nested else [])
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                                     [os.path.dirname(HERE), HERE, os.environ.get("PYTHONPATH", "")])))
+        current = None
+        last = time.time()
+        while True:
+            if time.time() - t0 > budget:
+                child.kill()
+                child.wait()
+                seed = end
+                break
+            # wall-clock backstop (the child limits itself in CPU time): a hang inside Numba code
+            limit = timeout * (6 if current and current["jit"] else 2) + 60
+            ready, _, _ = select.select([child.stdout], [], [], 5.0)
+            if not ready:
+                if current and time.time() - last > limit:
+                    child.kill()
+                    child.wait()
+                    res = {"seed": current["start"], "jit": current["jit"], "outcome": "hang",
+                           "msg": f"no answer in {limit:.0f}s (child killed)"}
+                    _record(res, stats, failures, out, nested, log)
+                    done += 1
+                    seed = current["start"] + 1
+                    break
+                continue
+            line = child.stdout.readline()
+            if not line:                # the child died (a crash of the interpreter itself)
+                child.wait()
+                if current:
+                    res = {"seed": current["start"], "jit": current["jit"], "outcome": "crash",
+                           "msg": f"worker process died (exit {child.returncode})"}
+                    _record(res, stats, failures, out, nested, log)
+                    seed = current["start"] + 1
+                else:
+                    seed = end
+                break
+            last = time.time()
+            msg = json.loads(line)
+            if "start" in msg:
+                current = msg
+                continue
+            current = None
+            _record(msg, stats, failures, out, nested, log)
+            if not msg["jit"]:
+                done += 1
+                if done % 100 == 0:
+                    log(f"fuzz long: {done} programs in {time.time() - t0:.0f}s: {stats}")
+            seed = msg["seed"] + 1 if (not jit_every or msg["seed"] % jit_every or msg["jit"]) else msg["seed"]
+    return stats, failures, out, done, time.time() - t0
+
+
+def _record(res, stats, failures, out, nested, log):
+    import fuzzgen
+    stats[res["outcome"]] += 1
+    if res["outcome"] in ("ok", "skip"):
+        return
+    seed, jit = res["seed"], res["jit"]
+    first = " | ".join(res["msg"].strip().splitlines()[:3])[:300]
+    failures.append(f"seed {seed} {'jit' if jit else 'py'} [{res['outcome']}] {first}")
+    log("  " + failures[-1])
+    features = [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
+    prog = program_for(seed, nested, features, **(dict(max_depth=2, max_stmts=3) if jit else {}))
+    with open(os.path.join(out, f"{res['outcome']}_{seed}_{'jit' if jit else 'py'}.py"), "w") as fh:
+        fh.write(prog.header_comment() + f"# {res['outcome']}: {first}\n" + prog.source)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--seeds", nargs=2, type=int, default=(0, 1000))
+    ap.add_argument("--jit-every", type=int, default=10)
+    ap.add_argument("--nested", action="store_true")
+    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--seconds", type=float, default=float("inf"))
+    ap.add_argument("--workdir")
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, HERE)
+    if args.worker:
+        args.seed0, args.seed1 = args.seeds
+        os.environ.setdefault("SRCDIFF_CACHE_DIR", os.path.join(args.workdir, "cache"))
+        _worker(args)
+        return
+    stats, failures, out, done, secs = run_long(args.seeds[0], args.seeds[1] - args.seeds[0], args.seconds,
+                                                args.jit_every, args.nested, args.out, args.timeout)
+    print(f"\nfuzz long: {done} programs in {secs:.0f}s: {stats}; failing programs in {out}")
+
+
+if __name__ == "__main__":
+    main()

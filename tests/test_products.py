@@ -1,0 +1,154 @@
+"""The matrix products of jitted code (srcdiff/runtime/products.py, reached through rt.dot) against
+NumPy, for every path they take: matrix-vector by rows or by columns, vector-matrix, dot products,
+matrix-matrix as a loop (tiny, integer, or rows too long for one BLAS call) or as BLAS in blocks of
+rows; float64, float32 and mixed operands; C order, transposed views, non-contiguous slices and
+empty axes. Then the generated code: `@` / np.dot / np.matmul become rt.dot in jitted source only,
+and gradients through them agree with finite differences in both backends."""
+import numba
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import check_grad
+from srcdiff import runtime as rt
+from srcdiff.runtime import products
+
+RNG = np.random.default_rng(7)
+
+
+@numba.njit
+def nb_dot(a, b):
+    return rt.dot(a, b)
+
+
+@numba.njit
+def nb_grads(g, x, y):
+    return rt.matmul_grad_x(g, x, y), rt.matmul_grad_y(g, x, y)
+
+
+def operand(shape, dtype, layout):
+    """An array of `shape` and `dtype` laid out as asked: C, F (a transposed C array), or a strided
+    slice of a larger array (neither axis contiguous)."""
+    if layout == "C":
+        return RNG.normal(size=shape).astype(dtype)
+    if layout == "T":
+        return RNG.normal(size=shape[::-1]).astype(dtype).T
+    big = RNG.normal(size=tuple(2 * s + 1 for s in shape)).astype(dtype)
+    return big[tuple(slice(1, None, 2) for _ in shape)]
+
+
+def check(a, b):
+    got = nb_dot(a, b)
+    want = np.dot(a.astype(np.float64), b.astype(np.float64))
+    tol = 1e-4 if np.float32 in (a.dtype.type, b.dtype.type) else 1e-11
+    assert np.shape(got) == np.shape(want)
+    if isinstance(want, np.ndarray):   # NumPy's dtype, with integers computed as floats
+        assert got.dtype == np.result_type(*(t if t.kind == "f" else np.float64 for t in (a.dtype, b.dtype)))
+    scale = max(1.0, float(np.max(np.abs(want)))) if np.size(want) else 1.0
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+MV_LAYOUTS = ["C", "T", "S"]
+DTYPES = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)]
+
+
+@pytest.mark.parametrize("layout", MV_LAYOUTS)
+@pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
+def test_matvec_and_vecmat_all_layouts(layout, dtypes):
+    for shape in [(37, 11), (1, 5), (5, 1), (300, 64)]:
+        a = operand(shape, dtypes[0], layout)
+        check(a, operand((shape[1],), dtypes[1], "C"))          # a @ x: rows or columns of a
+        check(operand((shape[0],), dtypes[1], "S"), a)          # g @ a = a.T @ g: the adjoint product
+    check(operand((9,), dtypes[0], layout if layout != "T" else "C"), operand((9,), dtypes[1], "S"))  # dot
+
+
+@pytest.mark.parametrize("la", MV_LAYOUTS)
+@pytest.mark.parametrize("lb", MV_LAYOUTS)
+def test_matmat_paths_and_layouts(la, lb):
+    for m, k, n in [(3, 4, 5),          # tiny: loop
+                    (20, 30, 40),       # BLAS in one call
+                    (700, 20, 20),      # BLAS in blocks of rows (m*k*n > 2**18)
+                    (2, 600, 500)]:     # one row already above 2**18: loop
+        check(operand((m, k), np.float64, la), operand((k, n), np.float64, lb))
+
+
+@pytest.mark.parametrize("dtypes", DTYPES[1:] + [(np.int64, np.int64)], ids=["f32", "mixed", "int"])
+def test_matmat_dtypes(dtypes):
+    for m, k, n in [(3, 4, 5), (20, 30, 40), (700, 20, 20)]:
+        a = operand((m, k), dtypes[0], "T")
+        b = operand((k, n), dtypes[1], "C")
+        if dtypes[0] is np.int64:
+            a, b = (RNG.integers(-5, 5, size=(m, k)), RNG.integers(-5, 5, size=(k, n)))
+        check(a, b)
+
+
+def test_empty_axes():
+    for a, b in [(np.zeros((0, 3)), np.ones(3)), (np.zeros((4, 0)), np.zeros(0)), (np.ones(0), np.zeros((0, 5))),
+                 (np.zeros((2, 0)), np.zeros((0, 3))), (np.zeros((0, 4)), np.ones((4, 2))), (np.zeros(0), np.zeros(0))]:
+        got = nb_dot(a, b)
+        np.testing.assert_array_equal(got, np.dot(a, b))
+        assert np.shape(got) == np.shape(np.dot(a, b))
+
+
+def test_nan_and_inf_propagate():
+    a = np.ones((4, 3))
+    a[1, 2] = np.nan
+    a[3, 0] = np.inf
+    got, want = nb_dot(a, np.ones(3)), a @ np.ones(3)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+def test_mismatched_shapes_raise():
+    with pytest.raises(ValueError):
+        nb_dot(np.ones((3, 4)), np.ones(5))
+    with pytest.raises(ValueError):
+        nb_dot(np.ones((3, 4)), np.ones((5, 2)))
+
+
+@pytest.mark.parametrize("shapes", [((50, 7), (7,)), ((7,), (7, 50)), ((6, 7), (7, 8)), ((600, 30), (30, 20))],
+                         ids=["matvec", "vecmat", "matmat", "matmat-blocks"])
+def test_product_adjoints_match_numpy(shapes):
+    x, y = RNG.normal(size=shapes[0]), RNG.normal(size=shapes[1])
+    g = RNG.normal(size=np.shape(x @ y))
+    gx, gy = nb_grads(g, x, y)
+    np.testing.assert_allclose(gx, rt.matmul_grad_x(g, x, y), rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(gy, rt.matmul_grad_y(g, x, y), rtol=1e-11, atol=1e-11)
+
+
+def logistic(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + 0.01 * np.sum(w ** 2)
+
+
+def products_three_ways(w, m, x):
+    h = np.tanh(np.dot(x, m))
+    return np.sum(np.matmul(h, w) ** 2) + np.sum(x.T @ h)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_matvec_gradient_routes_products_in_jitted_code_only(jit):
+    x = RNG.normal(size=(40, 6))
+    y = (RNG.random(40) > 0.5).astype(float)
+    check_grad(logistic, [0.1 * RNG.normal(size=6), 0.05, x, y], wrt=(0, 1), jit=jit)
+    src = srcdiff.source(srcdiff.grad(logistic, wrt=(0, 1), jit=jit))
+    code = "\n".join(line for line in src.splitlines() if not line.strip().startswith("#"))
+    if jit:
+        assert "rt.dot(x, w)" in code and "@" not in code
+    else:
+        assert "x @ w" in src and "rt.dot" not in src
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_dot_matmul_and_transposed_products_gradient(jit):
+    """Also the regression for np.matmul(a, b) as a call, which generated `@(h, w)` (a SyntaxError)."""
+    args = [RNG.normal(size=4), RNG.normal(size=(5, 4)), RNG.normal(size=(7, 5))]
+    check_grad(products_three_ways, args, wrt=(0, 1, 2), jit=jit)
+    src = srcdiff.source(srcdiff.grad(products_three_ways, wrt=(0, 1, 2), jit=jit))
+    code = "\n".join(line for line in src.splitlines() if not line.strip().startswith("#"))
+    assert ("np.dot" in code or "@" in code or "np.matmul" in code) != jit
+    assert ("rt.dot" in code) == jit
+
+
+def test_thresholds_are_openblas_serial_limits():
+    assert products._BLAS_SERIAL == 1 << 18 and products._TINY < products._BLAS_SERIAL
