@@ -415,15 +415,10 @@ TABLE = {
 }
 
 
-# (under Numba a gather by two index arrays needs rt.index_add of a tuple of index arrays: worked on separately)
-JIT_PENDING = {"argmax_gather"}
-
-
 @JIT
 @pytest.mark.parametrize("name", list(TABLE))
 def test_jax_style_call(jit, name):
-    if jit and name in JIT_PENDING:
-        pytest.xfail("Numba: rt.index_add with a tuple of index arrays")
+    # (argmax_gather under Numba: rt.index_add of a tuple of index arrays, runtime/elementwise.py)
     f, args = TABLE[name]
     check_grad(f, args, jit=jit)
 
