@@ -48,7 +48,6 @@ import fuzzgen
 # the lead's notes; the minimal programs are in tests/fuzz_cases/)
 CI_EXCLUDE: dict = {
     "continue": "F1: `continue` skips the loop increment -> the gradient hangs (fuzz_cases/continue_hang.py)",
-    "factories": "F2: functions returned by factories are declined (fuzz_cases/factory_declined.py)",
     "carried": "F5: a value first bound in a loop body, read next iteration (fuzz_cases/carried_value.py)",
     "nparray": "F4: np.array of a nested list gives a wrong gradient (fuzz_cases/nparray_nested.py)",
 }

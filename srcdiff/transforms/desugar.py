@@ -95,14 +95,33 @@ def lift_local_functions(unit: Unit) -> Unit:
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
-        free = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
-        extra[name] = free
+        extra[name] = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
+    changed = True
+    while changed:   # a nested def that calls a sibling passes the sibling's free variables on
+        changed = False
+        for name, fd in defs.items():
+            own = local_names(fd)
+            for other in _ordered_loads(fd):
+                if other in defs and other != name and other not in own:
+                    clash = [n for n in extra[other] if n in own]
+                    if clash:
+                        fail(fd, unit, f"nested function {name!r} calls {other!r}, which reads the enclosing "
+                                       f"function's {clash[0]!r}, but {name!r} binds its own {clash[0]!r}",
+                             f"rename {name!r}'s {clash[0]!r}")
+                    new = [n for n in extra[other] if n not in extra[name] and n not in own]
+                    if new:
+                        extra[name] = extra[name] + new
+                        changed = True
+    for name, fd in defs.items():
+        free = extra[name]
         fd.args.args = fd.args.args + [store(n) for n in free]
         for a in fd.args.args:
             a.ctx = gast.Param()
     for name, fd in defs.items():
         sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
         _add_free_args(sub.node, extra, sub)
+        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
+        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
         sub.callees.update({k: None for k in defs if k != name})
         unit.callees[name] = lift_local_functions(sub)
     for name in defs:  # siblings may call each other

@@ -158,7 +158,10 @@ class _Resolver(gast.NodeTransformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
             return node
-        obj = self._lookup(func)
+        if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
+            obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
+        else:
+            obj = self._lookup(func)
         if obj is _MISSING and isinstance(func, gast.Attribute):
             return self._method(node)
         node.args = [self.visit(a) for a in node.args]
