@@ -53,8 +53,6 @@ CI_EXCLUDE: dict = {
 }
 KNOWN_BUGS: list = [
     # (exception type, message regex, reproducer): tolerated in CI
-    (TypeError, r"cannot be interpreted as an integer",
-     "F3: a zip loop's trip count kept in a float tape (fuzz_cases/zip_trip_count_tape.py)"),
 ]
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
