@@ -230,23 +230,31 @@ class _Desugar:
 
     def hoist_sums(self, s) -> list:
         """Replace each sum over a comprehension in statement `s` by a fresh name and return the loops
-        that compute those names (nested sums stay in the loop bodies, desugared in their turn)."""
-        found = []
+        that compute those names (nested sums stay in the loop bodies, desugared in their turn). A
+        conditional expression or and/or around such a sum becomes if statements before `s` that assign
+        its value to a fresh name (so the sum is computed only on its own path)."""
+        found = []      # in source order: (name, comprehension) or (None, statements)
         unit, namer = self.unit, self.namer
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
+
+        def is_sum(node):
+            return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
+                    and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
+
+        def has_sum(node):
+            return any(is_sum(n) for n in gast.walk(node))
 
         class Sums(gast.NodeTransformer):
             def __init__(self, guarded=None):
                 self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
 
             def visit_Call(self, node):
-                comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
-                if _builtin(unit, node.func, "sum") and isinstance(comp, (gast.GeneratorExp, gast.ListComp)):
+                if is_sum(node):
                     if self.guarded is not None:
                         fail(node, unit, f"sum over a comprehension inside {self.guarded}",
                              "compute the sum in an assignment of its own before this statement")
                     name = namer.fresh(f"{base}_sum")
-                    found.append((name, comp))
+                    found.append((name, node.args[0]))
                     return copy_loc(load(name), node)
                 self.generic_visit(node)
                 return node
@@ -257,11 +265,32 @@ class _Desugar:
                 self.guarded = outer
                 return node
 
+            def branch(self, node, stmts, name):
+                found.append((None, [copy_loc(x, node) for x in stmts]))
+                return copy_loc(load(name), node)
+
             def visit_IfExp(self, node):
+                if self.guarded is None and has_sum(node):    # t = a if c else b -> if c: t = a / else: t = b
+                    name = namer.fresh(f"{base}_if")
+                    return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
+                                                      orelse=[assign(name, node.orelse, node.lineno)])], name)
                 return self.guard(node, "a conditional expression (it would be computed on both paths)")
 
             def visit_BoolOp(self, node):
+                if self.guarded is None and has_sum(node):    # t = a and b -> t = a; if t: t = b (or: if not t)
+                    name = namer.fresh(f"{base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
+                    stmts = [assign(name, node.values[-1], node.lineno)]
+                    for v in reversed(node.values[1:-1]):
+                        stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
+                                                                       orelse=[])]
+                    stmts = [assign(name, node.values[0], node.lineno),
+                             gast.If(test=self.test(node, name), body=stmts, orelse=[])]
+                    return self.branch(node, stmts, name)
                 return self.guard(node, "and/or (it would be computed even where and/or stops early)")
+
+            @staticmethod
+            def test(node, name):
+                return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
 
             def visit_Lambda(self, node):
                 return self.guard(node, "a lambda")
@@ -273,7 +302,7 @@ class _Desugar:
                 setattr(s, field, Sums().visit(getattr(s, field)))
         loops, targets = [], set()
         for name, comp in found:
-            loops += self._accumulate(name, comp, s, targets)
+            loops += self._accumulate(name, comp, s, targets) if name is not None else comp
         return loops, targets
 
     def _accumulate(self, name, comp, s, targets) -> list:
