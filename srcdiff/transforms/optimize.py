@@ -137,6 +137,19 @@ def _assign_counts(fn) -> dict:
 def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`a = b` where both names are assigned once: use b for a in the rest of the block, drop the copy."""
     counts = _assign_counts(fn)
+    # nodes numbered in pre-order, with the last number in their subtree: the statements after a copy
+    # in its block are one range of numbers (linear time, not a walk of the rest per copy)
+    order, last, loads = {}, {}, {}
+
+    def number(node):
+        order[id(node)] = len(order)
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            loads.setdefault(node.id, []).append(node)
+        for child in gast.iter_child_nodes(node):
+            number(child)
+        last[id(node)] = len(order) - 1
+    number(fn)
+
     # names loaded outside the block they are defined in cannot be renamed locally
     def block(stmts):
         out = []
@@ -145,15 +158,14 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                     and counts.get(s.targets[0].id) == 1 and counts.get(s.value.id, 0) <= 1
                     and not getattr(s, "_srcdiff_phi", False)):
                 a, b = s.targets[0].id, s.value.id
-                rest = stmts[k + 1:]
-                inside = {id(n) for r in rest for n in gast.walk(r)}
-                elsewhere = any(isinstance(n, gast.Name) and n.id == a and id(n) not in inside
-                                and isinstance(n.ctx, gast.Load) for n in gast.walk(fn))
-                if not elsewhere:
-                    for r in rest:
-                        for n in gast.walk(r):
-                            if isinstance(n, gast.Name) and n.id == a and isinstance(n.ctx, gast.Load):
-                                n.id = b
+                lo = order[id(stmts[k + 1])] if k + 1 < len(stmts) else 0
+                hi = last[id(stmts[-1])] if k + 1 < len(stmts) else -1
+                uses = loads.get(a, [])
+                if all(lo <= order[id(n)] <= hi for n in uses):
+                    for n in uses:
+                        n.id = b
+                    loads.setdefault(b, []).extend(uses)
+                    loads[a] = []
                     continue
             for f in ("body", "orelse"):
                 if isinstance(getattr(s, f, None), list):
