@@ -2,6 +2,8 @@
 
     parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
     flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
+    factories      g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's  transforms/factories.py
+                   body, returning its function's result)
     lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
     desugar        augassign, unpacking, for-over-iterables, chained compares,   transforms/desugar.py
                    sum(... for ...) -> accumulating loops
@@ -43,8 +45,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, flatten, inline, kinds, logdomain,
-                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
+from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, factories, flatten, inline, kinds,
+                         logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
                          unbound)
 from .transforms.astutil import Namer, dotted_name, load
 
@@ -52,6 +54,7 @@ from .transforms.astutil import Namer, dotted_name, load
 def front_end(fn_or_unit) -> parse.Unit:
     """Everything up to (not including) ANF: returns a resolved, structured unit."""
     unit = fn_or_unit if isinstance(fn_or_unit, parse.Unit) else parse.parse(fn_or_unit)
+    unit = factories.bind_factories(unit)
     unit = desugar.lift_local_functions(unit)
     unit = desugar.desugar(unit)
     unit = resolve.resolve(unit)

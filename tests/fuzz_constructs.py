@@ -289,6 +289,10 @@ FOR = "for over range"
 SUM = "sum(...) over generator expressions and list comprehensions"
 WRITES = "in-place array writes"
 ARGS = "arguments that are floats"
+def _guarded_sum(tree):
+    return any(_sums(n) for n in _walk(tree, ast.IfExp, ast.BoolOp))
+
+
 DETECTORS = {
     "straight-line numpy/math code": _straight_line,
     "if/elif/else": lambda t: any(n.orelse and isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If))
@@ -316,6 +320,7 @@ DETECTORS = {
     "augmented assignment :: conditional expressions": lambda t: bool(_walk(t, ast.IfExp)),
     "augmented assignment :: and/or": lambda t: {type(b.op) for b in _walk(t, ast.BoolOp)} >= {ast.And, ast.Or},
     SUM: lambda t: bool(_sums(t, ast.GeneratorExp)) and bool(_sums(t, ast.ListComp)),
+    f"{SUM} :: inside conditional expressions and and/or": _guarded_sum,
     f"{SUM} :: filters": lambda t: any(any(g.ifs for g in c.generators) for c in _sums(t)),
     f"{SUM} :: several for clauses": lambda t: any(len(c.generators) >= 2 for c in _sums(t)),
     f"{SUM} :: nesting": lambda t: any(_sums(c.elt) for c in _sums(t)),
@@ -348,6 +353,7 @@ DETECTORS = {
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
     f"{SUM} :: each becomes an accumulating loop in the generated code",
+    f"{SUM} :: where it is computed on its own path only",
     f"{SUM} :: as numba types the 0.0 start as a float",
     f"{WRITES} :: with overwritten values restored in the backward sweep",
     "calls to your own functions :: inlined into the gradient",

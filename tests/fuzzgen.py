@@ -219,8 +219,7 @@ class Gen:
         if o == "chain":
             lo, hi = self.pick([("-0.5", "0.5"), ("-1.0", "0.3"), ("-0.3", "1.0"), ("0.0", "2.0")])
             return f"{lo} < {self.expr('s', env, d)} < {hi}"
-        if o == "andor":   # (srcdiff declines sum(...) comprehensions inside and/or: fuzz_findings.md)
-            env = dict(env, nosum=True)
+        if o == "andor":
             op = self.pick(["and", "or"])
             if self.coin(2):
                 return f"not ({self.cond(env, d - 1)})"
@@ -314,8 +313,7 @@ class Gen:
             if self.coin():
                 return f"np.maximum({self.expr(kind, env, d)}, {self.const()})"
             return f"np.maximum({self.expr(kind, env, d)}, {self.expr(other, env, d)})"
-        if o == "ifexp":   # (srcdiff declines sum(...) comprehensions inside one: fuzz_findings.md)
-            env = dict(env, nosum=True)
+        if o == "ifexp":
             return f"({self.expr(kind, env, d)} if {self.cond(env, 0)} else {self.expr(kind, env, d)})"
         if o == "helper":
             name, kinds, ret, packed = self.pick(self.helpers)
@@ -744,7 +742,6 @@ class Gen:
             u = self.fresh("u")
             cenv["vars"][u] = "s"
             cenv["closures"] = []
-            cenv["nosum"] = True      # (declined inside a lambda: fuzz_findings.md)
             body = self.expr(ret, cenv, 2)
             if u not in body:
                 body = f"({body}) + {u}"

@@ -92,10 +92,6 @@ def list_comp(x):
     return np.sum(np.array([x * i for i in range(3)]))  # <- listcomp
 
 
-def gen_exp(x):
-    return x if x > 1.0 else sum(x * i for i in range(3))  # <- genexp
-
-
 def gen_exp_while(x):
     while sum(x * i for i in range(3)) < 10.0:  # <- genwhile
         x = x * 2.0
@@ -221,7 +217,6 @@ STATEMENTS = [
     (uses_nonlocal, "nonlocal", "argument"),
     (uses_class, "class", "outside"),
     (list_comp, "listcomp", "comprehension"),
-    (gen_exp, "genexp", "assignment of its own"),
     (gen_exp_while, "genwhile", "assignment of its own"),
     (lambda_arg, "lambda", "nested def"),
     (function_value, "funcvalue", "call it"),

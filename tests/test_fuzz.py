@@ -48,14 +48,11 @@ import fuzzgen
 # the lead's notes; the minimal programs are in tests/fuzz_cases/)
 CI_EXCLUDE: dict = {
     "continue": "F1: `continue` skips the loop increment -> the gradient hangs (fuzz_cases/continue_hang.py)",
-    "factories": "F2: functions returned by factories are declined (fuzz_cases/factory_declined.py)",
     "carried": "F5: a value first bound in a loop body, read next iteration (fuzz_cases/carried_value.py)",
     "nparray": "F4: np.array of a nested list gives a wrong gradient (fuzz_cases/nparray_nested.py)",
 }
 KNOWN_BUGS: list = [
     # (exception type, message regex, reproducer): tolerated in CI
-    (TypeError, r"cannot be interpreted as an integer",
-     "F3: a zip loop's trip count kept in a float tape (fuzz_cases/zip_trip_count_tape.py)"),
 ]
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]

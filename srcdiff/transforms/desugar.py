@@ -121,14 +121,33 @@ def lift_local_functions(unit: Unit) -> Unit:
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
-        free = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
-        extra[name] = free
+        extra[name] = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
+    changed = True
+    while changed:   # a nested def that calls a sibling passes the sibling's free variables on
+        changed = False
+        for name, fd in defs.items():
+            own = local_names(fd)
+            for other in _ordered_loads(fd):
+                if other in defs and other != name and other not in own:
+                    clash = [n for n in extra[other] if n in own]
+                    if clash:
+                        fail(fd, unit, f"nested function {name!r} calls {other!r}, which reads the enclosing "
+                                       f"function's {clash[0]!r}, but {name!r} binds its own {clash[0]!r}",
+                             f"rename {name!r}'s {clash[0]!r}")
+                    new = [n for n in extra[other] if n not in extra[name] and n not in own]
+                    if new:
+                        extra[name] = extra[name] + new
+                        changed = True
+    for name, fd in defs.items():
+        free = extra[name]
         fd.args.args = fd.args.args + [store(n) for n in free]
         for a in fd.args.args:
             a.ctx = gast.Param()
     for name, fd in defs.items():
         sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
         _add_free_args(sub.node, extra, sub)
+        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
+        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
         sub.callees.update({k: None for k in defs if k != name})
         unit.callees[name] = lift_local_functions(sub)
     for name in defs:  # siblings may call each other
@@ -255,10 +274,19 @@ class _Desugar:
 
     def hoist_sums(self, s) -> list:
         """Replace each sum over a comprehension in statement `s` by a fresh name and return the loops
-        that compute those names (nested sums stay in the loop bodies, desugared in their turn)."""
-        found = []
+        that compute those names (nested sums stay in the loop bodies, desugared in their turn). A
+        conditional expression or and/or around such a sum becomes if statements before `s` that assign
+        its value to a fresh name (so the sum is computed only on its own path)."""
+        found = []      # in source order: (name, comprehension) or (None, statements)
         unit, namer = self.unit, self.namer
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
+
+        def is_sum(node):
+            return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
+                    and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
+
+        def has_sum(node):
+            return any(is_sum(n) for n in gast.walk(node))
 
         class Sums(gast.NodeTransformer):
             def __init__(self, guarded=None):
@@ -273,12 +301,12 @@ class _Desugar:
                     for e in comp.elts[1:]:
                         out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
                     return self.visit(out)
-                if _builtin(unit, node.func, "sum") and isinstance(comp, (gast.GeneratorExp, gast.ListComp)):
+                if is_sum(node):
                     if self.guarded is not None:
                         fail(node, unit, f"sum over a comprehension inside {self.guarded}",
                              "compute the sum in an assignment of its own before this statement")
                     name = namer.fresh(f"{base}_sum")
-                    found.append((name, comp))
+                    found.append((name, node.args[0]))
                     return copy_loc(load(name), node)
                 self.generic_visit(node)
                 return node
@@ -289,11 +317,32 @@ class _Desugar:
                 self.guarded = outer
                 return node
 
+            def branch(self, node, stmts, name):
+                found.append((None, [copy_loc(x, node) for x in stmts]))
+                return copy_loc(load(name), node)
+
             def visit_IfExp(self, node):
+                if self.guarded is None and has_sum(node):    # t = a if c else b -> if c: t = a / else: t = b
+                    name = namer.fresh(f"{base}_if")
+                    return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
+                                                      orelse=[assign(name, node.orelse, node.lineno)])], name)
                 return self.guard(node, "a conditional expression (it would be computed on both paths)")
 
             def visit_BoolOp(self, node):
+                if self.guarded is None and has_sum(node):    # t = a and b -> t = a; if t: t = b (or: if not t)
+                    name = namer.fresh(f"{base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
+                    stmts = [assign(name, node.values[-1], node.lineno)]
+                    for v in reversed(node.values[1:-1]):
+                        stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
+                                                                       orelse=[])]
+                    stmts = [assign(name, node.values[0], node.lineno),
+                             gast.If(test=self.test(node, name), body=stmts, orelse=[])]
+                    return self.branch(node, stmts, name)
                 return self.guard(node, "and/or (it would be computed even where and/or stops early)")
+
+            @staticmethod
+            def test(node, name):
+                return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
 
             def visit_Lambda(self, node):
                 return self.guard(node, "a lambda")
@@ -305,7 +354,7 @@ class _Desugar:
                 setattr(s, field, Sums().visit(getattr(s, field)))
         loops, targets = [], set()
         for name, comp in found:
-            loops += self._accumulate(name, comp, s, targets)
+            loops += self._accumulate(name, comp, s, targets) if name is not None else comp
         return loops, targets
 
     def _accumulate(self, name, comp, s, targets) -> list:

@@ -189,8 +189,9 @@ def _call(name, args, e, kinds):
         return a0
     if name in _SCALAR_RESULT and len(args) == 1:
         return F if name != "float" else F
-    if name in ("rt.max2", "rt.min2"):
-        return _broadcast(args, "f")
+    if name in ("rt.max2", "rt.min2"):   # builtin max/min: one of the arguments, so of their dtype
+        dts = {_dtype(k) for k in args}
+        return _broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
     if name in _SAME and a0 is not None:
         return ("s", "f") if a0[0] == "s" else ("a", a0[1], "f" if name not in ("np.copy", "np.transpose") else a0[2])
     if name == "rt.logsumexp" and len(args) == 1:

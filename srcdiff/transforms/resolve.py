@@ -58,7 +58,6 @@ class _Resolver(gast.NodeTransformer):
     def __init__(self, unit):
         self.unit = unit
         self.locals = local_names(unit.node)
-        self.lifted = set(unit.callees)   # the nested defs and lambdas lift_local_functions took out
 
     # -- helpers --------------------------------------------------------------------------------
     def _lookup(self, node):
@@ -162,11 +161,10 @@ class _Resolver(gast.NodeTransformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
             return node
-        if isinstance(func, gast.Name) and func.id in self.lifted and func.id not in self.locals:
-            node.args = [self.visit(a) for a in node.args]   # a nested def or lambda (a global of its name aside)
-            node.keywords = [self.visit(k) for k in node.keywords]
-            return node
-        obj = self._lookup(func)
+        if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
+            obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
+        else:
+            obj = self._lookup(func)
         if obj is _MISSING and isinstance(func, gast.Attribute):
             return self._method(node)
         node.args = [self.visit(a) for a in node.args]

@@ -1,5 +1,6 @@
 # N=4 params=x,a,M,n,flag n=2 seq=tuple
-# xfail: F3 (fuzz_findings.md): the inner zip loop's trip count is stored in a float tape; the backward sweep's range() fails
+# F3 (fuzz_findings.md): the inner zip loop's trip count min(len(a), len(a)) was typed a float (builtin min
+# of ints) and kept in a float tape; the backward sweep's range() failed. Now an int64 tape.
 import numpy as np
 
 

@@ -1,0 +1,70 @@
+"""sum(...) over a comprehension inside a conditional expression or and/or: lowered to if statements
+that compute the sum only on its own path (transforms/desugar.py, hoist_sums)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+def in_conditional_expressions(x, a, flag):
+    y = sum(np.sin(a[i] * x) for i in range(3)) if flag else x * 2.0
+    return y + (sum([v * x for v in a]) if x > 0 else x)
+
+
+def in_and_or(x, a, flag):
+    if flag and sum(a[i] * x for i in range(3)) > 0.1:
+        x = x * 3.0
+    if (x > 0.5) or sum(v * v * x for v in a) > 1.0:
+        x = x * x
+    return x * 2.0
+
+
+def nested_in_a_loop_and_a_lambda(x, a, flag):
+    s = 0.0
+    for i in range(2):
+        s = s + (sum(a[j] * x for j in range(i + 1)) if a[i] > 0 else
+                 sum(np.tanh(x * v) for v in a) if flag else 1.0)
+    h = lambda u: sum(u * v for v in a) if u > 0 else u
+    return s + h(x)
+
+
+def only_on_its_path(x, a):
+    # the sum would divide by zero on the other path: it must not be computed there
+    return sum(x / v for v in a) if np.min(np.abs(a)) > 0 else x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [in_conditional_expressions, in_and_or, nested_in_a_loop_and_a_lambda])
+@pytest.mark.parametrize("flag", [True, False])
+@pytest.mark.parametrize("x", [0.7, -0.7])
+def test_sum_in_guarded_expressions(f, flag, x, jit):
+    args = [x, np.array([0.3, -0.5, 1.1]), flag]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(*args)
+    for k, g in zip((0, 1), got):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
+
+
+def test_sum_computed_only_on_its_path():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # a division by zero would warn
+        dx, da = srcdiff.grad(only_on_its_path, wrt=(0, 1))(0.5, np.array([0.0, 1.0]))
+    assert dx == 1.0 and np.all(da == 0.0)
+
+
+def in_a_while_condition(x):
+    k = 0
+    while k < 3 and sum(x * i for i in range(k)) < 2.0:   # <- while
+        x = x * 1.5
+        k += 1
+    return x
+
+
+def test_sum_in_a_while_condition_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.grad(in_a_while_condition)(0.5)
+    assert "while condition" in str(err.value) and "<- while" in str(err.value)
