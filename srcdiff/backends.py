@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
@@ -21,20 +22,96 @@ def cache_dir() -> str:
     return d
 
 
-def _digest_value(h, obj):
+def _put(h, tag: str, payload: bytes) -> None:
+    """One self-delimiting record: type tag, payload length, payload (a canonical encoding, so that
+    (12, 3) and (1, 23), or "ab" + "c" and "a" + "bc", can never feed the hash the same bytes)."""
+    h.update(f"{tag}:{len(payload)}:".encode())
+    h.update(payload)
+
+
+def _digest_code(h, code, seen) -> None:
+    """A code object by everything that decides what it computes: bytecode, constants (recursively
+    into nested code objects: lambdas, comprehensions, inner defs), and the names it reads."""
+    _put(h, "code", code.co_code)
+    _put(h, "names", repr((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)).encode())
+    _put(h, "consts", str(len(code.co_consts)).encode())
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            _digest_code(h, c, seen)
+        else:
+            _digest_value(h, c, seen)
+
+
+def _digest_function(h, fn, seen) -> None:
+    _put(h, "fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
+    code = fn.__code__
+    _digest_code(h, code, seen)
+    _put(h, "defaults", b"")
+    _digest_value(h, fn.__defaults__, seen)
+    # the values it reads from its globals and closure: Numba compiles them in as constants
+    glob = getattr(fn, "__globals__", {}) or {}
+    for name in sorted(set(_all_names(code))):
+        if name in glob:
+            _put(h, "global", name.encode())
+            _digest_value(h, glob[name], seen)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        _put(h, "cell", name.encode())
+        try:
+            _digest_value(h, cell.cell_contents, seen)
+        except ValueError:
+            _put(h, "empty", b"")
+
+
+def _all_names(code):
+    yield from code.co_names
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            yield from _all_names(c)
+
+
+def _digest_value(h, obj, seen=None) -> None:
+    """Feed `obj` to hash `h` with its type and length (see _put)."""
+    seen = set() if seen is None else seen
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
+        _put(h, type(obj).__qualname__, obj if isinstance(obj, bytes) else repr(obj).encode())
+        if isinstance(obj, np.generic):
+            _put(h, "dtype", obj.dtype.str.encode())
+        return
+    if type(obj).__name__ == "module":
+        _put(h, "module", obj.__name__.encode())
+        return
+    if id(obj) in seen:                   # a cycle (a recursive function, a list holding itself)
+        _put(h, "seen", type(obj).__qualname__.encode())
+        return
+    seen.add(id(obj))
     if isinstance(obj, np.ndarray):
-        h.update(f"{obj.dtype}{obj.shape}".encode())
-        h.update(np.ascontiguousarray(obj).tobytes())
-    elif isinstance(obj, tuple):
-        for o in obj:
-            _digest_value(h, o)
+        _put(h, "ndarray", f"{obj.dtype.str} {obj.shape}".encode())
+        if obj.dtype.hasobject:
+            _put(h, "items", str(obj.size).encode())
+            for o in obj.ravel():
+                _digest_value(h, o, seen)
+        else:
+            _put(h, "data", np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, (tuple, list, frozenset, set)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        _put(h, type(obj).__qualname__, str(len(obj)).encode())
+        for o in items:
+            _digest_value(h, o, seen)
+    elif isinstance(obj, dict):
+        _put(h, "dict", str(len(obj)).encode())
+        for k in sorted(obj, key=repr):
+            _digest_value(h, k, seen)
+            _digest_value(h, obj[k], seen)
+    elif hasattr(obj, "py_func"):         # a Numba dispatcher: what it compiles is its Python function
+        _put(h, "dispatcher", b"")
+        _digest_value(h, obj.py_func, seen)
+    elif inspect.isfunction(obj):
+        _digest_function(h, obj, seen)
     elif callable(obj):
-        h.update(getattr(obj, "__qualname__", repr(obj)).encode())
-        code = getattr(obj, "__code__", None)
-        if code is not None:
-            h.update(code.co_code)
+        _put(h, "callable", f"{type(obj).__qualname__} {getattr(obj, '__module__', '')}."
+                            f"{getattr(obj, '__qualname__', repr(obj))}".encode())
     else:
-        h.update(repr(obj).encode())
+        _put(h, "object", f"{type(obj).__module__}.{type(obj).__qualname__} {obj!r}".encode())
 
 
 _RUNTIME_DIGEST = None
@@ -59,11 +136,11 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     the srcdiff/numba/numpy versions."""
     import numba
     h = hashlib.sha256()
-    h.update(source.encode())
-    h.update(runtime_digest().encode())
+    _put(h, "source", source.encode())
+    _put(h, "runtime", runtime_digest().encode())
     h.update(f"{__version__} {numba.__version__} {np.__version__} {jit}".encode())
     for name in sorted(bindings):
-        h.update(name.encode())
+        _put(h, "binding", name.encode())
         _digest_value(h, bindings[name])
     return h.hexdigest()[:20]
 

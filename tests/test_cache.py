@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 
 import srcdiff
+import gradcheck
 from srcdiff import backends
 
 SCRIPT = textwrap.dedent('''
@@ -96,3 +97,90 @@ def test_closures_with_different_values_do_not_share_code():
         g1, g2 = srcdiff.grad(_closure(1.0), jit=jit)(x), srcdiff.grad(_closure(2.5), jit=jit)(x)
         np.testing.assert_allclose(g1, np.cos(x))
         np.testing.assert_allclose(g2, 2.5 * np.cos(x))
+
+
+# --- issue 19: keys that cannot collide -------------------------------------------------------------
+
+GLOBAL_T = (12, 3)
+
+
+def _uses_tuple(x):
+    return np.sum(x * GLOBAL_T[0] * x) + GLOBAL_T[1] * x[1] ** 2
+
+
+def test_key_encodes_type_and_length_of_every_value():
+    """(12, 3) and (1, 23) once fed the hash the same digits: one key, the old module (issue 19.1)."""
+    key = backends.module_key
+    src = "def f(): pass\n"
+    assert key(src, {"T": (12, 3)}, True) != key(src, {"T": (1, 23)}, True)
+    assert key(src, {"T": ("ab", "c")}, True) != key(src, {"T": ("a", "bc")}, True)
+    assert key(src, {"T": (1, (2, 3))}, True) != key(src, {"T": ((1, 2), 3)}, True)
+    assert key(src, {"T": 1}, True) != key(src, {"T": 1.0}, True) != key(src, {"T": "1"}, True)
+    assert key(src, {"T": np.zeros(2, np.float32)}, True) != key(src, {"T": np.zeros(1, np.float64)}, True)
+    assert key(src, {"a": "b", "bc": 1}, True) != key(src, {"ab": "b", "c": 1}, True)
+
+
+def test_rebound_tuple_global_gets_its_own_module():
+    """A new grad object after the global changed must not reuse the module compiled for the old value."""
+    global GLOBAL_T
+    x = np.array([1.0, 2.0])
+    try:
+        for jit in (False, True):
+            GLOBAL_T = (12, 3)
+            np.testing.assert_allclose(srcdiff.grad(_uses_tuple, jit=jit)(x), [24.0, 60.0])
+            GLOBAL_T = (1, 23)
+            got = srcdiff.grad(_uses_tuple, jit=jit)(x)
+            np.testing.assert_allclose(got, [2.0, 96.0])
+            np.testing.assert_allclose(got, gradcheck.numerical_grad(_uses_tuple, [x], 0), rtol=1e-6)
+    finally:
+        GLOBAL_T = (12, 3)
+
+
+RULE_SRC = '''
+import numba
+import numpy as np
+import srcdiff
+
+
+@numba.njit
+def scaled_exp(x):
+    return {c} * np.exp(x)
+
+
+srcdiff.adjoint(scaled_exp, vjp="g * ans")
+
+
+def f(x):
+    return np.sum(scaled_exp(x))
+'''
+
+
+def test_key_covers_constants_of_registered_rules(tmp_path):
+    """A rule function edited from 2.0 * np.exp(x) to 3.0 * np.exp(x): same name, same bytecode, other
+    constants -- a different key (issue 19.2), also through nested code objects (a lambda inside)."""
+    a = gradcheck.source_module("rule_consts_a", RULE_SRC.format(c="2.0"))
+    b = gradcheck.source_module("rule_consts_b", RULE_SRC.format(c="3.0"))
+    src = "def f(): pass\n"
+    assert backends.module_key(src, {"scaled_exp": a.scaled_exp}, True) != \
+        backends.module_key(src, {"scaled_exp": b.scaled_exp}, True)
+    nested_a = gradcheck.source_module("rule_nested_a", "def h(x):\n    return (lambda y: 2.0 * y)(x)\n")
+    nested_b = gradcheck.source_module("rule_nested_b", "def h(x):\n    return (lambda y: 3.0 * y)(x)\n")
+    assert backends.module_key(src, {"h": nested_a.h}, True) != backends.module_key(src, {"h": nested_b.h}, True)
+
+
+def test_edited_rule_recompiles_in_a_new_process(tmp_path):
+    folder, cache = str(tmp_path / "src"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    script = textwrap.dedent(f'''
+        import sys, numpy as np, srcdiff
+        sys.path.insert(0, {folder!r})
+        import rule_mod
+        print(repr(float(srcdiff.grad(rule_mod.f, jit=True)(np.array([0.5]))[0])))
+    ''')
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+    for c in (2.0, 3.0):
+        with open(os.path.join(folder, "rule_mod.py"), "w") as fh:
+            fh.write(RULE_SRC.format(c=c))
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        np.testing.assert_allclose(float(out.stdout), c * np.exp(0.5), rtol=1e-12)
