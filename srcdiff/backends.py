@@ -7,19 +7,62 @@ import importlib.util
 import inspect
 import os
 import sys
+import stat
 import tempfile
+import warnings
 
 import numpy as np
 
 from . import __version__
+from .errors import SrcdiffError
 
 _LOADED: dict = {}
 
 
+class CacheWarning(UserWarning):
+    """A cache file was damaged or did not match the code generated for it: removed and regenerated."""
+
+
 def cache_dir() -> str:
+    """The private directory that holds generated modules and Numba's compiled code for them.
+
+    Created 0700; refused when it is not a directory owned by this user or when others may write to it
+    (anyone who can write there could make srcdiff run their code). Checked on every use: one stat."""
     d = os.environ.get("SRCDIFF_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff")
-    os.makedirs(d, exist_ok=True)
+    d = os.path.abspath(d)
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SrcdiffError(f"cannot create srcdiff's cache directory {d}: {exc}",
+                           advice="set SRCDIFF_CACHE_DIR to a private directory you can write") from None
+    check_private(d)
+    pyc = os.path.join(d, "__pycache__")     # where Numba keeps its index (a pickle) and compiled code
+    try:
+        os.mkdir(pyc, 0o700)
+    except FileExistsError:
+        pass
+    check_private(pyc)
     return d
+
+
+def check_private(d: str) -> None:
+    """Raise SrcdiffError unless `d` is a directory owned by this user that no one else can write;
+    tighten a readable one to 0700 (cached code holds the values of the arrays it was compiled with)."""
+    st = os.stat(d)
+    problem = None
+    if not stat.S_ISDIR(st.st_mode):
+        problem = "is not a directory"
+    elif hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        problem = f"is owned by another user (uid {st.st_uid})"
+    elif st.st_mode & 0o022:
+        problem = f"is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    if problem:
+        raise SrcdiffError(f"srcdiff's cache directory {d} {problem}: code cached there would run in this "
+                           "process, so srcdiff refuses to use it",
+                           advice="set SRCDIFF_CACHE_DIR to a private directory (srcdiff creates it with mode "
+                                  "700), or remove this one")
+    if st.st_mode & 0o077:
+        os.chmod(d, 0o700)
 
 
 def _put(h, tag: str, payload: bytes) -> None:
@@ -145,6 +188,91 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     return h.hexdigest()[:20]
 
 
+def write_source(path: str, source: str) -> None:
+    """Make the file at `path` (in the private cache directory) hold exactly `source`.
+
+    A file already there is read and compared with the code just generated: one that differs (truncated
+    by a crash or a full disk, or rewritten) is replaced with a CacheWarning, and Numba's compiled code
+    for it is removed. The file is written 0600, atomically (concurrent writers leave one complete file)."""
+    data = source.encode()
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        old = None
+    except OSError:
+        old = b""
+    if old == data:
+        return
+    if old is not None:
+        warnings.warn(f"srcdiff: the cached file {path} did not match the code generated for it (damaged or "
+                      "modified); it was removed and regenerated", CacheWarning, stacklevel=3)
+        remove_compiled(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")   # mode 0600
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def remove_compiled(path: str) -> None:
+    """Remove Numba's index and data files for the generated module at `path`."""
+    folder = os.path.join(os.path.dirname(path), "__pycache__")
+    stem = os.path.splitext(os.path.basename(path))[0] + "."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(stem):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def exec_source(modname: str, path: str, source: str, bindings: dict):
+    """Run `source` (already verified equal to the file at `path`) as module `modname`: the code executed
+    is the string in hand, never bytes re-read from disk; tracebacks and pdb show the file's lines."""
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__dict__.update(bindings)
+    sys.modules[modname] = mod
+    exec(compile(source, path, "exec"), mod.__dict__)
+    mod.__dict__.update(bindings)
+    return mod
+
+
+def _njit(fn, path: str):
+    """numba.njit with its disk cache, kept in the checked private directory; a damaged cache file is
+    removed and recompiled with a CacheWarning."""
+    import numba
+    numba_dir = getattr(numba.config, "CACHE_DIR", "")
+    cache = True
+    if numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
+        try:
+            os.makedirs(numba_dir, mode=0o700, exist_ok=True)
+            check_private(numba_dir)
+        except (OSError, SrcdiffError) as exc:
+            warnings.warn(f"srcdiff: not caching compiled code in NUMBA_CACHE_DIR ({exc})", CacheWarning,
+                          stacklevel=3)
+            cache = False
+    disp = numba.njit(cache=cache, nogil=True, error_model="numpy")(fn)
+    impl = getattr(disp, "_cache", None)
+    load = getattr(impl, "load_overload", None)
+    if cache and load is not None:
+        def load_overload(sig, target_context):
+            try:
+                return load(sig, target_context)
+            except Exception as exc:   # truncated or corrupt index/data (UnpicklingError, EOFError, ...)
+                warnings.warn(f"srcdiff: Numba's cached code for {path} could not be loaded "
+                              f"({type(exc).__name__}: {exc}); it was removed and is recompiled", CacheWarning,
+                              stacklevel=2)
+                remove_compiled(path)
+                return None
+        impl.load_overload = load_overload
+    return disp
+
+
 def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
     """Write `source` to the cache as a .py file, import it, bind constants, jit if asked."""
     key = module_key(source, bindings, jit)
@@ -152,20 +280,10 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     if modname in _LOADED:
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
-    if not os.path.exists(path):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)  # atomic: concurrent writers leave one complete file
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    mod.__dict__.update(bindings)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    mod.__dict__.update(bindings)
+    write_source(path, source)
+    mod = exec_source(modname, path, source, bindings)
     if jit:
-        import numba
         for name in function_names:
-            mod.__dict__[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(mod.__dict__[name])
+            mod.__dict__[name] = _njit(mod.__dict__[name], path)
     _LOADED[modname] = mod
     return mod

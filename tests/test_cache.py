@@ -184,3 +184,125 @@ def test_edited_rule_recompiles_in_a_new_process(tmp_path):
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
         np.testing.assert_allclose(float(out.stdout), c * np.exp(0.5), rtol=1e-12)
+
+
+# --- issue 19.7 / 19.10: a private cache directory; cached code verified before it runs; damage repaired ------
+
+import pytest  # noqa: E402
+import warnings  # noqa: E402
+
+
+def _poly(x):
+    return np.sum(x ** 3) + 2.0 * np.sum(x)
+
+
+X3 = np.array([0.5, -1.0, 2.0])
+
+
+def _expected():
+    return 3 * X3 ** 2 + 2.0
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """A cache directory of its own, and no modules loaded from it yet (as in a new process)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(cache))
+    saved = dict(backends._LOADED)
+    backends._LOADED.clear()
+    yield cache
+    backends._LOADED.clear()
+    backends._LOADED.update(saved)
+
+
+def _cached(cache, suffix):
+    return sorted(p for p in cache.rglob("*" + suffix) if "poly_grad" in p.name)
+
+
+def test_cache_directory_and_files_are_private(fresh_cache):
+    for jit in (False, True):
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+    assert (fresh_cache.stat().st_mode & 0o777) == 0o700
+    assert ((fresh_cache / "__pycache__").stat().st_mode & 0o777) == 0o700
+    files = _cached(fresh_cache, ".py")
+    assert len(files) == 2 and all((f.stat().st_mode & 0o777) == 0o600 for f in files)
+
+
+def test_world_writable_cache_directory_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    os.chmod(fresh_cache, 0o777)        # e.g. a shared /tmp/srcdiff someone else could plant files in
+    for jit in (False, True):
+        with pytest.raises(srcdiff.SrcdiffError, match="writable by other users"):
+            srcdiff.grad(_poly, jit=jit)(X3)
+    assert not list(fresh_cache.iterdir())
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_cache_directory_owned_by_another_user_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    os.chown(fresh_cache, 12345, 12345)
+    with pytest.raises(srcdiff.SrcdiffError, match="owned by another user"):
+        srcdiff.grad(_poly)(X3)
+
+
+def test_rewritten_cached_module_is_detected_and_regenerated(fresh_cache, tmp_path):
+    """The attack: rewrite the cached .py so the gradient runs a payload and returns [42, 42, 42]."""
+    marker = tmp_path / "payload_ran"
+    for jit in (False, True):
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+    for path in _cached(fresh_cache, ".py"):
+        entry = path.read_text().split("def ", 1)[1].split("(", 1)[0]
+        path.write_text(f"import numpy as np\nopen({str(marker)!r}, 'w').close()\n\n"
+                        f"def {entry}(x):\n    return np.full(3, 42.0)\n")
+    backends._LOADED.clear()            # a new process
+    for jit in (False, True):
+        with pytest.warns(backends.CacheWarning, match="did not match"):
+            got = srcdiff.grad(_poly, jit=jit)(X3)
+        np.testing.assert_allclose(got, _expected())
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_damaged_cached_module_is_regenerated_with_a_warning(fresh_cache, damage):
+    for jit in (False, True):
+        srcdiff.grad(_poly, jit=jit)(X3)
+    for path in _cached(fresh_cache, ".py"):
+        text = path.read_text()
+        path.write_text(text[:len(text) // 2] if damage == "truncated" else "")
+    backends._LOADED.clear()
+    for jit in (False, True):
+        with pytest.warns(backends.CacheWarning):
+            got = srcdiff.grad(_poly, jit=jit)(X3)
+        np.testing.assert_allclose(got, gradcheck.numerical_grad(_poly, [X3], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".nbc", ".nbi"])
+def test_damaged_numba_cache_file_is_recompiled_with_a_warning(fresh_cache, suffix):
+    np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+    damaged = _cached(fresh_cache, suffix)
+    assert damaged
+    for path in damaged:
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    backends._LOADED.clear()
+    with pytest.warns(backends.CacheWarning, match="could not be loaded"):
+        got = srcdiff.grad(_poly, jit=True)(X3)
+    np.testing.assert_allclose(got, _expected())
+    backends._LOADED.clear()            # recompiled and saved again: the next process loads it quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", backends.CacheWarning)
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+
+
+def test_numba_index_is_not_loaded_from_a_shared_directory(fresh_cache, tmp_path, monkeypatch):
+    """NUMBA_CACHE_DIR pointing at a world-writable directory: Numba's index there is a pickle anyone could
+    plant, so srcdiff compiles without the disk cache (with a warning) rather than read it."""
+    import numba
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(shared))
+    with pytest.warns(backends.CacheWarning, match="NUMBA_CACHE_DIR"):
+        got = srcdiff.grad(_poly, jit=True)(X3)
+    np.testing.assert_allclose(got, _expected())
+    assert not list(shared.rglob("*.nbi"))
