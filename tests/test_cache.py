@@ -306,3 +306,40 @@ def test_numba_index_is_not_loaded_from_a_shared_directory(fresh_cache, tmp_path
         got = srcdiff.grad(_poly, jit=True)(X3)
     np.testing.assert_allclose(got, _expected())
     assert not list(shared.rglob("*.nbi"))
+
+
+# --- issue 19.5: the source file edited after import -------------------------------------------------
+
+EDITED = '''import numpy as np
+
+
+def f(x):
+    return np.sum(x ** 2)
+
+
+def outer(k):
+    def g(x):
+        """a docstring
+        on two lines"""
+        return np.sum((x * k) ** 2)
+    return g
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_source_edited_after_import_is_refused(jit):
+    mod = gradcheck.source_module(f"edited_after_import_{jit}", EDITED)
+    x = np.array([0.3, -1.2])
+    inner = mod.outer(1.5)
+    np.testing.assert_allclose(srcdiff.grad(mod.f, jit=jit)(x), 2 * x)           # unedited: accepted
+    np.testing.assert_allclose(srcdiff.grad(inner, jit=jit)(x), gradcheck.numerical_grad(inner, [x], 0), rtol=1e-6)
+    with open(mod.__file__, "w") as fh:                                           # the body edited
+        fh.write(EDITED.replace("np.sum(x ** 2)", "np.sum(np.sin(x))"))
+    with pytest.raises(srcdiff.SrcdiffError, match="no longer matches"):
+        srcdiff.grad(mod.f, jit=jit)(x)
+    np.testing.assert_allclose(srcdiff.grad(inner, jit=jit)(x), gradcheck.numerical_grad(inner, [x], 0), rtol=1e-6)
+    with open(mod.__file__, "w") as fh:                                           # lines shifted
+        fh.write("\n\n\n" + EDITED)
+    for fn in (mod.f, inner):
+        with pytest.raises(srcdiff.SrcdiffError, match="no longer matches"):
+            srcdiff.grad(fn, jit=jit)(x)
