@@ -273,6 +273,18 @@ def _njit(fn, path: str):
     return disp
 
 
+def _snapshot(value):
+    """The value a module is compiled with, as it is now: arrays copied (read-only), as Numba bakes them
+    into compiled code, so that both backends ignore later in-place changes alike (the key hashed them)."""
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value.flags.writeable = False
+        return value
+    if type(value) is tuple:
+        return tuple(_snapshot(v) for v in value)
+    return value
+
+
 def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
     """Write `source` to the cache as a .py file, import it, bind constants, jit if asked."""
     key = module_key(source, bindings, jit)
@@ -281,7 +293,7 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, source)
-    mod = exec_source(modname, path, source, bindings)
+    mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
         for name in function_names:
             mod.__dict__[name] = _njit(mod.__dict__[name], path)

@@ -343,3 +343,30 @@ def test_source_edited_after_import_is_refused(jit):
     for fn in (mod.f, inner):
         with pytest.raises(srcdiff.SrcdiffError, match="no longer matches"):
             srcdiff.grad(fn, jit=jit)(x)
+
+
+# --- issue 19.4: captured globals are snapshots, in both backends ---------------------------------------
+
+WEIGHTS = np.array([1.0, 2.0])
+
+
+def _weighted(x):
+    return np.sum(WEIGHTS * x ** 2)
+
+
+def test_captured_global_array_is_a_snapshot_in_both_backends():
+    """A grad object compiles the global arrays it reads as they are at its first call (Numba bakes them in
+    as constants); an in-place change afterwards is ignored by both backends alike -- it once showed with
+    jit=False only -- and a new grad object sees the new values."""
+    x = np.array([0.5, -1.5])
+    try:
+        for jit in (False, True):
+            WEIGHTS[:] = [1.0, 2.0]
+            g = srcdiff.grad(_weighted, jit=jit)
+            np.testing.assert_allclose(g(x), 2 * np.array([1.0, 2.0]) * x)
+            WEIGHTS[:] = [10.0, 20.0]
+            np.testing.assert_allclose(g(x), 2 * np.array([1.0, 2.0]) * x)          # the snapshot
+            np.testing.assert_allclose(srcdiff.grad(_weighted, jit=jit)(x),          # a new object: new values
+                                       gradcheck.numerical_grad(_weighted, [x], 0), rtol=1e-6)
+    finally:
+        WEIGHTS[:] = [1.0, 2.0]
