@@ -9,6 +9,7 @@ import os
 import sys
 import stat
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -273,6 +274,73 @@ def _njit(fn, path: str):
     return disp
 
 
+MAX_BYTES = int(os.environ.get("SRCDIFF_CACHE_MAX_MB", "500")) * 2 ** 20
+
+
+def _touch(path: str) -> None:
+    """Record a use for least-recently-used eviction in the access time (the modification time is Numba's
+    stamp for its compiled code and stays), and evict now and then when the cache is over its cap."""
+    try:
+        st = os.stat(path)
+        os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
+    except OSError:
+        return
+    global _WRITES
+    _WRITES += 1
+    if _WRITES % 20 == 1:
+        evict(MAX_BYTES, keep=path)
+
+
+_WRITES = 0
+
+
+def entries(folder: str | None = None) -> list:
+    """[(last use, bytes, module .py path, [its Numba files])] for every generated module in the cache."""
+    folder = folder or cache_dir()
+    pyc = os.path.join(folder, "__pycache__")
+    try:
+        compiled = os.listdir(pyc)
+    except OSError:
+        compiled = []
+    by_stem: dict = {}
+    for name in compiled:
+        by_stem.setdefault(name.split(".", 1)[0], []).append(os.path.join(pyc, name))
+    out = []
+    for name in os.listdir(folder):
+        if not name.endswith(".py"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            st = os.stat(path)
+            extra = by_stem.get(name[:-3], [])
+            size = st.st_size + sum(os.path.getsize(f) for f in extra)
+        except OSError:
+            continue
+        out.append((st.st_atime, size, path, extra))
+    return sorted(out)
+
+
+def evict(max_bytes: int, keep: str | None = None, folder: str | None = None) -> int:
+    """Remove least-recently-used modules (and their Numba files) until the cache holds at most
+    `max_bytes`; returns how many were removed. `keep` (the module in use) stays."""
+    items = entries(folder)
+    total = sum(size for _, size, _, _ in items)
+    removed = 0
+    for _, size, path, extra in items:
+        if total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        for f in [path] + extra:
+            try:
+                os.remove(f)
+            except OSError:
+                pass
+        total -= size
+        removed += 1
+    return removed
+
+
 def _snapshot(value):
     """The value a module is compiled with, as it is now: arrays copied (read-only), as Numba bakes them
     into compiled code, so that both backends ignore later in-place changes alike (the key hashed them)."""
@@ -293,6 +361,7 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, source)
+    _touch(path)
     mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
         for name in function_names:

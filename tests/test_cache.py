@@ -370,3 +370,28 @@ def test_captured_global_array_is_a_snapshot_in_both_backends():
                                        gradcheck.numerical_grad(_weighted, [x], 0), rtol=1e-6)
     finally:
         WEIGHTS[:] = [1.0, 2.0]
+
+
+# --- issue 19.9: a size cap with least-recently-used eviction; python -m srcdiff cache info|clear -------------
+
+def test_lru_eviction_and_cache_cli(fresh_cache, capsys):
+    from srcdiff import cachecli
+    for k in (1.0, 2.0, 3.0):                       # three modules, the 1.0 one used last
+        srcdiff.grad(_closure(k))(X3)
+    srcdiff.grad(_closure(1.0))(X3)
+    backends._LOADED.clear()
+    srcdiff.grad(_closure(1.0))(X3)                 # a new process using the 1.0 module again
+    items = backends.entries(str(fresh_cache))
+    assert len(items) == 3
+    newest = items[-1][2]
+    assert [m.__file__ for m in backends._LOADED.values()] == [newest]     # the last used is the newest
+    assert backends.evict(items[-1][1], folder=str(fresh_cache)) == 2    # room for one: the newest stays
+    assert [e[2] for e in backends.entries(str(fresh_cache))] == [newest]
+    assert cachecli.main(["info"]) == 0
+    assert "modules: 1" in capsys.readouterr().out
+    assert cachecli.main(["clear"]) == 0
+    assert backends.entries(str(fresh_cache)) == []
+    out = subprocess.run([sys.executable, "-m", "srcdiff", "cache", "info"], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=120)
+    assert out.returncode == 0 and "modules: 0" in out.stdout, out.stderr
+    np.testing.assert_allclose(srcdiff.grad(_closure(2.0))(X3), 2.0 * np.cos(X3))   # regenerated after clear
