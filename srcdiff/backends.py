@@ -182,7 +182,7 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     h = hashlib.sha256()
     _put(h, "source", source.encode())
     _put(h, "runtime", runtime_digest().encode())
-    h.update(f"{__version__} {numba.__version__} {np.__version__} {jit}".encode())
+    h.update(f"{__version__} {numba.__version__} {np.__version__} {jit} {BOUNDSCHECK}".encode())
     for name in sorted(bindings):
         _put(h, "binding", name.encode())
         _digest_value(h, bindings[name])
@@ -243,6 +243,10 @@ def exec_source(modname: str, path: str, source: str, bindings: dict):
     return mod
 
 
+BOUNDSCHECK = os.environ.get("SRCDIFF_BOUNDSCHECK", "1") != "0"   # IndexError where f raises it (Numba
+                                                                  # does not check by default)
+
+
 def _njit(fn, path: str):
     """numba.njit with its disk cache, kept in the checked private directory; a damaged cache file is
     removed and recompiled with a CacheWarning."""
@@ -257,7 +261,7 @@ def _njit(fn, path: str):
             warnings.warn(f"srcdiff: not caching compiled code in NUMBA_CACHE_DIR ({exc})", CacheWarning,
                           stacklevel=3)
             cache = False
-    disp = numba.njit(cache=cache, nogil=True, error_model="numpy")(fn)
+    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=BOUNDSCHECK)(fn)
     impl = getattr(disp, "_cache", None)
     load = getattr(impl, "load_overload", None)
     if cache and load is not None:

@@ -395,3 +395,20 @@ def test_lru_eviction_and_cache_cli(fresh_cache, capsys):
                          env=dict(os.environ), timeout=120)
     assert out.returncode == 0 and "modules: 0" in out.stdout, out.stderr
     np.testing.assert_allclose(srcdiff.grad(_closure(2.0))(X3), 2.0 * np.cos(X3))   # regenerated after clear
+
+
+# --- issue 19.3: out-of-bounds indexing under jit=True fails as f does -----------------------------------
+
+def _reads_past_the_end(x):
+    return x[3] * 2.0 + np.sum(x)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_out_of_bounds_index_raises_index_error_in_both_backends(jit):
+    x = np.array([0.1, 0.2, 0.3])
+    with pytest.raises(IndexError):
+        _reads_past_the_end(x)
+    with pytest.raises(IndexError):
+        srcdiff.grad(_reads_past_the_end, jit=jit)(x)
+    x4 = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(srcdiff.grad(_reads_past_the_end, jit=jit)(x4), [1.0, 1.0, 1.0, 3.0])
