@@ -1,5 +1,6 @@
 """Command line: look at the code srcdiff generates without writing a script.
 
+    python -m srcdiff cache info|clear [--keep-mb N]
     python -m srcdiff show path/to/module.py:function [--wrt x] [--jit] [--mode grad|value_and_grad|jvp|hvp]
                            [--args "x=(3,), y=(3, 4), n=5"]
 
@@ -110,6 +111,10 @@ def show_parser(parser=None) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["cache"]:   # python -m srcdiff cache info|clear
+        from .cachecli import main as cache_main
+        return cache_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m srcdiff", description="Show the code srcdiff generates.")
     sub = parser.add_subparsers(dest="command", required=True)
     show_parser(sub.add_parser("show", help="print the generated source of a function's gradient (or jvp, hvp)"))

@@ -4,37 +4,158 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
+import stat
 import tempfile
+import time
+import warnings
 
 import numpy as np
 
 from . import __version__
+from .errors import SrcdiffError
 
 _LOADED: dict = {}
 
 
+class CacheWarning(UserWarning):
+    """A cache file was damaged or did not match the code generated for it: removed and regenerated."""
+
+
 def cache_dir() -> str:
+    """The private directory that holds generated modules and Numba's compiled code for them.
+
+    Created 0700; refused when it is not a directory owned by this user or when others may write to it
+    (anyone who can write there could make srcdiff run their code). Checked on every use: one stat."""
     d = os.environ.get("SRCDIFF_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff")
-    os.makedirs(d, exist_ok=True)
+    d = os.path.abspath(d)
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SrcdiffError(f"cannot create srcdiff's cache directory {d}: {exc}",
+                           advice="set SRCDIFF_CACHE_DIR to a private directory you can write") from None
+    check_private(d)
+    pyc = os.path.join(d, "__pycache__")     # where Numba keeps its index (a pickle) and compiled code
+    try:
+        os.mkdir(pyc, 0o700)
+    except FileExistsError:
+        pass
+    check_private(pyc)
     return d
 
 
-def _digest_value(h, obj):
+def check_private(d: str) -> None:
+    """Raise SrcdiffError unless `d` is a directory owned by this user that no one else can write;
+    tighten a readable one to 0700 (cached code holds the values of the arrays it was compiled with)."""
+    st = os.stat(d)
+    problem = None
+    if not stat.S_ISDIR(st.st_mode):
+        problem = "is not a directory"
+    elif hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        problem = f"is owned by another user (uid {st.st_uid})"
+    elif st.st_mode & 0o022:
+        problem = f"is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    if problem:
+        raise SrcdiffError(f"srcdiff's cache directory {d} {problem}: code cached there would run in this "
+                           "process, so srcdiff refuses to use it",
+                           advice="set SRCDIFF_CACHE_DIR to a private directory (srcdiff creates it with mode "
+                                  "700), or remove this one")
+    if st.st_mode & 0o077:
+        os.chmod(d, 0o700)
+
+
+def _put(h, tag: str, payload: bytes) -> None:
+    """One self-delimiting record: type tag, payload length, payload (a canonical encoding, so that
+    (12, 3) and (1, 23), or "ab" + "c" and "a" + "bc", can never feed the hash the same bytes)."""
+    h.update(f"{tag}:{len(payload)}:".encode())
+    h.update(payload)
+
+
+def _digest_code(h, code, seen) -> None:
+    """A code object by everything that decides what it computes: bytecode, constants (recursively
+    into nested code objects: lambdas, comprehensions, inner defs), and the names it reads."""
+    _put(h, "code", code.co_code)
+    _put(h, "names", repr((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)).encode())
+    _put(h, "consts", str(len(code.co_consts)).encode())
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            _digest_code(h, c, seen)
+        else:
+            _digest_value(h, c, seen)
+
+
+def _digest_function(h, fn, seen) -> None:
+    _put(h, "fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
+    code = fn.__code__
+    _digest_code(h, code, seen)
+    _put(h, "defaults", b"")
+    _digest_value(h, fn.__defaults__, seen)
+    # the values it reads from its globals and closure: Numba compiles them in as constants
+    glob = getattr(fn, "__globals__", {}) or {}
+    for name in sorted(set(_all_names(code))):
+        if name in glob:
+            _put(h, "global", name.encode())
+            _digest_value(h, glob[name], seen)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        _put(h, "cell", name.encode())
+        try:
+            _digest_value(h, cell.cell_contents, seen)
+        except ValueError:
+            _put(h, "empty", b"")
+
+
+def _all_names(code):
+    yield from code.co_names
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            yield from _all_names(c)
+
+
+def _digest_value(h, obj, seen=None) -> None:
+    """Feed `obj` to hash `h` with its type and length (see _put)."""
+    seen = set() if seen is None else seen
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
+        _put(h, type(obj).__qualname__, obj if isinstance(obj, bytes) else repr(obj).encode())
+        if isinstance(obj, np.generic):
+            _put(h, "dtype", obj.dtype.str.encode())
+        return
+    if type(obj).__name__ == "module":
+        _put(h, "module", obj.__name__.encode())
+        return
+    if id(obj) in seen:                   # a cycle (a recursive function, a list holding itself)
+        _put(h, "seen", type(obj).__qualname__.encode())
+        return
+    seen.add(id(obj))
     if isinstance(obj, np.ndarray):
-        h.update(f"{obj.dtype}{obj.shape}".encode())
-        h.update(np.ascontiguousarray(obj).tobytes())
-    elif isinstance(obj, tuple):
-        for o in obj:
-            _digest_value(h, o)
+        _put(h, "ndarray", f"{obj.dtype.str} {obj.shape}".encode())
+        if obj.dtype.hasobject:
+            _put(h, "items", str(obj.size).encode())
+            for o in obj.ravel():
+                _digest_value(h, o, seen)
+        else:
+            _put(h, "data", np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, (tuple, list, frozenset, set)):
+        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+        _put(h, type(obj).__qualname__, str(len(obj)).encode())
+        for o in items:
+            _digest_value(h, o, seen)
+    elif isinstance(obj, dict):
+        _put(h, "dict", str(len(obj)).encode())
+        for k in sorted(obj, key=repr):
+            _digest_value(h, k, seen)
+            _digest_value(h, obj[k], seen)
+    elif hasattr(obj, "py_func"):         # a Numba dispatcher: what it compiles is its Python function
+        _put(h, "dispatcher", b"")
+        _digest_value(h, obj.py_func, seen)
+    elif inspect.isfunction(obj):
+        _digest_function(h, obj, seen)
     elif callable(obj):
-        h.update(getattr(obj, "__qualname__", repr(obj)).encode())
-        code = getattr(obj, "__code__", None)
-        if code is not None:
-            h.update(code.co_code)
+        _put(h, "callable", f"{type(obj).__qualname__} {getattr(obj, '__module__', '')}."
+                            f"{getattr(obj, '__qualname__', repr(obj))}".encode())
     else:
-        h.update(repr(obj).encode())
+        _put(h, "object", f"{type(obj).__module__}.{type(obj).__qualname__} {obj!r}".encode())
 
 
 _RUNTIME_DIGEST = None
@@ -59,11 +180,11 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     the srcdiff/numba/numpy versions."""
     import numba
     h = hashlib.sha256()
-    h.update(source.encode())
-    h.update(runtime_digest().encode())
-    h.update(f"{__version__} {numba.__version__} {np.__version__} {jit}".encode())
+    _put(h, "source", source.encode())
+    _put(h, "runtime", runtime_digest().encode())
+    h.update(f"{__version__} {numba.__version__} {np.__version__} {jit} {BOUNDSCHECK}".encode())
     for name in sorted(bindings):
-        h.update(name.encode())
+        _put(h, "binding", name.encode())
         _digest_value(h, bindings[name])
     return h.hexdigest()[:20]
 
@@ -87,6 +208,174 @@ def _jitted_rule_function(fn):
     return _RULE_DISPATCHERS[fn]
 
 
+def write_source(path: str, source: str) -> None:
+    """Make the file at `path` (in the private cache directory) hold exactly `source`.
+
+    A file already there is read and compared with the code just generated: one that differs (truncated
+    by a crash or a full disk, or rewritten) is replaced with a CacheWarning, and Numba's compiled code
+    for it is removed. The file is written 0600, atomically (concurrent writers leave one complete file)."""
+    data = source.encode()
+    try:
+        with open(path, "rb") as fh:
+            old = fh.read()
+    except FileNotFoundError:
+        old = None
+    except OSError:
+        old = b""
+    if old == data:
+        return
+    if old is not None:
+        warnings.warn(f"srcdiff: the cached file {path} did not match the code generated for it (damaged or "
+                      "modified); it was removed and regenerated", CacheWarning, stacklevel=3)
+        remove_compiled(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")   # mode 0600
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def remove_compiled(path: str) -> None:
+    """Remove Numba's index and data files for the generated module at `path`."""
+    folder = os.path.join(os.path.dirname(path), "__pycache__")
+    stem = os.path.splitext(os.path.basename(path))[0] + "."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(stem):
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def exec_source(modname: str, path: str, source: str, bindings: dict):
+    """Run `source` (already verified equal to the file at `path`) as module `modname`: the code executed
+    is the string in hand, never bytes re-read from disk; tracebacks and pdb show the file's lines."""
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__dict__.update(bindings)
+    sys.modules[modname] = mod
+    exec(compile(source, path, "exec"), mod.__dict__)
+    mod.__dict__.update(bindings)
+    return mod
+
+
+BOUNDSCHECK = os.environ.get("SRCDIFF_BOUNDSCHECK", "1") != "0"   # IndexError where f raises it (Numba
+                                                                  # does not check by default)
+
+
+def _njit(fn, path: str):
+    """numba.njit with its disk cache, kept in the checked private directory; a damaged cache file is
+    removed and recompiled with a CacheWarning."""
+    import numba
+    numba_dir = getattr(numba.config, "CACHE_DIR", "")
+    cache = True
+    if numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
+        try:
+            os.makedirs(numba_dir, mode=0o700, exist_ok=True)
+            check_private(numba_dir)
+        except (OSError, SrcdiffError) as exc:
+            warnings.warn(f"srcdiff: not caching compiled code in NUMBA_CACHE_DIR ({exc})", CacheWarning,
+                          stacklevel=3)
+            cache = False
+    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=BOUNDSCHECK)(fn)
+    impl = getattr(disp, "_cache", None)
+    load = getattr(impl, "load_overload", None)
+    if cache and load is not None:
+        def load_overload(sig, target_context):
+            try:
+                return load(sig, target_context)
+            except Exception as exc:   # truncated or corrupt index/data (UnpicklingError, EOFError, ...)
+                warnings.warn(f"srcdiff: Numba's cached code for {path} could not be loaded "
+                              f"({type(exc).__name__}: {exc}); it was removed and is recompiled", CacheWarning,
+                              stacklevel=2)
+                remove_compiled(path)
+                return None
+        impl.load_overload = load_overload
+    return disp
+
+
+MAX_BYTES = int(os.environ.get("SRCDIFF_CACHE_MAX_MB", "500")) * 2 ** 20
+
+
+def _touch(path: str) -> None:
+    """Record a use for least-recently-used eviction in the access time (the modification time is Numba's
+    stamp for its compiled code and stays), and evict now and then when the cache is over its cap."""
+    try:
+        st = os.stat(path)
+        os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
+    except OSError:
+        return
+    global _WRITES
+    _WRITES += 1
+    if _WRITES % 20 == 1:
+        evict(MAX_BYTES, keep=path)
+
+
+_WRITES = 0
+
+
+def entries(folder: str | None = None) -> list:
+    """[(last use, bytes, module .py path, [its Numba files])] for every generated module in the cache."""
+    folder = folder or cache_dir()
+    pyc = os.path.join(folder, "__pycache__")
+    try:
+        compiled = os.listdir(pyc)
+    except OSError:
+        compiled = []
+    by_stem: dict = {}
+    for name in compiled:
+        by_stem.setdefault(name.split(".", 1)[0], []).append(os.path.join(pyc, name))
+    out = []
+    for name in os.listdir(folder):
+        if not name.endswith(".py"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            st = os.stat(path)
+            extra = by_stem.get(name[:-3], [])
+            size = st.st_size + sum(os.path.getsize(f) for f in extra)
+        except OSError:
+            continue
+        out.append((st.st_atime, size, path, extra))
+    return sorted(out)
+
+
+def evict(max_bytes: int, keep: str | None = None, folder: str | None = None) -> int:
+    """Remove least-recently-used modules (and their Numba files) until the cache holds at most
+    `max_bytes`; returns how many were removed. `keep` (the module in use) stays."""
+    items = entries(folder)
+    total = sum(size for _, size, _, _ in items)
+    removed = 0
+    for _, size, path, extra in items:
+        if total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        for f in [path] + extra:
+            try:
+                os.remove(f)
+            except OSError:
+                pass
+        total -= size
+        removed += 1
+    return removed
+
+
+def _snapshot(value):
+    """The value a module is compiled with, as it is now: arrays copied (read-only), as Numba bakes them
+    into compiled code, so that both backends ignore later in-place changes alike (the key hashed them)."""
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value.flags.writeable = False
+        return value
+    if type(value) is tuple:
+        return tuple(_snapshot(v) for v in value)
+    return value
+
+
 def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
     """Write `source` to the cache as a .py file, import it, bind constants, jit if asked."""
     key = module_key(source, bindings, jit)
@@ -94,23 +383,14 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     if modname in _LOADED:
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
-    if not os.path.exists(path):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)  # atomic: concurrent writers leave one complete file
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    mod.__dict__.update(bindings)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    mod.__dict__.update(bindings)
+    write_source(path, source)
+    _touch(path)
+    mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
-        import numba
         for name, obj in bindings.items():
             if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                 mod.__dict__[name] = _jitted_rule_function(obj)
         for name in function_names:
-            mod.__dict__[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(mod.__dict__[name])
+            mod.__dict__[name] = _njit(mod.__dict__[name], path)
     _LOADED[modname] = mod
     return mod

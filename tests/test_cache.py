@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 
 import srcdiff
+import gradcheck
 from srcdiff import backends
 
 SCRIPT = textwrap.dedent('''
@@ -96,3 +97,318 @@ def test_closures_with_different_values_do_not_share_code():
         g1, g2 = srcdiff.grad(_closure(1.0), jit=jit)(x), srcdiff.grad(_closure(2.5), jit=jit)(x)
         np.testing.assert_allclose(g1, np.cos(x))
         np.testing.assert_allclose(g2, 2.5 * np.cos(x))
+
+
+# --- issue 19: keys that cannot collide -------------------------------------------------------------
+
+GLOBAL_T = (12, 3)
+
+
+def _uses_tuple(x):
+    return np.sum(x * GLOBAL_T[0] * x) + GLOBAL_T[1] * x[1] ** 2
+
+
+def test_key_encodes_type_and_length_of_every_value():
+    """(12, 3) and (1, 23) once fed the hash the same digits: one key, the old module (issue 19.1)."""
+    key = backends.module_key
+    src = "def f(): pass\n"
+    assert key(src, {"T": (12, 3)}, True) != key(src, {"T": (1, 23)}, True)
+    assert key(src, {"T": ("ab", "c")}, True) != key(src, {"T": ("a", "bc")}, True)
+    assert key(src, {"T": (1, (2, 3))}, True) != key(src, {"T": ((1, 2), 3)}, True)
+    assert key(src, {"T": 1}, True) != key(src, {"T": 1.0}, True) != key(src, {"T": "1"}, True)
+    assert key(src, {"T": np.zeros(2, np.float32)}, True) != key(src, {"T": np.zeros(1, np.float64)}, True)
+    assert key(src, {"a": "b", "bc": 1}, True) != key(src, {"ab": "b", "c": 1}, True)
+
+
+def test_rebound_tuple_global_gets_its_own_module():
+    """A new grad object after the global changed must not reuse the module compiled for the old value."""
+    global GLOBAL_T
+    x = np.array([1.0, 2.0])
+    try:
+        for jit in (False, True):
+            GLOBAL_T = (12, 3)
+            np.testing.assert_allclose(srcdiff.grad(_uses_tuple, jit=jit)(x), [24.0, 60.0])
+            GLOBAL_T = (1, 23)
+            got = srcdiff.grad(_uses_tuple, jit=jit)(x)
+            np.testing.assert_allclose(got, [2.0, 96.0])
+            np.testing.assert_allclose(got, gradcheck.numerical_grad(_uses_tuple, [x], 0), rtol=1e-6)
+    finally:
+        GLOBAL_T = (12, 3)
+
+
+RULE_SRC = '''
+import numba
+import numpy as np
+import srcdiff
+
+
+@numba.njit
+def scaled_exp(x):
+    return {c} * np.exp(x)
+
+
+srcdiff.adjoint(scaled_exp, vjp="g * ans")
+
+
+def f(x):
+    return np.sum(scaled_exp(x))
+'''
+
+
+def test_key_covers_constants_of_registered_rules(tmp_path):
+    """A rule function edited from 2.0 * np.exp(x) to 3.0 * np.exp(x): same name, same bytecode, other
+    constants -- a different key (issue 19.2), also through nested code objects (a lambda inside)."""
+    a = gradcheck.source_module("rule_consts_a", RULE_SRC.format(c="2.0"))
+    b = gradcheck.source_module("rule_consts_b", RULE_SRC.format(c="3.0"))
+    src = "def f(): pass\n"
+    assert backends.module_key(src, {"scaled_exp": a.scaled_exp}, True) != \
+        backends.module_key(src, {"scaled_exp": b.scaled_exp}, True)
+    nested_a = gradcheck.source_module("rule_nested_a", "def h(x):\n    return (lambda y: 2.0 * y)(x)\n")
+    nested_b = gradcheck.source_module("rule_nested_b", "def h(x):\n    return (lambda y: 3.0 * y)(x)\n")
+    assert backends.module_key(src, {"h": nested_a.h}, True) != backends.module_key(src, {"h": nested_b.h}, True)
+
+
+def test_edited_rule_recompiles_in_a_new_process(tmp_path):
+    folder, cache = str(tmp_path / "src"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    script = textwrap.dedent(f'''
+        import sys, numpy as np, srcdiff
+        sys.path.insert(0, {folder!r})
+        import rule_mod
+        print(repr(float(srcdiff.grad(rule_mod.f, jit=True)(np.array([0.5]))[0])))
+    ''')
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+    for c in (2.0, 3.0):
+        with open(os.path.join(folder, "rule_mod.py"), "w") as fh:
+            fh.write(RULE_SRC.format(c=c))
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        np.testing.assert_allclose(float(out.stdout), c * np.exp(0.5), rtol=1e-12)
+
+
+# --- issue 19.7 / 19.10: a private cache directory; cached code verified before it runs; damage repaired ------
+
+import pytest  # noqa: E402
+import warnings  # noqa: E402
+
+
+def _poly(x):
+    return np.sum(x ** 3) + 2.0 * np.sum(x)
+
+
+X3 = np.array([0.5, -1.0, 2.0])
+
+
+def _expected():
+    return 3 * X3 ** 2 + 2.0
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """A cache directory of its own, and no modules loaded from it yet (as in a new process)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(cache))
+    saved = dict(backends._LOADED)
+    backends._LOADED.clear()
+    yield cache
+    backends._LOADED.clear()
+    backends._LOADED.update(saved)
+
+
+def _cached(cache, suffix):
+    return sorted(p for p in cache.rglob("*" + suffix) if "poly_grad" in p.name)
+
+
+def test_cache_directory_and_files_are_private(fresh_cache):
+    for jit in (False, True):
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+    assert (fresh_cache.stat().st_mode & 0o777) == 0o700
+    assert ((fresh_cache / "__pycache__").stat().st_mode & 0o777) == 0o700
+    files = _cached(fresh_cache, ".py")
+    assert len(files) == 2 and all((f.stat().st_mode & 0o777) == 0o600 for f in files)
+
+
+def test_world_writable_cache_directory_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    os.chmod(fresh_cache, 0o777)        # e.g. a shared /tmp/srcdiff someone else could plant files in
+    for jit in (False, True):
+        with pytest.raises(srcdiff.SrcdiffError, match="writable by other users"):
+            srcdiff.grad(_poly, jit=jit)(X3)
+    assert not list(fresh_cache.iterdir())
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_cache_directory_owned_by_another_user_is_refused(fresh_cache):
+    fresh_cache.mkdir(mode=0o700)
+    os.chown(fresh_cache, 12345, 12345)
+    with pytest.raises(srcdiff.SrcdiffError, match="owned by another user"):
+        srcdiff.grad(_poly)(X3)
+
+
+def test_rewritten_cached_module_is_detected_and_regenerated(fresh_cache, tmp_path):
+    """The attack: rewrite the cached .py so the gradient runs a payload and returns [42, 42, 42]."""
+    marker = tmp_path / "payload_ran"
+    for jit in (False, True):
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+    for path in _cached(fresh_cache, ".py"):
+        entry = path.read_text().split("def ", 1)[1].split("(", 1)[0]
+        path.write_text(f"import numpy as np\nopen({str(marker)!r}, 'w').close()\n\n"
+                        f"def {entry}(x):\n    return np.full(3, 42.0)\n")
+    backends._LOADED.clear()            # a new process
+    for jit in (False, True):
+        with pytest.warns(backends.CacheWarning, match="did not match"):
+            got = srcdiff.grad(_poly, jit=jit)(X3)
+        np.testing.assert_allclose(got, _expected())
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_damaged_cached_module_is_regenerated_with_a_warning(fresh_cache, damage):
+    for jit in (False, True):
+        srcdiff.grad(_poly, jit=jit)(X3)
+    for path in _cached(fresh_cache, ".py"):
+        text = path.read_text()
+        path.write_text(text[:len(text) // 2] if damage == "truncated" else "")
+    backends._LOADED.clear()
+    for jit in (False, True):
+        with pytest.warns(backends.CacheWarning):
+            got = srcdiff.grad(_poly, jit=jit)(X3)
+        np.testing.assert_allclose(got, gradcheck.numerical_grad(_poly, [X3], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".nbc", ".nbi"])
+def test_damaged_numba_cache_file_is_recompiled_with_a_warning(fresh_cache, suffix):
+    np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+    damaged = _cached(fresh_cache, suffix)
+    assert damaged
+    for path in damaged:
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    backends._LOADED.clear()
+    with pytest.warns(backends.CacheWarning, match="could not be loaded"):
+        got = srcdiff.grad(_poly, jit=True)(X3)
+    np.testing.assert_allclose(got, _expected())
+    backends._LOADED.clear()            # recompiled and saved again: the next process loads it quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", backends.CacheWarning)
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+
+
+def test_numba_index_is_not_loaded_from_a_shared_directory(fresh_cache, tmp_path, monkeypatch):
+    """NUMBA_CACHE_DIR pointing at a world-writable directory: Numba's index there is a pickle anyone could
+    plant, so srcdiff compiles without the disk cache (with a warning) rather than read it."""
+    import numba
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(shared))
+    with pytest.warns(backends.CacheWarning, match="NUMBA_CACHE_DIR"):
+        got = srcdiff.grad(_poly, jit=True)(X3)
+    np.testing.assert_allclose(got, _expected())
+    assert not list(shared.rglob("*.nbi"))
+
+
+# --- issue 19.5: the source file edited after import -------------------------------------------------
+
+EDITED = '''import numpy as np
+
+
+def f(x):
+    return np.sum(x ** 2)
+
+
+def outer(k):
+    def g(x):
+        """a docstring
+        on two lines"""
+        return np.sum((x * k) ** 2)
+    return g
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_source_edited_after_import_is_refused(jit):
+    mod = gradcheck.source_module(f"edited_after_import_{jit}", EDITED)
+    x = np.array([0.3, -1.2])
+    inner = mod.outer(1.5)
+    np.testing.assert_allclose(srcdiff.grad(mod.f, jit=jit)(x), 2 * x)           # unedited: accepted
+    np.testing.assert_allclose(srcdiff.grad(inner, jit=jit)(x), gradcheck.numerical_grad(inner, [x], 0), rtol=1e-6)
+    with open(mod.__file__, "w") as fh:                                           # the body edited
+        fh.write(EDITED.replace("np.sum(x ** 2)", "np.sum(np.sin(x))"))
+    with pytest.raises(srcdiff.SrcdiffError, match="no longer matches"):
+        srcdiff.grad(mod.f, jit=jit)(x)
+    np.testing.assert_allclose(srcdiff.grad(inner, jit=jit)(x), gradcheck.numerical_grad(inner, [x], 0), rtol=1e-6)
+    with open(mod.__file__, "w") as fh:                                           # lines shifted
+        fh.write("\n\n\n" + EDITED)
+    for fn in (mod.f, inner):
+        with pytest.raises(srcdiff.SrcdiffError, match="no longer matches"):
+            srcdiff.grad(fn, jit=jit)(x)
+
+
+# --- issue 19.4: captured globals are snapshots, in both backends ---------------------------------------
+
+WEIGHTS = np.array([1.0, 2.0])
+
+
+def _weighted(x):
+    return np.sum(WEIGHTS * x ** 2)
+
+
+def test_captured_global_array_is_a_snapshot_in_both_backends():
+    """A grad object compiles the global arrays it reads as they are at its first call (Numba bakes them in
+    as constants); an in-place change afterwards is ignored by both backends alike -- it once showed with
+    jit=False only -- and a new grad object sees the new values."""
+    x = np.array([0.5, -1.5])
+    try:
+        for jit in (False, True):
+            WEIGHTS[:] = [1.0, 2.0]
+            g = srcdiff.grad(_weighted, jit=jit)
+            np.testing.assert_allclose(g(x), 2 * np.array([1.0, 2.0]) * x)
+            WEIGHTS[:] = [10.0, 20.0]
+            np.testing.assert_allclose(g(x), 2 * np.array([1.0, 2.0]) * x)          # the snapshot
+            np.testing.assert_allclose(srcdiff.grad(_weighted, jit=jit)(x),          # a new object: new values
+                                       gradcheck.numerical_grad(_weighted, [x], 0), rtol=1e-6)
+    finally:
+        WEIGHTS[:] = [1.0, 2.0]
+
+
+# --- issue 19.9: a size cap with least-recently-used eviction; python -m srcdiff cache info|clear -------------
+
+def test_lru_eviction_and_cache_cli(fresh_cache, capsys):
+    from srcdiff import cachecli
+    for k in (1.0, 2.0, 3.0):                       # three modules, the 1.0 one used last
+        srcdiff.grad(_closure(k))(X3)
+    srcdiff.grad(_closure(1.0))(X3)
+    backends._LOADED.clear()
+    srcdiff.grad(_closure(1.0))(X3)                 # a new process using the 1.0 module again
+    items = backends.entries(str(fresh_cache))
+    assert len(items) == 3
+    newest = items[-1][2]
+    assert [m.__file__ for m in backends._LOADED.values()] == [newest]     # the last used is the newest
+    assert backends.evict(items[-1][1], folder=str(fresh_cache)) == 2    # room for one: the newest stays
+    assert [e[2] for e in backends.entries(str(fresh_cache))] == [newest]
+    assert cachecli.main(["info"]) == 0
+    assert "modules: 1" in capsys.readouterr().out
+    assert cachecli.main(["clear"]) == 0
+    assert backends.entries(str(fresh_cache)) == []
+    out = subprocess.run([sys.executable, "-m", "srcdiff", "cache", "info"], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=120)
+    assert out.returncode == 0 and "modules: 0" in out.stdout, out.stderr
+    np.testing.assert_allclose(srcdiff.grad(_closure(2.0))(X3), 2.0 * np.cos(X3))   # regenerated after clear
+
+
+# --- issue 19.3: out-of-bounds indexing under jit=True fails as f does -----------------------------------
+
+def _reads_past_the_end(x):
+    return x[3] * 2.0 + np.sum(x)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_out_of_bounds_index_raises_index_error_in_both_backends(jit):
+    x = np.array([0.1, 0.2, 0.3])
+    with pytest.raises(IndexError):
+        _reads_past_the_end(x)
+    with pytest.raises(IndexError):
+        srcdiff.grad(_reads_past_the_end, jit=jit)(x)
+    x4 = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(srcdiff.grad(_reads_past_the_end, jit=jit)(x4), [1.0, 1.0, 1.0, 3.0])

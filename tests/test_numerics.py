@@ -20,6 +20,7 @@ import pytest
 from scipy.special import logsumexp
 
 import srcdiff
+import gradcheck
 
 BACKENDS = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 
@@ -154,3 +155,28 @@ def test_log_domain_product_minus_inf(f, jit):
     with np.errstate(all="ignore"):
         gpi, gA = g(np.array([NINF, NINF]), np.zeros((2, 2)), np.ones(3))
     assert np.all(gpi == 0.0) and np.all(gA == 0.0)
+
+
+def _max_all(x):
+    return np.max(x) * 2.0
+
+
+def _min_rows(x):
+    return np.sum(np.min(x, axis=1))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_max_over_nan_has_nan_gradient_where_the_value_is_nan(jit):
+    """np.max of an array holding NaN is NaN: its gradient is NaN at the NaN entries, not all zeros
+    (issue 19.6); a slice without NaN keeps its ordinary gradient."""
+    x = np.array([1.0, np.nan, 3.0])
+    value, g = srcdiff.value_and_grad(_max_all, jit=jit)(x)
+    assert np.isnan(value) and np.isnan(g[1]) and g[0] == 0.0 and g[2] == 0.0
+    m = np.array([[1.0, np.nan, 3.0], [4.0, -2.0, 0.5]])
+    value, g = srcdiff.value_and_grad(_min_rows, jit=jit)(m)
+    assert np.isnan(value)
+    np.testing.assert_array_equal(np.isnan(g), [[False, True, False], [False, False, False]])
+    np.testing.assert_array_equal(g[1], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(g[0, [0, 2]], [0.0, 0.0])
+    ok = np.array([[1.0, 2.0, 3.0], [4.0, -2.0, 0.5]])
+    np.testing.assert_allclose(srcdiff.grad(_min_rows, jit=jit)(ok), gradcheck.numerical_grad(_min_rows, [ok], 0))

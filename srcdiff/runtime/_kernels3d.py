@@ -125,7 +125,7 @@ def prod_grad_mid(g2, x3, dt):
 
 @njit(cache=True)
 def extremum_grad_mid(g2, x3, a2, dt):
-    """g split equally among the entries equal to the extremum a2."""
+    """g split equally among the entries equal to the extremum a2; NaN at NaN entries (a2 is NaN there)."""
     outer, n, inner = x3.shape
     out = np.zeros((outer, n, inner), dt)
     cnt = np.zeros(inner, np.int64)
@@ -139,6 +139,8 @@ def extremum_grad_mid(g2, x3, a2, dt):
             for j in range(inner):
                 if x3[o, i, j] == a2[o, j]:
                     out[o, i, j] = g2[o, j] / cnt[j]
+                elif np.isnan(x3[o, i, j]):
+                    out[o, i, j] = np.nan
     return out
 
 

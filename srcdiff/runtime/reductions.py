@@ -181,11 +181,13 @@ def _extremum_grad(g, x, ans, axis):
     cnt = np.sum(mask, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = _keep(g, axis, dt) / cnt.astype(dt)
-    return np.where(mask, share, dt.type(0)).astype(dt, copy=False)
+    out = np.where(mask, share, dt.type(0))
+    return np.where(np.isnan(x), dt.type(np.nan), out).astype(dt, copy=False)   # NaN propagates, as in f
 
 
 def max_grad(g, x, ans, axis=None):
-    """Adjoint of max: g split equally among the entries equal to the maximum."""
+    """Adjoint of max: g split equally among the entries equal to the maximum; NaN at NaN entries (the
+    maximum of a slice holding NaN is NaN)."""
     return _extremum_grad(g, x, ans, axis)
 
 

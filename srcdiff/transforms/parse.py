@@ -1,7 +1,9 @@
 """Pass 1: parse a Python function into a gast FunctionDef located at the user's file lines."""
 from __future__ import annotations
 
+import __future__
 import builtins
+import functools
 import inspect
 import linecache
 import textwrap
@@ -71,6 +73,11 @@ def parse(fn) -> Unit:
                            "define the function in a .py file (source typed at an interactive prompt "
                            "or built with exec is not available to inspect.getsource)") from None
     src = textwrap.dedent("".join(lines))
+    if not _same_code(fn, filename):
+        raise SrcdiffError(f"the source of {fn.__qualname__} in {filename} no longer matches the function object "
+                           "(the file was edited after the function was defined): srcdiff differentiates "
+                           "what it reads from the file", filename, code.co_firstlineno,
+                           "re-import the module (importlib.reload) or restart Python after editing it")
     try:
         tree = gast.parse(src)
     except SyntaxError:
@@ -97,6 +104,64 @@ def parse(fn) -> Unit:
     _positional_keyword_only(node.args)
     _check_generators(node, filename)
     return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def _same_code(fn, filename: str) -> bool:
+    """Is the function at fn's first line of its file, as the file reads now, the code of `fn`? The whole
+    file is compiled (so imports, enclosing functions and classes give the same bytecode as when it was
+    imported) and the code object that starts on that line compared: name, parameters, bytecode,
+    constants and names, recursively through nested code objects."""
+    target = inspect.unwrap(fn).__code__
+    if any(n.startswith("@py") for n in _all_names(target)):   # pytest rewrote this function's asserts
+        return True
+    text = "".join(linecache.getlines(filename, getattr(fn, "__globals__", None)))
+    module = _compile_file(text, filename, target.co_flags & _FUTURE_FLAGS)
+    if module is None:
+        return False
+    return any(_code_equal(c, target) for c in _code_objects(module)
+               if c.co_name == target.co_name and c.co_firstlineno == target.co_firstlineno)
+
+
+@functools.lru_cache(maxsize=16)
+def _compile_file(text: str, filename: str, flags: int):
+    try:
+        return compile(text, filename, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _all_names(code):
+    yield from code.co_names
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            yield from _all_names(c)
+
+
+def _code_objects(code):
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            yield c
+            yield from _code_objects(c)
+
+
+def _code_equal(a, b) -> bool:
+    if (a.co_code, a.co_names, a.co_varnames, a.co_argcount, a.co_freevars) != \
+            (b.co_code, b.co_names, b.co_varnames, b.co_argcount, b.co_freevars):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if hasattr(x, "co_code") and hasattr(y, "co_code"):
+            if not _code_equal(x, y):
+                return False
+        elif type(x) is not type(y) or repr(x) != repr(y):
+            return False
+    return True
 
 
 def _lambda_fragments(src: str):

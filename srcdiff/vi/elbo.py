@@ -52,14 +52,11 @@ Estimators
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import itertools
 import keyword
 import math
 import os
-import sys
-import tempfile
 
 import numpy as np
 
@@ -305,19 +302,9 @@ def _load(source: str, bindings: dict):
     """Write `source` into srcdiff's cache directory and import it with `bindings` as globals."""
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
     path = os.path.join(backends.cache_dir(), f"vi_elbo_{key}.py")
-    if not os.path.exists(path):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
+    backends.write_source(path, source)   # verified against `source`, rewritten if damaged
     modname = f"srcdiff_generated.vi_elbo_{key}_{next(_COUNTER)}"
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    mod.__dict__.update({"np": np, "math": math})
-    mod.__dict__.update(bindings)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    mod.__dict__.update(bindings)  # the file imports nothing that could shadow them, but be sure
+    mod = backends.exec_source(modname, path, source, {"np": np, "math": math, **bindings})
     return mod, path
 
 
