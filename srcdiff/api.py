@@ -1,11 +1,15 @@
 """Public transforms: grad, value_and_grad, vjp, differentiate, source."""
 from __future__ import annotations
 
+import collections
+import copy
 import functools
 import inspect
 import linecache
 import os
 import re
+import threading
+import uuid
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -141,10 +145,13 @@ class Transformed:
         their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
         key = (arg_kinds, repr(structs), arg_dims)
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
-            # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate
-            src, bindings, names, entry = self._shipped[key]
-            loaded = backends.load_module(src, bindings, names, entry, self.jit)
-            self._cache[key] = (None, src, getattr(loaded, entry))
+            # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
+            # once per process even when several threads run this object's first tasks at the same time
+            with _SHIPPED_LOAD_LOCK:
+                if key not in self._cache:
+                    src, bindings, names, entry = self._shipped[key]
+                    loaded = backends.load_module(src, bindings, names, entry, self.jit)
+                    self._cache[key] = (None, src, getattr(loaded, entry))
         if key not in self._cache:
             mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
             if self.jit:
@@ -173,10 +180,29 @@ class Transformed:
     def _source(self):
         return self.source
 
+    def __reduce__(self):
+        """Unpickling goes through `_restore_transformed`: a process that receives the same transform
+        again (a Dask worker fetching a replica the scheduler dropped, a spilled copy read back, a task
+        retried) gets the object it already loaded, not a second copy that loads its modules again."""
+        return _restore_transformed, (type(self), self.__getstate__())
+
+    def __copy__(self):       # copy.copy / copy.deepcopy: a new object, as before (not the shared one)
+        new = type(self).__new__(type(self))
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
     def __getstate__(self):
         """Pickle (cloudpickle) without regenerating on the other side: each specialisation travels as its
         generated source and bound constants, loaded there (and compiled by Numba, or read from the disk
         cache) on first use; compiled functions and compiler state stay behind."""
+        if "_ident" not in self.__dict__:
+            self._ident = uuid.uuid4().hex       # names this transform (and its unpickled copies) anywhere
         state = dict(self.__dict__)
         shipped = dict(state.get("_shipped", {}))
         for key, entry in self._cache.items():
@@ -190,6 +216,7 @@ class Transformed:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self._cache = dict(self.__dict__.get("_cache", {}))
 
     def prepare(self, *args, **kwargs):
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
@@ -283,6 +310,32 @@ class Transformed:
 
 UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"
                  "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
+
+
+_SHIPPED_LOAD_LOCK = threading.Lock()
+_RESTORED: "collections.OrderedDict[str, Transformed]" = collections.OrderedDict()
+_RESTORED_MAX = 32
+_RESTORED_LOCK = threading.Lock()
+
+
+def _restore_transformed(cls, state):
+    """Unpickle a Transformed: one object per transform per process (the most recent `_RESTORED_MAX`
+    kept). A later pickle of the same transform may carry more specialisations: they are added to it."""
+    ident = state.get("_ident")
+    with _RESTORED_LOCK:
+        held = _RESTORED.get(ident) if ident is not None else None
+        if held is not None and type(held) is cls:
+            _RESTORED.move_to_end(ident)
+            for key, entry in state.get("_shipped", {}).items():
+                held._shipped.setdefault(key, entry)
+            return held
+        obj = cls.__new__(cls)
+        obj.__setstate__(state)
+        if ident is not None:
+            _RESTORED[ident] = obj
+            while len(_RESTORED) > _RESTORED_MAX:
+                _RESTORED.popitem(last=False)
+        return obj
 
 
 def _like(g, a):
