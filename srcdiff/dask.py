@@ -12,9 +12,11 @@ all runs on the current Dask scheduler: the active ``distributed.Client`` if the
 Dask's default (threads). Chunks are streamed, so the data never has to fit in memory at once.
 
 The generated code is built once, on the client, for each distinct chunk shape; the gradient object
-(its generated source and constants, not a compiled function) is sent to the workers once per client
-(``Client.scatter``, kept across calls) and each worker loads it once (Numba compiles it there, or
-reads it from the worker's srcdiff disk cache). Workers never run srcdiff's compiler.
+(its generated source and constants, not a compiled function) is sent to the cluster once per client
+(as a task that returns it, kept across calls, rebuilt if the worker holding it dies) and each worker
+loads it once (Numba compiles it there, or reads it from the worker's srcdiff disk cache), however
+many times it receives it. Workers never run srcdiff's compiler. A worker that dies in the middle of
+a call is survived: Dask reschedules its tasks (``distributed.scheduler.allowed-failures``).
 
 ``importing srcdiff`` does not import Dask: this module loads on first use of ``srcdiff.dask``.
 """
@@ -91,7 +93,7 @@ class DaskGradient:
 
 
 class _TransformKernel:
-    """Runs a srcdiff transform on one chunk. Built afresh per call but keyed (for the scatter cache)
+    """Runs a srcdiff transform on one chunk. Built afresh per call but keyed (for the shipped-kernel cache)
     by its transform."""
 
     def __init__(self, t):
@@ -173,7 +175,7 @@ class _Box:
         self.value = value
 
 
-_SCATTERED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SHIPPED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _active_client():
@@ -186,21 +188,30 @@ def _active_client():
     return client if isinstance(client, Client) else None
 
 
+def _kernel(kernel):
+    return kernel
+
+
 def _ship(kernel):
-    """The kernel as the graph should reference it: with a distributed client, a future of it
-    scattered to every worker once (kept across calls while the kernel's code is unchanged)."""
+    """The kernel as the graph should reference it: with a distributed client, a future of a task that
+    returns it, submitted once and kept across calls while the kernel's code is unchanged. A task rather
+    than scattered data: its pickled kernel stays on the scheduler, so a copy lost with a worker (the only
+    one left once the active memory manager has dropped the replicas nothing waits for) is rebuilt, not
+    lost. Each worker fetches it from a peer on first use; unpickling a transform it already holds
+    returns that copy (api._restore_transformed), so its modules load once per worker."""
     client = _active_client()
     if client is None:
         return kernel
     try:
-        per_client = _SCATTERED.setdefault(kernel.key(), {})
+        per_client = _SHIPPED.setdefault(kernel.key(), {})
     except TypeError:
         return kernel
     version = kernel.version()
     held = per_client.get(client.id)
-    if held is not None and held[0] == version and held[1].status == "finished" and held[1].client is client:
+    if (held is not None and held[0] == version and held[1].client is client
+            and held[1].status not in ("error", "cancelled")):
         return held[1]
-    future = client.scatter(kernel, broadcast=True, hash=False)
+    future = client.submit(_kernel, kernel, key=f"srcdiff-kernel-{uuid.uuid4().hex}", pure=False)
     per_client[client.id] = (version, future)
     return future
 

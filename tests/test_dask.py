@@ -443,3 +443,89 @@ def test_cluster_fit_em_matches_single_process(client):
     np.testing.assert_allclose(g_res.means, g_ref.means, rtol=1e-8)
     np.testing.assert_allclose(g_res.variances, g_ref.variances, rtol=1e-8)
     assert all(c["build"] == 0 for c in client.run(_counts).values())
+
+
+# Data generated chunk by chunk on the workers (nothing is ever whole in one process): block i of the rows
+# is a function of (seed, i) only, so the test recomputes each block in its own process for the reference.
+
+TRUE_W = np.linspace(-1.0, 1.0, 10)
+
+
+def load_block(seed, i, n, d, crash=None):
+    """Rows [i*n, (i+1)*n): X (n, d) and 0/1 labels y from a logistic model. `crash` = (pid, marker file):
+    the worker process with that pid dies (os._exit) the first time it loads a block, as a killed machine
+    would; the retried task (on a live worker) loads it normally."""
+    if crash is not None and os.getpid() == crash[0] and not os.path.exists(crash[1]):
+        open(crash[1], "w").close()
+        os._exit(1)
+    rng = np.random.default_rng([seed, i])
+    X = rng.random((n, d))              # uniform on (-1.5, 1.5): cheaper to draw than normals
+    X -= 0.5
+    X *= 3.0
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ TRUE_W[:d])))).astype(np.float64)
+    return X, y
+
+
+def generated_data(seed, blocks, n, d, crash=None):
+    parts = [dask.delayed(load_block, nout=2)(seed, i, n, d, crash) for i in range(blocks)]
+    X = da.concatenate([da.from_delayed(p[0], shape=(n, d), dtype=np.float64) for p in parts])
+    y = da.concatenate([da.from_delayed(p[1], shape=(n,), dtype=np.float64) for p in parts])
+    return X, y
+
+
+def streamed_reference(w, seed, blocks, n, d):
+    """The NumPy value and gradient, summed block by block in this process (one block in memory at once)."""
+    value, g = 0.0, np.zeros(d)
+    for i in range(blocks):
+        v, gi = logistic_reference(w, *load_block(seed, i, n, d))
+        value, g = value + v, g + gi
+    return value, g
+
+
+MEMORY_LIMIT = 300 * 2 ** 20       # per worker; a worker process with srcdiff (and Numba) loaded is ~170 MB
+
+
+@pytest.fixture(scope="module")
+def small_client():
+    """Two worker processes of 300 MiB each, never spilling to disk or pausing: a worker that goes over 95 %
+    of its limit is killed by its nanny (and a task that kills 4 workers fails the computation)."""
+    memory = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+              "distributed.worker.memory.pause": False, "distributed.worker.memory.terminate": 0.95}
+    with dask.config.set(memory):
+        with local_cluster(memory_limit=MEMORY_LIMIT) as c:
+            yield c
+
+
+def test_cluster_data_larger_than_workers_memory(small_client):
+    blocks, n, d = 28, 2 ** 18, 10                     # 28 blocks of 20 MiB (X) + 2 MiB (y): 616 MiB
+    X, y = generated_data(11, blocks, n, d)
+    assert X.nbytes + y.nbytes > 2 * MEMORY_LIMIT
+    w = 0.1 * np.ones(d)
+    value, g = on_cluster(sdask.value_and_grad(logistic_loss, jit=False), w, X, y)
+    ref_value, ref_g = streamed_reference(w, 11, blocks, n, d)
+    close(value, ref_value)
+    close(g, ref_g)
+    # streamed: each worker's peak memory stayed under its limit (~240 of 300 MiB: a few blocks at a time)
+    peaks = small_client.run(_peak_rss)
+    assert len(peaks) == 2 and all(p < 0.95 * MEMORY_LIMIT for p in peaks.values()), peaks
+
+
+def test_cluster_killed_worker_is_rescheduled(small_client, tmp_path):
+    """A worker dies in the middle of a gradient: the scheduler reschedules its tasks on the other worker
+    (allowed-failures), and the worker that died held the only copy of the shipped gradient (the active
+    memory manager had dropped the other): it is rebuilt, not lost."""
+    assert small_client.run_on_scheduler(_allowed_failures) >= 1
+    blocks, n, d = 12, 2000, 4
+    w = np.array([0.3, -0.2, 0.1, 0.05])
+    vg = sdask.value_and_grad(logistic_loss, jit=False)
+    close(on_cluster(vg, w, *generated_data(7, blocks, n, d))[1], streamed_reference(w, 7, blocks, n, d)[1])
+    (holder,) = single_replica(small_client).values()
+    pids = small_client.run(os.getpid)
+    marker = str(tmp_path / "crashed")
+    X, y = generated_data(7, blocks, n, d, crash=(pids[holder], marker))
+    value, g = on_cluster(vg, 2.0 * w, X, y)
+    assert os.path.exists(marker), "the worker was not killed: the test checked nothing"
+    assert holder not in small_client.scheduler_info()["workers"]
+    ref_value, ref_g = streamed_reference(2.0 * w, 7, blocks, n, d)
+    close(value, ref_value)
+    close(g, ref_g)
