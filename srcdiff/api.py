@@ -312,7 +312,7 @@ UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unkno
                  "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
 
 
-_SHIPPED_LOAD_LOCK = threading.Lock()
+_SHIPPED_LOAD_LOCK = threading.RLock()
 _RESTORED: "collections.OrderedDict[str, Transformed]" = collections.OrderedDict()
 _RESTORED_MAX = 32
 _RESTORED_LOCK = threading.Lock()

@@ -242,6 +242,42 @@ def test_unpickling_twice_reuses_the_loaded_transform(monkeypatch, jit):
     assert cloudpickle.loads(cloudpickle.dumps(a)) is a     # pickled again from the copy: same transform
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_threads_of_a_worker_load_a_shipped_transform_once(monkeypatch, jit):
+    """A worker with several threads starts several chunk tasks at once on a gradient it just received:
+    one of them loads its module, the others wait for it (not one load per thread)."""
+    from srcdiff import backends
+    w, X, y = logistic_data(n=60)
+    g = srcdiff.value_and_grad(logistic_loss, jit=jit)
+    g.prepare(w, X, y)
+    a = cloudpickle.loads(cloudpickle.dumps(g))
+    loads = []
+    real = backends.load_module
+
+    def slow_load(*args, **kwargs):
+        loads.append(args[3])
+        time.sleep(0.3)                        # a Numba compile: long enough for the others to arrive
+        return real(*args, **kwargs)
+    monkeypatch.setattr(backends, "load_module", slow_load)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def task():
+        barrier.wait()
+        results.append(a(w, X, y))
+    threads = [threading.Thread(target=task, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 4
+    ref_value, ref_g = logistic_reference(w, X, y)
+    for value, dw in results:
+        close(value, ref_value)
+        close(dw, ref_g)
+    assert len(loads) == 1, loads
+
+
 # ---------------------------------------------------------------------------------------------------
 # vi.fit over Dask arrays
 # ---------------------------------------------------------------------------------------------------
