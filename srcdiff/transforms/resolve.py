@@ -184,9 +184,14 @@ class _Resolver(gast.NodeTransformer):
     def _method(self, node):
         func = node.func
         base = self.visit(func.value)
+        m = func.attr
+        if m == "astype":   # (its dtype is read, not resolved as a value: _dtype)
+            given = node.args[:1] + [k.value for k in node.keywords if k.arg == "dtype"]
+            if len(given) != 1:
+                fail(node, self.unit, ".astype() needs its dtype", "write x.astype(np.float64) or x.astype(int)")
+            return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
-        m = func.attr
         if m not in METHODS:
             if m in ("append", "pop"):
                 fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",
@@ -195,11 +200,6 @@ class _Resolver(gast.NodeTransformer):
             fail(node, self.unit, f"method .{m}() is not supported",
                  f"use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
         target = METHODS[m]
-        if m == "astype":
-            given = node.args[:1] + [k.value for k in node.keywords if k.arg == "dtype"]
-            if len(given) != 1:
-                fail(node, self.unit, ".astype() needs its dtype", "write x.astype(np.float64) or x.astype(int)")
-            return self._cast(base, given[0], node)
         if m == "reshape" and len(args) > 1:
             args = [gast.Tuple(elts=args, ctx=gast.Load())]
         if m == "transpose" and args:
