@@ -285,3 +285,39 @@ def literals_elsewhere(x):
 @JIT
 def test_literals_passed_to_other_functions(jit):
     _check(literals_elsewhere, jit)
+
+
+def list_operands(x):
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    return (np.sum(x[:2] * [x[2], x[3]]) + np.sum(m @ [x[0], x[1]]) + np.sum(([x[2], x[3]] - x[:2]) ** 2 / [x[0], 2.0])
+            + np.sum(np.exp(x[:2]) + [x[1], x[3]]))
+
+
+@JIT
+def test_list_literal_operands_of_array_arithmetic(jit):
+    """x[:2] * [a, b], m @ [a, b], [a, b] - x: the literal is an array (was a partial or zero gradient)."""
+    _check(list_operands, jit)
+
+
+def list_repetition(x):
+    return np.sum(np.array([x[0]] * 2) ** 2)
+
+
+def test_list_repetition_of_differentiated_values_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: a list or tuple of differentiated "
+                                                   r"values repeated") as info:
+        srcdiff.grad(list_repetition)(X.copy())
+    assert "np.full" in info.value.advice
+
+
+def asarray_then_write(x):
+    y = np.asarray(x)
+    y[0] = 5.0
+    return np.sum(x * x)
+
+
+def test_write_through_asarray_is_declined():
+    """np.asarray of an array is the array itself: a write through it changes x (was a silently wrong
+    gradient, np.asarray being taken for a copy)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: `x` shares memory with `y`"):
+        srcdiff.grad(asarray_then_write)(X.copy())

@@ -81,6 +81,7 @@ ENTRIES = {
     "np.clip bounds": ("np.clip(x, y - 1.0, z + 1.0)", "rrr", [((3,), (), ()), ((2, 3), (3,), (2, 1)), ((), (), ())]),
     "np.linspace": ("np.linspace(x, y, 5) + np.linspace(x * y, 1.0, 4)[1]", "rr", [((), ())]),
     "float": ("float(x)", "r", S), "np.copy": ("np.copy(x) + np.asarray(x)", "r", E),
+    "np.asarray": ("np.asarray(x) * 2.0 + np.ascontiguousarray(x * x)", "r", E),
     "np.array": ("np.array([x, y])", "rr", [((), ())]),
     # list literals: nested ones, of arrays, and passed straight to NumPy functions, become rt.array of the parts
     "rt.array": ("np.array([[x, 2.0 * y], [y, x]]) + np.asarray((x, y))[0] + np.stack([x * y, x]) + sum([x, y])"

@@ -125,7 +125,9 @@ R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
 R("float", [builtins.float], "x", "g", jvp="dx")
-R("np.copy", [np.copy, np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
+R("np.copy", [np.copy], "x", "g", jvp="dx")
+# np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
+R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
 R("np.array", [np.array], "x", None, variadic="array")
 
 # ---- reductions (the compiler rewrites axis=/keepdims= calls to rt.<name>(x, axis)) -----------

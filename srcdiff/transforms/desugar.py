@@ -495,6 +495,20 @@ class _Canon(gast.NodeTransformer):
                 return node.orelse
         return node
 
+    def visit_BinOp(self, node):
+        """A list or tuple literal operand of arithmetic with an array is the array it stands for
+        (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *
+        (concatenation, repetition) only where the other operand is certainly an array or a float."""
+        self.generic_visit(node)
+        for side, other in (("left", node.right), ("right", node.left)):
+            lit = getattr(node, side)
+            if not _is_literal_seq(lit) or _is_literal_seq(other):
+                continue
+            if isinstance(node.op, (gast.Add, gast.Mult)) and not _certainly_float_or_array(other):
+                continue
+            setattr(node, side, self._literal_array(lit, node))
+        return node
+
     def visit_UnaryOp(self, node):
         """`-0.5` is one constant (an operand, not a statement of its own in A-normal form)."""
         self.generic_visit(node)
@@ -506,7 +520,7 @@ class _Canon(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
-        if name in ("np.array", "np.copy") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
+        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
             return self._array(name, node)
         if (name == "np.stack" and len(node.args) == 1 and _is_literal_seq(node.args[0])
                 and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
@@ -613,7 +627,7 @@ class _Canon(gast.NodeTransformer):
         return node
 
     def _array(self, name, node):
-        """np.array(v) / np.asarray(v) (np.copy here): rt.array of a list or tuple literal (nested ones
+        """np.array(v) / np.asarray(v): rt.array of a list or tuple literal (nested ones
         too), a copy of anything else. (The dtype argument is a cast by now: resolve.py.)"""
         extra = [k.arg for k in node.keywords if k.arg not in ("copy", "order")]
         if len(node.args) != 1 or extra:
@@ -623,7 +637,7 @@ class _Canon(gast.NodeTransformer):
         v = node.args[0]
         if _is_literal_seq(v):
             return self._literal_array(v, node)
-        return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else "np.copy"), args=[v],
+        return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else name), args=[v],
                                   keywords=[]), node)
 
     def _literal_array(self, seq, node):
@@ -749,6 +763,19 @@ class _Canon(gast.NodeTransformer):
 _ARRAY_PARAMS = {"x", "y", "m", "p", "xp", "fp", "weights", "a", "b", "prepend", "append"}
 # composites whose first argument is a sequence of arrays
 _SEQUENCE_PARAMS = {"np.vstack", "np.hstack", "np.column_stack"}
+
+
+def _certainly_float_or_array(e) -> bool:
+    """An operand that is a float or an array whatever the values: a float literal, a slice of an array,
+    a call of a function with a derivative (np.exp(x), np.sum(x))."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) is float
+    if isinstance(e, gast.Subscript):
+        return any(isinstance(n, gast.Slice) for n in gast.walk(e.slice))
+    if isinstance(e, gast.Call):
+        rule = RULES.get(dotted_name(e.func))
+        return rule is not None and not rule.nondiff and not rule.namespace
+    return False
 
 
 def _is_literal_seq(e) -> bool:
