@@ -96,6 +96,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
         kind_map = kinds.infer(unit.node, arg_kinds)
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
+    check_sequence_arithmetic(unit, kind_map, wrt)
     first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
@@ -220,6 +221,30 @@ def _rank(e, kind_map):
     if k is None:
         return None
     return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
+
+
+def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
+    """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
+    rules take operands as arrays, so the derivative would silently be lost."""
+    from .transforms import forward
+    varied = None
+    for s in gast.walk(unit.node):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
+            continue
+        for operand in (s.value.left, s.value.right):
+            if isinstance(operand, gast.Name) and (kind_map.get(operand.id) or ("",))[0] == "t":
+                parts = [operand]
+            elif isinstance(operand, (gast.Tuple, gast.List)):
+                parts = operand.elts
+            else:
+                continue
+            if varied is None:
+                varied = forward.varied_names(unit.node, wrt, unit.callees)
+            if any(isinstance(p, gast.Name) and p.id in varied for p in parts):
+                fail(s, unit, "a list or tuple of differentiated values repeated or joined with * or + (list "
+                              "arithmetic, not array arithmetic)",
+                     "build the array instead: np.full(n, a) for [a] * n, np.concatenate((u, v)) to join, or "
+                     "np.array([...]) * n for elementwise products")
 
 
 @dataclass

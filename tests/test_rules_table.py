@@ -81,7 +81,14 @@ ENTRIES = {
     "np.clip bounds": ("np.clip(x, y - 1.0, z + 1.0)", "rrr", [((3,), (), ()), ((2, 3), (3,), (2, 1)), ((), (), ())]),
     "np.linspace": ("np.linspace(x, y, 5) + np.linspace(x * y, 1.0, 4)[1]", "rr", [((), ())]),
     "float": ("float(x)", "r", S), "np.copy": ("np.copy(x) + np.asarray(x)", "r", E),
+    "np.asarray": ("np.asarray(x) * 2.0 + np.ascontiguousarray(x * x)", "r", E),
     "np.array": ("np.array([x, y])", "rr", [((), ())]),
+    # list literals: nested ones, of arrays, and passed straight to NumPy functions, become rt.array of the parts
+    "rt.array": ("np.array([[x, 2.0 * y], [y, x]]) + np.asarray((x, y))[0] + np.stack([x * y, x]) + sum([x, y])"
+                 " + np.max([x, y], axis=0) * np.mean((x, 3.0 * y))", "rr", [((), ()), ((3,), (3,))]),
+    "rt.astype": ("x.astype(np.float64) * x.astype(int) + x.astype(x.dtype) ** 2 + np.array(x * y, dtype=float)"
+                  " + np.asarray(y, dtype=np.int32) * np.sum([x, y]).astype(float)", "rr",
+                  [((3,), (3,)), ((2, 3), (2, 3))]),
     "np.sum": ("np.sum(x)", "r", R2), "rt.sum": ("np.sum(x, axis=0) + x.sum(axis=-1, keepdims=True)", "r", AX),
     "np.mean": ("np.mean(x)", "r", R2), "rt.mean": ("np.mean(x, axis=1)", "r", AX),
     "np.prod": ("np.prod(x)", "r", R2), "rt.prod": ("np.prod(x, axis=0)", "r", AX),
@@ -306,7 +313,7 @@ INTERNAL = {"rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_lik
             "rt.dot", "rt.solve",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
-            "rt.logsumexp_matvec_grad_M"} | FORWARD_ONLY
+            "rt.logsumexp_matvec_grad_M", "rt.astype_grad"} | FORWARD_ONLY
 
 HEADER = """import math
 import numpy as np

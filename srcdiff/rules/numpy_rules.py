@@ -127,7 +127,9 @@ R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
 R("float", [builtins.float], "x", "g", jvp="dx")
-R("np.copy", [np.copy, np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
+R("np.copy", [np.copy], "x", "g", jvp="dx")
+# np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
+R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
 R("np.array", [np.array], "x", None, variadic="array")
 
 # ---- reductions (the compiler rewrites axis=/keepdims= calls to rt.<name>(x, axis)) -----------
@@ -262,7 +264,8 @@ _NONDIFF = {
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "rt.svd_u_full": None, "rt.svd_vh_full": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.trunc": np.trunc,
-    "np.floor_divide": np.floor_divide,
+    "np.floor_divide": np.floor_divide, "np.rint": np.rint, "np.around": np.around,
+    "round": builtins.round,
 }
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)
@@ -274,6 +277,7 @@ CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step 
                       "rt.svd_u_full": _FULL_SVD, "rt.svd_vh_full": _FULL_SVD}
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
+R("np.trunc", [np.trunc, np.fix], "*args, **kwargs", nondiff=True)   # (np.fix rounds towards zero too)
 R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)")
 R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)")
 

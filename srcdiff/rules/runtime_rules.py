@@ -16,6 +16,14 @@ for _name in ("zeros_like", "seed", "max_weight", "in_interval", "clip_low", "cl
     R(f"rt.{_name}", [getattr(rt, _name)], "*args, **kwargs", nondiff=True)
 R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)")
 
+# ---- array construction and casts (transforms/desugar.py: np.array([...]) -> rt.array((...)), x.astype(t)) ------
+# rt.array of a tuple of parts: part k's adjoint is g[k] (a row where the parts are arrays); of an array: a copy
+R("rt.array", [rt.array], "parts", None, variadic="array")
+# a cast to a float dtype (or one known at run time) passes the derivative; to an int or bool dtype it has none
+R("rt.astype", [rt.astype], "x, dtype", "rt.astype_grad(g, ans)", None, jvp="rt.astype_grad(dx, ans)")
+R("rt.astype_grad", [rt.astype_grad], "v, y", "rt.astype_grad(g, y)", ZERO, jvp="rt.astype_grad(dv, y)")
+R("rt.cast", [rt.cast], "*args, **kwargs", nondiff=True)
+
 # ---- shape and broadcast helpers: linear in their first argument ------------------------------------------
 R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", ZERO, jvp="rt.unbroadcast(dv, x)")
 R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", ZERO,

@@ -45,3 +45,4 @@ from .tapes import get_row, put_row, row_tape  # noqa: E402,F401  (jitted code's
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,
                         logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_M, logsumexp_vecmat_grad_v)
+from .casts import array, astype, astype_grad, cast  # noqa: E402,F401  (np.array of parts, dtype casts)

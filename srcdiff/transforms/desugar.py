@@ -19,7 +19,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
-from ..rules import _signature, composites
+from ..rules import RULES, _signature, composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
 from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
                       substitute)
@@ -635,6 +635,20 @@ class _Canon(gast.NodeTransformer):
                 return node.orelse
         return node
 
+    def visit_BinOp(self, node):
+        """A list or tuple literal operand of arithmetic with an array is the array it stands for
+        (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *
+        (concatenation, repetition) only where the other operand is certainly an array or a float."""
+        self.generic_visit(node)
+        for side, other in (("left", node.right), ("right", node.left)):
+            lit = getattr(node, side)
+            if not _is_literal_seq(lit) or _is_literal_seq(other):
+                continue
+            if isinstance(node.op, (gast.Add, gast.Mult)) and not _certainly_float_or_array(other):
+                continue
+            setattr(node, side, self._literal_array(lit, node))
+        return node
+
     def visit_UnaryOp(self, node):
         """`-0.5` is one constant (an operand, not a statement of its own in A-normal form)."""
         self.generic_visit(node)
@@ -646,6 +660,16 @@ class _Canon(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         name = dotted_name(node.func)
+        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
+            return self._array(name, node)
+        if (name == "np.stack" and len(node.args) == 1 and _is_literal_seq(node.args[0])
+                and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
+                        for k in node.keywords)):   # np.stack((a, b)) along axis 0 is np.array((a, b)) (of scalars too)
+            return self._literal_array(node.args[0], node)
+        if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
+            node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
+            name = dotted_name(node.func)
+        self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
             if len(node.args) != 1 or node.keywords:
                 fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
@@ -751,6 +775,59 @@ class _Canon(gast.NodeTransformer):
             node.keywords = []
         return node
 
+    def _array(self, name, node):
+        """np.array(v) / np.asarray(v): rt.array of a list or tuple literal (nested ones
+        too), a copy of anything else. (The dtype argument is a cast by now: resolve.py.)"""
+        extra = [k.arg for k in node.keywords if k.arg not in ("copy", "order")]
+        if len(node.args) != 1 or extra:
+            fail(node, self.unit, f"np.array with {'arguments' if len(node.args) != 1 else repr(extra[0])} "
+                                  "other than the values and dtype= is not supported",
+                 "build the array with np.array(values) or np.array(values, dtype=...), then reshape it")
+        v = node.args[0]
+        if _is_literal_seq(v):
+            return self._literal_array(v, node)
+        return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else name), args=[v],
+                                  keywords=[]), node)
+
+    def _literal_array(self, seq, node):
+        """The array a (nested) list/tuple literal makes: np.array of a literal of constants only, else
+        rt.array of a tuple of its parts, each nested literal an array of its own (runtime/casts.py)."""
+        if _constant_seq(seq):
+            return copy_loc(gast.Call(func=dotted("np.array"), args=[_as_tuples(seq)], keywords=[]), node)
+        parts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
+        return copy_loc(gast.Call(func=dotted("rt.array"), args=[gast.Tuple(elts=parts, ctx=gast.Load())],
+                                  keywords=[]), node)
+
+    def _array_likes(self, name, node):
+        """A list or tuple literal passed where a NumPy function takes an array (np.sum([a, b]),
+        np.linalg.norm((x, y)), sum([x, y])) becomes the array it stands for, so that every rule sees one."""
+        if name in composites.COMPOSITES and name not in _SEQUENCE_PARAMS:
+            params = list(composites.COMPOSITES[name][0].replace(" ", "").split(","))
+            params = [p.split("=")[0] for p in params]
+            arrays = _ARRAY_PARAMS
+        elif name == "builtin_sum":
+            params, arrays = ["x"], {"x"}
+        elif name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
+            # np.concatenate(([a, b], x)), np.vstack(([a, b], [c, d])): each part listed is an array
+            seq = node.args[0] if node.args else None
+            if _is_literal_seq(seq):
+                seq.elts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
+            return
+        else:
+            rule = RULES.get(name)
+            if rule is None or rule.nondiff or rule.namespace:
+                return
+            params = list(rule.signature.parameters)
+            arrays = {p for p, v in rule.vjp.items() if v is not None}
+        for k, a in enumerate(node.args):
+            if k >= len(params) or params[k].startswith("*"):
+                break
+            if params[k] in arrays and _is_literal_seq(a):
+                node.args[k] = self._literal_array(a, node)
+        for kw in node.keywords:
+            if kw.arg in arrays and _is_literal_seq(kw.value):
+                kw.value = self._literal_array(kw.value, node)
+
     def _tuple_arguments(self, name, node) -> dict:
         bound = _bind_tuple_call(name, node)
         if isinstance(bound, str):
@@ -849,6 +926,42 @@ class _Canon(gast.NodeTransformer):
 
 def _is_none(e) -> bool:
     return isinstance(e, gast.Constant) and e.value is None
+
+
+# parameters of composites (rules/composites.py) that take arrays: a list literal there is an array
+_ARRAY_PARAMS = {"x", "y", "m", "p", "xp", "fp", "weights", "a", "b", "prepend", "append"}
+# composites whose first argument is a sequence of arrays
+_SEQUENCE_PARAMS = {"np.vstack", "np.hstack", "np.column_stack"}
+
+
+def _certainly_float_or_array(e) -> bool:
+    """An operand that is a float or an array whatever the values: a float literal, a slice of an array,
+    a call of a function with a derivative (np.exp(x), np.sum(x))."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) is float
+    if isinstance(e, gast.Subscript):
+        return any(isinstance(n, gast.Slice) for n in gast.walk(e.slice))
+    if isinstance(e, gast.Call):
+        rule = RULES.get(dotted_name(e.func))
+        return rule is not None and not rule.nondiff and not rule.namespace
+    return False
+
+
+def _is_literal_seq(e) -> bool:
+    return isinstance(e, (gast.List, gast.Tuple))
+
+
+def _constant_seq(e) -> bool:
+    """A (nested) list/tuple literal of number constants only."""
+    return all(_constant_seq(x) if _is_literal_seq(x) else
+               isinstance(x, gast.Constant) and type(x.value) in (bool, int, float) for x in e.elts)
+
+
+def _as_tuples(e):
+    """A (nested) list literal as tuples (Numba's np.array takes tuples)."""
+    if not _is_literal_seq(e):
+        return e
+    return gast.Tuple(elts=[_as_tuples(x) for x in e.elts], ctx=gast.Load())
 
 
 _NOT_LITERAL = object()

@@ -79,7 +79,8 @@ _INT_RESULT = {"len", "int", "np.argmax", "np.argmin", "np.size", "np.ndim"}
 _SAME = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
          "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.square", "rt.expit",
          "rt.gammaln", "rt.digamma", "rt.erf", "np.copy", "np.transpose", "rt.transpose", "np.clip",
-         "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.tril", "np.triu",
+         "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.rint", "np.trunc", "np.fix", "np.around",
+         "np.tril", "np.triu",
          "np.linalg.inv", "np.linalg.cholesky"}
 
 
@@ -175,7 +176,7 @@ def _call(name, args, e, kinds):
     a0 = args[0] if args else None
     if name in _LIKE_ARG:
         return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
-    if name == "rt.copy":
+    if name in ("rt.copy", "np.asarray"):
         return a0
     if name == "rt.seed":
         return F
@@ -216,6 +217,21 @@ def _call(name, args, e, kinds):
         nd = nds.pop() + (name == "np.stack")
         dts = {_dtype(k) for k in parts}
         return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
+    if name == "rt.array" and e.args:   # np.array of parts: one axis more than they have; of an array: a copy
+        seq = e.args[0]
+        if not isinstance(seq, (gast.Tuple, gast.List)):
+            return a0 if a0 is not None and a0[0] == "a" else None
+        parts = [expr_kind(p, kinds) for p in seq.elts]
+        nds = {_ndim(k) for k in parts}
+        if not parts or None in nds or len(nds) != 1:
+            return None
+        dts = {_dtype(k) for k in parts}
+        return ("a", nds.pop() + 1, "f" if "f" in dts else dts.pop() if len(dts) == 1 else None)
+    if name in ("rt.astype", "rt.cast") and len(args) == 2 and a0 is not None and a0[0] in ("s", "a"):
+        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
+        return a0[:-1] + (dt,)
+    if name == "rt.astype_grad" and a0 is not None:
+        return a0
     if name in ("np.ravel",):
         return ("a", 1, _dtype(a0))
     if name in _VECTOR_RESULT and _ndim(a0) == 2:
@@ -251,7 +267,8 @@ def _call(name, args, e, kinds):
 
 
 _DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",
-                "np.float64": "f", "float": "f"}
+                "np.float64": "f", "float": "f", "np.float32": "f", "np.float16": "f", "np.int16": "i",
+                "np.int8": "i", "np.uint8": "i", "np.uint16": "i", "np.uint32": "i", "np.uint64": "i"}
 
 
 def unify(a, b):

@@ -167,8 +167,15 @@ class _Resolver(gast.NodeTransformer):
             obj = self._lookup(func)
         if obj is _MISSING and isinstance(func, gast.Attribute):
             return self._method(node)
+        dtype = self._dtype_argument(node, obj)
+        if dtype is not None:   # f(..., dtype=t) -> f(...) cast to t
+            return self._cast(self.visit_Call(node), dtype, node)
         node.args = [self.visit(a) for a in node.args]
-        node.keywords = [self.visit(k) for k in node.keywords]
+        for k in node.keywords:
+            if k.arg == "dtype" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
+                k.value = self._dtype(k.value)[1]   # np.zeros(n, dtype=int) -> dtype=np.int64 (as Numba takes it)
+            else:
+                self.visit(k)
         if obj is _MISSING:
             if isinstance(func, gast.Name) and func.id in self.unit.callees:  # lifted nested def
                 return node
@@ -293,9 +300,14 @@ class _Resolver(gast.NodeTransformer):
     def _method(self, node):
         func = node.func
         base = self.visit(func.value)
+        m = func.attr
+        if m == "astype":   # (its dtype is read, not resolved as a value: _dtype)
+            given = node.args[:1] + [k.value for k in node.keywords if k.arg == "dtype"]
+            if len(given) != 1:
+                fail(node, self.unit, ".astype() needs its dtype", "write x.astype(np.float64) or x.astype(int)")
+            return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
-        m = func.attr
         if m not in METHODS:
             if m in ("append", "pop"):
                 fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",
@@ -304,8 +316,6 @@ class _Resolver(gast.NodeTransformer):
             fail(node, self.unit, f"method .{m}() is not supported",
                  f"use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
         target = METHODS[m]
-        if m == "astype":
-            return copy_loc(gast.Call(func=dotted("np.copy"), args=[base], keywords=[]), node)
         if m == "diagonal":   # x.diagonal(offset=k) is np.diag(x, k) (of a matrix)
             for kw in keywords:
                 kw.arg = "k" if kw.arg == "offset" else kw.arg
@@ -319,6 +329,50 @@ class _Resolver(gast.NodeTransformer):
         if keywords and target.startswith("np."):   # x.clip(min=0.0): NumPy's function's parameter names
             return self._rule_arguments(out, getattr(np, target[3:], None), f".{m}")
         return out
+
+    def _dtype(self, e):
+        """(kind, expression) of a dtype argument: kind "f", "i" or "b" and the NumPy type (np.float32,
+        np.int64, np.bool_) where it is known here (int, float, bool, NumPy types, dtype strings), else
+        (None, the expression as resolved): x.dtype or a local name, known at run time."""
+        if isinstance(e, gast.Constant) and isinstance(e.value, str):
+            obj = e.value
+        else:
+            obj = self._lookup(e)
+            if obj is _MISSING:
+                return None, self.visit(e)
+        try:
+            dt = np.dtype(obj)
+        except TypeError:
+            fail(e, self.unit, f"{self._text(e)} is not a dtype", "pass a NumPy type (np.float64, np.int64) or int/float/bool")
+        if dt.kind not in "fiub":
+            fail(e, self.unit, f"a cast to {dt} is not supported (srcdiff differentiates real floats, and passes "
+                               "integers and booleans through)", "cast to a float, integer or boolean dtype")
+        kind = "f" if dt.kind == "f" else "b" if dt.kind == "b" else "i"
+        return kind, copy_loc(dotted("np.bool_" if kind == "b" else f"np.{dt.name}"), e)
+
+    def _dtype_argument(self, node, obj):
+        """The dtype argument of a call of a function with a derivative (np.array(v, dtype=float),
+        np.full(n, a, dtype=np.float32)), taken off the call; None if there is none. (Functions without
+        one, np.zeros(n, dtype=int), keep theirs.)"""
+        canon = rule_name_of(obj) if obj is not _MISSING else None
+        canon = canon or (COMPOSITE_ALIASES.get(id(obj)) if obj is not _MISSING else None)
+        if canon is None or (canon in RULES and RULES[canon].nondiff):
+            return None
+        for k, kw in enumerate(node.keywords):
+            if kw.arg == "dtype":
+                del node.keywords[k]
+                return None if isinstance(kw.value, gast.Constant) and kw.value.value is None else kw.value
+        if obj in (np.array, np.asarray, np.ascontiguousarray) and len(node.args) == 2:
+            dtype = node.args.pop()
+            return None if isinstance(dtype, gast.Constant) and dtype.value is None else dtype
+        return None
+
+    def _cast(self, x, dtype, node):
+        """x cast to `dtype`: rt.cast (no derivative) to an integer or boolean dtype known here, else
+        rt.astype (the derivative passes where the result is a float: runtime/casts.py)."""
+        kind, expr = self._dtype(dtype)
+        fname = "rt.cast" if kind in ("i", "b") else "rt.astype"
+        return copy_loc(gast.Call(func=dotted(fname), args=[x, expr], keywords=[]), node)
 
     def visit_Attribute(self, node):
         obj = self._lookup(node)

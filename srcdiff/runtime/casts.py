@@ -1,0 +1,116 @@
+"""Array construction from parts and dtype casts.
+
+`rt.array(parts)` is `np.array` of a tuple of scalars (a vector) or of arrays of one shape (stacked along a
+new first axis), or a copy of one array: the canonical form of `np.array([...])`, `np.asarray([...])` and
+list literals passed to NumPy functions (transforms/desugar.py). Numba's np.array takes tuples of scalars
+only, so its overload stacks arrays itself.
+
+`rt.astype(x, dtype)` is `x.astype(dtype)` where the dtype is a float type or known only at run time;
+`rt.astype_grad(v, ans)` passes an adjoint (or tangent) `v` through it when the cast's result `ans` is a
+float, and gives zeros when it is an integer or boolean (a cast to those has no derivative).
+`rt.cast(x, dtype)` is a cast to an integer or boolean dtype known when the code is generated (no rule
+derivative: its result carries none).
+"""
+import numpy as np
+from numba import literal_unroll, types
+from numba.extending import overload
+
+from ._typing import is_array, nb_is_array, nb_is_scalar, own
+
+__all__ = ["array", "astype", "astype_grad", "cast"]
+
+
+def array(parts):
+    """np.array of a tuple of scalars or of equal-shaped arrays, or a copy of an array."""
+    return np.array(parts)
+
+
+@overload(array)
+def _array_nb(parts):
+    if nb_is_array(parts):
+        return lambda parts: parts.copy()
+    if nb_is_scalar(parts):
+        return lambda parts: np.asarray(parts)
+    if not isinstance(parts, types.BaseTuple) or len(parts) == 0:
+        return None
+    if all(nb_is_scalar(t) for t in parts.types):
+        return lambda parts: np.array(parts)
+    if not all(nb_is_array(t) for t in parts.types) or len({t.ndim for t in parts.types}) != 1:
+        return None   # a ragged mix of scalars and arrays (NumPy declines it too)
+    from numba.np.numpy_support import as_dtype
+    T = np.result_type(*[as_dtype(t.dtype) for t in parts.types]).type
+    n = len(parts)
+
+    def impl(parts):
+        first = parts[0]
+        out = np.empty((n,) + first.shape, T)
+        k = 0
+        for p in literal_unroll(parts):
+            if p.shape != first.shape:
+                raise ValueError("np.array: the arrays listed have different shapes")
+            out[k] = p
+            k += 1
+        return out
+    return impl
+
+
+def _float_dtype(dtype) -> bool:
+    return np.dtype(dtype).kind in "fc"
+
+
+def astype(x, dtype):
+    """x.astype(dtype), for arrays and scalars alike."""
+    if is_array(x):
+        return x.astype(dtype)
+    return np.asarray(x).astype(dtype)[()]
+
+
+def cast(x, dtype):
+    """x.astype(dtype) for an integer or boolean dtype (no derivative)."""
+    return astype(x, dtype)
+
+
+def astype_grad(v, ans):
+    """`v` where the cast's result `ans` is a float (the derivative passes), else zeros of v's shape."""
+    if _float_dtype(np.asarray(ans).dtype):
+        return v
+    return v * 0.0
+
+
+def _nb_target(dtype):
+    """NumPy scalar class a Numba dtype argument names (np.int64, x.dtype, 'int32'), or None."""
+    from numba.np.numpy_support import as_dtype
+    if isinstance(dtype, types.NumberClass):
+        return as_dtype(dtype.instance_type).type
+    if isinstance(dtype, types.DType):
+        return as_dtype(dtype.dtype).type
+    if isinstance(dtype, (types.StringLiteral, types.Literal)) and isinstance(dtype.literal_value, str):
+        return np.dtype(dtype.literal_value).type
+    if isinstance(dtype, types.Function) and dtype.typing_key is bool:
+        return np.bool_
+    return None
+
+
+def _cast_nb(pyfunc):
+    def typer(x, dtype):
+        T = _nb_target(dtype)
+        if T is None:
+            return None
+        if nb_is_array(x):
+            return own(lambda x, dtype: x.astype(T), pyfunc)
+        if nb_is_scalar(x):
+            return own(lambda x, dtype: T(x), pyfunc)
+        return None
+    return typer
+
+
+overload(astype, prefer_literal=True)(_cast_nb(astype))
+overload(cast, prefer_literal=True)(_cast_nb(cast))
+
+
+@overload(astype_grad)
+def _astype_grad_nb(v, ans):
+    dt = ans.dtype if nb_is_array(ans) else ans
+    if isinstance(dt, (types.Float, types.Complex)):
+        return lambda v, ans: v
+    return lambda v, ans: v * 0.0

@@ -1,0 +1,323 @@
+"""Array construction and casts (issue 18, items 3, 4 and 7), each once silently wrong:
+
+- a cast to an integer or boolean dtype has no derivative (`x.astype(int)` was differentiated as a copy);
+  a cast to a float dtype passes it (runtime/casts.py: rt.cast, rt.astype);
+- `np.array` of nested lists, of arrays, and `np.asarray` of a literal (a zero gradient, or a crash);
+- a list or tuple literal passed straight to a NumPy function (`np.sum([1, a * a, 2])`: a zero gradient).
+
+Each case is checked against central differences in both backends, with value_and_grad's value
+against f(x) and the jvp against the gradient.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+# away from the jumps of floor / round / int (integers and halves)
+X = np.array([0.3, -1.4, 2.2, 0.7])
+V = np.array([0.5, 1.0, -0.7, 0.2])
+
+
+def _check(f, jit, x=X):
+    """grad against central differences, value_and_grad's value against f, jvp against the gradient."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = srcdiff.grad(f, jit=jit)(x.copy())
+        value, g2 = srcdiff.value_and_grad(f, jit=jit)(x.copy())
+        fv, dv = srcdiff.jvp(f, jit=jit)(x.copy(), V)
+    np.testing.assert_allclose(g, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(value, f(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fv, f(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dv, g @ V, rtol=1e-10, atol=1e-10)
+    return g
+
+
+# ---- item 3: casts ------------------------------------------------------------------------------------------
+def astype_int(x):
+    return np.sum(x.astype(int) * x)
+
+
+@JIT
+def test_astype_int_has_no_derivative(jit):
+    x = np.array([0.5, -1.5, 2.0, 0.7])
+    g = srcdiff.grad(astype_int, jit=jit)(x)
+    np.testing.assert_array_equal(g, x.astype(int))      # was [1, -3, 4, 1.4]: differentiated as a copy
+    _check(astype_int, jit)
+
+
+def astype_int_spellings(x):
+    return np.sum(x.astype(np.int64) * x) + np.sum(x.astype("int32") * x ** 2) + np.sum(x.astype(dtype=int) * x)
+
+
+@JIT
+def test_astype_int64_and_dtype_strings(jit):
+    _check(astype_int_spellings, jit)
+
+
+def astype_bool(x):
+    return np.sum(x.astype(bool) * x) + np.sum((x - 0.5).astype(np.bool_) * x ** 2)
+
+
+@JIT
+def test_astype_bool_has_no_derivative(jit):
+    _check(astype_bool, jit)
+
+
+def astype_float(x):
+    return (np.sum(x.astype(float) * x) + np.sum(x.astype(np.float64) ** 3) + np.float64(x[0]) * x[1]
+            + float(x[2]) ** 2 + np.sum(x.astype(x.dtype) * x[3]))
+
+
+@JIT
+def test_astype_float_passes_the_derivative(jit):
+    _check(astype_float, jit)
+
+
+def astype_float32(x):
+    return np.sum(x.astype(np.float32) * x)
+
+
+@JIT
+def test_astype_float32_keeps_its_precision(jit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value, g = srcdiff.value_and_grad(astype_float32, jit=jit)(X.copy())
+    assert value == astype_float32(X)      # the product of float32 values, as NumPy computes it
+    np.testing.assert_allclose(g, X.astype(np.float32) + X, rtol=1e-12)
+
+
+def int_of_scalar(x):
+    return int(x[2]) * x[0] + np.int64(x[2]) * x[1] ** 2 + round(x[3]) * x[0] + x[1].astype(int) * x[3]
+
+
+@JIT
+def test_int_of_scalar_has_no_derivative(jit):
+    _check(int_of_scalar, jit)
+
+
+def rounding(x):
+    return (np.sum(np.floor(x) * x) + np.sum(np.ceil(x) * x ** 2) + np.sum(np.round(x) * x) + np.sum(np.rint(x) * x)
+            + np.sum(np.trunc(x) * x) + np.sum(np.fix(x) * x) + np.sum(np.around(x, 1) * x))
+
+
+@JIT
+def test_rounding_functions_have_zero_derivative(jit):
+    _check(rounding, jit)
+
+
+def astype_runtime_dtype(x):
+    n = np.arange(3)
+    y = (x > 0).astype(x.dtype)
+    return np.sum(x[:3].astype(n.dtype) * x[:3]) + np.sum(y * x * x) + np.sum(x.astype(y.dtype) ** 2)
+
+
+@JIT
+def test_astype_dtype_known_at_run_time(jit):
+    """x.astype(n.dtype) with n an integer array: the cast's result decides, at run time, that no
+    derivative passes (rt.astype_grad)."""
+    _check(astype_runtime_dtype, jit)
+
+
+def dtype_keywords(x):
+    a = x[0]
+    return (np.sum(np.array(x, dtype=int) * x) + np.sum(np.asarray(x, dtype=np.int64) * x ** 2)
+            + np.sum(np.array([a, x[1]], dtype=np.int64) * x[:2]) + np.sum(np.full(3, a, dtype=float) * x[1])
+            + np.sum((np.zeros(4, dtype=int) + x) ** 2) + np.sum(np.array(x, dtype=float) ** 3)
+            + np.sum(np.array([a * a, x[1]], dtype=float)))
+
+
+@JIT
+def test_dtype_keywords_cast(jit):
+    _check(dtype_keywords, jit)
+
+
+def complex_cast(x):
+    return np.sum(np.abs(x.astype(complex)))
+
+
+def test_cast_to_complex_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: a cast to complex128") as info:
+        srcdiff.grad(complex_cast)(X.copy())
+    assert info.value.advice
+
+
+# ---- item 4: np.array of nested lists and of arrays ---------------------------------------------------------
+def nested_elements(x):
+    return np.sum(np.array([[x[0], x[1]], [x[2], x[0]]]) ** 2)
+
+
+@JIT
+def test_nested_array_of_elements(jit):
+    g = _check(nested_elements, jit)
+    assert np.any(g != 0)      # was all zeros
+
+
+def nested_expressions(x):
+    a = x[0]
+    return np.sum(np.array([[2 * a, a + 1], [a, a]]) @ x[:2])
+
+
+@JIT
+def test_nested_array_of_expressions(jit):
+    _check(nested_expressions, jit)
+
+
+def array_of_vectors(x):
+    m = np.array([x, x + 2])
+    return np.sum(m ** 2 * np.arange(8.0).reshape(2, 4)) + m.shape[0]
+
+
+@JIT
+def test_array_of_vectors_is_a_matrix(jit):
+    _check(array_of_vectors, jit)
+
+
+def nested_mixed(x):
+    rows = np.array([[x[:2], x[2:]], [x[2:] * 2, [1.0, 2.0]]])   # (2, 2, 2)
+    consts = np.array([[1.0, x[0]], [x[1] * x[2], 2]])
+    return np.sum(rows ** 2 * np.arange(8.0).reshape(2, 2, 2)) + np.sum(consts ** 3)
+
+
+@JIT
+def test_nested_array_mixing_constants_and_arrays(jit):
+    _check(nested_mixed, jit)
+
+
+def asarray_literals(x):
+    return np.sum(np.asarray([x[0], x[1] * 2]) ** 2) + np.sum(np.asarray((x[2], x[3])) ** 3)
+
+
+@JIT
+def test_asarray_of_a_literal(jit):
+    _check(asarray_literals, jit)
+
+
+def array_copies(x):
+    return np.sum(np.array(x) ** 2) + np.sum(x.copy() ** 3) + np.sum((np.zeros_like(x) + x) * x[0]) \
+        + np.sum(np.asarray(x) * x[1])
+
+
+@JIT
+def test_array_of_an_array_is_a_copy(jit):
+    _check(array_copies, jit)
+
+
+def stack_of_scalars(x):
+    return np.sum(np.stack([x[0], x[1] * x[2]]) ** 2) + np.sum(np.stack((x[:2], x[2:]), axis=1) * x[0])
+
+
+@JIT
+def test_stack_of_scalars(jit):
+    _check(stack_of_scalars, jit)
+
+
+# ---- item 7: list and tuple literals passed straight to NumPy functions -----------------------------------
+def sum_of_list(x):
+    a = x[0]
+    return np.sum([1, a * a, 2])
+
+
+@JIT
+def test_sum_of_list_literal(jit):
+    _check(sum_of_list, jit)
+
+
+def mean_of_list(x):
+    return np.mean([x, x + 2]) * x[1] + np.sum(np.mean([x, x * x], axis=0) ** 2)
+
+
+@JIT
+def test_mean_of_list_of_arrays(jit):
+    _check(mean_of_list, jit)
+
+
+def norm_of_tuple(x):
+    return np.linalg.norm((x, x + 2)) + np.var([x[0], x[1], x[2]])
+
+
+@JIT
+def test_norm_of_tuple(jit):
+    _check(norm_of_tuple, jit)
+
+
+def builtin_sum_of_list(x):
+    y = x * 3
+    return np.sum(sum([x, y]) ** 2) + sum((x[0], x[1] * x[2]))
+
+
+@JIT
+def test_builtin_sum_of_list_of_arrays(jit):
+    _check(builtin_sum_of_list, jit)
+
+
+def max_prod_of_literals(x):
+    a, b = x[0], x[1]
+    return np.max([a, b]) + np.prod((a, b)) + min([x[0], x[1] * 2, x[2]]) + max((x[3], x[0]))
+
+
+@JIT
+def test_max_and_prod_of_literals(jit):
+    _check(max_prod_of_literals, jit)
+
+
+def reductions_of_nested(x):
+    m = np.array([[x[0], x[1]], [x[2], x[3]]])
+    return np.sum(np.max(m, axis=1)) + np.sum(np.maximum(np.array([[x[0], x[1]], [x[2], x[3]]]), 0.6)) \
+        + np.sum(np.min([[x[0], x[1]], [x[2], x[3]]], axis=0))
+
+
+@JIT
+def test_reductions_over_nested_literals(jit):
+    _check(reductions_of_nested, jit)
+
+
+def literals_elsewhere(x):
+    return (np.dot([x[0], x[1]], x[2:]) + np.sum(np.where(x[:2] > 0, [x[2], x[3]], 0.0))
+            + np.sum(np.exp([x[0], x[1] * 2])) + np.sum(np.concatenate(([x[0], x[1]], x[2:])) ** 2)
+            + np.sum(np.vstack(([x[0], x[1]], x[2:])) ** 2 * np.arange(4.0).reshape(2, 2)))
+
+
+@JIT
+def test_literals_passed_to_other_functions(jit):
+    _check(literals_elsewhere, jit)
+
+
+def list_operands(x):
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    return (np.sum(x[:2] * [x[2], x[3]]) + np.sum(m @ [x[0], x[1]]) + np.sum(([x[2], x[3]] - x[:2]) ** 2 / [x[0], 2.0])
+            + np.sum(np.exp(x[:2]) + [x[1], x[3]]))
+
+
+@JIT
+def test_list_literal_operands_of_array_arithmetic(jit):
+    """x[:2] * [a, b], m @ [a, b], [a, b] - x: the literal is an array (was a partial or zero gradient)."""
+    _check(list_operands, jit)
+
+
+def list_repetition(x):
+    return np.sum(np.array([x[0]] * 2) ** 2)
+
+
+def test_list_repetition_of_differentiated_values_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: a list or tuple of differentiated "
+                                                   r"values repeated") as info:
+        srcdiff.grad(list_repetition)(X.copy())
+    assert "np.full" in info.value.advice
+
+
+def asarray_then_write(x):
+    y = np.asarray(x)
+    y[0] = 5.0
+    return np.sum(x * x)
+
+
+def test_write_through_asarray_is_declined():
+    """np.asarray of an array is the array itself: a write through it changes x (was a silently wrong
+    gradient, np.asarray being taken for a copy)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: `x` shares memory with `y`"):
+        srcdiff.grad(asarray_then_write)(X.copy())
