@@ -54,6 +54,10 @@ def _is_user_function(obj) -> bool:
     return not library
 
 
+# functions whose dtype= argument is a cast of their result (for a reduction it is the type of the accumulation)
+_DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
+
+
 class _Resolver(gast.NodeTransformer):
     def __init__(self, unit):
         self.unit = unit
@@ -358,6 +362,8 @@ class _Resolver(gast.NodeTransformer):
         canon = canon or (COMPOSITE_ALIASES.get(id(obj)) if obj is not _MISSING else None)
         if canon is None or (canon in RULES and RULES[canon].nondiff):
             return None
+        if canon not in _DTYPE_IS_A_CAST:   # np.sum(x, dtype=int) casts each term, not the result: declined
+            return None                     # (_rule_arguments) rather than cast afterwards
         for k, kw in enumerate(node.keywords):
             if kw.arg == "dtype":
                 del node.keywords[k]
