@@ -673,7 +673,8 @@ class Reverse:
         outside, used_after = self.defs_outside(s)
         escaping = _assigned_in(s.body) & used_after  # body values read after the loop
         carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))
+                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body)
+                                            or v in _phis(s.body))
                    and v not in self.stack_names]
         inplace = _written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
