@@ -645,6 +645,9 @@ class Reverse:
                 return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
             if k[0] == "a" and k[1] is not None:
                 return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
+            if k == ("?",):   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
+                # value after the loop, or a popped one), 0.0 where it is still the placeholder None
+                return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)
         if is_scalar(self.kinds.get(v)):
             return const(0.0)
