@@ -351,3 +351,46 @@ def test_zero_adjoint_of_a_loop_carried_value_of_unknown_kind():
     # scalars) started as the scalar 0.0 and np.array's adjoint indexed it (TypeError). It is now
     # rt.zeros_like(w), w's shape once bound. (jit=True needs the kind of np.array's result.)
     check(prev_vector_from_np_array, jit=False)
+
+
+# ---- a value first bound in an inner loop, read in the outer loop's next iteration -------------------------
+def bound_in_inner_read_in_outer(x):
+    s = 0.0
+    for i in range(3):
+        if i > 0:
+            s = s + t * x[i]
+        for j in range(2):
+            t = x[j] * x[i] + j
+    return s
+
+
+def bound_in_inner_read_across_both(x):
+    s = 0.0
+    for i in range(3):
+        for j in range(3):
+            if i + j > 0:
+                s = s + r * x[j]
+            r = x[i] * x[j] + s * 0.1
+    return s
+
+
+def bound_in_inner_while_read_in_outer(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if i > 0:
+            s = s + w * x[i]
+        c = 0.0
+        while c < 2.0:
+            w = x[i] * c + s * 0.5
+            c = c + 1.0
+    return s
+
+
+@JIT
+@pytest.mark.parametrize("f", [bound_in_inner_read_in_outer, bound_in_inner_read_across_both,
+                               bound_in_inner_while_read_in_outer], ids=lambda f: f.__name__)
+def test_value_bound_in_inner_loop_is_carried_by_outer_loop(f, jit):
+    # the backward sweep of the outer loop did not carry the adjoint of such a value (only inner-loop copies
+    # assign it), and the inner loop's backward sweep started it at zero: the contribution of the read in
+    # the next outer iteration was lost
+    check(f, jit=jit)
