@@ -134,7 +134,9 @@ class _ControlFlow:
             skip = self.namer.fresh("skip")
             s.body = [copy_loc(assign(skip, const(False), s.lineno), s)] + self._jumps(s.body, None, skip)
             return [s]
-        # a loop that can break becomes a while loop over the index
+        # a loop that can break becomes a while loop over a hidden counter: the loop variable is set from
+        # it at the top of each iteration (so the body may reassign it, and after the loop it holds the
+        # last index visited, as in Python), and the increment runs after `continue` too
         args = s.iter.args
         if len(args) == 1:
             start, stop, step = const(0), args[0], const(1)
@@ -143,16 +145,21 @@ class _ControlFlow:
         else:
             start, stop, step = args
         if not (isinstance(step, gast.Constant) and isinstance(step.value, int) and step.value != 0):
-            fail(s, self.unit, "a range loop with break needs a literal step")
+            fail(s, self.unit, "a range loop with break needs a literal step",
+                 "write the step as an integer literal, e.g. range(a, b, 2), or use a while loop")
         i = s.target.id
+        k = self.namer.fresh(i + "_next")
         cmp = gast.Lt() if step.value > 0 else gast.Gt()
-        test = lambda: gast.Compare(left=load(i), ops=[cmp], comparators=[copy.deepcopy(stop)])  # noqa: E731
-        w = copy_loc(gast.While(test=test(), body=s.body + [
-            copy_loc(assign(i, gast.BinOp(left=load(i), op=gast.Add(), right=step), s.lineno), s)], orelse=[]), s)
-        return [copy_loc(assign(i, start, s.lineno), s)] + self.while_(w)
+        test = gast.Compare(left=load(k), ops=[cmp], comparators=[copy.deepcopy(stop)])
+        incr = copy_loc(assign(k, gast.BinOp(left=load(k), op=gast.Add(), right=step), s.lineno), s)
+        incr._srcdiff_incr = True
+        w = copy_loc(gast.While(test=test, body=[copy_loc(assign(i, load(k), s.lineno), s)] + s.body + [incr],
+                                orelse=[]), s)
+        return [copy_loc(assign(k, start, s.lineno), s)] + self.while_(w, nested_done=True)
 
-    def while_(self, s):
-        s.body = self.loops(s.body)
+    def while_(self, s, nested_done=False):
+        if not nested_done:     # (a converted for loop's body is structured already)
+            s.body = self.loops(s.body)
         go = self.namer.fresh("go")
         test = s.test
         pre = []

@@ -664,6 +664,9 @@ class Reverse:
                 return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
             if k[0] == "a" and k[1] is not None:
                 return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
+            if k == ("?",):   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
+                # value after the loop, or a popped one), 0.0 where it is still the placeholder None
+                return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)
         if is_scalar(self.kinds.get(v)):
             return const(0.0)
@@ -691,8 +694,12 @@ class Reverse:
     def backward_loop(self, s, state, out):
         outside, used_after = self.defs_outside(s)
         escaping = _assigned_in(s.body) & used_after  # body values read after the loop
+        # values first bound in the loop and read in its next iteration: SSA made them loop-carried names
+        # that only back-edge copies assign (here, or in a nested loop)
+        first_bound = _phis(s.body) | (_nested_phis(s.body) - _plain_defs(s.body))
         carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body))
+                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body)
+                                            or v in first_bound)
                    and v not in self.stack_names]
         inplace = _written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
@@ -815,6 +822,17 @@ def _trailing_phis(stmts) -> int:
 
 def _phis(stmts) -> set:
     return {s.targets[0].id for s in stmts if getattr(s, "_srcdiff_phi", False)}
+
+
+def _nested_phis(stmts) -> set:
+    """Names a back-edge copy assigns anywhere in `stmts` (nested loops included)."""
+    return {n.targets[0].id for s in stmts for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
+
+
+def _plain_defs(stmts) -> set:
+    """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
+    return {n.targets[0].id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Assign)
+            and isinstance(n.targets[0], gast.Name) and not getattr(n, "_srcdiff_phi", False)}
 
 
 def _assigned_in(stmts) -> set:

@@ -3,6 +3,8 @@
 A user variable's first definition keeps its name; later ones get x_1, x_2, ... Branches end with
 copies into a merge name; loops keep the name a variable has on entry as the loop-carried name and
 copy the body's last version back into it at the end of each iteration (tagged `_srcdiff_phi`).
+A name first bound inside a loop body but read, in some iteration, before the body binds it again
+(`prev` in `if i > 0: s += prev * x[i]` / `prev = x[i]`) is loop-carried too: undefined on entry.
 Arrays written in place (`x[i] = v`) keep their name: the write mutates the same array.
 """
 from __future__ import annotations
@@ -10,6 +12,41 @@ from __future__ import annotations
 import gast
 
 from .astutil import Namer, assign, assigned_names, load, names_in
+
+
+def exposed_reads(stmts, have=frozenset()) -> set:
+    """Names read in `stmts` at a point where the block itself may not have bound them yet (those
+    in `have` count as bound): a loop body's reads of values from the previous iteration."""
+    found = set()
+
+    def reads(node, have):
+        found.update(n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+                     and isinstance(n.ctx, gast.Load) and n.id not in have)
+
+    def block(stmts, have):
+        for s in stmts:
+            if isinstance(s, gast.Assign):
+                reads(s.value, have)
+                t = s.targets[0]
+                if isinstance(t, gast.Name):
+                    have = have | {t.id}
+                else:
+                    reads(t, have)
+            elif isinstance(s, gast.If):
+                reads(s.test, have)
+                have = block(s.body, have) & block(s.orelse, have)
+            elif isinstance(s, gast.For):
+                reads(s.iter, have)
+                block(s.body, have | {s.target.id})
+            elif isinstance(s, gast.While):
+                reads(s.test, have)
+                block(s.body, have)
+            else:
+                reads(s, have)
+        return have
+
+    block(stmts, frozenset(have))
+    return found
 
 
 def _rename_loads(node, env):
@@ -79,7 +116,12 @@ class _SSA:
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
                 _rename_loads(s.iter, env)
-            carried = [v for v in sorted(assigned_names(s.body)) if v in env]
+            assigned = assigned_names(s.body)
+            target = {s.target.id} if isinstance(s, gast.For) else set()
+            for v in sorted((assigned & exposed_reads(s.body, target)) - set(env) - target):
+                env[v] = self.version(v)    # first bound in the body, read in the next iteration
+                self.maybe_undefined.add(env[v])
+            carried = [v for v in sorted(assigned) if v in env]
             if isinstance(s, gast.For):
                 i = s.target.id
                 env[i] = s.target.id = self.version(i)
