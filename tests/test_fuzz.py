@@ -46,11 +46,7 @@ import fuzzgen
 
 # features left out of the CI run, each with the reproducer of the bug it hits (fuzz_findings.md in
 # the lead's notes; the minimal programs are in tests/fuzz_cases/)
-CI_EXCLUDE: dict = {
-    "continue": "F1: `continue` skips the loop increment -> the gradient hangs (fuzz_cases/continue_hang.py)",
-    "carried": "F5: a value first bound in a loop body, read next iteration (fuzz_cases/carried_value.py)",
-    "nparray": "F4: np.array of a nested list gives a wrong gradient (fuzz_cases/nparray_nested.py)",
-}
+CI_EXCLUDE: dict = {}   # none: continue (F1), carried values (F5) and nested np.array (F4) are fixed
 KNOWN_BUGS: list = [
     # (exception type, message regex, reproducer): tolerated in CI
 ]

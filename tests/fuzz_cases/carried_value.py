@@ -1,5 +1,5 @@
 # N=2 params=x,a,M,n,flag n=2 seq=list
-# xfail: F5 (fuzz_findings.md): a value first bound in a loop body and read in the next iteration: d/da wrong (zeros)
+# regression (F5, fixed): a value first bound in a loop body and read in the next iteration: d/da wrong (zeros)
 import numpy as np
 from scipy.special import logsumexp
 

@@ -1,5 +1,5 @@
 # N=2 params=x,a,M,n,flag n=1 seq=tuple
-# xfail: F1 (fuzz_findings.md): `continue` skips the loop's increment, the gradient never ends
+# regression (F1, fixed): `continue` skips the loop's increment, the gradient never ends
 # backends: py   (under Numba the hang cannot be interrupted from inside the process; long mode kills it)
 # (fuzz seed 27; the for loop is lowered to a while whose `i += 1` sits under `if not skip`)
 import numpy as np

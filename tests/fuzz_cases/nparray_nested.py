@@ -1,5 +1,5 @@
 # N=2 params=x,a,M,n,flag n=2 seq=tuple
-# xfail: F4 (fuzz_findings.md): np.array of a nested list holding a parameter: d/dx comes back 0
+# regression (F4, fixed): np.array of a nested list holding a parameter: d/dx comes back 0
 import numpy as np
 
 
