@@ -774,7 +774,9 @@ class Gen:
                 names.append((name, ret))
                 bodies.append(f"lambda {u}: {body}")
             env["closures"] += names
-            return [f"{', '.join(n for n, _ in names)} = {', '.join(bodies)}"]
+            # `g = lambda ...; h = lambda ...` (README).  Not `g, h = lambda ..., lambda ...`: declined as
+            # "a lambda used as a value" (fuzz_findings.md, fuzz3)
+            return ["; ".join(f"{n} = {b}" for (n, _), b in zip(names, bodies))]
         if o == "lambda":
             name = self.fresh("lam")
             ret = self.pick(["s", "s", "v"])

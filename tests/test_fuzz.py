@@ -53,6 +53,9 @@ CI_EXCLUDE: dict = {
 }
 KNOWN_BUGS: list = [
     # (exception type, message regex, reproducer): tolerated in CI
+    (TypeError, r"_vjp\(\) missing 1 required positional argument",
+     "fuzz3: a helper called by keyword, not inlined, gets its vjp called without the keyword argument "
+     "(fuzz_cases/kwonly_helper_twice.py)"),
 ]
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
