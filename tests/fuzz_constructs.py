@@ -268,14 +268,59 @@ def _computed_index_write(tree):
 
 
 def _sum_of_arrays(tree):
-    # fuzzgen's 'sumarr': sum(<array expr> * (j * 0.5) for j in range(2))
-    for g in _sums(tree, ast.GeneratorExp):
+    # fuzzgen's 'sumarr': sum(<array expr> * (j * 0.5) for j in range(k)), also over a list comprehension
+    for g in _sums(tree):
         e = g.elt
         if isinstance(e, ast.BinOp) and isinstance(e.right, ast.BinOp) and isinstance(e.right.right, ast.Constant) \
                 and e.right.right.value == 0.5 and isinstance(e.right.left, ast.Name) and \
                 e.right.left.id == g.generators[0].target.id:
             return True
     return False
+
+
+def _sum_of_list(tree):
+    """sum([a, b]): a list literal of two or more terms."""
+    return any(c.args and isinstance(c.args[0], ast.List) and len(c.args[0].elts) >= 2 for c in _calls(tree, "sum"))
+
+
+def _several_lambdas_on_a_line(tree):
+    lines = [n.lineno for n in _walk(tree, ast.Lambda)]
+    return any(lines.count(k) >= 2 for k in set(lines))
+
+
+def _lambda_called_in_place(tree):
+    """(lambda y: y * y)(x)"""
+    return any(isinstance(c.func, ast.Lambda) for c in _walk(tree, ast.Call))
+
+
+def _has_kw_params(fn):
+    return bool(fn.args.defaults or fn.args.kwonlyargs)
+
+
+def _helper_calls(tree):
+    """[(call, def)] for calls of the module's functions other than the entry `f`."""
+    funcs = {k: v for k, v in _module_funcs(tree).items() if k != "f"}
+    return [(c, funcs[_call_name(c)]) for c in _walk(tree, ast.Call) if _call_name(c) in funcs]
+
+
+def _keyword_calls(tree):
+    return any(c.keywords for c, _ in _helper_calls(tree))
+
+
+def _relies_on_defaults(tree):
+    """A call of a helper leaving out a parameter that has a default (positional or keyword-only)."""
+    for c, fn in _helper_calls(tree):
+        a = fn.args
+        given = {k.arg for k in c.keywords} | {p.arg for p in a.args[:len(c.args)]}
+        defaulted = [p.arg for p in a.args[len(a.args) - len(a.defaults):]] + \
+            [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+        if set(defaulted) - given:
+            return True
+    return False
+
+
+def _keyword_only(tree):
+    return any(fn.args.kwonlyargs for fn in _module_funcs(tree).values())
 
 
 def _ints_bools(tree):
@@ -324,7 +369,8 @@ DETECTORS = {
     f"{SUM} :: filters": lambda t: any(any(g.ifs for g in c.generators) for c in _sums(t)),
     f"{SUM} :: several for clauses": lambda t: any(len(c.generators) >= 2 for c in _sums(t)),
     f"{SUM} :: nesting": lambda t: any(_sums(c.elt) for c in _sums(t)),
-    f"{SUM} :: sums of arrays this way need jit=false": _sum_of_arrays,
+    f"{SUM} :: a sum of arrays starts from zeros shaped like its first term": _sum_of_arrays,
+    f"{SUM} :: and sum([a, b]) is a + b": _sum_of_list,
     WRITES: lambda t: bool(_sub_writes(t)),
     f"{WRITES} :: x[i] = v": lambda t: any(isinstance(n, ast.Assign) and not isinstance(s.slice, (ast.Tuple, ast.Slice))
                                           for n, s in _sub_writes(t)),
@@ -339,8 +385,11 @@ DETECTORS = {
     "calls to your own functions :: closures": _closure,
     "calls to your own functions :: nested defs": lambda t: any(
         isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),
-    "calls to your own functions :: lambdas and functions returned by factories":
-        lambda t: bool(_walk(t, ast.Lambda)) and _factory(t),
+    "calls to your own functions :: lambdas": lambda t: bool(_walk(t, ast.Lambda)),
+    "lambdas :: also several on a line": _several_lambdas_on_a_line,
+    "lambdas :: and called where they are written": _lambda_called_in_place,
+    "lambdas :: (lambda y: y * y)(x)": _lambda_called_in_place,
+    "calls to your own functions :: and functions returned by factories": _factory,
     ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: or tuples/lists of them": lambda t: "xa" in {a.arg for a in _entry(t).args.args} or any(
@@ -348,17 +397,25 @@ DETECTORS = {
         if (_call_name(c) or "").startswith("helper")),
     "integers and booleans flow through without adjoints": _ints_bools,
     "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
+    # keyword calls, defaults, keyword-only parameters: of helpers, and of the entry f (which
+    # fuzzgen.check_program then calls with and without its keywords, fuzzgen.entry_call)
+    "your functions": lambda t: any(_has_kw_params(fn) for fn in _module_funcs(t).values()),
+    "your functions :: the one you differentiate included": lambda t: _has_kw_params(_entry(t)),
+    "your functions :: may be called with keyword arguments": _keyword_calls,
+    "your functions :: rely on defaults": _relies_on_defaults,
+    "your functions :: and have keyword-only parameters": _keyword_only,
 }
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
     f"{SUM} :: each becomes an accumulating loop in the generated code",
     f"{SUM} :: where it is computed on its own path only",
-    f"{SUM} :: as numba types the 0.0 start as a float",
+    f"{SUM} :: so its gradient compiles under numba too (its jvp still needs jit=false)",
     f"{WRITES} :: with overwritten values restored in the backward sweep",
     "calls to your own functions :: inlined into the gradient",
     "calls to your own functions :: comments naming them",
     "or tuples/lists of them :: gradients come back in the same structure",
+    "and have keyword-only parameters :: bound as python binds them",
 }
 
 # constructs the fuzz brief asks for beyond the README's words

@@ -48,6 +48,7 @@ import importlib.util
 import io
 import os
 import random
+import re
 import signal
 import sys
 
@@ -55,6 +56,11 @@ import numpy as np
 
 KINDS = ("s", "v", "m")           # scalar, vector (N,), matrix (2, N)
 FLOAT_PARAMS = {"x": "s", "a": "v", "M": "m", "xa": "t"}
+
+
+def _uses(expr: str, name: str) -> bool:
+    """`name` occurs in `expr` as a name (not as part of one: `u` is not in `np.sum`)."""
+    return re.search(rf"\b{re.escape(name)}\b", expr) is not None
 
 
 class Program:
@@ -109,7 +115,7 @@ class Gen:
         self.features = set(features) if features is not None else set(ALL_FEATURES)
         self.max_depth, self.max_stmts = max_depth, max_stmts
         self.counter = 0
-        self.helpers = []          # (name, [arg kinds], ret kind, packed)
+        self.helpers = []          # (name, [(param, kind, default, keyword-only)], ret kind, packed)
         self.helper_src = []
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
 
@@ -275,6 +281,10 @@ class Gen:
                 opts.append("mask_v")
             if self.has("sumarr") and not env.get("nosum"):
                 opts.append("sumarr")
+        if self.has("sumlist") and kind in ("v", "m", "s"):
+            opts.append("sumlist")
+        if self.has("lambdacall"):
+            opts.append("lambdacall")
         if kind == "m":
             opts += ["col", "rowb"]
             if self.has("steps"):
@@ -316,14 +326,12 @@ class Gen:
         if o == "ifexp":
             return f"({self.expr(kind, env, d)} if {self.cond(env, 0)} else {self.expr(kind, env, d)})"
         if o == "helper":
-            name, kinds, ret, packed = self.pick(self.helpers)
-            args = [self.expr(k, env, d) for k in kinds]
-            if packed == "tuple":
-                call = f"{name}(({', '.join(args)},))"
-            elif packed == "list":
-                call = f"{name}([{', '.join(args)}])"
+            name, spec, ret, packed = self.pick(self.helpers)
+            if packed:
+                args = [self.expr(k, env, d) for _, k, _, _ in spec]
+                call = f"{name}(({', '.join(args)},))" if packed == "tuple" else f"{name}([{', '.join(args)}])"
             else:
-                call = f"{name}({', '.join(args)})"
+                call = f"{name}({', '.join(self.call_args(spec, env, d))})"
             return call if ret == kind else self.coerce(call, ret, kind)
         if o == "closure":
             name, ret = self.pick(env["closures"])
@@ -401,11 +409,26 @@ class Gen:
                               f"(({self.expr('v', env, d)} > {self.thresh()}).astype(np.float64) * {v})"])
         if o == "sumgen":
             return self.sumgen(env, d)
-        if o == "sumarr":
+        if o == "sumarr":   # a sum of arrays over a comprehension: starts from zeros shaped like its first term
             j = self.fresh("j")
             inner = self.child(env)
             inner["loops"].append(j)
-            return f"sum({self.expr('v', inner, d)} * ({j} * 0.5) for {j} in range(2))"
+            term = f"{self.expr('v', inner, d)} * ({j} * 0.5)"
+            if self.coin(3):
+                return f"sum([{term} for {j} in range({1 + self.choose(3)})])"
+            return f"sum({term} for {j} in range({1 + self.choose(3)}))"
+        if o == "sumlist":  # sum([a, b]) of a list literal: a + b (arrays or scalars)
+            return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}])"
+        if o == "lambdacall":  # a lambda called where it is written: (lambda y: y * y)(x)
+            u = self.fresh("y")
+            cenv = self.child(env)
+            cenv["vars"][u] = "s"
+            cenv["closures"] = []
+            cenv["nosum"] = True    # README: sum(...) in a lambda that is not bound to a name is declined
+            body = self.expr(kind, cenv, max(d - 1, 0))
+            if not _uses(body, u):
+                body = f"{u} * {body}"
+            return f"(lambda {u}: {body})({self.expr('s', env, d)})"
         if o == "dotmv":
             m = self.expr("m", env, d)
             return f"np.dot(({m})[:, {self.choose(self.N)}], {self.expr('m', env, d)})"
@@ -545,6 +568,8 @@ class Gen:
             opts += ["closure"]
         if self.has("lambdas"):
             opts += ["lambda"]
+        if self.has("lambdaline"):
+            opts += ["lambdas2"]
         if top and self.has("logdomain") and self.has("for") and depth > 0:
             opts += ["recursion"]
         if self.has("return") and depth < self.max_depth:
@@ -735,6 +760,23 @@ class Gen:
             env["vars"][alpha] = "p"
             stop = 1 + self.choose(self.N)
             return lines + [f"for {i} in range({stop}):"] + self.indent(body)
+        if o == "lambdas2":   # several lambdas on one line
+            names, bodies = [], []
+            for _ in range(2 + self.choose(2)):
+                name, ret = self.fresh("lam"), self.pick(["s", "s", "v"])
+                u = self.fresh("u")
+                cenv = self.child(env)
+                cenv["vars"][u] = "s"
+                cenv["closures"] = []
+                body = self.expr(ret, cenv, 1)
+                if not _uses(body, u):
+                    body = f"({body}) + {u}"
+                names.append((name, ret))
+                bodies.append(f"lambda {u}: {body}")
+            env["closures"] += names
+            # `g = lambda ...; h = lambda ...` (README).  Not `g, h = lambda ..., lambda ...`: declined as
+            # "a lambda used as a value" (fuzz_findings.md, fuzz3)
+            return ["; ".join(f"{n} = {b}" for (n, _), b in zip(names, bodies))]
         if o == "lambda":
             name = self.fresh("lam")
             ret = self.pick(["s", "s", "v"])
@@ -743,7 +785,7 @@ class Gen:
             cenv["vars"][u] = "s"
             cenv["closures"] = []
             body = self.expr(ret, cenv, 2)
-            if u not in body:
+            if not _uses(body, u):
                 body = f"({body}) + {u}"
             env["closures"].append((name, ret))
             return [f"{name} = lambda {u}: {body}"]
@@ -801,7 +843,17 @@ class Gen:
         ret = self.pick(KINDS)
         params = [f"p{j}" for j in range(len(kinds))]
         packed = self.pick([None, None, "tuple", "list"]) if self.has("tupleargs") else None
-        env = self.env({p: k for p, k in zip(params, kinds)})
+        spec = [(p, k, None, False) for p, k in zip(params, kinds)]
+        if self.has("kwcalls") and not packed and self.coin(5):
+            # trailing scalar parameters with defaults, and keyword-only ones (bound as Python binds them)
+            for j in range(len(spec) - 1, -1, -1):
+                if spec[j][1] != "s" or not self.coin(6):
+                    break
+                spec[j] = (spec[j][0], "s", self.const(), False)
+            for _ in range(self.choose(3)):
+                q = f"q{len(spec)}"
+                spec.append((q, "s", self.const() if self.coin(6) else None, True))
+        env = self.env({p: k for p, k, _, _ in spec})
         env["ret"] = ret
         body = self.block(env, 1 + (self.choose(2) if self.has("loops2") else 0), self.choose(3), top=False)
         if body == ["pass"]:
@@ -812,10 +864,37 @@ class Gen:
                                                    *([f"    {params[0]}, {params[1]} = pk[0], pk[1]"]
                                                      if len(params) == 2 else [])])]
         else:
-            head = [f"def {name}({', '.join(params)}):"]
+            head = [f"def {name}({self.signature(spec)}):"]
         body.append(f"return {self.expr(ret, env, 2)}")
         self.helper_src.append("\n".join(head + self.indent(body)))
-        self.helpers.append((name, kinds, ret, packed))
+        self.helpers.append((name, spec, ret, packed))
+
+    @staticmethod
+    def signature(spec):
+        """`p0, p1=0.5, *, q2, q3=1.5` from [(name, kind, default or None, keyword-only)]."""
+        out, star = [], False
+        for p, _, default, kwonly in spec:
+            if kwonly and not star:
+                out.append("*")
+                star = True
+            out.append(p if default is None else f"{p}={default}")
+        return ", ".join(out)
+
+    def call_args(self, spec, env, d):
+        """Arguments for a call of a helper: positional, by keyword (any order), or left to defaults."""
+        pos, kws, by_kw = [], [], False
+        for p, k, default, kwonly in spec:
+            if default is not None and self.has("kwcalls") and self.coin(4):
+                by_kw = True                 # rely on the default (later ones go by keyword)
+                continue
+            if kwonly or by_kw or (self.has("kwcalls") and self.coin(2)):
+                by_kw = True
+                kws.append(f"{p}={self.expr(k, env, d)}")
+            else:
+                pos.append(self.expr(k, env, d))
+        if len(kws) > 1 and self.coin(4):
+            kws = kws[::-1]
+        return pos + kws
 
     def factory(self):
         """A module-level factory returning a closure over its argument, or a bounded recursion."""
@@ -823,7 +902,7 @@ class Gen:
         env = self.env({"c": "s", "u": "s"})
         env["nosum"] = True
         body = self.expr("s", env, 2)
-        if "u" not in body:
+        if not _uses(body, "u"):
             body = f"({body}) * u"
         if self.coin():
             src = [f"def {name}(c):", "    def g(u):", f"        return {body}", "    return g"]
@@ -856,6 +935,11 @@ class Gen:
         else:
             n, params = self.N, ("x", "a", "M")
         seq = self.pick(["tuple", "list"])
+        entry_kw = []              # the entry's keyword-only parameters: (name, kind, default)
+        if self.has("kwentry") and self.coin(3):
+            entry_kw = [("scale", "s", self.pick(["1.0", "0.5", "-0.7"]))]
+            if modern and self.coin(3):
+                entry_kw.append(("neg", "b", "False"))
         if self.has("helpers"):
             for _ in range(self.choose(3)):
                 self.helper()
@@ -873,6 +957,11 @@ class Gen:
         if modern:
             env["ints"].append("n")
             env["bools"].append("flag")
+        for name, kind, _ in entry_kw:
+            if kind == "b":
+                env["bools"].append(name)
+            else:
+                env["vars"][name] = kind
         # a factory's closure is made once per program, from the inputs
         for call, ret in list(fns):
             fns.remove((call, ret))
@@ -891,8 +980,13 @@ class Gen:
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
         header = "import math\n\nimport numpy as np\nfrom scipy.special import logsumexp\n\n\n"
+        sig = list(params)
+        if entry_kw and modern and self.coin(3):
+            sig[-1] = "flag=False"                 # a positional parameter with a default
+        if entry_kw:
+            sig += ["*"] + [f"{nm}={default}" for nm, _, default in entry_kw]
         src = header + "\n\n\n".join(self.helper_src + ["\n".join(
-            [f"def f({', '.join(params)}):"] + self.indent(body))]) + "\n"
+            [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
         return Program(src, self.N, params, n, seq)
 
 
@@ -902,24 +996,31 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "elif", "loops2", "continue", "augassign", "unpack", "chained", "boolops", "ifexp", "sumgen",
                 "slices", "computed", "lambdas", "loopclosures", "factories", "recursive", "tupleargs",
                 "intbool", "printassert", "carried", "nparray", "astype", "fancy", "mask", "steps", "mathmod",
-                "sumarr")
-# what Numba cannot run by design (README: sums of arrays over generator expressions need jit=False)
-PYTHON_ONLY = {"sumarr"}
+                "sumarr",
+                # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
+                # defaults and keyword-only parameters of helpers and of the entry f
+                "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry")
+# what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too; its jvp,
+# which needs jit=False, is checked on the Python backend only)
+PYTHON_ONLY: set = set()
 
 
 def penalty_program(prog: Program) -> Program:
     """The program plus `h`, the squared norm of f's gradient: differentiating h is reverse
     mode over srcdiff's own generated gradient (stacks, scatter-adds, fused kernels)."""
+    import ast
     src = prog.source.replace("import numpy as np\n", "import numpy as np\nimport srcdiff\n", 1)
-    params = ", ".join(prog.params)
+    entry = next(n for n in ast.parse(prog.source).body if isinstance(n, ast.FunctionDef) and n.name == "f")
+    sig = ast.unparse(entry.args)            # h takes f's signature (defaults, keyword-only parameters)
+    params = ", ".join(list(prog.params) + [f"{k.arg}={k.arg}" for k in entry.args.kwonlyargs])
     wrt = prog.wrt
     if prog.params[:3] == ("x", "a", "M"):
-        src += (f"\n\ndef h({params}):\n"
+        src += (f"\n\ndef h({sig}):\n"
                 f"    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2))({params})\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
     else:
         assert wrt == (0, 1)
-        src += (f"\n\ndef h({params}):\n"
+        src += (f"\n\ndef h({sig}):\n"
                 f"    gxa, gM = srcdiff.grad(f, wrt=(0, 1))({params})\n"
                 "    gx, ga = gxa\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
@@ -1040,6 +1141,10 @@ def time_limit(seconds):
         signal.signal(signal.SIGPROF, old)
 
 
+def _kwtext(kw):
+    return f", kwargs={kw!r}" if kw else ""
+
+
 def _close(got, ref, what, rtol, atol_rel):
     got, ref = np.asarray(got, dtype=float), np.asarray(ref, dtype=float)
     if got.shape != ref.shape:
@@ -1047,6 +1152,30 @@ def _close(got, ref, what, rtol, atol_rel):
     scale = max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
     if not np.allclose(got, ref, rtol=rtol, atol=atol_rel * scale, equal_nan=True):
         raise Wrong(f"{what}: got {got!r}, expected {ref!r}")
+
+
+def entry_call(f, args, wrt, rng):
+    """(args, kwargs) calling `f` as a user might: its keyword-only parameters passed by keyword or left
+    to their defaults, trailing non-differentiated positional parameters passed by keyword or (with a
+    default) left out.  Functions without defaults or keyword-only parameters get `(args, {})`, drawing
+    nothing from `rng`."""
+    import inspect
+    params = list(inspect.signature(f).parameters.values())
+    if all(p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD for p in params):
+        return list(args), {}
+    positional = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    cut = max(list(wrt) + [-1]) + 1 + int(rng.integers(len(positional) - max(list(wrt) + [-1])))
+    out, kw = list(args[:cut]), {}
+    for p, v in zip(positional[cut:], args[cut:]):
+        if p.default is p.empty or rng.integers(2):
+            kw[p.name] = v
+    for p in params:
+        if p.kind != p.KEYWORD_ONLY or (p.default is not p.empty and rng.integers(2)):
+            continue
+        d = p.default
+        kw[p.name] = bool(rng.integers(2)) if isinstance(d, bool) else d if isinstance(d, int) else \
+            float(rng.uniform(0.5, 1.5) * (1.0 if d is p.empty else d))
+    return out, kw
 
 
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
@@ -1063,16 +1192,19 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     Python, Hang past `timeout` seconds (per program), anything else as it comes."""
     import srcdiff
     rng = np.random.default_rng(seed)
-    f = getattr(mod, entry)
+    kw_rng = np.random.default_rng(seed + 2)     # how f is called (keywords, defaults): its own stream
+    f_user = getattr(mod, entry)
     wrt = prog.wrt
     quiet = io.StringIO()
     with time_limit(timeout), contextlib.redirect_stdout(quiet):
-        g = srcdiff.grad(f, wrt=wrt, jit=jit)
+        g_user = srcdiff.grad(f_user, wrt=wrt, jit=jit)
         checked = fd_checked = 0
         for _ in range(tries):
             if checked >= points and (fd_checked >= points or "fd" not in oracles):
                 break
-            args = prog.args(rng)
+            args, kw = entry_call(f_user, prog.args(rng), wrt, kw_rng)
+            f = (lambda *a, _kw=kw: f_user(*a, **_kw)) if kw else f_user
+            g = (lambda *a, _kw=kw: g_user(*a, **_kw)) if kw else g_user
             try:
                 with np.errstate(all="ignore"):
                     v = f(*_copy(args))
@@ -1106,12 +1238,13 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                 for leaf, gk, ref in zip(lv, flat, refs):
                     if np.shape(gk) != np.shape(ref):
                         raise Wrong(f"d/d{_name(leaf, prog)}: shape {np.shape(gk)} != {np.shape(ref)}")
-                    _close(gk, ref, f"d/d{_name(leaf, prog)} vs finite differences at args={args!r}", rtol, 1e-5)
+                    _close(gk, ref, f"d/d{_name(leaf, prog)} vs finite differences at args={args!r}{_kwtext(kw)}",
+                           rtol, 1e-5)
                 fd_checked += 1
             if checked < points:
                 if "value" in oracles and not jit:
-                    val, got2 = srcdiff.value_and_grad(f, wrt=wrt, jit=False)(*_copy(args))
-                    _close(val, v, f"value_and_grad's value vs f at args={args!r}", 1e-7, 1e-9)
+                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=False)(*_copy(args), **kw)
+                    _close(val, v, f"value_and_grad's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     for leaf, a, b in zip(lv, flat_grads(got2, args, wrt), flat):
                         _close(a, b, f"value_and_grad's d/d{_name(leaf, prog)} vs grad's", 1e-7, 1e-9)
                 if "jvp" in oracles and not jit:
@@ -1127,14 +1260,15 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                         else:
                             tangents.append(tl[pos])
                             pos += 1
-                    val, dot = srcdiff.jvp(f, wrt=wrt, jit=False)(*_copy(args), tuple(tangents))
-                    _close(val, v, f"jvp's value vs f at args={args!r}", 1e-7, 1e-9)
+                    val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=False)(*_copy(args), tuple(tangents), **kw)
+                    _close(val, v, f"jvp's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
-                    _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}", 1e-6, 1e-8)
+                    _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)
                 if "backends" in oracles and jit:
-                    ref_py = flat_grads(srcdiff.grad(f, wrt=wrt, jit=False)(*_copy(args)), args, wrt)
+                    ref_py = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=False)(*_copy(args), **kw), args, wrt)
                     for leaf, a, b in zip(lv, flat, ref_py):
-                        _close(a, b, f"Numba vs Python backend d/d{_name(leaf, prog)} at args={args!r}", 1e-7, 1e-9)
+                        _close(a, b, f"Numba vs Python backend d/d{_name(leaf, prog)} at args={args!r}{_kwtext(kw)}",
+                               1e-7, 1e-9)
                 checked += 1
     if "fd" not in oracles:
         if not checked:
