@@ -47,12 +47,7 @@ import fuzzgen
 # features left out of the CI run, each with the reproducer of the bug it hits (fuzz_findings.md in
 # the lead's notes; the minimal programs are in tests/fuzz_cases/)
 CI_EXCLUDE: dict = {}   # none: continue (F1), carried values (F5) and nested np.array (F4) are fixed
-KNOWN_BUGS: list = [
-    # (exception type, message regex, reproducer): tolerated in CI
-    (TypeError, r"_vjp\(\) missing 1 required positional argument",
-     "fuzz3: a helper called by keyword, not inlined, gets its vjp called without the keyword argument "
-     "(fuzz_cases/kwonly_helper_twice.py)"),
-]
+KNOWN_BUGS: list = []   # (exception type, message regex, reproducer): tolerated in CI; none now
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
 CI_TIMEOUT = 30          # CPU seconds per program (Python backend); x6 under Numba (compiles)

@@ -304,6 +304,14 @@ def nested_keywords(x, s):
     return np.sum(inner(x, b=s) + inner(b=x, a=2.0))
 
 
+def keyword_only_twice(x):
+    return np.sum(powered(x, power=1) + powered(x, power=3))   # two calls: not inlined, called through powered_vjp
+
+
+def keyword_twice_active(x):
+    return scaled(x, scale=1.0) + scaled(x, scale=x)   # the second call's keyword argument is differentiated
+
+
 def helper_bad_keyword(x):
     return scaled(x, factor=2.0)  # <- bad_keyword
 
@@ -316,6 +324,14 @@ def test_helper_keywords_and_defaults(jit):
 @JIT
 def test_helper_keyword_differentiated(jit):
     check_grad(helpers_keyword_active, [V3, 1.5], jit=jit)
+
+
+@JIT
+def test_helper_called_twice_by_keyword(jit):
+    """A helper called more than once (its vjp is called, not inlined) gets its keyword arguments bound too
+    (it lost them: TypeError in the vjp call, and d/dq of `h(x, q=x)` was dropped)."""
+    check_grad(keyword_only_twice, [V3], jit=jit)
+    check_grad(keyword_twice_active, [1.5], jit=jit)
 
 
 @JIT

@@ -181,7 +181,10 @@ class _Resolver(gast.NodeTransformer):
             else:
                 self.visit(k)
         if obj is _MISSING:
-            if isinstance(func, gast.Name) and func.id in self.unit.callees:  # lifted nested def
+            if isinstance(func, gast.Name) and func.id in self.unit.callees:  # lifted nested def, or a user
+                callee = self.unit.callees[func.id]                           # function called before
+                if inspect.isfunction(callee):
+                    self._bind_arguments(node, callee)
                 return node
             if isinstance(func, gast.Name):
                 fail(node, self.unit, f"cannot call the local value {func.id!r}",

@@ -1,5 +1,5 @@
 # N=2 params=x,a,M n=2 seq=tuple
-# xfail: fuzz3 (fuzz_findings.md): a helper with a keyword-only parameter called twice -> TypeError h_vjp() missing 'g'
+# regression (fuzz3, fixed): a helper with a keyword-only parameter called twice -> TypeError h_vjp() missing 'g'
 # Minimised from fuzz seed 30030 (feature kwcalls). One call works, and so does a positional default
 # called both ways; two calls of a helper with a keyword-only parameter (given or defaulted) crash the
 # gradient with `TypeError: helper1_vjp() missing 1 required positional argument: 'g'`.
