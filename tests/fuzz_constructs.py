@@ -242,6 +242,43 @@ def _carried(tree):
     return False
 
 
+def _carried_reads(tree):
+    """(loop, names read before being bound in its body, the statements binding them) for every for loop."""
+    out = []
+    for loop in _walk(tree, ast.For):
+        seen_read = set()
+        for st in loop.body:
+            targets = {t.id for t in _walk(st, ast.Name) if isinstance(t.ctx, ast.Store)}
+            if targets & seen_read:
+                out.append((loop, targets & seen_read, st))
+            seen_read |= {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                          and n.id.startswith("prev")}
+    return out
+
+
+def _carried_in_branches(tree):
+    """A value read in a loop body before it is bound there, bound in both branches of an if."""
+    return any(isinstance(st, ast.If) and st.orelse for _, _, st in _carried_reads(tree))
+
+
+def _carried_array(tree):
+    """A loop-carried value that is an array (read through np.sum)."""
+    for loop, names, _ in _carried_reads(tree):
+        if any(_is_call(c, "np.sum") and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in names
+               for c in _walk(loop, ast.Call)):
+            return True
+    return False
+
+
+def _jumps_together(tree):
+    """A loop whose body has two of break, continue and return."""
+    for loop in _walk(tree, (ast.For, ast.While)):
+        kinds = {type(n) for n in ast.walk(loop) if isinstance(n, (ast.Break, ast.Continue, ast.Return))}
+        if len(kinds) >= 2:
+            return True
+    return False
+
+
 def _nested_list_array(tree):
     return any(c.args and isinstance(c.args[0], ast.List) and c.args[0].elts and
                isinstance(c.args[0].elts[0], ast.List) for c in _calls(tree, "np.array"))
@@ -355,6 +392,11 @@ DETECTORS = {
     "break": lambda t: bool(_walk(t, ast.Break)),
     "break :: early return": _early_return,
     "early return :: also inside loops": lambda t: _loops_inside(t, ast.Return),
+    "early return :: together": _jumps_together,
+    "values first bound inside a loop body and read in the next iteration": _carried,
+    "values first bound inside a loop body and read in the next iteration :: scalars or arrays": _carried_array,
+    "values first bound inside a loop body and read in the next iteration :: also bound in branches":
+        _carried_in_branches,
     "nested loops and branches": lambda t: _inside(t, (ast.For, ast.While), (ast.For, ast.While))
     and _inside(t, (ast.If,), (ast.If,)),
     "augmented assignment": lambda t: any(isinstance(n.target, ast.Name) for n in _walk(t, ast.AugAssign)),
@@ -408,6 +450,10 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "early return :: a range loop with break needs a literal step",
+    "early return :: and for/while ... else is declined",
+    "values first bound inside a loop body and read in the next iteration :: prev in if i > 0",
+    "values first bound inside a loop body and read in the next iteration :: s += prev * x[i] / prev = x[i]",
     f"{SUM} :: each becomes an accumulating loop in the generated code",
     f"{SUM} :: where it is computed on its own path only",
     f"{SUM} :: so its gradient compiles under numba too (its jvp still needs jit=false)",

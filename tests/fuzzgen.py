@@ -724,6 +724,11 @@ class Gen:
             body = [f"if {i} > 0:",
                     f"    {acc} = 0.5 * {acc} + 0.5 * np.tanh({prev if kind == 's' else f'np.sum({prev})'})",
                     f"{prev} = {self.expr(kind, inner, 2)}"]
+            if self.coin(3):   # bound in both branches of an if (taken on some iterations, not on others)
+                body[-1:] = [f"if {self.expr('s', inner, 1)} > {self.const()}:",
+                             f"    {prev} = {self.expr(kind, inner, 2)}",
+                             "else:",
+                             f"    {prev} = {self.expr(kind, inner, 2)}"]
             if self.coin(3):   # after the binding: a `continue` here cannot leave prev unbound
                 body += self.block(inner, depth - 1, 1 + self.choose(2), True)
             return head + [f"for {i} in range({1 + self.choose(self.N)}):"] + self.indent(body)
