@@ -168,8 +168,9 @@ def test_inactive_values_get_no_tangent():
 
 
 def test_every_reverse_rule_has_a_jvp():
+    # (rules users register with srcdiff.adjoint carry their namespace: other test modules register some)
     missing = sorted(name for name, rule in RULES.items()
-                     if not rule.nondiff and not rule.variadic and rule.jvp is None
+                     if not rule.nondiff and not rule.variadic and not rule.namespace and rule.jvp is None
                      and any(rule.has_vjp(p) for p in rule.vjp))
     assert not missing, f"rules with a vjp but no jvp: {missing}"
 

@@ -67,6 +67,7 @@ for _f in ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", 
            "radians", "degrees"):
     _UNARY[f"math.{_f}"] = f"math.{_f}({{0}})"
 _BINARY = {
+    "rt.pow_slope": "(0.0 if ({1}) == 0 else ({1}) * ({0}) ** (({1}) - 1.0))",
     "np.maximum": "max({0}, {1})", "np.minimum": "min({0}, {1})", "rt.max2": "max({0}, {1})",
     "rt.min2": "min({0}, {1})", "max": "max({0}, {1})", "min": "min({0}, {1})",
     "np.arctan2": "math.atan2({0}, {1})", "math.atan2": "math.atan2({0}, {1})", "np.power": "(({0}) ** ({1}))",
