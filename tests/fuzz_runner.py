@@ -49,9 +49,8 @@ def _excluded():
 
 def program_for(seed: int, nested: bool = False, features=None, **size):
     import fuzzgen
-    if nested:   # a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)
-        # (and fuzz3 G3: a keyword argument to an inner transform, grad(f)(x, scale=scale), breaks it)
-        features = [f for f in (features or fuzzgen.ALL_FEATURES) if f not in ("tupleargs", "kwentry")]
+    if nested:   # known declines and bugs of reverse over reverse (fuzzgen.NESTED_EXCLUDE says which)
+        features = [f for f in (features or fuzzgen.ALL_FEATURES) if f not in fuzzgen.NESTED_EXCLUDE]
     prog = fuzzgen.seeded_program(seed, features, **size)
     return fuzzgen.penalty_program(prog) if nested else prog
 

@@ -394,3 +394,17 @@ def test_value_bound_in_inner_loop_is_carried_by_outer_loop(f, jit):
     # assign it), and the inner loop's backward sweep started it at zero: the contribution of the read in
     # the next outer iteration was lost
     check(f, jit=jit)
+
+
+# ---- a mask bound on one path of a conditional expression (fuzz, Numba) ------------------------------------
+def mask_on_one_path(x):
+    u = np.tanh(x) if x[0] > 0.5 else x * (x > 0.0)   # the backward sweep reads the mask `x > 0.0`
+    return np.sum(u * u)
+
+
+@JIT
+@pytest.mark.parametrize("x0", [0.2, 0.9])
+def test_mask_bound_on_one_path_keeps_its_dtype(x0, jit):
+    """The placeholder of a name bound on one path only takes its kind's dtype: a boolean mask was given a
+    float placeholder, and Numba could not unify the two (Cannot unify array(bool) and array(float64))."""
+    check(mask_on_one_path, np.array([x0, -0.4, 0.7, 1.3]), jit=jit)

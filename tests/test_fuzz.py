@@ -111,9 +111,8 @@ _count = {"n": 0}
 def _run(data, workdir, jit, nested=False):
     size = dict(max_depth=2, max_stmts=3) if jit or nested else {}   # smaller programs: compiles are slow
     features = [f for f in CI_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY)]
-    if nested:   # a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms);
-        # fuzz3 G3: a keyword argument to an inner transform (grad(f)(x, scale=scale)) breaks reverse over reverse
-        features = [f for f in features if f not in ("tupleargs", "kwentry")]
+    if nested:   # known declines and bugs of reverse over reverse (fuzzgen.NESTED_EXCLUDE says which)
+        features = [f for f in features if f not in fuzzgen.NESTED_EXCLUDE]
     prog = fuzzgen.Gen(lambda n: data.draw(st.integers(0, n - 1)), features, **size).program()
     prog = fuzzgen.penalty_program(prog) if nested else prog
     _count["n"] += 1

@@ -62,7 +62,7 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
     if k in (("t", 2, "exp"), ("t", 3, "exp")):   # a log-domain exp table hoisted inside a branch (after an early return)
         return assign(v, call("rt.exp_shifted", call("np.zeros", gast.Tuple(elts=[const(1)] * k[1],
                                                                           ctx=gast.Load())), const(k[1] - 2)))
-    if k is not None and k[0] == "a" and rep in params:
+    if k is not None and k[0] == "a" and rep in params and k[2] not in ("i", "b"):   # (a mask takes its own dtype)
         return assign(v, call("rt.zeros_like", gast.Name(id=rep, ctx=gast.Load(), annotation=None,
                                                              type_comment=None)))
     if k is not None and k[0] == "a" and k[1] is not None:
