@@ -12,44 +12,13 @@ from __future__ import annotations
 import gast
 
 from .astutil import assign, call, const, dotted, is_comment
+from .ssa import exposed_reads
 
 
 def possibly_unbound(fn: gast.FunctionDef) -> set:
     """Locals of `fn` read somewhere they may not be assigned yet."""
     local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    found = set()
-
-    def reads(node, have):
-        found.update(n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-                     and isinstance(n.ctx, gast.Load) and n.id in local and n.id not in have)
-
-    def block(stmts, have):
-        for s in stmts:
-            if isinstance(s, gast.Assign):
-                reads(s.value, have)
-                t = s.targets[0]
-                if isinstance(t, gast.Name):
-                    have = have | {t.id}
-                else:
-                    reads(t, have)
-            elif isinstance(s, gast.AugAssign):
-                reads(s.value, have)
-                reads(s.target, have)
-            elif isinstance(s, gast.If):
-                reads(s.test, have)
-                have = block(s.body, have) & block(s.orelse, have)
-            elif isinstance(s, gast.For):
-                reads(s.iter, have)
-                block(s.body, have | {s.target.id})
-            elif isinstance(s, gast.While):
-                reads(s.test, have)
-                block(s.body, have)
-            else:
-                reads(s, have)
-        return have
-
-    block(fn.body, frozenset(a.id for a in fn.args.args))
-    return found
+    return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
 
 
 def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
