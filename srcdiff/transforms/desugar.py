@@ -730,9 +730,6 @@ class _Canon(gast.NodeTransformer):
                     keepdims = bool(kw.value.value)
                 else:
                     kws.append(kw)
-            if kws and name == "rt.logsumexp" and kws[0].arg == "b":
-                fail(node, self.unit, "scipy.special.logsumexp with weights b= is not supported",
-                     "for positive weights write logsumexp(x + np.log(b)); b with zeros or signs has no rule")
             if kws:
                 fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
                      "pass axis= and keepdims= as literal keywords (no **kwargs)")

@@ -54,6 +54,10 @@ def _is_user_function(obj) -> bool:
     return not library
 
 
+# advice for arguments of NumPy/SciPy functions that srcdiff's rules do not take, where there is a better rewrite
+ARGUMENT_ADVICE = {
+    ("rt.logsumexp", "b"): "for positive weights write logsumexp(x + np.log(b)); b with zeros or signs has no rule",
+}
 # functions whose dtype= argument is a cast of their result (for a reduction it is the type of the accumulation)
 _DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
 
@@ -260,9 +264,11 @@ class _Resolver(gast.NodeTransformer):
             if isinstance(value, gast.Constant) and default is not inspect.Parameter.empty and (
                     value.value is default or (type(value.value) is type(default) and value.value == default)):
                 continue   # NumPy's default, written out
+            takes = ", ".join(dict.fromkeys(names + list(kept)))
             fail(value, self.unit, f"{shown}: the argument {name}= is not supported (srcdiff's rule for it takes "
-                                   f"{', '.join(names + list(kept))})",
-                 f"drop {name}= and compute it outside the call (an out= array: assign the result)")
+                                   f"{takes})",
+                 ARGUMENT_ADVICE.get((canon, name),
+                                     f"drop {name}= and compute it outside the call (an out= array: assign the result)"))
         last = max((names.index(n) for n in args), default=-1)
         out = []
         for p in names[:last + 1]:
