@@ -414,9 +414,10 @@ class Gen:
             inner = self.child(env)
             inner["loops"].append(j)
             term = f"{self.expr('v', inner, d)} * ({j} * 0.5)"
+            stop = 1 + self.choose(self.N)   # j may index a vector (it joins the loop indices)
             if self.coin(3):
-                return f"sum([{term} for {j} in range({1 + self.choose(3)})])"
-            return f"sum({term} for {j} in range({1 + self.choose(3)}))"
+                return f"sum([{term} for {j} in range({stop})])"
+            return f"sum({term} for {j} in range({stop}))"
         if o == "sumlist":  # sum([a, b]) of a list literal: a + b (arrays or scalars)
             return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}])"
         if o == "lambdacall":  # a lambda called where it is written: (lambda y: y * y)(x)
