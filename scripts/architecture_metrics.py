@@ -1,0 +1,209 @@
+"""Measure the shape of the srcdiff package: the figures the redesign is judged by.
+
+    python scripts/architecture_metrics.py [--details]
+
+Prints, for the package under srcdiff/:
+* import cycles: strongly connected components of the import graph between srcdiff modules, once
+  for module-level imports only and once counting imports inside functions too (a lazy import hides a
+  cycle from Python but not from the reader);
+* cross-module private names: ``from srcdiff.x import _name`` and ``x._name`` where ``x`` is an
+  imported srcdiff module;
+* functions longer than 80 lines, and modules longer than 800 lines;
+* ad-hoc node attributes (``_srcdiff_*``) and the modules that set or read them;
+* passes that recognise each other's output by text: string literals tested with
+  ``endswith``/``startswith``/``in`` against names, or comment text matched in code.
+Nothing is imported from srcdiff: the package is read as source, so the script runs on any checkout.
+"""
+import argparse
+import ast
+import os
+import re
+import sys
+from collections import defaultdict
+
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "srcdiff")
+PACKAGE = "srcdiff"
+
+
+def modules():
+    """{dotted name: path} of every module in the package."""
+    out = {}
+    for dirpath, _, files in os.walk(ROOT):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(dirpath, f), os.path.dirname(ROOT))[:-3]
+                name = rel.replace(os.sep, ".")
+                out[name[:-len(".__init__")] if name.endswith(".__init__") else name] = os.path.join(dirpath, f)
+    return out
+
+
+def resolve(current, level, module, mods):
+    """The dotted name a (possibly relative) import refers to, within the package or None."""
+    if level:
+        base = current.split(".")
+        is_pkg = mods.get(current, "").endswith("__init__.py")
+        base = base[:len(base) - level + (1 if is_pkg else 0)]
+        name = ".".join(base + ([module] if module else []))
+    else:
+        name = module or ""
+    return name if name.split(".")[0] == PACKAGE else None
+
+
+def imports(mods):
+    """(module-level edges, all edges, private names imported, module aliases per module)."""
+    top, every = defaultdict(set), defaultdict(set)
+    private, aliases = [], defaultdict(dict)
+    for name, path in mods.items():
+        tree = ast.parse(open(path).read(), path)
+        module_level = {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.ImportFrom):
+                base = resolve(name, node.level, node.module, mods)
+                if base is None:
+                    continue
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    if sub in mods:
+                        targets.append(sub)
+                        aliases[name][a.asname or a.name] = sub
+                    else:
+                        targets.append(base)
+                        if a.name.startswith("_") and not a.name.startswith("__"):
+                            private.append((name, node.lineno, f"{base}.{a.name}"))
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == PACKAGE:
+                        targets.append(a.name)
+                        aliases[name][a.asname or a.name] = a.name
+            for t in targets:
+                t = t if t in mods else t.rsplit(".", 1)[0]
+                if t != name and t in mods:
+                    every[name].add(t)
+                    if id(node) in module_level:
+                        top[name].add(t)
+    return top, every, private, aliases
+
+
+def private_attributes(mods, aliases):
+    """``alias._name`` where alias names another srcdiff module."""
+    out = []
+    for name, path in mods.items():
+        tree = ast.parse(open(path).read(), path)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases[name] and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                out.append((name, node.lineno, f"{aliases[name][node.value.id]}.{node.attr}"))
+    return out
+
+
+def cycles(graph):
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, comps, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return comps
+
+
+def long_functions(mods, limit=80):
+    out = []
+    for name, path in mods.items():
+        tree = ast.parse(open(path).read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > limit:
+                    out.append((n, f"{name}.{node.name}", node.lineno))
+    return sorted(out, reverse=True)
+
+
+def node_attributes(mods):
+    """{attribute: set of modules} for ``_srcdiff_*`` names used in code."""
+    out = defaultdict(set)
+    for name, path in mods.items():
+        for m in re.finditer(r"\b(_srcdiff_\w+)", open(path).read()):
+            out[m.group(1)].add(name)
+    return out
+
+
+TEXT_MATCH = re.compile(r"""\.(endswith|startswith)\(\s*["'][^"']*["']|["'][^"']*sweep[^"']*["']\s+(not\s+)?in\b""")
+
+
+def text_matching(mods):
+    out = []
+    for name, path in mods.items():
+        for lineno, line in enumerate(open(path), 1):
+            code = line.split("#", 1)[0]
+            if TEXT_MATCH.search(code):
+                out.append((name, lineno, code.strip()))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--details", action="store_true", help="list every finding, not only the counts")
+    args = ap.parse_args(argv)
+    mods = modules()
+    lines = {m: sum(1 for _ in open(p)) for m, p in mods.items()}
+    top, every, private, aliases = imports(mods)
+    private += private_attributes(mods, aliases)
+    top_cycles, all_cycles = cycles(top), cycles(every)
+    longf = long_functions(mods)
+    attrs = node_attributes(mods)
+    texts = text_matching(mods)
+    big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
+
+    print(f"modules: {len(mods)}, lines: {sum(lines.values())}")
+    print(f"import cycles (module-level imports): {len(top_cycles)}")
+    print(f"import cycles (counting imports inside functions): {len(all_cycles)}")
+    for c in all_cycles:
+        print("   ", " <-> ".join(c))
+    print(f"cross-module private names: {len(private)} uses of {len({p[2] for p in private})} names")
+    print(f"functions over 80 lines: {len(longf)}")
+    for n, f, lineno in longf[:10 if not args.details else None]:
+        print(f"    {n:4d}  {f} (line {lineno})")
+    print(f"modules over 800 lines: {len(big)}")
+    for n, m in big:
+        print(f"    {n:5d}  {m}")
+    print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
+    print(f"text or name-suffix matching in code: {len(texts)} places")
+    if args.details:
+        print("\nprivate names:")
+        for m, lineno, what in sorted(private):
+            print(f"    {m}:{lineno}  {what}")
+        print("\nnode attributes:")
+        for a, ms in sorted(attrs.items()):
+            print(f"    {a}: {', '.join(sorted(ms))}")
+        print("\ntext matching:")
+        for m, lineno, code in texts:
+            print(f"    {m}:{lineno}  {code}")
+
+
+if __name__ == "__main__":
+    main()
