@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from ..chunk_kernel import ChunkKernel
 from . import families, optim
 from ._errors import VITypeError, VIValueError
 from .elbo import ELBOGrad, elbo_grad
@@ -317,36 +318,19 @@ class _DaskBatches:
         self.pool.shutdown(wait=True)
 
 
-class _ELBOChunk:
+class ELBOChunk(ChunkKernel):
     """A chunk's share of the full-data ELBO: with ``data_size=N`` the generated ELBO of a chunk of
     ``n`` rows is ``(N/n) loglik(chunk) + prior + entropy``; ``n/N`` of it, summed over the chunks, is
     ``loglik(all rows) + prior + entropy`` and its gradient the full-data gradient (same noise)."""
 
     def __init__(self, t, n_total):
-        self.t, self.n_total = t, float(n_total)
-
-    def key(self):
-        return self.t
-
-    def version(self):
-        return len(self.t._cache)
-
-    def prepare(self, *args):
-        self.t.prepare(*args)
+        super().__init__(t)
+        self.n_total = float(n_total)
 
     def __call__(self, lam, eps, *data):
         w = data[0].shape[0] / self.n_total
         value, g = self.t(lam, eps, *data)
         return w * float(value), w * g
-
-    def __getstate__(self):
-        # the ELBO function lives in a module srcdiff generated at run time: pickle it by value
-        import sys
-        import cloudpickle
-        mod = sys.modules.get(getattr(self.t.f, "__module__", None) or "")
-        if mod is not None and mod.__name__.startswith("srcdiff_generated."):
-            cloudpickle.register_pickle_by_value(mod)
-        return dict(self.__dict__)
 
 
 class _DaskELBO:
@@ -355,9 +339,8 @@ class _DaskELBO:
     def __init__(self, grad_fn, lam, K, data):
         from .. import dask as sdask
         self.sum = sdask.sum_over_chunks
-        eps = np.zeros((K, grad_fn.q.d))
-        grad_fn._check(lam, data)
-        self.kernel = _ELBOChunk(grad_fn._reparam_fn(eps).t, data[0].shape[0])
+        grad_fn.check_arguments(lam, data)
+        self.kernel = ELBOChunk(grad_fn.reparam_transform(K), data[0].shape[0])
 
     def __call__(self, lam, eps, *data):
         return self.sum(self.kernel, lam, eps, *data)

@@ -38,10 +38,13 @@ Zero probabilities (forbidden transitions, structural zeros of a left-to-right
 model) are represented by ``-inf`` natural parameters; their expected counts
 come out as exact zeros.
 """
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
+
+from ..chunk_kernel import ChunkKernel
 
 __all__ = [
     "log_Z", "log_Z_obs", "log_Z_io", "log_Z_gaussian",
@@ -529,9 +532,18 @@ def _e_step_gaussian_batch(vg, params, xs):
     return total, stats
 
 
+def _held(seqs):
+    """A batch of sequences, as the result of the task that carries them (see _RemoteBatches)."""
+    return seqs
+
+
 class _RemoteBatches:
     """Sequences held on a distributed cluster's workers in batches (a task holds many short sequences;
-    about four batches per worker thread), and the generated E-step scattered to every worker once."""
+    about four batches per worker thread), and the generated E-step sent once (srcdiff.dask.ship).
+
+    A batch is the result of a task that carries its sequences (``client.submit``), not scattered data:
+    the scheduler keeps the task, so a batch lost with a killed worker is computed again from it (as a
+    ``dask.bag``'s partitions are from its graph), and the next E-step goes on."""
 
     def __init__(self, client, sequences, check):
         self.client = client
@@ -545,7 +557,9 @@ class _RemoteBatches:
             self.lengths = {s.shape[0] for s in seqs}
             threads = max(1, sum(client.nthreads().values()))
             size = -(-len(seqs) // min(len(seqs), 4 * threads))
-            self.batches = client.scatter([seqs[i:i + size] for i in range(0, len(seqs), size)])
+            token = uuid.uuid4().hex
+            self.batches = [client.submit(_held, seqs[i:i + size], key=f"srcdiff-hmm-batch-{token}-{i}", pure=False)
+                            for i in range(0, len(seqs), size)]
         self.vg = None
 
     def length_classes(self, *sizes):
@@ -558,7 +572,8 @@ class _RemoteBatches:
         return sorted({classes.get(t, other) for t in self.lengths})
 
     def ship(self, vg):
-        self.vg = self.client.scatter(vg, broadcast=True, hash=False)
+        from .. import dask as sdask
+        self.vg = sdask.ship(ChunkKernel(vg), self.client)
 
     def sum(self, fn, params, *extra):
         futures = self.client.map(fn, [self.vg] * len(self.batches), [params] * len(self.batches),
