@@ -63,7 +63,7 @@ import numpy as np
 from .. import api, backends
 from ..errors import SrcdiffError
 from . import families
-from ._errors import VITypeError, VIValueError
+from ._errors import VITypeError, VIValueError, positive_int
 from scipy.linalg import solve_triangular
 
 __all__ = ["elbo_grad", "ELBOGrad", "meanfield_kl_normal", "fullrank_kl_normal", "fullrank_factor",
@@ -520,8 +520,7 @@ def elbo_grad(log_joint, q, num_samples: int = 1, estimator: str = "reparam", da
         raise SrcdiffError(f"estimator must be 'reparam' or 'score', got {estimator!r}")
     if entropy not in ("analytic", "mc"):
         raise SrcdiffError(f"entropy must be 'analytic' or 'mc', got {entropy!r}")
-    if int(num_samples) < 1:
-        raise SrcdiffError("num_samples must be >= 1")
+    num_samples = positive_int("num_samples", num_samples)
     mc = entropy == "mc"
     if mc and kl is not None:
         raise SrcdiffError("entropy='mc' estimates H[q] by sampling; it cannot be combined with kl='analytic'")
