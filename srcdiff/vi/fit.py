@@ -118,15 +118,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     dask_data = any(_is_dask(a) for a in data)
     if not isinstance(q, families._GaussianFamily) and grad_fn is None:
         raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
-    steps = positive_int("steps", steps)
-    num_samples = positive_int("num_samples", num_samples)
-    if batch_size is not None:
-        batch_size = positive_int("batch_size", batch_size)
-    if lr is not None:
-        lr = positive_float("lr", lr)
-    if not 0.0 <= float(average) < 1.0:
-        raise VIValueError(f"average is the fraction of the last steps whose iterates are averaged: "
-                           f"0 <= average < 1, got {average}")
+    steps, num_samples, batch_size, lr = _checked_sizes(steps, num_samples, batch_size, lr, average)
     rng = np.random.default_rng(seed)
     N = None
     if dask_data:
@@ -233,6 +225,16 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     return VIResult(lam, q, trace, grad_fn, opt, seconds, skipped)
 
 
+def _checked_sizes(steps, num_samples, batch_size, lr, average):
+    """fit's counts as ints and step size as a float, or VIValueError / VITypeError naming the bad one."""
+    if not 0.0 <= float(average) < 1.0:
+        raise VIValueError(f"average is the fraction of the last steps whose iterates are averaged: "
+                           f"0 <= average < 1, got {average}")
+    return (positive_int("steps", steps), positive_int("num_samples", num_samples),
+            None if batch_size is None else positive_int("batch_size", batch_size),
+            None if lr is None else positive_float("lr", lr))
+
+
 def _where(log_joint) -> tuple:
     """(file, line) of the user's log_joint, for errors."""
     code = getattr(getattr(log_joint, "py_func", log_joint), "__code__", None)
@@ -246,7 +248,7 @@ def _nonfinite(t, value, g, lam, eps, batch, q, log_joint, log_prior, grad_fn) -
     what = f"the ELBO estimate is {float(value)!r}" + (f" and {bad} of the {g.size} gradient entries are not finite"
                                                         if bad else "")
     culprit = ""
-    if log_joint is not None and isinstance(q, families._GaussianFamily) and not any(_is_dask(a) for a in batch):
+    if log_joint is not None and hasattr(q, "reparam") and not any(_is_dask(a) for a in batch):
         for k, z in enumerate(q.reparam(lam, eps)):
             for name, fn, args in (("log_joint", log_joint, (z, *batch)), ("log_prior", log_prior, (z,))):
                 if fn is None:

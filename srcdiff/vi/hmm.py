@@ -206,17 +206,62 @@ def _check_params(**arrays):
                                "finite or -inf (probability 0)")
 
 
-def _top(a, axis=None):
-    """Maximum of `a` (along `axis`), 0 where every entry is -inf: the shift that brings a log-parameter's
-    largest entry to 0 (an all -inf part stays -inf)."""
-    m = np.max(a, axis=axis)
-    return np.where(np.isfinite(m), m, 0.0)
+def _top(name, a, axis=None):
+    """The maxima of log-parameter `a` (along `axis`), 0 where all is -inf: the shift that brings its largest
+    entries to 0 (an all -inf part stays -inf). Checks `a` on the way: a NaN or +inf is its maximum."""
+    m = a.max(axis=axis)
+    if axis is None:
+        m = float(m)
+        if not m < np.inf:                 # NaN or +inf
+            _check_params(**{name: a})
+        return m if m > -np.inf else 0.0
+    if not (m < np.inf).all():
+        _check_params(**{name: a})
+    m[m == -np.inf] = 0.0
+    return m
 
 
-def _impossible(log_pi, transition, log_b, what="the sequence", symbols=None):
-    """VIValueError for a sequence of probability 0, at the first time no state can account for it (a
-    forward pass in log space: only on this error path). `transition(t)`: the (K, K) log_A into time t;
-    `symbols`: the sequence's symbols (categorical emissions), to name them."""
+class _Shifted:
+    """log_pi and log_A (and log_B, per symbol: its column) less their maxima, checked: a forward pass
+    over them never meets log-parameters around 1e20 (whose posteriors once summed to 86), the posterior
+    is the same, and the log-likelihood gets the shifts back. Made once per E-step over many sequences."""
+
+    def __init__(self, log_pi, log_A, log_B=None):
+        self.c_pi, self.c_A = _top("log_pi", log_pi), _top("log_A", log_A)
+        self.log_pi, self.log_A = log_pi - self.c_pi, log_A - self.c_A
+        if log_B is not None:
+            self.c_B = _top("log_B", log_B, axis=0)
+            self.log_B = log_B - self.c_B
+
+    def categorical(self, vg, data, inputs=None, what="the sequence"):
+        """Checked E-step of one sequence of a categorical (``inputs``: input-output) HMM."""
+        rest = (data,) if inputs is None else (inputs, data)
+        value, grads = vg(self.log_pi, self.log_A, self.log_B, *rest)
+        value = float(value) + float(self.c_B[data].sum())
+        return self._checked(value, grads, data.shape[0], what, lambda: self.log_B[:, data].T, inputs, data)
+
+    def observed(self, vg, log_b, what="the sequence"):
+        """Checked E-step of one sequence from its (T, K) per-time log emission densities."""
+        c_b = _top("log_b", log_b, axis=1)
+        value, grads = vg(self.log_pi, self.log_A, log_b - c_b[:, None])
+        return self._checked(float(value) + float(c_b.sum()), grads, log_b.shape[0], what, lambda: log_b)
+
+    def _checked(self, value, grads, T, what, log_b, inputs=None, symbols=None):
+        value += self.c_pi + (T - 1) * self.c_A
+        if value == -np.inf:
+            raise _impossible(self.log_pi, self.log_A, log_b(), what, inputs, symbols)
+        grads = tuple(_clean(g) for g in grads)
+        start = float(grads[0].sum())
+        if not (np.isfinite(value) and abs(start - 1.0) < 1e-6):
+            raise VINonFiniteError(f"the E-step of {what} gave log-likelihood {value!r} and posterior start "
+                                   f"probabilities summing to {start!r}, not 1")
+        return value, grads
+
+
+def _impossible(log_pi, log_A, log_b, what, inputs=None, symbols=None):
+    """VIValueError for a sequence of probability 0 at the first time no state can account for it (a
+    forward pass in log space, only on this error path). `log_b`: its (T, K) log emission densities;
+    `inputs`: an input-output HMM's, selecting log_A[inputs[t]]; `symbols`: its symbols, to name them."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if not np.any(log_pi > -np.inf):
             return VIValueError("log_pi is -inf in every state: no state can start a sequence (probability 0)")
@@ -229,48 +274,13 @@ def _impossible(log_pi, transition, log_b, what="the sequence", symbols=None):
         alpha = log_pi + log_b[0]
         for t in range(log_b.shape[0]):
             if t:
-                alpha = logsumexp(alpha[:, None] + transition(t), axis=0) + log_b[t]
+                A = log_A if inputs is None else log_A[inputs[t]]
+                alpha = logsumexp(alpha[:, None] + A, axis=0) + log_b[t]
             if not np.any(alpha > -np.inf):
                 return VIValueError(f"{what} is impossible (probability 0) at t={t}: no state "
                                     + ("can start it" if t == 0 else f"reachable from those possible at t={t - 1} can "
                                        "emit the observation at t") + " (forbidden transitions or emissions)")
     return VIValueError(f"{what} has log-likelihood -inf under these parameters")
-
-
-def _posterior(vg, log_pi, log_A, emissions, rest, shift_b, log_b, transition, what, symbols=None):
-    """Run the generated E-step `vg(log_pi, log_A, emissions, *rest)` with each log-parameter shifted so
-    that its largest entry is 0 (`shift_b`: the emission shifts per time step, already subtracted from
-    `emissions`): the posterior is unchanged, the log-likelihood gets the shifts back, and the forward
-    pass never meets log-parameters around 1e20 (whose posteriors once summed to 86). A sequence of
-    probability 0 raises VIValueError; a NaN result VINonFiniteError."""
-    T = log_b.shape[0]
-    c_pi, c_A = _top(log_pi), _top(log_A)
-    value, grads = vg(log_pi - c_pi, log_A - c_A, emissions, *rest)
-    value = float(value) + float(c_pi) + (T - 1) * float(c_A) + float(np.sum(shift_b))
-    if value == -np.inf:
-        raise _impossible(log_pi, transition, log_b, what, symbols)
-    grads = tuple(_clean(g) for g in grads)
-    if not np.isfinite(value) or not all(np.all(np.isfinite(g)) for g in grads) or abs(grads[0].sum() - 1.0) > 1e-6:
-        raise VINonFiniteError(f"the E-step of {what} gave log-likelihood {value!r} and posterior start "
-                               f"probabilities summing to {grads[0].sum()!r} (not 1)")
-    return value, grads
-
-
-def _categorical(vg, log_pi, log_A, log_B, data, inputs=None, what="the sequence"):
-    """Checked E-step of a categorical (``inputs``: input-output) HMM for one sequence (see _posterior)."""
-    c_B = _top(log_B, axis=0)                    # per symbol: every path emits data[t] at time t
-    rest = (data,) if inputs is None else (inputs, data)
-    log_b = log_B[:, data].T
-
-    def transition(t):
-        return log_A if inputs is None else log_A[inputs[t]]
-    return _posterior(vg, log_pi, log_A, log_B - c_B, rest, c_B[data], log_b, transition, what, data)
-
-
-def _observed(vg, log_pi, log_A, log_b, what="the sequence"):
-    """Checked E-step from (T, K) per-time log emission densities (see _posterior)."""
-    c_b = _top(log_b, axis=1)
-    return _posterior(vg, log_pi, log_A, log_b - c_b[:, None], (), c_b, log_b, lambda t: log_A, what)
 
 
 # ---------------------------------------------------------------------------
@@ -298,9 +308,8 @@ def e_step(natural_params, data, jit=True):
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B)
-    _check_params(log_pi=log_pi, log_A=log_A, log_B=log_B)
     vg = _value_and_grad(log_Z, (0, 1, 2), jit)
-    return _categorical(vg, log_pi, log_A, log_B, _i64(data, log_B.shape[1]))
+    return _Shifted(log_pi, log_A, log_B).categorical(vg, _i64(data, log_B.shape[1]))
 
 
 def e_step_obs(log_pi, log_A, log_b, jit=True):
@@ -312,9 +321,8 @@ def e_step_obs(log_pi, log_A, log_b, jit=True):
     """
     log_pi, log_A, log_b = _f64(log_pi), _f64(log_A), _f64(log_b)
     _check_shapes(log_pi, log_A, log_b, per_time=True)
-    _check_params(log_pi=log_pi, log_A=log_A, log_b=log_b)
     vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
-    return _observed(vg, log_pi, log_A, log_b)
+    return _Shifted(log_pi, log_A).observed(vg, log_b)
 
 
 def posterior_marginals(natural_params, data, jit=True):
@@ -334,13 +342,13 @@ def e_step_io(natural_params, inputs, data, jit=True):
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B, io=True)
-    _check_params(log_pi=log_pi, log_A=log_A, log_B=log_B)
+    shifted = _Shifted(log_pi, log_A, log_B)
     inputs = _i64(inputs, log_A.shape[0], "inputs")
     data = _i64(data, log_B.shape[1])
     if inputs.shape != data.shape:
         raise ValueError("inputs and data must have the same length")
     vg = _value_and_grad(log_Z_io, (0, 1, 2), jit)
-    return _categorical(vg, log_pi, log_A, log_B, data, inputs)
+    return shifted.categorical(vg, data, inputs)
 
 
 def gaussian_log_density(means, variances, x):
@@ -487,7 +495,7 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
-        _check_params(log_pi=params[0], log_A=params[1], log_B=params[2])
+        _Shifted(*params)         # checks them here, before any work is sent
         if remote is not None:
             total, stats = remote.sum(_e_step_batch, params, n_symbols)
         else:
@@ -563,7 +571,7 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
-        _check_params(log_pi=log_pi, log_A=log_A)
+        _Shifted(log_pi, log_A)   # checks them here, before any work is sent
         _check_gaussian(means, variances)
         params = (log_pi, log_A, means, variances)
         if remote is not None:
@@ -603,8 +611,9 @@ def _e_step_batch(vg, params, seqs, n_symbols, first=0):
     ``vg`` generated on the client."""
     total = 0.0
     stats = [np.zeros_like(p) for p in params]
+    shifted = _Shifted(*params)
     for i, seq in enumerate(seqs):
-        value, grads = _categorical(vg, *params, _i64(seq, n_symbols), what=_sequence_name(first, i))
+        value, grads = shifted.categorical(vg, _i64(seq, n_symbols), what=_sequence_name(first, i))
         total += value
         for acc, g in zip(stats, grads):
             acc += g
@@ -617,10 +626,11 @@ def _e_step_gaussian_batch(vg, params, xs, first=0):
     K = log_pi.shape[0]
     total = 0.0
     stats = [np.zeros(K), np.zeros((K, K)), np.zeros(K), np.zeros(K), np.zeros(K)]
+    shifted = _Shifted(log_pi, log_A)
     for i, x in enumerate(xs):
         what = _sequence_name(first, i)
         x = _finite_sequence(x, what)
-        value, (g0, gA, gamma) = _observed(vg, log_pi, log_A, gaussian_log_density(means, variances, x), what)
+        value, (g0, gA, gamma) = shifted.observed(vg, gaussian_log_density(means, variances, x), what)
         total += value
         for acc, v in zip(stats, (g0, gA, gamma.sum(axis=0), gamma.T @ x, gamma.T @ (x * x))):
             acc += v
