@@ -475,7 +475,12 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     client : optional ``distributed.Client``: each E-step then runs on its workers, one task per
         batch of sequences (the batches stay on the workers across iterations; the generated
         E-step travels once), and the statistics are summed here. ``sequences`` may then also be a
-        ``dask.bag`` of sequences (one task per partition). Same result to rounding.
+        ``dask.bag`` of sequences (one task per partition). Same result to rounding. A worker that
+        dies takes its batches with it: they are computed again (the scheduler keeps a copy of each
+        batch's task; a bag's partitions are recomputed from its graph) and the fit goes on.
+
+    Sequences of probability 0 under the parameters, and NaN or +inf parameters, raise
+    ``VIValueError`` naming the sequence (see :func:`e_step`).
     """
     if init is None:
         params = random_hmm(n_states, n_symbols, seed=seed)
@@ -648,7 +653,8 @@ class _RemoteBatches:
 
     A batch is the result of a task that carries its sequences (``client.submit``), not scattered data:
     the scheduler keeps the task, so a batch lost with a killed worker is computed again from it (as a
-    ``dask.bag``'s partitions are from its graph), and the next E-step goes on."""
+    ``dask.bag``'s partitions are from its graph), and the next E-step goes on. The scheduler so holds a
+    pickled copy of the sequences: for more than it should hold, pass a ``dask.bag`` that reads them."""
 
     def __init__(self, client, sequences, check):
         self.client = client
@@ -665,8 +671,10 @@ class _RemoteBatches:
             size = -(-len(seqs) // min(len(seqs), 4 * threads))
             token = uuid.uuid4().hex
             self.firsts = list(range(0, len(seqs), size))
-            self.batches = [client.submit(_held, seqs[i:i + size], key=f"srcdiff-hmm-batch-{token}-{i}", pure=False)
-                            for i in self.firsts]
+            import dask   # a batch is data in its task by design here: no "large graph" advice to the user
+            with dask.config.set({"distributed.admin.large-graph-warning-threshold": 2 ** 62}):
+                self.batches = [client.submit(_held, seqs[i:i + size], key=f"srcdiff-hmm-batch-{token}-{i}",
+                                              pure=False) for i in self.firsts]
         self.vg = None
 
     def length_classes(self, *sizes):
