@@ -15,6 +15,7 @@ import gast
 
 from ..errors import fail
 from ..rules import RULES
+from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
@@ -102,8 +103,9 @@ class Reverse:
     """Generates the gradient function of one SSA unit."""
 
     def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
-                 kinds: dict | None = None, arg_dims: dict | None = None):
+                 kinds: dict | None = None, arg_dims: dict | None = None, checkpoints: int | None = None):
         self.unit, self.fn = unit, unit.node
+        self.checkpoints = checkpoints      # the most snapshots an outermost loop keeps (None: tape it)
         self.kinds = dict(kinds or {})
         self.shapes = shape_classes(unit.node, self.kinds, arg_dims) if kinds else None
         self.wrt, self.active, self.mode = wrt, active, mode
@@ -207,6 +209,8 @@ class Reverse:
     # ---- storage of values the backward sweep needs -------------------------------------------------
     def tape_loop(self, loop):
         """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
+        if id(loop) in self.plans and len(self.loop_stack) <= 1:   # a checkpointed loop: one segment's tape
+            return checkpoints.tape_index(self.plans[id(loop)])
         if not isinstance(loop, gast.For) or len(self.loop_stack) > 1:
             return None
         args, i = loop.iter.args, load(loop.target.id)
@@ -345,22 +349,22 @@ class Reverse:
                     idx = copy.deepcopy(s.targets[0].slice)
                     out.append(assign(s._srcdiff_old, self.tidy(call("rt.copy", gast.Subscript(
                         value=load(arr), slice=idx, ctx=gast.Load())))))
+                    out[-1]._srcdiff_save = True    # only for the backward sweep (checkpoints.py drops it)
                 out.append(s)
             elif isinstance(s, gast.If):
                 out.append(gast.If(test=s.test, body=self.forward(s.body, loop) or [gast.Pass()],
                                    orelse=self.forward(s.orelse, loop)))
             elif isinstance(s, gast.For):
+                plan = checkpoints.plan(self, s)
                 self.loop_stack.append(s)
                 body = self.forward(s.body, s)
                 self.loop_stack.pop()
-                tl = self.tape_loop_outer(s)
-                for v, (tape, dt, lp) in self.tapes.items():
-                    if lp is s:
-                        dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
-                        args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
-                        out.append(assign(tape, call("np.empty", *args)))
+                if plan is None:     # (a checkpointed loop's tapes hold one segment: made before its backward sweep)
+                    out += self.tape_allocations(s)
                 out.append(gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None))
+                out[-1]._srcdiff_checkpoint = plan
             elif isinstance(s, gast.While):
+                plan = checkpoints.plan(self, s)
                 if not hasattr(s, "_srcdiff_iters"):
                     s._srcdiff_iters = self.namer.fresh("iterations")
                 n = s._srcdiff_iters
@@ -373,6 +377,7 @@ class Reverse:
                 cut = len(body) - _trailing_phis(body)
                 out += [assign(n, const(0)),
                         gast.While(test=s.test, body=body[:cut] + [incr] + body[cut:], orelse=[])]
+                out[-1]._srcdiff_checkpoint = plan
             elif isinstance(s, gast.Return):
                 continue
             else:
@@ -384,6 +389,17 @@ class Reverse:
             self.loop_stack = saved
             cut = len(out) - _trailing_phis(out)
             out = out[:cut] + pushes + out[cut:]
+        return out
+
+    def tape_allocations(self, loop) -> list:
+        """`v_tape = np.empty(count)` for the scalar tapes of `loop`."""
+        out = []
+        tl = self.tape_loop_outer(loop)
+        for v, (tape, dt, lp) in self.tapes.items():
+            if lp is loop:
+                dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
+                args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
+                out.append(assign(tape, call("np.empty", *args)))
         return out
 
     def tape_loop_outer(self, loop):
@@ -723,14 +739,17 @@ class Reverse:
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
         self.last_line = None
+        if not any(not isinstance(b, gast.Expr) or not _is_comment(b) for b in body):
+            return
+        if id(s) in self.plans:     # segment by segment: restore its snapshot, rerun it forward, sweep it back
+            out += self.tape_allocations(s) + [checkpoints.segment_loop(self, s, body)]
+            return
         if isinstance(s, gast.For):
             target = s.target.id
             it = self.read(_reversed_range(s.iter.args))
         else:
             target = self.namer.fresh("k")
             it = call("range", self.read(load(s._srcdiff_iters)))
-        if not any(not isinstance(b, gast.Expr) or not _is_comment(b) for b in body):
-            return
         out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
 
     # ---- whole function ----------------------------------------------------------------------------------
@@ -741,6 +760,7 @@ class Reverse:
         self.fwd_line = None
         self.tapes = {}
         self._remat = {}
+        self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
         self.written_anywhere = _written_arrays(fn.body)
         ret = fn.body[-1].value
         body = fn.body[:-1]
@@ -761,6 +781,7 @@ class Reverse:
         # not needed: the next round neither stores nor restores it
         self.reads &= {n.id for b in seed + bwd for n in gast.walk(b)
                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        self.reads |= checkpoints.rerun_reads(self)
         grads = []
         for p in self.wrt:
             d = self.adj(p)
@@ -770,8 +791,8 @@ class Reverse:
                   for v in sorted(self.stack_names & self.active)]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
-            if isinstance(ret, gast.Name) and any(isinstance(n, gast.Name) and n.id == ret.id
-                                                  and isinstance(n.ctx, gast.Store) for b in bwd for n in gast.walk(b)):
+            if isinstance(ret, gast.Name) and (any(isinstance(n, gast.Name) and n.id == ret.id and isinstance(
+                    n.ctx, gast.Store) for b in bwd for n in gast.walk(b)) or checkpoints.reruns(self, ret.id)):
                 # the backward sweep restores loop-carried values (`s = s_stack.pop()`): keep the result
                 kept = self.namer.fresh(ret.id + "_value")
                 fwd = fwd + [assign(kept, load(ret.id))]

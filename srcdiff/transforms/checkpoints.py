@@ -1,0 +1,326 @@
+"""Checkpointed loops (`srcdiff.grad(f, checkpoints=k)`): part of the reverse pass (transforms/reverse.py).
+
+A taped loop keeps what its backward sweep reads for every iteration, so memory grows with the trip
+count. A checkpointed loop runs forward untaped, keeping only a snapshot of its state -- the values an
+iteration reads from the one before (SSA's loop-carried names) and the arrays it writes in place -- at
+the start of each segment of `every` iterations. The backward sweep takes the segments last first:
+restore the segment's snapshot, rerun its iterations forward keeping their tape, sweep them back.
+
+    every = rt.checkpoint_every(max(n, 0), 8)          # iterations per segment: 8 segments at most
+    for t in range(n):
+        if t % every == 0:
+            h_snapshots.append(h)                       # the state at the start of a segment
+        ...the loop body, untaped...
+    ...
+    for segment in range(rt.segments(max(n, 0), every) - 1, -1, -1):
+        first = segment * every
+        last = min(first + every, n)
+        # restore the snapshot
+        h = h_snapshots[segment]
+        # rerun the segment forward, taping it
+        for t in range(first, last):
+            ...the loop body, with the pushes the taped loop makes...
+        # sweep the segment back
+        for t in range(last - 1, first - 1, -1):
+            ...the loop's backward sweep...
+
+Memory: k snapshots and one segment's tape (n / k iterations); time: one more forward run of the loop.
+The rerun keeps only what leads to its tape (values the backward sweep reads, the arrays the loop writes,
+the loop-carried values those need), and only the state it reads is snapshotted.
+
+A `while` loop (its trip count unknown until it ends) starts with segments of one iteration; each time its
+k snapshots are taken it keeps every other one and doubles the segment length (`x_snapshots[::2]`): it
+holds at most k snapshots, and segments of at most 2n / k iterations. Loops nested in a checkpointed loop
+are taped in full within each of its segments. An array the loop writes in place is part of its state and
+is copied whole into each snapshot.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .astutil import Namer, assign, call, comment, const, is_comment, load, store
+from .ssa import exposed_reads
+
+
+class Plan:
+    """One checkpointed loop: the names of its segments' code (made by the reverse pass, which tapes the
+    loop as usual with one segment's rows, iteration `index` in row `index - first`)."""
+
+    def __init__(self, rev, loop):
+        fresh = rev.namer.fresh
+        self.checkpoints = rev.checkpoints
+        self.every, self.segment, self.first, self.last = (fresh(n) for n in ("every", "segment", "first", "last"))
+        self.index = loop.target.id if isinstance(loop, gast.For) else fresh("k")
+        for name in (self.every, self.segment, self.first, self.last, self.index):
+            rev.kinds[name] = ("s", "i")
+        self.count = _count(loop)   # the loop's trip count
+        self.start = unit_range(loop)[0] if isinstance(loop, gast.For) else None
+        self.tapes: list = []       # its scalar tapes (a segment's rows)
+        self.reads: set = set()     # values from outside the loop its reruns read (set with its segments)
+
+
+def unit_range(loop):
+    """(start, stop) of `for ... in range(stop)`, `range(start, stop)` or `range(start, stop, 1)`, else None."""
+    if not (isinstance(loop, gast.For) and isinstance(loop.iter, gast.Call) and isinstance(loop.iter.func, gast.Name)
+            and loop.iter.func.id == "range" and not loop.iter.keywords):
+        return None
+    a = loop.iter.args
+    if len(a) == 1:
+        return const(0), a[0]
+    if len(a) == 2 or (len(a) == 3 and isinstance(a[2], gast.Constant) and a[2].value == 1):
+        return a[0], a[1]
+    return None
+
+
+def plan(rev, loop) -> Plan | None:
+    """The plan of `loop` if it is checkpointed: checkpoints were asked for, it is outermost (in no other
+    loop), and it is a `while` loop or runs over a range with step 1."""
+    if not rev.checkpoints or rev.loop_stack or not (isinstance(loop, gast.While) or unit_range(loop) is not None):
+        return None
+    if isinstance(loop, gast.While) and not hasattr(loop, "_srcdiff_iters"):
+        loop._srcdiff_iters = rev.namer.fresh("iterations")
+    rev.plans[id(loop)] = Plan(rev, loop)
+    return rev.plans[id(loop)]
+
+
+def tape_index(p: Plan):
+    """(row of an iteration in its segment's tape, rows of that tape)."""
+    return _binop(load(p.index), gast.Sub(), load(p.first)), load(p.every)
+
+
+def reruns(rev, name: str) -> bool:
+    """Whether the backward sweep may assign `name` again (a checkpointed loop's body assigns it)."""
+    from .reverse import _assigned_in
+    return any(name in _assigned_in(lp.body) for lp in _loops(rev.fn.body) if id(lp) in rev.plans)
+
+
+def rerun_reads(rev) -> set:
+    """Values from before a checkpointed loop that its reruns read: the backward sweep needs them as they
+    were (code after the loop that overwrites them must restore them, as for the backward sweep's own reads)."""
+    return set().union(*(p.reads for p in rev.plans.values()))
+
+
+def segment_loop(rev, s, backward: list) -> gast.For:
+    """The backward sweep of checkpointed loop `s`: its segments last first, each with a place for the
+    rerun of its iterations (filled by `rerun_segments`, after the optimisations) before `backward`, the
+    loop's backward sweep over the segment."""
+    from .reverse import _reversed_range
+    p = rev.plans[id(s)]
+    from .reverse import _assigned_in, _loaded_in, _written_arrays
+    p.tapes = [tape for tape, dt, lp in rev.tapes.values() if lp is s]
+    p.reads = _loaded_in(s.body) - _assigned_in(s.body) - _written_arrays(s.body) - {p.index}
+    every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
+    rev.read(copy.deepcopy(p.count))
+    if isinstance(s, gast.For):
+        start, stop = unit_range(s)
+        begin = _binop(start, gast.Add(), _binop(segment, gast.Mult(), every))
+    else:
+        stop, begin = load(s._srcdiff_iters), _binop(segment, gast.Mult(), every)
+    rerun = gast.For(target=store(p.index), iter=call("range", first, last), body=[gast.Pass()], orelse=[],
+                     type_comment=None)
+    rerun._srcdiff_rerun = p.segment
+    body = [assign(p.first, begin), assign(p.last, call("min", _binop(first, gast.Add(), every), copy.deepcopy(stop))),
+            comment("rerun the segment forward, taping it"), rerun,
+            comment("sweep the segment back"),
+            gast.For(target=store(p.index), iter=_reversed_range([first, last]), body=backward, orelse=[],
+                     type_comment=None)]
+    count = call("rt.segments", copy.deepcopy(p.count), every)
+    loop = gast.For(target=store(p.segment), iter=call("range", _binop(count, gast.Sub(), const(1)), const(-1),
+                                                        const(-1)), body=body, orelse=[], type_comment=None)
+    loop._srcdiff_segments = p
+    return loop
+
+
+# ---- after the optimisations: the forward loop untaped with snapshots, the segments' reruns ------------
+def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """Split each checkpointed loop's taping between its forward loop and the backward sweep: the forward
+    loop loses its pushes and gains a snapshot at each segment's start; the backward sweep's segments
+    restore their snapshot and rerun the loop body with the pushes (only what leads to them)."""
+    found = {}
+    for block, s in _blocks_statements(fn.body):
+        p = getattr(s, "_srcdiff_checkpoint", None)
+        if p is not None:
+            found.setdefault(p.segment, {})["forward"] = (block, s, p)
+        p = getattr(s, "_srcdiff_segments", None)
+        if p is not None:
+            found.setdefault(p.segment, {})["segments"] = s
+    namer = Namer({n.id for n in gast.walk(fn) if isinstance(n, gast.Name)})
+    stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+              and isinstance(s.value, gast.List) and not s.value.elts}
+    for parts in found.values():
+        if "forward" not in parts:
+            continue
+        block, loop, p = parts["forward"]
+        if "segments" not in parts:     # its backward sweep reads nothing it computes: an ordinary loop
+            continue
+        _split(block, loop, p, parts["segments"], stacks | set(p.tapes), namer, kinds)
+    return fn
+
+
+def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
+    from .reverse import _assigned_in, _written_arrays
+    rerun_loop = next(s for s in segments.body if getattr(s, "_srcdiff_rerun", None) == p.segment)
+    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)]))
+    written = _written_arrays(loop.body)
+    state = sorted(exposed_reads(rerun, {p.index}) & (_assigned_in(loop.body) | written) - tapes)
+    carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
+    loop.body = _untaped(loop.body, tapes)
+    every = load(p.every)
+    if isinstance(loop, gast.For):
+        number = _binop(load(loop.target.id), gast.Sub(), p.start)     # the iteration's number
+        capacity = call("rt.segments", copy.deepcopy(p.count), every)
+    else:
+        number, capacity = load(p.count.id), const(p.checkpoints)
+    row = _binop(number, gast.FloorDiv(), every)                      # its segment's number
+    lists, saves, halve, restore = [], [], [], []
+    for v in state:
+        name = namer.fresh(v + "_snapshots")
+        saved = gast.Subscript(value=load(name), slice=load(p.segment), ctx=gast.Load())
+        k = kinds.get(v) or ("?",)
+        if k[0] == "s" and k[1] in ("f", "i", "b"):     # a scalar: an element of a 1-d array
+            dtype = [] if k[1] == "f" else [gast.Attribute(value=load("np"), attr={"i": "int64", "b": "bool_"}[k[1]],
+                                                           ctx=gast.Load())]
+            lists.append(assign(name, call("np.empty", copy.deepcopy(capacity), *dtype)))
+            saves.append(assign(gast.Subscript(value=load(name), slice=copy.deepcopy(row), ctx=gast.Store()), load(v)))
+        elif k[0] == "a":                                # an array: a row of a row tape (runtime/tapes.py)
+            lists.append(assign(name, call("rt.row_tape", copy.deepcopy(capacity))))
+            saves.append(assign(name, call("rt.put_row", load(name), copy.deepcopy(row), load(v))))
+            saved = call("rt.get_row", load(name), load(p.segment), load(v))
+            if v in written and v in carried:   # a new array: the rerun writes into it
+                saved = call("np.copy", saved)
+        else:                                            # kind unknown (Python): a list
+            lists.append(assign(name, gast.BinOp(left=gast.List(elts=[const(None)], ctx=gast.Load()), op=gast.Mult(),
+                                                 right=copy.deepcopy(capacity))))
+            saves.append(assign(gast.Subscript(value=load(name), slice=copy.deepcopy(row), ctx=gast.Store()),
+                                call("rt.copy", load(v)) if v in written else load(v)))
+        halve.append(gast.Expr(value=call("rt.halve", load(name))))
+        if v in written and v not in carried:   # the same array, its numbers restored
+            restore.append(assign(gast.Subscript(value=load(v), slice=const(Ellipsis), ctx=gast.Store()), saved))
+        else:
+            restore.append(assign(v, saved))
+    at = block.index(loop)
+    if isinstance(loop, gast.For):
+        snapshot = gast.If(test=_eq(_binop(number, gast.Mod(), every), const(0)), body=saves, orelse=[])
+        block[at:at] = [assign(p.every, call("rt.checkpoint_every", copy.deepcopy(p.count), const(p.checkpoints)))] + lists
+        loop.body[:0] = [snapshot] if saves else []
+    else:   # trip count unknown: segments of one iteration, twice as long each time the snapshots are all taken
+        n = load(p.count.id)
+        full = gast.If(test=_eq(n, _binop(const(p.checkpoints), gast.Mult(), every)),
+                       body=[assign(p.every, _binop(const(2), gast.Mult(), every))] + halve, orelse=[])
+        snapshot = gast.If(test=_eq(_binop(n, gast.Mod(), every), const(0)), body=saves, orelse=[])
+        block[at:at] = [assign(p.every, const(1))] + lists
+        loop.body[:0] = [full, snapshot] if saves else []
+    k = segments.body.index(rerun_loop)
+    segments.body[k - 1:k - 1] = [comment("restore the snapshot")] + restore if restore else []
+    rerun_loop.body = rerun
+
+
+def _untaped(stmts: list, tapes: set) -> list:
+    """The forward loop's statements less its pushes (onto stacks and tapes) and the copies of elements it
+    overwrites, which only the backward sweep reads."""
+    out = []
+    for s in stmts:
+        if getattr(s, "_srcdiff_save", False) or _pushes(s, tapes):
+            continue
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                setattr(s, f, _untaped(getattr(s, f), tapes) or ([gast.Pass()] if f == "body" else []))
+        out.append(s)
+    return out
+
+
+def _pushes(s, tapes) -> bool:
+    if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute)
+            and s.value.func.attr == "append" and isinstance(s.value.func.value, gast.Name)):
+        return s.value.func.value.id in tapes
+    return (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
+            and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in tapes)
+
+
+def keep_taped(stmts: list) -> list:
+    """A segment's rerun less what its tape does not depend on: only statements whose values reach a push,
+    a write into an array, or a call with effects stay (not a loss accumulated along the loop, say)."""
+    from .optimize import _pure
+    kept, live = set(), set()
+
+    def loads(node):
+        return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+
+    def mark(block) -> bool:
+        changed = False
+        for s in block:
+            if isinstance(s, (gast.If, gast.For, gast.While)):     # (a kept one's blocks may keep more)
+                inner = [mark(s.body), mark(s.orelse)]
+                changed = changed or any(inner)
+                take = id(s) not in kept and any(id(b) in kept for b in s.body + s.orelse)
+                head = s.test if not isinstance(s, gast.For) else s.iter
+            elif id(s) in kept or is_comment(s):
+                continue
+            else:
+                take = (not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name)
+                        or s.targets[0].id in live or not _pure(s.value))
+                head = s
+            if take:
+                kept.add(id(s))
+                live.update(loads(head))
+                changed = True
+        return changed
+
+    while mark(stmts):
+        pass
+
+    def sweep(block):
+        out = []
+        for s in block:
+            if is_comment(s):
+                out.append(s)
+            elif id(s) in kept:
+                for f in ("body", "orelse"):
+                    if isinstance(getattr(s, f, None), list):
+                        setattr(s, f, sweep(getattr(s, f)))
+                if isinstance(s, gast.If) and not s.body:
+                    s.body = [gast.Pass()]
+                out.append(s)
+        # a comment names the statements after it: gone with them
+        return [b for k, b in enumerate(out) if not (is_comment(b) and (k + 1 == len(out) or is_comment(out[k + 1])))]
+
+    return sweep(stmts)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------
+def _binop(left, op, right):
+    from .reverse import simplify
+    return simplify(gast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right)))
+
+
+def _eq(left, right):
+    return gast.Compare(left=left, ops=[gast.Eq()], comparators=[right])
+
+
+def _count(loop):
+    """The loop's trip count as an expression."""
+    if isinstance(loop, gast.While):
+        return load(loop._srcdiff_iters)
+    start, stop = unit_range(loop)
+    return call("max", _binop(stop, gast.Sub(), start), const(0))
+
+
+def _loops(stmts):
+    """The loops in `stmts` that are in no other loop (inside branches too)."""
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.While)):
+            yield s
+        elif isinstance(s, gast.If):
+            yield from _loops(s.body)
+            yield from _loops(s.orelse)
+
+
+def _blocks_statements(stmts):
+    """(block, statement) for every statement in `stmts` and the blocks nested in it."""
+    for s in stmts:
+        yield stmts, s
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                yield from _blocks_statements(getattr(s, f))
