@@ -29,6 +29,8 @@
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
                    stacks dropped
+    checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
+                   the backward sweep reruns a segment from its snapshot, taping it
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py

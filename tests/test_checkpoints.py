@@ -95,6 +95,18 @@ def prev_value(x, n):
     return s
 
 
+def stepped_ranges(x, n):
+    h = x
+    s = 0.0
+    for t in reversed(range(n)):          # range(n - 1, -1, -1): segments counted in iterations
+        h = np.sin(h * (t + 1) * 0.3) + x
+        s = s + np.sum(h ** 2)
+    for t in range(1, n, 2):
+        h = np.cos(h) * 0.5 + 0.1 * t
+        s = s + np.sum(h)
+    return s
+
+
 RNG = np.random.default_rng(0)
 X4 = RNG.uniform(0.2, 0.8, 4)
 W4 = RNG.uniform(-0.4, 0.4, (4, 4))
@@ -106,6 +118,7 @@ CASES = {
     "state_array_in_place": (state_array_in_place, lambda n: [X4, n], (0,)),
     "read_then_changed": (read_then_changed, lambda n: [X4, 0.3, n], (0, 1)),
     "prev_value": (prev_value, lambda n: [X4[:3], n], (0,)),
+    "stepped_ranges": (stepped_ranges, lambda n: [X4, n], (0,)),
 }
 
 

@@ -55,29 +55,28 @@ class Plan:
         self.index = loop.target.id if isinstance(loop, gast.For) else fresh("k")
         for name in (self.every, self.segment, self.first, self.last, self.index):
             rev.kinds[name] = ("s", "i")
+        self.start, self.stop, self.step = range_args(loop) if isinstance(loop, gast.For) else (None, None, None)
         self.count = _count(loop)   # the loop's trip count
-        self.start = unit_range(loop)[0] if isinstance(loop, gast.For) else None
         self.tapes: list = []       # its scalar tapes (a segment's rows)
         self.reads: set = set()     # values from outside the loop its reruns read (set with its segments)
 
 
-def unit_range(loop):
-    """(start, stop) of `for ... in range(stop)`, `range(start, stop)` or `range(start, stop, 1)`, else None."""
+def range_args(loop):
+    """(start, stop, step) of `for ... in range(...)`, step None when it is 1; None for other loops."""
     if not (isinstance(loop, gast.For) and isinstance(loop.iter, gast.Call) and isinstance(loop.iter.func, gast.Name)
-            and loop.iter.func.id == "range" and not loop.iter.keywords):
+            and loop.iter.func.id == "range" and not loop.iter.keywords and 1 <= len(loop.iter.args) <= 3):
         return None
     a = loop.iter.args
     if len(a) == 1:
-        return const(0), a[0]
-    if len(a) == 2 or (len(a) == 3 and isinstance(a[2], gast.Constant) and a[2].value == 1):
-        return a[0], a[1]
-    return None
+        return const(0), a[0], None
+    unit = len(a) == 2 or (isinstance(a[2], gast.Constant) and a[2].value == 1)
+    return a[0], a[1], None if unit else a[2]
 
 
 def plan(rev, loop) -> Plan | None:
     """The plan of `loop` if it is checkpointed: checkpoints were asked for, it is outermost (in no other
-    loop), and it is a `while` loop or runs over a range with step 1."""
-    if not rev.checkpoints or rev.loop_stack or not (isinstance(loop, gast.While) or unit_range(loop) is not None):
+    loop), and it is a `while` loop or runs over a range."""
+    if not rev.checkpoints or rev.loop_stack or not (isinstance(loop, gast.While) or range_args(loop) is not None):
         return None
     if isinstance(loop, gast.While) and not hasattr(loop, "_srcdiff_iters"):
         loop._srcdiff_iters = rev.namer.fresh("iterations")
@@ -87,7 +86,17 @@ def plan(rev, loop) -> Plan | None:
 
 def tape_index(p: Plan):
     """(row of an iteration in its segment's tape, rows of that tape)."""
+    if p.step is not None:      # (first counts iterations)
+        return _binop(_number(p), gast.Sub(), load(p.first)), load(p.every)
     return _binop(load(p.index), gast.Sub(), load(p.first)), load(p.every)
+
+
+def _number(p: Plan):
+    """The number of the iteration the loop variable is at (0 for the first)."""
+    if p.start is None:
+        return load(p.count.id)
+    number = _binop(load(p.index), gast.Sub(), p.start)
+    return number if p.step is None else _binop(number, gast.FloorDiv(), p.step)
 
 
 def reruns(rev, name: str) -> bool:
@@ -114,18 +123,26 @@ def segment_loop(rev, s, backward: list) -> gast.For:
     every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
     rev.read(copy.deepcopy(p.count))
     if isinstance(s, gast.For):
-        start, stop = unit_range(s)
+        start, stop, _ = range_args(s)
         begin = _binop(start, gast.Add(), _binop(segment, gast.Mult(), every))
     else:
         stop, begin = load(s._srcdiff_iters), _binop(segment, gast.Mult(), every)
-    rerun = gast.For(target=store(p.index), iter=call("range", first, last), body=[gast.Pass()], orelse=[],
-                     type_comment=None)
+    if isinstance(s, gast.For) and p.step is not None:     # iterations first .. last - 1 of range(a, b, c)
+        stop = copy.deepcopy(p.count)
+        begin = _binop(segment, gast.Mult(), every)
+        at = [_binop(p.start, gast.Add(), _binop(x, gast.Mult(), p.step)) for x in (first, last)]
+        back = [_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
+                for x in (last, first)]
+        forward_range = call("range", *at, copy.deepcopy(p.step))
+        backward_range = call("range", *back, _negated(p.step))
+    else:
+        forward_range, backward_range = call("range", first, last), _reversed_range([first, last])
+    rerun = gast.For(target=store(p.index), iter=forward_range, body=[gast.Pass()], orelse=[], type_comment=None)
     rerun._srcdiff_rerun = p.segment
     body = [assign(p.first, begin), assign(p.last, call("min", _binop(first, gast.Add(), every), copy.deepcopy(stop))),
             comment("rerun the segment forward, taping it"), rerun,
             comment("sweep the segment back"),
-            gast.For(target=store(p.index), iter=_reversed_range([first, last]), body=backward, orelse=[],
-                     type_comment=None)]
+            gast.For(target=store(p.index), iter=backward_range, body=backward, orelse=[], type_comment=None)]
     count = call("rt.segments", copy.deepcopy(p.count), every)
     loop = gast.For(target=store(p.segment), iter=call("range", _binop(count, gast.Sub(), const(1)), const(-1),
                                                         const(-1)), body=body, orelse=[], type_comment=None)
@@ -162,17 +179,17 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
     from .reverse import _assigned_in, _written_arrays
     rerun_loop = next(s for s in segments.body if getattr(s, "_srcdiff_rerun", None) == p.segment)
-    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)]))
+    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)]), tapes)
     written = _written_arrays(loop.body)
     state = sorted(exposed_reads(rerun, {p.index}) & (_assigned_in(loop.body) | written) - tapes)
     carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
     loop.body = _untaped(loop.body, tapes)
     every = load(p.every)
+    number = _number(p)
     if isinstance(loop, gast.For):
-        number = _binop(load(loop.target.id), gast.Sub(), p.start)     # the iteration's number
         capacity = call("rt.segments", copy.deepcopy(p.count), every)
     else:
-        number, capacity = load(p.count.id), const(p.checkpoints)
+        capacity = const(p.checkpoints)
     row = _binop(number, gast.FloorDiv(), every)                      # its segment's number
     lists, saves, halve, restore = [], [], [], []
     for v in state:
@@ -231,6 +248,13 @@ def _untaped(stmts: list, tapes: set) -> list:
     return out
 
 
+def _until_comment(stmts):
+    for s in stmts:
+        if is_comment(s):
+            return
+        yield s
+
+
 def _pushes(s, tapes) -> bool:
     if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute)
             and s.value.func.attr == "append" and isinstance(s.value.func.value, gast.Name)):
@@ -239,9 +263,10 @@ def _pushes(s, tapes) -> bool:
             and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in tapes)
 
 
-def keep_taped(stmts: list) -> list:
-    """A segment's rerun less what its tape does not depend on: only statements whose values reach a push,
-    a write into an array, or a call with effects stay (not a loss accumulated along the loop, say)."""
+def keep_taped(stmts: list, tapes: set) -> list:
+    """A segment's rerun less what its tape does not depend on: only statements whose values reach a push
+    (onto one of `tapes`), a write into an array, or a call with effects stay (not a loss accumulated
+    along the loop, say)."""
     from .optimize import _pure
     kept, live = set(), set()
 
@@ -283,8 +308,9 @@ def keep_taped(stmts: list) -> list:
                 if isinstance(s, gast.If) and not s.body:
                     s.body = [gast.Pass()]
                 out.append(s)
-        # a comment names the statements after it: gone with them
-        return [b for k, b in enumerate(out) if not (is_comment(b) and (k + 1 == len(out) or is_comment(out[k + 1])))]
+        # a comment names the statements after it: gone with them (the pushes, at the end, are no line's)
+        return [b for k, b in enumerate(out) if not (is_comment(b) and all(
+            _pushes(c, tapes) or getattr(c, "_srcdiff_phi", False) for c in _until_comment(out[k + 1:])))]
 
     return sweep(stmts)
 
@@ -295,6 +321,14 @@ def _binop(left, op, right):
     return simplify(gast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right)))
 
 
+def _negated(e):
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+        return copy.deepcopy(e.operand)
+    if isinstance(e, gast.Constant):
+        return const(-e.value)
+    return gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(e))
+
+
 def _eq(left, right):
     return gast.Compare(left=left, ops=[gast.Eq()], comparators=[right])
 
@@ -303,7 +337,9 @@ def _count(loop):
     """The loop's trip count as an expression."""
     if isinstance(loop, gast.While):
         return load(loop._srcdiff_iters)
-    start, stop = unit_range(loop)
+    start, stop, step = range_args(loop)
+    if step is not None:
+        return call("len", copy.deepcopy(loop.iter))
     return call("max", _binop(stop, gast.Sub(), start), const(0))
 
 
