@@ -249,3 +249,33 @@ def test_memory_drops(jit):
     assert peaks[None] > n * state                       # the taped sweep keeps every iteration's h
     assert peaks[30] < peaks[None] / 8, peaks            # 30 snapshots and a tape of 30 iterations
     assert peaks[30] < 8 * 30 * 3 * (state + 64) + 200_000, peaks
+
+
+def printing(x, n):
+    h = x
+    for t in range(n):
+        print("step", t)
+        assert t >= 0
+        h = np.sin(h) + x
+    return np.sum(h)
+
+
+def test_rerun_does_not_print_again(capsys):
+    """print and assert stay in the forward sweep: a segment's rerun keeps only what its tape needs."""
+    got = srcdiff.grad(printing, checkpoints=2)(X4, 3)
+    assert capsys.readouterr().out.count("step") == 3
+    np.testing.assert_allclose(got, srcdiff.grad(printing)(X4, 3), rtol=1e-12)
+    capsys.readouterr()
+
+
+CHECKPOINTED = srcdiff.grad(rnn, wrt=0, checkpoints=3)
+
+
+def penalty(x, W, n):
+    return np.sum(CHECKPOINTED(x, W, n) ** 2)
+
+
+def test_checkpointed_gradient_is_not_differentiated_again():
+    with pytest.raises(srcdiff.SrcdiffError, match="checkpoints=3") as info:
+        srcdiff.grad(penalty)(X4, W4, 4)
+    assert "test_checkpoints.py" in str(info.value)

@@ -283,9 +283,12 @@ def keep_taped(stmts: list, tapes: set) -> list:
                 head = s.test if not isinstance(s, gast.For) else s.iter
             elif id(s) in kept or is_comment(s):
                 continue
-            else:
-                take = (not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name)
-                        or s.targets[0].id in live or not _pure(s.value))
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+                take, head = s.targets[0].id in live or not _pure(s.value), s
+            else:       # pushes, writes into arrays; not what the forward sweep shows (print, assert)
+                take = not isinstance(s, (gast.Assert, gast.Pass)) and not (
+                    isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+                    and isinstance(s.value.func, gast.Name) and s.value.func.id == "print")
                 head = s
             if take:
                 kept.add(id(s))
