@@ -115,31 +115,28 @@ def segment_loop(rev, s, backward: list) -> gast.For:
     """The backward sweep of checkpointed loop `s`: its segments last first, each with a place for the
     rerun of its iterations (filled by `rerun_segments`, after the optimisations) before `backward`, the
     loop's backward sweep over the segment."""
-    from .reverse import _reversed_range
+    from .reverse import _assigned_in, _loaded_in, _reversed_range, _written_arrays
     p = rev.plans[id(s)]
-    from .reverse import _assigned_in, _loaded_in, _written_arrays
     p.tapes = [tape for tape, dt, lp in rev.tapes.values() if lp is s]
     p.reads = _loaded_in(s.body) - _assigned_in(s.body) - _written_arrays(s.body) - {p.index}
-    every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
     rev.read(copy.deepcopy(p.count))
-    if isinstance(s, gast.For):
-        start, stop, _ = range_args(s)
-        begin = _binop(start, gast.Add(), _binop(segment, gast.Mult(), every))
-    else:
-        stop, begin = load(s._srcdiff_iters), _binop(segment, gast.Mult(), every)
-    if isinstance(s, gast.For) and p.step is not None:     # iterations first .. last - 1 of range(a, b, c)
-        stop = copy.deepcopy(p.count)
-        begin = _binop(segment, gast.Mult(), every)
-        at = [_binop(p.start, gast.Add(), _binop(x, gast.Mult(), p.step)) for x in (first, last)]
-        back = [_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
-                for x in (last, first)]
-        forward_range = call("range", *at, copy.deepcopy(p.step))
-        backward_range = call("range", *back, _negated(p.step))
-    else:
+    every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
+    if isinstance(s, gast.For) and p.step is None:      # first, last: values of the loop variable
+        begin = _binop(p.start, gast.Add(), _binop(segment, gast.Mult(), every))
+        end = copy.deepcopy(p.stop)
         forward_range, backward_range = call("range", first, last), _reversed_range([first, last])
+    else:                                               # first, last: iteration numbers
+        begin, end = _binop(segment, gast.Mult(), every), copy.deepcopy(p.count)
+        forward_range, backward_range = call("range", first, last), _reversed_range([first, last])
+        if isinstance(s, gast.For):                     # of range(a, b, c): a + i * c
+            at = [_binop(p.start, gast.Add(), _binop(x, gast.Mult(), p.step)) for x in (first, last)]
+            back = [_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
+                    for x in (last, first)]
+            forward_range = call("range", *at, copy.deepcopy(p.step))
+            backward_range = call("range", *back, _negated(p.step))
     rerun = gast.For(target=store(p.index), iter=forward_range, body=[gast.Pass()], orelse=[], type_comment=None)
     rerun._srcdiff_rerun = p.segment
-    body = [assign(p.first, begin), assign(p.last, call("min", _binop(first, gast.Add(), every), copy.deepcopy(stop))),
+    body = [assign(p.first, begin), assign(p.last, call("min", _binop(first, gast.Add(), every), end)),
             comment("rerun the segment forward, taping it"), rerun,
             comment("sweep the segment back"),
             gast.For(target=store(p.index), iter=backward_range, body=backward, orelse=[], type_comment=None)]
@@ -167,11 +164,11 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.List) and not s.value.elts}
     for parts in found.values():
-        if "forward" not in parts:
-            continue
-        block, loop, p = parts["forward"]
         if "segments" not in parts:     # its backward sweep reads nothing it computes: an ordinary loop
             continue
+        if "forward" not in parts:      # (a pass between the reverse pass and this one rebuilt the loop)
+            raise AssertionError("srcdiff internal error: a checkpointed loop's forward sweep was lost")
+        block, loop, p = parts["forward"]
         _split(block, loop, p, parts["segments"], stacks | set(p.tapes), namer, kinds)
     return fn
 
