@@ -212,6 +212,13 @@ def test_generated_code_reads_as_restore_rerun_sweep():
     assert restore < rerun < sweep, src
     assert "every = rt.checkpoint_every(max(n, 0), 5)" in src and "h_snapshots" in src, src
     assert "total_snapshots" not in src and "total1" not in src[rerun:sweep], src   # the loss is not rerun
+    g = srcdiff.grad(trajectory, wrt=(0, 1), checkpoints=3)
+    g(1.5, 0.7, 0.5, 12)
+    src = srcdiff.source(g)     # a trajectory's writes are undone from its tape, not snapshotted whole
+    assert "# undo the segment's writes" in src and "ys_snapshots" not in src, src
+    g = srcdiff.grad(state_array_in_place, checkpoints=3)
+    g(X4, 5)
+    assert "s_snapshots" in srcdiff.source(g)       # written in an inner loop: part of the state
     plain = srcdiff.grad(rnn, wrt=(0, 1))
     plain(X4, W4, 10)
     assert "_snapshots" not in srcdiff.source(plain)

@@ -32,7 +32,10 @@ A `while` loop (its trip count unknown until it ends) starts with segments of on
 k snapshots are taken it keeps every other one and doubles the segment length (`x_snapshots[::2]`): it
 holds at most k snapshots, and segments of at most 2n / k iterations. Loops nested in a checkpointed loop
 are taped in full within each of its segments. An array the loop writes in place is part of its state and
-is copied whole into each snapshot.
+is copied whole into each snapshot, unless its writes can be undone: element writes that are statements
+of the loop body, at indices computed from the loop variable (a trajectory `ys[t + 1] = ...`), keep what
+they overwrite on a tape of every iteration (as without checkpoints), and each segment first undoes its
+writes from that tape, last first, then reruns.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ import copy
 import gast
 
 from .astutil import Namer, assign, call, comment, const, is_comment, load, store
+from .kinds import expr_kind, is_scalar
 from .ssa import exposed_reads
 
 
@@ -59,6 +63,8 @@ class Plan:
         self.count = _count(loop)   # the loop's trip count
         self.tapes: list = []       # its scalar tapes (a segment's rows)
         self.reads: set = set()     # values from outside the loop its reruns read (set with its segments)
+        self.undoable = _undoable_writes(rev, loop)   # ids of its writes undone from a tape (not snapshots)
+        self.undo: dict = {}        # the value each of those overwrites -> its array
 
 
 def range_args(loop):
@@ -84,8 +90,11 @@ def plan(rev, loop) -> Plan | None:
     return rev.plans[id(loop)]
 
 
-def tape_index(p: Plan):
-    """(row of an iteration in its segment's tape, rows of that tape)."""
+def tape_index(p: Plan, v=None):
+    """(row of an iteration in its segment's tape, rows of that tape); for `v` a value a write overwrites
+    that the segments undo, (the iteration's number, the trip count): a tape of every iteration."""
+    if v in p.undo:
+        return _number(p), copy.deepcopy(p.count)
     if p.step is not None:      # (first counts iterations)
         return _binop(_number(p), gast.Sub(), load(p.first)), load(p.every)
     return _binop(load(p.index), gast.Sub(), load(p.first)), load(p.every)
@@ -97,6 +106,55 @@ def _number(p: Plan):
         return load(p.count.id)
     number = _binop(load(p.index), gast.Sub(), p.start)
     return number if p.step is None else _binop(number, gast.FloorDiv(), p.step)
+
+
+def _undoable_writes(rev, loop) -> set:
+    """The element writes `a[i] = v` of a checkpointed `for` loop that a segment can undo before its rerun
+    from a tape of the values they overwrote (a trajectory `ys[t + 1] = ...` then costs one number an
+    iteration, not k copies of ys): a is never rebound in the loop, every write into it is a statement
+    of the loop body (not of a branch or inner loop), and its index is integer arithmetic on the loop
+    variable and values from outside the loop."""
+    from .reverse import _assigned_in, _int_names
+    if not isinstance(loop, gast.For):
+        return set()
+    assigned = _assigned_in(loop.body)
+    have, ints = {loop.target.id}, _int_names(loop)
+    for st in loop.body:        # integer arithmetic at the top of the body, on what is at hand
+        if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id in ints
+                and all(n.id in have or n.id not in assigned for n in gast.walk(st.value) if isinstance(n, gast.Name))):
+            have.add(st.targets[0].id)
+    top = {id(st) for st in loop.body}
+    writes: dict = {}
+    for n in gast.walk(gast.Module(body=loop.body, type_ignores=[])):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript) and isinstance(
+                n.targets[0].value, gast.Name):
+            writes.setdefault(n.targets[0].value.id, []).append(n)
+    out = set()
+    for arr, ws in writes.items():
+        if arr in assigned or any(id(w) not in top for w in ws):
+            continue
+        if all(is_scalar(expr_kind(gast.Subscript(value=load(arr), slice=w.targets[0].slice, ctx=gast.Load()),
+                                   rev.kinds))
+               and all(n.id in have or n.id not in assigned for n in gast.walk(w.targets[0].slice)
+                       if isinstance(n, gast.Name)) for w in ws):
+            out |= {id(w) for w in ws}
+    return out
+
+
+def note_write(rev, loop, write, save):
+    """`save` (v_old = a[i]) keeps what `write` (a[i] = ...) overwrites: if the segments of checkpointed
+    `loop` undo that write, the forward loop keeps v_old on a tape of every iteration."""
+    p = rev.plans.get(id(loop)) if loop is not None else None
+    if p is not None and id(write) in p.undoable:
+        p.undo[write._srcdiff_old] = write.targets[0].value.id
+        save._srcdiff_save = False
+        write._srcdiff_undo = write._srcdiff_old
+
+
+def undoes(rev, loop, v) -> bool:
+    """Whether `v` is a value a write of checkpointed `loop` overwrites that its segments undo."""
+    p = rev.plans.get(id(loop))
+    return p is not None and v in p.undo
 
 
 def reruns(rev, name: str) -> bool:
@@ -117,7 +175,8 @@ def segment_loop(rev, s, backward: list) -> gast.For:
     loop's backward sweep over the segment."""
     from .reverse import _assigned_in, _loaded_in, _reversed_range, _written_arrays
     p = rev.plans[id(s)]
-    p.tapes = [tape for tape, dt, lp in rev.tapes.values() if lp is s]
+    p.tapes = [tape for (v, _), (tape, dt, lp) in rev.tapes.items() if lp is s and v not in p.undo]
+    p.undo_tapes = {v: tape for (v, _), (tape, dt, lp) in rev.tapes.items() if lp is s and v in p.undo}
     p.reads = _loaded_in(s.body) - _assigned_in(s.body) - _written_arrays(s.body) - {p.index}
     rev.read(copy.deepcopy(p.count))
     every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
@@ -176,9 +235,15 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
     from .reverse import _assigned_in, _written_arrays
     rerun_loop = next(s for s in segments.body if getattr(s, "_srcdiff_rerun", None) == p.segment)
-    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)]), tapes)
+    undone = set(p.undo.values())       # arrays whose writes are undone before a rerun (not snapshotted)
+    undo_tapes = set(p.undo_tapes.values())
+    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)
+                                      and not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                                               and s.targets[0].id in p.undo) and not _pushes(s, undo_tapes)]),
+                       tapes)
     written = _written_arrays(loop.body)
-    state = sorted(exposed_reads(rerun, {p.index}) & (_assigned_in(loop.body) | written) - tapes)
+    state = sorted(exposed_reads(rerun, {p.index}) & (_assigned_in(loop.body) | written) - tapes - undone)
+    undo = _undo_loop(loop, p) if undone else []
     carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
     loop.body = _untaped(loop.body, tapes)
     every = load(p.every)
@@ -227,8 +292,41 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
         block[at:at] = [assign(p.every, const(1))] + lists
         loop.body[:0] = [full, snapshot] if saves else []
     k = segments.body.index(rerun_loop)
-    segments.body[k - 1:k - 1] = [comment("restore the snapshot")] + restore if restore else []
+    segments.body[k - 1:k - 1] = ([comment("restore the snapshot")] + restore if restore else []) + undo
     rerun_loop.body = rerun
+
+
+def _undo_loop(loop, p: Plan) -> list:
+    """Before a segment's rerun: its undoable writes undone, last first, from the tape of the values they
+    overwrote (with the integer arithmetic their indices need)."""
+    from .reverse import _reversed_range
+    from .optimize import _pure
+    writes = [s for s in loop.body if getattr(s, "_srcdiff_undo", None) in p.undo]
+    defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
+    need, order = set(), []
+    todo = [n.id for w in writes for n in gast.walk(w.targets[0].slice) if isinstance(n, gast.Name)]
+    while todo:
+        v = todo.pop()
+        if v in need or v not in defs:
+            continue
+        if not _pure(defs[v].value):
+            raise AssertionError(f"srcdiff internal error: the index {v} of an undone write is not arithmetic")
+        need.add(v)
+        todo += [n.id for n in gast.walk(defs[v].value) if isinstance(n, gast.Name)]
+    body = [copy.deepcopy(s) for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and s.targets[0].id in need]
+    for w in reversed(writes):
+        tape = p.undo_tapes[w._srcdiff_undo]
+        body.append(assign(copy.deepcopy(w.targets[0]), gast.Subscript(value=load(tape), slice=_number(p),
+                                                                       ctx=gast.Load())))
+    first, last = load(p.first), load(p.last)
+    if p.step is None:
+        it = _reversed_range([first, last])
+    else:
+        it = call("range", *[_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
+                             for x in (last, first)], _negated(p.step))
+    return [comment("undo the segment's writes (from the values they overwrote)"),
+            gast.For(target=store(p.index), iter=it, body=body, orelse=[], type_comment=None)]
 
 
 def _untaped(stmts: list, tapes: set) -> list:

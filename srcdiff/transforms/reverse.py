@@ -207,10 +207,10 @@ class Reverse:
         return comment(f"{where}: {text}" if text else where)
 
     # ---- storage of values the backward sweep needs -------------------------------------------------
-    def tape_loop(self, loop):
+    def tape_loop(self, loop, v=None):
         """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
         if id(loop) in self.plans and len(self.loop_stack) <= 1:   # a checkpointed loop: one segment's tape
-            return checkpoints.tape_index(self.plans[id(loop)])
+            return checkpoints.tape_index(self.plans[id(loop)], v)
         if not isinstance(loop, gast.For) or len(self.loop_stack) > 1:
             return None
         args, i = loop.iter.args, load(loop.target.id)
@@ -313,7 +313,7 @@ class Reverse:
         return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
 
     def push(self, v, loop):
-        tl = self.tape_loop(loop)
+        tl = self.tape_loop(loop, v)
         k = self.kinds.get(v)
         if tl is not None and is_scalar(k) and k[1] in ("f", "i", "b"):
             if (v, id(loop)) not in self.tapes:
@@ -324,7 +324,7 @@ class Reverse:
 
     def pop(self, v, loop):
         if (v, id(loop)) in self.tapes:
-            tl = self.tape_loop(loop)
+            tl = self.tape_loop(loop, v)
             return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
                                             ctx=gast.Load()))
         return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
@@ -350,6 +350,7 @@ class Reverse:
                     out.append(assign(s._srcdiff_old, self.tidy(call("rt.copy", gast.Subscript(
                         value=load(arr), slice=idx, ctx=gast.Load())))))
                     out[-1]._srcdiff_save = True    # only for the backward sweep (checkpoints.py drops it)
+                    checkpoints.note_write(self, loop, s, out[-1])
                 out.append(s)
             elif isinstance(s, gast.If):
                 out.append(gast.If(test=s.test, body=self.forward(s.body, loop) or [gast.Pass()],
@@ -359,8 +360,9 @@ class Reverse:
                 self.loop_stack.append(s)
                 body = self.forward(s.body, s)
                 self.loop_stack.pop()
-                if plan is None:     # (a checkpointed loop's tapes hold one segment: made before its backward sweep)
-                    out += self.tape_allocations(s)
+                # (a checkpointed loop's tapes hold one segment, made before its backward sweep; those of
+                # the values its writes overwrite hold every iteration: checkpoints.py)
+                out += self.tape_allocations(s, None if plan is None else True)
                 out.append(gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None))
                 out[-1]._srcdiff_checkpoint = plan
             elif isinstance(s, gast.While):
@@ -391,21 +393,22 @@ class Reverse:
             out = out[:cut] + pushes + out[cut:]
         return out
 
-    def tape_allocations(self, loop) -> list:
-        """`v_tape = np.empty(count)` for the scalar tapes of `loop`."""
+    def tape_allocations(self, loop, undo=None) -> list:
+        """`v_tape = np.empty(count)` for the scalar tapes of `loop` (of a checkpointed loop, those of the
+        values its writes overwrite (undo=True) or the others)."""
         out = []
-        tl = self.tape_loop_outer(loop)
-        for v, (tape, dt, lp) in self.tapes.items():
-            if lp is loop:
+        for (v, _), (tape, dt, lp) in self.tapes.items():
+            if lp is loop and (undo is None or checkpoints.undoes(self, loop, v) == undo):
+                tl = self.tape_loop_outer(loop, v)
                 dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
                 args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
                 out.append(assign(tape, call("np.empty", *args)))
         return out
 
-    def tape_loop_outer(self, loop):
+    def tape_loop_outer(self, loop, v=None):
         saved = self.loop_stack
         self.loop_stack = saved + [loop]
-        tl = self.tape_loop(loop)
+        tl = self.tape_loop(loop, v)
         self.loop_stack = saved
         return tl
 
@@ -742,7 +745,7 @@ class Reverse:
         if not any(not isinstance(b, gast.Expr) or not _is_comment(b) for b in body):
             return
         if id(s) in self.plans:     # segment by segment: restore its snapshot, rerun it forward, sweep it back
-            out += self.tape_allocations(s) + [checkpoints.segment_loop(self, s, body)]
+            out += self.tape_allocations(s, False) + [checkpoints.segment_loop(self, s, body)]
             return
         if isinstance(s, gast.For):
             target = s.target.id
