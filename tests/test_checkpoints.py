@@ -286,3 +286,38 @@ def test_checkpointed_gradient_is_not_differentiated_again():
     with pytest.raises(srcdiff.SrcdiffError, match="checkpoints=3") as info:
         srcdiff.grad(penalty)(X4, W4, 4)
     assert "test_checkpoints.py" in str(info.value)
+
+
+def in_a_branch(x, n, flag):
+    h = x
+    if flag:
+        for t in range(n):
+            h = np.sin(h) * 0.9 + x
+    return np.sum(h ** 2)
+
+
+def test_loop_inside_a_branch():
+    for flag in (True, False):
+        _, taped = _grads(in_a_branch, [X4, 7, flag], 0, False, None)
+        g, got = _grads(in_a_branch, [X4, 7, flag], 0, False, 3)
+        np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
+    assert "rerun the segment forward" in srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hmm_log_partition(jit):
+    """The HMM forward recursion (log-domain products with a hoisted table) checkpointed: the E-step's
+    expected counts are the taped ones."""
+    from srcdiff.vi import hmm
+    rng = np.random.default_rng(3)
+    K, V, T = 3, 5, 40
+    args = (np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), size=K)),
+            np.log(rng.dirichlet(np.ones(V), size=K)), rng.integers(0, V, T))
+    value, taped = srcdiff.value_and_grad(hmm.log_Z, wrt=(0, 1, 2), jit=jit)(*args)
+    vg = srcdiff.value_and_grad(hmm.log_Z, wrt=(0, 1, 2), jit=jit, checkpoints=6)
+    value_k, got = vg(*args)
+    assert value_k == pytest.approx(value, rel=1e-14)
+    for a, b in zip(got, taped):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    src = srcdiff.source(vg)
+    assert "rt.logsumexp_vecmat(" in src and "log_alpha_snapshots" in src, src

@@ -8,7 +8,8 @@ value pushed onto it is a float array (kinds from the reverse pass, recorded on 
 `_srcdiff_stack_kinds`), its one push is a statement of a `for ... in range(a, b)` loop and its
 one pop a statement of a later loop of the same block running over the same range backwards (the
 function's top-level loops, or a checkpointed loop's rerun and backward sweep of one segment:
-transforms/checkpoints.py):
+transforms/checkpoints.py, whose tapes are made once, before the loop over its segments, with a
+segment's rows):
 
     s = []                      ->  (dropped)
     for t in range(a, b):       ->  s_tape = rt.row_tape(max(b - a, 0))
@@ -52,6 +53,8 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
     blocks = list(_blocks(fn.body))
+    owner = {id(getattr(st, f)): st for st in gast.walk(fn) for f in ("body", "orelse")
+             if isinstance(getattr(st, f, None), list)}
     for s, where, fwd, push, bwd, pop in plans:
         loops = [st for st in blocks[where] if isinstance(st, gast.For)]
         f, b = loops[fwd], loops[bwd]
@@ -61,7 +64,12 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         taken.add(tape)
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
         count = call("max", _sub(stop, start), const(0))
-        before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
+        segments = getattr(owner.get(id(blocks[where])), "_srcdiff_segments", None)
+        if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all
+            before.setdefault(id(owner[id(blocks[where])]), []).append(assign(tape, call("rt.row_tape",
+                                                                                      load(segments.every))))
+        else:
+            before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
         row_f = _sub(load(f.target.id), start)
         row_b = _sub(load(b.target.id), start)     # (the backward loop runs down to start: _plan checked)
         f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(f.body[push].value.args[0])))
