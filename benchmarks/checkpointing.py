@@ -107,6 +107,8 @@ def measure(D, n, k, repeats):
 
 # ---------------------------------------------------------------------------- the table (parent)
 def mb(x):
+    if x < 2 ** 20:
+        return f"{x / 2 ** 10:.0f} KB"
     return f"{x / 2 ** 20:.1f} MB" if x < 2 ** 30 else f"{x / 2 ** 30:.2f} GB"
 
 
