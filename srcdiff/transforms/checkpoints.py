@@ -81,8 +81,11 @@ def range_args(loop):
 
 def plan(rev, loop) -> Plan | None:
     """The plan of `loop` if it is checkpointed: checkpoints were asked for, it is outermost (in no other
-    loop), and it is a `while` loop or runs over a range."""
+    loop), it is a `while` loop or runs over a range, and it does not push onto or pop from stacks (a
+    gradient srcdiff generated, differentiated again: a rerun would push again)."""
     if not rev.checkpoints or rev.loop_stack or not (isinstance(loop, gast.While) or range_args(loop) is not None):
+        return None
+    if any(isinstance(n, gast.Name) and n.id in rev.stack_names for n in gast.walk(loop)):
         return None
     if isinstance(loop, gast.While) and not hasattr(loop, "_srcdiff_iters"):
         loop._srcdiff_iters = rev.namer.fresh("iterations")
