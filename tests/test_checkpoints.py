@@ -288,6 +288,24 @@ def test_checkpointed_gradient_is_not_differentiated_again():
     assert "test_checkpoints.py" in str(info.value)
 
 
+TAPED = srcdiff.grad(rnn, wrt=0)
+
+
+def taped_penalty(x, W, n):
+    return np.sum(TAPED(x, W, n) ** 2)
+
+
+def test_checkpoints_over_a_taped_gradient():
+    """grad(h, checkpoints=k) of an h that calls a (taped) srcdiff gradient: the loops of that gradient push
+    onto and pop from its stacks, so a rerun would push again; they stay taped and the result is the one
+    without checkpoints (and central differences)."""
+    args = [X4, W4, 5]
+    ref = srcdiff.grad(taped_penalty)(*args)
+    got = srcdiff.grad(taped_penalty, checkpoints=2)(*args)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got, numerical_grad(taped_penalty, args, 0), rtol=1e-5, atol=1e-7)
+
+
 def in_a_branch(x, n, flag):
     h = x
     if flag:
