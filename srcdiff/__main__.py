@@ -2,7 +2,7 @@
 
     python -m srcdiff cache info|clear [--keep-mb N]
     python -m srcdiff show path/to/module.py:function [--wrt x] [--jit] [--mode grad|value_and_grad|jvp|hvp]
-                           [--args "x=(3,), y=(3, 4), n=5"]
+                           [--args "x=(3,), y=(3, 4), n=5"] [--checkpoints K]
 
 `--args` gives example arguments by parameter name: a tuple of ints is the shape of a float array (filled
 with values in (0.1, 0.9)), anything else a Python expression for the value (`n=5`, `a=0.5`,
@@ -83,12 +83,16 @@ def example_arguments(text: str) -> dict:
     return values
 
 
-def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict | None = None) -> str:
-    """The source srcdiff generates for `f` (specialised to example `args` by name when given)."""
+def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict | None = None,
+                     checkpoints: int | None = None) -> str:
+    """The source srcdiff generates for `f` (specialised to example `args` by name when given;
+    `checkpoints` as for srcdiff.grad, in grad and value_and_grad modes)."""
     import srcdiff
     make = {"grad": srcdiff.grad, "value_and_grad": srcdiff.value_and_grad, "jvp": srcdiff.jvp,
             "hvp": srcdiff.hvp}[mode]
-    t = make(f, wrt=wrt, jit=jit)
+    if checkpoints is not None and mode not in ("grad", "value_and_grad"):
+        raise SystemExit("srcdiff show: --checkpoints goes with --mode grad or value_and_grad")
+    t = make(f, wrt=wrt, jit=jit, **({"checkpoints": checkpoints} if checkpoints is not None else {}))
     if args is not None:      # specialise to the examples as a call would, without running (or compiling) it
         from .api import bind_arguments
         from .transforms import dims, kinds
@@ -121,6 +125,8 @@ def show_parser(parser=None) -> argparse.ArgumentParser:
     show.add_argument("--jit", action="store_true", help="the code as compiled by Numba (jit=True)")
     show.add_argument("--args", help='example arguments, e.g. "x=(3,), y=(3, 4), n=5": tuples are shapes '
                                      "of float arrays, anything else a Python expression")
+    show.add_argument("--checkpoints", type=int, help="checkpoints=K: outermost loops keep K snapshots and "
+                                                       "rerun their segments in the backward sweep")
     return show
 
 
@@ -137,7 +143,7 @@ def main(argv=None) -> int:
     f = load_function(ns.target)
     try:
         src = generated_source(f, ns.mode, wrt_argument(ns.wrt), ns.jit,
-                               example_arguments(ns.args) if ns.args is not None else None)
+                               example_arguments(ns.args) if ns.args is not None else None, ns.checkpoints)
     except SrcdiffError as exc:
         print(f"srcdiff: {exc}", file=sys.stderr)
         return 1

@@ -29,6 +29,8 @@
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
                    stacks dropped
+    checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
+                   the backward sweep reruns a segment from its snapshot, taping it
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
@@ -49,6 +51,7 @@ from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, fa
                          logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
                          unbound)
 from .transforms.astutil import Namer, dotted_name, load
+from .transforms.checkpoints import rerun_segments
 
 
 def front_end(fn_or_unit) -> parse.Unit:
@@ -82,8 +85,11 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
-                      arg_kinds: dict | None = None, arg_dims: dict | None = None) -> gast.FunctionDef:
-    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+                      arg_kinds: dict | None = None, arg_dims: dict | None = None,
+                      checkpoints: int | None = None) -> gast.FunctionDef:
+    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
+    `checkpoints`: the most snapshots each outermost loop keeps (transforms/checkpoints.py), None to tape
+    every iteration."""
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
@@ -97,14 +103,16 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
     first.function(name)
     written = {n.targets[0].value.id for n in gast.walk(unit.node)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
     restore = written & first.reads
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims)
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
+                             checkpoints)
     second.function(name)
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map, arg_dims)
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map,
+                            arg_dims, checkpoints)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
     fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
@@ -113,6 +121,7 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     fn = optimize.drop_dead_stacks(fn)
+    fn = rerun_segments(fn, final.kinds)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
 
@@ -378,7 +387,7 @@ def _ssa_for(module: Module, unit: parse.Unit):
 
 
 def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = (), arg_dims: tuple = ()) -> str:
+             arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
     k = (_key(obj), positions, mode, arg_kinds, arg_dims)
     if k in module.vjps:
         return module.vjps[k]
@@ -396,17 +405,18 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)))
+                           dict(zip(params, arg_dims)), checkpoints)
     module.functions.append(fn)
     return name
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
-                 arg_dims: tuple = ()) -> Module:
+                 arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
-    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only."""
+    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only;
+    `checkpoints`: the most snapshots each outermost loop of the entry function keeps (None: tape them)."""
     module = Module()
     if structs:
         unit = flatten.flatten_arguments(parse.parse(fn), structs)
@@ -422,7 +432,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
                             entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
-                            arg_dims=arg_dims)
+                            arg_dims=arg_dims, checkpoints=checkpoints)
     from .transforms import forward
     module.functions = [forward.raise_stacks(f) for f in module.functions]
     return module
