@@ -446,17 +446,18 @@ def _numba_location(msg: str, t) -> tuple:
     names a line of the generated module, and the comment above that statement names the user's line
     (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
     text = _ANSI.sub("", msg)
-    source = t._last[1] if getattr(t, "_last", None) else ""
+    last = getattr(t, "_last", None)     # (module, source, function, ...) of a Transformed or ForwardTransformed
+    source, module = (last[1], last[0]) if last else ("", None)
     found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
              + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
-             if os.path.basename(path).startswith(getattr(t._module, "entry", "?") + "_")] if source else []
+             if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
     lines = source.splitlines()
     for n in found:
         for k in range(min(n, len(lines)) - 1, -1, -1):
             m = re.match(r"\s*# (?:(\w+), )?line (\d+): (.*)", lines[k])
             if m:
                 file = user_location(t)[0]
-                for unit in getattr(t._module, "units", {}).values():
+                for unit in getattr(module, "units", {}).values():
                     if m.group(1) and getattr(unit, "name", None) == m.group(1):
                         file = unit.filename
                 return (file, int(m.group(2))), f"\n    {m.group(3).strip()}"

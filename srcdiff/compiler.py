@@ -82,18 +82,20 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
-                      arg_kinds: dict | None = None, arg_dims: dict | None = None) -> gast.FunctionDef:
-    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+                      arg_kinds: dict | None = None, arg_dims: dict | None = None,
+                      callee_kind=None) -> gast.FunctionDef:
+    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
+    `callee_kind`: the kinds of the results of calls that stay calls (kinds.infer)."""
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
-    kind_map = kinds.infer(unit.node, arg_kinds or {})
+    kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
     scalar_starts(unit, kind_map)
     if arg_kinds and scalar_products(unit, kind_map):
-        kind_map = kinds.infer(unit.node, arg_kinds)
+        kind_map = kinds.infer(unit.node, arg_kinds, callee_kind)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
-        kind_map = kinds.infer(unit.node, arg_kinds)
+        kind_map = kinds.infer(unit.node, arg_kinds, callee_kind)
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
@@ -256,6 +258,7 @@ class Module:
     primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
     vjps: dict = field(default_factory=dict)          # (id, positions) -> module name
     units: dict = field(default_factory=dict)         # id -> front-end unit
+    return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
     entry: str = ""
 
     def source(self, jit: bool = False) -> str:
@@ -395,10 +398,33 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
+    def callee_kind(local, call_kinds):
+        return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
+
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)))
+                           dict(zip(params, arg_dims)), callee_kind if arg_kinds else None)
     module.functions.append(fn)
     return name
+
+
+def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):
+    """The kind of what the user function `obj` returns for arguments of `arg_kinds` (None if unknown;
+    kinds.UNSETTLED for a call inside its own recursion)."""
+    k = (_key(obj), arg_kinds)
+    if k in module.return_kinds:
+        return module.return_kinds[k]
+    if _key(obj) in active:
+        return kinds.UNSETTLED
+    unit = middle_end(_unit_for(module, obj))
+
+    def callee_kind(local, call_kinds):
+        target = unit.callees.get(local)
+        return None if target is None else return_kind(module, target, call_kinds, active | {_key(obj)})
+
+    kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds)), callee_kind)
+    ret = unit.node.body[-1]
+    module.return_kinds[k] = kinds.expr_kind(ret.value, kind_map) if isinstance(ret, gast.Return) else None
+    return module.return_kinds[k]
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,

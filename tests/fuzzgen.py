@@ -1014,8 +1014,6 @@ PYTHON_ONLY: set = set()
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug
 NESTED_EXCLUDE = {
     "tupleargs": "a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)",
-    "kwentry": "fuzz3 G3: a keyword argument to an inner transform (grad(f)(x, scale=s)) breaks reverse over reverse",
-    "recursive": "an inner gradient through a recursive helper calls its vjp, which returns a tuple: declined",
 }
 
 

@@ -281,8 +281,14 @@ def unify(a, b):
     return None
 
 
-def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
-    """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle)."""
+UNSETTLED = ("?",)   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
+
+
+def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
+    """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle).
+    `callee_kind(name, argument kinds)`: the kind a call of the user function `name` returns (None if
+    unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
+    from its other paths, as a recursion's base case gives it)."""
     kinds = dict(arg_kinds)
     local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
@@ -304,7 +310,13 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
                 name = n.targets[0].id
-                k = expr_kind(n.value, kinds)
+                if callee_kind is not None and isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Name):
+                    k = callee_kind(n.value.func.id, tuple(expr_kind(a, kinds) for a in n.value.args))
+                    if k is UNSETTLED:
+                        continue
+                    k = k if k is not None else expr_kind(n.value, kinds)
+                else:
+                    k = expr_kind(n.value, kinds)
                 kinds[name] = unify(kinds[name], k) if name in kinds else k
             elif isinstance(n, gast.For):
                 kinds[n.target.id] = I

@@ -1,0 +1,142 @@
+"""The last defects of issue 18, each once a wrong gradient, a crash or a wrong decline: keyword arguments to
+a srcdiff transform called inside a differentiated function, an inner gradient through a recursive helper
+(and Numba's disk cache of recursive code). Each gradient is checked against central differences in both
+backends, its value against f itself, and forward mode against it (jvp(f)(x, v)[1] == <grad, v>)."""
+import functools
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+rng = np.random.default_rng(18)
+A2 = np.array([1.5, 2.5])
+X3 = np.array([0.3, -0.5, 1.2])
+M3 = np.arange(9.0).reshape(3, 3) / 5
+
+
+def _copies(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def check_oracles(f, args, wrt, jit, kwargs=None, jvp_jit=None):
+    """srcdiff.grad(f, wrt) against central differences, value_and_grad's value against f, and the jvp
+    (with jit=jvp_jit, default jit) against <grad, v>; keyword arguments `kwargs` passed to every call."""
+    kwargs = kwargs or {}
+    fk = functools.partial(f, **kwargs)
+    got = srcdiff.grad(f, wrt=wrt, jit=jit)(*_copies(args), **kwargs)
+    for k, g in zip(wrt, got):
+        np.testing.assert_allclose(g, numerical_grad(fk, _copies(args), k), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"d/d argument {k}")
+    value, again = srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*_copies(args), **kwargs)
+    np.testing.assert_allclose(value, fk(*_copies(args)), rtol=1e-12, atol=1e-12)
+    for g, h in zip(got, again):
+        np.testing.assert_allclose(h, g, rtol=1e-12, atol=1e-12)
+    v = tuple(rng.normal(size=np.shape(args[k])) if np.ndim(args[k]) else float(rng.normal()) for k in wrt)
+    value_f, tangent = srcdiff.jvp(f, wrt=wrt, jit=jit if jvp_jit is None else jvp_jit)(*_copies(args), v, **kwargs)
+    np.testing.assert_allclose(value_f, value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tangent, sum(np.vdot(g, vk) for g, vk in zip(got, v)), rtol=1e-9, atol=1e-10)
+    return got
+
+
+def line_of(f, text):
+    """The file line of `f`'s source line containing `text`."""
+    lines, first = inspect.getsourcelines(f)
+    return first + next(k for k, ln in enumerate(lines) if text in ln)
+
+
+# ---- keyword arguments to a transform called inside a differentiated function (reverse over reverse) ---------
+def scaled(x, a, *, scale=1.0):
+    return np.sum(np.sin(a * x)) * scale
+
+
+def penalty_keyword(x, a, *, scale=1.0):
+    gx, ga = srcdiff.grad(scaled, wrt=(0, 1))(x, a, scale=scale)
+    return gx * gx + np.sum(ga * ga)
+
+
+def penalty_default(x, a):      # the inner call leaves scale at its default
+    gx, ga = srcdiff.grad(scaled, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+def penalty_keywords_reordered(x, a):
+    ga = srcdiff.grad(scaled, wrt=1)(a=a, scale=0.3, x=x)
+    return np.sum(ga * ga) * x
+
+
+def weighted_square(a, w):
+    return a * a * w
+
+
+def penalty_inner_vjp(a, w):    # the cotangent follows the positional arguments; w by keyword
+    _, ga = srcdiff.vjp(weighted_square)(a, np.ones(2), w=w)
+    return np.sum(ga * ga)
+
+
+def penalty_inner_jvp(x, a):
+    return srcdiff.jvp(scaled, wrt=0)(x, a, 1.0, scale=0.3)[1] ** 2
+
+
+@JIT
+def test_keyword_argument_of_an_inner_transform(jit):
+    """G3: the inner transform's keyword arguments were passed on as keywords to the generated function,
+    which was then not inlined but differentiated as a callee returning a tuple (declined, wrongly)."""
+    check_oracles(penalty_keyword, [0.7, A2], (0, 1), jit, kwargs={"scale": 0.5})
+    check_oracles(penalty_default, [0.7, A2], (0, 1), jit)
+    check_oracles(penalty_keywords_reordered, [0.7, A2], (0, 1), jit)
+    check_oracles(penalty_inner_vjp, [A2, 0.4], (0, 1), jit)
+    check_oracles(penalty_inner_jvp, [0.7, A2], (0, 1), jit)
+
+
+# ---- an inner gradient through a recursive helper ---------------------------------------------------------------
+def halve(u, depth):
+    if depth <= 0:
+        return np.tanh(u)
+    return 0.5 * np.sin(halve(u, depth - 1)) + 0.5 * u * u
+
+
+def through_recursion(x, a):
+    return halve(x, 2) * np.sum(a)
+
+
+def penalty_recursive(x, a):
+    gx, ga = srcdiff.grad(through_recursion, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+@JIT
+def test_inner_gradient_through_a_recursive_helper(jit):
+    """The inner gradient calls its recursive helper's pullback; inlining it into the outer function was
+    refused because it still called a user function, and its pullback (a tuple) was declined. Under Numba the
+    recursion's results had no kind (placeholders None, which Numba could not type): kinds.infer now takes
+    the results of calls that stay calls from the callee (a recursion's from its base case). (Forward mode
+    over it has no argument kinds: its jvp runs with jit=False.)"""
+    check_oracles(penalty_recursive, [0.7, A2], (0, 1), jit, jvp_jit=False)
+
+
+def test_recursive_jitted_code_is_not_disk_cached():
+    """Numba's disk cache loads recursive code into a crash in a later process (numba issue 6061: a
+    segmentation fault on the second run of a jitted gradient of a recursive function): such modules are
+    compiled in each process. A module without recursion is cached as before."""
+    from srcdiff import backends
+
+    def index_files(g):
+        path = g._last[2].py_func.__code__.co_filename
+        stem = os.path.splitext(os.path.basename(path))[0]
+        folder = os.path.join(os.path.dirname(path), "__pycache__")
+        return [f for f in os.listdir(folder) if f.startswith(stem + ".") and f.endswith(".nbi")] \
+            if os.path.isdir(folder) else []
+
+    g = srcdiff.grad(through_recursion, wrt=(0, 1), jit=True)
+    np.testing.assert_allclose(g(0.7, A2)[1], srcdiff.grad(through_recursion, wrt=(0, 1))(0.7, A2)[1])
+    assert "halve_vjp(" in g.source and index_files(g) == []
+    plain = srcdiff.grad(scaled, wrt=(0, 1), jit=True)
+    plain(0.7, A2)
+    assert index_files(plain)
+    assert backends._recursive("def f(x):\n    return g(x)\n\n\ndef g(x):\n    return f(x)\n", ["f", "g"])
+    assert not backends._recursive("def f(x):\n    return g(x)\n\n\ndef g(x):\n    return x\n", ["f", "g"])
