@@ -780,8 +780,8 @@ class Gen:
                 names.append((name, ret))
                 bodies.append(f"lambda {u}: {body}")
             env["closures"] += names
-            # `g = lambda ...; h = lambda ...` (README).  Not `g, h = lambda ..., lambda ...`: declined as
-            # "a lambda used as a value" (fuzz_findings.md, fuzz3)
+            if self.coin(4):   # `g, h = lambda ..., lambda ...` (else one statement each, `;` between)
+                return [f"{', '.join(n for n, _ in names)} = {', '.join(bodies)}"]
             return ["; ".join(f"{n} = {b}" for (n, _), b in zip(names, bodies))]
         if o == "lambda":
             name = self.fresh("lam")

@@ -1,6 +1,6 @@
 """The last defects of issue 18, each once a wrong gradient, a crash or a wrong decline: keyword arguments to
 a srcdiff transform called inside a differentiated function, an inner gradient through a recursive helper
-(and Numba's disk cache of recursive code). Each gradient is checked against central differences in both
+(and Numba's disk cache of recursive code), lambdas bound by one tuple assignment. Each gradient is checked against central differences in both
 backends, its value against f itself, and forward mode against it (jvp(f)(x, v)[1] == <grad, v>)."""
 import functools
 import inspect
@@ -140,3 +140,41 @@ def test_recursive_jitted_code_is_not_disk_cached():
     assert index_files(plain)
     assert backends._recursive("def f(x):\n    return g(x)\n\n\ndef g(x):\n    return f(x)\n", ["f", "g"])
     assert not backends._recursive("def f(x):\n    return g(x)\n\n\ndef g(x):\n    return x\n", ["f", "g"])
+
+
+# ---- lambdas bound by one tuple assignment --------------------------------------------------------------------
+def two_lambdas_one_tuple(x):
+    g, h = lambda u: u * u, lambda u: np.sin(u) * x
+    return np.sum(g(x) + h(x[::-1]))
+
+
+def lambda_beside_a_value(x):
+    s, g = np.sum(x), lambda u: u * x[0]
+    return np.sum(g(x) * s)
+
+
+def lambdas_in_a_loop(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        g, h = lambda u: u * x[i], lambda u: np.cos(u + i)
+        total = total + g(h(x[i]))
+    return total
+
+
+def lambda_rebinds_what_its_neighbour_reads(x):
+    g = lambda u: u * 2.0
+    g, y = lambda u: u * 3.0, g(x)
+    return np.sum(g(y))
+
+
+@JIT
+@pytest.mark.parametrize("f", [two_lambdas_one_tuple, lambda_beside_a_value, lambdas_in_a_loop],
+                         ids=lambda f: f.__name__)
+def test_lambdas_in_one_tuple_assignment(f, jit):
+    check_oracles(f, [X3], (0,), jit)
+
+
+def test_lambda_in_a_tuple_assignment_rebinding_a_name_read_beside_it_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="reads a name that a lambda beside it binds") as info:
+        srcdiff.grad(lambda_rebinds_what_its_neighbour_reads)(X3)
+    assert info.value.lineno == line_of(lambda_rebinds_what_its_neighbour_reads, "g, y =")

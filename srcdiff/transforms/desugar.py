@@ -60,7 +60,7 @@ def lift_local_functions(unit: Unit) -> Unit:
 
     def collect(stmts):
         kept = []
-        for s in stmts:
+        for s in _split_lambda_tuples(stmts, unit):
             if isinstance(s, gast.FunctionDef):
                 defs[s.name] = s
                 continue
@@ -156,6 +156,45 @@ def lift_local_functions(unit: Unit) -> Unit:
                 unit.callees[name].callees[other] = unit.callees[other]
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _split_lambda_tuples(stmts, unit) -> list:
+    """`g, h = lambda u: ..., lambda u: ...`: each lambda bound by a statement of its own (lifted like any
+    named lambda), the other pairs of the tuple assignment kept together."""
+    out = []
+    for s in stmts:
+        pairs = _tuple_pairs(s)
+        if pairs is None or not any(isinstance(v, gast.Lambda) for _, v in pairs):
+            out.append(s)
+            continue
+        lams = [(t, v) for t, v in pairs if isinstance(v, gast.Lambda)]
+        rest = [(t, v) for t, v in pairs if not isinstance(v, gast.Lambda)]
+        if any(not isinstance(t, gast.Name) for t, _ in lams) or len({t.id for t, _ in lams}) < len(lams):
+            fail(s, unit, "a lambda in a tuple assignment is bound to a target that is not a name of its own",
+                 "bind each lambda to a name (g, h = lambda u: ..., lambda u: ...)")
+        named = {t.id for t, _ in lams}
+        if any(loaded_names(v) & named for _, v in rest):
+            fail(s, unit, "a value in this tuple assignment reads a name that a lambda beside it binds",
+                 "bind the lambda by a statement of its own, after the values that read the old binding")
+        if len(rest) == 1:
+            out.append(copy_loc(gast.Assign(targets=[rest[0][0]], value=rest[0][1], type_comment=None), s))
+        elif rest:
+            out.append(copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t for t, _ in rest], ctx=gast.Store())],
+                                            value=gast.Tuple(elts=[v for _, v in rest], ctx=gast.Load()),
+                                            type_comment=None), s))
+        out += [copy_loc(gast.Assign(targets=[t], value=v, type_comment=None), s) for t, v in lams]
+    return out
+
+
+def _tuple_pairs(s):
+    """[(target, value)] of `a, b = x, y` (a tuple or list on both sides, of one length), else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
+        return None
+    t, v = s.targets[0], s.value
+    if not (isinstance(t, (gast.Tuple, gast.List)) and isinstance(v, (gast.Tuple, gast.List))
+            and len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts)):
+        return None
+    return list(zip(t.elts, v.elts))
 
 
 def _positional_arguments(call, params: list, unit) -> list:
