@@ -178,3 +178,32 @@ def test_lambda_in_a_tuple_assignment_rebinding_a_name_read_beside_it_is_decline
     with pytest.raises(srcdiff.SrcdiffError, match="reads a name that a lambda beside it binds") as info:
         srcdiff.grad(lambda_rebinds_what_its_neighbour_reads)(X3)
     assert info.value.lineno == line_of(lambda_rebinds_what_its_neighbour_reads, "g, y =")
+
+
+# ---- values on one path of a branch under Numba: a mask's sum, a pair of index lists --------------------------
+def mask_sum_in_branch(a, t, flag):
+    s = 0.0
+    if flag:
+        s = np.sum(a[a < t])
+    return s * t + np.sum(a)
+
+
+def index_lists_in_branch(x, M, flag):
+    if flag:
+        if M[1, 0] > -0.3:
+            return np.sum(M[[0, 1, 1], [2, 1, 2]] ** 2) * x
+    return np.sum(M) + x
+
+
+@JIT
+@pytest.mark.parametrize("flag", [True, False])
+def test_mask_sum_on_one_path(flag, jit):
+    check_oracles(mask_sum_in_branch, [X3, 0.5, flag], (0, 1), jit)
+
+
+@JIT
+@pytest.mark.parametrize("flag", [True, False])
+def test_pair_of_index_lists_on_one_path(flag, jit):
+    """The index lists become int arrays (np.array of constants, now of a known kind): their placeholders
+    on the other path were None, which Numba could not pass to the scatter-add."""
+    check_oracles(index_lists_in_branch, [0.4, M3, flag], (0, 1), jit)

@@ -130,6 +130,19 @@ def expr_kind(e, kinds: dict):
     return None
 
 
+def _literal_array(e):
+    """The kind of np.array of a (nested) tuple of number constants (desugar writes index lists so)."""
+    if isinstance(e, gast.Constant) and type(e.value) in (bool, int, float):
+        return ("s", {bool: "b", int: "i", float: "f"}[type(e.value)])
+    if not isinstance(e, (gast.Tuple, gast.List)) or not e.elts:
+        return None
+    parts = [_literal_array(p) for p in e.elts]
+    if None in parts or len({_ndim(p) for p in parts}) != 1:
+        return None
+    dts = {_dtype(p) for p in parts}
+    return ("a", _ndim(parts[0]) + 1, "f" if "f" in dts else "i" if "i" in dts else "b")
+
+
 def _matmul(a, b):
     na, nb = _ndim(a), _ndim(b)
     if na is None or nb is None:
@@ -148,6 +161,7 @@ def _subscript(base, idx, kinds):
         return None
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
     nd = base[1]
+    fancy = []         # ranks of the integer index arrays (a boolean mask: the 1-d array of its True places)
     for el in elts:
         if isinstance(el, gast.Slice):
             continue
@@ -155,10 +169,14 @@ def _subscript(base, idx, kinds):
             nd += 1
             continue
         k = expr_kind(el, kinds)
-        if k is not None and k[0] == "s" and k[1] in ("i", "b") and k[1] == "i":
+        if k is not None and k[0] == "s" and k[1] == "i":
             nd -= 1
+        elif k is not None and k[0] == "a" and k[1] is not None and k[2] in ("i", "b"):
+            nd -= 1 if k[2] == "i" else k[1]
+            fancy.append(k[1] if k[2] == "i" else 1)
         else:
-            return None  # fancy or unknown index
+            return None  # unknown index
+    nd += max(fancy, default=0)   # (the index arrays broadcast together)
     return _array(nd, base[2]) if nd >= 0 else None
 
 
@@ -178,6 +196,8 @@ def _call(name, args, e, kinds):
         return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
     if name in ("rt.copy", "np.asarray"):
         return a0
+    if name == "np.array" and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)) and len(e.args) == 1:
+        return _literal_array(e.args[0])
     if name == "rt.seed":
         return F
     if name in ("rt.select", "rt.max_weight"):
