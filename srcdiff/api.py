@@ -407,11 +407,12 @@ def _translate(exc, t):
                            f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
-    if isinstance(exc, ValueError) and "srcdiff differentiates" in msg and _from_runtime(exc):
+    if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
+            and _from_runtime(exc)):
         # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
-        # could not see): declined at the user's function
-        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {msg}", *user_location(t),
-                           advice="see the message: loop over a stack of matrices, one matrix at a time") from exc
+        # could not see, an asymmetric matrix for eigh): declined at the user's function, with the helper's advice
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {exc.args[0]}", *user_location(t),
+                           advice=str(exc.args[1])) from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
