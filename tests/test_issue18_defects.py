@@ -207,3 +207,38 @@ def test_pair_of_index_lists_on_one_path(flag, jit):
     """The index lists become int arrays (np.array of constants, now of a known kind): their placeholders
     on the other path were None, which Numba could not pass to the scatter-add."""
     check_oracles(index_lists_in_branch, [0.4, M3, flag], (0, 1), jit)
+
+
+# ---- astype(copy=False), np.asarray(x, dtype): x itself where it has the dtype --------------------------------
+def astype_no_copy_then_write(x):
+    y = x.astype(float, copy=False)
+    y[0] = 5.0
+    return np.sum(x * x) + np.sum(y)
+
+
+def asarray_dtype_then_write(x):
+    y = np.asarray(x, dtype=np.float64)
+    y[1] = 2.0
+    return np.sum(y) * x[1]
+
+
+def astype_no_copy_written_only(x):
+    y = x.astype(np.float64, copy=False)
+    y[0] = 5.0
+    return np.sum(y * y)
+
+
+@JIT
+@pytest.mark.parametrize("f, line", [(astype_no_copy_then_write, "y[0] = 5.0"), (asarray_dtype_then_write, "y[1] = 2.0")],
+                         ids=["astype", "asarray"])
+def test_write_through_a_cast_that_may_be_the_array_itself_is_declined(f, line, jit):
+    """NumPy returns x itself from x.astype(float, copy=False) and np.asarray(x, dtype=float) when x is a
+    float64 array, so the write changes x: srcdiff differentiated a copy (a silently wrong gradient)."""
+    with pytest.raises(srcdiff.SrcdiffError, match="shares memory") as info:
+        srcdiff.grad(f, jit=jit)(X3.copy())
+    assert info.value.lineno == line_of(f, line)
+
+
+@JIT
+def test_cast_without_copy_written_and_read_through_itself(jit):
+    check_oracles(astype_no_copy_written_only, [X3], (0,), jit)

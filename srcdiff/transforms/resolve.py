@@ -326,6 +326,12 @@ class _Resolver(gast.NodeTransformer):
             given = node.args[:1] + [k.value for k in node.keywords if k.arg == "dtype"]
             if len(given) != 1:
                 fail(node, self.unit, ".astype() needs its dtype", "write x.astype(np.float64) or x.astype(int)")
+            copy = node.args[4:5] + [k.value for k in node.keywords if k.arg == "copy"]
+            if copy and not (isinstance(copy[0], gast.Constant) and isinstance(copy[0].value, bool)):
+                fail(node, self.unit, ".astype(copy=...) with a value known only at run time",
+                     "write copy=True or copy=False")
+            if copy and copy[0].value is False:   # x itself where it has the dtype already, as np.asarray(x, dtype)
+                base = copy_loc(gast.Call(func=dotted("np.asarray"), args=[base], keywords=[]), node)
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
