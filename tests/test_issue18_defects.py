@@ -1,7 +1,10 @@
 """The last defects of issue 18, each once a wrong gradient, a crash or a wrong decline: keyword arguments to
 a srcdiff transform called inside a differentiated function, an inner gradient through a recursive helper
-(and Numba's disk cache of recursive code), lambdas bound by one tuple assignment. Each gradient is checked against central differences in both
-backends, its value against f itself, and forward mode against it (jvp(f)(x, v)[1] == <grad, v>)."""
+(and Numba's disk cache of recursive code), lambdas bound by one tuple assignment, masks and pairs of index
+lists on one path of a branch under Numba, a list literal times an array name, `astype(copy=False)`
+aliasing, a sum of arrays over an empty range, and the advice of two declines. Each gradient is checked
+against central differences in both backends, its value against f itself, and forward mode against it
+(jvp(f)(x, v)[1] == <grad, v>)."""
 import functools
 import inspect
 import os
@@ -209,6 +212,19 @@ def test_pair_of_index_lists_on_one_path(flag, jit):
     check_oracles(index_lists_in_branch, [0.4, M3, flag], (0, 1), jit)
 
 
+# ---- a list literal operand of arithmetic with an array name --------------------------------------------------
+def array_name_times_list(x):
+    w = np.array([1.0, 2.0])
+    return np.sum(w * [x[1], x[2]]) + np.sum([x[0], 3.0] + w * x[0])
+
+
+@JIT
+def test_list_literal_times_an_array_name(jit):
+    """`w * [a, b]` with `w` a name: desugar cannot tell an array from a repetition count; the kinds can,
+    and make the list an array (it was declined as list arithmetic)."""
+    check_oracles(array_name_times_list, [X3], (0,), jit)
+
+
 # ---- astype(copy=False), np.asarray(x, dtype): x itself where it has the dtype --------------------------------
 def astype_no_copy_then_write(x):
     y = x.astype(float, copy=False)
@@ -242,3 +258,56 @@ def test_write_through_a_cast_that_may_be_the_array_itself_is_declined(f, line, 
 @JIT
 def test_cast_without_copy_written_and_read_through_itself(jit):
     check_oracles(astype_no_copy_written_only, [X3], (0,), jit)
+
+
+# ---- a sum of arrays over a comprehension whose loops do not run ------------------------------------------------
+def sum_over_range_from(x, n):
+    s = sum(x[i] * x for i in range(3, n))
+    return np.sum(s * s) + x[0]
+
+
+def sum_over_index_array(x, rows):
+    return np.sum(sum(x[r] * x for r in rows) ** 2) + x[1]
+
+
+def sum_of_scalars_over_range(x, n):
+    return sum(x[i] * x[i] for i in range(n)) * 2.0 + x[2]
+
+
+@JIT
+@pytest.mark.parametrize("f, arg", [(sum_over_range_from, 3), (sum_over_range_from, 2), (sum_over_range_from, 5),
+                                    (sum_over_index_array, np.array([], dtype=np.int64)),
+                                    (sum_over_index_array, np.array([4, 0, 4])),
+                                    (sum_of_scalars_over_range, 0), (sum_of_scalars_over_range, 4)],
+                         ids=["empty", "empty_backwards", "runs", "no_rows", "rows", "scalars_empty", "scalars"])
+def test_sum_of_arrays_over_a_range_that_may_be_empty(f, arg, jit):
+    """The sum started from zeros shaped like its first term, computed before the loop even where the loop
+    does not run: x[3] of a 3-vector raised IndexError where Python's sum is 0. The first term is computed
+    only where the loops run now; elsewhere the start is 0 broadcast (zeros of the term's rank)."""
+    x = np.linspace(-1.0, 1.2, 3 if isinstance(arg, int) and arg < 4 else 5)
+    check_oracles(f, [x, arg], (0,), jit, jvp_jit=False)
+
+
+def test_sum_start_is_computed_only_where_the_loop_runs():
+    g = srcdiff.grad(sum_over_range_from)
+    g(X3, 3)
+    src = g.source
+    first = src.index("rt.zeros_like(")
+    assert "if cond:" in src[:first] or "if 3 < n" in src[:first], src
+    g2 = srcdiff.grad(sum_of_scalars_over_range)
+    g2(X3, 2)
+    assert "rt.zeros_like" not in g2.source.split("# backward sweep")[0]   # scalar terms start from 0.0
+
+
+# ---- declines with their own advice -------------------------------------------------------------------------------
+def stacked_matmul(a, b):
+    return np.sum(a @ b)
+
+
+def test_stacked_matmul_under_numba_is_declined_with_advice():
+    a, b = rng.normal(size=(2, 2, 3)), rng.normal(size=(2, 3, 3))
+    check_oracles(stacked_matmul, [a, b], (0, 1), False)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)operand of rank 3 \(a stack of matrices\).*"
+                                                   r"hint: use jit=False, or loop over the stack") as info:
+        srcdiff.grad(stacked_matmul, wrt=(0, 1), jit=True)(a, b)
+    assert info.value.lineno == line_of(stacked_matmul, "a @ b")
