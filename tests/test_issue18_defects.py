@@ -2,9 +2,10 @@
 a srcdiff transform called inside a differentiated function, an inner gradient through a recursive helper
 (and Numba's disk cache of recursive code), lambdas bound by one tuple assignment, masks and pairs of index
 lists on one path of a branch under Numba, a list literal times an array name, `astype(copy=False)`
-aliasing, a sum of arrays over an empty range, and the advice of two declines. Each gradient is checked
-against central differences in both backends, its value against f itself, and forward mode against it
-(jvp(f)(x, v)[1] == <grad, v>)."""
+aliasing, a sum of arrays over an empty range, index lists (on one path of a branch under Numba, of
+computed positions or booleans), writes at an index array naming an element twice, and the advice of
+three declines. Each gradient is checked against central differences in both backends, its value against f
+itself, and forward mode against it (jvp(f)(x, v)[1] == <grad, v>)."""
 import functools
 import inspect
 import os
@@ -311,3 +312,129 @@ def test_stacked_matmul_under_numba_is_declined_with_advice():
                                                    r"hint: use jit=False, or loop over the stack") as info:
         srcdiff.grad(stacked_matmul, wrt=(0, 1), jit=True)(a, b)
     assert info.value.lineno == line_of(stacked_matmul, "a @ b")
+
+
+# ---- index lists under Numba: on one path of a branch (fuzz seeds 470, 5530, 6540), of any elements --------------
+def index_list_rebinds_on_one_path(a, n):          # seed 470
+    if a[0] > -0.3 and n > 2:
+        a = a[[0, 1]] * (sum([a, a]) > 0.0)[:2]
+    return np.sum(a * a) + a[0]
+
+
+def index_list_after_early_return(x, M, n):        # seed 5530
+    for i in range(1):
+        if n > 2:
+            return x * 2.0
+    t = (M[1])[[1, 0]]
+    return np.sum(t * x)
+
+
+def index_list_in_lambda_argument(a, M, flag):     # seed 6540
+    t = M * 0.5
+    if flag:
+        t = (lambda y: y * M)(np.sum(a[[0, 1]]))
+    elif np.sum(a[[1, 2, 1]]) > 0.0:
+        return np.sum(M) * 2.0
+    return np.sum(t * t)
+
+
+@JIT
+@pytest.mark.parametrize("f, args", [(index_list_rebinds_on_one_path, [X3, 3]), (index_list_rebinds_on_one_path, [X3, 1]),
+                                     (index_list_after_early_return, [0.7, M3[:2], 1]),
+                                     (index_list_after_early_return, [0.7, M3[:2], 3]),
+                                     (index_list_in_lambda_argument, [X3, M3, True]),
+                                     (index_list_in_lambda_argument, [X3, M3, False]),
+                                     (index_list_in_lambda_argument, [-X3, M3, False])],
+                         ids=["rebinds", "rebinds_not_taken", "after_return", "returned_early", "lambda",
+                              "lambda_not_taken", "other_branch_returns"])
+def test_index_list_on_one_path(f, args, jit):
+    """A list literal index under Numba on one path of a branch: the index array's placeholder on the other
+    path was None ('Numba could not compile the generated code'); its kind is known now (kinds._literal_array)."""
+    wrt = tuple(k for k, v in enumerate(args) if isinstance(v, (float, np.ndarray)))
+    check_oracles(f, args, wrt, jit)
+
+
+def index_list_of_computed_positions(a, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(a[[i % 3, 0]] * a[[0, (i + 1) % 3]])
+    return s
+
+
+def index_list_of_booleans(a, flag):
+    s = a[0]
+    if flag:
+        s = np.sum(a[[True, False, True]] ** 2)
+    return s * a[1]
+
+
+def index_list_nested(a, M):
+    return np.sum(a[[[0, 1], [2, 2]]] ** 2 * M[:2, :2]) + np.sum(a[(0, 2), ] * a[1])
+
+
+def index_list_written(a, n):
+    b = a * 1.0
+    b[[n % 3, 0]] = a[[1, n % 3]] * 3.0
+    return np.sum(b * b)
+
+
+def rows_and_computed_columns(M, n):
+    return np.sum(M[[0, 1], [n % 3, 0]] ** 2) + np.sum(M[[True, False, True]] * M[1])
+
+
+@JIT
+@pytest.mark.parametrize("f, args", [(index_list_of_computed_positions, [X3, 4]),
+                                     (index_list_of_booleans, [X3, True]), (index_list_of_booleans, [X3, False]),
+                                     (index_list_nested, [X3, M3]), (index_list_written, [X3, 2]),
+                                     (index_list_written, [X3, 3]), (rows_and_computed_columns, [M3, 5])],
+                         ids=["computed", "booleans", "booleans_not_taken", "nested", "written", "written_repeat",
+                              "matrix"])
+def test_index_list_of_any_elements(f, args, jit):
+    """A list index whose elements are not all integer constants was read as one index per axis:
+    a[[i % 3, 0]] as a[i % 3, 0] (IndexError), a[[True, False, True]] as a[True, False, True] (a zero
+    gradient: a silently wrong one). Any list in an index, and a tuple inside an index tuple, is NumPy's
+    index array now: positions (repeats accumulate), or a mask where its elements are booleans."""
+    wrt = tuple(k for k, v in enumerate(args) if isinstance(v, (float, np.ndarray)))
+    check_oracles(f, args, wrt, jit)
+
+
+def scalar_written_twice(a, s):
+    b = a * 1.0
+    b[[0, 0, 2]] = s * 2.0
+    return np.sum(b * b)
+
+
+def rows_written_twice(M, v):
+    N = M * 1.0
+    N[[1, 1], 1:] = np.stack((v, v * 3.0))
+    return np.sum(N * N)
+
+
+def written_at_index_argument(a, idx, v):
+    b = a * 1.0
+    b[idx] = v * a[0]
+    return np.sum(b ** 2)
+
+
+@JIT
+@pytest.mark.parametrize("f, args, wrt", [
+    (scalar_written_twice, [X3, 0.7], (0, 1)), (rows_written_twice, [M3[:2], np.array([0.2, -0.4])], (0, 1)),
+    (written_at_index_argument, [X3, np.array([2, 0, 2]), np.array([1.0, 2.0, 3.0])], (0, 2)),
+    (written_at_index_argument, [X3, np.array([1, 0, 2]), np.array([1.0, 2.0, 3.0])], (0, 2))],
+    ids=["scalar", "rows", "index_argument", "no_repeat"])
+def test_write_at_an_index_array_naming_an_element_twice(f, args, wrt, jit):
+    """x[idx] = v where idx names an element twice: the later write's value is the one read afterwards, so
+    the earlier one's gets no adjoint (rt.written); each element's adjoint went to every value written there
+    (a silently wrong gradient)."""
+    check_oracles(f, args, wrt, jit)
+
+
+def empty_index_list(a):
+    return np.sum(a[[]]) + a[0]
+
+
+def test_empty_index_list_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)an empty list as an index.*hint: index with np.zeros"
+                       ) as info:
+        srcdiff.grad(empty_index_list)(X3)
+    assert info.value.lineno == line_of(empty_index_list, "a[[]]")

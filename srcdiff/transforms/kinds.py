@@ -130,13 +130,17 @@ def expr_kind(e, kinds: dict):
     return None
 
 
-def _literal_array(e):
-    """The kind of np.array of a (nested) tuple of number constants (desugar writes index lists so)."""
+def _literal_array(e, kinds):
+    """The kind of np.array of a (nested) tuple of number constants and scalars (desugar writes lists of
+    constants so, ANF index lists: x[[i, 0]])."""
     if isinstance(e, gast.Constant) and type(e.value) in (bool, int, float):
         return ("s", {bool: "b", int: "i", float: "f"}[type(e.value)])
+    if isinstance(e, gast.Name):
+        k = expr_kind(e, kinds)
+        return k if k is not None and k[0] == "s" and k[1] in ("b", "i", "f") else None
     if not isinstance(e, (gast.Tuple, gast.List)) or not e.elts:
         return None
-    parts = [_literal_array(p) for p in e.elts]
+    parts = [_literal_array(p, kinds) for p in e.elts]
     if None in parts or len({_ndim(p) for p in parts}) != 1:
         return None
     dts = {_dtype(p) for p in parts}
@@ -197,7 +201,7 @@ def _call(name, args, e, kinds):
     if name in ("rt.copy", "np.asarray"):
         return a0
     if name == "np.array" and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)) and len(e.args) == 1:
-        return _literal_array(e.args[0])
+        return _literal_array(e.args[0], kinds)
     if name == "rt.seed":
         return F
     if name in ("rt.select", "rt.max_weight"):
