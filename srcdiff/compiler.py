@@ -139,10 +139,10 @@ def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
                 and b.value.value == 0.0 and type(b.value.value) is float]
         if len(zeros) != 1 or len(zero) != 1:
             return None
-        merged = {b.targets[0].id for b in s.body if isinstance(b.value, gast.Name)
-                  and b.value.id == zeros[0].targets[0].id and getattr(b, "_srcdiff_merge", False)}
-        merged &= {b.targets[0].id for b in s.orelse if isinstance(b.value, gast.Name)
-                   and b.value.id == zero[0].targets[0].id and getattr(b, "_srcdiff_merge", False)}
+        def merges(stmts, source):
+            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
+                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
+        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
         return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
 
     def block(stmts):

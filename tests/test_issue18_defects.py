@@ -289,6 +289,18 @@ def test_sum_of_arrays_over_a_range_that_may_be_empty(f, arg, jit):
     check_oracles(f, [x, arg], (0,), jit, jvp_jit=False)
 
 
+def sum_of_sums_over_zip_in_lambda(a):     # fuzz seed 20008
+    lam = lambda u: sum(sum(e * e2 for e, e2 in zip(a, a)) for i in range(3)) + u
+    return sum([lam(a[0]) for e in a])
+
+
+@JIT
+def test_sum_of_sums_over_zip(jit):
+    """The inner sum's start (0.0: its loop over zip has no first value to write down) is a loop of its own
+    in the outer sum's body; compiler.sum_starts read that loop as an assignment (AttributeError)."""
+    check_oracles(sum_of_sums_over_zip_in_lambda, [X3], (0,), jit)
+
+
 def test_sum_start_is_computed_only_where_the_loop_runs():
     g = srcdiff.grad(sum_over_range_from)
     g(X3, 3)
