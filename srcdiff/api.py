@@ -415,11 +415,12 @@ def _translate(exc, t):
                            f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
                            advice="run with jit=False to get a Python traceback through the generated "
                                   "source, or see srcdiff.source(...)") from exc
-    if isinstance(exc, ValueError) and "srcdiff differentiates" in msg and _from_runtime(exc):
+    if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
+            and _from_runtime(exc)):
         # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
-        # could not see): declined at the user's function
-        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {msg}", *user_location(t),
-                           advice="see the message: loop over a stack of matrices, one matrix at a time") from exc
+        # could not see, an asymmetric matrix for eigh): declined at the user's function, with the helper's advice
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {exc.args[0]}", *user_location(t),
+                           advice=str(exc.args[1])) from exc
     if _from_numba_compiler(exc):
         # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
         # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
@@ -454,17 +455,18 @@ def _numba_location(msg: str, t) -> tuple:
     names a line of the generated module, and the comment above that statement names the user's line
     (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
     text = _ANSI.sub("", msg)
-    source = t._last[1] if getattr(t, "_last", None) else ""
+    last = getattr(t, "_last", None)     # (module, source, function, ...) of a Transformed or ForwardTransformed
+    source, module = (last[1], last[0]) if last else ("", None)
     found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
              + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
-             if os.path.basename(path).startswith(getattr(t._module, "entry", "?") + "_")] if source else []
+             if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
     lines = source.splitlines()
     for n in found:
         for k in range(min(n, len(lines)) - 1, -1, -1):
             m = re.match(r"\s*# (?:(\w+), )?line (\d+): (.*)", lines[k])
             if m:
                 file = user_location(t)[0]
-                for unit in getattr(t._module, "units", {}).values():
+                for unit in getattr(module, "units", {}).values():
                     if m.group(1) and getattr(unit, "name", None) == m.group(1):
                         file = unit.filename
                 return (file, int(m.group(2))), f"\n    {m.group(3).strip()}"

@@ -292,13 +292,34 @@ BOUNDSCHECK = os.environ.get("SRCDIFF_BOUNDSCHECK", "1") != "0"   # IndexError w
                                                                   # does not check by default)
 
 
-def _njit(fn, path: str):
-    """numba.njit with its disk cache, kept in the checked private directory; a damaged cache file is
-    removed and recompiled with a CacheWarning."""
+def _recursive(source: str, function_names: list) -> bool:
+    """Whether the generated functions call each other in a cycle (a recursive user function and its
+    pullback): Numba's disk cache loads such code into a crash (numba issue 6061), so it is compiled anew
+    in each process."""
+    import ast
+    calls = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in function_names:
+            calls[node.name] = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                                and isinstance(n.func, ast.Name) and n.func.id in function_names}
+    for start in calls:
+        seen, todo = set(), list(calls[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                return True
+            if name not in seen:
+                seen.add(name)
+                todo += calls.get(name, ())
+    return False
+
+
+def _njit(fn, path: str, cache: bool = True):
+    """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
+    a damaged cache file is removed and recompiled with a CacheWarning."""
     import numba
     numba_dir = getattr(numba.config, "CACHE_DIR", "")
-    cache = True
-    if numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
+    if cache and numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
         try:
             os.makedirs(numba_dir, mode=0o700, exist_ok=True)
             check_private(numba_dir)
@@ -523,7 +544,8 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
             for name, obj in bindings.items():
                 if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                     mod.__dict__[name] = _jitted_rule_function(obj)
+            cache = not _recursive(source, function_names)
             for name in function_names:
-                mod.__dict__[name] = _njit(mod.__dict__[name], path)
+                mod.__dict__[name] = _njit(mod.__dict__[name], path, cache)
     _LOADED[modname] = mod
     return mod

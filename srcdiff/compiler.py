@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, factories, flatten, inline, kinds,
-                         logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
-                         unbound)
+from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, inline,
+                         kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks,
+                         tuples, unbound)
 from .transforms.astutil import Namer, dotted_name, load
 from .transforms.checkpoints import rerun_segments
 
@@ -86,20 +86,21 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
                       arg_kinds: dict | None = None, arg_dims: dict | None = None,
-                      checkpoints: int | None = None) -> gast.FunctionDef:
+                      checkpoints: int | None = None, callee_kind=None) -> gast.FunctionDef:
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
     `checkpoints`: the most snapshots each outermost loop keeps (transforms/checkpoints.py), None to tape
-    every iteration."""
+    every iteration; `callee_kind`: the kinds of the results of calls that stay calls (kinds.infer)."""
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
-    kind_map = kinds.infer(unit.node, arg_kinds or {})
-    scalar_starts(unit, kind_map)
-    if arg_kinds and scalar_products(unit, kind_map):
-        kind_map = kinds.infer(unit.node, arg_kinds)
+    kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
+    if sum_starts(unit, kind_map) | (bool(arg_kinds) and scalar_products(unit, kind_map)):
+        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
+    if array_literal_operands(unit, kind_map):
+        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
     aliasing.check_views(unit, kind_map)
     if arg_kinds:
         unit = logdomain.log_domain_products(unit, kind_map)
-        kind_map = kinds.infer(unit.node, arg_kinds)
+        kind_map = kinds.infer(unit.node, arg_kinds, callee_kind)
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
@@ -126,15 +127,59 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     return stacks.record_stack_kinds(fn, final.kinds)
 
 
-def scalar_starts(unit: parse.Unit, kind_map: dict):
-    """`total = rt.zeros_like(t)` of a scalar t (a sum over a comprehension whose terms are scalars starts
-    from its first term's zeros: desugar._start) is 0.0, and t's computation dead code (elsewhere:
-    desugar.zero_sum_starts)."""
-    for s in gast.walk(unit.node):
+def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
+    """The start of a sum over a comprehension (desugar._start), once the kinds tell its terms: for scalar
+    terms `total = 0.0`, the first term's computation gone (elsewhere: desugar.zero_sum_starts); for array
+    terms of rank r, where the loops do not run, zeros of shape (1,) * r (0 broadcast as NumPy would, of the
+    type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""
+    changed = False
+
+    def start(s):
+        """(zeros assignment, 0.0 assignment, merged name) of `if <loops run>: total = rt.zeros_like(t) /
+        else: total = 0.0` in SSA form, or None."""
+        if not isinstance(s, gast.If):
+            return None
+        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.value, gast.Call)
+                 and dotted_name(b.value.func) == "rt.zeros_like" and len(b.value.args) == 1
+                 and isinstance(b.value.args[0], gast.Name)]
+        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
+                and b.value.value == 0.0 and type(b.value.value) is float]
+        if len(zeros) != 1 or len(zero) != 1:
+            return None
+        def merges(stmts, source):
+            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
+                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
+        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
+        return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
+
+    def block(stmts):
+        nonlocal changed
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            found = start(s)
+            k = kind_map.get(found[0].value.args[0].id) if found else None
+            if k is not None and k[0] == "s":
+                out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
+                changed = True
+                continue
+            if k is not None and k[0] == "a" and k[1] is not None:
+                shape = gast.Tuple(elts=[astutil.const(1)] * k[1], ctx=gast.Load())
+                found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
+                changed = True
+            out.append(s)
+        return out
+
+    unit.node.body = block(unit.node.body)
+    for s in gast.walk(unit.node):   # (an unguarded start: the loops' first values could not be written down)
         if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
                 and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
                 and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
             s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
+            changed = True
+    return changed
 
 
 def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
@@ -232,6 +277,43 @@ def _rank(e, kind_map):
     return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
 
 
+def array_literal_operands(unit: parse.Unit, kind_map: dict) -> bool:
+    """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
+    array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
+    count) is the array it stands for, bound by a statement of its own. Returns whether it changed."""
+    namer = Namer(astutil.names_in(unit.node))
+
+    def block(stmts):
+        out, changed = [], False
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    new, c = block(getattr(s, f))
+                    setattr(s, f, new)
+                    changed |= c
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
+                for side, other in (("left", s.value.right), ("right", s.value.left)):
+                    lit = getattr(s.value, side)
+                    if not (isinstance(other, gast.Name) and (kind_map.get(other.id) or ("",))[0] == "a"):
+                        continue
+                    if isinstance(lit, (gast.List, gast.Tuple)) and not any(
+                            isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
+                        seq = gast.Tuple(elts=lit.elts, ctx=gast.Load())
+                    elif isinstance(lit, gast.Name) and (kind_map.get(lit.id) or ("",))[0] == "t":
+                        seq = lit        # (a literal A-normal form named: forward mode)
+                    else:
+                        continue
+                    name = namer.fresh(f"{other.id}_operand")
+                    out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+                    setattr(s.value, side, load(name))
+                    changed = True
+            out.append(s)
+        return out, changed
+
+    unit.node.body, changed = block(unit.node.body)
+    return changed
+
+
 def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
     """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
     rules take operands as arrays, so the derivative would silently be lost."""
@@ -265,6 +347,7 @@ class Module:
     primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
     vjps: dict = field(default_factory=dict)          # (id, positions) -> module name
     units: dict = field(default_factory=dict)         # id -> front-end unit
+    return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
     entry: str = ""
 
     def source(self, jit: bool = False) -> str:
@@ -404,10 +487,33 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
+    def callee_kind(local, call_kinds):
+        return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
+
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)), checkpoints)
+                           dict(zip(params, arg_dims)), checkpoints, callee_kind if arg_kinds else None)
     module.functions.append(fn)
     return name
+
+
+def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):
+    """The kind of what the user function `obj` returns for arguments of `arg_kinds` (None if unknown;
+    kinds.UNSETTLED for a call inside its own recursion)."""
+    k = (_key(obj), arg_kinds)
+    if k in module.return_kinds:
+        return module.return_kinds[k]
+    if _key(obj) in active:
+        return kinds.UNSETTLED
+    unit = middle_end(_unit_for(module, obj))
+
+    def callee_kind(local, call_kinds):
+        target = unit.callees.get(local)
+        return None if target is None else return_kind(module, target, call_kinds, active | {_key(obj)})
+
+    kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds)), callee_kind)
+    ret = unit.node.body[-1]
+    module.return_kinds[k] = kinds.expr_kind(ret.value, kind_map) if isinstance(ret, gast.Return) else None
+    return module.return_kinds[k]
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
@@ -442,10 +548,20 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
     """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
     without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
     and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
-    the kinds of the entry function's arguments."""
+    the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
+    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
         terms = [n for n in gast.walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
-        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if terms and k == 0 else {}
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
+        for n in gast.walk(unit.node):
+            operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
+                n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
+            ranks = [kinds._ndim(kinds.expr_kind(a, kind_map)) for a in operands]
+            if any(r is not None and r > 2 for r in ranks):
+                fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
+                              "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
+                              "np.matmul take 1-d and 2-d operands",
+                     "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
         for n in terms:
             start = getattr(n, "_srcdiff_sum_start", None)
             if start is not None and not isinstance(start.value, gast.Constant):
@@ -453,8 +569,9 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
             term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
             if term is not None and term[0] == "a":
                 fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
-                              "compile under Numba (jit=True) here (in forward mode, jvp, or where its first "
-                              "term cannot be written before the loop): Numba types the 0.0 start as a float",
+                              "compile under Numba (jit=True) here (in a function called from the one "
+                              "differentiated in forward mode, or where its first term cannot be written before "
+                              "the loop): Numba types the 0.0 start as a float",
                      "use jit=False, or accumulate in a loop from an array start, e.g. "
                      "total = np.zeros_like(x[0]); for i in range(n): total += ...")
         for n in gast.walk(unit.node):
@@ -471,15 +588,17 @@ _ = (fail, load)
 
 
 # ---- forward mode (jvp) ------------------------------------------------------------------------------------
-def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None) -> parse.Unit:
-    """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls."""
+def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None, zero_starts: bool = True) -> parse.Unit:
+    """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls.
+    `zero_starts`: sums start from 0.0 (desugar.zero_sum_starts; else jvp_name sets their starts by kinds)."""
     from .transforms import forward
     k = _key(obj)
     if k not in module.units:
         unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
         unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
         module.units[k] = front_end(unit)
-        desugar.zero_sum_starts(module.units[k].node)
+        if zero_starts:
+            desugar.zero_sum_starts(module.units[k].node)
         _link(module, module.units[k])
         for target in module.units[k].callees.values():  # before primal_name reads them unlowered
             if target is not None:
@@ -494,20 +613,26 @@ def _generated(unit) -> bool:
     return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
 
 
-def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None) -> str:
+def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None, arg_kinds: tuple = ()) -> str:
     """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
-    (params..., d_<param> for each position) -> (value, d_value)."""
+    (params..., d_<param> for each position) -> (value, d_value). `arg_kinds`: the kinds of the arguments
+    (the entry function's, where they are known): its sums' starts and list literal operands follow them."""
     from .transforms import forward
     k = (_key(obj), positions, "jvp")
     if k in module.vjps:
         return module.vjps[k]
-    unit = _forward_unit_for(module, obj)
+    unit = _forward_unit_for(module, obj, zero_starts=not arg_kinds)
     wrt = wrt_names or [unit.params[p] for p in positions]
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_jvp")
     module.vjps[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit)
+    if arg_kinds:
+        kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
+        if sum_starts(ssa_unit, kind_map):
+            kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
+        array_literal_operands(ssa_unit, kind_map)
 
     def callee_jvp(local, pos):
         return jvp_name(module, local_to_obj[local], pos)
@@ -520,24 +645,24 @@ def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=N
     return name
 
 
-def build_forward_module(fn, wrt_names: list, structs: dict | None = None) -> Module:
+def build_forward_module(fn, wrt_names: list, structs: dict | None = None, arg_kinds: tuple = ()) -> Module:
     """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions).
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
-    (and one tangent per leaf of a wrt argument)."""
+    (and one tangent per leaf of a wrt argument). `arg_kinds`: the kinds of the arguments, if known."""
     from .transforms import forward
     module = Module()
     if structs:
         flat = flatten.flatten_arguments(parse.parse(fn), structs)
         wrt_names = [leaf for w in wrt_names for leaf in (
             flatten._Flatten(flat, structs).leaf_names(w, structs[w]) if w in structs else [w])]
-    unit = _forward_unit_for(module, fn, flat if structs else None)
+    unit = _forward_unit_for(module, fn, flat if structs else None, zero_starts=not arg_kinds)
     missing = [w for w in wrt_names if w not in unit.params]
     if missing:
         raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
                            unit.filename, unit.node.lineno)
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = jvp_name(module, fn, positions, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_jvp"))
+                            entry_name=module.namer.fresh(f"{unit.name}_jvp"), arg_kinds=arg_kinds)
     module.functions = [forward.raise_stacks(f) for f in module.functions]
     return module

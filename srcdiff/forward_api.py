@@ -54,12 +54,13 @@ class ForwardTransformed:
         """Generate and load the jvp function (for a generated inner function: specialised to `args`;
         `structs`: (parameter, structure) of tuple/list arguments, flattened to one parameter per leaf)."""
         inner = generated_function(self.f, args)
-        key = (id(inner), repr(structs))
+        arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None and not structs else ()
+        key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
-            mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs))
+            mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs),
+                                                arg_kinds if None not in arg_kinds else ())
             if self.jit:
-                compiler.check_numba(mod, tuple(kinds.kind_of_value(a) for a in args)
-                                     if args is not None and not structs else ())
+                compiler.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)

@@ -290,6 +290,35 @@ def _fancy(tree):
                for s in _walk(tree, ast.Subscript))
 
 
+def _index_lists(tree):
+    """The list literals in subscripts' indices (x[[0, i]], M[[0, 1], [i, 2]])."""
+    for s in _walk(tree, ast.Subscript):
+        for e in (s.slice.elts if isinstance(s.slice, ast.Tuple) else [s.slice]):
+            if isinstance(e, ast.List):
+                yield s, e
+
+
+def _index_list_of_names(tree):
+    return any(any(not isinstance(x, ast.Constant) for x in e.elts) for _, e in _index_lists(tree))
+
+
+def _boolean_index_list(tree):
+    return any(e.elts and all(isinstance(x, ast.Constant) and type(x.value) is bool for x in e.elts)
+               for _, e in _index_lists(tree))
+
+
+def _arange_labels(tree):
+    return any(isinstance(s.slice, ast.Tuple) and len(s.slice.elts) == 2
+               and all(isinstance(e, ast.Call) for e in s.slice.elts)
+               and [_call_name(e) for e in s.slice.elts] == ["np.arange", "np.argmax"] for s in _walk(tree, ast.Subscript))
+
+
+def _index_list_write(tree):
+    return any(isinstance(t.slice, ast.List) or (isinstance(t.slice, ast.Tuple) and
+                                                 any(isinstance(e, ast.List) for e in t.slice.elts))
+               for _, t in _sub_writes(tree))
+
+
 def _mask(tree):
     return any(isinstance(s.slice, ast.Compare) for s in _walk(tree, ast.Subscript))
 
@@ -474,6 +503,10 @@ EXTRA = {
                             for c in _walk(t, ast.Call)),
     "fancy indexing": _fancy,
     "boolean-mask indexing": _mask,
+    "index list of loop variables": _index_list_of_names,
+    "boolean list as an index": _boolean_index_list,
+    "logits[np.arange(n), labels]": _arange_labels,
+    "write at an index list": _index_list_write,
     "slices with steps": _step_slice,
     "in-place write at a computed index": _computed_index_write,
     "closure over a loop variable": _loop_closure,

@@ -390,12 +390,16 @@ class Gen:
         if o == "step_m":
             e = self.expr("m", env, d)
             return self.pick([f"({e})[:, ::-1]", f"({e})[::-1]", f"({e})[::-1, ::-1]"])
-        if o == "fancy_s":
+        if o == "fancy_s":   # index lists (positions may repeat, or come from loop variables), masks as lists
             e = self.expr("v", env, d)
-            idx = [self.choose(self.N) for _ in range(1 + self.choose(3))]
+            idx = f"[{', '.join(self.index(env) for _ in range(1 + self.choose(3)))}]"
             m = self.expr("m", env, d)
+            mask = ", ".join(self.pick(["True", "False"]) for _ in range(self.N))
             return self.pick([f"np.sum(({e})[{idx}])",
-                              f"np.sum(({m})[[{', '.join(str(self.choose(2)) for _ in idx)}], {idx}])"])
+                              f"np.sum(({m})[[{', '.join(self.row(env) for _ in idx.split(','))}], {idx}])",
+                              f"np.sum(({e})[[{mask}]])",
+                              # the cross-entropy idiom: logits[np.arange(n), labels]
+                              f"np.sum(({m})[np.arange(2), np.argmax({self.expr('m', env, d)}, axis=1)])"])
         if o == "fancy_v":
             perm = list(range(self.N))
             for j in range(self.N - 1, 0, -1):   # a permutation, so the shape stays (N,)
@@ -652,6 +656,11 @@ class Gen:
             b = self.pick(env["bufs"])
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
+            if self.has("fancy") and self.coin(2):   # at an index list: an element named twice, the later write wins
+                idx = f"[{self.index(env)}, {self.index(env)}]"
+                if env["vars"][b] == "m":
+                    idx = f"{self.row(env)}, {idx}"
+                return [f"{b}[{idx}] {self.pick(['=', '+='])} {self.pair(env, 1)}"]
             idx = self.index(env)
             if env["vars"][b] == "m":
                 idx = f"{self.row(env)}, {idx}"
@@ -789,8 +798,8 @@ class Gen:
                 names.append((name, ret))
                 bodies.append(f"lambda {u}: {body}")
             env["closures"] += names
-            # `g = lambda ...; h = lambda ...` (README).  Not `g, h = lambda ..., lambda ...`: declined as
-            # "a lambda used as a value" (fuzz_findings.md, fuzz3)
+            if self.coin(4):   # `g, h = lambda ..., lambda ...` (else one statement each, `;` between)
+                return [f"{', '.join(n for n, _ in names)} = {', '.join(bodies)}"]
             return ["; ".join(f"{n} = {b}" for (n, _), b in zip(names, bodies))]
         if o == "lambda":
             name = self.fresh("lam")
@@ -1030,8 +1039,6 @@ PYTHON_ONLY: set = set()
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug
 NESTED_EXCLUDE = {
     "tupleargs": "a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)",
-    "kwentry": "fuzz3 G3: a keyword argument to an inner transform (grad(f)(x, scale=s)) breaks reverse over reverse",
-    "recursive": "an inner gradient through a recursive helper calls its vjp, which returns a tuple: declined",
 }
 
 

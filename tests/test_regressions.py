@@ -553,8 +553,8 @@ def test_adjoint_of_unknown_kind_indexed_in_place(tmp_path, monkeypatch):
     from srcdiff import compiler
     infer = compiler.kinds.infer
 
-    def scalars_only(fn, arg_kinds):
-        return {k: v for k, v in infer(fn, arg_kinds).items() if k in arg_kinds or (v and v[0] != "a")}
+    def scalars_only(fn, arg_kinds, callee_kind=None):
+        return {k: v for k, v in infer(fn, arg_kinds, callee_kind).items() if k in arg_kinds or (v and v[0] != "a")}
     monkeypatch.setattr(compiler.kinds, "infer", scalars_only)
     assert _check_nested(200015, tmp_path) == 1
 

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
-from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, pow_slope, safe_log, transpose  # noqa: E402
+from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, pow_slope, safe_log, transpose, written  # noqa: E402
 from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
                      solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
 from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)

@@ -94,6 +94,18 @@ def _transpose(x, axes):
     return lambda x, axes: np.transpose(x, axes)
 
 
+@register_jitable
+def written(dx, idx):
+    """dx[idx] where the write x[idx] = v reached (the adjoint of v): an element an integer index array
+    names twice is written twice, and the value the later write puts there is the one read afterwards;
+    the earlier one's gets no adjoint. Which write won comes from writing positions the same way."""
+    region = dx[idx]
+    order = np.arange(region.size).reshape(region.shape)
+    who = np.full(dx.shape, -1, dtype=np.int64)
+    who[idx] = order
+    return np.where(who[idx] == order, region, 0.0)
+
+
 def index_add(a, idx, g):
     """a[idx] += g in place, accumulating repeated fancy indices (np.add.at semantics)."""
     np.add.at(a, idx, g)

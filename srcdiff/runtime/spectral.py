@@ -80,20 +80,23 @@ def _rowsum(x):
 
 
 # ---- eigh --------------------------------------------------------------------------------------------
+# a ValueError of the derivative helpers holds (what is wrong, what to do): api._translate makes a SrcdiffError
 _ASYMMETRY = ("np.linalg.eigh / eigvalsh: the matrix is not symmetric. srcdiff differentiates it as a "
               "symmetric matrix (the gradient over symmetric perturbations), while NumPy reads only its lower "
-              "triangle; symmetrise it first, e.g. (a + a.T) / 2")
+              "triangle")
+_SYMMETRISE = "symmetrise it first, e.g. (a + a.T) / 2"
+_ONE_AT_A_TIME = "loop over the stack, one matrix at a time"
 
 
 def _check_symmetric(a):
     """Raise unless a is one square matrix, symmetric to rounding (relative 1e-8, float32: 1e-4)."""
     a = np.asarray(a)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError("np.linalg.eigh / eigvalsh: srcdiff differentiates one square matrix at a time "
-                         "(loop over a stack of matrices)")
+        raise ValueError("np.linalg.eigh / eigvalsh: srcdiff differentiates one square matrix at a time",
+                         "loop over a stack of matrices, one at a time; a single matrix must be square")
     tol = 1e-4 if a.dtype == np.float32 else 1e-8
     if a.size and np.max(np.abs(a - a.T)) > tol * np.max(np.abs(a)):
-        raise ValueError(_ASYMMETRY)
+        raise ValueError(_ASYMMETRY, _SYMMETRISE)
 
 
 @overload(_check_symmetric)
@@ -105,21 +108,22 @@ def _check_symmetric_nb(a):
     def impl(a):
         n = a.shape[0]
         if a.shape[1] != n:
-            raise ValueError("np.linalg.eigh / eigvalsh: srcdiff differentiates square matrices only")
+            raise ValueError("np.linalg.eigh / eigvalsh: srcdiff differentiates square matrices only",
+                             "pass a square symmetric matrix")
         scale, asym = 0.0, 0.0
         for i in range(n):
             for j in range(n):
                 scale = max(scale, abs(a[i, j]))
                 asym = max(asym, abs(a[i, j] - a[j, i]))
         if asym > tol * scale:
-            raise ValueError(_ASYMMETRY)
+            raise ValueError(_ASYMMETRY, _SYMMETRISE)
     return impl
 
 
 def eigh_vectors(a):
     """np.linalg.eigh(a)[1]: the eigenvectors (columns), eigenvalues ascending."""
     if np.ndim(a) != 2:
-        raise ValueError("np.linalg.eigh: srcdiff differentiates one matrix at a time (loop over a stack)")
+        raise ValueError("np.linalg.eigh: srcdiff differentiates one matrix at a time", _ONE_AT_A_TIME)
     return np.linalg.eigh(a)[1]
 
 
@@ -201,7 +205,7 @@ def eigh_vectors_grad_tangent(a, V, g, da, dV):
 # ---- svd ---------------------------------------------------------------------------------------------
 def _matrix(a, what):
     if np.ndim(a) != 2:
-        raise ValueError(f"{what}: srcdiff differentiates one matrix at a time (loop over a stack)")
+        raise ValueError(f"{what}: srcdiff differentiates one matrix at a time", _ONE_AT_A_TIME)
 
 
 def svdvals(a):
@@ -357,7 +361,7 @@ def svd_vh_grad_tangent(a, Vh, g, da, dVh):
 @register_jitable
 def _one_matrix(a):
     if a.ndim != 2:
-        raise ValueError("np.linalg.pinv: srcdiff differentiates one matrix at a time (loop over a stack)")
+        raise ValueError("np.linalg.pinv: srcdiff differentiates one matrix at a time", _ONE_AT_A_TIME)
 
 
 @register_jitable
@@ -399,7 +403,8 @@ def pinv_grad_tangent(a, p, g, da, dp):
 # ---- kron (1-d and 2-d operands; a 1-d operand of a 2-d product is a row, as NumPy takes it) -----------
 def _kron_dims(a, b):
     if not (1 <= np.ndim(a) <= 2 and 1 <= np.ndim(b) <= 2):
-        raise ValueError("np.kron: srcdiff differentiates 1-d and 2-d operands only")
+        raise ValueError("np.kron: srcdiff differentiates 1-d and 2-d operands only",
+                         "reshape the operands to matrices, or write the product with broadcasting")
     ra = (1, np.size(a)) if np.ndim(a) == 1 else np.shape(a)
     rb = (1, np.size(b)) if np.ndim(b) == 1 else np.shape(b)
     return ra[0], ra[1], rb[0], rb[1]

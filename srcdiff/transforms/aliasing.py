@@ -28,8 +28,9 @@ def _basic(idx, kinds) -> bool:
     return True
 
 
-def _view_source(value, name, kinds, renames_only=False):
-    """The array `name = value` may share memory with, or None."""
+def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
+    """The array `name = value` may share memory with, or None. `asarrays`: names bound to np.asarray(v),
+    whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
     if isinstance(value, gast.Name):
         k = kinds.get(name)
         return value.id if k is None or k[0] == "a" else None
@@ -44,7 +45,17 @@ def _view_source(value, name, kinds, renames_only=False):
     if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
             and isinstance(value.args[0], gast.Name)):
         return value.args[0].id
+    if (isinstance(value, gast.Call) and dotted_name(value.func) in ("rt.astype", "rt.cast") and value.args
+            and isinstance(value.args[0], gast.Name) and value.args[0].id in asarrays):
+        return value.args[0].id
     return None
+
+
+def _asarray_names(fn) -> frozenset:
+    """Names bound to np.asarray(v) in `fn`."""
+    return frozenset(s.targets[0].id for s in gast.walk(fn) if isinstance(s, gast.Assign)
+                     and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+                     and dotted_name(s.value.func) == "np.asarray")
 
 
 def memory_roots(fn, kinds, renames_only=False) -> dict:
@@ -53,9 +64,10 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
     SSA's own copies (branch merges, loop phis) join two versions of one variable, which the
     derivative passes follow; they count only when they pass on a view of another array."""
     source, versions = {}, []
+    asarrays = _asarray_names(fn)
     for s in gast.walk(fn):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            src = _view_source(s.value, s.targets[0].id, kinds, renames_only)
+            src = _view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays)
             if src is None:
                 continue
             if getattr(s, "_srcdiff_merge", False) or getattr(s, "_srcdiff_phi", False):
@@ -100,6 +112,7 @@ class _Flow:
         self.unit, self.kinds, self.renames_only = unit, kinds, renames_only
 
     def run(self, fn):
+        self.asarrays = _asarray_names(fn)
         self.block(fn.body, ({}, {}))
 
     @staticmethod
@@ -138,7 +151,7 @@ class _Flow:
             for p in partners.pop(name, ()):
                 partners[p] = partners[p] - {name}
             stale.pop(name, None)
-            src = _view_source(s.value, name, self.kinds, self.renames_only)
+            src = _view_source(s.value, name, self.kinds, self.renames_only, self.asarrays)
             if src is not None:
                 shared = (partners.get(src, frozenset()) | {src}) - {name}
                 partners[name] = shared

@@ -86,14 +86,29 @@ class _ANF:
         pre.append(self._loc(assign(name, op)))
         return load(name)
 
-    def index(self, e, pre, base):
+    def index(self, e, pre, base, axes=True):
+        """An index with atomic parts. `axes`: a tuple is one index per axis (at the top of the index);
+        below it, and as a list anywhere, a list or tuple is NumPy's index array: np.array of its parts
+        (integers: positions, possibly repeated; booleans: a mask), so that its elements are not read as
+        indices of several axes."""
         if isinstance(e, gast.Slice):
             return gast.Slice(lower=e.lower and self.atom(e.lower, pre, base),
                               upper=e.upper and self.atom(e.upper, pre, base),
                               step=e.step and self.atom(e.step, pre, base))
-        if isinstance(e, gast.Tuple):
-            return gast.Tuple(elts=[self.index(x, pre, base) for x in e.elts], ctx=gast.Load())
+        if isinstance(e, gast.Tuple) and axes:
+            return gast.Tuple(elts=[self.index(x, pre, base, axes=False) for x in e.elts], ctx=gast.Load())
+        if isinstance(e, (gast.List, gast.Tuple)):
+            return self.atom(call("np.array", self._index_parts(e, pre, base)), pre, base)
         return self.atom(e, pre, base)
+
+    def _index_parts(self, e, pre, base):
+        """The (nested) tuple of atoms np.array makes an index array of, from the list or tuple `e`."""
+        if not e.elts:
+            fail(e, self.unit, "an empty list as an index is not supported (NumPy reads it as an empty integer "
+                               "array, np.array([]) is one of floats)",
+                 "index with np.zeros(0, dtype=np.int64), or leave the empty selection out")
+        return gast.Tuple(elts=[self._index_parts(x, pre, base) if isinstance(x, (gast.List, gast.Tuple))
+                                else self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
 
     def op(self, e, pre, base):
         """`e` with atomic operands (the operation itself stays)."""

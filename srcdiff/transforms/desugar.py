@@ -60,7 +60,7 @@ def lift_local_functions(unit: Unit) -> Unit:
 
     def collect(stmts):
         kept = []
-        for s in stmts:
+        for s in _split_lambda_tuples(stmts, unit):
             if isinstance(s, gast.FunctionDef):
                 defs[s.name] = s
                 continue
@@ -156,6 +156,45 @@ def lift_local_functions(unit: Unit) -> Unit:
                 unit.callees[name].callees[other] = unit.callees[other]
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _split_lambda_tuples(stmts, unit) -> list:
+    """`g, h = lambda u: ..., lambda u: ...`: each lambda bound by a statement of its own (lifted like any
+    named lambda), the other pairs of the tuple assignment kept together."""
+    out = []
+    for s in stmts:
+        pairs = _tuple_pairs(s)
+        if pairs is None or not any(isinstance(v, gast.Lambda) for _, v in pairs):
+            out.append(s)
+            continue
+        lams = [(t, v) for t, v in pairs if isinstance(v, gast.Lambda)]
+        rest = [(t, v) for t, v in pairs if not isinstance(v, gast.Lambda)]
+        if any(not isinstance(t, gast.Name) for t, _ in lams) or len({t.id for t, _ in lams}) < len(lams):
+            fail(s, unit, "a lambda in a tuple assignment is bound to a target that is not a name of its own",
+                 "bind each lambda to a name (g, h = lambda u: ..., lambda u: ...)")
+        named = {t.id for t, _ in lams}
+        if any(loaded_names(v) & named for _, v in rest):
+            fail(s, unit, "a value in this tuple assignment reads a name that a lambda beside it binds",
+                 "bind the lambda by a statement of its own, after the values that read the old binding")
+        if len(rest) == 1:
+            out.append(copy_loc(gast.Assign(targets=[rest[0][0]], value=rest[0][1], type_comment=None), s))
+        elif rest:
+            out.append(copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t for t, _ in rest], ctx=gast.Store())],
+                                            value=gast.Tuple(elts=[v for _, v in rest], ctx=gast.Load()),
+                                            type_comment=None), s))
+        out += [copy_loc(gast.Assign(targets=[t], value=v, type_comment=None), s) for t, v in lams]
+    return out
+
+
+def _tuple_pairs(s):
+    """[(target, value)] of `a, b = x, y` (a tuple or list on both sides, of one length), else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
+        return None
+    t, v = s.targets[0], s.value
+    if not (isinstance(t, (gast.Tuple, gast.List)) and isinstance(v, (gast.Tuple, gast.List))
+            and len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts)):
+        return None
+    return list(zip(t.elts, v.elts))
 
 
 def _positional_arguments(call, params: list, unit) -> list:
@@ -381,37 +420,47 @@ class _Desugar:
             for cond in reversed(conds):
                 body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]
             body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
-        start = copy_loc(assign(name, self._start(clauses, substitute(comp.elt, rename)), s.lineno), s)
+        value, nonempty = self._start(clauses, substitute(comp.elt, rename))
+        start = copy_loc(assign(name, value, s.lineno), s)
         # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
         body_term = [n for n in gast.walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
                      and isinstance(n.value, gast.BinOp)][0]
         body_term._srcdiff_sum_term = True
         body_term._srcdiff_sum_start = start
+        if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
+            zero = copy_loc(assign(name, const(0.0), s.lineno), s)
+            start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
         return [start] + body
 
     def _start(self, clauses, elt):
-        """What a sum starts from: zeros shaped like its first term, `rt.zeros_like(elt)` with the loop
-        variables at their first values (so that a sum of arrays stays an array under Numba; where the
-        term is a scalar the compiler makes it 0.0 again, once kinds are known: compiler.scalar_starts),
-        or 0.0 where the first values cannot be written down (tuple targets, zip / enumerate)."""
-        first = {}
+        """(what a sum starts from, the test that its loops run at least once, or None). The start is zeros
+        shaped like its first term, `rt.zeros_like(elt)` with the loop variables at their first values, on
+        the path where the loops run (so that a sum of arrays stays an array under Numba; where the term is a
+        scalar the compiler makes it 0.0 again, and where the loops do not run 0.0 is zeros of the term's rank,
+        once kinds are known: compiler.sum_starts), or 0.0 where the first values cannot be written down
+        (tuple targets, zip / enumerate)."""
+        first, tests = {}, []
         for target, it, _ in clauses:
             if not isinstance(target, gast.Name):
-                return const(0.0)
+                return const(0.0), None
             it = substitute(it, first)
             if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
                     and 1 <= len(it.args) <= 3):
                 first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
+                tests.append(_range_runs(it.args))
             elif isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):   # a sequence: its first item
                 first[target.id] = gast.Subscript(value=it, slice=const(0), ctx=gast.Load())
+                tests.append(gast.Compare(left=const(0), ops=[gast.Lt()],
+                                          comparators=[gast.Call(func=load("len"), args=[it], keywords=[])]))
             else:
-                return const(0.0)
+                return const(0.0), None
         if any(isinstance(n, (gast.GeneratorExp, gast.ListComp, gast.Lambda, gast.IfExp, gast.BoolOp))
                for n in gast.walk(elt)):
-            return const(0.0)
+            return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
         start._srcdiff_made = True   # (resolve leaves the rt. name as it is)
-        return start
+        tests = [copy.deepcopy(t) for t in tests]
+        return start, tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.And(), values=tests)
 
     def assign(self, s):
         s.value = self.expr(s.value)
@@ -591,14 +640,35 @@ def _splits_into_outputs(unit, value) -> bool:
     return False
 
 
+def _range_runs(args):
+    """The test that range(*args) is not empty."""
+    if len(args) < 3:
+        lo, hi = (const(0), args[0]) if len(args) == 1 else args[:2]
+        return gast.Compare(left=lo, ops=[gast.Lt()], comparators=[hi])
+    lo, hi, step = args
+    if isinstance(step, gast.Constant) and type(step.value) is int:
+        return gast.Compare(left=lo, ops=[gast.Lt() if step.value > 0 else gast.Gt()], comparators=[hi])
+    return gast.Compare(left=gast.BinOp(left=gast.BinOp(left=hi, op=gast.Sub(), right=lo), op=gast.Mult(), right=step),
+                        ops=[gast.Gt()], comparators=[const(0)])
+
+
 def zero_sum_starts(node):
     """A sum's start back to 0.0 (desugar._start) where no gradient specialisation tells scalar terms from
-    array ones (forward mode, callees' primal functions): the first term is not evaluated where the loop
-    may not run. Returns `node`."""
-    for s in gast.walk(node):
-        if isinstance(s, gast.Assign) and getattr(s.value, "_srcdiff_made", False):
-            s.value = copy_loc(const(0.0), s.value)
-    return node
+    array ones (forward mode, callees' primal functions): the first term is not evaluated at all. Returns
+    `node`."""
+    class Zero(gast.NodeTransformer):
+        def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
+            self.generic_visit(s)
+            if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
+                    and getattr(s.body[0].value, "_srcdiff_made", False)):
+                return s.orelse[0]
+            return s
+
+        def visit_Assign(self, s):
+            if getattr(s.value, "_srcdiff_made", False):
+                s.value = copy_loc(const(0.0), s.value)
+            return s
+    return Zero().visit(node)
 
 
 def desugar(unit: Unit) -> Unit:

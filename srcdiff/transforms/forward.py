@@ -400,8 +400,8 @@ class Forward:
     def variadic(self, rule, value, s):
         seq = value.args[0]
         if not isinstance(seq, (gast.Tuple, gast.List)):
-            if rule.variadic == "array" and isinstance(seq, gast.Name):
-                return self.finish(self.dot(seq))
+            if rule.variadic == "array" and isinstance(seq, gast.Name):   # of an array (a copy) or a tuple
+                return self.finish(call("rt.array", self.dot(seq)))
             fail(s, self.unit, f"{rule.name} needs a literal tuple or list of arrays to differentiate",
                  f"write {rule.name}((a, b, ...)) with the parts listed")
         if not any(isinstance(e, gast.Name) and e.id in self.varied for e in seq.elts):

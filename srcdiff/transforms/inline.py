@@ -2,9 +2,9 @@
 
 The callee's normalised body is spliced in with its names made fresh in the caller, so its
 forward values are computed once and its adjoint appears in the caller's backward sweep; the
-statements remember the callee's file and name for the comments. Recursive calls, calls with
-keyword arguments and callees that still call user functions stay calls (they get a separate
-pullback function)."""
+statements remember the callee's file and name for the comments. Recursive calls and calls with
+keyword arguments stay calls (they get a separate pullback function); the calls an inlined callee
+keeps (of recursive functions) become calls of the caller's."""
 from __future__ import annotations
 
 import copy
@@ -59,9 +59,6 @@ def inline_calls(unit, callee_anf, stack=()):
         if not returns_tuple and sum(1 for _ in gast.walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value)
-        if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in callee.callees
-               for n in gast.walk(callee.node)):
-            return None
         ret = body[-1].value
         local = set(params) | {n.id for n in gast.walk(callee.node)
                                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -79,6 +76,12 @@ def inline_calls(unit, callee_anf, stack=()):
         for name in free:
             if name in callee.bindings and name not in rename:
                 unit.bindings.setdefault(name, callee.bindings[name])
+        for name in sorted(free & set(callee.callees)):   # calls the callee keeps (recursive ones) move along
+            target = callee.callees[name]
+            if unit.callees.get(name) is not target:
+                rename[name] = namer.fresh(name)   # (the name itself where the caller has no such name)
+            unit.callees[rename.get(name, name)] = target
+            used_callees.add(rename.get(name, name))
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call.args) if p not in substitute]
         for st in copy.deepcopy(body[:-1]):

@@ -130,6 +130,23 @@ def expr_kind(e, kinds: dict):
     return None
 
 
+def _literal_array(e, kinds):
+    """The kind of np.array of a (nested) tuple of number constants and scalars (desugar writes lists of
+    constants so, ANF index lists: x[[i, 0]])."""
+    if isinstance(e, gast.Constant) and type(e.value) in (bool, int, float):
+        return ("s", {bool: "b", int: "i", float: "f"}[type(e.value)])
+    if isinstance(e, gast.Name):
+        k = expr_kind(e, kinds)
+        return k if k is not None and k[0] == "s" and k[1] in ("b", "i", "f") else None
+    if not isinstance(e, (gast.Tuple, gast.List)) or not e.elts:
+        return None
+    parts = [_literal_array(p, kinds) for p in e.elts]
+    if None in parts or len({_ndim(p) for p in parts}) != 1:
+        return None
+    dts = {_dtype(p) for p in parts}
+    return ("a", _ndim(parts[0]) + 1, "f" if "f" in dts else "i" if "i" in dts else "b")
+
+
 def _matmul(a, b):
     na, nb = _ndim(a), _ndim(b)
     if na is None or nb is None:
@@ -148,6 +165,7 @@ def _subscript(base, idx, kinds):
         return None
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
     nd = base[1]
+    fancy = []         # ranks of the integer index arrays (a boolean mask: the 1-d array of its True places)
     for el in elts:
         if isinstance(el, gast.Slice):
             continue
@@ -155,10 +173,14 @@ def _subscript(base, idx, kinds):
             nd += 1
             continue
         k = expr_kind(el, kinds)
-        if k is not None and k[0] == "s" and k[1] in ("i", "b") and k[1] == "i":
+        if k is not None and k[0] == "s" and k[1] == "i":
             nd -= 1
+        elif k is not None and k[0] == "a" and k[1] is not None and k[2] in ("i", "b"):
+            nd -= 1 if k[2] == "i" else k[1]
+            fancy.append(k[1] if k[2] == "i" else 1)
         else:
-            return None  # fancy or unknown index
+            return None  # unknown index
+    nd += max(fancy, default=0)   # (the index arrays broadcast together)
     return _array(nd, base[2]) if nd >= 0 else None
 
 
@@ -178,6 +200,8 @@ def _call(name, args, e, kinds):
         return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
     if name in ("rt.copy", "np.asarray"):
         return a0
+    if name == "np.array" and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)) and len(e.args) == 1:
+        return _literal_array(e.args[0], kinds)
     if name == "rt.seed":
         return F
     if name in ("rt.select", "rt.max_weight"):
@@ -281,8 +305,14 @@ def unify(a, b):
     return None
 
 
-def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
-    """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle)."""
+UNSETTLED = ("?",)   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
+
+
+def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
+    """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle).
+    `callee_kind(name, argument kinds)`: the kind a call of the user function `name` returns (None if
+    unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
+    from its other paths, as a recursion's base case gives it)."""
     kinds = dict(arg_kinds)
     local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
@@ -304,7 +334,13 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict) -> dict:
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
                 name = n.targets[0].id
-                k = expr_kind(n.value, kinds)
+                if callee_kind is not None and isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Name):
+                    k = callee_kind(n.value.func.id, tuple(expr_kind(a, kinds) for a in n.value.args))
+                    if k is UNSETTLED:
+                        continue
+                    k = k if k is not None else expr_kind(n.value, kinds)
+                else:
+                    k = expr_kind(n.value, kinds)
                 kinds[name] = unify(kinds[name], k) if name in kinds else k
             elif isinstance(n, gast.For):
                 kinds[n.target.id] = I

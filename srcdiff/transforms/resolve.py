@@ -168,6 +168,10 @@ class _Resolver(gast.NodeTransformer):
             node.func = copy_loc(load(name), func)
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
+            # the generated function takes the user's parameters positionally (then a cotangent or a tangent)
+            from ..api import user_function
+            mode = getattr(made, "mode", "jvp")
+            self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0)
             return node
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
@@ -282,20 +286,24 @@ class _Resolver(gast.NodeTransformer):
         node.args, node.keywords = out, keep
         return node
 
-    def _bind_arguments(self, node, fn):
+    def _bind_arguments(self, node, fn, trailing=0):
         """A call of a user function with its arguments in parameter order, defaults written in (keyword
         arguments, defaults and keyword-only parameters bound as Python binds them): callees take
-        positional arguments only (transforms/parse.py makes keyword-only parameters positional)."""
+        positional arguments only (transforms/parse.py makes keyword-only parameters positional). The
+        last `trailing` positional arguments (an inner vjp's cotangent, an inner jvp's tangent) stay last."""
         name = node.func.id
         if any(isinstance(a, gast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             fail(node, self.unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
         sig = inspect.signature(fn)
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
             return    # parse declines the callee at its own line
-        if not node.keywords and len(node.args) == len(sig.parameters):
+        if not node.keywords and len(node.args) == len(sig.parameters) + trailing:
             return
+        given = node.args[:len(node.args) - trailing] if trailing else node.args
         try:
-            bound = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+            if len(node.args) < trailing:
+                raise TypeError("the function's arguments must be followed by the cotangent (vjp) or tangent (jvp)")
+            bound = sig.bind(*given, **{k.arg: k.value for k in node.keywords})
         except TypeError as e:
             fail(node, self.unit, f"call of {name}{sig}: {e}", "pass the arguments its signature takes")
         args = []
@@ -308,7 +316,7 @@ class _Resolver(gast.NodeTransformer):
                 fail(node, self.unit, f"call of {name}: the default of its parameter {p.name!r} is a "
                                       f"{type(p.default).__name__}, not a number or an array",
                      f"pass {p.name} explicitly")
-        node.args, node.keywords = args, []
+        node.args, node.keywords = args + node.args[len(given):], []
 
     def _method(self, node):
         func = node.func
@@ -318,6 +326,12 @@ class _Resolver(gast.NodeTransformer):
             given = node.args[:1] + [k.value for k in node.keywords if k.arg == "dtype"]
             if len(given) != 1:
                 fail(node, self.unit, ".astype() needs its dtype", "write x.astype(np.float64) or x.astype(int)")
+            copy = node.args[4:5] + [k.value for k in node.keywords if k.arg == "copy"]
+            if copy and not (isinstance(copy[0], gast.Constant) and isinstance(copy[0].value, bool)):
+                fail(node, self.unit, ".astype(copy=...) with a value known only at run time",
+                     "write copy=True or copy=False")
+            if copy and copy[0].value is False:   # x itself where it has the dtype already, as np.asarray(x, dtype)
+                base = copy_loc(gast.Call(func=dotted("np.asarray"), args=[base], keywords=[]), node)
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]

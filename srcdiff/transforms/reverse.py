@@ -627,8 +627,11 @@ class Reverse:
             if isinstance(v, gast.Name) and v.id in self.active:
                 vk = self.kinds.get(v.id)
                 region = expr_kind(gast.Subscript(value=load(arr), slice=idx, ctx=gast.Load()), self.kinds)
+                repeats = self._index_arrays(idx)
+                if repeats:     # an element named twice: the later write's value is the one read afterwards
+                    read_adj = call("rt.written", load(dx), self.read(repeats))
                 if not is_scalar(vk):
-                    adj = call("rt.copy", read_adj)
+                    adj = read_adj if repeats else call("rt.copy", read_adj)
                     if region is not None and vk is not None and region[:2] != vk[:2]:   # y[0:2] = row
                         adj = call("rt.unbroadcast", adj, self.read(load(v.id)))
                 elif is_scalar(region):
@@ -642,6 +645,17 @@ class Reverse:
             self.reads.add(old)
             out.append(assign(gast.Subscript(value=load(arr), slice=self.read(copy.deepcopy(idx)), ctx=gast.Store()),
                               load(old)))
+
+    def _index_arrays(self, idx):
+        """The index `idx` as a value (slices as slice(...) calls) where it has an integer array part (which
+        may name an element twice), else None."""
+        parts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+        if not any((expr_kind(p, self.kinds) or ("?",))[0] == "a" and expr_kind(p, self.kinds)[2] == "i"
+                   for p in parts if not isinstance(p, gast.Slice)):
+            return None
+        parts = [call("slice", *(copy.deepcopy(b) if b is not None else const(None) for b in (p.lower, p.upper, p.step)))
+                 if isinstance(p, gast.Slice) else copy.deepcopy(p) for p in parts]
+        return gast.Tuple(elts=parts, ctx=gast.Load()) if isinstance(idx, gast.Tuple) else parts[0]
 
     def backward_if(self, s, state, out):
         s1, s2 = dict(state), dict(state)
