@@ -58,6 +58,13 @@ def rebinds_by_unpacking(a):
     return np.sum(a) + np.sum(b * b)
 
 
+def loop_target_is_the_iterable(m):
+    s = 0.0
+    for m in m:              # the rows of the argument, one after the other
+        s = s + np.sum(m * m[0])
+    return s
+
+
 def writes_loop_array_in_place(a):
     b = a.copy()
     for e in b:
@@ -73,7 +80,8 @@ def adds_to_loop_array_in_place(a):
 
 
 CASES = [(rebinds_loop_array, A), (rebinds_enumerated_array, A), (rebinds_first_zipped_array, A),
-         (rebinds_matrix_in_nested_branch, M), (rebinds_by_unpacking, A), (writes_loop_array_in_place, A),
+         (rebinds_matrix_in_nested_branch, M), (rebinds_by_unpacking, A),
+         (writes_loop_array_in_place, A),
          (adds_to_loop_array_in_place, A)]
 
 
@@ -91,6 +99,18 @@ def test_loop_walks_the_iterable_it_began_with(f, x, jit):
             y, t = srcdiff.jvp(f)(x.copy(), v)
             np.testing.assert_allclose(y, f(x.copy()), rtol=1e-12, err_msg="jvp value")
             np.testing.assert_allclose(t, np.vdot(expect, v), rtol=1e-5, atol=1e-6, err_msg="jvp tangent")
+
+
+def test_loop_target_is_the_iterable():
+    # the head `m = seq[k]` rebinds the iterated name itself: it used to index the previous row (IndexError).
+    # Under jit=True the name changes rank in the loop, which Numba cannot type: a SrcdiffError at the loop.
+    x = M.copy()
+    expect = numerical_grad(loop_target_is_the_iterable, [x], 0)
+    np.testing.assert_allclose(srcdiff.grad(loop_target_is_the_iterable)(x.copy()), expect, rtol=1e-5, atol=1e-6)
+    with pytest.raises(srcdiff.SrcdiffError, match="test_for_iterables.py:.*Cannot unify"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            srcdiff.grad(loop_target_is_the_iterable, jit=True)(x.copy())
 
 
 def seed_3238(x, a, m):

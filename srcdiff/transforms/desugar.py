@@ -465,7 +465,7 @@ class _Desugar:
         if s.orelse:
             fail(s, self.unit, "for/else is not supported", "use a flag variable")
         it = s.iter
-        rebound = _rebound_names(s.body)
+        rebound = _rebound_names(s.body + [s.target])
         body = self.block(s.body)
         tgt = s.target
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
@@ -541,7 +541,7 @@ class _Desugar:
 
 
 def _rebound_names(stmts) -> set:
-    """Names a loop body binds with `=` (or as a loop target). An augmented assignment is left out: on an
+    """Names a loop's target or body binds with `=` (or as a loop target). An augmented assignment is left out: on an
     array it writes in place, and a loop over that array sees the new contents, as it does when the loop
     reads the name."""
     aug = {id(n.target) for s in stmts for n in gast.walk(s) if isinstance(n, gast.AugAssign)}
