@@ -514,6 +514,7 @@ class _Desugar:
         if s.orelse:
             fail(s, self.unit, "for/else is not supported", "use a flag variable")
         it = s.iter
+        rebound = _rebound_names(s.body + [s.target])
         body = self.block(s.body)
         tgt = s.target
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
@@ -540,19 +541,19 @@ class _Desugar:
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
             if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2) or len(it.args) != 1:
                 fail(s, self.unit, "enumerate loops must unpack (index, item)")
-            seq, n = self._seq(it.args[0], pre, s)
+            seq, n = self._seq(it.args[0], pre, s, rebound)
             k = tgt.elts[0].id if isinstance(tgt.elts[0], gast.Name) else k
             binds = [(tgt.elts[1], seq)]
         elif isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
             if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)):
                 fail(s, self.unit, "zip loops must unpack one name per sequence")
-            seqs = [self._seq(a, pre, s) for a in it.args]
+            seqs = [self._seq(a, pre, s, rebound) for a in it.args]
             n = seqs[0][1]
             for _, m in seqs[1:]:
                 n = gast.Call(func=load("min"), args=[n, m], keywords=[])
             binds = list(zip(tgt.elts, [q for q, _ in seqs]))
         else:
-            seq, n = self._seq(it, pre, s)
+            seq, n = self._seq(it, pre, s, rebound)
             binds = [(tgt, seq)]
         head = []
         for t, seq in binds:
@@ -562,9 +563,12 @@ class _Desugar:
                                  body=head + body, orelse=[], type_comment=None), s)
         return pre + [loop]
 
-    def _seq(self, expr, pre, s):
+    def _seq(self, expr, pre, s, rebound):
+        """The name the loop indexes and its length. Python iterates over the object the iterable was
+        when the loop began, so a name the body binds again (`for e in a: a = a * e`) is read through a
+        name of its own, bound before the loop."""
         expr = self.expr(expr)
-        if isinstance(expr, gast.Name):
+        if isinstance(expr, gast.Name) and expr.id not in rebound:
             name = expr.id
         else:
             name = self.namer.fresh("seq")
@@ -583,6 +587,15 @@ class _Desugar:
                     left = right
                 return copy_loc(gast.BoolOp(op=gast.And(), values=parts), node)
         return Chains().visit(e)
+
+
+def _rebound_names(stmts) -> set:
+    """Names a loop's target or body binds with `=` (or as a loop target). An augmented assignment is left out: on an
+    array it writes in place, and a loop over that array sees the new contents, as it does when the loop
+    reads the name."""
+    aug = {id(n.target) for s in stmts for n in gast.walk(s) if isinstance(n, gast.AugAssign)}
+    return {n.id for s in stmts for n in gast.walk(s)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in aug}
 
 
 def _base(e):
