@@ -39,7 +39,10 @@ into one module source; srcdiff.backends exec's it as Python or compiles it with
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
+import threading
 from dataclasses import dataclass, field
 
 import gast
@@ -48,7 +51,7 @@ from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, factories, flatten, inline, kinds,
                          logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
                          unbound)
-from .transforms.astutil import Namer, dotted_name, load
+from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
 
 
 def front_end(fn_or_unit) -> parse.Unit:
@@ -66,7 +69,7 @@ def front_end(fn_or_unit) -> parse.Unit:
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     """A copy of a front-end unit in A-normal form, with user calls inlined where possible."""
     unit = copy.copy(unit)
-    unit.node = copy.deepcopy(unit.node)
+    unit.node = clone(unit.node)
     unit.callees = dict(unit.callees)
     unit.bindings = dict(unit.bindings)
     unit = anf.to_anf(unit)
@@ -97,15 +100,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
-    first.function(name)
-    written = {n.targets[0].value.id for n in gast.walk(unit.node)
-               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
-    restore = written & first.reads
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims)
-    second.function(name)
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map, arg_dims)
-    fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims)
+    fn = optimize.propagate_copies(optimize.eliminate_dead_code(fn))
     fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
                                      final.namer)
@@ -117,12 +113,39 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     return stacks.record_stack_kinds(fn, final.kinds)
 
 
+def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: str, callee_vjp, kind_map: dict,
+                   arg_dims: dict | None):
+    """The reverse pass, built in up to three rounds: which primal values the backward sweep reads
+    decides which a loop stores (and which overwritten array elements are restored), and storing or
+    re-reading them can make the sweep read more. Round 1 stores nothing; round 2 restores the arrays
+    round 1 found read after a write and stores what it read; round 3 adds what round 2 read.
+    A round is built only when its inputs differ from the last one's (the output is a function of
+    them): without loops nothing is stored, so with nothing to restore round 1 is final.
+    Returns (the final Reverse, its function)."""
+    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
+    fn = first.function(name)
+    written = {n.targets[0].value.id for n in walk_statements(unit.node.body)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+    restore = written & first.reads
+    if not loops and not restore:
+        return first, fn
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims)
+    fn = second.function(name)
+    if second.reads <= first.reads:
+        return second, fn
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads,
+                            kind_map, arg_dims)
+    return final, final.function(name)
+
+
 def scalar_starts(unit: parse.Unit, kind_map: dict):
     """`total = rt.zeros_like(t)` of a scalar t (a sum over a comprehension whose terms are scalars starts
     from its first term's zeros: desugar._start) is 0.0, and t's computation dead code (elsewhere:
     desugar.zero_sum_starts)."""
-    for s in gast.walk(unit.node):
-        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
+    for s in walk_statements(unit.node.body):
+        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)
+                and dotted_name(s.value.func) == "rt.zeros_like"
                 and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
                 and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
             s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
@@ -134,7 +157,7 @@ def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
     def scalar(e):
         return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
     changed = False
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
             continue
         name, args = dotted_name(s.value.func), s.value.args
@@ -158,7 +181,7 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
     varied = forward.varied_names(unit.node, wrt, unit.callees)
     ret = unit.node.body[-1].value
     useful = activity._closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
             continue
@@ -190,7 +213,7 @@ _SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slo
 
 def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
     """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
                 and s.targets[0].id in active):
             continue
@@ -228,7 +251,7 @@ def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
     rules take operands as arrays, so the derivative would silently be lost."""
     from .transforms import forward
     varied = None
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
             continue
         for operand in (s.value.left, s.value.right):
@@ -262,8 +285,10 @@ class Module:
         """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
         tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
-        functions = [products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit else self.functions
-        return header + "\n\n".join(emit.to_source(f) for f in functions)
+        with _collector_paused():
+            functions = ([products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit
+                         else self.functions)
+            return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 
 def _key(obj):
@@ -298,7 +323,7 @@ def _lower_generated(obj):
 
 def _fold_negative_constants(node):
     """`-1` as a constant (the step of the generated backward loops), not an operation ANF names."""
-    class Fold(gast.NodeTransformer):
+    class Fold(Transformer):
         def visit_UnaryOp(self, n):
             self.generic_visit(n)
             if (isinstance(n.op, gast.USub) and isinstance(n.operand, gast.Constant)
@@ -327,7 +352,7 @@ def _link(module: Module, unit: parse.Unit):
         callees[name] = target
     unit.callee_objects = callees
     if renames:
-        for n in gast.walk(unit.node):
+        for n in walk(unit.node):
             if isinstance(n, gast.Name) and n.id in renames:
                 n.id = renames[n.id]
         unit.bindings = {renames.get(k, k): v for k, v in unit.bindings.items()}
@@ -341,7 +366,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     unit = _unit_for(module, obj)
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
-    node = desugar.zero_sum_starts(copy.deepcopy(unit.node))
+    node = desugar.zero_sum_starts(clone(unit.node))
     node.name = name
     _rename_callees(module, unit, node)
     module.functions.append(optimize.eliminate_dead_code(node) if False else node)
@@ -350,7 +375,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
 
 def _rename_callees(module, unit, node):
     mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in mapping:
             n.func.id = mapping[n.func.id]
 
@@ -401,12 +426,40 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
     return name
 
 
+_PAUSES = [0]
+_PAUSE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a module is generated: the passes allocate many small tree
+    nodes that are not garbage, and each full collection re-scans the growing tree (a quarter of the
+    generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards."""
+    with _PAUSE_LOCK:
+        _PAUSES[0] += 1
+        if _PAUSES[0] == 1:
+            _PAUSES.append(gc.isenabled())
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _PAUSES[0] -= 1
+            if _PAUSES[0] == 0 and _PAUSES.pop():
+                gc.enable()
+
+
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = ()) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
     `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only."""
+    with _collector_paused():
+        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims)
+
+
+def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims) -> Module:
     module = Module()
     if structs:
         unit = flatten.flatten_arguments(parse.parse(fn), structs)
@@ -434,7 +487,7 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
     and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
     the kinds of the entry function's arguments."""
     for k, unit in enumerate(module.units.values()):
-        terms = [n for n in gast.walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if terms and k == 0 else {}
         for n in terms:
             start = getattr(n, "_srcdiff_sum_start", None)
@@ -447,7 +500,7 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
                               "term cannot be written before the loop): Numba types the 0.0 start as a float",
                      "use jit=False, or accumulate in a loop from an array start, e.g. "
                      "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n in gast.walk(unit.node):
+        for n in walk(unit.node):
             if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
                 axis = n.args[1] if len(n.args) > 1 else None
                 if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
@@ -515,6 +568,11 @@ def build_forward_module(fn, wrt_names: list, structs: dict | None = None) -> Mo
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
     (and one tangent per leaf of a wrt argument)."""
+    with _collector_paused():
+        return _build_forward_module(fn, wrt_names, structs)
+
+
+def _build_forward_module(fn, wrt_names, structs) -> Module:
     from .transforms import forward
     module = Module()
     if structs:
