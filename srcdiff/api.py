@@ -140,10 +140,21 @@ class Transformed:
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
 
-    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = ()):
+    def _generation_options(self) -> dict:
+        """What of this transform decides the code generated for it (with the specialisation and the user's
+        function, the disk cache's spec key: srcdiff/cachekey.py). An option that changes generated code
+        must be listed here."""
+        return {"mode": self.mode, "wrt": tuple(self.wrt_names), "jit": bool(self.jit),
+                "checkpoints": getattr(self, "checkpoints", None)}
+
+    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = (), need_module: bool = False):
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
-        their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
+        their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
+        first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
+        generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
         key = (arg_kinds, repr(structs), arg_dims)
+        if need_module and key in self._cache and not isinstance(self._cache[key][0], compiler.Module):
+            del self._cache[key]
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
             # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
             # once per process even when several threads run this object's first tasks at the same time
@@ -153,13 +164,23 @@ class Transformed:
                     loaded = backends.load_module(src, bindings, names, entry, self.jit)
                     self._cache[key] = (None, src, getattr(loaded, entry))
         if key not in self._cache:
-            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
-            if self.jit:
-                compiler.check_numba(mod, arg_kinds)
-            src = mod.source(jit=self.jit)
-            names = [fn.name for fn in mod.functions]
-            loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[key] = (mod, src, getattr(loaded, mod.entry))
+            from . import cachekey
+            root = getattr(self.f, "py_func", self.f)
+            spec = cachekey.spec_key(root, self._generation_options(), key)
+            found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
+            if found is not None:
+                cached, src, loaded = found
+                self._cache[key] = (cached, src, getattr(loaded, cached.entry))
+            else:
+                mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
+                if self.jit:
+                    compiler.check_numba(mod, arg_kinds)
+                src = mod.source(jit=self.jit)
+                names = mod.function_names
+                loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
+                if spec:
+                    backends.save_index(spec, root, src, mod.bindings, names, mod.entry, self.jit)
+                self._cache[key] = (mod, src, getattr(loaded, mod.entry))
         self._last = self._cache[key]
         return self._last[2]
 
@@ -207,8 +228,8 @@ class Transformed:
         shipped = dict(state.get("_shipped", {}))
         for key, entry in self._cache.items():
             mod = entry[0]
-            if hasattr(mod, "bindings") and hasattr(mod, "functions"):   # not a nested (forward) build
-                shipped[key] = (entry[1], mod.bindings, [fn.name for fn in mod.functions], mod.entry)
+            if hasattr(mod, "bindings") and hasattr(mod, "function_names"):   # not a nested (forward) build
+                shipped[key] = (entry[1], mod.bindings, list(mod.function_names), mod.entry)
         state.update(_cache={}, _last=None, _shipped=shipped)
         self._params()
         state["_param_names"] = self._param_names

@@ -3,14 +3,17 @@ lines) or compiled with numba.njit in nopython mode, cached on disk across proce
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib.util
 import inspect
+import json
 import os
 import sys
 import stat
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -385,6 +388,10 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, source)
     _touch(path)
+    return _instantiate(modname, path, source, bindings, function_names, jit)
+
+
+def _instantiate(modname: str, path: str, source: str, bindings: dict, function_names: list, jit: bool):
     mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
         for name, obj in bindings.items():
@@ -394,3 +401,150 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
             mod.__dict__[name] = _njit(mod.__dict__[name], path)
     _LOADED[modname] = mod
     return mod
+
+
+# ---- the index: spec key -> generated module (srcdiff.cachekey), so that a warm cache skips generation ----------
+@dataclass
+class CachedModule:
+    """A generated module found through the index, without generating it: what the transforms keep of
+    compiler.Module (its entry function, the values bound into it, its functions' names)."""
+    entry: str
+    bindings: dict
+    function_names: list
+
+
+def _secret() -> bytes:
+    """The per-user key that signs index records (32 random bytes in the private cache directory, 0600)."""
+    path = os.path.join(cache_dir(), "index.key")
+    for _ in range(3):
+        try:
+            with open(path, "rb") as fh:
+                key = fh.read()
+            if len(key) == 32:
+                return key
+            os.remove(path)              # damaged: a new key (the records it signed no longer verify)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:          # another process made it first: read theirs
+            continue
+        key = os.urandom(32)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+    raise SrcdiffError(f"cannot read or create srcdiff's index key {path}",
+                       advice="remove it (python -m srcdiff cache clear) or set SRCDIFF_CACHE_DIR")
+
+
+def _index_dir() -> str:
+    d = os.path.join(cache_dir(), "index")
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    check_private(d)
+    return d
+
+
+def _sign(body: str) -> str:
+    return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def save_index(spec: str, root, source: str, bindings: dict, function_names: list, base: str, jit: bool) -> bool:
+    """Record that spec key `spec` generates the module just loaded from `source`, with how to find its
+    bound values from `root` (srcdiff.cachekey.recipes). Returns whether it was recorded (not when a value
+    cannot be reached from the user's function)."""
+    from .cachekey import recipes
+    paths = recipes(root, bindings)
+    if paths is None:
+        return False
+    record = {"v": 1, "base": base, "key": module_key(source, bindings, jit), "names": list(function_names),
+              "bindings": paths, "sha256": hashlib.sha256(source.encode()).hexdigest(), "jit": bool(jit)}
+    body = json.dumps(record, sort_keys=True)
+    folder = _index_dir()
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"record": body, "mac": _sign(body)}, fh)
+    os.replace(tmp, os.path.join(folder, spec + ".json"))
+    return True
+
+
+def load_indexed(spec: str, root, jit: bool):
+    """(CachedModule, source, loaded module) for spec key `spec` from the index, or None (not there, or
+    stale: generate). The index record must carry a valid signature, the module file the digest recorded
+    for it, and the values its recipes find now the module key it was generated with; a record or module
+    that fails a check is removed (with a CacheWarning when it was damaged or modified)."""
+    from .cachekey import _MISSING, follow
+    path = os.path.join(cache_dir(), "index", spec + ".json")
+    try:
+        with open(path) as fh:
+            stored = json.load(fh)
+        body, mac = stored["record"], stored["mac"]
+        if not (isinstance(body, str) and isinstance(mac, str) and hmac.compare_digest(_sign(body), mac)):
+            raise ValueError("bad signature")
+        record = json.loads(body)
+        base, key, names, paths = record["base"], record["key"], record["names"], record["bindings"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"srcdiff: the cache index record {path} did not match its signature (damaged or modified: "
+                      f"{exc}); it was removed and the code is generated again", CacheWarning, stacklevel=3)
+        _remove(path)
+        return None
+    bindings = {name: follow(root, steps) for name, steps in paths.items()}
+    if any(v is _MISSING for v in bindings.values()) or record.get("jit") != bool(jit):
+        _remove(path)                    # the function no longer reaches those values: generate
+        return None
+    modname = f"srcdiff_generated.{base}_{key}"
+    module_path = os.path.join(cache_dir(), f"{base}_{key}.py")
+    try:
+        with open(module_path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:           # evicted
+        _remove(path)
+        return None
+    if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+        warnings.warn(f"srcdiff: the cached file {module_path} did not match the code recorded for it (damaged or "
+                      "modified); it was removed and regenerated", CacheWarning, stacklevel=3)
+        for f in (path, module_path):
+            _remove(f)
+        remove_compiled(module_path)
+        return None
+    source = data.decode()
+    if module_key(source, bindings, jit) != key:   # a bound value changed in a way the spec key missed
+        _remove(path)
+        return None
+    _touch(module_path)
+    loaded = _LOADED.get(modname) or _instantiate(modname, module_path, source, bindings, names, jit)
+    return CachedModule(base, bindings, names), source, loaded
+
+
+def prune_index(folder: str | None = None, everything: bool = False) -> int:
+    """Remove index records whose module is gone (or all of them); returns how many were removed."""
+    folder = os.path.join(folder or cache_dir(), "index")
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(folder, name)
+        if not everything and name.endswith(".json"):
+            try:
+                with open(path) as fh:
+                    record = json.loads(json.load(fh)["record"])
+                if os.path.exists(os.path.join(os.path.dirname(folder), f"{record['base']}_{record['key']}.py")):
+                    continue
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        _remove(path)
+        removed += 1
+    return removed
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

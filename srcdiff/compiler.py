@@ -281,6 +281,10 @@ class Module:
     units: dict = field(default_factory=dict)         # id -> front-end unit
     entry: str = ""
 
+    @property
+    def function_names(self) -> list:
+        return [fn.name for fn in self.functions]
+
     def source(self, jit: bool = False) -> str:
         """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
         tapes, matrix products through rt.dot: transforms/products.py)."""
