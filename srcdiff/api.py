@@ -8,6 +8,7 @@ import inspect
 import linecache
 import os
 import re
+import sys
 import threading
 import uuid
 from typing import Any, Callable, Sequence, Union
@@ -130,9 +131,13 @@ def call_positional(fn, args: tuple):
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
-    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool):
+    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
+        if jit not in (False, True, "background"):
+            raise SrcdiffError(f"jit={jit!r}: srcdiff takes jit=False (the Python backend), jit=True (Numba) or "
+                               "jit=\"background\" (Python until Numba has compiled in another process)",
+                               *user_location(f))
         self.f, self.mode, self.jit = f, mode, jit
         self.wrt_names, self.many = _wrt_names(f, wrt)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
@@ -152,6 +157,11 @@ class Transformed:
         their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
         first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
         generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
+        if self.jit == "background":     # the code that answers until the compiled code is ready
+            python = self._backends()[1]
+            fn = python._build(arg_kinds, structs, arg_dims, need_module)
+            self._last = python._last
+            return fn
         key = (arg_kinds, repr(structs), arg_dims)
         if need_module and key in self._cache and not isinstance(self._cache[key][0], compiler.Module):
             del self._cache[key]
@@ -231,6 +241,7 @@ class Transformed:
             if hasattr(mod, "bindings") and hasattr(mod, "function_names"):   # not a nested (forward) build
                 shipped[key] = (entry[1], mod.bindings, list(mod.function_names), mod.entry)
         state.update(_cache={}, _last=None, _shipped=shipped)
+        state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
         self._params()
         state["_param_names"] = self._param_names
         return state
@@ -243,6 +254,12 @@ class Transformed:
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
         first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
         ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
+        if self.jit == "background":
+            jitted, python, _ = self._backends()
+            jitted.prepare(*args, **kwargs)
+            python.prepare(*args, **kwargs)
+            self._last = python._last
+            return self
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         self._specialize(args, nargs)
@@ -266,7 +283,35 @@ class Transformed:
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
         return fn, args, structs
 
+    def _backends(self):
+        """jit="background": (the jitted transform, the Python one, their switch-over state)."""
+        if "_pair" not in self.__dict__:
+            from .background import Background
+            jitted, python = Transformed(self.f, self.wrt_names, self.mode, True), \
+                Transformed(self.f, self.wrt_names, self.mode, False)
+            jitted.many = python.many = self.many
+            self._pair = (jitted, python, Background())
+        return self._pair
+
+    def _call_background(self, args, kwargs):
+        """Run the compiled code when it is ready (see srcdiff/background.py), else the Python backend."""
+        jitted, python, state = self._backends()
+        bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
+        nargs = len(bound) - (1 if self.mode == "vjp" else 0)
+        fn, flat, _ = jitted._specialize(bound, nargs)
+        mod, src, _ = jitted._last
+        key = next(k for k, v in jitted._cache.items() if v is jitted._last)
+        module = sys.modules[fn.py_func.__module__]
+        if state.use_compiled(key, fn, flat, module, src, mod.bindings, mod.function_names, mod.entry):
+            self._last = jitted._last
+            return jitted(*args, **kwargs)
+        out = python(*args, **kwargs)
+        self._last = python._last
+        return out
+
     def __call__(self, *args, **kwargs):
+        if self.jit == "background":
+            return self._call_background(args, kwargs)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)

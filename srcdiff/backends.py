@@ -192,6 +192,34 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     return h.hexdigest()[:20]
 
 
+def runtime_root() -> str:
+    """Where the compiled runtime helpers live: `$SRCDIFF_RUNTIME_CACHE_DIR`, default
+    `~/.cache/srcdiff/runtime`. Not under SRCDIFF_CACHE_DIR: they are compiled once per installation and
+    user, whichever cache directory a program's generated code goes to."""
+    d = os.environ.get("SRCDIFF_RUNTIME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff",
+                                                                    "runtime")
+    return os.path.abspath(d)
+
+
+def runtime_cache_dir() -> str:
+    """Numba's files for the runtime helpers (srcdiff/runtime/_cache.py) of this runtime's source:
+    `runtime_root()/<hash of the runtime's source>`, created 0700 and checked like the cache directory."""
+    root = runtime_root()
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SrcdiffError(f"cannot create srcdiff's runtime cache directory {root}: {exc}",
+                           advice="set SRCDIFF_RUNTIME_CACHE_DIR to a private directory you can write") from None
+    check_private(root)
+    d = os.path.join(root, runtime_digest()[:16])
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    check_private(d)
+    return d
+
+
 _RULE_DISPATCHERS: dict = {}
 
 

@@ -32,6 +32,7 @@
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
+    inplace        (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)             transforms/inplace.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -48,8 +49,8 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, factories, flatten, inline, kinds,
-                         logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
+from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, factories, flatten, inline, inplace,
+                         kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
                          unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
 
@@ -290,8 +291,8 @@ class Module:
         tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
-            functions = ([products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit
-                         else self.functions)
+            functions = ([inplace.add_into_views(products.route_products(stacks.row_tapes(f)))
+                          for f in self.functions] if jit else self.functions)
             return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 

@@ -28,7 +28,8 @@ ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
 def lower_stacks(node):
     """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`
-    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row).
+    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row); jitted code's
+    `rt.add_into(x[:, j], v)` is `x[:, j] += v` again (transforms/inplace.py).
     The name keeps two stacks two stacks: common-subexpression elimination would merge identical
     `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
     tangent stacks alive)."""
@@ -43,6 +44,16 @@ def lower_stacks(node):
                 return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)
             elif name == "rt.get_row":
                 n.value = call("rt.pop", n.value.args[0])
+            return n
+
+        def visit_Expr(self, n):
+            self.generic_visit(n)
+            v = n.value
+            if (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.add_into" and len(v.args) == 2
+                    and isinstance(v.args[0], gast.Subscript)):
+                view = v.args[0]
+                target = gast.Subscript(value=view.value, slice=view.slice, ctx=gast.Store())
+                return gast.copy_location(gast.AugAssign(target=target, op=gast.Add(), value=v.args[1]), n)
             return n
 
         def visit_Call(self, n):
