@@ -150,6 +150,8 @@ class Background:
         """Whether this call of specialisation `key` may run the compiled `disp` (its code loaded from the
         disk cache); starts the background compilation on the first call that finds none. `module`: the
         loaded generated module, executed from `source`, with `bindings`; `names`: its functions."""
+        if hasattr(disp, "compiled") and hasattr(disp, "arrays"):   # backends.ArraysPassed: large arrays appended
+            disp, args = disp.compiled, tuple(args) + tuple(disp.arrays)
         if key in self.ready:
             return True
         if key in self.python:
@@ -187,4 +189,5 @@ def child() -> None:
     from . import backends
     mod = backends._instantiate(payload["modname"], payload["path"], payload["source"], payload["bindings"],
                                 payload["names"], True)
-    mod.__dict__[payload["entry"]].compile(payload["sig"])
+    fn = mod.__dict__[payload["entry"]]
+    getattr(fn, "compiled", fn).compile(payload["sig"])     # backends.ArraysPassed: the dispatcher it calls

@@ -77,3 +77,28 @@ def test_failed_background_compilation_falls_back_to_python_with_a_warning(fresh
 def test_jit_takes_three_values():
     with pytest.raises(srcdiff.SrcdiffError, match="background"):
         srcdiff.grad(_loss, jit="later")
+
+
+BIG = np.linspace(-1.0, 1.0, 20_000)    # over backends.PASSED_ARRAY_SIZE: an argument of the compiled code
+
+
+def _big_loss(w):
+    return np.sum(np.tanh(w * BIG) ** 2)
+
+
+def test_background_with_a_large_global_array_switches_to_the_compiled_code(fresh_cache):
+    """A module whose compiled code takes the large arrays it reads as arguments (backends.ArraysPassed)
+    is compiled in the background and used like any other."""
+    g = srcdiff.grad(_big_loss, jit="background")
+    python = srcdiff.grad(_big_loss)(0.7)
+    assert g(0.7) == python and not _uses_compiled(g)
+    deadline = time.monotonic() + 900                  # a bound against hanging, not a timing
+    while not _uses_compiled(g):
+        assert time.monotonic() < deadline, "the background compilation never finished"
+        assert not g._backends()[2].python, "the background compilation failed"
+        time.sleep(0.5)
+        out = g(0.7)
+    assert isinstance(g._backends()[0]._last[2], backends.ArraysPassed)
+    np.testing.assert_allclose(out, python, rtol=1e-12)
+    h = 1e-6
+    np.testing.assert_allclose(out, (_big_loss(0.7 + h) - _big_loss(0.7 - h)) / (2 * h), rtol=1e-6)
