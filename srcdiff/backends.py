@@ -37,19 +37,30 @@ def cache_dir() -> str:
     Created 0700; refused when it is not a directory owned by this user or when others may write to it
     (anyone who can write there could make srcdiff run their code). Checked on every use: one stat."""
     d = os.environ.get("SRCDIFF_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff")
-    d = os.path.abspath(d)
+    d = private_root(os.path.abspath(d), "cache directory", "SRCDIFF_CACHE_DIR")
+    private_folder(os.path.join(d, "__pycache__"))   # where Numba keeps its index (a pickle) and compiled code
+    return d
+
+
+def private_root(d: str, what: str, variable: str) -> str:
+    """Directory `d` and its parents, created 0700 if missing, checked with check_private; `what` and the
+    environment `variable` that sets it name it in the error."""
     try:
         os.makedirs(d, mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise SrcdiffError(f"cannot create srcdiff's cache directory {d}: {exc}",
-                           advice="set SRCDIFF_CACHE_DIR to a private directory you can write") from None
+        raise SrcdiffError(f"cannot create srcdiff's {what} {d}: {exc}",
+                           advice=f"set {variable} to a private directory you can write") from None
     check_private(d)
-    pyc = os.path.join(d, "__pycache__")     # where Numba keeps its index (a pickle) and compiled code
+    return d
+
+
+def private_folder(d: str) -> str:
+    """Folder `d` (its parent exists), created 0700 if missing and checked with check_private."""
     try:
-        os.mkdir(pyc, 0o700)
+        os.mkdir(d, 0o700)
     except FileExistsError:
         pass
-    check_private(pyc)
+    check_private(d)
     return d
 
 
@@ -208,20 +219,8 @@ def runtime_root() -> str:
 def runtime_cache_dir() -> str:
     """Numba's files for the runtime helpers (srcdiff/runtime/_cache.py) of this runtime's source:
     `runtime_root()/<hash of the runtime's source>`, created 0700 and checked like the cache directory."""
-    root = runtime_root()
-    try:
-        os.makedirs(root, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise SrcdiffError(f"cannot create srcdiff's runtime cache directory {root}: {exc}",
-                           advice="set SRCDIFF_RUNTIME_CACHE_DIR to a private directory you can write") from None
-    check_private(root)
-    d = os.path.join(root, runtime_digest()[:16])
-    try:
-        os.mkdir(d, 0o700)
-    except FileExistsError:
-        pass
-    check_private(d)
-    return d
+    root = private_root(runtime_root(), "runtime cache directory", "SRCDIFF_RUNTIME_CACHE_DIR")
+    return private_folder(os.path.join(root, runtime_digest()[:16]))
 
 
 _RULE_DISPATCHERS: dict = {}
@@ -602,13 +601,7 @@ def _secret() -> bytes:
 
 
 def _index_dir() -> str:
-    d = os.path.join(cache_dir(), "index")
-    try:
-        os.mkdir(d, 0o700)
-    except FileExistsError:
-        pass
-    check_private(d)
-    return d
+    return private_folder(os.path.join(cache_dir(), "index"))
 
 
 def _sign(body: str) -> str:

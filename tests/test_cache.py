@@ -643,3 +643,43 @@ def test_large_global_array_is_an_argument_and_its_code_is_cached(fresh_cache):
 
 def _cached_compiled(cache):
     return sorted(p.name for p in cache.rglob("big_loss_grad_*.nbc"))
+
+
+# --- issue 22.2: srcdiff's runtime helpers compiled once per installation, in a private folder of their own ---
+
+_RUNTIME_CHILD = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {folder!r})
+    import numpy as np
+    import srcdiff
+    import runtime_user
+    x = np.linspace(-1.0, 1.0, 7)
+    g = srcdiff.grad(runtime_user.loss, jit=True)(x)
+    np.testing.assert_allclose(g, 2 * np.tanh(x) / np.cosh(x) ** 2 + 1.0 / 7, rtol=1e-12)
+''')
+
+
+def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
+    """The runtime kernels a gradient calls go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to
+    the cache directory; a second process with an empty cache directory loads them without compiling
+    them again (their index files are not rewritten)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "runtime_user.py").write_text("import numpy as np\n\n\ndef loss(x):\n"
+                                            "    return np.sum(np.tanh(x) ** 2) + np.mean(x)\n")
+    runtime = tmp_path / "runtime"
+
+    def run(cache):
+        env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / cache), SRCDIFF_RUNTIME_CACHE_DIR=str(runtime))
+        proc = subprocess.run([sys.executable, "-c", _RUNTIME_CHILD.format(folder=str(folder))], env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+    run("cache1")
+    (digest,) = list(runtime.iterdir())
+    assert (runtime.stat().st_mode & 0o777) == 0o700 and (digest.stat().st_mode & 0o777) == 0o700
+    index = {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")}
+    assert index, "no runtime helper was cached"
+    assert not list((tmp_path / "cache1").rglob("*reductions*")), "runtime kernels went to the cache directory"
+    run("cache2")
+    assert {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")} == index, "runtime helpers compiled again"
