@@ -82,7 +82,7 @@ def generate(marker, previous_block: str | None, workdir: str) -> str:
         path = os.path.join(ROOT, path)
     f = load_function(f"{path}:{name}")
     src = generated_source(f, ns.mode, wrt_argument(ns.wrt), ns.jit,
-                           example_arguments(ns.args) if ns.args is not None else None)
+                           example_arguments(ns.args) if ns.args is not None else None, ns.checkpoints)
     body = src[src.index("\ndef ") + 1:] if "\ndef " in src else src
     body = body.rstrip("\n") + "\n"
     return _excerpt(body, marker.group("excerpt")) if marker.group("excerpt") else body

@@ -2,7 +2,7 @@
 
     python -m srcdiff cache info|clear [--keep-mb N]
     python -m srcdiff show path/to/module.py:function [--wrt x] [--jit] [--mode grad|value_and_grad|jvp|hvp]
-                           [--args "x=(3,), y=(3, 4), n=5"]
+                           [--args "x=(3,), y=(3, 4), n=5"] [--checkpoints K]
 
 `--args` gives example arguments by parameter name: a tuple of ints is the shape of a float array (filled
 with values in (0.1, 0.9)), anything else a Python expression for the value (`n=5`, `a=0.5`,
@@ -24,6 +24,26 @@ import numpy as np
 MODES = ("grad", "value_and_grad", "jvp", "hvp")
 
 
+def import_file(path: str):
+    """The module in file `path`. A file inside a package (folders with __init__.py) is imported by its dotted
+    name from the folder above the package, so its relative imports work; a lone file by its own name, with its
+    folder on sys.path for its imports of its neighbours."""
+    folder, modname = os.path.split(os.path.splitext(path)[0])
+    parts = [] if modname == "__init__" else [modname]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    if len(parts) > 1 or modname == "__init__":
+        sys.path.insert(0, folder)
+        return importlib.import_module(".".join(parts))
+    sys.path.insert(0, folder)
+    loader_spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[modname] = module
+    loader_spec.loader.exec_module(module)
+    return module
+
+
 def load_function(spec: str):
     """The function named by `path/to/module.py:function` (a dotted name for a nested attribute)."""
     path, sep, name = spec.rpartition(":")
@@ -31,13 +51,7 @@ def load_function(spec: str):
         raise SystemExit(f"srcdiff show: expected path/to/module.py:function, got {spec!r}")
     if not os.path.isfile(path):
         raise SystemExit(f"srcdiff show: no such file: {path}")
-    path = os.path.abspath(path)
-    sys.path.insert(0, os.path.dirname(path))   # the module's own imports of its neighbours
-    modname = os.path.splitext(os.path.basename(path))[0]
-    loader_spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[modname] = module
-    loader_spec.loader.exec_module(module)
+    module = import_file(os.path.abspath(path))
     obj = module
     for part in name.split("."):
         if not hasattr(obj, part):
@@ -69,12 +83,16 @@ def example_arguments(text: str) -> dict:
     return values
 
 
-def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict | None = None) -> str:
-    """The source srcdiff generates for `f` (specialised to example `args` by name when given)."""
+def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict | None = None,
+                     checkpoints: int | None = None) -> str:
+    """The source srcdiff generates for `f` (specialised to example `args` by name when given;
+    `checkpoints` as for srcdiff.grad, in grad and value_and_grad modes)."""
     import srcdiff
     make = {"grad": srcdiff.grad, "value_and_grad": srcdiff.value_and_grad, "jvp": srcdiff.jvp,
             "hvp": srcdiff.hvp}[mode]
-    t = make(f, wrt=wrt, jit=jit)
+    if checkpoints is not None and mode not in ("grad", "value_and_grad"):
+        raise SystemExit("srcdiff show: --checkpoints goes with --mode grad or value_and_grad")
+    t = make(f, wrt=wrt, jit=jit, **({"checkpoints": checkpoints} if checkpoints is not None else {}))
     if args is not None:      # specialise to the examples as a call would, without running (or compiling) it
         from .api import bind_arguments
         from .transforms import dims, kinds
@@ -107,6 +125,8 @@ def show_parser(parser=None) -> argparse.ArgumentParser:
     show.add_argument("--jit", action="store_true", help="the code as compiled by Numba (jit=True)")
     show.add_argument("--args", help='example arguments, e.g. "x=(3,), y=(3, 4), n=5": tuples are shapes '
                                      "of float arrays, anything else a Python expression")
+    show.add_argument("--checkpoints", type=int, help="checkpoints=K: outermost loops keep K snapshots and "
+                                                       "rerun their segments in the backward sweep")
     return show
 
 
@@ -123,7 +143,7 @@ def main(argv=None) -> int:
     f = load_function(ns.target)
     try:
         src = generated_source(f, ns.mode, wrt_argument(ns.wrt), ns.jit,
-                               example_arguments(ns.args) if ns.args is not None else None)
+                               example_arguments(ns.args) if ns.args is not None else None, ns.checkpoints)
     except SrcdiffError as exc:
         print(f"srcdiff: {exc}", file=sys.stderr)
         return 1

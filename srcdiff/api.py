@@ -131,7 +131,7 @@ def call_positional(fn, args: tuple):
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
-    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str):
+    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str, checkpoints: int | None = None):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
         if jit not in (False, True, "background"):
@@ -140,6 +140,7 @@ class Transformed:
                                *user_location(f))
         self.f, self.mode, self.jit = f, mode, jit
         self.wrt_names, self.many = _wrt_names(f, wrt)
+        self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
         self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
@@ -182,7 +183,8 @@ class Transformed:
                 cached, src, loaded = found
                 self._cache[key] = (cached, src, getattr(loaded, cached.entry))
             else:
-                mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims)
+                mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
+                                            checkpoints=self.__dict__.get("checkpoints"))
                 if self.jit:
                     compiler.check_numba(mod, arg_kinds)
                 src = mod.source(jit=self.jit)
@@ -293,8 +295,9 @@ class Transformed:
         """jit="background": (the jitted transform, the Python one, their switch-over state)."""
         if "_pair" not in self.__dict__:
             from .background import Background
-            jitted, python = Transformed(self.f, self.wrt_names, self.mode, True), \
-                Transformed(self.f, self.wrt_names, self.mode, False)
+            k = self.__dict__.get("checkpoints")
+            jitted, python = Transformed(self.f, self.wrt_names, self.mode, True, k), \
+                Transformed(self.f, self.wrt_names, self.mode, False, k)
             jitted.many = python.many = self.many
             self._pair = (jitted, python, Background())
         return self._pair
@@ -566,14 +569,26 @@ def _from_numba_compiler(exc) -> bool:
     return any(f.filename.endswith(mark) for f in traceback.extract_tb(exc.__traceback__))
 
 
-def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
-    """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them)."""
-    return Transformed(f, wrt, "grad", jit)
+def _checkpoints(k, f):
+    """`checkpoints=` checked: None (tape every iteration) or a positive int."""
+    if k is None or (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1):
+        return None if k is None else int(k)
+    raise SrcdiffError(f"checkpoints={k!r}: expected a positive int (the most snapshots a loop keeps) or None",
+                       *user_location(f), advice="e.g. checkpoints=100; None (the default) tapes every iteration")
 
 
-def value_and_grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
-    """Function returning (f(*args), gradient)."""
-    return Transformed(f, wrt, "value_and_grad", jit)
+def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
+    """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them).
+
+    `checkpoints=k`: the outermost loops keep at most about k snapshots of their loop-carried state
+    instead of a tape of every iteration, and the backward sweep recomputes each segment between two
+    snapshots from the first (memory about k states plus one segment's tape, for one more forward run)."""
+    return Transformed(f, wrt, "grad", jit, checkpoints)
+
+
+def value_and_grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
+    """Function returning (f(*args), gradient); `checkpoints=` as for `grad`."""
+    return Transformed(f, wrt, "value_and_grad", jit, checkpoints)
 
 
 def vjp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
@@ -594,20 +609,21 @@ def source(g: Any) -> str:
 class Differentiated:
     """What @srcdiff.differentiate returns: the original function plus its transforms as attributes."""
 
-    def __init__(self, f, wrt, jit):
+    def __init__(self, f, wrt, jit, checkpoints=None):
         self.f, self.wrt, self.jit = f, wrt, jit
         functools.update_wrapper(self, f)
         _wrt_names(f, wrt)
-        self.grad = grad(f, wrt, jit=jit)
-        self.value_and_grad = value_and_grad(f, wrt, jit=jit)
+        self.grad = grad(f, wrt, jit=jit, checkpoints=checkpoints)
+        self.value_and_grad = value_and_grad(f, wrt, jit=jit, checkpoints=checkpoints)
         self.vjp = vjp(f, wrt, jit=jit)
 
     def __call__(self, *args, **kwargs):
         return self.f(*args, **kwargs)
 
 
-def differentiate(f: Callable | None = None, *, wrt: Wrt = 0, jit: bool = False):
-    """Decorator: `f` still computes f, and carries .grad, .value_and_grad, .vjp."""
+def differentiate(f: Callable | None = None, *, wrt: Wrt = 0, jit: bool = False, checkpoints: int | None = None):
+    """Decorator: `f` still computes f, and carries .grad, .value_and_grad, .vjp (`checkpoints=` goes to
+    .grad and .value_and_grad)."""
     if f is None:
-        return lambda g: Differentiated(g, wrt, jit)
-    return Differentiated(f, wrt, jit)
+        return lambda g: Differentiated(g, wrt, jit, checkpoints)
+    return Differentiated(f, wrt, jit, checkpoints)

@@ -29,6 +29,8 @@
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
     optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
                    stacks dropped
+    checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
+                   the backward sweep reruns a segment from its snapshot, taping it
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
@@ -53,6 +55,7 @@ from .transforms import (activity, aliasing, anf, controlflow, desugar, emit, fa
                          kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples,
                          unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
+from .transforms.checkpoints import rerun_segments
 
 
 def front_end(fn_or_unit) -> parse.Unit:
@@ -86,8 +89,11 @@ def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
-                      arg_kinds: dict | None = None, arg_dims: dict | None = None) -> gast.FunctionDef:
-    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback)."""
+                      arg_kinds: dict | None = None, arg_dims: dict | None = None,
+                      checkpoints: int | None = None) -> gast.FunctionDef:
+    """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
+    `checkpoints`: the most snapshots each outermost loop keeps (transforms/checkpoints.py), None to tape
+    every iteration."""
     unit = tuples.split_tuples(unit)
     check_reverse_rules(unit, wrt)
     kind_map = kinds.infer(unit.node, arg_kinds or {})
@@ -101,7 +107,8 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
-    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims)
+    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims,
+                               checkpoints)
     fn = optimize.propagate_copies(optimize.eliminate_dead_code(fn))
     fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
@@ -110,12 +117,13 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
     fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
     fn = optimize.drop_dead_stacks(fn)
+    fn = rerun_segments(fn, final.kinds)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
 
 
 def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: str, callee_vjp, kind_map: dict,
-                   arg_dims: dict | None):
+                   arg_dims: dict | None, checkpoints: int | None = None):
     """The reverse pass, built in up to three rounds: which primal values the backward sweep reads
     decides which a loop stores (and which overwritten array elements are restored), and storing or
     re-reading them can make the sweep read more. Round 1 stores nothing; round 2 restores the arrays
@@ -124,19 +132,20 @@ def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: st
     them): without loops nothing is stored, so with nothing to restore round 1 is final.
     Returns (the final Reverse, its function)."""
     loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims)
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
     fn = first.function(name)
     written = {n.targets[0].value.id for n in walk_statements(unit.node.body)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
     restore = written & first.reads
     if not loops and not restore:
         return first, fn
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims)
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
+                             checkpoints)
     fn = second.function(name)
     if second.reads <= first.reads:
         return second, fn
     final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads,
-                            kind_map, arg_dims)
+                            kind_map, arg_dims, checkpoints)
     return final, final.function(name)
 
 
@@ -408,7 +417,7 @@ def _ssa_for(module: Module, unit: parse.Unit):
 
 
 def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = (), arg_dims: tuple = ()) -> str:
+             arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
     k = (_key(obj), positions, mode, arg_kinds, arg_dims)
     if k in module.vjps:
         return module.vjps[k]
@@ -426,7 +435,7 @@ def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, 
         return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
     fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)))
+                           dict(zip(params, arg_dims)), checkpoints)
     module.functions.append(fn)
     return name
 
@@ -455,16 +464,17 @@ def _collector_paused():
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
-                 arg_dims: tuple = ()) -> Module:
+                 arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
-    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only."""
+    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only;
+    `checkpoints`: the most snapshots each outermost loop of the entry function keeps (None: tape them)."""
     with _collector_paused():
-        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims)
+        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints)
 
 
-def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims) -> Module:
+def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints) -> Module:
     module = Module()
     if structs:
         unit = flatten.flatten_arguments(parse.parse(fn), structs)
@@ -480,7 +490,7 @@ def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims) -> Module:
     positions = tuple(unit.params.index(w) for w in wrt_names)
     module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
                             entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
-                            arg_dims=arg_dims)
+                            arg_dims=arg_dims, checkpoints=checkpoints)
     from .transforms import forward
     module.functions = [forward.raise_stacks(f) for f in module.functions]
     return module

@@ -23,6 +23,10 @@ def generated_function(f, args=None):
     srcdiff generated (its source lives in a real file, so it can be parsed and differentiated;
     specialised to the kinds of `args` when given)."""
     if isinstance(f, Transformed):
+        if f.__dict__.get("checkpoints") is not None:
+            raise SrcdiffError(f"{f.__name__} was made with checkpoints={f.checkpoints}: a checkpointed gradient "
+                               "is not differentiated again (nor called inside a function srcdiff differentiates)",
+                               *user_location(f), advice="use the gradient made without checkpoints= there")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         fn = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):

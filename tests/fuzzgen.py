@@ -35,11 +35,16 @@ Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None]
 `logsumexp(M + v[None, :], axis=1)` with M a name and an HMM-style loop-carried recursion; 'views'
 reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`).
 
+'checkpoints' (README, 'Long loops in little memory'): a program with a loop may carry
+`checkpoints=k` (k in 1..3, so loops of up to 4 iterations are cut into segments of 1 to 4): the gradient
+under test is then `grad(f, checkpoints=k)`, checked by every oracle and against the taped gradient.
+
 `penalty_program` wraps a program in `h`, the squared norm of its gradient, so that the checks
 differentiate srcdiff's generated code in reverse mode again (tests/test_fuzz.py, nested mode).
 
 `check_program` runs the oracles: central finite differences (where smooth), and at every finite
-point value_and_grad's value == f, jvp == vdot(grad, v), and (jit=True) Numba == Python backend.
+point value_and_grad's value == f, jvp == vdot(grad, v), (jit=True) Numba == Python backend and
+(checkpointed programs) the checkpointed gradient == the taped one.
 """
 from __future__ import annotations
 
@@ -64,10 +69,11 @@ def _uses(expr: str, name: str) -> bool:
 
 
 class Program:
-    def __init__(self, source: str, N: int, params=("x", "a", "M"), n=None, seq="tuple"):
+    def __init__(self, source: str, N: int, params=("x", "a", "M"), n=None, seq="tuple", checkpoints=None):
         self.source, self.N, self.params = source, N, tuple(params)
         self.n = N if n is None else n
         self.seq = seq                  # how xa is passed: "tuple" or "list"
+        self.checkpoints = checkpoints  # grad(f, checkpoints=k) under test (None: taped loops)
 
     @property
     def wrt(self):
@@ -91,11 +97,13 @@ class Program:
         return [vals[p] for p in self.params]
 
     def header_comment(self):
-        return f"# N={self.N} params={','.join(self.params)} n={self.n} seq={self.seq}\n"
+        ck = f" checkpoints={self.checkpoints}" if self.checkpoints else ""
+        return f"# N={self.N} params={','.join(self.params)} n={self.n} seq={self.seq}{ck}\n"
 
     @staticmethod
     def from_file(path):
-        """A stored case: its first line `# N=.. params=.. n=.. seq=..` (as written by long mode)."""
+        """A stored case: its first line `# N=.. params=.. n=.. seq=.. [checkpoints=k]` (as written by long
+        mode)."""
         with open(path) as fh:
             src = fh.read()
         meta = {}
@@ -104,7 +112,8 @@ class Program:
                 meta = dict(kv.split("=", 1) for kv in line[2:].split())
                 break
         return Program(src, int(meta["N"]), tuple(meta.get("params", "x,a,M").split(",")),
-                       int(meta.get("n", meta["N"])), meta.get("seq", "tuple"))
+                       int(meta.get("n", meta["N"])), meta.get("seq", "tuple"),
+                       int(meta["checkpoints"]) if "checkpoints" in meta else None)
 
 
 class Gen:
@@ -993,7 +1002,12 @@ class Gen:
             sig += ["*"] + [f"{nm}={default}" for nm, _, default in entry_kw]
         src = header + "\n\n\n".join(self.helper_src + ["\n".join(
             [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
-        return Program(src, self.N, params, n, seq)
+        # the gradient under test checkpoints its loops (drawn last: the program's other choices stay
+        # what they were without the feature)
+        checkpoints = None
+        if self.has("checkpoints") and re.search(r"^\s*(for|while)\b", src, re.M) and self.coin(3):
+            checkpoints = self.pick([2, 1, 3])
+        return Program(src, self.N, params, n, seq, checkpoints)
 
 
 ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "break", "inplace", "return",
@@ -1005,7 +1019,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "sumarr",
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
-                "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry")
+                "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",
+                # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
+                "checkpoints")
 # what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too; its jvp,
 # which needs jit=False, is checked on the Python backend only)
 PYTHON_ONLY: set = set()
@@ -1038,7 +1054,7 @@ def penalty_program(prog: Program) -> Program:
                 f"    gxa, gM = srcdiff.grad(f, wrt=(0, 1))({params})\n"
                 "    gx, ga = gxa\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
-    return Program(src, prog.N, prog.params, prog.n, prog.seq)
+    return Program(src, prog.N, prog.params, prog.n, prog.seq, prog.checkpoints)
 
 
 def seeded_program(seed: int, features=None, **size) -> Program:
@@ -1193,14 +1209,17 @@ def entry_call(f, args, wrt, rng):
 
 
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
-                  entry: str = "f", oracles=("fd", "value", "jvp", "backends"), timeout=None):
+                  entry: str = "f", oracles=("fd", "value", "jvp", "backends", "taped"), timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
     'fd': central differences, at points where eps=1e-5 and eps=1e-6 agree (no branch switch or kink
     nearby; others are skipped for this oracle); 'value': value_and_grad's value == f;
     'jvp': srcdiff.jvp(f)(..., v) == vdot(grad, v) (forward vs reverse: both follow the branches the
     primal takes, so they must agree at kinks too); 'backends' (jit=True): the Numba gradient equals
-    the Python backend's to rounding.  The non-FD oracles run at every point where f is finite.
+    the Python backend's to rounding; 'taped' (programs with `prog.checkpoints`): the gradient under test,
+    srcdiff.grad(f, checkpoints=k) (every oracle above checks it, and value_and_grad takes the same k),
+    equals the gradient without checkpoints to rounding, in the same backend.  The non-FD oracles run at
+    every point where f is finite.
 
     Raises Skip if no point had a finite value, Wrong on a mismatch, BadProgram if f fails in plain
     Python, Hang past `timeout` seconds (per program), anything else as it comes."""
@@ -1209,9 +1228,10 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     kw_rng = np.random.default_rng(seed + 2)     # how f is called (keywords, defaults): its own stream
     f_user = getattr(mod, entry)
     wrt = prog.wrt
+    ck = {"checkpoints": prog.checkpoints} if prog.checkpoints else {}
     quiet = io.StringIO()
     with time_limit(timeout), contextlib.redirect_stdout(quiet):
-        g_user = srcdiff.grad(f_user, wrt=wrt, jit=jit)
+        g_user = srcdiff.grad(f_user, wrt=wrt, jit=jit, **ck)
         checked = fd_checked = 0
         for _ in range(tries):
             if checked >= points and (fd_checked >= points or "fd" not in oracles):
@@ -1257,7 +1277,7 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                 fd_checked += 1
             if checked < points:
                 if "value" in oracles and not jit:
-                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=False)(*_copy(args), **kw)
+                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=False, **ck)(*_copy(args), **kw)
                     _close(val, v, f"value_and_grad's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     for leaf, a, b in zip(lv, flat_grads(got2, args, wrt), flat):
                         _close(a, b, f"value_and_grad's d/d{_name(leaf, prog)} vs grad's", 1e-7, 1e-9)
@@ -1279,10 +1299,15 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)
                 if "backends" in oracles and jit:
-                    ref_py = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=False)(*_copy(args), **kw), args, wrt)
+                    ref_py = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=False, **ck)(*_copy(args), **kw), args, wrt)
                     for leaf, a, b in zip(lv, flat, ref_py):
                         _close(a, b, f"Numba vs Python backend d/d{_name(leaf, prog)} at args={args!r}{_kwtext(kw)}",
                                1e-7, 1e-9)
+                if "taped" in oracles and ck:
+                    taped = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=jit)(*_copy(args), **kw), args, wrt)
+                    for leaf, a, b in zip(lv, flat, taped):
+                        _close(a, b, f"checkpoints={prog.checkpoints} d/d{_name(leaf, prog)} vs the taped gradient "
+                               f"(no checkpoints) at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                 checked += 1
     if "fd" not in oracles:
         if not checked:

@@ -483,6 +483,7 @@ def test_cluster_fit_em_matches_single_process(client):
     init = hmm.random_hmm(3, 4, seed=1)
     kw = dict(n_iter=6, tol=-np.inf, init=init, jit=False)
     ref = hmm.fit_em(seqs, 3, 4, **kw)
+    client.run(_count_generation)   # the workers get the E-step shipped, and generate nothing
     res = within(CLUSTER_TIMEOUT, lambda: hmm.fit_em(seqs, 3, 4, client=client, **kw))
     res_bag = within(CLUSTER_TIMEOUT,
                      lambda: hmm.fit_em(db.from_sequence(seqs, npartitions=3), 3, 4, client=client, **kw))

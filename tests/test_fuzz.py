@@ -1,6 +1,8 @@
 """Fuzz: random programs (tests/fuzzgen.py) differentiated by srcdiff, checked by several oracles
 (fuzzgen.check_program): central finite differences where smooth, value_and_grad's value == f,
-jvp == vdot(grad, v) at every finite point (kinks included), and Numba == Python backend.
+jvp == vdot(grad, v) at every finite point (kinks included), Numba == Python backend, and for the
+programs drawn with checkpoints=k (their gradient under test is grad(f, checkpoints=k)) the
+checkpointed gradient == the taped one.
 
 Coverage (default run): test_readme_constructs_are_generated parses README.md's "What it handles" ->
 Python bullet into phrases (tests/fuzz_constructs.py), requires a detector for each (a new README phrase
@@ -87,6 +89,37 @@ def test_readme_constructs_are_generated():
             seen[name] = seen.get(name, 0) + 1
     absent = [k for k in list(fuzz_constructs.DETECTORS) + list(fuzz_constructs.EXTRA) if not seen.get(k)]
     assert not absent, f"constructs the generator never produced in 300 programs: {absent}"
+
+
+def test_checkpoints_are_generated():
+    """README 'Long loops in little memory' is a contract too: the generator draws checkpointed gradients
+    (Program.checkpoints, checked by every oracle and against the taped gradient) for loops alone and
+    with what that section says works inside them."""
+    import ast
+    seen = {}
+    for seed in range(300):
+        prog = fuzzgen.seeded_program(seed)
+        if not prog.checkpoints:
+            continue
+        entry = next(n for n in ast.parse(prog.source).body if isinstance(n, ast.FunctionDef) and n.name == "f")
+        loops = [n for n in ast.walk(entry) if isinstance(n, (ast.For, ast.While))]
+        inside = [m for n in loops for m in ast.walk(n) if m is not n]
+        kinds = {"for over range": any(isinstance(n, ast.For) and ast.unparse(n.iter).startswith("range(")
+                                       for n in loops),
+                 "while": any(isinstance(n, ast.While) for n in loops),
+                 "branch in a loop": any(isinstance(m, ast.If) for m in inside),
+                 "break": any(isinstance(m, ast.Break) for m in inside),
+                 "inner loop": any(isinstance(m, (ast.For, ast.While)) for m in inside),
+                 "element write in a loop": any(isinstance(m, (ast.Assign, ast.AugAssign)) and isinstance(
+                     getattr(m, "target", None) or m.targets[0], ast.Subscript) for m in inside),
+                 "loop alone": len(loops) == 1 and not any(isinstance(m, ast.If) for m in inside),
+                 f"k={prog.checkpoints}": True}
+        for k, v in kinds.items():
+            seen[k] = seen.get(k, 0) + bool(v)
+    want = ["for over range", "while", "branch in a loop", "break", "inner loop", "element write in a loop",
+            "loop alone", "k=1", "k=2", "k=3"]
+    absent = [k for k in want if not seen.get(k)]
+    assert not absent, f"checkpointed programs never had {absent} in 300 programs ({seen})"
 
 
 def test_detectors_can_fail():

@@ -82,6 +82,10 @@ def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, thr
         raise SrcdiffError(f"srcdiff.cuda.vmap takes a srcdiff.grad, value_and_grad, jvp or hvp function, got "
                            f"{getattr(g, '__name__', type(g).__name__)}",
                            advice="for vjp, vmap srcdiff.grad of the scalar <cotangent, f(x)> instead")
+    if getattr(g, "checkpoints", None) is not None:
+        raise SrcdiffError(f"srcdiff.cuda.vmap of {g.__name__}, made with checkpoints={g.checkpoints}: a kernel's "
+                           "tapes are fixed-size per-thread arrays, which checkpointing does not shorten here",
+                           advice="vmap the gradient made without checkpoints= (and max_trip= to bound its loops)")
     if max_trip is not None and (not isinstance(max_trip, int) or max_trip < 0):
         raise SrcdiffError(f"max_trip must be a non-negative int, got {max_trip!r}")
     return Kernel(g, in_axes, batch_sum, max_trip, threads_per_block)

@@ -12,6 +12,15 @@ tape, after its shape; the backward sweep reads row i back as a view:
 A row is as wide as the largest array put so far (the tape is reallocated, once in the usual case
 where every iteration's array has the same shape). The template of `get_row` only gives the type:
 it is the variable being restored, which holds the forward sweep's last value.
+
+Checkpointed loops (`checkpoints=k`, transforms/checkpoints.py) keep snapshots of their state at the
+start of every segment of `every` iterations and tape one segment at a time:
+
+    every = rt.checkpoint_every(n, k)    # iterations per segment: at most k segments
+    rt.segments(n, every)                # how many segments n iterations make
+    rt.halve(snapshots)                  # keep snapshots 0, 2, 4, ... as 0, 1, 2, ... (in place)
+
+A snapshot of an array is a row of a row tape, one of a scalar an element of a 1-d array.
 """
 import numpy as np
 from numba.core import types
@@ -20,7 +29,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from ._cache import cached_overload
 
-__all__ = ["row_tape", "put_row", "get_row"]
+__all__ = ["row_tape", "put_row", "get_row", "checkpoint_every", "segments", "halve"]
 
 
 # ---- plain Python ----------------------------------------------------------------------------------------
@@ -55,6 +64,27 @@ def _fit(tape, width):
         for j in range(tape.shape[1]):
             wider[i, j] = tape[i, j]
     return wider
+
+
+@register_jitable
+def checkpoint_every(n, k):
+    """Iterations per segment when `n` iterations keep at most `k` snapshots (one per segment): ceil(n / k),
+    at least 1."""
+    return max(1, -(-n // k))
+
+
+@register_jitable
+def segments(n, every):
+    """The number of segments of `every` iterations (the last may be shorter) in `n` iterations."""
+    return -(-n // every)
+
+
+@register_jitable
+def halve(snapshots):
+    """Keep the snapshots (elements or rows) 0, 2, 4, ... as 0, 1, 2, ..., in place: a `while` loop's
+    segments become twice as long."""
+    for j in range(1, (len(snapshots) + 1) // 2):
+        snapshots[j] = snapshots[2 * j]
 
 
 # ---- Numba ----------------------------------------------------------------------------------------------

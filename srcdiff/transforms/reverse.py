@@ -15,6 +15,7 @@ import gast
 
 from ..errors import fail
 from ..rules import RULES
+from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
 from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
@@ -106,8 +107,9 @@ class Reverse:
     """Generates the gradient function of one SSA unit."""
 
     def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
-                 kinds: dict | None = None, arg_dims: dict | None = None):
+                 kinds: dict | None = None, arg_dims: dict | None = None, checkpoints: int | None = None):
         self.unit, self.fn = unit, unit.node
+        self.checkpoints = checkpoints      # the most snapshots an outermost loop keeps (None: tape it)
         self.kinds = dict(kinds or {})
         self.shapes = shape_classes(unit.node, self.kinds, arg_dims) if kinds else None
         self.wrt, self.active, self.mode = wrt, active, mode
@@ -209,8 +211,10 @@ class Reverse:
         return comment(f"{where}: {text}" if text else where)
 
     # ---- storage of values the backward sweep needs -------------------------------------------------
-    def tape_loop(self, loop):
+    def tape_loop(self, loop, v=None):
         """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
+        if id(loop) in self.plans and len(self.loop_stack) <= 1:   # a checkpointed loop: one segment's tape
+            return checkpoints.tape_index(self.plans[id(loop)], v)
         if not isinstance(loop, gast.For) or len(self.loop_stack) > 1:
             return None
         args, i = loop.iter.args, load(loop.target.id)
@@ -313,7 +317,7 @@ class Reverse:
         return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
 
     def push(self, v, loop):
-        tl = self.tape_loop(loop)
+        tl = self.tape_loop(loop, v)
         k = self.kinds.get(v)
         if tl is not None and is_scalar(k) and k[1] in ("f", "i", "b"):
             if (v, id(loop)) not in self.tapes:
@@ -324,7 +328,7 @@ class Reverse:
 
     def pop(self, v, loop):
         if (v, id(loop)) in self.tapes:
-            tl = self.tape_loop(loop)
+            tl = self.tape_loop(loop, v)
             return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
                                             ctx=gast.Load()))
         return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
@@ -349,22 +353,24 @@ class Reverse:
                     idx = copy.deepcopy(s.targets[0].slice)
                     out.append(assign(s._srcdiff_old, self.tidy(call("rt.copy", gast.Subscript(
                         value=load(arr), slice=idx, ctx=gast.Load())))))
+                    out[-1]._srcdiff_save = True    # only for the backward sweep (checkpoints.py drops it)
+                    checkpoints.note_write(self, loop, s, out[-1])
                 out.append(s)
             elif isinstance(s, gast.If):
                 out.append(gast.If(test=s.test, body=self.forward(s.body, loop) or [gast.Pass()],
                                    orelse=self.forward(s.orelse, loop)))
             elif isinstance(s, gast.For):
+                plan = checkpoints.plan(self, s)
                 self.loop_stack.append(s)
                 body = self.forward(s.body, s)
                 self.loop_stack.pop()
-                tl = self.tape_loop_outer(s)
-                for v, (tape, dt, lp) in self.tapes.items():
-                    if lp is s:
-                        dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
-                        args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
-                        out.append(assign(tape, call("np.empty", *args)))
+                # (a checkpointed loop's tapes hold one segment, made before its backward sweep; those of
+                # the values its writes overwrite hold every iteration: checkpoints.py)
+                out += self.tape_allocations(s, None if plan is None else True)
                 out.append(gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None))
+                out[-1]._srcdiff_checkpoint = plan
             elif isinstance(s, gast.While):
+                plan = checkpoints.plan(self, s)
                 if not hasattr(s, "_srcdiff_iters"):
                     s._srcdiff_iters = self.namer.fresh("iterations")
                 n = s._srcdiff_iters
@@ -377,6 +383,7 @@ class Reverse:
                 cut = len(body) - _trailing_phis(body)
                 out += [assign(n, const(0)),
                         gast.While(test=s.test, body=body[:cut] + [incr] + body[cut:], orelse=[])]
+                out[-1]._srcdiff_checkpoint = plan
             elif isinstance(s, gast.Return):
                 continue
             else:
@@ -390,10 +397,22 @@ class Reverse:
             out = out[:cut] + pushes + out[cut:]
         return out
 
-    def tape_loop_outer(self, loop):
+    def tape_allocations(self, loop, undo=None) -> list:
+        """`v_tape = np.empty(count)` for the scalar tapes of `loop` (of a checkpointed loop, those of the
+        values its writes overwrite (undo=True) or the others)."""
+        out = []
+        for (v, _), (tape, dt, lp) in self.tapes.items():
+            if lp is loop and (undo is None or checkpoints.undoes(self, loop, v) == undo):
+                tl = self.tape_loop_outer(loop, v)
+                dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
+                args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
+                out.append(assign(tape, call("np.empty", *args)))
+        return out
+
+    def tape_loop_outer(self, loop, v=None):
         saved = self.loop_stack
         self.loop_stack = saved + [loop]
-        tl = self.tape_loop(loop)
+        tl = self.tape_loop(loop, v)
         self.loop_stack = saved
         return tl
 
@@ -727,14 +746,17 @@ class Reverse:
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
         self.last_line = None
+        if not any(not isinstance(b, gast.Expr) or not _is_comment(b) for b in body):
+            return
+        if id(s) in self.plans:     # segment by segment: restore its snapshot, rerun it forward, sweep it back
+            out += self.tape_allocations(s, False) + [checkpoints.segment_loop(self, s, body)]
+            return
         if isinstance(s, gast.For):
             target = s.target.id
             it = self.read(_reversed_range(s.iter.args))
         else:
             target = self.namer.fresh("k")
             it = call("range", self.read(load(s._srcdiff_iters)))
-        if not any(not isinstance(b, gast.Expr) or not _is_comment(b) for b in body):
-            return
         out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
 
     # ---- whole function ----------------------------------------------------------------------------------
@@ -745,6 +767,7 @@ class Reverse:
         self.fwd_line = None
         self.tapes = {}
         self._remat = {}
+        self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
         self.written_anywhere = _written_arrays(fn.body)
         ret = fn.body[-1].value
         body = fn.body[:-1]
@@ -764,6 +787,7 @@ class Reverse:
         # a name read only by a helper that tidy() dropped (rt.unbroadcast(g, x) where g has x's shape) is
         # not needed: the next round neither stores nor restores it
         self.reads &= {n.id for b in seed + bwd for n in walk_names(b) if isinstance(n.ctx, gast.Load)}
+        self.reads |= checkpoints.rerun_reads(self)
         grads = []
         for p in self.wrt:
             d = self.adj(p)
@@ -773,8 +797,8 @@ class Reverse:
                   for v in sorted(self.stack_names & self.active)]
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
-            if isinstance(ret, gast.Name) and any(isinstance(n, gast.Name) and n.id == ret.id
-                                                  and isinstance(n.ctx, gast.Store) for b in bwd for n in walk(b)):
+            if isinstance(ret, gast.Name) and (any(isinstance(n, gast.Name) and n.id == ret.id and isinstance(
+                    n.ctx, gast.Store) for b in bwd for n in walk(b)) or checkpoints.reruns(self, ret.id)):
                 # the backward sweep restores loop-carried values (`s = s_stack.pop()`): keep the result
                 kept = self.namer.fresh(ret.id + "_value")
                 fwd = fwd + [assign(kept, load(ret.id))]
@@ -867,12 +891,13 @@ def _subscripted(stmts) -> set:
 
 
 def _int_names(fn) -> set:
-    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them."""
-    ints = {n.target.id for n in walk_statements(fn.body) if isinstance(n, gast.For)}
+    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them (`fn`: a
+    function, or a loop, whose own index counts)."""
+    ints = {n.target.id for n in walk_statements([fn]) if isinstance(n, gast.For)}
     changed = True
     while changed:
         changed = False
-        for n in walk_statements(fn.body):
+        for n in walk_statements([fn]):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id not in ints:
                 v = n.value
                 ok = False

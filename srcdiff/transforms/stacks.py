@@ -5,8 +5,11 @@ which read well and suit Python. Under Numba a list of arrays keeps one live all
 array; a row tape is one preallocated array indexed by the iteration, as scalars' tapes already are
 (the HMM forward recursion at K=5 runs about 20% faster). A stack becomes a row tape when every
 value pushed onto it is a float array (kinds from the reverse pass, recorded on the function as
-`_srcdiff_stack_kinds`), its one push is a statement of a top-level `for ... in range(a, b)` loop
-and its one pop a statement of a later top-level loop running over the same range backwards:
+`_srcdiff_stack_kinds`), its one push is a statement of a `for ... in range(a, b)` loop and its
+one pop a statement of a later loop of the same block running over the same range backwards (the
+function's top-level loops, or a checkpointed loop's rerun and backward sweep of one segment:
+transforms/checkpoints.py, whose tapes are made once, before the loop over its segments, with a
+segment's rows):
 
     s = []                      ->  (dropped)
     for t in range(a, b):       ->  s_tape = rt.row_tape(max(b - a, 0))
@@ -49,39 +52,58 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     fn = clone(fn)
     taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
-    for s, fwd, push, bwd, pop in plans:
-        loops = [st for st in fn.body if isinstance(st, gast.For)]
+    blocks = list(_blocks(fn.body))
+    owner = {id(getattr(st, f)): st for st in gast.walk(fn) for f in ("body", "orelse")
+             if isinstance(getattr(st, f, None), list)}
+    for s, where, fwd, push, bwd, pop in plans:
+        loops = [st for st in blocks[where] if isinstance(st, gast.For)]
         f, b = loops[fwd], loops[bwd]
         start, stop = _range(f.iter)
         tape = s[:-len("_stack")] + "_tape" if s.endswith("_stack") else s + "_tape"
         tape = tape if tape not in taken else s
         taken.add(tape)
-        fn.body = [st for st in fn.body if not _creates(st, s)]
+        fn.body[:] = [st for st in fn.body if not _creates(st, s)]
         count = call("max", _sub(stop, start), const(0))
-        before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
+        segments = getattr(owner.get(id(blocks[where])), "_srcdiff_segments", None)
+        if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all
+            before.setdefault(id(owner[id(blocks[where])]), []).append(assign(tape, call("rt.row_tape",
+                                                                                      load(segments.every))))
+        else:
+            before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
         row_f = _sub(load(f.target.id), start)
-        lo = b.iter.args[1]
-        row_b = _sub(load(b.target.id), gast.BinOp(left=copy.deepcopy(lo), op=gast.Add(), right=const(1)))
+        row_b = _sub(load(b.target.id), start)     # (the backward loop runs down to start: _plan checked)
         f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(f.body[push].value.args[0])))
         v = b.body[pop].targets[0].id
         b.body[pop] = assign(v, call("rt.get_row", load(tape), row_b, load(v)))
-    out = []
-    for st in fn.body:
-        out += before.get(id(st), [])
-        out.append(st)
-    fn.body = out
+    for block in blocks:
+        block[:] = [new for st in block for new in before.get(id(st), []) + [st]]
     return fn
 
 
+def _blocks(stmts):
+    """`stmts` and every block nested in it, outer first."""
+    yield stmts
+    for st in stmts:
+        for f in ("body", "orelse"):
+            if isinstance(getattr(st, f, None), list):
+                yield from _blocks(getattr(st, f))
+
+
 def _plan(fn, s):
-    """(s, forward loop #, push position, backward loop #, pop position) when `s` fits, else None."""
-    loops = [st for st in fn.body if isinstance(st, gast.For)]
-    pushes = [(i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _method(st, "append") == s]
-    pops = [(i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
+    """(s, block #, forward loop #, push position, backward loop #, pop position) when `s` fits, else None."""
+    pushes, pops = [], []
+    for where, block in enumerate(_blocks(fn.body)):
+        loops = [st for st in block if isinstance(st, gast.For)]
+        pushes += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body)
+                   if _method(st, "append") == s]
+        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
     uses = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == s)
     if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
         return None
-    (fwd, push), (bwd, pop) = pushes[0], pops[0]
+    (where, fwd, push), (where_b, bwd, pop) = pushes[0], pops[0]
+    if where != where_b:
+        return None
+    loops = [st for st in list(_blocks(fn.body))[where] if isinstance(st, gast.For)]
     f, b = loops[fwd], loops[bwd]
     if fwd >= bwd or _range(f.iter) is None or not isinstance(b.target, gast.Name) or f.target.id != b.target.id:
         return None
@@ -90,7 +112,7 @@ def _plan(fn, s):
             and _same(b.iter.args[0], _sub(stop, const(1)))
             and _same(b.iter.args[1], _sub(start, const(1)))):
         return None
-    return s, fwd, push, bwd, pop
+    return s, where, fwd, push, bwd, pop
 
 
 def _is_range(e):

@@ -170,49 +170,52 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
     # noise in blocks of steps (one Generator call per block, not per step)
     block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
-    # build / compile before the clock and the progress bar start; from then on call the compiled
-    # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
-    if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
-        step_fn = _DaskELBO(grad_fn, lam, K, data)
-    else:
-        step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
-            import warnings
-            warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+    try:
+        # build / compile before the clock and the progress bar start; from then on call the compiled
+        # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
+        if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
+            step_fn = _DaskELBO(grad_fn, lam, K, data)
         else:
-            bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
-    every = max(1, steps // 100)
-    t0 = time.perf_counter()
-    noise = None
-    for t in range(steps):
-        j = t % block
-        if j == 0:
-            noise = rng.standard_normal((min(block, steps - t), K, d))
-        batch = batches.next() if batches is not None else data
-        value, g = step_fn(lam, noise[j], *batch)
-        if math.isfinite(value) and math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
-            lam = opt.step(lam, g)
-        elif skip_nonfinite:
-            skipped.append(t)
-            value = math.nan
-        else:
-            raise _nonfinite(t, value, g, lam, noise[j], batch, q, log_joint, log_prior, grad_fn)
-        trace[t] = value
-        if t >= first_avg:
-            lam_sum += lam
-            n_avg += 1
-        if callback is not None:
-            callback(t, lam, value)
-        if bar is not None and (t + 1) % every == 0:
-            bar.update(every)
-            bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
-    seconds = time.perf_counter() - t0
-    if isinstance(batches, _DaskBatches):
-        batches.close()
+            first = batches.peek() if batches else data
+            step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *first, fixed_k=True)
+        bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
+                import warnings
+                warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+            else:
+                bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
+        every = max(1, steps // 100)
+        t0 = time.perf_counter()
+        noise = None
+        for t in range(steps):
+            j = t % block
+            if j == 0:
+                noise = rng.standard_normal((min(block, steps - t), K, d))
+            batch = batches.next() if batches is not None else data
+            value, g = step_fn(lam, noise[j], *batch)
+            if math.isfinite(value) and math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
+                lam = opt.step(lam, g)
+            elif skip_nonfinite:
+                skipped.append(t)
+                value = math.nan
+            else:
+                raise _nonfinite(t, value, g, lam, noise[j], batch, q, log_joint, log_prior, grad_fn)
+            trace[t] = value
+            if t >= first_avg:
+                lam_sum += lam
+                n_avg += 1
+            if callback is not None:
+                callback(t, lam, value)
+            if bar is not None and (t + 1) % every == 0:
+                bar.update(every)
+                bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
+        seconds = time.perf_counter() - t0
+    finally:   # the next load runs in a background thread: stop it even when a step raises
+        if isinstance(batches, _DaskBatches):
+            batches.close()
     if bar is not None:
         bar.update(steps - bar.n)
         bar.close()

@@ -1,0 +1,341 @@
+"""Checkpointed loops (`grad(f, checkpoints=k)`, transforms/checkpoints.py): the gradient equals the taped
+one to rounding and matches central differences, in Python and under Numba, for any k (1, 2, about
+sqrt(n), n, more than n), trip counts 0 and 1, while loops, break/continue, nested loops, branches and
+in-place writes; the memory the backward sweep keeps drops with k."""
+import math
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+# ---- the programs ----------------------------------------------------------------------------------------
+def rnn(x, W, n):
+    h = x
+    total = 0.0
+    for t in range(n):
+        h = np.tanh(W @ h + 0.1 * x)
+        total = total + np.sum(h ** 2)
+    return total
+
+
+def trajectory(a, b, y0, n):
+    ys = np.zeros(n + 1)                 # written in place: part of the loop's state
+    ys[0] = y0
+    for t in range(n):
+        ys[t + 1] = ys[t] + 0.05 * (a * ys[t] - b * ys[t] ** 2)
+    return np.sum(ys ** 2)
+
+
+def branches_break_continue(x, n):
+    s = 0.0
+    for t in range(n):
+        if s > 40.0:
+            break
+        s = s + np.sum(np.sin(x * t) ** 2) + np.sum(x)
+        if t % 3 == 0:
+            continue
+        s = s * 1.01
+    return s
+
+
+def until_small(x, tol):
+    y = x
+    k = 0
+    while np.sum(y ** 2) > tol:          # trip count known only when it ends
+        y = y * 0.8 + 0.05 * np.sin(y)
+        k = k + 1
+    return np.sum(y ** 3) + k
+
+
+def nested(x, W, n, m):
+    h = x
+    acc = 0.0
+    for t in range(1, n):
+        for j in range(m):
+            h = np.tanh(W @ h) * 0.5 + h * 0.5
+        if acc > 3.0:
+            h = h * 0.9
+        else:
+            acc = acc + np.sum(h) / t
+    return acc + np.sum(h ** 2)
+
+
+def state_array_in_place(x, n):
+    s = x.copy()                         # a state array the loop updates element by element
+    out = 0.0
+    for t in range(n):
+        for i in range(1, s.shape[0]):
+            s[i] = s[i] + 0.1 * np.sin(s[i - 1] * s[i])
+        out = out + s[-1] * s[0]
+    return out
+
+
+def read_then_changed(x, c, n):
+    h = x
+    for t in range(n):
+        u = c + 1.0                      # the first loop's rerun reads c; its backward sweep does not
+        h = np.tanh(u * h)
+    for t in range(n):
+        c = c * 0.9 + 0.1 * np.cos(c)    # ... and the second loop changes c
+        h = h + c
+    return np.sum(h ** 2)
+
+
+def prev_value(x, n):
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + prev * x[i % 3]      # noqa: F821 -- bound in the previous iteration
+        prev = np.sin(s + x[0])
+    return s
+
+
+def stepped_ranges(x, n):
+    h = x
+    s = 0.0
+    for t in reversed(range(n)):          # range(n - 1, -1, -1): segments counted in iterations
+        h = np.sin(h * (t + 1) * 0.3) + x
+        s = s + np.sum(h ** 2)
+    for t in range(1, n, 2):
+        h = np.cos(h) * 0.5 + 0.1 * t
+        s = s + np.sum(h)
+    return s
+
+
+RNG = np.random.default_rng(0)
+X4 = RNG.uniform(0.2, 0.8, 4)
+W4 = RNG.uniform(-0.4, 0.4, (4, 4))
+CASES = {
+    "rnn": (rnn, lambda n: [X4, W4, n], (0, 1)),
+    "trajectory": (trajectory, lambda n: [1.5, 0.7, 0.5, n], (0, 1, 2)),
+    "branches_break_continue": (branches_break_continue, lambda n: [X4, n], (0,)),
+    "nested": (nested, lambda n: [X4, W4, n, 2], (0, 1)),
+    "state_array_in_place": (state_array_in_place, lambda n: [X4, n], (0,)),
+    "read_then_changed": (read_then_changed, lambda n: [X4, 0.3, n], (0, 1)),
+    "prev_value": (prev_value, lambda n: [X4[:3], n], (0,)),
+    "stepped_ranges": (stepped_ranges, lambda n: [X4, n], (0,)),
+}
+
+
+def _grads(f, args, wrt, jit, checkpoints):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = srcdiff.grad(f, wrt=wrt, jit=jit, checkpoints=checkpoints)
+        out = g(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    return g, (out if isinstance(out, tuple) else (out,))
+
+
+def _check(name, n, ks, jit, fd=True):
+    f, make, wrt = CASES[name]
+    args = make(n)
+    _, taped = _grads(f, args, wrt, jit, None)
+    for k in ks:
+        g, got = _grads(f, args, wrt, jit, k)
+        assert "_snapshots" in srcdiff.source(g) or "rerun the segment" in srcdiff.source(g), srcdiff.source(g)
+        for a, b in zip(got, taped):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=f"{name} k={k} vs the taped gradient")
+    if fd:
+        for w, a in zip(wrt, got):
+            np.testing.assert_allclose(a, numerical_grad(f, args, w), rtol=1e-5, atol=1e-7,
+                                       err_msg=f"{name} d/d arg {w} vs central differences")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_equal_to_taped_and_finite_differences(name):
+    n = 9
+    _check(name, n, (1, 2, round(math.sqrt(n)), n, n + 4), jit=False)
+
+
+@pytest.mark.parametrize("name", ["trajectory", "branches_break_continue"])
+def test_jit_equal_to_taped_and_finite_differences(name):
+    _check(name, 9, (4,), jit=True)
+
+
+@pytest.mark.slow       # (a minute or more each: Numba compiles the gradient once per k)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_jit_every_k(name):
+    n = 9
+    _check(name, n, (1, 2, n, n + 4), jit=True)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_while_loop_with_data_dependent_trip_count(jit):
+    """The snapshots of a while loop are thinned as it runs (every other one kept, segments twice as
+    long): any trip count, with k even or odd, gives the taped gradient."""
+    ks = (1, 2, 3, 4, 7) if not jit else (3,)
+    for x in (X4 * 0.1, X4, X4 * 3.0):          # 0, a few, and tens of iterations
+        args = [x, 0.05]
+        _, taped = _grads(until_small, args, 0, jit, None)
+        for k in ks:
+            g, got = _grads(until_small, args, 0, jit, k)
+            np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
+        assert "rt.halve(" in srcdiff.source(g)
+        np.testing.assert_allclose(got[0], numerical_grad(until_small, args, 0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("n", [0, 1])
+def test_trip_counts_zero_and_one(n, jit):
+    for name in ("trajectory",) if jit else ("rnn", "trajectory", "nested"):
+        _check(name, n, (1, 3), jit=jit, fd=n > 0)
+
+
+def test_value_and_grad_value_is_f():
+    """The backward sweep reruns the loop (rebinding its names): the value returned is still f's."""
+    args = [X4, W4, 12]
+    value, (gx, gW) = srcdiff.value_and_grad(rnn, wrt=(0, 1), checkpoints=3)(*args)
+    assert value == pytest.approx(rnn(*args), rel=1e-14)
+    tx, tW = srcdiff.grad(rnn, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(gx, tx, rtol=1e-12)
+    np.testing.assert_allclose(gW, tW, rtol=1e-12)
+
+
+def test_differentiate_forwards_checkpoints():
+    d = srcdiff.differentiate(rnn, wrt=(0, 1), checkpoints=4)
+    gx, _ = d.grad(X4, W4, 10)
+    np.testing.assert_allclose(gx, srcdiff.grad(rnn, wrt=(0, 1))(X4, W4, 10)[0], rtol=1e-12)
+    assert "rerun the segment forward" in srcdiff.source(d.grad)
+    assert "rerun the segment forward" in srcdiff.source(d.value_and_grad.prepare(X4, W4, 10))
+
+
+def test_generated_code_reads_as_restore_rerun_sweep():
+    g = srcdiff.grad(rnn, wrt=(0, 1), checkpoints=5)
+    g(X4, W4, 10)
+    src = srcdiff.source(g)
+    restore, rerun, sweep = (src.index(s) for s in ("# restore the snapshot", "# rerun the segment forward",
+                                                   "# sweep the segment back"))
+    assert restore < rerun < sweep, src
+    assert "every = rt.checkpoint_every(max(n, 0), 5)" in src and "h_snapshots" in src, src
+    assert "total_snapshots" not in src and "total1" not in src[rerun:sweep], src   # the loss is not rerun
+    g = srcdiff.grad(trajectory, wrt=(0, 1), checkpoints=3)
+    g(1.5, 0.7, 0.5, 12)
+    src = srcdiff.source(g)     # a trajectory's writes are undone from its tape, not snapshotted whole
+    assert "# undo the segment's writes" in src and "ys_snapshots" not in src, src
+    g = srcdiff.grad(state_array_in_place, checkpoints=3)
+    g(X4, 5)
+    assert "s_snapshots" in srcdiff.source(g)       # written in an inner loop: part of the state
+    plain = srcdiff.grad(rnn, wrt=(0, 1))
+    plain(X4, W4, 10)
+    assert "_snapshots" not in srcdiff.source(plain)
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.5, True, "4"])
+def test_checkpoints_must_be_a_positive_int(k):
+    with pytest.raises(srcdiff.SrcdiffError, match="checkpoints=") as info:
+        srcdiff.grad(rnn, checkpoints=k)
+    assert "test_checkpoints.py" in str(info.value)
+
+
+def _peak_bytes(fn, *args):
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit-source"])
+def test_memory_drops(jit):
+    """Peak memory NumPy allocates during the gradient (tracemalloc sees NumPy's arrays): with k about
+    sqrt(n) the backward sweep keeps k snapshots and one segment's tape instead of n iterations. For
+    jit=True the generated Numba source (row tapes) is run as Python, so tracemalloc sees its arrays."""
+    x, W, n = np.linspace(0.1, 0.5, 64), np.eye(64) * 0.5, 900
+    peaks = {}
+    for k in (None, 30):
+        g = srcdiff.grad(rnn, wrt=0, jit=jit, checkpoints=k)
+        fn = g.prepare(x, W, n)._last[2]
+        fn = getattr(fn, "py_func", fn)
+        peaks[k] = _peak_bytes(fn, x, W, n)
+    state = 64 * 8
+    assert peaks[None] > n * state                       # the taped sweep keeps every iteration's h
+    assert peaks[30] < peaks[None] / 8, peaks            # 30 snapshots and a tape of 30 iterations
+    assert peaks[30] < 8 * 30 * 3 * (state + 64) + 200_000, peaks
+
+
+def printing(x, n):
+    h = x
+    for t in range(n):
+        print("step", t)
+        assert t >= 0
+        h = np.sin(h) + x
+    return np.sum(h)
+
+
+def test_rerun_does_not_print_again(capsys):
+    """print and assert stay in the forward sweep: a segment's rerun keeps only what its tape needs."""
+    got = srcdiff.grad(printing, checkpoints=2)(X4, 3)
+    assert capsys.readouterr().out.count("step") == 3
+    np.testing.assert_allclose(got, srcdiff.grad(printing)(X4, 3), rtol=1e-12)
+    capsys.readouterr()
+
+
+CHECKPOINTED = srcdiff.grad(rnn, wrt=0, checkpoints=3)
+
+
+def penalty(x, W, n):
+    return np.sum(CHECKPOINTED(x, W, n) ** 2)
+
+
+def test_checkpointed_gradient_is_not_differentiated_again():
+    with pytest.raises(srcdiff.SrcdiffError, match="checkpoints=3") as info:
+        srcdiff.grad(penalty)(X4, W4, 4)
+    assert "test_checkpoints.py" in str(info.value)
+
+
+TAPED = srcdiff.grad(rnn, wrt=0)
+
+
+def taped_penalty(x, W, n):
+    return np.sum(TAPED(x, W, n) ** 2)
+
+
+def test_checkpoints_over_a_taped_gradient():
+    """grad(h, checkpoints=k) of an h that calls a (taped) srcdiff gradient: the loops of that gradient push
+    onto and pop from its stacks, so a rerun would push again; they stay taped and the result is the one
+    without checkpoints (and central differences)."""
+    args = [X4, W4, 5]
+    ref = srcdiff.grad(taped_penalty)(*args)
+    got = srcdiff.grad(taped_penalty, checkpoints=2)(*args)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got, numerical_grad(taped_penalty, args, 0), rtol=1e-5, atol=1e-7)
+
+
+def in_a_branch(x, n, flag):
+    h = x
+    if flag:
+        for t in range(n):
+            h = np.sin(h) * 0.9 + x
+    return np.sum(h ** 2)
+
+
+def test_loop_inside_a_branch():
+    for flag in (True, False):
+        _, taped = _grads(in_a_branch, [X4, 7, flag], 0, False, None)
+        g, got = _grads(in_a_branch, [X4, 7, flag], 0, False, 3)
+        np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
+    assert "rerun the segment forward" in srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hmm_log_partition(jit):
+    """The HMM forward recursion (log-domain products with a hoisted table) checkpointed: the E-step's
+    expected counts are the taped ones."""
+    from srcdiff.vi import hmm
+    rng = np.random.default_rng(3)
+    K, V, T = 3, 5, 40
+    args = (np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), size=K)),
+            np.log(rng.dirichlet(np.ones(V), size=K)), rng.integers(0, V, T))
+    value, taped = srcdiff.value_and_grad(hmm.log_Z, wrt=(0, 1, 2), jit=jit)(*args)
+    vg = srcdiff.value_and_grad(hmm.log_Z, wrt=(0, 1, 2), jit=jit, checkpoints=6)
+    value_k, got = vg(*args)
+    assert value_k == pytest.approx(value, rel=1e-14)
+    for a, b in zip(got, taped):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    src = srcdiff.source(vg)
+    assert "rt.logsumexp_vecmat(" in src and "log_alpha_snapshots" in src, src
