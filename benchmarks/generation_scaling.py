@@ -1,20 +1,29 @@
-"""Generation time against program size: straight-line functions of 10 / 50 / 200 / 1000 statements.
+"""Generation time against program size: straight-line functions of 10 / 50 / 200 / 1000 statements,
+and a function of twenty loops with nested loops and branches.
 
-Each program is realistic straight-line NumPy: elementwise math on vectors and scalars, reductions,
-and reuse of earlier values (every statement reads one or two values computed before it). The time
-is srcdiff's source generation alone (parse -> transforms -> emitted source, `jit=False` build, no
-Numba compile), the median of --repeats builds in this process. The printed exponent is the slope
-of log(time) against log(statements) fitted over the sizes (1 = linear).
+Each straight-line program is realistic NumPy: elementwise math on vectors and scalars, reductions,
+and reuse of earlier values (every statement reads one or two values computed before it). The loop
+program has --loops (default 20) blocks, each a loop over the vector holding a data-dependent if/else
+and an inner loop, with scalar and vector state carried from block to block.
 
-    python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3]
+The time is srcdiff's source generation alone (parse -> transforms -> the source Numba would compile,
+no Numba compile), the median of --repeats builds in this process, as wall time and as this process's
+CPU time (on a shared machine the CPU time is the steadier figure). The printed exponent is the slope of
+log(time) against log(statements) fitted over the straight-line sizes (1 = linear). With --jit, the
+time to the first jitted gradient of the loop program (generation + Numba compile, a fresh process and
+an empty cache) is measured too.
+
+    python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3] [--loops 20] [--jit]
+                                            [--json PATH] [--quick]
 """
 import argparse
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import numpy as np
@@ -56,22 +65,42 @@ def program_source(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_program(n: int, directory: str):
-    path = os.path.join(directory, f"straight_{n}.py")
+def loops_source(k: int) -> str:
+    """The source of `f(x, y, a)`: k loop blocks over x, each with a data-dependent branch and an inner
+    loop, carrying a scalar `s` and a vector `v` from block to block."""
+    lines = [f"def loops_{k}(x, y, a):", "    s = 0.0", "    v = y * 1.0"]
+    for b in range(k):
+        i, j = f"i{b}", f"j{b}"
+        lines += [f"    for {i} in range(x.shape[0]):",
+                  f"        if x[{i}] * a > {0.1 * (b % 3):.1f}:",
+                  f"            s = s + np.tanh(x[{i}] * a) * v[{i}]",
+                  "        else:",
+                  f"            s = s - 0.5 * (x[{i}] - v[{i}]) ** 2",
+                  f"        for {j} in range(2):",
+                  f"            s = s + 0.1 * np.sin(s * y[{j}])",
+                  f"    v = 0.9 * v + 0.1 * np.cos(x * s)"]
+    lines.append("    return s + np.sum(v * v)")
+    return "\n".join(lines) + "\n"
+
+
+def load_program(n: int, directory: str, loops: bool = False):
+    name = f"loops_{n}" if loops else f"straight_{n}"
+    path = os.path.join(directory, f"{name}.py")
     with open(path, "w") as fh:
-        fh.write("import numpy as np\n\n\n" + program_source(n))
+        fh.write("import numpy as np\n\n\n" + (loops_source(n) if loops else program_source(n)))
     ns = {}
     code = compile(open(path).read(), path, "exec")
     exec(code, ns)
-    return ns[f"straight_{n}"]
+    return ns[name]
 
 
-def generation_time(fn) -> float:
+def generation_time(fn) -> tuple:
+    """(wall, CPU) seconds to generate fn's gradient source as the jitted backend compiles it."""
     from srcdiff import compiler
-    t0 = time.perf_counter()
+    w, c = time.perf_counter(), time.process_time()
     mod = compiler.build_module(fn, ["x", "y", "a"], "grad")
     mod.source(jit=True)
-    return time.perf_counter() - t0
+    return time.perf_counter() - w, time.process_time() - c
 
 
 def fitted_exponent(sizes, times) -> float:
@@ -81,33 +110,104 @@ def fitted_exponent(sizes, times) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
+_FIRST_JIT = """
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {bench!r})
+import numpy as np
+import generation_scaling as gs
+import srcdiff
+fn = gs.load_program({k}, {d!r}, loops=True)
+rng = np.random.default_rng(0)
+x, y, a = rng.normal(size=5), rng.normal(size=5), 0.3
+t1 = time.perf_counter()
+g = srcdiff.grad(fn, wrt=(0, 2), jit=True)(x, y, a)
+t2 = time.perf_counter()
+ref = srcdiff.grad(fn, wrt=(0, 2))(x, y, a)
+assert np.allclose(g[0], ref[0]) and np.isclose(g[1], ref[1]), (g, ref)
+print(t2 - t1)
+"""
+
+
+def first_jitted_call(k: int, directory: str) -> float:
+    """Seconds from srcdiff.grad(..., jit=True) to the first gradient of the k-loop program, in a fresh
+    process with an empty cache directory (checked against the Python backend)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, "-c", _FIRST_JIT.format(bench=HERE, k=k, d=directory)], env=env,
+                             check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10,50,200,1000")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--loops", type=int, default=20, help="loop blocks of the nested-loops program (0: skip it)")
+    p.add_argument("--jit", action="store_true", help="also time the loop program's first jitted call")
     p.add_argument("--check", action="store_true", help="also check one gradient against finite differences")
+    p.add_argument("--json", metavar="PATH", help="write summary rows for run_all.py to PATH")
+    p.add_argument("--quick", action="store_true", help="one build per size")
     args = p.parse_args(argv)
+    if args.quick:
+        args.repeats = 1
     sizes = [int(s) for s in args.sizes.split(",")]
-    times = []
+    times, cpus = [], []
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as d:
-        print("| statements | generation (median) | per statement |")
-        print("|---:|---:|---:|")
+        print("| program | generation, wall (median) | CPU (median) | CPU per statement |")
+        print("|---|---:|---:|---:|")
+        generation_time(load_program(10, d))     # imports and rule tables, outside the timings
         for n in sizes:
             fn = load_program(n, d)
-            t = statistics.median(generation_time(fn) for _ in range(args.repeats))
+            runs = [generation_time(fn) for _ in range(args.repeats)]
+            t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             times.append(t)
-            print(f"| {n} | {t:.3f} s | {1e3 * t / n:.2f} ms |", flush=True)
+            cpus.append(c)
+            print(f"| {n} statements | {t:.3f} s | {c:.3f} s | {1e3 * c / n:.2f} ms |", flush=True)
             if args.check:
-                import srcdiff
-                rng = np.random.default_rng(1)
-                x, y, a = rng.normal(size=5), rng.normal(size=5), 0.3
-                g = srcdiff.grad(fn, wrt="a")(x, y, a)
-                h = 1e-6
-                fd = (fn(x, y, a + h) - fn(x, y, a - h)) / (2 * h)
-                print(f"  d/da: srcdiff {g:.8g}, finite differences {fd:.8g}")
+                check(fn)
+        loop_gen = loop_jit = None
+        if args.loops:
+            fn = load_program(args.loops, d, loops=True)
+            runs = [generation_time(fn) for _ in range(args.repeats)]
+            loop_gen = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+            print(f"| {args.loops} loops with nested loops and branches | {loop_gen[0]:.3f} s | "
+                  f"{loop_gen[1]:.3f} s | - |", flush=True)
+            if args.check:
+                check(fn)
+            if args.jit:
+                loop_jit = first_jitted_call(args.loops, d)
+                print(f"\nfirst jitted call of the {args.loops}-loop program (generation + Numba compile, "
+                      f"new process, empty cache): {loop_jit:.2f} s")
+    k = kc = None
     if len(sizes) > 1:
-        print(f"\nfitted exponent (time ~ statements^k): k = {fitted_exponent(sizes, times):.2f}")
-        print("(noisy on a shared machine: compare sizes within one run)")
+        k, kc = fitted_exponent(sizes, times), fitted_exponent(sizes, cpus)
+        print(f"\nfitted exponent (time ~ statements^k): k = {k:.2f} (wall), {kc:.2f} (CPU)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}  (noisy on a shared machine: compare sizes within one run)")
+    if args.json:
+        rows = [{"benchmark": f"generation time, straight-line code, {sizes[0]}-{sizes[-1]} statements",
+                 "srcdiff": f"{times[-1]:.2f} s ({cpus[-1]:.2f} s CPU) at {sizes[-1]}",
+                 "first call: cold / disk cache": "-", "compared with": "size exponent (1 = linear)",
+                 "its time": f"k = {kc:.2f}" if kc is not None else "-", "ratio (its / srcdiff)": "-",
+                 "goal": "linear; 1 000 statements < 2 s"}]
+        if loop_gen is not None:
+            rows.append({"benchmark": f"generation time, {args.loops} loops with nested loops and branches",
+                         "srcdiff": f"{loop_gen[0]:.2f} s ({loop_gen[1]:.2f} s CPU)",
+                         "first call: cold / disk cache": f"{loop_jit:.2f} s / -" if loop_jit else "-",
+                         "compared with": "-", "its time": "-", "ratio (its / srcdiff)": "-", "goal": "-"})
+        with open(args.json, "w") as fh:
+            json.dump({"name": "generation_scaling", "summary": rows}, fh, indent=1)
+
+
+def check(fn):
+    import srcdiff
+    rng = np.random.default_rng(1)
+    x, y, a = rng.normal(size=5), rng.normal(size=5), 0.3
+    g = srcdiff.grad(fn, wrt="a")(x, y, a)
+    h = 1e-6
+    fd = (fn(x, y, a + h) - fn(x, y, a - h)) / (2 * h)
+    print(f"  d/da: srcdiff {g:.8g}, finite differences {fd:.8g}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import inspect
 import linecache
 import os
 import re
+import sys
 import threading
 import uuid
 from typing import Any, Callable, Sequence, Union
@@ -130,9 +131,13 @@ def call_positional(fn, args: tuple):
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
-    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool, checkpoints: int | None = None):
+    def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str, checkpoints: int | None = None):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
+        if jit not in (False, True, "background"):
+            raise SrcdiffError(f"jit={jit!r}: srcdiff takes jit=False (the Python backend), jit=True (Numba) or "
+                               "jit=\"background\" (Python until Numba has compiled in another process)",
+                               *user_location(f))
         self.f, self.mode, self.jit = f, mode, jit
         self.wrt_names, self.many = _wrt_names(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
@@ -141,10 +146,26 @@ class Transformed:
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
 
-    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = ()):
+    def _generation_options(self) -> dict:
+        """What of this transform decides the code generated for it (with the specialisation and the user's
+        function, the disk cache's spec key: srcdiff/cachekey.py). An option that changes generated code
+        must be listed here."""
+        return {"mode": self.mode, "wrt": tuple(self.wrt_names), "jit": bool(self.jit),
+                "checkpoints": getattr(self, "checkpoints", None)}
+
+    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = (), need_module: bool = False):
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
-        their axes have equal lengths, `arg_dims`: see transforms/dims.py)."""
+        their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
+        first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
+        generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
+        if self.jit == "background":     # the code that answers until the compiled code is ready
+            python = self._backends()[1]
+            fn = python._build(arg_kinds, structs, arg_dims, need_module)
+            self._last = python._last
+            return fn
         key = (arg_kinds, repr(structs), arg_dims)
+        if need_module and key in self._cache and not isinstance(self._cache[key][0], compiler.Module):
+            del self._cache[key]
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
             # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
             # once per process even when several threads run this object's first tasks at the same time
@@ -154,14 +175,24 @@ class Transformed:
                     loaded = backends.load_module(src, bindings, names, entry, self.jit)
                     self._cache[key] = (None, src, getattr(loaded, entry))
         if key not in self._cache:
-            mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
-                                        checkpoints=self.__dict__.get("checkpoints"))
-            if self.jit:
-                compiler.check_numba(mod, arg_kinds)
-            src = mod.source(jit=self.jit)
-            names = [fn.name for fn in mod.functions]
-            loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[key] = (mod, src, getattr(loaded, mod.entry))
+            from . import cachekey
+            root = getattr(self.f, "py_func", self.f)
+            spec = cachekey.spec_key(root, self._generation_options(), key)
+            found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
+            if found is not None:
+                cached, src, loaded = found
+                self._cache[key] = (cached, src, getattr(loaded, cached.entry))
+            else:
+                mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
+                                            checkpoints=self.__dict__.get("checkpoints"))
+                if self.jit:
+                    compiler.check_numba(mod, arg_kinds)
+                src = mod.source(jit=self.jit)
+                names = mod.function_names
+                loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
+                if spec:
+                    backends.save_index(spec, root, src, mod.bindings, names, mod.entry, self.jit)
+                self._cache[key] = (mod, src, getattr(loaded, mod.entry))
         self._last = self._cache[key]
         return self._last[2]
 
@@ -215,9 +246,10 @@ class Transformed:
         shipped = dict(state.get("_shipped", {}))
         for key, entry in self._cache.items():
             mod = entry[0]
-            if hasattr(mod, "bindings") and hasattr(mod, "functions"):   # not a nested (forward) build
-                shipped[key] = (entry[1], mod.bindings, [fn.name for fn in mod.functions], mod.entry)
+            if hasattr(mod, "bindings") and hasattr(mod, "function_names"):   # not a nested (forward) build
+                shipped[key] = (entry[1], mod.bindings, list(mod.function_names), mod.entry)
         state.update(_cache={}, _last=None, _shipped=shipped)
+        state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
         self._params()
         state["_param_names"] = self._param_names
         return state
@@ -230,6 +262,12 @@ class Transformed:
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
         first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
         ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
+        if self.jit == "background":
+            jitted, python, _ = self._backends()
+            jitted.prepare(*args, **kwargs)
+            python.prepare(*args, **kwargs)
+            self._last = python._last
+            return self
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         self._specialize(args, nargs)
@@ -253,7 +291,36 @@ class Transformed:
         fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
         return fn, args, structs
 
+    def _backends(self):
+        """jit="background": (the jitted transform, the Python one, their switch-over state)."""
+        if "_pair" not in self.__dict__:
+            from .background import Background
+            k = self.__dict__.get("checkpoints")
+            jitted, python = Transformed(self.f, self.wrt_names, self.mode, True, k), \
+                Transformed(self.f, self.wrt_names, self.mode, False, k)
+            jitted.many = python.many = self.many
+            self._pair = (jitted, python, Background())
+        return self._pair
+
+    def _call_background(self, args, kwargs):
+        """Run the compiled code when it is ready (see srcdiff/background.py), else the Python backend."""
+        jitted, python, state = self._backends()
+        bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
+        nargs = len(bound) - (1 if self.mode == "vjp" else 0)
+        fn, flat, _ = jitted._specialize(bound, nargs)
+        mod, src, _ = jitted._last
+        key = next(k for k, v in jitted._cache.items() if v is jitted._last)
+        module = sys.modules[fn.py_func.__module__]
+        if state.use_compiled(key, fn, flat, module, src, mod.bindings, mod.function_names, mod.entry):
+            self._last = jitted._last
+            return jitted(*args, **kwargs)
+        out = python(*args, **kwargs)
+        self._last = python._last
+        return out
+
     def __call__(self, *args, **kwargs):
+        if self.jit == "background":
+            return self._call_background(args, kwargs)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)

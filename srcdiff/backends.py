@@ -6,8 +6,10 @@ import ast
 import contextlib
 import functools
 import hashlib
+import hmac
 import importlib.util
 import inspect
+import json
 import os
 import sys
 import stat
@@ -15,6 +17,7 @@ import tempfile
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,19 +37,30 @@ def cache_dir() -> str:
     Created 0700; refused when it is not a directory owned by this user or when others may write to it
     (anyone who can write there could make srcdiff run their code). Checked on every use: one stat."""
     d = os.environ.get("SRCDIFF_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff")
-    d = os.path.abspath(d)
+    d = private_root(os.path.abspath(d), "cache directory", "SRCDIFF_CACHE_DIR")
+    private_folder(os.path.join(d, "__pycache__"))   # where Numba keeps its index (a pickle) and compiled code
+    return d
+
+
+def private_root(d: str, what: str, variable: str) -> str:
+    """Directory `d` and its parents, created 0700 if missing, checked with check_private; `what` and the
+    environment `variable` that sets it name it in the error."""
     try:
         os.makedirs(d, mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise SrcdiffError(f"cannot create srcdiff's cache directory {d}: {exc}",
-                           advice="set SRCDIFF_CACHE_DIR to a private directory you can write") from None
+        raise SrcdiffError(f"cannot create srcdiff's {what} {d}: {exc}",
+                           advice=f"set {variable} to a private directory you can write") from None
     check_private(d)
-    pyc = os.path.join(d, "__pycache__")     # where Numba keeps its index (a pickle) and compiled code
+    return d
+
+
+def private_folder(d: str) -> str:
+    """Folder `d` (its parent exists), created 0700 if missing and checked with check_private."""
     try:
-        os.mkdir(pyc, 0o700)
+        os.mkdir(d, 0o700)
     except FileExistsError:
         pass
-    check_private(pyc)
+    check_private(d)
     return d
 
 
@@ -191,6 +205,22 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
         _put(h, "binding", name.encode())
         _digest_value(h, bindings[name])
     return h.hexdigest()[:20]
+
+
+def runtime_root() -> str:
+    """Where the compiled runtime helpers live: `$SRCDIFF_RUNTIME_CACHE_DIR`, default
+    `~/.cache/srcdiff/runtime`. Not under SRCDIFF_CACHE_DIR: they are compiled once per installation and
+    user, whichever cache directory a program's generated code goes to."""
+    d = os.environ.get("SRCDIFF_RUNTIME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff",
+                                                                    "runtime")
+    return os.path.abspath(d)
+
+
+def runtime_cache_dir() -> str:
+    """Numba's files for the runtime helpers (srcdiff/runtime/_cache.py) of this runtime's source:
+    `runtime_root()/<hash of the runtime's source>`, created 0700 and checked like the cache directory."""
+    root = private_root(runtime_root(), "runtime cache directory", "SRCDIFF_RUNTIME_CACHE_DIR")
+    return private_folder(os.path.join(root, runtime_digest()[:16]))
 
 
 _RULE_DISPATCHERS: dict = {}
@@ -528,6 +558,13 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, source)
     _touch(path)
+    return _instantiate(modname, path, source, bindings, function_names, jit)
+
+
+def _instantiate(modname: str, path: str, source: str, bindings: dict, function_names: list, jit: bool):
+    """Execute the generated module `modname` (`srcdiff_generated.<base>_<key>`) from `source` at `path`,
+    bind its values, jit its functions if asked (see load_module)."""
+    base = modname.split(".", 1)[1].rsplit("_", 1)[0]
     mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
         passed = passed_arrays(bindings)
@@ -549,3 +586,144 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
                 mod.__dict__[name] = _njit(mod.__dict__[name], path, cache)
     _LOADED[modname] = mod
     return mod
+
+
+# ---- the index: spec key -> generated module (srcdiff.cachekey), so that a warm cache skips generation ----------
+@dataclass
+class CachedModule:
+    """A generated module found through the index, without generating it: what the transforms keep of
+    compiler.Module (its entry function, the values bound into it, its functions' names)."""
+    entry: str
+    bindings: dict
+    function_names: list
+
+
+def _secret() -> bytes:
+    """The per-user key that signs index records (32 random bytes in the private cache directory, 0600)."""
+    path = os.path.join(cache_dir(), "index.key")
+    for _ in range(3):
+        try:
+            with open(path, "rb") as fh:
+                key = fh.read()
+            if len(key) == 32:
+                return key
+            os.remove(path)              # damaged: a new key (the records it signed no longer verify)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:          # another process made it first: read theirs
+            continue
+        key = os.urandom(32)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+    raise SrcdiffError(f"cannot read or create srcdiff's index key {path}",
+                       advice="remove it (python -m srcdiff cache clear) or set SRCDIFF_CACHE_DIR")
+
+
+def _index_dir() -> str:
+    return private_folder(os.path.join(cache_dir(), "index"))
+
+
+def _sign(body: str) -> str:
+    return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def save_index(spec: str, root, source: str, bindings: dict, function_names: list, base: str, jit: bool) -> bool:
+    """Record that spec key `spec` generates the module just loaded from `source`, with how to find its
+    bound values from `root` (srcdiff.cachekey.recipes). Returns whether it was recorded (not when a value
+    cannot be reached from the user's function)."""
+    from .cachekey import recipes
+    paths = recipes(root, bindings)
+    if paths is None:
+        return False
+    record = {"v": 1, "base": base, "key": module_key(source, bindings, jit), "names": list(function_names),
+              "bindings": paths, "sha256": hashlib.sha256(source.encode()).hexdigest(), "jit": bool(jit)}
+    body = json.dumps(record, sort_keys=True)
+    folder = _index_dir()
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"record": body, "mac": _sign(body)}, fh)
+    os.replace(tmp, os.path.join(folder, spec + ".json"))
+    return True
+
+
+def load_indexed(spec: str, root, jit: bool):
+    """(CachedModule, source, loaded module) for spec key `spec` from the index, or None (not there, or
+    stale: generate). The index record must carry a valid signature, the module file the digest recorded
+    for it, and the values its recipes find now the module key it was generated with; a record or module
+    that fails a check is removed (with a CacheWarning when it was damaged or modified)."""
+    from .cachekey import _MISSING, follow
+    path = os.path.join(cache_dir(), "index", spec + ".json")
+    try:
+        with open(path) as fh:
+            stored = json.load(fh)
+        body, mac = stored["record"], stored["mac"]
+        if not (isinstance(body, str) and isinstance(mac, str) and hmac.compare_digest(_sign(body), mac)):
+            raise ValueError("bad signature")
+        record = json.loads(body)
+        base, key, names, paths = record["base"], record["key"], record["names"], record["bindings"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"srcdiff: the cache index record {path} did not match its signature (damaged or modified: "
+                      f"{exc}); it was removed and the code is generated again", CacheWarning, stacklevel=3)
+        _remove(path)
+        return None
+    bindings = {name: follow(root, steps) for name, steps in paths.items()}
+    if any(v is _MISSING for v in bindings.values()) or record.get("jit") != bool(jit):
+        _remove(path)                    # the function no longer reaches those values: generate
+        return None
+    modname = f"srcdiff_generated.{base}_{key}"
+    module_path = os.path.join(cache_dir(), f"{base}_{key}.py")
+    try:
+        with open(module_path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:           # evicted
+        _remove(path)
+        return None
+    if hashlib.sha256(data).hexdigest() != record.get("sha256"):
+        warnings.warn(f"srcdiff: the cached file {module_path} did not match the code recorded for it (damaged or "
+                      "modified); it was removed and regenerated", CacheWarning, stacklevel=3)
+        for f in (path, module_path):
+            _remove(f)
+        remove_compiled(module_path)
+        return None
+    source = data.decode()
+    if module_key(source, bindings, jit) != key:   # a bound value changed in a way the spec key missed
+        _remove(path)
+        return None
+    _touch(module_path)
+    loaded = _LOADED.get(modname) or _instantiate(modname, module_path, source, bindings, names, jit)
+    return CachedModule(base, bindings, names), source, loaded
+
+
+def prune_index(folder: str | None = None, everything: bool = False) -> int:
+    """Remove index records whose module is gone (or all of them); returns how many were removed."""
+    folder = os.path.join(folder or cache_dir(), "index")
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        path = os.path.join(folder, name)
+        if not everything and name.endswith(".json"):
+            try:
+                with open(path) as fh:
+                    record = json.loads(json.load(fh)["record"])
+                if os.path.exists(os.path.join(os.path.dirname(folder), f"{record['base']}_{record['key']}.py")):
+                    continue
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        _remove(path)
+        removed += 1
+    return removed
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

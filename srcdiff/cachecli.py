@@ -24,8 +24,12 @@ def main(argv: list | None = None) -> int:
         print(f"cache directory: {folder} (mode 700, checked owned by you)")
         print(f"modules: {len(items)}, {total / 2 ** 20:.1f} MB (cap {backends.MAX_BYTES / 2 ** 20:.0f} MB, "
               "SRCDIFF_CACHE_MAX_MB)")
+        index = os.path.join(folder, "index")
+        records = len([n for n in os.listdir(index) if n.endswith(".json")]) if os.path.isdir(index) else 0
+        print(f"index records (function + specialisation -> module, signed): {records}")
         return 0
     removed = backends.evict(int(args.keep_mb * 2 ** 20), folder=folder)
+    backends.prune_index(folder, everything=args.keep_mb <= 0)   # records of removed modules
     for name in os.listdir(folder):       # leftovers of interrupted writes
         if ".tmp" in name:
             os.remove(os.path.join(folder, name))

@@ -34,6 +34,7 @@
     unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
     stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
     products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
+    inplace        (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)             transforms/inplace.py
     emit           Python source with comments naming the user's lines           transforms/emit.py
 
 `build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
@@ -41,16 +42,19 @@ into one module source; srcdiff.backends exec's it as Python or compiles it with
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
+import threading
 from dataclasses import dataclass, field
 
 import gast
 
 from .errors import SrcdiffError, fail
 from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, inline,
-                         kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks,
-                         tuples, unbound)
-from .transforms.astutil import Namer, dotted_name, load
+                         inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa,
+                         stacks, tuples, unbound)
+from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
 
@@ -69,7 +73,7 @@ def front_end(fn_or_unit) -> parse.Unit:
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     """A copy of a front-end unit in A-normal form, with user calls inlined where possible."""
     unit = copy.copy(unit)
-    unit.node = copy.deepcopy(unit.node)
+    unit.node = clone(unit.node)
     unit.callees = dict(unit.callees)
     unit.bindings = dict(unit.bindings)
     unit = anf.to_anf(unit)
@@ -104,17 +108,9 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     active = activity.active_names(unit.node, wrt, unit.callees)
     check_single_matrices(unit, kind_map, active)
     check_sequence_arithmetic(unit, kind_map, wrt)
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
-    first.function(name)
-    written = {n.targets[0].value.id for n in gast.walk(unit.node)
-               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
-    restore = written & first.reads
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
-                             checkpoints)
-    second.function(name)
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads, kind_map,
-                            arg_dims, checkpoints)
-    fn = optimize.propagate_copies(optimize.eliminate_dead_code(final.function(name)))
+    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims,
+                               checkpoints)
+    fn = optimize.propagate_copies(optimize.eliminate_dead_code(fn))
     fn = logdomain.fuse_adjoints(fn)
     fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
                                      final.namer)
@@ -125,6 +121,33 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     fn = rerun_segments(fn, final.kinds)
     fn = unbound.define_unbound(fn, final.kinds, final.shapes)
     return stacks.record_stack_kinds(fn, final.kinds)
+
+
+def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: str, callee_vjp, kind_map: dict,
+                   arg_dims: dict | None, checkpoints: int | None = None):
+    """The reverse pass, built in up to three rounds: which primal values the backward sweep reads
+    decides which a loop stores (and which overwritten array elements are restored), and storing or
+    re-reading them can make the sweep read more. Round 1 stores nothing; round 2 restores the arrays
+    round 1 found read after a write and stores what it read; round 3 adds what round 2 read.
+    A round is built only when its inputs differ from the last one's (the output is a function of
+    them): without loops nothing is stored, so with nothing to restore round 1 is final.
+    Returns (the final Reverse, its function)."""
+    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
+    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
+    fn = first.function(name)
+    written = {n.targets[0].value.id for n in walk_statements(unit.node.body)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+    restore = written & first.reads
+    if not loops and not restore:
+        return first, fn
+    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
+                             checkpoints)
+    fn = second.function(name)
+    if second.reads <= first.reads:
+        return second, fn
+    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads,
+                            kind_map, arg_dims, checkpoints)
+    return final, final.function(name)
 
 
 def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
@@ -173,7 +196,7 @@ def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
         return out
 
     unit.node.body = block(unit.node.body)
-    for s in gast.walk(unit.node):   # (an unguarded start: the loops' first values could not be written down)
+    for s in walk_statements(unit.node.body):   # (an unguarded start: the loops' first values could not be written down)
         if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
                 and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
                 and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
@@ -188,7 +211,7 @@ def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
     def scalar(e):
         return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
     changed = False
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
             continue
         name, args = dotted_name(s.value.func), s.value.args
@@ -212,7 +235,7 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
     varied = forward.varied_names(unit.node, wrt, unit.callees)
     ret = unit.node.body[-1].value
     useful = activity._closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
             continue
@@ -244,7 +267,7 @@ _SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slo
 
 def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
     """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
                 and s.targets[0].id in active):
             continue
@@ -319,7 +342,7 @@ def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
     rules take operands as arrays, so the derivative would silently be lost."""
     from .transforms import forward
     varied = None
-    for s in gast.walk(unit.node):
+    for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
             continue
         for operand in (s.value.left, s.value.right):
@@ -350,12 +373,18 @@ class Module:
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
     entry: str = ""
 
+    @property
+    def function_names(self) -> list:
+        return [fn.name for fn in self.functions]
+
     def source(self, jit: bool = False) -> str:
         """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
         tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
-        functions = [products.route_products(stacks.row_tapes(f)) for f in self.functions] if jit else self.functions
-        return header + "\n\n".join(emit.to_source(f) for f in functions)
+        with _collector_paused():
+            functions = ([inplace.add_into_views(products.route_products(stacks.row_tapes(f)))
+                          for f in self.functions] if jit else self.functions)
+            return header + "\n\n".join(emit.to_source(f) for f in functions)
 
 
 def _key(obj):
@@ -390,7 +419,7 @@ def _lower_generated(obj):
 
 def _fold_negative_constants(node):
     """`-1` as a constant (the step of the generated backward loops), not an operation ANF names."""
-    class Fold(gast.NodeTransformer):
+    class Fold(Transformer):
         def visit_UnaryOp(self, n):
             self.generic_visit(n)
             if (isinstance(n.op, gast.USub) and isinstance(n.operand, gast.Constant)
@@ -419,7 +448,7 @@ def _link(module: Module, unit: parse.Unit):
         callees[name] = target
     unit.callee_objects = callees
     if renames:
-        for n in gast.walk(unit.node):
+        for n in walk(unit.node):
             if isinstance(n, gast.Name) and n.id in renames:
                 n.id = renames[n.id]
         unit.bindings = {renames.get(k, k): v for k, v in unit.bindings.items()}
@@ -433,7 +462,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     unit = _unit_for(module, obj)
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
-    node = desugar.zero_sum_starts(copy.deepcopy(unit.node))
+    node = desugar.zero_sum_starts(clone(unit.node))
     node.name = name
     _rename_callees(module, unit, node)
     module.functions.append(optimize.eliminate_dead_code(node) if False else node)
@@ -442,7 +471,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
 
 def _rename_callees(module, unit, node):
     mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in mapping:
             n.func.id = mapping[n.func.id]
 
@@ -516,6 +545,29 @@ def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = froze
     return module.return_kinds[k]
 
 
+_PAUSES = [0]
+_PAUSE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a module is generated: the passes allocate many small tree
+    nodes that are not garbage, and each full collection re-scans the growing tree (a quarter of the
+    generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards."""
+    with _PAUSE_LOCK:
+        _PAUSES[0] += 1
+        if _PAUSES[0] == 1:
+            _PAUSES.append(gc.isenabled())
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _PAUSES[0] -= 1
+            if _PAUSES[0] == 0 and _PAUSES.pop():
+                gc.enable()
+
+
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
     """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
@@ -523,6 +575,11 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
     `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only;
     `checkpoints`: the most snapshots each outermost loop of the entry function keeps (None: tape them)."""
+    with _collector_paused():
+        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints)
+
+
+def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints) -> Module:
     module = Module()
     if structs:
         unit = flatten.flatten_arguments(parse.parse(fn), structs)
@@ -551,9 +608,9 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
     (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms = [n for n in gast.walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
-        for n in gast.walk(unit.node):
+        for n in walk(unit.node):
             operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
                 n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
             ranks = [kinds._ndim(kinds.expr_kind(a, kind_map)) for a in operands]
@@ -574,7 +631,7 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
                               "the loop): Numba types the 0.0 start as a float",
                      "use jit=False, or accumulate in a loop from an array start, e.g. "
                      "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n in gast.walk(unit.node):
+        for n in walk(unit.node):
             if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
                 axis = n.args[1] if len(n.args) > 1 else None
                 if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
@@ -650,6 +707,11 @@ def build_forward_module(fn, wrt_names: list, structs: dict | None = None, arg_k
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
     (and one tangent per leaf of a wrt argument). `arg_kinds`: the kinds of the arguments, if known."""
+    with _collector_paused():
+        return _build_forward_module(fn, wrt_names, structs, arg_kinds)
+
+
+def _build_forward_module(fn, wrt_names, structs, arg_kinds) -> Module:
     from .transforms import forward
     module = Module()
     if structs:

@@ -414,6 +414,140 @@ def test_out_of_bounds_index_raises_index_error_in_both_backends(jit):
     np.testing.assert_allclose(srcdiff.grad(_reads_past_the_end, jit=jit)(x4), [1.0, 1.0, 1.0, 3.0])
 
 
+# --- issue 19.11: the disk cache found by what determines the code, before generating it ------------------------
+
+WARM = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    from srcdiff import compiler
+    built = []
+    generate = compiler.build_module
+    compiler.build_module = lambda *a, **k: built.append(1) or generate(*a, **k)
+    sys.path.insert(0, {folder!r})
+    import warm_fn
+    x = np.array([0.3, -0.4, 1.1])
+    value, grad = srcdiff.value_and_grad(warm_fn.f, wrt=0, jit={jit})(x, 2.0)
+    print(len(built), repr(float(value)), " ".join(repr(float(v)) for v in grad))
+''')
+
+WARM_SRC = '''import numpy as np
+W = np.array([1.0, {w}, 3.0])
+SCALE = {scale}
+
+
+def helper(x):
+    return np.tanh(x) * SCALE
+
+
+def f(x, y):
+    return np.sum(W * helper(x) ** 2) * y
+'''
+
+
+def _warm_run(folder, cache, jit):
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+    out = subprocess.run([sys.executable, "-c", WARM.format(folder=folder, jit=jit)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    built, value, *grad = out.stdout.split()
+    return int(built), float(value), np.array([float(g) for g in grad])
+
+
+def _warm_expected(w, scale, x=np.array([0.3, -0.4, 1.1]), y=2.0):
+    W = np.array([1.0, w, 3.0])
+    t = np.tanh(x) * scale
+    return np.sum(W * t ** 2) * y, 2 * W * t * scale * (1 - np.tanh(x) ** 2) * y
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_warm_cache_process_does_not_generate_and_edits_invalidate(tmp_path, jit):
+    """A second process with a warm cache loads the module without calling the generator and gets the
+    right gradient; editing the function's file, a helper's constant, or a global array it reads makes
+    it generate again (the spec key covers them), and each edit's gradient is right."""
+    folder, cache = str(tmp_path / "src"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    steps = [(2.0, 0.5, 1), (2.0, 0.5, 0),      # cold: generate; warm: load
+             (5.0, 0.5, 1), (5.0, 0.5, 0),      # the global array W changed
+             (5.0, 0.7, 1), (5.0, 0.7, 0)]      # the helper's global SCALE changed
+    for w, scale, generated in steps:
+        with open(os.path.join(folder, "warm_fn.py"), "w") as fh:
+            fh.write(WARM_SRC.format(w=w, scale=scale))
+        built, value, grad = _warm_run(folder, cache, jit)
+        want_value, want_grad = _warm_expected(w, scale)
+        assert built == generated, (w, scale)
+        np.testing.assert_allclose(value, want_value, rtol=1e-12)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-12)
+    with open(os.path.join(folder, "warm_fn.py"), "w") as fh:   # the function's body edited
+        fh.write(WARM_SRC.format(w=5.0, scale=0.7).replace("** 2) * y", "** 2) * y * y"))
+    built, value, grad = _warm_run(folder, cache, jit)
+    want_value, want_grad = _warm_expected(5.0, 0.7)
+    assert built == 1
+    np.testing.assert_allclose(value, want_value * 2.0, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad * 2.0, rtol=1e-12)
+    with open(os.path.join(folder, "warm_fn.py"), "w") as fh:   # lines shifted: comments cite other lines
+        fh.write("\n" + WARM_SRC.format(w=5.0, scale=0.7))
+    assert _warm_run(folder, cache, jit)[0] == 1
+
+
+def _spec(fn, **options):
+    from srcdiff import cachekey
+    return cachekey.spec_key(fn, dict({"mode": "grad", "wrt": ("x",), "jit": False}, **options),
+                             (((("a", 1, "f"),), "()", (("n0",),))))
+
+
+class _Settings:
+    scale = 3.0
+
+
+SETTINGS = _Settings()
+
+
+def _reads_an_instance(x):
+    return np.sum(x) * SETTINGS.scale
+
+
+def test_spec_key_covers_options_values_and_declines_what_it_cannot_hash():
+    assert _spec(_poly) == _spec(_poly)
+    assert len({_spec(_poly), _spec(_poly, jit=True), _spec(_poly, mode="value_and_grad"),
+                _spec(_closure(1.0)), _spec(_closure(2.0)), _spec(_uses_tuple)}) == 6
+    global GLOBAL_T
+    before = _spec(_uses_tuple)
+    try:
+        GLOBAL_T = (1, 23)
+        assert _spec(_uses_tuple) != before
+    finally:
+        GLOBAL_T = (12, 3)
+    # an instance's attribute is compiled in, but the walk cannot follow what instances hold: no spec key
+    # (the function is generated every time, then found by its generated source's key)
+    assert _spec(_reads_an_instance) is None
+    np.testing.assert_allclose(srcdiff.grad(_reads_an_instance)(X3), np.full(3, 3.0))
+
+
+def test_forged_index_record_is_refused_and_regenerated(fresh_cache):
+    """An index record rewritten to point the spec key at another module (or with any other change) fails
+    its signature: removed with a CacheWarning, the gradient generated again."""
+    import json
+    for jit in (False, True):
+        np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+    records = sorted((fresh_cache / "index").glob("*.json"))
+    assert len(records) == 2
+    for path in records:
+        stored = json.loads(path.read_text())
+        record = json.loads(stored["record"])
+        record["bindings"] = {"np": [["g", "np"]]}
+        stored["record"] = json.dumps(record, sort_keys=True)
+        path.write_text(json.dumps(stored))
+    backends._LOADED.clear()
+    for jit in (False, True):
+        with pytest.warns(backends.CacheWarning, match="signature"):
+            got = srcdiff.grad(_poly, jit=jit)(X3)
+        np.testing.assert_allclose(got, _expected())
+    backends._LOADED.clear()            # rewritten, signed again: the next process finds it quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", backends.CacheWarning)
+        for jit in (False, True):
+            np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
+
+
 # --- issue 19.8: data in the cache: files 0600; large arrays passed to compiled code, not compiled in --------
 
 def test_numba_cache_files_are_private(fresh_cache):
@@ -509,3 +643,43 @@ def test_large_global_array_is_an_argument_and_its_code_is_cached(fresh_cache):
 
 def _cached_compiled(cache):
     return sorted(p.name for p in cache.rglob("big_loss_grad_*.nbc"))
+
+
+# --- issue 22.2: srcdiff's runtime helpers compiled once per installation, in a private folder of their own ---
+
+_RUNTIME_CHILD = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {folder!r})
+    import numpy as np
+    import srcdiff
+    import runtime_user
+    x = np.linspace(-1.0, 1.0, 7)
+    g = srcdiff.grad(runtime_user.loss, jit=True)(x)
+    np.testing.assert_allclose(g, 2 * np.tanh(x) / np.cosh(x) ** 2 + 1.0 / 7, rtol=1e-12)
+''')
+
+
+def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
+    """The runtime kernels a gradient calls go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to
+    the cache directory; a second process with an empty cache directory loads them without compiling
+    them again (their index files are not rewritten)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "runtime_user.py").write_text("import numpy as np\n\n\ndef loss(x):\n"
+                                            "    return np.sum(np.tanh(x) ** 2) + np.mean(x)\n")
+    runtime = tmp_path / "runtime"
+
+    def run(cache):
+        env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / cache), SRCDIFF_RUNTIME_CACHE_DIR=str(runtime))
+        proc = subprocess.run([sys.executable, "-c", _RUNTIME_CHILD.format(folder=str(folder))], env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+    run("cache1")
+    (digest,) = list(runtime.iterdir())
+    assert (runtime.stat().st_mode & 0o777) == 0o700 and (digest.stat().st_mode & 0o777) == 0o700
+    index = {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")}
+    assert index, "no runtime helper was cached"
+    assert not list((tmp_path / "cache1").rglob("*reductions*")), "runtime kernels went to the cache directory"
+    run("cache2")
+    assert {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")} == index, "runtime helpers compiled again"

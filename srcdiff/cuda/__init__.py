@@ -156,7 +156,7 @@ class Kernel:
         kind = self._kind()
         if kind == "rev":
             from ..transforms import kinds
-            self.g._build(tuple(kinds.kind_of_value(e) for e in example))
+            self.g._build(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
             return self.g._last[0], self.g.f, None
         fwd = self.g.fwd if kind == "hvp" else self.g
         nprimal = len(fwd._params())

@@ -5,7 +5,7 @@ registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, zeros_like
 from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape_like, select, squeeze, unbroadcast
-from .indexing import add_at, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
+from .indexing import add_at, add_into, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
 from .linalg import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v, logdet_grad, solve_triangular
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
                          min_grad, prod, prod_grad, sum, sum_grad)
@@ -20,7 +20,7 @@ from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, 
 __all__ = [
     "zeros_like", "copy", "seed",
     "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape_like", "select",
-    "add_at", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
+    "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",

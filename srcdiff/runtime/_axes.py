@@ -10,6 +10,7 @@ from numba.extending import overload
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from ._typing import nb_is_none
+from ._cache import cached_overload
 
 
 def norm_axis(axis, nd):
@@ -29,7 +30,7 @@ def axis_split(shape, axis):
             int(np.prod(shape[ax + 1:], dtype=np.int64)))
 
 
-@overload(axis_split)
+@cached_overload(axis_split)
 def _axis_split_nb(shape, axis):
     nd = len(shape)
     if nb_is_none(axis):
@@ -62,7 +63,7 @@ def squeeze_axis(r2, shape, ax):
     return r[()]
 
 
-@overload(squeeze_axis)
+@cached_overload(squeeze_axis)
 def _squeeze_axis_nb(r2, shape, ax):
     m = len(shape) - 1
     if m == 0:

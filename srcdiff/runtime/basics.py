@@ -2,6 +2,7 @@
 import numpy as np
 from numba.extending import overload
 
+from ._cache import cached_overload
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar)
 
@@ -17,14 +18,23 @@ def zeros_like(x):
     return float_scalar_type(x)(0)
 
 
-@overload(zeros_like)
+@overload(zeros_like, inline="always")   # a scalar's is a constant; an array's allocates in a cached kernel
 def _zeros_like_nb(x):
     T = nb_float_type(x)
     if nb_is_scalar(x):
         return lambda x: T(0)
     if nb_is_array(x):
-        return lambda x: np.zeros(x.shape, T)
+        return lambda x: _zeros(x.shape, T)
     return None
+
+
+def _zeros(shape, T):
+    return np.zeros(shape, T)
+
+
+@cached_overload(_zeros)
+def _zeros_nb(shape, T):
+    return lambda shape, T: np.zeros(shape, T)
 
 
 def copy(x):
@@ -32,11 +42,20 @@ def copy(x):
     return x.copy() if is_array(x) else x
 
 
-@overload(copy)
+@overload(copy, inline="always")
 def _copy_nb(x):
     if nb_is_array(x):
-        return lambda x: x.copy()
+        return lambda x: _copy_array(x)
     return lambda x: x
+
+
+def _copy_array(x):
+    return x.copy()
+
+
+@cached_overload(_copy_array)
+def _copy_array_nb(x):
+    return lambda x: x.copy()
 
 
 def seed(y):

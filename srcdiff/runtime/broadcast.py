@@ -8,6 +8,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 from ._axes import axis_split, left_pad
 from ._kernels3d import sum_mid
 from ._typing import is_array, nb_is_array, nb_is_scalar
+from ._cache import cached_jit, cached_overload
 
 __all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape_like", "select"]
 
@@ -33,7 +34,7 @@ def unbroadcast(g, x):
     return g
 
 
-@register_jitable
+@cached_jit
 def _unbroadcast_aligned(r, xshape):
     """Numba: sum C-contiguous `r` (same ndim as x, ndim >= 1) over axes where x has size 1."""
     for i in range(len(xshape)):
@@ -46,7 +47,7 @@ def _unbroadcast_aligned(r, xshape):
     return r
 
 
-@register_jitable
+@cached_jit
 def _sum_leading(g, rest):
     """Numba: g summed over its leading axes down to shape `rest` (a non-empty tuple)."""
     rsize = 1
@@ -103,7 +104,7 @@ def broadcast_to_like(g, x):
     return np.broadcast_to(g, x.shape).copy()
 
 
-@overload(broadcast_to_like)
+@cached_overload(broadcast_to_like)
 def _broadcast_to_like_nb(g, x):
     if nb_is_scalar(x):
         if nb_is_scalar(g):
@@ -125,7 +126,7 @@ def expand_dims(x, axis):
     return np.expand_dims(x, axis)
 
 
-@overload(expand_dims)
+@cached_overload(expand_dims)
 def _expand_dims_nb(x, axis):
     if nb_is_scalar(x):
         def impl(x, axis):
@@ -155,7 +156,7 @@ def _axes_tuple(axis):
     return axis
 
 
-@overload(squeeze)
+@cached_overload(squeeze)
 def _squeeze_nb(x, axis=None):
     if not nb_is_array(x):
         return None
@@ -195,7 +196,7 @@ def reshape_like(g, x):
     return np.reshape(g, x.shape)
 
 
-@overload(reshape_like)
+@cached_overload(reshape_like)
 def _reshape_like_nb(g, x):
     if nb_is_scalar(x):
         if nb_is_scalar(g):
@@ -220,7 +221,7 @@ def select(cond, a, b):
     return r
 
 
-@overload(select)
+@cached_overload(select)
 def _select_nb(cond, a, b):
     if nb_is_scalar(cond) and nb_is_scalar(a) and nb_is_scalar(b):
         def impl(cond, a, b):
@@ -236,7 +237,7 @@ def atleast_2d(x):
     return np.atleast_2d(x)
 
 
-@overload(atleast_2d)
+@cached_overload(atleast_2d)
 def _atleast_2d_nb(x):
     if nb_is_scalar(x):
         return lambda x: np.full((1, 1), x)

@@ -2,12 +2,28 @@
 import numpy as np
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.core import types
-from numba.extending import overload
 
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
+from ._cache import cached_overload
 
-__all__ = ["add_at", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put"]
+__all__ = ["add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put"]
+
+
+def add_into(view, g):
+    """``view += g`` in place, for a view of an array (jitted code's ``x[:, j] += g``: transforms/inplace.py);
+    returns None."""
+    view += g
+
+
+@cached_overload(add_into)
+def _add_into_nb(view, g):
+    if not nb_is_array(view):
+        return None
+
+    def impl(view, g):
+        np.add(view, g, view)
+    return impl
 
 
 def add_at(a, idx, g):
@@ -15,7 +31,7 @@ def add_at(a, idx, g):
     np.add.at(a, idx, g)
 
 
-@overload(add_at)
+@cached_overload(add_at)
 def _add_at_nb(a, idx, g):
     if not nb_is_array(a):
         return None
@@ -54,7 +70,7 @@ def slice_axis(g, axis, start, stop):
     return g[(slice(None),) * ax + (slice(start, stop),)]
 
 
-@overload(slice_axis)
+@cached_overload(slice_axis)
 def _slice_axis_nb(g, axis, start, stop):
     if not nb_is_array(g) or g.ndim == 0:
         return None
@@ -71,7 +87,7 @@ def index_axis(g, axis, k):
     return np.take(g, k, axis=axis)
 
 
-@overload(index_axis)
+@cached_overload(index_axis)
 def _index_axis_nb(g, axis, k):
     if not nb_is_array(g) or g.ndim == 0:
         return None
@@ -94,7 +110,7 @@ def index_axis_put(w, x, axis, k):
     return out
 
 
-@overload(index_axis_put)
+@cached_overload(index_axis_put)
 def _index_axis_put_nb(w, x, axis, k):
     if not nb_is_array(x) or x.ndim == 0:
         return None
@@ -129,7 +145,7 @@ def slice_axis_put(w, x, axis, start, stop):
     return out
 
 
-@overload(slice_axis_put)
+@cached_overload(slice_axis_put)
 def _slice_axis_put_nb(w, x, axis, start, stop):
     if not (nb_is_array(x) and nb_is_array(w)) or x.ndim == 0:
         return None
@@ -152,7 +168,7 @@ def transpose_grad(g, axes=None):
     return np.transpose(g, np.argsort([a % nd if nd else a for a in axes]))
 
 
-@overload(transpose_grad)
+@cached_overload(transpose_grad)
 def _transpose_grad_nb(g, axes=None):
     if nb_is_scalar(g):
         return lambda g, axes=None: g

@@ -2,10 +2,11 @@
 import numpy as np
 import scipy.linalg as sla
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from ._typing import nb_is_array
 from .tangents import _lower_half   # Phi: lower triangle, diagonal halved
+from ._cache import cached_overload
 
 __all__ = ["solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad"]
 
@@ -43,7 +44,7 @@ def _trsm(a, b2, lower, trans, dt):
     return x
 
 
-@overload(solve_triangular)
+@cached_overload(solve_triangular)
 def _solve_triangular_nb(a, b, lower=False, trans=0):
     if not (nb_is_array(a) and nb_is_array(b) and a.ndim == 2 and b.ndim in (1, 2)):
         return None
@@ -84,7 +85,7 @@ def cholesky_grad(L, gL):
     return 0.5 * (s + s.T)
 
 
-@overload(cholesky_grad)
+@cached_overload(cholesky_grad)
 def _cholesky_grad_nb(L, gL):
     if not (nb_is_array(L) and nb_is_array(gL) and L.ndim == 2 and gL.ndim == 2):
         return None
@@ -140,7 +141,7 @@ def logdet_grad(a):
     return np.swapaxes(np.linalg.inv(a), -1, -2)
 
 
-@overload(logdet_grad)
+@cached_overload(logdet_grad)
 def _logdet_grad_nb(a):
     if not (nb_is_array(a) and a.ndim == 2):
         return None

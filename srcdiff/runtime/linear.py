@@ -6,11 +6,12 @@ versions here first cast both to their common dtype (np.result_type), as NumPy d
 """
 import numpy as np
 from numba import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._typing import nb_result_type
 from .products import product
+from ._cache import cached_overload
 
 
 def _is_array(t):
@@ -38,7 +39,7 @@ def dot(a, b):
     return np.dot(a, b)
 
 
-@overload(dot)
+@cached_overload(dot)
 def _dot_nb(a, b):
     # the products of runtime/products.py: own loops where BLAS threads would wait on each other
     return lambda a, b: product(a, b)
@@ -49,7 +50,7 @@ def solve(a, b):
     return np.linalg.solve(a, b)
 
 
-@overload(solve)
+@cached_overload(solve)
 def _solve_nb(a, b):
     if not (_is_array(a) and _is_array(b)):
         return None
@@ -99,7 +100,7 @@ def matmul_grad_y(g, x, y):
     return x.T @ g if y.ndim == 2 else g @ x
 
 
-@overload(matmul_grad_x)
+@cached_overload(matmul_grad_x)
 def _matmul_grad_x(g, x, y):
     if not (_is_array(x) and _is_array(y)):
         return None
@@ -114,7 +115,7 @@ def _matmul_grad_x(g, x, y):
     return None
 
 
-@overload(matmul_grad_y)
+@cached_overload(matmul_grad_y)
 def _matmul_grad_y(g, x, y):
     if not (_is_array(x) and _is_array(y)):
         return None
@@ -134,7 +135,7 @@ def solve_grad_a(gb, ans):
     return -np.outer(gb, ans) if np.ndim(ans) == 1 else -(gb @ ans.T)
 
 
-@overload(solve_grad_a)
+@cached_overload(solve_grad_a)
 def _solve_grad_a(gb, ans):
     if ans.ndim == 1:
         return lambda gb, ans: -np.outer(gb, ans)
@@ -149,7 +150,7 @@ def solve_triangular_grad_a(gb, ans, trans, lower):
     return np.tril(m) if lower else np.triu(m)
 
 
-@overload(solve_triangular_grad_a)
+@cached_overload(solve_triangular_grad_a)
 def _solve_triangular_grad_a(gb, ans, trans, lower):
     def impl(gb, ans, trans, lower):
         m = solve_grad_a(gb, ans)
@@ -172,7 +173,7 @@ def tri_mask(m, lower):
     return np.tril(m) if lower else np.triu(m)
 
 
-@overload(tri_mask)
+@cached_overload(tri_mask)
 def _tri_mask(m, lower):
     return lambda m, lower: np.tril(m) if lower else np.triu(m)
 
@@ -182,7 +183,7 @@ def transpose_if(m, flag):
     return np.transpose(m) if flag else m
 
 
-@overload(transpose_if)
+@cached_overload(transpose_if)
 def _transpose_if(m, flag):
     return lambda m, flag: np.ascontiguousarray(m.T) if flag else np.ascontiguousarray(m)
 
@@ -196,12 +197,12 @@ def slogdet_sign(x):
     return np.linalg.slogdet(x)[0]
 
 
-@overload(logabsdet)
+@cached_overload(logabsdet)
 def _logabsdet(x):
     return lambda x: np.linalg.slogdet(x)[1]
 
 
-@overload(slogdet_sign)
+@cached_overload(slogdet_sign)
 def _slogdet_sign(x):
     return lambda x: np.linalg.slogdet(x)[0]
 

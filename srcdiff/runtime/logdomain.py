@@ -18,6 +18,7 @@ from numba.extending import overload, register_jitable
 from .fastexp import exp_fast
 from .reductions import logsumexp, logsumexp_grad
 from ._typing import float_dtype, nb_float_type, nb_result_type
+from ._cache import cached_overload
 
 __all__ = ["exp_shifted", "table_at", "logsumexp_vecmat", "logsumexp_matvec",
            "logsumexp_vecmat_grad_v", "logsumexp_vecmat_grad_M",
@@ -294,7 +295,7 @@ def _table_along(M, axis, T):
     return np.ascontiguousarray(E.T), c
 
 
-@overload(exp_shifted)
+@cached_overload(exp_shifted)
 def _exp_shifted_nb(M, axis):
     T = nb_float_type(M)
     if M.ndim == 2:
@@ -315,49 +316,49 @@ def _table_at_nb(E, u):
     return lambda E, u: (E[0][u], E[1][u])
 
 
-@overload(logsumexp_vecmat)
+@cached_overload(logsumexp_vecmat)
 def _vecmat_nb(v, M, E):
     T = nb_result_type(v, M)
     return lambda v, M, E: _product(v, M, E[0], E[1], T)
 
 
-@overload(logsumexp_matvec)
+@cached_overload(logsumexp_matvec)
 def _matvec_nb(M, v, E):
     T = nb_result_type(v, M)
     return lambda M, v, E: _product(v, M.T, E[0].T, E[1], T)
 
 
-@overload(logsumexp_vecmat_grad_M)
+@cached_overload(logsumexp_vecmat_grad_M)
 def _vecmat_grad_M_nb(g, v, M, E, ans):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans: _grad_M(g, v, M, E[0], E[1], ans, T)
 
 
-@overload(logsumexp_vecmat_grad_v)
+@cached_overload(logsumexp_vecmat_grad_v)
 def _vecmat_grad_v_nb(g, v, M, E, ans):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans: _grad_v(g, v, M, E[0], E[1], ans, T)
 
 
-@overload(logsumexp_matvec_grad_M)
+@cached_overload(logsumexp_matvec_grad_M)
 def _matvec_grad_M_nb(g, M, v, E, ans):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans: _grad_M(g, v, M.T, E[0].T, E[1], ans, T).T
 
 
-@overload(logsumexp_matvec_grad_v)
+@cached_overload(logsumexp_matvec_grad_v)
 def _matvec_grad_v_nb(g, M, v, E, ans):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans: _grad_v(g, v, M.T, E[0].T, E[1], ans, T)
 
 
-@overload(logsumexp_vecmat_adjoints)
+@cached_overload(logsumexp_vecmat_adjoints)
 def _vecmat_adjoints_nb(g, v, M, E, ans, d_M):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans, d_M: _adjoints(g, v, M, E[0], E[1], ans, d_M, T)
 
 
-@overload(logsumexp_matvec_adjoints)
+@cached_overload(logsumexp_matvec_adjoints)
 def _matvec_adjoints_nb(g, M, v, E, ans, d_M):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans, d_M: _adjoints(g, v, M.T, E[0].T, E[1], ans, d_M.T, T)

@@ -20,10 +20,11 @@ so they vectorise; results agree with NumPy to rounding.
 """
 import numpy as np
 from numba import njit, types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._typing import nb_result_type
+from ._cache import cached_overload
 
 _FAST = {"reassoc", "contract", "nsz"}
 _BLAS_SERIAL = 1 << 18     # OpenBLAS's own threshold (m*k*n) below which a gemm stays on one thread
@@ -110,7 +111,7 @@ def matmat(a, b):
     return np.dot(a, b)
 
 
-@overload(matvec)
+@cached_overload(matvec)
 def _matvec_nb(a, x):
     T = np.dtype(nb_result_type(a, x))
 
@@ -148,7 +149,7 @@ def _blas_operand(t, T):
     return _as_is if t.layout in ("C", "F") else _contiguous
 
 
-@overload(matmat)
+@cached_overload(matmat)
 def _matmat_nb(a, b):
     T = np.dtype(nb_result_type(a, b))
     blas = T in (np.dtype(np.float64), np.dtype(np.float32))
@@ -184,7 +185,7 @@ def product(a, b):
     return np.dot(a, b)
 
 
-@overload(product)
+@cached_overload(product)
 def _product_nb(a, b):
     if not (isinstance(a, types.Array) and isinstance(b, types.Array)) or a.ndim == 0 or b.ndim == 0:
         return lambda a, b: a * b

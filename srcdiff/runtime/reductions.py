@@ -5,7 +5,7 @@ Each ``*_grad`` returns an array of x's shape with x's float dtype (a scalar for
 """
 import numpy as np
 from numba.core import types
-from numba.extending import overload
+
 from numba.np.numpy_support import as_dtype
 
 from . import _kernels3d as k3
@@ -13,6 +13,7 @@ from .fastexp import exp_fast
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_none, nb_is_scalar, own)
+from ._cache import cached_overload
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp",
            "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad"]
@@ -82,7 +83,7 @@ def _lse_grad_2d(g, x, ans, axis):
 
 
 def _register_reduction(pyfunc, mid, kind):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def _nb(x, axis=None):
         return own(_impl(x, axis), pyfunc)
 
@@ -219,7 +220,7 @@ def _as2(v, outer, inner):
     raise NotImplementedError
 
 
-@overload(_as2)
+@cached_overload(_as2)
 def _as2_nb(v, outer, inner):
     if nb_is_scalar(v):
         return lambda v, outer, inner: np.full((outer, inner), v)
@@ -239,7 +240,7 @@ def _scalar_x_grad(x, kind):
     return lambda g, x, ans, axis=None: g
 
 
-@overload(sum_grad)
+@cached_overload(sum_grad)
 def _sum_grad_nb(g, x, axis=None):
     if not nb_is_array(x):
         return _scalar_x_grad(x, "sum")
@@ -251,7 +252,7 @@ def _sum_grad_nb(g, x, axis=None):
     return impl
 
 
-@overload(mean_grad)
+@cached_overload(mean_grad)
 def _mean_grad_nb(g, x, axis=None):
     if not nb_is_array(x):
         return _scalar_x_grad(x, "mean")
@@ -265,7 +266,7 @@ def _mean_grad_nb(g, x, axis=None):
 
 
 def _register_grad_with_ans(pyfunc, kernel, kind):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def _nb(g, x, ans, axis=None):
         return own(_impl(g, x, ans, axis), pyfunc)
 
@@ -299,7 +300,7 @@ _register_grad_with_ans(logsumexp_grad, k3.logsumexp_grad_mid, "lse")
 # --- fast paths: 2-D logsumexp along an axis (the HMM forward recursion's inner loop) ---------------
 # The generic overloads above decline exactly these signatures.
 
-@overload(logsumexp, prefer_literal=False)
+@cached_overload(logsumexp, prefer_literal=False)
 def _logsumexp_2d(x, axis=None):
     if not _lse_2d(x, axis):
         return None
@@ -336,7 +337,7 @@ def _logsumexp_2d(x, axis=None):
     return impl
 
 
-@overload(logsumexp_grad, prefer_literal=False)
+@cached_overload(logsumexp_grad, prefer_literal=False)
 def _logsumexp_grad_2d(g, x, ans, axis=None):
     if not _lse_grad_2d(g, x, ans, axis):
         return None

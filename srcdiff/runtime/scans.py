@@ -5,10 +5,11 @@ each other's adjoints, and so are `diff` (x[i + 1] - x[i]) and `diff_transpose`.
 """
 import numpy as np
 from numba.cpython.unsafe.tuple import tuple_setitem
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from ._axes import axis_split
 from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_none, own
+from ._cache import cached_overload
 
 __all__ = ["cumsum", "revcumsum", "diff", "diff_transpose"]
 
@@ -44,7 +45,7 @@ def _scan(x, axis, out_dtype, backwards):
 
 
 def _register(pyfunc, backwards):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def _nb(x, axis=None):
         return own(_impl(x, axis), pyfunc)
 
@@ -94,7 +95,7 @@ def _diff3(x, axis, out_dtype, transpose):
 
 
 def _register_diff(pyfunc, transpose):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def _nb(x, axis):
         if not nb_is_array(x) or x.ndim == 0:
             return None

@@ -13,6 +13,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 from ._axes import axis_split, norm_axis
 from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_none, nb_is_scalar, own
 from .linear import dot
+from ._cache import cached_overload
 
 __all__ = ["atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x",
            "tensordot_grad_y", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose",
@@ -24,7 +25,7 @@ def atleast_1d(x):
     return np.atleast_1d(x)
 
 
-@overload(atleast_1d)
+@cached_overload(atleast_1d)
 def _atleast_1d_nb(x):
     if nb_is_scalar(x):
         return lambda x: np.full(1, x)
@@ -41,7 +42,7 @@ def as_column(x):
     return x.reshape(-1, 1) if x.ndim < 2 else x
 
 
-@overload(as_column)
+@cached_overload(as_column)
 def _as_column_nb(x):
     if nb_is_scalar(x):
         return lambda x: np.full((1, 1), x)
@@ -81,7 +82,7 @@ def _scatter(v3, x, idx, axis, T):
     return out
 
 
-@overload(take_put)
+@cached_overload(take_put)
 def _take_put_nb(v, x, indices, axis=None):
     if not nb_is_array(x) or x.ndim == 0 or not (nb_is_array(v) or nb_is_scalar(v)):
         return None
@@ -113,7 +114,7 @@ def repeat_index(n, repeats):
     return np.repeat(np.arange(n), repeats)
 
 
-@overload(repeat_index)
+@cached_overload(repeat_index)
 def _repeat_index_nb(n, repeats):
     return lambda n, repeats: np.repeat(np.arange(n), repeats)
 
@@ -338,7 +339,7 @@ def _scan_parts(x, axis):
     return T, register_jitable(lines), register_jitable(shape_of)
 
 
-@overload(cumprod)
+@cached_overload(cumprod)
 def _cumprod_nb(x, axis=None):
     if not nb_is_array(x) or x.ndim == 0:
         return None
@@ -346,7 +347,7 @@ def _cumprod_nb(x, axis=None):
     return lambda x, axis=None: _cumprod3(lines(x, axis)).reshape(shape_of(x))
 
 
-@overload(cumprod_grad)
+@cached_overload(cumprod_grad)
 def _cumprod_grad_nb(g, x, axis=None):
     if not nb_is_array(x) or x.ndim == 0:
         return None
@@ -359,7 +360,7 @@ def _cumprod_grad_nb(g, x, axis=None):
     return impl
 
 
-@overload(cumprod_jvp)
+@cached_overload(cumprod_jvp)
 def _cumprod_jvp_nb(dx, x, axis=None):
     if not nb_is_array(x) or x.ndim == 0:
         return None
@@ -378,7 +379,7 @@ def interp(x, xp, fp):
     return np.interp(x, xp, fp)
 
 
-@overload(interp)
+@cached_overload(interp)
 def _interp_nb(x, xp, fp):
     return lambda x, xp, fp: np.interp(x, xp, fp)
 
@@ -435,7 +436,7 @@ def _segment(x, xp):
     return j, min(max(t, 0.0), 1.0), x >= xp[0] and x <= xp[n - 1]
 
 
-@overload(interp_slope)
+@cached_overload(interp_slope)
 def _interp_slope_nb(x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
         return None
@@ -464,7 +465,7 @@ def _flat_pair(x, v):
     return xb, np.ascontiguousarray(np.broadcast_to(np.asarray(v), np.asarray(x).shape)).reshape(xb.size)
 
 
-@overload(interp_transpose)
+@cached_overload(interp_transpose)
 def _interp_transpose_nb(v, x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
         return None
@@ -481,7 +482,7 @@ def _interp_transpose_nb(v, x, xp, fp):
     return impl
 
 
-@overload(interp_slope_transpose)
+@cached_overload(interp_slope_transpose)
 def _interp_slope_transpose_nb(w, x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
         return None
@@ -510,7 +511,7 @@ def trace_grad(g, x, offset=0):
     return out
 
 
-@overload(trace_grad)
+@cached_overload(trace_grad)
 def _trace_grad_nb(g, x, offset=0):
     def impl(g, x, offset=0):
         out = np.zeros(x.shape, dtype=np.float64)
@@ -533,7 +534,7 @@ def diag_grad(g, x, k=0):
     return out
 
 
-@overload(diag_grad)
+@cached_overload(diag_grad)
 def _diag_grad_nb(g, x, k=0):
     if nb_is_array(x) and x.ndim == 1:
         def impl(g, x, k=0):

@@ -5,11 +5,12 @@
 and with it the gradient, is the same in Python and Numba.
 """
 import numpy as np
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 from numba.np.numpy_support import as_dtype
 
 from ._axes import axis_split
 from ._typing import nb_float_type, nb_is_array, nb_is_none, own
+from ._cache import cached_overload
 
 __all__ = ["sort", "sort_like", "unsort_like"]
 
@@ -64,7 +65,7 @@ def _permute(v, x, axis, out_dtype, inverse):
 
 
 def _register(pyfunc, inverse):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def _nb(v, x, axis=-1):
         if not (nb_is_array(v) and nb_is_array(x)) or x.ndim == 0:
             return None
@@ -79,7 +80,7 @@ _register(sort_like, False)
 _register(unsort_like, True)
 
 
-@overload(sort)
+@cached_overload(sort)
 def _sort_nb(x, axis=-1):
     if not nb_is_array(x) or x.ndim == 0:
         return None

@@ -21,10 +21,11 @@ through an overload; products go through `dot`, which casts float32 / float64 mi
 """
 import numpy as np
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from ._typing import nb_is_array, nb_is_scalar
 from .linear import dot
+from ._cache import cached_overload
 
 __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature", "eigh_vectors_grad",
            "eigh_vectors_jvp", "eigh_vectors_grad_tangent", "svdvals", "svd_u", "svd_vh", "svd_u_full",
@@ -99,7 +100,7 @@ def _check_symmetric(a):
         raise ValueError(_ASYMMETRY, _SYMMETRISE)
 
 
-@overload(_check_symmetric)
+@cached_overload(_check_symmetric)
 def _check_symmetric_nb(a):
     if not (nb_is_array(a) and a.ndim == 2):
         return None
@@ -127,7 +128,7 @@ def eigh_vectors(a):
     return np.linalg.eigh(a)[1]
 
 
-@overload(eigh_vectors)
+@cached_overload(eigh_vectors)
 def _eigh_vectors_nb(a):
     if nb_is_array(a) and a.ndim == 2:
         return lambda a: np.linalg.eigh(_c(a))[1]
@@ -214,7 +215,7 @@ def svdvals(a):
     return np.linalg.svd(a, compute_uv=False)
 
 
-@overload(svdvals)
+@cached_overload(svdvals)
 def _svdvals_nb(a):
     if nb_is_array(a) and a.ndim == 2:
         return lambda a: np.linalg.svd(_c(a), False)[1]   # (Numba's svd has no compute_uv)
@@ -244,7 +245,7 @@ def svd_vh_full(a):
 
 
 def _svd_overload(pyfunc, k, full):
-    @overload(pyfunc)
+    @cached_overload(pyfunc)
     def impl(a):
         if nb_is_array(a) and a.ndim == 2:
             return lambda a: np.linalg.svd(_c(a), full)[k]
@@ -415,7 +416,7 @@ def kron(a, b):
     return np.kron(a, b)
 
 
-@overload(kron)
+@cached_overload(kron)
 def _kron_nb(a, b):
     if nb_is_array(a) and nb_is_array(b):
         return lambda a, b: np.kron(_c(a), _c(b))
@@ -485,7 +486,7 @@ def _kron_ok(a, b):
     return nb_is_array(a) and nb_is_array(b) and 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2
 
 
-@overload(kron_grad_a)
+@cached_overload(kron_grad_a)
 def _kron_grad_a_nb(g, a, b):
     if _kron_ok(a, b):
         return lambda g, a, b: _kron_grad_a(g, a, b)
@@ -496,7 +497,7 @@ def _kron_grad_a_nb(g, a, b):
     return None
 
 
-@overload(kron_grad_b)
+@cached_overload(kron_grad_b)
 def _kron_grad_b_nb(g, a, b):
     if _kron_ok(a, b):
         return lambda g, a, b: _kron_grad_b(g, a, b)

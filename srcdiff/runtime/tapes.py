@@ -24,8 +24,10 @@ A snapshot of an array is a row of a row tape, one of a scalar an element of a 1
 """
 import numpy as np
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from ._cache import cached_overload
 
 __all__ = ["row_tape", "put_row", "get_row", "checkpoint_every", "segments", "halve"]
 
@@ -53,11 +55,14 @@ def get_row(tape, i, like):
 
 @register_jitable
 def _fit(tape, width):
-    """`tape`, or a wider copy of it with room for `width` numbers a row."""
+    """`tape`, or a wider copy of it with room for `width` numbers a row (copied in loops: a slice
+    assignment makes Numba compile its shape-mismatch message, seconds of string formatting code)."""
     if width <= tape.shape[1]:
         return tape
     wider = np.empty((tape.shape[0], max(width, 2 * tape.shape[1])))
-    wider[:, :tape.shape[1]] = tape
+    for i in range(tape.shape[0]):
+        for j in range(tape.shape[1]):
+            wider[i, j] = tape[i, j]
     return wider
 
 
@@ -83,12 +88,12 @@ def halve(snapshots):
 
 
 # ---- Numba ----------------------------------------------------------------------------------------------
-@overload(row_tape)
+@cached_overload(row_tape)
 def _row_tape_nb(n):
     return lambda n: np.empty((n, 0))
 
 
-@overload(put_row, inline="always")     # inlined: a call would cost more than the copy
+@cached_overload(put_row)
 def _put_row_nb(tape, i, v):
     if not isinstance(v, types.Array):
         return None
@@ -110,7 +115,7 @@ def _put_row_nb(tape, i, v):
     return impl
 
 
-@overload(get_row, inline="always")
+@cached_overload(get_row)
 def _get_row_nb(tape, i, like):
     if not isinstance(like, types.Array):
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from ..rules import RULES
-from .astutil import dotted_name
+from .astutil import dotted_name, walk_statements
 
 DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
 SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds of generated code: rt.index_add(a, idx, g)
@@ -176,4 +176,4 @@ def active_names(fn: gast.FunctionDef, wrt, callees) -> set:
     _varied_after(fn.body, set(wrt), callees, varied_defs)
     live = _live_before(fn.body, {ret.id} if isinstance(ret, gast.Name) else set(), callees, useful_defs)
     both = varied_defs & useful_defs
-    return {_target(s) for s in gast.walk(fn) if id(s) in both} | (set(wrt) & live)
+    return {_target(s) for s in walk_statements(fn.body) if id(s) in both} | (set(wrt) & live)

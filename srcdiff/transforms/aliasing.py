@@ -12,7 +12,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import SrcdiffError, fail
-from .astutil import dotted_name
+from .astutil import dotted_name, walk, walk_names, walk_statements
 
 _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
                "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
@@ -20,7 +20,7 @@ _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims
 
 def _basic(idx, kinds) -> bool:
     """Slices, integers and None only: indexing with it gives a view (an array index copies)."""
-    for n in gast.walk(idx):
+    for n in walk(idx):
         if isinstance(n, (gast.List, gast.Call)) or (isinstance(n, gast.Tuple) and n is not idx):
             return False
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and (kinds.get(n.id) or ("s",))[0] != "s":
@@ -40,7 +40,7 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         return value.value.id
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
         k = kinds.get(name)
-        sliced = any(isinstance(n, gast.Slice) for n in gast.walk(value.slice))
+        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice))
         return value.value.id if sliced or (k is not None and k[0] == "a") else None
     if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
             and isinstance(value.args[0], gast.Name)):
@@ -65,7 +65,7 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
     derivative passes follow; they count only when they pass on a view of another array."""
     source, versions = {}, []
     asarrays = _asarray_names(fn)
-    for s in gast.walk(fn):
+    for s in walk_statements(fn.body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             src = _view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays)
             if src is None:
@@ -93,7 +93,7 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
 
 def sharing_written_memory(fn, kinds=None) -> set:
     """Names that may share memory with an array written in place (the written names included)."""
-    written = {n.targets[0].value.id for n in gast.walk(fn)
+    written = {n.targets[0].value.id for n in walk_statements(fn.body)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
                and isinstance(n.targets[0].value, gast.Name)}
     roots = memory_roots(fn, kinds or {})
@@ -192,7 +192,7 @@ class _Flow:
 def _own_loads(s):
     """Names a statement reads itself (for compound statements: the test / iterable only)."""
     parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
-    return {n.id for p in parts for n in gast.walk(p) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load)}
 
 
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:

@@ -71,47 +71,162 @@ def parse_expr(src: str) -> gast.expr:
 def clone(node):
     """A deep copy of a gast tree (nodes, lists, attributes such as lineno and srcdiff's marks), made
     directly rather than through copy.deepcopy's generic machinery, which dominates generation time."""
-    if isinstance(node, list):
+    kind = type(node)
+    if kind is list:
         return [clone(x) for x in node]
-    if not isinstance(node, ast.AST):
-        return node if isinstance(node, (str, int, float, complex, bytes, bool, type(None))) else copy.deepcopy(node)
-    new = type(node).__new__(type(node))
-    new.__dict__.update({k: clone(v) for k, v in node.__dict__.items()})
+    if kind in _ATOMS:
+        return node
+    if not isinstance(node, _AST):
+        return node if isinstance(node, _ATOM_TYPES) else copy.deepcopy(node)
+    new = kind.__new__(kind)
+    new.__dict__.update({k: v if type(v) in _ATOMS else clone(v) for k, v in node.__dict__.items()})
     return new
+
+
+_ATOM_TYPES = (str, int, float, complex, bytes, bool, type(None))
+_ATOMS = frozenset(_ATOM_TYPES)
 
 
 def substitute(tree, mapping: dict):
     """Copy `tree`, replacing Name nodes whose id is in `mapping` by (copies of) the mapped node."""
     def sub(node):
-        if isinstance(node, list):
+        kind = type(node)
+        if kind in _ATOMS:
+            return node
+        if kind is list:
             return [sub(x) for x in node]
-        if not isinstance(node, ast.AST):
+        if not isinstance(node, _AST):
             return clone(node)
-        if isinstance(node, gast.Name) and node.id in mapping:
+        if kind is gast.Name and node.id in mapping:
             new = mapping[node.id]
             if isinstance(new, str):
                 return gast.Name(id=new, ctx=clone(node.ctx), annotation=None, type_comment=None)
             return clone(new)
-        new = type(node).__new__(type(node))
-        new.__dict__.update({k: sub(v) for k, v in node.__dict__.items()})
+        new = kind.__new__(kind)
+        new.__dict__.update({k: v if type(v) in _ATOMS else sub(v) for k, v in node.__dict__.items()})
         return new
     return sub(tree)
 
 
+def walk(node):
+    """Every node under `node` (itself first), in ast.walk's breadth-first order, about twice as fast:
+    one generator over a growing list instead of ast.walk's three nested generators per node. As with
+    ast.walk, a node's children are taken when it is reached, before it is yielded."""
+    nodes = [node]
+    append = nodes.append
+    for n in nodes:
+        for f in n._fields:
+            v = getattr(n, f, None)
+            if type(v) is list:
+                for item in v:
+                    if isinstance(item, _AST):
+                        append(item)
+            elif isinstance(v, _AST):
+                append(v)
+        yield n
+
+
+_AST = ast.AST
+
+
+def walk_statements(stmts):
+    """The statements of a block and of the blocks nested in them, in the order walk() meets them
+    (breadth first): for passes that look only at statements, which need not visit every expression
+    (there are no statements inside expressions)."""
+    todo = list(stmts)
+    append = todo.append
+    for s in todo:
+        for f in _BLOCKS.get(type(s), ()):
+            for b in getattr(s, f):
+                append(b)
+        yield s
+
+
+_BLOCKS = {gast.If: ("body", "orelse"), gast.For: ("body", "orelse"), gast.While: ("body", "orelse"),
+           gast.FunctionDef: ("body",), gast.With: ("body",), gast.Try: ("body", "orelse", "finalbody"),
+           gast.AsyncFor: ("body", "orelse"), gast.AsyncWith: ("body",), gast.AsyncFunctionDef: ("body",),
+           gast.ClassDef: ("body",)}
+
+
+class Transformer(ast.NodeTransformer):
+    """ast.NodeTransformer with the same semantics at a fraction of its cost: the visit method for each
+    node class is looked up once per transformer class, and generic_visit reads the fields directly
+    (no iter_fields generator) and leaves a list or a field alone when its children come back unchanged.
+    The passes' rewriters derive from it (they run over every statement of large generated functions)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._visitors = {}
+
+    _visitors: dict = {}
+
+    def visit(self, node):
+        kind = type(node)
+        name = self._visitors.get(kind)
+        if name is None:
+            name = "visit_" + kind.__name__
+            name = self._visitors[kind] = name if hasattr(type(self), name) else "generic_visit"
+        return getattr(self, name)(node)
+
+    def generic_visit(self, node):
+        for field in node._fields:
+            try:
+                old = getattr(node, field)
+            except AttributeError:
+                continue
+            if isinstance(old, list):
+                new_values, changed = [], False
+                for value in old:
+                    if isinstance(value, _AST):
+                        new = self.visit(value)
+                        if new is not value:
+                            changed = True
+                            if new is None:
+                                continue
+                            if not isinstance(new, _AST):
+                                new_values.extend(new)
+                                continue
+                        value = new
+                    new_values.append(value)
+                if changed:
+                    old[:] = new_values
+            elif isinstance(old, _AST):
+                new = self.visit(old)
+                if new is None:
+                    delattr(node, field)
+                elif new is not old:
+                    setattr(node, field, new)
+        return node
+
+
 def walk_names(node):
-    """The Name nodes under `node` (any order: for sets and counts; gast.walk is several times slower)."""
+    """The Name nodes under `node` (any order: for sets and counts; several times faster than walk):
+    fields that never hold a name (contexts, operators, constants' values) are not visited."""
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, gast.Name):
+        n = pop()
+        kind = type(n)
+        if kind is list:
+            extend(n)
+        elif kind is _NAME:
             yield n
-        elif isinstance(n, ast.AST):
-            for f in n._fields:
+        else:
+            fields = _NAME_FIELDS.get(kind)
+            if fields is None:
+                if not isinstance(n, _AST):
+                    continue
+                fields = _NAME_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NO_NAMES)
+            for f in fields:
                 v = getattr(n, f, None)
-                if isinstance(v, (list, ast.AST)):
-                    stack.append(v)
+                if v is not None:
+                    push(v)
+
+
+_NAME = gast.Name
+_NO_NAMES = {"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "is_async", "level", "module",
+             "conversion", "simple", "type_ignores"}
+_NAME_FIELDS: dict = {gast.Constant: ()}
 
 
 def comment(text: str) -> gast.Expr:
@@ -137,7 +252,7 @@ def assigned_names(stmts) -> set:
     """Names stored anywhere in a list of statements (nested blocks included)."""
     out = set()
     for s in stmts:
-        for n in gast.walk(s):
+        for n in walk(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                 out.add(n.id)
     return out
@@ -176,7 +291,7 @@ def copy_loc(new, old):
     """Give `new` (and its unlocated children) the line number of `old`."""
     ln = getattr(old, "lineno", None)
     if ln is not None:
-        for n in gast.walk(new):
+        for n in walk(new):
             if isinstance(n, (gast.stmt, gast.expr)) and getattr(n, "lineno", None) is None:
                 n.lineno = ln
     return new
@@ -187,16 +302,17 @@ def definitely_assigned(fn) -> dict:
     out = {}
 
     def block(stmts, have):
+        """`have`: a set this block may extend (callers pass a copy); returns the names bound after it."""
         for st in stmts:
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
-                have = have | {st.targets[0].id}
+                have.add(st.targets[0].id)
             elif isinstance(st, gast.If):
-                out[id(st)] = have
-                have = block(st.body, have) & block(st.orelse, have)
+                out[id(st)] = frozenset(have)
+                have = block(st.body, set(have)) & block(st.orelse, set(have))
             elif isinstance(st, (gast.For, gast.While)):
-                out[id(st)] = have
+                out[id(st)] = frozenset(have)
                 block(st.body, have | ({st.target.id} if isinstance(st, gast.For) else set()))
         return have
 
-    block(fn.body, frozenset(a.id for a in fn.args.args))
+    block(fn.body, {a.id for a in fn.args.args})
     return out

@@ -11,7 +11,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Namer, assign, const, copy_loc, load, names_in
+from .astutil import Namer, assign, const, copy_loc, load, names_in, walk
 
 
 def _has(stmts, kinds, into_loops=False) -> bool:
@@ -188,7 +188,7 @@ def structure(unit):
     cf = _ControlFlow(unit)
     fn = unit.node
     body = fn.body
-    if any(_has(s.body, gast.Return, into_loops=True) for s in gast.walk(fn) if isinstance(s, (gast.For, gast.While))):
+    if any(_has(s.body, gast.Return, into_loops=True) for s in walk(fn) if isinstance(s, (gast.For, gast.While))):
         if not _always_returns(body) and not isinstance(body[-1], gast.Return):
             fail(fn, unit, f"{fn.name} must end with a return statement")
         cf.result, cf.returned = cf.namer.fresh("result"), cf.namer.fresh("returned")

@@ -21,8 +21,8 @@ import numpy as np
 from ..errors import fail
 from ..rules import RULES, _signature, composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
-from .astutil import (Namer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names, names_in, store,
-                      substitute)
+from .astutil import (Namer, Transformer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names,
+                      names_in, store, substitute, walk)
 from .parse import Unit
 from .resolve import local_names
 
@@ -81,7 +81,7 @@ def lift_local_functions(unit: Unit) -> Unit:
 
     namer = Namer(names_in(unit.node) | set(unit.callees))
 
-    class Called(gast.NodeTransformer):
+    class Called(Transformer):
         """`(lambda y: y * y)(x)`: the called lambda becomes a nested def of its own (its body's lambdas are
         lifted with it)."""
         def visit_Call(self, node):
@@ -114,7 +114,7 @@ def lift_local_functions(unit: Unit) -> Unit:
                  "define it without the decorator, or at module level")
     params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
     for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
-        for n in gast.walk(fn_node):                    # the free variables are appended to them
+        for n in walk(fn_node):                    # the free variables are appended to them
             if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
                 n.args = _positional_arguments(n, params[n.func.id], unit)
                 n.keywords = []
@@ -217,14 +217,14 @@ def _positional_arguments(call, params: list, unit) -> list:
 
 def _ordered_loads(fd):
     seen = []
-    for n in gast.walk(fd):
+    for n in walk(fd):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen:
             seen.append(n.id)
     return seen
 
 
 def _add_free_args(fn_node, extra, unit):
-    for n in gast.walk(fn_node):
+    for n in walk(fn_node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in extra:
             n.args = n.args + [load(v) for v in extra[n.func.id]]
         elif isinstance(n, gast.Name) and n.id in extra and isinstance(n.ctx, gast.Load):
@@ -238,8 +238,8 @@ class _Desugar:
         self.unit = unit
         self.namer = Namer(names_in(unit.node))
         comps = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
-        inside = {id(n) for c in gast.walk(unit.node) if isinstance(c, comps) for n in gast.walk(c)}
-        self.outside = {n.id for n in gast.walk(unit.node) if isinstance(n, gast.Name) and id(n) not in inside}
+        inside = {id(n) for c in walk(unit.node) if isinstance(c, comps) for n in walk(c)}
+        self.outside = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
 
     def block(self, stmts):
@@ -259,7 +259,7 @@ class _Desugar:
             self.comp_targets = outer
             return loops + self.stmt(s)
         if not isinstance(s, gast.FunctionDef) and any(
-                isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in gast.walk(s)):
+                isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in walk(s)):
             fail(s, self.unit, "complex numbers are not supported (srcdiff differentiates real functions)",
                  "write the function over real and imaginary parts as separate float arrays")
         if isinstance(s, gast.FunctionDef):
@@ -272,7 +272,7 @@ class _Desugar:
             return []  # docstrings and bare expressions have no effect
         if isinstance(s, gast.AugAssign):
             target_load = copy.deepcopy(s.target)
-            for n in gast.walk(target_load):
+            for n in walk(target_load):
                 if hasattr(n, "ctx"):
                     n.ctx = gast.Load()
             value = copy_loc(gast.BinOp(left=target_load, op=s.op, right=s.value), s)
@@ -325,9 +325,9 @@ class _Desugar:
                     and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
 
         def has_sum(node):
-            return any(is_sum(n) for n in gast.walk(node))
+            return any(is_sum(n) for n in walk(node))
 
-        class Sums(gast.NodeTransformer):
+        class Sums(Transformer):
             def __init__(self, guarded=None):
                 self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
 
@@ -404,13 +404,13 @@ class _Desugar:
             if getattr(gen, "is_async", 0):
                 fail(comp, self.unit, "async comprehensions are not supported")
             it = substitute(gen.iter, dict(rename))   # a clause's iterable sees the earlier clauses' names
-            for t in gast.walk(gen.target):   # comprehension variables do not leak: fresh names on a clash
+            for t in walk(gen.target):   # comprehension variables do not leak: fresh names on a clash
                 if isinstance(t, gast.Name):
                     clash = t.id in self.outside or t.id in self.comp_targets or t.id == name
                     rename[t.id] = self.namer.fresh(t.id) if clash else t.id
                     targets.add(rename[t.id])
             target = substitute(gen.target, dict(rename))
-            for t in gast.walk(target):
+            for t in walk(target):
                 if hasattr(t, "ctx"):
                     t.ctx = gast.Store()
             clauses.append((target, it, [substitute(c, dict(rename)) for c in gen.ifs]))
@@ -423,7 +423,7 @@ class _Desugar:
         value, nonempty = self._start(clauses, substitute(comp.elt, rename))
         start = copy_loc(assign(name, value, s.lineno), s)
         # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
-        body_term = [n for n in gast.walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
+        body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
                      and isinstance(n.value, gast.BinOp)][0]
         body_term._srcdiff_sum_term = True
         body_term._srcdiff_sum_start = start
@@ -455,7 +455,7 @@ class _Desugar:
             else:
                 return const(0.0), None
         if any(isinstance(n, (gast.GeneratorExp, gast.ListComp, gast.Lambda, gast.IfExp, gast.BoolOp))
-               for n in gast.walk(elt)):
+               for n in walk(elt)):
             return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
         start._srcdiff_made = True   # (resolve leaves the rt. name as it is)
@@ -576,7 +576,7 @@ class _Desugar:
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
     def expr(self, e):
-        class Chains(gast.NodeTransformer):
+        class Chains(Transformer):
             def visit_Compare(self, node):
                 self.generic_visit(node)
                 if len(node.ops) == 1:
@@ -690,7 +690,7 @@ def desugar(unit: Unit) -> Unit:
 
 
 # -- after resolution -------------------------------------------------------------------------------
-class _Canon(gast.NodeTransformer):
+class _Canon(Transformer):
     def __init__(self, unit):
         self.unit = unit
 
@@ -1021,7 +1021,7 @@ def _certainly_float_or_array(e) -> bool:
     if isinstance(e, gast.Constant):
         return type(e.value) is float
     if isinstance(e, gast.Subscript):
-        return any(isinstance(n, gast.Slice) for n in gast.walk(e.slice))
+        return any(isinstance(n, gast.Slice) for n in walk(e.slice))
     if isinstance(e, gast.Call):
         rule = RULES.get(dotted_name(e.func))
         return rule is not None and not rule.nondiff and not rule.namespace

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .astutil import dotted_name
+from .astutil import dotted_name, walk
 
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
 
@@ -157,8 +157,8 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
     """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle)."""
     from .kinds import _in_order
     dims = {p: d for p, d in arg_dims.items() if d is not None}
-    assigned = {t.id for n in gast.walk(fn) if isinstance(n, (gast.Assign, gast.For))
-                for t in gast.walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+    assigned = {t.id for n in walk(fn) if isinstance(n, (gast.Assign, gast.For))
+                for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
                 if isinstance(t, gast.Name)}
     for _ in range(20):     # each name goes at most unseen -> labels -> unknown
         changed = False
@@ -167,7 +167,7 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
                 found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
             elif isinstance(n, (gast.Assign, gast.For)):     # loop variables, unpacked or subscript targets
                 target = n.targets[0] if isinstance(n, gast.Assign) else n.target
-                found = [(t.id, () if (kinds.get(t.id) or ("?",))[0] == "s" else None) for t in gast.walk(target)
+                found = [(t.id, () if (kinds.get(t.id) or ("?",))[0] == "s" else None) for t in walk(target)
                          if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)]
             else:
                 continue

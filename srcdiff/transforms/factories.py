@@ -23,7 +23,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Namer, assign, copy_loc, load, names_in, store
+from .astutil import Namer, Transformer, assign, copy_loc, load, names_in, store, walk
 from .parse import Unit, parse
 from .resolve import _is_user_function, local_names
 
@@ -202,7 +202,7 @@ class _Binder:
         bound = self.bindings()
         binder = self
 
-        class Calls(gast.NodeTransformer):
+        class Calls(Transformer):
             def __init__(self, hidden=frozenset()):
                 self.hidden = hidden     # names a nested scope rebinds
 
@@ -249,10 +249,10 @@ class _Binder:
             Calls(frozenset(local_names(fd))).visit(fd)
         for fac in self.cache.values():    # a nested factory no call names any more: its def goes
             if fac is not None and fac.block is not None and fac.key is not None:
-                mine = {id(n) for n in gast.walk(fac.node)}
+                mine = {id(n) for n in walk(fac.node)}
                 if not any(isinstance(n, gast.Name) and n.id == fac.name and id(n) not in mine
                            and isinstance(n.ctx, gast.Load)
-                           for n in gast.walk(self.unit.node)):
+                           for n in walk(self.unit.node)):
                     fac.block[:] = [s for s in fac.block if s is not fac.node and getattr(s, "value", None)
                                     is not fac.node]
         return self.unit
@@ -283,8 +283,8 @@ class _Binder:
                         found.setdefault(s.targets[0].id, []).append((s, fac))
                         continue
                 blocks = [getattr(s, f) for f in ("body", "orelse") if isinstance(getattr(s, f, None), list)]
-                inside = {id(n) for b in blocks for t in b for n in gast.walk(t)}
-                for n in gast.walk(s):
+                inside = {id(n) for b in blocks for t in b for n in walk(t)}
+                for n in walk(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in inside:
                         other.setdefault(n.id, n)
                 for b in blocks:

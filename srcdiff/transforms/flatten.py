@@ -8,7 +8,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import assign, const, copy_loc, load, store
+from .astutil import Transformer, assign, const, copy_loc, load, store, walk
 
 
 def structure_of(value):
@@ -84,7 +84,7 @@ class _Flatten:
     def expr(self, node):
         outer = self
 
-        class T(gast.NodeTransformer):
+        class T(Transformer):
             def visit_Subscript(self, n):
                 r = outer.ref(n)
                 if r is not None:
@@ -161,7 +161,7 @@ class _Flatten:
         return [s]
 
     def unroll(self, loop, items, index_target):
-        if any(isinstance(n, (gast.Break, gast.Continue)) for n in gast.walk(loop)):
+        if any(isinstance(n, (gast.Break, gast.Continue)) for n in walk(loop)):
             fail(loop, self.unit, "break/continue in a loop over a tuple/list argument is not supported")
         out = []
         for seq, k in items:
@@ -180,7 +180,7 @@ class _Flatten:
 
 
 def _subst_const(stmt, name, k):
-    class T(gast.NodeTransformer):
+    class T(Transformer):
         def visit_Name(self, n):
             if n.id == name and isinstance(n.ctx, gast.Load):
                 return copy_loc(const(k), n)

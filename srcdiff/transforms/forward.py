@@ -19,7 +19,7 @@ from ..errors import fail
 from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from .activity import DIFF_BINOPS, SCATTER, _closure, bind
-from .astutil import Namer, assign, call, comment, const, dotted_name, load, names_in, store
+from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
 from .reverse import _BINOP_RULE, simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -28,11 +28,12 @@ ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
 def lower_stacks(node):
     """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`
-    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row).
+    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row); jitted code's
+    `rt.add_into(x[:, j], v)` is `x[:, j] += v` again (transforms/inplace.py).
     The name keeps two stacks two stacks: common-subexpression elimination would merge identical
     `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
     tangent stacks alive)."""
-    class Lower(gast.NodeTransformer):
+    class Lower(Transformer):
         def visit_Assign(self, n):
             self.generic_visit(n)
             name = dotted_name(n.value.func) if isinstance(n.value, gast.Call) else None
@@ -43,6 +44,16 @@ def lower_stacks(node):
                 return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)
             elif name == "rt.get_row":
                 n.value = call("rt.pop", n.value.args[0])
+            return n
+
+        def visit_Expr(self, n):
+            self.generic_visit(n)
+            v = n.value
+            if (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.add_into" and len(v.args) == 2
+                    and isinstance(v.args[0], gast.Subscript)):
+                view = v.args[0]
+                target = gast.Subscript(value=view.value, slice=view.slice, ctx=gast.Store())
+                return gast.copy_location(gast.AugAssign(target=target, op=gast.Add(), value=v.args[1]), n)
             return n
 
         def visit_Call(self, n):
@@ -59,7 +70,7 @@ def lower_stacks(node):
 
 def raise_stacks(node):
     """Inverse of `lower_stacks` on generated code."""
-    class Raise(gast.NodeTransformer):
+    class Raise(Transformer):
         def visit_Call(self, n):
             self.generic_visit(n)
             name = dotted_name(n.func)
@@ -185,7 +196,7 @@ def varied_names(fn, wrt, callees) -> set:
 
 # ---- zero tangents ------------------------------------------------------------------------------------
 def _mentions(e, names) -> bool:
-    return any(isinstance(n, gast.Name) and n.id in names for n in gast.walk(e))
+    return any(isinstance(n, gast.Name) and n.id in names for n in walk(e))
 
 
 def _is_zero(e) -> bool:
@@ -251,11 +262,11 @@ class Forward:
         # values whose derivative reaches the result: only their calls are declined where a rule gives no
         # derivative (as in reverse mode: the unused U of `U, s, Vh = np.linalg.svd(a)` is fine)
         ret = self.fn.body[-1].value if isinstance(self.fn.body[-1], gast.Return) else None
-        seeds = [n.id for n in gast.walk(ret) if isinstance(n, gast.Name)] if ret is not None else []
+        seeds = [n.id for n in walk(ret) if isinstance(n, gast.Name)] if ret is not None else []
         self.useful = _closure(seeds, _edges(self.fn.body, unit.callees, []))
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
-        self.written = {n.targets[0].value.id for n in gast.walk(self.fn)
+        self.written = {n.targets[0].value.id for n in walk(self.fn)
                         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
         self.last_line = None
         for p in self.wrt:
@@ -472,7 +483,7 @@ class Forward:
 
 # ---- dead code: liveness over structured code, whole stacks at a time -----------------------------------
 def _pure(value) -> bool:
-    for n in gast.walk(value):
+    for n in walk(value):
         if isinstance(n, gast.Call):
             name = dotted_name(n.func) or ""
             if name == "rt.pop" or not name.startswith(("np.", "rt.", "math.")) or name.startswith("np.random"):
@@ -481,7 +492,7 @@ def _pure(value) -> bool:
 
 
 def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
 def _pop_stack(s):
@@ -545,7 +556,7 @@ def _comments_only(stmts) -> bool:
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     """Drop values nothing reads. A stack goes as a whole: its pops only when every pop is dead."""
-    stacks = {n.targets[0].id for n in gast.walk(fn) if isinstance(n, gast.Assign)
+    stacks = {n.targets[0].id for n in walk(fn) if isinstance(n, gast.Assign)
               and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call)
               and dotted_name(n.value.func) == "rt.stack"}
     droppable = set(stacks)
@@ -553,7 +564,7 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
         trial = copy.deepcopy(fn)
         removed = set()
         trial.body, _ = _live(trial.body, set(), droppable, removed)
-        still = {_pop_stack(n) for n in gast.walk(trial) if _pop_stack(n)}
+        still = {_pop_stack(n) for n in walk(trial) if _pop_stack(n)}
         partial = removed & still   # some pops of these stacks went, others stay: keep them all
         if not partial:
             return _strip_empty(trial)
@@ -593,7 +604,7 @@ def avoid_version_clashes(fn: gast.FunctionDef) -> gast.FunctionDef:
     "'v_2_1' not unique". SSA names (`s`, `s_1`, `d_s_2`) make that likely in loops."""
     import re
     counts: dict = {}
-    for n in gast.walk(fn):
+    for n in walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             counts[n.id] = counts.get(n.id, 0) + 1
     multi = {v for v, c in counts.items() if c > 1}
@@ -607,7 +618,7 @@ def avoid_version_clashes(fn: gast.FunctionDef) -> gast.FunctionDef:
                 new += "_"
             renames[v] = new
     if renames:
-        for n in gast.walk(fn):
+        for n in walk(fn):
             if isinstance(n, gast.Name) and n.id in renames:
                 n.id = renames[n.id]
     return fn

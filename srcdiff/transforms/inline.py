@@ -11,7 +11,7 @@ import copy
 
 import gast
 
-from .astutil import Namer, assign, load, names_in
+from .astutil import Namer, Transformer, assign, load, names_in, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
@@ -55,17 +55,17 @@ def inline_calls(unit, callee_anf, stack=()):
         returned = body[-1].value if isinstance(body[-1], gast.Return) else None
         returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
             isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
-            and n.targets[0].id == returned.id for n in gast.walk(callee.node)))
-        if not returns_tuple and sum(1 for _ in gast.walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+            and n.targets[0].id == returned.id for n in walk(callee.node)))
+        if not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value)
         ret = body[-1].value
-        local = set(params) | {n.id for n in gast.walk(callee.node)
+        local = set(params) | {n.id for n in walk(callee.node)
                                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        local |= {n.target.id for n in gast.walk(callee.node) if isinstance(n, gast.For)}
+        local |= {n.target.id for n in walk(callee.node) if isinstance(n, gast.For)}
         # free names of the callee (module constants) must not be shadowed by the caller's locals
-        free = {n.id for n in gast.walk(callee.node) if isinstance(n, gast.Name)} - local - {"np", "rt", "math"}
-        stored = {n.id for n in gast.walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        free = {n.id for n in walk(callee.node) if isinstance(n, gast.Name)} - local - {"np", "rt", "math"}
+        stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         substitute = {p: a for p, a in zip(params, call.args) if p not in stored}  # read-only params: use the argument
         rename = {v: namer.fresh(v) for v in sorted(local - set(substitute))}
         for name in free & names_in(unit.node):
@@ -96,7 +96,7 @@ def inline_calls(unit, callee_anf, stack=()):
 
 
 def _rename(node, mapping):
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Name) and n.id in mapping:
             n.id = mapping[n.id]
         if isinstance(n, gast.For) and n.target.id in mapping:
@@ -106,7 +106,7 @@ def _rename(node, mapping):
 
 def _substitute(node, atoms):
     """Replace loads of read-only parameters by the call's argument atoms."""
-    class T(gast.NodeTransformer):
+    class T(Transformer):
         def visit_Name(self, n):
             if n.id in atoms and isinstance(n.ctx, gast.Load):
                 return copy.deepcopy(atoms[n.id])
@@ -116,7 +116,7 @@ def _substitute(node, atoms):
 
 def _mark(stmt, like, filename, func):
     """Record where an inlined statement came from (for the generated comments)."""
-    for n in gast.walk(stmt):
+    for n in walk(stmt):
         if isinstance(n, gast.stmt):
             if filename is not None and not hasattr(n, "_srcdiff_file"):
                 n._srcdiff_file, n._srcdiff_func = filename, func

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .astutil import dotted_name
+from .astutil import dotted_name, walk_names
 
 F = ("s", "f")
 I = ("s", "i")
@@ -314,7 +314,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
     from its other paths, as a recursion's base case gives it)."""
     kinds = dict(arg_kinds)
-    local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
         before = dict(kinds)
         for n in _in_order(fn.body):
@@ -328,8 +328,8 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 kinds.setdefault(n.targets[0].id, None)
             elif (isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
                   and not (isinstance(n.value, gast.Constant) and n.value.value is None)
-                  and not any(isinstance(r, gast.Name) and isinstance(r.ctx, gast.Load) and r.id in local
-                              and r.id not in kinds for r in gast.walk(n.value))):
+                  and not any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
+                              for r in walk_names(n.value))):
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it

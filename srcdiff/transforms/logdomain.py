@@ -28,13 +28,13 @@ import copy
 import gast
 
 from .aliasing import memory_roots, sharing_written_memory
-from .astutil import (Namer, assign, assigned_names, call, const, copy_loc, definitely_assigned, dotted_name,
-                      names_in, store)
+from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted_name,
+                      names_in, store, walk, walk_names)
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
     defs: dict = {}
-    for n in gast.walk(fn):
+    for n in walk(fn):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             name = n.targets[0].id
             defs[name] = None if name in defs else n.value
@@ -63,7 +63,7 @@ class _Rewrite:
         self.defs = _definitions(self.fn)
         self.params = [a.id for a in self.fn.args.args]
         self.uses = {}
-        for n in gast.walk(self.fn):
+        for n in walk(self.fn):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 self.uses[n.id] = self.uses.get(n.id, 0) + 1
         self.roots = memory_roots(self.fn, kinds)
@@ -89,7 +89,7 @@ class _Rewrite:
             return None
         for loop in loops:
             parts = loop.body + ([loop.target] if isinstance(loop, gast.For) else [])
-            stored = {n.id for s in parts for n in gast.walk(s)
+            stored = {n.id for s in parts for n in walk(s)
                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
             available = matrix in self.reaching.get(id(loop), ()) or matrix not in self.defs  # or a constant
             if matrix not in stored and available:
@@ -185,7 +185,7 @@ def log_domain_products(unit, kinds: dict):
     """A copy of the SSA unit with loop log-sum-exps of (vector + invariant matrix) as log-domain
     products (unchanged if there are none). `kinds` are the SSA names' kinds (transforms/kinds.py)."""
     unit = copy.copy(unit)
-    unit.node = copy.deepcopy(unit.node)
+    unit.node = clone(unit.node)
     rw = _Rewrite(unit, kinds)
     rw.block(unit.node.body, [])
     if rw.tables:
@@ -222,7 +222,7 @@ def _indexed_sink(sm, sa, fn_loads):
             and fn_loads.get(sa.value.id) == 1):
         return None
     sink = copy.deepcopy(sa.target)
-    for n in gast.walk(sink):
+    for n in walk(sink):
         if hasattr(n, "ctx"):
             n.ctx = gast.Load()
     return sink
@@ -261,8 +261,8 @@ def fuse_adjoints(fn):
     a matrix picked from a stack (`m = rt.P_grad_M(args)`, then `d_S[i] += m`), the pass adds into the
     view `d_S[i]` instead."""
     loads: dict = {}
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
             loads[n.id] = loads.get(n.id, 0) + 1
 
     def block(stmts):

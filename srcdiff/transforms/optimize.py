@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import COMMENT_MARK, is_comment, walk_names
+from .astutil import COMMENT_MARK, Transformer, is_comment, walk, walk_names, walk_statements
 
 _PURE_CALL_PREFIXES = ("np.", "rt.", "math.")
 _STACK_OPS = ("rt.pop", "rt.push")   # they change the stack: a pop whose value is unused still pops
 
 
 def _pure(value) -> bool:
-    for n in gast.walk(value):
+    for n in walk(value):
         if isinstance(n, gast.Call):
             f = n.func
             parts = []
@@ -43,24 +43,49 @@ def _without(stmts: list, gone) -> list:
 
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """Remove pure assignments to names that are never read, until nothing changes."""
+    """Remove pure assignments to names that are never read (and what only they read), loops left
+    with nothing to do, and empty branches.
+
+    Linear in the function's size: the reads of each name are counted once; removing an assignment
+    releases the reads in its value, and a name whose count drops to zero has its pure assignments
+    removed in turn (a worklist, not a rescan of the function per layer of dead code). Removing a
+    loop or a branch releases the reads of its header, which may start another round."""
+    loads: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    defs: dict = {}      # name -> its pure assignments not yet removed
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _pure(s.value):
+            defs.setdefault(s.targets[0].id, []).append(s)
+    dead: set = set()    # id() of the assignments removed
+    todo = [v for v in defs if not loads.get(v)]
+
+    def release(node):
+        """The reads under `node` leave the function."""
+        for n in walk_names(node):
+            if isinstance(n.ctx, gast.Load):
+                loads[n.id] -= 1
+                if not loads[n.id] and n.id in defs:
+                    todo.append(n.id)
+
     while True:
-        used = _loads(fn)
-        removed = False
+        while todo:
+            for s in defs.pop(todo.pop(), ()):
+                dead.add(id(s))
+                release(s.value)
+        dropped = []     # loops and branches removed by this round's clean-up
 
         def clean(stmts):
-            nonlocal removed
             out = []
             for s in stmts:
-                if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                        and s.targets[0].id not in used and _pure(s.value)):
-                    removed = True
+                if id(s) in dead:
                     continue
                 for f in ("body", "orelse"):
                     if isinstance(getattr(s, f, None), list):
                         setattr(s, f, clean(getattr(s, f)))
                 if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
-                    removed = True
+                    dropped.append(s)
                     continue
                 if isinstance(s, gast.If):
                     if all(is_comment(b) for b in s.orelse):
@@ -68,11 +93,11 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
                     if all(is_comment(b) or isinstance(b, gast.Pass) for b in s.body):
                         s.body = []
                 if isinstance(s, gast.If) and not s.body and not s.orelse:
-                    removed = True
+                    dropped.append(s)
                     continue
-                if is_comment(s) and out and is_comment(out[-1]) and out[-1].value.value[len(COMMENT_MARK):].startswith("line "):
+                if (is_comment(s) and out and is_comment(out[-1])
+                        and out[-1].value.value[len(COMMENT_MARK):].startswith("line ")):
                     out[-1] = s  # a comment whose statements were all removed
-                    removed = True
                     continue
                 if isinstance(s, gast.If) and not s.body:
                     s.body = [gast.Pass()]
@@ -80,8 +105,10 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             return out
 
         fn.body = clean(fn.body)
-        if not removed:
+        if not dropped:
             return fn
+        for s in dropped:
+            release(s)
 
 
 def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -93,13 +120,15 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
         return fn
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.List) and not s.value.elts}
+    if not stacks:
+        return fn
     read = _loads(gast.Module(body=fn.body[marks[0] + 1:], type_ignores=[]))
     uses: dict = {}
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and n.id in stacks:
+    for n in walk_names(fn):
+        if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
     dead, seen = set(stacks), {}
-    for n in gast.walk(fn):
+    for n in walk_statements(fn.body):
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".pop"):
             st = dotted_name(n.value.func)[:-4]
             if st in stacks:
@@ -124,14 +153,22 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 
 def _assign_counts(fn) -> dict:
+    return _name_counts(fn)[1]
+
+
+def _name_counts(fn) -> tuple:
+    """({name: reads}, {name: assignments (a for loop's target counts twice)}) over `fn`, in one walk."""
+    loads: dict = {}
     counts: dict = {}
     for n in walk_names(fn):
-        if isinstance(n.ctx, (gast.Store, gast.Param)):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, (gast.Store, gast.Param)):
             counts[n.id] = counts.get(n.id, 0) + 1
-    for n in gast.walk(fn):
+    for n in walk_statements(fn.body):
         if isinstance(n, gast.For):
             counts[n.target.id] = counts.get(n.target.id, 0) + 1
-    return counts
+    return loads, counts
 
 
 def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -235,8 +272,8 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                     if isinstance(getattr(s, f, None), list):
                         block(getattr(s, f))
                 # a nested block may write arrays or rebind loop-carried names
-                touched = {n.id for n in gast.walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                touched |= {n.value.id for n in gast.walk(s) if isinstance(n, gast.Subscript)
+                touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
                             and isinstance(n.ctx, gast.Store)}
                 seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
     counts = _assign_counts(fn)
@@ -247,7 +284,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     written = sharing_written_memory(fn)
 
     def rename_loads(node):
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
                 target = renames[n.id]
                 while target in renames:
@@ -292,19 +329,15 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`t = <elementwise>` read once, by the next elementwise statements of the same block and source
     line, is written into that statement: `r = np.log1p(np.exp(-np.abs(z)))` instead of three
     temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing)."""
-    loads: dict = {}
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
-    counts = _assign_counts(fn)
+    loads, counts = _name_counts(fn)
     pinned = set()   # written in place or accumulated: not a value to move
-    for n in gast.walk(fn):
+    for n in walk_statements(fn.body):
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             pinned.add(n.target.id)
         if isinstance(n, (gast.Assign, gast.AugAssign)):
             for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
                 if isinstance(t, gast.Subscript):
-                    pinned |= {m.id for m in gast.walk(t.value) if isinstance(m, gast.Name)}
+                    pinned |= {m.id for m in walk(t.value) if isinstance(m, gast.Name)}
 
     def candidate(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
@@ -339,7 +372,7 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                     if (isinstance(u, (gast.Assign, gast.AugAssign))
                             and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
                             and _elementwise(u.value)):
-                        for n in gast.walk(u.value):
+                        for n in walk(u.value):
                             for f, v in gast.iter_fields(n):
                                 if isinstance(v, gast.Name) and v.id == t:
                                     setattr(n, f, s.value)
@@ -350,8 +383,8 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                         del stmts[k]
                         moved = True
                     break
-                stored = {n.id for n in gast.walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                stored |= {n.value.id for n in gast.walk(u) if isinstance(n, gast.Subscript)
+                stored = {n.id for n in walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                stored |= {n.value.id for n in walk(u) if isinstance(n, gast.Subscript)
                            and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
                 if stored & operands or not isinstance(u, (gast.Assign, gast.AugAssign)):
                     break
@@ -371,7 +404,7 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             return isinstance(a.value, (bool, int, float))
         return isinstance(a, gast.Name) and (kinds.get(a.id) or ("?",))[0] == "s"
 
-    for n in gast.walk(fn):
+    for n in walk(fn):
         if (isinstance(n, gast.Call) and dotted_name(n.func) == "np.where" and len(n.args) == 3
                 and not n.keywords and all(scalar(a) for a in n.args)):
             n.func = dotted("rt.select")
@@ -386,11 +419,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
     from .astutil import dotted_name, load
     from .kinds import F, expr_shape_class, is_scalar
 
-    loads: dict = {}
-    for n in gast.walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
-    counts = _assign_counts(fn)
+    loads, counts = _name_counts(fn)
 
     def candidate(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -413,7 +442,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
         for u in stmts:
             if is_comment(u):
                 continue
-            n = sum(1 for m in gast.walk(u) if isinstance(m, gast.Name) and m.id == a and isinstance(m.ctx, gast.Load))
+            n = sum(1 for m in walk(u) if isinstance(m, gast.Name) and m.id == a and isinstance(m.ctx, gast.Load))
             if n:
                 target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
                 if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
@@ -422,7 +451,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
                     return None
                 found.append(u)
                 seen += n
-            stored = {m.id for m in gast.walk(u) if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store)}
+            stored = {m.id for m in walk(u) if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store)}
             if {g, x} & stored:
                 break
         return found if seen == loads.get(a) else None
@@ -458,7 +487,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
 def _replace_name(e, name, new):
     import copy as _copy
 
-    class R(gast.NodeTransformer):
+    class R(Transformer):
         def visit_Name(self, n):
             return _copy.deepcopy(new) if n.id == name and isinstance(n.ctx, gast.Load) else n
     return R().visit(_copy.deepcopy(e))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .astutil import walk
+
 from ..errors import SrcdiffError
 
 
@@ -34,7 +36,7 @@ class Unit:
 
 
 def _shift_lines(tree, offset):
-    for n in gast.walk(tree):
+    for n in walk(tree):
         if hasattr(n, "lineno") and n.lineno is not None:
             n.lineno += offset
         if hasattr(n, "end_lineno") and getattr(n, "end_lineno", None) is not None:
@@ -200,7 +202,7 @@ def _positional_keyword_only(args):
 
 def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
     params = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
-    cands = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda)
+    cands = [n for n in walk(tree) if isinstance(n, gast.Lambda)
              and [a.id for a in n.args.args] == params]
     if len(cands) != 1:
         raise SrcdiffError("cannot locate the lambda's source unambiguously", filename, first,
@@ -215,7 +217,7 @@ def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
 
 
 def _check_generators(node, filename):
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)):
             raise SrcdiffError("generators and coroutines (yield/await) cannot be differentiated",
                                filename, n.lineno, "return a value (or an array of values) instead")

@@ -20,7 +20,7 @@ from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load
+from .astutil import assign, const, is_comment, load, walk, walk_statements
 from .optimize import _pure, eliminate_dead_code
 from .reverse import simplify
 
@@ -33,19 +33,19 @@ class _Abort(Exception):
 
 def _loads(node) -> Counter:
     """Reads of each name under `node` (the target of `x += ...` is read too)."""
-    out = Counter(n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
-    out.update(n.target.id for n in gast.walk(node)
+    out = Counter(n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
+    out.update(n.target.id for n in walk(node)
                if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name))
     return out
 
 
 def _stores(s) -> set:
     out = set()
-    for n in gast.walk(s):
+    for n in walk(s):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             out.add(n.id)
         elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
-            out |= {m.id for m in gast.walk(n.value) if isinstance(m, gast.Name)}
+            out |= {m.id for m in walk(n.value) if isinstance(m, gast.Name)}
     return out
 
 
@@ -91,6 +91,8 @@ def _combine(a: dict, b: dict, op) -> dict:
 def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast.FunctionDef:
     """Rewrite the straight-line runs of every loop body (see the module docstring). `linear`: the
     adjoint names of the function; only those of float-scalar kind take part."""
+    if not any(isinstance(s, (gast.For, gast.While)) for s in walk_statements(fn.body)):
+        return eliminate_dead_code(fn)
     total = _loads(fn)
 
     def scalar_adjoint(v):
@@ -132,7 +134,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                 if a is None or a == "primal" or isinstance(e.op, gast.UAdd):
                     return a
                 return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
-            names = {n.id for n in gast.walk(e) if isinstance(n, gast.Name)}
+            names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
             if names & (linear | set(env)) or not _pure(e):
                 return None
             return "primal"
@@ -140,7 +142,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
         def deps(v):
             d = set(env[v])
             for c in env[v].values():
-                d |= {n.id for n in gast.walk(c) if isinstance(n, gast.Name)}
+                d |= {n.id for n in walk(c) if isinstance(n, gast.Name)}
             return d
 
         def live(v):

@@ -10,11 +10,10 @@ call. The Python backend keeps NumPy's products (its source is unchanged).
 """
 from __future__ import annotations
 
-import copy
 
 import gast
 
-from .astutil import call, dotted_name
+from .astutil import Transformer, call, clone, dotted_name, walk
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
 
@@ -26,7 +25,7 @@ def _product(n) -> bool:
             and not n.keywords and not any(isinstance(a, gast.Starred) for a in n.args))
 
 
-class _Route(gast.NodeTransformer):
+class _Route(Transformer):
     def visit_BinOp(self, n):
         self.generic_visit(n)
         return gast.copy_location(call("rt.dot", n.left, n.right), n) if _product(n) else n
@@ -38,6 +37,6 @@ class _Route(gast.NodeTransformer):
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its matrix products calling rt.dot."""
-    if not any(_product(n) for n in gast.walk(fn)):
+    if not any(_product(n) for n in walk(fn)):
         return fn
-    return _Route().visit(copy.deepcopy(fn))
+    return _Route().visit(clone(fn))

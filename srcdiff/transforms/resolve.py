@@ -13,7 +13,7 @@ from ..errors import fail
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
-from .astutil import assigned_names, const, copy_loc, dotted, dotted_name, load
+from .astutil import Transformer, assigned_names, const, copy_loc, dotted, dotted_name, load, walk_statements
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
 _MISSING = object()
@@ -22,8 +22,8 @@ _MISSING = object()
 def local_names(fn: gast.FunctionDef) -> set:
     out = {a.id for a in fn.args.args}
     out |= assigned_names(fn.body)
-    for n in gast.walk(fn):
-        if isinstance(n, gast.FunctionDef) and n is not fn:
+    for n in walk_statements(fn.body):
+        if isinstance(n, gast.FunctionDef):
             out.add(n.name)
     return out
 
@@ -62,7 +62,7 @@ ARGUMENT_ADVICE = {
 _DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
 
 
-class _Resolver(gast.NodeTransformer):
+class _Resolver(Transformer):
     def __init__(self, unit):
         self.unit = unit
         self.locals = local_names(unit.node)

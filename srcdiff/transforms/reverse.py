@@ -7,9 +7,9 @@ definition; loops carry the adjoints of values defined outside them; branches ar
 """
 from __future__ import annotations
 
-import ast
 import copy
 import linecache
+import operator
 
 import gast
 
@@ -18,26 +18,30 @@ from ..rules import RULES
 from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
-from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
-                      loaded_names, names_in, store)
+from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
+                      loaded_names, names_in, store, walk, walk_names, walk_statements)
 
 _BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
                gast.Mod: "%"}
 _INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
 
 
-class _Simplify(gast.NodeTransformer):
+_FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+         gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod, gast.Pow: operator.pow,
+         gast.LShift: operator.lshift, gast.RShift: operator.rshift, gast.BitOr: operator.or_,
+         gast.BitXor: operator.xor, gast.BitAnd: operator.and_}   # constant folding: Python's own operators
+
+
+class _Simplify(Transformer):
     def visit_BinOp(self, n):
         self.generic_visit(n)
         L, R = n.left, n.right
         lc, rc = isinstance(L, gast.Constant), isinstance(R, gast.Constant)
         num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
-        if lc and rc and num(L) and num(R) and not isinstance(n.op, gast.MatMult):
+        if lc and rc and num(L) and num(R) and type(n.op) in _FOLD:
             try:
-                tree = ast.fix_missing_locations(gast.gast_to_ast(gast.Expression(body=n)))
-                val = eval(compile(tree, "<fold>", "eval"))
-                return const(val)
-            except Exception:
+                return const(_FOLD[type(n.op)](L.value, R.value))
+            except Exception:    # 1 / 0, an overflow: left as written, as Python would raise at run time
                 return n
         if rc and num(R):
             if isinstance(n.op, gast.Pow) and R.value == 1:
@@ -71,7 +75,7 @@ def simplify(e):
     return _Simplify().visit(e)
 
 
-class _Tidy(gast.NodeTransformer):
+class _Tidy(Transformer):
     """Reverse.tidy's rewrites: helpers that are no-ops for the kinds (and shapes) involved."""
 
     def __init__(self, kinds, shapes):
@@ -113,7 +117,7 @@ class Reverse:
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
         self.needed = needed                # primal names the backward sweep reads (from a first round)
         taken = names_in(self.fn) | {"np", "rt", "math"}
-        for n in gast.walk(self.fn):
+        for n in walk_statements(self.fn.body):
             taken |= {getattr(n, a) for a in ("_srcdiff_old", "_srcdiff_iters") if hasattr(n, a)}
         self.namer = Namer(taken)
         self.adj_names: dict = {}
@@ -124,7 +128,7 @@ class Reverse:
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
         # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
-        self.stack_names = {n.targets[0].id for n in gast.walk(self.fn) if isinstance(n, gast.Assign)
+        self.stack_names = {n.targets[0].id for n in walk_statements(self.fn.body) if isinstance(n, gast.Assign)
                             and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.stack"}
 
     # ---- names ------------------------------------------------------------------------------------
@@ -242,7 +246,7 @@ class Reverse:
             return isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (a.id in avail or a.id not in inside))
 
         counts: dict = {}   # a name a nested loop assigns again (its phi copy) is not one value
-        for n in gast.walk(gast.Module(body=body, type_ignores=[])):
+        for n in walk(gast.Module(body=body, type_ignores=[])):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 counts[n.targets[0].id] = counts.get(n.targets[0].id, 0) + 1
         for p, st in enumerate(body):
@@ -262,7 +266,7 @@ class Reverse:
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
                   and val.value.id not in inside
                   and _basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == ("s", "i")})
-                  and all(ok_atom(n) or n.id in subs for n in gast.walk(val.slice) if isinstance(n, gast.Name))):
+                  and all(ok_atom(n) or n.id in subs for n in walk(val.slice) if isinstance(n, gast.Name))):
                 subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
             elif (isinstance(val, gast.Call) and dotted_name(val.func) == "rt.table_at"
                   and all(ok_atom(a) or (isinstance(a, gast.Name) and a.id in subs) for a in val.args)):
@@ -707,10 +711,10 @@ class Reverse:
 
     def defs_outside(self, loop):
         """Names defined (or parameters) outside `loop`'s body, and names read outside it."""
-        inner = {id(n) for b in loop.body for n in gast.walk(b)}
+        inner = {id(n) for b in loop.body for n in walk(b)}
         out = {a.id for a in self.fn.args.args}
         used = set()
-        for n in gast.walk(self.fn):
+        for n in walk(self.fn):
             if id(n) in inner:
                 continue
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
@@ -796,8 +800,7 @@ class Reverse:
         bwd = self.backward(body, None, state)
         # a name read only by a helper that tidy() dropped (rt.unbroadcast(g, x) where g has x's shape) is
         # not needed: the next round neither stores nor restores it
-        self.reads &= {n.id for b in seed + bwd for n in gast.walk(b)
-                       if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        self.reads &= {n.id for b in seed + bwd for n in walk_names(b) if isinstance(n.ctx, gast.Load)}
         self.reads |= checkpoints.rerun_reads(self)
         grads = []
         for p in self.wrt:
@@ -809,7 +812,7 @@ class Reverse:
         result = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
         if self.mode in ("value_and_grad", "vjp"):
             if isinstance(ret, gast.Name) and (any(isinstance(n, gast.Name) and n.id == ret.id and isinstance(
-                    n.ctx, gast.Store) for b in bwd for n in gast.walk(b)) or checkpoints.reruns(self, ret.id)):
+                    n.ctx, gast.Store) for b in bwd for n in walk(b)) or checkpoints.reruns(self, ret.id)):
                 # the backward sweep restores loop-carried values (`s = s_stack.pop()`): keep the result
                 kept = self.namer.fresh(ret.id + "_value")
                 fwd = fwd + [assign(kept, load(ret.id))]
@@ -864,19 +867,19 @@ def _phis(stmts) -> set:
 
 def _nested_phis(stmts) -> set:
     """Names a back-edge copy assigns anywhere in `stmts` (nested loops included)."""
-    return {n.targets[0].id for s in stmts for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
+    return {n.targets[0].id for s in stmts for n in walk(s) if getattr(n, "_srcdiff_phi", False)}
 
 
 def _plain_defs(stmts) -> set:
     """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
-    return {n.targets[0].id for s in stmts for n in gast.walk(s) if isinstance(n, gast.Assign)
+    return {n.targets[0].id for s in stmts for n in walk(s) if isinstance(n, gast.Assign)
             and isinstance(n.targets[0], gast.Name) and not getattr(n, "_srcdiff_phi", False)}
 
 
 def _assigned_in(stmts) -> set:
     out = set()
     for s in stmts:
-        for n in gast.walk(s):
+        for n in walk(s):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 out.add(n.targets[0].id)
             if isinstance(n, gast.For):
@@ -892,22 +895,23 @@ def _loaded_in(stmts) -> set:
 
 
 def _written_arrays(stmts) -> set:
-    return {n.targets[0].value.id for s in stmts for n in gast.walk(s)
+    return {n.targets[0].value.id for n in walk_statements(stmts)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
 
 
 def _subscripted(stmts) -> set:
-    return {n.value.id for s in stmts for n in gast.walk(s)
+    return {n.value.id for s in stmts for n in walk(s)
             if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
 
 
 def _int_names(fn) -> set:
-    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them."""
-    ints = {n.target.id for n in gast.walk(fn) if isinstance(n, gast.For)}
+    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them (`fn`: a
+    function, or a loop, whose own index counts)."""
+    ints = {n.target.id for n in walk_statements([fn]) if isinstance(n, gast.For)}
     changed = True
     while changed:
         changed = False
-        for n in gast.walk(fn):
+        for n in walk_statements([fn]):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id not in ints:
                 v = n.value
                 ok = False

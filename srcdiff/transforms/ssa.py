@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import Namer, assign, assigned_names, load, names_in
+from .astutil import Namer, assign, assigned_names, load, names_in, walk, walk_names
 
 
 def exposed_reads(stmts, have=frozenset()) -> set:
@@ -20,37 +20,37 @@ def exposed_reads(stmts, have=frozenset()) -> set:
     found = set()
 
     def reads(node, have):
-        found.update(n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-                     and isinstance(n.ctx, gast.Load) and n.id not in have)
+        found.update(n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load) and n.id not in have)
 
     def block(stmts, have):
+        """`have` (a set this block may extend: callers pass a copy) -> the names bound after it."""
         for s in stmts:
             if isinstance(s, gast.Assign):
                 reads(s.value, have)
                 t = s.targets[0]
                 if isinstance(t, gast.Name):
-                    have = have | {t.id}
+                    have.add(t.id)
                 else:
                     reads(t, have)
             elif isinstance(s, gast.If):
                 reads(s.test, have)
-                have = block(s.body, have) & block(s.orelse, have)
+                have = block(s.body, set(have)) & block(s.orelse, set(have))
             elif isinstance(s, gast.For):
                 reads(s.iter, have)
                 block(s.body, have | {s.target.id})
             elif isinstance(s, gast.While):
                 reads(s.test, have)
-                block(s.body, have)
+                block(s.body, set(have))
             else:
                 reads(s, have)
         return have
 
-    block(stmts, frozenset(have))
+    block(stmts, set(have))
     return found
 
 
 def _rename_loads(node, env):
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in env:
             n.id = env[n.id]
     return node

@@ -24,7 +24,7 @@ import copy
 
 import gast
 
-from .astutil import assign, call, const, dotted_name, load
+from .astutil import assign, call, clone, const, dotted_name, load, walk, walk_statements
 
 ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> kinds of the values pushed onto it
 
@@ -32,7 +32,7 @@ ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> kinds of th
 def record_stack_kinds(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """Note on `fn` the kinds of the values each list stack receives (`s.append(v)` with v a name)."""
     found: dict = {}
-    for n in gast.walk(fn):
+    for n in walk_statements(fn.body):
         s = _method(n, "append")
         if s is not None:
             arg = n.value.args[0] if len(n.value.args) == 1 else None
@@ -49,8 +49,8 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
     if not plans:
         return fn
-    fn = copy.deepcopy(fn)
-    taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
+    fn = clone(fn)
+    taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
     blocks = list(_blocks(fn.body))
     owner = {id(getattr(st, f)): st for st in gast.walk(fn) for f in ("body", "orelse")
@@ -97,7 +97,7 @@ def _plan(fn, s):
         pushes += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body)
                    if _method(st, "append") == s]
         pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
-    uses = sum(1 for n in gast.walk(fn) if isinstance(n, gast.Name) and n.id == s)
+    uses = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == s)
     if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
         return None
     (where, fwd, push), (where_b, bwd, pop) = pushes[0], pops[0]

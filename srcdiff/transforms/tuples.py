@@ -16,7 +16,7 @@ import copy
 
 import gast
 
-from .astutil import Namer, assign, load, names_in
+from .astutil import Namer, Transformer, assign, load, names_in, walk
 
 LEAF = None
 
@@ -82,7 +82,7 @@ def _structures(fn, consts):
                 shapes[t] = sh
                 changed = True
         # a tuple read with an index that is not a constant stays whole
-        for n in gast.walk(fn):
+        for n in walk(fn):
             if (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in shapes
                     and _const_index(n.slice, consts) is None):
                 bad.add(n.value.id)
@@ -146,7 +146,7 @@ class _Split:
 
     def rebuild(self, s):
         """Other reads of a split tuple see it rebuilt from its components."""
-        class Sub(gast.NodeTransformer):
+        class Sub(Transformer):
             def visit_Name(inner, n):
                 if isinstance(n.ctx, gast.Load) and n.id in self.shapes:
                     return self.literal(self.parts(n))

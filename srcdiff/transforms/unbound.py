@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import assign, call, const, dotted, is_comment
+from .astutil import assign, call, const, dotted, is_comment, walk_names, walk_statements
 from .ssa import exposed_reads
 
 
 def possibly_unbound(fn: gast.FunctionDef) -> set:
     """Locals of `fn` read somewhere they may not be assigned yet."""
-    local = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
 
 
@@ -48,7 +48,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     params = {a.id for a in fn.args.args}
     kinds, shapes = dict(kinds or {}), dict(shapes or {})
     copies = {}                       # v -> names assigned a copy of v (SSA's merges)
-    for n in gast.walk(fn):
+    for n in walk_statements(fn.body):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
             copies.setdefault(n.value.id, []).append(n.targets[0].id)
     for k, s in enumerate(fn.body):   # `v = None` placeholders of differentiated generated code: typed now
