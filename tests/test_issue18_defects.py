@@ -1,0 +1,44 @@
+"""Issue 18: programs of the long fuzz run on which srcdiff crashed with an internal error (minimised).
+Each checks the gradient against central differences with the Python backend and under jit=True."""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+BACKENDS = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def _grad_matches(f, args, wrt=0, jit=False):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(f, wrt=wrt, jit=jit)(*args)
+    wrt_t = wrt if isinstance(wrt, tuple) else (wrt,)
+    got_t = got if isinstance(wrt, tuple) else (got,)
+    for k, g in zip(wrt_t, got_t):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
+
+
+# ---- fuzz seeds 1063, 2418 (NameError: 'k2'): renaming an inlined helper's locals twice ----------
+def _scaled(p, c):
+    k1 = c * 2.0          # a user name that is also what the inliner calls a version of `k`
+    return p * k1
+
+
+def _sum_of_squares(v, c):
+    t = _scaled(v, c)     # inlined here: this helper's locals are k (its loop below) and k1
+    return sum(e * e for e in t)
+
+
+def inlined_helper_names_chain(x):
+    s = 0.0
+    for e in x:           # takes the name k in f, so the helper's k becomes k1 and its k1 becomes k1v1
+        s = s + e
+    return s + _sum_of_squares(x, 1.5)
+
+
+@BACKENDS
+def test_inlined_helper_loop_index_renamed_once(jit):
+    _grad_matches(inlined_helper_names_chain, [np.array([0.3, -0.7, 1.1])], jit=jit)
