@@ -488,22 +488,24 @@ class _Desugar:
             return [s]
         k = self.namer.fresh("k")
         pre, binds = [], []
+        rebound = {n.id for n in gast.walk(gast.Module(body=body, type_ignores=[]))
+                   if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
             if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2) or len(it.args) != 1:
                 fail(s, self.unit, "enumerate loops must unpack (index, item)")
-            seq, n = self._seq(it.args[0], pre, s)
+            seq, n = self._seq(it.args[0], pre, s, rebound)
             k = tgt.elts[0].id if isinstance(tgt.elts[0], gast.Name) else k
             binds = [(tgt.elts[1], seq)]
         elif isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
             if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)):
                 fail(s, self.unit, "zip loops must unpack one name per sequence")
-            seqs = [self._seq(a, pre, s) for a in it.args]
+            seqs = [self._seq(a, pre, s, rebound) for a in it.args]
             n = seqs[0][1]
             for _, m in seqs[1:]:
                 n = gast.Call(func=load("min"), args=[n, m], keywords=[])
             binds = list(zip(tgt.elts, [q for q, _ in seqs]))
         else:
-            seq, n = self._seq(it, pre, s)
+            seq, n = self._seq(it, pre, s, rebound)
             binds = [(tgt, seq)]
         head = []
         for t, seq in binds:
@@ -513,9 +515,12 @@ class _Desugar:
                                  body=head + body, orelse=[], type_comment=None), s)
         return pre + [loop]
 
-    def _seq(self, expr, pre, s):
+    def _seq(self, expr, pre, s, rebound):
+        """The name the loop indexes and its length: the iterable itself where it is a name the body does
+        not rebind (Python iterates over the object the loop started with, not over what the name is
+        bound to later), else a fresh name assigned before the loop."""
         expr = self.expr(expr)
-        if isinstance(expr, gast.Name):
+        if isinstance(expr, gast.Name) and expr.id not in rebound:
             name = expr.id
         else:
             name = self.namer.fresh("seq")
