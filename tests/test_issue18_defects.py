@@ -42,3 +42,30 @@ def inlined_helper_names_chain(x):
 @BACKENDS
 def test_inlined_helper_loop_index_renamed_once(jit):
     _grad_matches(inlined_helper_names_chain, [np.array([0.3, -0.7, 1.1])], jit=jit)
+
+
+# ---- fuzz seed 7695 (ValueError: setting an array element with a sequence) ------------------------
+def scalar_into_slice_of_unknown_kind(a):
+    buf = a * 1.0
+    for i in range(2):
+        buf[::2] = a[i]                          # a scalar broadcast into a slice: its adjoint is a sum
+        a = 0.5 * a + np.tanh(a[[1, 0, 2]])      # (a's kind in the loop was not known: no sum was taken)
+    return np.sum(buf * buf)
+
+
+@BACKENDS
+def test_scalar_written_into_slice_sums_the_slice_adjoint(jit):
+    _grad_matches(scalar_into_slice_of_unknown_kind, [np.array([0.3, -0.7, 1.1])], jit=jit)
+
+
+def enumerate_of_rebound_name(x, a):
+    buf = a * 1.0
+    for i, e in enumerate(a):    # iterates over the a the loop started with, though the body rebinds a
+        buf[::2] = e * x
+        a = 0.5 * a
+    return np.sum(buf * buf)
+
+
+@BACKENDS
+def test_loop_over_a_name_the_body_rebinds(jit):
+    _grad_matches(enumerate_of_rebound_name, [0.7, np.array([0.3, -0.7, 1.1])], wrt=(0, 1), jit=jit)
