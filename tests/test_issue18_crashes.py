@@ -69,3 +69,19 @@ def enumerate_of_rebound_name(x, a):
 @BACKENDS
 def test_loop_over_a_name_the_body_rebinds(jit):
     _grad_matches(enumerate_of_rebound_name, [0.7, np.array([0.3, -0.7, 1.1])], wrt=(0, 1), jit=jit)
+
+
+# ---- fuzz seed 1000 (Numba: "Type of variable 'd_prev...' cannot be determined") -----------------
+def literal_test_in_conditional_expression(x, M):
+    s = 0.0
+    for i in range(2):
+        # a test of literals: Numba pruned the branch not taken, leaving that branch's tapes untyped
+        prev = np.sum(M, axis=1) * x if -0.3 < 0.3 < 1.0 else np.log(1.0 + M[i % 2] * M[i % 2])
+        s = s + np.sum(prev * prev)
+    return s
+
+
+@BACKENDS
+def test_literal_test_of_conditional_expression_is_decided(jit):
+    _grad_matches(literal_test_in_conditional_expression, [0.7, np.array([[0.3, -0.2], [0.5, 1.1]])],
+                  wrt=(0, 1), jit=jit)
