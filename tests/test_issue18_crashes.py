@@ -85,3 +85,40 @@ def literal_test_in_conditional_expression(x, M):
 def test_literal_test_of_conditional_expression_is_decided(jit):
     _grad_matches(literal_test_in_conditional_expression, [0.7, np.array([[0.3, -0.2], [0.5, 1.1]])],
                   wrt=(0, 1), jit=jit)
+
+
+# ---- fuzz seeds 830, 1560, 1800, 7650, 8270 (TypeError: expected float64 / array, got None) --------
+# The causes (values of unknown kind: fancy-index results, recursive helpers' results, bound on one
+# path, whose placeholder None was pushed on a tape) are fixed by typing those kinds (branch trust4).
+# What stays is the backstop: should a placeholder None still reach compiled code that needs a value,
+# the error is a SrcdiffError at the user's line binding that value, not Numba's TypeError.
+def carried_value(x):
+    for i in range(2):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        prev = x * 2.0
+    return x
+
+
+def test_untyped_placeholder_met_by_numba_is_declined_at_the_users_line(tmp_path):
+    from srcdiff import api
+    import linecache
+    first = carried_value.__code__.co_firstlineno
+    gen = tmp_path / "carried_value_grad.py"     # generated code as srcdiff writes it, with an untyped placeholder
+    gen.write_text("def carried_value_grad(x):\n"
+                   "    prev_stack = []\n"
+                   "    prev = None\n"
+                   f"    # line {first + 1}: for i in range(2):\n"
+                   f"    # line {first + 4}: prev = x * 2.0\n"
+                   "    prev1 = x * 2.0\n"
+                   "    return prev1\n")
+    namespace = {}
+    exec(compile(gen.read_text(), str(gen), "exec"), namespace)
+    linecache.checkcache(str(gen))
+    t = srcdiff.grad(carried_value, jit=True)
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        api._translate(TypeError("expected float64, got None"), t, namespace["carried_value_grad"])
+    assert (err.value.filename, err.value.lineno) == (carried_value.__code__.co_filename, first + 4)
+    assert "prev (line" in str(err.value) and "got None" in str(err.value) and "jit=False" in err.value.advice
+    with pytest.raises(TypeError):     # another TypeError is not this one
+        api._translate(TypeError("unsupported operand"), t, namespace["carried_value_grad"])
