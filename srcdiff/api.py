@@ -332,7 +332,7 @@ class Transformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            _translate(exc, self)
+            _translate(exc, self, fn)
         out = self._shape(out)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
@@ -458,9 +458,11 @@ def _check_arguments(t, args):
                                                          "argument out of wrt")
 
 
-def _translate(exc, t):
+def _translate(exc, t, fn=None):
     import numba
     msg = str(exc)
+    if isinstance(exc, TypeError) and getattr(t, "jit", False) and re.fullmatch(r"expected .+, got None", msg):
+        _decline_untyped_placeholder(msg, t, fn)
     if "needs a scalar output" in msg:
         inner = t.f
         while isinstance(inner, Transformed):    # grad(grad(f)): name f, not srcdiff's generated file
@@ -498,6 +500,29 @@ def _translate(exc, t):
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
     raise exc
+
+
+def _decline_untyped_placeholder(msg, t, fn):
+    """Numba met a placeholder `v = None` (a value bound on some paths only whose type srcdiff could not
+    infer) where it needed a value: a SrcdiffError at the user's line that binds v, not Numba's TypeError."""
+    code = getattr(getattr(fn, "py_func", fn), "__code__", None)
+    lines = linecache.getlines(code.co_filename) if code else []
+    names = sorted({m.group(1) for ln in lines for m in [re.fullmatch(r"\s+(\w+) = None\n?", ln)] if m})
+    user_file, def_line = user_location(t)
+    where, bound = (user_file, def_line), []
+    for v in names:   # the user's name v and the first line of the user's function that assigns it
+        hit = next((m for ln in lines for m in [re.search(r"# line (\d+): (.*)", ln)]
+                    if m and re.match(rf"\s*(\w+\s*,\s*)*{v}\s*(,\s*\w+\s*)*[-+*/@%]?=(?!=)", m.group(2))), None)
+        if hit:
+            bound.append(f"{v} (line {hit.group(1)})")
+            if where == (user_file, def_line):
+                where = (user_file, int(hit.group(1)))
+    what = ", ".join(bound) or ", ".join(names) or "a value"
+    raise SrcdiffError(f"under jit=True, {getattr(t.f, '__name__', t.f)}: {what} is bound on some paths only and "
+                       f"srcdiff could not infer its type, so the compiled code met its placeholder None where it "
+                       f"needed a value ({msg})", *where,
+                       advice="bind it before the branch or loop with a value of its type (0.0, np.zeros(n)), "
+                              "or use jit=False") from None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

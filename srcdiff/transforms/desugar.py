@@ -703,6 +703,15 @@ class _Canon(Transformer):
             return node
         return node.body if value else node.orelse
 
+    def visit_IfExp(self, node):
+        """`a if -0.3 < 0.3 else b`: the same for a conditional expression (ANF makes it an if statement
+        after this pass)."""
+        self.generic_visit(node)
+        value = _literal(node.test)
+        if value is _NOT_LITERAL:
+            return node
+        return node.body if value else node.orelse
+
     def visit_For(self, node):
         """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
         prune it and leave its tapes without a type)."""

@@ -636,7 +636,7 @@ class Reverse:
                     read_adj = call("rt.written", load(dx), self.read(repeats))
                 if not is_scalar(vk):
                     adj = read_adj if repeats else call("rt.copy", read_adj)
-                    if region is not None and vk is not None and region[:2] != vk[:2]:   # y[0:2] = row
+                    if region is None or vk is None or region[:2] != vk[:2]:   # y[0:2] = row, or not known
                         adj = call("rt.unbroadcast", adj, self.read(load(v.id)))
                 elif is_scalar(region):
                     adj = read_adj

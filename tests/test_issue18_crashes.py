@@ -1,0 +1,124 @@
+"""Issue 18: programs of the long fuzz run on which srcdiff crashed with an internal error (minimised).
+Each checks the gradient against central differences with the Python backend and under jit=True."""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+BACKENDS = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def _grad_matches(f, args, wrt=0, jit=False):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(f, wrt=wrt, jit=jit)(*args)
+    wrt_t = wrt if isinstance(wrt, tuple) else (wrt,)
+    got_t = got if isinstance(wrt, tuple) else (got,)
+    for k, g in zip(wrt_t, got_t):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
+
+
+# ---- fuzz seeds 1063, 2418 (NameError: 'k2'): renaming an inlined helper's locals twice ----------
+def _scaled(p, c):
+    k1 = c * 2.0          # a user name that is also what the inliner calls a version of `k`
+    return p * k1
+
+
+def _sum_of_squares(v, c):
+    t = _scaled(v, c)     # inlined here: this helper's locals are k (its loop below) and k1
+    return sum(e * e for e in t)
+
+
+def inlined_helper_names_chain(x):
+    s = 0.0
+    for e in x:           # takes the name k in f, so the helper's k becomes k1 and its k1 becomes k1v1
+        s = s + e
+    return s + _sum_of_squares(x, 1.5)
+
+
+@BACKENDS
+def test_inlined_helper_loop_index_renamed_once(jit):
+    _grad_matches(inlined_helper_names_chain, [np.array([0.3, -0.7, 1.1])], jit=jit)
+
+
+# ---- fuzz seed 7695 (ValueError: setting an array element with a sequence) ------------------------
+def scalar_into_slice_of_unknown_kind(a):
+    buf = a * 1.0
+    for i in range(2):
+        buf[::2] = a[i]                          # a scalar broadcast into a slice: its adjoint is a sum
+        a = 0.5 * a + np.tanh(a[[1, 0, 2]])      # (a's kind in the loop was not known: no sum was taken)
+    return np.sum(buf * buf)
+
+
+@BACKENDS
+def test_scalar_written_into_slice_sums_the_slice_adjoint(jit):
+    _grad_matches(scalar_into_slice_of_unknown_kind, [np.array([0.3, -0.7, 1.1])], jit=jit)
+
+
+def enumerate_of_rebound_name(x, a):
+    buf = a * 1.0
+    for i, e in enumerate(a):    # iterates over the a the loop started with, though the body rebinds a
+        buf[::2] = e * x
+        a = 0.5 * a
+    return np.sum(buf * buf)
+
+
+@BACKENDS
+def test_loop_over_a_name_the_body_rebinds(jit):
+    _grad_matches(enumerate_of_rebound_name, [0.7, np.array([0.3, -0.7, 1.1])], wrt=(0, 1), jit=jit)
+
+
+# ---- fuzz seed 1000 (Numba: "Type of variable 'd_prev...' cannot be determined") -----------------
+def literal_test_in_conditional_expression(x, M):
+    s = 0.0
+    for i in range(2):
+        # a test of literals: Numba pruned the branch not taken, leaving that branch's tapes untyped
+        prev = np.sum(M, axis=1) * x if -0.3 < 0.3 < 1.0 else np.log(1.0 + M[i % 2] * M[i % 2])
+        s = s + np.sum(prev * prev)
+    return s
+
+
+@BACKENDS
+def test_literal_test_of_conditional_expression_is_decided(jit):
+    _grad_matches(literal_test_in_conditional_expression, [0.7, np.array([[0.3, -0.2], [0.5, 1.1]])],
+                  wrt=(0, 1), jit=jit)
+
+
+# ---- fuzz seeds 830, 1560, 1800, 7650, 8270 (TypeError: expected float64 / array, got None) --------
+# The causes (values of unknown kind: fancy-index results, recursive helpers' results, bound on one
+# path, whose placeholder None was pushed on a tape) are fixed by typing those kinds (branch trust4).
+# What stays is the backstop: should a placeholder None still reach compiled code that needs a value,
+# the error is a SrcdiffError at the user's line binding that value, not Numba's TypeError.
+def carried_value(x):
+    for i in range(2):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        prev = x * 2.0
+    return x
+
+
+def test_untyped_placeholder_met_by_numba_is_declined_at_the_users_line(tmp_path):
+    from srcdiff import api
+    import linecache
+    first = carried_value.__code__.co_firstlineno
+    gen = tmp_path / "carried_value_grad.py"     # generated code as srcdiff writes it, with an untyped placeholder
+    gen.write_text("def carried_value_grad(x):\n"
+                   "    prev_stack = []\n"
+                   "    prev = None\n"
+                   f"    # line {first + 1}: for i in range(2):\n"
+                   f"    # line {first + 4}: prev = x * 2.0\n"
+                   "    prev1 = x * 2.0\n"
+                   "    return prev1\n")
+    namespace = {}
+    exec(compile(gen.read_text(), str(gen), "exec"), namespace)
+    linecache.checkcache(str(gen))
+    t = srcdiff.grad(carried_value, jit=True)
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        api._translate(TypeError("expected float64, got None"), t, namespace["carried_value_grad"])
+    assert (err.value.filename, err.value.lineno) == (carried_value.__code__.co_filename, first + 4)
+    assert "prev (line" in str(err.value) and "got None" in str(err.value) and "jit=False" in err.value.advice
+    with pytest.raises(TypeError):     # another TypeError is not this one
+        api._translate(TypeError("unsupported operand"), t, namespace["carried_value_grad"])
