@@ -24,6 +24,26 @@ import numpy as np
 MODES = ("grad", "value_and_grad", "jvp", "hvp")
 
 
+def import_file(path: str):
+    """The module in file `path`. A file inside a package (folders with __init__.py) is imported by its dotted
+    name from the folder above the package, so its relative imports work; a lone file by its own name, with its
+    folder on sys.path for its imports of its neighbours."""
+    folder, modname = os.path.split(os.path.splitext(path)[0])
+    parts = [] if modname == "__init__" else [modname]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    if len(parts) > 1 or modname == "__init__":
+        sys.path.insert(0, folder)
+        return importlib.import_module(".".join(parts))
+    sys.path.insert(0, folder)
+    loader_spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[modname] = module
+    loader_spec.loader.exec_module(module)
+    return module
+
+
 def load_function(spec: str):
     """The function named by `path/to/module.py:function` (a dotted name for a nested attribute)."""
     path, sep, name = spec.rpartition(":")
@@ -31,13 +51,7 @@ def load_function(spec: str):
         raise SystemExit(f"srcdiff show: expected path/to/module.py:function, got {spec!r}")
     if not os.path.isfile(path):
         raise SystemExit(f"srcdiff show: no such file: {path}")
-    path = os.path.abspath(path)
-    sys.path.insert(0, os.path.dirname(path))   # the module's own imports of its neighbours
-    modname = os.path.splitext(os.path.basename(path))[0]
-    loader_spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[modname] = module
-    loader_spec.loader.exec_module(module)
+    module = import_file(os.path.abspath(path))
     obj = module
     for part in name.split("."):
         if not hasattr(obj, part):

@@ -173,6 +173,12 @@ class Transformed:
         return UNSPECIALISED + self._last[1] if generic is not None and self._last is generic else self._last[1]
 
     @property
+    def specializations(self) -> int:
+        """How many specialisations (argument kinds) this object has generated or loaded so far: grows
+        when a call or ``prepare`` adds one (srcdiff.chunk_kernel sends a grown transform again)."""
+        return len(self._cache)
+
+    @property
     def _module(self):
         return self._last[0] if self._last else None
 

@@ -2,6 +2,9 @@
 lines) or compiled with numba.njit in nopython mode, cached on disk across processes."""
 from __future__ import annotations
 
+import ast
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -10,6 +13,7 @@ import sys
 import stat
 import tempfile
 import time
+import uuid
 import warnings
 
 import numpy as np
@@ -234,20 +238,42 @@ def write_source(path: str, source: str) -> None:
     os.replace(tmp, path)
 
 
-def remove_compiled(path: str) -> None:
-    """Remove Numba's index and data files for the generated module at `path`."""
+def _compiled_files(path: str) -> list:
+    """Numba's index and data files for the generated module at `path`."""
     folder = os.path.join(os.path.dirname(path), "__pycache__")
     stem = os.path.splitext(os.path.basename(path))[0] + "."
     try:
         names = os.listdir(folder)
     except OSError:
-        return
-    for name in names:
-        if name.startswith(stem):
-            try:
-                os.remove(os.path.join(folder, name))
-            except OSError:
-                pass
+        return []
+    return [os.path.join(folder, name) for name in names if name.startswith(stem)]
+
+
+def remove_compiled(path: str) -> None:
+    """Remove Numba's index and data files for the generated module at `path`."""
+    for name in _compiled_files(path):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+
+
+@contextlib.contextmanager
+def _open_private(filepath: str):
+    """Numba's way of writing a cache file (a temporary file, then renamed over it), with the file created
+    0600: its compiled code holds the constants compiled in. Replaces IndexDataCacheFile._open_for_write."""
+    tmp = f"{filepath}.tmp.{uuid.uuid4().hex[:16]}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, filepath)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def exec_source(modname: str, path: str, source: str, bindings: dict):
@@ -282,6 +308,15 @@ def _njit(fn, path: str):
             cache = False
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=BOUNDSCHECK)(fn)
     impl = getattr(disp, "_cache", None)
+    files = getattr(impl, "_cache_file", None)
+    if cache and hasattr(files, "_open_for_write"):
+        files._open_for_write = _open_private
+        for name in _compiled_files(path):     # written by an earlier version with the default mode
+            try:
+                if os.stat(name).st_mode & 0o077:
+                    os.chmod(name, 0o600)
+            except OSError:
+                pass
     load = getattr(impl, "load_overload", None)
     if cache and load is not None:
         def load_overload(sig, target_context):
@@ -376,8 +411,95 @@ def _snapshot(value):
     return value
 
 
+PASSED_ARRAY_SIZE = 10_000
+
+
+def passed_arrays(bindings: dict) -> list:
+    """Names of the arrays bound into a generated module (globals and closure values the user's code
+    reads) that jitted code takes as arguments rather than compiling in as constants: NumPy arrays of
+    more than PASSED_ARRAY_SIZE (10 000) elements. Numba cannot cache code with a large constant array
+    (NumbaWarning: "uses dynamic globals"), and the cache would hold a copy of the data."""
+    return sorted(name for name, value in bindings.items()
+                  if isinstance(value, np.ndarray) and value.size > PASSED_ARRAY_SIZE and not value.dtype.hasobject)
+
+
+def array_parameters(source: str, names: list, function_names: list):
+    """`source` with the module-level arrays `names` turned into parameters, for Numba: each function that
+    reads one of them, itself or through the functions of the module it calls, takes them as trailing
+    parameters (in the order of `names`), and each call passes them on. Lines stay where they were (the
+    comments naming the user's lines still apply). Returns (new source, {function: the names it takes}),
+    or None where the rewrite does not apply (a function that needs them is used other than by a plain
+    call, or has keyword or variable arguments): the arrays are then compiled in as constants."""
+    tree = ast.parse(source)
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in function_names}
+    wanted = set(names)
+    needs, calls = {}, {}
+    for name, fn in functions.items():
+        own = {a.arg for a in fn.args.posonlyargs + fn.args.args}
+        own |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        needs[name] = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                       and n.id in wanted and n.id not in own}
+        calls[name] = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                       and n.func.id in functions]
+    changed = True
+    while changed:                    # what a function needs includes what the functions it calls need
+        changed = False
+        for name in functions:
+            for call in calls[name]:
+                if not needs[call.func.id] <= needs[name]:
+                    needs[name] |= needs[call.func.id]
+                    changed = True
+    takes = {name: [a for a in names if a in needs[name]] for name in functions}
+    called = {id(c.func) for cs in calls.values() for c in cs}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and takes.get(n.id) and id(n) not in called:
+            return None
+    edits = []                        # (line, byte column, text to insert)
+    lines = [line.encode() for line in source.splitlines(keepends=True)]
+    for name, fn in functions.items():
+        if not takes[name]:
+            continue
+        a = fn.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults:
+            return None
+        params = a.posonlyargs + a.args
+        if params:
+            edits.append((params[-1].end_lineno, params[-1].end_col_offset, ", " + ", ".join(takes[name])))
+        else:
+            line = lines[fn.lineno - 1]
+            edits.append((fn.lineno, line.index(b"(", line.index(b"def ")) + 1, ", ".join(takes[name])))
+    for call in (c for cs in calls.values() for c in cs):
+        extra = takes[call.func.id]
+        if not extra:
+            continue
+        if call.keywords or any(isinstance(x, ast.Starred) for x in call.args):
+            return None
+        edits.append((call.end_lineno, call.end_col_offset - 1, (", " if call.args else "") + ", ".join(extra)))
+    for lineno, col, text in sorted(edits, reverse=True):
+        line = lines[lineno - 1]
+        lines[lineno - 1] = line[:col] + text.encode() + line[col:]
+    return b"".join(lines).decode(), takes
+
+
+class ArraysPassed:
+    """A jitted generated function called with the large arrays its module reads (see passed_arrays)
+    appended to its arguments. ``py_func`` is the Python function it stands for (which reads them as
+    globals): what srcdiff parses when it differentiates generated code again."""
+
+    def __init__(self, compiled, arrays: tuple, py_func):
+        self.compiled, self.arrays, self.py_func = compiled, arrays, py_func
+        functools.update_wrapper(self, py_func)
+
+    def __call__(self, *args):
+        return self.compiled(*args, *self.arrays)
+
+
 def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
-    """Write `source` to the cache as a .py file, import it, bind constants, jit if asked."""
+    """Write `source` to the cache as a .py file, import it, bind constants, jit if asked.
+
+    Jitted, the large arrays among the constants (passed_arrays) are arguments of the compiled code: it
+    is compiled (and cached) from a second module, `source` with them as parameters (array_parameters),
+    whose cache key holds no data; this module's functions call it with this module's copies of them."""
     key = module_key(source, bindings, jit)
     modname = f"srcdiff_generated.{base}_{key}"
     if modname in _LOADED:
@@ -387,10 +509,21 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     _touch(path)
     mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
-        for name, obj in bindings.items():
-            if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
-                mod.__dict__[name] = _jitted_rule_function(obj)
-        for name in function_names:
-            mod.__dict__[name] = _njit(mod.__dict__[name], path)
+        passed = passed_arrays(bindings)
+        rewritten = array_parameters(source, passed, function_names) if passed else None
+        if rewritten is not None:
+            compiled_source, takes = rewritten
+            constants = {k: v for k, v in bindings.items() if k not in passed}
+            compiled = load_module(compiled_source, constants, function_names, base, jit)
+            for name in function_names:
+                arrays = tuple(mod.__dict__[a] for a in takes[name])
+                fn = compiled.__dict__[name]
+                mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
+        else:
+            for name, obj in bindings.items():
+                if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
+                    mod.__dict__[name] = _jitted_rule_function(obj)
+            for name in function_names:
+                mod.__dict__[name] = _njit(mod.__dict__[name], path)
     _LOADED[modname] = mod
     return mod

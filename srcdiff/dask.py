@@ -23,6 +23,7 @@ a call is survived: Dask reschedules its tasks (``distributed.scheduler.allowed-
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import uuid
 import weakref
@@ -35,9 +36,10 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from . import api
+from .chunk_kernel import ChunkKernel
 from .errors import SrcdiffError
 
-__all__ = ["value_and_grad", "grad", "DaskGradient", "sum_over_chunks", "row_chunks"]
+__all__ = ["value_and_grad", "grad", "DaskGradient", "sum_over_chunks", "row_chunks", "ship"]
 
 
 def value_and_grad(f, wrt=0, *, jit: bool = True, split_every: int = 8) -> "DaskGradient":
@@ -76,7 +78,7 @@ class DaskGradient:
 
     def __call__(self, *args):
         t = self.local
-        params = t._params()
+        params = list(inspect.signature(t).parameters)
         wrt = set(t.wrt_names)
         for k, a in enumerate(args):
             name = params[k] if k < len(params) else f"#{k}"
@@ -85,31 +87,11 @@ class DaskGradient:
                                    f"srcdiff.dask differentiates parameters; Dask arrays are data, summed over",
                                    *api.user_location(t), advice="pass the parameters as NumPy arrays or floats, "
                                                                  "and leave the data out of wrt")
-        return sum_over_chunks(_TransformKernel(t), *args, names=params, where=api.user_location(t),
+        return sum_over_chunks(ChunkKernel(t), *args, names=params, where=api.user_location(t),
                                split_every=self.split_every)
 
     def __repr__(self):
         return f"srcdiff.dask.{self.local.mode}({getattr(self.local.f, '__name__', self.local.f)})"
-
-
-class _TransformKernel:
-    """Runs a srcdiff transform on one chunk. Built afresh per call but keyed (for the shipped-kernel cache)
-    by its transform."""
-
-    def __init__(self, t):
-        self.t = t
-
-    def key(self):
-        return self.t
-
-    def version(self):
-        return len(self.t._cache)
-
-    def prepare(self, *args):
-        self.t.prepare(*args)
-
-    def __call__(self, *args):
-        return self.t(*args)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,14 +174,17 @@ def _kernel(kernel):
     return kernel
 
 
-def _ship(kernel):
-    """The kernel as the graph should reference it: with a distributed client, a future of a task that
-    returns it, submitted once and kept across calls while the kernel's code is unchanged. A task rather
-    than scattered data: its pickled kernel stays on the scheduler, so a copy lost with a worker (the only
-    one left once the active memory manager has dropped the replicas nothing waits for) is rebuilt, not
-    lost. Each worker fetches it from a peer on first use; unpickling a transform it already holds
-    returns that copy (api._restore_transformed), so its modules load once per worker."""
-    client = _active_client()
+def ship(kernel, client=None):
+    """``kernel`` (a :class:`srcdiff.chunk_kernel.ChunkKernel`) as a task graph should reference it: on a
+    distributed ``client`` (default: the active one, if any), a future of a task that returns it,
+    submitted once and kept across calls while the kernel's code is unchanged (its ``version()``).
+    Without a distributed client, the kernel itself.
+
+    A task rather than scattered data: its pickled kernel stays on the scheduler, so a copy lost with a
+    worker (the only one left once the active memory manager has dropped the replicas nothing waits for)
+    is rebuilt, not lost. Each worker fetches it from a peer on first use; unpickling a transform it
+    already holds returns that copy, so its modules load once per worker."""
+    client = client if client is not None else _active_client()
     if client is None:
         return kernel
     try:
@@ -236,11 +221,10 @@ def _sum_parts(parts):
 def sum_over_chunks(kernel, *args, names=None, where=(None, None), split_every: int = 8):
     """``sum over row chunks c of kernel(*args restricted to the rows of c)`` on the current Dask scheduler.
 
-    ``kernel`` is callable on NumPy arguments and returns floats, arrays or tuples of them; it has
-    ``prepare(*stand_in_args)`` (generate code for a chunk shape: called here, on the client, once per
-    distinct chunk length), ``version()`` (changes when ``prepare`` added code) and ``key()`` (a
-    weak-referenceable object identifying it across calls). The Dask arguments must share their row
-    chunks and be chunked along axis 0 only; chunks of zero rows are skipped.
+    ``kernel`` is a :class:`srcdiff.chunk_kernel.ChunkKernel` (or has its protocol): callable on NumPy
+    arguments, returning floats, arrays or tuples of them; ``prepare`` is called here, on the client,
+    once per distinct chunk length. The Dask arguments must share their row chunks and be chunked along
+    axis 0 only; chunks of zero rows are skipped.
     """
     data, rows = row_chunks(args, names, where)
     if not data:
@@ -253,12 +237,12 @@ def sum_over_chunks(kernel, *args, names=None, where=(None, None), split_every: 
     params = _Box(tuple(a for k, a in enumerate(args) if k not in data))
     token = uuid.uuid4().hex
     chunk_name, sum_name, params_key = f"srcdiff-chunk-{token}", f"srcdiff-sum-{token}", f"srcdiff-params-{token}"
-    ship = _ship(kernel)
+    shipped = ship(kernel)
     layer = {params_key: params}
     level = []
     for i in blocks:
         refs = [(args[k].name, i) + (0,) * (args[k].ndim - 1) for k in data]
-        layer[(chunk_name, i)] = (_run_chunk, ship, layout, params_key, *refs)
+        layer[(chunk_name, i)] = (_run_chunk, shipped, layout, params_key, *refs)
         level.append((chunk_name, i))
     depth = 0
     while len(level) > 1:

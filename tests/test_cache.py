@@ -412,3 +412,100 @@ def test_out_of_bounds_index_raises_index_error_in_both_backends(jit):
         srcdiff.grad(_reads_past_the_end, jit=jit)(x)
     x4 = np.array([0.1, 0.2, 0.3, 0.4])
     np.testing.assert_allclose(srcdiff.grad(_reads_past_the_end, jit=jit)(x4), [1.0, 1.0, 1.0, 3.0])
+
+
+# --- issue 19.8: data in the cache: files 0600; large arrays passed to compiled code, not compiled in --------
+
+def test_numba_cache_files_are_private(fresh_cache):
+    """Numba's index (.nbi) and compiled code (.nbc, which holds the constants compiled in) are 0600, as the
+    generated .py files are; ones an earlier version left 0644 are tightened when next used."""
+    np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+    files = _cached(fresh_cache, ".nbi") + _cached(fresh_cache, ".nbc")
+    assert len(files) == 2 and all((f.stat().st_mode & 0o777) == 0o600 for f in files), \
+        [(f.name, oct(f.stat().st_mode)) for f in files]
+    for f in files:
+        os.chmod(f, 0o644)
+    backends._LOADED.clear()
+    np.testing.assert_allclose(srcdiff.grad(_poly, jit=True)(X3), _expected())
+    assert all((f.stat().st_mode & 0o777) == 0o600 for f in files)
+
+
+def test_passed_arrays_threshold():
+    bindings = {"big": np.zeros(10_001), "edge": np.zeros((100, 100)), "small": np.zeros(5), "c": 2.0,
+                "objects": np.empty(20_000, dtype=object), "t": (np.zeros(20_000),)}
+    assert backends.PASSED_ARRAY_SIZE == 10_000
+    assert backends.passed_arrays(bindings) == ["big"]
+
+
+BIG_GLOBAL_SRC = '''import numpy as np
+
+BIG = np.random.default_rng(19).standard_normal(1_000_000)
+SMALL = np.array([0.5, -1.0, 2.0, 0.25, 3.0])
+
+
+def big_loss(x):
+    return np.sum(BIG * np.sin(x)) + np.sum(SMALL * x[:5] ** 2)
+'''
+
+LOAD_BIG = textwrap.dedent('''
+    import importlib.util, sys, warnings, numpy as np, srcdiff
+    warnings.simplefilter("error")
+    spec = importlib.util.spec_from_file_location("big_global_mod", {path!r})
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x = np.linspace(-1.0, 1.0, mod.BIG.size)
+    g = srcdiff.grad(mod.big_loss, jit=True)(x)
+    print("gradient", repr(float(g @ np.cos(np.arange(x.size)))))
+''')
+
+
+def _big_expected(mod, x):
+    g = mod.BIG * np.cos(x)
+    g[:5] += 2.0 * mod.SMALL * x[:5]
+    return g
+
+
+def test_large_global_array_is_an_argument_and_its_code_is_cached(fresh_cache):
+    """A 1e6-element global array under jit=True: not compiled in as a constant (Numba then refused to cache
+    the code: NumbaWarning "uses dynamic globals", and every process recompiled), but passed to the compiled
+    code; a second process loads that code from the cache. Small globals stay constants. Both backends read
+    the array as it was at the grad object's first call, and a new value reuses the compiled code."""
+    mod = gradcheck.source_module("big_global_mod", BIG_GLOBAL_SRC)
+    x = np.linspace(-1.0, 1.0, mod.BIG.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g_jit = srcdiff.grad(mod.big_loss, jit=True)
+        got = g_jit(x)
+    np.testing.assert_allclose(got, _big_expected(mod, x), rtol=1e-12, atol=1e-12)
+    g_py = srcdiff.grad(mod.big_loss, jit=False)
+    np.testing.assert_allclose(got, g_py(x), rtol=1e-12, atol=1e-12)
+    v = np.cos(np.arange(x.size))                 # central difference along a direction = vdot(grad, v)
+    h = 1e-5
+    slope = (mod.big_loss(x + h * v) - mod.big_loss(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(got @ v, slope, rtol=1e-6)
+    # compiled from a module that takes BIG as a parameter and still reads SMALL as a constant
+    compiled = [p for p in fresh_cache.glob("big_loss_grad_*.py") if "def big_loss_grad(x, BIG):" in p.read_text()]
+    assert len(compiled) == 1, sorted(p.name for p in fresh_cache.iterdir())
+    assert "SMALL" in compiled[0].read_text()
+    cached = sum(f.stat().st_size for f in fresh_cache.rglob("*") if f.is_file())
+    assert _cached_compiled(fresh_cache) and cached < mod.BIG.nbytes / 10     # no copy of the data in the cache
+    # a second process loads the compiled code from the cache (Numba's cache log: loaded, never saved)
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(fresh_cache), NUMBA_DEBUG_CACHE="1")
+    out = subprocess.run([sys.executable, "-c", LOAD_BIG.format(path=mod.__file__)], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "data loaded from" in out.stdout and "data saved to" not in out.stdout, out.stdout
+    np.testing.assert_allclose(float(out.stdout.split("gradient")[1]), got @ v, rtol=1e-12)
+    # captured values (README, "Cache and security"): both backends keep the array of the first call
+    old = mod.BIG.copy()
+    mod.BIG *= 2.0                                # in place
+    for g in (g_jit, g_py):
+        np.testing.assert_allclose(g(x), got, rtol=1e-12, atol=1e-12)
+    mod.BIG = 3.0 * old                           # rebound: a new grad object sees it, with the same machine code
+    nbc = _cached_compiled(fresh_cache)
+    np.testing.assert_allclose(srcdiff.grad(mod.big_loss, jit=True)(x), _big_expected(mod, x), rtol=1e-12, atol=1e-12)
+    assert _cached_compiled(fresh_cache) == nbc
+
+
+def _cached_compiled(cache):
+    return sorted(p.name for p in cache.rglob("big_loss_grad_*.nbc"))

@@ -5,6 +5,7 @@ forward-backward (tests/reference_inference.py), brute-force enumeration and
 central finite differences.
 """
 import os
+import re
 import sys
 
 import numpy as np
@@ -551,3 +552,96 @@ def test_viterbi_left_to_right():
     np.testing.assert_allclose(path_log_prob(params, path_g, x), score, rtol=1e-10)
     assert np.all(np.diff(path_g) >= 0)
     np.testing.assert_allclose(score_g, score, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# Issue 19.13: impossible data and bad parameters are errors; any shift of the
+# log-parameters gives a posterior that sums to 1
+# ---------------------------------------------------------------------------
+
+# two states, two symbols: state 0 emits only 0, state 1 only 1; 0 -> 1 allowed, 1 -> 0 forbidden
+ONE_WAY = logs([1.0, 0.0], [[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_e_step_on_impossible_sequences_raises(jit):
+    """Once: -inf and all-zero counts, no error."""
+    P = logs(*random_model(3, 4, 0))
+    with pytest.raises(ValueError, match=r"log_pi is -inf in every state"):
+        hmm.e_step((np.full(3, -np.inf), P[1], P[2]), np.array([0, 1]), jit=jit)
+    B = P[2].copy()
+    B[:, 3] = -np.inf
+    with pytest.raises(ValueError, match=r"impossible \(probability 0\) at t=2: symbol 3 has probability 0 in every "
+                                         r"state \(log_B\[:, 3\] is -inf\)"):
+        hmm.e_step((P[0], P[1], B), np.array([0, 1, 3, 2]), jit=jit)
+    with pytest.raises(ValueError, match=r"impossible \(probability 0\) at t=2: no state reachable from those "
+                                         r"possible at t=1"):
+        hmm.e_step(ONE_WAY, np.array([0, 1, 0, 1]), jit=jit)
+    ll, (g0, gA, gB) = hmm.e_step(ONE_WAY, np.array([0, 0, 1, 1]), jit=jit)   # a possible one is fine
+    np.testing.assert_allclose(ll, 2 * np.log(0.5))     # one path: 0 -> 0 -> 1 -> 1
+    np.testing.assert_allclose(gA, [[1.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"impossible \(probability 0\) at t=2"):
+        hmm.e_step_io((ONE_WAY[0], np.stack([ONE_WAY[1], ONE_WAY[1]]), ONE_WAY[2]), np.array([0, 1, 0, 1]),
+                      np.array([0, 1, 0, 1]), jit=jit)
+    with pytest.raises(ValueError, match=r"impossible \(probability 0\) at t=1: the observation there has "
+                                         r"probability 0 in every state"):
+        hmm.e_step_obs(P[0], P[1], np.array([[0.0, -1.0, -2.0], [-np.inf, -np.inf, -np.inf]]), jit=jit)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_e_step_rejects_nan_and_inf_parameters(jit):
+    """Once: NaN everywhere in the result."""
+    P = logs(*random_model(3, 4, 0))
+    x = np.array([0, 1, 2])
+    for k, name in enumerate(("log_pi", "log_A", "log_B")):
+        for bad in (np.nan, np.inf):
+            p = [a.copy() for a in P]
+            p[k].flat[1] = bad
+            at = "[1]" if k == 0 else "[0, 1]"
+            with pytest.raises(ValueError, match=re.escape(f"{name}{at} is {bad!r}")):
+                hmm.e_step(tuple(p), x, jit=jit)
+    with pytest.raises(ValueError, match=re.escape("log_b[1, 2] is nan")):
+        hmm.e_step_obs(P[0], P[1], np.array([[0.0, -1.0, -2.0], [0.0, -1.0, np.nan]]), jit=jit)
+    with pytest.raises(ValueError, match=r"the sequence holds nan at t=1"):
+        hmm.e_step_gaussian(P[0], P[1], np.zeros(3), np.ones(3), np.array([0.0, np.nan]), jit=jit)
+    with pytest.raises(ValueError, match=r"variances must be finite and > 0"):
+        hmm.e_step_gaussian(P[0], P[1], np.zeros(3), np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0]), jit=jit)
+    with pytest.raises(ValueError, match=re.escape("log_A[1, 0, 1] is nan")):
+        hmm.e_step_io((P[0], np.stack([P[1], np.where(np.eye(3) == 0, np.nan, P[1])]), P[2]), x, x % 2, jit=jit)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_e_step_is_invariant_to_shifting_the_log_parameters(jit):
+    """Once: log-parameters shifted by 1e20 gave a posterior summing to 86. Shifting each by its maximum
+    first leaves the posterior unchanged (exactly, in exact arithmetic) and gives the shift back in the
+    log-likelihood."""
+    P = logs(*random_model(3, 4, 7, zero_frac=0.3))
+    x = sample(*(np.exp(p) for p in P), 30, 1)
+    ll, stats = hmm.e_step(P, x, jit=jit)
+    ll3, stats3 = hmm.e_step(tuple(p + 1e3 for p in P), x, jit=jit)
+    np.testing.assert_allclose(ll3 - 1e3 * (1 + 29 + 30), ll, rtol=1e-9)
+    for a, b in zip(stats3, stats):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    ll20, (g0, gA, gB) = hmm.e_step(tuple(p + 1e20 for p in P), x, jit=jit)
+    np.testing.assert_allclose([g0.sum(), gA.sum(), gB.sum()], [1.0, 29.0, 30.0], rtol=1e-12)
+    assert ll20 == pytest.approx(60e20, rel=1e-12)
+    gamma = hmm.posterior_marginals(tuple(p + 1e20 for p in P), x, jit=jit)
+    np.testing.assert_allclose(gamma.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_fit_em_reports_what_went_wrong():
+    """Once: 'log-likelihood is -inf' whatever it was (NaN included), with no sequence named."""
+    P = logs(*random_model(3, 4, 0))
+    seqs = [np.array([0, 1, 2]), np.array([1, 1])]
+    with pytest.raises(ValueError) as info:
+        hmm.fit_em(seqs, 3, 4, n_iter=2, init=(P[0], P[1], np.where(P[2] < -1.0, np.nan, P[2])))
+    assert "is nan" in str(info.value) and "log-likelihood is -inf" not in str(info.value)
+    B = P[2].copy()
+    B[:, 3] = -np.inf
+    with pytest.raises(ValueError, match=r"sequence 2 is impossible \(probability 0\) at t=1: symbol 3"):
+        hmm.fit_em(seqs + [np.array([2, 3])], 3, 4, n_iter=2, init=(P[0], P[1], B))
+    with pytest.raises(ValueError, match=r"sequence 1 holds nan at t=2"):
+        hmm.fit_em_gaussian([np.zeros(5), np.array([0.0, 1.0, np.nan])], 2, n_iter=2)
+    with pytest.raises(ValueError, match=r"variances must be finite and > 0"):
+        hmm.fit_em_gaussian([np.zeros(5)], 2, n_iter=2, init=(np.log([0.5, 0.5]), np.log(np.full((2, 2), 0.5)),
+                                                               np.zeros(2), np.array([1.0, -1.0])))

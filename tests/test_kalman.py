@@ -5,6 +5,7 @@ checked against an independent Rauch-Tung-Striebel smoother, which is itself
 checked against brute-force conditioning of the joint Gaussian.
 """
 import os
+import re
 import sys
 
 import numpy as np
@@ -136,3 +137,26 @@ def test_jit_and_python_backends_agree():
     m2, c2 = kalman.smooth(p, y, jit=False)
     np.testing.assert_allclose(m1, m2, atol=1e-12)
     np.testing.assert_allclose(c1, c2, atol=1e-12)
+
+
+def test_bad_parameters_and_observations_are_named():
+    """Issue 19.13 for the Kalman entry points: NaN observations and parameters, a covariance that is not
+    positive definite or symmetric, and mismatched shapes raise a ValueError naming what is wrong (once:
+    "array must not contain infs or NaNs" from SciPy, or a bare LinAlgError)."""
+    params = random_lgssm(2, 2, 0)
+    y = sample(params, 6, 1)[1]
+    y[3, 1] = np.nan
+    for fn in (kalman.e_step, kalman.smooth, kalman.log_likelihood):
+        with pytest.raises(ValueError, match=re.escape("the observations hold nan at y[3, 1]")):
+            fn(params, y)
+    y[3, 1] = 0.0
+    cases = [(params._replace(Q=-params.Q), "LGSSM.Q must be a positive definite covariance"),
+             (params._replace(R=params.R + np.array([[0.0, 0.5], [0.0, 0.0]])), "LGSSM.R must be a symmetric"),
+             (params._replace(P0=np.zeros((2, 2))), "LGSSM.P0 must be a positive definite"),
+             (params._replace(A=np.where(np.eye(2) == 1, np.nan, params.A)), "LGSSM.A[0, 0] is nan"),
+             (params._replace(mu0=np.array([0.0, np.inf])), "LGSSM.mu0[1] is inf"),
+             (params._replace(C=params.C[:, :1]), "LGSSM.C has shape (2, 1)")]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            kalman.e_step(bad, y)
+    np.testing.assert_allclose(kalman.e_step(params, y)[0], kalman.log_likelihood(params, y), rtol=1e-10)

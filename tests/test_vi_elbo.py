@@ -2,6 +2,7 @@
 import itertools
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -320,3 +321,77 @@ def test_fit_score_estimator_recovers_posterior(baseline):
                  baseline=baseline, lr=0.05, seed=0, progress=False, jit=False)
     assert abs(res.mean[0] - 17.4) < 0.1
     assert abs(res.std[0] - math.sqrt(1 / 1.25)) < 0.06
+
+
+# --- issue 19.12: non-finite ELBO estimates and bad step counts / sizes are errors, not silent results --------
+
+def undefined_below_zero(z, x):
+    """NaN on part of the support: log(z[0]) of a latent that q (a Gaussian) also draws below 0."""
+    return conj_log_joint(z, x) + np.log(z[0])
+
+
+def forbidden_below_zero(z, x):
+    """-inf on part of the support (a hard constraint written as -inf), with a finite gradient there."""
+    return conj_log_joint(z, x) + np.where(z[0] > 0.0, 0.0, -np.inf)
+
+
+def nan_everywhere(z, x):
+    return conj_log_joint(z, x) + np.log(-1.0 - z[0] ** 2)
+
+
+@pytest.mark.parametrize("log_joint, value", [(undefined_below_zero, "nan"), (forbidden_below_zero, "-inf"),
+                                              (nan_everywhere, "nan")])
+def test_fit_raises_on_a_non_finite_elbo_naming_the_step_and_value(log_joint, value):
+    """Once: a NaN or -inf log_joint on part of the support finished with a non-finite ELBO trace and a
+    meaningless posterior (the gradient alone was checked, and it is finite there)."""
+    with np.errstate(all="ignore"), pytest.raises(srcdiff.SrcdiffError) as info:
+        vi.fit(log_joint, vi.MeanFieldNormal(2), data=(X,), steps=200, seed=0, progress=False, jit=False)
+    err = info.value
+    assert isinstance(err, FloatingPointError)
+    assert err.filename == __file__ and err.lineno == log_joint.__code__.co_firstlineno
+    msg = str(err)
+    assert re.search(rf"step \d+: the ELBO estimate is {re.escape(value)}", msg), msg
+    assert re.search(rf"log_joint\(z, \*data\) is {re.escape(value)} at draw 0 of this step, z = \[", msg), msg
+    assert "skip_nonfinite=True" in msg
+
+
+def test_fit_skips_non_finite_steps_only_when_asked():
+    with np.errstate(all="ignore"):
+        res = vi.fit(forbidden_below_zero, vi.MeanFieldNormal(2), data=(X,), steps=300, seed=0, progress=False,
+                     jit=False, skip_nonfinite=True)
+    skipped = res.skipped_steps
+    assert 0 < len(skipped) < 300
+    assert np.array_equal(np.flatnonzero(np.isnan(res.elbo_trace)), skipped)
+    assert np.all(np.isfinite(np.delete(res.elbo_trace, skipped))) and np.all(np.isfinite(res.params))
+    assert np.isfinite(res.final_elbo())
+    assert res.mean[0] > 0          # pushed away from where the model is undefined
+    with np.errstate(all="ignore"), pytest.raises(srcdiff.SrcdiffError, match="skipped every one of its 20 steps"):
+        vi.fit(nan_everywhere, vi.MeanFieldNormal(2), data=(X,), steps=20, progress=False, jit=False,
+               skip_nonfinite=True)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(steps=float("nan")), "steps must be a whole number, got nan"),
+    (dict(steps=2.5), "steps must be a whole number, got 2.5"),
+    (dict(steps=0), "steps must be >= 1, got 0"),
+    (dict(steps=True), "steps must be an integer, got True"),
+    (dict(lr=-1), "lr must be a finite number > 0, got -1"),
+    (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
+    (dict(lr=float("nan")), "lr must be a finite number > 0, got nan"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
+    (dict(batch_size=-3), "batch_size must be >= 1, got -3"),
+    (dict(batch_size=2.5), "batch_size must be a whole number, got 2.5"),
+    (dict(num_samples=0), "num_samples must be >= 1, got 0"),
+    (dict(num_samples=2.5), "num_samples must be a whole number, got 2.5"),
+    (dict(num_samples=float("nan")), "num_samples must be a whole number, got nan"),
+])
+def test_fit_validates_counts_and_step_sizes(kw, message):
+    """Once: steps=nan raised a bare ValueError from int(), steps=2.5 ran 2 steps, lr=-1 descended."""
+    args = dict(data=(X,), steps=5, progress=False, jit=False)
+    args.update(kw)
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        vi.fit(conj_log_joint, vi.MeanFieldNormal(2), **args)
+    assert isinstance(info.value, (ValueError, TypeError))
+    assert message in str(info.value)
+    assert vi.fit(conj_log_joint, vi.MeanFieldNormal(2), data=(X,), steps=4.0, lr=0.1, num_samples=2,
+                  progress=False, jit=False).elbo_trace.shape == (4,)

@@ -63,7 +63,7 @@ import numpy as np
 from .. import api, backends
 from ..errors import SrcdiffError
 from . import families
-from ._errors import VITypeError, VIValueError
+from ._errors import VITypeError, VIValueError, positive_int
 from scipy.linalg import solve_triangular
 
 __all__ = ["elbo_grad", "ELBOGrad", "meanfield_kl_normal", "fullrank_kl_normal", "fullrank_factor",
@@ -401,7 +401,8 @@ class ELBOGrad:
                               f"dtype {rng_or_eps.dtype}")
         return _as_rng(rng_or_eps).standard_normal((self.num_samples, self.q.d))
 
-    def _check(self, lam, data):
+    def check_arguments(self, lam, data):
+        """``lam`` as a float array of this family's parameter shape, and ``data`` of the right arity."""
         lam = np.asarray(lam, dtype=np.float64)
         if lam.shape != (self.q.num_params,):
             raise VIValueError(f"lam must have shape ({self.q.num_params},) for {self.q!r}, got {lam.shape}")
@@ -411,16 +412,21 @@ class ELBOGrad:
         return lam
 
     def __call__(self, lam, rng_or_eps=None, *data):
-        lam = self._check(lam, data)
+        lam = self.check_arguments(lam, data)
         eps = self.noise(rng_or_eps)
         if self.estimator == "reparam":
-            value, g = self._reparam_fn(eps)(lam, eps, *data)
+            value, g = self._reparam_fn(eps.shape[0])(lam, eps, *data)
             return float(value), g
         return self.score_terms(lam, eps, *data, baseline=self.baseline)
 
-    def _reparam_fn(self, eps):
-        """The generated value-and-gradient for this noise: the loop-free one for a single draw."""
-        return self._vg1 if self._vg1 is not None and eps.shape[0] == 1 else self._vg
+    def _reparam_fn(self, num_draws: int):
+        """The generated value-and-gradient for noise of ``num_draws`` rows: the loop-free one for one."""
+        return self._vg1 if self._vg1 is not None and num_draws == 1 else self._vg
+
+    def reparam_transform(self, num_draws: int):
+        """The srcdiff ``value_and_grad`` object behind the reparameterisation gradient for noise of
+        ``num_draws`` rows: ``(lam, eps, *data) -> (ELBO estimate, gradient)``."""
+        return self._reparam_fn(num_draws).t
 
     def compiled(self, lam, eps, *data, fixed_k: bool = False):
         """The gradient as a bare function ``(lam, eps, *data) -> (value, grad)`` for arguments of the
@@ -430,11 +436,11 @@ class ELBOGrad:
         checks and dispatch in ``__call__`` are a noticeable fraction of a step.  ``fixed_k=True``
         promises that every later ``eps`` has as many rows as this one.
         """
-        lam = self._check(lam, data)
+        lam = self.check_arguments(lam, data)
         eps = self.noise(eps)
         self(lam, eps, *data)  # builds (and compiles) the specialisation, with the checks
         if self.estimator == "reparam":
-            vg = self._reparam_fn(eps)
+            vg = self._reparam_fn(eps.shape[0])
             fn = vg.fns.get(_sig((lam, eps) + tuple(data))) or vg
             if vg is self._vg or fixed_k:
                 return fn
@@ -514,8 +520,7 @@ def elbo_grad(log_joint, q, num_samples: int = 1, estimator: str = "reparam", da
         raise SrcdiffError(f"estimator must be 'reparam' or 'score', got {estimator!r}")
     if entropy not in ("analytic", "mc"):
         raise SrcdiffError(f"entropy must be 'analytic' or 'mc', got {entropy!r}")
-    if int(num_samples) < 1:
-        raise SrcdiffError("num_samples must be >= 1")
+    num_samples = positive_int("num_samples", num_samples)
     mc = entropy == "mc"
     if mc and kl is not None:
         raise SrcdiffError("entropy='mc' estimates H[q] by sampling; it cannot be combined with kl='analytic'")

@@ -6,8 +6,9 @@ import time
 
 import numpy as np
 
+from ..chunk_kernel import ChunkKernel
 from . import families, optim
-from ._errors import VITypeError, VIValueError
+from ._errors import VINonFiniteError, VITypeError, VIValueError, positive_float, positive_int
 from .elbo import ELBOGrad, elbo_grad
 
 __all__ = ["fit", "VIResult"]
@@ -20,14 +21,16 @@ class VIResult:
     """What :func:`fit` returns.
 
     ``params`` (the fitted ``lam``), ``q`` (the family), ``mean``, ``cov``, ``std``, ``elbo_trace``
-    (per-step ELBO estimates, np.array), ``elbo_grad`` (the generated gradient; ``srcdiff.source``
-    works on it), ``optimizer``, ``seconds``; ``plot(path)`` saves the ELBO trace.
+    (per-step ELBO estimates, np.array; NaN at ``skipped_steps``, those ``fit(skip_nonfinite=True)``
+    skipped), ``elbo_grad`` (the generated gradient; ``srcdiff.source`` works on it), ``optimizer``,
+    ``seconds``; ``plot(path)`` saves the ELBO trace.
     """
 
-    def __init__(self, params, q, elbo_trace, grad_fn, optimizer, seconds):
+    def __init__(self, params, q, elbo_trace, grad_fn, optimizer, seconds, skipped_steps=()):
         self.params, self.q = params, q
         self.elbo_trace = np.asarray(elbo_trace, dtype=np.float64)
         self.elbo_grad, self.optimizer, self.seconds = grad_fn, optimizer, seconds
+        self.skipped_steps = np.asarray(skipped_steps, dtype=np.int64)
 
     @property
     def mean(self) -> np.ndarray:
@@ -51,7 +54,7 @@ class VIResult:
 
     def final_elbo(self, window: int = 100) -> float:
         """Mean of the last ``window`` ELBO estimates."""
-        return float(np.mean(self.elbo_trace[-window:]))
+        return float(np.nanmean(self.elbo_trace[-window:]))
 
     def plot(self, path: str, title: str | None = None, window: int | None = None) -> str:
         """Save the ELBO trace (raw and moving average) to ``path`` with matplotlib's Agg backend."""
@@ -60,7 +63,7 @@ class VIResult:
         from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        tr = self.elbo_trace
+        tr = self.elbo_trace[np.isfinite(self.elbo_trace)]
         fig = Figure(figsize=(6, 3.5))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
@@ -88,7 +91,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         optimizer="adam", batch_size: int | None = None, seed=0, lr: float | None = None,
         progress: bool = True, *, init=None, kl=None, log_prior=None, prior_mean=0.0, prior_std=1.0,
         baseline="loo", entropy="analytic", jit: bool = True, grad_fn: ELBOGrad | None = None,
-        average: float = 0.25, callback=None) -> VIResult:
+        average: float = 0.25, callback=None, skip_nonfinite: bool = False) -> VIResult:
     """Maximise the ELBO of ``log_joint(z, *data)`` over the parameters of family ``q``.
 
     * ``data``: tuple of arrays passed after ``z``.  With ``batch_size`` each step uses a random
@@ -105,22 +108,22 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
       last iterate).
     * ``init``: initial ``lam`` (default ``q.init_params(seed)``); ``callback(step, lam, elbo)``
       is called every step when given.
+    * A step whose ELBO estimate or gradient is NaN or infinite (``log_joint`` returned NaN or -inf
+      for a draw of z: a model undefined on part of the support q covers, all of R^d) raises
+      :class:`VINonFiniteError` naming the step, the value and the draw. ``skip_nonfinite=True``
+      skips such steps instead: ``lam`` is not updated, the trace holds NaN there, and the steps are
+      listed in ``result.skipped_steps`` (an error if every step is skipped).
     """
     data = tuple(a if _is_dask(a) else np.asarray(a) for a in (data if isinstance(data, (tuple, list)) else (data,)))
     dask_data = any(_is_dask(a) for a in data)
     if not isinstance(q, families._GaussianFamily) and grad_fn is None:
         raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
-    steps = int(steps)
-    if steps < 1:
-        raise VIValueError(f"steps must be >= 1, got {steps}")
-    if not 0.0 <= float(average) < 1.0:
-        raise VIValueError(f"average is the fraction of the last steps whose iterates are averaged: "
-                           f"0 <= average < 1, got {average}")
+    steps, num_samples, batch_size, lr = _checked_sizes(steps, num_samples, batch_size, lr, average)
     rng = np.random.default_rng(seed)
     N = None
     if dask_data:
         data = _aligned_dask(data)
-        if batch_size is None or int(batch_size) >= data[0].shape[0]:
+        if batch_size is None or batch_size >= data[0].shape[0]:
             batch_size = None
             if grad_fn is None and log_prior is None and kl is None:
                 raise VIValueError("the full-data ELBO over Dask arrays sums log_joint over chunks, so log_joint "
@@ -137,8 +140,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         if any(a.ndim == 0 or a.shape[0] != N for a in data):
             raise VIValueError("all data arrays must have the same number of rows to be minibatched, got shapes "
                                f"{[a.shape for a in data]}")
-        batch_size = int(batch_size)
-        if not 0 < batch_size <= N:
+        if not batch_size <= N:
             raise VIValueError(f"batch_size must be in 1..{N} (the number of data rows), got {batch_size}")
     if grad_fn is None:
         grad_fn = elbo_grad(log_joint, q, num_samples=num_samples, estimator=estimator,
@@ -150,7 +152,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     else:
         opt = optim.get(optimizer)
         if lr is not None:
-            opt.lr = float(lr)
+            opt.lr = lr
     if init is None:
         lam = q.init_params(seed)
     else:
@@ -161,58 +163,117 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     trace = np.empty(steps)
     first_avg = steps - int(round(float(average) * steps)) if average else steps
     lam_sum, n_avg = np.zeros_like(lam), 0
+    skipped = []
     if dask_data and batch_size is not None:
         batches = _DaskBatches(data, batch_size, rng)
     else:
         batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
     # noise in blocks of steps (one Generator call per block, not per step)
     block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
-    # build / compile before the clock and the progress bar start; from then on call the compiled
-    # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
-    if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
-        step_fn = _DaskELBO(grad_fn, lam, K, data)
-    else:
-        step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *(batches.peek() if batches else data), fixed_k=True)
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
-            import warnings
-            warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+    try:
+        # build / compile before the clock and the progress bar start; from then on call the compiled
+        # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
+        if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
+            step_fn = _DaskELBO(grad_fn, lam, K, data)
         else:
-            bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
-    every = max(1, steps // 100)
-    t0 = time.perf_counter()
-    noise = None
-    for t in range(steps):
-        j = t % block
-        if j == 0:
-            noise = rng.standard_normal((min(block, steps - t), K, d))
-        batch = batches.next() if batches is not None else data
-        value, g = step_fn(lam, noise[j], *batch)
-        if not math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
-            raise FloatingPointError(f"non-finite ELBO gradient at step {t} (ELBO estimate {value}); "
-                                     "try a smaller lr or a better init")
-        lam = opt.step(lam, g)
-        trace[t] = value
-        if t >= first_avg:
-            lam_sum += lam
-            n_avg += 1
-        if callback is not None:
-            callback(t, lam, value)
-        if bar is not None and (t + 1) % every == 0:
-            bar.update(every)
-            bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
-    seconds = time.perf_counter() - t0
-    if isinstance(batches, _DaskBatches):
-        batches.close()
+            first = batches.peek() if batches else data
+            step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *first, fixed_k=True)
+        bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
+                import warnings
+                warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
+            else:
+                bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
+        every = max(1, steps // 100)
+        t0 = time.perf_counter()
+        noise = None
+        for t in range(steps):
+            j = t % block
+            if j == 0:
+                noise = rng.standard_normal((min(block, steps - t), K, d))
+            batch = batches.next() if batches is not None else data
+            value, g = step_fn(lam, noise[j], *batch)
+            if math.isfinite(value) and math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
+                lam = opt.step(lam, g)
+            elif skip_nonfinite:
+                skipped.append(t)
+                value = math.nan
+            else:
+                raise _nonfinite(t, value, g, lam, noise[j], batch, q, log_joint, log_prior, grad_fn)
+            trace[t] = value
+            if t >= first_avg:
+                lam_sum += lam
+                n_avg += 1
+            if callback is not None:
+                callback(t, lam, value)
+            if bar is not None and (t + 1) % every == 0:
+                bar.update(every)
+                bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
+        seconds = time.perf_counter() - t0
+    finally:   # the next load runs in a background thread: stop it even when a step raises
+        if isinstance(batches, _DaskBatches):
+            batches.close()
     if bar is not None:
         bar.update(steps - bar.n)
         bar.close()
+    if len(skipped) == steps:
+        raise VINonFiniteError(f"vi.fit skipped every one of its {steps} steps (skip_nonfinite=True): the ELBO "
+                               "estimate or its gradient was not finite at every draw", *_where(log_joint),
+                               advice="log_joint must be finite where q puts its mass; check it at q's mean")
     if n_avg:
         lam = lam_sum / n_avg
-    return VIResult(lam, q, trace, grad_fn, opt, seconds)
+    return VIResult(lam, q, trace, grad_fn, opt, seconds, skipped)
+
+
+def _checked_sizes(steps, num_samples, batch_size, lr, average):
+    """fit's counts as ints and step size as a float, or VIValueError / VITypeError naming the bad one."""
+    if not 0.0 <= float(average) < 1.0:
+        raise VIValueError(f"average is the fraction of the last steps whose iterates are averaged: "
+                           f"0 <= average < 1, got {average}")
+    return (positive_int("steps", steps), positive_int("num_samples", num_samples),
+            None if batch_size is None else positive_int("batch_size", batch_size),
+            None if lr is None else positive_float("lr", lr))
+
+
+def _where(log_joint) -> tuple:
+    """(file, line) of the user's log_joint, for errors."""
+    code = getattr(getattr(log_joint, "py_func", log_joint), "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+
+
+def _nonfinite(t, value, g, lam, eps, batch, q, log_joint, log_prior, grad_fn) -> VINonFiniteError:
+    """The error for a step whose ELBO estimate or gradient is not finite: the step, the values, and the
+    first draw of z at which log_joint (or log_prior) is not finite, evaluated here again in NumPy."""
+    bad = int(np.sum(~np.isfinite(g)))
+    what = f"the ELBO estimate is {float(value)!r}" + (f" and {bad} of the {g.size} gradient entries are not finite"
+                                                        if bad else "")
+    culprit = ""
+    if log_joint is not None and hasattr(q, "reparam") and not any(_is_dask(a) for a in batch):
+        for k, z in enumerate(q.reparam(lam, eps)):
+            for name, fn, args in (("log_joint", log_joint, (z, *batch)), ("log_prior", log_prior, (z,))):
+                if fn is None:
+                    continue
+                try:
+                    with np.errstate(all="ignore"):
+                        v = float(fn(*args))
+                except Exception:   # noqa: BLE001 (only a diagnosis: the step already failed)
+                    continue
+                if not math.isfinite(v):
+                    culprit = f"; {name}(z{', *data' if name == 'log_joint' and batch else ''}) is {v!r} at draw " \
+                              f"{k} of this step, z = {np.array2string(z, precision=4, threshold=8)}"
+                    break
+            if culprit:
+                break
+    estimator = getattr(grad_fn, "estimator", "reparam")
+    return VINonFiniteError(
+        f"vi.fit, step {t}: {what}{culprit}", *_where(log_joint),
+        advice="log_joint must be finite wherever q puts mass (all of R^d): write constrained latents through "
+               "a transform (e.g. exp(z) for a positive one), or pass skip_nonfinite=True to skip the steps whose "
+               "draws fall where it is not" + ("; a gradient that overflowed wants a smaller lr or a better init"
+                                               if math.isfinite(value) or estimator != "reparam" else ""))
 
 
 class _Batches:
@@ -317,36 +378,19 @@ class _DaskBatches:
         self.pool.shutdown(wait=True)
 
 
-class _ELBOChunk:
+class ELBOChunk(ChunkKernel):
     """A chunk's share of the full-data ELBO: with ``data_size=N`` the generated ELBO of a chunk of
     ``n`` rows is ``(N/n) loglik(chunk) + prior + entropy``; ``n/N`` of it, summed over the chunks, is
     ``loglik(all rows) + prior + entropy`` and its gradient the full-data gradient (same noise)."""
 
     def __init__(self, t, n_total):
-        self.t, self.n_total = t, float(n_total)
-
-    def key(self):
-        return self.t
-
-    def version(self):
-        return len(self.t._cache)
-
-    def prepare(self, *args):
-        self.t.prepare(*args)
+        super().__init__(t)
+        self.n_total = float(n_total)
 
     def __call__(self, lam, eps, *data):
         w = data[0].shape[0] / self.n_total
         value, g = self.t(lam, eps, *data)
         return w * float(value), w * g
-
-    def __getstate__(self):
-        # the ELBO function lives in a module srcdiff generated at run time: pickle it by value
-        import sys
-        import cloudpickle
-        mod = sys.modules.get(getattr(self.t.f, "__module__", None) or "")
-        if mod is not None and mod.__name__.startswith("srcdiff_generated."):
-            cloudpickle.register_pickle_by_value(mod)
-        return dict(self.__dict__)
 
 
 class _DaskELBO:
@@ -355,9 +399,8 @@ class _DaskELBO:
     def __init__(self, grad_fn, lam, K, data):
         from .. import dask as sdask
         self.sum = sdask.sum_over_chunks
-        eps = np.zeros((K, grad_fn.q.d))
-        grad_fn._check(lam, data)
-        self.kernel = _ELBOChunk(grad_fn._reparam_fn(eps).t, data[0].shape[0])
+        grad_fn.check_arguments(lam, data)
+        self.kernel = ELBOChunk(grad_fn.reparam_transform(K), data[0].shape[0])
 
     def __call__(self, lam, eps, *data):
         return self.sum(self.kernel, lam, eps, *data)

@@ -38,10 +38,14 @@ Zero probabilities (forbidden transitions, structural zeros of a left-to-right
 model) are represented by ``-inf`` natural parameters; their expected counts
 come out as exact zeros.
 """
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
+
+from ..chunk_kernel import ChunkKernel
+from ._errors import VINonFiniteError, VIValueError
 
 __all__ = [
     "log_Z", "log_Z_obs", "log_Z_io", "log_Z_gaussian",
@@ -192,6 +196,93 @@ def _clean(g):
     return np.maximum(np.asarray(g, dtype=np.float64), 0.0)
 
 
+def _check_params(**arrays):
+    """VIValueError for NaN or +inf in log-parameters (log-probabilities are finite, or -inf for zero)."""
+    for name, a in arrays.items():
+        bad = np.isnan(a) | (a == np.inf)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise VIValueError(f"{name}{list(at)} is {float(a[at])!r}: natural parameters are log-probabilities, "
+                               "finite or -inf (probability 0)")
+
+
+def _top(name, a, axis=None):
+    """The maxima of log-parameter `a` (along `axis`), 0 where all is -inf: the shift that brings its largest
+    entries to 0 (an all -inf part stays -inf). Checks `a` on the way: a NaN or +inf is its maximum."""
+    m = a.max(axis=axis)
+    if axis is None:
+        m = float(m)
+        if not m < np.inf:                 # NaN or +inf
+            _check_params(**{name: a})
+        return m if m > -np.inf else 0.0
+    if not (m < np.inf).all():
+        _check_params(**{name: a})
+    m[m == -np.inf] = 0.0
+    return m
+
+
+class _Shifted:
+    """log_pi and log_A (and log_B, per symbol: its column) less their maxima, checked: a forward pass
+    over them never meets log-parameters around 1e20 (whose posteriors once summed to 86), the posterior
+    is the same, and the log-likelihood gets the shifts back. Made once per E-step over many sequences."""
+
+    def __init__(self, log_pi, log_A, log_B=None):
+        self.c_pi, self.c_A = _top("log_pi", log_pi), _top("log_A", log_A)
+        self.log_pi, self.log_A = log_pi - self.c_pi, log_A - self.c_A
+        if log_B is not None:
+            self.c_B = _top("log_B", log_B, axis=0)
+            self.log_B = log_B - self.c_B
+
+    def categorical(self, vg, data, inputs=None, what="the sequence"):
+        """Checked E-step of one sequence of a categorical (``inputs``: input-output) HMM."""
+        rest = (data,) if inputs is None else (inputs, data)
+        value, grads = vg(self.log_pi, self.log_A, self.log_B, *rest)
+        value = float(value) + float(self.c_B[data].sum())
+        return self._checked(value, grads, data.shape[0], what, lambda: self.log_B[:, data].T, inputs, data)
+
+    def observed(self, vg, log_b, what="the sequence"):
+        """Checked E-step of one sequence from its (T, K) per-time log emission densities."""
+        c_b = _top("log_b", log_b, axis=1)
+        value, grads = vg(self.log_pi, self.log_A, log_b - c_b[:, None])
+        return self._checked(float(value) + float(c_b.sum()), grads, log_b.shape[0], what, lambda: log_b)
+
+    def _checked(self, value, grads, T, what, log_b, inputs=None, symbols=None):
+        value += self.c_pi + (T - 1) * self.c_A
+        if value == -np.inf:
+            raise _impossible(self.log_pi, self.log_A, log_b(), what, inputs, symbols)
+        grads = tuple(_clean(g) for g in grads)
+        start = float(grads[0].sum())
+        if not (np.isfinite(value) and abs(start - 1.0) < 1e-6):
+            raise VINonFiniteError(f"the E-step of {what} gave log-likelihood {value!r} and posterior start "
+                                   f"probabilities summing to {start!r}, not 1")
+        return value, grads
+
+
+def _impossible(log_pi, log_A, log_b, what, inputs=None, symbols=None):
+    """VIValueError for a sequence of probability 0 at the first time no state can account for it (a
+    forward pass in log space, only on this error path). `log_b`: its (T, K) log emission densities;
+    `inputs`: an input-output HMM's, selecting log_A[inputs[t]]; `symbols`: its symbols, to name them."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not np.any(log_pi > -np.inf):
+            return VIValueError("log_pi is -inf in every state: no state can start a sequence (probability 0)")
+        dead = np.flatnonzero(~np.any(log_b > -np.inf, axis=1))
+        if dead.size:
+            t = int(dead[0])
+            seen = (f"symbol {int(symbols[t])} has probability 0 in every state (log_B[:, {int(symbols[t])}] is -inf)"
+                    if symbols is not None else "the observation there has probability 0 in every state")
+            return VIValueError(f"{what} is impossible (probability 0) at t={t}: {seen}")
+        alpha = log_pi + log_b[0]
+        for t in range(log_b.shape[0]):
+            if t:
+                A = log_A if inputs is None else log_A[inputs[t]]
+                alpha = logsumexp(alpha[:, None] + A, axis=0) + log_b[t]
+            if not np.any(alpha > -np.inf):
+                return VIValueError(f"{what} is impossible (probability 0) at t={t}: no state "
+                                    + ("can start it" if t == 0 else f"reachable from those possible at t={t - 1} can "
+                                       "emit the observation at t") + " (forbidden transitions or emissions)")
+    return VIValueError(f"{what} has log-likelihood -inf under these parameters")
+
+
 # ---------------------------------------------------------------------------
 # E-steps
 # ---------------------------------------------------------------------------
@@ -208,25 +299,30 @@ def e_step(natural_params, data, jit=True):
     -------
     log_likelihood : float
     expected_stats : (E[1{z_1 = k}] (K,), E[transition counts] (K, K), E[emission counts] (K, V))
+
+    A sequence of probability zero under the parameters (``log_pi`` all -inf, a symbol with
+    probability 0 in every state, forbidden transitions) raises ``VIValueError`` naming the first
+    impossible time step, as do NaN or +inf parameters. Parameters are shifted so that each one's
+    largest entry is 0 before the forward pass (the posterior does not change; the log-likelihood
+    gets the shifts back), so log-parameters of any magnitude give a posterior that sums to 1.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B)
     vg = _value_and_grad(log_Z, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data, log_B.shape[1]))
-    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
+    return _Shifted(log_pi, log_A, log_B).categorical(vg, _i64(data, log_B.shape[1]))
 
 
 def e_step_obs(log_pi, log_A, log_b, jit=True):
     """E-step for arbitrary emissions given (T, K) log emission densities ``log_b``.
 
     Returns ``(log_likelihood, (gamma_0 (K,), expected transitions (K, K), gamma (T, K)))``
-    from the gradient of :func:`log_Z_obs`.
+    from the gradient of :func:`log_Z_obs`. Checked as :func:`e_step` is (an observation with
+    density 0 in every state, NaN in ``log_b``: ``VIValueError``).
     """
     log_pi, log_A, log_b = _f64(log_pi), _f64(log_A), _f64(log_b)
     _check_shapes(log_pi, log_A, log_b, per_time=True)
     vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_b) = vg(log_pi, log_A, log_b)
-    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_b))
+    return _Shifted(log_pi, log_A).observed(vg, log_b)
 
 
 def posterior_marginals(natural_params, data, jit=True):
@@ -242,17 +338,17 @@ def e_step_io(natural_params, inputs, data, jit=True):
     natural_params = (log_pi (K,), log_A (U, K, K), log_B (K, V)); ``inputs`` and
     ``data`` are (T,) integer arrays (``inputs[t]`` selects the transition into t).
     Returns ``(log_likelihood, (E first state, E transition counts per input (U, K, K),
-    E emission counts))``.
+    E emission counts))``. Checked as :func:`e_step` is.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B, io=True)
+    shifted = _Shifted(log_pi, log_A, log_B)
     inputs = _i64(inputs, log_A.shape[0], "inputs")
     data = _i64(data, log_B.shape[1])
     if inputs.shape != data.shape:
         raise ValueError("inputs and data must have the same length")
     vg = _value_and_grad(log_Z_io, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, inputs, data)
-    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
+    return shifted.categorical(vg, data, inputs)
 
 
 def gaussian_log_density(means, variances, x):
@@ -268,8 +364,27 @@ def e_step_gaussian(log_pi, log_A, means, variances, x, jit=True):
 
     Returns ``(log_likelihood, (gamma_0, expected transitions, gamma (T, K)))``;
     gamma is the gradient of :func:`log_Z_obs` w.r.t. the log emission densities.
+    NaN in ``x`` or the means, or variances that are not finite and positive, raise ``VIValueError``.
     """
-    return e_step_obs(log_pi, log_A, gaussian_log_density(means, variances, x), jit=jit)
+    _check_gaussian(means, variances)
+    return e_step_obs(log_pi, log_A, gaussian_log_density(means, variances, _finite_sequence(x)), jit=jit)
+
+
+def _check_gaussian(means, variances):
+    means, variances = _f64(means), _f64(variances)
+    if not np.all(np.isfinite(means)):
+        raise VIValueError(f"the Gaussian means must be finite, got {means}")
+    if not np.all(np.isfinite(variances) & (variances > 0)):
+        raise VIValueError(f"the Gaussian variances must be finite and > 0, got {variances}")
+
+
+def _finite_sequence(x, what="the sequence"):
+    """A sequence of scalar observations as a float64 vector; VIValueError at its first NaN or inf."""
+    x = _f64(x).reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise VIValueError(f"{what} holds {float(x[bad[0]])!r} at t={int(bad[0])}: observations must be finite")
+    return x
 
 
 # ---------------------------------------------------------------------------
@@ -360,16 +475,21 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     client : optional ``distributed.Client``: each E-step then runs on its workers, one task per
         batch of sequences (the batches stay on the workers across iterations; the generated
         E-step travels once), and the statistics are summed here. ``sequences`` may then also be a
-        ``dask.bag`` of sequences (one task per partition). Same result to rounding.
+        ``dask.bag`` of sequences (one task per partition). Same result to rounding. A worker that
+        dies takes its batches with it: they are computed again (the scheduler keeps a copy of each
+        batch's task; a bag's partitions are recomputed from its graph) and the fit goes on.
+
+    Sequences of probability 0 under the parameters, and NaN or +inf parameters, raise
+    ``VIValueError`` naming the sequence (see :func:`e_step`).
     """
     if init is None:
         params = random_hmm(n_states, n_symbols, seed=seed)
     else:
         params = tuple(_f64(p).copy() for p in init)
     remote = None
+    _check_shapes(*params)
+    vg = _value_and_grad(log_Z, (0, 1, 2), jit)
     if client is not None:
-        _check_shapes(*params)
-        vg = _value_and_grad(log_Z, (0, 1, 2), jit)
         remote = _RemoteBatches(client, sequences, lambda s: _i64(s, n_symbols))
         for T in remote.length_classes(n_states, n_symbols):
             vg.prepare(*params, np.zeros(T, dtype=np.int64))
@@ -380,19 +500,13 @@ def fit_em(sequences, n_states, n_symbols, n_iter=100, tol=1e-6, seed=0, init=No
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
+        _Shifted(*params)         # checks them here, before any work is sent
         if remote is not None:
             total, stats = remote.sum(_e_step_batch, params, n_symbols)
         else:
-            total = 0.0
-            stats = [np.zeros_like(p) for p in params]
-            for seq in sequences:
-                ll, s = e_step(params, seq, jit=jit)
-                total += ll
-                for acc, si in zip(stats, s):
-                    acc += si
+            total, stats = _e_step_batch(vg, params, sequences, n_symbols)
         if not np.isfinite(total):
-            raise ValueError("a training sequence has zero probability under the current "
-                             "parameters (log-likelihood is -inf)")
+            raise VINonFiniteError(f"fit_em, iteration {it}: the total log-likelihood is {total!r}")
         trace.append(total)
         if callback is not None:
             callback(it - 1, total, params)
@@ -440,7 +554,7 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
             raise ValueError("fit_em_gaussian over a dask.bag needs init=(log_pi, log_A, means, variances): "
                              "the default init reads all the data")
     else:
-        sequences = [_f64(s).reshape(-1) for s in sequences]
+        sequences = [_finite_sequence(s, f"sequence {i}") for i, s in enumerate(sequences)]
     if init is None:
         rng = np.random.default_rng(seed)
         allx = np.concatenate(sequences)
@@ -452,9 +566,9 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
         log_A = np.log(A / A.sum(axis=1, keepdims=True))
     else:
         log_pi, log_A, means, variances = (_f64(p).copy() for p in init)
+    vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
     if client is not None:
-        vg = _value_and_grad(log_Z_obs, (0, 1, 2), jit)
-        remote = _RemoteBatches(client, sequences, lambda s: _f64(s).reshape(-1))
+        remote = _RemoteBatches(client, sequences, _finite_sequence)
         for T in remote.length_classes(n_states):
             vg.prepare(log_pi, log_A, np.zeros((T, n_states)))
         remote.ship(vg)
@@ -462,23 +576,15 @@ def fit_em_gaussian(sequences, n_states, n_iter=100, tol=1e-6, seed=0, init=None
     converged = False
     it = 0
     for it in range(1, n_iter + 1):
+        _Shifted(log_pi, log_A)   # checks them here, before any work is sent
+        _check_gaussian(means, variances)
+        params = (log_pi, log_A, means, variances)
         if remote is not None:
-            total, (c_pi, c_A, w, wx, wxx) = remote.sum(_e_step_gaussian_batch, (log_pi, log_A, means, variances))
+            total, (c_pi, c_A, w, wx, wxx) = remote.sum(_e_step_gaussian_batch, params)
         else:
-            total = 0.0
-            c_pi = np.zeros(n_states)
-            c_A = np.zeros((n_states, n_states))
-            w = np.zeros(n_states)
-            wx = np.zeros(n_states)
-            wxx = np.zeros(n_states)
-            for x in sequences:
-                ll, (g0, gA, gamma) = e_step_gaussian(log_pi, log_A, means, variances, x, jit=jit)
-                total += ll
-                c_pi += g0
-                c_A += gA
-                w += gamma.sum(axis=0)
-                wx += gamma.T @ x
-                wxx += gamma.T @ (x * x)
+            total, (c_pi, c_A, w, wx, wxx) = _e_step_gaussian_batch(vg, params, sequences)
+        if not np.isfinite(total):
+            raise VINonFiniteError(f"fit_em_gaussian, iteration {it}: the total log-likelihood is {total!r}")
         trace.append(total)
         log_pi = _log_normalize_counts(c_pi, log_pi)
         log_A = _log_normalize_counts(c_A, log_A)
@@ -500,44 +606,62 @@ def _is_bag(x):
     return type(x).__module__.startswith("dask.bag")
 
 
-def _e_step_batch(vg, params, seqs, n_symbols):
-    """Summed log-likelihood and expected statistics of a batch of sequences (runs on a worker, with
-    the E-step ``vg`` generated on the client)."""
+def _sequence_name(first, i):
+    return f"sequence {first + i}" if first is not None else f"sequence {i} of its dask.bag partition"
+
+
+def _e_step_batch(vg, params, seqs, n_symbols, first=0):
+    """Summed log-likelihood and expected statistics of a batch of sequences (numbered from ``first``;
+    None for a dask.bag partition), with the checks of e_step. Runs here, or on a worker with the E-step
+    ``vg`` generated on the client."""
     total = 0.0
     stats = [np.zeros_like(p) for p in params]
-    for seq in seqs:
-        value, grads = vg(*params, _i64(seq, n_symbols))
-        total += float(value)
+    shifted = _Shifted(*params)
+    for i, seq in enumerate(seqs):
+        value, grads = shifted.categorical(vg, _i64(seq, n_symbols), what=_sequence_name(first, i))
+        total += value
         for acc, g in zip(stats, grads):
-            acc += _clean(g)
+            acc += g
     return total, stats
 
 
-def _e_step_gaussian_batch(vg, params, xs):
+def _e_step_gaussian_batch(vg, params, xs, first=0):
     """Summed log-likelihood and (start, transition, weight, weighted x, weighted x^2) statistics."""
     log_pi, log_A, means, variances = params
     K = log_pi.shape[0]
     total = 0.0
     stats = [np.zeros(K), np.zeros((K, K)), np.zeros(K), np.zeros(K), np.zeros(K)]
-    for x in xs:
-        x = _f64(x).reshape(-1)
-        value, (g0, gA, gamma) = vg(log_pi, log_A, gaussian_log_density(means, variances, x))
-        gamma = _clean(gamma)
-        total += float(value)
-        for acc, v in zip(stats, (_clean(g0), _clean(gA), gamma.sum(axis=0), gamma.T @ x, gamma.T @ (x * x))):
+    shifted = _Shifted(log_pi, log_A)
+    for i, x in enumerate(xs):
+        what = _sequence_name(first, i)
+        x = _finite_sequence(x, what)
+        value, (g0, gA, gamma) = shifted.observed(vg, gaussian_log_density(means, variances, x), what)
+        total += value
+        for acc, v in zip(stats, (g0, gA, gamma.sum(axis=0), gamma.T @ x, gamma.T @ (x * x))):
             acc += v
     return total, stats
 
 
+def _held(seqs):
+    """A batch of sequences, as the result of the task that carries them (see _RemoteBatches)."""
+    return seqs
+
+
 class _RemoteBatches:
     """Sequences held on a distributed cluster's workers in batches (a task holds many short sequences;
-    about four batches per worker thread), and the generated E-step scattered to every worker once."""
+    about four batches per worker thread), and the generated E-step sent once (srcdiff.dask.ship).
+
+    A batch is the result of a task that carries its sequences (``client.submit``), not scattered data:
+    the scheduler keeps the task, so a batch lost with a killed worker is computed again from it (as a
+    ``dask.bag``'s partitions are from its graph), and the next E-step goes on. The scheduler so holds a
+    pickled copy of the sequences: for more than it should hold, pass a ``dask.bag`` that reads them."""
 
     def __init__(self, client, sequences, check):
         self.client = client
         if _is_bag(sequences):
             self.lengths = None
             self.batches = client.compute(sequences.to_delayed())
+            self.firsts = [None] * len(self.batches)
         else:
             seqs = [check(s) for s in sequences]
             if not seqs:
@@ -545,7 +669,12 @@ class _RemoteBatches:
             self.lengths = {s.shape[0] for s in seqs}
             threads = max(1, sum(client.nthreads().values()))
             size = -(-len(seqs) // min(len(seqs), 4 * threads))
-            self.batches = client.scatter([seqs[i:i + size] for i in range(0, len(seqs), size)])
+            token = uuid.uuid4().hex
+            self.firsts = list(range(0, len(seqs), size))
+            import dask   # a batch is data in its task by design here: no "large graph" advice to the user
+            with dask.config.set({"distributed.admin.large-graph-warning-threshold": 2 ** 62}):
+                self.batches = [client.submit(_held, seqs[i:i + size], key=f"srcdiff-hmm-batch-{token}-{i}",
+                                              pure=False) for i in self.firsts]
         self.vg = None
 
     def length_classes(self, *sizes):
@@ -558,11 +687,15 @@ class _RemoteBatches:
         return sorted({classes.get(t, other) for t in self.lengths})
 
     def ship(self, vg):
-        self.vg = self.client.scatter(vg, broadcast=True, hash=False)
+        from .. import dask as sdask
+        self.vg = sdask.ship(ChunkKernel(vg), self.client)
 
     def sum(self, fn, params, *extra):
-        futures = self.client.map(fn, [self.vg] * len(self.batches), [params] * len(self.batches),
-                                  self.batches, *[[e] * len(self.batches) for e in extra], pure=False)
+        """``fn(E-step, params, batch, *extra, first)`` summed over the batches (``first``: the number of
+        the batch's first sequence)."""
+        n = len(self.batches)
+        futures = self.client.map(fn, [self.vg] * n, [params] * n, self.batches, *[[e] * n for e in extra],
+                                  self.firsts, pure=False)
         results = self.client.gather(futures)
         total = sum(r[0] for r in results)
         stats = [sum(r[1][j] for r in results) for j in range(len(results[0][1]))]

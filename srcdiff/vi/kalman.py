@@ -37,6 +37,8 @@ from collections import namedtuple
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ._errors import VIValueError
+
 __all__ = ["LGSSM", "log_Z", "natural_params", "log_likelihood", "e_step", "smooth",
            "sample"]
 
@@ -83,6 +85,16 @@ def _as_params(params):
     R = np.atleast_2d(np.asarray(p.R, dtype=np.float64))
     mu0 = np.atleast_1d(np.asarray(p.mu0, dtype=np.float64))
     P0 = np.atleast_2d(np.asarray(p.P0, dtype=np.float64))
+    n, m = A.shape[0], C.shape[0]
+    shapes = {"A": (n, n), "Q": (n, n), "C": (m, n), "R": (m, m), "mu0": (n,), "P0": (n, n)}
+    for name, a in zip(LGSSM._fields, (A, Q, C, R, mu0, P0)):
+        if a.shape != shapes[name]:
+            raise VIValueError(f"LGSSM.{name} has shape {a.shape}; with A {A.shape} and C {C.shape} it must be "
+                               f"{shapes[name]}")
+        bad = np.argwhere(~np.isfinite(a))
+        if bad.size:
+            at = tuple(int(i) for i in bad[0])
+            raise VIValueError(f"LGSSM.{name}{list(at)} is {float(a[at])!r}: the parameters must be finite")
     return LGSSM(A, Q, C, R, mu0, P0)
 
 
@@ -92,11 +104,22 @@ def _as_obs(y, m):
         y = y.reshape(-1, m)
     if y.ndim != 2 or y.shape[1] != m or y.shape[0] == 0:
         raise ValueError(f"observations must have shape (T, {m}), got {y.shape}")
+    bad = np.argwhere(~np.isfinite(y))
+    if bad.size:
+        t, j = (int(i) for i in bad[0])
+        raise VIValueError(f"the observations hold {float(y[t, j])!r} at y[{t}, {j}]: they must be finite")
     return y
 
 
-def _inv_spd(S):
-    c = np.linalg.cholesky(S)
+def _inv_spd(S, name="the matrix"):
+    """Inverse of a symmetric positive definite covariance; VIValueError naming it otherwise."""
+    if not np.allclose(S, S.T, rtol=1e-10, atol=0.0):
+        raise VIValueError(f"{name} must be a symmetric covariance matrix, got {S.tolist()}")
+    try:
+        c = np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        raise VIValueError(f"{name} must be a positive definite covariance matrix; its eigenvalues are "
+                           f"{np.linalg.eigvalsh(S).tolist()}") from None
     ci = solve_triangular(c, np.eye(S.shape[0]), lower=True)
     return ci.T @ ci
 
@@ -116,7 +139,7 @@ def natural_params(params, y):
     n = A.shape[0]
     y = _as_obs(y, C.shape[0])
     T = y.shape[0]
-    Qi, Ri, P0i = _inv_spd(Q), _inv_spd(R), _inv_spd(P0)
+    Qi, Ri, P0i = _inv_spd(Q, "LGSSM.Q"), _inv_spd(R, "LGSSM.R"), _inv_spd(P0, "LGSSM.P0")
     CtRi = C.T @ Ri
     h = y @ CtRi.T
     h[0] += P0i @ mu0
