@@ -13,6 +13,8 @@ reproducible; on a failure hypothesis shrinks the *program*, because choice 0 is
 simplest option).  Python backend, a small Numba sample, and nested mode (the gradient of each
 program's squared gradient norm: reverse mode over srcdiff's own generated gradient).  Each program
 runs under signal.alarm (CI_TIMEOUT seconds; a hang fails as fuzzgen.Hang instead of blocking CI).
+The README's test command runs a fixed short sample (EXAMPLES: 40 Python, 4 nested, 2 Numba programs);
+SRCDIFF_TESTS=full (tests/conftest.py) runs 120, 16 and 8.
 
 Long mode, by hand (programs run in a child process that is killed past its time limit, so hangs in
 Numba code count too; tests/fuzz_runner.py):
@@ -53,6 +55,9 @@ KNOWN_BUGS: list = []   # (exception type, message regex, reproducer): tolerated
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
 CI_TIMEOUT = 30          # CPU seconds per program (Python backend); x6 under Numba (compiles)
+# hypothesis examples per run: the default run's short sample, or the full sweep (SRCDIFF_TESTS=full)
+EXAMPLES = (dict(python=120, nested=16, numba=8) if os.environ.get("SRCDIFF_TESTS", "") == "full"
+            else dict(python=40, nested=4, numba=2))
 
 
 def _known(exc) -> bool:
@@ -171,7 +176,7 @@ _SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=Fals
                                         HealthCheck.filter_too_much])
 
 
-@settings(max_examples=120, **_SETTINGS)
+@settings(max_examples=EXAMPLES["python"], **_SETTINGS)
 @given(data=st.data())
 def test_fuzz_python(data, workdir):
     _run(data, workdir, jit=False)
@@ -179,7 +184,7 @@ def test_fuzz_python(data, workdir):
 
 # reverse over reverse: the gradient of each program's squared gradient norm (Python backend); no shrinking
 # (each shrink step differentiates twice: a failure took minutes to shrink), the failing program is printed
-@settings(max_examples=16, phases=[Phase.explicit, Phase.generate], **_SETTINGS)
+@settings(max_examples=EXAMPLES["nested"], phases=[Phase.explicit, Phase.generate], **_SETTINGS)
 @given(data=st.data())
 def test_fuzz_nested(data, workdir):
     _run(data, workdir, jit=False, nested=True)
@@ -187,7 +192,7 @@ def test_fuzz_nested(data, workdir):
 
 # no shrinking under Numba: every shrink step is a compile (minutes); the failing program is printed,
 # rerun it by hand or shrink it on the Python backend
-@settings(max_examples=8, phases=[Phase.explicit, Phase.generate], **_SETTINGS)
+@settings(max_examples=EXAMPLES["numba"], phases=[Phase.explicit, Phase.generate], **_SETTINGS)
 @given(data=st.data())
 def test_fuzz_numba(data, workdir):
     _run(data, workdir, jit=True)

@@ -510,3 +510,27 @@ F32_NUMBA_CASES = [pytest.param(r, len(ENTRIES[r][2]) - 1, id=f"{r}-{len(ENTRIES
 @pytest.mark.parametrize("rule, case", F32_NUMBA_CASES)
 def test_rule_numba_float32(rule, case):
     _check(rule, case, jit=True, dtype=np.float32)
+
+
+def family(rule):
+    """The kind of rule an entry checks. The default test run keeps every rule on the Python backend and
+    a sample of the other cases with at least one rule of each family (tests/conftest.py)."""
+    expr, dom, shapes = ENTRIES[rule]
+    name = rule.split(" ")[0]
+    if name in COMPOSITES:
+        return "composites"
+    if set(dom) & set("qsm") or name.startswith(("np.linalg.", "rt.solve", "rt.svd", "rt.eigh", "rt.cholesky")):
+        return "linear algebra"
+    if shapes is MM or name in ("@", "np.outer", "np.inner", "np.vdot", "rt.kron", "rt.tensordot", "np.cross"):
+        return "products"
+    if name in INTERNAL or any(part in name for part in ("_grad", "_jvp", "_put", "_transpose", "_slope")):
+        return "adjoint helpers"
+    if shapes is E:
+        return "elementwise"
+    if shapes is S or "math." in expr:
+        return "scalar (math module)"
+    if shapes is B or name in ("np.where", "np.clip"):
+        return "broadcasting"
+    if shapes in (R2, AX) or name in ("rt.sum", "rt.logsumexp", "rt.cumsum", "rt.cumprod", "rt.sort"):
+        return "reductions and scans"
+    return "shapes, gathers and literals"
