@@ -243,7 +243,9 @@ if __name__ != "__main__":
 
     @pytest.fixture(scope="module")
     def simulated():
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # this checkout's srcdiff, installed or not
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+                   PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
         proc = subprocess.run([sys.executable, __file__, "--sim"], capture_output=True, text=True, env=env,
                               timeout=300)
         assert proc.returncode == 0, proc.stderr[-3000:]
