@@ -156,8 +156,9 @@ def test_unknown_chunk_sizes_raise():
     assert "unknown chunk sizes" in msg and "compute_chunk_sizes" in msg
 
 
-def test_generated_once_not_per_task(monkeypatch):
+def test_generated_once_not_per_task(monkeypatch, tmp_path):
     """Code is generated on the client once per distinct chunk shape, never per task or per call."""
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path))   # an empty disk cache: code found there is not built
     built = []
     real = compiler.build_module
 

@@ -76,19 +76,19 @@ def _line_of(tag):
     return first + next(k for k, ln in enumerate(lines) if f"# <- {tag}" in ln)
 
 
-def test_sum_of_arrays_declined_under_numba():
-    # (the gradient compiles: its sum starts from zeros shaped like the first term, tests/test_indexing_and_args.py;
-    # forward mode is not specialised to the arguments' kinds, so its sum starts from 0.0)
+def test_sum_of_arrays_under_numba():
+    """A sum over a generator of arrays compiles under Numba in reverse and forward mode: its start is zeros
+    shaped like the first term once the kinds are known (forward mode is specialised to the arguments' kinds
+    too); the jvp agrees with the gradient and both with central differences."""
     xs = np.arange(6.0).reshape(3, 2)
+    v = np.linspace(-1.0, 1.0, xs.size).reshape(xs.shape)
     expect = numerical_grad(sum_of_rows, [xs], 0)
-    np.testing.assert_allclose(srcdiff.grad(sum_of_rows)(xs), expect, rtol=1e-6)   # jit=False: fine
+    np.testing.assert_allclose(srcdiff.grad(sum_of_rows)(xs), expect, rtol=1e-6)
     np.testing.assert_allclose(srcdiff.grad(sum_of_rows, jit=True)(xs), expect, rtol=1e-6)
-    with pytest.raises(srcdiff.SrcdiffError) as info:
-        srcdiff.jvp(sum_of_rows, jit=True)(xs, np.ones_like(xs))
-    msg = str(info.value)
-    assert f"test_user_rules.py:{_line_of('genexp_arrays')}" in msg, msg
-    assert "Numba types the 0.0 start as a float" in msg and "jit=False" in msg, msg
-    assert "Failed in nopython" not in msg
+    for jit in (False, True):
+        value, tangent = srcdiff.jvp(sum_of_rows, jit=jit)(xs, v)
+        np.testing.assert_allclose(value, sum_of_rows(xs), rtol=1e-12)
+        np.testing.assert_allclose(tangent, np.vdot(expect, v), rtol=1e-6)
 
 
 @JIT
