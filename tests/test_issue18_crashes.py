@@ -122,3 +122,23 @@ def test_untyped_placeholder_met_by_numba_is_declined_at_the_users_line(tmp_path
     assert "prev (line" in str(err.value) and "got None" in str(err.value) and "jit=False" in err.value.advice
     with pytest.raises(TypeError):     # another TypeError is not this one
         api._translate(TypeError("unsupported operand"), t, namespace["carried_value_grad"])
+
+
+def argmax_rows_in_loop(a, M):
+    s = 0.0
+    for i in range(2):
+        picked = M[np.arange(2), np.argmax(a[None, :] * M, axis=1)]
+        s = s + np.sum(picked * picked) * a[i]
+    return s
+
+
+@BACKENDS
+@pytest.mark.parametrize("checkpoints", [None, 1], ids=["taped", "checkpointed"])
+def test_argmax_along_an_axis_is_an_int_array(checkpoints, jit):
+    """np.argmax(x, axis=1) is an int array (kinds): fuzz seed 10604 taped it as one int in a checkpointed loop
+    ("setting an array element with a sequence")."""
+    a, M = np.array([-1.1, 1.8]), np.array([[0.03, 0.85], [-0.12, 0.96]])
+    grad = srcdiff.grad(argmax_rows_in_loop, wrt=("a", "M"), checkpoints=checkpoints, jit=jit)
+    ga, gM = grad(a, M)
+    np.testing.assert_allclose(ga, numerical_grad(argmax_rows_in_loop, [a, M], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gM, numerical_grad(argmax_rows_in_loop, [a, M], 1), rtol=1e-6, atol=1e-9)

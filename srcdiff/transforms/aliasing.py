@@ -146,7 +146,19 @@ class _Flow:
                 head = after
         self.reads(s, state)
         partners, stale = state
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _in_place(s, self.kinds):
+            old = s.value.left.id     # `a += v` on an array: a write to the memory `a` names, seen by its views
+            name = s.targets[0].id
+            for p in partners.pop(name, ()):
+                partners[p] = partners[p] - {name}
+            stale.pop(name, None)
+            for p in partners.get(old, frozenset()) | {old}:
+                stale.setdefault(p, (s, old))
+            shared = (partners.get(old, frozenset()) | {old}) - {name}
+            partners[name] = shared
+            for p in shared:
+                partners[p] = partners.get(p, frozenset()) | {name}
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             name = s.targets[0].id
             for p in partners.pop(name, ()):
                 partners[p] = partners[p] - {name}
@@ -175,6 +187,12 @@ class _Flow:
                 self.decline(n, *stale[n])
 
     def decline(self, view, w, target):
+        iterated = next((getattr(s, "_srcdiff_loop_copy") for s in walk_statements(self.unit.node.body)
+                         if hasattr(s, "_srcdiff_loop_copy") and s.targets[0].id == view), None)
+        if iterated is not None:   # the name desugar gave the array a `for` loop walks
+            fail(w, self.unit, f"this assignment writes in place into the array the loop over `{iterated}` walks, "
+                               "which the loop reads again: srcdiff does not follow writes through views",
+                 "loop over a copy (for e in np.copy(...)) or over the indices (for i in range(len(...)))")
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
@@ -187,6 +205,13 @@ class _Flow:
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)
+
+
+def _in_place(s, kinds) -> bool:
+    """`a2 = a1 + v` made from the user's `a += v` (desugar) where `a` is an array: NumPy adds into a1's memory."""
+    v = s.value
+    return (getattr(s, "_srcdiff_in_place", False) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
+            and (kinds.get(v.left.id) or ("?",))[0] == "a")
 
 
 def _own_loads(s):

@@ -34,7 +34,11 @@ class _ANF:
             t = s.targets[0]
             if isinstance(t, gast.Name):
                 op = self.op(s.value, pre, t.id)
-                return pre + [self._loc(assign(t.id, op))]
+                out = self._loc(assign(t.id, op))
+                for tag in ("_srcdiff_in_place", "_srcdiff_loop_copy"):   # desugar's facts for aliasing.check_views
+                    if hasattr(s, tag):
+                        setattr(out, tag, getattr(s, tag))
+                return pre + [out]
             if isinstance(t, gast.Subscript):
                 if not isinstance(t.value, gast.Name):
                     fail(s, self.unit, "only writes of the form name[index] = value are supported",

@@ -276,7 +276,10 @@ class _Desugar:
                 if hasattr(n, "ctx"):
                     n.ctx = gast.Load()
             value = copy_loc(gast.BinOp(left=target_load, op=s.op, right=s.value), s)
-            return self.stmt(copy_loc(assign(s.target, value, s.lineno), s))
+            rebound = copy_loc(assign(s.target, value, s.lineno), s)
+            if isinstance(s.target, gast.Name):   # on an array, `a += v` writes a's memory (aliasing.check_views)
+                rebound._srcdiff_in_place = True
+            return self.stmt(rebound)
         if isinstance(s, gast.AnnAssign):
             if s.value is None:
                 return []
@@ -572,7 +575,9 @@ class _Desugar:
             name = expr.id
         else:
             name = self.namer.fresh("seq")
-            pre.append(copy_loc(assign(name, expr, s.lineno), s))
+            copied = copy_loc(assign(name, expr, s.lineno), s)
+            copied._srcdiff_loop_copy = expr.id if isinstance(expr, gast.Name) else "the loop's iterable"
+            pre.append(copied)
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
     def expr(self, e):

@@ -1,0 +1,93 @@
+"""transforms/aliasing.py: an augmented assignment on an array (`a += v`) writes a's memory in place, so a
+name bound to that memory before it (a second name, a slice, the array a `for` loop walks) sees the new
+contents. Reverse mode treats each SSA value as its own array, so such a read is declined with a
+SrcdiffError at the user's line; they were silently wrong gradients (`b = a; a += a; sum(b * b)` gave 2a
+for 8a). Augmented assignments without such a read are differentiated, checked against central differences
+on both backends."""
+import inspect
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+X = np.array([0.3, -0.7, 1.2])
+
+
+def second_name(a):
+    b = a
+    a += a   # <- second_name
+    return np.sum(b * b)
+
+
+def slice_view(a):
+    v = a[0:2]
+    v += 1.0   # <- slice_view
+    return np.sum(a * a)
+
+
+def walked_and_rebound(a):
+    b = a * 1.0
+    for e in b:
+        b += e   # <- walked_and_rebound
+        b = b * 2.0
+    return np.sum(b)
+
+
+def _line(tag):
+    import sys
+    src, start = inspect.getsourcelines(sys.modules[__name__])
+    return next(i for i, line in enumerate(src, 1) if f"# <- {tag}" in line)
+
+
+@JIT
+@pytest.mark.parametrize("f, tag, words", [
+    (second_name, "second_name", "`b` shares memory with `a`"),
+    (slice_view, "slice_view", "`a` shares memory with `v`"),
+    (walked_and_rebound, "walked_and_rebound", "the loop over `b` walks"),
+], ids=["second_name", "slice_view", "walked_and_rebound"])
+def test_read_of_memory_an_augmented_assignment_wrote_is_declined(f, tag, words, jit):
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        srcdiff.grad(f, jit=jit)(X.copy())
+    msg = str(info.value)
+    assert f"test_aliasing.py:{_line(tag)}" in msg, msg
+    assert words in msg and "seq" not in msg, msg
+
+
+def copy_then_add(a):
+    b = a * 1.0
+    a2 = a * 3.0
+    a2 += b
+    return np.sum(a2 * b)
+
+
+def accumulate_in_loop(a):
+    s = a * 1.0
+    for i in range(3):
+        s += a * (i + 1.0)
+    return np.sum(s * s)
+
+
+def walked_in_place(a):
+    b = a * 1.0
+    t = 0.0
+    for e in b:
+        b += e      # the loop reads the new contents, as Python's iterator does
+        t = t + np.sum(b) * e
+    return t
+
+
+def parameter_in_place(x):
+    x += 1.0
+    return np.sum(x * x)
+
+
+@JIT
+@pytest.mark.parametrize("f", [copy_then_add, accumulate_in_loop, walked_in_place, parameter_in_place],
+                         ids=lambda f: f.__name__)
+def test_augmented_assignment_without_a_stale_read(f, jit):
+    value, g = srcdiff.value_and_grad(f, jit=jit)(X.copy())
+    np.testing.assert_allclose(value, f(X.copy()), rtol=1e-12)
+    np.testing.assert_allclose(g, numerical_grad(lambda a: f(a.copy()), [X.copy()], 0), rtol=1e-5, atol=1e-8)
