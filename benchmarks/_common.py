@@ -22,6 +22,20 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _use_this_checkout() -> None:
+    """Benchmark the srcdiff of this checkout, in this process and in the child processes the scripts
+    start (second-process first calls, per-size measurements), installed or not."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if ROOT not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([ROOT] + paths)
+
+
+_use_this_checkout()
 
 
 def _pin_threads() -> str:
