@@ -339,3 +339,36 @@ def test_hmm_log_partition(jit):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     src = srcdiff.source(vg)
     assert "rt.logsumexp_vecmat(" in src and "log_alpha_snapshots" in src, src
+
+
+def last_element(a, scale):
+    for i in range(a.shape[0]):
+        scale = a[i]
+    return scale
+
+
+def swap_with_each(a, scale):
+    for e in a:
+        scale, e = e, scale
+    return scale
+
+
+def stepped_last(a, scale):
+    for i in range(1, a.shape[0], 2):
+        scale = a[i] * 3.0
+    return scale
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [last_element, swap_with_each, stepped_last], ids=lambda f: f.__name__)
+def test_loop_whose_forward_sweep_is_dead(f, jit):
+    """Fuzz seed 25770: a loop that only rebinds a value (no iteration reads what an earlier one computed) has no
+    forward sweep left after dead code elimination; checkpointing it raised 'a checkpointed loop's forward sweep
+    was lost'. Its backward sweep is the taped one, over every iteration."""
+    args, wrt = [X4 * 1.5 + 0.1, 0.5], (0, 1)
+    _, taped = _grads(f, args, wrt, jit, None)
+    g, got = _grads(f, args, wrt, jit, 2)
+    assert "rerun the segment" not in srcdiff.source(g)
+    for a, b, w in zip(got, taped, wrt):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a, numerical_grad(f, args, w), rtol=1e-5, atol=1e-7)

@@ -221,18 +221,33 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             found.setdefault(p.segment, {})["forward"] = (block, s, p)
         p = getattr(s, "_srcdiff_segments", None)
         if p is not None:
-            found.setdefault(p.segment, {})["segments"] = s
+            found.setdefault(p.segment, {})["segments"] = (block, s)
     namer = Namer({n.id for n in gast.walk(fn) if isinstance(n, gast.Name)})
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.List) and not s.value.elts}
     for parts in found.values():
         if "segments" not in parts:     # its backward sweep reads nothing it computes: an ordinary loop
             continue
-        if "forward" not in parts:      # (a pass between the reverse pass and this one rebuilt the loop)
-            raise AssertionError("srcdiff internal error: a checkpointed loop's forward sweep was lost")
+        if "forward" not in parts:      # dead code elimination dropped the forward loop (no iteration computes a
+            _unsegmented(*parts["segments"])  # value the backward sweep reads): nothing to snapshot or rerun
+            continue
         block, loop, p = parts["forward"]
-        _split(block, loop, p, parts["segments"], stacks | set(p.tapes), namer, kinds)
+        _split(block, loop, p, parts["segments"][1], stacks | set(p.tapes), namer, kinds)
     return fn
+
+
+def _unsegmented(block: list, segments: gast.For):
+    """Replace the segment loop of a checkpointed loop whose forward loop was dead by the loop's plain backward
+    sweep over every iteration, last first."""
+    from .reverse import _reversed_range
+    p = segments._srcdiff_segments
+    sweep = segments.body[-1]       # the backward sweep over one segment's iterations
+    if p.start is None:             # a while loop: its iteration numbers
+        bounds = [p.count]
+    else:
+        bounds = [p.start, p.stop] + ([p.step] if p.step is not None else [])
+    block[block.index(segments)] = gast.For(target=store(p.index), iter=_reversed_range(bounds), body=sweep.body,
+                                            orelse=[], type_comment=None)
 
 
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
