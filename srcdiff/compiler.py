@@ -462,7 +462,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     unit = _unit_for(module, obj)
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
-    node = desugar.zero_sum_starts(clone(unit.node))
+    node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
     node.name = name
     _rename_callees(module, unit, node)
     module.functions.append(optimize.eliminate_dead_code(node) if False else node)

@@ -138,3 +138,22 @@ def test_argmax_along_an_axis_is_an_int_array(checkpoints, jit):
     ga, gM = grad(a, M)
     np.testing.assert_allclose(ga, numerical_grad(argmax_rows_in_loop, [a, M], 0), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(gM, numerical_grad(argmax_rows_in_loop, [a, M], 1), rtol=1e-6, atol=1e-9)
+
+
+# ---- fuzz seed 25480 (jit: Numba's 'No implementation of getitem'): a recursive helper, which stays a call, is
+# emitted as the user wrote it, with its list-literal indexes, which Numba rejects -----------------------------
+def _rec_list_index(u, M, depth):
+    if depth <= 0:
+        return np.tanh(u) * np.sum(M[[0, 1], 1])
+    return 0.5 * np.sin(_rec_list_index(u, M, depth - 1)) + 0.5 * np.sum((np.ones(2) * u)[[1]]) \
+        + np.sum(M[1][[True, False]])
+
+
+def recursive_helper_with_list_indexes(x, M):
+    return _rec_list_index(x, M, 2)
+
+
+@BACKENDS
+def test_recursive_helper_with_list_literal_indexes(jit):
+    _grad_matches(recursive_helper_with_list_indexes, [0.3, np.array([[0.4, -0.2], [1.1, 0.7]])], wrt=(0, 1),
+                  jit=jit)

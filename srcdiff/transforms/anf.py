@@ -193,3 +193,24 @@ def to_anf(unit):
 
 
 _ = const
+
+
+def index_lists_as_arrays(node):
+    """`node` with every list (or nested tuple) written as an index made np.array of it, in place: ANF does
+    this for the code it normalises (Anf.index); the primal copies of callees that stay calls (recursive
+    helpers) are emitted as the user wrote them and Numba rejects a list index (`a[[1, 0]]`)."""
+    def as_array(e, seqs=(gast.List,)):
+        return call("np.array", _as_tuples(e)) if isinstance(e, seqs) else e
+
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript):
+            if isinstance(n.slice, gast.Tuple):     # one index per axis; a sequence inside is an index array
+                n.slice.elts = [as_array(x, (gast.List, gast.Tuple)) for x in n.slice.elts]
+            else:
+                n.slice = as_array(n.slice)
+    return node
+
+
+def _as_tuples(e):
+    return gast.Tuple(elts=[_as_tuples(x) if isinstance(x, (gast.List, gast.Tuple)) else x for x in e.elts],
+                      ctx=gast.Load())
