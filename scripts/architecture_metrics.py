@@ -11,7 +11,10 @@ Prints, for the package under srcdiff/:
 * functions longer than 80 lines, and modules longer than 800 lines;
 * ad-hoc node attributes (``_srcdiff_*``) and the modules that set or read them;
 * passes that recognise each other's output by text: string literals tested with
-  ``endswith``/``startswith``/``in`` against names, or comment text matched in code.
+  ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
+* files to touch to add an elementwise function: the modules holding a literal table (a set, list, tuple
+  or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...), each of which a new function
+  must join, plus its test entry in tests/test_rules_table.py.
 Nothing is imported from srcdiff: the package is read as source, so the script runs on any checkout.
 """
 import argparse
@@ -165,6 +168,22 @@ def text_matching(mods):
     return out
 
 
+ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.expm1", "np.sin"}
+
+
+def elementwise_tables(mods):
+    """{module: line} of the first literal collection naming elementwise NumPy functions, per module."""
+    out = {}
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            elts = node.keys if isinstance(node, ast.Dict) else node.elts \
+                if isinstance(node, (ast.Set, ast.List, ast.Tuple)) else []
+            strings = {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            if strings & ELEMENTWISE_PROBES:
+                out.setdefault(name, node.lineno)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--details", action="store_true", help="list every finding, not only the counts")
@@ -177,6 +196,7 @@ def main(argv=None):
     longf = long_functions(mods)
     attrs = node_attributes(mods)
     texts = text_matching(mods)
+    tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
 
     print(f"modules: {len(mods)}, lines: {sum(lines.values())}")
@@ -193,6 +213,10 @@ def main(argv=None):
         print(f"    {n:5d}  {m}")
     print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
     print(f"text or name-suffix matching in code: {len(texts)} places")
+    print(f"files to touch to add an elementwise function: {len(tables) + 1} ({len(tables)} modules with a literal "
+          f"table of elementwise functions, and tests/test_rules_table.py)")
+    for m, lineno in sorted(tables.items()):
+        print(f"    {m} (line {lineno})")
     if args.details:
         print("\nprivate names:")
         for m, lineno, what in sorted(private):

@@ -1,8 +1,26 @@
-"""Differentiation rules: one table entry per primitive, written as Python expression templates.
+"""The rule registry: one record per primitive, holding everything srcdiff knows about it.
 
 A reverse rule (vjp) for parameter `x` of primitive `f` is an expression in the primitive's
 parameter names, `ans` (its output) and `g` (the adjoint of the output); the compiler substitutes
 the program's own variable names and emits the result as source. `srcdiff.adjoint` adds rules.
+
+Besides its vjp and jvp templates a record carries (all in the one `defrule` call that registers it):
+* `kind`: its kind law, the kind of the result (scalar or array, rank, dtype) from the kinds of the
+  arguments: a law name of transforms/kinds.py (LAWS), or a tuple (law name, parameters...); None: unknown;
+* `shape`: its dims law, which axes of the result have which lengths: "elementwise" (the result
+  broadcasts the arguments and each element is a function of theirs), "fill" (the shape of the broadcast
+  arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky, tril),
+  "transpose", "reduce" (x, axis), "expand_dims" (x, axis), "matmul" (np.dot), "vecmat" / "matvec" (the
+  log-domain products); None: unknown (transforms/dims.py);
+* `cuda`: its device-code template on scalars (`{0}`, `{1}`, ...: the arguments; cuda/lower.py), or None:
+  the CUDA target declines a call of it on arrays and scalars alike, naming it;
+* its canonical form: the rule's name is what generated code calls, and every object in `objects`
+  (np.absolute, math.fabs, builtins.abs for "np.abs") is rewritten to it (transforms/resolve.py);
+* its implementation, for Python and Numba alike: the function its name denotes in generated code
+  (`np.exp`, `math.exp`, `rt.expit`: srcdiff.runtime exports each rt helper, with a Numba overload).
+Adding an elementwise function is one `defrule` call here (numpy_rules.py) and one entry in
+tests/test_rules_table.py: kinds, dims, the elementwise fusion and the CUDA lowering read their tables
+from the records (`names_with`, `cuda_templates`).
 """
 from __future__ import annotations
 
@@ -23,7 +41,9 @@ class Rule:
     nondiff: bool = False          # output carries no derivative (argmax, shape, zeros, ...)
     variadic: str | None = None    # "concatenate" / "stack" : first argument is a sequence literal
     namespace: dict = field(default_factory=dict)  # extra names a user rule's templates refer to
-
+    kind: object = None            # kind law (transforms/kinds.py LAWS): "as_float", ("like", 1), ...; None: unknown
+    shape: str | None = None       # dims law: "elementwise", "fill", "same", "transpose", "reduce"; None: unknown
+    cuda: str | None = None        # device template on scalars, "math.exp({0})"; None: the CUDA target declines it
 
     def has_vjp(self, p: str) -> bool:
         return isinstance(self.vjp.get(p), gast.AST)
@@ -42,24 +62,77 @@ def _signature(params: str) -> inspect.Signature:
 
 
 def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nondiff: bool = False,
-            variadic: str | None = None, namespace: dict | None = None) -> Rule:
+            variadic: str | None = None, namespace: dict | None = None, kind=None, shape: str | None = None,
+            cuda: str | None = None) -> Rule:
     """Register primitive `name` for the Python `objects` that users call.
 
     `vjps` gives one template per parameter in order. ZERO says the derivative with respect to that
     parameter is zero (a condition, an argument used for its shape); None says there is no derivative
-    (an axis, a shape, a flag), and the compiler declines a call whose argument there is differentiated."""
+    (an axis, a shape, a flag), and the compiler declines a call whose argument there is differentiated.
+    `kind`, `shape` and `cuda`: the record's other facets (module docstring)."""
+    if shape not in SHAPE_LAWS:
+        raise ValueError(f"rule {name}: shape law {shape!r} is none of {SHAPE_LAWS}")
     sig = _signature(params)
     names = list(sig.parameters)
     vjp = {}
     for pname, tpl in zip(names, vjps):
         vjp[pname] = ZERO if tpl == ZERO else parse_expr(tpl) if isinstance(tpl, str) else None
-    rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {})
+    rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {}, kind, shape, cuda)
     RULES[name] = rule
     for obj in objects if isinstance(objects, (list, tuple)) else [objects]:
         if obj is not None:
             _BY_OBJECT[id(obj)] = name
             _KEEP.append(obj)
     return rule
+
+
+SHAPE_LAWS = (None, "elementwise", "fill", "same", "transpose", "reduce", "expand_dims", "matmul", "vecmat", "matvec")
+
+
+def names_with(shape: str | None = None, kind=None) -> frozenset:
+    """Names of the rules with the given dims law (and kind law, if given): the tables kinds, dims and
+    optimize read."""
+    return frozenset(n for n, r in RULES.items() if (shape is None or r.shape == shape)
+                     and (kind is None or r.kind == kind))
+
+
+def cuda_templates(arity: int) -> dict:
+    """name -> device template of the rules whose template takes `arity` arguments (cuda/lower.py)."""
+    out = {}
+    for n, r in RULES.items():
+        if r.cuda is not None and template_arity(r.cuda) == arity:
+            out[n] = r.cuda
+    return out
+
+
+def template_arity(template: str) -> int:
+    """How many arguments a device template reads ({0}, {1}, ...; one for a constant: rt.seed's "1.0")."""
+    import re
+    return 1 + max((int(i) for i in re.findall(r"\{(\d)\}", template)), default=0)
+
+
+def fuses_under_numba(name: str) -> bool:
+    """An elementwise primitive that is a NumPy ufunc: Numba fuses an expression of them and of operators into
+    one loop (array expressions), so optimize.fuse_elementwise may write it into the statement that reads it."""
+    import numpy as np
+    rule = RULES.get(name)
+    obj = implementation(name) if rule is not None and rule.shape == "elementwise" else None
+    return isinstance(obj, np.ufunc) and obj.signature is None
+
+
+def implementation(name: str):
+    """What a rule's name denotes in generated code (np.exp, math.exp, srcdiff.runtime.expit, builtins.float),
+    or None for an operator ("+", "neg") and internal names; under jit=True Numba compiles the same function
+    (srcdiff.runtime registers an overload for each rt helper)."""
+    import builtins
+    import math
+    import numpy as np
+    from .. import runtime as rt
+    head, _, rest = name.partition(".")
+    obj = {"np": np, "math": math, "rt": rt}.get(head) if rest else getattr(builtins, name, None)
+    for part in rest.split(".") if rest else ():
+        obj = getattr(obj, part, None)
+    return obj
 
 
 def rule_name_of(obj) -> str | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .astutil import dotted_name, walk_names
+from ..rules import RULES, names_with
+from .astutil import dotted_name, statements_in_order as _in_order, walk_names
 
 F = ("s", "f")
 I = ("s", "i")
@@ -66,22 +67,6 @@ def _broadcast(ks, dt):
         return ("s", dt)
     nds = [_ndim(k) for k in ks]
     return ("a", None if None in nds else max(nds), dt)
-
-
-_SCALAR_RESULT = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.trace", "np.linalg.det",
-                  "rt.logabsdet", "float", "rt.max2", "rt.min2"}
-# eigen- and singular values, and the matrices eigh / svd / pinv and their adjoints make, of one matrix
-_VECTOR_RESULT = {"np.linalg.eigvalsh", "rt.svdvals"}
-_MATRIX_RESULT = {"rt.eigh_vectors", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full", "np.linalg.pinv",
-                  "rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
-                  "rt.pinv_grad"}
-_INT_RESULT = {"len", "int", "np.argmax", "np.argmin", "np.size", "np.ndim"}
-_SAME = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
-         "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.square", "rt.expit",
-         "rt.gammaln", "rt.digamma", "rt.erf", "np.copy", "np.transpose", "rt.transpose", "np.clip",
-         "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.rint", "np.trunc", "np.fix", "np.around",
-         "np.tril", "np.triu",
-         "np.linalg.inv", "np.linalg.cholesky"}
 
 
 def expr_kind(e, kinds: dict):
@@ -184,113 +169,187 @@ def _subscript(base, idx, kinds):
     return _array(nd, base[2]) if nd >= 0 else None
 
 
-# runtime helpers in generated adjoint code (differentiated again): result has the kind of argument k, as floats
-_LIKE_ARG = {"rt.zeros_like": 0, "rt.unbroadcast": 1, "rt.broadcast_to_like": 1, "rt.reshape_like": 1,
-             "rt.sum_grad": 1, "rt.mean_grad": 1, "rt.logsumexp_grad": 1, "rt.max_grad": 1,
-             "rt.matmul_grad_x": 1, "rt.matmul_grad_y": 2}
-
-
 def _as_float(k):
     return None if k is None or k[0] not in ("s", "a") else k[:-1] + ("f",)
 
 
-def _call(name, args, e, kinds):
+# ---- kind laws: each rule in the registry (srcdiff/rules) names one, with its parameters ---------------------
+# A law takes the argument kinds, the call and the kinds of the names, and gives the result's kind (None:
+# unknown). `_call` looks the callee's law up in its rule record; there is no list of names here.
+
+def _law_as_float(args, e, kinds):          # np.exp(x): x's kind, as floats
     a0 = args[0] if args else None
-    if name in _LIKE_ARG:
-        return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
-    if name in ("rt.copy", "np.asarray"):
-        return a0
-    if name == "np.array" and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)) and len(e.args) == 1:
-        return _literal_array(e.args[0], kinds)
-    if name == "rt.seed":
+    if a0 is None or a0[0] not in ("s", "a"):
+        return None
+    return F if a0[0] == "s" else ("a", a0[1], "f")
+
+
+def _law_copy(args, e, kinds):              # np.copy(x), np.transpose(x): x's rank and dtype (a scalar: a float)
+    a0 = args[0] if args else None
+    if a0 is None or a0[0] not in ("s", "a"):
+        return None
+    return F if a0[0] == "s" else a0
+
+
+def _law_same(args, e, kinds):              # rt.copy(x), np.zeros_like(x): x's kind
+    return args[0] if args else None
+
+
+def _law_same_array(args, e, kinds):        # np.swapaxes(x, ...): the same rank
+    a0 = args[0] if args else None
+    return a0 if a0 is not None and a0[0] == "a" else None
+
+
+def _law_float(args, e, kinds):             # math.exp(x), rt.seed(...): a float
+    return F
+
+
+def _law_int(args, e, kinds):               # len(x), np.size(x): an int
+    return I
+
+
+def _law_like(args, e, kinds, k):           # adjoint helpers: argument k's kind, as floats
+    return _as_float(args[k]) if len(args) > k else None
+
+
+def _law_broadcast(args, e, kinds, start=0, dtype="f"):
+    """np.hypot(x, y): the broadcast of the arguments (from `start`: np.where's values), of `dtype`."""
+    vals = args[start:]
+    return _broadcast(vals, dtype) if vals and None not in args else None
+
+
+def _law_promote(args, e, kinds):           # builtin max/min, np.floor_divide: of the arguments' dtype
+    if len(args) == 1:                      # (max of an iterable)
         return F
-    if name in ("rt.select", "rt.max_weight"):
-        return _broadcast(args[-2:], "f") if len(args) >= 2 and None not in args else None
-    if name in ("np.argmax", "np.argmin") and (len(e.args) > 1 or any(k.arg == "axis" for k in e.keywords)):
-        nd = _ndim(a0)   # along an axis: an int array of one axis fewer (fuzz seed 10604 taped it as one int)
+    dts = {_dtype(k) for k in args}
+    return _broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
+
+
+def _law_reduce(args, e, kinds):            # np.sum(x), np.linalg.det(x): a float
+    return F if len(args) == 1 else None
+
+
+def _law_reduce_axis(args, e, kinds):       # rt.sum(x, axis): one axis fewer
+    if len(args) == 1:
+        return F
+    nd = _ndim(args[0]) if len(args) == 2 else None
+    return None if nd is None else _array(nd - 1, "f")
+
+
+def _law_argreduce(args, e, kinds):         # np.argmax(x[, axis])
+    if len(e.args) > 1 or any(k.arg == "axis" for k in e.keywords):
+        nd = _ndim(args[0]) if args else None   # along an axis: an int array of one axis fewer (fuzz seed 10604)
         return None if nd is None else I if nd <= 1 else _array(nd - 1, "i")
-    if name in _INT_RESULT:
-        return I
-    if name == "np.trace" and len(args) == 2 and _ndim(a0) == 2:    # np.trace(x, offset)
-        return F
-    if name in ("np.swapaxes", "np.moveaxis") and a0 is not None and a0[0] == "a":   # the same rank
-        return a0
-    if name in _SCALAR_RESULT and len(args) == 1:
-        return F if name != "float" else F
-    if name in ("rt.max2", "rt.min2"):   # builtin max/min: one of the arguments, so of their dtype
-        dts = {_dtype(k) for k in args}
-        return _broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
-    if name in _SAME and a0 is not None:
-        return ("s", "f") if a0[0] == "s" else ("a", a0[1], "f" if name not in ("np.copy", "np.transpose") else a0[2])
-    if name == "rt.logsumexp" and len(args) == 1:
-        return F
-    if name in ("rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp") and len(args) == 2:
-        nd = _ndim(a0)
-        return None if nd is None else _array(nd - 1, "f")
-    if name in ("rt.logsumexp_vecmat", "rt.logsumexp_matvec"):
-        return ("a", 1, "f")
-    if name == "rt.exp_shifted":    # (exp table, column shifts): unbound.placeholder makes one of these
-        return ("t", 3, "exp") if _ndim(a0) == 3 else ("t", 2, "exp")
-    if name == "rt.table_at":
-        return ("t", 2, "exp")
-    if name == "rt.expand_dims":
-        nd = _ndim(a0)
-        return None if nd is None else ("a", nd + 1, _dtype(a0))
-    if name in ("np.concatenate", "np.stack") and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)):
-        parts = [expr_kind(p, kinds) for p in e.args[0].elts]
-        nds = {_ndim(k) for k in parts}
-        if None in nds or len(nds) != 1 or not parts:
-            return None
-        nd = nds.pop() + (name == "np.stack")
-        dts = {_dtype(k) for k in parts}
-        return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
-    if name == "rt.array" and e.args:   # np.array of parts: one axis more than they have; of an array: a copy
-        seq = e.args[0]
-        if not isinstance(seq, (gast.Tuple, gast.List)):
-            return a0 if a0 is not None and a0[0] == "a" else None
-        parts = [expr_kind(p, kinds) for p in seq.elts]
-        nds = {_ndim(k) for k in parts}
-        if not parts or None in nds or len(nds) != 1:
-            return None
-        dts = {_dtype(k) for k in parts}
-        return ("a", nds.pop() + 1, "f" if "f" in dts else dts.pop() if len(dts) == 1 else None)
-    if name in ("rt.astype", "rt.cast") and len(args) == 2 and a0 is not None and a0[0] in ("s", "a"):
-        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
-        return a0[:-1] + (dt,)
-    if name == "rt.astype_grad" and a0 is not None:
-        return a0
-    if name in ("np.ravel",):
-        return ("a", 1, _dtype(a0))
-    if name in _VECTOR_RESULT and _ndim(a0) == 2:
-        return ("a", 1, "f")
-    if name in _MATRIX_RESULT and _ndim(a0) == 2:
-        return ("a", 2, "f")
-    if name == "rt.kron" and len(args) == 2 and None not in (_ndim(args[0]), _ndim(args[1])):
-        r = max(_ndim(args[0]), _ndim(args[1]))   # (with a 0-d operand, the product)
-        return ("a", r, "f") if r else ("s", "f")
-    if name in ("np.outer",):
-        return ("a", 2, "f")
-    if name in ("np.dot", "rt.dot") and len(args) == 2:
-        return _matmul(args[0], args[1]) if None not in args else None
-    if name in ("np.maximum", "np.minimum", "np.where"):
-        return _broadcast(args[-2:], "f") if None not in args else None
-    if name in ("np.zeros", "np.ones", "np.empty", "np.full") and a0 is not None:
-        dt = "f"
-        pos = 2 if name == "np.full" else 1
-        given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
-        if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
-            k = expr_kind(given[0], kinds)
-            dt = k[1] if k is not None and k[0] == "dtype" else None
-        if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
-            return ("a", a0[1], dt)
-        return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
-    if name in ("np.zeros_like", "np.ones_like", "np.empty_like") and a0 is not None:
-        return a0
-    if name in ("math.exp", "math.log", "math.sqrt", "math.sin", "math.cos", "math.tanh", "math.log1p",
-                "math.expm1", "math.tan", "math.atan", "math.asin", "math.acos", "math.sinh", "math.cosh",
-                "math.fabs", "math.erf", "math.lgamma"):
-        return F
+    return I
+
+
+def _law_trace(args, e, kinds):             # np.trace(x[, offset]) of a matrix
+    return F if len(args) == 1 or (len(args) == 2 and _ndim(args[0]) == 2) else None
+
+
+def _law_rank(args, e, kinds, nd):          # np.outer: a float array of rank nd
+    return ("a", nd, "f")
+
+
+def _law_of_matrix(args, e, kinds, nd):     # eigvalsh, svd_u, ...: of one matrix, a float array of rank nd
+    return ("a", nd, "f") if args and _ndim(args[0]) == 2 else None
+
+
+def _law_exp_table(args, e, kinds):         # (exp table, column shifts): unbound.placeholder makes one of these
+    return ("t", 3, "exp") if args and _ndim(args[0]) == 3 else ("t", 2, "exp")
+
+
+def _law_expand_dims(args, e, kinds):
+    nd = _ndim(args[0]) if args else None
+    return None if nd is None else ("a", nd + 1, _dtype(args[0]))
+
+
+def _law_join(args, e, kinds, extra=0):     # np.concatenate / np.stack (extra=1) of a literal sequence
+    if not (e.args and isinstance(e.args[0], (gast.Tuple, gast.List))):
+        return None
+    parts = [expr_kind(p, kinds) for p in e.args[0].elts]
+    nds = {_ndim(k) for k in parts}
+    if None in nds or len(nds) != 1 or not parts:
+        return None
+    nd = nds.pop() + extra
+    dts = {_dtype(k) for k in parts}
+    return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
+
+
+def _law_literal_array(args, e, kinds):     # np.array of a literal
+    if len(e.args) == 1 and isinstance(e.args[0], (gast.Tuple, gast.List)):
+        return _literal_array(e.args[0], kinds)
     return None
+
+
+def _law_parts_array(args, e, kinds):       # rt.array of parts: one axis more than they have; of an array: a copy
+    if not e.args:
+        return None
+    seq = e.args[0]
+    if not isinstance(seq, (gast.Tuple, gast.List)):
+        a0 = args[0] if args else None
+        return a0 if a0 is not None and a0[0] == "a" else None
+    parts = [expr_kind(p, kinds) for p in seq.elts]
+    nds = {_ndim(k) for k in parts}
+    if not parts or None in nds or len(nds) != 1:
+        return None
+    dts = {_dtype(k) for k in parts}
+    return ("a", nds.pop() + 1, "f" if "f" in dts else dts.pop() if len(dts) == 1 else None)
+
+
+def _law_cast(args, e, kinds):              # rt.astype(x, dtype): x's rank, the dtype's kind
+    if len(args) == 2 and args[0] is not None and args[0][0] in ("s", "a"):
+        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
+        return args[0][:-1] + (dt,)
+    return None
+
+
+def _law_ravel(args, e, kinds):
+    return ("a", 1, _dtype(args[0]) if args else None)
+
+
+def _law_kron(args, e, kinds):
+    if len(args) == 2 and None not in (_ndim(args[0]), _ndim(args[1])):
+        r = max(_ndim(args[0]), _ndim(args[1]))   # (with a 0-d operand, the product)
+        return ("a", r, "f") if r else F
+    return None
+
+
+def _law_matmul(args, e, kinds):            # np.dot, rt.dot
+    return _matmul(args[0], args[1]) if len(args) == 2 and None not in args else None
+
+
+def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(shape, v[, dtype])
+    a0 = args[0] if args else None
+    if a0 is None:
+        return None
+    dt = "f"
+    given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
+    if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
+        k = expr_kind(given[0], kinds)
+        dt = k[1] if k is not None and k[0] == "dtype" else None
+    if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
+        return ("a", a0[1], dt)
+    return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
+
+
+LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
+        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
+        "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "trace": _law_trace,
+        "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
+        "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
+        "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
+        "matmul": _law_matmul, "fill": _law_fill}
+
+
+def _call(name, args, e, kinds):
+    """The kind of a call of `name`: the kind law its rule record names (srcdiff/rules), None if unknown."""
+    rule = RULES.get(name)
+    law = rule.kind if rule is not None else None
+    if law is None:
+        return None
+    law, params = (law[0], law[1:]) if isinstance(law, tuple) else (law, ())
+    return LAWS[law](args, e, kinds, *params)
 
 
 _DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",
@@ -352,24 +411,10 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     return kinds
 
 
-def _in_order(stmts):
-    for s in stmts:
-        yield s
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                yield from _in_order(getattr(s, f))
-
-
 # ---- shape classes: which arrays certainly have the same shape -------------------------------------------
-_ELEMENTWISE = _SAME - {"np.transpose", "rt.transpose", "np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}
-
-
-def _many_elementwise():
-    from .dims import ELEMENTWISE
-    return ELEMENTWISE - {"rt.zeros_like", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"}
-
-
-_MANY_ELEMENTWISE = _many_elementwise()
+# elementwise functions of one argument keep its shape; of several, the shape they broadcast to (fills such as
+# np.zeros_like are left out: expr_shape_class reads them separately)
+_ELEMENTWISE = names_with("elementwise")
 
 
 def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = None) -> dict:
@@ -455,7 +500,7 @@ def expr_shape_class(e, cls: dict, kinds: dict):
     name = dotted_name(e.func) if isinstance(e, gast.Call) else None
     if name in _ELEMENTWISE and len(e.args) == 1:
         return expr_shape_class(e.args[0], cls, kinds)
-    if name in _MANY_ELEMENTWISE and e.args and not e.keywords:    # np.maximum(z, 0.0), rt.max_weight(z, 0.0)
+    if name in _ELEMENTWISE and e.args and not e.keywords:    # np.maximum(z, 0.0), rt.max_weight(z, 0.0)
         parts = {expr_shape_class(a, cls, kinds) for a in e.args} - {"scalar"}
         return "scalar" if not parts else parts.pop() if len(parts) == 1 and None not in parts else None
     if name in _GRAD_LIKE_X and len(e.args) > 1:  # reduction adjoints have the input's shape
