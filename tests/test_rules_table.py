@@ -62,6 +62,7 @@ ENTRIES = {
     "np.arctan2": ("np.arctan2(x, y)", "rr", B), "np.hypot": ("np.hypot(x, y)", "rr", B),
     "np.arctan2 math": ("math.atan2(x, y) + math.hypot(x, y)", "rr", [((), ())]),
     "np.logaddexp": ("np.logaddexp(x, y)", "rr", B), "np.logaddexp2": ("np.logaddexp2(x, y)", "rr", B),
+    "np.copysign": ("np.copysign(x, y)", "rr", B),
     "np.abs fabs": ("np.fabs(x)", "r", E),
     # NumPy's function forms of the operators (and pow) become the operators themselves
     "** np.power": ("np.power(x, y) + pow(x, 2.0) + np.float_power(x, 0.5)", "pr", B),

@@ -101,6 +101,9 @@ R("np.logaddexp2", [np.logaddexp2], "x, y", "rt.unbroadcast(g * np.exp2(x - ans)
   "rt.unbroadcast(g * np.exp2(y - ans), y)", jvp="dx * np.exp2(x - ans) + dy * np.exp2(y - ans)",
   cuda="(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) * 1.4426950408889634)",
   **EW2)
+# |x| with y's sign: slope sign(x) sign(y) in x (0 at x == 0, as np.abs), none in y (a sign)
+R("np.copysign", [np.copysign, math.copysign], "x, y", "rt.unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x)", ZERO,
+  jvp="dx * np.sign(x) * np.copysign(1.0, y)", cuda="math.copysign({0}, {1})", **EW2)
 R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)",
   cuda="(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", **EW)
 R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)",
