@@ -97,3 +97,18 @@ def test_no_import_cycle_between_kinds_and_dims():
     transforms = {m: {t for t in ts if t.startswith("srcdiff.transforms.")}
                   for m, ts in every.items() if m.startswith("srcdiff.transforms.")}
     assert not [c for c in metrics.cycles(transforms) if {"srcdiff.transforms.kinds", "srcdiff.transforms.dims"} & set(c)]
+
+
+def test_kind_type_names_its_fields():
+    """Kind reads by name what the tagged tuples spelled by position, and equals them (other passes write tuples)."""
+    import copy
+    import pickle
+    k = kinds.kind_of_value(np.zeros((2, 3), dtype=np.int64))
+    assert type(k) is kinds.Kind and k == ("a", 2, "i") and hash(k) == hash(("a", 2, "i"))
+    assert (k.is_array, k.is_scalar, k.ndim, k.dtype, k.tag) == (True, False, 2, "i", "a")
+    assert k.as_float() == ("a", 2, "f") and kinds.F.as_float() == kinds.F and kinds.F.ndim == 0
+    assert kinds.ndim(("a", None, "f")) is None and kinds.ndim(None) is None and kinds.dtype(("s", "b")) == "b"
+    assert kinds.Kind.tuple_of(2).ndim is None and kinds.Kind.exp_table(3) == ("t", 3, "exp")
+    for x in (k, kinds.Kind.stack(k), kinds.Kind.tuple_of()):
+        for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+            assert y == x and type(y) is kinds.Kind
