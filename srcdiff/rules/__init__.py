@@ -42,7 +42,7 @@ class Rule:
     variadic: str | None = None    # "concatenate" / "stack" : first argument is a sequence literal
     namespace: dict = field(default_factory=dict)  # extra names a user rule's templates refer to
     kind: object = None            # kind law (transforms/kinds.py LAWS): "as_float", ("like", 1), ...; None: unknown
-    shape: str | None = None       # dims law: "elementwise", "fill", "same", "transpose", "reduce"; None: unknown
+    shape: str | None = None       # dims law (SHAPE_LAWS): "elementwise", "fill", "same", ...; None: unknown
     cuda: str | None = None        # device template on scalars, "math.exp({0})"; None: the CUDA target declines it
 
     def has_vjp(self, p: str) -> bool:
@@ -89,11 +89,9 @@ def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nond
 SHAPE_LAWS = (None, "elementwise", "fill", "same", "transpose", "reduce", "expand_dims", "matmul", "vecmat", "matvec")
 
 
-def names_with(shape: str | None = None, kind=None) -> frozenset:
-    """Names of the rules with the given dims law (and kind law, if given): the tables kinds, dims and
-    optimize read."""
-    return frozenset(n for n, r in RULES.items() if (shape is None or r.shape == shape)
-                     and (kind is None or r.kind == kind))
+def names_with(shape: str) -> frozenset:
+    """Names of the rules with the dims law `shape`: the tables kinds, dims and optimize read."""
+    return frozenset(n for n, r in RULES.items() if r.shape == shape)
 
 
 def cuda_templates(arity: int) -> dict:
