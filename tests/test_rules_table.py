@@ -549,17 +549,12 @@ CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.erfinv", "rt.ndtri", "rt.log_n
 OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # kinds, dims and CUDA read them from the syntax
 
 
-def _objects(name):
-    from srcdiff.rules import _BY_OBJECT, _KEEP
-    return [o for o in _KEEP if _BY_OBJECT.get(id(o)) == name]
-
-
 def test_every_rule_has_every_facet():
     """Each record says, for each facet, what it is or that it has none: a kind law kinds knows, a dims law dims
     knows, a device template (or a place in CUDA_DECLINED), an implementation its name denotes in generated code.
     NumPy ufuncs are elementwise by definition: their rules must say so (the drift this registry ends: np.cbrt was
     elementwise to dims but had no kind)."""
-    from srcdiff.rules import SHAPE_LAWS, implementation
+    from srcdiff.rules import SHAPE_LAWS, implementation, objects_of
     from srcdiff.transforms.kinds import LAWS
     problems = []
     for name, r in RULES.items():
@@ -572,7 +567,7 @@ def test_every_rule_has_every_facet():
             problems.append(f"{name}: dims law {r.shape!r}")
         if name not in OPERATORS | {"abs_int", "builtin_sum"} and implementation(name) is None:
             problems.append(f"{name}: names nothing generated code can call (np / math / rt / builtins)")
-        if any(isinstance(o, np.ufunc) and o.signature is None for o in _objects(name)) and r.shape != "elementwise":
+        if any(isinstance(o, np.ufunc) and o.signature is None for o in objects_of(name)) and r.shape != "elementwise":
             problems.append(f"{name}: a NumPy ufunc not declared elementwise")
         if r.shape == "elementwise" and name not in OPERATORS:
             if r.kind is None:

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
-from . import ZERO, defrule
+from .registry import ZERO, defrule
 
 R = defrule
 lin = scipy.linalg

@@ -6,7 +6,7 @@ Helpers linear in their first argument have linear tangents (rt.unbroadcast(dv, 
 ones (matmul_grad_x) sum two terms; logsumexp_grad and prod_grad differentiate the weights too.
 """
 from .. import runtime as rt
-from . import RULES, ZERO, _BY_OBJECT, _KEEP, defrule
+from .registry import RULES, ZERO, alias, defrule
 
 R = defrule
 
@@ -235,6 +235,5 @@ for _name in ("bool_", "int64", "int32", "intp", "uint8"):
 # ---- rules written for user-facing objects also apply to the runtime functions of the same name ----------
 for _name, _rule in list(RULES.items()):
     _obj = getattr(rt, _name[3:], None) if _name.startswith("rt.") else None
-    if _obj is not None and id(_obj) not in _BY_OBJECT:
-        _BY_OBJECT[id(_obj)] = _name
-        _KEEP.append(_obj)
+    if _obj is not None:
+        alias(_obj, _name)
