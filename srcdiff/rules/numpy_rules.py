@@ -162,7 +162,7 @@ R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x,
 R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
-R("float", [builtins.float], "x", "g", jvp="dx", kind="float", shape="elementwise", cuda="float({0})")
+R("float", [builtins.float], "x", "g", jvp="dx", kind="float", cuda="float({0})")   # (of a scalar or a 0-d array)
 R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
