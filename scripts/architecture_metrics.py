@@ -12,9 +12,10 @@ Prints, for the package under srcdiff/:
 * ad-hoc node attributes (``_srcdiff_*``) and the modules that set or read them;
 * passes that recognise each other's output by text: string literals tested with
   ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
-* files to touch to add an elementwise function: the modules holding a literal table (a set, list, tuple
-  or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...), each of which a new function
-  must join, plus its test entry in tests/test_rules_table.py.
+* files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
+  (tests/test_rules_table.py), and every module outside srcdiff/rules holding a literal table (a set, list,
+  tuple or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...): a new function must
+  join each.
 Nothing is imported from srcdiff: the package is read as source, so the script runs on any checkout.
 """
 import argparse
@@ -172,9 +173,12 @@ ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.
 
 
 def elementwise_tables(mods):
-    """{module: line} of the first literal collection naming elementwise NumPy functions, per module."""
+    """{module: line} of the first literal collection naming elementwise NumPy functions, per module outside
+    the rule registry."""
     out = {}
     for name, path in mods.items():
+        if name.startswith(f"{PACKAGE}.rules"):
+            continue
         for node in ast.walk(ast.parse(open(path).read(), path)):
             elts = node.keys if isinstance(node, ast.Dict) else node.elts \
                 if isinstance(node, (ast.Set, ast.List, ast.Tuple)) else []
@@ -213,8 +217,8 @@ def main(argv=None):
         print(f"    {n:5d}  {m}")
     print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
     print(f"text or name-suffix matching in code: {len(texts)} places")
-    print(f"files to touch to add an elementwise function: {len(tables) + 1} ({len(tables)} modules with a literal "
-          f"table of elementwise functions, and tests/test_rules_table.py)")
+    print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
+          f"{len(tables)} modules with a table of elementwise functions of their own)")
     for m, lineno in sorted(tables.items()):
         print(f"    {m} (line {lineno})")
     if args.details:
