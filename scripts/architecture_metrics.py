@@ -11,7 +11,11 @@ Prints, for the package under srcdiff/:
 * functions longer than 80 lines, and modules longer than 800 lines;
 * ad-hoc node attributes (``_srcdiff_*``) and the modules that set or read them;
 * passes that recognise each other's output by text: string literals tested with
-  ``endswith``/``startswith``/``in`` against names, or comment text matched in code.
+  ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
+* files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
+  (tests/test_rules_table.py), and every module outside srcdiff/rules holding a literal table (a set, list,
+  tuple or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...): a new function must
+  join each.
 Nothing is imported from srcdiff: the package is read as source, so the script runs on any checkout.
 """
 import argparse
@@ -165,6 +169,25 @@ def text_matching(mods):
     return out
 
 
+ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.expm1", "np.sin"}
+
+
+def elementwise_tables(mods):
+    """{module: line} of the first literal collection naming elementwise NumPy functions, per module outside
+    the rule registry."""
+    out = {}
+    for name, path in mods.items():
+        if name.startswith(f"{PACKAGE}.rules"):
+            continue
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            elts = node.keys if isinstance(node, ast.Dict) else node.elts \
+                if isinstance(node, (ast.Set, ast.List, ast.Tuple)) else []
+            strings = {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            if strings & ELEMENTWISE_PROBES:
+                out.setdefault(name, node.lineno)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--details", action="store_true", help="list every finding, not only the counts")
@@ -177,6 +200,7 @@ def main(argv=None):
     longf = long_functions(mods)
     attrs = node_attributes(mods)
     texts = text_matching(mods)
+    tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
 
     print(f"modules: {len(mods)}, lines: {sum(lines.values())}")
@@ -193,6 +217,10 @@ def main(argv=None):
         print(f"    {n:5d}  {m}")
     print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
     print(f"text or name-suffix matching in code: {len(texts)} places")
+    print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
+          f"{len(tables)} modules with a table of elementwise functions of their own)")
+    for m, lineno in sorted(tables.items()):
+        print(f"    {m} (line {lineno})")
     if args.details:
         print("\nprivate names:")
         for m, lineno, what in sorted(private):

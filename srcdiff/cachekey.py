@@ -134,7 +134,7 @@ class _Walker:
     def user_rules(self) -> None:
         """Every rule registered with srcdiff.adjoint in this process (a rule is found by its name, which
         a user's rule could take over)."""
-        from .rules import RULES, _BY_OBJECT, _KEEP
+        from .rules import RULES, objects_of
         from .transforms.astutil import names_in
         import gast
         user = sorted(name for name, rule in RULES.items() if rule.namespace)
@@ -153,9 +153,8 @@ class _Walker:
             if rule.jvp is not None:
                 read |= names_in(rule.jvp)
             self.put("flags", f"{rule.nondiff} {rule.variadic}")
-            for obj in _KEEP:
-                if _BY_OBJECT.get(id(obj)) == name:
-                    self.function(getattr(obj, "py_func", obj), full=True)
+            for obj in objects_of(name):
+                self.function(getattr(obj, "py_func", obj), full=True)
             for n in sorted(read & set(rule.namespace)):
                 self.put("reads", n)
                 self.value(rule.namespace[n])

@@ -7,6 +7,7 @@ vector-Jacobian product is checked, not just its row sums.  float64 on both back
 (jvp along a random direction) on the Python backend; float32
 (Python backend) against the float64 finite differences with a loose tolerance.
 """
+import re
 import warnings
 import zlib
 
@@ -61,6 +62,7 @@ ENTRIES = {
     "np.arctan2": ("np.arctan2(x, y)", "rr", B), "np.hypot": ("np.hypot(x, y)", "rr", B),
     "np.arctan2 math": ("math.atan2(x, y) + math.hypot(x, y)", "rr", [((), ())]),
     "np.logaddexp": ("np.logaddexp(x, y)", "rr", B), "np.logaddexp2": ("np.logaddexp2(x, y)", "rr", B),
+    "np.copysign": ("np.copysign(x, y)", "rr", B),
     "np.abs fabs": ("np.fabs(x)", "r", E),
     # NumPy's function forms of the operators (and pow) become the operators themselves
     "** np.power": ("np.power(x, y) + pow(x, 2.0) + np.float_power(x, 0.5)", "pr", B),
@@ -313,7 +315,8 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.dot", "rt.solve",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
-            "rt.logsumexp_matvec_grad_M", "rt.astype_grad"} | FORWARD_ONLY
+            "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
+            "rt.trigamma"} | FORWARD_ONLY   # (digamma's derivative: it has no derivative of its own yet)
 
 HEADER = """import math
 import numpy as np
@@ -534,3 +537,103 @@ def family(rule):
     if shapes in (R2, AX) or name in ("rt.sum", "rt.logsumexp", "rt.cumsum", "rt.cumprod", "rt.sort"):
         return "reductions and scans"
     return "shapes, gathers and literals"
+
+
+# ---- a primitive is one record: its facets (srcdiff/rules/__init__.py) ----------------------------------------
+# Elementwise rules without a device template: the CUDA target declines a call of them, naming it
+# (test_cuda_declines_by_name). Special functions with no closed form in CUDA's math library, and the
+# functions of booleans and integers device code does not compute.
+CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
+                 "np.rint", "np.around", "np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or",
+                 "np.logical_not", "np.floor_divide"}
+OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # kinds, dims and CUDA read them from the syntax
+
+
+def test_every_rule_has_every_facet():
+    """Each record says, for each facet, what it is or that it has none: a kind law kinds knows, a dims law dims
+    knows, a device template (or a place in CUDA_DECLINED), an implementation its name denotes in generated code.
+    NumPy ufuncs are elementwise by definition: their rules must say so (the drift this registry ends: np.cbrt was
+    elementwise to dims but had no kind)."""
+    from srcdiff.rules import SHAPE_LAWS, implementation, objects_of
+    from srcdiff.transforms.kinds import LAWS
+    problems = []
+    for name, r in RULES.items():
+        if r.namespace:       # rules users register (srcdiff.adjoint): only templates
+            continue
+        law = r.kind[0] if isinstance(r.kind, tuple) else r.kind
+        if law is not None and law not in LAWS:
+            problems.append(f"{name}: kind law {law!r} is none of transforms/kinds.py's LAWS")
+        if r.shape not in SHAPE_LAWS:
+            problems.append(f"{name}: dims law {r.shape!r}")
+        if name not in OPERATORS | {"abs_int", "builtin_sum"} and implementation(name) is None:
+            problems.append(f"{name}: names nothing generated code can call (np / math / rt / builtins)")
+        if any(isinstance(o, np.ufunc) and o.signature is None for o in objects_of(name)) and r.shape != "elementwise":
+            problems.append(f"{name}: a NumPy ufunc not declared elementwise")
+        if r.shape == "elementwise" and name not in OPERATORS:
+            if r.kind is None:
+                problems.append(f"{name}: elementwise without a kind law")
+            if r.cuda is None and name not in CUDA_DECLINED:
+                problems.append(f"{name}: elementwise without a device template (or an entry in CUDA_DECLINED)")
+        if r.cuda is not None and name in CUDA_DECLINED:
+            problems.append(f"{name}: in CUDA_DECLINED but has a device template")
+    assert not problems, "\n".join(problems)
+
+
+def _samples(arity):
+    import itertools
+    return list(itertools.product((0.3, 0.7, 1.7, -0.4, 2.5), repeat=arity))[:40]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in RULES.items() if r.cuda is not None))
+def test_device_template_computes_the_function(name):
+    """A rule's device template, evaluated as Python on scalars (the CUDA lowering writes it into device code),
+    gives what the function gives on the host."""
+    import math
+    from srcdiff.rules import implementation, template_arity
+    r = RULES[name]
+    fn = implementation(name)
+    arity = template_arity(r.cuda)
+    checked = 0
+    for args in _samples(arity):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                want = float(fn(*args))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                continue
+            if not np.isfinite(want):
+                continue
+            got = eval(r.cuda.format(*(repr(a) for a in args)), {"math": math})
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=f"{name}{args}: {r.cuda}")
+        checked += 1
+    assert checked, f"{name}: no sample point in its domain"
+
+
+def test_tables_are_built_from_the_records():
+    """kinds, dims, the elementwise fusion and the CUDA lowering hold no list of primitives of their own."""
+    from srcdiff.cuda import lower
+    from srcdiff.rules import names_with
+    from srcdiff.transforms import dims, kinds, optimize
+    elementwise = names_with("elementwise")
+    assert dims.ELEMENTWISE == elementwise | names_with("fill")
+    assert kinds._ELEMENTWISE == elementwise
+    assert optimize._ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in optimize._ELEMENTWISE_CALLS
+    device = {n for n, r in RULES.items() if r.cuda is not None}
+    assert device <= lower._ELEMENTWISE
+    assert lower._ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
+
+
+@pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.mills_inverse"}))
+def test_cuda_declines_by_name(name):
+    """An elementwise rule without a device template: the CUDA target raises SrcdiffError naming the function."""
+    pytest.importorskip("numba_cuda")
+    expr, dom, shapes = ENTRIES.get(name) or ENTRIES.get(name.replace("rt.", "np.")) or (None, "r", None)
+    expr = {"np.round": "np.round(x)", "np.rint": "np.rint(x)", "np.around": "np.around(x)", "np.isnan": "np.isnan(x)",
+            "np.isinf": "np.isinf(x)", "np.isfinite": "np.isfinite(x)", "np.logical_and": "np.logical_and(x > 0, x < 1)",
+            "np.logical_or": "np.logical_or(x > 0, x < 1)", "np.logical_not": "np.logical_not(x > 0)",
+            "np.floor_divide": "np.floor_divide(x, 0.5)"}.get(name, expr)
+    f = getattr(source_module(f"cuda_declined_{_fname(name)}", HEADER + f"\ndef f(x):\n    return np.sum(x * {expr})\n"),
+                "f")
+    k = srcdiff.cuda.vmap(srcdiff.grad(f), in_axes=(0,))
+    with pytest.raises(srcdiff.SrcdiffError, match=re.escape(name)):
+        k.ptx(np.linspace(0.2, 0.8, 8 * 3).reshape(8, 3), cc=(9, 0))

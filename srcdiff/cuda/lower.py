@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SrcdiffError
+from ..rules import cuda_templates
 
 OVERFLOW = 1
 
@@ -41,50 +42,11 @@ class _Unknown(Exception):
     pass
 
 
-_UNARY = {  # elementwise on scalars: template with {0}
-    "np.exp": "math.exp({0})", "np.log": "math.log({0})", "np.log1p": "math.log1p({0})",
-    "np.expm1": "math.expm1({0})", "np.sqrt": "math.sqrt({0})", "np.sin": "math.sin({0})",
-    "np.cos": "math.cos({0})", "np.tan": "math.tan({0})", "np.tanh": "math.tanh({0})",
-    "np.arcsin": "math.asin({0})", "np.arccos": "math.acos({0})", "np.arctan": "math.atan({0})",
-    "np.sinh": "math.sinh({0})", "np.cosh": "math.cosh({0})", "np.abs": "abs({0})", "abs": "abs({0})",
-    "np.fabs": "abs({0})", "np.negative": "(-({0}))", "np.square": "(({0}) * ({0}))",
-    "rt.expit": "(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", "rt.safe_log": "(math.log({0}) if ({0}) > 0 else 0.0)",
-    "rt.gammaln": "math.lgamma({0})", "rt.erf": "math.erf({0})", "np.floor": "float(math.floor({0}))",
-    "np.ceil": "float(math.ceil({0}))", "np.trunc": "float(math.trunc({0}))", "np.sign": "(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))",
-    "float": "float({0})", "rt.copy": "({0})", "np.copy": "({0})", "rt.seed": "1.0",
-    "np.log2": "math.log2({0})", "np.log10": "math.log10({0})", "np.exp2": "math.exp(0.6931471805599453 * ({0}))",
-    "np.arcsinh": "math.asinh({0})", "np.arccosh": "math.acosh({0})", "np.arctanh": "math.atanh({0})",
-    "np.reciprocal": "(1.0 / ({0}))", "np.cbrt": "math.copysign(abs({0}) ** (1.0 / 3.0), {0})",
-    "np.deg2rad": "(({0}) * 0.017453292519943295)", "np.rad2deg": "(({0}) * 57.29577951308232)",
-    "rt.erfc": "math.erfc({0})", "rt.gamma": "math.gamma({0})", "rt.ndtr": "(0.5 * math.erfc(-({0}) * 0.7071067811865476))",
-    "rt.log_expit": "(-math.log1p(math.exp(-({0}))) if ({0}) >= 0 else ({0}) - math.log1p(math.exp({0})))",
-    "np.sinc": "(1.0 if ({0}) == 0.0 else math.sin(math.pi * ({0})) / (math.pi * ({0})))",
-    "rt.dsinc": "((({0}) * (-3.289868133696453 + 3.2469697011334144 * ({0}) * ({0}))) if abs({0}) < 1e-3 else "
-                "(math.cos(math.pi * ({0})) - math.sin(math.pi * ({0})) / (math.pi * ({0}))) / ({0}))",
-}
-for _f in ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "asin", "acos", "atan",
-           "sinh", "cosh", "fabs", "erf", "erfc", "lgamma", "gamma", "log2", "log10", "asinh", "acosh", "atanh",
-           "radians", "degrees"):
-    _UNARY[f"math.{_f}"] = f"math.{_f}({{0}})"
-_BINARY = {
-    "rt.pow_slope": "(0.0 if ({1}) == 0 else ({1}) * ({0}) ** (({1}) - 1.0))",
-    "np.maximum": "max({0}, {1})", "np.minimum": "min({0}, {1})", "rt.max2": "max({0}, {1})",
-    "rt.min2": "min({0}, {1})", "max": "max({0}, {1})", "min": "min({0}, {1})",
-    "np.arctan2": "math.atan2({0}, {1})", "math.atan2": "math.atan2({0}, {1})", "np.power": "(({0}) ** ({1}))",
-    "math.pow": "math.pow({0}, {1})", "np.fmod": "math.fmod({0}, {1})", "np.hypot": "math.hypot({0}, {1})",
-    "np.logaddexp": "(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))",
-    "np.logaddexp2": "(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) "
-                     "* 1.4426950408889634)",
-    "rt.xlogy": "(0.0 if ({0}) == 0.0 else ({0}) * math.log({1}))",
-    "rt.xlog1py": "(0.0 if ({0}) == 0.0 else ({0}) * math.log1p({1}))",
-    "rt.max_weight": "(1.0 if ({0}) > ({1}) else (0.5 if ({0}) == ({1}) else 0.0))",
-}
-_TERNARY = {
-    "np.where": "(({1}) if ({0}) else ({2}))", "rt.select": "(({1}) if ({0}) else ({2}))",
-    "np.clip": "min(max({0}, {1}), {2})", "rt.in_interval": "(1.0 if (({0}) >= ({1}) and ({0}) <= ({2})) else 0.0)",
-    "rt.clip_low": "(1.0 if (({0}) < ({1}) and ({1}) <= ({2})) else 0.0)",
-    "rt.clip_high": "(1.0 if (({0}) > ({2}) or ({1}) > ({2})) else 0.0)",
-}
+# elementwise on scalars: templates with {0}, {1}, {2}, from the rule records (srcdiff/rules: a rule without one
+# is declined by name), and the builtins generated plumbing calls (tape sizes: max(n, 0))
+_UNARY = {**cuda_templates(1), "abs": "abs({0})"}
+_BINARY = {**cuda_templates(2), "max": "max({0}, {1})", "min": "min({0}, {1})"}
+_TERNARY = cuda_templates(3)
 _ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
 _INT_CALLS = {"len", "int"}
 _DT = {"f": "float64", "i": "int64", "b": "int64"}

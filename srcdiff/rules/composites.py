@@ -15,7 +15,7 @@ import numpy as np
 import scipy.special
 
 from ..transforms.astutil import const, copy_loc, parse_expr, substitute
-from . import _signature
+from .registry import signature
 
 _ABSENT = object()
 
@@ -454,7 +454,7 @@ COMPOSITES = {
                   "clamp x first (np.clip(x, xp[0], xp[-1])) and add the outside values with np.where"),
     "rt.betaln": ("a, b", lambda a: "rt.gammaln(a) + rt.gammaln(b) - rt.gammaln(a + b)", [scipy.special.betaln], ""),
 }
-_SIGNATURES = {name: _signature(params) for name, (params, *_) in COMPOSITES.items()}
+_SIGNATURES = {name: signature(params) for name, (params, *_) in COMPOSITES.items()}
 ALIASES = {id(obj): name for name, (_, _, objs, _) in COMPOSITES.items() for obj in objs if obj is not None}
 _REQUIRED_NONE = ("dtype", "out")
 

@@ -12,140 +12,181 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
-from . import ZERO, defrule
+from .registry import ZERO, defrule
 
 R = defrule
 lin = scipy.linalg
 
 # ---- arithmetic (the compiler maps operators to these names) -----------------------------------
-R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy")
-R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy")
-R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy")
+# (elementwise; kinds, dims and the CUDA lowering read operators from the syntax: their records carry no
+# kind law or device template)
+OP = dict(shape="elementwise")
+R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy", **OP)
+R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy", **OP)
+R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP)
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
-  jvp="dx / y - ans * dy / y")
+  jvp="dx / y - ans * dy / y", **OP)
 # (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse.simplify)
 R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
-  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)")
+  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP)
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
 R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
-  jvp="dx - dy * np.floor(x / y)")
+  jvp="dx - dy * np.floor(x / y)", **OP)
 R("np.fmod", [np.fmod, math.fmod], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.trunc(x / y), y)",
-  jvp="dx - dy * np.trunc(x / y)")
+  jvp="dx - dy * np.trunc(x / y)", kind="promote", shape="elementwise", cuda="math.fmod({0}, {1})")
 R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy")
-R("neg", [np.negative], "x", "-g", jvp="-dx")
-R("pos", [np.positive], "x", "g", jvp="dx")
+R("neg", [np.negative], "x", "-g", jvp="-dx", **OP)
+R("pos", [np.positive], "x", "g", jvp="dx", **OP)
 
 # ---- elementwise ------------------------------------------------------------------------------
-def unary(names, objs, vjp, jvp):
-    for name, obj in zip(names, objs):
-        R(name, [obj], "x", vjp, jvp=jvp)
+# (kind "as_float": the argument's kind, as floats; shape "elementwise"; cuda: the device code on one scalar)
+EW = dict(kind="as_float", shape="elementwise")
+EW2 = dict(kind="broadcast", shape="elementwise")   # of two or more arguments: they broadcast
 
 
-unary(["np.exp", "math.exp"], [np.exp, math.exp], "g * ans", "dx * ans")
-unary(["np.log", "math.log"], [np.log, math.log], "g / x", "dx / x")
-unary(["np.log1p", "math.log1p"], [np.log1p, math.log1p], "g / (1.0 + x)", "dx / (1.0 + x)")
-unary(["np.expm1", "math.expm1"], [np.expm1, math.expm1], "g * (ans + 1.0)", "dx * (ans + 1.0)")
-unary(["np.sqrt", "math.sqrt"], [np.sqrt, math.sqrt], "g / (2.0 * ans)", "dx / (2.0 * ans)")
-unary(["np.sin", "math.sin"], [np.sin, math.sin], "g * np.cos(x)", "dx * np.cos(x)")
-unary(["np.cos", "math.cos"], [np.cos, math.cos], "-g * np.sin(x)", "-dx * np.sin(x)")
-unary(["np.tan", "math.tan"], [np.tan, math.tan], "g * (1.0 + ans * ans)", "dx * (1.0 + ans * ans)")
-unary(["np.tanh", "math.tanh"], [np.tanh, math.tanh], "g * (1.0 - ans * ans)", "dx * (1.0 - ans * ans)")
-unary(["np.arcsin", "math.asin"], [np.arcsin, math.asin], "g / np.sqrt(1.0 - x * x)", "dx / np.sqrt(1.0 - x * x)")
-unary(["np.arccos", "math.acos"], [np.arccos, math.acos], "-g / np.sqrt(1.0 - x * x)", "-dx / np.sqrt(1.0 - x * x)")
-unary(["np.arctan", "math.atan"], [np.arctan, math.atan], "g / (1.0 + x * x)", "dx / (1.0 + x * x)")
-unary(["np.sinh", "math.sinh"], [np.sinh, math.sinh], "g * np.cosh(x)", "dx * np.cosh(x)")
-unary(["np.cosh", "math.cosh"], [np.cosh, math.cosh], "g * np.sinh(x)", "dx * np.sinh(x)")
-unary(["np.abs", "math.fabs"], [np.abs, math.fabs], "g * np.sign(x)", "dx * np.sign(x)")
-R("np.abs", [np.absolute, np.fabs, builtins.abs], "x", "g * np.sign(x)", jvp="dx * np.sign(x)")
-R("np.square", [np.square], "x", "g * 2.0 * x", jvp="2.0 * x * dx")
-unary(["np.log2", "math.log2"], [np.log2, math.log2], "g / (0.6931471805599453 * x)", "dx / (0.6931471805599453 * x)")
-unary(["np.log10", "math.log10"], [np.log10, math.log10], "g / (2.302585092994046 * x)",
-      "dx / (2.302585092994046 * x)")
-R("np.exp2", [np.exp2], "x", "g * 0.6931471805599453 * ans", jvp="0.6931471805599453 * ans * dx")
-unary(["np.arcsinh", "math.asinh"], [np.arcsinh, math.asinh], "g / np.sqrt(x * x + 1.0)", "dx / np.sqrt(x * x + 1.0)")
-unary(["np.arccosh", "math.acosh"], [np.arccosh, math.acosh], "g / np.sqrt(x * x - 1.0)", "dx / np.sqrt(x * x - 1.0)")
-unary(["np.arctanh", "math.atanh"], [np.arctanh, math.atanh], "g / (1.0 - x * x)", "dx / (1.0 - x * x)")
-R("np.reciprocal", [np.reciprocal], "x", "-g * ans * ans", jvp="-dx * ans * ans")
-R("np.cbrt", [np.cbrt], "x", "g / (3.0 * ans * ans)", jvp="dx / (3.0 * ans * ans)")
-unary(["np.deg2rad", "math.radians", "np.deg2rad"], [np.deg2rad, math.radians, np.radians],
-      "g * 0.017453292519943295", "dx * 0.017453292519943295")
-unary(["np.rad2deg", "math.degrees", "np.rad2deg"], [np.rad2deg, math.degrees, np.degrees], "g * 57.29577951308232",
-      "dx * 57.29577951308232")
+def unary(name, objs, math_name, math_obj, vjp, jvp, cuda):
+    """An elementwise function under its NumPy name and its math module name (which takes and gives a float)."""
+    R(name, objs, "x", vjp, jvp=jvp, cuda=cuda, **EW)
+    R(math_name, [math_obj], "x", vjp, jvp=jvp, kind="float", shape="elementwise", cuda=f"{math_name}({{0}})")
+
+
+unary("np.exp", [np.exp], "math.exp", math.exp, "g * ans", "dx * ans", "math.exp({0})")
+unary("np.log", [np.log], "math.log", math.log, "g / x", "dx / x", "math.log({0})")
+unary("np.log1p", [np.log1p], "math.log1p", math.log1p, "g / (1.0 + x)", "dx / (1.0 + x)", "math.log1p({0})")
+unary("np.expm1", [np.expm1], "math.expm1", math.expm1, "g * (ans + 1.0)", "dx * (ans + 1.0)", "math.expm1({0})")
+unary("np.sqrt", [np.sqrt], "math.sqrt", math.sqrt, "g / (2.0 * ans)", "dx / (2.0 * ans)", "math.sqrt({0})")
+unary("np.sin", [np.sin], "math.sin", math.sin, "g * np.cos(x)", "dx * np.cos(x)", "math.sin({0})")
+unary("np.cos", [np.cos], "math.cos", math.cos, "-g * np.sin(x)", "-dx * np.sin(x)", "math.cos({0})")
+unary("np.tan", [np.tan], "math.tan", math.tan, "g * (1.0 + ans * ans)", "dx * (1.0 + ans * ans)", "math.tan({0})")
+unary("np.tanh", [np.tanh], "math.tanh", math.tanh, "g * (1.0 - ans * ans)", "dx * (1.0 - ans * ans)",
+      "math.tanh({0})")
+unary("np.arcsin", [np.arcsin], "math.asin", math.asin, "g / np.sqrt(1.0 - x * x)", "dx / np.sqrt(1.0 - x * x)",
+      "math.asin({0})")
+unary("np.arccos", [np.arccos], "math.acos", math.acos, "-g / np.sqrt(1.0 - x * x)", "-dx / np.sqrt(1.0 - x * x)",
+      "math.acos({0})")
+unary("np.arctan", [np.arctan], "math.atan", math.atan, "g / (1.0 + x * x)", "dx / (1.0 + x * x)", "math.atan({0})")
+unary("np.sinh", [np.sinh], "math.sinh", math.sinh, "g * np.cosh(x)", "dx * np.cosh(x)", "math.sinh({0})")
+unary("np.cosh", [np.cosh], "math.cosh", math.cosh, "g * np.sinh(x)", "dx * np.sinh(x)", "math.cosh({0})")
+unary("np.abs", [np.absolute, np.fabs, builtins.abs], "math.fabs", math.fabs, "g * np.sign(x)", "dx * np.sign(x)",
+      "abs({0})")
+R("np.square", [np.square], "x", "g * 2.0 * x", jvp="2.0 * x * dx", cuda="(({0}) * ({0}))", **EW)
+unary("np.log2", [np.log2], "math.log2", math.log2, "g / (0.6931471805599453 * x)", "dx / (0.6931471805599453 * x)",
+      "math.log2({0})")
+unary("np.log10", [np.log10], "math.log10", math.log10, "g / (2.302585092994046 * x)",
+      "dx / (2.302585092994046 * x)", "math.log10({0})")
+R("np.exp2", [np.exp2], "x", "g * 0.6931471805599453 * ans", jvp="0.6931471805599453 * ans * dx",
+  cuda="math.exp(0.6931471805599453 * ({0}))", **EW)
+unary("np.arcsinh", [np.arcsinh], "math.asinh", math.asinh, "g / np.sqrt(x * x + 1.0)", "dx / np.sqrt(x * x + 1.0)",
+      "math.asinh({0})")
+unary("np.arccosh", [np.arccosh], "math.acosh", math.acosh, "g / np.sqrt(x * x - 1.0)", "dx / np.sqrt(x * x - 1.0)",
+      "math.acosh({0})")
+unary("np.arctanh", [np.arctanh], "math.atanh", math.atanh, "g / (1.0 - x * x)", "dx / (1.0 - x * x)",
+      "math.atanh({0})")
+R("np.reciprocal", [np.reciprocal], "x", "-g * ans * ans", jvp="-dx * ans * ans", cuda="(1.0 / ({0}))", **EW)
+R("np.cbrt", [np.cbrt], "x", "g / (3.0 * ans * ans)", jvp="dx / (3.0 * ans * ans)",
+  cuda="math.copysign(abs({0}) ** (1.0 / 3.0), {0})", **EW)
+unary("np.deg2rad", [np.deg2rad, np.radians], "math.radians", math.radians,
+      "g * 0.017453292519943295", "dx * 0.017453292519943295", "(({0}) * 0.017453292519943295)")
+unary("np.rad2deg", [np.rad2deg, np.degrees], "math.degrees", math.degrees, "g * 57.29577951308232",
+      "dx * 57.29577951308232", "(({0}) * 57.29577951308232)")
 R("np.arctan2", [np.arctan2, math.atan2], "x, y", "rt.unbroadcast(g * y / (x * x + y * y), x)",
-  "rt.unbroadcast(-g * x / (x * x + y * y), y)", jvp="(dx * y - dy * x) / (x * x + y * y)")
+  "rt.unbroadcast(-g * x / (x * x + y * y), y)", jvp="(dx * y - dy * x) / (x * x + y * y)",
+  cuda="math.atan2({0}, {1})", **EW2)
 R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(g * x / ans, x)", "rt.unbroadcast(g * y / ans, y)",
-  jvp="(dx * x + dy * y) / ans")
+  jvp="(dx * x + dy * y) / ans", cuda="math.hypot({0}, {1})", **EW2)
 R("np.logaddexp", [np.logaddexp], "x, y", "rt.unbroadcast(g * np.exp(x - ans), x)",
-  "rt.unbroadcast(g * np.exp(y - ans), y)", jvp="dx * np.exp(x - ans) + dy * np.exp(y - ans)")
+  "rt.unbroadcast(g * np.exp(y - ans), y)", jvp="dx * np.exp(x - ans) + dy * np.exp(y - ans)",
+  cuda="(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))", **EW2)
 R("np.logaddexp2", [np.logaddexp2], "x, y", "rt.unbroadcast(g * np.exp2(x - ans), x)",
-  "rt.unbroadcast(g * np.exp2(y - ans), y)", jvp="dx * np.exp2(x - ans) + dy * np.exp2(y - ans)")
-R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)")
-R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)")
+  "rt.unbroadcast(g * np.exp2(y - ans), y)", jvp="dx * np.exp2(x - ans) + dy * np.exp2(y - ans)",
+  cuda="(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) * 1.4426950408889634)",
+  **EW2)
+# |x| with y's sign: slope sign(x) sign(y) in x (0 at x == 0, as np.abs), none in y (a sign)
+R("np.copysign", [np.copysign, math.copysign], "x, y", "rt.unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x)", ZERO,
+  jvp="dx * np.sign(x) * np.copysign(1.0, y)", cuda="math.copysign({0}, {1})", **EW2)
+R("rt.expit", [scipy.special.expit], "x", "g * ans * (1.0 - ans)", jvp="dx * ans * (1.0 - ans)",
+  cuda="(1.0 / (1.0 + math.exp(-({0}))) if ({0}) >= 0 else math.exp({0}) / (1.0 + math.exp({0})))", **EW)
+R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", jvp="dx * rt.digamma(x)",
+  cuda="math.lgamma({0})", **EW)
 R("rt.digamma", [scipy.special.digamma, scipy.special.psi], "x", "g * rt.trigamma(x)",
-  jvp="dx * rt.trigamma(x)")
+  jvp="dx * rt.trigamma(x)", **EW)
+# (digamma's derivative: its own derivative, the tetragamma function, is not written yet, so the compiler
+# declines a third derivative of gammaln rather than taking it as zero)
+R("rt.trigamma", [], "x", None, **EW)
 R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp(-x * x)",
-  jvp="dx * 1.1283791670955126 * np.exp(-x * x)")
-R("rt.gamma", [scipy.special.gamma, math.gamma], "x", "g * ans * rt.digamma(x)", jvp="dx * ans * rt.digamma(x)")
+  jvp="dx * 1.1283791670955126 * np.exp(-x * x)", cuda="math.erf({0})", **EW)
+R("rt.gamma", [scipy.special.gamma, math.gamma], "x", "g * ans * rt.digamma(x)", jvp="dx * ans * rt.digamma(x)",
+  cuda="math.gamma({0})", **EW)
 R("rt.erfc", [scipy.special.erfc, math.erfc], "x", "-g * 1.1283791670955126 * np.exp(-x * x)",
-  jvp="-dx * 1.1283791670955126 * np.exp(-x * x)")
+  jvp="-dx * 1.1283791670955126 * np.exp(-x * x)", cuda="math.erfc({0})", **EW)
 # the inverses of erf and of the normal CDF: d/dy erfinv(y) = sqrt(pi) / 2 exp(erfinv(y)^2), d/dp ndtri(p) = 1 / pdf
 R("rt.erfinv", [scipy.special.erfinv], "x", "g * 0.886226925452758 * np.exp(ans * ans)",
-  jvp="dx * 0.886226925452758 * np.exp(ans * ans)")
+  jvp="dx * 0.886226925452758 * np.exp(ans * ans)", **EW)
 R("rt.ndtri", [scipy.special.ndtri], "x", "g * 2.5066282746310002 * np.exp(0.5 * ans * ans)",
-  jvp="dx * 2.5066282746310002 * np.exp(0.5 * ans * ans)")
+  jvp="dx * 2.5066282746310002 * np.exp(0.5 * ans * ans)", **EW)
 # normalised sinc(x) = sin(pi x) / (pi x): rt.dsinc(x) = (cos(pi x) - sinc(x)) / x, 0 at 0
-R("np.sinc", [np.sinc], "x", "g * rt.dsinc(x)", jvp="dx * rt.dsinc(x)")
-R("rt.log_expit", [scipy.special.log_expit], "x", "g * rt.expit(-x)", jvp="dx * rt.expit(-x)")
+R("np.sinc", [np.sinc], "x", "g * rt.dsinc(x)", jvp="dx * rt.dsinc(x)",
+  cuda="(1.0 if ({0}) == 0.0 else math.sin(math.pi * ({0})) / (math.pi * ({0})))", **EW)
+R("rt.log_expit", [scipy.special.log_expit], "x", "g * rt.expit(-x)", jvp="dx * rt.expit(-x)",
+  cuda="(-math.log1p(math.exp(-({0}))) if ({0}) >= 0 else ({0}) - math.log1p(math.exp({0})))", **EW)
 # the standard normal CDF and its log (probit models): d/dx = pdf(x) = exp(-x^2 / 2) / sqrt(2 pi)
 R("rt.ndtr", [scipy.special.ndtr], "x", "g * 0.3989422804014327 * np.exp(-0.5 * x * x)",
-  jvp="dx * 0.3989422804014327 * np.exp(-0.5 * x * x)")
-R("rt.log_ndtr", [scipy.special.log_ndtr], "x", "g * rt.mills_inverse(x)", jvp="dx * rt.mills_inverse(x)")
+  jvp="dx * 0.3989422804014327 * np.exp(-0.5 * x * x)", cuda="(0.5 * math.erfc(-({0}) * 0.7071067811865476))", **EW)
+R("rt.log_ndtr", [scipy.special.log_ndtr], "x", "g * rt.mills_inverse(x)", jvp="dx * rt.mills_inverse(x)", **EW)
 R("rt.mills_inverse", [], "x", "g * rt.mills_inverse(x) * (-x - rt.mills_inverse(x))",
-  jvp="dx * rt.mills_inverse(x) * (-x - rt.mills_inverse(x))")
+  jvp="dx * rt.mills_inverse(x) * (-x - rt.mills_inverse(x))", **EW)
 # x * log(y) and x * log1p(y), 0 where x == 0 (entropies, Poisson and binomial log-likelihoods)
 # (where x == 0 the adjoint of y is 0, so an entropy's p log p at p = 0 gives no 0 / 0; log(y) at y <= 0 gives 0)
 R("rt.xlogy", [scipy.special.xlogy], "x, y", "rt.unbroadcast(g * rt.safe_log(y), x)",
   "rt.unbroadcast(rt.select(x == 0.0, 0.0, g * x / y), y)",
-  jvp="dx * rt.safe_log(y) + rt.select(x == 0.0, 0.0, dy * x / y)")
+  jvp="dx * rt.safe_log(y) + rt.select(x == 0.0, 0.0, dy * x / y)",
+  cuda="(0.0 if ({0}) == 0.0 else ({0}) * math.log({1}))", **EW2)
 R("rt.xlog1py", [scipy.special.xlog1py], "x, y", "rt.unbroadcast(g * np.log1p(y), x)",
-  "rt.unbroadcast(g * x / (1.0 + y), y)", jvp="dx * np.log1p(y) + dy * x / (1.0 + y)")
+  "rt.unbroadcast(g * x / (1.0 + y), y)", jvp="dx * np.log1p(y) + dy * x / (1.0 + y)",
+  cuda="(0.0 if ({0}) == 0.0 else ({0}) * math.log1p({1}))", **EW2)
 R("np.maximum", [np.maximum, np.fmax], "x, y", "rt.unbroadcast(g * rt.max_weight(x, y), x)",
   "rt.unbroadcast(g * rt.max_weight(y, x), y)",
-  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
+  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)", cuda="max({0}, {1})", **EW2)
 R("np.minimum", [np.minimum, np.fmin], "x, y", "rt.unbroadcast(g * rt.max_weight(y, x), x)",
   "rt.unbroadcast(g * rt.max_weight(x, y), y)",
-  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)")
+  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)", cuda="min({0}, {1})", **EW2)
+# (the kind of np.where is the broadcast of its values: the condition's rank is left out)
 R("np.where", [np.where], "condition, x, y", ZERO, "rt.unbroadcast(rt.select(condition, g, 0.0), x)",
-  "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)")
+  "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)",
+  kind=("broadcast", 1), shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
 # np.clip(x, lo, hi) = min(max(x, lo), hi): the bound it returns takes the adjoint (hi when lo > hi)
 R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x, a_min, a_max), x)",
   "rt.unbroadcast(g * rt.clip_low(x, a_min, a_max), a_min)", "rt.unbroadcast(g * rt.clip_high(x, a_min, a_max), a_max)",
   jvp="dx * rt.in_interval(x, a_min, a_max) + da_min * rt.clip_low(x, a_min, a_max)"
-      " + da_max * rt.clip_high(x, a_min, a_max)")
-# np.linspace(start, stop, num) = start + t * (stop - start) with t = rt.linspace_weights(num, endpoint)
+      " + da_max * rt.clip_high(x, a_min, a_max)", cuda="min(max({0}, {1}), {2})", **EW)
 R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
-R("float", [builtins.float], "x", "g", jvp="dx")
-R("np.copy", [np.copy], "x", "g", jvp="dx")
+R("float", [builtins.float], "x", "g", jvp="dx", kind="float", cuda="float({0})")   # (of a scalar or a 0-d array)
+R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
-R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx")
-R("np.array", [np.array], "x", None, variadic="array")
+R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
+R("np.array", [np.array], "x", None, variadic="array", kind="literal_array")
 
 # ---- reductions (the compiler rewrites axis=/keepdims= calls to rt.<name>(x, axis)) -----------
 for red in ("sum", "mean"):
-    R(f"np.{red}", [getattr(np, red)], "x", f"rt.{red}_grad(g, x, None)", jvp=f"np.{red}(dx)")
-    R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, axis)", None, jvp=f"rt.{red}(dx, axis)")
-R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(1.0, x, ans, None) * dx)")
+    R(f"np.{red}", [getattr(np, red)], "x", f"rt.{red}_grad(g, x, None)", jvp=f"np.{red}(dx)", kind="reduce")
+    R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, axis)", None, jvp=f"rt.{red}(dx, axis)",
+      kind="reduce_axis", shape="reduce")
+R("np.prod", [np.prod], "x", "rt.prod_grad(g, x, ans, None)", jvp="np.sum(rt.prod_grad(1.0, x, ans, None) * dx)",
+  kind="reduce")
 R("rt.prod", [], "x, axis", "rt.prod_grad(g, x, ans, axis)", None,
-  jvp="rt.sum(rt.prod_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
+  jvp="rt.sum(rt.prod_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)", kind="reduce_axis",
+  shape="reduce")
 for red, objs in (("max", [np.max, np.amax]), ("min", [np.min, np.amin])):
     R(f"np.{red}", objs, "x", f"rt.{red}_grad(g, x, ans, None)",
-      jvp=f"np.sum(rt.{red}_grad(1.0, x, ans, None) * dx)")
+      jvp=f"np.sum(rt.{red}_grad(1.0, x, ans, None) * dx)", kind="reduce")
     R(f"rt.{red}", [], "x, axis", f"rt.{red}_grad(g, x, ans, axis)", None,
-      jvp=f"rt.sum(rt.{red}_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
+      jvp=f"rt.sum(rt.{red}_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)", kind="reduce_axis",
+      shape="reduce")
 R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(g, x, ans, axis)", None,
-  jvp="rt.sum(rt.logsumexp_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)")
+  jvp="rt.sum(rt.logsumexp_grad(rt.broadcast_to_like(1.0, ans), x, ans, axis) * dx, axis)", kind="reduce_axis",
+  shape="reduce")
 # running sums: a scan's adjoint is the scan from the other end (rt.revcumsum), and back again
 R("rt.cumsum", [np.cumsum], "x, axis=None", "rt.reshape_like(rt.revcumsum(g, axis), x)", None,
   jvp="rt.cumsum(dx, axis)")
@@ -164,30 +205,32 @@ R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axi
 R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", ZERO, None,
   jvp="rt.unsort_like(dv, x, axis)")
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
-  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)")
+  jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)", kind="promote", shape="elementwise", cuda="max({0}, {1})")
 R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
-  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)")
+  jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)", kind="promote", shape="elementwise", cuda="min({0}, {1})")
 
 # ---- linear algebra and shapes ---------------------------------------------------------------
 R("np.dot", [np.dot], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
-  jvp="np.dot(dx, y) + np.dot(x, dy)")
+  jvp="np.dot(dx, y) + np.dot(x, dy)", kind="matmul", shape="matmul")
 R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
-  jvp="np.outer(dx, y) + np.outer(x, dy)")
-R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)")
-R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)")
+  jvp="np.outer(dx, y) + np.outer(x, dy)", kind=("rank", 2))
+R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)", kind="copy", shape="transpose")
+R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)", kind="as_float",
+  shape="transpose")
 R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
-R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)")
+R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind="ravel")
 R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)")
-R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)")
+R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
+  kind="expand_dims", shape="expand_dims")
 # (under Numba only with axis= given: the compiler declines axis=None there, compiler.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
 R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)")
 R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)")   # np.column_stack's columns
 R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)")
 R("np.swapaxes", [np.swapaxes], "x, axis1, axis2", "np.swapaxes(g, axis1, axis2)", None, None,
-  jvp="np.swapaxes(dx, axis1, axis2)")
+  jvp="np.swapaxes(dx, axis1, axis2)", kind="same_array")
 R("np.moveaxis", [np.moveaxis], "x, source, destination", "np.moveaxis(g, destination, source)", None, None,
-  jvp="np.moveaxis(dx, source, destination)")
+  jvp="np.moveaxis(dx, source, destination)", kind="same_array")
 # a gather (np.roll, np.tile and np.repeat are gathers too: rules/composites.py): the adjoint scatter-adds
 R("np.take", [np.take], "x, indices, axis=None", "rt.take_put(g, x, indices, axis)", None, None,
   jvp="np.take(dx, indices, axis)")
@@ -200,20 +243,22 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
   "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
   jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
 # (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
-R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)")
+R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
+  kind="trace")
 R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
-R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)")
-R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)")
-R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate")
-R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack")
+R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
+R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill")
+R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate", kind="join")
+R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack", kind=("join", 1))
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",
-  jvp="-(ans @ dx @ ans)")
+  jvp="-(ans @ dx @ ans)", kind="as_float", shape="same")
 R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
-  jvp="ans * np.trace(np.linalg.solve(x, dx))")
+  jvp="ans * np.trace(np.linalg.solve(x, dx))", kind="reduce")
 R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True)  # canonicalize splits (sign, logdet)
-R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))")
+R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))",
+  kind="reduce")
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
-  jvp="rt.cholesky_jvp(ans, dx)")
+  jvp="rt.cholesky_jvp(ans, dx)", kind="as_float", shape="same")
 R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)",
   "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
 # eigh and svd return tuples: canonicalize (transforms/desugar.py) splits them into one call per output,
@@ -223,22 +268,25 @@ R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.tra
 # check that a is symmetric). Formulas, and what happens at repeated eigen- or singular values: runtime/spectral.py
 R("np.linalg.eigh", [np.linalg.eigh], "a, UPLO='L'", nondiff=True)
 R("np.linalg.svd", [np.linalg.svd], "a, full_matrices=True, compute_uv=True, hermitian=False", nondiff=True)
-R("np.linalg.eigvalsh", [np.linalg.eigvalsh], "a", "rt.eigvalsh_grad(a, g)", jvp="rt.eigvalsh_jvp(a, da)")
-R("rt.eigh_vectors", [], "a", "rt.eigh_vectors_grad(a, ans, g)", jvp="rt.eigh_vectors_jvp(a, ans, da)")
-R("rt.svdvals", [getattr(np.linalg, "svdvals", None)], "a", "rt.svdvals_grad(a, g)", jvp="rt.svdvals_jvp(a, da)")
-R("rt.svd_u", [], "a", "rt.svd_u_grad(a, ans, g)", jvp="rt.svd_u_jvp(a, ans, da)")
-R("rt.svd_vh", [], "a", "rt.svd_vh_grad(a, ans, g)", jvp="rt.svd_vh_jvp(a, ans, da)")
+R("np.linalg.eigvalsh", [np.linalg.eigvalsh], "a", "rt.eigvalsh_grad(a, g)", jvp="rt.eigvalsh_jvp(a, da)",
+  kind=("of_matrix", 1))
+R("rt.eigh_vectors", [], "a", "rt.eigh_vectors_grad(a, ans, g)", jvp="rt.eigh_vectors_jvp(a, ans, da)",
+  kind=("of_matrix", 2))
+R("rt.svdvals", [getattr(np.linalg, "svdvals", None)], "a", "rt.svdvals_grad(a, g)", jvp="rt.svdvals_jvp(a, da)",
+  kind=("of_matrix", 1))
+R("rt.svd_u", [], "a", "rt.svd_u_grad(a, ans, g)", jvp="rt.svd_u_jvp(a, ans, da)", kind=("of_matrix", 2))
+R("rt.svd_vh", [], "a", "rt.svd_vh_grad(a, ans, g)", jvp="rt.svd_vh_jvp(a, ans, da)", kind=("of_matrix", 2))
 # the pseudo-inverse where its rank is locally constant (full-rank a); rcond / rtol only choose the cutoff
 R("np.linalg.pinv", [np.linalg.pinv], "a, rcond=None, hermitian=False, rtol=None", "rt.pinv_grad(a, ans, g)",
-  None, None, None, jvp="rt.pinv_jvp(a, ans, da)")
+  None, None, None, jvp="rt.pinv_jvp(a, ans, da)", kind=("of_matrix", 2))
 # np.kron (rt.kron: contiguous operands under Numba) is bilinear: the adjoints sum g's blocks against the
 # other factor (1-d and 2-d operands)
 R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a, b)",
-  jvp="rt.kron(da, b) + rt.kron(a, db)")
+  jvp="rt.kron(da, b) + rt.kron(a, db)", kind="kron")
 # the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
 # different float dtypes are cast to their common one first (runtime/linear.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
-  jvp="rt.dot(dx, y) + rt.dot(x, dy)")
+  jvp="rt.dot(dx, y) + rt.dot(x, dy)", kind="matmul")
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
   jvp="rt.solve(a, db - rt.dot(da, ans))")
 # (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by
@@ -250,22 +298,13 @@ R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {
-    "np.zeros": np.zeros, "np.ones": np.ones, "np.empty": np.empty, "np.zeros_like": np.zeros_like,
-    "np.ones_like": np.ones_like, "np.empty_like": np.empty_like, "np.arange": np.arange,
-    "np.eye": np.eye, "np.identity": np.identity, "np.argmax": np.argmax,
-    "np.argmin": np.argmin, "np.argsort": np.argsort, "np.sign": np.sign, "np.floor": np.floor,
-    "np.ceil": np.ceil, "np.round": np.round, "np.isnan": np.isnan, "np.isinf": np.isinf,
-    "np.isfinite": np.isfinite, "np.shape": np.shape, "np.size": np.size, "np.ndim": np.ndim,
-    "np.tril_indices": np.tril_indices, "np.triu_indices": np.triu_indices, "np.searchsorted": np.searchsorted,
-    "np.logical_and": np.logical_and, "np.logical_or": np.logical_or, "np.logical_not": np.logical_not,
-    "np.any": np.any, "np.all": np.all, "np.count_nonzero": np.count_nonzero, "np.tril": None, "np.triu": None,
-    "len": builtins.len, "range": builtins.range, "int": builtins.int, "bool": builtins.bool,
+    "np.arange": np.arange, "np.eye": np.eye, "np.identity": np.identity, "np.argsort": np.argsort,
+    "np.shape": np.shape, "np.tril_indices": np.tril_indices, "np.triu_indices": np.triu_indices,
+    "np.searchsorted": np.searchsorted, "np.any": np.any, "np.all": np.all, "np.count_nonzero": np.count_nonzero,
+    "range": builtins.range, "bool": builtins.bool,
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
-    "rt.svd_u_full": None, "rt.svd_vh_full": None,
-    "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "np.trunc": np.trunc,
-    "np.floor_divide": np.floor_divide, "np.rint": np.rint, "np.around": np.around,
-    "round": builtins.round,
+    "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "round": builtins.round,
 }
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)
@@ -277,9 +316,30 @@ CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step 
                       "rt.svd_u_full": _FULL_SVD, "rt.svd_vh_full": _FULL_SVD}
 for _name, _obj in _NONDIFF.items():
     R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
-R("np.trunc", [np.trunc, np.fix], "*args, **kwargs", nondiff=True)   # (np.fix rounds towards zero too)
-R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)")
-R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)")
+# ... and those whose result's kind or shape is known
+ANY = "*args, **kwargs"
+for _name in ("np.zeros", "np.ones", "np.empty"):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("fill", 1))
+for _name in ("np.zeros_like", "np.ones_like", "np.empty_like"):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="same", shape="fill")
+for _name in ("np.argmax", "np.argmin"):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="argreduce")
+for _name, _obj in (("len", builtins.len), ("int", builtins.int), ("np.size", np.size), ("np.ndim", np.ndim)):
+    R(_name, [_obj], ANY, nondiff=True, kind="int")
+R("rt.svd_u_full", [], ANY, nondiff=True, kind=("of_matrix", 2))
+R("rt.svd_vh_full", [], ANY, nondiff=True, kind=("of_matrix", 2))
+# piecewise constant: elementwise with no derivative
+R("np.sign", [np.sign], ANY, nondiff=True, cuda="(1.0 if ({0}) > 0 else (-1.0 if ({0}) < 0 else 0.0))", **EW)
+R("np.floor", [np.floor], ANY, nondiff=True, cuda="float(math.floor({0}))", **EW)
+R("np.ceil", [np.ceil], ANY, nondiff=True, cuda="float(math.ceil({0}))", **EW)
+R("np.trunc", [np.trunc, np.fix], ANY, nondiff=True, cuda="float(math.trunc({0}))", **EW)   # (np.fix rounds towards 0)
+for _name in ("np.round", "np.rint", "np.around"):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, **EW)
+for _name in ("np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or", "np.logical_not"):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("broadcast", 0, "b"), shape="elementwise")
+R("np.floor_divide", [np.floor_divide], ANY, nondiff=True, kind="promote", shape="elementwise")
+R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)", kind="as_float", shape="same")
+R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)", kind="as_float", shape="same")
 
 # builtins the compiler rewrites: max(a, b) -> rt.max2, min(a, b) -> rt.min2, sum(x) -> np.sum
 R("builtin_sum", [], "x", nondiff=True)  # canonicalize turns it into rt.sum(x, 0) (sums the first axis)

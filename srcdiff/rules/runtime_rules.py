@@ -6,29 +6,44 @@ Helpers linear in their first argument have linear tangents (rt.unbroadcast(dv, 
 ones (matmul_grad_x) sum two terms; logsumexp_grad and prod_grad differentiate the weights too.
 """
 from .. import runtime as rt
-from . import RULES, ZERO, _BY_OBJECT, _KEEP, defrule
+from .registry import RULES, ZERO, alias, defrule
 
 R = defrule
 
 # ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
-for _name in ("zeros_like", "seed", "max_weight", "in_interval", "clip_low", "clip_high", "linspace_weights", "stack", "push", "pop", "index_add",
-              "add_at", "slogdet_sign", "repeat_index"):
-    R(f"rt.{_name}", [getattr(rt, _name)], "*args, **kwargs", nondiff=True)
-R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)")
+ANY = "*args, **kwargs"
+for _name in ("linspace_weights", "stack", "push", "pop", "index_add", "add_at", "slogdet_sign", "repeat_index"):
+    R(f"rt.{_name}", [getattr(rt, _name)], ANY, nondiff=True)
+R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
+R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
+# the weights the adjoints of max / min / clip put on each argument (1, 0, or 1/2 at a tie)
+R("rt.max_weight", [rt.max_weight], ANY, nondiff=True, kind="broadcast", shape="elementwise",
+  cuda="(1.0 if ({0}) > ({1}) else (0.5 if ({0}) == ({1}) else 0.0))")
+R("rt.in_interval", [rt.in_interval], ANY, nondiff=True, kind="broadcast", shape="elementwise",
+  cuda="(1.0 if (({0}) >= ({1}) and ({0}) <= ({2})) else 0.0)")
+R("rt.clip_low", [rt.clip_low], ANY, nondiff=True, kind="broadcast", shape="elementwise",
+  cuda="(1.0 if (({0}) < ({1}) and ({1}) <= ({2})) else 0.0)")
+R("rt.clip_high", [rt.clip_high], ANY, nondiff=True, kind="broadcast", shape="elementwise",
+  cuda="(1.0 if (({0}) > ({2}) or ({1}) > ({2})) else 0.0)")
+R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)", kind="same", shape="elementwise", cuda="({0})")
 
 # ---- array construction and casts (transforms/desugar.py: np.array([...]) -> rt.array((...)), x.astype(t)) ------
 # rt.array of a tuple of parts: part k's adjoint is g[k] (a row where the parts are arrays); of an array: a copy
-R("rt.array", [rt.array], "parts", None, variadic="array")
+R("rt.array", [rt.array], "parts", None, variadic="array", kind="parts_array")
 # a cast to a float dtype (or one known at run time) passes the derivative; to an int or bool dtype it has none
-R("rt.astype", [rt.astype], "x, dtype", "rt.astype_grad(g, ans)", None, jvp="rt.astype_grad(dx, ans)")
-R("rt.astype_grad", [rt.astype_grad], "v, y", "rt.astype_grad(g, y)", ZERO, jvp="rt.astype_grad(dv, y)")
-R("rt.cast", [rt.cast], "*args, **kwargs", nondiff=True)
+R("rt.astype", [rt.astype], "x, dtype", "rt.astype_grad(g, ans)", None, jvp="rt.astype_grad(dx, ans)", kind="cast")
+R("rt.astype_grad", [rt.astype_grad], "v, y", "rt.astype_grad(g, y)", ZERO, jvp="rt.astype_grad(dv, y)",
+  kind="same")
+R("rt.cast", [rt.cast], "*args, **kwargs", nondiff=True, kind="cast")
 
 # ---- shape and broadcast helpers: linear in their first argument ------------------------------------------
-R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", ZERO, jvp="rt.unbroadcast(dv, x)")
+# (their results have x's kind, as floats)
+R("rt.unbroadcast", [rt.unbroadcast], "v, x", "rt.broadcast_to_like(g, v)", ZERO, jvp="rt.unbroadcast(dv, x)",
+  kind=("like", 1))
 R("rt.broadcast_to_like", [rt.broadcast_to_like], "v, x", "rt.unbroadcast(g, v)", ZERO,
-  jvp="rt.broadcast_to_like(dv, x)")
-R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", ZERO, jvp="rt.reshape_like(dv, x)")
+  jvp="rt.broadcast_to_like(dv, x)", kind=("like", 1))
+R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", ZERO, jvp="rt.reshape_like(dv, x)",
+  kind=("like", 1))
 # transpose_grad permutes by the inverse of axes: its adjoint permutes by axes itself
 R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", "rt.transpose(g, axes)", None,
   jvp="rt.transpose_grad(dv, axes)")
@@ -45,12 +60,15 @@ R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice
 R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", ZERO, None, None,
   jvp="rt.take_put(dv, x, indices, axis)")
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
-  "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)")
+  "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)", kind=("broadcast", 1),
+  shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
 # d/dx of y x^(y-1) is y (y-1) x^(y-2); d/dy is x^(y-1) (1 + y log x)
 R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x, y - 1), x)",
   "rt.unbroadcast(g * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x)), y)",
-  jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))")
-R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)")
+  jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))",
+  kind="broadcast", shape="elementwise", cuda="(0.0 if ({1}) == 0 else ({1}) * ({0}) ** (({1}) - 1.0))")
+R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)",
+  kind="as_float", shape="elementwise", cuda="(math.log({0}) if ({0}) > 0 else 0.0)")
 
 R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="rt.atleast_nd(dx, n)")
 # np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
@@ -60,41 +78,46 @@ R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZER
 R("rt.diag_grad", [rt.diag_grad], "v, x, k=0", "np.diag(g, k)", ZERO, None, jvp="rt.diag_grad(dv, x, k)")
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
+# (the adjoints of reductions have x's kind, as floats)
 R("rt.sum_grad", [rt.sum_grad], "v, x, axis=None", "rt.reshape_like(rt.sum(g, axis), v)", ZERO, None,
-  jvp="rt.sum_grad(dv, x, axis)")
+  jvp="rt.sum_grad(dv, x, axis)", kind=("like", 1))
 R("rt.mean_grad", [rt.mean_grad], "v, x, axis=None", "rt.reshape_like(rt.mean(g, axis), v)", ZERO, None,
-  jvp="rt.mean_grad(dv, x, axis)")
+  jvp="rt.mean_grad(dv, x, axis)", kind=("like", 1))
 # max_grad / min_grad = v * mask / count with mask = (x == m): linear in v, and piecewise constant in x
 # and m (the mask only changes where ties appear or vanish), so their adjoints w.r.t. x and m are zero
 R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None",
   "rt.sum(g * rt.max_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", ZERO, ZERO, None,
-  jvp="rt.max_grad(dv, x, m, axis)")
+  jvp="rt.max_grad(dv, x, m, axis)", kind=("like", 1))
 R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None",
   "rt.sum(g * rt.min_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", ZERO, ZERO, None,
-  jvp="rt.min_grad(dv, x, m, axis)")
+  jvp="rt.min_grad(dv, x, m, axis)", kind=("like", 1))
 # v * p / x with p = prod(x): exact where x has no zeros
 # (vjp in v uses prod_grad's own product of the other entries, exact with zeros; in x and p exact
 # where x has no zeros, like the jvp)
 R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None",
   "rt.sum(g * rt.prod_grad(rt.broadcast_to_like(1.0, v), x, p, axis), axis)",
   "-(g * ans) / x", "rt.sum(g * rt.sum_grad(v, x, axis) / x, axis)", None,
-  jvp="rt.prod_grad(dv, x, p, axis) + (rt.sum_grad(v * dp, x, axis) - rt.prod_grad(v, x, p, axis) * dx) / x")
+  jvp="rt.prod_grad(dv, x, p, axis) + (rt.sum_grad(v * dp, x, axis) - rt.prod_grad(v, x, p, axis) * dx) / x",
+  kind=("like", 1))
 # v * softmax(x): dv * s + v * s * (dx - dm) with m = logsumexp(x)
 # (m is an input of its own: the vjp in m is minus the reduced g * ans)
 R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None",
   "rt.sum(g * rt.logsumexp_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", "g * ans",
   "-rt.sum(g * ans, axis)", None,
-  jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))")
+  jvp="rt.logsumexp_grad(dv, x, m, axis) + rt.logsumexp_grad(v, x, m, axis) * (dx - rt.sum_grad(dm, x, axis))",
+  kind=("like", 1))
 
 # ---- log-domain products (transforms/logdomain.py): E, the table of exp(M), is M in another form -----------
-R("rt.exp_shifted", [rt.exp_shifted], "M, axis", nondiff=True)
-R("rt.table_at", [rt.table_at], "E, u", nondiff=True)
+R("rt.exp_shifted", [rt.exp_shifted], "M, axis", nondiff=True, kind="exp_table")
+R("rt.table_at", [rt.table_at], "E, u", nondiff=True, kind="exp_table")
 R("rt.logsumexp_vecmat", [rt.logsumexp_vecmat], "v, M, E", "rt.logsumexp_vecmat_grad_v(g, v, M, E, ans)",
   "rt.logsumexp_vecmat_grad_M(g, v, M, E, ans)", None,
-  jvp="rt.sum(rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, ans), v, M, E, ans) * (rt.expand_dims(dv, 1) + dM), 0)")
+  jvp="rt.sum(rt.logsumexp_vecmat_grad_M(rt.broadcast_to_like(1.0, ans), v, M, E, ans) * (rt.expand_dims(dv, 1) + dM), 0)",
+  kind=("rank", 1), shape="vecmat")
 R("rt.logsumexp_matvec", [rt.logsumexp_matvec], "M, v, E", "rt.logsumexp_matvec_grad_M(g, M, v, E, ans)",
   "rt.logsumexp_matvec_grad_v(g, M, v, E, ans)", None,
-  jvp="rt.sum(rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, ans), M, v, E, ans) * (dM + rt.expand_dims(dv, 0)), 1)")
+  jvp="rt.sum(rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, ans), M, v, E, ans) * (dM + rt.expand_dims(dv, 0)), 1)",
+  kind=("rank", 1), shape="matvec")
 # their adjoints are w * softmax weights, differentiated like rt.logsumexp_grad
 _VM = "rt.logsumexp_vecmat_grad_M(dw, v, M, E, m) + rt.logsumexp_vecmat_grad_M(w, v, M, E, m) * " \
       "(rt.expand_dims(dv, 1) + dM - rt.sum_grad(dm, M, 0))"
@@ -121,9 +144,9 @@ R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m",
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
 # matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
 R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", ZERO, "rt.matmul_grad_y(v, g, y)",
-  jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)")
+  jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)", kind=("like", 1))
 R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", ZERO,
-  jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)")
+  jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)", kind=("like", 2))
 # tensordot_grad_x(v, x, y, k) = V @ Y^T and tensordot_grad_y(v, x, y, k) = X^T @ V on the 2-d views
 # (x gives the shape only in grad_x, y in grad_y), like matmul_grad_x / matmul_grad_y
 R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", ZERO,
@@ -158,7 +181,9 @@ R("rt.interp_transpose", [rt.interp_transpose], "v, x, xp, fp", "rt.unbroadcast(
 # d/dx dsinc(x) = -pi^2 sinc(x) - 2 dsinc(x) / x (-pi^2 / 3 at 0)
 R("rt.dsinc", [rt.dsinc], "x", "g * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
   "2.0 * rt.dsinc(x) / x))", jvp="dx * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
-  "2.0 * rt.dsinc(x) / x))")
+  "2.0 * rt.dsinc(x) / x))", kind="as_float", shape="elementwise",
+  cuda="((({0}) * (-3.289868133696453 + 3.2469697011334144 * ({0}) * ({0}))) if abs({0}) < 1e-3 else "
+       "(math.cos(math.pi * ({0})) - math.sin(math.pi * ({0})) / (math.pi * ({0}))) / ({0}))")
 R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-rt.dot(g, x)", "-rt.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
 # solve_triangular_grad_a = tri_mask(transpose_if(solve_grad_a(v, x), trans), lower): both maps are
 # self-adjoint, so the adjoint reaching solve_grad_a is H = transpose_if(tri_mask(g, lower), trans)
@@ -183,17 +208,17 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
 # only (hvp, hessian): reverse over reverse declines them (compiler.check_reverse_rules).
-R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None,
+R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None, kind=("of_matrix", 2),
   jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
-R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None,
+R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.eigh_vectors_grad(a, u, dv) + rt.eigh_vectors_grad_tangent(a, u, v, da, du)")
-R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", None, None,
+R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", None, None, kind=("of_matrix", 2),
   jvp="rt.svdvals_grad(a, dv) + rt.svdvals_curvature(a, v, da)")
-R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", None, None, None,
+R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.svd_u_grad(a, u, dv) + rt.svd_u_grad_tangent(a, u, v, da, du)")
-R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None,
+R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.svd_vh_grad(a, vh, dv) + rt.svd_vh_grad_tangent(a, vh, v, da, dvh)")
-R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None,
+R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.pinv_grad(a, p, dv) + rt.pinv_grad_tangent(a, p, v, da, dp)")
 # kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
 # bilinear, and its adjoints are rt.kron (np.kron) and the other helper
@@ -210,6 +235,5 @@ for _name in ("bool_", "int64", "int32", "intp", "uint8"):
 # ---- rules written for user-facing objects also apply to the runtime functions of the same name ----------
 for _name, _rule in list(RULES.items()):
     _obj = getattr(rt, _name[3:], None) if _name.startswith("rt.") else None
-    if _obj is not None and id(_obj) not in _BY_OBJECT:
-        _BY_OBJECT[id(_obj)] = _name
-        _KEEP.append(_obj)
+    if _obj is not None:
+        alias(_obj, _name)

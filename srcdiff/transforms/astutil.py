@@ -142,6 +142,16 @@ def walk_statements(stmts):
         yield s
 
 
+def statements_in_order(stmts):
+    """The statements of a block and of the blocks nested in them, in source order (depth first: a
+    compound statement, then its body, then its orelse): for passes whose facts flow forward."""
+    for s in stmts:
+        yield s
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                yield from statements_in_order(getattr(s, f))
+
+
 _BLOCKS = {gast.If: ("body", "orelse"), gast.For: ("body", "orelse"), gast.While: ("body", "orelse"),
            gast.FunctionDef: ("body",), gast.With: ("body",), gast.Try: ("body", "orelse", "finalbody"),
            gast.AsyncFor: ("body", "orelse"), gast.AsyncWith: ("body",), gast.AsyncFunctionDef: ("body",),

@@ -13,25 +13,22 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .astutil import dotted_name, walk
+from ..rules import names_with
+from .astutil import dotted_name, statements_in_order, walk
 
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
 
-# elementwise functions of any number of array arguments (results broadcast them)
-ELEMENTWISE = {
-    "np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
-    "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.fabs", "np.square",
-    "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.trunc", "np.log2", "np.log10",
-    "np.exp2", "np.arcsinh", "np.arccosh", "np.arctanh", "np.reciprocal", "np.cbrt", "np.deg2rad",
-    "np.rad2deg", "np.maximum", "np.minimum", "np.where", "np.clip", "np.arctan2", "np.hypot",
-    "np.logaddexp", "np.logaddexp2", "np.fmod", "np.isnan", "np.isinf", "np.isfinite",
-    "rt.expit", "rt.gammaln", "rt.digamma", "rt.trigamma", "rt.erf", "rt.erfc", "rt.ndtr", "rt.log_ndtr",
-    "rt.log_expit", "rt.xlogy", "rt.xlog1py", "rt.select", "rt.max_weight", "rt.max2", "rt.min2",
-    "rt.safe_log", "rt.in_interval", "rt.copy", "np.copy", "rt.zeros_like", "np.zeros_like",
-    "np.ones_like", "np.empty_like", "np.full_like", "rt.gamma", "rt.mills_inverse", "rt.pow_slope",
-}
-_SQUARE = {"np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}   # the argument's shape
-_REDUCE = {"rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp"}   # (x, axis)
+# the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
+# functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky, tril), its
+# axes reversed (transpose), all but one axis (x, axis) of it (reductions), one more (expand_dims), a matrix
+# product's (np.dot) and the log-domain products' (vecmat: M's columns, matvec: M's rows)
+ELEMENTWISE = names_with("elementwise") | names_with("fill")
+_SQUARE = names_with("same")
+_TRANSPOSE = names_with("transpose")
+_REDUCE = names_with("reduce")
+_MATMUL = names_with("matmul")
+_EXPAND = names_with("expand_dims")
+_VECMAT, _MATVEC = names_with("vecmat"), names_with("matvec")
 
 
 def label_arguments(args) -> tuple:
@@ -131,38 +128,37 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
     args = [of_expr(a, dims, kinds, assigned) for a in e.args]
     if name in ELEMENTWISE:
         return broadcast(args)
-    if name in ("np.dot", "np.matmul") and len(args) == 2:
+    if name in _MATMUL and len(args) == 2:
         return _matmul(*args)
     if not args or args[0] in (None, UNSEEN):
         return args[0] if args else None
     a0 = args[0]
     if name in _SQUARE:
         return a0
-    if name in ("np.transpose", "rt.transpose") and len(args) == 1:
+    if name in _TRANSPOSE and len(args) == 1:
         return tuple(reversed(a0))
     if name in _REDUCE and len(args) == 2:
         axis = _literal_axis(e.args[1], len(a0))
         return None if axis is None else a0[:axis] + a0[axis + 1:]
-    if name == "rt.expand_dims" and len(args) == 2:
+    if name in _EXPAND and len(args) == 2:
         axis = _literal_axis(e.args[1], len(a0) + 1)
         return None if axis is None else a0[:axis] + (1,) + a0[axis:]
-    if name == "rt.logsumexp_vecmat" and len(args) == 3:      # (v, M, E): M's columns
+    if name in _VECMAT and len(args) == 3:      # (v, M, E): M's columns
         return None if args[1] in (None, UNSEEN) or len(args[1]) != 2 else args[1][1:]
-    if name == "rt.logsumexp_matvec" and len(args) == 3:      # (M, v, E): M's rows
+    if name in _MATVEC and len(args) == 3:      # (M, v, E): M's rows
         return None if len(a0) != 2 else a0[:1]
     return None
 
 
 def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
     """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle)."""
-    from .kinds import _in_order
     dims = {p: d for p, d in arg_dims.items() if d is not None}
     assigned = {t.id for n in walk(fn) if isinstance(n, (gast.Assign, gast.For))
                 for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
                 if isinstance(t, gast.Name)}
     for _ in range(20):     # each name goes at most unseen -> labels -> unknown
         changed = False
-        for n in _in_order(fn.body):
+        for n in statements_in_order(fn.body):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
             elif isinstance(n, (gast.Assign, gast.For)):     # loop variables, unpacked or subscript targets

@@ -2,19 +2,104 @@
 rank), from the kinds of the arguments a gradient is specialised for. The reverse pass uses them to
 drop no-op helpers (unbroadcast of a scalar, copies of scalars) and to give scalar tapes a fixed type.
 
-A kind is ("s", dtype) for a scalar, ("a", ndim, dtype) for an array, ("t",) for a tuple (("t", n)
-for a tuple literal of length n), None if unknown; dtype is one of "f", "i", "b" or None.
+A kind (`Kind`) is a scalar of a dtype, an array of a rank and dtype, a tuple, ...; None if unknown.
 """
 from __future__ import annotations
 
 import gast
 import numpy as np
 
-from .astutil import dotted_name, walk_names
+from ..rules import RULES, names_with
+from .astutil import dotted_name, statements_in_order as _in_order, walk_names
 
-F = ("s", "f")
-I = ("s", "i")
-B = ("s", "b")
+class Kind(tuple):
+    """The kind of a value: a tuple tagged by its first field, with named constructors and fields.
+
+        Kind.scalar(dtype)     ("s", dtype)          a scalar
+        Kind.array(nd, dtype)  ("a", ndim, dtype)    an array (ndim None: its rank is unknown)
+        Kind.tuple_of(n)       ("t",) / ("t", n)     a tuple (of length n: np.zeros((2, 3)) has rank 2)
+        Kind.exp_table(n)      ("t", n, "exp")       a log-domain table of exponentials (transforms/logdomain.py)
+        Kind.stack(k)          ("l", k)              a stack of values of kind k (rt.push)
+        Kind.dtype_value(d)    ("dtype", d)          a dtype passed as a value (np.int64)
+
+    dtype is "f", "i", "b" or None (unknown). A Kind equals the tagged tuple other passes write (("s", "f")),
+    and the functions is_scalar / is_array / ndim / dtype below read either."""
+    __slots__ = ()
+
+    def __new__(cls, *fields):
+        return tuple.__new__(cls, fields)
+
+    def __getnewargs__(self):   # (pickle and copy rebuild it from its fields)
+        return tuple(self)
+
+    @classmethod
+    def scalar(cls, dt):
+        return cls("s", dt)
+
+    @classmethod
+    def array(cls, nd, dt):
+        return cls("a", nd, dt)
+
+    @classmethod
+    def tuple_of(cls, n=None):
+        return cls("t") if n is None else cls("t", n)
+
+    @classmethod
+    def exp_table(cls, n):
+        return cls("t", n, "exp")
+
+    @classmethod
+    def stack(cls, element):
+        return cls("l", element)
+
+    @classmethod
+    def dtype_value(cls, d):
+        return cls("dtype", d)
+
+    tag = property(lambda self: self[0])
+    is_scalar = property(lambda self: is_scalar(self))
+    is_array = property(lambda self: is_array(self))
+    ndim = property(lambda self: ndim(self))
+    dtype = property(lambda self: dtype(self))
+
+    def as_float(self):
+        """The same scalar or array, of floats (None for other kinds)."""
+        return as_float(self)
+
+
+def is_scalar(k) -> bool:
+    return k is not None and k[0] == "s"
+
+
+def is_array(k) -> bool:
+    return k is not None and k[0] == "a"
+
+
+def is_tuple(k) -> bool:
+    return k is not None and k[0] == "t"
+
+
+def ndim(k):
+    """0 for a scalar, the rank of an array (None if unknown), None for other and unknown kinds."""
+    if k is None:
+        return None
+    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
+
+
+def dtype(k):
+    """The dtype of a scalar or array ("f", "i", "b" or None)."""
+    return None if k is None or k[0] == "t" else k[-1]
+
+
+def as_float(k):
+    return Kind(*k[:-1], "f") if is_scalar(k) or is_array(k) else None
+
+
+_ndim, _dtype = ndim, dtype   # (compiler.py reads kinds._ndim)
+
+F = Kind.scalar("f")
+I = Kind.scalar("i")
+B = Kind.scalar("b")
 
 
 _DTYPE_KIND = {"f": "f", "i": "i", "u": "i", "b": "b"}
@@ -25,7 +110,7 @@ def kind_of_value(v):
     if t is float:
         return F
     if t is np.ndarray:
-        return ("a", v.ndim, _DTYPE_KIND.get(v.dtype.kind))
+        return Kind.array(v.ndim, _DTYPE_KIND.get(v.dtype.kind))
     if isinstance(v, (bool, np.bool_)):
         return B
     if isinstance(v, (int, np.integer)):
@@ -33,55 +118,25 @@ def kind_of_value(v):
     if isinstance(v, (float, np.floating)):
         return F
     if isinstance(v, np.ndarray):
-        return ("a", v.ndim, {"f": "f", "i": "i", "u": "i", "b": "b"}.get(v.dtype.kind))
+        return Kind.array(v.ndim, _DTYPE_KIND.get(v.dtype.kind))
     if isinstance(v, tuple):
-        return ("t",)
+        return Kind.tuple_of()
     return None
-
-
-def is_scalar(k) -> bool:
-    return k is not None and k[0] == "s"
-
-
-def _ndim(k):
-    if k is None:
-        return None
-    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
-
-
-def _dtype(k):
-    return None if k is None or k[0] == "t" else k[-1]
 
 
 def _array(nd, dt):
     if nd == 0:
-        return ("s", dt or "f")
-    return ("a", nd, dt)
+        return Kind.scalar(dt or "f")
+    return Kind.array(nd, dt)
 
 
 def _broadcast(ks, dt):
-    if any(k is None or k[0] == "t" for k in ks):
+    if any(k is None or is_tuple(k) for k in ks):
         return None
-    if all(k[0] == "s" for k in ks):
-        return ("s", dt)
-    nds = [_ndim(k) for k in ks]
-    return ("a", None if None in nds else max(nds), dt)
-
-
-_SCALAR_RESULT = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.trace", "np.linalg.det",
-                  "rt.logabsdet", "float", "rt.max2", "rt.min2"}
-# eigen- and singular values, and the matrices eigh / svd / pinv and their adjoints make, of one matrix
-_VECTOR_RESULT = {"np.linalg.eigvalsh", "rt.svdvals"}
-_MATRIX_RESULT = {"rt.eigh_vectors", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full", "np.linalg.pinv",
-                  "rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
-                  "rt.pinv_grad"}
-_INT_RESULT = {"len", "int", "np.argmax", "np.argmin", "np.size", "np.ndim"}
-_SAME = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan", "np.tanh",
-         "np.arcsin", "np.arccos", "np.arctan", "np.sinh", "np.cosh", "np.abs", "np.square", "rt.expit",
-         "rt.gammaln", "rt.digamma", "rt.erf", "np.copy", "np.transpose", "rt.transpose", "np.clip",
-         "np.negative", "np.sign", "np.floor", "np.ceil", "np.round", "np.rint", "np.trunc", "np.fix", "np.around",
-         "np.tril", "np.triu",
-         "np.linalg.inv", "np.linalg.cholesky"}
+    if all(is_scalar(k) for k in ks):
+        return Kind.scalar(dt)
+    nds = [ndim(k) for k in ks]
+    return Kind.array(None if None in nds else max(nds), dt)
 
 
 def expr_kind(e, kinds: dict):
@@ -95,7 +150,7 @@ def expr_kind(e, kinds: dict):
         a, b = expr_kind(e.left, kinds), expr_kind(e.right, kinds)
         if a is None or b is None:
             return None
-        dts = {_dtype(a), _dtype(b)}
+        dts = {dtype(a), dtype(b)}
         if isinstance(e.op, gast.Div) or "f" in dts:
             dt = "f"
         elif isinstance(e.op, gast.Pow):
@@ -114,18 +169,18 @@ def expr_kind(e, kinds: dict):
         return _subscript(expr_kind(e.value, kinds), e.slice, kinds)
     if isinstance(e, gast.Attribute):
         if dotted_name(e) in _DTYPE_NAMES:   # np.int64 as a value: a dtype argument (ANF names it)
-            return ("dtype", _DTYPE_NAMES[dotted_name(e)])
+            return Kind.dtype_value(_DTYPE_NAMES[dotted_name(e)])
         if e.attr == "shape":
-            return ("t",)
+            return Kind.tuple_of()
         if e.attr in ("ndim", "size"):
             return I
         return None
     if isinstance(e, gast.Tuple):
-        return ("t", len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
+        return Kind.tuple_of(len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
     if isinstance(e, gast.Call):
         if dotted_name(e.func) == "rt.pop":
             k = expr_kind(e.args[0], kinds) if e.args else None
-            return k[1] if k is not None and k[0] == "l" else None
+            return k[1] if k is not None and k[0] == "l" else None   # (a stack's element)
         return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
     return None
 
@@ -134,21 +189,21 @@ def _literal_array(e, kinds):
     """The kind of np.array of a (nested) tuple of number constants and scalars (desugar writes lists of
     constants so, ANF index lists: x[[i, 0]])."""
     if isinstance(e, gast.Constant) and type(e.value) in (bool, int, float):
-        return ("s", {bool: "b", int: "i", float: "f"}[type(e.value)])
+        return Kind.scalar({bool: "b", int: "i", float: "f"}[type(e.value)])
     if isinstance(e, gast.Name):
         k = expr_kind(e, kinds)
-        return k if k is not None and k[0] == "s" and k[1] in ("b", "i", "f") else None
+        return k if is_scalar(k) and dtype(k) in ("b", "i", "f") else None
     if not isinstance(e, (gast.Tuple, gast.List)) or not e.elts:
         return None
     parts = [_literal_array(p, kinds) for p in e.elts]
-    if None in parts or len({_ndim(p) for p in parts}) != 1:
+    if None in parts or len({ndim(p) for p in parts}) != 1:
         return None
-    dts = {_dtype(p) for p in parts}
-    return ("a", _ndim(parts[0]) + 1, "f" if "f" in dts else "i" if "i" in dts else "b")
+    dts = {dtype(p) for p in parts}
+    return Kind.array(ndim(parts[0]) + 1, "f" if "f" in dts else "i" if "i" in dts else "b")
 
 
 def _matmul(a, b):
-    na, nb = _ndim(a), _ndim(b)
+    na, nb = ndim(a), ndim(b)
     if na is None or nb is None:
         return None
     if na == 0 or nb == 0:
@@ -159,12 +214,12 @@ def _matmul(a, b):
 def _subscript(base, idx, kinds):
     if base is None:
         return None
-    if base[0] == "t":
-        return I if isinstance(idx, (gast.Constant, gast.Name)) else ("t",)
-    if base[0] != "a" or base[1] is None:
+    if is_tuple(base):
+        return I if isinstance(idx, (gast.Constant, gast.Name)) else Kind.tuple_of()
+    if not is_array(base) or ndim(base) is None:
         return None
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
-    nd = base[1]
+    nd = ndim(base)
     fancy = []         # ranks of the integer index arrays (a boolean mask: the 1-d array of its True places)
     for el in elts:
         if isinstance(el, gast.Slice):
@@ -173,124 +228,189 @@ def _subscript(base, idx, kinds):
             nd += 1
             continue
         k = expr_kind(el, kinds)
-        if k is not None and k[0] == "s" and k[1] == "i":
+        if is_scalar(k) and dtype(k) == "i":
             nd -= 1
-        elif k is not None and k[0] == "a" and k[1] is not None and k[2] in ("i", "b"):
-            nd -= 1 if k[2] == "i" else k[1]
-            fancy.append(k[1] if k[2] == "i" else 1)
+        elif is_array(k) and ndim(k) is not None and dtype(k) in ("i", "b"):
+            nd -= 1 if dtype(k) == "i" else ndim(k)
+            fancy.append(ndim(k) if dtype(k) == "i" else 1)
         else:
             return None  # unknown index
     nd += max(fancy, default=0)   # (the index arrays broadcast together)
-    return _array(nd, base[2]) if nd >= 0 else None
+    return _array(nd, dtype(base)) if nd >= 0 else None
 
 
-# runtime helpers in generated adjoint code (differentiated again): result has the kind of argument k, as floats
-_LIKE_ARG = {"rt.zeros_like": 0, "rt.unbroadcast": 1, "rt.broadcast_to_like": 1, "rt.reshape_like": 1,
-             "rt.sum_grad": 1, "rt.mean_grad": 1, "rt.logsumexp_grad": 1, "rt.max_grad": 1,
-             "rt.matmul_grad_x": 1, "rt.matmul_grad_y": 2}
+# ---- kind laws: each rule in the registry (srcdiff/rules) names one, with its parameters ---------------------
+# A law takes the argument kinds, the call and the kinds of the names, and gives the result's kind (None:
+# unknown). `_call` looks the callee's law up in its rule record; there is no list of names here.
+
+def _law_as_float(args, e, kinds):          # np.exp(x): x's kind, as floats
+    return as_float(args[0]) if args else None
 
 
-def _as_float(k):
-    return None if k is None or k[0] not in ("s", "a") else k[:-1] + ("f",)
+def _law_copy(args, e, kinds):              # np.copy(x), np.transpose(x): x's rank and dtype (a scalar: a float)
+    a0 = args[0] if args else None
+    return F if is_scalar(a0) else a0 if is_array(a0) else None
+
+
+def _law_same(args, e, kinds):              # rt.copy(x), np.zeros_like(x): x's kind
+    return args[0] if args else None
+
+
+def _law_same_array(args, e, kinds):        # np.swapaxes(x, ...): the same rank
+    a0 = args[0] if args else None
+    return a0 if is_array(a0) else None
+
+
+def _law_float(args, e, kinds):             # math.exp(x), rt.seed(...): a float
+    return F
+
+
+def _law_int(args, e, kinds):               # len(x), np.size(x): an int
+    return I
+
+
+def _law_like(args, e, kinds, k):           # adjoint helpers: argument k's kind, as floats
+    return as_float(args[k]) if len(args) > k else None
+
+
+def _law_broadcast(args, e, kinds, start=0, dtype="f"):
+    """np.hypot(x, y): the broadcast of the arguments (from `start`: np.where's values), of `dtype`."""
+    vals = args[start:]
+    return _broadcast(vals, dtype) if vals and None not in args else None
+
+
+def _law_promote(args, e, kinds):           # builtin max/min, np.floor_divide: of the arguments' dtype
+    if len(args) == 1:                      # (max of an iterable)
+        return F
+    dts = {dtype(k) for k in args}
+    return _broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
+
+
+def _law_reduce(args, e, kinds):            # np.sum(x), np.linalg.det(x): a float
+    return F if len(args) == 1 else None
+
+
+def _law_reduce_axis(args, e, kinds):       # rt.sum(x, axis): one axis fewer
+    if len(args) == 1:
+        return F
+    nd = ndim(args[0]) if len(args) == 2 else None
+    return None if nd is None else _array(nd - 1, "f")
+
+
+def _law_argreduce(args, e, kinds):         # np.argmax(x[, axis])
+    if len(e.args) > 1 or any(k.arg == "axis" for k in e.keywords):
+        nd = ndim(args[0]) if args else None   # along an axis: an int array of one axis fewer (fuzz seed 10604)
+        return None if nd is None else I if nd <= 1 else _array(nd - 1, "i")
+    return I
+
+
+def _law_trace(args, e, kinds):             # np.trace(x[, offset]) of a matrix
+    return F if len(args) == 1 or (len(args) == 2 and ndim(args[0]) == 2) else None
+
+
+def _law_rank(args, e, kinds, nd):          # np.outer: a float array of rank nd
+    return Kind.array(nd, "f")
+
+
+def _law_of_matrix(args, e, kinds, nd):     # eigvalsh, svd_u, ...: of one matrix, a float array of rank nd
+    return Kind.array(nd, "f") if args and ndim(args[0]) == 2 else None
+
+
+def _law_exp_table(args, e, kinds):         # (exp table, column shifts): unbound.placeholder makes one of these
+    return Kind.exp_table(3 if args and ndim(args[0]) == 3 else 2)
+
+
+def _law_expand_dims(args, e, kinds):
+    nd = ndim(args[0]) if args else None
+    return None if nd is None else Kind.array(nd + 1, dtype(args[0]))
+
+
+def _law_join(args, e, kinds, extra=0):     # np.concatenate / np.stack (extra=1) of a literal sequence
+    if not (e.args and isinstance(e.args[0], (gast.Tuple, gast.List))):
+        return None
+    parts = [expr_kind(p, kinds) for p in e.args[0].elts]
+    nds = {ndim(k) for k in parts}
+    if None in nds or len(nds) != 1 or not parts:
+        return None
+    nd = nds.pop() + extra
+    dts = {dtype(k) for k in parts}
+    return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
+
+
+def _law_literal_array(args, e, kinds):     # np.array of a literal
+    if len(e.args) == 1 and isinstance(e.args[0], (gast.Tuple, gast.List)):
+        return _literal_array(e.args[0], kinds)
+    return None
+
+
+def _law_parts_array(args, e, kinds):       # rt.array of parts: one axis more than they have; of an array: a copy
+    if not e.args:
+        return None
+    seq = e.args[0]
+    if not isinstance(seq, (gast.Tuple, gast.List)):
+        a0 = args[0] if args else None
+        return a0 if is_array(a0) else None
+    parts = [expr_kind(p, kinds) for p in seq.elts]
+    nds = {ndim(k) for k in parts}
+    if not parts or None in nds or len(nds) != 1:
+        return None
+    dts = {dtype(k) for k in parts}
+    return Kind.array(nds.pop() + 1, "f" if "f" in dts else dts.pop() if len(dts) == 1 else None)
+
+
+def _law_cast(args, e, kinds):              # rt.astype(x, dtype): x's rank, the dtype's kind
+    if len(args) == 2 and (is_scalar(args[0]) or is_array(args[0])):
+        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
+        return Kind(*args[0][:-1], dt)
+    return None
+
+
+def _law_ravel(args, e, kinds):
+    return Kind.array(1, dtype(args[0]) if args else None)
+
+
+def _law_kron(args, e, kinds):
+    if len(args) == 2 and None not in (ndim(args[0]), ndim(args[1])):
+        r = max(ndim(args[0]), ndim(args[1]))   # (with a 0-d operand, the product)
+        return Kind.array(r, "f") if r else F
+    return None
+
+
+def _law_matmul(args, e, kinds):            # np.dot, rt.dot
+    return _matmul(args[0], args[1]) if len(args) == 2 and None not in args else None
+
+
+def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(shape, v[, dtype])
+    a0 = args[0] if args else None
+    if a0 is None:
+        return None
+    dt = "f"
+    given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
+    if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
+        k = expr_kind(given[0], kinds)
+        dt = k[1] if k is not None and k[0] == "dtype" else None
+    if is_tuple(a0) and len(a0) > 1:   # a literal shape: its length is the rank
+        return Kind.array(a0[1], dt)
+    return Kind.array(1 if is_scalar(a0) else None, dt)
+
+
+LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
+        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
+        "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "trace": _law_trace,
+        "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
+        "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
+        "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
+        "matmul": _law_matmul, "fill": _law_fill}
 
 
 def _call(name, args, e, kinds):
-    a0 = args[0] if args else None
-    if name in _LIKE_ARG:
-        return _as_float(args[_LIKE_ARG[name]]) if len(args) > _LIKE_ARG[name] else None
-    if name in ("rt.copy", "np.asarray"):
-        return a0
-    if name == "np.array" and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)) and len(e.args) == 1:
-        return _literal_array(e.args[0], kinds)
-    if name == "rt.seed":
-        return F
-    if name in ("rt.select", "rt.max_weight"):
-        return _broadcast(args[-2:], "f") if len(args) >= 2 and None not in args else None
-    if name in ("np.argmax", "np.argmin") and (len(e.args) > 1 or any(k.arg == "axis" for k in e.keywords)):
-        nd = _ndim(a0)   # along an axis: an int array of one axis fewer (fuzz seed 10604 taped it as one int)
-        return None if nd is None else I if nd <= 1 else _array(nd - 1, "i")
-    if name in _INT_RESULT:
-        return I
-    if name == "np.trace" and len(args) == 2 and _ndim(a0) == 2:    # np.trace(x, offset)
-        return F
-    if name in ("np.swapaxes", "np.moveaxis") and a0 is not None and a0[0] == "a":   # the same rank
-        return a0
-    if name in _SCALAR_RESULT and len(args) == 1:
-        return F if name != "float" else F
-    if name in ("rt.max2", "rt.min2"):   # builtin max/min: one of the arguments, so of their dtype
-        dts = {_dtype(k) for k in args}
-        return _broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
-    if name in _SAME and a0 is not None:
-        return ("s", "f") if a0[0] == "s" else ("a", a0[1], "f" if name not in ("np.copy", "np.transpose") else a0[2])
-    if name == "rt.logsumexp" and len(args) == 1:
-        return F
-    if name in ("rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min", "rt.logsumexp") and len(args) == 2:
-        nd = _ndim(a0)
-        return None if nd is None else _array(nd - 1, "f")
-    if name in ("rt.logsumexp_vecmat", "rt.logsumexp_matvec"):
-        return ("a", 1, "f")
-    if name == "rt.exp_shifted":    # (exp table, column shifts): unbound.placeholder makes one of these
-        return ("t", 3, "exp") if _ndim(a0) == 3 else ("t", 2, "exp")
-    if name == "rt.table_at":
-        return ("t", 2, "exp")
-    if name == "rt.expand_dims":
-        nd = _ndim(a0)
-        return None if nd is None else ("a", nd + 1, _dtype(a0))
-    if name in ("np.concatenate", "np.stack") and e.args and isinstance(e.args[0], (gast.Tuple, gast.List)):
-        parts = [expr_kind(p, kinds) for p in e.args[0].elts]
-        nds = {_ndim(k) for k in parts}
-        if None in nds or len(nds) != 1 or not parts:
-            return None
-        nd = nds.pop() + (name == "np.stack")
-        dts = {_dtype(k) for k in parts}
-        return _array(nd, dts.pop() if len(dts) == 1 else None) if nd else None
-    if name == "rt.array" and e.args:   # np.array of parts: one axis more than they have; of an array: a copy
-        seq = e.args[0]
-        if not isinstance(seq, (gast.Tuple, gast.List)):
-            return a0 if a0 is not None and a0[0] == "a" else None
-        parts = [expr_kind(p, kinds) for p in seq.elts]
-        nds = {_ndim(k) for k in parts}
-        if not parts or None in nds or len(nds) != 1:
-            return None
-        dts = {_dtype(k) for k in parts}
-        return ("a", nds.pop() + 1, "f" if "f" in dts else dts.pop() if len(dts) == 1 else None)
-    if name in ("rt.astype", "rt.cast") and len(args) == 2 and a0 is not None and a0[0] in ("s", "a"):
-        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
-        return a0[:-1] + (dt,)
-    if name == "rt.astype_grad" and a0 is not None:
-        return a0
-    if name in ("np.ravel",):
-        return ("a", 1, _dtype(a0))
-    if name in _VECTOR_RESULT and _ndim(a0) == 2:
-        return ("a", 1, "f")
-    if name in _MATRIX_RESULT and _ndim(a0) == 2:
-        return ("a", 2, "f")
-    if name == "rt.kron" and len(args) == 2 and None not in (_ndim(args[0]), _ndim(args[1])):
-        r = max(_ndim(args[0]), _ndim(args[1]))   # (with a 0-d operand, the product)
-        return ("a", r, "f") if r else ("s", "f")
-    if name in ("np.outer",):
-        return ("a", 2, "f")
-    if name in ("np.dot", "rt.dot") and len(args) == 2:
-        return _matmul(args[0], args[1]) if None not in args else None
-    if name in ("np.maximum", "np.minimum", "np.where"):
-        return _broadcast(args[-2:], "f") if None not in args else None
-    if name in ("np.zeros", "np.ones", "np.empty", "np.full") and a0 is not None:
-        dt = "f"
-        pos = 2 if name == "np.full" else 1
-        given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
-        if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
-            k = expr_kind(given[0], kinds)
-            dt = k[1] if k is not None and k[0] == "dtype" else None
-        if a0[0] == "t" and len(a0) > 1:   # a literal shape: its length is the rank
-            return ("a", a0[1], dt)
-        return ("a", 1, dt) if a0[0] == "s" else ("a", None, dt)
-    if name in ("np.zeros_like", "np.ones_like", "np.empty_like") and a0 is not None:
-        return a0
-    if name in ("math.exp", "math.log", "math.sqrt", "math.sin", "math.cos", "math.tanh", "math.log1p",
-                "math.expm1", "math.tan", "math.atan", "math.asin", "math.acos", "math.sinh", "math.cosh",
-                "math.fabs", "math.erf", "math.lgamma"):
-        return F
-    return None
+    """The kind of a call of `name`: the kind law its rule record names (srcdiff/rules), None if unknown."""
+    rule = RULES.get(name)
+    law = rule.kind if rule is not None else None
+    if law is None:
+        return None
+    law, params = (law[0], law[1:]) if isinstance(law, tuple) else (law, ())
+    return LAWS[law](args, e, kinds, *params)
 
 
 _DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",
@@ -303,8 +423,8 @@ def unify(a, b):
         return a
     if a is None or b is None:
         return None
-    if a[0] == b[0] == "a":
-        return ("a", a[1] if a[1] == b[1] else None, a[2] if a[2] == b[2] else None)
+    if is_array(a) and is_array(b):
+        return Kind.array(ndim(a) if ndim(a) == ndim(b) else None, dtype(a) if dtype(a) == dtype(b) else None)
     return None
 
 
@@ -325,7 +445,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                     and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
                 s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: ("l", element kind)
                 old = kinds.get(s)
-                kinds[s] = ("l", unify(old[1], k) if old is not None and old[0] == "l" else k)
+                kinds[s] = Kind.stack(unify(old[1], k) if old is not None and old[0] == "l" else k)
             elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.stack"):
                 kinds.setdefault(n.targets[0].id, None)
@@ -352,24 +472,10 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     return kinds
 
 
-def _in_order(stmts):
-    for s in stmts:
-        yield s
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                yield from _in_order(getattr(s, f))
-
-
 # ---- shape classes: which arrays certainly have the same shape -------------------------------------------
-_ELEMENTWISE = _SAME - {"np.transpose", "rt.transpose", "np.linalg.inv", "np.linalg.cholesky", "np.tril", "np.triu"}
-
-
-def _many_elementwise():
-    from .dims import ELEMENTWISE
-    return ELEMENTWISE - {"rt.zeros_like", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"}
-
-
-_MANY_ELEMENTWISE = _many_elementwise()
+# elementwise functions of one argument keep its shape; of several, the shape they broadcast to (fills such as
+# np.zeros_like are left out: expr_shape_class reads them separately)
+_ELEMENTWISE = names_with("elementwise")
 
 
 def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = None) -> dict:
@@ -455,7 +561,7 @@ def expr_shape_class(e, cls: dict, kinds: dict):
     name = dotted_name(e.func) if isinstance(e, gast.Call) else None
     if name in _ELEMENTWISE and len(e.args) == 1:
         return expr_shape_class(e.args[0], cls, kinds)
-    if name in _MANY_ELEMENTWISE and e.args and not e.keywords:    # np.maximum(z, 0.0), rt.max_weight(z, 0.0)
+    if name in _ELEMENTWISE and e.args and not e.keywords:    # np.maximum(z, 0.0), rt.max_weight(z, 0.0)
         parts = {expr_shape_class(a, cls, kinds) for a in e.args} - {"scalar"}
         return "scalar" if not parts else parts.pop() if len(parts) == 1 and None not in parts else None
     if name in _GRAD_LIKE_X and len(e.args) > 1:  # reduction adjoints have the input's shape

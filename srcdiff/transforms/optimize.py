@@ -298,9 +298,12 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 
 # ---- elementwise fusion ------------------------------------------------------------------------------
-_ELEMENTWISE_CALLS = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np.sin", "np.cos", "np.tan",
-                      "np.tanh", "np.abs", "np.sign", "np.square", "np.maximum", "np.minimum", "np.negative",
-                      "np.arctan", "np.sinh", "np.cosh"}
+def _fusing_calls():
+    from ..rules import RULES, fuses_under_numba
+    return frozenset(n for n in RULES if fuses_under_numba(n))
+
+
+_ELEMENTWISE_CALLS = _fusing_calls()   # the rule records' elementwise NumPy ufuncs (srcdiff/rules)
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
 
 
@@ -321,8 +324,8 @@ def _elementwise(e, calls=None) -> bool:
 
 
 def _broadcasting(e) -> bool:
-    from .kinds import _MANY_ELEMENTWISE
-    return _elementwise(e, _MANY_ELEMENTWISE)
+    from ..rules import names_with
+    return _elementwise(e, names_with("elementwise"))
 
 
 def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
