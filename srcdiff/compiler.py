@@ -1,44 +1,81 @@
-"""The map of the house: the passes, in order, that turn a user's function into adjoint source.
+"""The map of the house: the passes, in order, that turn a user's function into derivative source.
 
-    parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
-    flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
-    factories      g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's  transforms/factories.py
-                   body, returning its function's result)
-    lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
-    desugar        augassign, unpacking, for-over-iterables, chained compares,   transforms/desugar.py
-                   sum(... for ...) -> accumulating loops
-    resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
-    canonicalize   axis=/keepdims= (tuples of axes too), x[:, None], slogdet,    transforms/desugar.py
-                   pow()/np.add() -> operators, composites (np.var, np.einsum,   rules/composites.py
-                   ...) written out in primitives
-    structure      early return / break / continue -> structured flow            transforms/controlflow.py
-    anf            one operation per statement                                   transforms/anf.py
-    inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
-    ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
-    cse            repeated operations in a block reuse the first result         transforms/optimize.py
-    tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
-    kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
-    dims           which axes have equal lengths, from the arguments' pattern    transforms/dims.py
-                   (specialisation): shape classes for reverse and optimize
-    aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
-    logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
-                   hoisted out of the loop (after reverse: its two adjoints fused)
-    activity       which values carry derivatives                                transforms/activity.py
-    reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal, copy propagation                           transforms/optimize.py
-    preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
-    optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
-                   stacks dropped
-    checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
-                   the backward sweep reruns a segment from its snapshot, taping it
-    unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
-    stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
-    products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
-    inplace        (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)             transforms/inplace.py
-    emit           Python source with comments naming the user's lines           transforms/emit.py
+The lists of `Pass`es below are the pipeline: `run` applies one list to a `Context`, and this map is
+rendered from the lists (`pass_map()`; tests/test_compiler_pipeline.py checks that it is this text).
 
-`build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
-into one module source; srcdiff.backends exec's it as Python or compiles it with Numba.
+front end (each function, once per module):
+    parse            source text -> gast FunctionDef at the user's lines                 transforms/parse.py
+    flatten          tuple/list arguments -> one parameter per array                     transforms/flatten.py
+    generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
+                     rt.push, rt.pop; fused log-domain adjoints split (logdomain.py)
+    factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
+                     returning its function's result)
+    lift             nested defs / lambdas -> callees with free variables as args        transforms/desugar.py
+    desugar          augassign, unpacking, for-over-iterables, chained compares,         transforms/desugar.py
+                     sum(... for ...) -> accumulating loops
+    resolve          free names -> canonical primitives, callees, constants              transforms/resolve.py
+    canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/desugar.py
+                     pow()/np.add() -> operators, composites (np.var, np.einsum,
+                     ...) written out in primitives (rules/composites.py)
+    structure        early return / break / continue -> structured flow                  transforms/controlflow.py
+    zero starts      (forward mode, argument kinds unknown) sums start from 0.0          transforms/desugar.py
+middle end (each function differentiated or typed):
+    anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
+    inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
+    ssa              single assignment; loop-carried and merge copies                    transforms/ssa.py
+    cse              repeated operations in a block reuse the first result               transforms/optimize.py
+reverse mode (grad, value_and_grad, vjp):
+    tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
+    reverse rules    (check) a derivative the rule table has no vjp for is declined      compiler.py
+    kinds            scalar/array kinds from the arguments' (specialisation); inferred   transforms/kinds.py
+                     again after each pass that changes the tree
+    sum starts       sums over comprehensions start from 0.0 or zeros, by kind           compiler.py
+    scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               compiler.py
+    array literals   w * [a, b] with w an array -> w * rt.array((a, b))                  compiler.py
+    aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
+    logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
+                     hoisted out of the loop
+    activity         which values carry derivatives                                      transforms/activity.py
+    checks           (check) linear algebra of stacks of matrices, list arithmetic of    compiler.py
+                     differentiated values
+    dims             which axes have equal lengths, from the arguments' pattern          transforms/dims.py
+                     (specialisation): shape classes
+    reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
+                     rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
+    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize.py
+    copies           copy propagation                                                    transforms/optimize.py
+    fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
+    preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
+    fuse             elementwise fusion                                                  transforms/optimize.py
+    sum grads        filled sum/mean adjoints -> scalars                                 transforms/optimize.py
+    where            elementwise fusion again; np.where of scalars                       transforms/optimize.py
+    dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize.py
+                     reads
+    checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
+                     the backward sweep reruns a segment from its snapshot, taping it
+    unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
+    stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
+forward mode (jvp):
+    kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
+    sum starts       (with argument kinds) as in reverse mode                            compiler.py
+    array literals   (with argument kinds) as in reverse mode                            compiler.py
+    aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
+    forward          tangent statements after each primal one                            transforms/forward.py
+    dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
+    versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
+    unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
+the module:
+    raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
+source (each function):
+    stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
+    products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
+    inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
+    emit             Python source with comments naming the user's lines                 transforms/emit.py
+
+`build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
+respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
+for each user function it calls that stays a call, the callee's primal and derivative, each through the
+passes above; srcdiff.backends exec's its source as Python or compiles it with Numba.
 """
 from __future__ import annotations
 
@@ -47,45 +84,357 @@ import copy
 import gc
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, inline,
-                         inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa,
-                         stacks, tuples, unbound)
+from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, forward,
+                         inline, inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve,
+                         reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
 
-def front_end(fn_or_unit) -> parse.Unit:
-    """Everything up to (not including) ANF: returns a resolved, structured unit."""
-    unit = fn_or_unit if isinstance(fn_or_unit, parse.Unit) else parse.parse(fn_or_unit)
-    unit = factories.bind_factories(unit)
-    unit = desugar.lift_local_functions(unit)
-    unit = desugar.desugar(unit)
-    unit = resolve.resolve(unit)
-    unit = desugar.canonicalize(unit)
-    unit = controlflow.structure(unit)
-    return unit
+# ---- the pipeline -------------------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """What the passes read and write. Front end and middle end: `unit` (from `source`, flattened by
+    `structs`); a derivative function: `mode` (grad | value_and_grad | vjp | pullback | jvp), `wrt`, its
+    `name`, the callbacks naming callees' derivatives (`callee_derivative`) and result kinds
+    (`callee_kind`), the arguments' `arg_kinds` / `arg_dims`, `checkpoints`; the facts passes establish:
+    `kinds` (inferred when first read after a pass that changed the tree called `changed`), `active`,
+    `shapes`, reverse mode's structured result `sweeps`, and the function built, `fn`."""
+    unit: parse.Unit | None = None
+    source: object = None
+    structs: dict | None = None
+    mode: str = "grad"
+    wrt: list = field(default_factory=list)
+    name: str = ""
+    callee_derivative: Callable | None = None
+    callee_kind: Callable | None = None
+    inline_callee: Callable | None = None
+    arg_kinds: dict = field(default_factory=dict)
+    arg_dims: dict = field(default_factory=dict)
+    checkpoints: int | None = None
+    active: set | None = None
+    shapes: dict | None = None
+    sweeps: reverse.Sweeps | None = None
+    fn: gast.FunctionDef | None = None
+    jit: bool = False
+    module: object = None
+    _kinds: dict | None = None
+
+    @property
+    def kinds(self) -> dict:
+        if self._kinds is None:
+            self._kinds = kinds.infer(self.unit.node, self.arg_kinds, self.callee_kind)
+        return self._kinds
+
+    def changed(self, did: bool = True):
+        """A pass changed the tree (`did`): the kinds are inferred again when next read."""
+        if did:
+            self._kinds = None
+
+    @property
+    def forward_mode(self) -> bool:
+        return self.mode == "jvp"
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One step of the pipeline: `run(ctx)` updates the context, where `when(ctx)` holds (always if None).
+    `name`, `what` and `where` (its module under srcdiff/) are its line on the map."""
+    name: str
+    run: Callable
+    where: str
+    what: str
+    when: Callable | None = None
+
+
+def run(passes, ctx: Context) -> Context:
+    """Apply `passes` in order to `ctx`."""
+    for p in passes:
+        if p.when is None or p.when(ctx):
+            p.run(ctx)
+    return ctx
+
+
+def _set_unit(step):
+    def go(ctx):
+        ctx.unit = step(ctx.unit)
+    return go
+
+
+def _parse(ctx):
+    if ctx.unit is None:
+        ctx.unit = ctx.source if isinstance(ctx.source, parse.Unit) else parse.parse(ctx.source)
+
+
+def _flatten(ctx):
+    ctx.unit = flatten.flatten_arguments(ctx.unit, ctx.structs)
+
+
+def _generated(ctx):
+    ctx.unit.node = logdomain.split_adjoints(forward.lower_stacks(ctx.unit.node))
+    if not ctx.forward_mode:
+        ctx.unit.node = _fold_negative_constants(ctx.unit.node)
+
+
+def _lowers_generated(ctx) -> bool:
+    """Generated code differentiated again (a user function calls a srcdiff gradient) has its stacks
+    lowered for reverse mode; forward mode lowers every function's (they cost nothing where none are)."""
+    return ctx.forward_mode or (not isinstance(ctx.source, parse.Unit) and is_generated(ctx.source))
+
+
+def _copy_unit(ctx):
+    unit = copy.copy(ctx.unit)
+    unit.node = clone(unit.node)
+    unit.callees = dict(unit.callees)
+    unit.bindings = dict(unit.bindings)
+    ctx.unit = unit
+
+
+def _inline(ctx):
+    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee)
+
+
+def _cse(ctx):
+    optimize.common_subexpressions(ctx.unit.node)
+
+
+def _kinds(ctx):
+    ctx.kinds
+
+
+def _sum_starts(ctx):
+    ctx.changed(sum_starts(ctx.unit, ctx.kinds))
+
+
+def _scalar_products(ctx):
+    ctx.changed(scalar_products(ctx.unit, ctx.kinds))
+
+
+def _array_literals(ctx):
+    ctx.changed(array_literal_operands(ctx.unit, ctx.kinds))
+
+
+def _logdomain(ctx):
+    ctx.unit = logdomain.log_domain_products(ctx.unit, ctx.kinds)
+    ctx.changed()
+
+
+def _activity(ctx):
+    ctx.active = activity.active_names(ctx.unit.node, ctx.wrt, ctx.unit.callees)
+
+
+def _checks(ctx):
+    check_single_matrices(ctx.unit, ctx.kinds, ctx.active)
+    check_sequence_arithmetic(ctx.unit, ctx.kinds, ctx.wrt)
+
+
+def _dims(ctx):
+    ctx.shapes = kinds.shape_classes(ctx.unit.node, ctx.kinds, ctx.arg_dims) if ctx.kinds else None
+
+
+def _reverse(ctx):
+    spec = reverse.Spec(ctx.wrt, ctx.active, ctx.mode, ctx.callee_derivative, ctx.kinds, ctx.shapes, ctx.checkpoints)
+    ctx.sweeps = reverse.differentiate(ctx.unit, spec, ctx.name)
+    ctx.fn = ctx.sweeps.function
+
+
+def _on_fn(step):
+    def go(ctx):
+        ctx.fn = step(ctx.fn)
+    return go
+
+
+def _with_kinds(step):
+    def go(ctx):
+        ctx.fn = step(ctx.fn, ctx.sweeps.kinds)
+    return go
+
+
+def _preaccumulate(ctx):
+    s = ctx.sweeps
+    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.adjoint_names(), s.namer)
+
+
+def _scalar_sum_grads(ctx):
+    ctx.fn = optimize.scalar_sum_grads(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes)
+
+
+def _scalar_where(ctx):
+    ctx.fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds), ctx.sweeps.kinds)
+
+
+def _dead_stacks(ctx):
+    ctx.fn = optimize.drop_dead_stacks(ctx.fn, ctx.sweeps.backward_start)
+
+
+def _unbound(ctx):
+    ctx.fn = unbound.define_unbound(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes) if ctx.sweeps else \
+        unbound.define_unbound(ctx.fn)
+
+
+def _stack_kinds(ctx):
+    ctx.fn = stacks.record_stack_kinds(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.stacks)
+
+
+def _forward_views(ctx):
+    aliasing.check_views(ctx.unit, {}, renames_only=True)   # tangents of views are views: fine
+
+
+def _forward(ctx):
+    ctx.fn = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative).function(ctx.name)
+
+
+def _has_arg_kinds(ctx) -> bool:
+    return bool(ctx.arg_kinds)
+
+
+FRONT_END = [
+    Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines"),
+    Pass("flatten", _flatten, "transforms/flatten.py", "tuple/list arguments -> one parameter per array",
+         lambda c: bool(c.structs)),
+    Pass("generated", _generated, "transforms/forward.py",
+         "(generated code differentiated again) list stacks -> rt.stack,\nrt.push, rt.pop; fused log-domain "
+         "adjoints split (logdomain.py)", _lowers_generated),
+    Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
+         "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
+    Pass("lift", _set_unit(desugar.lift_local_functions), "transforms/desugar.py",
+         "nested defs / lambdas -> callees with free variables as args"),
+    Pass("desugar", _set_unit(desugar.desugar), "transforms/desugar.py",
+         "augassign, unpacking, for-over-iterables, chained compares,\nsum(... for ...) -> accumulating loops"),
+    Pass("resolve", _set_unit(resolve.resolve), "transforms/resolve.py",
+         "free names -> canonical primitives, callees, constants"),
+    Pass("canonicalize", _set_unit(desugar.canonicalize), "transforms/desugar.py",
+         "axis=/keepdims= (tuples of axes too), x[:, None], slogdet,\npow()/np.add() -> operators, composites "
+         "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
+    Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
+         "early return / break / continue -> structured flow"),
+    Pass("zero starts", lambda c: desugar.zero_sum_starts(c.unit.node), "transforms/desugar.py",
+         "(forward mode, argument kinds unknown) sums start from 0.0",
+         lambda c: c.forward_mode and not c.arg_kinds),
+]
+
+ANF = [
+    Pass("anf", lambda c: (_copy_unit(c), setattr(c, "unit", anf.to_anf(c.unit))), "transforms/anf.py",
+         "(on a copy of the front end's unit) one operation per statement"),
+    Pass("inline", _inline, "transforms/inline.py", "user-function calls spliced in (recursive ones stay calls)",
+         lambda c: c.inline_callee is not None),
+]
+MIDDLE_END = ANF + [
+    Pass("ssa", _set_unit(ssa.to_ssa), "transforms/ssa.py", "single assignment; loop-carried and merge copies"),
+    Pass("cse", _cse, "transforms/optimize.py", "repeated operations in a block reuse the first result"),
+]
+
+REVERSE = [
+    Pass("tuples", _set_unit(tuples.split_tuples), "transforms/tuples.py",
+         "tuple values -> one name per component (t = (a, b); t[0])"),
+    Pass("reverse rules", lambda c: check_reverse_rules(c.unit, c.wrt), "compiler.py",
+         "(check) a derivative the rule table has no vjp for is declined"),
+    Pass("kinds", _kinds, "transforms/kinds.py",
+         "scalar/array kinds from the arguments' (specialisation); inferred\nagain after each pass that "
+         "changes the tree"),
+    Pass("sum starts", _sum_starts, "compiler.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
+    Pass("scalar products", _scalar_products, "compiler.py",
+         "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
+    Pass("array literals", _array_literals, "compiler.py", "w * [a, b] with w an array -> w * rt.array((a, b))"),
+    Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
+         "(check) no view is read after a write to its array"),
+    Pass("logdomain", _logdomain, "transforms/logdomain.py",
+         "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
+    Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
+    Pass("checks", _checks, "compiler.py",
+         "(check) linear algebra of stacks of matrices, list arithmetic of\ndifferentiated values"),
+    Pass("dims", _dims, "transforms/dims.py",
+         "which axes have equal lengths, from the arguments' pattern\n(specialisation): shape classes"),
+    Pass("reverse", _reverse, "transforms/reverse.py",
+         "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
+         "checkpoints.py) -> reverse.Sweeps"),
+    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize.py",
+         "assignments nothing reads, emptied loops and branches"),
+    Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize.py", "copy propagation"),
+    Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
+         "a log-domain product's two adjoints in one call"),
+    Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",
+         "loop bodies: scalar adjoints as partials times incoming ones"),
+    Pass("fuse", _with_kinds(optimize.fuse_elementwise), "transforms/optimize.py", "elementwise fusion"),
+    Pass("sum grads", _scalar_sum_grads, "transforms/optimize.py", "filled sum/mean adjoints -> scalars"),
+    Pass("where", _scalar_where, "transforms/optimize.py", "elementwise fusion again; np.where of scalars"),
+    Pass("dead stacks", _dead_stacks, "transforms/optimize.py",
+         "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
+    Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
+         "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
+         "from its snapshot, taping it"),
+    Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
+    Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
+]
+
+FORWARD = [
+    Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("sum starts", _sum_starts, "compiler.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("array literals", _array_literals, "compiler.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("aliasing", _forward_views, "transforms/aliasing.py",
+         "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
+    Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
+    Pass("dead code", _on_fn(forward.eliminate_dead_code), "transforms/forward.py",
+         "values nothing reads; a stack goes as a whole"),
+    Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",
+         "v_2 -> v2 where v is reassigned (Numba's versioned names)"),
+    Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
+]
+
+MODULE = [
+    Pass("raise stacks", lambda c: setattr(c.module, "functions", [forward.raise_stacks(f) for f in c.module.functions]),
+         "transforms/forward.py", "rt.stack/push/pop -> Python lists, in every function of the module"),
+]
+
+SOURCE = [
+    Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
+         "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
+    Pass("products", _on_fn(products.route_products), "transforms/products.py",
+         "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
+    Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
+         "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
+    Pass("emit", lambda c: setattr(c, "source", emit.to_source(c.fn)), "transforms/emit.py",
+         "Python source with comments naming the user's lines"),
+]
+
+STAGES = (("front end (each function, once per module)", FRONT_END),
+          ("middle end (each function differentiated or typed)", MIDDLE_END),
+          ("reverse mode (grad, value_and_grad, vjp)", REVERSE),
+          ("forward mode (jvp)", FORWARD),
+          ("the module", MODULE),
+          ("source (each function)", SOURCE))
+
+
+def pass_map() -> str:
+    """The map in this module's docstring, rendered from the pass lists."""
+    lines = []
+    for title, passes in STAGES:
+        lines.append(f"{title}:")
+        for p in passes:
+            what = p.what.split("\n")
+            lines.append(f"    {p.name:<17}{what[0]:<66}  {p.where}".rstrip())
+            lines += [f"    {'':<17}{w}".rstrip() for w in what[1:]]
+    return "\n".join(lines)
+
+
+def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", arg_kinds: tuple = ()) -> parse.Unit:
+    """Everything up to (not including) ANF: returns a resolved, structured unit. `mode`: what the unit
+    is for ("jvp": forward mode); `arg_kinds`: its arguments' kinds, where known."""
+    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, arg_kinds=dict(enumerate(arg_kinds)))).unit
 
 
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     """A copy of a front-end unit in A-normal form, with user calls inlined where possible."""
-    unit = copy.copy(unit)
-    unit.node = clone(unit.node)
-    unit.callees = dict(unit.callees)
-    unit.bindings = dict(unit.bindings)
-    unit = anf.to_anf(unit)
-    if inline_callee is not None:
-        unit = inline.inline_calls(unit, inline_callee)
-    return unit
+    return run(ANF, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
 def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
-    unit = ssa.to_ssa(anf_unit(unit, inline_callee))
-    optimize.common_subexpressions(unit.node)
-    return unit
+    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
@@ -94,60 +443,9 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
     `checkpoints`: the most snapshots each outermost loop keeps (transforms/checkpoints.py), None to tape
     every iteration; `callee_kind`: the kinds of the results of calls that stay calls (kinds.infer)."""
-    unit = tuples.split_tuples(unit)
-    check_reverse_rules(unit, wrt)
-    kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    if sum_starts(unit, kind_map) | (bool(arg_kinds) and scalar_products(unit, kind_map)):
-        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    if array_literal_operands(unit, kind_map):
-        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    aliasing.check_views(unit, kind_map)
-    if arg_kinds:
-        unit = logdomain.log_domain_products(unit, kind_map)
-        kind_map = kinds.infer(unit.node, arg_kinds, callee_kind)
-    active = activity.active_names(unit.node, wrt, unit.callees)
-    check_single_matrices(unit, kind_map, active)
-    check_sequence_arithmetic(unit, kind_map, wrt)
-    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims,
-                               checkpoints)
-    fn = optimize.propagate_copies(optimize.eliminate_dead_code(fn))
-    fn = logdomain.fuse_adjoints(fn)
-    fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
-                                     final.namer)
-    fn = optimize.fuse_elementwise(fn, final.kinds)
-    fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
-    fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
-    fn = optimize.drop_dead_stacks(fn)
-    fn = rerun_segments(fn, final.kinds)
-    fn = unbound.define_unbound(fn, final.kinds, final.shapes)
-    return stacks.record_stack_kinds(fn, final.kinds)
-
-
-def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: str, callee_vjp, kind_map: dict,
-                   arg_dims: dict | None, checkpoints: int | None = None):
-    """The reverse pass, built in up to three rounds: which primal values the backward sweep reads
-    decides which a loop stores (and which overwritten array elements are restored), and storing or
-    re-reading them can make the sweep read more. Round 1 stores nothing; round 2 restores the arrays
-    round 1 found read after a write and stores what it read; round 3 adds what round 2 read.
-    A round is built only when its inputs differ from the last one's (the output is a function of
-    them): without loops nothing is stored, so with nothing to restore round 1 is final.
-    Returns (the final Reverse, its function)."""
-    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
-    fn = first.function(name)
-    written = {n.targets[0].value.id for n in walk_statements(unit.node.body)
-               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
-    restore = written & first.reads
-    if not loops and not restore:
-        return first, fn
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
-                             checkpoints)
-    fn = second.function(name)
-    if second.reads <= first.reads:
-        return second, fn
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads,
-                            kind_map, arg_dims, checkpoints)
-    return final, final.function(name)
+    ctx = Context(unit=unit, wrt=wrt, mode=mode, name=name, callee_derivative=callee_vjp, callee_kind=callee_kind,
+                  arg_kinds=arg_kinds or {}, arg_dims=arg_dims or {}, checkpoints=checkpoints)
+    return run(REVERSE, ctx).fn
 
 
 def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
@@ -230,11 +528,9 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
     the vjp templates only, so a differentiated argument of a rule without one would silently count as
     constant. With a jvp but no vjp this happens when generated code is differentiated again."""
     from .rules import RULES
-    from .transforms import forward
-    pairs = forward._edges(unit.node.body, unit.callees, [])
     varied = forward.varied_names(unit.node, wrt, unit.callees)
     ret = unit.node.body[-1].value
-    useful = activity._closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
+    useful = forward.reaching(unit.node, [ret.id] if isinstance(ret, gast.Name) else [], unit.callees)
     for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
@@ -340,7 +636,6 @@ def array_literal_operands(unit: parse.Unit, kind_map: dict) -> bool:
 def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
     """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
     rules take operands as arrays, so the derivative would silently be lost."""
-    from .transforms import forward
     varied = None
     for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
@@ -363,14 +658,17 @@ def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
 
 @dataclass
 class Module:
-    """A generated module under construction: functions, their names, and bound constants."""
+    """A generated module under construction: functions, their names, and bound constants. `mode`: "jvp"
+    for forward mode (its functions' stacks are lowered on parsing: the FRONT_END's "generated" pass)."""
     functions: list = field(default_factory=list)     # gast FunctionDefs in definition order
     bindings: dict = field(default_factory=dict)      # global name -> object
     namer: Namer = field(default_factory=lambda: Namer({"np", "rt", "math", "numba"}))
     primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
-    vjps: dict = field(default_factory=dict)          # (id, positions) -> module name
+    derivatives: dict = field(default_factory=dict)   # (id, positions, mode, ...) -> module name
     units: dict = field(default_factory=dict)         # id -> front-end unit
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
+    tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes
+    mode: str = "grad"
     entry: str = ""
 
     @property
@@ -382,19 +680,18 @@ class Module:
         tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
-            functions = ([inplace.add_into_views(products.route_products(stacks.row_tapes(f)))
-                          for f in self.functions] if jit else self.functions)
-            return header + "\n\n".join(emit.to_source(f) for f in functions)
+            return header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
 
 
 def _key(obj):
     return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
 
 
-def _unit_for(module: Module, obj) -> parse.Unit:
+def _unit_for(module: Module, obj, structs: dict | None = None, arg_kinds: tuple = ()) -> parse.Unit:
+    """The front-end unit of `obj` (a function or a unit), made once per module and linked into it."""
     k = _key(obj)
     if k not in module.units:
-        module.units[k] = front_end(_lower_generated(obj))
+        module.units[k] = front_end(obj, structs, module.mode, arg_kinds)
         _link(module, module.units[k])
     return module.units[k]
 
@@ -405,16 +702,11 @@ def is_generated(obj) -> bool:
     return (getattr(fn, "__module__", "") or "").startswith("srcdiff_generated.")
 
 
-def _lower_generated(obj):
-    """Generated code differentiated again (a user function calls a srcdiff gradient): its stacks
-    (`s = []`, `s.append(v)`, `s.pop()`) become rt.stack / rt.push / rt.pop calls, which reverse mode
-    differentiates (transforms/reverse.py, stack adjoints), and fused log-domain adjoints are split."""
-    from .transforms import forward
-    if isinstance(obj, parse.Unit) or not is_generated(obj):
-        return obj
-    unit = parse.parse(obj)
-    unit.node = _fold_negative_constants(logdomain.split_adjoints(forward.lower_stacks(unit.node)))
-    return unit
+def _is_generated_unit(unit) -> bool:
+    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
+    import os
+    from .backends import cache_dir
+    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
 
 
 def _fold_negative_constants(node):
@@ -443,10 +735,6 @@ def _link(module: Module, unit: parse.Unit):
         new = module.namer.fresh(name)
         module.bindings[new] = obj
         renames[name] = new
-    callees = {}
-    for name, target in unit.callees.items():
-        callees[name] = target
-    unit.callee_objects = callees
     if renames:
         for n in walk(unit.node):
             if isinstance(n, gast.Name) and n.id in renames:
@@ -465,7 +753,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     node = desugar.zero_sum_starts(clone(unit.node))
     node.name = name
     _rename_callees(module, unit, node)
-    module.functions.append(optimize.eliminate_dead_code(node) if False else node)
+    module.functions.append(node)
     return name
 
 
@@ -498,30 +786,46 @@ def _ssa_for(module: Module, unit: parse.Unit):
     return ssa_unit, local_to_obj
 
 
-def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
-    k = (_key(obj), positions, mode, arg_kinds, arg_dims)
-    if k in module.vjps:
-        return module.vjps[k]
-    unit = _unit_for(module, obj)
+_SUFFIX = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad", "jvp": "jvp"}
+
+
+def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
+                    arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
+    """Module name of the derivative function of `obj` w.r.t. the parameters at `positions`, generating
+    it (and what it calls) on first use. `mode`: grad | value_and_grad | vjp | pullback (reverse mode:
+    the REVERSE passes) or jvp (forward mode, the FORWARD passes: (params..., d_<param> for each
+    position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels."""
+    forward_mode = mode == "jvp"
+    # (forward mode's callees are generated without kinds: a recursive call reuses the entry function)
+    k = (_key(obj), positions, mode) + (() if forward_mode else (arg_kinds, arg_dims))
+    if k in module.derivatives:
+        return module.derivatives[k]
+    unit = _unit_for(module, obj, arg_kinds=arg_kinds)
     params = unit.params
-    wrt = wrt_names or [params[p] for p in positions]
-    suffix = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
-    name = entry_name or module.namer.fresh(f"{base}_{suffix}")
-    module.vjps[k] = name
+    name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
+    module.derivatives[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit)
 
     def callee_vjp(local, pos, stmt, call_kinds=()):
-        return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+        return derivative_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+
+    def callee_jvp(local, pos):
+        return derivative_name(module, local_to_obj[local], pos, mode="jvp")
 
     def callee_kind(local, call_kinds):
         return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
 
-    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)), checkpoints, callee_kind if arg_kinds else None)
-    module.functions.append(fn)
+    ctx = Context(unit=ssa_unit, wrt=wrt_names or [params[p] for p in positions], mode=mode, name=name,
+                  callee_derivative=callee_jvp if forward_mode else callee_vjp,
+                  callee_kind=callee_kind if arg_kinds and not forward_mode else None,
+                  arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
+                  checkpoints=checkpoints)
+    run(FORWARD if forward_mode else REVERSE, ctx)
+    if ctx.sweeps is not None:
+        module.tapes |= ctx.sweeps.tapes
+    module.functions.append(ctx.fn)
     return name
 
 
@@ -570,35 +874,27 @@ def _collector_paused():
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
-    """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
+    """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
+    callees' primal and derivative functions.
 
-    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
-    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only;
-    `checkpoints`: the most snapshots each outermost loop of the entry function keeps (None: tape them)."""
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf (and, in
+    forward mode, one tangent per leaf of a wrt argument). `arg_kinds`: the arguments' kinds, if known;
+    `arg_dims`: their axis labels (transforms/dims.py), for the entry function only; `checkpoints`: the
+    most snapshots each outermost loop of the entry function keeps (None: tape them)."""
     with _collector_paused():
-        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints)
-
-
-def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints) -> Module:
-    module = Module()
-    if structs:
-        unit = flatten.flatten_arguments(parse.parse(fn), structs)
-        module.units[_key(fn)] = front_end(unit)
-        _link(module, module.units[_key(fn)])
-        wrt_names = [leaf for w in wrt_names for leaf in (
-            flatten._Flatten(unit, structs).leaf_names(w, structs[w]) if w in structs else [w])]
-    unit = _unit_for(module, fn)
-    missing = [w for w in wrt_names if w not in unit.params]
-    if missing:
-        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
-                           unit.filename, unit.node.lineno)
-    positions = tuple(unit.params.index(w) for w in wrt_names)
-    module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
-                            arg_dims=arg_dims, checkpoints=checkpoints)
-    from .transforms import forward
-    module.functions = [forward.raise_stacks(f) for f in module.functions]
-    return module
+        module = Module(mode="jvp" if mode == "jvp" else "grad")
+        unit = _unit_for(module, fn, structs, arg_kinds)
+        wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
+        missing = [w for w in wrt_names if w not in unit.params]
+        if missing:
+            raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
+                               unit.filename, unit.node.lineno)
+        positions = tuple(unit.params.index(w) for w in wrt_names)
+        module.entry = derivative_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
+                                       entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
+                                       arg_dims=arg_dims, checkpoints=checkpoints)
+        run(MODULE, Context(module=module))
+        return module
 
 
 def check_numba(module: Module, arg_kinds: tuple = ()):
@@ -641,90 +937,3 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
                          "or use jit=False")
 
 
-_ = (fail, load)
-
-
-# ---- forward mode (jvp) ------------------------------------------------------------------------------------
-def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None, zero_starts: bool = True) -> parse.Unit:
-    """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls.
-    `zero_starts`: sums start from 0.0 (desugar.zero_sum_starts; else jvp_name sets their starts by kinds)."""
-    from .transforms import forward
-    k = _key(obj)
-    if k not in module.units:
-        unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
-        unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
-        module.units[k] = front_end(unit)
-        if zero_starts:
-            desugar.zero_sum_starts(module.units[k].node)
-        _link(module, module.units[k])
-        for target in module.units[k].callees.values():  # before primal_name reads them unlowered
-            if target is not None:
-                _forward_unit_for(module, target)
-    return module.units[k]
-
-
-def _generated(unit) -> bool:
-    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
-    import os
-    from .backends import cache_dir
-    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
-
-
-def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None, arg_kinds: tuple = ()) -> str:
-    """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
-    (params..., d_<param> for each position) -> (value, d_value). `arg_kinds`: the kinds of the arguments
-    (the entry function's, where they are known): its sums' starts and list literal operands follow them."""
-    from .transforms import forward
-    k = (_key(obj), positions, "jvp")
-    if k in module.vjps:
-        return module.vjps[k]
-    unit = _forward_unit_for(module, obj, zero_starts=not arg_kinds)
-    wrt = wrt_names or [unit.params[p] for p in positions]
-    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
-    name = entry_name or module.namer.fresh(f"{base}_jvp")
-    module.vjps[k] = name
-
-    ssa_unit, local_to_obj = _ssa_for(module, unit)
-    if arg_kinds:
-        kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
-        if sum_starts(ssa_unit, kind_map):
-            kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
-        array_literal_operands(ssa_unit, kind_map)
-
-    def callee_jvp(local, pos):
-        return jvp_name(module, local_to_obj[local], pos)
-
-    if not _generated(unit):     # srcdiff's own adjoints write d_x[i] with views made by design
-        aliasing.check_views(ssa_unit, {}, renames_only=True)   # tangents of views are views: fine
-    fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
-    fn = forward.avoid_version_clashes(forward.eliminate_dead_code(fn))
-    module.functions.append(unbound.define_unbound(fn))
-    return name
-
-
-def build_forward_module(fn, wrt_names: list, structs: dict | None = None, arg_kinds: tuple = ()) -> Module:
-    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions).
-
-    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
-    (and one tangent per leaf of a wrt argument). `arg_kinds`: the kinds of the arguments, if known."""
-    with _collector_paused():
-        return _build_forward_module(fn, wrt_names, structs, arg_kinds)
-
-
-def _build_forward_module(fn, wrt_names, structs, arg_kinds) -> Module:
-    from .transforms import forward
-    module = Module()
-    if structs:
-        flat = flatten.flatten_arguments(parse.parse(fn), structs)
-        wrt_names = [leaf for w in wrt_names for leaf in (
-            flatten._Flatten(flat, structs).leaf_names(w, structs[w]) if w in structs else [w])]
-    unit = _forward_unit_for(module, fn, flat if structs else None, zero_starts=not arg_kinds)
-    missing = [w for w in wrt_names if w not in unit.params]
-    if missing:
-        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
-                           unit.filename, unit.node.lineno)
-    positions = tuple(unit.params.index(w) for w in wrt_names)
-    module.entry = jvp_name(module, fn, positions, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_jvp"), arg_kinds=arg_kinds)
-    module.functions = [forward.raise_stacks(f) for f in module.functions]
-    return module

@@ -57,8 +57,8 @@ class ForwardTransformed:
         arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None and not structs else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
-            mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs),
-                                                arg_kinds if None not in arg_kinds else ())
+            mod = compiler.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),
+                                        dict(structs))
             if self.jit:
                 compiler.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
@@ -71,11 +71,10 @@ class ForwardTransformed:
     def _build_over(self, inner, structs):
         """The jvp of a generated function whose tuple/list parameters are already flattened, with
         respect to the leaves of the wrt arguments."""
-        wrt = [leaf for w in self.wrt_names for leaf in (
-            flatten._Flatten(None, dict(structs)).leaf_names(w, dict(structs)[w]) if w in dict(structs) else [w])]
+        wrt = flatten.flat_names(self.wrt_names, dict(structs))
         key = (id(inner), "flat")
         if key not in self._cache:
-            mod = compiler.build_forward_module(inner, wrt)
+            mod = compiler.build_module(inner, wrt, "jvp")
             if self.jit:
                 compiler.check_numba(mod)
             src = mod.source(jit=self.jit)

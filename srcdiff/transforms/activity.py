@@ -63,7 +63,8 @@ def sources(value, callees) -> list:
     return []
 
 
-def _closure(seeds, pairs):
+def closure(seeds, pairs) -> set:
+    """The names `seeds` reach through (a, b) pairs: b is reached where a is."""
     found = set(seeds)
     changed = True
     while changed:

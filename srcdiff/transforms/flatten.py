@@ -188,6 +188,11 @@ def _subst_const(stmt, name, k):
     return T().visit(stmt)
 
 
+def flat_names(names, structs: dict) -> list:
+    """`names` with each structured one (in `structs`) replaced by its leaves' parameter names."""
+    return [leaf for w in names for leaf in (_Flatten(None, structs).leaf_names(w, structs[w]) if w in structs else [w])]
+
+
 def flatten_arguments(unit, structs: dict):
     """Replace structured parameters (name -> structure) by one parameter per leaf."""
     if not structs:

@@ -18,7 +18,7 @@ import gast
 from ..errors import fail
 from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
-from .activity import DIFF_BINOPS, SCATTER, _closure, bind
+from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
 from .reverse import _BINOP_RULE, simplify
 
@@ -181,6 +181,11 @@ def _edges(stmts, callees, out):
     return out
 
 
+def reaching(fn, seeds, callees) -> set:
+    """The values whose derivatives reach the names `seeds` (in-place writes and stack pushes included)."""
+    return closure(seeds, _edges(fn.body, callees, []))
+
+
 def varied_names(fn, wrt, callees) -> set:
     """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
     pairs = _edges(fn.body, callees, [])
@@ -263,7 +268,7 @@ class Forward:
         # derivative (as in reverse mode: the unused U of `U, s, Vh = np.linalg.svd(a)` is fine)
         ret = self.fn.body[-1].value if isinstance(self.fn.body[-1], gast.Return) else None
         seeds = [n.id for n in walk(ret) if isinstance(n, gast.Name)] if ret is not None else []
-        self.useful = _closure(seeds, _edges(self.fn.body, unit.callees, []))
+        self.useful = reaching(self.fn, seeds, unit.callees)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
         self.written = {n.targets[0].value.id for n in walk(self.fn)

@@ -111,11 +111,12 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             release(s)
 
 
-def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
+def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
     """A stack whose popped values the backward sweep never reads (a later pass made its one reader
-    scalar or dropped it) is not made: its `s = []`, pushes and pops go, then what only fed them."""
-    from .astutil import COMMENT_MARK, dotted_name
-    marks = [k for k, s in enumerate(fn.body) if is_comment(s) and s.value.value == COMMENT_MARK + "backward sweep"]
+    scalar or dropped it) is not made: its `s = []`, pushes and pops go, then what only fed them.
+    `backward_start`: the statement of `fn.body` the backward sweep follows (reverse.Sweeps)."""
+    from .astutil import dotted_name
+    marks = [k for k, s in enumerate(fn.body) if s is backward_start]
     if not marks:
         return fn
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)

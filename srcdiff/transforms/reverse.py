@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import linecache
 import operator
+from dataclasses import dataclass, field
+from typing import Callable
 
 import gast
 
@@ -106,14 +108,13 @@ class _Tidy(Transformer):
 class Reverse:
     """Generates the gradient function of one SSA unit."""
 
-    def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
-                 kinds: dict | None = None, arg_dims: dict | None = None, checkpoints: int | None = None):
+    def __init__(self, unit, spec: "Spec", restore: set, needed: set):
         self.unit, self.fn = unit, unit.node
-        self.checkpoints = checkpoints      # the most snapshots an outermost loop keeps (None: tape it)
-        self.kinds = dict(kinds or {})
-        self.shapes = shape_classes(unit.node, self.kinds, arg_dims) if kinds else None
-        self.wrt, self.active, self.mode = wrt, active, mode
-        self.callee_vjp = callee_vjp        # (callee name, active positions) -> generated function name
+        self.checkpoints = spec.checkpoints  # the most snapshots an outermost loop keeps (None: tape it)
+        self.kinds = dict(spec.kinds or {})
+        self.shapes = dict(spec.shapes) if spec.shapes is not None else None
+        self.wrt, self.active, self.mode = spec.wrt, spec.active, spec.mode
+        self.callee_vjp = spec.callee_vjp   # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
         self.needed = needed                # primal names the backward sweep reads (from a first round)
         taken = names_in(self.fn) | {"np", "rt", "math"}
@@ -818,14 +819,78 @@ class Reverse:
                 fwd = fwd + [assign(kept, load(ret.id))]
                 ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
-        stmts = inits + [comment("forward sweep")] + fwd + \
-            [comment("backward sweep")] + seed + bwd
+        backward_start = comment("backward sweep")
+        stmts = inits + [comment("forward sweep")] + fwd + [backward_start] + seed + bwd
         stmts.append(gast.Return(value=result))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                                     for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
-        return gast.FunctionDef(name=name, args=args, body=stmts, decorator_list=[], returns=None,
-                                type_comment=None, type_params=[])
+        fn = gast.FunctionDef(name=name, args=args, body=stmts, decorator_list=[], returns=None,
+                              type_comment=None, type_params=[])
+        return Sweeps(function=fn, forward=fwd, backward=seed + bwd, backward_start=backward_start,
+                      stacks=dict(self.stacks), tapes={t[0] for t in self.tapes.values()},
+                      adjoints=dict(self.adj_names), adjoint_temps=set(self.adjoint_temps), kinds=self.kinds,
+                      shapes=self.shapes, namer=self.namer, reads=set(self.reads))
+
+
+@dataclass
+class Spec:
+    """What reverse mode differentiates: the unit's parameters `wrt`, its `active` names (activity.py),
+    the function's `mode` (grad | value_and_grad | vjp | pullback), `callee_vjp` ((callee name, active
+    positions, statement, argument kinds) -> name of its generated vjp function), the `kinds` and
+    shape classes (`shapes`: dims.py) of its values, and `checkpoints` (None: tape every iteration)."""
+    wrt: list
+    active: set
+    mode: str
+    callee_vjp: Callable
+    kinds: dict | None = None
+    shapes: dict | None = None
+    checkpoints: int | None = None
+
+
+@dataclass
+class Sweeps:
+    """Reverse mode's result, for the passes after it and the backends: the gradient `function`; the
+    statements of its forward and backward sweeps as built (`forward`, `backward`; later passes rewrite
+    the function, not these lists); `backward_start`, the statement (a comment) the backward sweep
+    follows in `function.body`, found by identity; `stacks` (primal name -> its list stack's name);
+    `tapes` (names of the preallocated scalar tapes); `adjoints` (primal name -> adjoint name) and
+    `adjoint_temps` (adjoints that callees' vjp functions return); the `kinds` and `shapes` of every
+    name, adjoints included; the `namer` that made them; `reads` (primal names the backward sweep reads)."""
+    function: gast.FunctionDef
+    forward: list
+    backward: list
+    backward_start: gast.stmt
+    stacks: dict
+    tapes: set
+    adjoints: dict
+    adjoint_temps: set
+    kinds: dict
+    shapes: dict | None
+    namer: Namer
+    reads: set = field(default_factory=set)
+
+    def adjoint_names(self) -> set:
+        """Every adjoint the function holds: of primal values and those callees' vjps return."""
+        return set(self.adjoints.values()) | self.adjoint_temps
+
+
+def differentiate(unit, spec: Spec, name: str) -> Sweeps:
+    """The reverse-mode function `name` of an SSA unit, built in up to three rounds: which primal values
+    the backward sweep reads decides which a loop stores (and which overwritten array elements are
+    restored), and storing or re-reading them can make the sweep read more. Round 1 stores nothing;
+    round 2 restores the arrays round 1 found read after a write and stores what it read; round 3 adds
+    what round 2 read. A round is built only when its inputs differ from the last one's (the output is
+    a function of them): without loops nothing is stored, so with nothing to restore round 1 is final."""
+    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
+    first = Reverse(unit, spec, set(), set()).function(name)
+    restore = _written_arrays(unit.node.body) & first.reads
+    if not loops and not restore:
+        return first
+    second = Reverse(unit, spec, restore, set(first.reads)).function(name)
+    if second.reads <= first.reads:
+        return second
+    return Reverse(unit, spec, restore, first.reads | second.reads).function(name)
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
