@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from .backends import _put
+from .backends import put_record
 
 _PACKAGE_DIGEST = None
 
@@ -58,7 +58,7 @@ def package_digest() -> str:
                 if name.endswith(".py"):
                     path = os.path.join(folder, name)
                     with open(path, "rb") as fh:
-                        _put(h, os.path.relpath(path, root), fh.read())
+                        put_record(h, os.path.relpath(path, root), fh.read())
         _PACKAGE_DIGEST = h.hexdigest()
     return _PACKAGE_DIGEST
 
@@ -76,12 +76,12 @@ def spec_key(fn, options: dict, specialisation) -> str | None:
     or None when something `fn` reaches cannot be hashed faithfully (see the module docstring)."""
     from . import backends
     h = hashlib.sha256()
-    _put(h, "spec", b"1")
-    _put(h, "srcdiff", package_digest().encode())
-    _put(h, "versions", _versions().encode())
-    _put(h, "boundscheck", str(backends.BOUNDSCHECK).encode())
-    _put(h, "options", repr(sorted(options.items())).encode())
-    _put(h, "specialisation", repr(specialisation).encode())
+    put_record(h, "spec", b"1")
+    put_record(h, "srcdiff", package_digest().encode())
+    put_record(h, "versions", _versions().encode())
+    put_record(h, "boundscheck", str(backends.BOUNDSCHECK).encode())
+    put_record(h, "options", repr(sorted(options.items())).encode())
+    put_record(h, "specialisation", repr(specialisation).encode())
     try:
         walker = _Walker(h)
         walker.user_rules()
@@ -118,8 +118,8 @@ def _last_line(code) -> int:
 
 
 def _library(fn) -> bool:
-    from .transforms.resolve import _is_user_function
-    return not _is_user_function(fn)
+    from .transforms.resolve import is_user_function
+    return not is_user_function(fn)
 
 
 class _Walker:
@@ -129,7 +129,7 @@ class _Walker:
         self.keep: list = []        # what was seen stays alive, so ids stay unique
 
     def put(self, tag: str, payload) -> None:
-        _put(self.h, tag, payload if isinstance(payload, bytes) else str(payload).encode())
+        put_record(self.h, tag, payload if isinstance(payload, bytes) else str(payload).encode())
 
     def user_rules(self) -> None:
         """Every rule registered with srcdiff.adjoint in this process (a rule is found by its name, which
@@ -365,11 +365,11 @@ def recipes(root, bindings: dict):
     return found if len(found) == len(bindings) else None
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def follow(root, path):
-    """The object at the end of a recipe's path from `root`, or _MISSING."""
+    """The object at the end of a recipe's path from `root`, or MISSING."""
     obj = root
     try:
         for step in path:
@@ -391,7 +391,7 @@ def follow(root, path):
             elif kind == "f":
                 obj = obj.f
             else:
-                return _MISSING
+                return MISSING
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        return _MISSING
+        return MISSING
     return obj

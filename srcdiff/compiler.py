@@ -26,17 +26,17 @@ middle end (each function differentiated or typed):
     cse              repeated operations in a block reuse the first result               transforms/optimize.py
 reverse mode (grad, value_and_grad, vjp):
     tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
-    reverse rules    (check) a derivative the rule table has no vjp for is declined      compiler.py
+    reverse rules    (check) a derivative the rule table has no vjp for is declined      transforms/checks.py
     kinds            scalar/array kinds from the arguments' (specialisation); inferred   transforms/kinds.py
                      again after each pass that changes the tree
-    sum starts       sums over comprehensions start from 0.0 or zeros, by kind           compiler.py
-    scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               compiler.py
-    array literals   w * [a, b] with w an array -> w * rt.array((a, b))                  compiler.py
+    sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
+    scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
+    array literals   w * [a, b] with w an array -> w * rt.array((a, b))                  transforms/kind_rewrites.py
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
     activity         which values carry derivatives                                      transforms/activity.py
-    checks           (check) linear algebra of stacks of matrices, list arithmetic of    compiler.py
+    checks           (check) linear algebra of stacks of matrices, list arithmetic of    transforms/checks.py
                      differentiated values
     dims             which axes have equal lengths, from the arguments' pattern          transforms/dims.py
                      (specialisation): shape classes
@@ -57,8 +57,8 @@ reverse mode (grad, value_and_grad, vjp):
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
 forward mode (jvp):
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
-    sum starts       (with argument kinds) as in reverse mode                            compiler.py
-    array literals   (with argument kinds) as in reverse mode                            compiler.py
+    sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
@@ -88,11 +88,11 @@ from typing import Callable
 
 import gast
 
-from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, forward,
-                         inline, inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve,
-                         reverse, ssa, stacks, tuples, unbound)
-from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
+from .errors import SrcdiffError
+from .transforms import (activity, aliasing, anf, checks, controlflow, desugar, emit, factories, flatten, forward,
+                         inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse, preaccumulate, products,
+                         resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms.astutil import Namer, Transformer, clone, walk
 from .transforms.checkpoints import rerun_segments
 
 
@@ -208,15 +208,15 @@ def _kinds(ctx):
 
 
 def _sum_starts(ctx):
-    ctx.changed(sum_starts(ctx.unit, ctx.kinds))
+    ctx.changed(kind_rewrites.sum_starts(ctx.unit, ctx.kinds))
 
 
 def _scalar_products(ctx):
-    ctx.changed(scalar_products(ctx.unit, ctx.kinds))
+    ctx.changed(kind_rewrites.scalar_products(ctx.unit, ctx.kinds))
 
 
 def _array_literals(ctx):
-    ctx.changed(array_literal_operands(ctx.unit, ctx.kinds))
+    ctx.changed(kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds))
 
 
 def _logdomain(ctx):
@@ -229,8 +229,8 @@ def _activity(ctx):
 
 
 def _checks(ctx):
-    check_single_matrices(ctx.unit, ctx.kinds, ctx.active)
-    check_sequence_arithmetic(ctx.unit, ctx.kinds, ctx.wrt)
+    checks.check_single_matrices(ctx.unit, ctx.kinds, ctx.active)
+    checks.check_sequence_arithmetic(ctx.unit, ctx.kinds, ctx.wrt)
 
 
 def _dims(ctx):
@@ -332,21 +332,21 @@ MIDDLE_END = ANF + [
 REVERSE = [
     Pass("tuples", _set_unit(tuples.split_tuples), "transforms/tuples.py",
          "tuple values -> one name per component (t = (a, b); t[0])"),
-    Pass("reverse rules", lambda c: check_reverse_rules(c.unit, c.wrt), "compiler.py",
+    Pass("reverse rules", lambda c: checks.check_reverse_rules(c.unit, c.wrt), "transforms/checks.py",
          "(check) a derivative the rule table has no vjp for is declined"),
     Pass("kinds", _kinds, "transforms/kinds.py",
          "scalar/array kinds from the arguments' (specialisation); inferred\nagain after each pass that "
          "changes the tree"),
-    Pass("sum starts", _sum_starts, "compiler.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
-    Pass("scalar products", _scalar_products, "compiler.py",
+    Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
+    Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
-    Pass("array literals", _array_literals, "compiler.py", "w * [a, b] with w an array -> w * rt.array((a, b))"),
+    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] with w an array -> w * rt.array((a, b))"),
     Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
          "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
     Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
-    Pass("checks", _checks, "compiler.py",
+    Pass("checks", _checks, "transforms/checks.py",
          "(check) linear algebra of stacks of matrices, list arithmetic of\ndifferentiated values"),
     Pass("dims", _dims, "transforms/dims.py",
          "which axes have equal lengths, from the arguments' pattern\n(specialisation): shape classes"),
@@ -374,8 +374,8 @@ REVERSE = [
 
 FORWARD = [
     Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
-    Pass("sum starts", _sum_starts, "compiler.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
-    Pass("array literals", _array_literals, "compiler.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
@@ -446,214 +446,6 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     ctx = Context(unit=unit, wrt=wrt, mode=mode, name=name, callee_derivative=callee_vjp, callee_kind=callee_kind,
                   arg_kinds=arg_kinds or {}, arg_dims=arg_dims or {}, checkpoints=checkpoints)
     return run(REVERSE, ctx).fn
-
-
-def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
-    """The start of a sum over a comprehension (desugar._start), once the kinds tell its terms: for scalar
-    terms `total = 0.0`, the first term's computation gone (elsewhere: desugar.zero_sum_starts); for array
-    terms of rank r, where the loops do not run, zeros of shape (1,) * r (0 broadcast as NumPy would, of the
-    type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""
-    changed = False
-
-    def start(s):
-        """(zeros assignment, 0.0 assignment, merged name) of `if <loops run>: total = rt.zeros_like(t) /
-        else: total = 0.0` in SSA form, or None."""
-        if not isinstance(s, gast.If):
-            return None
-        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.value, gast.Call)
-                 and dotted_name(b.value.func) == "rt.zeros_like" and len(b.value.args) == 1
-                 and isinstance(b.value.args[0], gast.Name)]
-        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
-                and b.value.value == 0.0 and type(b.value.value) is float]
-        if len(zeros) != 1 or len(zero) != 1:
-            return None
-        def merges(stmts, source):
-            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
-                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
-        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
-        return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
-
-    def block(stmts):
-        nonlocal changed
-        out = []
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
-            found = start(s)
-            k = kind_map.get(found[0].value.args[0].id) if found else None
-            if k is not None and k[0] == "s":
-                out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
-                changed = True
-                continue
-            if k is not None and k[0] == "a" and k[1] is not None:
-                shape = gast.Tuple(elts=[astutil.const(1)] * k[1], ctx=gast.Load())
-                found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
-                changed = True
-            out.append(s)
-        return out
-
-    unit.node.body = block(unit.node.body)
-    for s in walk_statements(unit.node.body):   # (an unguarded start: the loops' first values could not be written down)
-        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
-                and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
-                and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
-            s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
-            changed = True
-    return changed
-
-
-def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
-    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
-    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
-    def scalar(e):
-        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
-    changed = False
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
-            continue
-        name, args = dotted_name(s.value.func), s.value.args
-        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
-            s.value = args[0]
-            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
-            changed = True
-        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
-            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
-            changed = True
-    return changed
-
-
-def check_reverse_rules(unit: parse.Unit, wrt: list):
-    """Decline, rather than drop, a derivative the rule table does not give: activity analysis follows
-    the vjp templates only, so a differentiated argument of a rule without one would silently count as
-    constant. With a jvp but no vjp this happens when generated code is differentiated again."""
-    from .rules import RULES
-    varied = forward.varied_names(unit.node, wrt, unit.callees)
-    ret = unit.node.body[-1].value
-    useful = forward.reaching(unit.node, [ret.id] if isinstance(ret, gast.Name) else [], unit.callees)
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
-            continue
-        rule = RULES.get(dotted_name(s.value.func))
-        p = forward.undifferentiated_param(rule, s.value, varied)
-        if p is None:
-            continue
-        where = getattr(s, "_srcdiff_file", None)
-        if p in forward.differentiable_params(rule):
-            origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
-            fail(unit.node if where else s, unit,
-                 f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
-                 f"{p!r}{origin}: reverse mode cannot differentiate through it",
-                 "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
-                 "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
-        forward.decline_param(rule, p, unit.node if where else s, unit)
-
-
-# linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
-# NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
-SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
-                 "np.linalg.solve", "rt.solve", "rt.solve_triangular", "np.linalg.pinv", "np.linalg.eigvalsh",
-                 "rt.eigh_vectors", "rt.svdvals", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full")
-_SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet", "rt.solve": "np.linalg.solve",
-          "rt.solve_triangular": "solve_triangular", "np.linalg.eigvalsh": "np.linalg.eigh / eigvalsh",
-          "rt.eigh_vectors": "np.linalg.eigh", "rt.svdvals": "np.linalg.svd", "rt.svd_u": "np.linalg.svd",
-          "rt.svd_vh": "np.linalg.svd", "rt.svd_u_full": "np.linalg.svd", "rt.svd_vh_full": "np.linalg.svd"}
-
-
-def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
-    """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id in active):
-            continue
-        name = dotted_name(s.value.func)
-        ranks = [_rank(a, kind_map) for a in s.value.args]
-        if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
-            if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
-                fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
-                     "0-d, 1-d and 2-d operands", "reshape the operands to matrices, or write the product with "
-                     "broadcasting: (a[:, None, :, None] * b[None, :, None, :]).reshape(...)")
-            if name != "rt.kron" and (ranks[1] or 0) > 2:
-                fail(s, unit, f"np.dot with a second operand of rank {ranks[1]} (it contracts that operand's "
-                     "second-to-last axis, which srcdiff's product rule does not)",
-                     "write it with np.tensordot(x, y, axes=([-1], [-2])) or np.einsum, or use x @ y for a "
-                     "stack of matrix products")
-            continue
-        if name not in SINGLE_MATRIX or not ranks:
-            continue
-        if ranks[0] is not None and ranks[0] > 2:
-            fail(s, unit, f"{_SHOWN.get(name, name)} of a stack of matrices (an array of rank {ranks[0]}): its "
-                 "derivative here takes one matrix at a time",
-                 "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
-
-
-def _rank(e, kind_map):
-    """The rank of an argument whose kind is known (0 for a scalar), else None."""
-    k = kind_map.get(e.id) if isinstance(e, gast.Name) else None
-    if k is None:
-        return None
-    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
-
-
-def array_literal_operands(unit: parse.Unit, kind_map: dict) -> bool:
-    """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
-    array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own. Returns whether it changed."""
-    namer = Namer(astutil.names_in(unit.node))
-
-    def block(stmts):
-        out, changed = [], False
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    new, c = block(getattr(s, f))
-                    setattr(s, f, new)
-                    changed |= c
-            if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
-                for side, other in (("left", s.value.right), ("right", s.value.left)):
-                    lit = getattr(s.value, side)
-                    if not (isinstance(other, gast.Name) and (kind_map.get(other.id) or ("",))[0] == "a"):
-                        continue
-                    if isinstance(lit, (gast.List, gast.Tuple)) and not any(
-                            isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
-                        seq = gast.Tuple(elts=lit.elts, ctx=gast.Load())
-                    elif isinstance(lit, gast.Name) and (kind_map.get(lit.id) or ("",))[0] == "t":
-                        seq = lit        # (a literal A-normal form named: forward mode)
-                    else:
-                        continue
-                    name = namer.fresh(f"{other.id}_operand")
-                    out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
-                    setattr(s.value, side, load(name))
-                    changed = True
-            out.append(s)
-        return out, changed
-
-    unit.node.body, changed = block(unit.node.body)
-    return changed
-
-
-def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
-    """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
-    rules take operands as arrays, so the derivative would silently be lost."""
-    varied = None
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
-            continue
-        for operand in (s.value.left, s.value.right):
-            if isinstance(operand, gast.Name) and (kind_map.get(operand.id) or ("",))[0] == "t":
-                parts = [operand]
-            elif isinstance(operand, (gast.Tuple, gast.List)):
-                parts = operand.elts
-            else:
-                continue
-            if varied is None:
-                varied = forward.varied_names(unit.node, wrt, unit.callees)
-            if any(isinstance(p, gast.Name) and p.id in varied for p in parts):
-                fail(s, unit, "a list or tuple of differentiated values repeated or joined with * or + (list "
-                              "arithmetic, not array arithmetic)",
-                     "build the array instead: np.full(n, a) for [a] * n, np.concatenate((u, v)) to join, or "
-                     "np.array([...]) * n for elementwise products")
 
 
 @dataclass
@@ -895,45 +687,3 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
                                        arg_dims=arg_dims, checkpoints=checkpoints)
         run(MODULE, Context(module=module))
         return module
-
-
-def check_numba(module: Module, arg_kinds: tuple = ()):
-    """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
-    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
-    and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
-    the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
-    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
-    for k, unit in enumerate(module.units.values()):
-        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
-        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
-        for n in walk(unit.node):
-            operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
-                n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
-            ranks = [kinds._ndim(kinds.expr_kind(a, kind_map)) for a in operands]
-            if any(r is not None and r > 2 for r in ranks):
-                fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
-                              "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
-                              "np.matmul take 1-d and 2-d operands",
-                     "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
-        for n in terms:
-            start = getattr(n, "_srcdiff_sum_start", None)
-            if start is not None and not isinstance(start.value, gast.Constant):
-                continue   # it starts from zeros shaped like its first term (desugar._start)
-            term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
-            if term is not None and term[0] == "a":
-                fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
-                              "compile under Numba (jit=True) here (in a function called from the one "
-                              "differentiated in forward mode, or where its first term cannot be written before "
-                              "the loop): Numba types the 0.0 start as a float",
-                     "use jit=False, or accumulate in a loop from an array start, e.g. "
-                     "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n in walk(unit.node):
-            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
-                axis = n.args[1] if len(n.args) > 1 else None
-                if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
-                    fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
-                                  "rank of its result depends on the array's shape at run time",
-                         "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
-                         "or use jit=False")
-
-

@@ -135,3 +135,21 @@ def test_forward_and_reverse_share_one_build(jit):
     value, tangent = srcdiff.jvp(looped, wrt=0, jit=jit)(0.3, a, 1.0)
     assert np.isclose(value, looped(0.3, a))
     assert np.isclose(tangent, srcdiff.grad(looped, wrt=0, jit=jit)(0.3, a))
+
+
+def test_log_domain_helpers_are_looked_up_by_name_not_by_suffix():
+    from srcdiff import runtime as rt
+    from srcdiff.transforms import logdomain
+    for product, roles in logdomain._HELPERS.items():
+        assert set(roles) == {"v", "M", "both"}
+        for name in roles.values():
+            assert callable(getattr(rt, name[len("rt."):])), name
+    assert logdomain._ROLE.get("rt.other_grad_v") is None
+
+
+@pytest.mark.parametrize("module", ["reverse", "emit", "logdomain", "parse", "activity", "flatten", "controlflow",
+                                    "resolve", "ssa", "factories", "checks", "kind_rewrites"])
+def test_pass_modules_name_their_place_on_the_map_not_a_number(module):
+    import importlib
+    doc = importlib.import_module(f"srcdiff.transforms.{module}").__doc__
+    assert not doc.startswith("Pass ") and "compiler." in doc.split("\n\n")[0], doc[:120]

@@ -1,4 +1,6 @@
-"""Pass 7: activity analysis: a variable is active when one of its definitions depends on a `wrt`
+"""The "activity" pass of compiler.REVERSE.
+
+Activity analysis: a variable is active when one of its definitions depends on a `wrt`
 argument (varied) and reaches the returned value (useful). Only active variables get adjoints."""
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Pass 1b (only for tuple/list arguments): give every array or float inside a structured argument a
+"""The "flatten" pass of compiler.FRONT_END (only for tuple/list arguments).
+
+Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
 (`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled."""
 from __future__ import annotations

@@ -20,7 +20,8 @@ from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
-from .reverse import _BINOP_RULE, simplify
+from .reverse import BINOP_RULE
+from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 
@@ -354,9 +355,9 @@ class Forward:
         if isinstance(value, gast.Name):
             return self.finish(self.dot(value))
         if isinstance(value, gast.BinOp):
-            if type(value.op) not in _BINOP_RULE:
+            if type(value.op) not in BINOP_RULE:
                 return None
-            rule = RULES[_BINOP_RULE[type(value.op)]]
+            rule = RULES[BINOP_RULE[type(value.op)]]
             d = self.instantiate(rule, {"x": value.left, "y": value.right}, t)
             if isinstance(value.op, (gast.Add, gast.Sub)) and d is not None:
                 # one operand constant in x: the other may broadcast the tangent up to ans's shape

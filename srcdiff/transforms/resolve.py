@@ -1,4 +1,6 @@
-"""Pass 2: resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp, ...),
+"""The "resolve" pass of compiler.FRONT_END.
+
+Resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp, ...),
 user functions become callees, module constants become bindings, array methods become functions."""
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def _is_constant(obj) -> bool:
     return False
 
 
-def _is_user_function(obj) -> bool:
+def is_user_function(obj) -> bool:
     """A plain Python function of the user's (or of srcdiff's own libraries), not a third-party one."""
     fn = getattr(obj, "py_func", obj)
     if not inspect.isfunction(fn):
@@ -110,7 +112,7 @@ class _Resolver(Transformer):
             if canon in RULES and RULES[canon].namespace:  # user-registered rule: bind the function
                 self.unit.bindings[canon] = obj
             return copy_loc(dotted(canon), node)
-        if _is_user_function(obj):
+        if is_user_function(obj):
             name = node.id if isinstance(node, gast.Name) else node.attr
             self.unit.callees[name] = getattr(obj, "py_func", obj)
             return copy_loc(load(name), node)

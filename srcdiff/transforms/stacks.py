@@ -25,6 +25,7 @@ import copy
 import gast
 
 from .astutil import assign, call, clone, const, dotted_name, load, walk, walk_statements
+from .reverse_support import simplify
 
 ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> Stack
 
@@ -148,12 +149,10 @@ def _const(e):
 
 def _sub(x, y):
     """x - y, simplified as the reverse pass writes loop bounds."""
-    from .reverse import simplify
     return simplify(gast.BinOp(left=copy.deepcopy(x), op=gast.Sub(), right=copy.deepcopy(y)))
 
 
 def _same(x, y) -> bool:
-    from .reverse import simplify
     return gast.dump(simplify(copy.deepcopy(x))) == gast.dump(simplify(copy.deepcopy(y)))
 
 

@@ -340,8 +340,8 @@ class _Fast:
         if fn is not None:
             return fn(*args)
         out = self.t(*args)
-        last = getattr(self.t, "_last", None)
-        raw = last[2] if isinstance(last, tuple) and len(last) == 3 else getattr(self.t, "_fn", None)
+        last = getattr(self.t, "last", None)
+        raw = last.function if last is not None else getattr(self.t, "_fn", None)
         if callable(raw) and not self.t.many and self.t.mode in ("value_and_grad", "vjp"):
             self.fns[key] = raw
         return out
