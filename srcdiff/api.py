@@ -16,6 +16,7 @@ from typing import Any, Callable, NamedTuple, Sequence, Union
 import numpy as np
 
 from . import backends, compiler
+from .makers import maker, user_function
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
@@ -87,20 +88,6 @@ def _check_signature(f, signature, where):
                                       "fine), or pass several arrays as one tuple parameter")
 
 
-def user_function(f):
-    """The user's function behind `f`: through srcdiff transforms, @differentiate and Numba dispatchers."""
-    for _ in range(20):
-        if inspect.isfunction(f):
-            return f
-        inner = f.__dict__.get("f") if hasattr(f, "__dict__") else None
-        if inner is None:
-            inner = getattr(f, "py_func", None) if not isinstance(f, Transformed) else None
-        if inner is None:
-            return f
-        f = inner
-    return f
-
-
 def _signature(t):
     sig = t.__dict__.get("_signature")
     if sig is None:
@@ -143,6 +130,8 @@ def call_positional(fn, args: tuple):
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
+    generates_on_py_func = True     # makers.user_function: `py_func` generates the code
+
     def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str, checkpoints: int | None = None):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
@@ -157,6 +146,10 @@ class Transformed:
         self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
+
+    def cache_identity(self) -> tuple:
+        """(tag, text) that name this transform in a cache key (cachekey.py), beside its user function."""
+        return "transform", repr(sorted(self._generation_options().items()))
 
     def _generation_options(self) -> dict:
         """What of this transform decides the code generated for it (with the specialisation and the user's
@@ -621,6 +614,7 @@ def _checkpoints(k, f):
                        *user_location(f), advice="e.g. checkpoints=100; None (the default) tapes every iteration")
 
 
+@maker
 def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
     """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them).
 
@@ -630,11 +624,13 @@ def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | Non
     return Transformed(f, wrt, "grad", jit, checkpoints)
 
 
+@maker
 def value_and_grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
     """Function returning (f(*args), gradient); `checkpoints=` as for `grad`."""
     return Transformed(f, wrt, "value_and_grad", jit, checkpoints)
 
 
+@maker
 def vjp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
     """Function (*args, cotangent) -> (f(*args), cotangentᵀ·∂f/∂wrt) for array-valued `f`."""
     return Transformed(f, wrt, "vjp", jit)
@@ -652,6 +648,10 @@ def source(g: Any) -> str:
 
 class Differentiated:
     """What @srcdiff.differentiate returns: the original function plus its transforms as attributes."""
+
+    def cache_identity(self) -> tuple:
+        """(tag, text) that name these transforms in a cache key (cachekey.py), beside the user function."""
+        return "differentiated", f"{self.wrt!r} {self.jit!r}"
 
     def __init__(self, f, wrt, jit, checkpoints=None):
         self.f, self.wrt, self.jit = f, wrt, jit

@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from .backends import put_record
+from .cachedir import BOUNDSCHECK, is_generated_module, put_record
 
 _PACKAGE_DIGEST = None
 
@@ -74,12 +74,11 @@ def _versions() -> str:
 def spec_key(fn, options: dict, specialisation) -> str | None:
     """The cache key of `fn`'s generated code for these transform options and argument specialisation,
     or None when something `fn` reaches cannot be hashed faithfully (see the module docstring)."""
-    from . import backends
     h = hashlib.sha256()
     put_record(h, "spec", b"1")
     put_record(h, "srcdiff", package_digest().encode())
     put_record(h, "versions", _versions().encode())
-    put_record(h, "boundscheck", str(backends.BOUNDSCHECK).encode())
+    put_record(h, "boundscheck", str(BOUNDSCHECK).encode())
     put_record(h, "options", repr(sorted(options.items())).encode())
     put_record(h, "specialisation", repr(specialisation).encode())
     try:
@@ -226,15 +225,11 @@ class _Walker:
 
     def transform(self, obj) -> None:
         """srcdiff.grad(...) objects called in the function: their function and options."""
-        from .api import Differentiated, Transformed
-        if type(obj) is Transformed:
-            self.put("transform", repr(sorted(obj._generation_options().items())))
-            self.value(obj.f)
-        elif type(obj) is Differentiated:
-            self.put("differentiated", f"{obj.wrt!r} {obj.jit!r}")
-            self.value(obj.f)
-        else:
+        identity = getattr(type(obj), "cache_identity", None)    # api.Transformed, api.Differentiated
+        if identity is None:
             raise Unfit(f"a {type(obj).__qualname__} object")
+        self.put(*identity(obj))
+        self.value(obj.f)
 
     def module(self, mod, names, path) -> None:
         """A module, by name and the values of the attributes the code reads (`cfg.SCALE`)."""
@@ -255,7 +250,7 @@ class _Walker:
         self.put("fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}")
         module = getattr(fn, "__module__", "") or ""
         own = module.split(".")[0] == "srcdiff" and not full   # its code is in the package's hash
-        if not own and not full and not module.startswith("srcdiff_generated.") and _library(fn):
+        if not own and not full and not is_generated_module(module) and _library(fn):
             self.code(code)             # a library's function: generation does not read it
             self.put("file", code.co_filename)
             return

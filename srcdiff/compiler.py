@@ -491,13 +491,14 @@ def _unit_for(module: Module, obj, structs: dict | None = None, arg_kinds: tuple
 def is_generated(obj) -> bool:
     """`obj` is a function srcdiff generated (its module is one of the loaded generated modules)."""
     fn = obj.func if isinstance(obj, parse.Unit) else getattr(obj, "py_func", obj)
-    return (getattr(fn, "__module__", "") or "").startswith("srcdiff_generated.")
+    from .cachedir import is_generated_module
+    return is_generated_module(getattr(fn, "__module__", None))
 
 
 def _is_generated_unit(unit) -> bool:
     """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
     import os
-    from .backends import cache_dir
+    from .cachedir import cache_dir
     return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
 
 

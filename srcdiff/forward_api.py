@@ -15,6 +15,7 @@ import numpy as np
 from . import api, backends, compiler
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
+from .makers import maker
 from .transforms import checks, dims, flatten, kinds
 
 
@@ -178,6 +179,7 @@ def _as_tangent(t, x, name="x", owner=None):
                            advice="pass a float") from None
 
 
+@maker
 def jvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> ForwardTransformed:
     """Function (*args, tangent) -> (f(*args), ∂f/∂wrt · tangent), by forward-mode source
     transformation. `tangent` has the structure of the wrt argument(s): a tuple for several."""

@@ -21,6 +21,7 @@ from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
 from .reverse import BINOP_RULE
+from .purity import is_pure
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -488,15 +489,6 @@ class Forward:
 
 
 # ---- dead code: liveness over structured code, whole stacks at a time -----------------------------------
-def _pure(value) -> bool:
-    for n in walk(value):
-        if isinstance(n, gast.Call):
-            name = dotted_name(n.func) or ""
-            if name == "rt.pop" or not name.startswith(("np.", "rt.", "math.")) or name.startswith("np.random"):
-                return False
-    return True
-
-
 def _loads(node) -> set:
     return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
@@ -516,7 +508,7 @@ def _live(stmts, live_out, droppable, removed):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             t = s.targets[0].id
             stack = _pop_stack(s)
-            if t not in live and (_pure(s.value) or stack in droppable):
+            if t not in live and (is_pure(s.value) or stack in droppable):
                 if stack:
                     removed.add(stack)
                 continue
@@ -530,7 +522,7 @@ def _live(stmts, live_out, droppable, removed):
         elif isinstance(s, gast.If):
             body, lb = _live(s.body, live, droppable, removed)
             orelse, lo = _live(s.orelse, live, droppable, removed)
-            if not body and not orelse and _pure(s.test):
+            if not body and not orelse and is_pure(s.test):
                 continue
             s.body, s.orelse = body or [gast.Pass()], orelse
             live = lb | lo | _loads(s.test)

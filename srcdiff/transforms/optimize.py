@@ -129,15 +129,16 @@ def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
         if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
     dead, seen = set(stacks), {}
+    from .stacks import popped_from, pushed_to
     for n in walk_statements(fn.body):
-        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".pop"):
-            st = dotted_name(n.value.func)[:-4]
+        if popped_from(n) is not None:
+            st = popped_from(n)
             if st in stacks:
                 seen[st] = seen.get(st, 0) + 1
                 if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read):
                     dead.discard(st)
-        elif isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".append"):
-            st = dotted_name(n.value.func)[:-7]
+        elif pushed_to(n) is not None:
+            st = pushed_to(n)
             seen[st] = seen.get(st, 0) + 1
     dead = {st for st in dead if seen.get(st, 0) + 1 == uses.get(st)}    # used by nothing else
     if not dead:

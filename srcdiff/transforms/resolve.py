@@ -12,6 +12,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
+from ..makers import MAKERS, user_function
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
@@ -134,11 +135,10 @@ class _Resolver(Transformer):
     def _static_transform(self, func):
         """`srcdiff.grad(f, wrt=...)` called inside a differentiated function: the transform, made now
         (its arguments must be globals or constants), or _MISSING."""
-        from .. import api, forward_api
         if not isinstance(func, gast.Call):
             return _MISSING
         maker = self._lookup(func.func)
-        if maker not in (api.grad, api.value_and_grad, api.vjp, forward_api.jvp):
+        if maker not in MAKERS:
             return _MISSING
 
         def value(e):
@@ -171,7 +171,6 @@ class _Resolver(Transformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
             # the generated function takes the user's parameters positionally (then a cotangent or a tangent)
-            from ..api import user_function
             mode = getattr(made, "mode", "jvp")
             self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0)
             return node

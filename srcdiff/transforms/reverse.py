@@ -232,33 +232,7 @@ class Reverse:
                       a.id in subs or a.id in avail or a.id not in inside))
                           for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
                 subs[v] = [st, p, None]
-        # the last statement of the block that needs each value (directly or through another re-read);
-        # drop candidates whose array may change before then, until the plan is stable
-        plan = dict(subs)
-        while True:
-            last = {}
-            for v in reversed(list(plan)):
-                st, p, _ = plan[v]
-                uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
-                last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
-                                                            and v in loaded_names(plan[w][0].value)])
-            bad = [v for v, (st, p, arr) in plan.items()
-                   if any(d in subs and d not in plan for d in loaded_names(st.value))
-                   or (arr is not None and any(arr in written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
-            if not bad:
-                break
-            # drop the value needed latest among the bad ones and those computed from them: storing
-            # it is what keeps the others' windows short
-            suspects = set(bad)
-            grew = True
-            while grew:
-                grew = False
-                for w in plan:
-                    if w not in suspects and loaded_names(plan[w][0].value) & suspects:
-                        suspects.add(w)
-                        grew = True
-            del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
-        plan = {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
+        plan = _settled(subs, body)
         for v in reversed(list(plan)):  # what a needed re-read reads is needed too
             if v in self.needed:
                 self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
@@ -845,6 +819,38 @@ def differentiate(unit, spec: Spec, name: str) -> Sweeps:
     if second.reads <= first.reads:
         return second
     return Reverse(unit, spec, restore, first.reads | second.reads).function(name)
+
+
+def _settled(subs: dict, body: list) -> dict:
+    """{value: (its statement, the last statement of `body` that needs it)} for the candidate re-reads
+    `subs` ({value: [statement, position, array read or None]}): the last statement of the block that
+    needs each value (directly or through another re-read), dropping candidates whose array may change
+    before then, until the plan is stable."""
+    plan = dict(subs)
+    while True:
+        last = {}
+        for v in reversed(list(plan)):
+            st, p, _ = plan[v]
+            uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
+            last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
+                                                        and v in loaded_names(plan[w][0].value)])
+        bad = [v for v, (st, p, arr) in plan.items()
+               if any(d in subs and d not in plan for d in loaded_names(st.value))
+               or (arr is not None and any(arr in written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
+        if not bad:
+            break
+        # drop the value needed latest among the bad ones and those computed from them: storing
+        # it is what keeps the others' windows short
+        suspects = set(bad)
+        grew = True
+        while grew:
+            grew = False
+            for w in plan:
+                if w not in suspects and loaded_names(plan[w][0].value) & suspects:
+                    suspects.add(w)
+                    grew = True
+        del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
+    return {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------

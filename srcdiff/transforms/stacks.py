@@ -108,7 +108,7 @@ def _plan(fn, s):
         loops = [st for st in block if isinstance(st, gast.For)]
         pushes += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body)
                    if _method(st, "append") == s]
-        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
+        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if popped_from(st) == s]
     uses = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == s)
     if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
         return None
@@ -164,13 +164,18 @@ def _method(n, attr):
     return None
 
 
-def _pop_of(st):
+def popped_from(st):
     """The list name in `v = s.pop()`, else None."""
     if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
             and not st.value.args and isinstance(st.value.func, gast.Attribute) and st.value.func.attr == "pop"
             and isinstance(st.value.func.value, gast.Name)):
         return st.value.func.value.id
     return None
+
+
+def pushed_to(n):
+    """The list name in `s.append(v)`, else None."""
+    return _method(n, "append")
 
 
 def _creates(st, s) -> bool:
