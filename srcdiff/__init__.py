@@ -5,7 +5,7 @@
     dw, db = loss.grad(w, b, x, y)
     print(srcdiff.source(loss.grad))
 """
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402,F401
 
 from .errors import SrcdiffError  # noqa: E402
 from .rules import adjoint  # noqa: E402

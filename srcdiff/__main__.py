@@ -98,13 +98,13 @@ def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict
         from .transforms import dims, kinds
         bound = bind_arguments(t, (), args)
         if mode in ("jvp", "hvp"):
-            (t.fwd if mode == "hvp" else t)._build(bound)
+            (t.fwd if mode == "hvp" else t).specialise(bound)
         elif any(isinstance(a, (tuple, list)) for a in bound):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t(*bound)
         else:
-            t._build(tuple(kinds.kind_of_value(a) for a in bound), arg_dims=dims.label_arguments(bound))
+            t.specialise(tuple(kinds.kind_of_value(a) for a in bound), arg_dims=dims.label_arguments(bound))
     return srcdiff.source(t)
 
 

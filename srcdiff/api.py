@@ -11,18 +11,31 @@ import re
 import sys
 import threading
 import uuid
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from . import backends, compiler
-from .transforms import dims, flatten, kinds
+from .makers import maker, user_function
+from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
-def _wrt_names(f, wrt: Wrt) -> tuple[list, bool]:
+class Specialisation(NamedTuple):
+    """One specialisation of a transform, generated (or loaded from the disk cache) and loaded: what
+    CUDA lowering, export, VI and error reports read from a transform. `module`: the compiler's Module
+    (None, or the disk cache's record of it, when it was not generated in this process); `source`: the
+    generated module's source; `function`: its loaded entry function; `inner`: for forward mode over a
+    generated function, that function."""
+    module: Any
+    source: str
+    function: Callable
+    inner: Any = None
+
+
+def wrt_names_of(f, wrt: Wrt) -> tuple[list, bool]:
     """Parameter names for `wrt` and whether the user asked for a tuple."""
     f0 = getattr(f, "py_func", f)
     if isinstance(f0, Transformed):
@@ -75,20 +88,6 @@ def _check_signature(f, signature, where):
                                       "fine), or pass several arrays as one tuple parameter")
 
 
-def user_function(f):
-    """The user's function behind `f`: through srcdiff transforms, @differentiate and Numba dispatchers."""
-    for _ in range(20):
-        if inspect.isfunction(f):
-            return f
-        inner = f.__dict__.get("f") if hasattr(f, "__dict__") else None
-        if inner is None:
-            inner = getattr(f, "py_func", None) if not isinstance(f, Transformed) else None
-        if inner is None:
-            return f
-        f = inner
-    return f
-
-
 def _signature(t):
     sig = t.__dict__.get("_signature")
     if sig is None:
@@ -131,6 +130,8 @@ def call_positional(fn, args: tuple):
 class Transformed:
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
+    generates_on_py_func = True     # makers.user_function: `py_func` generates the code
+
     def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str, checkpoints: int | None = None):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
@@ -139,12 +140,16 @@ class Transformed:
                                "jit=\"background\" (Python until Numba has compiled in another process)",
                                *user_location(f))
         self.f, self.mode, self.jit = f, mode, jit
-        self.wrt_names, self.many = _wrt_names(f, wrt)
+        self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
         self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
+
+    def cache_identity(self) -> tuple:
+        """(tag, text) that name this transform in a cache key (cachekey.py), beside its user function."""
+        return "transform", repr(sorted(self._generation_options().items()))
 
     def _generation_options(self) -> dict:
         """What of this transform decides the code generated for it (with the specialisation and the user's
@@ -153,18 +158,23 @@ class Transformed:
         return {"mode": self.mode, "wrt": tuple(self.wrt_names), "jit": bool(self.jit),
                 "checkpoints": getattr(self, "checkpoints", None)}
 
-    def _build(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = (), need_module: bool = False):
+    @property
+    def last(self) -> Specialisation | None:
+        """The specialisation used most recently (None before the first)."""
+        return self._last
+
+    def specialise(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = (),
+                   need_module: bool = False) -> Specialisation:
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
         their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
         first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
         generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
         if self.jit == "background":     # the code that answers until the compiled code is ready
             python = self._backends()[1]
-            fn = python._build(arg_kinds, structs, arg_dims, need_module)
-            self._last = python._last
-            return fn
+            self._last = python.specialise(arg_kinds, structs, arg_dims, need_module)
+            return self._last
         key = (arg_kinds, repr(structs), arg_dims)
-        if need_module and key in self._cache and not isinstance(self._cache[key][0], compiler.Module):
+        if need_module and key in self._cache and not isinstance(self._cache[key].module, compiler.Module):
             del self._cache[key]
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
             # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
@@ -173,7 +183,7 @@ class Transformed:
                 if key not in self._cache:
                     src, bindings, names, entry = self._shipped[key]
                     loaded = backends.load_module(src, bindings, names, entry, self.jit)
-                    self._cache[key] = (None, src, getattr(loaded, entry))
+                    self._cache[key] = Specialisation(None, src, getattr(loaded, entry))
         if key not in self._cache:
             from . import cachekey
             root = getattr(self.f, "py_func", self.f)
@@ -181,29 +191,29 @@ class Transformed:
             found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
             if found is not None:
                 cached, src, loaded = found
-                self._cache[key] = (cached, src, getattr(loaded, cached.entry))
+                self._cache[key] = Specialisation(cached, src, getattr(loaded, cached.entry))
             else:
                 mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
                                             checkpoints=self.__dict__.get("checkpoints"))
                 if self.jit:
-                    compiler.check_numba(mod, arg_kinds)
+                    checks.check_numba(mod, arg_kinds)
                 src = mod.source(jit=self.jit)
                 names = mod.function_names
                 loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
                 if spec:
                     backends.save_index(spec, root, src, mod.bindings, names, mod.entry, self.jit)
-                self._cache[key] = (mod, src, getattr(loaded, mod.entry))
+                self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry))
         self._last = self._cache[key]
-        return self._last[2]
+        return self._last
 
     @property
     def source(self) -> str:
         """Source of the most recently used specialisation (a generic one if never called, which says so
         in a header comment)."""
         if self._last is None:
-            self._build()
+            self.specialise()
         generic = self._cache.get(((), repr(()), ()))
-        return UNSPECIALISED + self._last[1] if generic is not None and self._last is generic else self._last[1]
+        return UNSPECIALISED + self._last.source if generic is not None and self._last is generic else self._last.source
 
     @property
     def specializations(self) -> int:
@@ -213,7 +223,7 @@ class Transformed:
 
     @property
     def _module(self):
-        return self._last[0] if self._last else None
+        return self._last.module if self._last else None
 
     @property
     def _source(self):
@@ -245,9 +255,9 @@ class Transformed:
         state = dict(self.__dict__)
         shipped = dict(state.get("_shipped", {}))
         for key, entry in self._cache.items():
-            mod = entry[0]
+            mod = entry.module
             if hasattr(mod, "bindings") and hasattr(mod, "function_names"):   # not a nested (forward) build
-                shipped[key] = (entry[1], mod.bindings, list(mod.function_names), mod.entry)
+                shipped[key] = (entry.source, mod.bindings, list(mod.function_names), mod.entry)
         state.update(_cache={}, _last=None, _shipped=shipped)
         state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
         self._params()
@@ -288,7 +298,7 @@ class Transformed:
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
-        fn = self._build(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]))
+        fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs])).function
         return fn, args, structs
 
     def _backends(self):
@@ -308,7 +318,7 @@ class Transformed:
         bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(bound) - (1 if self.mode == "vjp" else 0)
         fn, flat, _ = jitted._specialize(bound, nargs)
-        mod, src, _ = jitted._last
+        mod, src = jitted._last.module, jitted._last.source
         key = next(k for k, v in jitted._cache.items() if v is jitted._last)
         module = sys.modules[fn.py_func.__module__]
         if state.use_compiled(key, fn, flat, module, src, mod.bindings, mod.function_names, mod.entry):
@@ -332,7 +342,7 @@ class Transformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            _translate(exc, self, fn)
+            translate_error(exc, self, fn)
         out = self._shape(out)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
@@ -458,7 +468,7 @@ def _check_arguments(t, args):
                                                          "argument out of wrt")
 
 
-def _translate(exc, t, fn=None):
+def translate_error(exc, t, fn=None):
     import numba
     msg = str(exc)
     if isinstance(exc, TypeError) and getattr(t, "jit", False) and re.fullmatch(r"expected .+, got None", msg):
@@ -547,8 +557,8 @@ def _numba_location(msg: str, t) -> tuple:
     names a line of the generated module, and the comment above that statement names the user's line
     (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
     text = _ANSI.sub("", msg)
-    last = getattr(t, "_last", None)     # (module, source, function, ...) of a Transformed or ForwardTransformed
-    source, module = (last[1], last[0]) if last else ("", None)
+    last = getattr(t, "last", None)     # a Transformed's or ForwardTransformed's Specialisation
+    source, module = (last.source, last.module) if last else ("", None)
     found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
              + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
              if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
@@ -584,9 +594,9 @@ def _numba_reason(msg: str) -> str:
 
 def _rule_functions_in(t) -> list:
     """The srcdiff.adjoint functions the generated module behind `t` calls."""
-    from .backends import _is_user_rule_function
-    module = t._last[0] if getattr(t, "_last", None) else None
-    return [obj for obj in getattr(module, "bindings", {}).values() if _is_user_rule_function(obj)]
+    from .backends import is_user_rule_function
+    module = t.last.module if getattr(t, "last", None) else None
+    return [obj for obj in getattr(module, "bindings", {}).values() if is_user_rule_function(obj)]
 
 
 def _from_numba_compiler(exc) -> bool:
@@ -604,6 +614,7 @@ def _checkpoints(k, f):
                        *user_location(f), advice="e.g. checkpoints=100; None (the default) tapes every iteration")
 
 
+@maker
 def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
     """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them).
 
@@ -613,11 +624,13 @@ def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | Non
     return Transformed(f, wrt, "grad", jit, checkpoints)
 
 
+@maker
 def value_and_grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
     """Function returning (f(*args), gradient); `checkpoints=` as for `grad`."""
     return Transformed(f, wrt, "value_and_grad", jit, checkpoints)
 
 
+@maker
 def vjp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Transformed:
     """Function (*args, cotangent) -> (f(*args), cotangentᵀ·∂f/∂wrt) for array-valued `f`."""
     return Transformed(f, wrt, "vjp", jit)
@@ -636,10 +649,14 @@ def source(g: Any) -> str:
 class Differentiated:
     """What @srcdiff.differentiate returns: the original function plus its transforms as attributes."""
 
+    def cache_identity(self) -> tuple:
+        """(tag, text) that name these transforms in a cache key (cachekey.py), beside the user function."""
+        return "differentiated", f"{self.wrt!r} {self.jit!r}"
+
     def __init__(self, f, wrt, jit, checkpoints=None):
         self.f, self.wrt, self.jit = f, wrt, jit
         functools.update_wrapper(self, f)
-        _wrt_names(f, wrt)
+        wrt_names_of(f, wrt)
         self.grad = grad(f, wrt, jit=jit, checkpoints=checkpoints)
         self.value_and_grad = value_and_grad(f, wrt, jit=jit, checkpoints=checkpoints)
         self.vjp = vjp(f, wrt, jit=jit)

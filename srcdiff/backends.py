@@ -12,7 +12,6 @@ import inspect
 import json
 import os
 import sys
-import stat
 import tempfile
 import time
 import uuid
@@ -21,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__
+from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_name, private_folder, put_record,
+                       runtime_digest)
 from .errors import SrcdiffError
+from .version import __version__
 
 _LOADED: dict = {}
 
@@ -31,72 +32,12 @@ class CacheWarning(UserWarning):
     """A cache file was damaged or did not match the code generated for it: removed and regenerated."""
 
 
-def cache_dir() -> str:
-    """The private directory that holds generated modules and Numba's compiled code for them.
-
-    Created 0700; refused when it is not a directory owned by this user or when others may write to it
-    (anyone who can write there could make srcdiff run their code). Checked on every use: one stat."""
-    d = os.environ.get("SRCDIFF_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff")
-    d = private_root(os.path.abspath(d), "cache directory", "SRCDIFF_CACHE_DIR")
-    private_folder(os.path.join(d, "__pycache__"))   # where Numba keeps its index (a pickle) and compiled code
-    return d
-
-
-def private_root(d: str, what: str, variable: str) -> str:
-    """Directory `d` and its parents, created 0700 if missing, checked with check_private; `what` and the
-    environment `variable` that sets it name it in the error."""
-    try:
-        os.makedirs(d, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise SrcdiffError(f"cannot create srcdiff's {what} {d}: {exc}",
-                           advice=f"set {variable} to a private directory you can write") from None
-    check_private(d)
-    return d
-
-
-def private_folder(d: str) -> str:
-    """Folder `d` (its parent exists), created 0700 if missing and checked with check_private."""
-    try:
-        os.mkdir(d, 0o700)
-    except FileExistsError:
-        pass
-    check_private(d)
-    return d
-
-
-def check_private(d: str) -> None:
-    """Raise SrcdiffError unless `d` is a directory owned by this user that no one else can write;
-    tighten a readable one to 0700 (cached code holds the values of the arrays it was compiled with)."""
-    st = os.stat(d)
-    problem = None
-    if not stat.S_ISDIR(st.st_mode):
-        problem = "is not a directory"
-    elif hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        problem = f"is owned by another user (uid {st.st_uid})"
-    elif st.st_mode & 0o022:
-        problem = f"is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
-    if problem:
-        raise SrcdiffError(f"srcdiff's cache directory {d} {problem}: code cached there would run in this "
-                           "process, so srcdiff refuses to use it",
-                           advice="set SRCDIFF_CACHE_DIR to a private directory (srcdiff creates it with mode "
-                                  "700), or remove this one")
-    if st.st_mode & 0o077:
-        os.chmod(d, 0o700)
-
-
-def _put(h, tag: str, payload: bytes) -> None:
-    """One self-delimiting record: type tag, payload length, payload (a canonical encoding, so that
-    (12, 3) and (1, 23), or "ab" + "c" and "a" + "bc", can never feed the hash the same bytes)."""
-    h.update(f"{tag}:{len(payload)}:".encode())
-    h.update(payload)
-
-
 def _digest_code(h, code, seen) -> None:
     """A code object by everything that decides what it computes: bytecode, constants (recursively
     into nested code objects: lambdas, comprehensions, inner defs), and the names it reads."""
-    _put(h, "code", code.co_code)
-    _put(h, "names", repr((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)).encode())
-    _put(h, "consts", str(len(code.co_consts)).encode())
+    put_record(h, "code", code.co_code)
+    put_record(h, "names", repr((code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)).encode())
+    put_record(h, "consts", str(len(code.co_consts)).encode())
     for c in code.co_consts:
         if hasattr(c, "co_code"):
             _digest_code(h, c, seen)
@@ -105,23 +46,23 @@ def _digest_code(h, code, seen) -> None:
 
 
 def _digest_function(h, fn, seen) -> None:
-    _put(h, "fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
+    put_record(h, "fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
     code = fn.__code__
     _digest_code(h, code, seen)
-    _put(h, "defaults", b"")
+    put_record(h, "defaults", b"")
     _digest_value(h, fn.__defaults__, seen)
     # the values it reads from its globals and closure: Numba compiles them in as constants
     glob = getattr(fn, "__globals__", {}) or {}
     for name in sorted(set(_all_names(code))):
         if name in glob:
-            _put(h, "global", name.encode())
+            put_record(h, "global", name.encode())
             _digest_value(h, glob[name], seen)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
-        _put(h, "cell", name.encode())
+        put_record(h, "cell", name.encode())
         try:
             _digest_value(h, cell.cell_contents, seen)
         except ValueError:
-            _put(h, "empty", b"")
+            put_record(h, "empty", b"")
 
 
 def _all_names(code):
@@ -132,65 +73,48 @@ def _all_names(code):
 
 
 def _digest_value(h, obj, seen=None) -> None:
-    """Feed `obj` to hash `h` with its type and length (see _put)."""
+    """Feed `obj` to hash `h` with its type and length (see put_record)."""
     seen = set() if seen is None else seen
     if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, np.generic)):
-        _put(h, type(obj).__qualname__, obj if isinstance(obj, bytes) else repr(obj).encode())
+        put_record(h, type(obj).__qualname__, obj if isinstance(obj, bytes) else repr(obj).encode())
         if isinstance(obj, np.generic):
-            _put(h, "dtype", obj.dtype.str.encode())
+            put_record(h, "dtype", obj.dtype.str.encode())
         return
     if type(obj).__name__ == "module":
-        _put(h, "module", obj.__name__.encode())
+        put_record(h, "module", obj.__name__.encode())
         return
     if id(obj) in seen:                   # a cycle (a recursive function, a list holding itself)
-        _put(h, "seen", type(obj).__qualname__.encode())
+        put_record(h, "seen", type(obj).__qualname__.encode())
         return
     seen.add(id(obj))
     if isinstance(obj, np.ndarray):
-        _put(h, "ndarray", f"{obj.dtype.str} {obj.shape}".encode())
+        put_record(h, "ndarray", f"{obj.dtype.str} {obj.shape}".encode())
         if obj.dtype.hasobject:
-            _put(h, "items", str(obj.size).encode())
+            put_record(h, "items", str(obj.size).encode())
             for o in obj.ravel():
                 _digest_value(h, o, seen)
         else:
-            _put(h, "data", np.ascontiguousarray(obj).tobytes())
+            put_record(h, "data", np.ascontiguousarray(obj).tobytes())
     elif isinstance(obj, (tuple, list, frozenset, set)):
         items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
-        _put(h, type(obj).__qualname__, str(len(obj)).encode())
+        put_record(h, type(obj).__qualname__, str(len(obj)).encode())
         for o in items:
             _digest_value(h, o, seen)
     elif isinstance(obj, dict):
-        _put(h, "dict", str(len(obj)).encode())
+        put_record(h, "dict", str(len(obj)).encode())
         for k in sorted(obj, key=repr):
             _digest_value(h, k, seen)
             _digest_value(h, obj[k], seen)
     elif hasattr(obj, "py_func"):         # a Numba dispatcher: what it compiles is its Python function
-        _put(h, "dispatcher", b"")
+        put_record(h, "dispatcher", b"")
         _digest_value(h, obj.py_func, seen)
     elif inspect.isfunction(obj):
         _digest_function(h, obj, seen)
     elif callable(obj):
-        _put(h, "callable", f"{type(obj).__qualname__} {getattr(obj, '__module__', '')}."
+        put_record(h, "callable", f"{type(obj).__qualname__} {getattr(obj, '__module__', '')}."
                             f"{getattr(obj, '__qualname__', repr(obj))}".encode())
     else:
-        _put(h, "object", f"{type(obj).__module__}.{type(obj).__qualname__} {obj!r}".encode())
-
-
-_RUNTIME_DIGEST = None
-
-
-def runtime_digest() -> str:
-    """Hash of the runtime helpers' source: Numba's cache cannot see edits to code it inlined."""
-    global _RUNTIME_DIGEST
-    if _RUNTIME_DIGEST is None:
-        h = hashlib.sha256()
-        folder = os.path.join(os.path.dirname(__file__), "runtime")
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as fh:
-                    h.update(name.encode() + fh.read())
-        _RUNTIME_DIGEST = h.hexdigest()
-    return _RUNTIME_DIGEST
+        put_record(h, "object", f"{type(obj).__module__}.{type(obj).__qualname__} {obj!r}".encode())
 
 
 def module_key(source: str, bindings: dict, jit: bool) -> str:
@@ -198,35 +122,19 @@ def module_key(source: str, bindings: dict, jit: bool) -> str:
     the srcdiff/numba/numpy versions."""
     import numba
     h = hashlib.sha256()
-    _put(h, "source", source.encode())
-    _put(h, "runtime", runtime_digest().encode())
+    put_record(h, "source", source.encode())
+    put_record(h, "runtime", runtime_digest().encode())
     h.update(f"{__version__} {numba.__version__} {np.__version__} {jit} {BOUNDSCHECK}".encode())
     for name in sorted(bindings):
-        _put(h, "binding", name.encode())
+        put_record(h, "binding", name.encode())
         _digest_value(h, bindings[name])
     return h.hexdigest()[:20]
-
-
-def runtime_root() -> str:
-    """Where the compiled runtime helpers live: `$SRCDIFF_RUNTIME_CACHE_DIR`, default
-    `~/.cache/srcdiff/runtime`. Not under SRCDIFF_CACHE_DIR: they are compiled once per installation and
-    user, whichever cache directory a program's generated code goes to."""
-    d = os.environ.get("SRCDIFF_RUNTIME_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "srcdiff",
-                                                                    "runtime")
-    return os.path.abspath(d)
-
-
-def runtime_cache_dir() -> str:
-    """Numba's files for the runtime helpers (srcdiff/runtime/_cache.py) of this runtime's source:
-    `runtime_root()/<hash of the runtime's source>`, created 0700 and checked like the cache directory."""
-    root = private_root(runtime_root(), "runtime cache directory", "SRCDIFF_RUNTIME_CACHE_DIR")
-    return private_folder(os.path.join(root, runtime_digest()[:16]))
 
 
 _RULE_DISPATCHERS: dict = {}
 
 
-def _is_user_rule_function(obj) -> bool:
+def is_user_rule_function(obj) -> bool:
     """A plain Python function registered with srcdiff.adjoint (its rule carries the user's namespace)."""
     import inspect
     from .rules import RULES, rule_name_of
@@ -316,10 +224,6 @@ def exec_source(modname: str, path: str, source: str, bindings: dict):
     exec(compile(source, path, "exec"), mod.__dict__)
     mod.__dict__.update(bindings)
     return mod
-
-
-BOUNDSCHECK = os.environ.get("SRCDIFF_BOUNDSCHECK", "1") != "0"   # IndexError where f raises it (Numba
-                                                                  # does not check by default)
 
 
 def _recursive(source: str, function_names: list) -> bool:
@@ -552,16 +456,16 @@ def load_module(source: str, bindings: dict, function_names: list, base: str, ji
     is compiled (and cached) from a second module, `source` with them as parameters (array_parameters),
     whose cache key holds no data; this module's functions call it with this module's copies of them."""
     key = module_key(source, bindings, jit)
-    modname = f"srcdiff_generated.{base}_{key}"
+    modname = generated_module_name(base, key)
     if modname in _LOADED:
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, source)
     _touch(path)
-    return _instantiate(modname, path, source, bindings, function_names, jit)
+    return instantiate(modname, path, source, bindings, function_names, jit)
 
 
-def _instantiate(modname: str, path: str, source: str, bindings: dict, function_names: list, jit: bool):
+def instantiate(modname: str, path: str, source: str, bindings: dict, function_names: list, jit: bool):
     """Execute the generated module `modname` (`srcdiff_generated.<base>_<key>`) from `source` at `path`,
     bind its values, jit its functions if asked (see load_module)."""
     base = modname.split(".", 1)[1].rsplit("_", 1)[0]
@@ -579,7 +483,7 @@ def _instantiate(modname: str, path: str, source: str, bindings: dict, function_
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
         else:
             for name, obj in bindings.items():
-                if _is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
+                if is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                     mod.__dict__[name] = _jitted_rule_function(obj)
             cache = not _recursive(source, function_names)
             for name in function_names:
@@ -654,7 +558,7 @@ def load_indexed(spec: str, root, jit: bool):
     stale: generate). The index record must carry a valid signature, the module file the digest recorded
     for it, and the values its recipes find now the module key it was generated with; a record or module
     that fails a check is removed (with a CacheWarning when it was damaged or modified)."""
-    from .cachekey import _MISSING, follow
+    from .cachekey import MISSING, follow
     path = os.path.join(cache_dir(), "index", spec + ".json")
     try:
         with open(path) as fh:
@@ -672,10 +576,10 @@ def load_indexed(spec: str, root, jit: bool):
         _remove(path)
         return None
     bindings = {name: follow(root, steps) for name, steps in paths.items()}
-    if any(v is _MISSING for v in bindings.values()) or record.get("jit") != bool(jit):
+    if any(v is MISSING for v in bindings.values()) or record.get("jit") != bool(jit):
         _remove(path)                    # the function no longer reaches those values: generate
         return None
-    modname = f"srcdiff_generated.{base}_{key}"
+    modname = generated_module_name(base, key)
     module_path = os.path.join(cache_dir(), f"{base}_{key}.py")
     try:
         with open(module_path, "rb") as fh:
@@ -695,7 +599,7 @@ def load_indexed(spec: str, root, jit: bool):
         _remove(path)
         return None
     _touch(module_path)
-    loaded = _LOADED.get(modname) or _instantiate(modname, module_path, source, bindings, names, jit)
+    loaded = _LOADED.get(modname) or instantiate(modname, module_path, source, bindings, names, jit)
     return CachedModule(base, bindings, names), source, loaded
 
 

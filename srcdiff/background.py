@@ -187,7 +187,7 @@ def child() -> None:
     """The compiling process: reads a payload from stdin, compiles, writes the disk cache, exits."""
     payload = pickle.loads(sys.stdin.buffer.read())
     from . import backends
-    mod = backends._instantiate(payload["modname"], payload["path"], payload["source"], payload["bindings"],
+    mod = backends.instantiate(payload["modname"], payload["path"], payload["source"], payload["bindings"],
                                 payload["names"], True)
     fn = mod.__dict__[payload["entry"]]
     getattr(fn, "compiled", fn).compile(payload["sig"])     # backends.ArraysPassed: the dispatcher it calls

@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from .backends import _put
+from .cachedir import BOUNDSCHECK, is_generated_module, put_record
 
 _PACKAGE_DIGEST = None
 
@@ -58,7 +58,7 @@ def package_digest() -> str:
                 if name.endswith(".py"):
                     path = os.path.join(folder, name)
                     with open(path, "rb") as fh:
-                        _put(h, os.path.relpath(path, root), fh.read())
+                        put_record(h, os.path.relpath(path, root), fh.read())
         _PACKAGE_DIGEST = h.hexdigest()
     return _PACKAGE_DIGEST
 
@@ -74,14 +74,13 @@ def _versions() -> str:
 def spec_key(fn, options: dict, specialisation) -> str | None:
     """The cache key of `fn`'s generated code for these transform options and argument specialisation,
     or None when something `fn` reaches cannot be hashed faithfully (see the module docstring)."""
-    from . import backends
     h = hashlib.sha256()
-    _put(h, "spec", b"1")
-    _put(h, "srcdiff", package_digest().encode())
-    _put(h, "versions", _versions().encode())
-    _put(h, "boundscheck", str(backends.BOUNDSCHECK).encode())
-    _put(h, "options", repr(sorted(options.items())).encode())
-    _put(h, "specialisation", repr(specialisation).encode())
+    put_record(h, "spec", b"1")
+    put_record(h, "srcdiff", package_digest().encode())
+    put_record(h, "versions", _versions().encode())
+    put_record(h, "boundscheck", str(BOUNDSCHECK).encode())
+    put_record(h, "options", repr(sorted(options.items())).encode())
+    put_record(h, "specialisation", repr(specialisation).encode())
     try:
         walker = _Walker(h)
         walker.user_rules()
@@ -118,8 +117,8 @@ def _last_line(code) -> int:
 
 
 def _library(fn) -> bool:
-    from .transforms.resolve import _is_user_function
-    return not _is_user_function(fn)
+    from .transforms.resolve import is_user_function
+    return not is_user_function(fn)
 
 
 class _Walker:
@@ -129,7 +128,7 @@ class _Walker:
         self.keep: list = []        # what was seen stays alive, so ids stay unique
 
     def put(self, tag: str, payload) -> None:
-        _put(self.h, tag, payload if isinstance(payload, bytes) else str(payload).encode())
+        put_record(self.h, tag, payload if isinstance(payload, bytes) else str(payload).encode())
 
     def user_rules(self) -> None:
         """Every rule registered with srcdiff.adjoint in this process (a rule is found by its name, which
@@ -225,15 +224,11 @@ class _Walker:
 
     def transform(self, obj) -> None:
         """srcdiff.grad(...) objects called in the function: their function and options."""
-        from .api import Differentiated, Transformed
-        if type(obj) is Transformed:
-            self.put("transform", repr(sorted(obj._generation_options().items())))
-            self.value(obj.f)
-        elif type(obj) is Differentiated:
-            self.put("differentiated", f"{obj.wrt!r} {obj.jit!r}")
-            self.value(obj.f)
-        else:
+        identity = getattr(type(obj), "cache_identity", None)    # api.Transformed, api.Differentiated
+        if identity is None:
             raise Unfit(f"a {type(obj).__qualname__} object")
+        self.put(*identity(obj))
+        self.value(obj.f)
 
     def module(self, mod, names, path) -> None:
         """A module, by name and the values of the attributes the code reads (`cfg.SCALE`)."""
@@ -254,7 +249,7 @@ class _Walker:
         self.put("fn", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}")
         module = getattr(fn, "__module__", "") or ""
         own = module.split(".")[0] == "srcdiff" and not full   # its code is in the package's hash
-        if not own and not full and not module.startswith("srcdiff_generated.") and _library(fn):
+        if not own and not full and not is_generated_module(module) and _library(fn):
             self.code(code)             # a library's function: generation does not read it
             self.put("file", code.co_filename)
             return
@@ -364,11 +359,11 @@ def recipes(root, bindings: dict):
     return found if len(found) == len(bindings) else None
 
 
-_MISSING = object()
+MISSING = object()
 
 
 def follow(root, path):
-    """The object at the end of a recipe's path from `root`, or _MISSING."""
+    """The object at the end of a recipe's path from `root`, or MISSING."""
     obj = root
     try:
         for step in path:
@@ -390,7 +385,7 @@ def follow(root, path):
             elif kind == "f":
                 obj = obj.f
             else:
-                return _MISSING
+                return MISSING
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        return _MISSING
+        return MISSING
     return obj

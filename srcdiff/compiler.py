@@ -1,44 +1,81 @@
-"""The map of the house: the passes, in order, that turn a user's function into adjoint source.
+"""The map of the house: the passes, in order, that turn a user's function into derivative source.
 
-    parse          source text -> gast FunctionDef at the user's lines          transforms/parse.py
-    flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
-    factories      g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's  transforms/factories.py
-                   body, returning its function's result)
-    lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
-    desugar        augassign, unpacking, for-over-iterables, chained compares,   transforms/desugar.py
-                   sum(... for ...) -> accumulating loops
-    resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
-    canonicalize   axis=/keepdims= (tuples of axes too), x[:, None], slogdet,    transforms/desugar.py
-                   pow()/np.add() -> operators, composites (np.var, np.einsum,   rules/composites.py
-                   ...) written out in primitives
-    structure      early return / break / continue -> structured flow            transforms/controlflow.py
-    anf            one operation per statement                                   transforms/anf.py
-    inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
-    ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
-    cse            repeated operations in a block reuse the first result         transforms/optimize.py
-    tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
-    kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
-    dims           which axes have equal lengths, from the arguments' pattern    transforms/dims.py
-                   (specialisation): shape classes for reverse and optimize
-    aliasing       (check) no view is read after a write to its array           transforms/aliasing.py
-    logdomain      loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)  transforms/logdomain.py
-                   hoisted out of the loop (after reverse: its two adjoints fused)
-    activity       which values carry derivatives                                transforms/activity.py
-    reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal, copy propagation                           transforms/optimize.py
-    preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
-    optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
-                   stacks dropped
-    checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
-                   the backward sweep reruns a segment from its snapshot, taping it
-    unbound        placeholders for values read where they may be unassigned     transforms/unbound.py
-    stacks         (jit only) range loops' stacks of float arrays -> row tapes    transforms/stacks.py
-    products       (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)  transforms/products.py
-    inplace        (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)             transforms/inplace.py
-    emit           Python source with comments naming the user's lines           transforms/emit.py
+The lists of `Pass`es below are the pipeline: `run` applies one list to a `Context`, and this map is
+rendered from the lists (`pass_map()`; tests/test_compiler_pipeline.py checks that it is this text).
 
-`build_module` links a unit's gradient with its callees (their primal and their own vjp functions)
-into one module source; srcdiff.backends exec's it as Python or compiles it with Numba.
+front end (each function, once per module):
+    parse            source text -> gast FunctionDef at the user's lines                 transforms/parse.py
+    flatten          tuple/list arguments -> one parameter per array                     transforms/flatten.py
+    generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
+                     rt.push, rt.pop; fused log-domain adjoints split (logdomain.py)
+    factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
+                     returning its function's result)
+    lift             nested defs / lambdas -> callees with free variables as args        transforms/desugar.py
+    desugar          augassign, unpacking, for-over-iterables, chained compares,         transforms/desugar.py
+                     sum(... for ...) -> accumulating loops
+    resolve          free names -> canonical primitives, callees, constants              transforms/resolve.py
+    canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/desugar.py
+                     pow()/np.add() -> operators, composites (np.var, np.einsum,
+                     ...) written out in primitives (rules/composites.py)
+    structure        early return / break / continue -> structured flow                  transforms/controlflow.py
+    zero starts      (forward mode, argument kinds unknown) sums start from 0.0          transforms/desugar.py
+middle end (each function differentiated or typed):
+    anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
+    inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
+    ssa              single assignment; loop-carried and merge copies                    transforms/ssa.py
+    cse              repeated operations in a block reuse the first result               transforms/optimize.py
+reverse mode (grad, value_and_grad, vjp):
+    tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
+    reverse rules    (check) a derivative the rule table has no vjp for is declined      transforms/checks.py
+    kinds            scalar/array kinds from the arguments' (specialisation); inferred   transforms/kinds.py
+                     again after each pass that changes the tree
+    sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
+    scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
+    array literals   w * [a, b] with w an array -> w * rt.array((a, b))                  transforms/kind_rewrites.py
+    aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
+    logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
+                     hoisted out of the loop
+    activity         which values carry derivatives                                      transforms/activity.py
+    checks           (check) linear algebra of stacks of matrices, list arithmetic of    transforms/checks.py
+                     differentiated values
+    dims             which axes have equal lengths, from the arguments' pattern          transforms/dims.py
+                     (specialisation): shape classes
+    reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
+                     rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
+    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize.py
+    copies           copy propagation                                                    transforms/optimize.py
+    fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
+    preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
+    fuse             elementwise fusion                                                  transforms/optimize.py
+    sum grads        filled sum/mean adjoints -> scalars                                 transforms/optimize.py
+    where            elementwise fusion again; np.where of scalars                       transforms/optimize.py
+    dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize.py
+                     reads
+    checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
+                     the backward sweep reruns a segment from its snapshot, taping it
+    unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
+    stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
+forward mode (jvp):
+    kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
+    sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
+    forward          tangent statements after each primal one                            transforms/forward.py
+    dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
+    versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
+    unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
+the module:
+    raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
+source (each function):
+    stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
+    products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
+    inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
+    emit             Python source with comments naming the user's lines                 transforms/emit.py
+
+`build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
+respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
+for each user function it calls that stays a call, the callee's primal and derivative, each through the
+passes above; srcdiff.backends exec's its source as Python or compiles it with Numba.
 """
 from __future__ import annotations
 
@@ -47,45 +84,357 @@ import copy
 import gc
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import gast
 
-from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, inline,
-                         inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa,
-                         stacks, tuples, unbound)
-from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
+from .errors import SrcdiffError
+from .transforms import (activity, aliasing, anf, checks, controlflow, desugar, emit, factories, flatten, forward,
+                         inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse, preaccumulate, products,
+                         resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms.astutil import Namer, Transformer, clone, walk
 from .transforms.checkpoints import rerun_segments
 
 
-def front_end(fn_or_unit) -> parse.Unit:
-    """Everything up to (not including) ANF: returns a resolved, structured unit."""
-    unit = fn_or_unit if isinstance(fn_or_unit, parse.Unit) else parse.parse(fn_or_unit)
-    unit = factories.bind_factories(unit)
-    unit = desugar.lift_local_functions(unit)
-    unit = desugar.desugar(unit)
-    unit = resolve.resolve(unit)
-    unit = desugar.canonicalize(unit)
-    unit = controlflow.structure(unit)
-    return unit
+# ---- the pipeline -------------------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """What the passes read and write. Front end and middle end: `unit` (from `source`, flattened by
+    `structs`); a derivative function: `mode` (grad | value_and_grad | vjp | pullback | jvp), `wrt`, its
+    `name`, the callbacks naming callees' derivatives (`callee_derivative`) and result kinds
+    (`callee_kind`), the arguments' `arg_kinds` / `arg_dims`, `checkpoints`; the facts passes establish:
+    `kinds` (inferred when first read after a pass that changed the tree called `changed`), `active`,
+    `shapes`, reverse mode's structured result `sweeps`, and the function built, `fn`."""
+    unit: parse.Unit | None = None
+    source: object = None
+    structs: dict | None = None
+    mode: str = "grad"
+    wrt: list = field(default_factory=list)
+    name: str = ""
+    callee_derivative: Callable | None = None
+    callee_kind: Callable | None = None
+    inline_callee: Callable | None = None
+    arg_kinds: dict = field(default_factory=dict)
+    arg_dims: dict = field(default_factory=dict)
+    checkpoints: int | None = None
+    active: set | None = None
+    shapes: dict | None = None
+    sweeps: reverse.Sweeps | None = None
+    fn: gast.FunctionDef | None = None
+    jit: bool = False
+    module: object = None
+    _kinds: dict | None = None
+
+    @property
+    def kinds(self) -> dict:
+        if self._kinds is None:
+            self._kinds = kinds.infer(self.unit.node, self.arg_kinds, self.callee_kind)
+        return self._kinds
+
+    def changed(self, did: bool = True):
+        """A pass changed the tree (`did`): the kinds are inferred again when next read."""
+        if did:
+            self._kinds = None
+
+    @property
+    def forward_mode(self) -> bool:
+        return self.mode == "jvp"
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One step of the pipeline: `run(ctx)` updates the context, where `when(ctx)` holds (always if None).
+    `name`, `what` and `where` (its module under srcdiff/) are its line on the map."""
+    name: str
+    run: Callable
+    where: str
+    what: str
+    when: Callable | None = None
+
+
+def run(passes, ctx: Context) -> Context:
+    """Apply `passes` in order to `ctx`."""
+    for p in passes:
+        if p.when is None or p.when(ctx):
+            p.run(ctx)
+    return ctx
+
+
+def _set_unit(step):
+    def go(ctx):
+        ctx.unit = step(ctx.unit)
+    return go
+
+
+def _parse(ctx):
+    if ctx.unit is None:
+        ctx.unit = ctx.source if isinstance(ctx.source, parse.Unit) else parse.parse(ctx.source)
+
+
+def _flatten(ctx):
+    ctx.unit = flatten.flatten_arguments(ctx.unit, ctx.structs)
+
+
+def _generated(ctx):
+    ctx.unit.node = logdomain.split_adjoints(forward.lower_stacks(ctx.unit.node))
+    if not ctx.forward_mode:
+        ctx.unit.node = _fold_negative_constants(ctx.unit.node)
+
+
+def _lowers_generated(ctx) -> bool:
+    """Generated code differentiated again (a user function calls a srcdiff gradient) has its stacks
+    lowered for reverse mode; forward mode lowers every function's (they cost nothing where none are)."""
+    return ctx.forward_mode or (not isinstance(ctx.source, parse.Unit) and is_generated(ctx.source))
+
+
+def _copy_unit(ctx):
+    unit = copy.copy(ctx.unit)
+    unit.node = clone(unit.node)
+    unit.callees = dict(unit.callees)
+    unit.bindings = dict(unit.bindings)
+    ctx.unit = unit
+
+
+def _inline(ctx):
+    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee)
+
+
+def _cse(ctx):
+    optimize.common_subexpressions(ctx.unit.node)
+
+
+def _kinds(ctx):
+    ctx.kinds
+
+
+def _sum_starts(ctx):
+    ctx.changed(kind_rewrites.sum_starts(ctx.unit, ctx.kinds))
+
+
+def _scalar_products(ctx):
+    ctx.changed(kind_rewrites.scalar_products(ctx.unit, ctx.kinds))
+
+
+def _array_literals(ctx):
+    ctx.changed(kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds))
+
+
+def _logdomain(ctx):
+    ctx.unit = logdomain.log_domain_products(ctx.unit, ctx.kinds)
+    ctx.changed()
+
+
+def _activity(ctx):
+    ctx.active = activity.active_names(ctx.unit.node, ctx.wrt, ctx.unit.callees)
+
+
+def _checks(ctx):
+    checks.check_single_matrices(ctx.unit, ctx.kinds, ctx.active)
+    checks.check_sequence_arithmetic(ctx.unit, ctx.kinds, ctx.wrt)
+
+
+def _dims(ctx):
+    ctx.shapes = kinds.shape_classes(ctx.unit.node, ctx.kinds, ctx.arg_dims) if ctx.kinds else None
+
+
+def _reverse(ctx):
+    spec = reverse.Spec(ctx.wrt, ctx.active, ctx.mode, ctx.callee_derivative, ctx.kinds, ctx.shapes, ctx.checkpoints)
+    ctx.sweeps = reverse.differentiate(ctx.unit, spec, ctx.name)
+    ctx.fn = ctx.sweeps.function
+
+
+def _on_fn(step):
+    def go(ctx):
+        ctx.fn = step(ctx.fn)
+    return go
+
+
+def _with_kinds(step):
+    def go(ctx):
+        ctx.fn = step(ctx.fn, ctx.sweeps.kinds)
+    return go
+
+
+def _preaccumulate(ctx):
+    s = ctx.sweeps
+    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.adjoint_names(), s.namer)
+
+
+def _scalar_sum_grads(ctx):
+    ctx.fn = optimize.scalar_sum_grads(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes)
+
+
+def _scalar_where(ctx):
+    ctx.fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds), ctx.sweeps.kinds)
+
+
+def _dead_stacks(ctx):
+    ctx.fn = optimize.drop_dead_stacks(ctx.fn, ctx.sweeps.backward_start)
+
+
+def _unbound(ctx):
+    ctx.fn = unbound.define_unbound(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes) if ctx.sweeps else \
+        unbound.define_unbound(ctx.fn)
+
+
+def _stack_kinds(ctx):
+    ctx.fn = stacks.record_stack_kinds(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.stacks)
+
+
+def _forward_views(ctx):
+    aliasing.check_views(ctx.unit, {}, renames_only=True)   # tangents of views are views: fine
+
+
+def _forward(ctx):
+    ctx.fn = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative).function(ctx.name)
+
+
+def _has_arg_kinds(ctx) -> bool:
+    return bool(ctx.arg_kinds)
+
+
+FRONT_END = [
+    Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines"),
+    Pass("flatten", _flatten, "transforms/flatten.py", "tuple/list arguments -> one parameter per array",
+         lambda c: bool(c.structs)),
+    Pass("generated", _generated, "transforms/forward.py",
+         "(generated code differentiated again) list stacks -> rt.stack,\nrt.push, rt.pop; fused log-domain "
+         "adjoints split (logdomain.py)", _lowers_generated),
+    Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
+         "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
+    Pass("lift", _set_unit(desugar.lift_local_functions), "transforms/desugar.py",
+         "nested defs / lambdas -> callees with free variables as args"),
+    Pass("desugar", _set_unit(desugar.desugar), "transforms/desugar.py",
+         "augassign, unpacking, for-over-iterables, chained compares,\nsum(... for ...) -> accumulating loops"),
+    Pass("resolve", _set_unit(resolve.resolve), "transforms/resolve.py",
+         "free names -> canonical primitives, callees, constants"),
+    Pass("canonicalize", _set_unit(desugar.canonicalize), "transforms/desugar.py",
+         "axis=/keepdims= (tuples of axes too), x[:, None], slogdet,\npow()/np.add() -> operators, composites "
+         "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
+    Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
+         "early return / break / continue -> structured flow"),
+    Pass("zero starts", lambda c: desugar.zero_sum_starts(c.unit.node), "transforms/desugar.py",
+         "(forward mode, argument kinds unknown) sums start from 0.0",
+         lambda c: c.forward_mode and not c.arg_kinds),
+]
+
+ANF = [
+    Pass("anf", lambda c: (_copy_unit(c), setattr(c, "unit", anf.to_anf(c.unit))), "transforms/anf.py",
+         "(on a copy of the front end's unit) one operation per statement"),
+    Pass("inline", _inline, "transforms/inline.py", "user-function calls spliced in (recursive ones stay calls)",
+         lambda c: c.inline_callee is not None),
+]
+MIDDLE_END = ANF + [
+    Pass("ssa", _set_unit(ssa.to_ssa), "transforms/ssa.py", "single assignment; loop-carried and merge copies"),
+    Pass("cse", _cse, "transforms/optimize.py", "repeated operations in a block reuse the first result"),
+]
+
+REVERSE = [
+    Pass("tuples", _set_unit(tuples.split_tuples), "transforms/tuples.py",
+         "tuple values -> one name per component (t = (a, b); t[0])"),
+    Pass("reverse rules", lambda c: checks.check_reverse_rules(c.unit, c.wrt), "transforms/checks.py",
+         "(check) a derivative the rule table has no vjp for is declined"),
+    Pass("kinds", _kinds, "transforms/kinds.py",
+         "scalar/array kinds from the arguments' (specialisation); inferred\nagain after each pass that "
+         "changes the tree"),
+    Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
+    Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
+         "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
+    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] with w an array -> w * rt.array((a, b))"),
+    Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
+         "(check) no view is read after a write to its array"),
+    Pass("logdomain", _logdomain, "transforms/logdomain.py",
+         "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
+    Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
+    Pass("checks", _checks, "transforms/checks.py",
+         "(check) linear algebra of stacks of matrices, list arithmetic of\ndifferentiated values"),
+    Pass("dims", _dims, "transforms/dims.py",
+         "which axes have equal lengths, from the arguments' pattern\n(specialisation): shape classes"),
+    Pass("reverse", _reverse, "transforms/reverse.py",
+         "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
+         "checkpoints.py) -> reverse.Sweeps"),
+    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize.py",
+         "assignments nothing reads, emptied loops and branches"),
+    Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize.py", "copy propagation"),
+    Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
+         "a log-domain product's two adjoints in one call"),
+    Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",
+         "loop bodies: scalar adjoints as partials times incoming ones"),
+    Pass("fuse", _with_kinds(optimize.fuse_elementwise), "transforms/optimize.py", "elementwise fusion"),
+    Pass("sum grads", _scalar_sum_grads, "transforms/optimize.py", "filled sum/mean adjoints -> scalars"),
+    Pass("where", _scalar_where, "transforms/optimize.py", "elementwise fusion again; np.where of scalars"),
+    Pass("dead stacks", _dead_stacks, "transforms/optimize.py",
+         "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
+    Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
+         "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
+         "from its snapshot, taping it"),
+    Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
+    Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
+]
+
+FORWARD = [
+    Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("aliasing", _forward_views, "transforms/aliasing.py",
+         "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
+    Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
+    Pass("dead code", _on_fn(forward.eliminate_dead_code), "transforms/forward.py",
+         "values nothing reads; a stack goes as a whole"),
+    Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",
+         "v_2 -> v2 where v is reassigned (Numba's versioned names)"),
+    Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
+]
+
+MODULE = [
+    Pass("raise stacks", lambda c: setattr(c.module, "functions", [forward.raise_stacks(f) for f in c.module.functions]),
+         "transforms/forward.py", "rt.stack/push/pop -> Python lists, in every function of the module"),
+]
+
+SOURCE = [
+    Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
+         "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
+    Pass("products", _on_fn(products.route_products), "transforms/products.py",
+         "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
+    Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
+         "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
+    Pass("emit", lambda c: setattr(c, "source", emit.to_source(c.fn)), "transforms/emit.py",
+         "Python source with comments naming the user's lines"),
+]
+
+STAGES = (("front end (each function, once per module)", FRONT_END),
+          ("middle end (each function differentiated or typed)", MIDDLE_END),
+          ("reverse mode (grad, value_and_grad, vjp)", REVERSE),
+          ("forward mode (jvp)", FORWARD),
+          ("the module", MODULE),
+          ("source (each function)", SOURCE))
+
+
+def pass_map() -> str:
+    """The map in this module's docstring, rendered from the pass lists."""
+    lines = []
+    for title, passes in STAGES:
+        lines.append(f"{title}:")
+        for p in passes:
+            what = p.what.split("\n")
+            lines.append(f"    {p.name:<17}{what[0]:<66}  {p.where}".rstrip())
+            lines += [f"    {'':<17}{w}".rstrip() for w in what[1:]]
+    return "\n".join(lines)
+
+
+def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", arg_kinds: tuple = ()) -> parse.Unit:
+    """Everything up to (not including) ANF: returns a resolved, structured unit. `mode`: what the unit
+    is for ("jvp": forward mode); `arg_kinds`: its arguments' kinds, where known."""
+    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, arg_kinds=dict(enumerate(arg_kinds)))).unit
 
 
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     """A copy of a front-end unit in A-normal form, with user calls inlined where possible."""
-    unit = copy.copy(unit)
-    unit.node = clone(unit.node)
-    unit.callees = dict(unit.callees)
-    unit.bindings = dict(unit.bindings)
-    unit = anf.to_anf(unit)
-    if inline_callee is not None:
-        unit = inline.inline_calls(unit, inline_callee)
-    return unit
+    return run(ANF, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
 def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
-    unit = ssa.to_ssa(anf_unit(unit, inline_callee))
-    optimize.common_subexpressions(unit.node)
-    return unit
+    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,
@@ -94,283 +443,24 @@ def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_
     """The reverse-mode function for an SSA unit (mode: grad | value_and_grad | vjp | pullback);
     `checkpoints`: the most snapshots each outermost loop keeps (transforms/checkpoints.py), None to tape
     every iteration; `callee_kind`: the kinds of the results of calls that stay calls (kinds.infer)."""
-    unit = tuples.split_tuples(unit)
-    check_reverse_rules(unit, wrt)
-    kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    if sum_starts(unit, kind_map) | (bool(arg_kinds) and scalar_products(unit, kind_map)):
-        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    if array_literal_operands(unit, kind_map):
-        kind_map = kinds.infer(unit.node, arg_kinds or {}, callee_kind)
-    aliasing.check_views(unit, kind_map)
-    if arg_kinds:
-        unit = logdomain.log_domain_products(unit, kind_map)
-        kind_map = kinds.infer(unit.node, arg_kinds, callee_kind)
-    active = activity.active_names(unit.node, wrt, unit.callees)
-    check_single_matrices(unit, kind_map, active)
-    check_sequence_arithmetic(unit, kind_map, wrt)
-    final, fn = reverse_sweeps(unit, wrt, active, mode, name, callee_vjp, kind_map, arg_dims,
-                               checkpoints)
-    fn = optimize.propagate_copies(optimize.eliminate_dead_code(fn))
-    fn = logdomain.fuse_adjoints(fn)
-    fn = preaccumulate.preaccumulate(fn, final.kinds, set(final.adj_names.values()) | final.adjoint_temps,
-                                     final.namer)
-    fn = optimize.fuse_elementwise(fn, final.kinds)
-    fn = optimize.scalar_sum_grads(fn, final.kinds, final.shapes)
-    fn = optimize.scalar_where(optimize.fuse_elementwise(fn, final.kinds), final.kinds)
-    fn = optimize.drop_dead_stacks(fn)
-    fn = rerun_segments(fn, final.kinds)
-    fn = unbound.define_unbound(fn, final.kinds, final.shapes)
-    return stacks.record_stack_kinds(fn, final.kinds)
-
-
-def reverse_sweeps(unit: parse.Unit, wrt: list, active: set, mode: str, name: str, callee_vjp, kind_map: dict,
-                   arg_dims: dict | None, checkpoints: int | None = None):
-    """The reverse pass, built in up to three rounds: which primal values the backward sweep reads
-    decides which a loop stores (and which overwritten array elements are restored), and storing or
-    re-reading them can make the sweep read more. Round 1 stores nothing; round 2 restores the arrays
-    round 1 found read after a write and stores what it read; round 3 adds what round 2 read.
-    A round is built only when its inputs differ from the last one's (the output is a function of
-    them): without loops nothing is stored, so with nothing to restore round 1 is final.
-    Returns (the final Reverse, its function)."""
-    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
-    first = reverse.Reverse(unit, wrt, active, mode, callee_vjp, set(), set(), kind_map, arg_dims, checkpoints)
-    fn = first.function(name)
-    written = {n.targets[0].value.id for n in walk_statements(unit.node.body)
-               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
-    restore = written & first.reads
-    if not loops and not restore:
-        return first, fn
-    second = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads), kind_map, arg_dims,
-                             checkpoints)
-    fn = second.function(name)
-    if second.reads <= first.reads:
-        return second, fn
-    final = reverse.Reverse(unit, wrt, active, mode, callee_vjp, restore, set(first.reads) | second.reads,
-                            kind_map, arg_dims, checkpoints)
-    return final, final.function(name)
-
-
-def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
-    """The start of a sum over a comprehension (desugar._start), once the kinds tell its terms: for scalar
-    terms `total = 0.0`, the first term's computation gone (elsewhere: desugar.zero_sum_starts); for array
-    terms of rank r, where the loops do not run, zeros of shape (1,) * r (0 broadcast as NumPy would, of the
-    type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""
-    changed = False
-
-    def start(s):
-        """(zeros assignment, 0.0 assignment, merged name) of `if <loops run>: total = rt.zeros_like(t) /
-        else: total = 0.0` in SSA form, or None."""
-        if not isinstance(s, gast.If):
-            return None
-        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.value, gast.Call)
-                 and dotted_name(b.value.func) == "rt.zeros_like" and len(b.value.args) == 1
-                 and isinstance(b.value.args[0], gast.Name)]
-        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
-                and b.value.value == 0.0 and type(b.value.value) is float]
-        if len(zeros) != 1 or len(zero) != 1:
-            return None
-        def merges(stmts, source):
-            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
-                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
-        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
-        return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
-
-    def block(stmts):
-        nonlocal changed
-        out = []
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
-            found = start(s)
-            k = kind_map.get(found[0].value.args[0].id) if found else None
-            if k is not None and k[0] == "s":
-                out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
-                changed = True
-                continue
-            if k is not None and k[0] == "a" and k[1] is not None:
-                shape = gast.Tuple(elts=[astutil.const(1)] * k[1], ctx=gast.Load())
-                found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
-                changed = True
-            out.append(s)
-        return out
-
-    unit.node.body = block(unit.node.body)
-    for s in walk_statements(unit.node.body):   # (an unguarded start: the loops' first values could not be written down)
-        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
-                and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
-                and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
-            s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
-            changed = True
-    return changed
-
-
-def scalar_products(unit: parse.Unit, kind_map: dict) -> bool:
-    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
-    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
-    def scalar(e):
-        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
-    changed = False
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
-            continue
-        name, args = dotted_name(s.value.func), s.value.args
-        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
-            s.value = args[0]
-            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
-            changed = True
-        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
-            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
-            changed = True
-    return changed
-
-
-def check_reverse_rules(unit: parse.Unit, wrt: list):
-    """Decline, rather than drop, a derivative the rule table does not give: activity analysis follows
-    the vjp templates only, so a differentiated argument of a rule without one would silently count as
-    constant. With a jvp but no vjp this happens when generated code is differentiated again."""
-    from .rules import RULES
-    from .transforms import forward
-    pairs = forward._edges(unit.node.body, unit.callees, [])
-    varied = forward.varied_names(unit.node, wrt, unit.callees)
-    ret = unit.node.body[-1].value
-    useful = activity._closure([ret.id] if isinstance(ret, gast.Name) else [], pairs)
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
-            continue
-        rule = RULES.get(dotted_name(s.value.func))
-        p = forward.undifferentiated_param(rule, s.value, varied)
-        if p is None:
-            continue
-        where = getattr(s, "_srcdiff_file", None)
-        if p in forward.differentiable_params(rule):
-            origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
-            fail(unit.node if where else s, unit,
-                 f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
-                 f"{p!r}{origin}: reverse mode cannot differentiate through it",
-                 "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
-                 "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
-        forward.decline_param(rule, p, unit.node if where else s, unit)
-
-
-# linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
-# NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
-SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
-                 "np.linalg.solve", "rt.solve", "rt.solve_triangular", "np.linalg.pinv", "np.linalg.eigvalsh",
-                 "rt.eigh_vectors", "rt.svdvals", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full")
-_SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet", "rt.solve": "np.linalg.solve",
-          "rt.solve_triangular": "solve_triangular", "np.linalg.eigvalsh": "np.linalg.eigh / eigvalsh",
-          "rt.eigh_vectors": "np.linalg.eigh", "rt.svdvals": "np.linalg.svd", "rt.svd_u": "np.linalg.svd",
-          "rt.svd_vh": "np.linalg.svd", "rt.svd_u_full": "np.linalg.svd", "rt.svd_vh_full": "np.linalg.svd"}
-
-
-def check_single_matrices(unit: parse.Unit, kind_map: dict, active: set):
-    """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id in active):
-            continue
-        name = dotted_name(s.value.func)
-        ranks = [_rank(a, kind_map) for a in s.value.args]
-        if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
-            if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
-                fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
-                     "0-d, 1-d and 2-d operands", "reshape the operands to matrices, or write the product with "
-                     "broadcasting: (a[:, None, :, None] * b[None, :, None, :]).reshape(...)")
-            if name != "rt.kron" and (ranks[1] or 0) > 2:
-                fail(s, unit, f"np.dot with a second operand of rank {ranks[1]} (it contracts that operand's "
-                     "second-to-last axis, which srcdiff's product rule does not)",
-                     "write it with np.tensordot(x, y, axes=([-1], [-2])) or np.einsum, or use x @ y for a "
-                     "stack of matrix products")
-            continue
-        if name not in SINGLE_MATRIX or not ranks:
-            continue
-        if ranks[0] is not None and ranks[0] > 2:
-            fail(s, unit, f"{_SHOWN.get(name, name)} of a stack of matrices (an array of rank {ranks[0]}): its "
-                 "derivative here takes one matrix at a time",
-                 "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
-
-
-def _rank(e, kind_map):
-    """The rank of an argument whose kind is known (0 for a scalar), else None."""
-    k = kind_map.get(e.id) if isinstance(e, gast.Name) else None
-    if k is None:
-        return None
-    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
-
-
-def array_literal_operands(unit: parse.Unit, kind_map: dict) -> bool:
-    """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
-    array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own. Returns whether it changed."""
-    namer = Namer(astutil.names_in(unit.node))
-
-    def block(stmts):
-        out, changed = [], False
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    new, c = block(getattr(s, f))
-                    setattr(s, f, new)
-                    changed |= c
-            if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
-                for side, other in (("left", s.value.right), ("right", s.value.left)):
-                    lit = getattr(s.value, side)
-                    if not (isinstance(other, gast.Name) and (kind_map.get(other.id) or ("",))[0] == "a"):
-                        continue
-                    if isinstance(lit, (gast.List, gast.Tuple)) and not any(
-                            isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
-                        seq = gast.Tuple(elts=lit.elts, ctx=gast.Load())
-                    elif isinstance(lit, gast.Name) and (kind_map.get(lit.id) or ("",))[0] == "t":
-                        seq = lit        # (a literal A-normal form named: forward mode)
-                    else:
-                        continue
-                    name = namer.fresh(f"{other.id}_operand")
-                    out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
-                    setattr(s.value, side, load(name))
-                    changed = True
-            out.append(s)
-        return out, changed
-
-    unit.node.body, changed = block(unit.node.body)
-    return changed
-
-
-def check_sequence_arithmetic(unit: parse.Unit, kind_map: dict, wrt: list):
-    """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
-    rules take operands as arrays, so the derivative would silently be lost."""
-    from .transforms import forward
-    varied = None
-    for s in walk_statements(unit.node.body):
-        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
-            continue
-        for operand in (s.value.left, s.value.right):
-            if isinstance(operand, gast.Name) and (kind_map.get(operand.id) or ("",))[0] == "t":
-                parts = [operand]
-            elif isinstance(operand, (gast.Tuple, gast.List)):
-                parts = operand.elts
-            else:
-                continue
-            if varied is None:
-                varied = forward.varied_names(unit.node, wrt, unit.callees)
-            if any(isinstance(p, gast.Name) and p.id in varied for p in parts):
-                fail(s, unit, "a list or tuple of differentiated values repeated or joined with * or + (list "
-                              "arithmetic, not array arithmetic)",
-                     "build the array instead: np.full(n, a) for [a] * n, np.concatenate((u, v)) to join, or "
-                     "np.array([...]) * n for elementwise products")
+    ctx = Context(unit=unit, wrt=wrt, mode=mode, name=name, callee_derivative=callee_vjp, callee_kind=callee_kind,
+                  arg_kinds=arg_kinds or {}, arg_dims=arg_dims or {}, checkpoints=checkpoints)
+    return run(REVERSE, ctx).fn
 
 
 @dataclass
 class Module:
-    """A generated module under construction: functions, their names, and bound constants."""
+    """A generated module under construction: functions, their names, and bound constants. `mode`: "jvp"
+    for forward mode (its functions' stacks are lowered on parsing: the FRONT_END's "generated" pass)."""
     functions: list = field(default_factory=list)     # gast FunctionDefs in definition order
     bindings: dict = field(default_factory=dict)      # global name -> object
     namer: Namer = field(default_factory=lambda: Namer({"np", "rt", "math", "numba"}))
     primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
-    vjps: dict = field(default_factory=dict)          # (id, positions) -> module name
+    derivatives: dict = field(default_factory=dict)   # (id, positions, mode, ...) -> module name
     units: dict = field(default_factory=dict)         # id -> front-end unit
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
+    tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes
+    mode: str = "grad"
     entry: str = ""
 
     @property
@@ -382,19 +472,18 @@ class Module:
         tapes, matrix products through rt.dot: transforms/products.py)."""
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
-            functions = ([inplace.add_into_views(products.route_products(stacks.row_tapes(f)))
-                          for f in self.functions] if jit else self.functions)
-            return header + "\n\n".join(emit.to_source(f) for f in functions)
+            return header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
 
 
 def _key(obj):
     return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
 
 
-def _unit_for(module: Module, obj) -> parse.Unit:
+def _unit_for(module: Module, obj, structs: dict | None = None, arg_kinds: tuple = ()) -> parse.Unit:
+    """The front-end unit of `obj` (a function or a unit), made once per module and linked into it."""
     k = _key(obj)
     if k not in module.units:
-        module.units[k] = front_end(_lower_generated(obj))
+        module.units[k] = front_end(obj, structs, module.mode, arg_kinds)
         _link(module, module.units[k])
     return module.units[k]
 
@@ -402,19 +491,15 @@ def _unit_for(module: Module, obj) -> parse.Unit:
 def is_generated(obj) -> bool:
     """`obj` is a function srcdiff generated (its module is one of the loaded generated modules)."""
     fn = obj.func if isinstance(obj, parse.Unit) else getattr(obj, "py_func", obj)
-    return (getattr(fn, "__module__", "") or "").startswith("srcdiff_generated.")
+    from .cachedir import is_generated_module
+    return is_generated_module(getattr(fn, "__module__", None))
 
 
-def _lower_generated(obj):
-    """Generated code differentiated again (a user function calls a srcdiff gradient): its stacks
-    (`s = []`, `s.append(v)`, `s.pop()`) become rt.stack / rt.push / rt.pop calls, which reverse mode
-    differentiates (transforms/reverse.py, stack adjoints), and fused log-domain adjoints are split."""
-    from .transforms import forward
-    if isinstance(obj, parse.Unit) or not is_generated(obj):
-        return obj
-    unit = parse.parse(obj)
-    unit.node = _fold_negative_constants(logdomain.split_adjoints(forward.lower_stacks(unit.node)))
-    return unit
+def _is_generated_unit(unit) -> bool:
+    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
+    import os
+    from .cachedir import cache_dir
+    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
 
 
 def _fold_negative_constants(node):
@@ -443,10 +528,6 @@ def _link(module: Module, unit: parse.Unit):
         new = module.namer.fresh(name)
         module.bindings[new] = obj
         renames[name] = new
-    callees = {}
-    for name, target in unit.callees.items():
-        callees[name] = target
-    unit.callee_objects = callees
     if renames:
         for n in walk(unit.node):
             if isinstance(n, gast.Name) and n.id in renames:
@@ -465,7 +546,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
     node.name = name
     _rename_callees(module, unit, node)
-    module.functions.append(optimize.eliminate_dead_code(node) if False else node)
+    module.functions.append(node)
     return name
 
 
@@ -498,30 +579,46 @@ def _ssa_for(module: Module, unit: parse.Unit):
     return ssa_unit, local_to_obj
 
 
-def vjp_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-             arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
-    k = (_key(obj), positions, mode, arg_kinds, arg_dims)
-    if k in module.vjps:
-        return module.vjps[k]
-    unit = _unit_for(module, obj)
+_SUFFIX = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad", "jvp": "jvp"}
+
+
+def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
+                    arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
+    """Module name of the derivative function of `obj` w.r.t. the parameters at `positions`, generating
+    it (and what it calls) on first use. `mode`: grad | value_and_grad | vjp | pullback (reverse mode:
+    the REVERSE passes) or jvp (forward mode, the FORWARD passes: (params..., d_<param> for each
+    position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels."""
+    forward_mode = mode == "jvp"
+    # (forward mode's callees are generated without kinds: a recursive call reuses the entry function)
+    k = (_key(obj), positions, mode) + (() if forward_mode else (arg_kinds, arg_dims))
+    if k in module.derivatives:
+        return module.derivatives[k]
+    unit = _unit_for(module, obj, arg_kinds=arg_kinds)
     params = unit.params
-    wrt = wrt_names or [params[p] for p in positions]
-    suffix = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad"}[mode]
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
-    name = entry_name or module.namer.fresh(f"{base}_{suffix}")
-    module.vjps[k] = name
+    name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
+    module.derivatives[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit)
 
     def callee_vjp(local, pos, stmt, call_kinds=()):
-        return vjp_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+        return derivative_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+
+    def callee_jvp(local, pos):
+        return derivative_name(module, local_to_obj[local], pos, mode="jvp")
 
     def callee_kind(local, call_kinds):
         return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
 
-    fn = gradient_function(ssa_unit, wrt, mode, name, callee_vjp, dict(zip(params, arg_kinds)),
-                           dict(zip(params, arg_dims)), checkpoints, callee_kind if arg_kinds else None)
-    module.functions.append(fn)
+    ctx = Context(unit=ssa_unit, wrt=wrt_names or [params[p] for p in positions], mode=mode, name=name,
+                  callee_derivative=callee_jvp if forward_mode else callee_vjp,
+                  callee_kind=callee_kind if arg_kinds and not forward_mode else None,
+                  arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
+                  checkpoints=checkpoints)
+    run(FORWARD if forward_mode else REVERSE, ctx)
+    if ctx.sweeps is not None:
+        module.tapes |= ctx.sweeps.tapes
+    module.functions.append(ctx.fn)
     return name
 
 
@@ -570,161 +667,24 @@ def _collector_paused():
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
-    """Generate the module holding `fn`'s gradient (mode grad | value_and_grad | vjp) and its callees.
+    """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
+    callees' primal and derivative functions.
 
-    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf.
-    `arg_dims`: the arguments' axis labels (transforms/dims.py), for the entry function only;
-    `checkpoints`: the most snapshots each outermost loop of the entry function keeps (None: tape them)."""
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf (and, in
+    forward mode, one tangent per leaf of a wrt argument). `arg_kinds`: the arguments' kinds, if known;
+    `arg_dims`: their axis labels (transforms/dims.py), for the entry function only; `checkpoints`: the
+    most snapshots each outermost loop of the entry function keeps (None: tape them)."""
     with _collector_paused():
-        return _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints)
-
-
-def _build_module(fn, wrt_names, mode, arg_kinds, structs, arg_dims, checkpoints) -> Module:
-    module = Module()
-    if structs:
-        unit = flatten.flatten_arguments(parse.parse(fn), structs)
-        module.units[_key(fn)] = front_end(unit)
-        _link(module, module.units[_key(fn)])
-        wrt_names = [leaf for w in wrt_names for leaf in (
-            flatten._Flatten(unit, structs).leaf_names(w, structs[w]) if w in structs else [w])]
-    unit = _unit_for(module, fn)
-    missing = [w for w in wrt_names if w not in unit.params]
-    if missing:
-        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
-                           unit.filename, unit.node.lineno)
-    positions = tuple(unit.params.index(w) for w in wrt_names)
-    module.entry = vjp_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
-                            arg_dims=arg_dims, checkpoints=checkpoints)
-    from .transforms import forward
-    module.functions = [forward.raise_stacks(f) for f in module.functions]
-    return module
-
-
-def check_numba(module: Module, arg_kinds: tuple = ()):
-    """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
-    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
-    and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
-    the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
-    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
-    for k, unit in enumerate(module.units.values()):
-        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
-        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
-        for n in walk(unit.node):
-            operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
-                n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
-            ranks = [kinds._ndim(kinds.expr_kind(a, kind_map)) for a in operands]
-            if any(r is not None and r > 2 for r in ranks):
-                fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
-                              "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
-                              "np.matmul take 1-d and 2-d operands",
-                     "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
-        for n in terms:
-            start = getattr(n, "_srcdiff_sum_start", None)
-            if start is not None and not isinstance(start.value, gast.Constant):
-                continue   # it starts from zeros shaped like its first term (desugar._start)
-            term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
-            if term is not None and term[0] == "a":
-                fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
-                              "compile under Numba (jit=True) here (in a function called from the one "
-                              "differentiated in forward mode, or where its first term cannot be written before "
-                              "the loop): Numba types the 0.0 start as a float",
-                     "use jit=False, or accumulate in a loop from an array start, e.g. "
-                     "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n in walk(unit.node):
-            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
-                axis = n.args[1] if len(n.args) > 1 else None
-                if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
-                    fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
-                                  "rank of its result depends on the array's shape at run time",
-                         "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
-                         "or use jit=False")
-
-
-_ = (fail, load)
-
-
-# ---- forward mode (jvp) ------------------------------------------------------------------------------------
-def _forward_unit_for(module: Module, obj, parsed: parse.Unit | None = None, zero_starts: bool = True) -> parse.Unit:
-    """Like _unit_for, but Python lists used as stacks (generated reverse code) are lowered to rt calls.
-    `zero_starts`: sums start from 0.0 (desugar.zero_sum_starts; else jvp_name sets their starts by kinds)."""
-    from .transforms import forward
-    k = _key(obj)
-    if k not in module.units:
-        unit = parsed or (obj if isinstance(obj, parse.Unit) else parse.parse(obj))
-        unit.node = logdomain.split_adjoints(forward.lower_stacks(unit.node))
-        module.units[k] = front_end(unit)
-        if zero_starts:
-            desugar.zero_sum_starts(module.units[k].node)
-        _link(module, module.units[k])
-        for target in module.units[k].callees.values():  # before primal_name reads them unlowered
-            if target is not None:
-                _forward_unit_for(module, target)
-    return module.units[k]
-
-
-def _generated(unit) -> bool:
-    """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
-    import os
-    from .backends import cache_dir
-    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
-
-
-def jvp_name(module: Module, obj, positions: tuple, wrt_names=None, entry_name=None, arg_kinds: tuple = ()) -> str:
-    """Module name of the forward-mode function of `obj` w.r.t. the parameters at `positions`:
-    (params..., d_<param> for each position) -> (value, d_value). `arg_kinds`: the kinds of the arguments
-    (the entry function's, where they are known): its sums' starts and list literal operands follow them."""
-    from .transforms import forward
-    k = (_key(obj), positions, "jvp")
-    if k in module.vjps:
-        return module.vjps[k]
-    unit = _forward_unit_for(module, obj, zero_starts=not arg_kinds)
-    wrt = wrt_names or [unit.params[p] for p in positions]
-    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
-    name = entry_name or module.namer.fresh(f"{base}_jvp")
-    module.vjps[k] = name
-
-    ssa_unit, local_to_obj = _ssa_for(module, unit)
-    if arg_kinds:
-        kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
-        if sum_starts(ssa_unit, kind_map):
-            kind_map = kinds.infer(ssa_unit.node, dict(zip(unit.params, arg_kinds)))
-        array_literal_operands(ssa_unit, kind_map)
-
-    def callee_jvp(local, pos):
-        return jvp_name(module, local_to_obj[local], pos)
-
-    if not _generated(unit):     # srcdiff's own adjoints write d_x[i] with views made by design
-        aliasing.check_views(ssa_unit, {}, renames_only=True)   # tangents of views are views: fine
-    fn = forward.Forward(ssa_unit, wrt, callee_jvp).function(name)
-    fn = forward.avoid_version_clashes(forward.eliminate_dead_code(fn))
-    module.functions.append(unbound.define_unbound(fn))
-    return name
-
-
-def build_forward_module(fn, wrt_names: list, structs: dict | None = None, arg_kinds: tuple = ()) -> Module:
-    """Generate the module holding `fn`'s jvp function (and its callees' primal and jvp functions).
-
-    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf
-    (and one tangent per leaf of a wrt argument). `arg_kinds`: the kinds of the arguments, if known."""
-    with _collector_paused():
-        return _build_forward_module(fn, wrt_names, structs, arg_kinds)
-
-
-def _build_forward_module(fn, wrt_names, structs, arg_kinds) -> Module:
-    from .transforms import forward
-    module = Module()
-    if structs:
-        flat = flatten.flatten_arguments(parse.parse(fn), structs)
-        wrt_names = [leaf for w in wrt_names for leaf in (
-            flatten._Flatten(flat, structs).leaf_names(w, structs[w]) if w in structs else [w])]
-    unit = _forward_unit_for(module, fn, flat if structs else None, zero_starts=not arg_kinds)
-    missing = [w for w in wrt_names if w not in unit.params]
-    if missing:
-        raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
-                           unit.filename, unit.node.lineno)
-    positions = tuple(unit.params.index(w) for w in wrt_names)
-    module.entry = jvp_name(module, fn, positions, wrt_names=wrt_names,
-                            entry_name=module.namer.fresh(f"{unit.name}_jvp"), arg_kinds=arg_kinds)
-    module.functions = [forward.raise_stacks(f) for f in module.functions]
-    return module
+        module = Module(mode="jvp" if mode == "jvp" else "grad")
+        unit = _unit_for(module, fn, structs, arg_kinds)
+        wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
+        missing = [w for w in wrt_names if w not in unit.params]
+        if missing:
+            raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
+                               unit.filename, unit.node.lineno)
+        positions = tuple(unit.params.index(w) for w in wrt_names)
+        module.entry = derivative_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
+                                       entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
+                                       arg_dims=arg_dims, checkpoints=checkpoints)
+        run(MODULE, Context(module=module))
+        return module

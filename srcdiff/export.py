@@ -19,13 +19,10 @@ def export(g, path: str, jit: bool | None = None) -> str:
     `<name>_constants.npz`. The module needs NumPy and Numba (SciPy only for its special functions)
     but not srcdiff. With `jit` (default: as `g` was made) every function is decorated with numba.njit.
     """
-    last = getattr(g, "_last", None)
-    if last is None:
-        if not hasattr(g, "_build"):
-            raise SrcdiffError(f"{g!r} was not made by srcdiff.grad/value_and_grad/vjp")
-        g._build()
-        last = g._last
-    module, source = last[0], last[1]
+    if not hasattr(g, "specialise"):
+        raise SrcdiffError(f"{g!r} was not made by srcdiff.grad/value_and_grad/vjp")
+    last = g.last or g.specialise()
+    module, source = last.module, last.source
     jit = getattr(g, "jit", False) if jit is None else jit
     path = os.path.abspath(path)
     if not path.endswith(".py"):

@@ -13,9 +13,10 @@ from typing import Callable
 import numpy as np
 
 from . import api, backends, compiler
-from .api import Transformed, Wrt, _translate, _wrt_names, user_location
+from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
-from .transforms import dims, flatten, kinds
+from .makers import maker
+from .transforms import checks, dims, flatten, kinds
 
 
 def generated_function(f, args=None):
@@ -28,13 +29,13 @@ def generated_function(f, args=None):
                                "is not differentiated again (nor called inside a function srcdiff differentiates)",
                                *user_location(f), advice="use the gradient made without checkpoints= there")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
-        fn = None
+        s = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
-            fn = f._build(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
-        fn = fn if fn is not None else f._build()
+            s = f.specialise(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
+        fn = (s or f.specialise()).function
         return getattr(fn, "py_func", fn)
     if isinstance(f, ForwardTransformed):
-        fn = f._build(args)
+        fn = f.specialise(args).function
         return getattr(fn, "py_func", fn)
     return getattr(f, "py_func", f)
 
@@ -44,53 +45,57 @@ class ForwardTransformed:
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool, name: str = "jvp"):
         self.f, self.jit = f, jit
-        self.wrt_names, self.many = _wrt_names(generated_function(f), wrt)
+        self.wrt_names, self.many = wrt_names_of(generated_function(f), wrt)
         self._cache: dict = {}
         self._last = None
         functools.update_wrapper(self, generated_function(f), updated=())
         self.__name__ = f"{getattr(self, '__name__', 'f')}_{name}"
 
-    def _build(self, args=None, structs: tuple = ()):
+    def specialise(self, args=None, structs: tuple = ()) -> Specialisation:
         """Generate and load the jvp function (for a generated inner function: specialised to `args`;
         `structs`: (parameter, structure) of tuple/list arguments, flattened to one parameter per leaf)."""
         inner = generated_function(self.f, args)
         arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None and not structs else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
-            mod = compiler.build_forward_module(inner, self.wrt_names, dict(structs),
-                                                arg_kinds if None not in arg_kinds else ())
+            mod = compiler.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),
+                                        dict(structs))
             if self.jit:
-                compiler.check_numba(mod, arg_kinds)
+                checks.check_numba(mod, arg_kinds)
             src = mod.source(jit=self.jit)
             names = [fn.name for fn in mod.functions]
             loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
+            self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry), inner)
         self._last = self._cache[key]
-        return self._last[2]
+        return self._last
 
     def _build_over(self, inner, structs):
         """The jvp of a generated function whose tuple/list parameters are already flattened, with
         respect to the leaves of the wrt arguments."""
-        wrt = [leaf for w in self.wrt_names for leaf in (
-            flatten._Flatten(None, dict(structs)).leaf_names(w, dict(structs)[w]) if w in dict(structs) else [w])]
+        wrt = flatten.flat_names(self.wrt_names, dict(structs))
         key = (id(inner), "flat")
         if key not in self._cache:
-            mod = compiler.build_forward_module(inner, wrt)
+            mod = compiler.build_module(inner, wrt, "jvp")
             if self.jit:
-                compiler.check_numba(mod)
+                checks.check_numba(mod)
             src = mod.source(jit=self.jit)
             loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
-            self._cache[key] = (mod, src, getattr(loaded, mod.entry), inner)
+            self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry), inner)
         self._last = self._cache[key]
-        return self._last[2]
+        return self._last.function
+
+    @property
+    def last(self) -> Specialisation | None:
+        """The specialisation used most recently (None before the first)."""
+        return self._last
 
     @property
     def source(self) -> str:
         if self._last is None:
-            self._build()
+            self.specialise()
             if isinstance(self.f, Transformed):    # over a gradient generated for unknown kinds
                 self._generic = self._last
-        return (api.UNSPECIALISED if self._last is getattr(self, "_generic", None) else "") + self._last[1]
+        return (api.UNSPECIALISED if self._last is getattr(self, "_generic", None) else "") + self._last.source
 
     def call(self, args, tangents):
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
@@ -109,14 +114,14 @@ class ForwardTransformed:
             if isinstance(self.f, Transformed):   # hvp: forward over the flattened gradient
                 original = args
                 flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
-                grad_fn = self.f._build(tuple(kinds.kind_of_value(a) for a in flat_args), structs,
-                                        arg_dims=dims.label_arguments(flat_args))
+                grad_fn = self.f.specialise(tuple(kinds.kind_of_value(a) for a in flat_args), structs,
+                                            arg_dims=dims.label_arguments(flat_args)).function
                 fn = self._build_over(getattr(grad_fn, "py_func", grad_fn), structs)
 
                 def restructure(out):
                     return tuple(self.f._restructure(self.f._shape(o), dict(structs), original) for o in out)
             else:
-                fn = self._build(args, structs)
+                fn = self.specialise(args, structs).function
             flat_t = []
             for p, w, t in zip(positions, self.wrt_names, tangents):
                 if isinstance(args[p], (tuple, list)):
@@ -130,7 +135,7 @@ class ForwardTransformed:
             args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
             tangents = flat_t
         else:
-            fn = self._build(args)
+            fn = self.specialise(args).function
             tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
         try:
             out = fn(*args, *tangents)
@@ -138,7 +143,7 @@ class ForwardTransformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            _translate(exc, self)
+            translate_error(exc, self)
 
     def _params(self):
         import inspect
@@ -174,6 +179,7 @@ def _as_tangent(t, x, name="x", owner=None):
                            advice="pass a float") from None
 
 
+@maker
 def jvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> ForwardTransformed:
     """Function (*args, tangent) -> (f(*args), ∂f/∂wrt · tangent), by forward-mode source
     transformation. `tangent` has the structure of the wrt argument(s): a tuple for several."""
@@ -186,7 +192,7 @@ class HVP:
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool):
         self.f, self.wrt, self.jit = f, wrt, jit
-        names, self.many = _wrt_names(generated_function(f), wrt)
+        names, self.many = wrt_names_of(generated_function(f), wrt)
         self.grad = api.grad(f, tuple(names) if self.many else names[0], jit=False)
         self.fwd = ForwardTransformed(self.grad, tuple(names) if self.many else names[0], jit, name="hvp")
         functools.update_wrapper(self, generated_function(f), updated=())
@@ -226,7 +232,7 @@ class _Matrix:
 
     def __init__(self, f, wrt, jit, kind):
         self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
-        self.names, self.many = _wrt_names(generated_function(f), wrt)
+        self.names, self.many = wrt_names_of(generated_function(f), wrt)
         if self.many:
             raise SrcdiffError(f"{kind} takes a single wrt argument", *user_location(f),
                                advice="call it once per argument")
@@ -322,20 +328,19 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
 
 # ---- nesting: grad(grad(f)) and friends differentiate the generated source -------------------------------
 def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
-    """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated, in
+    """The Specialisation for grad / value_and_grad / vjp of a transform srcdiff generated, in
     reverse mode over the inner generated source specialised to the arguments' kinds (one sweep for
     any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse.backward_pop)."""
-    inner = t.f._build(arg_kinds) if arg_kinds else t.f._build()
+    inner = t.f.specialise(arg_kinds).function
     inner = getattr(inner, "py_func", inner)
     mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
     src = mod.source()
     loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, t.jit)
-    return mod, src, getattr(loaded, mod.entry)
+    return Specialisation(mod, src, getattr(loaded, mod.entry))
 
 
 def _nested(t: Transformed):
-    """(module, source, function) for grad / value_and_grad / vjp of a transform srcdiff generated:
-    forward mode over the inner generated source, one pass per entry of the wrt arguments (one pass
+    """The Specialisation for grad / value_and_grad / vjp of a transform srcdiff generated: forward mode over the inner generated source, one pass per entry of the wrt arguments (one pass
     for a scalar, e.g. the second derivative of a function of one scalar)."""
     fwd = ForwardTransformed(t.f, tuple(t.wrt_names), t.jit, name=t.mode)
     names, mode = t.wrt_names, t.mode
@@ -363,8 +368,7 @@ def _nested(t: Transformed):
         result = tuple(grads) if len(grads) > 1 else grads[0]
         return result if mode == "grad" else (value, result)
 
-    fwd._build()
-    return fwd._last[0], fwd.source, run
+    return Specialisation(fwd.specialise().module, fwd.source, run)
 
 
 def _install_nesting():
@@ -372,10 +376,10 @@ def _install_nesting():
     (`py_func`), and building goes through forward mode (`_nested`)."""
     if getattr(Transformed, "_srcdiff_nesting", False):
         return
-    reverse_build = Transformed._build
+    reverse_build = Transformed.specialise
 
     @functools.wraps(reverse_build)
-    def _build(self, *args, **kwargs):
+    def specialise(self, *args, **kwargs):
         if isinstance(self.f, Transformed):
             key = ("nested", repr(args), repr(sorted(kwargs.items())))
             if key not in self._cache:
@@ -389,10 +393,10 @@ def _install_nesting():
                         built = None
                 self._cache[key] = built or _nested(self)
             self._last = self._cache[key]
-            return self._last[2]
+            return self._last
         return reverse_build(self, *args, **kwargs)
 
-    Transformed._build = _build
+    Transformed.specialise = specialise
     Transformed.py_func = property(lambda self: generated_function(self))
     ForwardTransformed.py_func = property(lambda self: generated_function(self))
     Transformed._srcdiff_nesting = True

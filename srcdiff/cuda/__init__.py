@@ -156,13 +156,12 @@ class Kernel:
         kind = self._kind()
         if kind == "rev":
             from ..transforms import kinds
-            self.g._build(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
-            return self.g._last[0], self.g.f, None
+            made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
+            return made.module, self.g.f, None
         fwd = self.g.fwd if kind == "hvp" else self.g
         nprimal = len(fwd._params())
-        fwd._build(list(example[:nprimal]))
-        mod, _, _, inner = fwd._last
-        return mod, inner, (1 if kind == "hvp" else None)
+        made = fwd.specialise(list(example[:nprimal]))
+        return made.module, made.inner, (1 if kind == "hvp" else None)
 
     def _shape(self, out):
         return self.g._shape(out) if self._kind() == "rev" else out

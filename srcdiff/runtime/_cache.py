@@ -6,7 +6,7 @@ most of its first call recompiling srcdiff's own kernels. `cached_overload` regi
 implementations Numba keeps in its disk cache, like a `cache=True` function, so a process loads them
 instead (the first compilation for each signature still happens once).
 
-They are cached in a private directory of their own (backends.runtime_cache_dir:
+They are cached in a private directory of their own (cachedir.runtime_cache_dir:
 `~/.cache/srcdiff/runtime/<digest>` or `$SRCDIFF_RUNTIME_CACHE_DIR/<digest>`, mode 700 and checked like
 the cache directory; never NUMBA_CACHE_DIR or the installation's `__pycache__`), shared by every
 SRCDIFF_CACHE_DIR, in a folder named by a hash of every runtime source file: an implementation calls
@@ -107,7 +107,7 @@ def _cache_path():
     in a copy of the runtime that srcdiff.export wrote beside a standalone module (no srcdiff to ask):
     Numba's own locators put its files in the copy's __pycache__."""
     try:
-        from ..backends import runtime_cache_dir
+        from ..cachedir import runtime_cache_dir
         from ..errors import SrcdiffError
     except ImportError:
         return None

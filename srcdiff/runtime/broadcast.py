@@ -142,7 +142,7 @@ def _expand_dims_nb(x, axis):
 def squeeze(x, axis=None):
     """np.squeeze. Under Numba `axis` must be given (an int or a tuple of ints): with axis=None the
     rank of the result depends on the shape at run time, which Numba cannot type (the compiler
-    declines that at the user's line, compiler.check_numba)."""
+    declines that at the user's line, checks.check_numba)."""
     return np.squeeze(x, axis)
 
 

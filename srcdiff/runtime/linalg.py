@@ -5,7 +5,7 @@ from numba.core import types
 from numba.extending import register_jitable
 
 from ._typing import nb_is_array
-from .tangents import _lower_half   # Phi: lower triangle, diagonal halved
+from .tangents import lower_half   # Phi: lower triangle, diagonal halved
 from ._cache import cached_overload
 
 __all__ = ["solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad"]
@@ -113,7 +113,7 @@ def _cholesky_grad_nb(L, gL):
 @register_jitable
 def _cholesky_grad_k(Linv, g):
     gs = 0.5 * (g + np.ascontiguousarray(g.T))
-    return _lower_half(Linv @ gs @ np.ascontiguousarray(Linv.T)), gs
+    return lower_half(Linv @ gs @ np.ascontiguousarray(Linv.T)), gs
 
 
 @register_jitable
@@ -132,7 +132,7 @@ def cholesky_grad_vjp_L(L, v, g):
     LinvT = np.ascontiguousarray(Linv.T)
     k, gs = _cholesky_grad_k(Linv, np.ascontiguousarray(g))
     V = np.tril(np.ascontiguousarray(v))
-    x = _lower_half(np.ascontiguousarray(Lc.T) @ V)
+    x = lower_half(np.ascontiguousarray(Lc.T) @ V)
     return np.tril(V @ np.ascontiguousarray(k.T) - LinvT @ (x + np.ascontiguousarray(x.T)) @ Linv @ gs @ LinvT)
 
 

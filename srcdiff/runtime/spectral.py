@@ -81,7 +81,7 @@ def _rowsum(x):
 
 
 # ---- eigh --------------------------------------------------------------------------------------------
-# a ValueError of the derivative helpers holds (what is wrong, what to do): api._translate makes a SrcdiffError
+# a ValueError of the derivative helpers holds (what is wrong, what to do): api.translate_error makes a SrcdiffError
 _ASYMMETRY = ("np.linalg.eigh / eigvalsh: the matrix is not symmetric. srcdiff differentiates it as a "
               "symmetric matrix (the gradient over symmetric perturbations), while NumPy reads only its lower "
               "triangle")

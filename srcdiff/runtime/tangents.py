@@ -27,7 +27,7 @@ def pop(s):
 
 
 @register_jitable
-def _lower_half(p):
+def lower_half(p):
     """Lower triangle of p with the diagonal halved (a copy)."""
     q = np.tril(p)
     for i in range(q.shape[0]):
@@ -41,8 +41,8 @@ def cholesky_grad_jvp(L, dL, v, dv):
     Lc = np.ascontiguousarray(L)
     Linv = np.linalg.inv(Lc)
     LinvT = np.ascontiguousarray(Linv.T)
-    P = _lower_half(np.ascontiguousarray(Lc.T) @ np.ascontiguousarray(v))
-    dP = _lower_half(np.ascontiguousarray(dL.T) @ np.ascontiguousarray(v)
+    P = lower_half(np.ascontiguousarray(Lc.T) @ np.ascontiguousarray(v))
+    dP = lower_half(np.ascontiguousarray(dL.T) @ np.ascontiguousarray(v)
                      + np.ascontiguousarray(Lc.T) @ np.ascontiguousarray(dv))
     S = LinvT @ P @ Linv
     dS = LinvT @ dP @ Linv - LinvT @ np.ascontiguousarray(dL.T) @ S - S @ np.ascontiguousarray(dL) @ Linv

@@ -1,4 +1,6 @@
-"""Pass 7: activity analysis: a variable is active when one of its definitions depends on a `wrt`
+"""The "activity" pass of compiler.REVERSE.
+
+Activity analysis: a variable is active when one of its definitions depends on a `wrt`
 argument (varied) and reaches the returned value (useful). Only active variables get adjoints."""
 from __future__ import annotations
 
@@ -63,7 +65,8 @@ def sources(value, callees) -> list:
     return []
 
 
-def _closure(seeds, pairs):
+def closure(seeds, pairs) -> set:
+    """The names `seeds` reach through (a, b) pairs: b is reached where a is."""
     found = set(seeds)
     changed = True
     while changed:

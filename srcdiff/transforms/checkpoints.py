@@ -44,6 +44,8 @@ import copy
 import gast
 
 from .astutil import Namer, assign, call, comment, const, is_comment, load, store
+from .purity import is_pure
+from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, written_arrays
 from .kinds import expr_kind, is_scalar
 from .ssa import exposed_reads
 
@@ -117,11 +119,10 @@ def _undoable_writes(rev, loop) -> set:
     iteration, not k copies of ys): a is never rebound in the loop, every write into it is a statement
     of the loop body (not of a branch or inner loop), and its index is integer arithmetic on the loop
     variable and values from outside the loop."""
-    from .reverse import _assigned_in, _int_names
     if not isinstance(loop, gast.For):
         return set()
-    assigned = _assigned_in(loop.body)
-    have, ints = {loop.target.id}, _int_names(loop)
+    assigned = assigned_in(loop.body)
+    have, ints = {loop.target.id}, int_names(loop)
     for st in loop.body:        # integer arithmetic at the top of the body, on what is at hand
         if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id in ints
                 and all(n.id in have or n.id not in assigned for n in gast.walk(st.value) if isinstance(n, gast.Name))):
@@ -162,8 +163,7 @@ def undoes(rev, loop, v) -> bool:
 
 def reruns(rev, name: str) -> bool:
     """Whether the backward sweep may assign `name` again (a checkpointed loop's body assigns it)."""
-    from .reverse import _assigned_in
-    return any(name in _assigned_in(lp.body) for lp in _loops(rev.fn.body) if id(lp) in rev.plans)
+    return any(name in assigned_in(lp.body) for lp in _loops(rev.fn.body) if id(lp) in rev.plans)
 
 
 def rerun_reads(rev) -> set:
@@ -176,20 +176,19 @@ def segment_loop(rev, s, backward: list) -> gast.For:
     """The backward sweep of checkpointed loop `s`: its segments last first, each with a place for the
     rerun of its iterations (filled by `rerun_segments`, after the optimisations) before `backward`, the
     loop's backward sweep over the segment."""
-    from .reverse import _assigned_in, _loaded_in, _reversed_range, _written_arrays
     p = rev.plans[id(s)]
     p.tapes = [tape for (v, _), (tape, dt, lp) in rev.tapes.items() if lp is s and v not in p.undo]
     p.undo_tapes = {v: tape for (v, _), (tape, dt, lp) in rev.tapes.items() if lp is s and v in p.undo}
-    p.reads = _loaded_in(s.body) - _assigned_in(s.body) - _written_arrays(s.body) - {p.index}
+    p.reads = loaded_in(s.body) - assigned_in(s.body) - written_arrays(s.body) - {p.index}
     rev.read(copy.deepcopy(p.count))
     every, segment, first, last = (load(x) for x in (p.every, p.segment, p.first, p.last))
     if isinstance(s, gast.For) and p.step is None:      # first, last: values of the loop variable
         begin = _binop(p.start, gast.Add(), _binop(segment, gast.Mult(), every))
         end = copy.deepcopy(p.stop)
-        forward_range, backward_range = call("range", first, last), _reversed_range([first, last])
+        forward_range, backward_range = call("range", first, last), reversed_range([first, last])
     else:                                               # first, last: iteration numbers
         begin, end = _binop(segment, gast.Mult(), every), copy.deepcopy(p.count)
-        forward_range, backward_range = call("range", first, last), _reversed_range([first, last])
+        forward_range, backward_range = call("range", first, last), reversed_range([first, last])
         if isinstance(s, gast.For):                     # of range(a, b, c): a + i * c
             at = [_binop(p.start, gast.Add(), _binop(x, gast.Mult(), p.step)) for x in (first, last)]
             back = [_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
@@ -251,7 +250,6 @@ def _unsegmented(block: list, segments: gast.For):
 
 
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
-    from .reverse import _assigned_in, _written_arrays
     rerun_loop = next(s for s in segments.body if getattr(s, "_srcdiff_rerun", None) == p.segment)
     undone = set(p.undo.values())       # arrays whose writes are undone before a rerun (not snapshotted)
     undo_tapes = set(p.undo_tapes.values())
@@ -259,8 +257,8 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
                                       and not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                                                and s.targets[0].id in p.undo) and not _pushes(s, undo_tapes)]),
                        tapes)
-    written = _written_arrays(loop.body)
-    state = sorted(exposed_reads(rerun, {p.index}) & (_assigned_in(loop.body) | written) - tapes - undone)
+    written = written_arrays(loop.body)
+    state = sorted(exposed_reads(rerun, {p.index}) & (assigned_in(loop.body) | written) - tapes - undone)
     undo = _undo_loop(loop, p) if undone else []
     carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
     loop.body = _untaped(loop.body, tapes)
@@ -317,8 +315,6 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
 def _undo_loop(loop, p: Plan) -> list:
     """Before a segment's rerun: its undoable writes undone, last first, from the tape of the values they
     overwrote (with the integer arithmetic their indices need)."""
-    from .reverse import _reversed_range
-    from .optimize import _pure
     writes = [s for s in loop.body if getattr(s, "_srcdiff_undo", None) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
     need, order = set(), []
@@ -327,7 +323,7 @@ def _undo_loop(loop, p: Plan) -> list:
         v = todo.pop()
         if v in need or v not in defs:
             continue
-        if not _pure(defs[v].value):
+        if not is_pure(defs[v].value):
             raise AssertionError(f"srcdiff internal error: the index {v} of an undone write is not arithmetic")
         need.add(v)
         todo += [n.id for n in gast.walk(defs[v].value) if isinstance(n, gast.Name)]
@@ -339,7 +335,7 @@ def _undo_loop(loop, p: Plan) -> list:
                                                                        ctx=gast.Load())))
     first, last = load(p.first), load(p.last)
     if p.step is None:
-        it = _reversed_range([first, last])
+        it = reversed_range([first, last])
     else:
         it = call("range", *[_binop(p.start, gast.Add(), _binop(_binop(x, gast.Sub(), const(1)), gast.Mult(), p.step))
                              for x in (last, first)], _negated(p.step))
@@ -380,7 +376,6 @@ def keep_taped(stmts: list, tapes: set) -> list:
     """A segment's rerun less what its tape does not depend on: only statements whose values reach a push
     (onto one of `tapes`), a write into an array, or a call with effects stay (not a loss accumulated
     along the loop, say)."""
-    from .optimize import _pure
     kept, live = set(), set()
 
     def loads(node):
@@ -397,7 +392,7 @@ def keep_taped(stmts: list, tapes: set) -> list:
             elif id(s) in kept or is_comment(s):
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                take, head = s.targets[0].id in live or not _pure(s.value), s
+                take, head = s.targets[0].id in live or not is_pure(s.value), s
             else:       # pushes, writes into arrays; not what the forward sweep shows (print, assert)
                 take = not isinstance(s, (gast.Assert, gast.Pass)) and not (
                     isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
@@ -433,7 +428,6 @@ def keep_taped(stmts: list, tapes: set) -> list:
 
 # ---- helpers ---------------------------------------------------------------------------------------------
 def _binop(left, op, right):
-    from .reverse import simplify
     return simplify(gast.BinOp(left=copy.deepcopy(left), op=op, right=copy.deepcopy(right)))
 
 

@@ -1,4 +1,6 @@
-"""Pass 4: structured control flow only: one `return` at the end, no break/continue.
+"""The "structure" pass of compiler.FRONT_END.
+
+Structured control flow only: one `return` at the end, no break/continue.
 
 Early returns become if/else (or a result variable and flag inside loops); break and continue
 become flags that guard the rest of the iteration; every `while` tests a boolean variable that

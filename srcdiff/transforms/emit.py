@@ -1,4 +1,6 @@
-"""Pass 10: emit Python source from gast: one statement per line, comment markers as comments."""
+"""The "emit" pass of compiler.SOURCE.
+
+Emit Python source from gast: one statement per line, comment markers as comments."""
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,6 @@
-"""Pass 1b (before closure lifting): functions returned by factories.
+"""The "factories" pass of compiler.FRONT_END (before closure lifting).
+
+Functions returned by factories.
 
 A factory is a user function each of whose `return`s gives a function: one of its nested defs, a lambda,
 or another factory's result. srcdiff never makes that function a value; a call of it becomes a call of
@@ -25,7 +27,7 @@ import gast
 from ..errors import fail
 from .astutil import Namer, Transformer, assign, copy_loc, load, names_in, store, walk
 from .parse import Unit, parse
-from .resolve import _is_user_function, local_names
+from .resolve import is_user_function, local_names
 
 class _Factory:
     def __init__(self, name, fd, unit, arity, ret_params):
@@ -98,7 +100,7 @@ class _Binder:
             fac = self.analyse(name, _as_def(node, name), self.unit, block, node)
         elif name not in self.locals:
             obj = self.unit.namespace.get(name)
-            if obj is not None and _is_user_function(obj) and getattr(obj, "__name__", "") != "<lambda>" \
+            if obj is not None and is_user_function(obj) and getattr(obj, "__name__", "") != "<lambda>" \
                     and self.depth < 4:
                 try:
                     fu = parse(obj)

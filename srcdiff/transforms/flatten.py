@@ -1,4 +1,6 @@
-"""Pass 1b (only for tuple/list arguments): give every array or float inside a structured argument a
+"""The "flatten" pass of compiler.FRONT_END (only for tuple/list arguments).
+
+Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
 (`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled."""
 from __future__ import annotations
@@ -186,6 +188,11 @@ def _subst_const(stmt, name, k):
                 return copy_loc(const(k), n)
             return n
     return T().visit(stmt)
+
+
+def flat_names(names, structs: dict) -> list:
+    """`names` with each structured one (in `structs`) replaced by its leaves' parameter names."""
+    return [leaf for w in names for leaf in (_Flatten(None, structs).leaf_names(w, structs[w]) if w in structs else [w])]
 
 
 def flatten_arguments(unit, structs: dict):

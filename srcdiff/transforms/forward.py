@@ -18,9 +18,11 @@ import gast
 from ..errors import fail
 from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
-from .activity import DIFF_BINOPS, SCATTER, _closure, bind
+from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
-from .reverse import _BINOP_RULE, simplify
+from .reverse import BINOP_RULE
+from .purity import is_pure
+from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 
@@ -181,6 +183,11 @@ def _edges(stmts, callees, out):
     return out
 
 
+def reaching(fn, seeds, callees) -> set:
+    """The values whose derivatives reach the names `seeds` (in-place writes and stack pushes included)."""
+    return closure(seeds, _edges(fn.body, callees, []))
+
+
 def varied_names(fn, wrt, callees) -> set:
     """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
     pairs = _edges(fn.body, callees, [])
@@ -263,7 +270,7 @@ class Forward:
         # derivative (as in reverse mode: the unused U of `U, s, Vh = np.linalg.svd(a)` is fine)
         ret = self.fn.body[-1].value if isinstance(self.fn.body[-1], gast.Return) else None
         seeds = [n.id for n in walk(ret) if isinstance(n, gast.Name)] if ret is not None else []
-        self.useful = _closure(seeds, _edges(self.fn.body, unit.callees, []))
+        self.useful = reaching(self.fn, seeds, unit.callees)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
         self.written = {n.targets[0].value.id for n in walk(self.fn)
@@ -349,9 +356,9 @@ class Forward:
         if isinstance(value, gast.Name):
             return self.finish(self.dot(value))
         if isinstance(value, gast.BinOp):
-            if type(value.op) not in _BINOP_RULE:
+            if type(value.op) not in BINOP_RULE:
                 return None
-            rule = RULES[_BINOP_RULE[type(value.op)]]
+            rule = RULES[BINOP_RULE[type(value.op)]]
             d = self.instantiate(rule, {"x": value.left, "y": value.right}, t)
             if isinstance(value.op, (gast.Add, gast.Sub)) and d is not None:
                 # one operand constant in x: the other may broadcast the tangent up to ans's shape
@@ -482,15 +489,6 @@ class Forward:
 
 
 # ---- dead code: liveness over structured code, whole stacks at a time -----------------------------------
-def _pure(value) -> bool:
-    for n in walk(value):
-        if isinstance(n, gast.Call):
-            name = dotted_name(n.func) or ""
-            if name == "rt.pop" or not name.startswith(("np.", "rt.", "math.")) or name.startswith("np.random"):
-                return False
-    return True
-
-
 def _loads(node) -> set:
     return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
@@ -510,7 +508,7 @@ def _live(stmts, live_out, droppable, removed):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             t = s.targets[0].id
             stack = _pop_stack(s)
-            if t not in live and (_pure(s.value) or stack in droppable):
+            if t not in live and (is_pure(s.value) or stack in droppable):
                 if stack:
                     removed.add(stack)
                 continue
@@ -524,7 +522,7 @@ def _live(stmts, live_out, droppable, removed):
         elif isinstance(s, gast.If):
             body, lb = _live(s.body, live, droppable, removed)
             orelse, lo = _live(s.orelse, live, droppable, removed)
-            if not body and not orelse and _pure(s.test):
+            if not body and not orelse and is_pure(s.test):
                 continue
             s.body, s.orelse = body or [gast.Pass()], orelse
             live = lb | lo | _loads(s.test)

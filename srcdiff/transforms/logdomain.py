@@ -1,4 +1,6 @@
-"""Pass 7c: log-domain products. Inside a loop, a log-sum-exp over a broadcast sum of a vector and a
+"""Log-domain products: the "logdomain" and "fuse adjoints" passes of compiler.REVERSE.
+
+Inside a loop, a log-sum-exp over a broadcast sum of a vector and a
 loop-invariant matrix (the HMM forward recursion's `logsumexp(log_alpha[:, None] + log_A, axis=0)`)
 becomes a log-domain vector-matrix product:
 
@@ -197,8 +199,13 @@ def log_domain_products(unit, kinds: dict):
 _PRODUCTS = {"rt.logsumexp_vecmat", "rt.logsumexp_matvec"}
 
 
-def _adjoint_call(s, suffix):
-    """(product, target name, call args) if `s` is `d = <product>_<suffix>(...)` or `d += ...`."""
+# each product's adjoint helpers by role: w.r.t. the vector ("v"), w.r.t. the matrix ("M"), both fused
+_HELPERS = {p: {"v": p + "_grad_v", "M": p + "_grad_M", "both": p + "_adjoints"} for p in sorted(_PRODUCTS)}
+_ROLE = {name: (p, role) for p, roles in _HELPERS.items() for role, name in roles.items()}
+
+
+def _adjoint_call(s, role):
+    """(product, target name, call args) if `s` is `d = <the product's `role` helper>(...)` or `d += ...`."""
     if isinstance(s, gast.AugAssign) and not isinstance(s.op, gast.Add):
         return None
     if not isinstance(s, (gast.Assign, gast.AugAssign)):
@@ -207,9 +214,8 @@ def _adjoint_call(s, suffix):
     v = s.value
     if not (isinstance(target, gast.Name) and isinstance(v, gast.Call) and not v.keywords):
         return None
-    name = dotted_name(v.func) or ""
-    base = name[:-len(suffix)] if name.endswith(suffix) else None
-    return (base, target.id, v.args) if base in _PRODUCTS else None
+    product, found = _ROLE.get(dotted_name(v.func), (None, None))
+    return (product, target.id, v.args) if found == role else None
 
 
 def _indexed_sink(sm, sa, fn_loads):
@@ -236,7 +242,7 @@ def _fuse_into_view(stmts, k, loads):
     if k + 1 >= len(stmts):
         return None
     for sv, sm in ((stmts[k], stmts[k + 1]), (stmts[k + 1], stmts[k])):
-        v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
+        v, m = _adjoint_call(sv, "v"), _adjoint_call(sm, "M")
         if not (v and m and v[0] == m[0] and isinstance(sm, gast.Assign)
                 and gast.dump(gast.Tuple(elts=v[2], ctx=gast.Load())) == gast.dump(gast.Tuple(elts=m[2], ctx=gast.Load()))):
             continue
@@ -248,7 +254,7 @@ def _fuse_into_view(stmts, k, loads):
             if (index <= assigned_names(stmts[:k]) and not (names_in(sink) | {sink.value.id}) & ({v[1]} | set(
                     n for a in v[2] for n in names_in(a)))
                     and not any(sink.value.id in names_in(st) or index & assigned_names([st]) for st in between)):
-                sv.value = call(v[0] + "_adjoints", *v[2], sink)
+                sv.value = call(_HELPERS[v[0]]["both"], *v[2], sink)
                 del stmts[j]
                 return sv
             return None
@@ -279,13 +285,13 @@ def fuse_adjoints(fn):
                 k += 2
                 continue
             for sv, sm in ((s, nxt), (nxt, s)):
-                v, m = _adjoint_call(sv, "_grad_v"), _adjoint_call(sm, "_grad_M")
+                v, m = _adjoint_call(sv, "v"), _adjoint_call(sm, "M")
                 if not (v and m and isinstance(sm, gast.AugAssign) and v[0] == m[0] and v[1] != m[1]):
                     continue
                 args = gast.Tuple(elts=v[2], ctx=gast.Load())
                 if gast.dump(args) == gast.dump(gast.Tuple(elts=m[2], ctx=gast.Load())) \
                         and not {v[1], m[1]} & names_in(args):
-                    sv.value = call(v[0] + "_adjoints", *v[2], m[1])
+                    sv.value = call(_HELPERS[v[0]]["both"], *v[2], m[1])
                     out.append(sv)
                     k += 2
                     break
@@ -305,18 +311,18 @@ def split_adjoints(node):
             for f in ("body", "orelse"):
                 if isinstance(getattr(s, f, None), list):
                     setattr(s, f, block(getattr(s, f)))
-            a = _adjoint_call(s, "_adjoints")
+            a = _adjoint_call(s, "both")
             out.append(s)
             if a is not None:
                 base, _, args = a
-                s.value = call(base + "_grad_v", *args[:-1])
+                s.value = call(_HELPERS[base]["v"], *args[:-1])
                 sink = copy.deepcopy(args[-1])      # d_M, or a view d_S[i] of a stack's adjoint
                 if isinstance(sink, gast.Name):
                     sink = store(sink.id)
                 else:
                     sink.ctx = gast.Store()
                 grad_m = gast.AugAssign(target=sink, op=gast.Add(),
-                                        value=call(base + "_grad_M", *copy.deepcopy(args[:-1])))
+                                        value=call(_HELPERS[base]["M"], *copy.deepcopy(args[:-1])))
                 out.append(copy_loc(grad_m, s))
         return out
     node.body = block(node.body)

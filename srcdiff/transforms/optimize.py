@@ -111,11 +111,12 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             release(s)
 
 
-def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
+def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
     """A stack whose popped values the backward sweep never reads (a later pass made its one reader
-    scalar or dropped it) is not made: its `s = []`, pushes and pops go, then what only fed them."""
-    from .astutil import COMMENT_MARK, dotted_name
-    marks = [k for k, s in enumerate(fn.body) if is_comment(s) and s.value.value == COMMENT_MARK + "backward sweep"]
+    scalar or dropped it) is not made: its `s = []`, pushes and pops go, then what only fed them.
+    `backward_start`: the statement of `fn.body` the backward sweep follows (reverse.Sweeps)."""
+    from .astutil import dotted_name
+    marks = [k for k, s in enumerate(fn.body) if s is backward_start]
     if not marks:
         return fn
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -128,15 +129,16 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
         if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
     dead, seen = set(stacks), {}
+    from .stacks import popped_from, pushed_to
     for n in walk_statements(fn.body):
-        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".pop"):
-            st = dotted_name(n.value.func)[:-4]
+        if popped_from(n) is not None:
+            st = popped_from(n)
             if st in stacks:
                 seen[st] = seen.get(st, 0) + 1
                 if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read):
                     dead.discard(st)
-        elif isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and (dotted_name(n.value.func) or "").endswith(".append"):
-            st = dotted_name(n.value.func)[:-7]
+        elif pushed_to(n) is not None:
+            st = pushed_to(n)
             seen[st] = seen.get(st, 0) + 1
     dead = {st for st in dead if seen.get(st, 0) + 1 == uses.get(st)}    # used by nothing else
     if not dead:

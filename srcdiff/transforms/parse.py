@@ -1,4 +1,6 @@
-"""Pass 1: parse a Python function into a gast FunctionDef located at the user's file lines."""
+"""The "parse" pass of compiler.FRONT_END.
+
+Parse a Python function into a gast FunctionDef located at the user's file lines."""
 from __future__ import annotations
 
 import __future__

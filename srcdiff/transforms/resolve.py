@@ -1,4 +1,6 @@
-"""Pass 2: resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp, ...),
+"""The "resolve" pass of compiler.FRONT_END.
+
+Resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp, ...),
 user functions become callees, module constants become bindings, array methods become functions."""
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
+from ..makers import MAKERS, user_function
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
@@ -38,7 +41,7 @@ def _is_constant(obj) -> bool:
     return False
 
 
-def _is_user_function(obj) -> bool:
+def is_user_function(obj) -> bool:
     """A plain Python function of the user's (or of srcdiff's own libraries), not a third-party one."""
     fn = getattr(obj, "py_func", obj)
     if not inspect.isfunction(fn):
@@ -110,7 +113,7 @@ class _Resolver(Transformer):
             if canon in RULES and RULES[canon].namespace:  # user-registered rule: bind the function
                 self.unit.bindings[canon] = obj
             return copy_loc(dotted(canon), node)
-        if _is_user_function(obj):
+        if is_user_function(obj):
             name = node.id if isinstance(node, gast.Name) else node.attr
             self.unit.callees[name] = getattr(obj, "py_func", obj)
             return copy_loc(load(name), node)
@@ -132,11 +135,10 @@ class _Resolver(Transformer):
     def _static_transform(self, func):
         """`srcdiff.grad(f, wrt=...)` called inside a differentiated function: the transform, made now
         (its arguments must be globals or constants), or _MISSING."""
-        from .. import api, forward_api
         if not isinstance(func, gast.Call):
             return _MISSING
         maker = self._lookup(func.func)
-        if maker not in (api.grad, api.value_and_grad, api.vjp, forward_api.jvp):
+        if maker not in MAKERS:
             return _MISSING
 
         def value(e):
@@ -169,7 +171,6 @@ class _Resolver(Transformer):
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(kw) for kw in node.keywords]
             # the generated function takes the user's parameters positionally (then a cotangent or a tangent)
-            from ..api import user_function
             mode = getattr(made, "mode", "jvp")
             self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0)
             return node

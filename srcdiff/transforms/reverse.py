@@ -1,4 +1,6 @@
-"""Pass 8: reverse mode. From an SSA function, build `f_grad`: the forward sweep (the user's code,
+"""Reverse mode: the "reverse" pass of compiler.REVERSE.
+
+From an SSA function, build `f_grad`: the forward sweep (the user's code,
 saving in typed stacks what later iterations overwrite) followed by the backward sweep (adjoint
 statements from the rule templates, in reverse order, commented with the user's lines).
 
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import linecache
-import operator
+from dataclasses import dataclass, field
+from typing import Callable
 
 import gast
 
@@ -17,62 +20,15 @@ from ..errors import fail
 from ..rules import RULES
 from . import checkpoints
 from .activity import SCATTER, bind, sources
-from .kinds import expr_kind, expr_shape_class, is_scalar, shape_classes
+from .kinds import expr_kind, expr_shape_class, is_scalar
 from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
+from .reverse_support import (INT_OPS, assigned_in, int_names, is_int_atom, loaded_in, reversed_range, simplify,
+                              written_arrays)
 
-_BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
+BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
                gast.Mod: "%"}
-_INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
 
-
-_FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
-         gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod, gast.Pow: operator.pow,
-         gast.LShift: operator.lshift, gast.RShift: operator.rshift, gast.BitOr: operator.or_,
-         gast.BitXor: operator.xor, gast.BitAnd: operator.and_}   # constant folding: Python's own operators
-
-
-class _Simplify(Transformer):
-    def visit_BinOp(self, n):
-        self.generic_visit(n)
-        L, R = n.left, n.right
-        lc, rc = isinstance(L, gast.Constant), isinstance(R, gast.Constant)
-        num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
-        if lc and rc and num(L) and num(R) and type(n.op) in _FOLD:
-            try:
-                return const(_FOLD[type(n.op)](L.value, R.value))
-            except Exception:    # 1 / 0, an overflow: left as written, as Python would raise at run time
-                return n
-        if rc and num(R):
-            if isinstance(n.op, gast.Pow) and R.value == 1:
-                return L
-            if isinstance(n.op, (gast.Mult, gast.Div)) and R.value == 1:
-                return L
-            if isinstance(n.op, (gast.Add, gast.Sub)) and R.value == 0:
-                return L
-        if lc and num(L) and isinstance(n.op, gast.Mult) and L.value == 1:
-            return R
-        if lc and num(L) and isinstance(n.op, gast.Add) and L.value == 0:
-            return R
-        return n
-
-    def visit_Call(self, n):
-        """rt.pow_slope(x, c) for a literal c: 0.0 for c == 0, c * x ** (c - 1) for c >= 1 (no negative
-        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError)."""
-        self.generic_visit(n)
-        if dotted_name(n.func) == "rt.pow_slope" and len(n.args) == 2 and isinstance(n.args[1], gast.Constant):
-            c = n.args[1].value
-            if type(c) in (int, float) and c == 0:
-                return const(0.0)
-            if type(c) in (int, float) and c >= 1:
-                return self.visit(gast.BinOp(left=n.args[1], op=gast.Mult(), right=gast.BinOp(
-                    left=n.args[0], op=gast.Pow(), right=gast.BinOp(left=const(c), op=gast.Sub(), right=const(1)))))
-        return n
-
-
-def simplify(e):
-    """Fold constants and drop identities (x ** 1, x * 1.0) so generated code reads naturally."""
-    return _Simplify().visit(e)
 
 
 class _Tidy(Transformer):
@@ -106,14 +62,13 @@ class _Tidy(Transformer):
 class Reverse:
     """Generates the gradient function of one SSA unit."""
 
-    def __init__(self, unit, wrt: list, active: set, mode: str, callee_vjp, restore: set, needed: set,
-                 kinds: dict | None = None, arg_dims: dict | None = None, checkpoints: int | None = None):
+    def __init__(self, unit, spec: "Spec", restore: set, needed: set):
         self.unit, self.fn = unit, unit.node
-        self.checkpoints = checkpoints      # the most snapshots an outermost loop keeps (None: tape it)
-        self.kinds = dict(kinds or {})
-        self.shapes = shape_classes(unit.node, self.kinds, arg_dims) if kinds else None
-        self.wrt, self.active, self.mode = wrt, active, mode
-        self.callee_vjp = callee_vjp        # (callee name, active positions) -> generated function name
+        self.checkpoints = spec.checkpoints  # the most snapshots an outermost loop keeps (None: tape it)
+        self.kinds = dict(spec.kinds or {})
+        self.shapes = dict(spec.shapes) if spec.shapes is not None else None
+        self.wrt, self.active, self.mode = spec.wrt, spec.active, spec.mode
+        self.callee_vjp = spec.callee_vjp   # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
         self.needed = needed                # primal names the backward sweep reads (from a first round)
         taken = names_in(self.fn) | {"np", "rt", "math"}
@@ -237,7 +192,7 @@ class Reverse:
         if key in self._remat:
             return self._remat[key]
         body = loop.body
-        inside = _assigned_in(body)
+        inside = assigned_in(body)
         written = self.written_anywhere
         avail = {loop.target.id}
         ints, subs = [], {}
@@ -255,7 +210,7 @@ class Reverse:
             v, val = st.targets[0].id, st.value
             if getattr(st, "_srcdiff_phi", False) or counts.get(v, 0) > 1:
                 continue
-            if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + _INT_OPS)
+            if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + INT_OPS)
                     and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
                 ints.append(st)
                 avail.add(v)
@@ -277,33 +232,7 @@ class Reverse:
                       a.id in subs or a.id in avail or a.id not in inside))
                           for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
                 subs[v] = [st, p, None]
-        # the last statement of the block that needs each value (directly or through another re-read);
-        # drop candidates whose array may change before then, until the plan is stable
-        plan = dict(subs)
-        while True:
-            last = {}
-            for v in reversed(list(plan)):
-                st, p, _ = plan[v]
-                uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
-                last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
-                                                            and v in loaded_names(plan[w][0].value)])
-            bad = [v for v, (st, p, arr) in plan.items()
-                   if any(d in subs and d not in plan for d in loaded_names(st.value))
-                   or (arr is not None and any(arr in _written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
-            if not bad:
-                break
-            # drop the value needed latest among the bad ones and those computed from them: storing
-            # it is what keeps the others' windows short
-            suspects = set(bad)
-            grew = True
-            while grew:
-                grew = False
-                for w in plan:
-                    if w not in suspects and loaded_names(plan[w][0].value) & suspects:
-                        suspects.add(w)
-                        grew = True
-            del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
-        plan = {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
+        plan = _settled(subs, body)
         for v in reversed(list(plan)):  # what a needed re-read reads is needed too
             if v in self.needed:
                 self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
@@ -487,8 +416,8 @@ class Reverse:
         contribs = []  # (name, expr)
         if isinstance(value, gast.Name):
             contribs.append((value.id, g))
-        elif isinstance(value, gast.BinOp) and type(value.op) in _BINOP_RULE:
-            rule = RULES[_BINOP_RULE[type(value.op)]]
+        elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_RULE:
+            rule = RULES[BINOP_RULE[type(value.op)]]
             contribs += self.instantiate(rule, {"x": value.left, "y": value.right}, t, g)
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
             contribs += self.instantiate(RULES["neg"], {"x": value.operand}, t, g)
@@ -730,15 +659,15 @@ class Reverse:
 
     def backward_loop(self, s, state, out):
         outside, used_after = self.defs_outside(s)
-        escaping = _assigned_in(s.body) & used_after  # body values read after the loop
+        escaping = assigned_in(s.body) & used_after  # body values read after the loop
         # values first bound in the loop and read in its next iteration: SSA made them loop-carried names
         # that only back-edge copies assign (here, or in a nested loop)
         first_bound = _phis(s.body) | (_nested_phis(s.body) - _plain_defs(s.body))
-        carried = [v for v in sorted(_loaded_in(s.body) | _written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in _written_arrays(s.body)
+        carried = [v for v in sorted(loaded_in(s.body) | written_arrays(s.body) | _phis(s.body) | escaping)
+                   if v in self.active and (v in outside or v in escaping or v in written_arrays(s.body)
                                             or v in first_bound)
                    and v not in self.stack_names]
-        inplace = _written_arrays(s.body) | _subscripted(s.body)
+        inplace = written_arrays(s.body) | _subscripted(s.body)
         body_state = {}
         for v in carried:
             d = self.adj(v)
@@ -767,7 +696,7 @@ class Reverse:
             return
         if isinstance(s, gast.For):
             target = s.target.id
-            it = self.read(_reversed_range(s.iter.args))
+            it = self.read(reversed_range(s.iter.args))
         else:
             target = self.namer.fresh("k")
             it = call("range", self.read(load(s._srcdiff_iters)))
@@ -776,13 +705,13 @@ class Reverse:
     # ---- whole function ----------------------------------------------------------------------------------
     def function(self, name):
         fn = self.fn
-        self.int_names = _int_names(fn)
+        self.int_names = int_names(fn)
         self.loop_stack = []
         self.fwd_line = None
         self.tapes = {}
         self._remat = {}
         self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
-        self.written_anywhere = _written_arrays(fn.body)
+        self.written_anywhere = written_arrays(fn.body)
         ret = fn.body[-1].value
         body = fn.body[:-1]
         fwd = self.forward(body, None)
@@ -818,14 +747,110 @@ class Reverse:
                 fwd = fwd + [assign(kept, load(ret.id))]
                 ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
-        stmts = inits + [comment("forward sweep")] + fwd + \
-            [comment("backward sweep")] + seed + bwd
+        backward_start = comment("backward sweep")
+        stmts = inits + [comment("forward sweep")] + fwd + [backward_start] + seed + bwd
         stmts.append(gast.Return(value=result))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                                     for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
-        return gast.FunctionDef(name=name, args=args, body=stmts, decorator_list=[], returns=None,
-                                type_comment=None, type_params=[])
+        fn = gast.FunctionDef(name=name, args=args, body=stmts, decorator_list=[], returns=None,
+                              type_comment=None, type_params=[])
+        return Sweeps(function=fn, forward=fwd, backward=seed + bwd, backward_start=backward_start,
+                      stacks=dict(self.stacks), tapes={t[0] for t in self.tapes.values()},
+                      adjoints=dict(self.adj_names), adjoint_temps=set(self.adjoint_temps), kinds=self.kinds,
+                      shapes=self.shapes, namer=self.namer, reads=set(self.reads))
+
+
+@dataclass
+class Spec:
+    """What reverse mode differentiates: the unit's parameters `wrt`, its `active` names (activity.py),
+    the function's `mode` (grad | value_and_grad | vjp | pullback), `callee_vjp` ((callee name, active
+    positions, statement, argument kinds) -> name of its generated vjp function), the `kinds` and
+    shape classes (`shapes`: dims.py) of its values, and `checkpoints` (None: tape every iteration)."""
+    wrt: list
+    active: set
+    mode: str
+    callee_vjp: Callable
+    kinds: dict | None = None
+    shapes: dict | None = None
+    checkpoints: int | None = None
+
+
+@dataclass
+class Sweeps:
+    """Reverse mode's result, for the passes after it and the backends: the gradient `function`; the
+    statements of its forward and backward sweeps as built (`forward`, `backward`; later passes rewrite
+    the function, not these lists); `backward_start`, the statement (a comment) the backward sweep
+    follows in `function.body`, found by identity; `stacks` (primal name -> its list stack's name);
+    `tapes` (names of the preallocated scalar tapes); `adjoints` (primal name -> adjoint name) and
+    `adjoint_temps` (adjoints that callees' vjp functions return); the `kinds` and `shapes` of every
+    name, adjoints included; the `namer` that made them; `reads` (primal names the backward sweep reads)."""
+    function: gast.FunctionDef
+    forward: list
+    backward: list
+    backward_start: gast.stmt
+    stacks: dict
+    tapes: set
+    adjoints: dict
+    adjoint_temps: set
+    kinds: dict
+    shapes: dict | None
+    namer: Namer
+    reads: set = field(default_factory=set)
+
+    def adjoint_names(self) -> set:
+        """Every adjoint the function holds: of primal values and those callees' vjps return."""
+        return set(self.adjoints.values()) | self.adjoint_temps
+
+
+def differentiate(unit, spec: Spec, name: str) -> Sweeps:
+    """The reverse-mode function `name` of an SSA unit, built in up to three rounds: which primal values
+    the backward sweep reads decides which a loop stores (and which overwritten array elements are
+    restored), and storing or re-reading them can make the sweep read more. Round 1 stores nothing;
+    round 2 restores the arrays round 1 found read after a write and stores what it read; round 3 adds
+    what round 2 read. A round is built only when its inputs differ from the last one's (the output is
+    a function of them): without loops nothing is stored, so with nothing to restore round 1 is final."""
+    loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
+    first = Reverse(unit, spec, set(), set()).function(name)
+    restore = written_arrays(unit.node.body) & first.reads
+    if not loops and not restore:
+        return first
+    second = Reverse(unit, spec, restore, set(first.reads)).function(name)
+    if second.reads <= first.reads:
+        return second
+    return Reverse(unit, spec, restore, first.reads | second.reads).function(name)
+
+
+def _settled(subs: dict, body: list) -> dict:
+    """{value: (its statement, the last statement of `body` that needs it)} for the candidate re-reads
+    `subs` ({value: [statement, position, array read or None]}): the last statement of the block that
+    needs each value (directly or through another re-read), dropping candidates whose array may change
+    before then, until the plan is stable."""
+    plan = dict(subs)
+    while True:
+        last = {}
+        for v in reversed(list(plan)):
+            st, p, _ = plan[v]
+            uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
+            last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
+                                                        and v in loaded_names(plan[w][0].value)])
+        bad = [v for v, (st, p, arr) in plan.items()
+               if any(d in subs and d not in plan for d in loaded_names(st.value))
+               or (arr is not None and any(arr in written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
+        if not bad:
+            break
+        # drop the value needed latest among the bad ones and those computed from them: storing
+        # it is what keeps the others' windows short
+        suspects = set(bad)
+        grew = True
+        while grew:
+            grew = False
+            for w in plan:
+                if w not in suspects and loaded_names(plan[w][0].value) & suspects:
+                    suspects.add(w)
+                    grew = True
+        del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
+    return {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
 
 
 # ---- helpers over SSA blocks ------------------------------------------------------------------------------
@@ -876,66 +901,14 @@ def _plain_defs(stmts) -> set:
             and isinstance(n.targets[0], gast.Name) and not getattr(n, "_srcdiff_phi", False)}
 
 
-def _assigned_in(stmts) -> set:
-    out = set()
-    for s in stmts:
-        for n in walk(s):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                out.add(n.targets[0].id)
-            if isinstance(n, gast.For):
-                out.add(n.target.id)
-    return out
-
-
-def _loaded_in(stmts) -> set:
-    out = set()
-    for s in stmts:
-        out |= loaded_names(s)
-    return out
-
-
-def _written_arrays(stmts) -> set:
-    return {n.targets[0].value.id for n in walk_statements(stmts)
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
-
-
 def _subscripted(stmts) -> set:
     return {n.value.id for s in stmts for n in walk(s)
             if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
 
 
-def _int_names(fn) -> set:
-    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them (`fn`: a
-    function, or a loop, whose own index counts)."""
-    ints = {n.target.id for n in walk_statements([fn]) if isinstance(n, gast.For)}
-    changed = True
-    while changed:
-        changed = False
-        for n in walk_statements([fn]):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id not in ints:
-                v = n.value
-                ok = False
-                if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Sub, gast.Mult) + _INT_OPS):
-                    ok = all(_is_int_atom(a, ints) for a in (v.left, v.right))
-                elif isinstance(v, gast.Call) and dotted_name(v.func) in ("len", "int"):
-                    ok = True
-                elif _is_int_atom(v, ints):
-                    ok = True
-                if ok:
-                    ints.add(n.targets[0].id)
-                    changed = True
-    return ints
-
-
-def _is_int_atom(a, ints) -> bool:
-    if isinstance(a, gast.Constant):
-        return isinstance(a.value, int) and not isinstance(a.value, bool)
-    return isinstance(a, gast.Name) and a.id in ints
-
-
 def _basic_index(idx, ints) -> bool:
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
-    return all(isinstance(e, gast.Slice) or _is_int_atom(e, ints) for e in elts)
+    return all(isinstance(e, gast.Slice) or is_int_atom(e, ints) for e in elts)
 
 
 def _slice_syntax(idx):
@@ -961,27 +934,6 @@ def _slice_objects(idx):
     if isinstance(idx, gast.Tuple):
         return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
     return conv(idx)
-
-
-def _reversed_range(args):
-    """range(...) visiting the same indices backwards."""
-    if len(args) == 1:
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(args[0]), op=gast.Sub(), right=const(1))),
-                    const(-1), const(-1))
-    if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
-        a, b = args[0], args[1]
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1))),
-                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=const(1))), const(-1))
-    if isinstance(args[2], gast.Constant) and args[2].value == -1:   # range(a, b, -1): range(b + 1, a + 1)
-        a, b = args[0], args[1]
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Add(), right=const(1))),
-                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=const(1))))
-    a, b, c = (copy.deepcopy(x) for x in args)
-    n = call("len", call("range", a, b, c))
-    last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(
-        left=gast.BinOp(left=n, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(c)))
-    return call("range", last, gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=copy.deepcopy(c)),
-                gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(c)))
 
 
 _ = (sources, dotted)

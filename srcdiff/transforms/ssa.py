@@ -1,4 +1,6 @@
-"""Pass 6: static single assignment over structured control flow.
+"""The "ssa" pass of compiler.MIDDLE_END.
+
+Static single assignment over structured control flow.
 
 A user variable's first definition keeps its name; later ones get x_1, x_2, ... Branches end with
 copies into a merge name; loops keep the name a variable has on entry as the loop-carried name and

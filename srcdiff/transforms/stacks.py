@@ -25,27 +25,39 @@ import copy
 import gast
 
 from .astutil import assign, call, clone, const, dotted_name, load, walk, walk_statements
+from .reverse_support import simplify
 
-ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> kinds of the values pushed onto it
+ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> Stack
 
 
-def record_stack_kinds(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
-    """Note on `fn` the kinds of the values each list stack receives (`s.append(v)` with v a name)."""
+class Stack:
+    """What a list stack holds: `kinds` of the values pushed onto it, and the `primal` whose values they
+    are (reverse.Sweeps.stacks; None for another stack), after which its row tape is named."""
+    __slots__ = ("kinds", "primal")
+
+    def __init__(self, kinds: set, primal: str | None):
+        self.kinds, self.primal = kinds, primal
+
+
+def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None = None) -> gast.FunctionDef:
+    """Note on `fn` the kinds of the values each list stack receives (`s.append(v)` with v a name), and
+    the primal each holds (`primals`: primal name -> stack name, from reverse mode)."""
     found: dict = {}
     for n in walk_statements(fn.body):
         s = _method(n, "append")
         if s is not None:
             arg = n.value.args[0] if len(n.value.args) == 1 else None
             found.setdefault(s, set()).add(kinds.get(arg.id) if isinstance(arg, gast.Name) else None)
-    setattr(fn, ATTR, found)
+    primal_of = {stack: v for v, stack in (primals or {}).items()}
+    setattr(fn, ATTR, {s: Stack(ks, primal_of.get(s)) for s, ks in found.items()})
     return fn
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes."""
     pushed = getattr(fn, ATTR, None) or {}
-    floats = {s for s, ks in pushed.items()
-              if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in ks)}
+    floats = {s for s, st in pushed.items()
+              if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
     plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
     if not plans:
         return fn
@@ -59,7 +71,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         loops = [st for st in blocks[where] if isinstance(st, gast.For)]
         f, b = loops[fwd], loops[bwd]
         start, stop = _range(f.iter)
-        tape = s[:-len("_stack")] + "_tape" if s.endswith("_stack") else s + "_tape"
+        tape = (pushed[s].primal or s) + "_tape"
         tape = tape if tape not in taken else s
         taken.add(tape)
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
@@ -96,7 +108,7 @@ def _plan(fn, s):
         loops = [st for st in block if isinstance(st, gast.For)]
         pushes += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body)
                    if _method(st, "append") == s]
-        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if _pop_of(st) == s]
+        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if popped_from(st) == s]
     uses = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == s)
     if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
         return None
@@ -137,12 +149,10 @@ def _const(e):
 
 def _sub(x, y):
     """x - y, simplified as the reverse pass writes loop bounds."""
-    from .reverse import simplify
     return simplify(gast.BinOp(left=copy.deepcopy(x), op=gast.Sub(), right=copy.deepcopy(y)))
 
 
 def _same(x, y) -> bool:
-    from .reverse import simplify
     return gast.dump(simplify(copy.deepcopy(x))) == gast.dump(simplify(copy.deepcopy(y)))
 
 
@@ -154,13 +164,18 @@ def _method(n, attr):
     return None
 
 
-def _pop_of(st):
+def popped_from(st):
     """The list name in `v = s.pop()`, else None."""
     if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)
             and not st.value.args and isinstance(st.value.func, gast.Attribute) and st.value.func.attr == "pop"
             and isinstance(st.value.func.value, gast.Name)):
         return st.value.func.value.id
     return None
+
+
+def pushed_to(n):
+    """The list name in `s.append(v)`, else None."""
+    return _method(n, "append")
 
 
 def _creates(st, s) -> bool:

@@ -51,12 +51,10 @@ Estimators
 """
 from __future__ import annotations
 
-import hashlib
+import ast
 import inspect
-import itertools
 import keyword
 import math
-import os
 
 import numpy as np
 
@@ -68,8 +66,6 @@ from scipy.linalg import solve_triangular
 
 __all__ = ["elbo_grad", "ELBOGrad", "meanfield_kl_normal", "fullrank_kl_normal", "fullrank_factor",
            "fullrank_reparam_v", "fullrank_log_q_v", "fullrank_entropy_v", "fullrank_tables"]
-
-_COUNTER = itertools.count()
 
 
 # ---------------------------------------------------------------------------
@@ -299,13 +295,10 @@ def score_source(plan: _Plan, mc_entropy: bool) -> str:
 
 
 def _load(source: str, bindings: dict):
-    """Write `source` into srcdiff's cache directory and import it with `bindings` as globals."""
-    key = hashlib.sha256(source.encode()).hexdigest()[:16]
-    path = os.path.join(backends.cache_dir(), f"vi_elbo_{key}.py")
-    backends.write_source(path, source)   # verified against `source`, rewritten if damaged
-    modname = f"srcdiff_generated.vi_elbo_{key}_{next(_COUNTER)}"
-    mod = backends.exec_source(modname, path, source, {"np": np, "math": math, **bindings})
-    return mod, path
+    """Import `source` with `bindings` as globals through the one loader of generated modules
+    (backends.load_module: written to the cache directory, verified, keyed by source and bindings)."""
+    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    return backends.load_module(source, {"np": np, "math": math, **bindings}, names, "vi_elbo", jit=False)
 
 
 # ---------------------------------------------------------------------------
@@ -340,8 +333,8 @@ class _Fast:
         if fn is not None:
             return fn(*args)
         out = self.t(*args)
-        last = getattr(self.t, "_last", None)
-        raw = last[2] if isinstance(last, tuple) and len(last) == 3 else getattr(self.t, "_fn", None)
+        last = getattr(self.t, "last", None)
+        raw = last.function if last is not None else getattr(self.t, "_fn", None)
         if callable(raw) and not self.t.many and self.t.mode in ("value_and_grad", "vjp"):
             self.fns[key] = raw
         return out
@@ -367,7 +360,7 @@ class ELBOGrad:
             self.elbo_source = reparam_source(plan, one_draw=self.num_samples == 1)
         else:
             self.elbo_source = score_source(plan, mc_entropy)
-        self.module, self.path = _load(self.elbo_source, plan.globals)
+        self.module = _load(self.elbo_source, plan.globals)
         if estimator == "reparam":
             self._vg = _Fast(api.value_and_grad(self.module.elbo, wrt=0, jit=jit))
             self._vg1 = None

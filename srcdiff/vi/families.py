@@ -147,7 +147,7 @@ def _dimension(d) -> int:
     return int(d)
 
 
-class _GaussianFamily:
+class GaussianFamily:
     """Shared non-differentiated conveniences."""
 
     d: int
@@ -179,7 +179,7 @@ class _GaussianFamily:
         return f"{type(self).__name__}(d={self.d})"
 
 
-class MeanFieldNormal(_GaussianFamily):
+class MeanFieldNormal(GaussianFamily):
     """Diagonal Gaussian q(z) = N(mu, diag(exp(log_sigma))^2); lam = [mu, log_sigma].
 
     ``init_params`` sets ``mu = 0`` (plus N(0, 0.01^2) jitter when an ``rng`` is
@@ -225,7 +225,7 @@ class MeanFieldNormal(_GaussianFamily):
     entropy_fn = staticmethod(meanfield_entropy)
 
 
-class FullRankNormal(_GaussianFamily):
+class FullRankNormal(GaussianFamily):
     """Full-covariance Gaussian q(z) = N(mu, C C^T), C lower triangular.
 
     ``lam = [mu (d), row-major lower-triangular C with log diagonal]`` (see module

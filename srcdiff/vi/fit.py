@@ -116,7 +116,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
     """
     data = tuple(a if _is_dask(a) else np.asarray(a) for a in (data if isinstance(data, (tuple, list)) else (data,)))
     dask_data = any(_is_dask(a) for a in data)
-    if not isinstance(q, families._GaussianFamily) and grad_fn is None:
+    if not isinstance(q, families.GaussianFamily) and grad_fn is None:
         raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
     steps, num_samples, batch_size, lr = _checked_sizes(steps, num_samples, batch_size, lr, average)
     rng = np.random.default_rng(seed)

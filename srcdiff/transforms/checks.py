@@ -1,0 +1,151 @@
+"""Checks that decline, at the user's line, what srcdiff would otherwise get silently wrong or what
+Numba cannot compile: compiler.REVERSE's "reverse rules" and "checks" passes, and check_numba (run on a
+built module before it is compiled with jit=True)."""
+from __future__ import annotations
+
+import gast
+
+from ..errors import fail
+from . import forward, kinds
+from .astutil import dotted_name, walk, walk_statements
+from .parse import Unit
+
+
+def check_reverse_rules(unit: Unit, wrt: list):
+    """Decline, rather than drop, a derivative the rule table does not give: activity analysis follows
+    the vjp templates only, so a differentiated argument of a rule without one would silently count as
+    constant. With a jvp but no vjp this happens when generated code is differentiated again."""
+    from ..rules import RULES
+    varied = forward.varied_names(unit.node, wrt, unit.callees)
+    ret = unit.node.body[-1].value
+    useful = forward.reaching(unit.node, [ret.id] if isinstance(ret, gast.Name) else [], unit.callees)
+    for s in walk_statements(unit.node.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Call) and s.targets[0].id in useful):
+            continue
+        rule = RULES.get(dotted_name(s.value.func))
+        p = forward.undifferentiated_param(rule, s.value, varied)
+        if p is None:
+            continue
+        where = getattr(s, "_srcdiff_file", None)
+        if p in forward.differentiable_params(rule):
+            origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
+            fail(unit.node if where else s, unit,
+                 f"{rule.name} has a forward-mode rule but no reverse-mode rule for its argument "
+                 f"{p!r}{origin}: reverse mode cannot differentiate through it",
+                 "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
+                 "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
+        forward.decline_param(rule, p, unit.node if where else s, unit)
+
+
+# linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which
+# NumPy accepts, would get a wrong gradient: np.transpose reverses every axis)
+SINGLE_MATRIX = ("np.linalg.inv", "np.linalg.det", "rt.logabsdet", "rt.slogdet_sign", "np.linalg.cholesky",
+                 "np.linalg.solve", "rt.solve", "rt.solve_triangular", "np.linalg.pinv", "np.linalg.eigvalsh",
+                 "rt.eigh_vectors", "rt.svdvals", "rt.svd_u", "rt.svd_vh", "rt.svd_u_full", "rt.svd_vh_full")
+_SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slogdet", "rt.solve": "np.linalg.solve",
+          "rt.solve_triangular": "solve_triangular", "np.linalg.eigvalsh": "np.linalg.eigh / eigvalsh",
+          "rt.eigh_vectors": "np.linalg.eigh", "rt.svdvals": "np.linalg.svd", "rt.svd_u": "np.linalg.svd",
+          "rt.svd_vh": "np.linalg.svd", "rt.svd_u_full": "np.linalg.svd", "rt.svd_vh_full": "np.linalg.svd"}
+
+
+def check_single_matrices(unit: Unit, kind_map: dict, active: set):
+    """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
+    for s in walk_statements(unit.node.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id in active):
+            continue
+        name = dotted_name(s.value.func)
+        ranks = [_rank(a, kind_map) for a in s.value.args]
+        if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
+            if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
+                fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
+                     "0-d, 1-d and 2-d operands", "reshape the operands to matrices, or write the product with "
+                     "broadcasting: (a[:, None, :, None] * b[None, :, None, :]).reshape(...)")
+            if name != "rt.kron" and (ranks[1] or 0) > 2:
+                fail(s, unit, f"np.dot with a second operand of rank {ranks[1]} (it contracts that operand's "
+                     "second-to-last axis, which srcdiff's product rule does not)",
+                     "write it with np.tensordot(x, y, axes=([-1], [-2])) or np.einsum, or use x @ y for a "
+                     "stack of matrix products")
+            continue
+        if name not in SINGLE_MATRIX or not ranks:
+            continue
+        if ranks[0] is not None and ranks[0] > 2:
+            fail(s, unit, f"{_SHOWN.get(name, name)} of a stack of matrices (an array of rank {ranks[0]}): its "
+                 "derivative here takes one matrix at a time",
+                 "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
+
+
+def _rank(e, kind_map):
+    """The rank of an argument whose kind is known (0 for a scalar), else None."""
+    return _rank_of(kind_map.get(e.id) if isinstance(e, gast.Name) else None)
+
+
+def check_sequence_arithmetic(unit: Unit, kind_map: dict, wrt: list):
+    """Decline list or tuple repetition / concatenation ([a] * n, (a,) + t) of differentiated values: the
+    rules take operands as arrays, so the derivative would silently be lost."""
+    varied = None
+    for s in walk_statements(unit.node.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
+            continue
+        for operand in (s.value.left, s.value.right):
+            if isinstance(operand, gast.Name) and (kind_map.get(operand.id) or ("",))[0] == "t":
+                parts = [operand]
+            elif isinstance(operand, (gast.Tuple, gast.List)):
+                parts = operand.elts
+            else:
+                continue
+            if varied is None:
+                varied = forward.varied_names(unit.node, wrt, unit.callees)
+            if any(isinstance(p, gast.Name) and p.id in varied for p in parts):
+                fail(s, unit, "a list or tuple of differentiated values repeated or joined with * or + (list "
+                              "arithmetic, not array arithmetic)",
+                     "build the array instead: np.full(n, a) for [a] * n, np.concatenate((u, v)) to join, or "
+                     "np.array([...]) * n for elementwise products")
+
+
+def check_numba(module, arg_kinds: tuple = ()):
+    """Decline, at the user's line, what runs in Python but cannot compile under Numba: np.squeeze
+    without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
+    and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
+    the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
+    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
+    for k, unit in enumerate(module.units.values()):
+        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
+        for n in walk(unit.node):
+            operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
+                n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
+            ranks = [_rank_of(kinds.expr_kind(a, kind_map)) for a in operands]
+            if any(r is not None and r > 2 for r in ranks):
+                fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
+                              "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
+                              "np.matmul take 1-d and 2-d operands",
+                     "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
+        for n in terms:
+            start = getattr(n, "_srcdiff_sum_start", None)
+            if start is not None and not isinstance(start.value, gast.Constant):
+                continue   # it starts from zeros shaped like its first term (desugar._start)
+            term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
+            if term is not None and term[0] == "a":
+                fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
+                              "compile under Numba (jit=True) here (in a function called from the one "
+                              "differentiated in forward mode, or where its first term cannot be written before "
+                              "the loop): Numba types the 0.0 start as a float",
+                     "use jit=False, or accumulate in a loop from an array start, e.g. "
+                     "total = np.zeros_like(x[0]); for i in range(n): total += ...")
+        for n in walk(unit.node):
+            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
+                axis = n.args[1] if len(n.args) > 1 else None
+                if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
+                    fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
+                                  "rank of its result depends on the array's shape at run time",
+                         "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
+                         "or use jit=False")
+
+
+
+
+def _rank_of(k):
+    """The rank of kind `k` (0 for a scalar), or None where it is not known."""
+    return None if k is None else (0 if k[0] == "s" else (k[1] if k[0] == "a" else None))

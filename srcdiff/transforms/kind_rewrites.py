@@ -1,0 +1,122 @@
+"""Rewrites that wait for the kinds (compiler.REVERSE's "sum starts", "scalar products" and "array
+literals" passes, and forward mode's): each returns whether it changed the tree, so that the kinds are
+inferred again (compiler.Context.changed)."""
+from __future__ import annotations
+
+import gast
+
+from . import astutil
+from .astutil import Namer, dotted_name, load, walk_statements
+from .parse import Unit
+
+
+def sum_starts(unit: Unit, kind_map: dict) -> bool:
+    """The start of a sum over a comprehension (desugar._start), once the kinds tell its terms: for scalar
+    terms `total = 0.0`, the first term's computation gone (elsewhere: desugar.zero_sum_starts); for array
+    terms of rank r, where the loops do not run, zeros of shape (1,) * r (0 broadcast as NumPy would, of the
+    type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""
+    changed = False
+
+    def start(s):
+        """(zeros assignment, 0.0 assignment, merged name) of `if <loops run>: total = rt.zeros_like(t) /
+        else: total = 0.0` in SSA form, or None."""
+        if not isinstance(s, gast.If):
+            return None
+        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.value, gast.Call)
+                 and dotted_name(b.value.func) == "rt.zeros_like" and len(b.value.args) == 1
+                 and isinstance(b.value.args[0], gast.Name)]
+        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
+                and b.value.value == 0.0 and type(b.value.value) is float]
+        if len(zeros) != 1 or len(zero) != 1:
+            return None
+        def merges(stmts, source):
+            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
+                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
+        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
+        return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
+
+    def block(stmts):
+        nonlocal changed
+        out = []
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    setattr(s, f, block(getattr(s, f)))
+            found = start(s)
+            k = kind_map.get(found[0].value.args[0].id) if found else None
+            if k is not None and k[0] == "s":
+                out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
+                changed = True
+                continue
+            if k is not None and k[0] == "a" and k[1] is not None:
+                shape = gast.Tuple(elts=[astutil.const(1)] * k[1], ctx=gast.Load())
+                found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
+                changed = True
+            out.append(s)
+        return out
+
+    unit.node.body = block(unit.node.body)
+    for s in walk_statements(unit.node.body):   # (an unguarded start: the loops' first values could not be written down)
+        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
+                and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
+                and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
+            s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
+            changed = True
+    return changed
+
+
+def scalar_products(unit: Unit, kind_map: dict) -> bool:
+    """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
+    (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
+    def scalar(e):
+        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
+    changed = False
+    for s in walk_statements(unit.node.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
+            continue
+        name, args = dotted_name(s.value.func), s.value.args
+        if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
+            s.value = args[0]
+            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
+            changed = True
+        elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
+            s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
+            changed = True
+    return changed
+
+
+def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
+    """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
+    array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
+    count) is the array it stands for, bound by a statement of its own. Returns whether it changed."""
+    namer = Namer(astutil.names_in(unit.node))
+
+    def block(stmts):
+        out, changed = [], False
+        for s in stmts:
+            for f in ("body", "orelse"):
+                if isinstance(getattr(s, f, None), list):
+                    new, c = block(getattr(s, f))
+                    setattr(s, f, new)
+                    changed |= c
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
+                for side, other in (("left", s.value.right), ("right", s.value.left)):
+                    lit = getattr(s.value, side)
+                    if not (isinstance(other, gast.Name) and (kind_map.get(other.id) or ("",))[0] == "a"):
+                        continue
+                    if isinstance(lit, (gast.List, gast.Tuple)) and not any(
+                            isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
+                        seq = gast.Tuple(elts=lit.elts, ctx=gast.Load())
+                    elif isinstance(lit, gast.Name) and (kind_map.get(lit.id) or ("",))[0] == "t":
+                        seq = lit        # (a literal A-normal form named: forward mode)
+                    else:
+                        continue
+                    name = namer.fresh(f"{other.id}_operand")
+                    out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+                    setattr(s.value, side, load(name))
+                    changed = True
+            out.append(s)
+        return out, changed
+
+    unit.node.body, changed = block(unit.node.body)
+    return changed

@@ -1,0 +1,139 @@
+"""What reverse mode (reverse.py) and its checkpointed loops (checkpoints.py) share: constant folding
+of the expressions they write (`simplify`), and facts about blocks of SSA statements: the names they
+assign and load, the arrays they write into, the names that hold ints, and a range run backwards."""
+from __future__ import annotations
+
+import copy
+import operator
+
+import gast
+
+from .astutil import Transformer, call, const, dotted_name, loaded_names, walk, walk_statements
+
+INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
+
+
+_FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+         gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod, gast.Pow: operator.pow,
+         gast.LShift: operator.lshift, gast.RShift: operator.rshift, gast.BitOr: operator.or_,
+         gast.BitXor: operator.xor, gast.BitAnd: operator.and_}   # constant folding: Python's own operators
+
+
+class _Simplify(Transformer):
+    def visit_BinOp(self, n):
+        self.generic_visit(n)
+        L, R = n.left, n.right
+        lc, rc = isinstance(L, gast.Constant), isinstance(R, gast.Constant)
+        num = lambda c: isinstance(c.value, (int, float)) and not isinstance(c.value, bool)  # noqa: E731
+        if lc and rc and num(L) and num(R) and type(n.op) in _FOLD:
+            try:
+                return const(_FOLD[type(n.op)](L.value, R.value))
+            except Exception:    # 1 / 0, an overflow: left as written, as Python would raise at run time
+                return n
+        if rc and num(R):
+            if isinstance(n.op, gast.Pow) and R.value == 1:
+                return L
+            if isinstance(n.op, (gast.Mult, gast.Div)) and R.value == 1:
+                return L
+            if isinstance(n.op, (gast.Add, gast.Sub)) and R.value == 0:
+                return L
+        if lc and num(L) and isinstance(n.op, gast.Mult) and L.value == 1:
+            return R
+        if lc and num(L) and isinstance(n.op, gast.Add) and L.value == 0:
+            return R
+        return n
+
+    def visit_Call(self, n):
+        """rt.pow_slope(x, c) for a literal c: 0.0 for c == 0, c * x ** (c - 1) for c >= 1 (no negative
+        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError)."""
+        self.generic_visit(n)
+        if dotted_name(n.func) == "rt.pow_slope" and len(n.args) == 2 and isinstance(n.args[1], gast.Constant):
+            c = n.args[1].value
+            if type(c) in (int, float) and c == 0:
+                return const(0.0)
+            if type(c) in (int, float) and c >= 1:
+                return self.visit(gast.BinOp(left=n.args[1], op=gast.Mult(), right=gast.BinOp(
+                    left=n.args[0], op=gast.Pow(), right=gast.BinOp(left=const(c), op=gast.Sub(), right=const(1)))))
+        return n
+
+
+def simplify(e):
+    """Fold constants and drop identities (x ** 1, x * 1.0) so generated code reads naturally."""
+    return _Simplify().visit(e)
+
+
+def assigned_in(stmts) -> set:
+    """Names assigned (and for-loop targets) anywhere in `stmts`."""
+    out = set()
+    for s in stmts:
+        for n in walk(s):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                out.add(n.targets[0].id)
+            if isinstance(n, gast.For):
+                out.add(n.target.id)
+    return out
+
+
+def loaded_in(stmts) -> set:
+    """Names read anywhere in `stmts`."""
+    out = set()
+    for s in stmts:
+        out |= loaded_names(s)
+    return out
+
+
+def written_arrays(stmts) -> set:
+    """Arrays written element-wise (`a[i] = v`) anywhere in `stmts`."""
+    return {n.targets[0].value.id for n in walk_statements(stmts)
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+
+
+def int_names(fn) -> set:
+    """Names that certainly hold Python ints: range loop indices and integer arithmetic on them (`fn`: a
+    function, or a loop, whose own index counts)."""
+    ints = {n.target.id for n in walk_statements([fn]) if isinstance(n, gast.For)}
+    changed = True
+    while changed:
+        changed = False
+        for n in walk_statements([fn]):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and n.targets[0].id not in ints:
+                v = n.value
+                ok = False
+                if isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Sub, gast.Mult) + INT_OPS):
+                    ok = all(is_int_atom(a, ints) for a in (v.left, v.right))
+                elif isinstance(v, gast.Call) and dotted_name(v.func) in ("len", "int"):
+                    ok = True
+                elif is_int_atom(v, ints):
+                    ok = True
+                if ok:
+                    ints.add(n.targets[0].id)
+                    changed = True
+    return ints
+
+
+def is_int_atom(a, ints) -> bool:
+    """An int constant, or a name in `ints`."""
+    if isinstance(a, gast.Constant):
+        return isinstance(a.value, int) and not isinstance(a.value, bool)
+    return isinstance(a, gast.Name) and a.id in ints
+
+
+def reversed_range(args):
+    """range(...) visiting the same indices backwards."""
+    if len(args) == 1:
+        return call("range", simplify(gast.BinOp(left=copy.deepcopy(args[0]), op=gast.Sub(), right=const(1))),
+                    const(-1), const(-1))
+    if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
+        a, b = args[0], args[1]
+        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1))),
+                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=const(1))), const(-1))
+    if isinstance(args[2], gast.Constant) and args[2].value == -1:   # range(a, b, -1): range(b + 1, a + 1)
+        a, b = args[0], args[1]
+        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Add(), right=const(1))),
+                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=const(1))))
+    a, b, c = (copy.deepcopy(x) for x in args)
+    n = call("len", call("range", a, b, c))
+    last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(
+        left=gast.BinOp(left=n, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(c)))
+    return call("range", last, gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=copy.deepcopy(c)),
+                gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(c)))

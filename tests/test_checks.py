@@ -1,0 +1,52 @@
+"""transforms/checks.py: what would be silently wrong, or would not compile under Numba, is declined at
+the user's line with advice."""
+import numpy as np
+import pytest
+
+import srcdiff
+
+
+def inverse_of_stack(a):
+    return np.sum(np.linalg.inv(a))
+
+
+def repeated_list(x):
+    v = [x] * 3
+    return np.sum(np.array(v))
+
+
+def squeezed(x):
+    return np.sum(np.squeeze(x) ** 2)
+
+
+def stacked_matmul(a, b):
+    return np.sum(a @ b)
+
+
+def _declined(f, args, jit, *words):
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.grad(f, jit=jit)(*args)
+    text = str(err.value)
+    assert f"{__file__}:" in text and all(w in text for w in words), text
+    return text
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_linear_algebra_of_a_stack_of_matrices_is_declined(jit):
+    a = np.tile(np.eye(2) * 2.0, (3, 1, 1))
+    _declined(inverse_of_stack, [a], jit, "np.linalg.inv of a stack of matrices", "loop over the stack")
+    np.testing.assert_allclose(srcdiff.grad(inverse_of_stack, jit=jit)(np.eye(2) * 2.0), -0.25 * np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_list_arithmetic_of_differentiated_values_is_declined(jit):
+    _declined(repeated_list, [0.5], jit, "repeated or joined", "np.full(n, a)")
+
+
+def test_numba_only_limits_are_declined_under_jit_only():
+    x = np.array([[0.5], [1.5]])
+    _declined(squeezed, [x], True, "np.squeeze without axis=", "axis=")
+    np.testing.assert_allclose(srcdiff.grad(squeezed)(x), 2 * x)
+    a, b = np.ones((2, 2, 2)), np.ones((2, 2, 2))
+    _declined(stacked_matmul, [a, b], True, "a matrix product with an operand of rank 3")
+    np.testing.assert_allclose(srcdiff.grad(stacked_matmul)(a, b), np.full((2, 2, 2), 2.0))
