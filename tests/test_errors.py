@@ -529,7 +529,7 @@ def test_numba_internal_crash_is_srcdiff_error():
     with pytest.raises(AttributeError) as raw:
         numba.njit(_numba_crashes)(True, np.ones((2, 2)))
     with pytest.raises(srcdiff.SrcdiffError) as info:
-        api._translate(raw.value, srcdiff.grad(real_fn, jit=True))
+        api.translate_error(raw.value, srcdiff.grad(real_fn, jit=True))
     msg = str(info.value)
     assert "Numba crashed" in msg and where("real_fn") in msg and "jit=False" in msg, msg
 

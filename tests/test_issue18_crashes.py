@@ -113,11 +113,11 @@ def test_untyped_placeholder_met_by_numba_is_declined_at_the_users_line(tmp_path
     linecache.checkcache(str(gen))
     t = srcdiff.grad(carried_value, jit=True)
     with pytest.raises(srcdiff.SrcdiffError) as err:
-        api._translate(TypeError("expected float64, got None"), t, namespace["carried_value_grad"])
+        api.translate_error(TypeError("expected float64, got None"), t, namespace["carried_value_grad"])
     assert (err.value.filename, err.value.lineno) == (carried_value.__code__.co_filename, first + 4)
     assert "prev (line" in str(err.value) and "got None" in str(err.value) and "jit=False" in err.value.advice
     with pytest.raises(TypeError):     # another TypeError is not this one
-        api._translate(TypeError("unsupported operand"), t, namespace["carried_value_grad"])
+        api.translate_error(TypeError("unsupported operand"), t, namespace["carried_value_grad"])
 
 
 def argmax_rows_in_loop(a, M):

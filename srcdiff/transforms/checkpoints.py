@@ -238,14 +238,13 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 def _unsegmented(block: list, segments: gast.For):
     """Replace the segment loop of a checkpointed loop whose forward loop was dead by the loop's plain backward
     sweep over every iteration, last first."""
-    from .reverse import _reversed_range
     p = segments._srcdiff_segments
     sweep = segments.body[-1]       # the backward sweep over one segment's iterations
     if p.start is None:             # a while loop: its iteration numbers
         bounds = [p.count]
     else:
         bounds = [p.start, p.stop] + ([p.step] if p.step is not None else [])
-    block[block.index(segments)] = gast.For(target=store(p.index), iter=_reversed_range(bounds), body=sweep.body,
+    block[block.index(segments)] = gast.For(target=store(p.index), iter=reversed_range(bounds), body=sweep.body,
                                             orelse=[], type_comment=None)
 
 
