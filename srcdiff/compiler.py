@@ -4,11 +4,11 @@
     flatten        tuple/list arguments -> one parameter per array (if any)      transforms/flatten.py
     factories      g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's  transforms/factories.py
                    body, returning its function's result)
-    lift           nested defs / lambdas -> callees with free variables as args  transforms/desugar.py
+    lift           nested defs / lambdas -> callees with free variables as args  transforms/closures.py
     desugar        augassign, unpacking, for-over-iterables, chained compares,   transforms/desugar.py
                    sum(... for ...) -> accumulating loops
     resolve        free names -> canonical primitives, callees, constants        transforms/resolve.py
-    canonicalize   axis=/keepdims= (tuples of axes too), x[:, None], slogdet,    transforms/desugar.py
+    canonicalize   axis=/keepdims= (tuples of axes too), x[:, None], slogdet,    transforms/canonicalize.py
                    pow()/np.add() -> operators, composites (np.var, np.einsum,   rules/composites.py
                    ...) written out in primitives
     structure      early return / break / continue -> structured flow            transforms/controlflow.py
@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
-from .transforms import (activity, aliasing, anf, astutil, controlflow, desugar, emit, factories, flatten, inline,
-                         inplace, kinds, logdomain, optimize, parse, preaccumulate, products, resolve, reverse, ssa,
-                         stacks, tuples, unbound)
+from .transforms import (activity, aliasing, anf, astutil, canonicalize, closures, controlflow, desugar, emit,
+                         factories, flatten, inline, inplace, kinds, logdomain, optimize, parse, preaccumulate,
+                         products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
@@ -62,10 +62,10 @@ def front_end(fn_or_unit) -> parse.Unit:
     """Everything up to (not including) ANF: returns a resolved, structured unit."""
     unit = fn_or_unit if isinstance(fn_or_unit, parse.Unit) else parse.parse(fn_or_unit)
     unit = factories.bind_factories(unit)
-    unit = desugar.lift_local_functions(unit)
+    unit = closures.lift_local_functions(unit)
     unit = desugar.desugar(unit)
     unit = resolve.resolve(unit)
-    unit = desugar.canonicalize(unit)
+    unit = canonicalize.canonicalize(unit)
     unit = controlflow.structure(unit)
     return unit
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import copy
 import keyword
+import operator
 import textwrap
 
 import gast
@@ -316,3 +317,30 @@ def definitely_assigned(fn) -> dict:
 
     block(fn.body, {a.id for a in fn.args.args})
     return out
+
+
+_NOT_LITERAL = object()
+_COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+            gast.Eq: operator.eq, gast.NotEq: operator.ne}
+
+
+def _literal(e):
+    """The value of a test built from number literals only (comparisons, not, and/or), else _NOT_LITERAL."""
+    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float)):
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd, gast.Not)):
+        v = _literal(e.operand)
+        if v is _NOT_LITERAL:
+            return v
+        return -v if isinstance(e.op, gast.USub) else (not v if isinstance(e.op, gast.Not) else v)
+    if isinstance(e, gast.Compare) and all(type(op) in _COMPARE for op in e.ops):
+        vals = [_literal(x) for x in [e.left] + e.comparators]
+        if any(v is _NOT_LITERAL for v in vals):
+            return _NOT_LITERAL
+        return all(_COMPARE[type(op)](a, b) for op, a, b in zip(e.ops, vals, vals[1:]))
+    if isinstance(e, gast.BoolOp):
+        vals = [_literal(x) for x in e.values]
+        if any(v is _NOT_LITERAL for v in vals):
+            return _NOT_LITERAL
+        return all(vals) if isinstance(e.op, gast.And) else any(vals)
+    return _NOT_LITERAL
