@@ -344,3 +344,39 @@ def _literal(e):
             return _NOT_LITERAL
         return all(vals) if isinstance(e.op, gast.And) else any(vals)
     return _NOT_LITERAL
+
+
+def _loads(node) -> set:
+    return {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
+
+
+def _without(stmts: list, gone) -> list:
+    """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
+    out = []
+    for s in stmts:
+        if gone(s):
+            continue
+        for f in ("body", "orelse"):
+            if isinstance(getattr(s, f, None), list):
+                setattr(s, f, _without(getattr(s, f), gone))
+        out.append(s)
+    return out
+
+
+def _assign_counts(fn) -> dict:
+    return _name_counts(fn)[1]
+
+
+def _name_counts(fn) -> tuple:
+    """({name: reads}, {name: assignments (a for loop's target counts twice)}) over `fn`, in one walk."""
+    loads: dict = {}
+    counts: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, (gast.Store, gast.Param)):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    for n in walk_statements(fn.body):
+        if isinstance(n, gast.For):
+            counts[n.target.id] = counts.get(n.target.id, 0) + 1
+    return loads, counts

@@ -303,7 +303,7 @@ def _undo_loop(loop, p: Plan) -> list:
     """Before a segment's rerun: its undoable writes undone, last first, from the tape of the values they
     overwrote (with the integer arithmetic their indices need)."""
     from .reverse import _reversed_range
-    from .optimize import _pure
+    from .optimize.deadcode import _pure
     writes = [s for s in loop.body if getattr(s, "_srcdiff_undo", None) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
     need, order = set(), []
@@ -365,7 +365,7 @@ def keep_taped(stmts: list, tapes: set) -> list:
     """A segment's rerun less what its tape does not depend on: only statements whose values reach a push
     (onto one of `tapes`), a write into an array, or a call with effects stay (not a loss accumulated
     along the loop, say)."""
-    from .optimize import _pure
+    from .optimize.deadcode import _pure
     kept, live = set(), set()
 
     def loads(node):

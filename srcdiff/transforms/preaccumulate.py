@@ -21,7 +21,7 @@ from collections import Counter
 import gast
 
 from .astutil import assign, const, is_comment, load, walk, walk_statements
-from .optimize import _pure, eliminate_dead_code
+from .optimize.deadcode import _pure, eliminate_dead_code
 from .reverse import simplify
 
 _MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
