@@ -319,38 +319,34 @@ def definitely_assigned(fn) -> dict:
     return out
 
 
-_NOT_LITERAL = object()
+NOT_LITERAL = object()
 _COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
             gast.Eq: operator.eq, gast.NotEq: operator.ne}
 
 
-def _literal(e):
-    """The value of a test built from number literals only (comparisons, not, and/or), else _NOT_LITERAL."""
+def literal_value(e):
+    """The value of a test built from number literals only (comparisons, not, and/or), else NOT_LITERAL."""
     if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float)):
         return e.value
     if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd, gast.Not)):
-        v = _literal(e.operand)
-        if v is _NOT_LITERAL:
+        v = literal_value(e.operand)
+        if v is NOT_LITERAL:
             return v
         return -v if isinstance(e.op, gast.USub) else (not v if isinstance(e.op, gast.Not) else v)
     if isinstance(e, gast.Compare) and all(type(op) in _COMPARE for op in e.ops):
-        vals = [_literal(x) for x in [e.left] + e.comparators]
-        if any(v is _NOT_LITERAL for v in vals):
-            return _NOT_LITERAL
+        vals = [literal_value(x) for x in [e.left] + e.comparators]
+        if any(v is NOT_LITERAL for v in vals):
+            return NOT_LITERAL
         return all(_COMPARE[type(op)](a, b) for op, a, b in zip(e.ops, vals, vals[1:]))
     if isinstance(e, gast.BoolOp):
-        vals = [_literal(x) for x in e.values]
-        if any(v is _NOT_LITERAL for v in vals):
-            return _NOT_LITERAL
+        vals = [literal_value(x) for x in e.values]
+        if any(v is NOT_LITERAL for v in vals):
+            return NOT_LITERAL
         return all(vals) if isinstance(e.op, gast.And) else any(vals)
-    return _NOT_LITERAL
+    return NOT_LITERAL
 
 
-def _loads(node) -> set:
-    return {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
-
-
-def _without(stmts: list, gone) -> list:
+def without_statements(stmts: list, gone) -> list:
     """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
     out = []
     for s in stmts:
@@ -358,16 +354,16 @@ def _without(stmts: list, gone) -> list:
             continue
         for f in ("body", "orelse"):
             if isinstance(getattr(s, f, None), list):
-                setattr(s, f, _without(getattr(s, f), gone))
+                setattr(s, f, without_statements(getattr(s, f), gone))
         out.append(s)
     return out
 
 
-def _assign_counts(fn) -> dict:
-    return _name_counts(fn)[1]
+def assign_counts(fn) -> dict:
+    return name_counts(fn)[1]
 
 
-def _name_counts(fn) -> tuple:
+def name_counts(fn) -> tuple:
     """({name: reads}, {name: assignments (a for loop's target counts twice)}) over `fn`, in one walk."""
     loads: dict = {}
     counts: dict = {}

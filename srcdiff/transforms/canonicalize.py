@@ -12,9 +12,9 @@ import gast
 from ..errors import fail
 from ..rules import RULES, _signature, composites
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
-from .astutil import _NOT_LITERAL, Transformer, _literal, const, copy_loc, dotted, dotted_name, walk
+from .astutil import NOT_LITERAL, Transformer, literal_value, const, copy_loc, dotted, dotted_name, walk
 from .parse import Unit
-from .tuple_calls import TUPLE_CALLS, _bind_tuple_call, _flag
+from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
 
 
 class _Canon(Transformer):
@@ -25,8 +25,8 @@ class _Canon(Transformer):
         """`if -1.2 > 0.3:`: a test of literals is decided here (Numba would prune the dead branch and
         leave its tapes without a type)."""
         self.generic_visit(node)
-        value = _literal(node.test)
-        if value is _NOT_LITERAL:
+        value = literal_value(node.test)
+        if value is NOT_LITERAL:
             return node
         return node.body if value else node.orelse
 
@@ -34,8 +34,8 @@ class _Canon(Transformer):
         """`a if -0.3 < 0.3 else b`: the same for a conditional expression (ANF makes it an if statement
         after this pass)."""
         self.generic_visit(node)
-        value = _literal(node.test)
-        if value is _NOT_LITERAL:
+        value = literal_value(node.test)
+        if value is NOT_LITERAL:
             return node
         return node.body if value else node.orelse
 
@@ -118,8 +118,8 @@ class _Canon(Transformer):
             return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
         if name == "np.linalg.svd":
             bound = self._tuple_arguments(name, node)
-            if _flag(bound, "compute_uv", True) is False:   # the singular values alone
-                if _flag(bound, "hermitian", False) is not False:
+            if literal_flag(bound, "compute_uv", True) is False:   # the singular values alone
+                if literal_flag(bound, "hermitian", False) is not False:
                     fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
                          "drop hermitian=True: the SVD of a symmetric matrix is the same")
                 return copy_loc(gast.Call(func=dotted("rt.svdvals"), args=[bound["a"]], keywords=[]), node)
@@ -128,13 +128,13 @@ class _Canon(Transformer):
                                   "(with a number)", _TUPLE_ADVICE[name])
         if name == "np.linalg.eigvalsh":   # (the rule takes the matrix alone)
             bound = self._bound(name, node, "a, UPLO='L'")
-            if _flag(bound, "UPLO", "L") != "L":
+            if literal_flag(bound, "UPLO", "L") != "L":
                 fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
                                       "differentiates symmetric matrices)", _SYMMETRISE)
             node.args, node.keywords = [bound["a"]], []
         if name == "np.linalg.pinv":
             bound = self._bound(name, node, "a, rcond=None, hermitian=False, rtol=None")
-            if _flag(bound, "hermitian", False) is not False:
+            if literal_flag(bound, "hermitian", False) is not False:
                 fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
                      "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
         if name in AXIS_REDUCTIONS:
@@ -159,7 +159,7 @@ class _Canon(Transformer):
             if isinstance(axis, gast.Constant) and axis.value is None:
                 axis = None
             if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
-                axes = [_literal(e) for e in axis.elts]
+                axes = [literal_value(e) for e in axis.elts]
                 if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
                         and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
                     fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
@@ -245,7 +245,7 @@ class _Canon(Transformer):
                 kw.value = self._literal_array(kw.value, node)
 
     def _tuple_arguments(self, name, node) -> dict:
-        bound = _bind_tuple_call(name, node)
+        bound = bind_tuple_call(name, node)
         if isinstance(bound, str):
             fail(node, self.unit, f"{name}: {bound}", _TUPLE_ADVICE[name])
         return bound
@@ -270,16 +270,16 @@ class _Canon(Transformer):
         if name == "np.linalg.slogdet":
             fname = "rt.logabsdet" if k == 1 else "rt.slogdet_sign"
         elif name == "np.linalg.eigh":
-            if _flag(bound, "UPLO", "L") != "L":
+            if literal_flag(bound, "UPLO", "L") != "L":
                 fail(node, self.unit, "np.linalg.eigh with UPLO other than 'L' is not supported (srcdiff "
                                       "differentiates symmetric matrices)", _SYMMETRISE)
             fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
         else:
-            full = _flag(bound, "full_matrices", True)
-            if _flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
+            full = literal_flag(bound, "full_matrices", True)
+            if literal_flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
                 fail(node, self.unit, "np.linalg.svd: compute_uv= must be a literal True or False",
                      _TUPLE_ADVICE[name])
-            if _flag(bound, "hermitian", False) is not False:
+            if literal_flag(bound, "hermitian", False) is not False:
                 fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
                      "drop hermitian=True: the SVD of a symmetric matrix is the same")
             if full not in (True, False, 0, 1):
@@ -292,13 +292,13 @@ class _Canon(Transformer):
     def visit_Subscript(self, node):
         call = node.value
         if (isinstance(call, gast.Call) and dotted_name(call.func) in TUPLE_CALLS
-                and _literal(node.slice) is not _NOT_LITERAL and not (
+                and literal_value(node.slice) is not NOT_LITERAL and not (
                     dotted_name(call.func) == "np.linalg.svd"   # the singular values, indexed
-                    and _flag(self._tuple_arguments("np.linalg.svd", call), "compute_uv", True) is False)):
+                    and literal_flag(self._tuple_arguments("np.linalg.svd", call), "compute_uv", True) is False)):
             call.args = [self.visit(a) for a in call.args]
             for kw in call.keywords:
                 kw.value = self.visit(kw.value)
-            return self._output(call, _literal(node.slice), node)
+            return self._output(call, literal_value(node.slice), node)
         self.generic_visit(node)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if not any(_is_none(e) for e in idx):

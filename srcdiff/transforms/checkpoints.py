@@ -303,7 +303,7 @@ def _undo_loop(loop, p: Plan) -> list:
     """Before a segment's rerun: its undoable writes undone, last first, from the tape of the values they
     overwrote (with the integer arithmetic their indices need)."""
     from .reverse import _reversed_range
-    from .optimize.deadcode import _pure
+    from .optimize.deadcode import is_pure
     writes = [s for s in loop.body if getattr(s, "_srcdiff_undo", None) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
     need, order = set(), []
@@ -312,7 +312,7 @@ def _undo_loop(loop, p: Plan) -> list:
         v = todo.pop()
         if v in need or v not in defs:
             continue
-        if not _pure(defs[v].value):
+        if not is_pure(defs[v].value):
             raise AssertionError(f"srcdiff internal error: the index {v} of an undone write is not arithmetic")
         need.add(v)
         todo += [n.id for n in gast.walk(defs[v].value) if isinstance(n, gast.Name)]
@@ -365,7 +365,7 @@ def keep_taped(stmts: list, tapes: set) -> list:
     """A segment's rerun less what its tape does not depend on: only statements whose values reach a push
     (onto one of `tapes`), a write into an array, or a call with effects stay (not a loss accumulated
     along the loop, say)."""
-    from .optimize.deadcode import _pure
+    from .optimize.deadcode import is_pure
     kept, live = set(), set()
 
     def loads(node):
@@ -382,7 +382,7 @@ def keep_taped(stmts: list, tapes: set) -> list:
             elif id(s) in kept or is_comment(s):
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                take, head = s.targets[0].id in live or not _pure(s.value), s
+                take, head = s.targets[0].id in live or not is_pure(s.value), s
             else:       # pushes, writes into arrays; not what the forward sweep shows (print, assert)
                 take = not isinstance(s, (gast.Assert, gast.Pass)) and not (
                     isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)

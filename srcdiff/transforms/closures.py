@@ -184,6 +184,3 @@ def _add_free_args(fn_node, extra, unit):
     for n in walk(fn_node):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in extra:
             n.args = n.args + [load(v) for v in extra[n.func.id]]
-        elif isinstance(n, gast.Name) and n.id in extra and isinstance(n.ctx, gast.Load):
-            parent_calls = False  # references outside calls are caught by resolve
-            del parent_calls

@@ -14,7 +14,7 @@ from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load,
                       walk)
 from .parse import Unit
 from .resolve import local_names
-from .tuple_calls import _splits_into_outputs
+from .tuple_calls import splits_into_outputs
 
 _UNSUPPORTED = {
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
@@ -304,7 +304,7 @@ class _Desugar:
             for e, t in zip(target.elts, temps):
                 out += self.assign(copy_loc(assign(e, load(t), s.lineno), s))
             return out
-        if isinstance(value, gast.Call) and _splits_into_outputs(self.unit, value):
+        if isinstance(value, gast.Call) and splits_into_outputs(self.unit, value):
             # sign, logdet = np.linalg.slogdet(a); w, V = np.linalg.eigh(a); U, s, Vh = np.linalg.svd(a, ...):
             # one indexed call per output, which canonicalize turns into a single-output primitive each
             # (a matrix given as an expression is computed once, before them)

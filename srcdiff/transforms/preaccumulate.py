@@ -21,7 +21,7 @@ from collections import Counter
 import gast
 
 from .astutil import assign, const, is_comment, load, walk, walk_statements
-from .optimize.deadcode import _pure, eliminate_dead_code
+from .optimize.deadcode import is_pure, eliminate_dead_code
 from .reverse import simplify
 
 _MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
@@ -31,7 +31,7 @@ class _Abort(Exception):
     pass
 
 
-def _loads(node) -> Counter:
+def loaded_names(node) -> Counter:
     """Reads of each name under `node` (the target of `x += ...` is read too)."""
     out = Counter(n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
     out.update(n.target.id for n in walk(node)
@@ -93,7 +93,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
     adjoint names of the function; only those of float-scalar kind take part."""
     if not any(isinstance(s, (gast.For, gast.While)) for s in walk_statements(fn.body)):
         return eliminate_dead_code(fn)
-    total = _loads(fn)
+    total = loaded_names(fn)
 
     def scalar_adjoint(v):
         return v in linear and kinds.get(v) == ("s", "f")
@@ -135,7 +135,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                     return a
                 return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
             names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
-            if names & (linear | set(env)) or not _pure(e):
+            if names & (linear | set(env)) or not is_pure(e):
                 return None
             return "primal"
 
@@ -197,7 +197,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                     lf = None
             if lf is not None:
                 x = s.targets[0].id
-                absorbed.update(_loads(s.value))
+                absorbed.update(loaded_names(s.value))
                 sources_read |= set(lf)
                 base = x[2:] if x.startswith("d_") else x
                 before = env.get(x, {})
@@ -212,7 +212,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                         lf[src] = load(p)
                 env[x] = lf
                 continue
-            loaded, stored = set(_loads(s)), _stores(s)
+            loaded, stored = set(loaded_names(s)), _stores(s)
             need = [v for v in env if v in loaded or (deps(v) & stored and live(v))]
             if need:
                 write_out(need)

@@ -7,7 +7,7 @@ import gast
 import numpy as np
 
 from ..rules import _signature
-from .astutil import _literal, dotted_name
+from .astutil import literal_value, dotted_name
 
 
 def _refers_to(unit, node, obj) -> bool:
@@ -22,7 +22,7 @@ def _refers_to(unit, node, obj) -> bool:
 
 
 # NumPy functions returning a tuple of arrays: signature, and the primitive each output becomes
-# (transforms/desugar.py splits unpacking into indexed calls, _Canon.visit_Subscript maps the index)
+# (desugar splits unpacking into indexed calls, canonicalize maps each index to its primitive)
 TUPLE_CALLS = {
     "np.linalg.slogdet": "a",
     "np.linalg.eigh": "a, UPLO='L'",
@@ -32,7 +32,7 @@ _TUPLE_OBJECTS = {"np.linalg.slogdet": np.linalg.slogdet, "np.linalg.eigh": np.l
                   "np.linalg.svd": np.linalg.svd}
 
 
-def _bind_tuple_call(name, node):
+def bind_tuple_call(name, node):
     """The call's arguments bound to TUPLE_CALLS[name]'s parameters (gast nodes), or a TypeError's text."""
     if any(k.arg is None for k in node.keywords):
         return "**kwargs are not supported"
@@ -43,19 +43,19 @@ def _bind_tuple_call(name, node):
         return str(e)
 
 
-def _flag(bound: dict, param: str, default):
-    """The literal value of a bound argument, `default` when it is not given, _NOT_LITERAL otherwise."""
+def literal_flag(bound: dict, param: str, default):
+    """The literal value of a bound argument, `default` when it is not given, NOT_LITERAL otherwise."""
     e = bound.get(param)
     if e is None:
         return default
-    return e.value if isinstance(e, gast.Constant) else _literal(e)
+    return e.value if isinstance(e, gast.Constant) else literal_value(e)
 
 
-def _splits_into_outputs(unit, value) -> bool:
+def splits_into_outputs(unit, value) -> bool:
     """Is `value` (before resolution) a call of a NumPy function that returns a tuple of arrays?"""
     for name, obj in _TUPLE_OBJECTS.items():
         if _refers_to(unit, value.func, obj):
-            bound = _bind_tuple_call(name, value)
+            bound = bind_tuple_call(name, value)
             # np.linalg.svd(a, compute_uv=False) is the array of singular values: unpacking it unpacks its entries
-            return not (isinstance(bound, dict) and _flag(bound, "compute_uv", True) is False)
+            return not (isinstance(bound, dict) and literal_flag(bound, "compute_uv", True) is False)
     return False

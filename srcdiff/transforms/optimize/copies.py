@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import _assign_counts, walk_names
+from ..astutil import assign_counts, walk_names
 
 
 def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -13,7 +13,7 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
     outside the block it is defined in cannot be renamed locally). Linear in the function's size:
     the reads of each name and the position of each read's statement in each enclosing block are
     indexed once, and kept up to date as reads are renamed and copies dropped."""
-    counts = _assign_counts(fn)
+    counts = assign_counts(fn)
     reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import _assign_counts, _loads, _without, walk
+from ..astutil import assign_counts, loaded_names, without_statements, walk
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -38,7 +38,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                         renames[s.targets[0].id] = seen[k][0]
                         s._srcdiff_dead = True
                     else:
-                        seen[k] = (s.targets[0].id, _loads(s.value))
+                        seen[k] = (s.targets[0].id, loaded_names(s.value))
             else:
                 for f in ("body", "orelse"):
                     if isinstance(getattr(s, f, None), list):
@@ -48,7 +48,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
                             and isinstance(n.ctx, gast.Store)}
                 seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
-    counts = _assign_counts(fn)
+    counts = assign_counts(fn)
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
     # anything sharing its memory: z = y; z[i] = ... changes y)
@@ -64,6 +64,6 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 n.id = target
 
     block(fn.body)
-    fn.body = _without(fn.body, lambda s: getattr(s, "_srcdiff_dead", False))
+    fn.body = without_statements(fn.body, lambda s: getattr(s, "_srcdiff_dead", False))
     rename_loads(fn)
     return fn

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import COMMENT_MARK, _loads, _without, is_comment, walk, walk_names, walk_statements
+from ..astutil import COMMENT_MARK, loaded_names, without_statements, is_comment, walk, walk_names, walk_statements
 
 _PURE_CALL_PREFIXES = ("np.", "rt.", "math.")
 _STACK_OPS = ("rt.pop", "rt.push")   # they change the stack: a pop whose value is unused still pops
 
 
-def _pure(value) -> bool:
+def is_pure(value) -> bool:
     for n in walk(value):
         if isinstance(n, gast.Call):
             f = n.func
@@ -39,7 +39,7 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             loads[n.id] = loads.get(n.id, 0) + 1
     defs: dict = {}      # name -> its pure assignments not yet removed
     for s in walk_statements(fn.body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _pure(s.value):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and is_pure(s.value):
             defs.setdefault(s.targets[0].id, []).append(s)
     dead: set = set()    # id() of the assignments removed
     todo = [v for v in defs if not loads.get(v)]
@@ -105,7 +105,7 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
               and isinstance(s.value, gast.List) and not s.value.elts}
     if not stacks:
         return fn
-    read = _loads(gast.Module(body=fn.body[marks[0] + 1:], type_ignores=[]))
+    read = loaded_names(gast.Module(body=fn.body[marks[0] + 1:], type_ignores=[]))
     uses: dict = {}
     for n in walk_names(fn):
         if n.id in stacks:
@@ -131,5 +131,5 @@ def drop_dead_stacks(fn: gast.FunctionDef) -> gast.FunctionDef:
         call = s.value if isinstance(s, (gast.Assign, gast.Expr)) else None
         return isinstance(call, gast.Call) and (dotted_name(call.func) or "").rsplit(".", 1)[0] in dead
 
-    fn.body = _without(fn.body, gone)
+    fn.body = without_statements(fn.body, gone)
     return eliminate_dead_code(fn)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import _loads, _name_counts, is_comment, walk, walk_statements
+from ..astutil import loaded_names, name_counts, is_comment, walk, walk_statements
 
 
 # ---- elementwise fusion ------------------------------------------------------------------------------
@@ -13,32 +13,32 @@ _ELEMENTWISE_CALLS = {"np.exp", "np.log", "np.log1p", "np.expm1", "np.sqrt", "np
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
 
 
-def _elementwise(e, calls=None) -> bool:
+def elementwise(e, calls=None) -> bool:
     """An expression NumPy evaluates elementwise and Numba fuses into one loop (array expressions);
     with `calls`, one made of operators and those elementwise functions (its value broadcasts them)."""
     calls = _ELEMENTWISE_CALLS if calls is None else calls
     if isinstance(e, (gast.Name, gast.Constant)):
         return True
     if isinstance(e, gast.BinOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.left, calls) and _elementwise(e.right, calls)
+        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.left, calls) and elementwise(e.right, calls)
     if isinstance(e, gast.UnaryOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _elementwise(e.operand, calls)
+        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.operand, calls)
     if isinstance(e, gast.Call):
         from ..astutil import dotted_name
-        return dotted_name(e.func) in calls and not e.keywords and all(_elementwise(a, calls) for a in e.args)
+        return dotted_name(e.func) in calls and not e.keywords and all(elementwise(a, calls) for a in e.args)
     return False
 
 
-def _broadcasting(e) -> bool:
+def broadcasting(e) -> bool:
     from ..kinds import _MANY_ELEMENTWISE
-    return _elementwise(e, _MANY_ELEMENTWISE)
+    return elementwise(e, _MANY_ELEMENTWISE)
 
 
 def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`t = <elementwise>` read once, by the next elementwise statements of the same block and source
     line, is written into that statement: `r = np.log1p(np.exp(-np.abs(z)))` instead of three
     temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing)."""
-    loads, counts = _name_counts(fn)
+    loads, counts = name_counts(fn)
     pinned = set()   # written in place or accumulated: not a value to move
     for n in walk_statements(fn.body):
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
@@ -54,7 +54,7 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         t = s.targets[0].id
         k = kinds.get(t)
         if (k is None or k[0] != "a" or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
-                or getattr(s, "_srcdiff_phi", False) or not _elementwise(s.value)
+                or getattr(s, "_srcdiff_phi", False) or not elementwise(s.value)
                 or isinstance(s.value, (gast.Name, gast.Constant))):
             return None
         return t
@@ -72,15 +72,15 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                 k += 1
                 continue
             moved = False
-            operands = _loads(s.value)
+            operands = loaded_names(s.value)
             for j in range(k + 1, len(stmts)):
                 u = stmts[j]
                 if is_comment(u):
                     break   # another source line: keep each adjoint block under its own comment
-                if t in _loads(u):
+                if t in loaded_names(u):
                     if (isinstance(u, (gast.Assign, gast.AugAssign))
                             and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
-                            and _elementwise(u.value)):
+                            and elementwise(u.value)):
                         for n in walk(u.value):
                             for f, v in gast.iter_fields(n):
                                 if isinstance(v, gast.Name) and v.id == t:

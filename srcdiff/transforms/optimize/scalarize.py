@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, _name_counts, is_comment, walk
-from .fusion import _broadcasting
+from ..astutil import Transformer, name_counts, is_comment, walk
+from .fusion import broadcasting
 
 
 def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
@@ -32,7 +32,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
     from ..astutil import dotted_name, load
     from ..kinds import F, expr_shape_class, is_scalar
 
-    loads, counts = _name_counts(fn)
+    loads, counts = name_counts(fn)
 
     def candidate(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -59,7 +59,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             if n:
                 target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
                 if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
-                        and _broadcasting(u.value)
+                        and broadcasting(u.value)
                         and expr_shape_class(_replace_name(u.value, a, load(g)), shapes, kinds) == shapes.get(x, x)):
                     return None
                 found.append(u)
