@@ -51,10 +51,12 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import SrcdiffError, fail
+from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, astutil, canonicalize, closures, controlflow, desugar, emit,
                          factories, flatten, inline, inplace, kinds, logdomain, optimize, parse, preaccumulate,
                          products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms.astutil import Namer, Transformer, clone, dotted_name, load, walk, walk_statements
+from .transforms.astutil import (Namer, Transformer, clone, dotted_name, load, map_blocks, nested_blocks, walk,
+                                 walk_statements)
 from .transforms.checkpoints import rerun_segments
 
 
@@ -171,7 +173,7 @@ def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
             return None
         def merges(stmts, source):
             return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
-                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
+                    and b.value.id == source.targets[0].id and anno.get(b, anno.MERGE)}
         merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
         return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
 
@@ -179,9 +181,7 @@ def sum_starts(unit: parse.Unit, kind_map: dict) -> bool:
         nonlocal changed
         out = []
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
+            map_blocks(s, block)
             found = start(s)
             k = kind_map.get(found[0].value.args[0].id) if found else None
             if k is not None and k[0] == "s":
@@ -243,7 +243,7 @@ def check_reverse_rules(unit: parse.Unit, wrt: list):
         p = forward.undifferentiated_param(rule, s.value, varied)
         if p is None:
             continue
-        where = getattr(s, "_srcdiff_file", None)
+        where = anno.get(s, anno.FILE)
         if p in forward.differentiable_params(rule):
             origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
             fail(unit.node if where else s, unit,
@@ -309,11 +309,9 @@ def array_literal_operands(unit: parse.Unit, kind_map: dict) -> bool:
     def block(stmts):
         out, changed = [], False
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    new, c = block(getattr(s, f))
-                    setattr(s, f, new)
-                    changed |= c
+            for b in nested_blocks(s):
+                b[:], c = block(b)
+                changed |= c
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
                 for side, other in (("left", s.value.right), ("right", s.value.left)):
                     lit = getattr(s.value, side)
@@ -608,7 +606,7 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
     (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        terms = [n for n in walk(unit.node) if anno.get(n, anno.SUM_TERM)]
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
         for n in walk(unit.node):
             operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
@@ -620,7 +618,7 @@ def check_numba(module: Module, arg_kinds: tuple = ()):
                               "np.matmul take 1-d and 2-d operands",
                      "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
         for n in terms:
-            start = getattr(n, "_srcdiff_sum_start", None)
+            start = anno.get(n, anno.SUM_START)
             if start is not None and not isinstance(start.value, gast.Constant):
                 continue   # it starts from zeros shaped like its first term (desugar._start)
             term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None

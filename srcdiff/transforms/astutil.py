@@ -348,15 +348,7 @@ def literal_value(e):
 
 def without_statements(stmts: list, gone) -> list:
     """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
-    out = []
-    for s in stmts:
-        if gone(s):
-            continue
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                setattr(s, f, without_statements(getattr(s, f), gone))
-        out.append(s)
-    return out
+    return [map_blocks(s, lambda b: without_statements(b, gone)) for s in stmts if not gone(s)]
 
 
 def assign_counts(fn) -> dict:
@@ -376,3 +368,31 @@ def name_counts(fn) -> tuple:
         if isinstance(n, gast.For):
             counts[n.target.id] = counts.get(n.target.id, 0) + 1
     return loads, counts
+
+
+# ---- the block walker: every pass that rewrites nested statement lists goes through these -------------
+def nested_blocks(s) -> list:
+    """The statement lists nested directly in `s` (an if's or loop's body and orelse, a def's body)."""
+    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if isinstance(b, list)]
+
+
+def map_blocks(s, rewrite):
+    """Replace each statement list nested directly in `s` by `rewrite(block)`; returns `s`."""
+    for f in ("body", "orelse"):
+        b = getattr(s, f, None)
+        if isinstance(b, list):
+            setattr(s, f, rewrite(b))
+    return s
+
+
+def rewrite_blocks(stmts: list, rewrite) -> list:
+    """`stmts` with each statement replaced by `rewrite(s)` (a statement, or a list of statements spliced in:
+    [] drops it), in nested blocks too; a statement's nested blocks are rewritten before the statement."""
+    out = []
+    for s in stmts:
+        new = rewrite(map_blocks(s, lambda b: rewrite_blocks(b, rewrite)))
+        if isinstance(new, list):
+            out.extend(new)
+        else:
+            out.append(new)
+    return out

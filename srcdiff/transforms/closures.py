@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import Namer, Transformer, copy_loc, load, loaded_names, names_in, store, walk
+from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk
 from .parse import Unit
 from .resolve import local_names
 
@@ -30,9 +30,7 @@ def lift_local_functions(unit: Unit) -> Unit:
                 fd.lineno = s.lineno
                 defs[fd.name] = fd
                 continue
-            for field in ("body", "orelse"):
-                if hasattr(s, field) and isinstance(getattr(s, field), list):
-                    setattr(s, field, collect(getattr(s, field)))
+            map_blocks(s, collect)
             kept.append(Called().visit(s))
         return kept
 

@@ -10,6 +10,7 @@ import copy
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, names_in, store, substitute,
                       walk)
 from .parse import Unit
@@ -88,7 +89,7 @@ class _Desugar:
             value = copy_loc(gast.BinOp(left=target_load, op=s.op, right=s.value), s)
             rebound = copy_loc(assign(s.target, value, s.lineno), s)
             if isinstance(s.target, gast.Name):   # on an array, `a += v` writes a's memory (aliasing.check_views)
-                rebound._srcdiff_in_place = True
+                anno.set(rebound, anno.IN_PLACE)
             return self.stmt(rebound)
         if isinstance(s, gast.AnnAssign):
             if s.value is None:
@@ -238,8 +239,8 @@ class _Desugar:
         # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
         body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
                      and isinstance(n.value, gast.BinOp)][0]
-        body_term._srcdiff_sum_term = True
-        body_term._srcdiff_sum_start = start
+        anno.set(body_term, anno.SUM_TERM)
+        anno.set(body_term, anno.SUM_START, start)
         if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
             zero = copy_loc(assign(name, const(0.0), s.lineno), s)
             start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
@@ -271,7 +272,7 @@ class _Desugar:
                for n in walk(elt)):
             return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
-        start._srcdiff_made = True   # (resolve leaves the rt. name as it is)
+        anno.set(start, anno.MADE)   # (resolve leaves the rt. name as it is)
         tests = [copy.deepcopy(t) for t in tests]
         return start, tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.And(), values=tests)
 
@@ -386,7 +387,7 @@ class _Desugar:
         else:
             name = self.namer.fresh("seq")
             copied = copy_loc(assign(name, expr, s.lineno), s)
-            copied._srcdiff_loop_copy = expr.id if isinstance(expr, gast.Name) else "the loop's iterable"
+            anno.set(copied, anno.LOOP_COPY, expr.id if isinstance(expr, gast.Name) else "the loop's iterable")
             pre.append(copied)
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
@@ -437,12 +438,12 @@ def zero_sum_starts(node):
         def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
             self.generic_visit(s)
             if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
-                    and getattr(s.body[0].value, "_srcdiff_made", False)):
+                    and anno.get(s.body[0].value, anno.MADE)):
                 return s.orelse[0]
             return s
 
         def visit_Assign(self, s):
-            if getattr(s.value, "_srcdiff_made", False):
+            if anno.get(s.value, anno.MADE):
                 s.value = copy_loc(const(0.0), s.value)
             return s
     return Zero().visit(node)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from .astutil import dotted_name, walk_names
+from .astutil import dotted_name, nested_blocks, walk_names
 
 F = ("s", "f")
 I = ("s", "i")
@@ -355,9 +355,8 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
 def _in_order(stmts):
     for s in stmts:
         yield s
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                yield from _in_order(getattr(s, f))
+        for b in nested_blocks(s):
+            yield from _in_order(b)
 
 
 # ---- shape classes: which arrays certainly have the same shape -------------------------------------------

@@ -20,7 +20,7 @@ from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load, walk, walk_statements
+from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_statements
 from .optimize.deadcode import is_pure, eliminate_dead_code
 from .reverse import simplify
 
@@ -225,9 +225,7 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
     def block(stmts, in_loop):
         for s in stmts:
             inner = in_loop or isinstance(s, (gast.For, gast.While))
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f), inner))
+            map_blocks(s, lambda b: block(b, inner))
         if not in_loop:
             return stmts
         out, pending = [], []

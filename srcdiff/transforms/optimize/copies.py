@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import assign_counts, walk_names
+from .. import annotations as anno
+from ..astutil import assign_counts, map_blocks, nested_blocks, walk_names
 
 
 def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -25,9 +26,8 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if isinstance(n.ctx, gast.Load):
                     at = where.setdefault(id(n), {})
                     at[id(stmts)] = min(k, at.get(id(stmts), k))
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    index(getattr(s, f))
+            for b in nested_blocks(s):
+                index(b)
 
     def forget(s):
         for n in walk_names(s):
@@ -39,13 +39,21 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
             reads.setdefault(n.id, {})[id(n)] = n
     index(fn.body)
 
+    def nested(old):
+        new = block(old)
+        kept = {id(t) for t in new}
+        for t in old:          # copies dropped from a nested block leave the function now
+            if id(t) not in kept:
+                forget(t)
+        return new
+
     def block(stmts):
         out = []
         here = id(stmts)
         for k, s in enumerate(stmts):
             if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
                     and counts.get(s.targets[0].id) == 1 and counts.get(s.value.id, 0) <= 1
-                    and not getattr(s, "_srcdiff_phi", False)):
+                    and not anno.get(s, anno.PHI)):
                 a, b = s.targets[0].id, s.value.id
                 elsewhere = any(where.get(i, {}).get(here, -1) <= k for i in reads.get(a, ()))
                 if not elsewhere:
@@ -54,16 +62,7 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                         n.id = b
                     reads.setdefault(b, {}).update(moved)
                     continue
-            for f in ("body", "orelse"):
-                old = getattr(s, f, None)
-                if isinstance(old, list):
-                    new = block(old)
-                    kept = {id(t) for t in new}
-                    for t in old:          # copies dropped from a nested block leave the function now
-                        if id(t) not in kept:
-                            forget(t)
-                    setattr(s, f, new)
-            out.append(s)
+            out.append(map_blocks(s, nested))
         return out
     fn.body = block(fn.body)
     return fn

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import assign_counts, loaded_names, without_statements, walk
+from .. import annotations as anno
+from ..astutil import assign_counts, loaded_names, nested_blocks, walk, without_statements
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -22,6 +23,8 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
             return None
         return gast.dump(value)
 
+    dead = set()   # ids of the assignments whose value an earlier one computed
+
     def block(stmts):
         seen = {}
         for s in stmts:
@@ -33,16 +36,15 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
                 k = key(s.value)
                 if k is not None:
-                    if (k in seen and not getattr(s, "_srcdiff_phi", False) and counts.get(s.targets[0].id) == 1
+                    if (k in seen and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
                             and s.targets[0].id not in written and seen[k][0] not in written):
                         renames[s.targets[0].id] = seen[k][0]
-                        s._srcdiff_dead = True
+                        dead.add(id(s))
                     else:
                         seen[k] = (s.targets[0].id, loaded_names(s.value))
             else:
-                for f in ("body", "orelse"):
-                    if isinstance(getattr(s, f, None), list):
-                        block(getattr(s, f))
+                for b in nested_blocks(s):
+                    block(b)
                 # a nested block may write arrays or rebind loop-carried names
                 touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
                 touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
@@ -64,6 +66,6 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 n.id = target
 
     block(fn.body)
-    fn.body = without_statements(fn.body, lambda s: getattr(s, "_srcdiff_dead", False))
+    fn.body = without_statements(fn.body, lambda s: id(s) in dead)
     rename_loads(fn)
     return fn

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import COMMENT_MARK, loaded_names, without_statements, is_comment, walk, walk_names, walk_statements
+from ..astutil import (COMMENT_MARK, is_comment, loaded_names, map_blocks, walk, walk_names, walk_statements,
+                       without_statements)
 
 _PURE_CALL_PREFIXES = ("np.", "rt.", "math.")
 _STACK_OPS = ("rt.pop", "rt.push")   # they change the stack: a pop whose value is unused still pops
@@ -64,9 +65,7 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             for s in stmts:
                 if id(s) in dead:
                     continue
-                for f in ("body", "orelse"):
-                    if isinstance(getattr(s, f, None), list):
-                        setattr(s, f, clean(getattr(s, f)))
+                map_blocks(s, clean)
                 if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
                     dropped.append(s)
                     continue

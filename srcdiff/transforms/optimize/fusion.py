@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import loaded_names, name_counts, is_comment, walk, walk_statements
+from .. import annotations as anno
+from ..astutil import is_comment, loaded_names, name_counts, nested_blocks, walk, walk_statements
 
 
 # ---- elementwise fusion ------------------------------------------------------------------------------
@@ -54,16 +55,15 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         t = s.targets[0].id
         k = kinds.get(t)
         if (k is None or k[0] != "a" or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
-                or getattr(s, "_srcdiff_phi", False) or not elementwise(s.value)
+                or anno.get(s, anno.PHI) or not elementwise(s.value)
                 or isinstance(s.value, (gast.Name, gast.Constant))):
             return None
         return t
 
     def block(stmts):
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    block(getattr(s, f))
+            for b in nested_blocks(s):
+                block(b)
         k = 0
         while k < len(stmts):
             s = stmts[k]

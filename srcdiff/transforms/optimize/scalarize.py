@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, name_counts, is_comment, walk
+from ..astutil import Transformer, is_comment, name_counts, nested_blocks, walk
 from .fusion import broadcasting
 
 
@@ -71,9 +71,8 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
 
     def block(stmts):
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    block(getattr(s, f))
+            for b in nested_blocks(s):
+                block(b)
         for k in range(len(stmts) - 1, -1, -1):
             c = candidate(stmts[k])
             if c is None:
