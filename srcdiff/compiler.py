@@ -15,7 +15,7 @@
     anf            one operation per statement                                   transforms/anf.py
     inline         user-function calls spliced in (recursive ones stay calls)    transforms/inline.py
     ssa            single assignment; loop-carried and merge copies              transforms/ssa.py
-    cse            repeated operations in a block reuse the first result         transforms/optimize.py
+    cse            repeated operations in a block reuse the first result         transforms/optimize/cse.py
     tuples         tuple values -> one name per component (t = (a, b); t[0])   transforms/tuples.py
     kinds          scalar/array kinds from the arguments' (specialisation)       transforms/kinds.py
     dims           which axes have equal lengths, from the arguments' pattern    transforms/dims.py
@@ -25,9 +25,9 @@
                    hoisted out of the loop (after reverse: its two adjoints fused)
     activity       which values carry derivatives                                transforms/activity.py
     reverse        forward sweep with stacks + backward sweep from rule table    transforms/reverse.py
-    optimize       dead code removal, copy propagation                           transforms/optimize.py
+    optimize       dead code removal, copy propagation                           transforms/optimize/
     preaccumulate  loop bodies: scalar adjoints as partials times incoming ones  transforms/preaccumulate.py
-    optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize.py
+    optimize       elementwise fusion, filled sum/mean adjoints -> scalars, dead  transforms/optimize/
                    stacks dropped
     checkpoints    (checkpoints=k) outermost loops: forward untaped with snapshots, transforms/checkpoints.py
                    the backward sweep reruns a segment from its snapshot, taping it

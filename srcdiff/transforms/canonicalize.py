@@ -101,6 +101,24 @@ class _Canon(Transformer):
         if name == "np.clip":   # an open side (None) is an infinite bound
             node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
                          for k, a in enumerate(node.args)]
+        out = self._operator_form(name, node)
+        if out is not None:
+            return out
+        out = self._linalg_options(name, node)
+        if out is not None:
+            return out
+        if name in AXIS_REDUCTIONS:
+            return self._axis_reduction(name, node)
+        if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
+            axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
+            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
+        if name in ("rt.expand_dims", "rt.squeeze") and node.keywords:
+            node.args = node.args + [k.value for k in node.keywords]
+            node.keywords = []
+        return node
+
+    def _operator_form(self, name, node):
+        """pow(x, y), np.add(x, y), np.negative(x), math.log(x, base): the operator itself; else None."""
         if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
             if len(node.args) != 2 or node.keywords:
                 fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",
@@ -116,6 +134,11 @@ class _Canon(Transformer):
         if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
             logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
             return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
+        return None
+
+    def _linalg_options(self, name, node):
+        """The options of np.linalg calls checked (and svd(compute_uv=False) is rt.svdvals); None unless
+        the call is replaced."""
         if name == "np.linalg.svd":
             bound = self._tuple_arguments(name, node)
             if literal_flag(bound, "compute_uv", True) is False:   # the singular values alone
@@ -137,59 +160,55 @@ class _Canon(Transformer):
             if literal_flag(bound, "hermitian", False) is not False:
                 fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
                      "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
-        if name in AXIS_REDUCTIONS:
-            axis, keepdims = None, False
-            kws = []
-            for kw in node.keywords:
-                if kw.arg == "axis":
-                    axis = kw.value
-                elif kw.arg == "keepdims":
-                    if not isinstance(kw.value, gast.Constant):
-                        fail(node, self.unit, "keepdims must be a literal True/False")
-                    keepdims = bool(kw.value.value)
-                else:
-                    kws.append(kw)
-            if kws:
-                fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
-                     "pass axis= and keepdims= as literal keywords (no **kwargs)")
-            if len(node.args) > 1:
-                axis = node.args[1]
-            if len(node.args) > 2:
-                fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
-            if isinstance(axis, gast.Constant) and axis.value is None:
-                axis = None
-            if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
-                axes = [literal_value(e) for e in axis.elts]
-                if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
-                        and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
-                    fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
-                         "non-negative or all negative", "reduce one axis at a time")
-                out = node.args[0]
-                for a in sorted(axes, reverse=axes[0] >= 0):   # later axes keep their numbers
-                    out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[out, const(a)], keywords=[]),
-                                   node)
-                for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
-                    out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
-                return out
-            if axis is None:
-                out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
-                if name == "rt.logsumexp":
-                    out = gast.Call(func=dotted("rt.logsumexp"), args=node.args[:1], keywords=[])
-                if keepdims:
-                    fail(node, self.unit, "keepdims=True without an axis is not supported")
-                return copy_loc(out, node)
-            out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[node.args[0], axis], keywords=[]), node)
-            if keepdims:
-                out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
-                                         keywords=[]), node)
+        return None
+
+    def _axis_reduction(self, name, node):
+        """A reduction with axis=/keepdims= as rt.<op>(x, axis) (+ rt.expand_dims), one per axis of a tuple."""
+        axis, keepdims = None, False
+        kws = []
+        for kw in node.keywords:
+            if kw.arg == "axis":
+                axis = kw.value
+            elif kw.arg == "keepdims":
+                if not isinstance(kw.value, gast.Constant):
+                    fail(node, self.unit, "keepdims must be a literal True/False")
+                keepdims = bool(kw.value.value)
+            else:
+                kws.append(kw)
+        if kws:
+            fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
+                 "pass axis= and keepdims= as literal keywords (no **kwargs)")
+        if len(node.args) > 1:
+            axis = node.args[1]
+        if len(node.args) > 2:
+            fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
+        if isinstance(axis, gast.Constant) and axis.value is None:
+            axis = None
+        if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
+            axes = [literal_value(e) for e in axis.elts]
+            if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
+                    and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
+                fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
+                     "non-negative or all negative", "reduce one axis at a time")
+            out = node.args[0]
+            for a in sorted(axes, reverse=axes[0] >= 0):   # later axes keep their numbers
+                out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[out, const(a)], keywords=[]),
+                               node)
+            for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
+                out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
             return out
-        if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
-            axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
-            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
-        if name in ("rt.expand_dims", "rt.squeeze") and node.keywords:
-            node.args = node.args + [k.value for k in node.keywords]
-            node.keywords = []
-        return node
+        if axis is None:
+            out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
+            if name == "rt.logsumexp":
+                out = gast.Call(func=dotted("rt.logsumexp"), args=node.args[:1], keywords=[])
+            if keepdims:
+                fail(node, self.unit, "keepdims=True without an axis is not supported")
+            return copy_loc(out, node)
+        out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[node.args[0], axis], keywords=[]), node)
+        if keepdims:
+            out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
+                                     keywords=[]), node)
+        return out
 
     def _array(self, name, node):
         """np.array(v) / np.asarray(v): rt.array of a list or tuple literal (nested ones

@@ -13,6 +13,39 @@ from .resolve import local_names
 def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
     outer_locals = local_names(unit.node)
+    defs = _collect_defs(unit)
+    if not defs:
+        return unit
+    _check_signatures(defs, unit)
+    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
+    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
+        for n in walk(fn_node):                    # the free variables are appended to them
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
+                n.args = _positional_arguments(n, params[n.func.id], unit)
+                n.keywords = []
+    extra = _free_variables(defs, outer_locals, unit)
+    for name, fd in defs.items():
+        free = extra[name]
+        fd.args.args = fd.args.args + [store(n) for n in free]
+        for a in fd.args.args:
+            a.ctx = gast.Param()
+    for name, fd in defs.items():
+        sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
+        _add_free_args(sub.node, extra, sub)
+        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
+        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
+        sub.callees.update({k: None for k in defs if k != name})
+        unit.callees[name] = lift_local_functions(sub)
+    for name in defs:  # siblings may call each other
+        for other in defs:
+            if other != name:
+                unit.callees[name].callees[other] = unit.callees[other]
+    _add_free_args(unit.node, extra, unit)
+    return unit
+
+
+def _collect_defs(unit: Unit) -> dict:
+    """{name: FunctionDef}: the nested defs and named (or called) lambdas of `unit`, taken out of its body."""
     defs = {}
 
     def collect(stmts):
@@ -55,8 +88,10 @@ def lift_local_functions(unit: Unit) -> Unit:
             return node   # (a lambda's body: lifted with it)
 
     unit.node.body = collect(unit.node.body)
-    if not defs:
-        return unit
+    return defs
+
+
+def _check_signatures(defs: dict, unit: Unit):
     for name, fd in defs.items():
         a = fd.args
         if a.defaults or any(d is not None for d in a.kw_defaults) or a.vararg or a.kwarg or a.kwonlyargs:
@@ -67,12 +102,11 @@ def lift_local_functions(unit: Unit) -> Unit:
         if getattr(fd, "decorator_list", None):
             fail(fd, unit, f"nested function {name!r} is decorated",
                  "define it without the decorator, or at module level")
-    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
-    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
-        for n in walk(fn_node):                    # the free variables are appended to them
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
-                n.args = _positional_arguments(n, params[n.func.id], unit)
-                n.keywords = []
+
+
+def _free_variables(defs: dict, outer_locals: set, unit: Unit) -> dict:
+    """{name: the enclosing function's variables the nested function reads}, in order of first read; a
+    nested def that calls a sibling passes the sibling's free variables on."""
     extra = {}
     for name, fd in defs.items():
         own = local_names(fd)
@@ -93,24 +127,7 @@ def lift_local_functions(unit: Unit) -> Unit:
                     if new:
                         extra[name] = extra[name] + new
                         changed = True
-    for name, fd in defs.items():
-        free = extra[name]
-        fd.args.args = fd.args.args + [store(n) for n in free]
-        for a in fd.args.args:
-            a.ctx = gast.Param()
-    for name, fd in defs.items():
-        sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
-        _add_free_args(sub.node, extra, sub)
-        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
-        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
-        sub.callees.update({k: None for k in defs if k != name})
-        unit.callees[name] = lift_local_functions(sub)
-    for name in defs:  # siblings may call each other
-        for other in defs:
-            if other != name:
-                unit.callees[name].callees[other] = unit.callees[other]
-    _add_free_args(unit.node, extra, unit)
-    return unit
+    return extra
 
 
 def _split_lambda_tuples(stmts, unit) -> list:

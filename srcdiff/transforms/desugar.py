@@ -131,80 +131,13 @@ class _Desugar:
         conditional expression or and/or around such a sum becomes if statements before `s` that assign
         its value to a fresh name (so the sum is computed only on its own path)."""
         found = []      # in source order: (name, comprehension) or (None, statements)
-        unit, namer = self.unit, self.namer
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
-
-        def is_sum(node):
-            return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
-                    and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
-
-        def has_sum(node):
-            return any(is_sum(n) for n in walk(node))
-
-        class Sums(Transformer):
-            def __init__(self, guarded=None):
-                self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
-
-            def visit_Call(self, node):
-                comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
-                if (_builtin(unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
-                        and not any(isinstance(e, gast.Starred) for e in comp.elts)):
-                    # sum([a, b, c]) (of arrays: elementwise) is a + b + c
-                    out = comp.elts[0] if comp.elts else const(0.0)
-                    for e in comp.elts[1:]:
-                        out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
-                    return self.visit(out)
-                if is_sum(node):
-                    if self.guarded is not None:
-                        fail(node, unit, f"sum over a comprehension inside {self.guarded}",
-                             "compute the sum in an assignment of its own before this statement")
-                    name = namer.fresh(f"{base}_sum")
-                    found.append((name, node.args[0]))
-                    return copy_loc(load(name), node)
-                self.generic_visit(node)
-                return node
-
-            def guard(self, node, what):
-                outer, self.guarded = self.guarded, self.guarded or what
-                self.generic_visit(node)
-                self.guarded = outer
-                return node
-
-            def branch(self, node, stmts, name):
-                found.append((None, [copy_loc(x, node) for x in stmts]))
-                return copy_loc(load(name), node)
-
-            def visit_IfExp(self, node):
-                if self.guarded is None and has_sum(node):    # t = a if c else b -> if c: t = a / else: t = b
-                    name = namer.fresh(f"{base}_if")
-                    return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
-                                                      orelse=[assign(name, node.orelse, node.lineno)])], name)
-                return self.guard(node, "a conditional expression (it would be computed on both paths)")
-
-            def visit_BoolOp(self, node):
-                if self.guarded is None and has_sum(node):    # t = a and b -> t = a; if t: t = b (or: if not t)
-                    name = namer.fresh(f"{base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
-                    stmts = [assign(name, node.values[-1], node.lineno)]
-                    for v in reversed(node.values[1:-1]):
-                        stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
-                                                                       orelse=[])]
-                    stmts = [assign(name, node.values[0], node.lineno),
-                             gast.If(test=self.test(node, name), body=stmts, orelse=[])]
-                    return self.branch(node, stmts, name)
-                return self.guard(node, "and/or (it would be computed even where and/or stops early)")
-
-            @staticmethod
-            def test(node, name):
-                return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
-
-            def visit_Lambda(self, node):
-                return self.guard(node, "a lambda")
-
         if isinstance(s, gast.While):
-            Sums("a while condition (it is evaluated again on every iteration)").visit(s.test)
+            _Sums(self.unit, self.namer, base, found,
+                  "a while condition (it is evaluated again on every iteration)").visit(s.test)
         for field in self._HOISTABLE.get(type(s), ()):
             if getattr(s, field, None) is not None:
-                setattr(s, field, Sums().visit(getattr(s, field)))
+                setattr(s, field, _Sums(self.unit, self.namer, base, found).visit(getattr(s, field)))
         loops, targets = [], set()
         for name, comp in found:
             loops += self._accumulate(name, comp, s, targets) if name is not None else comp
@@ -405,6 +338,79 @@ class _Desugar:
         return Chains().visit(e)
 
 
+def _is_sum(unit, node) -> bool:
+    return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
+            and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
+
+
+def _has_sum(unit, node) -> bool:
+    return any(_is_sum(unit, n) for n in walk(node))
+
+
+class _Sums(Transformer):
+    """desugar.hoist_sums' rewrite of one expression: each sum over a comprehension becomes a fresh name
+    (noted in `found` with its comprehension), a conditional expression or and/or around one becomes ifs
+    (noted in `found` as statements)."""
+    def __init__(self, unit, namer, base, found, guarded=None):
+        self.unit, self.namer, self.base, self.found = unit, namer, base, found
+        self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
+
+    def visit_Call(self, node):
+        comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if (_builtin(self.unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
+                and not any(isinstance(e, gast.Starred) for e in comp.elts)):
+            # sum([a, b, c]) (of arrays: elementwise) is a + b + c
+            out = comp.elts[0] if comp.elts else const(0.0)
+            for e in comp.elts[1:]:
+                out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
+            return self.visit(out)
+        if _is_sum(self.unit, node):
+            if self.guarded is not None:
+                fail(node, self.unit, f"sum over a comprehension inside {self.guarded}",
+                     "compute the sum in an assignment of its own before this statement")
+            name = self.namer.fresh(f"{self.base}_sum")
+            self.found.append((name, node.args[0]))
+            return copy_loc(load(name), node)
+        self.generic_visit(node)
+        return node
+
+    def guard(self, node, what):
+        outer, self.guarded = self.guarded, self.guarded or what
+        self.generic_visit(node)
+        self.guarded = outer
+        return node
+
+    def branch(self, node, stmts, name):
+        self.found.append((None, [copy_loc(x, node) for x in stmts]))
+        return copy_loc(load(name), node)
+
+    def visit_IfExp(self, node):
+        if self.guarded is None and _has_sum(self.unit, node):    # t = a if c else b -> if c: t = a / else: t = b
+            name = self.namer.fresh(f"{self.base}_if")
+            return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
+                                              orelse=[assign(name, node.orelse, node.lineno)])], name)
+        return self.guard(node, "a conditional expression (it would be computed on both paths)")
+
+    def visit_BoolOp(self, node):
+        if self.guarded is None and _has_sum(self.unit, node):    # t = a and b -> t = a; if t: t = b (or: if not t)
+            name = self.namer.fresh(f"{self.base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
+            stmts = [assign(name, node.values[-1], node.lineno)]
+            for v in reversed(node.values[1:-1]):
+                stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
+                                                               orelse=[])]
+            stmts = [assign(name, node.values[0], node.lineno),
+                     gast.If(test=self.test(node, name), body=stmts, orelse=[])]
+            return self.branch(node, stmts, name)
+        return self.guard(node, "and/or (it would be computed even where and/or stops early)")
+
+    @staticmethod
+    def test(node, name):
+        return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
+
+    def visit_Lambda(self, node):
+        return self.guard(node, "a lambda")
+
+
 def _rebound_names(stmts) -> set:
     """Names a loop's target or body binds with `=` (or as a loop target). An augmented assignment is left out: on an
     array it writes in place, and a loop over that array sees the new contents, as it does when the loop
@@ -436,10 +442,10 @@ def zero_sum_starts(node):
     `node`."""
     class Zero(gast.NodeTransformer):
         def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
-            self.generic_visit(s)
             if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
                     and anno.get(s.body[0].value, anno.MADE)):
-                return s.orelse[0]
+                return s.orelse[0]   # (before visiting the body, which would make its start 0.0 too)
+            self.generic_visit(s)
             return s
 
         def visit_Assign(self, s):
