@@ -490,7 +490,7 @@ def float32_matmul(x, y):
 
 def test_numba_float32_matmul():
     # was the example of the test above: under Numba 1.3 * <float32> is float64, and the adjoint's
-    # product mixed float32 and float64, which Numba's BLAS calls do not type (runtime/linear.py casts)
+    # product mixed float32 and float64, which Numba's BLAS calls do not type (runtime/products.py and solves.py cast)
     from gradcheck import numerical_grad
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(3, 2)).astype(np.float32)
