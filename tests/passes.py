@@ -1,12 +1,15 @@
-"""Run the front end of the compiler up to one pass and show the tree as source: for the per-pass tests
-(test_closures, test_desugar, test_canonicalize, test_optimize)."""
+"""Run the compiler's passes (up to SSA, without inlining) up to one pass and show the tree as source: for
+the per-pass tests (test_closures, test_desugar, test_canonicalize, test_controlflow, test_anf, test_ssa,
+test_optimize)."""
 import gast
 
-from srcdiff.transforms import canonicalize, closures, desugar, emit, factories, parse, resolve
+from srcdiff.transforms import (anf, canonicalize, closures, controlflow, desugar, emit, factories, parse, resolve,
+                               ssa)
 
 FRONT_END = [("factories", factories.bind_factories), ("closures", closures.lift_local_functions),
              ("desugar", desugar.desugar), ("resolve", resolve.resolve),
-             ("canonicalize", canonicalize.canonicalize)]
+             ("canonicalize", canonicalize.canonicalize), ("structure", controlflow.structure), ("anf", anf.to_anf),
+             ("ssa", ssa.to_ssa)]
 
 
 def through(fn, last: str) -> parse.Unit:

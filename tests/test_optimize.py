@@ -1,5 +1,4 @@
 """transforms/optimize/: the cleanup passes over the generated function, each on a small input."""
-import gast
 import numpy as np
 import pytest
 
