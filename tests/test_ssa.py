@@ -11,7 +11,7 @@ from passes import body_source, through
 
 def branches(x, c):
     if c > 0.0:
-        y = x * 2.0  # noqa: F841 (bound on one path only: what the test is about)
+        y = x * 2.0
     else:
         y = x + 1.0
     return y * y
