@@ -51,8 +51,8 @@ MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrot
 INCR = _key("incr", """True on the counter increment of the while loop controlflow made of a `for` loop
     with a `break`. Written and read by controlflow.""")
 PHI = _key("phi", """True on the copy at the end of a loop body that carries a loop variable's last version
-    into the next iteration. Written by ssa; copied by tuples; read by reverse, forward, checkpoints,
-    optimize (copies, cse, fusion).""")
+    into the next iteration. Written by ssa; copied by tuples; read by aliasing, reverse, forward,
+    checkpoints, optimize (copies, cse, fusion).""")
 MERGE = _key("merge", """True on the copies at the end of both branches of an `if` that merge a variable's
     versions. Written by ssa; copied by tuples; read by aliasing, reverse, forward, compiler.""")
 TESTCOPY = _key("testcopy", """True on the MERGE copy of an `if`'s test (kept, not a branch merge).
