@@ -9,7 +9,9 @@ Prints, for the package under srcdiff/:
 * cross-module private names: ``from srcdiff.x import _name`` and ``x._name`` where ``x`` is an
   imported srcdiff module;
 * functions longer than 80 lines, and modules longer than 800 lines;
-* ad-hoc node attributes (``_srcdiff_*``) and the modules that set or read them;
+* ad-hoc node attributes (``_srcdiff_*`` outside the declared keys of transforms/annotations.py) and
+  the modules that set or read them, and the number of declared annotation keys;
+* hand-written block walkers (``for f in ("body", "orelse")``) outside astutil's one walker;
 * passes that recognise each other's output by text: string literals tested with
   ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
 * files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
@@ -147,10 +149,16 @@ def long_functions(mods, limit=80):
     return sorted(out, reverse=True)
 
 
+ANNOTATIONS = f"{PACKAGE}.transforms.annotations"
+
+
 def node_attributes(mods):
-    """{attribute: set of modules} for ``_srcdiff_*`` names used in code."""
+    """{attribute: set of modules} for ``_srcdiff_*`` names used in code (the annotations module declares
+    its keys under that prefix: it is the one place they are named)."""
     out = defaultdict(set)
     for name, path in mods.items():
+        if name == ANNOTATIONS:
+            continue
         for m in re.finditer(r"\b(_srcdiff_\w+)", open(path).read()):
             out[m.group(1)].add(name)
     return out
@@ -199,6 +207,10 @@ def main(argv=None):
     top_cycles, all_cycles = cycles(top), cycles(every)
     longf = long_functions(mods)
     attrs = node_attributes(mods)
+    keys = len(re.findall(r"^[A-Z_]+ = _key\(", open(mods[ANNOTATIONS]).read(), re.M)) if ANNOTATIONS in mods else 0
+    walkers = [(name, text.count("\n", 0, m.start()) + 1) for name, path in mods.items()
+               if name != f"{PACKAGE}.transforms.astutil" for text in [open(path).read()]
+               for m in re.finditer(r"""for \w+ in \(["']body["'], ["']orelse["']""", text)]
     texts = text_matching(mods)
     tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
@@ -216,6 +228,8 @@ def main(argv=None):
     for n, m in big:
         print(f"    {n:5d}  {m}")
     print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
+    print(f"declared annotation keys (transforms/annotations.py): {keys}")
+    print(f"hand-written body/orelse block walkers: {len(walkers)} in {len({m for m, _ in walkers})} modules")
     print(f"text or name-suffix matching in code: {len(texts)} places")
     print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
           f"{len(tables)} modules with a table of elementwise functions of their own)")

@@ -10,11 +10,11 @@ front end (each function, once per module):
                      rt.push, rt.pop; fused log-domain adjoints split (logdomain.py)
     factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
                      returning its function's result)
-    lift             nested defs / lambdas -> callees with free variables as args        transforms/desugar.py
+    lift             nested defs / lambdas -> callees with free variables as args        transforms/closures.py
     desugar          augassign, unpacking, for-over-iterables, chained compares,         transforms/desugar.py
                      sum(... for ...) -> accumulating loops
     resolve          free names -> canonical primitives, callees, constants              transforms/resolve.py
-    canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/desugar.py
+    canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/canonicalize.py
                      pow()/np.add() -> operators, composites (np.var, np.einsum,
                      ...) written out in primitives (rules/composites.py)
     structure        early return / break / continue -> structured flow                  transforms/controlflow.py
@@ -23,7 +23,7 @@ middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
     inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
     ssa              single assignment; loop-carried and merge copies                    transforms/ssa.py
-    cse              repeated operations in a block reuse the first result               transforms/optimize.py
+    cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
 reverse mode (grad, value_and_grad, vjp):
     tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
     reverse rules    (check) a derivative the rule table has no vjp for is declined      transforms/checks.py
@@ -42,14 +42,14 @@ reverse mode (grad, value_and_grad, vjp):
                      (specialisation): shape classes
     reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
                      rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
-    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize.py
-    copies           copy propagation                                                    transforms/optimize.py
+    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize/deadcode.py
+    copies           copy propagation                                                    transforms/optimize/copies.py
     fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
     preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
-    fuse             elementwise fusion                                                  transforms/optimize.py
-    sum grads        filled sum/mean adjoints -> scalars                                 transforms/optimize.py
-    where            elementwise fusion again; np.where of scalars                       transforms/optimize.py
-    dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize.py
+    fuse             elementwise fusion                                                  transforms/optimize/fusion.py
+    sum grads        filled sum/mean adjoints -> scalars                                 transforms/optimize/scalarize.py
+    where            elementwise fusion again; np.where of scalars                       transforms/optimize/scalarize.py
+    dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize/deadcode.py
                      reads
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
@@ -89,9 +89,9 @@ from typing import Callable
 import gast
 
 from .errors import SrcdiffError
-from .transforms import (activity, aliasing, anf, checks, controlflow, desugar, emit, factories, flatten, forward,
-                         inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse, preaccumulate, products,
-                         resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms import (activity, aliasing, anf, canonicalize, checks, closures, controlflow, desugar, emit,
+                         factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
+                         preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, walk
 from .transforms.checkpoints import rerun_segments
 
@@ -302,13 +302,13 @@ FRONT_END = [
          "adjoints split (logdomain.py)", _lowers_generated),
     Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
          "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
-    Pass("lift", _set_unit(desugar.lift_local_functions), "transforms/desugar.py",
+    Pass("lift", _set_unit(closures.lift_local_functions), "transforms/closures.py",
          "nested defs / lambdas -> callees with free variables as args"),
     Pass("desugar", _set_unit(desugar.desugar), "transforms/desugar.py",
          "augassign, unpacking, for-over-iterables, chained compares,\nsum(... for ...) -> accumulating loops"),
     Pass("resolve", _set_unit(resolve.resolve), "transforms/resolve.py",
          "free names -> canonical primitives, callees, constants"),
-    Pass("canonicalize", _set_unit(desugar.canonicalize), "transforms/desugar.py",
+    Pass("canonicalize", _set_unit(canonicalize.canonicalize), "transforms/canonicalize.py",
          "axis=/keepdims= (tuples of axes too), x[:, None], slogdet,\npow()/np.add() -> operators, composites "
          "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
     Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
@@ -326,7 +326,7 @@ ANF = [
 ]
 MIDDLE_END = ANF + [
     Pass("ssa", _set_unit(ssa.to_ssa), "transforms/ssa.py", "single assignment; loop-carried and merge copies"),
-    Pass("cse", _cse, "transforms/optimize.py", "repeated operations in a block reuse the first result"),
+    Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
 ]
 
 REVERSE = [
@@ -353,17 +353,17 @@ REVERSE = [
     Pass("reverse", _reverse, "transforms/reverse.py",
          "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
          "checkpoints.py) -> reverse.Sweeps"),
-    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize.py",
+    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
          "assignments nothing reads, emptied loops and branches"),
-    Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize.py", "copy propagation"),
+    Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
     Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
          "a log-domain product's two adjoints in one call"),
     Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",
          "loop bodies: scalar adjoints as partials times incoming ones"),
-    Pass("fuse", _with_kinds(optimize.fuse_elementwise), "transforms/optimize.py", "elementwise fusion"),
-    Pass("sum grads", _scalar_sum_grads, "transforms/optimize.py", "filled sum/mean adjoints -> scalars"),
-    Pass("where", _scalar_where, "transforms/optimize.py", "elementwise fusion again; np.where of scalars"),
-    Pass("dead stacks", _dead_stacks, "transforms/optimize.py",
+    Pass("fuse", _with_kinds(optimize.fuse_elementwise), "transforms/optimize/fusion.py", "elementwise fusion"),
+    Pass("sum grads", _scalar_sum_grads, "transforms/optimize/scalarize.py", "filled sum/mean adjoints -> scalars"),
+    Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
+    Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
     Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "

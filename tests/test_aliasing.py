@@ -91,3 +91,56 @@ def test_augmented_assignment_without_a_stale_read(f, jit):
     value, g = srcdiff.value_and_grad(f, jit=jit)(X.copy())
     np.testing.assert_allclose(value, f(X.copy()), rtol=1e-12)
     np.testing.assert_allclose(g, numerical_grad(lambda a: f(a.copy()), [X.copy()], 0), rtol=1e-5, atol=1e-8)
+
+
+# ---- moved from test_errors.py: what the aliasing check accepts -------------------------------------
+def test_views_made_after_the_write_are_differentiated():
+    """The recurrence idiom reads a row view of the array it writes: made after each write, allowed."""
+    from gradcheck import check_grad
+
+    def rows(w):
+        x = np.zeros((4, 2))
+        x[0] = w
+        for t in range(1, 4):
+            prev = x[t - 1]
+            x[t] = np.sin(prev) + w
+        head = x[:2]
+        return np.sum(x[3] ** 2) + np.sum(head)
+
+    check_grad(rows, [np.array([0.3, 0.7])], wrt=0)
+    check_grad(rows, [np.array([0.3, 0.7])], wrt=0, jit=True)
+
+
+@pytest.mark.parametrize("name", ["rebind_in_loop", "branch_arrays", "double_buffer", "write_then_view",
+                                  "carried_buffer"])
+def test_aliasing_check_accepts(name):
+    import alias_patterns
+    from gradcheck import numerical_grad
+    f = getattr(alias_patterns, name)
+    args = [0.7, np.array([0.3, -0.4, 0.9])]
+    got = srcdiff.grad(f, wrt=(0, 1))(*args)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
+
+
+def early_return_then_written_copy(x, a, M):
+    if np.sum(a) > -0.7:
+        if x > 2.0:
+            if a[0] > 2.0:
+                return np.sum(M)
+            a = x + a
+        else:
+            if a[0] > 2.0:
+                return np.mean(a)
+    buf = a.copy()
+    buf[0] = np.sum(M[0] * x)
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_ssa_versions_of_a_written_array_are_not_aliases(jit):
+    """Branch merges and loop copies that SSA makes of one array (here around early returns) are
+    versions of one variable, not views: not declined (fuzz seed 71647 was)."""
+    from gradcheck import check_grad
+    check_grad(early_return_then_written_copy, [0.4, np.array([0.3, -0.8, 1.1]), np.array([[0.2, 0.5], [1.0, -0.4]])],
+               wrt=(0, 1, 2), jit=jit)

@@ -388,23 +388,6 @@ def test_view_read_after_write_is_declined(f, tag, shape, advice, jit):
     _assert_located(msg, tag, advice, "shares memory")
 
 
-def test_views_made_after_the_write_are_differentiated():
-    """The recurrence idiom reads a row view of the array it writes: made after each write, allowed."""
-    from gradcheck import check_grad
-
-    def rows(w):
-        x = np.zeros((4, 2))
-        x[0] = w
-        for t in range(1, 4):
-            prev = x[t - 1]
-            x[t] = np.sin(prev) + w
-        head = x[:2]
-        return np.sum(x[3] ** 2) + np.sum(head)
-
-    check_grad(rows, [np.array([0.3, 0.7])], wrt=0)
-    check_grad(rows, [np.array([0.3, 0.7])], wrt=0, jit=True)
-
-
 # ---- found by the reliability audit (issue 7): each was an internal exception or a wrong gradient ----
 AUDIT = [
     # in-place writes that another name sees (was: a silently wrong gradient)
@@ -490,7 +473,7 @@ def float32_matmul(x, y):
 
 def test_numba_float32_matmul():
     # was the example of the test above: under Numba 1.3 * <float32> is float64, and the adjoint's
-    # product mixed float32 and float64, which Numba's BLAS calls do not type (runtime/linear.py casts)
+    # product mixed float32 and float64, which Numba's BLAS calls do not type (runtime/products.py and solves.py cast)
     from gradcheck import numerical_grad
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(3, 2)).astype(np.float32)
@@ -498,18 +481,6 @@ def test_numba_float32_matmul():
     for k, g in enumerate(got):
         ref = numerical_grad(float32_matmul, [x.astype(float), y.astype(float)], k)
         np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("name", ["rebind_in_loop", "branch_arrays", "double_buffer", "write_then_view",
-                                  "carried_buffer"])
-def test_aliasing_check_accepts(name):
-    import alias_patterns
-    from gradcheck import numerical_grad
-    f = getattr(alias_patterns, name)
-    args = [0.7, np.array([0.3, -0.4, 0.9])]
-    got = srcdiff.grad(f, wrt=(0, 1))(*args)
-    for k in range(2):
-        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
 
 
 def _numba_crashes(c, M):   # Numba raises a bare AttributeError from its lowering on this
@@ -532,29 +503,6 @@ def test_numba_internal_crash_is_srcdiff_error():
         api.translate_error(raw.value, srcdiff.grad(real_fn, jit=True))
     msg = str(info.value)
     assert "Numba crashed" in msg and where("real_fn") in msg and "jit=False" in msg, msg
-
-
-def early_return_then_written_copy(x, a, M):
-    if np.sum(a) > -0.7:
-        if x > 2.0:
-            if a[0] > 2.0:
-                return np.sum(M)
-            a = x + a
-        else:
-            if a[0] > 2.0:
-                return np.mean(a)
-    buf = a.copy()
-    buf[0] = np.sum(M[0] * x)
-    return np.sum(buf * buf)
-
-
-@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-def test_ssa_versions_of_a_written_array_are_not_aliases(jit):
-    """Branch merges and loop copies that SSA makes of one array (here around early returns) are
-    versions of one variable, not views: not declined (fuzz seed 71647 was)."""
-    from gradcheck import check_grad
-    check_grad(early_return_then_written_copy, [0.4, np.array([0.3, -0.8, 1.1]), np.array([[0.2, 0.5], [1.0, -0.4]])],
-               wrt=(0, 1, 2), jit=jit)
 
 
 def einsum_diagonal(x):

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import SrcdiffError
 from ..rules import cuda_templates
+from ..transforms.astutil import map_blocks, nested_blocks
 
 OVERFLOW = 1
 
@@ -288,9 +289,7 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
                     else st for st in stmts]
 
         def generic_visit(self, node):
-            for f in ("body", "orelse"):
-                if isinstance(getattr(node, f, None), list) and getattr(node, f):
-                    setattr(node, f, self._body(getattr(node, f)))
+            map_blocks(node, lambda b: self._body(b) if b else b)
             return super().generic_visit(node)
 
     return Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
@@ -516,9 +515,8 @@ class FunctionLowering:
     def _walk(self, stmts):
         for s in stmts:
             yield s
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    yield from self._walk(getattr(s, f))
+            for b in nested_blocks(s):
+                yield from self._walk(b)
 
     def _set(self, name, shape, dt, node):
         if name in self.shape and shape is not None and self.shape[name] != shape:
@@ -1332,11 +1330,9 @@ def _inline_dtype_names(fn):
         return
     _InlineNames(names).visit(fn)
     for st in ast.walk(fn):
-        for f in ("body", "orelse"):
-            body = getattr(st, f, None)
-            if isinstance(body, list):
-                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
-                                                   and x.targets[0].id in names)] or [ast.Pass()]
+        for body in nested_blocks(st):
+            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                                               and x.targets[0].id in names)] or [ast.Pass()]
 
 
 def _inline_returned_tuples(fn):
@@ -1363,13 +1359,11 @@ def _inline_returned_tuples(fn):
             st.value = ast.copy_location(sub(st.value), st.value)
     used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for st in ast.walk(fn):
-        for f in ("body", "orelse"):
-            body = getattr(st, f, None)
-            if isinstance(body, list):
-                body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
-                                                   isinstance(x.targets[0], ast.Name) and
-                                                   x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
-                                                   and x.targets[0].id not in used)] or [ast.Pass()]
+        for body in nested_blocks(st):
+            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
+                                               isinstance(x.targets[0], ast.Name) and
+                                               x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
+                                               and x.targets[0].id not in used)] or [ast.Pass()]
 
 
 class Program:

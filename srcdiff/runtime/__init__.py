@@ -6,13 +6,16 @@ registered on import, inside ``numba.njit`` code under the same name.
 from .basics import copy, seed, zeros_like
 from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape_like, select, squeeze, unbroadcast
 from .indexing import add_at, add_into, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
-from .linalg import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v, logdet_grad, solve_triangular
+from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
+from .determinants import logdet_grad
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
                          min_grad, prod, prod_grad, sum, sum_grad)
 from .scans import cumsum, diff, diff_transpose, revcumsum
-from .shapes import (as_column, atleast_1d, cumprod, cumprod_grad, cumprod_jvp, interp, interp_slope, interp_slope_transpose,
-                     interp_transpose,
-                     repeat_index, take_put, tensordot, tensordot_grad_x, tensordot_grad_y, trace_grad, diag_grad, atleast_nd)
+from .interpolation import interp, interp_slope, interp_slope_transpose, interp_transpose
+from .products import tensordot, tensordot_grad_x, tensordot_grad_y
+from .scans import cumprod, cumprod_grad, cumprod_jvp
+from .shapes import as_column, atleast_1d, atleast_nd, diag_grad, repeat_index, take_put, trace_grad
+from .solves import solve_triangular
 from .sorting import sort, sort_like, unsort_like
 from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse,
                       ndtr, ndtri, softplus, trigamma, xlog1py, xlogy)
@@ -33,9 +36,11 @@ __all__ = [
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
 from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, pow_slope, safe_log, transpose, written  # noqa: E402
-from .linear import (cholesky_jvp, dot, logabsdet, matmul_grad_x, matmul_grad_y, slogdet_sign,  # noqa: E402
-                     solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul)
-from .tangents import cholesky_grad_jvp, pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
+from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
+from .determinants import logabsdet, slogdet_sign  # noqa: E402
+from .products import dot, matmul_grad_x, matmul_grad_y  # noqa: E402
+from .solves import solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul  # noqa: E402
+from .tangents import pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)
 from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangent, eigh_vectors_jvp,  # noqa: E402,F401
                        eigvalsh_curvature, eigvalsh_grad, eigvalsh_jvp, kron, kron_grad_a, kron_grad_b, pinv_grad,
                        pinv_grad_tangent, pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_jvp,

@@ -71,3 +71,8 @@ def own(impl, pyfunc):
     if impl is not None:
         impl.__qualname__ = f"{pyfunc.__module__}.{pyfunc.__name__}.{impl.__name__}"
     return impl
+
+
+def nb_literal(t):
+    """The value of a Numba literal type (tensordot's k, atleast_nd's n), None if it is not one."""
+    return getattr(t, "literal_value", None)

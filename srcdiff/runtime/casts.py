@@ -2,7 +2,7 @@
 
 `rt.array(parts)` is `np.array` of a tuple of scalars (a vector) or of arrays of one shape (stacked along a
 new first axis), or a copy of one array: the canonical form of `np.array([...])`, `np.asarray([...])` and
-list literals passed to NumPy functions (transforms/desugar.py). Numba's np.array takes tuples of scalars
+list literals passed to NumPy functions (transforms/canonicalize.py). Numba's np.array takes tuples of scalars
 only, so its overload stacks arrays itself.
 
 `rt.astype(x, dtype)` is `x.astype(dtype)` where the dtype is a float type or known only at run time;

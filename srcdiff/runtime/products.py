@@ -1,4 +1,4 @@
-"""Matrix-vector and matrix-matrix products for jitted code (`rt.dot`, and the adjoints of `@`).
+"""Products for jitted code: `rt.dot`, the adjoints of `@` (matmul_grad_x/y), np.tensordot and its adjoints.
 
 Inside Numba, `np.dot` and `@` call the BLAS SciPy bundles. Whether that is fast depends on the
 machine and the wheel: OpenBLAS runs products above a size threshold on all cores, and on a small
@@ -20,10 +20,11 @@ so they vectorise; results agree with NumPy to rounding.
 """
 import numpy as np
 from numba import njit, types
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from ._typing import nb_result_type
+from ._typing import nb_is_array, nb_literal, nb_result_type
 from ._cache import cached_overload
 
 _FAST = {"reassoc", "contract", "nsz"}
@@ -204,3 +205,179 @@ def _product_nb(a, b):
     if a.ndim == 2 and b.ndim == 2:
         return lambda a, b: matmat(a, b)
     return None
+
+
+def dot(a, b):
+    """np.dot (1-D/2-D); under Numba, runtime/products.py's kernels (operands of different dtypes
+    are promoted to their common one, as NumPy does)."""
+    return np.dot(a, b)
+
+
+@cached_overload(dot)
+def _dot_nb(a, b):
+    # the products of runtime/products.py: own loops where BLAS threads would wait on each other
+    return lambda a, b: product(a, b)
+
+
+def _matmul_grad_stacked(g, x, y, wrt_y):
+    """Adjoint of x (or y) in x @ y with an operand of rank above 2 (stacks of matrices, broadcast): the
+    matrix rule on each matrix, summed over the stack axes x (or y) was broadcast along. (np.dot agrees with
+    x @ y where y has rank 1 or 2; the compiler declines np.dot with y of rank 3 or more.)"""
+    from .broadcast import unbroadcast
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    g2 = np.asarray(g)
+    if x.ndim == 1:
+        g2 = np.expand_dims(g2, -2 if y.ndim > 1 else -1)
+    if y.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    if wrt_y:
+        return unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2).reshape(y.shape)
+    return unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2).reshape(x.shape)
+
+
+def matmul_grad_x(g, x, y):
+    """Adjoint of x in x @ y (or np.dot) for 1-D/2-D operands (stacks: _matmul_grad_stacked)."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        return np.sum(g * y) if x.ndim == 0 else g * y
+    if x.ndim > 2 or y.ndim > 2:
+        return _matmul_grad_stacked(g, x, y, False)
+    if y.ndim == 1:
+        return np.outer(g, y) if x.ndim == 2 else g * y
+    return g @ y.T if x.ndim == 2 else y @ g
+
+
+def matmul_grad_y(g, x, y):
+    """Adjoint of y in x @ y (or np.dot) for 1-D/2-D operands (stacks: _matmul_grad_stacked)."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        return np.sum(g * x) if y.ndim == 0 else g * x
+    if x.ndim > 2 or y.ndim > 2:
+        return _matmul_grad_stacked(g, x, y, True)
+    if x.ndim == 1:
+        return np.outer(x, g) if y.ndim == 2 else g * x
+    return x.T @ g if y.ndim == 2 else g @ x
+
+
+@cached_overload(matmul_grad_x)
+def _matmul_grad_x(g, x, y):
+    if not (nb_is_array(x) and nb_is_array(y)):
+        return None
+    if x.ndim == 2 and y.ndim == 2:
+        return lambda g, x, y: dot(g, y.T)
+    if x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: np.outer(g, y)
+    if x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: dot(y, g)
+    if x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * y
+    return None
+
+
+@cached_overload(matmul_grad_y)
+def _matmul_grad_y(g, x, y):
+    if not (nb_is_array(x) and nb_is_array(y)):
+        return None
+    if x.ndim == 2 and y.ndim == 2:
+        return lambda g, x, y: dot(x.T, g)
+    if x.ndim == 1 and y.ndim == 2:
+        return lambda g, x, y: np.outer(x, g)
+    if x.ndim == 2 and y.ndim == 1:
+        return lambda g, x, y: dot(g, x)
+    if x.ndim == 1 and y.ndim == 1:
+        return lambda g, x, y: g * x
+    return None
+
+
+# ---- tensordot: x's last k axes with y's first k ----------------------------------------------------
+def _mnk(xs, ys, k):
+    """(M, K, N) of the 2-d views x (M, K) and y (K, N) of tensordot(x, y, k)."""
+    nx = len(xs)
+    return (int(np.prod(xs[:nx - k], dtype=np.int64)), int(np.prod(xs[nx - k:], dtype=np.int64)),
+            int(np.prod(ys[k:], dtype=np.int64)))
+
+
+def tensordot(x, y, k):
+    """np.tensordot(x, y, k) for an int k."""
+    return np.tensordot(x, y, k)
+
+
+def tensordot_grad_x(g, x, y, k):
+    """The adjoint of x in tensordot(x, y, k): g (M, N) @ y (K, N)^T, in x's shape."""
+    M, K, N = _mnk(np.shape(x), np.shape(y), k)
+    return (np.reshape(g, (M, N)) @ np.reshape(y, (K, N)).T).reshape(np.shape(x))
+
+
+def tensordot_grad_y(g, x, y, k):
+    """The adjoint of y in tensordot(x, y, k): x (M, K)^T @ g (M, N), in y's shape."""
+    M, K, N = _mnk(np.shape(x), np.shape(y), k)
+    return (np.reshape(x, (M, K)).T @ np.reshape(g, (M, N))).reshape(np.shape(y))
+
+
+@register_jitable
+def _mnk_nb(xs, ys, k):
+    nx = len(xs)
+    M, K, N = 1, 1, 1
+    for i in range(nx):
+        if i < nx - k:
+            M *= xs[i]
+        else:
+            K *= xs[i]
+    for i in range(len(ys)):
+        if i >= k:
+            N *= ys[i]
+    return M, K, N
+
+
+@overload(tensordot, prefer_literal=True)
+def _tensordot_nb(x, y, k):
+    kk = nb_literal(k)
+    if kk is None or not (nb_is_array(x) and nb_is_array(y)) or kk > min(x.ndim, y.ndim):
+        return None
+    nx, ny = x.ndim, y.ndim
+    m = nx + ny - 2 * kk
+
+    def impl(x, y, k):
+        M, K, N = _mnk_nb(x.shape, y.shape, kk)
+        for i in range(kk):
+            if x.shape[nx - kk + i] != y.shape[i]:
+                raise ValueError("tensordot: shape mismatch for the summed axes")
+        r = dot(np.ascontiguousarray(x).reshape((M, K)), np.ascontiguousarray(y).reshape((K, N)))
+        dims = np.empty(m, np.int64)
+        for i in range(nx - kk):
+            dims[i] = x.shape[i]
+        for i in range(kk, ny):
+            dims[nx - kk + i - kk] = y.shape[i]
+        return np.ascontiguousarray(r).reshape(to_fixed_tuple(dims, m))
+    return impl
+
+
+@register_jitable
+def _grad_x_mm(gm, xm, ym):
+    return dot(gm, ym.T)
+
+
+@register_jitable
+def _grad_y_mm(gm, xm, ym):
+    return dot(xm.T, gm)
+
+
+def _tensordot_grad_nb(product, like_y):
+    """Numba adjoint of x or y in tensordot(x, y, k): the matrix-product adjoint on (M, K) @ (K, N)."""
+    def typer(g, x, y, k):
+        kk = nb_literal(k)
+        if kk is None or not (nb_is_array(x) and nb_is_array(y)):
+            return None
+
+        def impl(g, x, y, k):
+            M, K, N = _mnk_nb(x.shape, y.shape, kk)
+            r = product(np.ascontiguousarray(np.asarray(g)).reshape((M, N)),
+                        np.ascontiguousarray(x).reshape((M, K)), np.ascontiguousarray(y).reshape((K, N)))
+            return np.ascontiguousarray(r).reshape(y.shape if like_y else x.shape)
+        return impl
+    return typer
+
+
+overload(tensordot_grad_x, prefer_literal=True)(_tensordot_grad_nb(_grad_x_mm, False))
+overload(tensordot_grad_y, prefer_literal=True)(_tensordot_grad_nb(_grad_y_mm, True))

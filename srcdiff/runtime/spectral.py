@@ -24,7 +24,7 @@ from numba.core import types
 from numba.extending import register_jitable
 
 from ._typing import nb_is_array, nb_is_scalar
-from .linear import dot
+from .products import dot
 from ._cache import cached_overload
 
 __all__ = ["eigh_vectors", "eigvalsh_grad", "eigvalsh_jvp", "eigvalsh_curvature", "eigh_vectors_grad",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import SrcdiffError, fail
+from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
 
 _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
@@ -70,7 +71,7 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
             src = _view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays)
             if src is None:
                 continue
-            if getattr(s, "_srcdiff_merge", False) or getattr(s, "_srcdiff_phi", False):
+            if anno.get(s, anno.MERGE) or anno.get(s, anno.PHI):
                 versions.append((s.targets[0].id, src))
             else:
                 source[s.targets[0].id] = src
@@ -187,8 +188,8 @@ class _Flow:
                 self.decline(n, *stale[n])
 
     def decline(self, view, w, target):
-        iterated = next((getattr(s, "_srcdiff_loop_copy") for s in walk_statements(self.unit.node.body)
-                         if hasattr(s, "_srcdiff_loop_copy") and s.targets[0].id == view), None)
+        iterated = next((anno.get(s, anno.LOOP_COPY) for s in walk_statements(self.unit.node.body)
+                         if anno.has(s, anno.LOOP_COPY) and s.targets[0].id == view), None)
         if iterated is not None:   # the name desugar gave the array a `for` loop walks
             fail(w, self.unit, f"this assignment writes in place into the array the loop over `{iterated}` walks, "
                                "which the loop reads again: srcdiff does not follow writes through views",
@@ -201,7 +202,7 @@ class _Flow:
                   if target != base else
                   f"make `{view}` a copy where it is created (np.copy(...)), or index "
                   f"`{base}` again after the write")
-        where = getattr(w, "_srcdiff_file", None)
+        where = anno.get(w, anno.FILE)
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)
@@ -210,7 +211,7 @@ class _Flow:
 def _in_place(s, kinds) -> bool:
     """`a2 = a1 + v` made from the user's `a += v` (desugar) where `a` is an array: NumPy adds into a1's memory."""
     v = s.value
-    return (getattr(s, "_srcdiff_in_place", False) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
+    return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
             and (kinds.get(v.left.id) or ("?",))[0] == "a")
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import Namer, assign, call, const, copy_loc, dotted_name, load, names_in
+from . import annotations as anno
+from .astutil import Namer, assign, call, const, dotted_name, load, names_in
 from ..rules import RULES
 
 
@@ -35,9 +36,7 @@ class _ANF:
             if isinstance(t, gast.Name):
                 op = self.op(s.value, pre, t.id)
                 out = self._loc(assign(t.id, op))
-                for tag in ("_srcdiff_in_place", "_srcdiff_loop_copy"):   # desugar's facts for aliasing.check_views
-                    if hasattr(s, tag):
-                        setattr(out, tag, getattr(s, tag))
+                anno.copy(s, out, (anno.IN_PLACE, anno.LOOP_COPY))   # desugar's facts for aliasing.check_views
                 return pre + [out]
             if isinstance(t, gast.Subscript):
                 if not isinstance(t.value, gast.Name):

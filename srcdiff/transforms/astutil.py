@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import copy
 import keyword
+import operator
 import textwrap
 
 import gast
@@ -325,4 +326,83 @@ def definitely_assigned(fn) -> dict:
         return have
 
     block(fn.body, {a.id for a in fn.args.args})
+    return out
+
+
+NOT_LITERAL = object()
+_COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+            gast.Eq: operator.eq, gast.NotEq: operator.ne}
+
+
+def literal_value(e):
+    """The value of a test built from number literals only (comparisons, not, and/or), else NOT_LITERAL."""
+    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float)):
+        return e.value
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd, gast.Not)):
+        v = literal_value(e.operand)
+        if v is NOT_LITERAL:
+            return v
+        return -v if isinstance(e.op, gast.USub) else (not v if isinstance(e.op, gast.Not) else v)
+    if isinstance(e, gast.Compare) and all(type(op) in _COMPARE for op in e.ops):
+        vals = [literal_value(x) for x in [e.left] + e.comparators]
+        if any(v is NOT_LITERAL for v in vals):
+            return NOT_LITERAL
+        return all(_COMPARE[type(op)](a, b) for op, a, b in zip(e.ops, vals, vals[1:]))
+    if isinstance(e, gast.BoolOp):
+        vals = [literal_value(x) for x in e.values]
+        if any(v is NOT_LITERAL for v in vals):
+            return NOT_LITERAL
+        return all(vals) if isinstance(e.op, gast.And) else any(vals)
+    return NOT_LITERAL
+
+
+def without_statements(stmts: list, gone) -> list:
+    """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
+    return [map_blocks(s, lambda b: without_statements(b, gone)) for s in stmts if not gone(s)]
+
+
+def assign_counts(fn) -> dict:
+    return name_counts(fn)[1]
+
+
+def name_counts(fn) -> tuple:
+    """({name: reads}, {name: assignments (a for loop's target counts twice)}) over `fn`, in one walk."""
+    loads: dict = {}
+    counts: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, (gast.Store, gast.Param)):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    for n in walk_statements(fn.body):
+        if isinstance(n, gast.For):
+            counts[n.target.id] = counts.get(n.target.id, 0) + 1
+    return loads, counts
+
+
+# ---- the block walker: every pass that rewrites nested statement lists goes through these -------------
+def nested_blocks(s) -> list:
+    """The statement lists nested directly in `s` (an if's or loop's body and orelse, a def's body)."""
+    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if isinstance(b, list)]
+
+
+def map_blocks(s, rewrite):
+    """Replace each statement list nested directly in `s` by `rewrite(block)`; returns `s`."""
+    for f in ("body", "orelse"):
+        b = getattr(s, f, None)
+        if isinstance(b, list):
+            setattr(s, f, rewrite(b))
+    return s
+
+
+def rewrite_blocks(stmts: list, rewrite) -> list:
+    """`stmts` with each statement replaced by `rewrite(s)` (a statement, or a list of statements spliced in:
+    [] drops it), in nested blocks too; a statement's nested blocks are rewritten before the statement."""
+    out = []
+    for s in stmts:
+        new = rewrite(map_blocks(s, lambda b: rewrite_blocks(b, rewrite)))
+        if isinstance(new, list):
+            out.extend(new)
+        else:
+            out.append(new)
     return out

@@ -43,7 +43,8 @@ import copy
 
 import gast
 
-from .astutil import Namer, assign, call, comment, const, is_comment, load, store
+from . import annotations as anno
+from .astutil import Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store
 from .purity import is_pure
 from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, written_arrays
 from .kinds import expr_kind, is_scalar
@@ -89,8 +90,8 @@ def plan(rev, loop) -> Plan | None:
         return None
     if any(isinstance(n, gast.Name) and n.id in rev.stack_names for n in gast.walk(loop)):
         return None
-    if isinstance(loop, gast.While) and not hasattr(loop, "_srcdiff_iters"):
-        loop._srcdiff_iters = rev.namer.fresh("iterations")
+    if isinstance(loop, gast.While) and not anno.has(loop, anno.ITERS):
+        anno.set(loop, anno.ITERS, rev.namer.fresh("iterations"))
     rev.plans[id(loop)] = Plan(rev, loop)
     return rev.plans[id(loop)]
 
@@ -150,9 +151,9 @@ def note_write(rev, loop, write, save):
     `loop` undo that write, the forward loop keeps v_old on a tape of every iteration."""
     p = rev.plans.get(id(loop)) if loop is not None else None
     if p is not None and id(write) in p.undoable:
-        p.undo[write._srcdiff_old] = write.targets[0].value.id
-        save._srcdiff_save = False
-        write._srcdiff_undo = write._srcdiff_old
+        p.undo[anno.get(write, anno.OLD)] = write.targets[0].value.id
+        anno.set(save, anno.SAVE, False)
+        anno.set(write, anno.UNDO, anno.get(write, anno.OLD))
 
 
 def undoes(rev, loop, v) -> bool:
@@ -196,7 +197,7 @@ def segment_loop(rev, s, backward: list) -> gast.For:
             forward_range = call("range", *at, copy.deepcopy(p.step))
             backward_range = call("range", *back, _negated(p.step))
     rerun = gast.For(target=store(p.index), iter=forward_range, body=[gast.Pass()], orelse=[], type_comment=None)
-    rerun._srcdiff_rerun = p.segment
+    anno.set(rerun, anno.RERUN, p.segment)
     body = [assign(p.first, begin), assign(p.last, call("min", _binop(first, gast.Add(), every), end)),
             comment("rerun the segment forward, taping it"), rerun,
             comment("sweep the segment back"),
@@ -204,7 +205,7 @@ def segment_loop(rev, s, backward: list) -> gast.For:
     count = call("rt.segments", copy.deepcopy(p.count), every)
     loop = gast.For(target=store(p.segment), iter=call("range", _binop(count, gast.Sub(), const(1)), const(-1),
                                                         const(-1)), body=body, orelse=[], type_comment=None)
-    loop._srcdiff_segments = p
+    anno.set(loop, anno.SEGMENTS, p)
     return loop
 
 
@@ -215,10 +216,10 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     restore their snapshot and rerun the loop body with the pushes (only what leads to them)."""
     found = {}
     for block, s in _blocks_statements(fn.body):
-        p = getattr(s, "_srcdiff_checkpoint", None)
+        p = anno.get(s, anno.CHECKPOINT)
         if p is not None:
             found.setdefault(p.segment, {})["forward"] = (block, s, p)
-        p = getattr(s, "_srcdiff_segments", None)
+        p = anno.get(s, anno.SEGMENTS)
         if p is not None:
             found.setdefault(p.segment, {})["segments"] = (block, s)
     namer = Namer({n.id for n in gast.walk(fn) if isinstance(n, gast.Name)})
@@ -238,7 +239,7 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 def _unsegmented(block: list, segments: gast.For):
     """Replace the segment loop of a checkpointed loop whose forward loop was dead by the loop's plain backward
     sweep over every iteration, last first."""
-    p = segments._srcdiff_segments
+    p = anno.get(segments, anno.SEGMENTS)
     sweep = segments.body[-1]       # the backward sweep over one segment's iterations
     if p.start is None:             # a while loop: its iteration numbers
         bounds = [p.count]
@@ -249,17 +250,17 @@ def _unsegmented(block: list, segments: gast.For):
 
 
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
-    rerun_loop = next(s for s in segments.body if getattr(s, "_srcdiff_rerun", None) == p.segment)
+    rerun_loop = next(s for s in segments.body if anno.get(s, anno.RERUN) == p.segment)
     undone = set(p.undo.values())       # arrays whose writes are undone before a rerun (not snapshotted)
     undo_tapes = set(p.undo_tapes.values())
-    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not getattr(s, "_srcdiff_count", False)
+    rerun = keep_taped(copy.deepcopy([s for s in loop.body if not anno.get(s, anno.COUNT)
                                       and not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                                                and s.targets[0].id in p.undo) and not _pushes(s, undo_tapes)]),
                        tapes)
     written = written_arrays(loop.body)
     state = sorted(exposed_reads(rerun, {p.index}) & (assigned_in(loop.body) | written) - tapes - undone)
     undo = _undo_loop(loop, p) if undone else []
-    carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if getattr(n, "_srcdiff_phi", False)}
+    carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if anno.get(n, anno.PHI)}
     loop.body = _untaped(loop.body, tapes)
     every = load(p.every)
     number = _number(p)
@@ -314,7 +315,7 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
 def _undo_loop(loop, p: Plan) -> list:
     """Before a segment's rerun: its undoable writes undone, last first, from the tape of the values they
     overwrote (with the integer arithmetic their indices need)."""
-    writes = [s for s in loop.body if getattr(s, "_srcdiff_undo", None) in p.undo]
+    writes = [s for s in loop.body if anno.get(s, anno.UNDO) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
     need, order = set(), []
     todo = [n.id for w in writes for n in gast.walk(w.targets[0].slice) if isinstance(n, gast.Name)]
@@ -329,7 +330,7 @@ def _undo_loop(loop, p: Plan) -> list:
     body = [copy.deepcopy(s) for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
             and s.targets[0].id in need]
     for w in reversed(writes):
-        tape = p.undo_tapes[w._srcdiff_undo]
+        tape = p.undo_tapes[anno.get(w, anno.UNDO)]
         body.append(assign(copy.deepcopy(w.targets[0]), gast.Subscript(value=load(tape), slice=_number(p),
                                                                        ctx=gast.Load())))
     first, last = load(p.first), load(p.last)
@@ -347,11 +348,11 @@ def _untaped(stmts: list, tapes: set) -> list:
     overwrites, which only the backward sweep reads."""
     out = []
     for s in stmts:
-        if getattr(s, "_srcdiff_save", False) or _pushes(s, tapes):
+        if anno.get(s, anno.SAVE) or _pushes(s, tapes):
             continue
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                setattr(s, f, _untaped(getattr(s, f), tapes) or ([gast.Pass()] if f == "body" else []))
+        map_blocks(s, lambda b: _untaped(b, tapes))
+        if isinstance(getattr(s, "body", None), list) and not s.body:
+            s.body = [gast.Pass()]
         out.append(s)
     return out
 
@@ -412,15 +413,13 @@ def keep_taped(stmts: list, tapes: set) -> list:
             if is_comment(s):
                 out.append(s)
             elif id(s) in kept:
-                for f in ("body", "orelse"):
-                    if isinstance(getattr(s, f, None), list):
-                        setattr(s, f, sweep(getattr(s, f)))
+                map_blocks(s, sweep)
                 if isinstance(s, gast.If) and not s.body:
                     s.body = [gast.Pass()]
                 out.append(s)
         # a comment names the statements after it: gone with them (the pushes, at the end, are no line's)
         return [b for k, b in enumerate(out) if not (is_comment(b) and all(
-            _pushes(c, tapes) or getattr(c, "_srcdiff_phi", False) for c in _until_comment(out[k + 1:])))]
+            _pushes(c, tapes) or anno.get(c, anno.PHI) for c in _until_comment(out[k + 1:])))]
 
     return sweep(stmts)
 
@@ -445,7 +444,7 @@ def _eq(left, right):
 def _count(loop):
     """The loop's trip count as an expression."""
     if isinstance(loop, gast.While):
-        return load(loop._srcdiff_iters)
+        return load(anno.get(loop, anno.ITERS))
     start, stop, step = range_args(loop)
     if step is not None:
         return call("len", copy.deepcopy(loop.iter))
@@ -466,6 +465,5 @@ def _blocks_statements(stmts):
     """(block, statement) for every statement in `stmts` and the blocks nested in it."""
     for s in stmts:
         yield stmts, s
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                yield from _blocks_statements(getattr(s, f))
+        for b in nested_blocks(s):
+            yield from _blocks_statements(b)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from . import forward, kinds
 from .astutil import dotted_name, walk, walk_statements
 from .parse import Unit
@@ -27,7 +28,7 @@ def check_reverse_rules(unit: Unit, wrt: list):
         p = forward.undifferentiated_param(rule, s.value, varied)
         if p is None:
             continue
-        where = getattr(s, "_srcdiff_file", None)
+        where = anno.get(s, anno.FILE)
         if p in forward.differentiable_params(rule):
             origin = f" (in {where}:{s.lineno}, code srcdiff generated)" if where else ""
             fail(unit.node if where else s, unit,
@@ -111,7 +112,7 @@ def check_numba(module, arg_kinds: tuple = ()):
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
     (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms = [n for n in walk(unit.node) if getattr(n, "_srcdiff_sum_term", False)]
+        terms = [n for n in walk(unit.node) if anno.get(n, anno.SUM_TERM)]
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
         for n in walk(unit.node):
             operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
@@ -123,7 +124,7 @@ def check_numba(module, arg_kinds: tuple = ()):
                               "np.matmul take 1-d and 2-d operands",
                      "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
         for n in terms:
-            start = getattr(n, "_srcdiff_sum_start", None)
+            start = anno.get(n, anno.SUM_START)
             if start is not None and not isinstance(start.value, gast.Constant):
                 continue   # it starts from zeros shaped like its first term (desugar._start)
             term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None

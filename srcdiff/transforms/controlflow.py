@@ -13,6 +13,7 @@ import copy
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from .astutil import Namer, assign, const, copy_loc, load, names_in, walk
 
 
@@ -154,7 +155,7 @@ class _ControlFlow:
         cmp = gast.Lt() if step.value > 0 else gast.Gt()
         test = gast.Compare(left=load(k), ops=[cmp], comparators=[copy.deepcopy(stop)])
         incr = copy_loc(assign(k, gast.BinOp(left=load(k), op=gast.Add(), right=step), s.lineno), s)
-        incr._srcdiff_incr = True
+        anno.set(incr, anno.INCR)
         w = copy_loc(gast.While(test=test, body=[copy_loc(assign(i, load(k), s.lineno), s)] + s.body + [incr],
                                 orelse=[]), s)
         return [copy_loc(assign(k, start, s.lineno), s)] + self.while_(w, nested_done=True)
@@ -170,7 +171,7 @@ class _ControlFlow:
             incr = []
             body = s.body
             # the index increment of a converted for loop must still run after `continue`
-            if body and isinstance(body[-1], gast.Assign) and getattr(body[-1], "_srcdiff_incr", False):
+            if body and isinstance(body[-1], gast.Assign) and anno.get(body[-1], anno.INCR):
                 incr, body = [body[-1]], body[:-1]
             body = [copy_loc(assign(skip, const(False), s.lineno), s)] + self._jumps(body, brk, skip) + incr
             pre.append(copy_loc(assign(brk, const(False), s.lineno), s))

@@ -1,30 +1,21 @@
-"""Pass 3: desugar surface syntax into a small core.
-
-Before name resolution (`desugar`): nested defs and lambdas are lifted to callees taking their free
-variables as extra parameters; augmented assignment, tuple unpacking and swaps, chained
-comparisons, and `for` over arrays/zip/enumerate/reversed become plain assignments and range loops.
-After resolution (`canonicalize`): reductions with axis=/keepdims= become rt.<op>(x, axis) (+
-rt.expand_dims), `x[:, None]` becomes rt.expand_dims, and each output of slogdet / eigh / svd its own
-primitive (np.linalg.slogdet(a)[1] -> rt.logabsdet(a), np.linalg.eigh(a)[1] -> rt.eigh_vectors(a), ...).
+"""Pass 3: desugar surface syntax into a small core (before name resolution): augmented assignment,
+tuple unpacking and swaps, chained comparisons, sums over comprehensions, and `for` over
+arrays/zip/enumerate/reversed become plain assignments and range loops.
 """
 from __future__ import annotations
 
 import builtins
 import copy
-import math
-
-import operator
 
 import gast
-import numpy as np
 
 from ..errors import fail
-from ..rules import RULES, _signature, composites
-from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
-from .astutil import (Namer, Transformer, assign, call, const, copy_loc, dotted, dotted_name, load, loaded_names,
-                      names_in, store, substitute, walk)
+from . import annotations as anno
+from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, names_in, store, substitute,
+                      walk)
 from .parse import Unit
 from .resolve import local_names
+from .tuple_calls import splits_into_outputs
 
 _UNSUPPORTED = {
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
@@ -50,186 +41,6 @@ def unit_locals(unit):
     if not hasattr(unit, "_locals_cache"):
         unit._locals_cache = local_names(unit.node)
     return unit._locals_cache
-
-
-# -- closures -------------------------------------------------------------------------------------
-def lift_local_functions(unit: Unit) -> Unit:
-    """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
-    outer_locals = local_names(unit.node)
-    defs = {}
-
-    def collect(stmts):
-        kept = []
-        for s in _split_lambda_tuples(stmts, unit):
-            if isinstance(s, gast.FunctionDef):
-                defs[s.name] = s
-                continue
-            if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
-                    and isinstance(s.targets[0], gast.Name)):
-                lam = s.value
-                ret = copy_loc(gast.Return(value=lam.body), s)
-                fd = gast.FunctionDef(name=s.targets[0].id, args=lam.args, body=[ret], decorator_list=[],
-                                      returns=None, type_comment=None, type_params=[])
-                fd.lineno = s.lineno
-                defs[fd.name] = fd
-                continue
-            for field in ("body", "orelse"):
-                if hasattr(s, field) and isinstance(getattr(s, field), list):
-                    setattr(s, field, collect(getattr(s, field)))
-            kept.append(Called().visit(s))
-        return kept
-
-    namer = Namer(names_in(unit.node) | set(unit.callees))
-
-    class Called(Transformer):
-        """`(lambda y: y * y)(x)`: the called lambda becomes a nested def of its own (its body's lambdas are
-        lifted with it)."""
-        def visit_Call(self, node):
-            self.generic_visit(node)
-            if isinstance(node.func, gast.Lambda):
-                lam = node.func
-                name = namer.fresh("lam")
-                fd = gast.FunctionDef(name=name, args=lam.args, body=[copy_loc(gast.Return(value=lam.body), node)],
-                                      decorator_list=[], returns=None, type_comment=None, type_params=[])
-                fd.lineno = node.lineno
-                defs[name] = fd
-                node.func = copy_loc(load(name), node)
-            return node
-
-        def visit_Lambda(self, node):
-            return node   # (a lambda's body: lifted with it)
-
-    unit.node.body = collect(unit.node.body)
-    if not defs:
-        return unit
-    for name, fd in defs.items():
-        a = fd.args
-        if a.defaults or any(d is not None for d in a.kw_defaults) or a.vararg or a.kwarg or a.kwonlyargs:
-            fail(fd, unit, f"nested function {name!r} has default values, *args, **kwargs or keyword-only "
-                           f"parameters (srcdiff calls nested functions with positional arguments only)",
-                 "give every parameter explicitly at each call, or read the value from the enclosing "
-                 "function's variables instead of a default")
-        if getattr(fd, "decorator_list", None):
-            fail(fd, unit, f"nested function {name!r} is decorated",
-                 "define it without the decorator, or at module level")
-    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
-    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
-        for n in walk(fn_node):                    # the free variables are appended to them
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
-                n.args = _positional_arguments(n, params[n.func.id], unit)
-                n.keywords = []
-    extra = {}
-    for name, fd in defs.items():
-        own = local_names(fd)
-        extra[name] = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
-    changed = True
-    while changed:   # a nested def that calls a sibling passes the sibling's free variables on
-        changed = False
-        for name, fd in defs.items():
-            own = local_names(fd)
-            for other in _ordered_loads(fd):
-                if other in defs and other != name and other not in own:
-                    clash = [n for n in extra[other] if n in own]
-                    if clash:
-                        fail(fd, unit, f"nested function {name!r} calls {other!r}, which reads the enclosing "
-                                       f"function's {clash[0]!r}, but {name!r} binds its own {clash[0]!r}",
-                             f"rename {name!r}'s {clash[0]!r}")
-                    new = [n for n in extra[other] if n not in extra[name] and n not in own]
-                    if new:
-                        extra[name] = extra[name] + new
-                        changed = True
-    for name, fd in defs.items():
-        free = extra[name]
-        fd.args.args = fd.args.args + [store(n) for n in free]
-        for a in fd.args.args:
-            a.ctx = gast.Param()
-    for name, fd in defs.items():
-        sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
-        _add_free_args(sub.node, extra, sub)
-        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
-        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
-        sub.callees.update({k: None for k in defs if k != name})
-        unit.callees[name] = lift_local_functions(sub)
-    for name in defs:  # siblings may call each other
-        for other in defs:
-            if other != name:
-                unit.callees[name].callees[other] = unit.callees[other]
-    _add_free_args(unit.node, extra, unit)
-    return unit
-
-
-def _split_lambda_tuples(stmts, unit) -> list:
-    """`g, h = lambda u: ..., lambda u: ...`: each lambda bound by a statement of its own (lifted like any
-    named lambda), the other pairs of the tuple assignment kept together."""
-    out = []
-    for s in stmts:
-        pairs = _tuple_pairs(s)
-        if pairs is None or not any(isinstance(v, gast.Lambda) for _, v in pairs):
-            out.append(s)
-            continue
-        lams = [(t, v) for t, v in pairs if isinstance(v, gast.Lambda)]
-        rest = [(t, v) for t, v in pairs if not isinstance(v, gast.Lambda)]
-        if any(not isinstance(t, gast.Name) for t, _ in lams) or len({t.id for t, _ in lams}) < len(lams):
-            fail(s, unit, "a lambda in a tuple assignment is bound to a target that is not a name of its own",
-                 "bind each lambda to a name (g, h = lambda u: ..., lambda u: ...)")
-        named = {t.id for t, _ in lams}
-        if any(loaded_names(v) & named for _, v in rest):
-            fail(s, unit, "a value in this tuple assignment reads a name that a lambda beside it binds",
-                 "bind the lambda by a statement of its own, after the values that read the old binding")
-        if len(rest) == 1:
-            out.append(copy_loc(gast.Assign(targets=[rest[0][0]], value=rest[0][1], type_comment=None), s))
-        elif rest:
-            out.append(copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t for t, _ in rest], ctx=gast.Store())],
-                                            value=gast.Tuple(elts=[v for _, v in rest], ctx=gast.Load()),
-                                            type_comment=None), s))
-        out += [copy_loc(gast.Assign(targets=[t], value=v, type_comment=None), s) for t, v in lams]
-    return out
-
-
-def _tuple_pairs(s):
-    """[(target, value)] of `a, b = x, y` (a tuple or list on both sides, of one length), else None."""
-    if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
-        return None
-    t, v = s.targets[0], s.value
-    if not (isinstance(t, (gast.Tuple, gast.List)) and isinstance(v, (gast.Tuple, gast.List))
-            and len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts)):
-        return None
-    return list(zip(t.elts, v.elts))
-
-
-def _positional_arguments(call, params: list, unit) -> list:
-    """The arguments of a call of a nested function (parameters `params`, no defaults) in parameter order."""
-    name = call.func.id
-    if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-        fail(call, unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
-    bound = dict(zip(params, call.args))
-    for k in call.keywords:
-        if k.arg not in params or k.arg in bound:
-            fail(call, unit, f"{name}() got {'an unexpected' if k.arg not in params else 'a repeated'} "
-                             f"argument {k.arg!r}", f"its parameters are {', '.join(params)}")
-        bound[k.arg] = k.value
-    missing = [p for p in params if p not in bound]
-    if missing or len(call.args) > len(params):
-        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})",
-             f"pass {', '.join(missing)}" if missing else "drop the extra arguments")
-    return [bound[p] for p in params]
-
-
-def _ordered_loads(fd):
-    seen = []
-    for n in walk(fd):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen:
-            seen.append(n.id)
-    return seen
-
-
-def _add_free_args(fn_node, extra, unit):
-    for n in walk(fn_node):
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in extra:
-            n.args = n.args + [load(v) for v in extra[n.func.id]]
-        elif isinstance(n, gast.Name) and n.id in extra and isinstance(n.ctx, gast.Load):
-            parent_calls = False  # references outside calls are caught by resolve
-            del parent_calls
 
 
 # -- statement desugaring -------------------------------------------------------------------------
@@ -278,7 +89,7 @@ class _Desugar:
             value = copy_loc(gast.BinOp(left=target_load, op=s.op, right=s.value), s)
             rebound = copy_loc(assign(s.target, value, s.lineno), s)
             if isinstance(s.target, gast.Name):   # on an array, `a += v` writes a's memory (aliasing.check_views)
-                rebound._srcdiff_in_place = True
+                anno.set(rebound, anno.IN_PLACE)
             return self.stmt(rebound)
         if isinstance(s, gast.AnnAssign):
             if s.value is None:
@@ -320,80 +131,13 @@ class _Desugar:
         conditional expression or and/or around such a sum becomes if statements before `s` that assign
         its value to a fresh name (so the sum is computed only on its own path)."""
         found = []      # in source order: (name, comprehension) or (None, statements)
-        unit, namer = self.unit, self.namer
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
-
-        def is_sum(node):
-            return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
-                    and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
-
-        def has_sum(node):
-            return any(is_sum(n) for n in walk(node))
-
-        class Sums(Transformer):
-            def __init__(self, guarded=None):
-                self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
-
-            def visit_Call(self, node):
-                comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
-                if (_builtin(unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
-                        and not any(isinstance(e, gast.Starred) for e in comp.elts)):
-                    # sum([a, b, c]) (of arrays: elementwise) is a + b + c
-                    out = comp.elts[0] if comp.elts else const(0.0)
-                    for e in comp.elts[1:]:
-                        out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
-                    return self.visit(out)
-                if is_sum(node):
-                    if self.guarded is not None:
-                        fail(node, unit, f"sum over a comprehension inside {self.guarded}",
-                             "compute the sum in an assignment of its own before this statement")
-                    name = namer.fresh(f"{base}_sum")
-                    found.append((name, node.args[0]))
-                    return copy_loc(load(name), node)
-                self.generic_visit(node)
-                return node
-
-            def guard(self, node, what):
-                outer, self.guarded = self.guarded, self.guarded or what
-                self.generic_visit(node)
-                self.guarded = outer
-                return node
-
-            def branch(self, node, stmts, name):
-                found.append((None, [copy_loc(x, node) for x in stmts]))
-                return copy_loc(load(name), node)
-
-            def visit_IfExp(self, node):
-                if self.guarded is None and has_sum(node):    # t = a if c else b -> if c: t = a / else: t = b
-                    name = namer.fresh(f"{base}_if")
-                    return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
-                                                      orelse=[assign(name, node.orelse, node.lineno)])], name)
-                return self.guard(node, "a conditional expression (it would be computed on both paths)")
-
-            def visit_BoolOp(self, node):
-                if self.guarded is None and has_sum(node):    # t = a and b -> t = a; if t: t = b (or: if not t)
-                    name = namer.fresh(f"{base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
-                    stmts = [assign(name, node.values[-1], node.lineno)]
-                    for v in reversed(node.values[1:-1]):
-                        stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
-                                                                       orelse=[])]
-                    stmts = [assign(name, node.values[0], node.lineno),
-                             gast.If(test=self.test(node, name), body=stmts, orelse=[])]
-                    return self.branch(node, stmts, name)
-                return self.guard(node, "and/or (it would be computed even where and/or stops early)")
-
-            @staticmethod
-            def test(node, name):
-                return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
-
-            def visit_Lambda(self, node):
-                return self.guard(node, "a lambda")
-
         if isinstance(s, gast.While):
-            Sums("a while condition (it is evaluated again on every iteration)").visit(s.test)
+            _Sums(self.unit, self.namer, base, found,
+                  "a while condition (it is evaluated again on every iteration)").visit(s.test)
         for field in self._HOISTABLE.get(type(s), ()):
             if getattr(s, field, None) is not None:
-                setattr(s, field, Sums().visit(getattr(s, field)))
+                setattr(s, field, _Sums(self.unit, self.namer, base, found).visit(getattr(s, field)))
         loops, targets = [], set()
         for name, comp in found:
             loops += self._accumulate(name, comp, s, targets) if name is not None else comp
@@ -428,8 +172,8 @@ class _Desugar:
         # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
         body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
                      and isinstance(n.value, gast.BinOp)][0]
-        body_term._srcdiff_sum_term = True
-        body_term._srcdiff_sum_start = start
+        anno.set(body_term, anno.SUM_TERM)
+        anno.set(body_term, anno.SUM_START, start)
         if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
             zero = copy_loc(assign(name, const(0.0), s.lineno), s)
             start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
@@ -461,7 +205,7 @@ class _Desugar:
                for n in walk(elt)):
             return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
-        start._srcdiff_made = True   # (resolve leaves the rt. name as it is)
+        anno.set(start, anno.MADE)   # (resolve leaves the rt. name as it is)
         tests = [copy.deepcopy(t) for t in tests]
         return start, tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.And(), values=tests)
 
@@ -494,7 +238,7 @@ class _Desugar:
             for e, t in zip(target.elts, temps):
                 out += self.assign(copy_loc(assign(e, load(t), s.lineno), s))
             return out
-        if isinstance(value, gast.Call) and _splits_into_outputs(self.unit, value):
+        if isinstance(value, gast.Call) and splits_into_outputs(self.unit, value):
             # sign, logdet = np.linalg.slogdet(a); w, V = np.linalg.eigh(a); U, s, Vh = np.linalg.svd(a, ...):
             # one indexed call per output, which canonicalize turns into a single-output primitive each
             # (a matrix given as an expression is computed once, before them)
@@ -576,7 +320,7 @@ class _Desugar:
         else:
             name = self.namer.fresh("seq")
             copied = copy_loc(assign(name, expr, s.lineno), s)
-            copied._srcdiff_loop_copy = expr.id if isinstance(expr, gast.Name) else "the loop's iterable"
+            anno.set(copied, anno.LOOP_COPY, expr.id if isinstance(expr, gast.Name) else "the loop's iterable")
             pre.append(copied)
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
@@ -594,6 +338,79 @@ class _Desugar:
         return Chains().visit(e)
 
 
+def _is_sum(unit, node) -> bool:
+    return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
+            and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
+
+
+def _has_sum(unit, node) -> bool:
+    return any(_is_sum(unit, n) for n in walk(node))
+
+
+class _Sums(Transformer):
+    """desugar.hoist_sums' rewrite of one expression: each sum over a comprehension becomes a fresh name
+    (noted in `found` with its comprehension), a conditional expression or and/or around one becomes ifs
+    (noted in `found` as statements)."""
+    def __init__(self, unit, namer, base, found, guarded=None):
+        self.unit, self.namer, self.base, self.found = unit, namer, base, found
+        self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
+
+    def visit_Call(self, node):
+        comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if (_builtin(self.unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
+                and not any(isinstance(e, gast.Starred) for e in comp.elts)):
+            # sum([a, b, c]) (of arrays: elementwise) is a + b + c
+            out = comp.elts[0] if comp.elts else const(0.0)
+            for e in comp.elts[1:]:
+                out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
+            return self.visit(out)
+        if _is_sum(self.unit, node):
+            if self.guarded is not None:
+                fail(node, self.unit, f"sum over a comprehension inside {self.guarded}",
+                     "compute the sum in an assignment of its own before this statement")
+            name = self.namer.fresh(f"{self.base}_sum")
+            self.found.append((name, node.args[0]))
+            return copy_loc(load(name), node)
+        self.generic_visit(node)
+        return node
+
+    def guard(self, node, what):
+        outer, self.guarded = self.guarded, self.guarded or what
+        self.generic_visit(node)
+        self.guarded = outer
+        return node
+
+    def branch(self, node, stmts, name):
+        self.found.append((None, [copy_loc(x, node) for x in stmts]))
+        return copy_loc(load(name), node)
+
+    def visit_IfExp(self, node):
+        if self.guarded is None and _has_sum(self.unit, node):    # t = a if c else b -> if c: t = a / else: t = b
+            name = self.namer.fresh(f"{self.base}_if")
+            return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
+                                              orelse=[assign(name, node.orelse, node.lineno)])], name)
+        return self.guard(node, "a conditional expression (it would be computed on both paths)")
+
+    def visit_BoolOp(self, node):
+        if self.guarded is None and _has_sum(self.unit, node):    # t = a and b -> t = a; if t: t = b (or: if not t)
+            name = self.namer.fresh(f"{self.base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
+            stmts = [assign(name, node.values[-1], node.lineno)]
+            for v in reversed(node.values[1:-1]):
+                stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
+                                                               orelse=[])]
+            stmts = [assign(name, node.values[0], node.lineno),
+                     gast.If(test=self.test(node, name), body=stmts, orelse=[])]
+            return self.branch(node, stmts, name)
+        return self.guard(node, "and/or (it would be computed even where and/or stops early)")
+
+    @staticmethod
+    def test(node, name):
+        return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
+
+    def visit_Lambda(self, node):
+        return self.guard(node, "a lambda")
+
+
 def _rebound_names(stmts) -> set:
     """Names a loop's target or body binds with `=` (or as a loop target). An augmented assignment is left out: on an
     array it writes in place, and a loop over that array sees the new contents, as it does when the loop
@@ -605,57 +422,6 @@ def _rebound_names(stmts) -> set:
 
 def _base(e):
     return e.id if isinstance(e, gast.Name) else "item"
-
-
-def _refers_to(unit, node, obj) -> bool:
-    path = dotted_name(node)
-    if path is None:
-        return False
-    parts = path.split(".")
-    cur = unit.namespace.get(parts[0])
-    for p in parts[1:]:
-        cur = getattr(cur, p, None)
-    return cur is obj
-
-
-# NumPy functions returning a tuple of arrays: signature, and the primitive each output becomes
-# (transforms/desugar.py splits unpacking into indexed calls, _Canon.visit_Subscript maps the index)
-TUPLE_CALLS = {
-    "np.linalg.slogdet": "a",
-    "np.linalg.eigh": "a, UPLO='L'",
-    "np.linalg.svd": "a, full_matrices=True, compute_uv=True, hermitian=False",
-}
-_TUPLE_OBJECTS = {"np.linalg.slogdet": np.linalg.slogdet, "np.linalg.eigh": np.linalg.eigh,
-                  "np.linalg.svd": np.linalg.svd}
-
-
-def _bind_tuple_call(name, node):
-    """The call's arguments bound to TUPLE_CALLS[name]'s parameters (gast nodes), or a TypeError's text."""
-    if any(k.arg is None for k in node.keywords):
-        return "**kwargs are not supported"
-    try:
-        return dict(_signature(TUPLE_CALLS[name]).bind(*node.args, **{k.arg: k.value for k in node.keywords})
-                    .arguments)
-    except TypeError as e:
-        return str(e)
-
-
-def _flag(bound: dict, param: str, default):
-    """The literal value of a bound argument, `default` when it is not given, _NOT_LITERAL otherwise."""
-    e = bound.get(param)
-    if e is None:
-        return default
-    return e.value if isinstance(e, gast.Constant) else _literal(e)
-
-
-def _splits_into_outputs(unit, value) -> bool:
-    """Is `value` (before resolution) a call of a NumPy function that returns a tuple of arrays?"""
-    for name, obj in _TUPLE_OBJECTS.items():
-        if _refers_to(unit, value.func, obj):
-            bound = _bind_tuple_call(name, value)
-            # np.linalg.svd(a, compute_uv=False) is the array of singular values: unpacking it unpacks its entries
-            return not (isinstance(bound, dict) and _flag(bound, "compute_uv", True) is False)
-    return False
 
 
 def _range_runs(args):
@@ -676,14 +442,14 @@ def zero_sum_starts(node):
     `node`."""
     class Zero(gast.NodeTransformer):
         def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
-            self.generic_visit(s)
             if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
-                    and getattr(s.body[0].value, "_srcdiff_made", False)):
-                return s.orelse[0]
+                    and anno.get(s.body[0].value, anno.MADE)):
+                return s.orelse[0]   # (before visiting the body, which would make its start 0.0 too)
+            self.generic_visit(s)
             return s
 
         def visit_Assign(self, s):
-            if getattr(s.value, "_srcdiff_made", False):
+            if anno.get(s.value, anno.MADE):
                 s.value = copy_loc(const(0.0), s.value)
             return s
     return Zero().visit(node)
@@ -692,411 +458,3 @@ def zero_sum_starts(node):
 def desugar(unit: Unit) -> Unit:
     unit.node.body = _Desugar(unit).block(unit.node.body)
     return unit
-
-
-# -- after resolution -------------------------------------------------------------------------------
-class _Canon(Transformer):
-    def __init__(self, unit):
-        self.unit = unit
-
-    def visit_If(self, node):
-        """`if -1.2 > 0.3:`: a test of literals is decided here (Numba would prune the dead branch and
-        leave its tapes without a type)."""
-        self.generic_visit(node)
-        value = _literal(node.test)
-        if value is _NOT_LITERAL:
-            return node
-        return node.body if value else node.orelse
-
-    def visit_IfExp(self, node):
-        """`a if -0.3 < 0.3 else b`: the same for a conditional expression (ANF makes it an if statement
-        after this pass)."""
-        self.generic_visit(node)
-        value = _literal(node.test)
-        if value is _NOT_LITERAL:
-            return node
-        return node.body if value else node.orelse
-
-    def visit_For(self, node):
-        """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
-        prune it and leave its tapes without a type)."""
-        self.generic_visit(node)
-        it = node.iter
-        if (isinstance(it, gast.Call) and dotted_name(it.func) == "range" and it.args and not it.keywords
-                and all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args)):
-            try:
-                empty = len(range(*(a.value for a in it.args))) == 0
-            except ValueError:   # range(..., 0): Python raises at run time; leave it to do so
-                empty = False
-            if empty:
-                return node.orelse
-        return node
-
-    def visit_BinOp(self, node):
-        """A list or tuple literal operand of arithmetic with an array is the array it stands for
-        (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *
-        (concatenation, repetition) only where the other operand is certainly an array or a float."""
-        self.generic_visit(node)
-        for side, other in (("left", node.right), ("right", node.left)):
-            lit = getattr(node, side)
-            if not _is_literal_seq(lit) or _is_literal_seq(other):
-                continue
-            if isinstance(node.op, (gast.Add, gast.Mult)) and not _certainly_float_or_array(other):
-                continue
-            setattr(node, side, self._literal_array(lit, node))
-        return node
-
-    def visit_UnaryOp(self, node):
-        """`-0.5` is one constant (an operand, not a statement of its own in A-normal form)."""
-        self.generic_visit(node)
-        c = node.operand
-        if isinstance(node.op, gast.USub) and isinstance(c, gast.Constant) and type(c.value) in (int, float):
-            return copy_loc(const(-c.value), node)
-        return node
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        name = dotted_name(node.func)
-        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
-            return self._array(name, node)
-        if (name == "np.stack" and len(node.args) == 1 and _is_literal_seq(node.args[0])
-                and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
-                        for k in node.keywords)):   # np.stack((a, b)) along axis 0 is np.array((a, b)) (of scalars too)
-            return self._literal_array(node.args[0], node)
-        if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
-            node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
-            name = dotted_name(node.func)
-        self._array_likes(name, node)
-        if name == "builtin_sum":  # Python's sum iterates over the first axis
-            if len(node.args) != 1 or node.keywords:
-                fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
-            return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
-        if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
-            out = composites.expand(name, node)
-            if isinstance(out, tuple):
-                fail(node, self.unit, *out)
-            return self.visit(out)
-        if name == "np.clip":   # an open side (None) is an infinite bound
-            node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
-                         for k, a in enumerate(node.args)]
-        if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
-            if len(node.args) != 2 or node.keywords:
-                fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",
-                     "write the operator (x ** y) or drop the extra arguments (out=, modulo)")
-            op = getattr(gast, OPERATOR_CALLS[name])()
-            return copy_loc(gast.BinOp(left=node.args[0], op=op, right=node.args[1]), node)
-        if name in UNARY_OPERATOR_CALLS:   # np.negative(x), operator.neg(x): -x
-            if len(node.args) != 1 or node.keywords:
-                fail(node, self.unit, f"{'np.negative' if name == 'neg' else 'np.positive'} as a function takes "
-                     "exactly one argument here", "write the operator (-x, +x) or drop the extra arguments (out=)")
-            op = getattr(gast, UNARY_OPERATOR_CALLS[name])()
-            return copy_loc(gast.UnaryOp(op=op, operand=node.args[0]), node)
-        if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
-            logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
-            return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
-        if name == "np.linalg.svd":
-            bound = self._tuple_arguments(name, node)
-            if _flag(bound, "compute_uv", True) is False:   # the singular values alone
-                if _flag(bound, "hermitian", False) is not False:
-                    fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
-                         "drop hermitian=True: the SVD of a symmetric matrix is the same")
-                return copy_loc(gast.Call(func=dotted("rt.svdvals"), args=[bound["a"]], keywords=[]), node)
-        if name in TUPLE_CALLS:
-            fail(node, self.unit, f"{name} returns a tuple of arrays: it must be unpacked or indexed directly "
-                                  "(with a number)", _TUPLE_ADVICE[name])
-        if name == "np.linalg.eigvalsh":   # (the rule takes the matrix alone)
-            bound = self._bound(name, node, "a, UPLO='L'")
-            if _flag(bound, "UPLO", "L") != "L":
-                fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
-                                      "differentiates symmetric matrices)", _SYMMETRISE)
-            node.args, node.keywords = [bound["a"]], []
-        if name == "np.linalg.pinv":
-            bound = self._bound(name, node, "a, rcond=None, hermitian=False, rtol=None")
-            if _flag(bound, "hermitian", False) is not False:
-                fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
-                     "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
-        if name in AXIS_REDUCTIONS:
-            axis, keepdims = None, False
-            kws = []
-            for kw in node.keywords:
-                if kw.arg == "axis":
-                    axis = kw.value
-                elif kw.arg == "keepdims":
-                    if not isinstance(kw.value, gast.Constant):
-                        fail(node, self.unit, "keepdims must be a literal True/False")
-                    keepdims = bool(kw.value.value)
-                else:
-                    kws.append(kw)
-            if kws:
-                fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
-                     "pass axis= and keepdims= as literal keywords (no **kwargs)")
-            if len(node.args) > 1:
-                axis = node.args[1]
-            if len(node.args) > 2:
-                fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
-            if isinstance(axis, gast.Constant) and axis.value is None:
-                axis = None
-            if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
-                axes = [_literal(e) for e in axis.elts]
-                if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
-                        and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
-                    fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
-                         "non-negative or all negative", "reduce one axis at a time")
-                out = node.args[0]
-                for a in sorted(axes, reverse=axes[0] >= 0):   # later axes keep their numbers
-                    out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[out, const(a)], keywords=[]),
-                                   node)
-                for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
-                    out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
-                return out
-            if axis is None:
-                out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
-                if name == "rt.logsumexp":
-                    out = gast.Call(func=dotted("rt.logsumexp"), args=node.args[:1], keywords=[])
-                if keepdims:
-                    fail(node, self.unit, "keepdims=True without an axis is not supported")
-                return copy_loc(out, node)
-            out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[node.args[0], axis], keywords=[]), node)
-            if keepdims:
-                out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
-                                         keywords=[]), node)
-            return out
-        if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
-            axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
-            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
-        if name in ("rt.expand_dims", "rt.squeeze") and node.keywords:
-            node.args = node.args + [k.value for k in node.keywords]
-            node.keywords = []
-        return node
-
-    def _array(self, name, node):
-        """np.array(v) / np.asarray(v): rt.array of a list or tuple literal (nested ones
-        too), a copy of anything else. (The dtype argument is a cast by now: resolve.py.)"""
-        extra = [k.arg for k in node.keywords if k.arg not in ("copy", "order")]
-        if len(node.args) != 1 or extra:
-            fail(node, self.unit, f"np.array with {'arguments' if len(node.args) != 1 else repr(extra[0])} "
-                                  "other than the values and dtype= is not supported",
-                 "build the array with np.array(values) or np.array(values, dtype=...), then reshape it")
-        v = node.args[0]
-        if _is_literal_seq(v):
-            return self._literal_array(v, node)
-        return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else name), args=[v],
-                                  keywords=[]), node)
-
-    def _literal_array(self, seq, node):
-        """The array a (nested) list/tuple literal makes: np.array of a literal of constants only, else
-        rt.array of a tuple of its parts, each nested literal an array of its own (runtime/casts.py)."""
-        if _constant_seq(seq):
-            return copy_loc(gast.Call(func=dotted("np.array"), args=[_as_tuples(seq)], keywords=[]), node)
-        parts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
-        return copy_loc(gast.Call(func=dotted("rt.array"), args=[gast.Tuple(elts=parts, ctx=gast.Load())],
-                                  keywords=[]), node)
-
-    def _array_likes(self, name, node):
-        """A list or tuple literal passed where a NumPy function takes an array (np.sum([a, b]),
-        np.linalg.norm((x, y)), sum([x, y])) becomes the array it stands for, so that every rule sees one."""
-        if name in composites.COMPOSITES and name not in _SEQUENCE_PARAMS:
-            params = list(composites.COMPOSITES[name][0].replace(" ", "").split(","))
-            params = [p.split("=")[0] for p in params]
-            arrays = _ARRAY_PARAMS
-        elif name == "builtin_sum":
-            params, arrays = ["x"], {"x"}
-        elif name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
-            # np.concatenate(([a, b], x)), np.vstack(([a, b], [c, d])): each part listed is an array
-            seq = node.args[0] if node.args else None
-            if _is_literal_seq(seq):
-                seq.elts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
-            return
-        else:
-            rule = RULES.get(name)
-            if rule is None or rule.nondiff or rule.namespace:
-                return
-            params = list(rule.signature.parameters)
-            arrays = {p for p, v in rule.vjp.items() if v is not None}
-        for k, a in enumerate(node.args):
-            if k >= len(params) or params[k].startswith("*"):
-                break
-            if params[k] in arrays and _is_literal_seq(a):
-                node.args[k] = self._literal_array(a, node)
-        for kw in node.keywords:
-            if kw.arg in arrays and _is_literal_seq(kw.value):
-                kw.value = self._literal_array(kw.value, node)
-
-    def _tuple_arguments(self, name, node) -> dict:
-        bound = _bind_tuple_call(name, node)
-        if isinstance(bound, str):
-            fail(node, self.unit, f"{name}: {bound}", _TUPLE_ADVICE[name])
-        return bound
-
-    def _bound(self, name, node, params) -> dict:
-        """The call's arguments bound to `params` (gast nodes); declined when they do not bind."""
-        try:
-            return dict(_signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
-                        .arguments)
-        except TypeError as e:
-            fail(node, self.unit, f"{name}: {e}", f"call it as {name}({params})")
-
-    def _output(self, call, k, node):
-        """The single-output primitive for output k of a call of a TUPLE_CALLS function."""
-        name = dotted_name(call.func)
-        bound = self._tuple_arguments(name, call)
-        a = bound["a"]
-        n = 3 if name == "np.linalg.svd" else 2
-        if type(k) is not int or not -n <= k < n:
-            fail(node, self.unit, f"{name} returns {n} arrays: index {k!r} is out of range", _TUPLE_ADVICE[name])
-        k %= n
-        if name == "np.linalg.slogdet":
-            fname = "rt.logabsdet" if k == 1 else "rt.slogdet_sign"
-        elif name == "np.linalg.eigh":
-            if _flag(bound, "UPLO", "L") != "L":
-                fail(node, self.unit, "np.linalg.eigh with UPLO other than 'L' is not supported (srcdiff "
-                                      "differentiates symmetric matrices)", _SYMMETRISE)
-            fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
-        else:
-            full = _flag(bound, "full_matrices", True)
-            if _flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
-                fail(node, self.unit, "np.linalg.svd: compute_uv= must be a literal True or False",
-                     _TUPLE_ADVICE[name])
-            if _flag(bound, "hermitian", False) is not False:
-                fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
-                     "drop hermitian=True: the SVD of a symmetric matrix is the same")
-            if full not in (True, False, 0, 1):
-                fail(node, self.unit, "np.linalg.svd: full_matrices= must be a literal True or False",
-                     _TUPLE_ADVICE[name])
-            fname = (("rt.svd_u_full" if full else "rt.svd_u"), "rt.svdvals",
-                     ("rt.svd_vh_full" if full else "rt.svd_vh"))[k]
-        return copy_loc(gast.Call(func=dotted(fname), args=[a], keywords=[]), node)
-
-    def visit_Subscript(self, node):
-        call = node.value
-        if (isinstance(call, gast.Call) and dotted_name(call.func) in TUPLE_CALLS
-                and _literal(node.slice) is not _NOT_LITERAL and not (
-                    dotted_name(call.func) == "np.linalg.svd"   # the singular values, indexed
-                    and _flag(self._tuple_arguments("np.linalg.svd", call), "compute_uv", True) is False)):
-            call.args = [self.visit(a) for a in call.args]
-            for kw in call.keywords:
-                kw.value = self.visit(kw.value)
-            return self._output(call, _literal(node.slice), node)
-        self.generic_visit(node)
-        idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
-        if not any(_is_none(e) for e in idx):
-            return node
-        return self._new_axes(node, idx)
-
-    def _new_axes(self, node, idx):
-        """`x[a, None, b]`: the new axes are inserted into x first (rt.expand_dims at the axis each None
-        stands for) and indexed by a full slice, so every index keeps the axis it applies to: `x[..., None]`,
-        `x[idx, None]` (an integer array), `x[:, None, 1]`, `M[i, None]`. Entries before an Ellipsis (or
-        all, without one) count from the left, those after it from the right."""
-        if not isinstance(node.ctx, gast.Load):
-            fail(node, self.unit, "None (np.newaxis) in an assignment target is not supported",
-                 "assign to the array without the new axis (x[i] = v[0])")
-        ellipses = [k for k, e in enumerate(idx) if isinstance(e, gast.Constant) and e.value is Ellipsis]
-        if len(ellipses) > 1:
-            fail(node, self.unit, "an index can only have a single ellipsis ('...')")
-        split = ellipses[0] if ellipses else len(idx)
-        picks = [k for k, e in enumerate(idx) if not (isinstance(e, gast.Slice) or _is_none(e) or k in ellipses)]
-        between = [k for k, e in enumerate(idx) if _is_none(e) and picks and picks[0] < k < picks[-1]]
-        if between and not all(isinstance(idx[k], gast.Constant) and type(idx[k].value) is int for k in picks):
-            # NumPy keeps integer-array indices separated only by None together; indexing x with the new axis
-            # in between would move their axes to the front
-            fail(node, self.unit, "None (np.newaxis) between two indices that may be integer arrays is not "
-                                  "supported", "index first, then add the axis: y = x[i, j] then y[:, None]")
-        base = node.value
-        for k, e in enumerate(idx[:split]):
-            if _is_none(e):
-                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k)], keywords=[]), node)
-        for k in range(len(idx) - 1, split, -1):
-            if _is_none(idx[k]):
-                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k - len(idx))],
-                                          keywords=[]), node)
-        rest = [gast.Slice(lower=None, upper=None, step=None) if _is_none(e) else e for e in idx]
-        if all(isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None
-               or k in ellipses for k, e in enumerate(rest)):
-            return base
-        sl = rest[0] if len(rest) == 1 else gast.Tuple(elts=rest, ctx=gast.Load())
-        return copy_loc(gast.Subscript(value=base, slice=sl, ctx=gast.Load()), node)
-
-
-def _is_none(e) -> bool:
-    return isinstance(e, gast.Constant) and e.value is None
-
-
-# parameters of composites (rules/composites.py) that take arrays: a list literal there is an array
-_ARRAY_PARAMS = {"x", "y", "m", "xp", "fp", "weights", "a", "b", "prepend", "append"}   # (not np.polyval's p:
-#                                                       its composite reads the listed coefficients one by one)
-# composites whose first argument is a sequence of arrays
-_SEQUENCE_PARAMS = {"np.vstack", "np.hstack", "np.column_stack"}
-
-
-def _certainly_float_or_array(e) -> bool:
-    """An operand that is a float or an array whatever the values: a float literal, a slice of an array,
-    a call of a function with a derivative (np.exp(x), np.sum(x))."""
-    if isinstance(e, gast.Constant):
-        return type(e.value) is float
-    if isinstance(e, gast.Subscript):
-        return any(isinstance(n, gast.Slice) for n in walk(e.slice))
-    if isinstance(e, gast.Call):
-        rule = RULES.get(dotted_name(e.func))
-        return rule is not None and not rule.nondiff and not rule.namespace
-    return False
-
-
-def _is_literal_seq(e) -> bool:
-    return isinstance(e, (gast.List, gast.Tuple))
-
-
-def _constant_seq(e) -> bool:
-    """A (nested) list/tuple literal of number constants only."""
-    return all(_constant_seq(x) if _is_literal_seq(x) else
-               isinstance(x, gast.Constant) and type(x.value) in (bool, int, float) for x in e.elts)
-
-
-def _as_tuples(e):
-    """A (nested) list literal as tuples (Numba's np.array takes tuples)."""
-    if not _is_literal_seq(e):
-        return e
-    return gast.Tuple(elts=[_as_tuples(x) for x in e.elts], ctx=gast.Load())
-
-
-_NOT_LITERAL = object()
-_SYMMETRISE = "symmetrise the matrix ((a + a.T) / 2) and leave UPLO at its default"
-_TUPLE_ADVICE = {
-    "np.linalg.slogdet": "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]",
-    "np.linalg.eigh": "write w, V = np.linalg.eigh(a), or np.linalg.eigh(a)[1]; np.linalg.eigvalsh(a) gives the "
-                      "eigenvalues alone",
-    "np.linalg.svd": "write U, s, Vh = np.linalg.svd(a, full_matrices=False), or np.linalg.svd(a)[1]; "
-                     "np.linalg.svd(a, compute_uv=False) gives the singular values alone",
-}
-_COMPARE = {gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
-            gast.Eq: operator.eq, gast.NotEq: operator.ne}
-
-
-def _literal(e):
-    """The value of a test built from number literals only (comparisons, not, and/or), else _NOT_LITERAL."""
-    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float)):
-        return e.value
-    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd, gast.Not)):
-        v = _literal(e.operand)
-        if v is _NOT_LITERAL:
-            return v
-        return -v if isinstance(e.op, gast.USub) else (not v if isinstance(e.op, gast.Not) else v)
-    if isinstance(e, gast.Compare) and all(type(op) in _COMPARE for op in e.ops):
-        vals = [_literal(x) for x in [e.left] + e.comparators]
-        if any(v is _NOT_LITERAL for v in vals):
-            return _NOT_LITERAL
-        return all(_COMPARE[type(op)](a, b) for op, a, b in zip(e.ops, vals, vals[1:]))
-    if isinstance(e, gast.BoolOp):
-        vals = [_literal(x) for x in e.values]
-        if any(v is _NOT_LITERAL for v in vals):
-            return _NOT_LITERAL
-        return all(vals) if isinstance(e.op, gast.And) else any(vals)
-    return _NOT_LITERAL
-
-
-def canonicalize(unit: Unit) -> Unit:
-    _Canon(unit).visit(unit.node)
-    return unit
-
-
-_ = (call, loaded_names)

@@ -25,7 +25,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Namer, Transformer, assign, copy_loc, load, names_in, store, walk
+from .astutil import Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, store, walk
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -43,8 +43,8 @@ def _returns(stmts):
         if isinstance(s, gast.Return):
             yield s
         elif not isinstance(s, gast.FunctionDef):
-            for f in ("body", "orelse"):
-                yield from _returns(getattr(s, f, None) or [])
+            for b in nested_blocks(s):
+                yield from _returns(b)
 
 
 def _defs(stmts):
@@ -57,9 +57,8 @@ def _defs(stmts):
               and isinstance(s.targets[0], gast.Name)):
             out[s.targets[0].id] = (s.value, stmts)
         else:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    out.update(_defs(getattr(s, f)))
+            for b in nested_blocks(s):
+                out.update(_defs(b))
     return out
 
 
@@ -161,9 +160,7 @@ class _Binder:
                         fail(s, fac.unit, "unexpected return in a factory")
                     s.value = copy_loc(gast.Call(func=v, args=[load(p) for p in params], keywords=[]), s)
                 elif not isinstance(s, gast.FunctionDef):
-                    for f in ("body", "orelse"):
-                        if isinstance(getattr(s, f, None), list):
-                            setattr(s, f, rewrite(getattr(s, f)))
+                    map_blocks(s, rewrite)
                 out.append(s)
             return out
 
@@ -284,7 +281,7 @@ class _Binder:
                     if fac is not None:
                         found.setdefault(s.targets[0].id, []).append((s, fac))
                         continue
-                blocks = [getattr(s, f) for f in ("body", "orelse") if isinstance(getattr(s, f, None), list)]
+                blocks = nested_blocks(s)
                 inside = {id(n) for b in blocks for t in b for n in walk(t)}
                 for n in walk(s):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in inside:
@@ -323,9 +320,8 @@ class _Binder:
                     out.append(copy_loc(assign(name, arg, s.lineno), s))
                 continue
             if not isinstance(s, gast.FunctionDef):
-                for f in ("body", "orelse"):
-                    if isinstance(getattr(s, f, None), list):
-                        self.bind(getattr(s, f), bound)
+                for b in nested_blocks(s):
+                    self.bind(b, bound)
             out.append(s)
         stmts[:] = out    # (in place: the blocks of nested factories are known by identity)
         return stmts

@@ -10,7 +10,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Transformer, assign, const, copy_loc, load, store, walk
+from .astutil import Transformer, assign, const, copy_loc, load, map_blocks, store, walk
 
 
 def structure_of(value):
@@ -151,9 +151,7 @@ class _Flatten:
             if seq is not None:
                 n = len(self.struct_at(*seq))
                 return self.unroll(s, [(seq, k) for k in range(n)], index_target)
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                setattr(s, f, self.block(getattr(s, f)))
+        map_blocks(s, self.block)
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
             if isinstance(v, list):

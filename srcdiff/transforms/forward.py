@@ -18,8 +18,10 @@ import gast
 from ..errors import fail
 from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
+from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
-from .astutil import Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, store, walk
+from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, map_blocks, names_in,
+                      nested_blocks, store, walk)
 from .reverse import BINOP_RULE
 from .purity import is_pure
 from .reverse_support import simplify
@@ -177,9 +179,8 @@ def _edges(stmts, callees, out):
                 out.append((args[0].id, args[1].id))
             elif name in SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
                 out.append((args[0].id, args[2].id))
-        for f in ("body", "orelse"):
-            if isinstance(getattr(s, f, None), list):
-                _edges(getattr(s, f), callees, out)
+        for b in nested_blocks(s):
+            _edges(b, callees, out)
     return out
 
 
@@ -300,8 +301,8 @@ class Forward:
         for s in stmts:
             code = self.stmt(s)
             line = getattr(s, "lineno", None)
-            if line is not None and line != self.last_line and not getattr(s, "_srcdiff_phi", False) \
-                    and not getattr(s, "_srcdiff_merge", False) and not isinstance(s, (gast.If, gast.For, gast.While)):
+            if line is not None and line != self.last_line and not anno.get(s, anno.PHI) \
+                    and not anno.get(s, anno.MERGE) and not isinstance(s, (gast.If, gast.For, gast.While)):
                 text = linecache.getline(self.unit.filename, line).strip()
                 out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
                 self.last_line = line
@@ -576,9 +577,7 @@ def _strip_empty(fn):
     def clean(stmts):
         out = []
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, clean(getattr(s, f)))
+            map_blocks(s, clean)
             if isinstance(s, gast.For) and _comments_only(s.body):
                 continue
             out.append(s)

@@ -11,7 +11,8 @@ import copy
 
 import gast
 
-from .astutil import Namer, Transformer, assign, load, names_in, walk
+from . import annotations as anno
+from .astutil import Namer, Transformer, assign, load, names_in, rewrite_blocks, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
@@ -21,21 +22,14 @@ def inline_calls(unit, callee_anf, stack=()):
     namer = Namer(names_in(unit.node) | set(unit.bindings) | {"np", "rt", "math"})
     used_callees = set()
 
-    def block(stmts):
-        out = []
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
-            spliced = try_inline(s)
-            if spliced is None:
-                if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
-                        isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
-                    used_callees.add(s.value.func.id)
-                out.append(s)
-            else:
-                out += spliced
-        return out
+    def inline(s):
+        spliced = try_inline(s)
+        if spliced is None:
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
+                    isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
+                used_callees.add(s.value.func.id)
+            return s
+        return spliced
 
     def try_inline(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
@@ -90,7 +84,7 @@ def inline_calls(unit, callee_anf, stack=()):
         spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
         return spliced
 
-    unit.node.body = block(unit.node.body)
+    unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
 
@@ -119,8 +113,8 @@ def _mark(stmt, like, filename, func):
     """Record where an inlined statement came from (for the generated comments)."""
     for n in walk(stmt):
         if isinstance(n, gast.stmt):
-            if filename is not None and not hasattr(n, "_srcdiff_file"):
-                n._srcdiff_file, n._srcdiff_func = filename, func
+            if filename is not None and not anno.has(n, anno.FILE):
+                anno.set(anno.set(n, anno.FILE, filename), anno.FUNC, func)
             if like is not None and getattr(n, "lineno", None) is None:
                 n.lineno = like.lineno
     return stmt

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import call, clone, walk_statements
+from .astutil import call, clone, rewrite_blocks, walk_statements
 
 
 def _sliced(s) -> bool:
@@ -31,16 +31,10 @@ def add_into_views(fn: gast.FunctionDef) -> gast.FunctionDef:
         return fn
     fn = clone(fn)
 
-    def block(stmts):
-        out = []
-        for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
-            if _sliced(s):
-                view = gast.Subscript(value=s.target.value, slice=s.target.slice, ctx=gast.Load())
-                s = gast.copy_location(gast.Expr(value=call("rt.add_into", view, s.value)), s)
-            out.append(s)
-        return out
-    fn.body = block(fn.body)
+    def add_into(s):
+        if not _sliced(s):
+            return s
+        view = gast.Subscript(value=s.target.value, slice=s.target.slice, ctx=gast.Load())
+        return gast.copy_location(gast.Expr(value=call("rt.add_into", view, s.value)), s)
+    fn.body = rewrite_blocks(fn.body, add_into)
     return fn

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import gast
 
+from . import annotations as anno
 from . import astutil
-from .astutil import Namer, dotted_name, load, walk_statements
+from .astutil import Namer, dotted_name, load, map_blocks, nested_blocks, walk_statements
 from .parse import Unit
 
 
@@ -31,7 +32,7 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
             return None
         def merges(stmts, source):
             return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
-                    and b.value.id == source.targets[0].id and getattr(b, "_srcdiff_merge", False)}
+                    and b.value.id == source.targets[0].id and anno.get(b, anno.MERGE)}
         merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
         return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
 
@@ -39,9 +40,7 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
         nonlocal changed
         out = []
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
+            map_blocks(s, block)
             found = start(s)
             k = kind_map.get(found[0].value.args[0].id) if found else None
             if k is not None and k[0] == "s":
@@ -94,11 +93,9 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     def block(stmts):
         out, changed = [], False
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    new, c = block(getattr(s, f))
-                    setattr(s, f, new)
-                    changed |= c
+            for b in nested_blocks(s):
+                b[:], c = block(b)
+                changed |= c
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
                 for side, other in (("left", s.value.right), ("right", s.value.left)):
                     lit = getattr(s.value, side)

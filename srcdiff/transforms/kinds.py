@@ -10,7 +10,7 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
-from .astutil import dotted_name, statements_in_order as _in_order, walk_names
+from .astutil import dotted_name, nested_blocks, statements_in_order as _in_order, walk_names
 
 class Kind(tuple):
     """The kind of a value: a tuple tagged by its first field, with named constructors and fields.

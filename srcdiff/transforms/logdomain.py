@@ -31,7 +31,7 @@ import gast
 
 from .aliasing import memory_roots, sharing_written_memory
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted_name,
-                      names_in, store, walk, walk_names)
+                      map_blocks, names_in, nested_blocks, store, walk, walk_names)
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -168,17 +168,14 @@ class _Rewrite:
                     s.value = (call("rt.logsumexp_vecmat", vec, mat, tbl) if axis == 0
                                else call("rt.logsumexp_matvec", mat, vec, tbl))
             inner = loops + [s] if isinstance(s, (gast.For, gast.While)) else loops
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    self.block(getattr(s, f), inner)
+            for b in nested_blocks(s):
+                self.block(b, inner)
 
     def place(self, stmts):
         out = []
         for s in stmts:
             out += self.hoisted.get(id(s), [])
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, self.place(getattr(s, f)))
+            map_blocks(s, self.place)
             out.append(s)
         return out
 
@@ -275,9 +272,7 @@ def fuse_adjoints(fn):
         out, k = [], 0
         while k < len(stmts):
             s = stmts[k]
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
+            map_blocks(s, block)
             nxt = stmts[k + 1] if k + 1 < len(stmts) else None
             fused = _fuse_into_view(stmts, k, loads)
             if fused is not None:
@@ -308,9 +303,7 @@ def split_adjoints(node):
     def block(stmts):
         out = []
         for s in stmts:
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f)))
+            map_blocks(s, block)
             a = _adjoint_call(s, "both")
             out.append(s)
             if a is not None:

@@ -20,8 +20,9 @@ from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load, walk, walk_statements
-from .optimize import _pure, eliminate_dead_code
+from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_statements
+from .optimize.deadcode import eliminate_dead_code
+from .purity import is_pure
 from .reverse import simplify
 
 _MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
@@ -31,7 +32,7 @@ class _Abort(Exception):
     pass
 
 
-def _loads(node) -> Counter:
+def read_counts(node) -> Counter:
     """Reads of each name under `node` (the target of `x += ...` is read too)."""
     out = Counter(n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
     out.update(n.target.id for n in walk(node)
@@ -88,146 +89,166 @@ def _combine(a: dict, b: dict, op) -> dict:
     return out
 
 
+class _Run:
+    """One straight-line run of a loop body, rewritten: scalar adjoints kept as linear forms over the
+    adjoints they came from, written out only where something reads them (the module docstring)."""
+
+    def __init__(self, linear: set, kinds: dict, total: Counter, namer):
+        self.linear, self.kinds, self.total, self.namer = linear, kinds, total, namer
+        self.env: dict = {}            # adjoint name -> {source name: coefficient atom}, not yet written out
+        self.absorbed = Counter()      # loads by the statements folded into forms
+        self.sources_read = set()      # names whose current value a form reads
+        self.temps = set()             # the partials this run defines
+        self.out = []
+
+    def scalar_adjoint(self, v) -> bool:
+        return v in self.linear and self.kinds.get(v) == ("s", "f")
+
+    def form(self, e):
+        """Linear form of e over scalar adjoints; 'primal' if it reads none; None otherwise."""
+        if isinstance(e, gast.Name):
+            if e.id in self.env:
+                return dict(self.env[e.id])
+            if self.scalar_adjoint(e.id):
+                return {e.id: const(1.0)}
+            return None if e.id in self.linear else "primal"
+        if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+            return self.binop_form(e)
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+            a = self.form(e.operand)
+            if a is None or a == "primal" or isinstance(e.op, gast.UAdd):
+                return a
+            return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
+        names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
+        if names & (self.linear | set(self.env)) or not is_pure(e):
+            return None
+        return "primal"
+
+    def binop_form(self, e):
+        a, b = self.form(e.left), self.form(e.right)
+        if a is None or b is None:
+            return None
+        if a == "primal" and b == "primal":
+            return "primal"
+        if isinstance(e.op, (gast.Add, gast.Sub)):
+            if a == "primal" or b == "primal":
+                return None   # affine, not linear
+            return _combine(a, b, type(e.op))
+        if isinstance(e.op, gast.Mult) and (a == "primal") != (b == "primal"):
+            lin, f = (b, e.left) if a == "primal" else (a, e.right)
+            return {s: _binop(c, gast.Mult(), f) for s, c in lin.items()}
+        if isinstance(e.op, gast.Div) and b == "primal":
+            return {s: _binop(c, gast.Div(), e.right) for s, c in a.items()}
+        return None
+
+    def deps(self, v) -> set:
+        d = set(self.env[v])
+        for c in self.env[v].values():
+            d |= {n.id for n in walk(c) if isinstance(n, gast.Name)}
+        return d
+
+    def live(self, v) -> bool:
+        """v may still be read: by a statement not folded into a form (here, later, or in the next
+        iteration through a form that read its old value)."""
+        return self.total[v] > self.absorbed[v] or v in self.sources_read
+
+    def write_out(self, names):
+        """Assign the pending adjoints `names`, and first any live form that reads the old value of
+        one of them (dead forms that do are dropped)."""
+        for y in self.write_order(set(names)):
+            terms = self.env.pop(y)
+            if list(terms) == [y] and _const(terms[y], 1):
+                continue   # unchanged
+            self.out.append(assign(y, _linear_sum(terms)))
+
+    def write_order(self, todo: set) -> list:
+        env = self.env
+        grew = True
+        while grew:
+            grew = False
+            for y in list(env):
+                if y not in todo and any(x != y and x in todo for x in env[y]):
+                    if self.live(y):
+                        todo.add(y)
+                        grew = True
+                    else:
+                        del env[y]
+        order = []
+        while todo:
+            # writing y rebinds it: forms still to be written that read y's old value go first
+            ready = [y for y in env if y in todo and not any(z != y and y in env[z] for z in todo)]
+            if not ready:
+                raise _Abort()
+            for y in ready:
+                order.append(y)
+                todo.discard(y)
+        return order
+
+    def fold(self, s) -> bool:
+        """Keep `s` (an assignment of a scalar adjoint linear in others) as a form; False if it is not one."""
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and self.scalar_adjoint(s.targets[0].id)):
+            return False
+        lf = self.form(s.value)
+        if lf is None or lf == "primal" or len(lf) > _MAX_SOURCES:
+            return False
+        x = s.targets[0].id
+        self.absorbed.update(read_counts(s.value))
+        self.sources_read |= set(lf)
+        base = x[2:] if x.startswith("d_") else x
+        before = self.env.get(x, {})
+        for src, c in lf.items():
+            if not _atom(c):
+                # update x's own partial in place when no other form reads it
+                old = before.get(src)
+                p = old.id if (isinstance(old, gast.Name) and old.id in self.temps and not any(
+                    old.id in self.deps(y) for y in self.env if y != x)) else self.namer.fresh("p_" + base)
+                self.temps.add(p)
+                self.out.append(assign(p, c))
+                lf[src] = load(p)
+        self.env[x] = lf
+        return True
+
+    def rewrite(self, stmts) -> list:
+        for s in stmts:
+            if self.fold(s):
+                continue
+            loaded, stored = set(read_counts(s)), _stores(s)
+            need = [v for v in self.env if v in loaded or (self.deps(v) & stored and self.live(v))]
+            if need:
+                self.write_out(need)
+            for v in stored & set(self.env):
+                del self.env[v]    # rebound before anything read it
+            self.out.append(s)
+        self.write_out([v for v in self.env if self.live(v)])
+        return self.out
+
+
+def _linear_sum(terms: dict):
+    """sum(source * coefficient) over `terms`, with `-s` for a coefficient of -1 and `s` for 1."""
+    expr = None
+    for s, c in terms.items():
+        neg = _const(c, -1)
+        term = (load(s) if (_const(c, 1) or neg)
+                else gast.BinOp(left=load(s), op=gast.Mult(), right=copy.deepcopy(c)))
+        if expr is None:
+            expr = gast.UnaryOp(op=gast.USub(), operand=term) if neg else term
+        else:
+            expr = gast.BinOp(left=expr, op=gast.Sub() if neg else gast.Add(), right=term)
+    return expr if expr is not None else const(0.0)
+
+
 def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast.FunctionDef:
     """Rewrite the straight-line runs of every loop body (see the module docstring). `linear`: the
     adjoint names of the function; only those of float-scalar kind take part."""
     if not any(isinstance(s, (gast.For, gast.While)) for s in walk_statements(fn.body)):
         return eliminate_dead_code(fn)
-    total = _loads(fn)
-
-    def scalar_adjoint(v):
-        return v in linear and kinds.get(v) == ("s", "f")
-
-    def run(stmts):
-        env: dict = {}            # adjoint name -> {source name: coefficient atom}, not yet written out
-        absorbed = Counter()      # loads by the statements folded into forms
-        sources_read = set()      # names whose current value a form reads
-        temps = set()             # the partials this run defines
-        out = []
-
-        def form(e):
-            """Linear form of e over scalar adjoints; 'primal' if it reads none; None otherwise."""
-            if isinstance(e, gast.Name):
-                if e.id in env:
-                    return dict(env[e.id])
-                if scalar_adjoint(e.id):
-                    return {e.id: const(1.0)}
-                return None if e.id in linear else "primal"
-            if isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
-                a, b = form(e.left), form(e.right)
-                if a is None or b is None:
-                    return None
-                if a == "primal" and b == "primal":
-                    return "primal"
-                if isinstance(e.op, (gast.Add, gast.Sub)):
-                    if a == "primal" or b == "primal":
-                        return None   # affine, not linear
-                    return _combine(a, b, type(e.op))
-                if isinstance(e.op, gast.Mult) and (a == "primal") != (b == "primal"):
-                    lin, f = (b, e.left) if a == "primal" else (a, e.right)
-                    return {s: _binop(c, gast.Mult(), f) for s, c in lin.items()}
-                if isinstance(e.op, gast.Div) and b == "primal":
-                    return {s: _binop(c, gast.Div(), e.right) for s, c in a.items()}
-                return None
-            if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
-                a = form(e.operand)
-                if a is None or a == "primal" or isinstance(e.op, gast.UAdd):
-                    return a
-                return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
-            names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
-            if names & (linear | set(env)) or not _pure(e):
-                return None
-            return "primal"
-
-        def deps(v):
-            d = set(env[v])
-            for c in env[v].values():
-                d |= {n.id for n in walk(c) if isinstance(n, gast.Name)}
-            return d
-
-        def live(v):
-            """v may still be read: by a statement not folded into a form (here, later, or in the next
-            iteration through a form that read its old value)."""
-            return total[v] > absorbed[v] or v in sources_read
-
-        def write_out(names):
-            """Assign the pending adjoints `names`, and first any live form that reads the old value of
-            one of them (dead forms that do are dropped)."""
-            todo = set(names)
-            grew = True
-            while grew:
-                grew = False
-                for y in list(env):
-                    if y not in todo and any(x != y and x in todo for x in env[y]):
-                        if live(y):
-                            todo.add(y)
-                            grew = True
-                        else:
-                            del env[y]
-            order = []
-            while todo:
-                # writing y rebinds it: forms still to be written that read y's old value go first
-                ready = [y for y in env if y in todo and not any(z != y and y in env[z] for z in todo)]
-                if not ready:
-                    raise _Abort()
-                for y in ready:
-                    order.append(y)
-                    todo.discard(y)
-            for y in order:
-                terms = env.pop(y)
-                if list(terms) == [y] and _const(terms[y], 1):
-                    continue   # unchanged
-                expr = None
-                for s, c in terms.items():
-                    neg = _const(c, -1)
-                    term = (load(s) if (_const(c, 1) or neg)
-                            else gast.BinOp(left=load(s), op=gast.Mult(), right=copy.deepcopy(c)))
-                    if expr is None:
-                        expr = gast.UnaryOp(op=gast.USub(), operand=term) if neg else term
-                    else:
-                        expr = gast.BinOp(left=expr, op=gast.Sub() if neg else gast.Add(), right=term)
-                out.append(assign(y, expr if expr is not None else const(0.0)))
-
-        for s in stmts:
-            lf = None
-            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                    and scalar_adjoint(s.targets[0].id)):
-                lf = form(s.value)
-                if lf == "primal" or (lf is not None and len(lf) > _MAX_SOURCES):
-                    lf = None
-            if lf is not None:
-                x = s.targets[0].id
-                absorbed.update(_loads(s.value))
-                sources_read |= set(lf)
-                base = x[2:] if x.startswith("d_") else x
-                before = env.get(x, {})
-                for src, c in lf.items():
-                    if not _atom(c):
-                        # update x's own partial in place when no other form reads it
-                        old = before.get(src)
-                        p = old.id if (isinstance(old, gast.Name) and old.id in temps and not any(
-                            old.id in deps(y) for y in env if y != x)) else namer.fresh("p_" + base)
-                        temps.add(p)
-                        out.append(assign(p, c))
-                        lf[src] = load(p)
-                env[x] = lf
-                continue
-            loaded, stored = set(_loads(s)), _stores(s)
-            need = [v for v in env if v in loaded or (deps(v) & stored and live(v))]
-            if need:
-                write_out(need)
-            for v in stored & set(env):
-                del env[v]    # rebound before anything read it
-            out.append(s)
-        write_out([v for v in env if live(v)])
-        return out
+    total = read_counts(fn)
 
     def block(stmts, in_loop):
         for s in stmts:
             inner = in_loop or isinstance(s, (gast.For, gast.While))
-            for f in ("body", "orelse"):
-                if isinstance(getattr(s, f, None), list):
-                    setattr(s, f, block(getattr(s, f), inner))
+            map_blocks(s, lambda b: block(b, inner))
         if not in_loop:
             return stmts
         out, pending = [], []
@@ -236,7 +257,8 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast
                 pending.append(s)
                 continue
             try:
-                out += run(pending) if any(not is_comment(p) for p in pending) else pending
+                out += (_Run(linear, kinds, total, namer).rewrite(pending) if any(not is_comment(p) for p in pending)
+                        else pending)
             except _Abort:
                 out += pending
             pending = []

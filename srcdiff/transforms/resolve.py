@@ -16,6 +16,7 @@ from ..makers import MAKERS, user_function
 from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
+from . import annotations as anno
 from .astutil import Transformer, assigned_names, const, copy_loc, dotted, dotted_name, load, walk_statements
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
@@ -156,7 +157,7 @@ class _Resolver(Transformer):
 
     def visit_Call(self, node):
         func = node.func
-        if getattr(node, "_srcdiff_made", False):   # a runtime call desugar wrote (a sum's start)
+        if anno.get(node, anno.MADE):   # a runtime call desugar wrote (a sum's start)
             node.args = [self.visit(a) for a in node.args]
             return node
         made = self._static_transform(func)

@@ -18,6 +18,7 @@ import gast
 
 from ..errors import fail
 from ..rules import RULES
+from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import expr_kind, expr_shape_class, is_scalar
@@ -73,7 +74,7 @@ class Reverse:
         self.needed = needed                # primal names the backward sweep reads (from a first round)
         taken = names_in(self.fn) | {"np", "rt", "math"}
         for n in walk_statements(self.fn.body):
-            taken |= {getattr(n, a) for a in ("_srcdiff_old", "_srcdiff_iters") if hasattr(n, a)}
+            taken |= {anno.get(n, a) for a in (anno.OLD, anno.ITERS) if anno.has(n, a)}
         self.namer = Namer(taken)
         self.adj_names: dict = {}
         self.adjoint_temps: set = set()     # adjoints returned by callees' vjp functions
@@ -148,21 +149,21 @@ class Reverse:
         out = []
         for s in stmts:
             if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                    and not getattr(s, "_srcdiff_count", False) and not _branch_merge(s)):
+                    and not anno.get(s, anno.COUNT) and not _branch_merge(s)):
                 out.append(s.targets[0].id)
             if isinstance(s, gast.If):
                 out += [b.targets[0].id for b in s.body + s.orelse if _branch_merge(b)]
-            if hasattr(s, "_srcdiff_old"):
-                out.append(s._srcdiff_old)
+            if anno.has(s, anno.OLD):
+                out.append(anno.get(s, anno.OLD))
             if isinstance(s, gast.While):
-                out.append(s._srcdiff_iters)
+                out.append(anno.get(s, anno.ITERS))
         return [v for k, v in enumerate(out) if v not in out[:k]]
 
     def line_comment(self, s):
         """`# line N: <the user's source line>` (naming the function for inlined callees)."""
         line = s.lineno
-        text = linecache.getline(getattr(s, "_srcdiff_file", self.unit.filename), line).strip()
-        where = f"{s._srcdiff_func}, line {line}" if hasattr(s, "_srcdiff_func") else f"line {line}"
+        text = linecache.getline(anno.get(s, anno.FILE, self.unit.filename), line).strip()
+        where = f"{anno.get(s, anno.FUNC)}, line {line}" if anno.has(s, anno.FUNC) else f"line {line}"
         return comment(f"{where}: {text}" if text else where)
 
     # ---- storage of values the backward sweep needs -------------------------------------------------
@@ -208,7 +209,7 @@ class Reverse:
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
                 continue
             v, val = st.targets[0].id, st.value
-            if getattr(st, "_srcdiff_phi", False) or counts.get(v, 0) > 1:
+            if anno.get(st, anno.PHI) or counts.get(v, 0) > 1:
                 continue
             if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + INT_OPS)
                     and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
@@ -266,23 +267,23 @@ class Reverse:
         out = []
         for s in stmts:
             line = getattr(s, "lineno", None)
-            where = (getattr(s, "_srcdiff_file", None), line)
-            if (line is not None and where != self.fwd_line and not getattr(s, "_srcdiff_phi", False)
-                    and not getattr(s, "_srcdiff_merge", False) and not isinstance(s, gast.Return)):
+            where = (anno.get(s, anno.FILE), line)
+            if (line is not None and where != self.fwd_line and not anno.get(s, anno.PHI)
+                    and not anno.get(s, anno.MERGE) and not isinstance(s, gast.Return)):
                 out.append(self.line_comment(s))
                 self.fwd_line = where
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 arr = s.targets[0].value.id
                 if arr in self.restore:
-                    if not hasattr(s, "_srcdiff_old"):
-                        s._srcdiff_old = self.namer.fresh(arr + "_old")
-                    self.needed.add(s._srcdiff_old)
-                    self.kinds[s._srcdiff_old] = expr_kind(gast.Subscript(value=load(arr), slice=s.targets[0].slice,
-                                                                          ctx=gast.Load()), self.kinds)
+                    if not anno.has(s, anno.OLD):
+                        anno.set(s, anno.OLD, self.namer.fresh(arr + "_old"))
+                    self.needed.add(anno.get(s, anno.OLD))
+                    self.kinds[anno.get(s, anno.OLD)] = expr_kind(
+                        gast.Subscript(value=load(arr), slice=s.targets[0].slice, ctx=gast.Load()), self.kinds)
                     idx = copy.deepcopy(s.targets[0].slice)
-                    out.append(assign(s._srcdiff_old, self.tidy(call("rt.copy", gast.Subscript(
+                    out.append(assign(anno.get(s, anno.OLD), self.tidy(call("rt.copy", gast.Subscript(
                         value=load(arr), slice=idx, ctx=gast.Load())))))
-                    out[-1]._srcdiff_save = True    # only for the backward sweep (checkpoints.py drops it)
+                    anno.set(out[-1], anno.SAVE)    # only for the backward sweep (checkpoints.py drops it)
                     checkpoints.note_write(self, loop, s, out[-1])
                 out.append(s)
             elif isinstance(s, gast.If):
@@ -297,22 +298,22 @@ class Reverse:
                 # the values its writes overwrite hold every iteration: checkpoints.py)
                 out += self.tape_allocations(s, None if plan is None else True)
                 out.append(gast.For(target=s.target, iter=s.iter, body=body, orelse=[], type_comment=None))
-                out[-1]._srcdiff_checkpoint = plan
+                anno.set(out[-1], anno.CHECKPOINT, plan)
             elif isinstance(s, gast.While):
                 plan = checkpoints.plan(self, s)
-                if not hasattr(s, "_srcdiff_iters"):
-                    s._srcdiff_iters = self.namer.fresh("iterations")
-                n = s._srcdiff_iters
+                if not anno.has(s, anno.ITERS):
+                    anno.set(s, anno.ITERS, self.namer.fresh("iterations"))
+                n = anno.get(s, anno.ITERS)
                 self.kinds[n] = ("s", "i")
                 incr = assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))
-                incr._srcdiff_count = True
+                anno.set(incr, anno.COUNT)
                 self.loop_stack.append(s)
                 body = self.forward(s.body, s)
                 self.loop_stack.pop()
                 cut = len(body) - _trailing_phis(body)
                 out += [assign(n, const(0)),
                         gast.While(test=s.test, body=body[:cut] + [incr] + body[cut:], orelse=[])]
-                out[-1]._srcdiff_checkpoint = plan
+                anno.set(out[-1], anno.CHECKPOINT, plan)
             elif isinstance(s, gast.Return):
                 continue
             else:
@@ -368,9 +369,9 @@ class Reverse:
                 code = [self.read(copy.deepcopy(pending.pop(v)[0])) for v in ready if v in self.needed] + code
             if code:
                 line = getattr(s, "lineno", None)
-                where = (getattr(s, "_srcdiff_file", None), line)
-                if line is not None and where != self.last_line and not getattr(s, "_srcdiff_phi", False) \
-                        and not getattr(s, "_srcdiff_merge", False):
+                where = (anno.get(s, anno.FILE), line)
+                if line is not None and where != self.last_line and not anno.get(s, anno.PHI) \
+                        and not anno.get(s, anno.MERGE):
                     out.append(self.line_comment(s))
                     self.last_line = where
                 out += code
@@ -438,14 +439,14 @@ class Reverse:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
             return
         elif isinstance(value, gast.Tuple):
-            where = getattr(s, "_srcdiff_file", None)
+            where = anno.get(s, anno.FILE)
             if where:   # inlined generated code: a value_and_grad's (value, gradient) pair
                 fail(self.fn, self.unit, f"a tuple of differentiated values ({where}:{s.lineno}, code srcdiff "
                      "generated, e.g. the (value, gradient) pair of srcdiff.value_and_grad) cannot be "
                      "differentiated in reverse mode",
                      "call srcdiff.grad and the function itself separately inside the differentiated "
                      "function, or use srcdiff.jvp / srcdiff.hvp of it")
-            if getattr(s, "_srcdiff_returned_tuple", False):
+            if anno.get(s, anno.RETURNED_TUPLE):
                 fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
                      "(a scalar for grad, an array for vjp)",
                      "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
@@ -574,7 +575,7 @@ class Reverse:
                 self.accum(v.id, adj, state, out)
             out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
         if arr in self.restore:
-            old = s._srcdiff_old
+            old = anno.get(s, anno.OLD)
             self.reads.add(old)
             out.append(assign(gast.Subscript(value=load(arr), slice=self.read(copy.deepcopy(idx)), ctx=gast.Store()),
                               load(old)))
@@ -615,14 +616,14 @@ class Reverse:
     def may_start_scalar(self, v) -> bool:
         """Whether zero() may give v, an array, the scalar 0.0 (v may be undefined; kind unknown)."""
         k = self.kinds.get(v)
-        return (v in getattr(self.fn, "_srcdiff_maybe_undefined", ()) and not is_scalar(k)
+        return (v in anno.get(self.fn, anno.MAYBE_UNDEFINED, ()) and not is_scalar(k)
                 and not (k is not None and k[0] == "a" and (k[1] is not None or (self.shapes or {}).get(v)
                                                             in {a.id for a in self.fn.args.args})))
 
     def zero(self, v, at=None):
         """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's
         shape where v may be undefined there)."""
-        maybe = getattr(self.fn, "_srcdiff_maybe_undefined", ())
+        maybe = anno.get(self.fn, anno.MAYBE_UNDEFINED, ())
         if v in maybe and (at is None or v not in self.assigned_before.get(id(at), ())):
             rep = (self.shapes or {}).get(v)
             k = self.kinds.get(v) or ("?",)
@@ -699,7 +700,7 @@ class Reverse:
             it = self.read(reversed_range(s.iter.args))
         else:
             target = self.namer.fresh("k")
-            it = call("range", self.read(load(s._srcdiff_iters)))
+            it = call("range", self.read(load(anno.get(s, anno.ITERS))))
         out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
 
     # ---- whole function ----------------------------------------------------------------------------------
@@ -863,7 +864,7 @@ def _passes_on(e, d) -> bool:
 
 
 def _branch_merge(s) -> bool:
-    return getattr(s, "_srcdiff_merge", False) and not getattr(s, "_srcdiff_testcopy", False)
+    return anno.get(s, anno.MERGE) and not anno.get(s, anno.TESTCOPY)
 
 
 def _subst(tpl, mapping):
@@ -879,7 +880,7 @@ def _is_comment(stmt):
 def _trailing_phis(stmts) -> int:
     n = 0
     for s in reversed(stmts):
-        if getattr(s, "_srcdiff_phi", False):
+        if anno.get(s, anno.PHI):
             n += 1
         else:
             break
@@ -887,18 +888,18 @@ def _trailing_phis(stmts) -> int:
 
 
 def _phis(stmts) -> set:
-    return {s.targets[0].id for s in stmts if getattr(s, "_srcdiff_phi", False)}
+    return {s.targets[0].id for s in stmts if anno.get(s, anno.PHI)}
 
 
 def _nested_phis(stmts) -> set:
     """Names a back-edge copy assigns anywhere in `stmts` (nested loops included)."""
-    return {n.targets[0].id for s in stmts for n in walk(s) if getattr(n, "_srcdiff_phi", False)}
+    return {n.targets[0].id for s in stmts for n in walk(s) if anno.get(n, anno.PHI)}
 
 
 def _plain_defs(stmts) -> set:
     """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
     return {n.targets[0].id for s in stmts for n in walk(s) if isinstance(n, gast.Assign)
-            and isinstance(n.targets[0], gast.Name) and not getattr(n, "_srcdiff_phi", False)}
+            and isinstance(n.targets[0], gast.Name) and not anno.get(n, anno.PHI)}
 
 
 def _subscripted(stmts) -> set:

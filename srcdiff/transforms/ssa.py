@@ -4,7 +4,7 @@ Static single assignment over structured control flow.
 
 A user variable's first definition keeps its name; later ones get x_1, x_2, ... Branches end with
 copies into a merge name; loops keep the name a variable has on entry as the loop-carried name and
-copy the body's last version back into it at the end of each iteration (tagged `_srcdiff_phi`).
+copy the body's last version back into it at the end of each iteration (annotated PHI).
 A name first bound inside a loop body but read, in some iteration, before the body binds it again
 (`prev` in `if i > 0: s += prev * x[i]` / `prev = x[i]`) is loop-carried too: undefined on entry.
 Arrays written in place (`x[i] = v`) keep their name: the write mutates the same array.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gast
 
+from . import annotations as anno
 from .astutil import Namer, assign, assigned_names, load, names_in, walk, walk_names
 
 
@@ -103,15 +104,15 @@ class _SSA:
                     self.maybe_undefined.add(env[v])
                 else:
                     m = self.namer.fresh(v)
-                    s.body.append(_tag(assign(m, load(a)), s, "_srcdiff_merge"))
-                    s.orelse.append(_tag(assign(m, load(b)), s, "_srcdiff_merge"))
+                    s.body.append(_tag(assign(m, load(a)), s, anno.MERGE))
+                    s.orelse.append(_tag(assign(m, load(b)), s, anno.MERGE))
                     env[v] = m
             if isinstance(s.test, gast.Name) and s.test.id in assigned_names(s.body + s.orelse):
                 # a loop-carried name the branch itself reassigns (a `returned` flag tested before an
                 # inner loop): test a copy, so the backward sweep sees the value the branch was taken on
                 c = self.namer.fresh(s.test.id)
                 self.defined.add(c)
-                copy_ = _tag(_tag(assign(c, load(s.test.id)), s, "_srcdiff_merge"), s, "_srcdiff_testcopy")
+                copy_ = _tag(_tag(assign(c, load(s.test.id)), s, anno.MERGE), s, anno.TESTCOPY)
                 s.test = load(c)
                 return [copy_, s]
             return [s]
@@ -133,7 +134,7 @@ class _SSA:
             s.body = self.block(s.body, body_env)
             for v in carried:
                 if body_env[v] != env[v]:
-                    s.body.append(_tag(assign(env[v], load(body_env[v])), s, "_srcdiff_phi"))
+                    s.body.append(_tag(assign(env[v], load(body_env[v])), s, anno.PHI))
             for v, name in body_env.items():
                 if v not in env:
                     env[v] = name  # defined only inside the loop: last iteration's value
@@ -145,14 +146,13 @@ class _SSA:
         raise AssertionError(f"unexpected statement {type(s).__name__} in SSA")
 
 
-def _tag(stmt, like, flag):
+def _tag(stmt, like, key):
     stmt.lineno = getattr(like, "lineno", None)
-    setattr(stmt, flag, True)
-    return stmt
+    return anno.set(stmt, key)
 
 
 def to_ssa(unit):
     pass_ = _SSA(unit)
     unit.node.body = pass_.block(unit.node.body, {p: p for p in unit.params})
-    unit.node._srcdiff_maybe_undefined = pass_.maybe_undefined  # zero adjoints of these need no shape
+    anno.set(unit.node, anno.MAYBE_UNDEFINED, pass_.maybe_undefined)  # zero adjoints of these need no shape
     return unit

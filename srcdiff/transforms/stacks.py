@@ -5,7 +5,7 @@ which read well and suit Python. Under Numba a list of arrays keeps one live all
 array; a row tape is one preallocated array indexed by the iteration, as scalars' tapes already are
 (the HMM forward recursion at K=5 runs about 20% faster). A stack becomes a row tape when every
 value pushed onto it is a float array (kinds from the reverse pass, recorded on the function as
-`_srcdiff_stack_kinds`), its one push is a statement of a `for ... in range(a, b)` loop and its
+annotation STACK_KINDS), its one push is a statement of a `for ... in range(a, b)` loop and its
 one pop a statement of a later loop of the same block running over the same range backwards (the
 function's top-level loops, or a checkpointed loop's rerun and backward sweep of one segment:
 transforms/checkpoints.py, whose tapes are made once, before the loop over its segments, with a
@@ -24,10 +24,9 @@ import copy
 
 import gast
 
-from .astutil import assign, call, clone, const, dotted_name, load, walk, walk_statements
+from . import annotations as anno
+from .astutil import assign, call, clone, const, dotted_name, load, nested_blocks, walk, walk_statements
 from .reverse_support import simplify
-
-ATTR = "_srcdiff_stack_kinds"   # set by the compiler: stack name -> Stack
 
 
 class Stack:
@@ -49,13 +48,13 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
             arg = n.value.args[0] if len(n.value.args) == 1 else None
             found.setdefault(s, set()).add(kinds.get(arg.id) if isinstance(arg, gast.Name) else None)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
-    setattr(fn, ATTR, {s: Stack(ks, primal_of.get(s)) for s, ks in found.items()})
+    anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s)) for s, ks in found.items()})
     return fn
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes."""
-    pushed = getattr(fn, ATTR, None) or {}
+    pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
               if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
     plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
@@ -65,8 +64,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
     blocks = list(_blocks(fn.body))
-    owner = {id(getattr(st, f)): st for st in gast.walk(fn) for f in ("body", "orelse")
-             if isinstance(getattr(st, f, None), list)}
+    owner = {id(b): st for st in gast.walk(fn) for b in nested_blocks(st)}
     for s, where, fwd, push, bwd, pop in plans:
         loops = [st for st in blocks[where] if isinstance(st, gast.For)]
         f, b = loops[fwd], loops[bwd]
@@ -76,7 +74,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         taken.add(tape)
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
         count = call("max", _sub(stop, start), const(0))
-        segments = getattr(owner.get(id(blocks[where])), "_srcdiff_segments", None)
+        segments = anno.get(owner.get(id(blocks[where])), anno.SEGMENTS)
         if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all
             before.setdefault(id(owner[id(blocks[where])]), []).append(assign(tape, call("rt.row_tape",
                                                                                       load(segments.every))))
@@ -96,9 +94,8 @@ def _blocks(stmts):
     """`stmts` and every block nested in it, outer first."""
     yield stmts
     for st in stmts:
-        for f in ("body", "orelse"):
-            if isinstance(getattr(st, f, None), list):
-                yield from _blocks(getattr(st, f))
+        for b in nested_blocks(st):
+            yield from _blocks(b)
 
 
 def _plan(fn, s):

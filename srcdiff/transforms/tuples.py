@@ -16,7 +16,8 @@ import copy
 
 import gast
 
-from .astutil import Namer, Transformer, assign, load, names_in, walk
+from . import annotations as anno
+from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, nested_blocks, walk
 
 LEAF = None
 
@@ -38,8 +39,8 @@ def _assigns(stmts):
     for s in stmts:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             yield s
-        for field in ("body", "orelse"):
-            yield from _assigns(getattr(s, field, []) or [])
+        for b in nested_blocks(s):
+            yield from _assigns(b)
 
 
 def _structures(fn, consts):
@@ -127,9 +128,7 @@ class _Split:
     def block(self, stmts):
         out = []
         for s in stmts:
-            for field in ("body", "orelse"):
-                if getattr(s, field, None):
-                    setattr(s, field, self.block(getattr(s, field)))
+            map_blocks(s, self.block)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 t = s.targets[0].id
                 if t in self.shapes:
@@ -178,10 +177,10 @@ def _pairs(names, parts):
 
 
 def _like(stmt, old):
-    for attr in ("lineno", "col_offset", "_srcdiff_file", "_srcdiff_phi", "_srcdiff_merge"):
+    for attr in ("lineno", "col_offset"):
         if hasattr(old, attr):
             setattr(stmt, attr, getattr(old, attr))
-    return stmt
+    return anno.copy(old, stmt, (anno.FILE, anno.PHI, anno.MERGE))
 
 
 def split_tuples(unit):
@@ -205,7 +204,7 @@ def split_tuples(unit):
         # the function returns a tuple: name it again, so reverse mode sees (and judges) one value
         name = pass_.namer.fresh("result")
         built = _like(assign(name, ret.value), ret)
-        built._srcdiff_returned_tuple = True
+        anno.set(built, anno.RETURNED_TUPLE)
         fn.body[-1:] = [built, _like(gast.Return(value=load(name)), ret)]
     return unit
 

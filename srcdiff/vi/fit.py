@@ -120,16 +120,108 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         raise VITypeError(f"q must be a variational family such as vi.MeanFieldNormal(d), got {q!r}")
     steps, num_samples, batch_size, lr = _checked_sizes(steps, num_samples, batch_size, lr, average)
     rng = np.random.default_rng(seed)
+    data, batch_size, N = _rows(data, batch_size, dask_data,
+                                full_data_prior=grad_fn is not None or log_prior is not None or kl is not None,
+                                estimator=grad_fn.estimator if grad_fn is not None else estimator)
+    if grad_fn is None:
+        grad_fn = elbo_grad(log_joint, q, num_samples=num_samples, estimator=estimator,
+                            data_size=N, kl=kl, jit=jit, log_prior=log_prior, prior_mean=prior_mean,
+                            prior_std=prior_std, baseline=baseline, entropy=entropy)
+    opt = _optimizer(optimizer, lr)
+    lam = _initial_params(q, init, seed)
+    K, d = grad_fn.num_samples, q.d
+    trace = np.empty(steps)
+    averaged = _PolyakAverage(lam, steps - int(round(float(average) * steps)) if average else steps)
+    skipped = []
+    batches = _batches(data, batch_size, N, rng, dask_data)
+    draws = _Draws(rng, steps, K, d)
+    try:
+        step_fn = _step_function(grad_fn, lam, K, d, data, batches, dask_data)
+        bar = _Progress(steps, grad_fn, trace) if progress else None
+        t0 = time.perf_counter()
+        for t in range(steps):
+            batch = batches.next() if batches is not None else data
+            eps = draws.at(t)
+            value, g = step_fn(lam, eps, *batch)
+            if math.isfinite(value) and math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
+                lam = opt.step(lam, g)
+            elif skip_nonfinite:
+                skipped.append(t)
+                value = math.nan
+            else:
+                raise _nonfinite(t, value, g, lam, eps, batch, q, log_joint, log_prior, grad_fn)
+            trace[t] = value
+            averaged.add(t, lam)
+            if callback is not None:
+                callback(t, lam, value)
+            if bar is not None:
+                bar.step(t)
+        seconds = time.perf_counter() - t0
+    finally:   # the next load runs in a background thread: stop it even when a step raises
+        if isinstance(batches, _DaskBatches):
+            batches.close()
+    if bar is not None:
+        bar.close()
+    if len(skipped) == steps:
+        raise VINonFiniteError(f"vi.fit skipped every one of its {steps} steps (skip_nonfinite=True): the ELBO "
+                               "estimate or its gradient was not finite at every draw", *_where(log_joint),
+                               advice="log_joint must be finite where q puts its mass; check it at q's mean")
+    return VIResult(averaged.result(lam), q, trace, grad_fn, opt, seconds, skipped)
+
+
+def _step_function(grad_fn, lam, K, d, data, batches, dask_data):
+    """The compiled gradient, built before the clock and the progress bar start; from then on fit calls it
+    directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)."""
+    if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
+        return _DaskELBO(grad_fn, lam, K, data)
+    first = batches.peek() if batches else data
+    return grad_fn.compiled(lam, np.zeros((K, d)), *first, fixed_k=True)
+
+
+class _Draws:
+    """The standard normal draws of each step, generated in blocks of steps (one Generator call per block,
+    not per step)."""
+
+    def __init__(self, rng, steps, K, d):
+        self.rng, self.steps, self.K, self.d = rng, steps, K, d
+        self.block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
+        self.noise = None
+
+    def at(self, t):
+        j = t % self.block
+        if j == 0:
+            self.noise = self.rng.standard_normal((min(self.block, self.steps - t), self.K, self.d))
+        return self.noise[j]
+
+
+class _PolyakAverage:
+    """The mean of the iterates from step `first` on (Polyak-Ruppert averaging); the last iterate if none."""
+
+    def __init__(self, lam, first):
+        self.first, self.total, self.n = first, np.zeros_like(lam), 0
+
+    def add(self, t, lam):
+        if t >= self.first:
+            self.total += lam
+            self.n += 1
+
+    def result(self, lam):
+        return self.total / self.n if self.n else lam
+
+
+def _rows(data, batch_size, dask_data, full_data_prior, estimator):
+    """(data, batch_size, N): Dask arrays aligned in chunks, batch_size None for the full data, N the number of
+    rows the likelihood is scaled to (None: no scaling); VIValueError for data that cannot be batched."""
     N = None
     if dask_data:
         data = _aligned_dask(data)
         if batch_size is None or batch_size >= data[0].shape[0]:
             batch_size = None
-            if grad_fn is None and log_prior is None and kl is None:
+            if not full_data_prior:
                 raise VIValueError("the full-data ELBO over Dask arrays sums log_joint over chunks, so log_joint "
                                    "must be the log-likelihood and the prior separate: pass log_prior= or "
                                    "kl='analytic' (or batch_size= for minibatches)")
-            if (grad_fn.estimator if grad_fn is not None else estimator) != "reparam":
+            if estimator != "reparam":
                 raise VIValueError("the full-data ELBO over Dask arrays needs estimator='reparam' "
                                    "(or pass batch_size= for minibatches)")
             N = data[0].shape[0]
@@ -142,90 +234,56 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
                                f"{[a.shape for a in data]}")
         if not batch_size <= N:
             raise VIValueError(f"batch_size must be in 1..{N} (the number of data rows), got {batch_size}")
-    if grad_fn is None:
-        grad_fn = elbo_grad(log_joint, q, num_samples=num_samples, estimator=estimator,
-                            data_size=N, kl=kl, jit=jit, log_prior=log_prior, prior_mean=prior_mean,
-                            prior_std=prior_std, baseline=baseline, entropy=entropy)
+    return data, batch_size, N
+
+
+def _batches(data, batch_size, N, rng, dask_data):
+    if dask_data and batch_size is not None:
+        return _DaskBatches(data, batch_size, rng)
+    return _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
+
+
+def _optimizer(optimizer, lr):
     if isinstance(optimizer, str):
         key = optimizer.strip().lower().replace("_", "-").replace(" ", "-")
-        opt = optim.get(optimizer, lr=lr if lr is not None else _DEFAULT_LR.get(key, 0.01))
-    else:
-        opt = optim.get(optimizer)
-        if lr is not None:
-            opt.lr = lr
+        return optim.get(optimizer, lr=lr if lr is not None else _DEFAULT_LR.get(key, 0.01))
+    opt = optim.get(optimizer)
+    if lr is not None:
+        opt.lr = lr
+    return opt
+
+
+def _initial_params(q, init, seed):
     if init is None:
-        lam = q.init_params(seed)
-    else:
-        lam = np.array(init, dtype=np.float64)
-        if lam.shape != (q.num_params,):
-            raise VIValueError(f"init must have shape ({q.num_params},) for {q!r}, got {lam.shape}")
-    K, d = grad_fn.num_samples, q.d
-    trace = np.empty(steps)
-    first_avg = steps - int(round(float(average) * steps)) if average else steps
-    lam_sum, n_avg = np.zeros_like(lam), 0
-    skipped = []
-    if dask_data and batch_size is not None:
-        batches = _DaskBatches(data, batch_size, rng)
-    else:
-        batches = _Batches(data, batch_size, rng) if batch_size is not None and batch_size < N else None
-    # noise in blocks of steps (one Generator call per block, not per step)
-    block = int(max(1, min(steps, 2 ** 16 // max(1, K * d))))
-    try:
-        # build / compile before the clock and the progress bar start; from then on call the compiled
-        # gradient directly (``ELBOGrad.compiled``: no per-step argument checks or dispatch)
-        if dask_data and batches is None:     # full-data ELBO: one task per chunk (srcdiff.dask)
-            step_fn = _DaskELBO(grad_fn, lam, K, data)
-        else:
-            first = batches.peek() if batches else data
-            step_fn = grad_fn.compiled(lam, np.zeros((K, d)), *first, fixed_k=True)
-        bar = None
-        if progress:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
-                import warnings
-                warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=2)
-            else:
-                bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
-        every = max(1, steps // 100)
-        t0 = time.perf_counter()
-        noise = None
-        for t in range(steps):
-            j = t % block
-            if j == 0:
-                noise = rng.standard_normal((min(block, steps - t), K, d))
-            batch = batches.next() if batches is not None else data
-            value, g = step_fn(lam, noise[j], *batch)
-            if math.isfinite(value) and math.isfinite(g.dot(g) if g.ndim == 1 else float(np.sum(g * g))):
-                lam = opt.step(lam, g)
-            elif skip_nonfinite:
-                skipped.append(t)
-                value = math.nan
-            else:
-                raise _nonfinite(t, value, g, lam, noise[j], batch, q, log_joint, log_prior, grad_fn)
-            trace[t] = value
-            if t >= first_avg:
-                lam_sum += lam
-                n_avg += 1
-            if callback is not None:
-                callback(t, lam, value)
-            if bar is not None and (t + 1) % every == 0:
-                bar.update(every)
-                bar.set_postfix(elbo=f"{np.mean(trace[max(0, t - every + 1):t + 1]):.4g}", refresh=False)
-        seconds = time.perf_counter() - t0
-    finally:   # the next load runs in a background thread: stop it even when a step raises
-        if isinstance(batches, _DaskBatches):
-            batches.close()
-    if bar is not None:
-        bar.update(steps - bar.n)
-        bar.close()
-    if len(skipped) == steps:
-        raise VINonFiniteError(f"vi.fit skipped every one of its {steps} steps (skip_nonfinite=True): the ELBO "
-                               "estimate or its gradient was not finite at every draw", *_where(log_joint),
-                               advice="log_joint must be finite where q puts its mass; check it at q's mean")
-    if n_avg:
-        lam = lam_sum / n_avg
-    return VIResult(lam, q, trace, grad_fn, opt, seconds, skipped)
+        return q.init_params(seed)
+    lam = np.array(init, dtype=np.float64)
+    if lam.shape != (q.num_params,):
+        raise VIValueError(f"init must have shape ({q.num_params},) for {q!r}, got {lam.shape}")
+    return lam
+
+
+class _Progress:
+    """tqdm's bar over fit's steps, updated every 1% with the mean ELBO estimate since the last update."""
+
+    def __init__(self, steps, grad_fn, trace):
+        self.steps, self.trace, self.every, self.bar = steps, trace, max(1, steps // 100), None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the bar is an optional extra (pip install "srcdiff[vi]")
+            import warnings
+            warnings.warn("vi.fit: install tqdm for a progress bar (or pass progress=False)", stacklevel=3)
+            return
+        self.bar = tqdm(total=steps, desc=f"VI ({grad_fn.estimator})", leave=False, mininterval=0.25)
+
+    def step(self, t):
+        if self.bar is not None and (t + 1) % self.every == 0:
+            self.bar.update(self.every)
+            self.bar.set_postfix(elbo=f"{np.mean(self.trace[max(0, t - self.every + 1):t + 1]):.4g}", refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(self.steps - self.bar.n)
+            self.bar.close()
 
 
 def _checked_sizes(steps, num_samples, batch_size, lr, average):

@@ -1,0 +1,113 @@
+"""The facts passes attach to tree nodes, declared in one place.
+
+A pass that learns something a later pass needs (this assignment is an SSA merge, this loop's trip
+count lives in that variable, this statement came from that file) writes it on the node under one
+of the keys below, and the later pass reads it through `get`/`has`. Nothing else travels between
+passes on the tree. Each key says which pass writes it and which passes read it; a new fact is a new
+key here, with its docstring, never a bare attribute.
+
+    from . import annotations as anno
+    anno.set(stmt, anno.PHI)            # a flag (value True)
+    if anno.get(stmt, anno.PHI): ...
+    anno.set(loop, anno.ITERS, "iterations")
+    anno.copy(old, new, (anno.FILE, anno.PHI))
+
+A fact is stored as an attribute of the node, so `copy.deepcopy` of a tree keeps it (as passes rely on);
+a node built fresh carries none until a pass copies them over (`copy`).
+"""
+from __future__ import annotations
+
+KEYS: dict = {}   # key -> its description (writer, readers, value)
+_PREFIX = "_srcdiff_"
+
+
+def _key(name: str, doc: str) -> str:
+    key = _PREFIX + name
+    KEYS[key] = doc
+    return key
+
+
+# ---- where a statement came from --------------------------------------------------------------------
+FILE = _key("file", """str: the source file of a statement inlined from another function.
+    Written by inline (inline_calls); copied by tuples; read by aliasing, reverse, compiler (error
+    messages and the `# line` comments of the generated sweeps).""")
+FUNC = _key("func", """str: the name of the function a statement was inlined from.
+    Written by inline; read by reverse (error messages).""")
+
+# ---- desugar's facts ----------------------------------------------------------------------------------
+IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
+    Written by desugar; copied by anf; read by aliasing (check_views).""")
+LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,
+    the name the user's loop walks (or "the loop's iterable").
+    Written by desugar; copied by anf; read by aliasing (check_views' message).""")
+SUM_TERM = _key("sum_term", """True on the accumulating assignment `total = total + term` of a sum over a
+    comprehension. Written by desugar (hoist_sums); read by compiler (sum starts by kinds).""")
+SUM_START = _key("sum_start", """gast.Assign: on a SUM_TERM statement, the assignment of the sum's start.
+    Written by desugar (hoist_sums); read by compiler.""")
+MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrote as a sum's start.
+    Written by desugar; read by resolve (leaves the rt. name as it is) and desugar.zero_sum_starts.""")
+
+# ---- control flow and SSA ----------------------------------------------------------------------------
+INCR = _key("incr", """True on the counter increment of the while loop controlflow made of a `for` loop
+    with a `break`. Written and read by controlflow.""")
+PHI = _key("phi", """True on the copy at the end of a loop body that carries a loop variable's last version
+    into the next iteration. Written by ssa; copied by tuples; read by aliasing, reverse, forward,
+    checkpoints, optimize (copies, cse, fusion).""")
+MERGE = _key("merge", """True on the copies at the end of both branches of an `if` that merge a variable's
+    versions. Written by ssa; copied by tuples; read by aliasing, reverse, forward, compiler.""")
+TESTCOPY = _key("testcopy", """True on the MERGE copy of an `if`'s test (kept, not a branch merge).
+    Written by ssa; read by reverse.""")
+MAYBE_UNDEFINED = _key("maybe_undefined", """set of str, on the FunctionDef: names that may be unbound
+    where they are read (assigned on one path only). Written by ssa; read by reverse.""")
+RETURNED_TUPLE = _key("returned_tuple", """True on the assignment that builds the tuple a function returns.
+    Written by tuples; read by reverse.""")
+
+# ---- reverse mode and checkpointing ---------------------------------------------------------------------
+OLD = _key("old", """str: on `a[i] = v`, the name of the copy of the element it overwrites (restored by the
+    backward sweep). Written by reverse; read by reverse, checkpoints.""")
+ITERS = _key("iters", """str: on a while loop, the name counting its iterations (the backward sweep runs
+    that many). Written by reverse and checkpoints; read by reverse, checkpoints.""")
+COUNT = _key("count", """True on the increment of an ITERS counter. Written by reverse; read by reverse,
+    checkpoints (a rerun segment leaves it out).""")
+SAVE = _key("save", """bool: on the `v_old = rt.copy(a[i])` of an OLD write, True while it is needed only by
+    the backward sweep. Written by reverse (True) and checkpoints (False); read by checkpoints.""")
+CHECKPOINT = _key("checkpoint", """the checkpoints plan (or None) of a forward-sweep loop.
+    Written by reverse; read by checkpoints.""")
+UNDO = _key("undo", """str: on a write that a checkpointed segment undoes, its OLD name.
+    Written and read by checkpoints.""")
+RERUN = _key("rerun", """the segment variable of the loop that reruns a checkpointed segment forward.
+    Written and read by checkpoints.""")
+SEGMENTS = _key("segments", """the checkpoints plan, on the loop over a checkpointed loop's segments.
+    Written by checkpoints; read by checkpoints and stacks (one row tape serves all segments).""")
+STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> stacks.Stack (the kinds of the values
+    pushed onto it, and the primal value it holds, which names its row tape).
+    Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")
+
+
+def get(node, key: str, default=None):
+    """The fact `key` on `node`, `default` when it has none."""
+    return getattr(node, _declared(key), default)
+
+
+def has(node, key: str) -> bool:
+    return hasattr(node, _declared(key))
+
+
+def set(node, key: str, value=True):   # noqa: A001 (anno.set reads as what it does)
+    """Note `value` (a flag: True) on `node` under `key`; returns `node`."""
+    setattr(node, _declared(key), value)
+    return node
+
+
+def copy(src, dst, keys):
+    """The facts `keys` of `src` onto `dst` (those `src` has); returns `dst`."""
+    for key in keys:
+        if hasattr(src, _declared(key)):
+            setattr(dst, key, getattr(src, key))
+    return dst
+
+
+def _declared(key: str) -> str:
+    if key not in KEYS:
+        raise KeyError(f"undeclared annotation key {key!r}: declare it in srcdiff/transforms/annotations.py")
+    return key

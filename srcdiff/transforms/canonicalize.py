@@ -1,0 +1,413 @@
+"""After name resolution: canonical forms. Reductions with axis=/keepdims= become rt.<op>(x, axis) (+
+rt.expand_dims), `x[:, None]` becomes rt.expand_dims, and each output of slogdet / eigh / svd its own
+primitive (np.linalg.slogdet(a)[1] -> rt.logabsdet(a), np.linalg.eigh(a)[1] -> rt.eigh_vectors(a), ...).
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import gast
+
+from ..errors import fail
+from ..rules import RULES, _signature, composites
+from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
+from .astutil import NOT_LITERAL, Transformer, literal_value, const, copy_loc, dotted, dotted_name, walk
+from .parse import Unit
+from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
+
+
+class _Canon(Transformer):
+    def __init__(self, unit):
+        self.unit = unit
+
+    def visit_If(self, node):
+        """`if -1.2 > 0.3:`: a test of literals is decided here (Numba would prune the dead branch and
+        leave its tapes without a type)."""
+        self.generic_visit(node)
+        value = literal_value(node.test)
+        if value is NOT_LITERAL:
+            return node
+        return node.body if value else node.orelse
+
+    def visit_IfExp(self, node):
+        """`a if -0.3 < 0.3 else b`: the same for a conditional expression (ANF makes it an if statement
+        after this pass)."""
+        self.generic_visit(node)
+        value = literal_value(node.test)
+        if value is NOT_LITERAL:
+            return node
+        return node.body if value else node.orelse
+
+    def visit_For(self, node):
+        """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
+        prune it and leave its tapes without a type)."""
+        self.generic_visit(node)
+        it = node.iter
+        if (isinstance(it, gast.Call) and dotted_name(it.func) == "range" and it.args and not it.keywords
+                and all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args)):
+            try:
+                empty = len(range(*(a.value for a in it.args))) == 0
+            except ValueError:   # range(..., 0): Python raises at run time; leave it to do so
+                empty = False
+            if empty:
+                return node.orelse
+        return node
+
+    def visit_BinOp(self, node):
+        """A list or tuple literal operand of arithmetic with an array is the array it stands for
+        (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *
+        (concatenation, repetition) only where the other operand is certainly an array or a float."""
+        self.generic_visit(node)
+        for side, other in (("left", node.right), ("right", node.left)):
+            lit = getattr(node, side)
+            if not _is_literal_seq(lit) or _is_literal_seq(other):
+                continue
+            if isinstance(node.op, (gast.Add, gast.Mult)) and not _certainly_float_or_array(other):
+                continue
+            setattr(node, side, self._literal_array(lit, node))
+        return node
+
+    def visit_UnaryOp(self, node):
+        """`-0.5` is one constant (an operand, not a statement of its own in A-normal form)."""
+        self.generic_visit(node)
+        c = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(c, gast.Constant) and type(c.value) in (int, float):
+            return copy_loc(const(-c.value), node)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        name = dotted_name(node.func)
+        if name in ("np.array", "np.asarray") and node.args and (name == "np.array" or _is_literal_seq(node.args[0])):
+            return self._array(name, node)
+        if (name == "np.stack" and len(node.args) == 1 and _is_literal_seq(node.args[0])
+                and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
+                        for k in node.keywords)):   # np.stack((a, b)) along axis 0 is np.array((a, b)) (of scalars too)
+            return self._literal_array(node.args[0], node)
+        if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
+            node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
+            name = dotted_name(node.func)
+        self._array_likes(name, node)
+        if name == "builtin_sum":  # Python's sum iterates over the first axis
+            if len(node.args) != 1 or node.keywords:
+                fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
+            return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+        if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
+            out = composites.expand(name, node)
+            if isinstance(out, tuple):
+                fail(node, self.unit, *out)
+            return self.visit(out)
+        if name == "np.clip":   # an open side (None) is an infinite bound
+            node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
+                         for k, a in enumerate(node.args)]
+        out = self._operator_form(name, node)
+        if out is not None:
+            return out
+        out = self._linalg_options(name, node)
+        if out is not None:
+            return out
+        if name in AXIS_REDUCTIONS:
+            return self._axis_reduction(name, node)
+        if name == "np.transpose" and (len(node.args) > 1 or node.keywords):
+            axes = node.args[1] if len(node.args) > 1 else node.keywords[0].value
+            return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[node.args[0], axes], keywords=[]), node)
+        if name in ("rt.expand_dims", "rt.squeeze") and node.keywords:
+            node.args = node.args + [k.value for k in node.keywords]
+            node.keywords = []
+        return node
+
+    def _operator_form(self, name, node):
+        """pow(x, y), np.add(x, y), np.negative(x), math.log(x, base): the operator itself; else None."""
+        if name in OPERATOR_CALLS:   # pow(x, y), np.power(x, y), np.add(x, y), ...: the operator itself
+            if len(node.args) != 2 or node.keywords:
+                fail(node, self.unit, f"{name!r} as a function takes exactly two arguments here",
+                     "write the operator (x ** y) or drop the extra arguments (out=, modulo)")
+            op = getattr(gast, OPERATOR_CALLS[name])()
+            return copy_loc(gast.BinOp(left=node.args[0], op=op, right=node.args[1]), node)
+        if name in UNARY_OPERATOR_CALLS:   # np.negative(x), operator.neg(x): -x
+            if len(node.args) != 1 or node.keywords:
+                fail(node, self.unit, f"{'np.negative' if name == 'neg' else 'np.positive'} as a function takes "
+                     "exactly one argument here", "write the operator (-x, +x) or drop the extra arguments (out=)")
+            op = getattr(gast, UNARY_OPERATOR_CALLS[name])()
+            return copy_loc(gast.UnaryOp(op=op, operand=node.args[0]), node)
+        if name == "math.log" and len(node.args) == 2 and not node.keywords:   # math.log(x, base)
+            logs = [copy_loc(gast.Call(func=dotted("math.log"), args=[a], keywords=[]), node) for a in node.args]
+            return copy_loc(gast.BinOp(left=logs[0], op=gast.Div(), right=logs[1]), node)
+        return None
+
+    def _linalg_options(self, name, node):
+        """The options of np.linalg calls checked (and svd(compute_uv=False) is rt.svdvals); None unless
+        the call is replaced."""
+        if name == "np.linalg.svd":
+            bound = self._tuple_arguments(name, node)
+            if literal_flag(bound, "compute_uv", True) is False:   # the singular values alone
+                if literal_flag(bound, "hermitian", False) is not False:
+                    fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                         "drop hermitian=True: the SVD of a symmetric matrix is the same")
+                return copy_loc(gast.Call(func=dotted("rt.svdvals"), args=[bound["a"]], keywords=[]), node)
+        if name in TUPLE_CALLS:
+            fail(node, self.unit, f"{name} returns a tuple of arrays: it must be unpacked or indexed directly "
+                                  "(with a number)", _TUPLE_ADVICE[name])
+        if name == "np.linalg.eigvalsh":   # (the rule takes the matrix alone)
+            bound = self._bound(name, node, "a, UPLO='L'")
+            if literal_flag(bound, "UPLO", "L") != "L":
+                fail(node, self.unit, "np.linalg.eigvalsh with UPLO other than 'L' is not supported (srcdiff "
+                                      "differentiates symmetric matrices)", _SYMMETRISE)
+            node.args, node.keywords = [bound["a"]], []
+        if name == "np.linalg.pinv":
+            bound = self._bound(name, node, "a, rcond=None, hermitian=False, rtol=None")
+            if literal_flag(bound, "hermitian", False) is not False:
+                fail(node, self.unit, "np.linalg.pinv with hermitian=True is not supported",
+                     "drop hermitian=True: the pseudo-inverse of a symmetric matrix is the same")
+        return None
+
+    def _axis_reduction(self, name, node):
+        """A reduction with axis=/keepdims= as rt.<op>(x, axis) (+ rt.expand_dims), one per axis of a tuple."""
+        axis, keepdims = None, False
+        kws = []
+        for kw in node.keywords:
+            if kw.arg == "axis":
+                axis = kw.value
+            elif kw.arg == "keepdims":
+                if not isinstance(kw.value, gast.Constant):
+                    fail(node, self.unit, "keepdims must be a literal True/False")
+                keepdims = bool(kw.value.value)
+            else:
+                kws.append(kw)
+        if kws:
+            fail(node, self.unit, f"{name}: unsupported keyword {kws[0].arg!r}",
+                 "pass axis= and keepdims= as literal keywords (no **kwargs)")
+        if len(node.args) > 1:
+            axis = node.args[1]
+        if len(node.args) > 2:
+            fail(node, self.unit, f"{name}: only (x, axis) arguments are supported")
+        if isinstance(axis, gast.Constant) and axis.value is None:
+            axis = None
+        if isinstance(axis, (gast.Tuple, gast.List)):   # several axes: one reduction each
+            axes = [literal_value(e) for e in axis.elts]
+            if not (axes and all(type(a) is int for a in axes) and len(set(axes)) == len(axes)
+                    and (all(a >= 0 for a in axes) or all(a < 0 for a in axes))):
+                fail(node, self.unit, f"{name} over several axes takes distinct int literals, all "
+                     "non-negative or all negative", "reduce one axis at a time")
+            out = node.args[0]
+            for a in sorted(axes, reverse=axes[0] >= 0):   # later axes keep their numbers
+                out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[out, const(a)], keywords=[]),
+                               node)
+            for a in sorted(axes, reverse=axes[0] < 0) if keepdims else []:
+                out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, const(a)], keywords=[]), node)
+            return out
+        if axis is None:
+            out = gast.Call(func=dotted("np.sum" if name == "np.sum" else name), args=node.args[:1], keywords=[])
+            if name == "rt.logsumexp":
+                out = gast.Call(func=dotted("rt.logsumexp"), args=node.args[:1], keywords=[])
+            if keepdims:
+                fail(node, self.unit, "keepdims=True without an axis is not supported")
+            return copy_loc(out, node)
+        out = copy_loc(gast.Call(func=dotted(AXIS_REDUCTIONS[name]), args=[node.args[0], axis], keywords=[]), node)
+        if keepdims:
+            out = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[out, copy.deepcopy(axis)],
+                                     keywords=[]), node)
+        return out
+
+    def _array(self, name, node):
+        """np.array(v) / np.asarray(v): rt.array of a list or tuple literal (nested ones
+        too), a copy of anything else. (The dtype argument is a cast by now: resolve.py.)"""
+        extra = [k.arg for k in node.keywords if k.arg not in ("copy", "order")]
+        if len(node.args) != 1 or extra:
+            fail(node, self.unit, f"np.array with {'arguments' if len(node.args) != 1 else repr(extra[0])} "
+                                  "other than the values and dtype= is not supported",
+                 "build the array with np.array(values) or np.array(values, dtype=...), then reshape it")
+        v = node.args[0]
+        if _is_literal_seq(v):
+            return self._literal_array(v, node)
+        return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else name), args=[v],
+                                  keywords=[]), node)
+
+    def _literal_array(self, seq, node):
+        """The array a (nested) list/tuple literal makes: np.array of a literal of constants only, else
+        rt.array of a tuple of its parts, each nested literal an array of its own (runtime/casts.py)."""
+        if _constant_seq(seq):
+            return copy_loc(gast.Call(func=dotted("np.array"), args=[_as_tuples(seq)], keywords=[]), node)
+        parts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
+        return copy_loc(gast.Call(func=dotted("rt.array"), args=[gast.Tuple(elts=parts, ctx=gast.Load())],
+                                  keywords=[]), node)
+
+    def _array_likes(self, name, node):
+        """A list or tuple literal passed where a NumPy function takes an array (np.sum([a, b]),
+        np.linalg.norm((x, y)), sum([x, y])) becomes the array it stands for, so that every rule sees one."""
+        if name in composites.COMPOSITES and name not in _SEQUENCE_PARAMS:
+            params = list(composites.COMPOSITES[name][0].replace(" ", "").split(","))
+            params = [p.split("=")[0] for p in params]
+            arrays = _ARRAY_PARAMS
+        elif name == "builtin_sum":
+            params, arrays = ["x"], {"x"}
+        elif name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
+            # np.concatenate(([a, b], x)), np.vstack(([a, b], [c, d])): each part listed is an array
+            seq = node.args[0] if node.args else None
+            if _is_literal_seq(seq):
+                seq.elts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
+            return
+        else:
+            rule = RULES.get(name)
+            if rule is None or rule.nondiff or rule.namespace:
+                return
+            params = list(rule.signature.parameters)
+            arrays = {p for p, v in rule.vjp.items() if v is not None}
+        for k, a in enumerate(node.args):
+            if k >= len(params) or params[k].startswith("*"):
+                break
+            if params[k] in arrays and _is_literal_seq(a):
+                node.args[k] = self._literal_array(a, node)
+        for kw in node.keywords:
+            if kw.arg in arrays and _is_literal_seq(kw.value):
+                kw.value = self._literal_array(kw.value, node)
+
+    def _tuple_arguments(self, name, node) -> dict:
+        bound = bind_tuple_call(name, node)
+        if isinstance(bound, str):
+            fail(node, self.unit, f"{name}: {bound}", _TUPLE_ADVICE[name])
+        return bound
+
+    def _bound(self, name, node, params) -> dict:
+        """The call's arguments bound to `params` (gast nodes); declined when they do not bind."""
+        try:
+            return dict(_signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+                        .arguments)
+        except TypeError as e:
+            fail(node, self.unit, f"{name}: {e}", f"call it as {name}({params})")
+
+    def _output(self, call, k, node):
+        """The single-output primitive for output k of a call of a TUPLE_CALLS function."""
+        name = dotted_name(call.func)
+        bound = self._tuple_arguments(name, call)
+        a = bound["a"]
+        n = 3 if name == "np.linalg.svd" else 2
+        if type(k) is not int or not -n <= k < n:
+            fail(node, self.unit, f"{name} returns {n} arrays: index {k!r} is out of range", _TUPLE_ADVICE[name])
+        k %= n
+        if name == "np.linalg.slogdet":
+            fname = "rt.logabsdet" if k == 1 else "rt.slogdet_sign"
+        elif name == "np.linalg.eigh":
+            if literal_flag(bound, "UPLO", "L") != "L":
+                fail(node, self.unit, "np.linalg.eigh with UPLO other than 'L' is not supported (srcdiff "
+                                      "differentiates symmetric matrices)", _SYMMETRISE)
+            fname = ("np.linalg.eigvalsh", "rt.eigh_vectors")[k]
+        else:
+            full = literal_flag(bound, "full_matrices", True)
+            if literal_flag(bound, "compute_uv", True) is not True:   # (False never gets here: it is one array)
+                fail(node, self.unit, "np.linalg.svd: compute_uv= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
+            if literal_flag(bound, "hermitian", False) is not False:
+                fail(node, self.unit, "np.linalg.svd with hermitian=True is not supported",
+                     "drop hermitian=True: the SVD of a symmetric matrix is the same")
+            if full not in (True, False, 0, 1):
+                fail(node, self.unit, "np.linalg.svd: full_matrices= must be a literal True or False",
+                     _TUPLE_ADVICE[name])
+            fname = (("rt.svd_u_full" if full else "rt.svd_u"), "rt.svdvals",
+                     ("rt.svd_vh_full" if full else "rt.svd_vh"))[k]
+        return copy_loc(gast.Call(func=dotted(fname), args=[a], keywords=[]), node)
+
+    def visit_Subscript(self, node):
+        call = node.value
+        if (isinstance(call, gast.Call) and dotted_name(call.func) in TUPLE_CALLS
+                and literal_value(node.slice) is not NOT_LITERAL and not (
+                    dotted_name(call.func) == "np.linalg.svd"   # the singular values, indexed
+                    and literal_flag(self._tuple_arguments("np.linalg.svd", call), "compute_uv", True) is False)):
+            call.args = [self.visit(a) for a in call.args]
+            for kw in call.keywords:
+                kw.value = self.visit(kw.value)
+            return self._output(call, literal_value(node.slice), node)
+        self.generic_visit(node)
+        idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if not any(_is_none(e) for e in idx):
+            return node
+        return self._new_axes(node, idx)
+
+    def _new_axes(self, node, idx):
+        """`x[a, None, b]`: the new axes are inserted into x first (rt.expand_dims at the axis each None
+        stands for) and indexed by a full slice, so every index keeps the axis it applies to: `x[..., None]`,
+        `x[idx, None]` (an integer array), `x[:, None, 1]`, `M[i, None]`. Entries before an Ellipsis (or
+        all, without one) count from the left, those after it from the right."""
+        if not isinstance(node.ctx, gast.Load):
+            fail(node, self.unit, "None (np.newaxis) in an assignment target is not supported",
+                 "assign to the array without the new axis (x[i] = v[0])")
+        ellipses = [k for k, e in enumerate(idx) if isinstance(e, gast.Constant) and e.value is Ellipsis]
+        if len(ellipses) > 1:
+            fail(node, self.unit, "an index can only have a single ellipsis ('...')")
+        split = ellipses[0] if ellipses else len(idx)
+        picks = [k for k, e in enumerate(idx) if not (isinstance(e, gast.Slice) or _is_none(e) or k in ellipses)]
+        between = [k for k, e in enumerate(idx) if _is_none(e) and picks and picks[0] < k < picks[-1]]
+        if between and not all(isinstance(idx[k], gast.Constant) and type(idx[k].value) is int for k in picks):
+            # NumPy keeps integer-array indices separated only by None together; indexing x with the new axis
+            # in between would move their axes to the front
+            fail(node, self.unit, "None (np.newaxis) between two indices that may be integer arrays is not "
+                                  "supported", "index first, then add the axis: y = x[i, j] then y[:, None]")
+        base = node.value
+        for k, e in enumerate(idx[:split]):
+            if _is_none(e):
+                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k)], keywords=[]), node)
+        for k in range(len(idx) - 1, split, -1):
+            if _is_none(idx[k]):
+                base = copy_loc(gast.Call(func=dotted("rt.expand_dims"), args=[base, const(k - len(idx))],
+                                          keywords=[]), node)
+        rest = [gast.Slice(lower=None, upper=None, step=None) if _is_none(e) else e for e in idx]
+        if all(isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None
+               or k in ellipses for k, e in enumerate(rest)):
+            return base
+        sl = rest[0] if len(rest) == 1 else gast.Tuple(elts=rest, ctx=gast.Load())
+        return copy_loc(gast.Subscript(value=base, slice=sl, ctx=gast.Load()), node)
+
+
+def _is_none(e) -> bool:
+    return isinstance(e, gast.Constant) and e.value is None
+
+
+# parameters of composites (rules/composites.py) that take arrays: a list literal there is an array
+_ARRAY_PARAMS = {"x", "y", "m", "xp", "fp", "weights", "a", "b", "prepend", "append"}   # (not np.polyval's p:
+#                                                       its composite reads the listed coefficients one by one)
+# composites whose first argument is a sequence of arrays
+_SEQUENCE_PARAMS = {"np.vstack", "np.hstack", "np.column_stack"}
+
+
+def _certainly_float_or_array(e) -> bool:
+    """An operand that is a float or an array whatever the values: a float literal, a slice of an array,
+    a call of a function with a derivative (np.exp(x), np.sum(x))."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) is float
+    if isinstance(e, gast.Subscript):
+        return any(isinstance(n, gast.Slice) for n in walk(e.slice))
+    if isinstance(e, gast.Call):
+        rule = RULES.get(dotted_name(e.func))
+        return rule is not None and not rule.nondiff and not rule.namespace
+    return False
+
+
+def _is_literal_seq(e) -> bool:
+    return isinstance(e, (gast.List, gast.Tuple))
+
+
+def _constant_seq(e) -> bool:
+    """A (nested) list/tuple literal of number constants only."""
+    return all(_constant_seq(x) if _is_literal_seq(x) else
+               isinstance(x, gast.Constant) and type(x.value) in (bool, int, float) for x in e.elts)
+
+
+def _as_tuples(e):
+    """A (nested) list literal as tuples (Numba's np.array takes tuples)."""
+    if not _is_literal_seq(e):
+        return e
+    return gast.Tuple(elts=[_as_tuples(x) for x in e.elts], ctx=gast.Load())
+_SYMMETRISE = "symmetrise the matrix ((a + a.T) / 2) and leave UPLO at its default"
+_TUPLE_ADVICE = {
+    "np.linalg.slogdet": "write sign, logdet = np.linalg.slogdet(a) or np.linalg.slogdet(a)[1]",
+    "np.linalg.eigh": "write w, V = np.linalg.eigh(a), or np.linalg.eigh(a)[1]; np.linalg.eigvalsh(a) gives the "
+                      "eigenvalues alone",
+    "np.linalg.svd": "write U, s, Vh = np.linalg.svd(a, full_matrices=False), or np.linalg.svd(a)[1]; "
+                     "np.linalg.svd(a, compute_uv=False) gives the singular values alone",
+}
+
+
+def canonicalize(unit: Unit) -> Unit:
+    _Canon(unit).visit(unit.node)
+    return unit

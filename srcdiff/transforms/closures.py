@@ -1,0 +1,201 @@
+"""Lift nested functions: nested defs and named lambdas become callees of their own, taking the free
+variables they read as extra parameters (runs first, before `desugar`)."""
+from __future__ import annotations
+
+import gast
+
+from ..errors import fail
+from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk
+from .parse import Unit
+from .resolve import local_names
+
+
+def lift_local_functions(unit: Unit) -> Unit:
+    """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
+    outer_locals = local_names(unit.node)
+    defs = _collect_defs(unit)
+    if not defs:
+        return unit
+    _check_signatures(defs, unit)
+    params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
+    for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
+        for n in walk(fn_node):                    # the free variables are appended to them
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
+                n.args = _positional_arguments(n, params[n.func.id], unit)
+                n.keywords = []
+    extra = _free_variables(defs, outer_locals, unit)
+    for name, fd in defs.items():
+        free = extra[name]
+        fd.args.args = fd.args.args + [store(n) for n in free]
+        for a in fd.args.args:
+            a.ctx = gast.Param()
+    for name, fd in defs.items():
+        sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
+        _add_free_args(sub.node, extra, sub)
+        # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
+        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
+        sub.callees.update({k: None for k in defs if k != name})
+        unit.callees[name] = lift_local_functions(sub)
+    for name in defs:  # siblings may call each other
+        for other in defs:
+            if other != name:
+                unit.callees[name].callees[other] = unit.callees[other]
+    _add_free_args(unit.node, extra, unit)
+    return unit
+
+
+def _collect_defs(unit: Unit) -> dict:
+    """{name: FunctionDef}: the nested defs and named (or called) lambdas of `unit`, taken out of its body."""
+    defs = {}
+
+    def collect(stmts):
+        kept = []
+        for s in _split_lambda_tuples(stmts, unit):
+            if isinstance(s, gast.FunctionDef):
+                defs[s.name] = s
+                continue
+            if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
+                    and isinstance(s.targets[0], gast.Name)):
+                lam = s.value
+                ret = copy_loc(gast.Return(value=lam.body), s)
+                fd = gast.FunctionDef(name=s.targets[0].id, args=lam.args, body=[ret], decorator_list=[],
+                                      returns=None, type_comment=None, type_params=[])
+                fd.lineno = s.lineno
+                defs[fd.name] = fd
+                continue
+            map_blocks(s, collect)
+            kept.append(Called().visit(s))
+        return kept
+
+    namer = Namer(names_in(unit.node) | set(unit.callees))
+
+    class Called(Transformer):
+        """`(lambda y: y * y)(x)`: the called lambda becomes a nested def of its own (its body's lambdas are
+        lifted with it)."""
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if isinstance(node.func, gast.Lambda):
+                lam = node.func
+                name = namer.fresh("lam")
+                fd = gast.FunctionDef(name=name, args=lam.args, body=[copy_loc(gast.Return(value=lam.body), node)],
+                                      decorator_list=[], returns=None, type_comment=None, type_params=[])
+                fd.lineno = node.lineno
+                defs[name] = fd
+                node.func = copy_loc(load(name), node)
+            return node
+
+        def visit_Lambda(self, node):
+            return node   # (a lambda's body: lifted with it)
+
+    unit.node.body = collect(unit.node.body)
+    return defs
+
+
+def _check_signatures(defs: dict, unit: Unit):
+    for name, fd in defs.items():
+        a = fd.args
+        if a.defaults or any(d is not None for d in a.kw_defaults) or a.vararg or a.kwarg or a.kwonlyargs:
+            fail(fd, unit, f"nested function {name!r} has default values, *args, **kwargs or keyword-only "
+                           f"parameters (srcdiff calls nested functions with positional arguments only)",
+                 "give every parameter explicitly at each call, or read the value from the enclosing "
+                 "function's variables instead of a default")
+        if getattr(fd, "decorator_list", None):
+            fail(fd, unit, f"nested function {name!r} is decorated",
+                 "define it without the decorator, or at module level")
+
+
+def _free_variables(defs: dict, outer_locals: set, unit: Unit) -> dict:
+    """{name: the enclosing function's variables the nested function reads}, in order of first read; a
+    nested def that calls a sibling passes the sibling's free variables on."""
+    extra = {}
+    for name, fd in defs.items():
+        own = local_names(fd)
+        extra[name] = [n for n in _ordered_loads(fd) if n not in own and n in outer_locals and n not in defs]
+    changed = True
+    while changed:   # a nested def that calls a sibling passes the sibling's free variables on
+        changed = False
+        for name, fd in defs.items():
+            own = local_names(fd)
+            for other in _ordered_loads(fd):
+                if other in defs and other != name and other not in own:
+                    clash = [n for n in extra[other] if n in own]
+                    if clash:
+                        fail(fd, unit, f"nested function {name!r} calls {other!r}, which reads the enclosing "
+                                       f"function's {clash[0]!r}, but {name!r} binds its own {clash[0]!r}",
+                             f"rename {name!r}'s {clash[0]!r}")
+                    new = [n for n in extra[other] if n not in extra[name] and n not in own]
+                    if new:
+                        extra[name] = extra[name] + new
+                        changed = True
+    return extra
+
+
+def _split_lambda_tuples(stmts, unit) -> list:
+    """`g, h = lambda u: ..., lambda u: ...`: each lambda bound by a statement of its own (lifted like any
+    named lambda), the other pairs of the tuple assignment kept together."""
+    out = []
+    for s in stmts:
+        pairs = _tuple_pairs(s)
+        if pairs is None or not any(isinstance(v, gast.Lambda) for _, v in pairs):
+            out.append(s)
+            continue
+        lams = [(t, v) for t, v in pairs if isinstance(v, gast.Lambda)]
+        rest = [(t, v) for t, v in pairs if not isinstance(v, gast.Lambda)]
+        if any(not isinstance(t, gast.Name) for t, _ in lams) or len({t.id for t, _ in lams}) < len(lams):
+            fail(s, unit, "a lambda in a tuple assignment is bound to a target that is not a name of its own",
+                 "bind each lambda to a name (g, h = lambda u: ..., lambda u: ...)")
+        named = {t.id for t, _ in lams}
+        if any(loaded_names(v) & named for _, v in rest):
+            fail(s, unit, "a value in this tuple assignment reads a name that a lambda beside it binds",
+                 "bind the lambda by a statement of its own, after the values that read the old binding")
+        if len(rest) == 1:
+            out.append(copy_loc(gast.Assign(targets=[rest[0][0]], value=rest[0][1], type_comment=None), s))
+        elif rest:
+            out.append(copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t for t, _ in rest], ctx=gast.Store())],
+                                            value=gast.Tuple(elts=[v for _, v in rest], ctx=gast.Load()),
+                                            type_comment=None), s))
+        out += [copy_loc(gast.Assign(targets=[t], value=v, type_comment=None), s) for t, v in lams]
+    return out
+
+
+def _tuple_pairs(s):
+    """[(target, value)] of `a, b = x, y` (a tuple or list on both sides, of one length), else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1):
+        return None
+    t, v = s.targets[0], s.value
+    if not (isinstance(t, (gast.Tuple, gast.List)) and isinstance(v, (gast.Tuple, gast.List))
+            and len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts)):
+        return None
+    return list(zip(t.elts, v.elts))
+
+
+def _positional_arguments(call, params: list, unit) -> list:
+    """The arguments of a call of a nested function (parameters `params`, no defaults) in parameter order."""
+    name = call.func.id
+    if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        fail(call, unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
+    bound = dict(zip(params, call.args))
+    for k in call.keywords:
+        if k.arg not in params or k.arg in bound:
+            fail(call, unit, f"{name}() got {'an unexpected' if k.arg not in params else 'a repeated'} "
+                             f"argument {k.arg!r}", f"its parameters are {', '.join(params)}")
+        bound[k.arg] = k.value
+    missing = [p for p in params if p not in bound]
+    if missing or len(call.args) > len(params):
+        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})",
+             f"pass {', '.join(missing)}" if missing else "drop the extra arguments")
+    return [bound[p] for p in params]
+
+
+def _ordered_loads(fd):
+    seen = []
+    for n in walk(fd):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen:
+            seen.append(n.id)
+    return seen
+
+
+def _add_free_args(fn_node, extra, unit):
+    for n in walk(fn_node):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in extra:
+            n.args = n.args + [load(v) for v in extra[n.func.id]]

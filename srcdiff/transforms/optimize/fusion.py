@@ -1,0 +1,106 @@
+"""Elementwise fusion: a temporary read once by the next elementwise statement is written into it."""
+from __future__ import annotations
+
+import gast
+
+from .. import annotations as anno
+from ..astutil import is_comment, loaded_names, name_counts, nested_blocks, walk, walk_statements
+
+
+# ---- elementwise fusion ------------------------------------------------------------------------------
+def _fusing_calls():
+    from ...rules import RULES, fuses_under_numba
+    return frozenset(n for n in RULES if fuses_under_numba(n))
+
+
+_ELEMENTWISE_CALLS = _fusing_calls()   # the rule records' elementwise NumPy ufuncs (srcdiff/rules)
+_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
+
+
+def elementwise(e, calls=None) -> bool:
+    """An expression NumPy evaluates elementwise and Numba fuses into one loop (array expressions);
+    with `calls`, one made of operators and those elementwise functions (its value broadcasts them)."""
+    calls = _ELEMENTWISE_CALLS if calls is None else calls
+    if isinstance(e, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(e, gast.BinOp):
+        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.left, calls) and elementwise(e.right, calls)
+    if isinstance(e, gast.UnaryOp):
+        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.operand, calls)
+    if isinstance(e, gast.Call):
+        from ..astutil import dotted_name
+        return dotted_name(e.func) in calls and not e.keywords and all(elementwise(a, calls) for a in e.args)
+    return False
+
+
+def broadcasting(e) -> bool:
+    from ...rules import names_with
+    return elementwise(e, names_with("elementwise"))
+
+
+def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """`t = <elementwise>` read once, by the next elementwise statements of the same block and source
+    line, is written into that statement: `r = np.log1p(np.exp(-np.abs(z)))` instead of three
+    temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing)."""
+    loads, counts = name_counts(fn)
+    pinned = set()   # written in place or accumulated: not a value to move
+    for n in walk_statements(fn.body):
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            pinned.add(n.target.id)
+        if isinstance(n, (gast.Assign, gast.AugAssign)):
+            for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
+                if isinstance(t, gast.Subscript):
+                    pinned |= {m.id for m in walk(t.value) if isinstance(m, gast.Name)}
+
+    def candidate(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            return None
+        t = s.targets[0].id
+        k = kinds.get(t)
+        if (k is None or k[0] != "a" or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
+                or anno.get(s, anno.PHI) or not elementwise(s.value)
+                or isinstance(s.value, (gast.Name, gast.Constant))):
+            return None
+        return t
+
+    def block(stmts):
+        for s in stmts:
+            for b in nested_blocks(s):
+                block(b)
+        k = 0
+        while k < len(stmts):
+            s = stmts[k]
+            t = candidate(s)
+            if t is None:
+                k += 1
+                continue
+            moved = False
+            operands = loaded_names(s.value)
+            for j in range(k + 1, len(stmts)):
+                u = stmts[j]
+                if is_comment(u):
+                    break   # another source line: keep each adjoint block under its own comment
+                if t in loaded_names(u):
+                    if (isinstance(u, (gast.Assign, gast.AugAssign))
+                            and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
+                            and elementwise(u.value)):
+                        for n in walk(u.value):
+                            for f, v in gast.iter_fields(n):
+                                if isinstance(v, gast.Name) and v.id == t:
+                                    setattr(n, f, s.value)
+                                elif isinstance(v, list):
+                                    v[:] = [s.value if isinstance(x, gast.Name) and x.id == t else x for x in v]
+                        if isinstance(u.value, gast.Name) and u.value.id == t:
+                            u.value = s.value
+                        del stmts[k]
+                        moved = True
+                    break
+                stored = {n.id for n in walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+                stored |= {n.value.id for n in walk(u) if isinstance(n, gast.Subscript)
+                           and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
+                if stored & operands or not isinstance(u, (gast.Assign, gast.AugAssign)):
+                    break
+            if not moved:
+                k += 1
+    block(fn.body)
+    return fn

@@ -1,0 +1,105 @@
+"""Array operations whose kinds say a scalar suffices: np.where of scalars, filled sum/mean adjoints."""
+from __future__ import annotations
+
+import gast
+
+from ..astutil import Transformer, is_comment, name_counts, nested_blocks, walk
+from .fusion import broadcasting
+
+
+def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """`np.where(c, a, b)` of three scalars -> `rt.select(c, a, b)`, a scalar (NumPy and Numba give a
+    0-d array, which Numba cannot merge with a float on another path)."""
+    from ..astutil import dotted, dotted_name
+
+    def scalar(a):
+        if isinstance(a, gast.Constant):
+            return isinstance(a.value, (bool, int, float))
+        return isinstance(a, gast.Name) and (kinds.get(a.id) or ("?",))[0] == "s"
+
+    for n in walk(fn):
+        if (isinstance(n, gast.Call) and dotted_name(n.func) == "np.where" and len(n.args) == 3
+                and not n.keywords and all(scalar(a) for a in n.args)):
+            n.func = dotted("rt.select")
+    return fn
+
+
+def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.FunctionDef:
+    """`a = rt.sum_grad(g, x, None)` (or rt.mean_grad) with a scalar `g` is an array of x's shape filled
+    with g (or g / x.size). When every statement reading `a` is a later elementwise one of the same block
+    whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
+    or g itself read directly, and the filled array is never made."""
+    from ..astutil import dotted_name, load
+    from ..kinds import F, expr_shape_class, is_scalar
+
+    loads, counts = name_counts(fn)
+
+    def candidate(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
+                and not s.value.keywords and len(s.value.args) in (2, 3)):
+            return None
+        g, x = s.value.args[:2]
+        if len(s.value.args) == 3 and not (isinstance(s.value.args[2], gast.Constant)
+                                           and s.value.args[2].value is None):
+            return None
+        a = s.targets[0].id
+        if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
+                and (kinds.get(x.id) or ("?",))[0] == "a" and counts.get(a) == 1 and loads.get(a)):
+            return None
+        return a, g.id, x.id
+
+    def readers(stmts, a, g, x):
+        """The statements after the candidate that read `a`, when all of them qualify, else None."""
+        found, seen = [], 0
+        for u in stmts:
+            if is_comment(u):
+                continue
+            n = sum(1 for m in walk(u) if isinstance(m, gast.Name) and m.id == a and isinstance(m.ctx, gast.Load))
+            if n:
+                target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
+                if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
+                        and broadcasting(u.value)
+                        and expr_shape_class(_replace_name(u.value, a, load(g)), shapes, kinds) == shapes.get(x, x)):
+                    return None
+                found.append(u)
+                seen += n
+            stored = {m.id for m in walk(u) if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store)}
+            if {g, x} & stored:
+                break
+        return found if seen == loads.get(a) else None
+
+    def block(stmts):
+        for s in stmts:
+            for b in nested_blocks(s):
+                block(b)
+        for k in range(len(stmts) - 1, -1, -1):
+            c = candidate(stmts[k])
+            if c is None:
+                continue
+            a, g, x = c
+            found = readers(stmts[k + 1:], a, g, x)
+            if found is None:
+                continue
+            if dotted_name(stmts[k].value.func) == "rt.mean_grad":
+                stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(),
+                                            right=gast.Attribute(value=load(x), attr="size", ctx=gast.Load()))
+                kinds[a] = F
+            elif len(found) == 1:
+                found[0].value = _replace_name(found[0].value, a, load(g))
+                del stmts[k]
+            else:
+                stmts[k].value = load(g)
+                kinds[a] = F
+
+    block(fn.body)
+    return fn
+
+
+def _replace_name(e, name, new):
+    import copy as _copy
+
+    class R(Transformer):
+        def visit_Name(self, n):
+            return _copy.deepcopy(new) if n.id == name and isinstance(n.ctx, gast.Load) else n
+    return R().visit(_copy.deepcopy(e))

@@ -1,0 +1,116 @@
+"""transforms/desugar.py: surface syntax into the small core (before name resolution)."""
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff.transforms import annotations as anno
+from srcdiff.transforms import desugar
+from srcdiff.transforms.astutil import walk, walk_statements
+from gradcheck import check_grad
+from passes import body_source, through
+
+
+def augmented(x, a):
+    b = a * 1.0
+    b += x
+    b *= 2.0
+    return np.sum(b)
+
+
+def test_augmented_assignment_is_an_assignment_noted_in_place():
+    unit = through(augmented, "desugar")
+    assert body_source(unit.node).splitlines()[1:3] == ["b = b + x", "b = b * 2.0"]
+    assert [anno.get(s, anno.IN_PLACE) for s in unit.node.body[:3]] == [None, True, True]
+
+
+def chained(x):
+    return 0.0 < x < 1.0
+
+
+def test_chained_comparison_is_a_conjunction():
+    assert body_source(through(chained, "desugar").node) == "return 0.0 < x and x < 1.0"
+
+
+def over_array(x, a):
+    for e in a * 2.0:
+        x = x + e
+    return x
+
+
+def test_for_over_an_array_is_a_range_loop_over_a_copy_of_the_iterable():
+    unit = through(over_array, "desugar")
+    assert body_source(unit.node) == ("seq = a * 2.0\n"
+                                      "for k in range(len(seq)):\n"
+                                      "    e = seq[k]\n"
+                                      "    x = x + e\n"
+                                      "return x")
+    assert anno.get(unit.node.body[0], anno.LOOP_COPY) == "the loop's iterable"
+
+
+def swap(x, y):
+    x, y = y, x
+    return x - y
+
+
+def test_swap_reads_both_old_values():
+    unit = through(swap, "desugar")
+    assert swap(1.0, 3.0) == 2.0
+    check_grad(swap, [1.0, 3.0])
+    assert "x, y = y, x" not in body_source(unit.node)
+
+
+def sum_of_squares(a):
+    return sum(v * v for v in a)
+
+
+def test_sum_over_a_comprehension_is_an_accumulating_loop():
+    unit = through(sum_of_squares, "desugar")
+    assert body_source(unit.node) == ("if 0 < len(a):\n"
+                                      "    total_sum = rt.zeros_like(a[0] * a[0])\n"
+                                      "else:\n"
+                                      "    total_sum = 0.0\n"
+                                      "for k in range(len(a)):\n"
+                                      "    v = a[k]\n"
+                                      "    total_sum = total_sum + v * v\n"
+                                      "return total_sum")
+    term = [s for s in walk_statements(unit.node.body) if anno.get(s, anno.SUM_TERM)]
+    assert len(term) == 1 and anno.get(term[0], anno.SUM_START) is not None
+    assert sum(1 for n in walk(unit.node) if anno.get(n, anno.MADE)) == 1
+
+
+def test_zero_sum_starts_drops_the_first_term():
+    node = desugar.zero_sum_starts(through(sum_of_squares, "desugar").node)
+    assert body_source(node) == ("total_sum = 0.0\n"
+                                 "for k in range(len(a)):\n"
+                                 "    v = a[k]\n"
+                                 "    total_sum = total_sum + v * v\n"
+                                 "return total_sum")
+
+
+def guarded_sum(a, c):
+    return sum(v for v in a) if c > 0.0 else 0.0
+
+
+def test_total_sum_under_a_conditional_expression_is_computed_on_its_own_path():
+    src = body_source(through(guarded_sum, "desugar").node)
+    assert src.startswith("if c > 0.0:\n")
+    assert src.splitlines()[-1] == "return total_if"
+
+
+def with_try(x):
+    try:
+        return x
+    except ValueError:
+        return 0.0
+
+
+def test_try_is_declined_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match="try/except is not supported"):
+        srcdiff.grad(with_try)(1.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [augmented, over_array, sum_of_squares])
+def test_gradients_of_desugared_functions(f, jit):
+    args = [[0.5, 1.5, 2.0]] if f is sum_of_squares else [0.3, [0.5, 1.5, 2.0]]
+    check_grad(f, args, jit=jit)

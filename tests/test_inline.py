@@ -1,0 +1,58 @@
+"""transforms/inline.py: calls of user functions are spliced into the caller (after ANF, before SSA),
+their statements annotated with the callee's file and name; recursive calls stay calls."""
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff import compiler
+from srcdiff.transforms import annotations as anno, inline, parse
+from srcdiff.transforms.astutil import walk_statements
+from gradcheck import check_grad
+from passes import body_source
+
+
+def helper(u, c):
+    t = u * c
+    return np.sin(t)
+
+
+def caller(x, c):
+    return helper(x, c) + helper(2.0 * x, c)
+
+
+def countdown(x, n):
+    if n <= 0:
+        return x
+    return countdown(x * 1.5, n - 1)
+
+
+def inlined(fn):
+    def callee(obj, stack=()):
+        return compiler.anf_unit(compiler.front_end(parse.parse(obj))) if obj is helper else None
+    return inline.inline_calls(compiler.anf_unit(compiler.front_end(parse.parse(fn))), callee)
+
+
+def test_calls_of_a_user_function_are_spliced_in_with_fresh_names():
+    unit = inlined(caller)
+    src = body_source(unit.node)
+    assert "helper(" not in src
+    assert src.count("np.sin(") == 2
+    spliced = [s for s in walk_statements(unit.node.body) if anno.get(s, anno.FUNC) == "helper"]
+    assert len(spliced) >= 4
+    assert {anno.get(s, anno.FILE) for s in spliced} == {__file__}
+
+
+def test_a_callee_the_inliner_gives_none_for_stays_a_call():
+    def callee(obj, stack=()):
+        return None
+    unit = inline.inline_calls(compiler.anf_unit(compiler.front_end(parse.parse(caller))), callee)
+    assert body_source(unit.node).count("helper(") == 2
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradients_through_inlined_and_recursive_calls(jit):
+    check_grad(caller, [0.4, 1.3], jit=jit)
+    check_grad(countdown, [0.4, 3], wrt=0, jit=jit)
+    code = [line for line in srcdiff.source(srcdiff.grad(caller, jit=jit)).splitlines()
+            if not line.strip().startswith("#")]
+    assert not any("helper(" in line for line in code), code
