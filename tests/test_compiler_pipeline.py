@@ -8,6 +8,7 @@ import pytest
 
 import srcdiff
 from srcdiff import compiler
+from srcdiff.transforms import annotations as anno
 from srcdiff.transforms import emit, optimize, stacks
 from srcdiff.transforms.astutil import comment, walk_statements
 from gradcheck import check_grad
@@ -119,7 +120,7 @@ def test_row_tapes_are_named_after_the_primal_they_hold():
     x = np.array([0.1, 0.2, 0.3])
     check_grad(stacked, [x, 3], wrt=0, jit=True)
     fn = compiler.build_module(stacked, ["x"], "grad", (("a", 1, "f"), ("s", "i"))).functions[-1]
-    recorded = getattr(fn, stacks.ATTR)
+    recorded = anno.get(fn, anno.STACK_KINDS)
     assert recorded and all(st.primal for st in recorded.values())
     jitted = emit.to_source(stacks.row_tapes(fn))
     assert any(f"{st.primal}_tape = rt.row_tape(" in jitted for st in recorded.values()), jitted

@@ -613,11 +613,12 @@ def test_tables_are_built_from_the_records():
     """kinds, dims, the elementwise fusion and the CUDA lowering hold no list of primitives of their own."""
     from srcdiff.cuda import lower
     from srcdiff.rules import names_with
-    from srcdiff.transforms import dims, kinds, optimize
+    from srcdiff.transforms import dims, kinds
+    from srcdiff.transforms.optimize import fusion
     elementwise = names_with("elementwise")
     assert dims.ELEMENTWISE == elementwise | names_with("fill")
     assert kinds._ELEMENTWISE == elementwise
-    assert optimize._ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in optimize._ELEMENTWISE_CALLS
+    assert fusion._ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in fusion._ELEMENTWISE_CALLS
     device = {n for n, r in RULES.items() if r.cuda is not None}
     assert device <= lower._ELEMENTWISE
     assert lower._ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
