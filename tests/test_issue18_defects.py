@@ -297,7 +297,7 @@ def sum_of_sums_over_zip_in_lambda(a):     # fuzz seed 20008
 @JIT
 def test_sum_of_sums_over_zip(jit):
     """The inner sum's start (0.0: its loop over zip has no first value to write down) is a loop of its own
-    in the outer sum's body; compiler.sum_starts read that loop as an assignment (AttributeError)."""
+    in the outer sum's body; kind_rewrites.sum_starts read that loop as an assignment (AttributeError)."""
     check_oracles(sum_of_sums_over_zip_in_lambda, [X3], (0,), jit)
 
 

@@ -300,7 +300,7 @@ if hasattr(np.linalg, "svdvals"):   # NumPy 2
 
 # Helpers with a forward rule (jvp) but no reverse rule yet: forward over reverse (hvp, hessian,
 # jvp of a gradient) handles them; reverse over reverse declines them with a SrcdiffError
-# (compiler.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
+# (checks.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
 # against finite differences in tests/test_spectral.py.
 FORWARD_ONLY: set = {"rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
                      "rt.pinv_grad"}

@@ -192,7 +192,7 @@ R("rt.cumsum", [np.cumsum], "x, axis=None", "rt.reshape_like(rt.revcumsum(g, axi
   jvp="rt.cumsum(dx, axis)")
 R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", None, jvp="rt.revcumsum(dx, axis)")
 # running products: the adjoint sums g[j] * prod_{k <= j, k != i} x[k] without dividing by x, so zeros in x
-# are exact (runtime/shapes.py)
+# are exact (runtime/scans.py)
 R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)")
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
 R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
@@ -222,7 +222,7 @@ R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind
 R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)")
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
   kind="expand_dims", shape="expand_dims")
-# (under Numba only with axis= given: the compiler declines axis=None there, compiler.check_numba)
+# (under Numba only with axis= given: the compiler declines axis=None there, checks.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
 R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)")
 R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)")   # np.column_stack's columns
@@ -284,7 +284,7 @@ R("np.linalg.pinv", [np.linalg.pinv], "a, rcond=None, hermitian=False, rtol=None
 R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a, b)",
   jvp="rt.kron(da, b) + rt.kron(a, db)", kind="kron")
 # the products and solves adjoints use: np.dot / np.linalg.solve, except that under Numba operands of
-# different float dtypes are cast to their common one first (runtime/linear.py)
+# different float dtypes are cast to their common one first (runtime/products.py, runtime/solves.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="rt.dot(dx, y) + rt.dot(x, dy)", kind="matmul")
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",

@@ -166,7 +166,7 @@ R("rt.cumprod_jvp", [rt.cumprod_jvp], "v, x, axis=None", "rt.cumprod_grad(g, x, 
   " - rt.reshape_like(rt.revcumsum(g * rt.cumprod(x, axis), axis), x) * v / (x * x)", None,
   jvp="rt.cumprod_jvp(dv, x, axis) + rt.cumprod_jvp(dx, x, axis) * rt.cumsum(v / x, axis)"
       " - rt.cumprod(x, axis) * rt.cumsum(v * dx / (x * x), axis)")
-# np.interp's helpers (runtime/shapes.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
+# np.interp's helpers (runtime/interpolation.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
 # segment j of width h and T(w) = interp_slope_transpose(w, ...) its adjoint in fp: s is piecewise constant in x,
 # linear in fp, and moving the knots changes 1 / h; interp_transpose(v, ...) moves with x's weight t = (x - xp[j]) / h
 R("rt.interp_slope", [rt.interp_slope], "x, xp, fp", ZERO, "-rt.interp_slope_transpose(g * ans, x, xp, fp)",
@@ -198,7 +198,7 @@ R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", "rt.transpose_if(rt.matmul_gr
 R("rt.tri_mask", [rt.tri_mask], "m, lower", "rt.tri_mask(g, lower)", None, jvp="rt.tri_mask(dm, lower)")
 R("rt.transpose_if", [rt.transpose_if], "m, flag", "rt.transpose_if(g, flag)", None,
   jvp="rt.transpose_if(dm, flag)")
-# reverse rule derived in srcdiff/runtime/linalg.py (lower triangles of L and v only, as cholesky_grad reads them)
+# reverse rule derived in srcdiff/runtime/cholesky.py (lower triangles of L and v only, as cholesky_grad reads them)
 R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", "rt.cholesky_grad_vjp_L(L, v, g)", "rt.cholesky_grad_vjp_v(L, g)",
   jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
@@ -207,7 +207,7 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
-# only (hvp, hessian): reverse over reverse declines them (compiler.check_reverse_rules).
+# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules).
 R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None, kind=("of_matrix", 2),
   jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
 R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),

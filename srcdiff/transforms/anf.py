@@ -1,4 +1,4 @@
-"""Pass 5: A-normal form: one operation per statement, operands are names or constants.
+"""A-normal form: one operation per statement, operands are names or constants.
 
 Temporaries are named after the variable the user's statement assigns (p -> p_1, p_2, ...).
 Short-circuit `and`/`or` and conditional expressions become if statements.

@@ -1,4 +1,4 @@
-"""Pass 3: desugar surface syntax into a small core (before name resolution): augmented assignment,
+"""Desugar surface syntax into a small core (before name resolution): augmented assignment,
 tuple unpacking and swaps, chained comparisons, sums over comprehensions, and `for` over
 arrays/zip/enumerate/reversed become plain assignments and range loops.
 """
@@ -169,7 +169,7 @@ class _Desugar:
             body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
         value, nonempty = self._start(clauses, substitute(comp.elt, rename))
         start = copy_loc(assign(name, value, s.lineno), s)
-        # compiler.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
+        # checks.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
         body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
                      and isinstance(n.value, gast.BinOp)][0]
         anno.set(body_term, anno.SUM_TERM)
@@ -184,7 +184,7 @@ class _Desugar:
         shaped like its first term, `rt.zeros_like(elt)` with the loop variables at their first values, on
         the path where the loops run (so that a sum of arrays stays an array under Numba; where the term is a
         scalar the compiler makes it 0.0 again, and where the loops do not run 0.0 is zeros of the term's rank,
-        once kinds are known: compiler.sum_starts), or 0.0 where the first values cannot be written down
+        once kinds are known: kind_rewrites.sum_starts), or 0.0 where the first values cannot be written down
         (tuple targets, zip / enumerate)."""
         first, tests = {}, []
         for target, it, _ in clauses:

@@ -1,4 +1,4 @@
-"""Pass 5b: inline calls to user functions (after ANF, before SSA).
+"""Inline calls to user functions (after ANF, before SSA).
 
 The callee's normalised body is spliced in with its names made fresh in the caller, so its
 forward values are computed once and its adjoint appears in the caller's backward sweep; the

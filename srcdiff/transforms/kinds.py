@@ -1,4 +1,4 @@
-"""Pass 7b: kinds: which SSA values are scalars (and of which dtype) and which are arrays (of which
+"""Kinds: which SSA values are scalars (and of which dtype) and which are arrays (of which
 rank), from the kinds of the arguments a gradient is specialised for. The reverse pass uses them to
 drop no-op helpers (unbroadcast of a scalar, copies of scalars) and to give scalar tapes a fixed type.
 
@@ -95,7 +95,6 @@ def as_float(k):
     return Kind(*k[:-1], "f") if is_scalar(k) or is_array(k) else None
 
 
-_ndim, _dtype = ndim, dtype   # (compiler.py reads kinds._ndim)
 
 F = Kind.scalar("f")
 I = Kind.scalar("i")

@@ -1,4 +1,4 @@
-"""Pass 9b: preaccumulate scalar adjoints inside loops (partials first, incoming adjoints last).
+"""Preaccumulate scalar adjoints inside loops (partials first, incoming adjoints last).
 
 The backward sweep of a scalar line such as `y1 = y + dt * (a * y - b * y ** 2)` pushes the incoming
 adjoint `d_y1` through every operation of the line: `d_y9 = d_y1 * dt; d_y8 = -d_y9; d_y7 = d_y8 * b;
