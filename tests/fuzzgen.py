@@ -22,6 +22,10 @@ bounded recursion, ints and bools flowing through, print and assert, values firs
 body and read in a later iteration, np.array of (nested) lists, astype, fancy and boolean-mask
 indexing, slices with steps.
 
+'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
+read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
+`while k < LIMIT:`, which Numba decides at compile time when LIMIT is 0).
+
 Values are kept in a modest range by construction: exp only of tanh/sin (or of 0.3 * ...),
 log and sqrt only of 1 + square, divisions by 1.5 + square, loop updates damped, loops short
 (trip counts at most N <= 4), while loops advance a counter by at least 0.5 per iteration *before*
@@ -222,7 +226,7 @@ class Gen:
             opts += ["chain"]
         if self.has("boolops") and d > 0:
             opts += ["andor"]
-        if self.has("intbool") and (env["bools"] or env["ints"]):
+        if (self.has("intbool") or self.has("globals")) and (env["bools"] or env["ints"]):
             opts += ["intbool"]
         o = self.pick(opts)
         if o == "cmp":
@@ -240,6 +244,10 @@ class Gen:
                 return f"not ({self.cond(env, d - 1)})"
             return f"({self.cond(env, d - 1)}) {op} ({self.cond(env, d - 1)})"
         b = [f"{v}" for v in env["bools"]] + [f"{k} > {self.choose(3)}" for k in env["ints"]]
+        if "DEBUG" in env["bools"]:
+            b.append("not DEBUG")
+        if "LIMIT" in env["ints"] and env["loops"]:
+            b.append(f"{self.pick(env['loops'])} < LIMIT")
         return self.pick(b)
 
     def expr(self, kind, env, depth):
@@ -757,7 +765,13 @@ class Gen:
             head = [f"{c} = np.tanh({self.expr('s', env, 1)})"]
             step = f"{c} = {c} + 0.75 + 0.25 * np.tanh({self.expr('s', env, 1)})"
             cond = f"{c} < 2.0"
-            if self.has("intbool") and self.coin(3):
+            if "LIMIT" in env["ints"] and self.coin(3):   # a bound that is a module constant
+                k = self.fresh("k")
+                head.append(f"{k} = 0")
+                cond = self.pick([f"{k} < LIMIT", f"{k} < LIMIT and {c} < 2.0"])
+                step = [step, f"{k} += 1"]
+                inner["ints"].append(k)
+            elif self.has("intbool") and self.coin(3):
                 k = self.fresh("k")
                 head.append(f"{k} = 0")
                 cond = f"{k} < {self.N} and {c} < 2.0"
@@ -975,6 +989,11 @@ class Gen:
             depth = self.pick(["2", "1", "n" if modern else "2"])
             fns.append((f"{self.recursive()}(ARG, {depth})", "s"))
         env = self.env({"x": "s", "a": "v", "M": "m"})
+        consts = []                # module-level constants read as conditions (README 'Captured values')
+        if self.has("globals") and self.coin(3):
+            consts = [f"DEBUG = {self.pick(['False', 'True'])}", f"LIMIT = {self.choose(self.N + 1)}"]
+            env["bools"].append("DEBUG")
+            env["ints"].append("LIMIT")
         lines = []
         if "xa" in params:
             lines.append(self.pick(["x, a = xa", "x = xa[0]\na = xa[1]"]))
@@ -1004,6 +1023,8 @@ class Gen:
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
         header = "import math\n\nimport numpy as np\nfrom scipy.special import logsumexp\n\n\n"
+        if consts:
+            header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
         if entry_kw and modern and self.coin(3):
             sig[-1] = "flag=False"                 # a positional parameter with a default
@@ -1029,6 +1050,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
                 "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",
+                # README 'Captured values': module-level constants as conditions
+                "globals",
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
                 "checkpoints")
 # what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too; its jvp,
