@@ -430,15 +430,8 @@ class Gen:
                               f"(({self.expr('v', env, d)} > {self.thresh()}).astype(np.float64) * {v})"])
         if o == "sumgen":
             return self.sumgen(env, d)
-        if o == "sumarr":   # a sum of arrays over a comprehension: starts from zeros shaped like its first term
-            j = self.fresh("j")
-            inner = self.child(env)
-            inner["loops"].append(j)
-            term = f"{self.expr('v', inner, d)} * ({j} * 0.5)"
-            stop = 1 + self.choose(self.N)   # j may index a vector (it joins the loop indices)
-            if self.coin(3):
-                return f"sum([{term} for {j} in range({stop})])"
-            return f"sum({term} for {j} in range({stop}))"
+        if o == "sumarr":
+            return self.sumarr(env, d)
         if o == "sumlist":  # sum([a, b]) of a list literal: a + b (arrays or scalars)
             return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}])"
         if o == "lambdacall":  # a lambda called where it is written: (lambda y: y * y)(x)
@@ -484,6 +477,19 @@ class Gen:
         if o == "rowb":  # (1, N) * (2, N)
             return f"({self.expr('v', env, d)}[None, :] * {self.expr('m', env, d)})"
         raise AssertionError(o)
+
+    def sumarr(self, env, d):
+        """A sum of arrays over a comprehension (it starts from zeros shaped like its first term), whose
+        term may be a sum of arrays again (that start is desugared in its turn)."""
+        j = self.fresh("j")
+        inner = self.child(env)
+        inner["loops"].append(j)
+        e = self.sumarr(inner, d - 1) if d > 0 and self.coin(2) else self.expr('v', inner, d)
+        term = f"{e} * ({j} * 0.5)"
+        stop = 1 + self.choose(self.N)   # j may index a vector (it joins the loop indices)
+        if self.coin(3):
+            return f"sum([{term} for {j} in range({stop})])"
+        return f"sum({term} for {j} in range({stop}))"
 
     def sumgen(self, env, d):
         """sum(...) over a generator expression or list comprehension (filters, several for clauses,
