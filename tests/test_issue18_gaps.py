@@ -56,6 +56,17 @@ def threshold_in_while(x):
     return s
 
 
+def counter_below_threshold(x):
+    s = 0.5
+    k = 0
+    for i in range(x.shape[0]):
+        if k < THRESH:      # k is 0 throughout: with THRESH folded in, Numba decides this at compile time
+            s = s * np.sin(x[i]) + x[i]
+        else:
+            s = s * x[i]
+    return s
+
+
 def _helper_reading_flag(v):
     return v * 2.0 if DEBUG else np.exp(v)
 
@@ -64,7 +75,8 @@ def flag_in_helper(x):
     return np.sum(_helper_reading_flag(x) * x)
 
 
-CONSTANT_CONDITIONS = [flag_if, flag_if_not, threshold_in_loop, threshold_in_while, flag_in_helper]
+CONSTANT_CONDITIONS = [flag_if, flag_if_not, threshold_in_loop, threshold_in_while, counter_below_threshold,
+                       flag_in_helper]
 
 
 @JIT
@@ -92,7 +104,7 @@ def test_grad_object_keeps_the_constants_of_its_first_call(f, monkeypatch):
         vg(X3.copy())                                # (its first call, too)
     old_value, old_grad = f(X3), numerical_grad(f, [X3], 0)
     monkeypatch.setattr(THIS, "DEBUG", True)
-    monkeypatch.setattr(THIS, "THRESH", 1)
+    monkeypatch.setattr(THIS, "THRESH", 0)
     new_grad = numerical_grad(f, [X3], 0)
     assert not np.allclose(new_grad, old_grad)       # the change matters
     for jit, (g, vg) in objs.items():
