@@ -92,11 +92,11 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 
 def _type_stacks(fn, pushed, tapes):
-    """The list stacks left (not in `tapes`) start as an empty list of the type of what they receive:
-    `s = [0.0][:0]` instead of `s = []`. Numba types a list by its appends, and it removes code whose test
-    it decides at compile time (a `while k < 0` after `k = 0`, with a module constant folded in); a stack
-    whose only append was removed would leave its pops, and what the backward sweep computes from them,
-    without a type. Arrays as views (layout "A"), which a pushed contiguous array converts to."""
+    """The list stacks left (not in `tapes`) start as an empty list typed like what they receive:
+    `s = rt.stack_of(0.0)` instead of `s = []`. Numba types a list by its appends, and it removes code whose
+    test it decides at compile time (a `while k < 0` after `k = 0`, with a module constant folded in); a
+    stack whose only append was removed would leave its pops, and what the backward sweep computes from
+    them, without a type."""
     for st in fn.body:
         if not isinstance(st, gast.Assign) or not isinstance(st.targets[0], gast.Name):
             continue
@@ -108,13 +108,10 @@ def _type_stacks(fn, pushed, tapes):
         if k in (("s", "f"), ("s", "i"), ("s", "b")):
             first = const({"f": 0.0, "i": 0, "b": False}[k[1]])
         elif k is not None and k[0] == "a" and k[1] is not None and k[1] >= 1 and k[2] == "f":
-            zeros = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
-            first = gast.Subscript(value=zeros, slice=gast.Slice(lower=None, upper=None, step=const(1)),
-                                   ctx=gast.Load())
+            first = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
         else:
             continue
-        st.value = gast.Subscript(value=gast.List(elts=[first], ctx=gast.Load()),
-                                  slice=gast.Slice(lower=None, upper=const(0), step=None), ctx=gast.Load())
+        st.value = call("rt.stack_of", first)
 
 
 def _blocks(stmts):
