@@ -53,7 +53,8 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes."""
+    """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes, and the
+    other list stacks typed before their first push (_type_stacks)."""
     pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
               if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
