@@ -102,7 +102,7 @@ def _type_stacks(fn, pushed, tapes):
         if not isinstance(st, gast.Assign) or not isinstance(st.targets[0], gast.Name):
             continue
         s = st.targets[0].id
-        ks = pushed.get(s) or {None}
+        ks = pushed[s].kinds if s in pushed else {None}
         if s in tapes or not _creates(st, s) or len(ks) != 1:
             continue
         k = next(iter(ks))
