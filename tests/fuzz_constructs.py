@@ -344,6 +344,20 @@ def _sum_of_arrays(tree):
     return False
 
 
+def _sum_of_arrays_nested(tree):
+    """A sum of arrays whose term holds another sum of arrays (its start is desugared in its turn)."""
+    return any(_sum_of_arrays(ast.Module(body=[ast.Expr(g.elt)], type_ignores=[])) for g in _sums(tree)
+               if _sum_of_arrays(ast.Module(body=[ast.Expr(ast.Call(ast.Name("sum"), [g], []))], type_ignores=[])))
+
+
+def _module_constant_condition(tree):
+    """fuzzgen's 'globals': a module-level constant read in an if / while test of the entry."""
+    consts = {t.id for s in tree.body if isinstance(s, ast.Assign) for t in s.targets
+              if isinstance(t, ast.Name) and t.id.isupper()}
+    return any(isinstance(n, ast.Name) and n.id in consts for s in _walk(_entry(tree), ast.If, ast.While)
+               for n in ast.walk(s.test))
+
+
 def _sum_of_list(tree):
     """sum([a, b]): a list literal of two or more terms."""
     return any(c.args and isinstance(c.args[0], ast.List) and len(c.args[0].elts) >= 2 for c in _calls(tree, "sum"))
@@ -520,6 +534,8 @@ EXTRA = {
     "while with continue": lambda t: any(_walk(w, ast.Continue) for w in _walk(t, ast.While)),
     "early return inside a while": lambda t: any(_walk(w, ast.Return) for w in _walk(t, ast.While)),
     "math module": lambda t: any((_call_name(c) or "").startswith("math.") for c in _walk(t, ast.Call)),
+    "sum of arrays nested in a sum of arrays": _sum_of_arrays_nested,
+    "module-level constant as a condition (README 'Captured values')": _module_constant_condition,
 }
 
 

@@ -22,6 +22,10 @@ bounded recursion, ints and bools flowing through, print and assert, values firs
 body and read in a later iteration, np.array of (nested) lists, astype, fancy and boolean-mask
 indexing, slices with steps.
 
+'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
+read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
+`while k < LIMIT:`, which Numba decides at compile time when LIMIT is 0).
+
 Values are kept in a modest range by construction: exp only of tanh/sin (or of 0.3 * ...),
 log and sqrt only of 1 + square, divisions by 1.5 + square, loop updates damped, loops short
 (trip counts at most N <= 4), while loops advance a counter by at least 0.5 per iteration *before*
@@ -222,7 +226,7 @@ class Gen:
             opts += ["chain"]
         if self.has("boolops") and d > 0:
             opts += ["andor"]
-        if self.has("intbool") and (env["bools"] or env["ints"]):
+        if (self.has("intbool") or self.has("globals")) and (env["bools"] or env["ints"]):
             opts += ["intbool"]
         o = self.pick(opts)
         if o == "cmp":
@@ -240,6 +244,10 @@ class Gen:
                 return f"not ({self.cond(env, d - 1)})"
             return f"({self.cond(env, d - 1)}) {op} ({self.cond(env, d - 1)})"
         b = [f"{v}" for v in env["bools"]] + [f"{k} > {self.choose(3)}" for k in env["ints"]]
+        if "DEBUG" in env["bools"]:
+            b.append("not DEBUG")
+        if "LIMIT" in env["ints"] and env["loops"]:
+            b.append(f"{self.pick(env['loops'])} < LIMIT")
         return self.pick(b)
 
     def expr(self, kind, env, depth):
@@ -422,15 +430,8 @@ class Gen:
                               f"(({self.expr('v', env, d)} > {self.thresh()}).astype(np.float64) * {v})"])
         if o == "sumgen":
             return self.sumgen(env, d)
-        if o == "sumarr":   # a sum of arrays over a comprehension: starts from zeros shaped like its first term
-            j = self.fresh("j")
-            inner = self.child(env)
-            inner["loops"].append(j)
-            term = f"{self.expr('v', inner, d)} * ({j} * 0.5)"
-            stop = 1 + self.choose(self.N)   # j may index a vector (it joins the loop indices)
-            if self.coin(3):
-                return f"sum([{term} for {j} in range({stop})])"
-            return f"sum({term} for {j} in range({stop}))"
+        if o == "sumarr":
+            return self.sumarr(env, d)
         if o == "sumlist":  # sum([a, b]) of a list literal: a + b (arrays or scalars)
             return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}])"
         if o == "lambdacall":  # a lambda called where it is written: (lambda y: y * y)(x)
@@ -476,6 +477,19 @@ class Gen:
         if o == "rowb":  # (1, N) * (2, N)
             return f"({self.expr('v', env, d)}[None, :] * {self.expr('m', env, d)})"
         raise AssertionError(o)
+
+    def sumarr(self, env, d):
+        """A sum of arrays over a comprehension (it starts from zeros shaped like its first term), whose
+        term may be a sum of arrays again (that start is desugared in its turn)."""
+        j = self.fresh("j")
+        inner = self.child(env)
+        inner["loops"].append(j)
+        e = self.sumarr(inner, d - 1) if d > 0 and self.coin(2) else self.expr('v', inner, d)
+        term = f"{e} * ({j} * 0.5)"
+        stop = 1 + self.choose(self.N)   # j may index a vector (it joins the loop indices)
+        if self.coin(3):
+            return f"sum([{term} for {j} in range({stop})])"
+        return f"sum({term} for {j} in range({stop}))"
 
     def sumgen(self, env, d):
         """sum(...) over a generator expression or list comprehension (filters, several for clauses,
@@ -757,7 +771,13 @@ class Gen:
             head = [f"{c} = np.tanh({self.expr('s', env, 1)})"]
             step = f"{c} = {c} + 0.75 + 0.25 * np.tanh({self.expr('s', env, 1)})"
             cond = f"{c} < 2.0"
-            if self.has("intbool") and self.coin(3):
+            if "LIMIT" in env["ints"] and self.coin(3):   # a bound that is a module constant
+                k = self.fresh("k")
+                head.append(f"{k} = 0")
+                cond = self.pick([f"{k} < LIMIT", f"{k} < LIMIT and {c} < 2.0"])
+                step = [step, f"{k} += 1"]
+                inner["ints"].append(k)
+            elif self.has("intbool") and self.coin(3):
                 k = self.fresh("k")
                 head.append(f"{k} = 0")
                 cond = f"{k} < {self.N} and {c} < 2.0"
@@ -975,6 +995,11 @@ class Gen:
             depth = self.pick(["2", "1", "n" if modern else "2"])
             fns.append((f"{self.recursive()}(ARG, {depth})", "s"))
         env = self.env({"x": "s", "a": "v", "M": "m"})
+        consts = []                # module-level constants read as conditions (README 'Captured values')
+        if self.has("globals") and self.coin(3):
+            consts = [f"DEBUG = {self.pick(['False', 'True'])}", f"LIMIT = {self.choose(self.N + 1)}"]
+            env["bools"].append("DEBUG")
+            env["ints"].append("LIMIT")
         lines = []
         if "xa" in params:
             lines.append(self.pick(["x, a = xa", "x = xa[0]\na = xa[1]"]))
@@ -1004,6 +1029,8 @@ class Gen:
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
         header = "import math\n\nimport numpy as np\nfrom scipy.special import logsumexp\n\n\n"
+        if consts:
+            header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
         if entry_kw and modern and self.coin(3):
             sig[-1] = "flag=False"                 # a positional parameter with a default
@@ -1029,6 +1056,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
                 "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",
+                # README 'Captured values': module-level constants as conditions
+                "globals",
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
                 "checkpoints")
 # what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too; its jvp,

@@ -150,6 +150,22 @@ def per_example_dot(w, x):
     return s * s + t * x.shape[-1]
 
 
+def write_at_index_array(a, w, idx):
+    """b[idx] = v with an index array: declined on the device (test_fancy_write_declined_with_advice)."""
+    b = w * 1.0
+    b[idx] = a * w
+    return np.sum(b * b)
+
+
+def write_index_by_index(a, w, idx):
+    """What that decline advises: the same writes one element at a time (idx names an element twice: the
+    later write wins, as with b[idx] = v)."""
+    b = w * 1.0
+    for k in range(len(idx)):
+        b[idx[k]] = a * w[k]
+    return np.sum(b * np.sin(b))
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -188,6 +204,8 @@ def _data():
         "shape_loop": (srcdiff.grad(per_example_dot, wrt=(0, 1)), (None, 0), (w, X), {}),
         "shape_loop_jvp": (srcdiff.jvp(per_example_dot, wrt=1), (None, 0, 0), (w, X, X[::-1].copy()), {}),
         "shape_loop_hvp": (srcdiff.hvp(per_example_dot, wrt=0), (None, 0, None), (w, X, w), {}),
+        "index_by_index": (srcdiff.grad(write_index_by_index, wrt=(0, 1)), (0, 0, None),
+                           (a, X[:, :3].copy(), np.array([2, 0, 2])), {}),
     }
 
 
@@ -255,6 +273,7 @@ if __name__ != "__main__":
              "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
              "more_elementwise_jvp", "jvp", "jvp_tuple", "jvp_while", "hvp",
              "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
+    CASES += ["index_by_index"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -297,6 +316,15 @@ if __name__ != "__main__":
         k = srcdiff.cuda.vmap(srcdiff.grad(sized_by_argument), in_axes=(0, 0))
         with pytest.raises(srcdiff.SrcdiffError, match=r"line \d+: z = np.zeros\(n\)"):
             k.ptx(a, np.arange(1, B + 1), cc=(9, 0))
+
+    def test_fancy_write_declined_with_advice():
+        """A write at an index array (whose adjoint, rt.written, keeps the later of two writes to one element)
+        is declined at the user's line, with the element-by-element loop the device runs as advice."""
+        k = srcdiff.cuda.vmap(srcdiff.grad(write_at_index_array, wrt=(0, 1)), in_axes=(0, 0, None))
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*fancy \(array\) indexing: b\[idx\]\n"
+                           r"    line \d+: b\[idx\] = a \* w\n  hint: .*for k in range\(len\(idx\)\): b\[idx\[k\]\] = v\[k\]"):
+            k.ptx(np.linspace(0.2, 0.8, B), X, np.array([2, 0, 2]), cc=(9, 0))
 
     def test_unbounded_while_needs_max_trip():
         k = srcdiff.cuda.vmap(srcdiff.grad(damped), in_axes=(0, None))

@@ -56,6 +56,10 @@ _DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, b
                   "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
                   "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
 
+_FANCY_ADVICE = ("device code indexes an array with integers, not an index array or a mask: write the elements "
+                 "one at a time in a loop, e.g. `for k in range(len(idx)): b[idx[k]] = v[k]` (a position named "
+                 "twice then keeps the later write, as NumPy's b[idx] = v does)")
+
 
 def dotted(e):
     if isinstance(e, ast.Name):
@@ -695,7 +699,7 @@ class FunctionLowering:
                 else:
                     s, d_ = self.info(x)
                     if s is not None or d_ not in ("i", "b"):
-                        raise ValueError("fancy (array) indexing")
+                        self.fail(x, f"fancy (array) indexing: {ast.unparse(e)}", _FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:

@@ -87,7 +87,21 @@ def halve(snapshots):
         snapshots[j] = snapshots[2 * j]
 
 
+def stack_of(example):
+    """An empty list for a stack of values like `example`. (Under Numba it is typed from `example`: Numba
+    types a list by its appends, and removes code whose test it decides at compile time, which can take a
+    stack's only append with it. Arrays are typed as views, layout "A", which any pushed array converts to.)"""
+    return []
+
+
 # ---- Numba ----------------------------------------------------------------------------------------------
+@cached_overload(stack_of)
+def _stack_of_nb(example):
+    if isinstance(example, types.Array):
+        return lambda example: [example[::1]][:0]
+    return lambda example: [example][:0]
+
+
 @cached_overload(row_tape)
 def _row_tape_nb(n):
     return lambda n: np.empty((n, 0))

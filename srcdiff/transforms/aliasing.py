@@ -93,11 +93,16 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
 
 
 def sharing_written_memory(fn, kinds=None) -> set:
-    """Names that may share memory with an array written in place (the written names included)."""
+    """Names that may share memory with an array written in place (the written names included): by a
+    subscript write, or by an augmented assignment (`a += v`, desugared to `a2 = a1 + v`; counted where
+    `a1` is an array or its kind is not known)."""
+    kinds = kinds or {}
     written = {n.targets[0].value.id for n in walk_statements(fn.body)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
                and isinstance(n.targets[0].value, gast.Name)}
-    roots = memory_roots(fn, kinds or {})
+    written |= {n.value.left.id for n in walk_statements(fn.body)
+                if isinstance(n, gast.Assign) and _in_place(n, kinds, unknown=True)}
+    roots = memory_roots(fn, kinds)
     hit = {roots.get(w, w) for w in written}
     return written | {n for n, r in roots.items() if r in hit}
 
@@ -208,11 +213,12 @@ class _Flow:
         fail(w, self.unit, message, advice)
 
 
-def _in_place(s, kinds) -> bool:
-    """`a2 = a1 + v` made from the user's `a += v` (desugar) where `a` is an array: NumPy adds into a1's memory."""
+def _in_place(s, kinds, unknown=False) -> bool:
+    """`a2 = a1 + v` made from the user's `a += v` (desugar) where `a` is an array: NumPy adds into a1's memory.
+    `unknown`: whether to count it where a1's kind is not known."""
     v = s.value
     return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
-            and (kinds.get(v.left.id) or ("?",))[0] == "a")
+            and (kinds.get(v.left.id) or ("a" if unknown else "?",))[0] == "a")
 
 
 def _own_loads(s):

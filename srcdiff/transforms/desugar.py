@@ -201,8 +201,12 @@ class _Desugar:
                                           comparators=[gast.Call(func=load("len"), args=[it], keywords=[])]))
             else:
                 return const(0.0), None
-        if any(isinstance(n, (gast.GeneratorExp, gast.ListComp, gast.Lambda, gast.IfExp, gast.BoolOp))
-               for n in walk(elt)):
+        # a comprehension in the term (an inner sum) is desugared in the start statement in its turn (its
+        # own loop before it); its loop variables must not be ones given first values here (substitute
+        # does not know scopes)
+        inner = {t.id for n in walk(elt) if isinstance(n, (gast.GeneratorExp, gast.ListComp))
+                 for g in n.generators for t in walk(g.target) if isinstance(t, gast.Name)}
+        if inner & set(first) or any(isinstance(n, (gast.Lambda, gast.IfExp, gast.BoolOp)) for n in walk(elt)):
             return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
         anno.set(start, anno.MADE)   # (resolve leaves the rt. name as it is)

@@ -28,13 +28,12 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
                  and isinstance(b.value.args[0], gast.Name)]
         zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
                 and b.value.value == 0.0 and type(b.value.value) is float]
-        if len(zeros) != 1 or len(zero) != 1:
-            return None
         def merges(stmts, source):
             return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
                     and b.value.id == source.targets[0].id and anno.get(b, anno.MERGE)}
-        merged = merges(s.body, zeros[0]) & merges(s.orelse, zero[0])
-        return (zeros[0], zero[0], merged.pop()) if len(merged) == 1 else None
+        # (the body may hold an inner sum's own start too, computing the first term: the one merged is this sum's)
+        found = [(z, o, m) for z in zeros for o in zero for m in merges(s.body, z) & merges(s.orelse, o)]
+        return found[0] if len(found) == 1 else None
 
     def block(stmts):
         nonlocal changed

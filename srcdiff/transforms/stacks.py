@@ -53,14 +53,16 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes."""
+    """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes, and the
+    other list stacks typed before their first push (_type_stacks)."""
     pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
               if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
     plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
+    fn = clone(fn)
+    _type_stacks(fn, pushed, {p[0] for p in plans})
     if not plans:
         return fn
-    fn = clone(fn)
     taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
     blocks = list(_blocks(fn.body))
@@ -88,6 +90,29 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     for block in blocks:
         block[:] = [new for st in block for new in before.get(id(st), []) + [st]]
     return fn
+
+
+def _type_stacks(fn, pushed, tapes):
+    """The list stacks left (not in `tapes`) start as an empty list typed like what they receive:
+    `s = rt.stack_of(0.0)` instead of `s = []`. Numba types a list by its appends, and it removes code whose
+    test it decides at compile time (a `while k < 0` after `k = 0`, with a module constant folded in); a
+    stack whose only append was removed would leave its pops, and what the backward sweep computes from
+    them, without a type."""
+    for st in fn.body:
+        if not isinstance(st, gast.Assign) or not isinstance(st.targets[0], gast.Name):
+            continue
+        s = st.targets[0].id
+        ks = pushed[s].kinds if s in pushed else {None}
+        if s in tapes or not _creates(st, s) or len(ks) != 1:
+            continue
+        k = next(iter(ks))
+        if k in (("s", "f"), ("s", "i"), ("s", "b")):
+            first = const({"f": 0.0, "i": 0, "b": False}[k[1]])
+        elif k is not None and k[0] == "a" and k[1] is not None and k[1] >= 1 and k[2] == "f":
+            first = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
+        else:
+            continue
+        st.value = call("rt.stack_of", first)
 
 
 def _blocks(stmts):

@@ -1,0 +1,212 @@
+"""Issue 18, the gaps left after the main work: module-level constants as conditions (and what a grad object
+does when they change), writes at an index array on the CUDA target, sums of arrays nested in sums under
+Numba, and common-subexpression merging of two arrays one of which is then written in place. Each gradient is
+checked against central differences in both backends, its value against f itself, and forward mode against
+it (test_issue18_defects.check_oracles)."""
+import sys
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+from test_issue18_defects import check_oracles, line_of
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+X3 = np.array([0.3, -0.5, 1.2])
+X4 = np.array([0.3, -0.5, 1.2, 0.7])
+W2 = np.array([0.4, -1.1])
+THIS = sys.modules[__name__]
+
+# ---- module-level constants read as conditions ------------------------------------------------------------
+DEBUG = False
+THRESH = 2
+
+
+def flag_if(x):
+    s = np.sum(x * x)
+    if DEBUG:
+        s = s * 0.0
+    return s
+
+
+def flag_if_not(x):
+    s = np.sum(np.sin(x) * x)
+    if not DEBUG:
+        s = s * 3.0
+    return s
+
+
+def threshold_in_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if i < THRESH:
+            s = s + x[i] * x[i]
+        else:
+            s = s + np.sin(x[i])
+    return s
+
+
+def threshold_in_while(x):
+    s = 1.0
+    k = 0
+    while k < THRESH:
+        s = s * np.sum(np.cos(x * (k + 1)))
+        k += 1
+    return s
+
+
+def counter_below_threshold(x):
+    s = 0.5
+    k = 0
+    for i in range(x.shape[0]):
+        if k < THRESH:      # k is 0 throughout: with THRESH folded in, Numba decides this at compile time
+            s = s * np.sin(x[i]) + x[i]
+        else:
+            s = s * x[i]
+    return s
+
+
+def _helper_reading_flag(v):
+    return v * 2.0 if DEBUG else np.exp(v)
+
+
+def flag_in_helper(x):
+    return np.sum(_helper_reading_flag(x) * x)
+
+
+CONSTANT_CONDITIONS = [flag_if, flag_if_not, threshold_in_loop, threshold_in_while, counter_below_threshold,
+                       flag_in_helper]
+
+
+@JIT
+@pytest.mark.parametrize("f", CONSTANT_CONDITIONS, ids=lambda f: f.__name__)
+def test_module_constant_as_condition(f, jit, monkeypatch):
+    """Each setting of the module's constants: a new grad object follows it (the cache is keyed by the
+    values the function reads), in both backends."""
+    for debug, thresh in ((False, 2), (True, 0), (False, 1)):
+        monkeypatch.setattr(THIS, "DEBUG", debug)
+        monkeypatch.setattr(THIS, "THRESH", thresh)
+        check_oracles(f, [X3], (0,), jit)
+
+
+@pytest.mark.parametrize("f", CONSTANT_CONDITIONS, ids=lambda f: f.__name__)
+def test_grad_object_keeps_the_constants_of_its_first_call(f, monkeypatch):
+    """README "Captured values": a grad object compiles in the module constants it reads at its first call,
+    in both backends alike (Numba freezes globals; the Python backend binds them the same way), so after the
+    constant changes both keep giving the gradient for the old value (and agree); a new grad object gives
+    the gradient for the new one."""
+    monkeypatch.setattr(THIS, "DEBUG", False)
+    monkeypatch.setattr(THIS, "THRESH", 2)
+    objs = {jit: (srcdiff.grad(f, jit=jit), srcdiff.value_and_grad(f, jit=jit)) for jit in (False, True)}
+    before = {jit: g(X3.copy()) for jit, (g, _) in objs.items()}
+    for jit, (_, vg) in objs.items():
+        vg(X3.copy())                                # (its first call, too)
+    old_value, old_grad = f(X3), numerical_grad(f, [X3], 0)
+    monkeypatch.setattr(THIS, "DEBUG", True)
+    monkeypatch.setattr(THIS, "THRESH", 0)
+    new_grad = numerical_grad(f, [X3], 0)
+    assert not np.allclose(new_grad, old_grad)       # the change matters
+    for jit, (g, vg) in objs.items():
+        np.testing.assert_allclose(before[jit], old_grad, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g(X3.copy()), before[jit], rtol=1e-12, atol=1e-12)
+        value, grad = vg(X3.copy())
+        np.testing.assert_allclose(value, old_value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grad, before[jit], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(X3.copy()), new_grad, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(objs[True][0](X3.copy()), objs[False][0](X3.copy()), rtol=1e-12, atol=1e-12)
+
+
+# ---- sum(...) of arrays nested in another sum, under Numba ------------------------------------------------
+def sum_of_sums_of_arrays(a, w):
+    return np.sum(sum(sum(a[i:i + 2] * w for i in range(3)) for _ in range(2)))
+
+
+def scalar_sum_inside_array_sum(a, w):
+    return np.sum(sum(w * sum(a[i] * a[i] for i in range(3)) for _ in range(2)))
+
+
+def sum_of_sums_over_rows(M, w):
+    return np.sum(np.sin(sum(sum(r[j:j + 2] * w for j in range(2)) * r[0] for r in M)))
+
+
+def sum_of_sums_of_scalars(a, w):
+    return sum(sum(a[i] * w[j] for i in range(3)) ** 2 for j in range(2))
+
+
+def sum_of_sums_in_loop(a, w):
+    s = 0.0
+    for k in range(2):
+        t = sum(sum(a[i:i + 2] * w * k for i in range(j, 3)) for j in range(2))
+        s = s + np.sum(t * t)
+    return s
+
+
+def sum_of_sums_maybe_empty(a, w, n):
+    return np.sum(sum(sum(a[i:i + 2] * w for i in range(3)) for _ in range(n)) + w)
+
+
+@JIT
+@pytest.mark.parametrize("f", [sum_of_sums_of_arrays, scalar_sum_inside_array_sum, sum_of_sums_of_scalars,
+                               sum_of_sums_in_loop], ids=lambda f: f.__name__)
+def test_sum_of_arrays_nested_in_a_sum(f, jit):
+    check_oracles(f, [X4, W2], (0, 1), jit)
+
+
+@JIT
+def test_sum_of_sums_over_the_rows_of_a_matrix(jit):
+    check_oracles(sum_of_sums_over_rows, [np.arange(12.0).reshape(4, 3) / 7 - 0.5, W2], (0, 1), jit)
+
+
+@JIT
+@pytest.mark.parametrize("n", [0, 2])
+def test_nested_sum_of_arrays_over_an_empty_range(jit, n):
+    check_oracles(sum_of_sums_maybe_empty, [X4, W2, n], (0, 1), jit)
+
+
+def nested_sum_reusing_the_loop_name(a, w):
+    return np.sum(sum(sum(a[i:i + 2] for i in range(3)) * w * a[i] for i in range(2)))
+
+
+def test_nested_sum_reusing_the_outer_loop_name_is_declined_under_numba():
+    """The inner sum's loop variable is the outer one's: its first term cannot be written before the loop
+    (substitution does not know scopes), so the outer sum starts from 0.0, which Numba cannot type."""
+    check_oracles(nested_sum_reusing_the_loop_name, [X4, W2], (0, 1), False)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_issue18_gaps.py:%d: sum\(\.\.\.\) over a generator "
+                       r"(.|\n)*hint: use jit=False, or accumulate in a loop" %
+                       line_of(nested_sum_reusing_the_loop_name, "return")):
+        srcdiff.grad(nested_sum_reusing_the_loop_name, wrt=(0, 1), jit=True)(X4, W2)
+
+
+# ---- two equal array expressions, one of them then written in place (not merged into one array) -----------
+def equal_arrays_one_added_into(a, b):
+    u = a * 1.0
+    v = a * 1.0
+    v += b
+    return np.sum(u * v)
+
+
+def equal_arrays_one_element_written(a, b):
+    u = a * 1.0
+    v = a * 1.0
+    v[0] = 3.0 * b[1]
+    return np.sum(u * v)
+
+
+def equal_arrays_both_written(a, b):
+    u = np.sin(a)
+    v = np.sin(a)
+    v[0] = 3.0
+    v += b
+    u *= b
+    for i in range(2):
+        v *= u
+    return np.sum(u * v)
+
+
+@JIT
+@pytest.mark.parametrize("f", [equal_arrays_one_added_into, equal_arrays_one_element_written,
+                               equal_arrays_both_written],
+                         ids=lambda f: f.__name__)
+def test_equal_array_expressions_one_written_in_place(f, jit):
+    check_oracles(f, [X3, np.array([0.4, -1.1, 0.8])], (0, 1), jit)
