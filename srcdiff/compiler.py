@@ -61,6 +61,7 @@ forward mode (jvp):
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
+    where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
     dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
     versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
@@ -379,6 +380,8 @@ FORWARD = [
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
+    Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
+         "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),
     Pass("dead code", _on_fn(forward.eliminate_dead_code), "transforms/forward.py",
          "values nothing reads; a stack goes as a whole"),
     Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",

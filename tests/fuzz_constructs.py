@@ -499,7 +499,7 @@ NOT_CONSTRUCTS = {
     "values first bound inside a loop body and read in the next iteration :: s += prev * x[i] / prev = x[i]",
     f"{SUM} :: each becomes an accumulating loop in the generated code",
     f"{SUM} :: where it is computed on its own path only",
-    f"{SUM} :: so its gradient compiles under numba too (its jvp still needs jit=false)",
+    f"{SUM} :: so its gradient and its jvp compile under numba too",
     f"{WRITES} :: with overwritten values restored in the backward sweep",
     "calls to your own functions :: inlined into the gradient",
     "calls to your own functions :: comments naming them",

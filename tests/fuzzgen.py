@@ -1060,8 +1060,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "globals",
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
                 "checkpoints")
-# what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too; its jvp,
-# which needs jit=False, is checked on the Python backend only)
+# what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too, its jvp too;
+# under jit=True every oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python)
 PYTHON_ONLY: set = set()
 
 
@@ -1312,12 +1312,12 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                            rtol, 1e-5)
                 fd_checked += 1
             if checked < points:
-                if "value" in oracles and not jit:
-                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=False, **ck)(*_copy(args), **kw)
+                if "value" in oracles:
+                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=jit, **ck)(*_copy(args), **kw)
                     _close(val, v, f"value_and_grad's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     for leaf, a, b in zip(lv, flat_grads(got2, args, wrt), flat):
                         _close(a, b, f"value_and_grad's d/d{_name(leaf, prog)} vs grad's", 1e-7, 1e-9)
-                if "jvp" in oracles and not jit:
+                if "jvp" in oracles:
                     tan_rng = np.random.default_rng(seed + 1)
                     tl = [tan_rng.normal(size=np.shape(get_leaf(args, leaf))) for leaf in lv]
                     tl = [float(t) if np.ndim(t) == 0 else t for t in tl]
@@ -1330,7 +1330,7 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                         else:
                             tangents.append(tl[pos])
                             pos += 1
-                    val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=False)(*_copy(args), tuple(tangents), **kw)
+                    val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=jit)(*_copy(args), tuple(tangents), **kw)
                     _close(val, v, f"jvp's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)

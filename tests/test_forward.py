@@ -1,5 +1,6 @@
 """Forward mode and higher order: jvp, hvp (forward over reverse), hessian, jacobian and grad of
 grad against central finite differences, on the constructs the core handles."""
+import math
 import re
 import numpy as np
 import pytest
@@ -344,3 +345,22 @@ def test_hvp_keeps_the_gradients_stacks_apart():
     hsrc = srcdiff.source(h)
     for name in stacks:
         assert f"{name} = []" in hsrc and f"{name}.pop()" in hsrc, name
+
+
+def _where_of_scalars(x, scale):
+    k = 3
+    return math.exp(math.tanh(np.where(scale > -0.3, 0.5, k * 0.25) * x)) + scale * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_where_of_scalars_is_a_scalar_in_forward_mode(jit):
+    """np.where of three scalars is a 0-d array under Numba, which math.tanh does not take: forward mode
+    writes it rt.select, as reverse mode does (the fuzz found it once jvp ran under jit too)."""
+    x, s = 0.2, 0.1
+    val, dot = srcdiff.jvp(_where_of_scalars, wrt=("x", "scale"), jit=jit)(x, s, (0.7, -1.3))
+    g = srcdiff.grad(_where_of_scalars, wrt=("x", "scale"), jit=jit)(x, s)
+    assert val == pytest.approx(_where_of_scalars(x, s), rel=1e-12)
+    assert dot == pytest.approx(0.7 * g[0] - 1.3 * g[1], rel=1e-10)
+    h = 1e-6
+    fd = (_where_of_scalars(x + 0.7 * h, s - 1.3 * h) - _where_of_scalars(x - 0.7 * h, s + 1.3 * h)) / (2 * h)
+    assert dot == pytest.approx(fd, rel=1e-6)
