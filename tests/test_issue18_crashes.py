@@ -157,3 +157,19 @@ def recursive_helper_with_list_indexes(x, M):
 def test_recursive_helper_with_list_literal_indexes(jit):
     _grad_matches(recursive_helper_with_list_indexes, [0.3, np.array([[0.4, -0.2], [1.1, 0.7]])], wrt=(0, 1),
                   jit=jit)
+
+
+# ---- fuzz seed 61290 (jit: 'a[idx] += g under Numba takes 1-D integer index arrays'): an index array made by
+# np.arange on a path an early return may skip had no kind, so its placeholder was None and Numba typed it optional
+def arange_index_after_early_return(x, M, n):
+    for i in range(n):
+        if i > 1:
+            return x
+    return x / (1.5 + np.square(np.sum(M[np.arange(2), np.argmax(M, axis=1)])))
+
+
+@BACKENDS
+def test_arange_index_on_a_path_an_early_return_skips(jit):
+    M = np.array([[0.3, -0.2, 0.9], [1.1, 0.4, -0.6]])
+    _grad_matches(arange_index_after_early_return, [0.3, M, 1], wrt=(0, 1), jit=jit)
+    _grad_matches(arange_index_after_early_return, [0.3, M, 3], wrt=(0, 1), jit=jit)

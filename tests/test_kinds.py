@@ -33,6 +33,11 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("rt.sum_grad(s, x, None)", {"s": F, "x": ("a", 2, "i")}, A2),   # adjoint helpers: x's kind, as floats
     ("rt.sum(x, 0)", {"x": A2}, A1),
     ("np.argmax(x, 0)", {"x": A2}, I1),
+    ("np.arange(2)", {}, I1),                        # (fuzz: an untyped placeholder of np.arange under Numba)
+    ("np.arange(n, 5, 2)", {"n": I}, I1),
+    ("np.arange(0.5, s)", {"s": F}, A1),              # a float bound: floats
+    ("np.arange(x)", {"x": A1}, None),                # (not a range: NumPy raises)
+    ("np.argsort(x, axis=1)", {"x": A2}, ("a", 2, "i")),
     ("np.zeros((2, 3), np.int64)", {}, ("a", 2, "i")),
     ("np.linalg.eigvalsh(x)", {"x": A2}, A1),
     ("np.unknown_function(x)", {"x": A2}, None),   # no rule: unknown

@@ -298,7 +298,7 @@ R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {
-    "np.arange": np.arange, "np.eye": np.eye, "np.identity": np.identity, "np.argsort": np.argsort,
+    "np.eye": np.eye, "np.identity": np.identity,
     "np.shape": np.shape, "np.tril_indices": np.tril_indices, "np.triu_indices": np.triu_indices,
     "np.searchsorted": np.searchsorted, "np.any": np.any, "np.all": np.all, "np.count_nonzero": np.count_nonzero,
     "range": builtins.range, "bool": builtins.bool,
@@ -324,6 +324,8 @@ for _name in ("np.zeros_like", "np.ones_like", "np.empty_like"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="same", shape="fill")
 for _name in ("np.argmax", "np.argmin"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="argreduce")
+R("np.arange", [np.arange], ANY, nondiff=True, kind="arange")
+R("np.argsort", [np.argsort], ANY, nondiff=True, kind="argsort")
 for _name, _obj in (("len", builtins.len), ("int", builtins.int), ("np.size", np.size), ("np.ndim", np.ndim)):
     R(_name, [_obj], ANY, nondiff=True, kind="int")
 R("rt.svd_u_full", [], ANY, nondiff=True, kind=("of_matrix", 2))

@@ -303,6 +303,18 @@ def _law_argreduce(args, e, kinds):         # np.argmax(x[, axis])
     return I
 
 
+def _law_arange(args, e, kinds):            # np.arange(n), np.arange(a, b[, step]): a 1-D int array (of floats
+    if not args or e.keywords or any(ndim(k) != 0 for k in args):   # when a bound or the step is a float)
+        return None
+    dts = {dtype(k) for k in args}
+    return None if None in dts else Kind.array(1, "f" if "f" in dts else "i")
+
+
+def _law_argsort(args, e, kinds):           # np.argsort(x[, axis]): an int array of x's rank
+    nd = ndim(args[0]) if args else None
+    return None if not nd else Kind.array(nd, "i")
+
+
 def _law_trace(args, e, kinds):             # np.trace(x[, offset]) of a matrix
     return F if len(args) == 1 or (len(args) == 2 and ndim(args[0]) == 2) else None
 
@@ -395,7 +407,8 @@ def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(
 
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
         "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
-        "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "trace": _law_trace,
+        "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
+        "argsort": _law_argsort, "trace": _law_trace,
         "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
         "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
         "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
