@@ -167,7 +167,13 @@ class ForwardTransformed:
 def _as_tangent(t, x, name="x", owner=None):
     """A tangent with the primal's float type: arrays as float arrays, scalars as floats."""
     if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
-        t = np.asarray(t, dtype=np.result_type(getattr(x, "dtype", float), np.float64))
+        try:
+            t = np.asarray(t, dtype=np.result_type(getattr(x, "dtype", float), np.float64))
+        except (TypeError, ValueError):
+            raise SrcdiffError(f"tangent {t!r} for argument {name!r} of shape {np.shape(x)} is not an array of "
+                               "numbers", *user_location(owner),
+                               advice="pass one tangent shaped like each wrt argument (a tuple of them when wrt "
+                                      "names several)") from None
         if np.shape(t) != np.shape(x):
             raise SrcdiffError(f"tangent of shape {np.shape(t)} for argument {name!r} of shape {np.shape(x)}",
                                *user_location(owner), advice="pass a tangent shaped like the argument")

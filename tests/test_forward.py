@@ -364,3 +364,18 @@ def test_where_of_scalars_is_a_scalar_in_forward_mode(jit):
     h = 1e-6
     fd = (_where_of_scalars(x + 0.7 * h, s - 1.3 * h) - _where_of_scalars(x - 0.7 * h, s + 1.3 * h)) / (2 * h)
     assert dot == pytest.approx(fd, rel=1e-6)
+
+
+def _two_args(xa, scale):
+    return np.sum(xa * xa) * scale
+
+
+@pytest.mark.parametrize("tangent, says", [
+    ((np.ones(2), 1.0), "is not an array of numbers"),      # a tuple for one wrt argument: it is the tangent
+    (np.ones(3), "tangent of shape (3,) for argument 'xa' of shape (2,)"),
+    ("a", "is not an array of numbers"),
+])
+def test_bad_tangent_is_a_clear_error(tangent, says):
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.jvp(_two_args)(np.array([0.3, 0.2]), 0.5, tangent)
+    assert says in str(err.value) and "tangent" in err.value.advice
