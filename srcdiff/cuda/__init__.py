@@ -17,9 +17,9 @@ set NUMBA_ENABLE_CUDASIM=1 before numba.cuda is first imported to run kernels on
 
 How it works: the kernel is derived from the same gradient srcdiff generates on the CPU. `k(*args)`
 specialises `g` to the kinds of ONE example (batched arguments lose their leading axis), takes the
-generated module and lowers it for the device (srcdiff/cuda/lower.py): arrays get static per-example
-shapes and become flat buffers (argument rows, `cuda.local.array` locals, or the output buffer the
-results are written into), array expressions become element loops, `np.*` on scalars become `math.*`,
+generated module and lowers it for the device (srcdiff/cuda/lower.py and the modules beside it):
+arrays get static per-example shapes and become flat buffers (argument rows, `cuda.local.array`
+locals, or the output buffer the results are written into), array expressions become element loops, `np.*` on scalars become `math.*`,
 tapes and stacks become fixed-size local arrays. Each thread calls the device function for its
 example; results come back with a leading batch axis, or summed over the batch (`batch_sum=True`,
 a per-block shared-memory tree reduction followed by one atomic add per block and component).

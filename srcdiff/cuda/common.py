@@ -22,24 +22,24 @@ class ArgSpec:
     batched: bool = False
 
 
-class _Unknown(Exception):
+class Unknown(Exception):
     pass
 
 
 # elementwise on scalars: templates with {0}, {1}, {2}, from the rule records (srcdiff/rules: a rule without one
 # is declined by name), and the builtins generated plumbing calls (tape sizes: max(n, 0))
-_UNARY = {**cuda_templates(1), "abs": "abs({0})"}
-_BINARY = {**cuda_templates(2), "max": "max({0}, {1})", "min": "min({0}, {1})"}
-_TERNARY = cuda_templates(3)
-_ELEMENTWISE = set(_UNARY) | set(_BINARY) | set(_TERNARY)
-_INT_CALLS = {"len", "int"}
-_DT = {"f": "float64", "i": "int64", "b": "int64"}
-_REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
-_DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
+UNARY = {**cuda_templates(1), "abs": "abs({0})"}
+BINARY = {**cuda_templates(2), "max": "max({0}, {1})", "min": "min({0}, {1})"}
+TERNARY = cuda_templates(3)
+ELEMENTWISE = set(UNARY) | set(BINARY) | set(TERNARY)
+INT_CALLS = {"len", "int"}
+NUMBA_DTYPE = {"f": "float64", "i": "int64", "b": "int64"}
+REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
+DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
                   "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
                   "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
 
-_FANCY_ADVICE = ("device code indexes an array with integers, not an index array or a mask: write the elements "
+FANCY_ADVICE = ("device code indexes an array with integers, not an index array or a mask: write the elements "
                  "one at a time in a loop, e.g. `for k in range(len(idx)): b[idx[k]] = v[k]` (a position named "
                  "twice then keeps the later write, as NumPy's b[idx] = v does)")
 
@@ -53,14 +53,14 @@ def dotted(e):
     return None
 
 
-def _size(shape):
+def size(shape):
     return int(np.prod(shape)) if shape else 1
 
 
-def _unravel(j, shape):
+def unravel(j, shape):
     if len(shape) == 1:
         return [j]
-    out, inner = [], _size(shape)
+    out, inner = [], size(shape)
     for d, n in enumerate(shape):
         inner //= n
         e = f"({j} // {inner})" if inner > 1 else j
@@ -68,7 +68,7 @@ def _unravel(j, shape):
     return out
 
 
-def _flat(ix, shape):
+def flat_index(ix, shape):
     terms, stride = [], 1
     for i, n in zip(reversed(ix), reversed(shape)):
         if i != "0":
@@ -77,11 +77,11 @@ def _flat(ix, shape):
     return " + ".join(reversed(terms)) if terms else "0"
 
 
-def _indent(lines, n=1):
+def indent(lines, n=1):
     return ["    " * n + s for s in lines]
 
 
-def _broadcast(a, b):
+def broadcast_shapes(a, b):
     if a is None:
         return b
     if b is None:
@@ -118,7 +118,7 @@ class Lowered:
     ret: object = None                              # for helpers: return info
 
 
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
         ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
-_UOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
-_CMPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+UNARYOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
+COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}

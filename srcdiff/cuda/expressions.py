@@ -4,14 +4,16 @@ from __future__ import annotations
 import ast
 import re
 
-from .common import (_UNARY, _BINARY, _TERNARY, _REDUCTION_GRADS, _FANCY_ADVICE, dotted, _size, _unravel, _flat, _indent, _OPS,
-                     _UOPS, _CMPS)
+from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
+                     flat_index, indent, size, unravel)
 
 
 class ExpressionLowering:
-    """Part of FunctionLowering: expressions."""
+    """Part of FunctionLowering (srcdiff/cuda/function.py): expressions and calls.
 
-    # ---- lowering: expressions ----------------------------------------------------------------------
+    `low(e, idx)` gives (pre-statements, expression text) for one element `idx` of e's value, so array
+    expressions become element loops written by the statement lowering."""
+
     def low(self, e, idx=None, rshape=None):
         """(pre-statements, expression string). idx: index strings of the result element (array
         context, broadcast to rshape) or None (scalar context)."""
@@ -30,17 +32,17 @@ class ExpressionLowering:
                 return self._matmul(e.left, e.right, idx)
             p1, a = self.low(e.left, idx, rshape)
             p2, b = self.low(e.right, idx, rshape)
-            return p1 + p2, f"({a} {_OPS[type(e.op)]} {b})"
+            return p1 + p2, f"({a} {BINOPS[type(e.op)]} {b})"
         if isinstance(e, ast.UnaryOp):
             p, a = self.low(e.operand, idx, rshape)
-            return p, f"({_UOPS[type(e.op)]}{a})"
+            return p, f"({UNARYOPS[type(e.op)]}{a})"
         if isinstance(e, ast.Compare):
             pre, parts = self.low(e.left, idx, rshape)
             text = parts
             for op, c in zip(e.ops, e.comparators):
                 p, b = self.low(c, idx, rshape)
                 pre += p
-                text += f" {_CMPS[type(op)]} {b}"
+                text += f" {COMPARISONS[type(op)]} {b}"
             return pre, f"({text})"
         if isinstance(e, ast.BoolOp):
             pre, parts = [], []
@@ -61,7 +63,7 @@ class ExpressionLowering:
                 return self._low_transposed(e.value, idx)
             s = self.info(e.value)[0]
             if e.attr == "size":
-                return [], str(_size(s))
+                return [], str(size(s))
             if e.attr == "ndim":
                 return [], str(len(s) if s else 0)
         if isinstance(e, ast.Call):
@@ -71,7 +73,7 @@ class ExpressionLowering:
     def _aligned(self, idx, shape):
         ix = list(idx[len(idx) - len(shape):]) if idx is not None else []
         ix = ["0" if n == 1 else i for i, n in zip(ix, shape)]
-        return _flat(ix, shape)
+        return flat_index(ix, shape)
 
     def _view(self, e, base_shape, idx):
         """Shape of base[...] and, given result indices idx, the base's full index list."""
@@ -97,7 +99,7 @@ class ExpressionLowering:
                 else:
                     s, d_ = self.info(x)
                     if s is not None or d_ not in ("i", "b"):
-                        self.fail(x, f"fancy (array) indexing: {ast.unparse(e)}", _FANCY_ADVICE)
+                        self.fail(x, f"fancy (array) indexing: {ast.unparse(e)}", FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:
@@ -136,7 +138,7 @@ class ExpressionLowering:
         if shape and idx is None:
             self.fail(e, f"array slice of {name} used where a scalar is needed")
         _, full = self._view(e, base, rid)
-        return [], self.storage[name].at(_flat(full, base))
+        return [], self.storage[name].at(flat_index(full, base))
 
     def _low_transposed(self, x, idx):
         s = self.info(x)[0]
@@ -151,7 +153,7 @@ class ExpressionLowering:
         pre, term = body(k)
         upd = f"{acc} += {term}" if op == "+" else (f"{acc} *= {term}" if op == "*" else
                                                      f"{acc} = {op}({acc}, {term})")
-        return [f"{acc} = {init}", f"for {k} in range({n}):"] + _indent(pre + [upd]), acc
+        return [f"{acc} = {init}", f"for {k} in range({n}):"] + indent(pre + [upd]), acc
 
     def _matmul(self, a, b, idx):
         sa, sb = self.info(a)[0], self.info(b)[0]
@@ -170,13 +172,10 @@ class ExpressionLowering:
             ia, ib = (lambda k: [idx[-2], k]), (lambda k: [k, idx[-1]])
 
         def body(k):
-            p1, x = self._low_full(a, ia(k), sa)
-            p2, y = self._low_full(b, ib(k), sb)
+            p1, x = self.low(a, ia(k), sa)
+            p2, y = self.low(b, ib(k), sb)
             return p1 + p2, f"{x} * {y}"
         return self._loop_reduce(n, body)
-
-    def _low_full(self, e, full_idx, shape):
-        return self.low(e, full_idx, shape)
 
     def _reduce_all(self, x, fn):
         s = self.info(x)[0]
@@ -184,50 +183,23 @@ class ExpressionLowering:
             return self.low(x)
         init = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}[fn]
         op = {"sum": "+", "prod": "*", "max": "max", "min": "min"}[fn]
-        return self._loop_reduce(_size(s), lambda k: self.low(x, _unravel(k, s), s), init, op)
+        return self._loop_reduce(size(s), lambda k: self.low(x, unravel(k, s), s), init, op)
 
     def _low_call(self, e, idx, rshape):
         name = dotted(e.func)
         a = e.args
         if name in self.p.helpers:
-            pre, args = [], []
-            for x in a:
-                p, s = self.low(x)
-                pre += p
-                args.append(s)
+            pre, args = self._low_args(a)
             return pre, f"{self.p.helper_name(self, name, e)}({', '.join(args)})"
-        if name in _UNARY and len(a) == 1 or name in _BINARY and len(a) == 2 or name in _TERNARY and len(a) == 3:
-            template = _UNARY.get(name) if len(a) == 1 else (_BINARY.get(name) or _TERNARY[name])
-            pre, xs = [], []
-            for k, x in enumerate(a):
-                p, s = self.low(x, idx, rshape)
-                pre += p
-                if template.count(f"{{{k}}}") > 1 and not re.fullmatch(r"[\w\.\[\], +*]+", s):
-                    t = self.fresh("u")   # an operand the template repeats is computed once
-                    pre.append(f"{t} = {s}")
-                    s = t
-                xs.append(s)
-            return pre, template.format(*xs)
+        if name in UNARY and len(a) == 1 or name in BINARY and len(a) == 2 or name in TERNARY and len(a) == 3:
+            return self._low_elementwise(name, a, idx, rshape)
         if name in ("len",):
             return [], str(self.info(a[0])[0][0])
         if name == "int":
             p, x = self.low(a[0])
             return p, f"int({x})"
         if name in ("np.sum", "np.prod", "np.max", "np.min", "np.mean", "rt.sum", "rt.mean", "rt.logsumexp"):
-            ax = self._axis(e)
-            base = name.split(".")[1]
-            if ax is not None:
-                return self._reduce_axis(a[0], ax, base, idx)
-            if base == "mean":
-                p, acc = self._reduce_all(a[0], "sum")
-                return p, f"({acc} / {_size(self.info(a[0])[0])})"
-            if base == "logsumexp":
-                s = self.info(a[0])[0]
-                p1, m = self._reduce_all(a[0], "max")
-                p2, acc = self._loop_reduce(_size(s), lambda k: (lambda pe: (pe[0], f"math.exp({pe[1]} - {m})"))(
-                    self.low(a[0], _unravel(k, s), s)))
-                return p1 + p2, f"({m} + math.log({acc}))"
-            return self._reduce_all(a[0], base)
+            return self._low_reduction(name, e, idx)
         if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul(a[0], a[1], idx)
         if name == "np.outer":
@@ -246,33 +218,80 @@ class ExpressionLowering:
             return self.low(a[0], idx, rshape)
         if name == "rt.unbroadcast":
             return self._unbroadcast(a[0], a[1], idx)
-        if name in _REDUCTION_GRADS:
+        if name in REDUCTION_GRADS:
             return self._reduction_grad(name, e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
-            sx = self.info(a[1])[0]
-            ax = self._axis_arg(e, 2)
-            if sx is None or idx is None:
-                p, g = self.low(a[0])
-            elif ax is None:
-                p, g = self.low(a[0])
-            else:
-                ax %= len(sx)
-                gi = [i for d, i in enumerate(self._full_of(idx, sx)) if d != ax]
-                p, g = self.low(a[0], gi, None)
-            if name == "rt.mean_grad" and sx is not None:
-                g = f"({g} / {_size(sx) if ax is None else sx[ax]})"
-            return p, g
+            return self._sum_grad(name, e, idx)
         if name == "rt.reshape_like":
             sg, sx = self.info(a[0])[0], self.info(a[1])[0]
             if sg is None or idx is None:
                 return self.low(a[0], idx)
-            flat = _flat(self._full_of(idx, sx), sx)
-            return self.low(a[0], _unravel(f"({flat})", sg), sg)
+            flat = flat_index(self._full_of(idx, sx), sx)
+            return self.low(a[0], unravel(f"({flat})", sg), sg)
         if name in ("np.transpose", "rt.transpose"):
             if len(a) > 1 and not (isinstance(a[1], ast.Constant) and a[1].value is None):
                 self.fail(e, "transpose with explicit axes")
             return self._low_transposed(a[0], idx)
         self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
+
+    def _low_args(self, args):
+        """(pre-statements, expression strings) of scalar arguments."""
+        pre, out = [], []
+        for x in args:
+            p, s = self.low(x)
+            pre += p
+            out.append(s)
+        return pre, out
+
+    def _low_elementwise(self, name, a, idx, rshape):
+        """A call with a device template from the rule records (srcdiff/rules), element idx."""
+        template = UNARY.get(name) if len(a) == 1 else (BINARY.get(name) or TERNARY[name])
+        pre, xs = [], []
+        for k, x in enumerate(a):
+            p, s = self.low(x, idx, rshape)
+            pre += p
+            if template.count(f"{{{k}}}") > 1 and not re.fullmatch(r"[\w\.\[\], +*]+", s):
+                t = self.fresh("u")   # an operand the template repeats is computed once
+                pre.append(f"{t} = {s}")
+                s = t
+            xs.append(s)
+        return pre, template.format(*xs)
+
+    def _low_reduction(self, name, e, idx):
+        """np.sum / prod / max / min / mean and logsumexp, of the whole array or along an axis."""
+        x = e.args[0]
+        ax = self._axis(e)
+        base = name.split(".")[1]
+        if ax is not None:
+            return self._reduce_axis(x, ax, base, idx)
+        if base == "mean":
+            p, acc = self._reduce_all(x, "sum")
+            return p, f"({acc} / {size(self.info(x)[0])})"
+        if base == "logsumexp":
+            s = self.info(x)[0]
+            p1, m = self._reduce_all(x, "max")
+
+            def term(k):
+                pe, v = self.low(x, unravel(k, s), s)
+                return pe, f"math.exp({v} - {m})"
+            p2, acc = self._loop_reduce(size(s), term)
+            return p1 + p2, f"({m} + math.log({acc}))"
+        return self._reduce_all(x, base)
+
+    def _sum_grad(self, name, e, idx):
+        """rt.sum_grad / rt.mean_grad: the adjoint g of the reduction spread back over x's shape."""
+        a = e.args
+        sx = self.info(a[1])[0]
+        ax = self._axis_arg(e, 2)
+        if sx is None or idx is None or ax is None:
+            p, g = self.low(a[0])
+        else:
+            ax %= len(sx)
+            gi = [i for d, i in enumerate(self._full_of(idx, sx)) if d != ax]
+            p, g = self.low(a[0], gi, None)
+        if name == "rt.mean_grad" and sx is not None:
+            g = f"({g} / {size(sx) if ax is None else sx[ax]})"
+        return p, g
 
     def _reduction_grad(self, name, e, idx):
         """Adjoints of whole-array max/min (g split among the tied extrema), prod (g times the product
@@ -290,22 +309,22 @@ class ExpressionLowering:
         p0, gv = self.low(g)
         p1, xv = self.low(x, full, sx)
         pre = p0 + p1
-        n = _size(sx)
+        n = size(sx)
         if name == "rt.logsumexp_grad":
             p2, av = self.low(ans)
             return pre + p2, f"(({gv}) * math.exp({xv} - {av}))"
         if name == "rt.prod_grad":
-            me = _flat(full, sx)
+            me = flat_index(full, sx)
 
             def other(k):
-                p, v = self.low(x, _unravel(k, sx), sx)
+                p, v = self.low(x, unravel(k, sx), sx)
                 return p, f"(1.0 if {k} == {me} else {v})"
             p2, acc = self._loop_reduce(n, other, "1.0", "*")
             return pre + p2, f"(({gv}) * {acc})"
         p2, av = self.low(ans)
 
         def tie(k):
-            p, v = self.low(x, _unravel(k, sx), sx)
+            p, v = self.low(x, unravel(k, sx), sx)
             return p, f"(1.0 if {v} == {av} else 0.0)"
         p3, cnt = self._loop_reduce(n, tie)
         return pre + p2 + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
@@ -355,10 +374,10 @@ class ExpressionLowering:
         xs = (1,) * (nd - len(sx)) + tuple(sx)
         fixed = ["0"] * (nd - len(sx)) + self._full_of(idx, sx)
         free = [d for d in range(nd) if xs[d] == 1 and sg[d] != 1]
-        n = _size(tuple(sg[d] for d in free))
+        n = size(tuple(sg[d] for d in free))
 
         def body(k):
-            ks = _unravel(k, tuple(sg[d] for d in free))
+            ks = unravel(k, tuple(sg[d] for d in free))
             full = list(fixed)
             for d, kk in zip(free, ks):
                 full[d] = kk
@@ -375,8 +394,7 @@ class ExpressionLowering:
                 return self._reduce_all(expr, "sum") if sx is None else self.low(expr, idx)
             if len(sy) == 1:
                 if len(sx) == 2:
-                    return self.low(ast.Call(ast.Name("np.outer"), [g, y], []), idx) if False else \
-                        self._outer(g, y, idx)
+                    return self._outer(g, y, idx)
                 return self.low(B(g, ast.Mult(), y), idx, sx)
             if len(sx) == 2:
                 return self._matmul(g, ast.Attribute(y, "T"), idx)

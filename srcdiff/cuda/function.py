@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import _DT, _DEVICE_ADVICE, dotted, _size, _indent, Storage, Lowered
+from .common import NUMBA_DTYPE, DEVICE_ADVICE, dotted, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes
 from .infer import Inference
@@ -40,7 +40,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
     # ---- errors -----------------------------------------------------------------------------------
     def fail(self, node, msg, advice=None):
         if advice is None:
-            advice = _DEVICE_ADVICE
+            advice = DEVICE_ADVICE
         lineno, text = self.p.user_line(getattr(node, "lineno", None))
         where = f"\n    line {lineno}: {text}" if lineno else ""
         raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
@@ -106,10 +106,9 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 if isinstance(e, ast.Name) and s is not None and e.id not in self.specs and e.id not in dest and \
                         all(self._leaf_name(r, k) == e.id for r in returns):
                     dest[e.id] = off
-                off += _size(s)
+                off += size(s)
             self.outputs = outputs
         # storage
-        lines = []
         for name, shape in self.shape.items():
             if name in self.p.global_arrays:
                 continue
@@ -122,23 +121,23 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 dt = "int64" if self.dtype.get(name) == "i" else "float64"
                 if name in self.specs:
                     src = f"cu_arg_{name}"
-                    self.allocs.append(f"{name} = cuda.local.array({_size(shape)}, {dt})")
-                    self.allocs.append(f"for cu_i in range({_size(shape)}):")
+                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
+                    self.allocs.append(f"for cu_i in range({size(shape)}):")
                     self.allocs.append(f"    {name}[cu_i] = {src}[cu_i]")
                 else:
-                    self.allocs.append(f"{name} = cuda.local.array({_size(shape)}, {dt})")
+                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
         # stacks and tapes
         self.stack_cap, self.tape_cap = {}, {}
         self._capacities(fn.body, [])
         for stk, cap in self.stack_cap.items():
-            self.allocs.append(f"{stk} = cuda.local.array({max(cap, 1)}, {_DT[self.stacks[stk] or 'f']})")
+            self.allocs.append(f"{stk} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
         for tp, cap in self.tape_cap.items():
-            self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {_DT[self.tapes[tp] or 'f']})")
+            self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
         body = self.stmts(fn.body)
         params = [f"cu_arg_{p}" if p in self.p_written else p for p in self.params]
         if self.entry:
             params += ["cu_out", "cu_col"]
-        lines = [f"def {self.name}({', '.join(params)}):"] + _indent(self.allocs + body)
+        lines = [f"def {self.name}({', '.join(params)}):"] + indent(self.allocs + body)
         return Lowered(self.name, lines, outputs, structure)
 
     def _leaf_name(self, ret, k):

@@ -4,15 +4,15 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
-from .common import _Unknown, _ELEMENTWISE, _INT_CALLS, _REDUCTION_GRADS, dotted, _size, _broadcast
+from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes
 
 
 class Inference:
-    """Part of FunctionLowering: shape and dtype inference."""
+    """Part of FunctionLowering (srcdiff/cuda/function.py): the shape and dtype of every name and
+    expression of the function, and which names are stacks (lists pushed and popped) and tapes."""
 
-    # ---- inference --------------------------------------------------------------------------------
     def info(self, e):
-        """(shape or None, dtype) of an expression; raises _Unknown for names not yet typed."""
+        """(shape or None, dtype) of an expression; raises Unknown for names not yet typed."""
         if isinstance(e, ast.Constant):
             v = e.value
             if isinstance(v, bool):
@@ -30,20 +30,20 @@ class Inference:
             if e.id in self.p.consts:
                 v = self.p.consts[e.id]
                 return (None, "f") if isinstance(v, float) else (None, "i") if not isinstance(v, bool) else (None, "b")
-            raise _Unknown(e.id)
+            raise Unknown(e.id)
         if isinstance(e, ast.BinOp):
             (sa, da), (sb, db) = self.info(e.left), self.info(e.right)
             if isinstance(e.op, ast.MatMult):
                 return self._matmul_shape(sa, sb), "f"
             dt = "f" if isinstance(e.op, ast.Div) or "f" in (da, db) else "i"
-            return _broadcast(sa, sb), dt
+            return broadcast_shapes(sa, sb), dt
         if isinstance(e, ast.UnaryOp):
             s, d = self.info(e.operand)
             return s, ("b" if isinstance(e.op, ast.Not) else ("i" if d == "b" else d))
         if isinstance(e, ast.Compare):
             s = None
             for x in [e.left] + e.comparators:
-                s = _broadcast(s, self.info(x)[0])
+                s = broadcast_shapes(s, self.info(x)[0])
             return s, "b"
         if isinstance(e, ast.BoolOp):
             return None, "b"
@@ -71,7 +71,7 @@ class Inference:
 
     def _matmul_shape(self, sa, sb):
         if sa is None or sb is None:
-            return _broadcast(sa, sb)
+            return broadcast_shapes(sa, sb)
         if len(sa) == 1 and len(sb) == 1:
             return None
         if len(sa) == 2 and len(sb) == 1:
@@ -89,7 +89,7 @@ class Inference:
             return None, "f"
         if isinstance(e.value, ast.Name) and e.value.id in self.tapes:
             if self.tapes[e.value.id] is None:
-                raise _Unknown(e.value.id)
+                raise Unknown(e.value.id)
             return None, self.tapes[e.value.id]
         base, dt = self.info(e.value)
         if base is None:
@@ -104,7 +104,7 @@ class Inference:
         args = e.args
         if name in self.p.helpers:
             return self.p.helper_info(self, name, e)
-        if name in _INT_CALLS:
+        if name in INT_CALLS:
             return None, "i"
         if name in ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.logsumexp", "np.linalg.norm",
                     "rt.sum", "rt.mean"):
@@ -116,12 +116,12 @@ class Inference:
         if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul_shape(self.info(args[0])[0], self.info(args[1])[0]), "f"
         if name == "np.outer":
-            return (_size(self.info(args[0])[0]), _size(self.info(args[1])[0])), "f"
+            return (size(self.info(args[0])[0]), size(self.info(args[1])[0])), "f"
         if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
             k = 1 if name == "rt.matmul_grad_x" else 2
             return self.info(args[k])[0], "f"
         if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
-                    "rt.reshape_like", "np.zeros_like", "np.ones_like") + _REDUCTION_GRADS:
+                    "rt.reshape_like", "np.zeros_like", "np.ones_like") + REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
             return self.info(like)[0], "f"
         if name in ("np.transpose", "rt.transpose"):
@@ -130,11 +130,11 @@ class Inference:
         if name in ("np.zeros", "np.ones", "np.empty", "np.full"):
             return self._static_shape(e), ("i" if any(k.arg == "dtype" and "int" in ast.unparse(k.value)
                                                        for k in e.keywords) else "f")
-        if name in _ELEMENTWISE:
+        if name in ELEMENTWISE:
             s = None
             infos = [self.info(a) for a in args]
             for si, _ in infos:
-                s = _broadcast(s, si)
+                s = broadcast_shapes(s, si)
             if name in ("np.where", "rt.select"):
                 dt = "f" if "f" in (infos[1][1], infos[2][1]) else infos[1][1]
             elif name in ("np.abs", "abs", "np.negative", "np.maximum", "np.minimum", "rt.max2", "rt.min2",
@@ -179,7 +179,7 @@ class Inference:
             for st in self._walk(self.fn.body):
                 try:
                     self._infer_stmt(st)
-                except _Unknown as u:
+                except Unknown as u:
                     pending.append((st, u))
                 except (ValueError, IndexError, KeyError, TypeError) as ex:
                     self.fail(st, f"unsupported on the device: {ex}")
@@ -217,7 +217,7 @@ class Inference:
                 if (isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop"):
                     stk = v.func.value.id
                     if self.stacks.get(stk) is None:
-                        raise _Unknown(stk)
+                        raise Unknown(stk)
                     self._set(t.id, None, self.stacks[stk], st)
                     return
                 if self._is_tape(t.id, v):

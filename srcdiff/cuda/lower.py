@@ -12,6 +12,12 @@ Output: device functions in which
 * `np.*` / `rt.*` on scalars become `math.*` / inline scalar code,
 * the entry's results are written into `cu_out[offset + k, cu_col]` (destination passing) and the
   function returns a status code (0 ok, 1 a loop ran past its fixed-size tape).
+
+This module holds Program (the module's functions, its constants, the comments citing the user's lines,
+the helpers it calls). One function is lowered by function.FunctionLowering, made of infer.Inference
+(shapes and dtypes), expressions.ExpressionLowering and statements.StatementLowering; host.py evaluates
+trip counts and sizes on the host; common.py holds what they share (argument specs, storage, flat-index
+arithmetic, the operator and call tables).
 """
 from __future__ import annotations
 
@@ -124,7 +130,6 @@ class Program:
 
     # comments: `# line N: text` of the generated source, re-emitted before the statements they precede
     def comments_before(self, lineno):
-        out = []
         k = lineno - 2
         block = []
         while k >= 0 and self.src_lines[k].strip().startswith("#"):

@@ -4,13 +4,12 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import OVERFLOW, _ELEMENTWISE, dotted, _size, _unravel, _flat, _indent, Storage, _OPS
+from .common import OVERFLOW, ELEMENTWISE, dotted, size, unravel, flat_index, indent, Storage, BINOPS
 
 
 class StatementLowering:
-    """Part of FunctionLowering: statements."""
+    """Part of FunctionLowering (srcdiff/cuda/function.py): statements, each to a list of device lines."""
 
-    # ---- lowering: statements -----------------------------------------------------------------------
     def _names(self, e):
         return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
 
@@ -23,7 +22,7 @@ class StatementLowering:
             return all(self._aligned_safe(c, target, shape) for c in (e.left, e.right))
         if isinstance(e, ast.UnaryOp):
             return self._aligned_safe(e.operand, target, shape)
-        if isinstance(e, ast.Call) and dotted(e.func) in _ELEMENTWISE:
+        if isinstance(e, ast.Call) and dotted(e.func) in ELEMENTWISE:
             return all(self._aligned_safe(c, target, shape) for c in e.args)
         if isinstance(e, ast.Call) and dotted(e.func) in ("rt.unbroadcast", "rt.broadcast_to_like") and \
                 self.info(e.args[0])[0] == shape:
@@ -32,18 +31,18 @@ class StatementLowering:
 
     def _fill(self, store_at, shape, value, target=None, aug=None):
         """Loop writing value (array context) into store_at(flat) for every element of shape."""
-        n = _size(shape)
+        n = size(shape)
         j = self.fresh("j")
-        idx = _unravel(j, shape)
+        idx = unravel(j, shape)
         pre, v = self.low(value, idx, shape)
         if aug:
             v = f"{store_at(j)} {aug} {v}"
         body = pre + [f"{store_at(j)} = {v}"]
-        return [f"for {j} in range({n}):"] + _indent(body)
+        return [f"for {j} in range({n}):"] + indent(body)
 
     def _temp(self, shape):
         t = self.fresh("tmp")
-        self.allocs.append(f"{t} = cuda.local.array({_size(shape)}, float64)")
+        self.allocs.append(f"{t} = cuda.local.array({size(shape)}, float64)")
         return t
 
     def _assign_array(self, name, value, node, aug=None):
@@ -57,7 +56,7 @@ class StatementLowering:
         lines = self._fill(lambda j: f"{t}[{j}]", shape, value)
         j = self.fresh("j")
         upd = f"{st.at(j)} {aug}= {t}[{j}]" if aug else f"{st.at(j)} = {t}[{j}]"
-        return lines + [f"for {j} in range({_size(shape)}):", f"    {upd}"]
+        return lines + [f"for {j} in range({size(shape)}):", f"    {upd}"]
 
     def _assign_subscript(self, t, value, node, aug=None):
         name = t.value.id
@@ -73,7 +72,7 @@ class StatementLowering:
         if not shape:
             _, full = self._view(t, base, [])
             p, v = self.low(value)
-            return p + [f"{st.at(_flat(full, base))} {aug or ''}= {v}"]
+            return p + [f"{st.at(flat_index(full, base))} {aug or ''}= {v}"]
         src = value
         lines = []
         if name in self._names(value):
@@ -81,13 +80,14 @@ class StatementLowering:
             lines += self._fill(lambda j: f"{tmp}[{j}]", shape, value)
             src = None
         j = self.fresh("j")
-        idx = _unravel(j, shape)
+        idx = unravel(j, shape)
         _, full = self._view(t, base, idx)
         if src is None:
             pre, v = [], f"{tmp}[{j}]"
         else:
             pre, v = self.low(src, idx, shape)
-        return lines + [f"for {j} in range({_size(shape)}):"] + _indent(pre + [f"{st.at(_flat(full, base))} {aug or ''}= {v}"])
+        write = f"{st.at(flat_index(full, base))} {aug or ''}= {v}"
+        return lines + [f"for {j} in range({size(shape)}):"] + indent(pre + [write])
 
     def stmts(self, body):
         out = []
@@ -106,57 +106,15 @@ class StatementLowering:
 
     def stmt(self, st):
         if isinstance(st, ast.Expr):
-            v = st.value
-            if isinstance(v, ast.Constant):
-                return []
-            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
-                stk = v.func.value.id
-                cap = self.stack_cap[stk]
-                p, x = self.low(v.args[0])
-                return p + [f"if {stk}_n >= {cap}:", f"    return {OVERFLOW}", f"{stk}[{stk}_n] = {x}",
-                            f"{stk}_n += 1"]
-            self.fail(st, f"unsupported statement {ast.unparse(st)}")
+            return self._expression_statement(st)
         if isinstance(st, ast.Pass):
             return ["pass"]
         if isinstance(st, (ast.Break, ast.Continue)):
             return [ast.unparse(st)]
         if isinstance(st, ast.Assign):
-            if len(st.targets) != 1:
-                self.fail(st, "multiple assignment targets")
-            t, v = st.targets[0], st.value
-            if isinstance(t, ast.Name):
-                if t.id in self.stacks:
-                    return [f"{t.id}_n = 0"]
-                if t.id in self.tapes and self._tape_like(v) is not None:
-                    k = self.fresh("k")
-                    zero = "0.0" if self.tapes[t.id] == "f" else "0"
-                    return [f"for {k} in range({self.tape_cap[t.id]}):", f"    {t.id}[{k}] = {zero}"]
-                if t.id in self.tapes:
-                    cap = self.tape_cap[t.id]
-                    p, n = self.low(v.args[0])
-                    check = p + [f"if {n} > {cap}:", f"    return {OVERFLOW}"]
-                    if check == self._prev_check:
-                        return []
-                    self._prev_check = check
-                    return check
-                if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
-                    stk = v.func.value.id
-                    return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
-                if t.id in self.tuples:
-                    p, x = self.low(v)
-                    return p + [f"{t.id} = {x}"]
-                if t.id in self.shape:
-                    return self._assign_array(t.id, v, st)
-                p, x = self.low(v)
-                return p + [f"{t.id} = {x}"]
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
-                return self._assign_subscript(t, v, st)
-            if isinstance(t, ast.Tuple) and all(isinstance(x, ast.Name) for x in t.elts):
-                p, x = self.low(v)
-                return p + [f"{', '.join(x_.id for x_ in t.elts)} = {x}"]
-            self.fail(st, f"unsupported assignment {ast.unparse(st)}")
+            return self._assign(st)
         if isinstance(st, ast.AugAssign):
-            op = _OPS[type(st.op)]
+            op = BINOPS[type(st.op)]
             t = st.target
             if isinstance(t, ast.Name):
                 if t.id in self.shape:
@@ -168,26 +126,74 @@ class StatementLowering:
             it = st.iter
             if not (isinstance(it, ast.Call) and dotted(it.func) == "range" and isinstance(st.target, ast.Name)):
                 self.fail(st, "for loops other than over range(...)")
-            pre, args = [], []
-            for x in it.args:
-                p, s = self.low(x)
-                pre += p
-                args.append(s)
-            return pre + [f"for {st.target.id} in range({', '.join(args)}):"] + _indent(self.stmts(st.body))
+            pre, args = self._low_args(it.args)
+            return pre + [f"for {st.target.id} in range({', '.join(args)}):"] + indent(self.stmts(st.body))
         if isinstance(st, ast.While):
             p, c = self.low(st.test)
             if p:
                 self.fail(st, "a while condition that needs a loop to evaluate")
-            return [f"while {c}:"] + _indent(self.stmts(st.body))
+            return [f"while {c}:"] + indent(self.stmts(st.body))
         if isinstance(st, ast.If):
             p, c = self.low(st.test)
-            out = p + [f"if {c}:"] + _indent(self.stmts(st.body))
+            out = p + [f"if {c}:"] + indent(self.stmts(st.body))
             if st.orelse:
-                out += ["else:"] + _indent(self.stmts(st.orelse))
+                out += ["else:"] + indent(self.stmts(st.orelse))
             return out
         if isinstance(st, ast.Return):
             return self._return(st)
         self.fail(st, f"unsupported statement {type(st).__name__}")
+
+    def _expression_statement(self, st):
+        """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
+        v = st.value
+        if isinstance(v, ast.Constant):
+            return []
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
+            stk = v.func.value.id
+            cap = self.stack_cap[stk]
+            p, x = self.low(v.args[0])
+            return p + [f"if {stk}_n >= {cap}:", f"    return {OVERFLOW}", f"{stk}[{stk}_n] = {x}",
+                        f"{stk}_n += 1"]
+        self.fail(st, f"unsupported statement {ast.unparse(st)}")
+
+    def _assign(self, st):
+        if len(st.targets) != 1:
+            self.fail(st, "multiple assignment targets")
+        t, v = st.targets[0], st.value
+        if isinstance(t, ast.Name):
+            if t.id in self.stacks:
+                return [f"{t.id}_n = 0"]
+            if t.id in self.tapes:
+                return self._tape_allocation(t.id, v)
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
+                stk = v.func.value.id
+                return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
+            if t.id in self.shape and t.id not in self.tuples:
+                return self._assign_array(t.id, v, st)
+            p, x = self.low(v)
+            return p + [f"{t.id} = {x}"]
+        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+            return self._assign_subscript(t, v, st)
+        if isinstance(t, ast.Tuple) and all(isinstance(x, ast.Name) for x in t.elts):
+            p, x = self.low(v)
+            return p + [f"{', '.join(x_.id for x_ in t.elts)} = {x}"]
+        self.fail(st, f"unsupported assignment {ast.unparse(st)}")
+
+    def _tape_allocation(self, name, v):
+        """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
+        the device function, so here it becomes the check that the run fits the array (once for a run of
+        tapes of the same size), or zero-filling for a tangent tape that copies another's shape."""
+        if self._tape_like(v) is not None:
+            k = self.fresh("k")
+            zero = "0.0" if self.tapes[name] == "f" else "0"
+            return [f"for {k} in range({self.tape_cap[name]}):", f"    {name}[{k}] = {zero}"]
+        cap = self.tape_cap[name]
+        p, n = self.low(v.args[0])
+        check = p + [f"if {n} > {cap}:", f"    return {OVERFLOW}"]
+        if check == self._prev_check:
+            return []
+        self._prev_check = check
+        return check
 
     def _leaves(self, e, acc):
         if isinstance(e, ast.Tuple):
@@ -215,9 +221,5 @@ class StatementLowering:
         return out + ["return 0"]
 
     def _low_tuple(self, t):
-        pre, xs = [], []
-        for x in t.elts:
-            p, s = self.low(x)
-            pre += p
-            xs.append(s)
+        pre, xs = self._low_args(t.elts)
         return pre, "(" + ", ".join(xs) + ("," if len(xs) == 1 else "") + ")"
