@@ -95,6 +95,27 @@ class _Prepared:
     pass
 
 
+def _is_reverse(f) -> bool:
+    from ..api import Transformed
+    return isinstance(f, Transformed)
+
+
+def _tapes(module, inner=None, inner_tapes=frozenset()):
+    """Names of the preallocated tapes of `module`: those reverse mode recorded making it
+    (compiler.Module.tapes), and for forward mode over a generated gradient `inner`, `inner_tapes` (the
+    gradient's; forward mode keeps those names, being assigned once). None where they are not known: a
+    module not generated in this process, or one holding code srcdiff generated for another module (a
+    user function that calls a generated gradient); the lowering then recognises tapes by name."""
+    from .. import compiler
+    if not isinstance(module, compiler.Module) or inner_tapes is None:
+        return None
+    inner_module = getattr(inner, "__module__", None)
+    if any(compiler.is_generated(u) and getattr(u.func, "__module__", None) != inner_module
+           for u in module.units.values()):
+        return None
+    return set(module.tapes) | set(inner_tapes)
+
+
 class Kernel:
     """What srcdiff.cuda.vmap returns: call it on a batch; .source / .ptx(...) show the device code."""
 
@@ -152,16 +173,25 @@ class Kernel:
         return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
 
     def _build(self, example):
-        """(generated module, the function whose lines its comments cite, result selection)."""
+        """(generated module, the function whose lines its comments cite, result selection, names of the
+        module's tapes or None where they are not known: see _tapes)."""
+        from ..transforms import kinds
         kind = self._kind()
         if kind == "rev":
-            from ..transforms import kinds
             made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
-            return made.module, self.g.f, None
+            return made.module, self.g.f, None, _tapes(made.module)
         fwd = self.g.fwd if kind == "hvp" else self.g
         nprimal = len(fwd._params())
         made = fwd.specialise(list(example[:nprimal]))
-        return made.module, made.inner, (1 if kind == "hvp" else None)
+        inner_tapes = set()
+        if _is_reverse(fwd.f):    # forward over a generated gradient: its tapes are the gradient's
+            from ..transforms import dims
+            primal = example[:nprimal - (fwd.f.mode == "vjp")]
+            inner = fwd.f.specialise(tuple(kinds.kind_of_value(e) for e in primal),
+                                     arg_dims=dims.label_arguments(primal), need_module=True)
+            inner_tapes = _tapes(inner.module)
+        tapes = _tapes(made.module, made.inner, inner_tapes)
+        return made.module, made.inner, (1 if kind == "hvp" else None), tapes
 
     def _shape(self, out):
         return self.g._shape(out) if self._kind() == "rev" else out
@@ -222,7 +252,7 @@ class Kernel:
             example.append(ex)
         if B is None:
             raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
-        module, cited, select = self._build(example)
+        module, cited, select, tapes = self._build(example)
         import ast as _ast
         entry_params = [a.arg for a in next(n for n in _ast.parse(module.source()).body
                                             if isinstance(n, _ast.FunctionDef) and n.name == module.entry).args.args]
@@ -231,7 +261,7 @@ class Kernel:
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
-        prog = Program(module, cited, specs, self.max_trip, select)
+        prog = Program(module, cited, specs, self.max_trip, select, tapes)
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2

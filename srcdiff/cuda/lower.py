@@ -47,8 +47,8 @@ def _inline_dtype_names(fn):
     names = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
-                isinstance(st.value, ast.Attribute) and (dotted(st.value) or "").startswith("np.") and \
-                isinstance(getattr(np, st.value.attr, None), type):
+                isinstance(st.value, ast.Attribute) and isinstance(st.value.value, ast.Name) and \
+                st.value.value.id == "np" and isinstance(getattr(np, st.value.attr, None), type):
             names[st.targets[0].id] = dotted(st.value)
     if not names:
         return
@@ -93,11 +93,14 @@ def _inline_returned_tuples(fn):
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip, select=None):
+    def __init__(self, module, user_fn, specs, max_trip, select=None, tapes=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
-        forward-over-reverse's (gradient, H·v))."""
+        forward-over-reverse's (gradient, H·v)). tapes: the names of reverse mode's preallocated tapes in
+        the module (compiler.Module.tapes, with those of the gradient forward mode differentiated), or
+        None where they are not known (a module that was not generated in this process): then a tape is
+        a `*_tape = np.empty(...)` name (Inference._is_tape)."""
         import inspect
-        self.module, self.max_trip = module, max_trip
+        self.module, self.max_trip, self.tapes = module, max_trip, tapes
         self.src = module.source()
         self.src_lines = self.src.splitlines()
         self.user_name = getattr(user_fn, "__name__", "f")
