@@ -95,17 +95,20 @@ class _Prepared:
     pass
 
 
-def _is_reverse(f) -> bool:
+def _plain_gradient(f) -> bool:
+    """f is a reverse-mode transform of a user function (not of another transform)."""
     from ..api import Transformed
-    return isinstance(f, Transformed)
+    from ..forward_api import HVP, ForwardTransformed
+    return isinstance(f, Transformed) and not isinstance(f.f, (Transformed, ForwardTransformed, HVP))
 
 
 def _tapes(module, inner=None, inner_tapes=frozenset()):
     """Names of the preallocated tapes of `module`: those reverse mode recorded making it
     (compiler.Module.tapes), and for forward mode over a generated gradient `inner`, `inner_tapes` (the
     gradient's; forward mode keeps those names, being assigned once). None where they are not known: a
-    module not generated in this process, or one holding code srcdiff generated for another module (a
-    user function that calls a generated gradient); the lowering then recognises tapes by name."""
+    module not generated in this process, one holding code srcdiff generated for another module (a user
+    function that calls a generated gradient), forward mode over generated code other than the gradient
+    of a user function (inner_tapes None); the lowering then recognises tapes by name."""
     from .. import compiler
     if not isinstance(module, compiler.Module) or inner_tapes is None:
         return None
@@ -175,6 +178,7 @@ class Kernel:
     def _build(self, example):
         """(generated module, the function whose lines its comments cite, result selection, names of the
         module's tapes or None where they are not known: see _tapes)."""
+        from .. import compiler
         from ..transforms import kinds
         kind = self._kind()
         if kind == "rev":
@@ -184,12 +188,14 @@ class Kernel:
         nprimal = len(fwd._params())
         made = fwd.specialise(list(example[:nprimal]))
         inner_tapes = set()
-        if _is_reverse(fwd.f):    # forward over a generated gradient: its tapes are the gradient's
-            from ..transforms import dims
-            primal = example[:nprimal - (fwd.f.mode == "vjp")]
-            inner = fwd.f.specialise(tuple(kinds.kind_of_value(e) for e in primal),
-                                     arg_dims=dims.label_arguments(primal), need_module=True)
-            inner_tapes = _tapes(inner.module)
+        if compiler.is_generated(made.inner):    # forward mode over code srcdiff generated
+            inner_tapes = None
+            if _plain_gradient(fwd.f):             # a gradient: its tapes are the gradient module's
+                from ..transforms import dims
+                primal = example[:nprimal - (fwd.f.mode == "vjp")]
+                inner = fwd.f.specialise(tuple(kinds.kind_of_value(e) for e in primal),
+                                         arg_dims=dims.label_arguments(primal), need_module=True)
+                inner_tapes = _tapes(inner.module)
         tapes = _tapes(made.module, made.inner, inner_tapes)
         return made.module, made.inner, (1 if kind == "hvp" else None), tapes
 
