@@ -166,6 +166,25 @@ def write_index_by_index(a, w, idx):
     return np.sum(b * np.sin(b))
 
 
+def named_like_a_tape(a, b):
+    """A user array whose name ends in _tape, as reverse mode's tapes do: an array like any other (the
+    lowering takes the tapes reverse mode recorded, not names)."""
+    y_tape = np.empty(3)
+    y_tape[0] = a * b
+    y_tape[1] = np.sin(a)
+    y_tape[2] = b
+    return np.sum(y_tape * y_tape) + y_tape[1] * b
+
+
+def calls_a_gradient(a, b):
+    """Calls a generated gradient (with tapes): forward mode over it is a module holding code generated
+    for another module, whose tapes the lowering recognises by name (cuda._tapes)."""
+    return _GRAD_ODE(a, b, 0.7, 3) * b
+
+
+_GRAD_ODE = srcdiff.grad(ode, wrt=0)
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -206,6 +225,9 @@ def _data():
         "shape_loop_hvp": (srcdiff.hvp(per_example_dot, wrt=0), (None, 0, None), (w, X, w), {}),
         "index_by_index": (srcdiff.grad(write_index_by_index, wrt=(0, 1)), (0, 0, None),
                            (a, X[:, :3].copy(), np.array([2, 0, 2])), {}),
+        "named_like_a_tape": (srcdiff.grad(named_like_a_tape, wrt=(0, 1)), (0, 0), (a, b), {}),
+        "jvp_calls_a_gradient": (srcdiff.jvp(calls_a_gradient, wrt=0), (0, 0, 0), (a, b, b), {}),
+        "named_like_a_tape_hvp": (srcdiff.hvp(named_like_a_tape, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
     }
 
 
@@ -273,7 +295,7 @@ if __name__ != "__main__":
              "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
              "more_elementwise_jvp", "jvp", "jvp_tuple", "jvp_while", "hvp",
              "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
-    CASES += ["index_by_index"]
+    CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):

@@ -611,7 +611,7 @@ def test_device_template_computes_the_function(name):
 
 def test_tables_are_built_from_the_records():
     """kinds, dims, the elementwise fusion and the CUDA lowering hold no list of primitives of their own."""
-    from srcdiff.cuda import lower
+    from srcdiff.cuda import common
     from srcdiff.rules import names_with
     from srcdiff.transforms import dims, kinds
     from srcdiff.transforms.optimize import fusion
@@ -620,8 +620,8 @@ def test_tables_are_built_from_the_records():
     assert kinds._ELEMENTWISE == elementwise
     assert fusion._ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in fusion._ELEMENTWISE_CALLS
     device = {n for n, r in RULES.items() if r.cuda is not None}
-    assert device <= lower._ELEMENTWISE
-    assert lower._ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
+    assert device <= common.ELEMENTWISE
+    assert common.ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
 
 
 @pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.mills_inverse"}))

@@ -17,9 +17,9 @@ set NUMBA_ENABLE_CUDASIM=1 before numba.cuda is first imported to run kernels on
 
 How it works: the kernel is derived from the same gradient srcdiff generates on the CPU. `k(*args)`
 specialises `g` to the kinds of ONE example (batched arguments lose their leading axis), takes the
-generated module and lowers it for the device (srcdiff/cuda/lower.py): arrays get static per-example
-shapes and become flat buffers (argument rows, `cuda.local.array` locals, or the output buffer the
-results are written into), array expressions become element loops, `np.*` on scalars become `math.*`,
+generated module and lowers it for the device (srcdiff/cuda/lower.py and the modules beside it):
+arrays get static per-example shapes and become flat buffers (argument rows, `cuda.local.array`
+locals, or the output buffer the results are written into), array expressions become element loops, `np.*` on scalars become `math.*`,
 tapes and stacks become fixed-size local arrays. Each thread calls the device function for its
 example; results come back with a leading batch axis, or summed over the batch (`batch_sum=True`,
 a per-block shared-memory tree reduction followed by one atomic add per block and component).
@@ -95,6 +95,30 @@ class _Prepared:
     pass
 
 
+def _plain_gradient(f) -> bool:
+    """f is a reverse-mode transform of a user function (not of another transform)."""
+    from ..api import Transformed
+    from ..forward_api import HVP, ForwardTransformed
+    return isinstance(f, Transformed) and not isinstance(f.f, (Transformed, ForwardTransformed, HVP))
+
+
+def _tapes(module, inner=None, inner_tapes=frozenset()):
+    """Names of the preallocated tapes of `module`: those reverse mode recorded making it
+    (compiler.Module.tapes), and for forward mode over a generated gradient `inner`, `inner_tapes` (the
+    gradient's; forward mode keeps those names, being assigned once). None where they are not known: a
+    module not generated in this process, one holding code srcdiff generated for another module (a user
+    function that calls a generated gradient), forward mode over generated code other than the gradient
+    of a user function (inner_tapes None); the lowering then recognises tapes by name."""
+    from .. import compiler
+    if not isinstance(module, compiler.Module) or inner_tapes is None:
+        return None
+    inner_module = getattr(inner, "__module__", None)
+    if any(compiler.is_generated(u) and getattr(u.func, "__module__", None) != inner_module
+           for u in module.units.values()):
+        return None
+    return set(module.tapes) | set(inner_tapes)
+
+
 class Kernel:
     """What srcdiff.cuda.vmap returns: call it on a batch; .source / .ptx(...) show the device code."""
 
@@ -152,16 +176,28 @@ class Kernel:
         return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
 
     def _build(self, example):
-        """(generated module, the function whose lines its comments cite, result selection)."""
+        """(generated module, the function whose lines its comments cite, result selection, names of the
+        module's tapes or None where they are not known: see _tapes)."""
+        from .. import compiler
+        from ..transforms import kinds
         kind = self._kind()
         if kind == "rev":
-            from ..transforms import kinds
             made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
-            return made.module, self.g.f, None
+            return made.module, self.g.f, None, _tapes(made.module)
         fwd = self.g.fwd if kind == "hvp" else self.g
         nprimal = len(fwd._params())
         made = fwd.specialise(list(example[:nprimal]))
-        return made.module, made.inner, (1 if kind == "hvp" else None)
+        inner_tapes = set()
+        if compiler.is_generated(made.inner):    # forward mode over code srcdiff generated
+            inner_tapes = None
+            if _plain_gradient(fwd.f):             # a gradient: its tapes are the gradient module's
+                from ..transforms import dims
+                primal = example[:nprimal - (fwd.f.mode == "vjp")]
+                inner = fwd.f.specialise(tuple(kinds.kind_of_value(e) for e in primal),
+                                         arg_dims=dims.label_arguments(primal), need_module=True)
+                inner_tapes = _tapes(inner.module)
+        tapes = _tapes(made.module, made.inner, inner_tapes)
+        return made.module, made.inner, (1 if kind == "hvp" else None), tapes
 
     def _shape(self, out):
         return self.g._shape(out) if self._kind() == "rev" else out
@@ -222,7 +258,7 @@ class Kernel:
             example.append(ex)
         if B is None:
             raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
-        module, cited, select = self._build(example)
+        module, cited, select, tapes = self._build(example)
         import ast as _ast
         entry_params = [a.arg for a in next(n for n in _ast.parse(module.source()).body
                                             if isinstance(n, _ast.FunctionDef) and n.name == module.entry).args.args]
@@ -231,7 +267,7 @@ class Kernel:
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
-        prog = Program(module, cited, specs, self.max_trip, select)
+        prog = Program(module, cited, specs, self.max_trip, select, tapes)
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2

@@ -12,7 +12,7 @@ Besides its vjp and jvp templates a record carries (all in the one `defrule` cal
   arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky, tril),
   "transpose", "reduce" (x, axis), "expand_dims" (x, axis), "matmul" (np.dot), "vecmat" / "matvec" (the
   log-domain products); None: unknown (transforms/dims.py);
-* `cuda`: its device-code template on scalars (`{0}`, `{1}`, ...: the arguments; cuda/lower.py), or None:
+* `cuda`: its device-code template on scalars (`{0}`, `{1}`, ...: the arguments; cuda/common.py), or None:
   the CUDA target declines a call of it on arrays and scalars alike, naming it;
 * its canonical form: the rule's name is what generated code calls, and every object in `objects`
   (np.absolute, math.fabs, builtins.abs for "np.abs") is rewritten to it (transforms/resolve.py);

@@ -74,7 +74,7 @@ def names_with(shape: str) -> frozenset:
 
 
 def cuda_templates(arity: int) -> dict:
-    """name -> device template of the rules whose template takes `arity` arguments (cuda/lower.py)."""
+    """name -> device template of the rules whose template takes `arity` arguments (cuda/common.py)."""
     out = {}
     for n, r in RULES.items():
         if r.cuda is not None and template_arity(r.cuda) == arity:

@@ -1,0 +1,124 @@
+"""Shared pieces of the CUDA lowering: per-example argument specs, storage of lowered arrays, flat-index
+arithmetic, and the tables of operators and calls device code has."""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rules import cuda_templates
+
+OVERFLOW = 1
+
+
+@dataclass
+class ArgSpec:
+    """One per-example argument of the entry function."""
+    name: str
+    shape: tuple | None          # None: scalar
+    dtype: str                   # "f", "i", "b"
+    host: object = None          # scalar value(s) on the host (array over the batch if batched)
+    batched: bool = False
+
+
+class Unknown(Exception):
+    pass
+
+
+# elementwise on scalars: templates with {0}, {1}, {2}, from the rule records (srcdiff/rules: a rule without one
+# is declined by name), and the builtins generated plumbing calls (tape sizes: max(n, 0))
+UNARY = {**cuda_templates(1), "abs": "abs({0})"}
+BINARY = {**cuda_templates(2), "max": "max({0}, {1})", "min": "min({0}, {1})"}
+TERNARY = cuda_templates(3)
+ELEMENTWISE = set(UNARY) | set(BINARY) | set(TERNARY)
+INT_CALLS = {"len", "int"}
+NUMBA_DTYPE = {"f": "float64", "i": "int64", "b": "int64"}
+REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
+DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
+                  "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "
+                  "on the host and pass the result in as an argument (in_axes=None to broadcast it)")
+
+FANCY_ADVICE = ("device code indexes an array with integers, not an index array or a mask: write the elements "
+                 "one at a time in a loop, e.g. `for k in range(len(idx)): b[idx[k]] = v[k]` (a position named "
+                 "twice then keeps the later write, as NumPy's b[idx] = v does)")
+
+
+def dotted(e):
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Attribute):
+        b = dotted(e.value)
+        return b and f"{b}.{e.attr}"
+    return None
+
+
+def size(shape):
+    return int(np.prod(shape)) if shape else 1
+
+
+def unravel(j, shape):
+    if len(shape) == 1:
+        return [j]
+    out, inner = [], size(shape)
+    for d, n in enumerate(shape):
+        inner //= n
+        e = f"({j} // {inner})" if inner > 1 else j
+        out.append(f"({e} % {n})" if d > 0 else e)
+    return out
+
+
+def flat_index(ix, shape):
+    terms, stride = [], 1
+    for i, n in zip(reversed(ix), reversed(shape)):
+        if i != "0":
+            terms.append(i if stride == 1 else f"{i} * {stride}")
+        stride *= n
+    return " + ".join(reversed(terms)) if terms else "0"
+
+
+def indent(lines, n=1):
+    return ["    " * n + s for s in lines]
+
+
+def broadcast_shapes(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    nd = max(len(a), len(b))
+    a2, b2 = (1,) * (nd - len(a)) + a, (1,) * (nd - len(b)) + b
+    out = []
+    for x, y in zip(a2, b2):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"shapes {a} and {b} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+@dataclass
+class Storage:
+    buf: str
+    shape: tuple
+    off: int = 0
+    dest: bool = False    # the caller's output buffer: index [off + k, cu_col]
+
+    def at(self, flat):
+        if self.dest:
+            return f"cu_out[{self.off} + {flat}, cu_col]" if self.off else f"cu_out[{flat}, cu_col]"
+        return f"{self.buf}[{flat}]"
+
+
+@dataclass
+class Lowered:
+    name: str
+    lines: list
+    outputs: list = field(default_factory=list)     # (offset, shape) per result leaf
+    structure: object = None                        # nested tuples of leaf indices
+    ret: object = None                              # for helpers: return info
+
+
+BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+        ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+UNARYOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
+COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}

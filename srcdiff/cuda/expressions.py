@@ -1,0 +1,416 @@
+"""Lowering of expressions to device code: element loops, reductions, products and the calls device code has."""
+from __future__ import annotations
+
+import ast
+import re
+
+from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
+                     flat_index, indent, size, unravel)
+
+
+class ExpressionLowering:
+    """Part of FunctionLowering (srcdiff/cuda/function.py): expressions and calls.
+
+    `low(e, idx)` gives (pre-statements, expression text) for one element `idx` of e's value, so array
+    expressions become element loops written by the statement lowering."""
+
+    def low(self, e, idx=None, rshape=None):
+        """(pre-statements, expression string). idx: index strings of the result element (array
+        context, broadcast to rshape) or None (scalar context)."""
+        if isinstance(e, ast.Constant):
+            return [], repr(e.value)
+        if isinstance(e, ast.Name):
+            if e.id in self.p.consts:
+                return [], repr(self.p.consts[e.id])
+            if e.id in self.shape:
+                if idx is None:
+                    self.fail(e, f"array {e.id} used where a scalar is needed")
+                return [], self.storage[e.id].at(self._aligned(idx, self.shape[e.id]))
+            return [], e.id
+        if isinstance(e, ast.BinOp):
+            if isinstance(e.op, ast.MatMult):
+                return self._matmul(e.left, e.right, idx)
+            p1, a = self.low(e.left, idx, rshape)
+            p2, b = self.low(e.right, idx, rshape)
+            return p1 + p2, f"({a} {BINOPS[type(e.op)]} {b})"
+        if isinstance(e, ast.UnaryOp):
+            p, a = self.low(e.operand, idx, rshape)
+            return p, f"({UNARYOPS[type(e.op)]}{a})"
+        if isinstance(e, ast.Compare):
+            pre, parts = self.low(e.left, idx, rshape)
+            text = parts
+            for op, c in zip(e.ops, e.comparators):
+                p, b = self.low(c, idx, rshape)
+                pre += p
+                text += f" {COMPARISONS[type(op)]} {b}"
+            return pre, f"({text})"
+        if isinstance(e, ast.BoolOp):
+            pre, parts = [], []
+            for v in e.values:
+                p, s = self.low(v, idx, rshape)
+                pre += p
+                parts.append(s)
+            return pre, "(" + (" and " if isinstance(e.op, ast.And) else " or ").join(parts) + ")"
+        if isinstance(e, ast.IfExp):
+            p0, t = self.low(e.test, idx, rshape)
+            p1, a = self.low(e.body, idx, rshape)
+            p2, b = self.low(e.orelse, idx, rshape)
+            return p0 + p1 + p2, f"({a} if {t} else {b})"
+        if isinstance(e, ast.Subscript):
+            return self._low_subscript(e, idx)
+        if isinstance(e, ast.Attribute):
+            if e.attr == "T":
+                return self._low_transposed(e.value, idx)
+            s = self.info(e.value)[0]
+            if e.attr == "size":
+                return [], str(size(s))
+            if e.attr == "ndim":
+                return [], str(len(s) if s else 0)
+        if isinstance(e, ast.Call):
+            return self._low_call(e, idx, rshape)
+        self.fail(e, f"unsupported expression {ast.unparse(e)}")
+
+    def _aligned(self, idx, shape):
+        ix = list(idx[len(idx) - len(shape):]) if idx is not None else []
+        ix = ["0" if n == 1 else i for i, n in zip(ix, shape)]
+        return flat_index(ix, shape)
+
+    def _view(self, e, base_shape, idx):
+        """Shape of base[...] and, given result indices idx, the base's full index list."""
+        sl = e.slice
+        elts = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+        if len(elts) > len(base_shape):
+            raise ValueError("too many indices")
+        elts += [ast.Slice(None, None, None)] * (len(base_shape) - len(elts))
+        shape, full, r = [], [], 0
+        for d, (x, n) in enumerate(zip(elts, base_shape)):
+            if isinstance(x, ast.Slice):
+                start, stop, step = (None if v is None else self._const_int(v) for v in (x.lower, x.upper, x.step))
+                rng = range(n)[slice(start, stop, step)]
+                shape.append(len(rng))
+                if idx is not None:
+                    i = idx[r] if r < len(idx) else "0"
+                    full.append(f"({rng.start} + {rng.step} * {i})" if (rng.start, rng.step) != (0, 1) else i)
+                r += 1
+            else:
+                if isinstance(x, (ast.Constant, ast.UnaryOp)) and not isinstance(x, ast.Slice):
+                    c = self._const_int(x)
+                    full.append(str(c + n if c < 0 else c))
+                else:
+                    s, d_ = self.info(x)
+                    if s is not None or d_ not in ("i", "b"):
+                        self.fail(x, f"fancy (array) indexing: {ast.unparse(e)}", FANCY_ADVICE)
+                    if idx is not None:
+                        p, v = self.low(x)
+                        if p:
+                            raise ValueError("complex index expression")
+                        full.append(v)
+        return tuple(shape), full
+
+    def _const_int(self, v):
+        try:
+            c = ast.literal_eval(v)
+        except Exception:
+            if isinstance(v, ast.Name) and v.id in self.p.consts:
+                return int(self.p.consts[v.id])
+            hv = self.host.max(v)
+            if hv is None or not isinstance(v, ast.Name) or v.id in self.host.batched:
+                raise ValueError(f"a slice bound ({ast.unparse(v)}) that is not a constant") from None
+            return hv
+        return int(c)
+
+    def _low_subscript(self, e, idx):
+        if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+            s = self.info(e.value.value)[0]
+            return [], str(s[self._const_int(e.slice)])
+        if isinstance(e.value, ast.Name) and e.value.id in self.tuples:
+            return [], f"{e.value.id}[{self._const_int(e.slice)}]"
+        if not isinstance(e.value, ast.Name):
+            self.fail(e, "indexing a computed expression")
+        name = e.value.id
+        if name in self.tapes:
+            p, i = self.low(e.slice)
+            return p, f"{name}[{i}]"
+        base = self.shape[name]
+        shape, _ = self._view(e, base, None)
+        rid = list(idx[len(idx) - len(shape):]) if (idx is not None and shape) else []
+        rid = ["0" if n == 1 else i for i, n in zip(rid, shape)]
+        if shape and idx is None:
+            self.fail(e, f"array slice of {name} used where a scalar is needed")
+        _, full = self._view(e, base, rid)
+        return [], self.storage[name].at(flat_index(full, base))
+
+    def _low_transposed(self, x, idx):
+        s = self.info(x)[0]
+        if idx is None or s is None:
+            return self.low(x, idx)
+        ix = list(idx[len(idx) - len(s):])
+        return self.low(x, list(reversed(ix)), tuple(reversed(s)))
+
+    def _loop_reduce(self, n, body, init="0.0", op="+"):
+        """Accumulate body(k) -> (pre, term) over k in range(n); returns (pre, acc name)."""
+        acc, k = self.fresh("acc"), self.fresh("k")
+        pre, term = body(k)
+        upd = f"{acc} += {term}" if op == "+" else (f"{acc} *= {term}" if op == "*" else
+                                                     f"{acc} = {op}({acc}, {term})")
+        return [f"{acc} = {init}", f"for {k} in range({n}):"] + indent(pre + [upd]), acc
+
+    def _matmul(self, a, b, idx):
+        sa, sb = self.info(a)[0], self.info(b)[0]
+        if sa is None or sb is None:
+            p1, x = self.low(a, idx)
+            p2, y = self.low(b, idx)
+            return p1 + p2, f"({x} * {y})"
+        n = sa[-1]
+        if len(sa) == 1 and len(sb) == 1:
+            ia, ib = (lambda k: [k]), (lambda k: [k])
+        elif len(sa) == 2 and len(sb) == 1:
+            ia, ib = (lambda k: [idx[-1], k]), (lambda k: [k])
+        elif len(sa) == 1 and len(sb) == 2:
+            ia, ib = (lambda k: [k]), (lambda k: [k, idx[-1]])
+        else:
+            ia, ib = (lambda k: [idx[-2], k]), (lambda k: [k, idx[-1]])
+
+        def body(k):
+            p1, x = self.low(a, ia(k), sa)
+            p2, y = self.low(b, ib(k), sb)
+            return p1 + p2, f"{x} * {y}"
+        return self._loop_reduce(n, body)
+
+    def _reduce_all(self, x, fn):
+        s = self.info(x)[0]
+        if s is None:
+            return self.low(x)
+        init = {"sum": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}[fn]
+        op = {"sum": "+", "prod": "*", "max": "max", "min": "min"}[fn]
+        return self._loop_reduce(size(s), lambda k: self.low(x, unravel(k, s), s), init, op)
+
+    def _low_call(self, e, idx, rshape):
+        name = dotted(e.func)
+        a = e.args
+        if name in self.p.helpers:
+            pre, args = self._low_args(a)
+            return pre, f"{self.p.helper_name(self, name, e)}({', '.join(args)})"
+        if name in UNARY and len(a) == 1 or name in BINARY and len(a) == 2 or name in TERNARY and len(a) == 3:
+            return self._low_elementwise(name, a, idx, rshape)
+        if name in ("len",):
+            return [], str(self.info(a[0])[0][0])
+        if name == "int":
+            p, x = self.low(a[0])
+            return p, f"int({x})"
+        if name in ("np.sum", "np.prod", "np.max", "np.min", "np.mean", "rt.sum", "rt.mean", "rt.logsumexp"):
+            return self._low_reduction(name, e, idx)
+        if name in ("np.dot", "rt.dot", "np.matmul"):
+            return self._matmul(a[0], a[1], idx)
+        if name == "np.outer":
+            p1, x = self.low(a[0], [idx[0]], None)
+            p2, y = self.low(a[1], [idx[1]], None)
+            return p1 + p2, f"({x} * {y})"
+        if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
+            return self._matmul_grad(name, e, idx)
+        if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty"):
+            return [], "0.0" if self.dtype_of(e) == "f" else "0"
+        if name in ("np.ones_like", "np.ones"):
+            return [], "1.0"
+        if name == "np.full":
+            return self.low(a[1])
+        if name in ("rt.broadcast_to_like",):
+            return self.low(a[0], idx, rshape)
+        if name == "rt.unbroadcast":
+            return self._unbroadcast(a[0], a[1], idx)
+        if name in REDUCTION_GRADS:
+            return self._reduction_grad(name, e, idx)
+        if name in ("rt.sum_grad", "rt.mean_grad"):
+            return self._sum_grad(name, e, idx)
+        if name == "rt.reshape_like":
+            sg, sx = self.info(a[0])[0], self.info(a[1])[0]
+            if sg is None or idx is None:
+                return self.low(a[0], idx)
+            flat = flat_index(self._full_of(idx, sx), sx)
+            return self.low(a[0], unravel(f"({flat})", sg), sg)
+        if name in ("np.transpose", "rt.transpose"):
+            if len(a) > 1 and not (isinstance(a[1], ast.Constant) and a[1].value is None):
+                self.fail(e, "transpose with explicit axes")
+            return self._low_transposed(a[0], idx)
+        self.fail(e, f"{name or ast.unparse(e.func)}(...) has no device lowering")
+
+    def _low_args(self, args):
+        """(pre-statements, expression strings) of scalar arguments."""
+        pre, out = [], []
+        for x in args:
+            p, s = self.low(x)
+            pre += p
+            out.append(s)
+        return pre, out
+
+    def _low_elementwise(self, name, a, idx, rshape):
+        """A call with a device template from the rule records (srcdiff/rules), element idx."""
+        template = UNARY.get(name) if len(a) == 1 else (BINARY.get(name) or TERNARY[name])
+        pre, xs = [], []
+        for k, x in enumerate(a):
+            p, s = self.low(x, idx, rshape)
+            pre += p
+            if template.count(f"{{{k}}}") > 1 and not re.fullmatch(r"[\w\.\[\], +*]+", s):
+                t = self.fresh("u")   # an operand the template repeats is computed once
+                pre.append(f"{t} = {s}")
+                s = t
+            xs.append(s)
+        return pre, template.format(*xs)
+
+    def _low_reduction(self, name, e, idx):
+        """np.sum / prod / max / min / mean and logsumexp, of the whole array or along an axis."""
+        x = e.args[0]
+        ax = self._axis(e)
+        base = name.split(".")[1]
+        if ax is not None:
+            return self._reduce_axis(x, ax, base, idx)
+        if base == "mean":
+            p, acc = self._reduce_all(x, "sum")
+            return p, f"({acc} / {size(self.info(x)[0])})"
+        if base == "logsumexp":
+            s = self.info(x)[0]
+            p1, m = self._reduce_all(x, "max")
+
+            def term(k):
+                pe, v = self.low(x, unravel(k, s), s)
+                return pe, f"math.exp({v} - {m})"
+            p2, acc = self._loop_reduce(size(s), term)
+            return p1 + p2, f"({m} + math.log({acc}))"
+        return self._reduce_all(x, base)
+
+    def _sum_grad(self, name, e, idx):
+        """rt.sum_grad / rt.mean_grad: the adjoint g of the reduction spread back over x's shape."""
+        a = e.args
+        sx = self.info(a[1])[0]
+        ax = self._axis_arg(e, 2)
+        if sx is None or idx is None or ax is None:
+            p, g = self.low(a[0])
+        else:
+            ax %= len(sx)
+            gi = [i for d, i in enumerate(self._full_of(idx, sx)) if d != ax]
+            p, g = self.low(a[0], gi, None)
+        if name == "rt.mean_grad" and sx is not None:
+            g = f"({g} / {size(sx) if ax is None else sx[ax]})"
+        return p, g
+
+    def _reduction_grad(self, name, e, idx):
+        """Adjoints of whole-array max/min (g split among the tied extrema), prod (g times the product
+        of the other entries, exact with zeros) and logsumexp (g * exp(x - ans)), element idx."""
+        g, x, ans = e.args[:3]
+        sx = self.info(x)[0]
+        if sx is None:
+            return self.low(g) if name != "rt.logsumexp_grad" else self._low_lse_scalar(g, x)
+        if self._axis_arg(e, 3) is not None:
+            self.fail(e, f"{name.split('.')[1].replace('_grad', '')} along an axis in device code",
+                      "reduce the whole array, or write the loop over the axis yourself")
+        if idx is None:
+            self.fail(e, "an array adjoint used where a scalar is needed")
+        full = self._full_of(idx, sx)
+        p0, gv = self.low(g)
+        p1, xv = self.low(x, full, sx)
+        pre = p0 + p1
+        n = size(sx)
+        if name == "rt.logsumexp_grad":
+            p2, av = self.low(ans)
+            return pre + p2, f"(({gv}) * math.exp({xv} - {av}))"
+        if name == "rt.prod_grad":
+            me = flat_index(full, sx)
+
+            def other(k):
+                p, v = self.low(x, unravel(k, sx), sx)
+                return p, f"(1.0 if {k} == {me} else {v})"
+            p2, acc = self._loop_reduce(n, other, "1.0", "*")
+            return pre + p2, f"(({gv}) * {acc})"
+        p2, av = self.low(ans)
+
+        def tie(k):
+            p, v = self.low(x, unravel(k, sx), sx)
+            return p, f"(1.0 if {v} == {av} else 0.0)"
+        p3, cnt = self._loop_reduce(n, tie)
+        return pre + p2 + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
+
+    def _low_lse_scalar(self, g, x):
+        p0, gv = self.low(g)
+        p1, xv = self.low(x)
+        return p0 + p1, f"(0.0 if {xv} == -math.inf else ({gv}))"
+
+    def dtype_of(self, e):
+        try:
+            return self.info(e)[1]
+        except Exception:
+            return "f"
+
+    def _axis_arg(self, e, pos):
+        ax = [k.value for k in e.keywords if k.arg == "axis"] or e.args[pos:pos + 1]
+        if not ax or (isinstance(ax[0], ast.Constant) and ax[0].value is None):
+            return None
+        return self._const_int(ax[0])
+
+    def _full_of(self, idx, shape):
+        ix = list(idx[len(idx) - len(shape):])
+        return ["0" if n == 1 else i for i, n in zip(ix, shape)]
+
+    def _reduce_axis(self, x, ax, fn, idx):
+        s = self.info(x)[0]
+        ax %= len(s)
+        if fn not in ("sum", "mean"):
+            self.fail(x, f"np.{fn} along an axis")
+        rest = [i for i in (idx or [])]
+
+        def body(k):
+            full = rest[:ax] + [k] + rest[ax:]
+            return self.low(x, full, s)
+        p, acc = self._loop_reduce(s[ax], body)
+        return p, (f"({acc} / {s[ax]})" if fn == "mean" else acc)
+
+    def _unbroadcast(self, g, x, idx):
+        sg, sx = self.info(g)[0], self.info(x)[0]
+        if sg == sx or sg is None:
+            return self.low(g, idx, sx)
+        if sx is None:
+            return self._reduce_all(g, "sum")
+        # sum g over the dimensions x was broadcast along
+        nd = len(sg)
+        xs = (1,) * (nd - len(sx)) + tuple(sx)
+        fixed = ["0"] * (nd - len(sx)) + self._full_of(idx, sx)
+        free = [d for d in range(nd) if xs[d] == 1 and sg[d] != 1]
+        n = size(tuple(sg[d] for d in free))
+
+        def body(k):
+            ks = unravel(k, tuple(sg[d] for d in free))
+            full = list(fixed)
+            for d, kk in zip(free, ks):
+                full[d] = kk
+            return self.low(g, full, sg)
+        return self._loop_reduce(n, body)
+
+    def _matmul_grad(self, name, e, idx):
+        g, x, y = e.args
+        sx, sy = self.info(x)[0], self.info(y)[0]
+        B = ast.BinOp
+        if name == "rt.matmul_grad_x":
+            if sx is None or sy is None:
+                expr = B(g, ast.Mult(), y)
+                return self._reduce_all(expr, "sum") if sx is None else self.low(expr, idx)
+            if len(sy) == 1:
+                if len(sx) == 2:
+                    return self._outer(g, y, idx)
+                return self.low(B(g, ast.Mult(), y), idx, sx)
+            if len(sx) == 2:
+                return self._matmul(g, ast.Attribute(y, "T"), idx)
+            return self._matmul(y, g, idx)
+        if sx is None or sy is None:
+            expr = B(g, ast.Mult(), x)
+            return self._reduce_all(expr, "sum") if sy is None else self.low(expr, idx)
+        if len(sx) == 1:
+            if len(sy) == 2:
+                return self._outer(x, g, idx)
+            return self.low(B(g, ast.Mult(), x), idx, sy)
+        if len(sy) == 2:
+            return self._matmul(ast.Attribute(x, "T"), g, idx)
+        return self._matmul(g, x, idx)
+
+    def _outer(self, a, b, idx):
+        p1, x = self.low(a, [idx[0]])
+        p2, y = self.low(b, [idx[1]])
+        return p1 + p2, f"({x} * {y})"

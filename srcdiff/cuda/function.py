@@ -1,0 +1,169 @@
+"""One generated function lowered to a device function: storage of its arrays, capacities of its stacks and
+tapes, and the function's text."""
+from __future__ import annotations
+
+import ast
+
+from ..errors import SrcdiffError
+from .common import NUMBA_DTYPE, DEVICE_ADVICE, dotted, size, indent, Storage, Lowered
+from .expressions import ExpressionLowering
+from .host import HostEval, fold_shapes
+from .infer import Inference
+from .statements import StatementLowering
+
+
+class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
+    """Lower one generated function. `entry=True`: destination-passing entry; else a scalar helper."""
+
+    def __init__(self, program, fn: ast.FunctionDef, specs: list, entry: bool, name: str):
+        self.p, self.fn, self.entry, self.name = program, fn, entry, name
+        self.specs = {s.name: s for s in specs}
+        self.shape, self.dtype = {}, {}
+        self.tuples = {}           # names bound to tuples of scalars -> length
+        self.stacks, self.tapes = {}, {}
+        self.storage: dict[str, Storage] = {}
+        self.allocs: list[str] = []
+        self.counter = 0
+        self._prev_check = None
+        self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
+        self.host = HostEval(specs, program.consts)
+        self.host.learn(fn.body)
+        self.params = [a.arg for a in fn.args.args]
+        for s in specs:
+            if s.shape is not None:
+                self.shape[s.name] = s.shape
+            self.dtype[s.name] = s.dtype
+        for k, v in program.global_arrays.items():
+            self.shape[k], self.dtype[k] = program.global_shapes[k], "f"
+            self.storage[k] = Storage(k, program.global_shapes[k])
+
+    # ---- errors -----------------------------------------------------------------------------------
+    def fail(self, node, msg, advice=None):
+        if advice is None:
+            advice = DEVICE_ADVICE
+        lineno, text = self.p.user_line(getattr(node, "lineno", None))
+        where = f"\n    line {lineno}: {text}" if lineno else ""
+        raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
+                           self.p.filename, lineno, advice)
+
+    def fresh(self, base):
+        self.counter += 1
+        return f"cu_{base}{self.counter}"
+
+    # ---- capacities -------------------------------------------------------------------------------
+    def _trip(self, loop):
+        """Host bound on a loop's trip count (None if not known on the host)."""
+        if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call) and dotted(loop.iter.func) == "range":
+            a = loop.iter.args
+            if len(a) == 1:
+                expr = a[0]
+            elif len(a) == 2:
+                expr = ast.BinOp(a[1], ast.Sub(), a[0])
+            else:
+                return None
+            return self.host.max(expr)
+        return None
+
+    def _bound(self, node, trip, what):
+        mt = self.p.max_trip
+        if trip is None and mt is None:
+            self.fail(node, f"the trip count of {what} is not known before the launch",
+                      "pass max_trip= to srcdiff.cuda.vmap: the most iterations any loop runs per example")
+        if mt is not None:
+            if trip is not None and trip > mt:
+                self.fail(node, f"a loop runs {trip} iterations for some example but max_trip={mt}",
+                          f"raise max_trip to at least {trip}")
+            return mt
+        return max(int(trip), 0)
+
+    # ---- driver -------------------------------------------------------------------------------------
+    def run(self) -> Lowered:
+        self.infer()
+        fn = self.fn
+        self.p_written = set()
+        for st in self._walk(fn.body):
+            tgts = st.targets if isinstance(st, ast.Assign) else [st.target] if isinstance(st, ast.AugAssign) else []
+            for t in tgts:
+                base = t.value if isinstance(t, ast.Subscript) else t
+                if isinstance(base, ast.Name) and base.id in self.specs and self.specs[base.id].shape is not None:
+                    self.p_written.add(base.id)
+        returns = [st for st in self._walk(fn.body) if isinstance(st, ast.Return)]
+        structure, outputs, dest = None, [], {}
+        if self.entry:
+            if not returns or any(r.value is None for r in returns):
+                self.fail(fn, "the gradient returns nothing")
+            leaves = []
+            structure = self._leaves(returns[0].value, leaves)
+            off = 0
+            for k, e in enumerate(leaves):
+                try:
+                    s = self.info(e)[0]
+                except Exception as ex:
+                    self.fail(returns[0], f"result {ast.unparse(e)}: {ex}")
+                if s == "tuple":
+                    self.fail(returns[0], "nested results")
+                outputs.append((off, s))
+                if isinstance(e, ast.Name) and s is not None and e.id not in self.specs and e.id not in dest and \
+                        all(self._leaf_name(r, k) == e.id for r in returns):
+                    dest[e.id] = off
+                off += size(s)
+            self.outputs = outputs
+        # storage
+        for name, shape in self.shape.items():
+            if name in self.p.global_arrays:
+                continue
+            if name in self.specs and name not in self.p_written:
+                self.storage[name] = Storage(name, shape)
+            elif name in dest:
+                self.storage[name] = Storage("cu_out", shape, dest[name], True)
+            else:
+                self.storage[name] = Storage(name, shape)
+                dt = "int64" if self.dtype.get(name) == "i" else "float64"
+                if name in self.specs:
+                    src = f"cu_arg_{name}"
+                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
+                    self.allocs.append(f"for cu_i in range({size(shape)}):")
+                    self.allocs.append(f"    {name}[cu_i] = {src}[cu_i]")
+                else:
+                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
+        # stacks and tapes
+        self.stack_cap, self.tape_cap = {}, {}
+        self._capacities(fn.body, [])
+        for stk, cap in self.stack_cap.items():
+            self.allocs.append(f"{stk} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
+        for tp, cap in self.tape_cap.items():
+            self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
+        body = self.stmts(fn.body)
+        params = [f"cu_arg_{p}" if p in self.p_written else p for p in self.params]
+        if self.entry:
+            params += ["cu_out", "cu_col"]
+        lines = [f"def {self.name}({', '.join(params)}):"] + indent(self.allocs + body)
+        return Lowered(self.name, lines, outputs, structure)
+
+    def _leaf_name(self, ret, k):
+        leaves = []
+        self._leaves(ret.value, leaves)
+        return leaves[k].id if k < len(leaves) and isinstance(leaves[k], ast.Name) else None
+
+    def _capacities(self, body, loops):
+        for st in body:
+            if isinstance(st, (ast.For, ast.While)):
+                self._capacities(st.body, loops + [st])
+                self._capacities(st.orelse, loops + [st])
+            elif isinstance(st, ast.If):
+                self._capacities(st.body, loops)
+                self._capacities(st.orelse, loops)
+            elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and \
+                    isinstance(st.value.func, ast.Attribute) and st.value.func.attr == "append":
+                stk = st.value.func.value.id
+                cap = 1
+                for lp in loops:
+                    cap *= self._bound(lp, self._trip(lp), "this loop")
+                self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
+            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes:
+                like = self._tape_like(st.value)
+                if like is not None:
+                    self.tape_cap[st.targets[0].id] = self.tape_cap[like]
+                    continue
+                trip = self.host.max(st.value.args[0])
+                self.tape_cap[st.targets[0].id] = self._bound(st, trip, "this loop")

@@ -1,0 +1,175 @@
+"""What the host knows before the launch: trip counts and sizes evaluated over the batch (HostEval), and
+per-example shapes folded into a function as constants (fold_shapes)."""
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from ..transforms.astutil import map_blocks
+from .common import dotted
+
+
+class HostEval:
+    """Evaluates trip-count and size expressions on the host (vectorised over the batch).
+
+    Known on the host: scalar arguments (their values, one per example when batched), the shapes of
+    array arguments, the generated module's constants, and the function's straight-line integer
+    locals computed from those (e.g. `n1 = 2 * n; n2 = n1 + 1` for `range(2 * n + 1)`). Values read
+    out of arrays are not known: an expression that reads one is not evaluated."""
+
+    _CALLS = {"max", "min", "len", "abs", "int"}
+
+    def __init__(self, specs, consts=None):
+        from types import SimpleNamespace
+        self.env = {"max": np.maximum, "min": np.minimum, "len": len, "abs": np.abs, "np": np,
+                    "rt": SimpleNamespace(max2=np.maximum, min2=np.minimum),
+                    "int": lambda v: np.asarray(v).astype(np.int64), "__builtins__": {}}
+        self.known = set()         # names whose values the env holds
+        self.arrays = set()        # array arguments: only their shapes are known
+        self.batched = set()       # names whose value differs between examples
+        for k, v in (consts or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                self.env[k] = v
+                self.known.add(k)
+        for s in specs:
+            if s.shape is None:
+                if s.host is not None:
+                    self.env[s.name] = np.asarray(s.host)
+                    self.known.add(s.name)
+                    if s.batched:
+                        self.batched.add(s.name)
+            else:
+                self.env[s.name] = np.empty(s.shape)
+                self.arrays.add(s.name)
+
+    def _pure(self, expr) -> bool:
+        """Whether expr uses only what the host knows (no array element reads)."""
+        def ok(e):
+            if isinstance(e, ast.Constant):
+                return isinstance(e.value, (int, float)) and not isinstance(e.value, bool)
+            if isinstance(e, ast.Name):
+                return e.id in self.known
+            if isinstance(e, ast.BinOp):
+                return not isinstance(e.op, ast.MatMult) and ok(e.left) and ok(e.right)
+            if isinstance(e, ast.UnaryOp):
+                return isinstance(e.op, (ast.USub, ast.UAdd)) and ok(e.operand)
+            if isinstance(e, ast.Subscript) and isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+                return isinstance(e.value.value, ast.Name) and e.value.value.id in self.arrays and \
+                    isinstance(e.slice, ast.Constant)
+            if isinstance(e, ast.Attribute) and e.attr in ("size", "ndim"):
+                return isinstance(e.value, ast.Name) and e.value.id in self.arrays
+            if isinstance(e, ast.Call) and dotted(e.func) in ("rt.max2", "rt.min2"):
+                return not e.keywords and all(ok(a) for a in e.args)
+            if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self._CALLS:
+                if e.func.id == "len":
+                    return len(e.args) == 1 and isinstance(e.args[0], ast.Name) and e.args[0].id in self.arrays
+                return not e.keywords and all(ok(a) for a in e.args)
+            return False
+        return ok(expr)
+
+    def learn(self, body):
+        """Add the straight-line scalar locals of a function body (assigned once, at the top level)."""
+        counts = {}
+        for st in ast.walk(ast.Module(body=body, type_ignores=[])):
+            tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
+                if isinstance(st, (ast.AugAssign, ast.For)) else []
+            for t in tgts:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+        for st in body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                continue
+            name = st.targets[0].id
+            if counts.get(name) != 1 or name in self.known or not self._pure(st.value):
+                continue
+            v = self._eval(st.value)
+            if v is None:
+                continue
+            self.env[name] = v
+            self.known.add(name)
+            if {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & self.batched:
+                self.batched.add(name)
+
+    def _eval(self, expr):
+        try:
+            with np.errstate(all="ignore"):
+                v = np.asarray(eval(compile(ast.Expression(expr), "<trip>", "eval"), self.env))
+        except Exception:
+            return None
+        return v if v.dtype.kind in "iuf" else None
+
+    def const(self, expr: ast.expr, batched: set):
+        """Value of expr when it depends on no batched argument (else None)."""
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & (batched | self.batched):
+            return None
+        return self.max(expr)
+
+    def max(self, expr: ast.expr):
+        """Largest value of expr over the batch (None if the host cannot know it)."""
+        if not self._pure(expr):
+            return None
+        v = self._eval(expr)
+        if v is None:
+            return None
+        return int(np.max(v)) if np.size(v) else 0
+
+
+def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
+    """A copy of `fn` with the shapes of arrays whose per-example shape is fixed folded in as constants:
+    `n = x.shape` (how the generated code spells `x.shape[0]`: `n = x.shape; n1 = n[0]`) is dropped and
+    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer."""
+    import copy
+    fn = copy.deepcopy(fn)
+    assigned = {}
+    for n in ast.walk(fn):
+        for t in (n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AugAssign, ast.For))
+                  else []):
+            for x in ast.walk(t):
+                if isinstance(x, ast.Name):
+                    assigned[x.id] = assigned.get(x.id, 0) + 1
+    bound = {}
+    for n in ast.walk(fn):
+        if (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+                and assigned.get(n.targets[0].id) == 1 and isinstance(n.value, ast.Attribute)
+                and n.value.attr == "shape" and isinstance(n.value.value, ast.Name)
+                and n.value.value.id in shapes and assigned.get(n.value.value.id, 0) == 0):
+            bound[n.targets[0].id] = tuple(shapes[n.value.value.id])
+
+    def shape_of(e):
+        if isinstance(e, ast.Name) and e.id in bound:
+            return bound[e.id]
+        if (isinstance(e, ast.Attribute) and e.attr == "shape" and isinstance(e.value, ast.Name)
+                and e.value.id in shapes and assigned.get(e.value.id, 0) == 0):
+            return tuple(shapes[e.value.id])
+        return None
+
+    class Fold(ast.NodeTransformer):
+        def visit_Subscript(self, e):
+            shape = shape_of(e.value) if isinstance(e.ctx, ast.Load) else None
+            try:
+                k = ast.literal_eval(e.slice) if shape is not None else None
+            except ValueError:
+                k = None
+            if type(k) is int and -len(shape) <= k < len(shape):
+                return ast.copy_location(ast.Constant(shape[k]), e)
+            self.generic_visit(e)
+            return e
+
+        def visit_Name(self, e):
+            if e.id in bound and isinstance(e.ctx, ast.Load):
+                return ast.copy_location(ast.Tuple([ast.Constant(v) for v in bound[e.id]], ast.Load()), e)
+            return e
+
+        def _body(self, stmts):
+            return [ast.copy_location(ast.Expr(ast.Constant(None)), st)   # no code; its line comment stays
+                    if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in bound
+                    else st for st in stmts]
+
+        def generic_visit(self, node):
+            map_blocks(node, lambda b: self._body(b) if b else b)
+            return super().generic_visit(node)
+
+    return Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
+        else fn

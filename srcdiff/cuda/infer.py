@@ -1,0 +1,266 @@
+"""Shapes and dtypes of the expressions of a generated function, and which of its names are stacks and tapes."""
+from __future__ import annotations
+
+import ast
+
+from ..transforms.astutil import nested_blocks
+from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes
+
+
+class Inference:
+    """Part of FunctionLowering (srcdiff/cuda/function.py): the shape and dtype of every name and
+    expression of the function, and which names are stacks (lists pushed and popped) and tapes."""
+
+    def info(self, e):
+        """(shape or None, dtype) of an expression; raises Unknown for names not yet typed."""
+        if isinstance(e, ast.Constant):
+            v = e.value
+            if isinstance(v, bool):
+                return None, "b"
+            if isinstance(v, int):
+                return None, "i"
+            if isinstance(v, float):
+                return None, "f"
+            raise ValueError(f"constant {v!r}")
+        if isinstance(e, ast.Name):
+            if e.id in self.tuples:
+                return "tuple", None
+            if e.id in self.dtype:
+                return self.shape.get(e.id), self.dtype[e.id]
+            if e.id in self.p.consts:
+                v = self.p.consts[e.id]
+                return (None, "f") if isinstance(v, float) else (None, "i") if not isinstance(v, bool) else (None, "b")
+            raise Unknown(e.id)
+        if isinstance(e, ast.BinOp):
+            (sa, da), (sb, db) = self.info(e.left), self.info(e.right)
+            if isinstance(e.op, ast.MatMult):
+                return self._matmul_shape(sa, sb), "f"
+            dt = "f" if isinstance(e.op, ast.Div) or "f" in (da, db) else "i"
+            return broadcast_shapes(sa, sb), dt
+        if isinstance(e, ast.UnaryOp):
+            s, d = self.info(e.operand)
+            return s, ("b" if isinstance(e.op, ast.Not) else ("i" if d == "b" else d))
+        if isinstance(e, ast.Compare):
+            s = None
+            for x in [e.left] + e.comparators:
+                s = broadcast_shapes(s, self.info(x)[0])
+            return s, "b"
+        if isinstance(e, ast.BoolOp):
+            return None, "b"
+        if isinstance(e, ast.IfExp):
+            (sa, da), (sb, db) = self.info(e.body), self.info(e.orelse)
+            if sa != sb:
+                raise ValueError("branches of different shapes")
+            return sa, ("f" if "f" in (da, db) else da)
+        if isinstance(e, ast.Subscript):
+            return self._subscript_info(e)
+        if isinstance(e, ast.Attribute):
+            if e.attr == "T":
+                s, d = self.info(e.value)
+                return (tuple(reversed(s)) if s else s), d
+            if e.attr in ("size", "ndim"):
+                return None, "i"
+            raise ValueError(f"attribute .{e.attr}")
+        if isinstance(e, ast.Call):
+            return self._call_info(e)
+        if isinstance(e, ast.List) and not e.elts:
+            return "list", None
+        if isinstance(e, ast.Tuple):
+            return "tuple", None
+        raise ValueError(f"{type(e).__name__} expressions")
+
+    def _matmul_shape(self, sa, sb):
+        if sa is None or sb is None:
+            return broadcast_shapes(sa, sb)
+        if len(sa) == 1 and len(sb) == 1:
+            return None
+        if len(sa) == 2 and len(sb) == 1:
+            return (sa[0],)
+        if len(sa) == 1 and len(sb) == 2:
+            return (sb[1],)
+        if len(sa) == 2 and len(sb) == 2:
+            return (sa[0], sb[1])
+        raise ValueError("matrix products beyond 2-D")
+
+    def _subscript_info(self, e):
+        if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
+            return None, "i"
+        if isinstance(e.value, ast.Name) and e.value.id in self.tuples:
+            return None, "f"
+        if isinstance(e.value, ast.Name) and e.value.id in self.tapes:
+            if self.tapes[e.value.id] is None:
+                raise Unknown(e.value.id)
+            return None, self.tapes[e.value.id]
+        base, dt = self.info(e.value)
+        if base is None:
+            raise ValueError("indexing a scalar")
+        if base == "tuple":
+            return None, "f"
+        shape, _ = self._view(e, base, None)
+        return (shape or None), dt
+
+    def _call_info(self, e):
+        name = dotted(e.func)
+        args = e.args
+        if name in self.p.helpers:
+            return self.p.helper_info(self, name, e)
+        if name in INT_CALLS:
+            return None, "i"
+        if name in ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.logsumexp", "np.linalg.norm",
+                    "rt.sum", "rt.mean"):
+            ax = self._axis(e)
+            s = self.info(args[0])[0]
+            if ax is None or s is None:
+                return None, "f"
+            return tuple(n for d, n in enumerate(s) if d != ax % len(s)) or None, "f"
+        if name in ("np.dot", "rt.dot", "np.matmul"):
+            return self._matmul_shape(self.info(args[0])[0], self.info(args[1])[0]), "f"
+        if name == "np.outer":
+            return (size(self.info(args[0])[0]), size(self.info(args[1])[0])), "f"
+        if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
+            k = 1 if name == "rt.matmul_grad_x" else 2
+            return self.info(args[k])[0], "f"
+        if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
+                    "rt.reshape_like", "np.zeros_like", "np.ones_like") + REDUCTION_GRADS:
+            like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
+            return self.info(like)[0], "f"
+        if name in ("np.transpose", "rt.transpose"):
+            s, d = self.info(args[0])
+            return (tuple(reversed(s)) if s else s), d
+        if name in ("np.zeros", "np.ones", "np.empty", "np.full"):
+            return self._static_shape(e), ("i" if any(k.arg == "dtype" and "int" in ast.unparse(k.value)
+                                                       for k in e.keywords) else "f")
+        if name in ELEMENTWISE:
+            s = None
+            infos = [self.info(a) for a in args]
+            for si, _ in infos:
+                s = broadcast_shapes(s, si)
+            if name in ("np.where", "rt.select"):
+                dt = "f" if "f" in (infos[1][1], infos[2][1]) else infos[1][1]
+            elif name in ("np.abs", "abs", "np.negative", "np.maximum", "np.minimum", "rt.max2", "rt.min2",
+                          "max", "min", "np.square", "rt.copy", "np.copy", "np.clip"):
+                dt = "f" if any(d == "f" for _, d in infos) else "i"
+            else:
+                dt = "f"
+            return s, dt
+        raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
+
+    def _axis(self, e):
+        ax = [k.value for k in e.keywords if k.arg == "axis"] or e.args[1:2]
+        if not ax or (isinstance(ax[0], ast.Constant) and ax[0].value is None):
+            return None
+        if isinstance(ax[0], ast.Constant) and isinstance(ax[0].value, int):
+            return ax[0].value
+        raise ValueError("a non-constant axis")
+
+    def _static_shape(self, e):
+        arg = e.args[0] if e.args else None
+        batched = {n for n, s in self.specs.items() if s.batched}
+        v = self.host.const(arg, batched) if arg is not None else None
+        if v is None:
+            try:
+                v = ast.literal_eval(arg)
+            except Exception:
+                self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+                             f"specialised (device code cannot allocate)",
+                          "give the array a size that is the same for every example: a literal, the shape of an "
+                          "array argument, or an integer argument passed with in_axes=None")
+        if isinstance(arg, ast.Tuple):
+            vals = [self.host.const(x, batched) for x in arg.elts]
+            if None in vals:
+                raise ValueError("an array of non-constant shape")
+            return tuple(vals)
+        return (int(v),)
+
+    def infer(self):
+        pending = None
+        for _ in range(8):
+            pending = []
+            for st in self._walk(self.fn.body):
+                try:
+                    self._infer_stmt(st)
+                except Unknown as u:
+                    pending.append((st, u))
+                except (ValueError, IndexError, KeyError, TypeError) as ex:
+                    self.fail(st, f"unsupported on the device: {ex}")
+            if not pending:
+                return
+        st, u = pending[0]
+        self.fail(st, f"could not type {u}")
+
+    def _walk(self, stmts):
+        for s in stmts:
+            yield s
+            for b in nested_blocks(s):
+                yield from self._walk(b)
+
+    def _set(self, name, shape, dt, node):
+        if name in self.shape and shape is not None and self.shape[name] != shape:
+            self.fail(node, f"{name} changes shape ({self.shape[name]} -> {shape})")
+        if (name in self.shape) != (shape is not None) and name in self.dtype:
+            self.fail(node, f"{name} is both a scalar and an array")
+        if shape is not None:
+            self.shape[name] = shape
+        old = self.dtype.get(name)
+        self.dtype[name] = "f" if "f" in (old, dt) else (dt if old is None or old == "b" else old)
+
+    def _infer_stmt(self, st):
+        if isinstance(st, ast.For):
+            self._set(st.target.id, None, "i", st)
+        elif isinstance(st, ast.Assign):
+            t = st.targets[0]
+            v = st.value
+            if isinstance(t, ast.Name):
+                if isinstance(v, ast.List):
+                    self.stacks.setdefault(t.id, None)
+                    return
+                if (isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop"):
+                    stk = v.func.value.id
+                    if self.stacks.get(stk) is None:
+                        raise Unknown(stk)
+                    self._set(t.id, None, self.stacks[stk], st)
+                    return
+                if self._is_tape(t.id, v):
+                    self.tapes.setdefault(t.id, None)
+                    return
+                s, d = self.info(v)
+                if s == "tuple":
+                    self.tuples[t.id] = True
+                    return
+                self._set(t.id, s, d, st)
+            elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.tapes:
+                _, d = self.info(v)
+                old = self.tapes[t.value.id]
+                self.tapes[t.value.id] = "f" if "f" in (old, d) else d
+                self.dtype[t.value.id] = self.tapes[t.value.id]
+            elif isinstance(t, ast.Tuple):
+                for x in t.elts:
+                    self._set(x.id, None, "f", st)
+        elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call):
+            c = st.value
+            if isinstance(c.func, ast.Attribute) and c.func.attr == "append":
+                s, d = self.info(c.args[0])
+                if s is not None:
+                    self.fail(st, "array values saved across loop iterations (stacks of arrays)",
+                              "keep per-thread loop state in scalars or small arrays updated in place")
+                stk = c.func.value.id
+                old = self.stacks.get(stk)
+                self.stacks[stk] = "f" if "f" in (old, d) else ("i" if d in ("i", "b") else d)
+
+    def _is_tape(self, name, v):
+        """`name = v` allocates a tape: one of the tapes reverse mode recorded (Program.tapes), or when
+        those are not known, a name reverse mode's namer gives tapes; or a tangent tape (_tape_like)."""
+        if self._tape_like(v) is not None:
+            return True
+        if not (isinstance(v, ast.Call) and dotted(v.func) == "np.empty" and len(v.args) in (1, 2)):
+            return False
+        known = self.p.tapes
+        return name in known if known is not None else name.endswith("_tape")
+
+    def _tape_like(self, v):
+        """The tape `v` copies the shape of (`d_t_tape = rt.zeros_like(t_tape)`: forward mode over a
+        taped gradient keeps a tangent per taped value), or None."""
+        if isinstance(v, ast.Call) and dotted(v.func) in ("rt.zeros_like", "np.zeros_like") and len(v.args) == 1 \
+                and isinstance(v.args[0], ast.Name) and v.args[0].id in self.tapes:
+            return v.args[0].id
+        return None

@@ -1,0 +1,225 @@
+"""Lowering of statements to device code: assignments to arrays and slices, stacks, tapes, loops, returns."""
+from __future__ import annotations
+
+import ast
+
+from ..errors import SrcdiffError
+from .common import OVERFLOW, ELEMENTWISE, dotted, size, unravel, flat_index, indent, Storage, BINOPS
+
+
+class StatementLowering:
+    """Part of FunctionLowering (srcdiff/cuda/function.py): statements, each to a list of device lines."""
+
+    def _names(self, e):
+        return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
+
+    def _aligned_safe(self, e, target, shape):
+        if target not in self._names(e):
+            return True
+        if isinstance(e, ast.Name):
+            return True
+        if isinstance(e, (ast.BinOp,)) and not isinstance(e.op, ast.MatMult):
+            return all(self._aligned_safe(c, target, shape) for c in (e.left, e.right))
+        if isinstance(e, ast.UnaryOp):
+            return self._aligned_safe(e.operand, target, shape)
+        if isinstance(e, ast.Call) and dotted(e.func) in ELEMENTWISE:
+            return all(self._aligned_safe(c, target, shape) for c in e.args)
+        if isinstance(e, ast.Call) and dotted(e.func) in ("rt.unbroadcast", "rt.broadcast_to_like") and \
+                self.info(e.args[0])[0] == shape:
+            return self._aligned_safe(e.args[0], target, shape)
+        return False
+
+    def _fill(self, store_at, shape, value, target=None, aug=None):
+        """Loop writing value (array context) into store_at(flat) for every element of shape."""
+        n = size(shape)
+        j = self.fresh("j")
+        idx = unravel(j, shape)
+        pre, v = self.low(value, idx, shape)
+        if aug:
+            v = f"{store_at(j)} {aug} {v}"
+        body = pre + [f"{store_at(j)} = {v}"]
+        return [f"for {j} in range({n}):"] + indent(body)
+
+    def _temp(self, shape):
+        t = self.fresh("tmp")
+        self.allocs.append(f"{t} = cuda.local.array({size(shape)}, float64)")
+        return t
+
+    def _assign_array(self, name, value, node, aug=None):
+        shape = self.shape[name]
+        st = self.storage[name]
+        if aug is None and isinstance(value, ast.Name) and value.id == name:
+            return []
+        if self._aligned_safe(value, name, shape):
+            return self._fill(lambda j: st.at(j), shape, value, aug=aug)
+        t = self._temp(shape)
+        lines = self._fill(lambda j: f"{t}[{j}]", shape, value)
+        j = self.fresh("j")
+        upd = f"{st.at(j)} {aug}= {t}[{j}]" if aug else f"{st.at(j)} = {t}[{j}]"
+        return lines + [f"for {j} in range({size(shape)}):", f"    {upd}"]
+
+    def _assign_subscript(self, t, value, node, aug=None):
+        name = t.value.id
+        if name in self.specs and name not in self.p_written:
+            self.fail(node, "writing into an argument array")
+        if name in self.tapes:
+            p1, i = self.low(t.slice)
+            p2, v = self.low(value)
+            return p1 + p2 + [f"{name}[{i}] {aug or ''}= {v}"]
+        base = self.shape[name]
+        shape, _ = self._view(t, base, None)
+        st = self.storage[name]
+        if not shape:
+            _, full = self._view(t, base, [])
+            p, v = self.low(value)
+            return p + [f"{st.at(flat_index(full, base))} {aug or ''}= {v}"]
+        src = value
+        lines = []
+        if name in self._names(value):
+            tmp = self._temp(shape)
+            lines += self._fill(lambda j: f"{tmp}[{j}]", shape, value)
+            src = None
+        j = self.fresh("j")
+        idx = unravel(j, shape)
+        _, full = self._view(t, base, idx)
+        if src is None:
+            pre, v = [], f"{tmp}[{j}]"
+        else:
+            pre, v = self.low(src, idx, shape)
+        write = f"{st.at(flat_index(full, base))} {aug or ''}= {v}"
+        return lines + [f"for {j} in range({size(shape)}):"] + indent(pre + [write])
+
+    def stmts(self, body):
+        out = []
+        for st in body:
+            out += self.p.comments_before(st.lineno)
+            if not (isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                    and st.targets[0].id in self.tapes):
+                self._prev_check = None
+            try:
+                out += self.stmt(st)
+            except SrcdiffError:
+                raise
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError) as ex:
+                self.fail(st, f"unsupported on the device: {ex}")
+        return out or ["pass"]
+
+    def stmt(self, st):
+        if isinstance(st, ast.Expr):
+            return self._expression_statement(st)
+        if isinstance(st, ast.Pass):
+            return ["pass"]
+        if isinstance(st, (ast.Break, ast.Continue)):
+            return [ast.unparse(st)]
+        if isinstance(st, ast.Assign):
+            return self._assign(st)
+        if isinstance(st, ast.AugAssign):
+            op = BINOPS[type(st.op)]
+            t = st.target
+            if isinstance(t, ast.Name):
+                if t.id in self.shape:
+                    return self._assign_array(t.id, st.value, st, aug=op)
+                p, x = self.low(st.value)
+                return p + [f"{t.id} {op}= {x}"]
+            return self._assign_subscript(t, st.value, st, aug=op)
+        if isinstance(st, ast.For):
+            it = st.iter
+            if not (isinstance(it, ast.Call) and dotted(it.func) == "range" and isinstance(st.target, ast.Name)):
+                self.fail(st, "for loops other than over range(...)")
+            pre, args = self._low_args(it.args)
+            return pre + [f"for {st.target.id} in range({', '.join(args)}):"] + indent(self.stmts(st.body))
+        if isinstance(st, ast.While):
+            p, c = self.low(st.test)
+            if p:
+                self.fail(st, "a while condition that needs a loop to evaluate")
+            return [f"while {c}:"] + indent(self.stmts(st.body))
+        if isinstance(st, ast.If):
+            p, c = self.low(st.test)
+            out = p + [f"if {c}:"] + indent(self.stmts(st.body))
+            if st.orelse:
+                out += ["else:"] + indent(self.stmts(st.orelse))
+            return out
+        if isinstance(st, ast.Return):
+            return self._return(st)
+        self.fail(st, f"unsupported statement {type(st).__name__}")
+
+    def _expression_statement(self, st):
+        """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
+        v = st.value
+        if isinstance(v, ast.Constant):
+            return []
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
+            stk = v.func.value.id
+            cap = self.stack_cap[stk]
+            p, x = self.low(v.args[0])
+            return p + [f"if {stk}_n >= {cap}:", f"    return {OVERFLOW}", f"{stk}[{stk}_n] = {x}",
+                        f"{stk}_n += 1"]
+        self.fail(st, f"unsupported statement {ast.unparse(st)}")
+
+    def _assign(self, st):
+        if len(st.targets) != 1:
+            self.fail(st, "multiple assignment targets")
+        t, v = st.targets[0], st.value
+        if isinstance(t, ast.Name):
+            if t.id in self.stacks:
+                return [f"{t.id}_n = 0"]
+            if t.id in self.tapes:
+                return self._tape_allocation(t.id, v)
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
+                stk = v.func.value.id
+                return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
+            if t.id in self.shape and t.id not in self.tuples:
+                return self._assign_array(t.id, v, st)
+            p, x = self.low(v)
+            return p + [f"{t.id} = {x}"]
+        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+            return self._assign_subscript(t, v, st)
+        if isinstance(t, ast.Tuple) and all(isinstance(x, ast.Name) for x in t.elts):
+            p, x = self.low(v)
+            return p + [f"{', '.join(x_.id for x_ in t.elts)} = {x}"]
+        self.fail(st, f"unsupported assignment {ast.unparse(st)}")
+
+    def _tape_allocation(self, name, v):
+        """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
+        the device function, so here it becomes the check that the run fits the array (once for a run of
+        tapes of the same size), or zero-filling for a tangent tape that copies another's shape."""
+        if self._tape_like(v) is not None:
+            k = self.fresh("k")
+            zero = "0.0" if self.tapes[name] == "f" else "0"
+            return [f"for {k} in range({self.tape_cap[name]}):", f"    {name}[{k}] = {zero}"]
+        cap = self.tape_cap[name]
+        p, n = self.low(v.args[0])
+        check = p + [f"if {n} > {cap}:", f"    return {OVERFLOW}"]
+        if check == self._prev_check:
+            return []
+        self._prev_check = check
+        return check
+
+    def _leaves(self, e, acc):
+        if isinstance(e, ast.Tuple):
+            return tuple(self._leaves(x, acc) for x in e.elts)
+        acc.append(e)
+        return len(acc) - 1
+
+    def _return(self, st):
+        if not self.entry:
+            if st.value is None:
+                self.fail(st, "a helper without a result")
+            p, x = self.low(st.value) if not isinstance(st.value, ast.Tuple) else self._low_tuple(st.value)
+            return p + [f"return {x}"]
+        leaves = []
+        self._leaves(st.value, leaves)
+        out = []
+        for e, (off, shape) in zip(leaves, self.outputs):
+            if shape is None:
+                p, x = self.low(e)
+                out += p + [f"cu_out[{off}, cu_col] = {x}" if off else f"cu_out[0, cu_col] = {x}"]
+            elif isinstance(e, ast.Name) and self.storage.get(e.id) == Storage("cu_out", shape, off, True):
+                continue
+            else:
+                out += self._fill(lambda j, off=off: f"cu_out[{off} + {j}, cu_col]", shape, e)
+        return out + ["return 0"]
+
+    def _low_tuple(self, t):
+        pre, xs = self._low_args(t.elts)
+        return pre, "(" + ", ".join(xs) + ("," if len(xs) == 1 else "") + ")"
