@@ -28,6 +28,5 @@ composites.py holds the functions differentiated as compositions of primitives.
 from .registry import (RULES, SHAPE_LAWS, ZERO, Rule, adjoint, alias, cuda_templates, defrule,  # noqa: F401
                        fuses_under_numba, implementation, names_with, objects_of, rule_name_of, signature,
                        template_arity)
-from .registry import signature as _signature  # noqa: F401  (transforms/desugar.py's name for it)
 from . import numpy_rules  # noqa: E402,F401  (fills the table)
 from . import runtime_rules  # noqa: E402,F401  (rules for rt.* helpers in generated code)

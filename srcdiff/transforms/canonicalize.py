@@ -10,7 +10,7 @@ import math
 import gast
 
 from ..errors import fail
-from ..rules import RULES, _signature, composites
+from ..rules import RULES, composites, signature
 from ..rules.numpy_rules import AXIS_REDUCTIONS, OPERATOR_CALLS, UNARY_OPERATOR_CALLS
 from .astutil import NOT_LITERAL, Transformer, literal_value, const, copy_loc, dotted, dotted_name, walk
 from .parse import Unit
@@ -272,7 +272,7 @@ class _Canon(Transformer):
     def _bound(self, name, node, params) -> dict:
         """The call's arguments bound to `params` (gast nodes); declined when they do not bind."""
         try:
-            return dict(_signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+            return dict(signature(params).bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
                         .arguments)
         except TypeError as e:
             fail(node, self.unit, f"{name}: {e}", f"call it as {name}({params})")

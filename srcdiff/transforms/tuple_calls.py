@@ -6,7 +6,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ..rules import _signature
+from ..rules import signature
 from .astutil import literal_value, dotted_name
 
 
@@ -37,7 +37,7 @@ def bind_tuple_call(name, node):
     if any(k.arg is None for k in node.keywords):
         return "**kwargs are not supported"
     try:
-        return dict(_signature(TUPLE_CALLS[name]).bind(*node.args, **{k.arg: k.value for k in node.keywords})
+        return dict(signature(TUPLE_CALLS[name]).bind(*node.args, **{k.arg: k.value for k in node.keywords})
                     .arguments)
     except TypeError as e:
         return str(e)
