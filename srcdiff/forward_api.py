@@ -55,7 +55,9 @@ class ForwardTransformed:
         """Generate and load the jvp function (for a generated inner function: specialised to `args`;
         `structs`: (parameter, structure) of tuple/list arguments, flattened to one parameter per leaf)."""
         inner = generated_function(self.f, args)
-        arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None and not structs else ()
+        if args is not None and structs:    # the kinds of the leaves, one per flattened parameter (as reverse mode)
+            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+        arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
             mod = compiler.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),

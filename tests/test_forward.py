@@ -379,3 +379,20 @@ def test_bad_tangent_is_a_clear_error(tangent, says):
     with pytest.raises(srcdiff.SrcdiffError) as err:
         srcdiff.jvp(_two_args)(np.array([0.3, 0.2]), 0.5, tangent)
     assert says in str(err.value) and "tangent" in err.value.advice
+
+
+def _sum_of_arrays_with_tuple_argument(xa, M):
+    x, a = xa
+    return np.dot(sum(M[0] * (j * 0.5) for j in range(3)), a) * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_of_a_tuple_argument_is_specialised_to_its_leaves(jit):
+    """Fuzz seeds 70430, 70630, 75500, 75870 (jvp under jit): with a tuple argument the jvp was built without
+    argument kinds, so a sum of arrays started from 0.0 and Numba could not unify it with the array terms."""
+    xa, M = (0.3, np.array([0.2, -0.4, 0.9])), np.arange(9.0).reshape(3, 3) / 7.0
+    t = ((0.7, np.array([1.0, -0.5, 0.25])), np.linspace(-1.0, 1.0, 9).reshape(3, 3))
+    val, dot = srcdiff.jvp(_sum_of_arrays_with_tuple_argument, wrt=("xa", "M"), jit=jit)(xa, M, t)
+    (gx, ga), gM = srcdiff.grad(_sum_of_arrays_with_tuple_argument, wrt=("xa", "M"), jit=jit)(xa, M)
+    assert val == pytest.approx(_sum_of_arrays_with_tuple_argument(xa, M), rel=1e-12)
+    assert dot == pytest.approx(gx * 0.7 + np.vdot(ga, t[0][1]) + np.vdot(gM, t[1]), rel=1e-10)
