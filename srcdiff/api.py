@@ -480,7 +480,7 @@ def translate_error(exc, t, fn=None):
         raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
                            *user_location(inner),
                            advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
-    if isinstance(exc, numba.core.errors.TypingError):
+    if isinstance(exc, (numba.core.errors.TypingError, numba.core.errors.NotDefinedError)):
         for fn in _rule_functions_in(t):
             if f"CPUDispatcher({fn!r})" in msg:
                 code = fn.__code__
