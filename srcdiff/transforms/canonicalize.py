@@ -22,22 +22,16 @@ class _Canon(Transformer):
         self.unit = unit
 
     def visit_If(self, node):
-        """`if -1.2 > 0.3:`: a test of literals is decided here (Numba would prune the dead branch and
-        leave its tapes without a type)."""
+        """`if -1.2 > 0.3:` and `a if -0.3 < 0.3 else b`: a test of literals is decided here (Numba would
+        prune the dead branch and leave its tapes without a type; ANF makes a conditional expression an if
+        statement after this pass)."""
         self.generic_visit(node)
         value = literal_value(node.test)
         if value is NOT_LITERAL:
             return node
         return node.body if value else node.orelse
 
-    def visit_IfExp(self, node):
-        """`a if -0.3 < 0.3 else b`: the same for a conditional expression (ANF makes it an if statement
-        after this pass)."""
-        self.generic_visit(node)
-        value = literal_value(node.test)
-        if value is NOT_LITERAL:
-            return node
-        return node.body if value else node.orelse
+    visit_IfExp = visit_If
 
     def visit_For(self, node):
         """`for i in range(1, 1)`: a literal empty range never runs, so the loop goes (Numba would
