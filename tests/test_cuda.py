@@ -1,8 +1,9 @@
-"""srcdiff.cuda: per-example gradient kernels, checked without a GPU.
+"""srcdiff.cuda: per-example gradient kernels, checked with and without a GPU.
 
 Each kernel runs on numba's CUDA simulator (in a subprocess: NUMBA_ENABLE_CUDASIM must be set before
 numba is imported) against the CPU gradient (srcdiff.grad(..., jit=False) per example), and is
-compiled to sm_90 PTX in this process (numba-cuda's NVVM needs no GPU)."""
+compiled to sm_90 PTX in this process (numba-cuda's NVVM needs no GPU). Where numba sees a real GPU,
+the same cases also run on it (a second subprocess, `--gpu`) with a batch of several thread blocks."""
 import re
 import os
 import sys
@@ -20,7 +21,7 @@ import srcdiff  # noqa: E402
 import math  # noqa: E402
 from scipy.special import erfc, expit, log_expit, logsumexp, ndtr, xlog1py, xlogy  # noqa: E402
 
-B = 8
+B = 1000 if __name__ == "__main__" and "--gpu" in sys.argv else 8     # on a GPU: 8 blocks of 128 threads
 
 
 # ---- user functions ------------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ def _run_case(g, in_axes, args, kw):
     return bool(got.shape == want.shape and np.allclose(got, want, rtol=1e-10, atol=1e-12))
 
 
-def _simulate():
+def _run_all():
     res = {}
     for name, (g, ax, args, kw) in _data().items():
         try:
@@ -281,15 +282,30 @@ if __name__ != "__main__":
     if importlib.util.find_spec("numba_cuda") is None:
         pytest.skip("numba-cuda is not installed", allow_module_level=True)
 
-    @pytest.fixture(scope="module")
-    def simulated():
+    def _cases_in_subprocess(mode):
+        """The cases run by this file as a script: --sim on numba's CUDA simulator, --gpu on a real GPU."""
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # this checkout's srcdiff, installed or not
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
-                   PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-        proc = subprocess.run([sys.executable, __file__, "--sim"], capture_output=True, text=True, env=env,
-                              timeout=300)
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        if mode == "--sim":
+            env["NUMBA_ENABLE_CUDASIM"] = "1"
+        else:
+            probe = subprocess.run([sys.executable, "-c", "from numba import cuda; print(cuda.is_available())"],
+                                   capture_output=True, text=True, env=env)
+            if probe.stdout.strip() != "True":
+                pytest.skip("no CUDA GPU on this machine (CI has none)")
+        proc = subprocess.run([sys.executable, __file__, mode], capture_output=True, text=True, env=env,
+                              timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    @pytest.fixture(scope="module")
+    def simulated():
+        return _cases_in_subprocess("--sim")
+
+    @pytest.fixture(scope="module")
+    def on_gpu():
+        return _cases_in_subprocess("--gpu")
 
     CASES = ["recurrence", "ode", "logistic", "logistic_value", "logistic_sum", "branch", "branch_sum", "while",
              "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
@@ -303,6 +319,13 @@ if __name__ != "__main__":
 
     def test_loop_past_max_trip_raises(simulated):
         assert simulated["overflow"] == "ok"
+
+    @pytest.mark.parametrize("name", CASES)
+    def test_gpu_matches_cpu_gradient(on_gpu, name):
+        assert on_gpu[name] == "ok"
+
+    def test_gpu_loop_past_max_trip_raises(on_gpu):
+        assert on_gpu["overflow"] == "ok"
 
     def test_kernel_source(simulated):
         src = simulated["source"]
@@ -398,5 +421,5 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: .*expected 2 tangents"):
             k.ptx(np.ones(B), np.ones(B), (np.ones(B),), cc=(9, 0))
 
-else:
-    print(json.dumps(_simulate()))
+else:                                       # the subprocess: --sim or --gpu
+    print(json.dumps(_run_all()))
