@@ -1,8 +1,9 @@
 """Issue 18, the gaps left after the main work: module-level constants as conditions (and what a grad object
-does when they change), writes at an index array on the CUDA target, sums of arrays nested in sums under
-Numba, and common-subexpression merging of two arrays one of which is then written in place. Each gradient is
-checked against central differences in both backends, its value against f itself, and forward mode against
-it (test_issue18_defects.check_oracles)."""
+does when they change), writes at an index array on the CUDA target, sums of arrays under Numba (nested in
+sums, with conditional or lambda terms, inside a helper a recursion keeps as a call), and
+common-subexpression merging of two arrays one of which is then written in place. Each gradient is checked
+against central differences in both backends, its value against f itself, and forward mode against it
+(test_issue18_defects.check_oracles)."""
 import sys
 
 import numpy as np
@@ -164,6 +165,37 @@ def test_nested_sum_of_arrays_over_an_empty_range(jit, n):
     check_oracles(sum_of_sums_maybe_empty, [X4, W2, n], (0, 1), jit)
 
 
+# ---- sums of arrays whose terms hold a conditional expression or a lambda, or that sit in a helper kept as a
+# call (fuzz seeds 100300 and 70980: Numba could not type a sum started from 0.0 and grown by arrays) -------
+def sum_of_conditional_terms(a, w):
+    return np.sum(sum((a[:2] if a[0] > 0 else 2.0 * w) * (j + 1.0) for j in range(3)) * w)
+
+
+def sum_of_lambda_terms(a, w):
+    return np.sum(sum((lambda y: y * w)(a[j]) * (j * 0.5) for j in range(3)))
+
+
+def helper_sum_of_arrays(w, k):
+    return sum(w * (j * 0.5 + k) for j in range(2))
+
+
+def recursion_calling_a_sum_of_arrays(w, depth):
+    if depth <= 0:
+        return w
+    return 0.5 * np.sin(recursion_calling_a_sum_of_arrays(w, depth - 1)) + helper_sum_of_arrays(w, depth)
+
+
+def calls_recursion_with_sums(a, w):
+    return np.sum(recursion_calling_a_sum_of_arrays(w * a[0], 2) * a[1:3])
+
+
+@JIT
+@pytest.mark.parametrize("f", [sum_of_conditional_terms, sum_of_lambda_terms, calls_recursion_with_sums],
+                         ids=lambda f: f.__name__)
+def test_sum_of_arrays_with_conditional_lambda_or_kept_call(f, jit):
+    check_oracles(f, [X4, W2], (0, 1), jit)
+
+
 def nested_sum_reusing_the_loop_name(a, w):
     return np.sum(sum(sum(a[i:i + 2] for i in range(3)) * w * a[i] for i in range(2)))
 
@@ -210,3 +242,27 @@ def equal_arrays_both_written(a, b):
                          ids=lambda f: f.__name__)
 def test_equal_array_expressions_one_written_in_place(f, jit):
     check_oracles(f, [X3, np.array([0.4, -1.1, 0.8])], (0, 1), jit)
+
+
+def helper_sum_maybe_empty(w, k):
+    return sum(w * (j * 0.5) for j in range(k))
+
+
+def recursion_calling_a_sum_maybe_empty(w, depth):
+    if depth <= 0:
+        return w
+    return 0.5 * recursion_calling_a_sum_maybe_empty(w, depth - 1) + helper_sum_maybe_empty(w, depth)
+
+
+def calls_recursion_with_sums_maybe_empty(a, w):
+    return np.sum(recursion_calling_a_sum_maybe_empty(w * a[0], 2) * a[1:3])
+
+
+def test_sum_of_arrays_maybe_empty_in_a_kept_call_is_declined_under_numba():
+    """README (Declined): a sum of arrays over a range of computed length in a helper a recursion keeps as a
+    call starts from 0.0 (its arguments' kinds unknown there); Python computes it, Numba cannot type it: the
+    error names the user's line that calls the helper."""
+    check_oracles(calls_recursion_with_sums_maybe_empty, [X4, W2], (0, 1), False)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_issue18_gaps.py:%d: (.|\n)*Cannot unify" %
+                       line_of(recursion_calling_a_sum_maybe_empty, "helper_sum_maybe_empty(w, depth)")):
+        srcdiff.grad(calls_recursion_with_sums_maybe_empty, wrt=(0, 1), jit=True)(X4, W2)

@@ -202,11 +202,12 @@ class _Desugar:
             else:
                 return const(0.0), None
         # a comprehension in the term (an inner sum) is desugared in the start statement in its turn (its
-        # own loop before it); its loop variables must not be ones given first values here (substitute
-        # does not know scopes)
+        # own loop before it); its loop variables, and a lambda's parameters, must not be ones given first
+        # values here (substitute does not know scopes)
         inner = {t.id for n in walk(elt) if isinstance(n, (gast.GeneratorExp, gast.ListComp))
                  for g in n.generators for t in walk(g.target) if isinstance(t, gast.Name)}
-        if inner & set(first) or any(isinstance(n, (gast.Lambda, gast.IfExp, gast.BoolOp)) for n in walk(elt)):
+        inner |= {a.id for n in walk(elt) if isinstance(n, gast.Lambda) for a in walk(n.args) if isinstance(a, gast.Name)}
+        if inner & set(first):
             return const(0.0), None
         start = gast.Call(func=dotted("rt.zeros_like"), args=[substitute(elt, first)], keywords=[])
         anno.set(start, anno.MADE)   # (resolve leaves the rt. name as it is)
@@ -441,20 +442,16 @@ def _range_runs(args):
 
 
 def zero_sum_starts(node):
-    """A sum's start back to 0.0 (desugar._start) where no gradient specialisation tells scalar terms from
-    array ones (forward mode, callees' primal functions): the first term is not evaluated at all. Returns
-    `node`."""
+    """A sum's start where no specialisation tells scalar terms from array ones (forward mode without
+    argument kinds, callees' primal functions): where its loops may not run, back to 0.0 (the first term
+    is not evaluated at all); where they always run, `rt.zeros_like(first term)` stays (0.0 for a scalar,
+    zeros for an array: the type Numba needs, a sum of arrays being an array). Returns `node`."""
     class Zero(gast.NodeTransformer):
         def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
             if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
                     and anno.get(s.body[0].value, anno.MADE)):
-                return s.orelse[0]   # (before visiting the body, which would make its start 0.0 too)
+                return s.orelse[0]
             self.generic_visit(s)
-            return s
-
-        def visit_Assign(self, s):
-            if anno.get(s.value, anno.MADE):
-                s.value = copy_loc(const(0.0), s.value)
             return s
     return Zero().visit(node)
 
