@@ -8,7 +8,7 @@ wrong (an oracle disagreed: tests/fuzzgen.check_program), hang (past the time li
 other exception: an internal error, Numba typing failure, ...), badprog (the generated program
 failed in plain Python: a generator bug).
 
-    python tests/fuzz_runner.py --seeds 0 2000 [--jit-every 10] [--nested] [--timeout 60] [--out DIR]
+    python tests/fuzz_runner.py --seeds 0 2000 [--jit-every 10] [--nested] [--timeout 60] [--out DIR] [--recycle 200]
 
 runs the same loop as long mode from the command line.
 """
@@ -76,7 +76,10 @@ def _worker(args):
     sys.path.insert(0, HERE)
     import fuzzgen
     features = [f for f in fuzzgen.ALL_FEATURES if f not in _excluded()]
-    for seed in range(args.seed0, args.seed1):
+    for count, seed in enumerate(range(args.seed0, args.seed1)):
+        if count and args.recycle and count % args.recycle == 0:   # a fresh process: bounded memory, speed
+            print(json.dumps({"recycle": seed}), flush=True)
+            return
         prog = program_for(seed, args.nested, features)
         jits = (False, True) if args.jit_every and seed % args.jit_every == 0 else (False,)
         for jit in jits:
@@ -91,9 +94,11 @@ def _worker(args):
 
 
 def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,
-             log=print):
+             log=print, recycle=200):
     """Run seeds seed0 .. seed0+count-1 in child processes; returns (stats, failures, out dir).
-    A child that stays silent past `timeout` (x3 for a Numba compile) is killed: that program is a hang."""
+    A child that stays silent past `timeout` (x3 for a Numba compile) is killed: that program is a hang.
+    Each child runs at most `recycle` seeds, then the next starts fresh (a process that compiles thousands
+    of programs grows by about 1 GB per 500 and slows down)."""
     out = out or tempfile.mkdtemp(prefix="srcdiff_fuzz_fail_")
     os.makedirs(out, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="srcdiff_fuzz_long_")
@@ -104,7 +109,8 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
     done = 0
     while seed < end and time.time() - t0 < budget:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seeds", str(seed), str(end),
-               "--jit-every", str(jit_every), "--timeout", str(timeout), "--workdir", workdir] + \
+               "--jit-every", str(jit_every), "--timeout", str(timeout), "--workdir", workdir,
+               "--recycle", str(recycle)] + \
               (["--nested"] if nested else [])
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                  env=dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -144,6 +150,10 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                 break
             last = time.time()
             msg = json.loads(line)
+            if "recycle" in msg:
+                child.wait()
+                seed = msg["recycle"]
+                break
             if "start" in msg:
                 current = msg
                 continue
@@ -182,6 +192,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=float("inf"))
     ap.add_argument("--workdir")
     ap.add_argument("--out")
+    ap.add_argument("--recycle", type=int, default=200, help="seeds per child process")
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
     if args.worker:
@@ -190,7 +201,8 @@ def main(argv=None):
         _worker(args)
         return
     stats, failures, out, done, secs = run_long(args.seeds[0], args.seeds[1] - args.seeds[0], args.seconds,
-                                                args.jit_every, args.nested, args.out, args.timeout)
+                                                args.jit_every, args.nested, args.out, args.timeout,
+                                                recycle=args.recycle)
     print(f"\nfuzz long: {done} programs in {secs:.0f}s: {stats}; failing programs in {out}")
 
 
