@@ -189,8 +189,15 @@ def calls_recursion_with_sums(a, w):
     return np.sum(recursion_calling_a_sum_of_arrays(w * a[0], 2) * a[1:3])
 
 
+def element_of_a_tuple_in_a_sum(a, w):
+    t = (w, a[0])
+    p = t[0]
+    return np.sum(sum(p * (j * 0.5 + t[1]) for j in range(2)))
+
+
 @JIT
-@pytest.mark.parametrize("f", [sum_of_conditional_terms, sum_of_lambda_terms, calls_recursion_with_sums],
+@pytest.mark.parametrize("f", [sum_of_conditional_terms, sum_of_lambda_terms, calls_recursion_with_sums,
+                               element_of_a_tuple_in_a_sum],
                          ids=lambda f: f.__name__)
 def test_sum_of_arrays_with_conditional_lambda_or_kept_call(f, jit):
     check_oracles(f, [X4, W2], (0, 1), jit)

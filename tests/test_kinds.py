@@ -41,6 +41,11 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("np.zeros((2, 3), np.int64)", {}, ("a", 2, "i")),
     ("np.linalg.eigvalsh(x)", {"x": A2}, A1),
     ("np.unknown_function(x)", {"x": A2}, None),   # no rule: unknown
+    ("(x, s)[0]", {"x": A1, "s": F}, A1),          # an element of a tuple written out: its own kind
+    ("(x, s)[-1]", {"x": A1, "s": F}, F),          # (fuzz seed 106230: taken for a shape's int, a sum of
+    ("(x, s)[n]", {"x": A1, "s": F, "n": I}, None),   # arrays then started from 0.0 under Numba)
+    ("(x, x)[n]", {"x": A1, "n": I}, A1),
+    ("t[0]", {"t": ("t",)}, I),                    # a shape (or a tuple argument): ints
 ])
 def test_kind_laws(expr, env, want):
     assert kinds.expr_kind(parse_expr(expr), env) == want

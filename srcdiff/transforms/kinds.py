@@ -10,14 +10,15 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
-from .astutil import dotted_name, nested_blocks, statements_in_order as _in_order, walk_names
+from .astutil import dotted_name, literal_value, nested_blocks, statements_in_order as _in_order, walk_names
 
 class Kind(tuple):
     """The kind of a value: a tuple tagged by its first field, with named constructors and fields.
 
         Kind.scalar(dtype)     ("s", dtype)          a scalar
         Kind.array(nd, dtype)  ("a", ndim, dtype)    an array (ndim None: its rank is unknown)
-        Kind.tuple_of(n)       ("t",) / ("t", n)     a tuple (of length n: np.zeros((2, 3)) has rank 2)
+        Kind.tuple_of(n, ks)   ("t",) / ("t", n) / ("t", n, ks)   a tuple (of length n: np.zeros((2, 3)) has
+                                                     rank 2; of elements of kinds ks, where written as a tuple)
         Kind.exp_table(n)      ("t", n, "exp")       a log-domain table of exponentials (transforms/logdomain.py)
         Kind.stack(k)          ("l", k)              a stack of values of kind k (rt.push)
         Kind.dtype_value(d)    ("dtype", d)          a dtype passed as a value (np.int64)
@@ -41,8 +42,10 @@ class Kind(tuple):
         return cls("a", nd, dt)
 
     @classmethod
-    def tuple_of(cls, n=None):
-        return cls("t") if n is None else cls("t", n)
+    def tuple_of(cls, n=None, elements=None):
+        if n is None:
+            return cls("t")
+        return cls("t", n) if elements is None else cls("t", n, tuple(elements))
 
     @classmethod
     def exp_table(cls, n):
@@ -175,7 +178,8 @@ def expr_kind(e, kinds: dict):
             return I
         return None
     if isinstance(e, gast.Tuple):
-        return Kind.tuple_of(len(e.elts))   # the length: np.zeros((2, 3)) has rank 2
+        # the length (np.zeros((2, 3)) has rank 2) and the elements' kinds (t = (a, x); t[0] is a's)
+        return Kind.tuple_of(len(e.elts), [expr_kind(x, kinds) for x in e.elts])
     if isinstance(e, gast.Call):
         if dotted_name(e.func) == "rt.pop":
             k = expr_kind(e.args[0], kinds) if e.args else None
@@ -214,7 +218,16 @@ def _subscript(base, idx, kinds):
     if base is None:
         return None
     if is_tuple(base):
-        return I if isinstance(idx, (gast.Constant, gast.Name)) else Kind.tuple_of()
+        if isinstance(idx, gast.Slice):
+            return Kind.tuple_of()
+        elements = base[2] if len(base) > 2 and isinstance(base[2], tuple) else None
+        if elements is None:          # a shape, or a tuple whose elements are not known: ints
+            return I if isinstance(idx, (gast.Constant, gast.Name)) else Kind.tuple_of()
+        at = literal_value(idx)
+        if type(at) is int and -len(elements) <= at < len(elements):
+            return elements[at]
+        first = elements[0] if elements else None
+        return first if all(k == first for k in elements) else None
     if not is_array(base) or ndim(base) is None:
         return None
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
