@@ -547,6 +547,7 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
     module.primals[k] = name
     node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
+    node = unbound.define_unbound(node)   # (a value first bound in a loop and read in a later iteration)
     node.name = name
     _rename_callees(module, unit, node)
     module.functions.append(node)

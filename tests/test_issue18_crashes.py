@@ -175,10 +175,10 @@ def test_arange_index_on_a_path_an_early_return_skips(jit):
     _grad_matches(arange_index_after_early_return, [0.3, M, 3], wrt=(0, 1), jit=jit)
 
 
-# ---- fuzz seed 71420 (jit: Numba's raw NotDefinedError): a helper called from a recursive helper stays a call and
-# is emitted as the user wrote it; a value it first binds inside a loop and reads in a later iteration is, to
-# Numba, possibly undefined. Not compiled yet (the primal copy would need the placeholders SSA gives the
-# gradient); until then it is declined at the user's line, never a raw Numba exception.
+# ---- fuzz seed 71420 (jit: Numba's raw NotDefinedError, then a decline): a helper called from a recursive
+# helper stays a call and is emitted as the user wrote it; a value it first binds inside a loop and reads in a
+# later iteration is, to Numba, possibly undefined. Its primal copy now gets the placeholders SSA gives the
+# gradient (transforms/unbound.py), so it compiles.
 def _loop_carried_helper(p0=1.5):
     for i in range(2):
         if i > 0:
@@ -197,12 +197,6 @@ def recursion_into_loop_carried_helper(x):
     return _rec_calling_helper(x, 2)
 
 
-def test_recursion_into_a_helper_with_a_loop_carried_value():
-    _grad_matches(recursion_into_loop_carried_helper, [0.3], jit=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(srcdiff.SrcdiffError) as err:
-            srcdiff.grad(recursion_into_loop_carried_helper, jit=True)(0.3)
-    code = _rec_calling_helper.__code__
-    assert (err.value.filename, err.value.lineno) == (code.co_filename, code.co_firstlineno + 3)
-    assert "'prev' is not defined" in str(err.value) and "jit=False" in err.value.advice
+@BACKENDS
+def test_recursion_into_a_helper_with_a_loop_carried_value(jit):
+    _grad_matches(recursion_into_loop_carried_helper, [0.3], jit=jit)

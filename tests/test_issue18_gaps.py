@@ -273,3 +273,29 @@ def test_sum_of_arrays_maybe_empty_in_a_kept_call_is_declined_under_numba():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_issue18_gaps.py:%d: (.|\n)*Cannot unify" %
                        line_of(recursion_calling_a_sum_maybe_empty, "helper_sum_maybe_empty(w, depth)")):
         srcdiff.grad(calls_recursion_with_sums_maybe_empty, wrt=(0, 1), jit=True)(X4, W2)
+
+
+# ---- a value first bound in a loop and read in a later iteration, in a helper a recursion keeps as a call
+# (fuzz seed 71420: its primal copy read the name where Numba could not see it bound) ----------------------
+def helper_carrying_a_loop_value(w, k):
+    s = 0.0
+    for i in range(3):
+        if i > 0:
+            s = s + prev * w[i % 2]
+        prev = np.tanh(w[0] * (i + k))
+    return s
+
+
+def recursion_calling_a_loop_carrier(w, depth):
+    if depth <= 0:
+        return w[0]
+    return 0.5 * recursion_calling_a_loop_carrier(w, depth - 1) + helper_carrying_a_loop_value(w, depth)
+
+
+def calls_recursion_with_loop_carrier(a, w):
+    return recursion_calling_a_loop_carrier(w * a[0], 2) * a[1]
+
+
+@JIT
+def test_loop_carried_first_binding_in_a_helper_kept_as_a_call(jit):
+    check_oracles(calls_recursion_with_loop_carrier, [X4, W2], (0, 1), jit)
