@@ -299,3 +299,26 @@ def calls_recursion_with_loop_carrier(a, w):
 @JIT
 def test_loop_carried_first_binding_in_a_helper_kept_as_a_call(jit):
     check_oracles(calls_recursion_with_loop_carrier, [X4, W2], (0, 1), jit)
+
+
+# ---- an in-place operator on a view, in a range loop (fuzz seed 107810: under jit=True the row tape copied
+# the view `buf[::-1]` after the write through it, a wrong gradient of about 1e-4 relative) ------------------
+def inplace_on_a_reversed_view(a, w):
+    buf = a.copy()
+    for i in range(3):
+        buf[::-1] *= np.tanh(w[0] * (i + 1))
+    return np.sum(buf * buf) + w[1]
+
+
+def inplace_on_a_strided_view_by_a_mask(a, w):
+    buf = a.copy()
+    for i in range(2):
+        buf[::2] *= np.tanh(np.where(buf[i] > 0.4, w[1], w[0]))
+    return np.sum(buf)
+
+
+@JIT
+@pytest.mark.parametrize("f", [inplace_on_a_reversed_view, inplace_on_a_strided_view_by_a_mask],
+                         ids=lambda f: f.__name__)
+def test_inplace_operator_on_a_view_in_a_loop(f, jit):
+    check_oracles(f, [X4, W2], (0, 1), jit)

@@ -65,6 +65,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         return fn
     taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
     before: dict = {}
+    moves = []
     blocks = list(_blocks(fn.body))
     owner = {id(b): st for st in gast.walk(fn) for b in nested_blocks(st)}
     for s, where, fwd, push, bwd, pop in plans:
@@ -84,12 +85,35 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
             before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
         row_f = _sub(load(f.target.id), start)
         row_b = _sub(load(b.target.id), start)     # (the backward loop runs down to start: _plan checked)
-        f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(f.body[push].value.args[0])))
+        value = f.body[push].value.args[0]
+        f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(value)))
+        moves.append((f.body, f.body[push], value))
         v = b.body[pop].targets[0].id
         b.body[pop] = assign(v, call("rt.get_row", load(tape), row_b, load(v)))
     for block in blocks:
         block[:] = [new for st in block for new in before.get(id(st), []) + [st]]
+    for body, put, value in moves:
+        _record_where_defined(body, put, value)
     return fn
+
+
+def _record_where_defined(body, put, value):
+    """Move a row tape's `put_row` up to just after the statement that defines the value it records, where
+    an array is written in place between the two. A list stack holds the array itself, a row tape a copy
+    made when the row is put: at the end of the loop body, a view (`v = buf[::-1]` of `buf[::-1] *= t`)
+    would be copied after the write through it (fuzz seed 107810: a wrong gradient under jit=True only)."""
+    if not isinstance(value, gast.Name):
+        return
+    at = body.index(put)
+    defs = [k for k, st in enumerate(body[:at]) if isinstance(st, gast.Assign)
+            and any(isinstance(t, gast.Name) and t.id == value.id for t in st.targets)]
+    if len(defs) == 1 and any(_writes_in_place(st) for st in body[defs[0] + 1:at]):
+        body.insert(defs[0] + 1, body.pop(at))
+
+
+def _writes_in_place(st) -> bool:
+    """`st` writes into an array (an element or slice assignment, anywhere in it)."""
+    return any(isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) for n in walk(st))
 
 
 def _type_stacks(fn, pushed, tapes):
