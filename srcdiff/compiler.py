@@ -124,6 +124,7 @@ class Context:
     fn: gast.FunctionDef | None = None
     jit: bool = False
     module: object = None
+    tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     _kinds: dict | None = None
 
     @property
@@ -394,6 +395,11 @@ MODULE = [
          "transforms/forward.py", "rt.stack/push/pop -> Python lists, in every function of the module"),
 ]
 
+def _emit(ctx):
+    ctx.tree = emit.tree(ctx.fn)
+    ctx.source = emit.render(ctx.tree)
+
+
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
@@ -401,7 +407,7 @@ SOURCE = [
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
          "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
-    Pass("emit", lambda c: setattr(c, "source", emit.to_source(c.fn)), "transforms/emit.py",
+    Pass("emit", _emit, "transforms/emit.py",
          "Python source with comments naming the user's lines"),
 ]
 
@@ -476,6 +482,12 @@ class Module:
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
             return header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
+
+    def trees(self) -> list:
+        """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
+        included: what the CUDA lowering reads instead of parsing the source."""
+        with _collector_paused():
+            return [run(SOURCE, Context(fn=f)).tree for f in self.functions]
 
 
 def _key(obj):

@@ -304,7 +304,8 @@ class Forward:
             if line is not None and line != self.last_line and not anno.get(s, anno.PHI) \
                     and not anno.get(s, anno.MERGE) and not isinstance(s, (gast.If, gast.For, gast.While)):
                 text = linecache.getline(self.unit.filename, line).strip()
-                out.append(comment(f"line {line}: {text}" if text else f"line {line}"))
+                out.append(anno.set(comment(f"line {line}: {text}" if text else f"line {line}"), anno.USER_LINE,
+                                    (line, text, None)))
                 self.last_line = line
             out += code
         return out

@@ -164,7 +164,7 @@ class Reverse:
         line = s.lineno
         text = linecache.getline(anno.get(s, anno.FILE, self.unit.filename), line).strip()
         where = f"{anno.get(s, anno.FUNC)}, line {line}" if anno.has(s, anno.FUNC) else f"line {line}"
-        return comment(f"{where}: {text}" if text else where)
+        return anno.set(comment(f"{where}: {text}" if text else where), anno.USER_LINE, (line, text, anno.get(s, anno.FUNC)))
 
     # ---- storage of values the backward sweep needs -------------------------------------------------
     def tape_loop(self, loop, v=None):
