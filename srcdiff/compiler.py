@@ -260,7 +260,7 @@ def _with_kinds(step):
 
 def _preaccumulate(ctx):
     s = ctx.sweeps
-    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.adjoint_names(), s.namer)
+    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.primals_of_adjoints(), s.namer)
 
 
 def _scalar_sum_grads(ctx):
