@@ -117,7 +117,7 @@ class _Liveness:
                 if idle_orelse:
                     s.orelse = []
                 if idle_body:
-                    s.body = [gast.Pass()] if s.orelse else []
+                    s.body = [gast.Pass()]
             live |= body | orelse | self.loads(s.test)
             return True
         if isinstance(s, (gast.For, gast.While)):
