@@ -42,7 +42,8 @@ reverse mode (grad, value_and_grad, vjp):
                      (specialisation): shape classes
     reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
                      rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
-    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize/deadcode.py
+    dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
+                     line comments left with no code
     copies           copy propagation                                                    transforms/optimize/copies.py
     fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
     preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
@@ -62,7 +63,7 @@ forward mode (jvp):
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
-    dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
+    dead code        as in reverse mode; a stack goes as a whole                         transforms/optimize/deadcode.py
     versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
 the module:
@@ -124,6 +125,7 @@ class Context:
     fn: gast.FunctionDef | None = None
     jit: bool = False
     module: object = None
+    tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     _kinds: dict | None = None
 
     @property
@@ -258,7 +260,7 @@ def _with_kinds(step):
 
 def _preaccumulate(ctx):
     s = ctx.sweeps
-    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.adjoint_names(), s.namer)
+    ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.primals_of_adjoints(), s.namer)
 
 
 def _scalar_sum_grads(ctx):
@@ -355,7 +357,7 @@ REVERSE = [
          "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
          "checkpoints.py) -> reverse.Sweeps"),
     Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
-         "assignments nothing reads, emptied loops and branches"),
+         "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
     Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
          "a log-domain product's two adjoints in one call"),
@@ -382,8 +384,8 @@ FORWARD = [
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
     Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
          "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),
-    Pass("dead code", _on_fn(forward.eliminate_dead_code), "transforms/forward.py",
-         "values nothing reads; a stack goes as a whole"),
+    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
+         "as in reverse mode; a stack goes as a whole"),
     Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",
          "v_2 -> v2 where v is reassigned (Numba's versioned names)"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
@@ -394,6 +396,11 @@ MODULE = [
          "transforms/forward.py", "rt.stack/push/pop -> Python lists, in every function of the module"),
 ]
 
+def _emit(ctx):
+    ctx.tree = emit.tree(ctx.fn)
+    ctx.source = emit.render(ctx.tree)
+
+
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
@@ -401,7 +408,7 @@ SOURCE = [
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
          "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
-    Pass("emit", lambda c: setattr(c, "source", emit.to_source(c.fn)), "transforms/emit.py",
+    Pass("emit", _emit, "transforms/emit.py",
          "Python source with comments naming the user's lines"),
 ]
 
@@ -476,6 +483,12 @@ class Module:
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
             return header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
+
+    def trees(self) -> list:
+        """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
+        included: what the CUDA lowering reads instead of parsing the source."""
+        with _collector_paused():
+            return [run(SOURCE, Context(fn=f)).tree for f in self.functions]
 
 
 def _key(obj):

@@ -2,6 +2,7 @@
 import copy
 
 import gast
+import numpy as np
 import pytest
 
 from srcdiff.transforms import annotations as anno
@@ -90,3 +91,47 @@ def test_without_statements_drops_in_nested_blocks_too():
     fn.body = without_statements(fn.body, lambda s: isinstance(s, gast.Assign) and s.targets[0].id in "bd")
     assert body_source(fn) == "a = 1\nif x:\n    for i in range(3):\n        c = 3\nreturn a"
     assert fn.body[1].orelse == []
+
+
+# ---- USER_LINE: the comments citing the user's lines, read from the tree ---------------------------------
+def _scaled(x):
+    return np.sin(x) * x
+
+
+def _cites(x, y):
+    t = _scaled(x) * y
+    s = "a\\n" + 'é'
+    return t + x * len(s)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_line_comments_carry_the_user_line(mode):
+    """Every `# line N: text` comment of the generated trees carries USER_LINE (N, text, None), one of a
+    statement inlined from a callee `# callee, line N: text` carries the callee's name; the source is
+    printed from the same tree, with the comment's text as it is (quotes, backslashes, non-ASCII)."""
+    import ast
+    import linecache
+    import srcdiff
+    from srcdiff.transforms import emit
+    from srcdiff.transforms.kinds import Kind
+    if mode == "grad":
+        module = srcdiff.grad(_cites, wrt=(0, 1)).specialise((Kind.scalar("f"),) * 2, need_module=True).module
+    else:
+        module = srcdiff.jvp(_cites, wrt=0).specialise([0.5, 0.3]).module
+    seen = []
+    for tree in module.trees():
+        for st in ast.walk(tree):
+            text = emit.comment_text(st) if isinstance(st, ast.stmt) else None
+            if text is None or "line " not in text:
+                continue
+            where, _, code = text.partition(": ")
+            line = int(where.rsplit("line ", 1)[1])
+            func = where.split(", line")[0] if ", line" in where else None
+            assert anno.get(st, anno.USER_LINE) == (line, code, func), text
+            if func is None:
+                assert code == linecache.getline(__file__, line).strip()
+            seen.append((func, code))
+        assert emit.render(tree) in module.source()
+    assert (None, "s = \"a\\\\n\" + 'é'") in seen
+    if mode == "grad":
+        assert ("_scaled", "return np.sin(x) * x") in seen

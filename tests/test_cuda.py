@@ -186,6 +186,17 @@ def calls_a_gradient(a, b):
 _GRAD_ODE = srcdiff.grad(ode, wrt=0)
 
 
+def three_ways(a, b):
+    """if / elif / else: the `elif` line follows the comments above it as an `if` does."""
+    if a > b:
+        r = a * b
+    elif a < 0.5 * b:
+        r = np.exp(a)
+    else:
+        r = square(a - b)
+    return r
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -355,6 +366,86 @@ if __name__ != "__main__":
         code = "\n".join(line.split("#")[0] for line in k.source.splitlines())
         assert ".shape" not in code and "len(" not in code, k.source
         assert "# line " in k.source and "x.shape[0]" in k.source      # the user's line is still cited
+
+    def _text_oracle(text):
+        """(comment lines above, cited user line) of each statement of a module's printed source, in the
+        order it prints them: what the lowering read from the text before it read the tree."""
+        import ast
+        lines = text.splitlines()
+        out = []
+        for fn in ast.parse("\n".join(lines)).body:
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            for st in _statements(fn.body):
+                k, above = st.lineno - 2, []
+                while k >= 0 and lines[k].strip().startswith("#"):
+                    above.append(lines[k].strip())
+                    k -= 1
+                cited = next((m.groups() for m in (re.match(r"\s*# line (\d+): (.*)", lines[j])
+                                                   for j in range(st.lineno - 1, -1, -1)) if m), None)
+                out.append((type(st).__name__, above[::-1], cited and (int(cited[0]), cited[1])))
+        return out
+
+    def _statements(body):
+        import ast
+        for st in body:
+            yield st
+            for f in ("body", "orelse"):
+                if isinstance(st, (ast.For, ast.While, ast.If)):
+                    yield from _statements(getattr(st, f))
+
+    def _from_layout(trees):
+        import bisect
+        from srcdiff.cuda.lower import _Layout
+        layout, got = _Layout(), []
+        for fn in trees:
+            layout.function(fn)
+        for fn in trees:
+            for st in _statements(fn.body):
+                k = bisect.bisect_right([n for n, _, _ in layout.user_lines], st.lineno)
+                cited = layout.user_lines[k - 1][1:] if k else None
+                got.append((type(st).__name__, [t for _, t in layout.before[st.lineno]], cited))
+        return got
+
+    def test_comment_layout_around_if_with_commentsand_else():
+        """Comments at the end of a branch are printed above an `elif` (it follows them like an `if`) but not
+        above the first statement under an `else:`; the cited line is the nearest line comment above."""
+        import ast
+        from srcdiff.transforms import annotations as anno
+        from srcdiff.transforms.emit import render
+        fn = ast.parse("def f(a, b):\n    x = 1\n    if a:\n        y = 2\n        'L3'\n    elif b:\n        z = 3\n"
+                       "        'c'\n    else:\n        'c2'\n        w = 4\n        'L9'\n    'L10'\n    return x\n").body[0]
+        for st in ast.walk(fn):
+            if isinstance(st, ast.Expr):
+                text = st.value.value
+                st.value = ast.Constant("#srcdiff#" + (f"line {text[1:]}: code {text}" if text[0] == "L" else text))
+                if text[0] == "L":
+                    anno.set(st, anno.USER_LINE, (int(text[1:]), f"code {text}", None))
+        text = render(fn)
+        assert "    elif b:\n" in text and "        # line 3: code L3\n    elif" in text
+        want = _text_oracle(text)
+        assert _from_layout([fn]) == want
+        assert ("If", ["# line 3: code L3"], (3, "code L3")) in want and ("Assign", [], (3, "code L3")) in want
+        assert ("Return", ["# line 9: code L9", "# line 10: code L10"], (10, "code L10")) in want
+
+    @pytest.mark.parametrize("g, example, if_with_comments", [
+        (srcdiff.grad(recurrence, wrt=(0, 1)), (0.5, 0.3, 3), False), (srcdiff.grad(three_ways, wrt=(0, 1)), (0.5, 0.3), True),
+        (srcdiff.grad(with_helper, wrt=(0, 1)), (0.5, 0.3), False),
+        (srcdiff.grad(per_example_dot, wrt=(0, 1)), (np.ones(3), np.ones(3)), False),
+        (srcdiff.jvp(three_ways, wrt=0), (0.5, 0.3), False), (srcdiff.jvp(damped), (0.5, 4), False)])
+    def test_comments_and_user_lines_come_from_the_tree(g, example, if_with_comments):
+        """The lowering reads the module's trees (compiler.Module.trees), not its text: the comment lines it
+        places above each statement and the user's line it cites for it are those of the printed source."""
+        from srcdiff.transforms import kinds
+        if isinstance(g, srcdiff.api.Transformed):
+            module = g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True).module
+        else:
+            module = g.specialise(list(example)).module
+        want = _text_oracle(module.source())
+        assert _from_layout(module.trees()) == want
+        assert any(above for _, above, _ in want) and any(c for _, _, c in want)
+        if if_with_comments:
+            assert "If" in [t for t, above, _ in want if above]      # comments above an `if` under `else:`
 
     def test_allocation_of_per_example_size_is_refused():
         a = np.linspace(0.2, 0.8, B)

@@ -42,6 +42,77 @@ def f(x):
 """) == "return x"
 
 
+def test_dead_code_drops_a_loop_carried_value_nothing_reads_after_the_loop():
+    """Liveness, not read counts: `s` reads itself each iteration but nothing reads it after the loop."""
+    assert run(optimize.eliminate_dead_code, """
+def f(x, n):
+    s = 0.0
+    y = x
+    for i in range(n):
+        y = y * 2.0
+        s = s + np.sum(y)
+    return y
+""") == "y = x\nfor i in range(n):\n    y = y * 2.0\nreturn y"
+
+
+def test_dead_code_keeps_a_value_the_next_iteration_reads():
+    src = """
+def f(x, n):
+    y = x
+    t = 0.0
+    for i in range(n):
+        z = t * 2.0
+        t = x + z
+        y = y + z
+    return y
+"""
+    assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+
+
+def test_dead_code_drops_a_stack_only_as_a_whole():
+    """A pop whose value nothing reads stays while another pop of its stack is live (else that pop would
+    take the wrong push's value); a stack none of whose pops is live goes with its pushes."""
+    src = """
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    b = rt.pop(s)
+    return a
+"""
+    assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+    assert run(optimize.eliminate_dead_code, src.replace("return a", "return x")) == "return x"
+
+
+def test_dead_code_drops_branches_and_line_comments_left_without_code():
+    from srcdiff.transforms import annotations as anno
+    from srcdiff.transforms.astutil import comment
+    from srcdiff.transforms.emit import to_source
+    fn = parse_function("""
+def f(x, flag):
+    t = np.exp(x)
+    if flag:
+        u = t * 2.0
+    v = np.sin(x)
+    return v
+""")
+    line = lambda n: anno.set(comment(f"line {n}: code"), anno.USER_LINE, (n, "code", None))
+    fn.body.insert(0, line(2))
+    fn.body[2].body.insert(0, line(4))
+    fn.body.insert(3, comment("a comment of the compiler's"))
+    fn.body.insert(4, line(5))
+    out = to_source(optimize.eliminate_dead_code(fn))
+    assert out.splitlines()[1:] == ["    # a comment of the compiler's", "    # line 5: code", "    v = np.sin(x)",
+                                    "    return v"]
+
+
+def test_forward_and_reverse_mode_share_the_dead_code_pass():
+    from srcdiff import compiler
+    for passes in (compiler.REVERSE, compiler.FORWARD):
+        assert [p.where for p in passes if p.name == "dead code"] == ["transforms/optimize/deadcode.py"]
+
+
 def test_copies_are_propagated():
     assert run(optimize.propagate_copies, """
 def f(x):

@@ -98,6 +98,26 @@ def swap_in_loop(a, b):
     return x * y + x
 
 
+def named_like_an_adjoint(a, d_y):
+    y = 0.5 * d_y
+    for t in range(5):
+        y = y + 0.1 * (a * y - d_y * y ** 2)
+    return y * y
+
+
+@JIT
+def test_a_user_name_like_an_adjoint(jit):
+    """Adjoints are known from reverse.Sweeps, not by their `d_` prefix: the user's `d_y` is a primal (its
+    adjoint is `d_d_y`), `y`'s adjoint is `d_y1`, and the partials are named for the primals (`p_y`, not
+    `p_y1` as when the name of the adjoint less its prefix was taken for the primal's)."""
+    check_grad(named_like_an_adjoint, [1.5, 0.7], wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(named_like_an_adjoint, wrt=(0, 1))
+    g(1.5, 0.7)
+    src = srcdiff.source(g)
+    assert "d_d_y = " in src and "d_y1 = " in src          # the adjoints of d_y and y
+    assert "p_d_y = " in src and "p_y = " in src and "p_y1" not in src, src   # partials by d_y and y
+
+
 @JIT
 def test_recurrence(jit):
     obs = np.linspace(0.5, 1.2, 9)

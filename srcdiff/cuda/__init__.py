@@ -259,9 +259,7 @@ class Kernel:
         if B is None:
             raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
         module, cited, select, tapes = self._build(example)
-        import ast as _ast
-        entry_params = [a.arg for a in next(n for n in _ast.parse(module.source()).body
-                                            if isinstance(n, _ast.FunctionDef) and n.name == module.entry).args.args]
+        entry_params = [a.id for a in next(fn for fn in module.functions if fn.name == module.entry).args.args]
         if len(entry_params) != len(specs):
             raise self._err(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
                                f"got {len(specs)}")

@@ -42,7 +42,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         if advice is None:
             advice = DEVICE_ADVICE
         lineno, text = self.p.user_line(getattr(node, "lineno", None))
-        where = f"\n    line {lineno}: {text}" if lineno else ""
+        where = f"\n    line {lineno}: {text}" if text else f"\n    line {lineno}" if lineno else ""
         raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
                            self.p.filename, lineno, advice)
 

@@ -1,7 +1,9 @@
 """Lower one srcdiff-generated gradient module (specialised to per-example argument kinds) to
 numba-CUDA device source.
 
-Input: the Python source srcdiff generated (forward sweep + backward sweep, `# line N:` comments).
+Input: the module srcdiff generated (forward sweep + backward sweep, `# line N:` comments), read as the
+standard-library trees its source is printed from (compiler.Module.trees, transforms/emit.py), never as
+text: the comments citing the user's lines are statements of the tree carrying the annotation USER_LINE.
 Output: device functions in which
 
 * every array has a static shape known at specialisation time and lives in a flat 1-D buffer
@@ -14,7 +16,7 @@ Output: device functions in which
   function returns a status code (0 ok, 1 a loop ran past its fixed-size tape).
 
 This module holds Program (the module's functions, its constants, the comments citing the user's lines,
-the helpers it calls). One function is lowered by function.FunctionLowering, made of infer.Inference
+the helpers it calls) and _Layout (the comments taken out of the trees, remembered by position). One function is lowered by function.FunctionLowering, made of infer.Inference
 (shapes and dtypes), expressions.ExpressionLowering and statements.StatementLowering; host.py evaluates
 trip counts and sizes on the host; common.py holds what they share (argument specs, storage, flat-index
 arithmetic, the operator and call tables).
@@ -22,13 +24,93 @@ arithmetic, the operator and call tables).
 from __future__ import annotations
 
 import ast
-import re
+import bisect
+import copy
+import math
 
 import numpy as np
 
+from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
-from .common import ArgSpec, dotted
+from ..transforms.emit import comment_text
+from .common import ArgSpec
 from .function import FunctionLowering
+
+
+class _Layout:
+    """The comment statements of emitted trees, taken out of their blocks and remembered by position.
+
+    Statements and comments are numbered in the order the source prints them (one line each; every node
+    of a statement's own line gets its number as `lineno`, so a node the lowering builds with
+    ast.copy_location keeps its statement's place; columns are 0, for `compile`). `before[n]` holds the comment lines printed directly
+    above statement n, `(number, "# text")`: a block's header, or an `else:` line, ends such a run (an
+    `elif` does not: it follows its comments as the `if` does). `user_lines` holds
+    `(number, line, text)` for the comments citing the function's own lines (USER_LINE without a callee)."""
+
+    def __init__(self):
+        self.n = 0
+        self.before: dict = {}
+        self.user_lines: list = []
+
+    def function(self, fn: ast.FunctionDef):
+        _Negations().visit(fn)
+        self._number(fn)
+        self.block(fn.body, [])
+
+    def _number(self, st):
+        self.n += 1
+        for name, value in ast.iter_fields(st):
+            if name not in ("body", "orelse", "handlers", "finalbody"):
+                for node in (value if isinstance(value, list) else [value]):
+                    if isinstance(node, ast.AST):
+                        for e in ast.walk(node):
+                            e.lineno = e.end_lineno = self.n
+                            e.col_offset = e.end_col_offset = 0
+        st.lineno = st.end_lineno = self.n
+        st.col_offset = st.end_col_offset = 0
+
+    def block(self, body, pending) -> list:
+        """Take the comments out of `body` (and its nested blocks), numbering what stays; `pending`: the
+        comment lines printed just above the block's first line. Returns those left after its last
+        statement (printed above whatever follows the block)."""
+        kept = []
+        for st in body:
+            text = comment_text(st)
+            if text is not None:
+                self.n += 1
+                pending.append((self.n, f"# {text}"))
+                line = anno.get(st, anno.USER_LINE)
+                if line is not None and line[2] is None:
+                    self.user_lines.append((self.n, line[0], line[1]))
+                continue
+            self._number(st)
+            self.before[self.n] = pending
+            kept.append(st)
+            pending = []
+            if isinstance(st, (ast.For, ast.While, ast.If)):
+                pending = self.block(st.body, [])
+                if isinstance(st, ast.If) and len(st.orelse) == 1 and isinstance(st.orelse[0], ast.If):
+                    pending = self.block(st.orelse, pending)        # `elif`: no line between
+                elif st.orelse:
+                    self.n += 1                                     # the `else:` line
+                    pending = self.block(st.orelse, [])
+            elif hasattr(st, "body"):       # (generated code has no with / try / nested def)
+                raise NotImplementedError(f"a {type(st).__name__} statement in generated code")
+        if not kept and body:
+            kept = [ast.Pass(lineno=self.n)]
+        body[:] = kept
+        return pending
+
+
+class _Negations(ast.NodeTransformer):
+    """A negative number constant (the step of a backward loop) as the negation the printed source reads
+    back as: `-1` is `-(1)`."""
+
+    def visit_Constant(self, node):
+        v = node.value
+        if type(v) in (int, float) and (v < 0 or (v == 0 and math.copysign(1.0, v) < 0)):
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-v))
+        return node
 
 
 class _InlineNames(ast.NodeTransformer):
@@ -37,7 +119,7 @@ class _InlineNames(ast.NodeTransformer):
 
     def visit_Name(self, node):
         if isinstance(node.ctx, ast.Load) and node.id in self.names:
-            return ast.copy_location(ast.parse(self.names[node.id], mode="eval").body, node)
+            return ast.copy_location(copy.deepcopy(self.names[node.id]), node)
         return node
 
 
@@ -49,7 +131,7 @@ def _inline_dtype_names(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
                 isinstance(st.value, ast.Attribute) and isinstance(st.value.value, ast.Name) and \
                 st.value.value.id == "np" and isinstance(getattr(np, st.value.attr, None), type):
-            names[st.targets[0].id] = dotted(st.value)
+            names[st.targets[0].id] = st.value
     if not names:
         return
     _InlineNames(names).visit(fn)
@@ -101,15 +183,17 @@ class Program:
         a `*_tape = np.empty(...)` name (Inference._is_tape)."""
         import inspect
         self.module, self.max_trip, self.tapes = module, max_trip, tapes
-        self.src = module.source()
-        self.src_lines = self.src.splitlines()
+        self.layout = _Layout()
+        trees = module.trees()
+        for fn in trees:
+            self.layout.function(fn)
+        self._user_line_at = [n for n, _, _ in self.layout.user_lines]
         self.user_name = getattr(user_fn, "__name__", "f")
         try:
             self.filename = inspect.getsourcefile(user_fn)
         except TypeError:
             self.filename = None
-        tree = ast.parse(self.src)
-        self.defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        self.defs = {fn.name: fn for fn in trees}
         for fn in self.defs.values():
             _inline_dtype_names(fn)
         _inline_returned_tuples(self.defs[module.entry])
@@ -128,28 +212,23 @@ class Program:
         self.lowered_helpers = {}
         self.helper_returns = {}
         self.specs = specs
-        self._emitted_lines = set()
+        self._emitted = set()
         self.entry = FunctionLowering(self, self.defs[module.entry], specs, True, f"{module.entry}_dev").run()
 
-    # comments: `# line N: text` of the generated source, re-emitted before the statements they precede
+    # comments: the generated module's comment lines, re-emitted (once) before the statements they precede
     def comments_before(self, lineno):
-        k = lineno - 2
-        block = []
-        while k >= 0 and self.src_lines[k].strip().startswith("#"):
-            if k not in self._emitted_lines:
-                block.append(self.src_lines[k].strip())
-                self._emitted_lines.add(k)
-            k -= 1
-        return list(reversed(block))
+        block = [text for n, text in self.layout.before.get(lineno, ()) if n not in self._emitted]
+        self._emitted.update(n for n, _ in self.layout.before.get(lineno, ()))
+        return block
 
     def user_line(self, lineno):
-        if not lineno:
+        """(line, text) of the user's line the statement at `lineno` (a _Layout number) comes from: the
+        nearest comment above it citing one of the function's own lines; (None, None) if none does."""
+        k = bisect.bisect_right(self._user_line_at, lineno) if lineno else 0
+        if not k:
             return None, None
-        for k in range(min(lineno, len(self.src_lines)) - 1, -1, -1):
-            m = re.match(r"\s*# line (\d+): (.*)", self.src_lines[k])
-            if m:
-                return int(m.group(1)), m.group(2)
-        return None, None
+        _, line, text = self.layout.user_lines[k - 1]
+        return line, text
 
     def helper_info(self, caller, name, call):
         sig = tuple(caller.info(a) for a in call.args)

@@ -34,6 +34,13 @@ FILE = _key("file", """str: the source file of a statement inlined from another 
 FUNC = _key("func", """str: the name of the function a statement was inlined from.
     Written by inline; read by reverse (error messages).""")
 
+USER_LINE = _key("user_line", """(line, text, func): on a `# line N: text` comment statement, the user's line it
+    cites (int), that line's text ('' where it cannot be read) and, for a statement inlined from a callee, the
+    callee's name (None for the function's own lines). Written where the line comments are made: reverse
+    (line_comment) and forward (block); kept by emit.tree on the standard-library tree; read by
+    optimize.deadcode (a line comment left with no statements under it) and the CUDA lowering (the comment
+    lines it re-emits, the user's line of a statement it declines).""")
+
 # ---- desugar's facts ----------------------------------------------------------------------------------
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
@@ -75,8 +82,9 @@ CHECKPOINT = _key("checkpoint", """the checkpoints plan (or None) of a forward-s
     Written by reverse; read by checkpoints.""")
 UNDO = _key("undo", """str: on a write that a checkpointed segment undoes, its OLD name.
     Written and read by checkpoints.""")
-RERUN = _key("rerun", """the segment variable of the loop that reruns a checkpointed segment forward.
-    Written and read by checkpoints.""")
+RERUN = _key("rerun", """the segment variable of the loop that reruns a checkpointed segment forward (its body a
+    `pass` until rerun_segments fills it in). Written and read by checkpoints; read by optimize.deadcode
+    (keeps the placeholder).""")
 SEGMENTS = _key("segments", """the checkpoints plan, on the loop over a checkpointed loop's segments.
     Written by checkpoints; read by checkpoints and stacks (one row tape serves all segments).""")
 STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> stacks.Stack (the kinds of the values

@@ -1,6 +1,11 @@
 """The "emit" pass of compiler.SOURCE.
 
-Emit Python source from gast: one statement per line, comment markers as comments."""
+Emit Python source from gast: one statement per line, comment markers as comments.
+
+`tree` is the standard-library tree the source is printed from, for consumers that read the generated
+code as a tree rather than as text (the CUDA lowering): a comment is an `ast.Expr` statement whose
+`comment_text` is its line's text, carrying the annotation USER_LINE where it cites a user's line;
+`render` prints such a tree, and `to_source` is the two together."""
 from __future__ import annotations
 
 import ast
@@ -9,6 +14,7 @@ import re
 
 import gast
 
+from . import annotations as anno
 from .astutil import COMMENT_MARK, walk_statements
 
 
@@ -38,6 +44,9 @@ def _to_ast(node):
                              vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
                              kw_defaults=_to_ast(node.kw_defaults), kwarg=_arg(node.kwarg),
                              defaults=_to_ast(node.defaults))
+    if kind is gast.Expr and anno.has(node, anno.USER_LINE):
+        return anno.set(ast.Expr(value=_to_ast(node.value), lineno=getattr(node, "lineno", None) or 1),
+                        anno.USER_LINE, anno.get(node, anno.USER_LINE))
     if kind is gast.ExceptHandler and node.name is not None:
         return ast.ExceptHandler(type=_to_ast(node.type), name=node.name.id, body=_to_ast(node.body))
     cls = _AST_CLASS.get(kind)
@@ -58,18 +67,46 @@ def _arg(node):
     return ast.arg(arg=node.id, annotation=_to_ast(node.annotation), type_comment=node.type_comment)
 
 
-def to_source(node) -> str:
+def tree(node) -> ast.AST:
+    """The standard-library tree `render` prints for the gast tree `node` (a new tree; `node` is left as it
+    is but for empty branches, which get a `pass`)."""
     for n in walk_statements([node]):   # a branch emptied by dead-code removal still needs a statement
         if isinstance(n, (gast.If, gast.For, gast.While, gast.FunctionDef)) and not n.body:
             n.body = [gast.Pass()]
-    text = ast.unparse(_to_ast(node))
-    pattern = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(.*)\2$")
+    return _to_ast(node)
+
+
+def comment_text(stmt) -> str | None:
+    """The text of the comment line a statement of `tree`'s result prints as (`# ` + this), None if it
+    is not a comment."""
+    if (type(stmt) is ast.Expr and type(stmt.value) is ast.Constant and isinstance(stmt.value.value, str)
+            and stmt.value.value.startswith(COMMENT_MARK)):
+        return stmt.value.value[len(COMMENT_MARK):]
+    return None
+
+
+_PLACEHOLDER = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(\d+)\2$")
+
+
+def render(t) -> str:
+    """Python source of a tree made by `tree`: ast.unparse, with each comment statement printed as the
+    comment line `# <comment_text>` (its text is taken from the tree, not from the printed literal)."""
+    comments = []
+    for st in ast.walk(t):
+        if type(st) is ast.Expr and comment_text(st) is not None:
+            comments.append((st, st.value))
+            st.value = ast.Constant(COMMENT_MARK + str(len(comments) - 1))
+    try:
+        text = ast.unparse(t)
+    finally:
+        for st, value in comments:
+            st.value = value
     lines = []
     for line in text.splitlines():
-        m = pattern.match(line)
-        if m:
-            body = m.group(3).encode().decode("unicode_escape") if "\\" in m.group(3) else m.group(3)
-            lines.append(f"{m.group(1)}# {body}")
-        else:
-            lines.append(line)
+        m = _PLACEHOLDER.match(line)
+        lines.append(f"{m.group(1)}# {comment_text(comments[int(m.group(3))][0])}" if m else line)
     return "\n".join(lines) + "\n"
+
+
+def to_source(node) -> str:
+    return render(tree(node))

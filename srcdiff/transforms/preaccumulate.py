@@ -21,6 +21,7 @@ from collections import Counter
 import gast
 
 from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_statements
+from .kinds import dtype, is_scalar
 from .optimize.deadcode import eliminate_dead_code
 from .purity import is_pure
 from .reverse import simplify
@@ -93,7 +94,7 @@ class _Run:
     """One straight-line run of a loop body, rewritten: scalar adjoints kept as linear forms over the
     adjoints they came from, written out only where something reads them (the module docstring)."""
 
-    def __init__(self, linear: set, kinds: dict, total: Counter, namer):
+    def __init__(self, linear: dict, kinds: dict, total: Counter, namer):
         self.linear, self.kinds, self.total, self.namer = linear, kinds, total, namer
         self.env: dict = {}            # adjoint name -> {source name: coefficient atom}, not yet written out
         self.absorbed = Counter()      # loads by the statements folded into forms
@@ -102,7 +103,8 @@ class _Run:
         self.out = []
 
     def scalar_adjoint(self, v) -> bool:
-        return v in self.linear and self.kinds.get(v) == ("s", "f")
+        k = self.kinds.get(v)
+        return v in self.linear and is_scalar(k) and dtype(k) == "f"
 
     def form(self, e):
         """Linear form of e over scalar adjoints; 'primal' if it reads none; None otherwise."""
@@ -120,7 +122,7 @@ class _Run:
                 return a
             return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
         names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
-        if names & (self.linear | set(self.env)) or not is_pure(e):
+        if names & (self.linear.keys() | self.env.keys()) or not is_pure(e):
             return None
         return "primal"
 
@@ -195,7 +197,7 @@ class _Run:
         x = s.targets[0].id
         self.absorbed.update(read_counts(s.value))
         self.sources_read |= set(lf)
-        base = x[2:] if x.startswith("d_") else x
+        base = self.linear[x]       # partials are named for the primal value (reverse.Sweeps)
         before = self.env.get(x, {})
         for src, c in lf.items():
             if not _atom(c):
@@ -238,9 +240,10 @@ def _linear_sum(terms: dict):
     return expr if expr is not None else const(0.0)
 
 
-def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: set, namer) -> gast.FunctionDef:
+def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: dict, namer) -> gast.FunctionDef:
     """Rewrite the straight-line runs of every loop body (see the module docstring). `linear`: the
-    adjoint names of the function; only those of float-scalar kind take part."""
+    adjoints of the function, each with the primal name it is the adjoint of
+    (reverse.Sweeps.primals_of_adjoints); only those of float-scalar kind take part."""
     if not any(isinstance(s, (gast.For, gast.While)) for s in walk_statements(fn.body)):
         return eliminate_dead_code(fn)
     total = read_counts(fn)

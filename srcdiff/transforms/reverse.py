@@ -21,7 +21,7 @@ from ..rules import RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, sources
-from .kinds import expr_kind, expr_shape_class, is_scalar
+from .kinds import dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
 from .reverse_support import (INT_OPS, assigned_in, int_names, is_int_atom, loaded_in, reversed_range, simplify,
@@ -77,7 +77,7 @@ class Reverse:
             taken |= {anno.get(n, a) for a in (anno.OLD, anno.ITERS) if anno.has(n, a)}
         self.namer = Namer(taken)
         self.adj_names: dict = {}
-        self.adjoint_temps: set = set()     # adjoints returned by callees' vjp functions
+        self.adjoint_temps: dict = {}       # adjoints returned by callees' vjp functions -> their primal
         self.reads: set = set()
         self.stacks: dict = {}              # primal name -> stack name
         self.primal_names = names_in(self.fn)
@@ -117,7 +117,7 @@ class Reverse:
         d = self.adj(v)
         expr = self.tidy(expr)
         self.read(expr)
-        if d in state and state[d] and (self.kinds.get(v) or ("?",))[0] == "a":
+        if d in state and state[d] and is_array(self.kinds.get(v)):
             # an array this sweep owns: accumulate in place
             out.append(gast.AugAssign(target=store(d), op=gast.Add(), value=expr))
         elif d in state:
@@ -126,7 +126,7 @@ class Reverse:
         else:
             out.append(assign(d, expr))
             # arithmetic makes a new array; anything else may alias another adjoint
-            state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and (self.kinds.get(v) or ("?",))[0] == "a"
+            state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and is_array(self.kinds.get(v))
 
     def own(self, v, state, out):
         """Make d_v an array this sweep may update in place."""
@@ -164,7 +164,7 @@ class Reverse:
         line = s.lineno
         text = linecache.getline(anno.get(s, anno.FILE, self.unit.filename), line).strip()
         where = f"{anno.get(s, anno.FUNC)}, line {line}" if anno.has(s, anno.FUNC) else f"line {line}"
-        return comment(f"{where}: {text}" if text else where)
+        return anno.set(comment(f"{where}: {text}" if text else where), anno.USER_LINE, (line, text, anno.get(s, anno.FUNC)))
 
     # ---- storage of values the backward sweep needs -------------------------------------------------
     def tape_loop(self, loop, v=None):
@@ -249,9 +249,9 @@ class Reverse:
     def push(self, v, loop):
         tl = self.tape_loop(loop, v)
         k = self.kinds.get(v)
-        if tl is not None and is_scalar(k) and k[1] in ("f", "i", "b"):
+        if tl is not None and is_scalar(k) and dtype(k) in ("f", "i", "b"):
             if (v, id(loop)) not in self.tapes:
-                self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), k[1], loop)
+                self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), dtype(k), loop)
             tape = self.tapes[(v, id(loop))][0]
             return assign(gast.Subscript(value=load(tape), slice=copy.deepcopy(tl[0]), ctx=gast.Store()), load(v))
         return gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()), load(v)))
@@ -507,7 +507,7 @@ class Reverse:
             fname = self.callee_vjp(name, tuple(pos), s, call_kinds)
             temps = [self.namer.fresh("d_" + value.args[k].id) for k in pos]
             for k, tmp in zip(pos, temps):
-                self.adjoint_temps.add(tmp)
+                self.adjoint_temps[tmp] = value.args[k].id
                 self.kinds[tmp] = self.kinds.get(value.args[k].id)
             args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
             target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
@@ -584,7 +584,7 @@ class Reverse:
         """The index `idx` as a value (slices as slice(...) calls) where it has an integer array part (which
         may name an element twice), else None."""
         parts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
-        if not any((expr_kind(p, self.kinds) or ("?",))[0] == "a" and expr_kind(p, self.kinds)[2] == "i"
+        if not any(is_array(expr_kind(p, self.kinds)) and dtype(expr_kind(p, self.kinds)) == "i"
                    for p in parts if not isinstance(p, gast.Slice)):
             return None
         parts = [call("slice", *(copy.deepcopy(b) if b is not None else const(None) for b in (p.lower, p.upper, p.step)))
@@ -617,8 +617,8 @@ class Reverse:
         """Whether zero() may give v, an array, the scalar 0.0 (v may be undefined; kind unknown)."""
         k = self.kinds.get(v)
         return (v in anno.get(self.fn, anno.MAYBE_UNDEFINED, ()) and not is_scalar(k)
-                and not (k is not None and k[0] == "a" and (k[1] is not None or (self.shapes or {}).get(v)
-                                                            in {a.id for a in self.fn.args.args})))
+                and not (is_array(k) and (ndim(k) is not None or (self.shapes or {}).get(v)
+                                          in {a.id for a in self.fn.args.args})))
 
     def zero(self, v, at=None):
         """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's
@@ -626,12 +626,12 @@ class Reverse:
         maybe = anno.get(self.fn, anno.MAYBE_UNDEFINED, ())
         if v in maybe and (at is None or v not in self.assigned_before.get(id(at), ())):
             rep = (self.shapes or {}).get(v)
-            k = self.kinds.get(v) or ("?",)
-            if k[0] == "a" and rep in {a.id for a in self.fn.args.args}:
+            k = self.kinds.get(v)
+            if is_array(k) and rep in {a.id for a in self.fn.args.args}:
                 return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
-            if k[0] == "a" and k[1] is not None:
+            if is_array(k) and ndim(k) is not None:
                 return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
-            if k == ("?",):   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
+            if k is None or k == ("?",):   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
                 # value after the loop, or a popped one), 0.0 where it is still the placeholder None
                 return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)
@@ -758,7 +758,7 @@ class Reverse:
                               type_comment=None, type_params=[])
         return Sweeps(function=fn, forward=fwd, backward=seed + bwd, backward_start=backward_start,
                       stacks=dict(self.stacks), tapes={t[0] for t in self.tapes.values()},
-                      adjoints=dict(self.adj_names), adjoint_temps=set(self.adjoint_temps), kinds=self.kinds,
+                      adjoints=dict(self.adj_names), adjoint_temps=dict(self.adjoint_temps), kinds=self.kinds,
                       shapes=self.shapes, namer=self.namer, reads=set(self.reads))
 
 
@@ -784,7 +784,7 @@ class Sweeps:
     the function, not these lists); `backward_start`, the statement (a comment) the backward sweep
     follows in `function.body`, found by identity; `stacks` (primal name -> its list stack's name);
     `tapes` (names of the preallocated scalar tapes); `adjoints` (primal name -> adjoint name) and
-    `adjoint_temps` (adjoints that callees' vjp functions return); the `kinds` and `shapes` of every
+    `adjoint_temps` (adjoints that callees' vjp functions return -> the primal argument); the `kinds` and `shapes` of every
     name, adjoints included; the `namer` that made them; `reads` (primal names the backward sweep reads)."""
     function: gast.FunctionDef
     forward: list
@@ -793,7 +793,7 @@ class Sweeps:
     stacks: dict
     tapes: set
     adjoints: dict
-    adjoint_temps: set
+    adjoint_temps: dict
     kinds: dict
     shapes: dict | None
     namer: Namer
@@ -801,7 +801,11 @@ class Sweeps:
 
     def adjoint_names(self) -> set:
         """Every adjoint the function holds: of primal values and those callees' vjps return."""
-        return set(self.adjoints.values()) | self.adjoint_temps
+        return set(self.adjoints.values()) | set(self.adjoint_temps)
+
+    def primals_of_adjoints(self) -> dict:
+        """Adjoint name -> the primal name it is the adjoint of, for every adjoint the function holds."""
+        return {**{a: p for p, a in self.adjoints.items()}, **self.adjoint_temps}
 
 
 def differentiate(unit, spec: Spec, name: str) -> Sweeps:
