@@ -117,7 +117,7 @@ class _Liveness:
                 if idle_orelse:
                     s.orelse = []
                 if idle_body:
-                    s.body = [gast.Pass()]
+                    s.body = [gast.Pass()] if s.orelse else []
             live |= body | orelse | self.loads(s.test)
             return True
         if isinstance(s, (gast.For, gast.While)):
