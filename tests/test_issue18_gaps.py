@@ -322,3 +322,15 @@ def inplace_on_a_strided_view_by_a_mask(a, w):
                          ids=lambda f: f.__name__)
 def test_inplace_operator_on_a_view_in_a_loop(f, jit):
     check_oracles(f, [X4, W2], (0, 1), jit)
+
+
+# ---- a sum whose filter is a literal False, inside a sum over a filtered list (fuzz seed 102158: the inner
+# loop, left empty, was dropped while the outer loop's merge still read its variable: NameError) -------------
+def sum_with_a_literal_false_filter(a, w):
+    s = sum([sum(w * i for i in range(4) if -1.2 > 0.1) for j in range(3) if a[0] > 0.0])
+    return np.sum(s + a[:2] * w)
+
+
+@JIT
+def test_sum_with_a_literal_false_filter_inside_a_filtered_sum(jit):
+    check_oracles(sum_with_a_literal_false_filter, [X4, W2], (0, 1), jit)

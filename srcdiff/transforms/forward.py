@@ -32,7 +32,8 @@ ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
 def lower_stacks(node):
     """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`
-    (and the same for the row tapes of jitted code: rt.row_tape, rt.put_row, rt.get_row); jitted code's
+    (and the same for jitted code's typed stacks, `rt.stack_of(0.0)`, and row tapes: rt.row_tape,
+    rt.put_row, rt.get_row); jitted code's
     `rt.add_into(x[:, j], v)` is `x[:, j] += v` again (transforms/inplace.py).
     The name keeps two stacks two stacks: common-subexpression elimination would merge identical
     `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
@@ -42,7 +43,7 @@ def lower_stacks(node):
             self.generic_visit(n)
             name = dotted_name(n.value.func) if isinstance(n.value, gast.Call) else None
             t = n.targets[0]
-            if (isinstance(n.value, gast.List) and not n.value.elts) or name == "rt.row_tape":
+            if (isinstance(n.value, gast.List) and not n.value.elts) or name in ("rt.row_tape", "rt.stack_of"):
                 n.value = call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else []))
             elif name == "rt.put_row":        # jitted code's row tapes (transforms/stacks.py) are stacks
                 return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)

@@ -99,7 +99,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 def _record_where_defined(body, put, value):
     """Move a row tape's `put_row` up to just after the statement that defines the value it records, where
-    an array is written in place between the two. A list stack holds the array itself, a row tape a copy
+    that value is a view of an array written in place between the two (and is not written itself). A list stack holds the array itself, a row tape a copy
     made when the row is put: at the end of the loop body, a view (`v = buf[::-1]` of `buf[::-1] *= t`)
     would be copied after the write through it (fuzz seed 107810: a wrong gradient under jit=True only)."""
     if not isinstance(value, gast.Name):
@@ -107,13 +107,20 @@ def _record_where_defined(body, put, value):
     at = body.index(put)
     defs = [k for k, st in enumerate(body[:at]) if isinstance(st, gast.Assign)
             and any(isinstance(t, gast.Name) and t.id == value.id for t in st.targets)]
-    if len(defs) == 1 and any(_writes_in_place(st) for st in body[defs[0] + 1:at]):
+    if len(defs) != 1:
+        return
+    view = body[defs[0]].value      # v = base[...]: a view of base (or a copy: then moving changes nothing)
+    if not (isinstance(view, gast.Subscript) and isinstance(view.value, gast.Name)):
+        return
+    between = body[defs[0] + 1:at]
+    if any(_writes_into(st, view.value.id) for st in between) and not any(_writes_into(st, value.id) for st in between):
         body.insert(defs[0] + 1, body.pop(at))
 
 
-def _writes_in_place(st) -> bool:
-    """`st` writes into an array (an element or slice assignment, anywhere in it)."""
-    return any(isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) for n in walk(st))
+def _writes_into(st, name) -> bool:
+    """`st` writes into the array `name` (an element or slice assignment, anywhere in it)."""
+    return any(isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
+               and n.value.id == name for n in walk(st))
 
 
 def _type_stacks(fn, pushed, tapes):

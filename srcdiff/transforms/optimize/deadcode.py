@@ -18,7 +18,8 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     Linear in the function's size: the reads of each name are counted once; removing an assignment
     releases the reads in its value, and a name whose count drops to zero has its pure assignments
     removed in turn (a worklist, not a rescan of the function per layer of dead code). Removing a
-    loop or a branch releases the reads of its header, which may start another round."""
+    loop or a branch releases the reads of its header, which may start another round. An empty `for`
+    whose variable is still read stays (a merge after it reads the value it leaves: fuzz seed 102158)."""
     loads: dict = {}
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Load):
@@ -51,7 +52,8 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if id(s) in dead:
                     continue
                 map_blocks(s, clean)
-                if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
+                if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body) and not (
+                        isinstance(s, gast.For) and any(loads.get(n.id) for n in walk_names(s.target))):
                     dropped.append(s)
                     continue
                 if isinstance(s, gast.If):
