@@ -145,6 +145,28 @@ def child_fields(kind) -> tuple:
 _AST = ast.AST
 
 
+def structure_key(node):
+    """A hashable key of `node`'s structure: two trees have equal keys exactly when gast.dump prints them
+    alike (fields in order, a missing field or a None or empty-list one left out, other values by repr;
+    line numbers ignored), made several times faster than that string."""
+    if isinstance(node, _AST):
+        kind = type(node)
+        out = [kind]
+        for f in kind._fields:
+            try:
+                v = getattr(node, f)
+            except AttributeError:
+                continue
+            if (v is None and getattr(kind, f, 42) is None) or (type(v) is list and not v):
+                continue
+            out.append(f)
+            out.append(structure_key(v))
+        return tuple(out)
+    if isinstance(node, list):
+        return (list,) + tuple(structure_key(x) for x in node)
+    return repr(node)
+
+
 def walk_statements(stmts):
     """The statements of a block and of the blocks nested in them, in the order walk() meets them
     (breadth first): for passes that look only at statements, which need not visit every expression
