@@ -7,14 +7,16 @@ program has --loops (default 20) blocks, each a loop over the vector holding a d
 and an inner loop, with scalar and vector state carried from block to block.
 
 The time is srcdiff's source generation alone (parse -> transforms -> the source Numba would compile,
-no Numba compile), the median of --repeats builds in this process, as wall time and as this process's
+no Numba compile) as the first call of `srcdiff.grad(f, jit=True)` with vectors x, y and a float a
+generates it (specialised to the arguments' kinds; --generic: without them, as before any call), the
+median of --repeats builds in this process, as wall time and as this process's
 CPU time (on a shared machine the CPU time is the steadier figure). The printed exponent is the slope of
 log(time) against log(statements) fitted over the straight-line sizes (1 = linear). With --jit, the
 time to the first jitted gradient of the loop program (generation + Numba compile, a fresh process and
 an empty cache) is measured too.
 
     python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3] [--loops 20] [--jit]
-                                            [--json PATH] [--quick]
+                                            [--generic] [--json PATH] [--quick]
 """
 import argparse
 import json
@@ -94,12 +96,26 @@ def load_program(n: int, directory: str, loops: bool = False):
     return ns[name]
 
 
-def generation_time(fn) -> tuple:
-    """(wall, CPU) seconds to generate fn's gradient source as the jitted backend compiles it."""
+def generate(fn, generic: bool = False) -> str:
+    """fn's gradient source as `srcdiff.grad(fn, wrt=(0, 1, 2), jit=True)` generates it on its first call
+    with vectors x, y and a float a (srcdiff/api.py `specialise`: the module specialised to the arguments'
+    kinds and axes, the Numba check, the jitted source); `generic`: the module without argument kinds (as
+    `srcdiff.source` shows before any call)."""
     from srcdiff import compiler
+    from srcdiff.transforms import checks, dims, kinds
+    if generic:
+        return compiler.build_module(fn, ["x", "y", "a"], "grad").source(jit=True)
+    args = (np.ones(5), np.ones(5), 0.3)
+    arg_kinds = tuple(kinds.kind_of_value(v) for v in args)
+    mod = compiler.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
+    checks.check_numba(mod, arg_kinds)
+    return mod.source(jit=True)
+
+
+def generation_time(fn, generic: bool = False) -> tuple:
+    """(wall, CPU) seconds of `generate(fn, generic)`."""
     w, c = time.perf_counter(), time.process_time()
-    mod = compiler.build_module(fn, ["x", "y", "a"], "grad")
-    mod.source(jit=True)
+    generate(fn, generic)
     return time.perf_counter() - w, time.process_time() - c
 
 
@@ -147,6 +163,8 @@ def main(argv=None):
     p.add_argument("--jit", action="store_true", help="also time the loop program's first jitted call")
     p.add_argument("--check", action="store_true", help="also check one gradient against finite differences")
     p.add_argument("--json", metavar="PATH", help="write summary rows for run_all.py to PATH")
+    p.add_argument("--generic", action="store_true",
+                   help="time the module without argument kinds (what srcdiff.source shows before any call)")
     p.add_argument("--quick", action="store_true", help="one build per size")
     args = p.parse_args(argv)
     if args.quick:
@@ -157,10 +175,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as d:
         print("| program | generation, wall (median) | CPU (median) | CPU per statement |")
         print("|---|---:|---:|---:|")
-        generation_time(load_program(10, d))     # imports and rule tables, outside the timings
+        generation_time(load_program(10, d), args.generic)   # imports and rule tables, outside the timings
         for n in sizes:
             fn = load_program(n, d)
-            runs = [generation_time(fn) for _ in range(args.repeats)]
+            runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
             t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             times.append(t)
             cpus.append(c)
@@ -170,7 +188,7 @@ def main(argv=None):
         loop_gen = loop_jit = None
         if args.loops:
             fn = load_program(args.loops, d, loops=True)
-            runs = [generation_time(fn) for _ in range(args.repeats)]
+            runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
             loop_gen = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
             print(f"| {args.loops} loops with nested loops and branches | {loop_gen[0]:.3f} s | "
                   f"{loop_gen[1]:.3f} s | - |", flush=True)

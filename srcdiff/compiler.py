@@ -93,7 +93,7 @@ from .errors import SrcdiffError
 from .transforms import (activity, aliasing, anf, canonicalize, checks, closures, controlflow, desugar, emit,
                          factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
                          preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms.astutil import Namer, Transformer, clone, walk
+from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
 
@@ -222,6 +222,9 @@ def _array_literals(ctx):
 
 
 def _logdomain(ctx):
+    if not any(isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)
+               and dotted_name(s.value.func) == "rt.logsumexp" for s in walk_statements(ctx.unit.node.body)):
+        return      # it rewrites `z = rt.logsumexp(...)` only: no copy of the unit, the kinds stay valid
     ctx.unit = logdomain.log_domain_products(ctx.unit, ctx.kinds)
     ctx.changed()
 

@@ -66,15 +66,19 @@ def sources(value, callees) -> list:
 
 
 def closure(seeds, pairs) -> set:
-    """The names `seeds` reach through (a, b) pairs: b is reached where a is."""
+    """The names `seeds` reach through (a, b) pairs: b is reached where a is. (A search over the pairs
+    indexed by a: sweeping the list until nothing changes took one sweep per link of the longest chain
+    that runs against the list's order, as the sources of a straight-line function's result do.)"""
+    after: dict = {}
+    for a, b in pairs:
+        after.setdefault(a, []).append(b)
     found = set(seeds)
-    changed = True
-    while changed:
-        changed = False
-        for a, b in pairs:
-            if a in found and b not in found:
+    todo = list(found)
+    while todo:
+        for b in after.get(todo.pop(), ()):
+            if b not in found:
                 found.add(b)
-                changed = True
+                todo.append(b)
     return found
 
 
@@ -93,24 +97,26 @@ def _push(s):
 
 def _varied_after(stmts, varied: set, callees, defs: set) -> set:
     """Names whose value after `stmts` depends on a `wrt` argument, given those (`varied`) before; adds to
-    `defs` the statements (ids) whose assigned value does."""
+    `defs` the statements (ids) whose assigned value does. (`varied` is copied once and updated in place:
+    a new set per statement made this quadratic in the function's length.)"""
+    varied = set(varied)
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             if isinstance(t, gast.Name):
                 if any(src in varied for src in sources(s.value, callees)):
-                    varied = varied | {t.id}
+                    varied.add(t.id)
                     defs.add(id(s))
                 else:
-                    varied = varied - {t.id}
+                    varied.discard(t.id)
             elif isinstance(s.value, gast.Name) and s.value.id in varied:   # x[i] = v keeps the rest of x
-                varied = varied | {t.value.id}
+                varied.add(t.value.id)
             if isinstance(t, gast.Subscript) and t.value.id in varied:
                 defs.add(id(s))
         elif _push(s):
             stack, value = _push(s)
             if value in varied:
-                varied = varied | {stack}
+                varied.add(stack)
             if stack in varied:
                 defs.add(id(s))
         elif isinstance(s, gast.If):
@@ -128,23 +134,26 @@ def _varied_after(stmts, varied: set, callees, defs: set) -> set:
 
 def _live_before(stmts, live: set, callees, defs: set) -> set:
     """Names whose value at the start of `stmts` reaches the result, given those (`live`) at the end;
-    adds to `defs` the statements (ids) whose assigned value reaches the result."""
+    adds to `defs` the statements (ids) whose assigned value reaches the result. (`live` is copied once and
+    updated in place.)"""
+    live = set(live)
     for s in reversed(stmts):
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             if isinstance(t, gast.Name):
                 if t.id in live:
                     defs.add(id(s))
-                    live = (live - {t.id}) | set(sources(s.value, callees))
+                    live.discard(t.id)
+                    live.update(sources(s.value, callees))
             elif t.value.id in live:
                 defs.add(id(s))
                 if isinstance(s.value, gast.Name):    # x[i] = v keeps the rest of x
-                    live = live | {s.value.id}
+                    live.add(s.value.id)
         elif _push(s):
             stack, value = _push(s)
             if stack in live:
                 defs.add(id(s))
-                live = live | {value}
+                live.add(value)
         elif isinstance(s, gast.If):
             live = _live_before(s.body, live, callees, defs) | _live_before(s.orelse, live, callees, defs)
         elif isinstance(s, (gast.For, gast.While)):

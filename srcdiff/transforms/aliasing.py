@@ -54,7 +54,7 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
 
 def _asarray_names(fn) -> frozenset:
     """Names bound to np.asarray(v) in `fn`."""
-    return frozenset(s.targets[0].id for s in gast.walk(fn) if isinstance(s, gast.Assign)
+    return frozenset(s.targets[0].id for s in walk_statements([fn]) if isinstance(s, gast.Assign)
                      and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
                      and dotted_name(s.value.func) == "np.asarray")
 

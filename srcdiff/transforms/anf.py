@@ -9,7 +9,7 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import Namer, assign, call, const, dotted_name, load, names_in
+from .astutil import Namer, assign, call, const, dotted_name, load, names_in, walk
 from ..rules import RULES
 
 
@@ -201,7 +201,7 @@ def index_lists_as_arrays(node):
     def as_array(e, seqs=(gast.List,)):
         return call("np.array", _as_tuples(e)) if isinstance(e, seqs) else e
 
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Subscript):
             if isinstance(n.slice, gast.Tuple):     # one index per axis; a sequence inside is an index array
                 n.slice.elts = [as_array(x, (gast.List, gast.Tuple)) for x in n.slice.elts]

@@ -110,13 +110,19 @@ def substitute(tree, mapping: dict):
 
 
 def walk(node):
-    """Every node under `node` (itself first), in ast.walk's breadth-first order, about twice as fast:
-    one generator over a growing list instead of ast.walk's three nested generators per node. As with
-    ast.walk, a node's children are taken when it is reached, before it is yielded."""
+    """Every node under `node` (itself first), in ast.walk's breadth-first order, but for the leaves that
+    carry no names (a Name's or Subscript's context, an operator: they have no fields, and no pass looks
+    for them; leaving them out is a third of the nodes). One generator over a growing list instead of
+    ast.walk's three nested generators per node, reading only the fields that can hold nodes (a class's
+    are listed once: `child_fields`). As with ast.walk, a node's children are taken when it is reached,
+    before it is yielded."""
     nodes = [node]
     append = nodes.append
     for n in nodes:
-        for f in n._fields:
+        fields = _CHILD_FIELDS.get(type(n))
+        if fields is None:
+            fields = child_fields(type(n))
+        for f in fields:
             v = getattr(n, f, None)
             if type(v) is list:
                 for item in v:
@@ -127,7 +133,38 @@ def walk(node):
         yield n
 
 
+def child_fields(kind) -> tuple:
+    """The fields of node class `kind` that can hold nodes other than the nameless leaves (contexts,
+    operators) and scalars (a Name's id, a Constant's value, an attribute's name)."""
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f not in _NO_NAMES)
+    return fields
+
+
 _AST = ast.AST
+
+
+def structure_key(node):
+    """A hashable key of `node`'s structure: two trees have equal keys exactly when gast.dump prints them
+    alike (fields in order, a missing field or a None or empty-list one left out, other values by repr;
+    line numbers ignored), made several times faster than that string."""
+    if isinstance(node, _AST):
+        kind = type(node)
+        out = [kind]
+        for f in kind._fields:
+            try:
+                v = getattr(node, f)
+            except AttributeError:
+                continue
+            if (v is None and getattr(kind, f, 42) is None) or (type(v) is list and not v):
+                continue
+            out.append(f)
+            out.append(structure_key(v))
+        return tuple(out)
+    if isinstance(node, list):
+        return (list,) + tuple(structure_key(x) for x in node)
+    return repr(node)
 
 
 def walk_statements(stmts):
@@ -162,7 +199,9 @@ _BLOCKS = {gast.If: ("body", "orelse"), gast.For: ("body", "orelse"), gast.While
 class Transformer(ast.NodeTransformer):
     """ast.NodeTransformer with the same semantics at a fraction of its cost: the visit method for each
     node class is looked up once per transformer class, and generic_visit reads the fields directly
-    (no iter_fields generator) and leaves a list or a field alone when its children come back unchanged.
+    (no iter_fields generator; only those that can hold nodes other than contexts and operators, which
+    no pass rewrites: `child_fields`) and leaves a list or a field alone when its children come back
+    unchanged.
     The passes' rewriters derive from it (they run over every statement of large generated functions)."""
 
     def __init_subclass__(cls, **kwargs):
@@ -180,7 +219,10 @@ class Transformer(ast.NodeTransformer):
         return getattr(self, name)(node)
 
     def generic_visit(self, node):
-        for field in node._fields:
+        fields = _CHILD_FIELDS.get(type(node))
+        if fields is None:
+            fields = child_fields(type(node))
+        for field in fields:
             try:
                 old = getattr(node, field)
             except AttributeError:
@@ -223,11 +265,11 @@ def walk_names(node):
         elif kind is _NAME:
             yield n
         else:
-            fields = _NAME_FIELDS.get(kind)
+            fields = _CHILD_FIELDS.get(kind)
             if fields is None:
                 if not isinstance(n, _AST):
                     continue
-                fields = _NAME_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NO_NAMES)
+                fields = child_fields(kind)
             for f in fields:
                 v = getattr(n, f, None)
                 if v is not None:
@@ -237,7 +279,7 @@ def walk_names(node):
 _NAME = gast.Name
 _NO_NAMES = {"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "is_async", "level", "module",
              "conversion", "simple", "type_ignores"}
-_NAME_FIELDS: dict = {gast.Constant: ()}
+_CHILD_FIELDS: dict = {gast.Constant: ()}
 
 
 def comment(text: str) -> gast.Expr:

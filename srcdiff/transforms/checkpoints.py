@@ -44,7 +44,8 @@ import copy
 import gast
 
 from . import annotations as anno
-from .astutil import Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store
+from .astutil import (Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store, walk,
+                      walk_names)
 from .purity import is_pure
 from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, written_arrays
 from .kinds import expr_kind, is_scalar
@@ -88,7 +89,7 @@ def plan(rev, loop) -> Plan | None:
     gradient srcdiff generated, differentiated again: a rerun would push again)."""
     if not rev.checkpoints or rev.loop_stack or not (isinstance(loop, gast.While) or range_args(loop) is not None):
         return None
-    if any(isinstance(n, gast.Name) and n.id in rev.stack_names for n in gast.walk(loop)):
+    if any(isinstance(n, gast.Name) and n.id in rev.stack_names for n in walk(loop)):
         return None
     if isinstance(loop, gast.While) and not anno.has(loop, anno.ITERS):
         anno.set(loop, anno.ITERS, rev.namer.fresh("iterations"))
@@ -126,11 +127,11 @@ def _undoable_writes(rev, loop) -> set:
     have, ints = {loop.target.id}, int_names(loop)
     for st in loop.body:        # integer arithmetic at the top of the body, on what is at hand
         if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id in ints
-                and all(n.id in have or n.id not in assigned for n in gast.walk(st.value) if isinstance(n, gast.Name))):
+                and all(n.id in have or n.id not in assigned for n in walk(st.value) if isinstance(n, gast.Name))):
             have.add(st.targets[0].id)
     top = {id(st) for st in loop.body}
     writes: dict = {}
-    for n in gast.walk(gast.Module(body=loop.body, type_ignores=[])):
+    for n in walk(gast.Module(body=loop.body, type_ignores=[])):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript) and isinstance(
                 n.targets[0].value, gast.Name):
             writes.setdefault(n.targets[0].value.id, []).append(n)
@@ -140,7 +141,7 @@ def _undoable_writes(rev, loop) -> set:
             continue
         if all(is_scalar(expr_kind(gast.Subscript(value=load(arr), slice=w.targets[0].slice, ctx=gast.Load()),
                                    rev.kinds))
-               and all(n.id in have or n.id not in assigned for n in gast.walk(w.targets[0].slice)
+               and all(n.id in have or n.id not in assigned for n in walk(w.targets[0].slice)
                        if isinstance(n, gast.Name)) for w in ws):
             out |= {id(w) for w in ws}
     return out
@@ -222,7 +223,9 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         p = anno.get(s, anno.SEGMENTS)
         if p is not None:
             found.setdefault(p.segment, {})["segments"] = (block, s)
-    namer = Namer({n.id for n in gast.walk(fn) if isinstance(n, gast.Name)})
+    if not any("segments" in parts for parts in found.values()):
+        return fn
+    namer = Namer({n.id for n in walk_names(fn)})
     stacks = {s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.List) and not s.value.elts}
     for parts in found.values():
@@ -260,7 +263,7 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
     written = written_arrays(loop.body)
     state = sorted(exposed_reads(rerun, {p.index}) & (assigned_in(loop.body) | written) - tapes - undone)
     undo = _undo_loop(loop, p) if undone else []
-    carried = {n.targets[0].id for s in loop.body for n in gast.walk(s) if anno.get(n, anno.PHI)}
+    carried = {n.targets[0].id for s in loop.body for n in walk(s) if anno.get(n, anno.PHI)}
     loop.body = _untaped(loop.body, tapes)
     every = load(p.every)
     number = _number(p)
@@ -318,7 +321,7 @@ def _undo_loop(loop, p: Plan) -> list:
     writes = [s for s in loop.body if anno.get(s, anno.UNDO) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
     need, order = set(), []
-    todo = [n.id for w in writes for n in gast.walk(w.targets[0].slice) if isinstance(n, gast.Name)]
+    todo = [n.id for w in writes for n in walk(w.targets[0].slice) if isinstance(n, gast.Name)]
     while todo:
         v = todo.pop()
         if v in need or v not in defs:
@@ -326,7 +329,7 @@ def _undo_loop(loop, p: Plan) -> list:
         if not is_pure(defs[v].value):
             raise AssertionError(f"srcdiff internal error: the index {v} of an undone write is not arithmetic")
         need.add(v)
-        todo += [n.id for n in gast.walk(defs[v].value) if isinstance(n, gast.Name)]
+        todo += [n.id for n in walk(defs[v].value) if isinstance(n, gast.Name)]
     body = [copy.deepcopy(s) for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
             and s.targets[0].id in need]
     for w in reversed(writes):
@@ -379,7 +382,7 @@ def keep_taped(stmts: list, tapes: set) -> list:
     kept, live = set(), set()
 
     def loads(node):
-        return {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
     def mark(block) -> bool:
         changed = False

@@ -420,8 +420,8 @@ def _rebound_names(stmts) -> set:
     """Names a loop's target or body binds with `=` (or as a loop target). An augmented assignment is left out: on an
     array it writes in place, and a loop over that array sees the new contents, as it does when the loop
     reads the name."""
-    aug = {id(n.target) for s in stmts for n in gast.walk(s) if isinstance(n, gast.AugAssign)}
-    return {n.id for s in stmts for n in gast.walk(s)
+    aug = {id(n.target) for s in stmts for n in walk(s) if isinstance(n, gast.AugAssign)}
+    return {n.id for s in stmts for n in walk(s)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in aug}
 
 

@@ -192,15 +192,7 @@ def reaching(fn, seeds, callees) -> set:
 
 def varied_names(fn, wrt, callees) -> set:
     """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
-    pairs = _edges(fn.body, callees, [])
-    found, changed = set(wrt), True
-    while changed:
-        changed = False
-        for t, src in pairs:
-            if src in found and t not in found:
-                found.add(t)
-                changed = True
-    return found
+    return closure(wrt, [(src, t) for t, src in _edges(fn.body, callees, [])])
 
 
 # ---- zero tangents ------------------------------------------------------------------------------------

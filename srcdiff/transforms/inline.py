@@ -93,7 +93,7 @@ def _rename(node, mapping):
     """Rename the callee's locals, each Name once: the mapping chains where the callee's names are
     themselves fresh versions (k -> k2 and k2 -> k2v1 when the callee inlined a helper with a local k2),
     so a second visit (a loop's target was renamed again through its For) would bind k2v1 and read k2."""
-    for n in {id(n): n for n in gast.walk(node) if isinstance(n, gast.Name)}.values():
+    for n in {id(n): n for n in walk(node) if isinstance(n, gast.Name)}.values():
         if n.id in mapping:
             n.id = mapping[n.id]
     return node

@@ -20,7 +20,7 @@ from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_statements
+from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_names, walk_statements
 from .kinds import dtype, is_scalar
 from .optimize.deadcode import eliminate_dead_code
 from .purity import is_pure
@@ -35,8 +35,8 @@ class _Abort(Exception):
 
 def read_counts(node) -> Counter:
     """Reads of each name under `node` (the target of `x += ...` is read too)."""
-    out = Counter(n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load))
-    out.update(n.target.id for n in walk(node)
+    out = Counter(n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load))
+    out.update(n.target.id for n in walk_statements([node])
                if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name))
     return out
 

@@ -24,8 +24,8 @@ from .activity import SCATTER, bind, sources
 from .kinds import dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
-from .reverse_support import (INT_OPS, assigned_in, int_names, is_int_atom, loaded_in, reversed_range, simplify,
-                              written_arrays)
+from .reverse_support import (INT_OPS, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in, reversed_range,
+                              simplify, written_arrays)
 
 BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
                gast.Mod: "%"}
@@ -640,20 +640,13 @@ class Reverse:
         return call("rt.zeros_like", self.read(load(v)))
 
     def defs_outside(self, loop):
-        """Names defined (or parameters) outside `loop`'s body, and names read outside it."""
-        inner = {id(n) for b in loop.body for n in walk(b)}
-        out = {a.id for a in self.fn.args.args}
-        used = set()
-        for n in walk(self.fn):
-            if id(n) in inner:
-                continue
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                out.add(n.targets[0].id)
-            elif isinstance(n, gast.For):
-                out.add(n.target.id)
-            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                used.add(n.id)
-        return out, used
+        """Names defined (or parameters) outside `loop`'s body, and names read outside it: the function's
+        counts (taken once) less the body's."""
+        if self.__dict__.get("_defs") is None:
+            self._defs = defs_and_loads([self.fn])
+        (defs, loads), (inner_defs, inner_loads) = self._defs, defs_and_loads(loop.body)
+        out = {a.id for a in self.fn.args.args} | {v for v, c in defs.items() if c > inner_defs.get(v, 0)}
+        return out, {v for v, c in loads.items() if c > inner_loads.get(v, 0)}
 
     def _primal_of(self, d):
         return next(v for v, a in self.adj_names.items() if a == d)

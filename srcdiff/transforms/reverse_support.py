@@ -74,6 +74,21 @@ def assigned_in(stmts) -> set:
     return out
 
 
+def defs_and_loads(stmts) -> tuple:
+    """({name: assignments to it and loops over it}, {name: reads of it}) anywhere in `stmts`."""
+    defs: dict = {}
+    loads: dict = {}
+    for s in stmts:
+        for n in walk(s):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                defs[n.targets[0].id] = defs.get(n.targets[0].id, 0) + 1
+            elif isinstance(n, gast.For):
+                defs[n.target.id] = defs.get(n.target.id, 0) + 1
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                loads[n.id] = loads.get(n.id, 0) + 1
+    return defs, loads
+
+
 def loaded_in(stmts) -> set:
     """Names read anywhere in `stmts`."""
     out = set()

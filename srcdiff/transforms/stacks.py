@@ -25,7 +25,7 @@ import copy
 import gast
 
 from . import annotations as anno
-from .astutil import assign, call, clone, const, dotted_name, load, nested_blocks, walk, walk_statements
+from .astutil import assign, call, clone, const, dotted_name, load, nested_blocks, walk_names, walk_statements
 from .reverse_support import simplify
 
 
@@ -58,16 +58,20 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
               if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
-    plans = [p for p in (_plan(fn, s) for s in sorted(floats)) if p is not None]
-    fn = clone(fn)
-    _type_stacks(fn, pushed, {p[0] for p in plans})
-    if not plans:
+    if not pushed:
         return fn
-    taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
+    plans = _plans(fn, sorted(floats))
+    if not plans:   # only top-level statements change: the function's own copy of its body list
+        fn = copy.copy(fn)
+        fn.body = _type_stacks(fn.body, pushed, set())
+        return fn
+    fn = clone(fn)
+    fn.body = _type_stacks(fn.body, pushed, {p[0] for p in plans})
+    taken = {n.id for n in walk_names(fn)}
     before: dict = {}
     moves = []
     blocks = list(_blocks(fn.body))
-    owner = {id(b): st for st in gast.walk(fn) for b in nested_blocks(st)}
+    owner = {id(b): st for st in walk_statements([fn]) for b in nested_blocks(st)}
     for s, where, fwd, push, bwd, pop in plans:
         loops = [st for st in blocks[where] if isinstance(st, gast.For)]
         f, b = loops[fwd], loops[bwd]
@@ -99,9 +103,10 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 def _record_where_defined(body, put, value):
     """Move a row tape's `put_row` up to just after the statement that defines the value it records, where
-    that value is a view of an array written in place between the two (and is not written itself). A list stack holds the array itself, a row tape a copy
-    made when the row is put: at the end of the loop body, a view (`v = buf[::-1]` of `buf[::-1] *= t`)
-    would be copied after the write through it (fuzz seed 107810: a wrong gradient under jit=True only)."""
+    that value is a view of an array written in place between the two (and is not written itself). A list
+    stack holds the array itself, a row tape a copy made when the row is put: at the end of the loop body, a
+    view (`v = buf[::-1]` of `buf[::-1] *= t`) would be copied after the write through it (fuzz seed 107810:
+    a wrong gradient under jit=True only)."""
     if not isinstance(value, gast.Name):
         return
     at = body.index(put)
@@ -123,13 +128,15 @@ def _writes_into(st, name) -> bool:
                and n.value.id == name for n in walk(st))
 
 
-def _type_stacks(fn, pushed, tapes):
+def _type_stacks(body, pushed, tapes):
     """The list stacks left (not in `tapes`) start as an empty list typed like what they receive:
     `s = rt.stack_of(0.0)` instead of `s = []`. Numba types a list by its appends, and it removes code whose
     test it decides at compile time (a `while k < 0` after `k = 0`, with a module constant folded in); a
     stack whose only append was removed would leave its pops, and what the backward sweep computes from
-    them, without a type."""
-    for st in fn.body:
+    them, without a type. Returns the new list of top-level statements (those retyped are new nodes)."""
+    out = []
+    for st in body:
+        out.append(st)
         if not isinstance(st, gast.Assign) or not isinstance(st.targets[0], gast.Name):
             continue
         s = st.targets[0].id
@@ -143,7 +150,9 @@ def _type_stacks(fn, pushed, tapes):
             first = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
         else:
             continue
-        st.value = call("rt.stack_of", first)
+        out[-1] = copy.copy(st)
+        out[-1].value = call("rt.stack_of", first)
+    return out
 
 
 def _blocks(stmts):
@@ -154,30 +163,43 @@ def _blocks(stmts):
             yield from _blocks(b)
 
 
-def _plan(fn, s):
-    """(s, block #, forward loop #, push position, backward loop #, pop position) when `s` fits, else None."""
-    pushes, pops = [], []
-    for where, block in enumerate(_blocks(fn.body)):
+def _plans(fn, stacks) -> list:
+    """[(s, block #, forward loop #, push position, backward loop #, pop position)] for the stacks `s` of
+    `stacks` that fit, in `stacks`' order (one pass over the blocks and one over the names for them all)."""
+    pushes, pops = {s: [] for s in stacks}, {s: [] for s in stacks}
+    blocks = list(_blocks(fn.body))
+    for where, block in enumerate(blocks):
         loops = [st for st in block if isinstance(st, gast.For)]
-        pushes += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body)
-                   if _method(st, "append") == s]
-        pops += [(where, i, j) for i, lp in enumerate(loops) for j, st in enumerate(lp.body) if popped_from(st) == s]
-    uses = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == s)
-    if len(pushes) != 1 or len(pops) != 1 or uses != 3:   # created, pushed once, popped once: nothing else
-        return None
-    (where, fwd, push), (where_b, bwd, pop) = pushes[0], pops[0]
-    if where != where_b:
-        return None
-    loops = [st for st in list(_blocks(fn.body))[where] if isinstance(st, gast.For)]
-    f, b = loops[fwd], loops[bwd]
-    if fwd >= bwd or _range(f.iter) is None or not isinstance(b.target, gast.Name) or f.target.id != b.target.id:
-        return None
-    start, stop = _range(f.iter)
-    if not (_is_range(b.iter) and len(b.iter.args) == 3 and _const(b.iter.args[2]) == -1
-            and _same(b.iter.args[0], _sub(stop, const(1)))
-            and _same(b.iter.args[1], _sub(start, const(1)))):
-        return None
-    return s, where, fwd, push, bwd, pop
+        for i, lp in enumerate(loops):
+            for j, st in enumerate(lp.body):
+                s = _method(st, "append")
+                if s in pushes:
+                    pushes[s].append((where, i, j))
+                s = popped_from(st)
+                if s in pops:
+                    pops[s].append((where, i, j))
+    uses = dict.fromkeys(stacks, 0)
+    for n in walk_names(fn):
+        if n.id in uses:
+            uses[n.id] += 1
+    out = []
+    for s in stacks:
+        if len(pushes[s]) != 1 or len(pops[s]) != 1 or uses[s] != 3:  # created, pushed once, popped once only
+            continue
+        (where, fwd, push), (where_b, bwd, pop) = pushes[s][0], pops[s][0]
+        if where != where_b:
+            continue
+        loops = [st for st in blocks[where] if isinstance(st, gast.For)]
+        f, b = loops[fwd], loops[bwd]
+        if fwd >= bwd or _range(f.iter) is None or not isinstance(b.target, gast.Name) or f.target.id != b.target.id:
+            continue
+        start, stop = _range(f.iter)
+        if not (_is_range(b.iter) and len(b.iter.args) == 3 and _const(b.iter.args[2]) == -1
+                and _same(b.iter.args[0], _sub(stop, const(1)))
+                and _same(b.iter.args[1], _sub(start, const(1)))):
+            continue
+        out.append((s, where, fwd, push, bwd, pop))
+    return out
 
 
 def _is_range(e):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import assign_counts, loaded_names, nested_blocks, walk, without_statements
+from ..astutil import assign_counts, loaded_names, nested_blocks, structure_key, walk, without_statements
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -21,7 +21,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 return None
         elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Compare, gast.Attribute)):
             return None
-        return gast.dump(value)
+        return structure_key(value)
 
     dead = set()   # ids of the assignments whose value an earlier one computed
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, is_comment, name_counts, nested_blocks, walk
+from ..astutil import Transformer, is_comment, name_counts, nested_blocks, walk, walk_names
 from .fusion import broadcasting
 
 
@@ -49,13 +49,18 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             return None
         return a, g.id, x.id
 
+    live = dict(loads)   # reads of each name in the function as it is now (`loads`: before this pass)
+
     def readers(stmts, a, g, x):
-        """The statements after the candidate that read `a`, when all of them qualify, else None."""
+        """The statements after the candidate that read `a`, when all of them qualify, else None. (Once
+        every read of `a` left in the function is seen, the rest of the block reads none: not scanned.)"""
         found, seen = [], 0
         for u in stmts:
+            if seen == live.get(a, 0):
+                break
             if is_comment(u):
                 continue
-            n = sum(1 for m in walk(u) if isinstance(m, gast.Name) and m.id == a and isinstance(m.ctx, gast.Load))
+            n = sum(1 for m in walk_names(u) if m.id == a and isinstance(m.ctx, gast.Load))
             if n:
                 target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
                 if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
@@ -64,8 +69,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
                     return None
                 found.append(u)
                 seen += n
-            stored = {m.id for m in walk(u) if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store)}
-            if {g, x} & stored:
+            if any(m.id in (g, x) and isinstance(m.ctx, gast.Store) for m in walk_names(u)):
                 break
         return found if seen == loads.get(a) else None
 
@@ -86,10 +90,15 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
                                             right=gast.Attribute(value=load(x), attr="size", ctx=gast.Load()))
                 kinds[a] = F
             elif len(found) == 1:
+                n = sum(1 for m in walk_names(found[0].value) if m.id == a and isinstance(m.ctx, gast.Load))
                 found[0].value = _replace_name(found[0].value, a, load(g))
+                live[a] -= n
+                live[g] = live.get(g, 0) + n - 1
+                live[x] -= 1
                 del stmts[k]
             else:
                 stmts[k].value = load(g)
+                live[x] -= 1
                 kinds[a] = F
 
     block(fn.body)
