@@ -181,6 +181,45 @@ def _matmat_nb(a, b):
     return impl
 
 
+@njit(fastmath=_FAST, cache=True)
+def _row_dot(a, i, x, zero):
+    s = zero
+    for j in range(a.shape[1]):
+        s += a[i, j] * x[j]
+    return s
+
+
+def row_dot(a, i, x):
+    """a[i, :] . x: row i of the product a @ x, for a loop over the rows of a (optimize/rowfusion.py)."""
+    return np.dot(a[i], x)
+
+
+@cached_overload(row_dot)
+def _row_dot_nb(a, i, x):
+    zero = np.dtype(nb_result_type(a, x)).type(0)
+    return lambda a, i, x: _row_dot(a, i, x, zero)
+
+
+@njit(fastmath=_FAST, cache=True)
+def add_row(out, g, a, i):
+    """out += g * a[i, :] (in place): row i's share of the adjoint a.T @ g, added while the row is in cache
+    (optimize/rowfusion.py)."""
+    for j in range(a.shape[1]):
+        out[j] += g * a[i, j]
+
+
+def product_zeros(a, x):
+    """Zeros of x's shape and the dtype of a @ x: the start of the adjoint a.T @ g summed row by row
+    (optimize/rowfusion.py)."""
+    return np.zeros(np.shape(x), np.result_type(a, x))
+
+
+@cached_overload(product_zeros)
+def _product_zeros_nb(a, x):
+    T = np.dtype(nb_result_type(a, x))
+    return lambda a, x: np.zeros(x.shape, T)
+
+
 def product(a, b):
     """np.dot(a, b) for scalars and 1-D/2-D arrays (under Numba, the kernels above)."""
     return np.dot(a, b)

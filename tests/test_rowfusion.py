@@ -1,0 +1,148 @@
+"""Row fusion (srcdiff/transforms/optimize/rowfusion.py): in jitted source, a loss summed over the rows of
+x @ w, its adjoint and x.T @ d_z are one loop over the rows of x. Each case checks which source it gets
+(fused or not, Python source never), and that the gradient agrees with central differences, with the
+Python backend and (value_and_grad) with the function's own value."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+RNG = np.random.default_rng(3)
+N, D = 57, 6
+
+
+def logistic(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + 1e-3 * np.sum(w ** 2)
+
+
+def least_squares(w, x, y):
+    r = np.dot(x, w) - y
+    return 0.5 * np.sum(r * r)
+
+
+def probit_like(w, x, y, s):
+    z = s * (x @ w)
+    return -np.sum(y * srcdiff_log_expit(z) + (1.0 - y) * srcdiff_log_expit(-z))
+
+
+def srcdiff_log_expit(z):
+    return -np.log1p(np.exp(-z))
+
+
+def z_read_whole(w, x, y):
+    z = x @ w
+    return np.sum((z - y) ** 2) + np.max(z)       # np.max needs all of z
+
+
+def log_of_sum(w, x):
+    z = x @ w
+    return np.log(np.sum(np.exp(z)))              # d_z needs the whole sum: no single pass
+
+
+def with_x_gradient(w, x, y):
+    z = x @ w
+    return np.sum((z - y) ** 2)
+
+
+def problem(dtype=np.float64):
+    x = RNG.normal(size=(N, D)).astype(dtype)
+    y = (RNG.random(N) > 0.5).astype(dtype)
+    w = (0.3 * RNG.normal(size=D)).astype(dtype)
+    return w, x, y
+
+
+def jitted_source(f, args, wrt):
+    g = srcdiff.value_and_grad(f, wrt=wrt, jit=True)
+    out = g(*args)
+    return srcdiff.source(g), out
+
+
+def agree(f, args, wrt, fused, rtol=1e-7):
+    """value_and_grad under jit (fused or not, as expected) against Python, f's value and central
+    differences."""
+    src, (value, grads) = jitted_source(f, args, wrt)
+    assert ("rt.row_dot(" in src) == fused, src
+    assert ("rt.add_row(" in src) == fused
+    py = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
+    assert "row_dot" not in srcdiff.source(py)
+    pvalue, pgrads = py(*args)
+    np.testing.assert_allclose(value, f(*args), rtol=rtol)
+    np.testing.assert_allclose(value, pvalue, rtol=rtol)
+    params = f.__code__.co_varnames[:f.__code__.co_argcount]
+    for name, g, pg in zip(wrt, grads, pgrads):
+        k = params.index(name)
+        np.testing.assert_allclose(g, pg, rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
+        assert np.shape(g) == np.shape(args[k])
+    return src
+
+
+def test_logistic_loss_is_one_loop_over_rows():
+    w, x, y = problem()
+    src = agree(logistic, (w, 0.05, x, y), ("w", "b"), fused=True)
+    # one loop; the forward product is no longer a whole-matrix product; user's lines stay as comments
+    assert src.count("for i in range(x.shape[0]):") == 1
+    assert "rt.dot(" not in src and "matmul_grad_y" not in src
+    assert "# line" in src and "y[i]" in src
+    assert "d_b += " in src and "rt.add_row(d_w, " in src
+
+
+def test_least_squares_grad_starts_its_adjoint_at_zero():
+    w, x, y = problem()
+    src = agree(least_squares, (w, x, y), ("w",), fused=True)
+    assert "rt.product_zeros(x, w)" in src
+
+
+def test_sum_with_scalar_argument_and_log_terms():
+    w, x, y = problem()
+    agree(probit_like, (w, x, y, 0.7), ("w", "s"), fused=True)
+
+
+@pytest.mark.parametrize("f, args", [
+    (z_read_whole, lambda w, x, y: (w, x, y)),
+    (log_of_sum, lambda w, x, y: (w, x)),
+], ids=["max-of-z", "log-of-sum"])
+def test_declined_where_not_row_local(f, args):
+    w, x, y = problem()
+    agree(f, args(w, x, y), ("w",), fused=False)
+
+
+def test_declined_for_gradient_wrt_x():
+    w, x, y = problem()
+    agree(with_x_gradient, (w, x, y), ("w", "x"), fused=False)
+
+
+def test_declined_when_y_broadcasts_from_length_one():
+    w, x, _ = problem()
+    agree(least_squares, (w, x, np.array([0.25])), ("w",), fused=False)
+
+
+def test_float32_keeps_dtypes_of_the_python_backend():
+    w, x, y = problem(np.float32)
+    g = srcdiff.value_and_grad(least_squares, wrt=("w",), jit=True)
+    value, (dw,) = g(w, x, y)
+    assert "rt.row_dot(" in srcdiff.source(g)
+    pvalue, (pdw,) = srcdiff.value_and_grad(least_squares, wrt=("w",))(w, x, y)
+    assert dw.dtype == pdw.dtype == np.float32
+    np.testing.assert_allclose(dw, pdw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(value, pvalue, rtol=1e-5)
+
+
+def test_fused_source_reads_in_order():
+    """The loop holds the rows' forward statements, then their adjoints; what it needs comes before it,
+    what needs its sums after it."""
+    w, x, y = problem()
+    src, _ = jitted_source(logistic, (w, 0.05, x, y), ("w", "b"))
+    lines = [s.strip() for s in src.splitlines()]
+    loop = lines.index("for i in range(x.shape[0]):")
+    first = {}
+    for k, s in enumerate(lines):
+        if " = " in s:
+            first.setdefault(s.split(" ")[0], k)
+    assert first["d_w"] < loop and first["result8"] < loop      # d_w's start, the mean's start
+    assert "result8 = result8 / x.shape[0]" in lines[loop + 1:]
+    row = lines.index("z1 = rt.row_dot(x, i, w)")                # first in the loop, under the user's line
+    assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
+    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 2
