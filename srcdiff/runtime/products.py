@@ -1,4 +1,5 @@
-"""Products for jitted code: `rt.dot`, the adjoints of `@` (matmul_grad_x/y), np.tensordot and its adjoints.
+"""Products for jitted code: `rt.dot`, the adjoints of `@` (matmul_grad_x/y), np.tensordot and its adjoints,
+and the row kernels of row-fused loops.
 
 Inside Numba, `np.dot` and `@` call the BLAS SciPy bundles. Whether that is fast depends on the
 machine and the wheel: OpenBLAS runs products above a size threshold on all cores, and on a small
@@ -14,6 +15,10 @@ shared machine its threads wait on each other (a 20 000 x 100 matrix-vector prod
   keeps each on the calling thread (m*k*n <= 2**18, `_BLAS_SERIAL`; larger products are split into
   blocks of rows of that size). Where a single row is already above it (k*n > 2**18), or the
   product is tiny, or the operands are integers, it is the loop `out[i, :] += a[i, k] * b[k, :]`.
+
+* a loop over the rows of a matrix (optimize/rowfusion.py fuses x @ w, the terms of each row and the
+  adjoint x.T @ g into one) calls `row_dot` (row i of a @ x) and `add_row` (out += g_i * a[i, :]), so
+  each row is read once, from cache, for both products; `product_zeros` starts that adjoint.
 
 The loops let LLVM reassociate sums ("reassoc" fast-math only: NaN and inf propagate as in NumPy),
 so they vectorise; results agree with NumPy to rounding.
