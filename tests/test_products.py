@@ -55,7 +55,7 @@ DTYPES = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.fl
 @pytest.mark.parametrize("layout", MV_LAYOUTS)
 @pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
 def test_matvec_and_vecmat_all_layouts(layout, dtypes):
-    for shape in [(37, 11), (1, 5), (5, 1), (300, 64)]:
+    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (9, 2 * products._WIDE + 3)]:  # last: 4 rows at a time
         a = operand(shape, dtypes[0], layout)
         check(a, operand((shape[1],), dtypes[1], "C"))          # a @ x: rows or columns of a
         check(operand((shape[0],), dtypes[1], "S"), a)          # g @ a = a.T @ g: the adjoint product
