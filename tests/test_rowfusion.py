@@ -7,6 +7,7 @@ import pytest
 
 import srcdiff
 from gradcheck import numerical_grad
+from scipy.special import expit
 
 RNG = np.random.default_rng(3)
 N, D = 57, 6
@@ -44,6 +45,31 @@ def log_of_sum(w, x):
 def with_x_gradient(w, x, y):
     z = x @ w
     return np.sum((z - y) ** 2)
+
+
+def margin(w, b, x, y):
+    return np.mean(np.log1p(np.exp(-y * (x @ w + b))))
+
+
+def poisson(w, x, y):
+    return np.sum(np.exp(x @ w) - y * (x @ w))            # x @ w twice: one product after CSE
+
+
+def squared_expit(w, x, y):
+    return np.sum((expit(x @ w) - y) ** 2)
+
+
+def tanh_score(w, x, y, c):
+    return np.sum(np.tanh(x @ w) * y) * c + c ** 2
+
+
+def two_products(w, v, x, y):
+    return np.sum((x @ w - y) ** 2) + np.sum(np.sin(x @ v))
+
+
+def huber(w, x, y):
+    r = x @ w - y
+    return np.sum(np.where(np.abs(r) < 1.0, 0.5 * r * r, np.abs(r) - 0.5))
 
 
 def problem(dtype=np.float64):
@@ -98,6 +124,20 @@ def test_least_squares_grad_starts_its_adjoint_at_zero():
 def test_sum_with_scalar_argument_and_log_terms():
     w, x, y = problem()
     agree(probit_like, (w, x, y, 0.7), ("w", "s"), fused=True)
+
+
+@pytest.mark.parametrize("f, args, wrt, fused", [
+    (margin, lambda w, x, y: (w, -0.1, x, 2.0 * y - 1.0), ("w", "b"), True),
+    (poisson, lambda w, x, y: (w, x, 3.0 * y), ("w",), True),
+    (squared_expit, lambda w, x, y: (w, x, y), ("w",), True),
+    (tanh_score, lambda w, x, y: (w, x, y, 1.3), ("w", "c"), True),
+    (two_products, lambda w, x, y: (w, 0.5 * w[::-1].copy(), x, y), ("w", "v"), True),   # both in one loop
+    (huber, lambda w, x, y: (w, x, 4.0 * y), ("w",), True),         # comparisons, np.where -> rt.select
+], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where"])
+def test_losses_agree_fused_or_not(f, args, wrt, fused):
+    """Losses of other shapes, each row-local: fused, with the gradient of the Python backend."""
+    w, x, y = problem()
+    agree(f, args(w, x, y), wrt, fused=fused)
 
 
 @pytest.mark.parametrize("f, args", [

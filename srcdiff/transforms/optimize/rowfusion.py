@@ -42,8 +42,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted_name, is_comment, load, store, walk
-from .fusion import elementwise
+from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk
+from .fusion import _ELEMENTWISE_OPS
 
 # elementwise functions a row statement may call: NumPy's ufuncs Numba fuses (they take scalars too) and
 # the runtime's scalar-safe adjoint weights
@@ -51,6 +51,7 @@ _ROW_CALLS = None
 _RT_SCALAR = frozenset({"rt.max_weight", "rt.in_interval", "rt.expit", "rt.log_expit", "rt.select"})
 _SUMS = {"np.sum": False, "rt.sum": False, "np.mean": True, "rt.mean": True}
 _MODULES = frozenset({"np", "rt", "math"})   # the generated module's imports (compiler.Module's namer reserves them)
+_RETRIES = 4
 _LIMIT = 400   # statements after the product that are scheduled (pairwise checks): beyond, no fusion
 
 
@@ -60,6 +61,28 @@ def _row_calls():
         from .fusion import _ELEMENTWISE_CALLS
         _ROW_CALLS = _ELEMENTWISE_CALLS | _RT_SCALAR
     return _ROW_CALLS
+
+
+_COMPARE = (gast.Lt, gast.LtE, gast.Gt, gast.GtE, gast.Eq, gast.NotEq)
+
+
+def _row_elementwise(e) -> bool:
+    """`e` is made of operators, comparisons and elementwise functions (np.where too): evaluated on
+    scalars, it is one element of its value."""
+    if isinstance(e, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(e, gast.BinOp):
+        return isinstance(e.op, _ELEMENTWISE_OPS) and _row_elementwise(e.left) and _row_elementwise(e.right)
+    if isinstance(e, gast.UnaryOp):
+        return isinstance(e.op, _ELEMENTWISE_OPS) and _row_elementwise(e.operand)
+    if isinstance(e, gast.Compare):
+        return (len(e.ops) == 1 and isinstance(e.ops[0], _COMPARE) and _row_elementwise(e.left)
+                and _row_elementwise(e.comparators[0]))
+    if isinstance(e, gast.Call):
+        name = dotted_name(e.func)
+        return ((name in _row_calls() or (name == "np.where" and len(e.args) == 3)) and not e.keywords
+                and all(map(_row_elementwise, e.args)))
+    return False
 
 
 def _float_array(k, nd) -> bool:
@@ -116,7 +139,7 @@ class _Plan:
         self.kinds, self.shapes = kinds, shapes
         self.rows = shapes.get(z1, z1)
         self.rowvars = {z1}
-        self.aligned = set()   # arrays of the product's shape read at row i
+        self.derived = {z1}    # row-local values that depend on a product of x's rows
         self.inits, self.finals = [], []
 
     def rows_of_x(self):
@@ -141,13 +164,17 @@ class _Plan:
 
     def row_expr(self, e, i):
         """Row i's value of the elementwise expression `e` of row-local arrays, arrays of the product's
-        shape (read at row i) and scalars; None if `e` is not one."""
-        if not elementwise(e, _row_calls()):
+        shape (read at row i) and scalars; None if `e` is not one. (np.where of scalars is rt.select.)"""
+        if not _row_elementwise(e):
             return None
         names = _reads(e) - _MODULES
         if not any(n in self.rowvars or self.is_aligned(n) for n in names) or not all(map(self.operand_ok, names)):
             return None
-        return _at_row(clone(e), {n for n in names if self.is_aligned(n)}, i)
+        value = _at_row(clone(e), {n for n in names if self.is_aligned(n)}, i)
+        for n in walk(value):
+            if isinstance(n, gast.Call) and dotted_name(n.func) == "np.where":
+                n.func = dotted("rt.select")
+        return value
 
     def accumulate(self, t, value, start):
         """`t += value` in the loop, from `start` (None: t's value before the loop)."""
@@ -165,6 +192,12 @@ class _Plan:
         name = dotted_name(v.func) if isinstance(v, gast.Call) and not v.keywords else None
         args = v.args if name else []
         scalar_t = (self.kinds.get(t) or ("?",))[0] == "s"
+        parts = None if aug else _matvec(s, self.kinds)
+        if parts is not None and parts[1] == self.x and not self.operand_ok(parts[2]) \
+                and self.shapes.get(t, t) == self.rows:                    # another product of x's rows
+            self.rowvars.add(t)
+            self.derived.add(t)
+            return [gast.Assign(targets=[store(t)], value=call("rt.row_dot", load(self.x), load(i), load(parts[2])))]
         if name in _SUMS and len(args) == 1 and not aug and scalar_t:          # a sum (mean) over the rows
             term = self.row_expr(args[0], i)
             if term is None:
@@ -184,18 +217,21 @@ class _Plan:
                 return None
             v = args[0]                                                      # onto the product's shape: itself
         elif (name == "rt.matmul_grad_y" and len(args) == 3 and all(isinstance(a, gast.Name) for a in args[1:])
-              and args[1].id == self.x and args[2].id == self.w):             # row i's share of x.T @ g
+              and args[1].id == self.x and _float_array(self.kinds.get(args[2].id), 1)
+              and not self.operand_ok(args[2].id)):                          # row i's share of x.T @ g
             g = self.row_expr(args[0], i)
             if g is None or not _float_array(self.kinds.get(t), 1) or t in self.rowvars:
                 return None
             if not aug:
                 self.inits.append(gast.Assign(targets=[store(t)], value=call(
-                    "rt.product_zeros", load(self.x), load(self.w))))
+                    "rt.product_zeros", load(self.x), load(args[2].id))))
             return [gast.Expr(value=call("rt.add_row", load(t), g, load(self.x), load(i)))]
         value = self.row_expr(v, i)
         if value is None or (aug and t not in self.rowvars):
             return None
         self.rowvars.add(t)
+        if _reads(v) & self.derived:
+            self.derived.add(t)
         new = gast.AugAssign(target=store(t), op=s.op, value=value) if aug else \
             gast.Assign(targets=[store(t)], value=value)
         return [gast.copy_location(new, s)]
@@ -236,7 +272,21 @@ def _fresh(fn, base: str) -> str:
 
 
 def _fuse_at(fn, k, parts, kinds, shapes):
-    """fn's body with the product at fn.body[k] fused into one loop over the rows, or None."""
+    """fn's body with the product at fn.body[k] fused into one loop over the rows, or None. Values of
+    rows that no product of x's rows reaches (`d_z = -d_r * y`) join the loop only while nothing outside
+    it reads them whole: where something does, their statements stay outside and the plan is redone."""
+    outside: set = set()
+    for _ in range(_RETRIES):
+        got = _attempt(fn, k, parts, kinds, shapes, outside)
+        if not isinstance(got, set):
+            return got
+        outside |= got
+    return None
+
+
+def _attempt(fn, k, parts, kinds, shapes, outside):
+    """_fuse_at's plan with the statements at positions `outside` kept out of the loop: the new body, None,
+    or the positions of more statements to keep out."""
     z1, x, w = parts
     body = fn.body
     i = _fresh(fn, "i")
@@ -251,6 +301,7 @@ def _fuse_at(fn, k, parts, kinds, shapes):
     product = gast.Assign(targets=[store(z1)], value=call("rt.row_dot", load(x), load(i), load(w)))
     stmts.append((k, note, [product], "loop", {x, w, i}, {z1}))
     last_loop = 0
+    defined: dict = {}   # row-local name -> where it is first assigned
     for j in range(k + 1, len(body)):
         s = body[j]
         if is_comment(s):
@@ -258,16 +309,21 @@ def _fuse_at(fn, k, parts, kinds, shapes):
             continue
         if len(stmts) > _LIMIT:
             return None
-        new = plan.row_statement(s, i) if isinstance(s, (gast.Assign, gast.AugAssign)) else None
+        new = plan.row_statement(s, i) if isinstance(s, (gast.Assign, gast.AugAssign)) and j not in outside \
+            else None
         if new is not None:
+            for t in _writes(s) & plan.rowvars:
+                defined.setdefault(t, j)
             reads = set().union(*(_reads(n) for n in new))
             writes = set().union(*(_writes(n) for n in new))
             stmts.append((j, note, new, "loop", reads, writes))
             last_loop = len(stmts)
             continue
-        s = plan.size_reads(clone(s))
-        if s is None:
-            return None                # a row-local array read whole: no fusion
+        whole = plan.size_reads(clone(s))
+        if whole is None:              # a row-local array read whole: keep it out of the loop, or no fusion
+            optional = {defined[t] for t in _reads(s) & plan.rowvars if t not in plan.derived}
+            return optional or None
+        s = whole
         stmts.append((j, note, [s], "other", _reads(s), _writes(s)))
     if plan.rowvars & set().union(set(), *(_writes(s) for s in body[:k])):
         return None                    # a row-local name bound before the product (a scalar in the loop)
