@@ -72,6 +72,11 @@ def huber(w, x, y):
     return np.sum(np.where(np.abs(r) < 1.0, 0.5 * r * r, np.abs(r) - 0.5))
 
 
+def weights_read_whole(w, x, y):
+    t = 2.0 * y + 1.0                             # row-local, but np.max reads it whole: made before the loop
+    return np.sum((x @ w) ** 2 * t) + np.max(t)
+
+
 def problem(dtype=np.float64):
     x = RNG.normal(size=(N, D)).astype(dtype)
     y = (RNG.random(N) > 0.5).astype(dtype)
@@ -133,11 +138,16 @@ def test_sum_with_scalar_argument_and_log_terms():
     (tanh_score, lambda w, x, y: (w, x, y, 1.3), ("w", "c"), True),
     (two_products, lambda w, x, y: (w, 0.5 * w[::-1].copy(), x, y), ("w", "v"), True),   # both in one loop
     (huber, lambda w, x, y: (w, x, 4.0 * y), ("w",), True),         # comparisons, np.where -> rt.select
-], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where"])
+    (weights_read_whole, lambda w, x, y: (w, x, y), ("w",), True),
+], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where", "weights-whole"])
 def test_losses_agree_fused_or_not(f, args, wrt, fused):
     """Losses of other shapes, each row-local: fused, with the gradient of the Python backend."""
     w, x, y = problem()
-    agree(f, args(w, x, y), wrt, fused=fused)
+    src = agree(f, args(w, x, y), wrt, fused=fused)
+    if f is two_products:
+        assert src.count("rt.row_dot(") == 2 and src.count("for i in range(") == 1
+    if f is weights_read_whole:
+        assert src.index("t = 2.0 * y + 1.0") < src.index("for i in range(")
 
 
 @pytest.mark.parametrize("f, args", [
