@@ -77,6 +77,11 @@ def weights_read_whole(w, x, y):
     return np.sum((x @ w) ** 2 * t) + np.max(t)
 
 
+def normalised(w, x):
+    e = np.exp(x @ w)
+    return np.sum(e / np.sum(e) * np.log(e))      # each row's term reads the whole sum
+
+
 def problem(dtype=np.float64):
     x = RNG.normal(size=(N, D)).astype(dtype)
     y = (RNG.random(N) > 0.5).astype(dtype)
@@ -153,7 +158,8 @@ def test_losses_agree_fused_or_not(f, args, wrt, fused):
 @pytest.mark.parametrize("f, args", [
     (z_read_whole, lambda w, x, y: (w, x, y)),
     (log_of_sum, lambda w, x, y: (w, x)),
-], ids=["max-of-z", "log-of-sum"])
+    (normalised, lambda w, x, y: (w, x)),
+], ids=["max-of-z", "log-of-sum", "reads-the-sum"])
 def test_declined_where_not_row_local(f, args):
     w, x, y = problem()
     agree(f, args(w, x, y), ("w",), fused=False)

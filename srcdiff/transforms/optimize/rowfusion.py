@@ -130,6 +130,15 @@ def _writes(node) -> set:
     return out
 
 
+def _accumulated(n) -> set:
+    """What the loop statement `n` adds into (`t += v`, rt.add_row(t, ...)), if anything."""
+    if isinstance(n, gast.AugAssign):
+        return {n.target.id}
+    if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call):
+        return {n.value.args[0].id}
+    return set()
+
+
 class _Plan:
     """The statements after the product, sorted: `before` the loop, `inits`, `loop`, `finals`, `after`."""
 
@@ -141,6 +150,7 @@ class _Plan:
         self.rowvars = {z1}
         self.derived = {z1}    # row-local values that depend on a product of x's rows
         self.inits, self.finals = [], []
+        self.sums = set()      # what the loop accumulates (partial until it ends)
 
     def rows_of_x(self):
         return gast.Subscript(value=gast.Attribute(value=load(self.x), attr="shape", ctx=gast.Load()),
@@ -180,6 +190,7 @@ class _Plan:
         """`t += value` in the loop, from `start` (None: t's value before the loop)."""
         if start is not None:
             self.inits.append(gast.Assign(targets=[store(t)], value=start))
+        self.sums.add(t)
         return [gast.AugAssign(target=store(t), op=gast.Add(), value=value)]
 
     def row_statement(self, s, i):
@@ -225,6 +236,7 @@ class _Plan:
             if not aug:
                 self.inits.append(gast.Assign(targets=[store(t)], value=call(
                     "rt.product_zeros", load(self.x), load(args[2].id))))
+            self.sums.add(t)
             return [gast.Expr(value=call("rt.add_row", load(t), g, load(self.x), load(i)))]
         value = self.row_expr(v, i)
         if value is None or (aug and t not in self.rowvars):
@@ -329,6 +341,9 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
         return None                    # a row-local name bound before the product (a scalar in the loop)
     if last_loop == 0 or not any(isinstance(n, gast.Expr) for st in stmts for n in st[2] if st[3] == "loop"):
         return None                    # no adjoint product: nothing read twice
+    for st in stmts:                   # a sum is partial inside the loop: only its own accumulation reads it
+        if st[3] == "loop" and any((_reads(n) - _accumulated(n)) & plan.sums for n in st[2]):
+            return None
     # the others: after the loop where they read what it writes (or write what it reads before them)
     loop_writes = set().union(*(st[5] for st in stmts if st[3] == "loop"))
     after_writes: set = set()
