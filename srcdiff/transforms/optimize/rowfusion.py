@@ -200,15 +200,27 @@ class _Plan:
             return None
         v = s.value
         aug = isinstance(s, gast.AugAssign)
+        scalar_t = (self.kinds.get(t) or ("?",))[0] == "s"
+        if scalar_t and not aug and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):   # t = t + v
+            sides = [v.left, v.right]
+            mine = [isinstance(e, gast.Name) and e.id == t for e in sides]
+            if any(mine) and isinstance(sides[mine.index(False) if False in mine else 1], gast.Call):
+                v, aug = sides[mine.index(False)], True
         name = dotted_name(v.func) if isinstance(v, gast.Call) and not v.keywords else None
         args = v.args if name else []
-        scalar_t = (self.kinds.get(t) or ("?",))[0] == "s"
         parts = None if aug else _matvec(s, self.kinds)
         if parts is not None and parts[1] == self.x and not self.operand_ok(parts[2]) \
                 and self.shapes.get(t, t) == self.rows:                    # another product of x's rows
             self.rowvars.add(t)
             self.derived.add(t)
             return [gast.Assign(targets=[store(t)], value=call("rt.row_dot", load(self.x), load(i), load(parts[2])))]
+        if (name in ("rt.sum_grad", "rt.mean_grad") and len(args) == 3 and not aug and isinstance(args[0], gast.Name)
+                and (self.kinds.get(args[0].id) or ("?",))[0] == "s" and isinstance(args[1], gast.Name)
+                and args[1].id in self.rowvars and isinstance(args[2], gast.Constant) and args[2].value is None):
+            self.rowvars.add(t)                                              # a sum's adjoint: each row's share
+            share = load(args[0].id) if name == "rt.sum_grad" else \
+                gast.BinOp(left=load(args[0].id), op=gast.Div(), right=self.rows_of_x())
+            return [gast.Assign(targets=[store(t)], value=share)]
         if name in _SUMS and len(args) == 1 and not aug and scalar_t:          # a sum (mean) over the rows
             term = self.row_expr(args[0], i)
             if term is None:
@@ -327,7 +339,7 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
             for t in _writes(s) & plan.rowvars:
                 defined.setdefault(t, j)
             reads = set().union(*(_reads(n) for n in new))
-            writes = set().union(*(_writes(n) for n in new))
+            writes = set().union(*(_writes(n) | _accumulated(n) for n in new))
             stmts.append((j, note, new, "loop", reads, writes))
             last_loop = len(stmts)
             continue
@@ -348,14 +360,16 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
     loop_writes = set().union(*(st[5] for st in stmts if st[3] == "loop"))
     after_writes: set = set()
     loop_reads_so_far: set = set()
+    loop_writes_so_far: set = set()
     placed = []
     for st in stmts:
         pos, note, new, role, reads, writes = st
         if role == "loop":
             loop_reads_so_far |= reads
+            loop_writes_so_far |= writes
             placed.append(st)
             continue
-        late = (reads & (loop_writes | after_writes)) or (writes & (loop_reads_so_far | loop_writes))
+        late = (reads & (loop_writes | after_writes)) or (writes & (loop_reads_so_far | loop_writes_so_far))
         if late:
             after_writes |= writes
         placed.append((pos, note, new, "after" if late else "before", reads, writes))
