@@ -55,6 +55,7 @@ reverse mode (grad, value_and_grad, vjp):
                      the backward sweep reruns a segment from its snapshot, taping it
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
+    row facts        kinds and shapes of a function with x @ w, for row fusion (jit)     transforms/optimize/rowfusion.py
 forward mode (jvp):
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
@@ -69,6 +70,8 @@ the module:
     raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
 source (each function):
     stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
+    rows             (jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop  transforms/optimize/rowfusion.py
+                     over the rows of x
     products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
     inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
     emit             Python source with comments naming the user's lines                 transforms/emit.py
@@ -375,6 +378,8 @@ REVERSE = [
          "from its snapshot, taping it"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
     Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
+    Pass("row facts", lambda c: optimize.record_row_facts(c.fn, c.sweeps.kinds, c.sweeps.shapes),
+         "transforms/optimize/rowfusion.py", "kinds and shapes of a function with x @ w, for row fusion (jit)"),
 ]
 
 FORWARD = [
@@ -406,6 +411,8 @@ def _emit(ctx):
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
+    Pass("rows", _on_fn(optimize.fuse_rows), "transforms/optimize/rowfusion.py",
+         "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\nover the rows of x", lambda c: c.jit),
     Pass("products", _on_fn(products.route_products), "transforms/products.py",
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",

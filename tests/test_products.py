@@ -55,7 +55,7 @@ DTYPES = [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.fl
 @pytest.mark.parametrize("layout", MV_LAYOUTS)
 @pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
 def test_matvec_and_vecmat_all_layouts(layout, dtypes):
-    for shape in [(37, 11), (1, 5), (5, 1), (300, 64)]:
+    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (9, 2 * products._WIDE + 3)]:  # last: 4 rows at a time
         a = operand(shape, dtypes[0], layout)
         check(a, operand((shape[1],), dtypes[1], "C"))          # a @ x: rows or columns of a
         check(operand((shape[0],), dtypes[1], "S"), a)          # g @ a = a.T @ g: the adjoint product
@@ -114,6 +114,36 @@ def test_product_adjoints_match_numpy(shapes):
     gx, gy = nb_grads(g, x, y)
     np.testing.assert_allclose(gx, rt.matmul_grad_x(g, x, y), rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(gy, rt.matmul_grad_y(g, x, y), rtol=1e-11, atol=1e-11)
+
+
+@numba.njit
+def nb_rows(a, x, g):
+    """a @ x and a.T @ g row by row, as row-fused code computes them (optimize/rowfusion.py)."""
+    out = np.empty(a.shape[0])
+    acc = rt.product_zeros(a, x)
+    for i in range(a.shape[0]):
+        out[i] = rt.row_dot(a, i, x)
+        rt.add_row(acc, g[i], a, i)
+    return out, acc
+
+
+@pytest.mark.parametrize("layout", MV_LAYOUTS)
+@pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
+def test_row_kernels_match_numpy(layout, dtypes):
+    """rt.row_dot, rt.add_row and rt.product_zeros (the kernels of row-fused loops) against NumPy's a @ x
+    and a.T @ g, under Numba and in Python; product_zeros has a @ x's dtype."""
+    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (4, 0)]:
+        a = operand(shape, dtypes[0], layout)
+        x, g = operand((shape[1],), dtypes[1], "C"), operand((shape[0],), dtypes[1], "C")
+        tol = 1e-4 if np.float32 in dtypes else 1e-11
+        rows, acc = nb_rows(a, x, g)
+        np.testing.assert_allclose(rows, a @ x, rtol=tol, atol=tol)
+        np.testing.assert_allclose(acc, a.T @ g, rtol=tol, atol=tol)
+        assert acc.dtype == rt.product_zeros(a, x).dtype == (a @ x).dtype
+        assert np.isclose(rt.row_dot(a, 0, x), (a @ x)[0], rtol=tol, atol=tol)
+        py = rt.product_zeros(a, x)
+        rt.add_row(py, 2.0, a, 0)
+        np.testing.assert_allclose(py, 2.0 * a[0], rtol=tol)
 
 
 def logistic(w, b, x, y):

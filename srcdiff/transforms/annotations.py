@@ -90,6 +90,10 @@ STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> sta
     pushed onto it, and the primal value it holds, which names its row tape).
     Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")
 
+ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a reverse-mode function: what its
+    names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
+    compiler calls it); read by optimize.rowfusion.fuse_rows.""")
+
 
 def get(node, key: str, default=None):
     """The fact `key` on `node`, `default` when it has none."""

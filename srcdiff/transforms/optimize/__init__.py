@@ -5,12 +5,14 @@ copies     propagate_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)
 scalarize  scalar_where, scalar_sum_grads
+rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in one pass over x)
 """
 from .copies import propagate_copies
 from .cse import common_subexpressions
 from .deadcode import drop_dead_stacks, eliminate_dead_code
 from .fusion import fuse_elementwise
+from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
 __all__ = ["common_subexpressions", "drop_dead_stacks", "eliminate_dead_code", "fuse_elementwise",
-           "propagate_copies", "scalar_sum_grads", "scalar_where"]
+           "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]

@@ -1,0 +1,239 @@
+"""Row fusion (srcdiff/transforms/optimize/rowfusion.py): in jitted source, a loss summed over the rows of
+x @ w, its adjoint and x.T @ d_z are one loop over the rows of x. Each case checks which source it gets
+(fused or not, Python source never), and that the gradient agrees with central differences, with the
+Python backend and (value_and_grad) with the function's own value."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+from scipy.special import expit
+
+RNG = np.random.default_rng(3)
+N, D = 57, 6
+
+
+def logistic(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + 1e-3 * np.sum(w ** 2)
+
+
+def least_squares(w, x, y):
+    r = np.dot(x, w) - y
+    return 0.5 * np.sum(r * r)
+
+
+def probit_like(w, x, y, s):
+    z = s * (x @ w)
+    return -np.sum(y * srcdiff_log_expit(z) + (1.0 - y) * srcdiff_log_expit(-z))
+
+
+def srcdiff_log_expit(z):
+    return -np.log1p(np.exp(-z))
+
+
+def z_read_whole(w, x, y):
+    z = x @ w
+    return np.sum((z - y) ** 2) + np.max(z)       # np.max needs all of z
+
+
+def log_of_sum(w, x):
+    z = x @ w
+    return np.log(np.sum(np.exp(z)))              # d_z needs the whole sum: no single pass
+
+
+def with_x_gradient(w, x, y):
+    z = x @ w
+    return np.sum((z - y) ** 2)
+
+
+def margin(w, b, x, y):
+    return np.mean(np.log1p(np.exp(-y * (x @ w + b))))
+
+
+def poisson(w, x, y):
+    return np.sum(np.exp(x @ w) - y * (x @ w))            # x @ w twice: one product after CSE
+
+
+def squared_expit(w, x, y):
+    return np.sum((expit(x @ w) - y) ** 2)
+
+
+def tanh_score(w, x, y, c):
+    return np.sum(np.tanh(x @ w) * y) * c + c ** 2
+
+
+def two_products(w, v, x, y):
+    return np.sum((x @ w - y) ** 2) + np.sum(np.sin(x @ v))
+
+
+def huber(w, x, y):
+    r = x @ w - y
+    return np.sum(np.where(np.abs(r) < 1.0, 0.5 * r * r, np.abs(r) - 0.5))
+
+
+def weights_read_whole(w, x, y):
+    t = 2.0 * y + 1.0                             # row-local, but np.max reads it whole: made before the loop
+    return np.sum((x @ w) ** 2 * t) + np.max(t)
+
+
+def normalised(w, x):
+    e = np.exp(x @ w)
+    return np.sum(e / np.sum(e) * np.log(e))      # each row's term reads the whole sum
+
+
+def problem(dtype=np.float64):
+    x = RNG.normal(size=(N, D)).astype(dtype)
+    y = (RNG.random(N) > 0.5).astype(dtype)
+    w = (0.3 * RNG.normal(size=D)).astype(dtype)
+    return w, x, y
+
+
+def jitted_source(f, args, wrt):
+    g = srcdiff.value_and_grad(f, wrt=wrt, jit=True)
+    out = g(*args)
+    return srcdiff.source(g), out
+
+
+def agree(f, args, wrt, fused, rtol=1e-7):
+    """value_and_grad under jit (fused or not, as expected) against Python, f's value and central
+    differences."""
+    src, (value, grads) = jitted_source(f, args, wrt)
+    if fused is not None:      # None: either (the random losses)
+        assert ("rt.row_dot(" in src) == fused, src
+        assert ("rt.add_row(" in src) == fused
+    py = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
+    assert "row_dot" not in srcdiff.source(py)
+    pvalue, pgrads = py(*args)
+    np.testing.assert_allclose(value, f(*args), rtol=rtol)
+    np.testing.assert_allclose(value, pvalue, rtol=rtol)
+    params = f.__code__.co_varnames[:f.__code__.co_argcount]
+    for name, g, pg in zip(wrt, grads, pgrads):
+        k = params.index(name)
+        np.testing.assert_allclose(g, pg, rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-7)
+        assert np.shape(g) == np.shape(args[k])
+    return src
+
+
+def test_logistic_loss_is_one_loop_over_rows():
+    w, x, y = problem()
+    src = agree(logistic, (w, 0.05, x, y), ("w", "b"), fused=True)
+    # one loop; the forward product is no longer a whole-matrix product; user's lines stay as comments
+    assert src.count("for i in range(x.shape[0]):") == 1
+    assert "rt.dot(" not in src and "matmul_grad_y" not in src
+    assert "# line" in src and "y[i]" in src
+    assert "d_b += " in src and "rt.add_row(d_w, " in src
+
+
+def test_least_squares_grad_starts_its_adjoint_at_zero():
+    w, x, y = problem()
+    src = agree(least_squares, (w, x, y), ("w",), fused=True)
+    assert "rt.product_zeros(x, w)" in src
+
+
+def test_sum_with_scalar_argument_and_log_terms():
+    w, x, y = problem()
+    agree(probit_like, (w, x, y, 0.7), ("w", "s"), fused=True)
+
+
+@pytest.mark.parametrize("f, args, wrt, fused", [
+    (margin, lambda w, x, y: (w, -0.1, x, 2.0 * y - 1.0), ("w", "b"), True),
+    (poisson, lambda w, x, y: (w, x, 3.0 * y), ("w",), True),
+    (squared_expit, lambda w, x, y: (w, x, y), ("w",), True),
+    (tanh_score, lambda w, x, y: (w, x, y, 1.3), ("w", "c"), True),
+    (two_products, lambda w, x, y: (w, 0.5 * w[::-1].copy(), x, y), ("w", "v"), True),   # both in one loop
+    (huber, lambda w, x, y: (w, x, 4.0 * y), ("w",), True),         # comparisons, np.where -> rt.select
+    (weights_read_whole, lambda w, x, y: (w, x, y), ("w",), True),
+], ids=["margin", "poisson", "expit", "scalar-wrt", "two-products", "where", "weights-whole"])
+def test_losses_agree_fused_or_not(f, args, wrt, fused):
+    """Losses of other shapes, each row-local: fused, with the gradient of the Python backend."""
+    w, x, y = problem()
+    src = agree(f, args(w, x, y), wrt, fused=fused)
+    if f is two_products:
+        assert src.count("rt.row_dot(") == 2 and src.count("for i in range(") == 1
+    if f is weights_read_whole:
+        assert src.index("t = 2.0 * y + 1.0") < src.index("for i in range(")
+
+
+@pytest.mark.parametrize("f, args", [
+    (z_read_whole, lambda w, x, y: (w, x, y)),
+    (log_of_sum, lambda w, x, y: (w, x)),
+    (normalised, lambda w, x, y: (w, x)),
+], ids=["max-of-z", "log-of-sum", "reads-the-sum"])
+def test_declined_where_not_row_local(f, args):
+    w, x, y = problem()
+    agree(f, args(w, x, y), ("w",), fused=False)
+
+
+def test_declined_for_gradient_wrt_x():
+    w, x, y = problem()
+    agree(with_x_gradient, (w, x, y), ("w", "x"), fused=False)
+
+
+def test_declined_when_y_broadcasts_from_length_one():
+    w, x, _ = problem()
+    agree(least_squares, (w, x, np.array([0.25])), ("w",), fused=False)
+
+
+def test_float32_keeps_dtypes_of_the_python_backend():
+    w, x, y = problem(np.float32)
+    g = srcdiff.value_and_grad(least_squares, wrt=("w",), jit=True)
+    value, (dw,) = g(w, x, y)
+    assert "rt.row_dot(" in srcdiff.source(g)
+    pvalue, (pdw,) = srcdiff.value_and_grad(least_squares, wrt=("w",))(w, x, y)
+    assert dw.dtype == pdw.dtype == np.float32
+    np.testing.assert_allclose(dw, pdw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(value, pvalue, rtol=1e-5)
+
+
+def test_fused_source_reads_in_order():
+    """The loop holds the rows' forward statements, then their adjoints; what it needs comes before it,
+    what needs its sums after it."""
+    w, x, y = problem()
+    src, _ = jitted_source(logistic, (w, 0.05, x, y), ("w", "b"))
+    lines = [s.strip() for s in src.splitlines()]
+    loop = lines.index("for i in range(x.shape[0]):")
+    first = {}
+    for k, s in enumerate(lines):
+        if " = " in s:
+            first.setdefault(s.split(" ")[0], k)
+    assert first["d_w"] < loop and first["result8"] < loop      # d_w's start, the mean's start
+    assert "result8 = result8 / x.shape[0]" in lines[loop + 1:]
+    row = lines.index("z1 = rt.row_dot(x, i, w)")                # first in the loop, under the user's line
+    assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
+    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 2
+
+
+def random_loss(seed: int) -> str:
+    """Source of a random loss over the rows of x @ w: elementwise terms of z, y and a scalar c, summed or
+    averaged, plus a term in w alone."""
+    rng = np.random.default_rng(seed)
+    unary = ["np.tanh({})", "np.sin({})", "np.log1p(np.exp(-np.abs({})))", "np.maximum({}, 0.0)", "np.abs({})",
+             "np.square({})", "np.exp(-({}) ** 2)", "np.where({0} > 0.1, {0}, 0.5 * {0})", "expit({})"]
+    binary = ["({} + {})", "({} - {})", "({} * {})"]
+
+    def term(depth):
+        if depth == 0 or rng.random() < 0.25:
+            return str(rng.choice(["z", "z", "y", "c", "z2"]))
+        if rng.random() < 0.5:
+            return str(rng.choice(unary)).format(term(depth - 1))
+        return str(rng.choice(binary)).format(term(depth - 1), term(depth - 1))
+
+    reduce_ = str(rng.choice(["np.sum", "np.mean"]))
+    return (f"def loss(w, c, x, y):\n"
+            f"    z = x @ w + c\n"
+            f"    z2 = z * y\n"
+            f"    return {reduce_}({term(3)} + z * {term(2)}) + c * np.sum(w ** 2)\n")
+
+
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.slow) if s >= 3 else s for s in range(20)])
+def test_random_row_losses(seed):
+    """Random losses over the rows of x @ w, fused or not (an adjoint of c accumulated both outside and
+    inside the loop keeps them apart): the gradient w.r.t. (w, c) agrees with the Python backend, the value
+    with f, and both with central differences."""
+    from gradcheck import source_module
+    mod = source_module(f"rowloss{seed}", "import numpy as np\nfrom scipy.special import expit\n\n\n"
+                        + random_loss(seed))
+    w, x, y = problem()
+    agree(mod.loss, (w, 0.2, x, y), ("w", "c"), fused=None, rtol=1e-6)
