@@ -125,7 +125,7 @@ def _record_where_defined(body, put, value):
 def _writes_into(st, name) -> bool:
     """`st` writes into the array `name` (an element or slice assignment, anywhere in it)."""
     return any(isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
-               and n.value.id == name for n in walk(st))
+               and n.value.id == name for n in gast.walk(st))
 
 
 def _type_stacks(body, pushed, tapes):
