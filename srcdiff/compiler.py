@@ -69,6 +69,8 @@ the module:
     raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
 source (each function):
     stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
+    scale tapes      (jit only) taped log-domain products keep their scales for          transforms/logdomain.py
+                     their adjoints
     products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
     inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
     emit             Python source with comments naming the user's lines                 transforms/emit.py
@@ -177,7 +179,7 @@ def _flatten(ctx):
 
 
 def _generated(ctx):
-    ctx.unit.node = logdomain.split_adjoints(forward.lower_stacks(ctx.unit.node))
+    ctx.unit.node = logdomain.split_adjoints(logdomain.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
 
@@ -397,6 +399,8 @@ MODULE = [
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
+    Pass("scale tapes", _on_fn(logdomain.tape_scales), "transforms/logdomain.py",
+         "(jit only) taped log-domain products keep their scales for\ntheir adjoints", lambda c: c.jit),
     Pass("products", _on_fn(products.route_products), "transforms/products.py",
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
