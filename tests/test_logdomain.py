@@ -466,8 +466,13 @@ def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
     assert "rt.exp_shifted(" in src and "rt.logsumexp_vecmat_adjoints(" in src, src
     code = [line for line in src.splitlines() if not line.strip().startswith("#")]
     assert not any("None]" in line for line in code), src        # no K x K sum formed
-    if jit:
+    if jit:     # two K-vectors a step on row tapes and the scales on their own: no K x K tape
         assert src.count("rt.put_row(") == 2 and "_stack = []" not in src, src
+        assert src.count("rt.scale_tape(exp_log_A, ") == 1 and "rt.logsumexp_vecmat_adjoints_scaled(" in src, src
+        python = srcdiff.value_and_grad(textbook_log_Z, wrt=0)(params, data)
+        assert value == pytest.approx(python[0], rel=1e-12)
+        for mine, theirs in zip(grads, python[1]):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-13)
     assert value == pytest.approx(textbook_log_Z(params, data), rel=1e-12)
     eps = 1e-6
     for k in range(3):

@@ -370,7 +370,7 @@ def _exp_shifted_nb(M, axis):
     return stack
 
 
-@overload(table_at, inline="always")
+@overload(table_at)
 def _table_at_nb(E, u):
     return lambda E, u: (E[0][u], E[1][u])
 
@@ -483,26 +483,26 @@ def _scale_tape_nb(E, n):
     return lambda E, n: np.zeros((n, E[0].shape[-2] + E[0].shape[-1]))
 
 
-@cached_overload(logsumexp_vecmat_scaled, inline="always")
+@cached_overload(logsumexp_vecmat_scaled)
 def _vecmat_scaled_nb(v, M, E, scales, k):
     T = nb_result_type(v, M)
     return lambda v, M, E, scales, k: _product_scaled(v, M, E[0], E[1], T, scales, k)
 
 
-@cached_overload(logsumexp_matvec_scaled, inline="always")
+@cached_overload(logsumexp_matvec_scaled)
 def _matvec_scaled_nb(M, v, E, scales, k):
     T = nb_result_type(v, M)
     return lambda M, v, E, scales, k: _product_scaled(v, M.T, E[0].T, E[1], T, scales, k)
 
 
-@cached_overload(logsumexp_vecmat_grad_v_scaled, inline="always")
+@cached_overload(logsumexp_vecmat_grad_v_scaled)
 def _vecmat_grad_v_scaled_nb(g, v, M, E, ans, scales, k):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans, scales, k: _adjoints_scaled(g, v, M, E[0], ans, np.empty((0, 0)), False, T,
                                                                 scales, k)
 
 
-@cached_overload(logsumexp_matvec_grad_v_scaled, inline="always")
+@cached_overload(logsumexp_matvec_grad_v_scaled)
 def _matvec_grad_v_scaled_nb(g, M, v, E, ans, scales, k):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans, scales, k: _adjoints_scaled(g, v, M.T, E[0].T, ans, np.empty((0, 0)), False, T,
@@ -531,13 +531,13 @@ def _matvec_grad_M_scaled_nb(g, M, v, E, ans, scales, k):
     return impl
 
 
-@cached_overload(logsumexp_vecmat_adjoints_scaled, inline="always")
+@cached_overload(logsumexp_vecmat_adjoints_scaled)
 def _vecmat_adjoints_scaled_nb(g, v, M, E, ans, d_M, scales, k):
     T = nb_result_type(v, M)
     return lambda g, v, M, E, ans, d_M, scales, k: _adjoints_scaled(g, v, M, E[0], ans, d_M, True, T, scales, k)
 
 
-@cached_overload(logsumexp_matvec_adjoints_scaled, inline="always")
+@cached_overload(logsumexp_matvec_adjoints_scaled)
 def _matvec_adjoints_scaled_nb(g, M, v, E, ans, d_M, scales, k):
     T = nb_result_type(v, M)
     return lambda g, M, v, E, ans, d_M, scales, k: _adjoints_scaled(g, v, M.T, E[0].T, ans, d_M.T, True, T,

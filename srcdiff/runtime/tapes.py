@@ -107,7 +107,7 @@ def _row_tape_nb(n):
     return lambda n: np.empty((n, 0))
 
 
-@cached_overload(put_row, inline="always")
+@cached_overload(put_row)
 def _put_row_nb(tape, i, v):
     if not isinstance(v, types.Array):
         return None
@@ -129,7 +129,7 @@ def _put_row_nb(tape, i, v):
     return impl
 
 
-@cached_overload(get_row, inline="always")
+@cached_overload(get_row)
 def _get_row_nb(tape, i, like):
     if not isinstance(like, types.Array):
         return None
