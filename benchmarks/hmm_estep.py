@@ -21,7 +21,10 @@ What is timed (one sequence of length T, K states, V symbols, float64, CPU):
                skipped when its estimated time per call exceeds ``--autograd-limit``
                seconds (default 20).
 
-Each cell is the median of ``--repeats`` timed calls (``time.perf_counter``).  Peers
+Each cell is the median of ``--repeats`` timed calls (``time.perf_counter``; with ``--clock thread``
+the calling thread's CPU time, ``time.thread_time``, which a loaded machine disturbs less: right for
+srcdiff, numba-hand and autograd, which run on the calling thread, an undercount for JAX and any peer
+that works in threads of its own).  Peers
 that cannot be imported are skipped with a message.  Ratios are peer time / srcdiff
 time (> 1 means srcdiff is faster).
 
@@ -45,14 +48,17 @@ def random_problem(K, V, T, seed=0):
     return pi, A, B, data
 
 
+CLOCK = time.perf_counter
+
+
 def median_time(fn, repeats, budget=None):
     """Median of `repeats` timings of fn(); stops early once `budget` seconds are spent."""
     times = []
     spent = 0.0
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         times.append(dt)
         spent += dt
         if budget is not None and spent > budget and len(times) >= 1:
@@ -251,7 +257,14 @@ def main():
     parser.add_argument("--autograd-limit", type=float, default=20.0)
     parser.add_argument("--json", metavar="PATH", help="write summary rows for run_all.py to PATH")
     parser.add_argument("--quick", action="store_true", help="K in (5, 20), T = 10 000, no autograd")
+    parser.add_argument("--clock", choices=["wall", "thread"], default="wall",
+                        help="time.perf_counter (default) or the calling thread's CPU time (time.thread_time)")
+    parser.add_argument("--only", nargs="+", metavar="PEER", help="time only these peers (srcdiff always)")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.thread_time if args.clock == "thread" else time.perf_counter
+    if args.only:
+        PEERS[:] = [(n, m) for n, m in PEERS if n == "srcdiff" or n in args.only]
     if args.quick:
         args.K, args.T = [5, 20], [10000]
         PEERS[:] = [(n, m) for n, m in PEERS if n != "autograd"]
@@ -299,7 +312,8 @@ def main():
             print(f"K={K:3d} T={T:6d}  {cells}", flush=True)
 
     print()
-    print("Median wall time per E-step call in ms (ratio = peer / srcdiff; >1: srcdiff faster)")
+    print(f"Median {'thread CPU' if args.clock == 'thread' else 'wall'} time per E-step call in ms "
+          "(ratio = peer / srcdiff; >1: srcdiff faster)")
     header = f"{'K':>4} {'T':>7} " + " ".join(f"{n:>22}" for n in names)
     print(header)
     print("-" * len(header))

@@ -70,6 +70,8 @@ the module:
     raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
 source (each function):
     stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
+    scale tapes      (jit only) taped log-domain products keep their scales for          transforms/logdomain.py
+                     their adjoints
     rows             (jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop  transforms/optimize/rowfusion.py
                      over the rows of x
     products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
@@ -181,7 +183,7 @@ def _flatten(ctx):
 
 
 def _generated(ctx):
-    ctx.unit.node = logdomain.split_adjoints(forward.lower_stacks(ctx.unit.node))
+    ctx.unit.node = logdomain.split_adjoints(logdomain.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
 
@@ -411,6 +413,8 @@ def _emit(ctx):
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
+    Pass("scale tapes", _on_fn(logdomain.tape_scales), "transforms/logdomain.py",
+         "(jit only) taped log-domain products keep their scales for\ntheir adjoints", lambda c: c.jit),
     Pass("rows", _on_fn(optimize.fuse_rows), "transforms/optimize/rowfusion.py",
          "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\nover the rows of x", lambda c: c.jit),
     Pass("products", _on_fn(products.route_products), "transforms/products.py",

@@ -142,6 +142,52 @@ def test_kernels_match_direct_formula(name, axis, impl):
         assert np.all(gM[M == -np.inf] == 0.0)   # exact zeros, never NaN
 
 
+
+@numba.njit
+def _nb_vecmat_scaled(v, M, g, d_M):
+    E = rt.exp_shifted(M, 0)
+    S = rt.scale_tape(E, 3)
+    S[:] = np.nan                                # rows the product does not write are never read
+    ans = rt.logsumexp_vecmat_scaled(v, M, E, S, 1)
+    return (ans, rt.logsumexp_vecmat_grad_v_scaled(g, v, M, E, ans, S, 1),
+            rt.logsumexp_vecmat_grad_M_scaled(g, v, M, E, ans, S, 1),
+            rt.logsumexp_vecmat_adjoints_scaled(g, v, M, E, ans, d_M, S, 1))
+
+
+@numba.njit
+def _nb_matvec_scaled(M, v, g, d_M):
+    E = rt.exp_shifted(M, 1)
+    S = rt.scale_tape(E, 3)
+    S[:] = np.nan
+    ans = rt.logsumexp_matvec_scaled(M, v, E, S, 1)
+    return (ans, rt.logsumexp_matvec_grad_v_scaled(g, M, v, E, ans, S, 1),
+            rt.logsumexp_matvec_grad_M_scaled(g, M, v, E, ans, S, 1),
+            rt.logsumexp_matvec_adjoints_scaled(g, M, v, E, ans, d_M, S, 1))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("axis", [0, 1])
+def test_scaled_kernels_match_direct_formula(name, axis):
+    """The forward kernel keeping its scales on a tape row, and the adjoints read from it (no exponential
+    of their own), against the direct formula at every extreme case (columns that took the direct
+    formula are marked on the tape)."""
+    v, M = CASES[name]
+    if axis == 1:
+        M = np.ascontiguousarray(M.T)
+    g = np.random.default_rng(3).normal(size=M.shape[1 - axis])
+    x, expect = _direct(v, M, axis)
+    d_M = np.full(M.shape, 0.5)
+    with np.errstate(all="ignore"):
+        wM = rt.logsumexp_grad(g, x, expect, axis)
+        ans, gv, gM, gv2 = (_nb_vecmat_scaled(v, M, g, d_M) if axis == 0 else _nb_matvec_scaled(M, v, g, d_M))
+    np.testing.assert_allclose(ans, expect, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(gM, wM, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(gv, np.sum(wM, axis=1 - axis), rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(gv2, gv, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d_M, 0.5 + wM, rtol=1e-11, atol=1e-14)
+    if name == "forbidden":
+        assert np.all(gM[M == -np.inf] == 0.0)
+
 def test_kernels_float32():
     rng = np.random.default_rng(1)
     v, M, g = rng.normal(size=5).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=4)
@@ -249,8 +295,8 @@ def test_rewrite_fires_where_safe_and_gradients_match(fn, jit):
     check_grad(fn, args, wrt=(0, 1, 2), jit=jit, rtol=1e-6, atol=1e-8)
     g(*args)
     src = srcdiff.source(g)
-    if fn in REWRITTEN:
-        assert REWRITTEN[fn] in src and "rt.exp_shifted(" in src
+    if fn in REWRITTEN:      # (jitted: the product keeps its scales for its adjoint, rt.logsumexp_vecmat_scaled)
+        assert (REWRITTEN[fn] in src or jit and REWRITTEN[fn][:-1] + "_scaled(" in src) and "rt.exp_shifted(" in src
         hoist, loop = src.index("rt.exp_shifted("), src.index("\n    for " if fn is not row_broadcast_in_while
                                                               else "\n    while ")
         assert hoist < loop, "the table of exponentials is computed before the loop"
@@ -420,8 +466,13 @@ def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
     assert "rt.exp_shifted(" in src and "rt.logsumexp_vecmat_adjoints(" in src, src
     code = [line for line in src.splitlines() if not line.strip().startswith("#")]
     assert not any("None]" in line for line in code), src        # no K x K sum formed
-    if jit:
+    if jit:     # two K-vectors a step on row tapes and the scales on their own: no K x K tape
         assert src.count("rt.put_row(") == 2 and "_stack = []" not in src, src
+        assert src.count("rt.scale_tape(exp_log_A, ") == 1 and "rt.logsumexp_vecmat_adjoints_scaled(" in src, src
+        python = srcdiff.value_and_grad(textbook_log_Z, wrt=0)(params, data)
+        assert value == pytest.approx(python[0], rel=1e-12)
+        for mine, theirs in zip(grads, python[1]):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-13)
     assert value == pytest.approx(textbook_log_Z(params, data), rel=1e-12)
     eps = 1e-6
     for k in range(3):

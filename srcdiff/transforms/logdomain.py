@@ -30,8 +30,8 @@ import copy
 import gast
 
 from .aliasing import memory_roots, sharing_written_memory
-from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted_name,
-                      map_blocks, names_in, nested_blocks, store, walk, walk_names)
+from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted,
+                      dotted_name, load, map_blocks, names_in, nested_blocks, store, walk, walk_names)
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -317,6 +317,143 @@ def split_adjoints(node):
                 grad_m = gast.AugAssign(target=sink, op=gast.Add(),
                                         value=call(_HELPERS[base]["M"], *copy.deepcopy(args[:-1])))
                 out.append(copy_loc(grad_m, s))
+        return out
+    node.body = block(node.body)
+    return node
+
+
+# ---- jitted code: the forward sweep tapes the scales its product's adjoint needs ----------------------------
+_SCALED = {name: name + "_scaled" for p, roles in _HELPERS.items() for name in [p, *roles.values()]}
+_UNSCALED = {v: k for k, v in _SCALED.items()}
+
+
+def _call_of(s, names):
+    """`s`'s call when `s` is `x = f(...)`, `x += f(...)` or `f(...)` with f one of `names`, else None."""
+    v = s.value if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) else None
+    return v if isinstance(v, gast.Call) and dotted_name(v.func) in names and not v.keywords else None
+
+
+def _row_call(s, fn_name, tape):
+    """`s`'s (target, row) when `s` is `t = rt.put_row(tape, row, x)` / `x = rt.get_row(tape, row, x)`."""
+    v = s.value if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else None
+    if (isinstance(v, gast.Call) and dotted_name(v.func) == fn_name and len(v.args) == 3
+            and isinstance(v.args[0], gast.Name) and v.args[0].id == tape):
+        return s.targets[0].id, v.args[1], v.args[2]
+    return None
+
+
+def tape_scales(fn):
+    """Jitted code (after transforms/stacks.py): a log-domain product whose result goes on a row tape,
+    and whose adjoint a later loop takes with that result restored from the tape, keeps its scales on a
+    tape of its own (runtime/logdomain.py, "Scale tapes"); its adjoint reads them instead of taking an
+    exponential for every vector entry and every result again:
+
+        v_scales = rt.scale_tape(E, n)               # beside the result's row tape
+        for t in ...:
+            ans = rt.logsumexp_vecmat_scaled(v, M, E, v_scales, t - 1)
+        for t in ...:
+            d_v = rt.logsumexp_vecmat_adjoints_scaled(g, v, M, E, ans, d_M, v_scales, t - 1)
+
+    Only a product that runs once every iteration (a statement of the loop's own body) and whose table
+    (or the stack of tables it is picked from: rt.table_at) is assigned before the tapes are made."""
+    namer = Namer(names_in(fn) | {"np", "rt", "math"})
+
+    def block(stmts):
+        for s in stmts:
+            for b in nested_blocks(s):
+                block(b)
+        stmts[:] = [new for at, s in enumerate(stmts)
+                    for new in (_tape_loop(stmts, at, s, namer) if isinstance(s, gast.For) else []) + [s]]
+    block(fn.body)
+    return fn
+
+
+def _tape_loop(stmts, at, f, namer):
+    """The scale tapes of loop stmts[at]'s products (to put before it), its products and their adjoints
+    in later loops of `stmts` rewritten to use them."""
+    made = {s.targets[0].id: s for s in stmts[:at] if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and dotted_name(getattr(s.value, "func", None)) == "rt.row_tape"}
+    tapes = []
+    for s in f.body:
+        product = _call_of(s, _PRODUCTS)
+        if product is None or not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name) \
+                or not isinstance(product.args[2], gast.Name):
+            continue
+        x = s.targets[0].id
+        put = next((p for p in (_put_of(st, x) for st in f.body) if p is not None), None)
+        table = _table_root(f.body, product.args[2].id)
+        if put is None or put[0] not in made or table is None:
+            continue
+        tape, row_f = put
+        adjoints = [a for b in stmts[at + 1:] if isinstance(b, gast.For)
+                    for a in _adjoints_reading(b, tape, dotted_name(product.func))]
+        if not adjoints:
+            continue
+        scales = namer.fresh(x + "_scales")
+        count = copy.deepcopy(made[tape].value.args[0])
+        tapes.append(copy_loc(assign(scales, call("rt.scale_tape", table, count)), made[tape]))
+        product.func = dotted(_SCALED[dotted_name(product.func)])
+        product.args += [load(scales), copy.deepcopy(row_f)]
+        for c, row_b in adjoints:
+            c.func = dotted(_SCALED[dotted_name(c.func)])
+            c.args += [load(scales), copy.deepcopy(row_b)]
+    return tapes
+
+
+def _put_of(s, x):
+    """(tape, row) when `s` is `tape = rt.put_row(tape, row, x)`."""
+    v = s.value if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else None
+    if (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.put_row" and len(v.args) == 3
+            and isinstance(v.args[0], gast.Name) and v.args[0].id == s.targets[0].id
+            and isinstance(v.args[2], gast.Name) and v.args[2].id == x):
+        return v.args[0].id, v.args[1]
+    return None
+
+
+def _table_root(body, e):
+    """The name of the table a loop body's product uses: `e` itself when the body does not assign it, the
+    stack's table T when it is `e = rt.table_at(T, u)`; else None."""
+    defs = [s for s in body if e in assigned_names([s])]
+    if not defs:
+        return e
+    d = defs[0].value if len(defs) == 1 and isinstance(defs[0], gast.Assign) else None
+    if (isinstance(d, gast.Call) and dotted_name(d.func) == "rt.table_at" and isinstance(d.args[0], gast.Name)
+            and not any(d.args[0].id in assigned_names([s]) for s in body)):
+        return d.args[0].id
+    return None
+
+
+def _adjoints_reading(b, tape, product):
+    """[(call, row)] for the adjoint helpers of `product` in loop `b`'s body that take as result the value
+    restored from `tape` earlier in the body (and not reassigned in between)."""
+    found, restored = [], {}
+    helpers = set(_HELPERS[product].values())
+    for s in b.body:
+        c = _call_of(s, helpers)
+        if c is not None and len(c.args) > 4 and isinstance(c.args[4], gast.Name) and c.args[4].id in restored:
+            found.append((c, restored[c.args[4].id]))
+        got = _row_call(s, "rt.get_row", tape)
+        for name in assigned_names([s]):
+            restored.pop(name, None)
+        if got is not None and isinstance(got[2], gast.Name) and got[2].id == got[0]:
+            restored[got[0]] = got[1]
+    return found
+
+
+def untape_scales(node):
+    """Inverse of tape_scales (generated jitted code differentiated again): the plain products and
+    adjoints, without the scale tapes."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            map_blocks(s, block)
+            if _call_of(s, {"rt.scale_tape"}) is not None and isinstance(s, gast.Assign):
+                continue
+            c = _call_of(s, _UNSCALED)
+            if c is not None:
+                c.func = dotted(_UNSCALED[dotted_name(c.func)])
+                del c.args[-2:]
+            out.append(s)
         return out
     node.body = block(node.body)
     return node
