@@ -19,11 +19,13 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     releases the reads in its value, and a name whose count drops to zero has its pure assignments
     removed in turn (a worklist, not a rescan of the function per layer of dead code). Removing a
     loop or a branch releases the reads of its header, which may start another round. An empty `for`
-    whose variable is still read stays (a merge after it reads the value it leaves: fuzz seed 102158)."""
+    whose variable is read and bound nowhere else stays (a merge after it reads the value it leaves: fuzz
+    seed 102158)."""
     loads: dict = {}
+    stores: dict = {}    # (an empty loop whose variable, bound nowhere else, is still read stays)
     for n in walk_names(fn):
-        if isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
+        counts = loads if isinstance(n.ctx, gast.Load) else stores
+        counts[n.id] = counts.get(n.id, 0) + 1
     defs: dict = {}      # name -> its pure assignments not yet removed
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and is_pure(s.value):
@@ -52,10 +54,13 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if id(s) in dead:
                     continue
                 map_blocks(s, clean)
-                if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body) and not (
-                        isinstance(s, gast.For) and any(loads.get(n.id) for n in walk_names(s.target))):
-                    dropped.append(s)
-                    continue
+                if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
+                    if isinstance(s, gast.For) and any(loads.get(n.id) and stores.get(n.id) == 1
+                                                       for n in walk_names(s.target)):
+                        s.body = s.body + [gast.Pass()]   # (kept for the value it leaves in its variable)
+                    else:
+                        dropped.append(s)
+                        continue
                 if isinstance(s, gast.If):
                     if all(is_comment(b) for b in s.orelse):
                         s.orelse = []
