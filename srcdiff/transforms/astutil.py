@@ -301,6 +301,17 @@ def loaded_names(node) -> set:
     return {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)}
 
 
+def written_names(node) -> set:
+    """Names `node` binds and arrays it writes into (`x[i] = v` writes x)."""
+    out = set()
+    for n in walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            out.add(n.id)
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
+            out |= {m.id for m in walk(n.value) if isinstance(m, gast.Name)}
+    return out
+
+
 def assigned_names(stmts) -> set:
     """Names stored anywhere in a list of statements (nested blocks included)."""
     out = set()

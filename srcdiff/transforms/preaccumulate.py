@@ -20,7 +20,7 @@ from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_names, walk_statements
+from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_names, walk_statements, written_names
 from .kinds import dtype, is_scalar
 from .optimize.deadcode import eliminate_dead_code
 from .purity import is_pure
@@ -38,16 +38,6 @@ def read_counts(node) -> Counter:
     out = Counter(n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load))
     out.update(n.target.id for n in walk_statements([node])
                if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name))
-    return out
-
-
-def _stores(s) -> set:
-    out = set()
-    for n in walk(s):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
-            out |= {m.id for m in walk(n.value) if isinstance(m, gast.Name)}
     return out
 
 
@@ -215,7 +205,7 @@ class _Run:
         for s in stmts:
             if self.fold(s):
                 continue
-            loaded, stored = set(read_counts(s)), _stores(s)
+            loaded, stored = set(read_counts(s)), written_names(s)
             need = [v for v in self.env if v in loaded or (self.deps(v) & stored and self.live(v))]
             if need:
                 self.write_out(need)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk
+from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
 from .fusion import _ELEMENTWISE_OPS
 
 # elementwise functions a row statement may call: NumPy's ufuncs Numba fuses (they take scalars too) and
@@ -119,12 +119,7 @@ def _reads(node) -> set:
 
 
 def _writes(node) -> set:
-    out = set()
-    for n in walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
-            out |= {m.id for m in walk(n.value) if isinstance(m, gast.Name)}
+    out = written_names(node)
     if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
         out.add(node.target.id)
     return out
