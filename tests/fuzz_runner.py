@@ -31,6 +31,11 @@ OUTCOMES = ("ok", "skip", "declined", "wrong", "hang", "crash", "badprog")
 def classify(exc) -> str:
     import fuzzgen
     import srcdiff
+    cause = exc
+    while cause is not None:    # a Hang raised inside Numba's compiler reaches us wrapped in a SrcdiffError
+        if isinstance(cause, fuzzgen.Hang):
+            return "hang"
+        cause = cause.__cause__ or cause.__context__
     if isinstance(exc, fuzzgen.Hang):
         return "hang"
     if isinstance(exc, fuzzgen.BadProgram):
@@ -62,7 +67,10 @@ def run_one(prog, name: str, workdir: str, jit: bool, seed: int, nested=False, t
         warnings.simplefilter("ignore")
         try:
             mod = prog.load(workdir, name)
-            fuzzgen.check_program(mod, prog, jit, seed, entry="h" if nested else "f", timeout=timeout)
+            # under jit the limit covers Numba compiling grad, jvp and the checkpointed variant: a slow
+            # compile (tens of seconds for some 40-line programs) is a first-call cost, not a hang
+            limit = timeout * (3 if jit else 1) if timeout else timeout
+            fuzzgen.check_program(mod, prog, jit, seed, entry="h" if nested else "f", timeout=limit)
             return "ok", ""
         except fuzzgen.Skip:
             return "skip", ""
@@ -96,7 +104,8 @@ def _worker(args):
 def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,
              log=print, recycle=200):
     """Run seeds seed0 .. seed0+count-1 in child processes; returns (stats, failures, out dir).
-    A child that stays silent past `timeout` (x3 for a Numba compile) is killed: that program is a hang.
+    A program past `timeout` seconds of CPU time (x3 under jit, for Numba's compiles) is a hang, and a child
+    that stays silent well past that is killed: that program is a hang too.
     Each child runs at most `recycle` seeds, then the next starts fresh (a process that compiles thousands
     of programs grows by about 1 GB per 500 and slows down)."""
     out = out or tempfile.mkdtemp(prefix="srcdiff_fuzz_fail_")

@@ -134,6 +134,23 @@ def test_detectors_can_fail():
     assert found <= {"arguments that are floats", "arguments that are floats :: arrays", "matrix argument"}, found
 
 
+def test_a_hang_wrapped_in_a_srcdiff_error_counts_as_a_hang():
+    """The CPU-time limit can fire inside Numba's compiler, whose failure srcdiff reports as a SrcdiffError:
+    the long run must count that program as a hang, not as a clear decline (fuzz seed 125530 under jit)."""
+    import srcdiff
+    try:
+        try:
+            raise fuzzgen.Hang("ran past 60s of CPU time")
+        except fuzzgen.Hang as hang:
+            raise srcdiff.SrcdiffError("Numba crashed compiling the generated code", "f.py", 3) from hang
+    except srcdiff.SrcdiffError as exc:
+        wrapped = exc
+    assert fuzz_runner.classify(wrapped) == "hang"
+    assert fuzz_runner.classify(srcdiff.SrcdiffError("declined", "f.py", 3)) == "declined"
+    assert fuzz_runner.classify(fuzzgen.Wrong("grad differs")) == "wrong"
+    assert fuzz_runner.classify(KeyError("x")) == "crash"
+
+
 def test_readme_parser_sees_a_new_phrase():
     with open(fuzz_constructs.README) as fh:
         text = fh.read()
