@@ -59,6 +59,10 @@ TABLES = {
     ("test_einsum.py", "test_einsum_grad_numba"): (NUMBA_FRACTION, "file"),
     ("test_cuda.py", "test_ptx_sm90"): (NUMBA_FRACTION, "file"),   # numba-cuda compiles each kernel to PTX
     ("test_regressions.py", "test_gradient_penalty_jitted_with_placeholders"): (NUMBA_FRACTION, "file"),
+    # sampled by risk, every case kept: these reverse-over-reverse HMM gradients caught a wrong gradient from a
+    # dead-code change (2026-11-24) that every test of the default sample passed
+    ("test_nesting.py", "test_gradient_norm_penalty_of_hmm_forward_recursion"): (1.0, "file"),
+    ("test_nesting.py", "test_gradient_norm_penalty_over_a_jitted_hmm_gradient"): (1.0, "file"),
 }
 
 
