@@ -372,3 +372,33 @@ def test_loop_whose_forward_sweep_is_dead(f, jit):
     for a, b, w in zip(got, taped, wrt):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(a, numerical_grad(f, args, w), rtol=1e-5, atol=1e-7)
+
+
+def read_then_rebound(x, a, M):
+    buf = M.copy()
+    for i in range(1):
+        c = np.tanh(0.5)
+        while c < 2.0:                    # its trip count depends on x
+            c = c + 0.75 + 0.25 * np.tanh(x / (1.5 + np.square(a[2])))
+            M = np.sin(np.sqrt(1.0 + np.square(M)))
+    s = np.sum(np.array([M[0], a]), axis=1)
+    for j in range(2):
+        for e, e2 in zip(a, np.array([a[j], 0.5, buf[j % 2, j]])):
+            e, x = x, e                   # x rebound after the checkpointed loops read it
+    return np.sum(buf) + np.sum(s) + x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_value_read_by_a_loop_and_rebound_after_it(k, jit):
+    """Fuzz seed 138575: a checkpointed loop reads `x` without carrying it, and a later loop rebinds `x`; the
+    segments' rerun read the later `x` (another while-loop trip count: d/dM 1.008 instead of 1.068). What a
+    loop reads and something after it rebinds is part of its snapshot."""
+    args, wrt = [0.6924, np.array([0.3795, -0.6425, -0.2980]),
+                 np.array([[0.6066, 0.7549, -0.7780], [2.2392, -0.9719, 0.9900]])], (0, 1, 2)
+    _, taped = _grads(read_then_rebound, args, wrt, jit, None)
+    g, got = _grads(read_then_rebound, args, wrt, jit, k)
+    for a, b, w in zip(got, taped, wrt):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a, numerical_grad(read_then_rebound, args, w), rtol=1e-5, atol=1e-7)
+    assert "x_snapshots" in srcdiff.source(g)

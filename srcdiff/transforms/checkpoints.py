@@ -235,8 +235,31 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             _unsegmented(*parts["segments"])  # value the backward sweep reads): nothing to snapshot or rerun
             continue
         block, loop, p = parts["forward"]
-        _split(block, loop, p, parts["segments"][1], stacks | set(p.tapes), namer, kinds)
+        segments = parts["segments"][1]
+        _split(block, loop, p, segments, stacks | set(p.tapes), namer, kinds, _bound_after(fn, loop, segments))
     return fn
+
+
+def _bound_after(fn: gast.FunctionDef, loop, segments) -> set:
+    """Names bound, and arrays written in place, by statements that run after `loop`: in the rest of the
+    forward sweep and in the backward sweep (another loop's rerun rebinds its names), but for the loop's own
+    `segments` (which bind its segment bounds and restore its state). A value the loop reads
+    but does not carry is still its value at the loop's time when the rerun reads it only if nothing here
+    rebinds it (fuzz seed 138575: `x` read by a checkpointed while loop and rebound by a later loop)."""
+    out, seen = set(), False
+
+    def visit(stmts):
+        nonlocal seen
+        for s in stmts:
+            if s is loop:
+                seen = True
+            elif seen and s is not segments:
+                out.update(assigned_in([s]) | written_arrays([s]))
+            else:
+                for b in nested_blocks(s):
+                    visit(b)
+    visit(fn.body)
+    return out
 
 
 def _unsegmented(block: list, segments: gast.For):
@@ -252,7 +275,7 @@ def _unsegmented(block: list, segments: gast.For):
                                             orelse=[], type_comment=None)
 
 
-def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict):
+def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict, rebound: set):
     rerun_loop = next(s for s in segments.body if anno.get(s, anno.RERUN) == p.segment)
     undone = set(p.undo.values())       # arrays whose writes are undone before a rerun (not snapshotted)
     undo_tapes = set(p.undo_tapes.values())
@@ -261,7 +284,11 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
                                                and s.targets[0].id in p.undo) and not _pushes(s, undo_tapes)]),
                        tapes)
     written = written_arrays(loop.body)
-    state = sorted(exposed_reads(rerun, {p.index}) & (assigned_in(loop.body) | written) - tapes - undone)
+    # the state a segment's rerun starts from: what the loop carries or writes in place, and what it reads that
+    # is rebound after it
+    bounds = assigned_in(segments.body[:segments.body.index(rerun_loop)]) | {segments.target.id}   # first, last
+    state = sorted(exposed_reads(rerun, {p.index}) & (assigned_in(loop.body) | written | rebound) - tapes - undone
+                   - bounds)
     undo = _undo_loop(loop, p) if undone else []
     carried = {n.targets[0].id for s in loop.body for n in walk(s) if anno.get(n, anno.PHI)}
     loop.body = _untaped(loop.body, tapes)
