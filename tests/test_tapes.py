@@ -36,3 +36,55 @@ def test_integer_trip_counts_on_integer_tapes(f, jit):
         np.testing.assert_allclose(v, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
     src = srcdiff.source(g)
     assert "np.empty(" in src and "np.int64" in src, src   # the trip count is on an integer tape
+
+
+def logistic_trajectory(a, b, y0, n, obs):
+    ys = np.zeros(n + 1)
+    ys[0] = y0
+    for t in range(n):
+        ys[t + 1] = ys[t] + 0.01 * (a * ys[t] - b * ys[t] ** 2)
+    return np.sum((ys - obs) ** 2)
+
+
+def reads_what_it_overwrites(a, b, y0, n, obs):
+    ys = obs * 0.5
+    ys[0] = y0
+    for t in range(n):
+        ys[t + 1] = np.sin(ys[t] * a) + b * ys[t + 1] ** 2     # reads the element it overwrites
+    return np.sum((ys - obs) ** 2)
+
+
+def reads_from_the_end(a, b, y0, n, obs):
+    ys = obs * 0.5
+    for t in range(n):
+        ys[t + 1] = ys[t] * a + b * np.sin(ys[n - t])   # reads elements later iterations overwrite
+    return np.sum(ys * obs)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, restored", [(logistic_trajectory, False), (reads_what_it_overwrites, True),
+                                         (reads_from_the_end, True)])
+def test_elements_written_ahead_of_reads_keep_no_tape(f, restored, jit):
+    """`ys[t + 1] = g(ys[t])`: the backward sweep never reads an element after undoing its write, so
+    jitted code keeps no tape of the overwritten elements (issue 22, the recurrence benchmark); where an
+    overwritten element is read again the gradients stay right (a tape or a restore keeps it)."""
+    n = 12
+    obs = np.linspace(0.2, 1.4, n + 1)
+    args = [1.3, 0.6, 0.4, n, obs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vg = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)
+        value, got = vg(*args)
+        if jit:
+            ref = srcdiff.value_and_grad(f, wrt=(0, 1))(*args)
+            assert value == pytest.approx(ref[0], rel=1e-13)
+            np.testing.assert_allclose(got, ref[1], rtol=1e-12)
+    assert value == pytest.approx(f(*args), rel=1e-13)
+    for k, v in zip((0, 1), got):
+        np.testing.assert_allclose(v, numerical_grad(f, args, k), rtol=1e-6, atol=1e-9)
+    if jit and not restored:
+        src = srcdiff.source(vg)
+        assert "_old1" not in src, src
+    elif jit:       # wherever the forward sweep saves an overwritten element, the backward sweep restores it
+        src = srcdiff.source(vg)
+        assert src.count("_old1_tape[t] = ") == src.count("_old1 = ys_old1_tape[t]"), src

@@ -17,6 +17,10 @@ segment's rows):
         s.append(v)             ->      s_tape = rt.put_row(s_tape, t - a, v)
     for t in range(b - 1, a - 1, -1):
         v = s.pop()             ->      v = rt.get_row(s_tape, t - a, v)
+
+A loop that writes an array ahead of where it reads it (`ys[t + 1] = f(ys[t])`) keeps no tape of the
+elements it overwrites when nothing reads them again (`_drop_dead_restores`): the backward sweep would
+restore `ys[t + 1]` only for reads at or above t + 1, and there are none.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import copy
 import gast
 
 from . import annotations as anno
-from .astutil import assign, call, clone, const, dotted_name, load, nested_blocks, walk_names, walk_statements
+from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
+                      walk_statements)
 from .reverse_support import simplify
 
 
@@ -55,6 +60,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     """A copy of `fn` with the float-array stacks of its `range` loops turned into row tapes, and the
     other list stacks typed before their first push (_type_stacks)."""
+    fn = _drop_dead_restores(fn)
     pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
               if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
@@ -256,3 +262,192 @@ def pushed_to(n):
 def _creates(st, s) -> bool:
     return (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == s
             and isinstance(st.value, gast.List) and not st.value.elts)
+
+
+# ---- restores nothing reads ------------------------------------------------------------------------------
+def _offset(e, t, defs):
+    """c when `e` is `t`, `t + c` or `t - c` (c an int literal), directly or through a name the loop body
+    assigns once (`ys2 = t + 1`); else None."""
+    if isinstance(e, gast.Name) and e.id != t:
+        e = defs.get(e.id)
+    if isinstance(e, gast.Name):
+        return 0 if e.id == t else None
+    if (isinstance(e, gast.BinOp) and isinstance(e.op, (gast.Add, gast.Sub)) and isinstance(e.left, gast.Name)
+            and e.left.id == t and isinstance(e.right, gast.Constant) and type(e.right.value) is int):
+        return e.right.value if isinstance(e.op, gast.Add) else -e.right.value
+    return None
+
+
+def _loop_defs(body):
+    """name -> value for the names a loop body assigns exactly once, at its top level."""
+    count: dict = {}
+    defs: dict = {}
+    for st in body:
+        for n in walk_names(st):
+            if isinstance(n.ctx, gast.Store):
+                count[n.id] = count.get(n.id, 0) + 1
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+            defs[st.targets[0].id] = st.value
+    return {k: v for k, v in defs.items() if count.get(k) == 1}
+
+
+def _array_rows(body, arr, t):
+    """(elements written, elements read) of the 1-d array `arr` in a loop body as offsets from the loop
+    variable `t`, or None where `arr` is used otherwise (as a whole, sliced, or at indices not t + c)."""
+    defs = _loop_defs(body)
+    written, read = [], []
+    for st in body:
+        subs = {id(n.value) for n in walk(st) if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
+                and n.value.id == arr}
+        for n in walk(st):
+            if isinstance(n, gast.Name) and n.id == arr and id(n) not in subs:
+                return None
+            if not (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == arr):
+                continue
+            c = None if isinstance(n.slice, (gast.Slice, gast.Tuple)) else _offset(n.slice, t, defs)
+            if c is None:
+                return None
+            (written if isinstance(n.ctx, gast.Store) else read).append(c)
+    return written, read
+
+
+def _tape_push(st, old):
+    """The tape name when `st` is `tape[i] = old` (a scalar tape), else None."""
+    t = st.targets[0] if isinstance(st, gast.Assign) else None
+    if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and isinstance(st.value, gast.Name) \
+            and st.value.id == old:
+        return t.value.id
+    return None
+
+
+def _tape_pop(st, tape):
+    """The restored name when `st` is `old = tape[i]`, else None."""
+    if (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Subscript)
+            and isinstance(st.value.value, gast.Name) and st.value.value.id == tape):
+        return st.targets[0].id
+    return None
+
+
+def _drop_dead_restores(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`fn` without the tapes of array rows a forward loop overwrites where the backward sweep's restores of
+    them are never read. In `for t in range(a, b): ys[t + 1] = f(ys[t])` iteration t writes row t + 1 and
+    every read is of a row below the rows written (read offsets < the write offset): when the backward sweep
+    is at iteration t, rows above t have been written by iterations it has not yet undone, and no earlier
+    iteration reads them, so the array can keep its final values. Only for a 1-d array written element by
+    element (its saved elements on a scalar tape that holds nothing else) that no other name can see, the
+    function's top-level loops (the backward loop runs last: nothing after it may read the array) and a
+    forward loop that writes the array at one offset:
+
+        for t in range(n):                         for t in range(n):
+            ys_old1 = ys[ys2]
+            ys[ys2] = ys11                    ->        ys[ys2] = ys11
+            ys_old1_tape[t] = ys_old1
+        for t in range(n - 1, -1, -1):             for t in range(n - 1, -1, -1):
+            ys_old1 = ys_old1_tape[t]
+            ys[ys2] = ys_old1
+    """
+    body = fn.body
+    loops = [k for k, st in enumerate(body) if isinstance(st, gast.For) and isinstance(st.target, gast.Name)]
+    drops = []
+    for i in loops:
+        f = body[i]
+        bounds = _range(f.iter)
+        if bounds is None:
+            continue
+        start, stop = bounds
+        for j in (k for k in loops if k > i):
+            b = body[j]
+            if not (_is_range(b.iter) and len(b.iter.args) == 3 and _const(b.iter.args[2]) == -1
+                    and b.target.id == f.target.id and _same(b.iter.args[0], _sub(stop, const(1)))
+                    and _same(b.iter.args[1], _sub(start, const(1)))):
+                continue
+            drops += _dead_restores(body, i, j)
+            break
+    if not drops:
+        return fn
+    gone = {id(st) for st in drops}
+    fn = copy.copy(fn)
+    fn.body = [_without(st, gone) for st in body if id(st) not in gone]
+    changed = [st for st in fn.body if isinstance(st, gast.For) and not any(st is old for old in body)]
+    read = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Load)}
+    for lp in changed:      # a restore's index (`ys2 = t + 1`) that nothing else reads goes with it
+        lp.body = [st for st in lp.body if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                                                and st.targets[0].id not in read
+                                                and _offset(st.value, lp.target.id, {}) is not None)] or [gast.Pass()]
+    return fn
+
+
+def _without(st, gone):
+    if isinstance(st, gast.For) and any(id(s) in gone for s in st.body):
+        st = copy.copy(st)
+        st.body = [s for s in st.body if id(s) not in gone] or [gast.Pass()]
+    return st
+
+
+def _dead_restores(body, i, j) -> list:
+    """The statements to drop for the dead restores of forward loop body[i] and its backward loop body[j]."""
+    f, b = body[i], body[j]
+    t = f.target.id
+    uses: dict = {}
+    for n in walk_names(gast.Module(body=body, type_ignores=[])):
+        uses[n.id] = uses.get(n.id, 0) + 1
+    out = []
+    for k, st in enumerate(f.body):
+        # old = arr[w]; arr[w] = v; (later) tape[...] = old
+        if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                and isinstance(st.value, gast.Subscript) and isinstance(st.value.value, gast.Name)):
+            continue
+        old, arr = st.targets[0].id, st.value.value.id
+        push = [s for s in f.body[k + 1:] if _tape_push(s, old)]
+        if len(push) != 1 or uses.get(old) != 4:        # old: saved, pushed, popped, restored
+            continue
+        tape = _tape_push(push[0], old)
+        made = [s for s in body[:i] if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id == tape]
+        pops = [s for s in b.body if _tape_pop(s, tape) == old]
+        restores = [s for s in b.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
+                    and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id == arr
+                    and isinstance(s.value, gast.Name) and s.value.id == old]
+        if len(made) != 1 or len(pops) != 1 or len(restores) != 1 or uses.get(tape) != 3:   # made, pushed, popped
+            continue
+        fwd = _array_rows([s for s in f.body if s is not st], arr, t)     # (the save reads row w)
+        bwd = _array_rows([s for s in b.body if s is not restores[0]], arr, t)
+        if fwd is None or bwd is None or len(set(fwd[0])) != 1 or bwd[0] and set(bwd[0]) != set(fwd[0]):
+            continue
+        w = fwd[0][0]
+        if any(r >= w for r in fwd[1] + bwd[1]) or any(arr in names_in(s) and _reads(s, arr) for s in body[j + 1:]) \
+                or not _never_aliased(body, arr):
+            continue
+        out += [st, push[0], made[0], pops[0], restores[0]]
+    return out
+
+
+_COPYING_CALLS = {"np.sum", "rt.sum", "rt.unbroadcast"}     # calls that read an array into a new value
+
+
+def _never_aliased(body, arr) -> bool:
+    """No other name can see the 1-d array `arr`'s memory: it is only read element by element (`arr[i]`, a
+    scalar), as an operand of arithmetic (a new array) or by a call in _COPYING_CALLS, and not returned."""
+    parents = {}
+    for st in body:
+        for n in walk(st):
+            for c in gast.iter_child_nodes(n):
+                parents[id(c)] = n
+    for st in body:
+        for n in walk(st):
+            if not (isinstance(n, gast.Name) and n.id == arr and isinstance(n.ctx, gast.Load)):
+                continue
+            p = parents.get(id(n))
+            if isinstance(p, gast.Subscript) and p.value is n:
+                if any(isinstance(x, (gast.Slice, gast.Tuple)) for x in walk(p.slice)):
+                    return False
+            elif not (isinstance(p, (gast.BinOp, gast.UnaryOp, gast.Compare))
+                      or isinstance(p, gast.Call) and dotted_name(p.func) in _COPYING_CALLS and n in p.args):
+                return False
+    return True
+
+
+def _reads(st, arr) -> bool:
+    """`st` reads array `arr` (anything but a store into one of its elements or rows)."""
+    stores = {id(n.value) for n in walk(st) if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)}
+    return any(isinstance(n, gast.Name) and n.id == arr and id(n) not in stores for n in walk(st))
