@@ -4,7 +4,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import assign_counts, loaded_names, nested_blocks, structure_key, walk, without_statements
+from ..astutil import (assign_counts, loaded_names, nested_blocks, structure_key, walk, walk_names,
+                       without_statements)
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -58,14 +59,17 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     written = sharing_written_memory(fn)
 
     def rename_loads(node):
-        for n in walk(node):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+        if not renames:
+            return
+        for n in walk_names(node):
+            if n.id in renames and isinstance(n.ctx, gast.Load):
                 target = renames[n.id]
                 while target in renames:
                     target = renames[target]
                 n.id = target
 
     block(fn.body)
-    fn.body = without_statements(fn.body, lambda s: id(s) in dead)
-    rename_loads(fn)
+    if dead:
+        fn.body = without_statements(fn.body, lambda s: id(s) in dead)
+        rename_loads(fn)
     return fn
