@@ -22,7 +22,7 @@ from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
-from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
+from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
 from .reverse_support import (INT_OPS, _Simplify, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in, reversed_range,
                               simplify, written_arrays)
@@ -86,7 +86,6 @@ class Reverse:
         self.adjoint_temps: dict = {}       # adjoints returned by callees' vjp functions -> their primal
         self.reads: set = set()
         self.stacks: dict = {}              # primal name -> stack name
-        self.primal_names = names_in(self.fn)
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
         # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
