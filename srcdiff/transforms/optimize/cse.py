@@ -26,12 +26,18 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     dead = set()   # ids of the assignments whose value an earlier one computed
 
+    def reads(entry):
+        """The names the value of a `seen` entry [name, value, its reads or None] reads."""
+        if entry[2] is None:
+            entry[2] = loaded_names(entry[1])
+        return entry[2]
+
     def block(stmts):
         seen = {}
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 arr = s.targets[0].value.id
-                seen = {k: v for k, v in seen.items() if arr not in v[1]}
+                seen = {k: v for k, v in seen.items() if arr not in reads(v)}
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
@@ -42,7 +48,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                         renames[s.targets[0].id] = seen[k][0]
                         dead.add(id(s))
                     else:
-                        seen[k] = (s.targets[0].id, loaded_names(s.value))
+                        seen[k] = [s.targets[0].id, s.value, None]   # (its reads: when needed)
             else:
                 for b in nested_blocks(s):
                     block(b)
@@ -50,7 +56,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
                 touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
                             and isinstance(n.ctx, gast.Store)}
-                seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
+                seen = {k: v for k, v in seen.items() if not (reads(v) & touched) and v[0] not in touched}
     counts = assign_counts(fn)
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
