@@ -112,11 +112,17 @@ def check_numba(module, arg_kinds: tuple = ()):
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
     (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms = [n for n in walk(unit.node) if anno.get(n, anno.SUM_TERM)]
-        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) if arg_kinds and k == 0 else {}
+        terms, products, squeezes = [], [], []   # (in one walk; the kinds are inferred only where needed)
         for n in walk(unit.node):
-            operands = (n.left, n.right) if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult) else \
-                n.args if isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul" else ()
+            if anno.get(n, anno.SUM_TERM):
+                terms.append(n)
+            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult):
+                products.append((n, (n.left, n.right)))
+            elif isinstance(n, gast.Call) and dotted_name(n.func) in ("np.matmul", "rt.squeeze"):
+                (products if dotted_name(n.func) == "np.matmul" else squeezes).append((n, n.args))
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) \
+            if arg_kinds and k == 0 and (terms or products) else {}
+        for n, operands in products:
             ranks = [_rank_of(kinds.expr_kind(a, kind_map)) for a in operands]
             if any(r is not None and r > 2 for r in ranks):
                 fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
@@ -135,14 +141,13 @@ def check_numba(module, arg_kinds: tuple = ()):
                               "the loop): Numba types the 0.0 start as a float",
                      "use jit=False, or accumulate in a loop from an array start, e.g. "
                      "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n in walk(unit.node):
-            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
-                axis = n.args[1] if len(n.args) > 1 else None
-                if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
-                    fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
-                                  "rank of its result depends on the array's shape at run time",
-                         "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
-                         "or use jit=False")
+        for n, _ in squeezes:
+            axis = n.args[1] if len(n.args) > 1 else None
+            if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
+                fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
+                              "rank of its result depends on the array's shape at run time",
+                     "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
+                     "or use jit=False")
 
 
 

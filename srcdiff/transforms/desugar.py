@@ -11,7 +11,7 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, names_in, store, substitute,
+from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, store, substitute,
                       walk)
 from .parse import Unit
 from .resolve import local_names
@@ -47,10 +47,18 @@ def unit_locals(unit):
 class _Desugar:
     def __init__(self, unit: Unit):
         self.unit = unit
-        self.namer = Namer(names_in(unit.node))
-        comps = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
-        inside = {id(n) for c in walk(unit.node) if isinstance(c, comps) for n in walk(c)}
-        self.outside = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and id(n) not in inside}
+        names, comps, self.complex = [], [], False   # (in one walk of the function)
+        for n in walk(unit.node):
+            kind = type(n)
+            if kind is gast.Name:
+                names.append(n)
+            elif kind in _COMPREHENSIONS:
+                comps.append(n)
+            elif kind is gast.Constant and isinstance(n.value, complex):
+                self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
+        self.namer = Namer({n.id for n in names})
+        inside = {id(n) for c in comps for n in walk(c)}
+        self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
 
     def block(self, stmts):
@@ -69,7 +77,7 @@ class _Desugar:
             loops = self.block(loops)   # nested sums see this one's loop variables as taken
             self.comp_targets = outer
             return loops + self.stmt(s)
-        if not isinstance(s, gast.FunctionDef) and any(
+        if self.complex and not isinstance(s, gast.FunctionDef) and any(
                 isinstance(n, gast.Constant) and isinstance(n.value, complex) for n in walk(s)):
             fail(s, self.unit, "complex numbers are not supported (srcdiff differentiates real functions)",
                  "write the function over real and imaginary parts as separate float arrays")
@@ -330,17 +338,23 @@ class _Desugar:
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
     def expr(self, e):
-        class Chains(Transformer):
-            def visit_Compare(self, node):
-                self.generic_visit(node)
-                if len(node.ops) == 1:
-                    return node
-                parts, left = [], node.left
-                for op, right in zip(node.ops, node.comparators):
-                    parts.append(copy_loc(gast.Compare(left=copy.deepcopy(left), ops=[op], comparators=[right]), node))
-                    left = right
-                return copy_loc(gast.BoolOp(op=gast.And(), values=parts), node)
-        return Chains().visit(e)
+        return _Chains().visit(e)
+
+
+class _Chains(Transformer):
+    """a < b < c -> a < b and b < c"""
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1:
+            return node
+        parts, left = [], node.left
+        for op, right in zip(node.ops, node.comparators):
+            parts.append(copy_loc(gast.Compare(left=copy.deepcopy(left), ops=[op], comparators=[right]), node))
+            left = right
+        return copy_loc(gast.BoolOp(op=gast.And(), values=parts), node)
+
+
+_COMPREHENSIONS = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
 
 
 def _is_sum(unit, node) -> bool:

@@ -10,7 +10,8 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
-from .astutil import dotted_name, literal_value, nested_blocks, statements_in_order as _in_order, walk_names
+from .astutil import (dotted_name, literal_value, nested_blocks, statements_in_order as _in_order, walk_names,
+                      walk_statements)
 
 class Kind(tuple):
     """The kind of a value: a tuple tagged by its first field, with named constructors and fields.
@@ -462,29 +463,41 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
     from its other paths, as a recursion's base case gives it)."""
     kinds = dict(arg_kinds)
-    local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
+    local, once = set(), True
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Store):
+            once = once and n.id not in local
+            local.add(n.id)
+    # each name assigned once, no loops, no stacks: a sweep that left no statement for later sees every
+    # value after its operands, and the next sweep would find the same kinds
+    once = once and not any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(fn.body))
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
-        before = dict(kinds)
+        before = dict(kinds) if not once else None
         for n in _in_order(fn.body):
             if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
+                once = False
                 s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: ("l", element kind)
                 old = kinds.get(s)
                 kinds[s] = Kind.stack(unify(old[1], k) if old is not None and old[0] == "l" else k)
             elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.stack"):
                 kinds.setdefault(n.targets[0].id, None)
+                once = False
             elif (isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
-                  and not (isinstance(n.value, gast.Constant) and n.value.value is None)
-                  and not any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
-                              for r in walk_names(n.value))):
+                  and not (isinstance(n.value, gast.Constant) and n.value.value is None)):
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
+                if any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
+                       for r in walk_names(n.value)):
+                    once = False
+                    continue
                 name = n.targets[0].id
                 if callee_kind is not None and isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Name):
                     k = callee_kind(n.value.func.id, tuple(expr_kind(a, kinds) for a in n.value.args))
                     if k is UNSETTLED:
+                        once = False
                         continue
                     k = k if k is not None else expr_kind(n.value, kinds)
                 else:
@@ -492,7 +505,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 kinds[name] = unify(kinds[name], k) if name in kinds else k
             elif isinstance(n, gast.For):
                 kinds[n.target.id] = I
-        if kinds == before:
+        if once or kinds == before:
             break
     return kinds
 

@@ -22,9 +22,9 @@ from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, sources
 from .kinds import dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
-from .astutil import (Namer, Transformer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
+from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
-from .reverse_support import (INT_OPS, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in, reversed_range,
+from .reverse_support import (INT_OPS, _Simplify, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in, reversed_range,
                               simplify, written_arrays)
 
 BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
@@ -32,32 +32,38 @@ BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.
 
 
 
-class _Tidy(Transformer):
-    """Reverse.tidy's rewrites: helpers that are no-ops for the kinds (and shapes) involved."""
+_TIDIED = frozenset({"rt.unbroadcast", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad", "rt.mean_grad"})
+
+
+class _Tidy(_Simplify):
+    """Reverse.tidy's rewrites in one bottom-up walk: constants folded and identities dropped (simplify's
+    rewrites), and helpers that are no-ops for the kinds (and shapes) involved dropped. (A node's children
+    are tidied before it, so this is simplify, then the helpers, then simplify again, in one walk.)"""
 
     def __init__(self, kinds, shapes):
         self.kinds, self.shapes = kinds, shapes
 
     def visit_Call(self, n):
-        self.generic_visit(n)
-        kinds, shapes = self.kinds, self.shapes
+        n = super().visit_Call(n)
+        if type(n) is not gast.Call:
+            return n
         name = dotted_name(n.func)
-        ks = [expr_kind(a, kinds) for a in n.args]
-        if name == "rt.unbroadcast" and is_scalar(ks[0]) and is_scalar(ks[1]):
-            return n.args[0]
-        if name == "rt.unbroadcast" and shapes is not None:
-            a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
-            if a is not None and a == b:
+        if name not in _TIDIED:
+            return n
+        kinds, shapes = self.kinds, self.shapes
+        if name == "rt.unbroadcast":
+            if is_scalar(expr_kind(n.args[0], kinds)) and is_scalar(expr_kind(n.args[1], kinds)):
                 return n.args[0]
-        if name == "rt.copy" and is_scalar(ks[0]):
-            return n.args[0]
-        if name == "rt.zeros_like" and is_scalar(ks[0]):
-            return const(0.0)
-        if name == "rt.seed" and is_scalar(ks[0]):
-            return const(1.0)
-        if name in ("rt.sum_grad", "rt.mean_grad") and is_scalar(ks[1]):
-            return n.args[0]
-        return n
+            if shapes is not None:
+                a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
+                if a is not None and a == b:
+                    return n.args[0]
+            return n
+        if name in ("rt.sum_grad", "rt.mean_grad"):
+            return n.args[0] if is_scalar(expr_kind(n.args[1], kinds)) else n
+        if not is_scalar(expr_kind(n.args[0], kinds)):
+            return n
+        return n.args[0] if name == "rt.copy" else const(0.0) if name == "rt.zeros_like" else const(1.0)
 
 
 class Reverse:
@@ -80,7 +86,6 @@ class Reverse:
         self.adjoint_temps: dict = {}       # adjoints returned by callees' vjp functions -> their primal
         self.reads: set = set()
         self.stacks: dict = {}              # primal name -> stack name
-        self.primal_names = names_in(self.fn)
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
         # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
@@ -98,7 +103,7 @@ class Reverse:
 
     def tidy(self, e):
         """Fold constants, then drop helpers that are no-ops for the kinds involved."""
-        return simplify(_Tidy(self.kinds, self.shapes).visit(simplify(e)))
+        return _Tidy(self.kinds, self.shapes).visit(e)
 
     def stack(self, v: str) -> str:
         if v not in self.stacks:
@@ -111,9 +116,10 @@ class Reverse:
 
     # ---- adjoint accumulation ---------------------------------------------------------------------
     def accum(self, v, expr, state, out):
-        """d_v += expr (or d_v = expr for the first contribution)."""
+        """d_v += expr (or d_v = expr for the first contribution); returns expr as written (tidied), None
+        where v is not active."""
         if v not in self.active:
-            return
+            return None
         d = self.adj(v)
         expr = self.tidy(expr)
         self.read(expr)
@@ -127,6 +133,7 @@ class Reverse:
             out.append(assign(d, expr))
             # arithmetic makes a new array; anything else may alias another adjoint
             state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and is_array(self.kinds.get(v))
+        return expr
 
     def own(self, v, state, out):
         """Make d_v an array this sweep may update in place."""
@@ -457,11 +464,10 @@ class Reverse:
         owned = state.pop(d)
         for v, expr in contribs:
             first = self.adj(v) not in state
-            self.accum(v, expr, state, out)
+            written = self.accum(v, expr, state, out)
             # d_v = g (or g summed to v's shape) takes over g, which nothing reads after this point,
             # so an array this sweep owned stays owned (no copy before updating it in place)
-            if (owned and first and len(contribs) == 1 and v in self.active
-                    and _passes_on(self.tidy(copy.deepcopy(expr)), d)):
+            if owned and first and len(contribs) == 1 and written is not None and _passes_on(written, d):
                 state[self.adj(v)] = True
 
     # ---- stacks: the adjoint of `v = s.pop()` pushes d_v onto d_s, that of `s.append(v)` pops it ----------

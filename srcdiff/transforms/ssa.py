@@ -14,7 +14,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import Namer, assign, assigned_names, load, names_in, walk, walk_names
+from .astutil import Namer, assign, assigned_names, load, names_in, walk_names
 
 
 def exposed_reads(stmts, have=frozenset()) -> set:
@@ -53,8 +53,8 @@ def exposed_reads(stmts, have=frozenset()) -> set:
 
 
 def _rename_loads(node, env):
-    for n in walk(node):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in env:
+    for n in walk_names(node):
+        if n.id in env and isinstance(n.ctx, gast.Load):
             n.id = env[n.id]
     return node
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import assign_counts, map_blocks, nested_blocks, walk_names
+from ..astutil import map_blocks, nested_blocks, walk_names, walk_statements
+
+_LOAD = gast.Load
+_BINDS = (gast.Store, gast.Param)
 
 
 def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -14,30 +17,52 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
     outside the block it is defined in cannot be renamed locally). Linear in the function's size:
     the reads of each name and the position of each read's statement in each enclosing block are
     indexed once, and kept up to date as reads are renamed and copies dropped."""
-    counts = assign_counts(fn)
+    counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
     reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id
 
-    def index(stmts):
+    def index(stmts, top):
+        """Index the loads of `stmts` (in one walk of each statement, nested blocks included); at the top
+        level also count the assignments and collect the loads by name (assign_counts and the reads of
+        the whole function, without walking it twice more)."""
         blocks.append(stmts)
+        here = id(stmts)
         for k, s in enumerate(stmts):
             for n in walk_names(s):
-                if isinstance(n.ctx, gast.Load):
-                    at = where.setdefault(id(n), {})
-                    at[id(stmts)] = min(k, at.get(id(stmts), k))
+                ctx = type(n.ctx)
+                if ctx is _LOAD:
+                    at = where.get(id(n))
+                    if at is None:
+                        where[id(n)] = {here: k}
+                    elif here not in at:
+                        at[here] = k
+                    if top:
+                        r = reads.get(n.id)
+                        if r is None:
+                            reads[n.id] = {id(n): n}
+                        else:
+                            r[id(n)] = n
+                elif top and ctx in _BINDS:
+                    counts[n.id] = counts.get(n.id, 0) + 1
+            if top:
+                for t in walk_statements([s]):
+                    if type(t) is gast.For:
+                        counts[t.target.id] = counts.get(t.target.id, 0) + 1
             for b in nested_blocks(s):
-                index(b)
+                index(b, False)
 
     def forget(s):
         for n in walk_names(s):
             if isinstance(n.ctx, gast.Load):
                 reads.get(n.id, {}).pop(id(n), None)
 
-    for n in walk_names(fn):
-        if isinstance(n.ctx, gast.Load):
+    for n in walk_names([fn.args, fn.decorator_list, fn.returns]):   # parameters (and annotations)
+        if isinstance(n.ctx, _BINDS):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        elif isinstance(n.ctx, gast.Load):
             reads.setdefault(n.id, {})[id(n)] = n
-    index(fn.body)
+    index(fn.body, True)
 
     def nested(old):
         new = block(old)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import assign_counts, loaded_names, nested_blocks, structure_key, walk, without_statements
+from ..astutil import (assign_counts, loaded_names, nested_blocks, structure_key, walk, walk_names,
+                       without_statements)
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -25,12 +26,18 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     dead = set()   # ids of the assignments whose value an earlier one computed
 
+    def reads(entry):
+        """The names the value of a `seen` entry [name, value, its reads or None] reads."""
+        if entry[2] is None:
+            entry[2] = loaded_names(entry[1])
+        return entry[2]
+
     def block(stmts):
         seen = {}
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 arr = s.targets[0].value.id
-                seen = {k: v for k, v in seen.items() if arr not in v[1]}
+                seen = {k: v for k, v in seen.items() if arr not in reads(v)}
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
@@ -41,7 +48,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                         renames[s.targets[0].id] = seen[k][0]
                         dead.add(id(s))
                     else:
-                        seen[k] = (s.targets[0].id, loaded_names(s.value))
+                        seen[k] = [s.targets[0].id, s.value, None]   # (its reads: when needed)
             else:
                 for b in nested_blocks(s):
                     block(b)
@@ -49,7 +56,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
                 touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
                             and isinstance(n.ctx, gast.Store)}
-                seen = {k: v for k, v in seen.items() if not (v[1] & touched) and v[0] not in touched}
+                seen = {k: v for k, v in seen.items() if not (reads(v) & touched) and v[0] not in touched}
     counts = assign_counts(fn)
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
@@ -58,14 +65,17 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     written = sharing_written_memory(fn)
 
     def rename_loads(node):
-        for n in walk(node):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
+        if not renames:
+            return
+        for n in walk_names(node):
+            if n.id in renames and isinstance(n.ctx, gast.Load):
                 target = renames[n.id]
                 while target in renames:
                     target = renames[target]
                 n.id = target
 
     block(fn.body)
-    fn.body = without_statements(fn.body, lambda s: id(s) in dead)
-    rename_loads(fn)
+    if dead:
+        fn.body = without_statements(fn.body, lambda s: id(s) in dead)
+        rename_loads(fn)
     return fn

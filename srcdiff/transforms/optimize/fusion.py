@@ -67,6 +67,24 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         for s in stmts:
             for b in nested_blocks(s):
                 block(b)
+        facts = {}   # id(statement) -> (names it reads, names it stores or writes into), as needed
+
+        def facts_of(u):
+            f = facts.get(id(u))
+            if f is None:
+                reads, stored = set(), set()
+                for n in walk(u):
+                    kind = type(n)
+                    if kind is gast.Name:
+                        if type(n.ctx) is gast.Load:
+                            reads.add(n.id)
+                        elif type(n.ctx) is gast.Store:
+                            stored.add(n.id)
+                    elif kind is gast.Subscript and type(n.ctx) is gast.Store and type(n.value) is gast.Name:
+                        stored.add(n.value.id)
+                f = facts[id(u)] = (reads, stored)
+            return f
+
         k = 0
         while k < len(stmts):
             s = stmts[k]
@@ -80,7 +98,8 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                 u = stmts[j]
                 if is_comment(u):
                     break   # another source line: keep each adjoint block under its own comment
-                if t in loaded_names(u):
+                reads, stored = facts_of(u)
+                if t in reads:
                     if (isinstance(u, (gast.Assign, gast.AugAssign))
                             and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
                             and elementwise(u.value)):
@@ -93,11 +112,10 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
                         if isinstance(u.value, gast.Name) and u.value.id == t:
                             u.value = s.value
                         del stmts[k]
+                        facts.pop(id(u), None)   # it reads s's operands now
+                        facts.pop(id(s), None)
                         moved = True
                     break
-                stored = {n.id for n in walk(u) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                stored |= {n.value.id for n in walk(u) if isinstance(n, gast.Subscript)
-                           and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
                 if stored & operands or not isinstance(u, (gast.Assign, gast.AugAssign)):
                     break
             if not moved:

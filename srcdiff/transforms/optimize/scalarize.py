@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, is_comment, name_counts, nested_blocks, walk, walk_names
+from ..astutil import Transformer, clone, is_comment, name_counts, nested_blocks, walk, walk_names
 from .fusion import broadcasting
 
 
@@ -106,9 +106,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
 
 
 def _replace_name(e, name, new):
-    import copy as _copy
-
     class R(Transformer):
         def visit_Name(self, n):
-            return _copy.deepcopy(new) if n.id == name and isinstance(n.ctx, gast.Load) else n
-    return R().visit(_copy.deepcopy(e))
+            return clone(new) if n.id == name and isinstance(n.ctx, gast.Load) else n
+    return R().visit(clone(e))
