@@ -10,7 +10,7 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
-from .astutil import dotted_name, literal_value, nested_blocks, statements_in_order as _in_order, walk_names
+from .astutil import dotted_name, literal_value, statements_in_order as _in_order, walk_names
 
 # ---- the Kind type -----------------------------------------------------------------------------------------
 # Its fields are stored as a tagged tuple (("a", 2, "f")), which only the functions here read by position.
