@@ -13,7 +13,12 @@ Prints, for the package under srcdiff/:
   the modules that set or read them, and the number of declared annotation keys;
 * hand-written block walkers (``for f in ("body", "orelse")``) outside astutil's one walker;
 * passes that recognise each other's output by text: string literals tested with
-  ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
+  ``endswith``/``startswith``/``in`` against names, or comment text matched in code; split into matching
+  between passes (text or names another pass made: the ones to remove) and the rest, whose text comes from
+  outside the compiler (file names, other tools' error messages, module and namespace names, Python's own
+  names: TEXT_FROM_OUTSIDE lists them);
+* tagged-kind indexing outside transforms/kinds.py: kinds read by position (``k[0] == "a" and k[1] > 2``)
+  or written as tagged tuples (``("s", "i")``) instead of through transforms/kinds.py's Kind type;
 * files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
   (tests/test_rules_table.py), and every module outside srcdiff/rules holding a literal table (a set, list,
   tuple or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...): a new function must
@@ -167,14 +172,78 @@ def node_attributes(mods):
 TEXT_MATCH = re.compile(r"""\.(endswith|startswith)\(\s*["'][^"']*["']|["'][^"']*sweep[^"']*["']\s+(not\s+)?in\b""")
 
 
+MATCHED_TEXT = re.compile(r"""\.(?:endswith|startswith)\(\s*(["'])(.*?)\1|(["'])([^"']*sweep[^"']*)\3\s+(?:not\s+)?in\b""")
+
+# Matched text that no pass of srcdiff makes, with where it comes from: matching it is not coordination
+# between passes. Any other text matched is counted "between passes".
+TEXT_FROM_OUTSIDE = {
+    ".py": "file name", ".json": "file name",
+    "TypingError: ": "error text (Numba)", "No implementation of function": "error text (Numba)",
+    "Failed in ": "error text (Numba)", "srcdiff: ": "error text (Numba, quoting srcdiff's own error)",
+    ",": "user input (command line)",
+    "srcdiff.runtime": "module name", "dask.array": "module name", "dask.bag": "module name",
+    "np.random": "module name", "np.": "module name", "rt.": "module name",
+    "__": "Python name (dunder)", "_": "Python name (private attribute)", "*": "Python name (*args parameter)",
+    "@py": "Python name (pytest's assertion rewriting)",
+    "-": "text the same function made (a slice bound)",
+}
+
+
 def text_matching(mods):
+    """[(module, line, code, what it matches: None between passes, else TEXT_FROM_OUTSIDE's reason)]."""
     out = []
     for name, path in mods.items():
         for lineno, line in enumerate(open(path), 1):
             code = line.split("#", 1)[0]
             if TEXT_MATCH.search(code):
-                out.append((name, lineno, code.strip()))
+                texts = [m.group(2) if m.group(2) is not None else m.group(4) for m in MATCHED_TEXT.finditer(code)]
+                reasons = [TEXT_FROM_OUTSIDE.get(t) for t in texts] or [None]
+                out.append((name, lineno, code.strip(), None if None in reasons else sorted(set(reasons))[0]))
     return out
+
+
+KIND_TAGS = {"s", "a", "t", "l", "dtype", "?"}
+_DTYPES = {"f", "i", "b", None}
+
+
+def _tag_test(node) -> bool:
+    """`x[0] == "a"`, `x[0] != "t"`, `(k or ("?",))[0] in ("s", "a")`: a kind's tag read by position."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn))):
+        return False
+    left, right = node.left, node.comparators[0]
+    if not (isinstance(left, ast.Subscript) and isinstance(left.slice, ast.Constant) and left.slice.value == 0):
+        return False
+    values = [right] if isinstance(right, ast.Constant) else getattr(right, "elts", [])
+    tags = {v.value for v in values if isinstance(v, ast.Constant)}
+    return bool(tags) and len(tags) == len(values) and tags <= KIND_TAGS
+
+
+def _kind_tuple(node) -> bool:
+    """A kind written as its tagged tuple: ("s", "f"), ("a", nd, "f"), ("t",), ("t", n, "exp"), ("?",), ..."""
+    if not (isinstance(node, ast.Tuple) and node.elts and isinstance(node.elts[0], ast.Constant)):
+        return False
+    tag, rest = node.elts[0].value, node.elts[1:]
+    last = rest[-1].value if rest and isinstance(rest[-1], ast.Constant) else ...
+    if tag in ("t", "?"):
+        return not rest or (tag == "t" and (len(rest) == 1 or last == "exp"))
+    if tag in ("s", "dtype"):
+        return len(rest) == 1 and last in _DTYPES
+    if tag == "a":
+        return len(rest) == 2 and last in _DTYPES
+    return False
+
+
+def tagged_kinds(mods):
+    """[(module, line)] where a kind is read by position or written as a tagged tuple, outside kinds.py."""
+    out = set()
+    for name, path in mods.items():
+        if name == f"{PACKAGE}.transforms.kinds":
+            continue
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            if _tag_test(node) or _kind_tuple(node):
+                out.add((name, node.lineno))
+    return sorted(out)
 
 
 ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.expm1", "np.sin"}
@@ -212,6 +281,8 @@ def main(argv=None):
                if name != f"{PACKAGE}.transforms.astutil" for text in [open(path).read()]
                for m in re.finditer(r"""for \w+ in \(["']body["'], ["']orelse["']""", text)]
     texts = text_matching(mods)
+    between = [t for t in texts if t[3] is None]
+    kinds_by_position = tagged_kinds(mods)
     tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
 
@@ -230,7 +301,12 @@ def main(argv=None):
     print(f"ad-hoc node attributes (_srcdiff_*): {len(attrs)} in {len(set().union(*attrs.values())) if attrs else 0} modules")
     print(f"declared annotation keys (transforms/annotations.py): {keys}")
     print(f"hand-written body/orelse block walkers: {len(walkers)} in {len({m for m, _ in walkers})} modules")
-    print(f"text or name-suffix matching in code: {len(texts)} places")
+    print(f"text or name-suffix matching in code: {len(texts)} places: {len(between)} between passes, "
+          f"{len(texts) - len(between)} of file names / error text / module names")
+    for m, lineno, code, _ in between:
+        print(f"    {m}:{lineno}  {code}")
+    print(f"tagged-kind indexing outside transforms/kinds.py: {len(kinds_by_position)} places in "
+          f"{len({m for m, _ in kinds_by_position})} modules")
     print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
           f"{len(tables)} modules with a table of elementwise functions of their own)")
     for m, lineno in sorted(tables.items()):
@@ -243,8 +319,11 @@ def main(argv=None):
         for a, ms in sorted(attrs.items()):
             print(f"    {a}: {', '.join(sorted(ms))}")
         print("\ntext matching:")
-        for m, lineno, code in texts:
-            print(f"    {m}:{lineno}  {code}")
+        for m, lineno, code, why in texts:
+            print(f"    {m}:{lineno}  {code}    [{why or 'between passes'}]")
+        print("\ntagged-kind indexing:")
+        for m, lineno in kinds_by_position:
+            print(f"    {m}:{lineno}")
 
 
 if __name__ == "__main__":

@@ -289,7 +289,7 @@ class Transformed:
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
         _check_arguments(self, args[:nargs])
-        if ("t",) in arg_kinds or any(type(a) is list for a in args[:nargs]):
+        if any(map(kinds.is_tuple, arg_kinds)) or any(type(a) is list for a in args[:nargs]):
             params = self._params()
             structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
                             if isinstance(a, (tuple, list)) and k < len(params))

@@ -26,6 +26,19 @@ from .errors import SrcdiffError
 from .version import __version__
 
 _LOADED: dict = {}
+_TAPES: dict = {}   # sha256 of a generated module's source -> the names of its preallocated tapes
+
+
+def note_tapes(source: str, tapes) -> None:
+    """Record that generated module `source` allocates the tapes `tapes` (compiler.Module.tapes, reverse mode's
+    names): code that reads the module back (forward mode over a gradient, srcdiff.cuda) asks tapes_of, and the
+    cache index keeps them with the module."""
+    _TAPES[hashlib.sha256(source.encode()).hexdigest()] = frozenset(tapes)
+
+
+def tapes_of(source: str):
+    """The tapes recorded for generated module `source` (note_tapes, or its cache index record), None if none were."""
+    return _TAPES.get(hashlib.sha256(source.encode()).hexdigest())
 
 
 class CacheWarning(UserWarning):
@@ -542,8 +555,9 @@ def save_index(spec: str, root, source: str, bindings: dict, function_names: lis
     paths = recipes(root, bindings)
     if paths is None:
         return False
+    digest = hashlib.sha256(source.encode()).hexdigest()
     record = {"v": 1, "base": base, "key": module_key(source, bindings, jit), "names": list(function_names),
-              "bindings": paths, "sha256": hashlib.sha256(source.encode()).hexdigest(), "jit": bool(jit)}
+              "bindings": paths, "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ()))}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -599,6 +613,7 @@ def load_indexed(spec: str, root, jit: bool):
         _remove(path)
         return None
     _touch(module_path)
+    _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
     loaded = _LOADED.get(modname) or instantiate(modname, module_path, source, bindings, names, jit)
     return CachedModule(base, bindings, names), source, loaded
 

@@ -482,7 +482,8 @@ class Module:
     derivatives: dict = field(default_factory=dict)   # (id, positions, mode, ...) -> module name
     units: dict = field(default_factory=dict)         # id -> front-end unit
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
-    tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes
+    tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
+                                                      # the generated code the module holds (build_module)
     mode: str = "grad"
     entry: str = ""
 
@@ -493,9 +494,12 @@ class Module:
     def source(self, jit: bool = False) -> str:
         """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
         tapes, matrix products through rt.dot: transforms/products.py)."""
+        from . import backends
         header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
-            return header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
+            text = header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
+        backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
+        return text
 
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
@@ -522,6 +526,18 @@ def is_generated(obj) -> bool:
     fn = obj.func if isinstance(obj, parse.Unit) else getattr(obj, "py_func", obj)
     from .cachedir import is_generated_module
     return is_generated_module(getattr(fn, "__module__", None))
+
+
+def _generated_tapes(unit) -> frozenset:
+    """The tapes reverse mode recorded generating the module of `unit`, a function srcdiff generated
+    (backends.tapes_of its source: noted by Module.source or kept in the cache index; none if neither)."""
+    from . import backends
+    try:
+        with open(unit.filename) as fh:
+            text = fh.read()
+    except OSError:
+        return frozenset()
+    return backends.tapes_of(text) or frozenset()
 
 
 def _is_generated_unit(unit) -> bool:
@@ -717,4 +733,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
                                        entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
                                        arg_dims=arg_dims, checkpoints=checkpoints)
         run(MODULE, Context(module=module))
+        for u in module.units.values():   # the tapes of the generated code it holds (forward mode keeps their names)
+            if is_generated(u):
+                module.tapes |= _generated_tapes(u)
         return module

@@ -394,7 +394,7 @@ def _install_nesting():
                 arg_kinds = args[0] if args else ()
                 built = None
                 if (len(args) <= 1 and set(kwargs) <= {"arg_dims", "structs"} and not kwargs.get("structs")
-                        and all(k is not None and k[0] != "t" for k in arg_kinds)):
+                        and all(k is not None and not kinds.is_tuple(k) for k in arg_kinds)):
                     try:      # reverse over reverse
                         built = _reverse_nested(self, arg_kinds, kwargs.get("arg_dims", ()))
                     except SrcdiffError:   # e.g. a helper with a forward rule only: forward over reverse

@@ -186,6 +186,16 @@ def calls_a_gradient(a, b):
 _GRAD_ODE = srcdiff.grad(ode, wrt=0)
 
 
+def calls_named_like_a_tape(a, b):
+    """Calls a generated gradient holding a user array named like a tape (y_tape): in forward mode over it
+    (code generated for another module) that array is still an array, since the lowering reads the tapes
+    reverse mode recorded (compiler.Module.tapes), not names."""
+    return _GRAD_NAMED(a, b) * b
+
+
+_GRAD_NAMED = srcdiff.grad(named_like_a_tape, wrt=0)
+
+
 def three_ways(a, b):
     """if / elif / else: the `elif` line follows the comments above it as an `if` does."""
     if a > b:
@@ -240,6 +250,7 @@ def _data():
         "named_like_a_tape": (srcdiff.grad(named_like_a_tape, wrt=(0, 1)), (0, 0), (a, b), {}),
         "jvp_calls_a_gradient": (srcdiff.jvp(calls_a_gradient, wrt=0), (0, 0, 0), (a, b, b), {}),
         "named_like_a_tape_hvp": (srcdiff.hvp(named_like_a_tape, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
+        "jvp_calls_named_like_a_tape": (srcdiff.jvp(calls_named_like_a_tape, wrt=0), (0, 0, 0), (a, b, b), {}),
     }
 
 
@@ -322,7 +333,8 @@ if __name__ != "__main__":
              "helper", "layer", "outer", "trip_expr", "reductions", "sigmoid", "more_elementwise",
              "more_elementwise_jvp", "jvp", "jvp_tuple", "jvp_while", "hvp",
              "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
-    CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient"]
+    CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient",
+              "jvp_calls_named_like_a_tape"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -446,6 +458,27 @@ if __name__ != "__main__":
         assert any(above for _, above, _ in want) and any(c for _, _, c in want)
         if if_with_comments:
             assert "If" in [t for t, above, _ in want if above]      # comments above an `if` under `else:`
+
+    def test_tapes_of_generated_code_are_recorded_not_named():
+        """Forward mode over a gradient holds the gradient's tapes in its module's tapes (what the lowering
+        reads): recorded by the module that generated that code, or kept by the cache index where the gradient
+        was loaded without generating it; a user array named like a tape in generated code is not one."""
+        from srcdiff import backends
+        a = np.linspace(0.2, 0.8, B)
+        primal = [a[0], a[1], 3]
+        made = srcdiff.hvp(recurrence, wrt=(0, 1)).fwd.specialise(primal).module    # generates the gradient
+        assert made.tapes and all(t.endswith("_tape") and f"{t} = np.empty(" in made.source() for t in made.tapes)
+        saved = dict(backends._TAPES)
+        try:
+            backends._TAPES.clear()     # as in a fresh process: nothing generated here yet
+            h = srcdiff.hvp(recurrence, wrt=(0, 1))
+            again = h.fwd.specialise(primal).module
+            assert isinstance(h.grad.last.module, backends.CachedModule)   # the gradient came from the index
+            assert again.tapes == made.tapes
+        finally:
+            backends._TAPES.update(saved)
+        jvp = srcdiff.jvp(calls_named_like_a_tape, wrt=0).specialise([a[0], a[1]]).module
+        assert "y_tape = np.empty(3)" in jvp.source() and not jvp.tapes
 
     def test_allocation_of_per_example_size_is_refused():
         a = np.linspace(0.2, 0.8, B)

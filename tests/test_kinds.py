@@ -122,3 +122,65 @@ def test_kind_type_names_its_fields():
     for x in (k, kinds.Kind.stack(k), kinds.Kind.tuple_of()):
         for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
             assert y == x and type(y) is kinds.Kind
+
+
+def test_kind_constructors_and_fields():
+    """Every variety of Kind answers its fields by name, the module's functions answer alike for None (an unknown
+    kind) and for a plain tagged tuple, and Kind.of turns tuples (with their element kinds) into Kinds."""
+    K = kinds.Kind
+    s, a, u = K.scalar("b"), K.array(3, "f"), K.array(None, None)
+    t, e, st, d = K.tuple_of(2, [a, None]), K.exp_table(3), K.stack(K.scalar("i")), K.dtype_value("i")
+    assert [(k.is_scalar, k.is_array, k.is_tuple, k.is_exp_table, k.is_stack, k.is_dtype_value)
+            for k in (s, a, t, e, st, d)] == [(True, False, False, False, False, False),
+                                            (False, True, False, False, False, False),
+                                            (False, False, True, False, False, False),
+                                            (False, False, True, True, False, False),
+                                            (False, False, False, False, True, False),
+                                            (False, False, False, False, False, True)]
+    assert [k.ndim for k in (s, a, u, t, e, st, d)] == [0, 3, None, None, None, None, None]
+    assert [k.dtype for k in (s, a, u, t, e, st, d)] == ["b", "f", None, None, None, None, "i"]
+    assert (t.length, t.elements, K.tuple_of().length, K.tuple_of(4).elements, e.length, e.elements) == \
+        (2, (a, None), None, None, 3, None)
+    assert (st.element, s.element, a.length) == (K.scalar("i"), None, None)
+    assert a.with_dtype("i") == K.array(3, "i") and s.as_float() == kinds.F and u.as_float() == K.array(None, "f")
+    assert t.as_float() is None and st.as_float() is None and d.as_float() is None
+    for f in (kinds.is_scalar, kinds.is_array, kinds.is_tuple, kinds.is_exp_table, kinds.is_stack,
+              kinds.is_dtype_value, kinds.is_float_array):
+        assert f(None) is False
+    for f in (kinds.ndim, kinds.dtype, kinds.length, kinds.elements, kinds.element, kinds.as_float):
+        assert f(None) is None
+    assert kinds.is_float_array(a) and kinds.is_float_array(a, 3) and not kinds.is_float_array(a, 2)
+    assert kinds.is_float_array(a, "known") and not kinds.is_float_array(u, "known")
+    assert not kinds.is_float_array(K.array(1, "i")) and not kinds.is_float_array(kinds.F)
+    raw = ("l", ("t", 2, (("a", 1, "f"), ("s", "i"))))
+    made = K.of(raw)
+    assert made == raw and type(made) is K and type(made.element) is K
+    assert all(type(x) is K for x in made.element.elements) and made.element.elements[1].dtype == "i"
+    assert K.of(None) is None and K.of(a) is a and kinds.ndim(("a", 2, "f")) == 2
+    assert repr(K.array(2, "f")) == repr(("a", 2, "f"))   # (cache keys hold repr of the argument kinds)
+
+
+def test_inferred_kinds_are_kinds():
+    """Argument kinds given as tagged tuples come out of infer as Kinds, as do the kinds it derives (the other
+    passes read them by name)."""
+    import gast
+    fn = gast.parse("def f(x, n, t):\n    y = np.exp(x)\n    m = n + 1\n    u = t[0]\n    return y\n").body[0]
+    got = kinds.infer(fn, {"x": ("a", 1, "f"), "n": ("s", "i"), "t": ("t", 2, (("a", 1, "f"), ("s", "f")))})
+    assert got["y"] == kinds.Kind.array(1, "f") and got["m"] == kinds.I and got["u"] == ("a", 1, "f")
+    assert all(type(k) is kinds.Kind for k in got.values()), got
+
+
+def test_no_tagged_kind_indexing_outside_kinds():
+    """Kinds are read through the Kind type's fields everywhere but transforms/kinds.py (architecture_metrics
+    counts places that index kinds by position or write them as tagged tuples)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts",
+                        "architecture_metrics.py")
+    spec = importlib.util.spec_from_file_location("architecture_metrics", path)
+    metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(metrics)
+    assert metrics.tagged_kinds(metrics.modules()) == []
+    import ast
+    found = [metrics._tag_test(n) or metrics._kind_tuple(n) for n in ast.walk(ast.parse(
+        'a = k[0] == "a" and k[1] > 2\nb = (k or ("?",))[0] in ("s", "t")\nc = ("s", "i")\nd = ("a", n, "f")\n'
+        'e = ("t", 2, "exp")\nf = ("a", "SCALE")\ng = ("dtype", "out")\nh = k[0] == "py_func"'))]
+    assert sum(found) == 6, found   # (the tag tests of a and b, b's default ("?",), c, d, e; not f, g, h)

@@ -95,30 +95,6 @@ class _Prepared:
     pass
 
 
-def _plain_gradient(f) -> bool:
-    """f is a reverse-mode transform of a user function (not of another transform)."""
-    from ..api import Transformed
-    from ..forward_api import HVP, ForwardTransformed
-    return isinstance(f, Transformed) and not isinstance(f.f, (Transformed, ForwardTransformed, HVP))
-
-
-def _tapes(module, inner=None, inner_tapes=frozenset()):
-    """Names of the preallocated tapes of `module`: those reverse mode recorded making it
-    (compiler.Module.tapes), and for forward mode over a generated gradient `inner`, `inner_tapes` (the
-    gradient's; forward mode keeps those names, being assigned once). None where they are not known: a
-    module not generated in this process, one holding code srcdiff generated for another module (a user
-    function that calls a generated gradient), forward mode over generated code other than the gradient
-    of a user function (inner_tapes None); the lowering then recognises tapes by name."""
-    from .. import compiler
-    if not isinstance(module, compiler.Module) or inner_tapes is None:
-        return None
-    inner_module = getattr(inner, "__module__", None)
-    if any(compiler.is_generated(u) and getattr(u.func, "__module__", None) != inner_module
-           for u in module.units.values()):
-        return None
-    return set(module.tapes) | set(inner_tapes)
-
-
 class Kernel:
     """What srcdiff.cuda.vmap returns: call it on a batch; .source / .ptx(...) show the device code."""
 
@@ -176,28 +152,16 @@ class Kernel:
         return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
 
     def _build(self, example):
-        """(generated module, the function whose lines its comments cite, result selection, names of the
-        module's tapes or None where they are not known: see _tapes)."""
-        from .. import compiler
+        """(generated module, the function whose lines its comments cite, result selection)."""
         from ..transforms import kinds
         kind = self._kind()
         if kind == "rev":
             made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
-            return made.module, self.g.f, None, _tapes(made.module)
+            return made.module, self.g.f, None
         fwd = self.g.fwd if kind == "hvp" else self.g
         nprimal = len(fwd._params())
         made = fwd.specialise(list(example[:nprimal]))
-        inner_tapes = set()
-        if compiler.is_generated(made.inner):    # forward mode over code srcdiff generated
-            inner_tapes = None
-            if _plain_gradient(fwd.f):             # a gradient: its tapes are the gradient module's
-                from ..transforms import dims
-                primal = example[:nprimal - (fwd.f.mode == "vjp")]
-                inner = fwd.f.specialise(tuple(kinds.kind_of_value(e) for e in primal),
-                                         arg_dims=dims.label_arguments(primal), need_module=True)
-                inner_tapes = _tapes(inner.module)
-        tapes = _tapes(made.module, made.inner, inner_tapes)
-        return made.module, made.inner, (1 if kind == "hvp" else None), tapes
+        return made.module, made.inner, (1 if kind == "hvp" else None)
 
     def _shape(self, out):
         return self.g._shape(out) if self._kind() == "rev" else out
@@ -258,14 +222,14 @@ class Kernel:
             example.append(ex)
         if B is None:
             raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
-        module, cited, select, tapes = self._build(example)
+        module, cited, select = self._build(example)
         entry_params = [a.id for a in next(fn for fn in module.functions if fn.name == module.entry).args.args]
         if len(entry_params) != len(specs):
             raise self._err(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
-        prog = Program(module, cited, specs, self.max_trip, select, tapes)
+        prog = Program(module, cited, specs, self.max_trip, select)
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2

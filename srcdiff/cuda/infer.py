@@ -248,14 +248,12 @@ class Inference:
                 self.stacks[stk] = "f" if "f" in (old, d) else ("i" if d in ("i", "b") else d)
 
     def _is_tape(self, name, v):
-        """`name = v` allocates a tape: one of the tapes reverse mode recorded (Program.tapes), or when
-        those are not known, a name reverse mode's namer gives tapes; or a tangent tape (_tape_like)."""
+        """`name = v` allocates a tape: one of the tapes reverse mode recorded (Program.tapes), or a
+        tangent tape (_tape_like)."""
         if self._tape_like(v) is not None:
             return True
-        if not (isinstance(v, ast.Call) and dotted(v.func) == "np.empty" and len(v.args) in (1, 2)):
-            return False
-        known = self.p.tapes
-        return name in known if known is not None else name.endswith("_tape")
+        return (name in self.p.tapes and isinstance(v, ast.Call) and dotted(v.func) == "np.empty"
+                and len(v.args) in (1, 2))
 
     def _tape_like(self, v):
         """The tape `v` copies the shape of (`d_t_tape = rt.zeros_like(t_tape)`: forward mode over a

@@ -175,14 +175,13 @@ def _inline_returned_tuples(fn):
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip, select=None, tapes=None):
+    def __init__(self, module, user_fn, specs, max_trip, select=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
-        forward-over-reverse's (gradient, H·v)). tapes: the names of reverse mode's preallocated tapes in
-        the module (compiler.Module.tapes, with those of the gradient forward mode differentiated), or
-        None where they are not known (a module that was not generated in this process): then a tape is
-        a `*_tape = np.empty(...)` name (Inference._is_tape)."""
+        forward-over-reverse's (gradient, H·v)). The module's tapes are the names compiler.Module.tapes
+        records: reverse mode's preallocated tapes, with those of the generated code the module holds
+        (forward mode over a gradient, a function calling one), never recognised by their names."""
         import inspect
-        self.module, self.max_trip, self.tapes = module, max_trip, tapes
+        self.module, self.max_trip, self.tapes = module, max_trip, frozenset(module.tapes)
         self.layout = _Layout()
         trees = module.trees()
         for fn in trees:

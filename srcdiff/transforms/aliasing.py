@@ -14,6 +14,7 @@ import gast
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
+from .kinds import is_array, is_scalar
 
 _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
                "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
@@ -24,7 +25,8 @@ def _basic(idx, kinds) -> bool:
     for n in walk(idx):
         if isinstance(n, (gast.List, gast.Call)) or (isinstance(n, gast.Tuple) and n is not idx):
             return False
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and (kinds.get(n.id) or ("s",))[0] != "s":
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and kinds.get(n.id) is not None \
+                and not is_scalar(kinds[n.id]):
             return False
     return True
 
@@ -34,7 +36,7 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
     if isinstance(value, gast.Name):
         k = kinds.get(name)
-        return value.id if k is None or k[0] == "a" else None
+        return value.id if k is None or is_array(k) else None
     if renames_only:
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
@@ -42,7 +44,7 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
         k = kinds.get(name)
         sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice))
-        return value.value.id if sliced or (k is not None and k[0] == "a") else None
+        return value.value.id if sliced or is_array(k) else None
     if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
             and isinstance(value.args[0], gast.Name)):
         return value.args[0].id
@@ -218,7 +220,7 @@ def _in_place(s, kinds, unknown=False) -> bool:
     `unknown`: whether to count it where a1's kind is not known."""
     v = s.value
     return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
-            and (kinds.get(v.left.id) or ("a" if unknown else "?",))[0] == "a")
+            and (is_array(kinds.get(v.left.id)) or (unknown and kinds.get(v.left.id) is None)))
 
 
 def _own_loads(s):

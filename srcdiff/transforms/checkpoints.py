@@ -48,7 +48,7 @@ from .astutil import (Namer, assign, call, comment, const, is_comment, load, map
                       walk_names)
 from .purity import is_pure
 from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, written_arrays
-from .kinds import expr_kind, is_scalar
+from .kinds import I, dtype, expr_kind, is_array, is_scalar
 from .ssa import exposed_reads
 
 
@@ -62,7 +62,7 @@ class Plan:
         self.every, self.segment, self.first, self.last = (fresh(n) for n in ("every", "segment", "first", "last"))
         self.index = loop.target.id if isinstance(loop, gast.For) else fresh("k")
         for name in (self.every, self.segment, self.first, self.last, self.index):
-            rev.kinds[name] = ("s", "i")
+            rev.kinds[name] = I
         self.start, self.stop, self.step = range_args(loop) if isinstance(loop, gast.For) else (None, None, None)
         self.count = _count(loop)   # the loop's trip count
         self.tapes: list = []       # its scalar tapes (a segment's rows)
@@ -303,13 +303,13 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
     for v in state:
         name = namer.fresh(v + "_snapshots")
         saved = gast.Subscript(value=load(name), slice=load(p.segment), ctx=gast.Load())
-        k = kinds.get(v) or ("?",)
-        if k[0] == "s" and k[1] in ("f", "i", "b"):     # a scalar: an element of a 1-d array
-            dtype = [] if k[1] == "f" else [gast.Attribute(value=load("np"), attr={"i": "int64", "b": "bool_"}[k[1]],
-                                                           ctx=gast.Load())]
-            lists.append(assign(name, call("np.empty", copy.deepcopy(capacity), *dtype)))
+        k = kinds.get(v)
+        if is_scalar(k) and dtype(k) in ("f", "i", "b"):     # a scalar: an element of a 1-d array
+            numpy_dtype = [] if dtype(k) == "f" else [
+                gast.Attribute(value=load("np"), attr={"i": "int64", "b": "bool_"}[dtype(k)], ctx=gast.Load())]
+            lists.append(assign(name, call("np.empty", copy.deepcopy(capacity), *numpy_dtype)))
             saves.append(assign(gast.Subscript(value=load(name), slice=copy.deepcopy(row), ctx=gast.Store()), load(v)))
-        elif k[0] == "a":                                # an array: a row of a row tape (runtime/tapes.py)
+        elif is_array(k):                                # an array: a row of a row tape (runtime/tapes.py)
             lists.append(assign(name, call("rt.row_tape", copy.deepcopy(capacity))))
             saves.append(assign(name, call("rt.put_row", load(name), copy.deepcopy(row), load(v))))
             saved = call("rt.get_row", load(name), load(p.segment), load(v))

@@ -79,7 +79,7 @@ def check_single_matrices(unit: Unit, kind_map: dict, active: set):
 
 def _rank(e, kind_map):
     """The rank of an argument whose kind is known (0 for a scalar), else None."""
-    return _rank_of(kind_map.get(e.id) if isinstance(e, gast.Name) else None)
+    return kinds.ndim(kind_map.get(e.id) if isinstance(e, gast.Name) else None)
 
 
 def check_sequence_arithmetic(unit: Unit, kind_map: dict, wrt: list):
@@ -90,7 +90,7 @@ def check_sequence_arithmetic(unit: Unit, kind_map: dict, wrt: list):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp)):
             continue
         for operand in (s.value.left, s.value.right):
-            if isinstance(operand, gast.Name) and (kind_map.get(operand.id) or ("",))[0] == "t":
+            if isinstance(operand, gast.Name) and kinds.is_tuple(kind_map.get(operand.id)):
                 parts = [operand]
             elif isinstance(operand, (gast.Tuple, gast.List)):
                 parts = operand.elts
@@ -123,7 +123,7 @@ def check_numba(module, arg_kinds: tuple = ()):
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) \
             if arg_kinds and k == 0 and (terms or products) else {}
         for n, operands in products:
-            ranks = [_rank_of(kinds.expr_kind(a, kind_map)) for a in operands]
+            ranks = [kinds.ndim(kinds.expr_kind(a, kind_map)) for a in operands]
             if any(r is not None and r > 2 for r in ranks):
                 fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
                               "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
@@ -134,7 +134,7 @@ def check_numba(module, arg_kinds: tuple = ()):
             if start is not None and not isinstance(start.value, gast.Constant):
                 continue   # it starts from zeros shaped like its first term (desugar._start)
             term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
-            if term is not None and term[0] == "a":
+            if kinds.is_array(term):
                 fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "
                               "compile under Numba (jit=True) here (in a function called from the one "
                               "differentiated in forward mode, or where its first term cannot be written before "
@@ -148,10 +148,3 @@ def check_numba(module, arg_kinds: tuple = ()):
                               "rank of its result depends on the array's shape at run time",
                      "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
                      "or use jit=False")
-
-
-
-
-def _rank_of(k):
-    """The rank of kind `k` (0 for a scalar), or None where it is not known."""
-    return None if k is None else (0 if k[0] == "s" else (k[1] if k[0] == "a" else None))

@@ -89,11 +89,16 @@ def _subscript(base, idx, kinds):
     return tuple(out) + tuple(base[axis:])
 
 
+def _scalar(k) -> bool:
+    """Kind `k` (transforms/kinds.py's Kind, None if unknown) is a scalar's."""
+    return k is not None and k.is_scalar
+
+
 def _int_scalar(e, kinds):
     if isinstance(e, gast.Constant):
         return type(e.value) is int
     k = kinds.get(e.id) if isinstance(e, gast.Name) else None
-    return k == ("s", "i")
+    return _scalar(k) and k.dtype == "i"
 
 
 def _literal_axis(e, nd):
@@ -108,7 +113,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
         return () if isinstance(e.value, (int, float, bool)) else None
     if isinstance(e, gast.Name):
         k = kinds.get(e.id)
-        if k is not None and k[0] == "s":
+        if _scalar(k):
             return ()
         if e.id in dims:
             return dims[e.id]
@@ -163,7 +168,7 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
                 found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
             elif isinstance(n, (gast.Assign, gast.For)):     # loop variables, unpacked or subscript targets
                 target = n.targets[0] if isinstance(n, gast.Assign) else n.target
-                found = [(t.id, () if (kinds.get(t.id) or ("?",))[0] == "s" else None) for t in walk(target)
+                found = [(t.id, () if _scalar(kinds.get(t.id)) else None) for t in walk(target)
                          if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)]
             else:
                 continue

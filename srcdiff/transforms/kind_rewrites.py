@@ -8,6 +8,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, load, map_blocks, nested_blocks, walk_statements
+from .kinds import F, is_array, is_scalar, is_tuple, ndim
 from .parse import Unit
 
 
@@ -42,12 +43,12 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
             map_blocks(s, block)
             found = start(s)
             k = kind_map.get(found[0].value.args[0].id) if found else None
-            if k is not None and k[0] == "s":
+            if is_scalar(k):
                 out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
                 changed = True
                 continue
-            if k is not None and k[0] == "a" and k[1] is not None:
-                shape = gast.Tuple(elts=[astutil.const(1)] * k[1], ctx=gast.Load())
+            if is_array(k) and ndim(k) is not None:
+                shape = gast.Tuple(elts=[astutil.const(1)] * ndim(k), ctx=gast.Load())
                 found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
                 changed = True
             out.append(s)
@@ -57,7 +58,7 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
     for s in walk_statements(unit.node.body):   # (an unguarded start: the loops' first values could not be written down)
         if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.zeros_like"
                 and len(s.value.args) == 1 and isinstance(s.value.args[0], gast.Name)
-                and (kind_map.get(s.value.args[0].id) or ("?",))[0] == "s"):
+                and is_scalar(kind_map.get(s.value.args[0].id))):
             s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
             changed = True
     return changed
@@ -67,7 +68,7 @@ def scalar_products(unit: Unit, kind_map: dict) -> bool:
     """Composites written for arrays, met with a scalar operand where the kinds show one: np.inner(x, s)
     (rt.tensordot(x, np.moveaxis(s, -1, 0), 1)) is the product x * s, as in NumPy. Returns whether it changed."""
     def scalar(e):
-        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and (kind_map.get(e.id) or ("?",))[0] == "s")
+        return isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and is_scalar(kind_map.get(e.id)))
     changed = False
     for s in walk_statements(unit.node.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)):
@@ -75,7 +76,7 @@ def scalar_products(unit: Unit, kind_map: dict) -> bool:
         name, args = dotted_name(s.value.func), s.value.args
         if name == "np.moveaxis" and args and scalar(args[0]) and isinstance(s.targets[0], gast.Name):
             s.value = args[0]
-            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or ("s", "f")
+            kind_map[s.targets[0].id] = kind_map.get(getattr(args[0], "id", None)) or F
             changed = True
         elif name == "rt.tensordot" and len(args) == 3 and (scalar(args[0]) or scalar(args[1])):
             s.value = gast.BinOp(left=args[0], op=gast.Mult(), right=args[1])
@@ -98,12 +99,12 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
                 for side, other in (("left", s.value.right), ("right", s.value.left)):
                     lit = getattr(s.value, side)
-                    if not (isinstance(other, gast.Name) and (kind_map.get(other.id) or ("",))[0] == "a"):
+                    if not (isinstance(other, gast.Name) and is_array(kind_map.get(other.id))):
                         continue
                     if isinstance(lit, (gast.List, gast.Tuple)) and not any(
                             isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
                         seq = gast.Tuple(elts=lit.elts, ctx=gast.Load())
-                    elif isinstance(lit, gast.Name) and (kind_map.get(lit.id) or ("",))[0] == "t":
+                    elif isinstance(lit, gast.Name) and is_tuple(kind_map.get(lit.id)):
                         seq = lit        # (a literal A-normal form named: forward mode)
                     else:
                         continue

@@ -10,22 +10,100 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
-from .astutil import (dotted_name, literal_value, nested_blocks, statements_in_order as _in_order, walk_names,
+from .astutil import (dotted_name, literal_value, statements_in_order as _in_order, walk_names,
                       walk_statements)
 
+# ---- the Kind type -----------------------------------------------------------------------------------------
+# Its fields are stored as a tagged tuple (("a", 2, "f")), which only the functions here read by position.
+# Each takes None (a value of unknown kind) and a kind given as a plain tagged tuple too; the properties of
+# Kind are these functions.
+
+def is_scalar(k) -> bool:
+    return k is not None and k[0] == "s"
+
+
+def is_array(k) -> bool:
+    return k is not None and k[0] == "a"
+
+
+def is_tuple(k) -> bool:
+    return k is not None and k[0] == "t"
+
+
+def is_exp_table(k) -> bool:
+    """A log-domain table of exponentials (a tuple of length 2 or 3: transforms/logdomain.py)."""
+    return k is not None and k[0] == "t" and len(k) > 2 and k[2] == "exp"
+
+
+def is_stack(k) -> bool:
+    return k is not None and k[0] == "l"
+
+
+def is_dtype_value(k) -> bool:
+    return k is not None and k[0] == "dtype"
+
+
+def ndim(k):
+    """0 for a scalar, the rank of an array (None if unknown), None for other and unknown kinds."""
+    if k is None:
+        return None
+    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
+
+
+def dtype(k):
+    """The dtype of a scalar or array, or the one a dtype value names ("f", "i", "b" or None)."""
+    return k[-1] if k is not None and k[0] in ("s", "a", "dtype") else None
+
+
+def length(k):
+    """A tuple's length (None if unknown or not a tuple)."""
+    return k[1] if k is not None and k[0] == "t" and len(k) > 1 else None
+
+
+def elements(k):
+    """The kinds of a tuple's elements, where it was written as a tuple (else None)."""
+    return k[2] if k is not None and k[0] == "t" and len(k) > 2 and isinstance(k[2], tuple) else None
+
+
+def element(k):
+    """The kind of what a stack holds (None if unknown or not a stack)."""
+    return k[1] if k is not None and k[0] == "l" else None
+
+
+def with_dtype(k, dt):
+    """The same scalar or array, of dtype `dt` (None for other kinds)."""
+    return Kind.scalar(dt) if is_scalar(k) else Kind.array(k[1], dt) if is_array(k) else None
+
+
+def as_float(k):
+    """The same scalar or array, of floats (None for other kinds)."""
+    return with_dtype(k, "f")
+
+
+def is_float_array(k, nd=None) -> bool:
+    """k is an array of floats of rank `nd` (any rank: nd None; a known rank of at least 1: nd "known")."""
+    if not (k is not None and k[0] == "a" and k[2] == "f"):
+        return False
+    return nd is None or k[1] == nd or (nd == "known" and k[1] is not None and k[1] >= 1)
+
+
 class Kind(tuple):
-    """The kind of a value: a tuple tagged by its first field, with named constructors and fields.
+    """The kind of a value: a small immutable value with named constructors and fields.
 
-        Kind.scalar(dtype)     ("s", dtype)          a scalar
-        Kind.array(nd, dtype)  ("a", ndim, dtype)    an array (ndim None: its rank is unknown)
-        Kind.tuple_of(n, ks)   ("t",) / ("t", n) / ("t", n, ks)   a tuple (of length n: np.zeros((2, 3)) has
-                                                     rank 2; of elements of kinds ks, where written as a tuple)
-        Kind.exp_table(n)      ("t", n, "exp")       a log-domain table of exponentials (transforms/logdomain.py)
-        Kind.stack(k)          ("l", k)              a stack of values of kind k (rt.push)
-        Kind.dtype_value(d)    ("dtype", d)          a dtype passed as a value (np.int64)
+        Kind.scalar(dtype)     a scalar                                 .is_scalar, .dtype; .ndim 0
+        Kind.array(nd, dtype)  an array (nd None: its rank is unknown)  .is_array, .ndim, .dtype
+        Kind.tuple_of(n, ks)   a tuple (of length n: np.zeros((2, 3)) has rank 2; of elements of kinds
+                               ks, where written as a tuple)            .is_tuple, .length, .elements
+        Kind.exp_table(n)      a log-domain table of exponentials (transforms/logdomain.py), a tuple of
+                               length n                                 .is_exp_table
+        Kind.stack(k)          a stack of values of kind k (rt.push)    .is_stack, .element
+        Kind.dtype_value(d)    a dtype passed as a value (np.int64)     .is_dtype_value, .dtype
 
-    dtype is "f", "i", "b" or None (unknown). A Kind equals the tagged tuple other passes write (("s", "f")),
-    and the functions is_scalar / is_array / ndim / dtype below read either."""
+    dtype is "f", "i", "b" or None (unknown). A value of unknown kind has kind None: code holding a kind
+    that may be None calls the module's functions of the same names (is_scalar(k), ndim(k), ...). A Kind
+    equals, hashes and prints as its tagged tuple, so cache keys (which hold repr of the argument kinds)
+    are the ones written before it existed, and kinds given as tuples (compiler.build_module's arg_kinds)
+    read alike (`Kind.of` makes them Kinds)."""
     __slots__ = ()
 
     def __new__(cls, *fields):
@@ -60,44 +138,31 @@ class Kind(tuple):
     def dtype_value(cls, d):
         return cls("dtype", d)
 
+    @classmethod
+    def of(cls, k):
+        """`k` (a Kind, a tagged tuple or None) as a Kind, with its elements' kinds (None stays None)."""
+        if k is None or type(k) is cls:
+            return k
+        if k[0] == "l":
+            return cls.stack(cls.of(k[1]))
+        if elements(k) is not None:
+            return cls.tuple_of(k[1], [cls.of(e) for e in k[2]])
+        return cls(*k)
+
     tag = property(lambda self: self[0])
-    is_scalar = property(lambda self: is_scalar(self))
-    is_array = property(lambda self: is_array(self))
-    ndim = property(lambda self: ndim(self))
-    dtype = property(lambda self: dtype(self))
-
-    def as_float(self):
-        """The same scalar or array, of floats (None for other kinds)."""
-        return as_float(self)
-
-
-def is_scalar(k) -> bool:
-    return k is not None and k[0] == "s"
-
-
-def is_array(k) -> bool:
-    return k is not None and k[0] == "a"
-
-
-def is_tuple(k) -> bool:
-    return k is not None and k[0] == "t"
-
-
-def ndim(k):
-    """0 for a scalar, the rank of an array (None if unknown), None for other and unknown kinds."""
-    if k is None:
-        return None
-    return 0 if k[0] == "s" else (k[1] if k[0] == "a" else None)
-
-
-def dtype(k):
-    """The dtype of a scalar or array ("f", "i", "b" or None)."""
-    return None if k is None or k[0] == "t" else k[-1]
-
-
-def as_float(k):
-    return Kind(*k[:-1], "f") if is_scalar(k) or is_array(k) else None
-
+    is_scalar = property(is_scalar)
+    is_array = property(is_array)
+    is_tuple = property(is_tuple)
+    is_exp_table = property(is_exp_table)
+    is_stack = property(is_stack)
+    is_dtype_value = property(is_dtype_value)
+    ndim = property(ndim)
+    dtype = property(dtype)
+    length = property(length)
+    elements = property(elements)
+    element = property(element)
+    with_dtype = with_dtype
+    as_float = as_float
 
 
 F = Kind.scalar("f")
@@ -184,7 +249,7 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Call):
         if dotted_name(e.func) == "rt.pop":
             k = expr_kind(e.args[0], kinds) if e.args else None
-            return k[1] if k is not None and k[0] == "l" else None   # (a stack's element)
+            return element(k)   # (a stack's element)
         return _call(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e, kinds)
     return None
 
@@ -221,14 +286,14 @@ def _subscript(base, idx, kinds):
     if is_tuple(base):
         if isinstance(idx, gast.Slice):
             return Kind.tuple_of()
-        elements = base[2] if len(base) > 2 and isinstance(base[2], tuple) else None
-        if elements is None:          # a shape, or a tuple whose elements are not known: ints
+        parts = elements(base)
+        if parts is None:          # a shape, or a tuple whose elements are not known: ints
             return I if isinstance(idx, (gast.Constant, gast.Name)) else Kind.tuple_of()
         at = literal_value(idx)
-        if type(at) is int and -len(elements) <= at < len(elements):
-            return elements[at]
-        first = elements[0] if elements else None
-        return first if all(k == first for k in elements) else None
+        if type(at) is int and -len(parts) <= at < len(parts):
+            return parts[at]
+        first = parts[0] if parts else None
+        return first if all(k == first for k in parts) else None
     if not is_array(base) or ndim(base) is None:
         return None
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
@@ -385,8 +450,7 @@ def _law_parts_array(args, e, kinds):       # rt.array of parts: one axis more t
 
 def _law_cast(args, e, kinds):              # rt.astype(x, dtype): x's rank, the dtype's kind
     if len(args) == 2 and (is_scalar(args[0]) or is_array(args[0])):
-        dt = args[1][1] if args[1] is not None and args[1][0] == "dtype" else None
-        return Kind(*args[0][:-1], dt)
+        return with_dtype(args[0], dtype(args[1]) if is_dtype_value(args[1]) else None)
     return None
 
 
@@ -413,9 +477,9 @@ def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(
     given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
     if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
         k = expr_kind(given[0], kinds)
-        dt = k[1] if k is not None and k[0] == "dtype" else None
-    if is_tuple(a0) and len(a0) > 1:   # a literal shape: its length is the rank
-        return Kind.array(a0[1], dt)
+        dt = dtype(k) if is_dtype_value(k) else None
+    if length(a0) is not None:   # a literal shape: its length is the rank
+        return Kind.array(length(a0), dt)
     return Kind.array(1 if is_scalar(a0) else None, dt)
 
 
@@ -454,7 +518,7 @@ def unify(a, b):
     return None
 
 
-UNSETTLED = ("?",)   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
+UNSETTLED = Kind("?")   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
 
 
 def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
@@ -462,7 +526,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     `callee_kind(name, argument kinds)`: the kind a call of the user function `name` returns (None if
     unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
     from its other paths, as a recursion's base case gives it)."""
-    kinds = dict(arg_kinds)
+    kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
     local, once = set(), True
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Store):
@@ -477,9 +541,9 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
             if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
                 once = False
-                s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: ("l", element kind)
+                s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: Kind.stack(element kind)
                 old = kinds.get(s)
-                kinds[s] = Kind.stack(unify(old[1], k) if old is not None and old[0] == "l" else k)
+                kinds[s] = Kind.stack(unify(element(old), k) if is_stack(old) else k)
             elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.stack"):
                 kinds.setdefault(n.targets[0].id, None)

@@ -30,6 +30,7 @@ import copy
 import gast
 
 from .aliasing import memory_roots, sharing_written_memory
+from .kinds import I, is_float_array
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted,
                       dotted_name, load, map_blocks, names_in, nested_blocks, store, walk, walk_names)
 
@@ -82,7 +83,7 @@ class _Rewrite:
 
     def is_float(self, name, ndim):
         k = self.kind(name)
-        return k is not None and k[0] == "a" and k[1] == ndim and k[2] == "f"
+        return is_float_array(k, ndim)
 
     def invariant_in(self, matrix, loops):
         """The outermost of `loops` (outermost first) that leaves `matrix` unchanged, or None."""
@@ -139,7 +140,7 @@ class _Rewrite:
         `s`, with the table of the whole stack hoisted before the loop; else None."""
         d = self.defs.get(mat)
         if not (isinstance(d, gast.Subscript) and isinstance(d.value, gast.Name) and self.is_float(d.value.id, 3)
-                and (isinstance(d.slice, gast.Name) and self.kind(d.slice.id) == ("s", "i")
+                and (isinstance(d.slice, gast.Name) and self.kind(d.slice.id) == I
                      or _int_const(d.slice) is not None)):
             return None
         stack = d.value.id

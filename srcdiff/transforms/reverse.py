@@ -21,10 +21,11 @@ from ..rules import RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, sources
-from .kinds import dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
+from .kinds import I, UNSETTLED, dtype, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
-from .reverse_support import (INT_OPS, _Simplify, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in, reversed_range,
+from .reverse_support import (INT_OPS, Simplify, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in,
+                              reversed_range,
                               simplify, written_arrays)
 
 BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
@@ -35,7 +36,7 @@ BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.
 _TIDIED = frozenset({"rt.unbroadcast", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad", "rt.mean_grad"})
 
 
-class _Tidy(_Simplify):
+class _Tidy(Simplify):
     """Reverse.tidy's rewrites in one bottom-up walk: constants folded and identities dropped (simplify's
     rewrites), and helpers that are no-ops for the kinds (and shapes) involved dropped. (A node's children
     are tidied before it, so this is simplify, then the helpers, then simplify again, in one walk.)"""
@@ -219,7 +220,7 @@ class Reverse:
             if anno.get(st, anno.PHI) or counts.get(v, 0) > 1:
                 continue
             if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + INT_OPS)
-                    and self.kinds.get(v) == ("s", "i") and ok_atom(val.left) and ok_atom(val.right)):
+                    and self.kinds.get(v) == I and ok_atom(val.left) and ok_atom(val.right)):
                 ints.append(st)
                 avail.add(v)
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and is_scalar(self.kinds.get(v))
@@ -228,7 +229,7 @@ class Reverse:
                 subs[v] = [st, p, val.value.id]
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
                   and val.value.id not in inside
-                  and _basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == ("s", "i")})
+                  and _basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == I})
                   and all(ok_atom(n) or n.id in subs for n in walk(val.slice) if isinstance(n, gast.Name))):
                 subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
             elif (isinstance(val, gast.Call) and dotted_name(val.func) == "rt.table_at"
@@ -311,7 +312,7 @@ class Reverse:
                 if not anno.has(s, anno.ITERS):
                     anno.set(s, anno.ITERS, self.namer.fresh("iterations"))
                 n = anno.get(s, anno.ITERS)
-                self.kinds[n] = ("s", "i")
+                self.kinds[n] = I
                 incr = assign(n, gast.BinOp(left=load(n), op=gast.Add(), right=const(1)))
                 anno.set(incr, anno.COUNT)
                 self.loop_stack.append(s)
@@ -440,7 +441,7 @@ class Reverse:
                 self.own(src, state, out)
                 idx = self.read(copy.deepcopy(value.slice))
                 target = gast.Subscript(value=load(self.adj(src)), slice=idx, ctx=gast.Store())
-                if _basic_index(idx, self.int_names | {k for k, v in self.kinds.items() if v == ("s", "i")}):
+                if _basic_index(idx, self.int_names | {k for k, v in self.kinds.items() if v == I}):
                     out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
                 else:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
@@ -637,7 +638,7 @@ class Reverse:
                 return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
             if is_array(k) and ndim(k) is not None:
                 return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
-            if k is None or k == ("?",):   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
+            if k is None or k == UNSETTLED:   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
                 # value after the loop, or a popped one), 0.0 where it is still the placeholder None
                 return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)

@@ -19,7 +19,7 @@ _FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul
          gast.BitXor: operator.xor, gast.BitAnd: operator.and_}   # constant folding: Python's own operators
 
 
-class _Simplify(Transformer):
+class Simplify(Transformer):
     def visit_BinOp(self, n):
         self.generic_visit(n)
         L, R = n.left, n.right
@@ -59,7 +59,7 @@ class _Simplify(Transformer):
 
 def simplify(e):
     """Fold constants and drop identities (x ** 1, x * 1.0) so generated code reads naturally."""
-    return _Simplify().visit(e)
+    return Simplify().visit(e)
 
 
 def assigned_in(stmts) -> set:

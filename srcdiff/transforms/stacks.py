@@ -31,6 +31,7 @@ import gast
 from . import annotations as anno
 from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
                       walk_statements)
+from .kinds import dtype, is_float_array, is_scalar, ndim
 from .reverse_support import simplify
 
 
@@ -63,7 +64,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     fn = _drop_dead_restores(fn)
     pushed = anno.get(fn, anno.STACK_KINDS) or {}
     floats = {s for s, st in pushed.items()
-              if all(k is not None and k[0] == "a" and k[1] >= 1 and k[2] == "f" for k in st.kinds)}
+              if all(is_float_array(k, "known") for k in st.kinds)}
     if not pushed:
         return fn
     plans = _plans(fn, sorted(floats))
@@ -150,10 +151,10 @@ def _type_stacks(body, pushed, tapes):
         if s in tapes or not _creates(st, s) or len(ks) != 1:
             continue
         k = next(iter(ks))
-        if k in (("s", "f"), ("s", "i"), ("s", "b")):
-            first = const({"f": 0.0, "i": 0, "b": False}[k[1]])
-        elif k is not None and k[0] == "a" and k[1] is not None and k[1] >= 1 and k[2] == "f":
-            first = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
+        if is_scalar(k) and dtype(k) in ("f", "i", "b"):
+            first = const({"f": 0.0, "i": 0, "b": False}[dtype(k)])
+        elif is_float_array(k, "known"):
+            first = call("np.zeros", gast.Tuple(elts=[const(1)] * ndim(k), ctx=gast.Load()))
         else:
             continue
         out[-1] = copy.copy(st)

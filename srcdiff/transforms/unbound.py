@@ -12,6 +12,7 @@ from __future__ import annotations
 import gast
 
 from .astutil import assign, call, const, dotted, is_comment, walk_names, walk_statements
+from .kinds import dtype, is_array, is_exp_table, is_scalar, length, ndim
 from .ssa import exposed_reads
 
 
@@ -26,19 +27,19 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
     a parameter is known to have it), or None when the kind is unknown."""
     k = kinds.get(v)
     rep = shapes.get(v)
-    if k is not None and k[0] == "s":
-        return assign(v, const({"f": 0.0, "i": 0, "b": False}.get(k[1], 0.0)))
-    if k in (("t", 2, "exp"), ("t", 3, "exp")):   # a log-domain exp table hoisted inside a branch (after an early return)
-        return assign(v, call("rt.exp_shifted", call("np.zeros", gast.Tuple(elts=[const(1)] * k[1],
-                                                                          ctx=gast.Load())), const(k[1] - 2)))
-    if k is not None and k[0] == "a" and rep in params and k[2] not in ("i", "b"):   # (a mask takes its own dtype)
+    if is_scalar(k):
+        return assign(v, const({"f": 0.0, "i": 0, "b": False}.get(dtype(k), 0.0)))
+    if is_exp_table(k) and length(k) in (2, 3):   # a log-domain exp table hoisted inside a branch (after an early return)
+        return assign(v, call("rt.exp_shifted", call("np.zeros", gast.Tuple(elts=[const(1)] * length(k),
+                                                                          ctx=gast.Load())), const(length(k) - 2)))
+    if is_array(k) and rep in params and dtype(k) not in ("i", "b"):   # (a mask takes its own dtype)
         return assign(v, call("rt.zeros_like", gast.Name(id=rep, ctx=gast.Load(), annotation=None,
                                                              type_comment=None)))
-    if k is not None and k[0] == "a" and k[1] is not None:
-        value = call("np.zeros", gast.Tuple(elts=[const(1)] * k[1], ctx=gast.Load()))
-        dtype = {"i": "np.int64", "b": "np.bool_"}.get(k[2])
-        if dtype:
-            value.keywords = [gast.keyword(arg="dtype", value=dotted(dtype))]
+    if is_array(k) and ndim(k) is not None:
+        value = call("np.zeros", gast.Tuple(elts=[const(1)] * ndim(k), ctx=gast.Load()))
+        numpy_dtype = {"i": "np.int64", "b": "np.bool_"}.get(dtype(k))
+        if numpy_dtype:
+            value.keywords = [gast.keyword(arg="dtype", value=dotted(numpy_dtype))]
         return assign(v, value)
     return assign(v, const(None))
 

@@ -5,6 +5,7 @@ import gast
 
 from .. import annotations as anno
 from ..astutil import is_comment, loaded_names, name_counts, nested_blocks, walk, walk_statements
+from ..kinds import is_array
 
 
 # ---- elementwise fusion ------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             return None
         t = s.targets[0].id
         k = kinds.get(t)
-        if (k is None or k[0] != "a" or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
+        if (not is_array(k) or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
                 or anno.get(s, anno.PHI) or not elementwise(s.value)
                 or isinstance(s.value, (gast.Name, gast.Constant))):
             return None

@@ -43,6 +43,7 @@ import gast
 
 from .. import annotations as anno
 from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
+from ..kinds import is_array, is_float_array, is_scalar, ndim
 from .fusion import _ELEMENTWISE_OPS
 
 # elementwise functions a row statement may call: NumPy's ufuncs Numba fuses (they take scalars too) and
@@ -85,10 +86,6 @@ def _row_elementwise(e) -> bool:
     return False
 
 
-def _float_array(k, nd) -> bool:
-    return k is not None and k[0] == "a" and k[1] == nd and k[2] == "f"
-
-
 def _matvec(s, kinds):
     """(z1, x, w) for `z1 = x @ w` (or np.dot / np.matmul) with x a 2-D, w a 1-D float array."""
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
@@ -101,8 +98,8 @@ def _matvec(s, kinds):
         a, b = v.args
     else:
         return None
-    if (isinstance(a, gast.Name) and isinstance(b, gast.Name) and _float_array(kinds.get(a.id), 2)
-            and _float_array(kinds.get(b.id), 1)):
+    if (isinstance(a, gast.Name) and isinstance(b, gast.Name) and is_float_array(kinds.get(a.id), 2)
+            and is_float_array(kinds.get(b.id), 1)):
         return s.targets[0].id, a.id, b.id
     return None
 
@@ -153,12 +150,12 @@ class _Plan:
 
     def is_aligned(self, name) -> bool:
         k = self.kinds.get(name)
-        return (name not in self.rowvars and k is not None and k[0] == "a" and k[1] == 1
+        return (name not in self.rowvars and is_array(k) and ndim(k) == 1
                 and self.shapes.get(name, name) == self.rows)
 
     def operand_ok(self, name) -> bool:
         k = self.kinds.get(name)
-        return name in self.rowvars or (k is not None and k[0] == "s") or self.is_aligned(name)
+        return name in self.rowvars or is_scalar(k) or self.is_aligned(name)
 
     def target(self, s):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
@@ -195,7 +192,7 @@ class _Plan:
             return None
         v = s.value
         aug = isinstance(s, gast.AugAssign)
-        scalar_t = (self.kinds.get(t) or ("?",))[0] == "s"
+        scalar_t = is_scalar(self.kinds.get(t))
         if scalar_t and not aug and isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):   # t = t + v
             sides = [v.left, v.right]
             mine = [isinstance(e, gast.Name) and e.id == t for e in sides]
@@ -210,7 +207,7 @@ class _Plan:
             self.derived.add(t)
             return [gast.Assign(targets=[store(t)], value=call("rt.row_dot", load(self.x), load(i), load(parts[2])))]
         if (name in ("rt.sum_grad", "rt.mean_grad") and len(args) == 3 and not aug and isinstance(args[0], gast.Name)
-                and (self.kinds.get(args[0].id) or ("?",))[0] == "s" and isinstance(args[1], gast.Name)
+                and is_scalar(self.kinds.get(args[0].id)) and isinstance(args[1], gast.Name)
                 and args[1].id in self.rowvars and isinstance(args[2], gast.Constant) and args[2].value is None):
             self.rowvars.add(t)                                              # a sum's adjoint: each row's share
             share = load(args[0].id) if name == "rt.sum_grad" else \
@@ -229,16 +226,16 @@ class _Plan:
             onto = self.kinds.get(args[1].id)
             if term is None or onto is None:
                 return None
-            if onto[0] == "s":                                               # onto a scalar: a sum
+            if is_scalar(onto):                                              # onto a scalar: a sum
                 return self.accumulate(t, term, None if aug else const(0.0)) if scalar_t else None
             if not (args[1].id in self.rowvars or self.is_aligned(args[1].id)):
                 return None
             v = args[0]                                                      # onto the product's shape: itself
         elif (name == "rt.matmul_grad_y" and len(args) == 3 and all(isinstance(a, gast.Name) for a in args[1:])
-              and args[1].id == self.x and _float_array(self.kinds.get(args[2].id), 1)
+              and args[1].id == self.x and is_float_array(self.kinds.get(args[2].id), 1)
               and not self.operand_ok(args[2].id)):                          # row i's share of x.T @ g
             g = self.row_expr(args[0], i)
-            if g is None or not _float_array(self.kinds.get(t), 1) or t in self.rowvars:
+            if g is None or not is_float_array(self.kinds.get(t), 1) or t in self.rowvars:
                 return None
             if not aug:
                 self.inits.append(gast.Assign(targets=[store(t)], value=call(

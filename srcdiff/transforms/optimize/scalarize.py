@@ -11,11 +11,12 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`np.where(c, a, b)` of three scalars -> `rt.select(c, a, b)`, a scalar (NumPy and Numba give a
     0-d array, which Numba cannot merge with a float on another path)."""
     from ..astutil import dotted, dotted_name
+    from ..kinds import is_scalar
 
     def scalar(a):
         if isinstance(a, gast.Constant):
             return isinstance(a.value, (bool, int, float))
-        return isinstance(a, gast.Name) and (kinds.get(a.id) or ("?",))[0] == "s"
+        return isinstance(a, gast.Name) and is_scalar(kinds.get(a.id))
 
     for n in walk(fn):
         if (isinstance(n, gast.Call) and dotted_name(n.func) == "np.where" and len(n.args) == 3
@@ -30,7 +31,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
     whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
     or g itself read directly, and the filled array is never made."""
     from ..astutil import dotted_name, load
-    from ..kinds import F, expr_shape_class, is_scalar
+    from ..kinds import F, expr_shape_class, is_array, is_scalar
 
     loads, counts = name_counts(fn)
 
@@ -45,7 +46,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             return None
         a = s.targets[0].id
         if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
-                and (kinds.get(x.id) or ("?",))[0] == "a" and counts.get(a) == 1 and loads.get(a)):
+                and is_array(kinds.get(x.id)) and counts.get(a) == 1 and loads.get(a)):
             return None
         return a, g.id, x.id
 
