@@ -25,8 +25,7 @@ from .kinds import I, UNSETTLED, dtype, expr_kind, expr_shape_class, is_array, i
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted, dotted_name, load,
                       loaded_names, names_in, store, walk, walk_names, walk_statements)
 from .reverse_support import (INT_OPS, Simplify, assigned_in, defs_and_loads, int_names, is_int_atom, loaded_in,
-                              reversed_range,
-                              simplify, written_arrays)
+                              reversed_range, simplify, written_arrays)
 
 BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
                gast.Mod: "%"}
