@@ -660,8 +660,9 @@ _RUNTIME_CHILD = textwrap.dedent('''
 
 
 def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
-    """The runtime kernels a gradient calls go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to
-    the cache directory; a second process with an empty cache directory loads them without compiling
+    """The runtime kernels a gradient calls, and the implementations of Numba's own overloads it calls
+    (np.sum, np.zeros), go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to the cache
+    directory; a second process with an empty cache directory loads them without compiling
     them again (their index files are not rewritten)."""
     folder = tmp_path / "src"
     folder.mkdir()
@@ -680,6 +681,8 @@ def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
     assert (runtime.stat().st_mode & 0o777) == 0o700 and (digest.stat().st_mode & 0o777) == 0o700
     index = {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")}
     assert index, "no runtime helper was cached"
+    assert any(name.startswith(("arraymath.", "arrayobj.")) for name in index), \
+        "Numba's own overload implementations (np.sum, np.zeros) were not cached with the runtime"
     assert not list((tmp_path / "cache1").rglob("*reductions*")), "runtime kernels went to the cache directory"
     run("cache2")
     assert {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")} == index, "runtime helpers compiled again"
