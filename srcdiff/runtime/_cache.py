@@ -123,7 +123,7 @@ if _CacheImpl is not None:
 
 def _cacheable(pyfunc) -> bool:
     """A Numba overload implementation srcdiff caches: in one of Numba's implementation folders, its closure
-    described without pickling (the same in every process)."""
+    described without pickling or addresses (the same in every process, and only for the same values)."""
     code = getattr(pyfunc, "__code__", None)
     if code is None or not _NUMBA_DIRS or not _cached_here(code.co_filename) \
             or os.path.dirname(os.path.abspath(code.co_filename)) == RUNTIME:
@@ -132,7 +132,7 @@ def _cacheable(pyfunc) -> bool:
         cells = _stable(tuple(c.cell_contents for c in pyfunc.__closure__ or ()))
     except Exception:      # an empty cell, a value that cannot be described
         return False
-    return "pickle:" not in cells
+    return "pickle:" not in cells and " at 0x" not in cells   # (a type naming an object by its address)
 
 
 def _stable(obj) -> str:
