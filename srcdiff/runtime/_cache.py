@@ -88,6 +88,21 @@ if _CacheImpl is not None:
 
     _caching.Cache._index_key = _index_key
 
+    _numba_save_overload = _caching.Cache.save_overload
+
+    def _save_overload(self, sig, data):
+        """Numba's save, except that a Numba implementation srcdiff chose to cache (_cacheable) whose compiled
+        code holds a value that cannot be pickled (a generator in np.linalg's eigh) stays uncached: it is
+        compiled in each process, as without srcdiff, instead of failing the compilation."""
+        try:
+            return _numba_save_overload(self, sig, data)
+        except Exception:
+            code = getattr(self._py_func, "__code__", None)
+            if code is None or not _cacheable(self._py_func):
+                raise
+
+    _caching.Cache.save_overload = _save_overload
+
     try:
         from numba.core.typing.templates import _OverloadFunctionTemplate as _Template
         _numba_jit_decorator = _Template._get_jit_decorator
