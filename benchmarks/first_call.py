@@ -21,7 +21,7 @@ benchmarks/logistic.py (N=20 000, D=100), (c) HMM log Z (K=20, T=2 000, V=101), 
 checked against the Python backend (jit=False) in the same process, after the timing.
 
     python benchmarks/first_call.py [--only recurrence,hmm] [--repeats 1] [--background] [--no-jax]
-                                    [--json PATH] [--quick]
+                                    [--json PATH] [--quick] [--cpu]
 """
 import argparse
 import json
@@ -177,29 +177,30 @@ if mode == "jax":
     jvg = jax.jit(jax.value_and_grad(jax_f, argnums=wrt), static_argnums=jax_static)
     jargs = tuple(a if k in jax_static or not isinstance(a, np.ndarray) else jnp.asarray(a)
                   for k, a in enumerate(args))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     value, grads = jvg(*jargs)
     jax.block_until_ready(grads)
-    print("FIRST", time.perf_counter() - t0)
+    print("FIRST", time.perf_counter() - t0, time.process_time() - c0)
 else:
     jit = "background" if mode == "background" else True
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if globals().get("E_STEP"):
         value, grads = hmm.e_step(params, data, jit=jit)
     else:
         value, grads = srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*args)
-    t = time.perf_counter() - t0
+    t, c = time.perf_counter() - t0, time.process_time() - c0
     ref_value, ref_grads = srcdiff.value_and_grad(f, wrt=wrt)(*args)
     assert np.isclose(value, ref_value, rtol=1e-9), (value, ref_value)
     for g, r in zip(grads, ref_grads):
         assert np.allclose(g, r, rtol=1e-7, atol=1e-10), "gradient differs from the Python backend"
-    print("FIRST", t)
+    print("FIRST", t, c)
 '''
 
 
-def run_child(name, mode, cache, folder, runtime=None):
+def run_child(name, mode, cache, folder, runtime=None, cpu=False):
     """The first-call time of program `name` in a new process (`mode`: cold, warm, background or jax);
-    the program is a real module in `folder` (srcdiff reads functions' source files)."""
+    the program is a real module in `folder` (srcdiff reads functions' source files). `cpu`: the CPU time
+    of the process (time.process_time) instead of the wall time, for a loaded machine."""
     with open(os.path.join(folder, "first_call_program.py"), "w") as fh:
         fh.write("import numpy as np\n" + ("import jax.numpy as jnp\nfrom jax import lax\n" if mode == "jax" else "")
                  + textwrap.dedent(PROGRAMS[name][1]))
@@ -213,7 +214,7 @@ def run_child(name, mode, cache, folder, runtime=None):
     if proc.returncode != 0:
         return None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("FIRST ")][-1]
-    return float(line.split()[1]), None
+    return float(line.split()[2 if cpu else 1]), None
 
 
 def have_jax() -> bool:
@@ -239,13 +240,15 @@ def main(argv=None):
     p.add_argument("--json", metavar="PATH", help='print the {"summary": [...]} rows for run_all.py as one JSON '
                    'line and write them to PATH ("-": print only)')
     p.add_argument("--quick", action="store_true", help="one process per measurement")
+    p.add_argument("--cpu", action="store_true", help="report the first call's CPU time (process_time of the "
+                   "child) instead of its wall time: comparable on a machine shared with other work")
     args = p.parse_args(argv)
     names = args.only.split(",") if args.only else list(PROGRAMS)
     repeats = 1 if args.quick else args.repeats
     jax = have_jax() and not args.no_jax
     if not jax and not args.no_jax:
         print("(JAX is not installed: its first call is not measured)")
-    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    print(f"load average before: {os.getloadavg()[0]:.1f}" + ("; times are CPU time (process_time)" if args.cpu else ""))
     print("| program | first use | disk cache | cold (helpers cached) | "
           + ("background (first answer) | " if args.background else "") + ("JAX first call |" if jax else ""))
     print("|---|---:|---:|---:|" + ("---:|" if args.background else "") + ("---:|" if jax else ""))
@@ -255,7 +258,7 @@ def main(argv=None):
         problems = []
 
         def measure(what, mode, cache, folder, runtime):
-            t, err = run_child(name, mode, cache, folder, runtime)
+            t, err = run_child(name, mode, cache, folder, runtime, cpu=args.cpu)
             times[what].append(t)
             problems.append(err)
         for _ in range(repeats):

@@ -287,6 +287,18 @@ def _njit(fn, path: str, cache: bool = True):
                 pass
     load = getattr(impl, "load_overload", None)
     if cache and load is not None:
+        # Numba's Cache.load_overload first refreshes the target context: it imports and registers every
+        # typing and lowering registry (numba.np.linalg, cffi, ...), most of a disk-cache first call
+        # (0.3 s), none of it needed to rebuild compiled code. A miss compiles, which refreshes then.
+        quick = getattr(impl, "_load_overload", None)
+        guard = getattr(impl, "_guard_against_spurious_io_errors", None)
+        if quick is not None and guard is not None:
+            def load(sig, target_context):
+                from numba.core.runtime import rtsys
+                rtsys.initialize(target_context)     # the one part of the refresh compiled code needs
+                with guard():
+                    return quick(sig, target_context)
+
         def load_overload(sig, target_context):
             try:
                 return load(sig, target_context)

@@ -660,8 +660,9 @@ _RUNTIME_CHILD = textwrap.dedent('''
 
 
 def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
-    """The runtime kernels a gradient calls go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to
-    the cache directory; a second process with an empty cache directory loads them without compiling
+    """The runtime kernels a gradient calls, and the implementations of Numba's own overloads it calls
+    (np.sum, np.zeros), go to $SRCDIFF_RUNTIME_CACHE_DIR/<runtime hash> (0700), not to the cache
+    directory; a second process with an empty cache directory loads them without compiling
     them again (their index files are not rewritten)."""
     folder = tmp_path / "src"
     folder.mkdir()
@@ -680,6 +681,41 @@ def test_runtime_helpers_are_compiled_once_into_a_private_folder(tmp_path):
     assert (runtime.stat().st_mode & 0o777) == 0o700 and (digest.stat().st_mode & 0o777) == 0o700
     index = {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")}
     assert index, "no runtime helper was cached"
+    assert any(name.startswith(("arraymath.", "arrayobj.")) for name in index), \
+        "Numba's own overload implementations (np.sum, np.zeros) were not cached with the runtime"
     assert not list((tmp_path / "cache1").rglob("*reductions*")), "runtime kernels went to the cache directory"
     run("cache2")
     assert {p.name: p.stat().st_mtime_ns for p in digest.glob("*.nbi")} == index, "runtime helpers compiled again"
+
+
+LOAD_ONLY = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    sys.path.insert(0, {folder!r})
+    import warm_fn
+    x = np.array([0.3, -0.4, 1.1])
+    g = srcdiff.value_and_grad(warm_fn.f, wrt=0, jit=True)
+    value, grad = g(x, 2.0)
+    compiled = g.last.function          # the Numba dispatcher of the generated function
+    print(int("numba.np.random.generator_core" in sys.modules), sum(compiled.stats.cache_hits.values()),
+          repr(float(value)), " ".join(repr(float(v)) for v in grad))
+''')
+
+
+def test_disk_cache_hit_does_not_load_numbas_compiler_registries(tmp_path):
+    """A process that finds the compiled gradient in the disk cache loads it without refreshing Numba's
+    typing and lowering registries (importing numba.np.random and the like: most of a cached first call),
+    and its gradient is right; the process that compiled it did refresh them."""
+    folder, cache = str(tmp_path / "src"), str(tmp_path / "cache")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "warm_fn.py"), "w") as fh:
+        fh.write(WARM_SRC.format(w=2.0, scale=0.5))
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=cache)
+    want_value, want_grad = _warm_expected(2.0, 0.5)
+    for refreshed, hits in ((1, 0), (0, 1)):          # cold: compiles; warm: loads
+        out = subprocess.run([sys.executable, "-c", LOAD_ONLY.format(folder=folder)], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        flag, n_hits, value, *grad = out.stdout.split()
+        assert (int(flag), int(n_hits)) == (refreshed, hits)
+        np.testing.assert_allclose(float(value), want_value, rtol=1e-12)
+        np.testing.assert_allclose([float(v) for v in grad], want_grad, rtol=1e-12)

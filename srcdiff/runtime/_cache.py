@@ -31,9 +31,29 @@ except (ImportError, AttributeError):  # another Numba layout: the helpers are c
     _CacheImpl = None
 
 
+def _numba_array_files() -> tuple:
+    """The folders of Numba's NumPy and builtin implementations (numba/np, numba/cpython, numba/core, ...)
+    whose `@overload` implementations generated code calls (np.empty, np.sum, array expressions' helpers):
+    Numba compiles them in every process; srcdiff caches them like its own runtime (see _cached_jitter)."""
+    import numba
+    base = os.path.dirname(os.path.abspath(numba.__file__))
+    return tuple(os.path.join(base, d) for d in ("np", "cpython", "core", "misc", "typed"))
+
+
+_NUMBA_DIRS: tuple = ()
+
+
+def _cached_here(py_file: str) -> bool:
+    """Whether a function of file `py_file` is cached in srcdiff's runtime folder: srcdiff's runtime, and
+    the implementations of Numba's own overloads that srcdiff asked to cache (_cached_jitter)."""
+    folder = os.path.dirname(os.path.abspath(py_file))
+    return folder == RUNTIME or any(folder == d or folder.startswith(d + os.sep) for d in _NUMBA_DIRS)
+
+
 if _CacheImpl is not None:
     class RuntimeCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
-        """Functions defined in srcdiff/runtime/*.py: cached in srcdiff's private cache directory."""
+        """Functions defined in srcdiff/runtime/*.py (and Numba's overload implementations srcdiff caches):
+        cached in srcdiff's private cache directory."""
 
         def __init__(self, py_func, py_file):
             self._py_file = py_file
@@ -45,7 +65,7 @@ if _CacheImpl is not None:
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if os.path.dirname(os.path.abspath(py_file)) != RUNTIME or _cache_path() is None:
+            if not _cached_here(py_file) or _cache_path() is None:
                 return None
             return super().from_function(py_func, py_file)
 
@@ -60,14 +80,74 @@ if _CacheImpl is not None:
         types, were compiled again in every process. For those, the cells are described by name (their
         code is in the folder's runtime hash) and value instead."""
         py_func = self._py_func
-        if py_func.__closure__ is None or \
-                os.path.dirname(os.path.abspath(py_func.__code__.co_filename)) != RUNTIME:
+        if py_func.__closure__ is None or not _cached_here(py_func.__code__.co_filename):
             return _numba_index_key(self, sig, codegen)
         cells = _stable(tuple(c.cell_contents for c in py_func.__closure__))
         digest = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
         return sig, codegen.magic_tuple(), (digest(py_func.__code__.co_code), digest(cells.encode()))
 
     _caching.Cache._index_key = _index_key
+
+    _numba_save_overload = _caching.Cache.save_overload
+
+    def _save_overload(self, sig, data):
+        """Numba's save, except that a Numba implementation srcdiff chose to cache (_cacheable) whose compiled
+        code holds a value that cannot be pickled (a generator in np.linalg's eigh) stays uncached: it is
+        compiled in each process, as without srcdiff, instead of failing the compilation."""
+        try:
+            return _numba_save_overload(self, sig, data)
+        except Exception:
+            code = getattr(self._py_func, "__code__", None)
+            if code is None or not _cacheable(self._py_func):
+                raise
+
+    _caching.Cache.save_overload = _save_overload
+
+    try:
+        from numba.core.typing.templates import _OverloadFunctionTemplate as _Template
+        _numba_jit_decorator = _Template._get_jit_decorator
+    except (ImportError, AttributeError):
+        _Template = None
+
+    if _Template is not None:
+        _NUMBA_DIRS = _numba_array_files()
+
+        def _get_jit_decorator(self):
+            """Numba's overloads (np.empty, np.sum, ...) make a dispatcher of their implementation in every
+            process, and compiling those took a third of a new gradient's first call: the implementations of
+            Numba's own overloads are cached like srcdiff's runtime, where their closure is described the same
+            in every process (_stable: no pickled values) and nothing asked for them to be inlined."""
+            jitter = _numba_jit_decorator(self)
+            if not self._inline.is_never_inline:
+                return jitter
+
+            def cached_jitter(**options):
+                decorate = jitter(**options)
+                if "cache" in options:
+                    return decorate
+
+                def build(pyfunc):
+                    if _cacheable(pyfunc):
+                        return jitter(**dict(options, cache=True))(pyfunc)
+                    return decorate(pyfunc)
+                return build
+            return cached_jitter
+
+        _Template._get_jit_decorator = _get_jit_decorator
+
+
+def _cacheable(pyfunc) -> bool:
+    """A Numba overload implementation srcdiff caches: in one of Numba's implementation folders, its closure
+    described without pickling or addresses (the same in every process, and only for the same values)."""
+    code = getattr(pyfunc, "__code__", None)
+    if code is None or not _NUMBA_DIRS or not _cached_here(code.co_filename) \
+            or os.path.dirname(os.path.abspath(code.co_filename)) == RUNTIME:
+        return False
+    try:
+        cells = _stable(tuple(c.cell_contents for c in pyfunc.__closure__ or ()))
+    except Exception:      # an empty cell, a value that cannot be described
+        return False
+    return "pickle:" not in cells and " at 0x" not in cells   # (a type naming an object by its address)
 
 
 def _stable(obj) -> str:
