@@ -14,6 +14,9 @@ Prints, for the package under srcdiff/:
 * hand-written block walkers (``for f in ("body", "orelse")``) outside astutil's one walker;
 * passes that recognise each other's output by text: string literals tested with
   ``endswith``/``startswith``/``in`` against names, or comment text matched in code;
+* passes that parse emitted text: ``ast.parse`` / ``gast.parse`` of generated source (an argument named
+  ``source``, a ``.source()`` call or a ``.src`` attribute) outside the front end (transforms/parse.py,
+  which parses the function it is given);
 * files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
   (tests/test_rules_table.py), and every module outside srcdiff/rules holding a literal table (a set, list,
   tuple or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...): a new function must
@@ -177,6 +180,20 @@ def text_matching(mods):
     return out
 
 
+def emitted_text_parses(mods):
+    """(module, line, call) of each parse of generated source outside the front end."""
+    out = []
+    for name, path in mods.items():
+        if name == f"{PACKAGE}.transforms.parse":
+            continue
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parse"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("ast", "_ast", "gast")
+                    and node.args and re.search(r"\bsource\b|\.src\b", ast.unparse(node.args[0]))):
+                out.append((name, node.lineno, ast.unparse(node)))
+    return out
+
+
 ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.expm1", "np.sin"}
 
 
@@ -212,6 +229,7 @@ def main(argv=None):
                if name != f"{PACKAGE}.transforms.astutil" for text in [open(path).read()]
                for m in re.finditer(r"""for \w+ in \(["']body["'], ["']orelse["']""", text)]
     texts = text_matching(mods)
+    parses = emitted_text_parses(mods)
     tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
 
@@ -231,6 +249,8 @@ def main(argv=None):
     print(f"declared annotation keys (transforms/annotations.py): {keys}")
     print(f"hand-written body/orelse block walkers: {len(walkers)} in {len({m for m, _ in walkers})} modules")
     print(f"text or name-suffix matching in code: {len(texts)} places")
+    print(f"parses of emitted source outside the front end: {len(parses)} in "
+          f"{len({m for m, _, _ in parses})} modules")
     print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
           f"{len(tables)} modules with a table of elementwise functions of their own)")
     for m, lineno in sorted(tables.items()):
@@ -242,6 +262,9 @@ def main(argv=None):
         print("\nnode attributes:")
         for a, ms in sorted(attrs.items()):
             print(f"    {a}: {', '.join(sorted(ms))}")
+        print("\nparses of emitted source:")
+        for m, lineno, code in parses:
+            print(f"    {m}:{lineno}  {code}")
         print("\ntext matching:")
         for m, lineno, code in texts:
             print(f"    {m}:{lineno}  {code}")
