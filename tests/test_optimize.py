@@ -86,6 +86,34 @@ def f(x):
     assert run(optimize.eliminate_dead_code, src.replace("return a", "return x")) == "return x"
 
 
+def test_dead_code_keeps_a_stack_read_otherwise_and_a_push_onto_a_stack_it_does_not_make():
+    """A stack with a pop inside an expression (reverse mode's `d_v += rt.pop(d_s)`, the adjoint of a push
+    in generated code differentiated again) or read otherwise (returned) keeps every pop: dropping the dead
+    `a = rt.pop(s)` would hand its value to the next pop, or change the stack returned. A push onto a stack
+    the function does not make (an argument) stays: the caller may pop it."""
+    for src in ("""
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    b = rt.pop(s) + 1.0
+    return b
+""", """
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    return s
+""", """
+def f(x, s):
+    rt.push(s, x)
+    return x
+"""):
+        assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+
+
 def test_dead_code_drops_branches_and_line_comments_left_without_code():
     from srcdiff.transforms import annotations as anno
     from srcdiff.transforms.astutil import comment

@@ -18,29 +18,54 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
       included), and so in turn what only it read;
-    * a push to a stack (`rt.push(s, v)`) nothing pops any more, and a pop (`v = rt.pop(s)`) whose value
-      nothing reads -- a stack goes as a whole: its pops go only when every pop of it is dead, since a
-      pop left alone would then take another push's value;
+    * a push to a stack the function makes (`rt.push(s, v)`) nothing pops any more, and a pop
+      (`v = rt.pop(s)`) whose value nothing reads -- a stack goes as a whole: its pops go only when every
+      pop of it is dead, since a pop left alone would then take another push's value, and not at all where
+      the stack is read otherwise (a pop inside an expression, a stack returned or passed on);
     * a loop or a branch left with nothing to do (its header's reads go with it);
     * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
       another comment or by the end of its block.
 
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
-    stacks = {n.targets[0].id for n in walk_statements(fn.body) if isinstance(n, gast.Assign)
-              and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call)
-              and dotted_name(n.value.func) == "rt.stack"}
-    droppable, loads = set(stacks), {}
+    local, droppable = _stacks(fn)
+    loads: dict = {}
     while True:
-        live = _Liveness(droppable, loads)
+        live = _Liveness(local, droppable, loads)
         live.block(fn.body, set())
         partial = live.dead_pops & live.kept_pops   # some pops of these stacks go, others stay: keep them all
         if not partial:
             break
         droppable -= partial
-    _Liveness(droppable, loads, sweep=True).block(fn.body, set())
+    _Liveness(local, droppable, loads, sweep=True).block(fn.body, set())
     fn.body = _without_lone_line_comments(fn.body)
     return fn
+
+
+def _stacks(fn) -> tuple:
+    """(the stacks the function makes, `s = rt.stack(...)`: only their pushes may go; those of them used only
+    where they are made, pushed onto (`rt.push(s, v)`) and popped into a name (`v = rt.pop(s)`): only their
+    pops may go). A pop inside an expression (`d_v += rt.pop(d_s)`,
+    reverse mode's adjoint of a push in generated code differentiated again), or a stack read otherwise
+    (returned, passed on), keeps every push and pop of its stack."""
+    stacks, plain = set(), {}
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.stack", "rt.pop"):
+            used = s.targets[0] if dotted_name(s.value.func) == "rt.stack" else s.value.args[0]
+            if used is s.targets[0]:
+                stacks.add(used.id)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            used = s.value.args[0]
+        else:
+            continue
+        if isinstance(used, gast.Name):
+            plain[used.id] = plain.get(used.id, 0) + 1
+    uses: dict = {}
+    for n in walk_names(fn):
+        if n.id in stacks:
+            uses[n.id] = uses.get(n.id, 0) + 1
+    return stacks, {st for st in stacks if uses[st] == plain[st]}
 
 
 def _pop_stack(s):
@@ -65,8 +90,8 @@ class _Liveness:
     statements in place; without, it is only read (`dead_pops` / `kept_pops`: the droppable stacks with a
     pop that goes / stays, as the final fixpoint of each loop decides). Both make the same decisions."""
 
-    def __init__(self, droppable: set, loads: dict, sweep: bool = False):
-        self.droppable, self.sweep = droppable, sweep
+    def __init__(self, local: set, droppable: set, loads: dict, sweep: bool = False):
+        self.local, self.droppable, self.sweep = local, droppable, sweep
         self._loads = loads     # id(node) -> (node, the names it reads), and ("assign", id) -> (node, facts):
                                 # the nodes do not change while it runs
         self.dead_pops: set = set()
@@ -109,8 +134,9 @@ class _Liveness:
             live |= self.loads(s.value)
             return True
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
-            if s.value.args[0].id not in live:
-                return False
+            stack = s.value.args[0]
+            if isinstance(stack, gast.Name) and stack.id in self.local and stack.id not in live:
+                return False    # (a stack the function does not make may be read by its caller)
             live |= self.loads(s)
             return True
         if isinstance(s, gast.If):
@@ -128,7 +154,7 @@ class _Liveness:
         if isinstance(s, (gast.For, gast.While)):
             header = s.iter if isinstance(s, gast.For) else s.test
             head = self.loads(header)
-            probe = _Liveness(self.droppable, self._loads) if self.sweep else self
+            probe = _Liveness(self.local, self.droppable, self._loads) if self.sweep else self
             h = live | head
             while True:     # the names live at the loop's head: a fixpoint over its iterations
                 new = live | head | probe.block(s.body, h, record=False)[0]
