@@ -155,15 +155,16 @@ class _Liveness:
             header = s.iter if isinstance(s, gast.For) else s.test
             head = self.loads(header)
             probe = _Liveness(self.local, self.droppable, self._loads) if self.sweep else self
+            bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
             h = live | head
             while True:     # the names live at the loop's head: a fixpoint over its iterations
-                new = live | head | probe.block(s.body, h, record=False)[0]
+                new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
                 if new == h:
                     break
                 h = new
             _, idle = self.block(s.body, h, record)
             if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
-                if not (isinstance(s, gast.For) and live & _bound(s.target)):
+                if not live & bound:
                     return False    # (generated loops run range() or a test without effects)
                 if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
                     s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
