@@ -10,13 +10,10 @@ _LOAD = gast.Load
 _BINDS = (gast.Store, gast.Param)
 
 
-def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`a = b` where both names are assigned once: use b for a in the rest of the block, drop the copy.
-
-    Only when every read of `a` in the function comes after the copy in its block (a name read
-    outside the block it is defined in cannot be renamed locally). Linear in the function's size:
-    the reads of each name and the position of each read's statement in each enclosing block are
-    indexed once, and kept up to date as reads are renamed and copies dropped."""
+def _index(fn: gast.FunctionDef):
+    """(counts, reads, where, blocks) of `fn`: the assignments of each name, the loads of each name, the
+    position of each load's statement in each enclosing block, and the blocks indexed (kept alive so that no
+    other list takes their ids); one walk of each statement."""
     counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
     reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
@@ -52,17 +49,28 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
             for b in nested_blocks(s):
                 index(b, False)
 
-    def forget(s):
-        for n in walk_names(s):
-            if isinstance(n.ctx, gast.Load):
-                reads.get(n.id, {}).pop(id(n), None)
-
     for n in walk_names([fn.args, fn.decorator_list, fn.returns]):   # parameters (and annotations)
         if isinstance(n.ctx, _BINDS):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n.ctx, gast.Load):
             reads.setdefault(n.id, {})[id(n)] = n
     index(fn.body, True)
+    return counts, reads, where, blocks
+
+
+def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`a = b` where both names are assigned once: use b for a in the rest of the block, drop the copy.
+
+    Only when every read of `a` in the function comes after the copy in its block (a name read
+    outside the block it is defined in cannot be renamed locally). Linear in the function's size:
+    the reads of each name and the position of each read's statement in each enclosing block are
+    indexed once, and kept up to date as reads are renamed and copies dropped."""
+    counts, reads, where, blocks = _index(fn)
+
+    def forget(s):
+        for n in walk_names(s):
+            if isinstance(n.ctx, gast.Load):
+                reads.get(n.id, {}).pop(id(n), None)
 
     def nested(old):
         new = block(old)
