@@ -18,7 +18,7 @@ LN2_LO = 1.90821492927058770002e-10   # ln 2 - LN2_HI
 
 
 @intrinsic
-def _float_from_bits(typingctx, bits):
+def float_from_bits(typingctx, bits):
     """The float64 whose IEEE-754 bit pattern is the int64 `bits`."""
     if not isinstance(bits, types.Integer):
         return None
@@ -49,5 +49,5 @@ def exp_fast(x):
     p = p * r + 1.0
     k = np.int64(n)
     k1 = k >> 1
-    e = p * _float_from_bits((k1 + 1023) << 52) * _float_from_bits((k - k1 + 1023) << 52)
+    e = p * float_from_bits((k1 + 1023) << 52) * float_from_bits((k - k1 + 1023) << 52)
     return e if x == x else x               # NaN stays NaN

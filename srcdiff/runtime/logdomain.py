@@ -30,7 +30,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload, register_jitable
 
-from .fastexp import _float_from_bits, exp_fast
+from .fastexp import float_from_bits, exp_fast
 from .reductions import logsumexp, logsumexp_grad
 from ._typing import float_dtype, nb_float_type, nb_result_type
 from ._cache import cached_overload
@@ -181,7 +181,7 @@ def _log_normal(x):
     by a degree-14 polynomial in s), within 1 ulp of libm's log. Computed in float64 (float32 sums too)."""
     bits = _bits_of_float(np.float64(x))
     k = (bits >> 52) - 1023
-    m = _float_from_bits((bits & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000)       # x / 2**k, in [1, 2)
+    m = float_from_bits((bits & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000)       # x / 2**k, in [1, 2)
     if m > 1.4142135623730951:
         m *= 0.5
         k += 1

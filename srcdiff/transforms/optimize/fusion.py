@@ -14,20 +14,20 @@ def _fusing_calls():
     return frozenset(n for n in RULES if fuses_under_numba(n))
 
 
-_ELEMENTWISE_CALLS = _fusing_calls()   # the rule records' elementwise NumPy ufuncs (srcdiff/rules)
-_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
+ELEMENTWISE_CALLS = _fusing_calls()   # the rule records' elementwise NumPy ufuncs (srcdiff/rules)
+ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub, gast.UAdd)
 
 
 def elementwise(e, calls=None) -> bool:
     """An expression NumPy evaluates elementwise and Numba fuses into one loop (array expressions);
     with `calls`, one made of operators and those elementwise functions (its value broadcasts them)."""
-    calls = _ELEMENTWISE_CALLS if calls is None else calls
+    calls = ELEMENTWISE_CALLS if calls is None else calls
     if isinstance(e, (gast.Name, gast.Constant)):
         return True
     if isinstance(e, gast.BinOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.left, calls) and elementwise(e.right, calls)
+        return isinstance(e.op, ELEMENTWISE_OPS) and elementwise(e.left, calls) and elementwise(e.right, calls)
     if isinstance(e, gast.UnaryOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and elementwise(e.operand, calls)
+        return isinstance(e.op, ELEMENTWISE_OPS) and elementwise(e.operand, calls)
     if isinstance(e, gast.Call):
         from ..astutil import dotted_name
         return dotted_name(e.func) in calls and not e.keywords and all(elementwise(a, calls) for a in e.args)

@@ -44,7 +44,7 @@ import gast
 from .. import annotations as anno
 from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
 from ..kinds import is_array, is_float_array, is_scalar, ndim
-from .fusion import _ELEMENTWISE_OPS
+from .fusion import ELEMENTWISE_OPS
 
 # elementwise functions a row statement may call: NumPy's ufuncs Numba fuses (they take scalars too) and
 # the runtime's scalar-safe adjoint weights
@@ -59,8 +59,8 @@ _LIMIT = 400   # statements after the product that are scheduled (pairwise check
 def _row_calls():
     global _ROW_CALLS
     if _ROW_CALLS is None:
-        from .fusion import _ELEMENTWISE_CALLS
-        _ROW_CALLS = _ELEMENTWISE_CALLS | _RT_SCALAR
+        from .fusion import ELEMENTWISE_CALLS
+        _ROW_CALLS = ELEMENTWISE_CALLS | _RT_SCALAR
     return _ROW_CALLS
 
 
@@ -73,9 +73,9 @@ def _row_elementwise(e) -> bool:
     if isinstance(e, (gast.Name, gast.Constant)):
         return True
     if isinstance(e, gast.BinOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _row_elementwise(e.left) and _row_elementwise(e.right)
+        return isinstance(e.op, ELEMENTWISE_OPS) and _row_elementwise(e.left) and _row_elementwise(e.right)
     if isinstance(e, gast.UnaryOp):
-        return isinstance(e.op, _ELEMENTWISE_OPS) and _row_elementwise(e.operand)
+        return isinstance(e.op, ELEMENTWISE_OPS) and _row_elementwise(e.operand)
     if isinstance(e, gast.Compare):
         return (len(e.ops) == 1 and isinstance(e.ops[0], _COMPARE) and _row_elementwise(e.left)
                 and _row_elementwise(e.comparators[0]))
