@@ -334,3 +334,30 @@ def sum_with_a_literal_false_filter(a, w):
 @JIT
 def test_sum_with_a_literal_false_filter_inside_a_filtered_sum(jit):
     check_oracles(sum_with_a_literal_false_filter, [X4, W2], (0, 1), jit)
+
+
+def index_from_index(x, a):
+    s = 0.0
+    for i in range(2):
+        k = i - 2
+        k = k + 1                     # an index recomputed in the backward sweep from another one
+        s = s + np.sin((k * 0.25) * x) * a[i]
+    return s
+
+
+def index_augmented_in_place(x, a):
+    buf = np.copy(a)
+    for i in range(2):
+        k = i - 2
+        k += 1
+        for j in range(0, 4, 2):
+            buf[j] -= np.sin((k * 0.25) * x)
+    return np.sum(buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [index_from_index, index_augmented_in_place], ids=lambda f: f.__name__)
+def test_integer_index_recomputed_from_another(f, jit):
+    """Fuzz seed 155891 (a wrong gradient, 0 instead of 0.233): the backward sweep recomputed `k1 = k + 1`
+    but not the `k = i - 2` it reads, so every iteration saw the last iteration's k."""
+    check_oracles(f, [1.48, np.array([-0.13, -0.12, 0.32, 1.24])], (0, 1), jit)

@@ -360,7 +360,11 @@ class Reverse:
         self.loop_stack = saved
         if loop is not None and stmts is loop.body:
             ints, _ = self.remat_plan(loop)
-            out += [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in self.needed]
+            need = set(self.needed)
+            for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
+                if st.targets[0].id in need:
+                    need |= loaded_names(st.value)
+            out += [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
         return out
 
     # ---- backward sweep ------------------------------------------------------------------------------
