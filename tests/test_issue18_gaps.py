@@ -361,3 +361,19 @@ def test_integer_index_recomputed_from_another(f, jit):
     """Fuzz seed 155891 (a wrong gradient, 0 instead of 0.233): the backward sweep recomputed `k1 = k + 1`
     but not the `k = i - 2` it reads, so every iteration saw the last iteration's k."""
     check_oracles(f, [1.48, np.array([-0.13, -0.12, 0.32, 1.24])], (0, 1), jit)
+
+
+def return_in_a_branch_numba_prunes(x, a, s):
+    for i in range(2):
+        if (-1.2 > 0.5) and (s > -0.5):   # srcdiff keeps the branch (s is not constant); Numba prunes it
+            return 2.0
+        x = x * 1.5 + np.sum(a)
+    return x * x
+
+
+@JIT
+def test_early_return_in_a_branch_numba_prunes(jit):
+    """Fuzz seed 138430 (declined under jit): the jvp merges the early return's value, bound only in a branch
+    whose condition starts with a constant False, with the live result. Numba prunes that branch and types
+    the early result as None, and rt.zeros_like(None), its tangent, had no implementation."""
+    check_oracles(return_in_a_branch_numba_prunes, [0.7, W2, 0.3], (0, 1), jit)

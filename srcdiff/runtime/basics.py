@@ -1,5 +1,6 @@
 """Basic adjoint plumbing: zero adjoints, copies, and the output seed."""
 import numpy as np
+from numba.core import types
 from numba.extending import overload
 
 from ._cache import cached_overload
@@ -20,6 +21,11 @@ def zeros_like(x):
 
 @overload(zeros_like, inline="always")   # a scalar's is a constant; an array's allocates in a cached kernel
 def _zeros_like_nb(x):
+    if isinstance(x, types.NoneType):
+        # a name Numba typed as None on this path: its binding sits in a branch that Numba pruned as dead
+        # (`if -1.2 > 0.5: result = ...`), so the path never runs; its tangent is a scalar zero that merges
+        # with the float tangents of the live paths
+        return lambda x: 0.0
     T = nb_float_type(x)
     if nb_is_scalar(x):
         return lambda x: T(0)
