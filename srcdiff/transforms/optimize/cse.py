@@ -43,7 +43,10 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
                 k = key(s.value)
                 if k is not None:
+                    # both names bound once: a name a loop rebinds (`for e, f in zip(a, a)` whose body
+                    # updates e) holds another value where the merged name is read later
                     if (k in seen and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
+                            and counts.get(seen[k][0]) == 1
                             and s.targets[0].id not in written and seen[k][0] not in written):
                         renames[s.targets[0].id] = seen[k][0]
                         dead.add(id(s))
