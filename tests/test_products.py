@@ -182,3 +182,68 @@ def test_dot_matmul_and_transposed_products_gradient(jit):
 
 def test_thresholds_are_openblas_serial_limits():
     assert products._BLAS_SERIAL == 1 << 18 and products._TINY < products._BLAS_SERIAL
+
+
+# ---- np.tanh in jitted code: rt.tanh (runtime/activations.py) --------------------------------------
+@numba.njit
+def nb_tanh(x):
+    return rt.tanh(x)
+
+
+def test_tanh_kernel_within_4_ulp_of_numpy():
+    from srcdiff.runtime.activations import _CLAMP
+    x = np.concatenate([RNG.normal(size=20000), 1e-7 * RNG.normal(size=5000), 10.0 * RNG.normal(size=5000),
+                        np.linspace(-0.4, 0.4, 4001),    # both sides of 2|x| = ln 2 / 2, where the branch changes
+                        [0.17328679513998632, -0.17328679513998632, 1e-300, -5e-324, 19.0, 19.1, 0.5 * _CLAMP]])
+    got, want = nb_tanh(x), np.tanh(x)
+    assert got.dtype == np.float64 and got.shape == x.shape
+    assert np.max(np.abs(got - want) / np.spacing(np.abs(want))) <= 4.0
+
+
+def test_tanh_special_values_signs_and_dtypes():
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 40.0, -1e308])
+    got = nb_tanh(special)
+    np.testing.assert_array_equal(got, np.tanh(special))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(np.tanh(special)))
+    for a in [operand((7, 5), np.float64, "T"), operand((4, 6), np.float64, "S"), RNG.normal(size=(1, 9)),
+              RNG.normal(size=(9, 1)), np.zeros((0, 3)), RNG.normal(size=(2, 3, 4))]:
+        got = nb_tanh(a)
+        assert got.shape == a.shape and got.dtype == np.float64
+        np.testing.assert_allclose(got, np.tanh(a), rtol=1e-15, atol=0)
+    f32 = RNG.normal(size=11).astype(np.float32)
+    assert nb_tanh(f32).dtype == np.float32
+    np.testing.assert_allclose(nb_tanh(f32), np.tanh(f32), rtol=1e-6)
+    ints = np.arange(-3, 4)
+    assert nb_tanh(ints).dtype == np.float64
+    np.testing.assert_allclose(nb_tanh(ints), np.tanh(ints), rtol=1e-15)
+    assert nb_tanh(-2) == pytest.approx(np.tanh(-2), rel=1e-15) and nb_tanh(0.3) == pytest.approx(np.tanh(0.3), rel=1e-15)
+    assert nb_tanh(1 + 2j) == pytest.approx(np.tanh(1 + 2j), rel=1e-14)     # complex: Numba's np.tanh
+
+
+def mlp_loss(W1, b1, W2, x, y):
+    h = np.tanh(x @ W1 + b1)
+    z = h @ W2
+    return np.sum((z - y) ** 2) + np.sum(np.tanh(W2))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_tanh_layer_gradient_routes_tanh_in_jitted_code_only(jit):
+    """x non-contiguous (a transposed view), one-row and one-column shapes, integer inputs mixed with float weights."""
+    for n, d, k in [(6, 5, 3), (1, 4, 2), (5, 1, 1)]:
+        W1, b1, W2 = RNG.normal(size=(d, 4)), RNG.normal(size=4), RNG.normal(size=(4, k))
+        for x in [RNG.normal(size=(d, n)).T, RNG.integers(-2, 3, size=(n, d))]:
+            y = RNG.normal(size=(n, k))
+            check_grad(mlp_loss, [W1, b1, W2, x, y], wrt=(0, 1, 2), jit=jit)
+    src = srcdiff.source(srcdiff.grad(mlp_loss, wrt=(0, 1, 2), jit=jit))
+    code = "\n".join(line for line in src.splitlines() if not line.strip().startswith("#"))
+    assert ("rt.tanh(" in code) == jit and ("np.tanh(" in code) != jit
+
+
+def test_tanh_gradient_python_and_numba_agree():
+    W1, b1, W2 = RNG.normal(size=(8, 6)), RNG.normal(size=6), RNG.normal(size=(6, 3))
+    x, y = RNG.normal(size=(10, 8)), RNG.normal(size=(10, 3))
+    vp = srcdiff.value_and_grad(mlp_loss, wrt=(0, 1, 2))(W1, b1, W2, x, y)
+    vn = srcdiff.value_and_grad(mlp_loss, wrt=(0, 1, 2), jit=True)(W1, b1, W2, x, y)
+    assert vn[0] == pytest.approx(vp[0], rel=1e-13)
+    for a, b in zip(vp[1], vn[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)

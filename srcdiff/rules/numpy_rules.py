@@ -287,6 +287,8 @@ R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a,
 # different float dtypes are cast to their common one first (runtime/products.py, runtime/solves.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="rt.dot(dx, y) + rt.dot(x, dy)", kind="matmul")
+# np.tanh of jitted source (transforms/products.py; runtime/activations.py)
+R("rt.tanh", [], "x", "g * (1.0 - ans * ans)", jvp="dx * (1.0 - ans * ans)", cuda="math.tanh({0})", **EW)
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
   jvp="rt.solve(a, db - rt.dot(da, ans))")
 # (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by

@@ -38,6 +38,7 @@ __all__ = [
 from .elementwise import clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, pow_slope, safe_log, transpose, written  # noqa: E402
 from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
 from .determinants import logabsdet, slogdet_sign  # noqa: E402
+from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)
 from .products import add_row, dot, matmul_grad_x, matmul_grad_y, product_zeros, row_dot  # noqa: E402
 from .solves import solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul  # noqa: E402
 from .tangents import pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)

@@ -1,12 +1,16 @@
-"""Jitted code only: matrix products are written `rt.dot(a, b)` (runtime/products.py).
+"""Jitted code only: matrix products are written `rt.dot(a, b)` (runtime/products.py), np.tanh
+`rt.tanh(x)` (runtime/activations.py).
 
 Inside Numba, `a @ b`, `np.dot(a, b)` and `np.matmul(a, b)` call SciPy's bundled BLAS, whose
 threads can make a memory-bound matrix-vector product 20x slower than one loop on a busy machine.
 `rt.dot` picks a loop or BLAS by the operands' ranks, shapes and memory order when Numba types the
-call. The Python backend keeps NumPy's products (its source is unchanged).
+call. Numba's np.tanh calls libm's scalar tanh per element (a quarter of an MLP's gradient); rt.tanh
+is an inline polynomial of half its cost. The Python backend keeps NumPy's products and tanh (its source
+is unchanged).
 
     z1 = x @ w             ->  z1 = rt.dot(x, w)
     h = np.dot(a, b)       ->  h = rt.dot(a, b)
+    h = np.tanh(h1 + b1)   ->  h = rt.tanh(h1 + b1)
 """
 from __future__ import annotations
 
@@ -16,6 +20,12 @@ import gast
 from .astutil import Transformer, call, clone, dotted_name, walk
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
+_TANH = ("np.tanh", "numpy.tanh")
+
+
+def _tanh(n) -> bool:
+    return (isinstance(n, gast.Call) and dotted_name(n.func) in _TANH and len(n.args) == 1 and not n.keywords
+            and not isinstance(n.args[0], gast.Starred))
 
 
 def _product(n) -> bool:
@@ -32,11 +42,13 @@ class _Route(Transformer):
 
     def visit_Call(self, n):
         self.generic_visit(n)
+        if _tanh(n):
+            return gast.copy_location(call("rt.tanh", n.args[0]), n)
         return gast.copy_location(call("rt.dot", *n.args), n) if _product(n) else n
 
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`fn`, or a copy of it with its matrix products calling rt.dot."""
-    if not any(_product(n) for n in walk(fn)):
+    """`fn`, or a copy of it with its matrix products calling rt.dot and its np.tanh rt.tanh."""
+    if not any(_product(n) or _tanh(n) for n in walk(fn)):
         return fn
     return _Route().visit(clone(fn))
