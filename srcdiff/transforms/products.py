@@ -16,6 +16,7 @@ import gast
 from .astutil import Transformer, call, clone, dotted_name, walk
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
+_CANDIDATES = frozenset({gast.BinOp, gast.Call})   # the node classes _product can accept
 
 
 def _product(n) -> bool:
@@ -37,6 +38,6 @@ class _Route(Transformer):
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its matrix products calling rt.dot."""
-    if not any(_product(n) for n in walk(fn)):
+    if not any(_product(n) for n in walk(fn) if type(n) in _CANDIDATES):
         return fn
     return _Route().visit(clone(fn))
