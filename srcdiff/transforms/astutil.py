@@ -118,8 +118,9 @@ def walk(node):
     before it is yielded."""
     nodes = [node]
     append = nodes.append
+    get = _CHILD_FIELDS.get
     for n in nodes:
-        fields = _CHILD_FIELDS.get(type(n))
+        fields = get(type(n))
         if fields is None:
             fields = child_fields(type(n))
         for f in fields:
@@ -128,7 +129,7 @@ def walk(node):
                 for item in v:
                     if isinstance(item, _AST):
                         append(item)
-            elif isinstance(v, _AST):
+            elif v is not None and isinstance(v, _AST):
                 append(v)
         yield n
 
@@ -256,23 +257,27 @@ def walk_names(node):
     """The Name nodes under `node` (any order: for sets and counts; several times faster than walk):
     fields that never hold a name (contexts, operators, constants' values) are not visited."""
     stack = [node]
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
     while stack:
         n = pop()
         kind = type(n)
-        if kind is list:
-            extend(n)
-        elif kind is _NAME:
+        if kind is _NAME:
             yield n
-        else:
-            fields = _CHILD_FIELDS.get(kind)
-            if fields is None:
-                if not isinstance(n, _AST):
-                    continue
-                fields = child_fields(kind)
-            for f in fields:
-                v = getattr(n, f, None)
-                if v is not None:
+            continue
+        fields = get(kind)
+        if fields is None:
+            if kind is list:
+                extend(n)
+                continue
+            if not isinstance(n, _AST):
+                continue
+            fields = child_fields(kind)
+        for f in fields:
+            v = getattr(n, f, None)
+            if v is not None:
+                if type(v) is list:     # a field's list: its items go straight on the stack
+                    extend(v)
+                else:
                     push(v)
 
 

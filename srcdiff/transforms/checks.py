@@ -17,6 +17,9 @@ def check_reverse_rules(unit: Unit, wrt: list):
     the vjp templates only, so a differentiated argument of a rule without one would silently count as
     constant. With a jvp but no vjp this happens when generated code is differentiated again."""
     from ..rules import RULES
+    if not any(isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)
+               and _may_decline(RULES.get(dotted_name(s.value.func))) for s in walk_statements(unit.node.body)):
+        return   # every call's rule has a vjp for each of its parameters: no flow analysis needed
     varied = forward.varied_names(unit.node, wrt, unit.callees)
     ret = unit.node.body[-1].value
     useful = forward.reaching(unit.node, [ret.id] if isinstance(ret, gast.Name) else [], unit.callees)
@@ -37,6 +40,19 @@ def check_reverse_rules(unit: Unit, wrt: list):
                  "use forward over reverse instead: srcdiff.hvp / srcdiff.hessian, or "
                  "srcdiff.jvp of the gradient, or register the vjp in srcdiff/rules/runtime_rules.py")
         forward.decline_param(rule, p, unit.node if where else s, unit)
+
+
+def _may_decline(rule) -> bool:
+    """Can forward.undifferentiated_param find a parameter of `rule` without a vjp (or a constant argument
+    of a nondifferentiable rule)? Not for a rule with a vjp template or ZERO for every parameter."""
+    from ..rules import ZERO
+    from ..rules.numpy_rules import CONSTANT_ARGUMENTS
+    if rule is None or rule.variadic:
+        return False
+    if rule.nondiff:
+        return rule.name in CONSTANT_ARGUMENTS
+    return any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               or not rule.has_vjp(p.name) and rule.vjp.get(p.name) is not ZERO for p in rule.signature.parameters.values())
 
 
 # linear-algebra rules whose adjoints transpose and multiply single matrices (a stack of matrices, which

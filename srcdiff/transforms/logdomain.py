@@ -32,7 +32,8 @@ import gast
 from .aliasing import memory_roots, sharing_written_memory
 from .kinds import I, is_float_array
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted,
-                      dotted_name, load, map_blocks, names_in, nested_blocks, store, walk, walk_names)
+                      dotted_name, load, map_blocks, names_in, nested_blocks, store, walk, walk_names,
+                      walk_statements)
 
 def _definitions(fn) -> dict:
     """SSA name -> the value assigned to it (names assigned more than once map to None)."""
@@ -264,6 +265,8 @@ def fuse_adjoints(fn):
     `d_v = rt.P_adjoints(args, d_M)`: one pass computes the shared weights and adds into d_M. When M is
     a matrix picked from a stack (`m = rt.P_grad_M(args)`, then `d_S[i] += m`), the pass adds into the
     view `d_S[i]` instead."""
+    if not any(_adjoint_call(s, "v") for s in walk_statements(fn.body)):
+        return fn   # every fusion starts from a `d_v = rt.P_grad_v(...)`: none, nothing to do (no walk of the tree)
     loads: dict = {}
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Load):
@@ -357,6 +360,8 @@ def tape_scales(fn):
 
     Only a product that runs once every iteration (a statement of the loop's own body) and whose table
     (or the stack of tables it is picked from: rt.table_at) is assigned before the tapes are made."""
+    if not any(isinstance(s, gast.For) for s in walk_statements(fn.body)):
+        return fn   # only for-loops are taped: none, nothing to do
     namer = Namer(names_in(fn) | {"np", "rt", "math"})
 
     def block(stmts):

@@ -82,16 +82,19 @@ def parse(fn) -> Unit:
                            "(the file was edited after the function was defined): srcdiff differentiates "
                            "what it reads from the file", filename, code.co_firstlineno,
                            "re-import the module (importlib.reload) or restart Python after editing it")
-    try:
-        tree = gast.parse(src)
+    try:   # (parsed below first - 1 empty lines: the tree has the file's line numbers without a walk)
+        tree = gast.parse("\n" * (first - 1) + src)
+        shift = 0
     except SyntaxError:
+        shift = first - 1
         # a lambda in the middle of an expression (a call's argument, a dict or list entry): parse the
         # fragments that start at a `lambda`
         tree = _lambda_fragments(src) if fn.__name__ == "<lambda>" else None
         if tree is None:
             raise SrcdiffError(f"cannot parse the source of {fn.__qualname__}", filename, first,
                                "define it with def (or put the lambda on a line of its own)")
-    _shift_lines(tree, first - 1)
+    if shift:
+        _shift_lines(tree, shift)
     if fn.__name__ == "<lambda>":
         node = _lambda_def(tree, fn, filename, first)
     else:

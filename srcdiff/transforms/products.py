@@ -21,6 +21,7 @@ from .astutil import Transformer, call, clone, dotted_name, walk
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
 _TANH = ("np.tanh", "numpy.tanh")
+_CANDIDATES = frozenset({gast.BinOp, gast.Call})   # the node classes _product and _tanh can accept
 
 
 def _tanh(n) -> bool:
@@ -49,6 +50,6 @@ class _Route(Transformer):
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its matrix products calling rt.dot and its np.tanh rt.tanh."""
-    if not any(_product(n) or _tanh(n) for n in walk(fn)):
+    if not any(_product(n) or _tanh(n) for n in walk(fn) if type(n) in _CANDIDATES):
         return fn
     return _Route().visit(clone(fn))
