@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk_names, walk_statements,
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_statements,
                        without_statements)
 
 from ..purity import is_pure
@@ -18,6 +18,8 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
       included), and so in turn what only it read;
+    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`) that
+      nothing reads after it; any other write reads its array (it must be bound) and stays;
     * a push to a stack the function makes (`rt.push(s, v)`) nothing pops any more, and a pop
       (`v = rt.pop(s)`) whose value nothing reads -- a stack goes as a whole: its pops go only when every
       pop of it is dead, since a pop left alone would then take another push's value, and not at all where
@@ -26,18 +28,24 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
       another comment or by the end of its block.
 
+    A checkpointed loop's segment tapes (checkpoints.py) are written by its forward loop, before they are
+    made, for the segments' rerun to write (`x_tape[i - first] = x`) once checkpoints.rerun_segments has
+    filled in the rerun's placeholder: the placeholder stands for those writes (a tape's writes go where
+    nothing reads the tape after the rerun, and its making with them) and for the reads of the undo loop
+    put before it (the tapes of what the loop's writes overwrote).
+
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
     local, droppable = _stacks(fn)
-    loads: dict = {}
+    facts = _Facts(fn)
     while True:
-        live = _Liveness(local, droppable, loads)
+        live = _Liveness(local, droppable, facts)
         live.block(fn.body, set())
         partial = live.dead_pops & live.kept_pops   # some pops of these stacks go, others stay: keep them all
         if not partial:
             break
         droppable -= partial
-    _Liveness(local, droppable, loads, sweep=True).block(fn.body, set())
+    _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
     fn.body = _without_lone_line_comments(fn.body)
     return fn
 
@@ -68,6 +76,54 @@ def _stacks(fn) -> tuple:
     return stacks, {st for st in stacks if uses[st] == plain[st]}
 
 
+ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
+
+
+def _own_arrays(fn) -> set:
+    """The one-dimensional arrays the function makes and reads or writes only by element: each binding of
+    the name is `a = np.empty(n)` (np.zeros, np.ones; n not a tuple), each other use `a[i]` with an index
+    that is no slice, None or `...` (an element, never a view). A write into one is dead where nothing
+    reads the array after it: no other name can see it (the scalar tapes of reverse mode, an array the
+    user fills)."""
+    made, ok, seen = set(), set(), set()
+    for n in walk(fn):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                made.add(n.targets[0].id)
+                ok.add(id(n.targets[0]))
+        elif isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and _element(n.slice):
+            ok.add(id(n.value))
+    for n in walk_names(fn):
+        if n.id in made and id(n) not in ok:
+            seen.add(n.id)
+    return made - seen
+
+
+def _element(index) -> bool:
+    """`index` picks an element of a one-dimensional array (no slice, no None or `...`: no view)."""
+    if isinstance(index, gast.Constant):
+        return isinstance(index.value, int) and not isinstance(index.value, bool)
+    return not any(isinstance(n, (gast.Slice, gast.Tuple, gast.Starred)) for n in walk(index))
+
+
+class _Facts:
+    """What the liveness rounds of one function share: the names each node reads and what each assignment
+    is (cached by the node's id: the nodes do not change while it runs), the arrays the function makes
+    (`_own_arrays`), and its checkpointed loops' plans by segment variable (annotations.SEGMENTS)."""
+
+    def __init__(self, fn):
+        self.cache: dict = {}
+        self.own = _own_arrays(fn)
+        self.plans = {}
+        for s in walk_statements(fn.body):
+            p = anno.get(s, anno.SEGMENTS)
+            if p is not None:
+                self.plans[p.segment] = p
+        self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
+
+
 def _pop_stack(s):
     if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call) \
             and dotted_name(s.value.func) == "rt.pop":
@@ -90,12 +146,14 @@ class _Liveness:
     statements in place; without, it is only read (`dead_pops` / `kept_pops`: the droppable stacks with a
     pop that goes / stays, as the final fixpoint of each loop decides). Both make the same decisions."""
 
-    def __init__(self, local: set, droppable: set, loads: dict, sweep: bool = False):
-        self.local, self.droppable, self.sweep = local, droppable, sweep
-        self._loads = loads     # id(node) -> (node, the names it reads), and ("assign", id) -> (node, facts):
-                                # the nodes do not change while it runs
+    def __init__(self, local: set, droppable: set, facts: _Facts, sweep: bool = False, tapes_read=None):
+        self.local, self.droppable, self.sweep, self.facts = local, droppable, sweep, facts
+        self._loads = facts.cache   # id(node) -> (node, the names it reads), and ("assign", id) -> (node, facts)
         self.dead_pops: set = set()
         self.kept_pops: set = set()
+        # the segment tapes a rerun's placeholder found read after it (shared with the probes of loops:
+        # the forward loop that writes a tape comes before its rerun, so is seen after it)
+        self.tapes_read: set = set() if tapes_read is None else tapes_read
 
     def block(self, stmts, live_out: set, record: bool = True) -> tuple:
         """(names live before `stmts`, whether what stays of them does nothing: comments and `pass`)."""
@@ -120,6 +178,32 @@ class _Liveness:
             got = self._loads[id(node)] = (node, {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)})
         return got[1]
 
+    def dead_write(self, s, live: set) -> bool:
+        """Whether `a[i] = v` goes: a write into a checkpointed loop's segment tape goes with what its rerun
+        writes (the tape not read after the rerun); a write into an array the function makes, where nothing
+        reads the array after it (and its index and value do nothing else)."""
+        got = self._loads.get(("write", id(s)))
+        if got is None:
+            a = s.targets[0].value.id
+            pure = is_pure(s.value) and is_pure(s.targets[0].slice)
+            got = self._loads[("write", id(s))] = (s, (a, pure and a in self.facts.own,
+                                                       pure and a in self.facts.segment_tapes))
+        a, own, segment_tape = got[1]
+        if segment_tape:
+            return a not in self.tapes_read
+        return own and a not in live
+
+    def rerun_reads(self, s, live: set) -> set:
+        """What the rerun of a checkpointed loop's segment (`s`, its placeholder) will read: the segment
+        tapes its writes fill that are read after it (`tapes_read` keeps them for the forward loop's writes),
+        and the tapes the undo loop before it reads."""
+        p = self.facts.plans.get(anno.get(s, anno.RERUN))
+        if p is None:
+            return set()
+        read = {t for t in p.tapes if t in live}
+        self.tapes_read |= read
+        return read | set(p.undo_tapes.values())
+
     def stmt(self, s, live: set, record: bool) -> bool:
         """Update `live` from after `s` to before it; whether `s` stays."""
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
@@ -132,6 +216,12 @@ class _Liveness:
                 self.kept_pops.add(stack)
             live.discard(t)
             live |= self.loads(s.value)
+            return True
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name):
+            if self.dead_write(s, live):
+                return False
+            live |= self.loads(s)     # (the array too: it must be bound)
             return True
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
             stack = s.value.args[0]
@@ -154,7 +244,8 @@ class _Liveness:
         if isinstance(s, (gast.For, gast.While)):
             header = s.iter if isinstance(s, gast.For) else s.test
             head = self.loads(header)
-            probe = _Liveness(self.local, self.droppable, self._loads) if self.sweep else self
+            probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
+                if self.sweep else self
             bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
             h = live | head
             while True:     # the names live at the loop's head: a fixpoint over its iterations
@@ -163,6 +254,8 @@ class _Liveness:
                     break
                 h = new
             _, idle = self.block(s.body, h, record)
+            if anno.has(s, anno.RERUN):
+                h |= self.rerun_reads(s, live)
             if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
                 if not live & bound:
                     return False    # (generated loops run range() or a test without effects)
