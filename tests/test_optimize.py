@@ -70,6 +70,65 @@ def f(x, n):
     assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
 
 
+def test_dead_code_drops_writes_into_an_array_it_makes_that_nothing_reads_after():
+    """A scalar tape nothing reads any more (its pops went): its writes go, then its making."""
+    assert run(optimize.eliminate_dead_code, """
+def f(x, n):
+    x_tape = np.empty(n)
+    y = x
+    for i in range(n):
+        x_tape[i] = y
+        y = y * 2.0
+    for i in range(n - 1, -1, -1):
+        v = x_tape[i]
+    return y
+""") == "y = x\nfor i in range(n):\n    y = y * 2.0\nreturn y"
+
+
+def test_dead_code_keeps_writes_read_later_or_through_another_name():
+    """A write stays where its array is read after it (the next iteration included), where another name can see
+    the array (a view, a copy by name, an argument, a value passed on), or where the array is not one the
+    function makes; the write reads its array, so the making stays too."""
+    for src in ["""
+def f(x, n):
+    t = np.empty(n)
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + t[i - 1]
+        t[i] = x * i
+    return s
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    w = t[1:]
+    t[1] = x
+    return w[0]
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    w = t
+    t[0] = x
+    return w[0]
+""", """
+def f(x, t):
+    t[0] = x
+    return x
+""", """
+def f(x, n):
+    t = np.zeros((n, 2))
+    r = t[0]
+    t[0, 1] = x
+    return r[1]
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    t[0] = x
+    return g(t)
+"""]:
+        assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src), src
+
+
 def test_dead_code_drops_a_stack_only_as_a_whole():
     """A pop whose value nothing reads stays while another pop of its stack is live (else that pop would
     take the wrong push's value); a stack none of whose pops is live goes with its pushes."""
