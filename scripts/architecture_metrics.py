@@ -19,6 +19,9 @@ Prints, for the package under srcdiff/:
   names: TEXT_FROM_OUTSIDE lists them);
 * tagged-kind indexing outside transforms/kinds.py: kinds read by position (``k[0] == "a" and k[1] > 2``)
   or written as tagged tuples (``("s", "i")``) instead of through transforms/kinds.py's Kind type;
+* passes that parse emitted text: ``ast.parse`` / ``gast.parse`` of generated source (an argument named
+  ``source``, a ``.source()`` call or a ``.src`` attribute) outside the front end (transforms/parse.py,
+  which parses the function it is given);
 * files to touch to add an elementwise function: its rule (srcdiff/rules/numpy_rules.py), its test entry
   (tests/test_rules_table.py), and every module outside srcdiff/rules holding a literal table (a set, list,
   tuple or dict) that names elementwise NumPy functions ("np.exp", "np.tanh", ...): a new function must
@@ -246,6 +249,20 @@ def tagged_kinds(mods):
     return sorted(out)
 
 
+def emitted_text_parses(mods):
+    """(module, line, call) of each parse of generated source outside the front end."""
+    out = []
+    for name, path in mods.items():
+        if name == f"{PACKAGE}.transforms.parse":
+            continue
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parse"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("ast", "_ast", "gast")
+                    and node.args and re.search(r"\bsource\b|\.src\b", ast.unparse(node.args[0]))):
+                out.append((name, node.lineno, ast.unparse(node)))
+    return out
+
+
 ELEMENTWISE_PROBES = {"np.exp", "np.log", "np.sqrt", "np.tanh", "np.log1p", "np.expm1", "np.sin"}
 
 
@@ -283,6 +300,7 @@ def main(argv=None):
     texts = text_matching(mods)
     between = [t for t in texts if t[3] is None]
     kinds_by_position = tagged_kinds(mods)
+    parses = emitted_text_parses(mods)
     tables = elementwise_tables(mods)
     big = sorted(((n, m) for m, n in lines.items() if n > 800), reverse=True)
 
@@ -307,6 +325,8 @@ def main(argv=None):
         print(f"    {m}:{lineno}  {code}")
     print(f"tagged-kind indexing outside transforms/kinds.py: {len(kinds_by_position)} places in "
           f"{len({m for m, _ in kinds_by_position})} modules")
+    print(f"parses of emitted source outside the front end: {len(parses)} in "
+          f"{len({m for m, _, _ in parses})} modules")
     print(f"files to touch to add an elementwise function: {len(tables) + 2} (its rule, its test entry, and "
           f"{len(tables)} modules with a table of elementwise functions of their own)")
     for m, lineno in sorted(tables.items()):
@@ -318,6 +338,9 @@ def main(argv=None):
         print("\nnode attributes:")
         for a, ms in sorted(attrs.items()):
             print(f"    {a}: {', '.join(sorted(ms))}")
+        print("\nparses of emitted source:")
+        for m, lineno, code in parses:
+            print(f"    {m}:{lineno}  {code}")
         print("\ntext matching:")
         for m, lineno, code, why in texts:
             print(f"    {m}:{lineno}  {code}    [{why or 'between passes'}]")

@@ -42,7 +42,8 @@ reverse mode (grad, value_and_grad, vjp):
                      (specialisation): shape classes
     reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
                      rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
-    dead code        assignments nothing reads, emptied loops and branches               transforms/optimize/deadcode.py
+    dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
+                     line comments left with no code
     copies           copy propagation                                                    transforms/optimize/copies.py
     fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
     preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
@@ -63,7 +64,7 @@ forward mode (jvp):
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
-    dead code        values nothing reads; a stack goes as a whole                       transforms/forward.py
+    dead code        as in reverse mode; a stack goes as a whole                         transforms/optimize/deadcode.py
     versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
 the module:
@@ -364,7 +365,7 @@ REVERSE = [
          "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
          "checkpoints.py) -> reverse.Sweeps"),
     Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
-         "assignments nothing reads, emptied loops and branches"),
+         "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
     Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
          "a log-domain product's two adjoints in one call"),
@@ -393,8 +394,8 @@ FORWARD = [
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
     Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
          "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),
-    Pass("dead code", _on_fn(forward.eliminate_dead_code), "transforms/forward.py",
-         "values nothing reads; a stack goes as a whole"),
+    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
+         "as in reverse mode; a stack goes as a whole"),
     Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",
          "v_2 -> v2 where v is reassigned (Numba's versioned names)"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),

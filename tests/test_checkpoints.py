@@ -401,3 +401,26 @@ def test_value_read_by_a_loop_and_rebound_after_it(k, jit):
     for a, b, w in zip(got, taped, wrt):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(a, numerical_grad(read_then_rebound, args, w), rtol=1e-5, atol=1e-7)
+
+
+def swap_then_affine(x, n):
+    u = x
+    for i in range(n):
+        u, x = x, u                       # both carried; the backward sweep reads neither (the step is affine)
+        x = 0.5 * x + 0.25
+    return x * u
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_segment_tape_nothing_reads(k, jit):
+    """Fuzz seed 20984 (NameError: name 'u5_tape' is not defined): a carried scalar's segment tape whose reads
+    the backward sweep lost (specialised, nothing reads the popped value). Dead code elimination dropped the
+    tape's making, after the forward loop, and kept the forward loop's writes into it, which the segments'
+    rerun then made. A tape's writes go with its reads: the rerun writes no tape nothing reads."""
+    args, wrt = [0.3, 4], (0,)
+    _, taped = _grads(swap_then_affine, args, wrt, jit, None)
+    g, got = _grads(swap_then_affine, args, wrt, jit, k)
+    assert "_tape" not in srcdiff.source(g), srcdiff.source(g)
+    np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[0], numerical_grad(swap_then_affine, args, 0), rtol=1e-5, atol=1e-7)

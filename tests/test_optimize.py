@@ -6,6 +6,7 @@ import srcdiff
 from srcdiff.transforms import optimize
 from gradcheck import check_grad, numerical_grad
 from passes import body_source, parse_function
+from scipy.special import logsumexp
 
 
 def run(pass_, src, *args):
@@ -40,6 +41,233 @@ def f(x):
         t = x * i
     return x
 """) == "return x"
+
+
+def test_dead_code_drops_a_loop_carried_value_nothing_reads_after_the_loop():
+    """Liveness, not read counts: `s` reads itself each iteration but nothing reads it after the loop."""
+    assert run(optimize.eliminate_dead_code, """
+def f(x, n):
+    s = 0.0
+    y = x
+    for i in range(n):
+        y = y * 2.0
+        s = s + np.sum(y)
+    return y
+""") == "y = x\nfor i in range(n):\n    y = y * 2.0\nreturn y"
+
+
+def test_dead_code_keeps_a_value_the_next_iteration_reads():
+    src = """
+def f(x, n):
+    y = x
+    t = 0.0
+    for i in range(n):
+        z = t * 2.0
+        t = x + z
+        y = y + z
+    return y
+"""
+    assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+
+
+def test_dead_code_drops_writes_into_an_array_it_makes_that_nothing_reads_after():
+    """A scalar tape nothing reads any more (its pops went): its writes go, then its making."""
+    assert run(optimize.eliminate_dead_code, """
+def f(x, n):
+    x_tape = np.empty(n)
+    y = x
+    for i in range(n):
+        x_tape[i] = y
+        y = y * 2.0
+    for i in range(n - 1, -1, -1):
+        v = x_tape[i]
+    return y
+""") == "y = x\nfor i in range(n):\n    y = y * 2.0\nreturn y"
+
+
+def test_dead_code_keeps_writes_read_later_or_through_another_name():
+    """A write stays where its array is read after it (the next iteration included), where another name can see
+    the array (a view, a copy by name, an argument, a value passed on), or where the array is not one the
+    function makes; the write reads its array, so the making stays too."""
+    for src in ["""
+def f(x, n):
+    t = np.empty(n)
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + t[i - 1]
+        t[i] = x * i
+    return s
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    w = t[1:]
+    t[1] = x
+    return w[0]
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    w = t
+    t[0] = x
+    return w[0]
+""", """
+def f(x, t):
+    t[0] = x
+    return x
+""", """
+def f(x, n):
+    t = np.zeros((n, 2))
+    r = t[0]
+    t[0, 1] = x
+    return r[1]
+""", """
+def f(x, n):
+    t = np.zeros(n)
+    t[0] = x
+    return g(t)
+"""]:
+        assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src), src
+
+
+def test_dead_code_drops_a_stack_only_as_a_whole():
+    """A pop whose value nothing reads stays while another pop of its stack is live (else that pop would
+    take the wrong push's value); a stack none of whose pops is live goes with its pushes."""
+    src = """
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    b = rt.pop(s)
+    return a
+"""
+    assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+    assert run(optimize.eliminate_dead_code, src.replace("return a", "return x")) == "return x"
+
+
+def test_dead_code_keeps_a_stack_read_otherwise_and_a_push_onto_a_stack_it_does_not_make():
+    """A stack with a pop inside an expression (reverse mode's `d_v += rt.pop(d_s)`, the adjoint of a push
+    in generated code differentiated again) or read otherwise (returned) keeps every pop: dropping the dead
+    `a = rt.pop(s)` would hand its value to the next pop, or change the stack returned. A push onto a stack
+    the function does not make (an argument) stays: the caller may pop it."""
+    for src in ("""
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    b = rt.pop(s) + 1.0
+    return b
+""", """
+def f(x):
+    s = rt.stack()
+    rt.push(s, x)
+    rt.push(s, x * 2.0)
+    a = rt.pop(s)
+    return s
+""", """
+def f(x, s):
+    rt.push(s, x)
+    return x
+"""):
+        assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+
+
+def test_dead_code_drops_branches_and_line_comments_left_without_code():
+    from srcdiff.transforms import annotations as anno
+    from srcdiff.transforms.astutil import comment
+    from srcdiff.transforms.emit import to_source
+    fn = parse_function("""
+def f(x, flag):
+    t = np.exp(x)
+    if flag:
+        u = t * 2.0
+    v = np.sin(x)
+    return v
+""")
+    line = lambda n: anno.set(comment(f"line {n}: code"), anno.USER_LINE, (n, "code", None))
+    fn.body.insert(0, line(2))
+    fn.body[2].body.insert(0, line(4))
+    fn.body.insert(3, comment("a comment of the compiler's"))
+    fn.body.insert(4, line(5))
+    out = to_source(optimize.eliminate_dead_code(fn))
+    assert out.splitlines()[1:] == ["    # a comment of the compiler's", "    # line 5: code", "    v = np.sin(x)",
+                                    "    return v"]
+
+
+def test_dead_code_keeps_a_call_that_adds_into_its_argument():
+    """`d_v = rt.logsumexp_vecmat_adjoints(..., d_M)` adds M's adjoint into d_M: where nothing reads d_v after
+    the loop (only its next iteration), the loop-carried d_v is dead but the call is not (liveness dropped
+    it and with it the whole gradient: test_nesting's HMM gradient-norm penalties)."""
+    src = """
+def f(g, v, M, E, ans, n):
+    d_M = rt.zeros_like(M)
+    d_v = g
+    for t in range(n):
+        d_v1 = d_v
+        d_v = rt.logsumexp_vecmat_adjoints(d_v1, v, M, E, ans, d_M)
+    return d_M
+"""
+    assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src)
+
+
+def test_the_runtime_helpers_that_write_into_an_argument_are_not_pure():
+    """Every public runtime function whose body writes into one of its parameters (an element or slice
+    assignment, an augmented assignment) is in purity.WRITES_INTO, so dead code never drops a call of it."""
+    import ast
+    import inspect
+    from srcdiff import runtime as rt
+    from srcdiff.transforms.purity import WRITES_INTO, is_pure
+    import gast
+    found = set()
+    for name in dir(rt):
+        f = getattr(getattr(rt, name), "py_func", getattr(rt, name))     # (a jitted helper: its Python source)
+        if name.startswith("_") or not inspect.isfunction(f):
+            continue
+        try:
+            tree = ast.parse(inspect.getsource(f).strip())
+        except (OSError, TypeError, SyntaxError):
+            continue
+        params = {a.arg for a in tree.body[0].args.args}
+        for n in ast.walk(tree):
+            targets = [n.target] if isinstance(n, ast.AugAssign) else n.targets if isinstance(n, ast.Assign) else []
+            for t in targets:
+                if isinstance(t, ast.Name) and not isinstance(n, ast.AugAssign):
+                    continue
+                while isinstance(t, ast.Subscript):
+                    t = t.value
+                if isinstance(t, ast.Name) and t.id in params:
+                    found.add(f"rt.{name}")
+    assert {"rt.logsumexp_vecmat_adjoints", "rt.add_row", "rt.put_row"} <= found     # (the scan sees them)
+    assert found <= WRITES_INTO, sorted(found - WRITES_INTO)
+    for name in WRITES_INTO:
+        assert hasattr(rt, name[3:]), name
+        assert not is_pure(gast.parse(f"{name}(a, b)", mode="eval").body)
+
+
+def log_domain_chain(v, M, n):
+    for t in range(n):
+        v = logsumexp(v[:, None] + M, axis=0)
+    return logsumexp(v)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradient_of_a_log_domain_chain_with_respect_to_its_matrix_alone(jit):
+    """The gradient w.r.t. M alone: the adjoint of v is carried from one iteration to the next and read by
+    nothing after the loop; its fused call (logdomain.fuse_adjoints) still adds into d_M (it was dropped as
+    dead: a zero gradient)."""
+    rng = np.random.default_rng(2)
+    v, M = np.log(rng.dirichlet(np.ones(3))), np.log(rng.dirichlet(np.ones(3), size=3))
+    got = check_grad(log_domain_chain, [v, M, 4], wrt=1, jit=jit)[0]
+    assert np.abs(got).max() > 1e-3
+    src = srcdiff.source(srcdiff.grad(log_domain_chain, wrt=1, jit=jit).prepare(v, M, 4))
+    assert "_adjoints" in src, src
+
+
+def test_forward_and_reverse_mode_share_the_dead_code_pass():
+    from srcdiff import compiler
+    for passes in (compiler.REVERSE, compiler.FORWARD):
+        assert [p.where for p in passes if p.name == "dead code"] == ["transforms/optimize/deadcode.py"]
 
 
 def test_copies_are_propagated():

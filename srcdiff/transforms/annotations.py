@@ -82,10 +82,13 @@ CHECKPOINT = _key("checkpoint", """the checkpoints plan (or None) of a forward-s
     Written by reverse; read by checkpoints.""")
 UNDO = _key("undo", """str: on a write that a checkpointed segment undoes, its OLD name.
     Written and read by checkpoints.""")
-RERUN = _key("rerun", """the segment variable of the loop that reruns a checkpointed segment forward.
-    Written and read by checkpoints.""")
+RERUN = _key("rerun", """the segment variable of the loop that reruns a checkpointed segment forward (its body a
+    `pass` until rerun_segments fills it in). Written and read by checkpoints; read by optimize.deadcode
+    (keeps the placeholder, which stands for the rerun's writes into the segment tapes and the undo loop's
+    reads).""")
 SEGMENTS = _key("segments", """the checkpoints plan, on the loop over a checkpointed loop's segments.
-    Written by checkpoints; read by checkpoints and stacks (one row tape serves all segments).""")
+    Written by checkpoints; read by checkpoints, stacks (one row tape serves all segments) and
+    optimize.deadcode (the plan's tapes, by the segment variable a RERUN placeholder names).""")
 STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> stacks.Stack (the kinds of the values
     pushed onto it, and the primal value it holds, which names its row tape).
     Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")

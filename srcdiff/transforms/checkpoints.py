@@ -266,7 +266,12 @@ def _unsegmented(block: list, segments: gast.For):
     """Replace the segment loop of a checkpointed loop whose forward loop was dead by the loop's plain backward
     sweep over every iteration, last first."""
     p = anno.get(segments, anno.SEGMENTS)
-    sweep = segments.body[-1]       # the backward sweep over one segment's iterations
+    sweeps = [s for s in segments.body if isinstance(s, gast.For) and not anno.has(s, anno.RERUN)]
+    if not sweeps:                  # dead code elimination emptied its backward sweep too (fuzz seed 20411)
+        at = block.index(segments)
+        block[at:at + 1] = [] if any(not is_comment(s) for s in block if s is not segments) else [gast.Pass()]
+        return
+    sweep = sweeps[-1]              # the backward sweep over one segment's iterations
     if p.start is None:             # a while loop: its iteration numbers
         bounds = [p.count]
     else:

@@ -20,10 +20,9 @@ from ..rules import RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
-from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, map_blocks, names_in,
-                      nested_blocks, store, walk)
+from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
+                      store, walk)
 from .reverse import BINOP_RULE
-from .purity import is_pure
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -481,110 +480,6 @@ class Forward:
                                    kw_defaults=[], kwarg=None, defaults=[])
         return gast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
                                 type_comment=None, type_params=[])
-
-
-# ---- dead code: liveness over structured code, whole stacks at a time -----------------------------------
-def _loads(node) -> set:
-    return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-
-
-def _pop_stack(s):
-    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call) \
-            and dotted_name(s.value.func) == "rt.pop":
-        return s.value.args[0].id
-    return None
-
-
-def _live(stmts, live_out, droppable, removed):
-    """Statements without dead assignments (and pushes to dead stacks), and the names live on entry.
-    `droppable`: stacks whose pops may go; `removed` collects the stacks that lost a pop."""
-    live, out = set(live_out), []
-    for s in reversed(stmts):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-            t = s.targets[0].id
-            stack = _pop_stack(s)
-            if t not in live and (is_pure(s.value) or stack in droppable):
-                if stack:
-                    removed.add(stack)
-                continue
-            live.discard(t)
-            live |= _loads(s.value)
-        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) \
-                and dotted_name(s.value.func) == "rt.push":
-            if s.value.args[0].id not in live:
-                continue
-            live |= _loads(s)
-        elif isinstance(s, gast.If):
-            body, lb = _live(s.body, live, droppable, removed)
-            orelse, lo = _live(s.orelse, live, droppable, removed)
-            if not body and not orelse and is_pure(s.test):
-                continue
-            s.body, s.orelse = body or [gast.Pass()], orelse
-            live = lb | lo | _loads(s.test)
-        elif isinstance(s, (gast.For, gast.While)):
-            head = _loads(s.iter if isinstance(s, gast.For) else s.test)
-            h = live | head
-            while True:
-                _, lin = _live(copy.deepcopy(s.body), h, droppable, set())
-                new = live | head | lin
-                if new == h:
-                    break
-                h = new
-            s.body, _ = _live(s.body, h, droppable, removed)
-            if not s.body or all(isinstance(b, gast.Pass) for b in s.body):
-                if isinstance(s, gast.For):
-                    continue
-                s.body = [gast.Pass()]
-            live = h
-        else:
-            live |= _loads(s)
-        out.append(s)
-    return out[::-1], live
-
-
-def _comments_only(stmts) -> bool:
-    from .astutil import is_comment
-    return all(is_comment(b) or isinstance(b, gast.Pass) for b in stmts)
-
-
-def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """Drop values nothing reads. A stack goes as a whole: its pops only when every pop is dead."""
-    stacks = {n.targets[0].id for n in walk(fn) if isinstance(n, gast.Assign)
-              and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Call)
-              and dotted_name(n.value.func) == "rt.stack"}
-    droppable = set(stacks)
-    while True:
-        trial = copy.deepcopy(fn)
-        removed = set()
-        trial.body, _ = _live(trial.body, set(), droppable, removed)
-        still = {_pop_stack(n) for n in walk(trial) if _pop_stack(n)}
-        partial = removed & still   # some pops of these stacks went, others stay: keep them all
-        if not partial:
-            return _strip_empty(trial)
-        droppable -= partial
-
-
-def _strip_empty(fn):
-    """Remove comment lines left with nothing under them, and loops emptied by dead code."""
-    from .astutil import is_comment
-
-    def clean(stmts):
-        out = []
-        for s in stmts:
-            map_blocks(s, clean)
-            if isinstance(s, gast.For) and _comments_only(s.body):
-                continue
-            out.append(s)
-        # a comment directly followed by another comment (or nothing) names a line with no code left
-        kept = []
-        for k, s in enumerate(out):
-            nxt = out[k + 1] if k + 1 < len(out) else None
-            if is_comment(s) and (nxt is None or is_comment(nxt)):
-                continue
-            kept.append(s)
-        return kept or ([gast.Pass()] if stmts else [])
-    fn.body = clean(fn.body)
-    return fn
 
 
 def avoid_version_clashes(fn: gast.FunctionDef) -> gast.FunctionDef:

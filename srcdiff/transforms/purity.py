@@ -8,10 +8,18 @@ from .astutil import walk
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 STACK_OPS = ("rt.pop", "rt.push")              # they change the stack: a pop whose value is unused still pops
+WRITES_INTO = frozenset((                       # runtime helpers that write into an argument: a call whose result
+    "rt.add_into", "rt.add_row", "rt.index_add",   # nothing reads still does that (tests/test_optimize.py finds
+    "rt.put_row", "rt.halve",                       # the runtime's functions that write into a parameter)
+    "rt.logsumexp_vecmat_adjoints", "rt.logsumexp_matvec_adjoints",                 # add M's adjoint into d_M
+    "rt.logsumexp_vecmat_adjoints_scaled", "rt.logsumexp_matvec_adjoints_scaled",
+    "rt.logsumexp_vecmat_scaled", "rt.logsumexp_matvec_scaled"))                   # (compiled) their scales
 
 
 def is_pure(value) -> bool:
-    """`value` calls only library functions without effects (not np.random, not a stack operation)."""
+    """`value` calls only library functions without effects (not np.random, not a stack operation, not a
+    runtime helper that writes into an argument: `d_v = rt.logsumexp_vecmat_adjoints(..., d_M)` adds into
+    d_M, so it stays where d_v is dead)."""
     for n in walk(value):
         if isinstance(n, gast.Call):
             f = n.func
@@ -22,6 +30,7 @@ def is_pure(value) -> bool:
             if not isinstance(f, gast.Name):
                 return False
             name = ".".join([f.id] + parts[::-1])
-            if not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS:
+            if (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
+                    or name in WRITES_INTO):
                 return False
     return True

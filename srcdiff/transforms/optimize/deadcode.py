@@ -1,9 +1,11 @@
-"""Dead code: drop assignments nothing reads, and tapes (stacks) whose pops nothing reads."""
+"""Dead code: drop what nothing reads (both modes' one dead-code pass), and tapes (stacks) whose pops nothing
+reads (reverse mode)."""
 from __future__ import annotations
 
 import gast
 
-from ..astutil import (COMMENT_MARK, dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_statements,
+from .. import annotations as anno
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_statements,
                        without_statements)
 
 from ..purity import is_pure
@@ -12,77 +14,272 @@ __all__ = ["is_pure", "eliminate_dead_code", "drop_dead_stacks"]
 
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """Remove pure assignments to names that are never read (and what only they read), loops left
-    with nothing to do, and empty branches.
+    """Remove what nothing reads, by liveness over the structured function:
 
-    Linear in the function's size: the reads of each name are counted once; removing an assignment
-    releases the reads in its value, and a name whose count drops to zero has its pure assignments
-    removed in turn (a worklist, not a rescan of the function per layer of dead code). Removing a
-    loop or a branch releases the reads of its header, which may start another round. An empty `for`
-    whose variable is read and bound nowhere else stays (a merge after it reads the value it leaves: fuzz
-    seed 102158)."""
-    loads: dict = {}
-    stores: dict = {}    # (an empty loop whose variable, bound nowhere else, is still read stays)
-    for n in walk_names(fn):
-        counts = loads if isinstance(n.ctx, gast.Load) else stores
-        counts[n.id] = counts.get(n.id, 0) + 1
-    defs: dict = {}      # name -> its pure assignments not yet removed
-    for s in walk_statements(fn.body):
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and is_pure(s.value):
-            defs.setdefault(s.targets[0].id, []).append(s)
-    dead: set = set()    # id() of the assignments removed
-    todo = [v for v in defs if not loads.get(v)]
+    * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
+      included), and so in turn what only it read;
+    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`) that
+      nothing reads after it; any other write reads its array (it must be bound) and stays;
+    * a push to a stack the function makes (`rt.push(s, v)`) nothing pops any more, and a pop
+      (`v = rt.pop(s)`) whose value nothing reads -- a stack goes as a whole: its pops go only when every
+      pop of it is dead, since a pop left alone would then take another push's value, and not at all where
+      the stack is read otherwise (a pop inside an expression, a stack returned or passed on);
+    * a loop or a branch left with nothing to do (its header's reads go with it);
+    * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
+      another comment or by the end of its block.
 
-    def release(node):
-        """The reads under `node` leave the function."""
-        for n in walk_names(node):
-            if isinstance(n.ctx, gast.Load):
-                loads[n.id] -= 1
-                if not loads[n.id] and n.id in defs:
-                    todo.append(n.id)
+    A checkpointed loop's segment tapes (checkpoints.py) are written by its forward loop, before they are
+    made, for the segments' rerun to write (`x_tape[i - first] = x`) once checkpoints.rerun_segments has
+    filled in the rerun's placeholder: the placeholder stands for those writes (a tape's writes go where
+    nothing reads the tape after the rerun, and its making with them) and for the reads of the undo loop
+    put before it (the tapes of what the loop's writes overwrote).
 
+    One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
+    drop_dead_stacks) and forward mode (compiler.FORWARD)."""
+    local, droppable = _stacks(fn)
+    facts = _Facts(fn)
     while True:
-        while todo:
-            for s in defs.pop(todo.pop(), ()):
-                dead.add(id(s))
-                release(s.value)
-        dropped = []     # loops and branches removed by this round's clean-up
+        live = _Liveness(local, droppable, facts)
+        live.block(fn.body, set())
+        partial = live.dead_pops & live.kept_pops   # some pops of these stacks go, others stay: keep them all
+        if not partial:
+            break
+        droppable -= partial
+    _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
+    fn.body = _without_lone_line_comments(fn.body)
+    return fn
 
-        def clean(stmts):
-            out = []
-            for s in stmts:
-                if id(s) in dead:
-                    continue
-                map_blocks(s, clean)
-                if isinstance(s, (gast.For, gast.While)) and all(is_comment(b) for b in s.body):
-                    if isinstance(s, gast.For) and any(loads.get(n.id) and stores.get(n.id) == 1
-                                                       for n in walk_names(s.target)):
-                        s.body = s.body + [gast.Pass()]   # (kept for the value it leaves in its variable)
-                    else:
-                        dropped.append(s)
-                        continue
-                if isinstance(s, gast.If):
-                    if all(is_comment(b) for b in s.orelse):
-                        s.orelse = []
-                    if all(is_comment(b) or isinstance(b, gast.Pass) for b in s.body):
-                        s.body = []
-                if isinstance(s, gast.If) and not s.body and not s.orelse:
-                    dropped.append(s)
-                    continue
-                if (is_comment(s) and out and is_comment(out[-1])
-                        and out[-1].value.value[len(COMMENT_MARK):].startswith("line ")):
-                    out[-1] = s  # a comment whose statements were all removed
-                    continue
-                if isinstance(s, gast.If) and not s.body:
+
+def _stacks(fn) -> tuple:
+    """(the stacks the function makes, `s = rt.stack(...)`: only their pushes may go; those of them used only
+    where they are made, pushed onto (`rt.push(s, v)`) and popped into a name (`v = rt.pop(s)`): only their
+    pops may go). A pop inside an expression (`d_v += rt.pop(d_s)`,
+    reverse mode's adjoint of a push in generated code differentiated again), or a stack read otherwise
+    (returned, passed on), keeps every push and pop of its stack."""
+    stacks, plain = set(), {}
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.stack", "rt.pop"):
+            used = s.targets[0] if dotted_name(s.value.func) == "rt.stack" else s.value.args[0]
+            if used is s.targets[0]:
+                stacks.add(used.id)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            used = s.value.args[0]
+        else:
+            continue
+        if isinstance(used, gast.Name):
+            plain[used.id] = plain.get(used.id, 0) + 1
+    uses: dict = {}
+    for n in walk_names(fn):
+        if n.id in stacks:
+            uses[n.id] = uses.get(n.id, 0) + 1
+    return stacks, {st for st in stacks if uses[st] == plain[st]}
+
+
+ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
+
+
+def _own_arrays(fn) -> set:
+    """The one-dimensional arrays the function makes and reads or writes only by element: each binding of
+    the name is `a = np.empty(n)` (np.zeros, np.ones; n not a tuple), each other use `a[i]` with an index
+    that is no slice, None or `...` (an element, never a view). A write into one is dead where nothing
+    reads the array after it: no other name can see it (the scalar tapes of reverse mode, an array the
+    user fills)."""
+    made, ok, seen = set(), set(), set()
+    for n in walk(fn):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                made.add(n.targets[0].id)
+                ok.add(id(n.targets[0]))
+        elif isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and _element(n.slice):
+            ok.add(id(n.value))
+    for n in walk_names(fn):
+        if n.id in made and id(n) not in ok:
+            seen.add(n.id)
+    return made - seen
+
+
+def _element(index) -> bool:
+    """`index` picks an element of a one-dimensional array (no slice, no None or `...`: no view)."""
+    if isinstance(index, gast.Constant):
+        return isinstance(index.value, int) and not isinstance(index.value, bool)
+    return not any(isinstance(n, (gast.Slice, gast.Tuple, gast.Starred)) for n in walk(index))
+
+
+class _Facts:
+    """What the liveness rounds of one function share: the names each node reads and what each assignment
+    is (cached by the node's id: the nodes do not change while it runs), the arrays the function makes
+    (`_own_arrays`), and its checkpointed loops' plans by segment variable (annotations.SEGMENTS)."""
+
+    def __init__(self, fn):
+        self.cache: dict = {}
+        self.own = _own_arrays(fn)
+        self.plans = {}
+        for s in walk_statements(fn.body):
+            p = anno.get(s, anno.SEGMENTS)
+            if p is not None:
+                self.plans[p.segment] = p
+        self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
+
+
+def _pop_stack(s):
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call) \
+            and dotted_name(s.value.func) == "rt.pop":
+        return s.value.args[0].id
+    return None
+
+
+def _bound(target) -> set:
+    """The names a for loop's target binds."""
+    return {n.id for n in walk_names(target) if isinstance(n.ctx, gast.Store)}
+
+
+def _idle(stmts) -> bool:
+    """A block that does nothing: comments and `pass` only."""
+    return all(is_comment(b) or isinstance(b, gast.Pass) for b in stmts)
+
+
+class _Liveness:
+    """Names live before a block, from those live after it. With `sweep`, the block loses its dead
+    statements in place; without, it is only read (`dead_pops` / `kept_pops`: the droppable stacks with a
+    pop that goes / stays, as the final fixpoint of each loop decides). Both make the same decisions."""
+
+    def __init__(self, local: set, droppable: set, facts: _Facts, sweep: bool = False, tapes_read=None):
+        self.local, self.droppable, self.sweep, self.facts = local, droppable, sweep, facts
+        self._loads = facts.cache   # id(node) -> (node, the names it reads), and ("assign", id) -> (node, facts)
+        self.dead_pops: set = set()
+        self.kept_pops: set = set()
+        # the segment tapes a rerun's placeholder found read after it (shared with the probes of loops:
+        # the forward loop that writes a tape comes before its rerun, so is seen after it)
+        self.tapes_read: set = set() if tapes_read is None else tapes_read
+
+    def block(self, stmts, live_out: set, record: bool = True) -> tuple:
+        """(names live before `stmts`, whether what stays of them does nothing: comments and `pass`)."""
+        live, kept = set(live_out), []
+        for s in reversed(stmts):
+            if self.stmt(s, live, record):
+                kept.append(s)
+        if self.sweep:
+            stmts[:] = kept[::-1]
+        return live, _idle(kept)
+
+    def assignment(self, s) -> tuple:
+        """(target, the stack it pops or None, whether its value is pure) of `v = ...`."""
+        got = self._loads.get(("assign", id(s)))
+        if got is None:
+            got = self._loads[("assign", id(s))] = (s, (s.targets[0].id, _pop_stack(s), is_pure(s.value)))
+        return got[1]
+
+    def loads(self, node) -> set:
+        got = self._loads.get(id(node))
+        if got is None:     # (the node is kept with its names: its id is not reused while the cache lives)
+            got = self._loads[id(node)] = (node, {n.id for n in walk_names(node) if isinstance(n.ctx, gast.Load)})
+        return got[1]
+
+    def dead_write(self, s, live: set) -> bool:
+        """Whether `a[i] = v` goes: a write into a checkpointed loop's segment tape goes with what its rerun
+        writes (the tape not read after the rerun); a write into an array the function makes, where nothing
+        reads the array after it (and its index and value do nothing else)."""
+        got = self._loads.get(("write", id(s)))
+        if got is None:
+            a = s.targets[0].value.id
+            pure = is_pure(s.value) and is_pure(s.targets[0].slice)
+            got = self._loads[("write", id(s))] = (s, (a, pure and a in self.facts.own,
+                                                       pure and a in self.facts.segment_tapes))
+        a, own, segment_tape = got[1]
+        if segment_tape:
+            return a not in self.tapes_read
+        return own and a not in live
+
+    def rerun_reads(self, s, live: set) -> set:
+        """What the rerun of a checkpointed loop's segment (`s`, its placeholder) will read: the segment
+        tapes its writes fill that are read after it (`tapes_read` keeps them for the forward loop's writes),
+        and the tapes the undo loop before it reads."""
+        p = self.facts.plans.get(anno.get(s, anno.RERUN))
+        if p is None:
+            return set()
+        read = {t for t in p.tapes if t in live}
+        self.tapes_read |= read
+        return read | set(p.undo_tapes.values())
+
+    def stmt(self, s, live: set, record: bool) -> bool:
+        """Update `live` from after `s` to before it; whether `s` stays."""
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            t, stack, pure = self.assignment(s)
+            if t not in live and (pure or stack in self.droppable):
+                if stack and record:
+                    self.dead_pops.add(stack)
+                return False
+            if stack and record:
+                self.kept_pops.add(stack)
+            live.discard(t)
+            live |= self.loads(s.value)
+            return True
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript) \
+                and isinstance(s.targets[0].value, gast.Name):
+            if self.dead_write(s, live):
+                return False
+            live |= self.loads(s)     # (the array too: it must be bound)
+            return True
+        if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            stack = s.value.args[0]
+            if isinstance(stack, gast.Name) and stack.id in self.local and stack.id not in live:
+                return False    # (a stack the function does not make may be read by its caller)
+            live |= self.loads(s)
+            return True
+        if isinstance(s, gast.If):
+            body, idle_body = self.block(s.body, live, record)
+            orelse, idle_orelse = self.block(s.orelse, live, record)
+            if idle_body and idle_orelse and is_pure(s.test):
+                return False
+            if self.sweep:
+                if idle_orelse:
+                    s.orelse = []
+                if idle_body:
                     s.body = [gast.Pass()]
-                out.append(s)
-            return out
+            live |= body | orelse | self.loads(s.test)
+            return True
+        if isinstance(s, (gast.For, gast.While)):
+            header = s.iter if isinstance(s, gast.For) else s.test
+            head = self.loads(header)
+            probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
+                if self.sweep else self
+            bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
+            h = live | head
+            while True:     # the names live at the loop's head: a fixpoint over its iterations
+                new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
+                if new == h:
+                    break
+                h = new
+            _, idle = self.block(s.body, h, record)
+            if anno.has(s, anno.RERUN):
+                h |= self.rerun_reads(s, live)
+            if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
+                if not live & bound:
+                    return False    # (generated loops run range() or a test without effects)
+                if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
+                    s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
+            live |= h
+            return True
+        if isinstance(s, gast.AugAssign):       # reads its target too
+            live |= self.loads(s) | {n.id for n in walk_names(s.target)}
+            return True
+        live |= self.loads(s)
+        return True
 
-        fn.body = clean(fn.body)
-        if not dropped:
-            return fn
-        for s in dropped:
-            release(s)
+
+def _without_lone_line_comments(stmts):
+    """`stmts` (and their nested blocks) without the comments citing a user's line that no statement
+    follows: the next statement of the block is another comment, or there is none."""
+    out = []
+    for k, s in enumerate(stmts):
+        map_blocks(s, _without_lone_line_comments)
+        if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])):
+            continue
+        out.append(s)
+    return out
 
 
 def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:

@@ -44,7 +44,13 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     line, is written into that statement: `r = np.log1p(np.exp(-np.abs(z)))` instead of three
     temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing)."""
     loads, counts = name_counts(fn)
-    pinned = set()   # written in place or accumulated: not a value to move
+    _Fusion(kinds, loads, counts, _pinned(fn)).block(fn.body)
+    return fn
+
+
+def _pinned(fn) -> set:
+    """Names written in place or accumulated: not values to move."""
+    pinned = set()
     for n in walk_statements(fn.body):
         if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
             pinned.add(n.target.id)
@@ -52,74 +58,91 @@ def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
                 if isinstance(t, gast.Subscript):
                     pinned |= {m.id for m in walk(t.value) if isinstance(m, gast.Name)}
+    return pinned
 
-    def candidate(s):
+
+def _reads_and_stores(u) -> tuple:
+    """(names statement `u` reads, names it stores or writes into)."""
+    reads, stored = set(), set()
+    for n in walk(u):
+        kind = type(n)
+        if kind is gast.Name:
+            if type(n.ctx) is gast.Load:
+                reads.add(n.id)
+            elif type(n.ctx) is gast.Store:
+                stored.add(n.id)
+        elif kind is gast.Subscript and type(n.ctx) is gast.Store and type(n.value) is gast.Name:
+            stored.add(n.value.id)
+    return reads, stored
+
+
+def _written_into(u, t: str, value) -> None:
+    """`value` in place of each read of `t` in the value of statement `u`."""
+    for n in walk(u.value):
+        for f, v in gast.iter_fields(n):
+            if isinstance(v, gast.Name) and v.id == t:
+                setattr(n, f, value)
+            elif isinstance(v, list):
+                v[:] = [value if isinstance(x, gast.Name) and x.id == t else x for x in v]
+    if isinstance(u.value, gast.Name) and u.value.id == t:
+        u.value = value
+
+
+class _Fusion:
+    """fuse_elementwise over one function: `kinds`, the `loads` and `counts` (assignments) of each name,
+    the `pinned` names."""
+
+    def __init__(self, kinds: dict, loads: dict, counts: dict, pinned: set):
+        self.kinds, self.loads, self.counts, self.pinned = kinds, loads, counts, pinned
+
+    def candidate(self, s):
+        """The name `s` assigns if its value may move into its one reader, else None."""
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
             return None
         t = s.targets[0].id
-        k = kinds.get(t)
-        if (not is_array(k) or counts.get(t) != 1 or loads.get(t) != 1 or t in pinned
+        k = self.kinds.get(t)
+        if (not is_array(k) or self.counts.get(t) != 1 or self.loads.get(t) != 1 or t in self.pinned
                 or anno.get(s, anno.PHI) or not elementwise(s.value)
                 or isinstance(s.value, (gast.Name, gast.Constant))):
             return None
         return t
 
-    def block(stmts):
+    def block(self, stmts):
         for s in stmts:
             for b in nested_blocks(s):
-                block(b)
+                self.block(b)
         facts = {}   # id(statement) -> (names it reads, names it stores or writes into), as needed
-
-        def facts_of(u):
-            f = facts.get(id(u))
-            if f is None:
-                reads, stored = set(), set()
-                for n in walk(u):
-                    kind = type(n)
-                    if kind is gast.Name:
-                        if type(n.ctx) is gast.Load:
-                            reads.add(n.id)
-                        elif type(n.ctx) is gast.Store:
-                            stored.add(n.id)
-                    elif kind is gast.Subscript and type(n.ctx) is gast.Store and type(n.value) is gast.Name:
-                        stored.add(n.value.id)
-                f = facts[id(u)] = (reads, stored)
-            return f
-
         k = 0
         while k < len(stmts):
             s = stmts[k]
-            t = candidate(s)
-            if t is None:
+            t = self.candidate(s)
+            if t is None or not self.moved(stmts, k, t, facts):
                 k += 1
-                continue
-            moved = False
-            operands = loaded_names(s.value)
-            for j in range(k + 1, len(stmts)):
-                u = stmts[j]
-                if is_comment(u):
-                    break   # another source line: keep each adjoint block under its own comment
-                reads, stored = facts_of(u)
-                if t in reads:
-                    if (isinstance(u, (gast.Assign, gast.AugAssign))
-                            and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
-                            and elementwise(u.value)):
-                        for n in walk(u.value):
-                            for f, v in gast.iter_fields(n):
-                                if isinstance(v, gast.Name) and v.id == t:
-                                    setattr(n, f, s.value)
-                                elif isinstance(v, list):
-                                    v[:] = [s.value if isinstance(x, gast.Name) and x.id == t else x for x in v]
-                        if isinstance(u.value, gast.Name) and u.value.id == t:
-                            u.value = s.value
-                        del stmts[k]
-                        facts.pop(id(u), None)   # it reads s's operands now
-                        facts.pop(id(s), None)
-                        moved = True
-                    break
-                if stored & operands or not isinstance(u, (gast.Assign, gast.AugAssign)):
-                    break
-            if not moved:
-                k += 1
-    block(fn.body)
-    return fn
+
+    @staticmethod
+    def moved(stmts, k: int, t: str, facts: dict) -> bool:
+        """Move the value of `stmts[k]` (assigning `t`) into the statement after it that reads `t`, if that is
+        an elementwise assignment to a name of the same source line and nothing between them rebinds an
+        operand: whether it moved (`stmts[k]` is then gone)."""
+        s = stmts[k]
+        operands = loaded_names(s.value)
+        for j in range(k + 1, len(stmts)):
+            u = stmts[j]
+            if is_comment(u):
+                break   # another source line: keep each adjoint block under its own comment
+            if id(u) not in facts:
+                facts[id(u)] = _reads_and_stores(u)
+            reads, stored = facts[id(u)]
+            if t in reads:
+                if (isinstance(u, (gast.Assign, gast.AugAssign))
+                        and isinstance(u.targets[0] if isinstance(u, gast.Assign) else u.target, gast.Name)
+                        and elementwise(u.value)):
+                    _written_into(u, t, s.value)
+                    del stmts[k]
+                    facts.pop(id(u), None)   # it reads s's operands now
+                    facts.pop(id(s), None)
+                    return True
+                break
+            if stored & operands or not isinstance(u, (gast.Assign, gast.AugAssign)):
+                break
+        return False

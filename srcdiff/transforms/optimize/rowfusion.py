@@ -307,16 +307,37 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
     body = fn.body
     i = _fresh(fn, "i")
     plan = _Plan(z1, x, w, kinds, shapes, {a.id for a in fn.args.args})
-    stmts = []   # after the product: (original position, (sweep, line) comments, statements, role, reads, writes)
     start = k
     while start and is_comment(body[start - 1]):
         start -= 1
+    stmts = _row_statements(body, k, start, plan, i, outside)
+    if not isinstance(stmts, list):
+        return stmts
+    if not _fusable(body, k, plan, stmts):
+        return None
+    new_order = _placed(stmts)
+    if new_order is None:
+        return None
+    head = _emitted([st for st in new_order if st[3] == "before"])
+    loop_body = _emitted([st for st in new_order if st[3] == "loop"])
+    loop = gast.For(target=store(i), iter=call("range", plan.rows_of_x()), body=loop_body, orelse=[],
+                    type_comment=None)
+    what = comment(f"one pass over the rows of {x}: {z1} = {x} @ {w}, the terms of each row, their adjoints "
+                   f"and the adjoint product, while the row is in cache")
+    tail = _emitted([st for st in new_order if st[3] == "after"])
+    return body[:start] + head + [what] + plan.inits + [loop] + plan.finals + tail
+
+
+def _row_statements(body, k, start, plan, i, outside):
+    """The product at body[k] and the statements after it, each as (original position, (sweep, line) comments,
+    statements, role "loop" (rewritten for row `i`) or "other", reads, writes); None where they cannot fuse,
+    or the positions of statements to keep out of the loop (a row-local array read whole)."""
+    z1, x, w = plan.z1, plan.x, plan.w
     note = (None, None)
     for c in body[start:k]:
         note = _noted(note, c)
     product = gast.Assign(targets=[store(z1)], value=call("rt.row_dot", load(x), load(i), load(w)))
-    stmts.append((k, note, [product], "loop", {x, w, i}, {z1}))
-    last_loop = 0
+    stmts = [(k, note, [product], "loop", {x, w, i}, {z1})]
     defined: dict = {}   # row-local name -> where it is first assigned
     for j in range(k + 1, len(body)):
         s = body[j]
@@ -333,7 +354,6 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
             reads = set().union(*(_reads(n) for n in new))
             writes = set().union(*(_writes(n) | _accumulated(n) for n in new))
             stmts.append((j, note, new, "loop", reads, writes))
-            last_loop = len(stmts)
             continue
         whole = plan.size_reads(clone(s))
         if whole is None:              # a row-local array read whole: keep it out of the loop, or no fusion
@@ -341,14 +361,27 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
             return optional or None
         s = whole
         stmts.append((j, note, [s], "other", _reads(s), _writes(s)))
+    return stmts
+
+
+def _fusable(body, k, plan, stmts) -> bool:
+    """Whether the loop over the rows is worth making and right: no row-local name bound before the product,
+    an adjoint product in it, and each sum partial inside it read by its own accumulation only."""
     if plan.rowvars & set().union(set(), *(_writes(s) for s in body[:k])):
-        return None                    # a row-local name bound before the product (a scalar in the loop)
-    if last_loop == 0 or not any(isinstance(n, gast.Expr) for st in stmts for n in st[2] if st[3] == "loop"):
-        return None                    # no adjoint product: nothing read twice
+        return False                   # a row-local name bound before the product (a scalar in the loop)
+    if not any(st[3] == "loop" for st in stmts[1:]) \
+            or not any(isinstance(n, gast.Expr) for st in stmts for n in st[2] if st[3] == "loop"):
+        return False                   # no adjoint product: nothing read twice
     for st in stmts:                   # a sum is partial inside the loop: only its own accumulation reads it
         if st[3] == "loop" and any((_reads(n) - _accumulated(n)) & plan.sums for n in st[2]):
-            return None
-    # the others: after the loop where they read what it writes (or write what it reads before them)
+            return False
+    return True
+
+
+def _placed(stmts):
+    """`stmts` in their new order: the loop's, and the others before it or, where they read what it writes (or
+    write what it reads before them), after it; None where a pair whose order flips shares a name written by
+    either."""
     loop_writes = set().union(*(st[5] for st in stmts if st[3] == "loop"))
     after_writes: set = set()
     loop_reads_so_far: set = set()
@@ -367,31 +400,25 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
         placed.append((pos, note, new, "after" if late else "before", reads, writes))
     order = {"before": 0, "loop": 1, "after": 2}
     new_order = sorted(placed, key=lambda st: (order[st[3]], st[0]))
-    for a in range(len(new_order)):          # a pair whose order flips must not share a name written by either
+    for a in range(len(new_order)):
         for b in range(a + 1, len(new_order)):
             p, q = new_order[a], new_order[b]
             if p[0] > q[0] and (p[5] & (q[4] | q[5]) or q[5] & p[4]):
                 return None
+    return new_order
 
-    def emit(group, out):
-        shown = (None, None)
-        for pos, note, new, role, _, _ in group:
-            for c, seen in zip(note, shown):
-                if c is not None and (seen is None or _text(c) != _text(seen)):
-                    out.append(clone(c))
-            shown = note
-            out.extend(new)
-        return out
 
-    prefix = body[:start]
-    head = emit([st for st in new_order if st[3] == "before"], [])
-    loop_body = emit([st for st in new_order if st[3] == "loop"], [])
-    rows_of_x = plan.rows_of_x()
-    loop = gast.For(target=store(i), iter=call("range", rows_of_x), body=loop_body, orelse=[], type_comment=None)
-    what = comment(f"one pass over the rows of {x}: {z1} = {x} @ {w}, the terms of each row, their adjoints "
-                   f"and the adjoint product, while the row is in cache")
-    tail = emit([st for st in new_order if st[3] == "after"], [])
-    return prefix + head + [what] + plan.inits + [loop] + plan.finals + tail
+def _emitted(group) -> list:
+    """The statements of `group`, each under its (sweep, line) comments where those change."""
+    out = []
+    shown = (None, None)
+    for pos, note, new, role, _, _ in group:
+        for c, seen in zip(note, shown):
+            if c is not None and (seen is None or _text(c) != _text(seen)):
+                out.append(clone(c))
+        shown = note
+        out.extend(new)
+    return out
 
 
 _SWEEPS = ("forward sweep", "backward sweep")
