@@ -668,11 +668,18 @@ def logsumexp_matvec_step_adjoints(g, S, k, M, E, d_M):
 DBL_MIN = 2.2250738585072014e-308
 
 
-@register_jitable(inline="always")
+@register_jitable
+def _log_pos(x):
+    """_log_normal as a function of its own (inlined into the carry kernels' branches, Numba's IR checks
+    lose its variables' scopes)."""
+    return _log_normal(x)
+
+
+@register_jitable
 def _state_v(S, k, K, i):
     """v_i of the state in row k."""
     a = S[k, i]
-    return S[k, 4 * K] + _log_normal(a) if a >= TINY else S[k, K + i]
+    return S[k, 4 * K] + _log_pos(a) if a >= TINY else S[k, K + i]
 
 
 @register_jitable
@@ -710,67 +717,62 @@ def _carry_start(E, n, v):
     return S
 
 
-@register_jitable(inline="always")
-def _b_at(b, j):
-    return b[j] if b.shape[0] != 1 else b[0]
-
-
-@register_jitable(inline="always")
+@register_jitable
 def _step(S, k, M, E, c, b):
     """Row k + 1 of S from row k (vecmat orientation: v over the rows i of M, results over its columns j)."""
     I, J = M.shape
-    if I != J or S.shape[1] != 4 * I + 1 or (b.shape[0] != J and b.shape[0] != 1):
+    if I != J or S.shape[1] != 4 * I + 1 or b.shape[0] != J:
         raise ValueError("log-domain carry: the matrix, the vector and the added vector disagree in shape")
     K = I
     L = S[k, 4 * K]
     for j in range(K):                  # the scaled sums, kept in the ans slots meanwhile
-        S[k, 3 * K + j] = 0.0
-    for i in range(K):
-        ai = S[k, i]
-        if ai != 0.0:
-            for j in range(K):
-                S[k, 3 * K + j] += ai * E[i, j]
+        sj = 0.0
+        for i in range(K):
+            sj += S[k, i] * E[i, j]
+        S[k, 3 * K + j] = sj
     z = -np.inf
     for j in range(K):
-        zj = c[j] + _b_at(b, j)
+        zj = c[j] + b[j]
         z = zj if zj > z else z
     fast = np.isfinite(z)
+    for j in range(K):                  # the exponentials on their own (a loop that vectorises)
+        S[k + 1, j] = exp_fast(c[j] + b[j] - z)
     mq = 0.0
     for j in range(K):
         sj = S[k, 3 * K + j]
         direct = not (sj >= TINY and c[j] < np.inf)
         S[k, 2 * K + j] = 0.0 if direct else 1.0 / sj
         fast = fast and not direct
-        e = exp_fast(c[j] + _b_at(b, j) - z)
+        e = S[k + 1, j]
         q = sj * e
         S[k + 1, j] = q
         mq = q if q > mq else mq
-        fast = fast and (e >= DBL_MIN or _b_at(b, j) == -np.inf)
+        fast = fast and (e >= DBL_MIN or b[j] == -np.inf)
     if fast and mq >= DBL_MIN and mq < np.inf:
         lo = mq * TINY
         for j in range(K):
             q = S[k + 1, j]
-            if q < lo and _b_at(b, j) != -np.inf:
+            if q < lo and b[j] != -np.inf:
                 fast = False
     if fast and mq >= DBL_MIN and mq < np.inf:
         inv = 1.0 / mq
         for j in range(K):
             S[k + 1, j] *= inv
             S[k + 1, K + j] = -np.inf               # read only where a = 0: b_j = -inf
-        S[k + 1, 4 * K] = L + z + _log_normal(mq)
+        S[k + 1, 4 * K] = L + z + _log_pos(mq)
         return
     # the exact log-domain step (the scaled sum where it is safe, else the direct formula)
     v = _state_vector(S, k, K)
     x = np.empty(K)
     for j in range(K):
         sj = S[k, 3 * K + j]
-        pj = L + c[j] + _log_normal(sj) if S[k, 2 * K + j] != 0.0 else _column(v, M, j)
+        pj = L + c[j] + _log_pos(sj) if S[k, 2 * K + j] != 0.0 else _column(v, M, j)
         S[k, 3 * K + j] = pj
-        x[j] = pj + _b_at(b, j)
+        x[j] = pj + b[j]
     _set_state(S, k + 1, K, x)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _step_adjoints(g, S, k, M, E, d_M, with_M, T):
     """The adjoint of row k's v through its step's product (g: the product's adjoint), M's added into d_M
     when with_M: the scaled forward-backward's weights a_i E_ij g_j / s_j, the direct formula's where
@@ -779,6 +781,8 @@ def _step_adjoints(g, S, k, M, E, d_M, with_M, T):
     K = I
     out = np.empty(K, T)
     direct = False
+    for j in range(K):
+        direct = direct or S[k, 2 * K + j] == 0.0
     for i in range(K):
         ai = S[k, i]
         t = 0.0
@@ -788,8 +792,6 @@ def _step_adjoints(g, S, k, M, E, d_M, with_M, T):
                 d_M[i, j] += w
             t += w
         out[i] = t
-    for j in range(K):
-        direct = direct or S[k, 2 * K + j] == 0.0
     if direct:
         v = _state_vector(S, k, K)
         w = np.empty(K)
@@ -823,16 +825,18 @@ def _carry_end_nb(S, n, like):
 
 @cached_overload(logsumexp_vecmat_step)
 def _vecmat_step_nb(S, k, M, E, b):
-    if isinstance(b, types.Array):
-        return lambda S, k, M, E, b: _step(S, k, M, E[0], E[1], b)
-    return lambda S, k, M, E, b: _step(S, k, M, E[0], E[1], np.full(1, b))
+    if isinstance(b, types.Array) and b.ndim == 1:
+        return lambda S, k, M, E, b: _step(S, k, M, E[0], E[1], b) if b.shape[0] != 1 else \
+            _step(S, k, M, E[0], E[1], np.full(M.shape[1], b[0]))
+    return lambda S, k, M, E, b: _step(S, k, M, E[0], E[1], np.full(M.shape[1], b))
 
 
 @cached_overload(logsumexp_matvec_step)
 def _matvec_step_nb(S, k, M, E, b):
-    if isinstance(b, types.Array):
-        return lambda S, k, M, E, b: _step(S, k, M.T, E[0].T, E[1], b)
-    return lambda S, k, M, E, b: _step(S, k, M.T, E[0].T, E[1], np.full(1, b))
+    if isinstance(b, types.Array) and b.ndim == 1:
+        return lambda S, k, M, E, b: _step(S, k, M.T, E[0].T, E[1], b) if b.shape[0] != 1 else \
+            _step(S, k, M.T, E[0].T, E[1], np.full(M.shape[0], b[0]))
+    return lambda S, k, M, E, b: _step(S, k, M.T, E[0].T, E[1], np.full(M.shape[0], b))
 
 
 @cached_overload(logsumexp_vecmat_step_grad_v)
