@@ -295,8 +295,10 @@ def test_rewrite_fires_where_safe_and_gradients_match(fn, jit):
     check_grad(fn, args, wrt=(0, 1, 2), jit=jit, rtol=1e-6, atol=1e-8)
     g(*args)
     src = srcdiff.source(g)
-    if fn in REWRITTEN:      # (jitted: the product keeps its scales for its adjoint, rt.logsumexp_vecmat_scaled)
-        assert (REWRITTEN[fn] in src or jit and REWRITTEN[fn][:-1] + "_scaled(" in src) and "rt.exp_shifted(" in src
+    if fn in REWRITTEN:      # (jitted: the product keeps its scales for its adjoint, rt.logsumexp_vecmat_scaled,
+        # or its vector is carried in the probability domain, rt.logsumexp_vecmat_step)
+        assert (REWRITTEN[fn] in src or jit and (REWRITTEN[fn][:-1] + "_scaled(" in src
+                                                 or REWRITTEN[fn][:-1] + "_step(" in src)) and "rt.exp_shifted(" in src
         hoist, loop = src.index("rt.exp_shifted("), src.index("\n    for " if fn is not row_broadcast_in_while
                                                               else "\n    while ")
         assert hoist < loop, "the table of exponentials is computed before the loop"
@@ -454,7 +456,8 @@ def textbook_log_Z(natural_params, data):
 def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
     """Issue 22: the recursion as textbooks write it -- parameters unpacked from one tuple, `for y in
     data` -- gets the hoisted table and the fused adjoints like srcdiff.vi.hmm.log_Z, and under Numba
-    its two per-step vectors go on row tapes (no list of per-step arrays, no K x K temporary)."""
+    its vector is carried in the probability domain on one carry tape (no list or row tape of per-step
+    arrays, no K x K temporary)."""
     rng = np.random.default_rng(7)
     K, V, T = 4, 6, 30
     params = (np.log(rng.dirichlet(np.ones(K))), np.log(rng.dirichlet(np.ones(K), size=K)),
@@ -463,13 +466,13 @@ def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
     vg = srcdiff.value_and_grad(textbook_log_Z, wrt=0, jit=jit)
     value, grads = vg(params, data)
     src = srcdiff.source(vg)
-    # the fused adjoints: from the taped scale factors under Numba (rt.logsumexp_vecmat_adjoints_scaled)
-    assert "rt.exp_shifted(" in src and f"rt.logsumexp_vecmat_adjoints{'_scaled' if jit else ''}(" in src, src
+    # the fused adjoints: from the carry tape under Numba (rt.logsumexp_vecmat_step_adjoints)
+    assert "rt.exp_shifted(" in src and f"rt.logsumexp_vecmat{'_step' if jit else ''}_adjoints(" in src, src
     code = [line for line in src.splitlines() if not line.strip().startswith("#")]
     assert not any("None]" in line for line in code), src        # no K x K sum formed
-    if jit:     # two K-vectors a step on row tapes and the scales on their own: no K x K tape
-        assert src.count("rt.put_row(") == 2 and "_stack = []" not in src, src
-        assert src.count("rt.scale_tape(exp_log_A, ") == 1 and "rt.logsumexp_vecmat_adjoints_scaled(" in src, src
+    if jit:     # one carry tape, one step call a step: no row tape, no list, no K x K tape
+        assert src.count("rt.carry_start(exp_log_A, ") == 1 and src.count("rt.logsumexp_vecmat_step(") == 1, src
+        assert "rt.put_row(" not in src and "_stack = []" not in src and "rt.scale_tape(" not in src, src
         python = srcdiff.value_and_grad(textbook_log_Z, wrt=0)(params, data)
         assert value == pytest.approx(python[0], rel=1e-12)
         for mine, theirs in zip(grads, python[1]):
@@ -485,3 +488,82 @@ def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
             fd = (textbook_log_Z(tuple(up), data) - textbook_log_Z(tuple(dn), data)) / (2 * eps)
             assert grads[k][idx] == pytest.approx(fd, rel=1e-5, abs=1e-7)
     np.testing.assert_allclose(grads[1].sum(), T, rtol=1e-12)     # one expected transition a step
+
+
+# ---------------------------------------------------------------- jitted: the vector carried in the probability domain
+
+def _isolated_state():
+    """State 1 keeps to itself (identity transitions) and emits symbol 0 with probability e^-1000: after a
+    few 0s its scaled probability is 0 in floating point, and only state 1 can emit the 1s that follow, so
+    the log-likelihood (-3000 + log pi_1, finite) needs its exact log value: a probability-domain forward
+    algorithm without it gives -inf."""
+    log_pi = np.log(np.array([0.7, 0.3]))
+    log_A = np.array([[0.0, -np.inf], [-np.inf, 0.0]])
+    log_B = np.array([[0.0, -np.inf], [-1000.0, 0.0]])
+    return log_pi, log_A, log_B, np.array([0, 0, 0, 1, 1, 1])
+
+
+def _tiny_emissions():
+    """Long sequence with emission probabilities down to e^-2000 (probability of the data about e^-10^6):
+    an unscaled probability-domain recursion underflows at the first steps."""
+    rng = np.random.default_rng(11)
+    args = list(_problem(K=4, V=5, T=3000, seed=12))
+    args[2] = args[2] * 300.0
+    args[1] = np.log(rng.dirichlet(np.ones(4) * 0.05, size=4) + 1e-300)     # transitions down to 1e-300
+    return tuple(args)
+
+
+def _underflowing_column():
+    """A state reached only from itself and emitting everything with probability e^-900: its scaled sums
+    fall below the kernels' threshold and take the direct formula."""
+    log_pi, log_A, log_B, y = _problem(K=4, V=5, T=3000, seed=3)
+    log_A = log_A.copy()
+    log_B = log_B.copy()
+    log_A[[0, 2, 3], 1] = -np.inf
+    log_B[1] -= 900.0
+    return log_pi, log_A, log_B, y
+
+
+@pytest.mark.parametrize("case", [_isolated_state, _tiny_emissions, _underflowing_column],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_carry_is_exact_where_probabilities_underflow(case):
+    """The carried recursion (runtime/logdomain.py, "carries") gives the log-domain recursion's value and
+    gradient to rounding, also where probabilities underflow (the Python backend's direct formula is the
+    oracle: no carry, no scaling there)."""
+    args = case()
+    vg = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1, 2), jit=True)
+    value, grads = vg(*args)
+    src = srcdiff.source(vg)
+    assert "rt.logsumexp_vecmat_step(" in src and "rt.logsumexp_vecmat_step_adjoints(" in src, src
+    ref_value, ref_grads = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1, 2))(*args)
+    assert np.isfinite(value) and value == pytest.approx(ref_value, rel=1e-12)
+    assert value == pytest.approx(forward_recursion(*args), rel=1e-12)
+    for mine, theirs in zip(grads, ref_grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grads[1].sum(), args[3].shape[0] - 1, rtol=1e-12)
+
+
+def test_carry_of_isolated_state_value():
+    log_pi, log_A, log_B, y = _isolated_state()
+    value = srcdiff.value_and_grad(forward_recursion, wrt=0, jit=True)(log_pi, log_A, log_B, y)[0]
+    assert value == pytest.approx(np.log(0.3) - 3000.0, rel=1e-14)
+
+
+def reversed_recursion(log_pi, log_A, log_B, y):
+    T = y.shape[0]
+    log_beta = log_B[:, y[T - 1]]
+    for s in range(1, T):
+        log_beta = logsumexp(log_A + log_beta[None, :], axis=1) + log_B[:, y[T - 1 - s]]
+    return logsumexp(log_pi + log_beta)
+
+
+@pytest.mark.parametrize("fn", [forward_recursion, reversed_recursion], ids=lambda f: f.__name__)
+def test_carry_gradients_central_differences(fn):
+    """Both orientations (vecmat, matvec) carried, against central differences (sixty steps, emission
+    probabilities cubed: down to about e^-10)."""
+    args = list(_problem(K=3, V=4, T=60, seed=21))
+    args[2] = args[2] * 3.0
+    vg = srcdiff.value_and_grad(fn, wrt=(0, 1, 2), jit=True)
+    vg(*args)
+    assert "_step_adjoints(" in srcdiff.source(vg) or "_step_grad_v(" in srcdiff.source(vg)
+    check_grad(fn, args, wrt=(0, 1, 2), jit=True, rtol=1e-6, atol=1e-8)

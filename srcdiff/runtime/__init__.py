@@ -54,5 +54,8 @@ from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matve
                         scale_tape, logsumexp_vecmat_scaled, logsumexp_matvec_scaled,  # (scale tapes: jit)
                         logsumexp_vecmat_grad_v_scaled, logsumexp_vecmat_grad_M_scaled,
                         logsumexp_matvec_grad_v_scaled, logsumexp_matvec_grad_M_scaled,
-                        logsumexp_vecmat_adjoints_scaled, logsumexp_matvec_adjoints_scaled)
+                        logsumexp_vecmat_adjoints_scaled, logsumexp_matvec_adjoints_scaled,
+                        carry_start, carry_end, logsumexp_vecmat_step, logsumexp_matvec_step,  # (carries: jit)
+                        logsumexp_vecmat_step_grad_v, logsumexp_matvec_step_grad_v,
+                        logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
 from .casts import array, astype, astype_grad, cast  # noqa: E402,F401  (np.array of parts, dtype casts)
