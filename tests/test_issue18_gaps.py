@@ -377,3 +377,27 @@ def test_early_return_in_a_branch_numba_prunes(jit):
     whose condition starts with a constant False, with the live result. Numba prunes that branch and types
     the early result as None, and rt.zeros_like(None), its tangent, had no implementation."""
     check_oracles(return_in_a_branch_numba_prunes, [0.7, W2, 0.3], (0, 1), jit)
+
+
+def first_return_of(p):
+    for i in range(2):
+        if i > 5:
+            return p
+    return p * 2.0
+
+
+def sum_of_a_helper_returned_from_a_loop(x, a, M):
+    for i in range(1):
+        if x > -10.0:
+            return sum(np.sum(first_return_of(a)) for e in M[1])
+    return np.sum(M)
+
+
+@JIT
+def test_sum_over_a_helper_with_an_early_return_inside_a_loop(jit):
+    """Fuzz seed 171467 (NameError in the gradient, Python): the start of a scalar sum is 0.0 once the kinds
+    are known, and the pass that says so dropped the first term's computation with the merges of the inlined
+    helper's names that the loop around the sum carries; those merges now stay. (Since the liveness dead-code
+    pass landed, it also drops the merge that read the lost name, so this end-to-end case passes either way.)"""
+    check_oracles(sum_of_a_helper_returned_from_a_loop, [0.5, X4, np.arange(12.0).reshape(3, 4) / 7.0],
+                  (0, 1, 2), jit)

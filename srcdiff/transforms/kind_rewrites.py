@@ -44,9 +44,12 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
             found = start(s)
             k = kind_map.get(found[0].value.args[0].id) if found else None
             if is_scalar(k):
-                out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
-                changed = True
-                continue
+                kept = _other_merges(s, found)
+                if kept is not None:
+                    out.append(gast.copy_location(astutil.assign(found[2], astutil.const(0.0)), s))
+                    out.extend(kept)
+                    changed = True
+                    continue
             if is_array(k) and ndim(k) is not None:
                 shape = gast.Tuple(elts=[astutil.const(1)] * ndim(k), ctx=gast.Load())
                 found[1].value = gast.copy_location(astutil.call("np.zeros", shape), found[1].value)
@@ -62,6 +65,22 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
             s.value = gast.copy_location(gast.Constant(value=0.0, kind=None), s.value)
             changed = True
     return changed
+
+
+def _other_merges(s, found):
+    """The merges other than the total's that the first term's `if` makes, as its `else` writes them (the
+    first term's computation may inline a helper whose names a loop around the sum carries: fuzz seed
+    171467), to stay in place of the `if`; None where one reads a name the `else` itself binds."""
+    bound = {t.id for b in s.orelse if isinstance(b, gast.Assign) for t in b.targets if isinstance(t, gast.Name)}
+    kept = []
+    for b in s.orelse:
+        if b is found[1] or (isinstance(b.targets[0], gast.Name) and b.targets[0].id == found[2]):
+            continue
+        if not (isinstance(b, gast.Assign) and anno.get(b, anno.MERGE) and isinstance(b.value, gast.Name)
+                and b.value.id not in bound):
+            return None
+        kept.append(b)
+    return kept
 
 
 def scalar_products(unit: Unit, kind_map: dict) -> bool:
