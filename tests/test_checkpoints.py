@@ -424,3 +424,48 @@ def test_segment_tape_nothing_reads(k, jit):
     assert "_tape" not in srcdiff.source(g), srcdiff.source(g)
     np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got[0], numerical_grad(swap_then_affine, args, 0), rtol=1e-5, atol=1e-7)
+
+NO_STEPS = 0        # module constants: Numba folds them in, and removes a `while k < NO_STEPS` loop after `k = 0`
+THREE_STEPS = 3
+
+
+def masked_while(a):
+    buf = np.copy(a)
+    k = 0
+    while k < NO_STEPS:
+        k += 1
+        buf[0] *= np.tanh(np.sum(a[a < 0.0] * 0.5))
+    return a[0] + np.sum(buf)
+
+
+def masked_for(a):
+    buf = np.copy(a)
+    for i in range(NO_STEPS):
+        buf[0] *= np.tanh(np.sum(a[a < 0.0] * 0.5))
+    return a[0] + np.sum(buf)
+
+
+def masked_while_three(a):
+    buf = np.copy(a)
+    k = 0
+    while k < THREE_STEPS:
+        k += 1
+        buf[0] *= np.tanh(np.sum(a[a < 0.0] * 0.5))
+    return a[0] + np.sum(buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [masked_while, masked_for, masked_while_three], ids=lambda f: f.__name__)
+def test_loop_bound_by_a_module_constant(f, jit):
+    """Fuzz seed 166970: a `while` loop bound by a module constant 0, which Numba decides at compile time and
+    removes with the values first bound in it. Its segments' pop of a row tape, `v = rt.get_row(tape, row, v)`,
+    read `v` for its rank ('Unsupported assignment encountered: Undefined'), and the taped gradient's stack of
+    masks `a < 0.0` lost its only append ('imprecise type: undefined'). Both get a value of their kind first."""
+    args = [np.array([0.5, -0.7, 0.2, -0.4])]
+    _, taped = _grads(f, args, (0,), jit, None)
+    for k in (1, 2):
+        g, got = _grads(f, args, (0,), jit, k)
+        np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got[0], numerical_grad(f, args, 0), rtol=1e-5, atol=1e-7)
+    # (srcdiff itself drops `for i in range(NO_STEPS)`, a range(0) once the constant is folded in)
+    assert ("rerun the segment" in srcdiff.source(g)) == (f is not masked_for), srcdiff.source(g)

@@ -28,10 +28,10 @@ import copy
 
 import gast
 
-from . import annotations as anno
+from . import annotations as anno, unbound
 from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
                       walk_statements)
-from .kinds import dtype, is_float_array, is_scalar, ndim
+from .kinds import dtype, is_array, is_float_array, is_scalar, ndim
 from .reverse_support import simplify
 
 
@@ -89,9 +89,12 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
         count = call("max", _sub(stop, start), const(0))
         segments = anno.get(owner.get(id(blocks[where])), anno.SEGMENTS)
+        v = b.body[pop].targets[0].id
         if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all
-            before.setdefault(id(owner[id(blocks[where])]), []).append(assign(tape, call("rt.row_tape",
-                                                                                      load(segments.every))))
+            at = before.setdefault(id(owner[id(blocks[where])]), [])
+            at.append(assign(tape, call("rt.row_tape", load(segments.every))))
+            if segments.start is None:
+                at.extend(_template(v, pushed[s].kinds, fn))
         else:
             before.setdefault(id(f), []).append(assign(tape, call("rt.row_tape", count)))
         row_f = _sub(load(f.target.id), start)
@@ -99,13 +102,26 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         value = f.body[push].value.args[0]
         f.body[push] = assign(tape, call("rt.put_row", load(tape), row_f, copy.deepcopy(value)))
         moves.append((f.body, f.body[push], value))
-        v = b.body[pop].targets[0].id
         b.body[pop] = assign(v, call("rt.get_row", load(tape), row_b, load(v)))
     for block in blocks:
         block[:] = [new for st in block for new in before.get(id(st), []) + [st]]
     for body, put, value in moves:
         _record_where_defined(body, put, value)
     return fn
+
+
+def _template(v, kinds, fn) -> list:
+    """`[v = <an array of v's rank>]` before the segments of a checkpointed `while` loop, where the pop
+    `v = rt.get_row(tape, row, v)` reads `v` for its rank and dtype: `v` is bound before it only in the loop's
+    forward sweep and its segments' reruns, and Numba removes a `while` loop whose test it decides at compile
+    time (`k = 0` / `while k < LIMIT:` with a module constant LIMIT = 0 folded in), leaving `v` undefined on every
+    path it types (fuzz seed 166970: 'Unsupported assignment encountered: Undefined'). [] where `v` is
+    already given a placeholder at the top of the function (transforms/unbound.py)."""
+    if any(isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == v
+           for st in fn.body if not isinstance(st, (gast.For, gast.While, gast.If))):
+        return []
+    k = next(iter(kinds))
+    return [unbound.placeholder(v, {v: k}, {}, set())]
 
 
 def _record_where_defined(body, put, value):
@@ -151,14 +167,10 @@ def _type_stacks(body, pushed, tapes):
         if s in tapes or not _creates(st, s) or len(ks) != 1:
             continue
         k = next(iter(ks))
-        if is_scalar(k) and dtype(k) in ("f", "i", "b"):
-            first = const({"f": 0.0, "i": 0, "b": False}[dtype(k)])
-        elif is_float_array(k, "known"):
-            first = call("np.zeros", gast.Tuple(elts=[const(1)] * ndim(k), ctx=gast.Load()))
-        else:
-            continue
+        if dtype(k) not in ("f", "i", "b") or not (is_scalar(k) or is_array(k) and (ndim(k) or 0) >= 1):
+            continue      # (a mask or an index array too: fuzz seed 166970, `a[a < 0.0]` in a `while k < LIMIT`)
         out[-1] = copy.copy(st)
-        out[-1].value = call("rt.stack_of", first)
+        out[-1].value = call("rt.stack_of", unbound.placeholder(s, {s: k}, {}, set()).value)
     return out
 
 
