@@ -425,6 +425,7 @@ def test_segment_tape_nothing_reads(k, jit):
     np.testing.assert_allclose(got[0], taped[0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got[0], numerical_grad(swap_then_affine, args, 0), rtol=1e-5, atol=1e-7)
 
+
 NO_STEPS = 0        # module constants: Numba folds them in, and removes a `while k < NO_STEPS` loop after `k = 0`
 THREE_STEPS = 3
 
