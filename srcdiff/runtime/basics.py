@@ -23,9 +23,10 @@ def zeros_like(x):
 def _zeros_like_nb(x):
     if isinstance(x, types.NoneType):
         # a name Numba typed as None on this path: its binding sits in a branch that Numba pruned as dead
-        # (`if -1.2 > 0.5: result = ...`), so the path never runs; its tangent is a scalar zero that merges
-        # with the float tangents of the live paths
-        return lambda x: 0.0
+        # (`if -1.2 > 0.5 and s > 0: return ...`), so the path never runs. Its tangent is None too, which
+        # merges with the live paths' tangents whatever they are (a float 0.0 here would fix the merged
+        # tangent as a float before Numba has typed an array on another path)
+        return lambda x: None
     T = nb_float_type(x)
     if nb_is_scalar(x):
         return lambda x: T(0)
