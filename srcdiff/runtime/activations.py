@@ -20,7 +20,7 @@ from numba import njit, types
 from numba.extending import register_jitable
 
 from ._cache import cached_overload
-from .fastexp import LN2_HI, LN2_LO, LOG2E, float_from_bits
+from .fastexp import LN2_HI, LN2_LO, LOG2E, exp_series, float_from_bits
 
 _CLAMP = 40.0      # 2|x| beyond this: tanh(x) is +-1 to double precision (it is from |x| > 19.06 on)
 
@@ -32,20 +32,7 @@ def tanh_fast(x):
     y = y if y < _CLAMP else _CLAMP          # also inf -> _CLAMP (NaN stays NaN, returned below)
     n = np.floor(y * LOG2E + 0.5)
     r = y - n * LN2_HI - n * LN2_LO
-    q = 1.0 / 6227020800.0
-    q = q * r + 1.0 / 479001600.0
-    q = q * r + 1.0 / 39916800.0
-    q = q * r + 1.0 / 3628800.0
-    q = q * r + 1.0 / 362880.0
-    q = q * r + 1.0 / 40320.0
-    q = q * r + 1.0 / 5040.0
-    q = q * r + 1.0 / 720.0
-    q = q * r + 1.0 / 120.0
-    q = q * r + 1.0 / 24.0
-    q = q * r + 1.0 / 6.0
-    q = q * r + 0.5
-    q = q * r + 1.0
-    rq = r * q                               # exp(r) - 1
+    rq = r * exp_series(r)                   # exp(r) - 1
     m = rq if n == 0.0 else float_from_bits((np.int64(n) + 1023) << 52) * (1.0 + rq) - 1.0
     t = math.copysign(m / (m + 2.0), x)
     return t if x == x else x
