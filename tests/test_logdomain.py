@@ -527,7 +527,7 @@ def _underflowing_column():
 @pytest.mark.parametrize("case", [_isolated_state, _tiny_emissions, _underflowing_column],
                          ids=lambda f: f.__name__.strip("_"))
 def test_carry_is_exact_where_probabilities_underflow(case):
-    """The carried recursion (runtime/logdomain.py, "carries") gives the log-domain recursion's value and
+    """The carried recursion (runtime/logdomain_carries.py) gives the log-domain recursion's value and
     gradient to rounding, also where probabilities underflow (the Python backend's direct formula is the
     oracle: no carry, no scaling there)."""
     args = case()

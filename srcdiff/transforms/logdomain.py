@@ -349,7 +349,7 @@ def _row_call(s, fn_name, tape):
 def tape_scales(fn):
     """Jitted code (after transforms/stacks.py): a log-domain product whose result goes on a row tape,
     and whose adjoint a later loop takes with that result restored from the tape, keeps its scales on a
-    tape of its own (runtime/logdomain.py, "Scale tapes"); its adjoint reads them instead of taking an
+    tape of its own (runtime/logdomain_scales.py); its adjoint reads them instead of taking an
     exponential for every vector entry and every result again:
 
         v_scales = rt.scale_tape(E, n)               # beside the result's row tape
@@ -594,7 +594,7 @@ def _carry_loop(stmts, at, namer) -> int:
             x = p + e
             v = x
 
-    carries v in the probability domain on a carry tape (runtime/logdomain.py, "carries"): the scaled
+    carries v in the probability domain on a carry tape (runtime/logdomain_carries.py): the scaled
     forward algorithm, K exponentials and one logarithm a step instead of K of each and two arrays, exact
     to rounding where it underflows too; the backward loop's adjoint reads the tape:
 
