@@ -29,6 +29,7 @@ import copy
 
 import gast
 
+from ..rules import names_with
 from .aliasing import memory_roots, sharing_written_memory
 from .kinds import I, is_float_array
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted,
@@ -196,6 +197,7 @@ def log_domain_products(unit, kinds: dict):
 
 # ---- the backward sweep: both adjoints of a product in one pass ---------------------------------------------
 _PRODUCTS = {"rt.logsumexp_vecmat", "rt.logsumexp_matvec"}
+_VECMAT = names_with("vecmat")       # the products whose vector comes first (their rules' dims law), the rest: M, v
 
 
 # each product's adjoint helpers by role: w.r.t. the vector ("v"), w.r.t. the matrix ("M"), both fused
@@ -499,7 +501,7 @@ def _carry_match(stmts, at, f):
         if product is None or not isinstance(ps, gast.Assign) or not isinstance(ps.targets[0], gast.Name) \
                 or not all(isinstance(a, gast.Name) for a in product.args) or len(product.args) != 3:
             continue
-        vecmat = dotted_name(product.func) == "rt.logsumexp_vecmat"
+        vecmat = dotted_name(product.func) in _VECMAT
         p = ps.targets[0].id
         v, mat, tbl = (product.args[0].id, product.args[1].id, product.args[2].id) if vecmat \
             else (product.args[1].id, product.args[0].id, product.args[2].id)
@@ -569,7 +571,7 @@ def _carry_adjoint(loop, tape_p, tape_v, product, v, stmts, at):
         return None
     helpers = {_HELPERS[product]["v"], _HELPERS[product]["both"]}
     calls = [c for c in (_call_of(s, helpers) for s in body) if c is not None]
-    vecmat = product == "rt.logsumexp_vecmat"
+    vecmat = product in _VECMAT
     if len(calls) != 1 or len(calls[0].args) < 5:
         return None
     c = calls[0]
@@ -659,7 +661,7 @@ def untape_carries(node):
                 tape, _, mat, tbl, b = c.args
                 v, sv, sp = carries[tape.id]
                 p = namer.fresh(v + "_product")
-                args = (load(v), mat, tbl) if name == "rt.logsumexp_vecmat_step" else (mat, load(v), tbl)
+                args = (load(v), mat, tbl) if _UNSTEP[name] in _VECMAT else (mat, load(v), tbl)
                 out += [copy_loc(x, s) for x in (
                     assign(p, call(_UNSTEP[name], *args)),
                     gast.Expr(value=call("rt.push", load(sv), load(v))),
@@ -672,7 +674,7 @@ def untape_carries(node):
                 vb, pb = namer.fresh(v), namer.fresh(v + "_product")
                 out += [copy_loc(assign(vb, call("rt.pop", load(sv))), s),
                         copy_loc(assign(pb, call("rt.pop", load(sp))), s)]
-                vecmat = name.startswith("rt.logsumexp_vecmat")
+                vecmat = _ROLE[_UNSTEP[name]][0] in _VECMAT
                 c.func = dotted(_UNSTEP[name])
                 c.args = ([g, load(vb), mat, tbl, load(pb)] if vecmat else [g, mat, load(vb), tbl, load(pb)]) + d_m
             out.append(s)
