@@ -2,8 +2,9 @@
 axis=1), with a table of exponentials of M computed once (transforms/logdomain.py hoists it out of
 the loop that uses it).
 
-`exp_shifted(M, axis)` is the table `(exp(M - c), c)` with `c` the finite maximum of M along the
-summed axis, so every entry is in [0, 1] (a column holding +inf or NaN is marked by c = +inf). A product then needs one exponential per vector entry:
+`exp_shifted(M, axis)` is the table `(exp(M - c), c, g)` with `c` the finite maximum of M along the
+summed axis, so every entry is in [0, 1] (a column holding +inf or NaN is marked by c = +inf), and
+g = exp(c - max c). A product then needs one exponential per vector entry:
 
     logsumexp_i(v_i + M_ij) = m + c_j + log(sum_i exp(v_i - m) * E_ij),    m = max(v)
 
@@ -37,19 +38,32 @@ _FEW = 8   # up to this many rows the kernels take each row's exponential inline
 # --- Python: the direct formula -----------------------------------------------------------------
 
 def exp_shifted(M, axis):
-    """(exp(M - c), c) with c the finite maximum of M along `axis` (0 where there is none)."""
+    """(exp(M - c), c, g) with c the finite maximum of M along `axis` (0 where there is none, +inf where a
+    +inf or NaN is) and g = exp(c - max c), the shifts' own scales (max over the finite ones, per matrix of
+    a stack; 0 where c is +inf): a carried recursion's step (logdomain_carries.py) multiplies by them."""
     M = np.asarray(M, dtype=float_dtype(M.dtype))
     c = np.max(np.where(np.isfinite(M), M, -np.inf), axis=axis)
     c = np.where(np.isfinite(c), c, 0.0)
     c = np.where(np.any((M == np.inf) | np.isnan(M), axis=axis), np.inf, c)
     with np.errstate(invalid="ignore", over="ignore"):
         E = np.exp(M - np.expand_dims(c, axis))
-    return np.where(np.expand_dims(c, axis) < np.inf, E, 0.0), c
+    return np.where(np.expand_dims(c, axis) < np.inf, E, 0.0), c, _scales_of_shifts(c)
+
+
+def _scales_of_shifts(c):
+    """exp(c - max c) along c's last axis, the maximum over its finite entries; 0 where c is +inf."""
+    c = np.asarray(c, dtype=float)
+    finite = c < np.inf
+    top = np.max(np.where(finite, c, -np.inf), axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(invalid="ignore"):
+        return np.where(finite, np.exp(np.where(finite, c, 0.0) - top), 0.0)
 
 
 def table_at(E, u):
-    """The table of matrix `M[u]` from the table `E = exp_shifted(M, axis + 1)` of a stack M of matrices."""
-    return E[0][u], E[1][u]
+    """The table of matrix `M[u]` from the table `E = exp_shifted(M, axis + 1)` of a stack M of matrices
+    (or of row `u` of a matrix M from `E = exp_shifted(M, 1)`: its exponentials and its shift)."""
+    return E[0][u], E[1][u], E[2][u]
 
 
 def logsumexp_vecmat(v, M, E):
@@ -299,25 +313,43 @@ def _table_along(M, axis, T):
     return np.ascontiguousarray(E.T), c
 
 
+@register_jitable
+def _shift_scales(c, g):
+    """g = _scales_of_shifts(c) for a vector c."""
+    top = -np.inf
+    for j in range(c.shape[0]):
+        top = c[j] if c[j] < np.inf and c[j] > top else top
+    top = top if top > -np.inf else 0.0
+    for j in range(c.shape[0]):
+        g[j] = exp_fast(c[j] - top) if c[j] < np.inf else 0.0
+
+
 @cached_overload(exp_shifted)
 def _exp_shifted_nb(M, axis):
     T = nb_float_type(M)
     if M.ndim == 2:
-        return lambda M, axis: _table_along(M, axis, T)
+        def matrix(M, axis):
+            E, c = _table_along(M, axis, T)
+            g = np.empty(c.shape[0])
+            _shift_scales(c, g)
+            return E, c, g
+        return matrix
 
     def stack(M, axis):      # a stack of matrices M[u], each along its own axis - 1
         U, I, J = M.shape
         E = np.empty((U, I, J), T)
         c = np.empty((U, J if axis == 1 else I))
+        g = np.empty_like(c)
         for u in range(U):
             E[u], c[u] = _table_along(M[u], axis - 1, T)
-        return E, c
+            _shift_scales(c[u], g[u])
+        return E, c, g
     return stack
 
 
 @overload(table_at)
 def _table_at_nb(E, u):
-    return lambda E, u: (E[0][u], E[1][u])
+    return lambda E, u: (E[0][u], E[1][u], E[2][u])
 
 
 @cached_overload(logsumexp_vecmat)
