@@ -527,7 +527,7 @@ def _underflowing_column():
 @pytest.mark.parametrize("case", [_isolated_state, _tiny_emissions, _underflowing_column],
                          ids=lambda f: f.__name__.strip("_"))
 def test_carry_is_exact_where_probabilities_underflow(case):
-    """The carried recursion (runtime/logdomain.py, "carries") gives the log-domain recursion's value and
+    """The carried recursion (runtime/logdomain_carries.py) gives the log-domain recursion's value and
     gradient to rounding, also where probabilities underflow (the Python backend's direct formula is the
     oracle: no carry, no scaling there)."""
     args = case()
@@ -567,3 +567,145 @@ def test_carry_gradients_central_differences(fn):
     vg(*args)
     assert "_step_adjoints(" in srcdiff.source(vg) or "_step_grad_v(" in srcdiff.source(vg)
     check_grad(fn, args, wrt=(0, 1, 2), jit=True, rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- jitted: the added vector's exponentials taken once
+
+@numba.njit
+def _nb_carried_states(log_pi, log_A, log_B, y, tabled, matvec):
+    """The states (log values) of a carried recursion, every step, with or without the added vectors' table."""
+    E = rt.exp_shifted(log_A, 1 if matvec else 0)
+    EB = rt.exp_shifted(log_B.T, 1)
+    n = y.shape[0] - 1
+    S = rt.carry_start(E, n, log_pi + log_B[:, y[0]])
+    out = np.empty((n + 1, log_pi.shape[0]))
+    out[0] = rt.carry_end(S, 0, log_pi)
+    for k in range(n):
+        b = log_B[:, y[k + 1]]
+        if tabled and matvec:
+            rt.logsumexp_matvec_step(S, k, log_A, E, b, rt.table_at(EB, y[k + 1]))
+        elif tabled:
+            rt.logsumexp_vecmat_step(S, k, log_A, E, b, rt.table_at(EB, y[k + 1]))
+        elif matvec:
+            rt.logsumexp_matvec_step(S, k, log_A, E, b)
+        else:
+            rt.logsumexp_vecmat_step(S, k, log_A, E, b)
+        out[k + 1] = rt.carry_end(S, k + 1, log_pi)
+    return out
+
+
+def _spread_emissions():
+    """Emissions of one symbol that differ by e^800 between states (their exponentials, shifted by the
+    symbol's largest, underflow) and a transition column far below the others (its shift's scale too)."""
+    log_pi, log_A, log_B, y = _problem(K=4, V=3, T=40, seed=5)
+    log_B = log_B.copy()
+    log_B[:, 1] = [0.0, -800.0, -3.0, -np.inf]
+    log_A = log_A.copy()
+    log_A[:, 2] -= 760.0
+    return log_pi, log_A, log_B, y
+
+
+def _emission_plus_inf():
+    log_pi, log_A, log_B, y = _problem(K=3, V=4, T=12, seed=6)
+    log_B = log_B.copy()
+    log_B[1, y[5]] = np.inf
+    return log_pi, log_A, log_B, y
+
+
+@pytest.mark.parametrize("matvec", [False, True], ids=["vecmat", "matvec"])
+@pytest.mark.parametrize("case", [lambda: _problem(K=5, V=7, T=50, seed=4, forbidden=False), _isolated_state,
+                                  _tiny_emissions, _underflowing_column, _spread_emissions, _emission_plus_inf],
+                         ids=["random", "isolated_state", "tiny_emissions", "underflowing_column", "spread",
+                              "plus_inf"])
+def test_carried_step_with_the_added_vectors_table(case, matvec):
+    """A carried step given the table of its added vector (rt.table_at of exp_shifted(log_B.T, 1): no
+    exponential a step) gives every state of the step without it, and of the log-domain recursion, to
+    rounding: where exponentials underflow it takes the exact log-domain step as the other does."""
+    log_pi, log_A, log_B, y = case()
+    y = y[:200]
+    with_table = _nb_carried_states(log_pi, log_A, log_B, y, True, matvec)
+    without = _nb_carried_states(log_pi, log_A, log_B, y, False, matvec)
+    np.testing.assert_allclose(with_table, without, rtol=1e-12, atol=1e-9)
+    exact = [log_pi + log_B[:, y[0]]]
+    with np.errstate(invalid="ignore"):
+        for t in range(1, y.shape[0]):
+            x = log_A + exact[-1][None, :] if matvec else exact[-1][:, None] + log_A
+            exact.append(logsumexp(x, axis=1 if matvec else 0) + log_B[:, y[t]])
+    np.testing.assert_allclose(with_table, np.array(exact), rtol=1e-11, atol=1e-9)
+
+
+def observed_recursion(log_pi, log_A, log_b):
+    log_alpha = log_pi + log_b[0]
+    for t in range(1, log_b.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_b[t]
+    return logsumexp(log_alpha)
+
+
+def observed_rows_sliced(log_pi, log_A, log_b):
+    log_alpha = log_pi + log_b[0, :]
+    for t in range(1, log_b.shape[0]):
+        log_alpha = logsumexp(log_A + log_alpha[:, None], axis=0) + log_b[t, :]
+    return logsumexp(log_alpha)
+
+
+def fancy_rows(log_pi, log_A, w, idx):
+    """The added vector w[idx[t]] is a vector picked by an index array from a 1-d w: no table of rows."""
+    log_alpha = log_pi + w[idx[0]]
+    for t in range(1, idx.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + w[idx[t]]
+    return logsumexp(log_alpha)
+
+
+def _observed(fn):
+    log_pi, log_A, log_B, y = _problem(K=4, V=5, T=40, seed=8, forbidden=True)
+    return fn, (log_pi, log_A, 2.0 * log_B[:, y].T.copy())
+
+
+@pytest.mark.parametrize("fn, table", [(forward_recursion, "rt.exp_shifted(log_B.T, 1)"),
+                                       (reversed_recursion, "rt.exp_shifted(log_B.T, 1)"),
+                                       (observed_recursion, "rt.exp_shifted(log_b, 1)"),
+                                       (observed_rows_sliced, "rt.exp_shifted(log_b, 1)"),
+                                       (fancy_rows, None)], ids=lambda x: getattr(x, "__name__", "-"))
+def test_carried_recursion_takes_the_emissions_exponentials_once(fn, table):
+    """Issue 22: a carried recursion whose added vector is a column (log_B[:, y[t]]) or a row (log_b[t],
+    log_b[t, :]) of an array the loop leaves unchanged takes that array's exponentials once, before the
+    loop, and its step reads its row of them (rt.table_at); a vector picked from a 1-d array by an index
+    array is no row of a matrix and gets no table. Gradients: the Python backend's and central
+    differences."""
+    if fn is fancy_rows:
+        log_pi, log_A, log_B, y = _problem(K=3, V=6, T=30, seed=9)
+        rng = np.random.default_rng(2)
+        args = [log_pi, log_A, log_B.ravel() * 1.5, rng.integers(0, 18, (30, 3))]
+    elif fn in (forward_recursion, reversed_recursion):
+        args = list(_problem(K=4, V=5, T=40, seed=8, forbidden=True))
+        args[2] = args[2] * 2.0
+    else:
+        args = list(_observed(fn)[1])
+    vg = srcdiff.value_and_grad(fn, wrt=(0, 1, 2), jit=True)
+    value, grads = vg(*args)
+    src = srcdiff.source(vg)
+    if table is None:
+        assert "rt.exp_shifted(w" not in src and "rt.table_at(" not in src, src
+    else:
+        assert "_step(" in src and table in src and src.count("rt.table_at(") == 1, src
+        step = next(line for line in src.splitlines() if "_step(" in line)
+        assert "rt.table_at(" in src.split(step)[0].rsplit("for ", 1)[1] and step.count(",") == 5, src
+    python = srcdiff.value_and_grad(fn, wrt=(0, 1, 2))(*args)
+    assert value == pytest.approx(python[0], rel=1e-12)
+    for mine, theirs in zip(grads, python[1]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+    check_grad(fn, args, wrt=(0, 1, 2), jit=True, rtol=1e-6, atol=1e-7)   # (central differences of a value near -150)
+
+
+def test_carried_adjoint_returns_an_array_of_its_own():
+    """The backward loop's adjoints of the carried vector live in the carry tape (no allocation a step); the
+    one the loop hands on -- here the gradient w.r.t. log_pi -- is an array of its own, not a view that
+    would keep the tape alive."""
+    args = _problem(K=3, V=4, T=25, seed=2)
+    vg = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1), jit=True)
+    value, (d_pi, d_A) = vg(*args)
+    assert "rt.logsumexp_vecmat_step_adjoints(" in srcdiff.source(vg)
+    base = d_pi.base
+    assert base is not None and d_pi.ctypes.data == base.data and d_pi.shape == (3,)
+    python = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(d_pi, python[1][0], rtol=1e-12)

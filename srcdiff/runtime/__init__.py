@@ -50,12 +50,12 @@ from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangen
 from .tapes import checkpoint_every, get_row, halve, put_row, row_tape, segments, stack_of  # noqa: E402,F401  (tapes, checkpoints)
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,
-                        logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_M, logsumexp_vecmat_grad_v,
-                        scale_tape, logsumexp_vecmat_scaled, logsumexp_matvec_scaled,  # (scale tapes: jit)
-                        logsumexp_vecmat_grad_v_scaled, logsumexp_vecmat_grad_M_scaled,
-                        logsumexp_matvec_grad_v_scaled, logsumexp_matvec_grad_M_scaled,
-                        logsumexp_vecmat_adjoints_scaled, logsumexp_matvec_adjoints_scaled,
-                        carry_start, carry_end, logsumexp_vecmat_step, logsumexp_matvec_step,  # (carries: jit)
-                        logsumexp_vecmat_step_grad_v, logsumexp_matvec_step_grad_v,
-                        logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
+                        logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_M, logsumexp_vecmat_grad_v)
+from .logdomain_scales import (scale_tape, logsumexp_vecmat_scaled, logsumexp_matvec_scaled,  # noqa: E402,F401
+                               logsumexp_vecmat_grad_v_scaled, logsumexp_vecmat_grad_M_scaled,  # (scale tapes: jit)
+                               logsumexp_matvec_grad_v_scaled, logsumexp_matvec_grad_M_scaled,
+                               logsumexp_vecmat_adjoints_scaled, logsumexp_matvec_adjoints_scaled)
+from .logdomain_carries import (carry_start, carry_end, logsumexp_vecmat_step,  # noqa: E402,F401  (carries: jit)
+                                logsumexp_matvec_step, logsumexp_vecmat_step_grad_v, logsumexp_matvec_step_grad_v,
+                                logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
 from .casts import array, astype, astype_grad, cast  # noqa: E402,F401  (np.array of parts, dtype casts)

@@ -29,8 +29,10 @@ import copy
 
 import gast
 
+from ..rules import names_with
 from .aliasing import memory_roots, sharing_written_memory
 from .kinds import I, is_float_array
+from .purity import STACK_OPS, is_pure
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted,
                       dotted_name, load, map_blocks, names_in, nested_blocks, store, walk, walk_names,
                       walk_statements)
@@ -196,6 +198,7 @@ def log_domain_products(unit, kinds: dict):
 
 # ---- the backward sweep: both adjoints of a product in one pass ---------------------------------------------
 _PRODUCTS = {"rt.logsumexp_vecmat", "rt.logsumexp_matvec"}
+_VECMAT = names_with("vecmat")       # the products whose vector comes first (their rules' dims law), the rest: M, v
 
 
 # each product's adjoint helpers by role: w.r.t. the vector ("v"), w.r.t. the matrix ("M"), both fused
@@ -349,7 +352,7 @@ def _row_call(s, fn_name, tape):
 def tape_scales(fn):
     """Jitted code (after transforms/stacks.py): a log-domain product whose result goes on a row tape,
     and whose adjoint a later loop takes with that result restored from the tape, keeps its scales on a
-    tape of its own (runtime/logdomain.py, "Scale tapes"); its adjoint reads them instead of taking an
+    tape of its own (runtime/logdomain_scales.py); its adjoint reads them instead of taking an
     exponential for every vector entry and every result again:
 
         v_scales = rt.scale_tape(E, n)               # beside the result's row tape
@@ -363,6 +366,7 @@ def tape_scales(fn):
     if not any(isinstance(s, gast.For) for s in walk_statements(fn.body)):
         return fn   # only for-loops are taped: none, nothing to do
     namer = Namer(names_in(fn) | {"np", "rt", "math"})
+    params = {a.id for a in fn.args.args}
 
     def block(stmts):
         for s in stmts:
@@ -371,7 +375,7 @@ def tape_scales(fn):
         at = 0
         while at < len(stmts):
             if isinstance(stmts[at], gast.For):
-                at = _carry_loop(stmts, at, namer)
+                at = _carry_loop(stmts, at, namer, params)
             at += 1
         stmts[:] = [new for at, s in enumerate(stmts)
                     for new in (_tape_loop(stmts, at, s, namer) if isinstance(s, gast.For) else []) + [s]]
@@ -499,7 +503,7 @@ def _carry_match(stmts, at, f):
         if product is None or not isinstance(ps, gast.Assign) or not isinstance(ps.targets[0], gast.Name) \
                 or not all(isinstance(a, gast.Name) for a in product.args) or len(product.args) != 3:
             continue
-        vecmat = dotted_name(product.func) == "rt.logsumexp_vecmat"
+        vecmat = dotted_name(product.func) in _VECMAT
         p = ps.targets[0].id
         v, mat, tbl = (product.args[0].id, product.args[1].id, product.args[2].id) if vecmat \
             else (product.args[1].id, product.args[0].id, product.args[2].id)
@@ -569,7 +573,7 @@ def _carry_adjoint(loop, tape_p, tape_v, product, v, stmts, at):
         return None
     helpers = {_HELPERS[product]["v"], _HELPERS[product]["both"]}
     calls = [c for c in (_call_of(s, helpers) for s in body) if c is not None]
-    vecmat = product == "rt.logsumexp_vecmat"
+    vecmat = product in _VECMAT
     if len(calls) != 1 or len(calls[0].args) < 5:
         return None
     c = calls[0]
@@ -586,7 +590,7 @@ def _carry_adjoint(loop, tape_p, tape_v, product, v, stmts, at):
     return loop, (gp, gv), c, row_p
 
 
-def _carry_loop(stmts, at, namer) -> int:
+def _carry_loop(stmts, at, namer, params) -> int:
     """Jitted code (after transforms/stacks.py): a loop whose log-domain product feeds only the next step,
 
         for t in range(a, b):
@@ -594,7 +598,7 @@ def _carry_loop(stmts, at, namer) -> int:
             x = p + e
             v = x
 
-    carries v in the probability domain on a carry tape (runtime/logdomain.py, "carries"): the scaled
+    carries v in the probability domain on a carry tape (runtime/logdomain_carries.py): the scaled
     forward algorithm, K exponentials and one logarithm a step instead of K of each and two arrays, exact
     to rounding where it underflows too; the backward loop's adjoint reads the tape:
 
@@ -606,7 +610,10 @@ def _carry_loop(stmts, at, namer) -> int:
             d_v = rt.logsumexp_vecmat_step_adjoints(d_x, v_carry, t - a, M, E, d_M)
 
     Only where v, p and x are read nowhere else (v after the loop from carry_end) and the tapes of v and p
-    serve only that adjoint. Returns the index of the loop in `stmts` (after the statements put before it)."""
+    serve only that adjoint. Where e is a row or a column of an array the loop leaves unchanged (the
+    emissions log_B[:, y] or log_b[t] of an HMM), the exponentials of that array are taken once, before
+    the loop, and the step reads e's own (`_added_table`): no exponential a step. Returns the index of the
+    loop in `stmts` (after the statements put before it)."""
     f = stmts[at]
     m = _carry_match(stmts, at, f)
     if m is None:
@@ -629,9 +636,76 @@ def _carry_loop(stmts, at, namer) -> int:
         loop.body = [s for s in loop.body if all(s is not g_ for g_ in gets)]
     end = copy_loc(assign(v, call("rt.carry_end", carry, copy.deepcopy(count), v)), f)
     made = {m["made"][tape_p], m["made"][tape_v]}
-    before = [s for k, s in enumerate(stmts[:at]) if k not in made]
+    bound = params | {s.targets[0].id for s in stmts[:at] if isinstance(s, gast.Assign)
+                      and isinstance(s.targets[0], gast.Name)}
+    before = [s for k, s in enumerate(stmts[:at]) if k not in made] + _added_table(f, m["b"], step, bound, namer)
     stmts[:] = before + [start, f, end] + stmts[at + 1:]
     return len(before) + 1
+
+
+_BUILTINS = frozenset(("range", "len", "max", "min", "abs", "int", "float", "bool"))
+_NP_WRITERS = frozenset(("np.copyto", "np.put", "np.place", "np.putmask", "np.fill_diagonal", "np.put_along_axis"))
+
+
+def _writes_only_tapes(stmts) -> bool:
+    """Whether `stmts` write into no array but tapes: no element, slice or attribute store, no augmented
+    assignment, no call but of library functions without effects, builtins, rt.put_row and stack operations."""
+    for s in stmts:
+        for n in walk(s):
+            if isinstance(n, gast.AugAssign) or (isinstance(n, (gast.Subscript, gast.Attribute))
+                                                  and isinstance(n.ctx, gast.Store)):
+                return False
+            if isinstance(n, gast.Call):
+                name = dotted_name(n.func)
+                if name in _NP_WRITERS or any(k.arg == "out" for k in n.keywords):
+                    return False
+                if not (name in _BUILTINS or name in STACK_OPS or name == "rt.put_row" or is_pure(n)):
+                    return False
+    return True
+
+
+def _added_source(f, b):
+    """(statement, X, u, column) when loop f's body binds the vector `b` once, as `b = X[:, u]` (column u)
+    or `b = X[u, :]` / `b = X[u]` (row u) with u a name or an integer: a bare `X[u]` only with u the loop's
+    own range counter (an integer for sure, so X is a matrix where b is a vector); else None."""
+    defs = [s for s in f.body if b in assigned_names([s])]
+    d = defs[0] if len(defs) == 1 and isinstance(defs[0], gast.Assign) and len(defs[0].targets) == 1 else None
+    e = d.value if d is not None and isinstance(d.targets[0], gast.Name) else None
+    if not (isinstance(e, gast.Subscript) and isinstance(e.value, gast.Name)):
+        return None
+    full = lambda x: isinstance(x, gast.Slice) and x.lower is None and x.upper is None and x.step is None
+    index = lambda x: isinstance(x, gast.Name) or _int_const(x) is not None
+    sl = e.slice
+    if isinstance(sl, gast.Tuple) and len(sl.elts) == 2:
+        if full(sl.elts[0]) and index(sl.elts[1]):
+            return d, e.value.id, sl.elts[1], True
+        if index(sl.elts[0]) and full(sl.elts[1]):
+            return d, e.value.id, sl.elts[0], False
+        return None
+    counter = (isinstance(f.iter, gast.Call) and dotted_name(f.iter.func) == "range" and isinstance(f.target, gast.Name)
+               and isinstance(sl, gast.Name) and sl.id == f.target.id)
+    return (d, e.value.id, sl, False) if counter or _int_const(sl) is not None else None
+
+
+def _added_table(f, b, step, bound, namer) -> list:
+    """When carried loop f adds to its product a row or a column `b` of an array X that the loop leaves
+    unchanged (bound before it, in `bound`, and nothing in the loop writes into an array but its tapes):
+    the statement computing X's table, to put before the loop, with `exp_b = rt.table_at(table, u)` after
+    b's assignment in the body and exp_b passed to the step. Else [] (the step takes b's exponentials)."""
+    found = _added_source(f, b)
+    if found is None:
+        return []
+    d, x, u, column = found
+    if x not in bound or x in assigned_names(f.body) | assigned_names([f.target]) \
+            or not _writes_only_tapes([s for s in f.body if s is not step]):
+        return []
+    table, row = namer.fresh("exp_" + x), namer.fresh("exp_" + b)
+    source = gast.Attribute(value=load(x), attr="T", ctx=gast.Load()) if column else load(x)
+    f.body.insert(f.body.index(d) + 1, copy_loc(assign(row, call("rt.table_at", table, copy.deepcopy(u))), d))
+    step.value.args.append(load(row))
+    return [copy_loc(assign(table, call("rt.exp_shifted", source, const(1))), f)]
+
+
 
 
 def untape_carries(node):
@@ -656,10 +730,10 @@ def untape_carries(node):
             if name == "rt.carry_end":
                 continue
             if name in _STEPS.values():
-                tape, _, mat, tbl, b = c.args
+                tape, _, mat, tbl, b = c.args[:5]      # (and b's own table, not needed there)
                 v, sv, sp = carries[tape.id]
                 p = namer.fresh(v + "_product")
-                args = (load(v), mat, tbl) if name == "rt.logsumexp_vecmat_step" else (mat, load(v), tbl)
+                args = (load(v), mat, tbl) if _UNSTEP[name] in _VECMAT else (mat, load(v), tbl)
                 out += [copy_loc(x, s) for x in (
                     assign(p, call(_UNSTEP[name], *args)),
                     gast.Expr(value=call("rt.push", load(sv), load(v))),
@@ -672,7 +746,7 @@ def untape_carries(node):
                 vb, pb = namer.fresh(v), namer.fresh(v + "_product")
                 out += [copy_loc(assign(vb, call("rt.pop", load(sv))), s),
                         copy_loc(assign(pb, call("rt.pop", load(sp))), s)]
-                vecmat = name.startswith("rt.logsumexp_vecmat")
+                vecmat = _ROLE[_UNSTEP[name]][0] in _VECMAT
                 c.func = dotted(_UNSTEP[name])
                 c.args = ([g, load(vb), mat, tbl, load(pb)] if vecmat else [g, mat, load(vb), tbl, load(pb)]) + d_m
             out.append(s)
