@@ -203,6 +203,8 @@ def test_backward_sweep_tapes_need_no_test_and_adjoints_are_tested_once():
     ("for i in range(n):\n        i = i + 1\n        s += x[i]", True),            # the loop variable rebound
     ("for i in range(n):\n        s += x[i]\n        i = idx", True),
     ("for i in range(n):\n        i = idx\n        s += x[i]", False),
+    ("i = 0\n    while x[i] < 1.0:\n        i = i + 1", False),                  # a while loop's test
+    ("for i in range(n):\n        for j in range(i):\n            s += x[i, j]", True),
 ])
 def test_what_the_pass_proves(body, proved):
     source = f"def f(x, n, idx):\n    s = 0.0\n    {body}\n    return s\n"
@@ -218,6 +220,20 @@ def test_reversed_index_tests_both_ends():
     assert scope["f"](np.ones(3), 3) == 3.0
     with pytest.raises(IndexError):
         scope["f"](np.ones(3), 4)
+
+
+def test_straight_line_indices_are_tested_before_their_statement():
+    proved, text = _proved("def f(x):\n    s = x[0] * x[-2]\n    x[0] = s\n    m = len(x) // 2\n"
+                           "    return s + x[m + 1]\n")
+    assert proved
+    tests = [line.strip() for line in text.splitlines() if line.strip().startswith("if ")]
+    assert tests == ["if len(x) < 2:", "if len(x) < m + 2 or len(x) < -m - 1:"]   # x[0] = s: tested above
+    scope = {"np": np}
+    exec(compile(text, "<bounds>", "exec"), scope)
+    assert scope["f"](np.arange(3.0)) == 2.0
+    for x in (np.ones(1), np.ones(2)):
+        with pytest.raises(IndexError):
+            scope["f"](x)
 
 
 def test_unchecked_functions_reads_the_mark():

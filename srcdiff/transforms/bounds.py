@@ -7,12 +7,16 @@ every subscript is in range given tests it writes into the code, and marks the f
 srcdiff.backends compiles it with `boundscheck=False`; a function with a subscript it cannot prove is left
 as it is (and keeps Numba's checks).
 
-    # line 31: for t in range(n):                   # bounds, checked once for the loop below:
-    for t in range(n):                          ->    #   ys[t], ys[t + 1], line 32
-        ys2 = t + 1                                   if n > 0 and len(ys) < n + 1:
-        ys3 = ys[t]                                       raise IndexError('ys[t + 1] out of range (line 32: ...)')
-        ...                                           for t in range(n):
-        ys[ys2] = ys11                                    ...
+    y_tape = np.empty(max(n, 0))              y_tape = np.empty(max(n, 0))
+    for i in range(n):                        # bounds, checked once for the loop below: x[i], x[i - 1], line 10
+        # line 10: y = y * x[i] + x[i - 1]    if n > 0 and len(x) < n:
+        y1 = x[i]                      ->         raise IndexError('x[i] out of range (line 10: y = ...)')
+        y5 = i - 1                            for i in range(n):
+        y6 = x[y5]                                # line 10: y = y * x[i] + x[i - 1]
+        ...                                       ...
+        y_tape[i] = y                             y_tape[i] = y
+
+(`x[i - 1]` at i = 0 is `x[-1]`, in range where x has an element; the tape is as long as the loop.)
 
 What it proves, for each subscript `a[i, j, ...]` the function evaluates (a read, a write, `a[i] += v`):
 
@@ -34,7 +38,8 @@ What it proves, for each subscript `a[i, j, ...]` the function evaluates (a read
 A test raises IndexError where the user's f would raise it at some iteration of that loop; as with Numba's
 own checks, a program that would fail earlier in that loop with another exception gets the IndexError.
 Anything else (a subscript under an `if` or in a `while` loop, an index that is an array, `None`, a
-conditional expression's branch) leaves the function unproved.
+conditional expression's branch) leaves the function unproved. Jitted code differentiated again (forward
+mode over a gradient) is parsed without its tests (drop_tests): what is derived from it gets its own.
 """
 from __future__ import annotations
 
@@ -44,8 +49,8 @@ import re
 import gast
 
 from . import annotations as anno
-from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, parse_stmts, rewrite_blocks, walk, walk_names,
-                      walk_statements)
+from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, parse_stmts, rewrite_blocks, walk,
+                      walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
 _MARKED = re.compile(r"^def (\w+)\(.*\n[ \t]+# " + re.escape(MARK), re.M)
@@ -151,8 +156,8 @@ def _compare(left: Lin, right: Lin, op: str) -> str:
 # ---- the prover -------------------------------------------------------------------------------------------
 class _Loop:
     """A `for v in range(...)` loop the tests of whose body go before it: its variable, the first and last
-    values of it (lo <= hi), the form that is positive when it runs, the names its body binds, what the
-    body's statements need (`needs`: (array, axis) -> [(need, access text, line)])."""
+    values of it (lo <= hi), the form that is positive when it runs, the names its body binds, and what the
+    body's statements need (`needs`: array -> [(axis, need, access text, line)]: len(array) >= need)."""
 
     def __init__(self, var, lo, hi, runs, bound):
         self.var, self.lo, self.hi, self.runs, self.bound = var, lo, hi, runs, bound
@@ -328,18 +333,21 @@ class _Prover:
             return self.expand(form) if form is not None else None
         return None
 
-    def nonnegative(self, form: Lin, loop) -> bool:
+    def nonnegative(self, form: Lin) -> bool:
+        """`form` is at least 0 wherever it is tested."""
         if form.const < 0:
             return False
         for a, c in form.terms.items():
-            if c < 0 or not (a in self.nonneg or _size_atom_text(a) or self._outer_nonneg(a, loop)):
+            if c < 0 or not (a in self.nonneg or _size_atom_text(a) or self._outer_nonneg(a)):
                 return False
         return True
 
-    def _outer_nonneg(self, name, loop) -> bool:
-        """`name` is the variable of an enclosing range loop whose first value is a nonnegative constant."""
-        return any(lp is not None and lp.var == name and not lp.lo.terms and lp.lo.const >= 0 for lp in self.open_loops) and all(
-            isinstance(x, tuple) and x[0] == "for" for x in self.values.get(name, [None]))
+    def _outer_nonneg(self, name) -> bool:
+        """`name` is the variable of an enclosing range loop whose first value is a nonnegative constant (and
+        is bound by loops only)."""
+        first = [lp.lo for lp in self.open_loops if lp is not None and lp.var == name]
+        return (bool(first) and not first[-1].terms and first[-1].const >= 0
+                and all(isinstance(x, tuple) and x[0] == "for" for x in self.values.get(name, [None])))
 
     # -- the walk
     def block(self, stmts, loop, checked):
@@ -398,8 +406,14 @@ class _Prover:
         """The subscripts statement `s` itself evaluates (a compound statement: its header) that need a test:
         [(subscript, its integer components [(axis, expression)])]. Raises Unproved for one it cannot test."""
         if isinstance(s, gast.For):
-            heads = [s.iter, s.target]
-        elif isinstance(s, (gast.If, gast.While)):
+            if not isinstance(s.target, gast.Name) and any(isinstance(n, gast.Subscript) for n in walk(s.target)):
+                raise Unproved      # written at every iteration
+            heads = [s.iter]
+        elif isinstance(s, gast.While):
+            if any(isinstance(n, gast.Subscript) and not self._static(n) for n in walk(s.test)):
+                raise Unproved      # read at every iteration
+            return []
+        elif isinstance(s, gast.If):
             heads = [s.test]
         elif isinstance(s, (gast.Try, gast.With)):
             heads = [getattr(s, "items", [])]
@@ -467,7 +481,7 @@ class _Prover:
         needs: dict = {}
         for name, axis, form, text in self.requirements(subs, env):
             for need in (form.shifted(1), form.scale(-1)):
-                if self.satisfied(name, axis, need, at, None):
+                if self.satisfied(name, axis, need, at):
                     continue
                 key = (name, axis, need.render())
                 if key in checked:
@@ -504,16 +518,16 @@ class _Prover:
         needs: dict = {}
         for name, items in loop.needs.items():
             for axis, need, text, line in items:
-                if self.satisfied(name, axis, need, at, loop):
+                if self.satisfied(name, axis, need, at):
                     continue
                 needs.setdefault(name, []).append((axis, need, text, line))
-        return self.render_tests(needs, loop, None, "bounds, checked once for the loop below") + [s]
+        return self.render_tests(needs, loop, None, "bounds, checked once for the loop below", checked) + [s]
 
-    def satisfied(self, name, axis, need, at, loop) -> bool:
+    def satisfied(self, name, axis, need, at) -> bool:
         """`len(name) < need` (along `axis`) is false whenever it is tested."""
         if not need.terms and need.const <= 0:
             return True
-        if self.nonnegative(need.scale(-1), loop):
+        if self.nonnegative(need.scale(-1)):
             return True
         have = self.length(name, axis, at)
         if have is None:
@@ -522,9 +536,10 @@ class _Prover:
         diff = diff - have if diff is not None else None
         return diff is not None and not diff.terms and diff.const <= 0
 
-    def render_tests(self, needs, loop, line, title) -> list:
+    def render_tests(self, needs, loop, line, title, checked=None) -> list:
         """`# title: accesses (lines)` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`
-        for each array of `needs` (array -> [(axis, need, access text[, line])])."""
+        for each array of `needs` (array -> [(axis, need, access text[, line])]); a loop's test made before
+        (in `checked`, none of its names bound since) is not made again."""
         out = []
         runs = None
         if loop is not None:
@@ -534,7 +549,6 @@ class _Prover:
             else:
                 runs = _compare(loop.runs, Lin(), ">")
         for name, items in needs.items():
-            self.needed = True
             best: dict = {}           # (axis, terms) -> the largest need with those terms
             accesses, lines = [], []
             for item in items:
@@ -554,6 +568,10 @@ class _Prover:
             test = " or ".join(conds)
             if runs is not None:
                 test = f"{runs} and ({test})" if len(conds) > 1 else f"{runs} and {test}"
+            if checked is not None:
+                if test in checked:
+                    continue
+                checked[test] = set(re.findall(r"[A-Za-z_]\w*", test)) - {"len", "shape", "and", "or"}
             worst = max(kept, key=lambda b: b[1].const)
             cited = ", ".join(f"line {w[0]}" for w in lines)
             msg = f"{worst[2]} out of range" + (f" ({_cite(lines[0])})" if lines else "")
