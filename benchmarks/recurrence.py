@@ -11,8 +11,11 @@ Timed: value and gradient d loss / d(a, b).
 * jax           ``jax.jit(jax.value_and_grad(f, argnums=(0, 1)))`` with ``lax.scan``, x64
 * autograd      ``autograd.value_and_grad`` of the same recurrence as a Python loop building a
                 list (autograd cannot differentiate in-place writes); few repeats
+* bounds        srcdiff's generated function compiled as before transforms/bounds.py: Numba's
+                bounds check at every access (its own tests, one per loop, left in); the note
+                gives both against the hand-written kernel, with the load average
 
-    python benchmarks/recurrence.py [--n 20000] [--repeats 21] [--peers numba-hand,jax,autograd]
+    python benchmarks/recurrence.py [--n 20000] [--repeats 21] [--peers numba-hand,jax,autograd,bounds]
 """
 import os
 import sys
@@ -107,6 +110,13 @@ def make_autograd():
     return vg
 
 
+def per_access_checks(vg):
+    """The function srcdiff generated for `vg`, compiled with Numba's check at every access (as all
+    jitted code was before transforms/bounds.py tested indices once per loop)."""
+    import numba
+    return numba.njit(nogil=True, error_model="numpy", boundscheck=True)(vg.last.function.py_func)
+
+
 # --------------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -130,7 +140,7 @@ def main(argv=None):
     second = C.second_process_first_call(os.path.abspath(__file__), args)
     if second is not None:
         rows.append({"method": "srcdiff, 2nd process (disk cache)", "first": second, "warm": None, "n": "-"})
-    skipped = []
+    skipped, notes = [], []
 
     if C.want(args, "numba-hand"):
         hand = make_numba_hand()
@@ -139,6 +149,19 @@ def main(argv=None):
         C.check_close("numba-hand", call(), ref)
         w, k = C.median_time(call, args.repeats)
         rows.append({"method": "numba hand-written adjoint", "first": f0, "warm": w, "n": k})
+
+    if C.want(args, "bounds"):
+        checked = per_access_checks(vg)
+        call = lambda: checked(A, B, Y0, DT, n, obs)  # noqa: E731
+        f0 = C.first_call(call)
+        C.check_close("bounds", call(), ref)
+        w, k = C.median_time(call, args.repeats)
+        rows.append({"method": "srcdiff with Numba's per-access bounds checks", "first": f0, "warm": w, "n": k})
+        hand_row = next((r for r in rows if r["method"] == "numba hand-written adjoint"), None)
+        if hand_row is not None:
+            notes.append(f"against the hand-written kernel: srcdiff {warm / hand_row['warm']:.2f}x, with "
+                         f"per-access bounds checks {w / hand_row['warm']:.2f}x (load average "
+                         f"{os.getloadavg()[0]:.2f})")
 
     if C.want(args, "jax"):
         try:
@@ -164,7 +187,7 @@ def main(argv=None):
             C.check_close("autograd", res, ref)
             rows.append({"method": "autograd (Python loop)", "first": None, "warm": w, "n": k})
 
-    C.finish("recurrence", f"(a) scalar recurrence, n={n}, value+grad w.r.t. (a, b)", rows, skipped, args)
+    C.finish("recurrence", f"(a) scalar recurrence, n={n}, value+grad w.r.t. (a, b)", rows, skipped, args, notes)
 
 
 if __name__ == "__main__":

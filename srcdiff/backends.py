@@ -261,9 +261,10 @@ def _recursive(source: str, function_names: list) -> bool:
     return False
 
 
-def _njit(fn, path: str, cache: bool = True):
+def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
     """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
-    a damaged cache file is removed and recompiled with a CacheWarning."""
+    a damaged cache file is removed and recompiled with a CacheWarning. `boundscheck`: False for a function
+    that tests its indices itself (transforms/bounds.py)."""
     import numba
     numba_dir = getattr(numba.config, "CACHE_DIR", "")
     if cache and numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
@@ -274,7 +275,7 @@ def _njit(fn, path: str, cache: bool = True):
             warnings.warn(f"srcdiff: not caching compiled code in NUMBA_CACHE_DIR ({exc})", CacheWarning,
                           stacklevel=3)
             cache = False
-    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=BOUNDSCHECK)(fn)
+    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck)(fn)
     impl = getattr(disp, "_cache", None)
     files = getattr(impl, "_cache_file", None)
     if cache and hasattr(files, "_open_for_write"):
@@ -511,8 +512,10 @@ def instantiate(modname: str, path: str, source: str, bindings: dict, function_n
                 if is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                     mod.__dict__[name] = _jitted_rule_function(obj)
             cache = not _recursive(source, function_names)
+            from .transforms.bounds import unchecked_functions
+            tested = unchecked_functions(source)      # they test their indices themselves
             for name in function_names:
-                mod.__dict__[name] = _njit(mod.__dict__[name], path, cache)
+                mod.__dict__[name] = _njit(mod.__dict__[name], path, cache, BOUNDSCHECK and name not in tested)
     _LOADED[modname] = mod
     return mod
 

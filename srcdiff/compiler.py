@@ -77,6 +77,8 @@ source (each function):
                      over the rows of x
     products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
     inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
+    bounds           (jit only) index tests once per loop, before it: the function is    transforms/bounds.py
+                     compiled without Numba's per-access checks
     emit             Python source with comments naming the user's lines                 transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
@@ -96,7 +98,7 @@ from typing import Callable
 import gast
 
 from .errors import SrcdiffError
-from .transforms import (activity, aliasing, anf, canonicalize, checks, closures, controlflow, desugar, emit,
+from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, emit,
                          factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
                          preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
@@ -184,6 +186,8 @@ def _flatten(ctx):
 
 
 def _generated(ctx):
+    if _is_generated_unit(ctx.unit):     # jitted code's index tests (transforms/bounds.py): its derivative writes its own
+        ctx.unit.node = bounds.drop_tests(ctx.unit.node)
     ctx.unit.node = logdomain.split_adjoints(logdomain.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
@@ -422,6 +426,9 @@ SOURCE = [
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
          "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
+    Pass("bounds", _on_fn(bounds.hoist_checks), "transforms/bounds.py",
+         "(jit only) index tests once per loop, before it: the function is\ncompiled without Numba's per-access checks",
+         lambda c: c.jit),
     Pass("emit", _emit, "transforms/emit.py",
          "Python source with comments naming the user's lines"),
 ]
