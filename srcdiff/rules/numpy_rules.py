@@ -26,7 +26,7 @@ R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy
 R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP)
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
   jvp="dx / y - ans * dy / y", **OP)
-# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse.simplify)
+# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse_support.simplify)
 R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
   "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP)
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
