@@ -169,6 +169,9 @@ class Transformed:
         their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
         first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
         generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
+        if isinstance(self.f, Transformed):     # grad(grad(f)): built from the inner generated source
+            self._last = self.specialise_nested(arg_kinds, structs, arg_dims, need_module)
+            return self._last
         if self.jit == "background":     # the code that answers until the compiled code is ready
             python = self._backends()[1]
             self._last = python.specialise(arg_kinds, structs, arg_dims, need_module)
@@ -205,6 +208,12 @@ class Transformed:
                 self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry))
         self._last = self._cache[key]
         return self._last
+
+    def specialise_nested(self, arg_kinds: tuple, structs: tuple, arg_dims: tuple,
+                          need_module: bool) -> Specialisation:
+        """`specialise` of a transform of a transform (srcdiff.grad(srcdiff.grad(f))): forward_api.py provides
+        it on import (reverse over reverse where it can, else forward over reverse)."""
+        raise NotImplementedError("srcdiff.forward_api provides the specialisation of a transform of a transform")
 
     @property
     def source(self) -> str:

@@ -40,8 +40,9 @@ reverse mode (grad, value_and_grad, vjp):
                      differentiated values
     dims             which axes have equal lengths, from the arguments' pattern          transforms/dims.py
                      (specialisation): shape classes
-    reverse          forward sweep with stacks + backward sweep from rule table (in      transforms/reverse.py
-                     rounds, with checkpointed loops: checkpoints.py) -> reverse.Sweeps
+    reverse          forward sweep with stacks and tapes (reverse_storage.py) +          transforms/reverse.py
+                     backward sweep from rule table (reverse_backward.py), in rounds,
+                     with checkpointed loops (checkpoints.py) -> reverse.Sweeps
     dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
                      line comments left with no code
     copies           copy propagation                                                    transforms/optimize/copies.py
@@ -75,7 +76,8 @@ source (each function):
                      their adjoints
     rows             (jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop  transforms/optimize/rowfusion.py
                      over the rows of x
-    products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)       transforms/products.py
+    products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff);      transforms/products.py
+                     a rule's calls -> its record's jit_as (np.tanh -> rt.tanh)
     inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
     bounds           (jit only) index tests once per loop, before it: the function is    transforms/bounds.py
                      compiled without Numba's per-access checks
@@ -366,8 +368,8 @@ REVERSE = [
     Pass("dims", _dims, "transforms/dims.py",
          "which axes have equal lengths, from the arguments' pattern\n(specialisation): shape classes"),
     Pass("reverse", _reverse, "transforms/reverse.py",
-         "forward sweep with stacks + backward sweep from rule table (in\nrounds, with checkpointed loops: "
-         "checkpoints.py) -> reverse.Sweeps"),
+         "forward sweep with stacks and tapes (reverse_storage.py) +\nbackward sweep from rule table "
+         "(reverse_backward.py), in rounds,\nwith checkpointed loops (checkpoints.py) -> reverse.Sweeps"),
     Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
          "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
@@ -423,7 +425,8 @@ SOURCE = [
     Pass("rows", _on_fn(optimize.fuse_rows), "transforms/optimize/rowfusion.py",
          "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\nover the rows of x", lambda c: c.jit),
     Pass("products", _on_fn(products.route_products), "transforms/products.py",
-         "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff)", lambda c: c.jit),
+         "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff);\na rule's calls -> its record's "
+         "jit_as (np.tanh -> rt.tanh)", lambda c: c.jit),
     Pass("inplace", _on_fn(inplace.add_into_views), "transforms/inplace.py",
          "(jit only) x[:, j] += v -> rt.add_into(x[:, j], v)", lambda c: c.jit),
     Pass("bounds", _on_fn(bounds.hoist_checks), "transforms/bounds.py",

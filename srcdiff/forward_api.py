@@ -338,7 +338,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto"
 def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
     """The Specialisation for grad / value_and_grad / vjp of a transform srcdiff generated, in
     reverse mode over the inner generated source specialised to the arguments' kinds (one sweep for
-    any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse.backward_pop)."""
+    any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse_backward.BackwardSweep.backward_pop)."""
     inner = t.f.specialise(arg_kinds).function
     inner = getattr(inner, "py_func", inner)
     mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
@@ -379,35 +379,25 @@ def _nested(t: Transformed):
     return Specialisation(fwd.specialise().module, fwd.source, run)
 
 
-def _install_nesting():
-    """Let api.Transformed take a Transformed: its generated function is what gets parsed
-    (`py_func`), and building goes through forward mode (`_nested`)."""
-    if getattr(Transformed, "_srcdiff_nesting", False):
-        return
-    reverse_build = Transformed.specialise
-
-    @functools.wraps(reverse_build)
-    def specialise(self, *args, **kwargs):
-        if isinstance(self.f, Transformed):
-            key = ("nested", repr(args), repr(sorted(kwargs.items())))
-            if key not in self._cache:
-                arg_kinds = args[0] if args else ()
+def _specialise_nested(self: Transformed, arg_kinds: tuple, structs: tuple, arg_dims: tuple,
+                       need_module: bool) -> Specialisation:
+    """api.Transformed.specialise_nested: a transform of a transform in reverse mode over the inner generated
+    source specialised to the arguments' kinds, else (a helper with a forward rule only, structured or
+    unknown argument kinds, the CUDA lowering's module wanted) in forward mode over it."""
+    key = ("nested", arg_kinds, repr(structs), arg_dims, need_module)
+    if key not in self._cache:
+        built = None
+        if not structs and not need_module and all(k is not None and not kinds.is_tuple(k) for k in arg_kinds):
+            try:      # reverse over reverse
+                built = _reverse_nested(self, arg_kinds, arg_dims)
+            except SrcdiffError:   # e.g. a helper with a forward rule only: forward over reverse
                 built = None
-                if (len(args) <= 1 and set(kwargs) <= {"arg_dims", "structs"} and not kwargs.get("structs")
-                        and all(k is not None and not kinds.is_tuple(k) for k in arg_kinds)):
-                    try:      # reverse over reverse
-                        built = _reverse_nested(self, arg_kinds, kwargs.get("arg_dims", ()))
-                    except SrcdiffError:   # e.g. a helper with a forward rule only: forward over reverse
-                        built = None
-                self._cache[key] = built or _nested(self)
-            self._last = self._cache[key]
-            return self._last
-        return reverse_build(self, *args, **kwargs)
-
-    Transformed.specialise = specialise
-    Transformed.py_func = property(lambda self: generated_function(self))
-    ForwardTransformed.py_func = property(lambda self: generated_function(self))
-    Transformed._srcdiff_nesting = True
+        self._cache[key] = built or _nested(self)
+    return self._cache[key]
 
 
-_install_nesting()
+# a Transformed may take a Transformed: its generated function is what gets parsed (`py_func`), and building
+# goes through the nesting above
+Transformed.specialise_nested = _specialise_nested
+Transformed.py_func = property(lambda self: generated_function(self))
+ForwardTransformed.py_func = property(lambda self: generated_function(self))

@@ -1,6 +1,6 @@
 """Run the compiler's passes (up to SSA, without inlining) up to one pass and show the tree as source: for
 the per-pass tests (test_closures, test_desugar, test_canonicalize, test_controlflow, test_anf, test_ssa,
-test_optimize)."""
+test_optimize), and reverse mode's result (test_reverse_storage, test_reverse_backward)."""
 import gast
 
 from srcdiff.transforms import (anf, canonicalize, closures, controlflow, desugar, emit, factories, parse, resolve,
@@ -34,3 +34,14 @@ def body_source(node) -> str:
 
 def parse_function(src: str) -> gast.FunctionDef:
     return gast.parse(src).body[0]
+
+
+def reverse_sweeps(fn, wrt: list, arg_kinds: dict):
+    """reverse.Sweeps of `fn` (grad with respect to the parameters `wrt`, argument kinds by name), built by the
+    compiler's own passes up to and including reverse mode: for test_reverse_storage and test_reverse_backward."""
+    from srcdiff import compiler
+    unit = compiler.middle_end(compiler.front_end(fn))
+    ctx = compiler.Context(unit=unit, wrt=wrt, mode="grad", name=f"{fn.__name__}_grad", callee_derivative=None,
+                           arg_kinds=arg_kinds)
+    stop = [p.name for p in compiler.REVERSE].index("reverse")
+    return compiler.run(compiler.REVERSE[:stop + 1], ctx).sweeps

@@ -93,6 +93,22 @@ def test_without_statements_drops_in_nested_blocks_too():
     assert fn.body[1].orelse == []
 
 
+def test_every_statement_visits_every_block_of_ast_and_gast_trees():
+    """astutil.every_statement: the tree, then the statements of its blocks (a try's handlers and finalbody
+    too), on the standard-library trees emit prints as on gast ones; expressions are not visited."""
+    import ast
+    from srcdiff.transforms.astutil import every_statement
+    src = ("def f(x):\n    a = 1\n    try:\n        b = 2\n    except ValueError:\n        c = 3\n"
+           "    finally:\n        d = 4\n    while x:\n        e = 5\n    else:\n        g = 6\n    return a\n")
+    for mod in (ast, gast):
+        tree = mod.parse(src)
+        seen = list(every_statement(tree))
+        assert seen[0] is tree and not any(isinstance(n, mod.expr) for n in seen)
+        assigned = sorted(n.targets[0].id for n in seen if isinstance(n, mod.Assign))
+        assert assigned == list("abcdeg"), mod.__name__
+        assert sum(isinstance(n, mod.ExceptHandler) for n in seen) == 1
+
+
 # ---- USER_LINE: the comments citing the user's lines, read from the tree ---------------------------------
 def _scaled(x):
     return np.sin(x) * x

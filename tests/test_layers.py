@@ -23,6 +23,7 @@ def _metrics():
 LAYERED = {"srcdiff", "srcdiff.api", "srcdiff.forward_api", "srcdiff.compiler", "srcdiff.backends",
            "srcdiff.background", "srcdiff.cachekey", "srcdiff.cachedir", "srcdiff.makers", "srcdiff.export",
            "srcdiff.runtime._cache", "srcdiff.transforms.resolve", "srcdiff.transforms.reverse",
+           "srcdiff.transforms.reverse_storage", "srcdiff.transforms.reverse_backward",
            "srcdiff.transforms.checkpoints", "srcdiff.transforms.forward", "srcdiff.transforms.stacks"}
 
 

@@ -610,16 +610,40 @@ def test_device_template_computes_the_function(name):
     assert checked, f"{name}: no sample point in its domain"
 
 
+# Rules that jitted code calls in place of another (their records' `jit_as`): (the rule, the one it stands in for)
+JIT_AS = {"np.tanh": "rt.tanh"}
+
+
+def test_jit_as_rules_stand_in_for_theirs():
+    """A rule's `jit_as` names a rule with the same derivatives (templates), kind and dims laws, device template
+    and parameters, whose implementation gives the same values (on the host: tests/test_products.py checks
+    rt.tanh's Numba kernel against np.tanh to 4 ulp)."""
+    import ast
+    from srcdiff.rules import implementation, jit_routes
+    assert jit_routes() == JIT_AS
+    dump = lambda t: ast.dump(t) if isinstance(t, ast.AST) else t   # noqa: E731
+    for name, to in JIT_AS.items():
+        a, b = RULES[name], RULES[to]
+        assert b.jit_as is None, f"{to}: routed on again"
+        assert list(a.signature.parameters) == list(b.signature.parameters), name
+        assert {p: dump(t) for p, t in a.vjp.items()} == {p: dump(t) for p, t in b.vjp.items()}, name
+        assert dump(a.jvp) == dump(b.jvp) and (a.kind, a.shape, a.cuda) == (b.kind, b.shape, b.cuda), name
+        x = np.linspace(-25.0, 25.0, 401)
+        np.testing.assert_allclose(implementation(to)(x), implementation(name)(x), rtol=1e-14, atol=0, err_msg=name)
+
+
 def test_tables_are_built_from_the_records():
-    """kinds, dims, the elementwise fusion and the CUDA lowering hold no list of primitives of their own."""
+    """kinds, dims, the elementwise fusion, the routing of jitted calls and the CUDA lowering hold no list of
+    primitives of their own."""
     from srcdiff.cuda import common
-    from srcdiff.rules import names_with
-    from srcdiff.transforms import dims, kinds
+    from srcdiff.rules import jit_routes, names_with
+    from srcdiff.transforms import dims, kinds, products
     from srcdiff.transforms.optimize import fusion
     elementwise = names_with("elementwise")
     assert dims.ELEMENTWISE == elementwise | names_with("fill")
     assert kinds._ELEMENTWISE == elementwise
     assert fusion.ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in fusion.ELEMENTWISE_CALLS
+    assert products.ROUTES == jit_routes()
     device = {n for n, r in RULES.items() if r.cuda is not None}
     assert device <= common.ELEMENTWISE
     assert common.ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls

@@ -26,7 +26,7 @@ R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy
 R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP)
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
   jvp="dx / y - ans * dy / y", **OP)
-# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse.simplify)
+# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse_support.simplify)
 R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
   "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP)
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
@@ -44,9 +44,9 @@ EW = dict(kind="as_float", shape="elementwise")
 EW2 = dict(kind="broadcast", shape="elementwise")   # of two or more arguments: they broadcast
 
 
-def unary(name, objs, math_name, math_obj, vjp, jvp, cuda):
+def unary(name, objs, math_name, math_obj, vjp, jvp, cuda, jit_as=None):
     """An elementwise function under its NumPy name and its math module name (which takes and gives a float)."""
-    R(name, objs, "x", vjp, jvp=jvp, cuda=cuda, **EW)
+    R(name, objs, "x", vjp, jvp=jvp, cuda=cuda, jit_as=jit_as, **EW)
     R(math_name, [math_obj], "x", vjp, jvp=jvp, kind="float", shape="elementwise", cuda=f"{math_name}({{0}})")
 
 
@@ -58,8 +58,9 @@ unary("np.sqrt", [np.sqrt], "math.sqrt", math.sqrt, "g / (2.0 * ans)", "dx / (2.
 unary("np.sin", [np.sin], "math.sin", math.sin, "g * np.cos(x)", "dx * np.cos(x)", "math.sin({0})")
 unary("np.cos", [np.cos], "math.cos", math.cos, "-g * np.sin(x)", "-dx * np.sin(x)", "math.cos({0})")
 unary("np.tan", [np.tan], "math.tan", math.tan, "g * (1.0 + ans * ans)", "dx * (1.0 + ans * ans)", "math.tan({0})")
+# (under jit, rt.tanh: Numba's np.tanh calls libm's tanh per element, rt.tanh is an inline polynomial)
 unary("np.tanh", [np.tanh], "math.tanh", math.tanh, "g * (1.0 - ans * ans)", "dx * (1.0 - ans * ans)",
-      "math.tanh({0})")
+      "math.tanh({0})", jit_as="rt.tanh")
 unary("np.arcsin", [np.arcsin], "math.asin", math.asin, "g / np.sqrt(1.0 - x * x)", "dx / np.sqrt(1.0 - x * x)",
       "math.asin({0})")
 unary("np.arccos", [np.arccos], "math.acos", math.acos, "-g / np.sqrt(1.0 - x * x)", "-dx / np.sqrt(1.0 - x * x)",
@@ -287,7 +288,7 @@ R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a,
 # different float dtypes are cast to their common one first (runtime/products.py, runtime/solves.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="rt.dot(dx, y) + rt.dot(x, dy)", kind="matmul")
-# np.tanh of jitted source (transforms/products.py; runtime/activations.py)
+# np.tanh of jitted source (np.tanh's jit_as; transforms/products.py, runtime/activations.py)
 R("rt.tanh", [], "x", "g * (1.0 - ans * ans)", jvp="dx * (1.0 - ans * ans)", cuda="math.tanh({0})", **EW)
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
   jvp="rt.solve(a, db - rt.dot(da, ans))")

@@ -22,11 +22,15 @@ class Rule:
     kind: object = None            # kind law (transforms/kinds.py LAWS): "as_float", ("like", 1), ...; None: unknown
     shape: str | None = None       # dims law (SHAPE_LAWS): "elementwise", "fill", "same", ...; None: unknown
     cuda: str | None = None        # device template on scalars, "math.exp({0})"; None: the CUDA target declines it
+    jit_as: str | None = None      # rule jitted code calls instead (same values, faster under Numba): "rt.tanh"
 
     def has_vjp(self, p: str) -> bool:
         return isinstance(self.vjp.get(p), gast.AST)
 
 
+# the rule each binary operator of the syntax uses (reverse and forward mode differentiate `a + b` by RULES["+"])
+BINOP_RULE = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.Pow: "**", gast.MatMult: "@",
+              gast.Mod: "%"}
 ZERO = "zero"   # template of a parameter the output depends on only through a mask, a shape or an ordering
 RULES: dict[str, Rule] = {}        # canonical name -> rule
 _BY_OBJECT: dict[int, str] = {}    # id(python object) -> canonical name
@@ -42,13 +46,13 @@ def signature(params: str) -> inspect.Signature:
 
 def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nondiff: bool = False,
             variadic: str | None = None, namespace: dict | None = None, kind=None, shape: str | None = None,
-            cuda: str | None = None) -> Rule:
+            cuda: str | None = None, jit_as: str | None = None) -> Rule:
     """Register primitive `name` for the Python `objects` that users call.
 
     `vjps` gives one template per parameter in order. ZERO says the derivative with respect to that
     parameter is zero (a condition, an argument used for its shape); None says there is no derivative
     (an axis, a shape, a flag), and the compiler declines a call whose argument there is differentiated.
-    `kind`, `shape` and `cuda`: the record's other facets (module docstring)."""
+    `kind`, `shape`, `cuda` and `jit_as`: the record's other facets (module docstring)."""
     if shape not in SHAPE_LAWS:
         raise ValueError(f"rule {name}: shape law {shape!r} is none of {SHAPE_LAWS}")
     sig = signature(params)
@@ -56,7 +60,8 @@ def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nond
     vjp = {}
     for pname, tpl in zip(names, vjps):
         vjp[pname] = ZERO if tpl == ZERO else parse_expr(tpl) if isinstance(tpl, str) else None
-    rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {}, kind, shape, cuda)
+    rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {}, kind, shape, cuda,
+                jit_as)
     RULES[name] = rule
     for obj in objects if isinstance(objects, (list, tuple)) else [objects]:
         if obj is not None:
@@ -71,6 +76,11 @@ SHAPE_LAWS = (None, "elementwise", "fill", "same", "transpose", "reduce", "expan
 def names_with(shape: str) -> frozenset:
     """Names of the rules with the dims law `shape`: the tables kinds, dims and optimize read."""
     return frozenset(n for n, r in RULES.items() if r.shape == shape)
+
+
+def jit_routes() -> dict:
+    """name -> the rule jitted code calls instead (the `jit_as` facet: transforms/products.py reads it)."""
+    return {n: r.jit_as for n, r in RULES.items() if r.jit_as is not None}
 
 
 def cuda_templates(arity: int) -> dict:

@@ -444,6 +444,19 @@ def nested_blocks(s) -> list:
     return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if isinstance(b, list)]
 
 
+def every_statement(t):
+    """`t`, then every statement in the blocks nested in it, blocks first found first (an if's or loop's body
+    and orelse, a try's finalbody and handlers, a handler's body), for ast and gast trees alike: a walk that
+    visits statements only (emit.render finds its comments with it)."""
+    todo = [t]
+    for st in todo:
+        for f in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(st, f, None)
+            if type(block) is list:
+                todo.extend(block)
+        yield st
+
+
 def map_blocks(s, rewrite):
     """Replace each statement list nested directly in `s` by `rewrite(block)`; returns `s`."""
     for f in ("body", "orelse"):

@@ -16,13 +16,12 @@ import linecache
 import gast
 
 from ..errors import fail
-from ..rules import RULES, ZERO as ZERO_RULE
+from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk)
-from .reverse import BINOP_RULE
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero

@@ -24,7 +24,7 @@ from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_nam
 from .kinds import dtype, is_scalar
 from .optimize.deadcode import eliminate_dead_code
 from .purity import is_pure
-from .reverse import simplify
+from .reverse_support import simplify
 
 _MAX_SOURCES = 4       # a form over more incoming adjoints is written out instead
 

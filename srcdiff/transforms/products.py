@@ -1,5 +1,6 @@
-"""Jitted code only: matrix products are written `rt.dot(a, b)` (runtime/products.py), np.tanh
-`rt.tanh(x)` (runtime/activations.py).
+"""Jitted code only: matrix products are written `rt.dot(a, b)` (runtime/products.py), and calls of a
+rule with a faster implementation under Numba call that one instead (the rule record's `jit_as`: np.tanh
+is `rt.tanh(x)`, runtime/activations.py).
 
 Inside Numba, `a @ b`, `np.dot(a, b)` and `np.matmul(a, b)` call SciPy's bundled BLAS, whose
 threads can make a memory-bound matrix-vector product 20x slower than one loop on a busy machine.
@@ -17,16 +18,23 @@ from __future__ import annotations
 
 import gast
 
+from ..rules import RULES, jit_routes
 from .astutil import Transformer, call, clone, dotted_name, walk
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
-_TANH = ("np.tanh", "numpy.tanh")
-_CANDIDATES = frozenset({gast.BinOp, gast.Call})   # the node classes _product and _tanh can accept
+ROUTES = jit_routes()   # rule name -> the rule jitted code calls instead (np.tanh -> rt.tanh)
+_CANDIDATES = frozenset({gast.BinOp, gast.Call})   # the node classes _product and _routed can accept
 
 
-def _tanh(n) -> bool:
-    return (isinstance(n, gast.Call) and dotted_name(n.func) in _TANH and len(n.args) == 1 and not n.keywords
-            and not isinstance(n.args[0], gast.Starred))
+def _routed(n) -> str | None:
+    """The rule a call is routed to under jit: a call of a rule with a `jit_as`, its arguments written out
+    positionally (no keywords, no *args), one per parameter."""
+    if not isinstance(n, gast.Call) or n.keywords:
+        return None
+    to = ROUTES.get(dotted_name(n.func))
+    if to is None or len(n.args) != len(RULES[to].signature.parameters):
+        return None
+    return None if any(isinstance(a, gast.Starred) for a in n.args) else to
 
 
 def _product(n) -> bool:
@@ -43,13 +51,15 @@ class _Route(Transformer):
 
     def visit_Call(self, n):
         self.generic_visit(n)
-        if _tanh(n):
-            return gast.copy_location(call("rt.tanh", n.args[0]), n)
+        to = _routed(n)
+        if to is not None:
+            return gast.copy_location(call(to, *n.args), n)
         return gast.copy_location(call("rt.dot", *n.args), n) if _product(n) else n
 
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`fn`, or a copy of it with its matrix products calling rt.dot and its np.tanh rt.tanh."""
-    if not any(_product(n) or _tanh(n) for n in walk(fn) if type(n) in _CANDIDATES):
+    """`fn`, or a copy of it with its matrix products calling rt.dot and its routed calls (np.tanh) their
+    jitted rule (rt.tanh)."""
+    if not any(_product(n) or _routed(n) for n in walk(fn) if type(n) in _CANDIDATES):
         return fn
     return _Route().visit(clone(fn))

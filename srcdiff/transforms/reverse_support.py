@@ -1,4 +1,4 @@
-"""What reverse mode (reverse.py) and its checkpointed loops (checkpoints.py) share: constant folding
+"""What reverse mode (reverse*.py) and its checkpointed loops (checkpoints.py) share: constant folding
 of the expressions they write (`simplify`), and facts about blocks of SSA statements: the names they
 assign and load, the arrays they write into, the names that hold ints, and a range run backwards."""
 from __future__ import annotations
@@ -131,6 +131,12 @@ def is_int_atom(a, ints) -> bool:
     if isinstance(a, gast.Constant):
         return isinstance(a.value, int) and not isinstance(a.value, bool)
     return isinstance(a, gast.Name) and a.id in ints
+
+
+def basic_index(idx, ints) -> bool:
+    """An index of slices and int atoms only (basic indexing: a view, each element named once)."""
+    elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+    return all(isinstance(e, gast.Slice) or is_int_atom(e, ints) for e in elts)
 
 
 def reversed_range(args):

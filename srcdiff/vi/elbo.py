@@ -51,7 +51,6 @@ Estimators
 """
 from __future__ import annotations
 
-import ast
 import inspect
 import keyword
 import math
@@ -250,7 +249,8 @@ class _Plan:
                 f"# model term: {like}\n")
 
 
-def reparam_source(plan: _Plan, one_draw: bool = False) -> str:
+def reparam_source(plan: _Plan, one_draw: bool = False) -> tuple[str, list]:
+    """The reparameterisation estimator's module: (its source, the names of the functions it defines)."""
     reg, desc = plan.regulariser()
     data = "".join(", " + d for d in plan.data)
     src = (plan.header("reparameterisation estimator") +
@@ -269,10 +269,11 @@ def reparam_source(plan: _Plan, one_draw: bool = False) -> str:
                 f"{plan.scale_line()}"
                 f"    z = {plan.call('reparam', 'lam', 'eps[0]')}\n"
                 f"    return {plan.model_term('z')} + {reg}\n")
-    return src
+    return src, ["elbo", "elbo_one"] if one_draw else ["elbo"]
 
 
-def score_source(plan: _Plan, mc_entropy: bool) -> str:
+def score_source(plan: _Plan, mc_entropy: bool) -> tuple[str, list]:
+    """The score-function estimator's module: (its source, the names of the functions it defines)."""
     minus_q = " - " + plan.call("log_q", "lam", "z[k]") if mc_entropy else ""
     reg, desc = plan.regulariser()
     src = (plan.header("score-function estimator") +
@@ -291,13 +292,13 @@ def score_source(plan: _Plan, mc_entropy: bool) -> str:
         src += (f"\n\ndef regulariser(lam):\n"
                 f"    \"\"\"The closed-form part of the bound ({desc.strip()}).\"\"\"\n"
                 f"    return {reg.lstrip('+ ')}\n")
-    return src
+    return src, ["log_weights", "log_q_one"] + ([] if mc_entropy else ["regulariser"])
 
 
-def _load(source: str, bindings: dict):
-    """Import `source` with `bindings` as globals through the one loader of generated modules
-    (backends.load_module: written to the cache directory, verified, keyed by source and bindings)."""
-    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+def _load(source: str, names: list, bindings: dict):
+    """Import `source`, which defines the functions `names`, with `bindings` as globals through the one loader
+    of generated modules (backends.load_module: written to the cache directory, verified, keyed by source
+    and bindings)."""
     return backends.load_module(source, {"np": np, "math": math, **bindings}, names, "vi_elbo", jit=False)
 
 
@@ -357,10 +358,10 @@ class ELBOGrad:
         self.data_names = list(plan.data)
         self.data_size = plan.data_size
         if estimator == "reparam":
-            self.elbo_source = reparam_source(plan, one_draw=self.num_samples == 1)
+            self.elbo_source, names = reparam_source(plan, one_draw=self.num_samples == 1)
         else:
-            self.elbo_source = score_source(plan, mc_entropy)
-        self.module = _load(self.elbo_source, plan.globals)
+            self.elbo_source, names = score_source(plan, mc_entropy)
+        self.module = _load(self.elbo_source, names, plan.globals)
         if estimator == "reparam":
             self._vg = _Fast(api.value_and_grad(self.module.elbo, wrt=0, jit=jit))
             self._vg1 = None

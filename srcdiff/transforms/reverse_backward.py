@@ -1,0 +1,423 @@
+"""Reverse mode's backward sweep (part of the reverse pass, reverse.py): the adjoint statements of each
+SSA statement, last statement first, from the rule templates (srcdiff/rules).
+
+`state` maps each adjoint the sweep has started to whether the sweep owns its array (may update it in
+place); an adjoint is created by its first contribution (`accum`) and consumed at its value's definition.
+Loops carry the adjoints of values defined outside them, branches are made to agree (each starts the
+adjoints the other one started), and the adjoint of a stack's pop pushes onto the stack's adjoint.
+
+`BackwardSweep` holds these methods of the `Reverse` object (reverse.py): they use its names (`adj`,
+`accum`, `own`, `tidy`, `read`, `line_comment`), its kinds and shapes, and what Storage
+(reverse_storage.py) stored for them (`pops`, `remat_plan`, `tape_allocations`).
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from ..errors import fail
+from ..rules import BINOP_RULE, RULES
+from . import annotations as anno
+from . import checkpoints
+from .activity import SCATTER, bind
+from .astutil import assign, call, const, dotted_name, is_comment, load, store, substitute, walk
+from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, ndim
+from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
+                              written_arrays)
+
+
+class BackwardSweep:
+    """The backward sweep's statements (module docstring)."""
+
+    def backward(self, stmts, loop, state):
+        out = self.pops(stmts, loop) if loop is not None else []
+        subs = self.remat_plan(loop)[1] if loop is not None and stmts is loop.body else {}
+        pending = dict(subs)
+        for q in range(len(stmts) - 1, -1, -1):
+            s = stmts[q]
+            code = self.backward_stmt(s, state)
+            if code:  # re-read array elements used from here on (their arrays are restored by now)
+                ready = [v for v, (st, last) in pending.items() if last >= q]
+                code = [self.read(copy.deepcopy(pending.pop(v)[0])) for v in ready if v in self.needed] + code
+            if code:
+                line = getattr(s, "lineno", None)
+                where = (anno.get(s, anno.FILE), line)
+                if line is not None and where != self.last_line and not anno.get(s, anno.PHI) \
+                        and not anno.get(s, anno.MERGE):
+                    out.append(self.line_comment(s))
+                    self.last_line = where
+                out += code
+        return out
+
+    def backward_stmt(self, s, state):
+        out = []
+        if isinstance(s, gast.Assign):
+            t = s.targets[0]
+            if isinstance(t, gast.Name):
+                self.backward_assign(t.id, s.value, s, state, out)
+            else:
+                self.backward_write(s, state, out)
+        elif isinstance(s, gast.If):
+            self.backward_if(s, state, out)
+        elif isinstance(s, (gast.For, gast.While)):
+            self.backward_loop(s, state, out)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push":
+            self.backward_push(s, state, out)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in SCATTER:
+            self.backward_scatter(s, state, out)
+        return out
+
+    def backward_scatter(self, s, state, out):
+        """`rt.index_add(a, idx, g)` (a[idx] += g, repeated indices accumulating; generated code being
+        differentiated again): a's adjoint passes through unchanged and g's is gathered from it, d_a[idx]."""
+        a, idx, g = s.value.args[:3]
+        d = self.adj(a.id) if isinstance(a, gast.Name) else None
+        if d not in state or not (isinstance(g, gast.Name) and g.id in self.active):
+            return
+        gathered = gast.Subscript(value=load(d), slice=_slice_syntax(self.read(copy.deepcopy(idx))), ctx=gast.Load())
+        if not is_scalar(self.kinds.get(g.id)):
+            gathered = call("rt.copy", gathered)     # not a view of d_a, which later statements update in place
+        self.accum(g.id, call("rt.unbroadcast", gathered, load(g.id)), state, out)
+
+    def backward_assign(self, t, value, s, state, out):
+        if isinstance(value, gast.Call) and dotted_name(value.func) == "rt.pop":
+            return self.backward_pop(t, value.args[0].id, state, out)
+        d = self.adj(t)
+        if t not in self.active or d not in state:
+            return
+        g = load(d)
+        contribs = []  # (name, expr)
+        if isinstance(value, gast.Name):
+            contribs.append((value.id, g))
+        elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_RULE:
+            rule = RULES[BINOP_RULE[type(value.op)]]
+            contribs += self.instantiate(rule, {"x": value.left, "y": value.right}, t, g)
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+            contribs += self.instantiate(RULES["neg"], {"x": value.operand}, t, g)
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.UAdd):
+            contribs.append((value.operand.id, g))
+        elif isinstance(value, gast.Call):
+            contribs += self.backward_call(t, value, s, g, out)
+        elif isinstance(value, gast.Subscript):
+            src = value.value.id
+            del state[d]
+            if src in self.active:
+                self.own(src, state, out)
+                idx = self.read(copy.deepcopy(value.slice))
+                target = gast.Subscript(value=load(self.adj(src)), slice=idx, ctx=gast.Store())
+                if basic_index(idx, self.int_names | {k for k, v in self.kinds.items() if v == I}):
+                    out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
+                else:
+                    out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))
+            return
+        elif isinstance(value, gast.Tuple):
+            where = anno.get(s, anno.FILE)
+            if where:   # inlined generated code: a value_and_grad's (value, gradient) pair
+                fail(self.fn, self.unit, f"a tuple of differentiated values ({where}:{s.lineno}, code srcdiff "
+                     "generated, e.g. the (value, gradient) pair of srcdiff.value_and_grad) cannot be "
+                     "differentiated in reverse mode",
+                     "call srcdiff.grad and the function itself separately inside the differentiated "
+                     "function, or use srcdiff.jvp / srcdiff.hvp of it")
+            if anno.get(s, anno.RETURNED_TUPLE):
+                fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
+                     "(a scalar for grad, an array for vjp)",
+                     "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
+            fail(s, self.unit, "a tuple of differentiated values is indexed by a variable (or used in a way "
+                 "srcdiff cannot follow component by component); reverse mode supports tuples that are "
+                 "built, copied, unpacked and indexed with constants",
+                 "index the tuple with constants, or np.stack the parts into an array and index that")
+        owned = state.pop(d)
+        for v, expr in contribs:
+            first = self.adj(v) not in state
+            written = self.accum(v, expr, state, out)
+            # d_v = g (or g summed to v's shape) takes over g, which nothing reads after this point,
+            # so an array this sweep owned stays owned (no copy before updating it in place)
+            if owned and first and len(contribs) == 1 and written is not None and _passes_on(written, d):
+                state[self.adj(v)] = True
+
+    # ---- stacks: the adjoint of `v = s.pop()` pushes d_v onto d_s, that of `s.append(v)` pops it ----------
+    def backward_pop(self, v, stack, state, out):
+        if stack not in self.active:
+            return
+        d = self.adj(v) if v in self.active else None
+        if d is not None and d in state:
+            owned = state.pop(d)
+            g = load(d) if owned or is_scalar(self.kinds.get(v)) else call("rt.copy", load(d))
+        else:   # nothing reached v: push a zero, so that the pops below stay matched with their pushes
+            g = self.zero(v)
+        out.append(gast.Expr(value=call("rt.push", load(self.adj(stack)), self.tidy(self.read(g)))))
+
+    def backward_push(self, s, state, out):
+        stack, v = s.value.args[0], s.value.args[1]
+        if stack.id not in self.active:
+            return
+        popped = call("rt.pop", load(self.adj(stack.id)))
+        if isinstance(v, gast.Name) and v.id in self.active:
+            self.accum(v.id, popped, state, out)
+        else:
+            out.append(gast.Expr(value=popped))
+
+    def instantiate(self, rule, bound, ans, g):
+        out = []
+        for p, tpl in rule.vjp.items():
+            a = bound.get(p)
+            if not rule.has_vjp(p) or not isinstance(a, gast.Name) or a.id not in self.active:
+                continue
+            mapping = {k: v for k, v in bound.items()}
+            mapping.update({"g": g, "ans": load(ans)})
+            out.append((a.id, substitute(tpl, mapping)))
+        return out
+
+    def backward_call(self, t, value, s, g, out):
+        name = dotted_name(value.func)
+        if name in self.unit.callees:
+            pos = [k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.active]
+            if not pos:
+                return []
+            call_kinds = tuple(expr_kind(a, self.kinds) for a in value.args)
+            fname = self.callee_vjp(name, tuple(pos), s, call_kinds)
+            temps = [self.namer.fresh("d_" + value.args[k].id) for k in pos]
+            for k, tmp in zip(pos, temps):
+                self.adjoint_temps[tmp] = value.args[k].id
+                self.kinds[tmp] = self.kinds.get(value.args[k].id)
+            args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
+            target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
+                                                                         ctx=gast.Store())
+            out.append(assign(target, call(load(fname), *args)))
+            return [(value.args[k].id, load(tmp)) for k, tmp in zip(pos, temps)]
+        rule = RULES[name]
+        if rule.nondiff:
+            return []
+        if rule.variadic:
+            return self.backward_variadic(rule, value, t, g, s)
+        try:
+            bound = bind(rule, value)
+        except TypeError as exc:
+            fail(s, self.unit, f"bad arguments to {name}: {exc}")
+        return self.instantiate(rule, bound, t, g)
+
+    def backward_variadic(self, rule, value, t, g, s):
+        seq = value.args[0]
+        axis = value.args[1] if len(value.args) > 1 else next(
+            (k.value for k in value.keywords if k.arg == "axis"), const(0))
+        if not isinstance(seq, (gast.Tuple, gast.List)):
+            if rule.variadic == "array" and isinstance(seq, gast.Name):
+                return [(seq.id, g)]
+            fail(s, self.unit, f"{rule.name} needs a literal tuple or list of arrays to differentiate",
+                 f"write {rule.name}((a, b, ...)) with the parts listed")
+        out, offset = [], const(0)
+        for k, e in enumerate(seq.elts):
+            if rule.variadic in ("stack", "array"):
+                expr = (gast.Subscript(value=g, slice=const(k), ctx=gast.Load()) if rule.variadic == "array"
+                        else call("rt.index_axis", g, copy.deepcopy(axis), const(k)))
+                nxt = offset
+            else:
+                size = gast.Subscript(value=call("np.shape", copy.deepcopy(e)), slice=copy.deepcopy(axis),
+                                      ctx=gast.Load())
+                nxt = simplify(gast.BinOp(left=offset, op=gast.Add(), right=size))
+                expr = call("rt.slice_axis", g, copy.deepcopy(axis), copy.deepcopy(offset), copy.deepcopy(nxt))
+            if isinstance(e, gast.Name) and e.id in self.active:
+                out.append((e.id, expr))
+            offset = nxt
+        return out
+
+    def backward_write(self, s, state, out):
+        t = s.targets[0]
+        arr, idx = t.value.id, t.slice
+        if arr in self.active and self.adj(arr) in state:
+            self.own(arr, state, out)
+            dx = self.adj(arr)
+            v = s.value
+            read_adj = gast.Subscript(value=load(dx), slice=self.read(copy.deepcopy(idx)), ctx=gast.Load())
+            if isinstance(v, gast.Name) and v.id in self.active:
+                vk = self.kinds.get(v.id)
+                region = expr_kind(gast.Subscript(value=load(arr), slice=idx, ctx=gast.Load()), self.kinds)
+                repeats = self._index_arrays(idx)
+                if repeats:     # an element named twice: the later write's value is the one read afterwards
+                    read_adj = call("rt.written", load(dx), self.read(repeats))
+                if not is_scalar(vk):
+                    adj = read_adj if repeats else call("rt.copy", read_adj)
+                    if region is None or vk is None or region[:2] != vk[:2]:   # y[0:2] = row, or not known
+                        adj = call("rt.unbroadcast", adj, self.read(load(v.id)))
+                elif is_scalar(region):
+                    adj = read_adj
+                else:     # a scalar written into a slice (y[1:] = x): the sum of the slice's adjoint
+                    adj = call("rt.unbroadcast", read_adj, self.read(load(v.id)))
+                self.accum(v.id, adj, state, out)
+            out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
+        if arr in self.restore:
+            old = anno.get(s, anno.OLD)
+            self.reads.add(old)
+            out.append(assign(gast.Subscript(value=load(arr), slice=self.read(copy.deepcopy(idx)), ctx=gast.Store()),
+                              load(old)))
+
+    def _index_arrays(self, idx):
+        """The index `idx` as a value (slices as slice(...) calls) where it has an integer array part (which
+        may name an element twice), else None."""
+        parts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
+        if not any(is_array(expr_kind(p, self.kinds)) and dtype(expr_kind(p, self.kinds)) == "i"
+                   for p in parts if not isinstance(p, gast.Slice)):
+            return None
+        parts = [call("slice", *(copy.deepcopy(b) if b is not None else const(None) for b in (p.lower, p.upper, p.step)))
+                 if isinstance(p, gast.Slice) else copy.deepcopy(p) for p in parts]
+        return gast.Tuple(elts=parts, ctx=gast.Load()) if isinstance(idx, gast.Tuple) else parts[0]
+
+    def backward_if(self, s, state, out):
+        s1, s2 = dict(state), dict(state)
+        save = self.last_line
+        r1 = self.backward(s.body, None, s1)
+        self.last_line = save
+        r2 = self.backward(s.orelse, None, s2)
+        self.last_line = None
+        # pops of names defined in the branches (inside loops) come first in each branch
+        if self.loop_stack:
+            r1, r2 = self.pops(s.body, self.loop_stack[-1]) + r1, self.pops(s.orelse, self.loop_stack[-1]) + r2
+        for a, b, rb in ((s1, s2, r2), (s2, s1, r1)):
+            for d in a:
+                if d not in b:
+                    rb.append(assign(d, self.zero(self._primal_of(d), s)))
+                    b[d] = True
+        if not r1 and not r2:
+            return
+        state.clear()
+        state.update({d: s1[d] and s2[d] for d in s1})
+        self.read(s.test)
+        out.append(gast.If(test=s.test, body=r1 or [gast.Pass()], orelse=r2))
+
+    def may_start_scalar(self, v) -> bool:
+        """Whether zero() may give v, an array, the scalar 0.0 (v may be undefined; kind unknown)."""
+        k = self.kinds.get(v)
+        return (v in anno.get(self.fn, anno.MAYBE_UNDEFINED, ()) and not is_scalar(k)
+                and not (is_array(k) and (ndim(k) is not None or (self.shapes or {}).get(v)
+                                          in {a.id for a in self.fn.args.args})))
+
+    def zero(self, v, at=None):
+        """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's
+        shape where v may be undefined there)."""
+        maybe = anno.get(self.fn, anno.MAYBE_UNDEFINED, ())
+        if v in maybe and (at is None or v not in self.assigned_before.get(id(at), ())):
+            rep = (self.shapes or {}).get(v)
+            k = self.kinds.get(v)
+            if is_array(k) and rep in {a.id for a in self.fn.args.args}:
+                return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
+            if is_array(k) and ndim(k) is not None:
+                return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
+            if k is None or k == UNSETTLED:   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
+                # value after the loop, or a popped one), 0.0 where it is still the placeholder None
+                return call("rt.zeros_like", self.read(load(v)))
+            return const(0.0)
+        if is_scalar(self.kinds.get(v)):
+            return const(0.0)
+        return call("rt.zeros_like", self.read(load(v)))
+
+    def defs_outside(self, loop):
+        """Names defined (or parameters) outside `loop`'s body, and names read outside it: the function's
+        counts (taken once) less the body's."""
+        if self.__dict__.get("_defs") is None:
+            self._defs = defs_and_loads([self.fn])
+        (defs, loads), (inner_defs, inner_loads) = self._defs, defs_and_loads(loop.body)
+        out = {a.id for a in self.fn.args.args} | {v for v, c in defs.items() if c > inner_defs.get(v, 0)}
+        return out, {v for v, c in loads.items() if c > inner_loads.get(v, 0)}
+
+    def _primal_of(self, d):
+        return next(v for v, a in self.adj_names.items() if a == d)
+
+    def backward_loop(self, s, state, out):
+        outside, used_after = self.defs_outside(s)
+        escaping = assigned_in(s.body) & used_after  # body values read after the loop
+        # values first bound in the loop and read in its next iteration: SSA made them loop-carried names
+        # that only back-edge copies assign (here, or in a nested loop)
+        first_bound = _phis(s.body) | (_nested_phis(s.body) - _plain_defs(s.body))
+        carried = [v for v in sorted(loaded_in(s.body) | written_arrays(s.body) | _phis(s.body) | escaping)
+                   if v in self.active and (v in outside or v in escaping or v in written_arrays(s.body)
+                                            or v in first_bound)
+                   and v not in self.stack_names]
+        inplace = written_arrays(s.body) | _subscripted(s.body)
+        body_state = {}
+        for v in carried:
+            d = self.adj(v)
+            if d not in state:
+                out.append(assign(d, self.zero(v, s)))
+                state[d] = True
+            elif v in inplace and not state[d]:
+                out.append(assign(d, call("rt.copy", load(d))))
+                state[d] = True
+            body_state[d] = state[d]
+        self.loop_stack.append(s)
+        self.last_line = None
+        body = self.backward(s.body, s, body_state)
+        self.loop_stack.pop()
+        for v in carried:
+            d = self.adj(v)
+            if d not in body_state:
+                body.append(assign(d, self.zero(v, s)))
+            elif v in inplace and not body_state[d]:
+                body.append(assign(d, call("rt.copy", load(d))))
+        self.last_line = None
+        if not any(not isinstance(b, gast.Expr) or not is_comment(b) for b in body):
+            return
+        if id(s) in self.plans:     # segment by segment: restore its snapshot, rerun it forward, sweep it back
+            out += self.tape_allocations(s, False) + [checkpoints.segment_loop(self, s, body)]
+            return
+        if isinstance(s, gast.For):
+            target = s.target.id
+            it = self.read(reversed_range(s.iter.args))
+        else:
+            target = self.namer.fresh("k")
+            it = call("range", self.read(load(anno.get(s, anno.ITERS))))
+        out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
+
+
+# ---- facts about SSA blocks and indices the sweep uses --------------------------------------------------
+def _passes_on(e, d) -> bool:
+    """`e` is the adjoint `d` itself or `rt.unbroadcast(d, ...)` (d, or a new array)."""
+    if isinstance(e, gast.Name):
+        return e.id == d
+    return (isinstance(e, gast.Call) and dotted_name(e.func) == "rt.unbroadcast" and bool(e.args)
+            and isinstance(e.args[0], gast.Name) and e.args[0].id == d)
+
+
+def _phis(stmts) -> set:
+    return {s.targets[0].id for s in stmts if anno.get(s, anno.PHI)}
+
+
+def _nested_phis(stmts) -> set:
+    """Names a back-edge copy assigns anywhere in `stmts` (nested loops included)."""
+    return {n.targets[0].id for s in stmts for n in walk(s) if anno.get(n, anno.PHI)}
+
+
+def _plain_defs(stmts) -> set:
+    """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
+    return {n.targets[0].id for s in stmts for n in walk(s) if isinstance(n, gast.Assign)
+            and isinstance(n.targets[0], gast.Name) and not anno.get(n, anno.PHI)}
+
+
+def _subscripted(stmts) -> set:
+    return {n.value.id for s in stmts for n in walk(s)
+            if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
+
+
+def _slice_syntax(idx):
+    """Inverse of _slice_objects: slice(a, b) -> a:b, so the index can subscript an array again."""
+    def conv(e):
+        if isinstance(e, gast.Call) and dotted_name(e.func) == "slice" and not e.keywords:
+            parts = list(e.args) + [const(None)] * (3 - len(e.args)) if len(e.args) > 1 else \
+                [const(None), e.args[0], const(None)]
+            lower, upper, step = (None if isinstance(x, gast.Constant) and x.value is None else x for x in parts)
+            return gast.Slice(lower=lower, upper=upper, step=step)
+        return e
+    if isinstance(idx, gast.Tuple):
+        return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
+    return conv(idx)
+
+
+def _slice_objects(idx):
+    """An index expression usable as a value: a:b -> slice(a, b)."""
+    def conv(e):
+        if isinstance(e, gast.Slice):
+            return call("slice", *(x if x is not None else const(None) for x in (e.lower, e.upper, e.step)))
+        return copy.deepcopy(e)
+    if isinstance(idx, gast.Tuple):
+        return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
+    return conv(idx)

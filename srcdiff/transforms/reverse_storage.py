@@ -1,0 +1,203 @@
+"""What reverse mode's forward sweep keeps for its backward sweep (part of the reverse pass, reverse.py).
+
+A value the backward sweep reads that a loop overwrites is stored each iteration and taken back, last
+first, when the sweep comes back to it:
+* a scalar of a `for` loop over a range, in a preallocated tape indexed by the iteration
+  (`h_tape = np.empty(max(n, 0))`, `h_tape[i] = h`, later `h = h_tape[i]`), or, in a checkpointed loop,
+  one segment's rows of it (checkpoints.py);
+* anything else in a list used as a stack (`h_stack.append(h)`, later `h = h_stack.pop()`);
+* or not at all: integer index arithmetic is recomputed at the start of the iteration's backward block,
+  and scalar reads of arrays the backward sweep restores (and views of arrays nothing writes) are read
+  again just before their last use (`remat_plan`: rematerialisation).
+
+`Storage` holds these methods of the `Reverse` object (reverse.py); they use its `kinds`, `namer`,
+`needed` (primal names the backward sweep reads), `restore`, `loop_stack`, `written_anywhere`, `owned`
+(the names a block defines) and `read`, and fill its `stacks`, `tapes` and `plans` (checkpointed loops).
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from . import annotations as anno
+from . import checkpoints
+from .astutil import assign, call, const, dotted, dotted_name, load, loaded_names, walk
+from .kinds import I, dtype, is_scalar
+from .reverse_support import INT_OPS, assigned_in, basic_index, simplify, written_arrays
+
+
+class Storage:
+    """Stacks, scalar tapes and re-reads of the values the backward sweep needs (module docstring)."""
+
+    def start_storage(self):
+        """Before a sweep is built: no tape, re-read plan or checkpointed loop yet."""
+        self.tapes = {}         # (primal name, id(loop)) -> (tape name, dtype letter, loop)
+        self._remat = {}        # id(loop) -> remat_plan(loop)
+        self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
+
+    def stack(self, v: str) -> str:
+        if v not in self.stacks:
+            self.stacks[v] = self.namer.fresh(v + "_stack")
+        return self.stacks[v]
+
+    def tape_loop(self, loop, v=None):
+        """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
+        if id(loop) in self.plans and len(self.loop_stack) <= 1:   # a checkpointed loop: one segment's tape
+            return checkpoints.tape_index(self.plans[id(loop)], v)
+        if not isinstance(loop, gast.For) or len(self.loop_stack) > 1:
+            return None
+        args, i = loop.iter.args, load(loop.target.id)
+        if len(args) == 1:
+            return i, call("max", copy.deepcopy(args[0]), const(0))
+        if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
+            a, b = args[0], args[1]
+            index = simplify(gast.BinOp(left=i, op=gast.Sub(), right=copy.deepcopy(a)))
+            count = simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=copy.deepcopy(a)))
+            return index, call("max", count, const(0))
+        return None
+
+    def remat_plan(self, loop):
+        """Values of a for-loop body recomputed in the backward sweep instead of stored:
+        integer index arithmetic (at the block start) and scalar reads of arrays whose contents the
+        backward sweep restores (just before their last use)."""
+        if not isinstance(loop, gast.For):
+            return [], {}
+        key = id(loop)
+        if key in self._remat:
+            return self._remat[key]
+        body = loop.body
+        inside = assigned_in(body)
+        written = self.written_anywhere
+        avail = {loop.target.id}
+        ints, subs = [], {}
+
+        def ok_atom(a):
+            return isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (a.id in avail or a.id not in inside))
+
+        counts: dict = {}   # a name a nested loop assigns again (its phi copy) is not one value
+        for n in walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+                counts[n.targets[0].id] = counts.get(n.targets[0].id, 0) + 1
+        for p, st in enumerate(body):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
+                continue
+            v, val = st.targets[0].id, st.value
+            if anno.get(st, anno.PHI) or counts.get(v, 0) > 1:
+                continue
+            if (isinstance(val, gast.BinOp) and isinstance(val.op, (gast.Add, gast.Sub, gast.Mult) + INT_OPS)
+                    and self.kinds.get(v) == I and ok_atom(val.left) and ok_atom(val.right)):
+                ints.append(st)
+                avail.add(v)
+            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and is_scalar(self.kinds.get(v))
+                  and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
+                  and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):
+                subs[v] = [st, p, val.value.id]
+            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
+                  and val.value.id not in inside
+                  and basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == I})
+                  and all(ok_atom(n) or n.id in subs for n in walk(val.slice) if isinstance(n, gast.Name))):
+                subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
+            elif (isinstance(val, gast.Call) and dotted_name(val.func) == "rt.table_at"
+                  and all(ok_atom(a) or (isinstance(a, gast.Name) and a.id in subs) for a in val.args)):
+                subs[v] = [st, p, None]   # one matrix's slice of a log-domain table (views of it)
+            elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
+                  and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
+                  and all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
+                      a.id in subs or a.id in avail or a.id not in inside))
+                          for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
+                subs[v] = [st, p, None]
+        plan = _settled(subs, body)
+        for v in reversed(list(plan)):  # what a needed re-read reads is needed too
+            if v in self.needed:
+                self.needed |= {w for w in loaded_names(plan[v][0].value) if w in plan}
+        self._remat[key] = (ints, plan)
+        return ints, plan
+
+    def stored(self, stmts, loop):
+        """Names this block must store for the backward sweep (not recomputed)."""
+        ints, subs = self.remat_plan(loop) if loop is not None and stmts is loop.body else ([], {})
+        skip = {st.targets[0].id for st in ints} | set(subs)
+        return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
+
+    def push(self, v, loop):
+        tl = self.tape_loop(loop, v)
+        k = self.kinds.get(v)
+        if tl is not None and is_scalar(k) and dtype(k) in ("f", "i", "b"):
+            if (v, id(loop)) not in self.tapes:
+                self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), dtype(k), loop)
+            tape = self.tapes[(v, id(loop))][0]
+            return assign(gast.Subscript(value=load(tape), slice=copy.deepcopy(tl[0]), ctx=gast.Store()), load(v))
+        return gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()), load(v)))
+
+    def pop(self, v, loop):
+        if (v, id(loop)) in self.tapes:
+            tl = self.tape_loop(loop, v)
+            return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
+                                            ctx=gast.Load()))
+        return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
+
+    def tape_allocations(self, loop, undo=None) -> list:
+        """`v_tape = np.empty(count)` for the scalar tapes of `loop` (of a checkpointed loop, those of the
+        values its writes overwrite (undo=True) or the others)."""
+        out = []
+        for (v, _), (tape, dt, lp) in self.tapes.items():
+            if lp is loop and (undo is None or checkpoints.undoes(self, loop, v) == undo):
+                tl = self.tape_loop_outer(loop, v)
+                dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
+                args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
+                out.append(assign(tape, call("np.empty", *args)))
+        return out
+
+    def tape_loop_outer(self, loop, v=None):
+        saved = self.loop_stack
+        self.loop_stack = saved + [loop]
+        tl = self.tape_loop(loop, v)
+        self.loop_stack = saved
+        return tl
+
+    def pops(self, stmts, loop):
+        saved = self.loop_stack
+        self.loop_stack = saved if loop in saved else saved + [loop]
+        out = [self.pop(v, loop) for v in reversed(self.stored(stmts, loop))]
+        self.loop_stack = saved
+        if loop is not None and stmts is loop.body:
+            ints, _ = self.remat_plan(loop)
+            need = set(self.needed)
+            for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
+                if st.targets[0].id in need:
+                    need |= loaded_names(st.value)
+            out += [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
+        return out
+
+
+def _settled(subs: dict, body: list) -> dict:
+    """{value: (its statement, the last statement of `body` that needs it)} for the candidate re-reads
+    `subs` ({value: [statement, position, array read or None]}): the last statement of the block that
+    needs each value (directly or through another re-read), dropping candidates whose array may change
+    before then, until the plan is stable."""
+    plan = dict(subs)
+    while True:
+        last = {}
+        for v in reversed(list(plan)):
+            st, p, _ = plan[v]
+            uses = [q for q in range(p + 1, len(body)) if v in loaded_names(body[q])]
+            last[v] = max([uses[-1] if uses else p] + [last[w] for w in plan if w in last
+                                                        and v in loaded_names(plan[w][0].value)])
+        bad = [v for v, (st, p, arr) in plan.items()
+               if any(d in subs and d not in plan for d in loaded_names(st.value))
+               or (arr is not None and any(arr in written_arrays([body[q]]) for q in range(p + 1, last[v] + 1)))]
+        if not bad:
+            break
+        # drop the value needed latest among the bad ones and those computed from them: storing
+        # it is what keeps the others' windows short
+        suspects = set(bad)
+        grew = True
+        while grew:
+            grew = False
+            for w in plan:
+                if w not in suspects and loaded_names(plan[w][0].value) & suspects:
+                    suspects.add(w)
+                    grew = True
+        del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
+    return {v: (st, last[v]) for v, (st, p, arr) in plan.items()}

@@ -1,0 +1,75 @@
+"""transforms/reverse_storage.py: what reverse mode's forward sweep keeps for its backward sweep. A scalar a
+range loop overwrites goes on a preallocated tape indexed by the iteration, a value of a while loop on a list
+stack, and integer index arithmetic and reads of arrays nothing writes are recomputed in the backward sweep,
+not kept. (tests/test_tapes.py: the tapes' dtypes and the writes whose overwritten elements are kept.)"""
+import numpy as np
+import pytest
+
+from gradcheck import check_grad
+from passes import reverse_sweeps
+from srcdiff.transforms import emit
+
+F, A = ("s", "f"), ("a", 1, "f")
+
+
+def taped(x, a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s = np.sin(s + x * a[i])
+    return s
+
+
+def in_a_while(x):
+    t = x
+    while t < 10.0:
+        t = t * t + 1.0
+    return t
+
+
+def shifted(x, a):
+    s = 0.0
+    for i in range(a.shape[0] - 1):
+        j = i + 1
+        s = s + x * a[j] * a[i]
+    return s
+
+
+def _lines(sweeps) -> list:
+    return [line.strip() for line in emit.to_source(sweeps.function).splitlines()]
+
+
+def test_a_range_loop_keeps_its_scalars_on_a_tape_indexed_by_the_iteration():
+    sw = reverse_sweeps(taped, ["x"], {"x": F, "a": A})
+    assert not sw.stacks and len(sw.tapes) == 1
+    tape = next(iter(sw.tapes))
+    primal = tape[:-len("_tape")]
+    lines = _lines(sw)
+    assert f"{tape} = np.empty(max(n1, 0))" in lines                          # one row per iteration
+    assert f"{tape}[i] = {primal}" in lines and f"{primal} = {tape}[i]" in lines
+    assert lines.index(f"{tape}[i] = {primal}") < lines.index("# backward sweep") < lines.index(f"{primal} = {tape}[i]")
+
+
+def test_a_while_loop_keeps_what_it_overwrites_on_a_stack_and_counts_its_iterations():
+    sw = reverse_sweeps(in_a_while, ["x"], {"x": F})
+    assert not sw.tapes and set(sw.stacks) == {"t"}
+    lines = _lines(sw)
+    stack = sw.stacks["t"]
+    assert f"{stack} = []" in lines and f"{stack}.append(t)" in lines and f"t = {stack}.pop()" in lines
+    assert "iterations = iterations + 1" in lines and "for k in range(iterations):" in lines
+
+
+def test_index_arithmetic_and_reads_of_unwritten_arrays_are_recomputed_not_kept():
+    sw = reverse_sweeps(shifted, ["x"], {"x": F, "a": A})
+    assert not sw.stacks and not sw.tapes
+    lines = _lines(sw)
+    backward = lines[lines.index("# backward sweep"):]
+    assert "j = i + 1" in backward                                     # at the start of the iteration's block
+    assert "s1 = a[j]" in backward and "s3 = a[i]" in backward         # just before their use
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_kept_and_recomputed_values_give_the_gradient(jit):
+    a = np.array([0.3, -0.7, 1.1, 0.4])
+    check_grad(taped, [0.6, a], wrt=0, jit=jit)
+    check_grad(in_a_while, [1.3], wrt=0, jit=jit)
+    check_grad(shifted, [0.6, a], wrt=0, jit=jit)
