@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import Transformer, call, clone, dotted_name, walk
+from .astutil import call, dotted_name, rewritten
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
 _TANH = ("np.tanh", "numpy.tanh")
@@ -36,20 +36,15 @@ def _product(n) -> bool:
             and not n.keywords and not any(isinstance(a, gast.Starred) for a in n.args))
 
 
-class _Route(Transformer):
-    def visit_BinOp(self, n):
-        self.generic_visit(n)
-        return gast.copy_location(call("rt.dot", n.left, n.right), n) if _product(n) else n
-
-    def visit_Call(self, n):
-        self.generic_visit(n)
-        if _tanh(n):
-            return gast.copy_location(call("rt.tanh", n.args[0]), n)
-        return gast.copy_location(call("rt.dot", *n.args), n) if _product(n) else n
+def _routed(n):
+    if _tanh(n):
+        return gast.copy_location(call("rt.tanh", n.args[0]), n)
+    if _product(n):
+        return gast.copy_location(call("rt.dot", *((n.left, n.right) if isinstance(n, gast.BinOp) else n.args)), n)
+    return n
 
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`fn`, or a copy of it with its matrix products calling rt.dot and its np.tanh rt.tanh."""
-    if not any(_product(n) or _tanh(n) for n in walk(fn) if type(n) in _CANDIDATES):
-        return fn
-    return _Route().visit(clone(fn))
+    """`fn`, or a copy of it with its matrix products calling rt.dot and its np.tanh rt.tanh (sharing the
+    subtrees without either with `fn`)."""
+    return rewritten(fn, lambda n: _routed(n) if type(n) in _CANDIDATES else n)
