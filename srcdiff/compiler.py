@@ -135,6 +135,7 @@ class Context:
     jit: bool = False
     module: object = None
     tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
+    names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
     _kinds: dict | None = None
 
     @property
@@ -277,12 +278,18 @@ def _preaccumulate(ctx):
     ctx.fn = preaccumulate.preaccumulate(ctx.fn, s.kinds, s.primals_of_adjoints(), s.namer)
 
 
+def _fuse(ctx):
+    ctx.names = optimize.NameIndex(ctx.fn)   # (kept up to date by "fuse", "sum grads" and "where")
+    ctx.fn = optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds, ctx.names)
+
+
 def _scalar_sum_grads(ctx):
-    ctx.fn = optimize.scalar_sum_grads(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes)
+    ctx.fn = optimize.scalar_sum_grads(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes, ctx.names)
 
 
 def _scalar_where(ctx):
-    ctx.fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds), ctx.sweeps.kinds)
+    ctx.fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds, ctx.names), ctx.sweeps.kinds)
+    ctx.names = None
 
 
 def _dead_stacks(ctx):
@@ -377,7 +384,7 @@ REVERSE = [
          "a log-domain product's two adjoints in one call"),
     Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",
          "loop bodies: scalar adjoints as partials times incoming ones"),
-    Pass("fuse", _with_kinds(optimize.fuse_elementwise), "transforms/optimize/fusion.py", "elementwise fusion"),
+    Pass("fuse", _fuse, "transforms/optimize/fusion.py", "elementwise fusion"),
     Pass("sum grads", _scalar_sum_grads, "transforms/optimize/scalarize.py", "filled sum/mean adjoints -> scalars"),
     Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",

@@ -109,6 +109,47 @@ def substitute(tree, mapping: dict):
     return sub(tree)
 
 
+def rewritten(tree, rewrite):
+    """`tree` with `rewrite(n)` in place of each node `n` it returns another node for, children first (as a
+    Transformer's visit methods that call generic_visit first): a new tree that shares every subtree
+    without a rewrite with `tree`, which is left as it is. Only the nodes on the paths from the root to
+    the rewritten ones are copied (shallowly, with their attributes and marks), instead of cloning the
+    whole tree for a few rewrites. `rewrite` sees a node whose children are already rewritten (a copy
+    where one of them was) and must not change it in place."""
+    def visit(node):
+        kind = type(node)
+        fields = _CHILD_FIELDS.get(kind)
+        if fields is None:
+            fields = child_fields(kind)
+        changed = None
+        for f in fields:
+            old = getattr(node, f, None)
+            if type(old) is list:
+                new = old
+                for k, item in enumerate(old):
+                    if isinstance(item, _AST):
+                        got = visit(item)
+                        if got is not item:
+                            if new is old:
+                                new = list(old)
+                            new[k] = got
+            elif old is not None and isinstance(old, _AST):
+                new = visit(old)
+            else:
+                continue
+            if new is not old:
+                if changed is None:
+                    changed = {}
+                changed[f] = new
+        if changed:
+            copy_ = kind.__new__(kind)
+            copy_.__dict__.update(node.__dict__)
+            copy_.__dict__.update(changed)
+            node = copy_
+        return rewrite(node)
+    return visit(tree)
+
+
 def walk(node):
     """Every node under `node` (itself first), in ast.walk's breadth-first order, but for the leaves that
     carry no names (a Name's or Subscript's context, an operator: they have no fields, and no pass looks

@@ -22,7 +22,7 @@ import gast
 
 from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_names, walk_statements, written_names
 from .kinds import dtype, is_scalar
-from .optimize.deadcode import eliminate_dead_code
+from .optimize.deadcode import eliminate_dead_code, without_lone_line_comments
 from .purity import is_pure
 from .reverse_support import simplify
 
@@ -235,7 +235,11 @@ def preaccumulate(fn: gast.FunctionDef, kinds: dict, linear: dict, namer) -> gas
     adjoints of the function, each with the primal name it is the adjoint of
     (reverse.Sweeps.primals_of_adjoints); only those of float-scalar kind take part."""
     if not any(isinstance(s, (gast.For, gast.While)) for s in walk_statements(fn.body)):
-        return eliminate_dead_code(fn)
+        # nothing to rewrite, and no dead code to drop: the passes since "dead code" (compiler.REVERSE) drop
+        # copies only (optimize/copies.py), which leaves every value read, but may leave a comment citing a
+        # user's line with no statement under it
+        fn.body = without_lone_line_comments(fn.body)
+        return fn
     total = read_counts(fn)
 
     def block(stmts, in_loop):

@@ -15,11 +15,10 @@ is unchanged).
 """
 from __future__ import annotations
 
-
 import gast
 
 from ..rules import RULES, jit_routes
-from .astutil import Transformer, call, clone, dotted_name, walk
+from .astutil import call, dotted_name, rewritten
 
 _CALLS = ("np.dot", "np.matmul", "numpy.dot", "numpy.matmul")
 ROUTES = jit_routes()   # rule name -> the rule jitted code calls instead (np.tanh -> rt.tanh)
@@ -44,22 +43,16 @@ def _product(n) -> bool:
             and not n.keywords and not any(isinstance(a, gast.Starred) for a in n.args))
 
 
-class _Route(Transformer):
-    def visit_BinOp(self, n):
-        self.generic_visit(n)
-        return gast.copy_location(call("rt.dot", n.left, n.right), n) if _product(n) else n
-
-    def visit_Call(self, n):
-        self.generic_visit(n)
-        to = _routed(n)
-        if to is not None:
-            return gast.copy_location(call(to, *n.args), n)
-        return gast.copy_location(call("rt.dot", *n.args), n) if _product(n) else n
+def _rewrite(n):
+    to = _routed(n)
+    if to is not None:
+        return gast.copy_location(call(to, *n.args), n)
+    if _product(n):
+        return gast.copy_location(call("rt.dot", *((n.left, n.right) if isinstance(n, gast.BinOp) else n.args)), n)
+    return n
 
 
 def route_products(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its matrix products calling rt.dot and its routed calls (np.tanh) their
-    jitted rule (rt.tanh)."""
-    if not any(_product(n) or _routed(n) for n in walk(fn) if type(n) in _CANDIDATES):
-        return fn
-    return _Route().visit(clone(fn))
+    jitted rule (rt.tanh), sharing the subtrees without either with `fn`."""
+    return rewritten(fn, lambda n: _rewrite(n) if type(n) in _CANDIDATES else n)

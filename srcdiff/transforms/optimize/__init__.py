@@ -4,6 +4,7 @@ deadcode   eliminate_dead_code, drop_dead_stacks
 copies     propagate_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)
+names      NameIndex: the reads and assignments of each name, shared by fusion and scalarize
 scalarize  scalar_where, scalar_sum_grads
 rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in one pass over x)
 """
@@ -11,8 +12,9 @@ from .copies import propagate_copies
 from .cse import common_subexpressions
 from .deadcode import drop_dead_stacks, eliminate_dead_code
 from .fusion import fuse_elementwise
+from .names import NameIndex
 from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
-__all__ = ["common_subexpressions", "drop_dead_stacks", "eliminate_dead_code", "fuse_elementwise",
+__all__ = ["NameIndex", "common_subexpressions", "drop_dead_stacks", "eliminate_dead_code", "fuse_elementwise",
            "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]

@@ -10,7 +10,7 @@ from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, 
 
 from ..purity import is_pure
 
-__all__ = ["is_pure", "eliminate_dead_code", "drop_dead_stacks"]
+__all__ = ["is_pure", "eliminate_dead_code", "drop_dead_stacks", "without_lone_line_comments"]
 
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -36,8 +36,8 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
-    local, droppable = _stacks(fn)
     facts = _Facts(fn)
+    local, droppable = _stacks(fn, facts.names)
     while True:
         live = _Liveness(local, droppable, facts)
         live.block(fn.body, set())
@@ -46,16 +46,16 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
             break
         droppable -= partial
     _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
-    fn.body = _without_lone_line_comments(fn.body)
+    fn.body = without_lone_line_comments(fn.body)
     return fn
 
 
-def _stacks(fn) -> tuple:
+def _stacks(fn, names: list) -> tuple:
     """(the stacks the function makes, `s = rt.stack(...)`: only their pushes may go; those of them used only
     where they are made, pushed onto (`rt.push(s, v)`) and popped into a name (`v = rt.pop(s)`): only their
     pops may go). A pop inside an expression (`d_v += rt.pop(d_s)`,
     reverse mode's adjoint of a push in generated code differentiated again), or a stack read otherwise
-    (returned, passed on), keeps every push and pop of its stack."""
+    (returned, passed on), keeps every push and pop of its stack. `names`: the function's Name nodes."""
     stacks, plain = set(), {}
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
@@ -69,8 +69,10 @@ def _stacks(fn) -> tuple:
             continue
         if isinstance(used, gast.Name):
             plain[used.id] = plain.get(used.id, 0) + 1
+    if not stacks:
+        return stacks, set()
     uses: dict = {}
-    for n in walk_names(fn):
+    for n in names:
         if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
     return stacks, {st for st in stacks if uses[st] == plain[st]}
@@ -79,26 +81,29 @@ def _stacks(fn) -> tuple:
 ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
 
 
-def _own_arrays(fn) -> set:
-    """The one-dimensional arrays the function makes and reads or writes only by element: each binding of
-    the name is `a = np.empty(n)` (np.zeros, np.ones; n not a tuple), each other use `a[i]` with an index
-    that is no slice, None or `...` (an element, never a view). A write into one is dead where nothing
-    reads the array after it: no other name can see it (the scalar tapes of reverse mode, an array the
-    user fills)."""
-    made, ok, seen = set(), set(), set()
+def _own_arrays(fn) -> tuple:
+    """(the one-dimensional arrays the function makes and reads or writes only by element, its Name nodes)
+    in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros, np.ones; n not a
+    tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element, never a
+    view). A write into one is dead where nothing reads the array after it: no other name can see it (the
+    scalar tapes of reverse mode, an array the user fills)."""
+    made, ok, names = set(), set(), []
+    name, assign, subscript = gast.Name, gast.Assign, gast.Subscript
     for n in walk(fn):
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            v = n.value
-            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
-                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
-                made.add(n.targets[0].id)
-                ok.add(id(n.targets[0]))
-        elif isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and _element(n.slice):
+        kind = type(n)
+        if kind is name:
+            names.append(n)
+        elif kind is assign:
+            if len(n.targets) == 1 and type(n.targets[0]) is name:
+                v = n.value
+                if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                        and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                    made.add(n.targets[0].id)
+                    ok.add(id(n.targets[0]))
+        elif kind is subscript and type(n.value) is name and _element(n.slice):
             ok.add(id(n.value))
-    for n in walk_names(fn):
-        if n.id in made and id(n) not in ok:
-            seen.add(n.id)
-    return made - seen
+    seen = {n.id for n in names if n.id in made and id(n) not in ok} if made else set()
+    return made - seen, names
 
 
 def _element(index) -> bool:
@@ -111,11 +116,12 @@ def _element(index) -> bool:
 class _Facts:
     """What the liveness rounds of one function share: the names each node reads and what each assignment
     is (cached by the node's id: the nodes do not change while it runs), the arrays the function makes
-    (`_own_arrays`), and its checkpointed loops' plans by segment variable (annotations.SEGMENTS)."""
+    and its Name nodes (`_own_arrays`), and its checkpointed loops' plans by segment variable
+    (annotations.SEGMENTS)."""
 
     def __init__(self, fn):
         self.cache: dict = {}
-        self.own = _own_arrays(fn)
+        self.own, self.names = _own_arrays(fn)
         self.plans = {}
         for s in walk_statements(fn.body):
             p = anno.get(s, anno.SEGMENTS)
@@ -270,12 +276,12 @@ class _Liveness:
         return True
 
 
-def _without_lone_line_comments(stmts):
+def without_lone_line_comments(stmts):
     """`stmts` (and their nested blocks) without the comments citing a user's line that no statement
     follows: the next statement of the block is another comment, or there is none."""
     out = []
     for k, s in enumerate(stmts):
-        map_blocks(s, _without_lone_line_comments)
+        map_blocks(s, without_lone_line_comments)
         if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])):
             continue
         out.append(s)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import is_comment, loaded_names, name_counts, nested_blocks, walk, walk_statements
+from ..astutil import is_comment, loaded_names, nested_blocks, walk
 from ..kinds import is_array
+from .names import NameIndex
 
 
 # ---- elementwise fusion ------------------------------------------------------------------------------
@@ -39,26 +40,13 @@ def broadcasting(e) -> bool:
     return elementwise(e, names_with("elementwise"))
 
 
-def fuse_elementwise(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+def fuse_elementwise(fn: gast.FunctionDef, kinds: dict, index: NameIndex | None = None) -> gast.FunctionDef:
     """`t = <elementwise>` read once, by the next elementwise statements of the same block and source
     line, is written into that statement: `r = np.log1p(np.exp(-np.abs(z)))` instead of three
-    temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing)."""
-    loads, counts = name_counts(fn)
-    _Fusion(kinds, loads, counts, _pinned(fn)).block(fn.body)
+    temporaries, so Numba compiles one loop and allocates one array. Arrays only (scalars cost nothing).
+    `index`: the function's name index (optimize/names.py), kept up to date; built if not given."""
+    _Fusion(kinds, index or NameIndex(fn)).block(fn.body)
     return fn
-
-
-def _pinned(fn) -> set:
-    """Names written in place or accumulated: not values to move."""
-    pinned = set()
-    for n in walk_statements(fn.body):
-        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-            pinned.add(n.target.id)
-        if isinstance(n, (gast.Assign, gast.AugAssign)):
-            for t in (n.targets if isinstance(n, gast.Assign) else [n.target]):
-                if isinstance(t, gast.Subscript):
-                    pinned |= {m.id for m in walk(t.value) if isinstance(m, gast.Name)}
-    return pinned
 
 
 def _reads_and_stores(u) -> tuple:
@@ -89,11 +77,12 @@ def _written_into(u, t: str, value) -> None:
 
 
 class _Fusion:
-    """fuse_elementwise over one function: `kinds`, the `loads` and `counts` (assignments) of each name,
-    the `pinned` names."""
+    """fuse_elementwise over one function: `kinds`, and the `index` of its names (the reads and assignments of
+    each, the pinned ones)."""
 
-    def __init__(self, kinds: dict, loads: dict, counts: dict, pinned: set):
-        self.kinds, self.loads, self.counts, self.pinned = kinds, loads, counts, pinned
+    def __init__(self, kinds: dict, index: NameIndex):
+        self.kinds, self.index = kinds, index
+        self.loads, self.counts, self.pinned = index.loads, index.counts, index.pinned
 
     def candidate(self, s):
         """The name `s` assigns if its value may move into its one reader, else None."""
@@ -118,6 +107,8 @@ class _Fusion:
             t = self.candidate(s)
             if t is None or not self.moved(stmts, k, t, facts):
                 k += 1
+            else:
+                self.index.dropped(t, reads=1)   # (its value's reads moved into its reader)
 
     @staticmethod
     def moved(stmts, k: int, t: str, facts: dict) -> bool:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, clone, is_comment, name_counts, nested_blocks, walk, walk_names
+from ..astutil import Transformer, clone, is_comment, nested_blocks, walk, walk_names
 from .fusion import broadcasting
+from .names import NameIndex
 
 
 def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
@@ -25,15 +26,17 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     return fn
 
 
-def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.FunctionDef:
+def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: NameIndex | None = None) -> gast.FunctionDef:
     """`a = rt.sum_grad(g, x, None)` (or rt.mean_grad) with a scalar `g` is an array of x's shape filled
     with g (or g / x.size). When every statement reading `a` is a later elementwise one of the same block
     whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
-    or g itself read directly, and the filled array is never made."""
+    or g itself read directly, and the filled array is never made. `index`: the function's name index
+    (optimize/names.py), kept up to date; built if not given."""
     from ..astutil import dotted_name, load
     from ..kinds import F, expr_shape_class, is_array, is_scalar
 
-    loads, counts = name_counts(fn)
+    index = index or NameIndex(fn)
+    loads, counts = dict(index.loads), index.counts   # (`loads`: as before this pass)
 
     def candidate(s):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -50,7 +53,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             return None
         return a, g.id, x.id
 
-    live = dict(loads)   # reads of each name in the function as it is now (`loads`: before this pass)
+    live = index.loads   # reads of each name in the function as it is now
 
     def readers(stmts, a, g, x):
         """The statements after the candidate that read `a`, when all of them qualify, else None. (Once
@@ -86,6 +89,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
             found = readers(stmts[k + 1:], a, g, x)
             if found is None:
                 continue
+            live["rt"] -= 1     # (the call goes, in each case below)
             if dotted_name(stmts[k].value.func) == "rt.mean_grad":
                 stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(),
                                             right=gast.Attribute(value=load(x), attr="size", ctx=gast.Load()))
@@ -96,6 +100,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict) -> gast.Fu
                 live[a] -= n
                 live[g] = live.get(g, 0) + n - 1
                 live[x] -= 1
+                counts[a] -= 1
                 del stmts[k]
             else:
                 stmts[k].value = load(g)

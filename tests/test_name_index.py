@@ -1,0 +1,128 @@
+"""The name index that reverse mode's "fuse", "sum grads" and "where" passes share (optimize.NameIndex, built
+once and kept up to date by each pass instead of a walk of the whole function per pass), and the other
+generation-speed shortcuts: each gives the function the passes gave before it (issue 22.3)."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from srcdiff import compiler
+from srcdiff.transforms import dims, emit, kinds, optimize, products
+from srcdiff.transforms.astutil import clone
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                     "generation_scaling.py")
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("generation_scaling_for_index_tests", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def fused_loss(x, y, a):
+    z = np.tanh(x * a) + np.exp(-y) * 0.5
+    t = np.log1p(np.exp(-np.abs(z))) * a
+    return np.mean(t) + np.sum(z * y) + np.sum(x) * a
+
+
+def branchy(x, y, a):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0.0:
+            s = s + np.sin(x[i] * a) * y[i]
+        else:
+            s = s - 0.5 * x[i] ** 2
+    v = np.tanh(x * s) + y
+    return s + np.sum(v * v) + np.mean(np.exp(-x) * v)
+
+
+def _programs(tmp):
+    gs = _bench()
+    return [fused_loss, branchy, gs.load_program(40, tmp), gs.load_program(3, tmp, loops=True)]
+
+
+def _build(fn, monkeypatch, on_pass):
+    """Build fn's jitted gradient (vectors x, y and a float a) with `on_pass(name, ctx, before)` called
+    around each reverse pass (before=True, then False)."""
+    def wrap(p):
+        def go(ctx):
+            on_pass(p.name, ctx, True)
+            p.run(ctx)
+            on_pass(p.name, ctx, False)
+        return compiler.Pass(p.name, go, p.where, p.what, p.when)
+    monkeypatch.setattr(compiler, "REVERSE", [wrap(p) for p in compiler.REVERSE])
+    args = (np.ones(5), np.ones(5), 0.3)
+    arg_kinds = tuple(kinds.kind_of_value(v) for v in args)
+    return compiler.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_the_shared_index_stays_a_fresh_one_and_the_passes_give_what_fresh_indexes_gave(tmp_path, monkeypatch, which):
+    fn = _programs(str(tmp_path))[which]
+    stale, reference, got = [], {}, {}
+    fuse = optimize.fuse_elementwise
+
+    def checked_fuse(f, k, index=None):   # (the fusions of "fuse" and "where", through compiler's optimize)
+        out = fuse(f, k, index)
+        if index is not None:
+            stale.append(("fusion", index.stale(out)))
+        return out
+    monkeypatch.setattr(optimize, "fuse_elementwise", checked_fuse)
+
+    def on_pass(name, ctx, before):
+        if name == "fuse" and before:    # the same passes, each building its own index (as before the index)
+            f, k = clone(ctx.fn), dict(ctx.sweeps.kinds)
+            f = fuse(f, k)
+            f = optimize.scalar_sum_grads(f, k, ctx.sweeps.shapes)
+            f = optimize.scalar_where(fuse(f, k), k)
+            reference["source"], reference["kinds"] = emit.to_source(f), k
+        elif name in ("fuse", "sum grads") and not before:
+            stale.append((name, ctx.names.stale(ctx.fn)))
+        elif name == "where" and not before:
+            got["source"], got["kinds"] = emit.to_source(ctx.fn), dict(ctx.sweeps.kinds)
+            assert ctx.names is None      # (not kept past the passes that keep it up to date)
+    _build(fn, monkeypatch, on_pass)
+    assert [s[0] for s in stale] == ["fusion", "fuse", "sum grads", "fusion"]
+    assert all(not s[1] for s in stale), stale
+    assert got["source"] == reference["source"]
+    assert got["kinds"] == reference["kinds"]
+
+
+def test_the_index_says_where_it_went_stale(tmp_path):
+    import gast
+    fn = gast.parse("def f(x, y):\n    t = x * y\n    y[0] = t\n    return t + x\n").body[0]
+    index = optimize.NameIndex(fn)
+    assert index.loads == {"x": 2, "y": 2, "t": 2} and index.counts == {"x": 1, "y": 1, "t": 1}
+    assert index.pinned == {"y"} and index.stale(fn) == []
+    fn.body[-1].value = gast.Name(id="x", ctx=gast.Load(), annotation=None, type_comment=None)
+    assert index.stale(fn) == [("loads", "t", 2, 1)]     # (`return t + x` -> `return x`)
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_straight_line_code_needs_no_second_dead_code_pass(tmp_path, monkeypatch, which):
+    """preaccumulate leaves a function without loops as the dead-code pass would (it skips that pass)."""
+    fn = _programs(str(tmp_path))[which]
+    seen = []
+
+    def on_pass(name, ctx, before):
+        if name == "preaccumulate" and not before:
+            again = optimize.eliminate_dead_code(clone(ctx.fn))
+            seen.append((emit.to_source(ctx.fn), emit.to_source(again)))
+    _build(fn, monkeypatch, on_pass)
+    assert len(seen) == 1 and seen[0][0] == seen[0][1]
+
+
+def test_routing_products_leaves_its_input_alone():
+    import gast
+    fn = gast.parse("def f(x, w, b):\n    z = np.tanh(x @ w + b)\n    q = np.dot(z, w.T) * np.sin(b)\n"
+                    "    return q\n").body[0]
+    before = emit.to_source(fn)
+    out = products.route_products(fn)
+    assert emit.to_source(fn) == before
+    assert emit.to_source(out).splitlines()[1:3] == ["    z = rt.tanh(rt.dot(x, w) + b)",
+                                                    "    q = rt.dot(z, w.T) * np.sin(b)"]
+    assert out.body[1].value.right is fn.body[1].value.right      # what has no product is shared, not copied
+    assert products.route_products(gast.parse("def g(x):\n    return x + 1\n").body[0]) is not None
