@@ -275,7 +275,9 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
             warnings.warn(f"srcdiff: not caching compiled code in NUMBA_CACHE_DIR ({exc})", CacheWarning,
                           stacklevel=3)
             cache = False
-    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck)(fn)
+    from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
+    disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
+                      pipeline_class=Compiler)(fn)
     impl = getattr(disp, "_cache", None)
     files = getattr(impl, "_cache_file", None)
     if cache and hasattr(files, "_open_for_write"):

@@ -719,3 +719,41 @@ def test_disk_cache_hit_does_not_load_numbas_compiler_registries(tmp_path):
         assert (int(flag), int(n_hits)) == (refreshed, hits)
         np.testing.assert_allclose(float(value), want_value, rtol=1e-12)
         np.testing.assert_allclose([float(v) for v in grad], want_grad, rtol=1e-12)
+
+
+_KERNELS_CHILD = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    sys.path.insert(0, {folder!r})
+    import kernel_user
+    from srcdiff.runtime import _linking
+    if {other_first}:    # loads some of the same kernels (rt.tanh of an array) before the cached gradient
+        srcdiff.grad(kernel_user.other, jit=True)(np.linspace(-1.0, 1.0, 6))
+    rng = np.random.default_rng(0)
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    g = srcdiff.grad(kernel_user.loss, jit=True)
+    np.testing.assert_allclose(g(W, x), srcdiff.grad(kernel_user.loss)(W, x), rtol=1e-12)
+    disp = g.last.function
+    (cres,) = disp.overloads.values()
+    print(type(cres.library).__name__, len(_linking._CALLS.get(cres.library, ())), sum(disp.stats.cache_hits.values()))
+''')
+
+
+def test_generated_code_calls_the_runtime_kernels_by_symbol(tmp_path):
+    """A generated gradient does not link (and optimise and compile again) the runtime's array kernels it
+    calls: it calls their loaded machine code. Its disk-cache entry carries them, so a new process loads
+    them with it, whether or not it has loaded some of them already, and gets the same gradient."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "kernel_user.py").write_text("import numpy as np\n\n\ndef loss(W, x):\n"
+                                           "    return np.sum(np.tanh(x @ W) ** 2)\n\n\ndef other(x):\n"
+                                           "    return np.sum(np.tanh(x))\n")
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
+    seen = []
+    for other_first in (False, False, True):   # compile and cache; load alone; load after other kernels
+        proc = subprocess.run([sys.executable, "-c", _KERNELS_CHILD.format(folder=str(folder), other_first=other_first)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        library, kernels, hits = proc.stdout.split()
+        seen.append((library, int(kernels) > 0, int(hits)))
+    assert seen[0] == ("LinkedLibrary", True, 0)
+    assert seen[1][1:] == (True, 1) and seen[2][2] == 1

@@ -24,6 +24,7 @@ RUNTIME = os.path.dirname(os.path.abspath(__file__))
 try:   # Numba's cache locators (numba.core.caching): where a cache=True function's files go
     from numba.core import caching as _caching
     _CacheImpl = getattr(_caching, "CacheImpl", None) or getattr(_caching, "_CacheImpl")
+    from . import _linking
     _CacheLocator, _SourceFileBackedLocatorMixin = _caching._CacheLocator, _caching._SourceFileBackedLocatorMixin
     if not isinstance(_CacheImpl._locator_classes, list):
         raise AttributeError("_locator_classes")
@@ -95,13 +96,28 @@ if _CacheImpl is not None:
         code holds a value that cannot be pickled (a generator in np.linalg's eigh) stays uncached: it is
         compiled in each process, as without srcdiff, instead of failing the compilation."""
         try:
-            return _numba_save_overload(self, sig, data)
+            _numba_save_overload(self, sig, data)
         except Exception:
             code = getattr(self._py_func, "__code__", None)
             if code is None or not _cacheable(self._py_func):
                 raise
+            return
+        if isinstance(self._impl.locator, RuntimeCacheLocator):
+            _linking.mark(data.library, sig)
 
     _caching.Cache.save_overload = _save_overload
+
+    _numba_load_overload = _caching.Cache.load_overload
+
+    def _load_overload(self, sig, target_context):
+        """Numba's load; the runtime's implementations it loads are kernels generated code calls by symbol
+        (_linking.py)."""
+        cres = _numba_load_overload(self, sig, target_context)
+        if cres is not None and isinstance(self._impl.locator, RuntimeCacheLocator):
+            _linking.mark(cres.library, sig)
+        return cres
+
+    _caching.Cache.load_overload = _load_overload
 
     try:
         from numba.core.typing.templates import _OverloadFunctionTemplate as _Template
