@@ -33,10 +33,15 @@ Usage::
     python benchmarks/hmm_estep.py [--K 5 20 50] [--T 1000 10000] [--repeats 7]
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402,F401  (first: this checkout's srcdiff, installed or not; BLAS/XLA threads pinned)
+
+import numpy as np  # noqa: E402
 
 
 def random_problem(K, V, T, seed=0):
