@@ -33,25 +33,10 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
     or g itself read directly, and the filled array is never made. `index`: the function's name index
     (optimize/names.py), kept up to date; built if not given."""
     from ..astutil import dotted_name, load
-    from ..kinds import F, expr_shape_class, is_array, is_scalar
+    from ..kinds import F, expr_shape_class
 
     index = index or NameIndex(fn)
     loads, counts = dict(index.loads), index.counts   # (`loads`: as before this pass)
-
-    def candidate(s):
-        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
-                and not s.value.keywords and len(s.value.args) in (2, 3)):
-            return None
-        g, x = s.value.args[:2]
-        if len(s.value.args) == 3 and not (isinstance(s.value.args[2], gast.Constant)
-                                           and s.value.args[2].value is None):
-            return None
-        a = s.targets[0].id
-        if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
-                and is_array(kinds.get(x.id)) and counts.get(a) == 1 and loads.get(a)):
-            return None
-        return a, g.id, x.id
 
     live = index.loads   # reads of each name in the function as it is now
 
@@ -82,7 +67,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
             for b in nested_blocks(s):
                 block(b)
         for k in range(len(stmts) - 1, -1, -1):
-            c = candidate(stmts[k])
+            c = _candidate(stmts[k], kinds, counts, loads)
             if c is None:
                 continue
             a, g, x = c
@@ -109,6 +94,27 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
 
     block(fn.body)
     return fn
+
+
+def _candidate(s, kinds: dict, counts: dict, loads: dict):
+    """(a, g, x) where `s` is `a = rt.sum_grad(g, x[, None])` (or rt.mean_grad) with a scalar g, an array x
+    and `a` bound once and read; else None."""
+    from ..astutil import dotted_name
+    from ..kinds import is_array, is_scalar
+
+    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
+            and not s.value.keywords and len(s.value.args) in (2, 3)):
+        return None
+    g, x = s.value.args[:2]
+    if len(s.value.args) == 3 and not (isinstance(s.value.args[2], gast.Constant)
+                                       and s.value.args[2].value is None):
+        return None
+    a = s.targets[0].id
+    if not (isinstance(g, gast.Name) and is_scalar(kinds.get(g.id)) and isinstance(x, gast.Name)
+            and is_array(kinds.get(x.id)) and counts.get(a) == 1 and loads.get(a)):
+        return None
+    return a, g.id, x.id
 
 
 def _replace_name(e, name, new):
