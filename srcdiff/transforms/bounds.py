@@ -49,7 +49,7 @@ import re
 import gast
 
 from . import annotations as anno
-from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, parse_stmts, rewrite_blocks, walk,
+from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
@@ -383,12 +383,9 @@ class _Prover:
                 s.orelse = self.block(s.orelse, "nested" if loop else None, dict(checked))
                 out.append(s)
             else:
-                for f in ("body", "orelse", "finalbody"):
-                    inner = getattr(s, f, None)
-                    if isinstance(inner, list) and inner:
-                        setattr(s, f, self.block(inner, "nested" if loop else None, dict(checked)))
-                for h in getattr(s, "handlers", None) or ():
-                    h.body = self.block(h.body, "nested" if loop else None, dict(checked))
+                for inner in nested_blocks(s):     # (try and with never reach here: the front end refuses them)
+                    if inner:
+                        inner[:] = self.block(inner, "nested" if loop else None, dict(checked))
                 out.append(s)
             bound = _bound_names(s)
             for k in [k for k, deps in checked.items() if deps & bound]:
