@@ -8,24 +8,17 @@ function and one four times longer, best of two each, in the same process: linea
 about 4x (measured 4.6x), the quadratic generation it replaced 10x. Marked slow, and the bound is
 generous (7x), since it is a time ratio on a possibly loaded machine.
 """
-import importlib.util
-import os
 import time
 
 import numpy as np
 import pytest
 
 import srcdiff
-
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
-                     "generation_scaling.py")
+from benchmark_scripts import load_benchmark
 
 
 def _scaling_module():
-    spec = importlib.util.spec_from_file_location("generation_scaling_for_tests", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("generation_scaling.py", "generation_scaling_for_tests")
 
 
 def _generation_cpu(gs, fn, generic) -> float:

@@ -1,8 +1,6 @@
 """The name index that reverse mode's "fuse", "sum grads" and "where" passes share (optimize.NameIndex, built
 once and kept up to date by each pass instead of a walk of the whole function per pass), and the other
 generation-speed shortcuts: each gives the function the passes gave before it (issue 22.3)."""
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -10,16 +8,11 @@ import pytest
 from srcdiff import compiler
 from srcdiff.transforms import dims, emit, kinds, optimize, products
 from srcdiff.transforms.astutil import clone
-
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
-                     "generation_scaling.py")
+from benchmark_scripts import load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("generation_scaling_for_index_tests", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("generation_scaling.py", "generation_scaling_for_index_tests")
 
 
 def fused_loss(x, y, a):
