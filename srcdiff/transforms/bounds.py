@@ -49,7 +49,7 @@ import re
 import gast
 
 from . import annotations as anno
-from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
+from .astutil import (comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
@@ -73,16 +73,16 @@ def unchecked_functions(source: str) -> set:
 
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its bounds tests written in and marked as needing no others (above)."""
-    if not any(isinstance(n, gast.Subscript) for n in walk(fn)):
-        return fn
-    new = clone(fn)
+    if not _tested_subscripts([fn]):
+        return fn     # (a tuple's element, as `x.shape[1]`, needs no test: Numba checks it whatever the flag)
     try:
-        prover = _Prover(new)
-        body = prover.block(new.body, None, {})
+        prover = _Prover(fn)
+        body = prover.block(fn.body, None, {})
     except Unproved:
         return fn
     if not prover.needed:
         return fn
+    new = _shallow(fn)
     new.body = [comment(MARK)] + body
     return new
 
@@ -377,15 +377,17 @@ class _Prover:
                 else:
                     raise Unproved
             if isinstance(s, gast.For):
-                out += self.for_loop(s, loop, checked)
+                out += self.for_loop(_shallow(s), loop, checked)
             elif isinstance(s, gast.While):
+                s = _shallow(s)
                 s.body = self.block(s.body, "nested", {})
                 s.orelse = self.block(s.orelse, "nested" if loop else None, dict(checked))
                 out.append(s)
             else:
-                for inner in nested_blocks(s):     # (try and with never reach here: the front end refuses them)
-                    if inner:
-                        inner[:] = self.block(inner, "nested" if loop else None, dict(checked))
+                if nested_blocks(s):     # (try and with never reach here: the front end refuses them)
+                    s = _shallow(s)
+                    map_blocks(s, lambda inner: self.block(inner, "nested" if loop else None, dict(checked))
+                               if inner else inner)
                 out.append(s)
             bound = _bound_names(s)
             for k in [k for k, deps in checked.items() if deps & bound]:
@@ -420,6 +422,8 @@ class _Prover:
             return []
         else:
             heads = [s]
+        if not _tested_subscripts(heads):
+            return []
         out = []
         for node, conditional in _expressions(heads):
             if not isinstance(node, gast.Subscript) or self._static(node):
@@ -673,6 +677,25 @@ def _expressions(heads):
             todo += [(c, True) for c in gast.iter_child_nodes(node)]
         else:
             todo += [(c, cond) for c in gast.iter_child_nodes(node)]
+
+
+def _shallow(s):
+    """A copy of node `s` sharing its fields (and marks) with it: the pass writes its tests into copies of the
+    compound statements, and leaves the function it was given as it was (a function it cannot prove stays)."""
+    new = type(s).__new__(type(s))
+    new.__dict__.update(s.__dict__)
+    return new
+
+
+def _tested_subscripts(heads) -> bool:
+    """Is there a subscript under `heads` (nodes, or lists of them) other than an element of a shape (`x.shape[1]`)?
+    One walk, several times faster than `_expressions`: most statements have none."""
+    for h in heads:
+        for n in (walk(x) for x in h) if isinstance(h, list) else (walk(h),):
+            for m in n:
+                if type(m) is gast.Subscript and not (type(m.value) is gast.Attribute and m.value.attr == "shape"):
+                    return True
+    return False
 
 
 def _bound_names(s) -> set:
