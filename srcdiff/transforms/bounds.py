@@ -73,10 +73,10 @@ def unchecked_functions(source: str) -> set:
 
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its bounds tests written in and marked as needing no others (above)."""
-    if not _tested_subscripts([fn]):
+    prover = _Prover(fn)
+    if not prover.subscripted:
         return fn     # (a tuple's element, as `x.shape[1]`, needs no test: Numba checks it whatever the flag)
     try:
-        prover = _Prover(fn)
         body = prover.block(fn.body, None, {})
     except Unproved:
         return fn
@@ -170,10 +170,12 @@ class _Prover:
         self.needed = False       # a subscript needed more than Numba's own tuple checks
         self.open_loops = []      # the range loops (_Loop) around the statement being read
         self.at = 0               # the index in the function's own block of the statement being read
-        self._scan(fn)
+        self.subscripted = self._scan(fn)   # a subscript other than a shape's element: one may need a test
 
     # -- facts about the whole function
-    def _scan(self, fn):
+    def _scan(self, fn) -> bool:
+        """The facts below, in one walk of the function; returns whether it has a subscript other than an
+        element of a shape (`x.shape[1]`): where it has none, nothing is tested and the rest is not needed."""
         params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
         values: dict = {}      # name -> [value expression, or a marker for a binding of another form]
         handled = set()
@@ -187,9 +189,22 @@ class _Prover:
             elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
                 values.setdefault(s.target.id, []).append(("aug", s))
                 handled.add(id(s.target))
-        for n in walk_names(fn.body):
-            if not isinstance(n.ctx, gast.Load) and id(n) not in handled:
-                values.setdefault(n.id, []).append(None)
+        mutated, subscripted = set(), False
+        name, call, subscript, attribute, load = gast.Name, gast.Call, gast.Subscript, gast.Attribute, gast.Load
+        header = [fn.args] + fn.decorator_list + ([fn.returns] if fn.returns is not None else [])
+        for part, in_body in [(b, True) for b in fn.body] + [(h, False) for h in header]:
+            for n in walk(part):
+                kind = type(n)
+                if kind is name:
+                    if in_body and type(n.ctx) is not load and id(n) not in handled:
+                        values.setdefault(n.id, []).append(None)
+                elif kind is call:
+                    if type(n.func) is attribute and n.func.attr in _LIST_METHODS:
+                        mutated.add(dotted_name(n.func.value))
+                elif kind is subscript and not subscripted:
+                    subscripted = not (type(n.value) is attribute and n.value.attr == "shape")
+        if not subscripted:
+            return False
         self.values = values
         top = {}
         for k, s in enumerate(fn.body):
@@ -202,13 +217,12 @@ class _Prover:
         self.tuples = {v for v, vs in values.items() if v not in params
                        and all(isinstance(x, gast.Tuple) or (isinstance(x, gast.Attribute) and x.attr == "shape")
                                for x in vs)}
-        mutated = {dotted_name(n.func.value) for n in walk(fn) if isinstance(n, gast.Call)
-                   and isinstance(n.func, gast.Attribute) and n.func.attr in _LIST_METHODS}
         self.lists = mutated | {v for v, vs in values.items() if any(
             isinstance(x, (gast.List, gast.ListComp)) or (isinstance(x, gast.Call) and dotted_name(x.func) in _LISTS)
             for x in vs)}
         self.ints = self._integers(values)
         self.nonneg = {v for v, vs in values.items() if v in self.ints and all(self._is_size(x) for x in vs)}
+        return True
 
     def _is_size(self, x) -> bool:
         """A value that is a length: len(...), x.shape[k], or an element of a shape tuple."""
