@@ -236,10 +236,18 @@ def test_straight_line_indices_are_tested_before_their_statement():
             scope["f"](x)
 
 
-def test_unchecked_functions_reads_the_mark():
-    proved, text = _proved(BACKWARD)
-    assert bounds.unchecked_functions(text) == {"sweep"}
-    assert bounds.unchecked_functions(text.replace(bounds.MARK, "something else")) == set()
+def test_a_proved_function_is_noted_on_its_tree_not_read_from_its_comment():
+    """The bounds pass notes the function it proved (annotations.BOUNDS_PROVED), which the compiler hands the
+    backends as generated.FunctionFacts.bounds_proved; the comment at its top is for the reader only."""
+    import gast
+    from srcdiff.transforms import annotations as anno
+    new = bounds.hoist_checks(gast.parse(BACKWARD).body[0])
+    assert anno.get(new, anno.BOUNDS_PROVED) is True
+    unproved = gast.parse("def f(x, i):\n    if i > 0:\n        return x[i]\n    return 0.0\n").body[0]
+    assert bounds.hoist_checks(unproved) is unproved and not anno.has(unproved, anno.BOUNDS_PROVED)
+    g = srcdiff.grad(ahead, wrt=0, jit=True)
+    g(0.8, np.linspace(0.3, 0.9, 5), 4)
+    assert g.last.generated.facts.bounds_proved() == {g.last.module.entry}
 
 
 def test_forward_mode_over_a_proved_gradient():

@@ -3,8 +3,9 @@
 Numba's `boundscheck=True` (srcdiff's default: an out-of-range index raises IndexError as the user's f
 does, never garbage or a segfault) tests every integer index at every access: in a 20 000-step recurrence
 that was most of the distance to a hand-written kernel. This pass proves, for one generated function, that
-every subscript is in range given tests it writes into the code, and marks the function so that
-srcdiff.backends compiles it with `boundscheck=False`; a function with a subscript it cannot prove is left
+every subscript is in range given tests it writes into the code, and notes that on the function (the
+annotation BOUNDS_PROVED, which the compiler hands on as generated.FunctionFacts) so that srcdiff.backends
+compiles it with `boundscheck=False`; a function with a subscript it cannot prove is left
 as it is (and keeps Numba's checks).
 
     y_tape = np.empty(max(n, 0))              y_tape = np.empty(max(n, 0))
@@ -53,7 +54,6 @@ from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, neste
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
-_MARKED = re.compile(r"^def (\w+)\(.*\n[ \t]+# " + re.escape(MARK), re.M)
 
 _ALLOCATORS = frozenset({"np.empty", "np.zeros", "np.ones", "np.full"})
 _SAME_SHAPE = frozenset({"np.empty_like", "np.zeros_like", "np.ones_like", "np.full_like", "np.copy", "rt.zeros_like",
@@ -66,13 +66,9 @@ class Unproved(Exception):
     """A subscript the pass cannot show to be in range: the function keeps Numba's checks."""
 
 
-def unchecked_functions(source: str) -> set:
-    """Names of the functions of a generated module that this pass proved (marked with MARK)."""
-    return set(_MARKED.findall(source)) if MARK in source else set()
-
-
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`fn`, or a copy of it with its bounds tests written in and marked as needing no others (above)."""
+    """`fn`, or a copy of it with its bounds tests written in, noted as needing no others (the annotation
+    BOUNDS_PROVED; the comment MARK at its top says so to the reader)."""
     if not any(isinstance(n, gast.Subscript) for n in walk(fn)):
         return fn
     new = clone(fn)
@@ -84,7 +80,7 @@ def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     if not prover.needed:
         return fn
     new.body = [comment(MARK)] + body
-    return new
+    return anno.set(new, anno.BOUNDS_PROVED)
 
 
 def drop_tests(fn: gast.FunctionDef) -> gast.FunctionDef:
