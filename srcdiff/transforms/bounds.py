@@ -45,7 +45,7 @@ mode over a gradient) is parsed without its tests (drop_tests): what is derived 
 from __future__ import annotations
 
 import ast
-import re
+from typing import NamedTuple
 
 import gast
 
@@ -98,9 +98,22 @@ def _is_test(s) -> bool:
 
 
 # ---- integer affine forms ---------------------------------------------------------------------------------
+class Size(NamedTuple):
+    """The atom `len(array)` (axis None) or `array.shape[axis]`: a length, never negative, that reads `array`."""
+    array: str
+    axis: int | None = None
+
+    def __str__(self) -> str:
+        return f"len({self.array})" if self.axis is None else f"{self.array}.shape[{self.axis}]"
+
+
+def _deps(atom) -> set:
+    """The names atom `atom` (a name, or a Size) reads."""
+    return {atom.array} if isinstance(atom, Size) else {atom}
+
+
 class Lin:
-    """const + sum(coef * atom): an atom is a name or a side-effect-free integer expression (`len(x)`,
-    `x.shape[1]`), keyed by its source text, with the names it reads in `deps`."""
+    """const + sum(coef * atom): an atom is an integer name or a length (Size: `len(x)`, `x.shape[1]`)."""
     __slots__ = ("terms", "const")
 
     def __init__(self, terms=None, const=0):
@@ -129,12 +142,16 @@ class Lin:
         return Lin({a: c for a, c in self.terms.items() if a != atom}, self.const)
 
     def key(self):
-        return tuple(sorted(self.terms.items()))
+        return tuple(sorted(self.terms.items(), key=lambda t: (str(t[0]), t[1])))
+
+    def deps(self) -> set:
+        """The names its atoms read."""
+        return set().union(*(_deps(a) for a in self.terms))
 
     def render(self) -> str:
         out = ""
         for a, c in self.terms.items():
-            mag = a if abs(c) == 1 else f"{abs(c)} * {a}"
+            mag = str(a) if abs(c) == 1 else f"{abs(c)} * {a}"
             out = (f"-{mag}" if c < 0 else mag) if not out else f"{out} {'-' if c < 0 else '+'} {mag}"
         if not out:
             return str(self.const)
@@ -285,15 +302,12 @@ class _Prover:
         atom = _size_atom(e)
         return Lin({atom: 1}) if atom is not None else None
 
-    def _deps(self, atom: str) -> set:
-        return set(re.findall(r"[A-Za-z_]\w*", atom)) - {"len", "shape"}
-
     def expand(self, form: Lin, seen=()) -> Lin | None:
         """`form` with the stable names bound to affine forms replaced by them; None if an atom is not stable
         (its value where the test is made could differ from its value where a fact was found)."""
         out = Lin(const=form.const)
         for a, c in form.terms.items():
-            if not self._deps(a) <= self.stable:
+            if not _deps(a) <= self.stable:
                 return None
             d = self.top.get(a)
             sub = self.lin(d[1], {}) if d is not None and a not in seen else None
@@ -334,7 +348,7 @@ class _Prover:
         if form.const < 0:
             return False
         for a, c in form.terms.items():
-            if c < 0 or not (a in self.nonneg or _size_atom_text(a) or self._outer_nonneg(a)):
+            if c < 0 or not (a in self.nonneg or isinstance(a, Size) or self._outer_nonneg(a)):
                 return False
         return True
 
@@ -479,7 +493,7 @@ class _Prover:
                 key = (name, axis, need.render())
                 if key in checked:
                     continue
-                checked[key] = {name} | set().union(*(self._deps(a) for a in need.terms))
+                checked[key] = {name} | need.deps()
                 needs.setdefault(name, []).append((axis, need, text))
         return self.render_tests(needs, None, line, "bounds of the statement below")
 
@@ -491,7 +505,7 @@ class _Prover:
                 raise Unproved
             a = form.coef(loop.var)
             rest = form.without(loop.var)
-            if any(self._deps(t) & loop.bound for t in rest.terms):
+            if rest.deps() & loop.bound:
                 raise Unproved
             lo = (loop.lo.scale(a) if a > 0 else loop.hi.scale(a)) + rest
             hi = (loop.hi.scale(a) if a > 0 else loop.lo.scale(a)) + rest
@@ -564,7 +578,8 @@ class _Prover:
             if checked is not None:
                 if test in checked:
                     continue
-                checked[test] = set(re.findall(r"[A-Za-z_]\w*", test)) - {"len", "shape", "and", "or"}
+                checked[test] = {name} | set().union(*(need.deps() for _, need, _, _ in kept)) | \
+                    (loop.runs.deps() if runs is not None else set())
             worst = max(kept, key=lambda b: b[1].const)
             cited = ", ".join(f"line {w[0]}" for w in lines)
             msg = f"{worst[2]} out of range" + (f" ({_cite(lines[0])})" if lines else "")
@@ -632,20 +647,16 @@ def _integer_shaped(e) -> bool:
     return _affine_shape(e) or _size_atom(e) is not None
 
 
-def _size_atom(e) -> str | None:
-    """`len(x)` or `x.shape[k]` (x a name): its text, an atom of an affine form."""
+def _size_atom(e) -> Size | None:
+    """`len(x)` or `x.shape[k]` (x a name) as an atom of an affine form."""
     if (isinstance(e, gast.Call) and dotted_name(e.func) == "len" and len(e.args) == 1
             and isinstance(e.args[0], gast.Name) and not e.keywords):
-        return f"len({e.args[0].id})"
+        return Size(e.args[0].id)
     if (isinstance(e, gast.Subscript) and isinstance(e.value, gast.Attribute) and e.value.attr == "shape"
             and isinstance(e.value.value, gast.Name) and isinstance(e.slice, gast.Constant)
             and type(e.slice.value) is int):
-        return f"{e.value.value.id}.shape[{e.slice.value}]"
+        return Size(e.value.value.id, e.slice.value)
     return None
-
-
-def _size_atom_text(atom: str) -> bool:
-    return atom.startswith("len(") or ".shape[" in atom
 
 
 def _expressions(heads):
