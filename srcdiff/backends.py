@@ -486,7 +486,7 @@ def _sign(body: str) -> str:
     return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
 
 
-INDEX_VERSION = 2     # 2: the record carries the module's facts (generated.py); a record of another version is regenerated
+INDEX_VERSION = 2     # 2: records carry the module's facts (generated.py); one of another version is regenerated
 
 
 def save_index(spec: str, root, generated: Generated, bindings: dict, base: str, jit: bool) -> bool:
@@ -513,8 +513,9 @@ def save_index(spec: str, root, generated: Generated, bindings: dict, base: str,
 
 
 def _read_record(path: str):
-    """(the index record at `path`, its ModuleFacts, its Parameters or None), None where there is none or it is of another version (removed: the
-    code is generated again); one that fails its signature is removed with a CacheWarning."""
+    """(the index record at `path`, its ModuleFacts, its Parameters or None); None where there is none, or it
+    is of another version (removed: the code is generated again); one that fails its signature is removed with
+    a CacheWarning."""
     try:
         with open(path) as fh:
             stored = json.load(fh)
