@@ -9,8 +9,8 @@ compiles it with `boundscheck=False`; a function with a subscript it cannot prov
 as it is (and keeps Numba's checks).
 
     y_tape = np.empty(max(n, 0))              y_tape = np.empty(max(n, 0))
-    for i in range(n):                        # bounds, checked once for the loop below: x[i], x[i - 1], line 10
-        # line 10: y = y * x[i] + x[i - 1]    if n > 0 and len(x) < n:
+    for i in range(n):                        # bounds of x[i], x[i - 1] (line 10), checked once for the loop below
+        # line 10: y = y * x[i] + x[i - 1]    if n > 0 and n > len(x):
         y1 = x[i]                      ->         raise IndexError('x[i] out of range (line 10: y = ...)')
         y5 = i - 1                            for i in range(n):
         y6 = x[y5]                                # line 10: y = y * x[i] + x[i - 1]
@@ -25,7 +25,8 @@ What it proves, for each subscript `a[i, j, ...]` the function evaluates (a read
   a slice component (`a[i, :]`, `a[lo:hi]`) is clipped, not checked; it needs nothing.
 * an integer component is an affine expression of integers (constants, `range` loop variables, names bound
   to such expressions, `len(x)`, `x.shape[k]`); Python's negative indices wrap, so the test is the one
-  NumPy applies, `-len(a) <= i < len(a)`, over every value the component takes.
+  NumPy applies, `-len(a) <= i < len(a)`, over every value the component takes (written as a person would:
+  `n > len(x)` where indices run up to n - 1, `m + 1 < -len(x)` for x[-m - 1], `len(x) < 2`).
 * outside loops, the test is written just before the statement (once per array and index until a name in
   it is bound again).
 * in the body of `for v in range(start, stop[, +-1])`, at its top level (not under an `if`), with no
@@ -495,7 +496,7 @@ class _Prover:
                     continue
                 checked[key] = {name} | need.deps()
                 needs.setdefault(name, []).append((axis, need, text))
-        return self.render_tests(needs, None, line, "bounds of the statement below")
+        return self.render_tests(needs, None, line, "in the statement below")
 
     def hoist(self, s, subs, env, loop, line):
         """Note what the subscripts of `s` (a statement at the top level of `loop`'s body) need, over every
@@ -528,7 +529,7 @@ class _Prover:
                 if self.satisfied(name, axis, need, at):
                     continue
                 needs.setdefault(name, []).append((axis, need, text, line))
-        return self.render_tests(needs, loop, None, "bounds, checked once for the loop below", checked) + [s]
+        return self.render_tests(needs, loop, None, "checked once for the loop below", checked) + [s]
 
     def satisfied(self, name, axis, need, at) -> bool:
         """`len(name) < need` (along `axis`) is false whenever it is tested."""
@@ -544,9 +545,10 @@ class _Prover:
         return diff is not None and not diff.terms and diff.const <= 0
 
     def render_tests(self, needs, loop, line, title, checked=None) -> list:
-        """`# title: accesses (lines)` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`
-        for each array of `needs` (array -> [(axis, need, access text[, line])]); a loop's test made before
-        (in `checked`, none of its names bound since) is not made again."""
+        """`# bounds of accesses (lines), title` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`
+        for each array of `needs` (array -> [(axis, need, access text[, line])]), each `len(a) < need` written
+        as _out_of_range does; a loop's test made before (in `checked`, none of its names bound since) is not
+        made again."""
         out = []
         runs = None
         if loop is not None:
@@ -570,8 +572,7 @@ class _Prover:
                     lines.append(where)
             kept = [b for b in best.values() if not any(_dominates(o[1], b[1], loop) for o in best.values()
                                                         if o is not b and o[0] == b[0])]
-            conds = [f"{'len(' + name + ')' if axis == 0 else name + '.shape[' + str(axis) + ']'} < {need.render()}"
-                     for axis, need, _, _ in kept]
+            conds = [_out_of_range(str(Size(name) if axis == 0 else Size(name, axis)), need) for axis, need, _, _ in kept]
             test = " or ".join(conds)
             if runs is not None:
                 test = f"{runs} and ({test})" if len(conds) > 1 else f"{runs} and {test}"
@@ -581,9 +582,9 @@ class _Prover:
                 checked[test] = {name} | set().union(*(need.deps() for _, need, _, _ in kept)) | \
                     (loop.runs.deps() if runs is not None else set())
             worst = max(kept, key=lambda b: b[1].const)
-            cited = ", ".join(f"line {w[0]}" for w in lines)
+            cited = f" ({'lines' if len(lines) > 1 else 'line'} {', '.join(str(w[0]) for w in lines)})" if lines else ""
             msg = f"{worst[2]} out of range" + (f" ({_cite(lines[0])})" if lines else "")
-            head = f"{title}: {', '.join(accesses)}" + (f", {cited}" if cited else "")
+            head = f"bounds of {', '.join(accesses)}{cited}, {title}"
             out.append(comment(head))
             out += parse_stmts(f"if {test}:\n    raise IndexError({msg!r})\n")
         return out
@@ -608,6 +609,18 @@ class _Prover:
         if step == 1:
             return _Loop(s.target.id, start, stop.shifted(-1), stop - start, bound)
         return _Loop(s.target.id, stop.shifted(1), start, start - stop, bound)
+
+
+def _out_of_range(length: str, need: Lin) -> str:
+    """The test `length < need` (an index an access reaches is out of range) written as a person would: the
+    length against a constant (`len(x) < 2`); the largest index against the length (`n >= len(x)`, `n > len(x)`
+    for indices up to n - 1); the smallest against minus the length, where Python's negative indices stop
+    wrapping (`m + 1 < -len(x)`, for x[-m - 1])."""
+    if not need.terms:
+        return f"{length} < {need.const}"
+    if all(c > 0 for c in need.terms.values()):
+        return f"{need.shifted(-1).render()} >= {length}" if need.const >= 1 else f"{need.render()} > {length}"
+    return f"{need.scale(-1).render()} < -{length}"
 
 
 def _dominates(a: Lin, b: Lin, loop) -> bool:
