@@ -148,22 +148,42 @@ class Generated:
 # ---- read off the trees -----------------------------------------------------------------------------------
 def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bounds_proved: bool) -> FunctionFacts:
     """The facts of the standard-library tree `fn` (emit.tree's) of a module whose functions are `functions`
-    and whose module-level names are `module_names`."""
+    and whose module-level names are `module_names` (one walk of the tree)."""
     a = fn.args
     own = {p.arg for p in a.posonlyargs + a.args}
-    own |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    reads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-             and n.id in module_names and n.id not in own}
-    calls, plain = set(), set()
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions:
+    loaded, calls, plain, named = set(), set(), set(), []
+    for n in _nodes(fn):
+        kind = type(n)
+        if kind is ast.Name:
+            if type(n.ctx) is ast.Load:
+                if n.id in module_names:
+                    loaded.add(n.id)
+                if n.id in functions:
+                    named.append(n)
+            else:
+                own.add(n.id)
+        elif kind is ast.Call and type(n.func) is ast.Name and n.func.id in functions:
             calls.add(n.func.id)
-            if not n.keywords and not any(isinstance(x, ast.Starred) for x in n.args):
+            if not n.keywords and not any(type(x) is ast.Starred for x in n.args):
                 plain.add(id(n.func))
-    other = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in functions and id(n) not in plain}
+    other = {n.id for n in named if id(n) not in plain}
     positional = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults)
-    return FunctionFacts(fn.name, tuple(sorted(calls)), tuple(sorted(reads)), bounds_proved, positional,
+    return FunctionFacts(fn.name, tuple(sorted(calls)), tuple(sorted(loaded - own)), bounds_proved, positional,
                          tuple(sorted(other)))
+
+
+def _nodes(tree):
+    """Every node of `tree` (ast.walk's, without its per-node generator)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for name in node._fields:
+            v = getattr(node, name, None)
+            if isinstance(v, ast.AST):
+                todo.append(v)
+            elif type(v) is list:
+                todo += [x for x in v if isinstance(x, ast.AST)]
 
 
 def with_parameters(trees: list, facts: ModuleFacts, arrays: list, render) -> Parameters | None:
