@@ -86,7 +86,9 @@ source (each function):
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
 for each user function it calls that stays a call, the callee's primal and derivative, each through the
-passes above; srcdiff.backends exec's its source as Python or compiles it with Numba.
+passes above. `Module.generate` prints it with the facts of its functions read off the trees
+(srcdiff/generated.py: calls, bound names read, bounds proved), which srcdiff.backends uses as it exec's the
+source as Python or compiles it with Numba.
 """
 from __future__ import annotations
 
