@@ -189,6 +189,7 @@ TEXT_FROM_OUTSIDE = {
     "__": "Python name (dunder)", "_": "Python name (private attribute)", "*": "Python name (*args parameter)",
     "@py": "Python name (pytest's assertion rewriting)",
     "-": "text the same function made (a slice bound)",
+    "_ZN5numba": "symbol name (Numba's mangling, tested as numba.core.codegen does)",
 }
 
 

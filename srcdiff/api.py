@@ -28,11 +28,13 @@ class Specialisation(NamedTuple):
     CUDA lowering, export, VI and error reports read from a transform. `module`: the compiler's Module
     (None, or the disk cache's record of it, when it was not generated in this process); `source`: the
     generated module's source; `function`: its loaded entry function; `inner`: for forward mode over a
-    generated function, that function."""
+    generated function, that function; `generated`: the source with the facts of its functions
+    (srcdiff.generated.Generated), what a pickled transform ships to load it elsewhere."""
     module: Any
     source: str
     function: Callable
     inner: Any = None
+    generated: Any = None
 
 
 def wrt_names_of(f, wrt: Wrt) -> tuple[list, bool]:
@@ -184,28 +186,27 @@ class Transformed:
             # once per process even when several threads run this object's first tasks at the same time
             with _SHIPPED_LOAD_LOCK:
                 if key not in self._cache:
-                    src, bindings, names, entry = self._shipped[key]
-                    loaded = backends.load_module(src, bindings, names, entry, self.jit)
-                    self._cache[key] = Specialisation(None, src, getattr(loaded, entry))
+                    made, bindings, entry = self._shipped[key]
+                    loaded = backends.load_module(made, bindings, entry, self.jit)
+                    self._cache[key] = Specialisation(None, made.source, getattr(loaded, entry), generated=made)
         if key not in self._cache:
             from . import cachekey
             root = getattr(self.f, "py_func", self.f)
             spec = cachekey.spec_key(root, self._generation_options(), key)
             found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
             if found is not None:
-                cached, src, loaded = found
-                self._cache[key] = Specialisation(cached, src, getattr(loaded, cached.entry))
+                cached, made, loaded = found
+                self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made)
             else:
                 mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
                                             checkpoints=self.__dict__.get("checkpoints"))
                 if self.jit:
                     checks.check_numba(mod, arg_kinds)
-                src = mod.source(jit=self.jit)
-                names = mod.function_names
-                loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
+                made = mod.generate(jit=self.jit)
+                loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
                 if spec:
-                    backends.save_index(spec, root, src, mod.bindings, names, mod.entry, self.jit)
-                self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry))
+                    backends.save_index(spec, root, made, mod.bindings, mod.entry, self.jit)
+                self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made)
         self._last = self._cache[key]
         return self._last
 
@@ -265,8 +266,8 @@ class Transformed:
         shipped = dict(state.get("_shipped", {}))
         for key, entry in self._cache.items():
             mod = entry.module
-            if hasattr(mod, "bindings") and hasattr(mod, "function_names"):   # not a nested (forward) build
-                shipped[key] = (entry.source, mod.bindings, list(mod.function_names), mod.entry)
+            if hasattr(mod, "bindings") and entry.generated is not None:   # not a nested (forward) build
+                shipped[key] = (entry.generated, mod.bindings, mod.entry)
         state.update(_cache={}, _last=None, _shipped=shipped)
         state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
         self._params()
@@ -327,10 +328,10 @@ class Transformed:
         bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         nargs = len(bound) - (1 if self.mode == "vjp" else 0)
         fn, flat, _ = jitted._specialize(bound, nargs)
-        mod, src = jitted._last.module, jitted._last.source
+        mod, made = jitted._last.module, jitted._last.generated
         key = next(k for k, v in jitted._cache.items() if v is jitted._last)
         module = sys.modules[fn.py_func.__module__]
-        if state.use_compiled(key, fn, flat, module, src, mod.bindings, mod.function_names, mod.entry):
+        if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
             self._last = jitted._last
             return jitted(*args, **kwargs)
         out = python(*args, **kwargs)

@@ -2,7 +2,6 @@
 lines) or compiled with numba.njit in nopython mode, cached on disk across processes."""
 from __future__ import annotations
 
-import ast
 import contextlib
 import functools
 import hashlib
@@ -23,6 +22,7 @@ import numpy as np
 from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_name, private_folder, put_record,
                        runtime_digest)
 from .errors import SrcdiffError
+from .generated import Generated, ModuleFacts, Parameters
 from .version import __version__
 
 _LOADED: dict = {}
@@ -239,28 +239,6 @@ def exec_source(modname: str, path: str, source: str, bindings: dict):
     return mod
 
 
-def _recursive(source: str, function_names: list) -> bool:
-    """Whether the generated functions call each other in a cycle (a recursive user function and its
-    pullback): Numba's disk cache loads such code into a crash (numba issue 6061), so it is compiled anew
-    in each process."""
-    import ast
-    calls = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef) and node.name in function_names:
-            calls[node.name] = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
-                                and isinstance(n.func, ast.Name) and n.func.id in function_names}
-    for start in calls:
-        seen, todo = set(), list(calls[start])
-        while todo:
-            name = todo.pop()
-            if name == start:
-                return True
-            if name not in seen:
-                seen.add(name)
-                todo += calls.get(name, ())
-    return False
-
-
 def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
     """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
     a damaged cache file is removed and recompiled with a CacheWarning. `boundscheck`: False for a function
@@ -406,64 +384,6 @@ def passed_arrays(bindings: dict) -> list:
                   if isinstance(value, np.ndarray) and value.size > PASSED_ARRAY_SIZE and not value.dtype.hasobject)
 
 
-def array_parameters(source: str, names: list, function_names: list):
-    """`source` with the module-level arrays `names` turned into parameters, for Numba: each function that
-    reads one of them, itself or through the functions of the module it calls, takes them as trailing
-    parameters (in the order of `names`), and each call passes them on. Lines stay where they were (the
-    comments naming the user's lines still apply). Returns (new source, {function: the names it takes}),
-    or None where the rewrite does not apply (a function that needs them is used other than by a plain
-    call, or has keyword or variable arguments): the arrays are then compiled in as constants."""
-    tree = ast.parse(source)
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in function_names}
-    wanted = set(names)
-    needs, calls = {}, {}
-    for name, fn in functions.items():
-        own = {a.arg for a in fn.args.posonlyargs + fn.args.args}
-        own |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-        needs[name] = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-                       and n.id in wanted and n.id not in own}
-        calls[name] = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                       and n.func.id in functions]
-    changed = True
-    while changed:                    # what a function needs includes what the functions it calls need
-        changed = False
-        for name in functions:
-            for call in calls[name]:
-                if not needs[call.func.id] <= needs[name]:
-                    needs[name] |= needs[call.func.id]
-                    changed = True
-    takes = {name: [a for a in names if a in needs[name]] for name in functions}
-    called = {id(c.func) for cs in calls.values() for c in cs}
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and takes.get(n.id) and id(n) not in called:
-            return None
-    edits = []                        # (line, byte column, text to insert)
-    lines = [line.encode() for line in source.splitlines(keepends=True)]
-    for name, fn in functions.items():
-        if not takes[name]:
-            continue
-        a = fn.args
-        if a.vararg or a.kwarg or a.kwonlyargs or a.defaults:
-            return None
-        params = a.posonlyargs + a.args
-        if params:
-            edits.append((params[-1].end_lineno, params[-1].end_col_offset, ", " + ", ".join(takes[name])))
-        else:
-            line = lines[fn.lineno - 1]
-            edits.append((fn.lineno, line.index(b"(", line.index(b"def ")) + 1, ", ".join(takes[name])))
-    for call in (c for cs in calls.values() for c in cs):
-        extra = takes[call.func.id]
-        if not extra:
-            continue
-        if call.keywords or any(isinstance(x, ast.Starred) for x in call.args):
-            return None
-        edits.append((call.end_lineno, call.end_col_offset - 1, (", " if call.args else "") + ", ".join(extra)))
-    for lineno, col, text in sorted(edits, reverse=True):
-        line = lines[lineno - 1]
-        lines[lineno - 1] = line[:col] + text.encode() + line[col:]
-    return b"".join(lines).decode(), takes
-
-
 class ArraysPassed:
     """A jitted generated function called with the large arrays its module reads (see passed_arrays)
     appended to its arguments. ``py_func`` is the Python function it stands for (which reads them as
@@ -477,46 +397,48 @@ class ArraysPassed:
         return self.compiled(*args, *self.arrays)
 
 
-def load_module(source: str, bindings: dict, function_names: list, base: str, jit: bool):
-    """Write `source` to the cache as a .py file, import it, bind constants, jit if asked.
+def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
+    """Write `generated.source` to the cache as a .py file, import it, bind constants, jit if asked.
 
     Jitted, the large arrays among the constants (passed_arrays) are arguments of the compiled code: it
-    is compiled (and cached) from a second module, `source` with them as parameters (array_parameters),
-    whose cache key holds no data; this module's functions call it with this module's copies of them."""
-    key = module_key(source, bindings, jit)
+    is compiled (and cached) from a second module, `generated.parameters` (the compiler printed it with
+    them as parameters), whose cache key holds no data; this module's functions call it with this
+    module's copies of them."""
+    key = module_key(generated.source, bindings, jit)
     modname = generated_module_name(base, key)
     if modname in _LOADED:
         return _LOADED[modname]
     path = os.path.join(cache_dir(), f"{base}_{key}.py")
-    write_source(path, source)
+    write_source(path, generated.source)
     _touch(path)
-    return instantiate(modname, path, source, bindings, function_names, jit)
+    return instantiate(modname, path, generated, bindings, jit)
 
 
-def instantiate(modname: str, path: str, source: str, bindings: dict, function_names: list, jit: bool):
-    """Execute the generated module `modname` (`srcdiff_generated.<base>_<key>`) from `source` at `path`,
-    bind its values, jit its functions if asked (see load_module)."""
+def instantiate(modname: str, path: str, generated: Generated, bindings: dict, jit: bool):
+    """Execute the generated module `modname` (`srcdiff_generated.<base>_<key>`) from `generated.source` at
+    `path`, bind its values, jit its functions if asked (see load_module), as its facts say: a module whose
+    functions call each other in a cycle is not disk-cached, a function the bounds pass proved is compiled
+    without Numba's per-access checks."""
     base = modname.split(".", 1)[1].rsplit("_", 1)[0]
-    mod = exec_source(modname, path, source, {k: _snapshot(v) for k, v in bindings.items()})
+    mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()})
     if jit:
+        names = generated.function_names
         passed = passed_arrays(bindings)
-        rewritten = array_parameters(source, passed, function_names) if passed else None
-        if rewritten is not None:
-            compiled_source, takes = rewritten
+        params = generated.parameters
+        if passed and params is not None and list(params.arrays) == passed:
             constants = {k: v for k, v in bindings.items() if k not in passed}
-            compiled = load_module(compiled_source, constants, function_names, base, jit)
-            for name in function_names:
-                arrays = tuple(mod.__dict__[a] for a in takes[name])
+            compiled = load_module(Generated(params.source, generated.facts), constants, base, jit)
+            for name in names:
+                arrays = tuple(mod.__dict__[a] for a in params.takes[name])
                 fn = compiled.__dict__[name]
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
         else:
             for name, obj in bindings.items():
                 if is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                     mod.__dict__[name] = _jitted_rule_function(obj)
-            cache = not _recursive(source, function_names)
-            from .transforms.bounds import unchecked_functions
-            tested = unchecked_functions(source)      # they test their indices themselves
-            for name in function_names:
+            cache = not generated.facts.recursive()
+            tested = generated.facts.bounds_proved()      # they test their indices themselves
+            for name in names:
                 mod.__dict__[name] = _njit(mod.__dict__[name], path, cache, BOUNDSCHECK and name not in tested)
     _LOADED[modname] = mod
     return mod
@@ -564,17 +486,23 @@ def _sign(body: str) -> str:
     return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
 
 
-def save_index(spec: str, root, source: str, bindings: dict, function_names: list, base: str, jit: bool) -> bool:
-    """Record that spec key `spec` generates the module just loaded from `source`, with how to find its
-    bound values from `root` (srcdiff.cachekey.recipes). Returns whether it was recorded (not when a value
-    cannot be reached from the user's function)."""
+INDEX_VERSION = 2     # 2: records carry the module's facts (generated.py); one of another version is regenerated
+
+
+def save_index(spec: str, root, generated: Generated, bindings: dict, base: str, jit: bool) -> bool:
+    """Record that spec key `spec` generates the module just loaded from `generated`, with how to find its
+    bound values from `root` (srcdiff.cachekey.recipes) and the facts of its functions. Returns whether it
+    was recorded (not when a value cannot be reached from the user's function)."""
     from .cachekey import recipes
     paths = recipes(root, bindings)
     if paths is None:
         return False
+    source = generated.source
     digest = hashlib.sha256(source.encode()).hexdigest()
-    record = {"v": 1, "base": base, "key": module_key(source, bindings, jit), "names": list(function_names),
-              "bindings": paths, "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ()))}
+    params = generated.parameters
+    record = {"v": INDEX_VERSION, "base": base, "key": module_key(source, bindings, jit), "bindings": paths,
+              "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ())),
+              "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -584,13 +512,10 @@ def save_index(spec: str, root, source: str, bindings: dict, function_names: lis
     return True
 
 
-def load_indexed(spec: str, root, jit: bool):
-    """(CachedModule, source, loaded module) for spec key `spec` from the index, or None (not there, or
-    stale: generate). The index record must carry a valid signature, the module file the digest recorded
-    for it, and the values its recipes find now the module key it was generated with; a record or module
-    that fails a check is removed (with a CacheWarning when it was damaged or modified)."""
-    from .cachekey import MISSING, follow
-    path = os.path.join(cache_dir(), "index", spec + ".json")
+def _read_record(path: str):
+    """(the index record at `path`, its ModuleFacts, its Parameters or None); None where there is none, or it
+    is of another version (removed: the code is generated again); one that fails its signature is removed with
+    a CacheWarning."""
     try:
         with open(path) as fh:
             stored = json.load(fh)
@@ -598,15 +523,36 @@ def load_indexed(spec: str, root, jit: bool):
         if not (isinstance(body, str) and isinstance(mac, str) and hmac.compare_digest(_sign(body), mac)):
             raise ValueError("bad signature")
         record = json.loads(body)
-        base, key, names, paths = record["base"], record["key"], record["names"], record["bindings"]
+        if record.get("v") != INDEX_VERSION:
+            _remove(path)
+            return None
+        missing = {"base", "key", "bindings", "sha256"} - set(record)
+        if missing:
+            raise KeyError(", ".join(sorted(missing)))
+        facts, params = ModuleFacts.from_json(record["facts"]), Parameters.from_json(record["parameters"])
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         warnings.warn(f"srcdiff: the cache index record {path} did not match its signature (damaged or modified: "
-                      f"{exc}); it was removed and the code is generated again", CacheWarning, stacklevel=3)
+                      f"{exc}); it was removed and the code is generated again", CacheWarning, stacklevel=4)
         _remove(path)
         return None
-    bindings = {name: follow(root, steps) for name, steps in paths.items()}
+    return record, facts, params
+
+
+def load_indexed(spec: str, root, jit: bool):
+    """(CachedModule, Generated, loaded module) for spec key `spec` from the index, or None (not there, or
+    stale: generate). The index record must carry a valid signature, the module file the digest recorded
+    for it, and the values its recipes find now the module key it was generated with; a record or module
+    that fails a check is removed (with a CacheWarning when it was damaged or modified)."""
+    from .cachekey import MISSING, follow
+    path = os.path.join(cache_dir(), "index", spec + ".json")
+    read = _read_record(path)
+    if read is None:
+        return None
+    record, facts, params = read
+    base, key = record["base"], record["key"]
+    bindings = {name: follow(root, steps) for name, steps in record["bindings"].items()}
     if any(v is MISSING for v in bindings.values()) or record.get("jit") != bool(jit):
         _remove(path)                    # the function no longer reaches those values: generate
         return None
@@ -631,8 +577,9 @@ def load_indexed(spec: str, root, jit: bool):
         return None
     _touch(module_path)
     _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
-    loaded = _LOADED.get(modname) or instantiate(modname, module_path, source, bindings, names, jit)
-    return CachedModule(base, bindings, names), source, loaded
+    generated = Generated(source, facts, params)
+    loaded = _LOADED.get(modname) or instantiate(modname, module_path, generated, bindings, jit)
+    return CachedModule(base, bindings, generated.function_names), generated, loaded
 
 
 def prune_index(folder: str | None = None, everything: bool = False) -> int:

@@ -146,10 +146,11 @@ class Background:
         self.python: set = set()     # failed: the Python backend for good
         self.jobs: dict = {}
 
-    def use_compiled(self, key, disp, args, module, source, bindings, names, entry) -> bool:
+    def use_compiled(self, key, disp, args, module, generated, bindings, entry) -> bool:
         """Whether this call of specialisation `key` may run the compiled `disp` (its code loaded from the
         disk cache); starts the background compilation on the first call that finds none. `module`: the
-        loaded generated module, executed from `source`, with `bindings`; `names`: its functions."""
+        loaded generated module, executed from `generated` (srcdiff.generated.Generated: its source and the
+        facts of its functions), with `bindings`."""
         if hasattr(disp, "compiled") and hasattr(disp, "arrays"):   # backends.ArraysPassed: large arrays appended
             disp, args = disp.compiled, tuple(args) + tuple(disp.arrays)
         if key in self.ready:
@@ -163,8 +164,8 @@ class Background:
                 return True
             from . import backends
             sig = tuple(disp.typeof_pyval(a) for a in args)
-            payload = {"path": module.__file__, "modname": module.__name__, "source": source,
-                       "bindings": bindings, "names": list(names), "entry": entry, "sig": sig,
+            payload = {"path": module.__file__, "modname": module.__name__, "generated": generated,
+                       "bindings": bindings, "entry": entry, "sig": sig,
                        "cache_dir": backends.cache_dir()}
             self.jobs[key] = submit(payload, disp, sig)
             return False
@@ -187,7 +188,6 @@ def child() -> None:
     """The compiling process: reads a payload from stdin, compiles, writes the disk cache, exits."""
     payload = pickle.loads(sys.stdin.buffer.read())
     from . import backends
-    mod = backends.instantiate(payload["modname"], payload["path"], payload["source"], payload["bindings"],
-                                payload["names"], True)
+    mod = backends.instantiate(payload["modname"], payload["path"], payload["generated"], payload["bindings"], True)
     fn = mod.__dict__[payload["entry"]]
     getattr(fn, "compiled", fn).compile(payload["sig"])     # backends.ArraysPassed: the dispatcher it calls

@@ -86,7 +86,9 @@ source (each function):
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
 for each user function it calls that stays a call, the callee's primal and derivative, each through the
-passes above; srcdiff.backends exec's its source as Python or compiles it with Numba.
+passes above. `Module.generate` prints it with the facts of its functions read off the trees
+(srcdiff/generated.py: calls, bound names read, bounds proved), which srcdiff.backends uses as it exec's the
+source as Python or compiles it with Numba.
 """
 from __future__ import annotations
 
@@ -99,7 +101,9 @@ from typing import Callable
 
 import gast
 
+from . import generated
 from .errors import SrcdiffError
+from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, emit,
                          factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
                          preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
@@ -512,12 +516,25 @@ class Module:
     def source(self, jit: bool = False) -> str:
         """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
         tapes, matrix products through rt.dot: transforms/products.py)."""
+        return self.generate(jit).source
+
+    def generate(self, jit: bool = False) -> generated.Generated:
+        """The module's source (see `source`) with the facts of its functions the backends need, read off
+        the trees it is printed from (generated.py): what each calls, which bound names it reads, whether
+        the bounds pass proved it; and, where bound arrays are large enough for jitted code to take them as
+        parameters (backends.passed_arrays), the module with those parameters."""
         from . import backends
-        header = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
         with _collector_paused():
-            text = header + "\n\n".join(run(SOURCE, Context(fn=f, jit=jit)).source for f in self.functions)
+            done = [run(SOURCE, Context(fn=f, jit=jit)) for f in self.functions]
+            text = generated.HEADER + "\n\n".join(c.source for c in done)
+            names, bound = set(self.function_names), set(self.bindings)
+            facts = generated.ModuleFacts(tuple(
+                generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
+                for c in done))
+            arrays = backends.passed_arrays(self.bindings)
+            params = generated.with_parameters([c.tree for c in done], facts, arrays, emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
-        return text
+        return generated.Generated(text, facts, params)
 
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments

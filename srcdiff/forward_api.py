@@ -64,10 +64,9 @@ class ForwardTransformed:
                                         dict(structs))
             if self.jit:
                 checks.check_numba(mod, arg_kinds)
-            src = mod.source(jit=self.jit)
-            names = [fn.name for fn in mod.functions]
-            loaded = backends.load_module(src, mod.bindings, names, mod.entry, self.jit)
-            self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry), inner)
+            made = mod.generate(jit=self.jit)
+            loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
+            self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), inner, made)
         self._last = self._cache[key]
         return self._last
 
@@ -80,9 +79,9 @@ class ForwardTransformed:
             mod = compiler.build_module(inner, wrt, "jvp")
             if self.jit:
                 checks.check_numba(mod)
-            src = mod.source(jit=self.jit)
-            loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, self.jit)
-            self._cache[key] = Specialisation(mod, src, getattr(loaded, mod.entry), inner)
+            made = mod.generate(jit=self.jit)
+            loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
+            self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), inner, made)
         self._last = self._cache[key]
         return self._last.function
 
@@ -342,9 +341,9 @@ def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
     inner = t.f.specialise(arg_kinds).function
     inner = getattr(inner, "py_func", inner)
     mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
-    src = mod.source()
-    loaded = backends.load_module(src, mod.bindings, [fn.name for fn in mod.functions], mod.entry, t.jit)
-    return Specialisation(mod, src, getattr(loaded, mod.entry))
+    made = mod.generate()
+    loaded = backends.load_module(made, mod.bindings, mod.entry, t.jit)
+    return Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made)
 
 
 def _nested(t: Transformed):

@@ -230,7 +230,7 @@ def test_unpickling_twice_reuses_the_loaded_transform(monkeypatch, jit):
     second = cloudpickle.dumps(g)
     loads = []
     real = backends.load_module
-    monkeypatch.setattr(backends, "load_module", lambda *a, **k: loads.append(a[3]) or real(*a, **k))
+    monkeypatch.setattr(backends, "load_module", lambda *a, **k: loads.append(a[2]) or real(*a, **k))
     monkeypatch.setattr(compiler, "build_module", _refuse_to_generate)
     a = cloudpickle.loads(first)
     assert a is not g
@@ -261,7 +261,7 @@ def test_threads_of_a_worker_load_a_shipped_transform_once(monkeypatch, jit):
     real = backends.load_module
 
     def slow_load(*args, **kwargs):
-        loads.append(args[3])
+        loads.append(args[2])
         time.sleep(0.3)                        # a Numba compile: long enough for the others to arrive
         return real(*args, **kwargs)
     monkeypatch.setattr(backends, "load_module", slow_load)

@@ -92,6 +92,7 @@ class LinkedLibrary(_codegen.JITCodeLibrary):
             self.add_linking_library(kernel)
 
     def _verify_declare_only_symbols(self):
+        # as Numba's CPUCodeLibrary check: "_ZN5numba" is the mangled prefix of Numba's own symbols
         engine = self._codegen._engine
         for fn in self._final_module.functions:
             if fn.is_declaration and fn.name.startswith("_ZN5numba") and not engine.is_symbol_defined(fn.name):

@@ -97,6 +97,11 @@ ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a
     names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
     compiler calls it); read by optimize.rowfusion.fuse_rows.""")
 
+BOUNDS_PROVED = _key("bounds_proved", """True on a FunctionDef of jitted code whose every index the bounds pass proved in
+    range given the tests it wrote in (its first line, a comment, says so to the reader). Written by
+    bounds.hoist_checks; read by compiler (Module.generate: generated.FunctionFacts.bounds_proved, which
+    srcdiff.backends compiles without Numba's per-access checks).""")
+
 
 def get(node, key: str, default=None):
     """The fact `key` on `node`, `default` when it has none."""

@@ -3,13 +3,14 @@
 Numba's `boundscheck=True` (srcdiff's default: an out-of-range index raises IndexError as the user's f
 does, never garbage or a segfault) tests every integer index at every access: in a 20 000-step recurrence
 that was most of the distance to a hand-written kernel. This pass proves, for one generated function, that
-every subscript is in range given tests it writes into the code, and marks the function so that
-srcdiff.backends compiles it with `boundscheck=False`; a function with a subscript it cannot prove is left
+every subscript is in range given tests it writes into the code, and notes that on the function (the
+annotation BOUNDS_PROVED, which the compiler hands on as generated.FunctionFacts) so that srcdiff.backends
+compiles it with `boundscheck=False`; a function with a subscript it cannot prove is left
 as it is (and keeps Numba's checks).
 
     y_tape = np.empty(max(n, 0))              y_tape = np.empty(max(n, 0))
-    for i in range(n):                        # bounds, checked once for the loop below: x[i], x[i - 1], line 10
-        # line 10: y = y * x[i] + x[i - 1]    if n > 0 and len(x) < n:
+    for i in range(n):                        # bounds of x[i], x[i - 1] (line 10), checked once for the loop below
+        # line 10: y = y * x[i] + x[i - 1]    if n > 0 and n > len(x):
         y1 = x[i]                      ->         raise IndexError('x[i] out of range (line 10: y = ...)')
         y5 = i - 1                            for i in range(n):
         y6 = x[y5]                                # line 10: y = y * x[i] + x[i - 1]
@@ -24,7 +25,8 @@ What it proves, for each subscript `a[i, j, ...]` the function evaluates (a read
   a slice component (`a[i, :]`, `a[lo:hi]`) is clipped, not checked; it needs nothing.
 * an integer component is an affine expression of integers (constants, `range` loop variables, names bound
   to such expressions, `len(x)`, `x.shape[k]`); Python's negative indices wrap, so the test is the one
-  NumPy applies, `-len(a) <= i < len(a)`, over every value the component takes.
+  NumPy applies, `-len(a) <= i < len(a)`, over every value the component takes (written as a person would:
+  `n > len(x)` where indices run up to n - 1, `m + 1 < -len(x)` for x[-m - 1], `len(x) < 2`).
 * outside loops, the test is written just before the statement (once per array and index until a name in
   it is bound again).
 * in the body of `for v in range(start, stop[, +-1])`, at its top level (not under an `if`), with no
@@ -44,7 +46,7 @@ mode over a gradient) is parsed without its tests (drop_tests): what is derived 
 from __future__ import annotations
 
 import ast
-import re
+from typing import NamedTuple
 
 import gast
 
@@ -53,7 +55,6 @@ from .astutil import (comment, dotted_name, is_comment, map_blocks, nested_block
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
-_MARKED = re.compile(r"^def (\w+)\(.*\n[ \t]+# " + re.escape(MARK), re.M)
 
 _ALLOCATORS = frozenset({"np.empty", "np.zeros", "np.ones", "np.full"})
 _SAME_SHAPE = frozenset({"np.empty_like", "np.zeros_like", "np.ones_like", "np.full_like", "np.copy", "rt.zeros_like",
@@ -66,13 +67,9 @@ class Unproved(Exception):
     """A subscript the pass cannot show to be in range: the function keeps Numba's checks."""
 
 
-def unchecked_functions(source: str) -> set:
-    """Names of the functions of a generated module that this pass proved (marked with MARK)."""
-    return set(_MARKED.findall(source)) if MARK in source else set()
-
-
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`fn`, or a copy of it with its bounds tests written in and marked as needing no others (above)."""
+    """`fn`, or a copy of it with its bounds tests written in, noted as needing no others (the annotation
+    BOUNDS_PROVED; the comment MARK at its top says so to the reader)."""
     prover = _Prover(fn)
     if not prover.subscripted:
         return fn     # (a tuple's element, as `x.shape[1]`, needs no test: Numba checks it whatever the flag)
@@ -84,7 +81,7 @@ def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
         return fn
     new = _shallow(fn)
     new.body = [comment(MARK)] + body
-    return new
+    return anno.set(new, anno.BOUNDS_PROVED)
 
 
 def drop_tests(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -102,9 +99,22 @@ def _is_test(s) -> bool:
 
 
 # ---- integer affine forms ---------------------------------------------------------------------------------
+class Size(NamedTuple):
+    """The atom `len(array)` (axis None) or `array.shape[axis]`: a length, never negative, that reads `array`."""
+    array: str
+    axis: int | None = None
+
+    def __str__(self) -> str:
+        return f"len({self.array})" if self.axis is None else f"{self.array}.shape[{self.axis}]"
+
+
+def _deps(atom) -> set:
+    """The names atom `atom` (a name, or a Size) reads."""
+    return {atom.array} if isinstance(atom, Size) else {atom}
+
+
 class Lin:
-    """const + sum(coef * atom): an atom is a name or a side-effect-free integer expression (`len(x)`,
-    `x.shape[1]`), keyed by its source text, with the names it reads in `deps`."""
+    """const + sum(coef * atom): an atom is an integer name or a length (Size: `len(x)`, `x.shape[1]`)."""
     __slots__ = ("terms", "const")
 
     def __init__(self, terms=None, const=0):
@@ -133,12 +143,16 @@ class Lin:
         return Lin({a: c for a, c in self.terms.items() if a != atom}, self.const)
 
     def key(self):
-        return tuple(sorted(self.terms.items()))
+        return tuple(sorted(self.terms.items(), key=lambda t: (str(t[0]), t[1])))
+
+    def deps(self) -> set:
+        """The names its atoms read."""
+        return set().union(*(_deps(a) for a in self.terms))
 
     def render(self) -> str:
         out = ""
         for a, c in self.terms.items():
-            mag = a if abs(c) == 1 else f"{abs(c)} * {a}"
+            mag = str(a) if abs(c) == 1 else f"{abs(c)} * {a}"
             out = (f"-{mag}" if c < 0 else mag) if not out else f"{out} {'-' if c < 0 else '+'} {mag}"
         if not out:
             return str(self.const)
@@ -303,15 +317,12 @@ class _Prover:
         atom = _size_atom(e)
         return Lin({atom: 1}) if atom is not None else None
 
-    def _deps(self, atom: str) -> set:
-        return set(re.findall(r"[A-Za-z_]\w*", atom)) - {"len", "shape"}
-
     def expand(self, form: Lin, seen=()) -> Lin | None:
         """`form` with the stable names bound to affine forms replaced by them; None if an atom is not stable
         (its value where the test is made could differ from its value where a fact was found)."""
         out = Lin(const=form.const)
         for a, c in form.terms.items():
-            if not self._deps(a) <= self.stable:
+            if not _deps(a) <= self.stable:
                 return None
             d = self.top.get(a)
             sub = self.lin(d[1], {}) if d is not None and a not in seen else None
@@ -352,7 +363,7 @@ class _Prover:
         if form.const < 0:
             return False
         for a, c in form.terms.items():
-            if c < 0 or not (a in self.nonneg or _size_atom_text(a) or self._outer_nonneg(a)):
+            if c < 0 or not (a in self.nonneg or isinstance(a, Size) or self._outer_nonneg(a)):
                 return False
         return True
 
@@ -501,9 +512,9 @@ class _Prover:
                 key = (name, axis, need.render())
                 if key in checked:
                     continue
-                checked[key] = {name} | set().union(*(self._deps(a) for a in need.terms))
+                checked[key] = {name} | need.deps()
                 needs.setdefault(name, []).append((axis, need, text))
-        return self.render_tests(needs, None, line, "bounds of the statement below")
+        return self.render_tests(needs, None, line, "in the statement below")
 
     def hoist(self, s, subs, env, loop, line):
         """Note what the subscripts of `s` (a statement at the top level of `loop`'s body) need, over every
@@ -513,7 +524,7 @@ class _Prover:
                 raise Unproved
             a = form.coef(loop.var)
             rest = form.without(loop.var)
-            if any(self._deps(t) & loop.bound for t in rest.terms):
+            if rest.deps() & loop.bound:
                 raise Unproved
             lo = (loop.lo.scale(a) if a > 0 else loop.hi.scale(a)) + rest
             hi = (loop.hi.scale(a) if a > 0 else loop.lo.scale(a)) + rest
@@ -536,7 +547,7 @@ class _Prover:
                 if self.satisfied(name, axis, need, at):
                     continue
                 needs.setdefault(name, []).append((axis, need, text, line))
-        return self.render_tests(needs, loop, None, "bounds, checked once for the loop below", checked) + [s]
+        return self.render_tests(needs, loop, None, "checked once for the loop below", checked) + [s]
 
     def satisfied(self, name, axis, need, at) -> bool:
         """`len(name) < need` (along `axis`) is false whenever it is tested."""
@@ -552,9 +563,10 @@ class _Prover:
         return diff is not None and not diff.terms and diff.const <= 0
 
     def render_tests(self, needs, loop, line, title, checked=None) -> list:
-        """`# title: accesses (lines)` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`
-        for each array of `needs` (array -> [(axis, need, access text[, line])]); a loop's test made before
-        (in `checked`, none of its names bound since) is not made again."""
+        """`# bounds of accesses (lines), title` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`
+        for each array of `needs` (array -> [(axis, need, access text[, line])]), each `len(a) < need` written
+        as _out_of_range does; a loop's test made before (in `checked`, none of its names bound since) is not
+        made again."""
         out = []
         runs = None
         if loop is not None:
@@ -578,19 +590,19 @@ class _Prover:
                     lines.append(where)
             kept = [b for b in best.values() if not any(_dominates(o[1], b[1], loop) for o in best.values()
                                                         if o is not b and o[0] == b[0])]
-            conds = [f"{'len(' + name + ')' if axis == 0 else name + '.shape[' + str(axis) + ']'} < {need.render()}"
-                     for axis, need, _, _ in kept]
+            conds = [_out_of_range(str(Size(name) if axis == 0 else Size(name, axis)), need) for axis, need, _, _ in kept]
             test = " or ".join(conds)
             if runs is not None:
                 test = f"{runs} and ({test})" if len(conds) > 1 else f"{runs} and {test}"
             if checked is not None:
                 if test in checked:
                     continue
-                checked[test] = set(re.findall(r"[A-Za-z_]\w*", test)) - {"len", "shape", "and", "or"}
+                checked[test] = {name} | set().union(*(need.deps() for _, need, _, _ in kept)) | \
+                    (loop.runs.deps() if runs is not None else set())
             worst = max(kept, key=lambda b: b[1].const)
-            cited = ", ".join(f"line {w[0]}" for w in lines)
+            cited = f" ({'lines' if len(lines) > 1 else 'line'} {', '.join(str(w[0]) for w in lines)})" if lines else ""
             msg = f"{worst[2]} out of range" + (f" ({_cite(lines[0])})" if lines else "")
-            head = f"{title}: {', '.join(accesses)}" + (f", {cited}" if cited else "")
+            head = f"bounds of {', '.join(accesses)}{cited}, {title}"
             out.append(comment(head))
             out += parse_stmts(f"if {test}:\n    raise IndexError({msg!r})\n")
         return out
@@ -615,6 +627,18 @@ class _Prover:
         if step == 1:
             return _Loop(s.target.id, start, stop.shifted(-1), stop - start, bound)
         return _Loop(s.target.id, stop.shifted(1), start, start - stop, bound)
+
+
+def _out_of_range(length: str, need: Lin) -> str:
+    """The test `length < need` (an index an access reaches is out of range) written as a person would: the
+    length against a constant (`len(x) < 2`); the largest index against the length (`n >= len(x)`, `n > len(x)`
+    for indices up to n - 1); the smallest against minus the length, where Python's negative indices stop
+    wrapping (`m + 1 < -len(x)`, for x[-m - 1])."""
+    if not need.terms:
+        return f"{length} < {need.const}"
+    if all(c > 0 for c in need.terms.values()):
+        return f"{need.shifted(-1).render()} >= {length}" if need.const >= 1 else f"{need.render()} > {length}"
+    return f"{need.scale(-1).render()} < -{length}"
 
 
 def _dominates(a: Lin, b: Lin, loop) -> bool:
@@ -654,20 +678,16 @@ def _integer_shaped(e) -> bool:
     return _affine_shape(e) or _size_atom(e) is not None
 
 
-def _size_atom(e) -> str | None:
-    """`len(x)` or `x.shape[k]` (x a name): its text, an atom of an affine form."""
+def _size_atom(e) -> Size | None:
+    """`len(x)` or `x.shape[k]` (x a name) as an atom of an affine form."""
     if (isinstance(e, gast.Call) and dotted_name(e.func) == "len" and len(e.args) == 1
             and isinstance(e.args[0], gast.Name) and not e.keywords):
-        return f"len({e.args[0].id})"
+        return Size(e.args[0].id)
     if (isinstance(e, gast.Subscript) and isinstance(e.value, gast.Attribute) and e.value.attr == "shape"
             and isinstance(e.value.value, gast.Name) and isinstance(e.slice, gast.Constant)
             and type(e.slice.value) is int):
-        return f"{e.value.value.id}.shape[{e.slice.value}]"
+        return Size(e.value.value.id, e.slice.value)
     return None
-
-
-def _size_atom_text(atom: str) -> bool:
-    return atom.startswith("len(") or ".shape[" in atom
 
 
 def _expressions(heads):

@@ -58,6 +58,7 @@ import math
 import numpy as np
 
 from .. import api, backends
+from ..generated import Generated, ModuleFacts
 from ..errors import SrcdiffError
 from . import families
 from ._errors import VITypeError, VIValueError, positive_int
@@ -299,7 +300,8 @@ def _load(source: str, names: list, bindings: dict):
     """Import `source`, which defines the functions `names`, with `bindings` as globals through the one loader
     of generated modules (backends.load_module: written to the cache directory, verified, keyed by source
     and bindings)."""
-    return backends.load_module(source, {"np": np, "math": math, **bindings}, names, "vi_elbo", jit=False)
+    return backends.load_module(Generated(source, ModuleFacts.named(names)), {"np": np, "math": math, **bindings},
+                                "vi_elbo", jit=False)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,203 @@
+"""What the compiler hands the backends for one generated module: its source and the facts about its
+functions, so that srcdiff.backends never reads them back out of the text.
+
+The backends need three facts per generated function, all known while the module is still a tree:
+
+* the generated functions it calls: a cycle among them (a recursive user function and its pullback)
+  is compiled anew in each process, as Numba's disk cache loads such code into a crash (numba issue 6061);
+* the module-level names it reads: jitted code takes the large arrays bound into the module as trailing
+  parameters rather than constants (backends.passed_arrays), so a function that reads one, itself or
+  through the functions it calls, takes it;
+* whether the bounds pass proved every index in range (transforms/bounds.py, the annotation
+  BOUNDS_PROVED): it is compiled without Numba's per-access checks.
+
+`Generated` bundles the source with `ModuleFacts`, and, where jitted code takes arrays as parameters,
+the module with them as parameters (`Parameters`), printed from the same trees with the extra parameters
+and arguments written in: `ast.unparse` prints one statement per line, so every line stays where it was
+and the comments naming the user's lines apply to both. All of it is JSON-serialisable (`to_json` /
+`from_json`): the disk cache's index keeps it with the module, so a process that loads a module without
+generating it has the same facts.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+
+HEADER = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """One generated function: `calls`, the generated functions of its module it calls; `reads`, the
+    module-level names it reads (not its parameters or locals); `bounds_proved`, whether the bounds pass
+    proved its indices (compiled without Numba's checks); `positional`, whether its parameters are plain
+    positional ones; `other_uses`, the module's functions it names other than as the callee of a call with
+    positional arguments (passed as a value, called with keywords or `*args`)."""
+    name: str
+    calls: tuple = ()
+    reads: tuple = ()
+    bounds_proved: bool = False
+    positional: bool = True
+    other_uses: tuple = ()
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "calls": list(self.calls), "reads": list(self.reads),
+                "bounds_proved": self.bounds_proved, "positional": self.positional,
+                "other_uses": list(self.other_uses)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> FunctionFacts:
+        return cls(d["name"], tuple(d["calls"]), tuple(d["reads"]), bool(d["bounds_proved"]), bool(d["positional"]),
+                   tuple(d["other_uses"]))
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """The facts of a generated module's functions, in definition order."""
+    functions: tuple = ()
+
+    @classmethod
+    def named(cls, names) -> ModuleFacts:
+        """Facts of a module not made by the compiler (srcdiff.vi's), loaded as Python: its functions' names,
+        nothing proved."""
+        return cls(tuple(FunctionFacts(n) for n in names))
+
+    @property
+    def names(self) -> list:
+        return [f.name for f in self.functions]
+
+    def of(self, name: str) -> FunctionFacts:
+        return next(f for f in self.functions if f.name == name)
+
+    def recursive(self) -> bool:
+        """Whether the functions call each other in a cycle (a function calling itself included)."""
+        calls = {f.name: set(f.calls) for f in self.functions}
+        for start in calls:
+            seen, todo = set(), list(calls[start])
+            while todo:
+                name = todo.pop()
+                if name == start:
+                    return True
+                if name not in seen:
+                    seen.add(name)
+                    todo += calls.get(name, ())
+        return False
+
+    def bounds_proved(self) -> set:
+        """Names of the functions the bounds pass proved."""
+        return {f.name for f in self.functions if f.bounds_proved}
+
+    def takes(self, arrays: list) -> dict | None:
+        """{function: the names among `arrays` it takes as trailing parameters, in the order of `arrays`}: those
+        it reads, itself or through the functions it calls. None where that rewrite does not apply: a function
+        that needs one is named other than in a plain call, or has keyword, variable or default parameters."""
+        wanted = set(arrays)
+        needs = {f.name: set(f.reads) & wanted for f in self.functions}
+        changed = True
+        while changed:                    # what a function needs includes what the functions it calls need
+            changed = False
+            for f in self.functions:
+                for callee in f.calls:
+                    if not needs[callee] <= needs[f.name]:
+                        needs[f.name] |= needs[callee]
+                        changed = True
+        takes = {name: [a for a in arrays if a in need] for name, need in needs.items()}
+        used = {n for f in self.functions for n in f.other_uses}
+        if any(takes[f.name] and (f.name in used or not f.positional) for f in self.functions):
+            return None
+        return takes
+
+    def to_json(self) -> list:
+        return [f.to_json() for f in self.functions]
+
+    @classmethod
+    def from_json(cls, data: list) -> ModuleFacts:
+        return cls(tuple(FunctionFacts.from_json(d) for d in data))
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The module as jitted code compiles it: `source` with the large arrays `arrays` as trailing parameters
+    of the functions that read them (`takes`: function -> those names) and passed on at each call."""
+    arrays: tuple
+    source: str
+    takes: dict
+
+    def to_json(self) -> dict:
+        return {"arrays": list(self.arrays), "source": self.source, "takes": self.takes}
+
+    @classmethod
+    def from_json(cls, d) -> Parameters | None:
+        return None if d is None else cls(tuple(d["arrays"]), d["source"], {k: list(v) for k, v in d["takes"].items()})
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generated module: its `source`, the `facts` of its functions and, where jitted code takes large
+    arrays as parameters, that module (`parameters`, else None)."""
+    source: str
+    facts: ModuleFacts = field(default_factory=ModuleFacts)
+    parameters: Parameters | None = None
+
+    @property
+    def function_names(self) -> list:
+        return self.facts.names
+
+
+# ---- read off the trees -----------------------------------------------------------------------------------
+def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bounds_proved: bool) -> FunctionFacts:
+    """The facts of the standard-library tree `fn` (emit.tree's) of a module whose functions are `functions`
+    and whose module-level names are `module_names` (one walk of the tree)."""
+    a = fn.args
+    own = {p.arg for p in a.posonlyargs + a.args}
+    loaded, calls, plain, named = set(), set(), set(), []
+    for n in _nodes(fn):
+        kind = type(n)
+        if kind is ast.Name:
+            if type(n.ctx) is ast.Load:
+                if n.id in module_names:
+                    loaded.add(n.id)
+                if n.id in functions:
+                    named.append(n)
+            else:
+                own.add(n.id)
+        elif kind is ast.Call and type(n.func) is ast.Name and n.func.id in functions:
+            calls.add(n.func.id)
+            if not n.keywords and not any(type(x) is ast.Starred for x in n.args):
+                plain.add(id(n.func))
+    other = {n.id for n in named if id(n) not in plain}
+    positional = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults)
+    return FunctionFacts(fn.name, tuple(sorted(calls)), tuple(sorted(loaded - own)), bounds_proved, positional,
+                         tuple(sorted(other)))
+
+
+def _nodes(tree):
+    """Every node of `tree` (ast.walk's, without its per-node generator)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for name in node._fields:
+            v = getattr(node, name, None)
+            if isinstance(v, ast.AST):
+                todo.append(v)
+            elif type(v) is list:
+                todo += [x for x in v if isinstance(x, ast.AST)]
+
+
+def with_parameters(trees: list, facts: ModuleFacts, arrays: list, render) -> Parameters | None:
+    """The module of the standard-library trees `trees` (left as they are) with `arrays` as parameters (see
+    ModuleFacts.takes), printed by `render` (emit.render); None where the rewrite does not apply."""
+    takes = facts.takes(arrays)
+    if takes is None:
+        return None
+    out = []
+    for t in trees:
+        t = copy.deepcopy(t)
+        t.args.args += [ast.arg(arg=a) for a in takes[t.name]]
+        for n in ast.walk(t):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and takes.get(n.func.id):
+                n.args += [ast.Name(id=a, ctx=ast.Load()) for a in takes[n.func.id]]
+        out.append(render(t))
+    return Parameters(tuple(arrays), HEADER + "\n\n".join(out), takes)
