@@ -731,7 +731,12 @@ _PAUSE_LOCK = threading.Lock()
 def _collector_paused():
     """Python's cycle collector off while a module is generated: the passes allocate many small tree
     nodes that are not garbage, and each full collection re-scans the growing tree (a quarter of the
-    generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards."""
+    generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards.
+    What the generation leaves alive (the module's trees, which its Specialisation keeps) goes straight to
+    the oldest generation (gc.freeze then gc.unfreeze, where nothing else has frozen objects): turning the
+    collector back on would otherwise scan all of it at the next allocation, young objects as it were, and
+    again on their way up (0.17 s of 2.5 at 1 000 statements); cycles among them wait for the next full
+    collection instead."""
     with _PAUSE_LOCK:
         _PAUSES[0] += 1
         if _PAUSES[0] == 1:
@@ -743,6 +748,9 @@ def _collector_paused():
         with _PAUSE_LOCK:
             _PAUSES[0] -= 1
             if _PAUSES[0] == 0 and _PAUSES.pop():
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 

@@ -262,3 +262,29 @@ def test_forward_mode_over_a_proved_gradient():
     np.testing.assert_allclose(got, expect, rtol=1e-12)
     with pytest.raises(IndexError):
         srcdiff.jvp(inner, wrt=0, jit=True)(0.8, x, 5, 1.0)
+
+
+@pytest.mark.parametrize("body", [
+    "for i in range(n):\n        s += x[i]\n        if s > 1.0:\n            s = s * x[i + 1]",   # proved
+    "for i in range(n):\n        if i > 0:\n            s += x[i]",                           # unproved
+    "for i in range(n):\n        for j in range(i):\n            s += x[i, j]",               # proved, nested
+])
+def test_the_function_given_is_left_as_it_was(body):
+    """The pass writes its tests into copies of the compound statements (it no longer clones the whole
+    function first): the tree it was given prints the same after it, proved or not."""
+    import gast
+    from srcdiff.transforms import emit
+    fn = gast.parse(f"def f(x, n, idx):\n    s = 0.0\n    {body}\n    return s\n").body[0]
+    before = emit.to_source(fn)
+    new = bounds.hoist_checks(fn)
+    assert emit.to_source(fn) == before
+    if new is not fn:
+        assert "raise IndexError" in emit.to_source(new) or bounds.MARK in emit.to_source(new)
+
+
+def test_shape_elements_need_no_test_and_a_shape_tuple_neither():
+    """`x.shape[0]` and `n = x.shape; n[0]` (Numba checks tuple indices itself): the function comes back as
+    given, found in the one walk of the function (the first) or by the prover (the second)."""
+    for src in ("def f(x):\n    return x.shape[0] * 2.0\n", "def f(x):\n    n = x.shape\n    return n[0] * 2.0\n"):
+        proved, text = _proved(src)
+        assert not proved and bounds.MARK not in text

@@ -154,3 +154,24 @@ def test_pass_modules_name_their_place_on_the_map_not_a_number(module):
     import importlib
     doc = importlib.import_module(f"srcdiff.transforms.{module}").__doc__
     assert not doc.startswith("Pass ") and "compiler." in doc.split("\n\n")[0], doc[:120]
+
+
+def test_generation_leaves_the_cycle_collector_as_it_found_it():
+    """compiler._collector_paused turns the collector off while a module is generated, then moves what
+    generation left alive to the oldest generation (gc.freeze/unfreeze): afterwards the collector is on
+    again, nothing stays frozen, and a collector the caller had turned off stays off."""
+    import gc
+
+    def f(x):
+        return np.sum(np.tanh(x) * x)
+
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        compiler.build_module(f, ["x"], "grad")
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        gc.disable()
+        compiler.build_module(f, ["x"], "grad")
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -1,13 +1,18 @@
-"""Generation time grows linearly with program size (issue 22.3).
+"""Generation grows linearly with program size (issue 22.3): what can be checked without a clock.
 
-Work cannot be counted exactly here: the quadratic passes this guards against (a new frozenset per
-statement, a rescan of the whole function per copy propagated) spend their time inside C-level set and
-list operations, which neither Python's call count nor its line count sees (both grew 4.8x for 4x the
-statements before and after the fix). So the test compares this process's CPU time for a straight-line
-function and one four times longer, best of two each, in the same process: linear generation costs
-about 4x (measured 4.6x), the quadratic generation it replaced 10x. Marked slow, and the bound is
-generous (7x), since it is a time ratio on a possibly loaded machine.
+Time is not asserted (the project's rule: on a shared machine a ratio of CPU times flakes). Work cannot be
+counted exactly either: the quadratic passes this guards against (a new frozenset per statement, a rescan
+of the whole function per copy propagated) spent their time inside C-level set and list operations, which
+neither Python's call count nor its line count sees. So the test checks what is deterministic, and reports
+the rest: for a straight-line function and one four times longer (benchmarks/generation_scaling.py's
+programs, 100 and 400 statements), the generated code per statement is about the same (6.6 and 5.9 lines
+now: more of the shorter program's values are dead; a pass that wrote code per pair of statements would
+multiply it by four), both gradients equal central differences (the programs timed are
+differentiated correctly), and the CPU-time ratio of their generation is printed beside the exponent it
+implies (1 = linear; `pytest -s -m slow tests/test_generation_scaling.py` shows it, and
+benchmarks/generation_scaling.py measures the sweep up to 1 000 statements).
 """
+import math
 import time
 
 import numpy as np
@@ -21,29 +26,41 @@ def _scaling_module():
     return load_benchmark("generation_scaling.py", "generation_scaling_for_tests")
 
 
-def _generation_cpu(gs, fn, generic) -> float:
-    best = float("inf")
+def _generated(gs, fn, generic) -> tuple:
+    """(source, best CPU seconds of two generations) of fn's gradient."""
+    best, src = float("inf"), None
     for _ in range(2):
         t = time.process_time()
-        gs.generate(fn, generic)
+        src = gs.generate(fn, generic)
         best = min(best, time.process_time() - t)
-    return best
+    return src, best
+
+
+def _code_lines(src: str) -> int:
+    return sum(1 for line in src.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def _check_gradient(fn):
+    rng = np.random.default_rng(1)
+    x, y, a = rng.normal(size=5), rng.normal(size=5), 0.3
+    h = 1e-6
+    fd = (fn(x, y, a + h) - fn(x, y, a - h)) / (2 * h)
+    np.testing.assert_allclose(srcdiff.grad(fn, wrt="a")(x, y, a), fd, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("generic", [False, True], ids=["specialised", "generic"])
-def test_generation_time_grows_linearly_with_statements(tmp_path, generic):
-    """As a jitted gradient's first call generates it (specialised to the arguments' kinds: the filled
-    sum adjoints' rewrite there once rescanned the rest of the block for each, 4.5 s of 9 at 1 000
-    statements) and without argument kinds."""
+def test_generated_code_grows_linearly_with_statements(tmp_path, generic):
+    """As a jitted gradient's first call generates it (specialised to the arguments' kinds) and without
+    argument kinds."""
     gs = _scaling_module()
-    small, large = gs.load_program(50, str(tmp_path)), gs.load_program(200, str(tmp_path))
-    _generation_cpu(gs, gs.load_program(10, str(tmp_path)), generic)   # rule tables and imports, outside the ratio
-    ratio = _generation_cpu(gs, large, generic) / _generation_cpu(gs, small, generic)
-    assert ratio < 7.0, f"4x the statements took {ratio:.1f}x the CPU time (linear: about 4, quadratic: 16)"
-    # the programs measured are differentiated correctly (so the ratio is of real work)
-    rng = np.random.default_rng(1)
-    x, y, a = rng.normal(size=5), rng.normal(size=5), 0.3
-    h = 1e-6
-    fd = (small(x, y, a + h) - small(x, y, a - h)) / (2 * h)
-    np.testing.assert_allclose(srcdiff.grad(small, wrt="a")(x, y, a), fd, rtol=1e-5, atol=1e-7)
+    small, large = gs.load_program(100, str(tmp_path)), gs.load_program(400, str(tmp_path))
+    gs.generate(gs.load_program(10, str(tmp_path)), generic)   # rule tables and imports, outside the timings
+    (src_small, cpu_small), (src_large, cpu_large) = _generated(gs, small, generic), _generated(gs, large, generic)
+    lines = _code_lines(src_large) / _code_lines(src_small)
+    assert 3.0 < lines < 6.0, f"4x the statements gave {lines:.2f}x the generated code (linear: about 4)"
+    ratio = cpu_large / cpu_small
+    print(f"\n4x the statements: {lines:.2f}x the generated code, {ratio:.2f}x the generation CPU time "
+          f"(exponent {math.log(ratio) / math.log(4):.2f}; 1 = linear) -- reported, not asserted")
+    _check_gradient(small)
+    _check_gradient(large)

@@ -51,6 +51,11 @@ def dotted(path: str) -> gast.expr:
 
 def dotted_name(node) -> str | None:
     """Inverse of `dotted`: 'a.b.c' for Name/Attribute chains, else None."""
+    kind = type(node)
+    if kind is _NAME:
+        return node.id
+    if kind is _ATTRIBUTE and type(node.value) is _NAME:     # (np.exp: most calls; the loop below is general)
+        return node.value.id + "." + node.attr
     parts = []
     while isinstance(node, gast.Attribute):
         parts.append(node.attr)
@@ -254,11 +259,10 @@ class Transformer(ast.NodeTransformer):
 
     def visit(self, node):
         kind = type(node)
-        name = self._visitors.get(kind)
-        if name is None:
-            name = "visit_" + kind.__name__
-            name = self._visitors[kind] = name if hasattr(type(self), name) else "generic_visit"
-        return getattr(self, name)(node)
+        method = self._visitors.get(kind)
+        if method is None:     # the class's function for this node class, found once
+            method = self._visitors[kind] = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+        return method(self, node)
 
     def generic_visit(self, node):
         fields = _CHILD_FIELDS.get(type(node))
@@ -323,6 +327,7 @@ def walk_names(node):
 
 
 _NAME = gast.Name
+_ATTRIBUTE = gast.Attribute
 _NO_NAMES = {"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "is_async", "level", "module",
              "conversion", "simple", "type_ignores"}
 _CHILD_FIELDS: dict = {gast.Constant: ()}

@@ -51,7 +51,7 @@ from typing import NamedTuple
 import gast
 
 from . import annotations as anno
-from .astutil import (clone, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
+from .astutil import (comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
@@ -70,16 +70,16 @@ class Unproved(Exception):
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its bounds tests written in, noted as needing no others (the annotation
     BOUNDS_PROVED; the comment MARK at its top says so to the reader)."""
-    if not any(isinstance(n, gast.Subscript) for n in walk(fn)):
-        return fn
-    new = clone(fn)
+    prover = _Prover(fn)
+    if not prover.subscripted:
+        return fn     # (a tuple's element, as `x.shape[1]`, needs no test: Numba checks it whatever the flag)
     try:
-        prover = _Prover(new)
-        body = prover.block(new.body, None, {})
+        body = prover.block(fn.body, None, {})
     except Unproved:
         return fn
     if not prover.needed:
         return fn
+    new = _shallow(fn)
     new.body = [comment(MARK)] + body
     return anno.set(new, anno.BOUNDS_PROVED)
 
@@ -184,10 +184,12 @@ class _Prover:
         self.needed = False       # a subscript needed more than Numba's own tuple checks
         self.open_loops = []      # the range loops (_Loop) around the statement being read
         self.at = 0               # the index in the function's own block of the statement being read
-        self._scan(fn)
+        self.subscripted = self._scan(fn)   # a subscript other than a shape's element: one may need a test
 
     # -- facts about the whole function
-    def _scan(self, fn):
+    def _scan(self, fn) -> bool:
+        """The facts below, in one walk of the function; returns whether it has a subscript other than an
+        element of a shape (`x.shape[1]`): where it has none, nothing is tested and the rest is not needed."""
         params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
         values: dict = {}      # name -> [value expression, or a marker for a binding of another form]
         handled = set()
@@ -201,9 +203,22 @@ class _Prover:
             elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
                 values.setdefault(s.target.id, []).append(("aug", s))
                 handled.add(id(s.target))
-        for n in walk_names(fn.body):
-            if not isinstance(n.ctx, gast.Load) and id(n) not in handled:
-                values.setdefault(n.id, []).append(None)
+        mutated, subscripted = set(), False
+        name, call, subscript, attribute, load = gast.Name, gast.Call, gast.Subscript, gast.Attribute, gast.Load
+        header = [fn.args] + fn.decorator_list + ([fn.returns] if fn.returns is not None else [])
+        for part, in_body in [(b, True) for b in fn.body] + [(h, False) for h in header]:
+            for n in walk(part):
+                kind = type(n)
+                if kind is name:
+                    if in_body and type(n.ctx) is not load and id(n) not in handled:
+                        values.setdefault(n.id, []).append(None)
+                elif kind is call:
+                    if type(n.func) is attribute and n.func.attr in _LIST_METHODS:
+                        mutated.add(dotted_name(n.func.value))
+                elif kind is subscript and not subscripted:
+                    subscripted = not (type(n.value) is attribute and n.value.attr == "shape")
+        if not subscripted:
+            return False
         self.values = values
         top = {}
         for k, s in enumerate(fn.body):
@@ -216,13 +231,12 @@ class _Prover:
         self.tuples = {v for v, vs in values.items() if v not in params
                        and all(isinstance(x, gast.Tuple) or (isinstance(x, gast.Attribute) and x.attr == "shape")
                                for x in vs)}
-        mutated = {dotted_name(n.func.value) for n in walk(fn) if isinstance(n, gast.Call)
-                   and isinstance(n.func, gast.Attribute) and n.func.attr in _LIST_METHODS}
         self.lists = mutated | {v for v, vs in values.items() if any(
             isinstance(x, (gast.List, gast.ListComp)) or (isinstance(x, gast.Call) and dotted_name(x.func) in _LISTS)
             for x in vs)}
         self.ints = self._integers(values)
         self.nonneg = {v for v, vs in values.items() if v in self.ints and all(self._is_size(x) for x in vs)}
+        return True
 
     def _is_size(self, x) -> bool:
         """A value that is a length: len(...), x.shape[k], or an element of a shape tuple."""
@@ -388,15 +402,17 @@ class _Prover:
                 else:
                     raise Unproved
             if isinstance(s, gast.For):
-                out += self.for_loop(s, loop, checked)
+                out += self.for_loop(_shallow(s), loop, checked)
             elif isinstance(s, gast.While):
+                s = _shallow(s)
                 s.body = self.block(s.body, "nested", {})
                 s.orelse = self.block(s.orelse, "nested" if loop else None, dict(checked))
                 out.append(s)
             else:
-                for inner in nested_blocks(s):     # (try and with never reach here: the front end refuses them)
-                    if inner:
-                        inner[:] = self.block(inner, "nested" if loop else None, dict(checked))
+                if nested_blocks(s):     # (try and with never reach here: the front end refuses them)
+                    s = _shallow(s)
+                    map_blocks(s, lambda inner: self.block(inner, "nested" if loop else None, dict(checked))
+                               if inner else inner)
                 out.append(s)
             bound = _bound_names(s)
             for k in [k for k, deps in checked.items() if deps & bound]:
@@ -431,6 +447,8 @@ class _Prover:
             return []
         else:
             heads = [s]
+        if not _tested_subscripts(heads):
+            return []
         out = []
         for node, conditional in _expressions(heads):
             if not isinstance(node, gast.Subscript) or self._static(node):
@@ -693,6 +711,25 @@ def _expressions(heads):
             todo += [(c, True) for c in gast.iter_child_nodes(node)]
         else:
             todo += [(c, cond) for c in gast.iter_child_nodes(node)]
+
+
+def _shallow(s):
+    """A copy of node `s` sharing its fields (and marks) with it: the pass writes its tests into copies of the
+    compound statements, and leaves the function it was given as it was (a function it cannot prove stays)."""
+    new = type(s).__new__(type(s))
+    new.__dict__.update(s.__dict__)
+    return new
+
+
+def _tested_subscripts(heads) -> bool:
+    """Is there a subscript under `heads` (nodes, or lists of them) other than an element of a shape (`x.shape[1]`)?
+    One walk, several times faster than `_expressions`: most statements have none."""
+    for h in heads:
+        for n in (walk(x) for x in h) if isinstance(h, list) else (walk(h),):
+            for m in n:
+                if type(m) is gast.Subscript and not (type(m.value) is gast.Attribute and m.value.attr == "shape"):
+                    return True
+    return False
 
 
 def _bound_names(s) -> set:

@@ -71,8 +71,14 @@ def lower_stacks(node):
     return Lower().visit(node)
 
 
+_STACK_CALLS = frozenset({"rt.stack", "rt.push", "rt.pop"})
+
+
 def raise_stacks(node):
     """Inverse of `lower_stacks` on generated code."""
+    if not any(type(n) is gast.Call and dotted_name(n.func) in _STACK_CALLS for n in walk(node)):
+        return node     # (one walk instead of a rewrite of every node: most functions hold no stack)
+
     class Raise(Transformer):
         def visit_Call(self, n):
             self.generic_visit(n)

@@ -37,8 +37,8 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
     facts = _Facts(fn)
-    local, droppable = _stacks(fn, facts.names)
-    while True:
+    local, droppable = _stacks(fn, facts)
+    while droppable:    # (a pop that goes is of a droppable stack: with none, every stack stays as it is)
         live = _Liveness(local, droppable, facts)
         live.block(fn.body, set())
         partial = live.dead_pops & live.kept_pops   # some pops of these stacks go, others stay: keep them all
@@ -50,12 +50,12 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     return fn
 
 
-def _stacks(fn, names: list) -> tuple:
+def _stacks(fn, facts) -> tuple:
     """(the stacks the function makes, `s = rt.stack(...)`: only their pushes may go; those of them used only
     where they are made, pushed onto (`rt.push(s, v)`) and popped into a name (`v = rt.pop(s)`): only their
     pops may go). A pop inside an expression (`d_v += rt.pop(d_s)`,
     reverse mode's adjoint of a push in generated code differentiated again), or a stack read otherwise
-    (returned, passed on), keeps every push and pop of its stack. `names`: the function's Name nodes."""
+    (returned, passed on), keeps every push and pop of its stack. `facts`: the function's _Facts."""
     stacks, plain = set(), {}
     for s in walk_statements(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
@@ -72,7 +72,7 @@ def _stacks(fn, names: list) -> tuple:
     if not stacks:
         return stacks, set()
     uses: dict = {}
-    for n in names:
+    for n in facts.name_nodes():
         if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
     return stacks, {st for st in stacks if uses[st] == plain[st]}
@@ -86,23 +86,26 @@ def _own_arrays(fn) -> tuple:
     in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros, np.ones; n not a
     tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element, never a
     view). A write into one is dead where nothing reads the array after it: no other name can see it (the
-    scalar tapes of reverse mode, an array the user fills)."""
+    scalar tapes of reverse mode, an array the user fills). Without such an allocation (most functions),
+    the function is not walked: its Name nodes are left to `_Facts.name_nodes` (None)."""
     made, ok, names = set(), set(), []
-    name, assign, subscript = gast.Name, gast.Assign, gast.Subscript
+    name, subscript = gast.Name, gast.Subscript
+    for n in walk_statements(fn.body):
+        if type(n) is gast.Assign and len(n.targets) == 1 and type(n.targets[0]) is name:
+            v = n.value
+            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                made.add(n.targets[0].id)
+                ok.add(id(n.targets[0]))
+    if not made:
+        return made, None
     for n in walk(fn):
         kind = type(n)
         if kind is name:
             names.append(n)
-        elif kind is assign:
-            if len(n.targets) == 1 and type(n.targets[0]) is name:
-                v = n.value
-                if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
-                        and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
-                    made.add(n.targets[0].id)
-                    ok.add(id(n.targets[0]))
         elif kind is subscript and type(n.value) is name and _element(n.slice):
             ok.add(id(n.value))
-    seen = {n.id for n in names if n.id in made and id(n) not in ok} if made else set()
+    seen = {n.id for n in names if n.id in made and id(n) not in ok}
     return made - seen, names
 
 
@@ -116,7 +119,7 @@ def _element(index) -> bool:
 class _Facts:
     """What the liveness rounds of one function share: the names each node reads and what each assignment
     is (cached by the node's id: the nodes do not change while it runs), the arrays the function makes
-    and its Name nodes (`_own_arrays`), and its checkpointed loops' plans by segment variable
+    (`_own_arrays`) and its Name nodes (`name_nodes`), and its checkpointed loops' plans by segment variable
     (annotations.SEGMENTS)."""
 
     def __init__(self, fn):
@@ -128,6 +131,13 @@ class _Facts:
             if p is not None:
                 self.plans[p.segment] = p
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
+        self.fn = fn
+
+    def name_nodes(self) -> list:
+        """The function's Name nodes (walked once, when first asked for)."""
+        if self.names is None:
+            self.names = [n for n in walk(self.fn) if type(n) is gast.Name]
+        return self.names
 
 
 def _pop_stack(s):
