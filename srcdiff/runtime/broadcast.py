@@ -2,7 +2,7 @@
 import numpy as np
 from numba.core import types
 from numba.cpython.unsafe.tuple import tuple_setitem
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from ._axes import axis_split, left_pad
@@ -59,7 +59,7 @@ def _sum_leading(g, rest):
     return sum_mid(np.ascontiguousarray(g).reshape((1, lsize, rsize)), g.dtype).reshape(rest)
 
 
-@overload(unbroadcast, inline="always")   # a no-op in most calls: inlined, it costs nothing
+@cached_overload(unbroadcast)   # compiled once per installation (inlined, it was compiled in every process)
 def _unbroadcast_nb(g, x):
     if nb_is_scalar(x):
         if nb_is_scalar(g):
