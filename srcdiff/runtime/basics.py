@@ -19,7 +19,7 @@ def zeros_like(x):
     return float_scalar_type(x)(0)
 
 
-@overload(zeros_like, inline="always")   # a scalar's is a constant; an array's allocates in a cached kernel
+@overload(zeros_like, inline="always")   # a scalar's is a constant, inlined (arrays: _zeros_like_array_nb)
 def _zeros_like_nb(x):
     if isinstance(x, types.NoneType):
         # a name Numba typed as None on this path: its binding sits in a branch that Numba pruned as dead
@@ -30,18 +30,15 @@ def _zeros_like_nb(x):
     T = nb_float_type(x)
     if nb_is_scalar(x):
         return lambda x: T(0)
-    if nb_is_array(x):
-        return lambda x: _zeros(x.shape, T)
     return None
 
 
-def _zeros(shape, T):
-    return np.zeros(shape, T)
-
-
-@cached_overload(_zeros)
-def _zeros_nb(shape, T):
-    return lambda shape, T: np.zeros(shape, T)
+@cached_overload(zeros_like)   # an array's: compiled once per installation (Numba compiles an inline="always"
+def _zeros_like_array_nb(x):   # overload's implementation in every process, 0.06 s each)
+    if nb_is_array(x):
+        T = nb_float_type(x)
+        return lambda x: np.zeros(x.shape, T)
+    return None
 
 
 def copy(x):
@@ -49,20 +46,18 @@ def copy(x):
     return x.copy() if is_array(x) else x
 
 
-@overload(copy, inline="always")
+@overload(copy, inline="always")   # a scalar: itself, inlined (arrays: _copy_array_nb)
 def _copy_nb(x):
     if nb_is_array(x):
-        return lambda x: _copy_array(x)
+        return None
     return lambda x: x
 
 
-def _copy_array(x):
-    return x.copy()
-
-
-@cached_overload(_copy_array)
+@cached_overload(copy)   # an array's copy: compiled once per installation
 def _copy_array_nb(x):
-    return lambda x: x.copy()
+    if nb_is_array(x):
+        return lambda x: x.copy()
+    return None
 
 
 def seed(y):
