@@ -244,6 +244,22 @@ def test_unbroadcast_scalars_and_fast_path():
     assert_close(out, g32.sum(0, keepdims=True), rtol=1e-5)
 
 
+def test_array_adjoint_plumbing_is_called_by_symbol_and_numbers_stay_inline():
+    """rt.unbroadcast, rt.zeros_like and rt.copy of arrays are runtime kernels compiled once per installation,
+    which generated code calls (runtime/_linking.py); of numbers they are still constants and copies."""
+    from srcdiff.runtime import _linking
+
+    def plumbing(g, x, s):
+        return rt.unbroadcast(g, x) + rt.zeros_like(x) + rt.copy(x), rt.zeros_like(s) + rt.copy(s)
+    jitted = numba.njit(pipeline_class=_linking.Compiler)(plumbing)
+    g, x = rand((3, 4)), rand((1, 4))
+    arrays, number = jitted(g, x, 2.5)
+    assert_close(arrays, g.sum(0, keepdims=True) + x)
+    assert number == 2.5
+    (cres,) = jitted.overloads.values()
+    assert len(_linking._CALLS.get(cres.library, ())) >= 3     # the three array kernels, called
+
+
 @pytest.mark.parametrize("x,jit", [(np.float64(2.5), False), (3, True), (np.float32(1.5), True),
                                    (rand((2, 3)), False), (np.arange(4), True),
                                    (rand((2, 2), np.float32), True), (np.array(1.5), False)])
