@@ -85,15 +85,14 @@ source (each function):
 the compiled form (jit only: what Numba compiles, never the source shown):
     elementwise      array expressions -> rt.elementwise: kernels compiled once per      transforms/elementwise.py
                      installation (reverse mode); each statement stays on its line
+    emit             as above                                                            transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
 for each user function it calls that stays a call, the callee's primal and derivative, each through the
 passes above. `Module.generate` prints it with the facts of its functions read off the trees
 (srcdiff/generated.py: calls, bound names read, bounds proved), which srcdiff.backends uses as it exec's the
-source as Python or compiles it with Numba. Jitted, it also prints the compiled form (`Generated.compiled`):
-the COMPILED passes applied to each function after SOURCE's, one statement per line as the source shown, so
-that Numba's line numbers fall on the same lines and comments; the source the user reads stays as it is.
+source as Python or compiles it with Numba (jitted: its compiled form, line for line the source shown).
 """
 from __future__ import annotations
 
@@ -109,9 +108,9 @@ import gast
 from . import generated
 from .errors import SrcdiffError
 from .transforms import annotations as anno
-from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar,
-                         elementwise, emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
-                         preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize,
+                         parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
@@ -145,7 +144,6 @@ class Context:
     module: object = None
     tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
-    fn_kinds: dict | None = None   # COMPILED: the kinds of fn's names (reverse mode's, kept by Module.kinds)
     _kinds: dict | None = None
 
     @property
@@ -453,10 +451,10 @@ SOURCE = [
          "Python source with comments naming the user's lines"),
 ]
 
-COMPILED = [
-    Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.fn_kinds)),
-         "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\n"
-         "installation (reverse mode); each statement stays on its line"),
+COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
+    Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
+         "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\ninstallation "
+         "(reverse mode); each statement stays on its line"),
     Pass("emit", _emit, "transforms/emit.py", "as above"),
 ]
 
@@ -536,9 +534,8 @@ class Module:
     def generate(self, jit: bool = False) -> generated.Generated:
         """The module's source (see `source`) with the facts of its functions the backends need, read off
         the trees it is printed from (generated.py): what each calls, which bound names it reads, whether
-        the bounds pass proved it; jitted, the compiled form (the COMPILED passes: `Generated.compiled`,
-        None where it is the source itself); and, where bound arrays are large enough for jitted code to
-        take them as parameters (backends.passed_arrays), the compiled form with those parameters."""
+        the bounds pass proved it; jitted, the module Numba compiles (COMPILED: `Generated.compiled`) and, where
+        bound arrays are large enough for jitted code to take them as parameters (backends.passed_arrays), it with them."""
         from . import backends
         with _collector_paused():
             done = [run(SOURCE, Context(fn=f, jit=jit)) for f in self.functions]
@@ -547,8 +544,7 @@ class Module:
             facts = generated.ModuleFacts(tuple(
                 generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
                 for c in done))
-            compiled = [run(COMPILED, Context(fn=c.fn, jit=jit, fn_kinds=self.kinds[c.fn.name]))
-                        if jit and c.fn.name in self.kinds else c for c in done]
+            compiled = [run(COMPILED, Context(fn=c.fn, module=self)) if jit and c.fn.name in self.kinds else c for c in done]
             compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
