@@ -336,10 +336,23 @@ class Transformed:
         module = sys.modules[fn.py_func.__module__]
         if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
             self._last = jitted._last
-            return jitted(*args, **kwargs)
+            out = jitted(*args, **kwargs)
+            self._adopt(jitted, args, kwargs)   # switched over for good: later calls go straight to it
+            return out
         out = python(*args, **kwargs)
         self._last = python._last
+        if key in state.python:     # the compilation failed: the Python backend answers from now on
+            self._adopt(python, args, kwargs)
         return out
+
+    def _adopt(self, backend, args, kwargs):
+        """jit="background": calls with arguments like these run `backend`'s function from now on (what it
+        remembered for them), without asking the switch-over state again."""
+        known = None if kwargs else backend._fast.get(_types_key(args))
+        if known is not None:
+            if len(self._fast) >= _FAST_MAX:
+                self._fast.clear()
+            self._fast[_types_key(args)] = known
 
     def __call__(self, *args, **kwargs):
         if not kwargs:      # the steady state: arguments of the types (dtypes, shapes) of an earlier call

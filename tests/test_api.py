@@ -158,3 +158,22 @@ def test_copies_and_pickles_after_calls(jit):
         np.testing.assert_allclose(h(x), 2 * x)
         np.testing.assert_allclose(h(x.astype(np.float32)), 2 * x)
     np.testing.assert_allclose(g(x), 2 * x)
+
+
+def test_background_after_switch_over_follows_type_changes():
+    """jit="background" whose compiled code is in the disk cache: repeated calls run the compiled
+    function, and a call with other ranks or dtypes still gets its own specialisation."""
+    jitted = srcdiff.grad(weighted, wrt=(0, 1), jit=True)
+    python = srcdiff.grad(weighted, wrt=(0, 1))
+    a, v = np.linspace(-1.0, 1.0, 12).reshape(3, 4), np.linspace(0.5, -0.5, 4)
+    cases = [(a, v), (a[:, :3], v[:3]), (a, v.astype(np.float32))]
+    for args in cases:
+        jitted(*args)       # compiled (and cached on disk) in this process
+    g = srcdiff.grad(weighted, wrt=(0, 1), jit="background")
+    for args in cases + cases:
+        da, dv = g(*args)
+        assert any(g.last is s for s in g._backends()[0]._cache.values())     # the compiled code answered
+        want = python(*args)
+        np.testing.assert_allclose(da, want[0], rtol=1e-12)
+        np.testing.assert_allclose(dv, want[1], rtol=1e-6)
+        assert dv.dtype == args[1].dtype
