@@ -614,8 +614,8 @@ def _nb_add_into(view, g):
 
 @pytest.mark.parametrize("case", ["vectors", "column", "broadcast", "cast", "scalar", "matrix"])
 def test_add_into_as_numpy(case):
-    """rt.add_into under Numba: vectors of one length and dtype by the inlined loop (a strided column too), the
-    rest (broadcasting, a cast, a scalar, 2-d) by the kernel; each as NumPy's `view += g`."""
+    """rt.add_into under Numba (vectors, a strided column, broadcasting, a cast, a scalar, 2-d), each as NumPy's
+    `view += g`."""
     x = rand((4, 3))
     view, g = {"vectors": (x[0], rand(3)), "column": (x[:, 1], rand(4)), "broadcast": (x[0], rand(1)),
                "cast": (x[0], rand(3, np.float32)), "scalar": (x[:, 2], 0.25), "matrix": (x, rand((1, 3)))}[case]

@@ -2,7 +2,6 @@
 import numpy as np
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.core import types
-from numba.extending import overload
 
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
@@ -17,36 +16,14 @@ def add_into(view, g):
     view += g
 
 
-def _add_into_kernel(view, g):
-    view += g
-
-
-@cached_overload(_add_into_kernel)
-def _add_into_kernel_nb(view, g):
+@cached_overload(add_into)
+def _add_into_nb(view, g):
     if not nb_is_array(view):
         return None
 
     def impl(view, g):
         np.add(view, g, view)
     return impl
-
-
-@overload(add_into, inline="always")
-def _add_into_nb(view, g):
-    """Two vectors of one length and dtype (an adjoint's column, often in a loop) are added by a loop inlined
-    into the caller, with no call; anything else (broadcasting, casts) by the kernel. (Like Numba's np.add, the
-    loop reads g as it writes view where the two overlap.)"""
-    if not nb_is_array(view):
-        return None
-    if isinstance(g, types.Array) and view.ndim == 1 and g.ndim == 1 and view.dtype == g.dtype:
-        def vectors(view, g):
-            if view.shape[0] != g.shape[0]:
-                _add_into_kernel(view, g)
-                return
-            for i in range(view.shape[0]):
-                view[i] += g[i]
-        return vectors
-    return lambda view, g: _add_into_kernel(view, g)
 
 
 def add_at(a, idx, g):

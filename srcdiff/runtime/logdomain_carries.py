@@ -22,7 +22,7 @@ keep only the exact log values (a = 0: every entry "deep") and the direct formul
 """
 import numpy as np
 from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from ._cache import cached_jit, cached_overload
 from ._typing import nb_result_type
@@ -179,8 +179,8 @@ def _scaled_sum(S, k, E, j, K):
 
 @register_jitable(inline="always")
 def _step(S, k, M, E, c, b):
-    """Row k + 1 of S from row k (vecmat orientation: v over the rows i of M, results over its columns j).
-    Inlined into the loop (a call of its many array arguments cost as much as its arithmetic at small K);
+    """Row k + 1 of S from row k (vecmat orientation: v over the rows i of M, results over its columns j),
+    in one pass over the columns (each column's sum, its bookkeeping and the check that nothing is lost);
     what it rarely needs, the exact step, is a kernel of its own."""
     _check_step(S, M, b)
     K = M.shape[0]
@@ -323,7 +323,7 @@ def _step_adjoints_on_tape(g, S, k, M, E, d_M, with_M):
     and the factors g_j / s_j into its slots of the product's log values, which only this call reads (where a
     column took the direct formula), once. Row 0's adjoint, the one the loop hands on, is an array of its own
     (no view of the tape outlives the function), as is the adjoint of a step that took the direct formula
-    somewhere (a kernel of its own: this is inlined into the loop)."""
+    somewhere."""
     K = M.shape[0]
     if k == 0 or _has_direct(S, k, K):
         return _step_adjoints_apart(g, S, k, M, E, d_M, with_M)
@@ -360,10 +360,11 @@ def _vector(b):
     return isinstance(b, types.Array) and b.ndim == 1
 
 
-# The steps and their adjoints are inlined into the generated loop: at small K a call of their many array
-# arguments cost as much as their arithmetic. What they rarely need are cached kernels (_exact_step,
-# _step_spread, _step_adjoints_apart).
-@overload(logsumexp_vecmat_step, inline="always")
+# The steps and their adjoints stay kernels called by symbol: inlined into the generated loop (overload
+# inline="always") they ran 1.4x faster at K=5, but typing them in every generated function took the HMM
+# E-step's cold first call from 0.8 s to 11 s of CPU. What they rarely need are kernels of their own
+# (_exact_step, _step_spread, _step_adjoints_apart).
+@cached_overload(logsumexp_vecmat_step)
 def _vecmat_step_nb(S, k, M, E, b, Eb=None):
     if not _no_table(Eb) and _vector(b):
         return lambda S, k, M, E, b, Eb=None: _step_table(S, k, M, E[0], E[1], E[2], b, Eb[0], Eb[1])
@@ -373,7 +374,7 @@ def _vecmat_step_nb(S, k, M, E, b, Eb=None):
     return lambda S, k, M, E, b, Eb=None: _step_spread(S, k, M, E[0], E[1], b)
 
 
-@overload(logsumexp_matvec_step, inline="always")
+@cached_overload(logsumexp_matvec_step)
 def _matvec_step_nb(S, k, M, E, b, Eb=None):
     if not _no_table(Eb) and _vector(b):
         return lambda S, k, M, E, b, Eb=None: _step_table(S, k, M.T, E[0].T, E[1], E[2], b, Eb[0], Eb[1])
@@ -401,21 +402,21 @@ def _adjoints_impl(g, M, transposed, with_M):
         else (lambda g, S, k, M, E: _step_adjoints(g, S, k, M, E[0], S, False, T))
 
 
-@overload(logsumexp_vecmat_step_grad_v, inline="always")
+@cached_overload(logsumexp_vecmat_step_grad_v)
 def _vecmat_step_grad_v_nb(g, S, k, M, E):
     return _adjoints_impl(g, M, False, False)
 
 
-@overload(logsumexp_matvec_step_grad_v, inline="always")
+@cached_overload(logsumexp_matvec_step_grad_v)
 def _matvec_step_grad_v_nb(g, S, k, M, E):
     return _adjoints_impl(g, M, True, False)
 
 
-@overload(logsumexp_vecmat_step_adjoints, inline="always")
+@cached_overload(logsumexp_vecmat_step_adjoints)
 def _vecmat_step_adjoints_nb(g, S, k, M, E, d_M):
     return _adjoints_impl(g, M, False, True)
 
 
-@overload(logsumexp_matvec_step_adjoints, inline="always")
+@cached_overload(logsumexp_matvec_step_adjoints)
 def _matvec_step_adjoints_nb(g, S, k, M, E, d_M):
     return _adjoints_impl(g, M, True, True)
