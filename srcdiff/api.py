@@ -144,6 +144,7 @@ class Transformed:
         self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
+        self._fast: dict = {}    # argument types, dtypes and shapes -> _Known: what __call__ looked up for them
         self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
@@ -180,6 +181,7 @@ class Transformed:
         key = (arg_kinds, repr(structs), arg_dims)
         if need_module and key in self._cache and not isinstance(self._cache[key].module, compiler.Module):
             del self._cache[key]
+            self._fast.clear()
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
             # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
             # once per process even when several threads run this object's first tasks at the same time
@@ -267,7 +269,7 @@ class Transformed:
             mod = entry.module
             if hasattr(mod, "bindings") and entry.generated is not None:   # not a nested (forward) build
                 shipped[key] = (entry.generated, mod.bindings, mod.entry)
-        state.update(_cache={}, _last=None, _shipped=shipped)
+        state.update(_cache={}, _fast={}, _last=None, _shipped=shipped)
         state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
         self._params()
         state["_param_names"] = self._param_names
@@ -276,6 +278,7 @@ class Transformed:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._cache = dict(self.__dict__.get("_cache", {}))
+        self._fast = {}
 
     def prepare(self, *args, **kwargs):
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
@@ -332,19 +335,38 @@ class Transformed:
         module = backends.shown_module(fn)
         if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
             self._last = jitted._last
-            return jitted(*args, **kwargs)
+            out = jitted(*args, **kwargs)
+            self._adopt(jitted, args, kwargs)   # switched over for good: later calls go straight to it
+            return out
         out = python(*args, **kwargs)
         self._last = python._last
+        if key in state.python:     # the compilation failed: the Python backend answers from now on
+            self._adopt(python, args, kwargs)
         return out
 
+    def _adopt(self, backend, args, kwargs):
+        """jit="background": calls with arguments like these run `backend`'s function from now on (what it
+        remembered for them), without asking the switch-over state again."""
+        known = None if kwargs else backend._fast.get(_types_key(args))
+        if known is not None:
+            if len(self._fast) >= _FAST_MAX:
+                self._fast.clear()
+            self._fast[_types_key(args)] = known
+
     def __call__(self, *args, **kwargs):
+        if not kwargs:      # the steady state: arguments of the types (dtypes, shapes) of an earlier call
+            hit = self._fast.get(_types_key(args))
+            if hit is not None:
+                return self._call_known(hit, args)
         if self.jit == "background":
             return self._call_background(args, kwargs)
+        given = len(args)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
-        if not self.jit:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
+        floats = not self.jit and float in map(type, args)
+        if floats:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
             args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
         try:
             out = fn(*args)
@@ -355,7 +377,45 @@ class Transformed:
         out = self._shape(out)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
+        elif not kwargs and given == len(args_in) and all(type(a) in _PLAIN for a in args_in):
+            self._remember(args_in, fn, floats, out)
         return self._match_dtypes(out, args_in) if self.jit else out
+
+    def _remember(self, args, fn, floats, out):
+        """Keep what the call with `args` looked up, by the arguments' types, dtypes and shapes (which decide
+        their kinds and axis labels, so the specialisation), for the next call with arguments like them:
+        the steady state of an optimisation loop skips binding, checking, kinds, labels and the lookup."""
+        match = bool(self.jit) and self._dtypes_differ(out, args)
+        if len(self._fast) >= _FAST_MAX:
+            self._fast.clear()
+        self._fast[_types_key(args)] = _Known(fn, self._last, floats, match)
+
+    def _call_known(self, known, args):
+        """`__call__` for arguments whose kinds and labels an earlier call with the same key looked up."""
+        fn = known.function
+        self._last = known.specialisation
+        if known.floats:
+            args_in, args = args, tuple(np.float64(a) if type(a) is float else a for a in args)
+        else:
+            args_in = args
+        try:
+            out = fn(*args)
+        except SrcdiffError:
+            raise
+        except Exception as exc:
+            translate_error(exc, self, fn)
+        out = self._shape(out)
+        return self._match_dtypes(out, args_in) if known.match else out
+
+    def _dtypes_differ(self, out, args) -> bool:
+        """Whether `_match_dtypes` changes a gradient of this output (Numba's output dtypes follow from the
+        argument types, so this holds for every call whose arguments have these types)."""
+        if self.mode not in ("grad", "value_and_grad", "vjp"):
+            return False
+        matched = self._match_dtypes(out, args)
+        grads, new = (out, matched) if self.mode == "grad" else (out[1], matched[1])
+        grads, new = (grads, new) if self.many else ((grads,), (new,))
+        return any(g is not h for g, h in zip(grads, new))
 
     def _match_dtypes(self, out, args):
         """Numba computes float32 arrays' adjoints in float64 (float32 * a Python float is float64 there);
@@ -400,6 +460,28 @@ class Transformed:
         if self.many and not isinstance(grads, tuple):
             grads = (grads,)
         return value, grads
+
+
+class _Known(NamedTuple):
+    """What `Transformed.__call__` found for arguments of one types key (`_types_key`): the generated function,
+    its Specialisation, whether Python floats become np.float64 (the Python backend), and whether gradients
+    need their arguments' dtypes (`_match_dtypes`)."""
+    function: Callable
+    specialisation: Specialisation
+    floats: bool
+    match: bool
+
+
+# argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the
+# fast path; tuples, lists (structures), subclasses and other objects always go through the full lookup
+_PLAIN = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,
+                    np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8, np.bool_})
+_FAST_MAX = 64      # types keys kept per transform (a loop over ever new shapes must not grow without end)
+
+
+def _types_key(args) -> tuple:
+    """The arguments' types, with dtype and shape for arrays: what decides their kinds and axis labels."""
+    return tuple([(a.dtype, a.shape) if type(a) is np.ndarray else type(a) for a in args])
 
 
 UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"

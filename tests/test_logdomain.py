@@ -709,3 +709,60 @@ def test_carried_adjoint_returns_an_array_of_its_own():
     assert base is not None and d_pi.ctypes.data == base.data and d_pi.shape == (3,)
     python = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1))(*args)
     np.testing.assert_allclose(d_pi, python[1][0], rtol=1e-12)
+
+
+
+@numba.njit
+def _nb_carried_tape(M, v, n, b):
+    """A carry tape of n vecmat steps from v, each adding b (a vector, a 1-vector or a scalar)."""
+    E = rt.exp_shifted(M, 0)
+    S = rt.carry_start(E, n, v)
+    for k in range(n):
+        rt.logsumexp_vecmat_step(S, k, M, E, b)
+    return S
+
+
+@numba.njit
+def _nb_step_adjoint(g, S, k, M, d_M):
+    return rt.logsumexp_vecmat_step_adjoints(g, S, k, M, rt.exp_shifted(M, 0), d_M)
+
+
+@pytest.mark.parametrize("b", [np.array([0.5, -1.0, 2.0, 0.0]), np.array([-0.7]), -0.7],
+                         ids=["vector", "1-vector", "scalar"])
+def test_carried_step_spreads_a_scalar_added_vector(b):
+    """The added vector may be a scalar or a 1-vector (spread over the columns: a kernel of its own)."""
+    rng = np.random.default_rng(4)
+    M = np.log(rng.dirichlet(np.ones(4), size=4))
+    v = np.log(rng.dirichlet(np.ones(4)))
+    S = _nb_carried_tape(M, v, 5, b)
+    exact = v
+    for k in range(5):
+        exact = logsumexp(exact[:, None] + M, axis=0) + b
+        np.testing.assert_allclose(_nb_carry_end(S, k + 1, v), exact,
+                                   rtol=1e-12, atol=1e-12)
+
+
+@numba.njit
+def _nb_carry_end(S, n, like):
+    return rt.carry_end(S, n, like)
+
+
+@pytest.mark.parametrize("k", [1, 0])
+def test_step_adjoint_goes_into_the_tape(k):
+    """A float64 step's adjoint (row k > 0, no column direct) is written into the carry tape, not into an array
+    allocated a step; row 0's, the one the loop hands on, is an array of its own. Both equal the direct
+    formula's. (The tape case once never fired: the kernel compared NumPy's float64 with Numba's.)"""
+    rng = np.random.default_rng(3)
+    K = 4
+    M = np.log(rng.dirichlet(np.ones(K), size=K))
+    v = np.log(rng.dirichlet(np.ones(K)))
+    S = _nb_carried_tape(M, v, 3, np.zeros(K))
+    vk = _nb_carry_end(S, k, v)
+    g = rng.normal(size=K)
+    d_M = np.zeros((K, K))
+    out = _nb_step_adjoint(g, S, k, M, d_M)
+    assert np.shares_memory(out, S) == (k > 0)
+    ans = logsumexp(vk[:, None] + M, axis=0)
+    w = g[None, :] * np.exp(vk[:, None] + M - ans[None, :])
+    np.testing.assert_allclose(out, w.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(d_M, w, rtol=1e-12)

@@ -621,3 +621,22 @@ def test_logdet_grad():
     assert_close(got, fd, rtol=1e-6, atol=1e-8)
     batch = rand((2, 3, 3)) + 2 * np.eye(3)
     assert_close(rt.logdet_grad(batch), np.linalg.inv(batch).transpose(0, 2, 1))
+
+
+@numba.njit
+def _nb_add_into(view, g):
+    rt.add_into(view, g)
+
+
+@pytest.mark.parametrize("case", ["vectors", "column", "broadcast", "cast", "scalar", "matrix"])
+def test_add_into_as_numpy(case):
+    """rt.add_into under Numba (vectors, a strided column, broadcasting, a cast, a scalar, 2-d), each as NumPy's
+    `view += g`."""
+    x = rand((4, 3))
+    view, g = {"vectors": (x[0], rand(3)), "column": (x[:, 1], rand(4)), "broadcast": (x[0], rand(1)),
+               "cast": (x[0], rand(3, np.float32)), "scalar": (x[:, 2], 0.25), "matrix": (x, rand((1, 3)))}[case]
+    expected = x.copy()
+    (expected[0] if case in ("vectors", "broadcast", "cast") else expected[:, 1] if case == "column"
+     else expected[:, 2] if case == "scalar" else expected)[...] += g
+    _nb_add_into(view, g)
+    np.testing.assert_allclose(x, expected, rtol=1e-15)

@@ -24,7 +24,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import register_jitable
 
-from ._cache import cached_overload
+from ._cache import cached_jit, cached_overload
 from ._typing import nb_result_type
 from .fastexp import exp_fast
 from .fastlog import log_normal
@@ -150,24 +150,39 @@ def _carry_start(E, n, v):
     return S
 
 
-@register_jitable
-def _step_sums(S, k, M, E, b):
-    """Checks the shapes; the scaled sums s_j = sum_i a_i E_ij of row k, kept in its ans slots meanwhile."""
+@register_jitable(inline="always")
+def _check_step(S, M, b):
     I, J = M.shape
     if I != J or S.shape[1] != 4 * I + 1 or b.shape[0] != J:
         raise ValueError("log-domain carry: the matrix, the vector and the added vector disagree in shape")
-    K = I
-    for j in range(K):
-        sj = 0.0
-        for i in range(K):
-            sj += S[k, i] * E[i, j]
-        S[k, 3 * K + j] = sj
 
 
-@register_jitable
+@register_jitable(inline="always")
+def _column(S, k, K, j, sj, ej, cj, bj):
+    """Column j of row k's step from its scaled sum s_j = sum_i a_i E_ij and e_j = exp(c_j + b_j - z): keeps
+    s_j and 1 / s_j (0 where the column takes the direct formula) in row k, q_j = s_j e_j in row k + 1; returns
+    whether the scaled step loses nothing in this column."""
+    S[k, 3 * K + j] = sj
+    scaled = sj >= TINY and cj < np.inf
+    S[k, 2 * K + j] = 1.0 / sj if scaled else 0.0
+    S[k + 1, j] = sj * ej
+    return scaled and (ej >= DBL_MIN or bj == -np.inf)
+
+
+@register_jitable(inline="always")
+def _scaled_sum(S, k, E, j, K):
+    sj = 0.0
+    for i in range(K):
+        sj += S[k, i] * E[i, j]
+    return sj
+
+
+@register_jitable(inline="always")
 def _step(S, k, M, E, c, b):
-    """Row k + 1 of S from row k (vecmat orientation: v over the rows i of M, results over its columns j)."""
-    _step_sums(S, k, M, E, b)
+    """Row k + 1 of S from row k (vecmat orientation: v over the rows i of M, results over its columns j),
+    in one pass over the columns (each column's sum, its bookkeeping and the check that nothing is lost);
+    what it rarely needs, the exact step, is a kernel of its own."""
+    _check_step(S, M, b)
     K = M.shape[0]
     z = -np.inf
     for j in range(K):
@@ -175,57 +190,62 @@ def _step(S, k, M, E, c, b):
         z = zj if zj > z else z
     for j in range(K):                  # the exponentials on their own (a loop that vectorises)
         S[k + 1, j] = exp_fast(c[j] + b[j] - z)
-    _next_state(S, k, M, c, b, z)
+    fast = np.isfinite(z)
+    mq = 0.0
+    for j in range(K):
+        fast = _column(S, k, K, j, _scaled_sum(S, k, E, j, K), S[k + 1, j], c[j], b[j]) and fast
+        q = S[k + 1, j]
+        mq = q if q > mq else mq
+    _next_state(S, k, M, c, b, z, fast, mq)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _step_table(S, k, M, E, c, g, b, e, d):
     """_step with b's table: e_j = exp(b_j - d), d b's finite maximum (+inf where b holds +inf or NaN),
     so exp(c_j + b_j - z) = g_j e_j with z = max c + d: no exponential."""
-    _step_sums(S, k, M, E, b)
+    _check_step(S, M, b)
     K = M.shape[0]
     if e.shape[0] != K:
         raise ValueError("log-domain carry: the added vector's table disagrees with it in shape")
     top = -np.inf
     for j in range(K):
         top = c[j] if c[j] < np.inf and c[j] > top else top
-    for j in range(K):
-        S[k + 1, j] = g[j] * e[j]
-    _next_state(S, k, M, c, b, (top if top > -np.inf else 0.0) + d)
-
-
-@register_jitable
-def _next_state(S, k, M, c, b, z):
-    """Row k + 1 from row k's scaled sums s_j and e_j = exp(c_j + b_j - z) (row k + 1's first K slots):
-    q_j = s_j e_j, scaled by its maximum, where nothing is lost; else the exact log-domain step."""
-    K = M.shape[0]
-    L = S[k, 4 * K]
+    z = (top if top > -np.inf else 0.0) + d
     fast = np.isfinite(z)
     mq = 0.0
     for j in range(K):
-        sj = S[k, 3 * K + j]
-        direct = not (sj >= TINY and c[j] < np.inf)
-        S[k, 2 * K + j] = 0.0 if direct else 1.0 / sj
-        fast = fast and not direct
-        e = S[k + 1, j]
-        q = sj * e
-        S[k + 1, j] = q
+        fast = _column(S, k, K, j, _scaled_sum(S, k, E, j, K), g[j] * e[j], c[j], b[j]) and fast
+        q = S[k + 1, j]
         mq = q if q > mq else mq
-        fast = fast and (e >= DBL_MIN or b[j] == -np.inf)
+    _next_state(S, k, M, c, b, z, fast, mq)
+
+
+@register_jitable(inline="always")
+def _next_state(S, k, M, c, b, z, fast, mq):
+    """Row k + 1 from q_j = s_j e_j (row k + 1's first K slots, their maximum mq): q scaled by mq where
+    nothing is lost (no column direct, no entry below TINY of the largest unless b_j = -inf), else the
+    exact log-domain step."""
+    K = M.shape[0]
     if fast and mq >= DBL_MIN and mq < np.inf:
         lo = mq * TINY
-        for j in range(K):
-            q = S[k + 1, j]
-            if q < lo and b[j] != -np.inf:
-                fast = False
-    if fast and mq >= DBL_MIN and mq < np.inf:
         inv = 1.0 / mq
         for j in range(K):
-            S[k + 1, j] *= inv
+            q = S[k + 1, j]
+            fast = fast and (q >= lo or b[j] == -np.inf)
+            S[k + 1, j] = q * inv
             S[k + 1, K + j] = -np.inf               # read only where a = 0: b_j = -inf
-        S[k + 1, 4 * K] = L + z + _log_pos(mq)
-        return
-    # the exact log-domain step (the scaled sum where it is safe, else the direct formula)
+        if fast:
+            S[k + 1, 4 * K] = S[k, 4 * K] + z + _log_pos(mq)
+            return
+    _exact_step(S, k, M, c, b)
+
+
+@cached_jit
+def _exact_step(S, k, M, c, b):
+    """Row k + 1 of S by the exact log-domain step (the scaled sum where it is safe, else the direct
+    formula), from row k's scaled sums and their inverses (0 where direct)."""
+    K = M.shape[0]
+    L = S[k, 4 * K]
     v = _state_vector(S, k, K)
     x = np.empty(K)
     for j in range(K):
@@ -236,7 +256,14 @@ def _next_state(S, k, M, c, b, z):
     _set_state(S, k + 1, K, x)
 
 
-@register_jitable
+@cached_jit
+def _step_spread(S, k, M, E, c, b):
+    """_step for an added scalar or 1-vector b, spread over the columns (an allocation a step: only for that
+    form, a kernel of its own)."""
+    _step(S, k, M, E, c, np.zeros(M.shape[1]) + b)
+
+
+@register_jitable(inline="always")
 def _has_direct(S, k, K):
     """Whether a column of row k's step took the direct formula (its 1 / s_j is 0)."""
     direct = False
@@ -246,14 +273,14 @@ def _has_direct(S, k, K):
 
 
 @register_jitable(inline="always")
-def _add_weights(g, S, k, K, E, d_M, with_M, out):
-    """out_i = sum_j w_ij with w_ij = a_i E_ij g_j / s_j, the scaled forward-backward's weights (added into d_M
-    when with_M)."""
+def _add_weights(S, k, K, E, R, r, o, d_M, with_M, out):
+    """out_i = sum_j w_ij with w_ij = a_i E_ij R[r, o + j], the scaled forward-backward's weights when R[r, o + j]
+    holds g_j / s_j (added into d_M when with_M)."""
     for i in range(K):
         ai = S[k, i]
         t = 0.0
         for j in range(K):
-            w = ai * E[i, j] * (g[j] * S[k, 2 * K + j])
+            w = ai * E[i, j] * R[r, o + j]
             if with_M:
                 d_M[i, j] += w
             t += w
@@ -267,7 +294,10 @@ def _step_adjoints(g, S, k, M, E, d_M, with_M, T):
     the step took it."""
     K = M.shape[0]
     out = np.empty(K, T)
-    _add_weights(g, S, k, K, E, d_M, with_M, out)
+    R = np.empty((1, K))
+    for j in range(K):
+        R[0, j] = g[j] * S[k, 2 * K + j]
+    _add_weights(S, k, K, E, R, 0, 0, d_M, with_M, out)
     if _has_direct(S, k, K):
         v = _state_vector(S, k, K)
         w = np.empty(K)
@@ -281,16 +311,26 @@ def _step_adjoints(g, S, k, M, E, d_M, with_M, T):
     return out
 
 
-@register_jitable
+@cached_jit
+def _step_adjoints_apart(g, S, k, M, E, d_M, with_M):
+    """_step_adjoints in float64, into an array of its own."""
+    return _step_adjoints(g, S, k, M, E, d_M, with_M, np.float64)
+
+
+@register_jitable(inline="always")
 def _step_adjoints_on_tape(g, S, k, M, E, d_M, with_M):
     """_step_adjoints (float64) without an allocation: the adjoint goes into row k's slots of exact log values,
-    which only this call reads (where a column took the direct formula), once. Row 0's, the one the loop
-    hands on, is an array of its own (no view of the tape outlives the function)."""
+    and the factors g_j / s_j into its slots of the product's log values, which only this call reads (where a
+    column took the direct formula), once. Row 0's adjoint, the one the loop hands on, is an array of its own
+    (no view of the tape outlives the function), as is the adjoint of a step that took the direct formula
+    somewhere."""
     K = M.shape[0]
     if k == 0 or _has_direct(S, k, K):
-        return _step_adjoints(g, S, k, M, E, d_M, with_M, np.float64)
+        return _step_adjoints_apart(g, S, k, M, E, d_M, with_M)
+    for j in range(K):                  # g_j / s_j once a column, not once an entry
+        S[k, 3 * K + j] = g[j] * S[k, 2 * K + j]
     out = S[k, K:2 * K]
-    _add_weights(g, S, k, K, E, d_M, with_M, out)
+    _add_weights(S, k, K, E, S, k, 3 * K, d_M, with_M, out)
     return out
 
 
@@ -320,14 +360,18 @@ def _vector(b):
     return isinstance(b, types.Array) and b.ndim == 1
 
 
+# The steps and their adjoints stay kernels called by symbol: inlined into the generated loop (overload
+# inline="always") they ran 1.4x faster at K=5, but typing them in every generated function took the HMM
+# E-step's cold first call from 0.8 s to 11 s of CPU. What they rarely need are kernels of their own
+# (_exact_step, _step_spread, _step_adjoints_apart).
 @cached_overload(logsumexp_vecmat_step)
 def _vecmat_step_nb(S, k, M, E, b, Eb=None):
     if not _no_table(Eb) and _vector(b):
         return lambda S, k, M, E, b, Eb=None: _step_table(S, k, M, E[0], E[1], E[2], b, Eb[0], Eb[1])
     if _vector(b):
         return lambda S, k, M, E, b, Eb=None: _step(S, k, M, E[0], E[1], b) if b.shape[0] != 1 else \
-            _step(S, k, M, E[0], E[1], np.full(M.shape[1], b[0]))
-    return lambda S, k, M, E, b, Eb=None: _step(S, k, M, E[0], E[1], np.full(M.shape[1], b))
+            _step_spread(S, k, M, E[0], E[1], b)
+    return lambda S, k, M, E, b, Eb=None: _step_spread(S, k, M, E[0], E[1], b)
 
 
 @cached_overload(logsumexp_matvec_step)
@@ -336,15 +380,15 @@ def _matvec_step_nb(S, k, M, E, b, Eb=None):
         return lambda S, k, M, E, b, Eb=None: _step_table(S, k, M.T, E[0].T, E[1], E[2], b, Eb[0], Eb[1])
     if _vector(b):
         return lambda S, k, M, E, b, Eb=None: _step(S, k, M.T, E[0].T, E[1], b) if b.shape[0] != 1 else \
-            _step(S, k, M.T, E[0].T, E[1], np.full(M.shape[0], b[0]))
-    return lambda S, k, M, E, b, Eb=None: _step(S, k, M.T, E[0].T, E[1], np.full(M.shape[0], b))
+            _step_spread(S, k, M.T, E[0].T, E[1], b)
+    return lambda S, k, M, E, b, Eb=None: _step_spread(S, k, M.T, E[0].T, E[1], b)
 
 
 def _adjoints_impl(g, M, transposed, with_M):
     """The implementation of a step's adjoints (only v's when not with_M: the tape stands in for d_M, unused),
     on the tape where the adjoint is float64."""
     T = nb_result_type(g, M)
-    on_tape = T == types.float64
+    on_tape = T is np.float64      # (nb_result_type gives the NumPy scalar class)
     if with_M and transposed:
         return (lambda g, S, k, M, E, d_M: _step_adjoints_on_tape(g, S, k, M.T, E[0].T, d_M.T, True)) if on_tape \
             else (lambda g, S, k, M, E, d_M: _step_adjoints(g, S, k, M.T, E[0].T, d_M.T, True, T))

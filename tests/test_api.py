@@ -1,0 +1,179 @@
+"""The call path of srcdiff.grad / value_and_grad (srcdiff/api.py): a call whose arguments have the types,
+dtypes and shapes of an earlier call reuses what that call looked up (issue 22); these tests check that a
+later call with other dtypes, ranks, shapes or bad arguments still gets its own specialisation, checks and
+errors, in both backends, and that the reuse leaves `srcdiff.source`, copies and pickles as they were."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def sum_sq(x):
+    return np.sum(x * x)
+
+
+def weighted(a, v):
+    return np.sum(np.tanh(a @ v))
+
+
+def inverse(x):
+    return 1.0 / x
+
+
+def with_default(x, scale=3.0):
+    return scale * np.sum(x * x)
+
+
+@JIT
+def test_dtype_change_respecialises(jit):
+    g = srcdiff.grad(sum_sq, jit=jit)
+    x64 = np.array([0.5, -1.5, 2.0])
+    for x in (x64, x64.astype(np.float32), x64, x64.astype(np.float32)):
+        got = g(x)
+        assert got.dtype == x.dtype
+        np.testing.assert_allclose(got, 2 * x, rtol=1e-6)
+
+
+@JIT
+def test_rank_change_respecialises(jit):
+    g = srcdiff.value_and_grad(sum_sq, jit=jit)
+    x1 = np.array([0.5, -1.5, 2.0])
+    x2 = np.arange(6.0).reshape(2, 3) - 2.5
+    for x in (x1, x2, x1, x2, 1.25):
+        value, got = g(x)
+        np.testing.assert_allclose(value, sum_sq(x))
+        np.testing.assert_allclose(got, numerical_grad(sum_sq, [x], 0), rtol=1e-6, atol=1e-8)
+        assert np.shape(got) == np.shape(x)
+
+
+@JIT
+def test_axis_lengths_change_respecialises(jit):
+    """(3, 3) @ (3,) then (3, 4) @ (4,): the axis labels differ, so does the specialisation."""
+    g = srcdiff.grad(weighted, wrt=(0, 1), jit=jit)
+    rng = np.random.default_rng(0)
+    cases = [(rng.normal(size=(3, 3)), rng.normal(size=3)), (rng.normal(size=(3, 4)), rng.normal(size=4))]
+    for a, v in cases + cases:
+        da, dv = g(a, v)
+        np.testing.assert_allclose(da, numerical_grad(weighted, [a, v], 0), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(dv, numerical_grad(weighted, [a, v], 1), rtol=1e-5, atol=1e-8)
+    assert g.specializations == 2
+
+
+@JIT
+def test_python_and_numba_agree_after_type_changes(jit):
+    g = srcdiff.grad(weighted, wrt=1, jit=jit)
+    p = srcdiff.grad(weighted, wrt=1, jit=False)
+    a = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    for v in (np.ones(4), np.ones(4, dtype=np.float32), np.full(4, 0.5), np.ones(4, dtype=np.float32)):
+        first, again = g(a, v), g(a, v)
+        np.testing.assert_allclose(first, p(a, v), rtol=1e-6)
+        np.testing.assert_array_equal(again, first)
+        assert again.dtype == first.dtype
+        if jit:     # jitted gradients take their argument's dtype
+            assert again.dtype == v.dtype
+
+
+@JIT
+def test_complex_after_real_is_declined(jit):
+    g = srcdiff.grad(sum_sq, jit=jit)
+    x = np.array([1.0, 2.0])
+    g(x)
+    g(x)
+    with pytest.raises(srcdiff.SrcdiffError, match="'x' is complex"):
+        g(x.astype(complex))
+    with pytest.raises(srcdiff.SrcdiffError, match="'x' is complex"):
+        g(1.0 + 2.0j)
+
+
+@JIT
+def test_bad_wrt_type_after_good_calls_is_declined(jit):
+    g = srcdiff.grad(sum_sq, jit=jit)
+    g(np.ones(2))
+    g(np.ones(2))
+    with pytest.raises(srcdiff.SrcdiffError, match="'x' \\(differentiated\\) is a dict"):
+        g({"a": 1.0})
+
+
+@JIT
+def test_keywords_and_defaults_after_positional_calls(jit):
+    g = srcdiff.grad(with_default, jit=jit)
+    x = np.array([1.0, -2.0])
+    np.testing.assert_allclose(g(x, 3.0), 6 * x)
+    np.testing.assert_allclose(g(x, 3.0), 6 * x)
+    np.testing.assert_allclose(g(x), 6 * x)
+    np.testing.assert_allclose(g(x, scale=0.5), x)
+    np.testing.assert_allclose(g(x=x, scale=2.0), 4 * x)
+    with pytest.raises(srcdiff.SrcdiffError, match="with_default"):
+        g(x, 1.0, 2.0)
+
+
+def test_python_backend_keeps_numpy_division_on_repeated_calls():
+    """jit=False turns Python floats into np.float64 on every call, the repeated ones included."""
+    g = srcdiff.grad(inverse)
+    with np.errstate(divide="ignore"):
+        for _ in range(3):
+            assert g(0.0) == -np.inf
+    assert g(2.0) == -0.25
+
+
+@JIT
+def test_last_follows_the_call_that_ran(jit):
+    """`last` (what srcdiff.source, CUDA lowering and error reports read) is the specialisation that ran."""
+    g = srcdiff.grad(weighted, jit=jit)
+    a1, v1 = np.ones((3, 3)), np.ones(3)
+    a2, v2 = np.ones((3, 4)), np.ones(4)
+    g(a1, v1)
+    first = g.last
+    g(a2, v2)
+    second = g.last
+    assert first is not second
+    for _ in range(2):
+        g(a1, v1)
+        assert g.last is first and srcdiff.source(g) == first.source
+        g(a2, v2)
+        assert g.last is second and srcdiff.source(g) == second.source
+
+
+@JIT
+def test_scalar_types_respecialise(jit):
+    """A Python float, an np.float32 and a 0-d array are different kinds of argument; each gets its own."""
+    g = srcdiff.grad(sum_sq, jit=jit)
+    for x in (1.5, np.float32(1.5), np.array(1.5), 1.5, np.array(1.5)):
+        np.testing.assert_allclose(g(x), 3.0, rtol=1e-6)
+
+
+@JIT
+def test_copies_and_pickles_after_calls(jit):
+    g = srcdiff.grad(sum_sq, jit=jit)
+    x = np.array([1.0, 2.0])
+    g(x)
+    g(x)
+    for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g))):
+        np.testing.assert_allclose(h(x), 2 * x)
+        np.testing.assert_allclose(h(x.astype(np.float32)), 2 * x)
+    np.testing.assert_allclose(g(x), 2 * x)
+
+
+def test_background_after_switch_over_follows_type_changes():
+    """jit="background" whose compiled code is in the disk cache: repeated calls run the compiled
+    function, and a call with other ranks or dtypes still gets its own specialisation."""
+    jitted = srcdiff.grad(weighted, wrt=(0, 1), jit=True)
+    python = srcdiff.grad(weighted, wrt=(0, 1))
+    a, v = np.linspace(-1.0, 1.0, 12).reshape(3, 4), np.linspace(0.5, -0.5, 4)
+    cases = [(a, v), (a[:, :3], v[:3]), (a, v.astype(np.float32))]
+    for args in cases:
+        jitted(*args)       # compiled (and cached on disk) in this process
+    g = srcdiff.grad(weighted, wrt=(0, 1), jit="background")
+    for args in cases + cases:
+        da, dv = g(*args)
+        assert any(g.last is s for s in g._backends()[0]._cache.values())     # the compiled code answered
+        want = python(*args)
+        np.testing.assert_allclose(da, want[0], rtol=1e-12)
+        np.testing.assert_allclose(dv, want[1], rtol=1e-6)
+        assert dv.dtype == args[1].dtype
