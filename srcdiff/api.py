@@ -8,7 +8,6 @@ import inspect
 import linecache
 import os
 import re
-import sys
 import threading
 import uuid
 from typing import Any, Callable, NamedTuple, Sequence, Union
@@ -333,7 +332,7 @@ class Transformed:
         fn, flat, _ = jitted._specialize(bound, nargs)
         mod, made = jitted._last.module, jitted._last.generated
         key = next(k for k, v in jitted._cache.items() if v is jitted._last)
-        module = sys.modules[fn.py_func.__module__]
+        module = backends.shown_module(fn)
         if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
             self._last = jitted._last
             out = jitted(*args, **kwargs)

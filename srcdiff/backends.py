@@ -400,10 +400,12 @@ class ArraysPassed:
 def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
     """Write `generated.source` to the cache as a .py file, import it, bind constants, jit if asked.
 
-    Jitted, the large arrays among the constants (passed_arrays) are arguments of the compiled code: it
-    is compiled (and cached) from a second module, `generated.parameters` (the compiler printed it with
-    them as parameters), whose cache key holds no data; this module's functions call it with this
-    module's copies of them."""
+    Jitted, what Numba compiles (and caches) is the compiled form where there is one (`generated.compiled`:
+    array expressions as rt.elementwise kernels), a second module whose functions take this module's
+    place; the module of `generated.source` stays the one the user reads. The large arrays among the
+    constants (passed_arrays) are arguments of the compiled code: it is compiled from
+    `generated.parameters` (the compiler printed the compiled form with them as parameters), whose cache
+    key holds no data; this module's functions call it with this module's copies of them."""
     key = module_key(generated.source, bindings, jit)
     modname = generated_module_name(base, key)
     if modname in _LOADED:
@@ -412,6 +414,16 @@ def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
     write_source(path, generated.source)
     _touch(path)
     return instantiate(modname, path, generated, bindings, jit)
+
+
+_SHOWN: dict = {}   # name of a compiled form's module -> name of the module of the source shown (load_module)
+
+
+def shown_module(fn):
+    """The generated module whose source the user reads that the generated function `fn` (a jitted one,
+    possibly compiled from the compiled form's module) belongs to."""
+    name = getattr(fn, "py_func", fn).__module__
+    return sys.modules[_SHOWN.get(name, name)]
 
 
 def instantiate(modname: str, path: str, generated: Generated, bindings: dict, jit: bool):
@@ -432,6 +444,11 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
                 arrays = tuple(mod.__dict__[a] for a in params.takes[name])
                 fn = compiled.__dict__[name]
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
+        elif generated.compiled is not None:
+            compiled = load_module(Generated(generated.compiled, generated.facts), bindings, base, jit)
+            _SHOWN[compiled.__name__] = modname
+            for name in names:
+                mod.__dict__[name] = compiled.__dict__[name]
         else:
             for name, obj in bindings.items():
                 if is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
@@ -486,7 +503,8 @@ def _sign(body: str) -> str:
     return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
 
 
-INDEX_VERSION = 2     # 2: records carry the module's facts (generated.py); one of another version is regenerated
+INDEX_VERSION = 3     # 2: records carry the module's facts (generated.py); 3: and its compiled form. One of another
+                      # version is regenerated
 
 
 def save_index(spec: str, root, generated: Generated, bindings: dict, base: str, jit: bool) -> bool:
@@ -502,7 +520,8 @@ def save_index(spec: str, root, generated: Generated, bindings: dict, base: str,
     params = generated.parameters
     record = {"v": INDEX_VERSION, "base": base, "key": module_key(source, bindings, jit), "bindings": paths,
               "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ())),
-              "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None}
+              "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None,
+              "compiled": generated.compiled}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -577,7 +596,7 @@ def load_indexed(spec: str, root, jit: bool):
         return None
     _touch(module_path)
     _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
-    generated = Generated(source, facts, params)
+    generated = Generated(source, facts, params, record.get("compiled"))
     loaded = _LOADED.get(modname) or instantiate(modname, module_path, generated, bindings, jit)
     return CachedModule(base, bindings, generated.function_names), generated, loaded
 

@@ -82,13 +82,17 @@ source (each function):
     bounds           (jit only) index tests once per loop, before it: the function is    transforms/bounds.py
                      compiled without Numba's per-access checks
     emit             Python source with comments naming the user's lines                 transforms/emit.py
+the compiled form (jit only: what Numba compiles, never the source shown):
+    elementwise      array expressions -> rt.elementwise: kernels compiled once per      transforms/elementwise.py
+                     installation (reverse mode); each statement stays on its line
+    emit             as above                                                            transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
 for each user function it calls that stays a call, the callee's primal and derivative, each through the
 passes above. `Module.generate` prints it with the facts of its functions read off the trees
 (srcdiff/generated.py: calls, bound names read, bounds proved), which srcdiff.backends uses as it exec's the
-source as Python or compiles it with Numba.
+source as Python or compiles it with Numba (jitted: its compiled form, line for line the source shown).
 """
 from __future__ import annotations
 
@@ -104,9 +108,9 @@ import gast
 from . import generated
 from .errors import SrcdiffError
 from .transforms import annotations as anno
-from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, emit,
-                         factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize, parse,
-                         preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize,
+                         parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
@@ -447,12 +451,20 @@ SOURCE = [
          "Python source with comments naming the user's lines"),
 ]
 
+COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
+    Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
+         "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\ninstallation "
+         "(reverse mode); each statement stays on its line"),
+    Pass("emit", _emit, "transforms/emit.py", "as above"),
+]
+
 STAGES = (("front end (each function, once per module)", FRONT_END),
           ("middle end (each function differentiated or typed)", MIDDLE_END),
           ("reverse mode (grad, value_and_grad, vjp)", REVERSE),
           ("forward mode (jvp)", FORWARD),
           ("the module", MODULE),
-          ("source (each function)", SOURCE))
+          ("source (each function)", SOURCE),
+          ("the compiled form (jit only: what Numba compiles, never the source shown)", COMPILED))
 
 
 def pass_map() -> str:
@@ -506,6 +518,7 @@ class Module:
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
     tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
                                                       # the generated code the module holds (build_module)
+    kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
     mode: str = "grad"
     entry: str = ""
 
@@ -521,8 +534,8 @@ class Module:
     def generate(self, jit: bool = False) -> generated.Generated:
         """The module's source (see `source`) with the facts of its functions the backends need, read off
         the trees it is printed from (generated.py): what each calls, which bound names it reads, whether
-        the bounds pass proved it; and, where bound arrays are large enough for jitted code to take them as
-        parameters (backends.passed_arrays), the module with those parameters."""
+        the bounds pass proved it; jitted, the module Numba compiles (COMPILED: `Generated.compiled`) and, where
+        bound arrays are large enough for jitted code to take them as parameters (backends.passed_arrays), it with them."""
         from . import backends
         with _collector_paused():
             done = [run(SOURCE, Context(fn=f, jit=jit)) for f in self.functions]
@@ -531,10 +544,12 @@ class Module:
             facts = generated.ModuleFacts(tuple(
                 generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
                 for c in done))
+            compiled = [run(COMPILED, Context(fn=c.fn, module=self)) if jit and c.fn.name in self.kinds else c for c in done]
+            compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
-            params = generated.with_parameters([c.tree for c in done], facts, arrays, emit.render) if arrays else None
+            params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
-        return generated.Generated(text, facts, params)
+        return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None)
 
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
@@ -699,6 +714,7 @@ def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names
     run(FORWARD if forward_mode else REVERSE, ctx)
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes
+        module.kinds[ctx.fn.name] = ctx.sweeps.kinds
     module.functions.append(ctx.fn)
     return name
 

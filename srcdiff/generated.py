@@ -11,10 +11,12 @@ The backends need three facts per generated function, all known while the module
 * whether the bounds pass proved every index in range (transforms/bounds.py, the annotation
   BOUNDS_PROVED): it is compiled without Numba's per-access checks.
 
-`Generated` bundles the source with `ModuleFacts`, and, where jitted code takes arrays as parameters,
-the module with them as parameters (`Parameters`), printed from the same trees with the extra parameters
-and arguments written in: `ast.unparse` prints one statement per line, so every line stays where it was
-and the comments naming the user's lines apply to both. All of it is JSON-serialisable (`to_json` /
+`Generated` bundles the source with `ModuleFacts`; jitted, the module as Numba compiles it (`compiled`:
+the compiler's COMPILED passes, array expressions as rt.elementwise kernels, which the source the user
+reads never shows); and, where jitted code takes arrays as parameters, the compiled module with them as
+parameters (`Parameters`), printed from the same trees with the extra parameters and arguments written
+in: `ast.unparse` prints one statement per line, so every line stays where it was and the comments
+naming the user's lines apply to all of them. All of it is JSON-serialisable (`to_json` /
 `from_json`): the disk cache's index keeps it with the module, so a process that loads a module without
 generating it has the same facts.
 """
@@ -134,11 +136,13 @@ class Parameters:
 
 @dataclass(frozen=True)
 class Generated:
-    """A generated module: its `source`, the `facts` of its functions and, where jitted code takes large
-    arrays as parameters, that module (`parameters`, else None)."""
+    """A generated module: its `source`, the `facts` of its functions, the module Numba compiles where it
+    is not `source` itself (`compiled`, else None: the same functions, line for line) and, where jitted
+    code takes large arrays as parameters, the compiled module with them (`parameters`, else None)."""
     source: str
     facts: ModuleFacts = field(default_factory=ModuleFacts)
     parameters: Parameters | None = None
+    compiled: str | None = None
 
     @property
     def function_names(self) -> list:

@@ -152,16 +152,18 @@ def _text_array_parameters(source, arrays, names):
 def test_facts_say_what_the_text_said(modules):
     """On each module: the call cycle, the functions the bounds pass proved and the module with the large arrays
     as parameters are those the text-based readers found (and that module is the one their text edit made)."""
-    seen = {"recursive": 0, "proved": 0, "parameters": 0}
+    seen = {"recursive": 0, "proved": 0, "parameters": 0, "compiled": 0}
     for name, mod in modules:
         made = mod.generate(jit=True)
         names = mod.function_names
         assert made.source == mod.source(jit=True) and made.function_names == names, name
         assert made.facts.recursive() == _text_recursive(made.source, names), name
         assert made.facts.bounds_proved() == _text_proved(made.source), name
+        compiled = made.compiled or made.source          # what Numba compiles: its lines are the source's
+        assert compiled.count("\n") == made.source.count("\n") and "rt.elementwise(" not in made.source, name
         arrays = backends.passed_arrays(mod.bindings)
         if arrays:
-            source, takes = _text_array_parameters(made.source, arrays, names)
+            source, takes = _text_array_parameters(compiled, arrays, names)
             assert made.parameters.source == source and made.parameters.takes == takes, name
             assert made.parameters.source.count("\n") == made.source.count("\n")   # every line where it was
         else:
@@ -169,6 +171,7 @@ def test_facts_say_what_the_text_said(modules):
         seen["recursive"] += made.facts.recursive()
         seen["proved"] += bool(made.facts.bounds_proved())
         seen["parameters"] += made.parameters is not None
+        seen["compiled"] += made.compiled is not None
     assert all(seen.values()), seen        # each kind of fact was exercised
 
 

@@ -59,3 +59,4 @@ from .logdomain_carries import (carry_start, carry_end, logsumexp_vecmat_step,  
                                 logsumexp_matvec_step, logsumexp_vecmat_step_grad_v, logsumexp_matvec_step_grad_v,
                                 logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
 from .casts import array, astype, astype_grad, cast  # noqa: E402,F401  (np.array of parts, dtype casts)
+from .expressions import elementwise  # noqa: E402,F401  (array expressions of jitted code: transforms/elementwise.py)

@@ -42,13 +42,22 @@ def _numba_array_files() -> tuple:
 
 
 _NUMBA_DIRS: tuple = ()
+_KERNEL_DIRS: set = set()   # folders of generated kernels (expressions.py) cached like the runtime's own
 
 
 def _cached_here(py_file: str) -> bool:
-    """Whether a function of file `py_file` is cached in srcdiff's runtime folder: srcdiff's runtime, and
-    the implementations of Numba's own overloads that srcdiff asked to cache (_cached_jitter)."""
+    """Whether a function of file `py_file` is cached in srcdiff's runtime folder: srcdiff's runtime, the
+    kernels it writes (cache_kernels_in), and the implementations of Numba's own overloads that srcdiff
+    asked to cache (_cached_jitter)."""
     folder = os.path.dirname(os.path.abspath(py_file))
-    return folder == RUNTIME or any(folder == d or folder.startswith(d + os.sep) for d in _NUMBA_DIRS)
+    return folder == RUNTIME or folder in _KERNEL_DIRS or any(folder == d or folder.startswith(d + os.sep)
+                                                               for d in _NUMBA_DIRS)
+
+
+def cache_kernels_in(folder: str) -> None:
+    """Functions of files in `folder` (kernels srcdiff writes itself: expressions.py) are cached in the
+    runtime cache directory, and generated code calls them by symbol, as it calls the runtime's kernels."""
+    _KERNEL_DIRS.add(os.path.abspath(folder))
 
 
 if _CacheImpl is not None:
@@ -226,6 +235,18 @@ def cached_overload(func, **kwargs):
     if _CacheImpl is None or kwargs.get("inline", "never") != "never":
         return overload(func, **kwargs)
     return overload(func, jit_options={"cache": True}, **kwargs)
+
+
+def runtime_folder() -> str:
+    """The runtime cache directory (a private folder of this process's own where there is none)."""
+    return _cache_path() or _private_fallback()
+
+
+def cached_jit_function(fn):
+    """`numba.njit` of a function srcdiff wrote (expressions.py), with generated code's options, cached in
+    the runtime cache directory where its file's folder was given to cache_kernels_in."""
+    import numba
+    return numba.njit(cache=_CacheImpl is not None, nogil=True, error_model="numpy")(fn)
 
 
 def cached_jit(fn):

@@ -523,9 +523,10 @@ UNSETTLED = Kind("?")   # what callee_kind answers for a call of a function whos
 
 def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     """Kinds of every SSA name of `fn` given its parameters' kinds (sweeps until loop phis settle).
-    `callee_kind(name, argument kinds)`: the kind a call of the user function `name` returns (None if
-    unknown, UNSETTLED for a recursive call: its result is left out, so that the function's kind comes
-    from its other paths, as a recursion's base case gives it)."""
+    `callee_kind(name, argument kinds)`: the kind a call of the user function `name` (or of a dotted name:
+    `rt.get_row`) returns (None if unknown: its rule's kind law, if any, gives it; UNSETTLED for a
+    recursive call: its result is left out, so that the function's kind comes from its other paths, as a
+    recursion's base case gives it)."""
     kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
     local, once = set(), True
     for n in walk_names(fn):
@@ -558,8 +559,8 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                     once = False
                     continue
                 name = n.targets[0].id
-                if callee_kind is not None and isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Name):
-                    k = callee_kind(n.value.func.id, tuple(expr_kind(a, kinds) for a in n.value.args))
+                if callee_kind is not None and isinstance(n.value, gast.Call) and dotted_name(n.value.func):
+                    k = callee_kind(dotted_name(n.value.func), tuple(expr_kind(a, kinds) for a in n.value.args))
                     if k is UNSETTLED:
                         once = False
                         continue

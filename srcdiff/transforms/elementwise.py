@@ -1,0 +1,172 @@
+"""Jitted code only: array expressions become calls of kernels compiled once per installation.
+
+Numba compiles every array expression of a function inside that function (a loop nest over broadcast
+operands, then LLVM's vectoriser over it): two thirds of the first call of a new MLP gradient. Here each
+largest elementwise expression with an array operand is written as a call of `rt.elementwise`
+(runtime/expressions.py), whose kernel for the same text is compiled once on an installation and then
+called by symbol. The text names the operands a, b, c, ... in order, so the same expression shares one
+kernel in every function; an augmented assignment (`d_W += s * W`) is a kernel that adds into its
+target and returns it (the same array, written in place, as `+=` leaves it).
+
+    d_h2 = d_h * (1.0 - h * h)     ->  d_h2 = rt.elementwise("a * (1.0 - b * b)", (d_h, h))
+    d_W2 += d_r * W2               ->  d_W2 = rt.elementwise("a += b * c", (d_W2, d_r, W2))
+
+Elementwise: the operators + - * / ** // %, unary -, one comparison, and NumPy's ufuncs (np.exp, ...)
+called with positional arguments. Its operands: names and other expressions (a subscript, a call) of
+known array or scalar kinds, and number constants (written into the text). An expression of scalars
+only, or with an operand of unknown kind, is left as it is. Kinds are inferred again here from the
+parameters' (the source passes before, row fusion above all, turn array names into numbers). The Python
+backend keeps its expressions.
+"""
+from __future__ import annotations
+
+import ast
+
+import gast
+import numpy as np
+
+from .astutil import call, clone, copy_loc, rewrite_blocks
+from .kinds import Kind, expr_kind, infer, is_array, is_scalar
+
+PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
+
+_BINARY = {gast.Add: ast.Add, gast.Sub: ast.Sub, gast.Mult: ast.Mult, gast.Div: ast.Div, gast.Pow: ast.Pow,
+           gast.FloorDiv: ast.FloorDiv, gast.Mod: ast.Mod}
+_UNARY = {gast.USub: ast.USub, gast.UAdd: ast.UAdd}
+_COMPARE = {gast.Gt: ast.Gt, gast.GtE: ast.GtE, gast.Lt: ast.Lt, gast.LtE: ast.LtE, gast.Eq: ast.Eq,
+            gast.NotEq: ast.NotEq}
+_ADDED_INTO = (gast.Add, gast.Sub, gast.Mult, gast.Div)     # a += ..., a -= ..., a *= ..., a /= ...
+
+
+def _ufunc(e) -> str | None:
+    """The name of NumPy ufunc `e` calls (`np.exp(x)`), positional arguments only."""
+    if not (isinstance(e, gast.Call) and not e.keywords and isinstance(e.func, gast.Attribute)
+            and isinstance(e.func.value, gast.Name) and e.func.value.id == "np"):
+        return None
+    return e.func.attr if isinstance(getattr(np, e.func.attr, None), np.ufunc) else None
+
+
+def _operation(e) -> bool:
+    if isinstance(e, gast.BinOp):
+        return type(e.op) in _BINARY
+    if isinstance(e, gast.UnaryOp):
+        return type(e.op) in _UNARY
+    if isinstance(e, gast.Compare):
+        return len(e.ops) == 1 and type(e.ops[0]) in _COMPARE
+    return _ufunc(e) is not None and all(not isinstance(a, gast.Starred) for a in e.args)
+
+
+class _Text:
+    """The text of an elementwise expression over parameters a, b, ..., and the operands they stand for."""
+
+    def __init__(self, kinds: dict):
+        self.kinds = kinds
+        self.operands = []         # the expressions passed, in parameter order
+        self.names = {}            # a name operand -> its parameter
+        self.arrays = False        # an operand is an array
+
+    def operand(self, e):
+        if isinstance(e, gast.Constant) and type(e.value) in (int, float, bool):
+            return ast.Constant(e.value)
+        if isinstance(e, gast.Name) and e.id in self.names:
+            return ast.Name(self.names[e.id], ast.Load())
+        kind = expr_kind(e, self.kinds)
+        if not (is_array(kind) or is_scalar(kind)) or len(self.operands) == len(PARAMETERS):
+            return None
+        self.arrays = self.arrays or is_array(kind)
+        param = PARAMETERS[len(self.operands)]
+        self.operands.append(e)
+        if isinstance(e, gast.Name):
+            self.names[e.id] = param
+        return ast.Name(param, ast.Load())
+
+    def of(self, e):
+        """`e` as a Python tree over the parameters (operands recorded), None if it is not elementwise."""
+        if not _operation(e):
+            return self.operand(e)
+        if isinstance(e, gast.BinOp):
+            left = self.of(e.left)
+            right = left and self.of(e.right)
+            return right and ast.BinOp(left, _BINARY[type(e.op)](), right)
+        if isinstance(e, gast.UnaryOp):
+            operand = self.of(e.operand)
+            return operand and ast.UnaryOp(_UNARY[type(e.op)](), operand)
+        if isinstance(e, gast.Compare):
+            left = self.of(e.left)
+            right = left and self.of(e.comparators[0])
+            return right and ast.Compare(left, [_COMPARE[type(e.ops[0])]()], [right])
+        args = []
+        for a in e.args:
+            args.append(self.of(a))
+            if args[-1] is None:
+                return None
+        return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), _ufunc(e), ast.Load()), args, [])
+
+
+def _kernel_call(e, kinds: dict):
+    """`rt.elementwise(text, operands)` for elementwise `e` with an array operand, else None."""
+    text = _Text(kinds)
+    tree = text.of(e)
+    if tree is None or not text.arrays:
+        return None
+    return call("rt.elementwise", gast.Constant(value=ast.unparse(tree), kind=None),
+                gast.Tuple(elts=text.operands, ctx=gast.Load()))
+
+
+class _Expressions(gast.NodeTransformer):
+    """Each largest elementwise expression with an array operand -> its kernel call."""
+
+    def __init__(self, kinds: dict):
+        self.kinds = kinds
+
+    def visit(self, node):
+        if isinstance(node, gast.expr) and _operation(node):
+            new = _kernel_call(node, self.kinds)
+            if new is not None:
+                return copy_loc(new, node)
+        return self.generic_visit(node)
+
+
+def _added_into(s, kinds: dict):
+    """`a += <expr>` (a an array name) as one kernel call statement, else None."""
+    if not (isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and type(s.op) in _ADDED_INTO
+            and is_array(kinds.get(s.target.id))):
+        return None
+    text = _Text(kinds)
+    target = text.operand(gast.Name(id=s.target.id, ctx=gast.Load(), annotation=None, type_comment=None))
+    value = text.of(s.value)
+    if value is None:
+        return None
+    tree = ast.AugAssign(ast.Name(target.id, ast.Store()), _BINARY[type(s.op)](), value)
+    kernel = call("rt.elementwise", gast.Constant(value=ast.unparse(tree), kind=None),
+                  gast.Tuple(elts=text.operands, ctx=gast.Load()))
+    return copy_loc(gast.Assign(targets=[gast.Name(id=s.target.id, ctx=gast.Store(), annotation=None, type_comment=None)],
+                                value=kernel, type_comment=None), s)
+
+
+def _helper_kind(name: str, args: tuple):
+    """The kinds of what the helpers the source passes write return (they have no rule records)."""
+    if name == "rt.get_row" and len(args) == 3:     # a row of a row tape: an array like its third argument
+        return args[2]
+    if name == "rt.row_dot":                        # a row of x @ w, for one row: a number
+        return Kind.scalar("f")
+    return None
+
+
+_SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)
+
+
+def call_kernels(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """`fn` with its array expressions written as calls of elementwise kernels (module docstring); `kinds`:
+    those of its parameters (at least)."""
+    kinds = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None}, _helper_kind)
+    def rewrite(s):
+        if not isinstance(s, _SIMPLE):
+            return s
+        added = _added_into(s, kinds)
+        if added is not None:
+            return added
+        return _Expressions(kinds).visit(s)
+    fn = clone(fn)
+    fn.body = rewrite_blocks(fn.body, rewrite)
+    return fn

@@ -1,0 +1,171 @@
+"""transforms/elementwise.py and runtime/expressions.py (jitted code only): in the module Numba compiles,
+array expressions are calls of `rt.elementwise` kernels, compiled once per installation and called by
+symbol; the source the user reads keeps them as they are."""
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff import runtime as rt
+from srcdiff.runtime import expressions
+from srcdiff.transforms import elementwise
+from srcdiff.transforms.kinds import Kind
+from gradcheck import check_grad
+from passes import body_source, parse_function
+
+A2, A1, F = Kind.array(2, "f"), Kind.array(1, "f"), Kind.scalar("f")
+
+
+def test_largest_array_expressions_become_kernel_calls_with_operands_in_order():
+    fn = parse_function("""
+def f(d, h, s, t, n):
+    e = d * (1.0 - h * h)
+    u = s * t + 1.0
+    d += s * h
+    v = np.sum(np.exp(d - s) * h) + s
+    for i in range(n):
+        w = d[i] * 2.0
+    return e
+""")
+    out = elementwise.call_kernels(fn, {"d": A2, "h": A2, "s": F, "t": F, "n": Kind.scalar("i")})
+    assert body_source(out) == (
+        "e = rt.elementwise('a * (1.0 - b * b)', (d, h))\n"
+        "u = s * t + 1.0\n"                                   # numbers only: left as it is
+        "d = rt.elementwise('a += b * c', (d, s, h))\n"       # adds into d (an array) and returns it
+        "v = np.sum(rt.elementwise('np.exp(a - b) * c', (d, s, h))) + s\n"
+        "for i in range(n):\n"
+        "    w = rt.elementwise('a * 2.0', (d[i],))\n"        # d[i]: a row, an operand of its own
+        "return e")
+    assert body_source(fn).splitlines()[0] == "e = d * (1.0 - h * h)"   # a copy was rewritten, not the input
+
+
+def test_operands_of_unknown_kind_leave_the_expression_as_it_is():
+    fn = parse_function("""
+def f(d, q):
+    e = d * q
+    q += d
+    return e
+""")
+    assert body_source(elementwise.call_kernels(fn, {"d": A1})) == "e = d * q\nq += d\nreturn e"
+
+
+def test_the_python_meaning_of_rt_elementwise():
+    x, y = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    np.testing.assert_array_equal(rt.elementwise("a * (1.0 - b * b)", (x, y)), x * (1.0 - y * y))
+    np.testing.assert_array_equal(rt.elementwise("np.maximum(a, 0.0) + (b > 1.0)", (x, y)),
+                                  np.maximum(x, 0.0) + (y > 1.0))
+    acc = np.zeros(2)
+    assert rt.elementwise("a += b * c", (acc, 2.0, y)) is acc     # into the array, which it returns
+    np.testing.assert_array_equal(acc, 2.0 * y)
+    assert rt.elementwise("a += b", (1.5, 2.0)) == 3.5            # a number: a new one
+
+
+@pytest.mark.parametrize("text", ["a.shape", "a[0]", "x + 1", "np.sum(a)", "a(b)", "'s'", "a = b", "b += a",
+                                  "__import__('os')"])
+def test_kernel_text_other_than_an_elementwise_expression_is_refused(text):
+    with pytest.raises((ValueError, SyntaxError)):
+        expressions.parse(text)
+
+
+def mlp(W1, b1, W2, x):
+    h = np.tanh(x @ W1 + b1)
+    z = h @ W2
+    return np.sum(z * z) + 0.1 * np.sum(W1 * W1)
+
+
+def accumulated(w, x):
+    acc = w * x
+    acc += w * w
+    return np.sum(acc * acc) + np.sum(np.exp(-w) * x)
+
+
+def test_jitted_gradients_through_kernels_match_central_differences_and_python():
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(4, 5)) * 0.4, rng.normal(size=5), rng.normal(size=(5, 3)), rng.normal(size=(6, 4))]
+    got = check_grad(mlp, args, wrt=(0, 1, 2), jit=True)
+    for g, r in zip(got, srcdiff.grad(mlp, wrt=(0, 1, 2))(*args)):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-14)
+    w, x = rng.normal(size=3), rng.normal(size=3)
+    got = check_grad(accumulated, [w, x], wrt=(0, 1), jit=True)
+    for g, r in zip(got, srcdiff.grad(accumulated, wrt=(0, 1))(w, x)):
+        np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
+def test_the_shown_source_keeps_its_expressions_while_the_compiled_module_calls_kernels():
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=(4, 5)) * 0.4, rng.normal(size=5), rng.normal(size=(5, 3)), rng.normal(size=(6, 4))]
+    jitted, python = srcdiff.grad(mlp, wrt=(0, 1, 2), jit=True), srcdiff.grad(mlp, wrt=(0, 1, 2))
+    jitted(*args), python(*args)
+    shown, made = srcdiff.source(jitted), jitted.last.generated
+    assert shown == made.source and "rt.elementwise(" not in shown and "rt.elementwise(" not in srcdiff.source(python)
+    assert python.last.generated.compiled is None                       # the Python backend: as it was
+    assert "rt.elementwise(" in made.compiled
+    compiled = inspect.getsource(sys.modules[jitted.last.function.py_func.__module__])
+    assert compiled == made.compiled                                   # what Numba compiled
+    shown_lines, compiled_lines = shown.splitlines(), compiled.splitlines()
+    assert len(shown_lines) == len(compiled_lines)                     # line for line: Numba's line numbers
+    for s, c in zip(shown_lines, compiled_lines):                      # fall on the shown source's lines
+        assert s == c or "rt.elementwise(" in c
+    at = shown_lines.index("    d_h2 = d_h * (1.0 - h * h)")
+    assert compiled_lines[at] == "    d_h2 = rt.elementwise('a * (1.0 - b * b)', (d_h, h))"
+
+
+def large(w):
+    return np.sum(np.exp(w * BIG) * w)
+
+
+BIG = np.linspace(0.0, 1.0, 20_000)
+
+
+def test_kernels_compose_with_large_arrays_passed_as_parameters():
+    w = np.full(20_000, 0.5)
+    g = srcdiff.grad(large, jit=True)
+    np.testing.assert_allclose(g(w), srcdiff.grad(large)(w), rtol=1e-12)
+    made = g.last.generated
+    assert made.parameters is not None and "rt.elementwise(" in made.parameters.source
+    assert "rt.elementwise(" not in made.source and "rt.elementwise(" not in srcdiff.source(g)
+    assert len(made.parameters.source.splitlines()) == len(made.source.splitlines())
+
+
+_CHILD = textwrap.dedent('''
+    import sys, numpy as np, srcdiff
+    sys.path.insert(0, {folder!r})
+    import ew_user
+    from srcdiff.runtime import _linking, expressions
+    rng = np.random.default_rng(0)
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
+    g = srcdiff.grad(ew_user.loss, jit=True)
+    np.testing.assert_allclose(g(W, x), srcdiff.grad(ew_user.loss)(W, x), rtol=1e-12)
+    (cres,) = g.last.function.overloads.values()
+    compiled = {{id(c.library) for d in expressions._KERNELS.values() for c in d.overloads.values()}}
+    called = [k for k in _linking._CALLS.get(cres.library, ()) if id(k) in compiled]
+    print(len(compiled), len(called), sum(g.last.function.stats.cache_hits.values()))
+''')
+
+
+def test_kernels_are_called_by_symbol_and_carried_by_the_disk_cache(tmp_path):
+    """The gradient calls its elementwise kernels' machine code (it does not link their code); a new
+    process on the same cache directory loads the gradient with the kernels' code and gets the same
+    values; a new cache directory (a new function) compiles only the function: the kernels come from the
+    runtime cache."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "ew_user.py").write_text("import numpy as np\n\n\ndef loss(W, x):\n"
+                                       "    h = np.exp(-(x @ W) * 0.5)\n"
+                                       "    return np.sum(h * (1.0 - h)) + np.sum(W * W)\n")
+    seen = []
+    for cache in ("one", "one", "two"):
+        env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / cache),
+                   SRCDIFF_RUNTIME_CACHE_DIR=str(tmp_path / "runtime"))
+        proc = subprocess.run([sys.executable, "-c", _CHILD.format(folder=str(folder))], env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        seen.append(tuple(int(v) for v in proc.stdout.split()))
+    assert seen[0][0] > 0 and seen[0][1] == seen[0][0] and seen[0][2] == 0   # compiled, calling every kernel
+    assert seen[1] == (0, 0, 1)                   # loaded from the disk cache, kernels with it (no typing)
+    assert seen[2] == seen[0]                     # a new cache directory: compiled, calling the cached kernels
