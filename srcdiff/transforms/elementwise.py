@@ -25,7 +25,7 @@ import ast
 import gast
 import numpy as np
 
-from .astutil import call, child_fields, clone, copy_loc
+from .astutil import call, child_fields, clone, copy_loc, with_blocks
 from .kinds import Kind, expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
@@ -185,5 +185,5 @@ def call_kernels(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         if isinstance(s, _SIMPLE):
             added = _added_into(s, kinds)
             return added if added is not None else _expressions(s, kinds)
-        return _copy_with(s, {f: block(b) for f in ("body", "orelse") if isinstance(b := getattr(s, f, None), list)})
-    return _copy_with(fn, {"body": block(fn.body)})
+        return with_blocks(s, block)
+    return with_blocks(fn, block)
