@@ -44,6 +44,32 @@ def f(d, h, s, t, n):
     assert body_source(fn).splitlines()[0] == "e = d * (1.0 - h * h)"   # a copy was rewritten, not the input
 
 
+def test_the_input_is_left_as_it_is_and_unchanged_statements_are_shared():
+    fn = parse_function("""
+def f(d, h, s, n):
+    u = s * 2.0
+    e = d * h
+    for i in range(n):
+        d += s * h
+        t = s + 1.0
+    return e
+""")
+    before = body_source(fn)
+    out = elementwise.call_kernels(fn, {"d": A1, "h": A1, "s": F, "n": Kind.scalar("i")})
+    assert body_source(fn) == before                       # rewritten copy-on-write: no node of fn changed
+    assert body_source(out) == (
+        "u = s * 2.0\n"
+        "e = rt.elementwise('a * b', (d, h))\n"
+        "for i in range(n):\n"
+        "    d = rt.elementwise('a += b * c', (d, s, h))\n"
+        "    t = s + 1.0\n"
+        "return e")
+    assert out.body[0] is fn.body[0] and out.body[2].body[1] is fn.body[2].body[1]   # nothing to rewrite: shared
+    assert out.body[1] is not fn.body[1] and out.body[2] is not fn.body[2]
+    operand = out.body[1].value.args[1].elts[0]
+    assert operand is not fn.body[1].value.left                     # operands are copies, located by copy_loc
+
+
 def test_operands_of_unknown_kind_leave_the_expression_as_it_is():
     fn = parse_function("""
 def f(d, q):

@@ -512,6 +512,14 @@ def map_blocks(s, rewrite):
     return s
 
 
+def with_blocks(s, rewrite):
+    """A shallow copy of `s` (attributes and marks included) with each statement list nested directly in it
+    replaced by `rewrite(block)`: `map_blocks` for a rewrite that leaves `s` as it is."""
+    new = type(s).__new__(type(s))
+    new.__dict__.update(s.__dict__)
+    return map_blocks(new, rewrite)
+
+
 def rewrite_blocks(stmts: list, rewrite) -> list:
     """`stmts` with each statement replaced by `rewrite(s)` (a statement, or a list of statements spliced in:
     [] drops it), in nested blocks too; a statement's nested blocks are rewritten before the statement."""

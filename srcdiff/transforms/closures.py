@@ -12,6 +12,8 @@ from .resolve import local_names
 
 def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
+    if not any(type(n) in _LIFTED for s in unit.node.body for n in walk(s)):
+        return unit     # (one walk: most functions hold neither, and the names below need three)
     outer_locals = local_names(unit.node)
     defs = _collect_defs(unit)
     if not defs:
@@ -42,6 +44,9 @@ def lift_local_functions(unit: Unit) -> Unit:
                 unit.callees[name].callees[other] = unit.callees[other]
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+_LIFTED = (gast.FunctionDef, gast.Lambda)     # what this pass lifts out of a function's body
 
 
 def _collect_defs(unit: Unit) -> dict:

@@ -25,7 +25,7 @@ import ast
 import gast
 import numpy as np
 
-from .astutil import call, clone, copy_loc, rewrite_blocks
+from .astutil import call, child_fields, clone, copy_loc, with_blocks
 from .kinds import Kind, expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
@@ -103,28 +103,48 @@ class _Text:
         return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), _ufunc(e), ast.Load()), args, [])
 
 
+def _kernel(text: str, operands: list):
+    """`rt.elementwise(text, operands)`, the operands copied (the function's tree is left as it is)."""
+    return call("rt.elementwise", gast.Constant(value=text, kind=None),
+                gast.Tuple(elts=[clone(e) for e in operands], ctx=gast.Load()))
+
+
 def _kernel_call(e, kinds: dict):
     """`rt.elementwise(text, operands)` for elementwise `e` with an array operand, else None."""
     text = _Text(kinds)
     tree = text.of(e)
     if tree is None or not text.arrays:
         return None
-    return call("rt.elementwise", gast.Constant(value=ast.unparse(tree), kind=None),
-                gast.Tuple(elts=text.operands, ctx=gast.Load()))
+    return _kernel(ast.unparse(tree), text.operands)
 
 
-class _Expressions(gast.NodeTransformer):
-    """Each largest elementwise expression with an array operand -> its kernel call."""
+def _expressions(node, kinds: dict):
+    """`node` with each largest elementwise expression with an array operand as its kernel call: a copy of
+    the nodes on the paths to those expressions, sharing the rest; `node` itself where there is none."""
+    if isinstance(node, gast.expr) and _operation(node):
+        new = _kernel_call(node, kinds)
+        if new is not None:
+            return copy_loc(new, node)
+    changed = {}
+    for f in child_fields(type(node)):
+        old = getattr(node, f, None)
+        if type(old) is list:
+            new = [_expressions(x, kinds) if isinstance(x, gast.AST) else x for x in old]
+            if any(a is not b for a, b in zip(new, old)):
+                changed[f] = new
+        elif isinstance(old, gast.AST):
+            new = _expressions(old, kinds)
+            if new is not old:
+                changed[f] = new
+    return _copy_with(node, changed) if changed else node
 
-    def __init__(self, kinds: dict):
-        self.kinds = kinds
 
-    def visit(self, node):
-        if isinstance(node, gast.expr) and _operation(node):
-            new = _kernel_call(node, self.kinds)
-            if new is not None:
-                return copy_loc(new, node)
-        return self.generic_visit(node)
+def _copy_with(node, changed: dict):
+    """A shallow copy of `node` (attributes and marks included) with the fields `changed`."""
+    new = type(node).__new__(type(node))
+    new.__dict__.update(node.__dict__)
+    new.__dict__.update(changed)
+    return new
 
 
 def _added_into(s, kinds: dict):
@@ -138,8 +158,7 @@ def _added_into(s, kinds: dict):
     if value is None:
         return None
     tree = ast.AugAssign(ast.Name(target.id, ast.Store()), _BINARY[type(s.op)](), value)
-    kernel = call("rt.elementwise", gast.Constant(value=ast.unparse(tree), kind=None),
-                  gast.Tuple(elts=text.operands, ctx=gast.Load()))
+    kernel = _kernel(ast.unparse(tree), text.operands)
     return copy_loc(gast.Assign(targets=[gast.Name(id=s.target.id, ctx=gast.Store(), annotation=None, type_comment=None)],
                                 value=kernel, type_comment=None), s)
 
@@ -158,15 +177,13 @@ _SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)
 
 def call_kernels(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`fn` with its array expressions written as calls of elementwise kernels (module docstring); `kinds`:
-    those of its parameters (at least)."""
+    those of its parameters (at least). `fn` is left as it is: the result shares its unchanged subtrees."""
     kinds = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None}, _helper_kind)
-    def rewrite(s):
-        if not isinstance(s, _SIMPLE):
-            return s
-        added = _added_into(s, kinds)
-        if added is not None:
-            return added
-        return _Expressions(kinds).visit(s)
-    fn = clone(fn)
-    fn.body = rewrite_blocks(fn.body, rewrite)
-    return fn
+    def block(stmts):
+        return [statement(s) for s in stmts]
+    def statement(s):
+        if isinstance(s, _SIMPLE):
+            added = _added_into(s, kinds)
+            return added if added is not None else _expressions(s, kinds)
+        return with_blocks(s, block)
+    return with_blocks(fn, block)

@@ -329,4 +329,19 @@ class _Binder:
 
 def bind_factories(unit: Unit) -> Unit:
     """Rewrite calls of functions that factories return (see the module docstring); returns the unit."""
+    if not _may_call_factory(unit):
+        return unit     # (one walk: the binder's name scans cost more, and most functions call no factory)
     return _Binder(unit).run()
+
+
+def _may_call_factory(unit: Unit) -> bool:
+    """Whether `unit`'s body may call a factory: it holds a nested def or a lambda (a local factory, or a
+    function one returns), or calls a name the namespace binds to a user function."""
+    for s in unit.node.body:
+        for n in walk(s):
+            kind = type(n)
+            if kind is gast.FunctionDef or kind is gast.Lambda:
+                return True
+            if kind is gast.Call and type(n.func) is gast.Name and is_user_function(unit.namespace.get(n.func.id)):
+                return True
+    return False
