@@ -232,8 +232,10 @@ def _next_state(S, k, M, c, b, z, fast, mq):
         for j in range(K):
             q = S[k + 1, j]
             fast = fast and (q >= lo or b[j] == -np.inf)
-            S[k + 1, j] = q * inv
-            S[k + 1, K + j] = -np.inf               # read only where a = 0: b_j = -inf
+            a = q * inv
+            S[k + 1, j] = a
+            if a < TINY:                            # the exact log value is read only there: b_j = -inf
+                S[k + 1, K + j] = -np.inf
         if fast:
             S[k + 1, 4 * K] = S[k, 4 * K] + z + _log_pos(mq)
             return
