@@ -327,10 +327,14 @@ def _step_adjoints_on_tape(g, S, k, M, E, d_M, with_M):
     (no view of the tape outlives the function), as is the adjoint of a step that took the direct formula
     somewhere."""
     K = M.shape[0]
-    if k == 0 or _has_direct(S, k, K):
+    direct = False
+    for j in range(K):                  # g_j / s_j once a column, not once an entry (p_j kept where direct)
+        r = S[k, 2 * K + j]
+        direct = direct or r == 0.0
+        if r != 0.0:
+            S[k, 3 * K + j] = g[j] * r
+    if k == 0 or direct:
         return _step_adjoints_apart(g, S, k, M, E, d_M, with_M)
-    for j in range(K):                  # g_j / s_j once a column, not once an entry
-        S[k, 3 * K + j] = g[j] * S[k, 2 * K + j]
     out = S[k, K:2 * K]
     _add_weights(S, k, K, E, S, k, 3 * K, d_M, with_M, out)
     return out
