@@ -645,3 +645,27 @@ def test_fit_em_reports_what_went_wrong():
     with pytest.raises(ValueError, match=r"variances must be finite and > 0"):
         hmm.fit_em_gaussian([np.zeros(5)], 2, n_iter=2, init=(np.log([0.5, 0.5]), np.log(np.full((2, 2), 0.5)),
                                                                np.zeros(2), np.array([1.0, -1.0])))
+
+
+def test_emission_zeros_carried_states_exact():
+    """Symbols some states cannot emit (log_B = -inf there): the jitted carry step's scaled state is 0 in
+    those states at those times and reads their exact log value (-inf), stored only there; the E-step must
+    match the Python backend and the reference, with exact zeros where a count is impossible."""
+    rng = np.random.default_rng(5)
+    K, V, T = 5, 6, 400
+    pi, A = rng.dirichlet(np.ones(K)), rng.dirichlet(np.ones(K), size=K)
+    B = rng.dirichlet(np.ones(V), size=K)
+    B[rng.random((K, V)) < 0.3] = 0.0
+    B[0] = rng.dirichlet(np.ones(V))                 # every symbol possible in state 0
+    B /= B.sum(axis=1, keepdims=True)
+    x = rng.integers(0, V, T).astype(np.int64)
+    with np.errstate(divide="ignore"):
+        ll, stats = hmm.e_step(logs(pi, A, B), x)
+        ll_py, stats_py = hmm.e_step(logs(pi, A, B), x, jit=False)
+    assert np.all(stats[2][B == 0.0] == 0.0)
+    np.testing.assert_allclose(ll, ll_py, rtol=1e-12)
+    for s, s_py in zip(stats, stats_py):
+        np.testing.assert_allclose(s, s_py, atol=1e-10)
+    l_ref, (r0, rA, rB) = ref.categorical_expected_stats(pi, A, B, x)
+    np.testing.assert_allclose(ll, l_ref, rtol=1e-10)
+    np.testing.assert_allclose(stats[2], rB, atol=1e-8)

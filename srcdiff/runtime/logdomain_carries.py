@@ -232,8 +232,10 @@ def _next_state(S, k, M, c, b, z, fast, mq):
         for j in range(K):
             q = S[k + 1, j]
             fast = fast and (q >= lo or b[j] == -np.inf)
-            S[k + 1, j] = q * inv
-            S[k + 1, K + j] = -np.inf               # read only where a = 0: b_j = -inf
+            a = q * inv
+            S[k + 1, j] = a
+            if a < TINY:                            # the exact log value is read only there: b_j = -inf
+                S[k + 1, K + j] = -np.inf
         if fast:
             S[k + 1, 4 * K] = S[k, 4 * K] + z + _log_pos(mq)
             return
@@ -325,10 +327,14 @@ def _step_adjoints_on_tape(g, S, k, M, E, d_M, with_M):
     (no view of the tape outlives the function), as is the adjoint of a step that took the direct formula
     somewhere."""
     K = M.shape[0]
-    if k == 0 or _has_direct(S, k, K):
+    direct = False
+    for j in range(K):                  # g_j / s_j once a column, not once an entry (p_j kept where direct)
+        r = S[k, 2 * K + j]
+        direct = direct or r == 0.0
+        if r != 0.0:
+            S[k, 3 * K + j] = g[j] * r
+    if k == 0 or direct:
         return _step_adjoints_apart(g, S, k, M, E, d_M, with_M)
-    for j in range(K):                  # g_j / s_j once a column, not once an entry
-        S[k, 3 * K + j] = g[j] * S[k, 2 * K + j]
     out = S[k, K:2 * K]
     _add_weights(S, k, K, E, S, k, 3 * K, d_M, with_M, out)
     return out
