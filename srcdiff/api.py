@@ -368,13 +368,7 @@ class Transformed:
         floats = not self.jit and float in map(type, args)
         if floats:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
             args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
-        try:
-            out = fn(*args)
-        except SrcdiffError:
-            raise
-        except Exception as exc:
-            translate_error(exc, self, fn)
-        out = self._shape(out)
+        out = self._run(fn, args)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
         elif not kwargs and given == len(args_in) and all(type(a) in _PLAIN for a in args_in):
@@ -398,14 +392,18 @@ class Transformed:
             args_in, args = args, tuple(np.float64(a) if type(a) is float else a for a in args)
         else:
             args_in = args
+        out = self._run(fn, args)
+        return self._match_dtypes(out, args_in) if known.match else out
+
+    def _run(self, fn, args):
+        """The generated function's result for `args`, shaped as f's; its errors named at the user's line."""
         try:
             out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
             translate_error(exc, self, fn)
-        out = self._shape(out)
-        return self._match_dtypes(out, args_in) if known.match else out
+        return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:
         """Whether `_match_dtypes` changes a gradient of this output (Numba's output dtypes follow from the
