@@ -62,7 +62,18 @@ def test_a_loop_runs_back_over_its_range_carrying_outer_adjoints():
 
 def test_an_element_write_passes_its_adjoint_on_and_clears_it():
     lines = _backward(writes, ["x"], {"x": F, "a": A})
-    assert lines.index("d_b1 = d_b[0]") < lines.index("d_b[0] = 0.0") < lines.index("d_x = d_b1 * x")
+    assert lines.index("d_b1 = d_b[0]") < lines.index("d_b[0] = 0.0") < lines.index("d_x = 2.0 * d_b1 * x")
+
+
+def squares(x, a):
+    y = x * x
+    return np.sum(y * a) + np.sum(a * x)
+
+
+def test_a_square_has_one_contribution_as_a_person_writes_it():
+    lines = _backward(squares, ["x"], {"x": A, "a": A})
+    assert "d_x = d_x + 2.0 * d_y * x" in lines                     # not d_y * x added twice
+    assert sum(line.endswith("d_y * x") for line in lines) == 1
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
@@ -73,3 +84,4 @@ def test_the_sweeps_give_the_gradient(jit):
     check_grad(one_branch, [-0.4, 1.3], wrt=(0, 1), jit=jit)
     check_grad(looped, [0.6, a], wrt=0, jit=jit)
     check_grad(writes, [0.6, a], wrt=0, jit=jit)
+    check_grad(squares, [a, a[::-1].copy()], wrt=0, jit=jit)

@@ -92,7 +92,11 @@ class BackwardSweep:
             contribs.append((value.id, g))
         elif isinstance(value, gast.BinOp) and type(value.op) in BINOP_RULE:
             rule = RULES[BINOP_RULE[type(value.op)]]
-            contribs += self.instantiate(rule, {"x": value.left, "y": value.right}, t, g)
+            if _squares(value):   # x * x: one contribution 2 * g * x, as a person writes it, not g * x twice
+                twice = gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=g)
+                contribs += self.instantiate(rule, {"x": value.left, "y": value.right}, t, twice)[:1]
+            else:
+                contribs += self.instantiate(rule, {"x": value.left, "y": value.right}, t, g)
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
             contribs += self.instantiate(RULES["neg"], {"x": value.operand}, t, g)
         elif isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.UAdd):
@@ -421,3 +425,9 @@ def _slice_objects(idx):
     if isinstance(idx, gast.Tuple):
         return gast.Tuple(elts=[conv(e) for e in idx.elts], ctx=gast.Load())
     return conv(idx)
+
+
+def _squares(value) -> bool:
+    """`x * x` of one name: its two operands' contributions are the same expression."""
+    return (isinstance(value.op, gast.Mult) and isinstance(value.left, gast.Name)
+            and isinstance(value.right, gast.Name) and value.left.id == value.right.id)
