@@ -426,6 +426,12 @@ DETECTORS = {
     f"{FOR} :: arrays": lambda t: _for_iter(t, lambda it: isinstance(it, (ast.Name, ast.Subscript))),
     f"{FOR} :: zip": lambda t: _for_iter(t, lambda it: _is_call(it, "zip")),
     f"{FOR} :: enumerate": lambda t: _for_iter(t, lambda it: _is_call(it, "enumerate")),
+    "enumerate :: with a start": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "enumerate") and (len(it.args) == 2 or bool(it.keywords))),
+    "enumerate :: around zip": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "enumerate") and _is_call(it.args[0], "zip")),
+    "enumerate :: and zip over a range": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "zip") and any(_is_call(a, "range") for a in it.args)),
     f"{FOR} :: reversed(range(...))": lambda t: _for_iter(
         t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range")),
     "while with data-dependent trip counts": lambda t: any(

@@ -478,11 +478,26 @@ class Gen:
             return f"({self.expr('v', env, d)}[None, :] * {self.expr('m', env, d)})"
         raise AssertionError(o)
 
+    def enum_start(self, env, i) -> str:
+        """enumerate's start, as written after its iterable: none (i is a position, it may index) or a
+        constant / keyword start (i is a number only)."""
+        start = self.pick(["", "", ", 1", ", start=2", ", -1"])
+        (env["ints"] if start else env["loops"]).append(i)
+        return start
+
     def sumarr(self, env, d):
         """A sum of arrays over a comprehension (it starts from zeros shaped like its first term), whose
         term may be a sum of arrays again (that start is desugared in its turn)."""
         j = self.fresh("j")
         inner = self.child(env)
+        if self.coin(3):   # over zip / enumerate(zip(...)): the start's first term reads their first items
+            a, b = self.fresh("e"), self.fresh("e")
+            inner["vars"][a] = inner["vars"][b] = "s"
+            pairs = f"zip({self.array_name(env, 'v')}, {self.expr('v', env, 0)})"
+            clause = self.pick([f"for {a}, {b} in {pairs}",
+                                f"for {j}, ({a}, {b}) in enumerate({pairs}{self.enum_start(inner, j)})"])
+            e = self.expr('v', inner, d)
+            return f"sum({e} * ({a} * 0.5 + {b}) {clause})"
         inner["loops"].append(j)
         e = self.sumarr(inner, d - 1) if d > 0 and self.coin(2) else self.expr('v', inner, d)
         term = f"{e} * ({j} * 0.5)"
@@ -713,7 +728,7 @@ class Gen:
             return [f"for {i} in range({start}{stop_s}):"] + self.indent(body)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
-            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step"])
+            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange"])
             if form == "array":
                 e = self.fresh("e")
                 head = f"for {e} in {self.array_name(env, 'v')}:"
@@ -728,8 +743,19 @@ class Gen:
                 inner["vars"][e] = inner["vars"][e2] = "s"
             elif form == "enumerate":
                 i, e = self.fresh("i"), self.fresh("e")
-                head = f"for {i}, {e} in enumerate({self.array_name(env, 'v')}):"
-                inner["loops"].append(i)
+                start = self.enum_start(inner, i)
+                head = f"for {i}, {e} in enumerate({self.array_name(env, 'v')}{start}):"
+                inner["vars"][e] = "s"
+            elif form == "enumzip":   # enumerate around zip, the targets nested as the calls are
+                i, e, e2 = self.fresh("i"), self.fresh("e"), self.fresh("e")
+                start = self.enum_start(inner, i)
+                head = (f"for {i}, ({e}, {e2}) in enumerate(zip({self.array_name(env, 'v')}, "
+                        f"{self.expr('v', env, 1)}){start}):")
+                inner["vars"][e] = inner["vars"][e2] = "s"
+            elif form == "ziprange":  # zip of a range and an array: the range's item is a number
+                j, e = self.fresh("j"), self.fresh("e")
+                head = f"for {j}, {e} in zip(range({1 + self.choose(self.N)}), {self.array_name(env, 'v')}):"
+                inner["loops"].append(j)
                 inner["vars"][e] = "s"
             elif form == "reversed":
                 i = self.fresh("i")

@@ -132,3 +132,130 @@ def test_fuzz_seed_3238_every_argument(jit):
     for k, g in enumerate(got):
         np.testing.assert_allclose(g, numerical_grad(seed_3238, args, k), rtol=1e-5, atol=1e-6,
                                    err_msg=f"d/d arg {k}")
+
+
+# ---- enumerate with a start, enumerate around zip, zip over a range (README "What it handles") ----------
+# Each was declined before (enumerate(zip(...)) named zip "a class or bound method", a start was "a loop that
+# does not unpack") or compiled only in Python (range inside zip: Numba cannot index a range object), and a
+# sum of arrays over zip / enumerate started from 0.0, which Numba declined.
+
+def enumerate_around_zip(x):
+    s = 0.0
+    for i, (a, b) in enumerate(zip(x[:-1], x[1:])):
+        s += (i + 1) * a * b
+    return s
+
+
+def enumerate_item_is_a_pair(x):
+    s = 0.0
+    for i, ab in enumerate(zip(x[:-1], x[1:])):
+        s += (i + 1) * ab[0] * ab[1]
+    return s
+
+
+def zip_inside_zip(x):
+    s = 0.0
+    for a, (b, c) in zip(x, zip(x[::-1], x)):
+        s += a * b * c
+    return s
+
+
+def enumerate_from_one(x):
+    s = 0.0
+    for i, v in enumerate(x, 1):
+        s += i * v * v
+    return s
+
+
+def start_read_once(x):
+    s = 0.0
+    st = 2
+    for i, v in enumerate(x, start=st):
+        st = st + 1
+        s += i * v * st
+    return s
+
+
+def rows_from_minus_one(x):
+    s = 0.0
+    for i, (a, b) in enumerate(x.reshape(2, 2), -1):
+        s += i * a * b + a
+    return s
+
+
+def zip_over_range(x):
+    s = 0.0
+    for j, v in zip(range(1, 7, 2), x):
+        s += j * np.sin(v)
+    return s
+
+
+def enumerate_over_range(x):
+    s = 0.0
+    for i, j in enumerate(range(1, 4)):
+        s += x[i] * x[j]
+    return s
+
+
+def branches_in_enumerate_zip(x):
+    s = 0.0
+    for i, (a, (b, c)) in enumerate(zip(x, zip(x[1:], x[2:]))):
+        if i % 2 == 0:
+            s += a * b - c
+        else:
+            s -= a * c
+    return s
+
+
+def sum_of_arrays_over_enumerate_zip(x):
+    v = sum(i * a * x for i, (a, b) in enumerate(zip(x, x[1:]), 1))
+    return np.sum(v * v)
+
+
+def sum_of_arrays_over_zip(x):
+    v = sum(np.sin(a) * b * x for a, b in zip(x, x[::-1]))
+    return np.sum(v * v)
+
+
+def pairs_from_enumerate(x):
+    s = 0.0
+    for pair in enumerate(x, 1):
+        s += pair[0] * pair[1] ** 2
+    return s
+
+
+ITERS = [pairs_from_enumerate, enumerate_around_zip, enumerate_item_is_a_pair, zip_inside_zip, enumerate_from_one, start_read_once,
+         rows_from_minus_one, zip_over_range, enumerate_over_range, branches_in_enumerate_zip,
+         sum_of_arrays_over_enumerate_zip, sum_of_arrays_over_zip]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", ITERS, ids=[f.__name__ for f in ITERS])
+def test_nested_and_started_iterables(f, jit):
+    x = np.array([0.2, 0.7, 0.45, 0.9])
+    value, got = srcdiff.value_and_grad(f, jit=jit)(x.copy())
+    assert np.isclose(value, f(x.copy()))
+    np.testing.assert_allclose(got, numerical_grad(f, [x.copy()], 0), rtol=1e-6, atol=1e-7)
+
+
+def test_enumerate_start_reads_as_written():
+    g = srcdiff.grad(enumerate_from_one)
+    g(np.array([0.2, 0.7, 0.45, 0.9]))
+    src = srcdiff.source(g)
+    assert "i = k + 1" in src and "d_x[k] += d_v" in src
+
+
+@pytest.mark.parametrize("body, what", [
+    ("for i, v in enumerate(x, 1, 2):\n        s += v", "enumerate with arguments other than an iterable"),
+    ("for i, v, w in enumerate(x):\n        s += v", r"does not unpack \(index, item\)"),
+    ("for a, b in zip(x, x, x):\n        s += a", "does not unpack one name per sequence"),
+])
+def test_iterables_srcdiff_cannot_lower_are_named(tmp_path, body, what):
+    path = tmp_path / "user_loops.py"
+    path.write_text(f"def f(x):\n    s = 0.0\n    {body}\n    return s\n")
+    spec = __import__("importlib.util").util.spec_from_file_location("user_loops", path)
+    mod = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(srcdiff.SrcdiffError, match=what) as err:
+        srcdiff.grad(mod.f)(np.array([0.2, 0.7]))
+    assert "user_loops.py:3" in str(err.value)

@@ -189,25 +189,14 @@ class _Desugar:
 
     def _start(self, clauses, elt):
         """(what a sum starts from, the test that its loops run at least once, or None). The start is zeros
-        shaped like its first term, `rt.zeros_like(elt)` with the loop variables at their first values, on
-        the path where the loops run (so that a sum of arrays stays an array under Numba; where the term is a
-        scalar the compiler makes it 0.0 again, and where the loops do not run 0.0 is zeros of the term's rank,
-        once kinds are known: kind_rewrites.sum_starts), or 0.0 where the first values cannot be written down
-        (tuple targets, zip / enumerate)."""
+        shaped like its first term, `rt.zeros_like(elt)` with the loop variables at their first values (also
+        through zip and enumerate), on the path where the loops run (so that a sum of arrays stays an array
+        under Numba; where the term is a scalar the compiler makes it 0.0 again, and where the loops do not run
+        0.0 is zeros of the term's rank, once kinds are known: kind_rewrites.sum_starts), or 0.0 where the
+        first values cannot be written down (a tuple target over the rows of an array)."""
         first, tests = {}, []
         for target, it, _ in clauses:
-            if not isinstance(target, gast.Name):
-                return const(0.0), None
-            it = substitute(it, first)
-            if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
-                    and 1 <= len(it.args) <= 3):
-                first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
-                tests.append(_range_runs(it.args))
-            elif isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):   # a sequence: its first item
-                first[target.id] = gast.Subscript(value=it, slice=const(0), ctx=gast.Load())
-                tests.append(gast.Compare(left=const(0), ops=[gast.Lt()],
-                                          comparators=[gast.Call(func=load("len"), args=[it], keywords=[])]))
-            else:
+            if not self._first_items(target, substitute(it, first), first, tests):
                 return const(0.0), None
         # a comprehension in the term (an inner sum) is desugared in the start statement in its turn (its
         # own loop before it); its loop variables, and a lambda's parameters, must not be ones given first
@@ -221,6 +210,31 @@ class _Desugar:
         anno.set(start, anno.MADE)   # (resolve leaves the rt. name as it is)
         tests = [copy.deepcopy(t) for t in tests]
         return start, tests[0] if len(tests) == 1 else gast.BoolOp(op=gast.And(), values=tests)
+
+    def _first_items(self, target, it, first, tests) -> bool:
+        """Note in `first` the values a comprehension clause binds on its first iteration, and in `tests`
+        that it has one; False where they cannot be written down (a tuple target over a sequence)."""
+        if isinstance(target, gast.Name) and isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") \
+                and not it.keywords and 1 <= len(it.args) <= 3:
+            first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
+            tests.append(_range_runs(it.args))
+            return True
+        if isinstance(target, gast.Name) and isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):
+            first[target.id] = gast.Subscript(value=it, slice=const(0), ctx=gast.Load())   # a sequence's first item
+            tests.append(gast.Compare(left=const(0), ops=[gast.Lt()],
+                                      comparators=[gast.Call(func=load("len"), args=[it], keywords=[])]))
+            return True
+        if not (isinstance(target, gast.Tuple) and isinstance(it, gast.Call)):
+            return False
+        starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
+        if (_builtin(self.unit, it.func, "enumerate") and len(target.elts) == 2 and 1 <= len(it.args) <= 2
+                and len(it.args) + len(it.keywords) <= 2 and all(kw.arg == "start" for kw in it.keywords)
+                and isinstance(target.elts[0], gast.Name)):
+            first[target.elts[0].id] = copy.deepcopy(starts[0]) if starts else const(0)
+            return self._first_items(target.elts[1], it.args[0], first, tests)
+        if _builtin(self.unit, it.func, "zip") and len(target.elts) == len(it.args) and not it.keywords:
+            return all(self._first_items(t, a, first, tests) for t, a in zip(target.elts, it.args))
+        return False
 
     def assign(self, s):
         s.value = self.expr(s.value)
@@ -297,31 +311,82 @@ class _Desugar:
             s.body = body
             return [s]
         k = self.namer.fresh("k")
-        pre, binds = [], []
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
-            if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2) or len(it.args) != 1:
-                fail(s, self.unit, "enumerate loops must unpack (index, item)")
-            seq, n = self._seq(it.args[0], pre, s, rebound)
-            k = tgt.elts[0].id if isinstance(tgt.elts[0], gast.Name) else k
-            binds = [(tgt.elts[1], seq)]
-        elif isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
-            if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)):
-                fail(s, self.unit, "zip loops must unpack one name per sequence")
-            seqs = [self._seq(a, pre, s, rebound) for a in it.args]
-            n = seqs[0][1]
-            for _, m in seqs[1:]:
-                n = gast.Call(func=load("min"), args=[n, m], keywords=[])
-            binds = list(zip(tgt.elts, [q for q, _ in seqs]))
-        else:
-            seq, n = self._seq(it, pre, s, rebound)
-            binds = [(tgt, seq)]
+        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate") and len(it.args) == 1
+                and not it.keywords and isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2
+                and isinstance(tgt.elts[0], gast.Name)):
+            k = tgt.elts[0].id      # `for i, v in enumerate(xs)`: the loop runs over i itself
+        pre = []
+        binds, n = self._iteration(tgt, it, k, pre, s, rebound)
+        binds = [(t, v) for t, v in binds if not (isinstance(t, gast.Name) and t.id == k)]
         head = []
-        for t, seq in binds:
-            item = copy_loc(gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()), s)
-            head += self.assign(copy_loc(assign(t, item, s.lineno), s))
+        for t, value in binds:
+            head += self.assign(copy_loc(assign(t, copy_loc(value, s), s.lineno), s))
         loop = copy_loc(gast.For(target=store(k), iter=gast.Call(func=load("range"), args=[n], keywords=[]),
                                  body=head + body, orelse=[], type_comment=None), s)
         return pre + [loop]
+
+    def _iteration(self, tgt, it, k, pre, s, rebound):
+        """What a loop over `it` binds at position `k`: (target, value) pairs, and the trip count.
+        `enumerate` (with a start) and `zip` nest in each other, as their targets do
+        (`for i, (a, b) in enumerate(zip(xs, ys), 1)`); anything else is a sequence indexed at k."""
+        width = (2 if _builtin(self.unit, it.func, "enumerate") else len(it.args) if _builtin(
+            self.unit, it.func, "zip") else 0) if isinstance(it, gast.Call) and it.args else 0
+        if isinstance(tgt, gast.Name) and width:    # `for pair in zip(xs, ys)`: the item is a tuple
+            parts = [self.namer.fresh(tgt.id) for _ in range(width)]
+            binds, n = self._iteration(gast.Tuple(elts=[store(p) for p in parts], ctx=gast.Store()), it, k,
+                                       pre, s, rebound)
+            return binds + [(tgt, gast.Tuple(elts=[load(p) for p in parts], ctx=gast.Load()))], n
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
+            starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
+            if not 1 <= len(it.args) <= 2 or len(starts) > 1 or any(kw.arg != "start" for kw in it.keywords):
+                fail(s, self.unit, "enumerate with arguments other than an iterable and a start",
+                     "write `enumerate(xs)` or `enumerate(xs, start)`")
+            if not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2):
+                fail(s, self.unit, "an enumerate loop that does not unpack (index, item)",
+                     "write `for i, v in enumerate(xs)`")
+            index = load(k)
+            if starts:
+                start = self.expr(starts[0])
+                if not isinstance(start, gast.Constant):   # Python reads the start once, before the loop
+                    name = self.namer.fresh("start")
+                    pre.append(copy_loc(assign(name, start, s.lineno), s))
+                    start = load(name)
+                index = gast.BinOp(left=load(k), op=gast.Add(), right=start)
+            binds, n = self._iteration(tgt.elts[1], it.args[0], k, pre, s, rebound)
+            return [(tgt.elts[0], index)] + binds, n
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
+            if (not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)) or it.keywords
+                    or not it.args):
+                fail(s, self.unit, "a zip loop that does not unpack one name per sequence",
+                     "write `for a, b in zip(xs, ys)`, one target per sequence")
+            binds, n = [], None
+            for t, a in zip(tgt.elts, it.args):
+                more, m = self._iteration(t, a, k, pre, s, rebound)
+                binds += more
+                n = m if n is None else gast.Call(func=load("min"), args=[n, m], keywords=[])
+            return binds, n
+        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
+                and 1 <= len(it.args) <= 3):   # zip(range(n), xs): the item is a number, not an element
+            return [(tgt, self._range_item(it, k, pre, s, rebound))], _range_length(it)
+        seq, n = self._seq(it, pre, s, rebound)
+        return [(tgt, gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()))], n
+
+    def _range_item(self, it, k, pre, s, rebound):
+        """range(lo, hi, step)'s item at position k: lo + k * step. Python reads the bounds once, before
+        the loop: one the body rebinds is read through a name of its own."""
+        args = [self.expr(a) for a in it.args]
+        for j, a in enumerate(args):
+            if not isinstance(a, gast.Constant) and not (isinstance(a, gast.Name) and a.id not in rebound):
+                name = self.namer.fresh("bound")
+                pre.append(copy_loc(assign(name, a, s.lineno), s))
+                args[j] = load(name)
+        it.args = args
+        item = load(k)
+        if len(args) == 3:
+            item = gast.BinOp(left=item, op=gast.Mult(), right=copy.deepcopy(args[2]))
+        if len(args) >= 2:
+            item = gast.BinOp(left=copy.deepcopy(args[0]), op=gast.Add(), right=item)
+        return item
 
     def _seq(self, expr, pre, s, rebound):
         """The name the loop indexes and its length. Python iterates over the object the iterable was
@@ -355,6 +420,13 @@ class _Chains(Transformer):
 
 
 _COMPREHENSIONS = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
+
+
+def _range_length(it):
+    """How many items range(...) gives, as the trip count of a loop over positions."""
+    if len(it.args) == 1:
+        return copy.deepcopy(it.args[0])
+    return gast.Call(func=load("len"), args=[copy.deepcopy(it)], keywords=[])
 
 
 def _is_sum(unit, node) -> bool:
