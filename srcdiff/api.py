@@ -347,15 +347,15 @@ class Transformed:
     def _adopt(self, backend, args, kwargs):
         """jit="background": calls with arguments like these run `backend`'s function from now on (what it
         remembered for them), without asking the switch-over state again."""
-        known = None if kwargs else backend._fast.get(_types_key(args))
+        known = None if kwargs else backend._fast.get(types_key(args))
         if known is not None:
             if len(self._fast) >= _FAST_MAX:
                 self._fast.clear()
-            self._fast[_types_key(args)] = known
+            self._fast[types_key(args)] = known
 
     def __call__(self, *args, **kwargs):
         if not kwargs:      # the steady state: arguments of the types (dtypes, shapes) of an earlier call
-            hit = self._fast.get(_types_key(args))
+            hit = self._fast.get(types_key(args))
             if hit is not None:
                 return self._call_known(hit, args)
         if self.jit == "background":
@@ -371,7 +371,7 @@ class Transformed:
         out = self._run(fn, args)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
-        elif not kwargs and given == len(args_in) and all(type(a) in _PLAIN for a in args_in):
+        elif not kwargs and given == len(args_in) and all(type(a) in PLAIN_TYPES for a in args_in):
             self._remember(args_in, fn, floats, out)
         return self._match_dtypes(out, args_in) if self.jit else out
 
@@ -382,7 +382,7 @@ class Transformed:
         match = bool(self.jit) and self._dtypes_differ(out, args)
         if len(self._fast) >= _FAST_MAX:
             self._fast.clear()
-        self._fast[_types_key(args)] = _Known(fn, self._last, floats, match)
+        self._fast[types_key(args)] = _Known(fn, self._last, floats, match)
 
     def _call_known(self, known, args):
         """`__call__` for arguments whose kinds and labels an earlier call with the same key looked up."""
@@ -461,7 +461,7 @@ class Transformed:
 
 
 class _Known(NamedTuple):
-    """What `Transformed.__call__` found for arguments of one types key (`_types_key`): the generated function,
+    """What `Transformed.__call__` found for arguments of one types key (`types_key`): the generated function,
     its Specialisation, whether Python floats become np.float64 (the Python backend), and whether gradients
     need their arguments' dtypes (`_match_dtypes`)."""
     function: Callable
@@ -472,12 +472,12 @@ class _Known(NamedTuple):
 
 # argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the
 # fast path; tuples, lists (structures), subclasses and other objects always go through the full lookup
-_PLAIN = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,
+PLAIN_TYPES = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,
                     np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8, np.bool_})
 _FAST_MAX = 64      # types keys kept per transform (a loop over ever new shapes must not grow without end)
 
 
-def _types_key(args) -> tuple:
+def types_key(args) -> tuple:
     """The arguments' types, with dtype and shape for arrays: what decides their kinds and axis labels."""
     return tuple([(a.dtype, a.shape) if type(a) is np.ndarray else type(a) for a in args])
 

@@ -396,3 +396,48 @@ def test_jvp_of_a_tuple_argument_is_specialised_to_its_leaves(jit):
     (gx, ga), gM = srcdiff.grad(_sum_of_arrays_with_tuple_argument, wrt=("xa", "M"), jit=jit)(xa, M)
     assert val == pytest.approx(_sum_of_arrays_with_tuple_argument(xa, M), rel=1e-12)
     assert dot == pytest.approx(gx * 0.7 + np.vdot(ga, t[0][1]) + np.vdot(gM, t[1]), rel=1e-10)
+
+
+def _scaled(x, a):
+    return np.sum(np.sin(x) * x) * a + a * a
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_repeated_calls_follow_argument_and_tangent_changes(jit):
+    """jvp and hvp remember, per types/dtypes/shapes of (arguments, tangents), the function a call ran (the
+    steady state of a Newton-CG loop skips binding, kinds and the lookup); each change below must still give
+    the derivative of its own arguments, and a bad tangent after good calls is still a clear error."""
+    jvp = srcdiff.jvp(_scaled, wrt=("x", "a"), jit=jit)
+    hvp = srcdiff.hvp(_scaled, wrt="x", jit=jit)
+    grad = srcdiff.grad(_scaled, wrt=("x", "a"), jit=jit)
+    calls = [(np.array([0.3, -0.2, 0.9]), 1.5, (np.array([1.0, 0.5, -0.5]), 0.25)),
+             (np.array([0.1, 0.4, -0.7]), 0.5, (np.array([0.0, 1.0, 2.0]), -1.0)),     # same types: remembered
+             (np.array([0.3, -0.2, 0.9, 1.1]), 1.5, (np.ones(4), 0.25)),                # a new length
+             (np.array([0.3, -0.2, 0.9]), 1.5, (np.array([1, 0, -1]), 2)),              # integer tangents
+             (np.array([0.3, -0.2, 0.9], dtype=np.float32), 1.5, (np.ones(3, dtype=np.float32), 1.0))]
+    for x, a, t in calls + calls[:2]:
+        for _ in range(2):
+            value, dot = jvp(x, a, t)
+            gx, ga = grad(x, a)
+            assert value == pytest.approx(_scaled(x, a), rel=1e-6)
+            assert dot == pytest.approx(np.vdot(gx, t[0]) + ga * t[1], rel=1e-5, abs=1e-9)
+            v = np.asarray(t[0], dtype=float)
+            fd = (srcdiff.grad(_scaled, wrt="x")(x + 1e-6 * v, a) - srcdiff.grad(_scaled, wrt="x")(x - 1e-6 * v, a)) / 2e-6
+            np.testing.assert_allclose(hvp(x, a, v), fd, rtol=1e-4, atol=1e-6)
+    with pytest.raises(srcdiff.SrcdiffError, match=re.escape("tangent of shape (4,) for argument 'x' of shape (3,)")):
+        jvp(np.array([0.3, -0.2, 0.9]), 1.5, (np.ones(4), 0.25))
+    with pytest.raises(srcdiff.SrcdiffError, match="tangents"):
+        jvp(np.array([0.3, -0.2, 0.9]), 1.5, np.ones(3))
+
+
+def test_steady_state_skips_the_lookup(monkeypatch):
+    jvp = srcdiff.jvp(_scaled, wrt=("x", "a"))
+    x, t = np.array([0.3, -0.2, 0.9]), (np.array([1.0, 0.5, -0.5]), 0.25)
+    first = jvp(x, 1.5, t)
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("a call with the types of an earlier one specialised again")
+    monkeypatch.setattr(srcdiff.forward_api.ForwardTransformed, "specialise", no_lookup)
+    assert jvp(x, 1.5, t) == first
+    with pytest.raises(AssertionError, match="specialised again"):
+        jvp(x.astype(np.float32), 1.5, t)
