@@ -195,6 +195,32 @@ def f(x, flag):
                                     "    return v"]
 
 
+def test_dead_code_drops_lengths_and_an_empty_forward_sweep_heading():
+    """len / min / max / abs of values are pure: a test computed only for a branch that no longer does
+    anything goes (a sum over two comprehension clauses left `cond = 0 < 2` / `if cond: cond1 = len(a)`), and
+    so does what the late cleanup passes stopped reading (`result = a * a` once the sum's adjoint is a scalar);
+    the `# forward sweep` heading goes with the last statement under it."""
+    def lengths(a):
+        c = 0 < len(a) and 1 < len(a)
+        if c:
+            d = max(len(a), 2)
+        return np.sum(a * a) + sum(a[1] * e for i in range(2) for e in a)
+
+    a = np.array([0.8, 2.4, 0.3])
+    for jit in (False, True):
+        g = srcdiff.grad(lengths, jit=jit)
+        np.testing.assert_allclose(g(a), numerical_grad(lengths, [a], 0), rtol=1e-6)
+        body = srcdiff.source(g).split("def lengths_grad")[1]
+        assert "cond" not in body and "max(len" not in body and "= a * a" not in body, body
+        assert "# forward sweep" in body    # (the sum's loop is taped)
+
+    def square(a):
+        return np.sum(a * a)
+    g = srcdiff.grad(square)
+    g(a)
+    assert "forward sweep" not in srcdiff.source(g) and "result" not in srcdiff.source(g).split("backward sweep")[0]
+
+
 def test_dead_code_keeps_a_call_that_adds_into_its_argument():
     """`d_v = rt.logsumexp_vecmat_adjoints(..., d_M)` adds M's adjoint into d_M: where nothing reads d_v after
     the loop (only its next iteration), the loop-carried d_v is dead but the call is not (liveness dropped

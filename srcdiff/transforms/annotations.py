@@ -42,6 +42,9 @@ USER_LINE = _key("user_line", """(line, text, func): on a `# line N: text` comme
     lines it re-emits, the user's line of a statement it declines).""")
 
 # ---- desugar's facts ----------------------------------------------------------------------------------
+HEADING = _key("heading", """True on a comment heading a part of a generated function (`# forward sweep`) that goes when
+    nothing is under it. Written by reverse; read by optimize.deadcode (without_lone_line_comments).""")
+
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

@@ -7,6 +7,7 @@ import gast
 from .astutil import walk
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
+PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
 STACK_OPS = ("rt.pop", "rt.push")              # they change the stack: a pop whose value is unused still pops
 WRITES_INTO = frozenset((                       # runtime helpers that write into an argument: a call whose result
     "rt.add_into", "rt.add_row", "rt.index_add",   # nothing reads still does that (tests/test_optimize.py finds
@@ -32,6 +33,8 @@ def is_pure(value) -> bool:
             if not isinstance(f, gast.Name):
                 return False
             name = ".".join([f.id] + parts[::-1])
+            if name in PURE_BUILTINS:
+                continue
             if (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
                     or name in WRITES_INTO):
                 return False

@@ -280,7 +280,9 @@ class Reverse(Storage, BackwardSweep):
                 ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
         backward_start = comment("backward sweep")
-        stmts = inits + [comment("forward sweep")] + fwd + [backward_start] + seed + bwd
+        forward_start = comment("forward sweep")
+        anno.set(forward_start, anno.HEADING)
+        stmts = inits + [forward_start] + fwd + [backward_start] + seed + bwd
         stmts.append(gast.Return(value=result))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                                     for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],

@@ -287,15 +287,17 @@ class _Liveness:
 
 
 def without_lone_line_comments(stmts):
-    """`stmts` (and their nested blocks) without the comments citing a user's line that no statement
-    follows: the next statement of the block is another comment, or there is none."""
+    """`stmts` (and their nested blocks) without the comments citing a user's line, or heading a part of
+    the function (`# forward sweep`), that no statement follows: the next statement of the block is another
+    comment, or there is none."""
     out = []
     for k, s in enumerate(stmts):
         map_blocks(s, without_lone_line_comments)
         if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])):
             continue
         out.append(s)
-    return out
+    return [s for k, s in enumerate(out) if not (anno.has(s, anno.HEADING) and (
+        k + 1 == len(out) or is_comment(out[k + 1]) and not anno.has(out[k + 1], anno.USER_LINE)))]
 
 
 def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
