@@ -490,12 +490,17 @@ class Gen:
         term may be a sum of arrays again (that start is desugared in its turn)."""
         j = self.fresh("j")
         inner = self.child(env)
-        if self.coin(3):   # over zip / enumerate(zip(...)): the start's first term reads their first items
+        # over zip / enumerate(zip(...)): the start's first term reads their first items. (Not in a helper: a
+        # helper a jvp keeps as a call has no argument kinds there, and a sum of arrays over loops that may
+        # run no iteration is then declined, as README says)
+        if not env.get("helper") and self.coin(3):
             a, b = self.fresh("e"), self.fresh("e")
             inner["vars"][a] = inner["vars"][b] = "s"
             pairs = f"zip({self.array_name(env, 'v')}, {self.expr('v', env, 0)})"
-            clause = self.pick([f"for {a}, {b} in {pairs}",
-                                f"for {j}, ({a}, {b}) in enumerate({pairs}{self.enum_start(inner, j)})"])
+            if self.coin():
+                clause = f"for {a}, {b} in {pairs}"
+            else:
+                clause = f"for {j}, ({a}, {b}) in enumerate({pairs}{self.enum_start(inner, j)})"
             e = self.expr('v', inner, d)
             return f"sum({e} * ({a} * 0.5 + {b}) {clause})"
         inner["loops"].append(j)
@@ -925,6 +930,7 @@ class Gen:
                 spec.append((q, "s", self.const() if self.coin(6) else None, True))
         env = self.env({p: k for p, k, _, _ in spec})
         env["ret"] = ret
+        env["helper"] = True
         body = self.block(env, 1 + (self.choose(2) if self.has("loops2") else 0), self.choose(3), top=False)
         if body == ["pass"]:
             body = []
