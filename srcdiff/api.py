@@ -401,7 +401,7 @@ class Transformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn)
+            translate_error(exc, self, fn, args)
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:

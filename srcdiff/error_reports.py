@@ -7,16 +7,28 @@ generated source the user reads), a derivative helper's own decline, an internal
 """
 from __future__ import annotations
 
+import copy
+import inspect
 import linecache
 import os
 import re
+import sys
+import time
 import traceback
+import warnings
 
-from .errors import SrcdiffError
-from .makers import user_location
+import numpy as np
+
+from . import backends
+from .cachedir import is_generated_module
+from .errors import SrcdiffError, runtime_error_type
+from .makers import user_function, user_location
 
 
-def translate_error(exc, t, fn=None):
+def translate_error(exc, t, fn=None, args=None):
+    """Raise the error to report for `exc`, raised calling `fn` (the generated function behind transform `t`;
+    None: t.last's) with `args` (None: unknown): a SrcdiffError at the user's line where srcdiff can name
+    it, else `exc` itself."""
     import numba
     msg = str(exc)
     if isinstance(exc, TypeError) and getattr(t, "jit", False) and re.fullmatch(r"expected .+, got None", msg):
@@ -55,7 +67,152 @@ def translate_error(exc, t, fn=None):
                            *where,
                            advice="run with jit=False (the Python backend), and please report this with "
                                   "srcdiff.source(...) of the function") from exc
+    failed = runtime_error_type(exc)
+    if failed is not None:
+        _report_failure(failed, exc, t, fn, args)
     raise exc
+
+
+def _report_failure(cls, exc, t, fn, args):
+    """Raise `cls` (errors.runtime_error_type's) for `exc`, raised by the generated function: at the user's line
+    whose generated statement raised it, read off the traceback through the generated module (the Python
+    backend), or, as compiled code's exceptions carry no line, off the traceback of the same module run as
+    Python on copies of the arguments (within RERUN_SECONDS); at the user's def line if neither tells."""
+    message, where = _own_message(exc), _generated_line(exc.__traceback__)
+    if where is None and args is not None:
+        again = _rerun_in_python(t, fn, args)
+        if again is not None and runtime_error_type(again) is cls:
+            where = _generated_line(again.__traceback__)
+            message = _own_message(again) if where else message
+    name = getattr(user_function(t), "__name__", "f")
+    cited = _user_line(where[0], where[1], t, where[2]) if where else None
+    given = _describe_arguments(t, args)
+    if cited is None:
+        raise cls(f"{name} failed for these arguments{given}: {type(exc).__name__}: {message}", *user_location(t),
+                  advice="run it with jit=False for the line that raised it; srcdiff.source(...) shows the "
+                         "generated code") from None
+    file, line, text, backward = cited
+    if backward:
+        raise cls(f"{name}: the derivative of this line failed for these arguments{given}: "
+                  f"{type(exc).__name__}: {message}\n    {text}", file, line,
+                  advice=f"check the arguments against this line; if {name} itself runs with them, please report "
+                         "this with srcdiff.source(...) of the gradient") from None
+    raise cls(f"{name}: this line fails for these arguments{given}: {type(exc).__name__}: {message}\n    {text}",
+              file, line, advice=f"{name} itself fails on them: check the arguments' shapes (and the indices "
+                                 "they give) against this line") from None
+
+
+RERUN_SECONDS = 5.0     # the most a compiled function's failure is rerun as Python to find its line
+
+
+class _OutOfTime(Exception):
+    """The Python rerun of a failed compiled function took longer than RERUN_SECONDS."""
+
+
+def _rerun_in_python(t, fn, args):
+    """The exception the generated module of `t`'s last specialisation raises run as Python on copies of
+    `args` (Python floats as np.float64, as the Python backend passes them), or None: it ran, took too long,
+    or its Python form is not at hand. Only a failed call pays for it."""
+    python = _python_function(t, fn)
+    if python is None:
+        return None
+    args = tuple(np.float64(a) if type(a) is float else a for a in copy.deepcopy(tuple(args)))
+    deadline = time.monotonic() + RERUN_SECONDS
+
+    def line(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        return line
+
+    def call(frame, event, arg):     # time only the generated functions' lines
+        return line if is_generated_module(frame.f_globals.get("__name__")) else None
+
+    timed = sys.gettrace() is None    # (under a debugger or coverage: run without a limit)
+    if timed:
+        sys.settrace(call)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            python(*args)
+    except _OutOfTime:
+        return None
+    except Exception as again:      # noqa: BLE001 -- the caller compares it with the compiled code's
+        return again
+    finally:
+        if timed:
+            sys.settrace(None)
+    return None
+
+
+def _python_function(t, fn):
+    """The entry function of `t`'s last specialisation loaded as plain Python (the module the user reads: every
+    function of it Python), else `fn`'s own Python function (its calls into the module compiled), else None."""
+    last = getattr(t, "last", None)
+    module, made = getattr(last, "module", None), getattr(last, "generated", None)
+    if made is not None and hasattr(module, "bindings") and getattr(module, "entry", None):
+        return getattr(backends.load_module(made, module.bindings, module.entry, False), module.entry)
+    fn = fn if fn is not None else getattr(last, "function", None)
+    return getattr(fn, "py_func", None)
+
+
+def _generated_line(tb) -> tuple | None:
+    """(source lines, line, in the backward sweep) of the innermost statement of a generated module in
+    traceback `tb`, None if it passes through none (compiled code)."""
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if is_generated_module(frame.f_globals.get("__name__")):
+            found = (frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    lines = [ln.rstrip("\n") for ln in linecache.getlines(found[0])]
+    return lines, found[1], _in_backward_sweep(lines, found[1])
+
+
+def _in_backward_sweep(lines: list, n: int) -> bool:
+    """Whether generated line `n` is below its function's `# backward sweep` comment (reverse mode's adjoint)."""
+    for k in range(min(n, len(lines)) - 1, -1, -1):
+        text = lines[k].strip()
+        if text == "# backward sweep":
+            return True
+        if text == "# forward sweep" or lines[k].startswith("def "):
+            return False
+    return False
+
+
+def _own_message(exc) -> str:
+    """`exc`'s message without the location Numba appends (a line of its own compiled kernel)."""
+    lines = [ln for ln in str(exc).splitlines() if not re.match(r'\s*File ".*", line \d+', ln)]
+    return " ".join(ln.strip() for ln in lines if ln.strip())
+
+
+def _describe_arguments(t, args) -> str:
+    """' (x: float64 (3,), n = 7)': the arguments of a call of the user's function, for a message."""
+    if args is None:
+        return ""
+    try:
+        names = list(inspect.signature(user_function(t)).parameters)
+    except (TypeError, ValueError):
+        names = []
+    if len(names) != len(args) - _trailing(t):     # flattened tuples, or not the user's own parameters
+        names = [f"#{k}" for k in range(len(args))]
+    parts = []
+    for name, a in zip(names, args):
+        if isinstance(a, np.ndarray):
+            parts.append(f"{name}: {a.dtype} {a.shape}")
+        elif isinstance(a, (int, np.integer)) and not isinstance(a, bool):
+            parts.append(f"{name} = {a}")
+        else:
+            parts.append(f"{name}: {type(a).__name__}")
+    return f" ({', '.join(parts[:8])}{', ...' if len(parts) > 8 else ''})"
+
+
+def _trailing(t) -> int:
+    """How many arguments after the user's function's the generated function takes (a cotangent, tangents)."""
+    if getattr(t, "mode", None) == "vjp":
+        return 1
+    return len(getattr(t, "wrt_names", ())) if not hasattr(t, "mode") else 0
 
 
 def _decline_untyped_placeholder(msg, t, fn):
@@ -110,17 +267,51 @@ def _numba_location(msg: str, t) -> tuple:
              if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
     lines = source.splitlines()
     for n in found:
-        for k in range(min(n, len(lines)) - 1, -1, -1):
-            m = re.match(r"\s*# (?:(\w+), )?line (\d+): (.*)", lines[k])
-            if m:
-                file = user_location(t)[0]
-                for unit in getattr(module, "units", {}).values():
-                    if m.group(1) and getattr(unit, "name", None) == m.group(1):
-                        file = unit.filename
-                return (file, int(m.group(2))), f"\n    {m.group(3).strip()}"
-            if re.match(r"def \w+\(", lines[k]):
-                break
+        cited = _user_line(lines, n, t, False)
+        if cited:
+            return cited[:2], f"\n    {cited[2]}"
     return user_location(t), ""
+
+
+_CITED = re.compile(r"\s*# (?:(\w+), )?line (\d+): (.*)")
+
+
+def cited_line(lines: list, n: int, t) -> tuple | None:
+    """(file, line, text) of the user's line that generated line `n` (1-based) of the module of source
+    `lines` was made from: the `# line K: text` comment above it in its function (`# name, line K: text` for
+    a statement inlined from the function `name`); None where no comment precedes it in its function."""
+    for k in range(min(n, len(lines)) - 1, -1, -1):
+        m = _CITED.match(lines[k])
+        if m:
+            return _cited_file(m.group(1), t), int(m.group(2)), m.group(3).strip()
+        if re.match(r"def \w+\(", lines[k]):
+            return None
+    return None
+
+
+def _cited_file(callee: str | None, t):
+    """The file of the function `callee` was inlined from; when None, of the function `t` was generated from
+    (the user's, or for forward mode over a generated gradient, the gradient's generated module)."""
+    last = getattr(t, "last", None)
+    if callee:
+        for unit in getattr(getattr(last, "module", None), "units", {}).values():
+            if getattr(unit, "name", None) == callee:
+                return unit.filename
+    code = getattr(getattr(last, "inner", None), "__code__", None)
+    return code.co_filename if code is not None else user_location(t)[0]
+
+
+def _user_line(lines: list, n: int, t, backward: bool) -> tuple | None:
+    """(file, line, text, in a backward sweep) of the user's line generated line `n` of `lines` was made from,
+    through the generated gradient that forward mode differentiated (srcdiff.hvp) to the user's own line."""
+    for _ in range(4):
+        cited = cited_line(lines, n, t)
+        inner = getattr(getattr(t, "last", None), "inner", None)
+        if cited is None or not is_generated_module(getattr(inner, "__module__", None)):
+            return cited and (*cited, backward)
+        lines = [ln.rstrip("\n") for ln in linecache.getlines(cited[0])]
+        n, backward, t = cited[1], _in_backward_sweep(lines, cited[1]), t.f
+    return None
 
 
 def _from_runtime(exc) -> bool:
@@ -137,9 +328,8 @@ def _numba_reason(msg: str) -> str:
 
 def _rule_functions_in(t) -> list:
     """The srcdiff.adjoint functions the generated module behind `t` calls."""
-    from .backends import is_user_rule_function
     module = t.last.module if getattr(t, "last", None) else None
-    return [obj for obj in getattr(module, "bindings", {}).values() if is_user_rule_function(obj)]
+    return [obj for obj in getattr(module, "bindings", {}).values() if backends.is_user_rule_function(obj)]
 
 
 def _from_numba_compiler(exc) -> bool:

@@ -144,7 +144,7 @@ class ForwardTransformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self)
+            translate_error(exc, self, fn, (*args, *tangents))
 
     def _params(self):
         import inspect
