@@ -85,7 +85,7 @@ def _report_failure(cls, exc, t, fn, args):
             where = _generated_line(again.__traceback__)
             message = _own_message(again) if where else message
     name = getattr(user_function(t), "__name__", "f")
-    cited = _user_line(where[0], where[1], t, where[2]) if where else None
+    cited = user_line(*where) if where else None
     given = _describe_arguments(t, args)
     if cited is None:
         raise cls(f"{name} failed for these arguments{given}: {type(exc).__name__}: {message}", *user_location(t),
@@ -156,29 +156,15 @@ def _python_function(t, fn):
 
 
 def _generated_line(tb) -> tuple | None:
-    """(source lines, line, in the backward sweep) of the innermost statement of a generated module in
-    traceback `tb`, None if it passes through none (compiled code)."""
+    """(file, line) of the innermost statement of a generated module in traceback `tb` (one with a line
+    table), None if it passes through none (compiled code)."""
     found = None
     while tb is not None:
-        frame = tb.tb_frame
-        if is_generated_module(frame.f_globals.get("__name__")):
-            found = (frame.f_code.co_filename, tb.tb_lineno)
+        path = tb.tb_frame.f_code.co_filename
+        if backends.lines_of(path) is not None:
+            found = (path, tb.tb_lineno)
         tb = tb.tb_next
-    if found is None:
-        return None
-    lines = [ln.rstrip("\n") for ln in linecache.getlines(found[0])]
-    return lines, found[1], _in_backward_sweep(lines, found[1])
-
-
-def _in_backward_sweep(lines: list, n: int) -> bool:
-    """Whether generated line `n` is below its function's `# backward sweep` comment (reverse mode's adjoint)."""
-    for k in range(min(n, len(lines)) - 1, -1, -1):
-        text = lines[k].strip()
-        if text == "# backward sweep":
-            return True
-        if text == "# forward sweep" or lines[k].startswith("def "):
-            return False
-    return False
+    return found
 
 
 def _own_message(exc) -> str:
@@ -257,61 +243,32 @@ def _numba_detail(msg: str) -> str:
 
 def _numba_location(msg: str, t) -> tuple:
     """((file, line), '\n    <its text>') of the user's line whose generated statement Numba failed on: the error
-    names a line of the generated module, and the comment above that statement names the user's line
-    (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
+    names a line of a generated module, whose line table (generated.Lines) says which user's line it was made
+    from; else the user's def."""
     text = _ANSI.sub("", msg)
-    last = getattr(t, "last", None)     # a Transformed's or ForwardTransformed's Specialisation
-    source, module = (last.source, last.module) if last else ("", None)
-    found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
-             + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
-             if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
-    lines = source.splitlines()
-    for n in found:
-        cited = _user_line(lines, n, t, False)
+    for path, n in (re.findall(r'File "([^"]+)", line (\d+)', text)
+                    + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)):
+        cited = user_line(path, int(n))
         if cited:
             return cited[:2], f"\n    {cited[2]}"
     return user_location(t), ""
 
 
-_CITED = re.compile(r"\s*# (?:(\w+), )?line (\d+): (.*)")
-
-
-def cited_line(lines: list, n: int, t) -> tuple | None:
-    """(file, line, text) of the user's line that generated line `n` (1-based) of the module of source
-    `lines` was made from: the `# line K: text` comment above it in its function (`# name, line K: text` for
-    a statement inlined from the function `name`); None where no comment precedes it in its function."""
-    for k in range(min(n, len(lines)) - 1, -1, -1):
-        m = _CITED.match(lines[k])
-        if m:
-            return _cited_file(m.group(1), t), int(m.group(2)), m.group(3).strip()
-        if re.match(r"def \w+\(", lines[k]):
-            return None
-    return None
-
-
-def _cited_file(callee: str | None, t):
-    """The file of the function `callee` was inlined from; when None, of the function `t` was generated from
-    (the user's, or for forward mode over a generated gradient, the gradient's generated module)."""
-    last = getattr(t, "last", None)
-    if callee:
-        for unit in getattr(getattr(last, "module", None), "units", {}).values():
-            if getattr(unit, "name", None) == callee:
-                return unit.filename
-    code = getattr(getattr(last, "inner", None), "__code__", None)
-    return code.co_filename if code is not None else user_location(t)[0]
-
-
-def _user_line(lines: list, n: int, t, backward: bool) -> tuple | None:
-    """(file, line, text, in a backward sweep) of the user's line generated line `n` of `lines` was made from,
-    through the generated gradient that forward mode differentiated (srcdiff.hvp) to the user's own line."""
+def user_line(path: str, n: int) -> tuple | None:
+    """(file, line, text, in a backward sweep) of the user's line that line `n` of the generated module at
+    `path` was made from, by its line table: through a generated gradient that forward mode differentiated
+    (srcdiff.hvp: its lines cite the gradient's) to the user's own line. None where no table tells."""
+    cited = None
     for _ in range(4):
-        cited = cited_line(lines, n, t)
-        inner = getattr(getattr(t, "last", None), "inner", None)
-        if cited is None or not is_generated_module(getattr(inner, "__module__", None)):
-            return cited and (*cited, backward)
-        lines = [ln.rstrip("\n") for ln in linecache.getlines(cited[0])]
-        n, backward, t = cited[1], _in_backward_sweep(lines, cited[1]), t.f
-    return None
+        table = backends.lines_of(path)
+        if table is None:
+            return cited
+        at = table.at(n)
+        if at is None:
+            return cited
+        cited = at if cited is None or at[3] or not cited[3] else at[:3] + (True,)
+        path, n = at[0], at[1]
+    return cited
 
 
 def _from_runtime(exc) -> bool:
