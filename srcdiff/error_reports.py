@@ -2,8 +2,11 @@
 
 A transform (api.Transformed, forward_api.ForwardTransformed) runs the generated function inside one
 `try`; only on the exception path does `translate_error` read the exception: Numba's typing errors (at the
-user's line whose generated statement Numba failed on, found through the `# line N:` comments of the
-generated source the user reads), a derivative helper's own decline, an internal Numba crash.
+user's line whose generated statement Numba failed on, by the module's line table, generated.Lines), a
+derivative helper's own decline, an internal Numba crash, and the generated code failing on the call's
+arguments (a broadcast or matmul shape mismatch, an index out of range: errors.FailedOnArguments, which is
+also the exception NumPy raised). Compiled code's exceptions carry no line: such a failure is located by
+running the same module as Python on copies of the arguments, within RERUN_SECONDS.
 """
 from __future__ import annotations
 
@@ -196,9 +199,8 @@ def _describe_arguments(t, args) -> str:
 
 def _trailing(t) -> int:
     """How many arguments after the user's function's the generated function takes (a cotangent, tangents)."""
-    if getattr(t, "mode", None) == "vjp":
-        return 1
-    return len(getattr(t, "wrt_names", ())) if not hasattr(t, "mode") else 0
+    mode = getattr(t, "mode", "jvp")     # forward_api's transforms have none: (*args, *tangents)
+    return 1 if mode == "vjp" else len(t.wrt_names) if mode == "jvp" else 0
 
 
 def _decline_untyped_placeholder(msg, t, fn):
