@@ -92,8 +92,9 @@ def _report_failure(cls, exc, t, fn, args):
     given = _describe_arguments(t, args)
     if cited is None:
         raise cls(f"{name} failed for these arguments{given}: {type(exc).__name__}: {message}", *user_location(t),
-                  advice="run it with jit=False for the line that raised it; srcdiff.source(...) shows the "
-                         "generated code") from None
+                  advice=("compiled code's errors name no line (and srcdiff could not find it running the code as "
+                          f"Python within {RERUN_SECONDS:g} s): run it with jit=False for the line that raised it; "
+                          if getattr(t, "jit", False) else "") + "srcdiff.source(...) shows the generated code") from None
     file, line, text, backward = cited
     if backward:
         raise cls(f"{name}: the derivative of this line failed for these arguments{given}: "
