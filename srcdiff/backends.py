@@ -31,7 +31,7 @@ _LINES: dict = {}   # path of a loaded generated module -> its line table (gener
 
 def lines_of(path: str) -> Lines | None:
     """The line table of the generated module loaded from `path` (absolute, or relative to the working directory,
-    as Numba's messages write it); None: not one, or made without a table."""
+    as Numba's messages write it) by the latest load_module; None: not one, or made without a table."""
     return _LINES.get(os.path.abspath(path))
 _TAPES: dict = {}   # sha256 of a generated module's source -> the names of its preallocated tapes
 
@@ -415,9 +415,11 @@ def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
     key holds no data; this module's functions call it with this module's copies of them."""
     key = module_key(generated.source, bindings, jit)
     modname = generated_module_name(base, key)
+    path = os.path.join(cache_dir(), f"{base}_{key}.py")
+    if generated.lines is not None:   # the latest: the same code from another file is one module (its own table
+        _LINES[os.path.abspath(path)] = generated.lines     # is its transform's: error_reports.user_line)
     if modname in _LOADED:
         return _LOADED[modname]
-    path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, generated.source)
     _touch(path)
     return instantiate(modname, path, generated, bindings, jit)

@@ -88,7 +88,7 @@ def _report_failure(cls, exc, t, fn, args):
             where = _generated_line(again.__traceback__)
             message = _own_message(again) if where else message
     name = getattr(user_function(t), "__name__", "f")
-    cited = user_line(*where) if where else None
+    cited = user_line(*where, t) if where else None
     given = _describe_arguments(t, args)
     if cited is None:
         raise cls(f"{name} failed for these arguments{given}: {type(exc).__name__}: {message}", *user_location(t),
@@ -251,19 +251,23 @@ def _numba_location(msg: str, t) -> tuple:
     text = _ANSI.sub("", msg)
     for path, n in (re.findall(r'File "([^"]+)", line (\d+)', text)
                     + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)):
-        cited = user_line(path, int(n))
+        cited = user_line(path, int(n), t)
         if cited:
             return cited[:2], f"\n    {cited[2]}"
     return user_location(t), ""
 
 
-def user_line(path: str, n: int) -> tuple | None:
+def user_line(path: str, n: int, t) -> tuple | None:
     """(file, line, text, in a backward sweep) of the user's line that line `n` of the generated module at
     `path` was made from, by its line table: through a generated gradient that forward mode differentiated
-    (srcdiff.hvp: its lines cite the gradient's) to the user's own line. None where no table tells."""
+    (srcdiff.hvp: its lines cite the gradient's, of transform t.f) to the user's own line. None where no table
+    tells. The table of `t`'s last specialisation where `path` holds its functions (the same code generated
+    from two files is one module), else the one the module was last loaded with."""
     cited = None
     for _ in range(4):
-        table = backends.lines_of(path)
+        own = getattr(getattr(getattr(t, "last", None), "generated", None), "lines", None)
+        table = own if own is not None and os.path.abspath(path) in _own_paths(t) else backends.lines_of(path)
+        t = getattr(t, "f", None)
         if table is None:
             return cited
         at = table.at(n)
@@ -272,6 +276,14 @@ def user_line(path: str, n: int) -> tuple | None:
         cited = at if cited is None or at[3] or not cited[3] else at[:3] + (True,)
         path, n = at[0], at[1]
     return cited
+
+
+def _own_paths(t) -> set:
+    """The files of the functions `t`'s last specialisation runs: its module's, its compiled form's."""
+    fn = t.last.function
+    found = [fn, getattr(fn, "py_func", None), getattr(fn, "compiled", None)]
+    found.append(getattr(found[2], "py_func", None))
+    return {os.path.abspath(f.__code__.co_filename) for f in found if hasattr(f, "__code__")}
 
 
 def _from_runtime(exc) -> bool:

@@ -827,3 +827,35 @@ def test_failure_errors_pickle_and_keep_their_kind():
     assert errors.runtime_error_type(np.linalg.LinAlgError("singular")) is errors.SrcdiffLinAlgError
     assert errors.runtime_error_type(KeyError("k")) is None
     assert issubclass(errors.SrcdiffValueError, (errors.FailedOnArguments, ValueError))
+
+
+HELPER_SRC = '''import numpy as np
+
+
+def scaled(a, b):
+    c = np.tanh(a)
+    return c * b
+'''
+
+CALLER_SRC = '''import numpy as np
+from errors_helper_mod import scaled
+
+
+def through_helper(x, y):
+    z = scaled(x, y)
+    return np.sum(z)
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp], ids=["grad", "hvp"])
+def test_failure_in_an_inlined_helper_names_its_file(make, jit):
+    """A statement inlined from a function of another module fails: the error names that module's file and line
+    (the line table keeps each cited line's file), also through the generated gradient hvp differentiates."""
+    import gradcheck
+    helper = gradcheck.source_module("errors_helper_mod", HELPER_SRC)
+    caller = gradcheck.source_module("errors_caller_mod", CALLER_SRC)
+    args = (np.ones(3), np.ones(4)) + ((np.ones(3),) if make is srcdiff.hvp else ())
+    err = _failure(make, caller.through_helper, args, 0, jit)
+    assert isinstance(err, ValueError) and (err.filename, err.lineno) == (helper.__file__, 6), str(err)
+    assert "return c * b" in str(err) and "through_helper" in str(err), str(err)
