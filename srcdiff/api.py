@@ -1,134 +1,31 @@
-"""Public transforms: grad, value_and_grad, vjp, differentiate, source."""
+"""Public transforms: grad, value_and_grad, vjp, differentiate, source.
+
+`Transformed` (what grad, value_and_grad and vjp return) specialises, loads and calls the generated code; its
+parts live beside it: binding a call's arguments (arguments.py), what it keeps per specialisation and per
+argument types (specialisations.py), pickling and copying (shipping.py), the ``jit="background"`` calls
+(background.py), and the errors its generated code raises, reported at the user's line (error_reports.py).
+"""
 from __future__ import annotations
 
-import collections
-import copy
 import functools
 import inspect
-import linecache
-import os
-import re
-import threading
-import uuid
-from typing import Any, Callable, NamedTuple, Sequence, Union
+from typing import Any, Callable
 
 import numpy as np
 
 from . import backends, compiler
-from .makers import maker, user_function
+from .arguments import Wrt, bind_arguments, check_arguments, wrt_names_of
+from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
+from .error_reports import translate_error
+from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
+from .background import BackgroundCalls
+from .shipping import Shipped
+from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, types_key
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
-Wrt = Union[int, str, Sequence[Union[int, str]]]
 
-
-class Specialisation(NamedTuple):
-    """One specialisation of a transform, generated (or loaded from the disk cache) and loaded: what
-    CUDA lowering, export, VI and error reports read from a transform. `module`: the compiler's Module
-    (None, or the disk cache's record of it, when it was not generated in this process); `source`: the
-    generated module's source; `function`: its loaded entry function; `inner`: for forward mode over a
-    generated function, that function; `generated`: the source with the facts of its functions
-    (srcdiff.generated.Generated), what a pickled transform ships to load it elsewhere."""
-    module: Any
-    source: str
-    function: Callable
-    inner: Any = None
-    generated: Any = None
-
-
-def wrt_names_of(f, wrt: Wrt) -> tuple[list, bool]:
-    """Parameter names for `wrt` and whether the user asked for a tuple."""
-    f0 = getattr(f, "py_func", f)
-    if isinstance(f0, Transformed):
-        raise SrcdiffError("nesting srcdiff transforms is not supported yet",
-                           advice="differentiate the original function")
-    if not callable(f0) or not (inspect.isfunction(f0) or inspect.ismethod(f0)):
-        raise SrcdiffError(f"srcdiff differentiates Python functions; got {type(f0).__name__} {f0!r}",
-                           advice="differentiate a plain function of arrays and floats; pass an object's "
-                                  "arrays to it as arguments")
-    code = getattr(getattr(f0, "__func__", f0), "__code__", None)
-    where = (code.co_filename, code.co_firstlineno) if code else (None, None)
-    try:
-        signature = inspect.signature(f0)
-    except (TypeError, ValueError):
-        raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
-                           advice="pass a function defined with def or lambda") from None
-    params = list(signature.parameters)
-    _check_signature(f0, signature, where)
-    many = isinstance(wrt, (tuple, list))
-    items = list(wrt) if many else [wrt]
-    names = []
-    for w in items:
-        if isinstance(w, bool) or not isinstance(w, (int, str)):
-            raise SrcdiffError(f"wrt must be a parameter index or name, got {w!r}", *where)
-        if isinstance(w, int):
-            if not -len(params) <= w < len(params):
-                raise SrcdiffError(f"wrt={w} is out of range: {getattr(f0, '__name__', f0)} has parameters {params}",
-                                   *where, advice="use a parameter index or name")
-            names.append(params[w])
-        else:
-            if w not in params:
-                raise SrcdiffError(f"wrt={w!r} names no parameter of {getattr(f0, '__name__', f0)}{tuple(params)}",
-                                   *where, advice="use one of the parameter names or their index")
-            names.append(w)
-    if len(set(names)) != len(names):
-        raise SrcdiffError(f"wrt lists a parameter twice: {names}", *where)
-    return names, many
-
-
-def _check_signature(f, signature, where):
-    """Decline *args / **kwargs at the def line: generated functions need every argument by name."""
-    for p in signature.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
-            line = linecache.getline(where[0], where[1]).strip() if where[0] and where[1] else ""
-            raise SrcdiffError(f"{getattr(f, '__name__', f)} has a {star}{p.name} parameter: srcdiff "
-                               f"differentiates functions whose parameters all have names"
-                               + (f"\n    {line}" if line else ""), *where,
-                               advice="name every parameter (defaults and keyword-only parameters are "
-                                      "fine), or pass several arrays as one tuple parameter")
-
-
-def _signature(t):
-    sig = t.__dict__.get("_signature")
-    if sig is None:
-        sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
-    return sig
-
-
-def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
-    """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
-    in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
-    positional arguments (a cotangent, a tangent) stay at the end."""
-    sig = _signature(t)
-    if not kwargs and len(args) == len(sig.parameters) + trailing:
-        return tuple(args)
-    name = getattr(t, "__name__", "f")
-    if len(args) < trailing:
-        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
-    extra = tuple(args[len(args) - trailing:]) if trailing else ()
-    try:
-        bound = sig.bind(*args[:len(args) - trailing], **kwargs)
-    except TypeError as exc:
-        raise SrcdiffError(f"{name}: {exc} (it takes the arguments of {user_function(t).__name__}{sig}"
-                           + (f", then the {last})" if trailing else ")"), *user_location(t),
-                           advice="call it as you call the function itself") from None
-    bound.apply_defaults()
-    return tuple(bound.arguments[p] for p in sig.parameters) + extra
-
-
-def call_positional(fn, args: tuple):
-    """Call `fn` (the user's function, or one srcdiff generated) with `args` in parameter order;
-    keyword-only parameters get theirs by name."""
-    params = inspect.signature(fn).parameters.values()
-    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
-    if not names:
-        return fn(*args)
-    k = len(args) - len(names)
-    return fn(*args[:k], **dict(zip(names, args[k:])))
-
-
-class Transformed:
+class Transformed(Shipped, BackgroundCalls):
     """A function srcdiff generated: call it like the user's function (plus extra args for vjp)."""
 
     generates_on_py_func = True     # makers.user_function: `py_func` generates the code
@@ -144,7 +41,7 @@ class Transformed:
         self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
-        self._fast: dict = {}    # argument types, dtypes and shapes -> _Known: what __call__ looked up for them
+        self._fast: dict = {}    # argument types, dtypes and shapes -> Known: what __call__ looked up for them
         self._last = None
         functools.update_wrapper(self, getattr(f, "py_func", f), updated=())
         self.__name__ = f"{getattr(f, '__name__', 'f')}_{mode}"
@@ -175,7 +72,7 @@ class Transformed:
             self._last = self.specialise_nested(arg_kinds, structs, arg_dims, need_module)
             return self._last
         if self.jit == "background":     # the code that answers until the compiled code is ready
-            python = self._backends()[1]
+            python = self.background_pair()[1]
             self._last = python.specialise(arg_kinds, structs, arg_dims, need_module)
             return self._last
         key = (arg_kinds, repr(structs), arg_dims)
@@ -183,13 +80,7 @@ class Transformed:
             del self._cache[key]
             self._fast.clear()
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
-            # unpickled (e.g. on a Dask worker): load the module generated before pickling, never regenerate;
-            # once per process even when several threads run this object's first tasks at the same time
-            with _SHIPPED_LOAD_LOCK:
-                if key not in self._cache:
-                    made, bindings, entry = self._shipped[key]
-                    loaded = backends.load_module(made, bindings, entry, self.jit)
-                    self._cache[key] = Specialisation(None, made.source, getattr(loaded, entry), generated=made)
+            self.load_shipped(key)
         if key not in self._cache:
             from . import cachekey
             root = getattr(self.f, "py_func", self.f)
@@ -240,52 +131,12 @@ class Transformed:
     def _source(self):
         return self.source
 
-    def __reduce__(self):
-        """Unpickling goes through `_restore_transformed`: a process that receives the same transform
-        again (a Dask worker fetching a replica the scheduler dropped, a spilled copy read back, a task
-        retried) gets the object it already loaded, not a second copy that loads its modules again."""
-        return _restore_transformed, (type(self), self.__getstate__())
-
-    def __copy__(self):       # copy.copy / copy.deepcopy: a new object, as before (not the shared one)
-        new = type(self).__new__(type(self))
-        new.__setstate__(self.__getstate__())
-        return new
-
-    def __deepcopy__(self, memo):
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
-        return new
-
-    def __getstate__(self):
-        """Pickle (cloudpickle) without regenerating on the other side: each specialisation travels as its
-        generated source and bound constants, loaded there (and compiled by Numba, or read from the disk
-        cache) on first use; compiled functions and compiler state stay behind."""
-        if "_ident" not in self.__dict__:
-            self._ident = uuid.uuid4().hex       # names this transform (and its unpickled copies) anywhere
-        state = dict(self.__dict__)
-        shipped = dict(state.get("_shipped", {}))
-        for key, entry in self._cache.items():
-            mod = entry.module
-            if hasattr(mod, "bindings") and entry.generated is not None:   # not a nested (forward) build
-                shipped[key] = (entry.generated, mod.bindings, mod.entry)
-        state.update(_cache={}, _fast={}, _last=None, _shipped=shipped)
-        state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
-        self._params()
-        state["_param_names"] = self._param_names
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._cache = dict(self.__dict__.get("_cache", {}))
-        self._fast = {}
-
     def prepare(self, *args, **kwargs):
         """Generate the specialisation for these arguments without running it (Numba compiles it on the
         first call). The arguments may be stand-ins with the real ones' shapes and dtypes, such as
         ``np.broadcast_to(np.zeros((), dtype), shape)``. Returns self."""
         if self.jit == "background":
-            jitted, python, _ = self._backends()
+            jitted, python, _ = self.background_pair()
             jitted.prepare(*args, **kwargs)
             python.prepare(*args, **kwargs)
             self._last = python._last
@@ -300,7 +151,7 @@ class Transformed:
         structs = ()
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
-        _check_arguments(self, args[:nargs])
+        check_arguments(self, self._params(), args[:nargs])
         if any(map(kinds.is_tuple, arg_kinds)) or any(type(a) is list for a in args[:nargs]):
             params = self._params()
             structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
@@ -313,53 +164,13 @@ class Transformed:
         fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs])).function
         return fn, args, structs
 
-    def _backends(self):
-        """jit="background": (the jitted transform, the Python one, their switch-over state)."""
-        if "_pair" not in self.__dict__:
-            from .background import Background
-            k = self.__dict__.get("checkpoints")
-            jitted, python = Transformed(self.f, self.wrt_names, self.mode, True, k), \
-                Transformed(self.f, self.wrt_names, self.mode, False, k)
-            jitted.many = python.many = self.many
-            self._pair = (jitted, python, Background())
-        return self._pair
-
-    def _call_background(self, args, kwargs):
-        """Run the compiled code when it is ready (see srcdiff/background.py), else the Python backend."""
-        jitted, python, state = self._backends()
-        bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
-        nargs = len(bound) - (1 if self.mode == "vjp" else 0)
-        fn, flat, _ = jitted._specialize(bound, nargs)
-        mod, made = jitted._last.module, jitted._last.generated
-        key = next(k for k, v in jitted._cache.items() if v is jitted._last)
-        module = backends.shown_module(fn)
-        if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
-            self._last = jitted._last
-            out = jitted(*args, **kwargs)
-            self._adopt(jitted, args, kwargs)   # switched over for good: later calls go straight to it
-            return out
-        out = python(*args, **kwargs)
-        self._last = python._last
-        if key in state.python:     # the compilation failed: the Python backend answers from now on
-            self._adopt(python, args, kwargs)
-        return out
-
-    def _adopt(self, backend, args, kwargs):
-        """jit="background": calls with arguments like these run `backend`'s function from now on (what it
-        remembered for them), without asking the switch-over state again."""
-        known = None if kwargs else backend._fast.get(types_key(args))
-        if known is not None:
-            if len(self._fast) >= _FAST_MAX:
-                self._fast.clear()
-            self._fast[types_key(args)] = known
-
     def __call__(self, *args, **kwargs):
         if not kwargs:      # the steady state: arguments of the types (dtypes, shapes) of an earlier call
             hit = self._fast.get(types_key(args))
             if hit is not None:
                 return self._call_known(hit, args)
         if self.jit == "background":
-            return self._call_background(args, kwargs)
+            return self.call_background(args, kwargs)
         given = len(args)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
@@ -371,7 +182,7 @@ class Transformed:
         out = self._run(fn, args)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
-        elif not kwargs and given == len(args_in) and all(type(a) in PLAIN_TYPES for a in args_in):
+        elif not kwargs and given == len(args_in) and all(type(a) in PLAIN for a in args_in):
             self._remember(args_in, fn, floats, out)
         return self._match_dtypes(out, args_in) if self.jit else out
 
@@ -380,9 +191,9 @@ class Transformed:
         their kinds and axis labels, so the specialisation), for the next call with arguments like them:
         the steady state of an optimisation loop skips binding, checking, kinds, labels and the lookup."""
         match = bool(self.jit) and self._dtypes_differ(out, args)
-        if len(self._fast) >= _FAST_MAX:
+        if len(self._fast) >= FAST_MAX:
             self._fast.clear()
-        self._fast[types_key(args)] = _Known(fn, self._last, floats, match)
+        self._fast[types_key(args)] = Known(fn, self._last, floats, match)
 
     def _call_known(self, known, args):
         """`__call__` for arguments whose kinds and labels an earlier call with the same key looked up."""
@@ -402,7 +213,7 @@ class Transformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn)
+            translate_error(exc, self, fn, args)
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:
@@ -460,56 +271,8 @@ class Transformed:
         return value, grads
 
 
-class _Known(NamedTuple):
-    """What `Transformed.__call__` found for arguments of one types key (`types_key`): the generated function,
-    its Specialisation, whether Python floats become np.float64 (the Python backend), and whether gradients
-    need their arguments' dtypes (`_match_dtypes`)."""
-    function: Callable
-    specialisation: Specialisation
-    floats: bool
-    match: bool
-
-
-# argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the
-# fast path; tuples, lists (structures), subclasses and other objects always go through the full lookup
-PLAIN_TYPES = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,
-                    np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8, np.bool_})
-_FAST_MAX = 64      # types keys kept per transform (a loop over ever new shapes must not grow without end)
-
-
-def types_key(args) -> tuple:
-    """The arguments' types, with dtype and shape for arrays: what decides their kinds and axis labels."""
-    return tuple([(a.dtype, a.shape) if type(a) is np.ndarray else type(a) for a in args])
-
-
 UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unknown kinds and shapes. After a\n"
                  "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
-
-
-_SHIPPED_LOAD_LOCK = threading.RLock()
-_RESTORED: "collections.OrderedDict[str, Transformed]" = collections.OrderedDict()
-_RESTORED_MAX = 32
-_RESTORED_LOCK = threading.Lock()
-
-
-def _restore_transformed(cls, state):
-    """Unpickle a Transformed: one object per transform per process (the most recent `_RESTORED_MAX`
-    kept). A later pickle of the same transform may carry more specialisations: they are added to it."""
-    ident = state.get("_ident")
-    with _RESTORED_LOCK:
-        held = _RESTORED.get(ident) if ident is not None else None
-        if held is not None and type(held) is cls:
-            _RESTORED.move_to_end(ident)
-            for key, entry in state.get("_shipped", {}).items():
-                held._shipped.setdefault(key, entry)
-            return held
-        obj = cls.__new__(cls)
-        obj.__setstate__(state)
-        if ident is not None:
-            _RESTORED[ident] = obj
-            while len(_RESTORED) > _RESTORED_MAX:
-                _RESTORED.popitem(last=False)
-        return obj
 
 
 def _like(g, a):
@@ -520,179 +283,6 @@ def _like(g, a):
         return type(g)(_like(x, y) for x, y in zip(g, a))
     return g
 
-
-def user_location(f) -> tuple:
-    """(file, line) of the user's function behind `f`, through any srcdiff transforms wrapping it."""
-    seen = 0
-    while hasattr(f, "f") and not inspect.isfunction(f) and seen < 10:   # Transformed, jvp, hvp, ...
-        f, seen = f.f, seen + 1
-    f = getattr(f, "py_func", f) if not isinstance(f, Transformed) else f
-    code = getattr(getattr(f, "__func__", f), "__code__", None)
-    return (code.co_filename, code.co_firstlineno) if code else (None, None)
-
-
-def _is_complex(a) -> bool:
-    if isinstance(a, (tuple, list)):
-        return any(_is_complex(x) for x in a)
-    return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
-
-
-def _check_arguments(t, args):
-    """Decline complex arguments, and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
-    None, an object), before they reach generated code as an internal TypeError."""
-    try:
-        params = t._params()
-    except Exception:
-        return
-    wrt = set(t.wrt_names)
-    for k, a in enumerate(args):
-        name = params[k] if k < len(params) else f"#{k}"
-        if _is_complex(a):
-            raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
-                               *user_location(t), advice="pass real and imaginary parts as separate float arrays")
-        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list)):
-            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
-                               f"differentiates floats, NumPy arrays, and tuples/lists of them",
-                               *user_location(t), advice="pass the values as a float array, or leave this "
-                                                         "argument out of wrt")
-
-
-def translate_error(exc, t, fn=None):
-    import numba
-    msg = str(exc)
-    if isinstance(exc, TypeError) and getattr(t, "jit", False) and re.fullmatch(r"expected .+, got None", msg):
-        _decline_untyped_placeholder(msg, t, fn)
-    if "needs a scalar output" in msg:
-        inner = t.f
-        while isinstance(inner, Transformed):    # grad(grad(f)): name f, not srcdiff's generated file
-            inner = inner.f
-        raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
-                           *user_location(inner),
-                           advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
-    if isinstance(exc, (numba.core.errors.TypingError, numba.core.errors.NotDefinedError)):
-        for fn in _rule_functions_in(t):
-            if f"CPUDispatcher({fn!r})" in msg:
-                code = fn.__code__
-                raise SrcdiffError(f"Numba could not compile {fn.__name__}, registered with srcdiff.adjoint: "
-                                   "under jit=True the generated code calls it compiled with numba.njit\n"
-                                   f"    {_numba_reason(msg)}", code.co_filename,
-                                   code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
-                                   "(NumPy arrays and floats), or use jit=False") from exc
-        where, line = _numba_location(msg, t)
-        raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
-                           f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
-                           advice="run with jit=False to get a Python traceback through the generated "
-                                  "source, or see srcdiff.source(...)") from exc
-    if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
-            and _from_runtime(exc)):
-        # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
-        # could not see, an asymmetric matrix for eigh): declined at the user's function, with the helper's advice
-        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {exc.args[0]}", *user_location(t),
-                           advice=str(exc.args[1])) from exc
-    if _from_numba_compiler(exc):
-        # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
-        # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
-        where, line = _numba_location(msg, t)
-        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)}"
-                           f"{' at this line' if line else ''} ({type(exc).__name__}: {_numba_detail(msg)}){line}",
-                           *where,
-                           advice="run with jit=False (the Python backend), and please report this with "
-                                  "srcdiff.source(...) of the function") from exc
-    raise exc
-
-
-def _decline_untyped_placeholder(msg, t, fn):
-    """Numba met a placeholder `v = None` (a value bound on some paths only whose type srcdiff could not
-    infer) where it needed a value: a SrcdiffError at the user's line that binds v, not Numba's TypeError."""
-    code = getattr(getattr(fn, "py_func", fn), "__code__", None)
-    lines = linecache.getlines(code.co_filename) if code else []
-    names = sorted({m.group(1) for ln in lines for m in [re.fullmatch(r"\s+(\w+) = None\n?", ln)] if m})
-    user_file, def_line = user_location(t)
-    where, bound = (user_file, def_line), []
-    for v in names:   # the user's name v and the first line of the user's function that assigns it
-        hit = next((m for ln in lines for m in [re.search(r"# line (\d+): (.*)", ln)]
-                    if m and re.match(rf"\s*(\w+\s*,\s*)*{v}\s*(,\s*\w+\s*)*[-+*/@%]?=(?!=)", m.group(2))), None)
-        if hit:
-            bound.append(f"{v} (line {hit.group(1)})")
-            if where == (user_file, def_line):
-                where = (user_file, int(hit.group(1)))
-    what = ", ".join(bound) or ", ".join(names) or "a value"
-    raise SrcdiffError(f"under jit=True, {getattr(t.f, '__name__', t.f)}: {what} is bound on some paths only and "
-                       f"srcdiff could not infer its type, so the compiled code met its placeholder None where it "
-                       f"needed a value ({msg})", *where,
-                       advice="bind it before the branch or loop with a value of its type (0.0, np.zeros(n)), "
-                              "or use jit=False") from None
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _numba_detail(msg: str) -> str:
-    """The line of a Numba error message that says what failed (a helper's own TypingError when there is
-    one, else the first line that is not Numba's pipeline banner)."""
-    lines = [ln.strip() for ln in _ANSI.sub("", msg).splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.startswith("TypingError: ") or ln.startswith("srcdiff: "):
-            return ln.split("TypingError: ", 1)[-1]
-    for k, ln in enumerate(lines):
-        if ln.startswith("No implementation of function") and k + 2 < len(lines):
-            return f"{ln} {lines[k + 2].lstrip('>').strip()}"
-    rest = [ln for ln in lines if not ln.startswith("Failed in ")]
-    return (rest or lines or [""])[0]
-
-
-def _numba_location(msg: str, t) -> tuple:
-    """((file, line), '\n    <its text>') of the user's line whose generated statement Numba failed on: the error
-    names a line of the generated module, and the comment above that statement names the user's line
-    (`# line K: ...`, or `# name, line K: ...` for a function inlined into it); else the user's def."""
-    text = _ANSI.sub("", msg)
-    last = getattr(t, "last", None)     # a Transformed's or ForwardTransformed's Specialisation
-    source, module = (last.source, last.module) if last else ("", None)
-    found = [int(n) for path, n in re.findall(r'File "([^"]+)", line (\d+)', text)
-             + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)
-             if os.path.basename(path).startswith(getattr(module, "entry", "?") + "_")] if source else []
-    lines = source.splitlines()
-    for n in found:
-        for k in range(min(n, len(lines)) - 1, -1, -1):
-            m = re.match(r"\s*# (?:(\w+), )?line (\d+): (.*)", lines[k])
-            if m:
-                file = user_location(t)[0]
-                for unit in getattr(module, "units", {}).values():
-                    if m.group(1) and getattr(unit, "name", None) == m.group(1):
-                        file = unit.filename
-                return (file, int(m.group(2))), f"\n    {m.group(3).strip()}"
-            if re.match(r"def \w+\(", lines[k]):
-                break
-    return user_location(t), ""
-
-
-def _from_runtime(exc) -> bool:
-    import os
-    import traceback
-    mark = os.path.join("srcdiff", "runtime") + os.sep
-    return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
-
-
-def _numba_reason(msg: str) -> str:
-    """The first specific line of a Numba typing error (no colour codes, past 'Failed in ... pipeline')."""
-    import re
-    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", msg).splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(("Failed in", "'Failed in"))]
-    return lines[0] if lines else msg
-
-
-def _rule_functions_in(t) -> list:
-    """The srcdiff.adjoint functions the generated module behind `t` calls."""
-    from .backends import is_user_rule_function
-    module = t.last.module if getattr(t, "last", None) else None
-    return [obj for obj in getattr(module, "bindings", {}).values() if is_user_rule_function(obj)]
-
-
-def _from_numba_compiler(exc) -> bool:
-    import os
-    import traceback
-    mark = os.path.join("numba", "core", "compiler.py")
-    return any(f.filename.endswith(mark) for f in traceback.extract_tb(exc.__traceback__))
 
 
 def _checkpoints(k, f):

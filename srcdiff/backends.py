@@ -22,10 +22,17 @@ import numpy as np
 from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_name, private_folder, put_record,
                        runtime_digest)
 from .errors import SrcdiffError
-from .generated import Generated, ModuleFacts, Parameters
+from .generated import Generated, Lines, ModuleFacts, Parameters
 from .version import __version__
 
 _LOADED: dict = {}
+_LINES: dict = {}   # path of a loaded generated module -> its line table (generated.Lines)
+
+
+def lines_of(path: str) -> Lines | None:
+    """The line table of the generated module loaded from `path` (absolute, or relative to the working directory,
+    as Numba's messages write it) by the latest load_module; None: not one, or made without a table."""
+    return _LINES.get(os.path.abspath(path))
 _TAPES: dict = {}   # sha256 of a generated module's source -> the names of its preallocated tapes
 
 
@@ -408,9 +415,11 @@ def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
     key holds no data; this module's functions call it with this module's copies of them."""
     key = module_key(generated.source, bindings, jit)
     modname = generated_module_name(base, key)
+    path = os.path.join(cache_dir(), f"{base}_{key}.py")
+    if generated.lines is not None:   # the latest: the same code from another file is one module (its own table
+        _LINES[os.path.abspath(path)] = generated.lines     # is its transform's: error_reports.user_line)
     if modname in _LOADED:
         return _LOADED[modname]
-    path = os.path.join(cache_dir(), f"{base}_{key}.py")
     write_source(path, generated.source)
     _touch(path)
     return instantiate(modname, path, generated, bindings, jit)
@@ -433,19 +442,21 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
     without Numba's per-access checks."""
     base = modname.split(".", 1)[1].rsplit("_", 1)[0]
     mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()})
+    if generated.lines is not None:
+        _LINES[os.path.abspath(path)] = generated.lines
     if jit:
         names = generated.function_names
         passed = passed_arrays(bindings)
         params = generated.parameters
         if passed and params is not None and list(params.arrays) == passed:
             constants = {k: v for k, v in bindings.items() if k not in passed}
-            compiled = load_module(Generated(params.source, generated.facts), constants, base, jit)
+            compiled = load_module(Generated(params.source, generated.facts, lines=generated.lines), constants, base, jit)
             for name in names:
                 arrays = tuple(mod.__dict__[a] for a in params.takes[name])
                 fn = compiled.__dict__[name]
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
         elif generated.compiled is not None:
-            compiled = load_module(Generated(generated.compiled, generated.facts), bindings, base, jit)
+            compiled = load_module(Generated(generated.compiled, generated.facts, lines=generated.lines), bindings, base, jit)
             _SHOWN[compiled.__name__] = modname
             for name in names:
                 mod.__dict__[name] = compiled.__dict__[name]
@@ -503,8 +514,8 @@ def _sign(body: str) -> str:
     return hmac.new(_secret(), body.encode(), hashlib.sha256).hexdigest()
 
 
-INDEX_VERSION = 3     # 2: records carry the module's facts (generated.py); 3: and its compiled form. One of another
-                      # version is regenerated
+INDEX_VERSION = 4     # 2: records carry the module's facts (generated.py); 3: and its compiled form; 4: and its line
+                      # table. One of another version is regenerated
 
 
 def save_index(spec: str, root, generated: Generated, bindings: dict, base: str, jit: bool) -> bool:
@@ -521,7 +532,7 @@ def save_index(spec: str, root, generated: Generated, bindings: dict, base: str,
     record = {"v": INDEX_VERSION, "base": base, "key": module_key(source, bindings, jit), "bindings": paths,
               "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ())),
               "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None,
-              "compiled": generated.compiled}
+              "compiled": generated.compiled, "lines": generated.lines.to_json() if generated.lines else None}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -596,7 +607,7 @@ def load_indexed(spec: str, root, jit: bool):
         return None
     _touch(module_path)
     _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
-    generated = Generated(source, facts, params, record.get("compiled"))
+    generated = Generated(source, facts, params, record.get("compiled"), Lines.from_json(record.get("lines")))
     loaded = _LOADED.get(modname) or instantiate(modname, module_path, generated, bindings, jit)
     return CachedModule(base, bindings, generated.function_names), generated, loaded
 

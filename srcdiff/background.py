@@ -24,6 +24,9 @@ import sys
 import threading
 import warnings
 
+from .arguments import bind_arguments
+from .specialisations import FAST_MAX, types_key
+
 MAX_CHILDREN = 2          # compiling processes at a time (more specialisations wait for a slot)
 
 
@@ -182,6 +185,51 @@ class Background:
                       f"({last_error_line(job.error) if state == 'failed' else 'the compiled code was not in the cache'}); "
                       "it keeps running with the Python backend (jit=False)", BackgroundCompileWarning, stacklevel=4)
         return False
+
+
+class BackgroundCalls:
+    """The ``jit="background"`` calls of api.Transformed: a jitted and a Python transform of the same function,
+    and the switch-over state (`Background`) that says which answers."""
+
+    def background_pair(self):
+        """jit="background": (the jitted transform, the Python one, their switch-over state)."""
+        if "_pair" not in self.__dict__:
+            k = self.__dict__.get("checkpoints")
+            jitted, python = type(self)(self.f, self.wrt_names, self.mode, True, k), \
+                type(self)(self.f, self.wrt_names, self.mode, False, k)
+            jitted.many = python.many = self.many
+            self._pair = (jitted, python, Background())
+        return self._pair
+
+    def call_background(self, args, kwargs):
+        """Run the compiled code when it is ready (see srcdiff/background.py), else the Python backend."""
+        from . import backends
+        jitted, python, state = self.background_pair()
+        bound = bind_arguments(jitted, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
+        nargs = len(bound) - (1 if self.mode == "vjp" else 0)
+        fn, flat, _ = jitted._specialize(bound, nargs)
+        mod, made = jitted._last.module, jitted._last.generated
+        key = next(k for k, v in jitted._cache.items() if v is jitted._last)
+        module = backends.shown_module(fn)
+        if state.use_compiled(key, fn, flat, module, made, mod.bindings, mod.entry):
+            self._last = jitted._last
+            out = jitted(*args, **kwargs)
+            self.adopt(jitted, args, kwargs)   # switched over for good: later calls go straight to it
+            return out
+        out = python(*args, **kwargs)
+        self._last = python._last
+        if key in state.python:     # the compilation failed: the Python backend answers from now on
+            self.adopt(python, args, kwargs)
+        return out
+
+    def adopt(self, backend, args, kwargs):
+        """jit="background": calls with arguments like these run `backend`'s function from now on (what it
+        remembered for them), without asking the switch-over state again."""
+        known = None if kwargs else backend._fast.get(types_key(args))
+        if known is not None:
+            if len(self._fast) >= FAST_MAX:
+                self._fast.clear()
+            self._fast[types_key(args)] = known
 
 
 def child() -> None:

@@ -16,6 +16,7 @@ from . import api, backends, compiler
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
 from .makers import maker
+from .specialisations import FAST_MAX, PLAIN, types_key
 from .transforms import checks, dims, flatten, kinds
 
 
@@ -153,15 +154,15 @@ class ForwardTransformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self)
+            translate_error(exc, self, fn, args)
 
     def _remember(self, flat, fn):
         """Keep the function a call with these (arguments, tangents) ran, by their types, dtypes and shapes
         (which decide the specialisation, and that the tangents pass as they are), for the next like it."""
-        if all(type(a) in api.PLAIN_TYPES for a in flat):
-            if len(self._fast) >= 64:
+        if all(type(a) in PLAIN for a in flat):
+            if len(self._fast) >= FAST_MAX:
                 self._fast.clear()
-            self._fast[api.types_key(flat)] = (fn, self._last)
+            self._fast[types_key(flat)] = (fn, self._last)
 
     def _params(self):
         return self._names
@@ -173,7 +174,7 @@ class ForwardTransformed:
         if not kwargs and len(args) == len(self._names) + 1:   # the steady state: a call like an earlier one
             tangent = args[-1]
             flat = args[:-1] + (tuple(tangent) if self.many and type(tangent) is tuple else (tangent,))
-            hit = self._fast.get(api.types_key(flat))
+            hit = self._fast.get(types_key(flat))
             if hit is not None:
                 self._last = hit[1]
                 return self._run(hit[0], flat)

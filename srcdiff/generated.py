@@ -135,14 +135,68 @@ class Parameters:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """The line table of a generated module: which user's line each generated line was made from, for
+    error reports (a generated function that fails on its arguments is reported at the user's line).
+    `starts`: the line of each function's `def`; `cited`: (line, the user's line, its text, its file) of each
+    comment citing a user's line; `backward`: the lines of reverse mode's `# backward sweep` comments, and
+    `forward`, of its `# forward sweep` ones. Lines number the module's source from 1."""
+    starts: tuple = ()
+    cited: tuple = ()
+    backward: tuple = ()
+    forward: tuple = ()
+
+    @classmethod
+    def of(cls, noted: list, sources: list) -> Lines:
+        """The table of the module HEADER + "\\n\\n".join(sources), function k printed by emit.render, which
+        noted its comment lines (`noted[k]`: annotations.LINES on the tree it printed)."""
+        starts, cited, sweeps = [], [], {"backward": [], "forward": []}
+        offset = HEADER.count("\n")
+        for table, text in zip(noted, sources):
+            starts.append(offset + 1)
+            for n, user, sweep in table:
+                if user is not None:
+                    cited.append((offset + n, user[0], user[1], user[3]))
+                if sweep in sweeps:
+                    sweeps[sweep].append(offset + n)
+            offset += text.count("\n") + 2
+        return cls(tuple(starts), tuple(cited), tuple(sweeps["backward"]), tuple(sweeps["forward"]))
+
+    def at(self, n: int) -> tuple | None:
+        """(file, the user's line, its text, in a backward sweep) that generated line `n` was made from: the
+        nearest comment citing a line above it in its function (for a statement reverse mode put at the top of
+        its backward sweep, the last line of the forward sweep), and its sweep; None where there is none."""
+        start = max((s for s in self.starts if s <= n), default=0)
+        cited = [c for c in self.cited if start < c[0] <= n]
+        if not cited:
+            return None
+        _, line, text, file = max(cited)
+        sweep = max([(b, True) for b in self.backward if start < b <= n] +
+                    [(f, False) for f in self.forward if start < f <= n], default=(0, False))
+        return file, line, text, sweep[1]
+
+    def to_json(self) -> dict:
+        return {"starts": list(self.starts), "cited": [list(c) for c in self.cited], "backward": list(self.backward),
+                "forward": list(self.forward)}
+
+    @classmethod
+    def from_json(cls, d) -> Lines | None:
+        if d is None:
+            return None
+        return cls(tuple(d["starts"]), tuple(tuple(c) for c in d["cited"]), tuple(d["backward"]), tuple(d["forward"]))
+
+
+@dataclass(frozen=True)
 class Generated:
     """A generated module: its `source`, the `facts` of its functions, the module Numba compiles where it
-    is not `source` itself (`compiled`, else None: the same functions, line for line) and, where jitted
-    code takes large arrays as parameters, the compiled module with them (`parameters`, else None)."""
+    is not `source` itself (`compiled`, else None: the same functions, line for line), where jitted code
+    takes large arrays as parameters, the compiled module with them (`parameters`, else None), and its line
+    table (`lines`: Lines, which holds for the compiled forms too; None for a module the compiler did not make)."""
     source: str
     facts: ModuleFacts = field(default_factory=ModuleFacts)
     parameters: Parameters | None = None
     compiled: str | None = None
+    lines: Lines | None = None
 
     @property
     def function_names(self) -> list:

@@ -1,5 +1,5 @@
 """The transform makers (srcdiff.grad, value_and_grad, vjp, jvp), registered by api.py and forward_api.py,
-and the user's function behind a transform: what the compiler's resolve pass needs to recognise
+and the user's function behind a transform (and where it is defined): what the compiler's resolve pass needs to recognise
 `srcdiff.grad(loss)(w)` inside a differentiated function, without importing the API (which imports the
 compiler)."""
 from __future__ import annotations
@@ -29,3 +29,13 @@ def user_function(f):
             return f
         f = inner
     return f
+
+
+def user_location(f) -> tuple:
+    """(file, line) of the user's function behind `f`, through any srcdiff transforms wrapping it."""
+    seen = 0
+    while hasattr(f, "f") and not inspect.isfunction(f) and seen < 10:   # Transformed, jvp, hvp, ...
+        f, seen = f.f, seen + 1
+    f = getattr(f, "py_func", f) if not getattr(type(f), "generates_on_py_func", False) else f
+    code = getattr(getattr(f, "__func__", f), "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code else (None, None)

@@ -42,6 +42,8 @@ def classify(exc) -> str:
         return "badprog"
     if isinstance(exc, (fuzzgen.Wrong, AssertionError)):
         return "wrong"
+    if isinstance(exc, srcdiff.errors.FailedOnArguments):   # fuzz programs run on their arguments: the
+        return "crash"                                       # generated code failing on them is srcdiff's
     if isinstance(exc, srcdiff.SrcdiffError):
         return "declined"
     return "crash"

@@ -172,7 +172,7 @@ def test_background_after_switch_over_follows_type_changes():
     g = srcdiff.grad(weighted, wrt=(0, 1), jit="background")
     for args in cases + cases:
         da, dv = g(*args)
-        assert any(g.last is s for s in g._backends()[0]._cache.values())     # the compiled code answered
+        assert any(g.last is s for s in g.background_pair()[0]._cache.values())     # the compiled code answered
         want = python(*args)
         np.testing.assert_allclose(da, want[0], rtol=1e-12)
         np.testing.assert_allclose(dv, want[1], rtol=1e-6)

@@ -30,7 +30,7 @@ def fresh_cache(tmp_path, monkeypatch):
 
 
 def _uses_compiled(t):
-    return t._last is t._backends()[0]._last
+    return t._last is t.background_pair()[0]._last
 
 
 def test_background_answers_with_python_then_switches_to_the_compiled_code(fresh_cache):
@@ -64,7 +64,7 @@ def test_failed_background_compilation_falls_back_to_python_with_a_warning(fresh
     np.testing.assert_array_equal(g(W, X), want)
     deadline = time.monotonic() + 120
     with pytest.warns(background.BackgroundCompileWarning, match="Python backend"):
-        while not g._backends()[2].python:
+        while not g.background_pair()[2].python:
             assert time.monotonic() < deadline, "the failed compilation was never noticed"
             time.sleep(0.2)
             np.testing.assert_array_equal(g(W, X), want)
@@ -95,10 +95,10 @@ def test_background_with_a_large_global_array_switches_to_the_compiled_code(fres
     deadline = time.monotonic() + 900                  # a bound against hanging, not a timing
     while not _uses_compiled(g):
         assert time.monotonic() < deadline, "the background compilation never finished"
-        assert not g._backends()[2].python, "the background compilation failed"
+        assert not g.background_pair()[2].python, "the background compilation failed"
         time.sleep(0.5)
         out = g(0.7)
-    assert isinstance(g._backends()[0]._last[2], backends.ArraysPassed)
+    assert isinstance(g.background_pair()[0]._last[2], backends.ArraysPassed)
     np.testing.assert_allclose(out, python, rtol=1e-12)
     h = 1e-6
     np.testing.assert_allclose(out, (_big_loss(0.7 + h) - _big_loss(0.7 - h)) / (2 * h), rtol=1e-6)

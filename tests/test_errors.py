@@ -694,3 +694,168 @@ def test_stack_of_matrices_declined(f, tag):
 def test_stack_of_matrices_as_constant_data():
     a = np.random.default_rng(1).normal(size=(3, 3, 3)) + 3.0 * np.eye(3)
     assert np.isclose(srcdiff.grad(stack_as_data)(2.0, a), np.sum(np.linalg.det(a)))
+
+
+# ---- a generated function failing on its arguments (shapes, indices) -------------------------------------
+def mismatch(x, y):
+    return np.sum(np.tanh(x) * (1.0 - y * y))  # <- mismatch
+
+
+def mismatch_in_sum(x, y):
+    s = np.sum(x * y, axis=0)  # <- mismatch_sum
+    return np.sum(s)
+
+
+def inner_dim(x, w):
+    h = x @ w  # <- inner_dim
+    return np.sum(np.tanh(h))
+
+
+def loop_reads(x, n):
+    s = 0.0
+    for i in range(n):  # <- loop_for
+        s = s + x[i] * x[i]  # <- loop_read
+    return s
+
+
+def rank_two(x):
+    return np.sum(x[:, 0] * x[:, 1])  # <- rank_two
+
+
+def read_at(x, n):
+    ys = np.tanh(x)
+    return ys[n]  # <- read_at
+
+
+FAILURES = [   # (function, arguments, wrt, the tags the error may name, exception type, words of the message)
+    (mismatch, (np.ones(3), np.ones(4)), (0, 1), ("mismatch",), ValueError, ("broadcast", "(3,)", "(4,)")),
+    (mismatch_in_sum, (np.ones((2, 3)), np.ones((2, 4))), 0, ("mismatch_sum",), ValueError, ("broadcast",)),
+    (inner_dim, (np.ones((2, 3)), np.ones((4, 5))), (0, 1), ("inner_dim",), ValueError, ("3", "4")),
+    # the read of x[i] is in the backward sweep (the forward sum is dead); jitted, the bounds test before the loop
+    (loop_reads, (np.ones(3), 5), 0, ("loop_read", "loop_for"), IndexError, ("out of",)),
+    (read_at, (np.ones(3), 7), 0, ("read_at",), IndexError, ("7",)),
+]
+
+
+def _failure(make, f, args, wrt, jit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            make(f, wrt=wrt, jit=jit)(*args)
+    return info.value
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, args, wrt, tags, kind, words", FAILURES, ids=[c[0].__name__ for c in FAILURES])
+def test_failure_on_arguments_named_at_line(f, args, wrt, tags, kind, words, jit):
+    """A gradient whose arguments make a line fail (as they make f fail) raises a SrcdiffError that is also the
+    exception NumPy raised (`except ValueError` keeps working), at the user's line with the argument shapes --
+    under Numba too, whose compiled code's exceptions name no line (srcdiff reruns the module as Python)."""
+    err = _failure(srcdiff.grad, f, args, wrt, jit)
+    msg = str(err)
+    assert isinstance(err, kind), (type(err), msg)
+    assert any(where(t) in msg for t in tags), msg
+    assert err.lineno in [line_of(t) for t in tags] and err.filename == __file__, msg
+    assert "hint:" in msg and "float64 (" in msg, msg
+    for w in words:
+        assert w in msg, msg
+    assert "srcdiff_generated" not in msg and ".cache" not in msg and "ew_" not in msg, msg
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_failure_in_backward_sweep_says_so(jit):
+    msg = str(_failure(srcdiff.grad, read_at, (np.ones(3), 7), 0, jit))
+    assert "derivative of this line" in msg and "please report" in msg, msg
+    msg = str(_failure(srcdiff.grad, mismatch, (np.ones(3), np.ones(4)), (0, 1), jit))
+    assert "derivative" not in msg and "mismatch itself fails" in msg, msg
+
+
+MODES = [(srcdiff.value_and_grad, ()), (srcdiff.vjp, (1.0,)), (srcdiff.jvp, ((np.ones(3), np.ones(4)),)),
+         (srcdiff.hvp, ((np.ones(3), np.ones(4)),))]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("make, extra", MODES, ids=[m.__name__ for m, _ in MODES])
+def test_failure_named_in_every_mode(make, extra, jit):
+    """value_and_grad and vjp run as grad does; jvp and hvp (forward mode, over the generated gradient for hvp)
+    name the user's line, not the generated gradient's."""
+    err = _failure(make, mismatch, (np.ones(3), np.ones(4)) + extra, (0, 1), jit)
+    assert isinstance(err, ValueError) and where("mismatch") in str(err), str(err)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_failure_named_on_the_steady_call_path(jit):
+    """A call with arguments of the types of an earlier good call takes the fast path (api's per-signature
+    entry): its error is translated there too, and good calls after it still work."""
+    g = srcdiff.grad(read_at, jit=jit)
+    x = np.linspace(0.1, 0.5, 3)
+    good = g(x, 1)
+    for _ in range(2):
+        with pytest.raises(IndexError, match="7") as info:
+            g(x, 7)
+        assert where("read_at") in str(info.value), str(info.value)
+        assert np.array_equal(g(x, 1), good) and good[1] == 1.0 - np.tanh(x[1]) ** 2
+
+
+def test_wrong_rank_named_in_both_backends():
+    """Indexing a vector as a matrix: an IndexError at the line in Python; jitted, Numba's typing declines it
+    at compile time (a SrcdiffError, not an IndexError: no call ran)."""
+    err = _failure(srcdiff.grad, rank_two, (np.ones(3),), 0, False)
+    assert isinstance(err, IndexError) and where("rank_two") in str(err), str(err)
+    err = _failure(srcdiff.grad, rank_two, (np.ones(3),), 0, True)
+    assert where("rank_two") in str(err), str(err)
+
+
+def test_failure_rerun_out_of_time_falls_back_to_def(monkeypatch):
+    """A compiled failure whose Python rerun takes longer than RERUN_SECONDS is reported at the def line,
+    advising jit=False, with Numba's message."""
+    from srcdiff import error_reports
+    monkeypatch.setattr(error_reports, "RERUN_SECONDS", -1.0)
+    err = _failure(srcdiff.grad, mismatch, (np.ones(3), np.ones(4)), (0, 1), True)
+    assert isinstance(err, ValueError) and "jit=False" in str(err), str(err)
+    assert err.lineno == mismatch.__code__.co_firstlineno and "ew_" not in str(err), str(err)
+
+
+def test_failure_errors_pickle_and_keep_their_kind():
+    """SrcdiffValueError and friends cross process boundaries (srcdiff.dask's workers) as themselves."""
+    import pickle
+    from srcdiff import errors
+    err = errors.SrcdiffIndexError("index 7 is out of bounds", "f.py", 3, advice="check n")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is errors.SrcdiffIndexError and str(back) == str(err)
+    assert (back.filename, back.lineno, back.advice) == ("f.py", 3, "check n")
+    assert errors.runtime_error_type(np.linalg.LinAlgError("singular")) is errors.SrcdiffLinAlgError
+    assert errors.runtime_error_type(KeyError("k")) is None
+    assert issubclass(errors.SrcdiffValueError, (errors.FailedOnArguments, ValueError))
+
+
+HELPER_SRC = '''import numpy as np
+
+
+def scaled(a, b):
+    c = np.tanh(a)
+    return c * b
+'''
+
+CALLER_SRC = '''import numpy as np
+from errors_helper_mod import scaled
+
+
+def through_helper(x, y):
+    z = scaled(x, y)
+    return np.sum(z)
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp], ids=["grad", "hvp"])
+def test_failure_in_an_inlined_helper_names_its_file(make, jit):
+    """A statement inlined from a function of another module fails: the error names that module's file and line
+    (the line table keeps each cited line's file), also through the generated gradient hvp differentiates."""
+    import gradcheck
+    helper = gradcheck.source_module("errors_helper_mod", HELPER_SRC)
+    caller = gradcheck.source_module("errors_caller_mod", CALLER_SRC)
+    args = (np.ones(3), np.ones(4)) + ((np.ones(3),) if make is srcdiff.hvp else ())
+    err = _failure(make, caller.through_helper, args, 0, jit)
+    assert isinstance(err, ValueError) and (err.filename, err.lineno) == (helper.__file__, 6), str(err)
+    assert "return c * b" in str(err) and "through_helper" in str(err), str(err)

@@ -220,6 +220,45 @@ def test_facts_survive_json(modules):
             assert params == made.parameters
 
 
+def _text_lines(source, n):
+    """The old way to the user's line of generated line `n`: the `# line K: text` comment above it in its function,
+    and whether the nearest sweep comment above it is `# backward sweep` (the oracle for Lines)."""
+    lines = source.splitlines()
+    cited, backward = None, None
+    for k in range(n - 1, -1, -1):
+        m = re.match(r"\s*# (?:\w+, )?line (\d+): (.*)", lines[k])
+        if m and cited is None:
+            cited = (int(m.group(1)), m.group(2).strip())
+        if lines[k].strip() in ("# backward sweep", "# forward sweep") and backward is None:
+            backward = lines[k].strip() == "# backward sweep"
+        if lines[k].startswith("def "):
+            break
+    return cited and cited + (bool(backward),)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_line_table_says_what_the_comments_say(modules, user, jit):
+    """Generated.lines (error reports read it) names, for every generated statement, the user's line its comment
+    cites, the file, and whether it is in the backward sweep, as the comments in the text do."""
+    checked = 0
+    for _, mod in modules:
+        made = mod.generate(jit=jit)
+        for n, line in enumerate(made.source.splitlines(), 1):
+            if not line.startswith("    ") or line.strip().startswith("#"):
+                continue
+            at, said = made.lines.at(n), _text_lines(made.source, n)
+            assert (at and (at[1], at[2], at[3])) == said, (n, line, at, said)
+            assert at is None or at[0] == user.__file__
+            checked += at is not None
+    assert checked > 50
+
+
+def test_lines_survive_json(modules):
+    for _, mod in modules:
+        made = mod.generate(jit=True)
+        assert type(made.lines).from_json(json.loads(json.dumps(made.lines.to_json()))) == made.lines
+
+
 def test_a_module_not_made_by_the_compiler_has_names_only():
     made = Generated("def f(x):\n    return x\n", ModuleFacts.named(["f"]))
     assert made.function_names == ["f"] and not made.facts.recursive() and made.facts.bounds_proved() == set()
@@ -246,6 +285,7 @@ WARM = textwrap.dedent('''
                      "boundscheck": {{n: getattr(fn[n], "compiled", fn[n]).targetoptions["boundscheck"]
                                      for n in last.generated.function_names}},
                      "passed": {{n: len(getattr(fn[n], "arrays", ())) for n in last.generated.function_names}},
+                     "lines": last.generated.lines.to_json(),
                      "value": np.asarray(value).tolist()}}
     print("RESULT" + json.dumps(out))
 ''')
@@ -262,12 +302,12 @@ def _run_warm(path, cache):
 def test_a_warm_process_gets_the_same_facts_from_the_index(tmp_path, user):
     """The first process generates (and records the facts in the cache index); the second loads the modules
     from the index without generating them and compiles them alike: the same boundscheck flags, the same
-    arrays passed, the same recursion (not disk-cached) and the same gradients."""
+    arrays passed, the same recursion (not disk-cached), the same line table and the same gradients."""
     cold = _run_warm(user.__file__, tmp_path / "cache")
     warm = _run_warm(user.__file__, tmp_path / "cache")
     for name in cold:
         assert not cold[name]["indexed"] and warm[name]["indexed"], name
-        for key in ("facts", "takes", "boundscheck", "passed"):
+        for key in ("facts", "takes", "boundscheck", "passed", "lines"):
             assert warm[name][key] == cold[name][key], (name, key)
         np.testing.assert_allclose(warm[name]["value"], cold[name]["value"], rtol=1e-12)
     loop = cold["with_loop"]

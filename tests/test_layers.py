@@ -24,7 +24,9 @@ LAYERED = {"srcdiff", "srcdiff.api", "srcdiff.forward_api", "srcdiff.compiler", 
            "srcdiff.background", "srcdiff.cachekey", "srcdiff.cachedir", "srcdiff.makers", "srcdiff.export",
            "srcdiff.runtime._cache", "srcdiff.transforms.resolve", "srcdiff.transforms.reverse",
            "srcdiff.transforms.reverse_storage", "srcdiff.transforms.reverse_backward",
-           "srcdiff.transforms.checkpoints", "srcdiff.transforms.forward", "srcdiff.transforms.stacks"}
+           "srcdiff.transforms.checkpoints", "srcdiff.transforms.forward", "srcdiff.transforms.stacks",
+           "srcdiff.arguments", "srcdiff.specialisations", "srcdiff.shipping", "srcdiff.error_reports",
+           "srcdiff.generated"}
 
 
 def test_no_import_cycle_through_the_pipeline_api_or_backends():

@@ -34,17 +34,22 @@ FILE = _key("file", """str: the source file of a statement inlined from another 
 FUNC = _key("func", """str: the name of the function a statement was inlined from.
     Written by inline; read by reverse (error messages).""")
 
-USER_LINE = _key("user_line", """(line, text, func): on a `# line N: text` comment statement, the user's line it
-    cites (int), that line's text ('' where it cannot be read) and, for a statement inlined from a callee, the
-    callee's name (None for the function's own lines). Written where the line comments are made: reverse
-    (line_comment) and forward (block); kept by emit.tree on the standard-library tree; read by
-    optimize.deadcode (a line comment left with no statements under it) and the CUDA lowering (the comment
-    lines it re-emits, the user's line of a statement it declines).""")
+USER_LINE = _key("user_line", """(line, text, func, file): on a `# line N: text` comment statement, the user's line
+    it cites (int), that line's text ('' where it cannot be read), for a statement inlined from a callee the
+    callee's name (None for the function's own lines), and the file of that line. Written where the line
+    comments are made: reverse (line_comment) and forward (block); kept by emit.tree on the standard-library
+    tree; read by optimize.deadcode (a line comment left with no statements under it), the CUDA lowering (the
+    comment lines it re-emits, the user's line of a statement it declines) and emit.render (the line table
+    of the generated module: generated.Lines, which error reports read).""")
+SWEEP = _key("sweep", """"forward" or "backward": on reverse mode's `# forward sweep` / `# backward sweep` comment, the
+    statements of the function below it (up to the next) compute f's values / its adjoint. Written by reverse
+    (Reverse.assemble); kept by emit.tree; read by emit.render (generated.Lines: an error report says whether
+    the line's derivative failed) and optimize.deadcode (a forward sweep heading with nothing under it goes).""")
+LINES = _key("lines", """((line, user_line, sweep), ...): on the standard-library tree of a generated function that
+    emit.render printed, its comment lines carrying USER_LINE or SWEEP, numbered from 1 in the text printed.
+    Written by emit.render; read by compiler.Module.generate (generated.Lines.of: the module's line table).""")
 
 # ---- desugar's facts ----------------------------------------------------------------------------------
-HEADING = _key("heading", """True on a comment heading a part of a generated function (`# forward sweep`) that goes when
-    nothing is under it. Written by reverse; read by optimize.deadcode (without_lone_line_comments).""")
-
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

@@ -63,9 +63,9 @@ def _to_ast(node):
                                  vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
                                  kw_defaults=_to_ast(node.kw_defaults), kwarg=_arg(node.kwarg),
                                  defaults=_to_ast(node.defaults))
-        if kind is gast.Expr and anno.has(node, anno.USER_LINE):
-            return anno.set(ast.Expr(value=_to_ast(node.value), lineno=getattr(node, "lineno", None) or 1),
-                            anno.USER_LINE, anno.get(node, anno.USER_LINE))
+        if kind is gast.Expr and (anno.has(node, anno.USER_LINE) or anno.has(node, anno.SWEEP)):
+            return anno.copy(node, ast.Expr(value=_to_ast(node.value), lineno=getattr(node, "lineno", None) or 1),
+                             (anno.USER_LINE, anno.SWEEP))
         if kind is gast.ExceptHandler and node.name is not None:
             return ast.ExceptHandler(type=_to_ast(node.type), name=node.name.id, body=_to_ast(node.body))
     new = cls()
@@ -107,7 +107,9 @@ _PLACEHOLDER = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) 
 
 def render(t) -> str:
     """Python source of a tree made by `tree`: ast.unparse, with each comment statement printed as the
-    comment line `# <comment_text>` (its text is taken from the tree, not from the printed literal)."""
+    comment line `# <comment_text>` (its text is taken from the tree, not from the printed literal). The
+    comments citing a user's line or starting a sweep, with their line numbers in the text, are noted on
+    `t` (annotations.LINES)."""
     comments = []
     for st in every_statement(t):   # (comments are statements: no need to visit every expression)
         if type(st) is ast.Expr and comment_text(st) is not None:
@@ -118,10 +120,16 @@ def render(t) -> str:
     finally:
         for st, value in comments:
             st.value = value
-    lines = []
+    lines, cited = [], []
     for line in text.splitlines():
         m = _PLACEHOLDER.match(line) if COMMENT_MARK in line else None
-        lines.append(f"{m.group(1)}# {comment_text(comments[int(m.group(3))][0])}" if m else line)
+        if m:
+            st = comments[int(m.group(3))][0]
+            if anno.has(st, anno.USER_LINE) or anno.has(st, anno.SWEEP):
+                cited.append((len(lines) + 1, anno.get(st, anno.USER_LINE), anno.get(st, anno.SWEEP)))
+            line = f"{m.group(1)}# {comment_text(st)}"
+        lines.append(line)
+    anno.set(t, anno.LINES, tuple(cited))
     return "\n".join(lines) + "\n"
 
 

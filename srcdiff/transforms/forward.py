@@ -302,7 +302,7 @@ class Forward:
                     and not anno.get(s, anno.MERGE) and not isinstance(s, (gast.If, gast.For, gast.While)):
                 text = linecache.getline(self.unit.filename, line).strip()
                 out.append(anno.set(comment(f"line {line}: {text}" if text else f"line {line}"), anno.USER_LINE,
-                                    (line, text, None)))
+                                    (line, text, None, self.unit.filename)))
                 self.last_line = line
             out += code
         return out

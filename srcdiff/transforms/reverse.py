@@ -170,7 +170,8 @@ class Reverse(Storage, BackwardSweep):
         line = s.lineno
         text = linecache.getline(anno.get(s, anno.FILE, self.unit.filename), line).strip()
         where = f"{anno.get(s, anno.FUNC)}, line {line}" if anno.has(s, anno.FUNC) else f"line {line}"
-        return anno.set(comment(f"{where}: {text}" if text else where), anno.USER_LINE, (line, text, anno.get(s, anno.FUNC)))
+        return anno.set(comment(f"{where}: {text}" if text else where), anno.USER_LINE,
+                        (line, text, anno.get(s, anno.FUNC), anno.get(s, anno.FILE, self.unit.filename)))
 
     def forward(self, stmts, loop):
         out = []
@@ -279,9 +280,8 @@ class Reverse(Storage, BackwardSweep):
                 fwd = fwd + [assign(kept, load(ret.id))]
                 ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
-        backward_start = comment("backward sweep")
-        forward_start = comment("forward sweep")
-        anno.set(forward_start, anno.HEADING)
+        backward_start = anno.set(comment("backward sweep"), anno.SWEEP, "backward")
+        forward_start = anno.set(comment("forward sweep"), anno.SWEEP, "forward")
         stmts = inits + [forward_start] + fwd + [backward_start] + seed + bwd
         stmts.append(gast.Return(value=result))
         args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)

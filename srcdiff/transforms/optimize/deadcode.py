@@ -296,7 +296,7 @@ def without_lone_line_comments(stmts):
         if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])):
             continue
         out.append(s)
-    return [s for k, s in enumerate(out) if not (anno.has(s, anno.HEADING) and (
+    return [s for k, s in enumerate(out) if not (anno.get(s, anno.SWEEP) == "forward" and (
         k + 1 == len(out) or is_comment(out[k + 1]) and not anno.has(out[k + 1], anno.USER_LINE)))]
 
 

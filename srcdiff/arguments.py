@@ -1,0 +1,130 @@
+"""A call of a transform bound to the user's function: the parameters `wrt` names, a call's arguments in
+parameter order (generated functions, and Numba's njit, take positional arguments only), and the checks that
+decline arguments srcdiff cannot differentiate before they reach generated code."""
+from __future__ import annotations
+
+import inspect
+import linecache
+from typing import Sequence, Union
+
+import numpy as np
+
+from .errors import SrcdiffError
+from .makers import user_function, user_location
+
+Wrt = Union[int, str, Sequence[Union[int, str]]]
+
+
+def wrt_names_of(f, wrt: Wrt) -> tuple[list, bool]:
+    """Parameter names for `wrt` and whether the user asked for a tuple."""
+    f0 = getattr(f, "py_func", f)
+    if getattr(type(f0), "generates_on_py_func", False):     # a reverse-mode transform (api.Transformed)
+        raise SrcdiffError("nesting srcdiff transforms is not supported yet",
+                           advice="differentiate the original function")
+    if not callable(f0) or not (inspect.isfunction(f0) or inspect.ismethod(f0)):
+        raise SrcdiffError(f"srcdiff differentiates Python functions; got {type(f0).__name__} {f0!r}",
+                           advice="differentiate a plain function of arrays and floats; pass an object's "
+                                  "arrays to it as arguments")
+    code = getattr(getattr(f0, "__func__", f0), "__code__", None)
+    where = (code.co_filename, code.co_firstlineno) if code else (None, None)
+    try:
+        signature = inspect.signature(f0)
+    except (TypeError, ValueError):
+        raise SrcdiffError(f"cannot read the parameters of {f!r}", *where,
+                           advice="pass a function defined with def or lambda") from None
+    params = list(signature.parameters)
+    check_signature(f0, signature, where)
+    many = isinstance(wrt, (tuple, list))
+    items = list(wrt) if many else [wrt]
+    names = []
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, str)):
+            raise SrcdiffError(f"wrt must be a parameter index or name, got {w!r}", *where)
+        if isinstance(w, int):
+            if not -len(params) <= w < len(params):
+                raise SrcdiffError(f"wrt={w} is out of range: {getattr(f0, '__name__', f0)} has parameters {params}",
+                                   *where, advice="use a parameter index or name")
+            names.append(params[w])
+        else:
+            if w not in params:
+                raise SrcdiffError(f"wrt={w!r} names no parameter of {getattr(f0, '__name__', f0)}{tuple(params)}",
+                                   *where, advice="use one of the parameter names or their index")
+            names.append(w)
+    if len(set(names)) != len(names):
+        raise SrcdiffError(f"wrt lists a parameter twice: {names}", *where)
+    return names, many
+
+
+def check_signature(f, signature, where):
+    """Decline *args / **kwargs at the def line: generated functions need every argument by name."""
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            star = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            line = linecache.getline(where[0], where[1]).strip() if where[0] and where[1] else ""
+            raise SrcdiffError(f"{getattr(f, '__name__', f)} has a {star}{p.name} parameter: srcdiff "
+                               f"differentiates functions whose parameters all have names"
+                               + (f"\n    {line}" if line else ""), *where,
+                               advice="name every parameter (defaults and keyword-only parameters are "
+                                      "fine), or pass several arrays as one tuple parameter")
+
+
+def _signature(t):
+    sig = t.__dict__.get("_signature")
+    if sig is None:
+        sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
+    return sig
+
+
+def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
+    """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
+    in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
+    positional arguments (a cotangent, a tangent) stay at the end."""
+    sig = _signature(t)
+    if not kwargs and len(args) == len(sig.parameters) + trailing:
+        return tuple(args)
+    name = getattr(t, "__name__", "f")
+    if len(args) < trailing:
+        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
+    extra = tuple(args[len(args) - trailing:]) if trailing else ()
+    try:
+        bound = sig.bind(*args[:len(args) - trailing], **kwargs)
+    except TypeError as exc:
+        raise SrcdiffError(f"{name}: {exc} (it takes the arguments of {user_function(t).__name__}{sig}"
+                           + (f", then the {last})" if trailing else ")"), *user_location(t),
+                           advice="call it as you call the function itself") from None
+    bound.apply_defaults()
+    return tuple(bound.arguments[p] for p in sig.parameters) + extra
+
+
+def call_positional(fn, args: tuple):
+    """Call `fn` (the user's function, or one srcdiff generated) with `args` in parameter order;
+    keyword-only parameters get theirs by name."""
+    params = inspect.signature(fn).parameters.values()
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    if not names:
+        return fn(*args)
+    k = len(args) - len(names)
+    return fn(*args[:k], **dict(zip(names, args[k:])))
+
+
+def _is_complex(a) -> bool:
+    if isinstance(a, (tuple, list)):
+        return any(_is_complex(x) for x in a)
+    return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
+
+
+def check_arguments(t, params: list, args):
+    """Decline complex arguments, and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
+    None, an object), before they reach generated code as an internal TypeError (`params`: the names of the
+    user's parameters)."""
+    wrt = set(t.wrt_names)
+    for k, a in enumerate(args):
+        name = params[k] if k < len(params) else f"#{k}"
+        if _is_complex(a):
+            raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
+                               *user_location(t), advice="pass real and imaginary parts as separate float arrays")
+        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list)):
+            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
+                               f"differentiates floats, NumPy arrays, and tuples/lists of them",
+                               *user_location(t), advice="pass the values as a float array, or leave this "
+                                                         "argument out of wrt")

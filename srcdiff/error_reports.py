@@ -1,0 +1,309 @@
+"""Errors raised while running generated code, reported as SrcdiffErrors at the user's line.
+
+A transform (api.Transformed, forward_api.ForwardTransformed) runs the generated function inside one
+`try`; only on the exception path does `translate_error` read the exception: Numba's typing errors (at the
+user's line whose generated statement Numba failed on, by the module's line table, generated.Lines), a
+derivative helper's own decline, an internal Numba crash, and the generated code failing on the call's
+arguments (a broadcast or matmul shape mismatch, an index out of range: errors.FailedOnArguments, which is
+also the exception NumPy raised). Compiled code's exceptions carry no line: such a failure is located by
+running the same module as Python on copies of the arguments, within RERUN_SECONDS.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import linecache
+import os
+import re
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+from . import backends
+from .cachedir import is_generated_module
+from .errors import SrcdiffError, runtime_error_type
+from .makers import user_function, user_location
+
+
+def translate_error(exc, t, fn=None, args=None):
+    """Raise the error to report for `exc`, raised calling `fn` (the generated function behind transform `t`;
+    None: t.last's) with `args` (None: unknown): a SrcdiffError at the user's line where srcdiff can name
+    it, else `exc` itself."""
+    import numba
+    msg = str(exc)
+    if isinstance(exc, TypeError) and getattr(t, "jit", False) and re.fullmatch(r"expected .+, got None", msg):
+        _decline_untyped_placeholder(msg, t, fn)
+    if "needs a scalar output" in msg:
+        inner = t.f     # grad(grad(f)): user_location names f, not srcdiff's generated file
+        raise SrcdiffError(f"grad of {getattr(t.f, '__name__', t.f)}: the function returned a non-scalar",
+                           *user_location(inner),
+                           advice="use srcdiff.vjp (with a cotangent) or srcdiff.jacobian for array outputs") from None
+    if isinstance(exc, (numba.core.errors.TypingError, numba.core.errors.NotDefinedError)):
+        for fn in _rule_functions_in(t):
+            if f"CPUDispatcher({fn!r})" in msg:
+                code = fn.__code__
+                raise SrcdiffError(f"Numba could not compile {fn.__name__}, registered with srcdiff.adjoint: "
+                                   "under jit=True the generated code calls it compiled with numba.njit\n"
+                                   f"    {_numba_reason(msg)}", code.co_filename,
+                                   code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
+                                   "(NumPy arrays and floats), or use jit=False") from exc
+        where, line = _numba_location(msg, t)
+        raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
+                           f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
+                           advice="run with jit=False to get a Python traceback through the generated "
+                                  "source, or see srcdiff.source(...)") from exc
+    if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
+            and _from_runtime(exc)):
+        # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
+        # could not see, an asymmetric matrix for eigh): declined at the user's function, with the helper's advice
+        raise SrcdiffError(f"{getattr(t.f, '__name__', t.f)}: {exc.args[0]}", *user_location(t),
+                           advice=str(exc.args[1])) from exc
+    if _from_numba_compiler(exc):
+        # an internal Numba failure (AttributeError, KeyError, ... from its lowering) on generated code:
+        # still srcdiff's error to report, at the user's line that made the statement where Numba can tell it
+        where, line = _numba_location(msg, t)
+        raise SrcdiffError(f"Numba crashed compiling the generated code for {getattr(t.f, '__name__', t.f)}"
+                           f"{' at this line' if line else ''} ({type(exc).__name__}: {_numba_detail(msg)}){line}",
+                           *where,
+                           advice="run with jit=False (the Python backend), and please report this with "
+                                  "srcdiff.source(...) of the function") from exc
+    failed = runtime_error_type(exc)
+    if failed is not None:
+        _report_failure(failed, exc, t, fn, args)
+    raise exc
+
+
+def _report_failure(cls, exc, t, fn, args):
+    """Raise `cls` (errors.runtime_error_type's) for `exc`, raised by the generated function: at the user's line
+    whose generated statement raised it, read off the traceback through the generated module (the Python
+    backend), or, as compiled code's exceptions carry no line, off the traceback of the same module run as
+    Python on copies of the arguments (within RERUN_SECONDS); at the user's def line if neither tells."""
+    message, where = _own_message(exc), _generated_line(exc.__traceback__)
+    if where is None and args is not None:
+        again = _rerun_in_python(t, fn, args)
+        if again is not None and runtime_error_type(again) is cls:
+            where = _generated_line(again.__traceback__)
+            message = _own_message(again) if where else message
+    name = getattr(user_function(t), "__name__", "f")
+    cited = user_line(*where, t) if where else None
+    given = _describe_arguments(t, args)
+    if cited is None:
+        raise cls(f"{name} failed for these arguments{given}: {type(exc).__name__}: {message}", *user_location(t),
+                  advice=("compiled code's errors name no line (and srcdiff could not find it running the code as "
+                          f"Python within {RERUN_SECONDS:g} s): run it with jit=False for the line that raised it; "
+                          if getattr(t, "jit", False) else "") + "srcdiff.source(...) shows the generated code") from None
+    file, line, text, backward = cited
+    if backward:
+        raise cls(f"{name}: the derivative of this line failed for these arguments{given}: "
+                  f"{type(exc).__name__}: {message}\n    {text}", file, line,
+                  advice=f"check the arguments against this line; if {name} itself runs with them, please report "
+                         "this with srcdiff.source(...) of the gradient") from None
+    raise cls(f"{name}: this line fails for these arguments{given}: {type(exc).__name__}: {message}\n    {text}",
+              file, line, advice=f"{name} itself fails on them: check the arguments' shapes (and the indices "
+                                 "they give) against this line") from None
+
+
+RERUN_SECONDS = 5.0     # the most a compiled function's failure is rerun as Python to find its line
+
+
+class _OutOfTime(Exception):
+    """The Python rerun of a failed compiled function took longer than RERUN_SECONDS."""
+
+
+def _rerun_in_python(t, fn, args):
+    """The exception the generated module of `t`'s last specialisation raises run as Python on copies of
+    `args` (Python floats as np.float64, as the Python backend passes them), or None: it ran, took too long,
+    or its Python form is not at hand. Only a failed call pays for it."""
+    python = _python_function(t, fn)
+    if python is None:
+        return None
+    args = tuple(np.float64(a) if type(a) is float else a for a in copy.deepcopy(tuple(args)))
+    deadline = time.monotonic() + RERUN_SECONDS
+
+    def line(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise _OutOfTime
+        return line
+
+    def call(frame, event, arg):     # time only the generated functions' lines
+        return line if is_generated_module(frame.f_globals.get("__name__")) else None
+
+    timed = sys.gettrace() is None    # (under a debugger or coverage: run without a limit)
+    if timed:
+        sys.settrace(call)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            python(*args)
+    except _OutOfTime:
+        return None
+    except Exception as again:      # noqa: BLE001 -- the caller compares it with the compiled code's
+        return again
+    finally:
+        if timed:
+            sys.settrace(None)
+    return None
+
+
+def _python_function(t, fn):
+    """The entry function of `t`'s last specialisation loaded as plain Python (the module the user reads: every
+    function of it Python), else `fn`'s own Python function (its calls into the module compiled), else None."""
+    last = getattr(t, "last", None)
+    module, made = getattr(last, "module", None), getattr(last, "generated", None)
+    if made is not None and hasattr(module, "bindings") and getattr(module, "entry", None):
+        return getattr(backends.load_module(made, module.bindings, module.entry, False), module.entry)
+    fn = fn if fn is not None else getattr(last, "function", None)
+    return getattr(fn, "py_func", None)
+
+
+def _generated_line(tb) -> tuple | None:
+    """(file, line) of the innermost statement of a generated module in traceback `tb` (one with a line
+    table), None if it passes through none (compiled code)."""
+    found = None
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if backends.lines_of(path) is not None:
+            found = (path, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _own_message(exc) -> str:
+    """`exc`'s message without the location Numba appends (a line of its own compiled kernel)."""
+    lines = [ln for ln in str(exc).splitlines() if not re.match(r'\s*File ".*", line \d+', ln)]
+    return " ".join(ln.strip() for ln in lines if ln.strip())
+
+
+def _describe_arguments(t, args) -> str:
+    """' (x: float64 (3,), n = 7)': the arguments of a call of the user's function, for a message."""
+    if args is None:
+        return ""
+    try:
+        names = list(inspect.signature(user_function(t)).parameters)
+    except (TypeError, ValueError):
+        names = []
+    if len(names) != len(args) - _trailing(t):     # flattened tuples, or not the user's own parameters
+        names = [f"#{k}" for k in range(len(args))]
+    parts = []
+    for name, a in zip(names, args):
+        if isinstance(a, np.ndarray):
+            parts.append(f"{name}: {a.dtype} {a.shape}")
+        elif isinstance(a, (int, np.integer)) and not isinstance(a, bool):
+            parts.append(f"{name} = {a}")
+        else:
+            parts.append(f"{name}: {type(a).__name__}")
+    return f" ({', '.join(parts[:8])}{', ...' if len(parts) > 8 else ''})"
+
+
+def _trailing(t) -> int:
+    """How many arguments after the user's function's the generated function takes (a cotangent, tangents)."""
+    mode = getattr(t, "mode", "jvp")     # forward_api's transforms have none: (*args, *tangents)
+    return 1 if mode == "vjp" else len(t.wrt_names) if mode == "jvp" else 0
+
+
+def _decline_untyped_placeholder(msg, t, fn):
+    """Numba met a placeholder `v = None` (a value bound on some paths only whose type srcdiff could not
+    infer) where it needed a value: a SrcdiffError at the user's line that binds v, not Numba's TypeError."""
+    code = getattr(getattr(fn, "py_func", fn), "__code__", None)
+    lines = linecache.getlines(code.co_filename) if code else []
+    names = sorted({m.group(1) for ln in lines for m in [re.fullmatch(r"\s+(\w+) = None\n?", ln)] if m})
+    user_file, def_line = user_location(t)
+    where, bound = (user_file, def_line), []
+    for v in names:   # the user's name v and the first line of the user's function that assigns it
+        hit = next((m for ln in lines for m in [re.search(r"# line (\d+): (.*)", ln)]
+                    if m and re.match(rf"\s*(\w+\s*,\s*)*{v}\s*(,\s*\w+\s*)*[-+*/@%]?=(?!=)", m.group(2))), None)
+        if hit:
+            bound.append(f"{v} (line {hit.group(1)})")
+            if where == (user_file, def_line):
+                where = (user_file, int(hit.group(1)))
+    what = ", ".join(bound) or ", ".join(names) or "a value"
+    raise SrcdiffError(f"under jit=True, {getattr(t.f, '__name__', t.f)}: {what} is bound on some paths only and "
+                       f"srcdiff could not infer its type, so the compiled code met its placeholder None where it "
+                       f"needed a value ({msg})", *where,
+                       advice="bind it before the branch or loop with a value of its type (0.0, np.zeros(n)), "
+                              "or use jit=False") from None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _numba_detail(msg: str) -> str:
+    """The line of a Numba error message that says what failed (a helper's own TypingError when there is
+    one, else the first line that is not Numba's pipeline banner)."""
+    lines = [ln.strip() for ln in _ANSI.sub("", msg).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("TypingError: ") or ln.startswith("srcdiff: "):
+            return ln.split("TypingError: ", 1)[-1]
+    for k, ln in enumerate(lines):
+        if ln.startswith("No implementation of function") and k + 2 < len(lines):
+            return f"{ln} {lines[k + 2].lstrip('>').strip()}"
+    rest = [ln for ln in lines if not ln.startswith("Failed in ")]
+    return (rest or lines or [""])[0]
+
+
+def _numba_location(msg: str, t) -> tuple:
+    """((file, line), '\n    <its text>') of the user's line whose generated statement Numba failed on: the error
+    names a line of a generated module, whose line table (generated.Lines) says which user's line it was made
+    from; else the user's def."""
+    text = _ANSI.sub("", msg)
+    for path, n in (re.findall(r'File "([^"]+)", line (\d+)', text)
+                    + re.findall(r"typing of [^\n]* at (\S+) \((\d+)\)", text)):
+        cited = user_line(path, int(n), t)
+        if cited:
+            return cited[:2], f"\n    {cited[2]}"
+    return user_location(t), ""
+
+
+def user_line(path: str, n: int, t) -> tuple | None:
+    """(file, line, text, in a backward sweep) of the user's line that line `n` of the generated module at
+    `path` was made from, by its line table: through a generated gradient that forward mode differentiated
+    (srcdiff.hvp: its lines cite the gradient's, of transform t.f) to the user's own line. None where no table
+    tells. The table of `t`'s last specialisation where `path` holds its functions (the same code generated
+    from two files is one module), else the one the module was last loaded with."""
+    cited = None
+    for _ in range(4):
+        own = getattr(getattr(getattr(t, "last", None), "generated", None), "lines", None)
+        table = own if own is not None and os.path.abspath(path) in _own_paths(t) else backends.lines_of(path)
+        t = getattr(t, "f", None)
+        if table is None:
+            return cited
+        at = table.at(n)
+        if at is None:
+            return cited
+        cited = at if cited is None or at[3] or not cited[3] else at[:3] + (True,)
+        path, n = at[0], at[1]
+    return cited
+
+
+def _own_paths(t) -> set:
+    """The files of the functions `t`'s last specialisation runs: its module's, its compiled form's."""
+    fn = t.last.function
+    found = [fn, getattr(fn, "py_func", None), getattr(fn, "compiled", None)]
+    found.append(getattr(found[2], "py_func", None))
+    return {os.path.abspath(f.__code__.co_filename) for f in found if hasattr(f, "__code__")}
+
+
+def _from_runtime(exc) -> bool:
+    mark = os.path.join("srcdiff", "runtime") + os.sep
+    return any(mark in f.filename for f in traceback.extract_tb(exc.__traceback__))
+
+
+def _numba_reason(msg: str) -> str:
+    """The first specific line of a Numba typing error (no colour codes, past 'Failed in ... pipeline')."""
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", msg).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Failed in", "'Failed in"))]
+    return lines[0] if lines else msg
+
+
+def _rule_functions_in(t) -> list:
+    """The srcdiff.adjoint functions the generated module behind `t` calls."""
+    module = t.last.module if getattr(t, "last", None) else None
+    return [obj for obj in getattr(module, "bindings", {}).values() if backends.is_user_rule_function(obj)]
+
+
+def _from_numba_compiler(exc) -> bool:
+    mark = os.path.join("numba", "core", "compiler.py")
+    return any(f.filename.endswith(mark) for f in traceback.extract_tb(exc.__traceback__))
