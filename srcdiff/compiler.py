@@ -296,11 +296,8 @@ def _scalar_sum_grads(ctx):
 
 
 def _scalar_where(ctx):
-    ctx.fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds, ctx.names), ctx.sweeps.kinds)
-    params = {a.id for a in ctx.fn.args.args}
-    if any(c and not ctx.names.loads.get(n) and n not in params for n, c in ctx.names.counts.items()):
-        ctx.fn = optimize.eliminate_dead_code(ctx.fn)   # what fusion and scalar sums stopped reading
-    ctx.names = None
+    fn = optimize.scalar_where(optimize.fuse_elementwise(ctx.fn, ctx.sweeps.kinds, ctx.names), ctx.sweeps.kinds)
+    ctx.fn, ctx.names = optimize.eliminate_unread(fn, ctx.names), None
 
 
 def _dead_stacks(ctx):

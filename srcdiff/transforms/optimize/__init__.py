@@ -1,6 +1,6 @@
 """Cleanup passes over the generated function, one module each (compiler.py runs them):
 
-deadcode   eliminate_dead_code, drop_dead_stacks
+deadcode   eliminate_dead_code, eliminate_unread, drop_dead_stacks
 copies     propagate_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)
@@ -10,11 +10,11 @@ rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in on
 """
 from .copies import propagate_copies
 from .cse import common_subexpressions
-from .deadcode import drop_dead_stacks, eliminate_dead_code
+from .deadcode import drop_dead_stacks, eliminate_dead_code, eliminate_unread
 from .fusion import fuse_elementwise
 from .names import NameIndex
 from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
-__all__ = ["NameIndex", "common_subexpressions", "drop_dead_stacks", "eliminate_dead_code", "fuse_elementwise",
-           "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]
+__all__ = ["NameIndex", "common_subexpressions", "drop_dead_stacks", "eliminate_dead_code", "eliminate_unread",
+           "fuse_elementwise", "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]

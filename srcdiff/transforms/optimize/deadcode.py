@@ -10,7 +10,7 @@ from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, 
 
 from ..purity import is_pure
 
-__all__ = ["is_pure", "eliminate_dead_code", "drop_dead_stacks", "without_lone_line_comments"]
+__all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
 
 def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -47,6 +47,16 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
         droppable -= partial
     _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
     fn.body = without_lone_line_comments(fn.body)
+    return fn
+
+
+def eliminate_unread(fn: gast.FunctionDef, names) -> gast.FunctionDef:
+    """Dead code again after the cleanup passes (fusion, scalar sum adjoints), where their name index
+    (optimize.NameIndex) shows a name they stopped reading (`result = a * a` once np.sum's adjoint is a
+    scalar); `fn` as it is where there is none (the common case: no second pass)."""
+    params = {a.id for a in fn.args.args}
+    if any(c and not names.loads.get(n) and n not in params for n, c in names.counts.items()):
+        return eliminate_dead_code(fn)
     return fn
 
 
