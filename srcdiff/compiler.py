@@ -85,8 +85,7 @@ source (each function):
 the compiled form (jit only: what Numba compiles, never the source shown):
     elementwise      array expressions -> rt.elementwise: kernels compiled once per      transforms/elementwise.py
                      installation (reverse mode); each statement stays on its line
-    emit             as above; statements the elementwise pass left as they were are     transforms/emit.py
-                     taken from the source's tree, not converted again
+    emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
@@ -457,8 +456,7 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
          "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\ninstallation "
          "(reverse mode); each statement stays on its line"),
-    Pass("emit", _emit, "transforms/emit.py", "as above; statements the elementwise pass left as they were are\n"
-         "taken from the source's tree, not converted again"),
+    Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 
 STAGES = (("front end (each function, once per module)", FRONT_END),
