@@ -85,7 +85,7 @@ source (each function):
 the compiled form (jit only: what Numba compiles, never the source shown):
     elementwise      array expressions -> rt.elementwise: kernels compiled once per      transforms/elementwise.py
                      installation (reverse mode); each statement stays on its line
-    emit             as above                                                            transforms/emit.py
+    emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
 respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
@@ -144,6 +144,7 @@ class Context:
     module: object = None
     tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
+    earlier: tuple | None = None  # the compiled form's: the source's (fn, tree), whose statements its emit reuses
     _kinds: dict | None = None
 
     @property
@@ -428,7 +429,7 @@ MODULE = [
 ]
 
 def _emit(ctx):
-    ctx.tree = emit.tree(ctx.fn)
+    ctx.tree = emit.tree(ctx.fn, ctx.earlier)
     ctx.source = emit.render(ctx.tree)
 
 
@@ -455,7 +456,7 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
          "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\ninstallation "
          "(reverse mode); each statement stays on its line"),
-    Pass("emit", _emit, "transforms/emit.py", "as above"),
+    Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 
 STAGES = (("front end (each function, once per module)", FRONT_END),
@@ -544,7 +545,8 @@ class Module:
             facts = generated.ModuleFacts(tuple(
                 generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
                 for c in done))
-            compiled = [run(COMPILED, Context(fn=c.fn, module=self)) if jit and c.fn.name in self.kinds else c for c in done]
+            compiled = [run(COMPILED, Context(fn=c.fn, module=self, earlier=(c.fn, c.tree)))
+                        if jit and c.fn.name in self.kinds else c for c in done]
             compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None

@@ -284,7 +284,23 @@ def test_the_function_given_is_left_as_it_was(body):
 
 def test_shape_elements_need_no_test_and_a_shape_tuple_neither():
     """`x.shape[0]` and `n = x.shape; n[0]` (Numba checks tuple indices itself): the function comes back as
-    given, found in the one walk of the function (the first) or by the prover (the second)."""
-    for src in ("def f(x):\n    return x.shape[0] * 2.0\n", "def f(x):\n    n = x.shape\n    return n[0] * 2.0\n"):
-        proved, text = _proved(src)
-        assert not proved and bounds.MARK not in text
+    given, found in the one walk of the function: the prover's statement-by-statement pass (its `block`
+    frames, seen through sys.setprofile) does not run. A subscript of an array does run it."""
+    import sys
+    def prover_blocks(src):
+        seen = []
+        def profile(frame, event, arg):
+            if event == "call" and frame.f_code.co_name == "block" and frame.f_code.co_filename == bounds.__file__:
+                seen.append(frame.f_lineno)
+        sys.setprofile(profile)
+        try:
+            proved, text = _proved(src)
+        finally:
+            sys.setprofile(None)
+        return proved, text, len(seen)
+    for src in ("def f(x):\n    return x.shape[0] * 2.0\n", "def f(x):\n    n = x.shape\n    return n[0] * 2.0\n",
+                "def f(x):\n    n = x.shape\n    m = (n[0], 2)\n    return m[1] * n[1] * 2.0\n"):
+        proved, text, blocks = prover_blocks(src)
+        assert not proved and bounds.MARK not in text and blocks == 0, (src, blocks)
+    proved, text, blocks = prover_blocks("def f(x):\n    n = x.shape\n    return x[0] * n[0]\n")
+    assert proved and blocks > 0

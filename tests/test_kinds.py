@@ -170,6 +170,32 @@ def test_inferred_kinds_are_kinds():
     assert all(type(k) is kinds.Kind for k in got.values()), got
 
 
+def test_infer_sweeps_again_only_where_a_read_saw_a_kind_that_changed():
+    """A name read before it is assigned again with another kind: the read saw the first kind, so infer sweeps
+    again and what was computed from it takes the joined kind (here none: a scalar and an array do not
+    unify). A function without loops whose names keep their kinds (a gradient's `d_x` assigned twice as a
+    float), or with a loop whose names keep theirs, settles in one sweep: counted by the calls of `callee_kind`,
+    asked once per call per sweep."""
+    import gast
+    src = "def f(x, a):\n    t = a\n    u = t * 2.0\n    t = x\n    return u\n"
+    got = kinds.infer(gast.parse(src).body[0], {"x": A1, "a": F})
+    assert got["t"] is None and got["u"] is None, got
+    asked = []
+    def callee_kind(name, arg_kinds):
+        asked.append(name)
+        return None
+    src = ("def g(x, a):\n    d_x = np.exp(x)\n    d_a = np.sum(d_x)\n    d_a = d_a * a\n"
+           "    d_x = d_x * d_a\n    return d_x\n")
+    got = kinds.infer(gast.parse(src).body[0], {"x": A1, "a": F}, callee_kind)
+    assert got["d_x"] == A1 and got["d_a"] == F, got
+    assert asked == ["np.exp", "np.sum"], asked
+    src = ("def h(x, a):\n    s = a\n    for i in range(3):\n        t = np.sum(x * i)\n"
+           "        s = s + t\n        v = x * s\n    return s\n")
+    asked.clear()
+    got = kinds.infer(gast.parse(src).body[0], {"x": A1, "a": F}, callee_kind)
+    assert got["s"] == F and got["v"] == A1 and asked == ["np.sum"], (got, asked)
+
+
 def test_no_tagged_kind_indexing_outside_kinds():
     """Kinds are read through the Kind type's fields everywhere but transforms/kinds.py (architecture_metrics
     counts places that index kinds by position or write them as tagged tuples)."""

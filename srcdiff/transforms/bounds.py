@@ -189,7 +189,8 @@ class _Prover:
     # -- facts about the whole function
     def _scan(self, fn) -> bool:
         """The facts below, in one walk of the function; returns whether it has a subscript other than an
-        element of a shape (`x.shape[1]`): where it has none, nothing is tested and the rest is not needed."""
+        element of a shape or of a tuple (`x.shape[1]`, `s[0]` with `s = x.shape`: `_static`): where it has
+        none, nothing is tested and the rest is not needed."""
         params = [a.id for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
         values: dict = {}      # name -> [value expression, or a marker for a binding of another form]
         handled = set()
@@ -203,7 +204,7 @@ class _Prover:
             elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
                 values.setdefault(s.target.id, []).append(("aug", s))
                 handled.add(id(s.target))
-        mutated, subscripted = set(), False
+        mutated, subscripted, read = set(), False, set()   # read: names subscripted
         name, call, subscript, attribute, load = gast.Name, gast.Call, gast.Subscript, gast.Attribute, gast.Load
         header = [fn.args] + fn.decorator_list + ([fn.returns] if fn.returns is not None else [])
         for part, in_body in [(b, True) for b in fn.body] + [(h, False) for h in header]:
@@ -216,8 +217,14 @@ class _Prover:
                     if type(n.func) is attribute and n.func.attr in _LIST_METHODS:
                         mutated.add(dotted_name(n.func.value))
                 elif kind is subscript and not subscripted:
-                    subscripted = not (type(n.value) is attribute and n.value.attr == "shape")
-        if not subscripted:
+                    if type(n.value) is name:
+                        read.add(n.value.id)
+                    else:
+                        subscripted = not (type(n.value) is attribute and n.value.attr == "shape")
+        self.tuples = {v for v, vs in values.items() if v not in params
+                       and all(isinstance(x, gast.Tuple) or (isinstance(x, gast.Attribute) and x.attr == "shape")
+                               for x in vs)}
+        if not (subscripted or read - self.tuples):   # (`s = x.shape; s[0]`: a tuple's element, as above)
             return False
         self.values = values
         top = {}
@@ -228,9 +235,6 @@ class _Prover:
         self.stable = {p for p in params if p not in values}
         self.stable |= {v for v, vs in values.items() if len(vs) == 1 and v in top and v not in params}
         self.top = {v: top[v] for v in self.stable if v in top}
-        self.tuples = {v for v, vs in values.items() if v not in params
-                       and all(isinstance(x, gast.Tuple) or (isinstance(x, gast.Attribute) and x.attr == "shape")
-                               for x in vs)}
         self.lists = mutated | {v for v, vs in values.items() if any(
             isinstance(x, (gast.List, gast.ListComp)) or (isinstance(x, gast.Call) and dotted_name(x.func) in _LISTS)
             for x in vs)}

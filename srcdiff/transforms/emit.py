@@ -84,13 +84,44 @@ def _arg(node):
     return ast.arg(arg=node.id, annotation=_to_ast(node.annotation), type_comment=node.type_comment)
 
 
-def tree(node) -> ast.AST:
+def tree(node, earlier: tuple | None = None) -> ast.AST:
     """The standard-library tree `render` prints for the gast tree `node` (a new tree; `node` is left as it
-    is but for empty branches, which get a `pass`)."""
+    is but for empty branches, which get a `pass`). `earlier`: (a gast function, the tree this made of it)
+    whose statements `node` shares at the same places (the compiled form's emit: the elementwise pass
+    rewrites statements in place and leaves the rest as they were): those are taken from that tree as they
+    are, not converted again."""
     for n in walk_statements([node]):   # a branch emptied by dead-code removal still needs a statement
         if isinstance(n, (gast.If, gast.For, gast.While, gast.FunctionDef)) and not n.body:
             n.body = [gast.Pass()]
-    return _to_ast(node)
+    return _reusing(node, *earlier) if earlier else _to_ast(node)
+
+
+_NESTED = ("body", "orelse", "finalbody")     # the statement lists whose statements `_reusing` can take
+
+
+def _reusing(node, old, made):
+    """`_to_ast(node)` for a statement, taking `made` (`_to_ast(old)`) where `node` is `old`, and so on down
+    the blocks of a compound statement, place by place."""
+    if node is old:
+        return made
+    kind = type(node)
+    if kind is not type(old) or not any(type(getattr(node, f, None)) is list for f in _NESTED):
+        return _to_ast(node)
+    cls, fields, has_line, _ = _PLAN.get(kind) or _plan(kind)    # a compound statement: as _to_ast, its
+    new = cls()                                                     # blocks' statements taken where shared
+    for f in fields:
+        v = getattr(node, f, _MISSING)
+        if v is _MISSING:
+            continue
+        if f in _NESTED and type(v) is list:
+            was, done = getattr(old, f, None), getattr(made, f, None)
+            setattr(new, f, [_reusing(x, o, m) for x, o, m in zip(v, was, done)]
+                    if type(was) is list and type(done) is list and len(v) == len(was) == len(done) else _to_ast(v))
+        else:
+            setattr(new, f, v if type(v) in _ATOMS else _to_ast(v))
+    if has_line:
+        new.lineno = getattr(node, "lineno", None) or 1
+    return new
 
 
 def comment_text(stmt) -> str | None:

@@ -526,29 +526,30 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     `callee_kind(name, argument kinds)`: the kind a call of the user function `name` (or of a dotted name:
     `rt.get_row`) returns (None if unknown: its rule's kind law, if any, gives it; UNSETTLED for a
     recursive call: its result is left out, so that the function's kind comes from its other paths, as a
-    recursion's base case gives it)."""
+    recursion's base case gives it).
+
+    A sweep settles the kinds when it skipped no statement (an operand not reached yet, an unsettled
+    recursive call), met no stack, and every name it assigned again kept the kind it had: each read then
+    saw the kind the next sweep would give it, so that sweep would find the same kinds and is not made
+    (a non-SSA function without loops, such as a gradient, takes one sweep, not two)."""
     kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
-    local, once = set(), True
+    local = set()
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Store):
-            once = once and n.id not in local
             local.add(n.id)
-    # each name assigned once, no loops, no stacks: a sweep that left no statement for later sees every
-    # value after its operands, and the next sweep would find the same kinds
-    once = once and not any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(fn.body))
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
-        before = dict(kinds) if not once else None
+        before, settled = dict(kinds), True
         for n in _in_order(fn.body):
             if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
-                once = False
+                settled = False
                 s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: Kind.stack(element kind)
                 old = kinds.get(s)
                 kinds[s] = Kind.stack(unify(element(old), k) if is_stack(old) else k)
             elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.stack"):
                 kinds.setdefault(n.targets[0].id, None)
-                once = False
+                settled = False
             elif (isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
                   and not (isinstance(n.value, gast.Constant) and n.value.value is None)):
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
@@ -556,21 +557,25 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 # body and read in the next iteration): the next sweep sees it
                 if any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
                        for r in walk_names(n.value)):
-                    once = False
+                    settled = False
                     continue
                 name = n.targets[0].id
                 if callee_kind is not None and isinstance(n.value, gast.Call) and dotted_name(n.value.func):
                     k = callee_kind(dotted_name(n.value.func), tuple(expr_kind(a, kinds) for a in n.value.args))
                     if k is UNSETTLED:
-                        once = False
+                        settled = False
                         continue
                     k = k if k is not None else expr_kind(n.value, kinds)
                 else:
                     k = expr_kind(n.value, kinds)
-                kinds[name] = unify(kinds[name], k) if name in kinds else k
+                if name in kinds:
+                    k = unify(kinds[name], k)
+                    settled = settled and k == kinds[name]
+                kinds[name] = k
             elif isinstance(n, gast.For):
+                settled = settled and kinds.get(n.target.id, I) == I
                 kinds[n.target.id] = I
-        if once or kinds == before:
+        if settled or kinds == before:
             break
     return kinds
 
