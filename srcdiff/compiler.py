@@ -83,8 +83,7 @@ source (each function):
                      compiled without Numba's per-access checks
     emit             Python source with comments naming the user's lines                 transforms/emit.py
 the compiled form (jit only: what Numba compiles, never the source shown):
-    elementwise      array expressions -> rt.elementwise: kernels compiled once per      transforms/elementwise.py
-                     installation (reverse mode); each statement stays on its line
+    elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 `build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
@@ -454,8 +453,7 @@ SOURCE = [
 
 COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
-         "transforms/elementwise.py", "array expressions -> rt.elementwise: kernels compiled once per\ninstallation "
-         "(reverse mode); each statement stays on its line"),
+         "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared"),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 
