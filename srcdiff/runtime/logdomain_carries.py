@@ -1,7 +1,7 @@
 """Carries: a loop's log-domain vector kept in the probability domain.
 
 A jitted forward loop `x = logsumexp(v[:, None] + M, axis=0) + b; v = x` whose vector only feeds the next
-step (transforms/logdomain.py `tape_scales`) keeps v as a row of a carry tape instead: row k holds the
+step (transforms/logdomain_carries.py, in `tape_scales`) keeps v as a row of a carry tape instead: row k holds the
 state the step of row k reads and what its adjoint needs,
 
     [0, K)   a_i = exp(v_i - L), the largest 1        [2K, 3K)  r_j = 1 / s_j, 0 where column j is direct
