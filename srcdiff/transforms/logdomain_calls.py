@@ -18,6 +18,10 @@ VECMAT = names_with("vecmat")       # the products whose vector comes first (the
 HELPERS = {p: {"v": p + "_grad_v", "M": p + "_grad_M", "both": p + "_adjoints"} for p in sorted(PRODUCTS)}
 ROLE = {name: (p, role) for p, roles in HELPERS.items() for role, name in roles.items()}
 
+# jitted code: a carried recursion's step of each product (logdomain_carries.py), and the step's adjoints
+STEPS = {"rt.logsumexp_vecmat": "rt.logsumexp_vecmat_step", "rt.logsumexp_matvec": "rt.logsumexp_matvec_step"}
+STEP_ADJOINTS = {p + "_" + role: STEPS[p] + "_" + role for p in STEPS for role in ("grad_v", "adjoints")}
+
 
 def int_const(e):
     """The value of an integer literal (or its negation), else None."""

@@ -9,14 +9,14 @@ import copy
 
 import gast
 
-from .astutil import (Namer, assign, assigned_names, call, const, copy_loc, dotted, dotted_name, load, map_blocks,
-                      names_in, walk, walk_names)
-from .logdomain_calls import HELPERS, PRODUCTS, ROLE, VECMAT, call_of, int_const, put_of, row_call, table_root
+from .astutil import (Namer, assign, assigned_names, call, const, copy_loc, dotted, dotted_name, is_comment, load,
+                      map_blocks, names_in, walk, walk_names)
+from .logdomain_calls import (HELPERS, PRODUCTS, ROLE, STEP_ADJOINTS, STEPS, VECMAT, call_of, int_const, put_of, row_call,
+                              table_root)
+from .logdomain_loops import expand_loops, whole_backward, whole_forward
 from .purity import STACK_OPS, is_pure
 
-_STEPS = {"rt.logsumexp_vecmat": "rt.logsumexp_vecmat_step", "rt.logsumexp_matvec": "rt.logsumexp_matvec_step"}
-_STEP_ADJOINTS = {p + "_" + role: _STEPS[p] + "_" + role for p in _STEPS for role in ("grad_v", "adjoints")}
-_UNSTEP = {v: k for k, v in {**_STEPS, **_STEP_ADJOINTS}.items()}
+_UNSTEP = {v: k for k, v in {**STEPS, **STEP_ADJOINTS}.items()}
 
 
 def _loads(stmts, name) -> int:
@@ -127,7 +127,7 @@ def _carry_adjoint(loop, tape_p, tape_v, product, v, stmts, at):
     return loop, (gp, gv), c, row_p
 
 
-def carry_loop(stmts, at, namer, params) -> int:
+def carry_loop(fn, stmts, at, namer, params) -> int:
     """Jitted code (after transforms/stacks.py): a loop whose log-domain product feeds only the next step,
 
         for t in range(a, b):
@@ -161,13 +161,13 @@ def carry_loop(stmts, at, namer, params) -> int:
     carry = namer.fresh(v + "_carry")
     table = table_root(body, m["tbl"])
     start = copy_loc(assign(carry, call("rt.carry_start", table, count, v)), f)
-    step = copy_loc(gast.Expr(value=call(_STEPS[dotted_name(m["product"].func)], carry, copy.deepcopy(m["row"]),
+    step = copy_loc(gast.Expr(value=call(STEPS[dotted_name(m["product"].func)], carry, copy.deepcopy(m["row"]),
                                          m["mat"], m["tbl"], m["b"])), m["xs"])
     p = m["ps"].targets[0].id
     gone = {id(m["ps"]), id(m["carry"])} | {id(s) for s in body if put_of(s, v) or put_of(s, p)}
     f.body = [step if s is m["xs"] else s for s in body if id(s) not in gone]
     for loop, gets, c, row in m["uses"]:
-        c.func = dotted(_STEP_ADJOINTS[dotted_name(c.func)])
+        c.func = dotted(STEP_ADJOINTS[dotted_name(c.func)])
         mat = c.args[2] if m["vecmat"] else c.args[1]
         c.args = [c.args[0], load(carry), copy.deepcopy(row), mat, c.args[3]] + c.args[5:]
         loop.body = [s for s in loop.body if all(s is not g_ for g_ in gets)]
@@ -175,9 +175,28 @@ def carry_loop(stmts, at, namer, params) -> int:
     made = {m["made"][tape_p], m["made"][tape_v]}
     bound = params | {s.targets[0].id for s in stmts[:at] if isinstance(s, gast.Assign)
                       and isinstance(s.targets[0], gast.Name)}
-    before = [s for k, s in enumerate(stmts[:at]) if k not in made] + _added_table(f, m["b"], step, bound, namer)
+    table = _added_table(f, m["b"], step, bound, namer)
+    before = [s for k, s in enumerate(stmts[:at]) if k not in made] + table
     stmts[:] = before + [start, f, end] + stmts[at + 1:]
+    _whole_loops(fn, stmts, f, step, m, _added_source(f, m["b"]) if table else None,
+                 bound | {s.targets[0].id for s in table})
     return len(before) + 1
+
+
+def _whole_loops(fn, stmts, f, step, m, added, bound):
+    """Carried loop `f` and its backward loops in `stmts` as one call each where they are only the step
+    (logdomain_loops.py), the loops' comments kept before it."""
+    new = whole_forward(fn, f, step, added, bound)
+    if new is not None:
+        at = next(k for k, s in enumerate(stmts) if s is f)
+        stmts[at:at + 1] = [s for s in f.body if is_comment(s)] + [new]
+    for loop, _, c, _ in m["uses"]:
+        stmt = next((s for s in loop.body if call_of(s, STEP_ADJOINTS.values()) is c), None)
+        back = stmt is not None and whole_backward(fn, loop, stmt, f)
+        if back:
+            at = next((k for k, s in enumerate(stmts) if s is loop), None)
+            if at is not None:
+                stmts[at:at + 1] = [s for s in loop.body if is_comment(s)] + [back]
 
 
 _BUILTINS = frozenset(("range", "len", "max", "min", "abs", "int", "float", "bool"))
@@ -252,7 +271,7 @@ def untape_carries(node):
 
     def block(stmts):
         out = []
-        for s in stmts:
+        for s in expand_loops(stmts, namer):
             map_blocks(s, block)
             c = call_of(s, {"rt.carry_start", "rt.carry_end"} | set(_UNSTEP))
             name = dotted_name(c.func) if c is not None else None
@@ -264,7 +283,7 @@ def untape_carries(node):
                 continue
             if name == "rt.carry_end":
                 continue
-            if name in _STEPS.values():
+            if name in STEPS.values():
                 tape, _, mat, tbl, b = c.args[:5]      # (and b's own table, not needed there)
                 v, sv, sp = carries[tape.id]
                 p = namer.fresh(v + "_product")
@@ -275,7 +294,7 @@ def untape_carries(node):
                     gast.Expr(value=call("rt.push", load(sp), load(p))),
                     assign(v, gast.BinOp(left=load(p), op=gast.Add(), right=b)))]
                 continue
-            if name in _STEP_ADJOINTS.values():
+            if name in STEP_ADJOINTS.values():
                 g, tape, _, mat, tbl, *d_m = c.args
                 v, sv, sp = carries[tape.id]
                 vb, pb = namer.fresh(v), namer.fresh(v + "_product")

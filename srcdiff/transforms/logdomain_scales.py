@@ -44,7 +44,7 @@ def tape_scales(fn):
         at = 0
         while at < len(stmts):
             if isinstance(stmts[at], gast.For):
-                at = carry_loop(stmts, at, namer, params)
+                at = carry_loop(fn, stmts, at, namer, params)
             at += 1
         stmts[:] = [new for at, s in enumerate(stmts)
                     for new in (_tape_loop(stmts, at, s, namer) if isinstance(s, gast.For) else []) + [s]]
