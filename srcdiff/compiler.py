@@ -109,9 +109,8 @@ from . import generated
 from .errors import SrcdiffError
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain,
-                         logdomain_scales, optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks,
-                         tuples, unbound)
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales,
+                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
