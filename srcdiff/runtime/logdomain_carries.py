@@ -19,6 +19,9 @@ TINY, an entry of the new state below TINY of the largest, a non-finite value) t
 log-domain values instead (the direct formula where a scaled sum underflows) and stores them, so every
 value agrees with the log-domain recursion to rounding, underflow included. In plain Python the rows
 keep only the exact log values (a = 0: every entry "deep") and the direct formula.
+
+A loop that is only the step, and its backward loop, call `logsumexp_*_steps` and `logsumexp_*_steps_adjoints`
+instead (transforms/logdomain_loops.py): one call for all the steps, the same arithmetic.
 """
 import numpy as np
 from numba.core import types

@@ -2,8 +2,9 @@
 
 Called by the scale tapes pass (logdomain_scales.py) on each `for` loop: a loop whose log-domain product
 feeds only the next step becomes steps on a carry tape (runtime/logdomain_carries.py: the scaled forward
-algorithm), and the backward loops that read the product's adjoint read that tape. `untape_carries`
-undoes it for generated code differentiated again.
+algorithm), and the backward loops that read the product's adjoint read that tape; loops that are then
+only the step become one call (logdomain_loops.py). `untape_carries` undoes it for generated code
+differentiated again.
 """
 import copy
 
@@ -149,8 +150,9 @@ def carry_loop(fn, stmts, at, namer, params) -> int:
     Only where v, p and x are read nowhere else (v after the loop from carry_end) and the tapes of v and p
     serve only that adjoint. Where e is a row or a column of an array the loop leaves unchanged (the
     emissions log_B[:, y] or log_b[t] of an HMM), the exponentials of that array are taken once, before
-    the loop, and the step reads e's own (`_added_table`): no exponential a step. Returns the index of the
-    loop in `stmts` (after the statements put before it)."""
+    the loop, and the step reads e's own (`_added_table`): no exponential a step. A loop left with only the
+    step, and a backward loop with only its adjoint, become one call each (logdomain_loops.py). Returns the
+    index of the loop in `stmts` (after the statements put before it)."""
     f = stmts[at]
     m = _carry_match(stmts, at, f)
     if m is None:
