@@ -192,6 +192,15 @@ def symbol_also_counted(log_pi, log_A, log_B, y):
     return logsumexp(log_alpha) + 0.5 * total
 
 
+def counter_read_after(log_pi, log_A, log_B, y):
+    """The loop's counter is read after it: the loop stays (the one call binds no counter)."""
+    log_alpha = log_pi + log_B[:, y[0]]
+    t = 0
+    for t in range(1, y.shape[0]):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0) + log_B[:, y[t]]
+    return logsumexp(log_alpha) * (t + 1.0) / y.shape[0]
+
+
 def _args(fn, T=30, deep=False):
     log_pi, log_A, log_B, y = _problem(T=T, seed=7, deep=deep)
     if fn is observed_recursion:
@@ -201,7 +210,8 @@ def _args(fn, T=30, deep=False):
 
 @pytest.mark.parametrize("fn, steps", [(forward_recursion, "rt.logsumexp_vecmat_steps("),
                                        (observed_recursion, "rt.logsumexp_vecmat_steps("),
-                                       (reversed_recursion, None), (symbol_also_counted, None)],
+                                       (reversed_recursion, None), (symbol_also_counted, None),
+                                       (counter_read_after, None)],
                          ids=lambda x: getattr(x, "__name__", "-"))
 def test_loops_that_are_only_the_step_become_one_call(fn, steps):
     """A carried loop that is only its step and its backward loop become one call each (no `for` left);

@@ -25,7 +25,7 @@ import copy
 
 import gast
 
-from .astutil import assign, assigned_names, call, const, copy_loc, dotted_name, is_comment, load, store, walk_names
+from .astutil import assign, assigned_names, call, const, copy_loc, dotted_name, is_comment, load, store
 from .logdomain_calls import STEPS, int_const
 
 _LOOPS = {step: step + "s" for step in STEPS.values()}                  # rt.P_step -> rt.P_steps
@@ -115,8 +115,8 @@ def _reads(node, skip, names) -> set:
 
 
 def _local(fn, loop, names) -> bool:
-    """Whether `names` (bound in `loop`) are read only in `loop` and in loops that bind them (at the top of
-    their bodies) before reading them."""
+    """Whether `names` (bound in `loop`, its counter too) are read only in `loop` and in loops that bind them
+    (as their counter or at the top of their bodies) before reading them."""
     def block(stmts, inside):
         for s in stmts:
             if s is loop:
@@ -125,7 +125,7 @@ def _local(fn, loop, names) -> bool:
                 header = s.iter if isinstance(s, gast.For) else s.test
                 if _reads(header, loop, names) and not inside:
                     return False
-                bound = set()
+                bound = assigned_names([s.target]) & names if isinstance(s, gast.For) else set()
                 for st in s.body:
                     if _reads(st, loop, names) - bound and not isinstance(st, (gast.For, gast.While, gast.If)):
                         return False
@@ -171,7 +171,7 @@ def whole_forward(fn, f, step, added, bound):
         return None
     xt = table[0].value.args[0]
     mine = {id(step), id(d), id(table[0])} | ({id(idx_stmt)} if idx_stmt is not None else set())
-    temps = {b.id, exp_b.id} | ({u.id} if idx is not None else set())
+    temps = {t, b.id, exp_b.id} | ({u.id} if idx is not None else set())
     if {id(s) for s in _code(f.body)} != mine or not isinstance(xt, gast.Name) or xt.id not in bound \
             or not _local(fn, f, temps):
         return None
@@ -217,7 +217,7 @@ def whole_backward(fn, loop, stmt, forward):
             and (d_m is None or isinstance(d_m, gast.Name))):
         return None
     code = _code(loop.body)
-    mine, temps = {id(stmt)}, set()
+    mine, temps = {id(stmt)}, {t}
     if g.id != d_v:
         copies = [s for s in code if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                   and s.targets[0].id == g.id and isinstance(s.value, gast.Name) and s.value.id == d_v]
@@ -239,10 +239,9 @@ def whole_backward(fn, loop, stmt, forward):
         if idx_stmt is not None:
             mine.add(id(idx_stmt))
             temps.add(u)
-    names = {n.id for s in code for n in walk_names(s)}
     if {id(s) for s in code} != mine or (idx is not None and idx in assigned_names(code)) \
             or {mat.id, tbl.id} & assigned_names(code) or (d_m is not None and d_m.id in assigned_names(code)) \
-            or not _local(fn, loop, temps) or t in names - {t} or d_v not in names:
+            or not _local(fn, loop, temps):
         return None
     new = call(_LOOP_ADJOINTS[dotted_name(c.func)], load(d_v), load(carry.id), copy.deepcopy(first),
                copy.deepcopy(stop), load(mat.id), load(tbl.id), load(d_m.id) if d_m is not None else const(None),
