@@ -205,7 +205,8 @@ def whole_backward(fn, loop, stmt, forward):
     call's statement, or None."""
     rng, fwd = _range_of(loop), _range_of(forward)
     c = stmt.value
-    if rng is None or fwd is None or rng[2] != -1 or fwd[2] != 1 or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+    if rng is None or fwd is None or rng[2] != -1 or fwd[2] != 1 or not isinstance(stmt, gast.Assign) \
+            or not isinstance(stmt.targets[0], gast.Name):
         return None
     t, d_v = loop.target.id, stmt.targets[0].id
     first, stop = fwd[:2]
