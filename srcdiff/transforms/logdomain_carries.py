@@ -12,8 +12,8 @@ import gast
 
 from .astutil import (Namer, assign, assigned_names, call, const, copy_loc, dotted, dotted_name, is_comment, load,
                       map_blocks, names_in, walk, walk_names)
-from .logdomain_calls import (HELPERS, PRODUCTS, ROLE, STEP_ADJOINTS, STEPS, VECMAT, call_of, int_const, put_of, row_call,
-                              table_root)
+from .logdomain_calls import (HELPERS, PRODUCTS, ROLE, STEP_ADJOINTS, STEPS, VECMAT, call_of, int_const, put_of,
+                              row_call, table_root)
 from .logdomain_loops import expand_loops, whole_backward, whole_forward
 from .purity import STACK_OPS, is_pure
 
