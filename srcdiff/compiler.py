@@ -72,7 +72,7 @@ the module:
     raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
 source (each function):
     stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
-    scale tapes      (jit only) taped log-domain products keep their scales for          transforms/logdomain.py
+    scale tapes      (jit only) taped log-domain products keep their scales for          transforms/logdomain_scales.py
                      their adjoints
     rows             (jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop  transforms/optimize/rowfusion.py
                      over the rows of x
@@ -108,8 +108,8 @@ from . import generated
 from .errors import SrcdiffError
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, optimize,
-                         parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales,
+                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
 from .transforms.checkpoints import rerun_segments
 
@@ -199,7 +199,7 @@ def _flatten(ctx):
 def _generated(ctx):
     if _is_generated_unit(ctx.unit):     # jitted code's index tests (transforms/bounds.py): its derivative writes its own
         ctx.unit.node = bounds.drop_tests(ctx.unit.node)
-    ctx.unit.node = logdomain.split_adjoints(logdomain.untape_scales(forward.lower_stacks(ctx.unit.node)))
+    ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
 
@@ -435,7 +435,7 @@ def _emit(ctx):
 SOURCE = [
     Pass("stacks", _on_fn(stacks.row_tapes), "transforms/stacks.py",
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
-    Pass("scale tapes", _on_fn(logdomain.tape_scales), "transforms/logdomain.py",
+    Pass("scale tapes", _on_fn(logdomain_scales.tape_scales), "transforms/logdomain_scales.py",
          "(jit only) taped log-domain products keep their scales for\ntheir adjoints", lambda c: c.jit),
     Pass("rows", _on_fn(optimize.fuse_rows), "transforms/optimize/rowfusion.py",
          "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\nover the rows of x", lambda c: c.jit),

@@ -72,7 +72,7 @@ def test_show_jit_row_tapes(capsys):
     args = ("--wrt", "log_pi,log_A,log_B", "--mode", "value_and_grad",
             "--args", "log_pi=(3,), log_A=(3, 3), log_B=(3, 4), data=np.array([0, 1, 3, 2])")
     rc, out = show_here(capsys, f"{hmm}:log_Z", "--jit", *args)
-    assert rc == 0 and "rt.logsumexp_vecmat_step(" in out and "log_alpha_stack" not in out, out
+    assert rc == 0 and "rt.logsumexp_vecmat_steps(" in out and "log_alpha_stack" not in out, out
     rc, out = show_here(capsys, f"{hmm}:log_Z", *args)
     assert rc == 0 and "log_alpha_stack.append" in out, out
 

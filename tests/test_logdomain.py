@@ -281,6 +281,12 @@ def _problem(K=3, V=4, T=6, seed=0, forbidden=False):
     return log_pi, log_A, log_B, rng.integers(0, V, T)
 
 
+def _carried(src, product, role=""):
+    """How many calls of `product`'s carried step (role "" or "_adjoints": its adjoints) src makes, one a step
+    (rt.logsumexp_vecmat_step) or one for the whole loop (rt.logsumexp_vecmat_steps)."""
+    return src.count(f"{product}_step{role}(") + src.count(f"{product}_steps{role}(")
+
+
 REWRITTEN = {forward_recursion: "rt.logsumexp_vecmat(", matrix_first: "rt.logsumexp_vecmat(",
              backward_recursion: "rt.logsumexp_matvec(", row_broadcast_in_while: "rt.logsumexp_matvec(",
              nested_loops: "rt.logsumexp_vecmat("}
@@ -296,13 +302,14 @@ def test_rewrite_fires_where_safe_and_gradients_match(fn, jit):
     g(*args)
     src = srcdiff.source(g)
     if fn in REWRITTEN:      # (jitted: the product keeps its scales for its adjoint, rt.logsumexp_vecmat_scaled,
-        # or its vector is carried in the probability domain, rt.logsumexp_vecmat_step)
+        # or its vector is carried in the probability domain, rt.logsumexp_vecmat_step, or the whole loop
+        # is one call of the steps, rt.logsumexp_vecmat_steps)
         assert (REWRITTEN[fn] in src or jit and (REWRITTEN[fn][:-1] + "_scaled(" in src
-                                                 or REWRITTEN[fn][:-1] + "_step(" in src)) and "rt.exp_shifted(" in src
-        hoist, loop = src.index("rt.exp_shifted("), src.index("\n    for " if fn is not row_broadcast_in_while
-                                                              else "\n    while ")
+                                                 or _carried(src, REWRITTEN[fn][:-1]))) and "rt.exp_shifted(" in src
+        hoist = src.index("rt.exp_shifted(")
+        loop = min(src.find(mark) % (len(src) + 1) for mark in ("\n    for ", "\n    while ", "_steps("))
         assert hoist < loop, "the table of exponentials is computed before the loop"
-        assert src.count("rt.exp_shifted(") == 1
+        assert src.count("rt.exp_shifted(log_A, ") == 1   # (and, jitted, one of the emissions: exp_shifted(log_B.T, 1))
     else:
         assert "rt.logsumexp_vecmat(" not in src and "rt.exp_shifted(" not in src
 
@@ -467,11 +474,12 @@ def test_textbook_recursion_gets_log_domain_products_and_row_tapes(jit):
     value, grads = vg(params, data)
     src = srcdiff.source(vg)
     # the fused adjoints: from the carry tape under Numba (rt.logsumexp_vecmat_step_adjoints)
-    assert "rt.exp_shifted(" in src and f"rt.logsumexp_vecmat{'_step' if jit else ''}_adjoints(" in src, src
+    assert "rt.exp_shifted(" in src and (_carried(src, "rt.logsumexp_vecmat", "_adjoints") if jit
+                                         else "rt.logsumexp_vecmat_adjoints(" in src), src
     code = [line for line in src.splitlines() if not line.strip().startswith("#")]
     assert not any("None]" in line for line in code), src        # no K x K sum formed
     if jit:     # one carry tape, one step call a step: no row tape, no list, no K x K tape
-        assert src.count("rt.carry_start(exp_log_A, ") == 1 and src.count("rt.logsumexp_vecmat_step(") == 1, src
+        assert src.count("rt.carry_start(exp_log_A, ") == 1 and _carried(src, "rt.logsumexp_vecmat") == 1, src
         assert "rt.put_row(" not in src and "_stack = []" not in src and "rt.scale_tape(" not in src, src
         python = srcdiff.value_and_grad(textbook_log_Z, wrt=0)(params, data)
         assert value == pytest.approx(python[0], rel=1e-12)
@@ -534,7 +542,7 @@ def test_carry_is_exact_where_probabilities_underflow(case):
     vg = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1, 2), jit=True)
     value, grads = vg(*args)
     src = srcdiff.source(vg)
-    assert "rt.logsumexp_vecmat_step(" in src and "rt.logsumexp_vecmat_step_adjoints(" in src, src
+    assert _carried(src, "rt.logsumexp_vecmat") and _carried(src, "rt.logsumexp_vecmat", "_adjoints"), src
     ref_value, ref_grads = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1, 2))(*args)
     assert np.isfinite(value) and value == pytest.approx(ref_value, rel=1e-12)
     assert value == pytest.approx(forward_recursion(*args), rel=1e-12)
@@ -565,7 +573,8 @@ def test_carry_gradients_central_differences(fn):
     args[2] = args[2] * 3.0
     vg = srcdiff.value_and_grad(fn, wrt=(0, 1, 2), jit=True)
     vg(*args)
-    assert "_step_adjoints(" in srcdiff.source(vg) or "_step_grad_v(" in srcdiff.source(vg)
+    src = srcdiff.source(vg)
+    assert "_step_adjoints(" in src or "_step_grad_v(" in src or "_steps_adjoints(" in src, src
     check_grad(fn, args, wrt=(0, 1, 2), jit=True, rtol=1e-6, atol=1e-8)
 
 
@@ -687,9 +696,14 @@ def test_carried_recursion_takes_the_emissions_exponentials_once(fn, table):
     if table is None:
         assert "rt.exp_shifted(w" not in src and "rt.table_at(" not in src, src
     else:
-        assert "_step(" in src and table in src and src.count("rt.table_at(") == 1, src
-        step = next(line for line in src.splitlines() if "_step(" in line)
-        assert "rt.table_at(" in src.split(step)[0].rsplit("for ", 1)[1] and step.count(",") == 5, src
+        if "_steps(" in src:    # the whole loop one call, given the table of the array's rows
+            step = next(line for line in src.splitlines() if "_steps(" in line)
+            table_name = next(line for line in src.splitlines() if table in line).split(" = ")[0].strip()
+            assert f", {table_name}, " in step and "rt.table_at(" not in src, src
+        else:
+            assert "_step(" in src and table in src and src.count("rt.table_at(") == 1, src
+            step = next(line for line in src.splitlines() if "_step(" in line)
+            assert "rt.table_at(" in src.split(step)[0].rsplit("for ", 1)[1] and step.count(",") == 5, src
     python = srcdiff.value_and_grad(fn, wrt=(0, 1, 2))(*args)
     assert value == pytest.approx(python[0], rel=1e-12)
     for mine, theirs in zip(grads, python[1]):
@@ -704,7 +718,7 @@ def test_carried_adjoint_returns_an_array_of_its_own():
     args = _problem(K=3, V=4, T=25, seed=2)
     vg = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1), jit=True)
     value, (d_pi, d_A) = vg(*args)
-    assert "rt.logsumexp_vecmat_step_adjoints(" in srcdiff.source(vg)
+    assert _carried(srcdiff.source(vg), "rt.logsumexp_vecmat", "_adjoints")
     base = d_pi.base
     assert base is not None and d_pi.ctypes.data == base.data and d_pi.shape == (3,)
     python = srcdiff.value_and_grad(forward_recursion, wrt=(0, 1))(*args)

@@ -1,7 +1,7 @@
 """Carries: a loop's log-domain vector kept in the probability domain.
 
 A jitted forward loop `x = logsumexp(v[:, None] + M, axis=0) + b; v = x` whose vector only feeds the next
-step (transforms/logdomain.py `tape_scales`) keeps v as a row of a carry tape instead: row k holds the
+step (transforms/logdomain_carries.py, in `tape_scales`) keeps v as a row of a carry tape instead: row k holds the
 state the step of row k reads and what its adjoint needs,
 
     [0, K)   a_i = exp(v_i - L), the largest 1        [2K, 3K)  r_j = 1 / s_j, 0 where column j is direct
@@ -19,6 +19,9 @@ TINY, an entry of the new state below TINY of the largest, a non-finite value) t
 log-domain values instead (the direct formula where a scaled sum underflows) and stores them, so every
 value agrees with the log-domain recursion to rounding, underflow included. In plain Python the rows
 keep only the exact log values (a = 0: every entry "deep") and the direct formula.
+
+A loop that is only the step, and its backward loop, call `logsumexp_*_steps` and `logsumexp_*_steps_adjoints`
+instead (transforms/logdomain_loops.py): one call for all the steps, the same arithmetic.
 """
 import numpy as np
 from numba.core import types
@@ -29,12 +32,14 @@ from ._typing import nb_result_type
 from .fastexp import exp_fast
 from .fastlog import log_normal
 from .logdomain import (TINY, column_direct, column_weights, logsumexp_matvec_adjoints, logsumexp_matvec_grad_v,
-                        logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_v, vmax)
+                        logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_v, table_at, vmax)
 from .reductions import logsumexp
 
 __all__ = ["carry_start", "carry_end", "logsumexp_vecmat_step", "logsumexp_matvec_step",
            "logsumexp_vecmat_step_grad_v", "logsumexp_matvec_step_grad_v",
-           "logsumexp_vecmat_step_adjoints", "logsumexp_matvec_step_adjoints"]
+           "logsumexp_vecmat_step_adjoints", "logsumexp_matvec_step_adjoints",
+           "logsumexp_vecmat_steps", "logsumexp_matvec_steps",
+           "logsumexp_vecmat_steps_adjoints", "logsumexp_matvec_steps_adjoints"]
 
 
 def _carry_width(E):
@@ -426,3 +431,235 @@ def _vecmat_step_adjoints_nb(g, S, k, M, E, d_M):
 @cached_overload(logsumexp_matvec_step_adjoints)
 def _matvec_step_adjoints_nb(g, S, k, M, E, d_M):
     return _adjoints_impl(g, M, True, True)
+
+
+# ---- whole loops: every step of a carried recursion in one call -----------------------------------------------
+# A loop whose body is only the step (and the added vector's row of an array the loop leaves unchanged, with its
+# table's row) calls one of these instead of a step per iteration (transforms/logdomain_carries.py): a call of a
+# kernel passes each array as its seven to nine fields, some 58 arguments a step, which cost as much as the
+# step's own arithmetic at K=5.
+
+def logsumexp_vecmat_steps(S, first, stop, M, E, X, XE, idx=None):
+    """The steps of carry tape S's rows t - first for t in range(first, stop) (logsumexp_vecmat_step), the
+    added vector of row t being X[u] with its table's row table_at(XE, u), u = idx[t] (u = t where idx is None)."""
+    for t in range(first, stop):
+        u = t if idx is None else idx[t]
+        logsumexp_vecmat_step(S, t - first, M, E, X[u], table_at(XE, u))
+
+
+def logsumexp_matvec_steps(S, first, stop, M, E, X, XE, idx=None):
+    """logsumexp_vecmat_steps of logsumexp_matvec_step."""
+    for t in range(first, stop):
+        u = t if idx is None else idx[t]
+        logsumexp_matvec_step(S, t - first, M, E, X[u], table_at(XE, u))
+
+
+def logsumexp_vecmat_steps_adjoints(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+    """The adjoint of the vector the steps of logsumexp_vecmat_steps(S, first, stop, M, E, X, XE, idx) start
+    from, g the adjoint of the last step's result: for t from stop - 1 down to first, g is added into d_X[u]
+    (the adjoint of the added vector X[u]; not where d_X is None), then taken through the step's product,
+    M's adjoint added into d_M (not where d_M is None)."""
+    for t in range(stop - 1, first - 1, -1):
+        u = t if idx is None else idx[t]
+        if d_X is not None:
+            d_X[u] += g
+        g = logsumexp_vecmat_step_grad_v(g, S, t - first, M, E) if d_M is None else \
+            logsumexp_vecmat_step_adjoints(g, S, t - first, M, E, d_M)
+    return g
+
+
+def logsumexp_matvec_steps_adjoints(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+    """logsumexp_vecmat_steps_adjoints of logsumexp_matvec_step."""
+    for t in range(stop - 1, first - 1, -1):
+        u = t if idx is None else idx[t]
+        if d_X is not None:
+            d_X[u] += g
+        g = logsumexp_matvec_step_grad_v(g, S, t - first, M, E) if d_M is None else \
+            logsumexp_matvec_step_adjoints(g, S, t - first, M, E, d_M)
+    return g
+
+
+# (the inlined helpers have no branch: a branch inside an inlined function upsets Numba's IR checks)
+@register_jitable(inline="always")
+def _wrapped(i, n):
+    """Index i of an axis of length n, negative ones from its end as Python's indexing does; -1 where it is out
+    of range (the caller raises)."""
+    j = i + n * (i < 0)
+    ok = (j >= 0) & (j < n)
+    return j * ok - 1 + ok
+
+
+@register_jitable(inline="always")
+def _by_counter(idx, t, n):
+    return _wrapped(t, n)
+
+
+@register_jitable(inline="always")
+def _by_index(idx, t, n):
+    return _wrapped(idx[t + idx.shape[0] * (t < 0)], n)     # (t in range: _check_index)
+
+
+@register_jitable(inline="always")
+def _no_index(idx, t, n):
+    return 0
+
+
+@register_jitable
+def _check_index(idx, first, stop):
+    """Every t in range(first, stop) is an index of idx."""
+    if stop > first and (first < -idx.shape[0] or stop > idx.shape[0]):
+        raise IndexError("log-domain recursion: the loop's counter is out of the index array's range")
+
+
+@register_jitable
+def _no_check(idx, first, stop):
+    pass
+
+
+@register_jitable
+def _out_of_range():
+    raise IndexError("log-domain recursion: an index of the added vector's array is out of range")
+
+
+@register_jitable
+def _check_rows(S, first, stop):
+    if stop - first > S.shape[0] - 1:
+        raise IndexError("log-domain recursion: more steps than the carry tape has rows")
+
+
+@register_jitable(inline="always")
+def _add_none(d_X, u, g):
+    pass
+
+
+@register_jitable
+def _check_sink(d_X, K):
+    if d_X is not None and d_X.shape[1] != K:
+        raise ValueError("log-domain recursion: the added vector's adjoint disagrees with its array in shape")
+
+
+@register_jitable(inline="always")
+def _add_row(d_X, u, g):
+    for i in range(g.shape[0]):
+        d_X[u, i] += g[i]
+
+
+def _steps_impl(transposed, idx):
+    at = _by_counter if _no_table(idx) else _by_index
+    check = _no_check if _no_table(idx) else _check_index
+    if transposed:
+        def impl(S, first, stop, M, E, X, XE, idx=None):
+            _check_rows(S, first, stop)
+            check(idx, first, stop)
+            for t in range(first, stop):
+                u = at(idx, t, X.shape[0])
+                if u < 0:
+                    _out_of_range()
+                _step_table(S, t - first, M.T, E[0].T, E[1], E[2], X[u], XE[0][u], XE[1][u])
+        return impl
+
+    def impl(S, first, stop, M, E, X, XE, idx=None):
+        _check_rows(S, first, stop)
+        check(idx, first, stop)
+        for t in range(first, stop):
+            u = at(idx, t, X.shape[0])
+            if u < 0:
+                _out_of_range()
+            _step_table(S, t - first, M, E[0], E[1], E[2], X[u], XE[0][u], XE[1][u])
+    return impl
+
+
+@cached_overload(logsumexp_vecmat_steps)
+def _vecmat_steps_nb(S, first, stop, M, E, X, XE, idx=None):
+    return _steps_impl(False, idx)
+
+
+@cached_overload(logsumexp_matvec_steps)
+def _matvec_steps_nb(S, first, stop, M, E, X, XE, idx=None):
+    return _steps_impl(True, idx)
+
+
+@register_jitable(inline="always")
+def _rows(d_X):
+    return d_X.shape[0]
+
+
+@register_jitable(inline="always")
+def _no_rows(d_X):
+    return 0
+
+
+@register_jitable(inline="always")
+def _same(A):
+    return A
+
+
+@register_jitable(inline="always")
+def _transposed(A):
+    return A.T
+
+
+@register_jitable(inline="always")
+def _adjoint_on_tape_M(g, S, k, M, E0, d_M, T):
+    return _step_adjoints_on_tape(g, S, k, M, E0, d_M, True)
+
+
+@register_jitable(inline="always")
+def _adjoint_on_tape_v(g, S, k, M, E0, d_M, T):
+    return _step_adjoints_on_tape(g, S, k, M, E0, S, False)
+
+
+@register_jitable(inline="always")
+def _adjoint_apart_M(g, S, k, M, E0, d_M, T):
+    return _step_adjoints(g, S, k, M, E0, d_M, True, T)
+
+
+@register_jitable(inline="always")
+def _adjoint_apart_v(g, S, k, M, E0, d_M, T):
+    return _step_adjoints(g, S, k, M, E0, S, False, T)
+
+
+def _steps_adjoints_impl(g, M, d_M, d_X, idx, transposed):
+    """The loop of the steps' adjoints, as _adjoints_impl's per step (on the tape where the adjoint is float64),
+    its first step peeled: the adjoint it starts from may be of another type than the steps' results."""
+    T = nb_result_type(g, M)
+    with_M = not _no_table(d_M)
+    adjoint = {(True, True): _adjoint_on_tape_M, (True, False): _adjoint_on_tape_v,
+               (False, True): _adjoint_apart_M, (False, False): _adjoint_apart_v}[(T is np.float64, with_M)]
+    at = _no_index if _no_table(d_X) else _by_counter if _no_table(idx) else _by_index
+    check = _no_check if _no_table(d_X) or _no_table(idx) else _check_index
+    add, rows = (_add_none, _no_rows) if _no_table(d_X) else (_add_row, _rows)
+    orient = _transposed if transposed else _same
+    sink = orient if with_M else _same
+
+    def impl(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+        _check_rows(S, first, stop)
+        if stop <= first:
+            return g.astype(T)      # (no step ran: the adjoint unchanged, typed as the steps' results)
+        _check_sink(d_X, g.shape[0])
+        check(idx, first, stop)
+        n = rows(d_X)
+        t = stop - 1
+        u = at(idx, t, n)
+        if u < 0:
+            _out_of_range()
+        add(d_X, u, g)
+        h = adjoint(g, S, t - first, orient(M), orient(E[0]), sink(d_M), T)
+        for t in range(stop - 2, first - 1, -1):
+            u = at(idx, t, n)
+            if u < 0:
+                _out_of_range()
+            add(d_X, u, h)
+            h = adjoint(h, S, t - first, orient(M), orient(E[0]), sink(d_M), T)
+        return h
+    return impl
+
+
+@cached_overload(logsumexp_vecmat_steps_adjoints)
+def _vecmat_steps_adjoints_nb(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+    return _steps_adjoints_impl(g, M, d_M, d_X, idx, False)
+
+
+@cached_overload(logsumexp_matvec_steps_adjoints)
+def _matvec_steps_adjoints_nb(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+    return _steps_adjoints_impl(g, M, d_M, d_X, idx, True)

@@ -1,6 +1,6 @@
 """Log-domain products (logdomain.py) with scale tapes.
 
-Scale tapes (jitted loops, transforms/logdomain.py `tape_scales`): the forward sweep's product keeps
+Scale tapes (jitted loops, transforms/logdomain_scales.py `tape_scales`): the forward sweep's product keeps
 what its adjoint would otherwise recompute, the scales exp(v_i - m) and the inverse scaled sums
 1 / s_j, in row `k` of a tape made before the loop,
 

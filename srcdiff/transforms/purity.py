@@ -16,7 +16,9 @@ WRITES_INTO = frozenset((                       # runtime helpers that write int
     "rt.logsumexp_vecmat_adjoints_scaled", "rt.logsumexp_matvec_adjoints_scaled",
     "rt.logsumexp_vecmat_scaled", "rt.logsumexp_matvec_scaled",                    # (compiled) their scales
     "rt.logsumexp_vecmat_step", "rt.logsumexp_matvec_step",                         # a carry tape's next row
-    "rt.logsumexp_vecmat_step_adjoints", "rt.logsumexp_matvec_step_adjoints"))     # add M's adjoint into d_M
+    "rt.logsumexp_vecmat_step_adjoints", "rt.logsumexp_matvec_step_adjoints",      # add M's adjoint into d_M
+    "rt.logsumexp_vecmat_steps", "rt.logsumexp_matvec_steps",                       # a carry tape's rows
+    "rt.logsumexp_vecmat_steps_adjoints", "rt.logsumexp_matvec_steps_adjoints"))   # and into d_X
 
 
 def is_pure(value) -> bool:
