@@ -241,6 +241,50 @@ def add_row(out, g, a, i):
         out[j] += g * a[i, j]
 
 
+_BLOCK_BYTES = 1 << 18   # a block of rows of this size stays in L2 between its two passes (rows_dot, rows_add)
+
+
+def block_rows(a):
+    """How many rows of `a` a row-blocked loop takes at a time (optimize/rowblocks.py): as many as fit in
+    256 KiB, from 1 to 1 024."""
+    return max(1, min(1024, _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)))
+
+
+@overload(block_rows)
+def _block_rows_nb(a):
+    return lambda a: max(1, min(1024, _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)))
+
+
+@njit(fastmath=_FAST, cache=True)
+def rows_dot(out, a, x):
+    """out[k] = a[k, :] . x for each row k of `a` (a block of rows; `out`, a float64 buffer, may be longer):
+    the block's share of a @ x (optimize/rowblocks.py)."""
+    for k in range(a.shape[0]):
+        s = 0.0
+        for j in range(a.shape[1]):
+            s += a[k, j] * x[j]
+        out[k] = s
+
+
+@njit(fastmath=_FAST, cache=True)
+def rows_add(out, a, g):
+    """out += a.T @ g[:len(a)] (in place), a row at a time: the block `a`'s share of an adjoint product,
+    added while the block is in cache (optimize/rowblocks.py)."""
+    for k in range(a.shape[0]):
+        gk = g[k]
+        for j in range(a.shape[1]):
+            out[j] += gk * a[k, j]
+
+
+@njit(fastmath=_FAST, cache=True)
+def sum_first(t, n):
+    """t[0] + ... + t[n - 1]: a block's share of a sum over rows (optimize/rowblocks.py)."""
+    s = 0.0
+    for k in range(n):
+        s += t[k]
+    return s
+
+
 def product_zeros(a, x):
     """Zeros of x's shape and the dtype of a @ x: the start of the adjoint a.T @ g summed row by row
     (optimize/rowfusion.py)."""
