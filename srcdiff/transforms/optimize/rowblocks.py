@@ -32,15 +32,14 @@ vectorises it without reassociating a sum the user wrote, once np.exp, np.log an
 rt.log and rt.log1p (runtime/rowmath.py: inline, no call into libm). Sums add a block's terms in another
 order than one at a time: results agree to rounding, as NumPy's pairwise sums do.
 
-It applies where every accumulation of the loop is a float (its buffers are float64; an int sum keeps the
-row loop as it was), and to nothing else: the statements, their order and their names are row fusion's.
+Row fusion's sums start at 0.0 and its adjoint products are float arrays, so the float64 buffers change no
+type. Nothing else changes: the statements, their order and their names are row fusion's.
 """
 from __future__ import annotations
 
 import gast
 
 from ..astutil import call, const, dotted_name, is_comment, load, store, walk
-from ..kinds import dtype, is_scalar
 
 _ROW_MATH = {"np.exp": "rt.exp", "math.exp": "rt.exp", "np.log": "rt.log", "math.log": "rt.log",
              "np.log1p": "rt.log1p", "math.log1p": "rt.log1p"}
@@ -97,11 +96,9 @@ def _vector_math(node):
     return node
 
 
-def blocked(body: list, x: str, i: str, sums: set, kinds: dict, taken: set):
+def blocked(body: list, x: str, i: str, sums: set, taken: set):
     """The statements that run the row loop `for i in range(x.shape[0]): body` a block of rows at a time (the
-    module docstring): buffers, then the loop over the blocks; None where it does not apply."""
-    if any(is_scalar(kinds.get(t)) and dtype(kinds.get(t)) != "f" for t in sums):
-        return None
+    module docstring): buffers, then the loop over the blocks."""
     fresh = _Names(taken)
     i0, k, rows, block, x_block = fresh("i0"), fresh("k"), fresh("rows"), fresh("block"), fresh(f"{x}_block")
     buffers: dict = {}           # name -> its block buffer
@@ -128,8 +125,6 @@ def blocked(body: list, x: str, i: str, sums: set, kinds: dict, taken: set):
             rows_loop.append(s)
         else:
             rows_loop.append(_vector_math(s))
-    if not heads or not tails:
-        return None
     n = gast.Subscript(value=gast.Attribute(value=load(x), attr="shape", ctx=gast.Load()), slice=const(0),
                        ctx=gast.Load())
     setup = [_assign(store(block), call("rt.block_rows", load(x)))]
