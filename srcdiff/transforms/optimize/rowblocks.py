@@ -9,15 +9,16 @@ runtime/products.py's block_rows), the same statements run as three loops:
 
     for i in range(x.shape[0]):                  for i0 in range(0, x.shape[0], block):
         z1 = rt.row_dot(x, i, w)                     x_block = x[i0:i0 + block]
-        z = z1 + b                                   rows = x_block.shape[0]
-        result3 = np.exp(-np.abs(z))                 rt.rows_dot(z1_block, x_block, w)
-        ...                             ->           for k in range(rows):
-        result8 += result7                               i = i0 + k
+        z = z1 + b                                   y_block = y[i0:i0 + block]
+        result3 = np.exp(-np.abs(z))                 rows = x_block.shape[0]
+        result7 = ... - y[i] * z                     rt.rows_dot(z1_block, x_block, w)
+        result8 += result7              ->           for k in range(rows):
         ...                                              z1 = z1_block[k]
         d_b += d_z                                       z = z1 + b
         rt.add_row(d_w, d_z1, x, i)                      result3 = rt.exp(-np.abs(z))
-                                                         ...
+                                                         result7 = ... - y_block[k] * z
                                                          result8_block[k] = result7
+                                                         ...
                                                          d_b_block[k] = d_z
                                                          d_w_block[k] = d_z1
                                                      result8 += rt.sum_first(result8_block, rows)
@@ -25,15 +26,17 @@ runtime/products.py's block_rows), the same statements run as three loops:
                                                      rt.rows_add(d_w, x_block, d_w_block)
 
 The products of the block's rows come first (rt.rows_dot, into a buffer per product), then one loop over
-the block's rows with the elementwise statements as they were, where each sum and each adjoint product
-writes its row's term into a buffer instead of adding it, then the block's sums and adjoint products
-(rt.sum_first, rt.rows_add), x's block read again from cache. That loop adds into nothing, so LLVM
-vectorises it without reassociating a sum the user wrote, once np.exp, np.log and np.log1p are rt.exp,
-rt.log and rt.log1p (runtime/rowmath.py: inline, no call into libm). Sums add a block's terms in another
-order than one at a time: results agree to rounding, as NumPy's pairwise sums do.
+the block's rows with the elementwise statements as they were, but for arrays of the product's shape, read
+from their view of the block (`y_block[k]`: LLVM knows k to be nonnegative, so the read is one vector load,
+where `y[i0 + k]` kept NumPy's wrap-around of negative indices and was a gather), and for each sum and each
+adjoint product, which writes its row's term into a buffer instead of adding it. The block's sums and
+adjoint products (rt.sum_first, rt.rows_add) follow, x's block read again from cache. The rows' loop adds
+into nothing, so LLVM vectorises it without reassociating a sum the user wrote, once np.exp, np.log and
+np.log1p are rt.exp, rt.log and rt.log1p (runtime/rowmath.py: inline, no call into libm). Sums add a
+block's terms in another order than one at a time: results agree to rounding, as NumPy's pairwise sums do.
 
 Row fusion's sums start at 0.0 and its adjoint products are float arrays, so the float64 buffers change no
-type. Nothing else changes: the statements, their order and their names are row fusion's.
+type. The statements, their order and the names they bind are row fusion's.
 """
 from __future__ import annotations
 
@@ -96,15 +99,31 @@ def _vector_math(node):
     return node
 
 
+def _at_block_row(node, i: str, k: str, views: dict, fresh):
+    """`node` with each row read `a[i]` (an array of the product's shape) read as `a_block[k]`, from the view
+    `a_block = a[i0:i0 + block]` (noted in `views`: a -> its name; the module docstring says why)."""
+    class AtBlockRow(gast.NodeTransformer):
+        def visit_Subscript(self, n):
+            self.generic_visit(n)
+            if isinstance(n.value, gast.Name) and isinstance(n.slice, gast.Name) and n.slice.id == i:
+                if n.value.id not in views:
+                    views[n.value.id] = fresh(f"{n.value.id}_block")
+                return _subscript(views[n.value.id], k, n.ctx)
+            return n
+    return AtBlockRow().visit(node)
+
+
 def blocked(body: list, x: str, i: str, sums: set, taken: set):
     """The statements that run the row loop `for i in range(x.shape[0]): body` a block of rows at a time (the
     module docstring): buffers, then the loop over the blocks."""
     fresh = _Names(taken)
     i0, k, rows, block, x_block = fresh("i0"), fresh("k"), fresh("rows"), fresh("block"), fresh(f"{x}_block")
     buffers: dict = {}           # name -> its block buffer
-    heads, rows_loop, tails = [], [_assign(store(i), gast.BinOp(left=load(i0), op=gast.Add(), right=load(k)))], []
+    views: dict = {}             # array read at row i -> its view of the block's rows
+    heads, rows_loop, tails = [], [], []
     for s in body:
         dot, add = _row_dot(s, x, i), _add_row(s, x, i)
+        s = _at_block_row(s, i, k, views, fresh) if dot is None and add is None else s
         if dot is not None:
             z, v = dot
             buffers[z] = fresh(f"{z}_block")
@@ -112,6 +131,7 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
             rows_loop.append(gast.copy_location(_assign(store(z), _subscript(buffers[z], k, gast.Load())), s))
         elif add is not None or (isinstance(s, gast.AugAssign) and s.target.id in sums):
             t, term = add if add is not None else (s.target.id, s.value)
+            term = _at_block_row(term, i, k, views, fresh) if add is not None else term
             first = t not in buffers
             if first:
                 buffers[t] = fresh(f"{t}_block")
@@ -129,10 +149,10 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
                        ctx=gast.Load())
     setup = [_assign(store(block), call("rt.block_rows", load(x)))]
     setup += [_assign(store(b), call("np.empty", load(block))) for b in buffers.values()]
-    outer = [_assign(store(x_block), gast.Subscript(value=load(x), slice=gast.Slice(
+    outer = [_assign(store(view), gast.Subscript(value=load(a), slice=gast.Slice(
                  lower=load(i0), upper=gast.BinOp(left=load(i0), op=gast.Add(), right=load(block)), step=None),
-                 ctx=gast.Load())),
-             _assign(store(rows), gast.Subscript(value=gast.Attribute(value=load(x_block), attr="shape",
+                 ctx=gast.Load())) for a, view in [(x, x_block)] + list(views.items())]
+    outer += [_assign(store(rows), gast.Subscript(value=gast.Attribute(value=load(x_block), attr="shape",
                                                                       ctx=gast.Load()), slice=const(0),
                                                  ctx=gast.Load()))]
     outer += heads
