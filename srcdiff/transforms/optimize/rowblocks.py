@@ -42,10 +42,9 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import call, const, dotted_name, is_comment, load, store, walk
+from ...rules import row_routes
+from ..astutil import call, const, dotted, dotted_name, is_comment, load, store, walk
 
-_ROW_MATH = {"np.exp": "rt.exp", "math.exp": "rt.exp", "np.log": "rt.log", "math.log": "rt.log",
-             "np.log1p": "rt.log1p", "math.log1p": "rt.log1p"}
 
 
 class _Names:
@@ -91,11 +90,11 @@ def _add_row(s, x: str, i: str):
 
 
 def _vector_math(node):
-    """`node` with np.exp, np.log, np.log1p (and math's) called as rt.exp, rt.log, rt.log1p."""
+    """`node` with the calls of rules that have a `row_as` calling it instead (np.exp, math.exp -> rt.exp)."""
+    routes = row_routes()
     for n in walk(node):
-        if isinstance(n, gast.Call) and dotted_name(n.func) in _ROW_MATH:
-            n.func = gast.Attribute(value=load("rt"), attr=_ROW_MATH[dotted_name(n.func)].split(".")[1],
-                                    ctx=gast.Load())
+        if isinstance(n, gast.Call) and dotted_name(n.func) in routes:
+            n.func = dotted(routes[dotted_name(n.func)])
     return node
 
 
