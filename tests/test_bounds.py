@@ -304,3 +304,34 @@ def test_shape_elements_need_no_test_and_a_shape_tuple_neither():
         assert not proved and bounds.MARK not in text and blocks == 0, (src, blocks)
     proved, text, blocks = prover_blocks("def f(x):\n    n = x.shape\n    return x[0] * n[0]\n")
     assert proved and blocks > 0
+
+
+BLOCKS = '''
+def f(x, y, m):
+    block = rt.block_rows(x)
+    buf = np.empty(block)
+    out = np.empty(m)
+    s = 0.0
+    for i0 in range(0, x.shape[0], block):
+        x_block = x[i0:i0 + block]
+        rows = x_block.shape[0]
+        for k in range(rows):
+            buf[k] = y[k]
+        for k in range(rows):
+            s += out[k] + buf[k]
+    return s
+'''
+
+
+def test_a_slice_is_at_most_as_long_as_its_width():
+    """`rows = x_block.shape[0]` of `x_block = x[i0:i0 + block]` is at most block (a slice is clipped) and
+    rt.block_rows is a length: a buffer np.empty(block) needs no test over range(rows) (the row blocks of
+    optimize/rowblocks.py); y and out, of other lengths, still get theirs, once per block."""
+    proved, text = _proved(BLOCKS)
+    assert proved
+    tests = [line.strip() for line in text.splitlines() if line.strip().startswith("if ")]
+    assert tests == ["if rows > 0 and rows > len(y):", "if rows > 0 and rows > len(out):"], text
+    widths = BLOCKS.replace("x_block = x[i0:i0 + block]", "x_block = x[i0:i0 + block + 1]")
+    assert "rows > len(buf)" in _proved(widths)[1]                  # wider than the buffer: tested
+    negative = BLOCKS.replace("block = rt.block_rows(x)", "block = m - 5")
+    assert "rows > len(buf)" in _proved(negative)[1]                # a width not known to be >= 0: x[0:-1] is long

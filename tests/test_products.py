@@ -150,30 +150,52 @@ def test_row_kernels_match_numpy(layout, dtypes):
 
 
 
+@pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
+def test_block_kernels_match_numpy(dtypes):
+    """rt.rows_dot, rt.rows_add, rt.sum_first and rt.block_rows (the kernels of row-blocked loops) against
+    NumPy, under Numba and in Python; a block shorter than its buffers, one row, no columns."""
+    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (4, 0)]:
+        a = operand(shape, dtypes[0], "C")
+        x, g = operand((shape[1],), dtypes[1], "C"), operand((shape[0] + 3,), np.float64, "C")
+        tol = 1e-4 if np.float32 in dtypes else 1e-11
+        out = np.full(shape[0] + 3, 7.0)
+        rt.rows_dot(out, a, x)
+        np.testing.assert_allclose(out[:shape[0]], a @ x, rtol=tol, atol=tol)
+        assert (out[shape[0]:] == 7.0).all()                  # the buffer's rest left as it was
+        acc = np.ones(shape[1], np.result_type(a, x))
+        rt.rows_add(acc, a, g)
+        np.testing.assert_allclose(acc, 1.0 + a.T @ g[:shape[0]], rtol=tol, atol=tol)
+        assert np.isclose(rt.sum_first(g, shape[0]), g[:shape[0]].sum(), rtol=1e-12, atol=1e-12)
+        assert rt.sum_first(g, 0) == 0.0
+        block = rt.block_rows(a)
+        assert 1 <= block <= 1024 and block * max(shape[1], 1) * a.itemsize <= max(1 << 18, shape[1] * a.itemsize)
+        assert numba.njit(lambda a: rt.block_rows(a))(a) == block
+
+
 def hinge_like(w, b, x, y):
     z = x @ w + b
     return np.mean(np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0.0) - y * z) + 0.5 * np.sum(w ** 2)
 
 
-def test_row_dot_is_compiled_into_the_row_fused_loop(tmp_path, monkeypatch):
-    """The generated function compiles rt.row_dot's loop into its own loop over the rows of x (where LLVM
-    vectorises it), instead of calling the runtime's cached machine code once per row (two calls per row,
-    with the arrays' fields passed on the stack: 15% of the logistic loss's fused loop). A fresh cache
-    directory: the function is compiled here, so Numba shows its LLVM IR."""
+def test_row_blocks_call_the_kernels_and_no_libm(tmp_path, monkeypatch):
+    """The row-blocked loop (optimize/rowblocks.py) calls the block kernels rt.rows_dot and rt.rows_add, and
+    its rows' exp and log1p are written into the generated function (rt.exp, rt.log1p: no call of libm's exp
+    or log1p, which kept the loop from vectorising). A fresh cache directory: the function is compiled here,
+    so Numba shows its LLVM IR."""
     monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path))
     w, x = 0.3 * RNG.normal(size=6), RNG.normal(size=(41, 6))
     y = (RNG.random(41) > 0.5) * 1.0
     g = srcdiff.value_and_grad(hinge_like, wrt=("w", "b"), jit=True)
     value, (dw, db) = g(w, 0.1, x, y)
-    assert "rt.row_dot(x, i, w)" in srcdiff.source(g)
+    assert "rt.rows_dot(z1_block, x_block, w)" in srcdiff.source(g)
     want, (want_dw, want_db) = srcdiff.value_and_grad(hinge_like, wrt=("w", "b"))(w, 0.1, x, y)
     np.testing.assert_allclose([value, db], [want, want_db], rtol=1e-12)
     np.testing.assert_allclose(dw, want_dw, rtol=1e-12)
     disp = g.last.function
     llvm = disp.inspect_llvm(disp.signatures[0])
     called = set(re.findall(r"call [^@]*@\"?([\w.$]+)", llvm))
-    assert any("add_row" in name for name in called), called      # (an array kernel still called: the IR is real)
-    assert not [name for name in called if "row_dot" in name], called
+    assert any("rows_add" in name for name in called) and any("rows_dot" in name for name in called), called
+    assert not called & {"exp", "log1p", "llvm.exp.f64"}, called
 
 def logistic(w, b, x, y):
     z = x @ w + b

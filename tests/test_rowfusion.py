@@ -95,13 +95,19 @@ def jitted_source(f, args, wrt):
     return srcdiff.source(g), out
 
 
+def is_fused(src: str) -> bool:
+    """`src` holds a row-fused loop: a block of rows at a time (optimize/rowblocks.py) or a row at a time."""
+    blocked = "rt.rows_dot(" in src and "rt.rows_add(" in src
+    assert blocked or ("rt.row_dot(" in src) == ("rt.add_row(" in src), src
+    return blocked or "rt.row_dot(" in src
+
+
 def agree(f, args, wrt, fused, rtol=1e-7):
     """value_and_grad under jit (fused or not, as expected) against Python, f's value and central
     differences."""
     src, (value, grads) = jitted_source(f, args, wrt)
     if fused is not None:      # None: either (the random losses)
-        assert ("rt.row_dot(" in src) == fused, src
-        assert ("rt.add_row(" in src) == fused
+        assert is_fused(src) == fused, src
     py = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
     assert "row_dot" not in srcdiff.source(py)
     pvalue, pgrads = py(*args)
@@ -119,11 +125,15 @@ def agree(f, args, wrt, fused, rtol=1e-7):
 def test_logistic_loss_is_one_loop_over_rows():
     w, x, y = problem()
     src = agree(logistic, (w, 0.05, x, y), ("w", "b"), fused=True)
-    # one loop; the forward product is no longer a whole-matrix product; user's lines stay as comments
-    assert src.count("for i in range(x.shape[0]):") == 1
-    assert "rt.dot(" not in src and "matmul_grad_y" not in src
-    assert "# line" in src and "y[i]" in src
-    assert "d_b += " in src and "rt.add_row(d_w, " in src
+    # one loop over blocks of rows; the forward product is no longer a whole-matrix product; user's lines stay
+    # as comments; the rows' exp and log1p are the runtime's inline ones (the loop over a block vectorises)
+    assert src.count("for i0 in range(0, x.shape[0], block):") == 1 and src.count("for k in range(rows):") == 1
+    assert "rt.dot(" not in src and "matmul_grad_y" not in src and "rt.row_dot(" not in src
+    assert "# line" in src and "y_block = y[i0:i0 + block]" in src and "- y_block[k] * z" in src
+    assert "d_b_block[k] = d_z" in src and "d_b += rt.sum_first(d_b_block, rows)" in src
+    assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w, x_block, d_w_block)" in src
+    code = "\n".join(s for s in src.splitlines() if not s.strip().startswith("#"))
+    assert "result3 = rt.exp(-np.abs(z))" in code and "rt.log1p(result3)" in code and "= np.exp(" not in code
 
 
 def test_least_squares_grad_starts_its_adjoint_at_zero():
@@ -151,9 +161,9 @@ def test_losses_agree_fused_or_not(f, args, wrt, fused):
     w, x, y = problem()
     src = agree(f, args(w, x, y), wrt, fused=fused)
     if f is two_products:
-        assert src.count("rt.row_dot(") == 2 and src.count("for i in range(") == 1
+        assert src.count("rt.rows_dot(") == 2 and src.count("for i0 in range(") == 1
     if f is weights_read_whole:
-        assert src.index("t = 2.0 * y + 1.0") < src.index("for i in range(")
+        assert src.index("t = 2.0 * y + 1.0") < src.index("for i0 in range(")
 
 
 @pytest.mark.parametrize("f, args", [
@@ -180,7 +190,7 @@ def test_float32_keeps_dtypes_of_the_python_backend():
     w, x, y = problem(np.float32)
     g = srcdiff.value_and_grad(least_squares, wrt=("w",), jit=True)
     value, (dw,) = g(w, x, y)
-    assert "rt.row_dot(" in srcdiff.source(g)
+    assert "rt.rows_dot(" in srcdiff.source(g)
     pvalue, (pdw,) = srcdiff.value_and_grad(least_squares, wrt=("w",))(w, x, y)
     assert dw.dtype == pdw.dtype == np.float32
     np.testing.assert_allclose(dw, pdw, rtol=1e-4, atol=1e-4)
@@ -188,21 +198,26 @@ def test_float32_keeps_dtypes_of_the_python_backend():
 
 
 def test_fused_source_reads_in_order():
-    """The loop holds the rows' forward statements, then their adjoints; what it needs comes before it,
-    what needs its sums after it."""
+    """The loop over a block's rows holds the rows' forward statements, then their adjoints; what it needs
+    comes before the loop over the blocks, what needs its sums after it; the block's products come before
+    the rows' loop, its sums and adjoint product after it."""
     w, x, y = problem()
     src, _ = jitted_source(logistic, (w, 0.05, x, y), ("w", "b"))
     lines = [s.strip() for s in src.splitlines()]
-    loop = lines.index("for i in range(x.shape[0]):")
+    blocks = lines.index("for i0 in range(0, x.shape[0], block):")
+    loop = lines.index("for k in range(rows):")
     first = {}
     for k, s in enumerate(lines):
         if " = " in s:
             first.setdefault(s.split(" ")[0], k)
-    assert first["d_w"] < loop and first["result8"] < loop      # d_w's start, the mean's start
+    assert first["d_w"] < blocks and first["result8"] < blocks      # d_w's start, the mean's start
+    assert first["block"] < blocks and first["z1_block"] < blocks   # the block's buffers, made once
+    assert blocks < lines.index("rt.rows_dot(z1_block, x_block, w)") < loop
     assert "result8 = result8 / x.shape[0]" in lines[loop + 1:]
-    row = lines.index("z1 = rt.row_dot(x, i, w)")                # first in the loop, under the user's line
+    row = lines.index("z1 = z1_block[k]")                # first in the loop, under the user's line
     assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
     assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 2
+    assert loop < lines.index("d_w_block[k] = d_z1") < lines.index("rt.rows_add(d_w, x_block, d_w_block)")
 
 
 def random_loss(seed: int) -> str:

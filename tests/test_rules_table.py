@@ -632,6 +632,25 @@ def test_jit_as_rules_stand_in_for_theirs():
         np.testing.assert_allclose(implementation(to)(x), implementation(name)(x), rtol=1e-14, atol=0, err_msg=name)
 
 
+# What the loop over a block's rows calls in place of a rule (their records' `row_as`; optimize/rowblocks.py)
+ROW_AS = {"np.exp": "rt.exp", "math.exp": "rt.exp", "np.log": "rt.log", "math.log": "rt.log",
+          "np.log1p": "rt.log1p", "math.log1p": "rt.log1p"}
+
+
+def test_row_as_functions_give_the_rules_values():
+    """A rule's `row_as` is a runtime function of one argument that gives the rule's values (in Python, NumPy's
+    own; under Numba tests/test_rowmath.py checks them to 1 ulp)."""
+    from srcdiff.rules import implementation, row_routes
+    from srcdiff import runtime as rt
+    assert row_routes() == ROW_AS
+    for name, to in ROW_AS.items():
+        assert to.startswith("rt.") and RULES[name].shape == "elementwise", name
+        x = np.linspace(0.01, 20.0, 201)
+        want = implementation(name)(x) if name.startswith("np.") else np.vectorize(implementation(name))(x)
+        np.testing.assert_allclose(getattr(rt, to[3:])(x), want, rtol=4e-16, atol=0, err_msg=name)   # (libm's
+        # and NumPy's differ by an ulp)
+
+
 def test_tables_are_built_from_the_records():
     """kinds, dims, the elementwise fusion, the routing of jitted calls and the CUDA lowering hold no list of
     primitives of their own."""

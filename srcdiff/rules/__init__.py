@@ -17,19 +17,21 @@ Besides its vjp and jvp templates a record carries (all in the one `defrule` cal
 * `jit_as`: the rule jitted code calls instead, where one computes the same values faster under Numba
   (np.tanh: rt.tanh, an inline polynomial instead of libm's tanh per element; transforms/products.py
   rewrites the calls), or None;
+* `row_as`: what the loop over a block's rows of row-fused code calls instead (np.exp: rt.exp, written inline
+  without a call into libm, so the loop vectorises; transforms/optimize/rowblocks.py), or None;
 * its canonical form: the rule's name is what generated code calls, and every object in `objects`
   (np.absolute, math.fabs, builtins.abs for "np.abs") is rewritten to it (transforms/resolve.py);
 * its implementation, for Python and Numba alike: the function its name denotes in generated code
   (`np.exp`, `math.exp`, `rt.expit`: srcdiff.runtime exports each rt helper, with a Numba overload).
 Adding an elementwise function is one `defrule` call in numpy_rules.py and one entry in
 tests/test_rules_table.py: kinds, dims, the elementwise fusion and the CUDA lowering read their tables
-from the records (`names_with`, `cuda_templates`, `jit_routes`).
+from the records (`names_with`, `cuda_templates`, `jit_routes`, `row_routes`).
 
 The registry itself (Rule, defrule) is rules/registry.py; numpy_rules.py and runtime_rules.py fill it, and
 composites.py holds the functions differentiated as compositions of primitives.
 """
 from .registry import (BINOP_RULE, RULES, SHAPE_LAWS, ZERO, Rule, adjoint, alias, cuda_templates, defrule,  # noqa: F401
-                       fuses_under_numba, implementation, jit_routes, names_with, objects_of, rule_name_of,
-                       signature, template_arity)
+                       fuses_under_numba, implementation, jit_routes, names_with, objects_of, row_routes,
+                       rule_name_of, signature, template_arity)
 from . import numpy_rules  # noqa: E402,F401  (fills the table)
 from . import runtime_rules  # noqa: E402,F401  (rules for rt.* helpers in generated code)

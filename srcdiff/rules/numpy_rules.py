@@ -44,15 +44,18 @@ EW = dict(kind="as_float", shape="elementwise")
 EW2 = dict(kind="broadcast", shape="elementwise")   # of two or more arguments: they broadcast
 
 
-def unary(name, objs, math_name, math_obj, vjp, jvp, cuda, jit_as=None):
+def unary(name, objs, math_name, math_obj, vjp, jvp, cuda, jit_as=None, row_as=None):
     """An elementwise function under its NumPy name and its math module name (which takes and gives a float)."""
-    R(name, objs, "x", vjp, jvp=jvp, cuda=cuda, jit_as=jit_as, **EW)
-    R(math_name, [math_obj], "x", vjp, jvp=jvp, kind="float", shape="elementwise", cuda=f"{math_name}({{0}})")
+    R(name, objs, "x", vjp, jvp=jvp, cuda=cuda, jit_as=jit_as, row_as=row_as, **EW)
+    R(math_name, [math_obj], "x", vjp, jvp=jvp, kind="float", shape="elementwise", cuda=f"{math_name}({{0}})",
+      row_as=row_as)
 
 
-unary("np.exp", [np.exp], "math.exp", math.exp, "g * ans", "dx * ans", "math.exp({0})")
-unary("np.log", [np.log], "math.log", math.log, "g / x", "dx / x", "math.log({0})")
-unary("np.log1p", [np.log1p], "math.log1p", math.log1p, "g / (1.0 + x)", "dx / (1.0 + x)", "math.log1p({0})")
+# (row_as: in the loop over a block's rows, runtime/rowmath.py's inline versions, so that the loop vectorises)
+unary("np.exp", [np.exp], "math.exp", math.exp, "g * ans", "dx * ans", "math.exp({0})", row_as="rt.exp")
+unary("np.log", [np.log], "math.log", math.log, "g / x", "dx / x", "math.log({0})", row_as="rt.log")
+unary("np.log1p", [np.log1p], "math.log1p", math.log1p, "g / (1.0 + x)", "dx / (1.0 + x)", "math.log1p({0})",
+      row_as="rt.log1p")
 unary("np.expm1", [np.expm1], "math.expm1", math.expm1, "g * (ans + 1.0)", "dx * (ans + 1.0)", "math.expm1({0})")
 unary("np.sqrt", [np.sqrt], "math.sqrt", math.sqrt, "g / (2.0 * ans)", "dx / (2.0 * ans)", "math.sqrt({0})")
 unary("np.sin", [np.sin], "math.sin", math.sin, "g * np.cos(x)", "dx * np.cos(x)", "math.sin({0})")

@@ -23,6 +23,7 @@ class Rule:
     shape: str | None = None       # dims law (SHAPE_LAWS): "elementwise", "fill", "same", ...; None: unknown
     cuda: str | None = None        # device template on scalars, "math.exp({0})"; None: the CUDA target declines it
     jit_as: str | None = None      # rule jitted code calls instead (same values, faster under Numba): "rt.tanh"
+    row_as: str | None = None      # what a row-blocked loop calls instead (inline, so the loop vectorises): "rt.exp"
 
     def has_vjp(self, p: str) -> bool:
         return isinstance(self.vjp.get(p), gast.AST)
@@ -46,13 +47,13 @@ def signature(params: str) -> inspect.Signature:
 
 def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nondiff: bool = False,
             variadic: str | None = None, namespace: dict | None = None, kind=None, shape: str | None = None,
-            cuda: str | None = None, jit_as: str | None = None) -> Rule:
+            cuda: str | None = None, jit_as: str | None = None, row_as: str | None = None) -> Rule:
     """Register primitive `name` for the Python `objects` that users call.
 
     `vjps` gives one template per parameter in order. ZERO says the derivative with respect to that
     parameter is zero (a condition, an argument used for its shape); None says there is no derivative
     (an axis, a shape, a flag), and the compiler declines a call whose argument there is differentiated.
-    `kind`, `shape`, `cuda` and `jit_as`: the record's other facets (module docstring)."""
+    `kind`, `shape`, `cuda`, `jit_as` and `row_as`: the record's other facets (module docstring)."""
     if shape not in SHAPE_LAWS:
         raise ValueError(f"rule {name}: shape law {shape!r} is none of {SHAPE_LAWS}")
     sig = signature(params)
@@ -61,7 +62,7 @@ def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nond
     for pname, tpl in zip(names, vjps):
         vjp[pname] = ZERO if tpl == ZERO else parse_expr(tpl) if isinstance(tpl, str) else None
     rule = Rule(name, sig, vjp, parse_expr(jvp) if jvp else None, nondiff, variadic, namespace or {}, kind, shape, cuda,
-                jit_as)
+                jit_as, row_as)
     RULES[name] = rule
     for obj in objects if isinstance(objects, (list, tuple)) else [objects]:
         if obj is not None:
@@ -81,6 +82,11 @@ def names_with(shape: str) -> frozenset:
 def jit_routes() -> dict:
     """name -> the rule jitted code calls instead (the `jit_as` facet: transforms/products.py reads it)."""
     return {n: r.jit_as for n, r in RULES.items() if r.jit_as is not None}
+
+
+def row_routes() -> dict:
+    """name -> what a row-blocked loop calls instead (the `row_as` facet: transforms/optimize/rowblocks.py)."""
+    return {n: r.row_as for n, r in RULES.items() if r.row_as is not None}
 
 
 def cuda_templates(arity: int) -> dict:

@@ -1,6 +1,7 @@
 """log for the runtime's compiled inner loops, without a call into libm (as fastexp.py is for exp):
 `log_normal`, fdlibm's algorithm for a normal positive finite argument, within 1 ulp of libm's log.
-Used by the log-domain kernels (logdomain*.py) on their scaled sums.
+Used by the log-domain kernels (logdomain*.py) on their scaled sums. `log_fast` and `log1p_fast` take every
+float (rt.log and rt.log1p of row-blocked loops: runtime/rowmath.py).
 """
 import numpy as np
 from llvmlite import ir
@@ -9,7 +10,7 @@ from numba.extending import intrinsic, register_jitable
 
 from .fastexp import float_from_bits
 
-__all__ = ["bits_of_float", "log_normal"]
+__all__ = ["bits_of_float", "log_fast", "log1p_fast", "log_normal"]
 
 
 @intrinsic
@@ -49,3 +50,35 @@ def log_normal(x):
     r = w * (_LG2 + w * (_LG4 + w * _LG6)) + z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
     dk = float(k)
     return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+
+
+_TWO54 = 18014398509481984.0               # 2**54: a subnormal times it is normal
+
+
+@register_jitable(inline="always")
+def log_fast(x):
+    """log(x) for every float64 (NaN for x < 0 and NaN, -inf at 0, inf at inf), without a call into libm and
+    without a branch, so that a loop of it vectorises: log_normal of x (of x * 2**54 for a subnormal, less
+    54 ln 2), the other cases chosen after."""
+    tiny = x < 2.2250738585072014e-308
+    v = x * _TWO54 if tiny else x
+    normal = v > 0.0 and v < np.inf
+    y = log_normal(v if normal else 1.0)
+    y = y - 54.0 * 0.6931471805599453 if tiny else y
+    if normal:
+        return y
+    return -np.inf if x == 0.0 else (x if x > 0.0 else np.nan)      # inf stays inf, NaN NaN
+
+
+@register_jitable(inline="always")
+def log1p_fast(x):
+    """log1p(x) for every float64, without a call into libm (as log_fast): u = 1 + x rounded, log(u), and
+    the rounding error of u, x - (u - 1), over u as the first-order correction (exact enough: it is below
+    half an ulp of u). Within 2 ulp of libm's log1p; x for tiny x; NaN below -1, -inf at -1."""
+    u = 1.0 + x
+    normal = u > 0.0 and u < np.inf              # 1 + x is never subnormal
+    v = u if normal else 1.0
+    y = log_normal(v) + (x - (v - 1.0)) / v
+    if normal:
+        return y if x != 0.0 else x              # log1p(-0.0) is -0.0
+    return -np.inf if u == 0.0 else (u if u > 0.0 else np.nan)

@@ -16,18 +16,15 @@ shared machine its threads wait on each other (a 20 000 x 100 matrix-vector prod
   blocks of rows of that size). Where a single row is already above it (k*n > 2**18), or the
   product is tiny, or the operands are integers, it is the loop `out[i, :] += a[i, k] * b[k, :]`;
 * a loop over the rows of a matrix (optimize/rowfusion.py fuses x @ w, the terms of each row and the
-  adjoint x.T @ g into one) calls `row_dot` (row i of a @ x) and `add_row` (out += g_i * a[i, :]), so
-  each row is read once, from cache, for both products; `product_zeros` starts that adjoint. `row_dot`
-  is not in the runtime's disk cache: generated code calls a cached kernel by its symbol (_linking.py),
-  which for a dot product of 100 numbers per row cost about as much as the product (two calls with the
-  arrays' fields on the stack, the result returned through memory: the logistic benchmark, N=20 000,
-  D=100, took 1.04x the hand-written fused kernel's time, 0.9x compiled in). Uncached, its IR is linked
-  into the generated function, where LLVM inlines and vectorises it. It is one function (the overload's
-  own, with the fast-math flags), compiled once in a process that compiles such a generated function
-  (about 0.2 s of a cold first call, on the loaded 2-core machine), not at all in one that loads the
-  generated function from the disk cache.
-  `add_row` stays a cached kernel: LLVM does not inline it (its loop is versioned for aliasing), and
-  inlined by Numba it is compiled without fast-math, as generated code is, and ran 8% slower.
+  adjoint x.T @ g into one; optimize/rowblocks.py runs it a block of rows at a time) calls `block_rows`
+  (how many rows make 256 KiB, so that the block stays in L2), `rows_dot` (the block's rows of a @ x, into
+  a buffer), `sum_first` (a buffer's first n terms, for a sum over the rows) and `rows_add` (out +=
+  block.T @ g, the block read again from cache), so each row is read from memory once for both products;
+  `product_zeros` starts that adjoint. `row_dot` (row i of a @ x) and `add_row` (out += g_i * a[i, :]) are
+  the same products one row at a time, the form row fusion plans in. `row_dot` is not in the runtime's
+  disk cache: called by its symbol once per row (_linking.py), the call cost about as much as a dot
+  product of 100 numbers; uncached, its IR is linked into the function calling it, where LLVM inlines and
+  vectorises it.
 
 The loops let LLVM reassociate sums ("reassoc" fast-math only: NaN and inf propagate as in NumPy),
 so they vectorise; results agree with NumPy to rounding.
@@ -239,6 +236,50 @@ def add_row(out, g, a, i):
     (optimize/rowfusion.py)."""
     for j in range(a.shape[1]):
         out[j] += g * a[i, j]
+
+
+_BLOCK_BYTES = 1 << 18   # a block of rows of this size stays in L2 between its two passes (rows_dot, rows_add)
+
+
+def block_rows(a):
+    """How many rows of `a` a row-blocked loop takes at a time (optimize/rowblocks.py): as many as fit in
+    256 KiB, from 1 to 1 024."""
+    return max(1, min(1024, _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)))
+
+
+@overload(block_rows)
+def _block_rows_nb(a):
+    return lambda a: max(1, min(1024, _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)))
+
+
+@njit(fastmath=_FAST, cache=True)
+def rows_dot(out, a, x):
+    """out[k] = a[k, :] . x for each row k of `a` (a block of rows; `out`, a float64 buffer, may be longer):
+    the block's share of a @ x (optimize/rowblocks.py)."""
+    for k in range(a.shape[0]):
+        s = 0.0
+        for j in range(a.shape[1]):
+            s += a[k, j] * x[j]
+        out[k] = s
+
+
+@njit(fastmath=_FAST, cache=True)
+def rows_add(out, a, g):
+    """out += a.T @ g[:len(a)] (in place), a row at a time: the block `a`'s share of an adjoint product,
+    added while the block is in cache (optimize/rowblocks.py)."""
+    for k in range(a.shape[0]):
+        gk = g[k]
+        for j in range(a.shape[1]):
+            out[j] += gk * a[k, j]
+
+
+@njit(fastmath=_FAST, cache=True)
+def sum_first(t, n):
+    """t[0] + ... + t[n - 1]: a block's share of a sum over rows (optimize/rowblocks.py)."""
+    s = 0.0
+    for k in range(n):
+        s += t[k]
+    return s
 
 
 def product_zeros(a, x):

@@ -59,6 +59,7 @@ MARK = "every index is in range or tested below: compiled without Numba's per-ac
 _ALLOCATORS = frozenset({"np.empty", "np.zeros", "np.ones", "np.full"})
 _SAME_SHAPE = frozenset({"np.empty_like", "np.zeros_like", "np.ones_like", "np.full_like", "np.copy", "rt.zeros_like",
                          "rt.copy"})
+_LENGTHS = frozenset({"len", "rt.block_rows"})    # calls whose value is a length (rt.block_rows: rows of a block, >= 1)
 _LIST_METHODS = frozenset({"append", "pop", "extend", "insert", "clear", "remove"})
 _LISTS = frozenset({"list", "rt.stack_of", "rt.stack"})
 
@@ -244,7 +245,7 @@ class _Prover:
 
     def _is_size(self, x) -> bool:
         """A value that is a length: len(...), x.shape[k], or an element of a shape tuple."""
-        return ((isinstance(x, gast.Call) and dotted_name(x.func) == "len")
+        return ((isinstance(x, gast.Call) and dotted_name(x.func) in _LENGTHS)
                 or (isinstance(x, gast.Subscript) and isinstance(x.slice, gast.Constant)
                     and ((isinstance(x.value, gast.Attribute) and x.value.attr == "shape")
                          or (isinstance(x.value, gast.Name) and x.value.id in self.tuples))))
@@ -562,9 +563,27 @@ class _Prover:
         have = self.length(name, axis, at)
         if have is None:
             return False
-        diff = self.expand(need)
+        diff = self.expand(self.clipped(need))
         diff = diff - have if diff is not None else None
         return diff is not None and not diff.terms and diff.const <= 0
+
+    def clipped(self, need: Lin) -> Lin:
+        """`need` with a name bound only to the length of a slice (`rows = a.shape[0]`, `a` bound only to
+        `b[lo:lo + n]`, n >= 0) replaced by n where its coefficient is positive: the slice is clipped, so its
+        length is at most n, whatever lo's sign (a block of rows, optimize/rowblocks.py)."""
+        out = need
+        for atom, c in need.terms.items():
+            vs = self.values.get(atom) if isinstance(atom, str) and c > 0 else None
+            size = _size_atom(vs[0]) if vs and len(vs) == 1 and self._is_size(vs[0]) else None
+            sl = self.values.get(size.array) if size is not None and size.axis in (None, 0) else None
+            if not (sl and len(sl) == 1 and isinstance(sl[0], gast.Subscript) and isinstance(sl[0].slice, gast.Slice)
+                    and sl[0].slice.step is None and sl[0].slice.upper is not None):
+                continue
+            lo = self.lin(sl[0].slice.lower, {}) if sl[0].slice.lower is not None else Lin()
+            hi = self.lin(sl[0].slice.upper, {})
+            if lo is not None and hi is not None and self.nonnegative(hi - lo):    # (n < 0: a[0:-1] is long)
+                out = out.without(atom) + (hi - lo).scale(c)
+        return out
 
     def render_tests(self, needs, loop, line, title, checked=None) -> list:
         """`# bounds of accesses (lines), title` and `if [loop runs and] (len(a) < need or ...): raise IndexError(...)`

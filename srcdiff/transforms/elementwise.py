@@ -26,7 +26,7 @@ import gast
 import numpy as np
 
 from .astutil import call, child_fields, clone, copy_loc, with_blocks
-from .kinds import Kind, expr_kind, infer, is_array, is_scalar
+from .kinds import expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -167,8 +167,6 @@ def _helper_kind(name: str, args: tuple):
     """The kinds of what the helpers the source passes write return (they have no rule records)."""
     if name == "rt.get_row" and len(args) == 3:     # a row of a row tape: an array like its third argument
         return args[2]
-    if name == "rt.row_dot":                        # a row of x @ w, for one row: a number
-        return Kind.scalar("f")
     return None
 
 

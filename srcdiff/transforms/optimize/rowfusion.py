@@ -21,6 +21,10 @@ row is in cache, so x is read once instead of twice:
                                                        d_b += d_z
                                                        rt.add_row(d_w, d_z, x, i)
 
+The loop is then run a block of rows at a time (rowblocks.py: the products of a block's rows, a loop of the
+rows' math that vectorises, the block's sums and adjoint products); `rt.row_dot` and `rt.add_row` above are
+the plan's form of row i's product and adjoint product, which rowblocks.py writes as the block's.
+
 Inside the loop the product's rows are scalars (under their names), arrays of the product's shape are
 read at row i (`y[i]`), and a sum (mean, `rt.unbroadcast` onto a scalar) accumulates; `r.size` of a
 row-local array is x.shape[0]. The statements between the product and the loop's last row statement that
@@ -45,6 +49,7 @@ from .. import annotations as anno
 from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
 from ..kinds import is_array, is_float_array, is_scalar, ndim
 from .fusion import ELEMENTWISE_OPS
+from .rowblocks import blocked
 
 # elementwise functions a row statement may call: NumPy's ufuncs Numba fuses (they take scalars too) and
 # the runtime's scalar-safe adjoint weights
@@ -320,12 +325,13 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
         return None
     head = _emitted([st for st in new_order if st[3] == "before"])
     loop_body = _emitted([st for st in new_order if st[3] == "loop"])
-    loop = gast.For(target=store(i), iter=call("range", plan.rows_of_x()), body=loop_body, orelse=[],
-                    type_comment=None)
-    what = comment(f"one pass over the rows of {x}: {z1} = {x} @ {w}, the terms of each row, their adjoints "
-                   f"and the adjoint product, while the row is in cache")
+    taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)} | {a.id for a in fn.args.args}
+    loop = blocked(loop_body, x, i, plan.sums, taken)         # (rowblocks.py: a block of rows at a time)
+    what = comment(f"one pass over the rows of {x}, a block of rows at a time: {z1} = {x} @ {w} for the block, "
+                   f"the terms of each row and their adjoints, then the block's sums and adjoint product, "
+                   f"while the block is in cache")
     tail = _emitted([st for st in new_order if st[3] == "after"])
-    return body[:start] + head + [what] + plan.inits + [loop] + plan.finals + tail
+    return body[:start] + head + [what] + plan.inits + loop + plan.finals + tail
 
 
 def _row_statements(body, k, start, plan, i, outside):

@@ -1,0 +1,86 @@
+"""Row blocks (srcdiff/transforms/optimize/rowblocks.py): the row-fused loop a block of rows at a time. Shapes
+where the rows end inside a block, fewer rows than a block, one column, several blocks of few rows (wide x),
+no rows, a sum of comparisons: the jitted gradient agrees with the Python backend, f's value and central
+differences."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+from srcdiff import runtime as rt
+
+
+def logistic(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + 1e-3 * np.sum(w ** 2)
+
+
+def poisson_log(w, x, y):
+    z = x @ w
+    return np.sum(np.exp(z) - y * z + np.log(1.0 + y * y) * z)
+
+
+def least_squares(w, x, y):
+    r = x @ w - y
+    return 0.5 * np.sum(r * r)
+
+
+def with_count(w, x, y):
+    z = x @ w
+    return np.sum((z - y) ** 2) + 0.5 * np.sum(z > 0.0)
+
+
+def _problem(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) / np.sqrt(d)
+    y = (rng.random(n) > 0.5) * 1.0
+    w = 0.5 * rng.normal(size=d)
+    return w, x, y
+
+
+def _check(f, args, wrt, rtol=1e-9):
+    g = srcdiff.value_and_grad(f, wrt=wrt, jit=True)
+    value, grads = g(*args)
+    src = srcdiff.source(g)
+    pvalue, pgrads = srcdiff.value_and_grad(f, wrt=wrt)(*args)
+    np.testing.assert_allclose(value, pvalue, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(value, f(*args), rtol=rtol, atol=1e-12)
+    params = f.__code__.co_varnames[:f.__code__.co_argcount]
+    for name, got, want in zip(wrt, grads, pgrads):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12)
+        if params.index("x") and args[params.index("x")].shape[0]:       # (no rows: nothing to differentiate)
+            np.testing.assert_allclose(got, numerical_grad(f, args, params.index(name)), rtol=1e-5, atol=1e-7)
+    return src
+
+
+# (rows, columns): block_rows gives 1 024 rows for up to 32 columns, 109 for 300, 1 for 40 000
+SHAPES = [(1, 3), (7, 1), (1023, 2), (1025, 1), (2500, 5), (250, 300), (3, 40000)]
+
+
+@pytest.mark.parametrize("n, d", SHAPES, ids=[f"{n}x{d}" for n, d in SHAPES])
+def test_blocked_logistic_agrees(n, d):
+    w, x, y = _problem(n, d)
+    src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
+    assert "for i0 in range(0, x.shape[0], block):" in src and "rt.rows_add(d_w, x_block, d_w_block)" in src
+    assert "IndexError('z1_block" not in src                      # the buffers are as long as a block
+    assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == min(1024, max(1, (1 << 18) // (8 * d)))
+
+
+@pytest.mark.parametrize("n, d", [(1025, 2), (109 * 2 + 5, 300)], ids=["1025x2", "223x300"])
+def test_blocked_log_and_exp_agree(n, d):
+    w, x, y = _problem(n, d, seed=1)
+    src = _check(poisson_log, (0.3 * w, x, y), ("w",))
+    assert "rt.exp(" in src and "rt.log(" in src
+
+
+def test_no_rows():
+    w, x, y = _problem(0, 4)
+    src = _check(least_squares, (w, x, y), ("w",))
+    assert "rt.rows_dot(" in src
+
+
+def test_sum_of_booleans_is_blocked():
+    """A sum of comparisons (a float sum, started at 0.0 by row fusion) goes through a float buffer as well."""
+    w, x, y = _problem(1500, 4)
+    src = _check(with_count, (w, x, y), ("w",))
+    assert "result4_block[k] = result3" in src and "result4 += rt.sum_first(result4_block, rows)" in src
