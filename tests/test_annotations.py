@@ -122,7 +122,7 @@ def _cites(x, y):
 
 @pytest.mark.parametrize("mode", ["grad", "jvp"])
 def test_line_comments_carry_the_user_line(mode):
-    """Every `# line N: text` comment of the generated trees carries USER_LINE (N, text, None), one of a
+    """Every `# line N: text` comment of the generated trees carries USER_LINE (N, text, None, file), one of a
     statement inlined from a callee `# callee, line N: text` carries the callee's name; the source is
     printed from the same tree, with the comment's text as it is (quotes, backslashes, non-ASCII)."""
     import ast
@@ -143,7 +143,7 @@ def test_line_comments_carry_the_user_line(mode):
             where, _, code = text.partition(": ")
             line = int(where.rsplit("line ", 1)[1])
             func = where.split(", line")[0] if ", line" in where else None
-            assert anno.get(st, anno.USER_LINE) == (line, code, func), text
+            assert anno.get(st, anno.USER_LINE) == (line, code, func, __file__), text
             if func is None:
                 assert code == linecache.getline(__file__, line).strip()
             seen.append((func, code))

@@ -71,6 +71,7 @@ def test_the_shared_index_stays_a_fresh_one_and_the_passes_give_what_fresh_index
             f = fuse(f, k)
             f = optimize.scalar_sum_grads(f, k, ctx.sweeps.shapes)
             f = optimize.scalar_where(fuse(f, k), k)
+            f = optimize.eliminate_unread(f, optimize.NameIndex(f))   # (what they left unread: dead code again)
             reference["source"], reference["kinds"] = emit.to_source(f), k
         elif name in ("fuse", "sum grads") and not before:
             stale.append((name, ctx.names.stale(ctx.fn)))
