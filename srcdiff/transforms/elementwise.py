@@ -20,6 +20,7 @@ backend keeps its expressions.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import gast
@@ -82,7 +83,7 @@ class _Text:
 
     def operand(self, e) -> str | None:
         if isinstance(e, gast.Constant) and type(e.value) in (int, float, bool):
-            return _constant(e.value)
+            return _constant(e.value)   # (a negative one: see `of`)
         if isinstance(e, gast.Name) and e.id in self.names:
             return self.names[e.id]
         kind = expr_kind(e, self.kinds)
@@ -99,7 +100,9 @@ class _Text:
         """`e` as text over the parameters (operands recorded) in an expression binding as tightly as
         `context`, None if it is not elementwise."""
         if not _operation(e):
-            return self.operand(e)
+            text = self.operand(e)          # a negative number binds as its minus sign: `(-2.0) ** a`
+            negative = isinstance(e, gast.Constant) and type(e.value) is not bool and math.copysign(1, e.value) < 0
+            return _within(text, _FACTOR, context) if text and negative else text
         if isinstance(e, gast.BinOp):
             op, precedence = _BINARY[type(e.op)]
             right_first = precedence == _POWER      # ** groups to the right
