@@ -233,3 +233,18 @@ def test_kernels_are_called_by_symbol_and_carried_by_the_disk_cache(tmp_path):
     assert seen[0][0] > 0 and seen[0][1] == seen[0][0] and seen[0][2] == 0   # compiled, calling every kernel
     assert seen[1] == (0, 0, 1)                   # loaded from the disk cache, kernels with it (no typing)
     assert seen[2] == seen[0]                     # a new cache directory: compiled, calling the cached kernels
+
+
+def test_a_negative_number_raised_to_a_power_and_other_constants_in_kernel_text():
+    fn = parse_function("""
+def f(d):
+    e = 2.0 ** d
+    return e
+""")
+    base = fn.body[0].value.left
+    for value, text in ((-2.0, "(-2.0) ** a"), (-3, "(-3) ** a"), (-0.0, "(-0.0) ** a"), (2.5, "2.5 ** a")):
+        base.value = value
+        out = body_source(elementwise.call_kernels(fn, {"d": A1}))
+        assert out.splitlines()[0] == f"e = rt.elementwise({text!r}, (d,))"
+    base.value = "s"                        # not a number: the expression is left as it is
+    assert body_source(elementwise.call_kernels(fn, {"d": A1})).startswith("e = 's' ** d")

@@ -101,8 +101,9 @@ class _Text:
         `context`, None if it is not elementwise."""
         if not _operation(e):
             text = self.operand(e)          # a negative number binds as its minus sign: `(-2.0) ** a`
-            negative = isinstance(e, gast.Constant) and type(e.value) is not bool and math.copysign(1, e.value) < 0
-            return _within(text, _FACTOR, context) if text and negative else text
+            number = type(e) is gast.Constant and type(e.value) in (int, float)
+            negative = text and number and math.copysign(1, e.value) < 0
+            return _within(text, _FACTOR, context) if negative else text
         if isinstance(e, gast.BinOp):
             op, precedence = _BINARY[type(e.op)]
             right_first = precedence == _POWER      # ** groups to the right

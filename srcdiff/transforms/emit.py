@@ -42,8 +42,8 @@ def _to_ast(node):
     """The standard-library tree ast.unparse prints, made from a gast tree in one recursive copy (gast's
     own gast_to_ast, a NodeTransformer that builds every node through keyword arguments, took two thirds
     of emission). Fields the ast class lacks (a Name's annotation) are dropped; parameters become
-    ast.arg; infinite floats become `math.inf`, negative numbers a minus sign and a number; statements get the line attribute unparse reads;
-    contexts and operators are shared instances."""
+    ast.arg; infinite floats become `math.inf`, negative numbers a minus sign and a number; statements get
+    the line attribute unparse reads; contexts and operators are shared instances."""
     kind = type(node)
     if kind is list:
         return [_to_ast(x) for x in node]
