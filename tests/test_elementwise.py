@@ -1,6 +1,7 @@
 """transforms/elementwise.py and runtime/expressions.py (jitted code only): in the module Numba compiles,
 array expressions are calls of `rt.elementwise` kernels, compiled once per installation and called by
 symbol; the source the user reads keeps them as they are."""
+import ast
 import inspect
 import os
 import subprocess
@@ -78,6 +79,43 @@ def f(d, q):
     return e
 """)
     assert body_source(elementwise.call_kernels(fn, {"d": A1})) == "e = d * q\nq += d\nreturn e"
+
+
+def _random_expression(rng, depth):
+    """Source of a random elementwise expression over arrays d, h and number s (operators, unary signs,
+    a comparison, ufuncs, constants), with redundant parentheses the kernel's text must drop."""
+    if depth == 0 or rng.random() < 0.2:
+        return str(rng.choice(["d", "h", "s", "2", "0.5", "3.0"]))
+    pick = rng.integers(5)
+    sub = lambda: _random_expression(rng, depth - 1)
+    if pick == 0:
+        return f"{rng.choice(['-', '+'])}({sub()})"
+    if pick == 1:
+        return f"np.{rng.choice(['exp', 'sin', 'maximum'])}({sub()}{', ' + sub() if rng.random() < 0.3 else ''})"
+    if pick == 2 and depth > 2:
+        return f"(({sub()}) {rng.choice(['<', '>=', '=='])} ({sub()}))"
+    return f"(({sub()}) {rng.choice(['+', '-', '*', '/', '**', '//', '%'])} ({sub()}))"
+
+
+def test_kernel_text_is_the_expression_over_its_parameters_as_ast_unparse_writes_it():
+    rng = np.random.default_rng(7)
+    seen = 0
+    for _ in range(300):
+        text = _random_expression(rng, 5)
+        out = elementwise.call_kernels(parse_function(f"def f(d, h, s):\n    return {text}\n"),
+                                       {"d": A1, "h": A1, "s": F})
+        value = out.body[0].value
+        if not body_source(out).startswith("return rt.elementwise("):     # numbers only
+            continue
+        kernel, operands = value.args[0].value, [e.id for e in value.args[1].elts]
+        assert kernel == ast.unparse(ast.parse(kernel))                 # ast.unparse's own spelling
+        back = ast.parse(kernel)                                        # and the same tree as the user's
+        for node in ast.walk(back):
+            if isinstance(node, ast.Name) and node.id != "np":
+                node.id = operands["abcdefghijklmnopqrstuvwxyz".index(node.id)]
+        assert ast.dump(back.body[0].value) == ast.dump(ast.parse(text).body[0].value), (text, kernel)
+        seen += 1
+    assert seen > 200
 
 
 def test_the_python_meaning_of_rt_elementwise():
@@ -195,3 +233,18 @@ def test_kernels_are_called_by_symbol_and_carried_by_the_disk_cache(tmp_path):
     assert seen[0][0] > 0 and seen[0][1] == seen[0][0] and seen[0][2] == 0   # compiled, calling every kernel
     assert seen[1] == (0, 0, 1)                   # loaded from the disk cache, kernels with it (no typing)
     assert seen[2] == seen[0]                     # a new cache directory: compiled, calling the cached kernels
+
+
+def test_a_negative_number_raised_to_a_power_and_other_constants_in_kernel_text():
+    fn = parse_function("""
+def f(d):
+    e = 2.0 ** d
+    return e
+""")
+    base = fn.body[0].value.left
+    for value, text in ((-2.0, "(-2.0) ** a"), (-3, "(-3) ** a"), (-0.0, "(-0.0) ** a"), (2.5, "2.5 ** a")):
+        base.value = value
+        out = body_source(elementwise.call_kernels(fn, {"d": A1}))
+        assert out.splitlines()[0] == f"e = rt.elementwise({text!r}, (d,))"
+    base.value = "s"                        # not a number: the expression is left as it is
+    assert body_source(elementwise.call_kernels(fn, {"d": A1})).startswith("e = 's' ** d")

@@ -5,8 +5,10 @@ import ast
 
 import gast
 import numpy as np
+import pytest
 
-from gradcheck import source_module
+import srcdiff
+from gradcheck import check_grad, source_module
 from srcdiff import compiler
 from srcdiff.transforms import dims, emit, kinds
 from srcdiff.transforms.astutil import COMMENT_MARK
@@ -83,3 +85,18 @@ def test_the_compiled_form_is_a_fresh_conversion_of_its_function(monkeypatch):
     again = mod.generate(True)
     assert any(fresh) and again.compiled == got.compiled and again.source == got.source
     assert ast.parse(got.compiled)
+
+
+def negative_base(x):
+    y = (-2.0) ** 2 * x
+    z = (-1.5) ** 3 * y + (-2) ** 2 * x
+    return np.sum(z * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_folded_negative_number_raised_to_a_power_keeps_its_parentheses(jit):
+    """canonicalize folds `-2.0` into one constant: printed as the left operand of `**` it needs its
+    parentheses, or `(-2.0) ** 2` (4) reads -(2.0 ** 2) (-4), in the source and in a kernel's text."""
+    x = np.arange(3.0)
+    assert np.allclose(check_grad(negative_base, [x], jit=jit)[0], -19.0 * x)   # z = (-3.375 * 4 + 4) x
+    assert "(-2.0) ** 2" in srcdiff.source(srcdiff.grad(negative_base, jit=jit))

@@ -20,7 +20,8 @@ backend keeps its expressions.
 """
 from __future__ import annotations
 
-import ast
+import math
+import sys
 
 import gast
 import numpy as np
@@ -30,11 +31,14 @@ from .kinds import expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
 
-_BINARY = {gast.Add: ast.Add, gast.Sub: ast.Sub, gast.Mult: ast.Mult, gast.Div: ast.Div, gast.Pow: ast.Pow,
-           gast.FloorDiv: ast.FloorDiv, gast.Mod: ast.Mod}
-_UNARY = {gast.USub: ast.USub, gast.UAdd: ast.UAdd}
-_COMPARE = {gast.Gt: ast.Gt, gast.GtE: ast.GtE, gast.Lt: ast.Lt, gast.LtE: ast.LtE, gast.Eq: ast.Eq,
-            gast.NotEq: ast.NotEq}
+# The text is written as `ast.unparse` writes the same tree: operators spaced, parentheses only where
+# precedence needs them (its levels: comparison 8 < + - 13 < * / // % 14 < unary 15 < ** 16).
+_CMP, _ARITH, _TERM, _FACTOR, _POWER = 8, 13, 14, 15, 16
+_BINARY = {gast.Add: ("+", _ARITH), gast.Sub: ("-", _ARITH), gast.Mult: ("*", _TERM), gast.Div: ("/", _TERM),
+           gast.Pow: ("**", _POWER), gast.FloorDiv: ("//", _TERM), gast.Mod: ("%", _TERM)}
+_UNARY = {gast.USub: "-", gast.UAdd: "+"}
+_COMPARE = {gast.Gt: ">", gast.GtE: ">=", gast.Lt: "<", gast.LtE: "<=", gast.Eq: "==", gast.NotEq: "!="}
+_INFINITY = "1e" + repr(sys.float_info.max_10_exp + 1)     # a literal that overflows to inf, as ast.unparse writes it
 _ADDED_INTO = (gast.Add, gast.Sub, gast.Mult, gast.Div)     # a += ..., a -= ..., a *= ..., a /= ...
 
 
@@ -56,6 +60,18 @@ def _operation(e) -> bool:
     return _ufunc(e) is not None and all(not isinstance(a, gast.Starred) for a in e.args)
 
 
+def _constant(value) -> str:
+    """A number constant's text (an infinity or NaN as a literal expression that makes it)."""
+    if isinstance(value, float):
+        return repr(value).replace("inf", _INFINITY).replace("nan", f"({_INFINITY}-{_INFINITY})")
+    return repr(value)
+
+
+def _within(text: str, precedence: int, context: int) -> str:
+    """`text`, of an expression at `precedence`, parenthesised where its `context` binds tighter."""
+    return f"({text})" if context > precedence else text
+
+
 class _Text:
     """The text of an elementwise expression over parameters a, b, ..., and the operands they stand for."""
 
@@ -65,11 +81,11 @@ class _Text:
         self.names = {}            # a name operand -> its parameter
         self.arrays = False        # an operand is an array
 
-    def operand(self, e):
+    def operand(self, e) -> str | None:
         if isinstance(e, gast.Constant) and type(e.value) in (int, float, bool):
-            return ast.Constant(e.value)
+            return _constant(e.value)   # (a negative one: see `of`)
         if isinstance(e, gast.Name) and e.id in self.names:
-            return ast.Name(self.names[e.id], ast.Load())
+            return self.names[e.id]
         kind = expr_kind(e, self.kinds)
         if not (is_array(kind) or is_scalar(kind)) or len(self.operands) == len(PARAMETERS):
             return None
@@ -78,29 +94,35 @@ class _Text:
         self.operands.append(e)
         if isinstance(e, gast.Name):
             self.names[e.id] = param
-        return ast.Name(param, ast.Load())
+        return param
 
-    def of(self, e):
-        """`e` as a Python tree over the parameters (operands recorded), None if it is not elementwise."""
+    def of(self, e, context: int = 0) -> str | None:
+        """`e` as text over the parameters (operands recorded) in an expression binding as tightly as
+        `context`, None if it is not elementwise."""
         if not _operation(e):
-            return self.operand(e)
+            text = self.operand(e)          # a negative number binds as its minus sign: `(-2.0) ** a`
+            number = type(e) is gast.Constant and type(e.value) in (int, float)
+            negative = text and number and math.copysign(1, e.value) < 0
+            return _within(text, _FACTOR, context) if negative else text
         if isinstance(e, gast.BinOp):
-            left = self.of(e.left)
-            right = left and self.of(e.right)
-            return right and ast.BinOp(left, _BINARY[type(e.op)](), right)
+            op, precedence = _BINARY[type(e.op)]
+            right_first = precedence == _POWER      # ** groups to the right
+            left = self.of(e.left, precedence + right_first)
+            right = left and self.of(e.right, precedence + (not right_first))
+            return right and _within(f"{left} {op} {right}", precedence, context)
         if isinstance(e, gast.UnaryOp):
-            operand = self.of(e.operand)
-            return operand and ast.UnaryOp(_UNARY[type(e.op)](), operand)
+            operand = self.of(e.operand, _FACTOR)
+            return operand and _within(_UNARY[type(e.op)] + operand, _FACTOR, context)
         if isinstance(e, gast.Compare):
-            left = self.of(e.left)
-            right = left and self.of(e.comparators[0])
-            return right and ast.Compare(left, [_COMPARE[type(e.ops[0])]()], [right])
+            left = self.of(e.left, _CMP + 1)
+            right = left and self.of(e.comparators[0], _CMP + 1)
+            return right and _within(f"{left} {_COMPARE[type(e.ops[0])]} {right}", _CMP, context)
         args = []
         for a in e.args:
             args.append(self.of(a))
             if args[-1] is None:
                 return None
-        return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), _ufunc(e), ast.Load()), args, [])
+        return f"np.{_ufunc(e)}({', '.join(args)})"
 
 
 def _kernel(text: str, operands: list):
@@ -115,7 +137,7 @@ def _kernel_call(e, kinds: dict):
     tree = text.of(e)
     if tree is None or not text.arrays:
         return None
-    return _kernel(ast.unparse(tree), text.operands)
+    return _kernel(tree, text.operands)
 
 
 def _expressions(node, kinds: dict):
@@ -157,8 +179,7 @@ def _added_into(s, kinds: dict):
     value = text.of(s.value)
     if value is None:
         return None
-    tree = ast.AugAssign(ast.Name(target.id, ast.Store()), _BINARY[type(s.op)](), value)
-    kernel = _kernel(ast.unparse(tree), text.operands)
+    kernel = _kernel(f"{target} {_BINARY[type(s.op)][0]}= {value}", text.operands)
     return copy_loc(gast.Assign(targets=[gast.Name(id=s.target.id, ctx=gast.Store(), annotation=None, type_comment=None)],
                                 value=kernel, type_comment=None), s)
 

@@ -42,8 +42,8 @@ def _to_ast(node):
     """The standard-library tree ast.unparse prints, made from a gast tree in one recursive copy (gast's
     own gast_to_ast, a NodeTransformer that builds every node through keyword arguments, took two thirds
     of emission). Fields the ast class lacks (a Name's annotation) are dropped; parameters become
-    ast.arg; infinite floats become `math.inf`; statements get the line attribute unparse reads;
-    contexts and operators are shared instances."""
+    ast.arg; infinite floats become `math.inf`, negative numbers a minus sign and a number; statements get
+    the line attribute unparse reads; contexts and operators are shared instances."""
     kind = type(node)
     if kind is list:
         return [_to_ast(x) for x in node]
@@ -58,6 +58,9 @@ def _to_ast(node):
     if kind in _SPECIAL:
         if kind is gast.Constant and isinstance(node.value, float) and math.isinf(node.value):
             return _infinity(node.value)
+        if kind is gast.Constant and type(node.value) in (int, float) and math.copysign(1, node.value) < 0:
+            # a folded negative number (canonicalize) is the minus sign of its source: `(-2.0) ** 2`, not -(2.0 ** 2)
+            return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-node.value))
         if kind is gast.arguments:
             return ast.arguments(posonlyargs=[_arg(a) for a in node.posonlyargs], args=[_arg(a) for a in node.args],
                                  vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
