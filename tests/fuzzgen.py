@@ -319,6 +319,8 @@ class Gen:
         if o == "div":
             return f"({self.expr(kind, env, d)} / (1.5 + np.square({self.expr(self.pick([kind, 's']), env, d)})))"
         if o == "neg":
+            if self.coin(4):   # a negative constant raised to a power (printed as (-2.0) ** 2, not -2.0 ** 2)
+                return f"(({self.pick(['-2.0', '-1.5', '-0.5'])}) ** {self.pick(['2', '3', '2.0'])} * {self.expr(kind, env, d)})"
             return f"(-{self.expr(kind, env, d)})"
         if o == "unary":
             e = self.expr(kind, env, d)
