@@ -506,3 +506,22 @@ def test_gradient_norm_penalty_over_a_jitted_hmm_gradient(jit):
     got = srcdiff.grad(hmm_penalty_jit_inner, wrt=1, jit=jit)(log_pi, log_A, log_B, y)
     np.testing.assert_allclose(got, numerical_grad(hmm_penalty_jit_inner, [log_pi, log_A, log_B, y], 1),
                                rtol=1e-5, atol=1e-6)
+
+
+# ---- a sum over a comprehension inside a loop (fuzz seed 300155, nested) -----------------------------
+def f_sum_in_loop(a):
+    buf = np.copy(a)
+    for j in range(3):
+        buf[j] = sum(a[1] for e in a)
+    return a[1] / (1.5 + buf[1] ** 2) + np.sum(buf)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_sum_in_a_loop(jit):
+    # the inner gradient's running total starts in both branches of an if that has no adjoint code: the outer
+    # sweep must restart the total's adjoint in each iteration of the loop (it carried it over: ~3x too big)
+    def h(a):
+        g = srcdiff.grad(f_sum_in_loop, jit=jit)(a)
+        return np.sum(g * g)
+    a = np.array([0.8088587, 2.48995455, 0.29689571])
+    np.testing.assert_allclose(srcdiff.grad(h, jit=jit)(a), numerical_grad(h, [a], 0), rtol=1e-5, atol=1e-7)
