@@ -525,3 +525,31 @@ def test_gradient_norm_penalty_over_a_sum_in_a_loop(jit):
         return np.sum(g * g)
     a = np.array([0.8088587, 2.48995455, 0.29689571])
     np.testing.assert_allclose(srcdiff.grad(h, jit=jit)(a), numerical_grad(h, [a], 0), rtol=1e-5, atol=1e-7)
+
+
+# ---- placeholders inside a loop: a recursive helper returned from a loop (fuzz seed 300074, nested) ------------
+def rec_helper(u, depth):
+    if depth <= 0:
+        return u
+    return 0.5 * np.sin(rec_helper(u, depth - 1)) + 0.5 * np.exp(np.tanh(u))
+
+
+def f_returns_recursion_from_a_loop(a, n, flag):
+    for i in range(1, 2):
+        if flag:
+            return rec_helper(sum([a[0] for i in range(2) for j in range(2)]), n)
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_with_placeholders_inside_a_loop(jit):
+    # the inner gradient's `v = None` placeholders (values bound on some paths only) sit inside the outer loop
+    # once inlined: they are typed where they are (an int tape got None: TypeError; under jit, declined as
+    # "bound on some paths only")
+    def h(a, n, flag):
+        g = srcdiff.grad(f_returns_recursion_from_a_loop, jit=jit)(a, n, flag)
+        return np.sum(g * g)
+    a = np.array([0.3, -0.2, 0.5])
+    for n in (1, 2):
+        np.testing.assert_allclose(srcdiff.grad(h, jit=jit)(a, n, True), numerical_grad(h, [a, n, True], 0),
+                                   rtol=1e-5, atol=1e-7)
