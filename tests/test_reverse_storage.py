@@ -96,6 +96,16 @@ def scaled_in_a_branch(a, t):
     return np.sum(buf * buf)
 
 
+def test_a_view_the_backward_sweep_reads_restores_its_array_and_is_taken_again():
+    # the backward sweep takes the view again after undoing the write: it never reads a view after a write to
+    # its array (a gradient differentiated again passes the aliasing check)
+    lines = _lines(reverse_sweeps(scaled_tail, ["a", "t"], {"a": A, "t": F}))
+    assert "buf_old = rt.copy(buf[1:])" in lines
+    assert lines.index("buf[1:] = buf_old") < lines.index("buf1 = buf[1:]", lines.index("# backward sweep"))
+    loop = _lines(reverse_sweeps(scaled_in_a_loop, ["a", "t"], {"a": A, "t": F}))
+    assert not any("buf1_stack" in line for line in loop)       # taken again, not kept on a stack
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f", [scaled_tail, scaled_in_a_loop, scaled_in_a_branch])
 def test_views_of_written_arrays_give_the_gradient(f, jit):
