@@ -568,6 +568,10 @@ def f_scaled_views_in_loops(a, M):
         buf[::-1] *= np.tanh(M[0, i])          # in the loop's body
         if i > 0:
             buf[1:] *= np.tanh(M[1, i])        # in a branch inside the loop
+    c = 0.0
+    while c < 2.0:
+        buf[::-1] *= np.tanh(M[1, 0] + c)      # in a while loop's body
+        c = c + 1.0
     return np.sum(buf ** 2)
 
 

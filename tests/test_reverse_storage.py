@@ -96,6 +96,15 @@ def scaled_in_a_branch(a, t):
     return np.sum(buf * buf)
 
 
+def scaled_in_a_while(a, t):
+    buf = np.copy(a)
+    c = 0.0
+    while c < 2.0:
+        buf[::-1] *= np.tanh(t + c)
+        c = c + 1.0
+    return np.sum(buf * buf)
+
+
 def test_a_view_the_backward_sweep_reads_restores_its_array_and_is_taken_again():
     # the backward sweep takes the view again after undoing the write: it never reads a view after a write to
     # its array (a gradient differentiated again passes the aliasing check)
@@ -104,10 +113,12 @@ def test_a_view_the_backward_sweep_reads_restores_its_array_and_is_taken_again()
     assert lines.index("buf[1:] = buf_old") < lines.index("buf1 = buf[1:]", lines.index("# backward sweep"))
     loop = _lines(reverse_sweeps(scaled_in_a_loop, ["a", "t"], {"a": A, "t": F}))
     assert not any("buf1_stack" in line for line in loop)       # taken again, not kept on a stack
+    loop = _lines(reverse_sweeps(scaled_in_a_while, ["a", "t"], {"a": A, "t": F}))
+    assert not any("buf1_stack" in line for line in loop)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-@pytest.mark.parametrize("f", [scaled_tail, scaled_in_a_loop, scaled_in_a_branch])
+@pytest.mark.parametrize("f", [scaled_tail, scaled_in_a_loop, scaled_in_a_branch, scaled_in_a_while])
 def test_views_of_written_arrays_give_the_gradient(f, jit):
     # before: buf was not restored (the backward sweep read the view buf1, not buf), so the adjoint of
     # `buf1 * sin(t)` read the new contents: d/dt wrong with no error (scaled_tail, and scaled_in_a_loop in Python)

@@ -32,7 +32,7 @@ class BackwardSweep:
 
     def backward(self, stmts, loop, state):
         out = self.pops(stmts, loop) if loop is not None else []
-        subs = self.remat_plan(loop)[1] if loop is not None and stmts is loop.body else self.view_rereads(stmts)
+        subs = self.rereads(stmts, loop)[1]
         pending = dict(subs)
         for q in range(len(stmts) - 1, -1, -1):
             s = stmts[q]

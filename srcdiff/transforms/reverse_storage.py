@@ -119,9 +119,16 @@ class Storage:
         self._remat[key] = (ints, plan)
         return ints, plan
 
+    def rereads(self, stmts, loop):
+        """(integer statements recomputed, {value: (its statement, its last use)} read again) of a block: a for
+        loop's body by remat_plan, any other block (a while loop's body too) by view_rereads."""
+        if loop is not None and stmts is loop.body and isinstance(loop, gast.For):
+            return self.remat_plan(loop)
+        return [], self.view_rereads(stmts)
+
     def view_rereads(self, stmts) -> dict:
-        """{view: (its statement, the last statement of `stmts` that reads it)} for a block other than a loop's
-        body (remat_plan covers those): views of an array the block then writes, which the backward sweep
+        """{view: (its statement, the last statement of `stmts` that reads it)} for a block other than a for
+        loop's body (remat_plan covers those): views of an array the block then writes, which the backward sweep
         undoes (`b[::-1] *= t` reads b[::-1] before writing it). The backward sweep takes each again just
         before its last use, where the write is undone: it never reads a view after a write to its array,
         so the gradient differentiated again (a gradient-norm penalty) passes the aliasing check."""
@@ -147,7 +154,7 @@ class Storage:
 
     def stored(self, stmts, loop):
         """Names this block must store for the backward sweep (not recomputed)."""
-        ints, subs = self.remat_plan(loop) if loop is not None and stmts is loop.body else ([], self.view_rereads(stmts))
+        ints, subs = self.rereads(stmts, loop)
         skip = {st.targets[0].id for st in ints} | set(subs)
         return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
 
