@@ -597,3 +597,27 @@ def test_gradient_norm_penalty_over_views_of_written_arrays(f, jit):
     got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- a value bound in the previous iteration (fuzz seed 300220, nested, jit) ---------------------------------
+def f_previous_iteration(x, a):
+    s = x
+    for i in range(3):
+        if i > 0:
+            s = 0.5 * s + 0.5 * np.tanh(np.sum(prev))
+        prev = a * s
+    return s
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_value_of_the_previous_iteration(jit):
+    # the inner gradient's placeholder `prev = None` (unbound before the loop) had no kind in the outer function
+    # (it is None there and `a * s` in the loop): it takes the kind of the copies it is assigned, and under jit
+    # the outer gradient compiles (it was declined: "bound on some paths only ... placeholder None")
+    def h(x, a):
+        gx, ga = srcdiff.grad(f_previous_iteration, wrt=(0, 1))(x, a)
+        return gx * gx + np.sum(ga * ga)
+    x, a = 0.4, np.array([0.3, -0.7, 0.5])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, a)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [x, a], k), rtol=1e-5, atol=1e-7)
