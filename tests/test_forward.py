@@ -143,6 +143,23 @@ def test_grad_of_grad(jit):
         np.testing.assert_allclose(gg(x, *extra), fd, rtol=1e-4, atol=1e-5)
 
 
+def _masked_or_constant(a, n):
+    return (np.sum(a[a < -0.5] * 0.5) if n > 2 else n * 0.25) + np.sum(a * a)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_of_a_gradient_with_placeholders(jit):
+    # the gradient binds the mask on one path only (`v = None` placeholder); forward mode over it typed the
+    # placeholder only in reverse mode, and Numba could not index with an optional mask (nested fuzz seed 300070)
+    def h(a, n):
+        g = srcdiff.grad(_masked_or_constant)(a, n)
+        return np.sum(g * g)
+    a, v = np.array([0.3, -0.7, 0.5]), np.array([0.2, 0.1, -0.4])
+    for n in (1, 3):
+        _, d = srcdiff.jvp(h, wrt=0, jit=jit)(a, n, v)
+        np.testing.assert_allclose(d, (h(a + EPS * v, n) - h(a - EPS * v, n)) / (2 * EPS), rtol=1e-6)
+
+
 def test_value_and_grad_of_grad():
     g = srcdiff.grad(C.loop_sum)
     value, d2 = srcdiff.value_and_grad(g)(0.3, 5)

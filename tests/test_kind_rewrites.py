@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import check_grad
+from gradcheck import check_grad, numerical_grad
 from srcdiff import compiler
 from srcdiff.transforms import emit, kind_rewrites
 
@@ -68,3 +68,24 @@ def test_list_operand_of_an_array_is_an_array():
     dw, da = g(np.array([0.3, -0.4]), 0.7)
     np.testing.assert_allclose(dw, [0.7, 1.4])
     np.testing.assert_allclose(da, 0.3 - 0.8)
+
+
+def written_after_a_return(x, a):
+    buf = np.ones(3)
+    if np.sum(a) > 1.0:
+        return np.sum(a * a)
+    buf[1] *= np.tanh(x)
+    return np.exp(np.tanh(buf[1])) + np.sum(buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_an_if_of_a_zeros_start_and_an_element_zeroed_is_no_sum_start(jit):
+    # the gradient's own backward sweep has `if c: d_a = ... (rt.zeros_like) else: d_buf[1] = 0.0`: differentiated
+    # again (fuzz seed 300237, nested), the sum-start search read the element write's target as a name and crashed
+    def h(x, a):
+        gx, ga = srcdiff.grad(written_after_a_return, wrt=(0, 1), jit=jit)(x, a)
+        return gx * gx + np.sum(ga * ga)
+    for a in (np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.2, 0.6])):     # each side of the early return
+        got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(0.4, a)
+        for k, g in enumerate(got):
+            np.testing.assert_allclose(g, numerical_grad(h, [0.4, a], k), rtol=1e-5, atol=1e-7)

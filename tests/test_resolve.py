@@ -41,3 +41,27 @@ def test_a_library_function_without_a_rule_is_declined():
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_gradient_of_resolved_names(jit):
     check_grad(resolved, [0.4, np.array([[0.5, 1.0], [2.0, -1.0]])], wrt=(0, 1), jit=jit)
+
+
+def cast_through_a_name(a):
+    t = np.float64                 # as the ANF of a gradient names a cast's dtype (generated code differentiated again)
+    m = (a > 0.1).astype(t)
+    return np.sum((m * a) ** 2)
+
+
+def test_a_scalar_type_used_as_a_value_stays_a_numpy_type():
+    src = body_source(through(cast_through_a_name, "resolve").node)
+    assert "t = np.float64" in src, src          # not the builtin float a call np.float64(x) becomes
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_cast_to_a_named_dtype_and_the_penalty_of_its_gradient(jit):
+    # nested fuzz seed 300020: the inner gradient's `a2 = np.float64; rt.astype(a1, a2)` became
+    # rt.astype(a1, float) in the outer one, which Numba could not compile (declined under jit)
+    a = np.array([0.3, -0.2, 0.5])
+    check_grad(cast_through_a_name, [a], wrt=0, jit=jit)
+
+    def h(a):
+        g = srcdiff.grad(cast_through_a_name)(a)
+        return np.sum(g * g)
+    np.testing.assert_allclose(srcdiff.grad(h, jit=jit)(a), [2.4, 0.0, 4.0], rtol=1e-12)   # 8 a where a > 0.1

@@ -85,3 +85,31 @@ def test_the_sweeps_give_the_gradient(jit):
     check_grad(looped, [0.6, a], wrt=0, jit=jit)
     check_grad(writes, [0.6, a], wrt=0, jit=jit)
     check_grad(squares, [a, a[::-1].copy()], wrt=0, jit=jit)
+
+
+def restarted(a):
+    out = np.copy(a)
+    for j in range(3):
+        if 0 < len(a):      # both branches set t from constants: its adjoint ends at this if, with no code
+            t = 0.0
+        else:
+            t = 0.0
+        for k in range(len(a)):
+            t = t + a[1] * a[0]
+        out[j] = t
+    for i in range(2):      # t bound again after the loop: SSA reuses its name, so the loop carries its adjoint
+        t = a[2] * t
+    return np.sum(out ** 2) + t
+
+
+def test_an_adjoint_consumed_by_both_branches_of_a_codeless_if_restarts():
+    lines = _backward(restarted, ["a"], {"a": A})
+    k = lines.index("for j in range(2, -1, -1):")
+    body = lines[k + 1:]
+    assert any(line.startswith("d_t") and line.endswith("= 0.0") for line in body)   # reset once per iteration
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_an_adjoint_restarted_by_a_codeless_if_gives_the_gradient(jit):
+    # before the fix, t's adjoint carried over from one iteration of the j loop to the next (about 2x too big)
+    check_grad(restarted, [np.array([0.81, 2.49, 0.30])], wrt=0, jit=jit)

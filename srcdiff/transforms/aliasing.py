@@ -152,8 +152,10 @@ class _Flow:
                 if after == head:
                     return head
                 head = after
-        self.reads(s, state)
         partners, stale = state
+        copied = _ssa_copy(s)
+        if copied is None:
+            self.reads(s, state)
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _in_place(s, self.kinds):
             old = s.value.left.id     # `a += v` on an array: a write to the memory `a` names, seen by its views
             name = s.targets[0].id
@@ -177,6 +179,8 @@ class _Flow:
                 partners[name] = shared
                 for p in shared:
                     partners[p] = partners.get(p, frozenset()) | {name}
+            if copied in stale:     # SSA's copy of a stale view is stale: the read that counts is the copy's
+                stale[name] = stale[copied]
         elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
               and isinstance(s.targets[0].value, gast.Name)):
             target = s.targets[0].value.id
@@ -221,6 +225,16 @@ def _in_place(s, kinds, unknown=False) -> bool:
     v = s.value
     return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
             and (is_array(kinds.get(v.left.id)) or (unknown and kinds.get(v.left.id) is None)))
+
+
+def _ssa_copy(s):
+    """The name an SSA branch merge or loop back-edge copy (`v = w`) copies, else None. Such a copy reads
+    nothing itself (a loop's last iteration's value may be one no path reads again): its target carries the
+    copied name's staleness instead."""
+    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+            and (anno.get(s, anno.MERGE) or anno.get(s, anno.PHI))):
+        return s.value.id
+    return None
 
 
 def _own_loads(s):

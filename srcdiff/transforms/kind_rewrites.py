@@ -24,11 +24,12 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
         else: total = 0.0` in SSA form, or None."""
         if not isinstance(s, gast.If):
             return None
-        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.value, gast.Call)
-                 and dotted_name(b.value.func) == "rt.zeros_like" and len(b.value.args) == 1
-                 and isinstance(b.value.args[0], gast.Name)]
-        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.value, gast.Constant)
-                and b.value.value == 0.0 and type(b.value.value) is float]
+        # (element writes `d[i] = 0.0`, as in a gradient's own backward sweep, are no sum's start)
+        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
+                 and isinstance(b.value, gast.Call) and dotted_name(b.value.func) == "rt.zeros_like"
+                 and len(b.value.args) == 1 and isinstance(b.value.args[0], gast.Name)]
+        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
+                and isinstance(b.value, gast.Constant) and b.value.value == 0.0 and type(b.value.value) is float]
         def merges(stmts, source):
             return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
                     and b.value.id == source.targets[0].id and anno.get(b, anno.MERGE)}
@@ -74,7 +75,8 @@ def _other_merges(s, found):
     bound = {t.id for b in s.orelse if isinstance(b, gast.Assign) for t in b.targets if isinstance(t, gast.Name)}
     kept = []
     for b in s.orelse:
-        if b is found[1] or (isinstance(b.targets[0], gast.Name) and b.targets[0].id == found[2]):
+        if b is found[1] or (isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
+                             and b.targets[0].id == found[2]):
             continue
         if not (isinstance(b, gast.Assign) and anno.get(b, anno.MERGE) and isinstance(b.value, gast.Name)
                 and b.value.id not in bound):

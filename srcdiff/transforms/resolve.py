@@ -419,6 +419,8 @@ class _Resolver(Transformer):
             return self._bind_constant(node, obj)
         if isinstance(obj, pytypes.ModuleType):
             fail(node, self.unit, f"module {obj.__name__} used as a value")
+        if _is_type_value(obj):
+            return self._dtype(node)[1]
         return self._callable_name(node, obj)
 
     def visit_Name(self, node):
@@ -433,6 +435,8 @@ class _Resolver(Transformer):
             return self._bind_constant(node, obj)
         if isinstance(obj, pytypes.ModuleType):
             fail(node, self.unit, f"module {node.id} used as a value")
+        if _is_type_value(obj):
+            return self._dtype(node)[1]
         return self._callable_name(node, obj)
 
     def visit_Lambda(self, node):
@@ -444,6 +448,13 @@ class _Resolver(Transformer):
             self.generic_visit(node)
             return node
         fail(node, self.unit, "nested def left after closure lifting")
+
+
+def _is_type_value(obj) -> bool:
+    """A scalar type used as a value, not called (`t = np.float64`, then `x.astype(t)`; generated code's ANF
+    names a cast's dtype so): it stays the NumPy type (`np.float64`), which Numba takes as a dtype where the
+    builtin `float` a call becomes is not one."""
+    return isinstance(obj, type) and (issubclass(obj, np.generic) or obj in (float, int, bool))
 
 
 def _is_none(e) -> bool:

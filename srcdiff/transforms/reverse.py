@@ -27,6 +27,7 @@ import gast
 
 from . import annotations as anno
 from . import checkpoints
+from .aliasing import memory_roots
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted_name, load, loaded_names,
                       names_in, store, walk, walk_names, walk_statements)
 from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar
@@ -350,13 +351,21 @@ def differentiate(unit, spec: Spec, name: str) -> Sweeps:
     a function of them): without loops nothing is stored, so with nothing to restore round 1 is final."""
     loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
     first = Reverse(unit, spec, set(), set()).function(name)
-    restore = written_arrays(unit.node.body) & first.reads
+    restore = written_arrays(unit.node.body) & _sharing_memory(unit.node, first.reads, spec.kinds)
     if not loops and not restore:
         return first
     second = Reverse(unit, spec, restore, set(first.reads)).function(name)
     if second.reads <= first.reads:
         return second
     return Reverse(unit, spec, restore, first.reads | second.reads).function(name)
+
+
+def _sharing_memory(fn, names: set, kinds) -> set:
+    """`names` and the names that may share memory with one of them: a view read by the backward sweep
+    (`b1 = b[1:]`, read by the adjoint of `b1 * t`) sees a later write into `b` unless `b` is restored."""
+    roots = memory_roots(fn, kinds or {})
+    read_roots = {roots.get(n, n) for n in names}
+    return set(names) | {n for n, r in roots.items() if r in read_roots}
 
 
 # ---- facts about SSA statements the forward sweep uses -----------------------------------------------------

@@ -32,7 +32,7 @@ class BackwardSweep:
 
     def backward(self, stmts, loop, state):
         out = self.pops(stmts, loop) if loop is not None else []
-        subs = self.remat_plan(loop)[1] if loop is not None and stmts is loop.body else {}
+        subs = self.rereads(stmts, loop)[1]
         pending = dict(subs)
         for q in range(len(stmts) - 1, -1, -1):
             s = stmts[q]
@@ -282,10 +282,12 @@ class BackwardSweep:
                 if d not in b:
                     rb.append(assign(d, self.zero(self._primal_of(d), s)))
                     b[d] = True
-        if not r1 and not r2:
-            return
+        # both branches consume what they bind (an adjoint of a value they set from constants ends there,
+        # with no code): the state says so even where neither branch has statements
         state.clear()
         state.update({d: s1[d] and s2[d] for d in s1})
+        if not r1 and not r2:
+            return
         self.read(s.test)
         out.append(gast.If(test=s.test, body=r1 or [gast.Pass()], orelse=r2))
 

@@ -34,6 +34,7 @@ class Storage:
         """Before a sweep is built: no tape, re-read plan or checkpointed loop yet."""
         self.tapes = {}         # (primal name, id(loop)) -> (tape name, dtype letter, loop)
         self._remat = {}        # id(loop) -> remat_plan(loop)
+        self._views = {}        # id(block) -> view_rereads(block)
         self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
 
     def stack(self, v: str) -> str:
@@ -93,11 +94,15 @@ class Storage:
                   and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
                   and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):
                 subs[v] = [st, p, val.value.id]
-            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and val.value.id not in written
-                  and val.value.id not in inside
+            elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name)
+                  and (val.value.id not in written or val.value.id in self.restore) and val.value.id not in inside
                   and basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == I})
                   and all(ok_atom(n) or n.id in subs for n in walk(val.slice) if isinstance(n, gast.Name))):
-                subs[v] = [st, p, None]   # a view of an array nothing writes: as cheap to take again as to store
+                # a view of an array nothing writes, or whose writes the backward sweep undoes (`b[::-1] *= t`
+                # reads b[::-1] before writing it): as cheap to take again as to store, and a stored view would
+                # be read after the write (its memory restored by then; code differentiated again must not
+                # depend on that)
+                subs[v] = [st, p, val.value.id if val.value.id in written else None]
             elif (isinstance(val, gast.Call) and dotted_name(val.func) == "rt.table_at"
                   and all(ok_atom(a) or (isinstance(a, gast.Name) and a.id in subs) for a in val.args)):
                 subs[v] = [st, p, None]   # one matrix's slice of a log-domain table (views of it)
@@ -114,9 +119,42 @@ class Storage:
         self._remat[key] = (ints, plan)
         return ints, plan
 
+    def rereads(self, stmts, loop):
+        """(integer statements recomputed, {value: (its statement, its last use)} read again) of a block: a for
+        loop's body by remat_plan, any other block (a while loop's body too) by view_rereads."""
+        if loop is not None and stmts is loop.body and isinstance(loop, gast.For):
+            return self.remat_plan(loop)
+        return [], self.view_rereads(stmts)
+
+    def view_rereads(self, stmts) -> dict:
+        """{view: (its statement, the last statement of `stmts` that reads it)} for a block other than a for
+        loop's body (remat_plan covers those): views of an array the block then writes, which the backward sweep
+        undoes (`b[::-1] *= t` reads b[::-1] before writing it). The backward sweep takes each again just
+        before its last use, where the write is undone: it never reads a view after a write to its array,
+        so the gradient differentiated again (a gradient-norm penalty) passes the aliasing check."""
+        if id(stmts) in self._views:
+            return self._views[id(stmts)]
+        ints = {k for k, kd in self.kinds.items() if kd == I}
+        plan = {}
+        for p, st in enumerate(stmts):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                    and isinstance(st.value, gast.Subscript) and isinstance(st.value.value, gast.Name)
+                    and st.value.value.id in self.restore and not is_scalar(self.kinds.get(st.targets[0].id))
+                    and basic_index(st.value.slice, ints)):
+                continue
+            v, arr = st.targets[0].id, st.value.value.id
+            writes = [q for q in range(p + 1, len(stmts)) if arr in written_arrays([stmts[q]])]
+            uses = [q for q in range(p + 1, len(stmts)) if v in loaded_names(stmts[q])]
+            if writes and uses and uses[-1] < writes[0]:
+                plan[v] = (st, uses[-1])
+                if v in self.needed:        # what the re-read reads is needed instead
+                    self.needed |= loaded_names(st.value)
+        self._views[id(stmts)] = plan
+        return plan
+
     def stored(self, stmts, loop):
         """Names this block must store for the backward sweep (not recomputed)."""
-        ints, subs = self.remat_plan(loop) if loop is not None and stmts is loop.body else ([], {})
+        ints, subs = self.rereads(stmts, loop)
         skip = {st.targets[0].id for st in ints} | set(subs)
         return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
 

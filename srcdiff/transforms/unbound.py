@@ -48,21 +48,23 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     """Insert placeholders for `fn`'s possibly-unbound locals after its leading tape set-up."""
     params = {a.id for a in fn.args.args}
     kinds, shapes = dict(kinds or {}), dict(shapes or {})
-    copies = {}                       # v -> names assigned a copy of v (SSA's merges)
+    copies = {}                       # v -> names assigned a copy of v (SSA's merges), and that v is assigned a copy of
     for n in walk_statements(fn.body):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
             copies.setdefault(n.value.id, []).append(n.targets[0].id)
-    for k, s in enumerate(fn.body):   # `v = None` placeholders of differentiated generated code: typed now
+            copies.setdefault(n.targets[0].id, []).append(n.value.id)
+    # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now
+    for s in walk_statements(fn.body):
         if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Constant) and s.value.value is None):
             v = s.targets[0].id
-            if kinds.get(v) is None:  # a version only a merge reads: the merge's kind
+            if kinds.get(v) is None:  # a version only a merge reads, or a loop's (`v = a` in it): their kind
                 known = [w for w in copies.get(v, ()) if kinds.get(w) is not None]
                 if known:
                     kinds[v], shapes[v] = kinds[known[0]], shapes.get(known[0])
             typed = placeholder(v, kinds, shapes, params)
             if not (isinstance(typed.value, gast.Constant) and typed.value.value is None):
-                fn.body[k] = gast.copy_location(typed, s)
+                s.value = gast.copy_location(typed.value, s.value)
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
