@@ -305,10 +305,9 @@ def _dead_stacks(ctx):
 
 
 def _unbound(ctx):
-    if ctx.sweeps:
-        ctx.fn = unbound.define_unbound(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes)
-    else:   # forward mode: the primal values' kinds where the arguments' are known (a gradient's `v = None`
-        ctx.fn = unbound.define_unbound(ctx.fn, ctx.kinds if ctx.arg_kinds else None)   # placeholders get types)
+    # (forward mode: the primal values' kinds where the arguments' are known: a gradient's `v = None` get types)
+    ctx.fn = unbound.define_unbound(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes) if ctx.sweeps else \
+        unbound.define_unbound(ctx.fn, ctx.kinds if ctx.arg_kinds else None)
 
 
 def _stack_kinds(ctx):
