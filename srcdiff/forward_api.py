@@ -33,11 +33,9 @@ def generated_function(f, args=None):
         s = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
             s = f.specialise(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
-        fn = (s or f.specialise()).function
-        return getattr(fn, "py_func", fn)
+        return backends.python_function((s or f.specialise()).function)
     if isinstance(f, ForwardTransformed):
-        fn = f.specialise(args).function
-        return getattr(fn, "py_func", fn)
+        return backends.python_function(f.specialise(args).function)
     return getattr(f, "py_func", f)
 
 

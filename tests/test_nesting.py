@@ -583,10 +583,12 @@ def f_row_slice_then_other_row(a, M):
     return np.sum(rows ** 2)
 
 
-# (f_row_slice_then_other_row with an inner jit=True gradient: declined, the outer pass meets the inner code's
-# rt.elementwise kernel; so on main too)
+# (f_row_slice_then_other_row with an inner jit=True gradient was declined, "raise is not supported", at a line
+# of srcdiff's runtime: the outer pass read the inner function's compiled form, with its rt.elementwise kernels,
+# not the source shown; backends.python_function gives it that source)
 @pytest.mark.parametrize("f, jit", [(f_scaled_view, False), (f_scaled_view, True), (f_scaled_views_in_loops, False),
-                                    (f_scaled_views_in_loops, True), (f_row_slice_then_other_row, False)])
+                                    (f_scaled_views_in_loops, True), (f_row_slice_then_other_row, False),
+                                    (f_row_slice_then_other_row, True)])
 def test_gradient_norm_penalty_over_views_of_written_arrays(f, jit):
     # the inner gradient read `buf1 = buf[::-1]` after writing buf (its memory restored by then): the outer
     # aliasing check declined srcdiff's own code, naming a line of the generated file
@@ -621,3 +623,23 @@ def test_gradient_norm_penalty_over_a_value_of_the_previous_iteration(jit):
     got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, a)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(h, [x, a], k), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("outer_jit", [False, True], ids=["outer-py", "outer-jit"])
+def test_penalty_over_a_jitted_gradient_reads_the_source_shown(outer_jit):
+    """The inner gradient is jitted: Numba runs its compiled form (array expressions as rt.elementwise kernels);
+    differentiating it again parses the source the user reads, which has the expressions themselves."""
+    def f(x, a):
+        rows = np.zeros((2, 3))
+        for i in range(3):
+            rows[1, ::2] += x[:2] * a[i] * np.tanh(x[:2] - a[i])
+        return np.sum(rows * rows)
+
+    def h(x, a):
+        g = srcdiff.grad(f, jit=True)(x, a)
+        return np.sum(g * g)
+    x, a = np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.7, -0.4])
+    inner = srcdiff.grad(f, jit=True)
+    inner(x, a)
+    assert "rt.elementwise" not in srcdiff.source(inner)
+    np.testing.assert_allclose(srcdiff.grad(h, jit=outer_jit)(x, a), numerical_grad(h, [x, a], 0), rtol=1e-5, atol=1e-8)
