@@ -1114,14 +1114,17 @@ def penalty_program(prog: Program) -> Program:
     sig = ast.unparse(entry.args)            # h takes f's signature (defaults, keyword-only parameters)
     params = ", ".join(list(prog.params) + [f"{k.arg}={k.arg}" for k in entry.args.kwonlyargs])
     wrt = prog.wrt
+    # one program in four differentiates a jitted gradient (its compiled form runs rt.elementwise kernels; the
+    # outer pass must read the source shown)
+    jit = ", jit=True" if sum(map(ord, src)) % 4 == 0 else ""
     if prog.params[:3] == ("x", "a", "M"):
         src += (f"\n\ndef h({sig}):\n"
-                f"    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2))({params})\n"
+                f"    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2){jit})({params})\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
     else:
         assert wrt == (0, 1)
         src += (f"\n\ndef h({sig}):\n"
-                f"    gxa, gM = srcdiff.grad(f, wrt=(0, 1))({params})\n"
+                f"    gxa, gM = srcdiff.grad(f, wrt=(0, 1){jit})({params})\n"
                 "    gx, ga = gxa\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
     return Program(src, prog.N, prog.params, prog.n, prog.seq, prog.checkpoints)
