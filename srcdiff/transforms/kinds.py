@@ -518,6 +518,27 @@ def unify(a, b):
     return None
 
 
+def _reads_unreached(e, local: set, kinds: dict) -> bool:
+    """Whether `e` reads a local name that has no kind yet (not reached by this sweep). The flat shapes
+    ANF leaves (names, constants, operators and calls of them) are looked at directly; anything else
+    is walked (the walk is most of a sweep's cost on a long straight-line function)."""
+    t = type(e)
+    if t is gast.Name:
+        return isinstance(e.ctx, gast.Load) and e.id in local and e.id not in kinds
+    if t is gast.Constant:
+        return False
+    if t is gast.BinOp:
+        return _reads_unreached(e.left, local, kinds) or _reads_unreached(e.right, local, kinds)
+    if t is gast.UnaryOp:
+        return _reads_unreached(e.operand, local, kinds)
+    if t is gast.Attribute:
+        return _reads_unreached(e.value, local, kinds)
+    if t is gast.Call:
+        return (_reads_unreached(e.func, local, kinds) or any(_reads_unreached(a, local, kinds) for a in e.args)
+                or any(_reads_unreached(k.value, local, kinds) for k in e.keywords))
+    return any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds for r in walk_names(e))
+
+
 UNSETTLED = Kind("?")   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
 
 
@@ -555,8 +576,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
-                if any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
-                       for r in walk_names(n.value)):
+                if _reads_unreached(n.value, local, kinds):
                     settled = False
                     continue
                 name = n.targets[0].id
