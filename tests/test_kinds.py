@@ -226,3 +226,12 @@ def test_reads_unreached_agrees_with_a_walk_of_every_name(expr, unreached):
     walked = any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in known for r in walk_names(e))
     assert walked == unreached
     assert kinds._reads_unreached(e, local, known) == unreached
+
+
+@pytest.mark.parametrize("ks, want", [
+    ([F, F], F), ([F, A1], A1), ([A1, A2, F], A2), ([A1, ("a", None, "f")], ("a", None, "f")),
+    ([A1, None], None), ([F, ("t", 2)], None), ([("l", F), F], ("a", None, "f")),
+])
+def test_broadcast_of_operand_kinds(ks, want):
+    """An unknown or tuple operand: unknown; all scalars: a scalar; else the largest rank (unknown if one is)."""
+    assert kinds._broadcast(ks, "f") == want

@@ -199,12 +199,18 @@ def _array(nd, dt):
 
 
 def _broadcast(ks, dt):
-    if any(k is None or is_tuple(k) for k in ks):
-        return None
-    if all(is_scalar(k) for k in ks):
-        return Kind.scalar(dt)
-    nds = [ndim(k) for k in ks]
-    return Kind.array(None if None in nds else max(nds), dt)
+    """The kind the operands' kinds broadcast to: None if one is unknown or a tuple, a scalar if all are,
+    else an array of the largest rank (unknown if one's is). One pass over the tags (every operator of
+    every statement asks: kinds.infer's commonest question)."""
+    scalars, nd = True, 0
+    for k in ks:
+        if k is None or k[0] == "t":
+            return None
+        if k[0] != "s":
+            scalars = False
+            r = k[1] if k[0] == "a" else None
+            nd = None if nd is None or r is None else max(nd, r)
+    return Kind.scalar(dt) if scalars else Kind.array(nd, dt)
 
 
 def expr_kind(e, kinds: dict):
