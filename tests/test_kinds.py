@@ -210,3 +210,28 @@ def test_no_tagged_kind_indexing_outside_kinds():
         'a = k[0] == "a" and k[1] > 2\nb = (k or ("?",))[0] in ("s", "t")\nc = ("s", "i")\nd = ("a", n, "f")\n'
         'e = ("t", 2, "exp")\nf = ("a", "SCALE")\ng = ("dtype", "out")\nh = k[0] == "py_func"'))]
     assert sum(found) == 6, found   # (the tag tests of a and b, b's default ("?",), c, d, e; not f, g, h)
+
+
+@pytest.mark.parametrize("expr, unreached", [
+    ("a + 1.0", False), ("-b * a", True), ("np.exp(a)", False), ("f(b)", True), ("np.sum(a, axis=b)", True),
+    ("b.shape", True), ("a[b]", True), ("a[0]", False), ("(a, b)", True), ("a if c else a", False),
+    ("g", False),                                    # a name not assigned in the function (a global): reached
+])
+def test_reads_unreached_agrees_with_a_walk_of_every_name(expr, unreached):
+    """infer's "name not reached yet" test: `b` is local and has no kind yet, `a` and `c` have kinds, `g` is
+    not local. The direct look at flat expressions must answer as the walk of every name does."""
+    import gast
+    from srcdiff.transforms.astutil import walk_names
+    e, local, known = parse_expr(expr), {"a", "b", "c"}, {"a": F, "c": B}
+    walked = any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in known for r in walk_names(e))
+    assert walked == unreached
+    assert kinds._reads_unreached(e, local, known) == unreached
+
+
+@pytest.mark.parametrize("ks, want", [
+    ([F, F], F), ([F, A1], A1), ([A1, A2, F], A2), ([A1, ("a", None, "f")], ("a", None, "f")),
+    ([A1, None], None), ([F, ("t", 2)], None), ([("l", F), F], ("a", None, "f")),
+])
+def test_broadcast_of_operand_kinds(ks, want):
+    """An unknown or tuple operand: unknown; all scalars: a scalar; else the largest rank (unknown if one is)."""
+    assert kinds._broadcast(ks, "f") == want

@@ -199,12 +199,18 @@ def _array(nd, dt):
 
 
 def _broadcast(ks, dt):
-    if any(k is None or is_tuple(k) for k in ks):
-        return None
-    if all(is_scalar(k) for k in ks):
-        return Kind.scalar(dt)
-    nds = [ndim(k) for k in ks]
-    return Kind.array(None if None in nds else max(nds), dt)
+    """The kind the operands' kinds broadcast to: None if one is unknown or a tuple, a scalar if all are,
+    else an array of the largest rank (unknown if one's is). One pass over the tags (every operator of
+    every statement asks: kinds.infer's commonest question)."""
+    scalars, nd = True, 0
+    for k in ks:
+        if k is None or k[0] == "t":
+            return None
+        if k[0] != "s":
+            scalars = False
+            r = k[1] if k[0] == "a" else None
+            nd = None if nd is None or r is None else max(nd, r)
+    return Kind.scalar(dt) if scalars else Kind.array(nd, dt)
 
 
 def expr_kind(e, kinds: dict):
@@ -518,6 +524,27 @@ def unify(a, b):
     return None
 
 
+def _reads_unreached(e, local: set, kinds: dict) -> bool:
+    """Whether `e` reads a local name that has no kind yet (not reached by this sweep). The flat shapes
+    ANF leaves (names, constants, operators and calls of them) are looked at directly; anything else
+    is walked (the walk is most of a sweep's cost on a long straight-line function)."""
+    t = type(e)
+    if t is gast.Name:
+        return isinstance(e.ctx, gast.Load) and e.id in local and e.id not in kinds
+    if t is gast.Constant:
+        return False
+    if t is gast.BinOp:
+        return _reads_unreached(e.left, local, kinds) or _reads_unreached(e.right, local, kinds)
+    if t is gast.UnaryOp:
+        return _reads_unreached(e.operand, local, kinds)
+    if t is gast.Attribute:
+        return _reads_unreached(e.value, local, kinds)
+    if t is gast.Call:
+        return (_reads_unreached(e.func, local, kinds) or any(_reads_unreached(a, local, kinds) for a in e.args)
+                or any(_reads_unreached(k.value, local, kinds) for k in e.keywords))
+    return any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds for r in walk_names(e))
+
+
 UNSETTLED = Kind("?")   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
 
 
@@ -555,8 +582,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
-                if any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds
-                       for r in walk_names(n.value)):
+                if _reads_unreached(n.value, local, kinds):
                     settled = False
                     continue
                 name = n.targets[0].id
