@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_name, private_folder, put_record,
-                       runtime_digest)
+from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_name, note_shown_function,
+                       private_folder, put_record, runtime_digest)
 from .errors import SrcdiffError
 from .generated import Generated, Lines, ModuleFacts, Parameters
 from .version import __version__
@@ -428,16 +428,6 @@ def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
 _SHOWN: dict = {}   # name of a compiled form's module -> name of the module of the source shown (load_module)
 
 
-_PYTHON: dict = {}  # a jitted function compiled from a compiled form -> the function of the source shown (load_module)
-
-
-def python_function(fn):
-    """The Python function of the source the user reads behind generated function `fn` (jitted or not): what
-    differentiating it again parses. A function Numba compiled from the compiled form (array expressions as
-    rt.elementwise kernels) stands for the shown source's function of its name, not for its own py_func."""
-    return _PYTHON.get(fn) or getattr(fn, "py_func", fn)
-
-
 def shown_module(fn):
     """The generated module whose source the user reads that the generated function `fn` (a jitted one,
     possibly compiled from the compiled form's module) belongs to."""
@@ -469,7 +459,7 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
             compiled = load_module(Generated(generated.compiled, generated.facts, lines=generated.lines), bindings, base, jit)
             _SHOWN[compiled.__name__] = modname
             for name in names:
-                _PYTHON[compiled.__dict__[name]] = mod.__dict__[name]
+                note_shown_function(compiled.__dict__[name], mod.__dict__[name])
                 mod.__dict__[name] = compiled.__dict__[name]
         else:
             for name, obj in bindings.items():

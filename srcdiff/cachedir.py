@@ -118,3 +118,18 @@ def runtime_cache_dir() -> str:
     `runtime_root()/<hash of the runtime's source>`, created 0700 and checked like the cache directory."""
     root = private_root(runtime_root(), "runtime cache directory", "SRCDIFF_RUNTIME_CACHE_DIR")
     return private_folder(os.path.join(root, runtime_digest()[:16]))
+
+
+_SHOWN_FUNCTIONS: dict = {}   # a jitted function compiled from a compiled form -> the shown source's function
+
+
+def note_shown_function(compiled, python) -> None:
+    """backends.instantiate: `compiled` (Numba's, of the compiled form: array expressions as rt.elementwise
+    kernels) takes the place of `python`, the function of the source the user reads, in its module."""
+    _SHOWN_FUNCTIONS[compiled] = python
+
+
+def python_function(fn):
+    """The Python function of the source the user reads behind `fn` (a generated function, jitted or not, or
+    any other function or Numba dispatcher): what differentiating it again parses, never the compiled form."""
+    return _SHOWN_FUNCTIONS.get(fn) or getattr(fn, "py_func", fn)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import api, backends, compiler
+from . import api, backends, cachedir, compiler
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
 from .makers import maker
@@ -33,9 +33,9 @@ def generated_function(f, args=None):
         s = None
         if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
             s = f.specialise(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
-        return backends.python_function((s or f.specialise()).function)
+        return cachedir.python_function((s or f.specialise()).function)
     if isinstance(f, ForwardTransformed):
-        return backends.python_function(f.specialise(args).function)
+        return cachedir.python_function(f.specialise(args).function)
     return getattr(f, "py_func", f)
 
 

@@ -1,6 +1,8 @@
 """Nesting srcdiff transforms: reverse mode over generated gradients whose loops keep values in
 stacks (grad(grad(f)), a user function calling a gradient, value_and_grad over grad), in Python and
 with jit=True, against central differences of the inner gradient and against hvp / hessian."""
+import os
+
 import numpy as np
 import pytest
 
@@ -585,7 +587,7 @@ def f_row_slice_then_other_row(a, M):
 
 # (f_row_slice_then_other_row with an inner jit=True gradient was declined, "raise is not supported", at a line
 # of srcdiff's runtime: the outer pass read the inner function's compiled form, with its rt.elementwise kernels,
-# not the source shown; backends.python_function gives it that source)
+# not the source shown; cachedir.python_function gives it that source)
 @pytest.mark.parametrize("f, jit", [(f_scaled_view, False), (f_scaled_view, True), (f_scaled_views_in_loops, False),
                                     (f_scaled_views_in_loops, True), (f_row_slice_then_other_row, False),
                                     (f_row_slice_then_other_row, True)])
@@ -643,3 +645,16 @@ def test_penalty_over_a_jitted_gradient_reads_the_source_shown(outer_jit):
     inner(x, a)
     assert "rt.elementwise" not in srcdiff.source(inner)
     np.testing.assert_allclose(srcdiff.grad(h, jit=outer_jit)(x, a), numerical_grad(h, [x, a], 0), rtol=1e-5, atol=1e-8)
+
+
+
+def test_penalty_over_a_jitted_gradient_calling_a_recursive_helper(tmp_path):
+    """Nested fuzz seed 380141 (tests/fuzz_cases/nested_380141.py): h differentiates grad(f, jit=True) whose f
+    calls a recursive helper, which stays a call; the outer pass resolved it by name in the generated module,
+    where Numba's function of the compiled form (rt.elementwise kernels) stands, and declined at a line of
+    srcdiff's runtime. It must read the shown source's function (cachedir.python_function)."""
+    import fuzzgen
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_cases", "nested_380141.py")
+    prog = fuzzgen.Program.from_file(path)
+    mod = prog.load(str(tmp_path), "nested_380141_case")
+    fuzzgen.check_program(mod, prog, False, seed=380141, entry="h")

@@ -11,6 +11,7 @@ import types as pytypes
 import gast
 import numpy as np
 
+from ..cachedir import python_function
 from ..errors import fail
 from ..makers import MAKERS, user_function
 from ..rules import RULES, rule_name_of
@@ -116,7 +117,7 @@ class _Resolver(Transformer):
             return copy_loc(dotted(canon), node)
         if is_user_function(obj):
             name = node.id if isinstance(node, gast.Name) else node.attr
-            self.unit.callees[name] = getattr(obj, "py_func", obj)
+            self.unit.callees[name] = python_function(obj)
             return copy_loc(load(name), node)
         what = getattr(obj, "__module__", None)
         qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
