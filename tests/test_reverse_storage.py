@@ -67,12 +67,42 @@ def test_index_arithmetic_and_reads_of_unwritten_arrays_are_recomputed_not_kept(
     assert "s1 = a[j]" in backward and "s3 = a[i]" in backward         # just before their use
 
 
+def lengths(x, a):
+    s = 0.0
+    for i in range(3):
+        n = len(a)               # loop-invariant: a person computes it again, not keeps it per iteration
+        for j in range(n):
+            s = s + np.sin(x * a[j]) * i
+    return s
+
+
+def lengths_of_a_rebound_array(x, a):
+    s = 0.0
+    for i in range(3):
+        n = len(a)               # a is rebound below: n changes from one iteration to the next
+        a = a[1:] * x
+        for j in range(n - 1):
+            s = s + np.cos(a[j]) * x
+    return s
+
+
+def test_the_length_of_an_array_the_loop_does_not_rebind_is_taken_again_not_taped():
+    sw = reverse_sweeps(lengths, ["x", "a"], {"x": F, "a": A})
+    assert not sw.tapes
+    backward = _lines(sw)[_lines(sw).index("# backward sweep"):]
+    assert backward.index("n = len(a)") < backward.index("for j in range(n - 1, -1, -1):")
+    kept = reverse_sweeps(lengths_of_a_rebound_array, ["x", "a"], {"x": F, "a": A})
+    assert [t for t in kept.tapes if t.startswith("n")]         # its length is kept, one per iteration
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_kept_and_recomputed_values_give_the_gradient(jit):
     a = np.array([0.3, -0.7, 1.1, 0.4])
     check_grad(taped, [0.6, a], wrt=0, jit=jit)
     check_grad(in_a_while, [1.3], wrt=0, jit=jit)
     check_grad(shifted, [0.6, a], wrt=0, jit=jit)
+    check_grad(lengths, [0.6, a], wrt=(0, 1), jit=jit)
+    check_grad(lengths_of_a_rebound_array, [0.6, a], wrt=(0, 1), jit=jit)
 
 
 def scaled_tail(a, t):

@@ -90,6 +90,10 @@ class Storage:
                     and self.kinds.get(v) == I and ok_atom(val.left) and ok_atom(val.right)):
                 ints.append(st)
                 avail.add(v)
+            elif (isinstance(val, gast.Call) and dotted_name(val.func) == "len" and len(val.args) == 1
+                  and not val.keywords and self.kinds.get(v) == I and ok_atom(val.args[0])):
+                ints.append(st)     # `n = len(a)` of an array the loop does not rebind: taken again, not taped
+                avail.add(v)
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and is_scalar(self.kinds.get(v))
                   and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
                   and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):
