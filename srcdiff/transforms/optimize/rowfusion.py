@@ -46,7 +46,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import COMMENT_MARK, call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
+from ..astutil import call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
 from ..kinds import is_array, is_float_array, is_scalar, ndim
 from .fusion import ELEMENTWISE_OPS
 from .rowblocks import blocked
@@ -415,10 +415,13 @@ def _placed(stmts):
 
 
 def _emitted(group) -> list:
-    """The statements of `group`, each under its (sweep, line) comments where those change."""
+    """The statements of `group`, each under its (sweep, line) comments where those change (not a `return`)."""
     out = []
     shown = (None, None)
     for pos, note, new, role, _, _ in group:
+        if all(isinstance(s, gast.Return) for s in new):
+            out.extend(new)     # the function's result: no line's adjoint (its comments stay with the loop)
+            continue
         for c, seen in zip(note, shown):
             if c is not None and (seen is None or _text(c) != _text(seen)):
                 out.append(clone(c))
@@ -427,16 +430,13 @@ def _emitted(group) -> list:
     return out
 
 
-_SWEEPS = ("forward sweep", "backward sweep")
-
-
 def _text(c) -> str:
     return c.value.value
 
 
 def _noted(note, c):
     """The (sweep, line) comments in force after comment `c`: a sweep's comment starts a new section."""
-    if _text(c)[len(COMMENT_MARK):] in _SWEEPS:
+    if anno.get(c, anno.SWEEP) is not None:
         return (c, None)
     return (note[0], c)
 
