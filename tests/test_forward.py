@@ -279,6 +279,27 @@ def test_jvp_and_hvp_of_tuple_argument(jit):
         np.testing.assert_allclose(hv[k], (hi[k] - lo[k]) / (2 * EPS), rtol=1e-5, atol=1e-7)
 
 
+def affine(x, a):
+    return np.sum(a) + 2.0 * x
+
+
+def affine_of_a_pair(xa, m):
+    x, a = xa
+    return a[0] + np.sum(m) * 2.0 + x
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hvp_of_an_affine_function_has_one_zero_per_argument(jit):
+    """The gradient of an affine function is constant: its tangent is zero, yet still one value per wrt argument
+    and of its structure (it was one 0.0, so `hx, ha = hvp(...)` failed and tuple arguments raised StopIteration)."""
+    a, m = np.array([0.1, 0.5]), np.ones((2, 2))
+    hx, ha = srcdiff.hvp(affine, wrt=(0, 1), jit=jit)(0.4, a, (1.0, np.ones(2)))
+    assert np.ndim(hx) == 0 and hx == 0.0 and np.array_equal(ha, np.zeros(2))
+    (hx, ha), hm = srcdiff.hvp(affine_of_a_pair, wrt=(0, 1), jit=jit)((0.4, a), m, ((1.0, np.ones(2)), np.ones((2, 2))))
+    assert hx == 0.0 and np.array_equal(ha, np.zeros(2)) and np.array_equal(hm, np.zeros((2, 2)))
+    np.testing.assert_array_equal(srcdiff.hessian(affine, wrt=1, jit=jit)(0.4, a), np.zeros((2, 2)))
+
+
 def test_jvp_of_function_calling_jvp():
     """Forward over forward: a jvp transform called inside a function that is differentiated again."""
     def second(x, y):

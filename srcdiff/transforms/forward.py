@@ -477,7 +477,7 @@ class Forward:
         if isinstance(ret, gast.Name) and ret.id in self.varied:
             d = load(self.tan(ret.id))
         else:
-            d = call("rt.zeros_like", copy.deepcopy(ret))
+            d = _zero_tangent(ret, _tuples(fn))
         body.append(gast.Return(value=gast.Tuple(elts=[copy.deepcopy(ret), d], ctx=gast.Load())))
         args = params + [self.tangents[p] for p in self.wrt]
         arguments = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
@@ -485,6 +485,25 @@ class Forward:
                                    kw_defaults=[], kwarg=None, defaults=[])
         return gast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[], returns=None,
                                 type_comment=None, type_params=[])
+
+
+def _tuples(fn) -> dict:
+    """{name: its tuple literal} for the names of `fn` bound once, to a tuple literal (a gradient's `result`)."""
+    bound: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            bound.setdefault(n.targets[0].id, []).append(n.value)
+    return {k: v[0] for k, v in bound.items() if len(v) == 1 and isinstance(v[0], gast.Tuple)}
+
+
+def _zero_tangent(e, tuples: dict):
+    """The zero tangent of a result nothing varied reaches: a tuple of zeros for a tuple (the gradient of a
+    linear function w.r.t. several arguments: hvp gives a zero per argument, not one 0.0), else zeros_like."""
+    if isinstance(e, gast.Name) and e.id in tuples:
+        e = tuples[e.id]
+    if isinstance(e, gast.Tuple):
+        return gast.Tuple(elts=[_zero_tangent(x, tuples) for x in e.elts], ctx=gast.Load())
+    return call("rt.zeros_like", copy.deepcopy(e))
 
 
 def avoid_version_clashes(fn: gast.FunctionDef) -> gast.FunctionDef:
