@@ -1281,14 +1281,59 @@ def entry_call(f, args, wrt, rng):
     return out, kw
 
 
+def _tangents(args, wrt, lv, seed):
+    """(one random tangent per leaf, the tangents structured like the wrt arguments)."""
+    tan_rng = np.random.default_rng(seed)
+    tl = [tan_rng.normal(size=np.shape(get_leaf(args, leaf))) for leaf in lv]
+    tl = [float(t) if np.ndim(t) == 0 else t for t in tl]
+    tangents, pos = [], 0
+    for k in wrt:
+        if isinstance(args[k], (tuple, list)):
+            m = len(args[k])
+            tangents.append(type(args[k])(tl[pos:pos + m]))
+            pos += m
+        else:
+            tangents.append(tl[pos])
+            pos += 1
+    return tl, tangents
+
+
+def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
+    """srcdiff.hvp (forward over reverse) == central differences of srcdiff.grad (Python backend) along the
+    same tangent, where eps=1e-5 and 1e-6 agree (no kink of the gradient nearby; else nothing is checked)."""
+    import srcdiff
+    tl, tangents = _tangents(args, wrt, lv, seed + 3)
+    g = srcdiff.grad(f_user, wrt=wrt)
+
+    def along(eps):
+        a = _copy(args)
+        for leaf, t in zip(lv, tl):
+            a = set_leaf(a, leaf, get_leaf(a, leaf) + eps * t)
+        return flat_grads(g(*a, **kw), args, wrt)
+
+    with np.errstate(all="ignore"):
+        refs = [[(np.asarray(p) - np.asarray(m)) / (2 * eps) for p, m in zip(along(eps), along(-eps))]
+                for eps in (1e-5, 1e-6)]
+    if not all(np.all(np.isfinite(a)) and np.allclose(a, b, rtol=1e-3, atol=1e-5 * max(1.0, float(np.max(np.abs(a)))))
+               for a, b in zip(*refs)):
+        return
+    got = srcdiff.hvp(f_user, wrt=wrt, jit=jit)(*_copy(args), tuple(tangents), **kw)
+    for leaf, h, ref in zip(lv, flat_grads(got, args, wrt), refs[0]):
+        if np.shape(h) != np.shape(ref):
+            raise Wrong(f"hvp d/d{_name(leaf, prog)}: shape {np.shape(h)} != {np.shape(ref)}")
+        _close(h, ref, f"hvp (H·v) d/d{_name(leaf, prog)} vs finite differences of grad along v at args={args!r}"
+                       f"{_kwtext(kw)}", 1e-4, 1e-5)
+
+
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
-                  entry: str = "f", oracles=("fd", "value", "jvp", "backends", "taped"), timeout=None):
+                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "backends", "taped"), timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
     'fd': central differences, at points where eps=1e-5 and eps=1e-6 agree (no branch switch or kink
     nearby; others are skipped for this oracle); 'value': value_and_grad's value == f;
     'jvp': srcdiff.jvp(f)(..., v) == vdot(grad, v) (forward vs reverse: both follow the branches the
-    primal takes, so they must agree at kinks too); 'backends' (jit=True): the Numba gradient equals
+    primal takes, so they must agree at kinks too); 'hvp' (at the finite-difference points): srcdiff.hvp(f)
+    (forward over reverse) == central differences of srcdiff.grad along a random v, where the gradient is smooth; 'backends' (jit=True): the Numba gradient equals
     the Python backend's to rounding; 'taped' (programs with `prog.checkpoints`): the gradient under test,
     srcdiff.grad(f, checkpoints=k) (every oracle above checks it, and value_and_grad takes the same k),
     equals the gradient without checkpoints to rounding, in the same backend.  The non-FD oracles run at
@@ -1355,22 +1400,13 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                     for leaf, a, b in zip(lv, flat_grads(got2, args, wrt), flat):
                         _close(a, b, f"value_and_grad's d/d{_name(leaf, prog)} vs grad's", 1e-7, 1e-9)
                 if "jvp" in oracles:
-                    tan_rng = np.random.default_rng(seed + 1)
-                    tl = [tan_rng.normal(size=np.shape(get_leaf(args, leaf))) for leaf in lv]
-                    tl = [float(t) if np.ndim(t) == 0 else t for t in tl]
-                    tangents, pos = [], 0
-                    for k in wrt:
-                        if isinstance(args[k], (tuple, list)):
-                            m = len(args[k])
-                            tangents.append(type(args[k])(tl[pos:pos + m]))
-                            pos += m
-                        else:
-                            tangents.append(tl[pos])
-                            pos += 1
+                    tl, tangents = _tangents(args, wrt, lv, seed + 1)
                     val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=jit)(*_copy(args), tuple(tangents), **kw)
                     _close(val, v, f"jvp's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)
+                if "hvp" in oracles and refs is not None and entry == "f":   # (nested mode: not third order)
+                    _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog)
                 if "backends" in oracles and jit:
                     ref_py = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=False, **ck)(*_copy(args), **kw), args, wrt)
                     for leaf, a, b in zip(lv, flat, ref_py):
