@@ -195,11 +195,33 @@ def f(x, flag):
                                     "    return v"]
 
 
+def test_dead_code_turns_a_branch_left_with_nothing_to_do_into_the_test_of_the_other():
+    """`if c: <dead>` / `else: <live>` reads `if not c: <live>`, not `if c: pass` / `else: ...` (a recursive
+    helper inlined twice left one in a gradient); a test with effects keeps its `pass`."""
+    src = """
+def f(x, c, s):
+    if c:
+        u = np.sin(x)
+    else:
+        rt.push(s, x)
+    return x
+"""
+    assert run(optimize.eliminate_dead_code, src) == "if not c:\n    rt.push(s, x)\nreturn x"
+    src = """
+def f(x, s):
+    if g(x):
+        u = np.sin(x)
+    return x
+"""
+    assert run(optimize.eliminate_dead_code, src) == "if g(x):\n    pass\nreturn x"
+
+
 def test_dead_code_drops_lengths_and_an_empty_forward_sweep_heading():
     """len / min / max / abs of values are pure: a test computed only for a branch that no longer does
     anything goes (a sum over two comprehension clauses left `cond = 0 < 2` / `if cond: cond1 = len(a)`), and
     so does what the late cleanup passes stopped reading (`result = a * a` once the sum's adjoint is a scalar);
-    the `# forward sweep` heading goes with the last statement under it."""
+    the `# forward sweep` heading goes with the last statement under it (the sum's loops kept only len(a) per
+    iteration; reverse_storage now takes it again in the backward sweep)."""
     def lengths(a):
         c = 0 < len(a) and 1 < len(a)
         if c:
@@ -212,7 +234,7 @@ def test_dead_code_drops_lengths_and_an_empty_forward_sweep_heading():
         np.testing.assert_allclose(g(a), numerical_grad(lengths, [a], 0), rtol=1e-6)
         body = srcdiff.source(g).split("def lengths_grad")[1]
         assert "cond" not in body and "max(len" not in body and "= a * a" not in body, body
-        assert "# forward sweep" in body    # (the sum's loop is taped)
+        assert "# forward sweep" not in body and "_tape" not in body   # (its loops' len(a) is taken again)
 
     def square(a):
         return np.sum(a * a)

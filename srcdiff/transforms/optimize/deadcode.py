@@ -263,7 +263,10 @@ class _Liveness:
             if self.sweep:
                 if idle_orelse:
                     s.orelse = []
-                if idle_body:
+                if idle_body and not idle_orelse:     # `if c: pass / else: ...` reads `if not c: ...`
+                    s.test = gast.UnaryOp(op=gast.Not(), operand=s.test)
+                    s.body, s.orelse = s.orelse, []
+                elif idle_body:
                     s.body = [gast.Pass()]
             live |= body | orelse | self.loads(s.test)
             return True
