@@ -1327,15 +1327,76 @@ def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
                        f"{_kwtext(kw)}", 1e-4, 1e-5)
 
 
+VECTOR_SOURCE = """import numpy as np
+
+from {module} import f as user_f
+
+
+def fv({params}):
+    return user_f({params}) * a + x * np.sin(a)
+"""
+
+
+def vector_function(mod, prog: Program):
+    """fv = f(...) * a + x * sin(a), a function with an array output around the program's f (which srcdiff inlines),
+    in a module next to the program's; None where f has no parameters x and a."""
+    if not {"x", "a"} <= set(prog.params):
+        return None
+    name = mod.__name__ + "_vector"
+    path = os.path.join(os.path.dirname(mod.__file__), name + ".py")
+    with open(path, "w") as fh:
+        fh.write(VECTOR_SOURCE.format(module=mod.__name__, params=", ".join(prog.params)))
+    spec = importlib.util.spec_from_file_location(name, path)
+    vec = importlib.util.module_from_spec(spec)
+    sys.modules[name] = vec
+    spec.loader.exec_module(vec)
+    return vec.fv
+
+
+def _check_vector(fv, args, prog, jit, seed):
+    """srcdiff.jacobian of fv (by columns with jvp, by rows with vjp) == central differences, and
+    srcdiff.vjp(fv)(..., c) == (f's value, c·J), w.r.t. a and M (one at a time: jacobian takes one argument)."""
+    import srcdiff
+    y = fv(*_copy(args))
+    if not np.all(np.isfinite(y)):
+        return
+    for k in [prog.params.index(p) for p in ("a", "M") if p in prog.params]:
+        refs = []
+        for eps in (1e-5, 1e-6):
+            x0, J = args[k], np.zeros(np.shape(y) + np.shape(args[k]))
+            for idx in np.ndindex(x0.shape):
+                up, down = _copy(args), _copy(args)
+                up[k][idx] += eps
+                down[k][idx] -= eps
+                J[(Ellipsis,) + idx] = (fv(*up) - fv(*down)) / (2 * eps)
+            refs.append(J)
+        scale = max(1.0, float(np.max(np.abs(refs[0]))))
+        if not np.allclose(refs[0], refs[1], rtol=1e-4, atol=1e-6 * scale):
+            continue    # a kink nearby
+        for mode in ("forward", "reverse"):
+            J = srcdiff.jacobian(fv, wrt=k, jit=jit, mode=mode)(*_copy(args))
+            _close(J, refs[0], f"jacobian (mode={mode!r}) of f(...) * a + x * sin(a) w.r.t. {prog.params[k]} vs "
+                               f"finite differences at args={args!r}", 1e-4, 1e-5)
+        c = np.random.default_rng(seed + 5).normal(size=np.shape(y))
+        value, ct = srcdiff.vjp(fv, wrt=k, jit=jit)(*_copy(args), c)
+        _close(value, y, f"vjp's value of f(...) * a + x * sin(a) at args={args!r}", 1e-7, 1e-9)
+        _close(ct, np.tensordot(c, refs[0], axes=1), f"vjp of f(...) * a + x * sin(a) w.r.t. {prog.params[k]} vs "
+                                                    f"c·(finite differences) at args={args!r}", 1e-4, 1e-5)
+
+
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
-                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "backends", "taped"), timeout=None):
+                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped"),
+                  timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
     'fd': central differences, at points where eps=1e-5 and eps=1e-6 agree (no branch switch or kink
     nearby; others are skipped for this oracle); 'value': value_and_grad's value == f;
     'jvp': srcdiff.jvp(f)(..., v) == vdot(grad, v) (forward vs reverse: both follow the branches the
     primal takes, so they must agree at kinks too); 'hvp' (at the finite-difference points): srcdiff.hvp(f)
-    (forward over reverse) == central differences of srcdiff.grad along a random v, where the gradient is smooth; 'backends' (jit=True): the Numba gradient equals
+    (forward over reverse) == central differences of srcdiff.grad along a random v, where the gradient is smooth;
+    'vector' (one program in four with parameters x and a, called without keywords): an array output around f,
+    fv = f(...) * a + x * sin(a): srcdiff.jacobian by columns (jvp) and by rows (vjp) and srcdiff.vjp == central
+    differences; 'backends' (jit=True): the Numba gradient equals
     the Python backend's to rounding; 'taped' (programs with `prog.checkpoints`): the gradient under test,
     srcdiff.grad(f, checkpoints=k) (every oracle above checks it, and value_and_grad takes the same k),
     equals the gradient without checkpoints to rounding, in the same backend.  The non-FD oracles run at
@@ -1409,6 +1470,11 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)
                 if "hvp" in oracles and refs is not None and entry == "f":   # (nested mode: not third order)
                     _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog)
+                if ("vector" in oracles and refs is not None and entry == "f" and not kw and len(args) == len(prog.params)
+                        and seed % 4 == 0):
+                    fv = vector_function(mod, prog)     # (one program in four: two more transforms, N calls)
+                    if fv is not None:
+                        _check_vector(fv, args, prog, jit, seed)
                 if "backends" in oracles and jit:
                     ref_py = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=False, **ck)(*_copy(args), **kw), args, wrt)
                     for leaf, a, b in zip(lv, flat, ref_py):

@@ -1,7 +1,8 @@
 """Fuzz: random programs (tests/fuzzgen.py) differentiated by srcdiff, checked by several oracles
 (fuzzgen.check_program): central finite differences where smooth, value_and_grad's value == f,
 jvp == vdot(grad, v) at every finite point (kinks included), hvp (forward over reverse) == central
-differences of grad along v where the gradient is smooth, Numba == Python backend, and for the
+differences of grad along v where the gradient is smooth, for one program in four an array output around f
+(jacobian by jvp and by vjp, and vjp, == central differences), Numba == Python backend, and for the
 programs drawn with checkpoints=k (their gradient under test is grad(f, checkpoints=k)) the
 checkpointed gradient == the taped one.
 
