@@ -1298,9 +1298,39 @@ def _tangents(args, wrt, lv, seed):
     return tl, tangents
 
 
+CURVED_SOURCE = """import numpy as np
+
+from {module} import f as user_f
+
+
+def fs{signature}:
+    return np.sin(0.5 * user_f({call}))
+"""
+
+
+def curved_function(mod, f_user):
+    """fs = sin(0.5 * f(...)), with f's signature, in a module next to the program's: its Hessian
+    (-0.25 sin(f/2) ∇f ∇fᵀ + 0.5 cos(f/2) H_f) is not zero where f is linear (most random programs are on the
+    path they take), so H·v checks the whole gradient of f under forward mode, not only its second order."""
+    import inspect
+    sig = inspect.signature(f_user)
+    call = ", ".join(p.name if p.kind == p.POSITIONAL_OR_KEYWORD else f"{p.name}={p.name}"
+                     for p in sig.parameters.values())
+    name = mod.__name__ + "_curved"
+    path = os.path.join(os.path.dirname(mod.__file__), name + ".py")
+    with open(path, "w") as fh:
+        fh.write(CURVED_SOURCE.format(module=mod.__name__, signature=str(sig), call=call))
+    spec = importlib.util.spec_from_file_location(name, path)
+    curved = importlib.util.module_from_spec(spec)
+    sys.modules[name] = curved
+    spec.loader.exec_module(curved)
+    return curved.fs
+
+
 def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
-    """srcdiff.hvp (forward over reverse) == central differences of srcdiff.grad (Python backend) along the
-    same tangent, where eps=1e-5 and 1e-6 agree (no kink of the gradient nearby; else nothing is checked)."""
+    """srcdiff.hvp (forward over reverse) of f_user == central differences of srcdiff.grad (Python backend)
+    along the same tangent, where eps=1e-5 and 1e-6 agree (no kink of the gradient nearby; else nothing is
+    checked)."""
     import srcdiff
     tl, tangents = _tangents(args, wrt, lv, seed + 3)
     g = srcdiff.grad(f_user, wrt=wrt)
@@ -1392,8 +1422,9 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     'fd': central differences, at points where eps=1e-5 and eps=1e-6 agree (no branch switch or kink
     nearby; others are skipped for this oracle); 'value': value_and_grad's value == f;
     'jvp': srcdiff.jvp(f)(..., v) == vdot(grad, v) (forward vs reverse: both follow the branches the
-    primal takes, so they must agree at kinks too); 'hvp' (at the finite-difference points): srcdiff.hvp(f)
-    (forward over reverse) == central differences of srcdiff.grad along a random v, where the gradient is smooth;
+    primal takes, so they must agree at kinks too); 'hvp' (at the finite-difference points): srcdiff.hvp
+    (forward over reverse) of sin(0.5 * f(...)) (curved_function: a Hessian that is not zero where f is linear)
+    == central differences of srcdiff.grad along a random v, where the gradient is smooth;
     'vector' (one program in four with parameters x and a, called without keywords): an array output around f,
     fv = f(...) * a + x * sin(a): srcdiff.jacobian by columns (jvp) and by rows (vjp) and srcdiff.vjp == central
     differences; 'backends' (jit=True): the Numba gradient equals
@@ -1469,7 +1500,7 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)
                 if "hvp" in oracles and refs is not None and entry == "f":   # (nested mode: not third order)
-                    _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog)
+                    _check_hvp(curved_function(mod, f_user), args, kw, wrt, lv, jit, seed, prog)
                 if ("vector" in oracles and refs is not None and entry == "f" and not kw and len(args) == len(prog.params)
                         and seed % 4 == 0):
                     fv = vector_function(mod, prog)     # (one program in four: two more transforms, N calls)

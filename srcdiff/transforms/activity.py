@@ -60,8 +60,8 @@ def sources(value, callees) -> list:
         return call_sources(value, callees)
     if isinstance(value, gast.Subscript):
         return [value.value.id] if isinstance(value.value, gast.Name) else []
-    if isinstance(value, gast.Tuple):
-        return [e.id for e in value.elts if isinstance(e, gast.Name)]
+    if isinstance(value, gast.Tuple):   # (nested ones too: `layers = ((w0, b0), (w1, b1))`)
+        return [n for e in value.elts if isinstance(e, (gast.Name, gast.Tuple)) for n in sources(e, callees)]
     return []
 
 

@@ -6,6 +6,7 @@ parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over
 from __future__ import annotations
 
 import copy
+import types
 
 import gast
 
@@ -83,6 +84,29 @@ class _Flatten:
                  "index it, unpack it, or loop over it; pass its items to helper functions separately")
         return copy_loc(load("_".join([param] + [str(p) for p in path])), node)
 
+    def takes_literals(self, func) -> bool:
+        """Whether a call of `func` may take a structured argument as the literal of its items: a function of
+        the user's (module-level, nested, a lambda) or a library function; not a srcdiff transform (an object
+        whose arguments must stay separate: README, Transforms) or another callable object."""
+        if not isinstance(func, gast.Name) or self.unit is None or func.id not in self.unit.namespace:
+            return True
+        return isinstance(self.unit.namespace[func.id], (types.FunctionType, types.BuiltinFunctionType))
+
+    def literal(self, node):
+        """`node` as a tuple literal of its items' parameters where it names a structured value (nested
+        structures nested), else `node`."""
+        r = self.ref(node)
+        if r is None or self.struct_at(*r) is None:
+            return node
+        return self.items(r[0], r[1], node)
+
+    def items(self, param, path, like):
+        s = self.struct_at(param, path)
+        if s is None:
+            return copy_loc(load("_".join([param] + [str(p) for p in path])), like)
+        return copy_loc(gast.Tuple(elts=[self.items(param, path + (k,), like) for k in range(len(s))],
+                                   ctx=gast.Load()), like)
+
     def expr(self, node):
         outer = self
 
@@ -105,6 +129,11 @@ class _Flatten:
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
+                if outer.takes_literals(n.func):
+                    # a structured value passed whole (`g(params, x)`): the literal of its items, as if written out
+                    n.args = [outer.literal(a) for a in n.args]
+                    for k in n.keywords:
+                        k.value = outer.literal(k.value)
                 self.generic_visit(n)
                 return n
         return T().visit(node)
