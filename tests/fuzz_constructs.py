@@ -133,6 +133,12 @@ def _loops_inside(tree, inner_types):
     return visit(tree, False)
 
 
+def _tuple_names(tree) -> set:
+    """Names a program binds to a tuple literal."""
+    return {n.targets[0].id for n in _walk(tree, ast.Assign)
+            if isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Tuple)}
+
+
 def _for_iter(tree, pred):
     return any(pred(n.iter) for n in _walk(tree, ast.For))
 
@@ -411,6 +417,7 @@ def _ints_bools(tree):
 
 
 FOR = "for over range"
+TUPLES = "tuple literals of arrays or of pairs of them"
 SUM = "sum(...) over generator expressions and list comprehensions"
 WRITES = "in-place array writes"
 ARGS = "arguments that are floats"
@@ -432,6 +439,10 @@ DETECTORS = {
         t, lambda it: _is_call(it, "enumerate") and _is_call(it.args[0], "zip")),
     "enumerate :: and zip over a range": lambda t: _for_iter(
         t, lambda it: _is_call(it, "zip") and any(_is_call(a, "range") for a in it.args)),
+    f"{FOR} :: tuple literals of arrays or of pairs of them": lambda t: _for_iter(
+        t, lambda it: isinstance(it, ast.Tuple) and any(isinstance(e, ast.Tuple) for e in it.elts)),
+    f"{TUPLES} :: also bound to a name first": lambda t: _for_iter(
+        t, lambda it: isinstance(it, ast.Name) and it.id in _tuple_names(t)),
     f"{FOR} :: reversed(range(...))": lambda t: _for_iter(
         t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range")),
     "while with data-dependent trip counts": lambda t: any(
@@ -499,6 +510,8 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    f"{TUPLES} :: unrolled",
+    f"{TUPLES} :: the items may differ in shape",
     "early return :: a range loop with break needs a literal step",
     "early return :: and for/while ... else is declined",
     "values first bound inside a loop body and read in the next iteration :: prev in if i > 0",

@@ -735,7 +735,8 @@ class Gen:
             return [f"for {i} in range({start}{stop_s}):"] + self.indent(body)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
-            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange"])
+            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"])
+            pre = []
             if form == "array":
                 e = self.fresh("e")
                 head = f"for {e} in {self.array_name(env, 'v')}:"
@@ -764,6 +765,17 @@ class Gen:
                 head = f"for {j}, {e} in zip(range({1 + self.choose(self.N)}), {self.array_name(env, 'v')}):"
                 inner["loops"].append(j)
                 inner["vars"][e] = "s"
+            elif form == "tuples":    # over a tuple literal of (matrix, vector) pairs: unrolled (README)
+                w, v = self.fresh("w"), self.fresh("v")
+                items = ", ".join(f"({self.expr('m', env, 1)}, {self.expr('v', env, 1)})"
+                                  for _ in range(1 + self.choose(3)))
+                seq = f"({items},)"
+                if self.coin():
+                    name = self.fresh("pairs")
+                    pre, seq = [f"{name} = {seq}"], name
+                head = f"for {w}, {v} in {seq}:"
+                self.bind(inner, w, "m")
+                self.bind(inner, v, "v")
             elif form == "reversed":
                 i = self.fresh("i")
                 head = f"for {i} in reversed(range({self.pick([str(1 + self.choose(self.N)), str(self.N)])})):"
@@ -772,8 +784,9 @@ class Gen:
                 i = self.fresh("i")
                 head = f"for {i} in range({self.choose(2)}, {self.N}, {1 + self.choose(2)}):"
                 inner["loops"].append(i)
-            body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), True)
-            return [head] + self.indent(body)
+            # (break / continue of a loop over a tuple literal are declined: README)
+            body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), form != "tuples")
+            return pre + [head] + self.indent(body)
         if o == "carried":  # a value first bound in the loop body, read in the next iteration
             i, prev = self.fresh("i"), self.fresh("prev")
             cands = self.nonbuf(env, "s")

@@ -114,3 +114,29 @@ def test_try_is_declined_with_advice():
 def test_gradients_of_desugared_functions(f, jit):
     args = [[0.5, 1.5, 2.0]] if f is sum_of_squares else [0.3, [0.5, 1.5, 2.0]]
     check_grad(f, args, jit=jit)
+
+
+def over_pairs(w0, b0, w1, b1, x):
+    layers = ((w0, b0), (w1, b1))
+    for w, b in layers:
+        x = np.tanh(w @ x + b)
+    for c in (1.0, 2.0, 3.0):
+        x = x * c
+    return np.sum(x)
+
+
+def over_pairs_exiting(w0, w1, x):
+    for w in (w0, w1):
+        if np.sum(w) > 0.0:
+            break
+        x = x + w
+    return np.sum(x)
+
+
+def test_a_loop_over_a_tuple_literal_is_unrolled_a_loop_over_constants_stays():
+    src = body_source(through(over_pairs, "desugar").node).splitlines()
+    assert src[1:9] == ["w_b = layers[0]", "w = w_b[0]", "b = w_b[1]", "x = np.tanh(w @ x + b)",
+                        "w_b1 = layers[1]", "w = w_b1[0]", "b = w_b1[1]", "x = np.tanh(w @ x + b)"], src
+    assert any(l.startswith("for ") for l in src)                 # (1.0, 2.0, 3.0): still a loop
+    with pytest.raises(srcdiff.SrcdiffError, match="break/continue in a loop over a tuple or list literal"):
+        through(over_pairs_exiting, "desugar")

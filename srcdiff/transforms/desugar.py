@@ -57,6 +57,7 @@ class _Desugar:
             elif kind is gast.Constant and isinstance(n.value, complex):
                 self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
         self.namer = Namer({n.id for n in names})
+        self.literals = _literal_sequences(unit.node, names)
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
@@ -289,6 +290,8 @@ class _Desugar:
             fail(s, self.unit, "for/else is not supported", "use a flag variable")
         it = s.iter
         rebound = _rebound_names(s.body + [s.target])
+        if self._unrolled_length(it) is not None:
+            return self.unroll(s, rebound)
         body = self.block(s.body)
         tgt = s.target
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
@@ -324,6 +327,36 @@ class _Desugar:
         loop = copy_loc(gast.For(target=store(k), iter=gast.Call(func=load("range"), args=[n], keywords=[]),
                                  body=head + body, orelse=[], type_comment=None), s)
         return pre + [loop]
+
+    def _unrolled_length(self, it):
+        """The length of a loop's iterable that is unrolled: a tuple or list literal with an item that is not a
+        constant (`(w0, w1)`, `((w0, b0), (w1, b1))`: items of different shapes, which no array holds), or a
+        name the function binds once, to one; else None (a loop over constants stays a loop)."""
+        if isinstance(it, gast.Name):
+            it = self.literals.get(it.id)
+        if not isinstance(it, (gast.Tuple, gast.List)) or not 0 < len(it.elts) <= UNROLL_MAX:
+            return None
+        return len(it.elts) if any(not isinstance(e, gast.Constant) for e in it.elts) else None
+
+    def unroll(self, s, rebound):
+        """`for w, b in layers` over a literal: the body once per item, after `w, b = layers[j]` (indexed with
+        constants, which the tuples pass splits into one name per item, so each item keeps its own shape and
+        its own adjoint)."""
+        if _exits(s.body):
+            fail(s, self.unit, "break/continue in a loop over a tuple or list literal",
+                 "use a flag variable, or loop over range(len(...)) of an array")
+        it, pre = s.iter, []
+        if isinstance(it, gast.Name) and it.id not in rebound:
+            seq = it.id
+        else:
+            seq = self.namer.fresh("seq")
+            pre.append(copy_loc(assign(seq, self.expr(it), s.lineno), s))
+        out = pre
+        for j in range(self._unrolled_length(it)):
+            item = copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s)
+            out += self.assign(copy_loc(assign(copy.deepcopy(s.target), item, s.lineno), s))
+            out += self.block(copy.deepcopy(s.body))
+        return out
 
     def _iteration(self, tgt, it, k, pre, s, rebound):
         """What a loop over `it` binds at position `k`: (target, value) pairs, and the trip count.
@@ -500,6 +533,34 @@ class _Sums(Transformer):
 
     def visit_Lambda(self, node):
         return self.guard(node, "a lambda")
+
+
+UNROLL_MAX = 16      # a loop over a longer literal stays a loop
+
+
+def _exits(stmts) -> bool:
+    """Whether `stmts` hold a `break` or `continue` of their own loop (not one of a loop inside them)."""
+    for s in stmts:
+        if isinstance(s, (gast.Break, gast.Continue)):
+            return True
+        if isinstance(s, gast.If) and (_exits(s.body) or _exits(s.orelse)):
+            return True
+    return False
+
+
+def _literal_sequences(fn, names) -> dict:
+    """{name: its tuple or list literal} for the names `fn` binds once (`names`: every Name node of fn), to a
+    literal, by a plain assignment."""
+    stores: dict = {}
+    for n in names:
+        if not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    out = {}
+    for s in walk(fn):
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, (gast.Tuple, gast.List)) and stores.get(s.targets[0].id) == 1):
+            out[s.targets[0].id] = s.value
+    return out
 
 
 def _rebound_names(stmts) -> set:

@@ -261,6 +261,7 @@ class Forward:
 
     def __init__(self, unit, wrt: list, callee_jvp):
         self.unit, self.fn = unit, unit.node
+        self.tuples = None      # {name: its tuple literal} of fn, found at the first tuple (_tuples)
         self.wrt = list(wrt)
         self.callee_jvp = callee_jvp      # (callee local name, varied positions) -> generated name
         self.varied = varied_names(self.fn, self.wrt, unit.callees)
@@ -379,8 +380,11 @@ class Forward:
         if isinstance(value, gast.Tuple):
             if not any(isinstance(e, gast.Name) and e.id in self.varied for e in value.elts):
                 return None
+            if self.tuples is None:     # (an item that is a tuple itself gets a tuple of zeros)
+                self.tuples = _tuples(self.fn)
+            tuples = self.tuples
             return gast.Tuple(elts=[self.dot(e) if isinstance(e, gast.Name) and e.id in self.varied
-                                    else call("rt.zeros_like", copy.deepcopy(e)) for e in value.elts],
+                                    else _zero_tangent(e, tuples) for e in value.elts],
                               ctx=gast.Load())
         if isinstance(value, gast.Call):
             return self.call_tangent(t, value, s)
