@@ -63,6 +63,8 @@ import sys
 
 import numpy as np
 
+import fuzz_rules
+
 KINDS = ("s", "v", "m")           # scalar, vector (N,), matrix (2, N)
 FLOAT_PARAMS = {"x": "s", "a": "v", "M": "m", "xa": "t"}
 
@@ -302,6 +304,8 @@ class Gen:
             opts.append("sumlist")
         if self.has("lambdacall"):
             opts.append("lambdacall")
+        if self.has("rules"):      # README's Rules bullet: its functions, composites, literals, casts (fuzz_rules)
+            opts += ["rule"] * 3
         if kind == "m":
             opts += ["col", "rowb"]
             if self.has("steps"):
@@ -309,6 +313,8 @@ class Gen:
             if self.has("fancy"):
                 opts.append("fancy_m")
         o = self.pick(opts)
+        if o == "rule":
+            return fuzz_rules.call(self, kind, env, d)
         if o == "bin":
             op = self.pick(["+", "*", "-"])
             other = self.pick([kind, "s"] + (["v"] if kind == "m" else []))
@@ -1062,7 +1068,9 @@ class Gen:
         terms = [self.expr("s", env, 2)] + [f"np.sum({v})" if env["vars"][v] != "s" else v for v in locals_]
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
-        header = "import math\n\nimport numpy as np\nfrom scipy.special import logsumexp\n\n\n"
+        text = "\n".join(self.helper_src + body)
+        header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
+                             "from scipy.special import logsumexp", "", "", ""])
         if consts:
             header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
@@ -1093,10 +1101,13 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README 'Captured values': module-level constants as conditions
                 "globals",
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
-                "checkpoints")
-# what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too, its jvp too;
-# under jit=True every oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python)
-PYTHON_ONLY: set = set()
+                "checkpoints",
+                # README's Rules bullet (tests/fuzz_rules.py): every function it lists; x @ y of stacks (jit=False)
+                "rules", "stackmatmul")
+# what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
+# oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
+# matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
+PYTHON_ONLY: set = {"stackmatmul"}
 
 
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug
