@@ -138,7 +138,9 @@ RULES = [
     ("m", "np.diag({v}, k=1)[:2, :{N}]"), ("m", "np.tril({m})"), ("m", "np.triu({m}, 1)"), ("m", "np.tril({m}, k=-1)"),
     # norms, statistics
     ("s", "np.linalg.norm({v} + " + OFF_V + ")"), ("s", "np.linalg.norm({m} + " + OFF_M + ", 'fro')"),
-    ("s", "np.linalg.norm({v}, 1)"), ("s", "np.linalg.norm({v}, np.inf)"), ("s", "np.linalg.norm({v}, 3)"),
+    # (an order whose meaning depends on the rank takes axis=: README says it is declined without)
+    ("s", "np.linalg.norm({v}, 1, 0)"), ("s", "np.linalg.norm({v}, np.inf, axis=0)"),
+    ("s", "np.linalg.norm({v}, ord=3, axis=-1)"), ("v", "np.linalg.norm({m}, -np.inf, axis=0)"),
     ("s", "np.linalg.norm(({s}, {s2}, 1.0))"), ("v", "np.linalg.norm({m} + " + OFF_M + ", axis=0)"),
     ("m", "np.linalg.norm({m} + " + OFF_V + ", axis=1, keepdims=True) * {m2}"),
     ("s", "np.var({v})"), ("s", "np.std({v} + " + OFF_V + ", ddof=1)"), ("s", "np.var({m}, ddof=1)"),
