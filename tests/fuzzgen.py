@@ -133,6 +133,7 @@ class Gen:
         self.helpers = []          # (name, [(param, kind, default, keyword-only)], ret kind, packed)
         self.helper_src = []
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
+        self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
 
     def has(self, f):
         return f in self.features
@@ -305,7 +306,7 @@ class Gen:
         if self.has("lambdacall"):
             opts.append("lambdacall")
         if self.has("rules"):      # README's Rules bullet: its functions, composites, literals, casts (fuzz_rules)
-            opts += ["rule"] * 3
+            opts += ["rule"] * self.rule_weight
         if kind == "m":
             opts += ["col", "rowb"]
             if self.has("steps"):
