@@ -147,7 +147,7 @@ RULES = [
     ("v", "np.std({m} + " + OFF_M + ", axis=0)"), ("v", "np.var({m}, axis=0, ddof=1)"),
     ("m", "({m}).var(axis=1, keepdims=True) * {m2}"), ("m", "np.std({m} + " + OFF_V + ", axis=-1, keepdims=True) + {m2}"),
     ("s", "np.average({v})"), ("s", "np.average({v}, weights={Pv})"), ("v", "np.average({m}, axis=0)"),
-    ("v", "np.average({m}, axis=0, weights={Pm})"),
+    ("m", "np.average({m}, weights={Pm}) * {m2}"),   # (weights with axis=: declined, tests/test_errors.py)
     ("s", "np.ptp({v})"), ("v", "np.ptp({m}, axis=0)"), ("m", "np.ptp({m}, axis=1, keepdims=True) * {m2}"),
     ("s", "np.nansum({v})"), ("s", "np.nansum(np.where({v2} > 1.0, np.nan, {v}))"), ("v", "np.nanmean({m}, axis=0)"),
     ("s", "np.nanmean({m})"),
