@@ -63,6 +63,9 @@ def is_user_function(obj) -> bool:
 ARGUMENT_ADVICE = {
     ("rt.logsumexp", "b"): "for positive weights write logsumexp(x + np.log(b)); b with zeros or signs has no rule",
 }
+# what a parameter NumPy declares with "no value" (np.sum's where=, initial=) means when it is left out: written
+# out, that value is NumPy's default too (np.sum(x, where=True))
+_NO_VALUE_MEANS = {"where": True}
 # functions whose dtype= argument is a cast of their result (for a reduction it is the type of the accumulation)
 _DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
 
@@ -268,6 +271,8 @@ class _Resolver(Transformer):
                 keep.append(gast.keyword(arg=name, value=value))
                 continue
             default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
+            if type(default).__name__ == "_NoValueType":
+                default = _NO_VALUE_MEANS.get(name, default)
             if isinstance(value, gast.Constant) and default is not inspect.Parameter.empty and (
                     value.value is default or (type(value.value) is type(default) and value.value == default)):
                 continue   # NumPy's default, written out
