@@ -39,6 +39,10 @@ Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None]
 `logsumexp(M + v[None, :], axis=1)` with M a name and an HMM-style loop-carried recursion; 'views'
 reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`).
 
+'rules' (README, 'What it handles' -> Rules): expressions call the bullet's functions, composites, array literals
+and casts, from tests/fuzz_rules.py's table (test_readme_rules_are_generated checks that each function it lists
+is generated); 'stackmatmul' (PYTHON_ONLY): `x @ y` of stacks of matrices, which Numba does not run.
+
 'checkpoints' (README, 'Long loops in little memory'): a program with a loop may carry
 `checkpoints=k` (k in 1..3, so loops of up to 4 iterations are cut into segments of 1 to 4): the gradient
 under test is then `grad(f, checkpoints=k)`, checked by every oracle and against the taped gradient.
