@@ -240,6 +240,7 @@ def _scalar_products(ctx):
 
 def _array_literals(ctx):
     ctx.changed(kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds))
+    ctx.changed(kind_rewrites.scalar_stacks(ctx.unit, ctx.kinds))
 
 
 def _logdomain(ctx):

@@ -19,6 +19,9 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
 
 
 @pytest.mark.parametrize("expr, env, want", [
+    ("x[..., 1]", {"x": A1}, F),                     # an ellipsis keeps the axes the other indices leave
+    ("x[..., 0]", {"x": A2}, A1),                    # (np.cross of vectors stacks x[..., i]: fuzz seed 710016)
+    ("x[..., None]", {"x": A1}, A2),
     ("np.cbrt(x)", {"x": A2}, A2),                   # elementwise functions dims knew and kinds did not
     ("np.arcsinh(s)", {"s": F}, F),
     ("np.log2(n)", {"n": I1}, A1),                   # (of ints: floats)

@@ -307,8 +307,8 @@ def _subscript(base, idx, kinds):
     nd = ndim(base)
     fancy = []         # ranks of the integer index arrays (a boolean mask: the 1-d array of its True places)
     for el in elts:
-        if isinstance(el, gast.Slice):
-            continue
+        if isinstance(el, gast.Slice) or (isinstance(el, gast.Constant) and el.value is Ellipsis):
+            continue       # (x[..., 0]: the ellipsis keeps the axes the other indices leave)
         if isinstance(el, gast.Constant) and el.value is None:  # x[:, None]: a new axis
             nd += 1
             continue

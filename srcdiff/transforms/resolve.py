@@ -70,6 +70,13 @@ _NO_VALUE_MEANS = {"where": True}
 _DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
 
 
+def _numpy_default(sig, name):
+    """The value parameter `name` of signature `sig` takes when left out (for one declared with NumPy's "no
+    value", what that means: _NO_VALUE_MEANS), or inspect.Parameter.empty."""
+    default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
+    return _NO_VALUE_MEANS.get(name, default) if type(default).__name__ == "_NoValueType" else default
+
+
 class _Resolver(Transformer):
     def __init__(self, unit):
         self.unit = unit
@@ -270,9 +277,7 @@ class _Resolver(Transformer):
             if name in kept:
                 keep.append(gast.keyword(arg=name, value=value))
                 continue
-            default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
-            if type(default).__name__ == "_NoValueType":
-                default = _NO_VALUE_MEANS.get(name, default)
+            default = _numpy_default(sig, name)
             if isinstance(value, gast.Constant) and default is not inspect.Parameter.empty and (
                     value.value is default or (type(value.value) is type(default) and value.value == default)):
                 continue   # NumPy's default, written out
