@@ -6,7 +6,10 @@ checkpointed gradient == the taped one.
 
 Coverage (default run): test_readme_constructs_are_generated parses README.md's "What it handles" ->
 Python bullet into phrases (tests/fuzz_constructs.py), requires a detector for each (a new README phrase
-without one fails) and requires every construct to occur in a corpus of generated programs.
+without one fails) and requires every construct to occur in a corpus of generated programs;
+test_readme_rules_are_generated does the same for the Rules bullet's functions, composites, literals and casts
+(tests/fuzz_rules.py parses it: a function README lists that no generated program calls, and that
+fuzz_rules.EXCLUDED does not explain, fails).
 
 CI mode (default): hypothesis drives the generator's choices (derandomized, so the run is
 reproducible; on a failure hypothesis shrinks the *program*, because choice 0 is always the
