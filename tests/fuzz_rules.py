@@ -9,7 +9,8 @@ writes, under Numba, in a checkpointed loop or in forward mode: only random prog
 loop variables, buffers' elements, helpers, closures ...), and `call` is used wherever such an expression may
 stand (loops, branches, helpers, the right-hand sides of in-place writes, sums over comprehensions).
 
-Each entry of RULES is (kinds it can stand for [and the least N it needs], template); a template's fields are the arguments, drawn by kind:
+Each entry of RULES is (kinds it can stand for [and the least N it needs], template); a template's fields are the
+arguments, drawn by kind:
     {e} {f} {e2}   an expression of the kind being built (elementwise functions: any of s, v, m)
     {s} {v} {m}    a float, a vector (N,), a matrix (2, N) (digits: another one, {v2})
     {p}            an expression of shape (2,)
@@ -98,7 +99,8 @@ RULES = [
     ("v", "np.sum({m}, axis=-2)"), ("v", "np.max({m}, axis=0, keepdims=True)[0]"), ("v", "({m}).min(axis=0)"),
     ("v", "scipy.special.logsumexp({m}, axis=0)"),
     ("m", "np.sum({m}, axis=1, keepdims=True) * {m2}"), ("m", "{m} - np.max({m}, axis=0, keepdims=True)"),
-    ("m", "{m} / np.mean({Pm}, axis=1, keepdims=True)"), ("m", "{m} - scipy.special.logsumexp({m}, axis=1, keepdims=True)"),
+    ("m", "{m} / np.mean({Pm}, axis=1, keepdims=True)"),
+    ("m", "{m} - scipy.special.logsumexp({m}, axis=1, keepdims=True)"),
     ("m", "np.min({m}, axis=(0, 1), keepdims=True) * {m2}"), ("m", "np.prod({m}, axis=0, keepdims=True) + {m2}"),
     ("m", "np.sum({m}, keepdims=True, axis=0) + {m2}"),
     # cumulative sums and products, sort
@@ -120,7 +122,8 @@ RULES = [
     ("v", "np.kron({p}, {v})[:{N}]"), ("m", "np.kron({p}[:, None], {v}[None, :])"), ("m", "np.kron({Q}, {v})[:, :{N}]"),
     ("s", "np.kron({s}, {s2})"),
     ("v", "np.einsum('i,ij->j', {p}, {m})"), ("v", "np.einsum('ij->j', {m})"), ("s", "np.einsum('ij,ij->', {m}, {m2})"),
-    ("s", "np.einsum('i,i', {v}, {v2})"), ("m", "np.einsum('ij,jk->ik', {Q}, {m})"), ("m", "np.einsum('i,j->ij', {p}, {v})"),
+    ("s", "np.einsum('i,i', {v}, {v2})"), ("m", "np.einsum('ij,jk->ik', {Q}, {m})"),
+    ("m", "np.einsum('i,j->ij', {p}, {v})"),
     ("m", "np.linalg.inv({Q}) @ {m}"), ("v", "({p} @ np.linalg.inv({Q})) @ {m}"), ("s", "np.linalg.det({Q})"),
     ("s", "np.linalg.slogdet({Q})[1]"), ("s", "np.linalg.slogdet({Q})[0] * {s}"),
     ("m", "np.linalg.solve({Q}, {m})"), ("v", "np.linalg.solve({Q}, {p}) @ {m}"),
@@ -145,7 +148,8 @@ RULES = [
     ("m", "np.linalg.norm({m} + " + OFF_V + ", axis=1, keepdims=True) * {m2}"),
     ("s", "np.var({v})"), ("s", "np.std({v} + " + OFF_V + ", ddof=1)"), ("s", "np.var({m}, ddof=1)"),
     ("v", "np.std({m} + " + OFF_M + ", axis=0)"), ("v", "np.var({m}, axis=0, ddof=1)"),
-    ("m", "({m}).var(axis=1, keepdims=True) * {m2}"), ("m", "np.std({m} + " + OFF_V + ", axis=-1, keepdims=True) + {m2}"),
+    ("m", "({m}).var(axis=1, keepdims=True) * {m2}"),
+    ("m", "np.std({m} + " + OFF_V + ", axis=-1, keepdims=True) + {m2}"),
     ("s", "np.average({v})"), ("s", "np.average({v}, weights={Pv})"), ("v", "np.average({m}, axis=0)"),
     ("m", "np.average({m}, weights={Pm}) * {m2}"),   # (weights with axis=: declined, tests/test_errors.py)
     ("s", "np.ptp({v})"), ("v", "np.ptp({m}, axis=0)"), ("m", "np.ptp({m}, axis=1, keepdims=True) * {m2}"),
@@ -193,13 +197,16 @@ RULES = [
     # ---- arrays from literals -----------------------------------------------------------------------------
     ("s", "np.sum([1.0, {s} * {s}])"), ("s", "max([{s}, {s2}])"), ("s", "min([{s}, {s2}])"), ("s", "max({s}, {s2})"),
     ("s", "np.mean(({s}, 3.0 * {s2}))"), ("s", "np.asarray(({s}, {s2}))[{r}]"), ("s", "sum([{s}, {s2}])"),
-    ("m", "np.array([{v}, {v2} + 2.0])"), ("m", "np.asarray(({v}, {v2}))"), ("m", "np.array(({p}, {p}), dtype=float).T[:, :1] * {m}"),
+    ("m", "np.array([{v}, {v2} + 2.0])"), ("m", "np.asarray(({v}, {v2}))"),
+    ("m", "np.array(({p}, {p}), dtype=float).T[:, :1] * {m}"),
     # ---- casts and functions with no derivative -----------------------------------------------------------
     ("v", "({v}).astype({v2}.dtype)"), ("v", "({v}).astype(int) * {v2}"), ("v", "({v}).astype(np.int64) + {v2}"),
     ("v", "({v}).astype('int32') * {v2}"), ("v", "({v} > 0.0).astype(bool) * {v2}"),
-    ("v", "np.array({v}, dtype=float)"), ("v", "np.asarray({v}, dtype=np.float64)"), ("v", "np.array({v}, dtype=int) * {v2}"),
+    ("v", "np.array({v}, dtype=float)"), ("v", "np.asarray({v}, dtype=np.float64)"),
+    ("v", "np.array({v}, dtype=int) * {v2}"),
     ("m", "({m}).astype(float)"), ("s", "int({s}) * {s2}"), ("s", "round({s}) + {s2}"),
-    (E, "np.floor({e}) * 0.5 + {f}"), (E, "np.ceil({e}) * {f}"), (E, "np.round({e}) + {f}"), (E, "np.around({e}) * {f}"),
+    (E, "np.floor({e}) * 0.5 + {f}"), (E, "np.ceil({e}) * {f}"), (E, "np.round({e}) + {f}"),
+    (E, "np.around({e}) * {f}"),
     (E, "np.rint({e}) + {f}"), (E, "np.trunc({e}) * {f}"), (E, "np.fix({e}) + {f}"), (E, "np.sign({e}) * {f}"),
     ("s", "({v})[np.argmax({v2})]"), ("v", "np.zeros({N}) + {v}"), ("v", "np.zeros(np.shape({v})) + {v}"),
     ("m", "np.zeros((2, {N})) + {m}"),
@@ -211,7 +218,8 @@ PYTHON_ONLY_RULES = [
     ("s", "np.sum(np.stack(({m}, {m2})) @ np.stack((({m2}).T, ({m}).T)))"),
 ]
 
-IMPORTS = {"operator.": "import operator", "scipy.linalg.": "import scipy.linalg", "scipy.special.": "import scipy.special"}
+IMPORTS = {"operator.": "import operator", "scipy.linalg.": "import scipy.linalg",
+           "scipy.special.": "import scipy.special"}
 
 
 def imports(source: str) -> list:
@@ -307,7 +315,8 @@ def readme_rule_names(text: str) -> tuple:
     pending, last = None, "np"
     for span in re.findall(r"`([^`]*)`", body):
         tokens = span.split()
-        if span in FORMS or span in EXCLUDED or not tokens or not all(_IDENT.match(t) or t in ("@", "%") for t in tokens):
+        if (span in FORMS or span in EXCLUDED or not tokens
+                or not all(_IDENT.match(t) or t in ("@", "%") for t in tokens)):
             forms.append(span)
             continue
         if span in MODULES and len(tokens) == 1:
