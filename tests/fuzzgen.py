@@ -39,6 +39,10 @@ Features aimed at particular passes: 'logdomain' generates `logsumexp(p[:, None]
 `logsumexp(M + v[None, :], axis=1)` with M a name and an HMM-style loop-carried recursion; 'views'
 reads loop-indexed slices and columns of arrays (`M[:, i]`, `a[i:]`).
 
+'rules' (README, 'What it handles' -> Rules): expressions call the bullet's functions, composites, array literals
+and casts, from tests/fuzz_rules.py's table (test_readme_rules_are_generated checks that each function it lists
+is generated); 'stackmatmul' (PYTHON_ONLY): `x @ y` of stacks of matrices, which Numba does not run.
+
 'checkpoints' (README, 'Long loops in little memory'): a program with a loop may carry
 `checkpoints=k` (k in 1..3, so loops of up to 4 iterations are cut into segments of 1 to 4): the gradient
 under test is then `grad(f, checkpoints=k)`, checked by every oracle and against the taped gradient.
@@ -62,6 +66,8 @@ import signal
 import sys
 
 import numpy as np
+
+import fuzz_rules
 
 KINDS = ("s", "v", "m")           # scalar, vector (N,), matrix (2, N)
 FLOAT_PARAMS = {"x": "s", "a": "v", "M": "m", "xa": "t"}
@@ -131,6 +137,7 @@ class Gen:
         self.helpers = []          # (name, [(param, kind, default, keyword-only)], ret kind, packed)
         self.helper_src = []
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
+        self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
 
     def has(self, f):
         return f in self.features
@@ -302,6 +309,8 @@ class Gen:
             opts.append("sumlist")
         if self.has("lambdacall"):
             opts.append("lambdacall")
+        if self.has("rules"):      # README's Rules bullet: its functions, composites, literals, casts (fuzz_rules)
+            opts += ["rule"] * self.rule_weight
         if kind == "m":
             opts += ["col", "rowb"]
             if self.has("steps"):
@@ -309,6 +318,8 @@ class Gen:
             if self.has("fancy"):
                 opts.append("fancy_m")
         o = self.pick(opts)
+        if o == "rule":
+            return fuzz_rules.call(self, kind, env, d)
         if o == "bin":
             op = self.pick(["+", "*", "-"])
             other = self.pick([kind, "s"] + (["v"] if kind == "m" else []))
@@ -1075,7 +1086,9 @@ class Gen:
         terms = [self.expr("s", env, 2)] + [f"np.sum({v})" if env["vars"][v] != "s" else v for v in locals_]
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
-        header = "import math\n\nimport numpy as np\nfrom scipy.special import logsumexp\n\n\n"
+        text = "\n".join(self.helper_src + body)
+        header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
+                             "from scipy.special import logsumexp", "", "", ""])
         if consts:
             header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
@@ -1106,10 +1119,13 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README 'Captured values': module-level constants as conditions
                 "globals",
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
-                "checkpoints")
-# what Numba cannot run by design (none now: a sum of arrays over a comprehension compiles too, its jvp too;
-# under jit=True every oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python)
-PYTHON_ONLY: set = set()
+                "checkpoints",
+                # README's Rules bullet (tests/fuzz_rules.py): every function it lists; x @ y of stacks (jit=False)
+                "rules", "stackmatmul")
+# what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
+# oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
+# matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
+PYTHON_ONLY: set = {"stackmatmul"}
 
 
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug

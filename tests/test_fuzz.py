@@ -8,7 +8,10 @@ checkpointed gradient == the taped one.
 
 Coverage (default run): test_readme_constructs_are_generated parses README.md's "What it handles" ->
 Python bullet into phrases (tests/fuzz_constructs.py), requires a detector for each (a new README phrase
-without one fails) and requires every construct to occur in a corpus of generated programs.
+without one fails) and requires every construct to occur in a corpus of generated programs;
+test_readme_rules_are_generated does the same for the Rules bullet's functions, composites, literals and casts
+(tests/fuzz_rules.py parses it: a function README lists that no generated program calls, and that
+fuzz_rules.EXCLUDED does not explain, fails).
 
 CI mode (default): hypothesis drives the generator's choices (derandomized, so the run is
 reproducible; on a failure hypothesis shrinks the *program*, because choice 0 is always the
@@ -34,6 +37,7 @@ failures matching KNOWN_BUGS are tolerated.  Each entry points at a reproducer i
 tests/fuzz_cases/ (test_fuzz_cases runs them all: strict xfail while listed) -- when a bug is
 fixed, drop its entry here and its case's `# xfail:` line.
 """
+import builtins
 import glob
 import os
 import re
@@ -47,6 +51,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import fuzz_constructs
+import fuzz_rules
 import fuzz_runner
 import fuzzgen
 
@@ -159,6 +164,61 @@ def test_readme_parser_sees_a_new_phrase():
     text = text.replace("`print` and `assert` stay", "`global` statements; `print` and `assert` stay")
     phrases = fuzz_constructs.readme_phrases(text)
     assert "global statements" in phrases and "global statements" not in fuzz_constructs.DETECTORS
+
+
+# ---- coverage of README's Rules bullet (functions, composites, literals, casts) -----------------------------
+RULES_PROGRAMS = 2000    # generated, not run (about 2.5 s of CPU); every name is drawn by program 1 250
+
+
+@pytest.fixture(scope="module")
+def rules_seen():
+    """What RULES_PROGRAMS seeded programs (every feature, the Python-only ones included) use (fuzz_rules.used)."""
+    seen = set()
+    for seed in range(RULES_PROGRAMS):
+        seen |= fuzz_rules.used(fuzzgen.seeded_program(seed).source)
+    return seen
+
+
+def test_readme_rules_are_generated(rules_seen):
+    """README 'What it handles' -> Rules is a contract too: every function it lists (backticked, resolved to its
+    module: `det` after `np.linalg.inv` is np.linalg.det), every form it shows (`x[..., None]`, `axis=`,
+    `np.clip(a=x, min=lo, max=hi)`) and the functions its prose names (the trigonometric functions, the `math`
+    versions) is called by generated programs, or fuzz_rules.EXCLUDED says why it cannot be."""
+    with open(fuzz_constructs.README) as fh:
+        text = fh.read()
+    names, forms = fuzz_rules.readme_rule_names(text)
+    assert len(names) > 120 and len(forms) > 40, f"README parse found only {names} / {forms}"
+    unresolved = [n for n in names if "." not in n and not hasattr(builtins, n)]
+    assert not unresolved, f"README Rules names no module has (fuzz_rules.RESOLVE may say where): {unresolved}"
+    missing = fuzz_rules.uncovered(text, rules_seen)
+    assert not missing, f"README Rules bullet, not generated in {RULES_PROGRAMS} programs: {missing}"
+    stale = [k for k in list(fuzz_rules.FORMS) + list(fuzz_rules.EXCLUDED) if k not in forms]
+    assert not stale, f"fuzz_rules.FORMS / EXCLUDED entries for spans no longer in README: {stale}"
+
+
+def test_python_only_rules_stay_out_of_jit_programs():
+    """`x @ y` of stacks of matrices (README: jit=False) is generated in Python programs only."""
+    assert "stackmatmul" in fuzzgen.PYTHON_ONLY and "stackmatmul" in fuzzgen.ALL_FEATURES
+    features = [f for f in fuzzgen.ALL_FEATURES if f not in fuzzgen.PYTHON_ONLY]
+    stack = re.compile(r"np\.stack\(\(.*\)\) @ ")
+    assert any(stack.search(fuzzgen.seeded_program(seed).source) for seed in range(300))
+    assert not any(stack.search(fuzzgen.seeded_program(seed, features).source) for seed in range(300))
+
+
+def test_readme_rules_parser_sees_a_new_function(rules_seen):
+    """A function README's Rules bullet starts to list without generator support fails the coverage test, and so
+    does a form (a backticked span that is not a list of names) no detector knows."""
+    with open(fuzz_constructs.README) as fh:
+        text = fh.read()
+    assert fuzz_rules.uncovered(text, rules_seen) == []
+    new = text.replace("`sinc`", "`sinc spacing`").replace("`erfinv ndtri`", "`erfinv ndtri owens_t`")
+    names, _ = fuzz_rules.readme_rule_names(new)
+    assert "np.spacing" in names and "scipy.special.owens_t" in names
+    missing = fuzz_rules.uncovered(new, rules_seen)
+    assert missing == ["np.spacing (never generated)", "scipy.special.owens_t (never generated)"], missing
+    form = text.replace("`cumsum` (axis", "`cumsum` (`np.cumsum(x, axis=0, dtype=None)`, axis")
+    assert fuzz_rules.uncovered(form, rules_seen) == [
+        "np.cumsum(x, axis=0, dtype=None) (no detector in fuzz_rules.FORMS or reason in EXCLUDED)"]
 
 
 # ---- CI runs ------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
 
 
 @pytest.mark.parametrize("expr, env, want", [
+    ("x[..., 1]", {"x": A1}, F),                     # an ellipsis keeps the axes the other indices leave
+    ("x[..., 0]", {"x": A2}, A1),                    # (np.cross of vectors stacks x[..., i]: fuzz seed 710016)
+    ("x[..., None]", {"x": A1}, A2),
     ("np.cbrt(x)", {"x": A2}, A2),                   # elementwise functions dims knew and kinds did not
     ("np.arcsinh(s)", {"s": F}, F),
     ("np.log2(n)", {"n": I1}, A1),                   # (of ints: floats)
@@ -235,3 +238,45 @@ def test_reads_unreached_agrees_with_a_walk_of_every_name(expr, unreached):
 def test_broadcast_of_operand_kinds(ks, want):
     """An unknown or tuple operand: unknown; all scalars: a scalar; else the largest rank (unknown if one is)."""
     assert kinds._broadcast(ks, "f") == want
+
+
+SUM_IN_LOOP = '''import numpy as np
+
+
+def carried(x, a):
+    for i in range(3):
+        a = np.sin(x + sum(a * e for e in a))
+    return np.sum(a)
+
+
+def carried_zip(x, a):
+    for i in range(2):
+        a = np.tanh(x + sum(a * (p * 0.5 + q) for j, (p, q) in enumerate(zip(a, a), start=2)))
+    return np.sum(a * a)
+
+
+def empty(x, a, n):
+    for i in range(2):
+        a = np.sin(x + a + sum(a * e for e in a[:n]))
+    return np.sum(a)
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("name", ["carried", "carried_zip", "empty"])
+def test_sum_of_arrays_carried_around_a_loop(name, jit):
+    """A sum of arrays over a comprehension whose terms read a name the loop around it rebinds to the sum:
+    the sum's value where its loops run no iteration (0.0, annotations.SUM_EMPTY) leaves its kind to the
+    terms, so the name stays a vector and the sum starts from zeros under Numba (fuzz seed 700040 under jit:
+    "Cannot unify array(float64, 1d, C) and float64"). `empty`'s sum runs no iteration at n = 0."""
+    from gradcheck import check_grad
+    mod = source_module(f"kinds_sum_loop_{name}", SUM_IN_LOOP)
+    f = getattr(mod, name)
+    a = np.array([0.1, -0.4, 0.7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for extra in ([[]] if name != "empty" else [[2], [0]]):
+            check_grad(f, [0.3, a] + extra, wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(f, wrt=(0, 1), jit=jit)
+    g(0.3, a, *([1] if name == "empty" else []))
+    assert "np.zeros((1,))" in srcdiff.source(g)   # (where the loops run no iteration: zeros of the terms' rank)

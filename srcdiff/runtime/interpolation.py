@@ -103,6 +103,14 @@ def _interp_transpose_nb(v, x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
         return None
     T = np.result_type(nb_float_type(fp), nb_float_type(v)).type
+    if nb_is_scalar(x) and nb_is_scalar(v):   # (Numba cannot broadcast to the shape (): fuzz seed 700075)
+        def scalar(v, x, xp, fp):
+            out = np.zeros(fp.shape, T)
+            j, t, _ = _segment(x, xp)
+            out[j] += v * (1.0 - t)
+            out[j + 1] += v * t
+            return out
+        return scalar
 
     def impl(v, x, xp, fp):
         xb, vb = _flat_pair(x, v)
@@ -120,6 +128,16 @@ def _interp_slope_transpose_nb(w, x, xp, fp):
     if not (nb_is_array(xp) and nb_is_array(fp)):
         return None
     T = np.result_type(nb_float_type(fp), nb_float_type(w)).type
+    if nb_is_scalar(x) and nb_is_scalar(w):
+        def scalar(w, x, xp, fp):
+            out = np.zeros(fp.shape, T)
+            j, t, inside = _segment(x, xp)
+            if inside:
+                r = w / (xp[j + 1] - xp[j])
+                out[j] -= r
+                out[j + 1] += r
+            return out
+        return scalar
 
     def impl(w, x, xp, fp):
         xb, wb = _flat_pair(x, w)

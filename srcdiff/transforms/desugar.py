@@ -184,7 +184,7 @@ class _Desugar:
         anno.set(body_term, anno.SUM_TERM)
         anno.set(body_term, anno.SUM_START, start)
         if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
-            zero = copy_loc(assign(name, const(0.0), s.lineno), s)
+            zero = anno.set(copy_loc(assign(name, const(0.0), s.lineno), s), anno.SUM_EMPTY)
             start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
         return [start] + body
 

@@ -7,7 +7,7 @@ import gast
 
 from . import annotations as anno
 from . import astutil
-from .astutil import Namer, dotted_name, load, map_blocks, nested_blocks, walk_statements
+from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from .kinds import F, is_array, is_scalar, is_tuple, ndim
 from .parse import Unit
 
@@ -138,3 +138,24 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
 
     unit.node.body, changed = block(unit.node.body)
     return changed
+
+
+def scalar_stacks(unit: Unit, kind_map: dict) -> bool:
+    """`np.stack((a, b, c))` (axis 0 or -1, the only axes of 0-d items) of items the kinds show to be scalars is
+    the vector `rt.array((a, b, c))`: Numba's np.stack takes arrays only (np.cross of two vectors, a composite,
+    stacks its three scalar components: fuzz seed 710016 under jit). Returns whether it changed."""
+    changed = False
+    for s in walk_statements(unit.node.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "np.stack"
+                and s.value.args and isinstance(s.value.args[0], gast.Tuple)):
+            continue
+        items = s.value.args[0].elts
+        axis = s.value.args[1:] + [k.value for k in s.value.keywords if k.arg == "axis"]
+        if (items and all(isinstance(e, gast.Constant) or (isinstance(e, gast.Name) and is_scalar(kind_map.get(e.id)))
+                          for e in items)
+                and len(s.value.args) + len(s.value.keywords) == 1 + len(axis)
+                and all(type(literal_value(a)) is int and literal_value(a) in (0, -1) for a in axis)):
+            s.value = gast.copy_location(astutil.call("rt.array", gast.Tuple(elts=items, ctx=gast.Load())), s.value)
+            changed = True
+    return changed
+

@@ -10,6 +10,7 @@ import gast
 import numpy as np
 
 from ..rules import RULES, names_with
+from . import annotations as anno
 from .astutil import (dotted_name, literal_value, statements_in_order as _in_order, walk_names,
                       walk_statements)
 
@@ -306,8 +307,8 @@ def _subscript(base, idx, kinds):
     nd = ndim(base)
     fancy = []         # ranks of the integer index arrays (a boolean mask: the 1-d array of its True places)
     for el in elts:
-        if isinstance(el, gast.Slice):
-            continue
+        if isinstance(el, gast.Slice) or (isinstance(el, gast.Constant) and el.value is Ellipsis):
+            continue       # (x[..., 0]: the ellipsis keeps the axes the other indices leave)
         if isinstance(el, gast.Constant) and el.value is None:  # x[:, None]: a new axis
             nd += 1
             continue
@@ -560,7 +561,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     saw the kind the next sweep would give it, so that sweep would find the same kinds and is not made
     (a non-SSA function without loops, such as a gradient, takes one sweep, not two)."""
     kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
-    local = set()
+    local, empty = set(), set()
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Store):
             local.add(n.id)
@@ -577,6 +578,8 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                     and dotted_name(n.value.func) == "rt.stack"):
                 kinds.setdefault(n.targets[0].id, None)
                 settled = False
+            elif _empty_sum(n):
+                empty.add(n.targets[0].id)     # (tells nothing: the sum's terms give its kind)
             elif (isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
                   and not (isinstance(n.value, gast.Constant) and n.value.value is None)):
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
@@ -603,7 +606,16 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 kinds[n.target.id] = I
         if settled or kinds == before:
             break
+    for name in empty - set(kinds):     # 0.0 where nothing else tells (sum_starts did not make it zeros)
+        kinds[name] = F
     return kinds
+
+
+def _empty_sum(n) -> bool:
+    """`total = 0.0`, a sum's value where its loops run no iteration (annotations.SUM_EMPTY), not yet made zeros
+    of its terms' rank."""
+    return (isinstance(n, gast.Assign) and anno.get(n, anno.SUM_EMPTY) and isinstance(n.value, gast.Constant)
+            and type(n.value.value) is float)
 
 
 # ---- shape classes: which arrays certainly have the same shape -------------------------------------------

@@ -63,8 +63,18 @@ def is_user_function(obj) -> bool:
 ARGUMENT_ADVICE = {
     ("rt.logsumexp", "b"): "for positive weights write logsumexp(x + np.log(b)); b with zeros or signs has no rule",
 }
+# what a parameter NumPy declares with "no value" (np.sum's where=, initial=) means when it is left out: written
+# out, that value is NumPy's default too (np.sum(x, where=True))
+_NO_VALUE_MEANS = {"where": True}
 # functions whose dtype= argument is a cast of their result (for a reduction it is the type of the accumulation)
 _DTYPE_IS_A_CAST = {"np.array", "np.asarray", "np.full", "np.full_like", "np.linspace"}
+
+
+def _numpy_default(sig, name):
+    """The value parameter `name` of signature `sig` takes when left out (for one declared with NumPy's "no
+    value", what that means: _NO_VALUE_MEANS), or inspect.Parameter.empty."""
+    default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
+    return _NO_VALUE_MEANS.get(name, default) if type(default).__name__ == "_NoValueType" else default
 
 
 class _Resolver(Transformer):
@@ -267,7 +277,7 @@ class _Resolver(Transformer):
             if name in kept:
                 keep.append(gast.keyword(arg=name, value=value))
                 continue
-            default = sig.parameters[name].default if name in sig.parameters else inspect.Parameter.empty
+            default = _numpy_default(sig, name)
             if isinstance(value, gast.Constant) and default is not inspect.Parameter.empty and (
                     value.value is default or (type(value.value) is type(default) and value.value == default)):
                 continue   # NumPy's default, written out
