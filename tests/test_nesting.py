@@ -658,3 +658,25 @@ def test_penalty_over_a_jitted_gradient_calling_a_recursive_helper(tmp_path):
     prog = fuzzgen.Program.from_file(path)
     mod = prog.load(str(tmp_path), "nested_380141_case")
     fuzzgen.check_program(mod, prog, False, seed=380141, entry="h")
+
+
+# ---- a sum of arrays over a comprehension whose terms read a value the loop around it carries (fuzz seed 390060) ----
+def f_sum_of_arrays_in_a_loop(a, M):
+    for k in range(2):
+        a = a + sum(M[0] * (e * 0.5 + m) for e, m in zip(a, M[0]))[[2, 0, 1, 3]]
+    return np.sum(a ** 2)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_sum_of_arrays_in_a_loop(jit):
+    # the inner gradient h inlines is made before any call (kinds unknown): `a`, a parameter the loop assigns
+    # again, was never reached by the kinds, the sum's total took the kind of its 0.0 start alone and its adjoint
+    # started as 0.0, then scattered into ("first operand must be array"); under jit the outer gradient's kinds
+    # joined that 0.0 with the array of the other branch (Numba: "Cannot unify")
+    def h(a, M):
+        ga, gM = srcdiff.grad(f_sum_of_arrays_in_a_loop, wrt=(0, 1))(a, M)
+        return np.sum(ga * ga) + np.sum(gM * gM)
+    a, M = np.array([0.3, -0.2, 0.5, 0.1]), np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
