@@ -667,16 +667,42 @@ def f_sum_of_arrays_in_a_loop(a, M):
     return np.sum(a ** 2)
 
 
+def f_sum_over_the_rebound_array(a, M):    # (fuzz seed 390339: the sum's total was stored on a float tape,
+    for e in a:                            # "setting an array element with a sequence")
+        a = 0.5 * a + 0.5 * np.tanh(sum(a * u for u in a))
+    return np.sum(M[1] * a)
+
+
 @pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
-def test_gradient_norm_penalty_over_a_sum_of_arrays_in_a_loop(jit):
+@pytest.mark.parametrize("f", [f_sum_of_arrays_in_a_loop, f_sum_over_the_rebound_array], ids=lambda f: f.__name__)
+def test_gradient_norm_penalty_over_a_sum_of_arrays_in_a_loop(f, jit):
     # the inner gradient h inlines is made before any call (kinds unknown): `a`, a parameter the loop assigns
     # again, was never reached by the kinds, the sum's total took the kind of its 0.0 start alone and its adjoint
     # started as 0.0, then scattered into ("first operand must be array"); under jit the outer gradient's kinds
     # joined that 0.0 with the array of the other branch (Numba: "Cannot unify")
     def h(a, M):
-        ga, gM = srcdiff.grad(f_sum_of_arrays_in_a_loop, wrt=(0, 1))(a, M)
+        ga, gM = srcdiff.grad(f, wrt=(0, 1))(a, M)
         return np.sum(ga * ga) + np.sum(gM * gM)
     a, M = np.array([0.3, -0.2, 0.5, 0.1]), np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
     got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- a value whose shape changes between iterations (fuzz seed 390189) ------------------------------------------
+def f_shrinking_slices(x, M):
+    x *= np.tanh(sum(np.sum(M[:, j:] * x) for j in range(2)))
+    return x
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_slices_that_shrink(jit):
+    # the inner gradient's backward loop binds the sum's term M[:, j:] * x, one column fewer each iteration, again
+    # (popped): h's sweep carried its adjoint and restarted it in the previous iteration's shape (broadcast error)
+    def h(x, M):
+        gx, gM = srcdiff.grad(f_shrinking_slices, wrt=(0, 1))(x, M)
+        return gx * gx + np.sum(gM * gM)
+    x, M = 0.3, np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [x, M], k), rtol=1e-5, atol=1e-7)
