@@ -706,3 +706,42 @@ def test_gradient_norm_penalty_over_slices_that_shrink(jit):
     got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, M)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(h, [x, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- forward mode over a gradient whose function calls a recursive helper (fuzz seed 390190, nested, jit) --------
+def rec_half_sin(u, depth):
+    if depth <= 0:
+        return u
+    return 0.5 * np.sin(rec_half_sin(u, depth - 1)) + 0.5
+
+
+def f_recursion_in_a_branch(x, a, n, scale):
+    for i in range(1):
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        if n > 0.5:
+            prev = a * rec_half_sin(scale, 1)
+        else:
+            prev = (a + a) / (1.5 + np.square(scale + x))
+    return scale + np.sum(a) * x
+
+
+def penalty_of_recursion_in_a_branch(x, a, n, scale):
+    gx, ga = srcdiff.grad(f_recursion_in_a_branch, wrt=(0, 1))(x, a, n, scale)
+    return gx * gx + np.sum(ga * ga)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_jvp_of_a_penalty_over_a_gradient_calling_a_recursive_helper(jit):
+    # the inner gradient's placeholder `prev = None` (bound in a branch) took no type in the jvp: forward mode
+    # inferred no kind for the results of calls that stay calls (the recursive helper's), so under jit it was
+    # declined as "bound on some paths only"
+    h = penalty_of_recursion_in_a_branch
+    x, a, n, scale = 0.3, np.array([0.3, -0.2, 0.5]), 2, 0.5
+    ta = np.array([0.2, -0.7, 0.4])
+    val, dot = srcdiff.jvp(h, wrt=(0, 1), jit=jit)(x, a, n, scale, (1.0, ta))
+    e = 1e-6
+    expect = (h(x + e, a + e * ta, n, scale) - h(x - e, a - e * ta, n, scale)) / (2 * e)
+    np.testing.assert_allclose(val, h(x, a, n, scale), rtol=1e-12)
+    np.testing.assert_allclose(dot, expect, rtol=1e-5, atol=1e-7)
+
