@@ -745,3 +745,17 @@ def test_jvp_of_a_penalty_over_a_gradient_calling_a_recursive_helper(jit):
     np.testing.assert_allclose(val, h(x, a, n, scale), rtol=1e-12)
     np.testing.assert_allclose(dot, expect, rtol=1e-5, atol=1e-7)
 
+
+# ---- a view the inner gradient stores, of an array it then writes (fuzz seed 390249) ------------------------------
+@pytest.mark.parametrize("inner_jit", [False, True], ids=["inner-py", "inner-jit"])
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_view_written_back_into_its_array(jit, inner_jit):
+    from test_reverse_storage import column_copied_in_a_loop
+
+    def h(a, M):
+        ga, gM = srcdiff.grad(column_copied_in_a_loop, wrt=(0, 1), jit=inner_jit)(a, M)
+        return np.sum(ga * ga) + np.sum(gM * gM)
+    a, M = np.array([0.3, -0.2]), np.array([[0.1, 0.2], [0.3, -0.4]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
