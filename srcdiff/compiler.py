@@ -713,7 +713,7 @@ def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names
 
     ctx = Context(unit=ssa_unit, wrt=wrt_names or [params[p] for p in positions], mode=mode, name=name,
                   callee_derivative=callee_jvp if forward_mode else callee_vjp,
-                  callee_kind=callee_kind if arg_kinds and not forward_mode else None,
+                  callee_kind=callee_kind if arg_kinds else None,
                   arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
                   checkpoints=checkpoints)
     run(FORWARD if forward_mode else REVERSE, ctx)

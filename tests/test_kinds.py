@@ -280,3 +280,38 @@ def test_sum_of_arrays_carried_around_a_loop(name, jit):
     g = srcdiff.grad(f, wrt=(0, 1), jit=jit)
     g(0.3, a, *([1] if name == "empty" else []))
     assert "np.zeros((1,))" in srcdiff.source(g)   # (where the loops run no iteration: zeros of the terms' rank)
+
+
+def test_a_parameter_of_unknown_kind_is_reached():
+    """A gradient made before any call (argument kinds unknown) reads a parameter its loop assigns again: the
+    reads are reached, of kind None, so a name joined from them and from 0.0 is unknown, not a float (fuzz seed
+    390060, nested: the inner gradient's `d_total = 0.0` was then scattered into: "first operand must be array")."""
+    import gast
+    src = ("def f(a):\n    for k in range(2):\n        if len(a) > 0:\n            t = a * 2.0\n        else:\n"
+           "            t = 0.0\n        a = a + t\n    return a\n")
+    got = kinds.infer(gast.parse(src).body[0], {})
+    assert "a" in got and got["t"] is None, got
+
+
+def sum_of_arrays_in_a_loop(a, M):
+    for k in range(2):
+        a = a + sum(M[0] * e for e in a)[[2, 0, 1, 3]]
+    return np.sum(a ** 2)
+
+
+def test_empty_sum_start_has_the_kind_of_its_terms():
+    """A sum of arrays whose terms depend on a value the loop around it carries (`a`): its start where its own
+    loop does not run, 0.0, has the terms' kind (kind_rewrites.sum_starts makes it zeros of their rank), so the
+    join with the other branch's zeros stays an array and the loop's values keep their kinds (they were all
+    unknown: under Numba "Cannot unify array(float64, 1d, C) and float64", fuzz seed 390060)."""
+    from srcdiff import compiler
+    unit = compiler.middle_end(compiler.front_end(sum_of_arrays_in_a_loop))
+    got = kinds.infer(unit.node, {"a": A1, "M": A2})
+    assert got["a"] == A1 and got["a3"] == A1, got
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradient_of_a_sum_of_arrays_in_a_loop(jit):
+    from gradcheck import check_grad
+    a, M = np.array([0.3, -0.2, 0.5, 0.1]), np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    check_grad(sum_of_arrays_in_a_loop, [a, M], wrt=(0, 1), jit=jit)

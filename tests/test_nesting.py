@@ -658,3 +658,104 @@ def test_penalty_over_a_jitted_gradient_calling_a_recursive_helper(tmp_path):
     prog = fuzzgen.Program.from_file(path)
     mod = prog.load(str(tmp_path), "nested_380141_case")
     fuzzgen.check_program(mod, prog, False, seed=380141, entry="h")
+
+
+# ---- a sum of arrays over a comprehension whose terms read a value the loop around it carries (fuzz seed 390060) ----
+def f_sum_of_arrays_in_a_loop(a, M):
+    for k in range(2):
+        a = a + sum(M[0] * (e * 0.5 + m) for e, m in zip(a, M[0]))[[2, 0, 1, 3]]
+    return np.sum(a ** 2)
+
+
+def f_sum_over_the_rebound_array(a, M):    # (fuzz seed 390339: the sum's total was stored on a float tape,
+    for e in a:                            # "setting an array element with a sequence")
+        a = 0.5 * a + 0.5 * np.tanh(sum(a * u for u in a))
+    return np.sum(M[1] * a)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+@pytest.mark.parametrize("f", [f_sum_of_arrays_in_a_loop, f_sum_over_the_rebound_array], ids=lambda f: f.__name__)
+def test_gradient_norm_penalty_over_a_sum_of_arrays_in_a_loop(f, jit):
+    # the inner gradient h inlines is made before any call (kinds unknown): `a`, a parameter the loop assigns
+    # again, was never reached by the kinds, the sum's total took the kind of its 0.0 start alone and its adjoint
+    # started as 0.0, then scattered into ("first operand must be array"); under jit the outer gradient's kinds
+    # joined that 0.0 with the array of the other branch (Numba: "Cannot unify")
+    def h(a, M):
+        ga, gM = srcdiff.grad(f, wrt=(0, 1))(a, M)
+        return np.sum(ga * ga) + np.sum(gM * gM)
+    a, M = np.array([0.3, -0.2, 0.5, 0.1]), np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- a value whose shape changes between iterations (fuzz seed 390189) ------------------------------------------
+def f_shrinking_slices(x, M):
+    x *= np.tanh(sum(np.sum(M[:, j:] * x) for j in range(2)))
+    return x
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_slices_that_shrink(jit):
+    # the inner gradient's backward loop binds the sum's term M[:, j:] * x, one column fewer each iteration, again
+    # (popped): h's sweep carried its adjoint and restarted it in the previous iteration's shape (broadcast error)
+    def h(x, M):
+        gx, gM = srcdiff.grad(f_shrinking_slices, wrt=(0, 1))(x, M)
+        return gx * gx + np.sum(gM * gM)
+    x, M = 0.3, np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [x, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- forward mode over a gradient whose function calls a recursive helper (fuzz seed 390190, nested, jit) --------
+def rec_half_sin(u, depth):
+    if depth <= 0:
+        return u
+    return 0.5 * np.sin(rec_half_sin(u, depth - 1)) + 0.5
+
+
+def f_recursion_in_a_branch(x, a, n, scale):
+    for i in range(1):
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        if n > 0.5:
+            prev = a * rec_half_sin(scale, 1)
+        else:
+            prev = (a + a) / (1.5 + np.square(scale + x))
+    return scale + np.sum(a) * x
+
+
+def penalty_of_recursion_in_a_branch(x, a, n, scale):
+    gx, ga = srcdiff.grad(f_recursion_in_a_branch, wrt=(0, 1))(x, a, n, scale)
+    return gx * gx + np.sum(ga * ga)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_jvp_of_a_penalty_over_a_gradient_calling_a_recursive_helper(jit):
+    # the inner gradient's placeholder `prev = None` (bound in a branch) took no type in the jvp: forward mode
+    # inferred no kind for the results of calls that stay calls (the recursive helper's), so under jit it was
+    # declined as "bound on some paths only"
+    h = penalty_of_recursion_in_a_branch
+    x, a, n, scale = 0.3, np.array([0.3, -0.2, 0.5]), 2, 0.5
+    ta = np.array([0.2, -0.7, 0.4])
+    val, dot = srcdiff.jvp(h, wrt=(0, 1), jit=jit)(x, a, n, scale, (1.0, ta))
+    e = 1e-6
+    expect = (h(x + e, a + e * ta, n, scale) - h(x - e, a - e * ta, n, scale)) / (2 * e)
+    np.testing.assert_allclose(val, h(x, a, n, scale), rtol=1e-12)
+    np.testing.assert_allclose(dot, expect, rtol=1e-5, atol=1e-7)
+
+
+# ---- a view the inner gradient stores, of an array it then writes (fuzz seed 390249) ------------------------------
+@pytest.mark.parametrize("inner_jit", [False, True], ids=["inner-py", "inner-jit"])
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_view_written_back_into_its_array(jit, inner_jit):
+    from test_reverse_storage import column_copied_in_a_loop
+
+    def h(a, M):
+        ga, gM = srcdiff.grad(column_copied_in_a_loop, wrt=(0, 1), jit=inner_jit)(a, M)
+        return np.sum(ga * ga) + np.sum(gM * gM)
+    a, M = np.array([0.3, -0.2]), np.array([[0.1, 0.2], [0.3, -0.4]])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)

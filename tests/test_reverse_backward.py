@@ -113,3 +113,40 @@ def test_an_adjoint_consumed_by_both_branches_of_a_codeless_if_restarts():
 def test_an_adjoint_restarted_by_a_codeless_if_gives_the_gradient(jit):
     # before the fix, t's adjoint carried over from one iteration of the j loop to the next (about 2x too big)
     check_grad(restarted, [np.array([0.81, 2.49, 0.30])], wrt=0, jit=jit)
+
+
+def shrinking(x, M):
+    s = 0.0
+    for j in range(2):
+        t = M[:, j:] * x          # one column fewer each iteration, and read after the loop
+        s += np.sum(t)
+    return s + np.sum(t)
+
+
+def shrinking_then_rebound(x, M):
+    s = 0.0
+    for j in range(2):
+        t = M[:, j:] * x
+        s += np.sum(t)
+    for j in range(2):            # (t bound again: the first loop's last t reaches this loop's first iteration)
+        t = M[:, j:] * 2.0
+        s += np.sum(t * x)
+    return s
+
+
+def test_an_adjoint_of_a_value_whose_shape_changes_restarts_in_its_shape():
+    """The adjoint of a value an iteration binds and the loop's successor reads is carried; the zeros the
+    previous iteration of the backward loop left have that iteration's shape: where the shape classes cannot
+    tie the value's shape to one from outside the loop, it restarts in this iteration's (nested fuzz seed
+    390189: operands could not be broadcast together with shapes (2,3) (2,4))."""
+    lines = _backward(shrinking, ["x", "M"], {"x": F, "M": ("a", 2, "f")})
+    k = lines.index("t = t_stack.pop()")       # restored first: then the test, before any use of d_t
+    assert lines[k + 2:k + 4] == ["if np.shape(d_t) != np.shape(t):", "d_t = rt.zeros_like(t)"], lines
+    assert not any("np.shape" in line for line in _backward(looped, ["x"], {"x": F, "a": A}))   # (no such value)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [shrinking, shrinking_then_rebound], ids=lambda f: f.__name__)
+def test_values_whose_shape_changes_between_iterations_give_the_gradient(f, jit):
+    M = np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
+    check_grad(f, [0.3, M], wrt=(0, 1), jit=jit)

@@ -8,7 +8,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from .kinds import F, is_array, is_scalar, is_tuple, ndim
+from .kinds import F, is_array, is_scalar, is_tuple, ndim, sum_start
 from .parse import Unit
 
 
@@ -19,30 +19,12 @@ def sum_starts(unit: Unit, kind_map: dict) -> bool:
     type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""
     changed = False
 
-    def start(s):
-        """(zeros assignment, 0.0 assignment, merged name) of `if <loops run>: total = rt.zeros_like(t) /
-        else: total = 0.0` in SSA form, or None."""
-        if not isinstance(s, gast.If):
-            return None
-        # (element writes `d[i] = 0.0`, as in a gradient's own backward sweep, are no sum's start)
-        zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
-                 and isinstance(b.value, gast.Call) and dotted_name(b.value.func) == "rt.zeros_like"
-                 and len(b.value.args) == 1 and isinstance(b.value.args[0], gast.Name)]
-        zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
-                and isinstance(b.value, gast.Constant) and b.value.value == 0.0 and type(b.value.value) is float]
-        def merges(stmts, source):
-            return {b.targets[0].id for b in stmts if isinstance(b, gast.Assign) and isinstance(b.value, gast.Name)
-                    and b.value.id == source.targets[0].id and anno.get(b, anno.MERGE)}
-        # (the body may hold an inner sum's own start too, computing the first term: the one merged is this sum's)
-        found = [(z, o, m) for z in zeros for o in zero for m in merges(s.body, z) & merges(s.orelse, o)]
-        return found[0] if len(found) == 1 else None
-
     def block(stmts):
         nonlocal changed
         out = []
         for s in stmts:
             map_blocks(s, block)
-            found = start(s)
+            found = sum_start(s)
             k = kind_map.get(found[0].value.args[0].id) if found else None
             if is_scalar(k):
                 kept = _other_merges(s, found)

@@ -546,6 +546,45 @@ def _reads_unreached(e, local: set, kinds: dict) -> bool:
     return any(isinstance(r.ctx, gast.Load) and r.id in local and r.id not in kinds for r in walk_names(e))
 
 
+def sum_start(s):
+    """(zeros assignment, 0.0 assignment, merged name) of a sum's start, `if <its loops run>: t0 = rt.zeros_like(t)
+    / else: t1 = 0.0` with both copied to one name (desugar._start, in SSA form), or None. In a gradient srcdiff
+    generated and differentiates again the copies are its own, then ssa's: copies of copies to one name in both
+    branches are taken. Read by infer (the 0.0 has the kind of the zeros) and kind_rewrites.sum_starts."""
+    if not isinstance(s, gast.If):
+        return None
+    # (element writes `d[i] = 0.0`, as in a gradient's own backward sweep, are no sum's start)
+    zeros = [b for b in s.body if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
+             and isinstance(b.value, gast.Call) and dotted_name(b.value.func) == "rt.zeros_like"
+             and len(b.value.args) == 1 and isinstance(b.value.args[0], gast.Name)]
+    zero = [b for b in s.orelse if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name)
+            and isinstance(b.value, gast.Constant) and b.value.value == 0.0 and type(b.value.value) is float]
+
+    def merges(stmts, source):   # the names `source` is copied to in its branch (through copies of copies)
+        copies = {source.targets[0].id}
+        for b in stmts:
+            if (isinstance(b, gast.Assign) and isinstance(b.value, gast.Name) and isinstance(b.targets[0], gast.Name)
+                    and b.value.id in copies):
+                copies.add(b.targets[0].id)
+        return copies - {source.targets[0].id}
+    # (the body may hold an inner sum's own start too, computing the first term: the one merged is this sum's)
+    found = [(z, o, m) for z in zeros for o in zero for m in merges(s.body, z) & merges(s.orelse, o)]
+    return found[0] if len(found) == 1 else None
+
+
+def _empty_sum_starts(fn) -> dict:
+    """id of each sum start's `total = 0.0` (where its loops do not run) -> the `rt.zeros_like(first term)` it
+    stands for: kind_rewrites.sum_starts makes it zeros of the terms' rank (a scalar's 0.0 stays), so it has
+    their kind, not a float's (a float's joined with the array of the other branch would be unknown, and with
+    it a loop's values computed from the sum: fuzz seed 390060)."""
+    out = {}
+    for s in walk_statements(fn.body):
+        found = sum_start(s) if type(s) is gast.If else None
+        if found is not None:
+            out[id(found[1])] = found[0].value
+    return out
+
+
 UNSETTLED = Kind("?")   # what callee_kind answers for a call of a function whose kind is being inferred (recursion)
 
 
@@ -561,6 +600,9 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     saw the kind the next sweep would give it, so that sweep would find the same kinds and is not made
     (a non-SSA function without loops, such as a gradient, takes one sweep, not two)."""
     kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
+    for p in fn.args.args:   # a parameter of unknown kind is bound on entry: its reads are reached (kind None),
+        kinds.setdefault(p.id, None)   # also where the body assigns it again (a loop's `a = a + ...`)
+    empty_sums = _empty_sum_starts(fn)   # (a start srcdiff's own generated code re-parsed: no SUM_EMPTY on it)
     local, empty = set(), set()
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Store):
@@ -589,7 +631,13 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                     settled = False
                     continue
                 name = n.targets[0].id
-                if callee_kind is not None and isinstance(n.value, gast.Call) and dotted_name(n.value.func):
+                if id(n) in empty_sums:
+                    k = expr_kind(empty_sums[id(n)], kinds)
+                    if _reads_unreached(empty_sums[id(n)], local, kinds):
+                        settled = False
+                        continue
+                    k = k if is_scalar(k) or ndim(k) is not None else F
+                elif callee_kind is not None and isinstance(n.value, gast.Call) and dotted_name(n.value.func):
                     k = callee_kind(dotted_name(n.value.func), tuple(expr_kind(a, kinds) for a in n.value.args))
                     if k is UNSETTLED:
                         settled = False

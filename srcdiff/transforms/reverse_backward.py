@@ -21,7 +21,7 @@ from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind
-from .astutil import assign, call, const, dotted_name, is_comment, load, store, substitute, walk
+from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk
 from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, ndim
 from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
@@ -360,6 +360,7 @@ class BackwardSweep:
                 body.append(assign(d, self.zero(v, s)))
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
+        body = self.restart_reshaped(s, body, [v for v in carried if v not in inplace and v not in first_bound], outside)
         self.last_line = None
         if not any(not isinstance(b, gast.Expr) or not is_comment(b) for b in body):
             return
@@ -373,6 +374,38 @@ class BackwardSweep:
             target = self.namer.fresh("k")
             it = call("range", self.read(load(anno.get(s, anno.ITERS))))
         out.append(gast.For(target=store(target), iter=it, body=body, orelse=[], type_comment=None))
+
+
+    def restart_reshaped(self, loop, body, carried, outside) -> list:
+        """`body` (a loop's backward body) with, for each array value in `carried` that an iteration binds (read
+        after the loop) and whose shape the shape classes do not tie to one from outside the loop (`t = M[:, j:]`),
+        its adjoint restarted where the iteration has restored it: `if np.shape(d_t) != np.shape(t): d_t =
+        rt.zeros_like(t)`. The zeros the previous iteration left have that iteration's shape (nested fuzz seed
+        390189: broadcast error). Only where `t` is bound at the top level of the body before any read of `d_t`
+        (its pop), so that it is this iteration's, and where the iteration restarts `d_t` at its end."""
+        body_defs = assigned_in(loop.body)
+        unspecialised = all(self.kinds.get(a.id) is None for a in self.fn.args.args)
+        restarted = set()   # the adjoints the iteration's last statements restart
+        for st in reversed(body):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
+                break
+            restarted.add(st.targets[0].id)
+        for v in carried:
+            rep, k, d = (self.shapes or {}).get(v), self.kinds.get(v), self.adj(v)
+            if (v not in body_defs or d not in restarted or (rep is not None and rep != v and rep in outside)
+                    or not (is_array(k) and ndim(k) is not None or k is None and unspecialised)):
+                continue   # (np.shape of a scalar does not compile: an array's adjoint, or any in Python)
+            for pos, st in enumerate(body):
+                if any(isinstance(n, gast.Name) and n.id == d for n in walk(st)):
+                    break
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == v:
+                    test = gast.Compare(left=call("np.shape", load(d)), ops=[gast.NotEq()],
+                                        comparators=[call("np.shape", self.read(load(v)))])
+                    note = comment(f"{v} may change shape between iterations: {d} restarts at this one's")
+                    body = body[:pos + 1] + [note, gast.If(test=test, body=[assign(d, call("rt.zeros_like", load(v)))],
+                                                           orelse=[])] + body[pos + 1:]
+                    break
+        return body
 
 
 # ---- facts about SSA blocks and indices the sweep uses --------------------------------------------------
