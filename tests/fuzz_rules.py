@@ -17,6 +17,9 @@ arguments, drawn by kind:
     {Pe} {Ps} ..   positive (1.5 + square), of the kind built / a float / ...; {Ue} {Us} ..: in (-0.9, 0.9)
     {Q}            a well-conditioned 2x2 matrix (2 I + 0.3 tanh of a matrix's first columns: diagonally dominant)
     {S}            a symmetric positive definite 2x2 matrix (M M^T + 2 I: eigenvalues at least 2)
+    {W}            a (2, N) matrix with distinct nonzero singular values (about 3 and 1, moved at most 0.85 by
+                   0.3 tanh of a matrix), for svd and pinv: their derivatives need those (a rank-1 input such as
+                   c * np.ones((2, N)) has none: fuzz seed 440347 was "wrong" there, as any AD would be)
     {N} {i} {r}    N, an index into a length-N axis, a row (0 or 1); {perm}: a permutation of range(N)
 The same field twice is the same expression.  Arguments stay in the function's smooth domain by construction, as
 fuzzgen's conventions do (log of 1.5 + square, arcsin of 0.9 tanh, gamma of 1.5 + sin squared, norms and standard
@@ -130,8 +133,8 @@ RULES = [
     ("m", "np.linalg.cholesky({S}) @ {m}"),
     ("s", "np.linalg.eigvalsh({S})[{r}]"), ("s", "np.sum(np.linalg.eigh({S})[0])"),
     ("s", "np.sum(np.linalg.eigh({S})[1] ** 2 * {Q})"), ("m", "(np.linalg.eigh({S})[1] ** 2) @ {m}"),
-    ("s", "np.linalg.svd({m}, compute_uv=False)[{r}]"), ("s", "np.sum(np.linalg.svd({m}, full_matrices=False)[1])"),
-    ("m", "np.linalg.svd({m}, full_matrices=False)[2] ** 2"), ("m", "np.linalg.pinv({m}).T"),
+    ("s", "np.linalg.svd({W}, compute_uv=False)[{r}]"), ("s", "np.sum(np.linalg.svd({W}, full_matrices=False)[1])"),
+    ("m", "np.linalg.svd({W}, full_matrices=False)[2] ** 2"), ("m", "np.linalg.pinv({W}).T"),
     ("m", "scipy.linalg.solve_triangular(np.triu({Q}), {m})"),
     ("m", "scipy.linalg.solve_triangular(np.tril({Q}), {m}, lower=True, trans=1)"),
     ("v", "scipy.linalg.solve_triangular(np.tril({Q}), {p}, lower=True) @ {m}"),
@@ -267,6 +270,8 @@ def _arg(gen, field, kind, env, d):
         return gen.pair(env, d)
     if base == "Q":
         return f"(2.0 * np.eye(2) + 0.3 * np.tanh(({gen.expr('m', env, d)})[:, :2]))"
+    if base == "W":
+        return f"(np.eye(2, {gen.N}) * np.array([[3.0], [1.0]]) + 0.3 * np.tanh({gen.expr('m', env, d)}))"
     if base == "S":
         m = gen.expr("m", env, d)
         return f"(({m}) @ ({m}).T + 2.0 * np.eye(2))"

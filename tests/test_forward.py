@@ -300,6 +300,23 @@ def test_hvp_of_an_affine_function_has_one_zero_per_argument(jit):
     np.testing.assert_array_equal(srcdiff.hessian(affine, wrt=1, jit=jit)(0.4, a), np.zeros((2, 2)))
 
 
+def rows_picked(x, m):
+    r = m[[1, 0], :]
+    return np.sum(np.sin(r * x))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hvp_through_an_index_list_with_a_slice(jit):
+    """The gradient of m[[1, 0], :] scatters with rt.index_add(d_m, (r1, slice(None, None, None)), d_r): forward
+    mode over it declined `slice` ("classes, instances and bound methods") at a line of the generated file."""
+    m, v = np.arange(6.0).reshape(2, 3) / 5, (1.0, RNG.normal(size=(2, 3)))
+    g = srcdiff.grad(rows_picked, wrt=(0, 1))
+    hi, lo = g(0.3 + EPS, m + EPS * v[1]), g(0.3 - EPS, m - EPS * v[1])
+    hx, hm = srcdiff.hvp(rows_picked, wrt=(0, 1), jit=jit)(0.3, m, v)
+    np.testing.assert_allclose(hx, (hi[0] - lo[0]) / (2 * EPS), rtol=1e-5)
+    np.testing.assert_allclose(hm, (hi[1] - lo[1]) / (2 * EPS), rtol=1e-5, atol=1e-8)
+
+
 def test_jvp_of_function_calling_jvp():
     """Forward over forward: a jvp transform called inside a function that is differentiated again."""
     def second(x, y):

@@ -307,7 +307,7 @@ _NONDIFF = {
     "np.eye": np.eye, "np.identity": np.identity,
     "np.shape": np.shape, "np.tril_indices": np.tril_indices, "np.triu_indices": np.triu_indices,
     "np.searchsorted": np.searchsorted, "np.any": np.any, "np.all": np.all, "np.count_nonzero": np.count_nonzero,
-    "range": builtins.range, "bool": builtins.bool,
+    "range": builtins.range, "bool": builtins.bool, "slice": builtins.slice,   # (generated index_add's index)
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "round": builtins.round,
