@@ -3,6 +3,7 @@ grad against central finite differences, on the constructs the core handles."""
 import math
 import re
 import numpy as np
+import scipy.special
 import pytest
 
 import constructs as C
@@ -315,6 +316,20 @@ def test_hvp_through_an_index_list_with_a_slice(jit):
     hx, hm = srcdiff.hvp(rows_picked, wrt=(0, 1), jit=jit)(0.3, m, v)
     np.testing.assert_allclose(hx, (hi[0] - lo[0]) / (2 * EPS), rtol=1e-5)
     np.testing.assert_allclose(hm, (hi[1] - lo[1]) / (2 * EPS), rtol=1e-5, atol=1e-8)
+
+
+def log_gamma_mean(x):
+    return np.sum(scipy.special.digamma(1.5 + x * x)) + np.sum(scipy.special.gammaln(2.0 + x))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hvp_of_digamma_uses_its_second_derivative(jit):
+    """digamma's derivative is trigamma, whose derivative (tetragamma, psi'') hvp needs: it was declined at a line
+    of the generated gradient ("rt.trigamma is not differentiable")."""
+    x, v = np.array([0.3, -1.2, 2.5]), RNG.normal(size=3)
+    g = srcdiff.grad(log_gamma_mean)
+    expect = (g(x + EPS * v) - g(x - EPS * v)) / (2 * EPS)
+    np.testing.assert_allclose(srcdiff.hvp(log_gamma_mean, jit=jit)(x, v), expect, rtol=1e-5, atol=1e-8)
 
 
 def test_jvp_of_function_calling_jvp():

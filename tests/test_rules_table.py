@@ -321,7 +321,7 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
-            "rt.trigamma"} | FORWARD_ONLY   # (digamma's derivative: it has no derivative of its own yet)
+            "rt.trigamma", "rt.tetragamma"} | FORWARD_ONLY   # (digamma's derivatives; the last has none of its own)
 
 HEADER = """import math
 import numpy as np
@@ -548,7 +548,7 @@ def family(rule):
 # Elementwise rules without a device template: the CUDA target declines a call of them, naming it
 # (test_cuda_declines_by_name). Special functions with no closed form in CUDA's math library, and the
 # functions of booleans and integers device code does not compute.
-CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
+CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.tetragamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
                  "np.rint", "np.around", "np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or",
                  "np.logical_not", "np.floor_divide"}
 OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # kinds, dims and CUDA read them from the syntax
@@ -672,7 +672,7 @@ def test_tables_are_built_from_the_records():
     assert common.ELEMENTWISE - device <= {"abs", "max", "min"}   # builtins generated plumbing calls
 
 
-@pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.mills_inverse"}))
+@pytest.mark.parametrize("name", sorted(CUDA_DECLINED - {"rt.trigamma", "rt.tetragamma", "rt.mills_inverse"}))
 def test_cuda_declines_by_name(name):
     """An elementwise rule without a device template: the CUDA target raises SrcdiffError naming the function."""
     pytest.importorskip("numba_cuda")

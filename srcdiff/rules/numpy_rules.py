@@ -114,9 +114,10 @@ R("rt.gammaln", [scipy.special.gammaln, math.lgamma], "x", "g * rt.digamma(x)", 
   cuda="math.lgamma({0})", **EW)
 R("rt.digamma", [scipy.special.digamma, scipy.special.psi], "x", "g * rt.trigamma(x)",
   jvp="dx * rt.trigamma(x)", **EW)
-# (digamma's derivative: its own derivative, the tetragamma function, is not written yet, so the compiler
-# declines a third derivative of gammaln rather than taking it as zero)
-R("rt.trigamma", [], "x", None, **EW)
+R("rt.trigamma", [], "x", "g * rt.tetragamma(x)", jvp="dx * rt.tetragamma(x)", **EW)   # (hvp of digamma)
+# (tetragamma's own derivative is not written, so the compiler declines a fourth derivative of gammaln rather
+# than taking it as zero)
+R("rt.tetragamma", [], "x", None, **EW)
 R("rt.erf", [scipy.special.erf, math.erf], "x", "g * 1.1283791670955126 * np.exp(-x * x)",
   jvp="dx * 1.1283791670955126 * np.exp(-x * x)", cuda="math.erf({0})", **EW)
 R("rt.gamma", [scipy.special.gamma, math.gamma], "x", "g * ans * rt.digamma(x)", jvp="dx * ans * rt.digamma(x)",

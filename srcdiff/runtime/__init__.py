@@ -18,7 +18,7 @@ from .shapes import as_column, atleast_1d, atleast_nd, diag_grad, repeat_index, 
 from .solves import solve_triangular
 from .sorting import sort, sort_like, unsort_like
 from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, log_expit, log_ndtr, mills_inverse,
-                      ndtr, ndtri, softplus, trigamma, xlog1py, xlogy)
+                      ndtr, ndtri, softplus, tetragamma, trigamma, xlog1py, xlogy)
 
 __all__ = [
     "zeros_like", "copy", "seed",
@@ -29,7 +29,7 @@ __all__ = [
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
     "atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
     "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
-    "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr", "log_ndtr",
+    "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "tetragamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc",
     "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",
 ]

@@ -12,7 +12,7 @@ from numba.extending import overload, register_jitable
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar, nb_result_type, own)
 
-__all__ = ["expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "erf", "erfc", "ndtr",
+__all__ = ["expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "tetragamma", "erf", "erfc", "ndtr",
            "log_ndtr", "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc"]
 
 
@@ -186,6 +186,33 @@ def _trigamma_k(x):
     return r + sign * (acc + tail)
 
 
+@register_jitable
+def _tetragamma_k(x):
+    """psi''(x), trigamma's derivative: reflection psi''(x) = psi''(1 - x) - 2 pi^3 cot(pi x) / sin^2(pi x) for
+    x < 0, the recurrence psi''(x) = psi''(x + 1) - 2 / x^3 up to x >= 10, then the derivative of trigamma's
+    asymptotic series."""
+    if x != x or x == -math.inf:
+        return math.nan
+    if x == math.inf:
+        return 0.0
+    r = 0.0
+    if x <= 0.0:
+        if x == math.floor(x):
+            return math.nan
+        f = x - math.floor(x + 0.5)   # cot(pi x) / sin^2(pi x) has period 1
+        s = math.sin(math.pi * f)
+        r = -2.0 * math.pi ** 3 * math.cos(math.pi * f) / (s * s * s)
+        x = 1.0 - x
+    acc = 0.0
+    while x < 10.0:
+        acc -= 2.0 / (x * x * x)
+        x += 1.0
+    x2 = 1.0 / (x * x)
+    tail = -x2 - x2 / x - x2 * x2 * (0.5 - x2 * (1 / 6 - x2 * (1 / 6 - x2 * (0.3 - x2 * (
+        5 / 6 - x2 * (691 / 210 - x2 * 17.5))))))
+    return r + acc + tail
+
+
 # --- Python functions and their Numba overloads ---------------------------------
 
 def _keep_dtype(r, x):
@@ -278,6 +305,11 @@ def trigamma(x):
     return _keep_dtype(sps.polygamma(1, x), x)
 
 
+def tetragamma(x):
+    """psi''(x), the derivative of trigamma."""
+    return _keep_dtype(sps.polygamma(2, x), x)
+
+
 def erf(x):
     """Error function."""
     return _keep_dtype(sps.erf(x), x)
@@ -347,7 +379,7 @@ def xlog1py(x, y):
 _register2(xlogy, _xlogy_k)
 _register2(xlog1py, _xlog1py_k)
 for _f, _k in ((expit, _expit_k), (log_expit, _log_expit_k), (softplus, _softplus_k),
-               (gammaln, math.lgamma), (digamma, _digamma_k), (trigamma, _trigamma_k),
+               (gammaln, math.lgamma), (digamma, _digamma_k), (trigamma, _trigamma_k), (tetragamma, _tetragamma_k),
                (erf, math.erf), (gamma, math.gamma), (erfc, math.erfc), (ndtr, _ndtr_k), (log_ndtr, _log_ndtr_k),
                (mills_inverse, _mills_inverse_k), (ndtri, _ndtri_k), (erfinv, _erfinv_k), (dsinc, _dsinc_k)):
     _register(_f, _k)
