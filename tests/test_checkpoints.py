@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import numerical_grad
+from gradcheck import check_grad, numerical_grad
 
 
 # ---- the programs ----------------------------------------------------------------------------------------
@@ -470,3 +470,21 @@ def test_loop_bound_by_a_module_constant(f, jit):
         np.testing.assert_allclose(got[0], numerical_grad(f, args, 0), rtol=1e-5, atol=1e-7)
     # (srcdiff itself drops `for i in range(NO_STEPS)`, a range(0) once the constant is folded in)
     assert ("rerun the segment" in srcdiff.source(g)) == (f is not masked_for), srcdiff.source(g)
+
+
+def sorted_then_looped(x, a):
+    alpha = np.sort(a) * x + np.cumsum(a)[::-1]
+    for i in range(3):
+        alpha = np.sin(alpha) + a
+    return np.sum(alpha)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_sorted_value_carried_into_a_checkpointed_loop(jit):
+    """The loop's snapshots hold a value computed by np.sort / np.cumsum: their kinds must be known for the snapshot
+    list to be typed under Numba (fuzz seed 710200 under jit: "invalid setitem ... to element of none")."""
+    a = np.array([0.3, -1.1, 0.6])
+    want = check_grad(sorted_then_looped, [0.7, a], wrt=(0, 1), jit=jit)
+    got = srcdiff.grad(sorted_then_looped, wrt=(0, 1), jit=jit, checkpoints=1)(0.7, a)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

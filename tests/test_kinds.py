@@ -22,6 +22,12 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("x[..., 1]", {"x": A1}, F),                     # an ellipsis keeps the axes the other indices leave
     ("x[..., 0]", {"x": A2}, A1),                    # (np.cross of vectors stacks x[..., i]: fuzz seed 710016)
     ("x[..., None]", {"x": A1}, A2),
+    ("rt.sort(x)", {"x": A2}, A2),                   # along an axis: the rank kept (fuzz seed 710200: a sort before
+    ("rt.sort(x, None)", {"x": A2}, A1),             # a checkpointed loop left its snapshots untyped under Numba)
+    ("rt.cumsum(x)", {"x": A2}, A1),                 # (cumsum's axis left out: flattened)
+    ("rt.cumsum(x, 0)", {"x": A2}, A2), ("rt.cumprod(x, -1)", {"x": A2}, A2), ("rt.cumsum(n)", {"n": I1}, I1),
+    ("rt.unsort_like(v, x, None)", {"v": A2, "x": A2}, A1), ("rt.sort_like(v, x, 0)", {"v": A2, "x": A2}, A2),
+    ("rt.sort(x, n)", {"x": A2, "n": I}, None),      # (an axis not written as a literal)
     ("np.cbrt(x)", {"x": A2}, A2),                   # elementwise functions dims knew and kinds did not
     ("np.arcsinh(s)", {"s": F}, F),
     ("np.log2(n)", {"n": I1}, A1),                   # (of ints: floats)

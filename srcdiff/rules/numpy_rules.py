@@ -194,21 +194,23 @@ R("rt.logsumexp", [scipy.special.logsumexp], "x, axis=None", "rt.logsumexp_grad(
   shape="reduce")
 # running sums: a scan's adjoint is the scan from the other end (rt.revcumsum), and back again
 R("rt.cumsum", [np.cumsum], "x, axis=None", "rt.reshape_like(rt.revcumsum(g, axis), x)", None,
-  jvp="rt.cumsum(dx, axis)")
-R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", None, jvp="rt.revcumsum(dx, axis)")
+  jvp="rt.cumsum(dx, axis)", kind=("along_axis", 1, True))
+R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", None, jvp="rt.revcumsum(dx, axis)",
+  kind=("along_axis", 1, True))
 # running products: the adjoint sums g[j] * prod_{k <= j, k != i} x[k] without dividing by x, so zeros in x
 # are exact (runtime/scans.py)
-R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)")
+R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)",
+  kind=("along_axis", 1, True))
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
 R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
 R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)")
 # sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
 R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
-  jvp="rt.sort_like(dx, x, axis)")
+  jvp="rt.sort_like(dx, x, axis)", kind=("along_axis", 1, False))
 R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), v)", ZERO, None,
-  jvp="rt.sort_like(dv, x, axis)")
+  jvp="rt.sort_like(dv, x, axis)", kind=("along_axis", 2, False))
 R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", ZERO, None,
-  jvp="rt.unsort_like(dv, x, axis)")
+  jvp="rt.unsort_like(dv, x, axis)", kind=("along_axis", 2, False))
 R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)", kind="promote", shape="elementwise", cuda="max({0}, {1})")
 R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",

@@ -90,7 +90,8 @@ def scalar_products(unit: Unit, kind_map: dict) -> bool:
 def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
     array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own. Returns whether it changed."""
+    count) is the array it stands for, bound by a statement of its own; so is np.stack of scalars (scalar_stacks).
+    Returns whether it changed."""
     namer = Namer(astutil.names_in(unit.node))
 
     def block(stmts):
@@ -119,7 +120,7 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
         return out, changed
 
     unit.node.body, changed = block(unit.node.body)
-    return changed
+    return scalar_stacks(unit, kind_map) or changed
 
 
 def scalar_stacks(unit: Unit, kind_map: dict) -> bool:

@@ -401,6 +401,24 @@ def _law_argsort(args, e, kinds):           # np.argsort(x[, axis]): an int arra
     return None if not nd else Kind.array(nd, "i")
 
 
+def _law_along_axis(args, e, kinds, pos, flat_default):
+    """rt.sort(x, axis), rt.cumsum(x, axis), rt.sort_like(v, x, axis): the first argument's rank and dtype (a running
+    sum of booleans counts: ints) along an int axis, 1-d where the axis (argument `pos`) is None (flattened); left
+    out, it flattens when `flat_default` (cumsum's None) and not else (sort's -1)."""
+    a0 = args[0] if args else None
+    if not is_array(a0) or ndim(a0) is None:
+        return None
+    if len(e.args) > pos:
+        axis = literal_value(e.args[pos]) if not (isinstance(e.args[pos], gast.Constant)
+                                                  and e.args[pos].value is None) else None
+        if axis is not None and type(axis) is not int:
+            return None           # (an axis not written as a literal)
+        flat = axis is None
+    else:
+        flat = flat_default
+    return Kind.array(1 if flat else ndim(a0), "i" if dtype(a0) == "b" and flat_default else dtype(a0))
+
+
 def _law_trace(args, e, kinds):             # np.trace(x[, offset]) of a matrix
     return F if len(args) == 1 or (len(args) == 2 and ndim(args[0]) == 2) else None
 
@@ -493,7 +511,7 @@ def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
         "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
-        "argsort": _law_argsort, "trace": _law_trace,
+        "argsort": _law_argsort, "trace": _law_trace, "along_axis": _law_along_axis,
         "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
         "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
         "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
