@@ -430,7 +430,7 @@ MODULE = [
 
 def _emit(ctx):
     ctx.tree = emit.tree(ctx.fn, ctx.earlier)
-    ctx.source = emit.render(ctx.tree)
+    ctx.source = emit.render(ctx.tree, ctx.earlier and ctx.earlier[1], keep=ctx.jit)
 
 
 SOURCE = [
