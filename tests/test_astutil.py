@@ -5,7 +5,7 @@ import sys
 
 import gast
 
-from srcdiff.transforms.astutil import walk, walk_calls
+from srcdiff.transforms.astutil import walk, walk_calls, walk_names_and_calls
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
@@ -26,6 +26,8 @@ def test_walk_calls_meets_the_calls_walk_meets():
         want = sorted(id(n) for n in walk(tree) if isinstance(n, gast.Call))
         assert sorted(id(n) for n in walk_calls(tree)) == want
         seen += len(want)
+        both = sorted(id(n) for n in walk(tree) if isinstance(n, (gast.Call, gast.Name)))
+        assert sorted(id(n) for n in walk_names_and_calls(tree)) == both
     assert seen > 1000
 
 

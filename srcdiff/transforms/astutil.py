@@ -356,6 +356,36 @@ def walk_calls(node):
             yield n
 
 
+def walk_names_and_calls(node):
+    """The Name and Call nodes under `node` (any order), in one walk: for a pass that needs both of the same
+    expression (the dead-code pass: what an assignment's value reads, and whether it is pure)."""
+    stack = [node]
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
+    while stack:
+        n = pop()
+        kind = type(n)
+        if kind is _NAME:
+            yield n
+            continue
+        fields = get(kind)
+        if fields is None:
+            if kind is list:
+                extend(n)
+                continue
+            if not isinstance(n, _AST):
+                continue
+            fields = child_fields(kind)
+        for f in fields:
+            v = getattr(n, f, None)
+            if v is not None:
+                if type(v) is list:
+                    extend(v)
+                else:
+                    push(v)
+        if kind is _CALL:
+            yield n
+
+
 _NAME = gast.Name
 _CALL = gast.Call
 _ATTRIBUTE = gast.Attribute
