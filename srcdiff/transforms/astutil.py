@@ -548,7 +548,20 @@ def name_counts(fn) -> tuple:
 # ---- the block walker: every pass that rewrites nested statement lists goes through these -------------
 def nested_blocks(s) -> list:
     """The statement lists nested directly in `s` (an if's or loop's body and orelse, a def's body)."""
-    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if isinstance(b, list)]
+    fields = _BLOCK_FIELDS.get(type(s))
+    if fields is None:
+        fields = _block_fields(type(s))
+    return [b for b in (getattr(s, f, None) for f in fields) if isinstance(b, list)] if fields else []
+
+
+def _block_fields(kind) -> tuple:
+    """Which of "body" and "orelse" are fields of node class `kind` (none of an assignment's, a call's, ...:
+    most statements have no block, and looking an absent attribute up raises inside getattr)."""
+    fields = _BLOCK_FIELDS[kind] = tuple(f for f in ("body", "orelse") if f in getattr(kind, "_fields", ()))
+    return fields
+
+
+_BLOCK_FIELDS: dict = {}
 
 
 def every_statement(t):
@@ -566,7 +579,10 @@ def every_statement(t):
 
 def map_blocks(s, rewrite):
     """Replace each statement list nested directly in `s` by `rewrite(block)`; returns `s`."""
-    for f in ("body", "orelse"):
+    fields = _BLOCK_FIELDS.get(type(s))
+    if fields is None:
+        fields = _block_fields(type(s))
+    for f in fields:
         b = getattr(s, f, None)
         if isinstance(b, list):
             setattr(s, f, rewrite(b))
