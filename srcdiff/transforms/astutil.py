@@ -232,7 +232,10 @@ def statements_in_order(stmts):
     compound statement, then its body, then its orelse): for passes whose facts flow forward."""
     for s in stmts:
         yield s
-        for f in ("body", "orelse"):
+        fields = _BLOCK_FIELDS.get(type(s))
+        if fields is None:
+            fields = _block_fields(type(s))
+        for f in fields:
             if isinstance(getattr(s, f, None), list):
                 yield from statements_in_order(getattr(s, f))
 
