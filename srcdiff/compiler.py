@@ -110,7 +110,7 @@ from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
                          emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_statements
+from .transforms.astutil import Namer, Transformer, clone, dotted_name, walk, walk_calls, walk_statements
 from .transforms.checkpoints import rerun_segments
 
 
@@ -430,7 +430,7 @@ MODULE = [
 
 def _emit(ctx):
     ctx.tree = emit.tree(ctx.fn, ctx.earlier)
-    ctx.source = emit.render(ctx.tree)
+    ctx.source = emit.render(ctx.tree, ctx.earlier and ctx.earlier[1], keep=ctx.jit)
 
 
 SOURCE = [
@@ -650,8 +650,8 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
 
 def _rename_callees(module, unit, node):
     mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
-    for n in walk(node):
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in mapping:
+    for n in walk_calls(node):
+        if isinstance(n.func, gast.Name) and n.func.id in mapping:
             n.func.id = mapping[n.func.id]
 
 

@@ -48,6 +48,11 @@ SWEEP = _key("sweep", """"forward" or "backward": on reverse mode's `# forward s
 LINES = _key("lines", """((line, user_line, sweep), ...): on the standard-library tree of a generated function that
     emit.render printed, its comment lines carrying USER_LINE or SWEEP, numbered from 1 in the text printed.
     Written by emit.render; read by compiler.Module.generate (generated.Lines.of: the module's line table).""")
+TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, end line, first cited, end cited)},
+    cited): on the standard-library tree of a generated function emit.render printed keeping its text (the source
+    shown of a jitted module), the lines it printed, where each statement's lines are among them and its comment
+    lines citing a user's line or a sweep (as LINES). Written by emit.render (source_text.function_text); read by
+    emit.render printing the compiled form, which takes the lines of the statements it shares with that tree.""")
 
 # ---- desugar's facts ----------------------------------------------------------------------------------
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).

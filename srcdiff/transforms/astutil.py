@@ -232,7 +232,10 @@ def statements_in_order(stmts):
     compound statement, then its body, then its orelse): for passes whose facts flow forward."""
     for s in stmts:
         yield s
-        for f in ("body", "orelse"):
+        fields = _BLOCK_FIELDS.get(type(s))
+        if fields is None:
+            fields = _block_fields(type(s))
+        for f in fields:
             if isinstance(getattr(s, f, None), list):
                 yield from statements_in_order(getattr(s, f))
 
@@ -326,7 +329,68 @@ def walk_names(node):
                     push(v)
 
 
+def walk_calls(node):
+    """The Call nodes under `node` (itself included; any order: for passes that look at calls only, about
+    twice as fast as filtering walk). As with walk, a call's children are taken before it is yielded: a
+    caller that rewrites its arguments or function does not meet the new ones."""
+    stack = [node]
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
+    while stack:
+        n = pop()
+        kind = type(n)
+        if kind is _NAME:
+            continue
+        fields = get(kind)
+        if fields is None:
+            if kind is list:
+                extend(n)
+                continue
+            if not isinstance(n, _AST):
+                continue
+            fields = child_fields(kind)
+        for f in fields:
+            v = getattr(n, f, None)
+            if v is not None:
+                if type(v) is list:     # a field's list: its items go straight on the stack
+                    extend(v)
+                else:
+                    push(v)
+        if kind is _CALL:
+            yield n
+
+
+def walk_names_and_calls(node):
+    """The Name and Call nodes under `node` (any order), in one walk: for a pass that needs both of the same
+    expression (the dead-code pass: what an assignment's value reads, and whether it is pure)."""
+    stack = [node]
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
+    while stack:
+        n = pop()
+        kind = type(n)
+        if kind is _NAME:
+            yield n
+            continue
+        fields = get(kind)
+        if fields is None:
+            if kind is list:
+                extend(n)
+                continue
+            if not isinstance(n, _AST):
+                continue
+            fields = child_fields(kind)
+        for f in fields:
+            v = getattr(n, f, None)
+            if v is not None:
+                if type(v) is list:
+                    extend(v)
+                else:
+                    push(v)
+        if kind is _CALL:
+            yield n
+
+
 _NAME = gast.Name
+_CALL = gast.Call
 _ATTRIBUTE = gast.Attribute
 _NO_NAMES = {"ctx", "op", "ops", "type_comment", "kind", "id", "attr", "arg", "is_async", "level", "module",
              "conversion", "simple", "type_ignores"}
@@ -487,7 +551,20 @@ def name_counts(fn) -> tuple:
 # ---- the block walker: every pass that rewrites nested statement lists goes through these -------------
 def nested_blocks(s) -> list:
     """The statement lists nested directly in `s` (an if's or loop's body and orelse, a def's body)."""
-    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if isinstance(b, list)]
+    fields = _BLOCK_FIELDS.get(type(s))
+    if fields is None:
+        fields = _block_fields(type(s))
+    return [b for b in (getattr(s, f, None) for f in fields) if isinstance(b, list)] if fields else []
+
+
+def _block_fields(kind) -> tuple:
+    """Which of "body" and "orelse" are fields of node class `kind` (none of an assignment's, a call's, ...:
+    most statements have no block, and looking an absent attribute up raises inside getattr)."""
+    fields = _BLOCK_FIELDS[kind] = tuple(f for f in ("body", "orelse") if f in getattr(kind, "_fields", ()))
+    return fields
+
+
+_BLOCK_FIELDS: dict = {}
 
 
 def every_statement(t):
@@ -505,7 +582,10 @@ def every_statement(t):
 
 def map_blocks(s, rewrite):
     """Replace each statement list nested directly in `s` by `rewrite(block)`; returns `s`."""
-    for f in ("body", "orelse"):
+    fields = _BLOCK_FIELDS.get(type(s))
+    if fields is None:
+        fields = _block_fields(type(s))
+    for f in fields:
         b = getattr(s, f, None)
         if isinstance(b, list):
             setattr(s, f, rewrite(b))

@@ -15,6 +15,7 @@ import re
 import gast
 
 from . import annotations as anno
+from . import source_text
 from .astutil import COMMENT_MARK, every_statement, walk_statements
 
 
@@ -139,11 +140,18 @@ def comment_text(stmt) -> str | None:
 _PLACEHOLDER = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(\d+)\2$")
 
 
-def render(t) -> str:
-    """Python source of a tree made by `tree`: ast.unparse, with each comment statement printed as the
-    comment line `# <comment_text>` (its text is taken from the tree, not from the printed literal). The
+def render(t, earlier=None, keep: bool = False) -> str:
+    """Python source of a tree made by `tree`, as ast.unparse writes it, with each comment statement printed
+    as the comment line `# <comment_text>` (its text is taken from the tree, not from a printed literal). The
     comments citing a user's line or starting a sweep, with their line numbers in the text, are noted on
-    `t` (annotations.LINES)."""
+    `t` (annotations.LINES). Written by source_text.function_text where it writes every construct of `t`
+    (`keep`: noting each statement's lines on `t`, for a later render of a tree sharing its statements,
+    `earlier`, to take), else by ast.unparse."""
+    printed = source_text.function_text(t, earlier, keep)
+    if printed is not None:
+        lines, cited = printed
+        anno.set(t, anno.LINES, tuple(cited))
+        return "\n".join(lines) + "\n"
     comments = []
     for st in every_statement(t):   # (comments are statements: no need to visit every expression)
         if type(st) is ast.Expr and comment_text(st) is not None:

@@ -21,7 +21,7 @@ from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
-                      store, walk)
+                      store, walk, walk_calls)
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -76,7 +76,7 @@ _STACK_CALLS = frozenset({"rt.stack", "rt.push", "rt.pop"})
 
 def raise_stacks(node):
     """Inverse of `lower_stacks` on generated code."""
-    if not any(type(n) is gast.Call and dotted_name(n.func) in _STACK_CALLS for n in walk(node)):
+    if not any(dotted_name(n.func) in _STACK_CALLS for n in walk_calls(node)):
         return node     # (one walk instead of a rewrite of every node: most functions hold no stack)
 
     class Raise(Transformer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import walk
+from .astutil import walk_calls
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
@@ -26,19 +26,20 @@ def is_pure(value) -> bool:
     """`value` calls only library functions without effects (not np.random, not a stack operation, not a
     runtime helper that writes into an argument: `d_v = rt.logsumexp_vecmat_adjoints(..., d_M)` adds into
     d_M, so it stays where d_v is dead)."""
-    for n in walk(value):
-        if isinstance(n, gast.Call):
-            f = n.func
-            parts = []
-            while isinstance(f, gast.Attribute):
-                parts.append(f.attr)
-                f = f.value
-            if not isinstance(f, gast.Name):
-                return False
-            name = ".".join([f.id] + parts[::-1])
-            if name in PURE_BUILTINS:
-                continue
-            if (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
-                    or name in WRITES_INTO):
-                return False
-    return True
+    return all(pure_call(n) for n in walk_calls(value))
+
+
+def pure_call(n: gast.Call) -> bool:
+    """The call `n` itself (not its arguments) has no effect but its result (see is_pure)."""
+    f = n.func
+    parts = []
+    while isinstance(f, gast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name):
+        return False
+    name = ".".join([f.id] + parts[::-1])
+    if name in PURE_BUILTINS:
+        return True
+    return not (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
+                or name in WRITES_INTO)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_statements,
-                       without_statements)
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_names_and_calls,
+                       walk_statements, without_statements)
 
-from ..purity import is_pure
+from ..purity import is_pure, pure_call
 
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
@@ -192,10 +192,19 @@ class _Liveness:
         return live, _idle(kept)
 
     def assignment(self, s) -> tuple:
-        """(target, the stack it pops or None, whether its value is pure) of `v = ...`."""
+        """(target, the stack it pops or None, whether its value is pure) of `v = ...` (what the value reads
+        noted in the same walk, for `loads`)."""
         got = self._loads.get(("assign", id(s)))
         if got is None:
-            got = self._loads[("assign", id(s))] = (s, (s.targets[0].id, _pop_stack(s), is_pure(s.value)))
+            reads, pure = set(), True
+            for n in walk_names_and_calls(s.value):
+                if type(n) is gast.Name:
+                    if isinstance(n.ctx, gast.Load):
+                        reads.add(n.id)
+                elif pure:
+                    pure = pure_call(n)
+            self._loads[id(s.value)] = (s.value, reads)
+            got = self._loads[("assign", id(s))] = (s, (s.targets[0].id, _pop_stack(s), pure))
         return got[1]
 
     def loads(self, node) -> set:

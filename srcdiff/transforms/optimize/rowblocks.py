@@ -43,7 +43,7 @@ from __future__ import annotations
 import gast
 
 from ...rules import row_routes
-from ..astutil import call, const, dotted, dotted_name, is_comment, load, store, walk
+from ..astutil import call, const, dotted, dotted_name, is_comment, load, store, walk_calls
 
 
 
@@ -92,8 +92,8 @@ def _add_row(s, x: str, i: str):
 def _vector_math(node):
     """`node` with the calls of rules that have a `row_as` calling it instead (np.exp, math.exp -> rt.exp)."""
     routes = row_routes()
-    for n in walk(node):
-        if isinstance(n, gast.Call) and dotted_name(n.func) in routes:
+    for n in walk_calls(node):
+        if dotted_name(n.func) in routes:
             n.func = dotted(routes[dotted_name(n.func)])
     return node
 

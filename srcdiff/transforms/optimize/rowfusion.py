@@ -46,7 +46,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, written_names
+from ..astutil import (call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, walk_calls,
+                       written_names)
 from ..kinds import is_array, is_float_array, is_scalar, ndim
 from .fusion import ELEMENTWISE_OPS
 from .rowblocks import blocked
@@ -178,8 +179,8 @@ class _Plan:
         if not any(n in self.rowvars or self.is_aligned(n) for n in names) or not all(map(self.operand_ok, names)):
             return None
         value = _at_row(clone(e), {n for n in names if self.is_aligned(n)}, i)
-        for n in walk(value):
-            if isinstance(n, gast.Call) and dotted_name(n.func) == "np.where":
+        for n in walk_calls(value):
+            if dotted_name(n.func) == "np.where":
                 n.func = dotted("rt.select")
         return value
 

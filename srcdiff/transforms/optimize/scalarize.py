@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import Transformer, clone, is_comment, nested_blocks, walk, walk_names
+from ..astutil import Transformer, clone, is_comment, nested_blocks, walk_calls, walk_names
 from .fusion import broadcasting
 from .names import NameIndex
 
@@ -19,8 +19,8 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             return isinstance(a.value, (bool, int, float))
         return isinstance(a, gast.Name) and is_scalar(kinds.get(a.id))
 
-    for n in walk(fn):
-        if (isinstance(n, gast.Call) and dotted_name(n.func) == "np.where" and len(n.args) == 3
+    for n in walk_calls(fn):
+        if (dotted_name(n.func) == "np.where" and len(n.args) == 3
                 and not n.keywords and all(scalar(a) for a in n.args)):
             n.func = dotted("rt.select")
     return fn

@@ -1,0 +1,42 @@
+"""transforms/astutil.py: the walks the passes share. walk_calls must meet exactly the calls walk meets (the
+passes that look at calls only use it instead of filtering walk)."""
+import os
+import sys
+
+import gast
+
+from srcdiff.transforms.astutil import walk, walk_calls, walk_names_and_calls
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+
+
+def _trees():
+    import fuzzgen
+    import generation_scaling
+    yield gast.parse(generation_scaling.program_source(200))
+    yield gast.parse(generation_scaling.loops_source(5))
+    for seed in range(60):
+        yield gast.parse(fuzzgen.seeded_program(seed).source)
+    yield gast.parse("def f(x):\n    return g(h(x), k=m(x))(n(x))[p(x):q()] + (lambda y: r(y))(x)\n")
+
+
+def test_walk_calls_meets_the_calls_walk_meets():
+    seen = 0
+    for tree in _trees():
+        want = sorted(id(n) for n in walk(tree) if isinstance(n, gast.Call))
+        assert sorted(id(n) for n in walk_calls(tree)) == want
+        seen += len(want)
+        both = sorted(id(n) for n in walk(tree) if isinstance(n, (gast.Call, gast.Name)))
+        assert sorted(id(n) for n in walk_names_and_calls(tree)) == both
+    assert seen > 1000
+
+
+def test_walk_calls_takes_a_calls_children_before_yielding_it():
+    tree = gast.parse("f(g(x))").body[0].value
+    met = []
+    for n in walk_calls(tree):
+        met.append(n.func.id)
+        if n.func.id == "f":
+            n.args = n.args + [gast.parse("h(y)").body[0].value]    # not met: added after f was reached
+    assert sorted(met) == ["f", "g"]
+    assert list(walk_calls(gast.parse("x + 1").body[0].value)) == []
