@@ -332,6 +332,23 @@ def test_hvp_of_digamma_uses_its_second_derivative(jit):
     np.testing.assert_allclose(srcdiff.hvp(log_gamma_mean, jit=jit)(x, v), expect, rtol=1e-5, atol=1e-8)
 
 
+def masked_products(m, a):
+    return np.sum(np.cumprod(np.sin(m[0]) * (a > 0.0)))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_hvp_of_cumprod_is_right_without_zeros_and_declined_at_one(jit):
+    """cumprod's first derivatives are exact at zeros; its second derivatives divide by x: at a zero factor hvp
+    gave NaN (fuzz seed 440699), now a SrcdiffError naming the user's function."""
+    m, v = RNG.normal(size=(2, 3)), RNG.normal(size=(2, 3))
+    g, h = srcdiff.grad(masked_products), srcdiff.hvp(masked_products, jit=jit)
+    a = np.array([0.5, 1.0, 2.0])
+    expect = (g(m + EPS * v, a) - g(m - EPS * v, a)) / (2 * EPS)
+    np.testing.assert_allclose(h(m, a, v), expect, rtol=1e-5, atol=1e-8)
+    with pytest.raises(srcdiff.SrcdiffError, match="only where x has no zeros"):
+        h(m, np.array([0.5, -1.0, 2.0]), v)
+
+
 def test_jvp_of_function_calling_jvp():
     """Forward over forward: a jvp transform called inside a function that is differentiated again."""
     def second(x, y):

@@ -321,7 +321,7 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
-            "rt.trigamma", "rt.tetragamma"} | FORWARD_ONLY   # (digamma's derivatives; the last has none of its own)
+            "rt.trigamma", "rt.tetragamma", "rt.cumprod_factors"} | FORWARD_ONLY   # (digamma's derivatives; the last has none of its own)
 
 HEADER = """import math
 import numpy as np

@@ -157,15 +157,17 @@ R("rt.tensordot_grad_y", [rt.tensordot_grad_y], "v, x, y, k", "rt.tensordot(x, g
 # cumprod_grad(v, x) = J^T v and cumprod_jvp(v, x) = J v for J the Jacobian of cumprod(x): linear in v (each is
 # the other's adjoint there); in x exact where x has no zeros (like prod_grad): with p = cumprod(x),
 # J^T v = revcumsum(v p) / x and J v = p cumsum(v / x)
+# (their derivatives in x divide by x: rt.cumprod_factors(x) is x, and raises ValueError where x has a zero)
 R("rt.cumprod_grad", [rt.cumprod_grad], "v, x, axis=None", "rt.cumprod_jvp(g, x, axis)",
-  "rt.cumprod_grad(v * rt.cumsum(g / x, axis), x, axis) - g * ans / x", None,
+  "rt.cumprod_grad(v * rt.cumsum(g / rt.cumprod_factors(x), axis), x, axis) - g * ans / x", None,
   jvp="rt.cumprod_grad(dv, x, axis) + (rt.reshape_like(rt.revcumsum(v * rt.cumprod_jvp(dx, x, axis), axis), x)"
-      " - ans * dx) / x")
+      " - ans * dx) / rt.cumprod_factors(x)")
 R("rt.cumprod_jvp", [rt.cumprod_jvp], "v, x, axis=None", "rt.cumprod_grad(g, x, axis)",
-  "rt.cumprod_grad(g * rt.cumsum(v / x, axis), x, axis)"
+  "rt.cumprod_grad(g * rt.cumsum(v / rt.cumprod_factors(x), axis), x, axis)"
   " - rt.reshape_like(rt.revcumsum(g * rt.cumprod(x, axis), axis), x) * v / (x * x)", None,
-  jvp="rt.cumprod_jvp(dv, x, axis) + rt.cumprod_jvp(dx, x, axis) * rt.cumsum(v / x, axis)"
+  jvp="rt.cumprod_jvp(dv, x, axis) + rt.cumprod_jvp(dx, x, axis) * rt.cumsum(v / rt.cumprod_factors(x), axis)"
       " - rt.cumprod(x, axis) * rt.cumsum(v * dx / (x * x), axis)")
+R("rt.cumprod_factors", [rt.cumprod_factors], "x", "g", jvp="dx", kind="same", shape="same")
 # np.interp's helpers (runtime/interpolation.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
 # segment j of width h and T(w) = interp_slope_transpose(w, ...) its adjoint in fp: s is piecewise constant in x,
 # linear in fp, and moving the knots changes 1 / h; interp_transpose(v, ...) moves with x's weight t = (x - xp[j]) / h

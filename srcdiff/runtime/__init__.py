@@ -13,7 +13,7 @@ from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_gr
 from .scans import cumsum, diff, diff_transpose, revcumsum
 from .interpolation import interp, interp_slope, interp_slope_transpose, interp_transpose
 from .products import tensordot, tensordot_grad_x, tensordot_grad_y
-from .scans import cumprod, cumprod_grad, cumprod_jvp
+from .scans import cumprod, cumprod_factors, cumprod_grad, cumprod_jvp
 from .shapes import as_column, atleast_1d, atleast_nd, diag_grad, repeat_index, take_put, trace_grad
 from .solves import solve_triangular
 from .sorting import sort, sort_like, unsort_like
@@ -28,7 +28,7 @@ __all__ = [
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
     "atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
-    "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
+    "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "cumprod_factors", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",
     "expit", "log_expit", "softplus", "gamma", "gammaln", "digamma", "trigamma", "tetragamma", "erf", "erfc", "ndtr", "log_ndtr",
     "mills_inverse", "xlogy", "xlog1py", "ndtri", "erfinv", "dsinc",
     "solve_triangular", "cholesky_grad", "cholesky_grad_vjp_L", "cholesky_grad_vjp_v", "logdet_grad",

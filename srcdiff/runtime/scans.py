@@ -267,3 +267,31 @@ def _cumprod_jvp_nb(dx, x, axis=None):
         d3 = np.ascontiguousarray(np.broadcast_to(dx, x.shape)).astype(T).reshape(x3.shape)
         return _cumprod_jvp3(d3, x3).reshape(shape_of(x))
     return impl
+
+
+_ZERO_FACTOR = ("np.cumprod: srcdiff differentiates it twice (hvp, a gradient of a gradient) only where x has no zeros "
+                "(its first derivatives are exact at zeros too)",
+                "keep the factors of np.cumprod away from 0 where you take second derivatives, or use jit=False and a "
+                "product written as a loop")
+
+
+def cumprod_factors(x):
+    """x, for the second derivatives of cumprod, whose rules divide by it: a zero raises ValueError (the division
+    would give NaN) instead of a silently wrong value."""
+    if np.any(np.asarray(x) == 0):
+        raise ValueError(*_ZERO_FACTOR)
+    return x
+
+
+@cached_overload(cumprod_factors)
+def _cumprod_factors_nb(x):
+    if not nb_is_array(x):
+        return None
+    message, advice = _ZERO_FACTOR
+
+    def impl(x):
+        for v in x.ravel():
+            if v == 0:
+                raise ValueError(message, advice)
+        return x
+    return impl
