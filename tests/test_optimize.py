@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from srcdiff import runtime as rt
 from srcdiff.transforms import optimize
 from gradcheck import check_grad, numerical_grad
 from passes import body_source, parse_function
@@ -344,6 +345,33 @@ def f(x):
     b = x[0] * 2.0
     return a + b
 """) == "a = x[0] * 2.0\nx[0] = 1.0\nb = x[0] * 2.0\nreturn a + b"
+
+
+def test_common_subexpression_keeps_apart_an_array_a_runtime_helper_writes():
+    """`rt.index_add(d_p, idx, g)` writes d_p: a later `rt.zeros_like(p)` is not d_p (CSE made `d_p + d_p` of
+    `d_p + rt.zeros_like(p)` in a gradient differentiated again: a wrong nested gradient, fuzz seed 391402)."""
+    src = """
+def f(p, idx, g):
+    d_p = rt.zeros_like(p)
+    rt.index_add(d_p, idx, g)
+    e = rt.zeros_like(p)
+    return d_p + e
+"""
+    assert run(optimize.common_subexpressions, src) == run(lambda fn: fn, src)
+
+
+def index_added(m):
+    p1 = np.sin(m)
+    picked = np.array((1, 1))
+    d_p1 = rt.zeros_like(p1)
+    rt.index_add(d_p1, picked, p1[picked])
+    d_p1 = d_p1 + rt.zeros_like(p1)
+    return np.sum(d_p1 * d_p1)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_gradient_with_index_add_differentiated_again(jit):
+    check_grad(index_added, [np.array([[-0.29, 1.17, 0.96, 0.23], [-0.10, 1.45, 0.69, 1.62]])], wrt=0, jit=jit)
 
 
 def test_elementwise_temporaries_read_once_are_fused():

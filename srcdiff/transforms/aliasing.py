@@ -15,6 +15,7 @@ from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
 from .kinds import is_array, is_scalar
+from .purity import WRITES_INTO
 
 _VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
                "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d"}
@@ -104,9 +105,19 @@ def sharing_written_memory(fn, kinds=None) -> set:
                and isinstance(n.targets[0].value, gast.Name)}
     written |= {n.value.left.id for n in walk_statements(fn.body)
                 if isinstance(n, gast.Assign) and _in_place(n, kinds, unknown=True)}
+    written |= _written_by_helpers(fn)
     roots = memory_roots(fn, kinds)
     hit = {roots.get(w, w) for w in written}
     return written | {n for n, r in roots.items() if r in hit}
+
+
+def _written_by_helpers(fn) -> set:
+    """The names passed to a runtime helper that writes into an argument (`rt.index_add(d_p, idx, g)` in a
+    gradient differentiated again): all of its name arguments, as the helpers differ in which one they write."""
+    return {a.id for n in walk_statements(fn.body)
+            if isinstance(n, (gast.Expr, gast.Assign)) and isinstance(n.value, gast.Call)
+            and dotted_name(n.value.func) in WRITES_INTO
+            for a in n.value.args if isinstance(a, gast.Name)}
 
 
 class _Flow:

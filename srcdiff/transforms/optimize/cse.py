@@ -14,6 +14,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     arrays written in place)."""
     from ...rules import RULES
     from ..astutil import dotted_name
+    from ..purity import WRITES_INTO
 
     def key(value):
         if isinstance(value, gast.Call):
@@ -59,6 +60,9 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
                 touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
                             and isinstance(n.ctx, gast.Store)}
+                if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
+                        and dotted_name(s.value.func) in WRITES_INTO):   # rt.index_add(d_p, ...) writes d_p
+                    touched |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
                 seen = {k: v for k, v in seen.items() if not (reads(v) & touched) and v[0] not in touched}
     counts = assign_counts(fn)
     renames: dict = {}
