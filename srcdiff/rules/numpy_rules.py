@@ -226,13 +226,14 @@ R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.tra
   shape="transpose")
 R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
 R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind="ravel")
-R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)")
+R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)", kind=("at_least", 2))
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
   kind="expand_dims", shape="expand_dims")
 # (under Numba only with axis= given: the compiler declines axis=None there, checks.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
-R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)")
-R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)")   # np.column_stack's columns
+R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)", kind=("at_least", 1))
+R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)",   # np.column_stack's columns
+  kind=("at_least", 2))
 R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)")
 R("np.swapaxes", [np.swapaxes], "x, axis1, axis2", "np.swapaxes(g, axis1, axis2)", None, None,
   jvp="np.swapaxes(dx, axis1, axis2)", kind="same_array")
@@ -240,7 +241,7 @@ R("np.moveaxis", [np.moveaxis], "x, source, destination", "np.moveaxis(g, destin
   jvp="np.moveaxis(dx, source, destination)", kind="same_array")
 # a gather (np.roll, np.tile and np.repeat are gathers too: rules/composites.py): the adjoint scatter-adds
 R("np.take", [np.take], "x, indices, axis=None", "rt.take_put(g, x, indices, axis)", None, None,
-  jvp="np.take(dx, indices, axis)")
+  jvp="np.take(dx, indices, axis)", kind="take")
 # x's last k axes contracted with y's first k (np.tensordot and np.inner are composites of it)
 R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordot_grad_y(g, x, y, k)", None,
   jvp="rt.tensordot(dx, y, k) + rt.tensordot(x, dy, k)")
