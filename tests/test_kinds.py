@@ -63,6 +63,8 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("rt.repeat_index(k, 2)", {"k": I}, I1),
     ("rt.atleast_1d(s)", {"s": F}, A1), ("rt.atleast_1d(x)", {"x": A2}, A2), ("rt.atleast_2d(v)", {"v": A1}, A2),
     ("rt.as_column(v)", {"v": A1}, A2), ("rt.atleast_nd(v, 3)", {"v": I1}, ("a", 3, "i")),
+    ("rt.interp(x, v, v)", {"x": A2, "v": A1}, A2), ("rt.interp(n, v, v)", {"n": I, "v": A1}, F),
+    ("np.full_like(x, 0.3)", {"x": A2}, A2), ("np.full_like(n, 2)", {"n": I1}, I1),
 ])
 def test_kind_laws(expr, env, want):
     assert kinds.expr_kind(parse_expr(expr), env) == want
@@ -381,3 +383,17 @@ def test_gather_bound_in_a_branch_has_a_kind(gather, loop, jit):
     g = srcdiff.grad(f, wrt=(0, 1, 2), jit=jit)
     g(0.7, a, M)
     assert "prev = None" not in srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("value", ["np.interp(a, np.array([-1.0, 0.0, 1.0]), np.array([0.5, 0.2, 0.9]))",
+                                   "np.full_like(a, 0.3) * M[0]"], ids=["interp", "full_like"])
+def test_value_bound_in_a_branch_has_its_rules_kind(value, jit):
+    """As test_gather_bound_in_a_branch_has_a_kind, for np.interp and np.full_like, whose rules had no kind law
+    either (the same Numba crash)."""
+    from gradcheck import check_grad
+    name = "kinds_branch_" + ("interp" if "interp" in value else "full_like")
+    f = source_module(name, GATHER_IN_A_BRANCH.replace("GATHER", value)).f
+    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
+        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)

@@ -249,13 +249,14 @@ R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordo
 # knots xp[j], xp[j + 1] of x's segment moves the value by -slope times x's weights (1 - t, t) on them
 R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
   "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
-  jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
+  jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)", kind=("like", 0))
 # (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
 R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
-R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill")
+R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
+  kind="same_array")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate", kind="join")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack", kind=("join", 1))
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",
