@@ -55,6 +55,16 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("(x, s)[n]", {"x": A1, "s": F, "n": I}, None),   # arrays then started from 0.0 under Numba)
     ("(x, x)[n]", {"x": A1, "n": I}, A1),
     ("t[0]", {"t": ("t",)}, I),                    # a shape (or a tuple argument): ints
+    ("np.take(x, n)", {"x": A2, "n": I1}, A1),      # gathers (np.repeat, np.tile, np.roll: fuzz seed 501370, an
+    ("np.take(x, n, -1)", {"x": A2, "n": I1}, A2),  # untyped placeholder of one under Numba): flat, the indices'
+    ("np.take(x, k, axis=0)", {"x": A2, "k": I}, A1),   # rank; along an axis, x's with it replaced by theirs
+    ("np.take(x, k, None)", {"x": A2, "k": I}, F), ("np.take(n, k)", {"n": I1, "k": I}, I),
+    ("np.take(x, n, k)", {"x": A2, "n": I1, "k": I}, None),   # (an axis not written as a literal)
+    ("rt.repeat_index(k, 2)", {"k": I}, I1),
+    ("rt.atleast_1d(s)", {"s": F}, A1), ("rt.atleast_1d(x)", {"x": A2}, A2), ("rt.atleast_2d(v)", {"v": A1}, A2),
+    ("rt.as_column(v)", {"v": A1}, A2), ("rt.atleast_nd(v, 3)", {"v": I1}, ("a", 3, "i")),
+    ("rt.interp(x, v, v)", {"x": A2, "v": A1}, A2), ("rt.interp(n, v, v)", {"n": I, "v": A1}, F),
+    ("np.full_like(x, 0.3)", {"x": A2}, A2), ("np.full_like(n, 2)", {"n": I1}, I1),
 ])
 def test_kind_laws(expr, env, want):
     assert kinds.expr_kind(parse_expr(expr), env) == want
@@ -321,3 +331,69 @@ def test_gradient_of_a_sum_of_arrays_in_a_loop(jit):
     from gradcheck import check_grad
     a, M = np.array([0.3, -0.2, 0.5, 0.1]), np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
     check_grad(sum_of_arrays_in_a_loop, [a, M], wrt=(0, 1), jit=jit)
+
+
+GATHER_IN_A_BRANCH = """import numpy as np
+
+
+def f(x, a, M):
+    scale = x
+    for i in range(2):
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        if np.sum(a) > -0.7:
+            prev = a
+        else:
+            prev = GATHER
+    return scale
+
+
+def f_while(x, a, M):
+    scale = x
+    i = 0
+    while i < 2:
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        if np.sum(a) > -0.7:
+            prev = a
+        else:
+            prev = GATHER
+        i += 1
+    return scale
+"""
+GATHERS = {"repeat_sliced": "np.repeat(np.sum(M, axis=1), 2)[:2]", "repeat": "np.repeat(np.sum(M, axis=1), 2)",
+           "repeat_axis": "np.repeat(M, 2, axis=0)[1]", "tile_sliced": "np.tile(np.sum(M, axis=1), 2)[:2]",
+           "tile_2d": "np.tile(M, (1, 2))[0]", "take_roll": "np.take(M, np.array([1, 0]), axis=1)[0] + np.roll(a, 1)"}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("loop", ["f", "f_while"])
+@pytest.mark.parametrize("gather", sorted(GATHERS))
+def test_gather_bound_in_a_branch_has_a_kind(gather, loop, jit):
+    """A value bound from a gather (np.repeat, np.tile, np.roll: np.take of an index array) in a branch and read in
+    a later iteration: its placeholder before the loop has the gather's kind, so Numba types the value an array,
+    not an optional (fuzz seed 501370 under jit: "Numba crashed compiling the generated code (AttributeError:
+    'NoneType' object has no attribute 'args')", typing `d_a += d_prev8` with d_prev8 optional; in a while loop
+    the value was declined as bound on some paths only)."""
+    from gradcheck import check_grad
+    f = getattr(source_module(f"kinds_gather_{gather}", GATHER_IN_A_BRANCH.replace("GATHER", GATHERS[gather])), loop)
+    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
+        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)
+    g = srcdiff.grad(f, wrt=(0, 1, 2), jit=jit)
+    g(0.7, a, M)
+    assert "prev = None" not in srcdiff.source(g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("value", ["np.interp(a, np.array([-1.0, 0.0, 1.0]), np.array([0.5, 0.2, 0.9]))",
+                                   "np.full_like(a, 0.3) * M[0]"], ids=["interp", "full_like"])
+def test_value_bound_in_a_branch_has_its_rules_kind(value, jit):
+    """As test_gather_bound_in_a_branch_has_a_kind, for np.interp and np.full_like, whose rules had no kind law
+    either (the same Numba crash)."""
+    from gradcheck import check_grad
+    name = "kinds_branch_" + ("interp" if "interp" in value else "full_like")
+    f = source_module(name, GATHER_IN_A_BRANCH.replace("GATHER", value)).f
+    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
+        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)

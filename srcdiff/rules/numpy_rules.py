@@ -226,13 +226,14 @@ R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.tra
   shape="transpose")
 R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
 R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind="ravel")
-R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)")
+R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)", kind=("at_least", 2))
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
   kind="expand_dims", shape="expand_dims")
 # (under Numba only with axis= given: the compiler declines axis=None there, checks.check_numba)
 R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
-R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)")
-R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)")   # np.column_stack's columns
+R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)", kind=("at_least", 1))
+R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)",   # np.column_stack's columns
+  kind=("at_least", 2))
 R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)")
 R("np.swapaxes", [np.swapaxes], "x, axis1, axis2", "np.swapaxes(g, axis1, axis2)", None, None,
   jvp="np.swapaxes(dx, axis1, axis2)", kind="same_array")
@@ -240,7 +241,7 @@ R("np.moveaxis", [np.moveaxis], "x, source, destination", "np.moveaxis(g, destin
   jvp="np.moveaxis(dx, source, destination)", kind="same_array")
 # a gather (np.roll, np.tile and np.repeat are gathers too: rules/composites.py): the adjoint scatter-adds
 R("np.take", [np.take], "x, indices, axis=None", "rt.take_put(g, x, indices, axis)", None, None,
-  jvp="np.take(dx, indices, axis)")
+  jvp="np.take(dx, indices, axis)", kind="take")
 # x's last k axes contracted with y's first k (np.tensordot and np.inner are composites of it)
 R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordot_grad_y(g, x, y, k)", None,
   jvp="rt.tensordot(dx, y, k) + rt.tensordot(x, dy, k)")
@@ -248,13 +249,14 @@ R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordo
 # knots xp[j], xp[j + 1] of x's segment moves the value by -slope times x's weights (1 - t, t) on them
 R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
   "-rt.interp_transpose(g * rt.interp_slope(x, xp, fp), x, xp, fp)", "rt.interp_transpose(g, x, xp, fp)",
-  jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)")
+  jvp="(dx - rt.interp(x, xp, dxp)) * rt.interp_slope(x, xp, fp) + rt.interp(x, xp, dfp)", kind=("like", 0))
 # (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
 R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
-R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill")
+R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
+  kind="same_array")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate", kind="join")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack", kind=("join", 1))
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",

@@ -12,8 +12,9 @@ R = defrule
 
 # ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
 ANY = "*args, **kwargs"
-for _name in ("linspace_weights", "stack", "push", "pop", "index_add", "add_at", "slogdet_sign", "repeat_index"):
+for _name in ("linspace_weights", "stack", "push", "pop", "index_add", "add_at", "slogdet_sign"):
     R(f"rt.{_name}", [getattr(rt, _name)], ANY, nondiff=True)
+R("rt.repeat_index", [rt.repeat_index], ANY, nondiff=True, kind=("rank", 1, "i"))   # (np.repeat's gather)
 R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
 R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
 # the weights the adjoints of max / min / clip put on each argument (1, 0, or 1/2 at a tie)
@@ -70,7 +71,8 @@ R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)",
   kind="as_float", shape="elementwise", cuda="(math.log({0}) if ({0}) > 0 else 0.0)")
 
-R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="rt.atleast_nd(dx, n)")
+R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="rt.atleast_nd(dx, n)",
+  kind="at_least")
 # np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
 # builds diagonal k where diag_grad read it off, and reads it off where diag_grad built it)
 R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZERO, None,

@@ -419,12 +419,27 @@ def _law_along_axis(args, e, kinds, pos, flat_default):
     return Kind.array(1 if flat else ndim(a0), "i" if dtype(a0) == "b" and flat_default else dtype(a0))
 
 
+def _law_take(args, e, kinds):              # np.take(x, indices[, axis]): x's dtype; the indices' rank where
+    given = [k.value for k in e.keywords if k.arg == "axis"] + e.args[2:3]   # flat, else x's with the axis
+    x, ix = (list(args) + [None, None])[:2]                                  # replaced by the indices' axes
+    axis = literal_value(given[0]) if given and getattr(given[0], "value", 0) is not None else None   # (None: flat)
+    if not is_array(x) or None in (ndim(x), ndim(ix)) or (axis is not None and type(axis) is not int):
+        return None           # (unknown kinds, or an axis not written as a literal)
+    return _array(ndim(ix) + (0 if axis is None else ndim(x) - 1), dtype(x))
+
+
+def _law_at_least(args, e, kinds, nd=None):  # rt.atleast_1d(x), rt.atleast_nd(x, n): x's dtype, of rank nd (n) at least
+    nd = literal_value(e.args[1]) if nd is None and len(e.args) > 1 else nd
+    ok = args and ndim(args[0]) is not None and type(nd) is int
+    return Kind.array(max(ndim(args[0]), nd), dtype(args[0])) if ok else None
+
+
 def _law_trace(args, e, kinds):             # np.trace(x[, offset]) of a matrix
     return F if len(args) == 1 or (len(args) == 2 and ndim(args[0]) == 2) else None
 
 
-def _law_rank(args, e, kinds, nd):          # np.outer: a float array of rank nd
-    return Kind.array(nd, "f")
+def _law_rank(args, e, kinds, nd, dt="f"):  # np.outer: a float array of rank nd (rt.repeat_index: of ints)
+    return Kind.array(nd, dt)
 
 
 def _law_of_matrix(args, e, kinds, nd):     # eigvalsh, svd_u, ...: of one matrix, a float array of rank nd
@@ -511,8 +526,8 @@ def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
         "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
-        "argsort": _law_argsort, "trace": _law_trace, "along_axis": _law_along_axis,
-        "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
+        "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace,
+        "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
         "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
         "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
         "matmul": _law_matmul, "fill": _law_fill}

@@ -68,12 +68,27 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
-    defs = [placeholder(v, kinds or {}, shapes or {}, params) for v in names]
+    for v in names:   # a value of a rule with no kind law (np.reshape, np.diag): the kind its copies agree on
+        kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds)
+    defs = [placeholder(v, kinds, shapes, params) for v in names]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
         at += 1
     fn.body[at:at] = defs
     return fn
+
+
+def _agreed_kind(v, copies: dict, kinds: dict):
+    """The one kind the names `v` is copied to and from (transitively: SSA's merges and loop copies) have, where
+    they have only one (under Numba all of them take one type); else None."""
+    seen, todo = {v}, [v]
+    while todo:
+        for w in copies.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    known = {kinds[w] for w in seen if kinds.get(w) is not None}
+    return known.pop() if len(known) == 1 else None
 
 
 def _is_setup(s) -> bool:

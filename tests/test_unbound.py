@@ -1,0 +1,71 @@
+"""transforms/unbound.py: placeholders, before the code, for names read where they may be unassigned. A
+placeholder has the name's kind, so Numba types the name as it types the values bound to it; a None one makes
+it an optional, which Numba's in-place operators cannot type (fuzz seed 501370)."""
+import ast
+
+import gast
+import numpy as np
+import pytest
+
+from gradcheck import check_grad, source_module
+from srcdiff.transforms.unbound import define_unbound
+
+A1, F = ("a", 1, "f"), ("s", "f")
+BOUND_IN_A_BRANCH = """def f(a, c):
+    for i in range(2):
+        if i > 0:
+            s = np.sum(p)
+        if c:
+            p1 = a
+        else:
+            p2 = np.reshape(a, (2,))
+            p1 = p2
+        p = p1
+    return s
+"""
+
+
+def _placeholders(kinds):
+    fn = define_unbound(gast.parse(BOUND_IN_A_BRANCH).body[0], kinds, {})
+    return {ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(s))) for s in fn.body[:2]}
+
+
+def test_placeholder_has_the_kind_its_copies_agree_on():
+    """p's kind is unknown (np.reshape's rule has no kind law), but p is a copy of p1, a merge of a and p2:
+    the one kind they have, a's, is p's."""
+    assert "p = np.zeros((1,))" in _placeholders({"a": A1, "p1": None, "p2": None, "p": None, "s": F})
+
+
+def test_no_placeholder_kind_where_the_copies_disagree():
+    assert "p = None" in _placeholders({"a": A1, "p1": None, "p2": F, "p": None, "s": F})
+
+
+PROGRAM = """import numpy as np
+
+
+def f(x, a, M):
+    scale = x
+    for i in range(2):
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        if np.sum(a) > -0.7:
+            prev = a
+        else:
+            prev = VALUE
+    return scale
+"""
+VALUES = {"reshape": "np.reshape(M, (4,))[:2]", "diag": "np.diag(M)", "squeeze": "np.squeeze(M[:, :1], axis=1)",
+          "solve": "np.linalg.solve(M + 2.0 * np.eye(2), a)", "broadcast_to": "np.broadcast_to(np.sum(M), (2,))",
+          "linspace": "np.linspace(M[0, 0], M[1, 1], 2)", "tensordot": "np.tensordot(M, M, 1)[0]"}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("value", sorted(VALUES))
+def test_value_of_a_rule_without_a_kind_law_bound_in_a_branch(value, jit):
+    """Bound in a branch from a rule with no kind law and read in a later iteration: under Numba its placeholder
+    was None ("Numba crashed compiling the generated code (AttributeError: 'NoneType' object has no attribute
+    'args')"); it takes the kind of the other branch's `a`."""
+    f = source_module(f"unbound_{value}", PROGRAM.replace("VALUE", VALUES[value])).f
+    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
+    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
+        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)
