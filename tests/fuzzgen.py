@@ -1379,11 +1379,15 @@ def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
     # README: forward mode over a gradient whose function has recursive helpers needs jit=False
     jit = jit and not re.search(r"^def rec\d+\(", prog.source, re.M)
     got = srcdiff.hvp(f_user, wrt=wrt, jit=jit)(*_copy(args), tuple(tangents), **kw)
-    for leaf, h, ref in zip(lv, flat_grads(got, args, wrt), refs[0]):
+    for leaf, h, ref, ref6 in zip(lv, flat_grads(got, args, wrt), refs[0], refs[1]):
         if np.shape(h) != np.shape(ref):
             raise Wrong(f"hvp d/d{_name(leaf, prog)}: shape {np.shape(h)} != {np.shape(ref)}")
+        # (the differences' own error, seen as the two step sizes' disagreement, widens the tolerance: at
+        # |H·v| ~ 6e5 they differ in the fourth digit, fuzz seed 441500)
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        noise = 3.0 * float(np.max(np.abs(np.asarray(ref) - np.asarray(ref6)))) / scale
         _close(h, ref, f"hvp (H·v) d/d{_name(leaf, prog)} vs finite differences of grad along v at args={args!r}"
-                       f"{_kwtext(kw)}", 1e-4, 1e-5)
+                       f"{_kwtext(kw)}", 1e-4, max(1e-5, noise))
 
 
 VECTOR_SOURCE = """import numpy as np
