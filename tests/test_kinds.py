@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+import branch_values
 from gradcheck import source_module
 from srcdiff.rules import RULES
 from srcdiff.transforms import kinds
@@ -333,34 +334,6 @@ def test_gradient_of_a_sum_of_arrays_in_a_loop(jit):
     check_grad(sum_of_arrays_in_a_loop, [a, M], wrt=(0, 1), jit=jit)
 
 
-GATHER_IN_A_BRANCH = """import numpy as np
-
-
-def f(x, a, M):
-    scale = x
-    for i in range(2):
-        if i > 0:
-            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
-        if np.sum(a) > -0.7:
-            prev = a
-        else:
-            prev = GATHER
-    return scale
-
-
-def f_while(x, a, M):
-    scale = x
-    i = 0
-    while i < 2:
-        if i > 0:
-            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
-        if np.sum(a) > -0.7:
-            prev = a
-        else:
-            prev = GATHER
-        i += 1
-    return scale
-"""
 GATHERS = {"repeat_sliced": "np.repeat(np.sum(M, axis=1), 2)[:2]", "repeat": "np.repeat(np.sum(M, axis=1), 2)",
            "repeat_axis": "np.repeat(M, 2, axis=0)[1]", "tile_sliced": "np.tile(np.sum(M, axis=1), 2)[:2]",
            "tile_2d": "np.tile(M, (1, 2))[0]", "take_roll": "np.take(M, np.array([1, 0]), axis=1)[0] + np.roll(a, 1)"}
@@ -375,13 +348,10 @@ def test_gather_bound_in_a_branch_has_a_kind(gather, loop, jit):
     not an optional (fuzz seed 501370 under jit: "Numba crashed compiling the generated code (AttributeError:
     'NoneType' object has no attribute 'args')", typing `d_a += d_prev8` with d_prev8 optional; in a while loop
     the value was declined as bound on some paths only)."""
-    from gradcheck import check_grad
-    f = getattr(source_module(f"kinds_gather_{gather}", GATHER_IN_A_BRANCH.replace("GATHER", GATHERS[gather])), loop)
-    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
-    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
-        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)
+    f = getattr(branch_values.program(f"kinds_gather_{gather}", GATHERS[gather]), loop)
+    branch_values.check_both_branches(f, jit)
     g = srcdiff.grad(f, wrt=(0, 1, 2), jit=jit)
-    g(0.7, a, M)
+    g(0.7, branch_values.A_EACH_BRANCH[-1], branch_values.M)
     assert "prev = None" not in srcdiff.source(g)
 
 
@@ -391,9 +361,5 @@ def test_gather_bound_in_a_branch_has_a_kind(gather, loop, jit):
 def test_value_bound_in_a_branch_has_its_rules_kind(value, jit):
     """As test_gather_bound_in_a_branch_has_a_kind, for np.interp and np.full_like, whose rules had no kind law
     either (the same Numba crash)."""
-    from gradcheck import check_grad
     name = "kinds_branch_" + ("interp" if "interp" in value else "full_like")
-    f = source_module(name, GATHER_IN_A_BRANCH.replace("GATHER", value)).f
-    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
-    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
-        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)
+    branch_values.check_both_branches(branch_values.program(name, value).f, jit)

@@ -4,10 +4,9 @@ it an optional, which Numba's in-place operators cannot type (fuzz seed 501370).
 import ast
 
 import gast
-import numpy as np
 import pytest
 
-from gradcheck import check_grad, source_module
+import branch_values
 from srcdiff.transforms.unbound import define_unbound
 
 A1, F = ("a", 1, "f"), ("s", "f")
@@ -40,20 +39,6 @@ def test_no_placeholder_kind_where_the_copies_disagree():
     assert "p = None" in _placeholders({"a": A1, "p1": None, "p2": F, "p": None, "s": F})
 
 
-PROGRAM = """import numpy as np
-
-
-def f(x, a, M):
-    scale = x
-    for i in range(2):
-        if i > 0:
-            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
-        if np.sum(a) > -0.7:
-            prev = a
-        else:
-            prev = VALUE
-    return scale
-"""
 VALUES = {"reshape": "np.reshape(M, (4,))[:2]", "diag": "np.diag(M)", "squeeze": "np.squeeze(M[:, :1], axis=1)",
           "solve": "np.linalg.solve(M + 2.0 * np.eye(2), a)", "broadcast_to": "np.broadcast_to(np.sum(M), (2,))",
           "linspace": "np.linspace(M[0, 0], M[1, 1], 2)", "tensordot": "np.tensordot(M, M, 1)[0]"}
@@ -65,7 +50,4 @@ def test_value_of_a_rule_without_a_kind_law_bound_in_a_branch(value, jit):
     """Bound in a branch from a rule with no kind law and read in a later iteration: under Numba its placeholder
     was None ("Numba crashed compiling the generated code (AttributeError: 'NoneType' object has no attribute
     'args')"); it takes the kind of the other branch's `a`."""
-    f = source_module(f"unbound_{value}", PROGRAM.replace("VALUE", VALUES[value])).f
-    M = np.array([[0.1, 0.2], [-0.3, 0.4]])
-    for a in (np.array([0.3, -0.2]), np.array([-0.5, -0.4])):   # (each branch)
-        check_grad(f, [0.7, a, M], wrt=(0, 1, 2), jit=jit)
+    branch_values.check_both_branches(branch_values.program(f"unbound_{value}", VALUES[value]).f, jit)
