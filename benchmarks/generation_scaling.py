@@ -101,13 +101,13 @@ def generate(fn, generic: bool = False) -> str:
     with vectors x, y and a float a (srcdiff/api.py `specialise`: the module specialised to the arguments'
     kinds and axes, the Numba check, the jitted source); `generic`: the module without argument kinds (as
     `srcdiff.source` shows before any call)."""
-    from srcdiff import compiler
+    from srcdiff import module_builder
     from srcdiff.transforms import checks, dims, kinds
     if generic:
-        return compiler.build_module(fn, ["x", "y", "a"], "grad").source(jit=True)
+        return module_builder.build_module(fn, ["x", "y", "a"], "grad").source(jit=True)
     args = (np.ones(5), np.ones(5), 0.3)
     arg_kinds = tuple(kinds.kind_of_value(v) for v in args)
-    mod = compiler.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
+    mod = module_builder.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
     checks.check_numba(mod, arg_kinds)
     return mod.source(jit=True)
 

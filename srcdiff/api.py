@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import backends, compiler
+from . import backends, module_builder
 from .arguments import Wrt, bind_arguments, check_arguments, wrt_names_of
 from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
 from .error_reports import translate_error
@@ -76,7 +76,7 @@ class Transformed(Shipped, BackgroundCalls):
             self._last = python.specialise(arg_kinds, structs, arg_dims, need_module)
             return self._last
         key = (arg_kinds, repr(structs), arg_dims)
-        if need_module and key in self._cache and not isinstance(self._cache[key].module, compiler.Module):
+        if need_module and key in self._cache and not isinstance(self._cache[key].module, module_builder.Module):
             del self._cache[key]
             self._fast.clear()
         if key not in self._cache and key in self.__dict__.get("_shipped", {}):
@@ -90,7 +90,7 @@ class Transformed(Shipped, BackgroundCalls):
                 cached, made, loaded = found
                 self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made)
             else:
-                mod = compiler.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
+                mod = module_builder.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
                                             checkpoints=self.__dict__.get("checkpoints"))
                 if self.jit:
                     checks.check_numba(mod, arg_kinds)

@@ -37,7 +37,7 @@ _TAPES: dict = {}   # sha256 of a generated module's source -> the names of its 
 
 
 def note_tapes(source: str, tapes) -> None:
-    """Record that generated module `source` allocates the tapes `tapes` (compiler.Module.tapes, reverse mode's
+    """Record that generated module `source` allocates the tapes `tapes` (module_builder.Module.tapes, reverse mode's
     names): code that reads the module back (forward mode over a gradient, srcdiff.cuda) asks tapes_of, and the
     cache index keeps them with the module."""
     _TAPES[hashlib.sha256(source.encode()).hexdigest()] = frozenset(tapes)
@@ -477,7 +477,7 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
 @dataclass
 class CachedModule:
     """A generated module found through the index, without generating it: what the transforms keep of
-    compiler.Module (its entry function, the values bound into it, its functions' names)."""
+    module_builder.Module (its entry function, the values bound into it, its functions' names)."""
     entry: str
     bindings: dict
     function_names: list

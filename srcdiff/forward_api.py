@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import api, backends, cachedir, compiler
+from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
 from .makers import maker
@@ -62,7 +62,7 @@ class ForwardTransformed:
         arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
-            mod = compiler.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),
+            mod = module_builder.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),
                                         dict(structs))
             if self.jit:
                 checks.check_numba(mod, arg_kinds)
@@ -78,7 +78,7 @@ class ForwardTransformed:
         wrt = flatten.flat_names(self.wrt_names, dict(structs))
         key = (id(inner), "flat")
         if key not in self._cache:
-            mod = compiler.build_module(inner, wrt, "jvp")
+            mod = module_builder.build_module(inner, wrt, "jvp")
             if self.jit:
                 checks.check_numba(mod)
             made = mod.generate(jit=self.jit)
@@ -362,7 +362,7 @@ def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
     any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse_backward.BackwardSweep.backward_pop)."""
     inner = t.f.specialise(arg_kinds).function
     inner = getattr(inner, "py_func", inner)
-    mod = compiler.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
+    mod = module_builder.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
     made = mod.generate()
     loaded = backends.load_module(made, mod.bindings, mod.entry, t.jit)
     return Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made)

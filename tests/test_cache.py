@@ -418,10 +418,10 @@ def test_out_of_bounds_index_raises_index_error_in_both_backends(jit):
 
 WARM = textwrap.dedent('''
     import sys, numpy as np, srcdiff
-    from srcdiff import compiler
+    from srcdiff import module_builder
     built = []
-    generate = compiler.build_module
-    compiler.build_module = lambda *a, **k: built.append(1) or generate(*a, **k)
+    generate = module_builder.build_module
+    module_builder.build_module = lambda *a, **k: built.append(1) or generate(*a, **k)
     sys.path.insert(0, {folder!r})
     import warm_fn
     x = np.array([0.3, -0.4, 1.1])

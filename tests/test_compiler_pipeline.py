@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff import compiler
+from srcdiff import compiler, module_builder
 from srcdiff.transforms import annotations as anno
 from srcdiff.transforms import emit, optimize, stacks
 from srcdiff.transforms.astutil import comment, walk_statements
@@ -55,7 +55,7 @@ def test_a_gradient_runs_the_reverse_list_in_order(monkeypatch):
     wrapped = [compiler.Pass(p.name, (lambda p: lambda c: (seen.append(p.name), p.run(c)))(p), p.where, p.what,
                              p.when) for p in compiler.REVERSE]
     monkeypatch.setattr(compiler, "REVERSE", wrapped)
-    compiler.build_module(looped, ["x"], "grad", (("s", "f"), ("a", 1, "f")))
+    module_builder.build_module(looped, ["x"], "grad", (("s", "f"), ("a", 1, "f")))
     always = [p.name for p in compiler.REVERSE if p.when is None]
     assert [n for n in seen if n in always] == always
 
@@ -119,7 +119,7 @@ def test_dead_stacks_find_the_backward_sweep_by_identity_not_by_its_comment():
 def test_row_tapes_are_named_after_the_primal_they_hold():
     x = np.array([0.1, 0.2, 0.3])
     check_grad(stacked, [x, 3], wrt=0, jit=True)
-    fn = compiler.build_module(stacked, ["x"], "grad", (("a", 1, "f"), ("s", "i"))).functions[-1]
+    fn = module_builder.build_module(stacked, ["x"], "grad", (("a", 1, "f"), ("s", "i"))).functions[-1]
     recorded = anno.get(fn, anno.STACK_KINDS)
     assert recorded and all(st.primal for st in recorded.values())
     jitted = emit.to_source(stacks.row_tapes(fn))
@@ -130,7 +130,7 @@ def test_row_tapes_are_named_after_the_primal_they_hold():
 def test_forward_and_reverse_share_one_build(jit):
     """build_module makes a jvp module too (the FORWARD list): one specialisation path."""
     assert not hasattr(compiler, "build_forward_module")
-    mod = compiler.build_module(looped, ["x"], "jvp", (("s", "f"), ("a", 1, "f")))
+    mod = module_builder.build_module(looped, ["x"], "jvp", (("s", "f"), ("a", 1, "f")))
     assert mod.entry == "looped_jvp" and mod.mode == "jvp"
     a = np.array([0.5, -1.0, 2.0])
     value, tangent = srcdiff.jvp(looped, wrt=0, jit=jit)(0.3, a, 1.0)
@@ -157,7 +157,7 @@ def test_pass_modules_name_their_place_on_the_map_not_a_number(module):
 
 
 def test_generation_leaves_the_cycle_collector_as_it_found_it():
-    """compiler._collector_paused turns the collector off while a module is generated, then moves what
+    """module_builder._collector_paused turns the collector off while a module is generated, then moves what
     generation left alive to the oldest generation (gc.freeze/unfreeze): afterwards the collector is on
     again, nothing stays frozen, and a collector the caller had turned off stays off."""
     import gc
@@ -168,10 +168,10 @@ def test_generation_leaves_the_cycle_collector_as_it_found_it():
     was = gc.isenabled()
     try:
         gc.enable()
-        compiler.build_module(f, ["x"], "grad")
+        module_builder.build_module(f, ["x"], "grad")
         assert gc.isenabled() and gc.get_freeze_count() == 0
         gc.disable()
-        compiler.build_module(f, ["x"], "grad")
+        module_builder.build_module(f, ["x"], "grad")
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         (gc.enable if was else gc.disable)()

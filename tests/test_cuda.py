@@ -189,7 +189,7 @@ _GRAD_ODE = srcdiff.grad(ode, wrt=0)
 def calls_named_like_a_tape(a, b):
     """Calls a generated gradient holding a user array named like a tape (y_tape): in forward mode over it
     (code generated for another module) that array is still an array, since the lowering reads the tapes
-    reverse mode recorded (compiler.Module.tapes), not names."""
+    reverse mode recorded (module_builder.Module.tapes), not names."""
     return _GRAD_NAMED(a, b) * b
 
 
@@ -446,7 +446,7 @@ if __name__ != "__main__":
         (srcdiff.grad(per_example_dot, wrt=(0, 1)), (np.ones(3), np.ones(3)), False),
         (srcdiff.jvp(three_ways, wrt=0), (0.5, 0.3), False), (srcdiff.jvp(damped), (0.5, 4), False)])
     def test_comments_and_user_lines_come_from_the_tree(g, example, if_with_comments):
-        """The lowering reads the module's trees (compiler.Module.trees), not its text: the comment lines it
+        """The lowering reads the module's trees (module_builder.Module.trees), not its text: the comment lines it
         places above each statement and the user's line it cites for it are those of the printed source."""
         from srcdiff.transforms import kinds
         if isinstance(g, srcdiff.api.Transformed):

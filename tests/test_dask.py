@@ -20,7 +20,7 @@ da = pytest.importorskip("dask.array")
 cloudpickle = pytest.importorskip("cloudpickle")
 
 import srcdiff  # noqa: E402
-from srcdiff import SrcdiffError, compiler  # noqa: E402
+from srcdiff import SrcdiffError, module_builder  # noqa: E402
 from srcdiff import vi  # noqa: E402
 from srcdiff.vi import hmm  # noqa: E402
 
@@ -160,12 +160,12 @@ def test_generated_once_not_per_task(monkeypatch, tmp_path):
     """Code is generated on the client once per distinct chunk shape, never per task or per call."""
     monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path))   # an empty disk cache: code found there is not built
     built = []
-    real = compiler.build_module
+    real = module_builder.build_module
 
     def counting(*args, **kwargs):
         built.append(args[2])
         return real(*args, **kwargs)
-    monkeypatch.setattr(compiler, "build_module", counting)
+    monkeypatch.setattr(module_builder, "build_module", counting)
     w, X, y = logistic_data(n=1201)
     vg = sdask.value_and_grad(logistic_loss, jit=False)
     Xd, yd = da.from_array(X, chunks=(100, 4)), da.from_array(y, chunks=100)   # 13 chunks, last has 1 row
@@ -189,10 +189,10 @@ def test_pickle_round_trip_loads_without_generating(tmp_path):
     np.savez(tmp_path / "d.npz", w=w, X=X, y=y)
     code = f"""
 import pickle, numpy as np, dask, dask.array as da
-import srcdiff.compiler
+import srcdiff.module_builder
 def refuse(*a, **k):
     raise AssertionError("regenerated")
-srcdiff.compiler.build_module = refuse
+srcdiff.module_builder.build_module = refuse
 g = pickle.loads(open({str(tmp_path / 'g.pkl')!r}, 'rb').read())
 vg = pickle.loads(open({str(tmp_path / 'vg.pkl')!r}, 'rb').read())
 d = np.load({str(tmp_path / 'd.npz')!r})
@@ -231,7 +231,7 @@ def test_unpickling_twice_reuses_the_loaded_transform(monkeypatch, jit):
     loads = []
     real = backends.load_module
     monkeypatch.setattr(backends, "load_module", lambda *a, **k: loads.append(a[2]) or real(*a, **k))
-    monkeypatch.setattr(compiler, "build_module", _refuse_to_generate)
+    monkeypatch.setattr(module_builder, "build_module", _refuse_to_generate)
     a = cloudpickle.loads(first)
     assert a is not g
     close(a(w, X, y)[1], logistic_reference(w, X, y)[1])
@@ -377,7 +377,7 @@ def on_cluster(vg, *args):
 def _count_generation():
     """Runs on each worker: count code generation and module loads from now on."""
     import srcdiff.backends
-    import srcdiff.compiler
+    import srcdiff.module_builder
     counts = {"build": 0, "load": 0}
 
     def count(name, real):
@@ -386,13 +386,13 @@ def _count_generation():
             return real(*args, **kwargs)
         wrapper.counts = counts
         return wrapper
-    srcdiff.compiler.build_module = count("build", srcdiff.compiler.build_module)
+    srcdiff.module_builder.build_module = count("build", srcdiff.module_builder.build_module)
     srcdiff.backends.load_module = count("load", srcdiff.backends.load_module)
 
 
 def _counts():
-    import srcdiff.compiler
-    return dict(getattr(srcdiff.compiler.build_module, "counts", {}))
+    import srcdiff.module_builder
+    return dict(getattr(srcdiff.module_builder.build_module, "counts", {}))
 
 
 def _reset_peak_rss():

@@ -9,7 +9,7 @@ import pytest
 
 import srcdiff
 from gradcheck import check_grad, source_module
-from srcdiff import compiler
+from srcdiff import module_builder
 from srcdiff.transforms import dims, emit, kinds
 from srcdiff.transforms.astutil import COMMENT_MARK
 
@@ -75,7 +75,7 @@ def test_the_compiled_form_is_a_fresh_conversion_of_its_function(monkeypatch):
            "    v = np.exp(-0.1 * u ** 2) - y * s\n    return np.sum(v * u) + s\n")
     g = source_module("emit_compiled", src).g
     args = (np.ones(5), np.ones(5), 0.3)
-    mod = compiler.build_module(g, ["x", "y", "a"], "grad", tuple(kinds.kind_of_value(v) for v in args), {},
+    mod = module_builder.build_module(g, ["x", "y", "a"], "grad", tuple(kinds.kind_of_value(v) for v in args), {},
                                 dims.label_arguments(args))
     got = mod.generate(True)
     assert got.compiled is not None and "rt.elementwise" in got.compiled

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff import backends, compiler
+from srcdiff import backends, module_builder
 from srcdiff.generated import FunctionFacts, Generated, ModuleFacts
 from srcdiff.transforms import bounds, kinds
 
@@ -80,7 +80,7 @@ def modules(user):
 
 
 def _modules(user):
-    """(name, compiler.Module) of a set of generated modules: recursion, calls that stay calls, large arrays read
+    """(name, module_builder.Module) of a set of generated modules: recursion, calls that stay calls, large arrays read
     directly and through calls, loops the bounds pass proves, none of these."""
     vec = kinds.kind_of_value(np.ones(20_000))
     out = []
@@ -89,7 +89,7 @@ def _modules(user):
                             ("with_loop", ["x"], (vec, kinds.kind_of_value(3))),
                             ("recurrence", ["a"], tuple(kinds.kind_of_value(v) for v in (0.3, 0.1, 5, np.ones(6)))),
                             ("no_arrays", ["x"], (kinds.kind_of_value(np.ones(3)),))):
-        out.append((name, compiler.build_module(getattr(user, name), wrt, "grad", args)))
+        out.append((name, module_builder.build_module(getattr(user, name), wrt, "grad", args)))
     return out
 
 
@@ -336,7 +336,7 @@ def test_an_index_record_of_another_version_is_generated_again(tmp_path, monkeyp
         backends._LOADED.clear()
         again = srcdiff.grad(user.weighted, jit=True)
         np.testing.assert_allclose(again(x), first(x), rtol=1e-12)
-        assert isinstance(again.last.module, compiler.Module)            # generated, not read from the record
+        assert isinstance(again.last.module, module_builder.Module)            # generated, not read from the record
         assert json.loads(json.loads(record_path.read_text())["record"])["v"] == backends.INDEX_VERSION
     finally:
         backends._LOADED.clear()

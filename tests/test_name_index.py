@@ -5,7 +5,7 @@ generation-speed shortcuts: each gives the function the passes gave before it (i
 import numpy as np
 import pytest
 
-from srcdiff import compiler
+from srcdiff import compiler, module_builder
 from srcdiff.transforms import dims, emit, kinds, optimize, products
 from srcdiff.transforms.astutil import clone
 from benchmark_scripts import load_benchmark
@@ -49,7 +49,7 @@ def _build(fn, monkeypatch, on_pass):
     monkeypatch.setattr(compiler, "REVERSE", [wrap(p) for p in compiler.REVERSE])
     args = (np.ones(5), np.ones(5), 0.3)
     arg_kinds = tuple(kinds.kind_of_value(v) for v in args)
-    return compiler.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
+    return module_builder.build_module(fn, ["x", "y", "a"], "grad", arg_kinds, {}, dims.label_arguments(args))
 
 
 @pytest.mark.parametrize("which", range(4))

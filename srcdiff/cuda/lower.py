@@ -2,7 +2,7 @@
 numba-CUDA device source.
 
 Input: the module srcdiff generated (forward sweep + backward sweep, `# line N:` comments), read as the
-standard-library trees its source is printed from (compiler.Module.trees, transforms/emit.py), never as
+standard-library trees its source is printed from (module_builder.Module.trees, transforms/emit.py), never as
 text: the comments citing the user's lines are statements of the tree carrying the annotation USER_LINE.
 Output: device functions in which
 
@@ -177,7 +177,7 @@ class Program:
 
     def __init__(self, module, user_fn, specs, max_trip, select=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
-        forward-over-reverse's (gradient, H·v)). The module's tapes are the names compiler.Module.tapes
+        forward-over-reverse's (gradient, H·v)). The module's tapes are the names module_builder.Module.tapes
         records: reverse mode's preallocated tapes, with those of the generated code the module holds
         (forward mode over a gradient, a function calling one), never recognised by their names."""
         import inspect

@@ -47,7 +47,7 @@ SWEEP = _key("sweep", """"forward" or "backward": on reverse mode's `# forward s
     the line's derivative failed) and optimize.deadcode (a forward sweep heading with nothing under it goes).""")
 LINES = _key("lines", """((line, user_line, sweep), ...): on the standard-library tree of a generated function that
     emit.render printed, its comment lines carrying USER_LINE or SWEEP, numbered from 1 in the text printed.
-    Written by emit.render; read by compiler.Module.generate (generated.Lines.of: the module's line table).""")
+    Written by emit.render; read by module_builder.Module.generate (generated.Lines.of: the module's line table).""")
 TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, end line, first cited, end cited)},
     cited): on the standard-library tree of a generated function emit.render printed keeping its text (the source
     shown of a jitted module), the lines it printed, where each statement's lines are among them and its comment

@@ -103,7 +103,7 @@ class Kind(tuple):
     dtype is "f", "i", "b" or None (unknown). A value of unknown kind has kind None: code holding a kind
     that may be None calls the module's functions of the same names (is_scalar(k), ndim(k), ...). A Kind
     equals, hashes and prints as its tagged tuple, so cache keys (which hold repr of the argument kinds)
-    are the ones written before it existed, and kinds given as tuples (compiler.build_module's arg_kinds)
+    are the ones written before it existed, and kinds given as tuples (module_builder.build_module's arg_kinds)
     read alike (`Kind.of` makes them Kinds)."""
     __slots__ = ()
 

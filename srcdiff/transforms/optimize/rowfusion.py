@@ -57,7 +57,7 @@ from .rowblocks import blocked
 _ROW_CALLS = None
 _RT_SCALAR = frozenset({"rt.max_weight", "rt.in_interval", "rt.expit", "rt.log_expit", "rt.select"})
 _SUMS = {"np.sum": False, "rt.sum": False, "np.mean": True, "rt.mean": True}
-_MODULES = frozenset({"np", "rt", "math"})   # the generated module's imports (compiler.Module's namer reserves them)
+_MODULES = frozenset({"np", "rt", "math"})   # the generated module's imports (module_builder.Module's namer reserves them)
 _RETRIES = 4
 _LIMIT = 400   # statements after the product that are scheduled (pairwise checks): beyond, no fusion
 

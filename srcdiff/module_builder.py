@@ -1,0 +1,294 @@
+"""One derivative's generated module: which functions it holds and how each goes through the passes.
+
+compiler.py is the map (the pass lists and `run`); this module walks it for one program.
+`build_module` builds a `Module` for one specialisation (the function, what it is differentiated with
+respect to, the mode, the arguments' kinds and axes, checkpoints): the entry function's derivative and,
+for each user function it calls that stays a call, the callee's primal and derivative, each through the
+pass lists of compiler.py. `Module.generate` prints it with the facts of its functions read off the trees
+(srcdiff/generated.py: calls, bound names read, bounds proved), which srcdiff.backends uses as it exec's the
+source as Python or compiles it with Numba (jitted: its compiled form, line for line the source shown).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import threading
+from dataclasses import dataclass, field
+
+import gast
+
+from . import compiler, generated
+from .errors import SrcdiffError
+from .transforms import annotations as anno
+from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, unbound
+from .transforms.astutil import Namer, clone, walk, walk_calls
+
+
+@dataclass
+class Module:
+    """A generated module under construction: functions, their names, and bound constants. `mode`: "jvp"
+    for forward mode (its functions' stacks are lowered on parsing: the FRONT_END's "generated" pass)."""
+    functions: list = field(default_factory=list)     # gast FunctionDefs in definition order
+    bindings: dict = field(default_factory=dict)      # global name -> object
+    namer: Namer = field(default_factory=lambda: Namer({"np", "rt", "math", "numba"}))
+    primals: dict = field(default_factory=dict)       # id(unit source) -> module name of its primal
+    derivatives: dict = field(default_factory=dict)   # (id, positions, mode, ...) -> module name
+    units: dict = field(default_factory=dict)         # id -> front-end unit
+    return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
+    tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
+                                                      # the generated code the module holds (build_module)
+    kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
+    mode: str = "grad"
+    entry: str = ""
+
+    @property
+    def function_names(self) -> list:
+        return [fn.name for fn in self.functions]
+
+    def source(self, jit: bool = False) -> str:
+        """The module's Python source; `jit`: as compiled by Numba (float arrays of range loops on row
+        tapes, matrix products through rt.dot: transforms/products.py)."""
+        return self.generate(jit).source
+
+    def generate(self, jit: bool = False) -> generated.Generated:
+        """The module's source (see `source`) with the facts of its functions the backends need, read off
+        the trees it is printed from (generated.py): what each calls, which bound names it reads, whether
+        the bounds pass proved it; jitted, the module Numba compiles (COMPILED: `Generated.compiled`) and, where
+        bound arrays are large enough for jitted code to take them as parameters (backends.passed_arrays), it with them."""
+        from . import backends
+        with _collector_paused():
+            done = [compiler.run(compiler.SOURCE, compiler.Context(fn=f, jit=jit)) for f in self.functions]
+            text = generated.HEADER + "\n\n".join(c.source for c in done)
+            names, bound = set(self.function_names), set(self.bindings)
+            facts = generated.ModuleFacts(tuple(
+                generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
+                for c in done))
+            compiled = [compiler.run(compiler.COMPILED, compiler.Context(fn=c.fn, module=self, earlier=(c.fn, c.tree)))
+                        if jit and c.fn.name in self.kinds else c for c in done]
+            compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
+            arrays = backends.passed_arrays(self.bindings)
+            params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
+        backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
+        lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in done], [c.source for c in done])
+        return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines)
+
+    def trees(self) -> list:
+        """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
+        included: what the CUDA lowering reads instead of parsing the source."""
+        with _collector_paused():
+            return [compiler.run(compiler.SOURCE, compiler.Context(fn=f)).tree for f in self.functions]
+
+
+def _key(obj):
+    return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
+
+
+def _unit_for(module: Module, obj, structs: dict | None = None, arg_kinds: tuple = ()) -> parse.Unit:
+    """The front-end unit of `obj` (a function or a unit), made once per module and linked into it."""
+    k = _key(obj)
+    if k not in module.units:
+        module.units[k] = compiler.front_end(obj, structs, module.mode, arg_kinds)
+        _link(module, module.units[k])
+    return module.units[k]
+
+
+def _generated_tapes(unit) -> frozenset:
+    """The tapes reverse mode recorded generating the module of `unit`, a function srcdiff generated
+    (backends.tapes_of its source: noted by Module.source or kept in the cache index; none if neither)."""
+    from . import backends
+    try:
+        with open(unit.filename) as fh:
+            text = fh.read()
+    except OSError:
+        return frozenset()
+    return backends.tapes_of(text) or frozenset()
+
+
+def _link(module: Module, unit: parse.Unit):
+    """Give the unit's constants and callees module-wide names, renaming references in its tree."""
+    renames = {}
+    for name, obj in unit.bindings.items():
+        existing = module.bindings.get(name)
+        if existing is obj:
+            continue
+        if existing is None and name not in module.namer.taken:
+            module.namer.reserve(name)
+            module.bindings[name] = obj
+            continue
+        new = module.namer.fresh(name)
+        module.bindings[new] = obj
+        renames[name] = new
+    if renames:
+        for n in walk(unit.node):
+            if isinstance(n, gast.Name) and n.id in renames:
+                n.id = renames[n.id]
+        unit.bindings = {renames.get(k, k): v for k, v in unit.bindings.items()}
+
+
+def primal_name(module: Module, obj, hint: str | None = None) -> str:
+    """Module name of the primal (normalised, Numba-compatible) version of a callee."""
+    k = _key(obj)
+    if k in module.primals:
+        return module.primals[k]
+    unit = _unit_for(module, obj)
+    name = module.namer.fresh(hint if hint and unit.name == "lambda_" else unit.name)
+    module.primals[k] = name
+    node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
+    node = unbound.define_unbound(node)   # (a value first bound in a loop and read in a later iteration)
+    node.name = name
+    _rename_callees(module, unit, node)
+    module.functions.append(node)
+    return name
+
+
+def _rename_callees(module, unit, node):
+    mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
+    for n in walk_calls(node):
+        if isinstance(n.func, gast.Name) and n.func.id in mapping:
+            n.func.id = mapping[n.func.id]
+
+
+def _ssa_for(module: Module, unit: parse.Unit):
+    """The unit in SSA with user calls inlined; calls that stay get module-level primal names.
+    Returns (ssa unit, {module name of a remaining callee: its object})."""
+    def inline_callee(obj, stack=()):
+        callee = _unit_for(module, obj)
+        return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
+            if len(stack) < 4 else None
+
+    ssa_unit = compiler.middle_end(unit, inline_callee)
+    for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
+        if const_name not in module.bindings:
+            module.bindings[const_name] = value
+            module.namer.reserve(const_name)
+    remaining = dict(ssa_unit.callees)
+    unit_view = copy.copy(unit)
+    unit_view.callees = remaining
+    _rename_callees(module, unit_view, ssa_unit.node)
+    local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
+    ssa_unit.callees = local_to_obj
+    return ssa_unit, local_to_obj
+
+
+_SUFFIX = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad", "jvp": "jvp"}
+
+
+def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
+                    arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
+    """Module name of the derivative function of `obj` w.r.t. the parameters at `positions`, generating
+    it (and what it calls) on first use. `mode`: grad | value_and_grad | vjp | pullback (reverse mode:
+    the REVERSE passes) or jvp (forward mode, the FORWARD passes: (params..., d_<param> for each
+    position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels."""
+    forward_mode = mode == "jvp"
+    # (forward mode's callees are generated without kinds: a recursive call reuses the entry function)
+    k = (_key(obj), positions, mode) + (() if forward_mode else (arg_kinds, arg_dims))
+    if k in module.derivatives:
+        return module.derivatives[k]
+    unit = _unit_for(module, obj, arg_kinds=arg_kinds)
+    params = unit.params
+    base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
+    name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
+    module.derivatives[k] = name
+
+    ssa_unit, local_to_obj = _ssa_for(module, unit)
+
+    def callee_vjp(local, pos, stmt, call_kinds=()):
+        return derivative_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
+
+    def callee_jvp(local, pos):
+        return derivative_name(module, local_to_obj[local], pos, mode="jvp")
+
+    def callee_kind(local, call_kinds):
+        return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
+
+    ctx = compiler.Context(unit=ssa_unit, wrt=wrt_names or [params[p] for p in positions], mode=mode, name=name,
+                  callee_derivative=callee_jvp if forward_mode else callee_vjp,
+                  callee_kind=callee_kind if arg_kinds else None,
+                  arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
+                  checkpoints=checkpoints)
+    compiler.run(compiler.FORWARD if forward_mode else compiler.REVERSE, ctx)
+    if ctx.sweeps is not None:
+        module.tapes |= ctx.sweeps.tapes
+        module.kinds[ctx.fn.name] = ctx.sweeps.kinds
+    module.functions.append(ctx.fn)
+    return name
+
+
+def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):
+    """The kind of what the user function `obj` returns for arguments of `arg_kinds` (None if unknown;
+    kinds.UNSETTLED for a call inside its own recursion)."""
+    k = (_key(obj), arg_kinds)
+    if k in module.return_kinds:
+        return module.return_kinds[k]
+    if _key(obj) in active:
+        return kinds.UNSETTLED
+    unit = compiler.middle_end(_unit_for(module, obj))
+
+    def callee_kind(local, call_kinds):
+        target = unit.callees.get(local)
+        return None if target is None else return_kind(module, target, call_kinds, active | {_key(obj)})
+
+    kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds)), callee_kind)
+    ret = unit.node.body[-1]
+    module.return_kinds[k] = kinds.expr_kind(ret.value, kind_map) if isinstance(ret, gast.Return) else None
+    return module.return_kinds[k]
+
+
+_PAUSES = [0]
+_PAUSE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a module is generated: the passes allocate many small tree
+    nodes that are not garbage, and each full collection re-scans the growing tree (a quarter of the
+    generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards.
+    What the generation leaves alive (the module's trees, which its Specialisation keeps) goes straight to
+    the oldest generation (gc.freeze then gc.unfreeze, where nothing else has frozen objects): turning the
+    collector back on would otherwise scan all of it at the next allocation, young objects as it were, and
+    again on their way up (0.17 s of 2.5 at 1 000 statements); cycles among them wait for the next full
+    collection instead."""
+    with _PAUSE_LOCK:
+        _PAUSES[0] += 1
+        if _PAUSES[0] == 1:
+            _PAUSES.append(gc.isenabled())
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _PAUSES[0] -= 1
+            if _PAUSES[0] == 0 and _PAUSES.pop():
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                gc.enable()
+
+
+def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
+                 arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
+    """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
+    callees' primal and derivative functions.
+
+    `structs` maps tuple/list parameters to their structure; they become one parameter per leaf (and, in
+    forward mode, one tangent per leaf of a wrt argument). `arg_kinds`: the arguments' kinds, if known;
+    `arg_dims`: their axis labels (transforms/dims.py), for the entry function only; `checkpoints`: the
+    most snapshots each outermost loop of the entry function keeps (None: tape them)."""
+    with _collector_paused():
+        module = Module(mode="jvp" if mode == "jvp" else "grad")
+        unit = _unit_for(module, fn, structs, arg_kinds)
+        wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
+        missing = [w for w in wrt_names if w not in unit.params]
+        if missing:
+            raise SrcdiffError(f"wrt names {missing} are not parameters of {unit.name}{tuple(unit.params)}",
+                               unit.filename, unit.node.lineno)
+        positions = tuple(unit.params.index(w) for w in wrt_names)
+        module.entry = derivative_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
+                                       entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
+                                       arg_dims=arg_dims, checkpoints=checkpoints)
+        compiler.run(compiler.MODULE, compiler.Context(module=module))
+        for u in module.units.values():   # the tapes of the generated code it holds (forward mode keeps their names)
+            if compiler.is_generated(u):
+                module.tapes |= _generated_tapes(u)
+        return module
