@@ -88,7 +88,8 @@ class Transformed(Shipped, BackgroundCalls):
             found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
             if found is not None:
                 cached, made, loaded = found
-                self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made)
+                self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made,
+                                                  structs=structs)
             else:
                 mod = module_builder.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
                                             checkpoints=self.__dict__.get("checkpoints"))
@@ -98,7 +99,8 @@ class Transformed(Shipped, BackgroundCalls):
                 loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
                 if spec:
                     backends.save_index(spec, root, made, mod.bindings, mod.entry, self.jit)
-                self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made)
+                self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made,
+                                                  structs=structs)
         self._last = self._cache[key]
         return self._last
 

@@ -2,12 +2,16 @@
 of the runtime helpers it calls (NumPy/Numba code), and the constants it was compiled with."""
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import shutil
 
 import numpy as np
 
 from .errors import SrcdiffError
+from .makers import user_function, user_location
+from .transforms import flatten
 
 _RUNTIME = os.path.join(os.path.dirname(__file__), "runtime")
 
@@ -15,9 +19,12 @@ _RUNTIME = os.path.join(os.path.dirname(__file__), "runtime")
 def export(g, path: str, jit: bool | None = None) -> str:
     """Write `g`'s generated module to `path` (a .py file); returns the path.
 
-    Beside it go `<name>_runtime/` (srcdiff's runtime helpers) and, if the function closes over arrays,
-    `<name>_constants.npz`. The module needs NumPy and Numba (SciPy only for its special functions)
-    but not srcdiff. With `jit` (default: as `g` was made) every function is decorated with numba.njit.
+    Beside it go `<name>_runtime/` (srcdiff's runtime helpers) and, if the function closes over arrays
+    or has array defaults, `<name>_constants.npz`. The module needs NumPy and Numba (SciPy only for its
+    special functions) but not srcdiff. With `jit` (default: as `g` was made) every function is decorated
+    with numba.njit. Its entry point (named in its docstring) is called as `g` is: the user's parameters
+    with their defaults and keyword-only ones, tuple/list arguments of the structure `g` was last called
+    with, gradients in that structure (a `vjp`'s takes every parameter in order, then the cotangent).
     """
     if not hasattr(g, "specialise"):
         raise SrcdiffError(f"{g!r} was not made by srcdiff.grad/value_and_grad/vjp")
@@ -39,7 +46,9 @@ def export(g, path: str, jit: bool | None = None) -> str:
     if jit:
         lines.append("import numba")
     lines.append(f"import {runtime_pkg} as rt")
+    entry, defaults = module.entry, _defaults(g)
     arrays = {k: v for k, v in module.bindings.items() if isinstance(v, np.ndarray)}
+    arrays.update({f"{k}_default": v for k, v in defaults.items() if isinstance(v, np.ndarray)})
     others = {k: v for k, v in module.bindings.items() if k not in arrays}
     if arrays:
         np.savez(os.path.join(folder, f"{base}_constants.npz"), **arrays)
@@ -51,8 +60,100 @@ def export(g, path: str, jit: bool | None = None) -> str:
                                advice="export works for functions built from NumPy/math rules and your own code")
         lines.append(f"{k} = {v!r}")
     body = source.split("from srcdiff import runtime as rt\n", 1)[1]
+    wrapper = _entry_wrapper(g, entry, last.structs, defaults) if _needs_wrapper(g, last.structs) else None
+    if wrapper is not None:    # the generated entry keeps its positional parameters under a new name
+        body = re.sub(rf"\b{entry}(?=\()", f"{entry}_positional", body)
     if jit:
         body = body.replace("\ndef ", "\n@numba.njit(cache=True, error_model=\"numpy\")\ndef ")
     with open(path, "w") as fh:
-        fh.write("\n".join(lines) + "\n" + body)
+        fh.write("\n".join(lines) + "\n" + body + (f"\n\n{wrapper}" if wrapper else ""))
     return path
+
+
+def _defaults(g) -> dict:
+    """The defaults of the user's parameters (name -> value), checked to be writable into the module."""
+    sig = inspect.signature(user_function(g))
+    out = {}
+    for p in sig.parameters.values():
+        if p.default is p.empty:
+            continue
+        v = p.default.item() if isinstance(p.default, np.generic) else p.default   # np.float64(2.0) -> 2.0
+        if not isinstance(v, np.ndarray) and not _is_literal(v):
+            raise SrcdiffError(f"cannot export: the default of parameter {p.name!r} ({v!r}) has no literal form",
+                               *user_location(g), advice="use a number, a bool, None, a string, a slice, an array "
+                                                         "or a tuple of them as the default")
+        out[p.name] = v
+    return out
+
+
+def _is_literal(v) -> bool:
+    if isinstance(v, (tuple, list)):
+        return all(_is_literal(x) for x in v)
+    return v is None or type(v) in (bool, int, float, str, slice, range)
+
+
+def _needs_wrapper(g, structs) -> bool:
+    """A function called as `g` is differs from the generated entry (positional, one parameter per
+    leaf) where the user's function has defaults or keyword-only parameters, or tuple/list arguments."""
+    sig = inspect.signature(user_function(g))
+    special = structs or any(p.default is not p.empty or p.kind != p.POSITIONAL_OR_KEYWORD
+                             for p in sig.parameters.values())
+    if special and g.mode not in ("grad", "value_and_grad"):
+        if structs:
+            raise SrcdiffError(f"cannot export a {g.mode} of tuple/list arguments", *user_location(g),
+                               advice="pass the arrays as separate arguments, or export grad / value_and_grad")
+        return False
+    return bool(special)
+
+
+def _unpacking(name: str, struct) -> str:
+    """`(a_0, (a_1_0, a_1_1))`: the leaves of argument `name` (flatten's names) as an assignment target."""
+    names = iter(flatten.flat_names([name], {name: struct}))
+
+    def target(s):
+        if s is None:
+            return next(names)
+        items = [target(e) for e in s]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return target(struct)
+
+
+def _rebuild(expr: str, struct, leaves) -> str:
+    """The gradient of the argument `expr` rebuilt in its structure from the iterator of leaf gradients."""
+    if struct is None:
+        return next(leaves)
+    items = [_rebuild(f"{expr}[{k}]", s, leaves) for k, s in enumerate(struct)]
+    return f"type({expr})(({', '.join(items)}{',' if len(items) == 1 else ''}))"
+
+
+def _entry_wrapper(g, entry: str, structs, defaults: dict) -> str:
+    """The exported entry point: the user's signature (defaults, keyword-only parameters), tuple/list
+    arguments unpacked into the leaves the generated function takes, gradients rebuilt as `g` gives them."""
+    sig = inspect.signature(user_function(g))
+    structs = dict(structs)
+    params, flat_args, seen_kw = [], [], False
+    for p in sig.parameters.values():
+        if p.kind == p.KEYWORD_ONLY and not seen_kw:
+            params.append("*")
+            seen_kw = True
+        default = ""
+        if p.name in defaults:
+            v = defaults[p.name]
+            default = f"={p.name}_default" if isinstance(v, np.ndarray) else f"={v!r}"
+        params.append(p.name + default)
+        flat_args += flatten.flat_names([p.name], structs) if p.name in structs else [p.name]
+    lines = [f"def {entry}({', '.join(params)}):",
+             f'    """{g.mode} of {user_function(g).__name__}, called as it is called (defaults and keyword-only parameters as '
+             f'it has them)."""']
+    lines += [f"    {_unpacking(p, s)} = {p}" for p, s in structs.items()]
+    wrt_leaves = [leaf for w in g.wrt_names for leaf in (flatten.flat_names([w], structs) if w in structs else [w])]
+    grads = [f"d_{leaf}" for leaf in wrt_leaves]
+    target = ", ".join(grads) if len(grads) > 1 else grads[0]
+    call = f"{entry}_positional({', '.join(flat_args)})"
+    lines.append(f"    {target} = {call}" if g.mode == "grad" else f"    value, ({target}) = {call}"
+                 if len(grads) > 1 else f"    value, {target} = {call}")
+    leaves = iter(grads)
+    per_wrt = [_rebuild(w, structs[w], leaves) if w in structs else next(leaves) for w in g.wrt_names]
+    result = "(" + ", ".join(per_wrt) + ("," if len(per_wrt) == 1 else "") + ")" if g.many else per_wrt[0]
+    lines.append(f"    return {result}" if g.mode == "grad" else f"    return value, {result}")
+    return "\n".join(lines) + "\n"

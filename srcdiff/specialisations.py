@@ -13,12 +13,15 @@ class Specialisation(NamedTuple):
     (None, or the disk cache's record of it, when it was not generated in this process); `source`: the
     generated module's source; `function`: its loaded entry function; `inner`: for forward mode over a
     generated function, that function; `generated`: the source with the facts of its functions
-    (srcdiff.generated.Generated), what a pickled transform ships to load it elsewhere."""
+    (srcdiff.generated.Generated), what a pickled transform ships to load it elsewhere; `structs`: the
+    (parameter, structure) pairs of its tuple/list arguments (transforms/flatten.py), which the generated
+    function takes leaf by leaf."""
     module: Any
     source: str
     function: Callable
     inner: Any = None
     generated: Any = None
+    structs: tuple = ()
 
 
 class Known(NamedTuple):

@@ -1447,8 +1447,30 @@ def _check_vector(fv, args, prog, jit, seed):
                                                     f"c·(finite differences) at args={args!r}", 1e-4, 1e-5)
 
 
+def _check_export(g_user, flat, args, kw, prog, seed):
+    """The 'export' oracle of check_program."""
+    import tempfile
+    import srcdiff
+    name = f"exported_{seed}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = srcdiff.export(g_user, os.path.join(tmp, f"{name}.py"))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, tmp)
+        try:
+            spec.loader.exec_module(module)
+            with np.errstate(all="ignore"):
+                out = getattr(module, g_user.last.module.entry)(*_copy(args), **kw)
+        finally:
+            sys.path.remove(tmp)
+            for key in [k for k in sys.modules if k.startswith(f"{name}_runtime")]:
+                del sys.modules[key]
+    for leaf, a, b in zip(leaves(args, prog.wrt), flat_grads(out, args, prog.wrt), flat):
+        _close(a, b, f"the exported module's d/d{_name(leaf, prog)} vs grad's at args={args!r}{_kwtext(kw)}", 1e-12, 1e-14)
+
+
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
-                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped"),
+                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped", "export"),
                   timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
@@ -1463,7 +1485,9 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     differences; 'backends' (jit=True): the Numba gradient equals
     the Python backend's to rounding; 'taped' (programs with `prog.checkpoints`): the gradient under test,
     srcdiff.grad(f, checkpoints=k) (every oracle above checks it, and value_and_grad takes the same k),
-    equals the gradient without checkpoints to rounding, in the same backend.  The non-FD oracles run at
+    equals the gradient without checkpoints to rounding, in the same backend; 'export' (one program in five,
+    Python backend): srcdiff.export's module, imported and its entry point called as the gradient was
+    (keywords, defaults, tuple arguments), gives the same gradient.  The non-FD oracles run at
     every point where f is finite.
 
     Raises Skip if no point had a finite value, Wrong on a mismatch, BadProgram if f fails in plain
@@ -1521,6 +1545,8 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                            rtol, 1e-5)
                 fd_checked += 1
             if checked < points:
+                if "export" in oracles and not jit and entry == "f" and seed % 5 == 1:
+                    _check_export(g_user, flat, args, kw, prog, seed)
                 if "value" in oracles:
                     val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=jit, **ck)(*_copy(args), **kw)
                     _close(val, v, f"value_and_grad's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)

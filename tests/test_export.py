@@ -8,6 +8,7 @@ import pytest
 import srcdiff
 
 WEIGHTS = np.array([1.0, 2.0])
+OFFSET_DEFAULT = np.array([0.5, -1.0, 2.0])
 
 
 def weighted(x, y):
@@ -31,3 +32,61 @@ def test_export_runs_without_srcdiff(tmp_path, jit):
     np.testing.assert_allclose(eval(dx + "]"), expect[0])
     assert float(dy) == pytest.approx(expect[1])
     assert open(path).read().count("def weighted_grad") == 1
+
+
+def with_defaults(x, pair, scale=2.0, *, shift=(0.5, 1.0), offset=OFFSET_DEFAULT, rows=slice(0, 2)):
+    w, (b, c) = pair
+    return scale * np.sum(np.tanh(w * x + b) * c) + shift[0] * np.sum(offset * w) + np.sum(x[rows] ** 2)
+
+
+def exported(g, tmp_path, name):
+    """Export `g` and import the module in this process (its own module name)."""
+    import importlib.util
+    path = srcdiff.export(g, str(tmp_path / f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(tmp_path))
+    return mod, open(path).read()
+
+
+def assert_same(got, ref):
+    assert type(got) is type(ref)
+    if isinstance(ref, (tuple, list)):
+        assert len(got) == len(ref)
+        for a, b in zip(got, ref):
+            assert_same(a, b)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad"])
+@pytest.mark.parametrize("seq", [tuple, list])
+def test_export_is_called_as_the_transform_is(tmp_path, mode, seq):
+    """The exported entry point takes the user's parameters with their defaults (an array default too) and
+    keyword-only ones, and a tuple/list argument whole (nested): it unpacks it into the leaves the generated
+    function takes and gives its gradient back in the same structure, as `g` does (fuzzing found exported
+    gradients of functions with defaults uncallable without every argument)."""
+    x = np.array([0.3, -0.2, 0.5])
+    pair = seq([np.array([0.1, 0.4, -0.3]), seq([0.2, np.array([1.0, -0.5, 0.25])])])
+    transform = getattr(srcdiff, mode)
+    for wrt in [(0, 1), 1, ("pair",)]:
+        g = transform(with_defaults, wrt=wrt)
+        ref = g(x, pair)
+        mod, text = exported(g, tmp_path, f"defaults_{mode}_{seq.__name__}_{len(str(wrt))}")
+        entry = g.last.module.entry
+        assert_same(getattr(mod, entry)(x, pair), ref)
+        assert_same(getattr(mod, entry)(x, pair, 1.5, shift=(2.0, 0.0)), g(x, pair, 1.5, shift=(2.0, 0.0)))
+        assert f"def {entry}(x, pair, scale=2.0, *, shift=(0.5, 1.0), offset=offset_default, rows=slice(0, 2, None)):" in text
+        assert "srcdiff" not in text.split('"""', 2)[2].split("def ", 1)[0]   # the module imports no srcdiff
+
+
+def test_export_declines_a_vjp_of_tuple_arguments(tmp_path):
+    """A vjp of tuple arguments is declined naming the function (its cotangent follows the arguments)."""
+    v = srcdiff.vjp(with_defaults, wrt=1)
+    v(np.array([0.3, -0.2, 0.5]), (np.array([0.1, 0.4, -0.3]), (0.2, np.ones(3))), 1.0)
+    with pytest.raises(srcdiff.SrcdiffError, match="vjp of tuple/list arguments"):
+        srcdiff.export(v, str(tmp_path / "pairs.py"))
