@@ -445,6 +445,8 @@ DETECTORS = {
         t, lambda it: isinstance(it, ast.Name) and it.id in _tuple_names(t)),
     f"{FOR} :: reversed(range(...))": lambda t: _for_iter(
         t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range")),
+    "reversed(range(...)) :: also with a step": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range") and len(it.args[0].args) == 3),
     "while with data-dependent trip counts": lambda t: any(
         any(isinstance(n, ast.Compare) and isinstance(n.comparators[-1], ast.Constant) and
             isinstance(n.comparators[-1].value, float) for n in ast.walk(w.test)) for w in _walk(t, ast.While)),
@@ -526,6 +528,17 @@ NOT_CONSTRUCTS = {
     "and have keyword-only parameters :: bound as python binds them",
 }
 
+def _range_bound_rebound(tree):
+    """`for i in range(stop): stop = stop - 1`: a bound Python reads once, before the loop."""
+    for loop in _walk(tree, ast.For):
+        if _is_call(loop.iter, "range"):
+            bound = {n.id for a in loop.iter.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+            if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in bound
+                   for s in loop.body for n in ast.walk(s)):
+                return True
+    return False
+
+
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
     "value first bound in a loop body, read in a later iteration": _carried,
@@ -555,6 +568,7 @@ EXTRA = {
     "math module": lambda t: any((_call_name(c) or "").startswith("math.") for c in _walk(t, ast.Call)),
     "sum of arrays nested in a sum of arrays": _sum_of_arrays_nested,
     "module-level constant as a condition (README 'Captured values')": _module_constant_condition,
+    "range bound the loop body rebinds": _range_bound_rebound,
 }
 
 

@@ -742,8 +742,13 @@ class Gen:
                 stop_s = "n"
             inner = self.child(env)
             inner["loops"].append(i)
+            pre, rebind = [], []
+            if self.coin(1):    # a bound the body rebinds: Python reads range's arguments once, before the loop
+                b = self.fresh("stop")
+                pre, rebind, stop_s = [f"{b} = {stop_s}"], [f"{b} = {b} - 1"], b
+                inner["loops"].append(b)     # stop - 1 down to 0 (or 1): an index, read after the rebinding
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), True)
-            return [f"for {i} in range({start}{stop_s}):"] + self.indent(body)
+            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"])
@@ -789,7 +794,12 @@ class Gen:
                 self.bind(inner, v, "v")
             elif form == "reversed":
                 i = self.fresh("i")
-                head = f"for {i} in reversed(range({self.pick([str(1 + self.choose(self.N)), str(self.N)])})):"
+                if self.coin(4):    # with a step of either sign: the items are indices in [0, N)
+                    bounds = self.pick([f"{self.choose(2)}, {self.N}, {2 + self.choose(2)}",
+                                        f"{self.N - 1}, {self.pick(['-1', '0'])}, {-1 - self.choose(3)}"])
+                else:
+                    bounds = self.pick([str(1 + self.choose(self.N)), str(self.N)])
+                head = f"for {i} in reversed(range({bounds})):"
                 inner["loops"].append(i)
             else:
                 i = self.fresh("i")

@@ -140,3 +140,61 @@ def test_a_loop_over_a_tuple_literal_is_unrolled_a_loop_over_constants_stays():
     assert any(l.startswith("for ") for l in src)                 # (1.0, 2.0, 3.0): still a loop
     with pytest.raises(srcdiff.SrcdiffError, match="break/continue in a loop over a tuple or list literal"):
         through(over_pairs_exiting, "desugar")
+
+
+def bounds_rebound(x, a):
+    n = a.shape[0]
+    m = 1
+    s = 0.0
+    for i in range(n):              # Python reads n once: the body's n - 1 does not shorten the loop
+        n = n - 1
+        s = s + a[n] * x * i
+    for i in range(m, a.shape[0], m + 1):
+        m += 1
+        s = s * x + a[i] * m
+    for k, u in zip(range(n + 3), a):
+        n -= 1
+        s = s + u * a[n] * x
+    return s
+
+
+def test_range_bounds_the_body_rebinds_are_read_once_before_the_loop():
+    """`for i in range(n): n = n - 1` (redteam): the backward sweep ran `range(n - 1, -1, -1)` with the n of
+    after the loop (0): a zero gradient. Bounds the body rebinds (also by `+=`) are now bound to names of
+    their own before the loop."""
+    src = body_source(through(bounds_rebound, "desugar").node).splitlines()
+    assert src[3:5] == ["bound = n", "for i in range(bound):"], src
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_range_bounds_the_body_rebinds_gradient(jit):
+    check_grad(bounds_rebound, [0.8, [0.3, 0.5, -1.1, 0.4, 0.9]], jit=jit)
+
+
+def reversed_steps(x, a, st):
+    s = 0.0
+    n = a.shape[0]
+    for i in reversed(range(1, n, 2)):           # 3, 1
+        s = s * 0.5 + a[i] * x
+    for i in reversed(range(n - 1, -1, -3)):     # 1, 4
+        s = s + a[i] ** 2 * s
+    for i in reversed(range(n, 0, st)):          # a step in a variable: 2, 4 (st = -2)
+        s = s * x + np.sin(a[i - 1] * s)
+    for i in reversed(range(0, n, 7)):           # one item
+        s = s + a[i] * x
+    for i in reversed(range(n, 0, 2)):           # none
+        s = s * 100.0
+    return s
+
+
+def test_reversed_range_with_a_step_visits_the_items_backwards():
+    """reversed(range(a, b, step)) was declined ('with a step is not supported'): it is now
+    range(a + (len(range(a, b, step)) - 1) * step, a - step, -step)."""
+    a = [0.3, 0.5, -1.1, 0.4, 0.9]
+    for st in (-2, -1, 3):
+        check_grad(reversed_steps, [0.8, a, st], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reversed_range_with_a_step_gradient(jit):
+    check_grad(reversed_steps, [0.8, [0.3, 0.5, -1.1, 0.4, 0.9], -2], wrt=(0, 1), jit=jit)

@@ -294,25 +294,20 @@ class _Desugar:
             return self.unroll(s, rebound)
         body = self.block(s.body)
         tgt = s.target
+        pre = []
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
             if not isinstance(tgt, gast.Name):
                 fail(s, self.unit, "range loop with a non-name target")
             s.iter = self.expr(it)
+            s.iter.args = self._read_once(s.iter.args, s, pre, rebound | _aug_targets(s.body))
             s.body = body
-            return [s]
+            return pre + [s]
         if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
                 and isinstance(it.args[0], gast.Call) and _builtin(self.unit, it.args[0].func, "range"):
-            args = [self.expr(a) for a in it.args[0].args]
-            if len(args) == 1:
-                args = [const(0)] + args
-            if len(args) != 2:
-                fail(s, self.unit, "reversed(range(...)) with a step is not supported")
-            lo, hi = args
-            s.iter = copy_loc(gast.Call(func=load("range"), args=[
-                gast.BinOp(left=hi, op=gast.Sub(), right=const(1)),
-                gast.BinOp(left=lo, op=gast.Sub(), right=const(1)), const(-1)], keywords=[]), s)
+            args = self._read_once([self.expr(a) for a in it.args[0].args], s, pre, rebound | _aug_targets(s.body))
+            s.iter = copy_loc(gast.Call(func=load("range"), args=_reversed_range(args), keywords=[]), s)
             s.body = body
-            return [s]
+            return pre + [s]
         k = self.namer.fresh("k")
         if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate") and len(it.args) == 1
                 and not it.keywords and isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2
@@ -327,6 +322,19 @@ class _Desugar:
         loop = copy_loc(gast.For(target=store(k), iter=gast.Call(func=load("range"), args=[n], keywords=[]),
                                  body=head + body, orelse=[], type_comment=None), s)
         return pre + [loop]
+
+    def _read_once(self, args, s, pre, rebound):
+        """range's arguments, each one that reads a name the loop binds (`for i in range(n): n -= 1`) read
+        through a name of its own bound before the loop (in `pre`): Python reads them once, before the first
+        iteration, and the derivative's passes read the loop's bounds again after it."""
+        out = []
+        for a in args:
+            if any(isinstance(n, gast.Name) and n.id in rebound for n in walk(a)):
+                name = self.namer.fresh("bound")
+                pre.append(copy_loc(assign(name, a, s.lineno), s))
+                a = load(name)
+            out.append(a)
+        return out
 
     def _unrolled_length(self, it):
         """The length of a loop's iterable that is unrolled: a tuple or list literal with an item that is not a
@@ -400,7 +408,7 @@ class _Desugar:
             return binds, n
         if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
                 and 1 <= len(it.args) <= 3):   # zip(range(n), xs): the item is a number, not an element
-            return [(tgt, self._range_item(it, k, pre, s, rebound))], _range_length(it)
+            return [(tgt, self._range_item(it, k, pre, s, rebound | _aug_targets(s.body)))], _range_length(it)
         seq, n = self._seq(it, pre, s, rebound)
         return [(tgt, gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()))], n
 
@@ -570,6 +578,32 @@ def _rebound_names(stmts) -> set:
     aug = {id(n.target) for s in stmts for n in walk(s) if isinstance(n, gast.AugAssign)}
     return {n.id for s in stmts for n in walk(s)
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in aug}
+
+
+def _aug_targets(stmts) -> set:
+    """Names an augmented assignment in `stmts` binds (`n -= 1`; on an int, a new value)."""
+    return {n.target.id for s in stmts for n in walk(s) if isinstance(n, gast.AugAssign)
+            and isinstance(n.target, gast.Name)}
+
+
+def _reversed_range(args):
+    """The arguments of a range visiting range(*args)'s items backwards: range(hi - 1, lo - 1, -1) for a unit
+    step; range(lo + (len(range(lo, hi, st)) - 1) * st, lo - st, -st) for a step st of either sign (empty
+    where range(*args) is)."""
+    if len(args) == 1:
+        args = [const(0)] + args
+    if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
+        lo, hi = args[:2]
+        return [gast.BinOp(left=hi, op=gast.Sub(), right=const(1)), gast.BinOp(left=lo, op=gast.Sub(), right=const(1)),
+                const(-1)]
+    lo, hi, step = args
+    trips = gast.Call(func=load("len"), args=[gast.Call(func=load("range"), args=copy.deepcopy(args), keywords=[])],
+                      keywords=[])
+    last = gast.BinOp(left=copy.deepcopy(lo), op=gast.Add(), right=gast.BinOp(
+        left=gast.BinOp(left=trips, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(step)))
+    back = (const(-step.value) if isinstance(step, gast.Constant) and type(step.value) is int
+            else gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(step)))
+    return [last, gast.BinOp(left=copy.deepcopy(lo), op=gast.Sub(), right=copy.deepcopy(step)), back]
 
 
 def _base(e):
