@@ -488,3 +488,25 @@ def test_a_sorted_value_carried_into_a_checkpointed_loop(jit):
     got = srcdiff.grad(sorted_then_looped, wrt=(0, 1), jit=jit, checkpoints=1)(0.7, a)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def stepped_from_a_copy(x, a):
+    m = 1
+    lo = m                                # copy propagation renames the loop's start to m
+    s = 0.0
+    for i in range(lo, a.shape[0], 2):
+        s = s + a[i] * x * s + a[i]
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_stepped_loop_whose_start_copy_propagation_renames(jit):
+    """redteam: a checkpointed `range(lo, n, 2)` loop with `lo = m`: the plan's copy of the trip count,
+    len(range(lo, n, 2)), was taken before copy propagation renamed the loop's `lo` to `m` and dropped `lo = m`
+    (NameError: name 'lo' is not defined). The snapshots' count is now read off the loop as it is."""
+    a = np.array([0.3, 0.5, -1.1, 0.4, 0.9])
+    want = check_grad(stepped_from_a_copy, [0.8, a], wrt=(0, 1), jit=jit)
+    for k in (1, 2, 10):
+        got = srcdiff.grad(stepped_from_a_copy, wrt=(0, 1), jit=jit, checkpoints=k)(0.8, a)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

@@ -300,6 +300,9 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
     every = load(p.every)
     number = _number(p)
     if isinstance(loop, gast.For):
+        # the trip count read off the loop as it is now: the plan's copy of it predates copy propagation, which
+        # may have renamed the loop's bounds (`lo = m` ... `range(lo, n, 2)` -> `range(m, n, 2)`)
+        p.count = _count(loop)
         capacity = call("rt.segments", copy.deepcopy(p.count), every)
     else:
         capacity = const(p.checkpoints)
