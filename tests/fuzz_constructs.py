@@ -539,6 +539,17 @@ def _range_bound_rebound(tree):
     return False
 
 
+def _swapped_buffers(tree):
+    """`b, c = c, b` (or `b, c = c, g(b, c)`) of two arrays written in place."""
+    written = {t.value.id for n in _walk(tree, ast.Assign, ast.AugAssign)
+               for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+               if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)}
+    return any(isinstance(n.targets[0], ast.Tuple) and isinstance(n.value, ast.Tuple) and len(n.value.elts) == 2
+               and [getattr(e, "id", None) for e in n.targets[0].elts][::-1][0] == getattr(n.value.elts[0], "id", "")
+               and {getattr(e, "id", None) for e in n.targets[0].elts} <= written
+               for n in _walk(tree, ast.Assign))
+
+
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
     "value first bound in a loop body, read in a later iteration": _carried,
@@ -569,6 +580,7 @@ EXTRA = {
     "sum of arrays nested in a sum of arrays": _sum_of_arrays_nested,
     "module-level constant as a condition (README 'Captured values')": _module_constant_condition,
     "range bound the loop body rebinds": _range_bound_rebound,
+    "swap of two arrays written in place": _swapped_buffers,
 }
 
 

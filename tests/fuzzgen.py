@@ -637,6 +637,9 @@ class Gen:
             opts += ["early_return"]
         if self.has("unpack"):
             opts += ["unpack", "unpack"]
+        pairs = [(b, c) for b in env["bufs"] for c in env["bufs"] if b != c and env["vars"][b] == env["vars"][c]]
+        if self.has("unpack") and pairs and in_loop:
+            opts += ["swapbufs", "swapbufs", "swapbufs"]
         if self.has("intbool"):
             opts += ["intvar", "boolvar"]
         if self.has("printassert"):
@@ -664,6 +667,14 @@ class Gen:
                 return [self.pick([f"{name} += {e}", f"{name} -= {e}", f"{name} *= np.tanh({e})"])
                         if self.has("augassign") else f"{name} += {e}"]
             return [f"{name} = {e}"]
+        if o == "swapbufs":     # two buffers swapped: the one written next is the array the other named
+            b, c = self.pick(pairs)
+            idx = self.index(env)
+            if env["vars"][b] == "m":
+                idx = f"{self.row(env)}, {idx}"
+            return [self.pick([f"{b}, {c} = {c}, {b}",
+                               f"{b}, {c} = {c}, 0.5 * {b} + 0.5 * np.tanh({c} * {self.expr('s', env, 1)})"]),
+                    f"{b}[{idx}] = {b}[{idx}] * 1.1 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
         if o == "unpack":
             cands = [n for n, k in env["vars"].items() if k == "s" and n not in env["bufs"]]
             if len(cands) >= 2 and self.coin(5):
@@ -926,6 +937,8 @@ class Gen:
         """A fresh local array that later statements write in place."""
         name = self.fresh("buf")
         kind = self.pick(["v", "m"])
+        if env["bufs"] and self.coin(4):     # like the first one: two buffers that can be swapped
+            kind = env["vars"][env["bufs"][0]]
         src = {"v": [f"np.zeros({self.N})", "a.copy()", "np.copy(a)", "a * 1.0"],
                "m": [f"np.zeros((2, {self.N}))", "M.copy()", "np.copy(M)"]}[kind]
         self.bind(env, name, kind)

@@ -643,3 +643,24 @@ def test_add_into_as_numpy(case):
      else expected[:, 2] if case == "scalar" else expected)[...] += g
     _nb_add_into(view, g)
     np.testing.assert_allclose(x, expected, rtol=1e-15)
+
+
+@numba.njit
+def _nb_pop_then_store(a, i):
+    s1 = []
+    s2 = []
+    w = a * 1.0
+    s1.append(w)
+    s2.append(w)           # one array on two stacks
+    x = s1.pop()
+    y = s2.pop()
+    y[i] = 100.0           # y is not read again: a dead store unless y may alias x
+    return rt.zeros_like(0.0) + x[0]   # (an inline="always" overload: Numba then runs its dead-code elimination)
+
+
+def test_a_store_into_an_array_popped_from_a_list_is_kept():
+    """srcdiff.runtime.list_aliases: Numba's alias analysis did not know that `y = s.pop()` may share memory with
+    another list's array, and its dead-code elimination dropped `y[i] = 100.0` (numba 0.68.1: 1.0 instead of
+    100.0). Generated forward-over-reverse code restores an element of an array it popped that way (redteam:
+    hvp(jit=True) of a loop that swaps two arrays and writes into one)."""
+    assert _nb_pop_then_store(np.ones(3), 0) == 100.0

@@ -32,6 +32,7 @@ from . import annotations as anno, unbound
 from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
                       walk_statements)
 from .kinds import dtype, is_array, is_float_array, is_scalar, ndim
+from .aliasing import memory_roots
 from .reverse_support import simplify
 
 
@@ -105,8 +106,9 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         b.body[pop] = assign(v, call("rt.get_row", load(tape), row_b, load(v)))
     for block in blocks:
         block[:] = [new for st in block for new in before.get(id(st), []) + [st]]
+    roots = memory_roots(fn, {}) if moves else {}
     for body, put, value in moves:
-        _record_where_defined(body, put, value)
+        _record_where_defined(body, put, value, roots)
     return fn
 
 
@@ -124,25 +126,33 @@ def _template(v, kinds, fn) -> list:
     return [unbound.placeholder(v, {v: k}, {}, set())]
 
 
-def _record_where_defined(body, put, value):
-    """Move a row tape's `put_row` up to just after the statement that defines the value it records, where
-    that value is a view of an array written in place between the two (and is not written itself). A list
-    stack holds the array itself, a row tape a copy made when the row is put: at the end of the loop body, a
-    view (`v = buf[::-1]` of `buf[::-1] *= t`) would be copied after the write through it (fuzz seed 107810:
-    a wrong gradient under jit=True only)."""
+def _record_where_defined(body, put, value, roots: dict):
+    """Move a row tape's `put_row` up to just after the statement that defines the value it records (to the top
+    of the loop body where the body does not bind it: a value carried from the last iteration or bound before the
+    loop), where an array that may share that value's memory (`roots`: aliasing.memory_roots) is written in place
+    between the two (and the value is not written itself). A list stack holds the array itself, a row tape a copy
+    made when the row is put: at the end of the loop body, a view (`v = buf[::-1]` of `buf[::-1] *= t`, fuzz seed
+    107810) or a second name of an array (the old `w` of `u, w = w, g(u, w)` / `u[0] = t`, which the new `u`
+    names: redteam) would be copied after the write through the other name (a wrong gradient under jit=True
+    only; the list stack's array was restored by the backward sweep's undoing of the write)."""
     if not isinstance(value, gast.Name):
         return
     at = body.index(put)
-    defs = [k for k, st in enumerate(body[:at]) if isinstance(st, gast.Assign)
-            and any(isinstance(t, gast.Name) and t.id == value.id for t in st.targets)]
-    if len(defs) != 1:
+    binds = [k for k, st in enumerate(body[:at]) if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+                                                         and n.id == value.id for n in gast.walk(st))]
+    if len(binds) > 1 or (binds and not (isinstance(body[binds[0]], gast.Assign)
+                                         and isinstance(body[binds[0]].targets[0], gast.Name))):
         return
-    view = body[defs[0]].value      # v = base[...]: a view of base (or a copy: then moving changes nothing)
-    if not (isinstance(view, gast.Subscript) and isinstance(view.value, gast.Name)):
-        return
-    between = body[defs[0] + 1:at]
-    if any(_writes_into(st, view.value.id) for st in between) and not any(_writes_into(st, value.id) for st in between):
-        body.insert(defs[0] + 1, body.pop(at))
+    start = binds[0] + 1 if binds else 0
+    root = roots.get(value.id, value.id)
+    shared = {n for n, r in roots.items() if r == root} - {value.id}
+    view = body[binds[0]].value if binds else None    # v = base[...]: a view of base (or a copy: moving changes nothing)
+    if isinstance(view, gast.Subscript) and isinstance(view.value, gast.Name):
+        shared.add(view.value.id)
+    between = body[start:at]
+    if any(_writes_into(st, n) for st in between for n in shared) and not any(_writes_into(st, value.id)
+                                                                                for st in between):
+        body.insert(start, body.pop(at))
 
 
 def _writes_into(st, name) -> bool:
