@@ -144,3 +144,41 @@ def test_ssa_versions_of_a_written_array_are_not_aliases(jit):
     from gradcheck import check_grad
     check_grad(early_return_then_written_copy, [0.4, np.array([0.3, -0.8, 1.1]), np.array([[0.2, 0.5], [1.0, -0.4]])],
                wrt=(0, 1, 2), jit=jit)
+
+
+# ---- views made by calls: each was a silently wrong gradient (redteam) -------------------------------------
+VIEW_FORMS = ["np.atleast_2d(B)", "np.atleast_1d(B[0])", "np.broadcast_to(B, (2, 2, 3))", "np.swapaxes(B, 0, 1)",
+              "B.swapaxes(0, 1)", "np.moveaxis(B, 0, 1)", "np.flip(B)", "np.array(B, copy=False)",
+              "np.array(B, copy=None)"]
+
+
+def _view_program(form):
+    from gradcheck import source_module
+    src = ("import numpy as np\n\n\ndef f(x, M):\n    B = M * x\n    r = " + form + "\n"
+           "    B[0, 1] = 5.0 * x   # <- write\n    return np.sum(r * r) + np.sum(B)\n")
+    return source_module("view_" + "".join(c if c.isalnum() else "_" for c in form), src).f
+
+
+@pytest.mark.parametrize("form", VIEW_FORMS)
+def test_a_view_made_by_a_call_then_written_through_its_array_is_declined(form):
+    """np.atleast_2d(B) of a matrix is B; np.broadcast_to, np.swapaxes, np.moveaxis and np.flip return views and
+    np.array(B, copy=False) is B: the write into B changes r. The gradient treated r as its own array (d/dx 10.0
+    for 42.8 with atleast_2d); the aliasing check now knows these calls (after canonicalize: rt.atleast_1d,
+    rt.atleast_2d, rt.atleast_nd, rt.reshape_like; copy=False or None makes np.array np.asarray)."""
+    f = _view_program(form)
+    with pytest.raises(srcdiff.SrcdiffError, match="`r` shares memory with `B`") as info:
+        srcdiff.grad(f, wrt=(0, 1))(0.8, np.array([[0.3, 0.5, -1.1], [0.4, 0.9, 0.2]]))
+    assert ".py:7:" in str(info.value)     # the write's line
+
+
+@JIT
+@pytest.mark.parametrize("form", ["np.tile(B, 1)", "np.tile(B, (1, 1))", "np.array(B, copy=True)"])
+def test_copies_made_by_calls_are_their_own_arrays(form, jit):
+    """np.tile with every rep 1 copies (its composite gave rt.atleast_1d(B), B itself: the generated code's r saw
+    the write, a wrong value 17.1 for 10.2 and a wrong gradient); np.array(copy=True) copies."""
+    f = _view_program(form)
+    args = [0.8, np.array([[0.3, 0.5, -1.1], [0.4, 0.9, 0.2]])]
+    value, got = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-6, atol=1e-7)

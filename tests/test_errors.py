@@ -376,9 +376,24 @@ def alias_then_write(w):
     return np.sum(y ** 2)
 
 
+def swapaxes_then_write(w):
+    x = w * 1.0
+    t = np.swapaxes(x, 0, 1)           # (also np.moveaxis, np.broadcast_to, np.flip, np.atleast_2d: test_aliasing.py)
+    x[0, 1] = x[1, 0] * 2.0  # <- swapwrite
+    return np.sum(t * t)
+
+
+def not_copied_then_write(w):
+    x = w * 1.0
+    t = np.array(x, copy=False)
+    x[1] = 0.0  # <- nocopywrite
+    return np.sum(t ** 2)
+
+
 ALIASED = [(head_view_then_write, "viewwrite", (3,), "np.copy"), (transpose_then_write, "transposewrite", (2, 2), "np.copy"),
            (write_through_view, "throughview", (2, 2), "itself"), (view_before_loop, "loopwrite", (2, 2), "np.copy"),
-           (alias_then_write, "aliaswrite", (3,), "np.copy")]
+           (alias_then_write, "aliaswrite", (3,), "np.copy"), (swapaxes_then_write, "swapwrite", (2, 2), "np.copy"),
+           (not_copied_then_write, "nocopywrite", (3,), "np.copy")]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])

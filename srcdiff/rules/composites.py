@@ -273,7 +273,7 @@ def _tile(a: dict):   # a gather along each tiled axis: np.arange(r * n) % n
         if r != 1:
             n = f"{base}.shape[{-k - 1}]"
             e = f"np.take({e}, np.arange({r} * {n}) % {n}, {-k - 1})"
-    return e
+    return e if e != base else f"np.copy({base})"    # (np.tile copies: rt.atleast_* may be x itself)
 
 
 def _repeat(a: dict):   # a gather: rt.repeat_index(n, repeats) = np.repeat(np.arange(n), repeats)

@@ -215,6 +215,12 @@ class _Canon(Transformer):
         v = node.args[0]
         if _is_literal_seq(v):
             return self._literal_array(v, node)
+        for k in node.keywords:     # copy=False / None: the array itself where it needs no conversion
+            if k.arg == "copy":
+                if not (isinstance(k.value, gast.Constant) and k.value.value in (True, False, None)):
+                    fail(node, self.unit, f"{name}(copy=...) with a value known only at run time",
+                         "write copy=True or copy=False")
+                name = "np.array" if k.value.value is True else "np.asarray"
         return copy_loc(gast.Call(func=dotted("rt.array" if name == "np.array" else name), args=[v],
                                   keywords=[]), node)
 
