@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+import gast
 import numpy as np
 
 from . import api, backends, cachedir, module_builder
@@ -18,6 +19,7 @@ from .errors import SrcdiffError
 from .makers import maker
 from .specialisations import FAST_MAX, PLAIN, types_key
 from .transforms import checks, dims, flatten, kinds
+from .transforms.astutil import walk_statements
 
 
 def generated_function(f, args=None):
@@ -47,6 +49,7 @@ class ForwardTransformed:
         self.wrt_names, self.many = wrt_names_of(generated_function(f), wrt)
         self._cache: dict = {}
         self._fast: dict = {}    # types key of (arguments, tangents) -> (function, specialisation): steady state
+        self._written: dict = {}  # id(function) -> positions of the parameters (and tangents) it writes into
         self._last = None
         import inspect
         self._names = list(inspect.signature(generated_function(f)).parameters)
@@ -69,6 +72,7 @@ class ForwardTransformed:
             made = mod.generate(jit=self.jit)
             loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
             self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), inner, made)
+            self._written[id(self._cache[key].function)] = written_parameters(mod)
         self._last = self._cache[key]
         return self._last
 
@@ -84,6 +88,7 @@ class ForwardTransformed:
             made = mod.generate(jit=self.jit)
             loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
             self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), inner, made)
+            self._written[id(self._cache[key].function)] = written_parameters(mod)
         self._last = self._cache[key]
         return self._last.function
 
@@ -147,6 +152,9 @@ class ForwardTransformed:
         return restructure(out) if restructure else out
 
     def _run(self, fn, args):
+        written = self._written.get(id(fn))
+        if written:     # the caller's arrays stay as they were (as grad leaves them): f writes into them
+            args = tuple(np.copy(a) if k in written and isinstance(a, np.ndarray) else a for k, a in enumerate(args))
         try:
             return fn(*args)
         except SrcdiffError:
@@ -185,6 +193,19 @@ class ForwardTransformed:
             raise SrcdiffError(f"{self.__name__}: expected {len(self.wrt_names)} tangents (one per wrt "
                                f"argument), got {len(tangents)}", *user_location(self))
         return self.call(args, tangents)
+
+
+def written_parameters(mod) -> frozenset:
+    """Positions of the parameters of `mod`'s entry function that it writes into (`a[0] = v` in the function
+    differentiated writes into the caller's `a`, and its jvp into the tangent `d_a` too: redteam, a jacobian built
+    column by column then saw the point and the tangents of the columns before, and a tangent passed twice was
+    changed the first time)."""
+    fn = next(f for f in mod.functions if f.name == mod.entry)
+    names = [a.id for a in fn.args.args]
+    written = {t.value.id for s in walk_statements(fn.body) if isinstance(s, (gast.Assign, gast.AugAssign))
+               for t in (s.targets if isinstance(s, gast.Assign) else [s.target])
+               if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)}
+    return frozenset(k for k, n in enumerate(names) if n in written)
 
 
 def _as_tangent(t, x, name="x", owner=None):
@@ -327,7 +348,7 @@ class Jacobian(_Matrix):
         in_shape = np.shape(x)
         mode = self.mode
         if mode == "auto":
-            y = api.call_positional(generated_function(self.f), args)
+            y = api.call_positional(generated_function(self.f), _copies(args))
             mode = "forward" if int(np.prod(in_shape)) <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
         if mode == "forward":
@@ -339,12 +360,16 @@ class Jacobian(_Matrix):
                 J[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            y = api.call_positional(generated_function(self.f), args)
+            y = api.call_positional(generated_function(self.f), _copies(args))   # (f may write into them)
             out_shape = np.shape(y)
             J = np.empty(out_shape + in_shape)
             for idx, e in _basis(np.asarray(y, dtype=float)):
                 J[idx] = rev(*args, e)[1]
         return J if J.ndim else float(J)
+
+
+def _copies(args):
+    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto") -> Jacobian:

@@ -528,3 +528,44 @@ def test_steady_state_skips_the_lookup(monkeypatch):
     assert jvp(x, 1.5, t) == first
     with pytest.raises(AssertionError, match="specialised again"):
         jvp(x.astype(np.float32), 1.5, t)
+
+
+def writes_its_argument(x, a):
+    a[0] = np.sum(x * a)            # into the caller's a
+    return a * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_of_a_function_that_writes_into_its_argument(mode, jit):
+    """redteam: jacobian(mode='reverse') called f on the caller's arguments to read the output's shape, and f
+    wrote into `a`: every row was then taken at another point (J[0, 0] -0.108 for 0.03). Forward mode's columns
+    each wrote into `a` and into the tangent's copy of it. f and the jvp are now given copies of the arrays they
+    write into; the caller's arrays are left as they were."""
+    x, a = np.array([0.3, 0.5, -1.1]), np.array([0.2, 0.7, 0.4])
+    want = np.array([(writes_its_argument(x + e, a.copy()) - writes_its_argument(x - e, a.copy())) / (2 * EPS)
+                     for e in np.eye(3) * EPS]).T
+    a0 = a.copy()
+    J = srcdiff.jacobian(writes_its_argument, wrt=0, mode=mode, jit=jit)(x, a)
+    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(a, a0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_leaves_the_arguments_and_tangents_as_they_were(jit):
+    """The jvp of a function that writes into its argument wrote into the caller's tangent too (d_a[0] = ...): a
+    tangent passed again gave another derivative."""
+    x, a = np.array([0.3, 0.5, -1.1]), np.array([0.2, 0.7, 0.4])
+    v = (np.array([1.0, 0.0, 0.0]), np.array([0.5, -0.5, 1.0]))
+    v0 = tuple(t.copy() for t in v)
+    f = lambda x, a: np.sum(writes_its_argument(x, a) ** 2)   # noqa: E731
+    jvp = srcdiff.jvp(f, wrt=(0, 1), jit=jit)
+    first = jvp(x, a.copy(), v)
+    for t, t0 in zip(v, v0):
+        np.testing.assert_array_equal(t, t0)
+    a0 = a.copy()
+    second = jvp(x, a, v)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_allclose(second, first, rtol=1e-14)
+    g = srcdiff.grad(f, wrt=(0, 1))(x, a.copy())
+    np.testing.assert_allclose(first[1], sum(np.vdot(gk, t) for gk, t in zip(g, v0)), rtol=1e-12)
