@@ -874,3 +874,37 @@ def test_failure_in_an_inlined_helper_names_its_file(make, jit):
     err = _failure(make, caller.through_helper, args, 0, jit)
     assert isinstance(err, ValueError) and (err.filename, err.lineno) == (helper.__file__, 6), str(err)
     assert "return c * b" in str(err) and "through_helper" in str(err), str(err)
+
+
+# ---- a call of the user's function as a statement (redteam: NameError in the generated code) --------------
+def bump(buf, i, v):
+    buf[i] += v * buf[i - 1]
+
+
+def calls_bump(x, a):
+    b = a.copy()
+    bump(b, 1, x)  # <- bumpcall
+    return np.sum(b ** 2)
+
+
+def bump_returning(buf, i, v):
+    buf[i] += v * buf[i - 1]
+    return buf
+
+
+def assigns_bump(x, a):
+    b = a.copy()
+    for i in range(1, 3):
+        b = bump_returning(b, i, x)
+    return np.sum(b ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_call_of_own_function_as_a_statement_is_declined(jit):
+    """`bump(b, 1, x)` (a helper that writes into its argument and returns nothing) stayed a call of a name the
+    generated module lacks (NameError), and its write had no derivative; now declined at its line with the
+    form that works (return the array and assign it), which is differentiated."""
+    msg = _declined(calls_bump, [0.8, np.array([0.3, 0.5, -1.1])], jit)
+    _assert_located(msg, "bumpcall", "return buf", "whose value is not used")
+    from gradcheck import check_grad
+    check_grad(assigns_bump, [0.8, np.array([0.3, 0.5, -1.1])], jit=jit)

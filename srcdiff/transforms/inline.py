@@ -11,6 +11,7 @@ import copy
 
 import gast
 
+from ..errors import fail
 from . import annotations as anno
 from .astutil import Namer, Transformer, assign, load, names_in, rewrite_blocks, walk
 
@@ -23,6 +24,12 @@ def inline_calls(unit, callee_anf, stack=()):
     used_callees = set()
 
     def inline(s):
+        if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
+                and s.value.func.id in unit.callees):   # (it would stay a call, of a name the gradient lacks)
+            name = s.value.func.id
+            fail(s, unit, f"a call of your function `{name}` whose value is not used: srcdiff inlines the calls "
+                          "whose value is assigned", f"assign its value (`y = {name}(...)`); a function that writes "
+                 f"into its argument can return it: `buf = {name}(buf, ...)`, with `return buf` at its end")
         spliced = try_inline(s)
         if spliced is None:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
