@@ -20,7 +20,7 @@ from .error_reports import translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
-from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, types_key
+from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
@@ -178,33 +178,30 @@ class Transformed(Shipped, BackgroundCalls):
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
-        floats = not self.jit and float in map(type, args)
-        if floats:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
-            args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
-        out = self._run(fn, args)
+        ran = run_scalars(args, self.jit)
+        out = self._run(fn, ran)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
         elif not kwargs and given == len(args_in) and all(type(a) in PLAIN for a in args_in):
-            self._remember(args_in, fn, floats, out)
+            self._remember(args_in, fn, ran is not args, out)
         return self._match_dtypes(out, args_in) if self.jit else out
 
-    def _remember(self, args, fn, floats, out):
+    def _remember(self, args, fn, convert, out):
         """Keep what the call with `args` looked up, by the arguments' types, dtypes and shapes (which decide
         their kinds and axis labels, so the specialisation), for the next call with arguments like them:
         the steady state of an optimisation loop skips binding, checking, kinds, labels and the lookup."""
         match = bool(self.jit) and self._dtypes_differ(out, args)
         if len(self._fast) >= FAST_MAX:
             self._fast.clear()
-        self._fast[types_key(args)] = Known(fn, self._last, floats, match)
+        self._fast[types_key(args)] = Known(fn, self._last, convert, match)
 
     def _call_known(self, known, args):
         """`__call__` for arguments whose kinds and labels an earlier call with the same key looked up."""
         fn = known.function
         self._last = known.specialisation
-        if known.floats:
-            args_in, args = args, tuple(np.float64(a) if type(a) is float else a for a in args)
-        else:
-            args_in = args
+        args_in = args
+        if known.convert:
+            args = run_scalars(args, self.jit)
         out = self._run(fn, args)
         return self._match_dtypes(out, args_in) if known.match else out
 

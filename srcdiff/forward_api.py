@@ -16,7 +16,7 @@ from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .errors import SrcdiffError
 from .makers import maker
-from .specialisations import FAST_MAX, PLAIN, types_key
+from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 
 
@@ -143,7 +143,7 @@ class ForwardTransformed:
             tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
-        out = self._run(fn, (*args, *tangents))
+        out = self._run(fn, run_scalars((*args, *tangents), self.jit))
         return restructure(out) if restructure else out
 
     def _run(self, fn, args):
@@ -175,7 +175,7 @@ class ForwardTransformed:
             hit = self._fast.get(types_key(flat))
             if hit is not None:
                 self._last = hit[1]
-                return self._run(hit[0], flat)
+                return self._run(hit[0], run_scalars(flat, self.jit))
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))

@@ -26,12 +26,25 @@ class Specialisation(NamedTuple):
 
 class Known(NamedTuple):
     """What `Transformed.__call__` found for arguments of one types key (`types_key`): the generated function,
-    its Specialisation, whether Python floats become np.float64 (the Python backend), and whether gradients
+    its Specialisation, whether scalars are converted for it (`run_scalars`), and whether gradients
     need their arguments' dtypes (`_match_dtypes`)."""
     function: Callable
     specialisation: Specialisation
-    floats: bool
+    convert: bool
     match: bool
+
+
+def run_scalars(args, jit) -> tuple:
+    """The scalar arguments as generated code runs on them: NumPy integer scalars (np.uint8(7), np.int32(3))
+    as Python ints, whose arithmetic neither wraps nor turns into floats (the generated code computes with
+    them where the user's code did not: tape sizes `max(n, 0)`, reverse loops `range(n - 1, -1, -1)`,
+    checkpoint segments `-(-n // k)`; under Numba, uint64 with an int is float64), and under the Python
+    backend Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a
+    ZeroDivisionError). The same tuple when nothing is converted."""
+    if not any(type(a) is float and not jit or isinstance(a, np.integer) for a in args):
+        return args
+    return tuple(int(a) if isinstance(a, np.integer) else np.float64(a) if type(a) is float and not jit else a
+                 for a in args)
 
 
 # argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the

@@ -177,3 +177,36 @@ def test_background_after_switch_over_follows_type_changes():
         np.testing.assert_allclose(da, want[0], rtol=1e-12)
         np.testing.assert_allclose(dv, want[1], rtol=1e-6)
         assert dv.dtype == args[1].dtype
+
+
+def recurrence(a, b, n):
+    ys = np.zeros(n + 1)
+    ys[0] = 0.5
+    for t in range(n):
+        ys[t + 1] = ys[t] + 0.1 * (a * ys[t] - b * ys[t] ** 2)
+    return ys[n]
+
+
+COUNTS = [np.uint8(5), np.uint16(5), np.uint32(5), np.uint64(5), np.int8(5), np.int32(5), np.int64(5)]
+
+
+@JIT
+@pytest.mark.parametrize("checkpoints", [None, 2], ids=["taped", "checkpointed"])
+def test_numpy_integer_counts(jit, checkpoints):
+    """A trip count passed as a NumPy integer scalar of any width runs as a Python int: the generated code's
+    own arithmetic on it (tape sizes, reverse loops, checkpoint segments `-(-n // k)`) wrapped for unsigned
+    types (np.uint8: IndexError 255, np.uint32: a hang, under checkpoints=2) and turned into a float under
+    Numba (np.uint64 - 1: a compile error). The same object first sees a Python int, then each kind."""
+    g = srcdiff.grad(recurrence, wrt=(0, 1), jit=jit, checkpoints=checkpoints)
+    vg = srcdiff.value_and_grad(recurrence, wrt=(0, 1), jit=jit, checkpoints=checkpoints)
+    jvp = srcdiff.jvp(recurrence, wrt=(0, 1), jit=jit)
+    expect = [numerical_grad(recurrence, [1.5, 0.7, 5], k) for k in (0, 1)]
+    g(1.5, 0.7, 3)
+    for n in COUNTS + [5]:
+        for _ in range(2):      # the second call takes the path of calls like an earlier one
+            np.testing.assert_allclose(g(1.5, 0.7, n), expect, rtol=1e-6)
+            value, got = vg(1.5, 0.7, n)
+            assert value == pytest.approx(recurrence(1.5, 0.7, 5))
+            np.testing.assert_allclose(got, expect, rtol=1e-6)
+            _, tangent = jvp(1.5, 0.7, n, (1.0, 0.5))
+            assert tangent == pytest.approx(expect[0] + 0.5 * expect[1], rel=1e-6)
