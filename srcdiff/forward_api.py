@@ -14,6 +14,7 @@ import numpy as np
 
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
+from .arguments import check_arguments
 from .errors import SrcdiffError
 from .makers import maker
 from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key
@@ -103,6 +104,7 @@ class ForwardTransformed:
     def call(self, args, tangents):
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
         arguments (and their tangents, of the same structure) are passed leaf by leaf."""
+        check_arguments(self, self._params(), args)
         positions = [self._position(w) for w in self.wrt_names]
         structured = [k for k, a in enumerate(args) if isinstance(a, (tuple, list))]
         restructure = None
