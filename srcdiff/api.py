@@ -163,6 +163,10 @@ class Transformed(Shipped, BackgroundCalls):
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
+        ran = run_scalars(args, self.jit, nargs)
+        if ran is not args:     # (0-d arrays under Numba run as scalars: of their kinds)
+            args = ran
+            arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs])).function
         return fn, args, structs
 
@@ -178,12 +182,11 @@ class Transformed(Shipped, BackgroundCalls):
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
-        ran = run_scalars(args, self.jit)
-        out = self._run(fn, ran)
+        out = self._run(fn, args)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
         elif not kwargs and given == len(args_in) and all(type(a) in PLAIN for a in args_in):
-            self._remember(args_in, fn, ran is not args, out)
+            self._remember(args_in, fn, args is not args_in, out)
         return self._match_dtypes(out, args_in) if self.jit else out
 
     def _remember(self, args, fn, convert, out):
@@ -201,7 +204,7 @@ class Transformed(Shipped, BackgroundCalls):
         self._last = known.specialisation
         args_in = args
         if known.convert:
-            args = run_scalars(args, self.jit)
+            args = run_scalars(args, self.jit, len(args) - (self.mode == "vjp"))
         out = self._run(fn, args)
         return self._match_dtypes(out, args_in) if known.match else out
 
@@ -275,7 +278,10 @@ UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unkno
 
 
 def _like(g, a):
-    """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists)."""
+    """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists), and a 0-d
+    array where `a` is one (under Numba it ran as a scalar: specialisations.run_scalars)."""
+    if isinstance(a, np.ndarray) and a.ndim == 0 and not isinstance(g, np.ndarray):
+        return np.asarray(g, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
         return g.astype(a.dtype)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):

@@ -34,15 +34,21 @@ class Known(NamedTuple):
     match: bool
 
 
-def run_scalars(args, jit) -> tuple:
+def run_scalars(args, jit, n=None) -> tuple:
     """The scalar arguments as generated code runs on them: NumPy integer scalars (np.uint8(7), np.int32(3))
     as Python ints, whose arithmetic neither wraps nor turns into floats (the generated code computes with
     them where the user's code did not: tape sizes `max(n, 0)`, reverse loops `range(n - 1, -1, -1)`,
-    checkpoint segments `-(-n // k)`; under Numba, uint64 with an int is float64), and under the Python
-    backend Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a
-    ZeroDivisionError). The same tuple when nothing is converted."""
-    if not any(type(a) is float and not jit or isinstance(a, np.integer) for a in args):
+    checkpoint segments `-(-n // k)`; under Numba, uint64 with an int is float64); under the Python backend
+    Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a ZeroDivisionError);
+    under Numba (jit=True) 0-d arrays among the first `n` (the function's arguments; all if None) as the
+    scalars they hold (Numba's arithmetic on a 0-d array gives a scalar, so generated code that kept one as
+    an array did not compile: `d_a += ...`, a loop carrying it). The same tuple when nothing is converted."""
+    n = len(args) if n is None else n
+    zero_d = jit is True and any(type(a) is np.ndarray and a.ndim == 0 for a in args[:n])
+    if not zero_d and not any(type(a) is float and not jit or isinstance(a, np.integer) for a in args):
         return args
+    if zero_d:
+        args = tuple(a[()] if type(a) is np.ndarray and a.ndim == 0 and k < n else a for k, a in enumerate(args))
     return tuple(int(a) if isinstance(a, np.integer) else np.float64(a) if type(a) is float and not jit else a
                  for a in args)
 

@@ -210,3 +210,52 @@ def test_numpy_integer_counts(jit, checkpoints):
             np.testing.assert_allclose(got, expect, rtol=1e-6)
             _, tangent = jvp(1.5, 0.7, n, (1.0, 0.5))
             assert tangent == pytest.approx(expect[0] + 0.5 * expect[1], rel=1e-6)
+
+
+def scaled_tanh(a, m):
+    return np.sum(np.tanh(m * a) + m / (1.5 + a * a))
+
+
+def carried(y0, a, n):
+    y = y0
+    loss = 0.0
+    for t in range(n):
+        y = y + 0.1 * (a * y - y ** 2)
+        loss = loss + np.sum(y ** 2)
+    return loss
+
+
+def pair_scaled(p, m):
+    a, c = p
+    return np.sum(np.sin(m * a) * c)
+
+
+@JIT
+def test_zero_d_array_arguments(jit):
+    """0-d arrays where floats were passed before: under Numba they run as the scalars they hold (the
+    generated code kept them as arrays, which Numba's arithmetic does not: `d_a += ...` of a scalar and a
+    0-d array, a loop carrying one, did not compile), and the gradient is a 0-d array of the argument's
+    float dtype; repeated calls take the fast path."""
+    m = np.linspace(-1.0, 2.0, 12).reshape(3, 4)
+    g = srcdiff.grad(scaled_tanh, wrt=(0, 1), jit=jit)
+    c = srcdiff.grad(carried, wrt=(0, 1), jit=jit)
+    p = srcdiff.grad(pair_scaled, wrt=(0, 1), jit=jit)
+    g(0.3, m)
+    c(0.3, 0.8, 5)
+    p((0.3, 0.5), m)
+    for a in (np.array(0.3), np.array(0.3, dtype=np.float32), np.array(0.3), 0.3):
+        for _ in range(2):
+            da, dm = g(a, m)
+            np.testing.assert_allclose(da, numerical_grad(scaled_tanh, [float(a), m], 0), rtol=1e-5)
+            np.testing.assert_allclose(dm, numerical_grad(scaled_tanh, [float(a), m], 1), rtol=1e-5, atol=1e-6)
+            assert np.shape(da) == ()
+            if jit and type(a) is np.ndarray:      # (jitted gradients take their argument's dtype)
+                assert type(da) is np.ndarray and da.dtype == a.dtype
+            dy, dc = c(a, a + 0.5, 5)
+            np.testing.assert_allclose(dy, numerical_grad(carried, [float(a), float(a) + 0.5, 5], 0), rtol=1e-5)
+            np.testing.assert_allclose(dc, numerical_grad(carried, [float(a), float(a) + 0.5, 5], 1), rtol=1e-5)
+            assert np.shape(dy) == np.shape(dc) == ()
+            (dpa, dpc), _ = p((a, np.array(0.5)), m)
+            f = (lambda u, v: pair_scaled((u, v), m))
+            np.testing.assert_allclose(dpa, numerical_grad(f, [float(a), 0.5], 0), rtol=1e-5)
+            assert np.shape(dpc) == ()
