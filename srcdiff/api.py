@@ -20,7 +20,7 @@ from .error_reports import translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
-from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, run_scalars, types_key
+from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, run_scalars, types_key, typing_failed, widened
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
@@ -209,13 +209,22 @@ class Transformed(Shipped, BackgroundCalls):
         return self._match_dtypes(out, args_in) if known.match else out
 
     def _run(self, fn, args):
-        """The generated function's result for `args`, shaped as f's; its errors named at the user's line."""
+        """The generated function's result for `args`, shaped as f's; its errors named at the user's line.
+        Under Numba, arguments whose float32 values it cannot type (specialisations.widened) run as
+        float64, for this call and for later ones of their types."""
+        wide = self.__dict__.setdefault("_widen", set())
+        if wide and types_key(args) in wide:
+            args = widened(args)
         try:
             out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn, args)
+            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            if again is None:
+                translate_error(exc, self, fn, args)
+            wide.add(types_key(args))
+            return self._run(fn, again)
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:

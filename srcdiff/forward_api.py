@@ -17,7 +17,7 @@ from .api import Specialisation, Transformed, Wrt, translate_error, user_locatio
 from .arguments import check_arguments
 from .errors import SrcdiffError
 from .makers import maker
-from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key
+from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key, typing_failed, widened
 from .transforms import checks, dims, flatten, kinds
 
 
@@ -149,12 +149,21 @@ class ForwardTransformed:
         return restructure(out) if restructure else out
 
     def _run(self, fn, args):
+        """`fn(*args)`, its errors named at the user's line; float32 that Numba cannot type run as float64
+        (as api.Transformed._run)."""
+        wide = self.__dict__.setdefault("_widen", set())
+        if wide and types_key(args) in wide:
+            args = widened(args)
         try:
             return fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn, args)
+            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            if again is None:
+                translate_error(exc, self, fn, args)
+            wide.add(types_key(args))
+            return self._run(fn, again)
 
     def _remember(self, flat, fn):
         """Keep the function a call with these (arguments, tangents) ran, by their types, dtypes and shapes

@@ -53,6 +53,23 @@ def run_scalars(args, jit, n=None) -> tuple:
                  for a in args)
 
 
+def widened(args):
+    """`args` with float32 arrays and scalars as float64, or None if there is none: what jitted code runs on
+    when Numba cannot type it for float32 (its arithmetic of a float32 array with a float is float64, so a
+    value a loop carries changes dtype: "Cannot unify array(float32, 1d, C) and array(float64, 1d, C)");
+    NumPy keeps float32 there, and the gradients are cast back to their arguments' dtypes."""
+    if not any(getattr(a, "dtype", None) == np.float32 for a in args):
+        return None
+    return tuple(a.astype(np.float64) if getattr(a, "dtype", None) == np.float32 and isinstance(a, np.ndarray)
+                 else np.float64(a) if type(a) is np.float32 else a for a in args)
+
+
+def typing_failed(exc) -> bool:
+    """`exc` is Numba's failure to type a generated function for its arguments."""
+    import numba
+    return isinstance(exc, numba.core.errors.TypingError)
+
+
 # argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the
 # fast path; tuples, lists (structures), subclasses and other objects always go through the full lookup
 PLAIN = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,

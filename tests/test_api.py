@@ -259,3 +259,34 @@ def test_zero_d_array_arguments(jit):
             f = (lambda u, v: pair_scaled((u, v), m))
             np.testing.assert_allclose(dpa, numerical_grad(f, [float(a), 0.5], 0), rtol=1e-5)
             assert np.shape(dpc) == ()
+
+
+@JIT
+def test_float32_state_carried_by_a_loop(jit):
+    """A float32 array that a loop carries (y = y + 0.1 * (a * y - y ** 2)): Numba's float32 array times a
+    float is float64, so the jitted gradient did not compile ("Cannot unify array(float32, 1d, C) and
+    array(float64, 1d, C)"), in grad, checkpoints=, value_and_grad, jvp and hvp; it now runs as float64 under
+    Numba (gradients cast back to float32), after a float64 call and again on the fast path."""
+    y64 = np.array([0.1, 0.2, 0.3, -0.2])
+    y32 = y64.astype(np.float32)
+    want = [numerical_grad(carried, [y64, 0.8, 5], k) for k in (0, 1)]
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    hv = (numerical_grad(lambda y: np.vdot(srcdiff.grad(carried)(y, 0.8, 5), v), [y64], 0))
+    for ck in (None, 2):
+        g = srcdiff.grad(carried, wrt=(0, 1), jit=jit, checkpoints=ck)
+        g(y64, 0.8, 5)
+        for _ in range(2):
+            dy, da = g(y32, 0.8, 5)
+            np.testing.assert_allclose(dy, want[0], rtol=1e-5)
+            np.testing.assert_allclose(da, want[1], rtol=1e-5)
+            assert dy.dtype == (np.float32 if jit else dy.dtype)
+    vg = srcdiff.value_and_grad(carried, wrt=0, jit=jit)
+    jvp = srcdiff.jvp(carried, wrt=0, jit=jit)
+    hvp = srcdiff.hvp(carried, wrt=0, jit=jit)
+    for _ in range(2):
+        value, dy = vg(y32, 0.8, 5)
+        assert value == pytest.approx(carried(y64, 0.8, 5), rel=1e-5)
+        np.testing.assert_allclose(dy, want[0], rtol=1e-5)
+        _, tangent = jvp(y32, 0.8, 5, v)
+        assert tangent == pytest.approx(np.vdot(want[0], v), rel=1e-5)
+        np.testing.assert_allclose(hvp(y32, 0.8, 5, v), hv, rtol=1e-4)
