@@ -79,6 +79,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
                 size = gast.Attribute(value=load(x), attr="size", ctx=gast.Load())    # empty x there is none, and
                 size = gast.Call(func=load("max"), args=[size, const(1)], keywords=[])  # 1.0 / 0 would raise
                 stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(), right=size)
+                live["max"] = live.get("max", 0) + 1
                 kinds[a] = F
             elif len(found) == 1:
                 n = sum(1 for m in walk_names(found[0].value) if m.id == a and isinstance(m.ctx, gast.Load))
