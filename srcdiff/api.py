@@ -20,7 +20,7 @@ from .error_reports import translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
-from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, types_key
+from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, run_scalars, types_key, typing_failed, widened
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
@@ -163,6 +163,10 @@ class Transformed(Shipped, BackgroundCalls):
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
+        ran = run_scalars(args, self.jit, nargs)
+        if ran is not args:     # (0-d arrays under Numba run as scalars: of their kinds)
+            args = ran
+            arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
         fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs])).function
         return fn, args, structs
 
@@ -178,44 +182,49 @@ class Transformed(Shipped, BackgroundCalls):
         args_in = args
         nargs = len(args) - (1 if self.mode == "vjp" else 0)
         fn, args, structs = self._specialize(args, nargs)
-        floats = not self.jit and float in map(type, args)
-        if floats:   # NumPy's floating semantics in generated scalar code: 1.0 / 0.0 is inf, not a
-            args = tuple(np.float64(a) if type(a) is float else a for a in args)   # ZeroDivisionError
         out = self._run(fn, args)
         if structs:
             out = self._restructure(out, dict(structs), args_in)
         elif not kwargs and given == len(args_in) and all(type(a) in PLAIN for a in args_in):
-            self._remember(args_in, fn, floats, out)
+            self._remember(args_in, fn, args is not args_in, out)
         return self._match_dtypes(out, args_in) if self.jit else out
 
-    def _remember(self, args, fn, floats, out):
+    def _remember(self, args, fn, convert, out):
         """Keep what the call with `args` looked up, by the arguments' types, dtypes and shapes (which decide
         their kinds and axis labels, so the specialisation), for the next call with arguments like them:
         the steady state of an optimisation loop skips binding, checking, kinds, labels and the lookup."""
         match = bool(self.jit) and self._dtypes_differ(out, args)
         if len(self._fast) >= FAST_MAX:
             self._fast.clear()
-        self._fast[types_key(args)] = Known(fn, self._last, floats, match)
+        self._fast[types_key(args)] = Known(fn, self._last, convert, match)
 
     def _call_known(self, known, args):
         """`__call__` for arguments whose kinds and labels an earlier call with the same key looked up."""
         fn = known.function
         self._last = known.specialisation
-        if known.floats:
-            args_in, args = args, tuple(np.float64(a) if type(a) is float else a for a in args)
-        else:
-            args_in = args
+        args_in = args
+        if known.convert:
+            args = run_scalars(args, self.jit, len(args) - (self.mode == "vjp"))
         out = self._run(fn, args)
         return self._match_dtypes(out, args_in) if known.match else out
 
     def _run(self, fn, args):
-        """The generated function's result for `args`, shaped as f's; its errors named at the user's line."""
+        """The generated function's result for `args`, shaped as f's; its errors named at the user's line.
+        Under Numba, arguments whose float32 values it cannot type (specialisations.widened) run as
+        float64, for this call and for later ones of their types."""
+        wide = self.__dict__.setdefault("_widen", set())
+        if wide and types_key(args) in wide:
+            args = widened(args)
         try:
             out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn, args)
+            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            if again is None:
+                translate_error(exc, self, fn, args)
+            wide.add(types_key(args))
+            return self._run(fn, again)
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:
@@ -278,7 +287,10 @@ UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unkno
 
 
 def _like(g, a):
-    """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists)."""
+    """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists), and a 0-d
+    array where `a` is one (under Numba it ran as a scalar: specialisations.run_scalars)."""
+    if isinstance(a, np.ndarray) and a.ndim == 0 and not isinstance(g, np.ndarray):
+        return np.asarray(g, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
         return g.astype(a.dtype)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):

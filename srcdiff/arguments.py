@@ -113,10 +113,29 @@ def _is_complex(a) -> bool:
     return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
 
 
+# the dtypes Numba compiles: booleans, integers and float32/float64 (not float16, longdouble, objects, strings)
+NUMBA_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                                 np.uint16, np.uint32, np.uint64, np.float32, np.float64))
+
+
+def _bad_dtype(a, jit, wrt: bool):
+    """The dtype of array or NumPy scalar `a` (or of a leaf of a tuple/list) that the backend cannot run, or
+    that a differentiated argument cannot have (not a number); None if all are fine."""
+    if isinstance(a, (tuple, list)):
+        return next((d for d in (_bad_dtype(x, jit, wrt) for x in a) if d is not None), None)
+    dtype = getattr(a, "dtype", None) if isinstance(a, (np.ndarray, np.generic)) else None
+    if dtype is None:
+        return None
+    if jit is True and dtype not in NUMBA_DTYPES or wrt and dtype.kind not in "biuf":
+        return dtype
+    return None
+
+
 def check_arguments(t, params: list, args):
-    """Decline complex arguments, and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
-    None, an object), before they reach generated code as an internal TypeError (`params`: the names of the
-    user's parameters)."""
+    """Decline complex arguments, arguments of dtypes the backend cannot run (under jit=True, Numba's:
+    float16, longdouble, objects) and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
+    None, an object, an array of objects), before they reach generated code as an internal error (`params`:
+    the names of the user's parameters)."""
     wrt = set(t.wrt_names)
     for k, a in enumerate(args):
         name = params[k] if k < len(params) else f"#{k}"
@@ -128,3 +147,13 @@ def check_arguments(t, params: list, args):
                                f"differentiates floats, NumPy arrays, and tuples/lists of them",
                                *user_location(t), advice="pass the values as a float array, or leave this "
                                                          "argument out of wrt")
+        bad = _bad_dtype(a, getattr(t, "jit", False), name in wrt)
+        if bad is not None and getattr(t, "jit", False) is True and bad.kind in "biuf":
+            raise SrcdiffError(f"argument {name!r} has dtype {bad}, which Numba (jit=True) does not compile",
+                               *user_location(t), advice=f"pass it as float64 or float32 (np.asarray({name}, "
+                                                         "dtype=np.float32)), or use jit=False")
+        if bad is not None:
+            raise SrcdiffError(f"argument {name!r} has dtype {bad}: srcdiff differentiates arrays of numbers"
+                               + (" (and Numba, jit=True, compiles booleans, integers, float32 and float64)"
+                                  if getattr(t, "jit", False) is True else ""),
+                               *user_location(t), advice="pass a float64 array (np.asarray(x, dtype=float))")

@@ -148,7 +148,7 @@ def _entry_wrapper(g, entry: str, structs, defaults: dict) -> str:
     lines += [f"    {_unpacking(p, s)} = {p}" for p, s in structs.items()]
     wrt_leaves = [leaf for w in g.wrt_names for leaf in (flatten.flat_names([w], structs) if w in structs else [w])]
     grads = [f"d_{leaf}" for leaf in wrt_leaves]
-    target = ", ".join(grads) if len(grads) > 1 else grads[0]
+    target = ", ".join(grads) if len(grads) > 1 else grads[0] if grads else "()"     # (an empty list: no leaf)
     call = f"{entry}_positional({', '.join(flat_args)})"
     lines.append(f"    {target} = {call}" if g.mode == "grad" else f"    value, ({target}) = {call}"
                  if len(grads) > 1 else f"    value, {target} = {call}")

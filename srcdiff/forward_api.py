@@ -15,9 +15,10 @@ import numpy as np
 
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
+from .arguments import check_arguments
 from .errors import SrcdiffError
 from .makers import maker
-from .specialisations import FAST_MAX, PLAIN, types_key
+from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key, typing_failed, widened
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import walk_statements
 
@@ -108,6 +109,7 @@ class ForwardTransformed:
     def call(self, args, tangents):
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
         arguments (and their tangents, of the same structure) are passed leaf by leaf."""
+        check_arguments(self, self._params(), args)
         positions = [self._position(w) for w in self.wrt_names]
         structured = [k for k, a in enumerate(args) if isinstance(a, (tuple, list))]
         restructure = None
@@ -148,19 +150,28 @@ class ForwardTransformed:
             tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
-        out = self._run(fn, (*args, *tangents))
+        out = self._run(fn, run_scalars((*args, *tangents), self.jit))
         return restructure(out) if restructure else out
 
     def _run(self, fn, args):
+        """`fn(*args)`, its errors named at the user's line; float32 that Numba cannot type run as float64
+        (as api.Transformed._run)."""
         written = self._written.get(id(fn))
         if written:     # the caller's arrays stay as they were (as grad leaves them): f writes into them
             args = tuple(np.copy(a) if k in written and isinstance(a, np.ndarray) else a for k, a in enumerate(args))
+        wide = self.__dict__.setdefault("_widen", set())
+        if wide and types_key(args) in wide:
+            args = widened(args)
         try:
             return fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            translate_error(exc, self, fn, args)
+            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            if again is None:
+                translate_error(exc, self, fn, args)
+            wide.add(types_key(args))
+            return self._run(fn, again)
 
     def _remember(self, flat, fn):
         """Keep the function a call with these (arguments, tangents) ran, by their types, dtypes and shapes
@@ -183,7 +194,7 @@ class ForwardTransformed:
             hit = self._fast.get(types_key(flat))
             if hit is not None:
                 self._last = hit[1]
-                return self._run(hit[0], flat)
+                return self._run(hit[0], run_scalars(flat, self.jit))
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))

@@ -26,12 +26,48 @@ class Specialisation(NamedTuple):
 
 class Known(NamedTuple):
     """What `Transformed.__call__` found for arguments of one types key (`types_key`): the generated function,
-    its Specialisation, whether Python floats become np.float64 (the Python backend), and whether gradients
+    its Specialisation, whether scalars are converted for it (`run_scalars`), and whether gradients
     need their arguments' dtypes (`_match_dtypes`)."""
     function: Callable
     specialisation: Specialisation
-    floats: bool
+    convert: bool
     match: bool
+
+
+def run_scalars(args, jit, n=None) -> tuple:
+    """The scalar arguments as generated code runs on them: NumPy integer scalars (np.uint8(7), np.int32(3))
+    as Python ints, whose arithmetic neither wraps nor turns into floats (the generated code computes with
+    them where the user's code did not: tape sizes `max(n, 0)`, reverse loops `range(n - 1, -1, -1)`,
+    checkpoint segments `-(-n // k)`; under Numba, uint64 with an int is float64); under the Python backend
+    Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a ZeroDivisionError);
+    under Numba (jit=True) 0-d arrays among the first `n` (the function's arguments; all if None) as the
+    scalars they hold (Numba's arithmetic on a 0-d array gives a scalar, so generated code that kept one as
+    an array did not compile: `d_a += ...`, a loop carrying it). The same tuple when nothing is converted."""
+    n = len(args) if n is None else n
+    zero_d = jit is True and any(type(a) is np.ndarray and a.ndim == 0 for a in args[:n])
+    if not zero_d and not any(type(a) is float and not jit or isinstance(a, np.integer) for a in args):
+        return args
+    if zero_d:
+        args = tuple(a[()] if type(a) is np.ndarray and a.ndim == 0 and k < n else a for k, a in enumerate(args))
+    return tuple(int(a) if isinstance(a, np.integer) else np.float64(a) if type(a) is float and not jit else a
+                 for a in args)
+
+
+def widened(args):
+    """`args` with float32 arrays and scalars as float64, or None if there is none: what jitted code runs on
+    when Numba cannot type it for float32 (its arithmetic of a float32 array with a float is float64, so a
+    value a loop carries changes dtype: "Cannot unify array(float32, 1d, C) and array(float64, 1d, C)");
+    NumPy keeps float32 there, and the gradients are cast back to their arguments' dtypes."""
+    if not any(getattr(a, "dtype", None) == np.float32 for a in args):
+        return None
+    return tuple(a.astype(np.float64) if getattr(a, "dtype", None) == np.float32 and isinstance(a, np.ndarray)
+                 else np.float64(a) if type(a) is np.float32 else a for a in args)
+
+
+def typing_failed(exc) -> bool:
+    """`exc` is Numba's failure to type a generated function for its arguments."""
+    import numba
+    return isinstance(exc, numba.core.errors.TypingError)
 
 
 # argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the

@@ -1492,8 +1492,50 @@ def _check_export(g_user, flat, args, kw, prog, seed):
         _close(a, b, f"the exported module's d/d{_name(leaf, prog)} vs grad's at args={args!r}{_kwtext(kw)}", 1e-12, 1e-14)
 
 
+def other_kinds(v, how: str):
+    """`v` as another kind of argument with the same values: how="layout": float arrays non-contiguous (every
+    other element of a wider array; matrices in Fortran order), floats as 0-d arrays, ints as np.int32, bools
+    as np.bool_; how="float32": float arrays and floats as float32, ints as np.uint8 (where they fit)."""
+    if isinstance(v, (tuple, list)):
+        return type(v)(other_kinds(x, how) for x in v)
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim:
+        if how == "float32":
+            return v.astype(np.float32)
+        if v.ndim == 2:
+            return np.asfortranarray(v)
+        wide = np.zeros(v.shape[:-1] + (2 * v.shape[-1],))
+        wide[..., ::2] = v
+        return wide[..., ::2]
+    if type(v) is float:
+        return np.float32(v) if how == "float32" else np.array(v)
+    if type(v) is bool:
+        return np.bool_(v)
+    if type(v) is int:
+        return np.uint8(v) if how == "float32" and 0 <= v < 256 else np.int32(v)
+    return v
+
+
+def _check_kinds(g_user, flat, args, kw, prog):
+    """The 'kinds' oracle of check_program: the gradient object that gave `flat` called again with other kinds
+    of the same values (other_kinds: a specialisation for float64 C-ordered arrays, Python floats and ints
+    must not be reused for them, nor theirs afterwards) gives the same gradient: to rounding for other layouts
+    and integer types, to float32's precision for float32 (a loose tolerance: a wrong specialisation is off by
+    far more); then the first arguments again give exactly `flat`."""
+    for how, tol in (("layout", 1e-9), ("float32", 2e-3)):
+        with np.errstate(all="ignore"):
+            got = g_user(*[other_kinds(a, how) for a in _copy(args)], **{k: other_kinds(v, how) for k, v in kw.items()})
+        for leaf, a, b in zip(leaves(args, prog.wrt), flat_grads(got, args, prog.wrt), flat):
+            _close(a, b, f"d/d{_name(leaf, prog)} with {how} arguments vs float64's at args={args!r}{_kwtext(kw)}",
+                   tol, tol)
+    with np.errstate(all="ignore"):
+        again = g_user(*_copy(args), **kw)
+    for leaf, a, b in zip(leaves(args, prog.wrt), flat_grads(again, args, prog.wrt), flat):
+        _close(a, b, f"d/d{_name(leaf, prog)} again after other kinds at args={args!r}{_kwtext(kw)}", 1e-12, 1e-14)
+
+
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
-                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped", "export"),
+                  entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped", "export",
+                                             "kinds"),
                   timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
@@ -1510,7 +1552,10 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     srcdiff.grad(f, checkpoints=k) (every oracle above checks it, and value_and_grad takes the same k),
     equals the gradient without checkpoints to rounding, in the same backend; 'export' (one program in five,
     Python backend): srcdiff.export's module, imported and its entry point called as the gradient was
-    (keywords, defaults, tuple arguments), gives the same gradient.  The non-FD oracles run at
+    (keywords, defaults, tuple arguments), gives the same gradient; 'kinds' (one program in three, one in six
+    under Numba): the same gradient object called with other kinds of the same values (non-contiguous and
+    Fortran-ordered arrays, 0-d arrays, np.int32 and np.bool_; then float32 and np.uint8) gives the same
+    gradient, and the first arguments again exactly the first gradient.  The non-FD oracles run at
     every point where f is finite.
 
     Raises Skip if no point had a finite value, Wrong on a mismatch, BadProgram if f fails in plain
@@ -1593,6 +1638,8 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                     for leaf, a, b in zip(lv, flat, ref_py):
                         _close(a, b, f"Numba vs Python backend d/d{_name(leaf, prog)} at args={args!r}{_kwtext(kw)}",
                                1e-7, 1e-9)
+                if "kinds" in oracles and entry == "f" and seed % (6 if jit else 3) == 2:
+                    _check_kinds(g_user, flat, args, kw, prog)
                 if "taped" in oracles and ck:
                     taped = flat_grads(srcdiff.grad(f_user, wrt=wrt, jit=jit)(*_copy(args), **kw), args, wrt)
                     for leaf, a, b in zip(lv, flat, taped):

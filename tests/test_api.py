@@ -177,3 +177,116 @@ def test_background_after_switch_over_follows_type_changes():
         np.testing.assert_allclose(da, want[0], rtol=1e-12)
         np.testing.assert_allclose(dv, want[1], rtol=1e-6)
         assert dv.dtype == args[1].dtype
+
+
+def recurrence(a, b, n):
+    ys = np.zeros(n + 1)
+    ys[0] = 0.5
+    for t in range(n):
+        ys[t + 1] = ys[t] + 0.1 * (a * ys[t] - b * ys[t] ** 2)
+    return ys[n]
+
+
+COUNTS = [np.uint8(5), np.uint16(5), np.uint32(5), np.uint64(5), np.int8(5), np.int32(5), np.int64(5)]
+
+
+@JIT
+@pytest.mark.parametrize("checkpoints", [None, 2], ids=["taped", "checkpointed"])
+def test_numpy_integer_counts(jit, checkpoints):
+    """A trip count passed as a NumPy integer scalar of any width runs as a Python int: the generated code's
+    own arithmetic on it (tape sizes, reverse loops, checkpoint segments `-(-n // k)`) wrapped for unsigned
+    types (np.uint8: IndexError 255, np.uint32: a hang, under checkpoints=2) and turned into a float under
+    Numba (np.uint64 - 1: a compile error). The same object first sees a Python int, then each kind."""
+    g = srcdiff.grad(recurrence, wrt=(0, 1), jit=jit, checkpoints=checkpoints)
+    vg = srcdiff.value_and_grad(recurrence, wrt=(0, 1), jit=jit, checkpoints=checkpoints)
+    jvp = srcdiff.jvp(recurrence, wrt=(0, 1), jit=jit)
+    expect = [numerical_grad(recurrence, [1.5, 0.7, 5], k) for k in (0, 1)]
+    g(1.5, 0.7, 3)
+    for n in COUNTS + [5]:
+        for _ in range(2):      # the second call takes the path of calls like an earlier one
+            np.testing.assert_allclose(g(1.5, 0.7, n), expect, rtol=1e-6)
+            value, got = vg(1.5, 0.7, n)
+            assert value == pytest.approx(recurrence(1.5, 0.7, 5))
+            np.testing.assert_allclose(got, expect, rtol=1e-6)
+            _, tangent = jvp(1.5, 0.7, n, (1.0, 0.5))
+            assert tangent == pytest.approx(expect[0] + 0.5 * expect[1], rel=1e-6)
+
+
+def scaled_tanh(a, m):
+    return np.sum(np.tanh(m * a) + m / (1.5 + a * a))
+
+
+def carried(y0, a, n):
+    y = y0
+    loss = 0.0
+    for t in range(n):
+        y = y + 0.1 * (a * y - y ** 2)
+        loss = loss + np.sum(y ** 2)
+    return loss
+
+
+def pair_scaled(p, m):
+    a, c = p
+    return np.sum(np.sin(m * a) * c)
+
+
+@JIT
+def test_zero_d_array_arguments(jit):
+    """0-d arrays where floats were passed before: under Numba they run as the scalars they hold (the
+    generated code kept them as arrays, which Numba's arithmetic does not: `d_a += ...` of a scalar and a
+    0-d array, a loop carrying one, did not compile), and the gradient is a 0-d array of the argument's
+    float dtype; repeated calls take the fast path."""
+    m = np.linspace(-1.0, 2.0, 12).reshape(3, 4)
+    g = srcdiff.grad(scaled_tanh, wrt=(0, 1), jit=jit)
+    c = srcdiff.grad(carried, wrt=(0, 1), jit=jit)
+    p = srcdiff.grad(pair_scaled, wrt=(0, 1), jit=jit)
+    g(0.3, m)
+    c(0.3, 0.8, 5)
+    p((0.3, 0.5), m)
+    for a in (np.array(0.3), np.array(0.3, dtype=np.float32), np.array(0.3), 0.3):
+        for _ in range(2):
+            da, dm = g(a, m)
+            np.testing.assert_allclose(da, numerical_grad(scaled_tanh, [float(a), m], 0), rtol=1e-5)
+            np.testing.assert_allclose(dm, numerical_grad(scaled_tanh, [float(a), m], 1), rtol=1e-5, atol=1e-6)
+            assert np.shape(da) == ()
+            if jit and type(a) is np.ndarray:      # (jitted gradients take their argument's dtype)
+                assert type(da) is np.ndarray and da.dtype == a.dtype
+            dy, dc = c(a, a + 0.5, 5)
+            np.testing.assert_allclose(dy, numerical_grad(carried, [float(a), float(a) + 0.5, 5], 0), rtol=1e-5)
+            np.testing.assert_allclose(dc, numerical_grad(carried, [float(a), float(a) + 0.5, 5], 1), rtol=1e-5)
+            assert np.shape(dy) == np.shape(dc) == ()
+            (dpa, dpc), _ = p((a, np.array(0.5)), m)
+            f = (lambda u, v: pair_scaled((u, v), m))
+            np.testing.assert_allclose(dpa, numerical_grad(f, [float(a), 0.5], 0), rtol=1e-5)
+            assert np.shape(dpc) == ()
+
+
+@JIT
+def test_float32_state_carried_by_a_loop(jit):
+    """A float32 array that a loop carries (y = y + 0.1 * (a * y - y ** 2)): Numba's float32 array times a
+    float is float64, so the jitted gradient did not compile ("Cannot unify array(float32, 1d, C) and
+    array(float64, 1d, C)"), in grad, checkpoints=, value_and_grad, jvp and hvp; it now runs as float64 under
+    Numba (gradients cast back to float32), after a float64 call and again on the fast path."""
+    y64 = np.array([0.1, 0.2, 0.3, -0.2])
+    y32 = y64.astype(np.float32)
+    want = [numerical_grad(carried, [y64, 0.8, 5], k) for k in (0, 1)]
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    hv = (numerical_grad(lambda y: np.vdot(srcdiff.grad(carried)(y, 0.8, 5), v), [y64], 0))
+    for ck in (None, 2):
+        g = srcdiff.grad(carried, wrt=(0, 1), jit=jit, checkpoints=ck)
+        g(y64, 0.8, 5)
+        for _ in range(2):
+            dy, da = g(y32, 0.8, 5)
+            np.testing.assert_allclose(dy, want[0], rtol=1e-5)
+            np.testing.assert_allclose(da, want[1], rtol=1e-5)
+            assert dy.dtype == (np.float32 if jit else dy.dtype)
+    vg = srcdiff.value_and_grad(carried, wrt=0, jit=jit)
+    jvp = srcdiff.jvp(carried, wrt=0, jit=jit)
+    hvp = srcdiff.hvp(carried, wrt=0, jit=jit)
+    for _ in range(2):
+        value, dy = vg(y32, 0.8, 5)
+        assert value == pytest.approx(carried(y64, 0.8, 5), rel=1e-5)
+        np.testing.assert_allclose(dy, want[0], rtol=1e-5)
+        _, tangent = jvp(y32, 0.8, 5, v)
+        assert tangent == pytest.approx(np.vdot(want[0], v), rel=1e-5)
+        np.testing.assert_allclose(hvp(y32, 0.8, 5, v), hv, rtol=1e-4)

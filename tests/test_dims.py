@@ -87,6 +87,27 @@ def test_patterns_one_after_another(mod, jit):
 
 
 @pytest.mark.parametrize("jit", [False, True])
+def test_empty_batch_after_full_ones(mod, jit):
+    """A mean over an empty batch (x of shape (0, D)) after batches of rows: its adjoint g / x.size was a
+    Python float divided by 0 in the Python backend (ZeroDivisionError; now each element's share,
+    g / max(x.size, 1), of no element). The value is NumPy's nan; the gradient is that of the L2 term only
+    (JAX's too), in both backends."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=3)
+    g = srcdiff.value_and_grad(mod.loss, wrt=(0, 1), jit=jit)
+    for n in (40, 0, 1, 0):
+        x, y = rng.normal(size=(n, 3)), (rng.uniform(size=n) > 0.5) * 1.0
+        with np.errstate(all="ignore"):
+            value, (dw, db) = g(w, 0.1, x, y)
+        if n:
+            check_grad(mod.loss, [w, 0.1, x, y], wrt=(0, 1), jit=jit)
+            continue
+        assert np.isnan(value)
+        np.testing.assert_allclose(dw, 0.002 * w, rtol=1e-12)
+        assert db == 0.0
+
+
+@pytest.mark.parametrize("jit", [False, True])
 def test_loops_indexing_and_reductions(mod, jit):
     rng = np.random.default_rng(2)
     for sm, sv in [((3, 4), (4,)), ((4, 4), (4,)), ((3, 4), (1,)), ((1, 4), (4,)), ((3, 1), (1,))]:

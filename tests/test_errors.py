@@ -163,6 +163,10 @@ def real_fn(x):  # <- real_fn
     return x * 2.0
 
 
+def real_sum(x, y):  # <- real_sum
+    return np.sum(x * x * y)
+
+
 async def async_fn(x):  # <- async
     return x * 2.0
 
@@ -444,6 +448,44 @@ def test_aliased_write_declined_under_numba():
 def test_complex_argument(arg):
     msg = _declined(real_fn, [arg])
     assert where("real_fn") in msg and "complex" in msg and "hint:" in msg, msg
+
+
+@pytest.mark.parametrize("make", [srcdiff.jvp, srcdiff.hvp], ids=["jvp", "hvp"])
+def test_complex_argument_forward(make):
+    # was: jvp returned complex numbers (grad declined them)
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        make(real_sum)(np.array([1.0 + 0.5j, 2.0]), np.ones(2), np.ones(2))
+    _assert_located(str(info.value), "real_sum", "real and imaginary")
+
+
+NUMBA_CANNOT = [(np.float16, "x"), (np.longdouble, "x"), (np.float16, "y")]
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.value_and_grad, srcdiff.jvp, srcdiff.hvp],
+                         ids=["grad", "value_and_grad", "jvp", "hvp"])
+@pytest.mark.parametrize("dtype, which", NUMBA_CANNOT, ids=["float16", "longdouble", "float16_not_wrt"])
+def test_dtype_numba_does_not_compile(make, dtype, which):
+    """Under jit=True an argument of a dtype Numba does not compile is declined naming it and what to pass
+    (was: "Numba crashed compiling the generated code ... please report"); the Python backend takes it, and
+    its gradient is right."""
+    from gradcheck import numerical_grad
+    x, y = np.array([0.5, -1.5]), np.array([2.0, 3.0])
+    args = [x.astype(dtype), y] if which == "x" else [x, y.astype(dtype)]
+    extra = [] if make in (srcdiff.grad, srcdiff.value_and_grad) else [np.ones(2)]
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        make(real_sum, jit=True)(*args, *extra)
+    msg = str(info.value)
+    _assert_located(msg, "real_sum", np.dtype(dtype).name, "float32", "jit=False")
+    if make is srcdiff.grad:
+        expect = numerical_grad(real_sum, [np.asarray(a, float) for a in args], 0)
+        np.testing.assert_allclose(make(real_sum)(*args), expect, rtol=2e-3)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_object_array_argument(jit):
+    # was: TypeError from NumPy inside the generated code (Python), Numba's "non-precise type" (jit)
+    msg = _declined(real_sum, [np.array([0.5, 1.5], dtype=object), np.ones(2)], jit=jit)
+    _assert_located(msg, "real_sum", "dtype object", "float64")
 
 
 @pytest.mark.parametrize("arg", [{"a": 0.5}, None, "s"], ids=["dict", "None", "str"])

@@ -90,3 +90,25 @@ def test_export_declines_a_vjp_of_tuple_arguments(tmp_path):
     v(np.array([0.3, -0.2, 0.5]), (np.array([0.1, 0.4, -0.3]), (0.2, np.ones(3))), 1.0)
     with pytest.raises(srcdiff.SrcdiffError, match="vjp of tuple/list arguments"):
         srcdiff.export(v, str(tmp_path / "pairs.py"))
+
+
+def sum_of_squares(ps, scale=1.0):
+    s = 0.0
+    for p in ps:
+        s = s + scale * np.sum(p ** 2)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad"])
+def test_export_after_an_empty_list_argument(tmp_path, jit, mode):
+    """A transform whose last call had an empty list argument (no leaf to differentiate) exports an entry point
+    that gives an empty list back, as `g` does (export raised IndexError building it); a non-empty one after."""
+    g = getattr(srcdiff, mode)(sum_of_squares, jit=jit)
+    for k, ps in enumerate(([], [np.array([0.5, -1.0]), np.array([[2.0]])])):
+        ref = g(ps)
+        mod, _ = exported(g, tmp_path, f"empty_{mode}_{int(jit)}_{k}")
+        got = getattr(mod, g.last.module.entry)(ps)
+        grads = got if mode == "grad" else got[1]
+        assert isinstance(grads, list) and len(grads) == len(ps)
+        assert_same(grads, ref if mode == "grad" else ref[1])

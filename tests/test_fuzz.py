@@ -158,6 +158,37 @@ def test_a_hang_wrapped_in_a_srcdiff_error_counts_as_a_hang():
     assert fuzz_runner.classify(KeyError("x")) == "crash"
 
 
+def test_kinds_oracle_catches_a_stale_specialisation():
+    """The 'kinds' oracle (fuzzgen._check_kinds) passes a gradient that follows its arguments' values whatever
+    their kinds, and fails one that answers float32, non-contiguous or np.int32 arguments from another
+    specialisation (here: off by 1%), or that changes the first one's answer."""
+    import types
+
+    import numpy as np
+
+    def true_grad(x, a, M, n, flag):
+        return (np.sum(a) * n, np.full(np.shape(a), float(x) * n), np.asarray(M, dtype=float) * 2.0)
+    args = [0.5, np.array([1.0, -2.0, 0.5]), np.arange(6.0).reshape(2, 3), 3, True]
+    prog = types.SimpleNamespace(wrt=(0, 1, 2), params=["x", "a", "M", "n", "flag"])
+    flat = list(true_grad(*args))
+    fuzzgen._check_kinds(true_grad, flat, args, {}, prog)
+
+    def stale(when):
+        calls = []
+
+        def g(x, a, M, n, flag):
+            calls.append(1)
+            out = true_grad(x, a, M, n, flag)
+            wrong = (when == "float32" and getattr(a, "dtype", None) == np.float32 or
+                     when == "layout" and not a.flags.c_contiguous or when == "int" and type(n) is np.int32 or
+                     when == "again" and len(calls) == 3)
+            return (out[0], out[1] * 1.01, out[2]) if wrong else out
+        return g
+    for when in ("float32", "layout", "int", "again"):
+        with pytest.raises(fuzzgen.Wrong):
+            fuzzgen._check_kinds(stale(when), flat, args, {}, prog)
+
+
 def test_readme_parser_sees_a_new_phrase():
     with open(fuzz_constructs.README) as fh:
         text = fh.read()

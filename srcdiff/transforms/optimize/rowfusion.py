@@ -262,13 +262,18 @@ class _Plan:
         """`s` with `r.size` of row-local arrays r read as x.shape[0]; None if it reads one otherwise."""
         if not _reads(s) & self.rowvars:
             return s
+        def rows(val):
+            if (isinstance(val, gast.Attribute) and val.attr == "size" and isinstance(val.value, gast.Name)
+                    and val.value.id in self.rowvars):
+                return gast.Subscript(value=gast.Attribute(value=load(self.x), attr="shape", ctx=gast.Load()),
+                                      slice=const(0), ctx=gast.Load())
+            return val
         for n in walk(s):
             for f, val in gast.iter_fields(n):
-                if (isinstance(val, gast.Attribute) and val.attr == "size" and isinstance(val.value, gast.Name)
-                        and val.value.id in self.rowvars):
-                    setattr(n, f, gast.Subscript(value=gast.Attribute(value=load(self.x), attr="shape",
-                                                                       ctx=gast.Load()), slice=const(0),
-                                                 ctx=gast.Load()))
+                if isinstance(val, list):       # a call's arguments: max(r.size, 1)
+                    val[:] = [rows(v) for v in val]
+                else:
+                    setattr(n, f, rows(val))
         return None if _reads(s) & self.rowvars else s
 
 

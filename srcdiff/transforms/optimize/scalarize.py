@@ -32,7 +32,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
     whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
     or g itself read directly, and the filled array is never made. `index`: the function's name index
     (optimize/names.py), kept up to date; built if not given."""
-    from ..astutil import dotted_name, load
+    from ..astutil import const, dotted_name, load
     from ..kinds import F, expr_shape_class
 
     index = index or NameIndex(fn)
@@ -75,9 +75,11 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
             if found is None:
                 continue
             live["rt"] -= 1     # (the call goes, in each case below)
-            if dotted_name(stmts[k].value.func) == "rt.mean_grad":
-                stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(),
-                                            right=gast.Attribute(value=load(x), attr="size", ctx=gast.Load()))
+            if dotted_name(stmts[k].value.func) == "rt.mean_grad":     # each element's share, g / x.size; for an
+                size = gast.Attribute(value=load(x), attr="size", ctx=gast.Load())    # empty x there is none, and
+                size = gast.Call(func=load("max"), args=[size, const(1)], keywords=[])  # 1.0 / 0 would raise
+                stmts[k].value = gast.BinOp(left=load(g), op=gast.Div(), right=size)
+                live["max"] = live.get("max", 0) + 1
                 kinds[a] = F
             elif len(found) == 1:
                 n = sum(1 for m in walk_names(found[0].value) if m.id == a and isinstance(m.ctx, gast.Load))
