@@ -207,6 +207,64 @@ def three_ways(a, b):
     return r
 
 
+def early_return_guard(x, a, s):
+    """An early return and an `if` without `else`: the generated gradient's `if not cond:` guard has no `else`,
+    which the lowering once filled with a `pass` it could not place (fuzz seed 11, an internal AttributeError
+    reported as a decline)."""
+    if s > 0.5:
+        return x * s
+    t = x * a[0]
+    if t > 0.3:
+        t = t * s
+    return t + s
+
+
+def early_return_then_loop(x, a, flag):
+    """A loop's tapes after an early return: reverse mode binds them to None before the branch (fuzz seed 5:
+    declined as 'constant None')."""
+    if flag:
+        return 0.25
+    s = x
+    for i in range(3):
+        s = np.sin(s) * a[i]
+    return s
+
+
+def literal_shapes(x, a):
+    """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
+    dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
+    z = np.zeros((2, 3))
+    z[0] = a * x
+    z[1, 1:] = np.sin(a[:2] * x)
+    return np.sum(z * z)
+
+
+def write_through_slice(x, a):
+    """A write through a view (c is b[1:]) and a read of b after it: NumPy sees the write in b, the device's
+    copy would not; forward mode follows views on the CPU, so vmap of its jvp must decline."""
+    b = a * 1.0
+    c = b[1:]
+    c[0] = x * x
+    return np.sum(b * b) + x
+
+
+def write_through_transpose(x, M):
+    W = M * 1.0
+    T = W.T
+    T[0, 1] = x * x
+    return np.sum(W * M)
+
+
+def view_read_before_write(x, a):
+    """Views read only before the write, or made again after it: device copies give NumPy's result."""
+    b = a * x
+    c = b[::-1]
+    s = np.sum(c * a)
+    b[0] = s
+    c = b[::-1]
+    return np.sum(c * c) + s
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -251,6 +309,18 @@ def _data():
         "jvp_calls_a_gradient": (srcdiff.jvp(calls_a_gradient, wrt=0), (0, 0, 0), (a, b, b), {}),
         "named_like_a_tape_hvp": (srcdiff.hvp(named_like_a_tape, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
         "jvp_calls_named_like_a_tape": (srcdiff.jvp(calls_named_like_a_tape, wrt=0), (0, 0, 0), (a, b, b), {}),
+        # found by the CUDA fuzz oracle (tests/fuzz_cuda.py)
+        "early_return_guard": (srcdiff.grad(early_return_guard, wrt=(0, 1, 2)), (0, 0, 0), (a, X[:, :3], b), {}),
+        "early_return_guard_jvp": (srcdiff.jvp(early_return_guard, wrt=(0, 2)), (0, 0, 0, (0, 0)),
+                                   (a, X[:, :3], b, (b, a)), {}),
+        "early_return_then_loop": (srcdiff.grad(early_return_then_loop, wrt=(0, 1)), (0, 0, 0),
+                                   (a, X[:, :3], np.arange(B) % 3 == 0), {}),
+        "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
+                               (a, X[:, :3], (b, w[:3])), {}),
+        "literal_shapes_hvp": (srcdiff.hvp(literal_shapes, wrt=1), (0, 0, 0), (a, X[:, :3], X[::-1, :3].copy()), {}),
+        "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
+                                       (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
 
 
@@ -335,6 +405,8 @@ if __name__ != "__main__":
              "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
     CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient",
               "jvp_calls_named_like_a_tape"]
+    CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
+              "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -539,6 +611,33 @@ if __name__ != "__main__":
     def test_vjp_refused_with_advice():
         with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):
             srcdiff.cuda.vmap(srcdiff.vjp(branch), in_axes=(0, 0))
+
+    @pytest.mark.parametrize("f, args", [
+        (early_return_guard, (0.7, np.array([0.4, -0.3, 1.1]), 0.2)),
+        (early_return_guard, (0.7, np.array([0.4, -0.3, 1.1]), 0.9)),
+        (early_return_then_loop, (0.7, np.array([0.4, -0.3, 1.1]), False)),
+        (literal_shapes, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (view_read_before_write, (0.7, np.array([0.4, -0.3, 1.1])))])
+    @pytest.mark.parametrize("jit", [False, True])
+    def test_fuzz_found_functions_cpu_gradients(f, args, jit):
+        """The CPU gradients the simulator cases above are compared with match central differences (both
+        backends)."""
+        from gradcheck import check_grad
+        check_grad(f, list(args), wrt=(0, 1), jit=jit)
+
+    @pytest.mark.parametrize("f, make, other", [
+        (write_through_slice, srcdiff.jvp, np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)),
+        (write_through_transpose, srcdiff.jvp, np.linspace(0.1, 1.2, 6 * B).reshape(B, 3, 2))])
+    def test_write_through_view_declined(f, make, other):
+        """Forward mode follows views on the CPU (a view's tangent is the view of the tangent), but device code
+        keeps each array in its own buffer: a read of memory written through another name after the view was
+        made is declined at the user's line (it was computed without the write: a wrong jvp, CUDA fuzz oracle)."""
+        a = np.linspace(0.2, 0.8, B)
+        k = srcdiff.cuda.vmap(make(f, wrt=(0, 1)), in_axes=(0, 0, (0, 0)))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for \w+: `\w+` "
+                           r"shares memory with `\w+`, which is written in place at line \d+(.|\n)*hint: make `\w+` "
+                           r"a copy"):
+            k.ptx(a, other, (a, other), cc=(9, 0))
 
     def test_tangent_count_checked():
         k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))

@@ -53,6 +53,10 @@ def dotted(e):
     return None
 
 
+def is_none(e) -> bool:
+    return isinstance(e, ast.Constant) and e.value is None
+
+
 def size(shape):
     return int(np.prod(shape)) if shape else 1
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import NUMBA_DTYPE, DEVICE_ADVICE, dotted, size, indent, Storage, Lowered
+from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes
 from .infer import Inference
 from .statements import StatementLowering
+from .views import check_views
 
 
 class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
@@ -80,6 +81,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
     def run(self) -> Lowered:
         self.infer()
         fn = self.fn
+        check_views(self, fn)
         self.p_written = set()
         for st in self._walk(fn.body):
             tgts = st.targets if isinstance(st, ast.Assign) else [st.target] if isinstance(st, ast.AugAssign) else []
@@ -160,7 +162,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 for lp in loops:
                     cap *= self._bound(lp, self._trip(lp), "this loop")
                 self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
-            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes:
+            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes \
+                    and not is_none(st.value):
                 like = self._tape_like(st.value)
                 if like is not None:
                     self.tape_cap[st.targets[0].id] = self.tape_cap[like]

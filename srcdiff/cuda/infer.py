@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
-from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes
+from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none
 
 
 class Inference:
@@ -154,23 +154,17 @@ class Inference:
         raise ValueError("a non-constant axis")
 
     def _static_shape(self, e):
+        """The shape of `np.zeros(size)` / np.ones / np.empty / np.full: a size the host knows and that is the
+        same for every example (an int, a tuple of them, or a name bound to one: `v1 = (2, 4); np.zeros(v1)`)."""
         arg = e.args[0] if e.args else None
         batched = {n for n, s in self.specs.items() if s.batched}
-        v = self.host.const(arg, batched) if arg is not None else None
-        if v is None:
-            try:
-                v = ast.literal_eval(arg)
-            except Exception:
-                self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
-                             f"specialised (device code cannot allocate)",
-                          "give the array a size that is the same for every example: a literal, the shape of an "
-                          "array argument, or an integer argument passed with in_axes=None")
-        if isinstance(arg, ast.Tuple):
-            vals = [self.host.const(x, batched) for x in arg.elts]
-            if None in vals:
-                raise ValueError("an array of non-constant shape")
-            return tuple(vals)
-        return (int(v),)
+        shape = self.host.shape(arg, batched) if arg is not None else None
+        if shape is None:
+            self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+                         f"specialised (device code cannot allocate)",
+                      "give the array a size that is the same for every example: a literal, the shape of an "
+                      "array argument, or an integer argument passed with in_axes=None")
+        return shape
 
     def infer(self):
         pending = None
@@ -249,8 +243,11 @@ class Inference:
 
     def _is_tape(self, name, v):
         """`name = v` allocates a tape: one of the tapes reverse mode recorded (Program.tapes), or a
-        tangent tape (_tape_like)."""
+        tangent tape (_tape_like); or it is `name = None`, the placeholder reverse mode binds a recorded tape
+        to before a branch that may return early (no code on the device: the tape is a local array)."""
         if self._tape_like(v) is not None:
+            return True
+        if name in self.p.tapes and is_none(v):
             return True
         return (name in self.p.tapes and isinstance(v, ast.Call) and dotted(v.func) == "np.empty"
                 and len(v.args) in (1, 2))

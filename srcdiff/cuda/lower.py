@@ -123,6 +123,16 @@ class _InlineNames(ast.NodeTransformer):
         return node
 
 
+def _drop(body, dropped):
+    """Remove the statements `dropped` selects from a block. An empty block (an `if` without `else`, a loop's
+    `else`) stays empty; a block emptied gets a `pass` at its first statement's place (every statement the
+    lowering reads has a _Layout position)."""
+    kept = [x for x in body if not dropped(x)]
+    if body and not kept:
+        kept = [ast.copy_location(ast.Pass(), body[0])]
+    body[:] = kept
+
+
 def _inline_dtype_names(fn):
     """`t2 = np.bool_; t = np.empty(n, t2)` -> `t = np.empty(n, np.bool_)` (forward mode names the
     dtype argument of a tape it differentiates)."""
@@ -137,8 +147,8 @@ def _inline_dtype_names(fn):
     _InlineNames(names).visit(fn)
     for st in ast.walk(fn):
         for body in nested_blocks(st):
-            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
-                                               and x.targets[0].id in names)] or [ast.Pass()]
+            _drop(body, lambda x: isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                  and x.targets[0].id in names)
 
 
 def _inline_returned_tuples(fn):
@@ -166,10 +176,9 @@ def _inline_returned_tuples(fn):
     used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for st in ast.walk(fn):
         for body in nested_blocks(st):
-            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
-                                               isinstance(x.targets[0], ast.Name) and
-                                               x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
-                                               and x.targets[0].id not in used)] or [ast.Pass()]
+            _drop(body, lambda x: isinstance(x, ast.Assign) and len(x.targets) == 1 and
+                  isinstance(x.targets[0], ast.Name) and x.targets[0].id in bound and
+                  counts.get(x.targets[0].id) == 1 and x.targets[0].id not in used)
 
 
 class Program:

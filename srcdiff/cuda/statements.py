@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import OVERFLOW, ELEMENTWISE, dotted, size, unravel, flat_index, indent, Storage, BINOPS
+from .common import OVERFLOW, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent, Storage, BINOPS
 
 
 class StatementLowering:
@@ -170,6 +170,9 @@ class StatementLowering:
                 return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
             if t.id in self.shape and t.id not in self.tuples:
                 return self._assign_array(t.id, v, st)
+            if isinstance(v, ast.Tuple):            # a tuple of scalars (a shape: `v1 = (2, 4)`)
+                p, x = self._low_tuple(v)
+                return p + [f"{t.id} = {x}"]
             p, x = self.low(v)
             return p + [f"{t.id} = {x}"]
         if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
@@ -182,7 +185,10 @@ class StatementLowering:
     def _tape_allocation(self, name, v):
         """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
         the device function, so here it becomes the check that the run fits the array (once for a run of
-        tapes of the same size), or zero-filling for a tangent tape that copies another's shape."""
+        tapes of the same size), or zero-filling for a tangent tape that copies another's shape; `tape = None`
+        (the placeholder bound before a branch that may return early) is no code."""
+        if is_none(v):
+            return []
         if self._tape_like(v) is not None:
             k = self.fresh("k")
             zero = "0.0" if self.tapes[name] == "f" else "0"
