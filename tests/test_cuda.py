@@ -265,6 +265,46 @@ def view_read_before_write(x, a):
     return np.sum(c * c) + s
 
 
+def carried_prev(x, a):
+    """prev is first bound in the loop body and read in the next iteration: forward mode binds its tangent to None
+    before the loop (fuzz seed 6: declined as 'constant None'); the device gives it a zero no path reads."""
+    for i in range(3):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        prev = math.cos(x * a[i])
+    return x * prev
+
+
+def asserts(x, a):
+    """`assert x is not None` (fuzz: 'constant None') and an assert on data: a failing assert makes the kernel
+    report status 2, and the host raises SrcdiffError."""
+    assert x is not None, "lost x"
+    s = np.sum(a * x)
+    assert s < 100.0, "too big"
+    return s * s
+
+
+def none_until_set(x, a, flag):
+    """The user's own None, tested later: device values are never None, so vmap declines (the CPU computes it:
+    tests/test_unbound.py)."""
+    r = None
+    if flag:
+        r = x * a[1]
+    if r is None:
+        return x * 2.0
+    return r * a[0]
+
+
+def none_until_first_iteration(x, a):
+    r = None
+    for i in range(3):
+        if r is None:
+            r = x * a[i]
+        else:
+            r = r * np.sin(a[i])
+    return r
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -319,6 +359,10 @@ def _data():
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
         "literal_shapes_hvp": (srcdiff.hvp(literal_shapes, wrt=1), (0, 0, 0), (a, X[:, :3], X[::-1, :3].copy()), {}),
+        "carried_prev_jvp": (srcdiff.jvp(carried_prev, wrt=(0, 1)), (0, 0, (0, None)), (a, X[:, :3], (b, w[:3])), {}),
+        "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
+        "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "asserts_jvp": (srcdiff.jvp(asserts, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
@@ -361,6 +405,12 @@ def _run_all():
         res["overflow"] = "no error"
     except srcdiff.SrcdiffError as ex:
         res["overflow"] = "ok" if "max_trip" in str(ex) else str(ex)
+    try:
+        srcdiff.cuda.vmap(srcdiff.grad(asserts, wrt=(0, 1)), in_axes=(0, 0))(a * 100.0, np.ones((B, 3)) * 100.0)
+        res["assert_fails"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["assert_fails"] = "ok" if re.search(r"test_cuda.py:\d+: .*an assert failed for some example", str(ex)) \
+            else str(ex)
     k = srcdiff.cuda.vmap(srcdiff.grad(recurrence, wrt=(0, 1)), in_axes=(0, 0, None))
     k(a, a, 3)
     res["source"] = srcdiff.source(k)
@@ -406,7 +456,8 @@ if __name__ != "__main__":
     CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient",
               "jvp_calls_named_like_a_tape"]
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
-              "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp"]
+              "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
+              "carried_prev_hvp", "asserts", "asserts_jvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -414,6 +465,26 @@ if __name__ != "__main__":
 
     def test_loop_past_max_trip_raises(simulated):
         assert simulated["overflow"] == "ok"
+
+    def test_failing_assert_raises(simulated):
+        assert simulated["assert_fails"] == "ok"
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+    @pytest.mark.parametrize("f", [none_until_set, none_until_first_iteration])
+    def test_none_tested_declined(f, make):
+        """`r is None` where r is bound to None on some path: device values are never None (a placeholder zero
+        there would make the test always False), so vmap declines at the user's line."""
+        a = np.linspace(0.2, 0.8, B)
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        args = (a, X, a > 0.5) if f is none_until_set else (a, X)
+        axes = (0,) * len(args)
+        if make is srcdiff.jvp:
+            args, axes = args + ((a, X),), axes + ((0, 0),)
+        k = srcdiff.cuda.vmap(make(f, wrt=(0, 1)), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for \w+: (a test of "
+                           r"whether \w+ is None, where \w+ is bound to None on some path|r is None on some path)"
+                           r"(.|\n)*hint: device values are never None"):
+            k.ptx(*args, cc=(9, 0))
 
     @pytest.mark.parametrize("name", CASES)
     def test_gpu_matches_cpu_gradient(on_gpu, name):

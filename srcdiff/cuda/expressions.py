@@ -5,6 +5,7 @@ import ast
 import re
 
 from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
+                     none_test,
                      flat_index, indent, size, unravel)
 
 
@@ -36,6 +37,12 @@ class ExpressionLowering:
         if isinstance(e, ast.UnaryOp):
             p, a = self.low(e.operand, idx, rshape)
             return p, f"({UNARYOPS[type(e.op)]}{a})"
+        if isinstance(e, ast.Compare) and none_test(e) is not None:
+            name, is_not = none_test(e)
+            if name in self.none_bound:
+                self.fail(e, f"a test of whether {name} is None, where {name} is bound to None on some path",
+                          "device values are never None: keep a flag (a bool) beside the value instead")
+            return [], repr(is_not)       # a number or an array on the device: never None
         if isinstance(e, ast.Compare):
             pre, parts = self.low(e.left, idx, rshape)
             text = parts

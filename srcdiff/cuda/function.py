@@ -13,6 +13,22 @@ from .statements import StatementLowering
 from .views import check_views
 
 
+def _none_bound(fn) -> set:
+    """Names `fn` binds to None, and the names copied from them (`r3 = r`: SSA's merges), transitively."""
+    out = {t.id for st in ast.walk(fn) if isinstance(st, ast.Assign) and is_none(st.value)
+           for t in st.targets if isinstance(t, ast.Name)}
+    copies = [(st.value.id, st.targets[0].id) for st in ast.walk(fn) if isinstance(st, ast.Assign)
+              and isinstance(st.value, ast.Name) and isinstance(st.targets[0], ast.Name)]
+    grew = True
+    while grew:
+        grew = False
+        for src, dst in copies:
+            if src in out and dst not in out:
+                out.add(dst)
+                grew = True
+    return out
+
+
 class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
     """Lower one generated function. `entry=True`: destination-passing entry; else a scalar helper."""
 
@@ -27,6 +43,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.counter = 0
         self._prev_check = None
         self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
+        self.none_bound = _none_bound(fn)
         self.host = HostEval(specs, program.consts)
         self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
-from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none
+from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none, none_test
 
 
 class Inference:
@@ -41,6 +41,8 @@ class Inference:
             s, d = self.info(e.operand)
             return s, ("b" if isinstance(e.op, ast.Not) else ("i" if d == "b" else d))
         if isinstance(e, ast.Compare):
+            if none_test(e) is not None:
+                return None, "b"
             s = None
             for x in [e.left] + e.comparators:
                 s = broadcast_shapes(s, self.info(x)[0])
@@ -180,6 +182,10 @@ class Inference:
             if not pending:
                 return
         st, u = pending[0]
+        none = next((str(v) for _, v in pending if str(v) in self.none_bound), None)
+        if none is not None:
+            self.fail(st, f"{none} is None on some path", "device values are never None: keep a flag (a bool) "
+                                                         "beside the value instead")
         self.fail(st, f"could not type {u}")
 
     def _walk(self, stmts):
@@ -216,6 +222,8 @@ class Inference:
                     return
                 if self._is_tape(t.id, v):
                     self.tapes.setdefault(t.id, None)
+                    return
+                if is_none(v):          # a placeholder (see StatementLowering._none_placeholder): typed elsewhere
                     return
                 s, d = self.info(v)
                 if s == "tuple":
