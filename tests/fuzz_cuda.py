@@ -269,3 +269,35 @@ def reason(message: str) -> str:
     first = re.sub(r"\([^()]*(\([^()]*\))?[^()]*\) is not fixed", "(NAME) is not fixed", first)
     first = re.sub(r"\b\d+(\.\d+)?\b", "#", first)
     return first[:160]
+
+
+def main(argv=None):
+    """`python tests/fuzz_cuda.py [--perturb] SEED...` (NUMBA_ENABLE_CUDASIM=1 set by the caller): the outcome of
+    each device-feature program's CUDA oracles as JSON; --perturb scales every kernel result by 1 + 1e-5 first
+    (what tests/test_fuzz.py uses to check that the oracle sees a small error)."""
+    import argparse
+    import json
+    import os
+    import sys
+    import tempfile
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--perturb", action="store_true")
+    ap.add_argument("seeds", nargs="+", type=int)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fuzz_runner
+    import srcdiff.cuda
+    if args.perturb:
+        split = srcdiff.cuda.Kernel._split
+        srcdiff.cuda.Kernel._split = lambda self, res, p: split(self, res * (1.0 + 1e-5), p)
+    workdir = tempfile.mkdtemp(prefix="srcdiff_fuzz_cuda_")
+    out = {}
+    for seed in args.seeds:
+        prog = fuzzgen.seeded_program(seed, DEVICE_FEATURES)
+        outcome, msg, extra = fuzz_runner.run_cuda(prog, f"cuda_{seed}", workdir, seed, timeout=120)
+        out[seed] = {"outcome": outcome, "msg": msg[:500], **extra}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
