@@ -265,6 +265,15 @@ def view_read_before_write(x, a):
     return np.sum(c * c) + s
 
 
+def negative_computed_index(x, a, M):
+    """Computed indices that are negative in some iterations (`a[i - 1]` at i = 0): Python counts them from the
+    end; the device read the flat buffer before the array (or another row of M), a wrong gradient."""
+    s = 0.0
+    for i in range(3):
+        s += a[i - 1] * x ** i + M[i - 2, 1] * M[1, i - 2]
+    return s * s
+
+
 def carried_prev(x, a):
     """prev is first bound in the loop body and read in the next iteration: forward mode binds its tangent to None
     before the loop (fuzz seed 6: declined as 'constant None'); the device gives it a zero no path reads."""
@@ -359,6 +368,10 @@ def _data():
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
         "literal_shapes_hvp": (srcdiff.hvp(literal_shapes, wrt=1), (0, 0, 0), (a, X[:, :3], X[::-1, :3].copy()), {}),
+        "negative_index": (srcdiff.grad(negative_computed_index, wrt=(0, 1, 2)), (0, 0, 0),
+                           (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy()), {}),
+        "negative_index_jvp": (srcdiff.jvp(negative_computed_index, wrt=(0, 2)), (0, 0, 0, (0, None)),
+                               (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy(), (b, np.ones((2, 2)))), {}),
         "carried_prev_jvp": (srcdiff.jvp(carried_prev, wrt=(0, 1)), (0, 0, (0, None)), (a, X[:, :3], (b, w[:3])), {}),
         "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
         "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
@@ -457,7 +470,7 @@ if __name__ != "__main__":
               "jvp_calls_named_like_a_tape"]
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
-              "carried_prev_hvp", "asserts", "asserts_jvp"]
+              "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -688,7 +701,10 @@ if __name__ != "__main__":
         (early_return_guard, (0.7, np.array([0.4, -0.3, 1.1]), 0.9)),
         (early_return_then_loop, (0.7, np.array([0.4, -0.3, 1.1]), False)),
         (literal_shapes, (0.7, np.array([0.4, -0.3, 1.1]))),
-        (view_read_before_write, (0.7, np.array([0.4, -0.3, 1.1])))])
+        (view_read_before_write, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (negative_computed_index, (0.7, np.array([0.4, -0.3, 1.1]), np.array([[0.2, -0.5], [1.3, 0.8]]))),
+        (carried_prev, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (asserts, (0.7, np.array([0.4, -0.3, 1.1])))])
     @pytest.mark.parametrize("jit", [False, True])
     def test_fuzz_found_functions_cpu_gradients(f, args, jit):
         """The CPU gradients the simulator cases above are compared with match central differences (both

@@ -38,8 +38,9 @@ in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
 
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
 sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
-helper functions called by the differentiated function must be scalar-in/scalar-out; negative indices
-must be literals; no Python objects (lists, dicts, strings) besides srcdiff's own stacks.
+helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
+count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
+objects (lists, dicts, strings) besides srcdiff's own stacks.
 """
 from __future__ import annotations
 

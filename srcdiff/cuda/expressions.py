@@ -111,7 +111,9 @@ class ExpressionLowering:
                         p, v = self.low(x)
                         if p:
                             raise ValueError("complex index expression")
-                        full.append(v)
+                        # a computed index may be negative (`a[i - 1]` at i = 0): it counts from the end, as
+                        # in Python (a flat buffer would read another row, or before the buffer)
+                        full.append(f"({v} + {n} if {v} < 0 else {v})" if n > 1 else "0")
         return tuple(shape), full
 
     def _const_int(self, v):
