@@ -267,6 +267,8 @@ def reason(message: str) -> str:
     first = re.sub(r"\S+\.py(:\d+)?: ", "", first)
     first = re.sub(r"\b(argument|for|of) \w+", r"\1 NAME", first)
     first = re.sub(r"\([^()]*(\([^()]*\))?[^()]*\) is not fixed", "(NAME) is not fixed", first)
+    first = re.sub(r"\w+ changes shape \(.*\)$", "NAME changes shape", first)
+    first = re.sub(r"unsupported statement print\(.*", "unsupported statement print(...)", first)
     first = re.sub(r"\b\d+(\.\d+)?\b", "#", first)
     return first[:160]
 
