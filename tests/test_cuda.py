@@ -274,6 +274,16 @@ def negative_computed_index(x, a, M):
     return s * s
 
 
+def recursive_helper(u, depth):
+    if depth <= 0:
+        return np.tanh(u)
+    return 0.5 * np.sin(recursive_helper(u, depth - 1)) - 0.5 * u
+
+
+def calls_recursive_helper(x, a, n):
+    return recursive_helper(a[2] * x, n) * x
+
+
 def carried_prev(x, a):
     """prev is first bound in the loop body and read in the next iteration: forward mode binds its tangent to None
     before the loop (fuzz seed 6: declined as 'constant None'); the device gives it a zero no path reads."""
@@ -725,6 +735,19 @@ if __name__ != "__main__":
                            r"shares memory with `\w+`, which is written in place at line \d+(.|\n)*hint: make `\w+` "
                            r"a copy"):
             k.ptx(a, other, (a, other), cc=(9, 0))
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+    def test_recursive_helper_declined(make):
+        """numba-cuda does not compile recursive device functions (an AttributeError inside numba-cuda; the
+        simulator ran them, and the jvp's `r, d_r = rec_jvp(...)` called a helper never lowered: NameError,
+        CUDA fuzz seed 63): declined, naming the helper."""
+        a = np.linspace(0.2, 0.8, B)
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        args, axes = ((a, X, 2), (0, 0, None)) if make is srcdiff.grad else ((a, X, 2, (a, X)), (0, 0, None, (0, 0)))
+        k = srcdiff.cuda.vmap(make(calls_recursive_helper, wrt=(0, 1)), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for \w+: the recursive helper "
+                           r"recursive_helper\w* \(device code cannot recurse(.|\n)*hint: write the recursion as a loop"):
+            k.ptx(*args, cc=(9, 0))
 
     def test_tangent_count_checked():
         k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))

@@ -236,6 +236,7 @@ class Inference:
                 self.tapes[t.value.id] = "f" if "f" in (old, d) else d
                 self.dtype[t.value.id] = self.tapes[t.value.id]
             elif isinstance(t, ast.Tuple):
+                self.info(v)        # (a helper returning a tuple: `r, d_r = rec_jvp(u, n, d_u)` lowers it)
                 for x in t.elts:
                     self._set(x.id, None, "f", st)
         elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call):

@@ -218,6 +218,7 @@ class Program:
                 self.global_shapes[k] = tuple(v.shape)
         self.helpers = set(self.defs) - {module.entry}
         self.lowered_helpers = {}
+        self.lowering = []              # the helpers being lowered, outermost first (a call back into one recurses)
         self.helper_returns = {}
         self.specs = specs
         self._emitted = set()
@@ -243,10 +244,15 @@ class Program:
         if any(s is not None for s, _ in sig):
             caller.fail(call, f"array arguments to the helper {name}",
                         "helpers called from the differentiated function must take and return scalars on the device")
+        if name in self.lowering:
+            caller.fail(call, f"the recursive helper {name} (device code cannot recurse: numba-cuda does not compile "
+                              "recursive device functions)",
+                        "write the recursion as a loop, or compute this part on the host and pass it in")
         self._lower_helper(name, sig)
         return self.helper_returns[(name, sig)]
 
     def helper_name(self, caller, name, call):
+        self.helper_info(caller, name, call)      # lowered (once per signature) wherever it is called from
         return f"{name}_dev"
 
     def _lower_helper(self, name, sig):
@@ -257,6 +263,7 @@ class Program:
         specs = [ArgSpec(a.arg, None, dt) for a, (_, dt) in zip(fn.args.args, sig)]
         self.helper_returns[key] = (None, "f")
         fl = FunctionLowering(self, fn, specs, False, f"{name}_dev")
+        self.lowering.append(name)
         fl.infer()
         rets = [st for st in fl._walk(fn.body) if isinstance(st, ast.Return)]
         infos = [fl.info(r.value) if r.value is not None else (None, "f") for r in rets]
@@ -265,6 +272,7 @@ class Program:
         self.helper_returns[key] = infos[0] if infos else (None, "f")
         if name not in self.lowered_helpers:
             self.lowered_helpers[name] = fl.run()
+        self.lowering.pop()
 
     def source(self, kernels: str) -> str:
         head = ["import math", "from numba import cuda, float64, int64", ""]
