@@ -284,6 +284,15 @@ def calls_recursive_helper(x, a, n):
     return recursive_helper(a[2] * x, n) * x
 
 
+def newaxes(x, a, M):
+    """x[:, None] and friends (rt.expand_dims in the generated code): declined before ('the call
+    rt.expand_dims(...)', the fourth most common decline of the CUDA fuzz oracle's device programs)."""
+    o = a[:, None] * a[None, :]
+    p = M[:, None, :] * M[None, :, :]
+    q = (a * x)[None, :, None] + M[:, :, None]
+    return np.sum(o * x) + np.sum(np.tanh(p) * x) + np.sum(q * q) + np.sum(M * a[None, :] * x)
+
+
 def carried_prev(x, a):
     """prev is first bound in the loop body and read in the next iteration: forward mode binds its tangent to None
     before the loop (fuzz seed 6: declined as 'constant None'); the device gives it a zero no path reads."""
@@ -382,6 +391,9 @@ def _data():
                            (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy()), {}),
         "negative_index_jvp": (srcdiff.jvp(negative_computed_index, wrt=(0, 2)), (0, 0, 0, (0, None)),
                                (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy(), (b, np.ones((2, 2)))), {}),
+        "newaxes": (srcdiff.grad(newaxes, wrt=(0, 1, 2)), (0, 0, None), (a, X[:, :3], np.linspace(-0.5, 0.7, 6).reshape(2, 3)), {}),
+        "newaxes_jvp": (srcdiff.jvp(newaxes, wrt=(1, 2)), (0, 0, 0, (0, None)),
+                        (a, X[:, :3], np.linspace(-1.0, 1.0, 6 * B).reshape(B, 2, 3), (X[:, 1:4].copy(), np.linspace(-0.5, 0.7, 6).reshape(2, 3))), {}),
         "carried_prev_jvp": (srcdiff.jvp(carried_prev, wrt=(0, 1)), (0, 0, (0, None)), (a, X[:, :3], (b, w[:3])), {}),
         "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
         "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
@@ -480,7 +492,7 @@ if __name__ != "__main__":
               "jvp_calls_named_like_a_tape"]
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
-              "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp"]
+              "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -714,6 +726,7 @@ if __name__ != "__main__":
         (view_read_before_write, (0.7, np.array([0.4, -0.3, 1.1]))),
         (negative_computed_index, (0.7, np.array([0.4, -0.3, 1.1]), np.array([[0.2, -0.5], [1.3, 0.8]]))),
         (carried_prev, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (newaxes, (0.7, np.array([0.4, -0.3, 1.1]), np.array([[0.2, -0.5, 0.1], [1.3, 0.8, -0.4]]))),
         (asserts, (0.7, np.array([0.4, -0.3, 1.1])))])
     @pytest.mark.parametrize("jit", [False, True])
     def test_fuzz_found_functions_cpu_gradients(f, args, jit):

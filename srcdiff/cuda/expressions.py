@@ -231,6 +231,13 @@ class ExpressionLowering:
             return self._reduction_grad(name, e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
             return self._sum_grad(name, e, idx)
+        if name in ("rt.expand_dims", "np.expand_dims"):     # x[:, None]: the new axis's index is dropped
+            s = self.info(a[0])[0] or ()
+            ax = self._axis_arg(e, 1) % (len(s) + 1)
+            if idx is None:
+                return self.low(a[0])
+            ix = self._full_of(idx, s[:ax] + (1,) + s[ax:])
+            return self.low(a[0], (ix[:ax] + ix[ax + 1:]) or None, s or None)
         if name == "rt.reshape_like":
             sg, sx = self.info(a[0])[0], self.info(a[1])[0]
             if sg is None or idx is None:

@@ -126,6 +126,11 @@ class Inference:
                     "rt.reshape_like", "np.zeros_like", "np.ones_like") + REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
             return self.info(like)[0], "f"
+        if name in ("rt.expand_dims", "np.expand_dims"):
+            s, d = self.info(args[0])
+            s = s or ()
+            ax = self._axis_arg(e, 1) % (len(s) + 1)
+            return s[:ax] + (1,) + s[ax:], d
         if name in ("np.transpose", "rt.transpose"):
             s, d = self.info(args[0])
             return (tuple(reversed(s)) if s else s), d
