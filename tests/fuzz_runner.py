@@ -11,6 +11,15 @@ failed in plain Python: a generator bug).
     python tests/fuzz_runner.py --seeds 0 2000 [--jit-every 10] [--nested] [--timeout 60] [--out DIR] [--recycle 200]
 
 runs the same loop as long mode from the command line.
+
+    python tests/fuzz_runner.py --cuda [--device] --seeds 0 300
+
+runs the CUDA oracles instead (tests/fuzz_cuda.py: srcdiff.cuda.vmap of grad / value_and_grad / jvp / hvp
+against the CPU derivative of each example) on numba's CUDA simulator: the child processes get
+NUMBA_ENABLE_CUDASIM=1 (no GPU needed; Python backend only, --jit-every is ignored). 'declined' is a
+SrcdiffError from vmap (a limit of the CUDA target); the summary counts the decline reasons. --device
+generates only fuzz_cuda.DEVICE_FEATURES (programs that mostly reach the kernel). With SRCDIFF_FUZZ_CUDA_PTX=1
+the children run without the simulator: each kernel is compiled to PTX (numba-cuda's typing), not run.
 """
 from __future__ import annotations
 
@@ -82,9 +91,41 @@ def run_one(prog, name: str, workdir: str, jit: bool, seed: int, nested=False, t
             return classify(exc), f"{type(exc).__name__}: {exc}"
 
 
+def run_cuda(prog, name: str, workdir: str, seed: int, timeout=None):
+    """(outcome, message, {oracle: outcome}) of tests/fuzz_cuda.py's oracles on one program, in this process
+    (NUMBA_ENABLE_CUDASIM=1 set before numba.cuda was imported)."""
+    import fuzz_cuda
+    import fuzzgen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            mod = prog.load(workdir, name)
+            results = fuzz_cuda.check_cuda(mod, prog, seed, timeout=timeout)
+        except fuzzgen.Skip:
+            return "skip", "", {}
+        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return classify(exc), f"{type(exc).__name__}: {exc}", {}
+    outcome, msg = fuzz_cuda.worst(results)
+    reasons = [fuzz_cuda.reason(m) for o, m in results.values() if o == "declined"]
+    return outcome, msg, {"oracles": {k: o for k, (o, _) in results.items()}, "reasons": reasons}
+
+
 def _worker(args):
     sys.path.insert(0, HERE)
     import fuzzgen
+    if args.cuda:
+        for count, seed in enumerate(range(args.seed0, args.seed1)):
+            if count and args.recycle and count % args.recycle == 0:
+                print(json.dumps({"recycle": seed}), flush=True)
+                return
+            print(json.dumps({"start": seed, "jit": False}), flush=True)
+            outcome, msg, extra = run_cuda(program_for(seed, features=_features(True, args.device)), f"cuda_{seed}",
+                                           args.workdir, seed, timeout=args.timeout)
+            print(json.dumps({"seed": seed, "jit": False, "outcome": outcome, "msg": msg[:2000], **extra}),
+                  flush=True)
+        return
     features = [f for f in fuzzgen.ALL_FEATURES if f not in _excluded()]
     for count, seed in enumerate(range(args.seed0, args.seed1)):
         if count and args.recycle and count % args.recycle == 0:   # a fresh process: bounded memory, speed
@@ -103,8 +144,17 @@ def _worker(args):
             print(json.dumps({"seed": seed, "jit": jit, "outcome": outcome, "msg": msg[:2000]}), flush=True)
 
 
+def _features(cuda=False, device=False):
+    """The generator's features: all but those excluded (SRCDIFF_FUZZ_EXCLUDE), for the CUDA oracles without
+    the Python-only ones, or (device) fuzz_cuda.DEVICE_FEATURES only."""
+    import fuzz_cuda
+    import fuzzgen
+    return [f for f in (fuzz_cuda.DEVICE_FEATURES if device else fuzzgen.ALL_FEATURES)
+            if f not in _excluded() and not (cuda and f in fuzzgen.PYTHON_ONLY)]
+
+
 def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,
-             log=print, recycle=200):
+             log=print, recycle=200, cuda=False, device=False):
     """Run seeds seed0 .. seed0+count-1 in child processes; returns (stats, failures, out dir).
     A program past `timeout` seconds of CPU time (x3 under jit, for Numba's compiles) is a hang, and a child
     that stays silent well past that is killed: that program is a hang too.
@@ -114,6 +164,8 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
     os.makedirs(out, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="srcdiff_fuzz_long_")
     stats = {k: 0 for k in OUTCOMES}
+    stats_reasons = {}                 # (cuda) decline reason -> programs
+    stats_oracles = {}                 # (cuda) oracle -> outcome -> programs
     failures = []
     t0 = time.time()
     seed, end = seed0, seed0 + count
@@ -122,10 +174,12 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seeds", str(seed), str(end),
                "--jit-every", str(jit_every), "--timeout", str(timeout), "--workdir", workdir,
                "--recycle", str(recycle)] + \
-              (["--nested"] if nested else [])
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                 env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-                                     [os.path.dirname(HERE), HERE, os.environ.get("PYTHONPATH", "")])))
+              (["--nested"] if nested else []) + (["--cuda"] if cuda else []) + (["--device"] if device else [])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [os.path.dirname(HERE), HERE, os.environ.get("PYTHONPATH", "")]))
+        if cuda and os.environ.get("SRCDIFF_FUZZ_CUDA_PTX") != "1":
+            env["NUMBA_ENABLE_CUDASIM"] = "1"      # before the child imports numba.cuda
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         current = None
         last = time.time()
         while True:
@@ -143,7 +197,7 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                     child.wait()
                     res = {"seed": current["start"], "jit": current["jit"], "outcome": "hang",
                            "msg": f"no answer in {limit:.0f}s (child killed)"}
-                    _record(res, stats, failures, out, nested, log)
+                    _record(res, stats, failures, out, nested, log, cuda, device)
                     done += 1
                     seed = current["start"] + 1
                     break
@@ -154,7 +208,7 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                 if current:
                     res = {"seed": current["start"], "jit": current["jit"], "outcome": "crash",
                            "msg": f"worker process died (exit {child.returncode})"}
-                    _record(res, stats, failures, out, nested, log)
+                    _record(res, stats, failures, out, nested, log, cuda, device)
                     seed = current["start"] + 1
                 else:
                     seed = end
@@ -169,27 +223,37 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                 current = msg
                 continue
             current = None
-            _record(msg, stats, failures, out, nested, log)
+            for r in set(msg.get("reasons", ())):
+                stats_reasons[r] = stats_reasons.get(r, 0) + 1
+            for oracle, o in msg.get("oracles", {}).items():
+                stats_oracles.setdefault(oracle, {}).setdefault(o, 0)
+                stats_oracles[oracle][o] += 1
+            _record(msg, stats, failures, out, nested, log, cuda, device)
             if not msg["jit"]:
                 done += 1
                 if done % 100 == 0:
                     log(f"fuzz long: {done} programs in {time.time() - t0:.0f}s: {stats}")
-            seed = msg["seed"] + 1 if (not jit_every or msg["seed"] % jit_every or msg["jit"]) else msg["seed"]
+            seed = msg["seed"] + 1 if (cuda or not jit_every or msg["seed"] % jit_every or msg["jit"]) else msg["seed"]
+    if cuda:
+        stats["reasons"] = dict(sorted(stats_reasons.items(), key=lambda kv: -kv[1]))
+        stats["oracles"] = stats_oracles
     return stats, failures, out, done, time.time() - t0
 
 
-def _record(res, stats, failures, out, nested, log):
+def _record(res, stats, failures, out, nested, log, cuda=False, device=False):
     import fuzzgen
     stats[res["outcome"]] += 1
-    if res["outcome"] in ("ok", "skip"):
+    if res["outcome"] in ("ok", "skip") or (cuda and res["outcome"] == "declined"):
         return
     seed, jit = res["seed"], res["jit"]
     first = " | ".join(res["msg"].strip().splitlines()[:3])[:300]
     failures.append(f"seed {seed} {'jit' if jit else 'py'} [{res['outcome']}] {first}")
     log("  " + failures[-1])
-    features = [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
+    features = _features(cuda, device) if cuda else \
+        [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
     prog = program_for(seed, nested, features, **(dict(max_depth=2, max_stmts=3) if jit else {}))
-    with open(os.path.join(out, f"{res['outcome']}_{seed}_{'jit' if jit else 'py'}.py"), "w") as fh:
+    tag = "cuda" if cuda else "jit" if jit else "py"
+    with open(os.path.join(out, f"{res['outcome']}_{seed}_{tag}.py"), "w") as fh:
         fh.write(prog.header_comment() + f"# {res['outcome']}: {first}\n" + prog.source)
 
 
@@ -204,6 +268,8 @@ def main(argv=None):
     ap.add_argument("--workdir")
     ap.add_argument("--out")
     ap.add_argument("--recycle", type=int, default=200, help="seeds per child process")
+    ap.add_argument("--cuda", action="store_true", help="the CUDA oracles (tests/fuzz_cuda.py) on the simulator")
+    ap.add_argument("--device", action="store_true", help="with --cuda: fuzz_cuda.DEVICE_FEATURES only")
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
     if args.worker:
@@ -213,8 +279,15 @@ def main(argv=None):
         return
     stats, failures, out, done, secs = run_long(args.seeds[0], args.seeds[1] - args.seeds[0], args.seconds,
                                                 args.jit_every, args.nested, args.out, args.timeout,
-                                                recycle=args.recycle)
+                                                recycle=args.recycle, cuda=args.cuda, device=args.device)
+    reasons, oracles = stats.pop("reasons", {}), stats.pop("oracles", {})
     print(f"\nfuzz long: {done} programs in {secs:.0f}s: {stats}; failing programs in {out}")
+    for oracle, counts in oracles.items():
+        print(f"  oracle {oracle}: {counts}")
+    if reasons:
+        print("decline reasons (programs):")
+        for r, k in reasons.items():
+            print(f"  {k:5d}  {r}")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,9 @@ class Gen:
         if env["loops"] and self.coin(5):
             i = self.pick(env["loops"])
             if self.has("computed") and self.coin(3):
-                return self.pick([f"({i} + 1) % {self.N}", f"{self.N} - 1 - {i}", f"{i} // 2"])
+                # (`i - 1` is -1 at i = 0: counted from the end, as Python does; the CUDA target once read before
+                # the array there)
+                return self.pick([f"({i} + 1) % {self.N}", f"{self.N} - 1 - {i}", f"{i} // 2", f"{i} - 1"])
             return i
         return str(self.choose(self.N))
 

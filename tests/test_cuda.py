@@ -207,6 +207,132 @@ def three_ways(a, b):
     return r
 
 
+def early_return_guard(x, a, s):
+    """An early return and an `if` without `else`: the generated gradient's `if not cond:` guard has no `else`,
+    which the lowering once filled with a `pass` it could not place (fuzz seed 11, an internal AttributeError
+    reported as a decline)."""
+    if s > 0.5:
+        return x * s
+    t = x * a[0]
+    if t > 0.3:
+        t = t * s
+    return t + s
+
+
+def early_return_then_loop(x, a, flag):
+    """A loop's tapes after an early return: reverse mode binds them to None before the branch (fuzz seed 5:
+    declined as 'constant None')."""
+    if flag:
+        return 0.25
+    s = x
+    for i in range(3):
+        s = np.sin(s) * a[i]
+    return s
+
+
+def literal_shapes(x, a):
+    """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
+    dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
+    z = np.zeros((2, 3))
+    z[0] = a * x
+    z[1, 1:] = np.sin(a[:2] * x)
+    return np.sum(z * z)
+
+
+def write_through_slice(x, a):
+    """A write through a view (c is b[1:]) and a read of b after it: NumPy sees the write in b, the device's
+    copy would not; forward mode follows views on the CPU, so vmap of its jvp must decline."""
+    b = a * 1.0
+    c = b[1:]
+    c[0] = x * x
+    return np.sum(b * b) + x
+
+
+def write_through_transpose(x, M):
+    W = M * 1.0
+    T = W.T
+    T[0, 1] = x * x
+    return np.sum(W * M)
+
+
+def view_read_before_write(x, a):
+    """Views read only before the write, or made again after it: device copies give NumPy's result."""
+    b = a * x
+    c = b[::-1]
+    s = np.sum(c * a)
+    b[0] = s
+    c = b[::-1]
+    return np.sum(c * c) + s
+
+
+def negative_computed_index(x, a, M):
+    """Computed indices that are negative in some iterations (`a[i - 1]` at i = 0): Python counts them from the
+    end; the device read the flat buffer before the array (or another row of M), a wrong gradient."""
+    s = 0.0
+    for i in range(3):
+        s += a[i - 1] * x ** i + M[i - 2, 1] * M[1, i - 2]
+    return s * s
+
+
+def recursive_helper(u, depth):
+    if depth <= 0:
+        return np.tanh(u)
+    return 0.5 * np.sin(recursive_helper(u, depth - 1)) - 0.5 * u
+
+
+def calls_recursive_helper(x, a, n):
+    return recursive_helper(a[2] * x, n) * x
+
+
+def newaxes(x, a, M):
+    """x[:, None] and friends (rt.expand_dims in the generated code): declined before ('the call
+    rt.expand_dims(...)', the fourth most common decline of the CUDA fuzz oracle's device programs)."""
+    o = a[:, None] * a[None, :]
+    p = M[:, None, :] * M[None, :, :]
+    q = (a * x)[None, :, None] + M[:, :, None]
+    return np.sum(o * x) + np.sum(np.tanh(p) * x) + np.sum(q * q) + np.sum(M * a[None, :] * x)
+
+
+def carried_prev(x, a):
+    """prev is first bound in the loop body and read in the next iteration: forward mode binds its tangent to None
+    before the loop (fuzz seed 6: declined as 'constant None'); the device gives it a zero no path reads."""
+    for i in range(3):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        prev = math.cos(x * a[i])
+    return x * prev
+
+
+def asserts(x, a):
+    """`assert x is not None` (fuzz: 'constant None') and an assert on data: a failing assert makes the kernel
+    report status 2, and the host raises SrcdiffError."""
+    assert x is not None, "lost x"
+    s = np.sum(a * x)
+    assert s < 100.0, "too big"
+    return s * s
+
+
+def none_until_set(x, a, flag):
+    """The user's own None, tested later: device values are never None, so vmap declines (the CPU computes it:
+    tests/test_unbound.py)."""
+    r = None
+    if flag:
+        r = x * a[1]
+    if r is None:
+        return x * 2.0
+    return r * a[0]
+
+
+def none_until_first_iteration(x, a):
+    r = None
+    for i in range(3):
+        if r is None:
+            r = x * a[i]
+        else:
+            r = r * np.sin(a[i])
+    return r
+
+
 def _data():
     rng = np.random.default_rng(0)
     a, b = rng.uniform(0.1, 0.9, B), rng.uniform(0.1, 0.9, B)
@@ -251,6 +377,29 @@ def _data():
         "jvp_calls_a_gradient": (srcdiff.jvp(calls_a_gradient, wrt=0), (0, 0, 0), (a, b, b), {}),
         "named_like_a_tape_hvp": (srcdiff.hvp(named_like_a_tape, wrt=(0, 1)), (0, 0, (0, 0)), (a, b, (b, a)), {}),
         "jvp_calls_named_like_a_tape": (srcdiff.jvp(calls_named_like_a_tape, wrt=0), (0, 0, 0), (a, b, b), {}),
+        # found by the CUDA fuzz oracle (tests/fuzz_cuda.py)
+        "early_return_guard": (srcdiff.grad(early_return_guard, wrt=(0, 1, 2)), (0, 0, 0), (a, X[:, :3], b), {}),
+        "early_return_guard_jvp": (srcdiff.jvp(early_return_guard, wrt=(0, 2)), (0, 0, 0, (0, 0)),
+                                   (a, X[:, :3], b, (b, a)), {}),
+        "early_return_then_loop": (srcdiff.grad(early_return_then_loop, wrt=(0, 1)), (0, 0, 0),
+                                   (a, X[:, :3], np.arange(B) % 3 == 0), {}),
+        "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
+                               (a, X[:, :3], (b, w[:3])), {}),
+        "literal_shapes_hvp": (srcdiff.hvp(literal_shapes, wrt=1), (0, 0, 0), (a, X[:, :3], X[::-1, :3].copy()), {}),
+        "negative_index": (srcdiff.grad(negative_computed_index, wrt=(0, 1, 2)), (0, 0, 0),
+                           (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy()), {}),
+        "negative_index_jvp": (srcdiff.jvp(negative_computed_index, wrt=(0, 2)), (0, 0, 0, (0, None)),
+                               (a, X[:, :3], X[:, :4].reshape(B, 2, 2).copy(), (b, np.ones((2, 2)))), {}),
+        "newaxes": (srcdiff.grad(newaxes, wrt=(0, 1, 2)), (0, 0, None), (a, X[:, :3], np.linspace(-0.5, 0.7, 6).reshape(2, 3)), {}),
+        "newaxes_jvp": (srcdiff.jvp(newaxes, wrt=(1, 2)), (0, 0, 0, (0, None)),
+                        (a, X[:, :3], np.linspace(-1.0, 1.0, 6 * B).reshape(B, 2, 3), (X[:, 1:4].copy(), np.linspace(-0.5, 0.7, 6).reshape(2, 3))), {}),
+        "carried_prev_jvp": (srcdiff.jvp(carried_prev, wrt=(0, 1)), (0, 0, (0, None)), (a, X[:, :3], (b, w[:3])), {}),
+        "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
+        "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "asserts_jvp": (srcdiff.jvp(asserts, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
+                                       (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
 
 
@@ -291,6 +440,12 @@ def _run_all():
         res["overflow"] = "no error"
     except srcdiff.SrcdiffError as ex:
         res["overflow"] = "ok" if "max_trip" in str(ex) else str(ex)
+    try:
+        srcdiff.cuda.vmap(srcdiff.grad(asserts, wrt=(0, 1)), in_axes=(0, 0))(a * 100.0, np.ones((B, 3)) * 100.0)
+        res["assert_fails"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["assert_fails"] = "ok" if re.search(r"test_cuda.py:\d+: .*an assert failed for some example", str(ex)) \
+            else str(ex)
     k = srcdiff.cuda.vmap(srcdiff.grad(recurrence, wrt=(0, 1)), in_axes=(0, 0, None))
     k(a, a, 3)
     res["source"] = srcdiff.source(k)
@@ -335,6 +490,9 @@ if __name__ != "__main__":
              "hvp_sum", "hvp_tape", "hvp_branch_loop", "shape_loop", "shape_loop_jvp", "shape_loop_hvp"]
     CASES += ["index_by_index", "named_like_a_tape", "named_like_a_tape_hvp", "jvp_calls_a_gradient",
               "jvp_calls_named_like_a_tape"]
+    CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
+              "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
+              "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -342,6 +500,26 @@ if __name__ != "__main__":
 
     def test_loop_past_max_trip_raises(simulated):
         assert simulated["overflow"] == "ok"
+
+    def test_failing_assert_raises(simulated):
+        assert simulated["assert_fails"] == "ok"
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+    @pytest.mark.parametrize("f", [none_until_set, none_until_first_iteration])
+    def test_none_tested_declined(f, make):
+        """`r is None` where r is bound to None on some path: device values are never None (a placeholder zero
+        there would make the test always False), so vmap declines at the user's line."""
+        a = np.linspace(0.2, 0.8, B)
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        args = (a, X, a > 0.5) if f is none_until_set else (a, X)
+        axes = (0,) * len(args)
+        if make is srcdiff.jvp:
+            args, axes = args + ((a, X),), axes + ((0, 0),)
+        k = srcdiff.cuda.vmap(make(f, wrt=(0, 1)), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for \w+: (a test of "
+                           r"whether \w+ is None, where \w+ is bound to None on some path|r is None on some path)"
+                           r"(.|\n)*hint: device values are never None"):
+            k.ptx(*args, cc=(9, 0))
 
     @pytest.mark.parametrize("name", CASES)
     def test_gpu_matches_cpu_gradient(on_gpu, name):
@@ -539,6 +717,50 @@ if __name__ != "__main__":
     def test_vjp_refused_with_advice():
         with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):
             srcdiff.cuda.vmap(srcdiff.vjp(branch), in_axes=(0, 0))
+
+    @pytest.mark.parametrize("f, args", [
+        (early_return_guard, (0.7, np.array([0.4, -0.3, 1.1]), 0.2)),
+        (early_return_guard, (0.7, np.array([0.4, -0.3, 1.1]), 0.9)),
+        (early_return_then_loop, (0.7, np.array([0.4, -0.3, 1.1]), False)),
+        (literal_shapes, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (view_read_before_write, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (negative_computed_index, (0.7, np.array([0.4, -0.3, 1.1]), np.array([[0.2, -0.5], [1.3, 0.8]]))),
+        (carried_prev, (0.7, np.array([0.4, -0.3, 1.1]))),
+        (newaxes, (0.7, np.array([0.4, -0.3, 1.1]), np.array([[0.2, -0.5, 0.1], [1.3, 0.8, -0.4]]))),
+        (asserts, (0.7, np.array([0.4, -0.3, 1.1])))])
+    @pytest.mark.parametrize("jit", [False, True])
+    def test_fuzz_found_functions_cpu_gradients(f, args, jit):
+        """The CPU gradients the simulator cases above are compared with match central differences (both
+        backends)."""
+        from gradcheck import check_grad
+        check_grad(f, list(args), wrt=(0, 1), jit=jit)
+
+    @pytest.mark.parametrize("f, make, other", [
+        (write_through_slice, srcdiff.jvp, np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)),
+        (write_through_transpose, srcdiff.jvp, np.linspace(0.1, 1.2, 6 * B).reshape(B, 3, 2))])
+    def test_write_through_view_declined(f, make, other):
+        """Forward mode follows views on the CPU (a view's tangent is the view of the tangent), but device code
+        keeps each array in its own buffer: a read of memory written through another name after the view was
+        made is declined at the user's line (it was computed without the write: a wrong jvp, CUDA fuzz oracle)."""
+        a = np.linspace(0.2, 0.8, B)
+        k = srcdiff.cuda.vmap(make(f, wrt=(0, 1)), in_axes=(0, 0, (0, 0)))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for \w+: `\w+` "
+                           r"shares memory with `\w+`, which is written in place at line \d+(.|\n)*hint: make `\w+` "
+                           r"a copy"):
+            k.ptx(a, other, (a, other), cc=(9, 0))
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+    def test_recursive_helper_declined(make):
+        """numba-cuda does not compile recursive device functions (an AttributeError inside numba-cuda; the
+        simulator ran them, and the jvp's `r, d_r = rec_jvp(...)` called a helper never lowered: NameError,
+        CUDA fuzz seed 63): declined, naming the helper."""
+        a = np.linspace(0.2, 0.8, B)
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        args, axes = ((a, X, 2), (0, 0, None)) if make is srcdiff.grad else ((a, X, 2, (a, X)), (0, 0, None, (0, 0)))
+        k = srcdiff.cuda.vmap(make(calls_recursive_helper, wrt=(0, 1)), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for \w+: the recursive helper "
+                           r"recursive_helper\w* \(device code cannot recurse(.|\n)*hint: write the recursion as a loop"):
+            k.ptx(*args, cc=(9, 0))
 
     def test_tangent_count_checked():
         k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))

@@ -113,6 +113,16 @@ def two_params(x, y):  # <- two_params
     return x * y
 
 
+def none_until_first_iteration(x, a):
+    r = None  # <- none_first
+    for i in range(3):
+        if r is None:
+            r = x * a[i]
+        else:
+            r = r * np.sin(a[i])
+    return r
+
+
 def view_then_write(M):
     buf = M.copy()
     row = buf[0]
@@ -438,6 +448,13 @@ def test_aliased_write_declined_in_forward_mode():
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.jvp(name_alias_write)(np.ones(3), np.ones(3))
     _assert_located(str(info.value), "alias_write", "copy")
+
+
+def test_none_tested_in_a_loop_declined_under_numba():
+    """`r = None` tested in a loop that binds r (tests/test_unbound.py: the Python backend computes it; it was a
+    wrong gradient in both backends while the placeholder pass made r 0.0): Numba cannot type r."""
+    msg = _declined(none_until_first_iteration, [0.5, np.array([0.3, -0.4, 0.5])], jit=True, wrt=(0, 1))
+    assert where("none_first") in msg and "bound on some paths only" in msg, msg
 
 
 def test_aliased_write_declined_under_numba():

@@ -38,6 +38,7 @@ tests/fuzz_cases/ (test_fuzz_cases runs them all: strict xfail while listed) -- 
 fixed, drop its entry here and its case's `# xfail:` line.
 """
 import builtins
+import importlib.util
 import glob
 import os
 import re
@@ -338,6 +339,43 @@ def test_fuzz_cases(path, jit, workdir):
             fuzzgen.check_program(mod, prog, jit, seed=0, points=4, tries=8, timeout=CI_TIMEOUT * (6 if jit else 1))
         except fuzzgen.Skip:
             pass
+
+
+# ---- CUDA (tests/fuzz_cuda.py) -----------------------------------------------------------------
+# device-feature programs (tests/fuzz_cuda.py DEVICE_FEATURES) whose oracles all reach the kernel today
+CUDA_SEEDS = (3, 4, 5, 9)
+
+
+def _cuda_sample(seeds, *flags):
+    import json
+    import subprocess
+    import sys
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(here), here, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, os.path.join(here, "fuzz_cuda.py"), *flags, *map(str, seeds)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_fuzz_cuda_sample():
+    """A few random programs through the CUDA oracles (tests/fuzz_cuda.py) on numba's simulator, in a child
+    process (NUMBA_ENABLE_CUDASIM is read when numba.cuda is imported): vmap of grad / value_and_grad / jvp / hvp
+    == the CPU derivative of each example. Long runs: python tests/fuzz_runner.py --cuda [--device] --seeds A B."""
+    res = _cuda_sample(CUDA_SEEDS)
+    bad = {s: r for s, r in res.items() if r["outcome"] not in ("ok", "skip", "declined")}
+    assert not bad, bad
+    reached = [s for s, r in res.items() if r["outcome"] == "ok"]
+    assert len(reached) >= len(CUDA_SEEDS) - 1, res       # the sample reaches the kernel, not only declines
+
+
+def test_fuzz_cuda_oracle_sees_a_small_error():
+    """Two of those programs with every kernel result scaled by 1 + 1e-5: each is 'wrong'."""
+    res = _cuda_sample(CUDA_SEEDS[:2], "--perturb")
+    assert all(r["outcome"] == "wrong" for s, r in res.items() if r["outcome"] != "skip"), res
 
 
 # ---- long mode ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ it an optional, which Numba's in-place operators cannot type (fuzz seed 501370).
 import ast
 
 import gast
+import numpy as np
 import pytest
 
 import branch_values
@@ -51,3 +52,45 @@ def test_value_of_a_rule_without_a_kind_law_bound_in_a_branch(value, jit):
     was None ("Numba crashed compiling the generated code (AttributeError: 'NoneType' object has no attribute
     'args')"); it takes the kind of the other branch's `a`."""
     branch_values.check_both_branches(branch_values.program(f"unbound_{value}", VALUES[value]).f, jit)
+
+
+def none_until_set(x, a, flag):
+    r = None
+    if flag:
+        r = x * a[1]
+    if r is None:
+        return x * 2.0
+    return r * a[0]
+
+
+def none_until_first_iteration(x, a):
+    r = None
+    for i in range(3):
+        if r is None:
+            r = x * a[i]
+        else:
+            r = r * np.sin(a[i])
+    return r
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, args", [(none_until_set, (0.5, [0.3, 0.4, 0.5], False)),
+                                     (none_until_set, (0.5, [0.3, 0.4, 0.5], True)),
+                                     (none_until_first_iteration, (0.5, [0.3, -0.4, 0.5]))])
+def test_user_none_tested_later_keeps_its_none(f, args, jit):
+    """`r = None` in the user's code, tested later (`if r is None:`): the placeholder pass gave it its kind's zero
+    (r = 0.0), so `r is None` was always False: gradient and value of the other branch (0.0 and 0 instead of 2
+    and x * 2 for none_until_set without flag; found while fuzzing the CUDA target). The None stays where the
+    program tests it; Python and Numba agree with central differences."""
+    from gradcheck import check_grad
+    import srcdiff
+    args = [np.array(v) if isinstance(v, list) else v for v in args]
+    if jit and f is none_until_first_iteration:      # Numba cannot type r (None, then a float): declined
+        with pytest.raises(srcdiff.SrcdiffError, match="bound on some paths only"):
+            srcdiff.grad(f, wrt=(0, 1), jit=jit)(*args)
+        return
+    check_grad(f, list(args), wrt=(0, 1), jit=jit)
+    val, _ = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    assert np.isclose(val, f(*args))
+    t = (1.0, np.zeros(3))
+    assert np.isclose(srcdiff.jvp(f, wrt=(0, 1), jit=jit)(*args, t)[1], check_grad(f, list(args), wrt=(0, 1))[0])

@@ -38,8 +38,9 @@ in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
 
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
 sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
-helper functions called by the differentiated function must be scalar-in/scalar-out; negative indices
-must be literals; no Python objects (lists, dicts, strings) besides srcdiff's own stacks.
+helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
+count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
+objects (lists, dicts, strings) besides srcdiff's own stacks.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SrcdiffError
+from .common import ASSERTION
 
 __all__ = ["vmap", "Kernel"]
 
@@ -315,7 +317,12 @@ class Kernel:
         err = cuda.to_device(np.zeros(1, np.int64))
         blocks = (B + p.tpb - 1) // p.tpb
         kern[blocks, p.tpb](B, *dargs, out, err)
-        if err.copy_to_host()[0] != 0:
+        status = err.copy_to_host()[0]
+        if status == ASSERTION:
+            raise self._err(f"{self.g.__name__}: an assert failed for some example of the batch (the kernel "
+                            "does not say which)",
+                            advice="run the function on the CPU on the examples to find the one that fails")
+        if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",
                                advice="pass a larger max_trip= to srcdiff.cuda.vmap")

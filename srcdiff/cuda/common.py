@@ -9,7 +9,8 @@ import numpy as np
 
 from ..rules import cuda_templates
 
-OVERFLOW = 1
+OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
+ASSERTION = 2     # an `assert` of the user's failed for the example
 
 
 @dataclass
@@ -50,6 +51,18 @@ def dotted(e):
     if isinstance(e, ast.Attribute):
         b = dotted(e.value)
         return b and f"{b}.{e.attr}"
+    return None
+
+
+def is_none(e) -> bool:
+    return isinstance(e, ast.Constant) and e.value is None
+
+
+def none_test(e):
+    """The name `e` tests against None (`x is None`, `x is not None`) and whether the test is `is not`, or None."""
+    if isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], (ast.Is, ast.IsNot)) and \
+            is_none(e.comparators[0]) and isinstance(e.left, ast.Name):
+        return e.left.id, isinstance(e.ops[0], ast.IsNot)
     return None
 
 

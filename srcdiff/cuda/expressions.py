@@ -5,6 +5,7 @@ import ast
 import re
 
 from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
+                     none_test,
                      flat_index, indent, size, unravel)
 
 
@@ -36,6 +37,12 @@ class ExpressionLowering:
         if isinstance(e, ast.UnaryOp):
             p, a = self.low(e.operand, idx, rshape)
             return p, f"({UNARYOPS[type(e.op)]}{a})"
+        if isinstance(e, ast.Compare) and none_test(e) is not None:
+            name, is_not = none_test(e)
+            if name in self.none_bound:
+                self.fail(e, f"a test of whether {name} is None, where {name} is bound to None on some path",
+                          "device values are never None: keep a flag (a bool) beside the value instead")
+            return [], repr(is_not)       # a number or an array on the device: never None
         if isinstance(e, ast.Compare):
             pre, parts = self.low(e.left, idx, rshape)
             text = parts
@@ -104,7 +111,9 @@ class ExpressionLowering:
                         p, v = self.low(x)
                         if p:
                             raise ValueError("complex index expression")
-                        full.append(v)
+                        # a computed index may be negative (`a[i - 1]` at i = 0): it counts from the end, as
+                        # in Python (a flat buffer would read another row, or before the buffer)
+                        full.append(f"({v} + {n} if {v} < 0 else {v})" if n > 1 else "0")
         return tuple(shape), full
 
     def _const_int(self, v):
@@ -222,6 +231,13 @@ class ExpressionLowering:
             return self._reduction_grad(name, e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
             return self._sum_grad(name, e, idx)
+        if name in ("rt.expand_dims", "np.expand_dims"):     # x[:, None]: the new axis's index is dropped
+            s = self.info(a[0])[0] or ()
+            ax = self._axis_arg(e, 1) % (len(s) + 1)
+            if idx is None:
+                return self.low(a[0])
+            ix = self._full_of(idx, s[:ax] + (1,) + s[ax:])
+            return self.low(a[0], (ix[:ax] + ix[ax + 1:]) or None, s or None)
         if name == "rt.reshape_like":
             sg, sx = self.info(a[0])[0], self.info(a[1])[0]
             if sg is None or idx is None:

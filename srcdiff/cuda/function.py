@@ -5,11 +5,28 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import NUMBA_DTYPE, DEVICE_ADVICE, dotted, size, indent, Storage, Lowered
+from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes
 from .infer import Inference
 from .statements import StatementLowering
+from .views import check_views
+
+
+def _none_bound(fn) -> set:
+    """Names `fn` binds to None, and the names copied from them (`r3 = r`: SSA's merges), transitively."""
+    out = {t.id for st in ast.walk(fn) if isinstance(st, ast.Assign) and is_none(st.value)
+           for t in st.targets if isinstance(t, ast.Name)}
+    copies = [(st.value.id, st.targets[0].id) for st in ast.walk(fn) if isinstance(st, ast.Assign)
+              and isinstance(st.value, ast.Name) and isinstance(st.targets[0], ast.Name)]
+    grew = True
+    while grew:
+        grew = False
+        for src, dst in copies:
+            if src in out and dst not in out:
+                out.add(dst)
+                grew = True
+    return out
 
 
 class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
@@ -26,6 +43,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.counter = 0
         self._prev_check = None
         self.fn = fn = fold_shapes(fn, {s.name: s.shape for s in specs if s.shape is not None})
+        self.none_bound = _none_bound(fn)
         self.host = HostEval(specs, program.consts)
         self.host.learn(fn.body)
         self.params = [a.arg for a in fn.args.args]
@@ -80,6 +98,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
     def run(self) -> Lowered:
         self.infer()
         fn = self.fn
+        check_views(self, fn)
         self.p_written = set()
         for st in self._walk(fn.body):
             tgts = st.targets if isinstance(st, ast.Assign) else [st.target] if isinstance(st, ast.AugAssign) else []
@@ -160,7 +179,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 for lp in loops:
                     cap *= self._bound(lp, self._trip(lp), "this loop")
                 self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
-            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes:
+            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes \
+                    and not is_none(st.value):
                 like = self._tape_like(st.value)
                 if like is not None:
                     self.tape_cap[st.targets[0].id] = self.tape_cap[like]

@@ -59,6 +59,8 @@ class HostEval:
                     isinstance(e.slice, ast.Constant)
             if isinstance(e, ast.Attribute) and e.attr in ("size", "ndim"):
                 return isinstance(e.value, ast.Name) and e.value.id in self.arrays
+            if isinstance(e, ast.Tuple):        # a shape: `v1 = (2, n)` before `np.zeros(v1)`
+                return all(ok(x) for x in e.elts)
             if isinstance(e, ast.Call) and dotted(e.func) in ("rt.max2", "rt.min2"):
                 return not e.keywords and all(ok(a) for a in e.args)
             if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in self._CALLS:
@@ -105,6 +107,20 @@ class HostEval:
         if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & (batched | self.batched):
             return None
         return self.max(expr)
+
+    def shape(self, expr: ast.expr, batched: set):
+        """The array shape `expr` (an int, a tuple of ints, or a name bound to either) gives for every example,
+        or None when the host cannot know it or it differs between examples."""
+        if isinstance(expr, ast.Tuple):
+            dims = [self.const(x, batched) for x in expr.elts]
+            return None if None in dims else tuple(dims)
+        if {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)} & (batched | self.batched) or \
+                not self._pure(expr):
+            return None
+        v = self._eval(expr)
+        if v is None or v.ndim > 1 or v.dtype.kind not in "iu":
+            return None
+        return tuple(int(d) for d in v) if v.ndim else (int(v),)
 
     def max(self, expr: ast.expr):
         """Largest value of expr over the batch (None if the host cannot know it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
-from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes
+from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none, none_test
 
 
 class Inference:
@@ -41,6 +41,8 @@ class Inference:
             s, d = self.info(e.operand)
             return s, ("b" if isinstance(e.op, ast.Not) else ("i" if d == "b" else d))
         if isinstance(e, ast.Compare):
+            if none_test(e) is not None:
+                return None, "b"
             s = None
             for x in [e.left] + e.comparators:
                 s = broadcast_shapes(s, self.info(x)[0])
@@ -124,6 +126,11 @@ class Inference:
                     "rt.reshape_like", "np.zeros_like", "np.ones_like") + REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like") else args[1]
             return self.info(like)[0], "f"
+        if name in ("rt.expand_dims", "np.expand_dims"):
+            s, d = self.info(args[0])
+            s = s or ()
+            ax = self._axis_arg(e, 1) % (len(s) + 1)
+            return s[:ax] + (1,) + s[ax:], d
         if name in ("np.transpose", "rt.transpose"):
             s, d = self.info(args[0])
             return (tuple(reversed(s)) if s else s), d
@@ -154,23 +161,17 @@ class Inference:
         raise ValueError("a non-constant axis")
 
     def _static_shape(self, e):
+        """The shape of `np.zeros(size)` / np.ones / np.empty / np.full: a size the host knows and that is the
+        same for every example (an int, a tuple of them, or a name bound to one: `v1 = (2, 4); np.zeros(v1)`)."""
         arg = e.args[0] if e.args else None
         batched = {n for n, s in self.specs.items() if s.batched}
-        v = self.host.const(arg, batched) if arg is not None else None
-        if v is None:
-            try:
-                v = ast.literal_eval(arg)
-            except Exception:
-                self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
-                             f"specialised (device code cannot allocate)",
-                          "give the array a size that is the same for every example: a literal, the shape of an "
-                          "array argument, or an integer argument passed with in_axes=None")
-        if isinstance(arg, ast.Tuple):
-            vals = [self.host.const(x, batched) for x in arg.elts]
-            if None in vals:
-                raise ValueError("an array of non-constant shape")
-            return tuple(vals)
-        return (int(v),)
+        shape = self.host.shape(arg, batched) if arg is not None else None
+        if shape is None:
+            self.fail(e, f"an array whose size ({ast.unparse(arg)}) is not fixed when the kernel is "
+                         f"specialised (device code cannot allocate)",
+                      "give the array a size that is the same for every example: a literal, the shape of an "
+                      "array argument, or an integer argument passed with in_axes=None")
+        return shape
 
     def infer(self):
         pending = None
@@ -186,6 +187,10 @@ class Inference:
             if not pending:
                 return
         st, u = pending[0]
+        none = next((str(v) for _, v in pending if str(v) in self.none_bound), None)
+        if none is not None:
+            self.fail(st, f"{none} is None on some path", "device values are never None: keep a flag (a bool) "
+                                                         "beside the value instead")
         self.fail(st, f"could not type {u}")
 
     def _walk(self, stmts):
@@ -223,6 +228,8 @@ class Inference:
                 if self._is_tape(t.id, v):
                     self.tapes.setdefault(t.id, None)
                     return
+                if is_none(v):          # a placeholder (see StatementLowering._none_placeholder): typed elsewhere
+                    return
                 s, d = self.info(v)
                 if s == "tuple":
                     self.tuples[t.id] = True
@@ -234,6 +241,7 @@ class Inference:
                 self.tapes[t.value.id] = "f" if "f" in (old, d) else d
                 self.dtype[t.value.id] = self.tapes[t.value.id]
             elif isinstance(t, ast.Tuple):
+                self.info(v)        # (a helper returning a tuple: `r, d_r = rec_jvp(u, n, d_u)` lowers it)
                 for x in t.elts:
                     self._set(x.id, None, "f", st)
         elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call):
@@ -249,8 +257,11 @@ class Inference:
 
     def _is_tape(self, name, v):
         """`name = v` allocates a tape: one of the tapes reverse mode recorded (Program.tapes), or a
-        tangent tape (_tape_like)."""
+        tangent tape (_tape_like); or it is `name = None`, the placeholder reverse mode binds a recorded tape
+        to before a branch that may return early (no code on the device: the tape is a local array)."""
         if self._tape_like(v) is not None:
+            return True
+        if name in self.p.tapes and is_none(v):
             return True
         return (name in self.p.tapes and isinstance(v, ast.Call) and dotted(v.func) == "np.empty"
                 and len(v.args) in (1, 2))

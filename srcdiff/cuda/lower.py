@@ -123,6 +123,16 @@ class _InlineNames(ast.NodeTransformer):
         return node
 
 
+def _drop(body, dropped):
+    """Remove the statements `dropped` selects from a block. An empty block (an `if` without `else`, a loop's
+    `else`) stays empty; a block emptied gets a `pass` at its first statement's place (every statement the
+    lowering reads has a _Layout position)."""
+    kept = [x for x in body if not dropped(x)]
+    if body and not kept:
+        kept = [ast.copy_location(ast.Pass(), body[0])]
+    body[:] = kept
+
+
 def _inline_dtype_names(fn):
     """`t2 = np.bool_; t = np.empty(n, t2)` -> `t = np.empty(n, np.bool_)` (forward mode names the
     dtype argument of a tape it differentiates)."""
@@ -137,8 +147,8 @@ def _inline_dtype_names(fn):
     _InlineNames(names).visit(fn)
     for st in ast.walk(fn):
         for body in nested_blocks(st):
-            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
-                                               and x.targets[0].id in names)] or [ast.Pass()]
+            _drop(body, lambda x: isinstance(x, ast.Assign) and isinstance(x.targets[0], ast.Name)
+                  and x.targets[0].id in names)
 
 
 def _inline_returned_tuples(fn):
@@ -166,10 +176,9 @@ def _inline_returned_tuples(fn):
     used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     for st in ast.walk(fn):
         for body in nested_blocks(st):
-            body[:] = [x for x in body if not (isinstance(x, ast.Assign) and len(x.targets) == 1 and
-                                               isinstance(x.targets[0], ast.Name) and
-                                               x.targets[0].id in bound and counts.get(x.targets[0].id) == 1
-                                               and x.targets[0].id not in used)] or [ast.Pass()]
+            _drop(body, lambda x: isinstance(x, ast.Assign) and len(x.targets) == 1 and
+                  isinstance(x.targets[0], ast.Name) and x.targets[0].id in bound and
+                  counts.get(x.targets[0].id) == 1 and x.targets[0].id not in used)
 
 
 class Program:
@@ -209,6 +218,7 @@ class Program:
                 self.global_shapes[k] = tuple(v.shape)
         self.helpers = set(self.defs) - {module.entry}
         self.lowered_helpers = {}
+        self.lowering = []              # the helpers being lowered, outermost first (a call back into one recurses)
         self.helper_returns = {}
         self.specs = specs
         self._emitted = set()
@@ -234,10 +244,15 @@ class Program:
         if any(s is not None for s, _ in sig):
             caller.fail(call, f"array arguments to the helper {name}",
                         "helpers called from the differentiated function must take and return scalars on the device")
+        if name in self.lowering:
+            caller.fail(call, f"the recursive helper {name} (device code cannot recurse: numba-cuda does not compile "
+                              "recursive device functions)",
+                        "write the recursion as a loop, or compute this part on the host and pass it in")
         self._lower_helper(name, sig)
         return self.helper_returns[(name, sig)]
 
     def helper_name(self, caller, name, call):
+        self.helper_info(caller, name, call)      # lowered (once per signature) wherever it is called from
         return f"{name}_dev"
 
     def _lower_helper(self, name, sig):
@@ -248,6 +263,7 @@ class Program:
         specs = [ArgSpec(a.arg, None, dt) for a, (_, dt) in zip(fn.args.args, sig)]
         self.helper_returns[key] = (None, "f")
         fl = FunctionLowering(self, fn, specs, False, f"{name}_dev")
+        self.lowering.append(name)
         fl.infer()
         rets = [st for st in fl._walk(fn.body) if isinstance(st, ast.Return)]
         infos = [fl.info(r.value) if r.value is not None else (None, "f") for r in rets]
@@ -256,6 +272,7 @@ class Program:
         self.helper_returns[key] = infos[0] if infos else (None, "f")
         if name not in self.lowered_helpers:
             self.lowered_helpers[name] = fl.run()
+        self.lowering.pop()
 
     def source(self, kernels: str) -> str:
         head = ["import math", "from numba import cuda, float64, int64", ""]

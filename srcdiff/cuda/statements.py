@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import OVERFLOW, ELEMENTWISE, dotted, size, unravel, flat_index, indent, Storage, BINOPS
+from .common import OVERFLOW, ASSERTION, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent, Storage, BINOPS
 
 
 class StatementLowering:
@@ -141,7 +141,26 @@ class StatementLowering:
             return out
         if isinstance(st, ast.Return):
             return self._return(st)
+        if isinstance(st, ast.Assert):
+            return self._assert(st)
         self.fail(st, f"unsupported statement {type(st).__name__}")
+
+    def _assert(self, st):
+        """`assert test`: the entry returns ASSERTION for the example, and the host raises SrcdiffError."""
+        if not self.entry:
+            self.fail(st, "an assert in a helper function (device helpers cannot report it)",
+                      "move the assert into the differentiated function")
+        p, c = self.low(st.test)
+        return p + [f"if not {c}:", f"    return {ASSERTION}"]
+
+    def _none_placeholder(self, name):
+        """`name = None`: generated code binds a value first set in a loop body or a branch to None before it
+        (a tangent carried to the next iteration, a tape before an early return). No path reads it there (the CPU
+        would fail on None), so the device keeps an array's buffer as it is and gives a number its type's zero;
+        `x is None` tests of such names are declined (ExpressionLowering)."""
+        if name in self.shape:
+            return []
+        return [f"{name} = {'0.0' if self.dtype.get(name, 'f') == 'f' else '0'}"]
 
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
@@ -168,8 +187,13 @@ class StatementLowering:
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
                 stk = v.func.value.id
                 return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
+            if is_none(v):
+                return self._none_placeholder(t.id)
             if t.id in self.shape and t.id not in self.tuples:
                 return self._assign_array(t.id, v, st)
+            if isinstance(v, ast.Tuple):            # a tuple of scalars (a shape: `v1 = (2, 4)`)
+                p, x = self._low_tuple(v)
+                return p + [f"{t.id} = {x}"]
             p, x = self.low(v)
             return p + [f"{t.id} = {x}"]
         if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
@@ -182,7 +206,10 @@ class StatementLowering:
     def _tape_allocation(self, name, v):
         """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
         the device function, so here it becomes the check that the run fits the array (once for a run of
-        tapes of the same size), or zero-filling for a tangent tape that copies another's shape."""
+        tapes of the same size), or zero-filling for a tangent tape that copies another's shape; `tape = None`
+        (the placeholder bound before a branch that may return early) is no code."""
+        if is_none(v):
+            return []
         if self._tape_like(v) is not None:
             k = self.fresh("k")
             zero = "0.0" if self.tapes[name] == "f" else "0"

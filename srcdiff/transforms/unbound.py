@@ -53,10 +53,12 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
             copies.setdefault(n.value.id, []).append(n.targets[0].id)
             copies.setdefault(n.targets[0].id, []).append(n.value.id)
-    # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now
+    # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now;
+    # not a None the program tests (`r = None` ... `if r is None:`): a typed value would make the test always False
+    tested = _tested_against_none(fn, copies)
     for s in walk_statements(fn.body):
         if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.Constant) and s.value.value is None):
+                and isinstance(s.value, gast.Constant) and s.value.value is None and s.targets[0].id not in tested):
             v = s.targets[0].id
             if kinds.get(v) is None:  # a version only a merge reads, or a loop's (`v = a` in it): their kind
                 known = [w for w in copies.get(v, ()) if kinds.get(w) is not None]
@@ -76,6 +78,24 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
         at += 1
     fn.body[at:at] = defs
     return fn
+
+
+def _tested_against_none(fn, copies: dict) -> set:
+    """Names compared with None (`x is None`, `x is not None`, `x == None`, `x != None`) in `fn`, and every name
+    copied to or from one (SSA's merges and loop copies: the `r = None` a merged `r3 is None` tests)."""
+    seen = set()
+    for n in gast.walk(fn):
+        if isinstance(n, gast.Compare):
+            operands = [n.left] + list(n.comparators)
+            if any(isinstance(o, gast.Constant) and o.value is None for o in operands):
+                seen |= {o.id for o in operands if isinstance(o, gast.Name)}
+    todo = list(seen)
+    while todo:
+        for w in copies.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
 
 
 def _agreed_kind(v, copies: dict, kinds: dict):

@@ -1,0 +1,149 @@
+"""Views on the device: every array of a lowered function lives in its own buffer, so `c = b[1:]`, `t = m.T` or
+`d = b` make copies there, where NumPy (and the CPU code srcdiff generated) make views of b's memory.
+
+The two agree unless memory is written in place while a view of it made before the write is read after it (the
+view sees the write in NumPy, not on the device). Reverse mode declines such programs for the user's own code
+(transforms/aliasing.py), but forward mode follows views (a view's tangent is the same view of the tangent), so
+a jvp or hvp of `c = b[1:]; c[0] = x; return np.sum(b)` reaches the lowering: `check_views` declines it at the
+user's line instead of computing b without the write.
+
+The analysis is flow-sensitive over the function's structured tree: `share` maps each array name to the names
+that may share its memory, `stale` the names whose memory a write through another name changed after they were
+bound. A read of a stale name is declined; rebinding a name clears it. Branches join; loop bodies run twice (a
+view bound in one iteration and read in the next)."""
+from __future__ import annotations
+
+import ast
+
+from .common import dotted
+
+# calls that may return (a view of) their first argument: NumPy's views, and srcdiff runtime helpers that return
+# their argument unchanged where no work is needed (rt.unbroadcast of a gradient already of the right shape)
+VIEW_CALLS = {"np.transpose", "rt.transpose", "np.reshape", "np.ravel", "rt.reshape_like", "rt.expand_dims",
+              "np.expand_dims", "rt.squeeze", "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d",
+              "rt.unbroadcast"}
+
+
+def _basic(idx) -> bool:
+    """An index of slices, integer scalars and None only: NumPy gives a view."""
+    parts = idx.elts if isinstance(idx, ast.Tuple) else [idx]
+    return all(not isinstance(p, (ast.List, ast.Tuple)) for p in parts)
+
+
+class ViewCheck:
+    """check_views' state walk over one function (`low`: its FunctionLowering, for shapes and fail)."""
+
+    def __init__(self, low):
+        self.low = low
+
+    def is_array(self, name):
+        return name in self.low.shape and name not in self.low.tuples
+
+    def source(self, value):
+        """The array name `target = value` may view, or None."""
+        v = value
+        if isinstance(v, ast.Name):
+            return v.id if self.is_array(v.id) else None
+        if isinstance(v, ast.Attribute) and v.attr == "T" and isinstance(v.value, ast.Name):
+            return v.value.id if self.is_array(v.value.id) else None
+        if isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name) and self.is_array(v.value.id) \
+                and _basic(v.slice):
+            return v.value.id
+        if isinstance(v, ast.Call) and dotted(v.func) in VIEW_CALLS and v.args and isinstance(v.args[0], ast.Name):
+            return v.args[0].id if self.is_array(v.args[0].id) else None
+        return None
+
+    # ---- state: (share, stale) ----------------------------------------------------------------------------
+    @staticmethod
+    def copy(state):
+        share, stale = state
+        return {k: set(v) for k, v in share.items()}, dict(stale)
+
+    @staticmethod
+    def join(a, b):
+        share = {k: set(v) for k, v in a[0].items()}
+        for k, v in b[0].items():
+            share.setdefault(k, set()).update(v)
+        stale = dict(a[1])
+        for k, v in b[1].items():
+            stale.setdefault(k, v)
+        return share, stale
+
+    def reads(self, nodes, state):
+        for node in nodes:
+            if node is None:
+                continue
+            for n in ast.walk(node):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1]:
+                    write, target = state[1][n.id]
+                    line, _ = self.low.p.user_line(getattr(write, "lineno", None))
+                    self.low.fail(n, f"`{n.id}` shares memory with `{target}`, which is written in place "
+                                     f"{f'at line {line} ' if line else ''}while `{n.id}` is read afterwards: "
+                                     "device code keeps each array in its own buffer (a view is a copy there)",
+                                  f"make `{n.id}` a copy where it is created (np.copy(...)), or index `{target}` "
+                                  "again after the write")
+
+    def bind(self, name, value, state):
+        share, stale = state
+        for other in share.pop(name, ()):
+            share.get(other, set()).discard(name)
+        stale.pop(name, None)
+        src = self.source(value) if value is not None and self.is_array(name) else None
+        if src is not None and src != name:
+            group = {src} | share.get(src, set())
+            share[name] = set(group)
+            for g in group:
+                share.setdefault(g, set()).add(name)
+
+    def write(self, name, st, state):
+        share, stale = state
+        for other in share.get(name, ()):
+            stale[other] = (st, name)
+
+    # ---- statements -----------------------------------------------------------------------------------------
+    def block(self, body, state):
+        for st in body:
+            state = self.stmt(st, state)
+        return state
+
+    def stmt(self, st, state):
+        if isinstance(st, ast.If):
+            self.reads([st.test], state)
+            return self.join(self.block(st.body, self.copy(state)), self.block(st.orelse, self.copy(state)))
+        if isinstance(st, (ast.For, ast.While)):
+            self.reads([st.iter if isinstance(st, ast.For) else st.test], state)
+            if isinstance(st, ast.For):
+                self.bind(st.target.id, None, state)
+            once = self.join(state, self.block(st.body, self.copy(state)))
+            twice = self.join(once, self.block(st.body, self.copy(once)))
+            return self.join(twice, self.block(st.orelse, self.copy(twice)))
+        if isinstance(st, ast.Assign):
+            t = st.targets[0]
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                self.reads([st.value, t.slice], state)
+                self.write(t.value.id, st, state)
+            else:
+                self.reads([st.value], state)
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        self.bind(n.id, st.value if n is t else None, state)
+            return state
+        if isinstance(st, ast.AugAssign):
+            t = st.target
+            self.reads([st.value, ast.copy_location(ast.Name(t.id, ast.Load()), t) if isinstance(t, ast.Name)
+                        else t], state)
+            base = t.value if isinstance(t, ast.Subscript) else t
+            if isinstance(base, ast.Name):
+                if isinstance(t, ast.Subscript) or self.is_array(base.id):
+                    self.write(base.id, st, state)
+                else:
+                    self.bind(base.id, None, state)
+            return state
+        self.reads([st], state)
+        return state
+
+
+def check_views(low, fn: ast.FunctionDef):
+    """Decline (SrcdiffError at the user's line) a read of an array view whose memory was written in place through
+    another name after the view was made: NumPy's result, which the device's copies would not give."""
+    ViewCheck(low).block(fn.body, ({}, {}))
