@@ -66,6 +66,11 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("rt.as_column(v)", {"v": A1}, A2), ("rt.atleast_nd(v, 3)", {"v": I1}, ("a", 3, "i")),
     ("rt.interp(x, v, v)", {"x": A2, "v": A1}, A2), ("rt.interp(n, v, v)", {"n": I, "v": A1}, F),
     ("np.full_like(x, 0.3)", {"x": A2}, A2), ("np.full_like(n, 2)", {"n": I1}, I1),
+    ("np.reshape(x, (2, 3))", {"x": A1}, A2),       # a literal shape's length is the rank (fuzz seed 450970: an
+    ("np.reshape(x, (k, k, 2))", {"x": A2, "k": I}, ("a", 3, "f")),   # unknown one made a checkpointed loop's
+    ("np.reshape(x, -1)", {"x": A2}, A1), ("np.reshape(n, k)", {"n": I1, "k": I}, I1),   # state unknown)
+    ("np.reshape(x, t)", {"x": A1, "t": ("t",)}, None),   # (a shape read off an array: its length is unknown)
+    ("np.ravel(x)", {"x": A2}, A1), ("np.ravel(n)", {"n": ("a", 3, "i")}, I1),
 ])
 def test_kind_laws(expr, env, want):
     assert kinds.expr_kind(parse_expr(expr), env) == want
