@@ -34,8 +34,8 @@ def _placeholders(kinds):
 
 
 def test_placeholder_has_the_kind_its_copies_agree_on():
-    """p's kind is unknown (np.reshape's rule has no kind law), but p is a copy of p1, a merge of a and p2:
-    the one kind they have, a's, is p's."""
+    """p's kind is unknown (as if p2's rule had no kind law, as np.diag's has none), but p is a copy of p1, a merge
+    of a and p2: the one kind they have, a's, is p's."""
     assert "p = np.zeros((1,))" in _placeholders({"a": A1, "p1": None, "p2": None, "p": None, "s": F})
 
 

@@ -73,7 +73,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
-    for v in names:   # a value of a rule with no kind law (np.reshape, np.diag): the kind its copies agree on
+    for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
         kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty)
     defs = [placeholder(v, kinds, shapes, params) for v in names]
     at = 0
