@@ -46,6 +46,8 @@ reverse mode (grad, value_and_grad, vjp):
     dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
                      line comments left with no code
     copies           copy propagation                                                    transforms/optimize/copies.py
+    coalesce         b = e; a = b with b read once -> a = e (a branch merge              transforms/optimize/copies.py
+                     binds its name at once)
     fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
     preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
     fuse             elementwise fusion                                                  transforms/optimize/fusion.py
@@ -53,6 +55,8 @@ reverse mode (grad, value_and_grad, vjp):
     where            elementwise fusion again; np.where of scalars                       transforms/optimize/scalarize.py
     dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize/deadcode.py
                      reads
+    late copies      copies and coalesce again (the passes since then leave              transforms/optimize/copies.py
+                     copies too)
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
@@ -407,6 +411,8 @@ REVERSE = [
     Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
          "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
+    Pass("coalesce", _on_fn(optimize.coalesce_copies), "transforms/optimize/copies.py",
+         "b = e; a = b with b read once -> a = e (a branch merge\nbinds its name at once)"),
     Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
          "a log-domain product's two adjoints in one call"),
     Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",
@@ -416,6 +422,8 @@ REVERSE = [
     Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
+    Pass("late copies", _on_fn(lambda fn: optimize.coalesce_copies(optimize.propagate_copies(fn))),
+         "transforms/optimize/copies.py", "copies and coalesce again (the passes since then leave\ncopies too)"),
     Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),

@@ -1,4 +1,5 @@
 """transforms/optimize/: the cleanup passes over the generated function, each on a small input."""
+import re
 import numpy as np
 import pytest
 
@@ -462,3 +463,55 @@ def test_cse_merges_expressions_over_merged_operands(jit):
     assert sum("= np.mean(x)" in line for line in code) == 1, src
     assert sum("= x - " in line for line in code) == 1, src
     check_grad(centred_moments, [np.random.default_rng(3).normal(size=5)], jit=jit)
+
+
+def test_coalesce_binds_a_merged_name_at_its_definition():
+    assert run(optimize.coalesce_copies, """
+def f(x, c):
+    if c:
+        t = np.exp(x)
+        s = t
+    else:
+        s = x
+    return s
+""") == "if c:\n    s = np.exp(x)\nelse:\n    s = x\nreturn s"
+
+
+@pytest.mark.parametrize("src", [
+    # b read again after the copy
+    "def f(x):\n    b = np.exp(x)\n    a = b\n    return a + b",
+    # a read between b's definition and the copy (binding a earlier would change that read)
+    "def f(x, a):\n    b = np.exp(x)\n    y = a * 2.0\n    a = b\n    return a + y",
+    # a written between them
+    "def f(x, a):\n    b = np.exp(x)\n    a += 1.0\n    a = b\n    return a",
+    # b assigned twice
+    "def f(x, c):\n    b = x\n    if c:\n        b = np.exp(x)\n    a = b\n    return a",
+    # b defined in another block than the copy
+    "def f(x, c):\n    if c:\n        b = np.exp(x)\n    else:\n        b = x\n    a = b\n    return a",
+])
+def test_coalesce_keeps_copies_it_cannot_prove(src):
+    body = src.split("\n", 1)[1]
+    assert run(optimize.coalesce_copies, src) == "\n".join(l[4:] for l in body.splitlines())
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_coalesced_branch_merges_keep_the_gradient(jit):
+    """A loop whose branches merge values into the names they bind, the copies coalesced (`s4 = s + s2`
+    where SSA wrote `s3 = s + s2; s4 = s3`): gradient vs central differences, and no such copy left."""
+    def f(x, a):
+        s = 0.0
+        for i in range(a.shape[0]):
+            if a[i] > 0.0:
+                t = x * a[i]
+                s = s + t * t
+            else:
+                s = s - a[i] * x
+        return s
+    x, a = 0.7, np.array([0.5, -1.0, 2.0, -0.25])
+    check_grad(f, (x, a), wrt=(0, 1), jit=jit)
+    g = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)
+    value, _ = g(x, a)
+    assert value == pytest.approx(f(x, a), rel=1e-14)
+    forward = srcdiff.source(g).split("# backward sweep")[0]
+    copies = [l.strip() for l in forward.splitlines() if re.fullmatch(r"\s*\w+ = \w+", l)]
+    assert all(c.startswith("s = ") or c.endswith("= s") for c in copies), copies

@@ -219,3 +219,30 @@ def sum_twice(x):
 ], ids=["inplace-loop", "copy-written", "added-to-itself", "obs-1", "obs-row", "outer", "in-loop", "twice"])
 def test_adjoint_arrays(f, args, jit):
     check_grad(f, args, jit=jit)
+
+
+def carried_in_branch(x, a):
+    s = 0.0
+    prev = 0.0
+    for i in range(a.shape[0]):
+        if i > 0:
+            s += prev * a[i]
+        prev = a[i] * x
+    return s
+
+
+@JIT
+def test_written_out_adjoints_stay_under_their_line(jit):
+    """An adjoint written out at the end of a run is the adjoint of a statement of that run: it goes above the
+    heading of the branch that follows (here `d_x`, of `prev = a[i] * x`, stays under that line's comment and
+    above `# line ...: if i > 0:`), never under another line's comment."""
+    x, a = 0.7, np.array([0.5, -1.0, 2.0, 0.25])
+    check_grad(carried_in_branch, (x, a), wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(carried_in_branch, wrt=(0, 1), jit=jit)
+    g(x, a)
+    src = srcdiff.source(g)
+    loop = src[src.index("for i in range(n1 - 1, -1, -1):"):]
+    heading_prev = loop.index("prev = a[i] * x")
+    heading_if = loop.index("if i > 0:")
+    dx = loop.index("d_x = d_x + ")
+    assert heading_prev < dx < heading_if, loop

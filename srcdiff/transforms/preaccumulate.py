@@ -202,8 +202,18 @@ class _Run:
         return True
 
     def rewrite(self, stmts) -> list:
+        """The run `stmts` rewritten. Adjoints written out go above the comment heading (the user's line)
+        of the statement that needs them, and those written out at the end above the run's trailing
+        heading (the line of the loop or branch that follows): each stays under its own line's comment."""
+        heading = []
         for s in stmts:
+            if is_comment(s):
+                heading.append(s)
+                continue
+            at = len(self.out)
             if self.fold(s):
+                self.out[at:at] = heading       # the partials of s belong to its line
+                heading = []
                 continue
             loaded, stored = set(read_counts(s)), written_names(s)
             need = [v for v in self.env if v in loaded or (self.deps(v) & stored and self.live(v))]
@@ -211,8 +221,11 @@ class _Run:
                 self.write_out(need)
             for v in stored & set(self.env):
                 del self.env[v]    # rebound before anything read it
+            self.out += heading
+            heading = []
             self.out.append(s)
         self.write_out([v for v in self.env if self.live(v)])
+        self.out += heading
         return self.out
 
 

@@ -99,3 +99,61 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
         return out
     fn.body = block(fn.body)
     return fn
+
+
+def coalesce_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`b = e` ... `a = b`, where the copy is b's only read and b is assigned nowhere else: `a = e`.
+
+    SSA leaves such copies where a branch merges a value into the name both arms bind (`s3 = s + s2` then
+    `s4 = s3` in one arm, `s4 = s` in the other); propagate_copies cannot rename `a` away, since `a` is
+    assigned more than once. Binding `a` at b's definition instead is the same program when nothing reads
+    or writes `a` between the two statements (both in one block) and nothing else reads `b`. Loop-carried
+    copies (annotated PHI) stay: later passes find a loop's carried names by them."""
+    reads: dict = {}
+    stores: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, _LOAD):
+            reads[n.id] = reads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, _BINDS):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    for t in walk_statements(fn.body):
+        if isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name):
+            reads[t.target.id] = reads.get(t.target.id, 0) + 1
+        elif isinstance(t, gast.For):
+            for n in walk_names(t.target):
+                stores[n.id] = stores.get(n.id, 0) + 1
+
+    def simple(s):
+        return (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name))
+
+    def touches(stmts, name) -> bool:
+        return any(n.id == name for s in stmts for n in walk_names(s)) or any(
+            isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name) and t.target.id == name
+            for t in walk_statements(stmts))
+
+    def block(stmts):
+        for s in stmts:
+            map_blocks(s, block)
+        defined = {}       # name -> position in stmts of its (single) definition
+        dropped = set()
+        for k, s in enumerate(stmts):
+            if not simple(s):
+                continue
+            a = s.targets[0].id
+            if isinstance(s.value, gast.Name) and not anno.get(s, anno.PHI):
+                b = s.value.id
+                j = defined.get(b)
+                if (j is not None and a != b and reads.get(b) == 1 and stores.get(b) == 1
+                        and not (isinstance(stmts[j].value, gast.Name) and stmts[j].value.id == a)
+                        and not touches(stmts[j + 1:k], a)):
+                    stmts[j].targets[0].id = a
+                    dropped.add(k)
+                    stores[a] = stores.get(a, 0) - 1
+                    defined.pop(b)
+                    defined[a] = j
+                    continue
+            defined[a] = k
+        return [s for k, s in enumerate(stmts) if k not in dropped]
+
+    fn.body = block(fn.body)
+    return fn
