@@ -127,6 +127,7 @@ class Context:
     callee_kind: Callable | None = None
     inline_callee: Callable | None = None
     arg_kinds: dict = field(default_factory=dict)
+    typed: bool = False                 # (front end) the kinds will be known where it is differentiated
     arg_dims: dict = field(default_factory=dict)
     checkpoints: int | None = None
     active: set | None = None
@@ -339,7 +340,8 @@ def _forward_views(ctx):
 
 
 def _forward(ctx):
-    ctx.fn = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative).function(ctx.name)
+    ctx.fn = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative, ctx.kinds if ctx.arg_kinds else None
+                             ).function(ctx.name)
 
 
 def _has_arg_kinds(ctx) -> bool:
@@ -368,7 +370,7 @@ FRONT_END = [
          "early return / break / continue -> structured flow"),
     Pass("zero starts", lambda c: desugar.zero_sum_starts(c.unit.node), "transforms/desugar.py",
          "(forward mode, argument kinds unknown) sums start from 0.0",
-         lambda c: c.forward_mode and not c.arg_kinds),
+         lambda c: c.forward_mode and not c.typed),
 ]
 
 ANF = [
@@ -503,10 +505,11 @@ def pass_map() -> str:
     return "\n".join(lines)
 
 
-def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", arg_kinds: tuple = ()) -> parse.Unit:
+def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", typed: bool = False) -> parse.Unit:
     """Everything up to (not including) ANF: returns a resolved, structured unit. `mode`: what the unit
-    is for ("jvp": forward mode); `arg_kinds`: its arguments' kinds, where known."""
-    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, arg_kinds=dict(enumerate(arg_kinds)))).unit
+    is for ("jvp": forward mode); `typed`: it is differentiated (itself, or inlined into a function) with
+    its arguments' kinds known, so the kinds tell its sums' starts (forward mode; else they start from 0.0)."""
+    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, typed=typed)).unit
 
 
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:

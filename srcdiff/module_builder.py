@@ -39,6 +39,7 @@ class Module:
     tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
                                                       # the generated code the module holds (build_module)
     kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
+    in_progress: set = field(default_factory=set)     # keys of module.derivatives being generated (derivative_name)
     mode: str = "grad"
     entry: str = ""
 
@@ -84,11 +85,13 @@ def _key(obj):
     return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
 
 
-def _unit_for(module: Module, obj, structs: dict | None = None, arg_kinds: tuple = ()) -> parse.Unit:
-    """The front-end unit of `obj` (a function or a unit), made once per module and linked into it."""
-    k = _key(obj)
+def _unit_for(module: Module, obj, structs: dict | None = None, typed: bool = False) -> parse.Unit:
+    """The front-end unit of `obj` (a function or a unit), made once per module and linked into it.
+    `typed`: for a derivative that knows its arguments' kinds (forward mode has two units of a function: a
+    sum's start is written by its kind in one, from 0.0 in the other)."""
+    k = (_key(obj), typed and module.mode == "jvp")
     if k not in module.units:
-        module.units[k] = compiler.front_end(obj, structs, module.mode, arg_kinds)
+        module.units[k] = compiler.front_end(obj, structs, module.mode, k[1])
         _link(module, module.units[k])
     return module.units[k]
 
@@ -149,11 +152,11 @@ def _rename_callees(module, unit, node):
             n.func.id = mapping[n.func.id]
 
 
-def _ssa_for(module: Module, unit: parse.Unit):
-    """The unit in SSA with user calls inlined; calls that stay get module-level primal names.
-    Returns (ssa unit, {module name of a remaining callee: its object})."""
+def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
+    """The unit in SSA with user calls inlined (their `typed` units: see _unit_for); calls that stay get
+    module-level primal names. Returns (ssa unit, {module name of a remaining callee: its object})."""
     def inline_callee(obj, stack=()):
-        callee = _unit_for(module, obj)
+        callee = _unit_for(module, obj, typed=typed)
         return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
             if len(stack) < 4 else None
 
@@ -181,23 +184,36 @@ def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names
     the REVERSE passes) or jvp (forward mode, the FORWARD passes: (params..., d_<param> for each
     position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels."""
     forward_mode = mode == "jvp"
-    # (forward mode's callees are generated without kinds: a recursive call reuses the entry function)
-    k = (_key(obj), positions, mode) + (() if forward_mode else (arg_kinds, arg_dims))
+    if forward_mode and arg_kinds and any(key[:3] == (_key(obj), positions, mode) and key[3] != arg_kinds
+                                          for key in module.in_progress):
+        arg_kinds = ()      # (a recursion whose arguments' kinds change: its inner calls share one jvp without kinds)
+    k = (_key(obj), positions, mode, arg_kinds) + (() if forward_mode else (arg_dims,))
     if k in module.derivatives:
         return module.derivatives[k]
-    unit = _unit_for(module, obj, arg_kinds=arg_kinds)
+    module.in_progress.add(k)
+    try:
+        return _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints)
+    finally:
+        module.in_progress.discard(k)
+
+
+def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints) -> str:
+    """derivative_name's generation of a derivative not made yet (`k`: its key in module.derivatives)."""
+    forward_mode = mode == "jvp"
+    unit = _unit_for(module, obj, typed=bool(arg_kinds))
     params = unit.params
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
     module.derivatives[k] = name
 
-    ssa_unit, local_to_obj = _ssa_for(module, unit)
+    ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds))
 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return derivative_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
 
-    def callee_jvp(local, pos):
-        return derivative_name(module, local_to_obj[local], pos, mode="jvp")
+    def callee_jvp(local, pos, call_kinds=()):
+        known = call_kinds if call_kinds and None not in call_kinds and kinds.UNSETTLED not in call_kinds else ()
+        return derivative_name(module, local_to_obj[local], pos, mode="jvp", arg_kinds=known)
 
     def callee_kind(local, call_kinds):
         return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None
@@ -223,7 +239,7 @@ def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = froze
         return module.return_kinds[k]
     if _key(obj) in active:
         return kinds.UNSETTLED
-    unit = compiler.middle_end(_unit_for(module, obj))
+    unit = compiler.middle_end(_unit_for(module, obj, typed=True))   # (as a derivative with kinds sees it)
 
     def callee_kind(local, call_kinds):
         target = unit.callees.get(local)
@@ -277,7 +293,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     most snapshots each outermost loop of the entry function keeps (None: tape them)."""
     with _collector_paused():
         module = Module(mode="jvp" if mode == "jvp" else "grad")
-        unit = _unit_for(module, fn, structs, arg_kinds)
+        unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
         wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
         missing = [w for w in wrt_names if w not in unit.params]
         if missing:

@@ -505,10 +505,10 @@ class Gen:
         term may be a sum of arrays again (that start is desugared in its turn)."""
         j = self.fresh("j")
         inner = self.child(env)
-        # over zip / enumerate(zip(...)): the start's first term reads their first items. (Not in a helper: a
-        # helper a jvp keeps as a call has no argument kinds there, and a sum of arrays over loops that may
-        # run no iteration is then declined, as README says)
-        if not env.get("helper") and self.coin(3):
+        # over zip / enumerate(zip(...)): the start's first term reads their first items (also in a helper: a
+        # jvp generates the helpers it inlines with their arguments' kinds, so such a sum, which may run no
+        # iteration, starts from zeros shaped like its terms there too)
+        if self.coin(3):
             a, b = self.fresh("e"), self.fresh("e")
             inner["vars"][a] = inner["vars"][b] = "s"
             pairs = f"zip({self.array_name(env, 'v')}, {self.expr('v', env, 0)})"

@@ -510,3 +510,35 @@ def test_stepped_loop_whose_start_copy_propagation_renames(jit):
         got = srcdiff.grad(stepped_from_a_copy, wrt=(0, 1), jit=jit, checkpoints=k)(0.8, a)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def reshaped_state(a, m):
+    for i in range(3):
+        a = np.tanh(np.reshape(m @ a, (2,))) + 0.5 * a
+    return np.sum(a * a)
+
+
+def solved_state(a, m):
+    for i in range(3):
+        a = np.tanh(np.linalg.solve(m, a)) + 0.5 * a    # (np.linalg.solve has no kind law: its kind is unknown)
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [reshaped_state, solved_state], ids=lambda f: f.__name__)
+def test_a_checkpointed_loop_whose_state_comes_from_reshape_or_an_unknown_kind(f, jit):
+    """Fuzz seed 450970 under jit, checkpoints=1: np.reshape had no kind law, so the loop's carried `a` had no kind,
+    and its snapshots were `[None] * n`, which Numba types as a list of none ("invalid setitem with value of
+    array(float64, 1d, A) to element of none"). np.reshape's kind is now the rank of its literal shape, and a
+    snapshot of a value of unknown kind is a list of the value's own type, `[a] * n`."""
+    args = [np.array([0.3, -0.8]), np.array([[1.5, 0.2], [-0.3, 1.1]])]
+    _, taped = _grads(f, args, (0, 1), jit, None)
+    g, got = _grads(f, args, (0, 1), jit, 1)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], taped[k], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-6, atol=1e-8)
+    if jit:
+        python = srcdiff.grad(f, wrt=(0, 1), checkpoints=1)(*args)
+        for k in (0, 1):
+            np.testing.assert_allclose(got[k], python[k], rtol=1e-12, atol=1e-14)
+    assert ("a_snapshots = [a] *" in srcdiff.source(g)) == (f is solved_state)

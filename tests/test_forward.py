@@ -569,3 +569,82 @@ def test_jvp_leaves_the_arguments_and_tangents_as_they_were(jit):
     np.testing.assert_allclose(second, first, rtol=1e-14)
     g = srcdiff.grad(f, wrt=(0, 1))(x, a.copy())
     np.testing.assert_allclose(first[1], sum(np.vdot(gk, t) for gk, t in zip(g, v0)), rtol=1e-12)
+
+
+# ---- a sum of arrays over a comprehension that may run no iteration, in a helper: a jvp generates the helpers it
+# inlines or keeps as calls with their arguments' kinds, so the sum starts from zeros shaped like its first term
+# (fuzz seed 480000, the 'vector' oracle: without them it started from 0.0, and Numba declined "Cannot unify float64
+# and array(float64, 1d, C) for 'd_total_if_sum.2'") ---------------------------------------------------------------
+def zip_sum(a, x):
+    return sum(a * (e * 0.5 + e2 * x) for e, e2 in zip(a, a))
+
+
+def sum_in_an_inlined_helper(x, a):
+    return np.sum(np.sin(zip_sum(a, x) * x + a))
+
+
+def nest3(a, x):
+    return zip_sum(a, x) + 0.5
+
+
+def nest2(a, x):
+    return nest3(a, x) * 2.0
+
+
+def nest1(a, x):
+    return nest2(a, x) - a
+
+
+def sum_in_a_kept_helper(x, a):
+    return np.sum(np.sin(nest1(a, x) * x + a))     # (calls nested four deep: the innermost stays a call)
+
+
+def range_sum(w, k):
+    return sum(w * (j * 0.5) for j in range(k))
+
+
+def recursion_with_a_sum(w, depth):
+    if depth <= 0:
+        return w
+    return 0.5 * np.sin(recursion_with_a_sum(w, depth - 1)) + range_sum(w, depth)
+
+
+def sum_in_a_recursive_helper(x, a):
+    return np.sum(np.sin(recursion_with_a_sum(a * x, 2)))
+
+
+def shrinking(w, depth):
+    if depth <= 0:
+        return np.tanh(w)
+    return shrinking(np.sum(w * w) * 0.5, depth - 1) * 1.5
+
+
+def recursion_whose_kinds_change(x, a):
+    return shrinking(a * x, 3) + x      # (an array, then scalars: the inner calls share one jvp without kinds)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("fn, kept", [(sum_in_an_inlined_helper, None), (sum_in_a_kept_helper, "zip_sum_jvp("),
+                                      (sum_in_a_recursive_helper, "recursion_with_a_sum_jvp("),
+                                      (recursion_whose_kinds_change, "shrinking_jvp(")],
+                         ids=["inlined", "kept", "recursive", "kinds-change"])
+def test_jvp_of_a_sum_of_arrays_in_a_helper(fn, kept, jit):
+    x, a, v = 0.7, np.array([0.3, -0.4, 0.9]), np.array([0.2, 0.5, -1.0])
+    jvp = srcdiff.jvp(fn, wrt=1, jit=jit)
+    value, t = jvp(x, a, v)
+    np.testing.assert_allclose(value, fn(x, a), rtol=1e-12)
+    np.testing.assert_allclose(t, numerical_grad(fn, [x, a], 1) @ v, rtol=1e-6, atol=1e-9)
+    assert kept is None or kept in srcdiff.source(jvp)
+    if fn is not recursion_whose_kinds_change:     # zip over empty arrays, a range of length 0: no iteration
+        assert jvp(x, np.zeros(0), np.zeros(0)) == (fn(x, np.zeros(0)), 0.0)
+    np.testing.assert_allclose(srcdiff.jacobian(fn, wrt=1, jit=jit, mode="forward")(x, a), numerical_grad(fn, [x, a], 1),
+                               rtol=1e-6, atol=1e-9)
+    if jit and fn in (sum_in_a_kept_helper, sum_in_a_recursive_helper):
+        # README (Declined): reverse mode calls the kept helper's primal copy, which does not know its arguments'
+        # kinds: its sum starts from 0.0, which Numba cannot unify with the terms (reported at the user's line)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward.py:\d+: (.|\n)*Cannot unify"):
+            srcdiff.grad(fn, wrt=1, jit=True)(x, a)
+        return
+    g = srcdiff.grad(fn, wrt=1)
+    np.testing.assert_allclose(srcdiff.hvp(fn, wrt=1, jit=jit)(x, a, v),
+                               (g(x, a + EPS * v) - g(x, a - EPS * v)) / (2 * EPS), rtol=1e-5, atol=1e-7)

@@ -10,7 +10,7 @@ import pytest
 
 import srcdiff
 import branch_values
-from gradcheck import source_module
+from gradcheck import numerical_grad, source_module
 from srcdiff.rules import RULES
 from srcdiff.transforms import kinds
 from srcdiff.transforms.astutil import parse_expr
@@ -66,6 +66,13 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("rt.as_column(v)", {"v": A1}, A2), ("rt.atleast_nd(v, 3)", {"v": I1}, ("a", 3, "i")),
     ("rt.interp(x, v, v)", {"x": A2, "v": A1}, A2), ("rt.interp(n, v, v)", {"n": I, "v": A1}, F),
     ("np.full_like(x, 0.3)", {"x": A2}, A2), ("np.full_like(n, 2)", {"n": I1}, I1),
+    ("np.reshape(x, (2, 3))", {"x": A1}, A2),       # a literal shape's length is the rank (fuzz seed 450970: an
+    ("np.reshape(x, (k, k, 2))", {"x": A2, "k": I}, ("a", 3, "f")),   # unknown one made a checkpointed loop's
+    ("np.reshape(x, -1)", {"x": A2}, A1), ("np.reshape(n, k)", {"n": I1, "k": I}, I1),   # state unknown)
+    ("np.reshape(x, t)", {"x": A1, "t": ("t",)}, None),   # (a shape read off an array: its length is unknown)
+    ("np.ravel(x)", {"x": A2}, A1), ("np.ravel(n)", {"n": ("a", 3, "i")}, I1),
+    ("np.broadcast_to(x, (2, 3))", {"x": A1}, A2), ("np.broadcast_to(s, t)", {"s": F, "t": ("t",)}, None),
+    ("np.linspace(s, 1.0, 5)", {"s": F}, A1),        # (nested fuzz seed 460334: see below)
 ])
 def test_kind_laws(expr, env, want):
     assert kinds.expr_kind(parse_expr(expr), env) == want
@@ -363,3 +370,30 @@ def test_value_bound_in_a_branch_has_its_rules_kind(value, jit):
     either (the same Numba crash)."""
     name = "kinds_branch_" + ("interp" if "interp" in value else "full_like")
     branch_values.check_both_branches(branch_values.program(name, value).f, jit)
+
+
+def where_of_a_value_carried_through_linspace(x, a):
+    u = np.sum(a)
+    p = 0.0
+    for i in range(3):
+        if i > 0:
+            u = 0.5 * u + 0.5 * np.tanh(p)
+        if x > 0.0:
+            p = np.where(i * 0.25 > 0.1, u, i * 0.25)
+        else:
+            p = np.linspace(u + x, 1.0, 5)[3]
+    return u * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("x", [0.7, -0.7], ids=["where", "linspace"])
+def test_np_where_of_scalars_in_a_loop_with_np_linspace(x, jit):
+    """Nested fuzz seed 460334 (its inner gradient, jit=True): np.linspace had no kind law, so p, and through the loop
+    u, had no kind; np.where of the scalars was then not made rt.select and stayed a 0-d array under Numba, joined
+    with the floats of the other branch: "Cannot unify array(float64, 0d, C) and float64". Both branches, py and
+    jit, against central differences."""
+    a = np.array([0.3, -0.2, 0.5])
+    got = srcdiff.grad(where_of_a_value_carried_through_linspace, wrt=(0, 1), jit=jit)(x, a)
+    for k in range(2):
+        want = numerical_grad(where_of_a_value_carried_through_linspace, [x, a], k)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-9)

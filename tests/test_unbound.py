@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 import branch_values
+import srcdiff
+from gradcheck import numerical_grad
+from srcdiff.transforms import annotations as anno
 from srcdiff.transforms.unbound import define_unbound
 
 A1, F = ("a", 1, "f"), ("s", "f")
@@ -31,8 +34,8 @@ def _placeholders(kinds):
 
 
 def test_placeholder_has_the_kind_its_copies_agree_on():
-    """p's kind is unknown (np.reshape's rule has no kind law), but p is a copy of p1, a merge of a and p2:
-    the one kind they have, a's, is p's."""
+    """p's kind is unknown (as if p2's rule had no kind law, as np.diag's has none), but p is a copy of p1, a merge
+    of a and p2: the one kind they have, a's, is p's."""
     assert "p = np.zeros((1,))" in _placeholders({"a": A1, "p1": None, "p2": None, "p": None, "s": F})
 
 
@@ -94,3 +97,54 @@ def test_user_none_tested_later_keeps_its_none(f, args, jit):
     assert np.isclose(val, f(*args))
     t = (1.0, np.zeros(3))
     assert np.isclose(srcdiff.jvp(f, wrt=(0, 1), jit=jit)(*args, t)[1], check_grad(f, list(args), wrt=(0, 1))[0])
+
+
+SUM_IN_A_BRANCH = """def f(a, c):
+    for i in range(2):
+        if i > 0:
+            s = np.sum(t)
+        if c:
+            t1 = rt.zeros_like(a * 0.5)
+            t = t1
+        else:
+            t2 = 0.0
+            t = t2
+    return s
+"""
+
+
+def test_an_empty_sums_zero_tells_no_kind():
+    """`t2 = 0.0`, a sum's value where its loops run no iteration (annotations.SUM_EMPTY), is a float only where
+    its terms are: with their kind unknown the placeholder of t stays None (it was 0.0), so that differentiating
+    the code again with kinds makes it zeros of the sum's kind."""
+    fn = gast.parse(SUM_IN_A_BRANCH).body[0]
+    empty = [s for s in gast.walk(fn) if isinstance(s, gast.Assign) and s.targets[0].id == "t2"][0]
+    anno.set(empty, anno.SUM_EMPTY)
+    fn = define_unbound(fn, {"a": A1, "t1": None, "t2": F, "t": None, "s": F}, {})
+    assert ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(fn.body[1]))) == "t = None"
+
+
+def early_return_then_a_sum_over_zip(x, a, m):
+    for i in range(1):
+        if x > 5.0:
+            return x * 2.0
+    s = sum(a * (e * 0.5 + e2) for e, e2 in zip(a, m[0]))
+    return np.sum(s[1:] * s[:-1]) + x * np.sum(a)
+
+
+def gradient_norm_penalty(x, a, m):
+    gx, ga, gm = srcdiff.grad(early_return_then_a_sum_over_zip, wrt=(0, 1, 2))(x, a, m)
+    return gx * gx + np.sum(ga * ga) + np.sum(gm * gm)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradient_over_a_gradient_with_a_sum_read_after_an_early_return(jit):
+    """Nested fuzz seed 460020: the inner gradient (made before any call: kinds unknown) read the sum where the early
+    return may have left it unbound; its placeholder took the kind of the sum's 0.0 start, a float, which the outer
+    gradient under Numba could not unify with the sum of arrays ("Cannot unify array(float64, 1d, C) and float64")."""
+    x, a, m = 0.3, np.array([0.4, -0.2, 0.7]), np.array([[0.5, 0.1, 0.3], [-0.3, 0.8, 0.2]])
+    got = srcdiff.grad(gradient_norm_penalty, wrt=(0, 1, 2), jit=jit)(x, a, m)
+    python = srcdiff.grad(gradient_norm_penalty, wrt=(0, 1, 2))(x, a, m)
+    for k in range(3):
+        np.testing.assert_allclose(got[k], numerical_grad(gradient_norm_penalty, [x, a, m], k), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(got[k], python[k], rtol=1e-12, atol=1e-14)

@@ -166,7 +166,8 @@ R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x,
       " + da_max * rt.clip_high(x, a_min, a_max)", cuda="min(max({0}, {1}), {2})", **EW)
 R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
-  jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)")
+  jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)",
+  kind=("rank", 1))     # (of a scalar start and stop, as its adjoints are)
 R("float", [builtins.float], "x", "g", jvp="dx", kind="float", cuda="float({0})")   # (of a scalar or a 0-d array)
 R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
@@ -224,8 +225,8 @@ R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
 R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)", kind="copy", shape="transpose")
 R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)", kind="as_float",
   shape="transpose")
-R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)")
-R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind="ravel")
+R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)", kind="reshape")
+R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind=("reshape", 1))
 R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)", kind=("at_least", 2))
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
   kind="expand_dims", shape="expand_dims")
@@ -234,7 +235,8 @@ R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp
 R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)", kind=("at_least", 1))
 R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)",   # np.column_stack's columns
   kind=("at_least", 2))
-R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)")
+R("np.broadcast_to", [np.broadcast_to], "x, shape", "rt.unbroadcast(g, x)", None, jvp="np.broadcast_to(dx, shape)",
+  kind="reshape")
 R("np.swapaxes", [np.swapaxes], "x, axis1, axis2", "np.swapaxes(g, axis1, axis2)", None, None,
   jvp="np.swapaxes(dx, axis1, axis2)", kind="same_array")
 R("np.moveaxis", [np.moveaxis], "x, source, destination", "np.moveaxis(g, destination, source)", None, None,

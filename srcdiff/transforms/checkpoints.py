@@ -323,8 +323,8 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
             saved = call("rt.get_row", load(name), load(p.segment), load(v))
             if v in written and v in carried:   # a new array: the rerun writes into it
                 saved = call("np.copy", saved)
-        else:                                            # kind unknown (Python): a list
-            lists.append(assign(name, gast.BinOp(left=gast.List(elts=[const(None)], ctx=gast.Load()), op=gast.Mult(),
+        else:   # kind unknown: a list of v's type (Numba types `[None] * n` a list of none, which takes no array)
+            lists.append(assign(name, gast.BinOp(left=gast.List(elts=[load(v)], ctx=gast.Load()), op=gast.Mult(),
                                                  right=copy.deepcopy(capacity))))
             saves.append(assign(gast.Subscript(value=load(name), slice=copy.deepcopy(row), ctx=gast.Store()),
                                 call("rt.copy", load(v)) if v in written else load(v)))

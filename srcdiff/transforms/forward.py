@@ -22,6 +22,7 @@ from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
+from .kinds import expr_kind
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -259,11 +260,12 @@ def prune(e, tangents, zeros=None):
 class Forward:
     """Generates the jvp function of one SSA unit: (params..., d_<wrt>...) -> (value, d_value)."""
 
-    def __init__(self, unit, wrt: list, callee_jvp):
+    def __init__(self, unit, wrt: list, callee_jvp, kinds: dict | None = None):
         self.unit, self.fn = unit, unit.node
+        self.kinds = kinds      # of the function's names, where its arguments' are known: its callees' jvps get theirs
         self.tuples = None      # {name: its tuple literal} of fn, found at the first tuple (_tuples)
         self.wrt = list(wrt)
-        self.callee_jvp = callee_jvp      # (callee local name, varied positions) -> generated name
+        self.callee_jvp = callee_jvp      # (callee local name, varied positions, argument kinds) -> generated name
         self.varied = varied_names(self.fn, self.wrt, unit.callees)
         # values whose derivative reaches the result: only their calls are declined where a rule gives no
         # derivative (as in reverse mode: the unused U of `U, s, Vh = np.linalg.svd(a)` is fine)
@@ -436,7 +438,8 @@ class Forward:
         pos = tuple(k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.varied)
         if not pos:
             return [s]
-        fname = self.callee_jvp(dotted_name(value.func), pos)
+        call_kinds = tuple(expr_kind(a, self.kinds) for a in value.args) if self.kinds else ()
+        fname = self.callee_jvp(dotted_name(value.func), pos, call_kinds)
         args = [copy.deepcopy(a) for a in value.args] + [load(self.tan(value.args[k].id)) for k in pos]
         target = gast.Tuple(elts=[store(t), store(self.tan(t))], ctx=gast.Store())
         return [assign(target, call(load(fname), *args))]

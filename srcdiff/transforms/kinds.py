@@ -494,8 +494,10 @@ def _law_cast(args, e, kinds):              # rt.astype(x, dtype): x's rank, the
     return None
 
 
-def _law_ravel(args, e, kinds):
-    return Kind.array(1, dtype(args[0]) if args else None)
+def _law_reshape(args, e, kinds, nd=None):  # np.reshape(x, shape): of the rank of a literal shape (np.ravel: nd=1)
+    shape = args[1] if len(args) == 2 else None     # (x.shape, a shape read off an array: its length is unknown)
+    nd = nd or (length(shape) if is_tuple(shape) else 1 if is_scalar(shape) and dtype(shape) == "i" else None)
+    return Kind.array(nd, dtype(args[0]) if args else None) if nd else None
 
 
 def _law_kron(args, e, kinds):
@@ -526,11 +528,10 @@ def _law_fill(args, e, kinds, pos):         # np.zeros(shape[, dtype]), np.full(
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
         "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
-        "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace,
+        "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace, "kron": _law_kron,
         "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
-        "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array,
-        "parts_array": _law_parts_array, "cast": _law_cast, "ravel": _law_ravel, "kron": _law_kron,
-        "matmul": _law_matmul, "fill": _law_fill}
+        "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array, "fill": _law_fill,
+        "parts_array": _law_parts_array, "cast": _law_cast, "reshape": _law_reshape, "matmul": _law_matmul}
 
 
 def _call(name, args, e, kinds):

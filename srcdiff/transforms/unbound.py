@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gast
 
+from . import annotations as anno
 from .astutil import assign, call, const, dotted, is_comment, walk_names, walk_statements
 from .kinds import dtype, is_array, is_exp_table, is_scalar, length, ndim
 from .ssa import exposed_reads
@@ -49,7 +50,11 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     params = {a.id for a in fn.args.args}
     kinds, shapes = dict(kinds or {}), dict(shapes or {})
     copies = {}                       # v -> names assigned a copy of v (SSA's merges), and that v is assigned a copy of
+    empty = set()                     # sums' values where their loops run no iteration, left 0.0 (kinds unknown)
     for n in walk_statements(fn.body):
+        if (isinstance(n, gast.Assign) and anno.get(n, anno.SUM_EMPTY) and isinstance(n.targets[0], gast.Name)
+                and isinstance(n.value, gast.Constant)):
+            empty.add(n.targets[0].id)
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
             copies.setdefault(n.value.id, []).append(n.targets[0].id)
             copies.setdefault(n.targets[0].id, []).append(n.value.id)
@@ -70,8 +75,8 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
-    for v in names:   # a value of a rule with no kind law (np.reshape, np.diag): the kind its copies agree on
-        kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds)
+    for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
+        kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty)
     defs = [placeholder(v, kinds, shapes, params) for v in names]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
@@ -98,16 +103,19 @@ def _tested_against_none(fn, copies: dict) -> set:
     return seen
 
 
-def _agreed_kind(v, copies: dict, kinds: dict):
+def _agreed_kind(v, copies: dict, kinds: dict, empty: set):
     """The one kind the names `v` is copied to and from (transitively: SSA's merges and loop copies) have, where
-    they have only one (under Numba all of them take one type); else None."""
+    they have only one (under Numba all of them take one type); else None. A sum's 0.0 where its loops run no
+    iteration (`empty`: its terms' kind unknown) tells nothing: with arrays for terms it is made zeros once the
+    kinds are known, as where this gradient is differentiated again (nested fuzz seed 460020: a placeholder
+    0.0 there was a float Numba could not unify with the sum of arrays)."""
     seen, todo = {v}, [v]
     while todo:
         for w in copies.get(todo.pop(), ()):
             if w not in seen:
                 seen.add(w)
                 todo.append(w)
-    known = {kinds[w] for w in seen if kinds.get(w) is not None}
+    known = {kinds[w] for w in seen if kinds.get(w) is not None and w not in empty}
     return known.pop() if len(known) == 1 else None
 
 
