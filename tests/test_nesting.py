@@ -403,9 +403,103 @@ def prod_scalar(x):
 @pytest.mark.parametrize("jit", BACKENDS)
 @pytest.mark.parametrize("f", [lse_scalar, max_scalar, prod_scalar], ids=lambda f: f.__name__)
 def test_grad_of_grad_through_reduction_helpers(f, jit):
-    x = 0.45   # (prod_grad's reverse rule, like its forward one, divides by the factors: none is 0 here)
+    x = 0.45
     got = srcdiff.grad(srcdiff.grad(f, jit=jit), jit=jit)(x)
     np.testing.assert_allclose(got, numerical_grad(srcdiff.grad(f), [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def prod_hessian(x, axis):
+    """The Hessian of np.prod(x, axis) summed, written out: entry (i, k) of a line along the axis is the product
+    of the line's entries other than i and k (0 on the diagonal)."""
+    lines = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
+    n = lines.shape[1]
+    blocks = []
+    for line in lines:
+        H = np.zeros((n, n))
+        for i in range(n):
+            for k in range(n):
+                if i != k:
+                    H[i, k] = np.prod(np.delete(line, [i, k]))
+        blocks.append(H)
+    return blocks
+
+
+def prod_rows(x):
+    return np.sum(np.prod(x, axis=1))
+
+
+ZERO_POINTS = [np.array([[0.0, 1.5, -2.0, 0.5], [0.7, -1.1, 0.3, 2.0]]),     # one zero in a row
+               np.array([[0.0, 1.5, 0.0, 0.5], [0.7, 0.0, 0.3, 2.0]]),       # two zeros in a row, one in the other
+               np.array([[0.0, 0.0, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0]])]       # three and four
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("point", range(len(ZERO_POINTS)))
+def test_second_derivatives_of_a_product_with_zero_factors(point, jit):
+    """prod's second derivative where factors are zero: hvp, hessian and grad of a directional gradient give
+    the Hessian written out (they divided by the factors: NaN in hvp, found by the argument-kinds fuzz on
+    np.prod(np.var(M[[1, 1]], axis=0, ddof=1)), whose variances are all zero)."""
+    x = ZERO_POINTS[point]
+    v = np.array([[0.3, -1.2, 0.8, 2.0], [1.0, 0.5, -0.4, 0.9]])
+    H = prod_hessian(x, 1)
+    want = np.array([H[r] @ v[r] for r in range(2)])
+    np.testing.assert_allclose(srcdiff.hvp(prod_rows, jit=jit)(x, v), want, rtol=1e-12, atol=1e-12)
+    hess = srcdiff.hessian(prod_rows, jit=jit)(x).reshape(8, 8)
+    for r in range(2):
+        np.testing.assert_allclose(hess[4 * r:4 * r + 4, 4 * r:4 * r + 4], H[r], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(hess[:4, 4:], 0.0)
+    gv = srcdiff.grad(prod_rows)
+    rr = srcdiff.grad(lambda x: np.sum(gv(x) * v), jit=jit)(x)
+    np.testing.assert_allclose(rr, want, rtol=1e-12, atol=1e-12)
+    whole = prod_hessian(x.reshape(1, -1), 1)[0]
+    np.testing.assert_allclose(srcdiff.hvp(lambda x: np.prod(x), jit=jit)(x, v), (whole @ v.ravel()).reshape(2, 4),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_hvp_of_a_product_of_zero_variances(jit):
+    """The fuzz program's own expression: the variances of a repeated row are zero, so is the product and every
+    derivative of it."""
+    def f(M):
+        return np.prod(np.var(M[[1, 1]], axis=0, ddof=1))
+    M = np.array([[-0.41551461, 1.10050045, -0.74388505], [-0.03757781, -0.25104532, -0.20831865]])
+    np.testing.assert_array_equal(srcdiff.hvp(f, jit=jit)(M, np.ones_like(M)), np.zeros_like(M))
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_third_derivative_of_a_product_with_zero_factors(jit):
+    """Reverse over reverse over reverse through prod at a zero factor: central differences of the level below
+    (a polynomial: they are exact to rounding)."""
+    x, v = ZERO_POINTS[1], np.array([[0.3, -1.2, 0.8, 2.0], [1.0, 0.5, -0.4, 0.9]])
+    gv = srcdiff.grad(prod_rows)
+
+    def second(x):
+        return np.sum(gv(x) * v * x)
+    g2 = srcdiff.grad(second)
+
+    def third(x):
+        return np.sum(g2(x) * v)
+    np.testing.assert_allclose(srcdiff.grad(third, jit=jit)(x), numerical_grad(third, [x], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(srcdiff.hvp(second, jit=jit)(x, v), numerical_grad(third, [x], 0), rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_fourth_derivative_of_a_product_is_declined():
+    """prod's third derivative has no derivative of its own: a fourth order is declined, naming the helper."""
+    g1 = srcdiff.grad(prod_rows)
+
+    def second(x):
+        return np.sum(g1(x) * x)
+    g2 = srcdiff.grad(second)
+
+    def third(x):
+        return np.sum(g2(x) * x)
+    g3 = srcdiff.grad(third)
+
+    def fourth(x):
+        return np.sum(g3(x) * x)
+    with pytest.raises(srcdiff.SrcdiffError, match="prod_others_jvp2 is not differentiable"):
+        srcdiff.grad(fourth)(ZERO_POINTS[0])
 
 
 def loss_lse(W):

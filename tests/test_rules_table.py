@@ -206,6 +206,11 @@ ENTRIES = {
     # p = prod(y) as the helper assumes; the finite differences follow y through both x and p
     "rt.prod_grad": ("rt.prod_grad(x, y, np.prod(y, axis=0), 0) + rt.prod_grad(np.sum(x), y, np.prod(y))", "rr",
                      [((3,), (2, 3))]),
+    # prod_grad's second and third derivatives (linear in their directions; x in the second: the third)
+    "rt.prod_others_jvp": ("rt.prod_others_jvp(x, y, 1) + rt.prod_others_jvp(z, y, 0) + rt.prod_others_jvp(x * z, y)",
+                           "rrr", [((2, 3), (2, 3), (2, 3))]),
+    "rt.prod_others_jvp2": ("rt.prod_others_jvp2(x, z, y, 1) + rt.prod_others_jvp2(z * z, x, y)", "rcr",
+                            [((2, 3), (2, 3), (2, 3))]),
     "rt.transpose_grad": ("rt.transpose_grad(x, (1, 2, 0)) + np.sum(rt.transpose_grad(y))", "rr",
                           [((2, 3, 4), (2, 3))]),
     "rt.index_axis": ("rt.index_axis(x, 1, 2) + rt.index_axis(y, 0, -1)", "rr", [((2, 3), (3,))]),

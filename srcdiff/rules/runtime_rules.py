@@ -93,14 +93,24 @@ R("rt.max_grad", [rt.max_grad], "v, x, m, axis=None",
 R("rt.min_grad", [rt.min_grad], "v, x, m, axis=None",
   "rt.sum(g * rt.min_grad(rt.broadcast_to_like(1.0, v), x, m, axis), axis)", ZERO, ZERO, None,
   jvp="rt.min_grad(dv, x, m, axis)", kind=("like", 1))
-# v * p / x with p = prod(x): exact where x has no zeros
-# (vjp in v uses prod_grad's own product of the other entries, exact with zeros; in x and p exact
-# where x has no zeros, like the jvp)
+# prod_grad(v, x, p) = v times the product of x's other entries along the axis (p, the product itself, only names
+# it: the helper recomputes from x, exact with zeros). Its derivative in x is v times rt.prod_others_jvp, the
+# product's second derivative carried without dividing by x (v * p / x made NaN at a zero entry); that second
+# derivative is symmetric, so its adjoint in x is rt.prod_others_jvp of g * v
 R("rt.prod_grad", [rt.prod_grad], "v, x, p, axis=None",
   "rt.sum(g * rt.prod_grad(rt.broadcast_to_like(1.0, v), x, p, axis), axis)",
-  "-(g * ans) / x", "rt.sum(g * rt.sum_grad(v, x, axis) / x, axis)", None,
-  jvp="rt.prod_grad(dv, x, p, axis) + (rt.sum_grad(v * dp, x, axis) - rt.prod_grad(v, x, p, axis) * dx) / x",
+  "rt.prod_others_jvp(g * rt.sum_grad(v, x, axis), x, axis)", ZERO, None,
+  jvp="rt.prod_grad(dv, x, p, axis) + rt.sum_grad(v, x, axis) * rt.prod_others_jvp(dx, x, axis)",
   kind=("like", 1))
+# linear in t and its own adjoint there; its derivative in x is rt.prod_others_jvp2 (prod's third derivative, symmetric
+# in its three indices: the adjoint in x of t's term is rt.prod_others_jvp2 of g and t)
+R("rt.prod_others_jvp", [rt.prod_others_jvp], "t, x, axis=None", "rt.prod_others_jvp(g, x, axis)",
+  "rt.prod_others_jvp2(g, t, x, axis)", None, jvp="rt.prod_others_jvp(dt, x, axis) + rt.prod_others_jvp2(t, dx, x, axis)",
+  kind=("like", 1))
+# linear in t and in s; its derivative in x (prod's fourth) has no rule: declined
+R("rt.prod_others_jvp2", [rt.prod_others_jvp2], "t, s, x, axis=None", "rt.prod_others_jvp2(g, s, x, axis)",
+  "rt.prod_others_jvp2(g, t, x, axis)", None, None,
+  jvp="rt.prod_others_jvp2(dt, s, x, axis) + rt.prod_others_jvp2(t, ds, x, axis)", kind=("like", 2))
 # v * softmax(x): dv * s + v * s * (dx - dm) with m = logsumexp(x)
 # (m is an input of its own: the vjp in m is minus the reduced g * ans)
 R("rt.logsumexp_grad", [rt.logsumexp_grad], "v, x, m, axis=None",

@@ -9,7 +9,7 @@ from .indexing import add_at, add_into, index_axis, index_axis_put, slice_axis, 
 from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
 from .determinants import logdet_grad
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
-                         min_grad, prod, prod_grad, sum, sum_grad)
+                         min_grad, prod, prod_grad, prod_others_jvp, prod_others_jvp2, sum, sum_grad)
 from .scans import cumsum, diff, diff_transpose, revcumsum
 from .interpolation import interp, interp_slope, interp_slope_transpose, interp_transpose
 from .products import tensordot, tensordot_grad_x, tensordot_grad_y
@@ -25,7 +25,7 @@ __all__ = [
     "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
-    "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
+    "sum_grad", "mean_grad", "prod_grad", "prod_others_jvp", "prod_others_jvp2", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",
     "atleast_1d", "as_column", "take_put", "repeat_index", "tensordot", "tensordot_grad_x", "tensordot_grad_y",
     "trace_grad", "diag_grad", "atleast_nd", "cumprod", "cumprod_grad", "cumprod_jvp", "cumprod_factors", "interp", "interp_slope", "interp_transpose", "interp_slope_transpose",

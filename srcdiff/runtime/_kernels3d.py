@@ -124,6 +124,31 @@ def prod_grad_mid(g2, x3, dt):
 
 
 @njit(cache=True)
+def others_derivative_mid(x3, t3, s3, second, dt):
+    """Derivatives of the product of the other entries along the axis (zero-safe: the products from the left and
+    from the right carried with their derivatives): in the direction t3, or (`second`) in t3 and then s3."""
+    outer, n, inner = x3.shape
+    out = np.empty((outer, n, inner), dt)
+    pre = np.empty((4, n, inner), dt)
+    for o in range(outer):
+        for j in range(inner):
+            p, pt, ps, pts = 1.0, 0.0, 0.0, 0.0
+            for i in range(n):
+                pre[0, i, j], pre[1, i, j], pre[2, i, j], pre[3, i, j] = p, pt, ps, pts
+                xi, ti, si = x3[o, i, j], t3[o, i, j], s3[o, i, j]
+                p, pt, ps, pts = p * xi, pt * xi + p * ti, ps * xi + p * si, pts * xi + pt * si + ps * ti
+            q, qt, qs, qts = 1.0, 0.0, 0.0, 0.0
+            for i in range(n - 1, -1, -1):
+                if second:
+                    out[o, i, j] = pre[3, i, j] * q + pre[1, i, j] * qs + pre[2, i, j] * qt + pre[0, i, j] * qts
+                else:
+                    out[o, i, j] = pre[1, i, j] * q + pre[0, i, j] * qt
+                xi, ti, si = x3[o, i, j], t3[o, i, j], s3[o, i, j]
+                q, qt, qs, qts = q * xi, qt * xi + q * ti, qs * xi + q * si, qts * xi + qt * si + qs * ti
+    return out
+
+
+@njit(cache=True)
 def extremum_grad_mid(g2, x3, a2, dt):
     """g split equally among the entries equal to the extremum a2; NaN at NaN entries (a2 is NaN there)."""
     outer, n, inner = x3.shape

@@ -16,7 +16,7 @@ from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, n
 from ._cache import cached_overload
 
 __all__ = ["sum", "mean", "prod", "max", "min", "logsumexp",
-           "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "logsumexp_grad"]
+           "sum_grad", "mean_grad", "prod_grad", "prod_others_jvp", "prod_others_jvp2", "max_grad", "min_grad", "logsumexp_grad"]
 
 
 # --- forward: Python ----------------------------------------------------------
@@ -174,6 +174,50 @@ def prod_grad(g, x, ans, axis=None):
     return _spread(_keep(g, axis, dt) * others, x.shape, dt)
 
 
+def prod_others_jvp(t, x, axis=None):
+    """The derivative, in the direction t (x's shape), of prod_grad's product of the other entries along `axis`:
+    entry i is the sum over k != i of t[k] times the product of the entries other than i and k. prod_grad's
+    second derivative, exact with zeros in x: products from the left and from the right carried with their
+    derivatives (no division by x, which made NaN at a zero entry). Symmetric in i and k, so it is its own
+    adjoint in t."""
+    return _others_derivative(x, axis, t, None)
+
+
+def prod_others_jvp2(t, s, x, axis=None):
+    """prod_others_jvp's derivative in x along s: entry i sums t[k] s[m] times the product of the entries other
+    than i, k and m over distinct i, k, m (prod's third derivative, exact with zeros; symmetric in i, k, m)."""
+    return _others_derivative(x, axis, t, s)
+
+
+def _others_derivative(x, axis, t, s):
+    if not is_array(x):
+        return 0.0 * t if s is None else 0.0 * t * s
+    dt = float_dtype(x.dtype)
+    ax = 0 if axis is None else norm_axis(axis, x.ndim)
+
+    def lines(a):
+        a = np.broadcast_to(a, x.shape)
+        return np.moveaxis(a.reshape(-1) if axis is None else a, ax, -1).astype(dt)
+    xm, tm = lines(x), lines(t)
+    sm = np.zeros_like(xm) if s is None else lines(s)
+    n = xm.shape[-1]
+    one, zero = np.ones(xm.shape[:-1], dt), np.zeros(xm.shape[:-1], dt)
+    prefix = []                 # (product, its t-, s- and ts-derivatives) of the entries before i
+    p, pt, ps, pts = one, zero, zero, zero
+    for i in range(n):
+        prefix.append((p, pt, ps, pts))
+        xi, ti, si = xm[..., i], tm[..., i], sm[..., i]
+        p, pt, ps, pts = p * xi, pt * xi + p * ti, ps * xi + p * si, pts * xi + pt * si + ps * ti
+    out = np.empty(xm.shape, dt)
+    q, qt, qs, qts = one, zero, zero, zero        # the same of the entries after i
+    for i in range(n - 1, -1, -1):
+        p, pt, ps, pts = prefix[i]
+        out[..., i] = pt * q + p * qt if s is None else pts * q + pt * qs + ps * qt + p * qts
+        xi, ti, si = xm[..., i], tm[..., i], sm[..., i]
+        q, qt, qs, qts = q * xi, qt * xi + q * ti, qs * xi + q * si, qts * xi + qt * si + qs * ti
+    return np.moveaxis(out, -1, ax).reshape(x.shape)
+
+
 def _extremum_grad(g, x, ans, axis):
     if not is_array(x):
         return g
@@ -289,6 +333,35 @@ def _register_grad_with_ans(pyfunc, kernel, kind):
             x3 = np.ascontiguousarray(x).reshape((outer, n, inner))
             return kernel(_as2(g, outer, inner), x3, _as2(ans, outer, inner), dt).reshape(x.shape)
         return impl
+
+
+@cached_overload(prod_others_jvp)
+def _prod_others_jvp_nb(t, x, axis=None):
+    if not nb_is_array(x):
+        return lambda t, x, axis=None: 0.0 * t
+    dt = nb_float_type(x)
+
+    def impl(t, x, axis=None):
+        _, outer, n, inner = axis_split(x.shape, axis)
+        x3 = np.ascontiguousarray(x).reshape((outer, n, inner))
+        t3 = np.ascontiguousarray(np.broadcast_to(t, x.shape)).reshape((outer, n, inner))
+        return k3.others_derivative_mid(x3, t3, t3, False, dt).reshape(x.shape)
+    return impl
+
+
+@cached_overload(prod_others_jvp2)
+def _prod_others_jvp2_nb(t, s, x, axis=None):
+    if not nb_is_array(x):
+        return lambda t, s, x, axis=None: 0.0 * t * s
+    dt = nb_float_type(x)
+
+    def impl(t, s, x, axis=None):
+        _, outer, n, inner = axis_split(x.shape, axis)
+        x3 = np.ascontiguousarray(x).reshape((outer, n, inner))
+        t3 = np.ascontiguousarray(np.broadcast_to(t, x.shape)).reshape((outer, n, inner))
+        s3 = np.ascontiguousarray(np.broadcast_to(s, x.shape)).reshape((outer, n, inner))
+        return k3.others_derivative_mid(x3, t3, s3, True, dt).reshape(x.shape)
+    return impl
 
 
 _register_grad_with_ans(prod_grad, k3.prod_grad_mid, "prod")

@@ -257,6 +257,43 @@ def prune(e, tangents, zeros=None):
 
 
 # ---- the transform ----------------------------------------------------------------------------------------
+def written_through(fn) -> set:
+    """Names bound to an array that a subscript assignment writes into: the written names, and every name bound to
+    the same array as one of them (`a = b`, a view `a = b[i]`, a list stack's append and pop). The tangent of a
+    fresh value (`y = np.copy(x)`) that is another tangent as it is (d_x) must be a copy there: else the write
+    into y's tangent through any of its names also changes d_x (a gradient differentiated again: `buf4 = buf5`
+    then `buf4[0, 1] = v` wrote into the caller's tangent through `buf5 = np.copy(M)`, a wrong hvp, fuzz seed
+    500077)."""
+    links: dict = {}
+
+    def link(a, b):
+        links.setdefault(a, set()).add(b)
+        links.setdefault(b, set()).add(a)
+    written = set()
+    for n in walk(fn):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript):
+            if isinstance(n.targets[0].value, gast.Name):
+                written.add(n.targets[0].value.id)
+        elif isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            v = n.value.value if isinstance(n.value, gast.Subscript) else n.value
+            if isinstance(v, gast.Call) and dotted_name(v.func) == "rt.pop" and v.args:
+                v = v.args[0]
+            if isinstance(v, gast.Name):
+                link(n.targets[0].id, v.id)
+        elif isinstance(n, gast.Call) and n.args and isinstance(n.args[-1], gast.Name):
+            if isinstance(n.func, gast.Attribute) and n.func.attr == "append" and isinstance(n.func.value, gast.Name):
+                link(n.func.value.id, n.args[-1].id)
+            elif dotted_name(n.func) == "rt.push" and len(n.args) == 2 and isinstance(n.args[0], gast.Name):
+                link(n.args[0].id, n.args[1].id)
+    seen, todo = set(written), list(written)
+    while todo:
+        for w in links.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
 class Forward:
     """Generates the jvp function of one SSA unit: (params..., d_<wrt>...) -> (value, d_value)."""
 
@@ -274,8 +311,7 @@ class Forward:
         self.useful = reaching(self.fn, seeds, unit.callees)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
-        self.written = {n.targets[0].value.id for n in walk(self.fn)
-                        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)}
+        self.written = written_through(self.fn)
         self.last_line = None
         for p in self.wrt:
             self.tan(p)
