@@ -6,6 +6,7 @@ import os
 import warnings
 
 import numpy as np
+import scipy.linalg
 import pytest
 
 import srcdiff
@@ -50,6 +51,9 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("np.argsort(x, axis=1)", {"x": A2}, ("a", 2, "i")),
     ("np.zeros((2, 3), np.int64)", {}, ("a", 2, "i")),
     ("np.linalg.eigvalsh(x)", {"x": A2}, A1),
+    ("np.linalg.solve(x, y)", {"x": A2, "y": A1}, A1),   # a solve has b's kind (fuzz seed 500150)
+    ("rt.solve(x, y)", {"x": A2, "y": A2}, A2),
+    ("rt.solve_triangular(x, y, lower=True)", {"x": A2, "y": A1}, A1),
     ("np.unknown_function(x)", {"x": A2}, None),   # no rule: unknown
     ("(x, s)[0]", {"x": A1, "s": F}, A1),          # an element of a tuple written out: its own kind
     ("(x, s)[-1]", {"x": A1, "s": F}, F),          # (fuzz seed 106230: taken for a shape's int, a sum of
@@ -397,3 +401,18 @@ def test_np_where_of_scalars_in_a_loop_with_np_linspace(x, jit):
     for k in range(2):
         want = numerical_grad(where_of_a_value_carried_through_linspace, [x, a], k)
         np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-9)
+
+
+def solved_terms(M):
+    u2 = scipy.linalg.solve_triangular(np.tril(2.0 * np.eye(2) + 0.3 * np.tanh(M[:, :2])), M[:, 1], lower=True) @ M
+    u3 = np.linalg.solve(2.0 * np.eye(2) + 0.1 * M[:, :2], M[:, 2])
+    return np.sum(np.log1p(np.square(M)) + sum(u2 * (e5 * 0.5 + e6) for e5, e6 in zip(u3, M[0])))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_sum_of_arrays_over_a_zip_of_solved_terms(jit):
+    """A sum of arrays over a zip (it may run no iteration, so it starts from 0.0 or zeros of its terms' kind)
+    whose terms come from solves: the solves had no kind law, the start stayed 0.0 and Numba could not unify it
+    with the array terms ('Cannot unify array(float64, 1d, C) and float64', fuzz seed 500150)."""
+    from gradcheck import check_grad
+    check_grad(solved_terms, [np.array([[0.3, 0.5, 0.1], [0.7, -0.2, 0.4]])], wrt=(0,), jit=jit)

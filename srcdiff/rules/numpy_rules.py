@@ -271,7 +271,7 @@ R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(n
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
   jvp="rt.cholesky_jvp(ans, dx)", kind="as_float", shape="same")
 R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)",
-  "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)")
+  "rt.solve(np.transpose(a), g)", jvp="np.linalg.solve(a, db - da @ ans)", kind=("like", 1))
 # eigh and svd return tuples: canonicalize (transforms/desugar.py) splits them into one call per output,
 # np.linalg.eigh(a)[0] -> np.linalg.eigvalsh(a), [1] -> rt.eigh_vectors(a), and np.linalg.svd(a, ...)[0], [1], [2]
 # -> rt.svd_u(a), rt.svdvals(a), rt.svd_vh(a) (thin; with full_matrices=True U and Vh have no derivative).
@@ -301,13 +301,13 @@ R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)"
 # np.tanh of jitted source (np.tanh's jit_as; transforms/products.py, runtime/activations.py)
 R("rt.tanh", [], "x", "g * (1.0 - ans * ans)", jvp="dx * (1.0 - ans * ans)", cuda="math.tanh({0})", **EW)
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",
-  jvp="rt.solve(a, db - rt.dot(da, ans))")
+  jvp="rt.solve(a, db - rt.dot(da, ans))", kind=("like", 1))
 # (rt.solve_triangular takes (a, b, lower, trans), scipy (a, b, trans, lower): templates pass them by
-# keyword, so generated code binds the same way when it is differentiated again)
+# keyword, so generated code binds the same way when it is differentiated again; a solve has b's kind, as floats)
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
   "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, lower=lower, trans=1 - trans), ans, trans, lower)",
   "rt.solve_triangular(a, g, lower=lower, trans=1 - trans)", None, None,
-  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower=lower, trans=trans)")
+  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower=lower, trans=trans)", kind=("like", 1))
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {
