@@ -24,7 +24,7 @@ from . import annotations as anno
 from . import checkpoints
 from .astutil import assign, call, const, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_scalar
-from .reverse_support import INT_OPS, assigned_in, basic_index, simplify, written_arrays
+from .reverse_support import INT_OPS, assigned_in, assignments, basic_index, simplify, trailing_phis, written_arrays
 
 
 class Storage:
@@ -157,10 +157,44 @@ class Storage:
         return plan
 
     def stored(self, stmts, loop):
-        """Names this block must store for the backward sweep (not recomputed)."""
+        """Names this block must store for the backward sweep (not recomputed, not carried)."""
         ints, subs = self.rereads(stmts, loop)
         skip = {st.targets[0].id for st in ints} | set(subs)
+        if loop is not None and stmts is loop.body:
+            skip |= set(self.carried(loop))
         return [v for v in self.owned(stmts) if v in self.needed and v not in skip]
+
+    def carried(self, loop) -> dict:
+        """{v: c} for the back-edge copies `c = v` ending `loop`'s body whose two sides the backward sweep both
+        reads: v, the iteration's last value of c, is the next iteration's first value of c, which that
+        iteration's backward block has just taken from c's tape, or, for the last iteration, c's value after
+        the loop. So v is not stored; each backward block starts with `v = c`, before c is taken back (one
+        state a step instead of two: an RNN's h and its next h). In a checkpointed loop the same holds within
+        a segment, whose rerun ends with c at the next segment's first value. Only where nothing else can
+        change c or v in between: a `for` loop of the function's own body (not inside another loop, no
+        break/continue/return), c bound only before the loop and by this copy, v once, as a statement of
+        the body, neither written in place, and v a scalar where the function writes into any array (a view
+        could see the write)."""
+        key = ("carried", id(loop))
+        if key in self._remat:
+            return self._remat[key]
+        out = {}
+        top = self.fn.body
+        if (isinstance(loop, gast.For) and any(s is loop for s in top)
+                and not any(isinstance(n, (gast.Break, gast.Continue, gast.Return)) for s in loop.body for n in walk(s))):
+            at = next(k for k, s in enumerate(top) if s is loop)
+            everywhere, before, inside = assignments(top), assignments(top[:at]), assignments(loop.body)
+            defined = {s.targets[0].id: s for s in loop.body
+                       if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
+            for s in loop.body[len(loop.body) - trailing_phis(loop.body):]:
+                c, v = s.targets[0].id, getattr(s.value, "id", None)
+                if (v in defined and not anno.get(defined[v], anno.PHI) and everywhere.get(v) == 1
+                        and inside.get(c) == 1 and everywhere[c] == 1 + before.get(c, 0)
+                        and v in self.needed and c in self.needed and not {v, c} & self.written_anywhere
+                        and (not self.written_anywhere or is_scalar(self.kinds.get(v)))):
+                    out[v] = c
+        self._remat[key] = out
+        return out
 
     def push(self, v, loop):
         tl = self.tape_loop(loop, v)
@@ -204,6 +238,7 @@ class Storage:
         out = [self.pop(v, loop) for v in reversed(self.stored(stmts, loop))]
         self.loop_stack = saved
         if loop is not None and stmts is loop.body:
+            out = [assign(v, load(c)) for v, c in self.carried(loop).items()] + out
             ints, _ = self.remat_plan(loop)
             need = set(self.needed)
             for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
@@ -243,3 +278,4 @@ def _settled(subs: dict, body: list) -> dict:
                     grew = True
         del plan[max(suspects, key=lambda v: (last[v], plan[v][1]))]
     return {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
+
