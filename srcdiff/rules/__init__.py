@@ -6,7 +6,7 @@ the program's own variable names and emits the result as source. `srcdiff.adjoin
 
 Besides its vjp and jvp templates a record carries (all in the one `defrule` call that registers it):
 * `kind`: its kind law, the kind of the result (scalar or array, rank, dtype) from the kinds of the
-  arguments: a law name of transforms/kinds.py (LAWS), or a tuple (law name, parameters...); None: unknown;
+  arguments: a law name of transforms/kind_laws.py (LAWS), or a tuple (law name, parameters...); None: unknown;
 * `shape`: its dims law, which axes of the result have which lengths: "elementwise" (the result
   broadcasts the arguments and each element is a function of theirs), "fill" (the shape of the broadcast
   arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky, tril),
