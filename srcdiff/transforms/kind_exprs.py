@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gast
 
+from ..rules import BINOP_RULE
 from .astutil import dotted_name, literal_value
-from .kind_laws import call_kind
-from .kind_type import (B, DTYPE_NAMES, I, Kind, array_of, broadcast, dtype, element, elements, is_array, is_scalar,
-                        is_tuple, kind_of_value, matmul_kind, ndim)
+from .kind_laws import call_kind, operator_kind
+from .kind_type import (B, DTYPE_NAMES, I, Kind, array_of, broadcast, dtype, elements, is_array, is_scalar, is_tuple,
+                        kind_of_value, ndim)
 
 def expr_kind(e, kinds: dict):
     """Kind of an expression whose names have the given kinds."""
@@ -22,19 +23,7 @@ def expr_kind(e, kinds: dict):
     if isinstance(e, gast.Name):
         return kinds.get(e.id)
     if isinstance(e, gast.BinOp):
-        a, b = expr_kind(e.left, kinds), expr_kind(e.right, kinds)
-        if a is None or b is None:
-            return None
-        dts = {dtype(a), dtype(b)}
-        if isinstance(e.op, gast.Div) or "f" in dts:
-            dt = "f"
-        elif isinstance(e.op, gast.Pow):
-            dt = None
-        else:
-            dt = "i" if dts <= {"i", "b"} else None
-        if isinstance(e.op, gast.MatMult):
-            return matmul_kind(a, b)
-        return broadcast([a, b], dt)
+        return operator_kind(BINOP_RULE.get(type(e.op)), expr_kind(e.left, kinds), expr_kind(e.right, kinds))
     if isinstance(e, gast.UnaryOp):
         k = expr_kind(e.operand, kinds)
         return B if isinstance(e.op, gast.Not) else k
@@ -54,9 +43,6 @@ def expr_kind(e, kinds: dict):
         # the length (np.zeros((2, 3)) has rank 2) and the elements' kinds (t = (a, x); t[0] is a's)
         return Kind.tuple_of(len(e.elts), [expr_kind(x, kinds) for x in e.elts])
     if isinstance(e, gast.Call):
-        if dotted_name(e.func) == "rt.pop":
-            k = expr_kind(e.args[0], kinds) if e.args else None
-            return element(k)   # (a stack's element)
         return call_kind(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e,
                          lambda x: expr_kind(x, kinds))
     return None

@@ -16,8 +16,8 @@ import gast
 
 from ..rules import RULES
 from .astutil import literal_value
-from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, is_array, is_dtype_value, is_scalar,
-                        is_tuple, length, matmul_kind, ndim, with_dtype)
+from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, element, is_array, is_dtype_value,
+                        is_scalar, is_tuple, length, matmul_kind, ndim, with_dtype)
 
 def literal_array_kind(e, kind_of):
     """The kind of np.array of a (nested) tuple of number constants and scalars (desugar writes lists of
@@ -220,8 +220,9 @@ def _law_kron(args, e, kind_of):
     return None
 
 
-def _law_matmul(args, e, kind_of):            # np.dot, rt.dot
-    return matmul_kind(args[0], args[1]) if len(args) == 2 and None not in args else None
+def _law_matmul(args, e, kind_of, arity=2):   # np.dot, rt.dot; rt.tri_matmul(v, x, trans) (arity 3): v @ x, v
+    ok = len(args) == arity and None not in args[:2]   # transposed or not (the rank is the same)
+    return matmul_kind(args[0], args[1]) if ok else None
 
 
 def _law_fill(args, e, kind_of, pos):         # np.zeros(shape[, dtype]), np.full(shape, v[, dtype])
@@ -238,13 +239,153 @@ def _law_fill(args, e, kind_of, pos):         # np.zeros(shape[, dtype]), np.ful
     return Kind.array(1 if is_scalar(a0) else None, dt)
 
 
+# ---- the laws of operators, of rank-dependent functions and of the adjoint helpers ---------------------------
+
+def operator_kind(op, a, b):
+    """The kind of `a <op> b` (op: the operator's rule name, "+", "/", "**", "@", ...): a true division gives
+    floats, a power of ints an unknown dtype (2 ** -1 is a float), any other operator of ints and booleans ints,
+    of floats floats; the operands broadcast (kind_exprs reads the syntax's operators through this)."""
+    if a is None or b is None:
+        return None
+    dts = {dtype(a), dtype(b)}
+    if op == "/" or "f" in dts:
+        dt = "f"
+    elif op == "**":
+        dt = None
+    else:
+        dt = "i" if dts <= {"i", "b"} else None
+    return matmul_kind(a, b) if op == "@" else broadcast([a, b], dt)
+
+
+def _law_operator(args, e, kind_of, op):     # the records of + - * / ** % @ (binary) and neg, pos (unary)
+    if len(args) == 1:
+        return args[0]
+    return operator_kind(op, args[0], args[1]) if len(args) == 2 else None
+
+
+def _law_dynamic(args, e, kind_of):         # a result whose kind depends on run-time values: unknown, declared so
+    return None
+
+
+def _law_opaque(args, e, kind_of):          # no value of any kind: a range, a slice, print's None, a stack's
+    return None                             # push (kinds.infer reads stacks itself), an in-place scatter's None
+
+
+def _law_scalar(args, e, kind_of, dt):      # math.floor(x): an int; math.isnan(x), bool(x): a bool
+    return Kind.scalar(dt)
+
+
+def _law_to_dtype(args, e, kind_of, dt):    # np.int64(x), np.bool_(x): x's rank, of dtype dt (no argument: a scalar)
+    if not e.args:
+        return Kind.scalar(dt)
+    return with_dtype(args[0], dt)
+
+
+def _law_like_dtype(args, e, kind_of, pos, dt):   # np.searchsorted(a, v): v's rank, of dtype dt
+    return with_dtype(args[pos], dt) if len(args) > pos else None
+
+
+def _law_element(args, e, kind_of):         # rt.pop(stack): what the stack holds
+    return element(args[0]) if args else None
+
+
+def _axis_count(e, pos, kind_of):
+    """How many axes the axis argument of a call names (at position `pos` or axis=): "all" where it is left out
+    or None, 1 for an int, a tuple's length; None where that is not known (only the count matters to the rank)."""
+    given = [k.value for k in e.keywords if k.arg == "axis"] + e.args[pos:pos + 1]
+    if not given or (isinstance(given[0], gast.Constant) and given[0].value is None):
+        return "all"
+    k = kind_of(given[0])
+    if is_scalar(k) and dtype(k) == "i":
+        return 1
+    return length(k) if is_tuple(k) else None
+
+
+def _law_reduce_to(args, e, kind_of, dt):   # np.any(x[, axis]), np.count_nonzero(x[, axis]): of dtype dt, the
+    nd = ndim(args[0]) if args else None    # axes given removed (all where none is given; kept with keepdims)
+    count = _axis_count(e, 1, kind_of)
+    keep = [literal_value(k.value) for k in e.keywords if k.arg == "keepdims"]
+    if keep and keep[0] is not False:
+        return array_of(nd, dt) if keep[0] is True and nd is not None else None
+    if count == "all":
+        return Kind.scalar(dt)
+    return None if nd is None or count is None else array_of(nd - count, dt)
+
+
+def _law_squeeze(args, e, kind_of):         # rt.squeeze(x, axis): the axes given removed (axis None: which axes
+    nd = ndim(args[0]) if args else None    # have length 1 is known at run time only)
+    count = _axis_count(e, 1, kind_of)
+    if nd is None or count in (None, "all"):
+        return None
+    return array_of(nd - count, dtype(args[0]))
+
+
+def _law_tensordot(args, e, kind_of):       # rt.tensordot(x, y, k): x's last k axes contracted with y's first k
+    k = literal_value(e.args[2]) if len(e.args) > 2 else None
+    if len(args) < 2 or None in (ndim(args[0]), ndim(args[1])) or type(k) is not int:
+        return None
+    return array_of(ndim(args[0]) + ndim(args[1]) - 2 * k, "f")
+
+
+def _law_diag(args, e, kind_of):            # np.diag(v) of a vector: a matrix; np.diag(m) of a matrix: its diagonal
+    nd = ndim(args[0]) if args else None
+    return Kind.array(3 - nd, dtype(args[0])) if nd in (1, 2) else None
+
+
+def _law_eye(args, e, kind_of, pos):        # np.eye(n[, m, k, dtype]), np.identity(n[, dtype]): a matrix of floats
+    given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
+    k = kind_of(given[0]) if given else None
+    return Kind.array(2, (dtype(k) if is_dtype_value(k) else None) if given else "f")
+
+
+def _law_shape(args, e, kind_of):           # np.shape(x): a tuple of ints, as long as x's rank where it is known
+    nd = ndim(args[0]) if args else None
+    return Kind.tuple_of(nd) if nd else Kind.tuple_of()
+
+
+def _law_arrays(args, e, kind_of, n, nd, dt):   # np.tril_indices(n): a tuple of n arrays of rank nd
+    return Kind.tuple_of(n, [Kind.array(nd, dt)] * n)
+
+
+def _law_decomposition(args, e, kind_of, *ranks):   # slogdet, eigh, svd of a matrix (a stack of them: the leading
+    nd = ndim(args[0]) if args else None              # axes kept): a tuple of float values of these ranks, less two
+    if nd is None or nd < 2:
+        return None
+    uv = [k.value for k in e.keywords if k.arg == "compute_uv"] + e.args[2:3]
+    if uv and literal_value(uv[0]) is False:          # (svd(a, compute_uv=False): the singular values alone)
+        return array_of(nd - 1, "f")
+    return Kind.tuple_of(len(ranks), [array_of(nd - 2 + r, "f") for r in ranks])
+
+
+def _law_round(args, e, kind_of):           # round(x) of a scalar: an int; round(x, n): x's kind (arrays have no
+    a0 = args[0] if args else None          # __round__: np.round is their rule)
+    return (I if len(args) == 1 else a0) if is_scalar(a0) else None
+
+
+def _law_sum_first(args, e, kind_of):       # builtin sum(x): the sum over the first axis, from the int 0
+    nd = ndim(args[0]) if args else None
+    if not nd:
+        return None
+    return array_of(nd - 1, "f" if dtype(args[0]) == "f" else "i" if dtype(args[0]) in ("i", "b") else None)
+
+
+def _law_index_axis(args, e, kind_of):      # rt.index_axis(v, axis, k) of an int k: v with the axis dropped
+    nd = ndim(args[0]) if args else None
+    return None if not nd or not is_scalar(args[2] if len(args) > 2 else None) else array_of(nd - 1, dtype(args[0]))
+
+
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
         "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
         "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace, "kron": _law_kron,
         "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
         "expand_dims": _law_expand_dims, "join": _law_join, "literal_array": _law_literal_array, "fill": _law_fill,
-        "parts_array": _law_parts_array, "cast": _law_cast, "reshape": _law_reshape, "matmul": _law_matmul}
+        "parts_array": _law_parts_array, "cast": _law_cast, "reshape": _law_reshape, "matmul": _law_matmul,
+        "operator": _law_operator, "dynamic": _law_dynamic, "opaque": _law_opaque, "scalar": _law_scalar,
+        "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
+        "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
+        "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
+        "index_axis": _law_index_axis}
 
 
 def call_kind(name, args, e, kind_of):
