@@ -15,6 +15,7 @@ from .kind_laws import call_kind, operator_kind
 from .kind_type import (B, DTYPE_NAMES, I, Kind, array_of, broadcast, dtype, elements, is_array, is_scalar, is_tuple,
                         kind_of_value, ndim)
 
+
 def expr_kind(e, kinds: dict):
     """Kind of an expression whose names have the given kinds."""
     if isinstance(e, gast.Constant):
@@ -46,7 +47,6 @@ def expr_kind(e, kinds: dict):
         return call_kind(dotted_name(e.func), [expr_kind(a, kinds) for a in e.args], e,
                          lambda x: expr_kind(x, kinds))
     return None
-
 
 
 def _subscript(base, idx, kinds):

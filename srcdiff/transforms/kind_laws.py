@@ -19,6 +19,7 @@ from .astutil import literal_value
 from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, element, is_array, is_dtype_value,
                         is_scalar, is_tuple, length, matmul_kind, ndim, with_dtype)
 
+
 def literal_array_kind(e, kind_of):
     """The kind of np.array of a (nested) tuple of number constants and scalars (desugar writes lists of
     constants so, ANF index lists: x[[i, 0]])."""
@@ -34,7 +35,6 @@ def literal_array_kind(e, kind_of):
         return None
     dts = {dtype(p) for p in parts}
     return Kind.array(ndim(parts[0]) + 1, "f" if "f" in dts else "i" if "i" in dts else "b")
-
 
 
 # ---- kind laws: each rule in the registry (srcdiff/rules) names one, with its parameters ---------------------

@@ -189,7 +189,6 @@ def kind_of_value(v):
     return None
 
 
-
 def array_of(nd, dt):
     """An array of rank nd and dtype dt; rank 0: a scalar (of floats where dt is unknown)."""
     if nd == 0:
@@ -212,7 +211,6 @@ def broadcast(ks, dt):
     return Kind.scalar(dt) if scalars else Kind.array(nd, dt)
 
 
-
 def matmul_kind(a, b):
     """The kind of a @ b (np.dot, rt.dot): a product by a scalar broadcasts; matrices and vectors lose an axis each."""
     na, nb = ndim(a), ndim(b)
@@ -221,7 +219,6 @@ def matmul_kind(a, b):
     if na == 0 or nb == 0:
         return broadcast([a, b], "f")
     return array_of(na + nb - 2 if max(na, nb) <= 2 else max(na, nb), "f")
-
 
 
 DTYPE_NAMES = {"np.int64": "i", "np.int32": "i", "np.intp": "i", "np.bool_": "b", "bool": "b",

@@ -23,6 +23,7 @@ from .kind_type import (B, DTYPE_NAMES, F, I, Kind, array_of, as_float, broadcas
                         elements, is_array, is_dtype_value, is_exp_table, is_float_array, is_scalar, is_stack,
                         is_tuple, kind_of_value, length, matmul_kind, ndim, unify, with_dtype)
 
+
 def _reads_unreached(e, local: set, kinds: dict) -> bool:
     """Whether `e` reads a local name that has no kind yet (not reached by this sweep). The flat shapes
     ANF leaves (names, constants, operators and calls of them) are looked at directly; anything else
