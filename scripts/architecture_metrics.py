@@ -17,8 +17,8 @@ Prints, for the package under srcdiff/:
   between passes (text or names another pass made: the ones to remove) and the rest, whose text comes from
   outside the compiler (file names, other tools' error messages, module and namespace names, Python's own
   names: TEXT_FROM_OUTSIDE lists them);
-* tagged-kind indexing outside transforms/kinds.py: kinds read by position (``k[0] == "a" and k[1] > 2``)
-  or written as tagged tuples (``("s", "i")``) instead of through transforms/kinds.py's Kind type;
+* tagged-kind indexing outside transforms/kind_type.py: kinds read by position (``k[0] == "a" and k[1] > 2``)
+  or written as tagged tuples (``("s", "i")``) instead of through transforms/kind_type.py's Kind type;
 * passes that parse emitted text: ``ast.parse`` / ``gast.parse`` of generated source (an argument named
   ``source``, a ``.source()`` call or a ``.src`` attribute) outside the front end (transforms/parse.py,
   which parses the function it is given);
@@ -239,10 +239,10 @@ def _kind_tuple(node) -> bool:
 
 
 def tagged_kinds(mods):
-    """[(module, line)] where a kind is read by position or written as a tagged tuple, outside kinds.py."""
+    """[(module, line)] where a kind is read by position or written as a tagged tuple, outside kind_type.py (the Kind type)."""
     out = set()
     for name, path in mods.items():
-        if name == f"{PACKAGE}.transforms.kinds":
+        if name == f"{PACKAGE}.transforms.kind_type":
             continue
         for node in ast.walk(ast.parse(open(path).read(), path)):
             if _tag_test(node) or _kind_tuple(node):
@@ -324,7 +324,7 @@ def main(argv=None):
           f"{len(texts) - len(between)} of file names / error text / module names")
     for m, lineno, code, _ in between:
         print(f"    {m}:{lineno}  {code}")
-    print(f"tagged-kind indexing outside transforms/kinds.py: {len(kinds_by_position)} places in "
+    print(f"tagged-kind indexing outside transforms/kind_type.py: {len(kinds_by_position)} places in "
           f"{len({m for m, _ in kinds_by_position})} modules")
     print(f"parses of emitted source outside the front end: {len(parses)} in "
           f"{len({m for m, _, _ in parses})} modules")

@@ -520,17 +520,31 @@ def reshaped_state(a, m):
 
 def diagonal_state(a, m):
     for i in range(3):
-        a = np.tanh(np.diag(np.outer(m @ a, a))) + 0.5 * a    # (np.diag has no kind law: its kind is unknown)
+        a = np.tanh(np.diag(np.outer(m @ a, a))) + 0.5 * a    # (np.diag of a matrix: a vector, kind law "diag")
+    return np.sum(a * a)
+
+
+def checkpoint_user_product(u, v):   # a user primitive (srcdiff.adjoint): its kind is unknown (kind law "dynamic")
+    return u * v
+
+
+srcdiff.adjoint(checkpoint_user_product, vjp=("g * v", "g * u"))
+
+
+def user_rule_state(a, m):
+    for i in range(3):
+        a = np.tanh(checkpoint_user_product(m @ a, a)) + 0.5 * a
     return np.sum(a * a)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-@pytest.mark.parametrize("f", [reshaped_state, diagonal_state], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", [reshaped_state, diagonal_state, user_rule_state], ids=lambda f: f.__name__)
 def test_a_checkpointed_loop_whose_state_comes_from_reshape_or_an_unknown_kind(f, jit):
     """Fuzz seed 450970 under jit, checkpoints=1: np.reshape had no kind law, so the loop's carried `a` had no kind,
     and its snapshots were `[None] * n`, which Numba types as a list of none ("invalid setitem with value of
-    array(float64, 1d, A) to element of none"). np.reshape's kind is now the rank of its literal shape, and a
-    snapshot of a value of unknown kind is a list of the value's own type, `[a] * n`."""
+    array(float64, 1d, A) to element of none"). np.reshape's kind is now the rank of its literal shape (np.diag's
+    is a vector for a matrix), and a snapshot of a value of unknown kind (the result of a user's primitive,
+    registered with srcdiff.adjoint and no kind) is a list of the value's own type, `[a] * n`."""
     args = [np.array([0.3, -0.8]), np.array([[1.5, 0.2], [-0.3, 1.1]])]
     _, taped = _grads(f, args, (0, 1), jit, None)
     g, got = _grads(f, args, (0, 1), jit, 1)
@@ -541,4 +555,5 @@ def test_a_checkpointed_loop_whose_state_comes_from_reshape_or_an_unknown_kind(f
         python = srcdiff.grad(f, wrt=(0, 1), checkpoints=1)(*args)
         for k in (0, 1):
             np.testing.assert_allclose(got[k], python[k], rtol=1e-12, atol=1e-14)
-    assert ("a_snapshots = [a] *" in srcdiff.source(g)) == (f is diagonal_state)
+    assert "a_snapshots = " in srcdiff.source(g)
+    assert ("a_snapshots = [a] *" in srcdiff.source(g)) == (f is user_rule_state)

@@ -556,23 +556,29 @@ def family(rule):
 CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.tetragamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
                  "np.rint", "np.around", "np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or",
                  "np.logical_not", "np.floor_divide"}
-OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # kinds, dims and CUDA read them from the syntax
+OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # dims and CUDA read them from the syntax; kinds
+# reads it through their records' law, ("operator", op)
 
 
 def test_every_rule_has_every_facet():
-    """Each record says, for each facet, what it is or that it has none: a kind law kinds knows, a dims law dims
-    knows, a device template (or a place in CUDA_DECLINED), an implementation its name denotes in generated code.
-    NumPy ufuncs are elementwise by definition: their rules must say so (the drift this registry ends: np.cbrt was
-    elementwise to dims but had no kind)."""
+    """Each record says, for each facet, what it is or that it has none: a kind law kinds knows (every record has
+    one, "dynamic" where its kind is known at run time only; tests/test_kind_laws.py checks them against NumPy),
+    a dims law dims knows, a device template (or a place in CUDA_DECLINED), an implementation its name denotes in
+    generated code. NumPy ufuncs are elementwise by definition: their rules must say so (the drift this registry
+    ends: np.cbrt was elementwise to dims but had no kind)."""
     from srcdiff.rules import SHAPE_LAWS, implementation, objects_of
     from srcdiff.transforms.kinds import LAWS
     problems = []
     for name, r in RULES.items():
-        if r.namespace:       # rules users register (srcdiff.adjoint): only templates
-            continue
         law = r.kind[0] if isinstance(r.kind, tuple) else r.kind
-        if law is not None and law not in LAWS:
-            problems.append(f"{name}: kind law {law!r} is none of transforms/kinds.py's LAWS")
+        if law not in LAWS:   # (no law is no state a record can be in: "dynamic" says its kind is known at run time)
+            problems.append(f"{name}: kind law {law!r} is none of transforms/kind_laws.py's LAWS")
+        if r.namespace:       # rules users register (srcdiff.adjoint): only templates, of a kind known at run time
+            if law != "dynamic":
+                problems.append(f"{name}: a user's rule whose kind law is {law!r}, not 'dynamic'")
+            continue
+        if name in OPERATORS and r.kind != ("operator", name):
+            problems.append(f"{name}: an operator whose kind law is {r.kind!r}, not ('operator', {name!r})")
         if r.shape not in SHAPE_LAWS:
             problems.append(f"{name}: dims law {r.shape!r}")
         if name not in OPERATORS | {"abs_int", "builtin_sum"} and implementation(name) is None:
@@ -580,8 +586,6 @@ def test_every_rule_has_every_facet():
         if any(isinstance(o, np.ufunc) and o.signature is None for o in objects_of(name)) and r.shape != "elementwise":
             problems.append(f"{name}: a NumPy ufunc not declared elementwise")
         if r.shape == "elementwise" and name not in OPERATORS:
-            if r.kind is None:
-                problems.append(f"{name}: elementwise without a kind law")
             if r.cuda is None and name not in CUDA_DECLINED:
                 problems.append(f"{name}: elementwise without a device template (or an entry in CUDA_DECLINED)")
         if r.cuda is not None and name in CUDA_DECLINED:
@@ -669,7 +673,7 @@ def test_tables_are_built_from_the_records():
     from srcdiff.transforms.optimize import fusion
     elementwise = names_with("elementwise")
     assert dims.ELEMENTWISE == elementwise | names_with("fill")
-    assert kinds._ELEMENTWISE == elementwise
+    assert kinds.ELEMENTWISE == elementwise
     assert fusion.ELEMENTWISE_CALLS <= elementwise and "np.cbrt" in fusion.ELEMENTWISE_CALLS
     assert products.ROUTES == jit_routes()
     device = {n for n, r in RULES.items() if r.cuda is not None}

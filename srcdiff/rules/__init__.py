@@ -6,7 +6,9 @@ the program's own variable names and emits the result as source. `srcdiff.adjoin
 
 Besides its vjp and jvp templates a record carries (all in the one `defrule` call that registers it):
 * `kind`: its kind law, the kind of the result (scalar or array, rank, dtype) from the kinds of the
-  arguments: a law name of transforms/kinds.py (LAWS), or a tuple (law name, parameters...); None: unknown;
+  arguments: a law name of transforms/kind_laws.py (LAWS), or a tuple (law name, parameters...); every record
+  names one (tests/test_rules_table.py): "dynamic" where the kind depends on run-time values (a user's
+  srcdiff.adjoint function), "opaque" where the call gives no value of a kind (range, print, rt.push);
 * `shape`: its dims law, which axes of the result have which lengths: "elementwise" (the result
   broadcasts the arguments and each element is a function of theirs), "fill" (the shape of the broadcast
   arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky, tril),

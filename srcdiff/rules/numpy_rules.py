@@ -18,25 +18,29 @@ R = defrule
 lin = scipy.linalg
 
 # ---- arithmetic (the compiler maps operators to these names) -----------------------------------
-# (elementwise; kinds, dims and the CUDA lowering read operators from the syntax: their records carry no
-# kind law or device template)
-OP = dict(shape="elementwise")
-R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy", **OP)
-R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy", **OP)
-R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP)
+# (elementwise; dims and the CUDA lowering read operators from the syntax: their records carry no device
+# template; their kind law, ("operator", op), is the one transforms/kind_exprs.py applies to the syntax's operators)
+def OP(op):
+    return dict(shape="elementwise", kind=("operator", op))
+
+
+R("+", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(g, y)", jvp="dx + dy", **OP("+"))
+R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy", **OP("-"))
+R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP("*"))
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
-  jvp="dx / y - ans * dy / y", **OP)
+  jvp="dx / y - ans * dy / y", **OP("/"))
 # (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse_support.simplify)
 R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
-  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP)
+  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP("**"))
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
 R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
-  jvp="dx - dy * np.floor(x / y)", **OP)
+  jvp="dx - dy * np.floor(x / y)", **OP("%"))
 R("np.fmod", [np.fmod, math.fmod], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.trunc(x / y), y)",
   jvp="dx - dy * np.trunc(x / y)", kind="promote", shape="elementwise", cuda="math.fmod({0}, {1})")
-R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy")
-R("neg", [np.negative], "x", "-g", jvp="-dx", **OP)
-R("pos", [np.positive], "x", "g", jvp="dx", **OP)
+R("@", [np.matmul], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)", jvp="dx @ y + x @ dy",
+  kind=("operator", "@"))
+R("neg", [np.negative], "x", "-g", jvp="-dx", **OP("neg"))
+R("pos", [np.positive], "x", "g", jvp="dx", **OP("pos"))
 
 # ---- elementwise ------------------------------------------------------------------------------
 # (kind "as_float": the argument's kind, as floats; shape "elementwise"; cuda: the device code on one scalar)
@@ -203,8 +207,8 @@ R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", 
 R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)",
   kind=("along_axis", 1, True))
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
-R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)")
-R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)")
+R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)", kind="same_array")
+R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)", kind=("like", 0))
 # sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
 R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
   jvp="rt.sort_like(dx, x, axis)", kind=("along_axis", 1, False))
@@ -231,7 +235,7 @@ R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleas
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",
   kind="expand_dims", shape="expand_dims")
 # (under Numba only with axis= given: the compiler declines axis=None there, checks.check_numba)
-R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)")
+R("rt.squeeze", [np.squeeze], "x, axis=None", "rt.reshape_like(g, x)", None, jvp="rt.squeeze(dx, axis)", kind="squeeze")
 R("rt.atleast_1d", [np.atleast_1d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_1d(dx)", kind=("at_least", 1))
 R("rt.as_column", [], "x", "rt.reshape_like(g, x)", jvp="rt.as_column(dx)",   # np.column_stack's columns
   kind=("at_least", 2))
@@ -246,7 +250,7 @@ R("np.take", [np.take], "x, indices, axis=None", "rt.take_put(g, x, indices, axi
   jvp="np.take(dx, indices, axis)", kind="take")
 # x's last k axes contracted with y's first k (np.tensordot and np.inner are composites of it)
 R("rt.tensordot", [], "x, y, k", "rt.tensordot_grad_x(g, x, y, k)", "rt.tensordot_grad_y(g, x, y, k)", None,
-  jvp="rt.tensordot(dx, y, k) + rt.tensordot(x, dy, k)")
+  jvp="rt.tensordot(dx, y, k) + rt.tensordot(x, dy, k)", kind="tensordot")
 # piecewise linear in x (the slope of x's segment, 0 outside [xp[0], xp[-1]]) and linear in fp; moving the
 # knots xp[j], xp[j + 1] of x's segment moves the value by -slope times x's weights (1 - t, t) on them
 R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
@@ -255,7 +259,7 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
 # (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
-R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)")
+R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)", kind="diag")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
 R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
   kind="same_array")
@@ -265,7 +269,8 @@ R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, n
   jvp="-(ans @ dx @ ans)", kind="as_float", shape="same")
 R("np.linalg.det", [np.linalg.det], "x", "g * ans * np.transpose(np.linalg.inv(x))",
   jvp="ans * np.trace(np.linalg.solve(x, dx))", kind="reduce")
-R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True)  # canonicalize splits (sign, logdet)
+R("np.linalg.slogdet", [np.linalg.slogdet], "x", nondiff=True,
+  kind=("decomposition", 0, 0))  # canonicalize splits (sign, logdet)
 R("rt.logabsdet", [], "x", "g * np.transpose(np.linalg.inv(x))", jvp="np.trace(np.linalg.solve(x, dx))",
   kind="reduce")
 R("np.linalg.cholesky", [np.linalg.cholesky], "x", "rt.cholesky_grad(ans, g)",
@@ -277,8 +282,9 @@ R("np.linalg.solve", [np.linalg.solve], "a, b", "rt.solve_grad_a(rt.solve(np.tra
 # -> rt.svd_u(a), rt.svdvals(a), rt.svd_vh(a) (thin; with full_matrices=True U and Vh have no derivative).
 # eigh: a is symmetric and its adjoint is the symmetric gradient over symmetric perturbations (the helpers
 # check that a is symmetric). Formulas, and what happens at repeated eigen- or singular values: runtime/spectral.py
-R("np.linalg.eigh", [np.linalg.eigh], "a, UPLO='L'", nondiff=True)
-R("np.linalg.svd", [np.linalg.svd], "a, full_matrices=True, compute_uv=True, hermitian=False", nondiff=True)
+R("np.linalg.eigh", [np.linalg.eigh], "a, UPLO='L'", nondiff=True, kind=("decomposition", 1, 2))
+R("np.linalg.svd", [np.linalg.svd], "a, full_matrices=True, compute_uv=True, hermitian=False", nondiff=True,
+  kind=("decomposition", 2, 1, 2))
 R("np.linalg.eigvalsh", [np.linalg.eigvalsh], "a", "rt.eigvalsh_grad(a, g)", jvp="rt.eigvalsh_jvp(a, da)",
   kind=("of_matrix", 1))
 R("rt.eigh_vectors", [], "a", "rt.eigh_vectors_grad(a, ans, g)", jvp="rt.eigh_vectors_jvp(a, ans, da)",
@@ -319,6 +325,18 @@ _NONDIFF = {
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "round": builtins.round,
 }
+# their kind laws (transforms/kind_laws.py): eye and identity give matrices (of floats unless a dtype is given),
+# np.shape a tuple of ints as long as the rank, the index pairs two int vectors, searchsorted ints of v's rank,
+# any / all / count_nonzero a bool / int with the axes given removed; range, slice and print give no value of a kind
+_NONDIFF_KINDS = {
+    "np.eye": ("eye", 3), "np.identity": ("eye", 1), "np.shape": "shape", "np.tril_indices": ("arrays", 2, 1, "i"),
+    "np.triu_indices": ("arrays", 2, 1, "i"), "np.searchsorted": ("like_dtype", 1, "i"), "np.any": ("reduce_to", "b"),
+    "np.all": ("reduce_to", "b"), "np.count_nonzero": ("reduce_to", "i"), "range": "opaque", "bool": ("scalar", "b"),
+    "slice": "opaque", "print": "opaque", "math.floor": ("scalar", "i"), "math.ceil": ("scalar", "i"),
+    "math.isnan": ("scalar", "b"), "math.isinf": ("scalar", "b"), "math.isfinite": ("scalar", "b"),
+    "rt.slogdet_sign": "reduce", "math.isqrt": ("scalar", "i"), "math.trunc": ("scalar", "i"), "abs_int": "same",
+    "round": "round",
+}
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)
 # (or name -> (message, advice))
@@ -328,7 +346,7 @@ _FULL_SVD = ("np.linalg.svd with full_matrices=True (the default): the extra col
 CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step * np.arange(n)",
                       "rt.svd_u_full": _FULL_SVD, "rt.svd_vh_full": _FULL_SVD}
 for _name, _obj in _NONDIFF.items():
-    R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True)
+    R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True, kind=_NONDIFF_KINDS[_name])
 # ... and those whose result's kind or shape is known
 ANY = "*args, **kwargs"
 for _name in ("np.zeros", "np.ones", "np.empty"):
@@ -357,7 +375,8 @@ R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)", k
 R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)", kind="as_float", shape="same")
 
 # builtins the compiler rewrites: max(a, b) -> rt.max2, min(a, b) -> rt.min2, sum(x) -> np.sum
-R("builtin_sum", [], "x", nondiff=True)  # canonicalize turns it into rt.sum(x, 0) (sums the first axis)
+R("builtin_sum", [], "x", nondiff=True,
+  kind="sum_first")  # canonicalize turns it into rt.sum(x, 0) (sums the first axis)
 BUILTIN_ALIASES = {id(builtins.max): "rt.max2", id(builtins.min): "rt.min2", id(builtins.sum): "builtin_sum",
                    id(builtins.pow): "**", id(math.pow): "**", id(np.power): "**", id(np.float_power): "**",
                    id(np.add): "+", id(np.subtract): "-", id(np.multiply): "*", id(np.divide): "/",

@@ -19,7 +19,7 @@ class Rule:
     nondiff: bool = False          # output carries no derivative (argmax, shape, zeros, ...)
     variadic: str | None = None    # "concatenate" / "stack" : first argument is a sequence literal
     namespace: dict = field(default_factory=dict)  # extra names a user rule's templates refer to
-    kind: object = None            # kind law (transforms/kinds.py LAWS): "as_float", ("like", 1), ...; None: unknown
+    kind: object = None            # kind law (transforms/kind_laws.py LAWS): "as_float", ("like", 1), "dynamic", ...
     shape: str | None = None       # dims law (SHAPE_LAWS): "elementwise", "fill", "same", ...; None: unknown
     cuda: str | None = None        # device template on scalars, "math.exp({0})"; None: the CUDA target declines it
     jit_as: str | None = None      # rule jitted code calls instead (same values, faster under Numba): "rt.tanh"
@@ -159,4 +159,5 @@ def adjoint(func, vjp, jvp: str | None = None, params: str | None = None, namesp
     ns = dict(func.__globals__) if namespace is None and hasattr(func, "__globals__") else dict(namespace or {})
     ns[func.__name__] = func
     name = func.__name__
-    return defrule(name, [func], params, *vjp, jvp=jvp, namespace=ns)
+    # (what a user function returns is unknown to the compiler: its kind is the one a run gives, law "dynamic")
+    return defrule(name, [func], params, *vjp, jvp=jvp, namespace=ns, kind="dynamic")

@@ -12,8 +12,12 @@ R = defrule
 
 # ---- plumbing: zeros, seeds, copies, stacks (no derivative or handled as statements) --------------------
 ANY = "*args, **kwargs"
-for _name in ("linspace_weights", "stack", "push", "pop", "index_add", "add_at", "slogdet_sign"):
-    R(f"rt.{_name}", [getattr(rt, _name)], ANY, nondiff=True)
+# (linspace_weights: a vector of floats; a stack's kind is read off its pushes (kinds.infer), a pop's is what the
+# stack holds; push and the in-place scatters give no value)
+_PLUMBING_KINDS = {"linspace_weights": ("rank", 1), "stack": "opaque", "push": "opaque", "pop": "element",
+                   "index_add": "opaque", "add_at": "opaque", "slogdet_sign": "reduce"}
+for _name, _kind in _PLUMBING_KINDS.items():
+    R(f"rt.{_name}", [getattr(rt, _name)], ANY, nondiff=True, kind=_kind)
 R("rt.repeat_index", [rt.repeat_index], ANY, nondiff=True, kind=("rank", 1, "i"))   # (np.repeat's gather)
 R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
 R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
@@ -47,19 +51,19 @@ R("rt.reshape_like", [rt.reshape_like], "v, x", "rt.reshape_like(g, v)", ZERO, j
   kind=("like", 1))
 # transpose_grad permutes by the inverse of axes: its adjoint permutes by axes itself
 R("rt.transpose_grad", [rt.transpose_grad], "v, axes=None", "rt.transpose(g, axes)", None,
-  jvp="rt.transpose_grad(dv, axes)")
+  jvp="rt.transpose_grad(dv, axes)", kind=("like", 0))
 # index_axis / slice_axis and the *_put helpers that scatter into zeros of x's shape are each other's adjoints
 R("rt.index_axis", [rt.index_axis], "v, axis, k", "rt.index_axis_put(g, v, axis, k)", None, None,
-  jvp="rt.index_axis(dv, axis, k)")
+  jvp="rt.index_axis(dv, axis, k)", kind="index_axis")
 R("rt.slice_axis", [rt.slice_axis], "v, axis, start, stop", "rt.slice_axis_put(g, v, axis, start, stop)", None, None,
-  None, jvp="rt.slice_axis(dv, axis, start, stop)")
+  None, jvp="rt.slice_axis(dv, axis, start, stop)", kind="same_array")
 R("rt.index_axis_put", [rt.index_axis_put], "w, x, axis, k", "rt.index_axis(g, axis, k)", ZERO, None, None,
-  jvp="rt.index_axis_put(dw, x, axis, k)")
+  jvp="rt.index_axis_put(dw, x, axis, k)", kind=("like", 1))
 R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice_axis(g, axis, start, stop)", ZERO,
-  None, None, None, jvp="rt.slice_axis_put(dw, x, axis, start, stop)")
+  None, None, None, jvp="rt.slice_axis_put(dw, x, axis, start, stop)", kind=("like", 1))
 # take_put scatters into zeros of x's shape: np.take is its adjoint and it is np.take's
 R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", ZERO, None, None,
-  jvp="rt.take_put(dv, x, indices, axis)")
+  jvp="rt.take_put(dv, x, indices, axis)", kind=("like", 1))
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
   "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)", kind=("broadcast", 1),
   shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
@@ -76,8 +80,9 @@ R("rt.atleast_nd", [rt.atleast_nd], "x, n", "rt.reshape_like(g, x)", None, jvp="
 # np.trace / np.diag adjoints are linear in v: trace_grad's adjoint is the trace, diag_grad's is np.diag (which
 # builds diagonal k where diag_grad read it off, and reads it off where diag_grad built it)
 R("rt.trace_grad", [rt.trace_grad], "v, x, offset=0", "np.trace(g, offset)", ZERO, None,
-  jvp="rt.trace_grad(dv, x, offset)")
-R("rt.diag_grad", [rt.diag_grad], "v, x, k=0", "np.diag(g, k)", ZERO, None, jvp="rt.diag_grad(dv, x, k)")
+  jvp="rt.trace_grad(dv, x, offset)", kind=("like", 1))
+R("rt.diag_grad", [rt.diag_grad], "v, x, k=0", "np.diag(g, k)", ZERO, None, jvp="rt.diag_grad(dv, x, k)",
+  kind=("like", 1))
 
 # ---- reduction adjoints ----------------------------------------------------------------------------------
 # (the adjoints of reductions have x's kind, as floats)
@@ -143,15 +148,15 @@ _MV1 = "rt.logsumexp_matvec_grad_M(rt.broadcast_to_like(1.0, w), M, v, E, m)"
 _VMW = "rt.expand_dims(g, 1) * rt.logsumexp_vecmat_grad_M(w, v, M, E, m)"
 _MVW = "rt.expand_dims(g, 0) * rt.logsumexp_matvec_grad_M(w, M, v, E, m)"
 R("rt.logsumexp_vecmat_grad_M", [rt.logsumexp_vecmat_grad_M], "w, v, M, E, m", f"rt.sum(g * {_VM1}, 0)",
-  "rt.sum(g * ans, 1)", "g * ans", None, "-rt.sum(g * ans, 0)", jvp=_VM)
+  "rt.sum(g * ans, 1)", "g * ans", None, "-rt.sum(g * ans, 0)", jvp=_VM, kind=("like", 2))
 R("rt.logsumexp_vecmat_grad_v", [rt.logsumexp_vecmat_grad_v], "w, v, M, E, m",
   f"rt.sum(rt.expand_dims(g, 1) * {_VM1}, 0)", f"rt.sum({_VMW}, 1)", _VMW, None, f"-rt.sum({_VMW}, 0)",
-  jvp=f"rt.sum({_VM}, 1)")
+  jvp=f"rt.sum({_VM}, 1)", kind=("like", 1))
 R("rt.logsumexp_matvec_grad_M", [rt.logsumexp_matvec_grad_M], "w, M, v, E, m", f"rt.sum(g * {_MV1}, 1)",
-  "g * ans", "rt.sum(g * ans, 0)", None, "-rt.sum(g * ans, 1)", jvp=_MV)
+  "g * ans", "rt.sum(g * ans, 0)", None, "-rt.sum(g * ans, 1)", jvp=_MV, kind=("like", 1))
 R("rt.logsumexp_matvec_grad_v", [rt.logsumexp_matvec_grad_v], "w, M, v, E, m",
   f"rt.sum(rt.expand_dims(g, 0) * {_MV1}, 1)", _MVW, f"rt.sum({_MVW}, 0)", None, f"-rt.sum({_MVW}, 1)",
-  jvp=f"rt.sum({_MV}, 0)")
+  jvp=f"rt.sum({_MV}, 0)", kind=("like", 2))
 
 # ---- linear algebra adjoints: bilinear ---------------------------------------------------------------------
 # matmul_grad_x(v, x, y) is v's pullback through x @ y: its adjoint in v is the push-forward (g @ y)
@@ -162,10 +167,11 @@ R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_
 # tensordot_grad_x(v, x, y, k) = V @ Y^T and tensordot_grad_y(v, x, y, k) = X^T @ V on the 2-d views
 # (x gives the shape only in grad_x, y in grad_y), like matmul_grad_x / matmul_grad_y
 R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", ZERO,
-  "rt.tensordot_grad_y(v, g, y, k)", None, jvp="rt.tensordot_grad_x(dv, x, y, k) + rt.tensordot_grad_x(v, x, dy, k)")
+  "rt.tensordot_grad_y(v, g, y, k)", None, jvp="rt.tensordot_grad_x(dv, x, y, k) + rt.tensordot_grad_x(v, x, dy, k)",
+  kind=("like", 1))
 R("rt.tensordot_grad_y", [rt.tensordot_grad_y], "v, x, y, k", "rt.tensordot(x, g, k)",
   "rt.tensordot_grad_x(v, x, g, k)", ZERO, None,
-  jvp="rt.tensordot_grad_y(dv, x, y, k) + rt.tensordot_grad_y(v, dx, y, k)")
+  jvp="rt.tensordot_grad_y(dv, x, y, k) + rt.tensordot_grad_y(v, dx, y, k)", kind=("like", 2))
 # cumprod_grad(v, x) = J^T v and cumprod_jvp(v, x) = J v for J the Jacobian of cumprod(x): linear in v (each is
 # the other's adjoint there); in x exact where x has no zeros (like prod_grad): with p = cumprod(x),
 # J^T v = revcumsum(v p) / x and J v = p cumsum(v / x)
@@ -173,50 +179,55 @@ R("rt.tensordot_grad_y", [rt.tensordot_grad_y], "v, x, y, k", "rt.tensordot(x, g
 R("rt.cumprod_grad", [rt.cumprod_grad], "v, x, axis=None", "rt.cumprod_jvp(g, x, axis)",
   "rt.cumprod_grad(v * rt.cumsum(g / rt.cumprod_factors(x), axis), x, axis) - g * ans / x", None,
   jvp="rt.cumprod_grad(dv, x, axis) + (rt.reshape_like(rt.revcumsum(v * rt.cumprod_jvp(dx, x, axis), axis), x)"
-      " - ans * dx) / rt.cumprod_factors(x)")
+      " - ans * dx) / rt.cumprod_factors(x)", kind=("like", 1))
 R("rt.cumprod_jvp", [rt.cumprod_jvp], "v, x, axis=None", "rt.cumprod_grad(g, x, axis)",
   "rt.cumprod_grad(g * rt.cumsum(v / rt.cumprod_factors(x), axis), x, axis)"
   " - rt.reshape_like(rt.revcumsum(g * rt.cumprod(x, axis), axis), x) * v / (x * x)", None,
   jvp="rt.cumprod_jvp(dv, x, axis) + rt.cumprod_jvp(dx, x, axis) * rt.cumsum(v / rt.cumprod_factors(x), axis)"
-      " - rt.cumprod(x, axis) * rt.cumsum(v * dx / (x * x), axis)")
+      " - rt.cumprod(x, axis) * rt.cumsum(v * dx / (x * x), axis)", kind=("along_axis", 2, True))
 R("rt.cumprod_factors", [rt.cumprod_factors], "x", "g", jvp="dx", kind="same", shape="same")
 # np.interp's helpers (runtime/interpolation.py), with s = interp_slope(x, xp, fp) = (fp[j + 1] - fp[j]) / h on x's
 # segment j of width h and T(w) = interp_slope_transpose(w, ...) its adjoint in fp: s is piecewise constant in x,
 # linear in fp, and moving the knots changes 1 / h; interp_transpose(v, ...) moves with x's weight t = (x - xp[j]) / h
 R("rt.interp_slope", [rt.interp_slope], "x, xp, fp", ZERO, "-rt.interp_slope_transpose(g * ans, x, xp, fp)",
   "rt.interp_slope_transpose(g, x, xp, fp)",
-  jvp="rt.interp_slope(x, xp, dfp) - ans * rt.interp_slope(x, xp, dxp)")
+  jvp="rt.interp_slope(x, xp, dfp) - ans * rt.interp_slope(x, xp, dxp)", kind=("like", 0))
 R("rt.interp_slope_transpose", [rt.interp_slope_transpose], "w, x, xp, fp", "rt.unbroadcast(rt.interp_slope(x, xp, g), w)", ZERO,
   "-rt.interp_slope_transpose(w * rt.interp_slope(x, xp, g), x, xp, fp)", ZERO,
-  jvp="rt.interp_slope_transpose(dw - w * rt.interp_slope(x, xp, dxp), x, xp, fp)")
+  jvp="rt.interp_slope_transpose(dw - w * rt.interp_slope(x, xp, dxp), x, xp, fp)", kind=("like", 3))
 R("rt.interp_transpose", [rt.interp_transpose], "v, x, xp, fp", "rt.unbroadcast(rt.interp(x, xp, g), v)", "v * rt.interp_slope(x, xp, g)",
   "-rt.interp_transpose(v * rt.interp_slope(x, xp, g), x, xp, fp)", ZERO,
-  jvp="rt.interp_transpose(dv, x, xp, fp) + rt.interp_slope_transpose(v * (dx - rt.interp(x, xp, dxp)), x, xp, fp)")
+  jvp="rt.interp_transpose(dv, x, xp, fp) + rt.interp_slope_transpose(v * (dx - rt.interp(x, xp, dxp)), x, xp, fp)",
+  kind=("like", 3))
 # d/dx dsinc(x) = -pi^2 sinc(x) - 2 dsinc(x) / x (-pi^2 / 3 at 0)
 R("rt.dsinc", [rt.dsinc], "x", "g * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
   "2.0 * rt.dsinc(x) / x))", jvp="dx * (-9.869604401089358 * np.sinc(x) - rt.select(x == 0.0, -6.579736267392906, "
   "2.0 * rt.dsinc(x) / x))", kind="as_float", shape="elementwise",
   cuda="((({0}) * (-3.289868133696453 + 3.2469697011334144 * ({0}) * ({0}))) if abs({0}) < 1e-3 else "
        "(math.cos(math.pi * ({0})) - math.sin(math.pi * ({0})) / (math.pi * ({0}))) / ({0}))")
-R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-rt.dot(g, x)", "-rt.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)")
+R("rt.solve_grad_a", [rt.solve_grad_a], "v, x", "-rt.dot(g, x)", "-rt.dot(np.transpose(g), v)", jvp="rt.solve_grad_a(dv, x) + rt.solve_grad_a(v, dx)",
+  kind=("rank", 2))
 # solve_triangular_grad_a = tri_mask(transpose_if(solve_grad_a(v, x), trans), lower): both maps are
 # self-adjoint, so the adjoint reaching solve_grad_a is H = transpose_if(tri_mask(g, lower), trans)
 _H = "rt.transpose_if(rt.tri_mask(g, lower), trans)"
 R("rt.solve_triangular_grad_a", [rt.solve_triangular_grad_a], "v, x, trans, lower", f"-rt.dot({_H}, x)",
   f"-rt.dot(np.transpose({_H}), v)", None, None,
-  jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)")
+  jvp="rt.solve_triangular_grad_a(dv, x, trans, lower) + rt.solve_triangular_grad_a(v, dx, trans, lower)",
+  kind=("rank", 2))
 # tri_matmul(v, x, trans) = transpose_if(v, trans) @ x
 R("rt.tri_matmul", [rt.tri_matmul], "v, x, trans", "rt.transpose_if(rt.matmul_grad_x(g, v, x), trans)",
   "rt.matmul_grad_y(g, rt.transpose_if(v, trans), x)", None,
-  jvp="rt.tri_matmul(dv, x, trans) + rt.tri_matmul(v, dx, trans)")
-R("rt.tri_mask", [rt.tri_mask], "m, lower", "rt.tri_mask(g, lower)", None, jvp="rt.tri_mask(dm, lower)")
+  jvp="rt.tri_matmul(dv, x, trans) + rt.tri_matmul(v, dx, trans)", kind=("matmul", 3))
+R("rt.tri_mask", [rt.tri_mask], "m, lower", "rt.tri_mask(g, lower)", None, jvp="rt.tri_mask(dm, lower)",
+  kind=("like", 0))
 R("rt.transpose_if", [rt.transpose_if], "m, flag", "rt.transpose_if(g, flag)", None,
-  jvp="rt.transpose_if(dm, flag)")
+  jvp="rt.transpose_if(dm, flag)", kind=("like", 0))
 # reverse rule derived in srcdiff/runtime/cholesky.py (lower triangles of L and v only, as cholesky_grad reads them)
 R("rt.cholesky_grad", [rt.cholesky_grad], "L, v", "rt.cholesky_grad_vjp_L(L, v, g)", "rt.cholesky_grad_vjp_v(L, g)",
-  jvp="rt.cholesky_grad_jvp(L, dL, v, dv)")
+  jvp="rt.cholesky_grad_jvp(L, dL, v, dv)", kind=("like", 0))
 # ans = inv(a)^T: d ans = -ans da^T ans, so the adjoint is -ans g^T ans
-R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g), ans))", jvp="-(ans @ np.transpose(da) @ ans)")
+R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g), ans))", jvp="-(ans @ np.transpose(da) @ ans)",
+  kind=("like", 0))
 
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
@@ -237,14 +248,16 @@ R("rt.pinv_grad", [rt.pinv_grad], "a, p, v", None, None, None, kind=("of_matrix"
 # kron_grad_a(v, a, b) sums v's blocks against b (a gives the shape only), kron_grad_b(v, a, b) against a: each is
 # bilinear, and its adjoints are rt.kron (np.kron) and the other helper
 R("rt.kron_grad_a", [rt.kron_grad_a], "v, a, b", "rt.kron(g, b)", ZERO, "rt.kron_grad_b(v, g, b)",
-  jvp="rt.kron_grad_a(dv, a, b) + rt.kron_grad_a(v, a, db)")
+  jvp="rt.kron_grad_a(dv, a, b) + rt.kron_grad_a(v, a, db)", kind=("like", 1))
 R("rt.kron_grad_b", [rt.kron_grad_b], "v, a, b", "rt.kron(a, g)", "rt.kron_grad_a(v, a, g)", ZERO,
-  jvp="rt.kron_grad_b(dv, a, b) + rt.kron_grad_b(v, da, b)")
+  jvp="rt.kron_grad_b(dv, a, b) + rt.kron_grad_b(v, da, b)", kind=("like", 2))
 
 # dtypes generated code passes as values (np.empty(n, np.bool_)): names only, no derivative
 import numpy as np  # noqa: E402
+# (called, np.int64(x) is x's rank of ints: kind law "to_dtype"; passed, a dtype value: kind_exprs reads the name)
 for _name in ("bool_", "int64", "int32", "intp", "uint8"):
-    R(f"np.{_name}", [getattr(np, _name)], "*args, **kwargs", nondiff=True)
+    R(f"np.{_name}", [getattr(np, _name)], "*args, **kwargs", nondiff=True,
+      kind=("to_dtype", "b" if _name == "bool_" else "i"))
 
 # ---- rules written for user-facing objects also apply to the runtime functions of the same name ----------
 for _name, _rule in list(RULES.items()):
