@@ -118,22 +118,11 @@ class Storage:
                 subs[v] = [st, p, None]   # one matrix's slice of a log-domain table (views of it)
             elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_scalar(self.kinds.get(v))
                   and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
-                  and all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
-                      a.id in subs or a.id in avail or a.id not in inside))
-                          for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
+                  and all(ok_atom(a) or getattr(a, "id", None) in subs for a in _operands(val))):
                 subs[v] = [st, p, None]
-            elif (isinstance(val, (gast.BinOp, gast.UnaryOp)) and is_array(self.kinds.get(v)) and not written
-                  and v not in carried
-                  and _cheap(val) and all(
-                      isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and (
-                          a.id in avail or a.id not in inside or a.id in kept))
-                      for a in ([val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]))):
-                # an array one multiply or add away from values the backward block has anyway (`y2 = y ** 2` of the
-                # y it took from its tape) is computed again, as a person would, instead of kept a step (jitted, a
-                # row tape's copy: D=1000, n=2000 recurrence 24 -> 8 KB a step and 32 -> 8 ms with carried();
-                # Python: 453 -> 214 bytes a step at D=10, the same CPU time). Only in functions that write into no
-                # array: a write through another name between here and the last use would change what it reads
-                subs[v] = [st, p, None]
+            elif (is_array(self.kinds.get(v)) and not written and v not in carried and _cheap(val)
+                  and all(ok_atom(a) or getattr(a, "id", None) in kept for a in _operands(val))):
+                subs[v] = [st, p, None]     # (_cheap says why)
         plan = _settled(subs, body)
         for v in reversed(list(plan)):  # what a needed re-read reads is needed too
             if v in self.needed:
@@ -298,9 +287,19 @@ def _settled(subs: dict, body: list) -> dict:
     return {v: (st, last[v]) for v, (st, p, arr) in plan.items()}
 
 
+def _operands(val) -> list:
+    return [val.left, val.right] if isinstance(val, gast.BinOp) else [val.operand]
+
+
 def _cheap(val) -> bool:
     """An array expression as cheap to compute again as to keep: one add, subtract, multiply or negation, or a
-    square or cube."""
+    square or cube. Of values the backward block has anyway (`y2 = y ** 2` of the y it took from its tape), a person
+    computes it again instead of keeping it a step (jitted, a row tape's copy: D=1000, n=2000 recurrence 24 -> 8 KB
+    a step and 32 -> 8 ms with Storage.carried; Python: 453 -> 214 bytes a step at D=10, the same CPU time). Only in
+    functions that write into no array: a write through another name between the value's statement and its last
+    use would change what it reads."""
+    if not isinstance(val, (gast.BinOp, gast.UnaryOp)):
+        return False
     if isinstance(val, gast.UnaryOp):
         return isinstance(val.op, gast.USub)
     if isinstance(val.op, gast.Pow):
