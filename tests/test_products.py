@@ -298,3 +298,35 @@ def test_tanh_gradient_python_and_numba_agree():
     assert vn[0] == pytest.approx(vp[0], rel=1e-13)
     for a, b in zip(vp[1], vn[1]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+
+
+# ---- np.reshape in jitted code: rt.reshape (runtime/broadcast.py) ----------------------------------
+W6 = np.linspace(-1.0, 1.5, 6)
+
+
+def reshapes(M):
+    r = np.reshape(M.T, (6,)) * W6 + np.reshape(M, -1) ** 2
+    return np.sum(np.tanh(r)) + np.sum(M[:, ::2].reshape(-1) ** 3) + np.sum(M.reshape(3, 2) @ M[:, :2])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reshape_of_any_memory_order(jit):
+    """np.reshape and x.reshape of x.T, of a strided slice and of Fortran-ordered or strided arguments: Numba's
+    reshape takes contiguous arrays only (x.T did not compile; a Fortran-ordered argument raised
+    NotImplementedError 'incompatible shape for array' from the generated code: fuzz seed 600350, jit, the
+    kinds oracle's Fortran-ordered M). Under jit the calls are rt.reshape, which copies such an array first."""
+    M = RNG.normal(size=(2, 3))
+    wide = np.zeros((2, 6))
+    wide[:, ::2] = M
+    g = srcdiff.grad(reshapes, jit=jit)
+    first, = check_grad(reshapes, [M], jit=jit)
+    for other in (np.asfortranarray(M), wide[:, ::2], M.T.copy().T):
+        np.testing.assert_allclose(g(other), first, rtol=1e-13, atol=1e-13)
+    dM = RNG.normal(size=(2, 3))
+    value, tangent = srcdiff.jvp(reshapes, jit=jit)(np.asfortranarray(M), dM)
+    assert value == pytest.approx(reshapes(M), rel=1e-13)
+    assert tangent == pytest.approx(np.sum(first * dM), rel=1e-10)
+    assert np.sum(g(M)) == pytest.approx(np.sum(srcdiff.grad(reshapes, jit=not jit)(np.asfortranarray(M))), rel=1e-13)
+    code = "\n".join(line for line in srcdiff.source(g).splitlines() if not line.strip().startswith("#"))
+    assert ("rt.reshape(" in code) == jit and ("np.reshape(" in code) != jit
+
