@@ -330,3 +330,33 @@ def test_reshape_of_any_memory_order(jit):
     code = "\n".join(line for line in srcdiff.source(g).splitlines() if not line.strip().startswith("#"))
     assert ("rt.reshape(" in code) == jit and ("np.reshape(" in code) != jit
 
+
+# ---- rt.tensordot contracting every axis: a scalar in jitted code ---------------------------------------
+def tensordot_in_a_branch(x, a, M):
+    for i in range(3):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        if np.sum(a) > x:
+            prev = np.maximum(np.sum(a), 1.5)
+        elif x > 0.0:
+            prev = np.tensordot(M, M, axes=2)
+        else:
+            prev = np.tensordot(a * x, a, 1)
+    return x * x + np.inner(a, a) * prev
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_full_tensordot_merges_with_a_float(jit):
+    """np.tensordot contracting every axis is a 0-d array in NumPy; bound to the name a branch binds a float to,
+    Numba could not unify the two ('Cannot unify array(float64, 0d, C) and float64', declined at the user's
+    line: fuzz seed 600110, jit). Jitted rt.tensordot gives the scalar, as 0-d arguments run as scalars."""
+    a, M = RNG.normal(size=3), RNG.normal(size=(2, 2))
+    for x in (0.3, -2.0, 4.0):           # both branches, and each after the other
+        got = check_grad(tensordot_in_a_branch, [x, a, M], wrt=(0, 1, 2), jit=jit)
+        other = srcdiff.grad(tensordot_in_a_branch, wrt=(0, 1, 2), jit=not jit)(x, a, M)
+        for g, h in zip(got, other):
+            np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-14)
+        dx, da, dM = 0.7, RNG.normal(size=3), RNG.normal(size=(2, 2))
+        value, tangent = srcdiff.jvp(tensordot_in_a_branch, wrt=(0, 1, 2), jit=jit)(x, a, M, (dx, da, dM))
+        assert value == pytest.approx(tensordot_in_a_branch(x, a, M), rel=1e-13)
+        assert tangent == pytest.approx(got[0] * dx + np.sum(got[1] * da) + np.sum(got[2] * dM), rel=1e-10)
