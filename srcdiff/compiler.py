@@ -422,7 +422,7 @@ REVERSE = [
     Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
-    Pass("late copies", _on_fn(lambda fn: optimize.coalesce_copies(optimize.propagate_copies(fn))),
+    Pass("late copies", _on_fn(lambda fn: optimize.coalesce_copies(optimize.propagate_copies(fn, rebound=True))),
          "transforms/optimize/copies.py", "copies and coalesce again (the passes since then leave\ncopies too)"),
     Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "

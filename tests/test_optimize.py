@@ -329,6 +329,63 @@ def f(x):
 """) == "a = np.exp(x)\nreturn a * 2.0"
 
 
+def test_a_copy_of_a_name_assigned_again_is_propagated_where_nothing_rebinds_it_in_between():
+    """An accumulating adjoint (`d_y6 = d_y`, `d_y6 += ...`) copied and then read once: the copy goes, in the late
+    copies pass (rebound=True; the early one leaves it for logdomain.fuse_adjoints, which finds adjoints by it)."""
+    assert "h = g" in run(optimize.propagate_copies, "def f(x, d):\n    g = d\n    g += x\n    h = g\n    return h * 2.0")
+    assert run(optimize.propagate_copies, """
+def f(x, d):
+    g = d
+    g += x * 2.0
+    h = g
+    k = h * 0.01
+    return k
+""", True) == "g = d\ng += x * 2.0\nk = g * 0.01\nreturn k"
+
+
+@pytest.mark.parametrize("src", ["""
+def f(x, d):
+    g = d
+    g += x
+    h = g
+    g = g * 3.0
+    return h * 2.0
+""", """
+def f(x, d):
+    g = d
+    g += x
+    h = g
+    g = h * 2.0
+    return g
+""", """
+def f(x, d):
+    g = d
+    g += x
+    h = g
+    if x > 0:
+        g = x
+    return h * g
+""", """
+def f(x, d):
+    g = d
+    g += x
+    h = g
+    return h
+""", """
+def f(x, d):
+    g = d
+    g += x
+    h = g
+    for i in range(3):
+        g = g + h
+    return g
+"""], ids=["rebound before the read", "rebound by the read's statement", "rebound in a branch", "returned",
+         "rebound in a loop that reads it"])
+def test_a_copy_is_kept_where_its_source_may_be_rebound_before_a_read(src):
+    out = run(optimize.propagate_copies, src, True)
+    assert "h = g" in out, out
+
+
 def test_common_subexpression_reuses_the_first_result():
     assert run(optimize.common_subexpressions, """
 def f(x):

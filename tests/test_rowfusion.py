@@ -217,7 +217,7 @@ def test_fused_source_reads_in_order():
     row = lines.index("z1 = z1_block[k]")                # first in the loop, under the user's line
     assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
     assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 1
-    assert loop < lines.index("d_w_block[k] = d_z1") < lines.index("rt.rows_add(d_w, x_block, d_w_block)")
+    assert loop < lines.index("d_w_block[k] = d_z") < lines.index("rt.rows_add(d_w, x_block, d_w_block)")
     end = lines.index("return (result12, (d_w, d_b))")    # no heading left over the result: its line's adjoint
     assert not lines[end - 1].startswith("#")             # was moved into the loop
 

@@ -1,4 +1,4 @@
-"""Copy propagation: `a = b` with both names assigned once uses b for a."""
+"""Copy propagation: `a = b` with a assigned once uses b for a, where nothing binds b again before a's reads."""
 from __future__ import annotations
 
 import gast
@@ -16,6 +16,7 @@ def _index(fn: gast.FunctionDef):
     other list takes their ids); one walk of each statement."""
     counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
     reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
+    binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id
 
@@ -28,12 +29,13 @@ def _index(fn: gast.FunctionDef):
         for k, s in enumerate(stmts):
             for n in walk_names(s):
                 ctx = type(n.ctx)
-                if ctx is _LOAD:
+                if ctx is _LOAD or ctx in _BINDS:
                     at = where.get(id(n))
                     if at is None:
                         where[id(n)] = {here: k}
                     elif here not in at:
                         at[here] = k
+                if ctx is _LOAD:
                     if top:
                         r = reads.get(n.id)
                         if r is None:
@@ -42,6 +44,7 @@ def _index(fn: gast.FunctionDef):
                             r[id(n)] = n
                 elif top and ctx in _BINDS:
                     counts[n.id] = counts.get(n.id, 0) + 1
+                    binds.setdefault(n.id, []).append(id(n))
             if top:
                 for t in walk_statements([s]):
                     if type(t) is gast.For:
@@ -55,17 +58,36 @@ def _index(fn: gast.FunctionDef):
         elif isinstance(n.ctx, gast.Load):
             reads.setdefault(n.id, {})[id(n)] = n
     index(fn.body, True)
-    return counts, reads, where, blocks
+    return counts, reads, binds, where, blocks
 
 
-def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
-    """`a = b` where both names are assigned once: use b for a in the rest of the block, drop the copy.
+def propagate_copies(fn: gast.FunctionDef, rebound: bool = False) -> gast.FunctionDef:
+    """`a = b` where `a` is assigned once: use b for a in the rest of the block, drop the copy.
 
     Only when every read of `a` in the function comes after the copy in its block (a name read
-    outside the block it is defined in cannot be renamed locally). Linear in the function's size:
-    the reads of each name and the position of each read's statement in each enclosing block are
-    indexed once, and kept up to date as reads are renamed and copies dropped."""
-    counts, reads, where, blocks = _index(fn)
+    outside the block it is defined in cannot be renamed locally), and `b` is assigned once or, with
+    `rebound` (the late copies pass, after the passes that find adjoints by their copies: logdomain's
+    fuse_adjoints), also where b is assigned more than once
+    (an adjoint that accumulates: `d_y6 = d_y`, `d_y6 += ...`, `d_y5 = d_y6`, `d_y4 = d_y5 * 0.01`),
+    no statement of the block between the copy and a's last read binds b again (nor the one holding that
+    read: `d_v = rt.f(d_v, ...)` from `d_w = d_v; d_v = rt.f(d_w, ...)` would make forward mode over the
+    gradient, hvp, read the new d_v for the old), and `a` is not returned (its name says what the
+    function returns: `d_log_pi = d_log_alpha`). Both names are then one object throughout, so a
+    write into it through either is the same write. Linear in the function's size: the reads and binds of
+    each name and the position of each one's statement in each enclosing block are indexed once, and kept
+    up to date as reads are renamed and copies dropped."""
+    counts, reads, binds, where, blocks = _index(fn)
+
+    def rebinds(b, stmts, k, here, reads_of_a):
+        """Whether a statement of `stmts` after the k-th, up to the last of `reads_of_a`, binds `b`."""
+        last = max(where[i][here] for i in reads_of_a)
+        if any(isinstance(stmts[where[i][here]], gast.Return) for i in reads_of_a):
+            return True     # (a returned copy names what it returns: `d_log_pi = d_log_alpha`, not d_log_alpha)
+        for i in binds.get(b, ()):
+            p = where.get(i, {}).get(here)
+            if p is not None and k < p <= last:
+                return True
+        return False
 
     def forget(s):
         for n in walk_names(s):
@@ -85,11 +107,12 @@ def propagate_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
         here = id(stmts)
         for k, s in enumerate(stmts):
             if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
-                    and counts.get(s.targets[0].id) == 1 and counts.get(s.value.id, 0) <= 1
-                    and not anno.get(s, anno.PHI)):
+                    and counts.get(s.targets[0].id) == 1 and not anno.get(s, anno.PHI)):
                 a, b = s.targets[0].id, s.value.id
-                elsewhere = any(where.get(i, {}).get(here, -1) <= k for i in reads.get(a, ()))
-                if not elsewhere:
+                reads_of_a = reads.get(a, {})
+                elsewhere = any(where.get(i, {}).get(here, -1) <= k for i in reads_of_a)
+                if not elsewhere and (counts.get(b, 0) <= 1 or rebound and (
+                        not reads_of_a or not rebinds(b, stmts, k, here, reads_of_a))):
                     moved = reads.pop(a, {})
                     for n in moved.values():
                         n.id = b
