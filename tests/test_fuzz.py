@@ -170,7 +170,7 @@ def test_kinds_oracle_catches_a_stale_specialisation():
     def true_grad(x, a, M, n, flag):
         return (np.sum(a) * n, np.full(np.shape(a), float(x) * n), np.asarray(M, dtype=float) * 2.0)
     args = [0.5, np.array([1.0, -2.0, 0.5]), np.arange(6.0).reshape(2, 3), 3, True]
-    prog = types.SimpleNamespace(wrt=(0, 1, 2), params=["x", "a", "M", "n", "flag"])
+    prog = types.SimpleNamespace(wrt=(0, 1, 2), params=["x", "a", "M", "n", "flag"], source="")
     flat = list(true_grad(*args))
     fuzzgen._check_kinds(true_grad, flat, args, {}, prog)
 

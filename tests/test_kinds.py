@@ -28,6 +28,11 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("rt.sort(x, None)", {"x": A2}, A1),             # a checkpointed loop left its snapshots untyped under Numba)
     ("rt.cumsum(x)", {"x": A2}, A1),                 # (cumsum's axis left out: flattened)
     ("rt.cumsum(x, 0)", {"x": A2}, A2), ("rt.cumprod(x, -1)", {"x": A2}, A2), ("rt.cumsum(n)", {"n": I1}, I1),
+    ("rt.cumsum(x, axis=0)", {"x": A2}, A2),         # the axis by keyword too (fuzz seed 600513: 1-d, so t[1] of it
+    ("rt.cumprod(x, axis=None)", {"x": A2}, A1),     # was a scalar, whose adjoint d_t1 = 0.0 was then indexed)
+    ("rt.sort(x, axis=None)", {"x": A2}, A1), ("rt.sort(x, axis=0)", {"x": A2}, A2),
+    ("np.argsort(x, axis=None)", {"x": A2}, I1), ("np.argsort(x, None)", {"x": A2}, I1),
+    ("np.argmax(x, axis=None)", {"x": A2}, I), ("np.argmax(x, None)", {"x": A2}, I),
     ("rt.unsort_like(v, x, None)", {"v": A2, "x": A2}, A1), ("rt.sort_like(v, x, 0)", {"v": A2, "x": A2}, A2),
     ("rt.sort(x, n)", {"x": A2, "n": I}, None),      # (an axis not written as a literal)
     ("np.cbrt(x)", {"x": A2}, A2),                   # elementwise functions dims knew and kinds did not
@@ -432,3 +437,27 @@ def test_sum_of_arrays_over_a_zip_of_solved_terms(jit):
     with the array terms ('Cannot unify array(float64, 1d, C) and float64', fuzz seed 500150)."""
     from gradcheck import check_grad
     check_grad(solved_terms, [np.array([[0.3, 0.5, 0.1], [0.7, -0.2, 0.4]])], wrt=(0,), jit=jit)
+
+
+def halves(pk):
+    p0, p1 = pk
+    return p1
+
+
+def running_sums_by_keyword(M, scale):
+    t = np.cumsum(M, axis=0)
+    s = np.sort(M * scale, axis=0)
+    return halves([scale, t[1]])[0] * scale + np.sum(t[:, 1] * s[:, 2]) + np.sum(np.cumprod(M + 2.0, axis=1)[1])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_axis_by_keyword_keeps_the_rank(jit):
+    """np.cumsum(M, axis=0) (and sort, cumprod) with the axis passed by keyword: the kind law read the axis at its
+    position only, so the result was 1-d (flattened) and t[1] a scalar; t[1]'s adjoint started from 0.0 and
+    d_t1[0] += ... failed ('float' object is not subscriptable, fuzz seed 600513)."""
+    from gradcheck import check_grad
+    M = np.array([[0.3, -0.5, 0.1], [0.7, -0.2, 0.4]])
+    got = check_grad(running_sums_by_keyword, [M, 0.8], wrt=(0, 1), jit=jit)
+    other = srcdiff.grad(running_sums_by_keyword, wrt=(0, 1), jit=not jit)(M, 0.8)
+    for a, b in zip(got, other):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

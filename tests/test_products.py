@@ -298,3 +298,65 @@ def test_tanh_gradient_python_and_numba_agree():
     assert vn[0] == pytest.approx(vp[0], rel=1e-13)
     for a, b in zip(vp[1], vn[1]):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+
+
+# ---- np.reshape in jitted code: rt.reshape (runtime/broadcast.py) ----------------------------------
+W6 = np.linspace(-1.0, 1.5, 6)
+
+
+def reshapes(M):
+    r = np.reshape(M.T, (6,)) * W6 + np.reshape(M, -1) ** 2
+    return np.sum(np.tanh(r)) + np.sum(M[:, ::2].reshape(-1) ** 3) + np.sum(M.reshape(3, 2) @ M[:, :2])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reshape_of_any_memory_order(jit):
+    """np.reshape and x.reshape of x.T, of a strided slice and of Fortran-ordered or strided arguments: Numba's
+    reshape takes contiguous arrays only (x.T did not compile; a Fortran-ordered argument raised
+    NotImplementedError 'incompatible shape for array' from the generated code: fuzz seed 600350, jit, the
+    kinds oracle's Fortran-ordered M). Under jit the calls are rt.reshape, which copies such an array first."""
+    M = RNG.normal(size=(2, 3))
+    wide = np.zeros((2, 6))
+    wide[:, ::2] = M
+    g = srcdiff.grad(reshapes, jit=jit)
+    first, = check_grad(reshapes, [M], jit=jit)
+    for other in (np.asfortranarray(M), wide[:, ::2], M.T.copy().T):
+        np.testing.assert_allclose(g(other), first, rtol=1e-13, atol=1e-13)
+    dM = RNG.normal(size=(2, 3))
+    value, tangent = srcdiff.jvp(reshapes, jit=jit)(np.asfortranarray(M), dM)
+    assert value == pytest.approx(reshapes(M), rel=1e-13)
+    assert tangent == pytest.approx(np.sum(first * dM), rel=1e-10)
+    assert np.sum(g(M)) == pytest.approx(np.sum(srcdiff.grad(reshapes, jit=not jit)(np.asfortranarray(M))), rel=1e-13)
+    code = "\n".join(line for line in srcdiff.source(g).splitlines() if not line.strip().startswith("#"))
+    assert ("rt.reshape(" in code) == jit and ("np.reshape(" in code) != jit
+
+
+# ---- rt.tensordot contracting every axis: a scalar in jitted code ---------------------------------------
+def tensordot_in_a_branch(x, a, M):
+    for i in range(3):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        if np.sum(a) > x:
+            prev = np.maximum(np.sum(a), 1.5)
+        elif x > 0.0:
+            prev = np.tensordot(M, M, axes=2)
+        else:
+            prev = np.tensordot(a * x, a, 1)
+    return x * x + np.inner(a, a) * prev
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_full_tensordot_merges_with_a_float(jit):
+    """np.tensordot contracting every axis is a 0-d array in NumPy; bound to the name a branch binds a float to,
+    Numba could not unify the two ('Cannot unify array(float64, 0d, C) and float64', declined at the user's
+    line: fuzz seed 600110, jit). Jitted rt.tensordot gives the scalar, as 0-d arguments run as scalars."""
+    a, M = RNG.normal(size=3), RNG.normal(size=(2, 2))
+    for x in (0.3, -2.0, 4.0):           # both branches, and each after the other
+        got = check_grad(tensordot_in_a_branch, [x, a, M], wrt=(0, 1, 2), jit=jit)
+        other = srcdiff.grad(tensordot_in_a_branch, wrt=(0, 1, 2), jit=not jit)(x, a, M)
+        for g, h in zip(got, other):
+            np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-14)
+        dx, da, dM = 0.7, RNG.normal(size=3), RNG.normal(size=(2, 2))
+        value, tangent = srcdiff.jvp(tensordot_in_a_branch, wrt=(0, 1, 2), jit=jit)(x, a, M, (dx, da, dM))
+        assert value == pytest.approx(tensordot_in_a_branch(x, a, M), rel=1e-13)
+        assert tangent == pytest.approx(got[0] * dx + np.sum(got[1] * da) + np.sum(got[2] * dM), rel=1e-10)

@@ -5,6 +5,7 @@ not kept. (tests/test_tapes.py: the tapes' dtypes and the writes whose overwritt
 import numpy as np
 import pytest
 
+import srcdiff
 from gradcheck import check_grad
 from passes import reverse_sweeps
 from srcdiff.transforms import emit
@@ -174,3 +175,120 @@ def test_a_stored_view_of_an_array_written_later_is_pushed_where_it_is_bound():
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_a_view_pushed_where_it_is_bound_gives_the_gradient(jit):
     check_grad(column_copied_in_a_loop, [np.array([0.3, -0.2]), np.array([[0.1, 0.2], [0.3, -0.4]])], jit=jit)
+
+
+def rnn(w, h, n):
+    s = 0.0
+    for i in range(n):
+        h = np.tanh(w * h) + 0.1 * h      # h (read by 0.1 * h's adjoint) and its next value (read by the sum's)
+        s = s + np.sum(h ** 2)
+    return s
+
+
+def scalar_carry(a, x):
+    s = 0.5
+    t = 0.0
+    for i in range(x.shape[0]):
+        s = s * np.cos(a * s) + x[i]      # s's next value is read by t's adjoint, s by cos's
+        t = t + s * s
+    return t
+
+
+def carried_in_an_outer_loop(w, h, n):
+    s = 0.0
+    for k in range(2):
+        for i in range(n):
+            h = np.tanh(w * h) + 0.1 * h
+            s = s + np.sum(h ** 2)
+    return s
+
+
+def carried_with_a_break(w, h, n):
+    s = 0.0
+    for i in range(n):
+        if s > 3.0:
+            break
+        h = np.tanh(w * h) + 0.1 * h
+        s = s + np.sum(h ** 2)
+    return s
+
+
+def carried_and_written(w, h, n):
+    s = 0.0
+    for i in range(n):
+        h = np.tanh(w * h) + 0.1 * h
+        h[0] = h[0] * w                   # written in place: its next value is not its tape's next row
+        s = s + np.sum(h ** 2)
+    return s
+
+
+def test_a_carried_value_is_kept_once_a_step_not_with_its_next_value():
+    """`h = f(h)`: the iteration's last value of h is the next iteration's first, which the backward sweep has just
+    taken from h's tape (or, for the last iteration, h after the loop): one state a step is kept, not two."""
+    sw = reverse_sweeps(rnn, ["w"], {"w": F, "h": A, "n": ("s", "i")})
+    lines = _lines(sw)
+    assert "h" in sw.stacks and "h2" in sw.stacks and "h4" not in sw.stacks   # h and tanh's value; not h's next
+    backward = lines[lines.index("# backward sweep"):]
+    assert backward.index("h4 = h") < backward.index(f"h = {sw.stacks['h']}.pop()")
+    scalar = reverse_sweeps(scalar_carry, ["a"], {"a": F, "x": A})
+    assert sorted(scalar.tapes) == ["s1_tape", "s2_tape", "s_tape"] and not scalar.stacks   # not s5, s's next value
+    assert "s5 = s" in _lines(scalar)
+    for f in (carried_in_an_outer_loop, carried_with_a_break, carried_and_written):
+        sw = reverse_sweeps(f, ["w"], {"w": F, "h": A, "n": ("s", "i")})
+        assert "h4 = h" not in _lines(sw), f.__name__    # where something else may change h in between: kept
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_carried_values_give_the_gradient(jit):
+    h = np.array([0.3, -0.7, 1.1, 0.4])
+    for f in (rnn, carried_in_an_outer_loop, carried_with_a_break, carried_and_written):
+        for n in (0, 1, 5):
+            got = check_grad(f, [0.6, h, n], wrt=(0, 1), jit=jit)
+            python = srcdiff.grad(f, wrt=(0, 1))(0.6, h, n)
+            for k in (1, 2):     # checkpointed: within a segment, whose rerun leaves h at the next segment's start
+                checkpointed = srcdiff.grad(f, wrt=(0, 1), jit=jit, checkpoints=k)(0.6, h, n)
+                for g, c, p in zip(got, checkpointed, python):
+                    np.testing.assert_allclose(g, p, rtol=1e-12, atol=1e-14)
+                    np.testing.assert_allclose(c, p, rtol=1e-12, atol=1e-14)
+    check_grad(scalar_carry, [0.6, h], wrt=(0, 1), jit=jit)
+
+
+def logistic_growth(a, b, y, n):
+    loss = 0.0
+    for t in range(n):
+        y = y + 0.01 * (a * y - b * y ** 2)     # y ** 2 is read by b's adjoint: one multiply away from y
+        loss = loss + np.sum(y ** 2)
+    return loss
+
+
+def squared_then_written(a, b, y, n):
+    loss = 0.0
+    for t in range(n):
+        q = y * y                               # y is written below: q is kept, not computed again
+        y = y + 0.01 * (a * y - b * q)
+        y[0] = y[0] * 0.5
+        loss = loss + np.sum(y ** 2)
+    return loss
+
+
+def test_an_array_one_multiply_from_a_kept_value_is_computed_again_not_kept():
+    sw = reverse_sweeps(logistic_growth, ["a", "b"], {"a": F, "b": F, "y": A, "n": ("s", "i")})
+    assert set(sw.stacks) == {"y"}, sw.stacks             # one state a step: y; not y ** 2, not the next y
+    lines = _lines(sw)
+    backward = lines[lines.index("# backward sweep"):]
+    assert "y2 = y ** 2" in backward
+    assert backward.index(f"y = {sw.stacks['y']}.pop()") < backward.index("y2 = y ** 2")
+    kept = reverse_sweeps(squared_then_written, ["a", "b"], {"a": F, "b": F, "y": A, "n": ("s", "i")})
+    assert "q" in kept.stacks
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_arrays_computed_again_give_the_gradient(jit):
+    y = np.array([0.3, -0.7, 1.1, 0.4])
+    for f in (logistic_growth, squared_then_written):
+        for n in (0, 1, 6):
+            got = check_grad(f, [1.5, 0.7, y, n], wrt=(0, 1, 2), jit=jit)
+            for k in (None, 2):
+                other = srcdiff.grad(f, wrt=(0, 1, 2), jit=not jit, checkpoints=k)(1.5, 0.7, y.copy(), n)
+                for g, o in zip(got, other):
+                    np.testing.assert_allclose(g, o, rtol=1e-12, atol=1e-14)

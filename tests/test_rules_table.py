@@ -138,6 +138,7 @@ ENTRIES = {
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),
     "rt.transpose": ("np.transpose(x, (1, 0, 2))", "r", [((2, 3, 2),)]),
     "np.reshape": ("np.reshape(x, (3, 2))", "r", [((2, 3),), ((6,),)]),
+    "rt.reshape": ("rt.reshape(x.T, (3, 2))", "r", [((2, 3),), ((3, 1, 2),)]),   # np.reshape of jitted source
     "np.ravel": ("np.ravel(x)", "r", [((2, 3),)]), "rt.expand_dims": ("np.expand_dims(x, 0) + y", "rr", [((3,), (2, 1))]),
     "rt.squeeze": ("np.squeeze(x, axis=1) * y.squeeze((0, -1))", "rr", [((3, 1), (1, 3, 1)), ((1, 1), (1, 1, 1))]),
     "rt.squeeze all": ("np.squeeze(x) + x.squeeze()", "r", [((1, 3),), ((3, 1),)]),   # axis=None
@@ -624,7 +625,8 @@ def test_device_template_computes_the_function(name):
 
 
 # Rules that jitted code calls in place of another (their records' `jit_as`): (the rule, the one it stands in for)
-JIT_AS = {"np.tanh": "rt.tanh"}
+JIT_AS = {"np.tanh": "rt.tanh", "np.reshape": "rt.reshape"}
+JIT_AS_ARGS = {"np.reshape": lambda x: (x, (20, -1))}   # the arguments of those that take more than x
 
 
 def test_jit_as_rules_stand_in_for_theirs():
@@ -641,8 +643,9 @@ def test_jit_as_rules_stand_in_for_theirs():
         assert list(a.signature.parameters) == list(b.signature.parameters), name
         assert {p: dump(t) for p, t in a.vjp.items()} == {p: dump(t) for p, t in b.vjp.items()}, name
         assert dump(a.jvp) == dump(b.jvp) and (a.kind, a.shape, a.cuda) == (b.kind, b.shape, b.cuda), name
-        x = np.linspace(-25.0, 25.0, 401)
-        np.testing.assert_allclose(implementation(to)(x), implementation(name)(x), rtol=1e-14, atol=0, err_msg=name)
+        args = JIT_AS_ARGS.get(name, lambda x: (x,))(np.linspace(-25.0, 25.0, 400))
+        np.testing.assert_allclose(implementation(to)(*args), implementation(name)(*args), rtol=1e-14, atol=0,
+                                   err_msg=name)
 
 
 # What the loop over a block's rows calls in place of a rule (their records' `row_as`; optimize/rowblocks.py)

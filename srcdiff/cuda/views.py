@@ -19,7 +19,7 @@ from .common import dotted
 
 # calls that may return (a view of) their first argument: NumPy's views, and srcdiff runtime helpers that return
 # their argument unchanged where no work is needed (rt.unbroadcast of a gradient already of the right shape)
-VIEW_CALLS = {"np.transpose", "rt.transpose", "np.reshape", "np.ravel", "rt.reshape_like", "rt.expand_dims",
+VIEW_CALLS = {"np.transpose", "rt.transpose", "np.reshape", "rt.reshape", "np.ravel", "rt.reshape_like", "rt.expand_dims",
               "np.expand_dims", "rt.squeeze", "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d",
               "rt.unbroadcast"}
 

@@ -17,7 +17,8 @@ Besides its vjp and jvp templates a record carries (all in the one `defrule` cal
 * `cuda`: its device-code template on scalars (`{0}`, `{1}`, ...: the arguments; cuda/common.py), or None:
   the CUDA target declines a call of it on arrays and scalars alike, naming it;
 * `jit_as`: the rule jitted code calls instead, where one computes the same values faster under Numba
-  (np.tanh: rt.tanh, an inline polynomial instead of libm's tanh per element; transforms/products.py
+  (np.tanh: rt.tanh, an inline polynomial instead of libm's tanh per element) or for arguments Numba's own
+  function does not take (np.reshape: rt.reshape, of arrays of any memory order; transforms/products.py
   rewrites the calls), or None;
 * `row_as`: what the loop over a block's rows of row-fused code calls instead (np.exp: rt.exp, written inline
   without a call into libm, so the loop vectorises; transforms/optimize/rowblocks.py), or None;

@@ -229,7 +229,10 @@ R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
 R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)", kind="copy", shape="transpose")
 R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)", kind="as_float",
   shape="transpose")
-R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)", kind="reshape")
+# (under jit, rt.reshape: Numba's reshape takes contiguous arrays only; x.T or a Fortran-ordered argument is copied)
+R("np.reshape", [np.reshape], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)", kind="reshape",
+  jit_as="rt.reshape")
+R("rt.reshape", [], "x, shape", "rt.reshape_like(g, x)", None, jvp="np.reshape(dx, shape)", kind="reshape")
 R("np.ravel", [np.ravel], "x", "rt.reshape_like(g, x)", jvp="np.ravel(dx)", kind=("reshape", 1))
 R("rt.atleast_2d", [np.atleast_2d], "x", "rt.reshape_like(g, x)", jvp="rt.atleast_2d(dx)", kind=("at_least", 2))
 R("rt.expand_dims", [np.expand_dims], "x, axis", "rt.reshape_like(g, x)", None, jvp="rt.expand_dims(dx, axis)",

@@ -4,7 +4,7 @@ Every helper runs in plain Python on NumPy values and, through a Numba overload
 registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, zeros_like
-from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape_like, select, squeeze, unbroadcast
+from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape, reshape_like, select, squeeze, unbroadcast
 from .indexing import add_at, add_into, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
 from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
 from .determinants import logdet_grad
@@ -22,7 +22,7 @@ from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, 
 
 __all__ = [
     "zeros_like", "copy", "seed",
-    "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape_like", "select",
+    "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "prod_others_jvp", "prod_others_jvp2", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",

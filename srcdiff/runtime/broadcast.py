@@ -10,7 +10,7 @@ from ._kernels3d import sum_mid
 from ._typing import is_array, nb_is_array, nb_is_scalar
 from ._cache import cached_jit, cached_overload
 
-__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape_like", "select"]
+__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape", "reshape_like", "select"]
 
 
 def unbroadcast(g, x):
@@ -185,6 +185,20 @@ def _squeeze_nb(x, axis=None):
                 k += 1
         return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, m))
     return impl
+
+
+def reshape(x, shape):
+    """np.reshape(x, shape) (the user's np.reshape and x.reshape): under Numba of an array of any layout, as in
+    NumPy (Numba's reshape takes contiguous arrays only: of x.T it does not compile, of a Fortran-ordered argument
+    or a strided slice it raises; such an array is copied first, as NumPy copies it)."""
+    return np.reshape(x, shape)
+
+
+@cached_overload(reshape)
+def _reshape_nb(x, shape):
+    if nb_is_array(x):
+        return lambda x, shape: np.ascontiguousarray(x).reshape(shape)
+    return None
 
 
 def reshape_like(g, x):

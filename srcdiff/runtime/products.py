@@ -420,7 +420,8 @@ def _mnk(xs, ys, k):
 
 
 def tensordot(x, y, k):
-    """np.tensordot(x, y, k) for an int k."""
+    """np.tensordot(x, y, k) for an int k (under Numba, where k is every axis of both, the scalar NumPy's 0-d
+    array holds)."""
     return np.tensordot(x, y, k)
 
 
@@ -458,6 +459,14 @@ def _tensordot_nb(x, y, k):
         return None
     nx, ny = x.ndim, y.ndim
     m = nx + ny - 2 * kk
+    if m == 0:   # every axis contracted: NumPy's 0-d array is a scalar in jitted code, as 0-d arguments are
+        def scalar(x, y, k):     # (a branch binding a float to the same name unifies with it: fuzz seed 600110)
+            M, K, N = _mnk_nb(x.shape, y.shape, kk)
+            for i in range(kk):
+                if x.shape[i] != y.shape[i]:
+                    raise ValueError("tensordot: shape mismatch for the summed axes")
+            return dot(np.ascontiguousarray(x).reshape((M, K)), np.ascontiguousarray(y).reshape((K, N)))[0, 0]
+        return scalar
 
     def impl(x, y, k):
         M, K, N = _mnk_nb(x.shape, y.shape, kk)

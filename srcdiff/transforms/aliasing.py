@@ -20,7 +20,7 @@ from .purity import WRITES_INTO
 # calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
 # canonicalize and the composites: np.atleast_1d/2d and np.tile's base are rt.atleast_*, np.flip ends in
 # rt.reshape_like of a reversed ravel)
-_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "np.ravel",
+_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "rt.reshape", "np.ravel",
                "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d", "rt.atleast_1d", "rt.atleast_2d",
                "rt.atleast_nd", "np.broadcast_to", "np.swapaxes", "np.moveaxis", "rt.reshape_like"}
 

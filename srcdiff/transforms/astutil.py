@@ -524,6 +524,17 @@ def literal_value(e):
     return NOT_LITERAL
 
 
+def call_argument(e: gast.Call, pos: int, name: str):
+    """The expression call `e` passes as parameter `name`, at position `pos` or by keyword (None: left out)."""
+    given = [k.value for k in e.keywords if k.arg == name] + e.args[pos:pos + 1]
+    return given[0] if given else None
+
+
+def is_none(e) -> bool:
+    """Whether `e` is the literal None."""
+    return isinstance(e, gast.Constant) and e.value is None
+
+
 def without_statements(stmts: list, gone) -> list:
     """`stmts` less the statements `gone(s)` is true of, in nested blocks too."""
     return [map_blocks(s, lambda b: without_statements(b, gone)) for s in stmts if not gone(s)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gast
 
 from ..rules import RULES
-from .astutil import literal_value
+from .astutil import call_argument, is_none, literal_value
 from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, element, is_array, is_dtype_value,
                         is_scalar, is_tuple, length, matmul_kind, ndim, with_dtype)
 
@@ -96,7 +96,8 @@ def _law_reduce_axis(args, e, kind_of):       # rt.sum(x, axis): one axis fewer
 
 
 def _law_argreduce(args, e, kind_of):         # np.argmax(x[, axis])
-    if len(e.args) > 1 or any(k.arg == "axis" for k in e.keywords):
+    axis = call_argument(e, 1, "axis")
+    if axis is not None and not is_none(axis):
         nd = ndim(args[0]) if args else None   # along an axis: an int array of one axis fewer (fuzz seed 10604)
         return None if nd is None else I if nd <= 1 else array_of(nd - 1, "i")
     return I
@@ -109,9 +110,10 @@ def _law_arange(args, e, kind_of):            # np.arange(n), np.arange(a, b[, s
     return None if None in dts else Kind.array(1, "f" if "f" in dts else "i")
 
 
-def _law_argsort(args, e, kind_of):           # np.argsort(x[, axis]): an int array of x's rank
+def _law_argsort(args, e, kind_of):           # np.argsort(x[, axis]): an int array of x's rank (axis=None: flat)
     nd = ndim(args[0]) if args else None
-    return None if not nd else Kind.array(nd, "i")
+    axis = call_argument(e, 1, "axis")
+    return None if not nd else Kind.array(1 if axis is not None and is_none(axis) else nd, "i")
 
 
 def _law_along_axis(args, e, kind_of, pos, flat_default):
@@ -121,14 +123,11 @@ def _law_along_axis(args, e, kind_of, pos, flat_default):
     a0 = args[0] if args else None
     if not is_array(a0) or ndim(a0) is None:
         return None
-    if len(e.args) > pos:
-        axis = literal_value(e.args[pos]) if not (isinstance(e.args[pos], gast.Constant)
-                                                  and e.args[pos].value is None) else None
-        if axis is not None and type(axis) is not int:
-            return None           # (an axis not written as a literal)
-        flat = axis is None
-    else:
-        flat = flat_default
+    given = call_argument(e, pos, "axis")   # (also by keyword: rt.cumsum(M, axis=0) is 2-d, fuzz seed 600513)
+    axis = None if given is None or is_none(given) else literal_value(given)
+    if axis is not None and type(axis) is not int:
+        return None           # (an axis not written as a literal)
+    flat = flat_default if given is None else axis is None
     return Kind.array(1 if flat else ndim(a0), "i" if dtype(a0) == "b" and flat_default else dtype(a0))
 
 

@@ -1,17 +1,19 @@
 """Jitted code only: matrix products are written `rt.dot(a, b)` (runtime/products.py), and calls of a
-rule with a faster implementation under Numba call that one instead (the rule record's `jit_as`: np.tanh
-is `rt.tanh(x)`, runtime/activations.py).
+rule with a faster implementation under Numba, or one Numba compiles for more arguments, call that one instead
+(the rule record's `jit_as`: np.tanh is `rt.tanh(x)`, runtime/activations.py; np.reshape is `rt.reshape(x,
+shape)`, which takes x.T and Fortran-ordered or strided arrays, runtime/broadcast.py).
 
 Inside Numba, `a @ b`, `np.dot(a, b)` and `np.matmul(a, b)` call SciPy's bundled BLAS, whose
 threads can make a memory-bound matrix-vector product 20x slower than one loop on a busy machine.
 `rt.dot` picks a loop or BLAS by the operands' ranks, shapes and memory order when Numba types the
 call. Numba's np.tanh calls libm's scalar tanh per element (a quarter of an MLP's gradient); rt.tanh
-is an inline polynomial of half its cost. The Python backend keeps NumPy's products and tanh (its source
-is unchanged).
+is an inline polynomial of half its cost. The Python backend keeps NumPy's products, tanh and reshape (its
+source is unchanged).
 
     z1 = x @ w             ->  z1 = rt.dot(x, w)
     h = np.dot(a, b)       ->  h = rt.dot(a, b)
     h = np.tanh(h1 + b1)   ->  h = rt.tanh(h1 + b1)
+    r = np.reshape(M, 6)   ->  r = rt.reshape(M, 6)
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from .astutil import (Namer, assign, call, comment, const, definitely_assigned, 
 from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar
 from .reverse_backward import BackwardSweep
 from .reverse_storage import Storage
-from .reverse_support import Simplify, int_names, written_arrays
+from .reverse_support import Simplify, int_names, trailing_phis, written_arrays
 
 _TIDIED = frozenset({"rt.unbroadcast", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad", "rt.mean_grad"})
 
@@ -391,14 +391,3 @@ def _sharing_memory(fn, names: set, kinds) -> set:
 def branch_merge(s) -> bool:
     """An if's merge copy (not a copy of its test)."""
     return anno.get(s, anno.MERGE) and not anno.get(s, anno.TESTCOPY)
-
-
-def trailing_phis(stmts) -> int:
-    """How many back-edge copies end the block (the pushes and the iteration count go before them)."""
-    n = 0
-    for s in reversed(stmts):
-        if anno.get(s, anno.PHI):
-            n += 1
-        else:
-            break
-    return n

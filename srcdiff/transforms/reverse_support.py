@@ -8,6 +8,7 @@ import operator
 
 import gast
 
+from . import annotations as anno
 from .astutil import Transformer, call, const, dotted_name, loaded_names, walk, walk_statements
 
 INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
@@ -158,3 +159,24 @@ def reversed_range(args):
         left=gast.BinOp(left=n, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(c)))
     return call("range", last, gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=copy.deepcopy(c)),
                 gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(c)))
+
+
+def trailing_phis(stmts) -> int:
+    """How many back-edge copies end the block (the pushes and the iteration count go before them)."""
+    n = 0
+    for s in reversed(stmts):
+        if not anno.get(s, anno.PHI):
+            break
+        n += 1
+    return n
+
+
+def assignments(stmts) -> dict:
+    """{name: how many statements in `stmts` (nested ones included) bind it}: assignments and loop targets."""
+    out: dict = {}
+    for s in stmts:
+        for n in walk(s):
+            t = n.targets[0] if isinstance(n, gast.Assign) else n.target if isinstance(n, gast.For) else None
+            if isinstance(t, gast.Name):
+                out[t.id] = out.get(t.id, 0) + 1
+    return out
