@@ -36,9 +36,10 @@ A2, B3 = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[0.1, 0.2, 0.3], [0.4, 0
 
 KIND_CASES = {
     # operators (their records' law, ("operator", op), is the syntax's)
-    "+": [("x + y", s, v), ("x + y", v, M), ("x + y", n, iv), ("x + y", iv, s)],
+    "+": [("x + y", s, v), ("x + y", v, M), ("x + y", n, iv), ("x + y", iv, s), ("x + y", bv, bm),   # (of boolean
+          ("x + y", True, bv), ("x + y", True, False)],   # arrays: booleans, as in Numba; of Python's bools: an int)
     "-": [("x - y", v, M), ("x - y", n, iv), ("x - y", T, M)],
-    "*": [("x * y", s, M), ("x * y", iv, bv), ("x * y", n, n)],
+    "*": [("x * y", s, M), ("x * y", iv, bv), ("x * y", n, n), ("x * y", bm, bv), ("x * y", bv, n)],
     "/": [("x / y", n, iv), ("x / y", n, n), ("x / y", v, M)],
     "**": [("x ** y", v, s), ("x ** y", s, n), ("x ** y", M, v)],
     "%": [("x % y", v, s), ("x % y", iv, n), ("x % y", n, n)],
@@ -291,7 +292,16 @@ def tril_indices_sum(m, a):
     return np.sum(sum(m[i, j] * r for r in a))
 
 
-DECLINED_BEFORE = [diag_sum, diag_sum_zip, diag_of_vector_sum, tensordot_sum, tensordot_pair_sum, squeeze_sum,
+def boolean_product_maybe_bound(m, a):   # (its placeholder was ints, the value booleans: "Cannot unify
+    if a[0] > 0.0:                       # array(int64, 2d, C) and array(bool, 2d, C) for 'c.2'")
+        c = (m > 0.0) * (m > 1.0)
+    t = 0.0
+    if a[0] > 0.0:
+        t = np.sum(np.where(c, m, 0.0))
+    return t + np.sum(a)
+
+
+DECLINED_BEFORE = [boolean_product_maybe_bound, diag_sum, diag_sum_zip, diag_of_vector_sum, tensordot_sum, tensordot_pair_sum, squeeze_sum,
                    squeeze_tuple_sum, eye_sum, eye_dtype_sum, identity_sum, diff_sum, round_sum, floor_sum,
                    searchsorted_sum, int64_sum, count_nonzero_sum, shape_zeros_sum, tril_indices_sum]
 

@@ -146,6 +146,21 @@ def test_no_import_cycle_between_kinds_and_dims():
     assert not [c for c in metrics.cycles(transforms) if {"srcdiff.transforms.kinds", "srcdiff.transforms.dims"} & set(c)]
 
 
+def test_the_parts_of_kinds_import_nothing_of_it():
+    """transforms/kinds.py is the entry point; its parts (the Kind type, the laws, the kinds of expressions, the
+    shape classes) import nothing of it, and the Kind type nothing of the others (imports inside functions too)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts",
+                        "architecture_metrics.py")
+    spec = importlib.util.spec_from_file_location("architecture_metrics", path)
+    metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(metrics)
+    _, every, _, _ = metrics.imports(metrics.modules())
+    parts = [f"srcdiff.transforms.{m}" for m in ("kind_type", "kind_laws", "kind_exprs", "kind_shapes")]
+    for m in parts:
+        assert "srcdiff.transforms.kinds" not in every[m], m
+    assert not set(parts) & set(every["srcdiff.transforms.kind_type"])
+
+
 def test_kind_type_names_its_fields():
     """Kind reads by name what the tagged tuples spelled by position, and equals them (other passes write tuples)."""
     import copy

@@ -242,8 +242,9 @@ def _law_fill(args, e, kind_of, pos):         # np.zeros(shape[, dtype]), np.ful
 
 def operator_kind(op, a, b):
     """The kind of `a <op> b` (op: the operator's rule name, "+", "/", "**", "@", ...): a true division gives
-    floats, a power of ints an unknown dtype (2 ** -1 is a float), any other operator of ints and booleans ints,
-    of floats floats; the operands broadcast (kind_exprs reads the syntax's operators through this)."""
+    floats, a power of ints an unknown dtype (2 ** -1 is a float), a sum or product of boolean arrays booleans,
+    any other operator of ints and booleans ints, of floats floats; the operands broadcast (kind_exprs reads the
+    syntax's operators through this)."""
     if a is None or b is None:
         return None
     dts = {dtype(a), dtype(b)}
@@ -251,6 +252,8 @@ def operator_kind(op, a, b):
         dt = "f"
     elif op == "**":
         dt = None
+    elif dts == {"b"} and op in ("+", "*") and (is_array(a) or is_array(b)):
+        dt = "b"   # (of boolean arrays, NumPy's and Numba's logical or / and; of Python's bools, ints: True + True)
     else:
         dt = "i" if dts <= {"i", "b"} else None
     return matmul_kind(a, b) if op == "@" else broadcast([a, b], dt)
