@@ -240,6 +240,7 @@ def call(gen, kind: str, env: dict, d: int) -> str:
     # (kinds, then the least N the template takes where it needs more than 2)
     table = [t for k, t in rules if kind in k.rstrip("0123456789") and gen.N >= int(k.lstrip("svm") or 2)]
     template = gen.pick(table)
+    gen.python_only = gen.python_only or template in {t for _, t in PYTHON_ONLY_RULES}
     args, first = {}, True
     for field in _fields(template):
         if field not in args:

@@ -84,6 +84,7 @@ class Program:
         self.n = N if n is None else n
         self.seq = seq                  # how xa is passed: "tuple" or "list"
         self.checkpoints = checkpoints  # grad(f, checkpoints=k) under test (None: taped loops)
+        self.python_only = False        # whether it has a form Numba does not run (fuzz_rules.PYTHON_ONLY_RULES)
 
     @property
     def wrt(self):
@@ -138,6 +139,7 @@ class Gen:
         self.helper_src = []
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
+        self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
 
     def has(self, f):
         return f in self.features
@@ -1128,7 +1130,9 @@ class Gen:
         checkpoints = None
         if self.has("checkpoints") and re.search(r"^\s*(for|while)\b", src, re.M) and self.coin(3):
             checkpoints = self.pick([2, 1, 3])
-        return Program(src, self.N, params, n, seq, checkpoints)
+        prog = Program(src, self.N, params, n, seq, checkpoints)
+        prog.python_only = self.python_only
+        return prog
 
 
 ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "break", "inplace", "return",
@@ -1169,8 +1173,9 @@ def penalty_program(prog: Program) -> Program:
     params = ", ".join(list(prog.params) + [f"{k.arg}={k.arg}" for k in entry.args.kwonlyargs])
     wrt = prog.wrt
     # one program in four differentiates a jitted gradient (its compiled form runs rt.elementwise kernels; the
-    # outer pass must read the source shown)
-    jit = ", jit=True" if sum(map(ord, src)) % 4 == 0 else ""
+    # outer pass must read the source shown), where f has no form Numba does not run (x @ y of stacks: nested
+    # fuzz seed 610257)
+    jit = ", jit=True" if sum(map(ord, src)) % 4 == 0 and not prog.python_only else ""
     if prog.params[:3] == ("x", "a", "M"):
         src += (f"\n\ndef h({sig}):\n"
                 f"    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2){jit})({params})\n"

@@ -237,6 +237,18 @@ def test_python_only_rules_stay_out_of_jit_programs():
     assert not any(stack.search(fuzzgen.seeded_program(seed, features).source) for seed in range(300))
 
 
+def test_nested_programs_with_python_only_rules_differentiate_a_python_gradient():
+    """The penalty h of a program with `x @ y` of stacks (jit=False only) differentiates f's Python gradient: one
+    in four took a jitted one, which Numba declined (nested fuzz seed 610257); others still take jitted ones."""
+    stack = re.compile(r"np\.stack\(\(.*\)\) @ ")
+    jitted = {True: 0, False: 0}
+    for seed in range(200):
+        prog = fuzzgen.seeded_program(seed)
+        assert prog.python_only == bool(stack.search(prog.source))
+        jitted[prog.python_only] += "jit=True" in fuzzgen.penalty_program(prog).source
+    assert jitted[True] == 0 and jitted[False] > 0
+
+
 def test_readme_rules_parser_sees_a_new_function(rules_seen):
     """A function README's Rules bullet starts to list without generator support fails the coverage test, and so
     does a form (a backticked span that is not a list of names) no detector knows."""

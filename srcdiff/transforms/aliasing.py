@@ -102,7 +102,9 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
 def sharing_written_memory(fn, kinds=None) -> set:
     """Names that may share memory with an array written in place (the written names included): by a
     subscript write, or by an augmented assignment (`a += v`, desugared to `a2 = a1 + v`; counted where
-    `a1` is an array or its kind is not known)."""
+    `a1` is an array or its kind is not known); and the versions SSA's branch merges and loop copies pass on
+    to one of those (`d_a = rt.zeros_like(a)` in a branch, `d_a[1] += g` after it: the array of the branch's
+    version is the one written, so common-subexpression elimination must not give it to another name too)."""
     kinds = kinds or {}
     written = {n.targets[0].value.id for n in walk_statements(fn.body)
                if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
@@ -110,6 +112,15 @@ def sharing_written_memory(fn, kinds=None) -> set:
     written |= {n.value.left.id for n in walk_statements(fn.body)
                 if isinstance(n, gast.Assign) and _in_place(n, kinds, unknown=True)}
     written |= _written_by_helpers(fn)
+    passed_on = {}   # SSA copy target -> the versions it copies
+    for n in walk_statements(fn.body):
+        if _ssa_copy(n) is not None:
+            passed_on.setdefault(n.targets[0].id, set()).add(n.value.id)
+    todo = list(written)
+    while todo:
+        for v in passed_on.get(todo.pop(), set()) - written:
+            written.add(v)
+            todo.append(v)
     roots = memory_roots(fn, kinds)
     hit = {roots.get(w, w) for w in written}
     return written | {n for n, r in roots.items() if r in hit}

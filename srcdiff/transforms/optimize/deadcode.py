@@ -333,7 +333,15 @@ def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
               and isinstance(s.value, gast.List) and not s.value.elts}
     if not stacks:
         return fn
-    read = loaded_names(gast.Module(body=fn.body[marks[0] + 1:], type_ignores=[]))
+    # the names read at or after each top-level statement of the backward sweep: a pop's value is read only
+    # there (a read of its name before the loop that pops it, `rt.unbroadcast(g, buf)` of the loop's last value,
+    # never sees it: nested fuzz seed 610150, whose dead pushes read a swapped buffer after a write through the
+    # other name, and the gradient differentiated again was declined for it)
+    back, read_from, read = fn.body[marks[0] + 1:], {}, set()
+    for s in reversed(back):
+        read = read | loaded_names(s)
+        for n in walk_statements([s]):
+            read_from[id(n)] = read
     uses: dict = {}
     for n in walk_names(fn):
         if n.id in stacks:
@@ -345,7 +353,7 @@ def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
             st = popped_from(n)
             if st in stacks:
                 seen[st] = seen.get(st, 0) + 1
-                if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read):
+                if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read_from.get(id(n), read)):
                     dead.discard(st)
         elif pushed_to(n) is not None:
             st = pushed_to(n)
