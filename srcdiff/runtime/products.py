@@ -251,18 +251,16 @@ def block_rows(a):
     vectorises 8 rows at a time, has no scalar remainder. Logistic loss, N=20 000, D=100 (rows of 800 bytes),
     one process, best of 200: 320 rows (250 KiB) 0.377 ms, 40 rows (31 KiB) 0.331, 48 0.336, 32 0.337; in
     another run 81 rows 0.349 (not a multiple of 8), 20 rows 0.413 (a remainder of 4 rows in each block)."""
-    return _block_rows_of(a.shape[1] * a.itemsize)
-
-
-@register_jitable
-def _block_rows_of(row_bytes):
-    rows = _BLOCK_BYTES // max(1, row_bytes)
+    rows = _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)
     return max(_BLOCK_MIN, min(_BLOCK_MAX, rows - rows % 8))
 
 
 @overload(block_rows)
 def _block_rows_nb(a):
-    return lambda a: _block_rows_of(a.shape[1] * a.itemsize)
+    def impl(a):
+        rows = _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)
+        return max(_BLOCK_MIN, min(_BLOCK_MAX, rows - rows % 8))
+    return impl
 
 
 @njit(fastmath=_FAST, cache=True)
