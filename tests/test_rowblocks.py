@@ -54,10 +54,16 @@ def _check(f, args, wrt, rtol=1e-9):
 
 
 # (rows, columns): block_rows gives 1 024 rows for up to 4 columns, a multiple of 8 up to 4 096 / columns
-# otherwise (816 for 5, 64 for 60, 40 for 100), at least 16 (300 columns and more); the last block full or not, its rows
-# a multiple of 8 or not (rows_add's 8-row groups and the rest)
+# otherwise (816 for 5, 64 for 60, 40 for 100); from 257 columns on 32 768 / columns (104 for 300, 32 for
+# 1 000, 1 for 40 000); the last block full or not, its rows a multiple of 8 or not (rows_add's groups and the rest)
 SHAPES = [(1, 3), (7, 1), (1023, 2), (1025, 1), (2500, 5), (40, 100), (41, 100), (100, 60), (90, 13),
-          (250, 300), (3, 40000), (37, 40000)]
+          (250, 300), (70, 1000), (3, 40000), (37, 40000)]
+
+
+def _block(d):
+    rows = 4096 // d if 4096 // d >= 16 else 32768 // d
+    rows = min(1024, rows)
+    return rows - rows % 8 if rows >= 8 else max(1, rows)
 
 
 @pytest.mark.parametrize("n, d", SHAPES, ids=[f"{n}x{d}" for n, d in SHAPES])
@@ -66,7 +72,7 @@ def test_blocked_logistic_agrees(n, d):
     src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
     assert "for i0 in range(0, x.shape[0], block):" in src and "rt.rows_add(d_w, x_block, d_w_block)" in src
     assert "IndexError('z1_block" not in src                      # the buffers are as long as a block
-    assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == max(16, min(1024, 4096 // d // 8 * 8))
+    assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == _block(d)
 
 
 @pytest.mark.parametrize("layout", ["F", "strided"])
@@ -79,7 +85,7 @@ def test_blocked_logistic_other_layouts(layout):
     assert "rt.rows_add(d_w, x_block, d_w_block)" in src
 
 
-@pytest.mark.parametrize("n, d", [(1025, 2), (16 * 2 + 5, 300)], ids=["1025x2", "37x300"])
+@pytest.mark.parametrize("n, d", [(1025, 2), (104 * 2 + 5, 300)], ids=["1025x2", "213x300"])
 def test_blocked_log_and_exp_agree(n, d):
     w, x, y = _problem(n, d, seed=1)
     src = _check(poisson_log, (0.3 * w, x, y), ("w",))
