@@ -153,9 +153,11 @@ def test_row_kernels_match_numpy(layout, dtypes):
 @pytest.mark.parametrize("dtypes", DTYPES, ids=["f64", "f32", "mixed"])
 def test_block_kernels_match_numpy(dtypes):
     """rt.rows_dot, rt.rows_add, rt.sum_first and rt.block_rows (the kernels of row-blocked loops) against
-    NumPy, under Numba and in Python; a block shorter than its buffers, one row, no columns."""
-    for shape in [(37, 11), (1, 5), (5, 1), (7, 3), (300, 64), (4, 0)]:
-        a = operand(shape, dtypes[0], "C")
+    NumPy, under Numba and in Python; a block shorter than its buffers, one row, no columns, rows in groups
+    of 8 and a rest (rows_add), wide rows, a transposed and a strided block."""
+    for shape, layout in [((37, 11), "C"), ((1, 5), "C"), ((5, 1), "C"), ((7, 3), "C"), ((300, 64), "C"),
+                          ((4, 0), "C"), ((8, 100), "C"), ((23, 9), "T"), ((17, 6), "S"), ((16, 2000), "C"), ((9, 5000), "C")]:
+        a = operand(shape, dtypes[0], layout)
         x, g = operand((shape[1],), dtypes[1], "C"), operand((shape[0] + 3,), np.float64, "C")
         tol = 1e-4 if np.float32 in dtypes else 1e-11
         out = np.full(shape[0] + 3, 7.0)
@@ -168,7 +170,9 @@ def test_block_kernels_match_numpy(dtypes):
         assert np.isclose(rt.sum_first(g, shape[0]), g[:shape[0]].sum(), rtol=1e-12, atol=1e-12)
         assert rt.sum_first(g, 0) == 0.0
         block = rt.block_rows(a)
-        assert 1 <= block <= 1024 and block * max(shape[1], 1) * a.itemsize <= max(1 << 18, shape[1] * a.itemsize)
+        row = max(shape[1], 1) * a.itemsize
+        assert 1 <= block <= 1024 and (block % 8 == 0 or block < 8)
+        assert block * row <= (1 << 15 if row <= 2048 else max(1 << 18, row))
         assert numba.njit(lambda a: rt.block_rows(a))(a) == block
 
 

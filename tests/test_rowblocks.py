@@ -53,8 +53,17 @@ def _check(f, args, wrt, rtol=1e-9):
     return src
 
 
-# (rows, columns): block_rows gives 1 024 rows for up to 32 columns, 109 for 300, 1 for 40 000
-SHAPES = [(1, 3), (7, 1), (1023, 2), (1025, 1), (2500, 5), (250, 300), (3, 40000)]
+# (rows, columns): block_rows gives 1 024 rows for up to 4 columns, a multiple of 8 up to 4 096 / columns
+# otherwise (816 for 5, 64 for 60, 40 for 100); from 257 columns on 32 768 / columns (104 for 300, 32 for
+# 1 000, 1 for 40 000); the last block full or not, its rows a multiple of 8 or not (rows_add's groups and the rest)
+SHAPES = [(1, 3), (7, 1), (1023, 2), (1025, 1), (2500, 5), (40, 100), (41, 100), (100, 60), (90, 13),
+          (250, 300), (70, 1000), (3, 40000), (37, 40000)]
+
+
+def _block(d):
+    rows = 4096 // d if 4096 // d >= 16 else 32768 // d
+    rows = min(1024, rows)
+    return rows - rows % 8 if rows >= 8 else max(1, rows)
 
 
 @pytest.mark.parametrize("n, d", SHAPES, ids=[f"{n}x{d}" for n, d in SHAPES])
@@ -63,10 +72,20 @@ def test_blocked_logistic_agrees(n, d):
     src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
     assert "for i0 in range(0, x.shape[0], block):" in src and "rt.rows_add(d_w, x_block, d_w_block)" in src
     assert "IndexError('z1_block" not in src                      # the buffers are as long as a block
-    assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == min(1024, max(1, (1 << 18) // (8 * d)))
+    assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == _block(d)
 
 
-@pytest.mark.parametrize("n, d", [(1025, 2), (109 * 2 + 5, 300)], ids=["1025x2", "223x300"])
+@pytest.mark.parametrize("layout", ["F", "strided"])
+def test_blocked_logistic_other_layouts(layout):
+    """x Fortran-ordered (a transposed C array) or a strided view: the block kernels read it as it is."""
+    w, x, y = _problem(90, 13, seed=2)
+    x = np.asfortranarray(x) if layout == "F" else np.repeat(x, 2, axis=1)[:, ::2]
+    assert not x.flags.c_contiguous
+    src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
+    assert "rt.rows_add(d_w, x_block, d_w_block)" in src
+
+
+@pytest.mark.parametrize("n, d", [(1025, 2), (104 * 2 + 5, 300)], ids=["1025x2", "213x300"])
 def test_blocked_log_and_exp_agree(n, d):
     w, x, y = _problem(n, d, seed=1)
     src = _check(poisson_log, (0.3 * w, x, y), ("w",))

@@ -4,8 +4,8 @@ time, so that the rows' elementwise math vectorises.
 Row fusion (rowfusion.py) computes row i's product, its terms, their adjoints and row i's share of the
 adjoint product in one iteration. That reads x once, but the row's math sits between two loops over the
 row: each row waits for its exp and log1p (scalar calls into libm, 15 ns a row in the logistic loss), and
-the math of one row cannot run beside the next row's. Over a block of rows that stays in cache (256 KiB,
-runtime/products.py's block_rows), the same statements run as three loops:
+the math of one row cannot run beside the next row's. Over a block of rows that stays in cache (32 KiB, a
+multiple of 8 rows: runtime/products.py's block_rows), the same statements run as three loops:
 
     for i in range(x.shape[0]):                  for i0 in range(0, x.shape[0], block):
         z1 = rt.row_dot(x, i, w)                     x_block = x[i0:i0 + block]
