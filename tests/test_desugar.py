@@ -198,3 +198,23 @@ def test_reversed_range_with_a_step_visits_the_items_backwards():
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_reversed_range_with_a_step_gradient(jit):
     check_grad(reversed_steps, [0.8, [0.3, 0.5, -1.1, 0.4, 0.9], -2], wrt=(0, 1), jit=jit)
+
+
+def sums_over_computed_iterables(M):
+    s = sum(M[1] * (e7 * 0.5 + e8) for e7, e8 in zip(np.where(M[1] > -0.3, M[1], M[0]), M[0]))
+    t = sum(M[0] * e for e in np.sort(M[1]))
+    u = sum(M[1] * k + e for k, e in enumerate(np.tanh(M[0]), start=1))
+    return np.sum(s * s) + np.sum(t * M[1]) + np.sum(np.sin(u))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_sum_of_arrays_over_a_computed_iterable(jit):
+    """A sum of arrays over a zip or enumerate of a computed array (np.where(...)), or over one, started from 0.0:
+    the first term could not be written down without the iterable's name, so Numba could not unify the start
+    with the array terms ('Cannot unify float64 and array(float64, 1d, C)': fuzz seed 601160, jit). The
+    iterable is now bound to a name before the start (once, as Python evaluates it)."""
+    from gradcheck import check_grad
+    M = np.array([[0.3, -0.5, 0.1, 0.8], [0.7, -0.2, 0.4, -0.6]])
+    got, = check_grad(sums_over_computed_iterables, [M], wrt=(0,), jit=jit)
+    np.testing.assert_allclose(got, srcdiff.grad(sums_over_computed_iterables, jit=not jit)(M), rtol=1e-12, atol=1e-14)
+    assert srcdiff.grad(sums_over_computed_iterables, jit=jit)(np.zeros((2, 0))).shape == (2, 0)

@@ -170,6 +170,7 @@ class _Desugar:
                 if hasattr(t, "ctx"):
                     t.ctx = gast.Store()
             clauses.append((target, it, [substitute(c, dict(rename)) for c in gen.ifs]))
+        hoisted = self._name_sequences(clauses, s)
         elt = gast.BinOp(left=load(name), op=gast.Add(), right=substitute(comp.elt, rename))
         body = [copy_loc(assign(name, elt, s.lineno), s)]
         for target, it, conds in reversed(clauses):
@@ -186,7 +187,32 @@ class _Desugar:
         if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
             zero = anno.set(copy_loc(assign(name, const(0.0), s.lineno), s), anno.SUM_EMPTY)
             start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
-        return [start] + body
+        return hoisted + [start] + body
+
+    def _name_sequences(self, clauses, s) -> list:
+        """`seq = <iterable>` for the first clause's iterable that is computed (`np.where(...)`, also as an
+        argument of zip or enumerate), which then iterates over `seq`: its first item can be written down
+        (`seq[0]`), so that the sum starts from zeros shaped like its first term, not 0.0 (an array under
+        Numba: fuzz seed 601160, zip(np.where(...), p0[0])). Evaluated once, before the start, as Python
+        evaluates it once before the loop."""
+        target, it, conds = clauses[0]
+        def computed(e):
+            return isinstance(e, gast.Call) and not any(_builtin(self.unit, e.func, b)   # (not a lazy iterable)
+                                                        for b in ("range", "zip", "enumerate", "reversed"))
+        if not isinstance(it, gast.Call) or not any(_builtin(self.unit, it.func, b) for b in ("zip", "enumerate")):
+            parts = [it] if computed(it) else []
+        else:
+            parts = [a for a in it.args[:None if _builtin(self.unit, it.func, "zip") else 1] if computed(a)]
+        out, names = [], {}
+        for a in parts:
+            seq = self.namer.fresh("seq")
+            out.append(copy_loc(assign(seq, a, s.lineno), s))
+            names[id(a)] = seq
+        if it in parts:
+            clauses[0] = (target, load(names[id(it)]), conds)
+        elif parts:
+            it.args = [load(names[id(a)]) if id(a) in names else a for a in it.args]
+        return out
 
     def _start(self, clauses, elt):
         """(what a sum starts from, the test that its loops run at least once, or None). The start is zeros
