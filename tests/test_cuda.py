@@ -312,25 +312,9 @@ def asserts(x, a):
     return s * s
 
 
-def none_until_set(x, a, flag):
-    """The user's own None, tested later: device values are never None, so vmap declines (the CPU computes it:
-    tests/test_unbound.py)."""
-    r = None
-    if flag:
-        r = x * a[1]
-    if r is None:
-        return x * 2.0
-    return r * a[0]
-
-
-def none_until_first_iteration(x, a):
-    r = None
-    for i in range(3):
-        if r is None:
-            r = x * a[i]
-        else:
-            r = r * np.sin(a[i])
-    return r
+# The user's own None, tested later: device values are never None, so vmap declines them (the CPU computes
+# them: tests/test_unbound.py, where these two programs live)
+from test_unbound import none_until_first_iteration, none_until_set  # noqa: E402
 
 
 def _data():
@@ -516,7 +500,7 @@ if __name__ != "__main__":
         if make is srcdiff.jvp:
             args, axes = args + ((a, X),), axes + ((0, 0),)
         k = srcdiff.cuda.vmap(make(f, wrt=(0, 1)), in_axes=axes)
-        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for \w+: (a test of "
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_unbound.py:\d+: cannot generate CUDA code for \w+: (a test of "
                            r"whether \w+ is None, where \w+ is bound to None on some path|r is None on some path)"
                            r"(.|\n)*hint: device values are never None"):
             k.ptx(*args, cc=(9, 0))
