@@ -177,6 +177,20 @@ def _gpu() -> bool:
     return bool(cuda.is_available())
 
 
+@contextlib.contextmanager
+def nan_outputs():
+    """On a GPU, kernels' result buffers start as NaN instead of whatever the memory held (cuda.device_array
+    does not clear it), so that a result the kernel fails to write shows as a disagreement (tests/ptx_stores.py
+    tells the story of one that did)."""
+    from numba import cuda
+    plain = cuda.device_array
+    cuda.device_array = lambda shape, dtype=np.float64, *a, **kw: cuda.to_device(np.full(shape, np.nan, dtype))
+    try:
+        yield
+    finally:
+        cuda.device_array = plain
+
+
 def _cpu(draw, fn, *extras):
     """fn (a CPU transform) of each example; a SrcdiffError there is the CPU's decline: Skip."""
     import srcdiff
@@ -197,7 +211,8 @@ def check_cuda(mod, prog, seed: int, timeout=None, tries: int = 4) -> dict:
     f = mod.f
     wrt = prog.wrt
     results: dict = {}
-    with fuzzgen.time_limit(timeout), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with fuzzgen.time_limit(timeout), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+            (nan_outputs() if runs and not cuda.simulator() else contextlib.nullcontext()):
         warnings.simplefilter("ignore")
         for _ in range(tries):
             draw = Draw(prog, f, rng)

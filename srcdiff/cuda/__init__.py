@@ -249,14 +249,20 @@ class Kernel:
         call = ", ".join(f"cu_in_{s.name}[cu_tid]" if s.batched else f"cu_in_{s.name}" for s in specs)
         ntot = sum(int(np.prod(s)) if s else 1 for _, s in prog.entry.outputs)
         if not self.batch_sum:
+            # the results go to a local buffer first and then to cu_out in one loop: NVVM (CUDA 13.0) compiles
+            # a store into cu_out followed by a loop of stores of the same value into the next rows (the
+            # zero rows of a gradient that does not depend on some argument) to the wrong rows
             return "\n".join([
                 "@cuda.jit",
                 f"def {kname}(cu_B, {kparams}, cu_out, cu_err):",
                 "    cu_tid = cuda.grid(1)",
                 "    if cu_tid < cu_B:",
-                f"        cu_st = {entry}({call}, cu_out, cu_tid)",
+                f"        cu_res = cuda.local.array(({ntot}, 1), float64)",
+                f"        cu_st = {entry}({call}, cu_res, 0)",
                 "        if cu_st != 0:",
                 "            cu_err[0] = cu_st",
+                f"        for cu_k in range({ntot}):",
+                "            cu_out[cu_k, cu_tid] = cu_res[cu_k, 0]",
             ]) + "\n"
         return "\n".join([
             "@cuda.jit",
