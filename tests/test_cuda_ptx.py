@@ -85,3 +85,23 @@ def test_decoder_sees_the_nvvm_defect():
     assert rows_written(ptx) in ([0, 1, 2, 3], [0, 1, 3, 6])
     if rows_written(ptx) == [0, 1, 2, 3]:
         pytest.skip("this NVVM compiles the form right")
+
+
+def test_numpy_that_numba_cuda_cannot_load_named(monkeypatch):
+    """numba-cuda 0.30 under NumPy 2.5 (seen on a GPU machine's own Python): its NumPy support fails to load
+    at the first kernel (np.row_stack is gone); vmap says which versions disagree instead of the
+    AttributeError from inside numba-cuda."""
+    import builtins
+    import sys
+    real_import = builtins.__import__
+
+    def failing(name, *a, **kw):
+        if name == "numba.cuda.np.arrayobj":
+            raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+        return real_import(name, *a, **kw)
+    monkeypatch.delitem(sys.modules, "numba.cuda.np.arrayobj", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    k = srcdiff.cuda.vmap(srcdiff.grad(same_value_rows, wrt=("x", "a")), in_axes=(0, 0))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"numba-cuda \S+ cannot load its NumPy support under NumPy "
+                       r"(.|\n)*row_stack(.|\n)*numpy<2.5"):
+        k(np.linspace(0.1, 0.4, B), np.ones((B, 3)))

@@ -61,7 +61,27 @@ def _cuda():
         from numba import cuda
     except ImportError as ex:  # pragma: no cover
         raise SrcdiffError("srcdiff.cuda needs numba-cuda", advice="pip install 'srcdiff[cuda]'") from ex
+    if not simulator():
+        _check_numba_cuda_imports()
     return cuda
+
+
+def _check_numba_cuda_imports():
+    """numba-cuda loads its NumPy support at the first kernel compilation; a NumPy release newer than it
+    knows (numba-cuda 0.30 asks NumPy 2.5 for np.row_stack, which 2.5 removed) fails there with an
+    AttributeError from inside numba-cuda. Load it here, so that the user reads which versions disagree."""
+    try:
+        import numba.cuda.np.arrayobj  # noqa: F401
+    except (AttributeError, ImportError) as ex:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            ncuda = version("numba-cuda")
+        except PackageNotFoundError:  # pragma: no cover
+            ncuda = "?"
+        raise SrcdiffError(f"numba-cuda {ncuda} cannot load its NumPy support under NumPy {np.__version__} "
+                           f"({type(ex).__name__}: {ex})",
+                           advice="install a NumPy that this numba-cuda supports (pip install 'numpy<2.5') or a "
+                                  "numba-cuda release made for this NumPy") from ex
 
 
 def simulator() -> bool:
