@@ -19,7 +19,9 @@ against the CPU derivative of each example) on numba's CUDA simulator: the child
 NUMBA_ENABLE_CUDASIM=1 (no GPU needed; Python backend only, --jit-every is ignored). 'declined' is a
 SrcdiffError from vmap (a limit of the CUDA target); the summary counts the decline reasons. --device
 generates only fuzz_cuda.DEVICE_FEATURES (programs that mostly reach the kernel). With SRCDIFF_FUZZ_CUDA_PTX=1
-the children run without the simulator: each kernel is compiled to PTX (numba-cuda's typing), not run.
+the children run without the simulator: on a machine with a GPU the kernels run on it (result buffers
+start as NaN, so a result a kernel fails to write is a disagreement: fuzz_cuda.nan_outputs), elsewhere each
+kernel is compiled to PTX (numba-cuda's typing), not run.
 """
 from __future__ import annotations
 
