@@ -20,7 +20,8 @@ from .error_reports import translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
-from .specialisations import FAST_MAX, PLAIN, Known, Specialisation, run_scalars, types_key, typing_failed, widened
+from .specialisations import (FAST_MAX, PLAIN, Known, Specialisation, rerun_arguments, rerun_key, rerun_recorded,
+                              run_scalars, types_key)
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 
@@ -210,21 +211,22 @@ class Transformed(Shipped, BackgroundCalls):
 
     def _run(self, fn, args):
         """The generated function's result for `args`, shaped as f's; its errors named at the user's line.
-        Under Numba, arguments whose float32 values it cannot type (specialisations.widened) run as
-        float64, for this call and for later ones of their types."""
-        wide = self.__dict__.setdefault("_widen", set())
-        if wide and types_key(args) in wide:
-            args = widened(args)
+        Under Numba, arguments it fails on for their kinds run as another kind of the same values
+        (specialisations.rerun_arguments: float32 it cannot type as float64, Fortran-ordered arrays it cannot
+        compile for in C order), for this call and for later ones of their kinds."""
+        reruns = self.__dict__.setdefault("_reruns", {})
+        if reruns:
+            args = rerun_recorded(reruns, args)
         try:
             out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            again = rerun_arguments(exc, args) if self.jit is True else None
             if again is None:
                 translate_error(exc, self, fn, args)
-            wide.add(types_key(args))
-            return self._run(fn, again)
+            reruns[rerun_key(args)] = again[0]
+            return self._run(fn, again[1])
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:

@@ -18,7 +18,7 @@ from .api import Specialisation, Transformed, Wrt, translate_error, user_locatio
 from .arguments import check_arguments
 from .errors import SrcdiffError
 from .makers import maker
-from .specialisations import FAST_MAX, PLAIN, run_scalars, types_key, typing_failed, widened
+from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import walk_statements
 
@@ -154,24 +154,24 @@ class ForwardTransformed:
         return restructure(out) if restructure else out
 
     def _run(self, fn, args):
-        """`fn(*args)`, its errors named at the user's line; float32 that Numba cannot type run as float64
-        (as api.Transformed._run)."""
+        """`fn(*args)`, its errors named at the user's line; arguments Numba fails on for their kinds run as
+        another kind of the same values (as api.Transformed._run)."""
         written = self._written.get(id(fn))
         if written:     # the caller's arrays stay as they were (as grad leaves them): f writes into them
             args = tuple(np.copy(a) if k in written and isinstance(a, np.ndarray) else a for k, a in enumerate(args))
-        wide = self.__dict__.setdefault("_widen", set())
-        if wide and types_key(args) in wide:
-            args = widened(args)
+        reruns = self.__dict__.setdefault("_reruns", {})
+        if reruns:
+            args = rerun_recorded(reruns, args)
         try:
             return fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:
-            again = widened(args) if self.jit is True and typing_failed(exc) else None
+            again = rerun_arguments(exc, args) if self.jit is True else None
             if again is None:
                 translate_error(exc, self, fn, args)
-            wide.add(types_key(args))
-            return self._run(fn, again)
+            reruns[rerun_key(args)] = again[0]
+            return self._run(fn, again[1])
 
     def _remember(self, flat, fn):
         """Keep the function a call with these (arguments, tangents) ran, by their types, dtypes and shapes

@@ -70,6 +70,51 @@ def typing_failed(exc) -> bool:
     return isinstance(exc, numba.core.errors.TypingError)
 
 
+def c_ordered(args):
+    """`args` with Fortran-ordered arrays as C-ordered copies, or None if there is none: what jitted code runs
+    on when Numba fails on them. Numba 0.68 types a name bound to a Fortran-ordered argument and, in a loop,
+    to a C-ordered array as layout 'A', and then fails to compile any array expression of it ("Don't know how
+    to allocate array with layout 'A'": `M = np.sin(M)` in a loop, then `M * 2.0`); NumPy computes the same
+    values for either order, and the gradient does not depend on it."""
+    def fortran(a):
+        return type(a) is np.ndarray and a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous
+    if not any(fortran(a) for a in args):
+        return None
+    return tuple(np.ascontiguousarray(a) if fortran(a) else a for a in args)
+
+
+def layout_failed(exc) -> bool:
+    """`exc` is Numba's failure to allocate an array of layout 'A' (see c_ordered)."""
+    return isinstance(exc, NotImplementedError) and "allocate array with layout 'A'" in str(exc)
+
+
+RERUNS = {"float64": widened, "C order": c_ordered}
+
+
+def rerun_arguments(exc, args):
+    """(how, arguments) a jitted generated function runs on instead of `args` after failing on them with `exc`
+    (how: a key of RERUNS), or None if no other kind of the same values helps."""
+    how = "float64" if typing_failed(exc) else "C order" if layout_failed(exc) else None
+    again = RERUNS[how](args) if how else None
+    return None if again is None else (how, again)
+
+
+def rerun_recorded(reruns: dict, args):
+    """`args` as earlier failures of arguments of their kinds (reruns: rerun_key -> how) say to run them."""
+    for _ in range(len(RERUNS)):
+        how = reruns.get(rerun_key(args))
+        if how is None:
+            break
+        args = RERUNS[how](args)
+    return args
+
+
+def rerun_key(args) -> tuple:
+    """types_key with each array's memory order: what decides whether Numba failed on the arguments' kinds."""
+    return tuple([(a.dtype, a.shape, a.flags.c_contiguous, a.flags.f_contiguous) if type(a) is np.ndarray
+                  else type(a) for a in args])
+
+
 # argument types whose kind and axis labels follow from (type, dtype, shape): calls with only these take the
 # fast path; tuples, lists (structures), subclasses and other objects always go through the full lookup
 PLAIN = frozenset({float, int, bool, np.ndarray, np.float64, np.float32, np.float16, np.int64, np.int32,

@@ -261,6 +261,48 @@ def test_zero_d_array_arguments(jit):
             assert np.shape(dpc) == ()
 
 
+def sine_steps(M, a, n):
+    """M rebound in a loop to a C-ordered array: a Fortran-ordered M makes Numba type the name as layout 'A'."""
+    for k in range(n):
+        M = np.sin(M * 0.5) + 0.1 * np.ones(M.shape)
+    return np.sum(M * M + a[None, :])
+
+
+@JIT
+def test_fortran_ordered_argument_rebound_in_a_loop(jit):
+    """A Fortran-ordered matrix argument rebound in a loop to C-ordered arrays: Numba types the name as
+    layout 'A' and then could not compile an array expression of it ("Don't know how to allocate array with
+    layout 'A'", declined as Numba crashing; fuzz seed 601160's kinds oracle). Under Numba the arguments run
+    C-ordered now, in grad, value_and_grad, jvp and hvp, after a C-ordered call and again on the fast path,
+    with a strided `a` beside it; the gradients equal the C-ordered arguments' ones."""
+    M = np.linspace(-0.5, 0.5, 8).reshape(2, 4)
+    MF = np.asfortranarray(M)
+    a = np.linspace(0.1, 0.4, 4)
+    a_strided = np.repeat(a, 2)[::2]
+    assert not a_strided.flags.c_contiguous and np.array_equal(a_strided, a)
+    want = srcdiff.grad(sine_steps, wrt=(0, 1), jit=False)(M, a, 3)
+    np.testing.assert_allclose(want[0], numerical_grad(sine_steps, [M, a, 3], 0), rtol=1e-6)
+    g = srcdiff.grad(sine_steps, wrt=(0, 1), jit=jit)
+    vg = srcdiff.value_and_grad(sine_steps, wrt=(0, 1), jit=jit)
+    jvp = srcdiff.jvp(sine_steps, wrt=0, jit=jit)
+    hvp = srcdiff.hvp(sine_steps, wrt=0, jit=jit)
+    v = np.ones((2, 4))
+    hv = hvp(M, a, 3, v)
+    g(M, a, 3)
+    for _ in range(2):
+        for args in ((MF, a, 3), (MF, a_strided, 3)):
+            dM, da = g(*args)
+            np.testing.assert_allclose(dM, want[0], rtol=1e-12)
+            np.testing.assert_allclose(da, want[1], rtol=1e-12)
+            value, (dM2, _) = vg(*args)
+            assert value == pytest.approx(sine_steps(M, a, 3), rel=1e-12)
+            np.testing.assert_allclose(dM2, want[0], rtol=1e-12)
+            _, tangent = jvp(*args, v)
+            assert tangent == pytest.approx(np.vdot(want[0], v), rel=1e-10)
+            np.testing.assert_allclose(hvp(*args, v), hv, rtol=1e-10)
+    assert MF.flags.f_contiguous and not MF.flags.c_contiguous      # the caller's array is left as it was
+
+
 @JIT
 def test_float32_state_carried_by_a_loop(jit):
     """A float32 array that a loop carries (y = y + 0.1 * (a * y - y ** 2)): Numba's float32 array times a
