@@ -544,28 +544,78 @@ def _add_row(d_X, u, g):
         d_X[u, i] += g[i]
 
 
+@register_jitable
+def _top_shift(c):
+    """The largest finite entry of the columns' shifts c (0 where there is none): z of a step with b's table is
+    it plus b's shift d (as _step_table takes it)."""
+    top = -np.inf
+    for j in range(c.shape[0]):
+        top = c[j] if c[j] < np.inf and c[j] > top else top
+    return top if top > -np.inf else 0.0
+
+
+@register_jitable
+def _check_steps(S, M, X, XE0):
+    """_check_step and _step_table's check of b's table, once for all the steps."""
+    I, J = M.shape
+    if I != J or S.shape[1] != 4 * I + 1 or X.shape[1] != J:
+        raise ValueError("log-domain carry: the matrix, the vector and the added vector disagree in shape")
+    if XE0.shape[1] != J:
+        raise ValueError("log-domain carry: the added vector's table disagrees with it in shape")
+
+
 def _steps_impl(transposed, idx):
+    """Every step of _step_table in one loop, the same arithmetic: the invariants (shapes, the shifts' maximum)
+    taken once, b = X[u] and its table's row read by index, the exact step (a kernel of its own) where a step
+    needs it. The step is written out here: as a function inlined by Numba (or called) it ran 1.6x slower at
+    K=5, the reference counting of its array arguments (and of a view a step) as much as its arithmetic."""
     at = _by_counter if _no_table(idx) else _by_index
     check = _no_check if _no_table(idx) else _check_index
-    if transposed:
-        def impl(S, first, stop, M, E, X, XE, idx=None):
-            _check_rows(S, first, stop)
-            check(idx, first, stop)
-            for t in range(first, stop):
-                u = at(idx, t, X.shape[0])
-                if u < 0:
-                    _out_of_range()
-                _step_table(S, t - first, M.T, E[0].T, E[1], E[2], X[u], XE[0][u], XE[1][u])
-        return impl
+    orient = _transposed if transposed else _same
 
     def impl(S, first, stop, M, E, X, XE, idx=None):
         _check_rows(S, first, stop)
         check(idx, first, stop)
+        if stop <= first:
+            return
+        Mo, E0, c, G, XE0, XD = orient(M), orient(E[0]), E[1], E[2], XE[0], XE[1]
+        _check_steps(S, Mo, X, XE0)
+        K = Mo.shape[0]
+        top = _top_shift(c)
         for t in range(first, stop):
             u = at(idx, t, X.shape[0])
             if u < 0:
                 _out_of_range()
-            _step_table(S, t - first, M, E[0], E[1], E[2], X[u], XE[0][u], XE[1][u])
+            k = t - first
+            z = top + XD[u]
+            ok = np.isfinite(z)
+            mq = 0.0
+            for j in range(K):                                  # as _column
+                sj = 0.0
+                for i in range(K):
+                    sj += S[k, i] * E0[i, j]
+                ej = G[j] * XE0[u, j]
+                S[k, 3 * K + j] = sj
+                scaled = (sj >= TINY) & (c[j] < np.inf)
+                S[k, 2 * K + j] = 1.0 / sj if scaled else 0.0
+                q = sj * ej
+                S[k + 1, j] = q
+                ok = ok & scaled & ((ej >= DBL_MIN) | (X[u, j] == -np.inf))
+                mq = q if q > mq else mq
+            ok = ok & (mq >= DBL_MIN) & (mq < np.inf)          # as _next_state
+            lo = mq * TINY
+            inv = 1.0 / mq if ok else 0.0
+            for j in range(K):
+                q = S[k + 1, j]
+                ok = ok & ((q >= lo) | (X[u, j] == -np.inf))
+                a = q * inv
+                S[k + 1, j] = a
+                if a < TINY:
+                    S[k + 1, K + j] = -np.inf
+            if ok:
+                S[k + 1, 4 * K] = S[k, 4 * K] + z + _log_pos(mq)
+            else:
+                _exact_step(S, k, Mo, c, X[u])
     return impl
 
 
