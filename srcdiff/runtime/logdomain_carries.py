@@ -650,16 +650,6 @@ def _transposed(A):
 
 
 @register_jitable(inline="always")
-def _adjoint_on_tape_M(g, S, k, M, E0, d_M, T):
-    return _step_adjoints_on_tape(g, S, k, M, E0, d_M, True)
-
-
-@register_jitable(inline="always")
-def _adjoint_on_tape_v(g, S, k, M, E0, d_M, T):
-    return _step_adjoints_on_tape(g, S, k, M, E0, S, False)
-
-
-@register_jitable(inline="always")
 def _adjoint_apart_M(g, S, k, M, E0, d_M, T):
     return _step_adjoints(g, S, k, M, E0, d_M, True, T)
 
@@ -669,17 +659,41 @@ def _adjoint_apart_v(g, S, k, M, E0, d_M, T):
     return _step_adjoints(g, S, k, M, E0, S, False, T)
 
 
+@register_jitable(inline="always")
+def _tape_sink(d_M, S):
+    return S
+
+
+@register_jitable(inline="always")
+def _sink_transposed(d_M, S):
+    return d_M.T
+
+
+@register_jitable(inline="always")
+def _sink_same(d_M, S):
+    return d_M
+
+
+@register_jitable
+def _check_adjoint(g, K):
+    if g.shape[0] != K:
+        raise ValueError("log-domain recursion: the adjoint disagrees with the matrix in shape")
+
+
 def _steps_adjoints_impl(g, M, d_M, d_X, idx, transposed):
-    """The loop of the steps' adjoints, as _adjoints_impl's per step (on the tape where the adjoint is float64),
-    its first step peeled: the adjoint it starts from may be of another type than the steps' results."""
+    """The loop of the steps' adjoints, as _adjoints_impl's per step: on the tape where the adjoint is float64
+    (_steps_adjoints_on_tape's loop), else its first step peeled (the adjoint it starts from may be of another
+    type than the steps' results)."""
     T = nb_result_type(g, M)
     with_M = not _no_table(d_M)
-    adjoint = {(True, True): _adjoint_on_tape_M, (True, False): _adjoint_on_tape_v,
-               (False, True): _adjoint_apart_M, (False, False): _adjoint_apart_v}[(T is np.float64, with_M)]
     at = _no_index if _no_table(d_X) else _by_counter if _no_table(idx) else _by_index
     check = _no_check if _no_table(d_X) or _no_table(idx) else _check_index
     add, rows = (_add_none, _no_rows) if _no_table(d_X) else (_add_row, _rows)
     orient = _transposed if transposed else _same
+    if T is np.float64:
+        sink = (_sink_transposed if transposed else _sink_same) if with_M else _tape_sink
+        return _steps_adjoints_on_tape(T, with_M, at, check, add, rows, orient, sink)
+    adjoint = _adjoint_apart_M if with_M else _adjoint_apart_v
     sink = orient if with_M else _same
 
     def impl(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
@@ -701,6 +715,55 @@ def _steps_adjoints_impl(g, M, d_M, d_X, idx, transposed):
                 _out_of_range()
             add(d_X, u, h)
             h = adjoint(h, S, t - first, orient(M), orient(E[0]), sink(d_M), T)
+        return h
+    return impl
+
+
+def _steps_adjoints_on_tape(T, with_M, at, check, add, rows, orient, sink):
+    """The steps' adjoints in float64, each as _step_adjoints_on_tape's (the same arithmetic, the adjoint also
+    in row k's slots of exact log values), written out in one loop as _steps_impl's steps are, the adjoint
+    carried in an array of the loop's own; _step_adjoints_apart where a step took the direct formula, and at
+    row 0."""
+    def impl(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
+        _check_rows(S, first, stop)
+        if stop <= first:
+            return g.astype(T)
+        _check_sink(d_X, g.shape[0])
+        check(idx, first, stop)
+        n = rows(d_X)
+        Mo, E0, dM = orient(M), orient(E[0]), sink(d_M, S)
+        K = Mo.shape[0]
+        _check_adjoint(g, K)
+        h = np.empty(K)
+        for i in range(K):
+            h[i] = g[i]
+        for t in range(stop - 1, first - 1, -1):
+            u = at(idx, t, n)
+            if u < 0:
+                _out_of_range()
+            add(d_X, u, h)
+            k = t - first
+            direct = k == 0
+            for j in range(K):              # g_j / s_j once a column (p_j kept where direct)
+                r = S[k, 2 * K + j]
+                direct = direct | (r == 0.0)
+                if r != 0.0:
+                    S[k, 3 * K + j] = h[j] * r
+            if direct:
+                out = _step_adjoints_apart(h, S, k, Mo, E0, dM, with_M)
+                for i in range(K):
+                    h[i] = out[i]
+                continue
+            for i in range(K):              # as _add_weights
+                ai = S[k, i]
+                acc = 0.0
+                for j in range(K):
+                    w = ai * E0[i, j] * S[k, 3 * K + j]
+                    if with_M:
+                        dM[i, j] += w
+                    acc += w
+                S[k, K + i] = acc
+                h[i] = acc
         return h
     return impl
 
