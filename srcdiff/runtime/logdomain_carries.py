@@ -437,7 +437,10 @@ def _matvec_step_adjoints_nb(g, S, k, M, E, d_M):
 # A loop whose body is only the step (and the added vector's row of an array the loop leaves unchanged, with its
 # table's row) calls one of these instead of a step per iteration (transforms/logdomain_carries.py): a call of a
 # kernel passes each array as its seven to nine fields, some 58 arguments a step, which cost as much as the
-# step's own arithmetic at K=5.
+# step's own arithmetic at K=5. Their compiled loops write the step out (not the per-step functions, inlined or
+# called: the reference counting of their array arguments and of a view a step cost as much again), invariants
+# taken once, rows read by index: the HMM E-step at K=5, T=10 000 went from 1.46 ms to 0.55 ms (the
+# hand-written scaled forward-backward in Numba: 0.64 ms), the same arithmetic.
 
 def logsumexp_vecmat_steps(S, first, stop, M, E, X, XE, idx=None):
     """The steps of carry tape S's rows t - first for t in range(first, stop) (logsumexp_vecmat_step), the
