@@ -118,6 +118,42 @@ def test_steps_kernels_equal_the_per_step_loop(matvec, indexed, with_M, with_X, 
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("K", [1, 2, 3, 5, 8, 20])
+@pytest.mark.parametrize("matvec", [False, True], ids=["vecmat", "matvec"])
+def test_steps_kernels_equal_the_per_step_loop_at_every_size(K, matvec):
+    """The whole loops write their step out (a loop of their own, not the per-step kernels' functions): the same
+    arithmetic at every K, small or not, with forbidden transitions, symbols of probability 0 in some states
+    (entries a_i = 0 of the scaled state) and a state whose emissions are e^-900 (steps that take the exact
+    formula, their adjoints the direct one), and with an adjoint of float32 (taken to float64 on the way)."""
+    log_pi, log_A, log_B, y = _problem(K=K, V=6, T=80, seed=K)
+    if K > 1:
+        log_A[0, K - 1] = -np.inf
+        log_B[K - 1, 2] = -np.inf
+        log_B[1, y[30:40]] -= 900.0
+    g0 = np.exp(np.random.default_rng(K).normal(size=K)).astype(np.float32).astype(np.float64)
+    ref = _per_step(log_pi, log_A, log_B, y, g0, matvec, True, True, True)
+    got = _whole(log_pi, log_A, log_B, y, g0, matvec, True, True, True)
+    for mine, theirs in zip(got, ref):
+        assert np.isfinite(mine[np.isfinite(theirs)]).all()
+        np.testing.assert_allclose(mine, theirs, rtol=1e-13, atol=1e-15)
+    single = _whole(log_pi, log_A, log_B, y, g0.astype(np.float32), matvec, True, True, True)
+    for mine, theirs in zip(single, got):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_steps_kernels_of_float32():
+    """float32 parameters: the adjoints' loop in float32 (a step's adjoint an array of its own), forward and
+    backward as the per-step kernels' to float32 rounding."""
+    log_pi, log_A, log_B, y = (a.astype(np.float32) if a.dtype == np.float64 else a for a in _problem(T=40, seed=3))
+    g0 = np.exp(np.random.default_rng(1).normal(size=4)).astype(np.float32)
+    for matvec in (False, True):
+        ref = _per_step(log_pi, log_A, log_B, y, g0, matvec, True, True, True)
+        got = _whole(log_pi, log_A, log_B, y, g0, matvec, True, True, True)
+        assert got[2].dtype == np.float32
+        for mine, theirs in zip(got, ref):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
 @numba.njit
 def _steps_from(S, first, stop, log_A, E, X, EX, idx):
     rt.logsumexp_vecmat_steps(S, first, stop, log_A, E, X, EX, idx)
@@ -147,6 +183,22 @@ def test_steps_kernels_check_their_indices():
     _steps_from(S1, 1, 6, log_A, E, X, EX, wrapped)
     _steps_from(S2, 1, 6, log_A, E, X, EX, wrapped % 5)
     np.testing.assert_array_equal(S1, S2)
+
+
+def test_steps_kernels_check_their_shapes():
+    """An added vector's array, its table or an adjoint of another length than the matrix's: ValueError (the
+    shapes are checked once, before the first step), not a read past an array."""
+    log_pi, log_A, log_B, y = _problem(T=6)
+    E, X = rt.exp_shifted(log_A, 0), log_B.T
+    EX = rt.exp_shifted(X, 1)
+    S = rt.carry_start(E, 5, log_pi)
+    with pytest.raises(ValueError):
+        _steps_from(S, 1, 6, log_A, E, X[:, :3].copy(), rt.exp_shifted(X[:, :3].copy(), 1), y)
+    with pytest.raises(ValueError):
+        _steps_from(S, 1, 6, log_A, E, X, rt.exp_shifted(X[:, :3].copy(), 1), y)
+    _steps_from(S, 1, 6, log_A, E, X, EX, y)
+    with pytest.raises(ValueError):
+        _adjoints_from(np.ones(3), S, 1, 6, log_A, E, np.zeros((4, 4)), X.copy(), y)
 
 
 def test_steps_adjoints_of_no_step_is_the_adjoint_itself():
