@@ -10,6 +10,7 @@ Observed (both backends), and pinned here:
 * ties: abs at 0 -> 0; np.max / np.maximum / builtin max ties split the adjoint equally.
 * sqrt at 0 -> inf (documented rule choice); so sqrt(x * x) at 0 is NaN (0 * inf) -- the derivative
   of |x| at 0 does not exist; np.abs(x) gives 0 there.
+* arctan2 and hypot at (0, 0) -> 0 for both partials, in reverse and forward mode alike.
 * loop log-sum-exps rewritten into log-domain products (transforms/logdomain.py) with -inf entries
   (forbidden transitions, unreachable states, all -inf columns): gradient 0 there, never NaN.
 """
@@ -121,6 +122,33 @@ def test_ties(jit):
 def test_sqrt_at_zero_is_inf(jit):
     g = _g(sqrt_sum, np.array([0.0, 1.0]), jit=jit)
     assert g[0] == np.inf and g[1] == 0.5
+
+
+def angle_and_radius(x, y):
+    return np.sum(np.arctan2(x, y) + np.hypot(x, y))
+
+
+def radius_of_a_constant(x, a):
+    """arctan2 and hypot at the origin of values that do not depend on x or a (fuzz 760099): the jvp was
+    nan (a nan partial times a zero tangent) where the gradient was not."""
+    u = np.maximum(0.0, a[0] * 0.0)
+    return np.arctan2(np.sum(a[:0]), u) + np.hypot(0.0 * x, u) + x * x
+
+
+@BACKENDS
+def test_arctan2_and_hypot_at_the_origin_are_zero(jit):
+    x, y = np.array([0.0, 0.3]), np.array([0.0, -0.4])
+    gx, gy = _g(angle_and_radius, x, y, wrt=(0, 1), jit=jit)
+    np.testing.assert_allclose(gx, [0.0, -1.6 + 0.6], rtol=1e-12)
+    np.testing.assert_allclose(gy, [0.0, -1.2 - 0.8], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, tangent = srcdiff.jvp(angle_and_radius, wrt=(0, 1), jit=jit)(x, y, (np.ones(2), np.ones(2)))
+        assert tangent == pytest.approx(np.sum(gx) + np.sum(gy), rel=1e-12)
+        a = np.array([0.3, 0.2])
+        gx2, ga = srcdiff.grad(radius_of_a_constant, wrt=(0, 1), jit=jit)(0.5, a)
+        _, t2 = srcdiff.jvp(radius_of_a_constant, wrt=(0, 1), jit=jit)(0.5, a, (1.0, np.ones(2)))
+    assert gx2 == 1.0 and np.array_equal(ga, [0.0, 0.0]) and t2 == 1.0
 
 
 def hmm_forward(log_pi, log_A, y):

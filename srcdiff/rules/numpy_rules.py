@@ -97,11 +97,16 @@ unary("np.deg2rad", [np.deg2rad, np.radians], "math.radians", math.radians,
       "g * 0.017453292519943295", "dx * 0.017453292519943295", "(({0}) * 0.017453292519943295)")
 unary("np.rad2deg", [np.rad2deg, np.degrees], "math.degrees", math.degrees, "g * 57.29577951308232",
       "dx * 57.29577951308232", "(({0}) * 57.29577951308232)")
-R("np.arctan2", [np.arctan2, math.atan2], "x, y", "rt.unbroadcast(g * y / (x * x + y * y), x)",
-  "rt.unbroadcast(-g * x / (x * x + y * y), y)", jvp="(dx * y - dy * x) / (x * x + y * y)",
+# at (0, 0), where neither is differentiable, both take 0 for each partial (as abs at 0): forward and reverse mode
+# then agree there whatever the tangents (0 * nan would be nan in one and dropped by the other: fuzz 760099)
+R("np.arctan2", [np.arctan2, math.atan2], "x, y",
+  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, g * y / (x * x + y * y)), x)",
+  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, -g * x / (x * x + y * y)), y)",
+  jvp="rt.select(x * x + y * y == 0.0, 0.0, (dx * y - dy * x) / (x * x + y * y))",
   cuda="math.atan2({0}, {1})", **EW2)
-R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(g * x / ans, x)", "rt.unbroadcast(g * y / ans, y)",
-  jvp="(dx * x + dy * y) / ans", cuda="math.hypot({0}, {1})", **EW2)
+R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
+  "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
+  jvp="rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", cuda="math.hypot({0}, {1})", **EW2)
 R("np.logaddexp", [np.logaddexp], "x, y", "rt.unbroadcast(g * np.exp(x - ans), x)",
   "rt.unbroadcast(g * np.exp(y - ans), y)", jvp="dx * np.exp(x - ans) + dy * np.exp(y - ans)",
   cuda="(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))", **EW2)
