@@ -853,3 +853,41 @@ def test_gradient_norm_penalty_over_a_view_written_back_into_its_array(jit, inne
     got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(a, M)
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(h, [a, M], k), rtol=1e-5, atol=1e-7)
+
+
+# ---- a growing slice bound in a branch inside a loop (nested fuzz seeds 761041, 761084) ------------------------
+def f_growing_slice_in_a_branch(x, a):
+    for i in range(3):
+        if x > 0.0:
+            x = x * np.sum(a[:i + 1])
+    return x
+
+
+def f_growing_slice_carried_to_the_next_iteration(a, s):
+    for i in range(2):
+        if i > 0:
+            s = np.tanh(p)
+        if a[i] < 0.0:
+            p = np.sum(a[:i + 1])
+        else:
+            p = a[i]
+    return s
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+@pytest.mark.parametrize("f, args", [(f_growing_slice_in_a_branch, (0.4, np.array([0.3, 0.7, 0.5]))),
+                                     (f_growing_slice_carried_to_the_next_iteration, (np.array([-0.7, -1.1]), -0.75)),
+                                     (f_growing_slice_carried_to_the_next_iteration, (np.array([0.7, -1.1]), -0.75))],
+                         ids=["in-a-branch", "carried", "carried-else-first"])
+def test_gradient_norm_penalty_over_a_slice_a_branch_binds_in_a_loop(f, args, jit):
+    # the inner gradient pops the slice a[:i + 1] in the branch of its backward loop that binds it: h's sweep
+    # restarted its adjoint there as zeros of this iteration's shape and added the previous iteration's term, one
+    # element longer, into them (Python: "operands could not be broadcast together with shapes (3,) (2,) (3,)")
+    def h(u, v):
+        g0, g1 = srcdiff.grad(f, wrt=(0, 1))(u, v)
+        return np.sum(g0 * g0) + np.sum(g1 * g1)
+    gg = srcdiff.grad(h, wrt=(0, 1), jit=jit)
+    got = gg(*args)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, list(args), k), rtol=1e-5, atol=1e-7)
+    assert "may change shape between iterations" in srcdiff.source(gg)

@@ -381,30 +381,24 @@ class BackwardSweep:
         after the loop) and whose shape the shape classes do not tie to one from outside the loop (`t = M[:, j:]`),
         its adjoint restarted where the iteration has restored it: `if np.shape(d_t) != np.shape(t): d_t =
         rt.zeros_like(t)`. The zeros the previous iteration left have that iteration's shape (nested fuzz seed
-        390189: broadcast error). Only where `t` is bound at the top level of the body before any read of `d_t`
-        (its pop), so that it is this iteration's, and where the iteration restarts `d_t` at its end."""
+        390189: broadcast error). Only where `t` is bound before any read of `d_t` (its pop), at the top level of
+        the body or in a branch of an if there (the pop of a value a branch binds: nested fuzz seeds 761041,
+        761084), so that it is this iteration's, and where the iteration restarts `d_t` (at its end, or in the
+        branch that consumes it)."""
         body_defs = assigned_in(loop.body)
         unspecialised = all(self.kinds.get(a.id) is None for a in self.fn.args.args)
-        restarted = set()   # the adjoints the iteration's last statements restart
-        for st in reversed(body):
-            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
-                break
-            restarted.add(st.targets[0].id)
+        restarted = {n.targets[0].id for st in body for n in walk(st)   # the adjoints the iteration restarts
+                     if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and _is_zero(n.value)}
         for v in carried:
             rep, k, d = (self.shapes or {}).get(v), self.kinds.get(v), self.adj(v)
             if (v not in body_defs or d not in restarted or (rep is not None and rep != v and rep in outside)
                     or not (is_array(k) and ndim(k) is not None or k is None and unspecialised)):
                 continue   # (np.shape of a scalar does not compile: an array's adjoint, or any in Python)
-            for pos, st in enumerate(body):
-                if any(isinstance(n, gast.Name) and n.id == d for n in walk(st)):
-                    break
-                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == v:
-                    test = gast.Compare(left=call("np.shape", load(d)), ops=[gast.NotEq()],
-                                        comparators=[call("np.shape", self.read(load(v)))])
-                    note = comment(f"{v} may change shape between iterations: {d} restarts at this one's")
-                    body = body[:pos + 1] + [note, gast.If(test=test, body=[assign(d, call("rt.zeros_like", load(v)))],
-                                                           orelse=[])] + body[pos + 1:]
-                    break
+            test = gast.Compare(left=call("np.shape", load(d)), ops=[gast.NotEq()],
+                                comparators=[call("np.shape", self.read(load(v)))])
+            note = comment(f"{v} may change shape between iterations: {d} restarts at this one's")
+            check = [note, gast.If(test=test, body=[assign(d, call("rt.zeros_like", load(v)))], orelse=[])]
+            body = _after_binding(body, v, d, check)[0]
         return body
 
 
@@ -415,6 +409,29 @@ def _passes_on(e, d) -> bool:
         return e.id == d
     return (isinstance(e, gast.Call) and dotted_name(e.func) == "rt.unbroadcast" and bool(e.args)
             and isinstance(e.args[0], gast.Name) and e.args[0].id == d)
+
+
+def _is_zero(e) -> bool:
+    """`e` is a restart of an adjoint: 0.0 or rt.zeros_like(...)."""
+    return (isinstance(e, gast.Constant) and e.value == 0.0 and not isinstance(e.value, bool)
+            or isinstance(e, gast.Call) and dotted_name(e.func) == "rt.zeros_like")
+
+
+def _after_binding(stmts, v, d, check) -> tuple:
+    """(`stmts` with copies of `check` placed after the assignment that binds `v` before any read of `d`, at
+    the top level or in the branches of an if whose other statements come after, whether it placed one)."""
+    for pos, st in enumerate(stmts):
+        if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id == v:
+            return stmts[:pos + 1] + copy.deepcopy(check) + stmts[pos + 1:], True
+        if isinstance(st, gast.If) and v in assigned_in([st]):
+            body, b1 = _after_binding(st.body, v, d, check)
+            orelse, b2 = _after_binding(st.orelse, v, d, check)
+            branch = copy.copy(st)
+            branch.body, branch.orelse = body, orelse
+            return stmts[:pos] + [branch] + stmts[pos + 1:], b1 or b2
+        if any(isinstance(n, gast.Name) and n.id == d for n in walk(st)):
+            break
+    return stmts, False
 
 
 def _phis(stmts) -> set:
