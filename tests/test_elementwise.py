@@ -248,3 +248,24 @@ def f(d):
         assert out.splitlines()[0] == f"e = rt.elementwise({text!r}, (d,))"
     base.value = "s"                        # not a number: the expression is left as it is
     assert body_source(elementwise.call_kernels(fn, {"d": A1})).startswith("e = 's' ** d")
+
+
+def test_a_kernel_adding_into_an_array_checks_the_operands_shapes():
+    """`a += b` into an array under Numba with an operand that does not broadcast to a's shape: Numba's in-place
+    operator read past b's end ((3,) += (2,): a garbage third entry) or took b's rows in turn ((3,) += (2, 3)),
+    so a shape error of generated code would have been a wrong value; the kernel raises NumPy's ValueError."""
+    import numba
+
+    @numba.njit
+    def add_into(a, b, c):
+        a = rt.elementwise("a += b * c", (a, b, c))
+        return a
+
+    np.testing.assert_array_equal(add_into(np.zeros((2, 3)), np.ones(3), 2.0), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(add_into(np.zeros(3), np.ones(3), np.full(3, 0.5)), np.full(3, 0.5))
+    for b in (np.ones(2), np.ones((2, 3))):
+        with pytest.raises(ValueError):
+            add_into(np.zeros(3), b, 2.0)
+        with pytest.raises(ValueError):                  # NumPy's own verdict on the same values
+            z = np.zeros(3)
+            z += b * 2.0

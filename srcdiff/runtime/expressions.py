@@ -93,9 +93,13 @@ def elementwise(text, args):
 
 
 def kernel_source(text: str) -> str:
-    """The module of `text`'s kernel: one function, `kernel`, of its parameters."""
+    """The module of `text`'s kernel: one function, `kernel`, of its parameters. An augmented one first checks
+    that each operand broadcasts to its target's shape (np.broadcast_to raises NumPy's ValueError): Numba's
+    in-place operators do not, and read past an operand's end or repeat its rows instead (numba 0.68:
+    `zeros(3) += ones(2)` gives [1, 1, 5e-324]), so a shape error in jitted code would be a wrong value."""
     _, n, augmented = parse(text)
-    body = f"{text}\n    return a" if augmented else f"return {text}"
+    checks = "".join(f"np.broadcast_to({p}, a.shape)\n    " for p in PARAMETERS[1:n])
+    body = f"{checks}{text}\n    return a" if augmented else f"return {text}"
     return (f'"""srcdiff elementwise kernel (srcdiff/runtime/expressions.py): {text}"""\n'
             "import numpy as np\n\n\n"
             f"def kernel({', '.join(PARAMETERS[:n])}):\n    {body}\n")
