@@ -74,8 +74,8 @@ def c_ordered(args):
     """`args` with Fortran-ordered arrays as C-ordered copies, or None if there is none: what jitted code runs
     on when Numba fails on them. Numba 0.68 types a name bound to a Fortran-ordered argument and, in a loop,
     to a C-ordered array as layout 'A', and then fails to compile any array expression of it ("Don't know how
-    to allocate array with layout 'A'": `M = np.sin(M)` in a loop, then `M * 2.0`); NumPy computes the same
-    values for either order, and the gradient does not depend on it."""
+    to allocate array with layout 'A'": `M = np.sin(M) + np.ones(M.shape)` in a loop, then `M * 2.0`);
+    NumPy computes the same values for either order, and the gradient does not depend on it."""
     def fortran(a):
         return type(a) is np.ndarray and a.ndim > 1 and a.flags.f_contiguous and not a.flags.c_contiguous
     if not any(fortran(a) for a in args):
