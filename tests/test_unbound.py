@@ -148,3 +148,27 @@ def test_gradient_over_a_gradient_with_a_sum_read_after_an_early_return(jit):
     for k in range(3):
         np.testing.assert_allclose(got[k], numerical_grad(gradient_norm_penalty, [x, a, m], k), rtol=1e-5, atol=1e-8)
         np.testing.assert_allclose(got[k], python[k], rtol=1e-12, atol=1e-14)
+
+
+def int32_after_an_early_return(x, a, M, n):
+    """An int32 array bound after a loop that may return early: its placeholder must be int32 too."""
+    for e in a:
+        if n > 2:
+            return x * 2.0
+    t = np.dot(M[:, 0], M).astype("int32") * a
+    return np.dot(M[0], a) * x + np.sum(t)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_placeholder_of_an_integer_cast_takes_its_width(jit):
+    """`.astype('int32')` bound after an early return: the placeholder was an int64 array, which Numba cannot
+    unify with the cast's int32 one ("Cannot unify array(int32, 1d, C) and array(int64, 1d, C)", nested fuzz of
+    SRCDIFF_TESTS=full); it is int32 now, and the gradient equals the Python backend's and central differences."""
+    x, a, M = 0.3, np.array([0.2, 0.5]), np.array([[1.2, 0.4], [0.3, 2.1]])
+    g = srcdiff.grad(int32_after_an_early_return, wrt=(0, 1, 2), jit=jit)
+    gx, ga, gM = g(x, a, M, 1)
+    assert gx == pytest.approx(numerical_grad(int32_after_an_early_return, [x, a, M, 1], 0), rel=1e-6)
+    np.testing.assert_allclose(ga, numerical_grad(int32_after_an_early_return, [x, a, M, 1], 1), rtol=1e-6)
+    np.testing.assert_allclose(gM[0], numerical_grad(lambda r: int32_after_an_early_return(
+        x, a, np.vstack([r, M[1:]]), 1), [M[0]], 0), rtol=1e-6, atol=1e-9)
+    assert "dtype=np.int32" in srcdiff.source(g)

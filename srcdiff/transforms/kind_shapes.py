@@ -90,8 +90,10 @@ def expr_shape_class(e, cls: dict, kinds: dict):
         return "scalar"
     if isinstance(e, gast.Name):
         return "scalar" if is_scalar(kinds.get(e.id)) else cls.get(e.id, e.id)
-    if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult):
-        a, b = expr_shape_class(e.left, cls, kinds), expr_shape_class(e.right, cls, kinds)
+    pair = (e.left, e.right) if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult) else \
+        (e.left, e.comparators[0]) if isinstance(e, gast.Compare) and len(e.comparators) == 1 else None
+    if pair is not None:       # (a comparison's value has its operands' broadcast shape, as an operator's)
+        a, b = (expr_shape_class(x, cls, kinds) for x in pair)
         if a == "scalar":
             return b
         if b == "scalar" or a == b:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import assign, call, const, dotted, is_comment, walk_names, walk_statements
+from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_statements
 from .kinds import dtype, is_array, is_exp_table, is_scalar, length, ndim
 from .ssa import exposed_reads
 
@@ -23,9 +23,9 @@ def possibly_unbound(fn: gast.FunctionDef) -> set:
     return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
 
 
-def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
+def placeholder(v: str, kinds: dict, shapes: dict, params: set, int_dtype: str = "np.int64") -> gast.stmt:
     """`v = <a value of v's kind>`: 0.0 / 0 / False, an array of the same rank (the same shape when
-    a parameter is known to have it), or None when the kind is unknown."""
+    a parameter is known to have it; integer arrays of `int_dtype`), or None when the kind is unknown."""
     k = kinds.get(v)
     rep = shapes.get(v)
     if is_scalar(k):
@@ -38,7 +38,7 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set) -> gast.stmt:
                                                              type_comment=None)))
     if is_array(k) and ndim(k) is not None:
         value = call("np.zeros", gast.Tuple(elts=[const(1)] * ndim(k), ctx=gast.Load()))
-        numpy_dtype = {"i": "np.int64", "b": "np.bool_"}.get(dtype(k))
+        numpy_dtype = {"i": int_dtype, "b": "np.bool_"}.get(dtype(k))
         if numpy_dtype:
             value.keywords = [gast.keyword(arg="dtype", value=dotted(numpy_dtype))]
         return assign(v, value)
@@ -77,12 +77,33 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
         return fn
     for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
         kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty)
-    defs = [placeholder(v, kinds, shapes, params) for v in names]
+    widths = _integer_casts(fn)
+    defs = [placeholder(v, kinds, shapes, params, widths.get(v, "np.int64")) for v in names]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
         at += 1
     fn.body[at:at] = defs
     return fn
+
+
+_WIDTHS = ("np.int8", "np.int16", "np.int32", "np.uint8", "np.uint16", "np.uint32", "np.uint64")
+
+
+def _integer_casts(fn) -> dict:
+    """Names `fn` binds to a cast to an integer dtype other than int64 (`v = rt.cast(x, d)`, d being np.int32 or a
+    name bound to it: `.astype('int32')`), with that dtype: their placeholders take it, or Numba cannot unify the
+    placeholder's int64 array with the cast's (nested fuzz, SRCDIFF_TESTS=full)."""
+    values = {n.targets[0].id: n.value for n in walk_statements(fn.body)
+              if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
+    out = {}
+    for v, e in values.items():
+        if isinstance(e, gast.Call) and dotted_name(e.func) == "rt.cast" and len(e.args) == 2:
+            d = e.args[1]
+            d = values.get(d.id, d) if isinstance(d, gast.Name) else d
+            name = dotted_name(d) if isinstance(d, gast.Attribute) else None
+            if name in _WIDTHS:
+                out[v] = name
+    return out
 
 
 def _tested_against_none(fn, copies: dict) -> set:
