@@ -1,4 +1,4 @@
-"""Whole carried loops (transforms/logdomain_loops.py, runtime/logdomain_carries.py `*_steps`): a carried
+"""Whole carried loops (transforms/logdomain_loops.py, runtime/logdomain_steps.py): a carried
 recursion's loop that is only its step becomes one call running every step, and its backward loop one call of
 the steps' adjoints. The kernels give the per-step loop's results (the same arithmetic), the
 rewrite fires only on loops that are nothing else, and gradients agree with the Python backend and central

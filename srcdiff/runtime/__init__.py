@@ -59,9 +59,9 @@ from .logdomain_scales import (scale_tape, logsumexp_vecmat_scaled, logsumexp_ma
                                logsumexp_vecmat_adjoints_scaled, logsumexp_matvec_adjoints_scaled)
 from .logdomain_carries import (carry_start, carry_end, logsumexp_vecmat_step,  # noqa: E402,F401  (carries: jit)
                                 logsumexp_matvec_step, logsumexp_vecmat_step_grad_v, logsumexp_matvec_step_grad_v,
-                                logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints,
-                                logsumexp_vecmat_steps, logsumexp_matvec_steps,
-                                logsumexp_vecmat_steps_adjoints, logsumexp_matvec_steps_adjoints)
+                                logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
+from .logdomain_steps import (logsumexp_vecmat_steps, logsumexp_matvec_steps,  # noqa: E402,F401  (whole loops: jit)
+                              logsumexp_vecmat_steps_adjoints, logsumexp_matvec_steps_adjoints)
 from .casts import array, astype, astype_grad, cast  # noqa: E402,F401  (np.array of parts, dtype casts)
 from .expressions import elementwise  # noqa: E402,F401  (array expressions of jitted code: transforms/elementwise.py)
 from . import list_aliases  # noqa: E402,F401  (Numba's dead-code elimination: arrays of list stacks alias)

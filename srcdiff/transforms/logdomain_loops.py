@@ -15,7 +15,7 @@ step, as much time as the step's arithmetic at K=5). Where a loop is only that, 
     rt.logsumexp_vecmat_steps(v_carry, 1, n1, M, E, log_B.T, exp_log_B, data)
     d_v = rt.logsumexp_vecmat_steps_adjoints(d_v, v_carry, 1, n1, M, E, d_M, d_log_B.T, data)
 
-(runtime/logdomain_carries.py; the added vector is row u of its array, `X.T` for a column; `None` for
+(runtime/logdomain_steps.py; the added vector is row u of its array, `X.T` for a column; `None` for
 no index array, u = t, and for an adjoint nothing adds into). The loops must run over exactly the carry
 tape's rows (`range(first, stop)`, rows `t - first`, and that range reversed), with nothing else in their
 bodies and their temporaries read nowhere else. `expand_loops` gives the loops back (generated code
