@@ -209,3 +209,27 @@ def test_equal_fresh_arrays_written_after_a_merge_stay_two(x, jit):
     assert value == pytest.approx(zeros_in_a_branch(a.copy(), x), rel=1e-13)
     for k, g in enumerate(got):
         np.testing.assert_allclose(g, numerical_grad(zeros_in_a_branch, [a, x], k), rtol=1e-6, atol=1e-7)
+
+
+def swap_written_swap_back(a, M):
+    """Two buffers swapped, the one that was `other` written in place, swapped back: the object `other` names at
+    the next iteration's read (`np.tanh(other * s)`) was written after that read in the iteration before."""
+    buf, other = a * 1.0, np.zeros(4)
+    for row in M:
+        buf, other = other, 0.5 * buf + 0.5 * np.tanh(other * np.sum(a * 0.5))
+        buf[0] = buf[0] * 1.1 + 0.1
+        buf, other = other, buf
+    return np.sum(buf * buf) + np.sum(other)
+
+
+@JIT
+@pytest.mark.parametrize("checkpoints", [None, 1])
+def test_memory_shared_around_a_swap_in_a_loop(jit, checkpoints):
+    """SSA's copies of a swap in a loop form a cycle (`buf2 = other; ...; other = buf3` through the loop's phis):
+    memory_roots gave each name of the cycle its own root, so the backward sweep read `other` as the in-place
+    write left it, not as the iteration read it (every gradient entry 0.031 off; fuzz 766231, also with
+    checkpoints and under Numba). One root for the cycle restores the written element before that read's adjoint."""
+    a = np.array([0.976766, 1.92694566, -1.65358999, 0.75407001])
+    M = np.ones((2, 4))
+    g = srcdiff.grad(swap_written_swap_back, wrt=0, jit=jit, checkpoints=checkpoints)(a, M)
+    np.testing.assert_allclose(g, numerical_grad(swap_written_swap_back, [a, M], 0), rtol=1e-6, atol=1e-8)

@@ -91,10 +91,12 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
                 grew = True
 
     def root(n):
-        seen = set()
-        while n in source and n not in seen:
-            seen.add(n)
+        path = []
+        while n in source and n not in path:
+            path.append(n)
             n = source[n]
+        if n in path:     # a cycle (a swap in a loop: `b2 = a; a = b`, the phis carrying each to the other): one
+            return min(path[path.index(n):])    # root for all of it, whichever name the walk started from
         return n
     return {n: root(n) for n in set(source) | set(source.values())}
 
