@@ -50,12 +50,7 @@ def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = Non
         if isinstance(v, gast.Name):
             return of_atom(v)
         if isinstance(v, gast.BinOp) and not isinstance(v.op, gast.MatMult):
-            a, b = of_atom(v.left), of_atom(v.right)
-            if a == "scalar":
-                return b
-            if b == "scalar" or a == b:
-                return a
-            return None
+            return _joined(of_atom(v.left), of_atom(v.right))
         if isinstance(v, gast.UnaryOp):
             return of_atom(v.operand)
         if isinstance(v, gast.Call) and dotted_name(v.func) in ELEMENTWISE and len(v.args) == 1:
@@ -84,6 +79,13 @@ def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = Non
     return cls
 
 
+def _joined(a, b):
+    """The shape class of an elementwise operation on operands of classes a and b (None when unknown)."""
+    if a == "scalar":
+        return b
+    return a if b == "scalar" or a == b else None
+
+
 def expr_shape_class(e, cls: dict, kinds: dict):
     """Shape class of an adjoint expression (None when unknown, 'scalar' for scalars)."""
     if isinstance(e, gast.Constant):
@@ -93,12 +95,7 @@ def expr_shape_class(e, cls: dict, kinds: dict):
     pair = (e.left, e.right) if isinstance(e, gast.BinOp) and not isinstance(e.op, gast.MatMult) else \
         (e.left, e.comparators[0]) if isinstance(e, gast.Compare) and len(e.comparators) == 1 else None
     if pair is not None:       # (a comparison's value has its operands' broadcast shape, as an operator's)
-        a, b = (expr_shape_class(x, cls, kinds) for x in pair)
-        if a == "scalar":
-            return b
-        if b == "scalar" or a == b:
-            return a
-        return None
+        return _joined(*(expr_shape_class(x, cls, kinds) for x in pair))
     if isinstance(e, gast.UnaryOp):
         return expr_shape_class(e.operand, cls, kinds)
     name = dotted_name(e.func) if isinstance(e, gast.Call) else None
