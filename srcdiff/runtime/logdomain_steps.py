@@ -28,16 +28,12 @@ __all__ = ["logsumexp_vecmat_steps", "logsumexp_matvec_steps",
 def logsumexp_vecmat_steps(S, first, stop, M, E, X, XE, idx=None):
     """The steps of carry tape S's rows t - first for t in range(first, stop) (logsumexp_vecmat_step), the
     added vector of row t being X[u] with its table's row table_at(XE, u), u = idx[t] (u = t where idx is None)."""
-    for t in range(first, stop):
-        u = t if idx is None else idx[t]
-        logsumexp_vecmat_step(S, t - first, M, E, X[u], table_at(XE, u))
+    _steps(logsumexp_vecmat_step, S, first, stop, M, E, X, XE, idx)
 
 
 def logsumexp_matvec_steps(S, first, stop, M, E, X, XE, idx=None):
     """logsumexp_vecmat_steps of logsumexp_matvec_step."""
-    for t in range(first, stop):
-        u = t if idx is None else idx[t]
-        logsumexp_matvec_step(S, t - first, M, E, X[u], table_at(XE, u))
+    _steps(logsumexp_matvec_step, S, first, stop, M, E, X, XE, idx)
 
 
 def logsumexp_vecmat_steps_adjoints(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
@@ -45,23 +41,29 @@ def logsumexp_vecmat_steps_adjoints(g, S, first, stop, M, E, d_M=None, d_X=None,
     from, g the adjoint of the last step's result: for t from stop - 1 down to first, g is added into d_X[u]
     (the adjoint of the added vector X[u]; not where d_X is None), then taken through the step's product,
     M's adjoint added into d_M (not where d_M is None)."""
-    for t in range(stop - 1, first - 1, -1):
-        u = t if idx is None else idx[t]
-        if d_X is not None:
-            d_X[u] += g
-        g = logsumexp_vecmat_step_grad_v(g, S, t - first, M, E) if d_M is None else \
-            logsumexp_vecmat_step_adjoints(g, S, t - first, M, E, d_M)
-    return g
+    return _steps_adjoints(logsumexp_vecmat_step_grad_v, logsumexp_vecmat_step_adjoints,
+                           g, S, first, stop, M, E, d_M, d_X, idx)
 
 
 def logsumexp_matvec_steps_adjoints(g, S, first, stop, M, E, d_M=None, d_X=None, idx=None):
     """logsumexp_vecmat_steps_adjoints of logsumexp_matvec_step."""
+    return _steps_adjoints(logsumexp_matvec_step_grad_v, logsumexp_matvec_step_adjoints,
+                           g, S, first, stop, M, E, d_M, d_X, idx)
+
+
+# the loops of the four above in plain Python (under Numba the overloads below replace them)
+def _steps(step, S, first, stop, M, E, X, XE, idx):
+    for t in range(first, stop):
+        u = t if idx is None else idx[t]
+        step(S, t - first, M, E, X[u], table_at(XE, u))
+
+
+def _steps_adjoints(grad_v, adjoints, g, S, first, stop, M, E, d_M, d_X, idx):
     for t in range(stop - 1, first - 1, -1):
         u = t if idx is None else idx[t]
         if d_X is not None:
             d_X[u] += g
-        g = logsumexp_matvec_step_grad_v(g, S, t - first, M, E) if d_M is None else \
-            logsumexp_matvec_step_adjoints(g, S, t - first, M, E, d_M)
+        g = grad_v(g, S, t - first, M, E) if d_M is None else adjoints(g, S, t - first, M, E, d_M)
     return g
 
 
