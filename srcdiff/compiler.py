@@ -32,6 +32,7 @@ reverse mode (grad, value_and_grad, vjp):
     sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
     scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
     array literals   w * [a, b] (w an array), np.stack of scalars -> rt.array            transforms/kind_rewrites.py
+    follow writes    after `a = b` and a write through a, b's reads in the block read a  transforms/aliasing.py
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
@@ -56,7 +57,7 @@ reverse mode (grad, value_and_grad, vjp):
     dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize/deadcode.py
                      reads
     late copies      copies and coalesce again (the passes since then leave              transforms/optimize/copies.py
-                     copies too)
+                     copies too), then line comments left with no code
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
@@ -66,6 +67,7 @@ forward mode (jvp):
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    follow writes    as in reverse mode                                                  transforms/aliasing.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
@@ -73,6 +75,7 @@ forward mode (jvp):
     versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
 the module:
+    reached          functions the entry does not reach (by name) dropped                compiler.py
     raise stacks     rt.stack/push/pop -> Python lists, in every function of the module  transforms/forward.py
 source (each function):
     stacks           (jit only) range loops' stacks of float arrays -> row tapes         transforms/stacks.py
@@ -104,7 +107,7 @@ import gast
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
                          emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms.astutil import Transformer, clone, dotted_name, walk_statements
+from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 
 
@@ -114,7 +117,8 @@ class Context:
     """What the passes read and write. Front end and middle end: `unit` (from `source`, flattened by
     `structs`); a derivative function: `mode` (grad | value_and_grad | vjp | pullback | jvp), `wrt`, its
     `name`, the callbacks naming callees' derivatives (`callee_derivative`) and result kinds
-    (`callee_kind`), the arguments' `arg_kinds` / `arg_dims`, `checkpoints`; the facts passes establish:
+    (`callee_kind`), the arguments' `arg_kinds` / `arg_dims`, `checkpoints`, the callees without effects
+    (`pure_callees`); the facts passes establish:
     `kinds` (inferred when first read after a pass that changed the tree called `changed`), `active`,
     `shapes`, reverse mode's structured result `sweeps`, and the function built, `fn`."""
     unit: parse.Unit | None = None
@@ -130,6 +134,7 @@ class Context:
     typed: bool = False                 # (front end) the kinds will be known where it is differentiated
     arg_dims: dict = field(default_factory=dict)
     checkpoints: int | None = None
+    pure_callees: frozenset = frozenset()   # user functions that stay calls and have no effect (dead code)
     active: set | None = None
     shapes: dict | None = None
     sweeps: reverse.Sweeps | None = None
@@ -263,6 +268,11 @@ def _array_literals(ctx):
     ctx.changed(kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds))
 
 
+def _follow_writes(ctx):
+    if aliasing.follow_writes(ctx.unit.node):
+        ctx.changed()
+
+
 def _logdomain(ctx):
     if not any(isinstance(s, gast.Assign) and isinstance(s.value, gast.Call)
                and dotted_name(s.value.func) == "rt.logsumexp" for s in walk_statements(ctx.unit.node.body)):
@@ -293,12 +303,6 @@ def _reverse(ctx):
 def _on_fn(step):
     def go(ctx):
         ctx.fn = step(ctx.fn)
-    return go
-
-
-def _with_kinds(step):
-    def go(ctx):
-        ctx.fn = step(ctx.fn, ctx.sweeps.kinds)
     return go
 
 
@@ -339,9 +343,27 @@ def _forward_views(ctx):
     aliasing.check_views(ctx.unit, {}, renames_only=True)   # tangents of views are views: fine
 
 
+def _dead_code(ctx):
+    ctx.fn = optimize.eliminate_dead_code(ctx.fn, ctx.pure_callees)
+
+
+def _checkpoints(ctx):
+    fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
+    fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
+    ctx.fn = fn
+
+
+def _late_copies(fn):
+    fn = optimize.coalesce_copies(optimize.propagate_copies(fn, rebound=True))
+    fn.body = optimize.without_lone_line_comments(fn.body)
+    return fn
+
+
 def _forward(ctx):
-    ctx.fn = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative, ctx.kinds if ctx.arg_kinds else None
-                             ).function(ctx.name)
+    fwd = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative, ctx.kinds if ctx.arg_kinds else None)
+    ctx.fn = fwd.function(ctx.name)
+    if ctx.arg_kinds:    # the stacks of a gradient differentiated again, and their tangents' (typed under jit)
+        ctx.fn = stacks.record_stack_kinds(ctx.fn, {**ctx.kinds, **fwd.tangent_kinds()})
 
 
 def _has_arg_kinds(ctx) -> bool:
@@ -396,6 +418,8 @@ REVERSE = [
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars -> rt.array"),
+    Pass("follow writes", _follow_writes, "transforms/aliasing.py",
+         "after `a = b` and a write through a, b's reads in the block read a"),
     Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
@@ -408,7 +432,7 @@ REVERSE = [
     Pass("reverse", _reverse, "transforms/reverse.py",
          "forward sweep with stacks and tapes (reverse_storage.py) +\nbackward sweep from rule table "
          "(reverse_backward.py), in rounds,\nwith checkpointed loops (checkpoints.py) -> reverse.Sweeps"),
-    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
+    Pass("dead code", _dead_code, "transforms/optimize/deadcode.py",
          "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
     Pass("coalesce", _on_fn(optimize.coalesce_copies), "transforms/optimize/copies.py",
@@ -422,9 +446,9 @@ REVERSE = [
     Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
-    Pass("late copies", _on_fn(lambda fn: optimize.coalesce_copies(optimize.propagate_copies(fn, rebound=True))),
-         "transforms/optimize/copies.py", "copies and coalesce again (the passes since then leave\ncopies too)"),
-    Pass("checkpoints", _with_kinds(rerun_segments), "transforms/checkpoints.py",
+    Pass("late copies", _on_fn(_late_copies), "transforms/optimize/copies.py",
+         "copies and coalesce again (the passes since then leave\ncopies too), then line comments left with no code"),
+    Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
@@ -437,6 +461,7 @@ FORWARD = [
     Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("follow writes", _follow_writes, "transforms/aliasing.py", "as in reverse mode"),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
@@ -449,7 +474,24 @@ FORWARD = [
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
 ]
 
+def _reached(ctx):
+    """The module without the functions its entry does not reach (a recursive helper whose only call the
+    dead-code pass dropped: its primal copy would be dead code)."""
+    m = ctx.module
+    by_name = {f.name: f for f in m.functions}
+    if m.entry not in by_name:
+        return
+    reached, todo = {m.entry}, [by_name[m.entry]]
+    while todo:
+        for n in walk_names(todo.pop()):
+            if n.id in by_name and n.id not in reached:
+                reached.add(n.id)
+                todo.append(by_name[n.id])
+    m.functions = [f for f in m.functions if f.name in reached]
+
+
 MODULE = [
+    Pass("reached", _reached, "compiler.py", "functions the entry does not reach (by name) dropped"),
     Pass("raise stacks", lambda c: setattr(c.module, "functions", [forward.raise_stacks(f) for f in c.module.functions]),
          "transforms/forward.py", "rt.stack/push/pop -> Python lists, in every function of the module"),
 ]

@@ -21,7 +21,7 @@ import gast
 from . import compiler, generated
 from .errors import SrcdiffError
 from .transforms import annotations as anno
-from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, unbound
+from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, purity, unbound
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
@@ -174,6 +174,23 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
     return ssa_unit, local_to_obj
 
 
+def _effect_free_callees(module: Module, local_to_obj: dict, typed: bool) -> frozenset:
+    """The module names of the user functions that stay calls (recursive ones) whose calls have no effect but
+    their result (purity.effect_free_functions over them and what they call)."""
+    if not local_to_obj:
+        return frozenset()
+    graph, todo = {}, [obj for obj in local_to_obj.values() if obj is not None]
+    while todo:
+        obj = todo.pop()
+        if _key(obj) in graph:
+            continue
+        unit = _unit_for(module, obj, typed=typed)
+        graph[_key(obj)] = (unit.node, {local: _key(o) for local, o in unit.callees.items() if o is not None})
+        todo.extend(o for o in unit.callees.values() if o is not None)
+    pure = purity.effect_free_functions(graph)
+    return frozenset(local for local, obj in local_to_obj.items() if obj is not None and _key(obj) in pure)
+
+
 _SUFFIX = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "value_and_grad", "jvp": "jvp"}
 
 
@@ -222,7 +239,7 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
                   callee_derivative=callee_jvp if forward_mode else callee_vjp,
                   callee_kind=callee_kind if arg_kinds else None,
                   arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
-                  checkpoints=checkpoints)
+                  checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj, bool(arg_kinds)))
     compiler.run(compiler.FORWARD if forward_mode else compiler.REVERSE, ctx)
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes

@@ -540,14 +540,24 @@ def _range_bound_rebound(tree):
 
 
 def _swapped_buffers(tree):
-    """`b, c = c, b` (or `b, c = c, g(b, c)`) of two arrays written in place."""
+    """`b, c = c, b` (or `b, c = c, g(b, c)`) of arrays, then the one bound to c's array written in place."""
     written = {t.value.id for n in _walk(tree, ast.Assign, ast.AugAssign)
                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)}
+    written |= {n.value.id for n in _walk(tree, ast.Assign) if isinstance(n.targets[0], ast.Name)
+                and isinstance(n.value, ast.Name) and n.targets[0].id in written}   # (through a second name)
     return any(isinstance(n.targets[0], ast.Tuple) and isinstance(n.value, ast.Tuple) and len(n.value.elts) == 2
                and [getattr(e, "id", None) for e in n.targets[0].elts][::-1][0] == getattr(n.value.elts[0], "id", "")
-               and {getattr(e, "id", None) for e in n.targets[0].elts} <= written
+               and getattr(n.targets[0].elts[0], "id", None) in written
                for n in _walk(tree, ast.Assign))
+
+
+def _second_name_written(tree):
+    """`al = buf` then `al[i] = ...`: a write through a second name of an array read by its first."""
+    copies = {n.targets[0].id: n.value.id for n in _walk(tree, ast.Assign)
+              if isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Name)}
+    return any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in copies
+               for n in _walk(tree, ast.Assign) for t in n.targets)
 
 
 # constructs the fuzz brief asks for beyond the README's words
@@ -581,6 +591,7 @@ EXTRA = {
     "module-level constant as a condition (README 'Captured values')": _module_constant_condition,
     "range bound the loop body rebinds": _range_bound_rebound,
     "swap of two arrays written in place": _swapped_buffers,
+    "second name of an array written in place": _second_name_written,
 }
 
 

@@ -643,7 +643,7 @@ class Gen:
             opts += ["unpack", "unpack"]
         pairs = [(b, c) for b in env["bufs"] for c in env["bufs"] if b != c and env["vars"][b] == env["vars"][c]]
         if self.has("unpack") and pairs and in_loop:
-            opts += ["swapbufs", "swapbufs", "swapbufs"]
+            opts += ["swapbufs"] * 5
         if self.has("intbool"):
             opts += ["intvar", "boolvar"]
         if self.has("printassert"):
@@ -716,6 +716,11 @@ class Gen:
             return self.buffer(env)
         if o == "write":
             b = self.pick(env["bufs"])
+            if self.coin(6):    # through a second name for b's array (README: followed; aliasing.follow_writes)
+                alias, idx = self.fresh("al"), self.index(env)
+                if env["vars"][b] == "m":
+                    idx = f"{self.row(env)}, {idx}"
+                return [f"{alias} = {b}", f"{alias}[{idx}] = {alias}[{idx}] * 0.9 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
             if self.has("fancy") and self.coin(2):   # at an index list: an element named twice, the later write wins
@@ -1558,9 +1563,43 @@ def _check_kinds(g_user, flat, args, kw, prog, f_user=None):
         _close(a, b, f"d/d{_name(leaf, prog)} again after other kinds at args={args!r}{_kwtext(kw)}", 1e-12, 1e-14)
 
 
+_LINE_COMMENT = re.compile(r"^(\s*)# (?:[\w.]+, )?line \d+: ")
+_HEADING = re.compile(r"^(\s*)# ((?:[\w.]+, )?line \d+: |forward sweep|backward sweep)")
+
+
+def lone_line_comments(source: str) -> list:
+    """The lines (1-based) of `source` holding a comment that cites a user's line (`# line 12: ...`, `# helper,
+    line 3: ...`) with no statement under it: the next line that is not another kind of comment (the bounds
+    pass's `# bounds of a[i]`) is a line comment or a sweep's heading at its indentation, or the block ends.
+    Generated code is read: such a comment says code is there that is not."""
+    lines = [x for x in source.splitlines() if x.strip()]
+    lone = []
+    numbers = [k + 1 for k, x in enumerate(source.splitlines()) if x.strip()]
+    for k, line in enumerate(lines):
+        m = _LINE_COMMENT.match(line)
+        if m is None:
+            continue
+        nxt = next((x for x in lines[k + 1:] if not x.lstrip().startswith("#") or _HEADING.match(x)), "")
+        indent = len(nxt) - len(nxt.lstrip())
+        if indent < len(m.group(1)) or (indent == len(m.group(1)) and _HEADING.match(nxt)):
+            lone.append(numbers[k])
+    return lone
+
+
+def _check_source(g_user):
+    """The generated gradient's source cites no user line without code under it (oracle 'source')."""
+    import srcdiff
+    text = srcdiff.source(g_user)
+    lone = lone_line_comments(text)
+    if lone:
+        lines = text.splitlines()
+        raise Wrong("generated source: a line comment with no code under it: "
+                    + "; ".join(f"line {k}: {lines[k - 1].strip()!r}" for k in lone[:3]))
+
+
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
                   entry: str = "f", oracles=("fd", "value", "jvp", "hvp", "vector", "backends", "taped", "export",
-                                             "kinds"),
+                                             "kinds", "source"),
                   timeout=None):
     """Check srcdiff's derivatives of mod.<entry> (w.r.t. its float parameters) against the oracles:
 
@@ -1580,8 +1619,9 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     (keywords, defaults, tuple arguments), gives the same gradient; 'kinds' (one program in three, one in six
     under Numba): the same gradient object called with other kinds of the same values (non-contiguous and
     Fortran-ordered arrays, 0-d arrays, np.int32 and np.bool_; then float32 and np.uint8) gives the same
-    gradient, and the first arguments again exactly the first gradient.  The non-FD oracles run at
-    every point where f is finite.
+    gradient, and the first arguments again exactly the first gradient; 'source': the gradient's generated
+    source has no comment citing a user's line without code under it (lone_line_comments).  The non-FD
+    oracles run at every point where f is finite.
 
     Raises Skip if no point had a finite value, Wrong on a mismatch, BadProgram if f fails in plain
     Python, Hang past `timeout` seconds (per program), anything else as it comes."""
@@ -1638,6 +1678,8 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                            rtol, 1e-5)
                 fd_checked += 1
             if checked < points:
+                if "source" in oracles and not checked:
+                    _check_source(g_user)
                 if "export" in oracles and not jit and entry == "f" and seed % 5 == 1:
                     _check_export(g_user, flat, args, kw, prog, seed)
                 if "value" in oracles:

@@ -224,6 +224,34 @@ def test_generated_code_reads_as_restore_rerun_sweep():
     assert "_snapshots" not in srcdiff.source(plain)
 
 
+def branch_last_in_a_checkpointed_loop(x, a, M):
+    buf3 = np.zeros(2)
+    buf3[0] = np.sum(M + a[None, :])
+    buf8 = np.ones(2)
+    for i in range(2):
+        for e5, e6 in zip(a, a + a):
+            buf3[0] = 0.5 + 0.5 * x
+        if np.sum(M[0]) > -0.5:
+            buf8 = buf8 * 0.5
+    return np.log(1.0 + a[0] * a[0]) + np.sum(buf3) + np.sum(buf8)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_no_line_comment_left_without_code_by_the_forward_loop(jit):
+    """A checkpointed loop's forward copy loses its pushes: a branch whose body only fed them went with them,
+    and its `# line N:` comment was left at the end of the loop with nothing under it (fuzz, test_fuzz_python's
+    'source' oracle). The checkpoints pass drops such comments as the dead-code pass does."""
+    import fuzzgen
+    args = (0.3, np.array([0.5, 0.2, 0.1]), np.ones((2, 3)))
+    for k in (1, 2):
+        g = srcdiff.grad(branch_last_in_a_checkpointed_loop, wrt=(0, 1, 2), checkpoints=k, jit=jit)
+        got = g(*args)
+        assert fuzzgen.lone_line_comments(srcdiff.source(g)) == [], srcdiff.source(g)
+        for gk, i in zip(got, range(3)):
+            np.testing.assert_allclose(gk, numerical_grad(branch_last_in_a_checkpointed_loop, args, i), rtol=1e-6,
+                                       atol=1e-8)
+
+
 @pytest.mark.parametrize("k", [0, -3, 2.5, True, "4"])
 def test_checkpoints_must_be_a_positive_int(k):
     with pytest.raises(srcdiff.SrcdiffError, match="checkpoints=") as info:

@@ -132,7 +132,10 @@ def view_then_write(M):
 
 def name_alias_write(a):
     buf = a.copy()
-    b = buf
+    if a[0] > 0:
+        b = buf         # b is buf's array on one path only: which array the write changes is not known
+    else:
+        b = a * 2.0
     b[1] = a[0] * a[0]  # <- alias_write
     return np.sum(buf * buf)
 

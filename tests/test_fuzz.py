@@ -142,6 +142,23 @@ def test_detectors_can_fail():
     assert found <= {"arguments that are floats", "arguments that are floats :: arrays", "matrix argument"}, found
 
 
+def test_source_oracle_finds_a_lone_line_comment():
+    """The 'source' oracle (fuzzgen.lone_line_comments) flags a comment citing a user's line that another
+    comment or the block's end follows, and passes one with code under it (fuzz seed 771024 gave a repeated
+    `# line 16:` comment before the late copy passes dropped lone comments too)."""
+    ok = ("def f_grad(x):\n    # line 3: y = x * x\n    y = x * x\n    if y > 0:\n"
+          "        # helper1, line 9: return 2 * y\n        d_y = 2.0\n    return d_y\n")
+    assert fuzzgen.lone_line_comments(ok) == []
+    doubled = ok.replace("        # helper1", "        # line 4: if y > 0:\n        # helper1")
+    assert fuzzgen.lone_line_comments(doubled) == [5]
+    at_end = ok.replace("        d_y = 2.0\n", "        d_y = 2.0\n        # line 5: z = y\n")
+    assert fuzzgen.lone_line_comments(at_end) == [7]
+    bounds = ok.replace("    y = x * x\n", "    # bounds of x[1] (line 3), in the statement below\n    y = x * x\n")
+    assert fuzzgen.lone_line_comments(bounds) == []      # another kind of comment between: the code follows
+    swept = ok.replace("    return d_y\n", "    # line 7: z = d_y\n    # backward sweep\n    return d_y\n")
+    assert fuzzgen.lone_line_comments(swept) == [7]
+
+
 def test_a_hang_wrapped_in_a_srcdiff_error_counts_as_a_hang():
     """The CPU-time limit can fire inside Numba's compiler, whose failure srcdiff reports as a SrcdiffError:
     the long run must count that program as a hang, not as a clear decline (fuzz seed 125530 under jit)."""

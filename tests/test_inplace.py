@@ -49,3 +49,27 @@ def test_jitted_gradient_through_row_accumulation_calls_add_into():
     np.testing.assert_allclose(got[0], srcdiff.grad(rows)(np.array([0.3, 0.7]), x))
     assert "rt.add_into(" in srcdiff.source(srcdiff.grad(rows, jit=True))
     assert "rt.add_into(" not in srcdiff.source(srcdiff.grad(rows))
+
+
+def test_add_into_a_view_checks_the_shapes():
+    """rt.add_into(x[:, :2], g) under Numba with a g that does not broadcast to the view: Numba's np.add with an
+    out argument gave [[1, 1], [1, 1]] for a g of shape (3,) and of (3, 2) alike (read past g's end, or took its
+    rows in turn), so a shape error of jitted generated code was a wrong adjoint; it raises NumPy's ValueError."""
+    import numba
+    import pytest
+    from srcdiff import runtime as rt
+
+    @numba.njit
+    def add(x, g):
+        rt.add_into(x[:, :2], g)
+        return x
+
+    np.testing.assert_array_equal(add(np.zeros((2, 3)), np.array([1.0, 2.0])), [[1, 2, 0], [1, 2, 0]])
+    np.testing.assert_array_equal(add(np.zeros((2, 3)), np.ones((2, 1))), [[1, 1, 0], [1, 1, 0]])
+    np.testing.assert_array_equal(add(np.zeros((2, 3)), 2.0), [[2, 2, 0], [2, 2, 0]])
+    for g in (np.ones(3), np.ones((3, 2))):
+        with pytest.raises(ValueError):
+            add(np.zeros((2, 3)), g)
+        with pytest.raises(ValueError):                  # NumPy's own verdict on the same values
+            x = np.zeros((2, 3))
+            x[:, :2] += g

@@ -563,10 +563,16 @@ def test_second_name_rebound_to_a_new_array_after_the_write(jit):
     _grad_matches(handed_on_then_rebound, [np.array([0.3, -0.8, 1.1]), 5], jit=jit)
 
 
-def test_second_name_read_between_write_and_rebinding_is_declined():
-    """... and still declines a read of the first name between the write and the rebinding."""
-    with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
-        srcdiff.grad(handed_on_read_before_rebound)(np.array([0.3, -0.8, 1.1]), 5)
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_second_name_read_between_write_and_rebinding(jit):
+    """... and a read of the first name between the write and the rebinding, declined before, reads the array
+    through the name written (aliasing.follow_writes: `buf = acc` with every read of buf before acc's rebinding,
+    so buf's reads and its write are acc's) and differentiates, in reverse and forward mode."""
+    a = np.array([0.3, -0.8, 1.1])
+    _grad_matches(handed_on_read_before_rebound, [a, 5], jit=jit)
+    v = np.array([0.5, -1.0, 2.0])
+    _, dot = srcdiff.jvp(handed_on_read_before_rebound, jit=jit)(a, 5, v)
+    assert dot == pytest.approx(float(numerical_grad(handed_on_read_before_rebound, [a, 5], 0) @ v), rel=1e-7)
 
 
 # Nested fuzz seed 210127: the check ordered an `if`'s two branches one after the other, so a read in the
@@ -700,3 +706,55 @@ def gather_apart(x):
                                       (gather_apart, (2, 3, 2))], ids=lambda v: getattr(v, "__name__", str(v)))
 def test_repeated_index_array_in_a_tuple_index(f, shape, jit):
     _grad_matches(f, [np.random.default_rng(7).normal(size=shape)], jit=jit)
+
+
+# ---- fuzz seed 767049: a read-only array pushed onto a stack under Numba ---------------------------
+ROWS = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+
+
+def read_only_views_in_a_branch(a, M):
+    total = 0.0
+    for i in range(3):
+        if a[i] > 0.0:
+            v = np.abs(np.broadcast_to(a, (2, 3)))     # np.broadcast_to: read-only under Numba
+        elif a[i] < -1.0:
+            v = ROWS[::-1] * a                         # a module constant's view: read-only under Numba
+        else:
+            v = np.abs(M[::-1])
+        total = total + np.sum(np.sin(v) * M)
+    return total
+
+
+@pytest.mark.parametrize("a", [[0.3, -1.2, 0.7], [-0.4, 0.9, -1.6]], ids=["view-first", "flip-first"])
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_read_only_arrays_on_a_stack(a, jit):
+    """Numba types np.broadcast_to's result read-only, and a list's element type must match exactly:
+    appending it to a stack typed from a writable placeholder crashed Numba's lowering (an
+    AssertionError, reported as 'Numba crashed'). Stacks of arrays are read-only views now."""
+    M = np.array([[0.2, -0.6, 1.1], [0.8, 0.35, -0.45]])
+    _grad_matches(read_only_views_in_a_branch, [np.array(a), M], wrt=(0, 1), jit=jit)
+
+
+# ---- fuzz seed 770049: hvp under jit, a stack whose only push Numba prunes ------------------------------
+LIMIT = 1
+
+
+def returns_under_a_constant_test(x, a):
+    for i in range(2):
+        if LIMIT * 0.25 > 0.5:          # False once Numba folds the module constant: the branch is pruned
+            return (1.0 if x > 0.3 else a[2]) - 0.3
+    return x * x * np.sum(a ** 3)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hvp_of_a_stack_pushed_in_a_pruned_branch(jit):
+    """hvp differentiates the gradient's Python source in forward mode; its stacks (and their tangents')
+    were untyped lists, and Numba, pruning the branch of their only push, could not type them. Forward
+    mode now records what its stacks receive, so jitted code types them (rt.stack_of)."""
+    a = np.array([0.5, -0.2, 0.8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hx, ha = srcdiff.hvp(returns_under_a_constant_test, wrt=(0, 1), jit=jit)(0.7, a, (1.0, np.ones(3)))
+    s = np.sum(a ** 3)
+    np.testing.assert_allclose(hx, 2.0 * s + 2.0 * 0.7 * 3.0 * np.sum(a ** 2), rtol=1e-12)
+    np.testing.assert_allclose(ha, 2.0 * 0.7 * 3.0 * a ** 2 + 0.49 * 6.0 * a, rtol=1e-12)

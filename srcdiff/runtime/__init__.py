@@ -49,7 +49,8 @@ from .spectral import (eigh_vectors, eigh_vectors_grad, eigh_vectors_grad_tangen
                        pinv_grad_tangent, pinv_jvp, svd_u, svd_u_full, svd_u_grad, svd_u_grad_tangent, svd_u_jvp,
                        svd_vh, svd_vh_full, svd_vh_grad, svd_vh_grad_tangent, svd_vh_jvp, svdvals, svdvals_curvature,
                        svdvals_grad, svdvals_jvp)
-from .tapes import checkpoint_every, get_row, halve, put_row, row_tape, segments, stack_of  # noqa: E402,F401  (tapes, checkpoints)
+from .tapes import (checkpoint_every, get_row, halve, put_row, read_only_stack_of, row_tape,  # noqa: E402,F401
+                    segments, stack_of)  # (tapes, checkpoints)
 from .logdomain import (exp_shifted, table_at, logsumexp_matvec, logsumexp_matvec_adjoints,  # noqa: E402
                         logsumexp_matvec_grad_M, logsumexp_matvec_grad_v, logsumexp_vecmat,
                         logsumexp_vecmat_adjoints, logsumexp_vecmat_grad_M, logsumexp_vecmat_grad_v)

@@ -22,7 +22,8 @@ def _add_into_nb(view, g):
         return None
 
     def impl(view, g):
-        np.add(view, g, view)
+        np.broadcast_to(g, view.shape)    # NumPy's ValueError where g does not fit: Numba's np.add with an
+        np.add(view, g, view)             # out argument reads past g's end or repeats its rows instead
     return impl
 
 

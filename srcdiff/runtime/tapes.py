@@ -24,7 +24,8 @@ A snapshot of an array is a row of a row tape, one of a scalar an element of a 1
 """
 import numpy as np
 from numba.core import types
-from numba.extending import register_jitable
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from ._cache import cached_overload
@@ -94,11 +95,36 @@ def stack_of(example):
     return []
 
 
+def read_only_stack_of(example):
+    """stack_of for arrays that may be read-only under Numba (np.broadcast_to's results, module constants and
+    views of them: transforms/stacks.py): its arrays are typed read-only views, which writable ones convert
+    to too (a list's element type must match what is appended exactly)."""
+    return []
+
+
 # ---- Numba ----------------------------------------------------------------------------------------------
+@intrinsic
+def _read_only(typingctx, a):
+    """`a`, typed read-only (the same array: mutability is a type's flag, not part of its data)."""
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+    return a.copy(readonly=True)(a), codegen
+
+
 @cached_overload(stack_of)
 def _stack_of_nb(example):
     if isinstance(example, types.Array):
         return lambda example: [example[::1]][:0]
+    return lambda example: [example][:0]
+
+
+@cached_overload(read_only_stack_of)
+def _read_only_stack_of_nb(example):
+    if isinstance(example, types.Array):
+        return lambda example: [_read_only(example[::1])][:0]
     return lambda example: [example][:0]
 
 

@@ -13,7 +13,7 @@ import gast
 
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from .astutil import dotted_name, walk, walk_names, walk_statements
+from .astutil import dotted_name, nested_blocks, walk, walk_names, walk_statements
 from .kinds import is_array, is_scalar
 from .purity import WRITES_INTO
 
@@ -99,6 +99,83 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
             return min(path[path.index(n):])    # root for all of it, whichever name the walk started from
         return n
     return {n: root(n) for n in set(source) | set(source.values())}
+
+
+def follow_writes(fn) -> int:
+    """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
+    `t = y; x2 = t`) is followed in its block by a write through `a` (`a[i] = v`), and every read of `a` comes
+    before a statement of the block binding b (or a copy between) again, those reads read `b`: one name for
+    the array, whose in-place write the derivative passes follow. With two names, what reverse mode keeps of
+    b for the backward sweep (read before the write) and the write's restore went through different names,
+    which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). Changes `fn`
+    in place; returns how many reads it renamed."""
+    loads: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    renamed = 0
+    todo = [fn.body]
+    while todo:
+        block = todo.pop()
+        origin: dict = {}     # name -> the name its chain of plain copies in this block starts from
+        for k, s in enumerate(block):
+            todo.extend(nested_blocks(s))
+            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id
+                    and not anno.get(s, anno.MERGE) and not anno.get(s, anno.PHI)):
+                for n in _bound_in(s):
+                    origin.pop(n, None)
+                continue
+            a, root = s.targets[0].id, origin.get(s.value.id, s.value.id)
+            origin[a] = root
+            chain = {n for n, r in origin.items() if r == root} | {root}
+            span = []
+            for t in block[k + 1:]:
+                if chain & _bound_in(t):
+                    break
+                span.append(t)
+            reads = [n for t in span for n in walk_names(t) if n.id == a and isinstance(n.ctx, gast.Load)]
+            if len(reads) != loads.get(a, 0) or not any(
+                    isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
+                    and n.value.id == a for t in span for n in walk(t)):
+                continue
+            for n in reads:
+                n.id = root
+            loads[root] = loads.get(root, 0) + len(reads)
+            loads[a] = 0
+            renamed += len(reads)
+    return renamed
+
+
+def _bound_in(s) -> set:
+    """The names a statement binds, in it or in its nested blocks (loop targets included)."""
+    return {n.id for n in walk_names(s) if isinstance(n.ctx, gast.Store)}
+
+
+def read_only_names(fn, kinds) -> set:
+    """The names whose arrays may be read-only under Numba: np.broadcast_to's results, the module's arrays
+    (names `fn` reads but neither binds nor takes as parameters: Numba bakes them in read-only), and the views
+    and copies of either (jitted code's typed stacks of them: transforms/stacks.py)."""
+    bound = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+    edges, read_only = [], set()
+    for s in walk_statements(fn.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            continue
+        bound.add(s.targets[0].id)
+        if isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "np.broadcast_to":
+            read_only.add(s.targets[0].id)
+            continue
+        src = _view_source(s.value, s.targets[0].id, kinds)
+        if src is not None:
+            edges.append((s.targets[0].id, src))
+    grew = True
+    while grew:
+        grew = False
+        for name, src in edges:
+            if name not in read_only and (src in read_only or src not in bound):
+                read_only.add(name)
+                grew = True
+    return read_only
 
 
 def sharing_written_memory(fn, kinds=None) -> set:

@@ -61,7 +61,7 @@ _SAME_SHAPE = frozenset({"np.empty_like", "np.zeros_like", "np.ones_like", "np.f
                          "rt.copy"})
 _LENGTHS = frozenset({"len", "rt.block_rows"})    # calls whose value is a length (rt.block_rows: rows of a block, >= 1)
 _LIST_METHODS = frozenset({"append", "pop", "extend", "insert", "clear", "remove"})
-_LISTS = frozenset({"list", "rt.stack_of", "rt.stack"})
+_LISTS = frozenset({"list", "rt.stack_of", "rt.read_only_stack_of", "rt.stack"})
 
 
 class Unproved(Exception):

@@ -22,13 +22,16 @@ from . import annotations as anno
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
-from .kinds import expr_kind
+from .kinds import as_float, expr_kind
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
 
 
 # ---- stacks: list syntax <-> calls the front end understands -------------------------------------------
+_TYPED_STACKS = frozenset({"rt.row_tape", "rt.stack_of", "rt.read_only_stack_of"})
+
+
 def lower_stacks(node):
     """`s = []` -> `s = rt.stack("s")`, `s.append(v)` -> `rt.push(s, v)`, `s.pop()` -> `rt.pop(s)`
     (and the same for jitted code's typed stacks, `rt.stack_of(0.0)`, and row tapes: rt.row_tape,
@@ -42,7 +45,7 @@ def lower_stacks(node):
             self.generic_visit(n)
             name = dotted_name(n.value.func) if isinstance(n.value, gast.Call) else None
             t = n.targets[0]
-            if (isinstance(n.value, gast.List) and not n.value.elts) or name in ("rt.row_tape", "rt.stack_of"):
+            if (isinstance(n.value, gast.List) and not n.value.elts) or name in _TYPED_STACKS:
                 n.value = call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else []))
             elif name == "rt.put_row":        # jitted code's row tapes (transforms/stacks.py) are stacks
                 return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)
@@ -315,6 +318,12 @@ class Forward:
         self.last_line = None
         for p in self.wrt:
             self.tan(p)
+
+    def tangent_kinds(self) -> dict:
+        """{tangent name: its kind} for the tangents of the values whose kinds are known (a value's kind, as
+        floats): the kinds of what the function's tangent stacks receive (stacks.record_stack_kinds)."""
+        known = self.kinds or {}
+        return {d: as_float(known[v]) for v, d in self.tangents.items() if known.get(v) is not None}
 
     def tan(self, v: str) -> str:
         if v not in self.tangents:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import walk_calls
+from .astutil import walk, walk_calls
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
@@ -43,3 +43,35 @@ def pure_call(n: gast.Call) -> bool:
         return True
     return not (not name.startswith(PURE_CALL_PREFIXES) or name.startswith("np.random") or name in STACK_OPS
                 or name in WRITES_INTO)
+
+
+
+def effect_free_functions(graph: dict) -> frozenset:
+    """The keys of `graph` (key -> (FunctionDef, {local name of a user function it calls: that function's
+    key})) whose functions have no effect but their result: no write through a subscript or an attribute,
+    no global, nonlocal, del or yield, and only pure calls (pure_call) or calls of such functions (themselves
+    included: a fixpoint down from all of them). The dead-code pass drops an unread call of one: a recursive
+    helper's call in a branch that decides nothing the gradient needs."""
+    pure = set(graph)
+    changed = True
+    while changed:
+        changed = False
+        for key in list(pure):
+            node, calls = graph[key]
+            if not _effect_free(node, calls, pure):
+                pure.discard(key)
+                changed = True
+    return frozenset(pure)
+
+
+def _effect_free(node, calls: dict, pure: set) -> bool:
+    for n in walk(node):
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await, gast.Delete)):
+            return False
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, gast.Store):
+            return False
+        if isinstance(n, gast.Call) and not pure_call(n):
+            key = calls.get(n.func.id) if isinstance(n.func, gast.Name) else None
+            if key is None or key not in pure:
+                return False
+    return True

@@ -31,31 +31,42 @@ import gast
 from . import annotations as anno, unbound
 from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
                       walk_statements)
-from .kinds import dtype, is_array, is_float_array, is_scalar, ndim
-from .aliasing import memory_roots
+from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
+from .aliasing import memory_roots, read_only_names
 from .reverse_support import simplify
 
 
 class Stack:
-    """What a list stack holds: `kinds` of the values pushed onto it, and the `primal` whose values they
-    are (reverse.Sweeps.stacks; None for another stack), after which its row tape is named."""
-    __slots__ = ("kinds", "primal")
+    """What a list stack holds: `kinds` of the values pushed onto it, the `primal` whose values they
+    are (reverse.Sweeps.stacks; None for another stack), after which its row tape is named, and whether
+    they may be read-only arrays under Numba (`read_only`: aliasing.read_only_names)."""
+    __slots__ = ("kinds", "primal", "read_only")
 
-    def __init__(self, kinds: set, primal: str | None):
-        self.kinds, self.primal = kinds, primal
+    def __init__(self, kinds: set, primal: str | None, read_only: bool = False):
+        self.kinds, self.primal, self.read_only = kinds, primal, read_only
 
 
 def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None = None) -> gast.FunctionDef:
-    """Note on `fn` the kinds of the values each list stack receives (`s.append(v)` with v a name), and
-    the primal each holds (`primals`: primal name -> stack name, from reverse mode)."""
+    """Note on `fn` the kinds of the values each list stack receives (`s.append(v)`, or forward mode's
+    `rt.push(s, v)`, with v a name or forward mode's `rt.zeros_like(name)`), and the primal each holds
+    (`primals`: primal name -> stack name, from reverse mode)."""
     found: dict = {}
+    read_only = read_only_names(fn, kinds)
+    stacks_read_only = set()
     for n in walk_statements(fn.body):
-        s = _method(n, "append")
+        s, arg = _pushed(n)
         if s is not None:
-            arg = n.value.args[0] if len(n.value.args) == 1 else None
-            found.setdefault(s, set()).add(kinds.get(arg.id) if isinstance(arg, gast.Name) else None)
+            if isinstance(arg, gast.Name) and arg.id in read_only:
+                stacks_read_only.add(s)
+            if isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1:
+                arg = arg.args[0]
+                kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
+                kind = as_float(kind) if kind is not None else None
+            else:
+                kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
+            found.setdefault(s, set()).add(kind)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
-    anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s)) for s, ks in found.items()})
+    anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only) for s, ks in found.items()})
     return fn
 
 
@@ -166,7 +177,10 @@ def _type_stacks(body, pushed, tapes):
     `s = rt.stack_of(0.0)` instead of `s = []`. Numba types a list by its appends, and it removes code whose
     test it decides at compile time (a `while k < 0` after `k = 0`, with a module constant folded in); a
     stack whose only append was removed would leave its pops, and what the backward sweep computes from
-    them, without a type. Returns the new list of top-level statements (those retyped are new nodes)."""
+    them, without a type. A stack of arrays that may be read-only (Stack.read_only) is made by
+    `rt.read_only_stack_of`: Numba types np.broadcast_to's results and module constants read-only, and a
+    list's element type must match what is appended. Returns the new list of top-level statements (those
+    retyped are new nodes)."""
     out = []
     for st in body:
         out.append(st)
@@ -180,7 +194,8 @@ def _type_stacks(body, pushed, tapes):
         if dtype(k) not in ("f", "i", "b") or not (is_scalar(k) or is_array(k) and (ndim(k) or 0) >= 1):
             continue      # (a mask or an index array too: fuzz seed 166970, `a[a < 0.0]` in a `while k < LIMIT`)
         out[-1] = copy.copy(st)
-        out[-1].value = call("rt.stack_of", unbound.placeholder(s, {s: k}, {}, set()).value)
+        typed = "rt.read_only_stack_of" if s in pushed and pushed[s].read_only else "rt.stack_of"
+        out[-1].value = call(typed, unbound.placeholder(s, {s: k}, {}, set()).value)
     return out
 
 
@@ -258,6 +273,17 @@ def _sub(x, y):
 
 def _same(x, y) -> bool:
     return gast.dump(simplify(copy.deepcopy(x))) == gast.dump(simplify(copy.deepcopy(y)))
+
+
+def _pushed(n):
+    """(stack name, the value pushed) of `s.append(v)` or `rt.push(s, v)`, else (None, None)."""
+    s = _method(n, "append")
+    if s is not None:
+        return s, n.value.args[0] if len(n.value.args) == 1 else None
+    if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.push"
+            and len(n.value.args) == 2 and isinstance(n.value.args[0], gast.Name)):
+        return n.value.args[0].id, n.value.args[1]
+    return None, None
 
 
 def _method(n, attr):

@@ -1,6 +1,6 @@
 """Cleanup passes over the generated function, one module each (compiler.py runs them):
 
-deadcode   eliminate_dead_code, eliminate_unread, drop_dead_stacks
+deadcode   eliminate_dead_code, eliminate_unread, drop_dead_stacks, without_lone_line_comments
 copies     propagate_copies, coalesce_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)
@@ -10,12 +10,12 @@ rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in on
 """
 from .copies import coalesce_copies, propagate_copies
 from .cse import common_subexpressions
-from .deadcode import drop_dead_stacks, eliminate_dead_code, eliminate_unread
+from .deadcode import drop_dead_stacks, eliminate_dead_code, eliminate_unread, without_lone_line_comments
 from .fusion import fuse_elementwise
 from .names import NameIndex
 from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
 __all__ = ["NameIndex", "coalesce_copies", "common_subexpressions", "drop_dead_stacks", "eliminate_dead_code",
-           "eliminate_unread",
+           "eliminate_unread", "without_lone_line_comments",
            "fuse_elementwise", "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]

@@ -13,7 +13,7 @@ from ..purity import is_pure, pure_call
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
 
-def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
+def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.FunctionDef:
     """Remove what nothing reads, by liveness over the structured function:
 
     * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
@@ -28,6 +28,9 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
     * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
       another comment or by the end of its block.
 
+    `pure_callees`: names of the user functions `fn` calls whose calls have no effect but their result
+    (purity.effect_free_callees): an assignment of such a call goes like any other pure value.
+
     A checkpointed loop's segment tapes (checkpoints.py) are written by its forward loop, before they are
     made, for the segments' rerun to write (`x_tape[i - first] = x`) once checkpoints.rerun_segments has
     filled in the rerun's placeholder: the placeholder stands for those writes (a tape's writes go where
@@ -36,7 +39,7 @@ def eliminate_dead_code(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
-    facts = _Facts(fn)
+    facts = _Facts(fn, pure_callees)
     local, droppable = _stacks(fn, facts)
     while droppable:    # (a pop that goes is of a droppable stack: with none, every stack stays as it is)
         live = _Liveness(local, droppable, facts)
@@ -132,7 +135,8 @@ class _Facts:
     (`_own_arrays`) and its Name nodes (`name_nodes`), and its checkpointed loops' plans by segment variable
     (annotations.SEGMENTS)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, pure_callees=frozenset()):
+        self.pure_callees = pure_callees
         self.cache: dict = {}
         self.own, self.names = _own_arrays(fn)
         self.plans = {}
@@ -202,7 +206,7 @@ class _Liveness:
                     if isinstance(n.ctx, gast.Load):
                         reads.add(n.id)
                 elif pure:
-                    pure = pure_call(n)
+                    pure = pure_call(n) or (type(n.func) is gast.Name and n.func.id in self.facts.pure_callees)
             self._loads[id(s.value)] = (s.value, reads)
             got = self._loads[("assign", id(s))] = (s, (s.targets[0].id, _pop_stack(s), pure))
         return got[1]
