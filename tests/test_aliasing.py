@@ -277,22 +277,44 @@ def test_reads_follow_a_write_through_a_second_name(jit):
                                fd(second_name_written_then_rebound, [a], 0), rtol=1e-6, atol=1e-8)
 
 
-def test_follow_writes_leaves_a_swap_whose_copy_is_read_after_the_rebinding():
-    """`b, c = c, b` then a write through b: b's copy is read by the loop's back-edge copy after c's (`c = c2;
-    b = b2` in that order), where c already names the other array: renaming it would make b the new c."""
+def test_follow_writes_moves_a_swaps_back_edge_copy_first():
+    """`b, c = c, b` then a write through b: b's back-edge copy reads b2 after c's (`c = c2; b = b2`). Back-edge
+    copies are one parallel assignment, so b's moves first and its read of b2 reads c before c is bound again
+    (the double buffer of nested fuzz 767159 and 771176); where another copy reads b, it cannot move."""
     from passes import parse_function
     from srcdiff.transforms import aliasing, annotations as anno
-    fn = parse_function("""
-def f(b, c):
-    b2 = c
-    c2 = b
-    b2[0] = 1.0
-    c = c2
-    b = b2
-    return b
-""")
-    for s in fn.body[3:5]:
-        anno.set(s, anno.PHI)
+    from srcdiff.transforms.emit import to_source
+
+    def swap(phis):
+        fn = parse_function("def f(b, c):\n    b2 = c\n    c2 = b\n    b2[0] = 1.0\n" + phis + "    return b\n")
+        for s in fn.body[3:5]:
+            anno.set(s, anno.PHI)
+        return fn
+    fn = swap("    c = c2\n    b = b2\n")
+    assert aliasing.follow_writes(fn) == 2
+    assert to_source(fn).splitlines()[3:6] == ["    c[0] = 1.0", "    b = c", "    c = c2"], to_source(fn)
+    fn = swap("    c = b\n    b = b2\n")           # c's copy reads b: b's cannot go first
     assert aliasing.follow_writes(fn) == 0
-    fn.body[3], fn.body[4] = fn.body[4], fn.body[3]      # b's back-edge copy first: b2's reads come before c is bound
-    assert aliasing.follow_writes(fn) == 2               # the write and the copy read c
+
+
+def double_buffer(a):
+    b = a * 1.0
+    c = np.zeros(3)
+    for i in range(3):
+        b, c = c, b
+        b[i % 3] = b[i % 3] * 1.1 + 0.3 * np.tanh(c[i % 3] * a[0])
+    return np.sum(b * b) + np.sum(c * a)
+
+
+def gradient_norm_of_double_buffer(a):
+    g = srcdiff.grad(double_buffer)(a)
+    return np.sum(g * g)
+
+
+@JIT
+def test_double_buffer_differentiated_twice(jit):
+    a = np.array([0.3, -0.4, 0.8])
+    np.testing.assert_allclose(srcdiff.grad(double_buffer, jit=jit)(a), numerical_grad(double_buffer, [a], 0),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(srcdiff.grad(gradient_norm_of_double_buffer, jit=jit)(a),
+                               numerical_grad(gradient_norm_of_double_buffer, [a], 0), rtol=1e-5, atol=1e-7)

@@ -129,22 +129,52 @@ def follow_writes(fn) -> int:
             a, root = s.targets[0].id, origin.get(s.value.id, s.value.id)
             origin[a] = root
             chain = {n for n, r in origin.items() if r == root} | {root}
-            span = []
-            for t in block[k + 1:]:
-                if chain & _bound_in(t):
-                    break
-                span.append(t)
-            reads = [n for t in span for n in walk_names(t) if n.id == a and isinstance(n.ctx, gast.Load)]
+            order = block
+            span, reads = _span_reads(order, k, chain, a)
+            if len(reads) != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
+                order = _back_edge_copy_first(block, k + 1 + len(span), a)
+                span, reads = _span_reads(order, k, chain, a) if order is not None else ([], [])
             if len(reads) != loads.get(a, 0) or not any(
                     isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
                     and n.value.id == a for t in span for n in walk(t)):
                 continue
+            block[:] = order
             for n in reads:
                 n.id = root
             loads[root] = loads.get(root, 0) + len(reads)
             loads[a] = 0
             renamed += len(reads)
     return renamed
+
+
+def _span_reads(block, k, chain, a) -> tuple:
+    """(the statements after block[k] up to one binding a name of `chain`, a's reads in them)."""
+    span = []
+    for t in block[k + 1:]:
+        if chain & _bound_in(t):
+            break
+        span.append(t)
+    return span, [n for t in span for n in walk_names(t) if n.id == a and isinstance(n.ctx, gast.Load)]
+
+
+def _back_edge_copy_first(block, stop, a):
+    """A copy of `block` with a loop's back-edge copy `v = a` moved before the back-edge copies from block[stop]
+    on (which rebinds the name a copies): back-edge copies are one parallel assignment, so their order is free
+    where none reads a name another binds (`c = c2; b = b2` of a swap is `b = b2; c = c2`). None if there is
+    no such copy or it cannot move."""
+    run = stop
+    while run < len(block) and anno.get(block[run], anno.PHI):
+        run += 1
+    for p in range(stop + 1, run):
+        copy_ = block[p]
+        if not (isinstance(copy_.value, gast.Name) and copy_.value.id == a):
+            continue
+        jumped = block[stop:p]
+        target = copy_.targets[0].id
+        if any(target in {n.id for n in walk_names(q.value)} or a in _bound_in(q) for q in jumped):
+            return None
+        return block[:stop] + [copy_] + jumped + block[p + 1:]
+    return None
 
 
 def _bound_in(s) -> set:
