@@ -1586,8 +1586,24 @@ def lone_line_comments(source: str) -> list:
     return lone
 
 
+def unread_assignments(source: str) -> list:
+    """(line, statement) of each assignment to names that nothing in its function reads: dead code. (A pop
+    is not: a stack goes as a whole, and a pop whose value is unused keeps the stack's other pops in step.)"""
+    import ast
+    out = []
+    for fn in ast.parse(source).body:
+        if isinstance(fn, ast.FunctionDef):
+            loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            out += [(n.lineno, ast.unparse(n)) for n in ast.walk(fn) if isinstance(n, ast.Assign)
+                    and all(isinstance(t, ast.Name) and t.id not in loads for t in n.targets)
+                    and not (isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute)
+                             and n.value.func.attr == "pop")]
+    return out
+
+
 def _check_source(g_user):
-    """The generated gradient's source cites no user line without code under it (oracle 'source')."""
+    """The generated gradient's source cites no user line without code under it and assigns no value that
+    nothing reads (oracle 'source')."""
     import srcdiff
     text = srcdiff.source(g_user)
     lone = lone_line_comments(text)
@@ -1595,6 +1611,9 @@ def _check_source(g_user):
         lines = text.splitlines()
         raise Wrong("generated source: a line comment with no code under it: "
                     + "; ".join(f"line {k}: {lines[k - 1].strip()!r}" for k in lone[:3]))
+    dead = unread_assignments(text)
+    if dead:
+        raise Wrong("generated source: a value nothing reads: " + "; ".join(f"line {k}: {t!r}" for k, t in dead[:3]))
 
 
 def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tries: int = 4, rtol=1e-4,
@@ -1620,7 +1639,8 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
     under Numba): the same gradient object called with other kinds of the same values (non-contiguous and
     Fortran-ordered arrays, 0-d arrays, np.int32 and np.bool_; then float32 and np.uint8) gives the same
     gradient, and the first arguments again exactly the first gradient; 'source': the gradient's generated
-    source has no comment citing a user's line without code under it (lone_line_comments).  The non-FD
+    source has no comment citing a user's line without code under it (lone_line_comments) and no assignment
+    nothing reads (unread_assignments).  The non-FD
     oracles run at every point where f is finite.
 
     Raises Skip if no point had a finite value, Wrong on a mismatch, BadProgram if f fails in plain

@@ -159,6 +159,13 @@ def test_source_oracle_finds_a_lone_line_comment():
     assert fuzzgen.lone_line_comments(swept) == [7]
 
 
+def test_source_oracle_finds_an_unread_assignment():
+    src = "def f_grad(x):\n    y = x * x\n    t = rec1(x, 2)\n    for k in range(3):\n        pass\n    return y\n"
+    assert fuzzgen.unread_assignments(src) == [(3, "t = rec1(x, 2)")]
+    assert fuzzgen.unread_assignments(src.replace("return y", "return y + t")) == []
+    assert fuzzgen.unread_assignments(src.replace("rec1(x, 2)", "t_stack.pop()")) == []   # keeps the stack in step
+
+
 def test_a_hang_wrapped_in_a_srcdiff_error_counts_as_a_hang():
     """The CPU-time limit can fire inside Numba's compiler, whose failure srcdiff reports as a SrcdiffError:
     the long run must count that program as a hang, not as a clear decline (fuzz seed 125530 under jit)."""

@@ -109,10 +109,7 @@ def follow_writes(fn) -> int:
     b for the backward sweep (read before the write) and the write's restore went through different names,
     which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). Changes `fn`
     in place; returns how many reads it renamed."""
-    loads: dict = {}
-    for n in walk_names(fn):
-        if isinstance(n.ctx, gast.Load):
-            loads[n.id] = loads.get(n.id, 0) + 1
+    loads, dead = _live_loads(fn)
     renamed = 0
     todo = [fn.body]
     while todo:
@@ -130,31 +127,68 @@ def follow_writes(fn) -> int:
             origin[a] = root
             chain = {n for n, r in origin.items() if r == root} | {root}
             order = block
-            span, reads = _span_reads(order, k, chain, a)
-            if len(reads) != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
+            span, reads, live = _span_reads(order, k, chain, a, dead)
+            if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
                 order = _back_edge_copy_first(block, k + 1 + len(span), a)
-                span, reads = _span_reads(order, k, chain, a) if order is not None else ([], [])
-            if len(reads) != loads.get(a, 0) or not any(
+                span, reads, live = _span_reads(order, k, chain, a, dead) if order is not None else ([], [], -1)
+            if live != loads.get(a, 0) or not any(
                     isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
                     and n.value.id == a for t in span for n in walk(t)):
                 continue
             block[:] = order
             for n in reads:
                 n.id = root
-            loads[root] = loads.get(root, 0) + len(reads)
+            loads[root] = loads.get(root, 0) + live
             loads[a] = 0
             renamed += len(reads)
     return renamed
 
 
-def _span_reads(block, k, chain, a) -> tuple:
-    """(the statements after block[k] up to one binding a name of `chain`, a's reads in them)."""
+def _live_loads(fn) -> tuple:
+    """({name: its reads in `fn`}, the ids of the copies not counted): the reads of SSA's branch-merge and
+    back-edge copies whose values nothing reads are not counted (a name bound in one branch gets them: they
+    go with dead code, the aliasing check passes them over)."""
+    loads: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    copies = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+              and isinstance(s.value, gast.Name) and (anno.get(s, anno.MERGE) or anno.get(s, anno.PHI))]
+    dead: set = set()
+    grew = True
+    while grew:
+        grew = False
+        for s in copies:
+            if id(s) not in dead and not loads.get(s.targets[0].id):
+                dead.add(id(s))
+                loads[s.value.id] -= 1
+                grew = True
+    return loads, dead
+
+
+def _span_reads(block, k, chain, a, dead) -> tuple:
+    """(the statements after block[k] up to one binding a name of `chain`, a's reads in them, how many of those
+    are not in the copies `dead` (ids) that nothing reads)."""
     span = []
     for t in block[k + 1:]:
         if chain & _bound_in(t):
             break
         span.append(t)
-    return span, [n for t in span for n in walk_names(t) if n.id == a and isinstance(n.ctx, gast.Load)]
+    reads, live = [], 0
+    for t in span:
+        for st in walk_statements([t]):
+            if isinstance(st, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)) or not nested_blocks(st):
+                found = [n for n in walk_names(st) if n.id == a and isinstance(n.ctx, gast.Load)]
+            else:       # a compound statement: its header only (its blocks' statements come on their own)
+                found = [n for h in _headers(st) for n in walk_names(h) if n.id == a and isinstance(n.ctx, gast.Load)]
+            reads += found
+            live += 0 if id(st) in dead else len(found)
+    return span, reads, live
+
+
+def _headers(st) -> list:
+    """The expressions of a compound statement outside its blocks (an if's or while's test, a for's iterable)."""
+    return [e for e in (getattr(st, "test", None), getattr(st, "iter", None)) if e is not None]
 
 
 def _back_edge_copy_first(block, stop, a):
