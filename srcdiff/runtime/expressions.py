@@ -94,14 +94,15 @@ def elementwise(text, args):
 
 def kernel_source(text: str) -> str:
     """The module of `text`'s kernel: one function, `kernel`, of its parameters. An augmented one first checks
-    that each operand broadcasts to its target's shape (np.broadcast_to raises NumPy's ValueError): Numba's
+    that each operand broadcasts to its target's shape (shapes.fits; NumPy's ValueError where not): Numba's
     in-place operators do not, and read past an operand's end or repeat its rows instead (numba 0.68:
     `zeros(3) += ones(2)` gives [1, 1, 5e-324]), so a shape error in jitted code would be a wrong value."""
     _, n, augmented = parse(text)
-    checks = "".join(f"np.broadcast_to({p}, a.shape)\n    " for p in PARAMETERS[1:n])
+    checks = "".join(f"if not fits({p}, a.shape):\n        raise ValueError('operands could not be broadcast "
+                     f"together')\n    " for p in PARAMETERS[1:n])
     body = f"{checks}{text}\n    return a" if augmented else f"return {text}"
     return (f'"""srcdiff elementwise kernel (srcdiff/runtime/expressions.py): {text}"""\n'
-            "import numpy as np\n\n\n"
+            "import numpy as np\n" + ("from srcdiff.runtime.shapes import fits\n" if augmented else "") + "\n\n"
             f"def kernel({', '.join(PARAMETERS[:n])}):\n    {body}\n")
 
 

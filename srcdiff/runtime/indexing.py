@@ -6,6 +6,7 @@ from numba.core import types
 from ._axes import axis_split, norm_axis, squeeze_axis
 from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_none, nb_is_scalar
 from ._cache import cached_overload
+from .shapes import fits
 
 __all__ = ["add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put"]
 
@@ -20,10 +21,13 @@ def add_into(view, g):
 def _add_into_nb(view, g):
     if not nb_is_array(view):
         return None
+    if not nb_is_array(g):
+        return lambda view, g: np.add(view, g, view)
 
     def impl(view, g):
-        np.broadcast_to(g, view.shape)    # NumPy's ValueError where g does not fit: Numba's np.add with an
-        np.add(view, g, view)             # out argument reads past g's end or repeats its rows instead
+        if not fits(g, view.shape):   # NumPy's error: Numba's np.add with an out argument reads past g's end
+            raise ValueError("operands could not be broadcast together")   # or repeats its rows
+        np.add(view, g, view)
     return impl
 
 
