@@ -174,17 +174,21 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
     return ssa_unit, local_to_obj
 
 
-def _effect_free_callees(module: Module, local_to_obj: dict, typed: bool) -> frozenset:
+def _effect_free_callees(module: Module, local_to_obj: dict) -> frozenset:
     """The module names of the user functions that stay calls (recursive ones) whose calls have no effect but
-    their result (purity.effect_free_functions over them and what they call)."""
+    their result (purity.effect_free_functions over them and what they call, as the module parsed them: a
+    unit is not parsed again, which would resolve its `rt.` names as the user's)."""
     if not local_to_obj:
         return frozenset()
+    made = {}
+    for (key, _), unit in module.units.items():
+        made.setdefault(key, unit)
     graph, todo = {}, [obj for obj in local_to_obj.values() if obj is not None]
     while todo:
         obj = todo.pop()
-        if _key(obj) in graph:
+        unit = obj if isinstance(obj, parse.Unit) else made.get(_key(obj))
+        if _key(obj) in graph or unit is None:   # (a function not parsed for this module: taken to have effects)
             continue
-        unit = _unit_for(module, obj, typed=typed)
         graph[_key(obj)] = (unit.node, {local: _key(o) for local, o in unit.callees.items() if o is not None})
         todo.extend(o for o in unit.callees.values() if o is not None)
     pure = purity.effect_free_functions(graph)
@@ -239,7 +243,7 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
                   callee_derivative=callee_jvp if forward_mode else callee_vjp,
                   callee_kind=callee_kind if arg_kinds else None,
                   arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
-                  checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj, bool(arg_kinds)))
+                  checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj))
     compiler.run(compiler.FORWARD if forward_mode else compiler.REVERSE, ctx)
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes

@@ -363,7 +363,12 @@ def _product_nb(a, b):
 
 def dot(a, b):
     """np.dot (1-D/2-D); under Numba, runtime/products.py's kernels (operands of different dtypes
-    are promoted to their common one, as NumPy does)."""
+    are promoted to their common one, as NumPy does). With an operand of rank 3 or more, a @ b (stacks of
+    matrices: the rule table's adjoints of matmul_grad_x / matmul_grad_y write rt.dot for a product of the
+    matmul they differentiate; np.dot's sum over the last and second-to-last axes would pair every matrix of
+    one stack with every matrix of the other: a wrong second derivative, nested fuzz 779034)."""
+    if np.ndim(a) > 2 or np.ndim(b) > 2:
+        return np.matmul(a, b)
     return np.dot(a, b)
 
 
