@@ -23,6 +23,8 @@ middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
     inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
     ssa              single assignment; loop-carried and merge copies                    transforms/ssa.py
+    follow writes    after `a = b` and a write through a, a's reads read b (one name     transforms/aliasing.py
+                     per array; before cse, which must see the write)
     cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
 reverse mode (grad, value_and_grad, vjp):
     tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
@@ -32,7 +34,6 @@ reverse mode (grad, value_and_grad, vjp):
     sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
     scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
     array literals   w * [a, b] (w an array), np.stack of scalars -> rt.array            transforms/kind_rewrites.py
-    follow writes    after `a = b` and a write through a, b's reads in the block read a  transforms/aliasing.py
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
@@ -67,7 +68,6 @@ forward mode (jvp):
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
-    follow writes    as in reverse mode                                                  transforms/aliasing.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
@@ -403,6 +403,8 @@ ANF = [
 ]
 MIDDLE_END = ANF + [
     Pass("ssa", _set_unit(ssa.to_ssa), "transforms/ssa.py", "single assignment; loop-carried and merge copies"),
+    Pass("follow writes", _follow_writes, "transforms/aliasing.py",
+         "after `a = b` and a write through a, a's reads read b (one name\nper array; before cse, which must see the write)"),
     Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
 ]
 
@@ -418,8 +420,6 @@ REVERSE = [
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars -> rt.array"),
-    Pass("follow writes", _follow_writes, "transforms/aliasing.py",
-         "after `a = b` and a write through a, b's reads in the block read a"),
     Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
@@ -461,7 +461,6 @@ FORWARD = [
     Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
-    Pass("follow writes", _follow_writes, "transforms/aliasing.py", "as in reverse mode"),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),

@@ -164,6 +164,7 @@ def test_source_oracle_finds_an_unread_assignment():
     assert fuzzgen.unread_assignments(src) == [(3, "t = rec1(x, 2)")]
     assert fuzzgen.unread_assignments(src.replace("return y", "return y + t")) == []
     assert fuzzgen.unread_assignments(src.replace("rec1(x, 2)", "t_stack.pop()")) == []   # keeps the stack in step
+    assert fuzzgen.unread_assignments(src.replace("f_grad", "rec1")) == []     # a copy of the user's own function
 
 
 def test_a_hang_wrapped_in_a_srcdiff_error_counts_as_a_hang():
