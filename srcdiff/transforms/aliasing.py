@@ -376,6 +376,11 @@ class _Flow:
                  "loop over a copy (for e in np.copy(...)) or over the indices (for i in range(len(...)))")
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
+        if view == target:     # two bindings of one name (a swap in a loop, then a second name written)
+            fail(w, self.unit, f"this assignment writes in place into an array that `{view}` names at another "
+                               f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
+                               f"not follow writes through views",
+                 "take a copy (np.copy(...)) where the second name or the swap binds the array")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
                   f"a copy (np.copy(...)) if it is meant to be a separate array"
