@@ -111,6 +111,11 @@ STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> sta
     pushed onto it, and the primal value it holds, which names its row tape).
     Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")
 
+PURE_CALLEES = _key("pure_callees", """frozenset, on the FunctionDef of a derivative: the names of the user functions it
+    calls that stay calls (recursive ones) and have no effect but their result (purity.effect_free_functions).
+    Written by the compiler's dead code pass (from Context.pure_callees); read by optimize.deadcode, in that
+    pass and in the later ones that drop what stopped being read (eliminate_unread).""")
+
 ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a reverse-mode function: what its
     names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
     compiler calls it); read by optimize.rowfusion.fuse_rows.""")

@@ -29,7 +29,8 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
       another comment or by the end of its block.
 
     `pure_callees`: names of the user functions `fn` calls whose calls have no effect but their result
-    (purity.effect_free_callees): an assignment of such a call goes like any other pure value.
+    (purity.effect_free_functions): an assignment of such a call goes like any other pure value. They are
+    noted on `fn` (annotations.PURE_CALLEES) for the passes that call this one again.
 
     A checkpointed loop's segment tapes (checkpoints.py) are written by its forward loop, before they are
     made, for the segments' rerun to write (`x_tape[i - first] = x`) once checkpoints.rerun_segments has
@@ -39,6 +40,8 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
 
     One pass for reverse mode (compiler.REVERSE's "dead code", and after preaccumulate and
     drop_dead_stacks) and forward mode (compiler.FORWARD)."""
+    if pure_callees:
+        anno.set(fn, anno.PURE_CALLEES, frozenset(pure_callees))
     facts = _Facts(fn, pure_callees)
     local, droppable = _stacks(fn, facts)
     while droppable:    # (a pop that goes is of a droppable stack: with none, every stack stays as it is)
@@ -136,7 +139,7 @@ class _Facts:
     (annotations.SEGMENTS)."""
 
     def __init__(self, fn, pure_callees=frozenset()):
-        self.pure_callees = pure_callees
+        self.pure_callees = pure_callees or anno.get(fn, anno.PURE_CALLEES) or frozenset()
         self.cache: dict = {}
         self.own, self.names = _own_arrays(fn)
         self.plans = {}
