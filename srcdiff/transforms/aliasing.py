@@ -109,6 +109,10 @@ def follow_writes(fn) -> int:
     b for the backward sweep (read before the write) and the write's restore went through different names,
     which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). Changes `fn`
     in place; returns how many reads it renamed."""
+    written = {n.value.id for n in walk(fn) if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
+               and isinstance(n.value, gast.Name)}
+    if not written:
+        return 0
     loads, dead = _live_loads(fn)
     renamed = 0
     todo = [fn.body]
@@ -125,6 +129,8 @@ def follow_writes(fn) -> int:
                 continue
             a, root = s.targets[0].id, origin.get(s.value.id, s.value.id)
             origin[a] = root
+            if a not in written:    # (most copies: nothing writes through them, no span to read)
+                continue
             chain = {n for n, r in origin.items() if r == root} | {root}
             order = block
             span, reads, live = _span_reads(order, k, chain, a, dead)
