@@ -13,7 +13,7 @@ import gast
 
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from .astutil import dotted_name, nested_blocks, walk, walk_names, walk_statements
+from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
 from .kinds import is_array, is_scalar
 from .purity import WRITES_INTO
 
@@ -124,7 +124,7 @@ def follow_writes(fn) -> int:
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id
                     and not anno.get(s, anno.MERGE) and not anno.get(s, anno.PHI)):
-                for n in _bound_in(s):
+                for n in assigned_names([s]):
                     origin.pop(n, None)
                 continue
             a, root = s.targets[0].id, origin.get(s.value.id, s.value.id)
@@ -177,7 +177,7 @@ def _span_reads(block, k, chain, a, dead) -> tuple:
     are not in the copies `dead` (ids) that nothing reads)."""
     span = []
     for t in block[k + 1:]:
-        if chain & _bound_in(t):
+        if chain & assigned_names([t]):
             break
         span.append(t)
     reads, live = [], 0
@@ -211,15 +211,10 @@ def _back_edge_copy_first(block, stop, a):
             continue
         jumped = block[stop:p]
         target = copy_.targets[0].id
-        if any(target in {n.id for n in walk_names(q.value)} or a in _bound_in(q) for q in jumped):
+        if any(target in {n.id for n in walk_names(q.value)} or a in assigned_names([q]) for q in jumped):
             return None
         return block[:stop] + [copy_] + jumped + block[p + 1:]
     return None
-
-
-def _bound_in(s) -> set:
-    """The names a statement binds, in it or in its nested blocks (loop targets included)."""
-    return {n.id for n in walk_names(s) if isinstance(n.ctx, gast.Store)}
 
 
 def read_only_names(fn, kinds) -> set:

@@ -58,13 +58,10 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
         if s is not None:
             if isinstance(arg, gast.Name) and arg.id in read_only:
                 stacks_read_only.add(s)
-            if isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1:
-                arg = arg.args[0]
-                kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
-                kind = as_float(kind) if kind is not None else None
-            else:
-                kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
-            found.setdefault(s, set()).add(kind)
+            zeros = isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1
+            arg = arg.args[0] if zeros else arg
+            kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
+            found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
     anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only) for s, ks in found.items()})
     return fn
