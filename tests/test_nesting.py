@@ -721,6 +721,34 @@ def test_gradient_norm_penalty_over_a_value_of_the_previous_iteration(jit):
         np.testing.assert_allclose(got[k], numerical_grad(h, [x, a], k), rtol=1e-5, atol=1e-7)
 
 
+# ---- a scalar np.where bound on one path, read in the next iteration (fuzz seed 786120, nested, jit) -----------
+def f_where_previous_iteration(x, a):
+    for i in range(3):
+        if i > 0:
+            x = 0.5 * x + 0.5 * np.tanh(prev)
+        if a[1] < 1.2:
+            prev = np.where(a[0] > 0.5, a[2] * x * x, np.dot(a, a))
+        else:
+            prev = x
+    return x * a[0]
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_norm_penalty_over_a_scalar_where_of_the_previous_iteration(jit):
+    # the inner gradient pushes `prev` (its placeholder None on the first iteration) before the loop binds it;
+    # the outer kinds gave that stack, its pop and, through the backward sweep's restore, `prev` and every
+    # value of the loop an unknown kind, so np.where of scalars stayed a 0-d array that Numba could not merge
+    # with the float of the other branch ("Cannot unify float64 and array(float64, 0d)")
+    def h(x, a):
+        gx, ga = srcdiff.grad(f_where_previous_iteration, wrt=(0, 1), jit=True)(x, a)
+        return gx * gx + np.sum(ga * ga)
+    for a in (np.array([0.9, 0.2, 0.4]), np.array([0.3, 0.2, 0.4]), np.array([0.9, 1.5, 0.4])):
+        x = 0.7
+        got = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, a)
+        for k in range(2):
+            np.testing.assert_allclose(got[k], numerical_grad(h, [x, a], k), rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("outer_jit", [False, True], ids=["outer-py", "outer-jit"])
 def test_penalty_over_a_jitted_gradient_reads_the_source_shown(outer_jit):
     """The inner gradient is jitted: Numba runs its compiled form (array expressions as rt.elementwise kernels);

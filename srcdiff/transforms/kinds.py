@@ -103,6 +103,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
         kinds.setdefault(p.id, None)   # also where the body assigns it again (a loop's `a = a + ...`)
     empty_sums = _empty_sum_starts(fn)   # (a start srcdiff's own generated code re-parsed: no SUM_EMPTY on it)
     local, empty = set(), set()
+    unpushed = set()   # stacks no push has reached yet: a pop of one waits for the push (nested 786120)
     for n in walk_names(fn):
         if isinstance(n.ctx, gast.Store):
             local.add(n.id)
@@ -112,12 +113,17 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
             if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
                 settled = False
+                if _reads_unreached(n.value.args[1], local, kinds):
+                    continue   # (a push of a name not reached yet, or only a `None` placeholder: nested 786120)
                 s, k = n.value.args[0].id, expr_kind(n.value.args[1], kinds)   # stacks: Kind.stack(element kind)
+                unpushed.discard(s)
                 old = kinds.get(s)
                 kinds[s] = Kind.stack(unify(element(old), k) if is_stack(old) else k)
             elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
                     and dotted_name(n.value.func) == "rt.stack"):
-                kinds.setdefault(n.targets[0].id, None)
+                if n.targets[0].id not in kinds:
+                    kinds[n.targets[0].id] = None
+                    unpushed.add(n.targets[0].id)
                 settled = False
             elif _empty_sum(n):
                 empty.add(n.targets[0].id)     # (tells nothing: the sum's terms give its kind)
@@ -126,7 +132,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 # `x = None` (a placeholder for a maybe-unbound x) tells nothing, nor does an expression
                 # of a name not reached yet (a loop's back edge, a value first bound later in the loop
                 # body and read in the next iteration): the next sweep sees it
-                if _reads_unreached(n.value, local, kinds):
+                if _reads_unreached(n.value, local, kinds) or _pops_unpushed(n.value, unpushed):
                     settled = False
                     continue
                 name = n.targets[0].id
@@ -156,6 +162,13 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     for name in empty - set(kinds):     # 0.0 where nothing else tells (sum_starts did not make it zeros)
         kinds[name] = F
     return kinds
+
+
+def _pops_unpushed(e, unpushed: set) -> bool:
+    """Whether `e` is `rt.pop(s)` of a stack no push has reached yet in this sweep (its element kind is not
+    known: the pop is seen again in the next sweep, not given an unknown kind that no later push undoes)."""
+    return (bool(unpushed) and type(e) is gast.Call and dotted_name(e.func) == "rt.pop" and len(e.args) == 1
+            and isinstance(e.args[0], gast.Name) and e.args[0].id in unpushed)
 
 
 def _empty_sum(n) -> bool:
