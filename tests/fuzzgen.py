@@ -1593,7 +1593,8 @@ def unread_assignments(source: str) -> list:
     """(line, statement) of each assignment to names that nothing in its function reads, in the derivative
     functions of `source` (the copies of the user's own functions that stay calls keep what the user wrote):
     dead code. (A pop is not: a stack goes as a whole, and a pop whose value is unused keeps the stack's
-    other pops in step.)"""
+    other pops in step. A call whose result nothing reads is a statement of its own where it has effects,
+    and goes where it has none: srcdiff's own derivative functions too, nested 781086.)"""
     import ast
     out = []
     for fn in ast.parse(source).body:
@@ -1602,18 +1603,8 @@ def unread_assignments(source: str) -> list:
             out += [(n.lineno, ast.unparse(n)) for n in ast.walk(fn) if isinstance(n, ast.Assign)
                     and all(isinstance(t, ast.Name) and t.id not in loads for t in n.targets)
                     and not (isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute)
-                             and n.value.func.attr == "pop")
-                    and not _derivative_call(n.value)]
+                             and n.value.func.attr == "pop")]
     return out
-
-
-def _derivative_call(value) -> bool:
-    """A call of a derivative function of the module (`rec6_vjp(...)`): the dead-code pass does not yet know
-    which of them are free of effects (purity.effect_free_functions knows the user's functions only), so an
-    unread one stays (open: nested fuzz 781086)."""
-    import ast
-    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-            and value.func.id.endswith(_DERIVATIVES))
 
 
 def _check_source(g_user):

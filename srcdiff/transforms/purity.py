@@ -65,13 +65,89 @@ def effect_free_functions(graph: dict) -> frozenset:
 
 
 def _effect_free(node, calls: dict, pure: set) -> bool:
+    fresh = fresh_locals(node)
     for n in walk(node):
         if isinstance(n, (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await, gast.Delete)):
             return False
-        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, gast.Store):
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store):
             return False
-        if isinstance(n, gast.Call) and not pure_call(n):
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and _element_of(n) not in fresh:
+            return False
+        if isinstance(n, gast.Call) and not pure_call(n) and not _local_effect(n, fresh):
             key = calls.get(n.func.id) if isinstance(n.func, gast.Name) else None
             if key is None or key not in pure:
                 return False
     return True
+
+
+LIST_MAKERS = frozenset(("rt.stack", "rt.stack_of", "rt.read_only_stack_of"))
+ARRAY_MAKERS = frozenset(("np.zeros", "np.ones", "np.empty", "np.full", "np.zeros_like", "np.ones_like",
+                          "np.empty_like", "np.full_like", "rt.zeros_like"))
+LIST_METHODS = frozenset(("append", "pop", "extend", "insert", "clear"))
+WRITES_FIRST = frozenset(("rt.add_into", "rt.add_row", "rt.index_add", "rt.put_row"))
+
+
+def fresh_locals(node: gast.FunctionDef) -> dict:
+    """The local names of `node` that only ever hold a value the function made itself, each with what it
+    is: 'list' (every binding an empty list display or a new stack), 'array' (a new array: np.zeros and
+    kin, rt.zeros_like) or 'value' (also an arithmetic result or a copy, `x.copy()`). No parameter is one,
+    nor a name bound any other way (a loop target, unpacking, `+=`, a copy of another name). Setting an
+    element of one, appending to or popping a 'list', adding into part of an 'array' (rt.add_into) changes
+    nothing the caller can see: a generated derivative's stacks, tapes and adjoints, a helper's
+    `out = np.zeros(n); out[i] = ...`. (An element of a list may be the caller's array: only the list's
+    own elements are set, never through them.)"""
+    params = {p.id for p in walk(node.args) if isinstance(p, gast.Name)}
+    stores, made = {}, {}
+    for n in walk(node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            what = _fresh_value(n.value)
+            if what is not None:
+                name = n.targets[0].id
+                k, old = made.get(name, (0, what))
+                made[name] = (k + 1, what if what == old else "value")
+    return {name: what for name, (k, what) in made.items() if k == stores.get(name) and name not in params}
+
+
+def _fresh_value(v) -> str | None:
+    if isinstance(v, gast.List) and not v.elts:
+        return "list"
+    if isinstance(v, (gast.BinOp, gast.UnaryOp)):
+        return "value"
+    if isinstance(v, gast.Call):
+        name = _dotted(v.func)
+        if name in LIST_MAKERS:
+            return "list"
+        if name in ARRAY_MAKERS:
+            return "array"
+        if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args and not v.keywords:
+            return "value"
+    return None
+
+
+def _dotted(f) -> str | None:
+    parts = []
+    while isinstance(f, gast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    return ".".join([f.id] + parts[::-1]) if isinstance(f, gast.Name) else None
+
+
+def _element_of(n):
+    """The name `n` sets an element of (`t[i]`, `t[i, j]`, `t[:, j]`: one subscript of a name), else None."""
+    return n.value.id if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) else None
+
+
+def _local_effect(n: gast.Call, fresh: dict) -> bool:
+    """The call only changes a fresh local (fresh_locals): a list method or a stack operation on a 'list',
+    or a runtime helper that adds into its first argument, an 'array' or one subscript of one."""
+    f, name = n.func, _dotted(n.func)
+    if name in STACK_OPS:
+        return bool(n.args) and isinstance(n.args[0], gast.Name) and fresh.get(n.args[0].id) == "list"
+    if name in WRITES_FIRST:
+        target = n.args[0].id if n.args and isinstance(n.args[0], gast.Name) else _element_of(n.args[0]) if n.args else None
+        return fresh.get(target) == "array"
+    if isinstance(f, gast.Attribute) and f.attr in LIST_METHODS and isinstance(f.value, gast.Name):
+        return fresh.get(f.value.id) == "list"     # (`rt.pop`, a module's function, is not a list's method)
+    return False

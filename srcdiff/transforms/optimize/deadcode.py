@@ -187,13 +187,14 @@ class _Liveness:
         # the segment tapes a rerun's placeholder found read after it (shared with the probes of loops:
         # the forward loop that writes a tape comes before its rerun, so is seen after it)
         self.tapes_read: set = set() if tapes_read is None else tapes_read
+        self.calls_kept: dict = {}   # (sweep) id of `v = call(...)` with v dead, the call not -> `call(...)`
 
     def block(self, stmts, live_out: set, record: bool = True) -> tuple:
         """(names live before `stmts`, whether what stays of them does nothing: comments and `pass`)."""
         live, kept = set(live_out), []
         for s in reversed(stmts):
             if self.stmt(s, live, record):
-                kept.append(s)
+                kept.append(self.calls_kept.pop(id(s), s))
         if self.sweep:
             stmts[:] = kept[::-1]
         return live, _idle(kept)
@@ -256,6 +257,11 @@ class _Liveness:
                 return False
             if stack and record:
                 self.kept_pops.add(stack)
+            if (self.sweep and t not in live and not stack and isinstance(s.value, gast.Call)
+                    and not (isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "pop")):
+                # a call with effects whose result nothing reads stays as a statement of its own (a list's
+                # pop keeps its name: drop_dead_stacks finds the pops of a stack by it)
+                self.calls_kept[id(s)] = gast.copy_location(gast.Expr(value=s.value), s)
             live.discard(t)
             live |= self.loads(s.value)
             return True
