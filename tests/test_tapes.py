@@ -118,3 +118,27 @@ def test_a_second_name_of_an_array_written_in_place_is_taped_before_the_write(ji
     hv = srcdiff.hvp(swap_then_write, wrt=(0, 1), jit=jit)(*args, v)
     for h, p, m in zip(hv, up, down):
         np.testing.assert_allclose(h, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+# ---- a stack of arrays cast to a width of their own (nested fuzz seed 791058) ------------------------------------
+def cast_in_a_loop(scale, a, M):
+    for i in range(2):
+        if i > 0:
+            scale = 0.5 * scale + 0.5 * np.tanh(np.sum(prev))
+        prev = (a * 3.0 + scale).astype('int32') * M[0] + np.sin(M[1])
+    return scale * np.sum(M)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_stack_of_arrays_cast_to_another_width_takes_their_dtype(jit):
+    # kinds know an integer (or float) array, not its width: the typed stack of the cast arrays, which the
+    # backward sweep pops, was made for int64 arrays and Numba could not append an int32 one ("Invalid use of
+    # BoundFunction(list.append for list(array(int64, 1d, A))) with parameters (array(int32, 1d, C))")
+    a, M = np.array([0.3, 0.5]), np.array([[0.2, 0.4], [0.1, 0.3]])
+    g = srcdiff.grad(cast_in_a_loop, wrt=(0, 2), jit=jit)
+    got = g(0.4, a, M)
+    for k, arg in ((0, 0), (1, 2)):
+        np.testing.assert_allclose(got[k], numerical_grad(cast_in_a_loop, [0.4, a, M], arg), rtol=1e-5, atol=1e-7)
+    tangent = (0.3, np.ones_like(M))
+    _, dot = srcdiff.jvp(cast_in_a_loop, wrt=(0, 2), jit=jit)(0.4, a, M, tangent)
+    np.testing.assert_allclose(dot, 0.3 * got[0] + np.sum(got[1]), rtol=1e-10)

@@ -29,7 +29,7 @@ import copy
 import gast
 
 from . import annotations as anno, unbound
-from .astutil import (assign, call, clone, const, dotted_name, load, names_in, nested_blocks, walk, walk_names,
+from .astutil import (assign, call, clone, const, dotted, dotted_name, load, names_in, nested_blocks, walk, walk_names,
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
 from .aliasing import memory_roots, read_only_names
@@ -39,11 +39,13 @@ from .reverse_support import simplify
 class Stack:
     """What a list stack holds: `kinds` of the values pushed onto it, the `primal` whose values they
     are (reverse.Sweeps.stacks; None for another stack), after which its row tape is named, and whether
-    they may be read-only arrays under Numba (`read_only`: aliasing.read_only_names)."""
-    __slots__ = ("kinds", "primal", "read_only")
+    they may be read-only arrays under Numba (`read_only`: aliasing.read_only_names), and the NumPy dtype
+    (`dtype`, a dotted name) every array pushed onto it was explicitly cast to (`x.astype('int32')`), else
+    None: kinds know an integer or float array, not its width."""
+    __slots__ = ("kinds", "primal", "read_only", "dtype")
 
-    def __init__(self, kinds: set, primal: str | None, read_only: bool = False):
-        self.kinds, self.primal, self.read_only = kinds, primal, read_only
+    def __init__(self, kinds: set, primal: str | None, read_only: bool = False, dtype: str | None = None):
+        self.kinds, self.primal, self.read_only, self.dtype = kinds, primal, read_only, dtype
 
 
 def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None = None) -> gast.FunctionDef:
@@ -53,6 +55,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
     found: dict = {}
     read_only = read_only_names(fn, kinds)
     stacks_read_only = set()
+    defs, dtypes = _single_definitions(fn), {}
     for n in walk_statements(fn.body):
         s, arg = _pushed(n)
         if s is not None:
@@ -62,9 +65,49 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
             arg = arg.args[0] if zeros else arg
             kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
             found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
+            cast = _cast_dtype(arg.id, defs) if isinstance(arg, gast.Name) else None
+            dtypes.setdefault(s, set()).add(cast if not zeros or (cast or "").startswith("np.float") else None)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
-    anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only) for s, ks in found.items()})
+    anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only,
+                                             next(iter(dtypes[s])) if len(dtypes[s]) == 1 else None)
+                                    for s, ks in found.items()})
     return fn
+
+
+def _single_definitions(fn) -> dict:
+    """{name: its value} for the names `fn` binds once by a plain assignment, besides the backward sweep's
+    pops of that value (`v = s.pop()`, `v = rt.pop(s)`)."""
+    defs, count = {}, {}
+    for n in walk_statements(fn.body):
+        if popped_from(n) is not None or (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
+                                          and dotted_name(n.value.func) == "rt.pop"):
+            continue
+        for t in (n.targets if isinstance(n, gast.Assign) else [getattr(n, "target", None)]):
+            for m in walk_names(t) if t is not None else ():
+                if isinstance(m.ctx, gast.Store):
+                    count[m.id] = count.get(m.id, 0) + 1
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            defs[n.targets[0].id] = n.value
+    return {v: e for v, e in defs.items() if count.get(v) == 1}
+
+
+def _cast_dtype(name, defs) -> str | None:
+    """The dotted NumPy dtype (`np.int32`) the array `name` holds, where it is an explicit cast's result
+    (`rt.cast(x, np.int32)`, the user's `x.astype('int32')`; through copies), else None."""
+    import numpy as np
+    v = defs.get(name)
+    for _ in range(8):
+        if not isinstance(v, gast.Name):
+            break
+        v = defs.get(v.id)
+    if not (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.cast" and len(v.args) == 2):
+        return None
+    d = v.args[1]
+    d = defs.get(d.id, d) if isinstance(d, gast.Name) else d
+    if isinstance(d, gast.Constant) and isinstance(d.value, str) and isinstance(getattr(np, d.value, None), type):
+        return "np." + d.value
+    name = dotted_name(d)
+    return name if name and name.startswith("np.") and isinstance(getattr(np, name[3:], None), type) else None
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -192,7 +235,10 @@ def _type_stacks(body, pushed, tapes):
             continue      # (a mask or an index array too: fuzz seed 166970, `a[a < 0.0]` in a `while k < LIMIT`)
         out[-1] = copy.copy(st)
         typed = "rt.read_only_stack_of" if s in pushed and pushed[s].read_only else "rt.stack_of"
-        out[-1].value = call(typed, unbound.placeholder(s, {s: k}, {}, set()).value)
+        example = unbound.placeholder(s, {s: k}, {}, set()).value
+        if is_array(k) and s in pushed and pushed[s].dtype:    # (an array cast to a width of its own)
+            example.keywords = [gast.keyword(arg="dtype", value=dotted(pushed[s].dtype))]
+        out[-1].value = call(typed, example)
     return out
 
 
