@@ -73,8 +73,8 @@ def test_logistic_loss_fuses_without_unbroadcast(mod, jit):
         assert "rt.unbroadcast(d_z, b)" in src           # b is a scalar: its adjoint is a sum
         assert src.count("rt.unbroadcast") == 1          # y * z, np.maximum(z, 0.0): same shapes
     else:                                                # one loop over the rows (optimize/rowfusion.py)
-        assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w, x_block, d_w_block)" in src
-        assert "d_b_block[k] = d_z" in src and "rt.unbroadcast" not in src   # b's adjoint summed row by row
+        assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w, x_block, d_z_block)" in src
+        assert "d_z_block[k] = d_z" in src and "rt.unbroadcast" not in src   # b's adjoint summed row by row
 
 
 @pytest.mark.parametrize("jit", [False, True])

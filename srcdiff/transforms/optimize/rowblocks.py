@@ -25,6 +25,9 @@ multiple of 8 rows: runtime/products.py's block_rows), the same statements run a
                                                      d_b += rt.sum_first(d_b_block, rows)
                                                      rt.rows_add(d_w, x_block, d_w_block)
 
+Where two of them take the same row value whole (`d_b += d_z` and `rt.add_row(d_w, d_z, x, i)`, b's and w's
+adjoints in the logistic loss), its rows go into one buffer, `d_z_block`, which both read.
+
 The products of the block's rows come first (rt.rows_dot, into a buffer per product), then one loop over
 the block's rows with the elementwise statements as they were, but for arrays of the product's shape, read
 from their view of the block (`y_block[k]`: LLVM knows k to be nonnegative, so the read is one vector load,
@@ -43,7 +46,7 @@ from __future__ import annotations
 import gast
 
 from ...rules import row_routes
-from ..astutil import call, const, dotted, dotted_name, is_comment, load, store, walk_calls
+from ..astutil import assigned_names, call, const, dotted, dotted_name, is_comment, load, store, walk_calls
 
 
 
@@ -112,6 +115,24 @@ def _at_block_row(node, i: str, k: str, views: dict, fresh):
     return AtBlockRow().visit(node)
 
 
+def _shared_terms(body: list, x: str, i: str, sums: set) -> set:
+    """The names of the row's values that two or more sums or adjoint products take whole, once each and with
+    no binding of the name between them (`d_b += d_z` and `rt.add_row(d_w, d_z, x, i)`): their rows go into
+    one buffer, which each reads."""
+    takes, once, version = {}, {}, {}
+    for s in body:
+        add = _add_row(s, x, i)
+        if add is not None or (isinstance(s, gast.AugAssign) and s.target.id in sums):
+            t, term = add if add is not None else (s.target.id, s.value)
+            once[t] = once.get(t, 0) + 1
+            if isinstance(term, gast.Name):
+                takes.setdefault(term.id, set()).add((t, version.get(term.id, 0)))
+        for v in assigned_names([s]):
+            version[v] = version.get(v, 0) + 1
+    return {v for v, ts in takes.items()
+            if len(ts) > 1 and len({n for _, n in ts}) == 1 and all(once[t] == 1 for t, _ in ts)}
+
+
 def blocked(body: list, x: str, i: str, sums: set, taken: set):
     """The statements that run the row loop `for i in range(x.shape[0]): body` a block of rows at a time (the
     module docstring): buffers, then the loop over the blocks."""
@@ -120,6 +141,8 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
     buffers: dict = {}           # name -> its block buffer
     views: dict = {}             # array read at row i -> its view of the block's rows
     heads, rows_loop, tails = [], [], []
+    shared = _shared_terms(body, x, i, sums)   # a row's name two sums or adjoint products take whole
+    by_term: dict = {}           # such a name -> the one buffer of its rows
     for s in body:
         dot, add = _row_dot(s, x, i), _add_row(s, x, i)
         s = _at_block_row(s, i, k, views, fresh) if dot is None and add is None else s
@@ -132,11 +155,17 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
             t, term = add if add is not None else (s.target.id, s.value)
             term = _at_block_row(term, i, k, views, fresh) if add is not None else term
             first = t not in buffers
+            one = isinstance(term, gast.Name) and term.id in shared   # (a buffer another took already)
+            taken = first and one and term.id in by_term
             if first:
-                buffers[t] = fresh(f"{t}_block")
+                buffers[t] = by_term[term.id] if taken else fresh(f"{term.id if one else t}_block")
+                if one:
+                    by_term[term.id] = buffers[t]
                 tails.append(gast.Expr(value=call("rt.rows_add", load(t), load(x_block), load(buffers[t]))) if add
                              else gast.AugAssign(target=store(t), op=gast.Add(),
                                                  value=call("rt.sum_first", load(buffers[t]), load(rows))))
+            if taken:
+                continue
             row = _subscript(buffers[t], k, gast.Store())
             rows_loop.append(_vector_math(_assign(row, term) if first else
                                           gast.AugAssign(target=row, op=gast.Add(), value=term)))
@@ -147,7 +176,7 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
     n = gast.Subscript(value=gast.Attribute(value=load(x), attr="shape", ctx=gast.Load()), slice=const(0),
                        ctx=gast.Load())
     setup = [_assign(store(block), call("rt.block_rows", load(x)))]
-    setup += [_assign(store(b), call("np.empty", load(block))) for b in buffers.values()]
+    setup += [_assign(store(b), call("np.empty", load(block))) for b in dict.fromkeys(buffers.values())]
     outer = [_assign(store(view), gast.Subscript(value=load(a), slice=gast.Slice(
                  lower=load(i0), upper=gast.BinOp(left=load(i0), op=gast.Add(), right=load(block)), step=None),
                  ctx=gast.Load())) for a, view in [(x, x_block)] + list(views.items())]
