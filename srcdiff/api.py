@@ -16,7 +16,7 @@ import numpy as np
 from . import backends, module_builder
 from .arguments import Wrt, bind_arguments, check_arguments, wrt_names_of
 from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
-from .error_reports import translate_error
+from .error_reports import at_user_line, translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
@@ -92,8 +92,14 @@ class Transformed(Shipped, BackgroundCalls):
                 self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made,
                                                   structs=structs)
             else:
-                mod = module_builder.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs), arg_dims,
-                                            checkpoints=self.__dict__.get("checkpoints"))
+                try:
+                    mod = module_builder.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs),
+                                                      arg_dims, checkpoints=self.__dict__.get("checkpoints"))
+                except SrcdiffError as exc:     # at a line of a gradient f calls: at the user's line instead
+                    moved = at_user_line(exc, self)
+                    if moved is None:
+                        raise
+                    raise moved from exc
                 if self.jit:
                     checks.check_numba(mod, arg_kinds)
                 made = mod.generate(jit=self.jit)

@@ -257,6 +257,17 @@ def _numba_location(msg: str, t) -> tuple:
     return user_location(t), ""
 
 
+def at_user_line(exc: SrcdiffError, t) -> SrcdiffError | None:
+    """`exc`, which a pass raised at a line of a module srcdiff generated (a gradient differentiated again: its
+    statements inlined into the function that calls it), raised at the user's line that generated line was made
+    from (user_line), naming the generated line too; None where no line table tells."""
+    cited = user_line(exc.filename, exc.lineno, t) if exc.filename and exc.lineno else None
+    if cited is None:
+        return None
+    return SrcdiffError(f"{exc.message} (in the code srcdiff generated from this line, at {exc.filename}:"
+                        f"{exc.lineno})\n    {cited[2]}", cited[0], cited[1], exc.advice)
+
+
 def user_line(path: str, n: int, t) -> tuple | None:
     """(file, line, text, in a backward sweep) of the user's line that line `n` of the generated module at
     `path` was made from, by its line table: through a generated gradient that forward mode differentiated

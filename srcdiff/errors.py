@@ -15,7 +15,7 @@ class SrcdiffError(Exception):
 
     def __init__(self, message: str, filename: str | None = None, lineno: int | None = None,
                  advice: str | None = None):
-        self.filename, self.lineno, self.advice = filename, lineno, advice
+        self.filename, self.lineno, self.advice, self.message = filename, lineno, advice, message
         where = f"{filename}:{lineno}: " if filename and lineno else (f"{filename}: " if filename else "")
         text = where + message
         if advice:

@@ -3,6 +3,7 @@ with advice -- never an internal exception (AttributeError, KeyError, numba Typi
 
 Each sample function marks the line the error should point at with a `# <- tag` comment.
 """
+import inspect
 import math  # noqa: F401
 import warnings
 
@@ -985,3 +986,34 @@ def test_call_of_own_function_as_a_statement_is_declined(jit):
     _assert_located(msg, "bumpcall", "return buf", "whose value is not used")
     from gradcheck import check_grad
     check_grad(assigns_bump, [0.8, np.array([0.3, 0.5, -1.1])], jit=jit)
+
+
+# ---- a decline met in a gradient differentiated again names the user's line (nested fuzz 791163) ---------------
+def swaps_written_in_two_loops(x, a):
+    buf2 = a * 1.0
+    buf18 = np.copy(a)
+    for i in range(0, 3):
+        if x > 0.0:
+            buf2, buf18 = buf18, 0.5 * buf2 + 0.5 * np.tanh(buf18 * buf18[2])
+            buf2[2 - i] = buf2[2 - i] * 1.1 + 0.1 * np.tanh(np.sum(a))
+            buf18, buf2 = buf2, buf18
+            buf18[i] = buf18[i] * 1.1 + 0.1 * np.tanh(x)
+        for j in range(1, 3):
+            buf2, buf18 = buf18, 0.5 * buf2 + 0.5 * np.tanh(buf18 * buf2[2 - j])
+            buf2[j] = buf2[j] * 1.1 + 0.1 * np.tanh(x * j)    # the line the decline names
+    return np.sum(buf2) + np.sum(buf18 * buf18)
+
+
+def test_a_decline_inside_a_gradient_differentiated_again_names_the_users_line():
+    # reverse mode over srcdiff's gradient declined at a line of the generated gradient's file (a temporary
+    # file the user never wrote); it now names the user's line that code was made from, and the generated line
+    def h(x, a):
+        gx, ga = srcdiff.grad(swaps_written_in_two_loops, wrt=(0, 1))(x, a)
+        return gx * gx + np.sum(ga * ga)
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(h, wrt=(0, 1))(0.4, np.array([0.3, -0.2, 0.5]))
+    lines, first = inspect.getsourcelines(swaps_written_in_two_loops)
+    at = first + next(k for k, ln in enumerate(lines) if "the line the decline names" in ln)
+    assert (e.value.filename, e.value.lineno) == (__file__, at), str(e.value)
+    assert "in the code srcdiff generated from this line" in str(e.value)
+    assert "buf2[j] = buf2[j] * 1.1" in str(e.value)
