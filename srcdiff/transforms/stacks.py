@@ -66,7 +66,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
             kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
             found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
             cast = _cast_dtype(arg.id, defs) if isinstance(arg, gast.Name) else None
-            dtypes.setdefault(s, set()).add(cast if not zeros or (cast or "").startswith("np.float") else None)
+            dtypes.setdefault(s, set()).add(cast if not zeros or _floating(cast) else None)   # (a tangent: a float)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
     anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only,
                                              next(iter(dtypes[s])) if len(dtypes[s]) == 1 else None)
@@ -89,6 +89,11 @@ def _single_definitions(fn) -> dict:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             defs[n.targets[0].id] = n.value
     return {v: e for v, e in defs.items() if count.get(v) == 1}
+
+
+def _floating(dotted_dtype: str | None) -> bool:
+    import numpy as np
+    return dotted_dtype is not None and np.issubdtype(getattr(np, dotted_dtype.split(".")[-1]), np.floating)
 
 
 def _cast_dtype(name, defs) -> str | None:
