@@ -312,6 +312,19 @@ def asserts(x, a):
     return s * s
 
 
+def tuple_argument(xa, M):
+    """A tuple (or list) argument, unpacked and indexed: one kernel argument per element (fuzz: 'tupleargs')."""
+    x, a = xa
+    return x * np.sum(a * M[0]) + xa[1][0] ** 2 + np.sin(xa[0])
+
+
+def nested_tuple_argument(p, w):
+    """A nested tuple argument (s, (u, v)), with in_axes nested as deep as the argument."""
+    s, uv = p
+    u, v = uv
+    return s * np.dot(u, w) + np.sum(v * v) * s
+
+
 # The user's own None, tested later: device values are never None, so vmap declines them (the CPU computes
 # them: tests/test_unbound.py, where these two programs live)
 from test_unbound import none_until_first_iteration, none_until_set  # noqa: E402
@@ -326,6 +339,8 @@ def _data():
     Xr[0, 3] = Xr[0, 1]            # a tied maximum / minimum
     Xr[1, 2] = 0.0                 # a zero in the product
     Xr[2] = 1.0                    # all tied
+    M = np.linspace(-0.5, 0.7, 6).reshape(2, 3)
+    Ms = np.linspace(-0.5, 0.7, 6 * B).reshape(B, 2, 3)
     return {
         "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
         "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
@@ -382,27 +397,48 @@ def _data():
         "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
         "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "asserts_jvp": (srcdiff.jvp(asserts, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        # tuple / list arguments: flattened to one kernel argument per element, gradients in the argument's structure
+        "tuple_arg": (srcdiff.grad(tuple_argument, wrt=0), (0, None), ((a, X[:, :3]), M), {}),
+        "tuple_arg_list": (srcdiff.value_and_grad(tuple_argument, wrt=(0, 1)), (0, 0), ([a, X[:, :3]], Ms), {}),
+        "tuple_arg_leaf_axes": (srcdiff.grad(tuple_argument, wrt=(0, 1)), ((0, None), None), ((a, w[:3]), M), {}),
+        "tuple_arg_sum": (srcdiff.grad(tuple_argument, wrt=(0, 1)), (0, None), ((a, X[:, :3]), M),
+                          {"batch_sum": True}),
+        "tuple_arg_jvp": (srcdiff.jvp(tuple_argument, wrt=(0, 1)), (0, None, ((None, 0), None)),
+                          ((a, X[:, :3]), M, ((0.5, X[:, 1:4].copy()), M[::-1].copy())), {}),
+        "tuple_arg_hvp": (srcdiff.hvp(tuple_argument, wrt=0), (0, None, 0), ((a, X[:, :3]), M, (b, X[:, 2:5].copy())),
+                          {}),
+        "tuple_arg_hvp_sum": (srcdiff.hvp(tuple_argument, wrt=0), ((None, 0), None, (0, None)),
+                              ((0.3, X[:, :3]), M, (b, w[:3])), {"batch_sum": True}),
+        "nested_tuple_arg": (srcdiff.grad(nested_tuple_argument, wrt=(0, 1)), ((0, (None, 0)), None),
+                             ((a, (w[:3], X[:, 1:4])), w[1:4]), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
 
 
 def _leaves(r):
-    if isinstance(r, tuple):
+    if isinstance(r, (tuple, list)):
         return [x for e in r for x in _leaves(e)]
     return [np.asarray(r, dtype=float)]
 
 
+def _structure(r):
+    """The tuples and lists of a result, leaves as None: vmap's must be the CPU transform's."""
+    return type(r)(_structure(e) for e in r) if isinstance(r, (tuple, list)) else None
+
+
 def _example(a, ax, i):
-    """Example i of argument a with in_axes entry ax (a tuple tangent: entry by entry)."""
-    if isinstance(a, tuple):
-        return tuple(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
+    """Example i of argument a with in_axes entry ax (a tuple / list argument or tangent: element by element)."""
+    if isinstance(a, (tuple, list)):
+        return type(a)(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
     return a[i] if ax == 0 else a
 
 
 def _run_case(g, in_axes, args, kw):
     out = srcdiff.cuda.vmap(g, in_axes=in_axes, **kw)(*args)
     refs = [g(*[_example(a, ax, i) for a, ax in zip(args, in_axes)]) for i in range(B)]
+    if _structure(out) != _structure(refs[0]):
+        return f"structure {_structure(out)}, the CPU's {_structure(refs[0])}"
     ref = np.array([np.concatenate([x.ravel() for x in _leaves(r)]) for r in refs])
     if kw.get("batch_sum"):
         got, want = np.concatenate([x.ravel() for x in _leaves(out)]), ref.sum(axis=0)
@@ -415,7 +451,8 @@ def _run_all():
     res = {}
     for name, (g, ax, args, kw) in _data().items():
         try:
-            res[name] = "ok" if _run_case(g, ax, args, kw) else "mismatch"
+            same = _run_case(g, ax, args, kw)
+            res[name] = same if isinstance(same, str) else "ok" if same else "mismatch"
         except Exception as ex:  # reported to the parent test
             res[name] = f"{type(ex).__name__}: {ex}"
     a = np.linspace(0.2, 0.8, B)
@@ -477,6 +514,8 @@ if __name__ != "__main__":
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
+    CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
+              "tuple_arg_hvp_sum", "nested_tuple_arg"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -693,10 +732,33 @@ if __name__ != "__main__":
 
     def test_python_objects_refused():
         k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))
-        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a list(.|\n)*hint: "):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a dict(.|\n)*hint: "):
+            k(np.ones(B), {"b": 1.0})
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: a tuple/list argument used as a whole "
+                           r"value\n    r = a \* a \* b"):     # a list is flattened as the CPU grad flattens it
             k(np.ones(B), [1.0])
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a str"):
             k.ptx(np.ones(B), "mode", cc=(9, 0))
+
+    @pytest.mark.parametrize("make, axes, args, message", [
+        (srcdiff.grad, ((0, None, 0), None), "pair", r"in_axes entry \(0, None, 0\) for xa: 3 entries for its 2 "
+                                                      r"elements(.|\n)*hint: give one entry per element"),
+        (srcdiff.grad, (0, (0, None)), "pair", r"in_axes entry \(0, None\) for M: a tuple entry is for a tuple or "
+                                                r"list argument, and M is a ndarray"),
+        (srcdiff.grad, ((0, 1), None), "pair", r"in_axes entry 1 for xa\[1\]: entries are 0 \(batched along axis 0\) "
+                                                r"or None"),
+        (srcdiff.grad, (0, None), "short", r"batch sizes differ: xa\[1\] has 5 examples, others 8"),
+        (srcdiff.jvp, (0, None, 0), "tangent", r"the tangent of xa must have the argument's structure \[None, None\], "
+                                                r"got \[None\]")])
+    def test_tuple_argument_mistakes_named(make, axes, args, message):
+        """in_axes entries of a tuple argument, its leaves' batch sizes and its tangent's structure are checked on
+        the host, at the user's function's line."""
+        a, X = np.linspace(0.2, 0.8, B), np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        M = np.linspace(-0.5, 0.7, 6).reshape(2, 3)
+        pair = (a, X[:5]) if args == "short" else (a, X)
+        k = srcdiff.cuda.vmap(make(tuple_argument, wrt=0), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: " + message):
+            k.ptx(pair, M, *([(a,)] if args == "tangent" else []), cc=(9, 0))
 
     def test_vjp_refused_with_advice():
         with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):
