@@ -325,6 +325,27 @@ def nested_tuple_argument(p, w):
     return s * np.dot(u, w) + np.sum(v * v) * s
 
 
+def array_literals(x, a):
+    """np.array of numbers, and of arrays of one shape, built on the device: a local array filled element by
+    element (fuzz: np.array / rt.array of scalars)."""
+    v = np.array([a[1], x, x * a[0]])
+    w = np.array((2.0, -1.2, 0.5))
+    return np.sum(v * w) + np.dot(np.array([x, a[2]]), a[:2]) + np.sum(np.array([a, a * x]) ** 2)
+
+
+def finite_tests(x, a):
+    """np.isfinite / math.isfinite / np.isnan / np.isinf and np.all / np.any of them on the device (fuzz:
+    `assert np.all(np.isfinite(M))`)."""
+    assert np.all(np.isfinite(a))
+    ok = np.isfinite(a * x)
+    s = 0.0
+    if math.isfinite(x) and not np.isnan(x) and np.any(np.logical_and(a > 0.0, ok)):
+        s = x * np.sum(a)
+    if np.isinf(x) or np.all(np.logical_not(a > 0.3)):
+        s = s + x * x
+    return s + np.sum(np.where(np.isfinite(a), a * a, 0.0))
+
+
 # The user's own None, tested later: device values are never None, so vmap declines them (the CPU computes
 # them: tests/test_unbound.py, where these two programs live)
 from test_unbound import none_until_first_iteration, none_until_set  # noqa: E402
@@ -411,6 +432,15 @@ def _data():
                               ((0.3, X[:, :3]), M, (b, w[:3])), {"batch_sum": True}),
         "nested_tuple_arg": (srcdiff.grad(nested_tuple_argument, wrt=(0, 1)), ((0, (None, 0)), None),
                              ((a, (w[:3], X[:, 1:4])), w[1:4]), {}),
+        # np.array / rt.array of numbers; isfinite and friends
+        "array_literals": (srcdiff.grad(array_literals, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "array_literals_jvp": (srcdiff.jvp(array_literals, wrt=(0, 1)), (0, None, (0, None)),
+                               (a, w[:3], (b, w[1:4])), {}),
+        "array_literals_hvp": (srcdiff.hvp(array_literals, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "finite_tests": (srcdiff.grad(finite_tests, wrt=(0, 1)), (0, 0), (a - 0.5, X[:, :3]), {}),
+        "finite_tests_jvp": (srcdiff.jvp(finite_tests, wrt=(0, 1)), (0, 0, (0, 0)),
+                             (a - 0.5, X[:, :3], (b, X[:, 1:4].copy())), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
@@ -514,6 +544,7 @@ if __name__ != "__main__":
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
+    CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
               "tuple_arg_hvp_sum", "nested_tuple_arg"]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import ast
 import re
 
-from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
-                     none_test,
-                     flat_index, indent, size, unravel)
+from .common import (ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY,
+                     UNARYOPS, dotted, none_test, flat_index, indent, size, unravel)
 
 
 class ExpressionLowering:
@@ -160,8 +159,8 @@ class ExpressionLowering:
         """Accumulate body(k) -> (pre, term) over k in range(n); returns (pre, acc name)."""
         acc, k = self.fresh("acc"), self.fresh("k")
         pre, term = body(k)
-        upd = f"{acc} += {term}" if op == "+" else (f"{acc} *= {term}" if op == "*" else
-                                                     f"{acc} = {op}({acc}, {term})")
+        upd = f"{acc} += {term}" if op == "+" else f"{acc} *= {term}" if op == "*" else \
+            f"{acc} = {acc} {op} {term} != 0" if op in ("and", "or") else f"{acc} = {op}({acc}, {term})"
         return [f"{acc} = {init}", f"for {k} in range({n}):"] + indent(pre + [upd]), acc
 
     def _matmul(self, a, b, idx):
@@ -207,6 +206,8 @@ class ExpressionLowering:
         if name == "int":
             p, x = self.low(a[0])
             return p, f"int({x})"
+        if name in ("np.all", "np.any"):
+            return self._low_truth(name, a[0])
         if name in ("np.sum", "np.prod", "np.max", "np.min", "np.mean", "rt.sum", "rt.mean", "rt.logsumexp"):
             return self._low_reduction(name, e, idx)
         if name in ("np.dot", "rt.dot", "np.matmul"):
@@ -217,6 +218,8 @@ class ExpressionLowering:
             return p1 + p2, f"({x} * {y})"
         if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
             return self._matmul_grad(name, e, idx)
+        if name in ARRAY_LITERALS:      # (generated code binds every array literal to a name: StatementLowering)
+            self.fail(e, f"the array literal {ast.unparse(e)} inside an expression")
         if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty"):
             return [], "0.0" if self.dtype_of(e) == "f" else "0"
         if name in ("np.ones_like", "np.ones"):
@@ -293,6 +296,15 @@ class ExpressionLowering:
             p2, acc = self._loop_reduce(size(s), term)
             return p1 + p2, f"({m} + math.log({acc}))"
         return self._reduce_all(x, base)
+
+    def _low_truth(self, name, x):
+        """np.all / np.any of a whole array (or of a number): a loop that ands / ors the elements' truth."""
+        s = self.info(x)[0]
+        if s is None:
+            p, v = self.low(x)
+            return p, f"({v} != 0)"
+        init, op = ("True", "and") if name == "np.all" else ("False", "or")
+        return self._loop_reduce(size(s), lambda k: self.low(x, unravel(k, s), s), init, op)
 
     def _sum_grad(self, name, e, idx):
         """rt.sum_grad / rt.mean_grad: the adjoint g of the reduction spread back over x's shape."""
