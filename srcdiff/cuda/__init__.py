@@ -46,7 +46,10 @@ Limits: per-example arrays must have shapes fixed at specialisation (the argumen
 sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
 helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
 count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
-objects (lists, dicts, strings) besides srcdiff's own stacks.
+objects (lists, dicts, strings) besides srcdiff's own stacks and `np.array([...])` of numbers or of arrays of
+one shape written out (a local array filled element by element); no log-domain products (srcdiff computes a
+loop's `logsumexp(v[:, None] + M, axis=0)` from a table of exp(M), rt.exp_shifted, made before the loop: a
+tuple of arrays that helpers of its own read, with no device lowering).
 """
 from __future__ import annotations
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
+from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .common import Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none, none_test
+
+
+# the calls of the log-domain products (transforms/logdomain.py) and of their adjoints: no device lowering
+LOG_DOMAIN = PRODUCTS | {h for roles in HELPERS.values() for h in roles.values()}
 
 
 class Inference:
@@ -159,6 +164,12 @@ class Inference:
             else:
                 dt = "f"
             return s, dt
+        if name == "rt.exp_shifted" or name in LOG_DOMAIN:
+            self.fail(e, "a log-domain product (srcdiff computes `logsumexp(v[:, None] + M, axis=0)` in a loop, M "
+                         "unchanged by the loop, from a table of exp(M) made before it: rt.exp_shifted), which device "
+                         "code does not have",
+                      "write that log-sum-exp as loops over M's entries in the function (its maximum, then the log "
+                      "of the sum of exp(entry - maximum)), or compute it on the host and pass it in")
         raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
 
     def literal_elements(self, e):
