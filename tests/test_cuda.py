@@ -346,6 +346,22 @@ def finite_tests(x, a):
     return s + np.sum(np.where(np.isfinite(a), a * a, 0.0))
 
 
+def axis_reductions(x, M):
+    """max / min / prod / logsumexp along an axis (keepdims too) and their adjoints: loops along the axis."""
+    a = np.max(M * x, axis=1)
+    b = np.min(M, axis=0, keepdims=True)
+    c = np.prod(M + x, axis=1)
+    d = logsumexp(M * x, axis=0)
+    e = np.mean(M - np.max(M, axis=1, keepdims=True), axis=1)
+    log_p = M - logsumexp(M, axis=1, keepdims=True)
+    return np.sum(a * c) + np.sum(b * b) + np.sum(d ** 2) + np.sum(e * x) + np.sum(np.exp(log_p) * x)
+
+
+def axis_logsumexp(x, M):
+    """logsumexp and max along an axis, differentiated twice (hvp)."""
+    return np.sum(logsumexp(M * x, axis=1) ** 2) + np.sum(np.max(M, axis=0) * x)
+
+
 def hmm_forward(log_A, log_alpha, n):
     """The HMM forward recursion: srcdiff computes the loop's logsumexp as a log-domain product (rt.exp_shifted)."""
     for t in range(n):
@@ -369,6 +385,9 @@ def _data():
     Xr[2] = 1.0                    # all tied
     M = np.linspace(-0.5, 0.7, 6).reshape(2, 3)
     Ms = np.linspace(-0.5, 0.7, 6 * B).reshape(B, 2, 3)
+    Mt = np.random.default_rng(1).normal(size=(B, 2, 3))
+    Mt[0, 1, 2] = Mt[0, 1, 0]          # a tied maximum along axis 1
+    Mt[1, 0, :] = 0.7                  # all tied
     return {
         "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
         "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
@@ -448,6 +467,15 @@ def _data():
         "finite_tests": (srcdiff.grad(finite_tests, wrt=(0, 1)), (0, 0), (a - 0.5, X[:, :3]), {}),
         "finite_tests_jvp": (srcdiff.jvp(finite_tests, wrt=(0, 1)), (0, 0, (0, 0)),
                              (a - 0.5, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        # reductions along an axis; a loop's logsumexp in forward mode (reverse mode makes it a log-domain product)
+        "axis_reductions": (srcdiff.grad(axis_reductions, wrt=(0, 1)), (0, 0), (a, Mt), {}),
+        "axis_reductions_jvp": (srcdiff.jvp(axis_reductions, wrt=(0, 1)), (0, 0, (0, 0)),
+                                (a, Mt, (b, Mt[::-1].copy())), {}),
+        "axis_logsumexp_hvp": (srcdiff.hvp(axis_logsumexp, wrt=(0, 1)), (0, 0, (0, 0)), (a, Mt, (b, Mt[::-1].copy())),
+                               {}),
+        "hmm_forward_jvp": (srcdiff.jvp(hmm_forward, wrt=1), (None, 0, None, 0),
+                            (np.log(np.linspace(0.1, 0.9, 9).reshape(3, 3)), np.log(X[:, :3] ** 2 + 0.1), 4,
+                             X[:, 1:4].copy()), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
@@ -552,6 +580,7 @@ if __name__ != "__main__":
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
+    CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
               "tuple_arg_hvp_sum", "nested_tuple_arg"]
 

@@ -39,6 +39,8 @@ BOOLEAN = frozenset(n for n in ELEMENTWISE if n in RULES and isinstance(RULES[n]
 INT_CALLS = {"len", "int"}
 ARRAY_LITERALS = ("np.array", "rt.array")     # of a tuple or list written out: a local array filled element by element
 NUMBA_DTYPE = {"f": "float64", "i": "int64", "b": "int64"}
+REDUCTIONS = ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min",
+              "rt.logsumexp")
 REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
 DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
                   "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "

@@ -5,7 +5,8 @@ import ast
 
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
-from .common import Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none, none_test
+from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
+                     broadcast_shapes, is_none, none_test)
 
 
 # the calls of the log-domain products (transforms/logdomain.py) and of their adjoints: no device lowering
@@ -118,8 +119,7 @@ class Inference:
                 raise ValueError(f"{name} along an axis")
             self.info(args[0])
             return None, "b"
-        if name in ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.logsumexp", "np.linalg.norm",
-                    "rt.sum", "rt.mean"):
+        if name in REDUCTIONS or name == "np.linalg.norm":
             ax = self._axis(e)
             s = self.info(args[0])[0]
             if ax is None or s is None:
