@@ -211,8 +211,7 @@ class Kernel:
         """(ArgSpec, kernel argument, per-example value, batch size or None) of one leaf."""
         from .lower import ArgSpec
         name, a, ax = leaf.name, leaf.value, leaf.axis
-        if isinstance(a, (dict, str)) or not (dev or isinstance(a, (np.ndarray, int, float, bool, np.number,
-                                                                    np.bool_))):
+        if not (dev or isinstance(a, (np.ndarray, int, float, bool, np.number, np.bool_))):
             raise self._err(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
                             f"srcdiff.cuda takes numbers, arrays, and tuples or lists of them",
                             advice="pass settings such as strings through a closure (a wrapper function that fixes "

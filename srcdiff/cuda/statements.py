@@ -4,7 +4,8 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent, Storage, BINOPS
+from .common import (OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
+                     Storage, BINOPS)
 
 
 class StatementLowering:
