@@ -312,6 +312,63 @@ def asserts(x, a):
     return s * s
 
 
+def tuple_argument(xa, M):
+    """A tuple (or list) argument, unpacked and indexed: one kernel argument per element (fuzz: 'tupleargs')."""
+    x, a = xa
+    return x * np.sum(a * M[0]) + xa[1][0] ** 2 + np.sin(xa[0])
+
+
+def nested_tuple_argument(p, w):
+    """A nested tuple argument (s, (u, v)), with in_axes nested as deep as the argument."""
+    s, uv = p
+    u, v = uv
+    return s * np.dot(u, w) + np.sum(v * v) * s
+
+
+def array_literals(x, a):
+    """np.array of numbers, and of arrays of one shape, built on the device: a local array filled element by
+    element (fuzz: np.array / rt.array of scalars)."""
+    v = np.array([a[1], x, x * a[0]])
+    w = np.array((2.0, -1.2, 0.5))
+    return np.sum(v * w) + np.dot(np.array([x, a[2]]), a[:2]) + np.sum(np.array([a, a * x]) ** 2)
+
+
+def finite_tests(x, a):
+    """np.isfinite / math.isfinite / np.isnan / np.isinf and np.all / np.any of them on the device (fuzz:
+    `assert np.all(np.isfinite(M))`)."""
+    assert np.all(np.isfinite(a))
+    ok = np.isfinite(a * x)
+    s = 0.0
+    if math.isfinite(x) and not np.isnan(x) and np.any(np.logical_and(a > 0.0, ok)):
+        s = x * np.sum(a)
+    if np.isinf(x) or np.all(np.logical_not(a > 0.3)):
+        s = s + x * x
+    return s + np.sum(np.where(np.isfinite(a), a * a, 0.0))
+
+
+def axis_reductions(x, M):
+    """max / min / prod / logsumexp along an axis (keepdims too) and their adjoints: loops along the axis."""
+    a = np.max(M * x, axis=1)
+    b = np.min(M, axis=0, keepdims=True)
+    c = np.prod(M + x, axis=1)
+    d = logsumexp(M * x, axis=0)
+    e = np.mean(M - np.max(M, axis=1, keepdims=True), axis=1)
+    log_p = M - logsumexp(M, axis=1, keepdims=True)
+    return np.sum(a * c) + np.sum(b * b) + np.sum(d ** 2) + np.sum(e * x) + np.sum(np.exp(log_p) * x)
+
+
+def axis_logsumexp(x, M):
+    """logsumexp and max along an axis, differentiated twice (hvp)."""
+    return np.sum(logsumexp(M * x, axis=1) ** 2) + np.sum(np.max(M, axis=0) * x)
+
+
+def hmm_forward(log_A, log_alpha, n):
+    """The HMM forward recursion: srcdiff computes the loop's logsumexp as a log-domain product (rt.exp_shifted)."""
+    for t in range(n):
+        log_alpha = logsumexp(log_alpha[:, None] + log_A, axis=0)
+    return logsumexp(log_alpha)
+
+
 # The user's own None, tested later: device values are never None, so vmap declines them (the CPU computes
 # them: tests/test_unbound.py, where these two programs live)
 from test_unbound import none_until_first_iteration, none_until_set  # noqa: E402
@@ -326,6 +383,11 @@ def _data():
     Xr[0, 3] = Xr[0, 1]            # a tied maximum / minimum
     Xr[1, 2] = 0.0                 # a zero in the product
     Xr[2] = 1.0                    # all tied
+    M = np.linspace(-0.5, 0.7, 6).reshape(2, 3)
+    Ms = np.linspace(-0.5, 0.7, 6 * B).reshape(B, 2, 3)
+    Mt = np.random.default_rng(1).normal(size=(B, 2, 3))
+    Mt[0, 1, 2] = Mt[0, 1, 0]          # a tied maximum along axis 1
+    Mt[1, 0, :] = 0.7                  # all tied
     return {
         "recurrence": (srcdiff.grad(recurrence, wrt=(0, 1)), (0, 0, None), (a, b, 6), {}),
         "ode": (srcdiff.value_and_grad(ode, wrt=(0, 1, 2)), (0, 0, 0, 0),
@@ -382,27 +444,66 @@ def _data():
         "carried_prev_hvp": (srcdiff.hvp(carried_prev, wrt=0), (0, 0, 0), (a, X[:, :3], b), {}),
         "asserts": (srcdiff.grad(asserts, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "asserts_jvp": (srcdiff.jvp(asserts, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        # tuple / list arguments: flattened to one kernel argument per element, gradients in the argument's structure
+        "tuple_arg": (srcdiff.grad(tuple_argument, wrt=0), (0, None), ((a, X[:, :3]), M), {}),
+        "tuple_arg_list": (srcdiff.value_and_grad(tuple_argument, wrt=(0, 1)), (0, 0), ([a, X[:, :3]], Ms), {}),
+        "tuple_arg_leaf_axes": (srcdiff.grad(tuple_argument, wrt=(0, 1)), ((0, None), None), ((a, w[:3]), M), {}),
+        "tuple_arg_sum": (srcdiff.grad(tuple_argument, wrt=(0, 1)), (0, None), ((a, X[:, :3]), M),
+                          {"batch_sum": True}),
+        "tuple_arg_jvp": (srcdiff.jvp(tuple_argument, wrt=(0, 1)), (0, None, ((None, 0), None)),
+                          ((a, X[:, :3]), M, ((0.5, X[:, 1:4].copy()), M[::-1].copy())), {}),
+        "tuple_arg_hvp": (srcdiff.hvp(tuple_argument, wrt=0), (0, None, 0), ((a, X[:, :3]), M, (b, X[:, 2:5].copy())),
+                          {}),
+        "tuple_arg_hvp_sum": (srcdiff.hvp(tuple_argument, wrt=0), ((None, 0), None, (0, None)),
+                              ((0.3, X[:, :3]), M, (b, w[:3])), {"batch_sum": True}),
+        "nested_tuple_arg": (srcdiff.grad(nested_tuple_argument, wrt=(0, 1)), ((0, (None, 0)), None),
+                             ((a, (w[:3], X[:, 1:4])), w[1:4]), {}),
+        # np.array / rt.array of numbers; isfinite and friends
+        "array_literals": (srcdiff.grad(array_literals, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "array_literals_jvp": (srcdiff.jvp(array_literals, wrt=(0, 1)), (0, None, (0, None)),
+                               (a, w[:3], (b, w[1:4])), {}),
+        "array_literals_hvp": (srcdiff.hvp(array_literals, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "finite_tests": (srcdiff.grad(finite_tests, wrt=(0, 1)), (0, 0), (a - 0.5, X[:, :3]), {}),
+        "finite_tests_jvp": (srcdiff.jvp(finite_tests, wrt=(0, 1)), (0, 0, (0, 0)),
+                             (a - 0.5, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        # reductions along an axis; a loop's logsumexp in forward mode (reverse mode makes it a log-domain product)
+        "axis_reductions": (srcdiff.grad(axis_reductions, wrt=(0, 1)), (0, 0), (a, Mt), {}),
+        "axis_reductions_jvp": (srcdiff.jvp(axis_reductions, wrt=(0, 1)), (0, 0, (0, 0)),
+                                (a, Mt, (b, Mt[::-1].copy())), {}),
+        "axis_logsumexp_hvp": (srcdiff.hvp(axis_logsumexp, wrt=(0, 1)), (0, 0, (0, 0)), (a, Mt, (b, Mt[::-1].copy())),
+                               {}),
+        "hmm_forward_jvp": (srcdiff.jvp(hmm_forward, wrt=1), (None, 0, None, 0),
+                            (np.log(np.linspace(0.1, 0.9, 9).reshape(3, 3)), np.log(X[:, :3] ** 2 + 0.1), 4,
+                             X[:, 1:4].copy()), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
     }
 
 
 def _leaves(r):
-    if isinstance(r, tuple):
+    if isinstance(r, (tuple, list)):
         return [x for e in r for x in _leaves(e)]
     return [np.asarray(r, dtype=float)]
 
 
+def _structure(r):
+    """The tuples and lists of a result, leaves as None: vmap's must be the CPU transform's."""
+    return type(r)(_structure(e) for e in r) if isinstance(r, (tuple, list)) else None
+
+
 def _example(a, ax, i):
-    """Example i of argument a with in_axes entry ax (a tuple tangent: entry by entry)."""
-    if isinstance(a, tuple):
-        return tuple(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
+    """Example i of argument a with in_axes entry ax (a tuple / list argument or tangent: element by element)."""
+    if isinstance(a, (tuple, list)):
+        return type(a)(_example(x, t, i) for x, t in zip(a, ax if isinstance(ax, tuple) else (ax,) * len(a)))
     return a[i] if ax == 0 else a
 
 
 def _run_case(g, in_axes, args, kw):
     out = srcdiff.cuda.vmap(g, in_axes=in_axes, **kw)(*args)
     refs = [g(*[_example(a, ax, i) for a, ax in zip(args, in_axes)]) for i in range(B)]
+    if _structure(out) != _structure(refs[0]):
+        return f"structure {_structure(out)}, the CPU's {_structure(refs[0])}"
     ref = np.array([np.concatenate([x.ravel() for x in _leaves(r)]) for r in refs])
     if kw.get("batch_sum"):
         got, want = np.concatenate([x.ravel() for x in _leaves(out)]), ref.sum(axis=0)
@@ -415,7 +516,8 @@ def _run_all():
     res = {}
     for name, (g, ax, args, kw) in _data().items():
         try:
-            res[name] = "ok" if _run_case(g, ax, args, kw) else "mismatch"
+            same = _run_case(g, ax, args, kw)
+            res[name] = same if isinstance(same, str) else "ok" if same else "mismatch"
         except Exception as ex:  # reported to the parent test
             res[name] = f"{type(ex).__name__}: {ex}"
     a = np.linspace(0.2, 0.8, B)
@@ -477,6 +579,10 @@ if __name__ != "__main__":
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
+    CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
+    CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
+    CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
+              "tuple_arg_hvp_sum", "nested_tuple_arg"]
 
     @pytest.mark.parametrize("name", CASES)
     def test_simulator_matches_cpu_gradient(simulated, name):
@@ -693,10 +799,51 @@ if __name__ != "__main__":
 
     def test_python_objects_refused():
         k = srcdiff.cuda.vmap(srcdiff.grad(branch), in_axes=(0, None))
-        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a list(.|\n)*hint: "):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a dict(.|\n)*hint: "):
+            k(np.ones(B), {"b": 1.0})
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: a tuple/list argument used as a whole "
+                           r"value\n    r = a \* a \* b"):     # a list is flattened as the CPU grad flattens it
             k(np.ones(B), [1.0])
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: argument b .* is a str"):
             k.ptx(np.ones(B), "mode", cc=(9, 0))
+
+    @pytest.mark.parametrize("make, axes, args, message", [
+        (srcdiff.grad, ((0, None, 0), None), "pair", r"in_axes entry \(0, None, 0\) for xa: 3 entries for its 2 "
+                                                      r"elements(.|\n)*hint: give one entry per element"),
+        (srcdiff.grad, (0, (0, None)), "pair", r"in_axes entry \(0, None\) for M: a tuple entry is for a tuple or "
+                                                r"list argument, and M is a ndarray"),
+        (srcdiff.grad, ((0, 1), None), "pair", r"in_axes entry 1 for xa\[1\]: entries are 0 \(batched along axis 0\) "
+                                                r"or None"),
+        (srcdiff.grad, (0, None), "short", r"batch sizes differ: xa\[1\] has 5 examples, others 8"),
+        (srcdiff.jvp, (0, None, 0), "tangent", r"the tangent of xa must have the argument's structure \[None, None\], "
+                                                r"got \[None\]")])
+    def test_tuple_argument_mistakes_named(make, axes, args, message):
+        """in_axes entries of a tuple argument, its leaves' batch sizes and its tangent's structure are checked on
+        the host, at the user's function's line."""
+        a, X = np.linspace(0.2, 0.8, B), np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        M = np.linspace(-0.5, 0.7, 6).reshape(2, 3)
+        pair = (a, X[:5]) if args == "short" else (a, X)
+        k = srcdiff.cuda.vmap(make(tuple_argument, wrt=0), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: " + message):
+            k.ptx(pair, M, *([(a,)] if args == "tangent" else []), cc=(9, 0))
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+    def test_log_domain_product_declined_with_advice(make):
+        """A loop's logsumexp(v[:, None] + M, axis=0) becomes a log-domain product with a table of exp(M) made
+        before the loop (rt.exp_shifted, a tuple of arrays its own helpers read): no device lowering, declined at
+        the user's line, naming the construct."""
+        log_A = np.log(np.linspace(0.1, 0.9, 9).reshape(3, 3))
+        log_alpha = np.log(np.linspace(0.2, 0.8, 3 * B).reshape(B, 3))
+        args, axes = ((log_A, log_alpha, 4), (None, 0, None)) if make is srcdiff.grad else \
+            ((log_A, log_alpha, 4, log_alpha), (None, 0, None, 0))
+        k = srcdiff.cuda.vmap(make(hmm_forward, wrt=1), in_axes=axes)
+        where = r"test_cuda.py:\d+: cannot generate CUDA code for hmm_forward: " if make is srcdiff.grad else \
+            r"hmm_forward_grad\w*.py:\d+: cannot generate CUDA code for hmm_forward_grad: "   # (hvp: the gradient's line)
+        line = r"log_alpha = logsumexp\(log_alpha\[:, None\] \+ log_A, axis=0\)" if make is srcdiff.grad else \
+            r"exp_log_A = rt.exp_shifted\(log_A, 0\)"
+        with pytest.raises(srcdiff.SrcdiffError, match=where + r"a log-domain product(.|\n)*line \d+: " + line +
+                           r"\n  hint: write that log-sum-exp as loops"):
+            k.ptx(*args, cc=(9, 0))
 
     def test_vjp_refused_with_advice():
         with pytest.raises(srcdiff.SrcdiffError, match=r"grad, value_and_grad, jvp or hvp(.|\n)*hint: "):

@@ -37,6 +37,17 @@ def same_value_rows(x, a):
     return x + np.sum(a)
 
 
+def tuple_literal_finite(xa, M):
+    """A tuple argument (one kernel argument per element), an array literal filled element by element and
+    isfinite tests: each row of the gradients of xa's leaves and of M stored once."""
+    x, a = xa
+    v = np.array([x, a[0], 2.0])
+    s = np.sum(v * a) + np.sum(M * M)
+    if np.all(np.isfinite(a)) and math.isfinite(x):
+        s = s * x
+    return s
+
+
 CASES = {
     "n_only": (depends_on_n_only, ("x", "a", "M"), lambda: (0.3, np.linspace(0.1, 0.2, 2),
                                                              np.linspace(0, 1, 4 * B).reshape(B, 2, 2),
@@ -45,6 +56,8 @@ CASES = {
                                                                     np.linspace(0, 1, 4 * B).reshape(B, 2, 2), 2),
                       (0, None, 0, None), 7),
     "same_value": (same_value_rows, ("x", "a"), lambda: (np.linspace(0.1, 0.4, B), np.ones((B, 3))), (0, 0), 4),
+    "tuple_literal_finite": (tuple_literal_finite, ("xa", "M"), lambda: ((np.linspace(0.1, 0.4, B), np.ones((B, 3))),
+                                                                       np.ones((2, 2))), (0, None), 8),
 }
 
 

@@ -555,8 +555,7 @@ def family(rule):
 # (test_cuda_declines_by_name). Special functions with no closed form in CUDA's math library, and the
 # functions of booleans and integers device code does not compute.
 CUDA_DECLINED = {"rt.digamma", "rt.trigamma", "rt.tetragamma", "rt.erfinv", "rt.ndtri", "rt.log_ndtr", "rt.mills_inverse", "np.round",
-                 "np.rint", "np.around", "np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or",
-                 "np.logical_not", "np.floor_divide"}
+                 "np.rint", "np.around", "np.floor_divide"}
 OPERATORS = {"+", "-", "*", "/", "**", "%", "@", "neg", "pos"}   # dims and CUDA read them from the syntax; kinds
 # reads it through their records' law, ("operator", op)
 

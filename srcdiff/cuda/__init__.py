@@ -12,6 +12,12 @@ Forward mode too: `srcdiff.cuda.vmap(srcdiff.jvp(f, wrt=0), in_axes=(None, 0, 0,
 tangent is the last argument (a tuple of one tangent per wrt argument when wrt is a tuple), and its
 in_axes entry is 0 / None, or a tuple with one entry per wrt argument.
 
+Tuple and list arguments (`def f(xa, M): x, a = xa`): each element becomes a kernel argument of its own, as the
+CPU transforms flatten them (srcdiff/cuda/arguments.py). The argument's in_axes entry is 0 / None for the whole
+of it, or a tuple with one entry per element, nested as deep as the argument (`in_axes=((0, None), None)`: x
+batched, a broadcast); gradients with respect to it come back in its structure (a list for a list), each leaf
+with its leading batch axis.
+
 Install with the `cuda` extra (`pip install srcdiff[cuda]`, i.e. numba-cuda[cu13]). Without a GPU,
 set NUMBA_ENABLE_CUDASIM=1 before numba.cuda is first imported to run kernels on the simulator.
 
@@ -40,7 +46,10 @@ Limits: per-example arrays must have shapes fixed at specialisation (the argumen
 sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
 helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
 count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
-objects (lists, dicts, strings) besides srcdiff's own stacks.
+objects (lists, dicts, strings) besides srcdiff's own stacks and `np.array([...])` of numbers or of arrays of
+one shape written out (a local array filled element by element); no log-domain products (srcdiff computes a
+loop's `logsumexp(v[:, None] + M, axis=0)` from a table of exp(M), rt.exp_shifted, made before the loop: a
+tuple of arrays that helpers of its own read, with no device lowering).
 """
 from __future__ import annotations
 
@@ -51,6 +60,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SrcdiffError
+from ..transforms import dims, flatten
+from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
 from .common import ASSERTION
 
 __all__ = ["vmap", "Kernel"]
@@ -92,7 +103,8 @@ def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, thr
     """A CUDA kernel computing `g` (a srcdiff grad / value_and_grad / jvp / hvp) for every example of a batch.
 
     in_axes: one entry per argument of g: 0 (the argument has a leading batch axis; each thread gets
-    one slice) or None (the same value for every example); an int applies to all arguments.
+    one slice) or None (the same value for every example); an int applies to all arguments. A tuple or list
+    argument takes 0 / None for all its elements, or a tuple of entries, one per element (nested as it is).
     batch_sum: sum the results over the batch instead of returning one per example.
     max_trip: bound on the iterations of any loop per example when it cannot be read off the
     arguments (see the module docstring).
@@ -140,111 +152,120 @@ class Kernel:
         ax = self.in_axes
         if ax is None or isinstance(ax, int):
             ax = (ax,) * n
+        if not isinstance(ax, (tuple, list)):
+            raise self._err(f"in_axes must be 0, None or a tuple with one entry per argument, got {ax!r}")
         ax = tuple(ax)
         if len(ax) != n:
             raise self._err(f"in_axes has {len(ax)} entries for {n} arguments")
-        for a in ax:
-            if a not in (0, None) and not (isinstance(a, tuple) and all(x in (0, None) for x in a)):
-                raise self._err(f"in_axes entries must be 0 or None, got {a!r}")
         return ax
 
     def _flat_args(self, args):
-        """(names, values, axes) of the kernel's arguments: g's arguments, and for jvp / hvp the
-        tangent (the last argument; a tuple of one tangent per wrt argument when wrt is a tuple) split
-        into one argument per wrt argument, each with the tangent's in_axes entry."""
+        """(leaves, structs, primal): the kernel's arguments, one per array or number of g's arguments (a tuple or
+        list argument gives one per element: srcdiff/cuda/arguments.py) and, for jvp / hvp, of the tangent (the
+        last argument; a tuple of one tangent per wrt argument when wrt is a tuple); the (parameter, structure)
+        pairs of the tuple/list arguments; the arguments of the user's function."""
         kind = self._kind()
         axes = self._axes(len(args))
-        if kind == "rev":
-            if any(isinstance(a, tuple) for a in axes):
-                raise self._err("in_axes entries must be 0 or None")
-            return list(self.g._params()), list(args), list(axes)
-        fwd = self.g.fwd if kind == "hvp" else self.g
-        if len(args) < 2:
-            raise self._err(f"{self.g.__name__} takes the function's arguments followed by a tangent")
-        *primal, tangent = args
-        tangents = tuple(tangent) if fwd.many else (tangent,)
-        if len(tangents) != len(fwd.wrt_names):
-            raise self._err(f"{self.g.__name__}: expected {len(fwd.wrt_names)} tangents (one per wrt "
-                               f"argument), got {len(tangents)}")
-        tax = axes[-1] if isinstance(axes[-1], tuple) else (axes[-1],) * len(tangents)
-        if len(tax) != len(tangents) or any(isinstance(a, tuple) for a in axes[:-1]):
-            raise self._err("in_axes: one entry per argument; the tangent's entry may be a tuple with one "
-                               "entry per wrt argument")
-        names = list(fwd._params()) + [f"tangent of {w}" for w in fwd.wrt_names]
-        return names, list(primal) + list(tangents), list(axes[:-1]) + list(tax)
+        fwd = None if kind == "rev" else self.g.fwd if kind == "hvp" else self.g
+        params = list((fwd or self.g)._params())
+        primal = list(args) if kind == "rev" else list(args[:-1])
+        leaves = []
+        for name, a, ax in zip(params, primal, axes):
+            leaves += leaves_of(name, a, ax, self._err)
+        if fwd is not None:
+            leaves += tangent_leaves(fwd, primal, args[-1], axes[-1], self._err)
+        return leaves, structs_of(params, primal), primal
 
-    def _build(self, example):
-        """(generated module, the function whose lines its comments cite, result selection)."""
+    def _build(self, example, structs, primal):
+        """(generated module, the function whose lines its comments cite, result selection) for the leaves'
+        per-example values `example`."""
         from ..transforms import kinds
         kind = self._kind()
         if kind == "rev":
-            made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), need_module=True)
+            made = self.g.specialise(tuple(kinds.kind_of_value(e) for e in example), structs=structs,
+                                     need_module=True)
             return made.module, self.g.f, None
         fwd = self.g.fwd if kind == "hvp" else self.g
-        nprimal = len(fwd._params())
-        made = fwd.specialise(list(example[:nprimal]))
+        nprimal = sum(len(flatten.leaves(a)) for a in primal)
+        if kind == "hvp" and structs:       # forward over the gradient generated leaf by leaf (as the CPU hvp)
+            flat = list(example[:nprimal])
+            grad = self.g.grad.specialise(tuple(kinds.kind_of_value(e) for e in flat), structs,
+                                          arg_dims=dims.label_arguments(flat)).function
+            fwd._build_over(getattr(grad, "py_func", grad), structs)
+            made = fwd.last
+        else:
+            made = fwd.specialise(rebuild_example(primal, example[:nprimal]), structs)
         return made.module, made.inner, (1 if kind == "hvp" else None)
 
-    def _shape(self, out):
-        return self.g._shape(out) if self._kind() == "rev" else out
+    def _result(self, out, p):
+        """The results in the structure the CPU transform returns them (gradients of tuple/list arguments as
+        tuples/lists of the leaves' gradients)."""
+        kind = self._kind()
+        if kind == "jvp" or kind == "hvp" and not p.structs:
+            return out
+        g = self.g if kind == "rev" else self.g.grad
+        out = g._shape(out)
+        return g._restructure(out, dict(p.structs), p.primal) if p.structs else out
+
+    def _leaf_arg(self, leaf, dev):
+        """(ArgSpec, kernel argument, per-example value, batch size or None) of one leaf."""
+        from .lower import ArgSpec
+        name, a, ax = leaf.name, leaf.value, leaf.axis
+        if not (dev or isinstance(a, (np.ndarray, int, float, bool, np.number, np.bool_))):
+            raise self._err(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
+                            f"srcdiff.cuda takes numbers, arrays, and tuples or lists of them",
+                            advice="pass settings such as strings through a closure (a wrapper function that fixes "
+                                   "them) and numbers as floats, ints or arrays")
+        shape = tuple(a.shape) if (dev or isinstance(a, np.ndarray)) else ()
+        dtype = np.dtype(a.dtype) if (dev or isinstance(a, np.ndarray)) else np.asarray(a).dtype
+        kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dtype.kind)
+        if kind is None:
+            raise self._err(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
+        if ax == 0 and not shape:
+            raise self._err(f"argument {name} has in_axes 0 but no batch axis")
+        pshape = shape[1:] if ax == 0 else shape
+        B = shape[0] if ax == 0 else None
+        ndt = {"f": np.float64, "i": np.int64, "b": np.int64}[kind]
+        host = None
+        if not pshape:
+            host = (a.copy_to_host() if dev else np.asarray(a)) if ax == 0 else (a.copy_to_host() if dev else a)
+        spec = ArgSpec(name, pshape or None, kind, host, ax == 0)
+        if ax == 0:
+            if dev:
+                karg = a.reshape(B, max(int(np.prod(pshape)), 1)) if pshape else a
+            else:
+                arr = np.ascontiguousarray(a, dtype=ndt)
+                karg = arr.reshape(B, -1) if pshape else arr
+        elif pshape:
+            karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
+        else:
+            karg = ndt(a.copy_to_host() if dev else a).item()
+        ex = np.zeros(pshape, dtype=ndt if kind != "b" else bool) if pshape else \
+            (float(0) if kind == "f" else int(0) if kind == "i" else False)
+        return spec, karg, ex, B
 
     def _prepare(self, args, for_ptx=False):
-        from .lower import ArgSpec, Program
+        from .lower import Program
         cuda = _cuda()
         nparams = len((self.g.fwd if self._kind() == "hvp" else self.g)._params()) + (self._kind() != "rev")
         if len(args) != nparams:
             raise self._err(f"{self.g.__name__} takes {nparams} arguments"
                                f"{'' if self._kind() == 'rev' else ' (with the tangent last)'}, got {len(args)}")
-        params, args, axes = self._flat_args(args)
+        leaves, structs, primal = self._flat_args(args)
         B = None
         specs, host_args, example = [], [], []
-        for name, a, ax in zip(params, args, axes):
-            dev = cuda.is_cuda_array(a) if not simulator() else hasattr(a, "copy_to_host")
-            if isinstance(a, (list, tuple, dict, str)) or not (dev or isinstance(a, (np.ndarray, int, float, bool,
-                                                                                      np.number, np.bool_))):
-                raise self._err(f"argument {name} of {self.g.__name__} is a {type(a).__name__}: "
-                                   f"srcdiff.cuda takes numbers and arrays only",
-                                advice="pass settings such as strings or lists through a closure (a wrapper "
-                                       "function that fixes them) and numbers as floats, ints or arrays")
-            shape = tuple(a.shape) if (dev or isinstance(a, np.ndarray)) else ()
-            dtype = np.dtype(a.dtype) if (dev or isinstance(a, np.ndarray)) else np.asarray(a).dtype
-            kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dtype.kind)
-            if kind is None:
-                raise self._err(f"argument {name} has dtype {dtype}: srcdiff.cuda takes real numbers")
-            if ax == 0:
-                if not shape:
-                    raise self._err(f"argument {name} has in_axes 0 but no batch axis")
-                if B is None:
-                    B = shape[0]
-                elif shape[0] != B:
-                    raise self._err(f"batch sizes differ: {name} has {shape[0]} examples, others {B}")
-                pshape = shape[1:]
-            else:
-                pshape = shape
-            ndt = {"f": np.float64, "i": np.int64, "b": np.int64}[kind]
-            host = None
-            if not pshape:
-                host = (a.copy_to_host() if dev else np.asarray(a)) if ax == 0 else \
-                    (a.copy_to_host() if dev else a)
-            specs.append(ArgSpec(name, pshape or None, kind, host, ax == 0))
-            # kernel argument
-            if ax == 0:
-                if dev:
-                    karg = a.reshape(B, max(int(np.prod(pshape)), 1)) if pshape else a
-                else:
-                    arr = np.ascontiguousarray(a, dtype=ndt)
-                    karg = arr.reshape(B, -1) if pshape else arr
-            elif pshape:
-                karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
-            else:
-                karg = ndt(a.copy_to_host() if dev else a).item()
+        for leaf in leaves:
+            dev = cuda.is_cuda_array(leaf.value) if not simulator() else hasattr(leaf.value, "copy_to_host")
+            spec, karg, ex, b = self._leaf_arg(leaf, dev)
+            if b is not None and B is not None and b != B:
+                raise self._err(f"batch sizes differ: {leaf.name} has {b} examples, others {B}")
+            B = B if b is None else b
+            specs.append(spec)
             host_args.append(karg)
-            ex = np.zeros(pshape, dtype=ndt if kind != "b" else bool) if pshape else \
-                (float(0) if kind == "f" else int(0) if kind == "i" else False)
             example.append(ex)
         if B is None:
             raise self._err("srcdiff.cuda.vmap: no argument has in_axes 0 (nothing to batch over)")
-        module, cited, select = self._build(example)
+        module, cited, select = self._build(example, structs, primal)
         entry_params = [a.id for a in next(fn for fn in module.functions if fn.name == module.entry).args.args]
         if len(entry_params) != len(specs):
             raise self._err(f"{self.g.__name__}: the generated function takes {len(entry_params)} arguments, "
@@ -259,6 +280,7 @@ class Kernel:
         self._source = src
         p = _Prepared()
         p.B, p.specs, p.host_args, p.prog, p.src, p.tpb = B, specs, host_args, prog, src, tpb
+        p.structs, p.primal = structs, primal
         p.ntot = sum(int(np.prod(s)) if s else 1 for _, s in prog.entry.outputs)
         return p
 
@@ -365,8 +387,7 @@ class Kernel:
 
         def build(s):
             return tuple(build(x) for x in s) if isinstance(s, tuple) else leaves[s]
-        out = build(p.prog.entry.structure)
-        return self._shape(out)
+        return self._result(build(p.prog.entry.structure), p)
 
     # ---- inspection ---------------------------------------------------------------------------------
     @property

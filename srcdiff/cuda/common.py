@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rules import cuda_templates
+from ..rules import RULES, cuda_templates
 
 OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
 ASSERTION = 2     # an `assert` of the user's failed for the example
@@ -33,8 +33,14 @@ UNARY = {**cuda_templates(1), "abs": "abs({0})"}
 BINARY = {**cuda_templates(2), "max": "max({0}, {1})", "min": "min({0}, {1})"}
 TERNARY = cuda_templates(3)
 ELEMENTWISE = set(UNARY) | set(BINARY) | set(TERNARY)
+# tests (isfinite, logical_and, ...): their rules' kind laws give bools
+BOOLEAN = frozenset(n for n in ELEMENTWISE if n in RULES and isinstance(RULES[n].kind, tuple)
+                    and RULES[n].kind[-1] == "b")
 INT_CALLS = {"len", "int"}
+ARRAY_LITERALS = ("np.array", "rt.array")     # of a tuple or list written out: a local array filled element by element
 NUMBA_DTYPE = {"f": "float64", "i": "int64", "b": "int64"}
+REDUCTIONS = ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.sum", "rt.mean", "rt.prod", "rt.max", "rt.min",
+              "rt.logsumexp")
 REDUCTION_GRADS = ("rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad")
 DEVICE_ADVICE = ("device code takes scalar math, loops over range() or while, branches, and arrays whose "
                   "shapes are fixed when the kernel is specialised (see help(srcdiff.cuda)); compute this part "

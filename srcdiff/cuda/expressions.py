@@ -4,9 +4,8 @@ from __future__ import annotations
 import ast
 import re
 
-from .common import (BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, TERNARY, UNARY, UNARYOPS, dotted,
-                     none_test,
-                     flat_index, indent, size, unravel)
+from .common import (ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+                     TERNARY, UNARY, UNARYOPS, dotted, none_test, flat_index, indent, size, unravel)
 
 
 class ExpressionLowering:
@@ -160,8 +159,8 @@ class ExpressionLowering:
         """Accumulate body(k) -> (pre, term) over k in range(n); returns (pre, acc name)."""
         acc, k = self.fresh("acc"), self.fresh("k")
         pre, term = body(k)
-        upd = f"{acc} += {term}" if op == "+" else (f"{acc} *= {term}" if op == "*" else
-                                                     f"{acc} = {op}({acc}, {term})")
+        upd = f"{acc} += {term}" if op == "+" else f"{acc} *= {term}" if op == "*" else \
+            f"{acc} = {acc} {op} {term} != 0" if op in ("and", "or") else f"{acc} = {op}({acc}, {term})"
         return [f"{acc} = {init}", f"for {k} in range({n}):"] + indent(pre + [upd]), acc
 
     def _matmul(self, a, b, idx):
@@ -207,7 +206,9 @@ class ExpressionLowering:
         if name == "int":
             p, x = self.low(a[0])
             return p, f"int({x})"
-        if name in ("np.sum", "np.prod", "np.max", "np.min", "np.mean", "rt.sum", "rt.mean", "rt.logsumexp"):
+        if name in ("np.all", "np.any"):
+            return self._low_truth(name, a[0])
+        if name in REDUCTIONS:
             return self._low_reduction(name, e, idx)
         if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul(a[0], a[1], idx)
@@ -217,6 +218,8 @@ class ExpressionLowering:
             return p1 + p2, f"({x} * {y})"
         if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
             return self._matmul_grad(name, e, idx)
+        if name in ARRAY_LITERALS:      # (generated code binds every array literal to a name: StatementLowering)
+            self.fail(e, f"the array literal {ast.unparse(e)} inside an expression")
         if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty"):
             return [], "0.0" if self.dtype_of(e) == "f" else "0"
         if name in ("np.ones_like", "np.ones"):
@@ -285,14 +288,28 @@ class ExpressionLowering:
             return p, f"({acc} / {size(self.info(x)[0])})"
         if base == "logsumexp":
             s = self.info(x)[0]
-            p1, m = self._reduce_all(x, "max")
-
-            def term(k):
-                pe, v = self.low(x, unravel(k, s), s)
-                return pe, f"math.exp({v} - {m})"
-            p2, acc = self._loop_reduce(size(s), term)
-            return p1 + p2, f"({m} + math.log({acc}))"
+            return self._logsumexp(size(s), lambda k: self.low(x, unravel(k, s), s))
         return self._reduce_all(x, base)
+
+    def _logsumexp(self, n, body):
+        """log(sum(exp(body(k)))) over k in range(n), shifted by the maximum; the maximum itself when it is
+        infinite (all -inf, or some +inf: what rt.logsumexp gives)."""
+        p1, m = self._loop_reduce(n, body, "-math.inf", "max")
+
+        def term(k):
+            pe, v = body(k)
+            return pe, f"math.exp({v} - {m})"
+        p2, acc = self._loop_reduce(n, term)
+        return p1 + p2, f"({m} if math.isinf({m}) else {m} + math.log({acc}))"
+
+    def _low_truth(self, name, x):
+        """np.all / np.any of a whole array (or of a number): a loop that ands / ors the elements' truth."""
+        s = self.info(x)[0]
+        if s is None:
+            p, v = self.low(x)
+            return p, f"({v} != 0)"
+        init, op = ("True", "and") if name == "np.all" else ("False", "or")
+        return self._loop_reduce(size(s), lambda k: self.low(x, unravel(k, s), s), init, op)
 
     def _sum_grad(self, name, e, idx):
         """rt.sum_grad / rt.mean_grad: the adjoint g of the reduction spread back over x's shape."""
@@ -310,40 +327,42 @@ class ExpressionLowering:
         return p, g
 
     def _reduction_grad(self, name, e, idx):
-        """Adjoints of whole-array max/min (g split among the tied extrema), prod (g times the product
-        of the other entries, exact with zeros) and logsumexp (g * exp(x - ans)), element idx."""
+        """Adjoints of max/min (g split among the tied extrema), prod (g times the product of the other entries,
+        exact with zeros) and logsumexp (g * exp(x - ans), 0 where x is -inf), of the whole array or along an
+        axis (g and ans then have x's shape without it), element idx."""
         g, x, ans = e.args[:3]
         sx = self.info(x)[0]
         if sx is None:
             return self.low(g) if name != "rt.logsumexp_grad" else self._low_lse_scalar(g, x)
-        if self._axis_arg(e, 3) is not None:
-            self.fail(e, f"{name.split('.')[1].replace('_grad', '')} along an axis in device code",
-                      "reduce the whole array, or write the loop over the axis yourself")
         if idx is None:
             self.fail(e, "an array adjoint used where a scalar is needed")
         full = self._full_of(idx, sx)
-        p0, gv = self.low(g)
+        ax = self._axis_arg(e, 3)
+        if ax is None:      # the other entries: all of x's, k their flat index
+            n, me, reduced = size(sx), flat_index(full, sx), None
+            at = lambda k: unravel(k, sx)   # noqa: E731
+        else:               # those along the axis, k their index on it
+            ax %= len(sx)
+            n, me, reduced = sx[ax], full[ax], full[:ax] + full[ax + 1:]
+            at = lambda k: full[:ax] + [k] + full[ax + 1:]   # noqa: E731
+        p0, gv = self.low(g, reduced, self.info(g)[0])
         p1, xv = self.low(x, full, sx)
-        pre = p0 + p1
-        n = size(sx)
+        p2, av = self.low(ans, reduced, self.info(ans)[0]) if name != "rt.prod_grad" else ([], None)
+        pre = p0 + p1 + p2
         if name == "rt.logsumexp_grad":
-            p2, av = self.low(ans)
-            return pre + p2, f"(({gv}) * math.exp({xv} - {av}))"
+            return pre, f"(0.0 if {xv} == -math.inf else ({gv}) * math.exp({xv} - {av}))"
         if name == "rt.prod_grad":
-            me = flat_index(full, sx)
-
             def other(k):
-                p, v = self.low(x, unravel(k, sx), sx)
+                p, v = self.low(x, at(k), sx)
                 return p, f"(1.0 if {k} == {me} else {v})"
-            p2, acc = self._loop_reduce(n, other, "1.0", "*")
-            return pre + p2, f"(({gv}) * {acc})"
-        p2, av = self.low(ans)
+            p3, acc = self._loop_reduce(n, other, "1.0", "*")
+            return pre + p3, f"(({gv}) * {acc})"
 
         def tie(k):
-            p, v = self.low(x, unravel(k, sx), sx)
+            p, v = self.low(x, at(k), sx)
             return p, f"(1.0 if {v} == {av} else 0.0)"
         p3, cnt = self._loop_reduce(n, tie)
-        return pre + p2 + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
+        return pre + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
 
     def _low_lse_scalar(self, g, x):
         p0, gv = self.low(g)
@@ -367,16 +386,19 @@ class ExpressionLowering:
         return ["0" if n == 1 else i for i, n in zip(ix, shape)]
 
     def _reduce_axis(self, x, ax, fn, idx):
+        """sum / mean / prod / max / min / logsumexp of x along axis `ax`, element idx of the result."""
         s = self.info(x)[0]
         ax %= len(s)
-        if fn not in ("sum", "mean"):
-            self.fail(x, f"np.{fn} along an axis")
         rest = [i for i in (idx or [])]
 
         def body(k):
             full = rest[:ax] + [k] + rest[ax:]
             return self.low(x, full, s)
-        p, acc = self._loop_reduce(s[ax], body)
+        if fn == "logsumexp":
+            return self._logsumexp(s[ax], body)
+        init = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "max": "-math.inf", "min": "math.inf"}[fn]
+        op = {"sum": "+", "mean": "+", "prod": "*", "max": "max", "min": "min"}[fn]
+        p, acc = self._loop_reduce(s[ax], body, init, op)
         return p, (f"({acc} / {s[ax]})" if fn == "mean" else acc)
 
     def _unbroadcast(self, g, x, idx):

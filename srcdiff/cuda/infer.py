@@ -4,7 +4,13 @@ from __future__ import annotations
 import ast
 
 from ..transforms.astutil import nested_blocks
-from .common import Unknown, ELEMENTWISE, INT_CALLS, REDUCTION_GRADS, dotted, size, broadcast_shapes, is_none, none_test
+from ..transforms.logdomain_calls import HELPERS, PRODUCTS
+from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
+                     broadcast_shapes, is_none, none_test)
+
+
+# the calls of the log-domain products (transforms/logdomain.py) and of their adjoints: no device lowering
+LOG_DOMAIN = PRODUCTS | {h for roles in HELPERS.values() for h in roles.values()}
 
 
 class Inference:
@@ -108,8 +114,12 @@ class Inference:
             return self.p.helper_info(self, name, e)
         if name in INT_CALLS:
             return None, "i"
-        if name in ("np.sum", "np.mean", "np.prod", "np.max", "np.min", "rt.logsumexp", "np.linalg.norm",
-                    "rt.sum", "rt.mean"):
+        if name in ("np.all", "np.any"):
+            if self._axis(e) is not None:
+                raise ValueError(f"{name} along an axis")
+            self.info(args[0])
+            return None, "b"
+        if name in REDUCTIONS or name == "np.linalg.norm":
             ax = self._axis(e)
             s = self.info(args[0])[0]
             if ax is None or s is None:
@@ -134,6 +144,8 @@ class Inference:
         if name in ("np.transpose", "rt.transpose"):
             s, d = self.info(args[0])
             return (tuple(reversed(s)) if s else s), d
+        if name in ARRAY_LITERALS:
+            return self._literal_info(e)
         if name in ("np.zeros", "np.ones", "np.empty", "np.full"):
             return self._static_shape(e), ("i" if any(k.arg == "dtype" and "int" in ast.unparse(k.value)
                                                        for k in e.keywords) else "f")
@@ -142,7 +154,9 @@ class Inference:
             infos = [self.info(a) for a in args]
             for si, _ in infos:
                 s = broadcast_shapes(s, si)
-            if name in ("np.where", "rt.select"):
+            if name in BOOLEAN:
+                dt = "b"
+            elif name in ("np.where", "rt.select"):
                 dt = "f" if "f" in (infos[1][1], infos[2][1]) else infos[1][1]
             elif name in ("np.abs", "abs", "np.negative", "np.maximum", "np.minimum", "rt.max2", "rt.min2",
                           "max", "min", "np.square", "rt.copy", "np.copy", "np.clip"):
@@ -150,7 +164,36 @@ class Inference:
             else:
                 dt = "f"
             return s, dt
+        if name == "rt.exp_shifted" or name in LOG_DOMAIN:
+            self.fail(e, "a log-domain product (srcdiff computes `logsumexp(v[:, None] + M, axis=0)` in a loop, M "
+                         "unchanged by the loop, from a table of exp(M) made before it: rt.exp_shifted), which device "
+                         "code does not have",
+                      "write that log-sum-exp as loops over M's entries in the function (its maximum, then the log "
+                      "of the sum of exp(entry - maximum)), or compute it on the host and pass it in")
         raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
+
+    def literal_elements(self, e):
+        """The elements of `np.array((s1, s2, ...))` / `rt.array(...)`: a tuple or list written out."""
+        if len(e.args) != 1 or not isinstance(e.args[0], (ast.Tuple, ast.List)) or not e.args[0].elts or \
+                any(k.arg != "dtype" for k in e.keywords):
+            raise ValueError(f"{dotted(e.func)}(...) of anything but a tuple or list of numbers (or of arrays of "
+                             "one shape) written out")
+        return e.args[0].elts
+
+    def _literal_info(self, e):
+        """Shape and dtype of an array literal: (n,) for n numbers, (n,) + s for n arrays of shape s."""
+        infos = [self.info(x) for x in self.literal_elements(e)]
+        shapes = {s for s, _ in infos}
+        if len(shapes) != 1 or shapes & {"tuple", "list"}:
+            raise ValueError(f"{dotted(e.func)}(...) of values of different shapes")
+        dts = {d for _, d in infos}
+        dt = "f" if "f" in dts else "i" if "i" in dts else "b"
+        for k in e.keywords:
+            text = ast.unparse(k.value)
+            dt = next((d for word, d in (("float", "f"), ("int", "i"), ("bool", "b")) if word in text), None)
+            if dt is None:
+                raise ValueError(f"{dotted(e.func)}(..., dtype={text})")
+        return (len(infos),) + (shapes.pop() or ()), dt
 
     def _axis(self, e):
         ax = [k.value for k in e.keywords if k.arg == "axis"] or e.args[1:2]

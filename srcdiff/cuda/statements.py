@@ -4,7 +4,8 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import OVERFLOW, ASSERTION, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent, Storage, BINOPS
+from .common import (OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
+                     Storage, BINOPS)
 
 
 class StatementLowering:
@@ -190,6 +191,8 @@ class StatementLowering:
             if is_none(v):
                 return self._none_placeholder(t.id)
             if t.id in self.shape and t.id not in self.tuples:
+                if isinstance(v, ast.Call) and dotted(v.func) in ARRAY_LITERALS:
+                    return self._assign_literal(t.id, v)
                 return self._assign_array(t.id, v, st)
             if isinstance(v, ast.Tuple):            # a tuple of scalars (a shape: `v1 = (2, 4)`)
                 p, x = self._low_tuple(v)
@@ -202,6 +205,27 @@ class StatementLowering:
             p, x = self.low(v)
             return p + [f"{', '.join(x_.id for x_ in t.elts)} = {x}"]
         self.fail(st, f"unsupported assignment {ast.unparse(st)}")
+
+    def _assign_literal(self, name, e):
+        """`v = np.array((s0, s1, ...))` / rt.array: v's local array (or its rows of the output) filled element by
+        element; of arrays of one shape, row by row. Elements that read v itself are all computed first, into a
+        temporary array."""
+        shape = self.shape[name]
+        inner, st = shape[1:], self.storage[name]
+        tmp = self._temp(shape) if name in self._names(e) else None
+        at = (lambda j: f"{tmp}[{j}]") if tmp else st.at
+        n = size(inner)
+        out = []
+        for k, x in enumerate(self.literal_elements(e)):
+            if not inner:
+                p, v = self.low(x)
+                out += p + [f"{at(k)} = {v}"]
+            else:
+                out += self._fill(lambda j, k=k: at(f"{k * n} + {j}" if k else j), inner, x)
+        if tmp:
+            j = self.fresh("j")
+            out += [f"for {j} in range({size(shape)}):", f"    {st.at(j)} = {tmp}[{j}]"]
+        return out
 
     def _tape_allocation(self, name, v):
         """The statement that allocates a tape on the CPU: its local array is allocated once at the top of

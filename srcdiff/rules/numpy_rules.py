@@ -353,8 +353,11 @@ _FULL_SVD = ("np.linalg.svd with full_matrices=True (the default): the extra col
              "pass full_matrices=False: U, s, Vh = np.linalg.svd(a, full_matrices=False)")
 CONSTANT_ARGUMENTS = {"np.arange": "build the range from integers: start + step * np.arange(n)",
                       "rt.svd_u_full": _FULL_SVD, "rt.svd_vh_full": _FULL_SVD}
+# ... and the device code of those that are tests of one number (math.isfinite exists in CUDA Python)
+_NONDIFF_CUDA = {"math.isnan": "math.isnan({0})", "math.isinf": "math.isinf({0})", "math.isfinite": "math.isfinite({0})"}
 for _name, _obj in _NONDIFF.items():
-    R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True, kind=_NONDIFF_KINDS[_name])
+    R(_name, [_obj] if _obj is not None else [], "*args, **kwargs", nondiff=True, kind=_NONDIFF_KINDS[_name],
+      cuda=_NONDIFF_CUDA.get(_name))
 # ... and those whose result's kind or shape is known
 ANY = "*args, **kwargs"
 for _name in ("np.zeros", "np.ones", "np.empty"):
@@ -376,8 +379,10 @@ R("np.ceil", [np.ceil], ANY, nondiff=True, cuda="float(math.ceil({0}))", **EW)
 R("np.trunc", [np.trunc, np.fix], ANY, nondiff=True, cuda="float(math.trunc({0}))", **EW)   # (np.fix rounds towards 0)
 for _name in ("np.round", "np.rint", "np.around"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, **EW)
-for _name in ("np.isnan", "np.isinf", "np.isfinite", "np.logical_and", "np.logical_or", "np.logical_not"):
-    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("broadcast", 0, "b"), shape="elementwise")
+for _name, _cuda in (("np.isnan", "math.isnan({0})"), ("np.isinf", "math.isinf({0})"),
+                     ("np.isfinite", "math.isfinite({0})"), ("np.logical_and", "(({0}) != 0 and ({1}) != 0)"),
+                     ("np.logical_or", "(({0}) != 0 or ({1}) != 0)"), ("np.logical_not", "(({0}) == 0)")):
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("broadcast", 0, "b"), shape="elementwise", cuda=_cuda)
 R("np.floor_divide", [np.floor_divide], ANY, nondiff=True, kind="promote", shape="elementwise")
 R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)", kind="as_float", shape="same")
 R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)", kind="as_float", shape="same")
