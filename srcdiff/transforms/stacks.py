@@ -55,7 +55,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
     found: dict = {}
     read_only = read_only_names(fn, kinds)
     stacks_read_only = set()
-    defs, dtypes = _single_definitions(fn), {}
+    casts, dtypes = unbound.cast_dtypes(fn), {}
     for n in walk_statements(fn.body):
         s, arg = _pushed(n)
         if s is not None:
@@ -65,7 +65,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
             arg = arg.args[0] if zeros else arg
             kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
             found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
-            cast = _cast_dtype(arg.id, defs) if isinstance(arg, gast.Name) else None
+            cast = casts.get(arg.id) if isinstance(arg, gast.Name) else None
             dtypes.setdefault(s, set()).add(cast if not zeros or _floating(cast) else None)   # (a tangent: a float)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
     anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only,
@@ -74,45 +74,9 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
     return fn
 
 
-def _single_definitions(fn) -> dict:
-    """{name: its value} for the names `fn` binds once by a plain assignment, besides the backward sweep's
-    pops of that value (`v = s.pop()`, `v = rt.pop(s)`)."""
-    defs, count = {}, {}
-    for n in walk_statements(fn.body):
-        if popped_from(n) is not None or (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
-                                          and dotted_name(n.value.func) == "rt.pop"):
-            continue
-        for t in (n.targets if isinstance(n, gast.Assign) else [getattr(n, "target", None)]):
-            for m in walk_names(t) if t is not None else ():
-                if isinstance(m.ctx, gast.Store):
-                    count[m.id] = count.get(m.id, 0) + 1
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            defs[n.targets[0].id] = n.value
-    return {v: e for v, e in defs.items() if count.get(v) == 1}
-
-
 def _floating(dotted_dtype: str | None) -> bool:
     import numpy as np
     return dotted_dtype is not None and np.issubdtype(getattr(np, dotted_dtype.split(".")[-1]), np.floating)
-
-
-def _cast_dtype(name, defs) -> str | None:
-    """The dotted NumPy dtype (`np.int32`) the array `name` holds, where it is an explicit cast's result
-    (`rt.cast(x, np.int32)`, the user's `x.astype('int32')`; through copies), else None."""
-    import numpy as np
-    v = defs.get(name)
-    for _ in range(8):
-        if not isinstance(v, gast.Name):
-            break
-        v = defs.get(v.id)
-    if not (isinstance(v, gast.Call) and dotted_name(v.func) == "rt.cast" and len(v.args) == 2):
-        return None
-    d = v.args[1]
-    d = defs.get(d.id, d) if isinstance(d, gast.Name) else d
-    if isinstance(d, gast.Constant) and isinstance(d.value, str) and isinstance(getattr(np, d.value, None), type):
-        return "np." + d.value
-    name = dotted_name(d)
-    return name if name and name.startswith("np.") and isinstance(getattr(np, name[3:], None), type) else None
 
 
 def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:

@@ -90,19 +90,44 @@ _WIDTHS = ("np.int8", "np.int16", "np.int32", "np.uint8", "np.uint16", "np.uint3
 
 
 def _integer_casts(fn) -> dict:
-    """Names `fn` binds to a cast to an integer dtype other than int64 (`v = rt.cast(x, d)`, d being np.int32 or a
-    name bound to it: `.astype('int32')`), with that dtype: their placeholders take it, or Numba cannot unify the
-    placeholder's int64 array with the cast's (nested fuzz, SRCDIFF_TESTS=full)."""
-    values = {n.targets[0].id: n.value for n in walk_statements(fn.body)
-              if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
+    """Names `fn` binds to a cast to an integer dtype other than int64, with that dtype: their placeholders
+    take it, or Numba cannot unify the placeholder's int64 array with the cast's (nested fuzz,
+    SRCDIFF_TESTS=full)."""
+    return {v: d for v, d in cast_dtypes(fn).items() if d in _WIDTHS}
+
+
+def cast_dtypes(fn) -> dict:
+    """{name: the dotted NumPy dtype} of the names `fn` binds to an explicit cast (`v = rt.cast(x, d)`, d being
+    np.int32, a name bound to it, or a dtype's name: the user's `.astype('int32')`), directly or through
+    copies, and to nothing else but a placeholder `v = None` or the backward sweep's pops of the value. Kinds
+    know an integer or float array, not its width: the placeholders (here) and the typed stacks
+    (transforms/stacks.py) of such names take this dtype."""
+    import numpy as np
+    values, count = {}, {}
+    for n in walk_statements(fn.body):
+        if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+            continue
+        e = n.value
+        if ((isinstance(e, gast.Constant) and e.value is None) or (isinstance(e, gast.Call) and (
+                dotted_name(e.func) == "rt.pop" or (isinstance(e.func, gast.Attribute) and e.func.attr == "pop"
+                                                    and not e.args)))):
+            continue
+        values[n.targets[0].id] = e
+        count[n.targets[0].id] = count.get(n.targets[0].id, 0) + 1
     out = {}
     for v, e in values.items():
-        if isinstance(e, gast.Call) and dotted_name(e.func) == "rt.cast" and len(e.args) == 2:
-            d = e.args[1]
-            d = values.get(d.id, d) if isinstance(d, gast.Name) else d
-            name = dotted_name(d) if isinstance(d, gast.Attribute) else None
-            if name in _WIDTHS:
-                out[v] = name
+        for _ in range(8):        # through copies
+            if not isinstance(e, gast.Name) or count.get(e.id) != 1:
+                break
+            e = values[e.id]
+        if count[v] != 1 or not (isinstance(e, gast.Call) and dotted_name(e.func) == "rt.cast" and len(e.args) == 2):
+            continue
+        d = e.args[1]
+        d = values.get(d.id, d) if isinstance(d, gast.Name) else d
+        name = ("np." + d.value if isinstance(d, gast.Constant) and isinstance(d.value, str)
+                else dotted_name(d) if isinstance(d, gast.Attribute) else None)
+        if name and name.startswith("np.") and isinstance(getattr(np, name[3:], None), type):
+            out[v] = name
     return out
 
 
