@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import compiler, generated
-from .errors import SrcdiffError
+from .errors import SrcdiffError, fail
 from .transforms import annotations as anno
 from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, purity, unbound
 from .transforms.astutil import Namer, clone, walk, walk_calls
@@ -222,6 +222,11 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     """derivative_name's generation of a derivative not made yet (`k`: its key in module.derivatives)."""
     forward_mode = mode == "jvp"
     unit = _unit_for(module, obj, typed=bool(arg_kinds))
+    if anno.get(unit.node, anno.PROCEDURE):    # (called for its effect, it is inlined where it can be)
+        fail(unit.node, unit, f"{unit.name} must return a value on every path",
+             "end the function with a return of the value to differentiate" if entry_name else
+             f"{unit.name} returns nothing and stays a call here (recursive, or called with keywords): return "
+             "the array it writes into and assign it (`buf = f(buf, ...)`)")
     params = unit.params
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")

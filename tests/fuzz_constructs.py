@@ -179,6 +179,14 @@ def _module_funcs(tree):
     return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
+def _called_for_effect(tree):
+    """`bump(buf, s)` as a statement: a call of the program's function that writes into its array argument
+    and returns nothing (none of its returns has a value)."""
+    procedures = {name for name, fn in _module_funcs(tree).items()
+                  if _sub_writes(fn) and all(r.value is None for r in _walk(fn, ast.Return))}
+    return any(isinstance(n.value, ast.Call) and _call_name(n.value) in procedures for n in _walk(tree, ast.Expr))
+
+
 def _straight_line(tree):
     return any(not _walk(fn, ast.If, ast.For, ast.While, ast.IfExp) and
                any(_call_name(c) and _call_name(c).startswith("np.") for c in _walk(fn, ast.Call))
@@ -486,6 +494,7 @@ DETECTORS = {
         for loop in _walk(t, ast.For, ast.While)),
     "calls to your own functions": lambda t: any(_calls(_entry(t), name) or any(
         _calls(_entry(t), name) for _ in [0]) for name in _module_funcs(t) if name.startswith("helper")),
+    "calls to your own functions :: also as statements for their in-place writes into an argument": _called_for_effect,
     "calls to your own functions :: closures": _closure,
     "calls to your own functions :: nested defs": lambda t: any(
         isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),
@@ -524,6 +533,7 @@ NOT_CONSTRUCTS = {
     f"{WRITES} :: with overwritten values restored in the backward sweep",
     "calls to your own functions :: inlined into the gradient",
     "calls to your own functions :: comments naming them",
+    "calls to your own functions :: bump(buf, i, v) of a function that returns nothing",
     "or tuples/lists of them :: gradients come back in the same structure",
     "and have keyword-only parameters :: bound as python binds them",
 }

@@ -137,6 +137,7 @@ class Gen:
         self.counter = 0
         self.helpers = []          # (name, [(param, kind, default, keyword-only)], ret kind, packed)
         self.helper_src = []
+        self.procedures = []       # (name, the kind of array it writes into): helpers called for their effect
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
@@ -716,6 +717,9 @@ class Gen:
             return self.buffer(env)
         if o == "write":
             b = self.pick(env["bufs"])
+            calls = [p for p, k in self.procedures if k == env["vars"][b]]
+            if calls and self.coin(4):   # a helper that writes into it and returns nothing, called as a statement
+                return [f"{self.pick(calls)}({b}, {self.expr('s', env, 1)})"]
             if self.coin(6):    # through a second name for b's array (README: followed; aliasing.follow_writes)
                 alias, idx = self.fresh("al"), self.index(env)
                 if env["vars"][b] == "m":
@@ -1003,6 +1007,21 @@ class Gen:
         self.helper_src.append("\n".join(head + self.indent(body)))
         self.helpers.append((name, spec, ret, packed))
 
+    def procedure(self):
+        """A helper called for its effect (README: calls of your functions as statements): it writes into its
+        array argument (a vector or a matrix), perhaps in a loop or after an early bare `return`, and returns
+        nothing."""
+        name, kind, n = self.fresh("bump"), self.pick(["v", "m"]), self.N
+        at = "0, 1" if kind == "m" else "1"
+        body = self.pick([
+            [f"buf[{at}] = buf[{at}] * 1.1 + 0.1 * np.tanh(s)"],
+            [f"for j in range(1, {n}):", f"    buf[{'0, ' if kind == 'm' else ''}j] += 0.1 * np.tanh(s * "
+             f"buf[{'0, ' if kind == 'm' else ''}j - 1])"],
+            ["if s > 2.0:", "    return", f"buf[{at}] = 0.5 * buf[{at}] + np.sin(s)"],
+            [f"buf[{'1' if kind == 'm' else ':2'}] *= np.tanh(s)", "return"]])
+        self.helper_src.append("\n".join([f"def {name}(buf, s):"] + self.indent(body)))
+        self.procedures.append((name, kind))
+
     @staticmethod
     def signature(spec):
         """`p0, p1=0.5, *, q2, q3=1.5` from [(name, kind, default or None, keyword-only)]."""
@@ -1077,6 +1096,8 @@ class Gen:
         if self.has("helpers"):
             for _ in range(self.choose(3)):
                 self.helper()
+            if self.has("inplace") and self.coin(3):
+                self.procedure()
         fns = []
         if self.has("factories") and self.coin(3):
             for _ in range(1 + self.choose(2)):

@@ -961,7 +961,8 @@ def bump(buf, i, v):
 
 def calls_bump(x, a):
     b = a.copy()
-    bump(b, 1, x)  # <- bumpcall
+    bump(b, 1, x)
+    bump(b, 2, x * x)
     return np.sum(b ** 2)
 
 
@@ -977,15 +978,40 @@ def assigns_bump(x, a):
     return np.sum(b ** 2)
 
 
+def bump_down(buf, i, v):
+    if i > 0:
+        buf[i] += v * buf[i - 1]
+        bump_down(buf, i - 1, v)  # <- bumpdown
+
+
+def calls_bump_down(x, a):
+    b = a.copy()
+    bump_down(b, 2, x)
+    return np.sum(b ** 2)
+
+
+def only_bumps(x, a):  # <- procedure
+    bump(a, 1, x)
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-def test_call_of_own_function_as_a_statement_is_declined(jit):
+def test_call_of_own_function_as_a_statement(jit):
     """`bump(b, 1, x)` (a helper that writes into its argument and returns nothing) stayed a call of a name the
-    generated module lacks (NameError), and its write had no derivative; now declined at its line with the
-    form that works (return the array and assign it), which is differentiated."""
-    msg = _declined(calls_bump, [0.8, np.array([0.3, 0.5, -1.1])], jit)
-    _assert_located(msg, "bumpcall", "return buf", "whose value is not used")
+    generated module lacks (NameError), and its write had no derivative; it was then declined; now it is
+    inlined (its value, None, goes to a name nothing reads) and its write differentiated. A recursive one
+    called so (it would stay a call) is declined at its line with the form that works (return the array and
+    assign it); a function that returns nothing, differentiated itself, at its def."""
     from gradcheck import check_grad
-    check_grad(assigns_bump, [0.8, np.array([0.3, 0.5, -1.1])], jit=jit)
+    args = [0.8, np.array([0.3, 0.5, -1.1])]
+    check_grad(calls_bump, args, wrt=(0, 1), jit=jit)
+    check_grad(assigns_bump, args, jit=jit)
+    g = srcdiff.grad(calls_bump, wrt=(0, 1), jit=jit)(*args)
+    _, dot = srcdiff.jvp(calls_bump, wrt=(0, 1), jit=jit)(*args, (0.5, np.ones(3)))
+    np.testing.assert_allclose(dot, 0.5 * g[0] + np.sum(g[1]), rtol=1e-12)
+    msg = _declined(calls_bump_down, args, jit)
+    _assert_located(msg, "bumpdown", "return buf", "which srcdiff cannot inline")
+    msg = _declined(only_bumps, args, jit)
+    _assert_located(msg, "procedure", "end the function with a return", "must return a value on every path")
 
 
 # ---- a decline met in a gradient differentiated again names the user's line (nested fuzz 791163) ---------------

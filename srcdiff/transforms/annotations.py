@@ -111,6 +111,11 @@ STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> sta
     pushed onto it, and the primal value it holds, which names its row tape).
     Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")
 
+PROCEDURE = _key("procedure", """True on the FunctionDef of a user function that returns no value on any path (it is
+    called for its effect: `bump(buf, i, v)` writes into buf): the front end gave it a final `return None`.
+    Written by controlflow.structure; read by module_builder (such a function is inlined where its caller
+    calls it; differentiated on its own, or staying a call, it is declined: there is no value to differentiate).""")
+
 PURE_CALLEES = _key("pure_callees", """frozenset, on the FunctionDef of a derivative: the names of the user functions it
     calls that stay calls (recursive ones) and have no effect but their result (purity.effect_free_functions).
     Written by the compiler's dead code pass (from Context.pure_callees); read by optimize.deadcode, in that

@@ -14,7 +14,7 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import Namer, assign, const, copy_loc, load, names_in, walk
+from .astutil import Namer, assign, const, copy_loc, load, names_in, walk, walk_statements
 
 
 def _has(stmts, kinds, into_loops=False) -> bool:
@@ -187,9 +187,18 @@ class _ControlFlow:
 
 
 def structure(unit):
-    """Apply the control-flow normalisation to unit.node; returns the unit."""
+    """Apply the control-flow normalisation to unit.node; returns the unit. A function that returns no value on
+    any path (a procedure, called for its effect) returns None: `return` reads `return None`, and one ends its
+    body where it may fall off the end (annotations.PROCEDURE notes it)."""
     cf = _ControlFlow(unit)
     fn = unit.node
+    returns = [s for s in walk_statements(fn.body) if isinstance(s, gast.Return)]
+    if all(s.value is None or (isinstance(s.value, gast.Constant) and s.value.value is None) for s in returns):
+        for s in returns:
+            s.value = const(None)
+        if not _always_returns(fn.body):
+            fn.body.append(copy_loc(gast.Return(value=const(None)), fn.body[-1]))
+        anno.set(fn, anno.PROCEDURE, True)
     body = fn.body
     if any(_has(s.body, gast.Return, into_loops=True) for s in walk(fn) if isinstance(s, (gast.For, gast.While))):
         if not _always_returns(body) and not isinstance(body[-1], gast.Return):

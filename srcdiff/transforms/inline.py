@@ -25,11 +25,15 @@ def inline_calls(unit, callee_anf, stack=()):
 
     def inline(s):
         if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
-                and s.value.func.id in unit.callees):   # (it would stay a call, of a name the gradient lacks)
-            name = s.value.func.id
-            fail(s, unit, f"a call of your function `{name}` whose value is not used: srcdiff inlines the calls "
-                          "whose value is assigned", f"assign its value (`y = {name}(...)`); a function that writes "
-                 f"into its argument can return it: `buf = {name}(buf, ...)`, with `return buf` at its end")
+                and s.value.func.id in unit.callees):   # a call for its effect (`bump(buf, i, v)`): its value,
+            name = s.value.func.id                        # None for a procedure, goes to a name nothing reads
+            spliced = try_inline(gast.copy_location(assign(namer.fresh(f"{name}_value"), s.value, s.lineno), s))
+            if spliced is None:     # (it would stay a call, of a name the gradient lacks)
+                fail(s, unit, f"a call of your function `{name}` whose value is not used, which srcdiff cannot "
+                              "inline (a recursive function, a call with keywords)", f"assign its value "
+                     f"(`y = {name}(...)`); a function that writes into its argument can return it: "
+                     f"`buf = {name}(buf, ...)`, with `return buf` at its end")
+            return spliced
         spliced = try_inline(s)
         if spliced is None:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
