@@ -133,3 +133,8 @@ def python_function(fn):
     """The Python function of the source the user reads behind `fn` (a generated function, jitted or not, or
     any other function or Numba dispatcher): what differentiating it again parses, never the compiled form."""
     return _SHOWN_FUNCTIONS.get(fn) or getattr(fn, "py_func", fn)
+
+
+def is_generated_file(path: str) -> bool:
+    """Whether `path` is a module srcdiff generated (in the cache directory), not a file of the user's."""
+    return bool(path) and os.path.abspath(path).startswith(os.path.abspath(cache_dir()) + os.sep)

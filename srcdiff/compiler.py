@@ -190,9 +190,8 @@ def is_generated(obj) -> bool:
 
 def _is_generated_unit(unit) -> bool:
     """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
-    import os
-    from .cachedir import cache_dir
-    return bool(unit.filename) and os.path.abspath(unit.filename).startswith(os.path.abspath(cache_dir()) + os.sep)
+    from .cachedir import is_generated_file
+    return is_generated_file(unit.filename)
 
 
 def _fold_negative_constants(node):

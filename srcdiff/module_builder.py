@@ -85,13 +85,15 @@ def _key(obj):
     return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
 
 
-def _unit_for(module: Module, obj, structs: dict | None = None, typed: bool = False) -> parse.Unit:
+def _unit_for(module: Module, obj, structs: dict | None = None, typed: bool = False,
+              for_call: bool = False) -> parse.Unit:
     """The front-end unit of `obj` (a function or a unit), made once per module and linked into it.
     `typed`: for a derivative that knows its arguments' kinds (forward mode has two units of a function: a
     sum's start is written by its kind in one, from 0.0 in the other)."""
-    k = (_key(obj), typed and module.mode == "jvp")
+    typed = typed and module.mode == "jvp"
+    k = (_key(obj), (typed, repr(sorted(structs.items()))) if structs and for_call else typed)
     if k not in module.units:
-        module.units[k] = compiler.front_end(obj, structs, module.mode, k[1])
+        module.units[k] = compiler.front_end(obj, structs, module.mode, typed)
         _link(module, module.units[k])
     return module.units[k]
 
@@ -155,10 +157,12 @@ def _rename_callees(module, unit, node):
 def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
     """The unit in SSA with user calls inlined (their `typed` units: see _unit_for); calls that stay get
     module-level primal names. Returns (ssa unit, {module name of a remaining callee: its object})."""
-    def inline_callee(obj, stack=()):
-        callee = _unit_for(module, obj, typed=typed)
-        return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack: inline_callee(o, st), stack) \
-            if len(stack) < 4 else None
+    def inline_callee(obj, stack=(), structs=None):
+        """The callee's ANF unit with its calls inlined; `structs`: its tuple parameters' structures (their
+        items become parameters of their own, flatten.py), for a call that passes tuples of the caller's values."""
+        callee = _unit_for(module, obj, structs, typed=typed, for_call=True)
+        return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack, sts=None: inline_callee(o, st, sts),
+                                   stack) if len(stack) < 4 else None
 
     ssa_unit = compiler.middle_end(unit, inline_callee)
     for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
@@ -181,8 +185,9 @@ def _effect_free_callees(module: Module, local_to_obj: dict) -> frozenset:
     if not local_to_obj:
         return frozenset()
     made = {}
-    for (key, _), unit in module.units.items():
-        made.setdefault(key, unit)
+    for (key, flag), unit in module.units.items():
+        if not isinstance(flag, tuple):     # (not a unit of tuple parameters flattened for one call)
+            made.setdefault(key, unit)
     graph, todo = {}, [obj for obj in local_to_obj.values() if obj is not None]
     while todo:
         obj = todo.pop()

@@ -187,6 +187,20 @@ def _called_for_effect(tree):
     return any(isinstance(n.value, ast.Call) and _call_name(n.value) in procedures for n in _walk(tree, ast.Expr))
 
 
+def _loop_over_passed_tuple(tree):
+    """A function of the program (not f) that loops over one of its parameters (`for w, b in layers`, or
+    enumerate of it), called with a tuple literal in that place."""
+    loopers = {}
+    for name, fn in _module_funcs(tree).items():
+        params = [a.arg for a in fn.args.args]
+        for loop in _walk(fn, ast.For):
+            it = loop.iter.args[0] if _is_call(loop.iter, "enumerate") else loop.iter
+            if isinstance(it, ast.Name) and it.id in params:
+                loopers[name] = params.index(it.id)
+    return any(_call_name(c) in loopers and len(c.args) > loopers[_call_name(c)]
+               and isinstance(c.args[loopers[_call_name(c)]], ast.Tuple) for c in _walk(tree, ast.Call))
+
+
 def _straight_line(tree):
     return any(not _walk(fn, ast.If, ast.For, ast.While, ast.IfExp) and
                any(_call_name(c) and _call_name(c).startswith("np.") for c in _walk(fn, ast.Call))
@@ -449,6 +463,7 @@ DETECTORS = {
         t, lambda it: _is_call(it, "zip") and any(_is_call(a, "range") for a in it.args)),
     f"{FOR} :: tuple literals of arrays or of pairs of them": lambda t: _for_iter(
         t, lambda it: isinstance(it, ast.Tuple) and any(isinstance(e, ast.Tuple) for e in it.elts)),
+    f"{TUPLES} :: or passed to a function of yours that loops over them": _loop_over_passed_tuple,
     f"{TUPLES} :: also bound to a name first": lambda t: _for_iter(
         t, lambda it: isinstance(it, ast.Name) and it.id in _tuple_names(t)),
     f"{FOR} :: reversed(range(...))": lambda t: _for_iter(

@@ -1075,6 +1075,16 @@ class Gen:
         self.helper_src.append("\n".join(src))
         return name
 
+    def walker(self):
+        """A helper that loops over the tuple of (matrix, vector) pairs its caller passes (README: unrolled in
+        the function that loops, as in the one differentiated)."""
+        name = self.fresh("walk")
+        head, k = self.pick([("for w, v in pairs:", "1"), ("for k, (w, v) in enumerate(pairs):", "(k + 1)")])
+        src = [f"def {name}(pairs, s):", "    t = s", f"    {head}",
+               f"        t = 0.5 * t + {k} * 0.1 * np.sum(np.tanh(w @ v + t))", "    return t"]
+        self.helper_src.append("\n".join(src))
+        return name
+
     def env(self, vars_):
         return {"vars": dict(vars_), "vec": [n for n, k in vars_.items() if k == "v"], "bufs": [], "loops": [],
                 "closures": [], "ints": [], "bools": []}
@@ -1105,6 +1115,8 @@ class Gen:
         if self.has("recursive") and self.coin(3):
             depth = self.pick(["2", "1", "n" if modern else "2"])
             fns.append((f"{self.recursive()}(ARG, {depth})", "s"))
+        if self.has("helpers") and self.has("for") and self.coin(3):
+            fns.append((f"{self.walker()}(((M, a), (M * ARG, np.tanh(a))), ARG)", "s"))
         env = self.env({"x": "s", "a": "v", "M": "m"})
         consts = []                # module-level constants read as conditions (README 'Captured values')
         if self.has("globals") and self.coin(3):

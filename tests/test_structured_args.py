@@ -119,10 +119,65 @@ def test_a_loop_over_a_tuple_literal_is_unrolled(jit):
         np.testing.assert_allclose(g, numerical_grad(flat_literal_loop, [w0, w1, x], k), rtol=1e-5, atol=1e-7)
 
 
-def test_a_loop_over_a_tuple_a_helper_receives_is_declined():
-    """A function of the user's looping over a tuple its caller passes cannot be unrolled (the loop is desugared
-    before the call is inlined): declined at the user's line, never a zero gradient."""
+def walk_pairs(pairs, s):
+    t = s
+    for k, (w, v) in enumerate(pairs):
+        t = 0.5 * t + (k + 1) * 0.1 * np.sum(np.tanh(w @ v + t))
+    return t
+
+
+def calls_walk(x, a, M):
+    pairs = ((M, a), (M * x, np.tanh(a)))
+    return walk_pairs(pairs, x) + walk_pairs(((M, a),), 2.0 * x)
+
+
+def loops_and_returns_it(pairs, s):
+    t = s
+    for w, v in pairs:
+        t = t + np.sum(w * v)
+    return t, pairs
+
+
+def calls_loops_and_returns_it(a, b):
+    t, q = loops_and_returns_it(((a, b), (b, a)), 1.0)
+    return t + np.sum(q[0][0])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_loop_over_a_tuple_a_helper_receives_is_unrolled(jit):
+    """A function of the user's looping over the tuple its caller passes (`def mlp(layers, x): for w, b in
+    layers`) was declined: the loop is desugared before the call is inlined. The inliner now gives the callee
+    one parameter per item of a tuple the call passes (flatten.py, as for the differentiated function's own
+    tuple arguments), so its loop unrolls; gradients, jvp and the value agree with central differences."""
     rng = np.random.default_rng(2)
     params = ((rng.normal(size=(3, 2)), rng.normal(size=3)), (rng.normal(size=(2, 3)), rng.normal(size=2)))
-    with pytest.raises(srcdiff.SrcdiffError, match="tuple of differentiated values"):
-        srcdiff.grad(deep, wrt=0)(params, rng.normal(size=2))
+    x = rng.normal(size=2)
+    grads = srcdiff.grad(deep, wrt=(0, 1), jit=jit)(params, x)
+    for i, lay in enumerate(params):
+        for j, leaf in enumerate(lay):
+            def f(v):
+                p = [list(q) for q in params]
+                p[i][j] = v
+                return deep(tuple(tuple(q) for q in p), x)
+            np.testing.assert_allclose(grads[0][i][j], numerical_grad(f, [leaf], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(grads[1], numerical_grad(lambda v: deep(params, v), [x], 0), rtol=1e-5, atol=1e-7)
+    args = [0.3, rng.normal(size=3), rng.normal(size=(3, 3))]
+    value, g = srcdiff.value_and_grad(calls_walk, wrt=(0, 1, 2), jit=jit)(*args)
+    assert value == pytest.approx(calls_walk(*args), rel=1e-13)
+    for k in range(3):
+        np.testing.assert_allclose(g[k], numerical_grad(calls_walk, args, k), rtol=1e-5, atol=1e-7)
+    tangent = (0.7, np.ones(3), np.full((3, 3), 0.5))
+    _, dot = srcdiff.jvp(calls_walk, wrt=(0, 1, 2), jit=jit)(*args, tangent)
+    np.testing.assert_allclose(dot, sum(np.sum(gk * tk) for gk, tk in zip(g, tangent)), rtol=1e-10)
+    g0 = srcdiff.grad(calls_walk, wrt=0)
+    g0(*args)
+    code = [ln.strip() for ln in srcdiff.source(g0).splitlines() if not ln.strip().startswith("#")]
+    assert not any(ln.startswith(("for ", "while ")) for ln in code), code     # unrolled (both calls)
+
+
+def test_a_helper_that_loops_over_a_tuple_and_returns_it_whole_is_declined_at_its_line():
+    """Where the callee also uses the tuple whole (returns it), it takes the tuple as one value and its loop
+    cannot be followed: declined at the callee's line, never a zero gradient."""
+    with pytest.raises(srcdiff.SrcdiffError, match="tuple of differentiated values") as e:
+        srcdiff.grad(calls_loops_and_returns_it, wrt=(0, 1))(np.ones(2), np.ones(2))
+    assert e.value.filename == __file__ and "return t, pairs" in str(e.value), str(e.value)

@@ -11,7 +11,7 @@ import copy
 
 import gast
 
-from ..errors import fail
+from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import Namer, Transformer, assign, load, names_in, rewrite_blocks, walk
 
@@ -22,6 +22,7 @@ def inline_calls(unit, callee_anf, stack=()):
     """Inline calls in the ANF unit `unit`; `callee_anf(obj)` gives a callee's inlined ANF unit (or None)."""
     namer = Namer(names_in(unit.node) | set(unit.bindings) | {"np", "rt", "math"})
     used_callees = set()
+    tuples = _tuple_literals(unit.node)
 
     def inline(s):
         if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
@@ -56,6 +57,11 @@ def inline_calls(unit, callee_anf, stack=()):
         params = callee.params
         if len(params) != len(call.args):
             return None
+        callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
+            obj, stack + (id(obj),), structs))
+        params = callee.params
+        if len(params) != len(call_args):
+            return None
         body = callee.node.body
         returned = body[-1].value if isinstance(body[-1], gast.Return) else None
         returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
@@ -65,30 +71,11 @@ def inline_calls(unit, callee_anf, stack=()):
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value)
         ret = body[-1].value
-        local = set(params) | {n.id for n in walk(callee.node)
-                               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        local |= {n.target.id for n in walk(callee.node) if isinstance(n, gast.For)}
-        # free names of the callee (module constants) must not be shadowed by the caller's locals
-        free = {n.id for n in walk(callee.node) if isinstance(n, gast.Name)} - local - {"np", "rt", "math"}
         stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        substitute = {p: a for p, a in zip(params, call.args) if p not in stored}  # read-only params: use the argument
-        rename = {v: namer.fresh(v) for v in sorted(local - set(substitute))}
-        for name in free & names_in(unit.node):
-            if name in callee.bindings:
-                alias = namer.fresh(name)
-                unit.bindings[alias] = callee.bindings[name]
-                rename[name] = alias
-        for name in free:
-            if name in callee.bindings and name not in rename:
-                unit.bindings.setdefault(name, callee.bindings[name])
-        for name in sorted(free & set(callee.callees)):   # calls the callee keeps (recursive ones) move along
-            target = callee.callees[name]
-            if unit.callees.get(name) is not target:
-                rename[name] = namer.fresh(name)   # (the name itself where the caller has no such name)
-            unit.callees[rename.get(name, name)] = target
-            used_callees.add(rename.get(name, name))
+        substitute = {p: a for p, a in zip(params, call_args) if p not in stored}  # read-only params: use the argument
+        rename = _renaming(unit, callee, params, substitute, namer, used_callees)
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
-                   for p, a in zip(params, call.args) if p not in substitute]
+                   for p, a in zip(params, call_args) if p not in substitute]
         for st in copy.deepcopy(body[:-1]):
             spliced.append(_mark(_substitute(_rename(st, rename), substitute), None, callee.filename, callee.name))
         ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
@@ -98,6 +85,80 @@ def inline_calls(unit, callee_anf, stack=()):
     unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
+
+
+def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) -> dict:
+    """{callee's name: its name in the caller} for the callee's locals (fresh names; not the read-only
+    parameters `substitute` replaces), the module constants a caller's local would shadow (the caller's
+    unit takes their bindings) and the calls the callee keeps (recursive ones: the caller's callees now)."""
+    local = set(params) | {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    local |= {n.target.id for n in walk(callee.node) if isinstance(n, gast.For)}
+    # free names of the callee (module constants) must not be shadowed by the caller's locals
+    free = {n.id for n in walk(callee.node) if isinstance(n, gast.Name)} - local - {"np", "rt", "math"}
+    rename = {v: namer.fresh(v) for v in sorted(local - set(substitute))}
+    for name in free & names_in(unit.node):
+        if name in callee.bindings:
+            alias = namer.fresh(name)
+            unit.bindings[alias] = callee.bindings[name]
+            rename[name] = alias
+    for name in free:
+        if name in callee.bindings and name not in rename:
+            unit.bindings.setdefault(name, callee.bindings[name])
+    for name in sorted(free & set(callee.callees)):   # calls the callee keeps (recursive ones) move along
+        target = callee.callees[name]
+        if unit.callees.get(name) is not target:
+            rename[name] = namer.fresh(name)   # (the name itself where the caller has no such name)
+        unit.callees[rename.get(name, name)] = target
+        used_callees.add(rename.get(name, name))
+    return rename
+
+
+def _with_tuple_items(callee, call, tuples: dict, structured):
+    """(the callee's unit, the call's arguments) for a call passing tuples of the caller's values (literals,
+    or names bound to them: `tuples`): the callee made with one parameter per item of each (`structured(
+    structs)`, flatten.py: its loops over them unroll, `for w, b in layers`, as the differentiated function's
+    do over its own tuple arguments) and the items as arguments; else (no tuple, or a callee that uses one
+    whole: returns it, passes it on) `callee` and the call's arguments as they are."""
+    structs = {p: _structure(a, tuples) for p, a in zip(callee.params, call.args)}
+    structs = {p: st for p, st in structs.items() if st is not None}
+    if not structs:
+        return callee, call.args
+    try:
+        flat = structured(structs)
+    except SrcdiffError:
+        return callee, call.args
+    if flat is None:
+        return callee, call.args
+    return flat, [leaf for a in call.args for leaf in _leaves(a, tuples)]
+
+
+def _tuple_literals(fn) -> dict:
+    """{name: its tuple literal} for the names `fn` binds once, to a tuple or list literal (ANF's `t = (a, b)`)."""
+    found, count = {}, {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            count[n.id] = count.get(n.id, 0) + 1
+        if (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)
+                and isinstance(n.value, (gast.Tuple, gast.List))):
+            found[n.targets[0].id] = n.value
+    return {k: v for k, v in found.items() if count.get(k) == 1}
+
+
+def _structure(a, tuples: dict, depth: int = 0):
+    """The structure (flatten.structure_of's form) of the call argument `a`: a tuple or list literal, or a name
+    bound to one, of the caller's values; None for a single value."""
+    a = tuples.get(a.id, a) if isinstance(a, gast.Name) and depth < 16 else a
+    if not isinstance(a, (gast.Tuple, gast.List)) or any(isinstance(e, gast.Starred) for e in a.elts):
+        return None
+    return [_structure(e, tuples, depth + 1) for e in a.elts]
+
+
+def _leaves(a, tuples: dict, depth: int = 0) -> list:
+    """The values at the leaves of the call argument `a`, in flatten.leaves's order."""
+    b = tuples.get(a.id, a) if isinstance(a, gast.Name) and depth < 16 else a
+    if not isinstance(b, (gast.Tuple, gast.List)) or any(isinstance(e, gast.Starred) for e in b.elts):
+        return [a]
+    return [leaf for e in b.elts for leaf in _leaves(e, tuples, depth + 1)]
 
 
 def _rename(node, mapping):

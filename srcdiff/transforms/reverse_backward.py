@@ -16,7 +16,8 @@ import copy
 
 import gast
 
-from ..errors import fail
+from ..cachedir import is_generated_file
+from ..errors import SrcdiffError, fail
 from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
@@ -117,6 +118,14 @@ class BackwardSweep:
             return
         elif isinstance(value, gast.Tuple):
             where = anno.get(s, anno.FILE)
+            if where and not is_generated_file(where):   # a function of the user's, inlined: named at its line
+                import linecache
+                raise SrcdiffError("a tuple of differentiated values is built here in a way srcdiff cannot follow "
+                                   "component by component (a tuple holding a tuple it took whole); reverse mode "
+                                   "supports tuples that are built, copied, unpacked and indexed with constants\n"
+                                   f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
+                                   "return or pass on the parts as separate values (unpack the tuple first), or "
+                                   "np.stack them into an array")
             if where:   # inlined generated code: a value_and_grad's (value, gradient) pair
                 fail(self.fn, self.unit, f"a tuple of differentiated values ({where}:{s.lineno}, code srcdiff "
                      "generated, e.g. the (value, gradient) pair of srcdiff.value_and_grad) cannot be "
@@ -483,3 +492,4 @@ def _squares(value) -> bool:
     """`x * x` of one name: its two operands' contributions are the same expression."""
     return (isinstance(value.op, gast.Mult) and isinstance(value.left, gast.Name)
             and isinstance(value.right, gast.Name) and value.left.id == value.right.id)
+
