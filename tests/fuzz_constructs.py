@@ -513,6 +513,9 @@ DETECTORS = {
     "calls to your own functions :: closures": _closure,
     "calls to your own functions :: nested defs": lambda t: any(
         isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),
+    "nested defs :: also with defaults and keyword-only parameters": lambda t: any(
+        n.args.defaults or n.args.kwonlyargs for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn)
+        if n is not fn and isinstance(n, ast.FunctionDef)),
     "calls to your own functions :: lambdas": lambda t: bool(_walk(t, ast.Lambda)),
     "lambdas :: also several on a line": _several_lambdas_on_a_line,
     "lambdas :: and called where they are written": _lambda_called_in_place,

@@ -138,6 +138,7 @@ class Gen:
         self.helpers = []          # (name, [(param, kind, default, keyword-only)], ret kind, packed)
         self.helper_src = []
         self.procedures = []       # (name, the kind of array it writes into): helpers called for their effect
+        self.closure_defaults = {}  # nested def with a parameter c that has a default -> whether c is keyword-only
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
@@ -371,6 +372,9 @@ class Gen:
         if o == "closure":
             name, ret = self.pick(env["closures"])
             e = f"{name}({self.expr('s', env, d)})"
+            if name in self.closure_defaults and self.coin():     # its default given at this call
+                kwonly = self.closure_defaults[name]
+                e = f"{e[:-1]}, {'c=' if kwonly or self.coin() else ''}{self.expr('s', env, d - 1)})"
             return e if ret == kind else self.coerce(e, ret, kind)
         if o == "fn":
             call, ret = self.pick(self.fns)
@@ -931,6 +935,12 @@ class Gen:
             cenv["vars"]["u"] = "s"
             cenv["closures"] = []
             lines = [f"def {name}(u):"]
+            if self.coin(3):   # a parameter with a default (README: nested defs with defaults), keyword-only or not
+                kwonly = self.coin(3)
+                default = self.pick([self.const(), self.expr("s", env, 1)])   # (bound where the def runs)
+                lines = [f"def {name}(u, {'*, ' if kwonly else ''}c={default}):"]
+                cenv["vars"]["c"] = "s"
+                self.closure_defaults[name] = kwonly
             if self.coin(3):   # a closure nested in the closure
                 n2 = self.fresh("inner")
                 lines += [f"    def {n2}(z):", f"        return z * {self.expr('s', cenv, 1)}"]

@@ -66,9 +66,36 @@ def default_value(x):
     return f(x)
 
 
-def test_a_default_value_is_declined_naming_the_function():
-    with pytest.raises(srcdiff.SrcdiffError, match="nested function 'f' has default values"):
-        srcdiff.grad(default_value)(1.0)
+def defaults_bound_where_defined(x, y):
+    scale = x * 2.0
+
+    def inner(u, c=2.0, *, d=scale):
+        return np.sin(u * c) + x * d
+    scale = 100.0            # (the default was evaluated at the def, as Python does)
+    g = lambda u, k=y: u * k
+    return inner(y) + inner(x, 3.0) + inner(x, d=1.5) + inner(u=y, c=x) + g(x) + (lambda v, z=0.5: v * z)(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_defaults_and_keyword_only_parameters_of_nested_functions(jit):
+    """Nested defs and lambdas with defaults (constants, or values of the enclosing function bound where the
+    def runs) and keyword-only parameters were declined; calls now bind their arguments as Python does."""
+    check_grad(default_value, [0.7], jit=jit)
+    check_grad(defaults_bound_where_defined, [0.7, 1.3], wrt=(0, 1), jit=jit)
+    value, _ = srcdiff.value_and_grad(defaults_bound_where_defined, wrt=(0, 1), jit=jit)(0.7, 1.3)
+    assert value == pytest.approx(defaults_bound_where_defined(0.7, 1.3), rel=1e-14)
+    assert body_source(through(default_value, "closures").node) == "return f(x, 2.0)"
+
+
+def positional_keyword_only(x):
+    def f(a, *, b=1.0):
+        return a * b
+    return f(x, 2.0)
+
+
+def test_a_keyword_only_parameter_given_by_position_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"f\(\) takes 1 positional arguments but 2 were given"):
+        srcdiff.grad(positional_keyword_only)(1.0)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])

@@ -164,14 +164,14 @@ def view_in_loop(M):
     return s
 
 
-def nested_default(x):
-    def g(v, k=2.0):  # <- nested_default
-        return v * k
-    return g(x)
+def nested_varargs(x):
+    def g(v, *ks):  # <- nested_varargs
+        return v * ks[0]
+    return g(x, 2.0)
 
 
-def lambda_default(x):
-    g = lambda v, k=2.0: v * k  # <- lambda_default
+def lambda_kwargs(x):
+    g = lambda v, **ks: v * 2.0  # <- lambda_kwargs
     return g(x)
 
 
@@ -443,8 +443,8 @@ AUDIT = [
     (swap_then_second_name, np.ones(3), "swap_second_name", "copy"),   # (nested fuzz 781051: was "`buf6` shares
     # memory with `buf6`", both names the user's for two of its bindings)
     # nested functions srcdiff calls positionally (was: TypeError / NameError in generated code)
-    (nested_default, 0.5, "nested_default", "explicitly"),
-    (lambda_default, 0.5, "lambda_default", "explicitly"),
+    (nested_varargs, 0.5, "nested_varargs", "name each parameter"),
+    (lambda_kwargs, 0.5, "lambda_kwargs", "name each parameter"),
     (decorated_nested, 0.5, "decorated", "without the decorator"),
     # complex numbers (was: a wrong gradient)
     (complex_constant, 0.5, "complex", "real and imaginary"),

@@ -2,6 +2,8 @@
 variables they read as extra parameters (runs first, before `desugar`)."""
 from __future__ import annotations
 
+import copy
+
 import gast
 
 from ..errors import fail
@@ -14,16 +16,21 @@ def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
     if not any(type(n) in _LIFTED for s in unit.node.body for n in walk(s)):
         return unit     # (one walk: most functions hold neither, and the names below need three)
-    outer_locals = local_names(unit.node)
-    defs = _collect_defs(unit)
+    defaults: dict = {}        # nested function -> {parameter: its default (a constant, or a name bound to it)}
+    defs = _collect_defs(unit, defaults)
     if not defs:
         return unit
+    outer_locals = local_names(unit.node)    # (with the names the defaults' values were bound to)
     _check_signatures(defs, unit)
+    positional = {name: len(fd.args.args) for name, fd in defs.items()}
+    for fd in defs.values():    # keyword-only parameters follow the positional ones (calls name them)
+        fd.args.args, fd.args.kwonlyargs, fd.args.kw_defaults = fd.args.args + fd.args.kwonlyargs, [], []
     params = {name: [a.id for a in fd.args.args] for name, fd in defs.items()}
     for fn_node in [unit.node] + list(defs.values()):   # inner(x, scale=s): arguments by position, before
         for n in walk(fn_node):                    # the free variables are appended to them
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs and n.keywords:
-                n.args = _positional_arguments(n, params[n.func.id], unit)
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in defs:
+                name = n.func.id
+                n.args = _positional_arguments(n, params[name], positional[name], defaults.get(name, {}), unit)
                 n.keywords = []
     extra = _free_variables(defs, outer_locals, unit)
     for name, fd in defs.items():
@@ -49,15 +56,35 @@ def lift_local_functions(unit: Unit) -> Unit:
 _LIFTED = (gast.FunctionDef, gast.Lambda)     # what this pass lifts out of a function's body
 
 
-def _collect_defs(unit: Unit) -> dict:
-    """{name: FunctionDef}: the nested defs and named (or called) lambdas of `unit`, taken out of its body."""
+def _collect_defs(unit: Unit, defaults: dict) -> dict:
+    """{name: FunctionDef}: the nested defs and named (or called) lambdas of `unit`, taken out of its body.
+    Their parameters' defaults go into `defaults` ({name: {parameter: value}}): a constant as it is, any other
+    value bound to a fresh name where the function is defined, since Python evaluates it there."""
     defs = {}
+
+    def bind_defaults(fd, at) -> list:
+        a = fd.args
+        given = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults))
+        given += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+        out, mine = [], {}
+        for p, d in given:
+            if isinstance(d, gast.Constant):
+                mine[p.id] = d
+            else:
+                v = namer.fresh(f"{fd.name}_{p.id}")
+                out.append(copy_loc(gast.Assign(targets=[store(v)], value=d, type_comment=None), at))
+                mine[p.id] = load(v)
+        a.defaults, a.kw_defaults = [], [None] * len(a.kwonlyargs)
+        if mine:
+            defaults[fd.name] = mine
+        return out
 
     def collect(stmts):
         kept = []
         for s in _split_lambda_tuples(stmts, unit):
             if isinstance(s, gast.FunctionDef):
                 defs[s.name] = s
+                kept += bind_defaults(s, s)
                 continue
             if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
                     and isinstance(s.targets[0], gast.Name)):
@@ -67,16 +94,25 @@ def _collect_defs(unit: Unit) -> dict:
                                       returns=None, type_comment=None, type_params=[])
                 fd.lineno = s.lineno
                 defs[fd.name] = fd
+                kept += bind_defaults(fd, s)
                 continue
             map_blocks(s, collect)
-            kept.append(Called().visit(s))
+            called = Called()
+            s = called.visit(s)
+            for fd in called.made:     # (a called lambda's defaults: bound before its statement)
+                kept += bind_defaults(fd, s)
+            kept.append(s)
         return kept
 
     namer = Namer(names_in(unit.node) | set(unit.callees))
 
     class Called(Transformer):
         """`(lambda y: y * y)(x)`: the called lambda becomes a nested def of its own (its body's lambdas are
-        lifted with it)."""
+        lifted with it); `made`: those defs."""
+        def __init__(self):
+            super().__init__()
+            self.made = []
+
         def visit_Call(self, node):
             self.generic_visit(node)
             if isinstance(node.func, gast.Lambda):
@@ -86,6 +122,7 @@ def _collect_defs(unit: Unit) -> dict:
                                       decorator_list=[], returns=None, type_comment=None, type_params=[])
                 fd.lineno = node.lineno
                 defs[name] = fd
+                self.made.append(fd)
                 node.func = copy_loc(load(name), node)
             return node
 
@@ -99,11 +136,9 @@ def _collect_defs(unit: Unit) -> dict:
 def _check_signatures(defs: dict, unit: Unit):
     for name, fd in defs.items():
         a = fd.args
-        if a.defaults or any(d is not None for d in a.kw_defaults) or a.vararg or a.kwarg or a.kwonlyargs:
-            fail(fd, unit, f"nested function {name!r} has default values, *args, **kwargs or keyword-only "
-                           f"parameters (srcdiff calls nested functions with positional arguments only)",
-                 "give every parameter explicitly at each call, or read the value from the enclosing "
-                 "function's variables instead of a default")
+        if a.vararg or a.kwarg:
+            fail(fd, unit, f"nested function {name!r} has *args or **kwargs (srcdiff binds a nested function's "
+                           f"arguments to its named parameters)", "name each parameter")
         if getattr(fd, "decorator_list", None):
             fail(fd, unit, f"nested function {name!r} is decorated",
                  "define it without the decorator, or at module level")
@@ -174,21 +209,27 @@ def _tuple_pairs(s):
     return list(zip(t.elts, v.elts))
 
 
-def _positional_arguments(call, params: list, unit) -> list:
-    """The arguments of a call of a nested function (parameters `params`, no defaults) in parameter order."""
+def _positional_arguments(call, params: list, positional: int, defaults: dict, unit) -> list:
+    """The arguments of a call of a nested function in parameter order, as Python binds them: `params` (the
+    first `positional` of them may be given by position, the others only by keyword), `defaults` ({parameter:
+    its value}) for those not given."""
     name = call.func.id
     if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         fail(call, unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
+    if len(call.args) > positional:
+        fail(call, unit, f"{name}() takes {positional} positional arguments but {len(call.args)} were given",
+             "pass the keyword-only parameters by name, and drop the extra arguments")
     bound = dict(zip(params, call.args))
     for k in call.keywords:
         if k.arg not in params or k.arg in bound:
             fail(call, unit, f"{name}() got {'an unexpected' if k.arg not in params else 'a repeated'} "
                              f"argument {k.arg!r}", f"its parameters are {', '.join(params)}")
         bound[k.arg] = k.value
+    for p, d in defaults.items():
+        bound.setdefault(p, copy.deepcopy(d))
     missing = [p for p in params if p not in bound]
-    if missing or len(call.args) > len(params):
-        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})",
-             f"pass {', '.join(missing)}" if missing else "drop the extra arguments")
+    if missing:
+        fail(call, unit, f"{name}() takes the parameters ({', '.join(params)})", f"pass {', '.join(missing)}")
     return [bound[p] for p in params]
 
 
