@@ -172,3 +172,31 @@ def test_placeholder_of_an_integer_cast_takes_its_width(jit):
     np.testing.assert_allclose(gM[0], numerical_grad(lambda r: int32_after_an_early_return(
         x, a, np.vstack([r, M[1:]]), 1), [M[0]], 0), rtol=1e-6, atol=1e-9)
     assert "dtype=np.int32" in srcdiff.source(g)
+
+
+UNBOUND_DEBUG = False
+
+
+def tape_in_a_branch_numba_removes(x, a):
+    s = x
+    if x > 5.0:
+        s = s * 2.0
+    elif (not UNBOUND_DEBUG) or (x > 0.0):
+        s = s + 1.0
+    else:                      # never runs: Numba removes it as dead, with the allocation of its loop's tape
+        for i in range(3):
+            if a[i] > 0.0:
+                s = s * np.tanh(a[i] + s)
+    return s * s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_tape_allocated_in_a_branch_numba_removes_has_a_typed_placeholder(jit):
+    # the tape's placeholder was None; Numba removed the branch allocating the tape (a module constant decides
+    # its test) but not the backward sweep's branch reading it (a taped condition): "getitem(none, int64)"
+    # (nested fuzz 795075). Names bound only to new arrays get placeholders of their kind.
+    a = np.array([0.3, -0.2, 0.5])
+    for x in (0.4, 6.0):
+        got = srcdiff.grad(tape_in_a_branch_numba_removes, wrt=(0, 1), jit=jit)(x, a)
+        np.testing.assert_allclose(got[0], numerical_grad(tape_in_a_branch_numba_removes, [x, a], 0), rtol=1e-6)
+        np.testing.assert_allclose(got[1], np.zeros(3))

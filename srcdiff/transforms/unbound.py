@@ -13,7 +13,7 @@ import gast
 
 from . import annotations as anno
 from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_statements
-from .kinds import dtype, is_array, is_exp_table, is_scalar, length, ndim
+from .kinds import array_of, dtype, is_array, is_exp_table, is_scalar, length, ndim
 from .ssa import exposed_reads
 
 
@@ -75,8 +75,9 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
+    allocated = _allocation_kinds(fn)
     for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
-        kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty)
+        kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty) or allocated.get(v)
     widths = _integer_casts(fn)
     defs = [placeholder(v, kinds, shapes, params, widths.get(v, "np.int64")) for v in names]
     at = 0
@@ -147,6 +148,36 @@ def _tested_against_none(fn, copies: dict) -> set:
                 seen.add(w)
                 todo.append(w)
     return seen
+
+
+_ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")
+_DTYPE_KINDS = {"np.bool_": "b", "bool": "b", "np.int64": "i", "np.intp": "i", "int": "i", "np.float64": "f",
+                "float": "f"}
+
+
+def _allocation_kinds(fn) -> dict:
+    """{name: its kind} for the names `fn` binds only to new arrays (`t = np.empty(max(n, 0), np.bool_)`: reverse
+    mode's tapes, allocated in the branch whose loop they serve): their placeholders are typed arrays, not None,
+    which Numba cannot index where it removed the allocating branch as dead and the reading one stays (a
+    module constant deciding one of them; nested fuzz 795075)."""
+    made, other = {}, set()
+    for n in walk_statements(fn.body):
+        if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+            continue
+        v, e = n.targets[0].id, n.value
+        if isinstance(e, gast.Constant) and e.value is None:
+            continue
+        k = None
+        if isinstance(e, gast.Call) and dotted_name(e.func) in _ALLOCATIONS and e.args and len(e.args) <= 2:
+            shape = e.args[0]
+            nd = len(shape.elts) if isinstance(shape, gast.Tuple) else 1
+            d = e.args[1] if len(e.args) == 2 else next((kw.value for kw in e.keywords if kw.arg == "dtype"), None)
+            dt = "f" if d is None else _DTYPE_KINDS.get(dotted_name(d) or "")
+            k = array_of(nd, dt) if dt else None
+        if k is None or made.get(v, k) != k:
+            other.add(v)
+        made[v] = k
+    return {v: k for v, k in made.items() if v not in other}
 
 
 def _agreed_kind(v, copies: dict, kinds: dict, empty: set):
