@@ -38,6 +38,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.shape, self.dtype = {}, {}
         self.tuples = {}           # names bound to tuples of scalars -> length
         self.stacks, self.tapes = {}, {}
+        self.placeholders = {}     # name -> (shape, dtype, statement) of its array placeholder (Inference._placeholder)
         self.storage: dict[str, Storage] = {}
         self.allocs: list[str] = []
         self.counter = 0

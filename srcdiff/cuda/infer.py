@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
@@ -228,6 +229,7 @@ class Inference:
                 except (ValueError, IndexError, KeyError, TypeError) as ex:
                     self.fail(st, f"unsupported on the device: {ex}")
             if not pending:
+                self._type_placeholders()
                 return
         st, u = pending[0]
         none = next((str(v) for _, v in pending if str(v) in self.none_bound), None)
@@ -241,6 +243,25 @@ class Inference:
             yield s
             for b in nested_blocks(s):
                 yield from self._walk(b)
+
+    def _placeholder(self, st) -> bool:
+        """`v = np.zeros((1,))` that transforms/unbound.py wrote (PLACEHOLDER) where v may be read unassigned: no
+        path uses the value, and NumPy's array there has v's rank, not always its shape. An array's placeholder is
+        typed by v's real bindings (an array keeps one shape on the device), after them (_type_placeholders);
+        StatementLowering._zero_placeholder fills v's buffer with zeros. True where `st` is one (left to those)."""
+        if not anno.get(st, anno.PLACEHOLDER):
+            return False
+        shape, dt = self.info(st.value)
+        if shape is None:
+            return False
+        self.placeholders.setdefault(st.targets[0].id, (shape, dt, st))
+        return True
+
+    def _type_placeholders(self):
+        """The names only a placeholder binds (their real binding gone): typed by it."""
+        for name, (shape, dt, st) in self.placeholders.items():
+            if name not in self.dtype:
+                self._set(name, shape, dt, st)
 
     def _set(self, name, shape, dt, node):
         if name in self.shape and shape is not None and self.shape[name] != shape:
@@ -271,7 +292,7 @@ class Inference:
                 if self._is_tape(t.id, v):
                     self.tapes.setdefault(t.id, None)
                     return
-                if is_none(v):          # a placeholder (see StatementLowering._none_placeholder): typed elsewhere
+                if is_none(v) or self._placeholder(st):   # typed elsewhere (StatementLowering._none_placeholder)
                     return
                 s, d = self.info(v)
                 if s == "tuple":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
+from ..transforms import annotations as anno
 from .common import (OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
                      Storage, BINOPS)
 
@@ -163,6 +164,12 @@ class StatementLowering:
             return []
         return [f"{name} = {'0.0' if self.dtype.get(name, 'f') == 'f' else '0'}"]
 
+    def _zero_placeholder(self, name):
+        """An array's placeholder (Inference._placeholder): zeros of the shape of the name's real binding."""
+        st = self.storage[name]
+        zero = ast.Constant(0 if self.dtype.get(name) in ("i", "b") else 0.0)
+        return self._fill(lambda j: st.at(j), self.shape[name], zero)
+
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
         v = st.value
@@ -190,6 +197,8 @@ class StatementLowering:
                 return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
             if is_none(v):
                 return self._none_placeholder(t.id)
+            if t.id in self.placeholders and anno.get(st, anno.PLACEHOLDER):
+                return self._zero_placeholder(t.id)
             if t.id in self.shape and t.id not in self.tuples:
                 if isinstance(v, ast.Call) and dotted(v.func) in ARRAY_LITERALS:
                     return self._assign_literal(t.id, v)
