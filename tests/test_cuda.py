@@ -230,6 +230,24 @@ def early_return_then_loop(x, a, flag):
     return s
 
 
+def early_return_slice(x, a):
+    """Values bound only on the path of an early return: the gradient binds them first to placeholders of their
+    rank (`result2 = np.zeros((1,))`, transforms/unbound.py), which on the device take the shape of the real
+    binding (fuzz seed 772001: declined as 'result2 changes shape ((1,) -> (4,))')."""
+    if x > 0.5:
+        return np.sum(np.tanh(a)[::-1] * a)
+    t = x * a[1:]
+    return np.sum(t * t)
+
+
+def early_return_matrix(x, M):
+    """As early_return_slice, with a matrix bound after the early return (declined as 'u1 changes shape')."""
+    if x < 0.3:
+        return x * np.sum(M)
+    u = np.cos(M[:, 1:] * x)
+    return np.sum(u * M[:, :2])
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -429,6 +447,12 @@ def _data():
                                    (a, X[:, :3], b, (b, a)), {}),
         "early_return_then_loop": (srcdiff.grad(early_return_then_loop, wrt=(0, 1)), (0, 0, 0),
                                    (a, X[:, :3], np.arange(B) % 3 == 0), {}),
+        "early_return_slice": (srcdiff.grad(early_return_slice, wrt=(0, 1)), (0, 0), (a, X[:, :4]), {}),
+        "early_return_slice_value": (srcdiff.value_and_grad(early_return_slice, wrt=(0, 1)), (0, None), (a, w[:4]),
+                                     {}),
+        "early_return_matrix": (srcdiff.grad(early_return_matrix, wrt=(0, 1)), (0, 0), (a, Mt), {}),
+        "early_return_matrix_sum": (srcdiff.grad(early_return_matrix, wrt=(0, 1)), (0, 0), (a, Mt),
+                                    {"batch_sum": True}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -535,6 +559,9 @@ def _run_all():
     k = srcdiff.cuda.vmap(srcdiff.grad(recurrence, wrt=(0, 1)), in_axes=(0, 0, None))
     k(a, a, 3)
     res["source"] = srcdiff.source(k)
+    k = srcdiff.cuda.vmap(srcdiff.grad(early_return_slice, wrt=(0, 1)), in_axes=(0, 0))
+    k(a, np.ones((B, 4)))
+    res["placeholder_source"] = srcdiff.source(k)
     return res
 
 
@@ -579,6 +606,7 @@ if __name__ != "__main__":
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
+    CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
@@ -625,6 +653,14 @@ if __name__ != "__main__":
         code = "\n".join(line.split("#")[0] for line in src.splitlines())
         assert "math.sin(" in code and "np." not in code and "rt." not in code
         assert "# line " in src
+
+    def test_placeholder_takes_real_shape(simulated):
+        """The gradient's placeholder `result2 = np.zeros((1,))` (result2 = result1[::-1] on the early return's path)
+        is a zero fill of result2's buffer, which has the shape of a: one buffer per name, no (1,)-shaped one."""
+        src = simulated["placeholder_source"]
+        assert "result2 = cuda.local.array(4, float64)" in src
+        assert re.search(r"for (cu_j\d+) in range\(4\):\n\s+result2\[\1\] = 0\.0", src)
+        assert "cuda.local.array(1, float64)" not in src
 
     @pytest.fixture(scope="module")
     def data():
