@@ -62,7 +62,7 @@ import numpy as np
 from ..errors import SrcdiffError
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
-from .common import ASSERTION
+from .common import ASSERTION, EMPTY_SUM
 
 __all__ = ["vmap", "Kernel"]
 
@@ -370,6 +370,12 @@ class Kernel:
             raise self._err(f"{self.g.__name__}: an assert failed for some example of the batch (the kernel "
                             "does not say which)",
                             advice="run the function on the CPU on the examples to find the one that fails")
+        if status == EMPTY_SUM:
+            raise self._err(f"{self.g.__name__}: a sum(...) of arrays over a comprehension that runs no iteration for "
+                            "some example of the batch (on the device an array sum has its terms' shape; Python's "
+                            "empty sum is the number 0)",
+                            advice="make the comprehension run at least once for every example, or add the terms "
+                                   "into np.zeros(...) of their shape in a loop")
         if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",

@@ -218,7 +218,7 @@ class Inference:
         return shape
 
     def infer(self):
-        pending = None
+        pending, stuck = None, None
         for _ in range(8):
             pending = []
             for st in self._walk(self.fn.body):
@@ -231,6 +231,9 @@ class Inference:
             if not pending:
                 self._type_placeholders()
                 return
+            if len(pending) == stuck and not self._type_placeholders():
+                break
+            stuck = len(pending)
         st, u = pending[0]
         none = next((str(v) for _, v in pending if str(v) in self.none_bound), None)
         if none is not None:
@@ -248,8 +251,10 @@ class Inference:
         """`v = np.zeros((1,))` that transforms/unbound.py wrote (PLACEHOLDER) where v may be read unassigned: no
         path uses the value, and NumPy's array there has v's rank, not always its shape. An array's placeholder is
         typed by v's real bindings (an array keeps one shape on the device), after them (_type_placeholders);
-        StatementLowering._zero_placeholder fills v's buffer with zeros. True where `st` is one (left to those)."""
-        if not anno.get(st, anno.PLACEHOLDER):
+        StatementLowering._zero_placeholder fills v's buffer with zeros. So is an array sum's value where its
+        comprehension runs no iteration (SUM_EMPTY: zeros of the terms' rank), which the kernel reports instead
+        (StatementLowering._empty_sum). True where `st` is one (left to those)."""
+        if not (anno.get(st, anno.PLACEHOLDER) or anno.get(st, anno.SUM_EMPTY)):
             return False
         shape, dt = self.info(st.value)
         if shape is None:
@@ -257,11 +262,22 @@ class Inference:
         self.placeholders.setdefault(st.targets[0].id, (shape, dt, st))
         return True
 
-    def _type_placeholders(self):
-        """The names only a placeholder binds (their real binding gone): typed by it."""
+    def _type_placeholders(self) -> bool:
+        """The names only a placeholder binds (an empty sum's value a merge copies, a real binding gone), once the
+        others are typed: the shape of a typed array the name is copied to (`total2 = total1`), else its
+        placeholder's. Whether it typed any."""
+        copies = {}
+        for st in self._walk(self.fn.body):
+            if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Name) \
+                    and self.shape.get(st.targets[0].id) is not None:
+                copies.setdefault(st.value.id, st.targets[0].id)
+        typed = False
         for name, (shape, dt, st) in self.placeholders.items():
             if name not in self.dtype:
-                self._set(name, shape, dt, st)
+                to = copies.get(name)
+                self._set(name, self.shape[to] if to else shape, self.dtype[to] if to else dt, st)
+                typed = True
+        return typed
 
     def _set(self, name, shape, dt, node):
         if name in self.shape and shape is not None and self.shape[name] != shape:

@@ -5,7 +5,7 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
-from .common import (OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
+from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
                      Storage, BINOPS)
 
 
@@ -170,6 +170,16 @@ class StatementLowering:
         zero = ast.Constant(0 if self.dtype.get(name) in ("i", "b") else 0.0)
         return self._fill(lambda j: st.at(j), self.shape[name], zero)
 
+    def _empty_sum(self, st):
+        """`total = np.zeros((1,))`, a sum(...) of arrays where its comprehension runs no iteration: NumPy's value is
+        the number 0 (zeros of the terms' rank in generated code), which an array of one shape cannot be. The entry
+        returns EMPTY_SUM for the example, and the host raises SrcdiffError."""
+        if not self.entry:
+            self.fail(st, "a sum(...) of arrays over a comprehension in a helper function (where its comprehension "
+                          "runs no iteration, device helpers cannot report it)",
+                      "compute the sum in the differentiated function")
+        return [f"return {EMPTY_SUM}"]
+
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
         v = st.value
@@ -199,6 +209,8 @@ class StatementLowering:
                 return self._none_placeholder(t.id)
             if t.id in self.placeholders and anno.get(st, anno.PLACEHOLDER):
                 return self._zero_placeholder(t.id)
+            if t.id in self.placeholders and anno.get(st, anno.SUM_EMPTY):
+                return self._empty_sum(st)
             if t.id in self.shape and t.id not in self.tuples:
                 if isinstance(v, ast.Call) and dotted(v.func) in ARRAY_LITERALS:
                     return self._assign_literal(t.id, v)

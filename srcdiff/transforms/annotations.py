@@ -68,7 +68,8 @@ SUM_EMPTY = _key("sum_empty", """True on `total = 0.0`, the value of a sum over 
     (the `else` of its start's `if`). It tells nothing of the sum's kind (an array sum carried around a loop would
     be a scalar-or-array, of unknown kind, and so would the first term it is made from): kinds.infer leaves it out
     while the terms decide the kind, and kind_rewrites.sum_starts makes it zeros of their rank.
-    Written by desugar (hoist_sums); copied by anf; read by kinds.""")
+    Written by desugar (hoist_sums); copied by anf; read by kinds and unbound; kept by emit.tree; read by the CUDA
+    lowering (an array sum has its terms' shape there: the kernel reports an example whose loops run none).""")
 MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrote as a sum's start.
     Written by desugar; read by resolve (leaves the rt. name as it is) and desugar.zero_sum_starts.""")
 
