@@ -38,6 +38,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.shape, self.dtype = {}, {}
         self.tuples = {}           # names bound to tuples of scalars -> length
         self.stacks, self.tapes = {}, {}
+        self.stack_shapes = {}     # stack -> the shape of the arrays pushed onto it (a stack of numbers has none)
         self.placeholders = {}     # name -> (shape, dtype, statement) of its array placeholder (Inference._placeholder)
         self.storage: dict[str, Storage] = {}
         self.allocs: list[str] = []
@@ -150,7 +151,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.stack_cap, self.tape_cap = {}, {}
         self._capacities(fn.body, [])
         for stk, cap in self.stack_cap.items():
-            self.allocs.append(f"{stk} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
+            n = max(cap, 1) * size(self.stack_shapes.get(stk))
+            self.allocs.append(f"{stk} = cuda.local.array({n}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
         for tp, cap in self.tape_cap.items():
             self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
         body = self.stmts(fn.body)

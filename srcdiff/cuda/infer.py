@@ -303,7 +303,7 @@ class Inference:
                     stk = v.func.value.id
                     if self.stacks.get(stk) is None:
                         raise Unknown(stk)
-                    self._set(t.id, None, self.stacks[stk], st)
+                    self._set(t.id, self.stack_shapes.get(stk), self.stacks[stk], st)
                     return
                 if self._is_tape(t.id, v):
                     self.tapes.setdefault(t.id, None)
@@ -328,10 +328,11 @@ class Inference:
             c = st.value
             if isinstance(c.func, ast.Attribute) and c.func.attr == "append":
                 s, d = self.info(c.args[0])
-                if s is not None:
-                    self.fail(st, "array values saved across loop iterations (stacks of arrays)",
-                              "keep per-thread loop state in scalars or small arrays updated in place")
                 stk = c.func.value.id
+                if s in ("tuple", "list") or (self.stacks.get(stk) is not None and self.stack_shapes.get(stk) != s):
+                    self.fail(st, f"values of different shapes saved on the stack {stk}")
+                if s is not None:           # a stack of arrays of one shape: `s` elements a push
+                    self.stack_shapes[stk] = s
                 old = self.stacks.get(stk)
                 self.stacks[stk] = "f" if "f" in (old, d) else ("i" if d in ("i", "b") else d)
 

@@ -180,6 +180,15 @@ class StatementLowering:
                       "compute the sum in the differentiated function")
         return [f"return {EMPTY_SUM}"]
 
+    def _pop(self, name, stk):
+        """`name = stk.pop()`: a number, or an array's elements copied from the stack's last row."""
+        shape = self.stack_shapes.get(stk)
+        if shape is None:
+            return [f"{stk}_n -= 1", f"{name} = {stk}[{stk}_n]"]
+        st, j = self.storage[name], self.fresh("j")
+        return [f"{stk}_n -= 1", f"for {j} in range({size(shape)}):",
+                f"    {st.at(j)} = {stk}[{stk}_n * {size(shape)} + {j}]"]
+
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
         v = st.value
@@ -187,10 +196,13 @@ class StatementLowering:
             return []
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
             stk = v.func.value.id
-            cap = self.stack_cap[stk]
+            check = [f"if {stk}_n >= {self.stack_cap[stk]}:", f"    return {OVERFLOW}"]
+            shape = self.stack_shapes.get(stk)
+            if shape is not None:      # an array: its elements at row stk_n of the stack
+                push = self._fill(lambda j: f"{stk}[{stk}_n * {size(shape)} + {j}]", shape, v.args[0])
+                return check + push + [f"{stk}_n += 1"]
             p, x = self.low(v.args[0])
-            return p + [f"if {stk}_n >= {cap}:", f"    return {OVERFLOW}", f"{stk}[{stk}_n] = {x}",
-                        f"{stk}_n += 1"]
+            return p + check + [f"{stk}[{stk}_n] = {x}", f"{stk}_n += 1"]
         self.fail(st, f"unsupported statement {ast.unparse(st)}")
 
     def _assign(self, st):
@@ -203,8 +215,7 @@ class StatementLowering:
             if t.id in self.tapes:
                 return self._tape_allocation(t.id, v)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
-                stk = v.func.value.id
-                return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
+                return self._pop(t.id, v.func.value.id)
             if is_none(v):
                 return self._none_placeholder(t.id)
             if t.id in self.placeholders and anno.get(st, anno.PLACEHOLDER):
