@@ -256,6 +256,15 @@ def sum_of_arrays(x, a, n):
     return np.sum(np.sin(s))
 
 
+def array_loop_state(x, a, n):
+    """An array carried through a loop: reverse mode saves it each iteration (a stack of arrays), a local array of
+    one row per iteration on the device (fuzz: declined as 'array values saved across loop iterations')."""
+    h = a * x
+    for i in range(n):
+        h = np.tanh(h * a + x)
+    return np.sum(h * h)
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -465,6 +474,12 @@ def _data():
                               (a, X[:, :3], np.arange(B) % 3 + 1, (b, X[:, 1:4].copy())), {}),
         "sum_of_arrays_jvp_sum": (srcdiff.jvp(sum_of_arrays, wrt=(0, 1)), (0, 0, 0, (0, None)),
                                   (a, X[:, :3], np.arange(B) % 3 + 1, (b, w[:3])), {"batch_sum": True}),
+        "array_loop_state": (srcdiff.grad(array_loop_state, wrt=(0, 1)), (0, 0, 0),
+                             (a, X[:, :3], np.arange(B) % 4), {}),
+        "array_loop_state_value": (srcdiff.value_and_grad(array_loop_state, wrt=(0, 1)), (0, None, None),
+                                   (a, w[:3], 3), {}),
+        "array_loop_state_hvp": (srcdiff.hvp(array_loop_state, wrt=(0, 1)), (0, 0, 0, (0, 0)),
+                                 (a, X[:, :3], np.arange(B) % 4, (b, X[:, 1:4].copy())), {}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -568,6 +583,9 @@ def _run_all():
     except srcdiff.SrcdiffError as ex:
         res["assert_fails"] = "ok" if re.search(r"test_cuda.py:\d+: .*an assert failed for some example", str(ex)) \
             else str(ex)
+    k = srcdiff.cuda.vmap(srcdiff.grad(array_loop_state, wrt=(0, 1)), in_axes=(0, 0, None))
+    k(a, np.ones((B, 3)), 3)
+    res["stack_source"] = srcdiff.source(k)
     try:
         n = np.arange(B) % 3          # n = 0 for some examples: the comprehension runs no iteration
         srcdiff.cuda.vmap(srcdiff.jvp(sum_of_arrays, wrt=(0, 1)), in_axes=(0, 0, 0, (0, 0)))(
@@ -627,7 +645,8 @@ if __name__ != "__main__":
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
     CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum",
-              "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum"]
+              "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
+              "array_loop_state_hvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
@@ -685,6 +704,16 @@ if __name__ != "__main__":
         assert "result2 = cuda.local.array(4, float64)" in src
         assert re.search(r"for (cu_j\d+) in range\(4\):\n\s+result2\[\1\] = 0\.0", src)
         assert "cuda.local.array(1, float64)" not in src
+
+    def test_stack_of_arrays_source(simulated):
+        """h's stack holds 3 rows of 3 elements (n = 3 iterations, on the host), pushed and popped element by
+        element."""
+        src = simulated["stack_source"]
+        m = re.search(r"(\w+_stack) = cuda.local.array\(9, float64\)", src)
+        assert m, src
+        stk = m.group(1)
+        assert re.search(rf"{stk}\[{stk}_n \* 3 \+ cu_j\d+\] = ", src)
+        assert re.search(rf"\w+\[cu_j\d+\] = {stk}\[{stk}_n \* 3 \+ cu_j\d+\]", src)
 
     @pytest.fixture(scope="module")
     def data():
