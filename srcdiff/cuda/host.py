@@ -135,7 +135,8 @@ class HostEval:
 def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
     """A copy of `fn` with the shapes of arrays whose per-example shape is fixed folded in as constants:
     `n = x.shape` (how the generated code spells `x.shape[0]`: `n = x.shape; n1 = n[0]`) is dropped and
-    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer."""
+    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer; so does the
+    length of a range of literal bounds (_RangeLengths)."""
     import copy
     fn = copy.deepcopy(fn)
     assigned = {}
@@ -187,5 +188,48 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
             map_blocks(node, lambda b: self._body(b) if b else b)
             return super().generic_visit(node)
 
-    return Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
+    fn = Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
         else fn
+    return _fold_range_lengths(fn, assigned)
+
+
+def _literal_range(e):
+    """The range `e` writes with literal bounds (`range(2, -1, -1)`), or None."""
+    if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "range"
+            and 1 <= len(e.args) <= 3 and not e.keywords):
+        return None
+    try:
+        bounds = [ast.literal_eval(a) for a in e.args]
+    except ValueError:
+        return None
+    if any(type(b) is not int for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    return range(*bounds)
+
+
+def _fold_range_lengths(fn, assigned: dict):
+    """`len(range(0, 2, 2))` of literal bounds, or `len(n1)` of `n1 = range(2, -1, -1)` bound once, as the
+    integer: a `for` over a range with a step (or reversed) counts its iterations so, and device code has no
+    range objects (the binding goes where nothing else reads it)."""
+    ranges = {n.targets[0].id: _literal_range(n.value) for n in ast.walk(fn) if isinstance(n, ast.Assign)
+              and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and assigned.get(n.targets[0].id) == 1}
+    ranges = {k: r for k, r in ranges.items() if r is not None}
+
+    class Lengths(ast.NodeTransformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if isinstance(e.func, ast.Name) and e.func.id == "len" and len(e.args) == 1:
+                a = e.args[0]
+                r = ranges.get(a.id) if isinstance(a, ast.Name) else _literal_range(a)
+                if r is not None:
+                    return ast.copy_location(ast.Constant(len(r)), e)
+            return e
+    fn = Lengths().visit(fn)
+    read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    gone = set(ranges) - read
+    if gone:
+        for n in ast.walk(fn):
+            map_blocks(n, lambda b: [ast.copy_location(ast.Expr(ast.Constant(None)), st)    # no code; its comment stays
+                                     if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                                     and st.targets[0].id in gone else st for st in b])
+    return fn
