@@ -265,6 +265,27 @@ def array_loop_state(x, a, n):
     return np.sum(h * h)
 
 
+def stepped_ranges(x, a):
+    """Loops over ranges with a step, one reversed: their backward loops count the iterations with
+    `len(range(0, 3, 2))` (fuzz seeds 772018, 772039: declined as 'the call range(...)')."""
+    s = x
+    for i in range(0, 3, 2):
+        s = s + np.sin(a[i] * s)
+    for j in reversed(range(2, -1, -1)):
+        s = s * 0.5 + a[j] * np.cos(s)
+    return s
+
+
+def stepped_range_n(x, a, n):
+    """range(0, n, 2): the host sizes its tape from the largest n of the batch (a range with a step had no trip
+    count there: vmap asked for max_trip=), and its backward loop's `len(range(0, n, 2))` is
+    `max((n - 0 + 1) // 2, 0)` on the device."""
+    s = x
+    for i in range(0, n, 2):
+        s = np.sin(s * a[i])
+    return s
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -480,6 +501,14 @@ def _data():
                                    (a, w[:3], 3), {}),
         "array_loop_state_hvp": (srcdiff.hvp(array_loop_state, wrt=(0, 1)), (0, 0, 0, (0, 0)),
                                  (a, X[:, :3], np.arange(B) % 4, (b, X[:, 1:4].copy())), {}),
+        "stepped_ranges": (srcdiff.grad(stepped_ranges, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {"max_trip": 4}),
+        "stepped_ranges_jvp": (srcdiff.jvp(stepped_ranges, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 4}),
+        "stepped_ranges_hvp": (srcdiff.hvp(stepped_ranges, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 4}),
+        "stepped_range_n": (srcdiff.grad(stepped_range_n, wrt=(0, 1)), (0, 0, 0), (a, X, np.arange(B) % 6), {}),
+        "stepped_range_n_hvp": (srcdiff.hvp(stepped_range_n, wrt=(0, 1)), (0, 0, 0, (0, 0)),
+                                (a, X, np.arange(B) % 6, (b, X[::-1].copy())), {}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -646,7 +675,8 @@ if __name__ != "__main__":
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
     CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum",
               "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
-              "array_loop_state_hvp"]
+              "array_loop_state_hvp", "stepped_ranges", "stepped_ranges_jvp", "stepped_ranges_hvp",
+              "stepped_range_n", "stepped_range_n_hvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",

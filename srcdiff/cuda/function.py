@@ -7,7 +7,7 @@ import ast
 from ..errors import SrcdiffError
 from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
-from .host import HostEval, fold_shapes
+from .host import HostEval, fold_shapes, range_length
 from .infer import Inference
 from .statements import StatementLowering
 from .views import check_views
@@ -75,13 +75,10 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         """Host bound on a loop's trip count (None if not known on the host)."""
         if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call) and dotted(loop.iter.func) == "range":
             a = loop.iter.args
-            if len(a) == 1:
-                expr = a[0]
-            elif len(a) == 2:
-                expr = ast.BinOp(a[1], ast.Sub(), a[0])
-            else:
+            expr = a[0] if len(a) == 1 else range_length(a)
+            if expr is None:
                 return None
-            return self.host.max(expr)
+            return self.host.max(ast.fix_missing_locations(ast.copy_location(expr, loop.iter)))
         return None
 
     def _bound(self, node, trip, what):
