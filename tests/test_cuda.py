@@ -11,7 +11,9 @@ import sys
 if __name__ == "__main__" and "--sim" in sys.argv:      # the simulator subprocess
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
+import contextlib  # noqa: E402
 import importlib.util  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 
@@ -286,6 +288,20 @@ def stepped_range_n(x, a, n):
     return s
 
 
+def printing(x, a):
+    """print of text, a number and a small array: each thread prints its example's line, the array element by
+    element (fuzz feature printassert: declined as 'unsupported statement print(...)')."""
+    s = np.sin(a * x)
+    print("s =", s, "x =", x)
+    return np.sum(s * s)
+
+
+def printing_too_much(x, M):
+    """print of 36 values: more than CUDA's printf takes."""
+    print("M =", M)
+    return np.sum(M) * x
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -509,6 +525,8 @@ def _data():
         "stepped_range_n": (srcdiff.grad(stepped_range_n, wrt=(0, 1)), (0, 0, 0), (a, X, np.arange(B) % 6), {}),
         "stepped_range_n_hvp": (srcdiff.hvp(stepped_range_n, wrt=(0, 1)), (0, 0, 0, (0, 0)),
                                 (a, X, np.arange(B) % 6, (b, X[::-1].copy())), {}),
+        "printing": (srcdiff.grad(printing, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "printing_jvp": (srcdiff.jvp(printing, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -612,6 +630,10 @@ def _run_all():
     except srcdiff.SrcdiffError as ex:
         res["assert_fails"] = "ok" if re.search(r"test_cuda.py:\d+: .*an assert failed for some example", str(ex)) \
             else str(ex)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        srcdiff.cuda.vmap(srcdiff.grad(printing, wrt=(0, 1)), in_axes=(0, 0))(a[:2], np.ones((2, 3)))
+    res["printed"] = sorted(out.getvalue().splitlines())
     k = srcdiff.cuda.vmap(srcdiff.grad(array_loop_state, wrt=(0, 1)), in_axes=(0, 0, None))
     k(a, np.ones((B, 3)), 3)
     res["stack_source"] = srcdiff.source(k)
@@ -676,7 +698,7 @@ if __name__ != "__main__":
     CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum",
               "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
               "array_loop_state_hvp", "stepped_ranges", "stepped_ranges_jvp", "stepped_ranges_hvp",
-              "stepped_range_n", "stepped_range_n_hvp"]
+              "stepped_range_n", "stepped_range_n_hvp", "printing", "printing_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
@@ -734,6 +756,19 @@ if __name__ != "__main__":
         assert "result2 = cuda.local.array(4, float64)" in src
         assert re.search(r"for (cu_j\d+) in range\(4\):\n\s+result2\[\1\] = 0\.0", src)
         assert "cuda.local.array(1, float64)" not in src
+
+    def test_print_per_example(simulated):
+        """One line per example, as the CPU prints calling the gradient on each (the simulator prints Python's
+        numbers; a GPU's printf, its own)."""
+        a = np.linspace(0.2, 0.8, B)[:2]
+        want = sorted(f"s = {v} {v} {v} x = {x}" for x in a for v in [np.sin(x)])
+        assert simulated["printed"] == want
+
+    def test_print_of_too_many_values_declined():
+        k = srcdiff.cuda.vmap(srcdiff.grad(printing_too_much, wrt=(0, 1)), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for printing_too_much: "
+                           r"print of 37 values on the device \(CUDA's printf takes at most 32\)(.|\n)*hint: print fewer"):
+            k.ptx(np.ones(B), np.ones((6, 6)), cc=(9, 0))
 
     def test_stack_of_arrays_source(simulated):
         """h's stack holds 3 rows of 3 elements (n = 3 iterations, on the host), pushed and popped element by

@@ -49,6 +49,9 @@ PLACEHOLDER); on the device v has one buffer, of its real binding's shape, zero-
 over a comprehension has its terms' shape; an example whose comprehension runs no iteration (Python's sum is the
 number 0 there) raises srcdiff.SrcdiffError after the launch.
 
+print: `print('x =', x)` of text, numbers and named arrays prints from each thread its example's line (CUDA's
+printf, at most 32 values: an array's elements one by one), as the CPU gradient prints once per example.
+
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
 sizes, or broadcast integer arguments), one shape per name (a placeholder of a gradient that hvp differentiates
 again is code of that gradient's, with the shape it prints);

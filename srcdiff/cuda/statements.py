@@ -5,7 +5,7 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
-from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
+from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
                      Storage, BINOPS)
 
 
@@ -189,11 +189,37 @@ class StatementLowering:
         return [f"{stk}_n -= 1", f"for {j} in range({size(shape)}):",
                 f"    {st.at(j)} = {stk}[{stk}_n * {size(shape)} + {j}]"]
 
+    def _print(self, st):
+        """`print('x =', x)`: each thread prints its example's line (CUDA's printf, at most PRINT_ITEMS values): text
+        written out, numbers, and a named array's elements one by one."""
+        call, items, pre = st.value, [], []
+        if call.keywords:
+            self.fail(st, "print(...) with keyword arguments on the device", "print without sep=, end= or file=")
+        for a in call.args:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str):
+                items.append(repr(a.value))
+                continue
+            shape = self.info(a)[0]
+            if shape is None:
+                p, x = self.low(a)
+                pre, items = pre + p, items + [x]
+            elif isinstance(a, ast.Name) and a.id in self.storage:
+                items += [self.storage[a.id].at(k) for k in range(size(shape))]
+            else:
+                self.fail(st, f"print of the array expression {ast.unparse(a)} on the device",
+                          "bind the array to a name and print that (its elements are printed one by one)")
+        if len(items) > PRINT_ITEMS:
+            self.fail(st, f"print of {len(items)} values on the device (CUDA's printf takes at most {PRINT_ITEMS})",
+                      "print fewer values: a slice of the array bound to a name, or its sum")
+        return pre + [f"print({', '.join(items)})"]
+
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
         v = st.value
         if isinstance(v, ast.Constant):
             return []
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "print":
+            return self._print(st)
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
             stk = v.func.value.id
             check = [f"if {stk}_n >= {self.stack_cap[stk]}:", f"    return {OVERFLOW}"]
