@@ -302,6 +302,18 @@ def printing_too_much(x, M):
     return np.sum(M) * x
 
 
+def zeros_after_return(x, a):
+    """np.zeros of a literal shape after an early return: the generated code names its sizes in the branch
+    (`z1_at0 = 2`), which the host now reads there too (fuzz seeds 772174, 772355: declined as 'an array whose
+    size ((z1_at0, z1_at1)) is not fixed')."""
+    if x > 0.7:
+        return x * np.sum(a)
+    z = np.zeros((2, 3))
+    z[0] = a * x
+    z[1, 1:] = np.sin(a[:2] * x)
+    return np.sum(z * z)
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -527,6 +539,11 @@ def _data():
                                 (a, X, np.arange(B) % 6, (b, X[::-1].copy())), {}),
         "printing": (srcdiff.grad(printing, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "printing_jvp": (srcdiff.jvp(printing, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "zeros_after_return": (srcdiff.grad(zeros_after_return, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "zeros_after_return_value": (srcdiff.value_and_grad(zeros_after_return, wrt=(0, 1)), (0, 0), (a, X[:, :3]),
+                                     {}),
+        "zeros_after_return_jvp": (srcdiff.jvp(zeros_after_return, wrt=(0, 1)), (0, 0, (0, 0)),
+                                   (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -698,7 +715,8 @@ if __name__ != "__main__":
     CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum",
               "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
               "array_loop_state_hvp", "stepped_ranges", "stepped_ranges_jvp", "stepped_ranges_hvp",
-              "stepped_range_n", "stepped_range_n_hvp", "printing", "printing_jvp"]
+              "stepped_range_n", "stepped_range_n_hvp", "printing", "printing_jvp",
+              "zeros_after_return", "zeros_after_return_value", "zeros_after_return_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",

@@ -72,7 +72,9 @@ class HostEval:
         return ok(expr)
 
     def learn(self, body):
-        """Add the straight-line scalar locals of a function body (assigned once, at the top level)."""
+        """Add the straight-line scalar locals of a function body (assigned once, at the top level), and those
+        assigned once to a literal in a branch or a loop (`v1_at0 = 2` of `np.zeros((2, 3))` after an early
+        return: where any path reads it, it holds that literal)."""
         counts = {}
         for st in ast.walk(ast.Module(body=body, type_ignores=[])):
             tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
@@ -81,7 +83,9 @@ class HostEval:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         counts[n.id] = counts.get(n.id, 0) + 1
-        for st in body:
+        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal
+                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]  # size)
+        for st in body + nested:
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
                 continue
             name = st.targets[0].id
