@@ -314,6 +314,20 @@ def zeros_after_return(x, a):
     return np.sum(z * z)
 
 
+def swap_buffers(x, a, M):
+    """Two buffers swapped and written in place in a loop: the gradient saves one each iteration and the in-place
+    writes after it change the array its list holds, which the backward sweep reads; the device's stack holds a
+    copy (fuzz seed 772284: hvp wrong before vmap declined it)."""
+    buf1 = np.copy(M)
+    buf4 = M.copy()
+    for i in range(2):
+        buf1, buf4 = buf4, 0.5 * buf1 + 0.5 * np.tanh(buf4 * x)
+        buf1[0, 1] = buf1[0, 1] * 1.1 + 0.1 * np.tanh(np.sum(a))
+        buf4, buf1 = buf1, buf4
+        buf4[0, i] = buf4[0, i] * 1.1 + 0.1 * np.tanh(x)
+    return x + np.sum(buf1) + np.sum(buf4)
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -787,6 +801,15 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for printing_too_much: "
                            r"print of 37 values on the device \(CUDA's printf takes at most 32\)(.|\n)*hint: print fewer"):
             k.ptx(np.ones(B), np.ones((6, 6)), cc=(9, 0))
+
+    def test_array_written_after_its_push_declined():
+        a = np.linspace(0.2, 0.8, B)
+        M = np.linspace(-0.5, 0.7, 6 * B).reshape(B, 2, 3)
+        k = srcdiff.cuda.vmap(srcdiff.hvp(swap_buffers, wrt=0), in_axes=(0, None, 0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers_grad: `\w+` is written "
+                           r"in place at line \d+ after the gradient saved it for its backward sweep(.|\n)*hint: write "
+                           r"the new values into a copy"):
+            k.ptx(a, np.ones(3), M, a, cc=(9, 0))
 
     def test_stack_of_arrays_source(simulated):
         """h's stack holds 3 rows of 3 elements (n = 3 iterations, on the host), pushed and popped element by
