@@ -328,6 +328,18 @@ def swap_buffers(x, a, M):
     return x + np.sum(buf1) + np.sum(buf4)
 
 
+def rebound_shape(x, a):
+    """`a.shape[0]` of a parameter the function rebinds: the host cannot fold it, but a name has one shape on the
+    device (fuzz seeds 772217, 772233: declined as 'attribute .shape')."""
+    for k in range(2):
+        n = a.shape[0]
+        s = 0.0
+        for i in range(n):
+            s = s + a[i] * x
+        a = 0.5 * a + np.tanh(a * s)
+    return np.sum(a)
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -558,6 +570,9 @@ def _data():
                                      {}),
         "zeros_after_return_jvp": (srcdiff.jvp(zeros_after_return, wrt=(0, 1)), (0, 0, (0, 0)),
                                    (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "rebound_shape": (srcdiff.grad(rebound_shape, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {"max_trip": 3}),
+        "rebound_shape_jvp": (srcdiff.jvp(rebound_shape, wrt=(0, 1)), (0, 0, (0, 0)),
+                              (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 3}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -730,7 +745,8 @@ if __name__ != "__main__":
               "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
               "array_loop_state_hvp", "stepped_ranges", "stepped_ranges_jvp", "stepped_ranges_hvp",
               "stepped_range_n", "stepped_range_n_hvp", "printing", "printing_jvp",
-              "zeros_after_return", "zeros_after_return_value", "zeros_after_return_jvp"]
+              "zeros_after_return", "zeros_after_return_value", "zeros_after_return_jvp",
+              "rebound_shape", "rebound_shape_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",

@@ -36,7 +36,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.p, self.fn, self.entry, self.name = program, fn, entry, name
         self.specs = {s.name: s for s in specs}
         self.shape, self.dtype = {}, {}
-        self.tuples = {}           # names bound to tuples of scalars -> length
+        self.tuples = {}           # names bound to tuples of scalars -> their elements' dtype
         self.stacks, self.tapes = {}, {}
         self.stack_shapes = {}     # stack -> the shape of the arrays pushed onto it (a stack of numbers has none)
         self.placeholders = {}     # name -> (shape, dtype, statement) of its array placeholder (Inference._placeholder)

@@ -69,6 +69,8 @@ class Inference:
                 return (tuple(reversed(s)) if s else s), d
             if e.attr in ("size", "ndim"):
                 return None, "i"
+            if e.attr == "shape" and self.info(e.value)[0] not in (None, "tuple", "list"):
+                return "tuple", "i"     # (fixed: a name rebound keeps its shape on the device)
             raise ValueError(f"attribute .{e.attr}")
         if isinstance(e, ast.Call):
             return self._call_info(e)
@@ -95,7 +97,7 @@ class Inference:
         if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
             return None, "i"
         if isinstance(e.value, ast.Name) and e.value.id in self.tuples:
-            return None, "f"
+            return None, self.tuples[e.value.id]
         if isinstance(e.value, ast.Name) and e.value.id in self.tapes:
             if self.tapes[e.value.id] is None:
                 raise Unknown(e.value.id)
@@ -312,7 +314,7 @@ class Inference:
                     return
                 s, d = self.info(v)
                 if s == "tuple":
-                    self.tuples[t.id] = True
+                    self.tuples[t.id] = d or "f"       # (its elements' dtype: "i" of a shape)
                     return
                 self._set(t.id, s, d, st)
             elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.tapes:
