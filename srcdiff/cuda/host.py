@@ -83,8 +83,8 @@ class HostEval:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         counts[n.id] = counts.get(n.id, 0) + 1
-        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal
-                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]  # size)
+        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal size)
+                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]
         for st in body + nested:
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
                 continue
@@ -213,7 +213,8 @@ def _literal_range(e):
 
 def range_length(args):
     """The number of iterations of `range(*args)` as an expression, where the step is a literal (None else):
-    `max((stop - start + step - 1) // step, 0)`, or with a negative step `max((start - stop - step - 1) // -step, 0)`."""
+    `max((stop - start + step - 1) // step, 0)`, or with a negative step
+    `max((start - stop - step - 1) // -step, 0)`."""
     if len(args) < 3:
         start, stop, step = (args[0] if len(args) == 2 else ast.Constant(0)), args[-1], 1
     else:
@@ -227,7 +228,8 @@ def range_length(args):
     lo, hi = (start, stop) if step > 0 else (stop, start)
     count = ast.BinOp(hi, ast.Sub(), lo)
     if abs(step) != 1:
-        count = ast.BinOp(ast.BinOp(count, ast.Add(), ast.Constant(abs(step) - 1)), ast.FloorDiv(), ast.Constant(abs(step)))
+        count = ast.BinOp(ast.BinOp(count, ast.Add(), ast.Constant(abs(step) - 1)), ast.FloorDiv(),
+                          ast.Constant(abs(step)))
     return ast.Call(ast.Name("max", ast.Load()), [count, ast.Constant(0)], [])
 
 

@@ -5,8 +5,8 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
-from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
-                     Storage, BINOPS)
+from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
+                     size, unravel, flat_index, indent, Storage, BINOPS)
 
 
 class StatementLowering:

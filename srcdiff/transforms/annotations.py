@@ -85,8 +85,8 @@ TESTCOPY = _key("testcopy", """True on the MERGE copy of an `if`'s test (kept, n
     Written by ssa; read by reverse.""")
 MAYBE_UNDEFINED = _key("maybe_undefined", """set of str, on the FunctionDef: names that may be unbound
     where they are read (assigned on one path only). Written by ssa; read by reverse.""")
-PLACEHOLDER = _key("placeholder", """True on `v = <a value of v's kind>` (0.0, zeros of v's rank, ...) that unbound wrote: a
-    value for a name read where it may be unassigned (define_unbound), or the type given to a `v = None` of
+PLACEHOLDER = _key("placeholder", """True on `v = <a value of v's kind>` (0.0, zeros of v's rank, ...) that unbound
+    wrote: a value for a name read where it may be unassigned (define_unbound), or the type given to a `v = None` of
     differentiated generated code. No path uses the value it binds (a merge copy may copy it along), so its shape
     need not be v's: `np.zeros((1,))` stands for an array of any length. Written by unbound; kept by emit.tree on
     the standard-library tree; read by the CUDA lowering (an array's placeholder takes the shape of the name's
