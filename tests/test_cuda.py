@@ -11,7 +11,9 @@ import sys
 if __name__ == "__main__" and "--sim" in sys.argv:      # the simulator subprocess
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
+import contextlib  # noqa: E402
 import importlib.util  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 
@@ -230,6 +232,114 @@ def early_return_then_loop(x, a, flag):
     return s
 
 
+def early_return_slice(x, a):
+    """Values bound only on the path of an early return: the gradient binds them first to placeholders of their
+    rank (`result2 = np.zeros((1,))`, transforms/unbound.py), which on the device take the shape of the real
+    binding (fuzz seed 772001: declined as 'result2 changes shape ((1,) -> (4,))')."""
+    if x > 0.5:
+        return np.sum(np.tanh(a)[::-1] * a)
+    t = x * a[1:]
+    return np.sum(t * t)
+
+
+def early_return_matrix(x, M):
+    """As early_return_slice, with a matrix bound after the early return (declined as 'u1 changes shape')."""
+    if x < 0.3:
+        return x * np.sum(M)
+    u = np.cos(M[:, 1:] * x)
+    return np.sum(u * M[:, :2])
+
+
+def sum_of_arrays(x, a, n):
+    """A sum(...) of arrays over a comprehension: where it runs no iteration its value is zeros of the terms' rank
+    (SUM_EMPTY), an array of the terms' shape on the device, where the kernel reports an example with n = 0 (fuzz
+    seed 772037: jvp declined as 'prev5_sum11 changes shape ((3,) -> (1,))')."""
+    s = sum(a * (x + 0.5 * i) for i in range(n))
+    return np.sum(np.sin(s))
+
+
+def array_loop_state(x, a, n):
+    """An array carried through a loop: reverse mode saves it each iteration (a stack of arrays), a local array of
+    one row per iteration on the device (fuzz: declined as 'array values saved across loop iterations')."""
+    h = a * x
+    for i in range(n):
+        h = np.tanh(h * a + x)
+    return np.sum(h * h)
+
+
+def stepped_ranges(x, a):
+    """Loops over ranges with a step, one reversed: their backward loops count the iterations with
+    `len(range(0, 3, 2))` (fuzz seeds 772018, 772039: declined as 'the call range(...)')."""
+    s = x
+    for i in range(0, 3, 2):
+        s = s + np.sin(a[i] * s)
+    for j in reversed(range(2, -1, -1)):
+        s = s * 0.5 + a[j] * np.cos(s)
+    return s
+
+
+def stepped_range_n(x, a, n):
+    """range(0, n, 2): the host sizes its tape from the largest n of the batch (a range with a step had no trip
+    count there: vmap asked for max_trip=), and its backward loop's `len(range(0, n, 2))` is
+    `max((n - 0 + 1) // 2, 0)` on the device."""
+    s = x
+    for i in range(0, n, 2):
+        s = np.sin(s * a[i])
+    return s
+
+
+def printing(x, a):
+    """print of text, a number and a small array: each thread prints its example's line, the array element by
+    element (fuzz feature printassert: declined as 'unsupported statement print(...)')."""
+    s = np.sin(a * x)
+    print("s =", s, "x =", x)
+    return np.sum(s * s)
+
+
+def printing_too_much(x, M):
+    """print of 36 values: more than CUDA's printf takes."""
+    print("M =", M)
+    return np.sum(M) * x
+
+
+def zeros_after_return(x, a):
+    """np.zeros of a literal shape after an early return: the generated code names its sizes in the branch
+    (`z1_at0 = 2`), which the host now reads there too (fuzz seeds 772174, 772355: declined as 'an array whose
+    size ((z1_at0, z1_at1)) is not fixed')."""
+    if x > 0.7:
+        return x * np.sum(a)
+    z = np.zeros((2, 3))
+    z[0] = a * x
+    z[1, 1:] = np.sin(a[:2] * x)
+    return np.sum(z * z)
+
+
+def swap_buffers(x, a, M):
+    """Two buffers swapped and written in place in a loop: the gradient saves one each iteration and the in-place
+    writes after it change the array its list holds, which the backward sweep reads; the device's stack holds a
+    copy (fuzz seed 772284: hvp wrong before vmap declined it)."""
+    buf1 = np.copy(M)
+    buf4 = M.copy()
+    for i in range(2):
+        buf1, buf4 = buf4, 0.5 * buf1 + 0.5 * np.tanh(buf4 * x)
+        buf1[0, 1] = buf1[0, 1] * 1.1 + 0.1 * np.tanh(np.sum(a))
+        buf4, buf1 = buf1, buf4
+        buf4[0, i] = buf4[0, i] * 1.1 + 0.1 * np.tanh(x)
+    return x + np.sum(buf1) + np.sum(buf4)
+
+
+def rebound_shape(x, a):
+    """`a.shape[0]` of a parameter the function rebinds: the host cannot fold it, but a name has one shape on the
+    device (fuzz seeds 772217, 772233: declined as 'attribute .shape')."""
+    for k in range(2):
+        n = a.shape[0]
+        s = 0.0
+        for i in range(n):
+            s = s + a[i] * x
+        a = 0.5 * a + np.tanh(a * s)
+    return np.sum(a)
+
+
 def literal_shapes(x, a):
     """np.zeros of a literal tuple: the generated code names the shape (`z1 = (2, 3)`, or one name per
     dimension), which the lowering once could not size (fuzz seed 3: 'an array whose size (z1) is not fixed')."""
@@ -429,6 +539,40 @@ def _data():
                                    (a, X[:, :3], b, (b, a)), {}),
         "early_return_then_loop": (srcdiff.grad(early_return_then_loop, wrt=(0, 1)), (0, 0, 0),
                                    (a, X[:, :3], np.arange(B) % 3 == 0), {}),
+        "early_return_slice": (srcdiff.grad(early_return_slice, wrt=(0, 1)), (0, 0), (a, X[:, :4]), {}),
+        "early_return_slice_value": (srcdiff.value_and_grad(early_return_slice, wrt=(0, 1)), (0, None), (a, w[:4]),
+                                     {}),
+        "early_return_matrix": (srcdiff.grad(early_return_matrix, wrt=(0, 1)), (0, 0), (a, Mt), {}),
+        "early_return_matrix_sum": (srcdiff.grad(early_return_matrix, wrt=(0, 1)), (0, 0), (a, Mt),
+                                    {"batch_sum": True}),
+        "sum_of_arrays_jvp": (srcdiff.jvp(sum_of_arrays, wrt=(0, 1)), (0, 0, 0, (0, 0)),
+                              (a, X[:, :3], np.arange(B) % 3 + 1, (b, X[:, 1:4].copy())), {}),
+        "sum_of_arrays_jvp_sum": (srcdiff.jvp(sum_of_arrays, wrt=(0, 1)), (0, 0, 0, (0, None)),
+                                  (a, X[:, :3], np.arange(B) % 3 + 1, (b, w[:3])), {"batch_sum": True}),
+        "array_loop_state": (srcdiff.grad(array_loop_state, wrt=(0, 1)), (0, 0, 0),
+                             (a, X[:, :3], np.arange(B) % 4), {}),
+        "array_loop_state_value": (srcdiff.value_and_grad(array_loop_state, wrt=(0, 1)), (0, None, None),
+                                   (a, w[:3], 3), {}),
+        "array_loop_state_hvp": (srcdiff.hvp(array_loop_state, wrt=(0, 1)), (0, 0, 0, (0, 0)),
+                                 (a, X[:, :3], np.arange(B) % 4, (b, X[:, 1:4].copy())), {}),
+        "stepped_ranges": (srcdiff.grad(stepped_ranges, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {"max_trip": 4}),
+        "stepped_ranges_jvp": (srcdiff.jvp(stepped_ranges, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 4}),
+        "stepped_ranges_hvp": (srcdiff.hvp(stepped_ranges, wrt=(0, 1)), (0, 0, (0, 0)),
+                               (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 4}),
+        "stepped_range_n": (srcdiff.grad(stepped_range_n, wrt=(0, 1)), (0, 0, 0), (a, X, np.arange(B) % 6), {}),
+        "stepped_range_n_hvp": (srcdiff.hvp(stepped_range_n, wrt=(0, 1)), (0, 0, 0, (0, 0)),
+                                (a, X, np.arange(B) % 6, (b, X[::-1].copy())), {}),
+        "printing": (srcdiff.grad(printing, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "printing_jvp": (srcdiff.jvp(printing, wrt=(0, 1)), (0, 0, (0, 0)), (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "zeros_after_return": (srcdiff.grad(zeros_after_return, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
+        "zeros_after_return_value": (srcdiff.value_and_grad(zeros_after_return, wrt=(0, 1)), (0, 0), (a, X[:, :3]),
+                                     {}),
+        "zeros_after_return_jvp": (srcdiff.jvp(zeros_after_return, wrt=(0, 1)), (0, 0, (0, 0)),
+                                   (a, X[:, :3], (b, X[:, 1:4].copy())), {}),
+        "rebound_shape": (srcdiff.grad(rebound_shape, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {"max_trip": 3}),
+        "rebound_shape_jvp": (srcdiff.jvp(rebound_shape, wrt=(0, 1)), (0, 0, (0, 0)),
+                              (a, X[:, :3], (b, X[:, 1:4].copy())), {"max_trip": 3}),
         "literal_shapes": (srcdiff.grad(literal_shapes, wrt=(0, 1)), (0, 0), (a, X[:, :3]), {}),
         "literal_shapes_jvp": (srcdiff.jvp(literal_shapes, wrt=(0, 1)), (0, 0, (0, None)),
                                (a, X[:, :3], (b, w[:3])), {}),
@@ -532,9 +676,27 @@ def _run_all():
     except srcdiff.SrcdiffError as ex:
         res["assert_fails"] = "ok" if re.search(r"test_cuda.py:\d+: .*an assert failed for some example", str(ex)) \
             else str(ex)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        srcdiff.cuda.vmap(srcdiff.grad(printing, wrt=(0, 1)), in_axes=(0, 0))(a[:2], np.ones((2, 3)))
+    res["printed"] = sorted(out.getvalue().splitlines())
+    k = srcdiff.cuda.vmap(srcdiff.grad(array_loop_state, wrt=(0, 1)), in_axes=(0, 0, None))
+    k(a, np.ones((B, 3)), 3)
+    res["stack_source"] = srcdiff.source(k)
+    try:
+        n = np.arange(B) % 3          # n = 0 for some examples: the comprehension runs no iteration
+        srcdiff.cuda.vmap(srcdiff.jvp(sum_of_arrays, wrt=(0, 1)), in_axes=(0, 0, 0, (0, 0)))(
+            a, np.ones((B, 3)), n, (a, np.ones((B, 3))))
+        res["empty_sum"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["empty_sum"] = "ok" if re.search(r"test_cuda.py:\d+: sum_of_arrays_jvp: a sum\(\.\.\.\) of arrays over a "
+                                             r"comprehension that runs no iteration for some example", str(ex)) else str(ex)
     k = srcdiff.cuda.vmap(srcdiff.grad(recurrence, wrt=(0, 1)), in_axes=(0, 0, None))
     k(a, a, 3)
     res["source"] = srcdiff.source(k)
+    k = srcdiff.cuda.vmap(srcdiff.grad(early_return_slice, wrt=(0, 1)), in_axes=(0, 0))
+    k(a, np.ones((B, 4)))
+    res["placeholder_source"] = srcdiff.source(k)
     return res
 
 
@@ -579,6 +741,12 @@ if __name__ != "__main__":
     CASES += ["early_return_guard", "early_return_guard_jvp", "early_return_then_loop", "literal_shapes",
               "literal_shapes_jvp", "literal_shapes_hvp", "view_read_before_write_jvp", "carried_prev_jvp",
               "carried_prev_hvp", "asserts", "asserts_jvp", "negative_index", "negative_index_jvp", "newaxes", "newaxes_jvp"]
+    CASES += ["early_return_slice", "early_return_slice_value", "early_return_matrix", "early_return_matrix_sum",
+              "sum_of_arrays_jvp", "sum_of_arrays_jvp_sum", "array_loop_state", "array_loop_state_value",
+              "array_loop_state_hvp", "stepped_ranges", "stepped_ranges_jvp", "stepped_ranges_hvp",
+              "stepped_range_n", "stepped_range_n_hvp", "printing", "printing_jvp",
+              "zeros_after_return", "zeros_after_return_value", "zeros_after_return_jvp",
+              "rebound_shape", "rebound_shape_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
     CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
@@ -593,6 +761,9 @@ if __name__ != "__main__":
 
     def test_failing_assert_raises(simulated):
         assert simulated["assert_fails"] == "ok"
+
+    def test_empty_sum_of_arrays_raises(simulated):
+        assert simulated["empty_sum"] == "ok"
 
     @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
     @pytest.mark.parametrize("f", [none_until_set, none_until_first_iteration])
@@ -625,6 +796,46 @@ if __name__ != "__main__":
         code = "\n".join(line.split("#")[0] for line in src.splitlines())
         assert "math.sin(" in code and "np." not in code and "rt." not in code
         assert "# line " in src
+
+    def test_placeholder_takes_real_shape(simulated):
+        """The gradient's placeholder `result2 = np.zeros((1,))` (result2 = result1[::-1] on the early return's path)
+        is a zero fill of result2's buffer, which has the shape of a: one buffer per name, no (1,)-shaped one."""
+        src = simulated["placeholder_source"]
+        assert "result2 = cuda.local.array(4, float64)" in src
+        assert re.search(r"for (cu_j\d+) in range\(4\):\n\s+result2\[\1\] = 0\.0", src)
+        assert "cuda.local.array(1, float64)" not in src
+
+    def test_print_per_example(simulated):
+        """One line per example, as the CPU prints calling the gradient on each (the simulator prints Python's
+        numbers; a GPU's printf, its own)."""
+        a = np.linspace(0.2, 0.8, B)[:2]
+        want = sorted(f"s = {v} {v} {v} x = {x}" for x in a for v in [np.sin(x)])
+        assert simulated["printed"] == want
+
+    def test_print_of_too_many_values_declined():
+        k = srcdiff.cuda.vmap(srcdiff.grad(printing_too_much, wrt=(0, 1)), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for printing_too_much: "
+                           r"print of 37 values on the device \(CUDA's printf takes at most 32\)(.|\n)*hint: print fewer"):
+            k.ptx(np.ones(B), np.ones((6, 6)), cc=(9, 0))
+
+    def test_array_written_after_its_push_declined():
+        a = np.linspace(0.2, 0.8, B)
+        M = np.linspace(-0.5, 0.7, 6 * B).reshape(B, 2, 3)
+        k = srcdiff.cuda.vmap(srcdiff.hvp(swap_buffers, wrt=0), in_axes=(0, None, 0, 0))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers_grad: `\w+` is written "
+                           r"in place at line \d+ after the gradient saved it for its backward sweep(.|\n)*hint: write "
+                           r"the new values into a copy"):
+            k.ptx(a, np.ones(3), M, a, cc=(9, 0))
+
+    def test_stack_of_arrays_source(simulated):
+        """h's stack holds 3 rows of 3 elements (n = 3 iterations, on the host), pushed and popped element by
+        element."""
+        src = simulated["stack_source"]
+        m = re.search(r"(\w+_stack) = cuda.local.array\(9, float64\)", src)
+        assert m, src
+        stk = m.group(1)
+        assert re.search(rf"{stk}\[{stk}_n \* 3 \+ cu_j\d+\] = ", src)
+        assert re.search(rf"\w+\[cu_j\d+\] = {stk}\[{stk}_n \* 3 \+ cu_j\d+\]", src)
 
     @pytest.fixture(scope="module")
     def data():

@@ -53,6 +53,17 @@ def test_statements_taken_from_the_earlier_tree_print_as_converted_ones():
     assert emit.render(first) == emit.render(emit.tree(fn))     # the earlier tree prints as before
 
 
+def test_tree_keeps_the_placeholder_annotation():
+    """unbound's placeholders keep PLACEHOLDER on the standard-library tree (the CUDA lowering reads it there); no
+    other assignment gets it."""
+    from srcdiff.transforms import annotations as anno
+    fn = gast.parse(SOURCE).body[0]
+    anno.set(fn.body[1], anno.PLACEHOLDER)
+    t = emit.tree(fn)
+    assert anno.get(t.body[1], anno.PLACEHOLDER) and isinstance(t.body[1], ast.Assign)
+    assert not any(anno.get(n, anno.PLACEHOLDER) for n in ast.walk(t) if n is not t.body[1])
+
+
 def test_a_statement_met_twice_is_taken_from_each_place():
     """render writes into a tree's comment statements while it prints them: one statement object at two
     places of a tree would be written twice. A gast statement at two places was converted at each."""

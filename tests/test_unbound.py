@@ -39,6 +39,22 @@ def test_placeholder_has_the_kind_its_copies_agree_on():
     assert "p = np.zeros((1,))" in _placeholders({"a": A1, "p1": None, "p2": None, "p": None, "s": F})
 
 
+def test_placeholders_are_annotated():
+    """Each statement define_unbound writes (and only those) carries PLACEHOLDER: the CUDA lowering gives an array's
+    placeholder the shape of the name's real binding (np.zeros((1,)) has p's rank only)."""
+    fn = define_unbound(gast.parse(BOUND_IN_A_BRANCH).body[0], {"a": A1, "p1": A1, "p2": A1, "p": A1, "s": F}, {})
+    marked = [ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(s))) for s in gast.walk(fn) if anno.get(s, anno.PLACEHOLDER)]
+    assert sorted(marked) == ["p = np.zeros((1,))", "s = 0.0"]
+
+
+def test_typed_none_is_annotated():
+    """A `v = None` of differentiated code given a type is a placeholder too."""
+    fn = define_unbound(gast.parse("def f(a):\n    v = None\n    v = a * 2.0\n    return v\n").body[0],
+                        {"a": A1, "v": A1}, {})
+    assert anno.get(fn.body[0], anno.PLACEHOLDER) and not anno.get(fn.body[1], anno.PLACEHOLDER)
+    assert ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(fn.body[0]))) == "v = np.zeros((1,))"
+
+
 def test_no_placeholder_kind_where_the_copies_disagree():
     assert "p = None" in _placeholders({"a": A1, "p1": None, "p2": F, "p": None, "s": F})
 

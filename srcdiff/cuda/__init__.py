@@ -37,13 +37,24 @@ on the host before the launch); otherwise (while loops, trip counts computed ins
 `max_trip=`: the most iterations any one loop runs for one example (nested loops: per loop). A run that
 needs more raises srcdiff.SrcdiffError (on the host before launch when the trip count is an argument,
 else after the kernel detected the overflow). Tape memory is per thread: keep max_trip * (number of
-saved values) * 8 bytes modest (local memory).
+saved values) * 8 bytes modest (local memory); an array saved each iteration (reverse mode's stack of an array
+carried through a loop) takes one row of its size per iteration.
 
 Shapes: `x.shape[k]`, `len(x)` and `x.size` of arrays whose per-example shape is known become constants
 in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
 
+Placeholders: a value bound on some paths only (after an early return, in a branch or a loop) is bound first
+to a placeholder of its rank in generated code (`v = np.zeros((1,))`, transforms/unbound.py, annotation
+PLACEHOLDER); on the device v has one buffer, of its real binding's shape, zero-filled there. An array sum(...)
+over a comprehension has its terms' shape; an example whose comprehension runs no iteration (Python's sum is the
+number 0 there) raises srcdiff.SrcdiffError after the launch.
+
+print: `print('x =', x)` of text, numbers and named arrays prints from each thread its example's line (CUDA's
+printf, at most 32 values: an array's elements one by one), as the CPU gradient prints once per example.
+
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
-sizes, or broadcast integer arguments); arrays cannot be saved on stacks across loop iterations;
+sizes, or broadcast integer arguments), one shape per name (a placeholder of a gradient that hvp differentiates
+again is code of that gradient's, with the shape it prints);
 helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
 count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
 objects (lists, dicts, strings) besides srcdiff's own stacks and `np.array([...])` of numbers or of arrays of
@@ -62,7 +73,7 @@ import numpy as np
 from ..errors import SrcdiffError
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
-from .common import ASSERTION
+from .common import ASSERTION, EMPTY_SUM
 
 __all__ = ["vmap", "Kernel"]
 
@@ -370,6 +381,12 @@ class Kernel:
             raise self._err(f"{self.g.__name__}: an assert failed for some example of the batch (the kernel "
                             "does not say which)",
                             advice="run the function on the CPU on the examples to find the one that fails")
+        if status == EMPTY_SUM:
+            raise self._err(f"{self.g.__name__}: a sum(...) of arrays over a comprehension that runs no iteration for "
+                            "some example of the batch (on the device an array sum has its terms' shape; Python's "
+                            "empty sum is the number 0)",
+                            advice="make the comprehension run at least once for every example, or add the terms "
+                                   "into np.zeros(...) of their shape in a loop")
         if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",

@@ -11,6 +11,8 @@ from ..rules import RULES, cuda_templates
 
 OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
 ASSERTION = 2     # an `assert` of the user's failed for the example
+EMPTY_SUM = 3     # a sum(...) of arrays over a comprehension ran no iteration for the example
+PRINT_ITEMS = 32  # the most values one print(...) passes to CUDA's printf (numba-cuda prints raw values past it)
 
 
 @dataclass

@@ -72,6 +72,8 @@ class ExpressionLowering:
                 return [], str(size(s))
             if e.attr == "ndim":
                 return [], str(len(s) if s else 0)
+            if e.attr == "shape" and s:
+                return [], "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
         if isinstance(e, ast.Call):
             return self._low_call(e, idx, rshape)
         self.fail(e, f"unsupported expression {ast.unparse(e)}")

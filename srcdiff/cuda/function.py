@@ -7,7 +7,7 @@ import ast
 from ..errors import SrcdiffError
 from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
-from .host import HostEval, fold_shapes
+from .host import HostEval, fold_shapes, range_length
 from .infer import Inference
 from .statements import StatementLowering
 from .views import check_views
@@ -36,8 +36,10 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.p, self.fn, self.entry, self.name = program, fn, entry, name
         self.specs = {s.name: s for s in specs}
         self.shape, self.dtype = {}, {}
-        self.tuples = {}           # names bound to tuples of scalars -> length
+        self.tuples = {}           # names bound to tuples of scalars -> their elements' dtype
         self.stacks, self.tapes = {}, {}
+        self.stack_shapes = {}     # stack -> the shape of the arrays pushed onto it (a stack of numbers has none)
+        self.placeholders = {}     # name -> (shape, dtype, statement) of its array placeholder (Inference._placeholder)
         self.storage: dict[str, Storage] = {}
         self.allocs: list[str] = []
         self.counter = 0
@@ -73,13 +75,10 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         """Host bound on a loop's trip count (None if not known on the host)."""
         if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call) and dotted(loop.iter.func) == "range":
             a = loop.iter.args
-            if len(a) == 1:
-                expr = a[0]
-            elif len(a) == 2:
-                expr = ast.BinOp(a[1], ast.Sub(), a[0])
-            else:
+            expr = a[0] if len(a) == 1 else range_length(a)
+            if expr is None:
                 return None
-            return self.host.max(expr)
+            return self.host.max(ast.fix_missing_locations(ast.copy_location(expr, loop.iter)))
         return None
 
     def _bound(self, node, trip, what):
@@ -149,7 +148,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.stack_cap, self.tape_cap = {}, {}
         self._capacities(fn.body, [])
         for stk, cap in self.stack_cap.items():
-            self.allocs.append(f"{stk} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
+            n = max(cap, 1) * size(self.stack_shapes.get(stk))
+            self.allocs.append(f"{stk} = cuda.local.array({n}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
         for tp, cap in self.tape_cap.items():
             self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
         body = self.stmts(fn.body)

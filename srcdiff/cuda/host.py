@@ -3,6 +3,7 @@ per-example shapes folded into a function as constants (fold_shapes)."""
 from __future__ import annotations
 
 import ast
+import copy
 
 import numpy as np
 
@@ -71,7 +72,9 @@ class HostEval:
         return ok(expr)
 
     def learn(self, body):
-        """Add the straight-line scalar locals of a function body (assigned once, at the top level)."""
+        """Add the straight-line scalar locals of a function body (assigned once, at the top level), and those
+        assigned once to a literal in a branch or a loop (`v1_at0 = 2` of `np.zeros((2, 3))` after an early
+        return: where any path reads it, it holds that literal)."""
         counts = {}
         for st in ast.walk(ast.Module(body=body, type_ignores=[])):
             tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
@@ -80,7 +83,9 @@ class HostEval:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         counts[n.id] = counts.get(n.id, 0) + 1
-        for st in body:
+        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal size)
+                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]
+        for st in body + nested:
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
                 continue
             name = st.targets[0].id
@@ -135,8 +140,8 @@ class HostEval:
 def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
     """A copy of `fn` with the shapes of arrays whose per-example shape is fixed folded in as constants:
     `n = x.shape` (how the generated code spells `x.shape[0]`: `n = x.shape; n1 = n[0]`) is dropped and
-    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer."""
-    import copy
+    `n[k]` becomes the integer, any other use of `n` the tuple; `x.shape[k]` becomes the integer; the length of a
+    range becomes its integer, or an expression where the step is a literal (_fold_range_lengths)."""
     fn = copy.deepcopy(fn)
     assigned = {}
     for n in ast.walk(fn):
@@ -187,5 +192,76 @@ def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
             map_blocks(node, lambda b: self._body(b) if b else b)
             return super().generic_visit(node)
 
-    return Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
+    fn = Fold().visit(fn) if bound or any(shape_of(n) for n in ast.walk(fn) if isinstance(n, ast.Attribute)) \
         else fn
+    return _fold_range_lengths(fn, assigned)
+
+
+def _literal_range(e):
+    """The range `e` writes with literal bounds (`range(2, -1, -1)`), or None."""
+    if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "range"
+            and 1 <= len(e.args) <= 3 and not e.keywords):
+        return None
+    try:
+        bounds = [ast.literal_eval(a) for a in e.args]
+    except ValueError:
+        return None
+    if any(type(b) is not int for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    return range(*bounds)
+
+
+def range_length(args):
+    """The number of iterations of `range(*args)` as an expression, where the step is a literal (None else):
+    `max((stop - start + step - 1) // step, 0)`, or with a negative step
+    `max((start - stop - step - 1) // -step, 0)`."""
+    if len(args) < 3:
+        start, stop, step = (args[0] if len(args) == 2 else ast.Constant(0)), args[-1], 1
+    else:
+        start, stop = args[0], args[1]
+        try:
+            step = ast.literal_eval(args[2])
+        except ValueError:
+            return None
+        if type(step) is not int or step == 0:
+            return None
+    lo, hi = (start, stop) if step > 0 else (stop, start)
+    count = ast.BinOp(hi, ast.Sub(), lo)
+    if abs(step) != 1:
+        count = ast.BinOp(ast.BinOp(count, ast.Add(), ast.Constant(abs(step) - 1)), ast.FloorDiv(),
+                          ast.Constant(abs(step)))
+    return ast.Call(ast.Name("max", ast.Load()), [count, ast.Constant(0)], [])
+
+
+def _fold_range_lengths(fn, assigned: dict):
+    """`len(range(0, 2, 2))`, or `len(n1)` of `n1 = range(2, -1, -1)` bound once (of values bound once), as the
+    integer where the bounds are literals, else as range_length's expression: a `for` over a range with a step (or
+    reversed) counts its iterations so, and device code has no range objects (the binding goes where nothing else
+    reads it)."""
+    ranges = {n.targets[0].id: n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+              and isinstance(n.targets[0], ast.Name) and assigned.get(n.targets[0].id) == 1
+              and isinstance(n.value, ast.Call) and dotted(n.value.func) == "range"    # of values bound once
+              and all(assigned.get(x.id, 0) <= 1 for x in ast.walk(n.value) if isinstance(x, ast.Name))}
+
+    class Lengths(ast.NodeTransformer):
+        def visit_Call(self, e):
+            self.generic_visit(e)
+            if isinstance(e.func, ast.Name) and e.func.id == "len" and len(e.args) == 1:
+                a = ranges.get(e.args[0].id, e.args[0]) if isinstance(e.args[0], ast.Name) else e.args[0]
+                r = _literal_range(a)
+                if r is not None:
+                    return ast.copy_location(ast.Constant(len(r)), e)
+                count = range_length(copy.deepcopy(a.args)) if isinstance(a, ast.Call) and dotted(a.func) == "range" \
+                    else None
+                if count is not None:
+                    return ast.fix_missing_locations(ast.copy_location(count, e))
+            return e
+    fn = Lengths().visit(fn)
+    read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    gone = set(ranges) - read
+    if gone:
+        for n in ast.walk(fn):
+            map_blocks(n, lambda b: [ast.copy_location(ast.Expr(ast.Constant(None)), st)    # no code; its comment stays
+                                     if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                                     and st.targets[0].id in gone else st for st in b])
+    return fn

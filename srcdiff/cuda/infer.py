@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 
+from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
@@ -68,6 +69,8 @@ class Inference:
                 return (tuple(reversed(s)) if s else s), d
             if e.attr in ("size", "ndim"):
                 return None, "i"
+            if e.attr == "shape" and self.info(e.value)[0] not in (None, "tuple", "list"):
+                return "tuple", "i"     # (fixed: a name rebound keeps its shape on the device)
             raise ValueError(f"attribute .{e.attr}")
         if isinstance(e, ast.Call):
             return self._call_info(e)
@@ -94,7 +97,7 @@ class Inference:
         if isinstance(e.value, ast.Attribute) and e.value.attr == "shape":
             return None, "i"
         if isinstance(e.value, ast.Name) and e.value.id in self.tuples:
-            return None, "f"
+            return None, self.tuples[e.value.id]
         if isinstance(e.value, ast.Name) and e.value.id in self.tapes:
             if self.tapes[e.value.id] is None:
                 raise Unknown(e.value.id)
@@ -217,7 +220,7 @@ class Inference:
         return shape
 
     def infer(self):
-        pending = None
+        pending, stuck = None, None
         for _ in range(8):
             pending = []
             for st in self._walk(self.fn.body):
@@ -228,7 +231,11 @@ class Inference:
                 except (ValueError, IndexError, KeyError, TypeError) as ex:
                     self.fail(st, f"unsupported on the device: {ex}")
             if not pending:
+                self._type_placeholders()
                 return
+            if len(pending) == stuck and not self._type_placeholders():
+                break
+            stuck = len(pending)
         st, u = pending[0]
         none = next((str(v) for _, v in pending if str(v) in self.none_bound), None)
         if none is not None:
@@ -241,6 +248,38 @@ class Inference:
             yield s
             for b in nested_blocks(s):
                 yield from self._walk(b)
+
+    def _placeholder(self, st) -> bool:
+        """`v = np.zeros((1,))` that transforms/unbound.py wrote (PLACEHOLDER) where v may be read unassigned: no
+        path uses the value, and NumPy's array there has v's rank, not always its shape. An array's placeholder is
+        typed by v's real bindings (an array keeps one shape on the device), after them (_type_placeholders);
+        StatementLowering._zero_placeholder fills v's buffer with zeros. So is an array sum's value where its
+        comprehension runs no iteration (SUM_EMPTY: zeros of the terms' rank), which the kernel reports instead
+        (StatementLowering._empty_sum). True where `st` is one (left to those)."""
+        if not (anno.get(st, anno.PLACEHOLDER) or anno.get(st, anno.SUM_EMPTY)):
+            return False
+        shape, dt = self.info(st.value)
+        if shape is None:
+            return False
+        self.placeholders.setdefault(st.targets[0].id, (shape, dt, st))
+        return True
+
+    def _type_placeholders(self) -> bool:
+        """The names only a placeholder binds (an empty sum's value a merge copies, a real binding gone), once the
+        others are typed: the shape of a typed array the name is copied to (`total2 = total1`), else its
+        placeholder's. Whether it typed any."""
+        copies = {}
+        for st in self._walk(self.fn.body):
+            if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Name) \
+                    and self.shape.get(st.targets[0].id) is not None:
+                copies.setdefault(st.value.id, st.targets[0].id)
+        typed = False
+        for name, (shape, dt, st) in self.placeholders.items():
+            if name not in self.dtype:
+                to = copies.get(name)
+                self._set(name, self.shape[to] if to else shape, self.dtype[to] if to else dt, st)
+                typed = True
+        return typed
 
     def _set(self, name, shape, dt, node):
         if name in self.shape and shape is not None and self.shape[name] != shape:
@@ -266,16 +305,16 @@ class Inference:
                     stk = v.func.value.id
                     if self.stacks.get(stk) is None:
                         raise Unknown(stk)
-                    self._set(t.id, None, self.stacks[stk], st)
+                    self._set(t.id, self.stack_shapes.get(stk), self.stacks[stk], st)
                     return
                 if self._is_tape(t.id, v):
                     self.tapes.setdefault(t.id, None)
                     return
-                if is_none(v):          # a placeholder (see StatementLowering._none_placeholder): typed elsewhere
+                if is_none(v) or self._placeholder(st):   # typed elsewhere (StatementLowering._none_placeholder)
                     return
                 s, d = self.info(v)
                 if s == "tuple":
-                    self.tuples[t.id] = True
+                    self.tuples[t.id] = d or "f"       # (its elements' dtype: "i" of a shape)
                     return
                 self._set(t.id, s, d, st)
             elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in self.tapes:
@@ -291,10 +330,11 @@ class Inference:
             c = st.value
             if isinstance(c.func, ast.Attribute) and c.func.attr == "append":
                 s, d = self.info(c.args[0])
-                if s is not None:
-                    self.fail(st, "array values saved across loop iterations (stacks of arrays)",
-                              "keep per-thread loop state in scalars or small arrays updated in place")
                 stk = c.func.value.id
+                if s in ("tuple", "list") or (self.stacks.get(stk) is not None and self.stack_shapes.get(stk) != s):
+                    self.fail(st, f"values of different shapes saved on the stack {stk}")
+                if s is not None:           # a stack of arrays of one shape: `s` elements a push
+                    self.stack_shapes[stk] = s
                 old = self.stacks.get(stk)
                 self.stacks[stk] = "f" if "f" in (old, d) else ("i" if d in ("i", "b") else d)
 

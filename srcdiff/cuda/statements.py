@@ -4,8 +4,9 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import (OVERFLOW, ASSERTION, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted, size, unravel, flat_index, indent,
-                     Storage, BINOPS)
+from ..transforms import annotations as anno
+from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
+                     size, unravel, flat_index, indent, Storage, BINOPS)
 
 
 class StatementLowering:
@@ -163,17 +164,71 @@ class StatementLowering:
             return []
         return [f"{name} = {'0.0' if self.dtype.get(name, 'f') == 'f' else '0'}"]
 
+    def _zero_placeholder(self, name):
+        """An array's placeholder (Inference._placeholder): zeros of the shape of the name's real binding."""
+        st = self.storage[name]
+        zero = ast.Constant(0 if self.dtype.get(name) in ("i", "b") else 0.0)
+        return self._fill(lambda j: st.at(j), self.shape[name], zero)
+
+    def _empty_sum(self, st):
+        """`total = np.zeros((1,))`, a sum(...) of arrays where its comprehension runs no iteration: NumPy's value is
+        the number 0 (zeros of the terms' rank in generated code), which an array of one shape cannot be. The entry
+        returns EMPTY_SUM for the example, and the host raises SrcdiffError."""
+        if not self.entry:
+            self.fail(st, "a sum(...) of arrays over a comprehension in a helper function (where its comprehension "
+                          "runs no iteration, device helpers cannot report it)",
+                      "compute the sum in the differentiated function")
+        return [f"return {EMPTY_SUM}"]
+
+    def _pop(self, name, stk):
+        """`name = stk.pop()`: a number, or an array's elements copied from the stack's last row."""
+        shape = self.stack_shapes.get(stk)
+        if shape is None:
+            return [f"{stk}_n -= 1", f"{name} = {stk}[{stk}_n]"]
+        st, j = self.storage[name], self.fresh("j")
+        return [f"{stk}_n -= 1", f"for {j} in range({size(shape)}):",
+                f"    {st.at(j)} = {stk}[{stk}_n * {size(shape)} + {j}]"]
+
+    def _print(self, st):
+        """`print('x =', x)`: each thread prints its example's line (CUDA's printf, at most PRINT_ITEMS values): text
+        written out, numbers, and a named array's elements one by one."""
+        call, items, pre = st.value, [], []
+        if call.keywords:
+            self.fail(st, "print(...) with keyword arguments on the device", "print without sep=, end= or file=")
+        for a in call.args:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str):
+                items.append(repr(a.value))
+                continue
+            shape = self.info(a)[0]
+            if shape is None:
+                p, x = self.low(a)
+                pre, items = pre + p, items + [x]
+            elif isinstance(a, ast.Name) and a.id in self.storage:
+                items += [self.storage[a.id].at(k) for k in range(size(shape))]
+            else:
+                self.fail(st, f"print of the array expression {ast.unparse(a)} on the device",
+                          "bind the array to a name and print that (its elements are printed one by one)")
+        if len(items) > PRINT_ITEMS:
+            self.fail(st, f"print of {len(items)} values on the device (CUDA's printf takes at most {PRINT_ITEMS})",
+                      "print fewer values: a slice of the array bound to a name, or its sum")
+        return pre + [f"print({', '.join(items)})"]
+
     def _expression_statement(self, st):
         """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
         v = st.value
         if isinstance(v, ast.Constant):
             return []
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "print":
+            return self._print(st)
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "append":
             stk = v.func.value.id
-            cap = self.stack_cap[stk]
+            check = [f"if {stk}_n >= {self.stack_cap[stk]}:", f"    return {OVERFLOW}"]
+            shape = self.stack_shapes.get(stk)
+            if shape is not None:      # an array: its elements at row stk_n of the stack
+                push = self._fill(lambda j: f"{stk}[{stk}_n * {size(shape)} + {j}]", shape, v.args[0])
+                return check + push + [f"{stk}_n += 1"]
             p, x = self.low(v.args[0])
-            return p + [f"if {stk}_n >= {cap}:", f"    return {OVERFLOW}", f"{stk}[{stk}_n] = {x}",
-                        f"{stk}_n += 1"]
+            return p + check + [f"{stk}[{stk}_n] = {x}", f"{stk}_n += 1"]
         self.fail(st, f"unsupported statement {ast.unparse(st)}")
 
     def _assign(self, st):
@@ -186,10 +241,13 @@ class StatementLowering:
             if t.id in self.tapes:
                 return self._tape_allocation(t.id, v)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
-                stk = v.func.value.id
-                return [f"{stk}_n -= 1", f"{t.id} = {stk}[{stk}_n]"]
+                return self._pop(t.id, v.func.value.id)
             if is_none(v):
                 return self._none_placeholder(t.id)
+            if t.id in self.placeholders and anno.get(st, anno.PLACEHOLDER):
+                return self._zero_placeholder(t.id)
+            if t.id in self.placeholders and anno.get(st, anno.SUM_EMPTY):
+                return self._empty_sum(st)
             if t.id in self.shape and t.id not in self.tuples:
                 if isinstance(v, ast.Call) and dotted(v.func) in ARRAY_LITERALS:
                     return self._assign_literal(t.id, v)

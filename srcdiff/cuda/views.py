@@ -7,6 +7,10 @@ view sees the write in NumPy, not on the device). Reverse mode declines such pro
 a jvp or hvp of `c = b[1:]; c[0] = x; return np.sum(b)` reaches the lowering: `check_views` declines it at the
 user's line instead of computing b without the write.
 
+A stack of arrays (reverse mode saving an array each loop iteration) is such a name too: NumPy's list holds the
+arrays pushed, the device copies of their values, so an array written in place after its push and popped
+afterwards is declined, as is a write through a popped array read through another name.
+
 The analysis is flow-sensitive over the function's structured tree: `share` maps each array name to the names
 that may share its memory, `stale` the names whose memory a write through another name changed after they were
 bound. A read of a stale name is declined; rebinding a name clears it. Branches join; loop bodies run twice (a
@@ -77,11 +81,33 @@ class ViewCheck:
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1]:
                     write, target = state[1][n.id]
                     line, _ = self.low.p.user_line(getattr(write, "lineno", None))
+                    if n.id in self.low.stack_shapes:
+                        self.low.fail(write, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
+                                             "after the gradient saved it for its backward sweep (NumPy saves the "
+                                             "array itself, whose later writes that sweep reads; device code saves "
+                                             "a copy of its values)",
+                                      f"write the new values into a copy of `{target}` (np.copy(...)) instead")
                     self.low.fail(n, f"`{n.id}` shares memory with `{target}`, which is written in place "
                                      f"{f'at line {line} ' if line else ''}while `{n.id}` is read afterwards: "
                                      "device code keeps each array in its own buffer (a view is a copy there)",
                                   f"make `{n.id}` a copy where it is created (np.copy(...)), or index `{target}` "
                                   "again after the write")
+
+    def array_stack(self, e):
+        """The stack of arrays `e` pops (`stk.pop()`), or None."""
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "pop" and \
+                isinstance(e.func.value, ast.Name) and e.func.value.id in self.low.stack_shapes:
+            return e.func.value.id
+        return None
+
+    def push(self, stk, value, state):
+        """`stk.append(x)` of an array: NumPy's list holds x's memory itself (the device, a copy of its values)."""
+        share = state[0]
+        if isinstance(value, ast.Name) and self.is_array(value.id):
+            group = {value.id} | share.get(value.id, set())
+            share.setdefault(stk, set()).update(group)
+            for g in group:
+                share.setdefault(g, set()).add(stk)
 
     def bind(self, name, value, state):
         share, stale = state
@@ -89,6 +115,7 @@ class ViewCheck:
             share.get(other, set()).discard(name)
         stale.pop(name, None)
         src = self.source(value) if value is not None and self.is_array(name) else None
+        src = self.array_stack(value) or src
         if src is not None and src != name:
             group = {src} | share.get(src, set())
             share[name] = set(group)
@@ -140,6 +167,10 @@ class ViewCheck:
                     self.bind(base.id, None, state)
             return state
         self.reads([st], state)
+        call = st.value if isinstance(st, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append" and \
+                isinstance(call.func.value, ast.Name) and call.func.value.id in self.low.stack_shapes:
+            self.push(call.func.value.id, call.args[0], state)
         return state
 
 

@@ -68,7 +68,8 @@ SUM_EMPTY = _key("sum_empty", """True on `total = 0.0`, the value of a sum over 
     (the `else` of its start's `if`). It tells nothing of the sum's kind (an array sum carried around a loop would
     be a scalar-or-array, of unknown kind, and so would the first term it is made from): kinds.infer leaves it out
     while the terms decide the kind, and kind_rewrites.sum_starts makes it zeros of their rank.
-    Written by desugar (hoist_sums); copied by anf; read by kinds.""")
+    Written by desugar (hoist_sums); copied by anf; read by kinds and unbound; kept by emit.tree; read by the CUDA
+    lowering (an array sum has its terms' shape there: the kernel reports an example whose loops run none).""")
 MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrote as a sum's start.
     Written by desugar; read by resolve (leaves the rt. name as it is) and desugar.zero_sum_starts.""")
 
@@ -84,6 +85,12 @@ TESTCOPY = _key("testcopy", """True on the MERGE copy of an `if`'s test (kept, n
     Written by ssa; read by reverse.""")
 MAYBE_UNDEFINED = _key("maybe_undefined", """set of str, on the FunctionDef: names that may be unbound
     where they are read (assigned on one path only). Written by ssa; read by reverse.""")
+PLACEHOLDER = _key("placeholder", """True on `v = <a value of v's kind>` (0.0, zeros of v's rank, ...) that unbound
+    wrote: a value for a name read where it may be unassigned (define_unbound), or the type given to a `v = None` of
+    differentiated generated code. No path uses the value it binds (a merge copy may copy it along), so its shape
+    need not be v's: `np.zeros((1,))` stands for an array of any length. Written by unbound; kept by emit.tree on
+    the standard-library tree; read by the CUDA lowering (an array's placeholder takes the shape of the name's
+    real binding, where an array cannot change shape).""")
 RETURNED_TUPLE = _key("returned_tuple", """True on the assignment that builds the tuple a function returns.
     Written by tuples; read by reverse.""")
 

@@ -4,7 +4,8 @@ Emit Python source from gast: one statement per line, comment markers as comment
 
 `tree` is the standard-library tree the source is printed from, for consumers that read the generated
 code as a tree rather than as text (the CUDA lowering): a comment is an `ast.Expr` statement whose
-`comment_text` is its line's text, carrying the annotation USER_LINE where it cites a user's line;
+`comment_text` is its line's text, carrying the annotation USER_LINE where it cites a user's line, and
+an assignment unbound wrote as a placeholder carries PLACEHOLDER (an empty sum's value, SUM_EMPTY);
 `render` prints such a tree, and `to_source` is the two together."""
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ def _to_ast(node):
             setattr(new, f, v if type(v) in _ATOMS else _to_ast(v))
     if has_line:
         new.lineno = getattr(node, "lineno", None) or 1
+    if kind is gast.Assign:
+        anno.copy(node, new, (anno.PLACEHOLDER, anno.SUM_EMPTY))
     return new
 
 

@@ -6,6 +6,9 @@ undefined, but a merge copy still reads it there. This pass finds, by definite a
 structured code, every local read at a point where it may be unassigned, and defines it once at the
 top of the function with a placeholder of its type, so that Python and Numba both accept the merge.
 Placeholders `v = None` that differentiated generated code brings along get a typed value too.
+Each placeholder statement carries the annotation PLACEHOLDER: an array's placeholder has its rank, not
+always its shape (`np.zeros((1,))`), which NumPy does not mind as no path uses it, but the CUDA lowering,
+where an array keeps one shape, gives it the shape of the name's real binding.
 """
 from __future__ import annotations
 
@@ -72,6 +75,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
             typed = placeholder(v, kinds, shapes, params)
             if not (isinstance(typed.value, gast.Constant) and typed.value.value is None):
                 s.value = gast.copy_location(typed.value, s.value)
+                anno.set(s, anno.PLACEHOLDER)
     names = sorted(possibly_unbound(fn))
     if not names:
         return fn
@@ -79,7 +83,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
         kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty) or allocated.get(v)
     widths = _integer_casts(fn)
-    defs = [placeholder(v, kinds, shapes, params, widths.get(v, "np.int64")) for v in names]
+    defs = [anno.set(placeholder(v, kinds, shapes, params, widths.get(v, "np.int64")), anno.PLACEHOLDER) for v in names]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
         at += 1
