@@ -239,7 +239,7 @@ class StatementLowering:
             if t.id in self.stacks:
                 return [f"{t.id}_n = 0"]
             if t.id in self.tapes:
-                return self._tape_allocation(t.id, v)
+                return [] if anno.get(st, anno.PLACEHOLDER) else self._tape_allocation(t.id, v)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
                 return self._pop(t.id, v.func.value.id)
             if is_none(v):
@@ -289,7 +289,8 @@ class StatementLowering:
         """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
         the device function, so here it becomes the check that the run fits the array (once for a run of
         tapes of the same size), or zero-filling for a tangent tape that copies another's shape; `tape = None`
-        (the placeholder bound before a branch that may return early) is no code."""
+        (the placeholder bound before a branch that may return early) is no code, as is its typed form
+        `tape = np.zeros((1,), dtype=...)` (transforms/unbound.py's PLACEHOLDER: the caller passes it over)."""
         if is_none(v):
             return []
         if self._tape_like(v) is not None:
