@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from scipy.special import logsumexp
 from gradcheck import numerical_grad
 
 
@@ -68,3 +69,30 @@ def test_sum_in_a_while_condition_is_declined():
     with pytest.raises(srcdiff.SrcdiffError) as err:
         srcdiff.grad(in_a_while_condition)(0.5)
     assert "while condition" in str(err.value) and "<- while" in str(err.value)
+
+
+# ---- a sum of arrays over a zip of computed sequences (fuzz seed 796200, jit) --------------------------------------
+def sum_over_computed_zip(x, M):
+    return np.sum(sum(M[0] * (e7 * 0.5 + e8) for e7, e8 in zip(M[1] * x, M[0])))
+
+
+def helper_sum_over_enumerated_zip(p0):
+    return sum(p0[0] * (e7 * 0.5 + e8) for j6, (e7, e8) in enumerate(zip(logsumexp(p0[:, 0][:, None] + p0, axis=0),
+                                                                         p0[0]), 1))
+
+
+def calls_helper_sum(x, M):
+    return np.sum(helper_sum_over_enumerated_zip(M * x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [sum_over_computed_zip, calls_helper_sum])
+def test_a_sum_of_arrays_over_a_zip_of_computed_sequences_starts_from_zeros(f, jit):
+    # the first items of `zip(M[1] * x, ...)` (a sequence an expression computes) could not be written down,
+    # so the sum started from the float 0.0, which Numba cannot merge with the array terms: declined in the
+    # differentiated function, a raw "Cannot unify float64 and array" in a helper. An expression of library
+    # functions without effects is written again for the first item, and the sum starts from zeros of its shape
+    M = np.array([[0.3, 0.5], [0.2, -0.4]])
+    got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(0.3, M)
+    np.testing.assert_allclose(got[0], numerical_grad(f, [0.3, M], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got[1], numerical_grad(f, [0.3, M], 1), rtol=1e-6, atol=1e-9)

@@ -12,7 +12,7 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, store, substitute,
-                      walk)
+                      walk, walk_calls)
 from .parse import Unit
 from .resolve import local_names
 from .tuple_calls import splits_into_outputs
@@ -35,6 +35,23 @@ def _builtin(unit, node, name) -> bool:
     """Is `node` a Name referring to the builtin `name` (not shadowed)?"""
     return (isinstance(node, gast.Name) and node.id == name and node.id not in unit_locals(unit)
             and unit.namespace.get(name) is getattr(builtins, name))
+
+
+def _library_rule(unit, func) -> bool:
+    """`func` names a library function of the rule table (np.exp, logsumexp: no effect but its value), not one
+    of the user's, not a draw of np.random."""
+    from ..rules.registry import rule_name_of
+    parts = []
+    while isinstance(func, gast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name) or func.id in unit_locals(unit) or func.id not in unit.namespace:
+        return False
+    obj = unit.namespace[func.id]
+    for p in reversed(parts):
+        obj = getattr(obj, p, None)
+    name = rule_name_of(obj) if obj is not None else None
+    return name is not None and not name.startswith("np.random")
 
 
 def unit_locals(unit):
@@ -246,7 +263,11 @@ class _Desugar:
             first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
             tests.append(_range_runs(it.args))
             return True
-        if isinstance(target, gast.Name) and isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)):
+        if isinstance(target, gast.Name) and (isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)) or (
+                isinstance(it, (gast.Call, gast.BinOp, gast.UnaryOp))
+                and all(_library_rule(self.unit, c.func) for c in walk_calls(it)))):
+            # (a sequence computed by an expression without effects, `zip(logsumexp(m, axis=0), v)`: written
+            # again for the first item, as the start's term reads it)
             first[target.id] = gast.Subscript(value=it, slice=const(0), ctx=gast.Load())   # a sequence's first item
             tests.append(gast.Compare(left=const(0), ops=[gast.Lt()],
                                       comparators=[gast.Call(func=load("len"), args=[it], keywords=[])]))
