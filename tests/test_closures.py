@@ -103,3 +103,16 @@ def test_a_keyword_only_parameter_given_by_position_is_declined():
 def test_gradients_through_lifted_functions(f, jit):
     check_grad(f, [0.7, 1.3], jit=jit)
     np.testing.assert_allclose(srcdiff.value_and_grad(f, jit=jit)(0.7, 1.3)[0], f(0.7, 1.3))
+
+
+def default_calling_a_lambda(x, n):
+    def inner(u, *, c=(lambda y: y * x)(n * 0.25)):
+        return np.sin(u) * c
+    return inner(x) + inner(x * 2.0, c=0.5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_default_that_calls_a_lambda(jit):
+    # the default's value, bound where the def runs, held a lambda called in place that was not lifted: "cannot
+    # call lambda" (fuzz seed 798067)
+    check_grad(default_calling_a_lambda, [0.4, 2], wrt=0, jit=jit)

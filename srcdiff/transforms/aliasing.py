@@ -141,6 +141,11 @@ def follow_writes(fn) -> int:
                     isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
                     and n.value.id == a for t in span for n in walk(t)):
                 continue
+            if any(_pushed(t, a) for t in span):
+                # (srcdiff's own gradient differentiated again: a stack keeps the array a names, which later
+                # writes change; its two names are what makes the aliasing check see it: nested fuzz 799023,
+                # two swaps written in one loop, got a wrong second derivative when a's reads read b)
+                continue
             block[:] = order
             for n in reads:
                 n.id = root
@@ -148,6 +153,19 @@ def follow_writes(fn) -> int:
             loads[a] = 0
             renamed += len(reads)
     return renamed
+
+
+def _pushed(t, a) -> bool:
+    """Whether statement `t` (or one nested in it) pushes the array `a` names onto a stack (`rt.push(s, a)`,
+    `s.append(a)`): the stack then holds that array itself, not a copy."""
+    for st in walk_statements([t]):
+        if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call):
+            name = dotted_name(st.value.func)
+            args = st.value.args[1:] if name == "rt.push" else st.value.args if (
+                isinstance(st.value.func, gast.Attribute) and st.value.func.attr == "append") else []
+            if any(isinstance(n, gast.Name) and n.id == a for arg in args for n in walk(arg)):
+                return True
+    return False
 
 
 def _live_loads(fn) -> tuple:

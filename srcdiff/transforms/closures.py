@@ -72,7 +72,11 @@ def _collect_defs(unit: Unit, defaults: dict) -> dict:
                 mine[p.id] = d
             else:
                 v = namer.fresh(f"{fd.name}_{p.id}")
-                out.append(copy_loc(gast.Assign(targets=[store(v)], value=d, type_comment=None), at))
+                called = Called()      # (a lambda called in the default, `c=(lambda y: y * x)(n)`: lifted too)
+                st = called.visit(copy_loc(gast.Assign(targets=[store(v)], value=d, type_comment=None), at))
+                for made in called.made:
+                    out += bind_defaults(made, st)
+                out.append(st)
                 mine[p.id] = load(v)
         a.defaults, a.kw_defaults = [], [None] * len(a.kwonlyargs)
         if mine:
