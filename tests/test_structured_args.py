@@ -72,6 +72,17 @@ def literal_loop(w0, b0, w1, b1, x):
     return np.sum(h * h)
 
 
+def _check_layer_grads(f, params, x, grads):
+    """grads[i][j] == central differences of f(params, x) in params[i][j] (a tuple of (w, b) layers)."""
+    for i, lay in enumerate(params):
+        for j, leaf in enumerate(lay):
+            def one(v):
+                p = [list(q) for q in params]
+                p[i][j] = v
+                return f(tuple(tuple(q) for q in p), x)
+            np.testing.assert_allclose(grads[i][j], numerical_grad(one, [leaf], 0), rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 def test_a_tuple_argument_passed_whole_to_a_function_of_the_users(jit):
     rng = np.random.default_rng(1)
@@ -79,13 +90,7 @@ def test_a_tuple_argument_passed_whole_to_a_function_of_the_users(jit):
     x = rng.normal(size=2)
     grads = srcdiff.grad(net, wrt="params", jit=jit)(params, x)
     assert isinstance(grads, tuple) and all(isinstance(g, tuple) for g in grads)
-    for i, lay in enumerate(params):
-        for j, leaf in enumerate(lay):
-            def f(v):
-                p = [list(q) for q in params]
-                p[i][j] = v
-                return net(tuple(tuple(q) for q in p), x)
-            np.testing.assert_allclose(grads[i][j], numerical_grad(f, [leaf], 0), rtol=1e-5, atol=1e-7)
+    _check_layer_grads(net, params, x, grads)
     (gw, gb), gx = srcdiff.grad(passes_it_whole, wrt=(0, 1), jit=jit)((params[0][0], 0.5), x)
     c = np.cos(affine((params[0][0], 0.5), x))
     np.testing.assert_allclose(gw, c * np.outer(np.ones(3), x))
@@ -153,13 +158,7 @@ def test_a_loop_over_a_tuple_a_helper_receives_is_unrolled(jit):
     params = ((rng.normal(size=(3, 2)), rng.normal(size=3)), (rng.normal(size=(2, 3)), rng.normal(size=2)))
     x = rng.normal(size=2)
     grads = srcdiff.grad(deep, wrt=(0, 1), jit=jit)(params, x)
-    for i, lay in enumerate(params):
-        for j, leaf in enumerate(lay):
-            def f(v):
-                p = [list(q) for q in params]
-                p[i][j] = v
-                return deep(tuple(tuple(q) for q in p), x)
-            np.testing.assert_allclose(grads[0][i][j], numerical_grad(f, [leaf], 0), rtol=1e-5, atol=1e-7)
+    _check_layer_grads(deep, params, x, grads[0])
     np.testing.assert_allclose(grads[1], numerical_grad(lambda v: deep(params, v), [x], 0), rtol=1e-5, atol=1e-7)
     args = [0.3, rng.normal(size=3), rng.normal(size=(3, 3))]
     value, g = srcdiff.value_and_grad(calls_walk, wrt=(0, 1, 2), jit=jit)(*args)

@@ -173,11 +173,11 @@ def _allocation_kinds(fn) -> dict:
             continue
         k = None
         if isinstance(e, gast.Call) and dotted_name(e.func) in _ALLOCATIONS and e.args and len(e.args) <= 2:
-            shape = e.args[0]
-            nd = len(shape.elts) if isinstance(shape, gast.Tuple) else 1
+            shape = e.args[0]   # (a name may hold a tuple: its rank is not read here)
+            nd = len(shape.elts) if isinstance(shape, gast.Tuple) else None if isinstance(shape, gast.Name) else 1
             d = e.args[1] if len(e.args) == 2 else next((kw.value for kw in e.keywords if kw.arg == "dtype"), None)
             dt = "f" if d is None else _DTYPE_KINDS.get(dotted_name(d) or "")
-            k = array_of(nd, dt) if dt else None
+            k = array_of(nd, dt) if dt and nd is not None else None
         if k is None or made.get(v, k) != k:
             other.add(v)
         made[v] = k
