@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import walk, walk_calls
+from .astutil import dotted_name, walk, walk_calls
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
@@ -80,8 +80,9 @@ def _effect_free(node, calls: dict, pure: set) -> bool:
     return True
 
 
+ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
 LIST_MAKERS = frozenset(("rt.stack", "rt.stack_of", "rt.read_only_stack_of"))
-ARRAY_MAKERS = frozenset(("np.zeros", "np.ones", "np.empty", "np.full", "np.zeros_like", "np.ones_like",
+ARRAY_MAKERS = frozenset(ALLOCATIONS + ("np.full", "np.zeros_like", "np.ones_like",
                           "np.empty_like", "np.full_like", "rt.zeros_like"))
 LIST_METHODS = frozenset(("append", "pop", "extend", "insert", "clear"))
 WRITES_FIRST = frozenset(("rt.add_into", "rt.add_row", "rt.index_add", "rt.put_row"))
@@ -116,7 +117,7 @@ def _fresh_value(v) -> str | None:
     if isinstance(v, (gast.BinOp, gast.UnaryOp)):
         return "value"
     if isinstance(v, gast.Call):
-        name = _dotted(v.func)
+        name = dotted_name(v.func)
         if name in LIST_MAKERS:
             return "list"
         if name in ARRAY_MAKERS:
@@ -124,14 +125,6 @@ def _fresh_value(v) -> str | None:
         if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args and not v.keywords:
             return "value"
     return None
-
-
-def _dotted(f) -> str | None:
-    parts = []
-    while isinstance(f, gast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    return ".".join([f.id] + parts[::-1]) if isinstance(f, gast.Name) else None
 
 
 def _element_of(n):
@@ -142,7 +135,7 @@ def _element_of(n):
 def _local_effect(n: gast.Call, fresh: dict) -> bool:
     """The call only changes a fresh local (fresh_locals): a list method or a stack operation on a 'list',
     or a runtime helper that adds into its first argument, an 'array' or one subscript of one."""
-    f, name = n.func, _dotted(n.func)
+    f, name = n.func, dotted_name(n.func)
     if name in STACK_OPS:
         return bool(n.args) and isinstance(n.args[0], gast.Name) and fresh.get(n.args[0].id) == "list"
     if name in WRITES_FIRST:

@@ -17,6 +17,7 @@ import gast
 from . import annotations as anno
 from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_statements
 from .kinds import array_of, dtype, is_array, is_exp_table, is_scalar, length, ndim
+from .purity import ALLOCATIONS
 from .ssa import exposed_reads
 
 
@@ -154,7 +155,6 @@ def _tested_against_none(fn, copies: dict) -> set:
     return seen
 
 
-_ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")
 _DTYPE_KINDS = {"np.bool_": "b", "bool": "b", "np.int64": "i", "np.intp": "i", "int": "i", "np.float64": "f",
                 "float": "f"}
 
@@ -172,7 +172,7 @@ def _allocation_kinds(fn) -> dict:
         if isinstance(e, gast.Constant) and e.value is None:
             continue
         k = None
-        if isinstance(e, gast.Call) and dotted_name(e.func) in _ALLOCATIONS and e.args and len(e.args) <= 2:
+        if isinstance(e, gast.Call) and dotted_name(e.func) in ALLOCATIONS and e.args and len(e.args) <= 2:
             shape = e.args[0]   # (a name may hold a tuple: its rank is not read here)
             nd = len(shape.elts) if isinstance(shape, gast.Tuple) else None if isinstance(shape, gast.Name) else 1
             d = e.args[1] if len(e.args) == 2 else next((kw.value for kw in e.keywords if kw.arg == "dtype"), None)

@@ -8,7 +8,7 @@ from .. import annotations as anno
 from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_names_and_calls,
                        walk_statements, without_statements)
 
-from ..purity import is_pure, pure_call
+from ..purity import ALLOCATIONS, is_pure, pure_call
 
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
@@ -94,7 +94,6 @@ def _stacks(fn, facts) -> tuple:
     return stacks, {st for st in stacks if uses[st] == plain[st]}
 
 
-ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
 
 
 def _own_arrays(fn) -> tuple:
