@@ -68,7 +68,8 @@ def check_signature(f, signature, where):
                                       "fine), or pass several arrays as one tuple parameter")
 
 
-def _signature(t):
+def signature_of(t):
+    """The signature of the user's function behind `t` (a transform object), computed once."""
     sig = t.__dict__.get("_signature")
     if sig is None:
         sig = t.__dict__["_signature"] = inspect.signature(user_function(t))
@@ -78,10 +79,14 @@ def _signature(t):
 def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = "cotangent") -> tuple:
     """A call's arguments as one positional tuple in the order of the user's parameters, defaults filled
     in: generated functions (and Numba's njit) take positional arguments only. The last `trailing`
-    positional arguments (a cotangent, a tangent) stay at the end."""
-    sig = _signature(t)
+    positional arguments (a cotangent, a tangent) stay at the end; the last may also come by its name `last`
+    (`tangent=t`), unless the user's function has a parameter of that name."""
+    sig = signature_of(t)
     if not kwargs and len(args) == len(sig.parameters) + trailing:
         return tuple(args)
+    if trailing == 1 and last in kwargs and last not in sig.parameters:   # jvp(f)(x, tangent=t)
+        kwargs = dict(kwargs)
+        args = tuple(args) + (kwargs.pop(last),)
     name = getattr(t, "__name__", "f")
     if len(args) < trailing:
         raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))

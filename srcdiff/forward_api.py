@@ -15,7 +15,7 @@ import numpy as np
 
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
-from .arguments import check_arguments
+from .arguments import check_arguments, signature_of
 from .errors import SrcdiffError
 from .makers import maker
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
@@ -264,11 +264,18 @@ class HVP:
         return self.fwd.source
 
     def __call__(self, *args, **kwargs):
-        return self.fwd(*args, **kwargs)[1]
+        return self.fwd(*args, **self._named_v(kwargs))[1]
 
     def value_grad_and_hvp(self, *args, **kwargs):
         """(gradient, H·v) from one sweep."""
-        return self.fwd(*args, **kwargs)
+        return self.fwd(*args, **self._named_v(kwargs))
+
+    def _named_v(self, kwargs):
+        """`hvp(f)(x, v=u)`: the vector by its name, unless the user's function has a parameter `v`."""
+        if "v" in kwargs and "v" not in signature_of(self).parameters:
+            kwargs = dict(kwargs)
+            kwargs["tangent"] = kwargs.pop("v")
+        return kwargs
 
 
 def hvp(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> HVP:

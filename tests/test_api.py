@@ -113,6 +113,41 @@ def test_keywords_and_defaults_after_positional_calls(jit):
         g(x, 1.0, 2.0)
 
 
+def sin_weighted(x, a):
+    return np.sum(np.sin(x) * a)
+
+
+def sines(x):
+    return np.sin(x)
+
+
+def named_tangent(x, tangent):
+    return np.sum(x * tangent)
+
+
+def jvp_penalty(x, a):
+    value, slope = srcdiff.jvp(sin_weighted)(x, a, tangent=np.ones_like(x))
+    return slope ** 2
+
+
+@JIT
+def test_tangent_cotangent_and_v_by_name(jit):
+    """The trailing argument may come by the name the docs give it (`tangent=`, `cotangent=`, `v=`), in a
+    call and inside code srcdiff differentiates; a parameter of the user's with that name keeps it."""
+    x, t = np.array([0.3, 1.0, 2.0]), np.array([1.0, -0.5, 2.0])
+    value, slope = srcdiff.jvp(sin_weighted, jit=jit)(x, a=2.0, tangent=t)
+    assert value == pytest.approx(sin_weighted(x, 2.0))
+    assert slope == pytest.approx(np.sum(2.0 * np.cos(x) * t))
+    np.testing.assert_allclose(srcdiff.hvp(sin_weighted, jit=jit)(x, 2.0, v=t), -2.0 * np.sin(x) * t)
+    value, grads = srcdiff.vjp(sines, jit=jit)(x, cotangent=t)
+    np.testing.assert_allclose(value, np.sin(x))
+    np.testing.assert_allclose(grads, np.cos(x) * t)
+    value, slope = srcdiff.jvp(named_tangent, jit=jit)(x, t, tangent=x)   # `tangent=` is the user's; t the jvp's
+    assert (value, slope) == pytest.approx((np.sum(x * x), np.sum(x * t)))
+    g = srcdiff.grad(jvp_penalty, jit=jit)(x, 2.0)
+    np.testing.assert_allclose(g, numerical_grad(jvp_penalty, (x, 2.0), 0), rtol=1e-6)
+
+
 def test_python_backend_keeps_numpy_division_on_repeated_calls():
     """jit=False turns Python floats into np.float64 on every call, the repeated ones included."""
     g = srcdiff.grad(inverse)

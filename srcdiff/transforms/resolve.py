@@ -184,7 +184,8 @@ class _Resolver(Transformer):
             node.keywords = [self.visit(kw) for kw in node.keywords]
             # the generated function takes the user's parameters positionally (then a cotangent or a tangent)
             mode = getattr(made, "mode", "jvp")
-            self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0)
+            self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0,
+                                 last="cotangent" if mode == "vjp" else "tangent")
             return node
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
@@ -299,15 +300,20 @@ class _Resolver(Transformer):
         node.args, node.keywords = out, keep
         return node
 
-    def _bind_arguments(self, node, fn, trailing=0):
+    def _bind_arguments(self, node, fn, trailing=0, last=None):
         """A call of a user function with its arguments in parameter order, defaults written in (keyword
         arguments, defaults and keyword-only parameters bound as Python binds them): callees take
         positional arguments only (transforms/parse.py makes keyword-only parameters positional). The
-        last `trailing` positional arguments (an inner vjp's cotangent, an inner jvp's tangent) stay last."""
+        last `trailing` positional arguments (an inner vjp's cotangent, an inner jvp's tangent) stay last;
+        that one may also come by its name `last` (`tangent=t`) unless `fn` has a parameter of that name."""
         name = node.func.id
         if any(isinstance(a, gast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             fail(node, self.unit, f"call of {name!r} with *args or **kwargs", "pass each argument explicitly")
         sig = inspect.signature(fn)
+        named = [k for k in node.keywords if k.arg == last and last not in sig.parameters]
+        if trailing == 1 and named:
+            node.keywords = [k for k in node.keywords if k is not named[0]]
+            node.args = node.args + [named[0].value]
         if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
             return    # parse declines the callee at its own line
         if not node.keywords and len(node.args) == len(sig.parameters) + trailing:
