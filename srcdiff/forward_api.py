@@ -17,7 +17,7 @@ from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .arguments import check_arguments, signature_of
 from .errors import SrcdiffError
-from .makers import maker
+from .makers import maker, user_function
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import walk_statements
@@ -42,20 +42,30 @@ def generated_function(f, args=None):
     return getattr(f, "py_func", f)
 
 
+def _parameters_of(f):
+    """A function with the parameters of the one ForwardTransformed differentiates. A gradient's are the user's
+    function's: taken from it, as generating the gradient for unknown argument kinds could decline what the
+    arguments' kinds allow (a tuple argument bound again: transforms/flatten.py)."""
+    if isinstance(f, Transformed) and f.mode in ("grad", "value_and_grad") and f.__dict__.get("checkpoints") is None:
+        return user_function(f)
+    return generated_function(f)
+
+
 class ForwardTransformed:
     """A forward-mode function srcdiff generated: (*args, tangent) -> (value, tangent of value)."""
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool, name: str = "jvp"):
         self.f, self.jit = f, jit
-        self.wrt_names, self.many = wrt_names_of(generated_function(f), wrt)
+        params = _parameters_of(f)
+        self.wrt_names, self.many = wrt_names_of(params, wrt)
         self._cache: dict = {}
         self._fast: dict = {}    # types key of (arguments, tangents) -> (function, specialisation): steady state
         self._written: dict = {}  # id(function) -> positions of the parameters (and tangents) it writes into
         self._last = None
         import inspect
-        self._names = list(inspect.signature(generated_function(f)).parameters)
-        functools.update_wrapper(self, generated_function(f), updated=())
-        self.__name__ = f"{getattr(self, '__name__', 'f')}_{name}"
+        self._names = list(inspect.signature(params).parameters)
+        functools.update_wrapper(self, params, updated=())
+        self.__name__ = f"{getattr(f, '__name__', None) or getattr(self, '__name__', 'f')}_{name}"
 
     def specialise(self, args=None, structs: tuple = ()) -> Specialisation:
         """Generate and load the jvp function (for a generated inner function: specialised to `args`;

@@ -254,6 +254,19 @@ def _loop_closure(tree):
     return False
 
 
+def _xa_names(tree) -> set:
+    """The entry's tuple argument xa and the names bound to it (`st = xa`)."""
+    if "xa" not in {a.arg for a in _entry(tree).args.args}:
+        return set()
+    return {"xa"} | {n.targets[0].id for n in _walk(_entry(tree), ast.Assign)
+                     if isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Name) and n.value.id == "xa"}
+
+
+def _bindings(node, name) -> int:
+    """How many times `node` binds `name` (assignment targets)."""
+    return sum(1 for n in _walk(node, ast.Name) if n.id == name and isinstance(n.ctx, ast.Store))
+
+
 def _recursion(tree):
     return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
 
@@ -526,6 +539,15 @@ DETECTORS = {
     f"{ARGS} :: or tuples/lists of them": lambda t: "xa" in {a.arg for a in _entry(t).args.args} or any(
         c.args and isinstance(c.args[0], (ast.Tuple, ast.List)) for c in _walk(t, ast.Call)
         if (_call_name(c) or "").startswith("helper")),
+    "or tuples/lists of them :: also bound to a second name": lambda t: bool(_xa_names(t) - {"xa"}),
+    "or tuples/lists of them :: and bound again": lambda t: any(_bindings(_entry(t), n) > (n != "xa")
+                                                                for n in _xa_names(t)),
+    "or tuples/lists of them :: as a loop's state": lambda t: any(
+        _bindings(loop, n) for loop in _walk(_entry(t), ast.For, ast.While) for n in _xa_names(t)),
+    "or tuples/lists of them :: state = init then state = (s0 + a * s1, s1) in the loop": lambda t: any(
+        _bindings(loop, n) for loop in _walk(_entry(t), ast.For, ast.While) for n in _xa_names(t) - {"xa"}),
+    "or tuples/lists of them :: or in a branch": lambda t: any(
+        _bindings(b, n) for b in _walk(_entry(t), ast.If) for n in _xa_names(t)),
     "integers and booleans flow through without adjoints": _ints_bools,
     "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
     # keyword calls, defaults, keyword-only parameters: of helpers, and of the entry f (which

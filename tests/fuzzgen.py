@@ -1099,6 +1099,25 @@ class Gen:
         return {"vars": dict(vars_), "vec": [n for n, k in vars_.items() if k == "v"], "bufs": [], "loops": [],
                 "closures": [], "ints": [], "bools": []}
 
+    def unpack_xa(self) -> str:
+        """x and a from the tuple argument xa: unpacked or indexed, through a second name, or after xa (or
+        that name) is bound again: as a loop's state or in a branch (README: 'or tuples/lists of them')."""
+        st = self.fresh("st")
+        form = self.pick(["unpack", "index", "alias", "rebound", "loop", "branch"])
+        if form == "unpack":
+            return "x, a = xa"
+        if form == "index":
+            return "x = xa[0]\na = xa[1]"
+        if form == "alias":
+            return f"{st} = xa\nx, a = {st}"
+        if form == "rebound":
+            return "xa = (xa[0] * 0.5 + 0.1, np.sin(xa[1]))\nx, a = xa"
+        if form == "loop":
+            k = self.fresh("k")
+            return (f"{st} = xa\nfor {k} in range(n):\n    {st} = ({st}[0] * 0.9 + 0.1 * np.sum({st}[1]), "
+                    f"{st}[1] * np.cos({st}[0]))\nx, a = {st}")
+        return f"{st} = xa\nif flag:\n    {st} = ({st}[0] - 0.3, {st}[1] * 0.5)\nx, a = {st}"
+
     def program(self) -> Program:
         self.N = 2 + self.choose(3)
         modern = self.has("intbool") or self.has("tupleargs")
@@ -1135,7 +1154,7 @@ class Gen:
             env["ints"].append("LIMIT")
         lines = []
         if "xa" in params:
-            lines.append(self.pick(["x, a = xa", "x = xa[0]\na = xa[1]"]))
+            lines.append(self.unpack_xa())
         if modern:
             env["ints"].append("n")
             env["bools"].append("flag")

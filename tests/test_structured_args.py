@@ -180,3 +180,85 @@ def test_a_helper_that_loops_over_a_tuple_and_returns_it_whole_is_declined_at_it
     with pytest.raises(srcdiff.SrcdiffError, match="tuple of differentiated values") as e:
         srcdiff.grad(calls_loops_and_returns_it, wrt=(0, 1))(np.ones(2), np.ones(2))
     assert e.value.filename == __file__ and "return t, pairs" in str(e.value), str(e.value)
+
+
+# ---- a tuple argument, or a name bound to it, bound again (flatten must not resolve it statically) -------
+def rebind_param(a, p):
+    p = (p[0] * a, p[1] + a)
+    return p[0] * p[1]
+
+
+def alias_rebound_in_branch(a, p):
+    q = p
+    if a > 0:
+        q = (a, a * a)
+    return q[0] + q[1]
+
+
+def state_carried_by_a_loop(a, xs, init):
+    state = init
+    for x in xs:
+        s0, s1 = state
+        state = (s0 + a * x * s1, s1 * np.cos(x * a))
+    return state[0] + state[1]
+
+
+def swapped_in_a_loop(a, p, n):
+    q = p
+    for i in range(n):
+        q = (q[1] * a, q[0])
+    return np.sum(q[0]) + 2 * np.sum(q[1])
+
+
+def arrays_rebound(a, p):
+    p = (p[0] * a, np.sin(p[1]))
+    for i in range(2):
+        p = (p[1] + p[0], p[0] * a)
+    return np.sum(p[0] * p[1])
+
+
+def _leaves_grad(f, args, k):
+    """Central differences of f w.r.t. every leaf of the tuple argument args[k], in the tuple's structure."""
+    out = []
+    for j, leaf in enumerate(args[k]):
+        def g(v, j=j):
+            p = list(args[k])
+            p[j] = v
+            return f(*args[:k], tuple(p), *args[k + 1:])
+        out.append(numerical_grad(g, [leaf], 0))
+    return out
+
+
+REBOUND = [
+    (rebind_param, (0.7, (1.5, 2.0))),
+    (alias_rebound_in_branch, (0.7, (1.5, 2.0))),
+    (alias_rebound_in_branch, (-0.7, (1.5, 2.0))),
+    (state_carried_by_a_loop, (0.7, np.array([0.3, -0.2, 0.5]), (0.0, 1.0))),
+    (swapped_in_a_loop, (0.7, (np.array([1.5, -1.0]), np.array([2.0, 0.5])), 3)),
+    (arrays_rebound, (0.7, (np.array([0.2, 1.1, -0.4]), np.array([1.0, 0.3, 0.8])))),
+]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("f, args", REBOUND, ids=[f"{f.__name__}{i}" for i, (f, _) in enumerate(REBOUND)])
+def test_a_tuple_argument_bound_again_is_a_value(f, args, jit):
+    """`state = init` then `state = (...)` in a loop: `state[0]` after the loop is the loop's value, not init's
+    first item (the value and both gradients were init's: value 1.0 and gradient 0.0 for the loop)."""
+    value, (ga, gp) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    assert value == pytest.approx(f(*args))
+    assert ga == pytest.approx(numerical_grad(f, args, 0), rel=1e-6, abs=1e-8)
+    for got, want in zip(gp, _leaves_grad(f, args, 1)):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    tangent = (1.0, tuple(np.ones_like(v) if np.ndim(v) else 1.0 for v in args[1]))
+    v, slope = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(*args, tangent)
+    assert v == pytest.approx(value)
+    assert slope == pytest.approx(ga + sum(np.sum(g) for g in gp), rel=1e-9)
+    # hvp (forward over the gradient): the gradient's own derivative along the tangent, by differences
+    ha, hp = srcdiff.hvp(f, wrt=(0, 1), jit=jit)(*args, tangent)
+    grad = srcdiff.grad(f, wrt=(0, 1))
+    eps = 1e-6
+    step = lambda s: (args[0] + s, tuple(x + s * t for x, t in zip(args[1], tangent[1])), *args[2:])  # noqa: E731
+    (pa, pp), (ma, mp) = grad(*step(eps)), grad(*step(-eps))
+    assert ha == pytest.approx((pa - ma) / (2 * eps), rel=1e-5, abs=1e-7)
+    for got, hi, lo in zip(hp, pp, mp):
+        np.testing.assert_allclose(got, (np.asarray(hi) - np.asarray(lo)) / (2 * eps), rtol=1e-5, atol=1e-7)

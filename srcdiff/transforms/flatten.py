@@ -2,7 +2,9 @@
 
 Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
-(`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled."""
+(`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled.
+A name bound again (the parameter itself, or a local bound to it and later to something else) is not
+resolved statically: it is bound to the tuple literal of the items, a value like any other."""
 from __future__ import annotations
 
 import copy
@@ -35,11 +37,22 @@ def rebuild(struct, flat, like):
     return type(like)(items) if isinstance(like, (tuple, list)) else tuple(items)
 
 
+def rebound_names(fn, params) -> set:
+    """Names a static alias must not follow: a parameter bound again in the body, or a local bound more than
+    once (`state = init` ... `state = (s0 + a, s1)` in a loop: `state[0]` is not `init_0` after the loop)."""
+    counts: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return {k for k, c in counts.items() if c >= (1 if k in params else 2)}
+
+
 class _Flatten:
-    def __init__(self, unit, structs: dict):
+    def __init__(self, unit, structs: dict, rebound=frozenset()):
         self.unit = unit
         self.alias = {}  # local name -> (param, path)
         self.structs = structs
+        self.rebound = rebound   # names that stay values: bound to the literal of their items
 
     def leaf_names(self, name, struct, path=()):
         if struct is None:
@@ -57,7 +70,7 @@ class _Flatten:
         if isinstance(node, gast.Name):
             if node.id in self.alias:
                 return self.alias[node.id]
-            if node.id in self.structs:
+            if node.id in self.structs and node.id not in self.rebound:
                 return node.id, ()
             return None
         if isinstance(node, gast.Subscript):
@@ -150,6 +163,8 @@ class _Flatten:
         if isinstance(target, gast.Name):
             if s is None:
                 return [copy_loc(assign(target.id, load("_".join([param] + [str(p) for p in path])), like.lineno), like)]
+            if target.id in self.rebound:   # a value of its own from here: the literal of the items
+                return [copy_loc(assign(target.id, self.items(param, path, like), like.lineno), like)]
             self.alias[target.id] = (param, path)
             return []
         if isinstance(target, (gast.Tuple, gast.List)):
@@ -226,15 +241,17 @@ def flatten_arguments(unit, structs: dict):
     """Replace structured parameters (name -> structure) by one parameter per leaf."""
     if not structs:
         return unit
-    fl = _Flatten(unit, structs)
-    args = []
+    fl = _Flatten(unit, structs, rebound_names(unit.node, {a.id for a in unit.node.args.args}))
+    args, entry = [], []
     for a in unit.node.args.args:
         if a.id in structs:
             args += [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
                      for n in fl.leaf_names(a.id, structs[a.id])]
+            if a.id in fl.rebound:   # `p = (p_0, p_1)`: the body binds p again, so p stays a tuple value
+                entry.append(copy_loc(assign(a.id, fl.items(a.id, (), unit.node), unit.node.lineno), unit.node))
         else:
             args.append(a)
-    unit.node.body = fl.block(unit.node.body)
+    unit.node.body = entry + fl.block(unit.node.body)
     unit.node.args.args = args
     return unit
 

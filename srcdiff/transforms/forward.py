@@ -391,6 +391,8 @@ class Forward:
             out.append(assign(self.tan(t), call("rt.pop", load(self.tan(stack)))))
             return out
         d = self.tangent(t, value, s)
+        if d is None and isinstance(value, (gast.Tuple, gast.Name)):   # `state = (0.0, 1.0)`, loop-carried
+            d = self.tuple_zero(value)
         if d is None:
             d = call("rt.zeros_like", load(t))
         elif t in self.written and not isinstance(value, gast.Name) and isinstance(d, gast.Name):
@@ -427,14 +429,21 @@ class Forward:
         if isinstance(value, gast.Tuple):
             if not any(isinstance(e, gast.Name) and e.id in self.varied for e in value.elts):
                 return None
-            if self.tuples is None:     # (an item that is a tuple itself gets a tuple of zeros)
-                self.tuples = _tuples(self.fn)
-            tuples = self.tuples
             return gast.Tuple(elts=[self.dot(e) if isinstance(e, gast.Name) and e.id in self.varied
-                                    else _zero_tangent(e, tuples) for e in value.elts],
+                                    else self.tuple_zero(e) or call("rt.zeros_like", copy.deepcopy(e))
+                                    for e in value.elts],
                               ctx=gast.Load())
         if isinstance(value, gast.Call):
             return self.call_tangent(t, value, s)
+        return None
+
+    def tuple_zero(self, e):
+        """The zero tangent of a tuple literal, or of a name bound once to one: a tuple of zeros (an item that
+        is a tuple itself gets a tuple of zeros); None for anything else."""
+        if self.tuples is None:
+            self.tuples = _tuples(self.fn)
+        if isinstance(e, gast.Tuple) or (isinstance(e, gast.Name) and e.id in self.tuples):
+            return _zero_tangent(e, self.tuples)
         return None
 
     def call_tangent(self, t, value, s):
@@ -555,6 +564,8 @@ def _zero_tangent(e, tuples: dict):
         e = tuples[e.id]
     if isinstance(e, gast.Tuple):
         return gast.Tuple(elts=[_zero_tangent(x, tuples) for x in e.elts], ctx=gast.Load())
+    if isinstance(e, gast.Constant) and type(e.value) in (int, float):
+        return const(0.0)
     return call("rt.zeros_like", copy.deepcopy(e))
 
 
