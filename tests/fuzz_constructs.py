@@ -267,6 +267,16 @@ def _bindings(node, name) -> int:
     return sum(1 for n in _walk(node, ast.Name) if n.id == name and isinstance(n.ctx, ast.Store))
 
 
+def _lambda_bound_again(tree):
+    """A name bound to a lambda twice in one function's top block."""
+    for fn in _walk(tree, ast.FunctionDef):
+        names = [s.targets[0].id for s in fn.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Lambda)
+                 and isinstance(s.targets[0], ast.Name)]
+        if len(names) > len(set(names)):
+            return True
+    return False
+
+
 def _recursion(tree):
     return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
 
@@ -531,8 +541,10 @@ DETECTORS = {
         if n is not fn and isinstance(n, ast.FunctionDef)),
     "calls to your own functions :: lambdas": lambda t: bool(_walk(t, ast.Lambda)),
     "lambdas :: also several on a line": _several_lambdas_on_a_line,
-    "lambdas :: and called where they are written": _lambda_called_in_place,
+    "lambdas :: called where they are written": _lambda_called_in_place,
     "lambdas :: (lambda y: y * y)(x)": _lambda_called_in_place,
+    "lambdas :: and bound again later in the same block": _lambda_bound_again,
+    "lambdas :: calls after that call the new one": _lambda_bound_again,
     "calls to your own functions :: and functions returned by factories": _factory,
     ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},

@@ -919,6 +919,9 @@ class Gen:
         if o == "lambda":
             name = self.fresh("lam")
             ret = self.pick(["s", "s", "v"])
+            again = [n for n, r in env.setdefault("toplams", []) if r == ret] if top else []
+            if again and self.coin(3):   # bound again later in the function's top block (README: lambdas)
+                name = self.pick(again)
             cenv = self.child(env)
             u = self.fresh("u")
             cenv["vars"][u] = "s"
@@ -926,7 +929,10 @@ class Gen:
             body = self.expr(ret, cenv, 2)
             if not _uses(body, u):
                 body = f"({body}) + {u}"
-            env["closures"].append((name, ret))
+            if (name, ret) not in env["closures"]:
+                env["closures"].append((name, ret))
+                if top:
+                    env["toplams"].append((name, ret))
             return [f"{name} = lambda {u}: {body}"]
         if o == "closure":
             name = self.fresh("inner")

@@ -116,3 +116,72 @@ def test_a_default_that_calls_a_lambda(jit):
     # the default's value, bound where the def runs, held a lambda called in place that was not lifted: "cannot
     # call lambda" (fuzz seed 798067)
     check_grad(default_calling_a_lambda, [0.4, 2], wrt=0, jit=jit)
+
+
+# ---- a name bound to a nested function twice --------------------------------------------------------
+def lambda_bound_again(a, x):
+    g = lambda u: u * a
+    t = np.sum(g(x))
+    g = lambda u: u + a * a
+    return t + np.sum(g(x))
+
+
+def def_bound_again(a, x):
+    def g(u):
+        return u * a
+    t = np.sum(g(x))
+    for i in range(2):
+        t += np.sum(g(x * i))
+    def g(u):
+        return np.sin(u) * a
+    return t + np.sum(g(x))
+
+
+def test_each_binding_gets_a_name_of_its_own():
+    unit = through(lambda_bound_again, "closures")
+    body = body_source(unit.node)
+    assert "t = np.sum(g(x, a))" in body and "return t + np.sum(g1(x, a))" in body
+    assert body_source(unit.callees["g1"].node) == "return u + a * a"
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [lambda_bound_again, def_bound_again])
+def test_calls_after_a_second_binding_call_it(f, jit):
+    """Each call reached the last binding (lifting kept one function per name): a silently wrong gradient."""
+    check_grad(f, [0.7, np.array([0.3, -1.2, 2.0])], jit=jit)
+
+
+def bound_in_branches(a, x):
+    g = lambda u: u * a
+    if a > 0:
+        g = lambda u: u + a * a
+    return np.sum(g(x))
+
+
+def bound_in_a_loop(a, x):
+    t = 0.0
+    for i in range(2):
+        def g(u):
+            return u * i
+        t += np.sum(g(x))
+    def g(u):
+        return u * a
+    return t + np.sum(g(x))
+
+
+def read_by_a_sibling(a, x):
+    g = lambda u: u * a
+    h = lambda u: g(u) + 1.0
+    g = lambda u: u + a
+    return np.sum(h(x))
+
+
+@pytest.mark.parametrize("f, line, what", [(bound_in_branches, 3, "in different blocks"),
+                                           (bound_in_a_loop, 6, "more than once .* in a loop"),
+                                           (read_by_a_sibling, 2, "Python finds the binding")])
+def test_bindings_a_call_cannot_follow_are_declined(f, line, what):
+    import inspect
+    first = inspect.getsourcelines(f)[1]
+    with pytest.raises(srcdiff.SrcdiffError, match=what) as e:
+        srcdiff.grad(f)(0.7, np.array([0.3, -1.2]))
+    assert e.value.lineno == first + line

@@ -163,13 +163,20 @@ def lambdas_in_a_loop(x):
 
 
 def lambda_rebinds_what_its_neighbour_reads(x):
+    g = x * 2.0
+    g, y = lambda u: u * 3.0, g * x
+    return np.sum(g(y))
+
+
+def lambda_rebinds_a_lambda_its_neighbour_calls(x):
     g = lambda u: u * 2.0
-    g, y = lambda u: u * 3.0, g(x)
+    g, y = lambda u: u * 3.0, g(x)     # (g(x) calls the first: the values are computed before the binding)
     return np.sum(g(y))
 
 
 @JIT
-@pytest.mark.parametrize("f", [two_lambdas_one_tuple, lambda_beside_a_value, lambdas_in_a_loop],
+@pytest.mark.parametrize("f", [two_lambdas_one_tuple, lambda_beside_a_value, lambdas_in_a_loop,
+                               lambda_rebinds_a_lambda_its_neighbour_calls],
                          ids=lambda f: f.__name__)
 def test_lambdas_in_one_tuple_assignment(f, jit):
     check_oracles(f, [X3], (0,), jit)

@@ -16,6 +16,7 @@ def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
     if not any(type(n) in _LIFTED for s in unit.node.body for n in walk(s)):
         return unit     # (one walk: most functions hold neither, and the names below need three)
+    _rename_redefined(unit)
     defaults: dict = {}        # nested function -> {parameter: its default (a constant, or a name bound to it)}
     defs = _collect_defs(unit, defaults)
     if not defs:
@@ -54,6 +55,73 @@ def lift_local_functions(unit: Unit) -> Unit:
 
 
 _LIFTED = (gast.FunctionDef, gast.Lambda)     # what this pass lifts out of a function's body
+
+
+def _definitions(stmts, in_loop=False, out=None) -> list:
+    """[(name, target node, statement, its block, in a loop, the def or lambda)] for each nested def or lambda
+    bound to a name in `stmts` (and the blocks nested in them, not in the functions' bodies); the target is the
+    def or the Name."""
+    out = [] if out is None else out
+    for s in stmts:
+        if isinstance(s, gast.FunctionDef):
+            out.append((s.name, s, s, stmts, in_loop, s))
+            continue
+        for t, v in _tuple_pairs(s) or ([(s.targets[0], s.value)] if isinstance(s, gast.Assign) and
+                                        len(s.targets) == 1 else []):
+            if isinstance(v, gast.Lambda) and isinstance(t, gast.Name):
+                out.append((t.id, t, s, stmts, in_loop, v))
+        loop = in_loop or isinstance(s, (gast.For, gast.While))
+        map_blocks(s, lambda b: (_definitions(b, loop, out), b)[1])
+    return out
+
+
+def _rename_redefined(unit: Unit):
+    """A name bound to a nested function twice (`g = lambda u: u * a` ... `g = lambda u: u + a`, or two defs of
+    one name): each binding gets a name of its own, and the calls after it up to the next binding, in the block
+    that holds both, call it (lifting keeps one function per name: each call reached the last one). Bindings in
+    different blocks or in a loop, and a nested function that calls the name (Python looks it up when that runs),
+    are declined."""
+    defs = _definitions(unit.node.body)
+    counts: dict = {}
+    for name, *_ in defs:
+        counts[name] = counts.get(name, 0) + 1
+    twice = {name for name, c in counts.items() if c > 1}
+    if not twice:
+        return
+    namer = Namer(names_in(unit.node) | set(unit.callees))
+    for name in sorted(twice):
+        mine = [d for d in defs if d[0] == name]
+        lines = ", ".join(str(getattr(d[2], "lineno", "?")) for d in mine)
+        block = mine[0][3]
+        where = ("in a loop" if any(d[4] for d in mine) else "in different blocks (branches)"
+                 if any(d[3] is not block for d in mine) else "and also to another value"
+                 if sum(1 for n in walk(unit.node) if isinstance(n, gast.Name) and n.id == name
+                        and isinstance(n.ctx, gast.Store)) > sum(1 for d in mine if isinstance(d[1], gast.Name))
+                 else None)
+        if where is not None:
+            fail(mine[1][2], unit, f"{name!r} is bound to a function more than once (lines {lines}) {where}: "
+                                   f"srcdiff cannot tell which one a call reaches",
+                 "give each function a name of its own")
+        inner = [n for d in defs for n in walk(d[5]) if isinstance(n, gast.Name) and n.id == name
+                 and isinstance(n.ctx, gast.Load)]
+        if inner:
+            fail(inner[0], unit, f"a nested function reads {name!r}, which is bound to a function more than once "
+                                 f"(lines {lines}): Python finds the binding of the time of the call",
+                 "give each function a name of its own")
+        starts = [block.index(d[2]) for d in mine]
+        for k, (d, start) in enumerate(zip(mine, starts)):
+            if k == 0:
+                continue
+            new = namer.fresh(name)
+            if isinstance(d[1], gast.FunctionDef):
+                d[1].name = new
+            else:
+                d[1].id = new
+            end = starts[k + 1] if k + 1 < len(starts) else len(block)
+            for st in block[start + 1:end]:    # (the binding statement's values read the binding before it)
+                for n in walk(st):
+                    if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
+                        n.id = new
 
 
 def _collect_defs(unit: Unit, defaults: dict) -> dict:
