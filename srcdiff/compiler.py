@@ -90,6 +90,7 @@ source (each function):
                      compiled without Numba's per-access checks
     emit             Python source with comments naming the user's lines                 transforms/emit.py
 the compiled form (jit only: what Numba compiles, never the source shown):
+    masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
@@ -105,7 +106,7 @@ from typing import Callable
 import gast
 
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales,
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
@@ -519,8 +520,12 @@ SOURCE = [
 ]
 
 COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
+    Pass("masks", lambda c: setattr(c, "fn", masks.route_masks(
+        c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds[c.fn.name])),
+         "transforms/masks.py", "x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put"),
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
-         "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared"),
+         "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared",
+         lambda c: c.fn.name in c.module.kinds),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 

@@ -39,6 +39,7 @@ class Module:
     tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
                                                       # the generated code the module holds (build_module)
     kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
+    forward_kinds: dict = field(default_factory=dict)  # forward-mode function name -> the kinds of its primal names
     in_progress: set = field(default_factory=set)     # keys of module.derivatives being generated (derivative_name)
     mode: str = "grad"
     entry: str = ""
@@ -66,7 +67,7 @@ class Module:
                 generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
                 for c in done))
             compiled = [compiler.run(compiler.COMPILED, compiler.Context(fn=c.fn, module=self, earlier=(c.fn, c.tree)))
-                        if jit and c.fn.name in self.kinds else c for c in done]
+                        if jit and (c.fn.name in self.kinds or c.fn.name in self.forward_kinds) else c for c in done]
             compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
@@ -258,6 +259,8 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes
         module.kinds[ctx.fn.name] = ctx.sweeps.kinds
+    elif forward_mode and ctx.kinds:
+        module.forward_kinds[ctx.fn.name] = ctx.kinds
     module.functions.append(ctx.fn)
     return name
 

@@ -442,6 +442,9 @@ class Gen:
             e = self.nonbuf(env, "v")
             v = self.pick(e) if e and self.coin(6) else f"({self.expr('v', env, d)})"
             t = self.thresh()
+            if self.coin(3):    # a matrix's mask (rank 2)
+                e = self.nonbuf(env, "m")
+                v = self.pick(e) if e and self.coin(3) else f"({self.expr('m', env, d)})"
             return self.pick([f"np.sum({v}[{v} > {t}])", f"np.sum({v}[{v} < {t}] * 0.5)"])
         if o == "mask_v":
             v = self.expr("v", env, d)
@@ -731,6 +734,10 @@ class Gen:
                 return [f"{alias} = {b}", f"{alias}[{idx}] = {alias}[{idx}] * 0.9 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
+            if self.has("mask") and self.coin(6):    # through a boolean mask (of a matrix: rank 2, README)
+                t = self.thresh()
+                return [self.pick([f"{b}[{b} > {t}] = {self.const()}", f"{b}[{b} < {t}] *= 0.5",
+                                   f"{b}[{b} > {t}] += {self.expr('s', env, 1)}"])]
             if self.has("fancy") and self.coin(2):   # at an index list: an element named twice, the later write wins
                 idx = f"[{self.index(env)}, {self.index(env)}]"
                 if env["vars"][b] == "m":

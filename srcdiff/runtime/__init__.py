@@ -5,7 +5,8 @@ registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, zeros_like
 from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape, reshape_like, select, squeeze, unbroadcast
-from .indexing import add_at, add_into, index_axis, index_axis_put, slice_axis, slice_axis_put, transpose_grad
+from .indexing import (add_at, add_into, index_axis, index_axis_put, mask_get, mask_put, slice_axis, slice_axis_put,
+                       transpose_grad)
 from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
 from .determinants import logdet_grad
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
@@ -24,6 +25,7 @@ __all__ = [
     "zeros_like", "copy", "seed",
     "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
+    "mask_get", "mask_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
     "sum_grad", "mean_grad", "prod_grad", "prod_others_jvp", "prod_others_jvp2", "max_grad", "min_grad", "logsumexp_grad", "cumsum", "revcumsum",
     "diff", "diff_transpose", "sort", "sort_like", "unsort_like",

@@ -142,9 +142,24 @@ def _index_add(a, idx, g):
         raise TypingError("srcdiff: a[idx] += g with an integer index array of rank > 1 under Numba "
                           "(repeated indices would not accumulate); use jit=False")
 
+    if (isinstance(idx, types.Array) and isinstance(idx.dtype, types.Boolean) and idx.ndim > 1
+            and isinstance(a, types.Array) and a.ndim == idx.ndim):
+        return _mask_add      # (Numba indexes with a boolean array of rank 1 only)
+
     def basic(a, idx, g):      # slices, integers, boolean masks: no element is reached twice
         a[idx] += g
     return basic
+
+
+def _mask_add(a, idx, g):
+    """a[m] += g for a boolean mask of a's rank: g a scalar or one value per True place, in C order."""
+    vals = np.asarray(g).ravel()
+    step = 0 if vals.size == 1 else 1
+    k = 0
+    for at in np.ndindex(idx.shape):
+        if idx[at]:
+            a[at] += vals[k * step]
+            k += 1
 
 
 def _tuple_index_add_nd(a, idx, g, at, d):

@@ -8,7 +8,8 @@ from ._typing import float_dtype, nb_float_type, nb_is_array, nb_is_int, nb_is_n
 from ._cache import cached_overload
 from .shapes import fits
 
-__all__ = ["add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put"]
+__all__ = ["add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
+           "mask_get", "mask_put"]
 
 
 def add_into(view, g):
@@ -191,4 +192,61 @@ def _transpose_grad_nb(g, axes=None):
                 raise ValueError("axes don't match array")
             inv = tuple_setitem(inv, a, i)
         return np.transpose(g, inv)
+    return impl
+
+
+def mask_get(x, m):
+    """x[m] for a boolean mask `m` (jitted code: Numba indexes with a boolean array of rank 1 only;
+    transforms/masks.py routes a mask of rank 2 or more here)."""
+    return x[m]
+
+
+def _nd_mask(x, m) -> bool:
+    return (isinstance(m, types.Array) and isinstance(m.dtype, types.Boolean) and m.ndim > 1
+            and isinstance(x, types.Array) and x.ndim == m.ndim)
+
+
+@cached_overload(mask_get)
+def _mask_get_nb(x, m):
+    if not _nd_mask(x, m):
+        return lambda x, m: x[m]
+
+    def impl(x, m):
+        if x.shape != m.shape:
+            raise IndexError("boolean index did not match indexed array")
+        out = np.empty(np.count_nonzero(m), x.dtype)
+        k = 0
+        for idx in np.ndindex(m.shape):
+            if m[idx]:
+                out[k] = x[idx]
+                k += 1
+        return out
+    return impl
+
+
+def mask_put(x, m, v):
+    """x[m] = v in place for a boolean mask `m` (see mask_get); returns None."""
+    x[m] = v
+
+
+@cached_overload(mask_put)
+def _mask_put_nb(x, m, v):
+    if not _nd_mask(x, m):
+        def native(x, m, v):
+            x[m] = v
+        return native
+
+    def impl(x, m, v):
+        if x.shape != m.shape:
+            raise IndexError("boolean index did not match indexed array")
+        vals = np.asarray(v).ravel()
+        n = np.count_nonzero(m)
+        if vals.size != 1 and vals.size != n:
+            raise ValueError("NumPy boolean array indexing assignment cannot assign values to the True places")
+        step = 0 if vals.size == 1 else 1
+        k = 0
+        for idx in np.ndindex(m.shape):
+            if m[idx]:
+                x[idx] = vals[k * step]
+                k += 1
     return impl

@@ -27,7 +27,7 @@ import gast
 import numpy as np
 
 from .astutil import call, child_fields, clone, copy_loc, with_blocks
-from .kinds import expr_kind, infer, is_array, is_scalar
+from .kinds import array_of, dtype, expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -188,6 +188,8 @@ def _helper_kind(name: str, args: tuple):
     """The kinds of what the helpers the source passes write return (they have no rule records)."""
     if name == "rt.get_row" and len(args) == 3:     # a row of a row tape: an array like its third argument
         return args[2]
+    if name == "rt.mask_get" and len(args) == 2 and is_array(args[0]):   # x[m] (transforms/masks.py): rank 1
+        return array_of(1, dtype(args[0]))
     return None
 
 

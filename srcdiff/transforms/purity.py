@@ -11,7 +11,7 @@ PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "
 STACK_OPS = ("rt.pop", "rt.push")              # they change the stack: a pop whose value is unused still pops
 WRITES_INTO = frozenset((                       # runtime helpers that write into an argument: a call whose result
     "rt.add_into", "rt.add_row", "rt.index_add",   # nothing reads still does that (tests/test_optimize.py finds
-    "rt.put_row", "rt.halve",                       # the runtime's functions that write into a parameter)
+    "rt.put_row", "rt.halve", "rt.mask_put",        # the runtime's functions that write into a parameter)
     "rt.rows_dot", "rt.rows_add",                                                   # a block of rows' products
     "rt.logsumexp_vecmat_adjoints", "rt.logsumexp_matvec_adjoints",                 # add M's adjoint into d_M
     "rt.logsumexp_vecmat_adjoints_scaled", "rt.logsumexp_matvec_adjoints_scaled",

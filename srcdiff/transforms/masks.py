@@ -1,0 +1,68 @@
+"""Jitted code only (compiler.COMPILED: what Numba compiles, never the source shown): reads and writes through
+a boolean mask of rank 2 or more call runtime helpers.
+
+Numba indexes with a boolean array of rank 1 only; `M[M > 0.5]` of a matrix fails inside Numba's typing with
+a bare AssertionError. The Python backend and the source srcdiff shows keep NumPy's indexing; the code Numba
+compiles reads and writes the True places in C order, as NumPy does (runtime/indexing.py), and the scatter-add
+of the adjoint, `rt.index_add(d_M, m, g)`, loops over them (runtime/elementwise.py):
+
+    y_old = rt.copy(y[m])      ->  y_old = rt.copy(rt.mask_get(y, m))
+    y[m] = 0.5                 ->  rt.mask_put(y, m, 0.5)
+    y[m] += g                  ->  rt.mask_put(y, m, rt.mask_get(y, m) + g)
+"""
+from __future__ import annotations
+
+import gast
+
+from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk
+from .kinds import dtype, infer, is_array, ndim
+
+
+def _masks(fn: gast.FunctionDef, kinds: dict) -> set:
+    """The names of `fn` bound to boolean arrays of rank 2 or more: by the kinds the sweeps found (a mask popped
+    off a stack in the backward sweep is the forward sweep's), or inferred again from its parameters'."""
+    inferred = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None})
+    return {k for d in (kinds, inferred) for k, v in d.items()
+            if is_array(v) and dtype(v) == "b" and (ndim(v) or 0) > 1}
+
+
+def _masked(e, masks) -> bool:
+    return isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Name) and e.slice.id in masks
+
+
+def route_masks(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
+    """`fn`, or a copy of it whose subscripts by a boolean mask of rank 2 or more call rt.mask_get / rt.mask_put
+    (module docstring); `kinds`: those of its names (of its parameters at least)."""
+    if not any(isinstance(n, gast.Subscript) and isinstance(n.slice, gast.Name) for n in walk(fn)):
+        return fn
+    masks = _masks(fn, kinds)
+    if not masks or not any(_masked(n, masks) for n in walk(fn)):
+        return fn
+    fn = clone(fn)
+
+    class Reads(Transformer):
+        def visit_Subscript(self, n):
+            self.generic_visit(n)
+            if _masked(n, masks) and isinstance(n.ctx, gast.Load):
+                return copy_loc(call("rt.mask_get", n.value, n.slice), n)
+            return n
+
+    def statement(s):
+        target = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else \
+            s.target if isinstance(s, gast.AugAssign) else None
+        if isinstance(s, (gast.If, gast.While)):    # (their blocks: rewritten already)
+            s.test = Reads().visit(s.test)
+            return s
+        if isinstance(s, gast.For):
+            s.iter = Reads().visit(s.iter)
+            return s
+        if target is None or not _masked(target, masks):
+            return Reads().visit(s)
+        value = Reads().visit(s.value)
+        base, mask = Reads().visit(target.value), target.slice
+        if isinstance(s, gast.AugAssign):
+            value = gast.BinOp(left=call("rt.mask_get", clone(base), clone(mask)), op=s.op, right=value)
+        return copy_loc(gast.Expr(value=call("rt.mask_put", base, mask, value)), s)
+
+    fn.body = rewrite_blocks(fn.body, statement)
+    return fn
