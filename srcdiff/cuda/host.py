@@ -83,8 +83,8 @@ class HostEval:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         counts[n.id] = counts.get(n.id, 0) + 1
-        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal size)
-                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]
+        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal size,
+                  if isinstance(st, ast.Assign) and not _reads_names(st.value)]    # or max / min of literals)
         for st in body + nested:
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
                 continue
@@ -135,6 +135,13 @@ class HostEval:
         if v is None:
             return None
         return int(np.max(v)) if np.size(v) else 0
+
+
+def _reads_names(e) -> bool:
+    """Whether `e` reads a name other than the function it calls (`rt.max2(2, 0)`, which forward mode over a gradient
+    makes of its tape's `np.empty(max(2, 0))`, reads none)."""
+    callees = {id(n) for c in ast.walk(e) if isinstance(c, ast.Call) for n in ast.walk(c.func)}
+    return any(isinstance(n, ast.Name) and id(n) not in callees for n in ast.walk(e))
 
 
 def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:
