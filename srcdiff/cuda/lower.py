@@ -35,6 +35,7 @@ from ..transforms.astutil import nested_blocks
 from ..transforms.emit import comment_text
 from .common import ArgSpec
 from .function import FunctionLowering
+from .logdomain import direct_products
 
 
 class _Layout:
@@ -194,6 +195,7 @@ class Program:
         self.layout = _Layout()
         trees = module.trees()
         for fn in trees:
+            direct_products(fn)         # log-domain products as their direct formulas (cuda/logdomain.py)
             self.layout.function(fn)
         self._user_line_at = [n for n, _, _ in self.layout.user_lines]
         self.user_name = getattr(user_fn, "__name__", "f")
