@@ -472,6 +472,12 @@ def axis_logsumexp(x, M):
     return np.sum(logsumexp(M * x, axis=1) ** 2) + np.sum(np.max(M, axis=0) * x)
 
 
+def nan_where(x, a, M):
+    """np.nan in a where: the constant is `math.nan` in the kernel (its repr, `nan`, named nothing there: a NameError
+    on the simulator; CUDA fuzz seed 797107)."""
+    return np.nansum(np.where(np.sum(M, axis=0) > 1.0, np.nan, a * x)) + x * np.sum(a * a)
+
+
 def hmm_forward(log_A, log_alpha, n):
     """The HMM forward recursion: srcdiff computes the loop's logsumexp as a log-domain product (rt.exp_shifted;
     reverse mode on the device: tests/test_cuda_logdomain.py)."""
@@ -623,6 +629,8 @@ def _data():
                              X[:, 1:4].copy()), {}),
         "view_read_before_write_jvp": (srcdiff.jvp(view_read_before_write, wrt=(0, 1)), (0, 0, (0, 0)),
                                        (a, X[:, :3], (b, X[:, 2:].copy())), {}),
+        "nan_where": (srcdiff.grad(nan_where, wrt=(0, 1)), (0, 0, None),
+                      (a, X[:, :3], np.array([[0.4, 0.0, 1.0], [0.0, 0.4, 0.0], [0.0, 0.0, 0.4]])), {}),
     }
 
 
@@ -749,7 +757,7 @@ if __name__ != "__main__":
               "zeros_after_return", "zeros_after_return_value", "zeros_after_return_jvp",
               "rebound_shape", "rebound_shape_jvp"]
     CASES += ["array_literals", "array_literals_jvp", "array_literals_hvp", "finite_tests", "finite_tests_jvp"]
-    CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp"]
+    CASES += ["axis_reductions", "axis_reductions_jvp", "axis_logsumexp_hvp", "hmm_forward_jvp", "nan_where"]
     CASES += ["tuple_arg", "tuple_arg_list", "tuple_arg_leaf_axes", "tuple_arg_sum", "tuple_arg_jvp", "tuple_arg_hvp",
               "tuple_arg_hvp_sum", "nested_tuple_arg"]
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.emit import comment_text
-from .common import ArgSpec
+from .common import ArgSpec, number
 from .function import FunctionLowering
 from .logdomain import direct_products
 
@@ -279,7 +279,7 @@ class Program:
     def source(self, kernels: str) -> str:
         head = ["import math", "from numba import cuda, float64, int64", ""]
         for k, v in self.consts.items():
-            head.append(f"{k} = {v!r}")
+            head.append(f"{k} = {number(v)}")
         for k, v in self.global_arrays.items():
             head.append(f"# {k}: global array of shape {self.global_shapes[k]} (a compile-time constant, flattened)")
         parts = []
