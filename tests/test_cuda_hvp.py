@@ -4,7 +4,9 @@ hvp differentiates the gradient's generated text, where the placeholders transfo
 `v = np.zeros((1,))`, of its rank, not its shape) and the zeros of an array sum whose comprehension runs no
 iteration (SUM_EMPTY) are plain statements: the CUDA lowering, where an array keeps one shape, declined them
 ("v changes shape"; CUDA fuzz --device seeds 797004, 797097, 797106, ...). The module's line table now notes their
-lines (generated.Lines.placeholders) and the hvp's front end puts the annotations back. Each case runs on numba's
+lines (generated.Lines.placeholders) and the hvp's front end puts the annotations back. Past them, the sizes the
+gradient computes in a branch or a loop, which forward mode names (`rt.max2(2, 0)`, a tuple of names bound to
+literals), are read by the host (cuda/host.py). Each case runs on numba's
 CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported) against the CPU hvp per
 example, which is itself checked against central differences of the CPU gradient."""
 import importlib.util
@@ -56,6 +58,16 @@ def branch_loop_tape(x, a, flag):
     return s * s + np.sum(a * a) * x
 
 
+def early_return_ones(x, a, M):
+    """Arrays of literal shapes after an early return in a loop: their shapes in the gradient are names bound in the
+    loop (`M1_at0 = 3`), which forward mode names again as a tuple (`M2v1 = (M1_at0, M1_at1)`): the host reads it."""
+    for i in range(3):
+        if a[i] > 5.0:
+            return x
+        M = M * np.ones((3, 3)) * x + np.zeros((3, 3))
+    return np.sum(M * M)
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -66,6 +78,7 @@ def _data():
         "ifexp_array": (ifexp_array, (0, 1), (x, M, 3), (0, 0, None), (t[0], t[2])),
         "ifexp_array_other": (ifexp_array, (0, 1), (x, M, 2), (0, 0, None), (t[0], t[2])),
         "sum_of_arrays": (sum_of_arrays, (0, 1, 2), (x, a, M), (0, 0, 0), t),
+        "early_return_ones": (early_return_ones, (0, 2), (x, a, M), (0, 0, 0), (t[0], t[2])),
         "branch_loop_tape": (branch_loop_tape, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "sum_over_n": (sum_over_n, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
     }
@@ -131,7 +144,7 @@ if __name__ != "__main__":
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
-                                      "branch_loop_tape"])
+                                      "branch_loop_tape", "early_return_ones"])
     def test_hvp_with_placeholders_matches_cpu(simulated, name):
         r = simulated[name]
         assert isinstance(r, dict), r

@@ -169,6 +169,22 @@ if __name__ != "__main__":
             "    d_v = rt.sum(rt.logsumexp_grad(w, rt.expand_dims(v, 1) + M, m, 0), 1)",
             "    return d_v"]
 
+    def test_direct_products_rewrites_added_adjoints():
+        """`d_v += rt.P_adjoints(...)` (fuzz 797154: d_v has another term); a d_M the arguments read: left as it is."""
+        import ast
+        from srcdiff.cuda.logdomain import direct_products
+        fn = ast.parse("def f(M, v, w, m, d_M, d_v):\n    E = rt.exp_shifted(M, 1)\n"
+                       "    d_v += rt.logsumexp_matvec_adjoints(w, M, v, E, m, d_M[0])\n    return d_v").body[0]
+        assert direct_products(fn)
+        assert ast.unparse(fn).splitlines()[1:] == [
+            "    d_M[0] += rt.logsumexp_grad(w, M + rt.expand_dims(v, 0), m, 1)",
+            "    d_v += rt.sum(rt.logsumexp_grad(w, M + rt.expand_dims(v, 0), m, 1), 0)",
+            "    return d_v"]
+        text = ("def f(M, v, w, m, d_M):\n    E = rt.exp_shifted(M, 1)\n"
+                "    d_v = rt.logsumexp_matvec_adjoints(w, M, v, E, d_M, d_M)\n    return d_v")
+        fn = ast.parse(text).body[0]
+        assert not direct_products(fn) and ast.unparse(fn) == ast.unparse(ast.parse(text).body[0])
+
     def test_table_read_otherwise_left_declined():
         """A table read by anything but a product (kept on a stack here): the function is left as it is, and the
         lowering declines the product with its advice (at the user's line: test_log_domain_declined_at_user_line)."""

@@ -11,7 +11,7 @@ lowering has (rt.logsumexp and rt.logsumexp_grad along an axis, rt.expand_dims, 
     rt.logsumexp_vecmat(v, M, E)              -> rt.logsumexp(rt.expand_dims(v, 1) + M, 0)
     rt.logsumexp_vecmat_grad_M(w, v, M, E, m) -> rt.logsumexp_grad(w, rt.expand_dims(v, 1) + M, m, 0)
     rt.logsumexp_vecmat_grad_v(w, v, M, E, m) -> rt.sum(<its grad_M>, 1)
-    d_v = rt.logsumexp_vecmat_adjoints(w, v, M, E, m, d_M)
+    d_v = rt.logsumexp_vecmat_adjoints(w, v, M, E, m, d_M)    (or d_v += ...)
                                               -> d_M += <its grad_M>; d_v = rt.sum(<its grad_M>, 1)
 
 (matvec likewise, with M + rt.expand_dims(v, 0) summed along axis 1, its grad_v summed along 0). The tables, read
@@ -141,10 +141,22 @@ def _table_argument(call) -> int:
 
 
 def _fused_statement(fn, call) -> bool:
-    """Whether the `_adjoints` call `call` is the whole value of an assignment to a name (how
-    transforms/logdomain.fuse_adjoints writes it)."""
-    return any(isinstance(st, ast.Assign) and st.value is call and len(st.targets) == 1
-               and isinstance(st.targets[0], ast.Name) for st in ast.walk(fn))
+    """Whether the `_adjoints` call `call` is the whole value of an assignment (`d_v = ...`, `d_v += ...`: how
+    transforms/logdomain.fuse_adjoints writes it) whose d_M (the call's last argument) the other arguments do not
+    read (d_M is added into first)."""
+    d_M = {n.id for n in ast.walk(call.args[-1]) if isinstance(n, ast.Name)}
+    if d_M & {n.id for a in call.args[:-1] for n in ast.walk(a) if isinstance(n, ast.Name)}:
+        return False
+    return any(_fused(st) is call for st in ast.walk(fn))
+
+
+def _fused(st):
+    """The `_adjoints` call that is the whole value of the assignment `st` (one target), else None."""
+    if isinstance(st, (ast.Assign, ast.AugAssign)) and isinstance(st.value, ast.Call) \
+            and dotted(st.value.func) in ROLE and ROLE[dotted(st.value.func)][1] == "both" \
+            and (isinstance(st, ast.AugAssign) or len(st.targets) == 1):
+        return st.value
+    return None
 
 
 def _rt(name, *args):
@@ -194,9 +206,8 @@ def _rewrite_block(body, tables, stacks):
         pushed = _push(st)
         if pushed and pushed[0] in stacks:
             continue
-        if isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) and dotted(st.value.func) in ROLE \
-                and ROLE[dotted(st.value.func)][1] == "both":
-            call = st.value
+        call = _fused(st)
+        if call is not None:
             d_M = copy.deepcopy(call.args[5])
             d_M.ctx = ast.Store()
             grad_M = _formula(_rt(dotted(call.func)[3:].replace("_adjoints", "_grad_M"), *call.args[:5]))
