@@ -7,7 +7,8 @@ front end (each function, once per module):
     parse            source text -> gast FunctionDef at the user's lines                 transforms/parse.py
     flatten          tuple/list arguments -> one parameter per array                     transforms/flatten.py
     generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
-                     rt.push, rt.pop; fused log-domain adjoints split (logdomain.py)
+                     rt.push, rt.pop; fused log-domain adjoints split (logdomain.py);
+                     its placeholders annotated again (the line table's)
     factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
                      returning its function's result)
     lift             nested defs / lambdas -> callees with free variables as args        transforms/closures.py
@@ -105,6 +106,7 @@ from typing import Callable
 
 import gast
 
+from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
                          emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
@@ -225,9 +227,27 @@ def _flatten(ctx):
 def _generated(ctx):
     if _is_generated_unit(ctx.unit):     # jitted code's index tests (transforms/bounds.py): its derivative writes its own
         ctx.unit.node = bounds.drop_tests(ctx.unit.node)
+        _mark_placeholders(ctx.unit)
     ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
+
+
+def _mark_placeholders(unit):
+    """The placeholders of generated code read back as text (srcdiff.hvp: forward mode over the gradient's module):
+    its assignments at the lines the module's line table notes (generated.Lines.placeholders) carry PLACEHOLDER or
+    SUM_EMPTY again, as on the tree the gradient was printed from, for the CUDA lowering (an array's placeholder
+    takes the shape of the name's real binding there). No table (a module loaded from an older cache): none."""
+    from . import backends
+    table = backends.lines_of(unit.filename)
+    marks = dict(table.placeholders) if table is not None else {}
+    if not marks:
+        return
+    key = {"placeholder": anno.PLACEHOLDER, "empty": anno.SUM_EMPTY}
+    for s in walk_statements(unit.node.body):
+        what = marks.get(getattr(s, "lineno", None)) if isinstance(s, gast.Assign) else None
+        if what in key and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            anno.set(s, key[what])
 
 
 def _lowers_generated(ctx) -> bool:
@@ -376,7 +396,7 @@ FRONT_END = [
          lambda c: bool(c.structs)),
     Pass("generated", _generated, "transforms/forward.py",
          "(generated code differentiated again) list stacks -> rt.stack,\nrt.push, rt.pop; fused log-domain "
-         "adjoints split (logdomain.py)", _lowers_generated),
+         "adjoints split (logdomain.py);\nits placeholders annotated again (the line table's)", _lowers_generated),
     Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
          "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
     Pass("lift", _set_unit(closures.lift_local_functions), "transforms/closures.py",

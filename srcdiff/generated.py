@@ -140,27 +140,35 @@ class Lines:
     error reports (a generated function that fails on its arguments is reported at the user's line).
     `starts`: the line of each function's `def`; `cited`: (line, the user's line, its text, its file) of each
     comment citing a user's line; `backward`: the lines of reverse mode's `# backward sweep` comments, and
-    `forward`, of its `# forward sweep` ones. Lines number the module's source from 1."""
+    `forward`, of its `# forward sweep` ones; `placeholders`: (line, "placeholder" / "empty") of the assignments
+    that carry annotations.PLACEHOLDER / SUM_EMPTY (an array sum's zeros where its loops run none) on the tree, which
+    the text cannot show: forward mode over the gradient (srcdiff.hvp) reads the module back as text, and puts
+    them back on those lines' statements (compiler's "generated" pass) for the CUDA lowering. Lines number the
+    module's source from 1."""
     starts: tuple = ()
     cited: tuple = ()
     backward: tuple = ()
     forward: tuple = ()
+    placeholders: tuple = ()
 
     @classmethod
-    def of(cls, noted: list, sources: list) -> Lines:
+    def of(cls, noted: list, sources: list, marked: list | None = None) -> Lines:
         """The table of the module HEADER + "\\n\\n".join(sources), function k printed by emit.render, which
-        noted its comment lines (`noted[k]`: annotations.LINES on the tree it printed)."""
-        starts, cited, sweeps = [], [], {"backward": [], "forward": []}
+        noted its comment lines (`noted[k]`: annotations.LINES on the tree it printed) and its placeholders'
+        (`marked[k]`: annotations.PLACEHOLDER_LINES)."""
+        starts, cited, sweeps, placeholders = [], [], {"backward": [], "forward": []}, []
         offset = HEADER.count("\n")
-        for table, text in zip(noted, sources):
+        for k, (table, text) in enumerate(zip(noted, sources)):
             starts.append(offset + 1)
             for n, user, sweep in table:
                 if user is not None:
                     cited.append((offset + n, user[0], user[1], user[3]))
                 if sweep in sweeps:
                     sweeps[sweep].append(offset + n)
+            placeholders += [(offset + n, what) for n, what in ((marked[k] or ()) if marked else ())]
             offset += text.count("\n") + 2
-        return cls(tuple(starts), tuple(cited), tuple(sweeps["backward"]), tuple(sweeps["forward"]))
+        return cls(tuple(starts), tuple(cited), tuple(sweeps["backward"]), tuple(sweeps["forward"]),
+                   tuple(placeholders))
 
     def at(self, n: int) -> tuple | None:
         """(file, the user's line, its text, in a backward sweep) that generated line `n` was made from: the
@@ -177,13 +185,14 @@ class Lines:
 
     def to_json(self) -> dict:
         return {"starts": list(self.starts), "cited": [list(c) for c in self.cited], "backward": list(self.backward),
-                "forward": list(self.forward)}
+                "forward": list(self.forward), "placeholders": [list(p) for p in self.placeholders]}
 
     @classmethod
     def from_json(cls, d) -> Lines | None:
         if d is None:
             return None
-        return cls(tuple(d["starts"]), tuple(tuple(c) for c in d["cited"]), tuple(d["backward"]), tuple(d["forward"]))
+        return cls(tuple(d["starts"]), tuple(tuple(c) for c in d["cited"]), tuple(d["backward"]), tuple(d["forward"]),
+                   tuple(tuple(p) for p in d.get("placeholders", ())))
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ class Module:
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
-        lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in done], [c.source for c in done])
+        lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in done], [c.source for c in done],
+                                   [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in done])
         return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines)
 
     def trees(self) -> list:

@@ -53,14 +53,15 @@ print: `print('x =', x)` of text, numbers and named arrays prints from each thre
 printf, at most 32 values: an array's elements one by one), as the CPU gradient prints once per example.
 
 Limits: per-example arrays must have shapes fixed at specialisation (the arguments' shapes, literal
-sizes, or broadcast integer arguments), one shape per name (a placeholder of a gradient that hvp differentiates
-again is code of that gradient's, with the shape it prints);
+sizes, or broadcast integer arguments), one shape per name (placeholders aside: also those of the gradient hvp
+differentiates, whose lines its module's line table notes, generated.Lines.placeholders);
 helper functions called by the differentiated function must be scalar-in/scalar-out; computed indices
 count from the end when negative, as in Python (an index out of range is not checked on the device); no Python
 objects (lists, dicts, strings) besides srcdiff's own stacks and `np.array([...])` of numbers or of arrays of
-one shape written out (a local array filled element by element); no log-domain products (srcdiff computes a
-loop's `logsumexp(v[:, None] + M, axis=0)` from a table of exp(M), rt.exp_shifted, made before the loop: a
-tuple of arrays that helpers of its own read, with no device lowering).
+one shape written out (a local array filled element by element). Log-domain products (srcdiff computes a
+loop's `logsumexp(v[:, None] + M, axis=0)` from a table of exp(M), rt.exp_shifted, made before the loop: a tuple
+of arrays that helpers of its own read) run by their direct formula, as in plain Python, the table dropped
+(srcdiff/cuda/logdomain.py); one whose table is read by anything else is declined.
 """
 from __future__ import annotations
 

@@ -53,6 +53,16 @@ FANCY_ADVICE = ("device code indexes an array with integers, not an index array 
                  "twice then keeps the later write, as NumPy's b[idx] = v does)")
 
 
+def number(v) -> str:
+    """The device source of a constant: its repr, but `math.nan` / `math.inf` / `-math.inf` for a float that is not
+    finite (whose repr, `nan` / `inf`, names nothing there: fuzz seed 797107, np.where(..., np.nan, ...))."""
+    if isinstance(v, float) and v != v:
+        return "math.nan"
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return "math.inf" if v > 0 else "(-math.inf)"
+    return repr(v)
+
+
 def dotted(e):
     if isinstance(e, ast.Name):
         return e.id

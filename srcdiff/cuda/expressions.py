@@ -5,7 +5,7 @@ import ast
 import re
 
 from .common import (ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, dotted, none_test, flat_index, indent, size, unravel)
+                     TERNARY, UNARY, UNARYOPS, dotted, none_test, flat_index, indent, number, size, unravel)
 
 
 class ExpressionLowering:
@@ -18,10 +18,10 @@ class ExpressionLowering:
         """(pre-statements, expression string). idx: index strings of the result element (array
         context, broadcast to rshape) or None (scalar context)."""
         if isinstance(e, ast.Constant):
-            return [], repr(e.value)
+            return [], number(e.value)
         if isinstance(e, ast.Name):
             if e.id in self.p.consts:
-                return [], repr(self.p.consts[e.id])
+                return [], number(self.p.consts[e.id])
             if e.id in self.shape:
                 if idx is None:
                     self.fail(e, f"array {e.id} used where a scalar is needed")

@@ -16,8 +16,9 @@ class HostEval:
 
     Known on the host: scalar arguments (their values, one per example when batched), the shapes of
     array arguments, the generated module's constants, and the function's straight-line integer
-    locals computed from those (e.g. `n1 = 2 * n; n2 = n1 + 1` for `range(2 * n + 1)`). Values read
-    out of arrays are not known: an expression that reads one is not evaluated."""
+    locals computed from those (e.g. `n1 = 2 * n; n2 = n1 + 1` for `range(2 * n + 1)`), and the locals of a
+    branch or a loop computed from literals only (learn). Values read out of arrays are not known: an expression
+    that reads one is not evaluated."""
 
     _CALLS = {"max", "min", "len", "abs", "int"}
 
@@ -27,12 +28,14 @@ class HostEval:
                     "rt": SimpleNamespace(max2=np.maximum, min2=np.minimum),
                     "int": lambda v: np.asarray(v).astype(np.int64), "__builtins__": {}}
         self.known = set()         # names whose values the env holds
+        self.consts = set()        # the module's constants among them
         self.arrays = set()        # array arguments: only their shapes are known
         self.batched = set()       # names whose value differs between examples
         for k, v in (consts or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 self.env[k] = v
                 self.known.add(k)
+                self.consts.add(k)
         for s in specs:
             if s.shape is None:
                 if s.host is not None:
@@ -73,8 +76,8 @@ class HostEval:
 
     def learn(self, body):
         """Add the straight-line scalar locals of a function body (assigned once, at the top level), and those
-        assigned once to a literal in a branch or a loop (`v1_at0 = 2` of `np.zeros((2, 3))` after an early
-        return: where any path reads it, it holds that literal)."""
+        assigned once in a branch or a loop to a literal (`v1_at0 = 2` of `np.zeros((2, 3))` after an early
+        return: where any path reads it, it holds that literal) or to a value of such names only."""
         counts = {}
         for st in ast.walk(ast.Module(body=body, type_ignores=[])):
             tgts = st.targets if isinstance(st, ast.Assign) else [st.target] \
@@ -83,21 +86,37 @@ class HostEval:
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         counts[n.id] = counts.get(n.id, 0) + 1
-        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)   # (a literal size)
-                  if isinstance(st, ast.Assign) and not any(isinstance(n, ast.Name) for n in ast.walk(st.value))]
-        for st in body + nested:
-            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
-                continue
-            name = st.targets[0].id
-            if counts.get(name) != 1 or name in self.known or not self._pure(st.value):
-                continue
-            v = self._eval(st.value)
-            if v is None:
-                continue
-            self.env[name] = v
-            self.known.add(name)
-            if {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & self.batched:
-                self.batched.add(name)
+        for st in body:
+            self._learn(st, counts)
+        # in a branch or a loop: values of literals (`v1_at0 = 2`, max / min of them) and of names holding such values
+        # only (`v1 = (v1_at0, v1_at1)`: forward mode over a gradient names the shape), all assigned once: where any
+        # path reads one, it holds that value
+        nested = [st for top in body if not isinstance(top, ast.Assign) for st in ast.walk(top)
+                  if isinstance(st, ast.Assign)]
+        fixed, grew = set(self.consts), True
+        while grew:
+            grew = False
+            for st in nested:
+                if isinstance(st.targets[0], ast.Name) and st.targets[0].id not in fixed \
+                        and _read_names(st.value) <= fixed and self._learn(st, counts):
+                    fixed.add(st.targets[0].id)
+                    grew = True
+
+    def _learn(self, st, counts) -> bool:
+        """Add the value of `st`, a scalar local assigned once from what the host knows; whether it did."""
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+            return False
+        name = st.targets[0].id
+        if counts.get(name) != 1 or name in self.known or not self._pure(st.value):
+            return False
+        v = self._eval(st.value)
+        if v is None:
+            return False
+        self.env[name] = v
+        self.known.add(name)
+        if {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} & self.batched:
+            self.batched.add(name)
+        return True
 
     def _eval(self, expr):
         try:
@@ -135,6 +154,13 @@ class HostEval:
         if v is None:
             return None
         return int(np.max(v)) if np.size(v) else 0
+
+
+def _read_names(e) -> set:
+    """The names `e` reads other than the functions it calls (`rt.max2(2, 0)`, which forward mode over a gradient
+    makes of its tape's `np.empty(max(2, 0))`, reads none)."""
+    callees = {id(n) for c in ast.walk(e) if isinstance(c, ast.Call) for n in ast.walk(c.func)}
+    return {n.id for n in ast.walk(e) if isinstance(n, ast.Name) and id(n) not in callees}
 
 
 def fold_shapes(fn: ast.FunctionDef, shapes: dict) -> ast.FunctionDef:

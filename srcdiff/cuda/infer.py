@@ -169,8 +169,9 @@ class Inference:
             return s, dt
         if name == "rt.exp_shifted" or name in LOG_DOMAIN:
             self.fail(e, "a log-domain product (srcdiff computes `logsumexp(v[:, None] + M, axis=0)` in a loop, M "
-                         "unchanged by the loop, from a table of exp(M) made before it: rt.exp_shifted), which device "
-                         "code does not have",
+                         "unchanged by the loop, from a table of exp(M) made before it: rt.exp_shifted) whose table "
+                         "is read by more than the products: device code computes them by their direct formula, "
+                         "without the table (srcdiff/cuda/logdomain.py)",
                       "write that log-sum-exp as loops over M's entries in the function (its maximum, then the log "
                       "of the sum of exp(entry - maximum)), or compute it on the host and pass it in")
         raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")

@@ -33,8 +33,9 @@ import numpy as np
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.emit import comment_text
-from .common import ArgSpec
+from .common import ArgSpec, number
 from .function import FunctionLowering
+from .logdomain import direct_products
 
 
 class _Layout:
@@ -194,6 +195,7 @@ class Program:
         self.layout = _Layout()
         trees = module.trees()
         for fn in trees:
+            direct_products(fn)         # log-domain products as their direct formulas (cuda/logdomain.py)
             self.layout.function(fn)
         self._user_line_at = [n for n, _, _ in self.layout.user_lines]
         self.user_name = getattr(user_fn, "__name__", "f")
@@ -277,7 +279,7 @@ class Program:
     def source(self, kernels: str) -> str:
         head = ["import math", "from numba import cuda, float64, int64", ""]
         for k, v in self.consts.items():
-            head.append(f"{k} = {v!r}")
+            head.append(f"{k} = {number(v)}")
         for k, v in self.global_arrays.items():
             head.append(f"# {k}: global array of shape {self.global_shapes[k]} (a compile-time constant, flattened)")
         parts = []

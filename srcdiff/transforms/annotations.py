@@ -48,6 +48,12 @@ SWEEP = _key("sweep", """"forward" or "backward": on reverse mode's `# forward s
 LINES = _key("lines", """((line, user_line, sweep), ...): on the standard-library tree of a generated function that
     emit.render printed, its comment lines carrying USER_LINE or SWEEP, numbered from 1 in the text printed.
     Written by emit.render; read by module_builder.Module.generate (generated.Lines.of: the module's line table).""")
+PLACEHOLDER_LINES = _key("placeholder_lines", """((line, what), ...): on the standard-library tree of a generated
+    function that emit.render printed, the lines of its assignments carrying PLACEHOLDER (what: "placeholder") or,
+    with an array's zeros for value, SUM_EMPTY ("empty"), numbered from 1 in the text printed. Written by
+    emit.render; read by module_builder.Module.generate (generated.Lines.placeholders: srcdiff.hvp differentiates
+    the gradient's text, and compiler's "generated" pass puts the two annotations back on those lines' statements,
+    for the CUDA lowering).""")
 TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, end line, first cited, end cited)},
     cited): on the standard-library tree of a generated function emit.render printed keeping its text (the source
     shown of a jitted module), the lines it printed, where each statement's lines are among them and its comment
@@ -88,8 +94,10 @@ MAYBE_UNDEFINED = _key("maybe_undefined", """set of str, on the FunctionDef: nam
 PLACEHOLDER = _key("placeholder", """True on `v = <a value of v's kind>` (0.0, zeros of v's rank, ...) that unbound
     wrote: a value for a name read where it may be unassigned (define_unbound), or the type given to a `v = None` of
     differentiated generated code. No path uses the value it binds (a merge copy may copy it along), so its shape
-    need not be v's: `np.zeros((1,))` stands for an array of any length. Written by unbound; kept by emit.tree on
-    the standard-library tree; read by the CUDA lowering (an array's placeholder takes the shape of the name's
+    need not be v's: `np.zeros((1,))` stands for an array of any length. Written by unbound, and on generated code
+    differentiated again (srcdiff.hvp) by compiler's "generated" pass, from the lines the module's line table
+    notes (generated.Lines.placeholders; SUM_EMPTY likewise); copied by anf; kept by emit.tree on the
+    standard-library tree (whose lines emit.render notes: PLACEHOLDER_LINES); read by the CUDA lowering (an array's placeholder takes the shape of the name's
     real binding, where an array cannot change shape).""")
 RETURNED_TUPLE = _key("returned_tuple", """True on the assignment that builds the tuple a function returns.
     Written by tuples; read by reverse.""")

@@ -5,7 +5,9 @@ Emit Python source from gast: one statement per line, comment markers as comment
 `tree` is the standard-library tree the source is printed from, for consumers that read the generated
 code as a tree rather than as text (the CUDA lowering): a comment is an `ast.Expr` statement whose
 `comment_text` is its line's text, carrying the annotation USER_LINE where it cites a user's line, and
-an assignment unbound wrote as a placeholder carries PLACEHOLDER (an empty sum's value, SUM_EMPTY);
+an assignment unbound wrote as a placeholder carries PLACEHOLDER (an empty sum's value, SUM_EMPTY), and `render`
+notes the lines such assignments print on (PLACEHOLDER_LINES: the module's line table keeps them for hvp, which
+reads the gradient back as text);
 `render` prints such a tree, and `to_source` is the two together."""
 from __future__ import annotations
 
@@ -141,6 +143,7 @@ def comment_text(stmt) -> str | None:
 
 
 _PLACEHOLDER = re.compile(r"^(\s*)(\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(\d+)\2$")
+_MARKED = re.compile(r"^(\s*)\w+ = (\"\"\"|'''|['\"])" + re.escape(COMMENT_MARK) + r"(\d+)\2$")   # a placeholder
 
 
 def render(t, earlier=None, keep: bool = False) -> str:
@@ -155,26 +158,32 @@ def render(t, earlier=None, keep: bool = False) -> str:
         lines, cited = printed
         anno.set(t, anno.LINES, tuple(cited))
         return "\n".join(lines) + "\n"
-    comments = []
+    comments, marked = [], []
     for st in every_statement(t):   # (comments are statements: no need to visit every expression)
-        if type(st) is ast.Expr and comment_text(st) is not None:
-            comments.append((st, st.value))
+        what = source_text.placeholder_kind(st)   # a placeholder (one line): found by a marker in its value's place
+        if what or type(st) is ast.Expr and comment_text(st) is not None:
+            comments.append((st, st.value, what))
             st.value = ast.Constant(COMMENT_MARK + str(len(comments) - 1))
     try:
         text = ast.unparse(t)
     finally:
-        for st, value in comments:
+        for st, value, _ in comments:
             st.value = value
     lines, cited = [], []
     for line in text.splitlines():
-        m = _PLACEHOLDER.match(line) if COMMENT_MARK in line else None
+        m = (_PLACEHOLDER.match(line) or _MARKED.match(line)) if COMMENT_MARK in line else None
         if m:
-            st = comments[int(m.group(3))][0]
-            if anno.has(st, anno.USER_LINE) or anno.has(st, anno.SWEEP):
-                cited.append((len(lines) + 1, anno.get(st, anno.USER_LINE), anno.get(st, anno.SWEEP)))
-            line = f"{m.group(1)}# {comment_text(st)}"
+            st, _, what = comments[int(m.group(3))]
+            if what:
+                marked.append((len(lines) + 1, what))
+                line = m.group(1) + ast.unparse(st)
+            else:
+                if anno.has(st, anno.USER_LINE) or anno.has(st, anno.SWEEP):
+                    cited.append((len(lines) + 1, anno.get(st, anno.USER_LINE), anno.get(st, anno.SWEEP)))
+                line = f"{m.group(1)}# {comment_text(st)}"
         lines.append(line)
     anno.set(t, anno.LINES, tuple(cited))
+    anno.set(t, anno.PLACEHOLDER_LINES, tuple(marked))
     return "\n".join(lines) + "\n"
 
 

@@ -184,6 +184,7 @@ class _Writer:
     def __init__(self, reuse, keep: bool):
         self.lines: list = []
         self.cited: list = []
+        self.marked: list = []      # (line, "placeholder" / "empty") of placeholder assignments (placeholder_kind)
         self.reuse = reuse
         self.spans: dict | None = {} if keep else None
 
@@ -211,6 +212,12 @@ class _Writer:
         if self.spans is not None:
             self.spans[id(s)] = (s, depth, len(self.lines), len(self.lines) + end - first,
                                  len(self.cited), len(self.cited) + end_cited - first_cited)
+        spans = self.reuse[1]
+        for n in _statements(s):    # (a placeholder statement prints as one line: where the earlier tree printed it)
+            what = placeholder_kind(n)
+            at = spans.get(id(n)) if what else None
+            if at is not None and at[0] is n:
+                self.marked.append((at[2] + shift + 1, what))
         self.lines.extend(lines[first:end])
         self.cited.extend((line + shift, user, sweep) for line, user, sweep in cited[first_cited:end_cited])
 
@@ -219,6 +226,9 @@ class _Writer:
         if kind is ast.Assign:
             if s.type_comment is not None:
                 raise _Unsupported("type comment")
+            what = placeholder_kind(s)
+            if what:
+                self.marked.append((len(self.lines) + 1, what))
             self.lines.append(indent + "".join([expr(t, _TARGET) + " = " for t in s.targets]) + expr(s.value, _TEST))
         elif kind is ast.Expr:
             text = _comment(s)
@@ -298,4 +308,25 @@ def function_text(fn: ast.FunctionDef, earlier: ast.FunctionDef | None = None, k
         return None
     if keep:
         anno.set(fn, anno.TEXT, (w.lines, w.spans, w.cited))
+    anno.set(fn, anno.PLACEHOLDER_LINES, tuple(w.marked))
     return w.lines, w.cited
+
+
+def placeholder_kind(s) -> str | None:
+    """"placeholder" for an assignment carrying PLACEHOLDER, "empty" for one carrying SUM_EMPTY whose value is not a
+    number (an array sum's zeros), else None: the statements whose lines emit.render notes (PLACEHOLDER_LINES)."""
+    if type(s) is not ast.Assign:
+        return None
+    if anno.get(s, anno.PLACEHOLDER):
+        return "placeholder"
+    if anno.get(s, anno.SUM_EMPTY) and type(s.value) is not ast.Constant:
+        return "empty"
+    return None
+
+
+def _statements(s):
+    """`s` and the statements nested in it."""
+    yield s
+    for f in ("body", "orelse", "finalbody"):
+        for n in getattr(s, f, None) or ():
+            yield from _statements(n)

@@ -1,0 +1,199 @@
+"""srcdiff.cuda.vmap of srcdiff.hvp where the gradient it differentiates holds placeholders.
+
+hvp differentiates the gradient's generated text, where the placeholders transforms/unbound.py wrote (an array's
+`v = np.zeros((1,))`, of its rank, not its shape) and the zeros of an array sum whose comprehension runs no
+iteration (SUM_EMPTY) are plain statements: the CUDA lowering, where an array keeps one shape, declined them
+("v changes shape"; CUDA fuzz --device seeds 797004, 797097, 797106, ...). The module's line table now notes their
+lines (generated.Lines.placeholders) and the hvp's front end puts the annotations back. Past them, the sizes the
+gradient computes in a branch or a loop, which forward mode names (`rt.max2(2, 0)`, a tuple of names bound to
+literals), are read by the host (cuda/host.py). Each case runs on numba's
+CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported) against the CPU hvp per
+example, which is itself checked against central differences of the CPU gradient."""
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+if __name__ == "__main__":      # the simulator subprocess
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numpy as np  # noqa: E402
+
+import srcdiff  # noqa: E402
+
+B = 4
+
+
+# ---- user functions ------------------------------------------------------------------------------------
+def ifexp_array(x, M, n):
+    """The branch not taken binds M[1][::-1] in the gradient: a placeholder `np.zeros((1,))` there (seed 797097)."""
+    return (np.sum(M[1][::-1] * M[1]) if n > 2 else x / (1.5 + np.square(x))) + x * np.sum(M * M)
+
+
+def sum_of_arrays(x, a, M):
+    """An array sum over a comprehension: its zeros where the comprehension runs no iteration (seed 797106)."""
+    a = np.dot(M, a) * x
+    s = sum(a * (e * 0.5 + x) for e in a)
+    return np.log(np.sum(np.exp(s))) + np.sum(a * a)
+
+
+def sum_over_n(x, a, n):
+    """An array sum over range(n), which runs no iteration where n = 0: Python's sum is the number 0 there, which
+    the kernel reports (as reverse mode's)."""
+    s = sum(a * (x + 0.5 * i) for i in range(n))
+    return np.log(np.sum(np.exp(s))) + x * np.sum(a * a)
+
+
+def branch_loop_tape(x, a, flag):
+    """A loop in a branch: its tape allocated there, `s_tape = np.empty(max(2, 0))`, which forward mode names
+    (`s_tape2 = rt.max2(2, 0)`): the host reads the size off that (seed 797040, past its placeholders)."""
+    s = x
+    if flag:
+        s = s * 2.0
+    else:
+        for i in range(2):
+            s = 0.5 * s + 0.5 * np.tanh(s * a[i])
+    return s * s + np.sum(a * a) * x
+
+
+def early_return_ones(x, a, M):
+    """Arrays of literal shapes after an early return in a loop: their shapes in the gradient are names bound in the
+    loop (`M1_at0 = 3`), which forward mode names again as a tuple (`M2v1 = (M1_at0, M1_at1)`): the host reads it."""
+    for i in range(3):
+        if a[i] > 5.0:
+            return x
+        M = M * np.ones((3, 3)) * x + np.zeros((3, 3))
+    return np.sum(M * M)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 0.8, B)
+    a = rng.uniform(-0.5, 0.5, (B, 3))
+    M = rng.uniform(-0.5, 0.5, (B, 3, 3))
+    t = (rng.normal(size=B), rng.normal(size=(B, 3)), rng.normal(size=(B, 3, 3)))
+    return {
+        "ifexp_array": (ifexp_array, (0, 1), (x, M, 3), (0, 0, None), (t[0], t[2])),
+        "ifexp_array_other": (ifexp_array, (0, 1), (x, M, 2), (0, 0, None), (t[0], t[2])),
+        "sum_of_arrays": (sum_of_arrays, (0, 1, 2), (x, a, M), (0, 0, 0), t),
+        "early_return_ones": (early_return_ones, (0, 2), (x, a, M), (0, 0, 0), (t[0], t[2])),
+        "branch_loop_tape": (branch_loop_tape, (0, 1), (x, a, False), (0, 0, None), t[:2]),
+        "sum_over_n": (sum_over_n, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
+    }
+
+
+def _example(args, axes, i):
+    return [(v[i] if ax == 0 else v) for v, ax in zip(args, axes)]
+
+
+def _fd_hvp(f, wrt, args, tangent, h=1e-5):
+    """H·v by central differences of the CPU gradient along the tangent."""
+    g = srcdiff.grad(f, wrt=wrt)
+
+    def at(s):
+        moved = list(args)
+        for k, tk in zip(wrt, tangent):
+            moved[k] = args[k] + s * tk
+        return np.concatenate([np.ravel(r) for r in g(*moved)])
+    return (at(h) - at(-h)) / (2 * h)
+
+
+def _run_all():
+    res = {}
+    for name, (f, wrt, args, axes, tangent) in _data().items():
+        try:
+            h = srcdiff.hvp(f, wrt=wrt)
+            got = srcdiff.cuda.vmap(h, in_axes=axes + ((0,) * len(wrt),), max_trip=8)(*args, tangent)
+            got = np.concatenate([np.reshape(r, (B, -1)) for r in got], axis=1)
+            cpu, fd = [], []
+            for i in range(B):
+                ex, ti = _example(args, axes, i), tuple(tk[i] for tk in tangent)
+                cpu.append(np.concatenate([np.ravel(r) for r in h(*ex, ti)]))
+                fd.append(_fd_hvp(f, wrt, ex, ti))
+            cpu, fd = np.array(cpu), np.array(fd)
+            res[name] = {"vs_cpu": float(np.max(np.abs(got - cpu))), "cpu_vs_fd": float(np.max(np.abs(cpu - fd))),
+                         "scale": float(np.max(np.abs(cpu)))}
+        except Exception as ex:  # reported to the parent test
+            res[name] = f"{type(ex).__name__}: {ex}"
+    # an example whose comprehension runs no iteration: Python's sum is the number 0 there, not an array
+    try:
+        x, a, _ = _data()["sum_over_n"][2]
+        srcdiff.cuda.vmap(srcdiff.hvp(sum_over_n, wrt=(0, 1)), in_axes=(0, 0, 0, (0, 0)))(x, a, np.arange(B) % 3, (x, a))
+        res["empty_sum"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["empty_sum"] = str(ex)
+    return res
+
+
+# ---- pytest ------------------------------------------------------------------------------------------
+if __name__ != "__main__":
+    import pytest
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed", allow_module_level=True)
+
+    @pytest.fixture(scope="module")
+    def simulated():
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
+                                      "branch_loop_tape", "early_return_ones"])
+    def test_hvp_with_placeholders_matches_cpu(simulated, name):
+        r = simulated[name]
+        assert isinstance(r, dict), r
+        assert r["scale"] > 1e-3                                    # (a Hessian that is not zero)
+        assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
+        assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
+
+    def test_hvp_empty_sum_of_arrays_raises(simulated):
+        assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "
+                         r"iteration", simulated["empty_sum"]), simulated["empty_sum"]
+
+    def test_line_table_keeps_placeholders():
+        """The disk cache's index keeps the placeholders' lines with the module (a warm cache generates nothing)."""
+        from srcdiff.generated import Lines
+        table = Lines((4,), ((9, 3, "x = 1", "f.py"),), (), (), ((12, "placeholder"), (20, "empty")))
+        assert Lines.from_json(json.loads(json.dumps(table.to_json()))) == table
+        old = table.to_json()
+        del old["placeholders"]                                     # an index written before they were noted
+        assert Lines.from_json(old).placeholders == ()
+
+    @pytest.mark.parametrize("docstring", [False, True])
+    def test_render_notes_placeholder_lines(docstring):
+        """emit.render notes the lines of PLACEHOLDER assignments and of SUM_EMPTY ones holding an array's zeros (not a
+        scalar sum's 0.0), printed by source_text or (a docstring) by ast.unparse."""
+        import ast
+        from srcdiff.transforms import annotations as anno
+        from srcdiff.transforms import emit
+        text = ('def f(x):\n' + ('    """doc"""\n' if docstring else '') + '    v = np.zeros((1,))\n    if x:\n'
+                '        s = np.zeros((1, 1))\n        t = 0.0\n    w = np.zeros((1,))\n    return v')
+        fn = ast.parse(text).body[0]
+        body = fn.body[1:] if docstring else fn.body
+        anno.set(body[0], anno.PLACEHOLDER)
+        anno.set(body[1].body[0], anno.SUM_EMPTY)
+        anno.set(body[1].body[1], anno.SUM_EMPTY)
+        lines = emit.render(fn).splitlines()
+        noted = anno.get(fn, anno.PLACEHOLDER_LINES)
+        first = 3 if docstring else 2
+        assert noted == ((first, "placeholder"), (first + 2, "empty")), noted
+        assert lines[first - 1] == "    v = np.zeros((1,))" and lines[first + 1] == "        s = np.zeros((1, 1))", lines
+
+    def test_gradient_notes_placeholder_lines():
+        """The line table of the gradient hvp differentiates notes its placeholders, at the lines that print them."""
+        from srcdiff.transforms.kinds import kind_of_value
+        g = srcdiff.grad(ifexp_array, wrt=(0, 1))
+        s = g.specialise(tuple(kind_of_value(v) for v in (0.5, np.ones((3, 3)), 3)))
+        lines = s.generated.source.splitlines()
+        noted = [n for n, what in s.generated.lines.placeholders if what == "placeholder"]
+        assert any(re.fullmatch(r"\s*\w+ = np\.zeros\(\(1,\)\)", lines[n - 1]) for n in noted), noted
+        assert all(re.fullmatch(r"\s*\w+ = (np\.zeros\(\(1,\)\)|0\.0)", lines[n - 1]) for n in noted), \
+            [lines[n - 1] for n in noted]
+else:
+    print(json.dumps(_run_all()))
