@@ -277,6 +277,12 @@ def _lambda_bound_again(tree):
     return False
 
 
+def _items(tree):
+    """np.array / np.asarray / np.stack calls of one list comprehension."""
+    return [c for c in _walk(tree, ast.Call) if _call_name(c) in ("np.array", "np.asarray", "np.stack")
+            and len(c.args) == 1 and not c.keywords and isinstance(c.args[0], ast.ListComp)]
+
+
 def _recursion(tree):
     return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
 
@@ -560,6 +566,15 @@ DETECTORS = {
         _bindings(loop, n) for loop in _walk(_entry(t), ast.For, ast.While) for n in _xa_names(t) - {"xa"}),
     "or tuples/lists of them :: or in a branch": lambda t: any(
         _bindings(b, n) for b in _walk(_entry(t), ast.If) for n in _xa_names(t)),
+    "arrays of a list comprehension": lambda t: bool(_items(t)),
+    "arrays of a list comprehension :: np.array or np.asarray or np.stack of it": lambda t: {
+        _call_name(c) for c in _items(t)} >= {"np.array", "np.asarray", "np.stack"},
+    "arrays of a list comprehension :: items of any shape": lambda t: any(
+        isinstance(c.args[0].elt, ast.BinOp) and _call_name(c) == "np.stack" for c in _items(t)) or any(
+        "range(2)" in ast.unparse(c.args[0].generators[0].iter) and len(c.args[0].generators) == 1 for c in _items(t)),
+    "arrays of a list comprehension :: filters": lambda t: any(g.ifs for c in _items(t) for g in c.args[0].generators),
+    "arrays of a list comprehension :: several for clauses": lambda t: any(len(c.args[0].generators) > 1
+                                                                           for c in _items(t)),
     "integers and booleans flow through without adjoints": _ints_bools,
     "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
     # keyword calls, defaults, keyword-only parameters: of helpers, and of the entry f (which
@@ -588,6 +603,9 @@ NOT_CONSTRUCTS = {
     "calls to your own functions :: bump(buf, i, v) of a function that returns nothing",
     "or tuples/lists of them :: gradients come back in the same structure",
     "and have keyword-only parameters :: bound as python binds them",
+    "arrays of a list comprehension :: a loop counts the items and keeps the first",
+    "arrays of a list comprehension :: for the array's shape and dtype",
+    "arrays of a list comprehension :: and one writes each into its row",
 }
 
 def _range_bound_rebound(tree):

@@ -313,6 +313,8 @@ class Gen:
                 opts.append("sumarr")
         if self.has("sumlist") and kind in ("v", "m", "s"):
             opts.append("sumlist")
+        if self.has("items") and kind in ("v", "m", "s") and not env.get("nosum"):
+            opts.append("items")
         if self.has("lambdacall"):
             opts.append("lambdacall")
         if self.has("rules"):      # README's Rules bullet: its functions, composites, literals, casts (fuzz_rules)
@@ -453,6 +455,8 @@ class Gen:
             v = self.expr("v", env, d)
             return self.pick([f"({v}).astype(np.float64)", f"({v}).astype(float)",
                               f"(({self.expr('v', env, d)} > {self.thresh()}).astype(np.float64) * {v})"])
+        if o == "items":
+            return self.items(kind, env, d)
         if o == "sumgen":
             return self.sumgen(env, d)
         if o == "sumarr":
@@ -572,6 +576,35 @@ class Gen:
         if self.coin(3):
             return f"sum([{body} {clause}])"
         return f"sum({body} {clause})"
+
+    def items(self, kind, env, d):
+        """np.array / np.asarray / np.stack of a list comprehension (README): a vector of N items over range(N),
+        an array or a zip; a (2, N) matrix of two vector items; a scalar: the sum of a filtered or two-clause one."""
+        make = self.pick(["np.array", "np.array", "np.asarray", "np.stack"])
+        inner = self.child(env)
+        i, j, e = self.fresh("i"), self.fresh("j"), self.fresh("e")
+        if kind == "m":
+            inner["loops"].append(i)
+            return f"{make}([{self.expr('v', inner, d)} * ({i} + 1.0) for {i} in range(2)])"
+        form = self.pick(["range", "array", "zip"])
+        if form == "range":
+            clause = f"for {i} in range({self.N})"
+            inner["loops"].append(i)
+        elif form == "array":
+            clause = f"for {e} in {self.expr('v', env, 0)}"
+            inner["vars"][e] = "s"
+        else:
+            clause = f"for {e}, {j} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
+            inner["vars"][e] = inner["vars"][j] = "s"
+        if kind == "s":
+            if self.coin():
+                clause += f" if {self.cond(inner, 0)}"
+            else:
+                k = self.fresh("k")
+                clause += f" for {k} in range(2)"
+                inner["loops"].append(k)
+            return f"np.sum({make}([{self.expr('s', inner, d)} {clause}]))"
+        return f"{make}([{self.expr('s', inner, d)} {clause}])"
 
     def matrix_name(self, env):
         """A (2, N) matrix by name (buffers too: whether it is loop-invariant is for srcdiff to find)."""
@@ -1221,7 +1254,7 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "elif", "loops2", "continue", "augassign", "unpack", "chained", "boolops", "ifexp", "sumgen",
                 "slices", "computed", "lambdas", "loopclosures", "factories", "recursive", "tupleargs",
                 "intbool", "printassert", "carried", "nparray", "astype", "fancy", "mask", "steps", "mathmod",
-                "sumarr",
+                "sumarr", "items",
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
                 "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",

@@ -90,7 +90,7 @@ def kw_only(x, *, y=1.0):  # <- kwonly
 
 
 def list_comp(x):
-    return np.sum(np.array([x * i for i in range(3)]))  # <- listcomp
+    return np.max([x * i for i in range(3)])  # <- listcomp
 
 
 def gen_exp_while(x):

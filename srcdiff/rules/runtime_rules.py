@@ -20,6 +20,7 @@ for _name, _kind in _PLUMBING_KINDS.items():
     R(f"rt.{_name}", [getattr(rt, _name)], ANY, nondiff=True, kind=_kind)
 R("rt.repeat_index", [rt.repeat_index], ANY, nondiff=True, kind=("rank", 1, "i"))   # (np.repeat's gather)
 R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
+R("rt.stack_zeros", [rt.stack_zeros], ANY, nondiff=True, kind="items")   # (np.array of a list comprehension)
 R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
 # the weights the adjoints of max / min / clip put on each argument (1, 0, or 1/2 at a tie)
 R("rt.max_weight", [rt.max_weight], ANY, nondiff=True, kind="broadcast", shape="elementwise",

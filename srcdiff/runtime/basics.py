@@ -7,7 +7,7 @@ from ._cache import cached_overload
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar)
 
-__all__ = ["zeros_like", "copy", "seed"]
+__all__ = ["zeros_like", "copy", "seed", "stack_zeros"]
 
 _SEED_ERROR = "grad needs a scalar output; use vjp or jacobian"
 
@@ -78,4 +78,22 @@ def _seed_nb(y):
                 raise ValueError(_SEED_ERROR)
             return T(1)
         return impl
+    return None
+
+
+def stack_zeros(n, item):
+    """Zeros for `n` items like `item` (shape (n,) + item's shape, item's dtype): the array that
+    np.array([f(v) for v in seq]) fills, one item per iteration (transforms/desugar.py)."""
+    return np.zeros((n,) + np.shape(item), np.asarray(item).dtype)
+
+
+@cached_overload(stack_zeros)
+def _stack_zeros_nb(n, item):
+    from numba.np.numpy_support import as_dtype
+    if nb_is_array(item):
+        dt = as_dtype(item.dtype)
+        return lambda n, item: np.zeros((n,) + item.shape, dt)
+    if isinstance(item, (types.Number, types.Boolean)):
+        dt = as_dtype(item)
+        return lambda n, item: np.zeros(n, dt)
     return None

@@ -168,9 +168,9 @@ class _ANF:
             self._chain(name, e.op, e.values[1:], pre, base)
             return load(name)
         if isinstance(e, (gast.ListComp, gast.GeneratorExp, gast.SetComp, gast.DictComp)):
-            fail(e, self.unit, "a comprehension is differentiated only as the argument of sum(...)",
-                 "fill a preallocated array in a loop instead (out = np.empty(n); for i in range(n): "
-                 "out[i] = ...), or sum it: sum(f(i) for i in range(n))")
+            fail(e, self.unit, "a comprehension is differentiated only as the argument of sum(...), or as a "
+                               "list comprehension that np.array, np.asarray or np.stack takes alone",
+                 "make it an array, np.array([f(i) for i in range(n)]), or sum it: sum(f(i) for i in range(n))")
         fail(e, self.unit, f"{type(e).__name__} expressions are not supported",
              "f-strings, starred and dict/set displays cannot be differentiated")
 

@@ -8,6 +8,7 @@ import builtins
 import copy
 
 import gast
+import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
@@ -166,11 +167,35 @@ class _Desugar:
                 setattr(s, field, _Sums(self.unit, self.namer, base, found).visit(getattr(s, field)))
         loops, targets = [], set()
         for name, comp in found:
-            loops += self._accumulate(name, comp, s, targets) if name is not None else comp
+            if name is None:
+                loops += comp
+            elif isinstance(comp, tuple):   # ("items", comprehension): np.array([... for ...])
+                loops += self._fill(name, comp[1], s, targets)
+            else:
+                loops += self._accumulate(name, comp, s, targets)
         return loops, targets
 
     def _accumulate(self, name, comp, s, targets) -> list:
         """`name = 0.0` then nested loops (one per `for` clause, `if` clauses as ifs) adding comp.elt;
+        the loop variables go into `targets`."""
+        rename, clauses = self._clauses(comp, name, targets)
+        hoisted = self._name_sequences(clauses, s)
+        elt = gast.BinOp(left=load(name), op=gast.Add(), right=substitute(comp.elt, rename))
+        body = self._loops(clauses, [copy_loc(assign(name, elt, s.lineno), s)], s)
+        value, nonempty = self._start(clauses, substitute(comp.elt, rename))
+        start = copy_loc(assign(name, value, s.lineno), s)
+        # checks.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
+        body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
+                     and isinstance(n.value, gast.BinOp)][0]
+        anno.set(body_term, anno.SUM_TERM)
+        anno.set(body_term, anno.SUM_START, start)
+        if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
+            zero = anno.set(copy_loc(assign(name, const(0.0), s.lineno), s), anno.SUM_EMPTY)
+            start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
+        return hoisted + [start] + body
+
+    def _clauses(self, comp, name, targets):
+        """({comprehension variable: its name in the loops}, [(target, iterable, if-tests)] per `for` clause);
         the loop variables go into `targets`."""
         rename, clauses = {}, []
         for gen in comp.generators:
@@ -187,24 +212,40 @@ class _Desugar:
                 if hasattr(t, "ctx"):
                     t.ctx = gast.Store()
             clauses.append((target, it, [substitute(c, dict(rename)) for c in gen.ifs]))
-        hoisted = self._name_sequences(clauses, s)
-        elt = gast.BinOp(left=load(name), op=gast.Add(), right=substitute(comp.elt, rename))
-        body = [copy_loc(assign(name, elt, s.lineno), s)]
+        return rename, clauses
+
+    @staticmethod
+    def _loops(clauses, body, s) -> list:
+        """`body` inside one loop per clause (its `if` tests as ifs), outermost first."""
         for target, it, conds in reversed(clauses):
             for cond in reversed(conds):
                 body = [copy_loc(gast.If(test=cond, body=body, orelse=[]), s)]
-            body = [copy_loc(gast.For(target=target, iter=it, body=body, orelse=[], type_comment=None), s)]
-        value, nonempty = self._start(clauses, substitute(comp.elt, rename))
-        start = copy_loc(assign(name, value, s.lineno), s)
-        # checks.check_numba: a sum of arrays whose start is (or is made) 0.0 does not compile under Numba
-        body_term = [n for n in walk(body[0]) if isinstance(n, gast.Assign) and n.targets[0].id == name
-                     and isinstance(n.value, gast.BinOp)][0]
-        anno.set(body_term, anno.SUM_TERM)
-        anno.set(body_term, anno.SUM_START, start)
-        if nonempty is not None:   # the first term is computed only where the loop runs (Python's sum is 0 else)
-            zero = anno.set(copy_loc(assign(name, const(0.0), s.lineno), s), anno.SUM_EMPTY)
-            start = copy_loc(gast.If(test=nonempty, body=[start], orelse=[zero]), s)
-        return hoisted + [start] + body
+            body = [copy_loc(gast.For(target=copy.deepcopy(target), iter=copy.deepcopy(it), body=body, orelse=[],
+                                      type_comment=None), s)]
+        return body
+
+    def _fill(self, name, comp, s, targets) -> list:
+        """np.array([elt for ...]) as loops: one counts the items and keeps the first (for the shape and dtype
+        of the array, rt.stack_zeros: unread where there is none), one writes each item into its row. The
+        iterables are evaluated twice (a computed one once, before both: _name_sequences), as pure
+        expressions may be; the first item too (an extra evaluation, of no derivative)."""
+        rename, clauses = self._clauses(comp, name, targets)
+        hoisted = self._name_sequences(clauses, s)
+        n, k, first = (self.namer.fresh(f"{name}_{x}") for x in ("n", "k", "first"))
+        line = s.lineno
+
+        def step(counter):
+            return copy_loc(assign(counter, gast.BinOp(left=load(counter), op=gast.Add(), right=const(1)), line), s)
+        is_first = gast.Compare(left=load(n), ops=[gast.Eq()], comparators=[const(0)])
+        keep = copy_loc(gast.If(test=is_first, body=[copy_loc(assign(first, substitute(comp.elt, rename), line), s)],
+                                orelse=[]), s)
+        make = gast.Call(func=dotted("rt.stack_zeros"), args=[load(n), load(first)], keywords=[])
+        anno.set(make, anno.MADE)   # (resolve leaves the rt. name as it is)
+        row = gast.Subscript(value=load(name), slice=load(k), ctx=gast.Store())
+        fill = [copy_loc(assign(row, substitute(comp.elt, rename), line), s), step(k)]
+        return (hoisted + [copy_loc(assign(n, const(0), line), s)] + self._loops(clauses, [keep, step(n)], s)
+                + [copy_loc(assign(name, make, line), s), copy_loc(assign(k, const(0), line), s)]
+                + self._loops(clauses, fill, s))
 
     def _name_sequences(self, clauses, s) -> list:
         """`seq = <iterable>` for the first clause's iterable that is computed (`np.where(...)`, also as an
@@ -522,8 +563,22 @@ def _is_sum(unit, node) -> bool:
             and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
 
 
+_ITEMS = ("array", "asarray", "stack")      # np.array([f(v) for v in seq]): loops that fill an array (_fill)
+
+
+def _is_items(unit, node) -> bool:
+    """np.array / np.asarray / np.stack of one list comprehension, no other argument."""
+    if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords
+            and isinstance(node.args[0], gast.ListComp)):
+        return False
+    func = node.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _ITEMS):
+        return False
+    return func.value.id not in unit_locals(unit) and unit.namespace.get(func.value.id) is np
+
+
 def _has_sum(unit, node) -> bool:
-    return any(_is_sum(unit, n) for n in walk(node))
+    return any(_is_sum(unit, n) or _is_items(unit, n) for n in walk(node))
 
 
 class _Sums(Transformer):
@@ -549,6 +604,13 @@ class _Sums(Transformer):
                      "compute the sum in an assignment of its own before this statement")
             name = self.namer.fresh(f"{self.base}_sum")
             self.found.append((name, node.args[0]))
+            return copy_loc(load(name), node)
+        if _is_items(self.unit, node):
+            if self.guarded is not None:
+                fail(node, self.unit, f"an array of a list comprehension inside {self.guarded}",
+                     "make the array in an assignment of its own before this statement")
+            name = self.namer.fresh(f"{self.base}_items")
+            self.found.append((name, ("items", node.args[0])))
             return copy_loc(load(name), node)
         self.generic_visit(node)
         return node

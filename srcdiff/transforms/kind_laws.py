@@ -71,6 +71,11 @@ def _law_like(args, e, kind_of, k):           # adjoint helpers: argument k's ki
     return as_float(args[k]) if len(args) > k else None
 
 
+def _law_items(args, e, kind_of):             # rt.stack_zeros(n, item): an array of one more axis than item
+    nd = ndim(args[1]) if len(args) > 1 else None
+    return None if nd is None else array_of(nd + 1, dtype(args[1]))
+
+
 def _law_broadcast(args, e, kind_of, start=0, dtype="f"):
     """np.hypot(x, y): the broadcast of the arguments (from `start`: np.where's values), of `dtype`."""
     vals = args[start:]
@@ -387,7 +392,7 @@ LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_a
         "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
         "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
         "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
-        "index_axis": _law_index_axis}
+        "index_axis": _law_index_axis, "items": _law_items}
 
 
 def call_kind(name, args, e, kind_of):

@@ -83,7 +83,7 @@ def _effect_free(node, calls: dict, pure: set) -> bool:
 ALLOCATIONS = ("np.empty", "np.zeros", "np.ones")    # a new array of the shape their first argument gives
 LIST_MAKERS = frozenset(("rt.stack", "rt.stack_of", "rt.read_only_stack_of"))
 ARRAY_MAKERS = frozenset(ALLOCATIONS + ("np.full", "np.zeros_like", "np.ones_like",
-                          "np.empty_like", "np.full_like", "rt.zeros_like"))
+                          "np.empty_like", "np.full_like", "rt.zeros_like", "rt.stack_zeros"))
 LIST_METHODS = frozenset(("append", "pop", "extend", "insert", "clear"))
 WRITES_FIRST = frozenset(("rt.add_into", "rt.add_row", "rt.index_add", "rt.put_row"))
 

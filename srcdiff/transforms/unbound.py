@@ -15,7 +15,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_statements
+from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_calls, walk_names, walk_statements
 from .kinds import array_of, dtype, is_array, is_exp_table, is_scalar, length, ndim
 from .purity import ALLOCATIONS
 from .ssa import exposed_reads
@@ -78,18 +78,29 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
                 s.value = gast.copy_location(typed.value, s.value)
                 anno.set(s, anno.PLACEHOLDER)
     names = sorted(possibly_unbound(fn))
-    if not names:
+    never = _never_bound_items(fn) - params
+    if not names and not never:
         return fn
     allocated = _allocation_kinds(fn)
     for v in names:   # a value of a rule with no kind law (np.diag, np.linalg.solve): the kind its copies agree on
         kinds[v] = kinds.get(v) or _agreed_kind(v, copies, kinds, empty) or allocated.get(v)
     widths = _integer_casts(fn)
     defs = [anno.set(placeholder(v, kinds, shapes, params, widths.get(v, "np.int64")), anno.PLACEHOLDER) for v in names]
+    defs += [anno.set(assign(v, const(0.0)), anno.PLACEHOLDER) for v in sorted(never)]
     at = 0
     while at < len(fn.body) and not is_comment(fn.body[at]) and _is_setup(fn.body[at]):
         at += 1
     fn.body[at:at] = defs
     return fn
+
+
+def _never_bound_items(fn) -> set:
+    """The first items of arrays of list comprehensions (rt.stack_zeros(n, first): desugar._fill) whose binding
+    went with a branch found dead (a filter that is always False): n is 0 there, and `first` only needs a value
+    (0.0: NumPy's np.array([]) is an empty float array)."""
+    read = {c.args[1].id for c in walk_calls(fn) if dotted_name(c.func) == "rt.stack_zeros" and len(c.args) == 2
+            and isinstance(c.args[1], gast.Name)}
+    return read - {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)} if read else set()
 
 
 _WIDTHS = ("np.int8", "np.int16", "np.int32", "np.uint8", "np.uint16", "np.uint32", "np.uint64")
