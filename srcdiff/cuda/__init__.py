@@ -41,7 +41,11 @@ saved values) * 8 bytes modest (local memory); an array saved each iteration (re
 carried through a loop) takes one row of its size per iteration.
 
 Shapes: `x.shape[k]`, `len(x)` and `x.size` of arrays whose per-example shape is known become constants
-in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
+in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`). An array with no elements (shape (0, 3))
+follows NumPy: sums of none are 0, products 1, means NaN; np.max / np.min / logsumexp of none, where NumPy
+raises, make the kernel report srcdiff.SrcdiffError at the user's line where an example reaches them (a branch
+`if M.shape[0] > 0:` may skip them). `np.inf`, `np.nan`, `np.pi`, `np.e`, `math.inf`, `math.pi`, ... are
+numbers in the kernel.
 
 Placeholders: a value bound on some paths only (after an early return, in a branch or a loop) is bound first
 to a placeholder of its rank in generated code (`v = np.zeros((1,))`, transforms/unbound.py, annotation
