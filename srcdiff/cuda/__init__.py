@@ -41,7 +41,11 @@ saved values) * 8 bytes modest (local memory); an array saved each iteration (re
 carried through a loop) takes one row of its size per iteration.
 
 Shapes: `x.shape[k]`, `len(x)` and `x.size` of arrays whose per-example shape is known become constants
-in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`).
+in the kernel (e.g. `for j in range(x.shape[0]): s += w[j] * x[j]`). An array with no elements (shape (0, 3))
+follows NumPy: sums of none are 0, products 1, means NaN; np.max / np.min / logsumexp of none, where NumPy
+raises, make the kernel report srcdiff.SrcdiffError at the user's line where an example reaches them (a branch
+`if M.shape[0] > 0:` may skip them). `np.inf`, `np.nan`, `np.pi`, `np.e`, `math.inf`, `math.pi`, ... are
+numbers in the kernel.
 
 Placeholders: a value bound on some paths only (after an early return, in a branch or a loop) is bound first
 to a placeholder of its rank in generated code (`v = np.zeros((1,))`, transforms/unbound.py, annotation
@@ -74,7 +78,7 @@ import numpy as np
 from ..errors import SrcdiffError
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
-from .common import ASSERTION, EMPTY_SUM
+from .common import ASSERTION, EMPTY_REDUCTION, EMPTY_SUM
 
 __all__ = ["vmap", "Kernel"]
 
@@ -311,7 +315,7 @@ class Kernel:
                 f"def {kname}(cu_B, {kparams}, cu_out, cu_err):",
                 "    cu_tid = cuda.grid(1)",
                 "    if cu_tid < cu_B:",
-                f"        cu_res = cuda.local.array(({ntot}, 1), float64)",
+                f"        cu_res = cuda.local.array(({max(ntot, 1)}, 1), float64)",
                 f"        cu_st = {entry}({call}, cu_res, 0)",
                 "        if cu_st != 0:",
                 "            cu_err[0] = cu_st",
@@ -325,7 +329,7 @@ class Kernel:
             "    # and one atomic add per block and component into cu_out",
             "    cu_tid = cuda.grid(1)",
             "    cu_t = cuda.threadIdx.x",
-            f"    cu_acc = cuda.local.array(({ntot}, 1), float64)",
+            f"    cu_acc = cuda.local.array(({max(ntot, 1)}, 1), float64)",
             f"    for cu_k in range({ntot}):",
             "        cu_acc[cu_k, 0] = 0.0",
             "    if cu_tid < cu_B:",
@@ -388,6 +392,11 @@ class Kernel:
                             "empty sum is the number 0)",
                             advice="make the comprehension run at least once for every example, or add the terms "
                                    "into np.zeros(...) of their shape in a loop")
+        if status >= EMPTY_REDUCTION:
+            msg, line, text, advice = p.prog.empty_reductions[status - EMPTY_REDUCTION]
+            where = f"\n    line {line}: {text}" if text else ""
+            raise SrcdiffError(f"{self.g.__name__}: {msg}, reached for some example of the batch{where}",
+                               p.prog.filename, line, advice)
         if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",

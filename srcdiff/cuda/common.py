@@ -12,6 +12,7 @@ from ..rules import RULES, cuda_templates
 OVERFLOW = 1      # status codes the entry returns (0: ok): a loop ran past its fixed-size tape
 ASSERTION = 2     # an `assert` of the user's failed for the example
 EMPTY_SUM = 3     # a sum(...) of arrays over a comprehension ran no iteration for the example
+EMPTY_REDUCTION = 4   # and up: np.max / np.min / logsumexp of no elements reached (Program.empty_reductions[code - 4])
 PRINT_ITEMS = 32  # the most values one print(...) passes to CUDA's printf (numba-cuda prints raw values past it)
 
 
@@ -63,6 +64,17 @@ def number(v) -> str:
     return repr(v)
 
 
+# the floats of numpy and math that user code names (`-np.inf`, `math.pi`): the generated module writes an infinite
+# constant as `math.inf` (transforms/emit.py) and may keep the others as written; on the device each is its number
+MODULE_CONSTANTS = {f"{m}.{c}": float(getattr(mod, c)) for m, mod in (("np", np), ("numpy", np), ("math", __import__("math")))
+                    for c in ("inf", "nan", "pi", "e", "tau", "euler_gamma") if hasattr(mod, c)}
+
+
+def module_constant(e):
+    """The float an expression `np.inf`, `math.pi`, ... names (MODULE_CONSTANTS), or None."""
+    return MODULE_CONSTANTS.get(dotted(e)) if isinstance(e, ast.Attribute) else None
+
+
 def dotted(e):
     if isinstance(e, ast.Name):
         return e.id
@@ -88,9 +100,17 @@ def size(shape):
     return int(np.prod(shape)) if shape else 1
 
 
+def local_size(shape):
+    """Elements of a `cuda.local.array` holding an array of this shape: CUDA has no local array of 0 elements (numba
+    declines `cuda.local.array(0, ...)`), so an array with none (a dimension of 0) gets one, never read."""
+    return max(size(shape), 1)
+
+
 def unravel(j, shape):
-    if len(shape) == 1:
-        return [j]
+    """Index expressions of flat element j of an array of this shape. An array with no elements (a dimension of 0)
+    has none to index: its loops run no iteration, and j stands for every index."""
+    if len(shape) == 1 or size(shape) == 0:
+        return [j] * len(shape)
     out, inner = [], size(shape)
     for d, n in enumerate(shape):
         inner //= n

@@ -4,8 +4,9 @@ from __future__ import annotations
 import ast
 import re
 
-from .common import (ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, dotted, none_test, flat_index, indent, number, size, unravel)
+from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+                     TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent, number, size,
+                     unravel)
 
 
 class ExpressionLowering:
@@ -65,6 +66,8 @@ class ExpressionLowering:
         if isinstance(e, ast.Subscript):
             return self._low_subscript(e, idx)
         if isinstance(e, ast.Attribute):
+            if module_constant(e) is not None:
+                return [], number(module_constant(e))
             if e.attr == "T":
                 return self._low_transposed(e.value, idx)
             s = self.info(e.value)[0]
@@ -279,10 +282,18 @@ class ExpressionLowering:
         return pre, template.format(*xs)
 
     def _low_reduction(self, name, e, idx):
-        """np.sum / prod / max / min / mean and logsumexp, of the whole array or along an axis."""
+        """np.sum / prod / max / min / mean and logsumexp, of the whole array or along an axis. Over no elements
+        (an array with a dimension of 0): a sum is 0, a product 1 and a mean NaN, as in NumPy; a maximum,
+        minimum or logsumexp, where NumPy raises, returns a status for the host to report."""
         x = e.args[0]
         ax = self._axis(e)
         base = name.split(".")[1]
+        s = self.info(x)[0]
+        if s is not None and (size(s) if ax is None else s[ax % len(s)]) == 0:
+            if base == "mean":
+                return [], "math.nan"
+            if base in ("max", "min", "logsumexp"):
+                return self._empty_reduction(name, e, s)
         if ax is not None:
             return self._reduce_axis(x, ax, base, idx)
         if base == "mean":
@@ -292,6 +303,22 @@ class ExpressionLowering:
             s = self.info(x)[0]
             return self._logsumexp(size(s), lambda k: self.low(x, unravel(k, s), s))
         return self._reduce_all(x, base)
+
+    def _empty_reduction(self, name, e, shape):
+        """np.max / np.min / logsumexp over no elements, which NumPy declines (ValueError: zero-size array to
+        reduction operation maximum which has no identity): where an example reaches it, the entry returns a status
+        of its own and the host raises SrcdiffError at the user's line (the shapes are the same for every example,
+        but a branch may skip it: `if M.size > 0:`)."""
+        if not self.entry:
+            self.fail(e, f"{name}(...) of an array with no elements (shape {shape}) in a helper function")
+        line, text = self.p.user_line(getattr(getattr(self, "current", None), "lineno", None))
+        what = name if name.startswith("np.") or name == "rt.logsumexp" else "np." + name.split(".")[1]
+        msg = (f"{what}(...) of an array with no elements ({ast.unparse(e.args[0])}, shape {shape} for each "
+               f"example; NumPy raises ValueError: zero-size array to reduction operation which has no identity)")
+        advice = ("give the array at least one element along the reduced axis, or reduce it only where it has "
+                  "some (`if M.shape[0] > 0:`), as NumPy needs")
+        self.p.empty_reductions.append((msg, line, text, advice))
+        return [f"return {EMPTY_REDUCTION + len(self.p.empty_reductions) - 1}"], "math.nan"
 
     def _logsumexp(self, n, body):
         """log(sum(exp(body(k)))) over k in range(n), shifted by the maximum; the maximum itself when it is

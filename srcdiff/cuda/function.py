@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, size, indent, Storage, Lowered
+from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, local_size, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes, range_length
 from .infer import Inference
@@ -139,16 +139,16 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 dt = "int64" if self.dtype.get(name) == "i" else "float64"
                 if name in self.specs:
                     src = f"cu_arg_{name}"
-                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
+                    self.allocs.append(f"{name} = cuda.local.array({local_size(shape)}, {dt})")
                     self.allocs.append(f"for cu_i in range({size(shape)}):")
                     self.allocs.append(f"    {name}[cu_i] = {src}[cu_i]")
                 else:
-                    self.allocs.append(f"{name} = cuda.local.array({size(shape)}, {dt})")
+                    self.allocs.append(f"{name} = cuda.local.array({local_size(shape)}, {dt})")
         # stacks and tapes
         self.stack_cap, self.tape_cap = {}, {}
         self._capacities(fn.body, [])
         for stk, cap in self.stack_cap.items():
-            n = max(cap, 1) * size(self.stack_shapes.get(stk))
+            n = max(cap, 1) * local_size(self.stack_shapes.get(stk))
             self.allocs.append(f"{stk} = cuda.local.array({n}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
         for tp, cap in self.tape_cap.items():
             self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")

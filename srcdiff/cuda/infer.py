@@ -7,7 +7,7 @@ from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
 from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
-                     broadcast_shapes, is_none, none_test)
+                     broadcast_shapes, is_none, module_constant, none_test)
 
 
 # the calls of the log-domain products (transforms/logdomain.py) and of their adjoints: no device lowering
@@ -64,6 +64,8 @@ class Inference:
         if isinstance(e, ast.Subscript):
             return self._subscript_info(e)
         if isinstance(e, ast.Attribute):
+            if module_constant(e) is not None:
+                return None, "f"
             if e.attr == "T":
                 s, d = self.info(e.value)
                 return (tuple(reversed(s)) if s else s), d

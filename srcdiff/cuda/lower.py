@@ -223,6 +223,7 @@ class Program:
         self.lowering = []              # the helpers being lowered, outermost first (a call back into one recurses)
         self.helper_returns = {}
         self.specs = specs
+        self.empty_reductions = []      # (message, line, advice) of status EMPTY_REDUCTION + k (ExpressionLowering)
         self._emitted = set()
         self.entry = FunctionLowering(self, self.defs[module.entry], specs, True, f"{module.entry}_dev").run()
 

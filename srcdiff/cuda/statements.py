@@ -6,7 +6,7 @@ import ast
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
-                     size, unravel, flat_index, indent, Storage, BINOPS)
+                     local_size, size, unravel, flat_index, indent, Storage, BINOPS)
 
 
 class StatementLowering:
@@ -44,7 +44,7 @@ class StatementLowering:
 
     def _temp(self, shape):
         t = self.fresh("tmp")
-        self.allocs.append(f"{t} = cuda.local.array({size(shape)}, float64)")
+        self.allocs.append(f"{t} = cuda.local.array({local_size(shape)}, float64)")
         return t
 
     def _assign_array(self, name, value, node, aug=None):
@@ -98,6 +98,7 @@ class StatementLowering:
             if not (isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
                     and st.targets[0].id in self.tapes):
                 self._prev_check = None
+            self.current = st           # (the statement an expression's error reported after the launch names)
             try:
                 out += self.stmt(st)
             except SrcdiffError:

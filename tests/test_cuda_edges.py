@@ -1,0 +1,232 @@
+"""srcdiff.cuda.vmap on unusual inputs: arrays with no elements, and NumPy / math constants in the user's code.
+
+Zero-size arrays: a per-example M of shape (0, 3) crashed the lowering (ZeroDivisionError unravelling a flat index
+over a dimension of 0), a mean of no elements divided by zero in the kernel, and numba declines a
+`cuda.local.array` of 0 elements in PTX (`array length <= 0`). They now follow NumPy: sums of no elements are 0,
+products 1, means NaN, and np.max / np.min / logsumexp of no elements, where NumPy raises, raise SrcdiffError at
+the user's line where an example reaches them.
+
+Constants: `-np.inf`, `np.nan`, `math.pi`, ... were declined on the device ("attribute .inf"); each is its number
+there (cuda/common.py MODULE_CONSTANTS).
+
+Each case runs on numba's CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported)
+against the CPU gradient (jit=False) per example, and that against central differences where it is finite."""
+import importlib.util
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+if __name__ == "__main__":      # the simulator subprocess
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numpy as np  # noqa: E402
+
+import srcdiff  # noqa: E402
+
+B = 3
+
+
+# ---- user functions ------------------------------------------------------------------------------------
+def empty_matrix(x, M):
+    """Sums over a matrix with no rows: 0 (and an axis sum of 3 zeros)."""
+    return x * np.sum(M * M) + np.sum(np.sum(M, axis=0) * x) + np.sum(np.max(M, axis=1)) + x * x
+
+
+def empty_columns(x, M, v):
+    """A matrix (3, 0) times a vector with no elements: zeros; a product of no elements is 1."""
+    return np.sum(np.dot(M, v) * x) + x * np.prod(v) + np.sin(x) * np.sum(M)
+
+
+def empty_mean(x, v, w):
+    """A mean of no elements is NaN, as in NumPy (the value and d/dx; d/dw is 2w)."""
+    return x * np.mean(v) + np.sum(w * w)
+
+
+def empty_loop(x, v):
+    """A loop over len(v) = 0 runs no iteration."""
+    s = x
+    for i in range(len(v)):
+        s = s + v[i] * x
+    return s * s
+
+
+def empty_max(x, M):
+    return x * np.max(M) + x
+
+
+def guarded_max(x, M):
+    """np.max only where M has rows: the kernel specialised to M of no rows never reaches it."""
+    m = 0.5
+    if M.shape[0] > 0:
+        m = np.max(M)
+    return m * x + x * x
+
+
+def constants(x, a):
+    """A running maximum from -np.inf, and np.pi, math.e, math.tau, np.euler_gamma, np.inf, np.nan."""
+    m = -np.inf
+    for i in range(a.shape[0]):
+        if a[i] * x > m:
+            m = a[i] * x
+    lo = np.inf
+    for i in range(a.shape[0]):
+        lo = min(lo, a[i])
+    bad = np.nan
+    ok = 1.0 if np.isnan(bad) and x < math.inf else 0.0
+    return m * np.pi + math.e * x * lo + ok * math.tau * x + np.euler_gamma * np.sum(a * a) + np.e
+
+
+def nan_branch(x, a):
+    """np.nan written in a branch an example takes (x > 0.7): the CPU value and gradient are NaN there too."""
+    y = np.nan if x > 0.7 else x * x
+    return y + np.sum(a) * math.pi
+
+
+def _data():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.2, 0.8, B)
+    a = rng.normal(size=(B, 4))
+    return {
+        "empty_matrix": (empty_matrix, (x, np.zeros((B, 0, 3)))),
+        "empty_columns": (empty_columns, (x, np.zeros((B, 3, 0)), np.zeros((B, 0)))),
+        "empty_mean": (empty_mean, (x, np.zeros((B, 0)), a)),
+        "empty_loop": (empty_loop, (x, np.zeros((B, 0)))),
+        "guarded_max_empty": (guarded_max, (x, np.zeros((B, 0, 2)))),
+        "guarded_max": (guarded_max, (x, rng.normal(size=(B, 2, 2)))),
+        "constants": (constants, (x, a)),
+        "nan_branch": (nan_branch, (np.array([0.3, 0.9, 0.5]), a)),
+    }
+
+
+def _flat(r):
+    return np.concatenate([np.ravel(np.asarray(t, dtype=float)) for t in r])
+
+
+def _fd(f, args, h=1e-6):
+    """Central differences of f's value in every argument, flattened as the gradient is."""
+    out = []
+    for k, v in enumerate(args):
+        v = np.asarray(v, dtype=float)
+        d = np.zeros(v.shape)
+        for j in np.ndindex(v.shape):
+            hi, lo = [np.array(a, dtype=float) for a in args], [np.array(a, dtype=float) for a in args]
+            hi[k][j] += h
+            lo[k][j] -= h
+            d[j] = (f(*[t if t.ndim else float(t) for t in hi]) - f(*[t if t.ndim else float(t) for t in lo])) / (2 * h)
+        out.append(np.ravel(d))
+    return np.concatenate(out)
+
+
+def _diff(a, b):
+    """Largest difference, NaN where one is NaN and the other is not (NaN in both agrees)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or np.any(np.isnan(a) != np.isnan(b)):
+        return float("nan")
+    both = ~np.isnan(a)
+    return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+
+
+def _run_all():
+    res = {}
+    for name, (f, args) in _data().items():
+        try:
+            wrt = tuple(range(len(args)))
+            got = srcdiff.cuda.vmap(srcdiff.value_and_grad(f, wrt=wrt), in_axes=(0,) * len(args))(*args)
+            dev = np.concatenate([np.reshape(got[0], (B, 1))] + [np.reshape(t, (B, -1)) for t in got[1]], axis=1)
+            cpu_g = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
+            cpu, fd = [], []
+            for i in range(B):
+                ex = [a[i] for a in args]
+                v, g = cpu_g(*ex)
+                cpu.append(np.concatenate([[v], _flat(g)]))
+                fd.append(np.concatenate([[f(*ex)], _fd(f, ex)]) if np.isfinite(v) else cpu[-1])
+            cpu, fd = np.array(cpu), np.array(fd)
+            res[name] = {"vs_cpu": _diff(dev, cpu), "cpu_vs_fd": _diff(cpu, fd), "nans": int(np.isnan(cpu).sum()),
+                         "scale": float(np.max(np.abs(cpu[~np.isnan(cpu)]))), "shape": list(dev.shape)}
+        except Exception as ex:  # reported to the parent test
+            res[name] = f"{type(ex).__name__}: {ex}"
+    # a forward-mode kernel over an array with no elements
+    try:
+        x, M = _data()["empty_matrix"][1]
+        T = (np.ones(B), np.zeros((B, 0, 3)))
+        jv = srcdiff.jvp(empty_matrix, wrt=(0, 1))
+        got = srcdiff.cuda.vmap(jv, in_axes=(0, 0, (0, 0)))(x, M, T)
+        cpu = np.array([jv(x[i], M[i], (T[0][i], T[1][i])) for i in range(B)])
+        res["jvp_empty"] = {"vs_cpu": _diff(np.stack(got, axis=1), cpu), "scale": float(np.max(np.abs(cpu)))}
+    except Exception as ex:
+        res["jvp_empty"] = f"{type(ex).__name__}: {ex}"
+    # np.max of no elements: NumPy raises; the kernel reports the user's line
+    try:
+        f, (x, _) = empty_max, _data()["empty_matrix"][1]
+        srcdiff.cuda.vmap(srcdiff.grad(empty_max, wrt=(0, 1)), in_axes=(0, 0))(x, np.zeros((B, 0, 3)))
+        res["empty_max"] = "no error"
+    except srcdiff.SrcdiffError as ex:
+        res["empty_max"] = str(ex)
+    except Exception as ex:
+        res["empty_max"] = f"internal {type(ex).__name__}: {ex}"
+    return res
+
+
+# ---- pytest ------------------------------------------------------------------------------------------
+if __name__ != "__main__":
+    import pytest
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        pytest.skip("numba-cuda is not installed", allow_module_level=True)
+
+    @pytest.fixture(scope="module")
+    def simulated():
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
+                                      "guarded_max", "constants", "nan_branch"])
+    def test_matches_cpu(simulated, name):
+        r = simulated[name]
+        assert isinstance(r, dict), r
+        assert r["scale"] > 1e-3, r                                  # (a value that is not zero)
+        assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r        # NaN (a NaN on one side only) fails
+        assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
+
+    def test_nans_where_numpy_gives_them(simulated):
+        """The mean of no elements and the branch taking np.nan: NaN on the CPU, which the kernel matches."""
+        assert simulated["empty_mean"]["nans"] == 2 * B, simulated["empty_mean"]     # value and d/dx
+        assert simulated["nan_branch"]["nans"] == 1, simulated["nan_branch"]          # one example's value
+
+    def test_jvp_with_empty_array(simulated):
+        r = simulated["jvp_empty"]
+        assert isinstance(r, dict), r
+        assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
+
+    def test_max_of_no_elements_names_the_line(simulated):
+        msg = simulated["empty_max"]
+        assert re.search(r"test_cuda_edges\.py:\d+: .*np\.max\(\.\.\.\) of an array with no elements .*shape \(0, 3\)",
+                         msg), msg
+        assert "return x * np.max(M) + x" in msg and "hint:" in msg, msg
+
+    def test_ptx_of_empty_arrays():
+        """numba declines a cuda.local.array of 0 elements in PTX: arrays with none get one, never read."""
+        x, M, v = _data()["empty_columns"][1]
+        for g in (srcdiff.grad(empty_columns, wrt=(0, 1, 2)), srcdiff.grad(empty_matrix, wrt=1)):
+            k = srcdiff.cuda.vmap(g, in_axes=0)
+            ptx = k.ptx(x, M, v) if g.__name__.startswith("empty_columns") else k.ptx(x, np.zeros((B, 0, 3)))
+            assert ".entry" in ptx
+            assert re.search(r"local\.array\(0\b", srcdiff.source(k)) is None
+
+    def test_constants_in_the_kernel_source():
+        """-np.inf and the others are numbers in the kernel, not declined (they were: "attribute .inf")."""
+        x, a = _data()["constants"][1]
+        k = srcdiff.cuda.vmap(srcdiff.grad(constants, wrt=(0, 1)), in_axes=0)
+        ptx = k.ptx(x, a)
+        assert ".entry" in ptx
+        src = srcdiff.source(k)
+        assert "math.inf" in src and repr(math.pi) in src, src
+else:
+    print(json.dumps(_run_all()))
