@@ -541,7 +541,7 @@ SOURCE = [
 
 COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
     Pass("masks", lambda c: setattr(c, "fn", masks.route_masks(
-        c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds[c.fn.name])),
+        c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
          "transforms/masks.py", "x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put"),
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
          "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared",

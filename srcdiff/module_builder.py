@@ -67,7 +67,7 @@ class Module:
                 generated.function_facts(c.tree, names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)))
                 for c in done))
             compiled = [compiler.run(compiler.COMPILED, compiler.Context(fn=c.fn, module=self, earlier=(c.fn, c.tree)))
-                        if jit and (c.fn.name in self.kinds or c.fn.name in self.forward_kinds) else c for c in done]
+                        if jit else c for c in done]
             compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None

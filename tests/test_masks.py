@@ -75,3 +75,22 @@ def test_the_helpers_follow_numpy():
         np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError):
         put(x.copy(), m, np.ones(2))
+
+
+def recursive_with_a_mask(u, depth):
+    if depth <= 0:
+        return u
+    m = np.outer(np.ones(2), np.arange(3.0)) * u
+    return 0.5 * np.sin(recursive_with_a_mask(u, depth - 1)) + np.sum(m[m > 0.5])
+
+
+def calls_the_recursion(a):
+    return recursive_with_a_mask(a, 2)
+
+
+@JIT
+def test_a_mask_in_a_helpers_primal_copy(jit):
+    """A recursive helper stays a call: the gradient calls its primal copy, which is not in A-normal form and
+    has no kinds of the sweeps (fuzz seed 808251: Numba crashed on the mask expression there)."""
+    g = srcdiff.grad(calls_the_recursion, jit=jit)(0.7)
+    assert g == pytest.approx(numerical_grad(calls_the_recursion, (0.7,), 0), rel=1e-6)

@@ -15,35 +15,48 @@ from __future__ import annotations
 import gast
 
 from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk
-from .kinds import dtype, infer, is_array, ndim
+from .kinds import dtype, expr_kind, infer, is_array, ndim
 
 
-def _masks(fn: gast.FunctionDef, kinds: dict) -> set:
-    """The names of `fn` bound to boolean arrays of rank 2 or more: by the kinds the sweeps found (a mask popped
-    off a stack in the backward sweep is the forward sweep's), or inferred again from its parameters'."""
-    inferred = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None})
-    return {k for d in (kinds, inferred) for k, v in d.items()
-            if is_array(v) and dtype(v) == "b" and (ndim(v) or 0) > 1}
+def _is_mask(k) -> bool:
+    return is_array(k) and dtype(k) == "b" and (ndim(k) or 0) > 1
 
 
-def _masked(e, masks) -> bool:
-    return isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Name) and e.slice.id in masks
+class _Masks:
+    """Which subscripts of `fn` index with a boolean array of rank 2 or more: by the kinds the sweeps found (a
+    mask popped off a stack in the backward sweep is the forward sweep's), or inferred again from its
+    parameters' (an expression too: a primal copy of a helper is not in A-normal form)."""
+    def __init__(self, fn: gast.FunctionDef, kinds: dict):
+        inferred = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None})
+        self.kinds = {**inferred, **{k: v for k, v in kinds.items() if v is not None}}
+        self.compared = {s.targets[0].id for s in walk(fn) if isinstance(s, gast.Assign) and len(s.targets) == 1
+                         and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Compare)}
+
+    def __call__(self, e) -> bool:
+        if not isinstance(e, gast.Subscript) or isinstance(e.slice, (gast.Slice, gast.Tuple, gast.Constant)):
+            return False
+        k = expr_kind(e.slice, self.kinds)
+        if k is None:   # (a helper's primal copy, its arguments' kinds unknown: a comparison may be of any rank;
+            return isinstance(e.slice, gast.Compare) or (   # rt.mask_get indexes natively where it is not)
+                isinstance(e.slice, gast.Name) and e.slice.id in self.compared)
+        return _is_mask(k)
 
 
 def route_masks(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`fn`, or a copy of it whose subscripts by a boolean mask of rank 2 or more call rt.mask_get / rt.mask_put
     (module docstring); `kinds`: those of its names (of its parameters at least)."""
-    if not any(isinstance(n, gast.Subscript) and isinstance(n.slice, gast.Name) for n in walk(fn)):
+    if not any(isinstance(n, gast.Subscript) and isinstance(n.slice, (gast.Name, gast.Compare, gast.BinOp,
+                                                                       gast.UnaryOp, gast.Call)) for n in walk(fn)):
         return fn
-    masks = _masks(fn, kinds)
-    if not masks or not any(_masked(n, masks) for n in walk(fn)):
+    masked = _Masks(fn, kinds)
+    if not any(masked(n) for n in walk(fn)):
         return fn
     fn = clone(fn)
 
     class Reads(Transformer):
         def visit_Subscript(self, n):
             self.generic_visit(n)
-            if _masked(n, masks) and isinstance(n.ctx, gast.Load):
+            if masked(n) and isinstance(n.ctx, gast.Load):
                 return copy_loc(call("rt.mask_get", n.value, n.slice), n)
             return n
 
@@ -56,7 +69,7 @@ def route_masks(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
         if isinstance(s, gast.For):
             s.iter = Reads().visit(s.iter)
             return s
-        if target is None or not _masked(target, masks):
+        if target is None or not masked(target):
             return Reads().visit(s)
         value = Reads().visit(s.value)
         base, mask = Reads().visit(target.value), target.slice
