@@ -9,11 +9,9 @@ gradient computes in a branch or a loop, which forward mode names (`rt.max2(2, 0
 literals), are read by the host (cuda/host.py). Each case runs on numba's
 CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported) against the CPU hvp per
 example, which is itself checked against central differences of the CPU gradient."""
-import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 
 if __name__ == "__main__":      # the simulator subprocess
@@ -130,18 +128,9 @@ def _run_all():
 # ---- pytest ------------------------------------------------------------------------------------------
 if __name__ != "__main__":
     import pytest
+    import cuda_sim
 
-    if importlib.util.find_spec("numba_cuda") is None:
-        pytest.skip("numba-cuda is not installed", allow_module_level=True)
-
-    @pytest.fixture(scope="module")
-    def simulated():
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-        proc = subprocess.run([sys.executable, __file__], capture_output=True, text=True, env=env, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    simulated = cuda_sim.simulated_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones"])
