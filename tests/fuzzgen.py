@@ -599,6 +599,7 @@ class Gen:
         if kind == "s":
             if self.coin():
                 clause += f" if {self.cond(inner, 0)}"
+                make = make.replace("np.stack", "np.array")    # (np.stack of no items raises; np.array: empty)
             else:
                 k = self.fresh("k")
                 clause += f" for {k} in range(2)"
