@@ -575,6 +575,8 @@ DETECTORS = {
     "arrays of a list comprehension :: filters": lambda t: any(g.ifs for c in _items(t) for g in c.args[0].generators),
     "arrays of a list comprehension :: several for clauses": lambda t: any(len(c.args[0].generators) > 1
                                                                            for c in _items(t)),
+    "early return :: and for/while ... else runs its block where no break ended the loop": lambda t: any(
+        n.orelse for n in _walk(t, ast.For, ast.While)),
     "integers and booleans flow through without adjoints": _ints_bools,
     "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
     # keyword calls, defaults, keyword-only parameters: of helpers, and of the entry f (which
@@ -591,7 +593,6 @@ NOT_CONSTRUCTS = {
     f"{TUPLES} :: unrolled",
     f"{TUPLES} :: the items may differ in shape",
     "early return :: a range loop with break needs a literal step",
-    "early return :: and for/while ... else is declined",
     "values first bound inside a loop body and read in the next iteration :: prev in if i > 0",
     "values first bound inside a loop body and read in the next iteration :: s += prev * x[i] / prev = x[i]",
     f"{SUM} :: each becomes an accumulating loop in the generated code",

@@ -817,7 +817,7 @@ class Gen:
                 pre, rebind, stop_s = [f"{b} = {stop_s}"], [f"{b} = {b} - 1"], b
                 inner["loops"].append(b)     # stop - 1 down to 0 (or 1): an index, read after the rebinding
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), True)
-            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body)
+            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + self.loop_else(env, depth, in_loop)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"])
@@ -876,7 +876,7 @@ class Gen:
                 inner["loops"].append(i)
             # (break / continue of a loop over a tuple literal are declined: README)
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), form != "tuples")
-            return pre + [head] + self.indent(body)
+            return pre + [head] + self.indent(body) + self.loop_else(env, depth, in_loop)
         if o == "carried":  # a value first bound in the loop body, read in the next iteration
             i, prev = self.fresh("i"), self.fresh("prev")
             cands = self.nonbuf(env, "s")
@@ -922,7 +922,7 @@ class Gen:
             step = step if isinstance(step, list) else [step]
             # the counter advances first: a `continue` in the body cannot stop it
             body = step + self.block(inner, depth - 1, 1 + self.choose(self.max_stmts // 2), True)
-            return head + [f"while {cond}:"] + self.indent(body)
+            return head + [f"while {cond}:"] + self.indent(body) + self.loop_else(env, depth, in_loop)
         if o == "recursion":   # the HMM forward recursion: a loop-carried pair through a log-domain product
             alpha, sq, i = self.fresh("alpha"), self.fresh("sq"), self.fresh("i")
             m = self.expr("m", env, 1)
@@ -960,9 +960,9 @@ class Gen:
         if o == "lambda":
             name = self.fresh("lam")
             ret = self.pick(["s", "s", "v"])
-            again = [n for n, r in env.setdefault("toplams", []) if r == ret] if top else []
-            if again and self.coin(3):   # bound again later in the function's top block (README: lambdas)
-                name = self.pick(again)
+            again = env.setdefault("toplams", []) if top else []
+            if again and self.coin(2):   # bound again later in the function's top block (README: lambdas)
+                name, ret = self.pick(again)
             cenv = self.child(env)
             u = self.fresh("u")
             cenv["vars"][u] = "s"
@@ -974,7 +974,15 @@ class Gen:
                 env["closures"].append((name, ret))
                 if top:
                     env["toplams"].append((name, ret))
-            return [f"{name} = lambda {u}: {body}"]
+            lines = [f"{name} = lambda {u}: {body}"]
+            if top and self.coin(4):    # called, then bound again: later calls call the new one (README)
+                t = self.fresh("t")
+                lines.append(f"{t} = {name}({self.expr('s', env, 1)})")
+                self.bind(env, t, ret)
+                cenv["vars"] = dict(cenv["vars"])
+                body = self.expr(ret, cenv, 1)
+                lines.append(f"{name} = lambda {u}: {body if _uses(body, u) else f'({body}) * {u}'}")
+            return lines
         if o == "closure":
             name = self.fresh("inner")
             ret = self.pick(["s", "v"])
@@ -1002,6 +1010,12 @@ class Gen:
             env["closures"].append((name, ret))
             return lines
         raise AssertionError(o)
+
+    def loop_else(self, env, depth, in_loop) -> list:
+        """Sometimes an `else:` block after a loop (README: for/while ... else), run where no break ended it."""
+        if not (self.has("break") and self.coin(5)):
+            return []
+        return ["else:"] + self.indent(self.block(self.child(env), depth - 1, 1 + self.choose(2), in_loop))
 
     def buffer(self, env):
         """A fresh local array that later statements write in place."""

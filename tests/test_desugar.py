@@ -285,3 +285,56 @@ def test_an_array_of_a_comprehension_whose_filter_is_always_false(jit):
     value, g = srcdiff.value_and_grad(items_filter_always_false, wrt=0, jit=jit)(0.7, x)
     assert (value, g) == (pytest.approx(0.7), pytest.approx(1.0))
     assert srcdiff.jvp(items_filter_always_false, wrt=0, jit=jit)(0.7, x, 1.0) == (pytest.approx(0.7), pytest.approx(1.0))
+
+
+# ---- for/while ... else: a flag the loop's own breaks set ------------------------------------------------
+def for_else_nested(a, x):
+    acc = 0.0
+    for i in range(3):
+        for j in range(3):
+            if x[i] * x[j] * a > 1.0:
+                break
+            acc += np.sin(x[i] * a + x[j])
+        else:
+            acc += 0.1 * a
+    return acc
+
+
+def while_else(a, x):
+    k = 0
+    s = 0.0
+    while k < 3:
+        s += x[k] * a
+        if s > 2.0:
+            break
+        k += 1
+    else:
+        s = s * a
+    return s
+
+
+def search_else(a, x):
+    for v in x:
+        if v * a > 0.5:
+            found = v * a
+            break
+    else:
+        found = -a
+    return found * found
+
+
+def test_a_loop_else_becomes_a_flag_and_an_if():
+    body = body_source(through(search_else, "desugar").node)
+    assert "broke = False" in body and "broke = True" in body and "if not broke:" in body
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("a", [0.7, 0.2, -0.9])
+@pytest.mark.parametrize("f", [for_else_nested, while_else, search_else])
+def test_loop_else_gradients(f, a, jit):
+    """(Declined before: 'for/else is not supported'.) The values of a pick which paths break."""
+    x = np.array([0.3, -1.2, 2.0])
+    check_grad(f, [a, x], jit=jit)
+    value, slope = srcdiff.jvp(f, wrt=0, jit=jit)(a, x, 1.0)
+    assert value == pytest.approx(f(a, x))
+    assert slope == pytest.approx(srcdiff.grad(f, wrt=0, jit=jit)(a, x), rel=1e-9, abs=1e-12)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, store, substitute,
+from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
 from .resolve import local_names
@@ -124,11 +124,11 @@ class _Desugar:
             return self.stmt(copy_loc(assign(s.target, s.value, s.lineno), s))
         if isinstance(s, gast.Assign):
             return self.assign(s)
+        if isinstance(s, (gast.For, gast.While)) and s.orelse:
+            return self.block(self._else_as_flag(s))
         if isinstance(s, gast.For):
             return self.for_(s)
         if isinstance(s, gast.While):
-            if s.orelse:
-                fail(s, self.unit, "while/else is not supported", "use a flag variable")
             s.test = self.expr(s.test)
             s.body = self.block(s.body)
             return [s]
@@ -373,9 +373,29 @@ class _Desugar:
             out += self.assign(copy_loc(assign(e, item, s.lineno), s))
         return out
 
+    def _else_as_flag(self, loop) -> list:
+        """`for ...: ... break ... else: E` (or while): a flag the loop's own breaks set, and `if not flag: E`
+        after the loop, as Python runs E when the loop ends without a break."""
+        flag = self.namer.fresh("broke")
+        line = loop.lineno
+
+        def mark(stmts):
+            out = []
+            for st in stmts:
+                if isinstance(st, gast.Break):
+                    out += [copy_loc(assign(flag, const(True), st.lineno), st), st]
+                    continue
+                if not isinstance(st, (gast.For, gast.While, gast.FunctionDef)):   # (their breaks are their own)
+                    map_blocks(st, mark)
+                elif st.orelse:      # (a nested loop's else belongs to this loop)
+                    st.orelse = mark(st.orelse)
+                out.append(st)
+            return out
+        loop.body, orelse, loop.orelse = mark(loop.body), loop.orelse, []
+        after = copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(flag)), body=orelse, orelse=[]), loop)
+        return [copy_loc(assign(flag, const(False), line), loop), loop, after]
+
     def for_(self, s):
-        if s.orelse:
-            fail(s, self.unit, "for/else is not supported", "use a flag variable")
         it = s.iter
         rebound = _rebound_names(s.body + [s.target])
         if self._unrolled_length(it) is not None:
