@@ -283,6 +283,18 @@ def _items(tree):
             and len(c.args) == 1 and not c.keywords and isinstance(c.args[0], ast.ListComp)]
 
 
+def _lambda_bound_in_a_block(tree):
+    """A name bound to a lambda in a function's top block and again inside a branch or a loop of it."""
+    for fn in _walk(tree, ast.FunctionDef):
+        top = {s.targets[0].id for s in fn.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Lambda)
+               and isinstance(s.targets[0], ast.Name)}
+        for block in _walk(fn, ast.If, ast.For, ast.While):
+            if any(isinstance(s, ast.Assign) and isinstance(s.value, ast.Lambda) and isinstance(s.targets[0], ast.Name)
+                   and s.targets[0].id in top for s in ast.walk(block)):
+                return True
+    return False
+
+
 def _recursion(tree):
     return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
 
@@ -551,6 +563,8 @@ DETECTORS = {
     "lambdas :: (lambda y: y * y)(x)": _lambda_called_in_place,
     "lambdas :: and bound again later in the same block": _lambda_bound_again,
     "lambdas :: calls after that call the new one": _lambda_bound_again,
+    "lambdas :: also in branches and loops": _lambda_bound_in_a_block,
+    "lambdas :: a call runs the function its name is bound to at that time": _lambda_bound_in_a_block,
     "calls to your own functions :: and functions returned by factories": _factory,
     ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},

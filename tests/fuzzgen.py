@@ -963,6 +963,8 @@ class Gen:
             again = env.setdefault("toplams", []) if top else []
             if again and self.coin(2):   # bound again later in the function's top block (README: lambdas)
                 name, ret = self.pick(again)
+            elif not top and env.get("toplams") and self.coin(3):   # in a branch or a loop (README: lambdas)
+                name, ret = self.pick(env["toplams"])
             cenv = self.child(env)
             u = self.fresh("u")
             cenv["vars"][u] = "s"

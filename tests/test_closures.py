@@ -176,8 +176,30 @@ def read_by_a_sibling(a, x):
     return np.sum(h(x))
 
 
-@pytest.mark.parametrize("f, line, what", [(bound_in_branches, 3, "in different blocks"),
-                                           (bound_in_a_loop, 6, "more than once .* in a loop"),
+def used_as_a_value(a, x):
+    g = lambda u: u * a
+    if a > 0:
+        g = lambda u: u + a
+    h = g
+    return np.sum(h(x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("a", [0.7, -0.7])
+@pytest.mark.parametrize("f", [bound_in_branches, bound_in_a_loop])
+def test_bindings_in_branches_and_loops_call_the_binding_of_the_time(f, a, jit):
+    """Each binding sets `g_which`; a call runs the function it names (declined before this session's fix; before
+    that, every call reached the last binding: a silently wrong gradient where a <= 0)."""
+    check_grad(f, [a, np.array([0.3, -1.2, 2.0])], jit=jit)
+
+
+def test_a_call_after_bindings_in_branches_selects_by_a_flag():
+    body = body_source(through(bound_in_branches, "closures").node)
+    assert "g_which = 0" in body and "g_which = 1" in body
+    assert "g(x, a) if g_which == 0 else g1(x, a)" in body
+
+
+@pytest.mark.parametrize("f, line, what", [(used_as_a_value, 4, "used other than called"),
                                            (read_by_a_sibling, 2, "Python finds the binding")])
 def test_bindings_a_call_cannot_follow_are_declined(f, line, what):
     import inspect

@@ -93,14 +93,10 @@ def _rename_redefined(unit: Unit):
         mine = [d for d in defs if d[0] == name]
         lines = ", ".join(str(getattr(d[2], "lineno", "?")) for d in mine)
         block = mine[0][3]
-        where = ("in a loop" if any(d[4] for d in mine) else "in different blocks (branches)"
-                 if any(d[3] is not block for d in mine) else "and also to another value"
-                 if sum(1 for n in walk(unit.node) if isinstance(n, gast.Name) and n.id == name
-                        and isinstance(n.ctx, gast.Store)) > sum(1 for d in mine if isinstance(d[1], gast.Name))
-                 else None)
-        if where is not None:
-            fail(mine[1][2], unit, f"{name!r} is bound to a function more than once (lines {lines}) {where}: "
-                                   f"srcdiff cannot tell which one a call reaches",
+        if sum(1 for n in walk(unit.node) if isinstance(n, gast.Name) and n.id == name
+               and isinstance(n.ctx, gast.Store)) > sum(1 for d in mine if isinstance(d[1], gast.Name)):
+            fail(mine[1][2], unit, f"{name!r} is bound to a function more than once (lines {lines}) and also to "
+                                   f"another value: srcdiff cannot tell which one a call reaches",
                  "give each function a name of its own")
         inner = [n for d in defs for n in walk(d[5]) if isinstance(n, gast.Name) and n.id == name
                  and isinstance(n.ctx, gast.Load)]
@@ -108,6 +104,9 @@ def _rename_redefined(unit: Unit):
             fail(inner[0], unit, f"a nested function reads {name!r}, which is bound to a function more than once "
                                  f"(lines {lines}): Python finds the binding of the time of the call",
                  "give each function a name of its own")
+        if any(d[4] or d[3] is not block for d in mine):
+            _select_at_calls(unit, name, mine, namer)
+            continue
         starts = [block.index(d[2]) for d in mine]
         for k, (d, start) in enumerate(zip(mine, starts)):
             if k == 0:
@@ -122,6 +121,51 @@ def _rename_redefined(unit: Unit):
                 for n in walk(st):
                     if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
                         n.id = new
+
+
+def _select_at_calls(unit: Unit, name: str, mine: list, namer):
+    """Bindings of `name` in branches or loops (`if relu: act = lambda z: ...` / `else: act = lambda z: ...`):
+    each gets a name of its own and, after it, `name_which = k`; each call `name(...)` becomes
+    `name(...) if name_which == 0 else name1(...)`, which runs the one function the binding of the time names.
+    A use of `name` other than a call is declined."""
+    which = namer.fresh(f"{name}_which")
+    names = [name] + [namer.fresh(name) for _ in mine[1:]]
+    for k, (d, new) in enumerate(zip(mine, names)):
+        if isinstance(d[1], gast.FunctionDef):
+            d[1].name = new
+        else:
+            d[1].id = new
+        at = next(i for i, st in enumerate(d[3]) if st is d[2])
+        d[3].insert(at + 1, copy_loc(gast.Assign(targets=[store(which)], value=gast.Constant(value=k, kind=None),
+                                                 type_comment=None), d[2]))
+    bound = {id(d[1]) for d in mine}    # (and the calls made below)
+
+    class Calls(Transformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if not (isinstance(node.func, gast.Name) and node.func.id == name):
+                return node
+            out = None
+            for k in reversed(range(len(names))):
+                made = copy_loc(gast.Call(func=copy_loc(load(names[k]), node), args=copy.deepcopy(node.args),
+                                          keywords=copy.deepcopy(node.keywords)), node)
+                bound.add(id(made.func))
+                test = gast.Compare(left=load(which), ops=[gast.Eq()], comparators=[gast.Constant(value=k, kind=None)])
+                out = made if out is None else copy_loc(gast.IfExp(test=test, body=made, orelse=out), node)
+            return out
+
+        def visit_FunctionDef(self, node):
+            return node     # (their bodies do not read the name: declined above)
+
+        def visit_Lambda(self, node):
+            return node
+
+    unit.node.body = [Calls().visit(st) for st in unit.node.body]
+    left = [n for n in walk(unit.node) if isinstance(n, gast.Name) and n.id == name and id(n) not in bound
+            and isinstance(n.ctx, gast.Load)]
+    if left:
+        fail(left[0], unit, f"{name!r}, bound to a function in branches or a loop, is used other than called",
+             "call it, or give each function a name of its own")
 
 
 def _collect_defs(unit: Unit, defaults: dict) -> dict:
