@@ -94,3 +94,4 @@ def test_a_mask_in_a_helpers_primal_copy(jit):
     has no kinds of the sweeps (fuzz seed 808251: Numba crashed on the mask expression there)."""
     g = srcdiff.grad(calls_the_recursion, jit=jit)(0.7)
     assert g == pytest.approx(numerical_grad(calls_the_recursion, (0.7,), 0), rel=1e-6)
+

@@ -29,16 +29,17 @@ class _Masks:
     def __init__(self, fn: gast.FunctionDef, kinds: dict):
         inferred = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None})
         self.kinds = {**inferred, **{k: v for k, v in kinds.items() if v is not None}}
-        self.compared = {s.targets[0].id for s in walk(fn) if isinstance(s, gast.Assign) and len(s.targets) == 1
-                         and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Compare)}
 
     def __call__(self, e) -> bool:
         if not isinstance(e, gast.Subscript) or isinstance(e.slice, (gast.Slice, gast.Tuple, gast.Constant)):
             return False
         k = expr_kind(e.slice, self.kinds)
-        if k is None:   # (a helper's primal copy, its arguments' kinds unknown: a comparison may be of any rank;
-            return isinstance(e.slice, gast.Compare) or (   # rt.mask_get indexes natively where it is not)
-                isinstance(e.slice, gast.Name) and e.slice.id in self.compared)
+        if k is None:   # (a helper's primal copy, its arguments' kinds unknown, or a value popped off a stack in
+            # forward mode over a gradient: it may be a mask of any rank; rt.mask_get indexes natively where it is not)
+            of = expr_kind(e.value, self.kinds)
+            if is_array(of) and ndim(of) is not None and ndim(of) < 2:
+                return False    # (of a vector: Numba's own indexing takes any index)
+            return isinstance(e.slice, (gast.Compare, gast.Name))
         return _is_mask(k)
 
 
