@@ -15,7 +15,7 @@ from __future__ import annotations
 import gast
 
 from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk
-from .kinds import dtype, expr_kind, infer, is_array, ndim
+from .kinds import dtype, expr_kind, infer, is_array, is_stack, is_tuple, ndim
 
 
 def _is_mask(k) -> bool:
@@ -37,8 +37,8 @@ class _Masks:
         if k is None:   # (a helper's primal copy, its arguments' kinds unknown, or a value popped off a stack in
             # forward mode over a gradient: it may be a mask of any rank; rt.mask_get indexes natively where it is not)
             of = expr_kind(e.value, self.kinds)
-            if is_array(of) and ndim(of) is not None and ndim(of) < 2:
-                return False    # (of a vector: Numba's own indexing takes any index)
+            if (is_array(of) and ndim(of) is not None and ndim(of) < 2) or is_tuple(of) or is_stack(of):
+                return False    # (of a vector Numba's own indexing takes any index; a tuple's stays a constant)
             return isinstance(e.slice, (gast.Compare, gast.Name))
         return _is_mask(k)
 
