@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from ..transforms.logdomain_calls import PRODUCTS, ROLE
+from ..transforms.logdomain_calls import HELPERS, PRODUCTS, ROLE, VECMAT
 from .common import dotted
 
 _TABLES = ("rt.exp_shifted", "rt.table_at")
@@ -172,7 +172,7 @@ def _formula(call):
     want = {"value": 3, "v": 5, "M": 5, "both": 6}[role]
     if call.keywords or len(call.args) != want or any(isinstance(a, ast.Starred) for a in call.args):
         return None
-    vecmat = product.endswith("vecmat")
+    vecmat = product in VECMAT
     args = [_Rewrite().visit(copy.deepcopy(a)) for a in call.args]
     if role == "value":
         v, M = (args[0], args[1]) if vecmat else (args[1], args[0])
@@ -187,6 +187,12 @@ def _formula(call):
     if role == "M":
         return grad_M
     return _rt("sum", grad_M, ast.Constant(1 - axis))     # grad_v, or the value of `both` (its d_M added apart)
+
+
+def _blocks(st) -> list:
+    """The non-empty statement lists nested directly in the standard-library statement `st`."""
+    return [b for b in (getattr(st, f, None) for f in st._fields) if isinstance(b, list) and b
+            and isinstance(b[0], ast.stmt)]
 
 
 class _Rewrite(ast.NodeTransformer):
@@ -210,17 +216,16 @@ def _rewrite_block(body, tables, stacks):
         if call is not None:
             d_M = copy.deepcopy(call.args[5])
             d_M.ctx = ast.Store()
-            grad_M = _formula(_rt(dotted(call.func)[3:].replace("_adjoints", "_grad_M"), *call.args[:5]))
+            product, _ = ROLE[dotted(call.func)]
+            grad_M = _formula(_rt(HELPERS[product]["M"][len("rt."):], *call.args[:5]))
             out.append(ast.copy_location(ast.AugAssign(target=d_M, op=ast.Add(), value=grad_M), st))
             st.value = ast.copy_location(_formula(call), call)
             out.append(st)
             continue
-        for field in ("body", "orelse"):
-            block = getattr(st, field, None)
-            if isinstance(block, list) and block:
-                _rewrite_block(block, tables, stacks)
-                if not block:
-                    block.append(ast.copy_location(ast.Pass(), st))
+        for block in _blocks(st):
+            _rewrite_block(block, tables, stacks)
+            if not block:
+                block.append(ast.copy_location(ast.Pass(), st))
         _Rewrite().visit(st)
         out.append(st)
     body[:] = out
