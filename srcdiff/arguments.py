@@ -88,8 +88,11 @@ def bind_arguments(t, args: tuple, kwargs: dict, trailing: int = 0, last: str = 
         kwargs = dict(kwargs)
         args = tuple(args) + (kwargs.pop(last),)
     name = getattr(t, "__name__", "f")
-    if len(args) < trailing:
-        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}", *user_location(t))
+    if len(args) < trailing or (trailing and not kwargs and len(args) == len(sig.parameters)
+                                and all(p.default is p.empty for p in sig.parameters.values())):
+        raise SrcdiffError(f"{name} takes the function's arguments followed by the {last}"
+                           + (f": got {len(args)} arguments, the function's only" if args else ""), *user_location(t),
+                           advice=f"pass the {last} after the arguments of {user_function(t).__name__}{sig}")
     extra = tuple(args[len(args) - trailing:]) if trailing else ()
     try:
         bound = sig.bind(*args[:len(args) - trailing], **kwargs)

@@ -267,7 +267,7 @@ class HVP:
         self.grad = api.grad(f, tuple(names) if self.many else names[0], jit=False)
         self.fwd = ForwardTransformed(self.grad, tuple(names) if self.many else names[0], jit, name="hvp")
         functools.update_wrapper(self, generated_function(f), updated=())
-        self.__name__ = f"{getattr(self, '__name__', 'f')}_hvp"
+        self.__name__ = self.fwd.__name__ = f"{getattr(self, '__name__', 'f')}_hvp"
 
     @property
     def source(self) -> str:

@@ -148,6 +148,15 @@ def test_tangent_cotangent_and_v_by_name(jit):
     np.testing.assert_allclose(g, numerical_grad(jvp_penalty, (x, 2.0), 0), rtol=1e-6)
 
 
+def test_a_missing_tangent_is_named():
+    """hvp(f)(x, a) without v: the arguments were bound with `a` taken as the tangent ('missing a required
+    argument: a')."""
+    with pytest.raises(srcdiff.SrcdiffError, match="sin_weighted_hvp takes the function's arguments followed by the"):
+        srcdiff.hvp(sin_weighted)(np.ones(3), 2.0)
+    with pytest.raises(srcdiff.SrcdiffError, match="followed by the tangent"):
+        srcdiff.jvp(sin_weighted)(np.ones(3), 2.0)
+
+
 def test_python_backend_keeps_numpy_division_on_repeated_calls():
     """jit=False turns Python floats into np.float64 on every call, the repeated ones included."""
     g = srcdiff.grad(inverse)
