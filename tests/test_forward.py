@@ -683,3 +683,19 @@ def test_tangent_of_a_copy_written_through_another_name(f, jit):
     ref = (g(M_SWAP + 1e-5 * v) - g(M_SWAP - 1e-5 * v)) / 2e-5
     np.testing.assert_allclose(srcdiff.hvp(f, jit=jit)(M_SWAP, v), ref, rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(v, np.random.default_rng(1).normal(size=M_SWAP.shape))   # the caller's tangent
+
+
+def keeps_an_unused_list(a, x):
+    seen = []
+    return np.sum(x * a)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_an_empty_list_in_user_code(jit):
+    """`seen = []` in a function jvp differentiates: the front end writes list syntax as runtime stack calls,
+    which resolve looked up in the user's module ("name 'rt' is not defined", with no line)."""
+    x = np.array([0.3, -1.2, 2.0])
+    value, slope = srcdiff.jvp(keeps_an_unused_list, wrt=0, jit=jit)(0.7, x, 1.0)
+    assert (value, slope) == (pytest.approx(0.7 * np.sum(x)), pytest.approx(np.sum(x)))
+    J = srcdiff.jacobian(keeps_an_unused_list, wrt=1, jit=jit, mode="forward")(0.7, x)
+    np.testing.assert_allclose(J, np.full(3, 0.7))

@@ -46,7 +46,7 @@ def lower_stacks(node):
             name = dotted_name(n.value.func) if isinstance(n.value, gast.Call) else None
             t = n.targets[0]
             if (isinstance(n.value, gast.List) and not n.value.elts) or name in _TYPED_STACKS:
-                n.value = call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else []))
+                n.value = _made(call("rt.stack", *([const(t.id)] if isinstance(t, gast.Name) else [])), n)
             elif name == "rt.put_row":        # jitted code's row tapes (transforms/stacks.py) are stacks
                 return gast.copy_location(gast.Expr(value=call("rt.push", n.value.args[0], n.value.args[2])), n)
             elif name == "rt.get_row":
@@ -68,11 +68,17 @@ def lower_stacks(node):
             f = n.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ("append", "pop"):
                 if f.attr == "append" and len(n.args) == 1:
-                    return call("rt.push", load(f.value.id), n.args[0])
+                    return _made(call("rt.push", load(f.value.id), n.args[0]), n)
                 if f.attr == "pop" and not n.args:
-                    return call("rt.pop", load(f.value.id))
+                    return _made(call("rt.pop", load(f.value.id)), n)
             return n
     return Lower().visit(node)
+
+
+def _made(c, at):
+    """A runtime call written here, at `at`'s line, marked MADE: resolve leaves its rt. name as it is (the user's
+    module, unlike srcdiff's generated ones, has no `rt`: `ys = []` in a function jvp differentiates)."""
+    return anno.set(gast.copy_location(c, at), anno.MADE)
 
 
 _STACK_CALLS = frozenset({"rt.stack", "rt.push", "rt.pop"})
