@@ -18,6 +18,9 @@ from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk
 from .kinds import dtype, expr_kind, infer, is_array, is_stack, is_tuple, ndim
 
 
+_INDEXES = (gast.Name, gast.Compare, gast.BinOp, gast.UnaryOp, gast.Call)   # what may be a mask (not a slice or a constant)
+
+
 def _is_mask(k) -> bool:
     return is_array(k) and dtype(k) == "b" and (ndim(k) or 0) > 1
 
@@ -27,16 +30,25 @@ class _Masks:
     mask popped off a stack in the backward sweep is the forward sweep's), or inferred again from its
     parameters' (an expression too: a primal copy of a helper is not in A-normal form)."""
     def __init__(self, fn: gast.FunctionDef, kinds: dict):
-        inferred = infer(fn, {a.id: kinds.get(a.id) for a in fn.args.args if kinds.get(a.id) is not None})
-        self.kinds = {**inferred, **{k: v for k, v in kinds.items() if v is not None}}
+        self.fn, self.kinds, self.inferred = fn, {k: v for k, v in kinds.items() if v is not None}, False
+
+    def kind(self, e):
+        """The kind of `e` by the kinds given, else by kinds inferred again (once, only where needed)."""
+        k = expr_kind(e, self.kinds)
+        if k is None and not self.inferred:
+            self.inferred = True
+            fn, given = self.fn, self.kinds
+            self.kinds = {**infer(fn, {a.id: given[a.id] for a in fn.args.args if a.id in given}), **given}
+            k = expr_kind(e, self.kinds)
+        return k
 
     def __call__(self, e) -> bool:
-        if not isinstance(e, gast.Subscript) or isinstance(e.slice, (gast.Slice, gast.Tuple, gast.Constant)):
+        if type(e) is not gast.Subscript or type(e.slice) not in _INDEXES:
             return False
-        k = expr_kind(e.slice, self.kinds)
+        k = self.kind(e.slice)
         if k is None:   # (a helper's primal copy, its arguments' kinds unknown, or a value popped off a stack in
             # forward mode over a gradient: it may be a mask of any rank; rt.mask_get indexes natively where it is not)
-            of = expr_kind(e.value, self.kinds)
+            of = self.kind(e.value)
             if (is_array(of) and ndim(of) is not None and ndim(of) < 2) or is_tuple(of) or is_stack(of):
                 return False    # (of a vector Numba's own indexing takes any index; a tuple's stays a constant)
             return isinstance(e.slice, (gast.Compare, gast.Name))
@@ -46,11 +58,8 @@ class _Masks:
 def route_masks(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`fn`, or a copy of it whose subscripts by a boolean mask of rank 2 or more call rt.mask_get / rt.mask_put
     (module docstring); `kinds`: those of its names (of its parameters at least)."""
-    if not any(isinstance(n, gast.Subscript) and isinstance(n.slice, (gast.Name, gast.Compare, gast.BinOp,
-                                                                       gast.UnaryOp, gast.Call)) for n in walk(fn)):
-        return fn
     masked = _Masks(fn, kinds)
-    if not any(masked(n) for n in walk(fn)):
+    if not any(masked(n) for n in walk(fn) if type(n) is gast.Subscript):   # (one walk; kinds only for candidates)
         return fn
     fn = clone(fn)
 
