@@ -216,6 +216,8 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                     seed = end
                 break
             last = time.time()
+            if not line.startswith("{"):    # not the worker's: a kernel's print(...) on a GPU (its printf
+                continue                    # writes to the process's stdout, past Python's redirection)
             msg = json.loads(line)
             if "recycle" in msg:
                 child.wait()

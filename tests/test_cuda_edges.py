@@ -17,8 +17,8 @@ import os
 import re
 import sys
 
-if __name__ == "__main__":      # the simulator subprocess
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of sets "0" for a real GPU)
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np  # noqa: E402
 
@@ -173,29 +173,29 @@ if __name__ != "__main__":
     import pytest
     import cuda_sim
 
-    simulated = cuda_sim.simulated_fixture(__file__)
+    results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
                                       "guarded_max", "constants", "nan_branch"])
-    def test_matches_cpu(simulated, name):
-        r = simulated[name]
+    def test_matches_cpu(results, name):
+        r = results[name]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3, r                                  # (a value that is not zero)
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r        # NaN (a NaN on one side only) fails
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
 
-    def test_nans_where_numpy_gives_them(simulated):
+    def test_nans_where_numpy_gives_them(results):
         """The mean of no elements and the branch taking np.nan: NaN on the CPU, which the kernel matches."""
-        assert simulated["empty_mean"]["nans"] == 2 * B, simulated["empty_mean"]     # value and d/dx
-        assert simulated["nan_branch"]["nans"] == 1, simulated["nan_branch"]          # one example's value
+        assert results["empty_mean"]["nans"] == 2 * B, results["empty_mean"]     # value and d/dx
+        assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
-    def test_jvp_with_empty_array(simulated):
-        r = simulated["jvp_empty"]
+    def test_jvp_with_empty_array(results):
+        r = results["jvp_empty"]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
 
-    def test_max_of_no_elements_names_the_line(simulated):
-        msg = simulated["empty_max"]
+    def test_max_of_no_elements_names_the_line(results):
+        msg = results["empty_max"]
         assert re.search(r"test_cuda_edges\.py:\d+: .*np\.max\(\.\.\.\) of an array with no elements .*shape \(0, 3\)",
                          msg), msg
         assert "return x * np.max(M) + x" in msg and "hint:" in msg, msg

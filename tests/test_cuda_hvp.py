@@ -14,8 +14,8 @@ import os
 import re
 import sys
 
-if __name__ == "__main__":      # the simulator subprocess
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of sets "0" for a real GPU)
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np  # noqa: E402
 
@@ -130,20 +130,20 @@ if __name__ != "__main__":
     import pytest
     import cuda_sim
 
-    simulated = cuda_sim.simulated_fixture(__file__)
+    results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones"])
-    def test_hvp_with_placeholders_matches_cpu(simulated, name):
-        r = simulated[name]
+    def test_hvp_with_placeholders_matches_cpu(results, name):
+        r = results[name]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3                                    # (a Hessian that is not zero)
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    def test_hvp_empty_sum_of_arrays_raises(simulated):
+    def test_hvp_empty_sum_of_arrays_raises(results):
         assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "
-                         r"iteration", simulated["empty_sum"]), simulated["empty_sum"]
+                         r"iteration", results["empty_sum"]), results["empty_sum"]
 
     def test_line_table_keeps_placeholders():
         """The disk cache's index keeps the placeholders' lines with the module (a warm cache generates nothing)."""

@@ -8,8 +8,8 @@ import json
 import os
 import sys
 
-if __name__ == "__main__":      # the simulator subprocess
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of sets "0" for a real GPU)
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np  # noqa: E402
 from scipy.special import logsumexp  # noqa: E402
@@ -125,11 +125,11 @@ if __name__ != "__main__":
     import pytest
     import cuda_sim
 
-    simulated = cuda_sim.simulated_fixture(__file__)
+    results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", list(_data()))
-    def test_log_domain_product_matches_cpu(simulated, name):
-        r = simulated[name]
+    def test_log_domain_product_matches_cpu(results, name):
+        r = results[name]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
