@@ -66,6 +66,24 @@ def early_return_ones(x, a, M):
     return np.sum(M * M)
 
 
+def while_after_return(x, a, flag):
+    """A while loop's trip counts taped in a loop after an early return: the gradient binds the tape
+    `k_tape = np.empty(max(3, 0), np.int64)` (dtype in its place, not by keyword), which the device typed float,
+    so the hvp's `range(k)` over a taped count failed (fuzz 822156: "cannot be interpreted as an integer" on the
+    simulator)."""
+    if flag:
+        return x * x
+    s = 0.0
+    for i in range(3):
+        c = a[i]
+        k = 0
+        while k < 3 and c < 1.0:
+            c = c + 0.75 + 0.25 * np.tanh(x * c)
+            k += 1
+        s = s + c * x
+    return s * s
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -79,6 +97,7 @@ def _data():
         "early_return_ones": (early_return_ones, (0, 2), (x, a, M), (0, 0, 0), (t[0], t[2])),
         "branch_loop_tape": (branch_loop_tape, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "sum_over_n": (sum_over_n, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
+        "while_after_return": (while_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
     }
 
 
@@ -133,7 +152,7 @@ if __name__ != "__main__":
     results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
-                                      "branch_loop_tape", "early_return_ones"])
+                                      "branch_loop_tape", "early_return_ones", "while_after_return"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

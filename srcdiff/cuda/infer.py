@@ -152,8 +152,9 @@ class Inference:
         if name in ARRAY_LITERALS:
             return self._literal_info(e)
         if name in ("np.zeros", "np.ones", "np.empty", "np.full"):
-            return self._static_shape(e), ("i" if any(k.arg == "dtype" and "int" in ast.unparse(k.value)
-                                                       for k in e.keywords) else "f")
+            pos = 2 if name == "np.full" else 1                 # dtype by keyword or in its place
+            dtype = [k.value for k in e.keywords if k.arg == "dtype"] + e.args[pos:pos + 1]
+            return self._static_shape(e), ("i" if dtype and "int" in ast.unparse(dtype[0]) else "f")
         if name in ELEMENTWISE:
             s = None
             infos = [self.info(a) for a in args]
