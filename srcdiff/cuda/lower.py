@@ -152,6 +152,89 @@ def _inline_dtype_names(fn):
                   and x.targets[0].id in names)
 
 
+def _stored(stmts) -> set:
+    """Names stored anywhere in the statements (nested blocks included)."""
+    return {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+class _TupleItems(ast.NodeTransformer):
+    """`t[k]` of a name bound to a tuple literal of names and numbers (nested), k a constant: the item itself."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def visit_Subscript(self, e):
+        self.generic_visit(e)
+        if isinstance(e.ctx, ast.Load) and isinstance(e.value, (ast.Name, ast.Tuple)):
+            t = self.env.get(e.value.id) if isinstance(e.value, ast.Name) else e.value
+            try:
+                k = ast.literal_eval(e.slice)
+            except ValueError:
+                return e
+            if t is not None and isinstance(k, int) and -len(t.elts) <= k < len(t.elts):
+                return ast.copy_location(copy.deepcopy(t.elts[k]), e)
+        return e
+
+
+def _simple_tuple(v) -> bool:
+    return isinstance(v, ast.Tuple) and all(isinstance(x, (ast.Name, ast.Constant)) or _simple_tuple(x)
+                                            for x in v.elts)
+
+
+def _forget(env, names):
+    """Drop the tuples bound to `names` and those holding any of them (their items changed)."""
+    for n in list(env):
+        if n in names or any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(env[n])):
+            del env[n]
+
+
+def _resolve_tuple_items(body, env, tuples) -> None:
+    """In statement order, each `t[k]` read of a name bound to a tuple literal (`pairs = (p0, p1)`,
+    `w_v = pairs[0]`, `v = w_v[1]`) becomes the item it names. Forward mode keeps Python's tuples where reverse mode
+    resolves them (jvp of a loop over a tuple of pairs of arrays, unrolled); the device has no tuples of arrays.
+    A branch starts from the tuples known before it, a loop from those its body never rebinds; after either, the
+    names it binds are forgotten. `tuples` collects every name found bound to a tuple."""
+    for st in body:
+        blocks = nested_blocks(st)
+        if blocks:
+            inner = dict(env)
+            if isinstance(st, (ast.For, ast.While)):
+                _forget(inner, _stored([st]))
+            for field in [f for f in ast.iter_fields(st) if f[0] not in ("body", "orelse")]:
+                if isinstance(field[1], ast.AST):
+                    setattr(st, field[0], _TupleItems(inner).visit(field[1]))
+            for b in blocks:
+                _resolve_tuple_items(b, dict(inner), tuples)
+            _forget(env, _stored([st]))
+            continue
+        _TupleItems(env).visit(st)
+        _forget(env, _stored([st]))
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+            v, name = st.value, st.targets[0].id
+            if isinstance(v, ast.Name) and v.id in env and name != v.id:
+                env[name] = env[v.id]           # a second name of the tuple
+            elif _simple_tuple(v):
+                env[name] = v
+            if name in env:
+                tuples.add(name)
+
+
+def _drop_unread_tuples(fn, tuples):
+    """Bindings of the names in `tuples` to a tuple literal or to another of them, which no statement reads any
+    more (after _resolve_tuple_items); again until none is left (a dropped binding may have read the last)."""
+    def unread(x, used):
+        return isinstance(x, ast.Assign) and len(x.targets) == 1 and isinstance(x.targets[0], ast.Name) and \
+            x.targets[0].id in tuples and x.targets[0].id not in used and \
+            (isinstance(x.value, ast.Tuple) or (isinstance(x.value, ast.Name) and x.value.id in tuples))
+    while True:
+        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        if not any(unread(x, used) for x in ast.walk(fn)):
+            return
+        for st in ast.walk(fn):
+            for body in nested_blocks(st):
+                _drop(body, lambda x: unread(x, used))
+
+
 def _inline_returned_tuples(fn):
     """`r = (a, b); return (r, s)` -> `return ((a, b), s)`: the entry's results as nested tuples of
     leaves (forward over a gradient of several arguments binds the gradient tuple to a name)."""
@@ -206,6 +289,9 @@ class Program:
         self.defs = {fn.name: fn for fn in trees}
         for fn in self.defs.values():
             _inline_dtype_names(fn)
+            tuples: set = set()
+            _resolve_tuple_items(fn.body, {}, tuples)
+            _drop_unread_tuples(fn, tuples)
         _inline_returned_tuples(self.defs[module.entry])
         if select is not None:
             for st in ast.walk(self.defs[module.entry]):
