@@ -4,7 +4,8 @@ The lists of `Pass`es below are the pipeline: `run` applies one list to a `Conte
 rendered from the lists (`pass_map()`; tests/test_compiler_pipeline.py checks that it is this text).
 
 front end (each function, once per module):
-    parse            source text -> gast FunctionDef at the user's lines                 transforms/parse.py
+    parse            source text -> gast FunctionDef at the user's lines;                transforms/parse.py
+                     (check) a local read before any assignment to it is declined (scopes.py)
     flatten          tuple/list arguments -> one parameter per array                     transforms/flatten.py
     generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
                      rt.push, rt.pop; fused log-domain adjoints split (logdomain.py);
@@ -391,7 +392,8 @@ def _has_arg_kinds(ctx) -> bool:
 
 
 FRONT_END = [
-    Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines"),
+    Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines;\n(check) a "
+         "local read before any assignment to it is declined (scopes.py)"),
     Pass("flatten", _flatten, "transforms/flatten.py", "tuple/list arguments -> one parameter per array",
          lambda c: bool(c.structs)),
     Pass("generated", _generated, "transforms/forward.py",

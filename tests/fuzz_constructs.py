@@ -526,6 +526,11 @@ DETECTORS = {
     "nested loops and branches": lambda t: _inside(t, (ast.For, ast.While), (ast.For, ast.While))
     and _inside(t, (ast.If,), (ast.If,)),
     "augmented assignment": lambda t: any(isinstance(n.target, ast.Name) for n in _walk(t, ast.AugAssign)),
+    "augmented assignment :: assignment expressions": lambda t: bool(_walk(t, ast.NamedExpr)),
+    "assignment expressions :: if (n := np.sum(x * x)) > 1.0": lambda t: any(
+        isinstance(n, ast.NamedExpr) for s in _walk(t, ast.If) for n in ast.walk(s.test)),
+    "assignment expressions :: also in while conditions": lambda t: any(
+        isinstance(n, ast.NamedExpr) for s in _walk(t, ast.While) for n in ast.walk(s.test)),
     "augmented assignment :: tuple unpacking and swaps": lambda t: _swap(t) and any(
         isinstance(n.targets[0], ast.Tuple) and not _swap(ast.Module(body=[n], type_ignores=[]))
         for n in _walk(t, ast.Assign)),

@@ -50,7 +50,7 @@ ORDER = ("wrong", "crash", "hang", "declined", "skip", "ok")     # the worst out
 
 DEVICE_FEATURES = ("for", "while", "break", "return", "elif", "continue", "augassign", "chained", "boolops", "ifexp",
                    "intbool", "carried", "mathmod", "globals", "inplace", "loops2", "where", "maximum", "unpack",
-                   "computed", "sumarr", "kwentry", "printassert")
+                   "computed", "sumarr", "kwentry", "printassert", "walrus")
 
 
 class Draw:

@@ -208,6 +208,7 @@ RULES = [
     ("v", "np.array({v}, dtype=float)"), ("v", "np.asarray({v}, dtype=np.float64)"),
     ("v", "np.array({v}, dtype=int) * {v2}"),
     ("m", "({m}).astype(float)"), ("s", "int({s}) * {s2}"), ("s", "round({s}) + {s2}"),
+    ("s", "float({s}) * {s2}"), ("s", "np.sum({v}).item() * {s}"), ("s", "np.dot({v}, {v2}).item()"),
     (E, "np.floor({e}) * 0.5 + {f}"), (E, "np.ceil({e}) * {f}"), (E, "np.round({e}) + {f}"),
     (E, "np.around({e}) * {f}"),
     (E, "np.rint({e}) + {f}"), (E, "np.trunc({e}) * {f}"), (E, "np.fix({e}) + {f}"), (E, "np.sign({e}) * {f}"),
@@ -436,7 +437,7 @@ FORMS = {
     "x.astype(t)": _has(".astype"), "np.array(x, dtype=t)": _has("np.array:dtype"),
     "int": _text(r"astype\(int\)"), "np.int64": _text(r"astype\(np\.int64\)"), '"int32"': _text(r"astype\(.int32.\)"),
     "bool": _text(r"astype\(bool\)"), "x.astype(y.dtype)": _text(r"astype\([^()]*\.dtype\)"),
-    "int(s)": _has("int/1"), "round(s)": _has("round/1"),
+    "int(s)": _has("int/1"), "round(s)": _has("round/1"), "float(s)": _has("float/1"), "x.item()": _has(".item"),
     "x ** y": _has("op:Pow by a value"), "xlogy(x, y)": _has("scipy.special.xlogy"),
     "shape": _has("np.shape"),
     # module spans: a call of one of the module's functions (their names: the next span, or PHRASES)

@@ -696,6 +696,10 @@ class Gen:
             kind = self.pick(KINDS)
             name = self.fresh("t")
             line = f"{name} = {self.expr(kind, env, ed)}"
+            if self.has("walrus") and self.coin(1):     # README: assignment expressions (read again after it)
+                w, e = self.fresh("w"), self.expr(kind, env, 1)
+                line = f"{name} = ({w} := {e}) * 0.5 + np.tanh({w})"
+                self.bind(env, w, kind)
             self.bind(env, name, kind)
             return [line]
         if o == "reassign":
@@ -792,7 +796,12 @@ class Gen:
         if o == "early_return":
             return [f"if {self.cond(env)}:", f"    return {self.expr(env.get('ret', 's'), env, 2)}"]
         if o == "if":
-            out = [f"if {self.cond(env, 2)}:"] + self.indent(
+            cond = self.cond(env, 2)
+            if self.has("walrus") and self.coin(2):    # README: assignment expressions (bound before the branches)
+                w = self.fresh("w")
+                cond = f"({w} := {self.expr('s', env, 1)}) > {self.thresh()}"
+                self.bind(env, w, "s")
+            out = [f"if {cond}:"] + self.indent(
                 self.block(self.child(env), depth - 1, 1 + self.choose(self.max_stmts // 2), in_loop))
             if self.has("elif"):
                 for _ in range(self.choose(3) if self.coin(3) else 0):
@@ -920,6 +929,16 @@ class Gen:
                 step = [step, f"{k} += 1"]
                 inner["ints"].append(k)
             step = step if isinstance(step, list) else [step]
+            if self.has("walrus") and self.coin(2):   # README: assignment expressions in while conditions
+                r = self.fresh("r")
+                parts = cond.split(" and ")     # (where it runs every time: the first operand)
+                if parts[0] == f"{c} < 2.0":
+                    parts[0] = f"({r} := {c} + 0.1 * np.tanh({self.expr('s', env, 1)})) < 2.0"
+                else:
+                    parts.insert(0, f"({r} := {c} + 0.0) < 2.5")
+                cond = " and ".join(parts)
+                self.bind(env, r, "s")          # (the test runs before the first iteration: bound after the loop)
+                self.bind(inner, r, "s")
             # the counter advances first: a `continue` in the body cannot stop it
             body = step + self.block(inner, depth - 1, 1 + self.choose(self.max_stmts // 2), True)
             return head + [f"while {cond}:"] + self.indent(body) + self.loop_else(env, depth, in_loop)
@@ -1271,7 +1290,7 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "elif", "loops2", "continue", "augassign", "unpack", "chained", "boolops", "ifexp", "sumgen",
                 "slices", "computed", "lambdas", "loopclosures", "factories", "recursive", "tupleargs",
                 "intbool", "printassert", "carried", "nparray", "astype", "fancy", "mask", "steps", "mathmod",
-                "sumarr", "items",
+                "sumarr", "items", "walrus",
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
                 "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",

@@ -1043,3 +1043,23 @@ def test_a_decline_inside_a_gradient_differentiated_again_names_the_users_line()
     assert (e.value.filename, e.value.lineno) == (__file__, at), str(e.value)
     assert "in the code srcdiff generated from this line" in str(e.value)
     assert "buf2[j] = buf2[j] * 1.1" in str(e.value)
+
+
+GLOBAL_BUFFER = np.zeros(3)
+
+
+def writes_a_global_array(x):
+    GLOBAL_BUFFER[0] = x[0] * 2.0
+    GLOBAL_BUFFER[1] += x[1]
+    return np.sum(GLOBAL_BUFFER * x)
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_write_into_a_module_level_array(make):
+    """Globals are compiled in read-only: a write into one failed at run time ("assignment destination is
+    read-only", under the arguments' description); it is declined before, at the line, saying why."""
+    args = (np.ones(3),) if make is srcdiff.grad else (np.ones(3), np.ones(3))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_errors\.py:\d+: an in-place write into the module-level array "
+                       r"GLOBAL_BUFFER(.|\n)*Captured values(.|\n)*hint: write into a copy \(global_buffer = "
+                       r"GLOBAL_BUFFER\.copy\(\)\)"):
+        make(writes_a_global_array)(*args)

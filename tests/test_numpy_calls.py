@@ -445,3 +445,33 @@ def logsumexp_b(x, b):
 
 def test_logsumexp_b_declined():
     declined(logsumexp_b, [V4, V4], "logsumexp_b", False, "b=", "np.log(b)")
+
+
+def item_and_float(x, a):
+    """`x.item()` of a 0-d value (a sum, a dot product) and `float(s)`: the number, derivative passed on."""
+    return np.sum(x * x).item() * a + float(a * a) * np.dot(x, x[::-1]).item()
+
+
+@JIT
+def test_item_and_float_pass_the_derivative(jit):
+    check_grad(item_and_float, [rng.normal(size=3), 0.7], jit=jit)
+    _, t = srcdiff.jvp(item_and_float, wrt=(0, 1), jit=jit)(np.array([0.1, 0.2, 0.3]), 0.7, (np.ones(3), 1.0))
+    g = srcdiff.grad(item_and_float, wrt=(0, 1), jit=jit)(np.array([0.1, 0.2, 0.3]), 0.7)
+    assert t == pytest.approx(np.sum(g[0]) + g[1])
+
+
+def unknown_method(x):
+    return np.sum(x.nonzero()[0] * x[0]) + x.tolist()[0]
+
+
+def unknown_method_no_numpy(x):
+    return x.tolist()[0] * x[1]
+
+
+@pytest.mark.parametrize("f, hint", [(unknown_method, r"use the NumPy function np\.nonzero\(x, \.\.\.\) instead"),
+                                     (unknown_method_no_numpy, r"compute it with NumPy functions, or register a rule")])
+def test_unknown_method_hint(f, hint):
+    """The hint names a NumPy function only where NumPy has one (`.item()` was told to use np.item, which is none)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_numpy_calls\.py:\d+: method \.\w+\(\) is not supported"
+                       r"(.|\n)*hint: " + hint):
+        srcdiff.grad(f)(np.array([0.5, 1.5, 2.0]))

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
+from . import walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
@@ -90,6 +91,8 @@ class _Desugar:
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
+        if not (isinstance(s, (gast.For, gast.While)) and s.orelse) and walrus.has_assignment_expression(s):
+            return self.block(walrus.hoist(self.unit, s))     # (a loop's else first: _else_as_flag)
         loops, targets = self.hoist_sums(s)
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets

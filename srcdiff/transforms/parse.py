@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from . import scopes
 from .astutil import walk
 
 from ..errors import SrcdiffError
@@ -112,7 +113,9 @@ def parse(fn) -> Unit:
                            "several arrays as one tuple parameter")
     _positional_keyword_only(node.args)
     _check_generators(node, filename)
-    return Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+    unit = Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+    scopes.check_unassigned_reads(unit)
+    return unit
 
 
 _DEF_LINE = re.compile(r"\s*(def\s|async\s+def\s|@)")

@@ -354,13 +354,16 @@ class _Resolver(Transformer):
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
+        if m == "item" and not args and not keywords:     # the number an array of one element holds: float(x)
+            return copy_loc(gast.Call(func=load("float"), args=[base], keywords=[]), node)
         if m not in METHODS:
             if m in ("append", "pop"):
                 fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",
                      "if this is a srcdiff gradient's stack (its loops push values), differentiate the "
                      "gradient in forward mode instead: srcdiff.hvp, srcdiff.hessian or srcdiff.jvp(grad)")
             fail(node, self.unit, f"method .{m}() is not supported",
-                 f"use the NumPy function form (np.{m}(x, ...)) if NumPy has it, or register a rule")
+                 f"use the NumPy function np.{m}(x, ...) instead" if callable(getattr(np, m, None)) else
+                 "compute it with NumPy functions, or register a rule for a function of yours (srcdiff.adjoint)")
         target = METHODS[m]
         if m == "diagonal":   # x.diagonal(offset=k) is np.diag(x, k) (of a matrix)
             for kw in keywords:
@@ -455,6 +458,18 @@ class _Resolver(Transformer):
         if _is_type_value(obj):
             return self._dtype(node)[1]
         return self._callable_name(node, obj)
+
+    def visit_Assign(self, node):
+        for t in node.targets:
+            base = t
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if base is not t and isinstance(base, gast.Name) and base.id not in self.locals and \
+                    isinstance(self.unit.namespace.get(base.id), np.ndarray):
+                fail(node, self.unit, f"an in-place write into the module-level array {base.id}: srcdiff compiles "
+                                      "the globals a function reads in as read-only values (README: Captured values)",
+                     f"write into a copy ({base.id.lower()} = {base.id}.copy()), or pass the array in as an argument")
+        return self.generic_visit(node)
 
     def visit_Lambda(self, node):
         fail(node, self.unit, "a lambda used as a value inside a differentiated function",
