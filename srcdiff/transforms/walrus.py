@@ -16,7 +16,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import assign, copy_loc, load, walk
+from .astutil import assign, copy_loc, load, nested_blocks, walk
 
 # the expressions of a statement that run once, before its block (an if's test, a loop's iterable, ...)
 _HEADERS = {gast.Assign: ("value",), gast.AugAssign: ("value",), gast.AnnAssign: ("value",),
@@ -99,7 +99,7 @@ def _continues(stmts) -> bool:
         if isinstance(st, gast.Continue):
             return True
         if not isinstance(st, (gast.For, gast.While, gast.FunctionDef)) and any(
-                _continues(getattr(st, f, None) or []) for f in ("body", "orelse")):
+                _continues(b) for b in nested_blocks(st)):
             return True
     return False
 
