@@ -10,6 +10,8 @@ front end (each function, once per module):
     generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
                      rt.push, rt.pop; fused log-domain adjoints split (logdomain.py);
                      its placeholders annotated again (the line table's)
+    lists            (reverse mode) the user's lists built with appends -> rt.stack,     transforms/lists.py
+                     rt.push, rt.pop; np.array(out) -> rt.stack_array(out)
     factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
                      returning its function's result)
     lift             nested defs / lambdas -> callees with free variables as args        transforms/closures.py
@@ -109,7 +111,7 @@ import gast
 
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
@@ -196,6 +198,16 @@ def _is_generated_unit(unit) -> bool:
     """Is `unit` code srcdiff generated (forward mode over a gradient), not the user's?"""
     from .cachedir import is_generated_file
     return is_generated_file(unit.filename)
+
+
+def _lists(ctx):
+    lists.check(ctx.unit)
+    ctx.unit.node = forward.lower_stacks(ctx.unit.node)
+
+
+def _user_lists(ctx) -> bool:
+    """The user's function (reverse mode) builds a list: its stacks are lowered as generated code's are."""
+    return not _lowers_generated(ctx) and lists.has_lists(ctx.unit.node)
 
 
 def _fold_negative_constants(node):
@@ -399,6 +411,8 @@ FRONT_END = [
     Pass("generated", _generated, "transforms/forward.py",
          "(generated code differentiated again) list stacks -> rt.stack,\nrt.push, rt.pop; fused log-domain "
          "adjoints split (logdomain.py);\nits placeholders annotated again (the line table's)", _lowers_generated),
+    Pass("lists", _lists, "transforms/lists.py", "(reverse mode) the user's lists built with appends -> rt.stack,\n"
+         "rt.push, rt.pop; np.array(out) -> rt.stack_array(out)", _user_lists),
     Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
          "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
     Pass("lift", _set_unit(closures.lift_local_functions), "transforms/closures.py",

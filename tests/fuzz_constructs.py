@@ -100,6 +100,25 @@ def _walk(tree, *types):
     return [n for n in ast.walk(tree) if isinstance(n, types)]
 
 
+def _list_names(tree) -> set:
+    """Names bound to an empty list."""
+    return {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.List) and not a.value.elts}
+
+
+def _list_calls(tree, method) -> list:
+    """Calls `lst.method(...)` of the names bound to an empty list."""
+    names = _list_names(tree)
+    return [c for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Attribute) and c.func.attr == method
+            and isinstance(c.func.value, ast.Name) and c.func.value.id in names]
+
+
+def _inside_calls(tree, method, kinds) -> bool:
+    """Whether some `lst.method(...)` call sits inside a statement of `kinds`."""
+    calls = {id(c) for c in _list_calls(tree, method)}
+    return any(id(c) in calls for s in _walk(tree, *kinds) for c in ast.walk(s) if isinstance(c, ast.Call))
+
+
 def _call_name(node):
     f = node.func
     if isinstance(f, ast.Name):
@@ -527,6 +546,13 @@ DETECTORS = {
     and _inside(t, (ast.If,), (ast.If,)),
     "augmented assignment": lambda t: any(isinstance(n.target, ast.Name) for n in _walk(t, ast.AugAssign)),
     "augmented assignment :: assignment expressions": lambda t: bool(_walk(t, ast.NamedExpr)),
+    "lists built with append": lambda t: bool(_list_calls(t, "append")),
+    "lists built with append :: in loops and branches": lambda t: _inside_calls(t, "append", (ast.For, ast.While))
+    and _inside_calls(t, "append", (ast.If,)),
+    "lists built with append :: converted once by np.array/np.asarray/np.stack after the last append": lambda t: any(
+        _call_name(c) in ("np.array", "np.asarray", "np.stack") and len(c.args) == 1 and isinstance(c.args[0], ast.Name)
+        and c.args[0].id in _list_names(t) for c in _walk(t, ast.Call)),
+    "lists built with append :: used as a stack with pop": lambda t: bool(_list_calls(t, "pop")),
     "assignment expressions :: if (n := np.sum(x * x)) > 1.0": lambda t: any(
         isinstance(n, ast.NamedExpr) for s in _walk(t, ast.If) for n in ast.walk(s.test)),
     "assignment expressions :: also in while conditions": lambda t: any(

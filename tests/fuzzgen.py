@@ -142,6 +142,7 @@ class Gen:
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
+        self.returned = False      # whether an early return was written (a list's np.array must come before any)
 
     def has(self, f):
         return f in self.features
@@ -681,6 +682,8 @@ class Gen:
             opts += ["recursion"]
         if self.has("return") and depth < self.max_depth:
             opts += ["early_return"]
+        if self.has("lists") and top and depth > 0 and not self.returned:
+            opts += ["list"]
         if self.has("unpack"):
             opts += ["unpack", "unpack"]
         pairs = [(b, c) for b in env["bufs"] for c in env["bufs"] if b != c and env["vars"][b] == env["vars"][c]]
@@ -794,7 +797,10 @@ class Gen:
         if o == "continue":
             return [f"if {self.cond(env)}:", "    continue"]
         if o == "early_return":
+            self.returned = True
             return [f"if {self.cond(env)}:", f"    return {self.expr(env.get('ret', 's'), env, 2)}"]
+        if o == "list":
+            return self.list_stmts(env, depth)
         if o == "if":
             cond = self.cond(env, 2)
             if self.has("walrus") and self.coin(2):    # README: assignment expressions (bound before the branches)
@@ -1031,6 +1037,36 @@ class Gen:
             env["closures"].append((name, ret))
             return lines
         raise AssertionError(o)
+
+    def list_stmts(self, env, depth) -> list:
+        """README: a list built with appends in a loop (some in a branch), then converted once after the last append
+        (np.array / np.asarray / np.stack, and len), or used as a stack (appends, then as many pops)."""
+        lst, i = self.fresh("lst"), self.fresh("i")
+        inner = self.child(env)
+        inner["loops"].append(i)
+        n = 1 + self.choose(self.N)
+        if self.coin(2):                   # a stack: popped in a second loop, last first
+            acc, j = self.fresh("acc"), self.fresh("j")
+            self.bind(env, acc, "s")
+            return [f"{lst} = []", f"for {i} in range({n}):", f"    {lst}.append({self.expr('s', inner, 2)})",
+                    f"{acc} = 0.0", f"for {j} in range({n}):", f"    {acc} = {acc} * 0.5 + {lst}.pop() * ({j} + 1.0)"]
+        kind = self.pick(["s", "s", "v"])
+        lines = [f"{lst} = []"]
+        if kind == "v":                    # (np.stack of no rows has no shape: one before the loop)
+            lines.append(f"{lst}.append({self.expr('v', env, 1)})")
+        push = f"{lst}.append({self.expr(kind, inner, 2)})"
+        body = [f"if {self.cond(inner, 1)}:", f"    {push}"] if self.coin(4) else [push]
+        if self.coin(3):
+            body = [f"{lst}.append({self.expr(kind, inner, 1)})"] + body
+        lines += [f"for {i} in range({n}):"] + self.indent(body)
+        t = self.fresh("t")
+        conv = self.pick(["np.array", "np.asarray"] + (["np.stack"] if kind == "v" else []))
+        if kind == "s":
+            lines.append(f"{t} = np.sum({conv}({lst}) ** 2) / (1.0 + len({lst}))")
+        else:
+            lines.append(f"{t} = np.sum({conv}({lst}), axis=0) / len({lst})")
+        self.bind(env, t, kind)
+        return lines
 
     def loop_else(self, env, depth, in_loop) -> list:
         """Sometimes an `else:` block after a loop (README: for/while ... else), run where no break ended it."""
@@ -1290,7 +1326,7 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "elif", "loops2", "continue", "augassign", "unpack", "chained", "boolops", "ifexp", "sumgen",
                 "slices", "computed", "lambdas", "loopclosures", "factories", "recursive", "tupleargs",
                 "intbool", "printassert", "carried", "nparray", "astype", "fancy", "mask", "steps", "mathmod",
-                "sumarr", "items", "walrus",
+                "sumarr", "items", "walrus", "lists",
                 # README: sum([a, b]); lambdas several on a line / called where written; keyword calls,
                 # defaults and keyword-only parameters of helpers and of the entry f
                 "sumlist", "lambdaline", "lambdacall", "kwcalls", "kwentry",
@@ -1309,6 +1345,8 @@ PYTHON_ONLY: set = {"stackmatmul"}
 # features nested mode (reverse over srcdiff's own gradient) leaves out, each a known decline or bug
 NESTED_EXCLUDE = {
     "tupleargs": "a tuple argument passed whole to an inner srcdiff transform is declined (README, Transforms)",
+    "lists": "reverse mode over the gradient of np.array(out) of a list built with appends is declined (rt.unstack has "
+             "a forward rule only: README, Transforms)",
 }
 
 

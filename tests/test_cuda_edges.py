@@ -93,6 +93,15 @@ def pairs_loop(x, a, M):
     return s
 
 
+def appended_list(x, a):
+    """A list built with appends, then np.array: its length is known only at run time."""
+    out = []
+    for i in range(a.shape[0]):
+        if a[i] > 0.0:
+            out.append(a[i] * x)
+    return np.sum(np.array(out)) + x * x
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -226,6 +235,17 @@ if __name__ != "__main__":
             ptx = k.ptx(x, M, v) if g.__name__.startswith("empty_columns") else k.ptx(x, np.zeros((B, 0, 3)))
             assert ".entry" in ptx
             assert re.search(r"local\.array\(0\b", srcdiff.source(k)) is None
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+    def test_array_of_an_appended_list_is_declined(make):
+        """np.array(out) of a list built with appends (reverse mode: rt.stack_array) has a length counted at run time:
+        declined at the user's line, naming the construct (it said "the call rt.stack_array(...)")."""
+        x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.0, 4 * B).reshape(B, 4)
+        args, axes = ((x, a), (0, 0)) if make is srcdiff.grad else ((x, a, (x, a)), (0, 0, (0, 0)))
+        k = srcdiff.cuda.vmap(make(appended_list, wrt=(0, 1)), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda_edges\.py:\d+: cannot generate CUDA code for "
+                           r"appended_list: an array of a list built with appends(.|\n)*hint: fill a preallocated array"):
+            k.ptx(*args)
 
     def test_constants_in_the_kernel_source():
         """-np.inf and the others are numbers in the kernel, not declined (they were: "attribute .inf")."""

@@ -314,7 +314,7 @@ if hasattr(np.linalg, "svdvals"):   # NumPy 2
 # (checks.check_reverse_rules) instead of treating them as constants. Their jvp rules are checked
 # against finite differences in tests/test_spectral.py.
 FORWARD_ONLY: set = {"rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_grad", "rt.svd_u_grad", "rt.svd_vh_grad",
-                     "rt.pinv_grad"}
+                     "rt.pinv_grad", "rt.unstack"}
 
 # Rules the compiler itself emits inside generated adjoints (higher-order differentiation of
 # srcdiff's own output) or by rewriting (log-domain products, tests/test_logdomain.py); they are
@@ -327,7 +327,8 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
-            "rt.trigamma", "rt.tetragamma", "rt.cumprod_factors"} | FORWARD_ONLY   # (digamma's derivatives; the last has none of its own)
+            "rt.trigamma", "rt.tetragamma", "rt.cumprod_factors",
+            "rt.stack_array"} | FORWARD_ONLY   # (np.array of a list built with appends: tests/test_lists.py)   # (digamma's derivatives; the last has none of its own)
 
 HEADER = """import math
 import numpy as np

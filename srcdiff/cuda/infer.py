@@ -177,6 +177,10 @@ class Inference:
                          "without the table (srcdiff/cuda/logdomain.py)",
                       "write that log-sum-exp as loops over M's entries in the function (its maximum, then the log "
                       "of the sum of exp(entry - maximum)), or compute it on the host and pass it in")
+        if name in ("rt.stack_array", "rt.stack_zeros"):
+            self.fail(e, "an array of a list built with appends or of a list comprehension (np.array(out)): its length "
+                         "is counted at run time, and device code cannot allocate",
+                      "fill a preallocated array instead (out = np.zeros(n); out[i] = v), n a size the host knows")
         raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
 
     def literal_elements(self, e):

@@ -21,6 +21,10 @@ for _name, _kind in _PLUMBING_KINDS.items():
 R("rt.repeat_index", [rt.repeat_index], ANY, nondiff=True, kind=("rank", 1, "i"))   # (np.repeat's gather)
 R("rt.zeros_like", [rt.zeros_like], ANY, nondiff=True, kind=("like", 0), shape="fill")
 R("rt.stack_zeros", [rt.stack_zeros], ANY, nondiff=True, kind="items")   # (np.array of a list comprehension)
+# np.array of a list built with appends (forward.lower_stacks): its adjoint is a list of g's rows, which the appends'
+# adjoints pop, last first; its tangent, the array of the tangents' list
+R("rt.stack_array", [rt.stack_array], "s", "rt.unstack(g)", jvp="rt.stack_array(ds)", kind="stacked")
+R("rt.unstack", [rt.unstack], "g", None, jvp="rt.unstack(dg)", kind="unstacked")   # (forward rule only: hvp through it)
 R("rt.seed", [rt.seed], ANY, nondiff=True, kind="float", cuda="1.0")
 # the weights the adjoints of max / min / clip put on each argument (1, 0, or 1/2 at a tie)
 R("rt.max_weight", [rt.max_weight], ANY, nondiff=True, kind="broadcast", shape="elementwise",

@@ -7,7 +7,7 @@ from ._cache import cached_overload
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar)
 
-__all__ = ["zeros_like", "copy", "seed", "stack_zeros"]
+__all__ = ["zeros_like", "copy", "seed", "stack_zeros", "stack_array", "unstack"]
 
 _SEED_ERROR = "grad needs a scalar output; use vjp or jacobian"
 
@@ -97,3 +97,54 @@ def _stack_zeros_nb(n, item):
         dt = as_dtype(item)
         return lambda n, item: np.zeros(n, dt)
     return None
+
+
+def stack_array(s):
+    """`np.array(s)` of a list the function built with appends (transforms/forward.py lower_stacks): its items
+    stacked along a new first axis (an empty list: a float vector of no elements, as NumPy gives)."""
+    return np.array(s, dtype=float) if not s else np.array(s)
+
+
+@cached_overload(stack_array)
+def _stack_array_nb(s):
+    if not isinstance(s, types.List):
+        return None
+    item = s.dtype
+    if isinstance(item, (types.Number, types.Boolean)):
+        def impl(s):
+            out = np.empty(len(s), item)
+            for k in range(len(s)):
+                out[k] = s[k]
+            return out
+        return impl
+    if nb_is_array(item):
+        from numba.np.numpy_support import as_dtype
+        dt, nd = as_dtype(item.dtype), item.ndim
+
+        def impl_arrays(s):
+            if len(s) == 0:
+                raise ValueError("np.array of an empty list of arrays: the items' shape is unknown")
+            first = s[0]
+            out = np.empty((len(s),) + first.shape, dt)
+            for k in range(len(s)):
+                if s[k].shape != first.shape:
+                    raise ValueError("np.array of a list of arrays of different shapes")
+                out[k] = s[k]
+            return out
+        return impl_arrays if nd >= 1 else None
+    return None
+
+
+def unstack(g):
+    """The adjoint of stack_array: a list of g's rows (a pop takes the last item's adjoint first, as the backward
+    sweep undoes the appends last first)."""
+    return [g[k] for k in range(len(g))]
+
+
+@cached_overload(unstack)
+def _unstack_nb(g):
+    if not nb_is_array(g):
+        return None
+    if g.ndim == 1:
+        return lambda g: [g[k] for k in range(len(g))]
+    return lambda g: [g[k].copy() for k in range(len(g))]

@@ -19,6 +19,7 @@ from ..errors import fail
 from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
+from . import lists
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
@@ -40,6 +41,8 @@ def lower_stacks(node):
     The name keeps two stacks two stacks: common-subexpression elimination would merge identical
     `rt.stack()` calls into one list (mixing element types, which Numba rejects, and keeping dead
     tangent stacks alive)."""
+    names = lists.list_names(node)
+
     class Lower(Transformer):
         def visit_Assign(self, n):
             self.generic_visit(n)
@@ -65,6 +68,9 @@ def lower_stacks(node):
 
         def visit_Call(self, n):
             self.generic_visit(n)
+            converted = lists.conversion_of(n, names)
+            if converted is not None:           # np.array(out) of a list built with appends (transforms/lists.py)
+                return _made(call("rt.stack_array", load(converted)), n)
             f = n.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ("append", "pop"):
                 if f.attr == "append" and len(n.args) == 1:
@@ -524,6 +530,10 @@ class Forward:
             d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied else call("rt.zeros_like",
                                                                                         copy.deepcopy(v))
             out.append(gast.Expr(value=call("rt.push", load(self.tan(args[0].id)), d)))
+        elif name == "rt.pop" and isinstance(args[0], gast.Name) and args[0].id in self.varied:
+            # a value popped and dropped (reverse mode's adjoint of a push whose value has none): its tangent
+            # stack drops its own, which would else be popped for the next pop's value
+            out.append(gast.Expr(value=call("rt.pop", load(self.tan(args[0].id)))))
         elif name in SCATTER and isinstance(args[0], gast.Name) and args[0].id in self.varied:
             g = args[2]
             if isinstance(g, gast.Name) and g.id in self.varied:

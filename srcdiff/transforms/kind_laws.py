@@ -76,6 +76,19 @@ def _law_items(args, e, kind_of):             # rt.stack_zeros(n, item): an arra
     return None if nd is None else array_of(nd + 1, dtype(args[1]))
 
 
+def _law_stacked(args, e, kind_of):           # rt.stack_array(s): an array of one more axis than what s holds
+    item = element(args[0]) if args and args[0] is not None else None
+    nd = ndim(item) if item is not None else None
+    return None if nd is None else array_of(nd + 1, dtype(item))
+
+
+def _law_unstacked(args, e, kind_of):         # rt.unstack(g): a stack of g's rows
+    if not args or args[0] is None or not is_array(args[0]):
+        return None
+    nd = ndim(args[0])
+    return None if nd is None else Kind.stack(F if nd == 1 else array_of(nd - 1, dtype(args[0])))
+
+
 def _law_broadcast(args, e, kind_of, start=0, dtype="f"):
     """np.hypot(x, y): the broadcast of the arguments (from `start`: np.where's values), of `dtype`."""
     vals = args[start:]
@@ -392,7 +405,8 @@ LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_a
         "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
         "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
         "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
-        "index_axis": _law_index_axis, "items": _law_items}
+        "index_axis": _law_index_axis, "items": _law_items,
+        "stacked": _law_stacked, "unstacked": _law_unstacked}
 
 
 def call_kind(name, args, e, kind_of):

@@ -1,0 +1,106 @@
+"""Lists the user's function builds with appends, in reverse mode: stacks, as generated code's are.
+
+Why: `out = []`, `out.append(v)` in loops and branches, then `np.array(out)` is how Python code collects values.
+Reverse mode already differentiates lists used as stacks (generated gradients differentiated again:
+forward.lower_stacks makes `s = []`, `s.append(v)`, `s.pop()` the calls rt.stack, rt.push, rt.pop, and the
+adjoint of a push is a pop of the adjoint stack). `np.array(out)` (or np.asarray, np.stack) becomes
+rt.stack_array(out), whose adjoint is the list of the gradient's rows, `rt.unstack(g)`: the appends' adjoints,
+run last first, pop them last first. That holds where the list is converted once, after every append, and
+always: this pass declines, at the user's line, a list used otherwise (indexed, iterated, summed, passed to a
+function or returned: convert it once and use the array), converted twice or where it may not run (in a loop or
+a branch, after an early return), appended to after its conversion, or both converted and popped.
+Forward mode (jvp) keeps lists as lists at run time and needs none of this.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..errors import fail
+from .astutil import dotted_name, walk
+
+CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
+_ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
+           "index, iterate or sum arr")
+
+
+def has_lists(node) -> bool:
+    """Whether the function binds a name to an empty list (`out = []`)."""
+    return any(_empty_list(s) for s in walk(node))
+
+
+def list_names(node) -> set:
+    """The names the function binds to an empty list."""
+    return {s.targets[0].id for s in walk(node) if _empty_list(s)}
+
+
+def _empty_list(s) -> bool:
+    return isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+        isinstance(s.value, gast.List) and not s.value.elts
+
+
+def conversion_of(call, stacks) -> str | None:
+    """The list name `call` converts to an array (`np.array(out)`: a CONVERSIONS call of one list name), or None."""
+    if isinstance(call, gast.Call) and dotted_name(call.func) in CONVERSIONS and len(call.args) == 1 and \
+            isinstance(call.args[0], gast.Name) and call.args[0].id in stacks and \
+            all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0 for k in call.keywords):
+        return call.args[0].id
+    return None
+
+
+def check(unit) -> None:
+    """Decline the lists of `unit` reverse mode would get wrong (module docstring)."""
+    fn = unit.node
+    bound = [s for s in walk(fn) if isinstance(s, gast.Assign) and any(
+        isinstance(t, gast.Name) for t in s.targets)]
+    stacks = {s.targets[0].id for s in bound if _empty_list(s)}
+    for s in bound:
+        for t in s.targets:
+            if isinstance(t, gast.Name) and t.id in stacks and not _empty_list(s):
+                fail(s, unit, f"the list `{t.id}` is bound again to another value", _ADVICE)
+    for name in stacks:
+        _check_list(unit, fn, name, stacks)
+
+
+def _check_list(unit, fn, name, stacks):
+    allowed, conversions, pops, appends = set(), [], [], []
+    for n in walk(fn):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
+                and n.func.value.id == name:
+            allowed.add(id(n.func.value))
+            (appends if n.func.attr == "append" else pops if n.func.attr == "pop" else []).append(n)
+            if n.func.attr not in ("append", "pop"):
+                fail(n, unit, f"the list method .{n.func.attr}() of `{name}` is not supported", _ADVICE)
+        elif conversion_of(n, stacks) == name:
+            allowed.add(id(n.args[0]))
+            conversions.append(n)
+        elif isinstance(n, gast.Call) and dotted_name(n.func) == "len" and len(n.args) == 1 and \
+                isinstance(n.args[0], gast.Name) and n.args[0].id == name:
+            allowed.add(id(n.args[0]))
+        elif isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name:
+            allowed.add(id(n.targets[0]))
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and n.id == name and id(n) not in allowed:
+            fail(n, unit, f"the list `{name}` is used other than by append, pop, len or one np.array({name}): "
+                          "reverse mode differentiates lists as stacks", _ADVICE)
+    if not conversions:
+        return
+    at = conversions[0]
+    if len(conversions) > 1:
+        fail(conversions[1], unit, f"the list `{name}` is converted to an array twice", _ADVICE)
+    if pops:
+        fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _ADVICE)
+    top = next((s for s in fn.body if any(n is at for n in walk(s))), None)
+    if top is None or isinstance(top, (gast.If, gast.For, gast.While)):
+        fail(at, unit, f"np.array({name}) in a loop or a branch (it may run more than once, or not at all)", _ADVICE)
+    later = fn.body[fn.body.index(top) + 1:]
+    earlier = fn.body[:fn.body.index(top)]
+    if any(a is n for s in later for n in walk(s) for a in appends):
+        fail(at, unit, f"`{name}` is appended to after np.array({name})", _ADVICE)
+    if any(isinstance(n, gast.Return) for s in earlier if not isinstance(s, gast.FunctionDef) for n in walk(s)
+           if not _in_nested_function(n, s)):
+        fail(at, unit, f"np.array({name}) after an early return (on that path it does not run)", _ADVICE)
+
+
+def _in_nested_function(node, stmt) -> bool:
+    """Whether `node` (in `stmt`) sits in a def or lambda nested in `stmt` (its returns are that function's)."""
+    return any(node is n for f in walk(stmt) if isinstance(f, (gast.FunctionDef, gast.Lambda)) for n in walk(f))

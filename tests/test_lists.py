@@ -1,0 +1,251 @@
+"""Lists the user builds with appends (transforms/lists.py): reverse mode differentiates them as stacks, and
+np.array(out) / np.asarray / np.stack as rt.stack_array, whose adjoint the appends' adjoints pop. Was declined
+("lists are not differentiated in reverse mode"). Gradients against central differences in both backends, the value
+against f, jvp against the gradient, hvp against differences of the gradient; the uses it would get wrong are
+declined at the user's line."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import check_grad, numerical_grad
+
+
+def scalars(x):
+    out = []
+    for i in range(3):
+        out.append(np.sin(x[i]) * x[0])
+    return np.sum(np.array(out) ** 2)
+
+
+def rows_in_branches(x, a):
+    rows = []
+    for i in range(3):
+        if x[i] > 0.0:
+            rows.append(x * x[i] + a)
+        else:
+            rows.append(np.sin(x) * a)
+    M = np.stack(rows)
+    return np.sum(M @ x) + len(rows) * a
+
+
+def some_appended(x):
+    out = []
+    for i in range(3):
+        if x[i] > 0.0:
+            out.append(x[i] ** 2)
+    for j in range(2):
+        out.append(x[j] * x[2])
+    arr = np.asarray(out)
+    return np.sum(arr * np.arange(len(out)))
+
+
+def none_appended(x):
+    out = []
+    for i in range(3):
+        if x[i] > 5.0:
+            out.append(x[i])
+    return np.sum(np.array(out)) + np.sum(x * x)
+
+
+def as_a_stack(x):
+    st = []
+    for i in range(3):
+        st.append(x[i] * 2.0)
+    s = 0.0
+    for i in range(3):
+        s = s + st.pop() * (i + 1.0)
+    return s
+
+
+def in_a_while_loop(x, a):
+    trace = []
+    s = a
+    k = 0
+    while s < 3.0 and k < 10:
+        s = s * 1.3 + x[k % 3] ** 2
+        trace.append(s)
+        k += 1
+    t = np.array(trace)
+    return np.sum(t * t) / len(trace)
+
+
+def mixed_appends(x):
+    """Values without a derivative appended between others: the gradient drops their adjoints with a bare
+    `d_out.pop()`, and hvp's forward mode over it must drop their tangents too (it popped the wrong one: H·v 0)."""
+    out = []
+    for i in range(2):
+        out.append(np.sum(x) * x[i])
+        out.append(i * 0.25 if x[0] > -0.3 else -0.5)
+    return np.sum(np.array(out) ** 2)
+
+
+X = np.array([0.4, -0.7, 1.1])
+CASES = [(scalars, (X,)), (rows_in_branches, (X, 0.5)), (some_appended, (X,)), (none_appended, (X,)),
+         (as_a_stack, (X,)), (in_a_while_loop, (X, 0.5)), (mixed_appends, (X,))]
+IDS = [f.__name__ for f, _ in CASES]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("f, args", CASES, ids=IDS)
+def test_gradient_matches_differences(f, args, jit):
+    check_grad(f, args, jit=jit)
+    wrt = tuple(range(len(args)))
+    value, _ = srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=IDS)
+def test_jvp_and_hvp(f, args):
+    wrt = tuple(range(len(args)))
+    t = tuple(np.cos(np.arange(np.size(a)) + 1.0).reshape(np.shape(a)) for a in args)
+    t = tuple(float(v) if np.ndim(v) == 0 else v for v in t)
+    g = srcdiff.grad(f, wrt=wrt)
+    _, tangent = srcdiff.jvp(f, wrt=wrt)(*args, t)
+    grads = g(*args)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert tangent == pytest.approx(sum(float(np.sum(gi * ti)) for gi, ti in zip(grads, t)), rel=1e-9)
+    hv = srcdiff.hvp(f, wrt=wrt)(*args, t)
+    h = 1e-5
+    moved = [lambda s, k=k: args[k] + s * t[k] for k in wrt]
+    plus, minus = g(*[m(h) for m in moved]), g(*[m(-h) for m in moved])
+    hv, plus, minus = [r if isinstance(r, tuple) else (r,) for r in (hv, plus, minus)]
+    for got, p, m in zip(hv, plus, minus):
+        np.testing.assert_allclose(got, (np.asarray(p) - np.asarray(m)) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+def test_generated_code_pops_the_rows_of_the_arrays_adjoint():
+    g = srcdiff.grad(scalars)
+    g(X)
+    src = srcdiff.source(g)
+    assert "result = rt.stack_array(out)" in src and "d_out = rt.unstack(d_result)" in src, src
+    assert "d_out.pop()" in src and "out.append(" in src, src
+
+
+def indexed(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    return out[0] * out[1]
+
+
+def iterated(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    s = 0.0
+    for v in out:
+        s = s + v * v
+    return s
+
+
+def summed(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    return sum(out)
+
+
+def converted_twice(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    a = np.array(out)
+    b = np.array(out)
+    return np.sum(a * b)
+
+
+def popped_and_converted(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    a = np.array(out)
+    return np.sum(a) * out.pop()
+
+
+def converted_in_a_loop(x):
+    out = []
+    s = 0.0
+    for i in range(3):
+        out.append(x[i] * 2.0)
+        s = s + np.sum(np.array(out))
+    return s
+
+
+def appended_after(x):
+    out = []
+    out.append(x[0])
+    a = np.array(out)
+    out.append(x[1])
+    return np.sum(a)
+
+
+def early_return(x):
+    out = []
+    for i in range(3):
+        if x[i] > 1.0:
+            return x[i]
+        out.append(x[i] * 2.0)
+    return np.sum(np.array(out))
+
+
+def bound_again(x):
+    out = []
+    out.append(x[0])
+    out = [x[1], x[2]]
+    return np.sum(np.array(out))
+
+
+def helper(v):
+    return v[0]
+
+
+def passed_on(x):
+    out = []
+    out.append(x[0])
+    return helper(out) * 2.0
+
+
+def extended(x):
+    out = []
+    out.extend([x[0], x[1]])
+    return np.sum(np.array(out))
+
+
+@pytest.mark.parametrize("f, what", [
+    (indexed, r"the list `out` is used other than by append, pop, len or one np\.array\(out\)"),
+    (iterated, r"the list `out` is used other than by append"),
+    (summed, r"the list `out` is used other than by append"),
+    (converted_twice, r"the list `out` is converted to an array twice"),
+    (popped_and_converted, r"the list `out` is both popped and converted to an array"),
+    (converted_in_a_loop, r"np\.array\(out\) in a loop or a branch"),
+    (appended_after, r"`out` is appended to after np\.array\(out\)"),
+    (early_return, r"np\.array\(out\) after an early return"),
+    (bound_again, r"the list `out` is bound again to another value"),
+    (passed_on, r"the list `out` is used other than by append"),
+    (extended, r"the list method \.extend\(\) of `out` is not supported")])
+def test_declined_at_the_users_line(f, what):
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what + r"(.|\n)*hint: build the list with "
+                       r"appends and convert it once"):
+        srcdiff.grad(f)(X.copy())
+
+
+@pytest.mark.parametrize("f", [indexed, iterated, summed, converted_twice])
+def test_forward_mode_keeps_lists(f):
+    """jvp runs lists as lists: what reverse mode declines works there."""
+    _, tangent = srcdiff.jvp(f, wrt=0)(X, np.ones(3))
+    assert tangent == pytest.approx(np.sum(numerical_grad(f, [X], 0)), rel=1e-6)
+
+
+def nested_def_returns(x):
+    """A nested def's `return` before the conversion is that function's, not an early return of this one."""
+    def sq(v):
+        return v * v
+    out = []
+    for i in range(3):
+        out.append(sq(x[i]))
+    return np.sum(np.array(out))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_nested_defs_return_is_not_an_early_return(jit):
+    check_grad(nested_def_returns, [X], jit=jit)
