@@ -38,6 +38,7 @@ class Module:
     return_kinds: dict = field(default_factory=dict)  # (id, argument kinds) -> kind of the result (return_kind)
     tapes: set = field(default_factory=set)           # names of reverse mode's preallocated scalar tapes, with those of
                                                       # the generated code the module holds (build_module)
+    versions: dict = field(default_factory=dict)      # forward mode's later definitions -> the names (SSA_VERSIONS)
     kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
     forward_kinds: dict = field(default_factory=dict)  # forward-mode function name -> the kinds of its primal names
     in_progress: set = field(default_factory=set)     # keys of module.derivatives being generated (derivative_name)
@@ -240,6 +241,8 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     module.derivatives[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds))
+    if forward_mode:
+        module.versions.update(anno.get(ssa_unit.node, anno.SSA_VERSIONS, {}))
 
     def callee_vjp(local, pos, stmt, call_kinds=()):
         return derivative_name(module, local_to_obj[local], pos, mode="pullback", arg_kinds=call_kinds)
@@ -339,7 +342,8 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
                                        entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
                                        arg_dims=arg_dims, checkpoints=checkpoints)
         compiler.run(compiler.MODULE, compiler.Context(module=module))
-        for u in module.units.values():   # the tapes of the generated code it holds (forward mode keeps their names)
-            if compiler.is_generated(u):
+        for u in module.units.values():   # the tapes of the generated code it holds (forward mode keeps their names,
+            if compiler.is_generated(u):  # and defines a tape bound twice again under names of its own)
                 module.tapes |= _generated_tapes(u)
+        module.tapes |= {v for v, name in module.versions.items() if name in module.tapes}
         return module

@@ -84,6 +84,18 @@ def while_after_return(x, a, flag):
     return s * s
 
 
+def loop_n_in_branch(x, a, n):
+    """A loop of a per-example trip count in a branch: the gradient binds its tape there (and to a placeholder
+    before), which forward mode defines again under names of its own (`s_tape3 = np.empty(...)`, merged into
+    `s_tape4`): those were no tapes to the device, and an array of a size the host cannot know was declined
+    (fuzz 822141: 12 of 800 device programs)."""
+    s = x
+    if x > 0.4:
+        for i in range(n):
+            s = 0.5 * s + 0.5 * np.tanh(s * a[i % 3])
+    return s * s + np.sum(a * a) * x
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -98,6 +110,7 @@ def _data():
         "branch_loop_tape": (branch_loop_tape, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "sum_over_n": (sum_over_n, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
         "while_after_return": (while_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
+        "loop_n_in_branch": (loop_n_in_branch, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
     }
 
 
@@ -152,7 +165,8 @@ if __name__ != "__main__":
     results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
-                                      "branch_loop_tape", "early_return_ones", "while_after_return"])
+                                      "branch_loop_tape", "early_return_ones", "while_after_return",
+                                      "loop_n_in_branch"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -38,6 +38,7 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         self.shape, self.dtype = {}, {}
         self.tuples = {}           # names bound to tuples of scalars -> their elements' dtype
         self.stacks, self.tapes = {}, {}
+        self.tape_aliases = set()  # tapes bound only by copies of another (`t6 = t5`: a merge of forward mode's versions)
         self.stack_shapes = {}     # stack -> the shape of the arrays pushed onto it (a stack of numbers has none)
         self.placeholders = {}     # name -> (shape, dtype, statement) of its array placeholder (Inference._placeholder)
         self.storage: dict[str, Storage] = {}
@@ -146,12 +147,19 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                     self.allocs.append(f"{name} = cuda.local.array({local_size(shape)}, {dt})")
         # stacks and tapes
         self.stack_cap, self.tape_cap = {}, {}
+        self.tape_allocated, self.tape_copies = set(), []
         self._capacities(fn.body, [])
+        self.tape_aliases -= self.tape_allocated     # (bound by copies only: no array of its own)
+        while any(t not in self.tape_cap and src in self.tape_cap for t, src in self.tape_copies):
+            for t, src in self.tape_copies:           # a copy or a tangent tape has the size of the tape it copies
+                if t not in self.tape_cap and src in self.tape_cap:
+                    self.tape_cap[t] = self.tape_cap[src]
         for stk, cap in self.stack_cap.items():
             n = max(cap, 1) * local_size(self.stack_shapes.get(stk))
             self.allocs.append(f"{stk} = cuda.local.array({n}, {NUMBA_DTYPE[self.stacks[stk] or 'f']})")
         for tp, cap in self.tape_cap.items():
-            self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
+            if tp not in self.tape_aliases:
+                self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
         body = self.stmts(fn.body)
         params = [f"cu_arg_{p}" if p in self.p_written else p for p in self.params]
         if self.entry:
@@ -181,9 +189,14 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
                 self.stack_cap[stk] = self.stack_cap.get(stk, 0) + cap
             elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in self.tapes \
                     and not is_none(st.value):
+                if isinstance(st.value, ast.Name):          # a copy (of another tape, or of a placeholder)
+                    self.tape_copies.append((st.targets[0].id, st.value.id))
+                    self.tape_aliases.add(st.targets[0].id)
+                    continue
+                self.tape_allocated.add(st.targets[0].id)
                 like = self._tape_like(st.value)
-                if like is not None:
-                    self.tape_cap[st.targets[0].id] = self.tape_cap[like]
+                if like is not None:                        # (its size once the copies' are known: run)
+                    self.tape_copies.append((st.targets[0].id, like))
                     continue
                 trip = self.host.max(st.value.args[0])
                 self.tape_cap[st.targets[0].id] = self._bound(st, trip, "this loop")

@@ -240,6 +240,8 @@ class StatementLowering:
             if t.id in self.stacks:
                 return [f"{t.id}_n = 0"]
             if t.id in self.tapes:
+                if isinstance(v, ast.Name):         # a merge of a tape's versions (or its placeholder): the array
+                    return [f"{t.id} = {v.id}"]
                 return [] if anno.get(st, anno.PLACEHOLDER) else self._tape_allocation(t.id, v)
             if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop":
                 return self._pop(t.id, v.func.value.id)

@@ -91,6 +91,10 @@ TESTCOPY = _key("testcopy", """True on the MERGE copy of an `if`'s test (kept, n
     Written by ssa; read by reverse.""")
 MAYBE_UNDEFINED = _key("maybe_undefined", """set of str, on the FunctionDef: names that may be unbound
     where they are read (assigned on one path only). Written by ssa; read by reverse.""")
+SSA_VERSIONS = _key("ssa_versions", """dict, on the FunctionDef: the name of each later definition of a variable, and of
+    each merge of its definitions -> the variable's name (`t_tape3` -> `t_tape`). Written by ssa; read by
+    module_builder (the versions of a generated gradient's tapes, which forward mode over it defines again, are
+    tapes too: the CUDA lowering's).""")
 PLACEHOLDER = _key("placeholder", """True on `v = <a value of v's kind>` (0.0, zeros of v's rank, ...) that unbound
     wrote: a value for a name read where it may be unassigned (define_unbound), or the type given to a `v = None` of
     differentiated generated code. No path uses the value it binds (a merge copy may copy it along), so its shape

@@ -65,12 +65,15 @@ class _SSA:
         self.namer = Namer(names_in(unit.node))
         self.defined = set(unit.params)
         self.maybe_undefined = set()
+        self.versions = {}          # a later definition's or a merge's name -> the variable's (SSA_VERSIONS)
 
     def version(self, name):
         if name not in self.defined:
             self.defined.add(name)
             return name
-        return self.namer.fresh(name)
+        new = self.namer.fresh(name)
+        self.versions[new] = name
+        return new
 
     def block(self, stmts, env):
         out = []
@@ -104,6 +107,7 @@ class _SSA:
                     self.maybe_undefined.add(env[v])
                 else:
                     m = self.namer.fresh(v)
+                    self.versions[m] = v
                     s.body.append(_tag(assign(m, load(a)), s, anno.MERGE))
                     s.orelse.append(_tag(assign(m, load(b)), s, anno.MERGE))
                     env[v] = m
@@ -155,4 +159,5 @@ def to_ssa(unit):
     pass_ = _SSA(unit)
     unit.node.body = pass_.block(unit.node.body, {p: p for p in unit.params})
     anno.set(unit.node, anno.MAYBE_UNDEFINED, pass_.maybe_undefined)  # zero adjoints of these need no shape
+    anno.set(unit.node, anno.SSA_VERSIONS, pass_.versions)
     return unit
