@@ -70,6 +70,40 @@ def in_while_else(x, a):
     return s
 
 
+def in_while_else_with_a_sum(x, a):
+    """A while ... else whose condition holds := around a sum over a comprehension: the else first becomes a flag,
+    then the := moves out of the condition, and the sum with it (was declined: "sum over a comprehension inside a
+    while condition", fuzz 828185)."""
+    s = a
+    k = 0
+    while (r := s + 0.1 * np.tanh(sum(v * 0.25 for v in x))) < 3.0 and k < 10:
+        s = s * 1.5 + np.sum(x) * 0.1
+        k += 1
+        if s > 100.0:
+            break
+    else:
+        s = s + r
+    return s
+
+
+def continue_in_an_inner_loops_else(x, a):
+    """The `continue` in an inner loop's else block continues the while loop: the condition's := must run again
+    before the next iteration (it was taken for the inner loop's, the := assigned at the end of the body only, and
+    the loop never ended: CUDA fuzz 830192, a hang)."""
+    c = a
+    k = 0
+    while (r := c + 0.1 * np.tanh(x[0])) < 2.0:
+        c = c + 0.75 + 0.25 * np.tanh(x[1] * c)
+        k += 1
+        for i in range(1, 1):
+            c = c * 2.0
+        else:
+            if x[2] > -0.3:
+                continue
+        c = c + 5.0
+    return r * c + k
+
+
 def in_loop_branch(x, a):
     s = 0.0
     for i in range(3):
@@ -89,7 +123,8 @@ def in_lambda(x):
 X = np.array([0.4, -0.7, 1.1])
 CASES = [(in_if, (X,)), (in_if, (X * 0.1,)), (in_elif, (X, 0.5)), (in_elif, (-X, 0.5)), (in_assignment, (X,)),
          (in_for_iterable, (X,)), (in_while, (X, 0.5)), (in_while_with_continue, (X, 0.5)), (in_while_else, (X, 0.5)),
-         (in_loop_branch, (X, 0.5)), (in_lambda, (X,))]
+         (in_loop_branch, (X, 0.5)), (in_lambda, (X,)), (in_while_else_with_a_sum, (X, 0.5)),
+         (continue_in_an_inner_loops_else, (X, 0.5))]
 
 
 @pytest.mark.parametrize("jit", [False, True])

@@ -91,8 +91,10 @@ class _Desugar:
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
-        if not (isinstance(s, (gast.For, gast.While)) and s.orelse) and walrus.has_assignment_expression(s):
-            return self.block(walrus.hoist(self.unit, s))     # (a loop's else first: _else_as_flag)
+        if isinstance(s, (gast.For, gast.While)) and s.orelse:     # (before its header's := and sums are moved)
+            return self.block(self._else_as_flag(s))
+        if walrus.has_assignment_expression(s):
+            return self.block(walrus.hoist(self.unit, s))
         loops, targets = self.hoist_sums(s)
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
@@ -127,8 +129,6 @@ class _Desugar:
             return self.stmt(copy_loc(assign(s.target, s.value, s.lineno), s))
         if isinstance(s, gast.Assign):
             return self.assign(s)
-        if isinstance(s, (gast.For, gast.While)) and s.orelse:
-            return self.block(self._else_as_flag(s))
         if isinstance(s, gast.For):
             return self.for_(s)
         if isinstance(s, gast.While):

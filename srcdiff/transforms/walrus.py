@@ -98,8 +98,10 @@ def _continues(stmts) -> bool:
     for st in stmts:
         if isinstance(st, gast.Continue):
             return True
-        if not isinstance(st, (gast.For, gast.While, gast.FunctionDef)) and any(
-                _continues(b) for b in nested_blocks(st)):
+        if isinstance(st, (gast.For, gast.While)):      # its body's are its own; its else's are this loop's
+            if _continues(st.orelse):
+                return True
+        elif not isinstance(st, gast.FunctionDef) and any(_continues(b) for b in nested_blocks(st)):
             return True
     return False
 
