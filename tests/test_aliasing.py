@@ -371,3 +371,20 @@ def test_a_read_before_a_loop_that_writes_through_a_second_name_is_not_reused_af
         np.testing.assert_allclose(srcdiff.grad(second_name_written_in_a_while_loop, wrt=k, jit=jit)(0.2, a, M),
                                    numerical_grad(second_name_written_in_a_while_loop, [0.2, a, M], k),
                                    rtol=1e-6, atol=1e-8)
+
+
+def _view_of_a_rebound_array(x):
+    y = x.copy()
+    s = 0.0
+    for i in range(2):
+        y = y * 2.0
+        v = y[:2]
+        y[0] = 1.0
+        s = s + np.sum(v)
+    return s
+
+
+def test_decline_names_the_users_variables():
+    """The message names `y`, the user's variable, not `y1`, the version SSA made of it (SSA_VERSIONS)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`v` shares memory with `y`, which(.|\n)*index `y` again"):
+        srcdiff.grad(_view_of_a_rebound_array)(np.ones(3))

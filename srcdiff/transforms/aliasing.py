@@ -393,6 +393,9 @@ class _Flow:
             fail(w, self.unit, f"this assignment writes in place into the array the loop over `{iterated}` walks, "
                                "which the loop reads again: srcdiff does not follow writes through views",
                  "loop over a copy (for e in np.copy(...)) or over the indices (for i in range(len(...)))")
+        versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
+        base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
+        view, target, base = (versions.get(n, n) for n in (view, target, base))
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
         if view == target:     # two bindings of one name (a swap in a loop, then a second name written)
@@ -400,7 +403,6 @@ class _Flow:
                                f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
                                f"not follow writes through views",
                  "take a copy (np.copy(...)) where the second name or the swap binds the array")
-        base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
                   f"a copy (np.copy(...)) if it is meant to be a separate array"
                   if target != base else
