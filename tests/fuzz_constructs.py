@@ -553,6 +553,9 @@ DETECTORS = {
         _call_name(c) in ("np.array", "np.asarray", "np.stack") and len(c.args) == 1 and isinstance(c.args[0], ast.Name)
         and c.args[0].id in _list_names(t) for c in _walk(t, ast.Call)),
     "lists built with append :: used as a stack with pop": lambda t: bool(_list_calls(t, "pop")),
+    "lists built with append :: also made anew in each iteration of a loop": lambda t: any(
+        isinstance(a.value, ast.List) and not a.value.elts for loop in _walk(t, ast.For, ast.While)
+        for a in loop.body if isinstance(a, ast.Assign)),
     "assignment expressions :: if (n := np.sum(x * x)) > 1.0": lambda t: any(
         isinstance(n, ast.NamedExpr) for s in _walk(t, ast.If) for n in ast.walk(s.test)),
     "assignment expressions :: also in while conditions": lambda t: any(

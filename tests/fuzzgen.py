@@ -1050,6 +1050,16 @@ class Gen:
             self.bind(env, acc, "s")
             return [f"{lst} = []", f"for {i} in range({n}):", f"    {lst}.append({self.expr('s', inner, 2)})",
                     f"{acc} = 0.0", f"for {j} in range({n}):", f"    {acc} = {acc} * 0.5 + {lst}.pop() * ({j} + 1.0)"]
+        if self.coin(3):                   # a list made anew in each iteration, converted at its end: rows
+            rows, j, row = self.fresh("rows"), self.fresh("j"), self.fresh("row")
+            inner2 = self.child(inner)
+            inner2["loops"].append(j)
+            t = self.fresh("t")
+            self.bind(env, t, "s")
+            return [f"{rows} = []", f"for {i} in range({n}):", f"    {row} = []",
+                    f"    for {j} in range({self.N}):", f"        {row}.append({self.expr('s', inner2, 2)})",
+                    f"    {rows}.append(np.array({row}) * {self.expr('s', inner, 1)})",
+                    f"{t} = np.sum(np.stack({rows}) ** 2) / {n}"]
         kind = self.pick(["s", "s", "v"])
         lines = [f"{lst} = []"]
         if kind == "v":                    # (np.stack of no rows has no shape: one before the loop)

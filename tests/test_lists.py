@@ -217,9 +217,9 @@ def extended(x):
     (summed, r"the list `out` is used other than by append"),
     (converted_twice, r"the list `out` is converted to an array twice"),
     (popped_and_converted, r"the list `out` is both popped and converted to an array"),
-    (converted_in_a_loop, r"np\.array\(out\) in a loop or a branch"),
+    (converted_in_a_loop, r"np\.array\(out\) in a loop or a branch of its own"),
     (appended_after, r"`out` is appended to after np\.array\(out\)"),
-    (early_return, r"np\.array\(out\) after an early return"),
+    (early_return, r"np\.array\(out\) after an early return, break or continue"),
     (bound_again, r"the list `out` is bound again to another value"),
     (passed_on, r"the list `out` is used other than by append"),
     (extended, r"the list method \.extend\(\) of `out` is not supported")])
@@ -249,3 +249,40 @@ def nested_def_returns(x):
 @pytest.mark.parametrize("jit", [False, True])
 def test_a_nested_defs_return_is_not_an_early_return(jit):
     check_grad(nested_def_returns, [X], jit=jit)
+
+
+def rows_of_a_matrix(x, a):
+    """A list made anew in each iteration and converted at its end: one conversion per list."""
+    rows = []
+    for i in range(3):
+        row = []
+        for j in range(3):
+            row.append(x[i] * x[j] + a * j)
+        rows.append(np.array(row) * x[i])
+    M = np.stack(rows)
+    return np.sum(M @ x) + np.sum(M * M)
+
+
+def row_with_continue(x):
+    rows = []
+    for i in range(3):
+        row = []
+        row.append(x[i])
+        if x[i] > 0.0:
+            continue
+        rows.append(np.array(row))
+    return np.sum(np.array(rows))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_list_made_in_each_iteration(jit):
+    check_grad(rows_of_a_matrix, [X, 0.5], jit=jit)
+    _, tangent = srcdiff.jvp(rows_of_a_matrix, wrt=(0, 1), jit=jit)(X, 0.5, (np.ones(3), 1.0))
+    g = srcdiff.grad(rows_of_a_matrix, wrt=(0, 1), jit=jit)(X, 0.5)
+    assert tangent == pytest.approx(np.sum(g[0]) + g[1], rel=1e-9)
+
+
+def test_a_jump_before_the_conversion_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: np\.array\(row\) after an early return, break "
+                       r"or continue between `row = \[\]` and it"):
+        srcdiff.grad(row_with_continue)(X)

@@ -5,10 +5,12 @@ Reverse mode already differentiates lists used as stacks (generated gradients di
 forward.lower_stacks makes `s = []`, `s.append(v)`, `s.pop()` the calls rt.stack, rt.push, rt.pop, and the
 adjoint of a push is a pop of the adjoint stack). `np.array(out)` (or np.asarray, np.stack) becomes
 rt.stack_array(out), whose adjoint is the list of the gradient's rows, `rt.unstack(g)`: the appends' adjoints,
-run last first, pop them last first. That holds where the list is converted once, after every append, and
-always: this pass declines, at the user's line, a list used otherwise (indexed, iterated, summed, passed to a
-function or returned: convert it once and use the array), converted twice or where it may not run (in a loop or
-a branch, after an early return), appended to after its conversion, or both converted and popped.
+run last first, pop them last first. That holds where each list is converted once, after every append to it, on
+every path that made it: in the block that binds `out = []`, after the appends, with no return, break or continue
+between (so a list made anew in each iteration of a loop and converted at its end works). This pass declines, at
+the user's line, a list used otherwise (indexed, iterated, summed, passed to a function or returned: convert it
+once and use the array), converted twice, in a branch or loop of its own, after such a jump or appended to after
+its conversion, or both converted and popped.
 Forward mode (jvp) keeps lists as lists at run time and needs none of this.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import dotted_name, walk
+from .astutil import dotted_name, nested_blocks, walk
 
 CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
 _ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
@@ -89,18 +91,39 @@ def _check_list(unit, fn, name, stacks):
         fail(conversions[1], unit, f"the list `{name}` is converted to an array twice", _ADVICE)
     if pops:
         fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _ADVICE)
-    top = next((s for s in fn.body if any(n is at for n in walk(s))), None)
-    if top is None or isinstance(top, (gast.If, gast.For, gast.While)):
-        fail(at, unit, f"np.array({name}) in a loop or a branch (it may run more than once, or not at all)", _ADVICE)
-    later = fn.body[fn.body.index(top) + 1:]
-    earlier = fn.body[:fn.body.index(top)]
-    if any(a is n for s in later for n in walk(s) for a in appends):
-        fail(at, unit, f"`{name}` is appended to after np.array({name})", _ADVICE)
-    if any(isinstance(n, gast.Return) for s in earlier if not isinstance(s, gast.FunctionDef) for n in walk(s)
-           if not _in_nested_function(n, s)):
-        fail(at, unit, f"np.array({name}) after an early return (on that path it does not run)", _ADVICE)
+    bindings = [s for s in walk(fn) if _empty_list(s) and s.targets[0].id == name]
+    if len(bindings) > 1:
+        fail(bindings[1], unit, f"the list `{name}` is bound to a new list twice and converted to an array", _ADVICE)
+    block = next(b for b in _blocks(fn) if any(s is bindings[0] for s in b))
+    first = next(k for k, s in enumerate(block) if s is bindings[0])
+    top = next((k for k, s in enumerate(block) if any(n is at for n in walk(s))), None)
+    if top is None or top < first or isinstance(block[top], (gast.If, gast.For, gast.While)):
+        fail(at, unit, f"np.array({name}) in a loop or a branch of its own, or away from the block that binds "
+                       f"`{name} = []` (it may run more than once, or not at all, for one list)", _ADVICE)
+    between = block[first + 1:top]
+    if any(a is n for a in appends for s in block[top:] for n in walk(s)) or any(
+            not any(a is n for s in between for n in walk(s)) for a in appends):
+        fail(at, unit, f"`{name}` is appended to after np.array({name}), or outside the block that binds it", _ADVICE)
+    jumps = [n for s in between if not isinstance(s, gast.FunctionDef) for n in _jumps(s)]
+    if jumps:
+        fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
+                       "that path it does not run)", _ADVICE)
 
 
-def _in_nested_function(node, stmt) -> bool:
-    """Whether `node` (in `stmt`) sits in a def or lambda nested in `stmt` (its returns are that function's)."""
-    return any(node is n for f in walk(stmt) if isinstance(f, (gast.FunctionDef, gast.Lambda)) for n in walk(f))
+def _blocks(fn):
+    """Every statement list of `fn` (its body and the blocks nested in it)."""
+    out = [fn.body]
+    for s in walk(fn):
+        out += nested_blocks(s) if isinstance(s, gast.stmt) and s is not fn else []
+    return out
+
+
+def _jumps(stmt, in_loop=False):
+    """The returns in `stmt` (not a nested function's), and its breaks and continues not of a loop nested in it."""
+    if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
+        return
+    if isinstance(stmt, gast.Return) or (isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop):
+        yield stmt
+    for b in (nested_blocks(stmt) if isinstance(stmt, gast.stmt) else []):
+        for s in b:
+            yield from _jumps(s, in_loop or (isinstance(stmt, (gast.For, gast.While)) and b is stmt.body))
