@@ -150,3 +150,22 @@ def test_an_adjoint_of_a_value_whose_shape_changes_restarts_in_its_shape():
 def test_values_whose_shape_changes_between_iterations_give_the_gradient(f, jit):
     M = np.array([[0.1, 0.2, -0.3, 0.4], [0.3, -0.4, 0.6, 0.2]])
     check_grad(f, [0.3, M], wrt=(0, 1), jit=jit)
+
+
+def _array_of_iteration_size(a, n):
+    """An array allocated in a loop with a size that changes each iteration, written in place: the backward sweep
+    restarts its adjoint at each iteration's shape (it kept the later iteration's: "operands could not be broadcast
+    together with shapes (3,) (2,)", plain fuzz 833119, there through an array of a list comprehension whose filter
+    keeps no item in the first iteration)."""
+    s = 0.0
+    for i in range(n):
+        buf = np.zeros(i + 1)
+        buf[0] = a[0] * (i + 1.0)
+        buf[i] += a[1]
+        s = s + np.sum(buf * buf) + np.sum(np.array([a[2] * k for k in range(4) if i > 0]))
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_array_whose_size_changes_between_iterations(jit):
+    check_grad(_array_of_iteration_size, [np.array([0.3, -0.2, 0.7, 0.1]), 3], wrt=0, jit=jit)

@@ -129,9 +129,10 @@ def test_random_functions_print_as_ast_unparse_prints_them():
     for seed in range(400):
         src = _comments_as_constants(_Random(seed).function())
         t = ast.parse(src).body[0]
-        for n in ast.walk(t):     # a third of the comments cite a user's line, a third start a sweep
-            if isinstance(n, ast.Expr) and emit.comment_text(n) is not None and id(n) % 3:
-                anno.set(n, anno.USER_LINE if id(n) % 3 == 1 else anno.SWEEP, (7, "text", None, "f.py"))
+        comments = [n for n in ast.walk(t) if isinstance(n, ast.Expr) and emit.comment_text(n) is not None]
+        for k, n in enumerate(comments):    # a third of the comments cite a user's line, a third start a sweep
+            if (k + seed) % 3:              # (by position, not id(): the count below must not depend on addresses)
+                anno.set(n, anno.USER_LINE if (k + seed) % 3 == 1 else anno.SWEEP, (7, "text", None, "f.py"))
         printed = source_text.function_text(t)
         if printed is None:     # a string statement first: ast.unparse writes it as a docstring
             assert ast.get_docstring(t, clean=False) is not None and emit.comment_text(t.body[0]) is None, src

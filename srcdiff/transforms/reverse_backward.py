@@ -369,7 +369,7 @@ class BackwardSweep:
                 body.append(assign(d, self.zero(v, s)))
             elif v in inplace and not body_state[d]:
                 body.append(assign(d, call("rt.copy", load(d))))
-        body = self.restart_reshaped(s, body, [v for v in carried if v not in inplace and v not in first_bound], outside)
+        body = self.restart_reshaped(s, body, [v for v in carried if v not in first_bound], outside)
         self.last_line = None
         if not any(not isinstance(b, gast.Expr) or not is_comment(b) for b in body):
             return
