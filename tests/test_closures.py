@@ -207,3 +207,29 @@ def test_bindings_a_call_cannot_follow_are_declined(f, line, what):
     with pytest.raises(srcdiff.SrcdiffError, match=what) as e:
         srcdiff.grad(f)(0.7, np.array([0.3, -1.2]))
     assert e.value.lineno == first + line
+
+
+def _bound_again_in_a_loop_later(x, M, n):
+    """`g` called before it is bound again in a loop over pairs (a dead branch when n <= 5): a call selects among
+    the bindings that can reach it (it selected among every one: the stored case tests/fuzz_cases/
+    lambda_bound_later_836034.py, a NameError of the loop's `w` in the gradient of a function calling it)."""
+    g = lambda u: x * u
+    t = g(np.sum(M))
+    g = lambda u: np.sin(x) * u
+    if n > 5:
+        for w, v in ((M * 2.0, x), (M * 3.0, x * x)):
+            g = lambda u: np.dot(w[:, 1], M[:, 0]) + u
+            t = t + g(v)
+    return t + g(x)
+
+
+def _calls_it(x, M, n):
+    return np.sin(0.5 * _bound_again_in_a_loop_later(x, M, n))
+
+
+@pytest.mark.parametrize("n", [2, 7])
+@pytest.mark.parametrize("f", [_bound_again_in_a_loop_later, _calls_it])
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_call_selects_among_the_bindings_that_reach_it(f, n, jit):
+    M = np.array([[0.5, -0.3, 0.2], [0.1, 0.9, -0.4]])
+    check_grad(f, [0.7, M, n], wrt=(0, 1), jit=jit)
