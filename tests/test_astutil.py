@@ -40,3 +40,17 @@ def test_walk_calls_takes_a_calls_children_before_yielding_it():
             n.args = n.args + [gast.parse("h(y)").body[0].value]    # not met: added after f was reached
     assert sorted(met) == ["f", "g"]
     assert list(walk_calls(gast.parse("x + 1").body[0].value)) == []
+
+
+def test_block_jumps_are_the_ones_that_leave_the_block():
+    """Returns anywhere (not a nested def's); breaks and continues not of a nested loop's body, a nested loop's
+    `else` block included (they are the enclosing loop's: walrus.py and lists.py rely on it)."""
+    import gast
+    from srcdiff.transforms.astutil import block_jumps
+    body = gast.parse(
+        "if a:\n    continue\n"
+        "for i in r:\n    break\n    return 1\nelse:\n    continue\n"
+        "while b:\n    continue\n"
+        "def g():\n    return 2\n").body
+    found = [(type(j).__name__, j.lineno) for j in block_jumps(body)]
+    assert found == [("Continue", 2), ("Return", 5), ("Continue", 7)], found

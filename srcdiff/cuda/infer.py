@@ -315,8 +315,7 @@ class Inference:
                         raise Unknown(stk)
                     self._set(t.id, self.stack_shapes.get(stk), self.stacks[stk], st)
                     return
-                if isinstance(v, ast.Name) and (v.id in self.tapes or (t.id in self.tapes and v.id not in self.tapes)
-                                                 and t.id in self.p.tapes):
+                if isinstance(v, ast.Name) and (v.id in self.tapes or (t.id in self.tapes and t.id in self.p.tapes)):
                     if v.id in self.tapes:      # a merge of a tape's versions: the same local array (tape_aliases)
                         self.tapes.setdefault(t.id, self.tapes[v.id])
                         self.dtype.setdefault(t.id, self.tapes[v.id] or "f")

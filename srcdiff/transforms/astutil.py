@@ -560,6 +560,23 @@ def name_counts(fn) -> tuple:
 
 
 # ---- the block walker: every pass that rewrites nested statement lists goes through these -------------
+def block_jumps(stmts):
+    """The statements in `stmts` (nested blocks included) that leave them: every return (not a nested function's),
+    and the breaks and continues of the loop whose body `stmts` is, not those of a loop nested in it (a nested
+    loop's `else` block is not its body: its breaks and continues are this loop's)."""
+    for st in stmts:
+        if isinstance(st, (gast.FunctionDef, gast.Lambda)):
+            continue
+        if isinstance(st, (gast.Return, gast.Break, gast.Continue)):
+            yield st
+        elif isinstance(st, (gast.For, gast.While)):
+            yield from (j for j in block_jumps(st.body) if isinstance(j, gast.Return))
+            yield from block_jumps(st.orelse)
+        else:
+            for b in nested_blocks(st):
+                yield from block_jumps(b)
+
+
 def nested_blocks(s) -> list:
     """The statement lists nested directly in `s` (an if's or loop's body and orelse, a def's body)."""
     fields = _BLOCK_FIELDS.get(type(s))

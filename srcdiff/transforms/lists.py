@@ -18,7 +18,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import dotted_name, nested_blocks, walk
+from .astutil import block_jumps, dotted_name, nested_blocks, walk
 
 CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
 _ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
@@ -104,8 +104,7 @@ def _check_list(unit, fn, name, stacks):
     if any(a is n for a in appends for s in block[top:] for n in walk(s)) or any(
             not any(a is n for s in between for n in walk(s)) for a in appends):
         fail(at, unit, f"`{name}` is appended to after np.array({name}), or outside the block that binds it", _ADVICE)
-    jumps = [n for s in between if not isinstance(s, gast.FunctionDef) for n in _jumps(s)]
-    if jumps:
+    if any(True for _ in block_jumps(between)):
         fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
                        "that path it does not run)", _ADVICE)
 
@@ -116,14 +115,3 @@ def _blocks(fn):
     for s in walk(fn):
         out += nested_blocks(s) if isinstance(s, gast.stmt) and s is not fn else []
     return out
-
-
-def _jumps(stmt, in_loop=False):
-    """The returns in `stmt` (not a nested function's), and its breaks and continues not of a loop nested in it."""
-    if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
-        return
-    if isinstance(stmt, gast.Return) or (isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop):
-        yield stmt
-    for b in (nested_blocks(stmt) if isinstance(stmt, gast.stmt) else []):
-        for s in b:
-            yield from _jumps(s, in_loop or (isinstance(stmt, (gast.For, gast.While)) and b is stmt.body))

@@ -16,7 +16,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import assign, copy_loc, load, nested_blocks, walk
+from .astutil import assign, block_jumps, copy_loc, load, walk
 
 # the expressions of a statement that run once, before its block (an if's test, a loop's iterable, ...)
 _HEADERS = {gast.Assign: ("value",), gast.AugAssign: ("value",), gast.AnnAssign: ("value",),
@@ -50,7 +50,7 @@ def hoist(unit, s) -> list:
         if e is not None:
             _check(unit, s, e)
             setattr(s, field, _Hoister(before).visit(e))
-    if isinstance(s, gast.While) and not _continues(s.body):      # before the loop and at the end of each iteration
+    if isinstance(s, gast.While) and not any(isinstance(j, gast.Continue) for j in block_jumps(s.body)):      # before the loop and at the end of each iteration
         again = [copy_loc(copy.deepcopy(st), s) for st in before]
         s.body = s.body + again
         return [copy_loc(st, s) for st in before] + [s]
@@ -91,19 +91,6 @@ def _check(unit, s, e):
                     (m.lineno, m.col_offset) < at:
                 fail(s, unit, f"`{n.target.id}` is read in this statement before the assignment expression "
                               f"({n.target.id} := ...) binds it: that is not supported", _ADVICE)
-
-
-def _continues(stmts) -> bool:
-    """Whether a `continue` of the loop whose body is `stmts` is among them (not one of a nested loop's)."""
-    for st in stmts:
-        if isinstance(st, gast.Continue):
-            return True
-        if isinstance(st, (gast.For, gast.While)):      # its body's are its own; its else's are this loop's
-            if _continues(st.orelse):
-                return True
-        elif not isinstance(st, gast.FunctionDef) and any(_continues(b) for b in nested_blocks(st)):
-            return True
-    return False
 
 
 def _walk_context(e, conditional):
