@@ -96,6 +96,22 @@ def loop_n_in_branch(x, a, n):
     return s * s + np.sum(a * a) * x
 
 
+def continue_after_return(x, a, flag):
+    """A loop with `continue` after an early return: the gradient tapes the loop's conditions (booleans) and binds
+    the tape to a placeholder first, `cond_tape = np.zeros((1,), dtype=np.bool_)`; forward mode merges the two into
+    one name, and the device typed the placeholder's array float and the tape int64: numba-cuda's typing failed
+    ("Cannot unify array(int64, 1d, C) and array(float64, 1d, C)", CUDA fuzz on the GPU, seeds 841014, 841137,
+    841323; the simulator does not type the kernel)."""
+    if flag:
+        return x * x
+    s = x
+    for i in range(3):
+        if a[i] > 0.3:
+            continue
+        s = 0.5 * s + 0.5 * np.tanh(s * a[i])
+    return s * s
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -111,6 +127,7 @@ def _data():
         "sum_over_n": (sum_over_n, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
         "while_after_return": (while_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "loop_n_in_branch": (loop_n_in_branch, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
+        "continue_after_return": (continue_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
     }
 
 
@@ -166,13 +183,20 @@ if __name__ != "__main__":
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
-                                      "loop_n_in_branch"])
+                                      "loop_n_in_branch", "continue_after_return"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3                                    # (a Hessian that is not zero)
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
+
+    def test_hvp_merged_bool_tape_compiles_to_ptx():
+        """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
+        tape is an int64 array as the tape is."""
+        f, wrt, args, axes, tangent = _data()["continue_after_return"]
+        k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
+        assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
 
     def test_hvp_empty_sum_of_arrays_raises(results):
         assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "

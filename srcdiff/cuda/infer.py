@@ -240,6 +240,7 @@ class Inference:
                     self.fail(st, f"unsupported on the device: {ex}")
             if not pending:
                 self._type_placeholders()
+                self._tape_placeholder_dtypes()
                 return
             if len(pending) == stuck and not self._type_placeholders():
                 break
@@ -288,6 +289,30 @@ class Inference:
                 self._set(name, self.shape[to] if to else shape, self.dtype[to] if to else dt, st)
                 typed = True
         return typed
+
+    def _tape_placeholder_dtypes(self):
+        """A merge copies a tape's versions into one name (`t6 = t5` on one path, `t6 = t` on the other), so they
+        are arrays of one dtype on the device; the version that a placeholder binds (`t = np.zeros((1,),
+        dtype=np.bool_)` where the tape is bound on some paths only) is an array of its own, typed float by its
+        statement: it takes the integer dtype of the tapes it merges with (forward mode's tapes of booleans and
+        trip counts), which device code stores as int64."""
+        merges = [(st.targets[0].id, st.value.id) for st in self._walk(self.fn.body)
+                  if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                  and isinstance(st.value, ast.Name) and st.targets[0].id in self.tapes]
+        group = {}
+        for t, v in merges:     # the names of one merge group share one representative
+            a, b = self._root(group, t), self._root(group, v)
+            group[a] = b
+        for name in [v for _, v in merges if v not in self.tapes and v in self.placeholders]:
+            root = self._root(group, name)
+            if any(self.tapes.get(n) in ("i", "b") for n in self.tapes if self._root(group, n) == root):
+                self.dtype[name] = "i"
+
+    @staticmethod
+    def _root(group, name):
+        while group.get(name, name) != name:
+            name = group[name]
+        return name
 
     def _set(self, name, shape, dt, node):
         if name in self.shape and shape is not None and self.shape[name] != shape:
