@@ -229,8 +229,13 @@ def _set_unit(step):
 
 
 def _parse(ctx):
-    if ctx.unit is None:
-        ctx.unit = ctx.source if isinstance(ctx.source, parse.Unit) else parse.parse(ctx.source)
+    if ctx.unit is None and isinstance(ctx.source, parse.Unit):
+        # (a lifted nested function: the front end works on a copy, since the module makes one front-end unit of
+        # it per structure of its tuple arguments and every unit must start from the same tree)
+        ctx.unit = ctx.source
+        _copy_unit(ctx)
+    elif ctx.unit is None:
+        ctx.unit = parse.parse(ctx.source)
 
 
 def _flatten(ctx):

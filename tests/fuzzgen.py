@@ -139,6 +139,7 @@ class Gen:
         self.helper_src = []
         self.procedures = []       # (name, the kind of array it writes into): helpers called for their effect
         self.closure_defaults = {}  # nested def with a parameter c that has a default -> whether c is keyword-only
+        self.closure_pairs = set()  # nested defs taking a pair (u, u2) as one tuple parameter
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
@@ -375,6 +376,8 @@ class Gen:
         if o == "closure":
             name, ret = self.pick(env["closures"])
             e = f"{name}({self.expr('s', env, d)})"
+            if name in self.closure_pairs:     # a tuple literal for its tuple parameter
+                e = f"{name}(({self.expr('s', env, d)}, {self.expr('s', env, d - 1)}))"
             if name in self.closure_defaults and self.coin():     # its default given at this call
                 kwonly = self.closure_defaults[name]
                 e = f"{e[:-1]}, {'c=' if kwonly or self.coin() else ''}{self.expr('s', env, d - 1)})"
@@ -1017,7 +1020,11 @@ class Gen:
             cenv["vars"]["u"] = "s"
             cenv["closures"] = []
             lines = [f"def {name}(u):"]
-            if self.coin(3):   # a parameter with a default (README: nested defs with defaults), keyword-only or not
+            if self.coin(2):   # README: tuple arguments of your functions (nested defs too), unpacked in the body
+                lines = [f"def {name}(uv):", "    u, u2 = uv"]
+                cenv["vars"]["u2"] = "s"
+                self.closure_pairs.add(name)
+            elif self.coin(3):   # a parameter with a default (README: nested defs with defaults), keyword-only or not
                 kwonly = self.coin(3)
                 default = self.pick([self.const(), self.expr("s", env, 1)])   # (bound where the def runs)
                 lines = [f"def {name}(u, {'*, ' if kwonly else ''}c={default}):"]

@@ -105,6 +105,28 @@ def test_gradients_through_lifted_functions(f, jit):
     np.testing.assert_allclose(srcdiff.value_and_grad(f, jit=jit)(0.7, 1.3)[0], f(0.7, 1.3))
 
 
+def rk2_state(y0, k):
+    """A nested def taking a tuple, called on a tuple literal and then on the items of its own result: the front
+    end flattened the lifted function's unit in place for the first call, so the second saw a function of three
+    parameters, stayed a call, and the gradient was declined ("the differentiated function returns a tuple")."""
+    def rhs(s):
+        p, v = s
+        return (v, -k[0] * p + 0.1 * np.sin(p))
+    k1 = rhs((y0[0], y0[1]))
+    k2 = rhs((y0[0] + 0.5 * k1[0], y0[1] + 0.5 * k1[1]))
+    return k2[0] ** 2 + 0.5 * k2[1] ** 2
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_nested_def_called_twice_on_tuples(jit):
+    y0, k = np.array([1.0, 0.2]), np.array([2.0, 0.3])
+    check_grad(rk2_state, [y0, k], wrt=(0, 1), jit=jit)
+    tangent = (np.array([0.3, -0.5]), np.array([0.7, 0.1]))
+    _, d = srcdiff.jvp(rk2_state, wrt=(0, 1), jit=jit)(y0, k, tangent)
+    g = srcdiff.grad(rk2_state, wrt=(0, 1), jit=jit)(y0, k)
+    np.testing.assert_allclose(d, np.sum(g[0] * tangent[0]) + np.sum(g[1] * tangent[1]), rtol=1e-10)
+
+
 def default_calling_a_lambda(x, n):
     def inner(u, *, c=(lambda y: y * x)(n * 0.25)):
         return np.sin(u) * c
