@@ -79,6 +79,11 @@ class _Canon(Transformer):
                 and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
                         for k in node.keywords)):   # np.stack((a, b)) along axis 0 is np.array((a, b)) (of scalars too)
             return self._literal_array(node.args[0], node)
+        if name in ("rt.max2", "rt.min2") and node.keywords:
+            fail(node, self.unit, f"{name[3:6]}(...) with {node.keywords[0].arg}= is not supported",
+                 f"compute the value to compare and use {name[3:6]}(a, b) or np.arg{name[3:6]} with indexing")
+        if name in ("rt.max2", "rt.min2") and len(node.args) > 2:   # max(a, b, c)
+            node.args = [copy_loc(gast.List(elts=node.args, ctx=gast.Load()), node)]   # is max([a, b, c])
         if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
             node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
             name = dotted_name(node.func)
