@@ -48,6 +48,14 @@ class _Canon(Transformer):
                 return node.orelse
         return node
 
+    def visit_Assign(self, node):
+        """A list or tuple literal written into an array (`traj[i] = (p, v)`, `y[:2] = [a, b]`) is the array it
+        stands for: written as it stands, the write had no adjoint rule, so nothing flowed back to its items."""
+        self.generic_visit(node)
+        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Subscript) and _is_literal_seq(node.value):
+            node.value = self._literal_array(node.value, node)
+        return node
+
     def visit_BinOp(self, node):
         """A list or tuple literal operand of arithmetic with an array is the array it stands for
         (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *

@@ -644,6 +644,14 @@ class _Sums(Transformer):
             self.found.append((name, node.args[0]))
             return copy_loc(load(name), node)
         if _is_items(self.unit, node):
+            comp = node.args[0]
+            if isinstance(comp.elt, (gast.ListComp, gast.List, gast.Tuple)):
+                # np.array([[g(v, k) for k in ks] for v in vs]), np.array([[v, v * v] for v in x]): each item is
+                # the array of its list (NumPy makes the same matrix of a list of lists; a tuple as the first
+                # item, the rows' shape, does not compile under Numba)
+                comp.elt = copy_loc(gast.Call(func=gast.Attribute(value=load(node.func.value.id), attr="array",
+                                                                  ctx=gast.Load()), args=[comp.elt], keywords=[]),
+                                    comp.elt)
             if self.guarded is not None:
                 fail(node, self.unit, f"an array of a list comprehension inside {self.guarded}",
                      "make the array in an assignment of its own before this statement")
