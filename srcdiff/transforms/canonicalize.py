@@ -97,9 +97,12 @@ class _Canon(Transformer):
             name = dotted_name(node.func)
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
-            if len(node.args) != 1 or node.keywords:
-                fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
-            return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+            starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
+            if len(node.args) + len(node.keywords) != 1 + len(starts) or len(starts) > 1:
+                fail(node, self.unit, "sum(...) with arguments other than the terms and a start",
+                     "write sum(xs) or sum(xs, start)")
+            total = copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+            return copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node) if starts else total
         if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
             out = composites.expand(name, node)
             if isinstance(out, tuple):

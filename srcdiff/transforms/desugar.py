@@ -628,6 +628,12 @@ class _Sums(Transformer):
         self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
 
     def visit_Call(self, node):
+        starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
+        if (_builtin(self.unit, node.func, "sum") and len(starts) == 1 and len(node.args) + len(node.keywords) == 2
+                and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp, gast.List, gast.Tuple))):
+            # sum(terms, start) is start + sum(terms) (the start read first, as Python reads it)
+            total = copy_loc(gast.Call(func=node.func, args=node.args[:1], keywords=[]), node)
+            return self.visit(copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node))
         comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
         if (_builtin(self.unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
                 and not any(isinstance(e, gast.Starred) for e in comp.elts)):
