@@ -352,7 +352,13 @@ def rows_of_literal_lists(x):
     return np.sum(feats @ np.array([1.0, -2.0, 0.5])) + np.sum(grid ** 2)
 
 
+def joined_tuple(x):
+    """np.concatenate / np.stack of a name bound to a tuple of arrays: jvp declined it ("needs a literal tuple")."""
+    st = (x[:2] * 2.0, np.sin(x[1:3]))
+    return np.sum(np.concatenate(st) ** 2) + np.sum(np.stack(st) * x[3])
+
+
 @JIT
-@pytest.mark.parametrize("f", [tuple_rows, tuple_to_numpy, rows_of_literal_lists])
+@pytest.mark.parametrize("f", [tuple_rows, tuple_to_numpy, rows_of_literal_lists, joined_tuple])
 def test_tuples_where_numpy_takes_an_array(f, jit):
     _check(f, jit)

@@ -9,7 +9,7 @@ from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from ..rules import RULES
-from .kinds import F, is_array, is_scalar, is_tuple, ndim, sum_start
+from .kinds import F, is_array, is_scalar, is_tuple, length, ndim, sum_start
 from .parse import Unit
 
 
@@ -119,6 +119,17 @@ def _array_places(s, kind_map):
                   and _flat_seq(kw.value, kind_map) is not None]
 
 
+def _listed_parts(s, kind_map):
+    """The length of the tuple name a variadic rule (np.concatenate, np.stack) takes in statement `s` (forward
+    mode: reverse mode has split it into a literal of its parts), where the kinds know it; else None."""
+    call = s.value if isinstance(s, gast.Assign) else None
+    rule = RULES.get(dotted_name(call.func)) if isinstance(call, gast.Call) else None
+    if rule is None or rule.variadic not in ("concatenate", "stack") or not call.args:
+        return None
+    seq = call.args[0]
+    return length(kind_map.get(seq.id)) if isinstance(seq, gast.Name) and is_tuple(kind_map.get(seq.id)) else None
+
+
 def _array_name(s, seq) -> str:
     """A readable name for the array of a tuple statement `s` reads: state_array, traj_written, sum_arg."""
     if isinstance(seq, gast.Name):
@@ -160,6 +171,15 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                     out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
                     setattr(s.value, side, load(name))
                     changed = True
+            parts = _listed_parts(s, kind_map)
+            if parts is not None:     # np.concatenate(st) of a tuple name: its parts listed, st_at0 = st[0], ...
+                seq = s.value.args[0]
+                names = [namer.fresh(f"{seq.id}_at{k}") for k in range(parts)]
+                out += [gast.copy_location(astutil.assign(n, gast.Subscript(value=load(seq.id), slice=astutil.const(k),
+                                                                             ctx=gast.Load()), s.lineno), s)
+                        for k, n in enumerate(names)]
+                s.value.args[0] = gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load())
+                changed = True
             for holder, at in _array_places(s, kind_map):
                 seq = _flat_seq(holder[at] if isinstance(at, int) else getattr(holder, at), kind_map)
                 name = namer.fresh(_array_name(s, seq))
