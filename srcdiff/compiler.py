@@ -201,6 +201,7 @@ def _is_generated_unit(unit) -> bool:
 
 
 def _lists(ctx):
+    lists.separate(ctx.unit.node)
     lists.check(ctx.unit)
     ctx.unit.node = forward.lower_stacks(ctx.unit.node)
 
@@ -246,6 +247,7 @@ def _generated(ctx):
     if _is_generated_unit(ctx.unit):     # jitted code's index tests (transforms/bounds.py): its derivative writes its own
         ctx.unit.node = bounds.drop_tests(ctx.unit.node)
         _mark_placeholders(ctx.unit)
+    lists.separate(ctx.unit.node)       # (xs, ys = [], []; traj = [y0] appended to: one list per statement)
     ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)

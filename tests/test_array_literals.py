@@ -321,3 +321,44 @@ def test_write_through_asarray_is_declined():
     gradient, np.asarray being taken for a copy)."""
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals\.py:\d+: `x` shares memory with `y`"):
         srcdiff.grad(asarray_then_write)(X.copy())
+
+
+# ---- tuples written into arrays and passed to NumPy functions ------------------------------------------------
+# `traj[i] = (p, v)` and `traj[i] = state` (state a tuple), np.sum(state), np.asarray(state),
+# np.linalg.norm(state), np.maximum(state, c): reverse mode gave a zero gradient (the write and the rules had
+# no adjoint for a tuple), forward mode raised TypeError inside the composites (a tuple times a float).
+def tuple_rows(x):
+    traj = np.zeros((3, 2))
+    state = (x[0], x[1])
+    for i in range(3):
+        p, v = state
+        v = v - 0.1 * p * x[2]
+        state = (p + 0.1 * v, v)
+        traj[i] = state
+        traj[i, :] += (v * v, 0.5)
+    traj[0] = [traj[2, 1], x[3] * x[0]]
+    return np.sum(traj ** 2)
+
+
+def tuple_to_numpy(x):
+    st = (x[0] * 2.0, x[1] * x[2])
+    return (np.sum(st) + np.prod(st) + np.linalg.norm(st) + np.sum(np.maximum(st, 0.1)) + max(st)
+            + np.sum(np.asarray(st) * np.array([1.0, 3.0])))
+
+
+def rows_of_literal_lists(x):
+    feats = np.array([[v, v * v, np.sin(v)] for v in x])
+    grid = np.array([[a * b for a in x] for b in x[:2]])
+    return np.sum(feats @ np.array([1.0, -2.0, 0.5])) + np.sum(grid ** 2)
+
+
+def joined_tuple(x):
+    """np.concatenate / np.stack of a name bound to a tuple of arrays: jvp declined it ("needs a literal tuple")."""
+    st = (x[:2] * 2.0, np.sin(x[1:3]))
+    return np.sum(np.concatenate(st) ** 2) + np.sum(np.stack(st) * x[3])
+
+
+@JIT
+@pytest.mark.parametrize("f", [tuple_rows, tuple_to_numpy, rows_of_literal_lists, joined_tuple])
+def test_tuples_where_numpy_takes_an_array(f, jit):
+    _check(f, jit)

@@ -106,3 +106,31 @@ def literal_false_branch(x, a):
 def test_literal_false_branch(jit):
     # fuzz seed 21900: Numba pruned `if -1.2 > 0.3:`, leaving the branch's tapes without a type
     check_grad(literal_false_branch, [0.3, np.array([0.5, 1.5])], wrt=(0, 1), jit=jit)
+
+
+def dtw_cost(x, y):
+    D = np.full((len(x) + 1, len(y) + 1), 1e10)
+    D[0, 0] = 0.0
+    for i in range(1, len(x) + 1):
+        for j in range(1, len(y) + 1):
+            D[i, j] = (x[i - 1] - y[j - 1]) ** 2 + min(D[i - 1, j], D[i, j - 1], D[i - 1, j - 1])
+    return D[len(x), len(y)] + max(x[0], 0.5 * x[1], x[2], y[0])
+
+
+def test_builtin_max_and_min_of_three_or_more_arguments():
+    # max(a, b, c) reached the rule rt.max2(x, y) with three arguments: TypeError in the activity pass;
+    # it is max([a, b, c]) (ties split equally, as there)
+    assert "rt.max2" not in body_source(through(dtw_cost, "canonicalize").node)
+    x, y = np.array([0.3, -0.8, 1.1]), np.array([0.1, 0.9])
+    check_grad(dtw_cost, [x, y], wrt=(0, 1))
+    assert srcdiff.jvp(dtw_cost, wrt=0)(x, y, np.ones(3))[1] == pytest.approx(
+        np.sum(srcdiff.grad(dtw_cost, wrt=0)(x, y)))
+
+
+def max_with_key(x):
+    return max(x[0], x[1], key=abs)
+
+
+def test_builtin_max_with_key_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="key= is not supported"):
+        srcdiff.grad(max_with_key)(np.array([0.3, -0.8]))

@@ -338,3 +338,17 @@ def test_loop_else_gradients(f, a, jit):
     value, slope = srcdiff.jvp(f, wrt=0, jit=jit)(a, x, 1.0)
     assert value == pytest.approx(f(a, x))
     assert slope == pytest.approx(srcdiff.grad(f, wrt=0, jit=jit)(a, x), rel=1e-9, abs=1e-12)
+
+
+def sums_with_a_start(x, w):
+    e = sum((w * v * v for v in x), 0.5)
+    f = sum([np.sin(v) for v in x], start=x[0])
+    g = sum((x[i] * x for i in range(2)), np.zeros(len(x)))
+    return e + f + np.sum(g ** 2) + sum([w, x[1]], 1.0) + sum(x * w, 2.0)
+
+
+def test_sum_with_a_start_is_the_start_plus_the_sum():
+    # sum(terms, start) was declined ("sum(...) with a start value is not supported")
+    check_grad(sums_with_a_start, [np.array([0.3, -0.8, 1.1]), 0.7], wrt=(0, 1))
+    _, dot = srcdiff.jvp(sums_with_a_start, wrt=1)(np.array([0.3, -0.8, 1.1]), 0.7, 1.0)
+    assert dot == pytest.approx(srcdiff.grad(sums_with_a_start, wrt=1)(np.array([0.3, -0.8, 1.1]), 0.7))

@@ -1063,3 +1063,21 @@ def test_write_into_a_module_level_array(make):
                        r"GLOBAL_BUFFER(.|\n)*Captured values(.|\n)*hint: write into a copy \(global_buffer = "
                        r"GLOBAL_BUFFER\.copy\(\)\)"):
         make(writes_a_global_array)(*args)
+
+
+# ---- a recursive helper that returns a tuple: named as such (it said "the differentiated function returns a
+# tuple", of a function that returns a number) --------------------------------------------------------------
+def _pair_steps(a, b, n):
+    if n == 0:  # <- rec_tuple
+        return a, b
+    return _pair_steps(a * 0.9 + 0.1 * b, b - 0.1 * a * a, n - 1)
+
+
+def uses_pair_steps(a, b):
+    u, v = _pair_steps(a, b, 3)
+    return u * v
+
+
+def test_recursive_helper_returning_a_tuple_is_named():
+    _assert_located(_declined(uses_pair_steps, [0.7, 0.4]), "rec_tuple", "recursive function '_pair_steps' returns "
+                    "a tuple", "np.array((a, b))")

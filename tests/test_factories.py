@@ -112,6 +112,38 @@ def test_nested_def_calling_a_closure_sibling():
     _grad_matches(sibling_reads_enclosing, [X, A.copy()], (0, 1), False)
 
 
+def make_stepper(k):
+    def step(y, h=0.1, *, damping=0.0):
+        return y + h * (-k * y) - damping * y
+    return step
+
+
+def make_scaler(k):
+    return lambda y, s=k * 2.0: y * s + k
+
+
+def stepper_defaults_and_keywords(x, a):
+    st = make_stepper(x)
+    y = a
+    for i in range(2):
+        y = st(y)
+        y = st(y, 0.05, damping=0.1 * x)
+        y = st(y, h=0.02)
+    return np.sum(y ** 2) + make_scaler(x)(a[0]) + make_scaler(x)(a[1], s=x)
+
+
+def test_factory_function_with_defaults_and_keywords():
+    # the function a factory returns was called with as many arguments as it has parameters and by
+    # position only: a call relying on its defaults (or passing one by keyword) was declined
+    _grad_matches(stepper_defaults_and_keywords, [X, A.copy()], (0, 1), False)
+    value, tangent = srcdiff.jvp(stepper_defaults_and_keywords, wrt=0)(X, A, 1.0)
+    np.testing.assert_allclose(tangent, numerical_grad(stepper_defaults_and_keywords, [X, A], 0), rtol=1e-5)
+
+
+def stepper_wrong_call(x):
+    return make_stepper(x)(x, 0.1, 0.2)     # <- wrong_call
+
+
 # ---- declined --------------------------------------------------------------------------------------
 def two_factories_one_name(x, flag):
     if flag:
@@ -153,6 +185,7 @@ def sometimes(x):
     (returned, (0.5,), "returned", "used as a value"),
     (rebound, (0.5,), "rebound", "also to another value"),
     (sometimes, (0.5,), "sometimes", "some paths"),
+    (stepper_wrong_call, (0.5,), "wrong_call", "too many positional arguments"),
 ])
 def test_factory_forms_declined(f, args, tag, words):
     with pytest.raises(srcdiff.SrcdiffError) as err:

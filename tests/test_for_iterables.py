@@ -224,7 +224,26 @@ def pairs_from_enumerate(x):
     return s
 
 
-ITERS = [pairs_from_enumerate, enumerate_around_zip, enumerate_item_is_a_pair, zip_inside_zip, enumerate_from_one, start_read_once,
+def reversed_sequences(x):
+    """reversed() of an array, inside zip and enumerate, of a range in a zip, of a tuple literal, in a sum:
+    only `for i in reversed(range(...))` was lowered, the rest declined as a call of a class."""
+    s = 0.0
+    for a, b in zip(reversed(x), x):
+        s += np.tanh(a - b)
+    for v in reversed(x):
+        s = s * 0.5 + v
+    for i, v in enumerate(reversed(x[1:])):
+        s += i * v * v
+    for j, v in zip(reversed(range(1, 7, 2)), x):
+        s += j * v
+    for w in reversed((x[0], x[1] * x[2])):
+        s = s * 0.7 + w
+    for row in reversed(x.reshape(2, 2)):
+        s += np.sum(np.sin(row) * s)
+    return s + sum(v * x[0] for v in reversed(x))
+
+
+ITERS = [reversed_sequences, pairs_from_enumerate, enumerate_around_zip, enumerate_item_is_a_pair, zip_inside_zip, enumerate_from_one, start_read_once,
          rows_from_minus_one, zip_over_range, enumerate_over_range, branches_in_enumerate_zip,
          sum_of_arrays_over_enumerate_zip, sum_of_arrays_over_zip]
 

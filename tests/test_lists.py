@@ -79,8 +79,36 @@ def mixed_appends(x):
     return np.sum(np.array(out) ** 2)
 
 
+def started_with_items(x):
+    """A list started with its first items (`traj = [y0]`), two bound together (`ts, ys = [0.0], [y]`): declined as
+    'lists are not differentiated in reverse mode', and jvp raised AttributeError (the literal ran as a tuple)."""
+    traj = [x[0]]
+    ts, ys = [0.0], [x[1]]
+    y = x[0]
+    for i in range(1, 3):
+        y = np.tanh(0.5 * y + x[i])
+        traj.append(y)
+        ts.append(i * 0.1)
+        ys.append(y * x[2])
+    T, Y = np.array(traj), np.array(ys)
+    return np.sum(T ** 2) + T[-1] * T[0] + np.sum(Y * np.array(ts))
+
+
+def stacked_along_other_axes(x):
+    """np.stack(out, axis=k) of a list built with appends (declined: only axis 0 was a conversion)."""
+    cols, mats = [], []
+    y = x
+    for i in range(3):
+        y = np.tanh(0.8 * y + 0.1 * i)
+        cols.append(y)
+        mats.append(np.outer(y, x[:2]))
+    Y = np.stack(cols, axis=1)
+    M = np.stack(mats, axis=-1)
+    return np.sum(Y[:, -1] * Y[:, 0]) + np.sum(M[:, 1, :] ** 2) + np.sum(Y ** 2)
+
+
 X = np.array([0.4, -0.7, 1.1])
-CASES = [(scalars, (X,)), (rows_in_branches, (X, 0.5)), (some_appended, (X,)), (none_appended, (X,)),
+CASES = [(started_with_items, (X,)), (stacked_along_other_axes, (X,)), (scalars, (X,)), (rows_in_branches, (X, 0.5)), (some_appended, (X,)), (none_appended, (X,)),
          (as_a_stack, (X,)), (in_a_while_loop, (X, 0.5)), (mixed_appends, (X,))]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -205,6 +233,13 @@ def passed_on(x):
     return helper(out) * 2.0
 
 
+def popped_at_the_front(x):
+    out = []
+    out.append(x[0])
+    out.append(x[1])
+    return out.pop(0) * 2.0
+
+
 def extended(x):
     out = []
     out.extend([x[0], x[1]])
@@ -220,10 +255,16 @@ def extended(x):
     (converted_in_a_loop, r"np\.array\(out\) in a loop or a branch of its own"),
     (appended_after, r"`out` is appended to after np\.array\(out\)"),
     (early_return, r"np\.array\(out\) after an early return, break or continue"),
-    (bound_again, r"the list `out` is bound again to another value"),
+    (bound_again, r"the list `out` is bound to a new list twice and converted"),   # (`out = [a, b]` of a list
+    # appended to is `out = []` and two appends)
     (passed_on, r"the list `out` is used other than by append"),
-    (extended, r"the list method \.extend\(\) of `out` is not supported")])
+    (extended, r"the list method \.extend\(\) of `out` is not supported"),
+    (popped_at_the_front, r"`out\.pop\(\.\.\.\)` at an index: reverse mode differentiates lists as stacks")])
 def test_declined_at_the_users_line(f, what):
+    if f is popped_at_the_front:
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what):
+            srcdiff.grad(f)(X.copy())
+        return
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what + r"(.|\n)*hint: build the list with "
                        r"appends and convert it once"):
         srcdiff.grad(f)(X.copy())

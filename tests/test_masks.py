@@ -95,3 +95,30 @@ def test_a_mask_in_a_helpers_primal_copy(jit):
     g = srcdiff.grad(calls_the_recursion, jit=jit)(0.7)
     assert g == pytest.approx(numerical_grad(calls_the_recursion, (0.7,), 0), rel=1e-6)
 
+
+
+def mask_and_column(p):
+    """A bouncing-particles step: a 1-D mask of rows beside a column index, read, written and scaled in place."""
+    q = p.copy()
+    hit = q[:, 1] < 0.0
+    q[hit, 1] = -q[hit, 1] * 2.0
+    q[hit, 0] *= 0.9
+    none = q[:, 0] > 9.0                     # (no True place)
+    q[none, 1] += 1.0
+    return np.sum(q ** 3) + np.sum(p[hit, 0]) + np.sum(q[np.arange(3)[none], 0])
+
+
+def test_a_vector_mask_beside_other_indices_under_numba():
+    # rt.index_add's tuple form took 1-D integer arrays only: the adjoint of p[hit, 1] did not compile
+    # ("a[idx] += g under Numba takes 1-D integer index arrays"), and an index array with no entries raised
+    p = np.array([[0.5, -0.3], [0.2, 0.7], [-1.1, -0.4]])
+    g = srcdiff.grad(mask_and_column, jit=True)(p)
+    np.testing.assert_allclose(g, numerical_grad(mask_and_column, (p,), 0), rtol=1e-6, atol=1e-8)
+    from srcdiff import runtime as rt
+    import numba
+    add = numba.njit(lambda x, i, g: rt.index_add(x, i, g))
+    for idx in ((p[:, 1] < 0.0, 1), (slice(None), p[0] > 0.0), (np.zeros(0, np.int64), 0), (p[:, 0] > 5.0, 1)):
+        want, got = p.copy(), p.copy()
+        np.add.at(want, idx, 2.5)
+        add(got, idx, 2.5)
+        np.testing.assert_array_equal(got, want)

@@ -181,10 +181,11 @@ def _tuple_index_add(a, idx, g):
     """a[i, :, arr] += g and a[rows, cols] += g for 1-D integer arrays among slices, integers and an Ellipsis:
     a loop over the arrays' entries (broadcast together: equal lengths, or length 1), so repeated ones
     accumulate. NumPy puts the arrays' axis of a[idx] where the advanced entries (the arrays and the
-    integers) are when they are adjacent, else first."""
+    integers) are when they are adjacent, else first. A 1-D boolean array there (`p[hit, 1]`) is, as in
+    NumPy, the integer array of its True places."""
     kinds = []
     for t in idx.types:
-        if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Integer):
+        if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, (types.Integer, types.Boolean)):
             kinds.append("array")
         elif isinstance(t, types.Integer):
             kinds.append("int")
@@ -207,7 +208,7 @@ def _tuple_index_add(a, idx, g):
             entries += [":"] * fill
             axes += ["slice"] * fill
         else:
-            entries.append(f"idx[{k}][k * step{k}]" if kind == "array" else f"idx[{k}]")
+            entries.append(f"ix{k}[k * step{k}]" if kind == "array" else f"idx[{k}]")
             axes.append(kind)
     axes += ["slice"] * (a.ndim - len(axes))
     adv = [p for p, kind in enumerate(axes) if kind != "slice"]
@@ -216,15 +217,17 @@ def _tuple_index_add(a, idx, g):
     if isinstance(g, types.Array) and g.ndim != g_nd:
         raise TypingError("srcdiff: a[idx] += g: g must have the rank of a[idx]")
     arrays = [k for k, kind in enumerate(kinds) if kind == "array"]
-    lengths = "".join(f"    m = max(m, idx[{k}].shape[0])\n" for k in arrays)
-    steps = "".join(f"    step{k} = 1 if idx[{k}].shape[0] == m else 0\n"
-                    f"    if idx[{k}].shape[0] != m and idx[{k}].shape[0] != 1:\n"
+    positions = "".join(f"    ix{k} = np.nonzero(idx[{k}])[0]\n" if isinstance(idx.types[k].dtype, types.Boolean)
+                        else f"    ix{k} = idx[{k}]\n" for k in arrays)
+    lengths = "".join(f"    if ix{k}.shape[0] != 1:\n        m = ix{k}.shape[0]\n" for k in arrays)   # (0: none)
+    steps = "".join(f"    step{k} = 1 if ix{k}.shape[0] == m else 0\n"
+                    f"    if ix{k}.shape[0] != m and ix{k}.shape[0] != 1:\n"
                     f"        raise IndexError('shape mismatch: indexing arrays could not be broadcast together')\n"
                     for k in arrays)
     g_src = "g[" + ", ".join([":"] * g_axis + ["k * g_step"]) + "]" if isinstance(g, types.Array) else "g"
     g_step = (f"    g_step = 1 if g.shape[{g_axis}] == m else 0\n" if isinstance(g, types.Array) else "")
-    src = (f"def impl(a, idx, g):\n    m = 1\n{lengths}{steps}{g_step}    for k in range(m):\n"
+    src = (f"def impl(a, idx, g):\n{positions}    m = 1\n{lengths}{steps}{g_step}    for k in range(m):\n"
            f"        a[{', '.join(entries)}] += {g_src}\n")
-    ns: dict = {}
+    ns: dict = {"np": np}
     exec(src, ns)
     return ns["impl"]

@@ -48,6 +48,14 @@ class _Canon(Transformer):
                 return node.orelse
         return node
 
+    def visit_Assign(self, node):
+        """A list or tuple literal written into an array (`traj[i] = (p, v)`, `y[:2] = [a, b]`) is the array it
+        stands for: written as it stands, the write had no adjoint rule, so nothing flowed back to its items."""
+        self.generic_visit(node)
+        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Subscript) and _is_literal_seq(node.value):
+            node.value = self._literal_array(node.value, node)
+        return node
+
     def visit_BinOp(self, node):
         """A list or tuple literal operand of arithmetic with an array is the array it stands for
         (x[:2] * [a, b], m @ [a, b]). Lists have no -, /, **, %, @, so there it always is; with + and *
@@ -79,14 +87,22 @@ class _Canon(Transformer):
                 and all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0
                         for k in node.keywords)):   # np.stack((a, b)) along axis 0 is np.array((a, b)) (of scalars too)
             return self._literal_array(node.args[0], node)
+        if name in ("rt.max2", "rt.min2") and node.keywords:
+            fail(node, self.unit, f"{name[3:6]}(...) with {node.keywords[0].arg}= is not supported",
+                 f"compute the value to compare and use {name[3:6]}(a, b) or np.arg{name[3:6]} with indexing")
+        if name in ("rt.max2", "rt.min2") and len(node.args) > 2:   # max(a, b, c)
+            node.args = [copy_loc(gast.List(elts=node.args, ctx=gast.Load()), node)]   # is max([a, b, c])
         if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
             node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
             name = dotted_name(node.func)
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
-            if len(node.args) != 1 or node.keywords:
-                fail(node, self.unit, "sum(...) with a start value is not supported", "use np.sum")
-            return copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+            starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
+            if len(node.args) + len(node.keywords) != 1 + len(starts) or len(starts) > 1:
+                fail(node, self.unit, "sum(...) with arguments other than the terms and a start",
+                     "write sum(xs) or sum(xs, start)")
+            total = copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
+            return copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node) if starts else total
         if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
             out = composites.expand(name, node)
             if isinstance(out, tuple):

@@ -403,6 +403,10 @@ class _Desugar:
         rebound = _rebound_names(s.body + [s.target])
         if self._unrolled_length(it) is not None:
             return self.unroll(s, rebound)
+        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1
+                and not it.keywords and self._unrolled_length(it.args[0]) is not None):
+            s.iter = it.args[0]         # `for w in reversed((w0, w1))`: unrolled, the last item first
+            return self.unroll(s, rebound, backwards=True)
         body = self.block(s.body)
         tgt = s.target
         pre = []
@@ -457,7 +461,7 @@ class _Desugar:
             return None
         return len(it.elts) if any(not isinstance(e, gast.Constant) for e in it.elts) else None
 
-    def unroll(self, s, rebound):
+    def unroll(self, s, rebound, backwards=False):
         """`for w, b in layers` over a literal: the body once per item, after `w, b = layers[j]` (indexed with
         constants, which the tuples pass splits into one name per item, so each item keeps its own shape and
         its own adjoint)."""
@@ -471,7 +475,8 @@ class _Desugar:
             seq = self.namer.fresh("seq")
             pre.append(copy_loc(assign(seq, self.expr(it), s.lineno), s))
         out = pre
-        for j in range(self._unrolled_length(it)):
+        n = self._unrolled_length(it)
+        for j in (reversed(range(n)) if backwards else range(n)):
             item = copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s)
             out += self.assign(copy_loc(assign(copy.deepcopy(s.target), item, s.lineno), s))
             out += self.block(copy.deepcopy(s.body))
@@ -517,6 +522,16 @@ class _Desugar:
                 binds += more
                 n = m if n is None else gast.Call(func=load("min"), args=[n, m], keywords=[])
             return binds, n
+        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
+                and not it.keywords:   # zip(reversed(xs), ys): xs[::-1]; reversed(range(...)): a range
+            inner = it.args[0]
+            if (isinstance(inner, gast.Call) and _builtin(self.unit, inner.func, "range") and not inner.keywords
+                    and 1 <= len(inner.args) <= 3):
+                back = gast.Call(func=load("range"), args=_reversed_range(inner.args), keywords=[])
+            else:
+                back = gast.Subscript(value=inner, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
+                                      ctx=gast.Load())
+            return self._iteration(tgt, copy_loc(back, it), k, pre, s, rebound)
         if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
                 and 1 <= len(it.args) <= 3):   # zip(range(n), xs): the item is a number, not an element
             return [(tgt, self._range_item(it, k, pre, s, rebound | _aug_targets(s.body)))], _range_length(it)
@@ -613,6 +628,12 @@ class _Sums(Transformer):
         self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
 
     def visit_Call(self, node):
+        starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
+        if (_builtin(self.unit, node.func, "sum") and len(starts) == 1 and len(node.args) + len(node.keywords) == 2
+                and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp, gast.List, gast.Tuple))):
+            # sum(terms, start) is start + sum(terms) (the start read first, as Python reads it)
+            total = copy_loc(gast.Call(func=node.func, args=node.args[:1], keywords=[]), node)
+            return self.visit(copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node))
         comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
         if (_builtin(self.unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
                 and not any(isinstance(e, gast.Starred) for e in comp.elts)):
@@ -629,6 +650,14 @@ class _Sums(Transformer):
             self.found.append((name, node.args[0]))
             return copy_loc(load(name), node)
         if _is_items(self.unit, node):
+            comp = node.args[0]
+            if isinstance(comp.elt, (gast.ListComp, gast.List, gast.Tuple)):
+                # np.array([[g(v, k) for k in ks] for v in vs]), np.array([[v, v * v] for v in x]): each item is
+                # the array of its list (NumPy makes the same matrix of a list of lists; a tuple as the first
+                # item, the rows' shape, does not compile under Numba)
+                comp.elt = copy_loc(gast.Call(func=gast.Attribute(value=load(node.func.value.id), attr="array",
+                                                                  ctx=gast.Load()), args=[comp.elt], keywords=[]),
+                                    comp.elt)
             if self.guarded is not None:
                 fail(node, self.unit, f"an array of a list comprehension inside {self.guarded}",
                      "make the array in an assignment of its own before this statement")

@@ -11,7 +11,8 @@ the factory's body with the call's arguments appended:
     make(c)(u)      ->   make_g(c, u)
 
 where `make_g(c, u)` is the factory with each `return g` made `return g(u)` (its nested defs are then
-lifted as closures as usual, and the call is inlined like any user function's). The factory's body so
+lifted as closures as usual, and the call is inlined like any user function's). There is one such function
+per form of call: `g(u, h=0.1)` makes `return g(u, h=h)`, `g(u)` leaves `g`'s own defaults to apply. The factory's body so
 runs again at each call of the function it returned; its statements are pure, so only the work repeats.
 
 `g` may be bound in loops and branches (`g_c` is an ordinary variable then), but every binding of `g` in
@@ -21,6 +22,7 @@ is declined. Factories are module-level functions or nested defs of the function
 from __future__ import annotations
 
 import copy
+import inspect
 
 import gast
 
@@ -30,11 +32,32 @@ from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
 class _Factory:
-    def __init__(self, name, fd, unit, arity, ret_params):
+    def __init__(self, name, fd, unit, signature):
         self.name, self.fd, self.unit = name, fd, unit      # unit: the factory's own (for its names, errors)
         self.params = [a.id for a in fd.args.args]
-        self.arity, self.ret_params = arity, ret_params
-        self.key = None                                    # the callee's name in the caller, once made
+        self.signature = signature                         # the returned function's (its defaults as None)
+        self.keys = {}       # the callee's name in the caller, once made, per call form (positionals, keywords)
+
+
+def _signature(args: gast.arguments) -> inspect.Signature:
+    """The parameters of a nested def or lambda, for binding a call's arguments (defaults stand as None:
+    the function's own defaults apply when the call function calls it)."""
+    P = inspect.Parameter
+    n = len(args.args) - len(args.defaults)
+    params = [P(a.id, P.POSITIONAL_OR_KEYWORD, **({} if k < n else {"default": None})) for k, a in enumerate(args.args)]
+    if args.vararg is not None:
+        params.append(P(args.vararg.id, P.VAR_POSITIONAL))
+    params += [P(a.id, P.KEYWORD_ONLY, **({} if d is None else {"default": None}))
+               for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    if args.kwarg is not None:
+        params.append(P(args.kwarg.id, P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _shape(sig: inspect.Signature):
+    """What calls a signature accepts, its positional parameters' names aside."""
+    return tuple((p.kind, p.default is p.empty, p.name if p.kind == p.KEYWORD_ONLY else None)
+                 for p in sig.parameters.values())
 
 
 def _returns(stmts):
@@ -117,13 +140,13 @@ class _Binder:
         for r in _returns(fd.body):
             v = r.value
             if isinstance(v, gast.Lambda):
-                kinds.append((r, len(v.args.args), [a.id for a in v.args.args]))
+                kinds.append((r, _signature(v.args)))
             elif isinstance(v, gast.Name) and v.id in inner:
-                kinds.append((r, len(inner[v.id].args.args), [a.id for a in inner[v.id].args.args]))
+                kinds.append((r, _signature(inner[v.id].args)))
             elif isinstance(v, gast.Call) and (f := sub.factory(v.func)) is not None:
-                kinds.append((r, f.arity, f.ret_params))
+                kinds.append((r, f.signature))
             else:
-                kinds.append((r, None, None))
+                kinds.append((r, None))
         made = [k for k in kinds if k[1] is not None]
         if not made:
             return None
@@ -131,20 +154,24 @@ class _Binder:
             r = next((k[0] for k in kinds if k[1] is None), fd)
             fail(r, unit, f"{name!r} returns a function on some paths and not on others",
                  "return a function (a nested def or a lambda) on every path of a factory")
-        if len({k[1] for k in made}) > 1:
+        if len({_shape(k[1]) for k in made}) > 1:
             fail(fd, unit, f"the functions factory {name!r} returns take different numbers of arguments",
                  "return functions with the same parameters from every path")
-        fac = _Factory(name, fd, unit, made[0][1], made[0][2])
+        fac = _Factory(name, fd, unit, made[0][1])
         fac.block, fac.node = block, node
         return fac
 
     # -- the call function ------------------------------------------------------------------------
-    def call_function(self, fac: _Factory) -> str:
-        if fac.key is not None:
-            return fac.key
+    def call_function(self, fac: _Factory, npos: int, keywords: tuple) -> str:
+        """The factory's body returning its function's value at `npos` positional arguments and `keywords`
+        (the function's own defaults fill the rest)."""
+        if (npos, keywords) in fac.keys:
+            return fac.keys[npos, keywords]
         fd = copy.deepcopy(fac.fd)
         namer = Namer(names_in(fd) | set(local_names(fd)) | set(fac.unit.namespace))
-        params = [namer.fresh(p) for p in fac.ret_params]
+        names = [p.name for p in fac.signature.parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
+        params = [namer.fresh(names[k] if k < len(names) else f"arg{k}") for k in range(npos)]
+        params += [namer.fresh(k) for k in keywords]
         inner = set(_defs(fd.body))
 
         def rewrite(stmts):
@@ -158,7 +185,8 @@ class _Binder:
                         v = load(fn)
                     elif not (isinstance(v, gast.Name) and v.id in inner) and not isinstance(v, gast.Call):
                         fail(s, fac.unit, "unexpected return in a factory")
-                    s.value = copy_loc(gast.Call(func=v, args=[load(p) for p in params], keywords=[]), s)
+                    s.value = copy_loc(gast.Call(func=v, args=[load(p) for p in params[:npos]], keywords=[
+                        gast.keyword(arg=k, value=load(p)) for k, p in zip(keywords, params[npos:])]), s)
                 elif not isinstance(s, gast.FunctionDef):
                     map_blocks(s, rewrite)
                 out.append(s)
@@ -176,7 +204,7 @@ class _Binder:
                                           namespace=fac.unit.namespace, func=None)
         else:                   # a nested factory: a sibling nested def (lifted with it)
             self.inserted.append((fac.block, fac.node, fd))
-        fac.key = key
+        fac.keys[npos, keywords] = key
         return key
 
     def call_args(self, fac, call):
@@ -247,7 +275,7 @@ class _Binder:
             block.insert(i + 1, fd)
             Calls(frozenset(local_names(fd))).visit(fd)
         for fac in self.cache.values():    # a nested factory no call names any more: its def goes
-            if fac is not None and fac.block is not None and fac.key is not None:
+            if fac is not None and fac.block is not None and fac.keys:
                 mine = {id(n) for n in walk(fac.node)}
                 if not any(isinstance(n, gast.Name) and n.id == fac.name and id(n) not in mine
                            and isinstance(n.ctx, gast.Load)
@@ -257,14 +285,18 @@ class _Binder:
         return self.unit
 
     def called(self, node, fac, env):
-        key = self.call_function(fac)
-        if node.keywords:
-            fail(node, self.unit, f"keyword arguments in a call of the function factory {fac.name!r} returned",
-                 "pass its arguments by position")
-        if len(node.args) != fac.arity:
-            fail(node, self.unit, f"the function factory {fac.name!r} returned takes {fac.arity} argument(s), "
-                 f"given {len(node.args)}")
-        return copy_loc(gast.Call(func=load(key), args=env + list(node.args), keywords=[]), node)
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            fail(node, self.unit, f"*args or **kwargs in a call of the function factory {fac.name!r} returned",
+                 "pass its arguments one by one")
+        keywords = tuple(k.arg for k in node.keywords)
+        try:
+            fac.signature.bind(*node.args, **dict.fromkeys(keywords))
+        except TypeError as e:
+            fail(node, self.unit, f"the function factory {fac.name!r} returned takes {fac.signature}: {e}",
+                 "call it as its parameters say")
+        key = self.call_function(fac, len(node.args), keywords)
+        return copy_loc(gast.Call(func=load(key), args=env + list(node.args) + [k.value for k in node.keywords],
+                                  keywords=[]), node)
 
     def bindings(self) -> dict:
         """{g: (factory, [names of its arguments' copies])} for names bound to factory results in the unit's

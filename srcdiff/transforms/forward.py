@@ -70,7 +70,11 @@ def lower_stacks(node):
             self.generic_visit(n)
             converted = lists.conversion_of(n, names)
             if converted is not None:           # np.array(out) of a list built with appends (transforms/lists.py)
-                return _made(call("rt.stack_array", load(converted)), n)
+                out = _made(call("rt.stack_array", load(converted)), n)
+                if lists.stack_axis(n) == 0:
+                    return out
+                move = gast.Attribute(value=n.func.value, attr="moveaxis", ctx=gast.Load())   # (the user's np)
+                return gast.copy_location(call(move, out, const(0), const(lists.stack_axis(n))), n)
             f = n.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ("append", "pop"):
                 if f.attr == "append" and len(n.args) == 1:

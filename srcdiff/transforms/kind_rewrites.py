@@ -8,7 +8,8 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from .kinds import F, is_array, is_scalar, is_tuple, ndim, sum_start
+from ..rules import RULES
+from .kinds import F, is_array, is_scalar, is_tuple, length, ndim, sum_start
 from .parse import Unit
 
 
@@ -87,11 +88,65 @@ def scalar_products(unit: Unit, kind_map: dict) -> bool:
     return changed
 
 
+def _flat_seq(e, kind_map):
+    """The tuple a flat list/tuple literal or a name of a tuple stands for (as rt.array's argument), else None."""
+    if isinstance(e, (gast.List, gast.Tuple)) and not any(
+            isinstance(x, (gast.List, gast.Tuple, gast.Starred)) for x in e.elts):
+        return gast.Tuple(elts=e.elts, ctx=gast.Load())
+    if isinstance(e, gast.Name) and is_tuple(kind_map.get(e.id)):
+        return e        # (a literal A-normal form named: forward mode)
+    return None
+
+
+def _array_places(s, kind_map):
+    """Where statement `s` reads a tuple as the array NumPy makes of it: (holder, field or index) pairs. The
+    value written into an array (`traj[i] = state`, or `(p, v)` where reverse mode split the tuple `state`),
+    and an argument of a NumPy function at a parameter with a derivative (`np.sum(state)`); the derivative
+    rules see arrays only, so a tuple there passed no adjoint on (a zero gradient)."""
+    if not isinstance(s, gast.Assign):
+        return []
+    if isinstance(s.targets[0], gast.Subscript):
+        return [(s, "value")] if _flat_seq(s.value, kind_map) is not None else []
+    call = s.value
+    rule = RULES.get(dotted_name(call.func)) if isinstance(call, gast.Call) else None
+    if rule is None or rule.nondiff or rule.variadic or not rule.name.startswith(("np.", "rt.", "scipy.")):
+        return []
+    params = list(rule.signature.parameters)
+    out = [(call.args, k) for k, a in enumerate(call.args)
+           if k < len(params) and not params[k].startswith("*") and rule.has_vjp(params[k])
+           and _flat_seq(a, kind_map) is not None]
+    return out + [(kw, "value") for kw in call.keywords if rule.has_vjp(kw.arg or "")
+                  and _flat_seq(kw.value, kind_map) is not None]
+
+
+def _listed_parts(s, kind_map):
+    """The length of the tuple name a variadic rule (np.concatenate, np.stack) takes in statement `s` (forward
+    mode: reverse mode has split it into a literal of its parts), where the kinds know it; else None."""
+    call = s.value if isinstance(s, gast.Assign) else None
+    rule = RULES.get(dotted_name(call.func)) if isinstance(call, gast.Call) else None
+    if rule is None or rule.variadic not in ("concatenate", "stack") or not call.args:
+        return None
+    seq = call.args[0]
+    return length(kind_map.get(seq.id)) if isinstance(seq, gast.Name) and is_tuple(kind_map.get(seq.id)) else None
+
+
+def _array_name(s, seq) -> str:
+    """A readable name for the array of a tuple statement `s` reads: state_array, traj_written, sum_arg."""
+    if isinstance(seq, gast.Name):
+        return seq.id + "_array"
+    target = s.targets[0]
+    if isinstance(target, gast.Subscript):
+        base = target.value
+        return (base.id if isinstance(base, gast.Name) else "array") + "_written"
+    return dotted_name(s.value.func).rsplit(".", 1)[-1] + "_arg"
+
+
 def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
     array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own; so is np.stack of scalars (scalar_stacks).
-    Returns whether it changed."""
+    count) is the array it stands for, bound by a statement of its own; so is a tuple written into an array or
+    passed to a NumPy function (_array_places), and np.stack of scalars (scalar_stacks). Returns whether it
+    changed."""
     namer = Namer(astutil.names_in(unit.node))
 
     def block(stmts):
@@ -116,6 +171,24 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                     out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
                     setattr(s.value, side, load(name))
                     changed = True
+            parts = _listed_parts(s, kind_map)
+            if parts is not None:     # np.concatenate(st) of a tuple name: its parts listed, st_at0 = st[0], ...
+                seq = s.value.args[0]
+                names = [namer.fresh(f"{seq.id}_at{k}") for k in range(parts)]
+                out += [gast.copy_location(astutil.assign(n, gast.Subscript(value=load(seq.id), slice=astutil.const(k),
+                                                                             ctx=gast.Load()), s.lineno), s)
+                        for k, n in enumerate(names)]
+                s.value.args[0] = gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load())
+                changed = True
+            for holder, at in _array_places(s, kind_map):
+                seq = _flat_seq(holder[at] if isinstance(at, int) else getattr(holder, at), kind_map)
+                name = namer.fresh(_array_name(s, seq))
+                out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+                if isinstance(at, int):
+                    holder[at] = load(name)
+                else:
+                    setattr(holder, at, load(name))
+                changed = True
             out.append(s)
         return out, changed
 

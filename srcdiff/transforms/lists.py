@@ -18,7 +18,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import block_jumps, dotted_name, nested_blocks, walk
+from .astutil import assign, block_jumps, dotted_name, literal_value, load, nested_blocks, walk
 
 CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
 _ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
@@ -26,8 +26,51 @@ _ADVICE = ("build the list with appends and convert it once, after the last appe
 
 
 def has_lists(node) -> bool:
-    """Whether the function binds a name to an empty list (`out = []`)."""
-    return any(_empty_list(s) for s in walk(node))
+    """Whether the function binds a name to an empty list (`out = []`, or `xs, ys = [], []`) or appends to a list
+    (`traj = [y0]`, `traj.append(y)`)."""
+    return any(_empty_list(s) or _empty_lists(s) or (isinstance(s, gast.Call) and isinstance(s.func, gast.Attribute)
+                                                     and s.func.attr == "append") for s in walk(node))
+
+
+def _empty_lists(s) -> bool:
+    """`xs, ys = [], []` (or `[t0], [y0]`, reading neither name): names bound to list literals together."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], (gast.Tuple, gast.List))
+            and isinstance(s.value, (gast.Tuple, gast.List)) and len(s.value.elts) == len(s.targets[0].elts)
+            and all(isinstance(t, gast.Name) for t in s.targets[0].elts)
+            and all(isinstance(v, gast.List) for v in s.value.elts)):
+        return False
+    bound = {t.id for t in s.targets[0].elts}
+    return not any(isinstance(n, gast.Name) and n.id in bound for n in walk(s.value))
+
+
+def separate(node):
+    """`xs, ys = [], []` -> `xs = []`, `ys = []` (one list per statement, as the checks and stacks see them; there
+    Python binds no name before the values are made), and
+    `traj = [y0]` of a list appended to -> `traj = []`, `traj.append(y0)`."""
+    appended = {n.func.value.id for n in walk(node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+                and n.func.attr == "append" and isinstance(n.func.value, gast.Name)}
+
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for b in nested_blocks(s):
+                b[:] = block(b)
+            if _empty_lists(s):
+                stmts = [gast.copy_location(assign(t.id, v, s.lineno), s) for t, v in zip(s.targets[0].elts, s.value.elts)]
+                out += block(stmts)
+            elif (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                  and s.targets[0].id in appended and isinstance(s.value, gast.List) and s.value.elts
+                  and not any(isinstance(e, gast.Starred) for e in s.value.elts)):
+                name = s.targets[0].id
+                out.append(gast.copy_location(assign(name, gast.List(elts=[], ctx=gast.Load()), s.lineno), s))
+                out += [gast.copy_location(gast.Expr(value=gast.Call(
+                    func=gast.Attribute(value=load(name), attr="append", ctx=gast.Load()), args=[e], keywords=[])), s)
+                    for e in s.value.elts]
+            else:
+                out.append(s)
+        return out
+    node.body = block(node.body)
+    return node
 
 
 def list_names(node) -> set:
@@ -41,12 +84,20 @@ def _empty_list(s) -> bool:
 
 
 def conversion_of(call, stacks) -> str | None:
-    """The list name `call` converts to an array (`np.array(out)`: a CONVERSIONS call of one list name), or None."""
+    """The list name `call` converts to an array (`np.array(out)`: a CONVERSIONS call of one list name, also
+    `np.stack(out, axis=k)` of a constant k: see stack_axis), or None."""
     if isinstance(call, gast.Call) and dotted_name(call.func) in CONVERSIONS and len(call.args) == 1 and \
             isinstance(call.args[0], gast.Name) and call.args[0].id in stacks and \
-            all(k.arg == "axis" and isinstance(k.value, gast.Constant) and k.value.value == 0 for k in call.keywords):
+            all(k.arg == "axis" and (literal_value(k.value) == 0 or (
+                type(literal_value(k.value)) is int and dotted_name(call.func) == "np.stack")) for k in call.keywords):
         return call.args[0].id
     return None
+
+
+def stack_axis(call) -> int:
+    """The axis a conversion puts the list's items along: np.stack(out, axis=1) is the array of the items
+    (rt.stack_array(out), along axis 0) with that axis moved to 1."""
+    return next((literal_value(k.value) for k in call.keywords if k.arg == "axis"), 0)
 
 
 def check(unit) -> None:
@@ -72,6 +123,10 @@ def _check_list(unit, fn, name, stacks):
             (appends if n.func.attr == "append" else pops if n.func.attr == "pop" else []).append(n)
             if n.func.attr not in ("append", "pop"):
                 fail(n, unit, f"the list method .{n.func.attr}() of `{name}` is not supported", _ADVICE)
+            if n.func.attr == "pop" and (n.args or n.keywords):
+                fail(n, unit, f"`{name}.pop(...)` at an index: reverse mode differentiates lists as stacks, "
+                              "whose pop() takes the last item", "pop() from the end (append the items in the "
+                              "order they are popped), or convert the list to an array once and index it")
         elif conversion_of(n, stacks) == name:
             allowed.add(id(n.args[0]))
             conversions.append(n)

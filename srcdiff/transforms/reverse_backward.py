@@ -23,7 +23,7 @@ from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind
 from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk
-from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, ndim
+from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
 
@@ -50,6 +50,20 @@ class BackwardSweep:
                     self.last_line = where
                 out += code
         return out
+
+    def recursive_tuple(self) -> str | None:
+        """The recursive function of the user's (a call that stays a call) that returns a tuple here: this one,
+        differentiated as such a call's pullback, or one it calls; else None."""
+        ret = self.fn.body[-1] if self.fn.body else None
+        v = ret.value if isinstance(ret, gast.Return) else None
+        if self.mode == "pullback" and (isinstance(v, gast.Tuple) or (
+                isinstance(v, gast.Name) and is_tuple(self.kinds.get(v.id)))):
+            return self.unit.name
+        callee = next((self.unit.callees[st.value.func.id] for st in walk(self.fn) if isinstance(st, gast.Assign)
+                       and isinstance(st.value, gast.Call) and isinstance(st.value.func, gast.Name)
+                       and st.value.func.id in self.unit.callees and isinstance(st.targets[0], gast.Name)
+                       and is_tuple(self.kinds.get(st.targets[0].id))), None)
+        return None if callee is None else getattr(callee, "__name__", None) or getattr(callee, "name", "?")
 
     def backward_stmt(self, s, state):
         out = []
@@ -132,6 +146,11 @@ class BackwardSweep:
                      "differentiated in reverse mode",
                      "call srcdiff.grad and the function itself separately inside the differentiated "
                      "function, or use srcdiff.jvp / srcdiff.hvp of it")
+            recursive = self.recursive_tuple()
+            if recursive is not None:
+                fail(s, self.unit, f"the recursive function {recursive!r} returns a tuple of differentiated "
+                     "values; reverse mode differentiates a recursive function's call as one value",
+                     "return one array (np.array((a, b))) and index it where it is called")
             if anno.get(s, anno.RETURNED_TUPLE):
                 fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
                      "(a scalar for grad, an array for vjp)",
