@@ -73,6 +73,18 @@ class Model:
         return x * 2.0
 
 
+def draws_noise(x):
+    return x * np.random.normal()  # <- npdraw
+
+
+def draws_from_generator(x, rng):
+    return x * rng.normal()  # <- rngdraw
+
+
+def sorts_a_list(x):
+    return np.sum(np.array(sorted(x)) * np.arange(3.0))  # <- sorted
+
+
 def uses_quad(x):
     return scipy.integrate.quad(np.sin, 0.0, x)[0]  # <- quad
 
@@ -291,6 +303,17 @@ def test_unknown_library_function():
     # (was: the error pointed at a try/except inside scipy/_quadpack_py.py)
     msg = _declined(uses_quad, [0.5])
     _assert_located(msg, "quad", "rule")
+
+
+@pytest.mark.parametrize("f, args, tag, advice", [
+    (draws_noise, [0.5], "npdraw", "draw the noise outside"),
+    (draws_from_generator, [0.5, np.random.default_rng(0)], "rngdraw", "draw the noise outside"),
+    (sorts_a_list, [np.array([0.3, -0.1, 0.9])], "sorted", "np.sort(x)"),
+])
+def test_random_draws_and_sorted_name_what_to_do(f, args, tag, advice):
+    # (were: np.random.normal "classes, instances and bound methods are not supported", rng.normal() "compute it
+    # with NumPy functions", sorted(x) "register a rule")
+    _assert_located(_declined(f, args), tag, advice)
 
 
 def test_unknown_library_function_is_srcdiff_error():

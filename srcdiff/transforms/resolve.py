@@ -77,6 +77,17 @@ def _numpy_default(sig, name):
     return _NO_VALUE_MEANS.get(name, default) if type(default).__name__ == "_NoValueType" else default
 
 
+_DRAW_OUTSIDE = ("draw the noise outside and pass it in as an argument (eps = rng.normal(size=n); f(mu, sigma, eps)), "
+                 "which makes the gradient that of the reparameterised function")
+
+
+def _is_random(obj, module) -> bool:
+    """A function or bound method of numpy.random (np.random.normal, rng.normal) or of the random module."""
+    owner = getattr(obj, "__self__", None)
+    mod = module or getattr(type(owner), "__module__", "") or ""
+    return mod == "random" or mod.startswith("numpy.random") or isinstance(owner, (np.random.Generator, np.random.RandomState))
+
+
 class _Resolver(Transformer):
     def __init__(self, unit):
         self.unit = unit
@@ -131,6 +142,14 @@ class _Resolver(Transformer):
             return copy_loc(load(name), node)
         what = getattr(obj, "__module__", None)
         qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
+        if _is_random(obj, what):
+            fail(node, self.unit, f"call to {qual}: a random draw inside the function you differentiate (its value "
+                                  "would change from call to call, and finite differences or a second call with "
+                                  "the same arguments would not agree)",
+                 _DRAW_OUTSIDE)
+        if obj is sorted:
+            fail(node, self.unit, "call to sorted(): Python's sort of a sequence has no differentiation rule",
+                 "use np.sort(x), which srcdiff differentiates (ties keep their order)")
         if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
@@ -361,6 +380,9 @@ class _Resolver(Transformer):
                 fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",
                      "if this is a srcdiff gradient's stack (its loops push values), differentiate the "
                      "gradient in forward mode instead: srcdiff.hvp, srcdiff.hessian or srcdiff.jvp(grad)")
+            if callable(getattr(np.random.Generator, m, None)) and not callable(getattr(np, m, None)):
+                fail(node, self.unit, f"method .{m}() is not supported: a random draw (a generator's .{m}()) inside "
+                                      "the function you differentiate", _DRAW_OUTSIDE)
             fail(node, self.unit, f"method .{m}() is not supported",
                  f"use the NumPy function np.{m}(x, ...) instead" if callable(getattr(np, m, None)) else
                  "compute it with NumPy functions, or register a rule for a function of yours (srcdiff.adjoint)")
