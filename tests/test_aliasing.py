@@ -388,3 +388,19 @@ def test_decline_names_the_users_variables():
     """The message names `y`, the user's variable, not `y1`, the version SSA made of it (SSA_VERSIONS)."""
     with pytest.raises(srcdiff.SrcdiffError, match=r"`v` shares memory with `y`, which(.|\n)*index `y` again"):
         srcdiff.grad(_view_of_a_rebound_array)(np.ones(3))
+
+
+def _scale_first(v, a):
+    v[0] = v[0] * a + 1.0
+
+
+def writes_a_view_in_a_helper(x, a):
+    u = x.copy()
+    _scale_first(u[2:], a)
+    return np.sum(u ** 2)
+
+
+def test_a_view_passed_to_a_helper_that_writes_it_names_the_parameter():
+    # the argument's A-normal-form name was `arg`, which the user never wrote ("`u` shares memory with `arg`")
+    with pytest.raises(srcdiff.SrcdiffError, match="`u` shares memory with `v`"):
+        srcdiff.grad(writes_a_view_in_a_helper)(np.ones(4), 0.5)

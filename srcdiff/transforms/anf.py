@@ -69,12 +69,21 @@ class _ANF:
             return pre + [self._loc(gast.Return(value=v), s)]
         if isinstance(s, gast.Expr):
             call = s.value
-            args = [self.atom(a, pre, "arg") for a in call.args]
+            names = self._parameters(call.func)   # (bump(buf[2:], v): `v` names the view a decline speaks of)
+            args = [self.atom(a, pre, names[k] if k < len(names) else "arg") for k, a in enumerate(call.args)]
             return pre + [self._loc(gast.Expr(value=gast.Call(func=call.func, args=args, keywords=[])), s)]
         if isinstance(s, gast.Assert):
             test = self.atom(s.test, pre, "ok")
             return pre + [self._loc(gast.Assert(test=test, msg=s.msg), s)]
         fail(s, self.unit, f"internal: unexpected {type(s).__name__} in ANF")
+
+    def _parameters(self, func) -> list:
+        """The positional parameter names of the function of yours a call statement calls (else none)."""
+        callee = self.unit.callees.get(func.id) if isinstance(func, gast.Name) else None
+        node, code = getattr(callee, "node", None), getattr(callee, "__code__", None)
+        if isinstance(node, gast.FunctionDef):    # (a Unit: a function the compiler made)
+            return [a.id for a in node.args.args]
+        return list(code.co_varnames[:code.co_argcount]) if code is not None else []
 
     def _loc(self, node, like=None):
         ln = getattr(like, "lineno", None) or self.line
