@@ -79,13 +79,13 @@ class _Flatten:
                 return None
             if self.struct_at(*base) is None:
                 return None
-            if not (isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int)):
+            k = literal_int(node.slice)
+            if k is None:
                 fail(node, self.unit, "a tuple/list argument can only be indexed by a constant here",
                      "index with literal integers, unpack it, or loop over it directly")
             s = self.struct_at(*base)
             if s is None:  # indexing into an array that is itself an item
                 return None
-            k = node.slice.value
             if not -len(s) <= k < len(s):
                 fail(node, self.unit, f"index {k} out of range for a structure of {len(s or [])} items")
             return base[0], base[1] + (k % len(s),)
@@ -180,21 +180,16 @@ class _Flatten:
                 return self.bind(s.targets[0], *r, s)
         if isinstance(s, gast.For):
             it = s.iter
-            seq, index_target = None, None
-            if isinstance(it, gast.Call) and isinstance(it.func, gast.Name):
-                if it.func.id == "enumerate" and len(it.args) == 1 and self.ref(it.args[0]) is not None:
-                    seq = self.ref(it.args[0])
-                    index_target, s.target = s.target.elts[0], s.target.elts[1]
-                elif (it.func.id == "range" and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
-                      and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
-                      and self.ref(it.args[0].args[0]) is not None):
-                    n = len(self.struct_at(*self.ref(it.args[0].args[0])))
-                    return self.unroll(s, [(None, k) for k in range(n)], s.target)
-            elif self.ref(it) is not None:
-                seq = self.ref(it)
-            if seq is not None:
-                n = len(self.struct_at(*seq))
-                return self.unroll(s, [(seq, k) for k in range(n)], index_target)
+            if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+                    and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
+                    and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
+                    and len(it.args[0].args) == 1 and self.ref(it.args[0].args[0]) is not None
+                    and isinstance(s.target, gast.Name)):
+                n = len(self.struct_at(*self.ref(it.args[0].args[0])))
+                return self.unroll(s, [("const", k) for k in range(n)])
+            items = self.positions(it, _stored(s.body))
+            if items is not None and self.iterates_structure(it):   # not over a range or a literal only
+                return self.unroll(s, items)
         map_blocks(s, self.block)
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
@@ -204,23 +199,104 @@ class _Flatten:
                 setattr(s, f, self.expr(v))
         return [s]
 
-    def unroll(self, loop, items, index_target):
+    def positions(self, it, rebound):
+        """The items a loop over `it` takes, one per iteration, where `it` iterates over structured values:
+        the structure itself, `zip` of such iterables (as long as the shortest, as in Python) or `enumerate`
+        of one (with a constant start). Each item is ("ref", param, path), ("const", k) or ("tuple", items).
+        None where `it` is anything else (a loop that stays a loop), or reads a name the loop's body
+        (`rebound`) binds: Python evaluates it once, before the loop."""
+        r = self.ref(it)
+        if r is not None:
+            s = self.struct_at(*r)
+            return None if s is None else [("ref", r[0], r[1] + (k,)) for k in range(len(s))]
+        if isinstance(it, (gast.Tuple, gast.List)):   # zip(Ws, (1.0, 2.0)): the literal's items
+            if any(isinstance(n, (gast.Call, gast.NamedExpr)) or isinstance(n, gast.Name) and n.id in rebound
+                   for n in walk(it)):
+                return None
+            return [("expr", e) for e in it.elts]
+        if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and not it.keywords
+                and self.unit is not None and self.unit.namespace.get(it.func.id) is range
+                and 1 <= len(it.args) <= 3 and all(literal_int(a) is not None for a in it.args)):
+            return [("const", k) for k in range(*[literal_int(a) for a in it.args])]
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.args
+                and self.unit is not None and self.unit.namespace.get(it.func.id) in (zip, enumerate)):
+            return None
+        if self.unit.namespace[it.func.id] is zip:
+            parts = [self.positions(a, rebound) for a in it.args]
+            if it.keywords or any(p is None for p in parts):
+                return None
+            return [("tuple", list(items)) for items in zip(*parts)]
+        starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
+        if len(it.args) + len(it.keywords) > 2 or any(kw.arg != "start" for kw in it.keywords):
+            return None
+        start = literal_int(starts[0]) if starts else 0
+        items = self.positions(it.args[0], rebound)
+        if start is None or items is None:
+            return None
+        return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
+
+    def iterates_structure(self, it) -> bool:
+        """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
+        r = self.ref(it)
+        if r is not None:
+            return self.struct_at(*r) is not None
+        return isinstance(it, gast.Call) and any(self.iterates_structure(a) for a in it.args
+                                                 if not isinstance(a, (gast.Tuple, gast.List)))
+
+    def bind_item(self, target, item, loop):
+        """Statements binding a loop's `target` to one of `positions`' items, and the names bound to
+        constants (the index of `enumerate`, of `range(len(P))`)."""
+        if item[0] == "ref":
+            return self.bind(target, item[1], item[2], loop), {}
+        if item[0] == "expr":
+            return [copy_loc(assign(target, self.expr(copy.deepcopy(item[1])), loop.lineno), loop)], {}
+        if item[0] == "const":
+            if not isinstance(target, gast.Name):
+                fail(loop, self.unit, "cannot unpack an integer index")
+            return [copy_loc(assign(target.id, const(item[1]), loop.lineno), loop)], {target.id: item[1]}
+        if not (isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == len(item[1])):
+            fail(loop, self.unit, "a loop over zip or enumerate of tuple/list arguments that does not unpack "
+                 "one name per sequence", "write `for W, b in zip(Ws, bs)` or `for i, W in enumerate(Ws)`")
+        out, consts = [], {}
+        for t, part in zip(target.elts, item[1]):
+            more, c = self.bind_item(t, part, loop)
+            out += more
+            consts.update(c)
+        return out, consts
+
+    def unroll(self, loop, items):
         if any(isinstance(n, (gast.Break, gast.Continue)) for n in walk(loop)):
             fail(loop, self.unit, "break/continue in a loop over a tuple/list argument is not supported")
         out = []
-        for seq, k in items:
-            pre = []
-            if seq is not None:
-                pre += self.bind(loop.target, seq[0], seq[1] + (k,), loop)
-                if index_target is not None:
-                    pre.append(copy_loc(assign(index_target.id, const(k), loop.lineno), loop))
-            else:
-                pre.append(copy_loc(assign(loop.target.id, const(k), loop.lineno), loop))
+        rebound = _stored(loop.body)
+        for item in items:
+            pre, consts = self.bind_item(loop.target, item, loop)
             body = copy.deepcopy(loop.body)
-            if seq is None:  # range(len(P)): P[i] with i known
-                body = [_subst_const(b, loop.target.id, k) for b in body]
+            for name, k in consts.items():   # P[i] with i known (range(len(P)), enumerate's index)
+                if name not in rebound:
+                    body = [_subst_const(b, name, k) for b in body]
             out += self.block(pre + body)
         return out
+
+
+def _stored(stmts) -> set:
+    return {n.id for s in stmts for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def literal_int(node):
+    """The value of an integer literal (`2`, `-1`), else None."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        v = literal_int(node.operand)
+        return None if v is None else -v
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.BinOp) and type(node.op) in _INT_OPS:   # `bs[i - 1]` with i substituted
+        a, b = literal_int(node.left), literal_int(node.right)
+        return None if a is None or b is None else _INT_OPS[type(node.op)](a, b)
+    return None
+
+
+_INT_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
 
 
 def _subst_const(stmt, name, k):
