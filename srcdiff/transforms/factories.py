@@ -14,6 +14,11 @@ where `make_g(c, u)` is the factory with each `return g` made `return g(u)` (its
 lifted as closures as usual, and the call is inlined like any user function's). The factory's body so
 runs again at each call of the function it returned; its statements are pure, so only the work repeats.
 
+Both calls bind their arguments as Python does (by position or keyword, keyword-only parameters included), a
+left-out argument taking its default where srcdiff can write it at the call: a literal, or, of a module-level
+function, the number, string, bool or None it evaluated to (`_defaults`); `make_g` takes every parameter by
+position, and passes the returned function's keyword-only ones on by name.
+
 `g` may be bound in loops and branches (`g_c` is an ordinary variable then), but every binding of `g` in
 the function must come from the same factory, and `g` may only be called: passing it on or returning it
 is declined. Factories are module-level functions or nested defs of the function being differentiated.
@@ -25,16 +30,70 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, store, walk
+from .astutil import (Namer, Transformer, assign, const, copy_loc, load, map_blocks, names_in, nested_blocks, store,
+                      walk)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
 class _Factory:
-    def __init__(self, name, fd, unit, arity, ret_params):
+    def __init__(self, name, fd, unit, ret):
         self.name, self.fd, self.unit = name, fd, unit      # unit: the factory's own (for its names, errors)
-        self.params = [a.id for a in fd.args.args]
-        self.arity, self.ret_params = arity, ret_params
+        self.params = _params(fd)                          # (keyword-only ones after the positional ones)
+        self.defaults = _defaults(fd, unit.func if fd is getattr(unit, "node", None) else None)
+        self.ret = ret                                     # the returned function's _Signature
+        self.arity, self.ret_params = len(ret.params), ret.params
         self.key = None                                    # the callee's name in the caller, once made
+
+
+class _Signature:
+    """The parameters of the function a factory returns (the same on every path), and their defaults."""
+    def __init__(self, fn, value=None):
+        self.params = [a.id for a in fn.args.args]
+        self.kwonly = [a.id for a in fn.args.kwonlyargs]
+        self.defaults = _defaults(fn, value)
+        self.named = list(self.params)      # the names a call's keywords match (not where paths differ)
+
+    def key(self):
+        return len(self.params), tuple(self.kwonly)
+
+
+def _params(fn) -> list:
+    return [a.id for a in fn.args.args] + [a.id for a in fn.args.kwonlyargs]
+
+
+def _defaults(fn, value=None) -> dict:
+    """{parameter: its default as an expression} for the defaults a call may take in place of an argument: a
+    literal (`kind="l2"`, `scale=1.0`, `None`) written in the def, or, for a module-level function (`value`), any
+    number, string, bool or None its default evaluated to. Other defaults are left out (the call must pass them)."""
+    args = fn.args
+    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
+    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    values = {}
+    if value is not None:
+        names = [a.id for a in args.args]
+        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
+        values.update(value.__kwdefaults__ or {})
+    out = {}
+    for name, node in written.items():
+        if _plain(node):
+            out[name] = node
+        elif name in values and _plain_value(values[name]):
+            out[name] = const(values[name])
+    return out
+
+
+def _values(defaults: dict) -> dict:
+    return {k: gast.dump(v) for k, v in defaults.items()}
+
+
+def _plain(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _plain(node.operand)
+    return isinstance(node, gast.Constant) and _plain_value(node.value)
+
+
+def _plain_value(v) -> bool:
+    return v is None or type(v) in (bool, int, float, str)
 
 
 def _returns(stmts):
@@ -117,13 +176,13 @@ class _Binder:
         for r in _returns(fd.body):
             v = r.value
             if isinstance(v, gast.Lambda):
-                kinds.append((r, len(v.args.args), [a.id for a in v.args.args]))
+                kinds.append((r, _Signature(v)))
             elif isinstance(v, gast.Name) and v.id in inner:
-                kinds.append((r, len(inner[v.id].args.args), [a.id for a in inner[v.id].args.args]))
+                kinds.append((r, _Signature(inner[v.id])))
             elif isinstance(v, gast.Call) and (f := sub.factory(v.func)) is not None:
-                kinds.append((r, f.arity, f.ret_params))
+                kinds.append((r, f.ret))
             else:
-                kinds.append((r, None, None))
+                kinds.append((r, None))
         made = [k for k in kinds if k[1] is not None]
         if not made:
             return None
@@ -131,10 +190,15 @@ class _Binder:
             r = next((k[0] for k in kinds if k[1] is None), fd)
             fail(r, unit, f"{name!r} returns a function on some paths and not on others",
                  "return a function (a nested def or a lambda) on every path of a factory")
-        if len({k[1] for k in made}) > 1:
+        if len({k[1].key() for k in made}) > 1:
             fail(fd, unit, f"the functions factory {name!r} returns take different numbers of arguments",
                  "return functions with the same parameters from every path")
-        fac = _Factory(name, fd, unit, made[0][1], made[0][2])
+        ret = made[0][1]
+        if any(_values(k[1].defaults) != _values(ret.defaults) or k[1].named != ret.named for k in made):
+            ret = copy.copy(ret)    # names or defaults that differ between paths: the call passes the
+            ret.defaults = {}       # positional parameters by position, and every argument
+            ret.named = [f"#{k}" for k in range(len(ret.params))]
+        fac = _Factory(name, fd, unit, ret)
         fac.block, fac.node = block, node
         return fac
 
@@ -144,8 +208,15 @@ class _Binder:
             return fac.key
         fd = copy.deepcopy(fac.fd)
         namer = Namer(names_in(fd) | set(local_names(fd)) | set(fac.unit.namespace))
-        params = [namer.fresh(p) for p in fac.ret_params]
+        params = [namer.fresh(p) for p in fac.ret_params + fac.ret.kwonly]
         inner = set(_defs(fd.body))
+        # every parameter positional: the factory's keyword-only ones after the others, then the returned
+        # function's, passed on by name to its keyword-only ones (calls give every argument: call_args, called)
+        fd.args.args += fd.args.kwonlyargs
+        fd.args.kwonlyargs, fd.args.kw_defaults, fd.args.defaults = [], [], []
+        n = len(fac.ret_params)
+        forwarded = [load(p) for p in params[:n]]
+        by_name = [gast.keyword(arg=k, value=load(p)) for k, p in zip(fac.ret.kwonly, params[n:])]
 
         def rewrite(stmts):
             out = []
@@ -158,7 +229,8 @@ class _Binder:
                         v = load(fn)
                     elif not (isinstance(v, gast.Name) and v.id in inner) and not isinstance(v, gast.Call):
                         fail(s, fac.unit, "unexpected return in a factory")
-                    s.value = copy_loc(gast.Call(func=v, args=[load(p) for p in params], keywords=[]), s)
+                    s.value = copy_loc(gast.Call(func=v, args=copy.deepcopy(forwarded),
+                                                 keywords=copy.deepcopy(by_name)), s)
                 elif not isinstance(s, gast.FunctionDef):
                     map_blocks(s, rewrite)
                 out.append(s)
@@ -180,20 +252,33 @@ class _Binder:
         return key
 
     def call_args(self, fac, call):
-        """The factory call's arguments, positional (keywords matched by name)."""
-        args = list(call.args)
-        if call.keywords:
-            byname = {k.arg: k.value for k in call.keywords}
-            for p in fac.params[len(args):]:
-                if p not in byname:
-                    break
+        """The factory call's arguments, positional (keywords matched by name, defaults filled in)."""
+        return self.bound_args(call, f"factory {fac.name!r}", fac.params, len(fac.fd.args.args), fac.defaults)
+
+    def bound_args(self, call, what, params, positional, defaults):
+        """A call's arguments for `params` (the first `positional` of them may be passed by position), in
+        their order, as Python binds them: keywords by name, a missing one its literal default."""
+        if len(call.args) > positional or any(k.arg is None for k in call.keywords) or any(
+                isinstance(a, gast.Starred) for a in call.args):
+            fail(call, self.unit, f"the call of {what} has arguments srcdiff cannot match",
+                 "pass each parameter by position or by name")
+        byname = {k.arg: k.value for k in call.keywords}
+        args = []
+        for k, p in enumerate(params):
+            if k < len(call.args):
+                if p in byname:
+                    fail(call, self.unit, f"the call of {what} gives {p!r} twice")
+                args.append(call.args[k])
+            elif p in byname:
                 args.append(byname.pop(p))
-            if byname or any(k.arg is None for k in call.keywords):
-                fail(call, self.unit, f"the call of factory {fac.name!r} has arguments srcdiff cannot match",
-                     "pass each of the factory's parameters, by position or by name")
-        if len(args) != len(fac.params):
-            fail(call, self.unit, f"factory {fac.name!r} takes {len(fac.params)} argument(s), given {len(args)} "
-                 "(defaults are not supported)", "pass every parameter of the factory explicitly")
+            elif p in defaults:
+                args.append(copy_loc(copy.deepcopy(defaults[p]), call))
+            else:
+                fail(call, self.unit, f"the call of {what} gives no argument for {p!r}",
+                     "pass it explicitly (the defaults srcdiff takes in a factory call are literals: numbers, "
+                     "strings, True, False, None)")
+        if byname:
+            fail(call, self.unit, f"the call of {what} has no parameter {sorted(byname)[0]!r}")
         return args
 
     # -- rewriting the unit -----------------------------------------------------------------------
@@ -258,13 +343,10 @@ class _Binder:
 
     def called(self, node, fac, env):
         key = self.call_function(fac)
-        if node.keywords:
-            fail(node, self.unit, f"keyword arguments in a call of the function factory {fac.name!r} returned",
-                 "pass its arguments by position")
-        if len(node.args) != fac.arity:
-            fail(node, self.unit, f"the function factory {fac.name!r} returned takes {fac.arity} argument(s), "
-                 f"given {len(node.args)}")
-        return copy_loc(gast.Call(func=load(key), args=env + list(node.args), keywords=[]), node)
+        ret = fac.ret
+        args = self.bound_args(node, f"the function factory {fac.name!r} returned", ret.named + ret.kwonly,
+                               len(ret.params), ret.defaults)
+        return copy_loc(gast.Call(func=load(key), args=env + args, keywords=[]), node)
 
     def bindings(self) -> dict:
         """{g: (factory, [names of its arguments' copies])} for names bound to factory results in the unit's
