@@ -299,6 +299,26 @@ def test_list_literal_operands_of_array_arithmetic(jit):
     _check(list_operands, jit)
 
 
+def literals_bound_to_names(x):
+    terms = [np.sum(x ** 2), x[0] * x[1]]
+    pair = (np.tanh(x[:2]), x[2:] * 3.0)
+    s = 0.0
+    for v in x[:2]:
+        both = (v * x[3], np.sin(v))
+        s = s + max(both) + np.sum(both)
+    return sum(terms) + np.max(terms) + np.sum(sum(pair) ** 2) + np.mean(pair) + s
+
+
+@JIT
+def test_reductions_of_a_list_or_tuple_bound_to_a_name(jit):
+    """`terms = [a, b]` then `sum(terms)`, `np.max(terms)`, `np.sum(pair)`: the front end makes the array of a
+    literal passed there, not of a name bound to one, and no rule has an adjoint for a tuple: the gradient
+    dropped those terms (zero for `return sum(terms)`: silently wrong) and the jvp raised TypeError. The
+    name is the array of its items there now (kind_rewrites.call_arrays)."""
+    g = _check(literals_bound_to_names, jit)
+    assert np.all(g != 0.0)
+
+
 def list_repetition(x):
     return np.sum(np.array([x[0]] * 2) ** 2)
 

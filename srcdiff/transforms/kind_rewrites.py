@@ -8,6 +8,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
+from .canonicalize import array_parameters
 from .kinds import F, is_array, is_scalar, is_tuple, ndim, sum_start
 from .parse import Unit
 
@@ -90,8 +91,9 @@ def scalar_products(unit: Unit, kind_map: dict) -> bool:
 def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
     array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own; so is np.stack of scalars (scalar_stacks).
-    Returns whether it changed."""
+    count) is the array it stands for, bound by a statement of its own; so is a tuple value passed where a
+    function takes an array (`terms = [a, b]` ... `sum(terms)`, `np.max(terms)`: `call_arrays`), and np.stack of
+    scalars (scalar_stacks). Returns whether it changed."""
     namer = Namer(astutil.names_in(unit.node))
 
     def block(stmts):
@@ -116,11 +118,45 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                     out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
                     setattr(s.value, side, load(name))
                     changed = True
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
+                changed |= call_arrays(s, kind_map, namer, out)
             out.append(s)
         return out, changed
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+def call_arrays(s, kind_map: dict, namer, out: list) -> bool:
+    """A tuple value in the place of an array argument of `s`'s call (`sum(terms)` of `terms = [a, b]`: the front
+    end makes the array of a literal written there, not of a name bound to one; reverse mode's tuple split
+    rebuilds the name as a literal in place, forward mode keeps the name) is `rt.array` of it, bound by a
+    statement appended to `out`: no rule has an adjoint or a tangent for a tuple there (the gradient was zero,
+    the jvp a TypeError). Returns whether it changed."""
+    found = array_parameters(dotted_name(s.value.func))
+    if found is None:
+        return False
+    params, arrays = found
+    slots = [(s.value.args, k) for k, p in enumerate(params[:len(s.value.args)]) if p in arrays]
+    slots += [(kw, "value") for kw in s.value.keywords if kw.arg in arrays]
+    changed = False
+    for holder, key in slots:
+        arg = holder[key] if isinstance(holder, list) else getattr(holder, key)
+        if isinstance(arg, gast.Tuple) and not any(isinstance(e, (gast.List, gast.Tuple, gast.Starred))
+                                                   for e in arg.elts):
+            seq = arg
+        elif isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id)):
+            seq = arg
+        else:
+            continue
+        name = namer.fresh("array")
+        out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+        if isinstance(holder, list):
+            holder[key] = load(name)
+        else:
+            holder.value = load(name)
+        changed = True
+    return changed
 
 
 def scalar_stacks(unit: Unit, kind_map: dict) -> bool:
