@@ -2,7 +2,8 @@
 
 Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
-(`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled.
+(`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
+and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
 A name bound again (the parameter itself, or a local bound to it and later to something else) is not
 resolved statically: it is bound to the tuple literal of the items, a value like any other."""
 from __future__ import annotations
@@ -13,7 +14,7 @@ import types
 import gast
 
 from ..errors import fail
-from .astutil import Transformer, assign, const, copy_loc, load, map_blocks, store, walk
+from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, literal_value, load, map_blocks, store, walk
 
 
 def structure_of(value):
@@ -149,7 +150,75 @@ class _Flatten:
                         k.value = outer.literal(k.value)
                 self.generic_visit(n)
                 return n
+
+            def visit_ListComp(self, n):
+                return self.comprehension(n)
+
+            def visit_GeneratorExp(self, n):
+                return self.comprehension(n)
+
+            def comprehension(self, n):
+                items = outer.unrolled(n)
+                if items is None:
+                    self.generic_visit(n)
+                    return n
+                return self.visit(copy_loc(gast.List(elts=items, ctx=gast.Load()), n))
         return T().visit(node)
+
+    def unrolled(self, comp):
+        """The elements of a list comprehension or generator expression over structured values (`for W in Ws`,
+        zip, enumerate, nested: `positions`), written out as a list literal's (`sum(np.sum(W ** 2) for W in Ws)`
+        is `sum([np.sum(Ws_0 ** 2), np.sum(Ws_1 ** 2)])`), or None where a generator goes over anything else or
+        a filter is not decided by constants."""
+        envs = [{}]
+        for j, gen in enumerate(comp.generators):
+            found = []
+            for env in envs:
+                it = _substituted(gen.iter, env)
+                items = self.positions(it, set())
+                if items is None or j == 0 and not self.iterates_structure(it):
+                    return None
+                for item in items:
+                    bound = dict(env)
+                    if not self.item_names(gen.target, item, bound):
+                        return None
+                    tests = [literal_value(_substituted(c, bound)) for c in gen.ifs]
+                    if any(t is NOT_LITERAL for t in tests):
+                        return None
+                    if all(tests):
+                        found.append(bound)
+            envs = found
+        return [_substituted(comp.elt, env) for env in envs]
+
+    def item_names(self, target, item, env) -> bool:
+        """Bind a comprehension's `target` to one of `positions`' items in `env` (name -> expression: a
+        structure's item as the parameter indexed by constants, which `ref` resolves); False where it cannot."""
+        if isinstance(target, gast.Name):
+            if item[0] == "ref":
+                e = load(item[1])
+                for k in item[2]:
+                    e = gast.Subscript(value=e, slice=const(k), ctx=gast.Load())
+                env[target.id] = e
+            elif item[0] == "const":
+                env[target.id] = const(item[1])
+            elif item[0] == "expr":
+                env[target.id] = item[1]
+            else:       # `for layer in zip(Ws, bs)`: the tuple literal of the items
+                parts = [{} for _ in item[1]]
+                if not all(self.item_names(store("_"), part, e) for part, e in zip(item[1], parts)):
+                    return False
+                env[target.id] = gast.Tuple(elts=[e["_"] for e in parts], ctx=gast.Load())
+            return True
+        if not isinstance(target, (gast.Tuple, gast.List)):
+            return False
+        if item[0] == "ref":
+            s = self.struct_at(item[1], item[2])
+            parts = None if s is None else [("ref", item[1], item[2] + (k,)) for k in range(len(s))]
+        else:
+            parts = item[1] if item[0] == "tuple" else None
+        if parts is None or len(parts) != len(target.elts):
+            return False
+        return all(self.item_names(t, part, env) for t, part in zip(target.elts, parts))
 
     def block(self, stmts):
         out = []
@@ -216,8 +285,8 @@ class _Flatten:
             return [("expr", e) for e in it.elts]
         if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and not it.keywords
                 and self.unit is not None and self.unit.namespace.get(it.func.id) is range
-                and 1 <= len(it.args) <= 3 and all(literal_int(a) is not None for a in it.args)):
-            return [("const", k) for k in range(*[literal_int(a) for a in it.args])]
+                and 1 <= len(it.args) <= 3 and all(self.static_int(a) is not None for a in it.args)):
+            return [("const", k) for k in range(*[self.static_int(a) for a in it.args])]
         if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.args
                 and self.unit is not None and self.unit.namespace.get(it.func.id) in (zip, enumerate)):
             return None
@@ -234,6 +303,14 @@ class _Flatten:
         if start is None or items is None:
             return None
         return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
+
+    def static_int(self, node):
+        """An integer known here: a literal, or `len` of a structure."""
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
+                and len(node.args) == 1 and not node.keywords and self.ref(node.args[0]) is not None
+                and self.struct_at(*self.ref(node.args[0])) is not None):
+            return len(self.struct_at(*self.ref(node.args[0])))
+        return literal_int(node)
 
     def iterates_structure(self, it) -> bool:
         """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
@@ -277,6 +354,16 @@ class _Flatten:
                     body = [_subst_const(b, name, k) for b in body]
             out += self.block(pre + body)
         return out
+
+
+def _substituted(node, env: dict):
+    """A copy of `node` with the names `env` maps read as their expressions."""
+    class T(Transformer):
+        def visit_Name(self, n):
+            if n.id in env and isinstance(n.ctx, gast.Load):
+                return copy_loc(copy.deepcopy(env[n.id]), n)
+            return n
+    return T().visit(copy.deepcopy(node))
 
 
 def _stored(stmts) -> set:
