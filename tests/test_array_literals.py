@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp, softmax
 
 import srcdiff
 from gradcheck import numerical_grad
@@ -317,6 +318,23 @@ def test_reductions_of_a_list_or_tuple_bound_to_a_name(jit):
     name is the array of its items there now (kind_rewrites.call_arrays)."""
     g = _check(literals_bound_to_names, jit)
     assert np.all(g != 0.0)
+
+
+def composites_of_names(x):
+    scores = [x[0] * x[1], np.sum(x), -x[2]]
+    vals = (x[0], x[1] * 3.0, x[2] ** 2)
+    parts = [x[:2] * 2.0, np.sin(x)]
+    rows = (x, x ** 2)
+    return (logsumexp(scores) + np.sum(softmax(scores) * np.arange(3)) + np.var(vals) + np.std(vals)
+            + np.sum(np.concatenate(parts) ** 2) + np.sum(np.stack(rows) @ x))
+
+
+@JIT
+def test_composites_and_joins_of_a_list_bound_to_a_name(jit):
+    """softmax / np.var of a list bound to a name were declined as list arithmetic (their written-out forms
+    subtract a float from the name: `vals - m`, an array there), and the jvp of np.concatenate / np.stack of
+    such a name was declined ("needs a literal tuple"), where the gradient worked."""
+    _check(composites_of_names, jit)
 
 
 def list_repetition(x):

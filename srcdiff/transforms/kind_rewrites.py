@@ -9,7 +9,7 @@ from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from .canonicalize import array_parameters
-from .kinds import F, is_array, is_scalar, is_tuple, ndim, sum_start
+from .kinds import F, dtype, is_array, is_scalar, is_tuple, ndim, sum_start
 from .parse import Unit
 
 
@@ -105,7 +105,7 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
                 for side, other in (("left", s.value.right), ("right", s.value.left)):
                     lit = getattr(s.value, side)
-                    if not (isinstance(other, gast.Name) and is_array(kind_map.get(other.id))):
+                    if not _array_operand(other, kind_map):
                         continue
                     if isinstance(lit, (gast.List, gast.Tuple)) and not any(
                             isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
@@ -125,6 +125,16 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+def _array_operand(other, kind_map) -> bool:
+    """`other`, an operand of arithmetic with a list or tuple, makes that list an array: an array, or a float
+    (a tuple minus a float is no Python; `vals - m` of a composite written out for `np.var(vals)`, `vals` a
+    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple."""
+    if isinstance(other, gast.Constant):
+        return type(other.value) is float
+    k = kind_map.get(other.id) if isinstance(other, gast.Name) else None
+    return is_array(k) or is_scalar(k) and dtype(k) == "f"
 
 
 def call_arrays(s, kind_map: dict, namer, out: list) -> bool:
