@@ -29,12 +29,12 @@ def _check(f, jit, x=X):
         warnings.simplefilter("ignore")
         g = srcdiff.grad(f, jit=jit)(x.copy())
         value, g2 = srcdiff.value_and_grad(f, jit=jit)(x.copy())
-        fv, dv = srcdiff.jvp(f, jit=jit)(x.copy(), V)
+        fv, dv = srcdiff.jvp(f, jit=jit)(x.copy(), V[:len(x)])
     np.testing.assert_allclose(g, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(value, f(x), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fv, f(x), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dv, g @ V, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dv, g @ V[:len(x)], rtol=1e-10, atol=1e-10)
     return g
 
 
@@ -335,6 +335,18 @@ def test_composites_and_joins_of_a_list_bound_to_a_name(jit):
     subtract a float from the name: `vals - m`, an array there), and the jvp of np.concatenate / np.stack of
     such a name was declined ("needs a literal tuple"), where the gradient worked."""
     _check(composites_of_names, jit)
+
+
+def matrix_bound_to_a_name(x):
+    M = ((x[0], x[1]), (x[1] * 2.0, x[2]))
+    return np.sum(M) + np.linalg.det(M) + np.trace(np.exp(M))
+
+
+@JIT
+def test_a_tuple_of_tuples_bound_to_a_name_is_a_matrix(jit):
+    """`M = ((a, b), (c, d))` then np.sum(M), np.linalg.det(M): the gradient was zero (silently wrong), the jvp
+    not compiled by Numba (rt.array of a tuple of tuples); each row is an array of its own now."""
+    _check(matrix_bound_to_a_name, jit, x=X[:3])
 
 
 def list_repetition(x):

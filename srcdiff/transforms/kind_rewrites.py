@@ -9,7 +9,7 @@ from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from .canonicalize import array_parameters
-from .kinds import F, dtype, is_array, is_scalar, is_tuple, ndim, sum_start
+from .kinds import F, dtype, elements, is_array, is_scalar, is_tuple, ndim, sum_start
 from .parse import Unit
 
 
@@ -149,24 +149,44 @@ def call_arrays(s, kind_map: dict, namer, out: list) -> bool:
     params, arrays = found
     slots = [(s.value.args, k) for k, p in enumerate(params[:len(s.value.args)]) if p in arrays]
     slots += [(kw, "value") for kw in s.value.keywords if kw.arg in arrays]
+    def bound(seq, kind=None):
+        """`rt.array(seq)` bound to a fresh name (a nested literal's rows first: a matrix of them; so too the
+        rows of a name of a tuple of tuples, `kind`, each bound to a name of its own: Numba's rt.array takes a
+        tuple of scalars or arrays)."""
+        parts = elements(kind) if isinstance(seq, gast.Name) else None
+        if parts and any(is_tuple(p) for p in parts):
+            rows = []
+            for k, p in enumerate(parts):
+                rows.append(load(namer.fresh("row")))
+                item = gast.Subscript(value=load(seq.id), slice=astutil.const(k), ctx=gast.Load())
+                out.append(gast.copy_location(astutil.assign(rows[-1].id, item, s.lineno), s))
+                if is_tuple(p):
+                    rows[-1] = bound(rows[-1], p)
+            seq = gast.Tuple(elts=rows, ctx=gast.Load())
+        if isinstance(seq, gast.Tuple):
+            seq = gast.Tuple(elts=[bound(e) if isinstance(e, gast.Tuple) else e for e in seq.elts], ctx=gast.Load())
+        name = namer.fresh("array")
+        out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+        return load(name)
+
     changed = False
     for holder, key in slots:
         arg = holder[key] if isinstance(holder, list) else getattr(holder, key)
-        if isinstance(arg, gast.Tuple) and not any(isinstance(e, (gast.List, gast.Tuple, gast.Starred))
-                                                   for e in arg.elts):
-            seq = arg
-        elif isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id)):
-            seq = arg
-        else:
+        if not (_tuple_literal(arg) or isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id))):
             continue
-        name = namer.fresh("array")
-        out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+        arg = bound(arg, kind_map.get(arg.id) if isinstance(arg, gast.Name) else None)
         if isinstance(holder, list):
-            holder[key] = load(name)
+            holder[key] = arg
         else:
-            holder.value = load(name)
+            holder.value = arg
         changed = True
     return changed
+
+
+def _tuple_literal(e) -> bool:
+    """A tuple literal of atoms, or of tuple literals of them (a matrix's rows), none starred."""
+    return isinstance(e, gast.Tuple) and all(_tuple_literal(x) if isinstance(x, gast.Tuple) else
+                                             not isinstance(x, (gast.List, gast.Starred)) for x in e.elts)
 
 
 def scalar_stacks(unit: Unit, kind_map: dict) -> bool:
