@@ -37,7 +37,8 @@ reverse mode (grad, value_and_grad, vjp):
                      again after each pass that changes the tree
     sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
     scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
-    array literals   w * [a, b] (w an array), np.stack of scalars -> rt.array            transforms/kind_rewrites.py
+    array literals   w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple     transforms/kind_rewrites.py
+                     value t -> rt.array
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
@@ -462,7 +463,7 @@ REVERSE = [
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
-    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars -> rt.array"),
+    Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple\nvalue t -> rt.array"),
     Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",

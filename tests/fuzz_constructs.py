@@ -614,6 +614,16 @@ DETECTORS = {
         _bindings(loop, n) for loop in _walk(_entry(t), ast.For, ast.While) for n in _xa_names(t) - {"xa"}),
     "or tuples/lists of them :: or in a branch": lambda t: any(
         _bindings(b, n) for b in _walk(_entry(t), ast.If) for n in _xa_names(t)),
+    "or tuples/lists of them :: loops over them": lambda t: any(
+        isinstance(n.iter, ast.Name) and n.iter.id in _xa_names(t) for n in _walk(_entry(t), ast.For)),
+    "or tuples/lists of them :: over zip of them and of tuple literals and over enumerate of them with a constant "
+    "start": lambda t: any(
+        _is_call(n.iter, "enumerate") and len(n.iter.args) == 2 and _is_call(n.iter.args[0], "zip")
+        and any(isinstance(z, ast.Name) and z.id in _xa_names(t) for z in n.iter.args[0].args)
+        and any(isinstance(z, ast.Tuple) for z in n.iter.args[0].args) for n in _walk(_entry(t), ast.For)),
+    "or tuples/lists of them :: comprehensions over them": lambda t: any(
+        isinstance(g.iter, ast.Name) and g.iter.id in _xa_names(t)
+        for c in _walk(_entry(t), ast.GeneratorExp, ast.ListComp) for g in c.generators),
     "arrays of a list comprehension": lambda t: bool(_items(t)),
     "arrays of a list comprehension :: np.array or np.asarray or np.stack of it": lambda t: {
         _call_name(c) for c in _items(t)} >= {"np.array", "np.asarray", "np.stack"},
@@ -651,6 +661,7 @@ NOT_CONSTRUCTS = {
     "calls to your own functions :: comments naming them",
     "calls to your own functions :: bump(buf, i, v) of a function that returns nothing",
     "or tuples/lists of them :: gradients come back in the same structure",
+    "or tuples/lists of them :: written out as lists",
     "and have keyword-only parameters :: bound as python binds them",
     "arrays of a list comprehension :: a loop counts the items and keeps the first",
     "arrays of a list comprehension :: for the array's shape and dtype",

@@ -1238,7 +1238,9 @@ class Gen:
         """x and a from the tuple argument xa: unpacked or indexed, through a second name, or after xa (or
         that name) is bound again: as a loop's state or in a branch (README: 'or tuples/lists of them')."""
         st = self.fresh("st")
-        form = self.pick(["unpack", "index", "alias", "rebound", "loop", "branch"])
+        form = self.pick(["unpack", "index", "alias", "rebound", "loop", "branch", "loop over", "zip", "comprehension"])
+        if form in ("loop over", "zip", "comprehension"):
+            return self.iterate_xa(form)
         if form == "unpack":
             return "x, a = xa"
         if form == "index":
@@ -1252,6 +1254,20 @@ class Gen:
             return (f"{st} = xa\nfor {k} in range(n):\n    {st} = ({st}[0] * 0.9 + 0.1 * np.sum({st}[1]), "
                     f"{st}[1] * np.cos({st}[0]))\nx, a = {st}")
         return f"{st} = xa\nif flag:\n    {st} = ({st}[0] - 0.3, {st}[1] * 0.5)\nx, a = {st}"
+
+    def iterate_xa(self, form) -> str:
+        """x and a from xa after a loop over it, over enumerate (a constant start) of zip of it and a tuple
+        literal with `xa[i - 1]` read, or a comprehension over it (README: 'or tuples/lists of them':
+        unrolled, written out as lists)."""
+        acc, v, c, i = self.fresh("acc"), self.fresh("v"), self.fresh("c"), self.fresh("i")
+        if form == "comprehension":
+            return f"x, a = xa[0] + 0.1 * sum(np.sum({v} ** 2) for {v} in xa), xa[1]"
+        if form == "loop over":
+            loop = f"for {v} in xa:\n    {acc} = {acc} + 0.1 * np.sum({v})"
+        else:
+            loop = (f"for {i}, ({v}, {c}) in enumerate(zip(xa, (0.5, 1.5)), 1):\n"
+                    f"    {acc} = {acc} + {c} * np.sum({v}) + 0.1 * np.sum(xa[{i} - 1])")
+        return f"{acc} = 0.0\n{loop}\nx, a = xa[0] + 0.1 * {acc}, xa[1]"
 
     def program(self) -> Program:
         self.N = 2 + self.choose(3)

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp, softmax
 
 import srcdiff
 from gradcheck import numerical_grad
@@ -28,12 +29,12 @@ def _check(f, jit, x=X):
         warnings.simplefilter("ignore")
         g = srcdiff.grad(f, jit=jit)(x.copy())
         value, g2 = srcdiff.value_and_grad(f, jit=jit)(x.copy())
-        fv, dv = srcdiff.jvp(f, jit=jit)(x.copy(), V)
+        fv, dv = srcdiff.jvp(f, jit=jit)(x.copy(), V[:len(x)])
     np.testing.assert_allclose(g, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(value, f(x), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fv, f(x), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dv, g @ V, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dv, g @ V[:len(x)], rtol=1e-10, atol=1e-10)
     return g
 
 
@@ -297,6 +298,55 @@ def list_operands(x):
 def test_list_literal_operands_of_array_arithmetic(jit):
     """x[:2] * [a, b], m @ [a, b], [a, b] - x: the literal is an array (was a partial or zero gradient)."""
     _check(list_operands, jit)
+
+
+def literals_bound_to_names(x):
+    terms = [np.sum(x ** 2), x[0] * x[1]]
+    pair = (np.tanh(x[:2]), x[2:] * 3.0)
+    s = 0.0
+    for v in x[:2]:
+        both = (v * x[3], np.sin(v))
+        s = s + max(both) + np.sum(both)
+    return sum(terms) + np.max(terms) + np.sum(sum(pair) ** 2) + np.mean(pair) + s
+
+
+@JIT
+def test_reductions_of_a_list_or_tuple_bound_to_a_name(jit):
+    """`terms = [a, b]` then `sum(terms)`, `np.max(terms)`, `np.sum(pair)`: the front end makes the array of a
+    literal passed there, not of a name bound to one, and no rule has an adjoint for a tuple: the gradient
+    dropped those terms (zero for `return sum(terms)`: silently wrong) and the jvp raised TypeError. The
+    name is the array of its items there now (kind_rewrites.call_arrays)."""
+    g = _check(literals_bound_to_names, jit)
+    assert np.all(g != 0.0)
+
+
+def composites_of_names(x):
+    scores = [x[0] * x[1], np.sum(x), -x[2]]
+    vals = (x[0], x[1] * 3.0, x[2] ** 2)
+    parts = [x[:2] * 2.0, np.sin(x)]
+    rows = (x, x ** 2)
+    return (logsumexp(scores) + np.sum(softmax(scores) * np.arange(3)) + np.var(vals) + np.std(vals)
+            + np.sum(np.concatenate(parts) ** 2) + np.sum(np.stack(rows) @ x))
+
+
+@JIT
+def test_composites_and_joins_of_a_list_bound_to_a_name(jit):
+    """softmax / np.var of a list bound to a name were declined as list arithmetic (their written-out forms
+    subtract a float from the name: `vals - m`, an array there), and the jvp of np.concatenate / np.stack of
+    such a name was declined ("needs a literal tuple"), where the gradient worked."""
+    _check(composites_of_names, jit)
+
+
+def matrix_bound_to_a_name(x):
+    M = ((x[0], x[1]), (x[1] * 2.0, x[2]))
+    return np.sum(M) + np.linalg.det(M) + np.trace(np.exp(M))
+
+
+@JIT
+def test_a_tuple_of_tuples_bound_to_a_name_is_a_matrix(jit):
+    """`M = ((a, b), (c, d))` then np.sum(M), np.linalg.det(M): the gradient was zero (silently wrong), the jvp
+    not compiled by Numba (rt.array of a tuple of tuples); each row is an array of its own now."""
+    _check(matrix_bound_to_a_name, jit, x=X[:3])
 
 
 def list_repetition(x):

@@ -255,3 +255,21 @@ def _calls_it(x, M, n):
 def test_a_call_selects_among_the_bindings_that_reach_it(f, n, jit):
     M = np.array([[0.5, -0.3, 0.2], [0.1, 0.9, -0.4]])
     check_grad(f, [0.7, M, n], wrt=(0, 1), jit=jit)
+
+
+def _nested_calls_of_a_rebound_name(x, flag):
+    """`act(act(z) if ... else z)` of a name bound to lambdas in a loop: the inner call, selected first, was
+    deep-copied into each branch of the outer call's selection and then no longer known as a call: declined
+    as "used other than called" (tests/test_fuzz.py's hypothesis run, a program of fuzzgen's)."""
+    act = lambda z: np.tanh(z)
+    s = 0.0
+    for i in range(3):
+        s = s + act(act(x * i) if x > 0.0 else x) * 2.0
+        if flag and i == 1:
+            act = lambda z: z * z
+    return s + act(act(x))
+
+
+@pytest.mark.parametrize("x, flag", [(0.6, True), (0.6, False), (-0.6, True)])
+def test_nested_calls_of_a_name_bound_to_functions_in_a_loop(x, flag):
+    check_grad(_nested_calls_of_a_rebound_name, [x, flag], wrt=(0,))

@@ -231,6 +231,14 @@ def no_return(x):  # <- no_return
     y = x * 2.0
 
 
+def _inner_loss(x):
+    return np.sum(x ** 4)
+
+
+def hessian_inside(x):
+    return np.trace(srcdiff.hessian(_inner_loss)(x))  # <- hessian_inside
+
+
 _ns: dict = {}
 exec("def made_by_exec(x):\n    return x * 2.0\n", _ns)
 made_by_exec = _ns["made_by_exec"]
@@ -263,13 +271,14 @@ STATEMENTS = [
     (gen_exp_while, "genwhile", "assignment of its own"),
     (lambda_arg, "lambda", "nested def"),
     (function_value, "funcvalue", "call it"),
+    (hessian_inside, "hessian_inside", "jvp of a gradient"),   # (advice was "call functions by name")
 ]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f, tag, advice", STATEMENTS, ids=[t for _, t, _ in STATEMENTS])
 def test_declined_construct(f, tag, advice, jit):
-    arg = np.ones(3) if tag == "lambda" else 0.5
+    arg = np.ones(3) if tag in ("lambda", "hessian_inside") else 0.5
     _assert_located(_declined(f, [arg], jit), tag, advice)
 
 

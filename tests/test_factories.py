@@ -144,6 +144,45 @@ def stepper_wrong_call(x):
     return make_stepper(x)(x, 0.1, 0.2)     # <- wrong_call
 
 
+SCALE = 3.0
+
+
+def make_loss(X, y, kind="l2", *, power=2.0, scale=SCALE):
+    """A factory with defaults and keyword-only parameters, returning a function that has its own."""
+    def loss(w, shift=0.0, *, weight=1.0):
+        r = X * w - y + shift
+        if kind == "l2":
+            return weight * scale * np.sum(np.abs(r) ** power)
+        return weight * np.sum(np.sqrt(1.0 + r * r) - 1.0)
+    return loss
+
+
+def factory_defaults_and_keywords(w, a):
+    l1 = make_loss(a, 0.5)
+    l2 = make_loss(a, 0.5, kind="pseudo")
+    l3 = make_loss(X=a, y=0.2, power=3.0)
+    def make_local(c, k=2):
+        return lambda u, v=1.5: u * c * k + v
+    return (l1(w) + l2(w, 0.1, weight=2.0) + l3(w, shift=0.3) + make_loss(a, w, scale=1.0)(0.5, weight=w)
+            + make_local(w)(a[0]) + make_local(w, k=3)(a[1], v=w))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_factory_defaults_and_keyword_arguments(jit):
+    """`make_loss(X, y)` relying on the factory's defaults, keyword-only parameters, and the function it returns
+    called with keywords and defaults: declined before ("defaults are not supported", "keyword arguments in a
+    call of the function factory returned"); bound as Python binds them now (a module-level factory's default
+    by its value: `scale=SCALE`)."""
+    _grad_matches(factory_defaults_and_keywords, [X, A.copy()], (0, 1), jit)
+    if not jit:
+        _, tangent = srcdiff.jvp(factory_defaults_and_keywords, wrt=0)(X, A, 1.0)
+        np.testing.assert_allclose(tangent, numerical_grad(factory_defaults_and_keywords, [X, A], 0), rtol=1e-5)
+
+
+def missing_argument(x):
+    return make_loss(x)(x)          # <- missing
+
+
 # ---- declined --------------------------------------------------------------------------------------
 def two_factories_one_name(x, flag):
     if flag:
@@ -186,6 +225,7 @@ def sometimes(x):
     (rebound, (0.5,), "rebound", "also to another value"),
     (sometimes, (0.5,), "sometimes", "some paths"),
     (stepper_wrong_call, (0.5,), "wrong_call", "too many positional arguments"),
+    (missing_argument, (0.5,), "missing", "gives no argument for 'y'"),
 ])
 def test_factory_forms_declined(f, args, tag, words):
     with pytest.raises(srcdiff.SrcdiffError) as err:

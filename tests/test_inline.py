@@ -56,3 +56,29 @@ def test_gradients_through_inlined_and_recursive_calls(jit):
     code = [line for line in srcdiff.source(srcdiff.grad(caller, jit=jit)).splitlines()
             if not line.strip().startswith("#")]
     assert not any("helper(" in line for line in code), code
+
+
+def weighted_mean(w, x, weights=None):
+    r = (x @ w) ** 2
+    if weights is None:
+        return np.mean(r)
+    return np.sum(weights * r) / np.sum(weights)
+
+
+def both_weightings(w, x):
+    return weighted_mean(w, x) + weighted_mean(w, x, weights=np.arange(1.0, x.shape[0] + 1))
+
+
+def test_a_branch_a_constant_argument_decides_is_cut_off():
+    """A helper called with `weights=None` kept `if weights is None:` (`cond = None is None`) and its other
+    branch (`None * r`) in the gradient: Numba compiled the gradient (it prunes that branch) but not the
+    forward mode over it that hvp compiles ("No implementation of function mul"). The inliner keeps the branch
+    that a test of constants takes."""
+    rng = np.random.default_rng(0)
+    w, x, v = rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=3)
+    g = srcdiff.grad(both_weightings)
+    g(w, x)
+    assert "None *" not in srcdiff.source(g) and "None is None" not in srcdiff.source(g)
+    h = srcdiff.hvp(both_weightings, jit=True)(w, x, v)
+    gp = srcdiff.grad(both_weightings)
+    np.testing.assert_allclose(h, (gp(w + 1e-6 * v, x) - gp(w - 1e-6 * v, x)) / 2e-6, rtol=1e-5, atol=1e-7)

@@ -208,3 +208,42 @@ def test_max_over_nan_has_nan_gradient_where_the_value_is_nan(jit):
     np.testing.assert_array_equal(g[0, [0, 2]], [0.0, 0.0])
     ok = np.array([[1.0, 2.0, 3.0], [4.0, -2.0, 0.5]])
     np.testing.assert_allclose(srcdiff.grad(_min_rows, jit=jit)(ok), gradcheck.numerical_grad(_min_rows, [ok], 0))
+
+
+def alignment_table(x):
+    """A log-domain table (CTC / HMM style) started at -inf, filled with logaddexp: its unreachable cells are
+    logaddexp(-inf, -inf)."""
+    T = 4
+    alpha = np.full((T, 3), -np.inf)
+    alpha[0, 0] = x[0]
+    for t in range(1, T):
+        for s in range(3):
+            a = alpha[t - 1, s]
+            if s > 0:
+                a = np.logaddexp(a, alpha[t - 1, s - 1])
+            alpha[t, s] = a + x[t] * (s + 1)
+    both = np.logaddexp2(x[1] - np.inf, x[2] - np.inf)      # -inf: np.maximum passes it 0 adjoint
+    return alpha[T - 1, 2] + np.maximum(both, -5.0) + np.logaddexp2(alpha[1, 2], x[3])
+
+
+@BACKENDS
+def test_logaddexp_of_two_minus_infinities_has_zero_partials(jit):
+    """logaddexp(-inf, -inf) is -inf; its partials exp(x - ans) were exp(NaN): the gradient, jvp and hvp of a
+    table of log-probabilities started at -inf were NaN (a CTC-style loss's jvp, hand-written program). They
+    are 0, as logsumexp's at -inf, in every mode, with no warning."""
+    x = np.array([0.3, -0.2, 0.5, 0.1])
+    want = gradcheck.numerical_grad(alignment_table, [x], 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # nothing computes inf - inf
+        g = srcdiff.grad(alignment_table, jit=jit)(x)
+        _, tangent = srcdiff.jvp(alignment_table, jit=jit)(x, np.ones(4))
+        hv = srcdiff.hvp(alignment_table, jit=jit)(x, np.ones(4))
+        grad_of_grad = srcdiff.grad(gradient_sum)(x)
+    np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+    assert tangent == pytest.approx(np.sum(want), rel=1e-6)
+    assert np.all(np.isfinite(hv))
+    np.testing.assert_allclose(grad_of_grad, hv, rtol=1e-8, atol=1e-10)
+
+
+def gradient_sum(x):
+    return np.sum(srcdiff.grad(alignment_table)(x))

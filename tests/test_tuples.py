@@ -40,3 +40,18 @@ def uses_pair(x):
 def test_gradients_through_tuples(jit):
     check_grad(tup, [0.4, 1.3], jit=jit)
     check_grad(uses_pair, [0.4], jit=jit)
+
+
+def sliced(x):
+    t = (x[0], x[1] * 2, x[2] ** 2, np.sum(x))
+    head, rest = t[:1], t[1:]
+    return sum(rest) + np.prod(t[:2]) + np.min(t[::2]) + head[0] * rest[-1]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_tuple_sliced_with_constants_is_split_too(jit):
+    """`t[1:]`, `t[::2]` of a tuple of differentiated values were declined as "indexed by a variable": a slice
+    of constant bounds is the tuple of those components."""
+    unit = tuples.split_tuples(through(sliced, "ssa"))
+    assert "rest_at2" in body_source(unit.node)
+    check_grad(sliced, [np.array([0.5, -1.2, 2.0])], jit=jit)

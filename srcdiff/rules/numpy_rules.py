@@ -107,11 +107,20 @@ R("np.arctan2", [np.arctan2, math.atan2], "x, y",
 R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
   "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
   jvp="rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", cuda="math.hypot({0}, {1})", **EW2)
-R("np.logaddexp", [np.logaddexp], "x, y", "rt.unbroadcast(g * np.exp(x - ans), x)",
-  "rt.unbroadcast(g * np.exp(y - ans), y)", jvp="dx * np.exp(x - ans) + dy * np.exp(y - ans)",
+# where both are -inf (ans == -inf: a log-domain table's unreachable cells), x - ans is NaN: each partial is 0
+# there, as logsumexp's at -inf: x - 0.0 is -inf, never NaN masked afterwards, so that the derivatives of the
+# partials (hvp, grad of grad) are 0 too, not 0 * NaN, and nothing warns (-1e999 is the constant -inf, emitted
+# as -math.inf: a number, whose kind and shape the reverse pass knows, unlike the attribute np.inf)
+R("np.logaddexp", [np.logaddexp], "x, y", "rt.unbroadcast(g * np.exp(x - rt.select(ans == -1e999, 0.0, ans)), x)",
+  "rt.unbroadcast(g * np.exp(y - rt.select(ans == -1e999, 0.0, ans)), y)",
+  jvp="dx * np.exp(x - rt.select(ans == -1e999, 0.0, ans)) + "
+      "dy * np.exp(y - rt.select(ans == -1e999, 0.0, ans))",
   cuda="(max({0}, {1}) + math.log1p(math.exp(-abs(({0}) - ({1})))))", **EW2)
-R("np.logaddexp2", [np.logaddexp2], "x, y", "rt.unbroadcast(g * np.exp2(x - ans), x)",
-  "rt.unbroadcast(g * np.exp2(y - ans), y)", jvp="dx * np.exp2(x - ans) + dy * np.exp2(y - ans)",
+R("np.logaddexp2", [np.logaddexp2], "x, y",
+  "rt.unbroadcast(g * np.exp2(x - rt.select(ans == -1e999, 0.0, ans)), x)",
+  "rt.unbroadcast(g * np.exp2(y - rt.select(ans == -1e999, 0.0, ans)), y)",
+  jvp="dx * np.exp2(x - rt.select(ans == -1e999, 0.0, ans)) + "
+      "dy * np.exp2(y - rt.select(ans == -1e999, 0.0, ans))",
   cuda="(max({0}, {1}) + math.log1p(math.exp(-0.6931471805599453 * abs(({0}) - ({1})))) * 1.4426950408889634)",
   **EW2)
 # |x| with y's sign: slope sign(x) sign(y) in x (0 at x == 0, as np.abs), none in y (a sign)

@@ -252,24 +252,16 @@ class _Canon(Transformer):
     def _array_likes(self, name, node):
         """A list or tuple literal passed where a NumPy function takes an array (np.sum([a, b]),
         np.linalg.norm((x, y)), sum([x, y])) becomes the array it stands for, so that every rule sees one."""
-        if name in composites.COMPOSITES and name not in _SEQUENCE_PARAMS:
-            params = list(composites.COMPOSITES[name][0].replace(" ", "").split(","))
-            params = [p.split("=")[0] for p in params]
-            arrays = _ARRAY_PARAMS
-        elif name == "builtin_sum":
-            params, arrays = ["x"], {"x"}
-        elif name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
+        if name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
             # np.concatenate(([a, b], x)), np.vstack(([a, b], [c, d])): each part listed is an array
             seq = node.args[0] if node.args else None
             if _is_literal_seq(seq):
                 seq.elts = [self._literal_array(e, node) if _is_literal_seq(e) else e for e in seq.elts]
             return
-        else:
-            rule = RULES.get(name)
-            if rule is None or rule.nondiff or rule.namespace:
-                return
-            params = list(rule.signature.parameters)
-            arrays = {p for p, v in rule.vjp.items() if v is not None}
+        found = array_parameters(name)
+        if found is None:
+            return
+        params, arrays = found
         for k, a in enumerate(node.args):
             if k >= len(params) or params[k].startswith("*"):
                 break
@@ -397,6 +389,23 @@ def _certainly_float_or_array(e) -> bool:
         rule = RULES.get(dotted_name(e.func))
         return rule is not None and not rule.nondiff and not rule.namespace
     return False
+
+
+def array_parameters(name):
+    """(the parameter names, those of them that take an array) of a call of `name` in which a list or tuple
+    literal stands for the array it makes (np.sum([a, b]), sum((x, y))); None where the function takes
+    sequences of arrays (np.concatenate, np.vstack: their parts are the arrays) or is no differentiable rule."""
+    if name in _SEQUENCE_PARAMS or (name in RULES and RULES[name].variadic):
+        return None
+    if name in composites.COMPOSITES:
+        params = list(composites.COMPOSITES[name][0].replace(" ", "").split(","))
+        return [p.split("=")[0] for p in params], _ARRAY_PARAMS
+    if name == "builtin_sum":
+        return ["x"], {"x"}
+    rule = RULES.get(name)
+    if rule is None or rule.nondiff or rule.namespace:
+        return None
+    return list(rule.signature.parameters), {p for p, v in rule.vjp.items() if v is not None}
 
 
 def _is_literal_seq(e) -> bool:

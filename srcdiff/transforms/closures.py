@@ -149,6 +149,15 @@ def _select_at_calls(unit: Unit, name: str, mine: list, namer):
         at, line = (d[2].lineno, d[2].col_offset), (call.lineno, call.col_offset)
         return at < line or any(lo <= at[0] <= hi and lo <= line[0] <= hi for lo, hi in spans)
 
+    def copied(tree):
+        """A deep copy of `tree`, its calls of the bindings (inner calls already selected: `name(name(x))`)
+        known as calls still."""
+        twin = copy.deepcopy(tree)
+        for old, new in zip(walk(tree), walk(twin)):
+            if id(old) in bound:
+                bound.add(id(new))
+        return twin
+
     class Calls(Transformer):
         def visit_Call(self, node):
             self.generic_visit(node)
@@ -157,8 +166,8 @@ def _select_at_calls(unit: Unit, name: str, mine: list, namer):
             ks = [k for k in range(len(names)) if reaches(mine[k], node)] or list(range(len(names)))
             out = None
             for k in reversed(ks):
-                made = copy_loc(gast.Call(func=copy_loc(load(names[k]), node), args=copy.deepcopy(node.args),
-                                          keywords=copy.deepcopy(node.keywords)), node)
+                made = copy_loc(gast.Call(func=copy_loc(load(names[k]), node), args=[copied(a) for a in node.args],
+                                          keywords=[copied(kw) for kw in node.keywords]), node)
                 bound.add(id(made.func))
                 test = gast.Compare(left=load(which), ops=[gast.Eq()], comparators=[gast.Constant(value=k, kind=None)])
                 out = made if out is None else copy_loc(gast.IfExp(test=test, body=made, orelse=out), node)

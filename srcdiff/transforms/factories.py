@@ -15,6 +15,11 @@ lifted as closures as usual, and the call is inlined like any user function's). 
 per form of call: `g(u, h=0.1)` makes `return g(u, h=h)`, `g(u)` leaves `g`'s own defaults to apply. The factory's body so
 runs again at each call of the function it returned; its statements are pure, so only the work repeats.
 
+The factory's own call binds its arguments as Python does (by position or keyword, keyword-only parameters
+included), a left-out argument taking its default where srcdiff can write it at the call: a literal, or, of a
+module-level function, the number, string, bool or None it evaluated to (`_defaults`); `make_g` takes every
+parameter of the factory by position.
+
 `g` may be bound in loops and branches (`g_c` is an ordinary variable then), but every binding of `g` in
 the function must come from the same factory, and `g` may only be called: passing it on or returning it
 is declined. Factories are module-level functions or nested defs of the function being differentiated.
@@ -27,14 +32,16 @@ import inspect
 import gast
 
 from ..errors import fail
-from .astutil import Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, store, walk
+from .astutil import (Namer, Transformer, assign, const, copy_loc, load, map_blocks, names_in, nested_blocks, store,
+                      walk)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
 class _Factory:
     def __init__(self, name, fd, unit, signature):
         self.name, self.fd, self.unit = name, fd, unit      # unit: the factory's own (for its names, errors)
-        self.params = [a.id for a in fd.args.args]
+        self.params = _params(fd)                          # (keyword-only ones after the positional ones)
+        self.defaults = _defaults(fd, unit.func if fd is getattr(unit, "node", None) else None)
         self.signature = signature                         # the returned function's (its defaults as None)
         self.keys = {}       # the callee's name in the caller, once made, per call form (positionals, keywords)
 
@@ -58,6 +65,41 @@ def _shape(sig: inspect.Signature):
     """What calls a signature accepts, its positional parameters' names aside."""
     return tuple((p.kind, p.default is p.empty, p.name if p.kind == p.KEYWORD_ONLY else None)
                  for p in sig.parameters.values())
+
+
+def _params(fn) -> list:
+    return [a.id for a in fn.args.args] + [a.id for a in fn.args.kwonlyargs]
+
+
+def _defaults(fn, value=None) -> dict:
+    """{parameter: its default as an expression} for the defaults a call may take in place of an argument: a
+    literal (`kind="l2"`, `scale=1.0`, `None`) written in the def, or, for a module-level function (`value`), any
+    number, string, bool or None its default evaluated to. Other defaults are left out (the call must pass them)."""
+    args = fn.args
+    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
+    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    values = {}
+    if value is not None:
+        names = [a.id for a in args.args]
+        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
+        values.update(value.__kwdefaults__ or {})
+    out = {}
+    for name, node in written.items():
+        if _plain(node):
+            out[name] = node
+        elif name in values and _plain_value(values[name]):
+            out[name] = const(values[name])
+    return out
+
+
+def _plain(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _plain(node.operand)
+    return isinstance(node, gast.Constant) and _plain_value(node.value)
+
+
+def _plain_value(v) -> bool:
+    return v is None or type(v) in (bool, int, float, str)
 
 
 def _returns(stmts):
@@ -168,6 +210,8 @@ class _Binder:
         if (npos, keywords) in fac.keys:
             return fac.keys[npos, keywords]
         fd = copy.deepcopy(fac.fd)
+        fd.args.args += fd.args.kwonlyargs      # every parameter of the factory positional (call_args)
+        fd.args.kwonlyargs, fd.args.kw_defaults, fd.args.defaults = [], [], []
         namer = Namer(names_in(fd) | set(local_names(fd)) | set(fac.unit.namespace))
         names = [p.name for p in fac.signature.parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
         params = [namer.fresh(names[k] if k < len(names) else f"arg{k}") for k in range(npos)]
@@ -208,20 +252,33 @@ class _Binder:
         return key
 
     def call_args(self, fac, call):
-        """The factory call's arguments, positional (keywords matched by name)."""
-        args = list(call.args)
-        if call.keywords:
-            byname = {k.arg: k.value for k in call.keywords}
-            for p in fac.params[len(args):]:
-                if p not in byname:
-                    break
+        """The factory call's arguments, positional (keywords matched by name, defaults filled in)."""
+        return self.bound_args(call, f"factory {fac.name!r}", fac.params, len(fac.fd.args.args), fac.defaults)
+
+    def bound_args(self, call, what, params, positional, defaults):
+        """A call's arguments for `params` (the first `positional` of them may be passed by position), in
+        their order, as Python binds them: keywords by name, a missing one its literal default."""
+        if len(call.args) > positional or any(k.arg is None for k in call.keywords) or any(
+                isinstance(a, gast.Starred) for a in call.args):
+            fail(call, self.unit, f"the call of {what} has arguments srcdiff cannot match",
+                 "pass each parameter by position or by name")
+        byname = {k.arg: k.value for k in call.keywords}
+        args = []
+        for k, p in enumerate(params):
+            if k < len(call.args):
+                if p in byname:
+                    fail(call, self.unit, f"the call of {what} gives {p!r} twice")
+                args.append(call.args[k])
+            elif p in byname:
                 args.append(byname.pop(p))
-            if byname or any(k.arg is None for k in call.keywords):
-                fail(call, self.unit, f"the call of factory {fac.name!r} has arguments srcdiff cannot match",
-                     "pass each of the factory's parameters, by position or by name")
-        if len(args) != len(fac.params):
-            fail(call, self.unit, f"factory {fac.name!r} takes {len(fac.params)} argument(s), given {len(args)} "
-                 "(defaults are not supported)", "pass every parameter of the factory explicitly")
+            elif p in defaults:
+                args.append(copy_loc(copy.deepcopy(defaults[p]), call))
+            else:
+                fail(call, self.unit, f"the call of {what} gives no argument for {p!r}",
+                     "pass it explicitly (the defaults srcdiff takes in a factory call are literals: numbers, "
+                     "strings, True, False, None)")
+        if byname:
+            fail(call, self.unit, f"the call of {what} has no parameter {sorted(byname)[0]!r}")
         return args
 
     # -- rewriting the unit -----------------------------------------------------------------------

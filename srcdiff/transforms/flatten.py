@@ -2,7 +2,8 @@
 
 Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
-(`for W, b in layers`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled.
+(`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
+and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
 A name bound again (the parameter itself, or a local bound to it and later to something else) is not
 resolved statically: it is bound to the tuple literal of the items, a value like any other."""
 from __future__ import annotations
@@ -13,7 +14,7 @@ import types
 import gast
 
 from ..errors import fail
-from .astutil import Transformer, assign, const, copy_loc, load, map_blocks, store, walk
+from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, literal_value, load, map_blocks, store, walk
 
 
 def structure_of(value):
@@ -79,13 +80,13 @@ class _Flatten:
                 return None
             if self.struct_at(*base) is None:
                 return None
-            if not (isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int)):
+            k = literal_int(node.slice)
+            if k is None:
                 fail(node, self.unit, "a tuple/list argument can only be indexed by a constant here",
                      "index with literal integers, unpack it, or loop over it directly")
             s = self.struct_at(*base)
             if s is None:  # indexing into an array that is itself an item
                 return None
-            k = node.slice.value
             if not -len(s) <= k < len(s):
                 fail(node, self.unit, f"index {k} out of range for a structure of {len(s or [])} items")
             return base[0], base[1] + (k % len(s),)
@@ -149,7 +150,75 @@ class _Flatten:
                         k.value = outer.literal(k.value)
                 self.generic_visit(n)
                 return n
+
+            def visit_ListComp(self, n):
+                return self.comprehension(n)
+
+            def visit_GeneratorExp(self, n):
+                return self.comprehension(n)
+
+            def comprehension(self, n):
+                items = outer.unrolled(n)
+                if items is None:
+                    self.generic_visit(n)
+                    return n
+                return self.visit(copy_loc(gast.List(elts=items, ctx=gast.Load()), n))
         return T().visit(node)
+
+    def unrolled(self, comp):
+        """The elements of a list comprehension or generator expression over structured values (`for W in Ws`,
+        zip, enumerate, nested: `positions`), written out as a list literal's (`sum(np.sum(W ** 2) for W in Ws)`
+        is `sum([np.sum(Ws_0 ** 2), np.sum(Ws_1 ** 2)])`), or None where a generator goes over anything else or
+        a filter is not decided by constants."""
+        envs = [{}]
+        for j, gen in enumerate(comp.generators):
+            found = []
+            for env in envs:
+                it = _substituted(gen.iter, env)
+                items = self.positions(it, set())
+                if items is None or j == 0 and not self.iterates_structure(it):
+                    return None
+                for item in items:
+                    bound = dict(env)
+                    if not self.item_names(gen.target, item, bound):
+                        return None
+                    tests = [literal_value(_substituted(c, bound)) for c in gen.ifs]
+                    if any(t is NOT_LITERAL for t in tests):
+                        return None
+                    if all(tests):
+                        found.append(bound)
+            envs = found
+        return [_substituted(comp.elt, env) for env in envs]
+
+    def item_names(self, target, item, env) -> bool:
+        """Bind a comprehension's `target` to one of `positions`' items in `env` (name -> expression: a
+        structure's item as the parameter indexed by constants, which `ref` resolves); False where it cannot."""
+        if isinstance(target, gast.Name):
+            if item[0] == "ref":
+                e = load(item[1])
+                for k in item[2]:
+                    e = gast.Subscript(value=e, slice=const(k), ctx=gast.Load())
+                env[target.id] = e
+            elif item[0] == "const":
+                env[target.id] = const(item[1])
+            elif item[0] == "expr":
+                env[target.id] = item[1]
+            else:       # `for layer in zip(Ws, bs)`: the tuple literal of the items
+                parts = [{} for _ in item[1]]
+                if not all(self.item_names(store("_"), part, e) for part, e in zip(item[1], parts)):
+                    return False
+                env[target.id] = gast.Tuple(elts=[e["_"] for e in parts], ctx=gast.Load())
+            return True
+        if not isinstance(target, (gast.Tuple, gast.List)):
+            return False
+        if item[0] == "ref":
+            s = self.struct_at(item[1], item[2])
+            parts = None if s is None else [("ref", item[1], item[2] + (k,)) for k in range(len(s))]
+        else:
+            parts = item[1] if item[0] == "tuple" else None
+        if parts is None or len(parts) != len(target.elts):
+            return False
+        return all(self.item_names(t, part, env) for t, part in zip(target.elts, parts))
 
     def block(self, stmts):
         out = []
@@ -180,21 +249,16 @@ class _Flatten:
                 return self.bind(s.targets[0], *r, s)
         if isinstance(s, gast.For):
             it = s.iter
-            seq, index_target = None, None
-            if isinstance(it, gast.Call) and isinstance(it.func, gast.Name):
-                if it.func.id == "enumerate" and len(it.args) == 1 and self.ref(it.args[0]) is not None:
-                    seq = self.ref(it.args[0])
-                    index_target, s.target = s.target.elts[0], s.target.elts[1]
-                elif (it.func.id == "range" and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
-                      and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
-                      and self.ref(it.args[0].args[0]) is not None):
-                    n = len(self.struct_at(*self.ref(it.args[0].args[0])))
-                    return self.unroll(s, [(None, k) for k in range(n)], s.target)
-            elif self.ref(it) is not None:
-                seq = self.ref(it)
-            if seq is not None:
-                n = len(self.struct_at(*seq))
-                return self.unroll(s, [(seq, k) for k in range(n)], index_target)
+            if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+                    and len(it.args) == 1 and isinstance(it.args[0], gast.Call)
+                    and isinstance(it.args[0].func, gast.Name) and it.args[0].func.id == "len"
+                    and len(it.args[0].args) == 1 and self.ref(it.args[0].args[0]) is not None
+                    and isinstance(s.target, gast.Name)):
+                n = len(self.struct_at(*self.ref(it.args[0].args[0])))
+                return self.unroll(s, [("const", k) for k in range(n)])
+            items = self.positions(it, _stored(s.body))
+            if items is not None and self.iterates_structure(it):   # not over a range or a literal only
+                return self.unroll(s, items)
         map_blocks(s, self.block)
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
@@ -204,23 +268,122 @@ class _Flatten:
                 setattr(s, f, self.expr(v))
         return [s]
 
-    def unroll(self, loop, items, index_target):
+    def positions(self, it, rebound):
+        """The items a loop over `it` takes, one per iteration, where `it` iterates over structured values:
+        the structure itself, `zip` of such iterables (as long as the shortest, as in Python) or `enumerate`
+        of one (with a constant start). Each item is ("ref", param, path), ("const", k) or ("tuple", items).
+        None where `it` is anything else (a loop that stays a loop), or reads a name the loop's body
+        (`rebound`) binds: Python evaluates it once, before the loop."""
+        r = self.ref(it)
+        if r is not None:
+            s = self.struct_at(*r)
+            return None if s is None else [("ref", r[0], r[1] + (k,)) for k in range(len(s))]
+        if isinstance(it, (gast.Tuple, gast.List)):   # zip(Ws, (1.0, 2.0)): the literal's items
+            if any(isinstance(n, (gast.Call, gast.NamedExpr)) or isinstance(n, gast.Name) and n.id in rebound
+                   for n in walk(it)):
+                return None
+            return [("expr", e) for e in it.elts]
+        if (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and not it.keywords
+                and self.unit is not None and self.unit.namespace.get(it.func.id) is range
+                and 1 <= len(it.args) <= 3 and all(self.static_int(a) is not None for a in it.args)):
+            return [("const", k) for k in range(*[self.static_int(a) for a in it.args])]
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.args
+                and self.unit is not None and self.unit.namespace.get(it.func.id) in (zip, enumerate)):
+            return None
+        if self.unit.namespace[it.func.id] is zip:
+            parts = [self.positions(a, rebound) for a in it.args]
+            if it.keywords or any(p is None for p in parts):
+                return None
+            return [("tuple", list(items)) for items in zip(*parts)]
+        starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
+        if len(it.args) + len(it.keywords) > 2 or any(kw.arg != "start" for kw in it.keywords):
+            return None
+        start = literal_int(starts[0]) if starts else 0
+        items = self.positions(it.args[0], rebound)
+        if start is None or items is None:
+            return None
+        return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
+
+    def static_int(self, node):
+        """An integer known here: a literal, or `len` of a structure."""
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
+                and len(node.args) == 1 and not node.keywords and self.ref(node.args[0]) is not None
+                and self.struct_at(*self.ref(node.args[0])) is not None):
+            return len(self.struct_at(*self.ref(node.args[0])))
+        return literal_int(node)
+
+    def iterates_structure(self, it) -> bool:
+        """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
+        r = self.ref(it)
+        if r is not None:
+            return self.struct_at(*r) is not None
+        return isinstance(it, gast.Call) and any(self.iterates_structure(a) for a in it.args
+                                                 if not isinstance(a, (gast.Tuple, gast.List)))
+
+    def bind_item(self, target, item, loop):
+        """Statements binding a loop's `target` to one of `positions`' items, and the names bound to
+        constants (the index of `enumerate`, of `range(len(P))`)."""
+        if item[0] == "ref":
+            return self.bind(target, item[1], item[2], loop), {}
+        if item[0] == "expr":
+            return [copy_loc(assign(target, self.expr(copy.deepcopy(item[1])), loop.lineno), loop)], {}
+        if item[0] == "const":
+            if not isinstance(target, gast.Name):
+                fail(loop, self.unit, "cannot unpack an integer index")
+            return [copy_loc(assign(target.id, const(item[1]), loop.lineno), loop)], {target.id: item[1]}
+        if not (isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == len(item[1])):
+            fail(loop, self.unit, "a loop over zip or enumerate of tuple/list arguments that does not unpack "
+                 "one name per sequence", "write `for W, b in zip(Ws, bs)` or `for i, W in enumerate(Ws)`")
+        out, consts = [], {}
+        for t, part in zip(target.elts, item[1]):
+            more, c = self.bind_item(t, part, loop)
+            out += more
+            consts.update(c)
+        return out, consts
+
+    def unroll(self, loop, items):
         if any(isinstance(n, (gast.Break, gast.Continue)) for n in walk(loop)):
             fail(loop, self.unit, "break/continue in a loop over a tuple/list argument is not supported")
         out = []
-        for seq, k in items:
-            pre = []
-            if seq is not None:
-                pre += self.bind(loop.target, seq[0], seq[1] + (k,), loop)
-                if index_target is not None:
-                    pre.append(copy_loc(assign(index_target.id, const(k), loop.lineno), loop))
-            else:
-                pre.append(copy_loc(assign(loop.target.id, const(k), loop.lineno), loop))
+        rebound = _stored(loop.body)
+        for item in items:
+            pre, consts = self.bind_item(loop.target, item, loop)
             body = copy.deepcopy(loop.body)
-            if seq is None:  # range(len(P)): P[i] with i known
-                body = [_subst_const(b, loop.target.id, k) for b in body]
+            for name, k in consts.items():   # P[i] with i known (range(len(P)), enumerate's index)
+                if name not in rebound:
+                    body = [_subst_const(b, name, k) for b in body]
             out += self.block(pre + body)
         return out
+
+
+def _substituted(node, env: dict):
+    """A copy of `node` with the names `env` maps read as their expressions."""
+    class T(Transformer):
+        def visit_Name(self, n):
+            if n.id in env and isinstance(n.ctx, gast.Load):
+                return copy_loc(copy.deepcopy(env[n.id]), n)
+            return n
+    return T().visit(copy.deepcopy(node))
+
+
+def _stored(stmts) -> set:
+    return {n.id for s in stmts for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def literal_int(node):
+    """The value of an integer literal (`2`, `-1`), else None."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        v = literal_int(node.operand)
+        return None if v is None else -v
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.BinOp) and type(node.op) in _INT_OPS:   # `bs[i - 1]` with i substituted
+        a, b = literal_int(node.left), literal_int(node.right)
+        return None if a is None or b is None else _INT_OPS[type(node.op)](a, b)
+    return None
+
+
+_INT_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b}
 
 
 def _subst_const(stmt, name, k):

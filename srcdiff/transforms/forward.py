@@ -495,6 +495,13 @@ class Forward:
         if not isinstance(seq, (gast.Tuple, gast.List)):
             if rule.variadic == "array" and isinstance(seq, gast.Name):   # of an array (a copy) or a tuple
                 return self.finish(call("rt.array", self.dot(seq)))
+            if isinstance(seq, gast.Name) and self.tuple_zero(seq) is not None:
+                # a name bound to a tuple literal (`parts = [a, b]`, then np.concatenate(parts)): its tangent
+                # is the tuple of the parts' tangents (zeros for the constant ones)
+                if seq.id not in self.varied:
+                    return None
+                return gast.Call(func=copy.deepcopy(value.func), args=[self.dot(seq)]
+                                 + [copy.deepcopy(a) for a in value.args[1:]], keywords=copy.deepcopy(value.keywords))
             fail(s, self.unit, f"{rule.name} needs a literal tuple or list of arrays to differentiate",
                  f"write {rule.name}((a, b, ...)) with the parts listed")
         if not any(isinstance(e, gast.Name) and e.id in self.varied for e in seq.elts):

@@ -76,8 +76,10 @@ def inline_calls(unit, callee_anf, stack=()):
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call_args) if p not in substitute]
-        for st in copy.deepcopy(body[:-1]):
-            spliced.append(_mark(_substitute(_rename(st, rename), substitute), None, callee.filename, callee.name))
+        inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
+        if any(isinstance(a, gast.Constant) for a in substitute.values()):
+            inlined = _decided(inlined)
+        spliced += [_mark(st, None, callee.filename, callee.name) for st in inlined]
         ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
         spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
         return spliced
@@ -179,6 +181,54 @@ def _substitute(node, atoms):
                 return copy.deepcopy(atoms[n.id])
             return n
     return T().visit(node)
+
+
+def _decided(stmts: list) -> list:
+    """The inlined statements with the branches that constant arguments decide cut off: a test of constants
+    only (`cond = weights is None` of a call that passes None, `if not cond:`) keeps the branch it takes.
+    The other branch may not even type (`None * r`: Numba declined the gradient differentiated again, whose
+    forward mode reads it; the gradient itself was compiled only because Numba prunes some such branches)."""
+    stored: dict = {}
+    for n in (n for st in stmts for n in walk(st)):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stored[n.id] = stored.get(n.id, 0) + 1
+    known: dict = {}
+    for st in (n for st in stmts for n in walk(st)):
+        if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                and stored.get(st.targets[0].id) == 1):
+            v = _constant_test(st.value, known)
+            if v is not None:
+                known[st.targets[0].id] = v
+
+    def prune(block):
+        out = []
+        for st in block:
+            if isinstance(st, gast.If):
+                v = _constant_test(st.test, known)
+                if v is not None:
+                    out += prune(st.body if v else st.orelse)
+                    continue
+            for field in ("body", "orelse"):
+                if isinstance(getattr(st, field, None), list):
+                    setattr(st, field, prune(getattr(st, field)))
+            out.append(st)
+        return out
+    return prune(stmts) if known else stmts
+
+
+def _constant_test(e, known: dict):
+    """True/False for a test of constants (`None is None`, `not c` of a name `known` decides), else None."""
+    if isinstance(e, gast.Name):
+        return known.get(e.id)
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.Not):
+        v = _constant_test(e.operand, known)
+        return None if v is None else not v
+    if (isinstance(e, gast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], (gast.Is, gast.IsNot))
+            and all(isinstance(x, gast.Constant) and (x.value is None or type(x.value) is bool)
+                    for x in (e.left, e.comparators[0]))):
+        same = e.left.value is e.comparators[0].value
+        return same if isinstance(e.ops[0], gast.Is) else not same
+    return None
 
 
 def _mark(stmt, like, filename, func):

@@ -9,7 +9,8 @@ from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from ..rules import RULES
-from .kinds import F, is_array, is_scalar, is_tuple, length, ndim, sum_start
+from .canonicalize import array_parameters
+from .kinds import F, dtype, elements, is_array, is_scalar, is_tuple, length, ndim, sum_start
 from .parse import Unit
 
 
@@ -93,8 +94,9 @@ def _flat_seq(e, kind_map):
     if isinstance(e, (gast.List, gast.Tuple)) and not any(
             isinstance(x, (gast.List, gast.Tuple, gast.Starred)) for x in e.elts):
         return gast.Tuple(elts=e.elts, ctx=gast.Load())
-    if isinstance(e, gast.Name) and is_tuple(kind_map.get(e.id)):
-        return e        # (a literal A-normal form named: forward mode)
+    k = kind_map.get(e.id) if isinstance(e, gast.Name) else None
+    if is_tuple(k) and not any(is_tuple(p) for p in elements(k) or ()):
+        return e        # (a literal A-normal form named: forward mode; a matrix's rows: call_arrays)
     return None
 
 
@@ -145,8 +147,9 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
     array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
     count) is the array it stands for, bound by a statement of its own; so is a tuple written into an array or
-    passed to a NumPy function (_array_places), and np.stack of scalars (scalar_stacks). Returns whether it
-    changed."""
+    passed to a NumPy function (_array_places), a tuple value, a matrix's rows too, passed where a function takes
+    an array (`terms = [a, b]` ... `sum(terms)`, `np.max(terms)`: `call_arrays`), and np.stack of scalars
+    (scalar_stacks). Returns whether it changed."""
     namer = Namer(astutil.names_in(unit.node))
 
     def block(stmts):
@@ -158,7 +161,7 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.BinOp):
                 for side, other in (("left", s.value.right), ("right", s.value.left)):
                     lit = getattr(s.value, side)
-                    if not (isinstance(other, gast.Name) and is_array(kind_map.get(other.id))):
+                    if not _array_operand(other, kind_map):
                         continue
                     if isinstance(lit, (gast.List, gast.Tuple)) and not any(
                             isinstance(e, (gast.List, gast.Tuple, gast.Starred)) for e in lit.elts):
@@ -189,11 +192,75 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                 else:
                     setattr(holder, at, load(name))
                 changed = True
+            if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
+                changed |= call_arrays(s, kind_map, namer, out)
             out.append(s)
         return out, changed
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+def _array_operand(other, kind_map) -> bool:
+    """`other`, an operand of arithmetic with a list or tuple, makes that list an array: an array, or a float
+    (a tuple minus a float is no Python; `vals - m` of a composite written out for `np.var(vals)`, `vals` a
+    name of a list); not an int (`[a] * n` repeats: declined by checks.check_sequence_arithmetic) or a tuple."""
+    if isinstance(other, gast.Constant):
+        return type(other.value) is float
+    k = kind_map.get(other.id) if isinstance(other, gast.Name) else None
+    return is_array(k) or is_scalar(k) and dtype(k) == "f"
+
+
+def call_arrays(s, kind_map: dict, namer, out: list) -> bool:
+    """A tuple value in the place of an array argument of `s`'s call (`sum(terms)` of `terms = [a, b]`: the front
+    end makes the array of a literal written there, not of a name bound to one; reverse mode's tuple split
+    rebuilds the name as a literal in place, forward mode keeps the name) is `rt.array` of it, bound by a
+    statement appended to `out`: no rule has an adjoint or a tangent for a tuple there (the gradient was zero,
+    the jvp a TypeError). Returns whether it changed."""
+    found = array_parameters(dotted_name(s.value.func))
+    if found is None:
+        return False
+    params, arrays = found
+    slots = [(s.value.args, k) for k, p in enumerate(params[:len(s.value.args)]) if p in arrays]
+    slots += [(kw, "value") for kw in s.value.keywords if kw.arg in arrays]
+    def bound(seq, kind=None):
+        """`rt.array(seq)` bound to a fresh name (a nested literal's rows first: a matrix of them; so too the
+        rows of a name of a tuple of tuples, `kind`, each bound to a name of its own: Numba's rt.array takes a
+        tuple of scalars or arrays)."""
+        parts = elements(kind) if isinstance(seq, gast.Name) else None
+        if parts and any(is_tuple(p) for p in parts):
+            rows = []
+            for k, p in enumerate(parts):
+                rows.append(load(namer.fresh("row")))
+                item = gast.Subscript(value=load(seq.id), slice=astutil.const(k), ctx=gast.Load())
+                out.append(gast.copy_location(astutil.assign(rows[-1].id, item, s.lineno), s))
+                if is_tuple(p):
+                    rows[-1] = bound(rows[-1], p)
+            seq = gast.Tuple(elts=rows, ctx=gast.Load())
+        if isinstance(seq, gast.Tuple):
+            seq = gast.Tuple(elts=[bound(e) if isinstance(e, gast.Tuple) else e for e in seq.elts], ctx=gast.Load())
+        name = namer.fresh("array")
+        out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
+        return load(name)
+
+    changed = False
+    for holder, key in slots:
+        arg = holder[key] if isinstance(holder, list) else getattr(holder, key)
+        if not (_tuple_literal(arg) or isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id))):
+            continue
+        arg = bound(arg, kind_map.get(arg.id) if isinstance(arg, gast.Name) else None)
+        if isinstance(holder, list):
+            holder[key] = arg
+        else:
+            holder.value = arg
+        changed = True
+    return changed
+
+
+def _tuple_literal(e) -> bool:
+    """A tuple literal of atoms, or of tuple literals of them (a matrix's rows), none starred."""
+    return isinstance(e, gast.Tuple) and all(_tuple_literal(x) if isinstance(x, gast.Tuple) else
+                                             not isinstance(x, (gast.List, gast.Starred)) for x in e.elts)
 
 
 def scalar_stacks(unit: Unit, kind_map: dict) -> bool:

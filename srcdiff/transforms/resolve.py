@@ -170,6 +170,11 @@ class _Resolver(Transformer):
             return _MISSING
         maker = self._lookup(func.func)
         if maker not in MAKERS:
+            if callable(maker) and getattr(maker, "__module__", "").split(".")[0] == "srcdiff":
+                # (hessian, jacobian, hvp: transforms that run several generated functions in Python)
+                fail(func, self.unit, f"{self._text(func.func)}(...) inside a function srcdiff differentiates",
+                     "call srcdiff.grad, value_and_grad, vjp or jvp there (an hvp is the jvp of a gradient, a "
+                     "Hessian or Jacobian its columns: one jvp per basis vector), or compute it outside")
             return _MISSING
 
         def value(e):

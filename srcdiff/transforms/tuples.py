@@ -24,7 +24,13 @@ LEAF = None
 
 def _const_index(node, consts):
     """The int a subscript index stands for (`consts`: names that hold an int constant, as ANF names
-    `-1`), else None."""
+    `-1`), a slice object for a slice of such ints or None (`t[1:]`, `t[::2]`), else None."""
+    if isinstance(node, gast.Slice):
+        parts = (node.lower, node.upper, node.step)
+        bounds = [None if b is None else _const_index(b, consts) for b in parts]
+        if any(type(k) is not int for k, b in zip(bounds, parts) if b is not None):
+            return None
+        return slice(*bounds)
     if isinstance(node, gast.Name):
         return consts.get(node.id)
     if isinstance(node, gast.Constant) and type(node.value) is int:
@@ -57,6 +63,8 @@ def _structures(fn, consts):
         if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in shapes:
             k = _const_index(expr.slice, consts)
             sh = shapes[expr.value.id]
+            if isinstance(k, slice):
+                return sh[k]
             if k is not None and -len(sh) <= k < len(sh):
                 return sh[k]
         return LEAF
