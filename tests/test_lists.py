@@ -327,3 +327,21 @@ def test_a_jump_before_the_conversion_is_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: np\.array\(row\) after an early return, break "
                        r"or continue between `row = \[\]` and it"):
         srcdiff.grad(row_with_continue)(X)
+
+
+def list_of_lists(x):
+    rows = []
+    for i in range(3):
+        row = []
+        for j in range(2):
+            row.append(x[i] * (j + 1))
+        rows.append(row)  # <- nested
+    return np.sum(np.array(rows) ** 2)
+
+
+def test_a_list_appended_to_a_list_says_to_append_its_array():
+    # (was: "used other than by append, pop, len or one np.array(row)", though it is appended)
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.grad(list_of_lists)(np.ones(3))
+    text = str(err.value)
+    assert "appended to another list" in text and ".append(np.array(row))" in text and "<- nested" in text, text

@@ -135,8 +135,14 @@ def _check_list(unit, fn, name, stacks):
             allowed.add(id(n.args[0]))
         elif isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name:
             allowed.add(id(n.targets[0]))
+    nested = {id(a) for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+              and n.func.attr == "append" for a in n.args}     # `rows.append(row)`: a list appended to a list
     for n in walk(fn):
         if isinstance(n, gast.Name) and n.id == name and id(n) not in allowed:
+            if id(n) in nested:
+                fail(n, unit, f"the list `{name}` is appended to another list: reverse mode differentiates lists "
+                              "as stacks of arrays, not lists of lists",
+                     f"append the array it makes, converted once after its last append: .append(np.array({name}))")
             fail(n, unit, f"the list `{name}` is used other than by append, pop, len or one np.array({name}): "
                           "reverse mode differentiates lists as stacks", _ADVICE)
     if not conversions:
