@@ -112,6 +112,22 @@ def continue_after_return(x, a, flag):
     return s * s
 
 
+def prev_in_loop_else(x, a):
+    """A value first bound in a loop and read in its next iteration (`prev`), in a loop's `else` block: the
+    gradient tapes x there and merges the tape with its placeholder; forward mode's merge met the tape before a
+    later round of the device's inference knew its dtype and stayed untyped ("could not type x3_tape4", CUDA fuzz
+    843015, 843093)."""
+    for i in range(1, 2):
+        if x > 0.5:
+            continue
+    else:
+        for k in range(2):
+            if k > 0:
+                x = 0.5 * x + 0.5 * np.tanh(np.sum(prev))
+            prev = np.exp(np.tanh(k * 0.25 + a))
+    return x * x
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -128,6 +144,7 @@ def _data():
         "while_after_return": (while_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "loop_n_in_branch": (loop_n_in_branch, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
         "continue_after_return": (continue_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
+        "prev_in_loop_else": (prev_in_loop_else, (0, 1), (x, a), (0, 0), t[:2]),
     }
 
 
@@ -183,7 +200,8 @@ if __name__ != "__main__":
 
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
-                                      "loop_n_in_branch", "continue_after_return"])
+                                      "loop_n_in_branch", "continue_after_return",
+                                      "prev_in_loop_else"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -191,10 +209,11 @@ if __name__ != "__main__":
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    def test_hvp_merged_bool_tape_compiles_to_ptx():
+    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else"])
+    def test_hvp_merged_tapes_compile_to_ptx(name):
         """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
-        tape is an int64 array as the tape is."""
-        f, wrt, args, axes, tangent = _data()["continue_after_return"]
+        tape is an int64 array as the tape is; a merge typed in a later round of inference is typed."""
+        f, wrt, args, axes, tangent = _data()[name]
         k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
         assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
 

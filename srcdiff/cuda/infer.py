@@ -342,7 +342,8 @@ class Inference:
                     return
                 if isinstance(v, ast.Name) and (v.id in self.tapes or (t.id in self.tapes and t.id in self.p.tapes)):
                     if v.id in self.tapes:      # a merge of a tape's versions: the same local array (tape_aliases)
-                        self.tapes.setdefault(t.id, self.tapes[v.id])
+                        if self.tapes.get(t.id) is None:    # (its dtype once a later round knows the version's)
+                            self.tapes[t.id] = self.tapes[v.id]
                         self.dtype.setdefault(t.id, self.tapes[v.id] or "f")
                     return                      # (or of its placeholder, on the path that never reads it)
                 if self._is_tape(t.id, v):
