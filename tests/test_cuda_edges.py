@@ -93,6 +93,17 @@ def pairs_loop(x, a, M):
     return s
 
 
+def computed_pairs_loop(x, a, M):
+    """A loop over a tuple of pairs whose first item is computed from a constant (a conditional expression): forward
+    mode's tangent of the pair holds `rt.zeros_like(...)`, a tuple the device did not resolve reads of ("indexing a
+    scalar", CUDA fuzz 843026)."""
+    C = np.ones((3, 3)) * 1.5
+    s = 0.0
+    for w, v in (((C if a[0] > 0.0 else C * 2.0), a), (C, a * x)):
+        s = s + np.sum(w[1] / (1.5 + v * v)) * x + np.sum(M * w)
+    return s
+
+
 def appended_list(x, a):
     """A list built with appends, then np.array: its length is known only at run time."""
     out = []
@@ -169,7 +180,8 @@ def _run_all():
     x = _data()["empty_matrix"][1][0]
     a, M = np.linspace(-1.0, 1.1, 3 * B).reshape(B, 3), np.linspace(-0.7, 0.9, 9 * B).reshape(B, 3, 3)
     for name, f, args, T in [("jvp_empty", empty_matrix, (x, np.zeros((B, 0, 3))), (np.ones(B), np.zeros((B, 0, 3)))),
-                             ("jvp_pairs", pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M)))]:
+                             ("jvp_pairs", pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
+                             ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M)))]:
         try:
             wrt = tuple(range(len(args)))
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -214,7 +226,7 @@ if __name__ != "__main__":
         assert results["empty_mean"]["nans"] == 2 * B, results["empty_mean"]     # value and d/dx
         assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
-    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs"])
+    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs"])
     def test_jvp_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

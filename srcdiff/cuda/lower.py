@@ -33,7 +33,7 @@ import numpy as np
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.emit import comment_text
-from .common import ArgSpec, number
+from .common import ArgSpec, dotted, number
 from .function import FunctionLowering
 from .logdomain import direct_products
 
@@ -155,6 +155,42 @@ def _inline_dtype_names(fn):
 def _stored(stmts) -> set:
     """Names stored anywhere in the statements (nested blocks included)."""
     return {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+_ZEROS = ("rt.zeros_like", "np.zeros_like")
+
+
+def _name_tuple_zeros(body, taken) -> None:
+    """`d_t = (rt.zeros_like(s), d_a)` -> `d_t_at0 = rt.zeros_like(s)`, `d_t = (d_t_at0, d_a)`: forward mode's tangent
+    of a tuple literal holds the zero tangents of its constant items, and _resolve_tuple_items resolves reads of
+    tuples of names and numbers only (jvp of a loop over a tuple of pairs whose item is computed read `d_w[1]` of
+    an unresolved tuple: "indexing a scalar", CUDA fuzz 843026)."""
+    def named(tup, base, out, st):
+        elts = []
+        for k, x in enumerate(tup.elts):
+            if isinstance(x, ast.Tuple):
+                x = named(x, f"{base}_{k}", out, st)
+            elif isinstance(x, ast.Call) and dotted(x.func) in _ZEROS:
+                n = f"{base}_at{k}"
+                while n in taken:
+                    n += "_"
+                taken.add(n)
+                target = ast.copy_location(ast.Name(id=n, ctx=ast.Store()), st)
+                out.append(ast.copy_location(ast.Assign(targets=[target], value=x), st))
+                x = ast.copy_location(ast.Name(id=n, ctx=ast.Load()), st)
+            elts.append(x)
+        return ast.copy_location(ast.Tuple(elts=elts, ctx=ast.Load()), tup)
+
+    new = []
+    for st in body:
+        for b in nested_blocks(st):
+            _name_tuple_zeros(b, taken)
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
+                isinstance(st.value, ast.Tuple) and any(isinstance(x, ast.Call) and dotted(x.func) in _ZEROS
+                                                         for x in ast.walk(st.value)):
+            st.value = named(st.value, st.targets[0].id, new, st)
+        new.append(st)
+    body[:] = new
 
 
 class _TupleItems(ast.NodeTransformer):
@@ -290,6 +326,7 @@ class Program:
         for fn in self.defs.values():
             _inline_dtype_names(fn)
             tuples: set = set()
+            _name_tuple_zeros(fn.body, {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)})
             _resolve_tuple_items(fn.body, {}, tuples)
             _drop_unread_tuples(fn, tuples)
         _inline_returned_tuples(self.defs[module.entry])
