@@ -55,15 +55,11 @@ import fuzz_constructs
 import fuzz_rules
 import fuzz_runner
 import fuzzgen
-import srcdiff
 
 # features left out of the CI run, each with the reproducer of the bug it hits (fuzz_findings.md in
 # the lead's notes; the minimal programs are in tests/fuzz_cases/)
 CI_EXCLUDE: dict = {}   # none: continue (F1), carried values (F5) and nested np.array (F4) are fixed
-KNOWN_BUGS: list = [    # (exception type, message regex, reproducer): tolerated in CI
-    # forward mode (jvp, hvp) of np.stack / np.concatenate of a name bound to a tuple whose items' kinds are unknown
-    (srcdiff.SrcdiffError, r"needs a literal tuple or list of arrays to differentiate", "stack_tuple_name_jvp_900015.py"),
-]
+KNOWN_BUGS: list = []   # (exception type, message regex, reproducer): tolerated in CI; none now
 
 CI_FEATURES = [f for f in fuzzgen.ALL_FEATURES if f not in CI_EXCLUDE]
 CI_TIMEOUT = 30          # CPU seconds per program (Python backend); x6 under Numba (compiles)
