@@ -498,9 +498,58 @@ def _ints_bools(tree):
     return {"n", "flag"} <= params and {"n", "flag"} <= reads
 
 
+def _reversed_items(node):
+    """reversed(xs) of an array or a tuple literal (not of a range)."""
+    return _is_call(node, "reversed") and node.args and not _is_call(node.args[0], "range")
+
+
+def _sum_over_reversed(tree):
+    """A sum over a comprehension one of whose clauses iterates reversed(xs) (or zip / enumerate of it)."""
+    return any(any(_reversed_items(n) for g in c.generators for n in ast.walk(g.iter)) for c in _sums(tree))
+
+
+def _sum_with_start(tree):
+    return any(len(c.args) == 2 or any(k.arg == "start" for k in c.keywords) for c in _calls(tree, "sum"))
+
+
+def _appended(tree) -> set:
+    return {c.func.value.id for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Attribute)
+            and c.func.attr == "append" and isinstance(c.func.value, ast.Name)}
+
+
+def _list_started_with_items(tree):
+    """traj = [y0] then traj.append(...): a list literal with items appended to."""
+    return any(isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.List) and a.value.elts
+               and a.targets[0].id in _appended(tree) for a in _walk(tree, ast.Assign))
+
+
+def _lists_bound_together(tree):
+    """ts, ys = [], [] then appends to both."""
+    return any(isinstance(a.targets[0], ast.Tuple) and isinstance(a.value, ast.Tuple)
+               and all(isinstance(e, ast.List) and not e.elts for e in a.value.elts)
+               and {e.id for e in a.targets[0].elts if isinstance(e, ast.Name)} <= _appended(tree)
+               for a in _walk(tree, ast.Assign))
+
+
+def _stack_along_axis(tree):
+    """np.stack(lst, axis=k), k != 0, of a list built with appends."""
+    return any(c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in (_list_names(tree) | _appended(tree))
+               and any(k.arg == "axis" and not (isinstance(k.value, ast.Constant) and k.value.value == 0)
+                       for k in c.keywords) for c in _calls(tree, "np.stack"))
+
+
+def _factory_call_with_defaults(tree):
+    """A factory's function (def g(u, h=0.1)) called leaving h to its default, and by keyword."""
+    made = {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Call) and (_call_name(a.value) or "").startswith("make")}
+    calls = [c for c in _walk(tree, ast.Call) if _call_name(c) in made]
+    return any(len(c.args) == 1 and not c.keywords for c in calls) and any(c.keywords for c in calls) and any(
+        fn.args.defaults for fn in _walk(tree, ast.FunctionDef, ast.Lambda) if fn.args.args and fn.args.args[0].arg == "u")
+
+
 FOR = "for over range"
 TUPLES = "tuple literals of arrays or of pairs of them"
-SUM = "sum(...) over generator expressions and list comprehensions"
+SUM = "over generator expressions and list comprehensions"    # (README: sum(...) (also with a start ...) over ...)
 WRITES = "in-place array writes"
 ARGS = "arguments that are floats"
 def _guarded_sum(tree):
@@ -528,6 +577,13 @@ DETECTORS = {
         t, lambda it: isinstance(it, ast.Name) and it.id in _tuple_names(t)),
     f"{FOR} :: reversed(range(...))": lambda t: _for_iter(
         t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range")),
+    f"{FOR} :: and reversed of an array or a tuple literal": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "reversed") and not isinstance(it.args[0], ast.Tuple)
+        and not _is_call(it.args[0], "range")),
+    "and reversed of an array or a tuple literal :: also in zip": lambda t: any(
+        any(_reversed_items(a) for a in c.args) for c in _calls(t, "zip")),
+    "and reversed of an array or a tuple literal :: enumerate and sums": lambda t: any(
+        c.args and _reversed_items(c.args[0]) for c in _calls(t, "enumerate")) and _sum_over_reversed(t),
     "reversed(range(...)) :: also with a step": lambda t: _for_iter(
         t, lambda it: _is_call(it, "reversed") and _is_call(it.args[0], "range") and len(it.args[0].args) == 3),
     "while with data-dependent trip counts": lambda t: any(
@@ -549,7 +605,15 @@ DETECTORS = {
     "lists built with append": lambda t: bool(_list_calls(t, "append")),
     "lists built with append :: in loops and branches": lambda t: _inside_calls(t, "append", (ast.For, ast.While))
     and _inside_calls(t, "append", (ast.If,)),
-    "lists built with append :: converted once by np.array/np.asarray/np.stack after the last append": lambda t: any(
+    "lists built with append :: also started with items": _list_started_with_items,
+    "lists built with append :: traj = [y0]": _list_started_with_items,
+    "lists built with append :: or bound together": _lists_bound_together,
+    # (README's example `ts, ys = [], []`, split at its commas)
+    "lists built with append :: ts": _lists_bound_together,
+    "lists built with append :: ys = []": _lists_bound_together,
+    "lists built with append :: []": _lists_bound_together,
+    "lists built with append :: converted once by np.array/np.asarray/np.stack (along any axis) after the last append":
+        lambda t: any(
         _call_name(c) in ("np.array", "np.asarray", "np.stack") and len(c.args) == 1 and isinstance(c.args[0], ast.Name)
         and c.args[0].id in _list_names(t) for c in _walk(t, ast.Call)),
     "lists built with append :: used as a stack with pop": lambda t: bool(_list_calls(t, "pop")),
@@ -566,7 +630,10 @@ DETECTORS = {
     "augmented assignment :: chained comparisons": lambda t: any(len(c.ops) >= 2 for c in _walk(t, ast.Compare)),
     "augmented assignment :: conditional expressions": lambda t: bool(_walk(t, ast.IfExp)),
     "augmented assignment :: and/or": lambda t: {type(b.op) for b in _walk(t, ast.BoolOp)} >= {ast.And, ast.Or},
-    SUM: lambda t: bool(_sums(t, ast.GeneratorExp)) and bool(_sums(t, ast.ListComp)),
+    "sum(...)": lambda t: bool(_sums(t, ast.GeneratorExp)) and bool(_sums(t, ast.ListComp)),
+    "sum(...) :: also with a start": _sum_with_start,
+    "sum(...) :: sum(terms, 0.5)": lambda t: any(len(c.args) == 2 for c in _calls(t, "sum")),
+    f"sum(...) :: {SUM}": lambda t: bool(_sums(t, ast.GeneratorExp)) and bool(_sums(t, ast.ListComp)),
     f"{SUM} :: inside conditional expressions and and/or": _guarded_sum,
     f"{SUM} :: filters": lambda t: any(any(g.ifs for g in c.generators) for c in _sums(t)),
     f"{SUM} :: several for clauses": lambda t: any(len(c.generators) >= 2 for c in _sums(t)),
@@ -630,6 +697,10 @@ DETECTORS = {
     "arrays of a list comprehension :: items of any shape": lambda t: any(
         isinstance(c.args[0].elt, ast.BinOp) and _call_name(c) == "np.stack" for c in _items(t)) or any(
         "range(2)" in ast.unparse(c.args[0].generators[0].iter) and len(c.args[0].generators) == 1 for c in _items(t)),
+    "arrays of a list comprehension :: also lists or list comprehensions": lambda t: {
+        type(c.args[0].elt) for c in _items(t)} >= {ast.List, ast.ListComp},
+    "arrays of a list comprehension :: np.array([[v, v * v] for v in x])": lambda t: any(
+        isinstance(c.args[0].elt, ast.List) for c in _items(t)),
     "arrays of a list comprehension :: filters": lambda t: any(g.ifs for c in _items(t) for g in c.args[0].generators),
     "arrays of a list comprehension :: several for clauses": lambda t: any(len(c.args[0].generators) > 1
                                                                            for c in _items(t)),
@@ -731,6 +802,13 @@ EXTRA = {
     "module-level constant as a condition (README 'Captured values')": _module_constant_condition,
     "range bound the loop body rebinds": _range_bound_rebound,
     "swap of two arrays written in place": _swapped_buffers,
+    "reversed of a tuple literal": lambda t: _for_iter(
+        t, lambda it: _is_call(it, "reversed") and isinstance(it.args[0], ast.Tuple)),
+    "reversed inside a sum over a comprehension": _sum_over_reversed,
+    "np.stack of a list built with appends, along axis 1": _stack_along_axis,
+    "a nested list comprehension's array": lambda t: any(isinstance(c.args[0].elt, ast.ListComp) for c in _items(t)),
+    "factory's function relying on its defaults and called by keyword (README 'Factories')":
+        _factory_call_with_defaults,
     "second name of an array written in place": _second_name_written,
 }
 

@@ -199,6 +199,8 @@ RULES = [
     ("s", "np.sum(({m})[:, None, 1])"), ("v", "({v})[None][0]"), ("m", "{m} * ({v})[np.newaxis]"),
     # ---- arrays from literals -----------------------------------------------------------------------------
     ("s", "np.sum([1.0, {s} * {s}])"), ("s", "max([{s}, {s2}])"), ("s", "min([{s}, {s2}])"), ("s", "max({s}, {s2})"),
+    ("s", "min({s}, {s2}, {s3})"), ("s", "max({s}, {s2}, {s3})"), ("s", "min([{s}, {s2}, 0.5 * {s3}])"),
+    ("s", "max({s}, {s2}, {s3}, -0.5)"),
     ("s", "np.mean(({s}, 3.0 * {s2}))"), ("s", "np.asarray(({s}, {s2}))[{r}]"), ("s", "sum([{s}, {s2}])"),
     ("m", "np.array([{v}, {v2} + 2.0])"), ("m", "np.asarray(({v}, {v2}))"),
     ("m", "np.array(({p}, {p}), dtype=float).T[:, :1] * {m}"),
@@ -381,7 +383,21 @@ def used(source: str) -> set:
     operators, and the source text itself under "text:" (for FORMS' regexes)."""
     tree = ast.parse(source)
     out = {"text:" + source}
+    tuples = {n.targets[0].id for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
+              and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Tuple)}
     for n in ast.walk(tree):
+        if isinstance(n, (ast.Assign, ast.AugAssign)):
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
+                if not isinstance(t, ast.Subscript):
+                    continue
+                if isinstance(n.value, (ast.Tuple, ast.List)):
+                    out.add("write:literal")       # traj[i] = (p, v)
+                if isinstance(n.value, ast.Name) and n.value.id in tuples:
+                    out.add("write:tuple name")    # traj[i] = state
+                if isinstance(n, ast.AugAssign) and _mask_beside(t.slice):
+                    out.add("augwrite:mask beside an index")   # p[hit, 1] *= -0.9
+        if isinstance(n, ast.Subscript) and _mask_beside(n.slice):
+            out.add("index:mask beside an index")
         if isinstance(n, ast.Call):
             name = _dotted(n.func)
             if isinstance(n.func, ast.Attribute) and (name is None or name.split(".")[0] not in
@@ -392,8 +408,10 @@ def used(source: str) -> set:
             name = ALIASES.get(name, name)
             out |= {name, f"{name}/{len(n.args)}"} | {f"{name}:{k.arg}" for k in n.keywords}
             for a in n.args:
+                if isinstance(a, ast.Name) and a.id in tuples:
+                    out.add(f"{name}(name of a tuple)")
                 if isinstance(a, ast.List):
-                    out.add(f"{name}[list]")
+                    out |= {f"{name}[list]", f"{name}[list of {min(len(a.elts), 3)}+]"}
                 if isinstance(a, ast.Tuple):
                     out.add(f"{name}(tuple)")
                     if any(isinstance(e, ast.List) for e in a.elts):
@@ -403,6 +421,12 @@ def used(source: str) -> set:
             if isinstance(n.op, ast.Pow) and not isinstance(n.right, ast.Constant):
                 out.add("op:Pow by a value")
     return out
+
+
+def _mask_beside(sl) -> bool:
+    """An index of a 1-D boolean mask (a comparison) beside an integer or a slice: p[hit, 1], M[0, v > t]."""
+    return (isinstance(sl, ast.Tuple) and any(isinstance(e, ast.Compare) for e in sl.elts)
+            and any(not isinstance(e, ast.Compare) for e in sl.elts))
 
 
 def _text(pattern):
@@ -434,6 +458,10 @@ FORMS = {
     "np.sum([1, a * a])": _has("np.sum[list]"), "np.linalg.norm((x, y))": _has("np.linalg.norm(tuple)"),
     "sum([x, y])": _has("sum[list]"), "max([a, b])": _has("max[list]"),
     "np.concatenate(([a, b], x))": _has("np.concatenate(tuple with a list)"),
+    "min(a, b, c)": _has("min/3"), "min([a, b, c])": _has("min[list of 3+]"),
+    "np.sum(state)": _has("np.sum(name of a tuple)"),
+    "traj[i] = (p, v)": _has("write:literal"), "traj[i] = state": _has("write:tuple name"),
+    "p[hit, 1] *= -0.9": _has("augwrite:mask beside an index", "index:mask beside an index"),
     "x.astype(t)": _has(".astype"), "np.array(x, dtype=t)": _has("np.array:dtype"),
     "int": _text(r"astype\(int\)"), "np.int64": _text(r"astype\(np\.int64\)"), '"int32"': _text(r"astype\(.int32.\)"),
     "bool": _text(r"astype\(bool\)"), "x.astype(y.dtype)": _text(r"astype\([^()]*\.dtype\)"),
@@ -466,6 +494,7 @@ EXCLUDED = {
     "0.0 ** -1": "a value NumPy's semantics give (inf): a pole, not a smooth point to check",
     "ZeroDivisionError": "an exception that generated code never raises",
     "sqrt(x * x)": "a NaN at 0 README documents: sqrt of a square, not a function",
+    "key=": "README says max / min with key= (or default=) is declined (tests/test_canonicalize.py)",
 }
 
 

@@ -20,7 +20,14 @@ writes (element, `[i, j] +=`, slices, computed indices) inside loops, helper fun
 tuple/list parameters), closures, nested defs, lambdas, factories, closures over loop variables,
 bounded recursion, ints and bools flowing through, print and assert, values first bound in a loop
 body and read in a later iteration, np.array of (nested) lists, astype, fancy and boolean-mask
-indexing, slices with steps.
+indexing, slices with steps; reversed() of an array or a tuple literal (alone, in zip, enumerate and sums),
+sum(terms, start), arrays of list comprehensions whose items are lists or list comprehensions
+(`np.array([[v, v * v] for v in x])`), lists started with items (`traj = [y0]`) or bound together
+(`ts, ys = [], []`) and stacked along axis 1, tuples (literals or names bound to them) written into arrays
+(`buf[:, i] = (p, q)`, `buf[:, i] = st`) or passed to NumPy functions (`np.sum(st)`, `np.stack(st)`), a 1-D
+mask beside another index (`buf[0, v > t] *= -0.9`, `buf[buf[:, i] > t, i] += 0.25`), and a factory's function
+relying on its default or called by keyword (`fn(u)`, `fn(u, h=0.5)`): features 'reversed', 'sumstart',
+'listitems', 'listinit', 'tuplewrite', 'maskbeside', 'factorykw'.
 
 'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
 read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
@@ -144,6 +151,7 @@ class Gen:
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
         self.returned = False      # whether an early return was written (a list's np.array must come before any)
+        self.factory_kw = set()    # factories whose function has a parameter h with a default
 
     def has(self, f):
         return f in self.features
@@ -451,6 +459,10 @@ class Gen:
             if self.coin(3):    # a matrix's mask (rank 2)
                 e = self.nonbuf(env, "m")
                 v = self.pick(e) if e and self.coin(3) else f"({self.expr('m', env, d)})"
+            if self.has("maskbeside") and self.coin(2):   # a 1-D mask beside another index: M[r, v > t]
+                m = self.expr("m", env, d)
+                return self.pick([f"np.sum(({m})[{self.choose(2)}, {self.expr('v', env, d)} > {t}])",
+                                  f"np.sum(({m})[({m})[:, {self.choose(self.N)}] > {t}, 1:])"])
             return self.pick([f"np.sum({v}[{v} > {t}])", f"np.sum({v}[{v} < {t}] * 0.5)"])
         if o == "mask_v":
             v = self.expr("v", env, d)
@@ -466,7 +478,8 @@ class Gen:
         if o == "sumarr":
             return self.sumarr(env, d)
         if o == "sumlist":  # sum([a, b]) of a list literal: a + b (arrays or scalars)
-            return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}])"
+            start = f", {self.pick(['0.5', self.const()])}" if self.has("sumstart") and self.coin(2) else ""
+            return f"sum([{', '.join(self.expr(kind, env, d) for _ in range(2 + self.choose(2)))}]{start})"
         if o == "lambdacall":  # a lambda called where it is written: (lambda y: y * y)(x)
             u = self.fresh("y")
             cenv = self.child(env)
@@ -548,7 +561,8 @@ class Gen:
         """sum(...) over a generator expression or list comprehension (filters, several for clauses,
         nesting, over range / an array / zip / enumerate)."""
         inner = self.child(env)
-        form = self.pick(["range", "range", "array", "zip", "enumerate", "two", "nested"])
+        form = self.pick(["range", "range", "array", "zip", "enumerate", "two", "nested"]
+                         + (["revarr", "revzip"] if self.has("reversed") else []))
         i, j = self.fresh("i"), self.fresh("j")
         if form in ("range", "two", "nested"):
             clause = f"for {i} in range({self.N})"
@@ -561,6 +575,20 @@ class Gen:
             e, e2 = self.fresh("e"), self.fresh("e")
             clause = f"for {e}, {e2} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
             inner["vars"][e] = inner["vars"][e2] = "s"
+        elif form == "revarr":    # README: reversed() in sums
+            e = self.fresh("e")
+            clause = f"for {e} in reversed({self.expr('v', env, 0)})"
+            inner["vars"][e] = "s"
+        elif form == "revzip":
+            e, e2 = self.fresh("e"), self.fresh("e")
+            it = self.pick([f"zip(reversed({self.expr('v', env, 0)}), {self.expr('v', env, 0)})",
+                            f"enumerate(reversed({self.expr('v', env, 0)}))"])
+            clause = f"for {e}, {e2} in {it}"
+            inner["vars"][e2] = "s"
+            if it.startswith("enumerate"):
+                inner["loops"].append(e)
+            else:
+                inner["vars"][e] = "s"
         else:
             e = self.fresh("e")
             clause = f"for {i}, {e} in enumerate({self.expr('v', env, 0)})"
@@ -577,9 +605,13 @@ class Gen:
             body = self.expr("s", inner, d)
         if self.coin(3):
             clause += f" if {self.cond(inner, 0)}"
+        start = ""
+        if self.has("sumstart") and self.coin(2):   # README: sum(terms, 0.5), also start=
+            start = self.pick([", 0.5", f", {self.const()}", f", start={self.expr('s', env, 0)}",
+                               f", {self.expr('s', env, 0)}"])
         if self.coin(3):
-            return f"sum([{body} {clause}])"
-        return f"sum({body} {clause})"
+            return f"sum([{body} {clause}]{start})"
+        return f"sum(({body} {clause}){start})" if start else f"sum({body} {clause})"
 
     def items(self, kind, env, d):
         """np.array / np.asarray / np.stack of a list comprehension (README): a vector of N items over range(N),
@@ -589,6 +621,13 @@ class Gen:
         i, j, e = self.fresh("i"), self.fresh("j"), self.fresh("e")
         if kind == "m":
             inner["loops"].append(i)
+            if self.has("listitems") and self.coin(3):    # items that are lists, or list comprehensions
+                if self.coin():
+                    row = ", ".join(self.expr("s", inner, max(d - 1, 0)) for _ in range(self.N))
+                    return f"{make}([[{row}] for {i} in range(2)])"
+                deeper = self.child(inner)
+                deeper["loops"].append(j)
+                return f"{make}([[{self.expr('s', deeper, max(d - 1, 0))} for {j} in range({self.N})] for {i} in range(2)])"
             return f"{make}([{self.expr('v', inner, d)} * ({i} + 1.0) for {i} in range(2)])"
         form = self.pick(["range", "array", "zip"])
         if form == "range":
@@ -600,6 +639,12 @@ class Gen:
         else:
             clause = f"for {e}, {j} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
             inner["vars"][e] = inner["vars"][j] = "s"
+        if self.has("listitems") and kind in ("s", "v") and self.coin(2):
+            # README: np.array([[v, v * v] for v in x]): (k, 2) items, a column of it (or its sum)
+            lst = f"{make}([[{self.expr('s', inner, max(d - 1, 0))}, {self.expr('s', inner, max(d - 1, 0))}] {clause}])"
+            if kind == "v" and "if" not in clause:
+                return f"({lst})[:, {self.choose(2)}]"
+            return f"np.sum({lst} * np.array([{self.const()}, {self.const()}]))"
         if kind == "s":
             if self.coin():
                 clause += f" if {self.cond(inner, 0)}"
@@ -696,6 +741,8 @@ class Gen:
             opts += ["intvar", "boolvar"]
         if self.has("printassert"):
             opts += ["print"]
+        if self.has("tuplewrite"):
+            opts += ["tuplewrite"]
         o = self.pick(opts)
         ed = self.max_depth
         if o == "assign":
@@ -764,6 +811,8 @@ class Gen:
             v = self.pick(cands)
             return self.pick([[f"print('{v} =', {v})"], [f"assert np.all(np.isfinite({v}))"],
                               [f"assert {v} is not None, 'lost {v}'"]])
+        if o == "tuplewrite":
+            return self.tuple_stmts(env)
         if o == "buffer":
             return self.buffer(env)
         if o == "write":
@@ -778,6 +827,13 @@ class Gen:
                 return [f"{alias} = {b}", f"{alias}[{idx}] = {alias}[{idx}] * 0.9 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
+            if self.has("maskbeside") and env["vars"][b] == "m" and self.coin(2):
+                # a 1-D mask beside an integer index (README: p[hit, 1] *= -0.9), along either axis
+                t, op = self.thresh(), self.pick(["*= -0.9", "+= 0.25", f"= {self.const()}"])
+                if self.coin():
+                    return [f"{b}[{self.row(env)}, {self.expr('v', env, 1)} > {t}] {op}"]
+                i = self.index(env)
+                return [f"{b}[{b}[:, {i}] > {t}, {i}] {op}"]
             if self.has("mask") and self.coin(6):    # through a boolean mask (of a matrix: rank 2, README)
                 t = self.thresh()
                 return [self.pick([f"{b}[{b} > {t}] = {self.const()}", f"{b}[{b} < {t}] *= 0.5",
@@ -838,7 +894,8 @@ class Gen:
             return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + self.loop_else(env, depth, in_loop)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
-            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"])
+            form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"]
+                             + (["revarr", "revzip", "revenum", "revtuple"] if self.has("reversed") else []))
             pre = []
             if form == "array":
                 e = self.fresh("e")
@@ -868,6 +925,44 @@ class Gen:
                 head = f"for {j}, {e} in zip(range({1 + self.choose(self.N)}), {self.array_name(env, 'v')}):"
                 inner["loops"].append(j)
                 inner["vars"][e] = "s"
+            elif form == "revarr":    # reversed() of an array: its items (or rows) last first (README)
+                if self.coin():
+                    e = self.fresh("e")
+                    head = f"for {e} in reversed({self.array_name(env, 'v')}):"
+                    inner["vars"][e] = "s"
+                else:
+                    r = self.fresh("row")
+                    head = f"for {r} in reversed({self.array_name(env, 'm')}):"
+                    self.bind(inner, r, "v")
+            elif form == "revzip":    # zip of a reversed array and another
+                e, e2 = self.fresh("e"), self.fresh("e")
+                xs, ys = f"reversed({self.array_name(env, 'v')})", self.expr('v', env, 1)
+                if self.coin():
+                    xs, ys = ys, xs
+                head = f"for {e}, {e2} in zip({xs}, {ys}):"
+                inner["vars"][e] = inner["vars"][e2] = "s"
+            elif form == "revenum":   # enumerate of a reversed array: i counts up, the items run last first
+                i, e = self.fresh("i"), self.fresh("e")
+                start = self.enum_start(inner, i)
+                head = f"for {i}, {e} in enumerate(reversed({self.array_name(env, 'v')}){start}):"
+                inner["vars"][e] = "s"
+            elif form == "revtuple":  # reversed() of a tuple literal: unrolled last item first
+                w = self.fresh("w")
+                if self.coin():
+                    v = self.fresh("v")
+                    items = ", ".join(f"({self.expr('m', env, 1)}, {self.expr('v', env, 1)})"
+                                      for _ in range(2 + self.choose(2)))
+                    head = f"for {w}, {v} in reversed(({items})):"
+                    self.bind(inner, w, "m")
+                    self.bind(inner, v, "v")
+                else:
+                    kind = self.pick(["s", "v"])
+                    items = ", ".join(self.expr(kind, env, 1) for _ in range(2 + self.choose(2)))
+                    head = f"for {w} in reversed(({items})):"
+                    if kind == "v":
+                        self.bind(inner, w, "v")
+                    else:
+                        inner["vars"][w] = "s"
             elif form == "tuples":    # over a tuple literal of (matrix, vector) pairs: unrolled (README)
                 w, v = self.fresh("w"), self.fresh("v")
                 items = ", ".join(f"({self.expr('m', env, 1)}, {self.expr('v', env, 1)})"
@@ -893,7 +988,7 @@ class Gen:
                 head = f"for {i} in range({self.choose(2)}, {self.N}, {1 + self.choose(2)}):"
                 inner["loops"].append(i)
             # (break / continue of a loop over a tuple literal are declined: README)
-            body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), form != "tuples")
+            body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), form not in ("tuples", "revtuple"))
             return pre + [head] + self.indent(body) + self.loop_else(env, depth, in_loop)
         if o == "carried":  # a value first bound in the loop body, read in the next iteration
             i, prev = self.fresh("i"), self.fresh("prev")
@@ -1067,9 +1162,20 @@ class Gen:
                     f"    for {j} in range({self.N}):", f"        {row}.append({self.expr('s', inner2, 2)})",
                     f"    {rows}.append(np.array({row}) * {self.expr('s', inner, 1)})",
                     f"{t} = np.sum(np.stack({rows}) ** 2) / {n}"]
+        if self.has("listinit") and self.coin(2):   # README: two lists bound together, ts, ys = [], []
+            ys, t = self.fresh("ys"), self.fresh("t")
+            kind = self.pick(["s", "v"])
+            body = [f"{lst}.append({self.expr('s', inner, 2)})", f"{ys}.append({self.expr(kind, inner, 2)})"]
+            conv = (f"np.sum(np.array({ys}) ** 2)" if kind == "s" else
+                    self.pick([f"np.sum(np.stack({ys}, axis=1) ** 2)", f"np.sum(np.asarray({ys}) ** 2)"]))
+            self.bind(env, t, "s")
+            return ([f"{lst}, {ys} = [], []", f"for {i} in range({n}):"] + self.indent(body) +
+                    [f"{t} = np.sum(np.array({lst}) * np.arange(1, len({lst}) + 1)) + {conv} / len({ys})"])
         kind = self.pick(["s", "s", "v"])
         lines = [f"{lst} = []"]
-        if kind == "v":                    # (np.stack of no rows has no shape: one before the loop)
+        if self.has("listinit") and self.coin(3):   # README: a list started with items, traj = [y0]
+            lines = [f"{lst} = [{self.expr(kind, env, 1)}]"]
+        elif kind == "v":                  # (np.stack of no rows has no shape: one before the loop)
             lines.append(f"{lst}.append({self.expr('v', env, 1)})")
         push = f"{lst}.append({self.expr(kind, inner, 2)})"
         body = [f"if {self.cond(inner, 1)}:", f"    {push}"] if self.coin(4) else [push]
@@ -1080,10 +1186,46 @@ class Gen:
         conv = self.pick(["np.array", "np.asarray"] + (["np.stack"] if kind == "v" else []))
         if kind == "s":
             lines.append(f"{t} = np.sum({conv}({lst}) ** 2) / (1.0 + len({lst}))")
+        elif self.has("listinit") and self.coin(3):   # README: np.stack along any axis: (N, items)
+            lines.append(f"{t} = np.sum(np.stack({lst}, axis={self.pick(['1', '-1'])}), axis=1) / len({lst})")
         else:
             lines.append(f"{t} = np.sum({conv}({lst}), axis=0) / len({lst})")
         self.bind(env, t, kind)
         return lines
+
+    def tuple_stmts(self, env) -> list:
+        """README: a tuple (a literal, or a name bound to one) written into an array (traj[i] = (p, v), traj[i] =
+        state, y[:2] = [a, b]) or passed to a NumPy function (np.sum(state), np.stack(state))."""
+        st, t = self.fresh("st"), self.fresh("t")
+        bufs = env["bufs"]
+        if bufs and self.coin(5):
+            b = self.pick(bufs)
+            if env["vars"][b] == "m":
+                if self.coin(5):
+                    at, k = f"[:, {self.index(env)}]", 2
+                else:
+                    at, k = f"[{self.row(env)}]", self.N
+            else:
+                at, k = "[:2]", 2
+            items = [self.expr("s", env, 1) for _ in range(k)]
+            lit = f"({', '.join(items)})" if self.coin() else f"[{', '.join(items)}]"
+            if self.coin():
+                return [f"{st} = ({', '.join(items)})", f"{b}{at} = {st}"]
+            return [f"{b}{at} = {lit}"]
+        kind = self.pick(["s", "s", "v"])
+        items = [self.expr(kind, env, 1) for _ in range(2 + self.choose(2))]
+        if kind == "s":
+            use = self.pick([f"np.sum({st})", f"np.mean({st}) * 2.0", f"np.max({st})",
+                             f"np.asarray({st})[{self.choose(2)}]", f"np.sum(np.maximum({st}, {self.const()}))",
+                             f"np.linalg.norm({st})"])
+            if use.startswith("np.linalg.norm"):
+                items.append("1.0")        # (never all zero: a norm's kink)
+            self.bind(env, t, "s")
+        else:
+            use = self.pick([f"np.sum(np.stack({st}), axis=0)", f"np.concatenate({st})[:{self.N}]",
+                             f"np.sum({st}, axis=0)", f"np.stack({st}, axis=1)[:, {self.choose(2)}]"])
+            self.bind(env, t, "v")
+        return [f"{st} = ({', '.join(items)})", f"{t} = {use}"]
 
     def loop_else(self, env, depth, in_loop) -> list:
         """Sometimes an `else:` block after a loop (README: for/while ... else), run where no break ended it."""
@@ -1202,10 +1344,15 @@ class Gen:
         body = self.expr("s", env, 2)
         if not _uses(body, "u"):
             body = f"({body}) * u"
+        h = ""
+        if self.has("factorykw") and self.coin(3):   # README 'Factories': called relying on its default or by keyword
+            h = f", h={self.pick(['0.1', '0.5', '-0.3'])}"
+            body = f"({body}) * (1.0 + h)"
+            self.factory_kw.add(name)
         if self.coin():
-            src = [f"def {name}(c):", "    def g(u):", f"        return {body}", "    return g"]
+            src = [f"def {name}(c):", f"    def g(u{h}):", f"        return {body}", "    return g"]
         else:
-            src = [f"def {name}(c):", f"    return lambda u: {body}"]
+            src = [f"def {name}(c):", f"    return lambda u{h}: {body}"]
         self.helper_src.append("\n".join(src))
         return name
 
@@ -1321,6 +1468,8 @@ class Gen:
                 fn = self.fresh("fn")
                 lines.append(f"{fn} = {call.split('(FACTOR)')[0]}({self.expr('s', env, 1)})")
                 fns.append((f"{fn}(ARG)", ret))
+                if call.split("(FACTOR)")[0] in self.factory_kw:    # by keyword, or by position
+                    fns += [(f"{fn}(ARG, h={self.const()})", ret), (f"{fn}(ARG, {self.const()})", ret)]
             else:
                 fns.append((call, ret))
         self.fns = fns
@@ -1368,7 +1517,13 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README 'Long loops in little memory': the gradient under test is grad(f, checkpoints=k)
                 "checkpoints",
                 # README's Rules bullet (tests/fuzz_rules.py): every function it lists; x @ y of stacks (jit=False)
-                "rules", "stackmatmul")
+                "rules", "stackmatmul",
+                # README: reversed() of an array / a tuple literal (also in zip, enumerate and sums); sum(terms, start);
+                # arrays of a list comprehension whose items are lists or list comprehensions; lists started with
+                # items, bound together, stacked along axis 1; tuples written into arrays and passed to NumPy
+                # functions; a 1-D mask beside another index (p[hit, 1] *= -0.9); a factory's function relying on
+                # its defaults or called by keyword (README 'Factories')
+                "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

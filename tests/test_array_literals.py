@@ -408,7 +408,20 @@ def joined_tuple(x):
     return np.sum(np.concatenate(st) ** 2) + np.sum(np.stack(st) * x[3])
 
 
+def joined_tuple_in_a_loop(x):
+    """The tuple's second item is loop-carried, rebound to a value whose kind the first sweep does not know: the
+    two sweeps' kinds of st (a tuple of two) joined to unknown, and jvp declined np.stack(st) (fuzz 900015)."""
+    t = x[:2] * 1.0
+    s = 0.0
+    for k in range(2):
+        st = (x[1:3], t)
+        s = s + np.sum(np.stack(st) ** 2) + np.sum(np.concatenate(st))
+        t = np.linalg.norm(np.outer(x[:2], x[2:]) + np.array([[0.0], [1.0]]), axis=0)
+    return s + np.sum(t)
+
+
 @JIT
-@pytest.mark.parametrize("f", [tuple_rows, tuple_to_numpy, rows_of_literal_lists, joined_tuple])
+@pytest.mark.parametrize("f", [tuple_rows, tuple_to_numpy, rows_of_literal_lists, joined_tuple,
+                               joined_tuple_in_a_loop])
 def test_tuples_where_numpy_takes_an_array(f, jit):
     _check(f, jit)

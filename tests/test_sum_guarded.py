@@ -57,6 +57,32 @@ def test_sum_computed_only_on_its_path():
     assert dx == 1.0 and np.all(da == 0.0)
 
 
+def started_in_guarded_expressions(x, a, flag):
+    # sum(terms, start) is start + sum(terms): inside a conditional expression or and/or it was declined ('sum
+    # over a comprehension inside a conditional expression', fuzz seed 900143): the guard looked for sums of
+    # one argument only
+    y = sum((np.sin(v * x) for v in a), 0.5) if flag else x * 2.0
+    if x > 0.5 or sum([v * v * x for v in a], start=x) > 1.0:
+        y = y * x
+    return y + (sum((v * x for v in a), x) if x > 0 else x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("flag", [True, False])
+@pytest.mark.parametrize("x", [0.7, -0.7])
+def test_sum_with_a_start_in_guarded_expressions(flag, x, jit):
+    f = started_in_guarded_expressions
+    args = [x, np.array([0.3, -0.5, 1.1]), flag]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(*args)
+        val, dot = srcdiff.jvp(f, wrt=0)(*args, 1.0)
+    for k, g in zip((0, 1), got):
+        np.testing.assert_allclose(g, numerical_grad(f, args, k), rtol=1e-5, atol=1e-6)
+    assert val == f(*args)
+    np.testing.assert_allclose(dot, got[0], rtol=1e-9)
+
+
 def in_a_while_condition(x):
     k = 0
     while k < 3 and sum(x * i for i in range(k)) < 2.0:   # <- while

@@ -615,8 +615,16 @@ def _is_items(unit, node) -> bool:
     return func.value.id not in unit_locals(unit) and unit.namespace.get(func.value.id) is np
 
 
+def _is_started_sum(unit, node) -> bool:
+    """sum(terms, start) / sum(terms, start=s) over a comprehension (_Sums.visit_Call: start + sum(terms))."""
+    return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) >= 1
+            and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp))
+            and len(node.args) + len(node.keywords) == 2 and all(k.arg == "start" for k in node.keywords))
+
+
 def _has_sum(unit, node) -> bool:
-    return any(_is_sum(unit, n) or _is_items(unit, n) for n in walk(node))
+    # (a sum with a start too: inside a conditional expression or and/or it becomes ifs as the plain sum does)
+    return any(_is_sum(unit, n) or _is_started_sum(unit, n) or _is_items(unit, n) for n in walk(node))
 
 
 class _Sums(Transformer):

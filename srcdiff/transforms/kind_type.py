@@ -234,5 +234,10 @@ def unify(a, b):
         return None
     if is_array(a) and is_array(b):
         return Kind.array(ndim(a) if ndim(a) == ndim(b) else None, dtype(a) if dtype(a) == dtype(b) else None)
+    if (is_tuple(a) and is_tuple(b) and length(a) is not None and length(a) == length(b)
+            and elements(a) is not None and elements(b) is not None):
+        # two tuples of one length written as tuples (a loop's st = (a, t) where t's kind widens in a later sweep):
+        # that length, each element the join of the two (forward mode lists such a tuple's parts for np.stack(st))
+        return Kind.tuple_of(length(a), [unify(x, y) for x, y in zip(elements(a), elements(b))])
     return None
 
