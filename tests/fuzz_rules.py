@@ -385,6 +385,10 @@ def used(source: str) -> set:
     out = {"text:" + source}
     tuples = {n.targets[0].id for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
               and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Tuple)}
+    lists = {n.targets[0].id for n in ast.walk(tree) if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.List) and n.value.elts}
+    if lists:
+        out.add("name bound to a list literal")    # terms = [a, b]
     for n in ast.walk(tree):
         if isinstance(n, (ast.Assign, ast.AugAssign)):
             for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
@@ -410,6 +414,8 @@ def used(source: str) -> set:
             for a in n.args:
                 if isinstance(a, ast.Name) and a.id in tuples:
                     out.add(f"{name}(name of a tuple)")
+                if isinstance(a, ast.Name) and a.id in lists:
+                    out.add(f"{name}(name of a list)")
                 if isinstance(a, ast.List):
                     out |= {f"{name}[list]", f"{name}[list of {min(len(a.elts), 3)}+]"}
                 if isinstance(a, ast.Tuple):
@@ -460,6 +466,8 @@ FORMS = {
     "np.concatenate(([a, b], x))": _has("np.concatenate(tuple with a list)"),
     "min(a, b, c)": _has("min/3"), "min([a, b, c])": _has("min[list of 3+]"),
     "np.sum(state)": _has("np.sum(name of a tuple)"),
+    "terms = [a, b]": _has("name bound to a list literal"), "sum(terms)": _has("sum(name of a list)"),
+    "np.max(terms)": _has("np.max(name of a list)"),
     "traj[i] = (p, v)": _has("write:literal"), "traj[i] = state": _has("write:tuple name"),
     "p[hit, 1] *= -0.9": _has("augwrite:mask beside an index", "index:mask beside an index"),
     "x.astype(t)": _has(".astype"), "np.array(x, dtype=t)": _has("np.array:dtype"),

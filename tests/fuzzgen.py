@@ -1214,6 +1214,9 @@ class Gen:
             return [f"{b}{at} = {lit}"]
         kind = self.pick(["s", "s", "v"])
         items = [self.expr(kind, env, 1) for _ in range(2 + self.choose(2))]
+        if kind == "s" and self.coin(3):   # README: a list bound to a name, then sum(terms) / np.max(terms)
+            self.bind(env, t, "s")
+            return [f"{st} = [{', '.join(items)}]", f"{t} = {self.pick([f'sum({st})', f'np.max({st})'])}"]
         if kind == "s":
             use = self.pick([f"np.sum({st})", f"np.mean({st}) * 2.0", f"np.max({st})",
                              f"np.asarray({st})[{self.choose(2)}]", f"np.sum(np.maximum({st}, {self.const()}))",
