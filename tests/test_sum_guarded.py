@@ -122,3 +122,26 @@ def test_a_sum_of_arrays_over_a_zip_of_computed_sequences_starts_from_zeros(f, j
     got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(0.3, M)
     np.testing.assert_allclose(got[0], numerical_grad(f, [0.3, M], 0), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(got[1], numerical_grad(f, [0.3, M], 1), rtol=1e-6, atol=1e-9)
+
+
+# ---- a sum over a comprehension in the index of a written element (targeted fuzz 710164) ----------------------------
+def sum_in_a_written_index(x, M):
+    buf = M * 1.0
+    buf[1, sum([M[0] * (j * 0.5) for j in range(2)]) > 0.0] += 0.25 * x
+    buf[0, int(sum(1.0 for v in M[1] if v > 0.0)) % 2] = x * x
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_sum_in_the_index_of_a_written_element(jit):
+    # the index of an assignment's target was not desugared: declined ('a comprehension is differentiated only as
+    # the argument of sum(...)')
+    M = np.array([[0.3, -0.5, 1.1], [0.2, -0.4, 0.6]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = srcdiff.grad(sum_in_a_written_index, wrt=(0, 1), jit=jit)(0.7, M)
+        val, dot = srcdiff.jvp(sum_in_a_written_index, wrt=0)(0.7, M, 1.0)
+    for k, g in zip((0, 1), got):
+        np.testing.assert_allclose(g, numerical_grad(sum_in_a_written_index, [0.7, M], k), rtol=1e-5, atol=1e-6)
+    assert val == sum_in_a_written_index(0.7, M)
+    np.testing.assert_allclose(dot, got[0], rtol=1e-9)

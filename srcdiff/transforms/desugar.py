@@ -168,6 +168,10 @@ class _Desugar:
         for field in self._HOISTABLE.get(type(s), ()):
             if getattr(s, field, None) is not None:
                 setattr(s, field, _Sums(self.unit, self.namer, base, found).visit(getattr(s, field)))
+        if isinstance(s, (gast.Assign, gast.AugAssign)):   # the index of a written element: buf[sum(...) > 0] += v
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
+                if isinstance(t, gast.Subscript):
+                    t.slice = _Sums(self.unit, self.namer, base, found).visit(t.slice)
         loops, targets = [], set()
         for name, comp in found:
             if name is None:
