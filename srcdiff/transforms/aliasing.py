@@ -403,11 +403,19 @@ class _Flow:
                                f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
                                f"not follow writes through views",
                  "take a copy (np.copy(...)) where the second name or the swap binds the array")
-        advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
-                  f"a copy (np.copy(...)) if it is meant to be a separate array"
-                  if target != base else
-                  f"make `{view}` a copy where it is created (np.copy(...)), or index "
-                  f"`{base}` again after the write")
+        func = anno.get(w, anno.FUNC)
+        if func is not None and func != self.unit.node.name:     # (`target` is the helper's name, not the user's)
+            message = (f"`{func}` (inlined at this call) writes in place into memory that `{view}` shares, and "
+                       f"`{view}` is read afterwards: srcdiff does not follow writes through views (a slice or "
+                       f"view passed to `{func}` is one)")
+            advice = (f"pass `{func}` the whole array and the offset as an index, or pass it a copy (np.copy(...)) "
+                      f"and have it return the array it writes")
+        else:
+            advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
+                      f"a copy (np.copy(...)) if it is meant to be a separate array"
+                      if target != base else
+                      f"make `{view}` a copy where it is created (np.copy(...)), or index "
+                      f"`{base}` again after the write")
         where = anno.get(w, anno.FILE)
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
