@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gast
 
+from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
@@ -403,8 +404,9 @@ class _Flow:
                                f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
                                f"not follow writes through views",
                  "take a copy (np.copy(...)) where the second name or the swap binds the array")
-        func = anno.get(w, anno.FUNC)
-        if func is not None and func != self.unit.node.name:     # (`target` is the helper's name, not the user's)
+        func, where = anno.get(w, anno.FUNC), anno.get(w, anno.FILE)
+        if func is not None and func != self.unit.node.name and where and not is_generated_file(where):
+            # (a helper of the user's, inlined: `target` is its parameter's name, perhaps renamed, not the caller's)
             message = (f"`{func}` (inlined at this call) writes in place into memory that `{view}` shares, and "
                        f"`{view}` is read afterwards: srcdiff does not follow writes through views (a slice or "
                        f"view passed to `{func}` is one)")
@@ -416,7 +418,6 @@ class _Flow:
                       if target != base else
                       f"make `{view}` a copy where it is created (np.copy(...)), or index "
                       f"`{base}` again after the write")
-        where = anno.get(w, anno.FILE)
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)
