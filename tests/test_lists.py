@@ -394,3 +394,20 @@ def test_a_tuple_appended_whole_is_declined_not_zero():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: a tuple of differentiated values is appended "
                                                    r"to a list whole(.|\n)*hint: append an array of it"):
         srcdiff.grad(appends_a_helpers_tuple, wrt=1)(np.array([0.31, 0.7, 0.21]), 1.3)
+
+
+def pops_pairs(x, a):
+    st = []
+    for i in range(len(x)):
+        st.append((x[i] * a, x[i]))
+    s = 0.0
+    while len(st) > 0:
+        u, v = st.pop()
+        s = s * 0.5 + u * v
+    return s
+
+
+def test_tuples_pushed_and_popped_are_declined_not_zero():
+    """(A gradient silently 0 before, as for a converted list.)"""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: a tuple of differentiated values is appended"):
+        srcdiff.grad(pops_pairs, wrt=1)(np.array([0.31, 0.7, 0.21]), 1.3)
