@@ -151,6 +151,7 @@ class Context:
     tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
     earlier: tuple | None = None  # the compiled form's: the source's (fn, tree), whose statements its emit reuses
+    tangent_kinds: dict = field(default_factory=dict)   # (forward mode) the kinds of the tangents, where known
     _kinds: dict | None = None
 
     @property
@@ -373,7 +374,7 @@ def _dead_stacks(ctx):
 def _unbound(ctx):
     # (forward mode: the primal values' kinds where the arguments' are known: a gradient's `v = None` get types)
     ctx.fn = unbound.define_unbound(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.shapes) if ctx.sweeps else \
-        unbound.define_unbound(ctx.fn, ctx.kinds if ctx.arg_kinds else None)
+        unbound.define_unbound(ctx.fn, {**ctx.kinds, **ctx.tangent_kinds} if ctx.arg_kinds else None)
 
 
 def _stack_kinds(ctx):
@@ -404,7 +405,8 @@ def _forward(ctx):
     fwd = forward.Forward(ctx.unit, ctx.wrt, ctx.callee_derivative, ctx.kinds if ctx.arg_kinds else None)
     ctx.fn = fwd.function(ctx.name)
     if ctx.arg_kinds:    # the stacks of a gradient differentiated again, and their tangents' (typed under jit)
-        ctx.fn = stacks.record_stack_kinds(ctx.fn, {**ctx.kinds, **fwd.tangent_kinds()})
+        ctx.tangent_kinds = fwd.tangent_kinds()
+        ctx.fn = stacks.record_stack_kinds(ctx.fn, {**ctx.kinds, **ctx.tangent_kinds})
 
 
 def _has_arg_kinds(ctx) -> bool:

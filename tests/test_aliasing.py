@@ -400,7 +400,25 @@ def writes_a_view_in_a_helper(x, a):
     return np.sum(u ** 2)
 
 
-def test_a_view_passed_to_a_helper_that_writes_it_names_the_parameter():
-    # the argument's A-normal-form name was `arg`, which the user never wrote ("`u` shares memory with `arg`")
-    with pytest.raises(srcdiff.SrcdiffError, match="`u` shares memory with `v`"):
+def _bump(buf, i, v):
+    buf[i] += v * v
+
+
+def bumps_a_slice(x, a):
+    buf = np.zeros(len(x))
+    for i in range(len(x) - 1):
+        _bump(buf[1:], i, x[i] * a)
+    return np.sum(buf * x)
+
+
+def test_a_view_passed_to_a_helper_that_writes_it_names_the_helper():
+    # the argument's A-normal-form name was `arg`, which the user never wrote ("`u` shares memory with `arg`"); then
+    # the helper's parameter, renamed where it is the caller's name too ("`buf` shares memory with `buf2`" and the
+    # advice "make `buf2` a copy"): the message names the helper and the caller's array
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`_scale_first` \(inlined at this call\) writes in place into "
+                                                   r"memory that `u` shares(.|\n)*hint: pass `_scale_first` the whole"):
         srcdiff.grad(writes_a_view_in_a_helper)(np.ones(4), 0.5)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_aliasing\.py:\d+: `_bump` \(inlined at this call\) writes "
+                                                   r"in place into memory that `buf` shares") as info:
+        srcdiff.grad(bumps_a_slice, wrt=1)(np.ones(4), 0.5)
+    assert "buf2" not in str(info.value)

@@ -165,6 +165,37 @@ def test_continue_with_break_or_return_terminates(f, jit):
     check(f, jit=jit)
 
 
+def cube_root_while_true(x):
+    c = np.sum(x * x)
+    r = 1.0
+    it = 0
+    while True:
+        fr = r * r * r - c
+        if abs(fr) < 1e-12 or it > 50:
+            return r * x[0]
+        r = r - fr / (3 * r * r)
+        it += 1
+
+
+def while_true_around_a_for(x):
+    s = 0.0
+    k = 0
+    while True:
+        for i in range(x.shape[0]):
+            s += x[i] * x[i] * 0.1
+            if s > 2.0:
+                return s + k * x[1]
+        k += 1
+
+
+@JIT
+@pytest.mark.parametrize("f", [cube_root_while_true, while_true_around_a_for], ids=lambda f: f.__name__)
+def test_a_function_ending_in_while_true_left_by_return_only(f, jit):
+    # declined before: 'must end with a return statement', though a `while True:` with no break of its own
+    # cannot fall off the end: its returns are the function's
+    check(f, jit=jit)
+
+
 def loop_variable_reassigned(x):
     s = 0.0
     for i in range(3):

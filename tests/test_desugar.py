@@ -340,6 +340,29 @@ def test_loop_else_gradients(f, a, jit):
     assert slope == pytest.approx(srcdiff.grad(f, wrt=0, jit=jit)(a, x), rel=1e-9, abs=1e-12)
 
 
+def search_returns_in_else(x, a):
+    for i in range(len(x)):
+        for j in range(len(x)):
+            if x[i] + x[j] > 1.7:
+                return x[i] * x[j] * a
+        else:
+            continue
+    else:
+        return a * np.sum(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_a_loop_without_break_whose_else_returns_ends_the_function(scale, jit):
+    """(Declined before: 'must end with a return statement'.) A loop with no break of its own always runs
+    its else: the else's statements follow the loop unguarded, and the function ends in its return."""
+    x = np.array([0.3, 0.7, 0.21, 0.45, 0.9]) * scale
+    check_grad(search_returns_in_else, [x, 1.3], jit=jit)
+    value, slope = srcdiff.jvp(search_returns_in_else, wrt=1, jit=jit)(x, 1.3, 1.0)
+    assert value == pytest.approx(search_returns_in_else(x, 1.3))
+    assert slope == pytest.approx(srcdiff.grad(search_returns_in_else, wrt=1, jit=jit)(x, 1.3), rel=1e-9)
+
+
 def sums_with_a_start(x, w):
     e = sum((w * v * v for v in x), 0.5)
     f = sum([np.sin(v) for v in x], start=x[0])

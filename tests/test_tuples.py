@@ -55,3 +55,37 @@ def test_a_tuple_sliced_with_constants_is_split_too(jit):
     unit = tuples.split_tuples(through(sliced, "ssa"))
     assert "rest_at2" in body_source(unit.node)
     check_grad(sliced, [np.array([0.5, -1.2, 2.0])], jit=jit)
+
+
+def first_bound_in_a_branch_of_a_loop(x, a):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0.4:
+            info = (x[i] * a, i)
+        if i > 1:
+            s += info[0] * info[1]
+    return s
+
+
+def first_bound_in_a_branch_of_a_while(x, a):
+    i = 0
+    s = 0.0
+    while i < len(x):
+        if x[i] > 0.4:
+            info = (x[i] * a, x[i])
+        if i > 1:
+            s += info[0] * info[1]
+        i += 1
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [first_bound_in_a_branch_of_a_loop, first_bound_in_a_branch_of_a_while])
+def test_a_tuple_first_bound_in_a_branch_of_a_loop_is_split(f, jit):
+    """Declined before as 'indexed by a variable': SSA's merge `info5 = info` (the loop-carried version, bound only
+    by the loop's back-edge copy `info = info5`) came first and made `info5` a leaf. A copy of a name whose
+    assignments are not all seen yet tells nothing until they are."""
+    unit = tuples.split_tuples(through(f, "ssa"))
+    assert "info_at1 = " in body_source(unit.node)
+    x = np.array([0.31, 0.7, 0.21, 0.45, 0.97])
+    check_grad(f, [x, 1.3], jit=jit)

@@ -216,3 +216,36 @@ def test_a_tape_allocated_in_a_branch_numba_removes_has_a_typed_placeholder(jit)
         got = srcdiff.grad(tape_in_a_branch_numba_removes, wrt=(0, 1), jit=jit)(x, a)
         np.testing.assert_allclose(got[0], numerical_grad(tape_in_a_branch_numba_removes, [x, a], 0), rtol=1e-6)
         np.testing.assert_allclose(got[1], np.zeros(3))
+
+
+def prev_tuple(x, a):
+    s = 0.0
+    for i in range(len(x)):
+        if i > 0:
+            p, q = pq
+            s += p * x[i] + q * a
+        pq = (x[i] * a, np.cos(x[i]))
+    return s
+
+
+def prev_tuple_of_an_array_and_an_int(x, a):
+    s = 0.0
+    for i in range(3):
+        if i > 0:
+            v, k = state
+            s += np.sum(v * x) * k
+        state = (x * a + i, i + 1)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [prev_tuple, prev_tuple_of_an_array_and_an_int])
+def test_a_tuple_bound_in_a_loop_and_read_next_iteration_has_a_tuple_placeholder(f, jit):
+    """jvp's `pq = None` and `d_pq = None` placeholders: Numba crashed compiling the optional tuple ('NoneType'
+    object has no attribute 'args'). A tuple whose items' kinds are known gets a tuple of their placeholders, and
+    forward mode's tangents have kinds (a tuple's: its items' tangents) the unbound pass reads."""
+    x = np.array([0.31, 0.7, 0.21, 0.45, 0.97])
+    value, slope = srcdiff.jvp(f, wrt=1, jit=jit)(x, 1.3, 1.0)
+    assert value == pytest.approx(f(x, 1.3))
+    assert slope == pytest.approx(numerical_grad(f, [x, 1.3], 1), rel=1e-6)
+    assert srcdiff.grad(f, wrt=1, jit=jit)(x, 1.3) == pytest.approx(slope, rel=1e-9)

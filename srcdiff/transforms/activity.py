@@ -7,7 +7,7 @@ from __future__ import annotations
 import gast
 
 from ..rules import RULES
-from .astutil import dotted_name, walk_statements
+from .astutil import dotted_name, walk_names, walk_statements
 
 DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
 SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds of generated code: rt.index_add(a, idx, g)
@@ -83,15 +83,20 @@ def closure(seeds, pairs) -> set:
 
 
 def _push(s):
-    """(target, value) names of a statement that adds a value into a target in place: `rt.push(stack,
-    value)`, or a scatter-add `rt.index_add(a, idx, value)`; else None."""
+    """(target, value names) of a statement that adds a value into a target in place: `rt.push(stack,
+    value)`, or a scatter-add `rt.index_add(a, idx, value)`; else None. A tuple pushed whole (the tuples pass
+    rebuilt a split tuple in place, `rt.push(pts, (p_at0, p_at1))`) counts its names: reverse mode declines it
+    where they carry derivatives, instead of a gradient silently 0."""
     if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)):
         return None
     name, args = dotted_name(s.value.func), s.value.args
-    if name == "rt.push" and all(isinstance(a, gast.Name) for a in args[:2]):
-        return args[0].id, args[1].id
+    if name == "rt.push" and len(args) == 2 and isinstance(args[0], gast.Name):
+        if isinstance(args[1], gast.Name):
+            return args[0].id, (args[1].id,)
+        if isinstance(args[1], gast.Tuple):
+            return args[0].id, tuple(n.id for n in walk_names(args[1]))
     if name in SCATTER and len(args) == 3 and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
-        return args[0].id, args[2].id
+        return args[0].id, (args[2].id,)
     return None
 
 
@@ -114,8 +119,8 @@ def _varied_after(stmts, varied: set, callees, defs: set) -> set:
             if isinstance(t, gast.Subscript) and t.value.id in varied:
                 defs.add(id(s))
         elif _push(s):
-            stack, value = _push(s)
-            if value in varied:
+            stack, values = _push(s)
+            if any(v in varied for v in values):
                 varied.add(stack)
             if stack in varied:
                 defs.add(id(s))
@@ -150,10 +155,10 @@ def _live_before(stmts, live: set, callees, defs: set) -> set:
                 if isinstance(s.value, gast.Name):    # x[i] = v keeps the rest of x
                     live.add(s.value.id)
         elif _push(s):
-            stack, value = _push(s)
+            stack, values = _push(s)
             if stack in live:
                 defs.add(id(s))
-                live.add(value)
+                live.update(values)
         elif isinstance(s, gast.If):
             live = _live_before(s.body, live, callees, defs) | _live_before(s.orelse, live, callees, defs)
         elif isinstance(s, (gast.For, gast.While)):

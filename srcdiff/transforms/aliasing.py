@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gast
 
+from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
@@ -403,12 +404,20 @@ class _Flow:
                                f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
                                f"not follow writes through views",
                  "take a copy (np.copy(...)) where the second name or the swap binds the array")
-        advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
-                  f"a copy (np.copy(...)) if it is meant to be a separate array"
-                  if target != base else
-                  f"make `{view}` a copy where it is created (np.copy(...)), or index "
-                  f"`{base}` again after the write")
-        where = anno.get(w, anno.FILE)
+        func, where = anno.get(w, anno.FUNC), anno.get(w, anno.FILE)
+        if func is not None and func != self.unit.node.name and where and not is_generated_file(where):
+            # (a helper of the user's, inlined: `target` is its parameter's name, perhaps renamed, not the caller's)
+            message = (f"`{func}` (inlined at this call) writes in place into memory that `{view}` shares, and "
+                       f"`{view}` is read afterwards: srcdiff does not follow writes through views (a slice or "
+                       f"view passed to `{func}` is one)")
+            advice = (f"pass `{func}` the whole array and the offset as an index, or pass it a copy (np.copy(...)) "
+                      f"and have it return the array it writes")
+        else:
+            advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
+                      f"a copy (np.copy(...)) if it is meant to be a separate array"
+                      if target != base else
+                      f"make `{view}` a copy where it is created (np.copy(...)), or index "
+                      f"`{base}` again after the write")
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)

@@ -37,6 +37,13 @@ def _always_returns(stmts) -> bool:
     return isinstance(last, gast.If) and _always_returns(last.body) and _always_returns(last.orelse)
 
 
+def _endless(s) -> bool:
+    """`while True:` (a constant true test) with no break of its own: it is left by a return only, so a function
+    that ends in one returns on every path."""
+    return (isinstance(s, gast.While) and isinstance(s.test, gast.Constant) and bool(s.test.value) is True
+            and not s.orelse and not _has(s.body, gast.Break))
+
+
 class _ControlFlow:
     def __init__(self, unit):
         self.unit = unit
@@ -201,7 +208,7 @@ def structure(unit):
         anno.set(fn, anno.PROCEDURE, True)
     body = fn.body
     if any(_has(s.body, gast.Return, into_loops=True) for s in walk(fn) if isinstance(s, (gast.For, gast.While))):
-        if not _always_returns(body) and not isinstance(body[-1], gast.Return):
+        if not _always_returns(body) and not isinstance(body[-1], gast.Return) and not _endless(body[-1]):
             fail(fn, unit, f"{fn.name} must end with a return statement")
         cf.result, cf.returned = cf.namer.fresh("result"), cf.namer.fresh("returned")
         body = [assign(cf.returned, const(False), fn.lineno)] + cf.loop_returns(body)

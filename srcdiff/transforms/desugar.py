@@ -382,14 +382,18 @@ class _Desugar:
 
     def _else_as_flag(self, loop) -> list:
         """`for ...: ... break ... else: E` (or while): a flag the loop's own breaks set, and `if not flag: E`
-        after the loop, as Python runs E when the loop ends without a break."""
+        after the loop, as Python runs E when the loop ends without a break. A loop with no break of its own
+        runs E unguarded after it, so an E that returns ends the function on every path (the structure pass
+        then sees a function that ends in a return, as Python does)."""
         flag = self.namer.fresh("broke")
         line = loop.lineno
+        breaks = []
 
         def mark(stmts):
             out = []
             for st in stmts:
                 if isinstance(st, gast.Break):
+                    breaks.append(st)
                     out += [copy_loc(assign(flag, const(True), st.lineno), st), st]
                     continue
                 if not isinstance(st, (gast.For, gast.While, gast.FunctionDef)):   # (their breaks are their own)
@@ -399,6 +403,8 @@ class _Desugar:
                 out.append(st)
             return out
         loop.body, orelse, loop.orelse = mark(loop.body), loop.orelse, []
+        if not breaks:
+            return [loop] + orelse
         after = copy_loc(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=load(flag)), body=orelse, orelse=[]), loop)
         return [copy_loc(assign(flag, const(False), line), loop), loop, after]
 

@@ -23,7 +23,7 @@ from . import lists
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
-from .kinds import as_float, expr_kind
+from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero
@@ -313,6 +313,16 @@ def written_through(fn) -> set:
     return seen
 
 
+def _tangent_kind(k):
+    """The kind of the tangent of a value of kind `k`: the same scalar or array of floats, a tuple of its items'
+    tangents where they are all known, else None."""
+    items = elements(k) if is_tuple(k) and not is_exp_table(k) else None
+    if items is not None:
+        tangents = [_tangent_kind(e) for e in items]
+        return Kind.tuple_of(len(tangents), tangents) if all(t is not None for t in tangents) else None
+    return as_float(k)
+
+
 class Forward:
     """Generates the jvp function of one SSA unit: (params..., d_<wrt>...) -> (value, d_value)."""
 
@@ -337,9 +347,10 @@ class Forward:
 
     def tangent_kinds(self) -> dict:
         """{tangent name: its kind} for the tangents of the values whose kinds are known (a value's kind, as
-        floats): the kinds of what the function's tangent stacks receive (stacks.record_stack_kinds)."""
+        floats; a tuple's, of its items' tangents): the kinds of what the function's tangent stacks receive
+        (stacks.record_stack_kinds) and of the tangents the unbound pass gives placeholders."""
         known = self.kinds or {}
-        return {d: as_float(known[v]) for v, d in self.tangents.items() if known.get(v) is not None}
+        return {d: _tangent_kind(known[v]) for v, d in self.tangents.items() if known.get(v) is not None}
 
     def tan(self, v: str) -> str:
         if v not in self.tangents:

@@ -15,6 +15,8 @@ Forward mode (jvp) keeps lists as lists at run time and needs none of this.
 """
 from __future__ import annotations
 
+import copy
+
 import gast
 
 from ..errors import fail
@@ -168,6 +170,27 @@ def _check_list(unit, fn, name, stacks):
     if any(True for _ in block_jumps(between)):
         fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
                        "that path it does not run)", _ADVICE)
+    _items_as_arrays(fn, appends, at)
+
+
+def _items_as_arrays(fn, appends, conversion):
+    """`pts.append((u, v))` of a list converted once (also of a name bound to tuple literals only, `p = (u, v)`):
+    `pts.append(np.array((u, v)))`, the row np.array(pts) makes of it. A stack's items are arrays or numbers: a
+    tuple pushed whole had no adjoint (its gradient was silently 0)."""
+    values = {}
+    for s in walk(fn):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                if isinstance(t, gast.Name):
+                    values.setdefault(t.id, []).append(s.value)
+    literal = {v for v, vs in values.items() if all(isinstance(e, (gast.Tuple, gast.List)) for e in vs)}
+    for a in appends:
+        item = a.args[0] if a.args else None
+        if isinstance(item, (gast.Tuple, gast.List)) or (isinstance(item, gast.Name) and item.id in literal):
+            module = copy.deepcopy(conversion.func.value)      # (the user's name for NumPy: np.array(pts)'s `np`)
+            row = gast.Call(func=gast.Attribute(value=module, attr="array", ctx=gast.Load()), args=[a.args[0]],
+                            keywords=[])
+            a.args[0] = gast.copy_location(row, a.args[0])
 
 
 def _blocks(fn):

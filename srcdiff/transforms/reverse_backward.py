@@ -22,7 +22,7 @@ from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind
-from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk
+from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk, walk_names
 from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
@@ -182,6 +182,10 @@ class BackwardSweep:
 
     def backward_push(self, s, state, out):
         stack, v = s.value.args[0], s.value.args[1]
+        if not isinstance(v, gast.Name) and any(n.id in self.active for n in walk_names(v)):
+            fail(s, self.unit, "a tuple of differentiated values is appended to a list whole: reverse mode "
+                               "differentiates lists as stacks of arrays and numbers",
+                 "append an array of it (out.append(np.array((u, v)))), or append the parts to lists of their own")
         if stack.id not in self.active:
             return
         popped = call("rt.pop", load(self.adj(stack.id)))

@@ -20,6 +20,7 @@ from . import annotations as anno
 from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, nested_blocks, walk
 
 LEAF = None
+_PENDING = "pending"    # (_structures: a copy of a name not known yet as a tuple or not)
 
 
 def _const_index(node, consts):
@@ -51,14 +52,21 @@ def _assigns(stmts):
 
 def _structures(fn, consts):
     """name -> structure (a list whose entries are LEAF or nested lists) for every tuple-valued name whose
-    shape is known from a literal, the same at each of its assignments."""
+    shape is known from a literal, the same at each of its assignments. A copy of a name whose assignments are
+    not all seen yet (`info5 = info`, SSA's merge with the loop-carried version of a tuple first bound in a branch
+    of the loop, `info = info5` at the loop's end) tells nothing until they are: the first assignment seen would
+    else make `info5` a leaf."""
     shapes: dict = {}
     bad: set = set()
+    leaves: set = set()     # names assigned a value not known as a tuple
+    assigned = {s.targets[0].id for s in _assigns(fn.body)}
 
-    def shape_of(expr):
+    def shape_of(expr, top=False):
         if isinstance(expr, gast.Tuple):
             return [shape_of(e) if isinstance(e, (gast.Tuple, gast.Name)) else LEAF for e in expr.elts]
         if isinstance(expr, gast.Name):
+            if top and expr.id in assigned and expr.id not in shapes.keys() | bad | leaves:
+                return _PENDING
             return shapes.get(expr.id, LEAF)
         if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in shapes:
             k = _const_index(expr.slice, consts)
@@ -76,8 +84,13 @@ def _structures(fn, consts):
             t = s.targets[0].id
             if t in bad:
                 continue
-            sh = shape_of(s.value)
+            sh = shape_of(s.value, top=True)
+            if sh is _PENDING:
+                continue
             if sh is LEAF:
+                if t not in leaves:
+                    leaves.add(t)
+                    changed = True
                 if t in shapes:   # also assigned something not known as a tuple
                     bad.add(t)
                     del shapes[t]

@@ -16,7 +16,7 @@ import gast
 
 from . import annotations as anno
 from .astutil import assign, call, const, dotted, dotted_name, is_comment, walk_calls, walk_names, walk_statements
-from .kinds import array_of, dtype, is_array, is_exp_table, is_scalar, length, ndim
+from .kinds import array_of, dtype, elements, is_array, is_exp_table, is_scalar, is_tuple, length, ndim
 from .purity import ALLOCATIONS
 from .ssa import exposed_reads
 
@@ -29,7 +29,8 @@ def possibly_unbound(fn: gast.FunctionDef) -> set:
 
 def placeholder(v: str, kinds: dict, shapes: dict, params: set, int_dtype: str = "np.int64") -> gast.stmt:
     """`v = <a value of v's kind>`: 0.0 / 0 / False, an array of the same rank (the same shape when
-    a parameter is known to have it; integer arrays of `int_dtype`), or None when the kind is unknown."""
+    a parameter is known to have it; integer arrays of `int_dtype`), a tuple of those for a tuple whose items'
+    kinds are known (Numba cannot unify None with a tuple), or None when the kind is unknown."""
     k = kinds.get(v)
     rep = shapes.get(v)
     if is_scalar(k):
@@ -46,6 +47,11 @@ def placeholder(v: str, kinds: dict, shapes: dict, params: set, int_dtype: str =
         if numpy_dtype:
             value.keywords = [gast.keyword(arg="dtype", value=dotted(numpy_dtype))]
         return assign(v, value)
+    items = elements(k) if is_tuple(k) else None
+    if items is not None:    # a tuple bound in a loop and read in the next iteration (`p, q = pq` ... `pq = (u, w)`)
+        values = [placeholder(v, {v: e}, {}, params, int_dtype).value for e in items]
+        if all(not (isinstance(e, gast.Constant) and e.value is None) for e in values):
+            return assign(v, gast.Tuple(elts=values, ctx=gast.Load()))
     return assign(v, const(None))
 
 
