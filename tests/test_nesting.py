@@ -353,6 +353,37 @@ def test_inner_jvp_with_a_tuple_wrt(f, jit):
     np.testing.assert_allclose(slope, np.sum(got[0] * tangent[0]) + got[1] * tangent[1], rtol=1e-6)
 
 
+def _tanh_layer(p, x):
+    W, b = p
+    return np.sum(np.tanh(x @ W + b))
+
+
+TANH_LAYER_GRAD = srcdiff.grad(_tanh_layer)
+
+
+def tuple_literal_to_inner_grad(W, b, x):
+    gW, gb = srcdiff.grad(_tanh_layer)((W, b), x)
+    return np.sum(gW ** 2) + np.sum(gb ** 2)
+
+
+def tuple_name_to_inner_grad(W, b, x):
+    p = (W, b)
+    gW, gb = TANH_LAYER_GRAD(p, x)
+    return np.sum(gW ** 2) + np.sum(gb ** 2)
+
+
+@pytest.mark.parametrize("f", [tuple_literal_to_inner_grad, tuple_name_to_inner_grad], ids=lambda f: f.__name__)
+def test_tuple_passed_whole_to_an_inner_transform_declines_at_the_line(f):
+    """README (Transforms): a tuple passed whole to a srcdiff transform called inside is declined. A literal or a
+    local name bound to one reached the generated gradient (made for one value per parameter) and failed at run
+    time in generated code ("'float' object is not subscriptable")."""
+    args = (np.ones((3, 2)) * 0.1, np.ones(2), np.ones((4, 3)))
+    for transform in (srcdiff.grad(f, wrt=(0, 1)), srcdiff.jvp(f, wrt=0)):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: a tuple or list passed whole.*"
+                                                       r"hint: pass its items as separate arguments"):
+            transform(*args) if transform.__class__.__name__ != "ForwardTransformed" else transform(*args, args[0])
+
+
 # ---- reverse over reverse through np.linalg.cholesky (rt.cholesky_grad's reverse rule) ---------------------
 def chol_energy(x):
     L = np.linalg.cholesky(x @ x.T + 2.0 * np.eye(3))
