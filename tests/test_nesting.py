@@ -384,6 +384,54 @@ def test_tuple_passed_whole_to_an_inner_transform_declines_at_the_line(f):
             transform(*args) if transform.__class__.__name__ != "ForwardTransformed" else transform(*args, args[0])
 
 
+# ---- a transform made at module level, called inside with keywords and defaults --------------------------
+def _softplus_penalised(w, x, lam=0.1, *, p=2.0):
+    return np.sum(np.log1p(np.exp(x @ w))) + lam * np.sum(np.abs(w) ** p)
+
+
+PENALISED_JVP = srcdiff.jvp(_softplus_penalised, wrt="w")
+PENALISED_VJP = srcdiff.vjp(_softplus_penalised, wrt=("w", "lam"))
+PENALISED_GRAD = srcdiff.grad(_softplus_penalised, wrt="w", jit=True)
+
+
+@srcdiff.differentiate(wrt="w")
+def _penalised_decorated(w, x, lam=0.1, *, p=2.0):
+    return np.sum(np.log1p(np.exp(x @ w))) + lam * np.sum(np.abs(w) ** p)
+
+
+def module_jvp_keywords(w, x):
+    v, d = PENALISED_JVP(w, x, tangent=w, p=3.0)
+    return v + d * d
+
+
+def module_vjp_defaults(w, x):
+    v, (gw, gl) = PENALISED_VJP(w, x, 0.2, cotangent=2.0)
+    return np.sum(gw * gw) + gl
+
+
+def module_grad_keyword_only(w, x):
+    return np.sum(PENALISED_GRAD(w, x, p=3.0) ** 2)
+
+
+def decorated_grad_defaults(w, x):
+    return np.sum(_penalised_decorated.grad(w, x) ** 2)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("f", [module_jvp_keywords, module_vjp_defaults, module_grad_keyword_only,
+                               decorated_grad_defaults], ids=lambda f: f.__name__)
+def test_module_level_transform_called_with_keywords_and_defaults(f, jit):
+    """README: the inner transform's arguments may be passed by keyword and left at their defaults. That held for
+    srcdiff.grad(f)(...) written in the call, but a transform made at module level was bound to its generated
+    function's signature (every parameter positional, no defaults): "call of PENALISED_GRAD(w, x, lam, p): missing
+    a required argument: 'lam'"."""
+    x = np.array([[0.3, -0.5, 0.2], [0.1, 0.4, -0.6], [-0.7, 0.2, 0.5]])
+    args = [np.array([0.5, -0.3, 0.8]), x]
+    got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(*args)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-8)
+
+
 # ---- reverse over reverse through np.linalg.cholesky (rt.cholesky_grad's reverse rule) ---------------------
 def chol_energy(x):
     L = np.linalg.cholesky(x @ x.T + 2.0 * np.eye(3))

@@ -43,11 +43,19 @@ def _is_constant(obj) -> bool:
     return False
 
 
+def _transform_mode(made):
+    """"grad", "value_and_grad", "vjp" or "jvp" where `made` is a srcdiff transform of those (an object with a
+    transform's wrt names; a jvp has no mode), else None. Its generated function takes the user's parameters
+    positionally (defaults and keyword-only ones too), then a cotangent (vjp) or one tangent per wrt entry (jvp)."""
+    if inspect.isfunction(made) or not hasattr(made, "wrt_names") or not hasattr(made, "f"):
+        return None
+    mode = getattr(made, "mode", "jvp")
+    return mode if mode in ("grad", "value_and_grad", "vjp", "jvp") else None
+
+
 def _is_jvp(made) -> bool:
-    """Whether `made` is a srcdiff.jvp transform (an object with the wrt names of a transform and no reverse
-    mode): its generated function takes a tangent parameter per wrt entry after the user's parameters."""
-    return not inspect.isfunction(made) and hasattr(made, "wrt_names") and getattr(made, "mode", "jvp") == "jvp" \
-        and hasattr(made, "f")
+    """Whether `made` is a srcdiff.jvp transform: its generated function takes a tangent per wrt entry."""
+    return _transform_mode(made) == "jvp"
 
 
 def is_user_function(obj) -> bool:
@@ -248,8 +256,10 @@ class _Resolver(Transformer):
         shown = self._text(func)
         node.func = self._callable_name(func, obj)
         target = self.unit.callees.get(node.func.id) if isinstance(node.func, gast.Name) else None
-        if target is not None and _is_jvp(obj):     # a module-level jvp: the user's parameters, then the tangent
-            self._bind_arguments(node, user_function(obj), trailing=1, last="tangent")
+        mode = _transform_mode(obj)
+        if target is not None and mode is not None:   # a transform made at module level: the user's parameters
+            self._bind_arguments(node, user_function(obj), trailing=1 if mode in ("vjp", "jvp") else 0,
+                                 last="cotangent" if mode == "vjp" else "tangent")   # (then a cotangent or tangent)
             self._tangent_items(node, obj)
         elif target is not None and target is getattr(obj, "py_func", obj):
             self._bind_arguments(node, target)
