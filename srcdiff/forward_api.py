@@ -469,6 +469,11 @@ def _specialise_nested(self: Transformed, arg_kinds: tuple, structs: tuple, arg_
     """api.Transformed.specialise_nested: a transform of a transform in reverse mode over the inner generated
     source specialised to the arguments' kinds, else (a helper with a forward rule only, structured or
     unknown argument kinds, the CUDA lowering's module wanted) in forward mode over it."""
+    if structs:     # (its forward pass over the inner gradient would take the tuple's leaves one by one, which
+        #              the inner gradient, made for the tuple, does not: a TypeError in generated code)
+        raise SrcdiffError(f"{self.__name__}: tuple/list arguments ({', '.join(name for name, _ in structs)}) "
+                           f"through nested transforms are supported for hvp (forward over grad) only",
+                           *user_location(self), advice="pass the arrays as separate arguments, or use srcdiff.hvp")
     key = ("nested", arg_kinds, repr(structs), arg_dims, need_module)
     if key not in self._cache:
         built = None

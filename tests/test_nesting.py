@@ -432,6 +432,25 @@ def test_module_level_transform_called_with_keywords_and_defaults(f, jit):
         np.testing.assert_allclose(got[k], numerical_grad(f, args, k), rtol=1e-5, atol=1e-8)
 
 
+def _sine_of_pair(p, s):
+    a, b = p
+    return np.sin(a * b) * s
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_grad_of_grad_of_a_tuple_argument_declines_with_advice(jit):
+    """grad(grad(f)) with a tuple argument failed in generated code ("ft_grad_jvp() takes 3 positional arguments
+    but 4 were given": the forward pass over the inner gradient passed the tuple's leaves one by one); declined
+    like jvp(grad(f)) of one, naming hvp, which takes them."""
+    g2 = srcdiff.grad(srcdiff.grad(_sine_of_pair, wrt=1), wrt=0, jit=jit)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_nesting\.py:\d+: .*tuple/list arguments \(p\) through "
+                                                   r"nested transforms are supported for hvp.*hint: pass the arrays"):
+        g2((0.3, 0.5), 2.0)
+    hv = srcdiff.hvp(_sine_of_pair, jit=jit)((0.3, 0.5), 2.0, (1.0, 0.0))
+    np.testing.assert_allclose(hv, (-0.5 * 0.5 * np.sin(0.15) * 2.0, (np.cos(0.15) - 0.15 * np.sin(0.15)) * 2.0),
+                               rtol=1e-12)
+
+
 # ---- reverse over reverse through np.linalg.cholesky (rt.cholesky_grad's reverse rule) ---------------------
 def chol_energy(x):
     L = np.linalg.cholesky(x @ x.T + 2.0 * np.eye(3))
