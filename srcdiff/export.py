@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 
+from .cachedir import python_function
 from .errors import SrcdiffError
 from .makers import user_function, user_location
 from .transforms import flatten
@@ -35,6 +36,10 @@ def export(g, path: str, jit: bool | None = None) -> str:
     if not path.endswith(".py"):
         raise SrcdiffError(f"export path must end in .py: {path}")
     base = os.path.splitext(os.path.basename(path))[0]
+    if not base.isidentifier():     # (it imports `<base>_runtime`, and is imported by its name)
+        raise SrcdiffError(f"export path's file name {base!r} is not a Python identifier: the module could not "
+                           "import its runtime helpers, nor be imported", advice="name the file like a Python "
+                           "module: letters, digits and underscores, not starting with a digit")
     folder = os.path.dirname(path)
     runtime_pkg = f"{base}_runtime"
     dest = os.path.join(folder, runtime_pkg)
@@ -61,6 +66,9 @@ def export(g, path: str, jit: bool | None = None) -> str:
         lines.append(f"{k} = {v!r}")
     body = source.split("from srcdiff import runtime as rt\n", 1)[1]
     wrapper = _entry_wrapper(g, entry, last.structs, defaults) if _needs_wrapper(g, last.structs) else None
+    if wrapper is None and getattr(g, "mode", None) in ("grad", "value_and_grad", "vjp") and g.many \
+            and len(g.wrt_names) == 1:
+        wrapper = _one_tuple_wrapper(g, entry, last.function)
     if wrapper is not None:    # the generated entry keeps its positional parameters under a new name
         body = re.sub(rf"\b{entry}(?=\()", f"{entry}_positional", body)
     if jit:
@@ -68,6 +76,19 @@ def export(g, path: str, jit: bool | None = None) -> str:
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n" + body + (f"\n\n{wrapper}" if wrapper else ""))
     return path
+
+
+def _one_tuple_wrapper(g, entry: str, function) -> str:
+    """The exported entry of a transform made with a tuple of one wrt entry (`wrt=(0,)`): `g` gives a tuple of one
+    gradient, the generated entry the gradient itself (api.Transformed._shape wraps it)."""
+    params = ", ".join(inspect.signature(python_function(function)).parameters)
+    call = f"{entry}_positional({params})"
+    if g.mode == "grad":
+        body = f"    return ({call},)"
+    else:
+        body = f"    value, grad = {call}\n    return value, (grad,)"
+    return f"def {entry}({params}):\n    \"\"\"{g.mode} of {user_function(g).__name__}: a tuple of one gradient, " \
+           f"as wrt=({g.wrt_names[0]!r},) gives it.\"\"\"\n{body}\n"
 
 
 def _defaults(g) -> dict:
@@ -98,9 +119,10 @@ def _needs_wrapper(g, structs) -> bool:
     sig = inspect.signature(user_function(g))
     special = structs or any(p.default is not p.empty or p.kind != p.POSITIONAL_OR_KEYWORD
                              for p in sig.parameters.values())
-    if special and g.mode not in ("grad", "value_and_grad"):
+    mode = getattr(g, "mode", "jvp")    # (a jvp has no mode: its entry, like a vjp's, takes every argument in order)
+    if special and mode not in ("grad", "value_and_grad"):
         if structs:
-            raise SrcdiffError(f"cannot export a {g.mode} of tuple/list arguments", *user_location(g),
+            raise SrcdiffError(f"cannot export a {mode} of tuple/list arguments", *user_location(g),
                                advice="pass the arrays as separate arguments, or export grad / value_and_grad")
         return False
     return bool(special)

@@ -323,6 +323,17 @@ class _Matrix:
         import inspect
         return list(inspect.signature(generated_function(self.f)).parameters).index(self.name)
 
+    def _argument(self, args):
+        """The wrt argument of the bound `args`: one array or number (a matrix of derivatives has one axis per
+        axis of it; a tuple or list argument's items may differ in shape)."""
+        x = args[self._pos()]
+        if isinstance(x, (tuple, list)):
+            raise SrcdiffError(f"{self.__name__}: its wrt argument {self.name!r} is a {type(x).__name__}; a {self.kind} "
+                               "is taken with respect to one array or number", *user_location(self.f),
+                               advice="pass the arrays as separate arguments and take one per argument, or use "
+                                      "srcdiff.grad / jvp / hvp, which take tuple and list arguments")
+        return x
+
 
 class Hessian(_Matrix):
     def __init__(self, f, wrt, jit):
@@ -335,7 +346,7 @@ class Hessian(_Matrix):
 
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
-        x = args[self._pos()]
+        x = self._argument(args)
         cols = [(idx, self._hvp(*args, e)) for idx, e in _basis(x)]
         shape = np.shape(x)
         H = np.empty(shape + shape)
@@ -371,8 +382,7 @@ class Jacobian(_Matrix):
 
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
-        p = self._pos()
-        x = args[p]
+        x = self._argument(args)
         in_shape = np.shape(x)
         mode = self.mode
         if mode == "auto":
@@ -382,7 +392,8 @@ class Jacobian(_Matrix):
         if mode == "forward":
             fwd = self._forward()
             cols = [(idx, np.asarray(fwd.call(args, (e,))[1])) for idx, e in _basis(x)]
-            out_shape = cols[0][1].shape
+            out_shape = cols[0][1].shape if cols else \
+                np.shape(api.call_positional(generated_function(self.f), _copies(args)))   # (x has no entries)
             J = np.empty(out_shape + in_shape)
             for idx, c in cols:
                 J[(Ellipsis,) + idx] = c
@@ -458,6 +469,11 @@ def _specialise_nested(self: Transformed, arg_kinds: tuple, structs: tuple, arg_
     """api.Transformed.specialise_nested: a transform of a transform in reverse mode over the inner generated
     source specialised to the arguments' kinds, else (a helper with a forward rule only, structured or
     unknown argument kinds, the CUDA lowering's module wanted) in forward mode over it."""
+    if structs:     # (its forward pass over the inner gradient would take the tuple's leaves one by one, which
+        #              the inner gradient, made for the tuple, does not: a TypeError in generated code)
+        raise SrcdiffError(f"{self.__name__}: tuple/list arguments ({', '.join(name for name, _ in structs)}) "
+                           f"through nested transforms are supported for hvp (forward over grad) only",
+                           *user_location(self), advice="pass the arrays as separate arguments, or use srcdiff.hvp")
     key = ("nested", arg_kinds, repr(structs), arg_dims, need_module)
     if key not in self._cache:
         built = None

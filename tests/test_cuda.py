@@ -791,6 +791,22 @@ if __name__ != "__main__":
                            r"(.|\n)*hint: device values are never None"):
             k.ptx(*args, cc=(9, 0))
 
+    def powered_distance(x, c, *, p=2.0):
+        return np.sum(np.abs(x - c) ** p)
+
+    def test_defaults_and_keywords_not_taken_say_how_to_call():
+        """A kernel takes every parameter positionally: a call leaving out a keyword-only parameter with a default
+        said only "takes 3 arguments, got 2", and one passing it by keyword raised Python's TypeError
+        ("Kernel.__call__() got an unexpected keyword argument 'p'"), neither saying how to pass it."""
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        k = srcdiff.cuda.vmap(srcdiff.grad(powered_distance, wrt=(0, 1)), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)test_cuda.py:\d+: .*keyword arguments \(p\).*hint: pass every "
+                                                       r"parameter of your function positionally"):
+            k(X, X[0], p=3.0)
+        with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)takes 3 arguments, got 2.*hint: a kernel takes every "
+                                                       r"parameter of your function positionally"):
+            k.ptx(X, X[0], cc=(9, 0))
+
     @pytest.mark.parametrize("name", CASES)
     def test_gpu_matches_cpu_gradient(on_gpu, name):
         assert on_gpu[name] == "ok"

@@ -112,3 +112,37 @@ def test_export_after_an_empty_list_argument(tmp_path, jit, mode):
         grads = got if mode == "grad" else got[1]
         assert isinstance(grads, list) and len(grads) == len(ps)
         assert_same(grads, ref if mode == "grad" else ref[1])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad", "vjp"])
+def test_export_of_a_tuple_of_one_wrt_gives_a_tuple_of_one(tmp_path, jit, mode):
+    """wrt=(0,) gives a tuple of one gradient in process; the exported entry gave the gradient itself (the
+    generated function returns it bare and api.Transformed._shape wraps it), so `(dx,) = m.f_grad(...)` failed."""
+    g = getattr(srcdiff, mode)(weighted, wrt=(0,), jit=jit)
+    args = (np.array([0.1, 0.2]), 3.0) + ((1.0,) if mode == "vjp" else ())
+    ref = g(*args)
+    mod, _ = exported(g, tmp_path, f"one_{mode}_{int(jit)}")
+    got = getattr(mod, g.last.module.entry)(*args)
+    assert isinstance(got if mode == "grad" else got[1], tuple)
+    assert_same(got if mode == "grad" else got[1], ref if mode == "grad" else ref[1])
+
+
+def test_export_declines_a_file_name_python_cannot_import(tmp_path):
+    """`0grad.py` was written with `import 0grad_runtime as rt`, a SyntaxError when imported."""
+    g = srcdiff.grad(weighted)
+    g(np.array([0.1, 0.2]), 3.0)
+    with pytest.raises(srcdiff.SrcdiffError, match="not a Python identifier"):
+        srcdiff.export(g, str(tmp_path / "0grad.py"))
+
+
+def test_export_of_a_jvp_of_a_function_with_defaults(tmp_path):
+    """A jvp of a function with defaults raised AttributeError ('ForwardTransformed' has no 'mode'); its entry
+    takes every argument in order, then the tangent, as a vjp's does."""
+    def scaled(x, c=2.0):
+        return np.sum(np.sin(x) * c)
+    j = srcdiff.jvp(scaled)
+    x, t = np.array([0.3, -0.4]), np.array([1.0, 0.5])
+    ref = j(x, t)
+    mod, _ = exported(j, tmp_path, "jvp_defaults")
+    assert_same(tuple(float(v) for v in getattr(mod, j.last.module.entry)(x, 2.0, t)), tuple(float(v) for v in ref))

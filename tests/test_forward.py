@@ -699,3 +699,35 @@ def test_an_empty_list_in_user_code(jit):
     assert (value, slope) == (pytest.approx(0.7 * np.sum(x)), pytest.approx(np.sum(x)))
     J = srcdiff.jacobian(keeps_an_unused_list, wrt=1, jit=jit, mode="forward")(0.7, x)
     np.testing.assert_allclose(J, np.full(3, 0.7))
+
+
+def _tanh_pair(p, x):
+    w, c = p
+    return np.tanh(w * x) * c
+
+
+def _sin_shift(z, x):
+    return np.concatenate([np.sin(x), np.sum(z ** 2) * np.ones(2)])
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_and_hessian_of_an_argument_with_no_entries(mode):
+    """jacobian by columns (forward, and auto where the input has no more entries than the output) read the
+    output's shape off its first column: an input of shape (0,) has none, and it raised IndexError."""
+    J = srcdiff.jacobian(_sin_shift, wrt=0, mode=mode)(np.zeros(0), np.array([0.1, 0.2, 0.3]))
+    assert J.shape == (5, 0)
+    assert srcdiff.hessian(lambda z: np.sum(z ** 3))(np.zeros(0)).shape == (0, 0)
+
+
+@pytest.mark.parametrize("make", [lambda f: srcdiff.jacobian(f, wrt=0), lambda f: srcdiff.hessian(f, wrt=0)],
+                         ids=["jacobian", "hessian"])
+def test_jacobian_and_hessian_of_a_tuple_argument_decline_with_advice(make):
+    """jacobian / hessian with respect to a tuple argument raised NumPy's ValueError ('inhomogeneous shape') from
+    their own plumbing; a matrix of derivatives has one axis per axis of one array: declined, naming the argument.
+    With respect to another argument, the tuple argument works (hvp and jvp / vjp take tuples)."""
+    p, x = (np.array([0.3, -0.2, 0.1]), 0.7), np.array([0.5, -1.0, 2.0])
+    f = _tanh_pair if "jacobian" in make(_tanh_pair).__name__ else (lambda p, x: np.sum(_tanh_pair(p, x)))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)its wrt argument 'p' is a tuple.*hint: pass the arrays"):
+        make(f)(p, x)
+    J = srcdiff.jacobian(_tanh_pair, wrt=1)(p, x)
+    np.testing.assert_allclose(J, np.diag((1 - np.tanh(p[0] * x) ** 2) * p[0] * p[1]), rtol=1e-12)

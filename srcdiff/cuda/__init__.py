@@ -266,7 +266,10 @@ class Kernel:
         nparams = len((self.g.fwd if self._kind() == "hvp" else self.g)._params()) + (self._kind() != "rev")
         if len(args) != nparams:
             raise self._err(f"{self.g.__name__} takes {nparams} arguments"
-                               f"{'' if self._kind() == 'rev' else ' (with the tangent last)'}, got {len(args)}")
+                               f"{'' if self._kind() == 'rev' else ' (with the tangent last)'}, got {len(args)}",
+                            advice="a kernel takes every parameter of your function positionally, in order, those "
+                                   "with defaults and keyword-only ones included (it fills in no defaults and takes "
+                                   "no keywords), with one in_axes entry each (None: the same for every example)")
         leaves, structs, primal = self._flat_args(args)
         B = None
         specs, host_args, example = [], [], []
@@ -367,7 +370,11 @@ class Kernel:
             self._compiled[p.src] = ns[p.prog.entry.name.replace("_dev", "_kernel")]
         return self._compiled[p.src]
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:      # (a TypeError from Python's call otherwise, naming no parameter of the user's function)
+            raise self._err(f"{self.__name__} called with keyword arguments ({', '.join(kwargs)})",
+                            advice="pass every parameter of your function positionally, in order (defaults and "
+                                   "keyword-only ones included), with one in_axes entry each")
         cuda = _cuda()
         p = self._prepare(args)
         kern = self._kernel(p)

@@ -11,6 +11,7 @@ import copy
 
 import gast
 
+from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import Namer, Transformer, assign, load, names_in, rewrite_blocks, walk
@@ -57,6 +58,7 @@ def inline_calls(unit, callee_anf, stack=()):
         params = callee.params
         if len(params) != len(call.args):
             return None
+        _decline_tuples_to_transform(unit, callee, call, tuples, s)
         callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
             obj, stack + (id(obj),), structs))
         params = callee.params
@@ -113,6 +115,20 @@ def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) 
         unit.callees[rename.get(name, name)] = target
         used_callees.add(rename.get(name, name))
     return rename
+
+
+def _decline_tuples_to_transform(unit, callee, call, tuples: dict, s):
+    """A tuple or list (a literal, or a name bound to one) passed whole from the user's code to a srcdiff transform
+    (`srcdiff.grad(net)((W, b), x)`): the transform's generated function was made for arguments of unknown kinds,
+    one value per parameter, so its items cannot become parameters of their own as a function of the user's
+    can (README, Transforms: declined; it would fail at run time, or compute with the tuple as one value)."""
+    if not is_generated_file(callee.filename) or is_generated_file(unit.filename):
+        return
+    for p, a in zip(callee.params, call.args):
+        if _structure(a, tuples) is not None:
+            fail(s, unit, f"a tuple or list passed whole to {call.func.id} (for its parameter {p!r}), a srcdiff "
+                          "transform called inside the function you differentiate",
+                 "pass its items as separate arguments: differentiate a function that takes them one by one")
 
 
 def _with_tuple_items(callee, call, tuples: dict, structured):

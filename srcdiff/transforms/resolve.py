@@ -43,6 +43,21 @@ def _is_constant(obj) -> bool:
     return False
 
 
+def _transform_mode(made):
+    """"grad", "value_and_grad", "vjp" or "jvp" where `made` is a srcdiff transform of those (an object with a
+    transform's wrt names; a jvp has no mode), else None. Its generated function takes the user's parameters
+    positionally (defaults and keyword-only ones too), then a cotangent (vjp) or one tangent per wrt entry (jvp)."""
+    if inspect.isfunction(made) or not hasattr(made, "wrt_names") or not hasattr(made, "f"):
+        return None
+    mode = getattr(made, "mode", "jvp")
+    return mode if mode in ("grad", "value_and_grad", "vjp", "jvp") else None
+
+
+def _is_jvp(made) -> bool:
+    """Whether `made` is a srcdiff.jvp transform: its generated function takes a tangent per wrt entry."""
+    return _transform_mode(made) == "jvp"
+
+
 def is_user_function(obj) -> bool:
     """A plain Python function of the user's (or of srcdiff's own libraries), not a third-party one."""
     fn = getattr(obj, "py_func", obj)
@@ -210,6 +225,7 @@ class _Resolver(Transformer):
             mode = getattr(made, "mode", "jvp")
             self._bind_arguments(node, user_function(made), trailing=1 if mode in ("vjp", "jvp") else 0,
                                  last="cotangent" if mode == "vjp" else "tangent")
+            self._tangent_items(node, made)
             return node
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
@@ -240,7 +256,12 @@ class _Resolver(Transformer):
         shown = self._text(func)
         node.func = self._callable_name(func, obj)
         target = self.unit.callees.get(node.func.id) if isinstance(node.func, gast.Name) else None
-        if target is not None and target is getattr(obj, "py_func", obj):
+        mode = _transform_mode(obj)
+        if target is not None and mode is not None:   # a transform made at module level: the user's parameters
+            self._bind_arguments(node, user_function(obj), trailing=1 if mode in ("vjp", "jvp") else 0,
+                                 last="cotangent" if mode == "vjp" else "tangent")   # (then a cotangent or tangent)
+            self._tangent_items(node, obj)
+        elif target is not None and target is getattr(obj, "py_func", obj):
             self._bind_arguments(node, target)
         return self._rule_arguments(node, obj, shown)
 
@@ -323,6 +344,27 @@ class _Resolver(Transformer):
             out.append(copy_loc(const(None if default is inspect.Parameter.empty else default), node))
         node.args, node.keywords = out, keep
         return node
+
+    def _tangent_items(self, node, made):
+        """An inner jvp with a tuple `wrt` (`srcdiff.jvp(f, wrt=(0, 2))(w, x, lam, (tw, tl))`): its generated
+        function takes one tangent parameter per wrt entry, so the call's trailing tangent tuple (a literal, or a
+        name bound to one: its items by constant index) becomes that many arguments."""
+        if not _is_jvp(made) or not getattr(made, "many", False):
+            return
+        n, t = len(made.wrt_names), node.args[-1]
+        if isinstance(t, (gast.Tuple, gast.List)) and not any(isinstance(e, gast.Starred) for e in t.elts):
+            if len(t.elts) != n:
+                fail(node, self.unit, f"{self._text(node.func)}: a tangent of {len(t.elts)} items for {n} wrt "
+                                      f"arguments ({', '.join(made.wrt_names)})",
+                     "pass one tangent per wrt argument, as a tuple in their order")
+            items = list(t.elts)
+        elif isinstance(t, gast.Name):
+            items = [copy_loc(gast.Subscript(value=load(t.id), slice=const(k), ctx=gast.Load()), t) for k in range(n)]
+        else:
+            fail(node, self.unit, f"{self._text(node.func)}: the tangent of a jvp with wrt={tuple(made.wrt_names)} "
+                                  "must be a tuple written out or a name bound to one",
+                 "bind the tangent tuple to a name first, or write it out: (t0, t1, ...)")
+        node.args = node.args[:-1] + items
 
     def _bind_arguments(self, node, fn, trailing=0, last=None):
         """A call of a user function with its arguments in parameter order, defaults written in (keyword
