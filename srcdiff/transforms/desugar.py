@@ -4,11 +4,9 @@ arrays/zip/enumerate/reversed become plain assignments and range loops.
 """
 from __future__ import annotations
 
-import builtins
 import copy
 
 import gast
-import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
@@ -16,7 +14,7 @@ from . import walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
-from .resolve import local_names
+from .sum_calls import SumCalls, is_builtin, unit_locals
 from .tuple_calls import splits_into_outputs
 
 _UNSUPPORTED = {
@@ -31,12 +29,6 @@ _UNSUPPORTED = {
     gast.Raise: ("raise", "check inputs before calling the differentiated function"),
     gast.AsyncFunctionDef: ("async def", "use a plain def"),
 }
-
-
-def _builtin(unit, node, name) -> bool:
-    """Is `node` a Name referring to the builtin `name` (not shadowed)?"""
-    return (isinstance(node, gast.Name) and node.id == name and node.id not in unit_locals(unit)
-            and unit.namespace.get(name) is getattr(builtins, name))
 
 
 def _library_rule(unit, func) -> bool:
@@ -54,12 +46,6 @@ def _library_rule(unit, func) -> bool:
         obj = getattr(obj, p, None)
     name = rule_name_of(obj) if obj is not None else None
     return name is not None and not name.startswith("np.random")
-
-
-def unit_locals(unit):
-    if not hasattr(unit, "_locals_cache"):
-        unit._locals_cache = local_names(unit.node)
-    return unit._locals_cache
 
 
 # -- statement desugaring -------------------------------------------------------------------------
@@ -163,15 +149,15 @@ class _Desugar:
         found = []      # in source order: (name, comprehension) or (None, statements)
         base = s.targets[0].id if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) else "total"
         if isinstance(s, gast.While):
-            _Sums(self.unit, self.namer, base, found,
+            SumCalls(self.unit, self.namer, base, found,
                   "a while condition (it is evaluated again on every iteration)").visit(s.test)
         for field in self._HOISTABLE.get(type(s), ()):
             if getattr(s, field, None) is not None:
-                setattr(s, field, _Sums(self.unit, self.namer, base, found).visit(getattr(s, field)))
+                setattr(s, field, SumCalls(self.unit, self.namer, base, found).visit(getattr(s, field)))
         if isinstance(s, (gast.Assign, gast.AugAssign)):   # the index of a written element: buf[sum(...) > 0] += v
             for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
                 if isinstance(t, gast.Subscript):
-                    t.slice = _Sums(self.unit, self.namer, base, found).visit(t.slice)
+                    t.slice = SumCalls(self.unit, self.namer, base, found).visit(t.slice)
         loops, targets = [], set()
         for name, comp in found:
             if name is None:
@@ -262,12 +248,12 @@ class _Desugar:
         evaluates it once before the loop."""
         target, it, conds = clauses[0]
         def computed(e):
-            return isinstance(e, gast.Call) and not any(_builtin(self.unit, e.func, b)   # (not a lazy iterable)
+            return isinstance(e, gast.Call) and not any(is_builtin(self.unit, e.func, b)   # (not a lazy iterable)
                                                         for b in ("range", "zip", "enumerate", "reversed"))
-        if not isinstance(it, gast.Call) or not any(_builtin(self.unit, it.func, b) for b in ("zip", "enumerate")):
+        if not isinstance(it, gast.Call) or not any(is_builtin(self.unit, it.func, b) for b in ("zip", "enumerate")):
             parts = [it] if computed(it) else []
         else:
-            parts = [a for a in it.args[:None if _builtin(self.unit, it.func, "zip") else 1] if computed(a)]
+            parts = [a for a in it.args[:None if is_builtin(self.unit, it.func, "zip") else 1] if computed(a)]
         out, names = [], {}
         for a in parts:
             seq = self.namer.fresh("seq")
@@ -306,7 +292,7 @@ class _Desugar:
     def _first_items(self, target, it, first, tests) -> bool:
         """Note in `first` the values a comprehension clause binds on its first iteration, and in `tests`
         that it has one; False where they cannot be written down (a tuple target over a sequence)."""
-        if isinstance(target, gast.Name) and isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") \
+        if isinstance(target, gast.Name) and isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "range") \
                 and not it.keywords and 1 <= len(it.args) <= 3:
             first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
             tests.append(_range_runs(it.args))
@@ -323,12 +309,12 @@ class _Desugar:
         if not (isinstance(target, gast.Tuple) and isinstance(it, gast.Call)):
             return False
         starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
-        if (_builtin(self.unit, it.func, "enumerate") and len(target.elts) == 2 and 1 <= len(it.args) <= 2
+        if (is_builtin(self.unit, it.func, "enumerate") and len(target.elts) == 2 and 1 <= len(it.args) <= 2
                 and len(it.args) + len(it.keywords) <= 2 and all(kw.arg == "start" for kw in it.keywords)
                 and isinstance(target.elts[0], gast.Name)):
             first[target.elts[0].id] = copy.deepcopy(starts[0]) if starts else const(0)
             return self._first_items(target.elts[1], it.args[0], first, tests)
-        if _builtin(self.unit, it.func, "zip") and len(target.elts) == len(it.args) and not it.keywords:
+        if is_builtin(self.unit, it.func, "zip") and len(target.elts) == len(it.args) and not it.keywords:
             return all(self._first_items(t, a, first, tests) for t, a in zip(target.elts, it.args))
         return False
 
@@ -413,28 +399,28 @@ class _Desugar:
         rebound = _rebound_names(s.body + [s.target])
         if self._unrolled_length(it) is not None:
             return self.unroll(s, rebound)
-        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1
+        if (isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "reversed") and len(it.args) == 1
                 and not it.keywords and self._unrolled_length(it.args[0]) is not None):
             s.iter = it.args[0]         # `for w in reversed((w0, w1))`: unrolled, the last item first
             return self.unroll(s, rebound, backwards=True)
         body = self.block(s.body)
         tgt = s.target
         pre = []
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range"):
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "range"):
             if not isinstance(tgt, gast.Name):
                 fail(s, self.unit, "range loop with a non-name target")
             s.iter = self.expr(it)
             s.iter.args = self._read_once(s.iter.args, s, pre, rebound | _aug_targets(s.body))
             s.body = body
             return pre + [s]
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
-                and isinstance(it.args[0], gast.Call) and _builtin(self.unit, it.args[0].func, "range"):
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
+                and isinstance(it.args[0], gast.Call) and is_builtin(self.unit, it.args[0].func, "range"):
             args = self._read_once([self.expr(a) for a in it.args[0].args], s, pre, rebound | _aug_targets(s.body))
             s.iter = copy_loc(gast.Call(func=load("range"), args=_reversed_range(args), keywords=[]), s)
             s.body = body
             return pre + [s]
         k = self.namer.fresh("k")
-        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate") and len(it.args) == 1
+        if (isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "enumerate") and len(it.args) == 1
                 and not it.keywords and isinstance(tgt, gast.Tuple) and len(tgt.elts) == 2
                 and isinstance(tgt.elts[0], gast.Name)):
             k = tgt.elts[0].id      # `for i, v in enumerate(xs)`: the loop runs over i itself
@@ -496,14 +482,14 @@ class _Desugar:
         """What a loop over `it` binds at position `k`: (target, value) pairs, and the trip count.
         `enumerate` (with a start) and `zip` nest in each other, as their targets do
         (`for i, (a, b) in enumerate(zip(xs, ys), 1)`); anything else is a sequence indexed at k."""
-        width = (2 if _builtin(self.unit, it.func, "enumerate") else len(it.args) if _builtin(
+        width = (2 if is_builtin(self.unit, it.func, "enumerate") else len(it.args) if is_builtin(
             self.unit, it.func, "zip") else 0) if isinstance(it, gast.Call) and it.args else 0
         if isinstance(tgt, gast.Name) and width:    # `for pair in zip(xs, ys)`: the item is a tuple
             parts = [self.namer.fresh(tgt.id) for _ in range(width)]
             binds, n = self._iteration(gast.Tuple(elts=[store(p) for p in parts], ctx=gast.Store()), it, k,
                                        pre, s, rebound)
             return binds + [(tgt, gast.Tuple(elts=[load(p) for p in parts], ctx=gast.Load()))], n
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "enumerate"):
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "enumerate"):
             starts = it.args[1:] + [kw.value for kw in it.keywords if kw.arg == "start"]
             if not 1 <= len(it.args) <= 2 or len(starts) > 1 or any(kw.arg != "start" for kw in it.keywords):
                 fail(s, self.unit, "enumerate with arguments other than an iterable and a start",
@@ -521,7 +507,7 @@ class _Desugar:
                 index = gast.BinOp(left=load(k), op=gast.Add(), right=start)
             binds, n = self._iteration(tgt.elts[1], it.args[0], k, pre, s, rebound)
             return [(tgt.elts[0], index)] + binds, n
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "zip"):
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "zip"):
             if (not (isinstance(tgt, gast.Tuple) and len(tgt.elts) == len(it.args)) or it.keywords
                     or not it.args):
                 fail(s, self.unit, "a zip loop that does not unpack one name per sequence",
@@ -532,17 +518,17 @@ class _Desugar:
                 binds += more
                 n = m if n is None else gast.Call(func=load("min"), args=[n, m], keywords=[])
             return binds, n
-        if isinstance(it, gast.Call) and _builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
+        if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
                 and not it.keywords:   # zip(reversed(xs), ys): xs[::-1]; reversed(range(...)): a range
             inner = it.args[0]
-            if (isinstance(inner, gast.Call) and _builtin(self.unit, inner.func, "range") and not inner.keywords
+            if (isinstance(inner, gast.Call) and is_builtin(self.unit, inner.func, "range") and not inner.keywords
                     and 1 <= len(inner.args) <= 3):
                 back = gast.Call(func=load("range"), args=_reversed_range(inner.args), keywords=[])
             else:
                 back = gast.Subscript(value=inner, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
                                       ctx=gast.Load())
             return self._iteration(tgt, copy_loc(back, it), k, pre, s, rebound)
-        if (isinstance(it, gast.Call) and _builtin(self.unit, it.func, "range") and not it.keywords
+        if (isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "range") and not it.keywords
                 and 1 <= len(it.args) <= 3):   # zip(range(n), xs): the item is a number, not an element
             return [(tgt, self._range_item(it, k, pre, s, rebound | _aug_targets(s.body)))], _range_length(it)
         seq, n = self._seq(it, pre, s, rebound)
@@ -604,122 +590,6 @@ def _range_length(it):
     if len(it.args) == 1:
         return copy.deepcopy(it.args[0])
     return gast.Call(func=load("len"), args=[copy.deepcopy(it)], keywords=[])
-
-
-def _is_sum(unit, node) -> bool:
-    return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) == 1
-            and not node.keywords and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)))
-
-
-_ITEMS = ("array", "asarray", "stack")      # np.array([f(v) for v in seq]): loops that fill an array (_fill)
-
-
-def _is_items(unit, node) -> bool:
-    """np.array / np.asarray / np.stack of one list comprehension, no other argument."""
-    if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords
-            and isinstance(node.args[0], gast.ListComp)):
-        return False
-    func = node.func
-    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _ITEMS):
-        return False
-    return func.value.id not in unit_locals(unit) and unit.namespace.get(func.value.id) is np
-
-
-def _is_started_sum(unit, node) -> bool:
-    """sum(terms, start) / sum(terms, start=s) over a comprehension (_Sums.visit_Call: start + sum(terms))."""
-    return (isinstance(node, gast.Call) and _builtin(unit, node.func, "sum") and len(node.args) >= 1
-            and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp))
-            and len(node.args) + len(node.keywords) == 2 and all(k.arg == "start" for k in node.keywords))
-
-
-def _has_sum(unit, node) -> bool:
-    # (a sum with a start too: inside a conditional expression or and/or it becomes ifs as the plain sum does)
-    return any(_is_sum(unit, n) or _is_started_sum(unit, n) or _is_items(unit, n) for n in walk(node))
-
-
-class _Sums(Transformer):
-    """desugar.hoist_sums' rewrite of one expression: each sum over a comprehension becomes a fresh name
-    (noted in `found` with its comprehension), a conditional expression or and/or around one becomes ifs
-    (noted in `found` as statements)."""
-    def __init__(self, unit, namer, base, found, guarded=None):
-        self.unit, self.namer, self.base, self.found = unit, namer, base, found
-        self.guarded = guarded   # the construct around us that a hoisted sum would change, if any
-
-    def visit_Call(self, node):
-        starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]
-        if (_builtin(self.unit, node.func, "sum") and len(starts) == 1 and len(node.args) + len(node.keywords) == 2
-                and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp, gast.List, gast.Tuple))):
-            # sum(terms, start) is start + sum(terms) (the start read first, as Python reads it)
-            total = copy_loc(gast.Call(func=node.func, args=node.args[:1], keywords=[]), node)
-            return self.visit(copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node))
-        comp = node.args[0] if len(node.args) == 1 and not node.keywords else None
-        if (_builtin(self.unit, node.func, "sum") and isinstance(comp, (gast.List, gast.Tuple))
-                and not any(isinstance(e, gast.Starred) for e in comp.elts)):
-            # sum([a, b, c]) (of arrays: elementwise) is a + b + c
-            out = comp.elts[0] if comp.elts else const(0.0)
-            for e in comp.elts[1:]:
-                out = copy_loc(gast.BinOp(left=out, op=gast.Add(), right=e), node)
-            return self.visit(out)
-        if _is_sum(self.unit, node):
-            if self.guarded is not None:
-                fail(node, self.unit, f"sum over a comprehension inside {self.guarded}",
-                     "compute the sum in an assignment of its own before this statement")
-            name = self.namer.fresh(f"{self.base}_sum")
-            self.found.append((name, node.args[0]))
-            return copy_loc(load(name), node)
-        if _is_items(self.unit, node):
-            comp = node.args[0]
-            if isinstance(comp.elt, (gast.ListComp, gast.List, gast.Tuple)):
-                # np.array([[g(v, k) for k in ks] for v in vs]), np.array([[v, v * v] for v in x]): each item is
-                # the array of its list (NumPy makes the same matrix of a list of lists; a tuple as the first
-                # item, the rows' shape, does not compile under Numba)
-                comp.elt = copy_loc(gast.Call(func=gast.Attribute(value=load(node.func.value.id), attr="array",
-                                                                  ctx=gast.Load()), args=[comp.elt], keywords=[]),
-                                    comp.elt)
-            if self.guarded is not None:
-                fail(node, self.unit, f"an array of a list comprehension inside {self.guarded}",
-                     "make the array in an assignment of its own before this statement")
-            name = self.namer.fresh(f"{self.base}_items")
-            self.found.append((name, ("items", node.args[0])))
-            return copy_loc(load(name), node)
-        self.generic_visit(node)
-        return node
-
-    def guard(self, node, what):
-        outer, self.guarded = self.guarded, self.guarded or what
-        self.generic_visit(node)
-        self.guarded = outer
-        return node
-
-    def branch(self, node, stmts, name):
-        self.found.append((None, [copy_loc(x, node) for x in stmts]))
-        return copy_loc(load(name), node)
-
-    def visit_IfExp(self, node):
-        if self.guarded is None and _has_sum(self.unit, node):    # t = a if c else b -> if c: t = a / else: t = b
-            name = self.namer.fresh(f"{self.base}_if")
-            return self.branch(node, [gast.If(test=node.test, body=[assign(name, node.body, node.lineno)],
-                                              orelse=[assign(name, node.orelse, node.lineno)])], name)
-        return self.guard(node, "a conditional expression (it would be computed on both paths)")
-
-    def visit_BoolOp(self, node):
-        if self.guarded is None and _has_sum(self.unit, node):    # t = a and b -> t = a; if t: t = b (or: if not t)
-            name = self.namer.fresh(f"{self.base}_{'and' if isinstance(node.op, gast.And) else 'or'}")
-            stmts = [assign(name, node.values[-1], node.lineno)]
-            for v in reversed(node.values[1:-1]):
-                stmts = [assign(name, v, node.lineno), gast.If(test=self.test(node, name), body=stmts,
-                                                               orelse=[])]
-            stmts = [assign(name, node.values[0], node.lineno),
-                     gast.If(test=self.test(node, name), body=stmts, orelse=[])]
-            return self.branch(node, stmts, name)
-        return self.guard(node, "and/or (it would be computed even where and/or stops early)")
-
-    @staticmethod
-    def test(node, name):
-        return load(name) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=load(name))
-
-    def visit_Lambda(self, node):
-        return self.guard(node, "a lambda")
 
 
 UNROLL_MAX = 16      # a loop over a longer literal stays a loop

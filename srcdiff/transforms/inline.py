@@ -14,7 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from .astutil import Namer, Transformer, assign, load, names_in, rewrite_blocks, walk
+from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, rewrite_blocks, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
@@ -224,10 +224,7 @@ def _decided(stmts: list) -> list:
                 if v is not None:
                     out += prune(st.body if v else st.orelse)
                     continue
-            for field in ("body", "orelse"):
-                if isinstance(getattr(st, field, None), list):
-                    setattr(st, field, prune(getattr(st, field)))
-            out.append(st)
+            out.append(map_blocks(st, prune))
         return out
     return prune(stmts) if known else stmts
 

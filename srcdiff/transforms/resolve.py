@@ -5,10 +5,12 @@ user functions become callees, module constants become bindings, array methods b
 from __future__ import annotations
 
 import inspect
+import random
 import sysconfig
 import types as pytypes
 
 import gast
+
 import numpy as np
 
 from ..cachedir import python_function
@@ -96,11 +98,10 @@ _DRAW_OUTSIDE = ("draw the noise outside and pass it in as an argument (eps = rn
                  "which makes the gradient that of the reparameterised function")
 
 
-def _is_random(obj, module) -> bool:
-    """A function or bound method of numpy.random (np.random.normal, rng.normal) or of the random module."""
-    owner = getattr(obj, "__self__", None)
-    mod = module or getattr(type(owner), "__module__", "") or ""
-    return mod == "random" or mod.startswith("numpy.random") or isinstance(owner, (np.random.Generator, np.random.RandomState))
+def _is_random(obj) -> bool:
+    """A draw of numpy.random's (np.random.normal: a method of its RandomState), a Generator's (rng.normal) or the
+    random module's (random.gauss: a method of its Random)."""
+    return isinstance(getattr(obj, "__self__", None), (np.random.Generator, np.random.RandomState, random.Random))
 
 
 class _Resolver(Transformer):
@@ -157,7 +158,7 @@ class _Resolver(Transformer):
             return copy_loc(load(name), node)
         what = getattr(obj, "__module__", None)
         qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
-        if _is_random(obj, what):
+        if _is_random(obj):
             fail(node, self.unit, f"call to {qual}: a random draw inside the function you differentiate (its value "
                                   "would change from call to call, and finite differences or a second call with "
                                   "the same arguments would not agree)",
