@@ -112,7 +112,13 @@ def check(unit) -> None:
         for t in s.targets:
             if isinstance(t, gast.Name) and t.id in stacks and not _empty_list(s):
                 fail(s, unit, f"the list `{t.id}` is bound again to another value", _ADVICE)
-    for name in stacks:
+    for name in sorted(stacks):     # first each converted list's tuple and list items as the rows it makes, so
+        appends = [n for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+                   and n.func.attr == "append" and isinstance(n.func.value, gast.Name) and n.func.value.id == name]
+        conversions = [n for n in walk(fn) if conversion_of(n, stacks) == name]
+        if len(conversions) == 1:   # that a list appended to it (rows.append(row)) is converted there, whatever
+            _items_as_arrays(fn, appends, conversions[0])       # order the lists are checked in
+    for name in sorted(stacks):
         _check_list(unit, fn, name, stacks)
 
 
@@ -170,7 +176,6 @@ def _check_list(unit, fn, name, stacks):
     if any(True for _ in block_jumps(between)):
         fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
                        "that path it does not run)", _ADVICE)
-    _items_as_arrays(fn, appends, at)
 
 
 def _items_as_arrays(fn, appends, conversion):
