@@ -100,25 +100,13 @@ def _flat_seq(e, kind_map):
     return None
 
 
-def _array_places(s, kind_map):
-    """Where statement `s` reads a tuple as the array NumPy makes of it: (holder, field or index) pairs. The
-    value written into an array (`traj[i] = state`, or `(p, v)` where reverse mode split the tuple `state`),
-    and an argument of a NumPy function at a parameter with a derivative (`np.sum(state)`); the derivative
-    rules see arrays only, so a tuple there passed no adjoint on (a zero gradient)."""
-    if not isinstance(s, gast.Assign):
-        return []
-    if isinstance(s.targets[0], gast.Subscript):
-        return [(s, "value")] if _flat_seq(s.value, kind_map) is not None else []
-    call = s.value
-    rule = RULES.get(dotted_name(call.func)) if isinstance(call, gast.Call) else None
-    if rule is None or rule.nondiff or rule.variadic or not rule.name.startswith(("np.", "rt.", "scipy.")):
-        return []
-    params = list(rule.signature.parameters)
-    out = [(call.args, k) for k, a in enumerate(call.args)
-           if k < len(params) and not params[k].startswith("*") and rule.has_vjp(params[k])
-           and _flat_seq(a, kind_map) is not None]
-    return out + [(kw, "value") for kw in call.keywords if rule.has_vjp(kw.arg or "")
-                  and _flat_seq(kw.value, kind_map) is not None]
+def _written_tuple(s, kind_map):
+    """The tuple statement `s` writes into an array (`traj[i] = state`, or `(p, v)` where reverse mode split the
+    tuple `state`), as rt.array's argument, else None: the write's adjoint sees arrays only, so a tuple there passed
+    no adjoint on (a zero gradient). A tuple passed to a function is call_arrays'."""
+    if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+        return _flat_seq(s.value, kind_map)
+    return None
 
 
 def _listed_parts(s, kind_map):
@@ -133,21 +121,18 @@ def _listed_parts(s, kind_map):
 
 
 def _array_name(s, seq) -> str:
-    """A readable name for the array of a tuple statement `s` reads: state_array, traj_written, sum_arg."""
+    """A readable name for the array of a tuple statement `s` writes: state_array, traj_written."""
     if isinstance(seq, gast.Name):
         return seq.id + "_array"
-    target = s.targets[0]
-    if isinstance(target, gast.Subscript):
-        base = target.value
-        return (base.id if isinstance(base, gast.Name) else "array") + "_written"
-    return dotted_name(s.value.func).rsplit(".", 1)[-1] + "_arg"
+    base = s.targets[0].value
+    return (base.id if isinstance(base, gast.Name) else "array") + "_written"
 
 
 def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     """A list or tuple literal operand (or a name of one) of arithmetic with a name the kinds show to be an
     array (`w * [a, b]`: NumPy's elementwise product, where desugar could not tell `w` from a repetition
-    count) is the array it stands for, bound by a statement of its own; so is a tuple written into an array or
-    passed to a NumPy function (_array_places), a tuple value, a matrix's rows too, passed where a function takes
+    count) is the array it stands for, bound by a statement of its own; so is a tuple written into an array
+    (_written_tuple), a tuple value, a matrix's rows too, passed where a function takes
     an array (`terms = [a, b]` ... `sum(terms)`, `np.max(terms)`: `call_arrays`), and np.stack of scalars
     (scalar_stacks). Returns whether it changed."""
     namer = Namer(astutil.names_in(unit.node))
@@ -183,14 +168,11 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                         for k, n in enumerate(names)]
                 s.value.args[0] = gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load())
                 changed = True
-            for holder, at in _array_places(s, kind_map):
-                seq = _flat_seq(holder[at] if isinstance(at, int) else getattr(holder, at), kind_map)
+            seq = _written_tuple(s, kind_map)
+            if seq is not None:
                 name = namer.fresh(_array_name(s, seq))
                 out.append(gast.copy_location(astutil.assign(name, astutil.call("rt.array", seq), s.lineno), s))
-                if isinstance(at, int):
-                    holder[at] = load(name)
-                else:
-                    setattr(holder, at, load(name))
+                s.value = load(name)
                 changed = True
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
                 changed |= call_arrays(s, kind_map, namer, out)
