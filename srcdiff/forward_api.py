@@ -306,33 +306,47 @@ def _basis(x):
 
 
 class _Matrix:
-    """Shared plumbing of hessian and jacobian: results shaped out.shape + in.shape."""
+    """Shared plumbing of hessian and jacobian: results shaped out.shape + in.shape; with a tuple `wrt`, a
+    tuple of such results, one per argument (a hessian's a tuple of rows of blocks, block [i][j] shaped
+    x_i.shape + x_j.shape, as jax.hessian with argnums)."""
 
     def __init__(self, f, wrt, jit, kind):
         self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
         self.names, self.many = wrt_names_of(generated_function(f), wrt)
-        if self.many:
-            raise SrcdiffError(f"{kind} takes a single wrt argument", *user_location(f),
-                               advice="call it once per argument")
-        self.name = self.names[0]
+        self.name = self.names[0] if not self.many else tuple(self.names)
         functools.update_wrapper(self, generated_function(f), updated=())
         self.__name__ = f"{getattr(self, '__name__', 'f')}_{kind}"
         self._fwd = self._rev = None
 
-    def _pos(self):
+    def _arguments(self, args):
+        """The wrt arguments of the bound `args`, each one array or number (a matrix of derivatives has one
+        axis per axis of it; a tuple or list argument's items may differ in shape)."""
         import inspect
-        return list(inspect.signature(generated_function(self.f)).parameters).index(self.name)
+        params = list(inspect.signature(generated_function(self.f)).parameters)
+        xs = []
+        for name in self.names:
+            x = args[params.index(name)]
+            if isinstance(x, (tuple, list)):
+                raise SrcdiffError(f"{self.__name__}: its wrt argument {name!r} is a {type(x).__name__}; a "
+                                   f"{self.kind} is taken with respect to arrays or numbers", *user_location(self.f),
+                                   advice="pass the arrays as separate arguments and list them in wrt, or use "
+                                          "srcdiff.grad / jvp / hvp, which take tuple and list arguments")
+            xs.append(x)
+        return xs
 
-    def _argument(self, args):
-        """The wrt argument of the bound `args`: one array or number (a matrix of derivatives has one axis per
-        axis of it; a tuple or list argument's items may differ in shape)."""
-        x = args[self._pos()]
-        if isinstance(x, (tuple, list)):
-            raise SrcdiffError(f"{self.__name__}: its wrt argument {self.name!r} is a {type(x).__name__}; a {self.kind} "
-                               "is taken with respect to one array or number", *user_location(self.f),
-                               advice="pass the arrays as separate arguments and take one per argument, or use "
-                                      "srcdiff.grad / jvp / hvp, which take tuple and list arguments")
-        return x
+    def _directions(self, xs):
+        """(k, idx, tangents): a unit tangent for each entry idx of each wrt argument k, zero in the others."""
+        zeros = [np.zeros(np.shape(x)) if np.ndim(x) else 0.0 for x in xs]
+        for k, x in enumerate(xs):
+            for idx, e in _basis(x):
+                tangents = list(zeros)
+                tangents[k] = e
+                yield k, idx, tangents
+
+    def _shaped(self, blocks):
+        """One argument's result as given, several as a tuple; 0-d results as floats."""
+        out = [b if b.ndim else float(b) for b in blocks]
+        return tuple(out) if self.many else out[0]
 
 
 class Hessian(_Matrix):
@@ -346,18 +360,21 @@ class Hessian(_Matrix):
 
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
-        x = self._argument(args)
-        cols = [(idx, self._hvp(*args, e)) for idx, e in _basis(x)]
-        shape = np.shape(x)
-        H = np.empty(shape + shape)
-        for idx, c in cols:
-            H[(Ellipsis,) + idx] = c
-        return H if shape else float(H)
+        xs = self._arguments(args)
+        shapes = [np.shape(x) for x in xs]
+        H = [[np.empty(si + sj) for sj in shapes] for si in shapes]
+        for k, idx, tangents in self._directions(xs):
+            column = self._hvp(*args, tuple(tangents) if self.many else tangents[0])
+            for j, c in enumerate(column if self.many else (column,)):
+                H[j][k][(Ellipsis,) + idx] = c     # d/dx_j of (grad f . e_k[idx]): H[j][k][..., idx]
+        if self.many:
+            return tuple(tuple(b if b.ndim else float(b) for b in row) for row in H)
+        return self._shaped(H[0])
 
 
 def hessian(f: Callable, wrt: Wrt = 0, *, jit: bool = False) -> Hessian:
-    """Hessian of scalar `f` w.r.t. one argument, column by column from Hessian-vector products;
-    shape x.shape + x.shape."""
+    """Hessian of scalar `f` w.r.t. `wrt`, column by column from Hessian-vector products: shape x.shape + x.shape
+    for one argument; for a tuple of them, a tuple of rows of blocks, block [i][j] shaped x_i.shape + x_j.shape."""
     return Hessian(f, wrt, jit)
 
 
@@ -382,29 +399,31 @@ class Jacobian(_Matrix):
 
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
-        x = self._argument(args)
-        in_shape = np.shape(x)
+        xs = self._arguments(args)
+        in_shapes = [np.shape(x) for x in xs]
         mode = self.mode
+        y = None
+        if mode == "auto" or mode == "reverse" or not sum(int(np.prod(s)) for s in in_shapes):
+            y = api.call_positional(generated_function(self.f), _copies(args))   # (f may write into them)
         if mode == "auto":
-            y = api.call_positional(generated_function(self.f), _copies(args))
-            mode = "forward" if int(np.prod(in_shape)) <= int(np.prod(np.shape(y))) else "reverse"
+            mode = "forward" if sum(int(np.prod(s)) for s in in_shapes) <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
+        out_shape = np.shape(y) if y is not None else None
         if mode == "forward":
             fwd = self._forward()
-            cols = [(idx, np.asarray(fwd.call(args, (e,))[1])) for idx, e in _basis(x)]
-            out_shape = cols[0][1].shape if cols else \
-                np.shape(api.call_positional(generated_function(self.f), _copies(args)))   # (x has no entries)
-            J = np.empty(out_shape + in_shape)
-            for idx, c in cols:
-                J[(Ellipsis,) + idx] = c
+            cols = [(k, idx, np.asarray(fwd.call(args, tangents)[1])) for k, idx, tangents in self._directions(xs)]
+            out_shape = cols[0][2].shape if cols else out_shape
+            J = [np.empty(out_shape + s) for s in in_shapes]
+            for k, idx, c in cols:
+                J[k][(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            y = api.call_positional(generated_function(self.f), _copies(args))   # (f may write into them)
-            out_shape = np.shape(y)
-            J = np.empty(out_shape + in_shape)
+            J = [np.empty(out_shape + s) for s in in_shapes]
             for idx, e in _basis(np.asarray(y, dtype=float)):
-                J[idx] = rev(*args, e)[1]
-        return J if J.ndim else float(J)
+                rows = rev(*args, e)[1]
+                for k, r in enumerate(rows if self.many else (rows,)):
+                    J[k][idx] = r
+        return self._shaped(J)
 
 
 def _copies(args):
@@ -412,8 +431,9 @@ def _copies(args):
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto") -> Jacobian:
-    """Jacobian of `f` w.r.t. one argument, shape f(...).shape + x.shape. mode="auto" builds it by
-    columns with jvp when the input has fewer entries than the output, else by rows with vjp."""
+    """Jacobian of `f` w.r.t. `wrt`, shape f(...).shape + x.shape (a tuple of those for a tuple `wrt`).
+    mode="auto" builds it by columns with jvp when the inputs have fewer entries than the output, else by rows
+    with vjp."""
     if mode not in ("auto", "forward", "reverse"):
         raise SrcdiffError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}", *user_location(f))
     return Jacobian(f, wrt, jit, mode)

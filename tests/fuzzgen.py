@@ -1796,6 +1796,13 @@ def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
         noise = 3.0 * float(np.max(np.abs(np.asarray(ref) - np.asarray(ref6)))) / scale
         _close(h, ref, f"hvp (H·v) d/d{_name(leaf, prog)} vs finite differences of grad along v at args={args!r}"
                        f"{_kwtext(kw)}", 1e-4, max(1e-5, noise))
+    if seed % 3 == 0 and all(j is None for _, j in lv) and sum(np.size(get_leaf(args, leaf)) for leaf in lv) <= 16:
+        # README: hessian with respect to a tuple of arguments gives blocks [i][j]; row i times v is the hvp's d/dx_i
+        H = srcdiff.hessian(f_user, wrt=tuple(wrt), jit=jit)(*_copy(args), **kw)
+        for i, (leaf, h) in enumerate(zip(lv, flat_grads(got, args, wrt))):
+            hv = sum(np.tensordot(H[i][j], tl[j], axes=np.ndim(tl[j])) for j in range(len(lv)))
+            _close(hv, h, f"hessian(wrt={tuple(wrt)}) row {i} times v vs hvp d/d{_name(leaf, prog)} at args={args!r}"
+                          f"{_kwtext(kw)}", 1e-7, 1e-9)
 
 
 VECTOR_SOURCE = """import numpy as np
@@ -1826,11 +1833,13 @@ def vector_function(mod, prog: Program):
 
 def _check_vector(fv, args, prog, jit, seed):
     """srcdiff.jacobian of fv (by columns with jvp, by rows with vjp) == central differences, and
-    srcdiff.vjp(fv)(..., c) == (f's value, c·J), w.r.t. a and M (one at a time: jacobian takes one argument)."""
+    srcdiff.vjp(fv)(..., c) == (f's value, c·J), w.r.t. a and M one at a time, and the jacobian w.r.t. both at
+    once (a block per argument) == the same differences."""
     import srcdiff
     y = fv(*_copy(args))
     if not np.all(np.isfinite(y)):
         return
+    checked = {}
     for k in [prog.params.index(p) for p in ("a", "M") if p in prog.params]:
         refs = []
         for eps in (1e-5, 1e-6):
@@ -1853,6 +1862,13 @@ def _check_vector(fv, args, prog, jit, seed):
         _close(value, y, f"vjp's value of f(...) * a + x * sin(a) at args={args!r}", 1e-7, 1e-9)
         _close(ct, np.tensordot(c, refs[0], axes=1), f"vjp of f(...) * a + x * sin(a) w.r.t. {prog.params[k]} vs "
                                                     f"c·(finite differences) at args={args!r}", 1e-4, 1e-5)
+        checked[k] = refs[0]
+    if len(checked) == 2:
+        mode = ("forward", "reverse")[seed % 2]
+        blocks = srcdiff.jacobian(fv, wrt=tuple(checked), jit=jit, mode=mode)(*_copy(args))
+        for k, J in zip(checked, blocks):
+            _close(J, checked[k], f"jacobian (mode={mode!r}, wrt=(a, M)) of f(...) * a + x * sin(a): the block of "
+                                  f"{prog.params[k]} vs finite differences at args={args!r}", 1e-4, 1e-5)
 
 
 def _check_export(g_user, flat, args, kw, prog, seed):

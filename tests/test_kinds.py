@@ -35,12 +35,15 @@ A1, A2, I1 = ("a", 1, "f"), ("a", 2, "f"), ("a", 1, "i")
     ("np.argmax(x, axis=None)", {"x": A2}, I), ("np.argmax(x, None)", {"x": A2}, I),
     ("rt.unsort_like(v, x, None)", {"v": A2, "x": A2}, A1), ("rt.sort_like(v, x, 0)", {"v": A2, "x": A2}, A2),
     ("rt.sort(x, n)", {"x": A2, "n": I}, None),      # (an axis not written as a literal)
+    ("np.where(c, 0.0, 1.0)", {"c": ("a", 2, "b")}, A2),   # the condition's rank counts (nanmean's count, fuzz
+    ("rt.select(c, x, 1.0)", {"c": ("a", 2, "b"), "x": A1}, A2),   # seed 913911: its placeholder was 0-d)
+    ("np.where(b, x, 1.0)", {"b": B, "x": A1}, A1),
     ("np.cbrt(x)", {"x": A2}, A2),                   # elementwise functions dims knew and kinds did not
     ("np.arcsinh(s)", {"s": F}, F),
     ("np.log2(n)", {"n": I1}, A1),                   # (of ints: floats)
     ("np.hypot(s, x)", {"s": F, "x": A2}, A2),       # of two arguments: they broadcast
     ("np.logaddexp2(x, v)", {"x": A2, "v": A1}, A2),
-    ("np.where(c, s, x)", {"c": ("a", 2, "b"), "s": F, "x": A1}, A1),   # (the values' broadcast)
+    ("np.where(c, s, x)", {"c": ("a", 2, "b"), "s": F, "x": A1}, A2),   # (all three broadcast, the condition too)
     ("np.isnan(x)", {"x": A2}, ("a", 2, "b")),
     ("np.floor_divide(n, 2)", {"n": I1}, I1),        # of ints: ints
     ("np.fmod(x, 2.0)", {"x": A1}, A1),

@@ -758,3 +758,20 @@ def test_hvp_of_a_stack_pushed_in_a_pruned_branch(jit):
     s = np.sum(a ** 3)
     np.testing.assert_allclose(hx, 2.0 * s + 2.0 * 0.7 * 3.0 * np.sum(a ** 2), rtol=1e-12)
     np.testing.assert_allclose(ha, 2.0 * 0.7 * 3.0 * a ** 2 + 0.49 * 6.0 * a, rtol=1e-12)
+
+
+def _nanmean_after_early_return(M, n):
+    if n > 1:
+        return np.sum(np.nanmean(M, axis=0)[1:] * M[0, :-1])
+    return np.sum(M ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_nanmean_along_an_axis_in_a_branch_that_returns(jit):
+    """Fuzz seed 913911: np.nanmean(M, axis=0) counts with np.where(np.isnan(M), 0.0, 1.0), whose kind left the
+    condition out (a scalar, so the count's sum along axis 0 a 0-d array); the early return's placeholder for
+    the count was then 0-d and Numba could not unify it with the 1-d count ('Cannot unify array(float64, 0d)
+    and array(float64, 1d)')."""
+    M = np.arange(16.0).reshape(4, 4) / 10 - 0.3
+    _grad_matches(_nanmean_after_early_return, (M, 2), jit=jit)
+    _grad_matches(_nanmean_after_early_return, (M, 1), jit=jit)

@@ -173,10 +173,10 @@ R("np.maximum", [np.maximum, np.fmax], "x, y", "rt.unbroadcast(g * rt.max_weight
 R("np.minimum", [np.minimum, np.fmin], "x, y", "rt.unbroadcast(g * rt.max_weight(y, x), x)",
   "rt.unbroadcast(g * rt.max_weight(x, y), y)",
   jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)", cuda="min({0}, {1})", **EW2)
-# (the kind of np.where is the broadcast of its values: the condition's rank is left out)
+# (the kind of np.where is the broadcast of all three: `np.where(np.isnan(M), 0.0, 1.0)` is M's rank, of floats)
 R("np.where", [np.where], "condition, x, y", ZERO, "rt.unbroadcast(rt.select(condition, g, 0.0), x)",
   "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)",
-  kind=("broadcast", 1), shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
+  kind="broadcast", shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
 # np.clip(x, lo, hi) = min(max(x, lo), hi): the bound it returns takes the adjoint (hi when lo > hi)
 R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x, a_min, a_max), x)",
   "rt.unbroadcast(g * rt.clip_low(x, a_min, a_max), a_min)", "rt.unbroadcast(g * rt.clip_high(x, a_min, a_max), a_max)",

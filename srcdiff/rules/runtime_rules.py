@@ -70,7 +70,7 @@ R("rt.slice_axis_put", [rt.slice_axis_put], "w, x, axis, start, stop", "rt.slice
 R("rt.take_put", [rt.take_put], "v, x, indices, axis=None", "np.take(g, indices, axis)", ZERO, None, None,
   jvp="rt.take_put(dv, x, indices, axis)", kind=("like", 1))
 R("rt.select", [rt.select], "cond, a, b", ZERO, "rt.unbroadcast(rt.select(cond, g, 0.0), a)",
-  "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)", kind=("broadcast", 1),
+  "rt.unbroadcast(rt.select(cond, 0.0, g), b)", jvp="rt.select(cond, da, db)", kind="broadcast",
   shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
 # d/dx of y x^(y-1) is y (y-1) x^(y-2); d/dy is x^(y-1) (1 + y log x)
 R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x, y - 1), x)",
