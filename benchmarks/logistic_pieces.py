@@ -6,9 +6,11 @@ loop has run is another. So the generated source of logistic.py's gradient (srcd
 again with pieces replaced by ones that do no work (rt.rows_dot: the buffer gets w's first numbers, x is not
 read; rt.rows_add: one number added; the rows' loop: each of its buffers gets a copy of the products'), every
 combination, and all of them are timed interleaved in one process. The differences between rows are the
-pieces' costs in place. For reference: srcdiff's own gradient (compiled with its kernels called by symbol,
-the variants here link them in: the same time within noise), and one streaming read of x from cache
-(a vectorised sum of its numbers), the floor of any method that reads x.
+pieces' costs in place. For reference: srcdiff's own gradient, and one streaming read of x from cache (a
+vectorised sum of its numbers), the floor of any method that reads x. srcdiff's own is 0.01-0.03 ms slower
+than the variant with every piece: its kernels are called by symbol where the variants link them in (0-0.01
+ms), and its Python wrapper and Numba's dispatch run on caches the stream of x has just emptied (1 us a call
+at N=16, 10-20 us at N=20 000).
 
     python benchmarks/logistic_pieces.py [--N 20000] [--D 100] [--repeats 300]
 
