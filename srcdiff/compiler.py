@@ -396,7 +396,7 @@ def _checkpoints(ctx):
 
 
 def _late_copies(fn):
-    fn = optimize.coalesce_copies(optimize.propagate_copies(fn, rebound=True))
+    fn = optimize.coalesce_copies(optimize.propagate_copies(optimize.drop_copy_backs(fn), rebound=True))
     fn.body = optimize.without_lone_line_comments(fn.body)
     return fn
 
@@ -493,7 +493,7 @@ REVERSE = [
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
     Pass("late copies", _on_fn(_late_copies), "transforms/optimize/copies.py",
-         "copies and coalesce again (the passes since then leave\ncopies too), then line comments left with no code"),
+         "copies back dropped, copies and coalesce again (the passes since\nthen leave copies too), then line comments left with no code"),
     Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),

@@ -439,6 +439,58 @@ def test_a_copy_is_kept_where_its_source_may_be_rebound_before_a_read(src):
     assert "h = g" in out, out
 
 
+def test_a_copy_back_is_dropped_where_neither_name_is_bound_between():
+    """`d_v4 = d_v` (a loop's carried adjoint entering an iteration) then `d_v = d_v4` (the first adjoint of the
+    user's line): the second copy is no copy, and without it the late copy propagation reads d_v for d_v4."""
+    out = run(optimize.drop_copy_backs, """
+def f(d_v, p):
+    for i in range(3):
+        d_v4 = d_v
+        d_v = d_v4
+        d_v3 = -d_v4
+        d_v = d_v + d_v3 * p
+    return d_v
+""")
+    assert "d_v = d_v4" not in out and "d_v4 = d_v" in out, out
+    assert "d_v3 = -d_v\n" in run(lambda fn: optimize.propagate_copies(optimize.drop_copy_backs(fn), True), """
+def f(d_v, p):
+    for i in range(3):
+        d_v4 = d_v
+        d_v = d_v4
+        d_v3 = -d_v4
+        d_v = d_v + d_v3 * p
+    return d_v
+""")
+
+
+@pytest.mark.parametrize("between", ["d_v = d_v * 2.0", "d_v4 += p", "if p > 0:\n        d_v = p", "d_v4, q = p, p"])
+def test_a_copy_back_is_kept_where_a_name_is_bound_between(between):
+    out = run(optimize.drop_copy_backs, f"""
+def f(d_v, p):
+    d_v4 = d_v
+    {between}
+    d_v = d_v4
+    return d_v + d_v4
+""")
+    assert "d_v = d_v4" in out, out
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_loop_carried_adjoint_is_not_copied_back_in_the_generated_gradient(jit):
+    """The backward loop of a two-variable recurrence read `d_v4 = d_v` ... `d_v = d_v4` ... `d_v3 = -d_v4`."""
+    def step(x, n):
+        p, v = x[0], x[1]
+        for i in range(n):
+            p = p + 0.1 * v
+            v = v - 0.1 * np.sin(p)
+        return p * v
+    g = srcdiff.grad(step, jit=jit)
+    x = np.array([0.3, 0.2])
+    np.testing.assert_allclose(g(x, 6), numerical_grad(step, (x, 6), 0), rtol=1e-6)
+    src = srcdiff.source(g)
+    assert "d_v3 = -d_v\n" in src and "d_v4" not in src, src
+
+
 def test_common_subexpression_reuses_the_first_result():
     assert run(optimize.common_subexpressions, """
 def f(x):

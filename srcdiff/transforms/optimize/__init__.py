@@ -1,14 +1,14 @@
 """Cleanup passes over the generated function, one module each (compiler.py runs them):
 
 deadcode   eliminate_dead_code, eliminate_unread, drop_dead_stacks, without_lone_line_comments
-copies     propagate_copies, coalesce_copies
+copies     propagate_copies, drop_copy_backs, coalesce_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)
 names      NameIndex: the reads and assignments of each name, shared by fusion and scalarize
 scalarize  scalar_where, scalar_sum_grads
 rowfusion  record_row_facts, fuse_rows (jit: a loss over the rows of x @ w in one pass over x)
 """
-from .copies import coalesce_copies, propagate_copies
+from .copies import coalesce_copies, drop_copy_backs, propagate_copies
 from .cse import common_subexpressions
 from .deadcode import drop_dead_stacks, eliminate_dead_code, eliminate_unread, without_lone_line_comments
 from .fusion import fuse_elementwise
@@ -16,6 +16,6 @@ from .names import NameIndex
 from .rowfusion import fuse_rows, record_row_facts
 from .scalarize import scalar_sum_grads, scalar_where
 
-__all__ = ["NameIndex", "coalesce_copies", "common_subexpressions", "drop_dead_stacks", "eliminate_dead_code",
-           "eliminate_unread", "without_lone_line_comments",
+__all__ = ["NameIndex", "coalesce_copies", "common_subexpressions", "drop_copy_backs", "drop_dead_stacks",
+           "eliminate_dead_code", "eliminate_unread", "without_lone_line_comments",
            "fuse_elementwise", "fuse_rows", "propagate_copies", "record_row_facts", "scalar_sum_grads", "scalar_where"]

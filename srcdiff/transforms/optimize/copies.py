@@ -1,4 +1,5 @@
-"""Copy propagation: `a = b` with a assigned once uses b for a, where nothing binds b again before a's reads."""
+"""Copy propagation: `a = b` with a assigned once uses b for a, where nothing binds b again before a's reads;
+copies back (`a = b` ... `b = a`, neither bound between) dropped; a copy that is its value's only read coalesced."""
 from __future__ import annotations
 
 import gast
@@ -177,6 +178,40 @@ def coalesce_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                     continue
             defined[a] = k
         return [s for k, s in enumerate(stmts) if k not in dropped]
+
+    fn.body = block(fn.body)
+    return fn
+
+
+def drop_copy_backs(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`a = b` ... `b = a` in one block with neither name bound between: `b` already holds `a`'s value, so the
+    second statement is dropped. The backward sweep leaves these where a loop's carried adjoint enters an
+    iteration (`d_v4 = d_v`) and the first adjoint of the user's line hands it back (`d_v = d_v4`); with the
+    copy back gone, copy propagation reads `d_v` for `d_v4` (`d_v3 = -d_v`). One pass over each block."""
+
+    def block(stmts):
+        copied = {}        # a -> b: `a = b` seen, neither name bound since
+        holders = {}       # b -> {a: copied[a] == b}
+        out = []
+        for s in stmts:
+            map_blocks(s, block)
+            if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.Name)):
+                a, b = s.value.id, s.targets[0].id
+                if copied.get(a) == b:
+                    continue                  # `b = a` right after `a = b`: b is a already
+            for name in {n.id for n in walk_names(s) if isinstance(n.ctx, _BINDS)}:
+                for a in holders.pop(name, ()):
+                    copied.pop(a, None)
+                b = copied.pop(name, None)
+                if b is not None:
+                    holders.get(b, set()).discard(name)
+            if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id):
+                copied[s.targets[0].id] = s.value.id
+                holders.setdefault(s.value.id, set()).add(s.targets[0].id)
+            out.append(s)
+        return out
 
     fn.body = block(fn.body)
     return fn
