@@ -104,6 +104,24 @@ def computed_pairs_loop(x, a, M):
     return s
 
 
+def reshaped_carry(x, M):
+    """A matrix rebound in a loop after a branch that may return: the backward loop tests whether the matrix's
+    adjoint changed shape between iterations (`if np.shape(d_M) != np.shape(M)`), which had no device lowering
+    (CUDA fuzz 843035); on the device an array keeps its shape, so the test compares two constant shapes."""
+    if x > -0.3:
+        x = x * 1.5
+    else:
+        x *= np.tanh(x)
+        if M[0, 2] > -0.3:
+            return math.tanh(x)
+    for i in range(1, 2):
+        t = np.log(1.0 + np.square(M))
+        M = 0.5 * M + 0.5 * np.tanh(np.where(np.square(M) > 0.3, M, t * np.sum(t, axis=1, keepdims=True)) - M)
+        if -0.3 < np.exp(0.3 * np.sin(x)) < 1.0:
+            break
+    return M[0, 2] * x + np.sum(M)
+
+
 def appended_list(x, a):
     """A list built with appends, then np.array: its length is known only at run time."""
     out = []
@@ -126,6 +144,7 @@ def _data():
         "guarded_max": (guarded_max, (x, rng.normal(size=(B, 2, 2)))),
         "constants": (constants, (x, a)),
         "nan_branch": (nan_branch, (np.array([0.3, 0.9, 0.5]), a)),
+        "reshaped_carry": (reshaped_carry, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
     }
 
 
@@ -162,7 +181,7 @@ def _run_all():
     for name, (f, args) in _data().items():
         try:
             wrt = tuple(range(len(args)))
-            got = srcdiff.cuda.vmap(srcdiff.value_and_grad(f, wrt=wrt), in_axes=(0,) * len(args))(*args)
+            got = srcdiff.cuda.vmap(srcdiff.value_and_grad(f, wrt=wrt), in_axes=(0,) * len(args), max_trip=8)(*args)
             dev = np.concatenate([np.reshape(got[0], (B, 1))] + [np.reshape(t, (B, -1)) for t in got[1]], axis=1)
             cpu_g = srcdiff.value_and_grad(f, wrt=wrt, jit=False)
             cpu, fd = [], []
@@ -213,7 +232,7 @@ if __name__ != "__main__":
     results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
-                                      "guarded_max", "constants", "nan_branch"])
+                                      "guarded_max", "constants", "nan_branch", "reshaped_carry"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -247,6 +266,14 @@ if __name__ != "__main__":
             ptx = k.ptx(x, M, v) if g.__name__.startswith("empty_columns") else k.ptx(x, np.zeros((B, 0, 3)))
             assert ".entry" in ptx
             assert re.search(r"local\.array\(0\b", srcdiff.source(k)) is None
+
+    def test_ptx_of_a_shape_test():
+        """numba-cuda types the kernel (the simulator does not): the backward loop's shape test of reshaped_carry
+        compares two tuples of constants."""
+        x, M = _data()["reshaped_carry"][1]
+        k = srcdiff.cuda.vmap(srcdiff.grad(reshaped_carry, wrt=(0, 1)), in_axes=0, max_trip=2)   # (its loop breaks)
+        assert ".entry" in k.ptx(x, M)
+        assert "(3, 4) != (3, 4)" in srcdiff.source(k)
 
     @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
     def test_array_of_an_appended_list_is_declined(make):
