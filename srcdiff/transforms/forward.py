@@ -340,6 +340,7 @@ class Forward:
         self.useful = reaching(self.fn, seeds, unit.callees)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
+        self.primals: dict = {}   # tangent name -> its value's name
         self.written = written_through(self.fn)
         self.last_line = None
         for p in self.wrt:
@@ -355,6 +356,7 @@ class Forward:
     def tan(self, v: str) -> str:
         if v not in self.tangents:
             self.tangents[v] = self.namer.fresh("d_" + v)
+            self.primals[self.tangents[v]] = v
         return self.tangents[v]
 
     def dot(self, a):
@@ -422,8 +424,12 @@ class Forward:
             d = self.tuple_zero(value)
         if d is None:
             d = call("rt.zeros_like", load(t))
-        elif t in self.written and not isinstance(value, gast.Name) and isinstance(d, gast.Name):
-            d = call("rt.copy", d)   # e.g. y = np.copy(x) then y[i] = ...: d_y must not alias d_x
+        elif (not isinstance(value, gast.Name) and isinstance(d, gast.Name)
+              and (t in self.written or self.primals.get(d.id) in self.written)):
+            # a fresh value whose tangent is another one as it is (y = np.copy(x), y = x + 1.0): a copy where
+            # either array is written in place (y[i] = ..., or x[i] = ... while y is still read), so that the
+            # write into one tangent does not change the other
+            d = call("rt.copy", d)
         out.append(assign(self.tan(t), d))
         return out
 
