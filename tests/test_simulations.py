@@ -69,3 +69,83 @@ def test_jvp_of_a_copy_whose_source_is_written_afterwards(f, jit):
     gr = srcdiff.grad(f)
     e = 1e-5
     np.testing.assert_allclose(srcdiff.hvp(f)(x.copy(), v), (gr(x + e * v) - gr(x - e * v)) / (2 * e), atol=1e-5)
+
+
+def states_then_in_place_step(x0):
+    states = []
+    x = x0 * 1.0
+    for t in range(3):
+        x = x * 0.5 + 0.1
+        states.append(x)
+        x += 1.0
+    return np.sum(np.array(states) ** 2)
+
+
+def states_then_element_write(x0):
+    states = []
+    x = x0 * 1.0
+    for t in range(3):
+        x = x * 0.5 + 0.1
+        states.append(x)
+        x[0] = 2.0 * x[1]
+    return np.sum(np.array(states) ** 2)
+
+
+def states_copied(x0):
+    states = []
+    x = x0.copy()
+    for t in range(3):
+        states.append(x.copy())
+        x += 0.5 * np.sin(x)
+        x[0] = 2.0 * x[1]
+    return np.sum(np.array(states) ** 2) + np.sum(x)
+
+
+@pytest.mark.parametrize("f", [states_then_in_place_step, states_then_element_write])
+def test_an_array_written_in_place_after_a_list_took_it_is_declined(f):
+    """`states.append(x)` then `x += 1.0` or `x[0] = ...`: the list holds x itself, so NumPy's rows are the written
+    arrays; reverse mode kept the value before the write (grad and value_and_grad's value silently wrong), and
+    forward mode computes `x += v` as a new array (jvp's value wrong too). Declined at the write, naming the list."""
+    x = np.array([0.2, 0.8, 1.0])
+    for make in (srcdiff.grad, srcdiff.value_and_grad):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)the list `states` holds .*states\.append\(x\.copy\(\)\)"):
+            make(f)(x.copy())
+    if f is states_then_in_place_step:
+        with pytest.raises(srcdiff.SrcdiffError, match="the list `states` holds"):
+            srcdiff.jvp(f)(x.copy(), np.ones(3))
+    else:    # (forward mode's list holds the tangent too, written with it)
+        g = numerical_grad(f, [x], 0)
+        np.testing.assert_allclose(srcdiff.jvp(f)(x.copy(), np.ones(3))[1], g.sum(), rtol=1e-6)
+
+
+@JIT
+def test_states_appended_as_copies_are_differentiated(jit):
+    x = np.array([0.2, 0.8, 1.0])
+    np.testing.assert_allclose(srcdiff.grad(states_copied, jit=jit)(x.copy()),
+                               numerical_grad(states_copied, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def second_name_then_augmented(x0):
+    x = x0.copy()
+    y = x
+    x += 0.5 * np.sin(x)
+    return np.sum(y * y)
+
+
+def view_then_augmented(x0):
+    u = x0.copy()
+    inner = u[1:-1]
+    inner += 0.5
+    return np.sum(u ** 2)
+
+
+@pytest.mark.parametrize("f", [second_name_then_augmented, view_then_augmented])
+def test_jvp_declines_an_augmented_write_through_a_second_name_as_grad_does(f):
+    """`y = x` (or `inner = u[1:-1]`) then `x += v` on the array: NumPy writes into the memory both names see;
+    forward mode computes `x = x + v`, a new array, so y kept the old values: jvp's value and tangent were silently
+    wrong where grad declines. The forward aliasing check knew only element and slice writes (which it follows)."""
+    x = np.array([0.2, 0.8, 1.0, 0.4])
+    with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
+        srcdiff.grad(f)(x.copy())
+    with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
+        srcdiff.jvp(f)(x.copy(), np.ones(4))
