@@ -403,7 +403,8 @@ class Jacobian(_Matrix):
             out_shape = np.shape(y)
             J = np.empty(out_shape + in_shape)
             for idx, e in _basis(np.asarray(y, dtype=float)):
-                J[idx] = rev(*args, e)[1]
+                # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
+                J[idx] = rev(*_copies(args), e)[1]
         return J if J.ndim else float(J)
 
 

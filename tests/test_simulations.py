@@ -149,3 +149,24 @@ def test_jvp_declines_an_augmented_write_through_a_second_name_as_grad_does(f):
         srcdiff.grad(f)(x.copy())
     with pytest.raises(srcdiff.SrcdiffError, match="shares memory"):
         srcdiff.jvp(f)(x.copy(), np.ones(4))
+
+
+def prefix_recurrence_in_place(x):
+    for i in range(1, len(x)):
+        x[i] += 0.5 * x[i - 1] ** 2
+    return x
+
+
+@JIT
+def test_reverse_jacobian_of_a_function_writing_into_its_argument(jit):
+    """jacobian(mode="reverse") took every row's vjp from the same argument arrays; a function that writes into
+    its argument (a recurrence computed in place) left them written by the first row's vjp (whose backward sweep
+    had no need to restore them), so the rows after the first were the Jacobian at another point."""
+    x = np.array([0.2, 0.8, 1.0, -0.5])
+    forward = srcdiff.jacobian(prefix_recurrence_in_place, mode="forward", jit=jit)(x.copy())
+    rows = srcdiff.jacobian(prefix_recurrence_in_place, mode="reverse", jit=jit)(x.copy())
+    np.testing.assert_allclose(rows, forward)
+    e = 1e-6
+    fd = np.stack([(prefix_recurrence_in_place(x + e * u) - prefix_recurrence_in_place(x - e * u)) / (2 * e)
+                   for u in np.eye(4)], axis=1)
+    np.testing.assert_allclose(rows, fd, atol=1e-6)
