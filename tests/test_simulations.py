@@ -170,3 +170,52 @@ def test_reverse_jacobian_of_a_function_writing_into_its_argument(jit):
     fd = np.stack([(prefix_recurrence_in_place(x + e * u) - prefix_recurrence_in_place(x - e * u)) / (2 * e)
                    for u in np.eye(4)], axis=1)
     np.testing.assert_allclose(rows, fd, atol=1e-6)
+
+
+def stencil_until_threshold(x):
+    u = x.copy()
+    for i in range(10):
+        u[1:] = u[1:] + 0.1 * u[:-1] ** 2
+        if u[-1] > 2.0:
+            return u
+        u[0] = u[0] * 1.1
+    return u * 2.0
+
+
+@JIT
+def test_an_array_returned_early_from_a_loop_that_writes_it_afterwards(jit):
+    """`if done: return u` in a loop whose later statements write u in place was declined ('`result` shares memory
+    with `u`, which this assignment writes in place'): the return became `result = u` and the writes after it run
+    under `if not returned`, which the aliasing check does not correlate. Nothing of the function runs after its
+    own return, so its result binding shares memory with nothing a later write of the function could change."""
+    x = np.array([1.0, 0.8, 0.3, 0.6])
+    y = stencil_until_threshold(x.copy())
+    u = np.array([0.5, -1.0, 2.0, 0.25])
+    val, g = srcdiff.vjp(stencil_until_threshold, jit=jit)(x.copy(), u)
+    np.testing.assert_allclose(val, y)
+    np.testing.assert_allclose(g, numerical_grad(lambda z: float(np.dot(stencil_until_threshold(z.copy()), u)), [x], 0),
+                               atol=1e-6)
+    val, t = srcdiff.jvp(stencil_until_threshold, jit=jit)(x.copy(), u)
+    e = 1e-6
+    np.testing.assert_allclose(t, (stencil_until_threshold(x + e * u) - stencil_until_threshold(x - e * u)) / (2 * e),
+                               atol=1e-6)
+
+
+def returned_then_written_by_caller_helper(u):
+    for i in range(3):
+        if u[0] > 5.0:
+            return u
+        u[1:] = u[1:] + 0.1 * u[:-1]
+    return u
+
+
+def returned_then_written_by_caller(x):
+    u = x.copy()
+    v = returned_then_written_by_caller_helper(u)
+    u[0] = 5.0 * u[1]
+    return np.sum(v ** 2)
+
+
+def test_a_helper_result_written_by_its_caller_afterwards_is_still_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="shares"):
+        srcdiff.grad(returned_then_written_by_caller)(np.array([1.0, 0.8, 0.3, 0.6]))

@@ -372,6 +372,9 @@ class _Flow:
                 partners[p] = partners[p] - {name}
             stale.pop(name, None)
             src = _view_source(s.value, name, self.kinds, self.renames_only, self.asarrays)
+            if anno.get(s, anno.RETURN_VALUE) and not anno.has(s, anno.FUNC):
+                src = None   # the function's own result: nothing of it runs after this on its path (an inlined
+                # helper's result is its caller's value, which the caller may write through afterwards)
             if src is not None:
                 shared = (partners.get(src, frozenset()) | {src}) - {name}
                 partners[name] = shared
