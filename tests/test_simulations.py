@@ -219,3 +219,49 @@ def returned_then_written_by_caller(x):
 def test_a_helper_result_written_by_its_caller_afterwards_is_still_declined():
     with pytest.raises(srcdiff.SrcdiffError, match="shares"):
         srcdiff.grad(returned_then_written_by_caller)(np.array([1.0, 0.8, 0.3, 0.6]))
+
+
+def c_style_rows(x):
+    n = len(x)
+    A = np.zeros((n, n, 2))
+    k = 0
+    for i in range(n):
+        for j, xj in enumerate(x):
+            A[i][j][0] = x[i] * xj
+            A[i][j][1] += A[i][j][0] * 0.5 + k
+        A[i][i] = x[i] ** 2
+        k = k + 1
+    A[n - 1][:, 0] *= 2.0
+    return np.sum(A ** 2)
+
+
+@JIT
+def test_c_style_element_writes_into_an_array_are_its_index(jit):
+    """`A[i][j] = v` (a row, then its element: how code ported from C writes a matrix) was declined ('only writes
+    of the form name[index] = value'); where A is certainly a NumPy array and i certainly an int, it is A[i, j]."""
+    x = np.array([0.2, 0.8, 1.0])
+    np.testing.assert_allclose(srcdiff.grad(c_style_rows, jit=jit)(x.copy()), numerical_grad(c_style_rows, [x], 0),
+                               rtol=1e-6)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(srcdiff.jvp(c_style_rows, jit=jit)(x.copy(), v)[1],
+                               numerical_grad(c_style_rows, [x], 0) @ v, rtol=1e-6)
+
+
+def chained_write_at_an_argument(x, i):
+    A = np.zeros((3, 3))
+    A[i][0] = x[0]
+    return np.sum(A * x)
+
+
+def chained_write_into_a_list(x):
+    rows = [np.zeros(3), np.zeros(3)]
+    for i in range(2):
+        rows[i][0] = x[i]
+    return np.sum(rows[0] * x)
+
+
+@pytest.mark.parametrize("f", [chained_write_at_an_argument, chained_write_into_a_list])
+def test_chained_writes_not_certainly_into_an_array_row_stay_declined(f):
+    args = (np.array([0.2, 0.8, 1.0]),) + ((1,) if f is chained_write_at_an_argument else ())
+    with pytest.raises(srcdiff.SrcdiffError, match=r"write x\[i, j\] = v instead"):
+        srcdiff.grad(f)(*args)
