@@ -265,3 +265,21 @@ def test_chained_writes_not_certainly_into_an_array_row_stay_declined(f):
     args = (np.array([0.2, 0.8, 1.0]),) + ((1,) if f is chained_write_at_an_argument else ())
     with pytest.raises(srcdiff.SrcdiffError, match=r"write x\[i, j\] = v instead"):
         srcdiff.grad(f)(*args)
+
+
+def written_through_asarray(x0):
+    x = x0 * 1.0
+    y = np.asarray(x)
+    y[0] = y[1] ** 2
+    return np.sum(x * x)
+
+
+@JIT
+def test_jvp_of_a_write_through_np_asarray(jit):
+    """`y = np.asarray(x)` is x itself, and `y[0] = ...` writes x; forward mode gave y's tangent a copy of x's (a
+    fresh value's tangent is copied where it is written), so x's tangent missed the write: jvp silently wrong."""
+    x = np.array([0.2, 0.8, 1.0])
+    v = np.array([1.0, -0.5, 2.0])
+    val, t = srcdiff.jvp(written_through_asarray, jit=jit)(x.copy(), v)
+    np.testing.assert_allclose(val, written_through_asarray(x.copy()))
+    np.testing.assert_allclose(t, numerical_grad(written_through_asarray, [x], 0) @ v, rtol=1e-6)

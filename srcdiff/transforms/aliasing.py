@@ -60,6 +60,11 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     return None
 
 
+def may_share_memory(value, name, kinds) -> bool:
+    """Whether `name = value` may bind memory another name already sees (a second name, a view, np.asarray(x))."""
+    return _view_source(value, name, kinds or {}) is not None
+
+
 def _asarray_names(fn) -> frozenset:
     """Names bound to np.asarray(v) in `fn`."""
     return frozenset(s.targets[0].id for s in walk_statements([fn]) if isinstance(s, gast.Assign)

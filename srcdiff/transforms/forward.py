@@ -20,6 +20,7 @@ from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
+from .aliasing import may_share_memory
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
@@ -425,10 +426,11 @@ class Forward:
         if d is None:
             d = call("rt.zeros_like", load(t))
         elif (not isinstance(value, gast.Name) and isinstance(d, gast.Name)
-              and (t in self.written or self.primals.get(d.id) in self.written)):
+              and (t in self.written or self.primals.get(d.id) in self.written)
+              and not may_share_memory(value, t, self.kinds)):
             # a fresh value whose tangent is another one as it is (y = np.copy(x), y = x + 1.0): a copy where
             # either array is written in place (y[i] = ..., or x[i] = ... while y is still read), so that the
-            # write into one tangent does not change the other
+            # write into one tangent does not change the other (np.asarray(x) is x itself: so is its tangent)
             d = call("rt.copy", d)
         out.append(assign(self.tan(t), d))
         return out
