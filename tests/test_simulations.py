@@ -283,3 +283,24 @@ def test_jvp_of_a_write_through_np_asarray(jit):
     val, t = srcdiff.jvp(written_through_asarray, jit=jit)(x.copy(), v)
     np.testing.assert_allclose(val, written_through_asarray(x.copy()))
     np.testing.assert_allclose(t, numerical_grad(written_through_asarray, [x], 0) @ v, rtol=1e-6)
+
+
+def rows_written_through_views(w):
+    M = np.zeros((3, 3))
+    for i in range(3):
+        row = M[i]
+        row[:] = w * (i + 1)
+        row[i] += 1.0
+    return np.sum(M @ w)
+
+
+@JIT
+def test_jvp_of_writes_through_a_row_view_of_an_array_made_inside(jit):
+    """`row = M[i]` then `row[:] = w * ...` (M made by np.zeros, so not varied until written): forward mode's
+    varied analysis passed the write to row only, so M had no tangent and row's was fresh zeros: jvp silently
+    wrong (reverse mode declines the view). A write through a view now varies the array it views."""
+    w = np.array([0.2, 0.8, 1.0])
+    v = np.array([1.0, -0.5, 2.0])
+    val, t = srcdiff.jvp(rows_written_through_views, jit=jit)(w.copy(), v)
+    np.testing.assert_allclose(val, rows_written_through_views(w))
+    np.testing.assert_allclose(t, numerical_grad(rows_written_through_views, [w], 0) @ v, rtol=1e-6)

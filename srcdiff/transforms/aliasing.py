@@ -15,7 +15,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
-from .kinds import is_array, is_scalar
+from .kinds import Kind, is_array, is_scalar
 from .purity import WRITES_INTO
 
 # calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
@@ -60,9 +60,13 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     return None
 
 
-def may_share_memory(value, name, kinds) -> bool:
-    """Whether `name = value` may bind memory another name already sees (a second name, a view, np.asarray(x))."""
-    return _view_source(value, name, kinds or {}) is not None
+def may_share_memory(value, name, kinds, array=False) -> bool:
+    """Whether `name = value` may bind memory another name already sees (a second name, a view, np.asarray(x));
+    `array`: `name` is known to be an array (it is written into), whatever `kinds` says."""
+    kinds = kinds or {}
+    if array and not is_array(kinds.get(name)):
+        kinds = {**kinds, name: Kind.array(None, None)}
+    return _view_source(value, name, kinds) is not None
 
 
 def _asarray_names(fn) -> frozenset:

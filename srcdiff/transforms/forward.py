@@ -20,7 +20,7 @@ from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
-from .aliasing import may_share_memory
+from .aliasing import may_share_memory, sharing_written_memory
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
@@ -191,12 +191,17 @@ def _value_sources(value, callees) -> list:
     return []
 
 
-def _edges(stmts, callees, out):
+def _edges(stmts, callees, out, written=frozenset()):
+    """(a, b) for each value a that depends on b. `written`: the names whose memory a write in place changes; a
+    view or second name of one (`row = M[i]`, then `row[:] = v`) passes what is written through it back to the
+    array it views, M."""
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             if isinstance(t, gast.Name):
                 out += [(t.id, src) for src in _value_sources(s.value, callees)]
+                if t.id in written and may_share_memory(s.value, t.id, {}, array=True):
+                    out += [(src, t.id) for src in _value_sources(s.value, callees)]
             elif isinstance(s.value, gast.Name):
                 out.append((t.value.id, s.value.id))
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
@@ -206,18 +211,18 @@ def _edges(stmts, callees, out):
             elif name in SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
                 out.append((args[0].id, args[2].id))
         for b in nested_blocks(s):
-            _edges(b, callees, out)
+            _edges(b, callees, out, written)
     return out
 
 
 def reaching(fn, seeds, callees) -> set:
     """The values whose derivatives reach the names `seeds` (in-place writes and stack pushes included)."""
-    return closure(seeds, _edges(fn.body, callees, []))
+    return closure(seeds, _edges(fn.body, callees, [], sharing_written_memory(fn)))
 
 
 def varied_names(fn, wrt, callees) -> set:
     """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
-    return closure(wrt, [(src, t) for t, src in _edges(fn.body, callees, [])])
+    return closure(wrt, [(src, t) for t, src in _edges(fn.body, callees, [], sharing_written_memory(fn))])
 
 
 # ---- zero tangents ------------------------------------------------------------------------------------
