@@ -304,3 +304,17 @@ def test_jvp_of_writes_through_a_row_view_of_an_array_made_inside(jit):
     val, t = srcdiff.jvp(rows_written_through_views, jit=jit)(w.copy(), v)
     np.testing.assert_allclose(val, rows_written_through_views(w))
     np.testing.assert_allclose(t, numerical_grad(rows_written_through_views, [w], 0) @ v, rtol=1e-6)
+
+
+def deposit_with_add_at(q):
+    rho = np.zeros(4)
+    np.add.at(rho, np.array([0, 2, 2, 3, 1]), q)
+    return np.sum(rho ** 2)
+
+
+def test_a_ufunc_method_is_declined_naming_it_with_a_loop_to_write():
+    """np.add.at(rho, cells, q) (a particle deposit) was declined as 'call to <built-in method at of numpy.ufunc
+    object at 0x...>: classes, instances and bound methods are not supported', with advice about objects."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)call to np\.add\.at: NumPy's ufunc methods.*a\[idx\[k\]\] "
+                                                   r"\+= v\[k\]"):
+        srcdiff.grad(deposit_with_add_at)(np.array([0.7, -0.4, 1.3, 0.2, 0.5]))
