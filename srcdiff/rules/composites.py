@@ -221,6 +221,12 @@ def _parts(a: dict) -> list:
     return [f"part{k}" for k in range(len(seq.elts))]
 
 
+def _append(a: dict):   # NumPy's np.append: both raveled and joined, or joined along the axis given
+    if a.get("axis") is None:
+        return "np.concatenate((np.ravel(rt.atleast_1d(arr)), np.ravel(rt.atleast_1d(values))))"
+    return "np.concatenate((arr, values), axis=axis)"
+
+
 def _vstack(a: dict):
     return "np.concatenate((" + "".join(f"rt.atleast_2d({p}), " for p in _parts(a)) + "), axis=0)"
 
@@ -418,6 +424,7 @@ COMPOSITES = {
     "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
     "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),
     "np.flipud": ("x", lambda a: "x[::-1]", [np.flipud], ""),
+    "np.append": ("arr, values, axis=None", _append, [np.append], ""),
     "np.vstack": ("tup", _vstack, [np.vstack], "list the arrays in a literal tuple: np.vstack((a, b))"),
     "np.hstack": ("tup", _hstack, [np.hstack], "list the arrays in a literal tuple: np.hstack((a, b))"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],
