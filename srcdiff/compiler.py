@@ -382,7 +382,8 @@ def _stack_kinds(ctx):
 
 
 def _forward_views(ctx):
-    aliasing.check_views(ctx.unit, {}, renames_only=True)   # tangents of views are views: fine
+    # tangents of views are views: fine; `a += v` of an array (known where the argument kinds are) is not
+    aliasing.check_views(ctx.unit, ctx.kinds if ctx.arg_kinds else {}, renames_only=True)
 
 
 def _dead_code(ctx):

@@ -411,7 +411,7 @@ class Jacobian(_Matrix):
         out_shape = np.shape(y) if y is not None else None
         if mode == "forward":
             fwd = self._forward()
-            cols = [(k, idx, np.asarray(fwd.call(args, tangents)[1])) for k, idx, tangents in self._directions(xs)]
+            cols = [(k, idx, np.asarray(fwd.call(_copies(args), tangents)[1])) for k, idx, tangents in self._directions(xs)]
             out_shape = cols[0][2].shape if cols else out_shape
             J = [np.empty(out_shape + s) for s in in_shapes]
             for k, idx, c in cols:
@@ -420,7 +420,8 @@ class Jacobian(_Matrix):
             rev = self._reverse()
             J = [np.empty(out_shape + s) for s in in_shapes]
             for idx, e in _basis(np.asarray(y, dtype=float)):
-                rows = rev(*args, e)[1]
+                # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
+                rows = rev(*_copies(args), e)[1]
                 for k, r in enumerate(rows if self.many else (rows,)):
                     J[k][idx] = r
         return self._shaped(J)

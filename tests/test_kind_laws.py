@@ -76,6 +76,8 @@ KIND_CASES = {
     "math.floor": [("math.floor(x)", s)], "math.ceil": [("math.ceil(x)", s)], "math.trunc": [("math.trunc(x)", s)],
     "math.isqrt": [("math.isqrt(x)", n)], "math.isnan": [("math.isnan(x)", s)], "math.isinf": [("math.isinf(x)", s)],
     "math.isfinite": [("math.isfinite(x)", s)],
+    "np.isclose": [("np.isclose(x, y)", v, u), ("np.isclose(x, y, rtol=1e-3)", M, v), ("np.isclose(x, y)", s, s)],
+    "np.allclose": [("np.allclose(x, y)", v, u), ("np.allclose(x, y, atol=1e-3)", M, v)],
     "rt.slogdet_sign": [("rt.slogdet_sign(x)", M)],
     "abs_int": [("abs_int(x)", n)],
     "round": [("round(x)", s), ("round(x, 2)", s), ("round(x, 1)", n)],

@@ -131,6 +131,11 @@ ENTRIES = {
     "np.flip": ("np.flip(x) * x + np.flip(x, 0) + np.flip(x, axis=-1) * 2.0", "r", [((2, 3),), ((4,),)]),
     "np.fliplr": ("np.fliplr(x) * x", "r", [((2, 3),)]), "np.flipud": ("np.flipud(x) * x", "r", [((2, 3),), ((3,),)]),
     "np.vstack": ("np.vstack((x, y)) * np.vstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (1, 3))]),
+    "np.append": ("np.append(x, y) * np.append(y, x) + np.sum(np.append(x, 2.0 * y, axis=0))", "rr",
+                  [((3,), (3,)), ((2, 3), (2, 3))]),
+    "np.meshgrid": ("np.sum(np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1]) + np.meshgrid(x, y, indexing='ij')[1] * "
+                    "np.meshgrid(2.0 * x, y, indexing='ij')[0]", "rr", [((3,), (2,))]),
+    "np.append scalar": ("np.append(x, y) * np.append(y * y, x)", "rr", [((3,), ()), ((), ())]),
     "np.hstack": ("np.hstack((x, y)) * np.hstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (2, 3))]),
     "rt.atleast_2d": ("np.atleast_2d(x) * y", "rr", [((3,), (2, 3)), ((2, 3), (2, 3)), ((), (2, 1))]),
     "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),

@@ -221,6 +221,36 @@ def _parts(a: dict) -> list:
     return [f"part{k}" for k in range(len(seq.elts))]
 
 
+def _append(a: dict):   # NumPy's np.append: both raveled and joined, or joined along the axis given
+    if a.get("axis") is None:
+        return "np.concatenate((np.ravel(rt.atleast_1d(arr)), np.ravel(rt.atleast_1d(values))))"
+    return "np.concatenate((arr, values), axis=axis)"
+
+
+def _meshgrid(a: dict):   # each grid: its vector along its axis, broadcast against zeros along the others' axes
+    xs = a.pop("xi", ())
+    if _value(a.pop("sparse", None), False) is not False:
+        raise Decline("sparse=True is not supported")
+    indexing = _value(a.pop("indexing", None), "xy")
+    copy_ = _value(a.pop("copy", None), True)
+    if indexing not in ("xy", "ij") or copy_ not in (True, False):
+        raise Decline("indexing= must be the literal 'xy' or 'ij', and copy= a literal")
+    if not xs:
+        raise Decline("no arrays given")
+    n = len(xs)
+    axis = list(range(n))
+    if indexing == "xy" and n > 1:
+        axis[0], axis[1] = 1, 0
+    for k, x in enumerate(xs):
+        a[f"part{k}"] = x
+
+    def along(k, e):
+        return f"{e}[" + ", ".join(":" if ax == axis[k] else "None" for ax in range(n)) + "]"
+    grids = [" + ".join([along(k, f"np.ravel(part{k})")] + [along(j, f"np.zeros_like(np.ravel(part{j}))")
+                                                             for j in range(n) if j != k]) for k in range(n)]
+    return "(" + "".join(f"{g}, " for g in grids) + ")"
+
+
 def _vstack(a: dict):
     return "np.concatenate((" + "".join(f"rt.atleast_2d({p}), " for p in _parts(a)) + "), axis=0)"
 
@@ -418,6 +448,9 @@ COMPOSITES = {
     "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
     "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),
     "np.flipud": ("x", lambda a: "x[::-1]", [np.flipud], ""),
+    "np.append": ("arr, values, axis=None", _append, [np.append], ""),
+    "np.meshgrid": ("*xi, copy=True, sparse=False, indexing='xy'", _meshgrid, [np.meshgrid],
+                    "index 1-d arrays with None to broadcast them: x[None, :] + 0.0 * y[:, None]"),
     "np.vstack": ("tup", _vstack, [np.vstack], "list the arrays in a literal tuple: np.vstack((a, b))"),
     "np.hstack": ("tup", _hstack, [np.hstack], "list the arrays in a literal tuple: np.hstack((a, b))"),
     "np.average": ("x, axis=None, weights=None, returned=None, keepdims=None", _average, [np.average],

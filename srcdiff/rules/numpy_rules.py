@@ -341,6 +341,7 @@ _NONDIFF = {
     "print": builtins.print, "math.floor": math.floor, "math.ceil": math.ceil, "math.isnan": math.isnan,
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "round": builtins.round,
+    "np.isclose": np.isclose, "np.allclose": np.allclose,   # (a solver's convergence test)
 }
 # their kind laws (transforms/kind_laws.py): eye and identity give matrices (of floats unless a dtype is given),
 # np.shape a tuple of ints as long as the rank, the index pairs two int vectors, searchsorted ints of v's rank,
@@ -352,7 +353,7 @@ _NONDIFF_KINDS = {
     "slice": "opaque", "print": "opaque", "math.floor": ("scalar", "i"), "math.ceil": ("scalar", "i"),
     "math.isnan": ("scalar", "b"), "math.isinf": ("scalar", "b"), "math.isfinite": ("scalar", "b"),
     "rt.slogdet_sign": "reduce", "math.isqrt": ("scalar", "i"), "math.trunc": ("scalar", "i"), "abs_int": "same",
-    "round": "round",
+    "round": "round", "np.isclose": ("broadcast", 0, "b"), "np.allclose": ("scalar", "b"),
 }
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)

@@ -15,7 +15,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
-from .kinds import is_array, is_scalar
+from .kinds import Kind, is_array, is_scalar
 from .purity import WRITES_INTO
 
 # calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
@@ -58,6 +58,15 @@ def _view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
             and isinstance(value.args[0], gast.Name) and value.args[0].id in asarrays):
         return value.args[0].id
     return None
+
+
+def may_share_memory(value, name, kinds, array=False) -> bool:
+    """Whether `name = value` may bind memory another name already sees (a second name, a view, np.asarray(x));
+    `array`: `name` is known to be an array (it is written into), whatever `kinds` says."""
+    kinds = kinds or {}
+    if array and not is_array(kinds.get(name)):
+        kinds = {**kinds, name: Kind.array(None, None)}
+    return _view_source(value, name, kinds) is not None
 
 
 def _asarray_names(fn) -> frozenset:
@@ -305,8 +314,8 @@ class _Flow:
     write, and its target, that changed its memory after it was bound). Relational, so that swapping two
     buffers in a loop keeps them apart. Branches join; loops run to a fixpoint."""
 
-    def __init__(self, unit, kinds, renames_only):
-        self.unit, self.kinds, self.renames_only = unit, kinds, renames_only
+    def __init__(self, unit, kinds, renames_only, in_place_only=False):
+        self.unit, self.kinds, self.renames_only, self.in_place_only = unit, kinds, renames_only, in_place_only
 
     def run(self, fn):
         self.asarrays = _asarray_names(fn)
@@ -345,6 +354,15 @@ class _Flow:
         copied = _ssa_copy(s)
         if copied is None:
             self.reads(s, state)
+        pushed = self.pushed(s)
+        if pushed is not None:     # a list holds the array itself: it shares memory with it
+            stack, items = pushed
+            for v in items:
+                shared = (partners.get(v, frozenset()) | {v}) - {stack}
+                partners[stack] = partners.get(stack, frozenset()) | shared
+                for p in shared:
+                    partners[p] = partners.get(p, frozenset()) | {stack}
+            return state
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _in_place(s, self.kinds):
             old = s.value.left.id     # `a += v` on an array: a write to the memory `a` names, seen by its views
             name = s.targets[0].id
@@ -363,6 +381,9 @@ class _Flow:
                 partners[p] = partners[p] - {name}
             stale.pop(name, None)
             src = _view_source(s.value, name, self.kinds, self.renames_only, self.asarrays)
+            if anno.get(s, anno.RETURN_VALUE) and not anno.has(s, anno.FUNC):
+                src = None   # the function's own result: nothing of it runs after this on its path (an inlined
+                # helper's result is its caller's value, which the caller may write through afterwards)
             if src is not None:
                 shared = (partners.get(src, frozenset()) | {src}) - {name}
                 partners[name] = shared
@@ -371,7 +392,7 @@ class _Flow:
             if copied in stale:     # SSA's copy of a stale view is stale: the read that counts is the copy's
                 stale[name] = stale[copied]
         elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
-              and isinstance(s.targets[0].value, gast.Name)):
+              and isinstance(s.targets[0].value, gast.Name) and not self.in_place_only):
             target = s.targets[0].value.id
             for p in partners.get(target, ()):
                 stale.setdefault(p, (s, target))
@@ -381,11 +402,36 @@ class _Flow:
     def copy(state):
         return dict(state[0]), dict(state[1])
 
+    def pushed(self, s):
+        """(the stack, the names of the arrays) of an append of the user's to a list (`rt.push(states, x)`, or
+        of a tuple of arrays), else None. (srcdiff's own pushes in a gradient differentiated again are left out:
+        its views pushed before a write to their array are read back for their shapes only.)"""
+        if self.renames_only or not (
+                isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
+                and len(s.value.args) == 2 and isinstance(s.value.args[0], gast.Name)):
+            return None     # (forward mode's lists hold the tangents too: writes into them are followed)
+        if is_generated_file(anno.get(s, anno.FILE) or self.unit.filename):
+            return None
+        k = self.kinds
+        items = {n.id for n in walk_names(s.value.args[1]) if isinstance(n.ctx, gast.Load)
+                 and (k.get(n.id) is None or is_array(k[n.id]))}
+        return s.value.args[0].id, items
+
     def reads(self, s, state):
         stale = state[1]
-        for n in sorted(_own_loads(s)):
+        loads = _own_loads(s)
+        pushed = self.pushed(s)
+        if pushed is not None:    # (a push reads none of what the list holds)
+            loads.discard(pushed[0])
+        for n in sorted(loads):
             if n in stale:
                 self.decline(n, *stale[n])
+
+    def stacks(self) -> set:
+        """The user's names of the lists the function appends to."""
+        versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})
+        found = {p[0] for p in map(self.pushed, walk_statements(self.unit.node.body)) if p is not None}
+        return found | {versions.get(n, n) for n in found}
 
     def decline(self, view, w, target):
         iterated = next((anno.get(s, anno.LOOP_COPY) for s in walk_statements(self.unit.node.body)
@@ -399,6 +445,13 @@ class _Flow:
         view, target, base = (versions.get(n, n) for n in (view, target, base))
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
+        if view in self.stacks():
+            fail(w, self.unit, f"this assignment writes in place into an array the list `{view}` holds (appended "
+                               f"before it as `{target}`), and the list is read afterwards: srcdiff does not follow "
+                               f"writes into the arrays a list holds",
+                 f"append a copy ({view}.append({target}.copy()))" + (
+                     f", or bind a new array instead of writing in place ({target} = {target} + v rather than "
+                     f"{target} += v)" if anno.get(w, anno.IN_PLACE) else ""))
         if view == target:     # two bindings of one name (a swap in a loop, then a second name written)
             fail(w, self.unit, f"this assignment writes in place into an array that `{view}` names at another "
                                f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
@@ -454,3 +507,7 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
     _Flow(unit, kinds, renames_only).run(unit.node)
+    if renames_only:
+        # (forward mode follows writes through views, but not `a += v` on an array, which it computes as
+        # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
+        _Flow(unit, kinds, False, in_place_only=True).run(unit.node)

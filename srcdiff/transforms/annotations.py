@@ -130,6 +130,11 @@ STACK_KINDS = _key("stack_kinds", """dict, on the FunctionDef: stack name -> sta
     pushed onto it, and the primal value it holds, which names its row tape).
     Written by stacks.record_stack_kinds (the compiler calls it); read by stacks.row_tapes.""")
 
+RETURN_VALUE = _key("return_value", """True on `result = value` that controlflow makes of the user's `return value` (inside a
+    loop, or in a branch): no statement of that function runs after it on its path, so no in-place write can
+    change the memory it binds before the function returns it. Written by controlflow; copied by anf; read by
+    aliasing (a write on the paths that did not return does not make the result stale).""")
+
 PROCEDURE = _key("procedure", """True on the FunctionDef of a user function that returns no value on any path (it is
     called for its effect: `bump(buf, i, v)` writes into buf): the front end gave it a final `return None`.
     Written by controlflow.structure; read by module_builder (such a function is inlined where its caller

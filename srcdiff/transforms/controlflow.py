@@ -77,7 +77,7 @@ class _ControlFlow:
         out = []
         for i, s in enumerate(stmts):
             if isinstance(s, gast.Return):
-                out += [copy_loc(assign(self.result, s.value, s.lineno), s),
+                out += [anno.set(copy_loc(assign(self.result, s.value, s.lineno), s), anno.RETURN_VALUE),
                         copy_loc(assign(self.returned, const(True), s.lineno), s)]
                 if in_loop:
                     out.append(copy_loc(gast.Break(), s))
@@ -235,7 +235,7 @@ def _hoist_final_return(body, cf):
         out = []
         for s in stmts:
             if isinstance(s, gast.Return):
-                out.append(copy_loc(assign(result, s.value, s.lineno), s))
+                out.append(anno.set(copy_loc(assign(result, s.value, s.lineno), s), anno.RETURN_VALUE))
             elif isinstance(s, gast.If):
                 s.body, s.orelse = rewrite(s.body), rewrite(s.orelse)
                 out.append(s)

@@ -10,7 +10,7 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from . import walrus
+from . import chained_writes, walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
@@ -66,6 +66,7 @@ class _Desugar:
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
+        self.facts: dict = {}       # (chained_writes: the names certainly bound to ints and to arrays)
 
     def block(self, stmts):
         out = []
@@ -332,6 +333,7 @@ class _Desugar:
         if isinstance(target, (gast.Tuple, gast.List)):
             return self.unpack(target, s.value, s)
         if isinstance(target, gast.Subscript):
+            target = s.targets[0] = chained_writes.merged_index(self.unit, target, self.facts)
             target.slice = self.expr(target.slice)
             target.value = self.expr(target.value)
         return [s]

@@ -20,6 +20,7 @@ from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
+from .aliasing import may_share_memory, sharing_written_memory
 from .activity import DIFF_BINOPS, SCATTER, bind, closure
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls)
@@ -190,12 +191,17 @@ def _value_sources(value, callees) -> list:
     return []
 
 
-def _edges(stmts, callees, out):
+def _edges(stmts, callees, out, written=frozenset()):
+    """(a, b) for each value a that depends on b. `written`: the names whose memory a write in place changes; a
+    view or second name of one (`row = M[i]`, then `row[:] = v`) passes what is written through it back to the
+    array it views, M."""
     for s in stmts:
         if isinstance(s, gast.Assign):
             t = s.targets[0]
             if isinstance(t, gast.Name):
                 out += [(t.id, src) for src in _value_sources(s.value, callees)]
+                if t.id in written and may_share_memory(s.value, t.id, {}, array=True):
+                    out += [(src, t.id) for src in _value_sources(s.value, callees)]
             elif isinstance(s.value, gast.Name):
                 out.append((t.value.id, s.value.id))
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
@@ -205,18 +211,18 @@ def _edges(stmts, callees, out):
             elif name in SCATTER and isinstance(args[0], gast.Name) and isinstance(args[2], gast.Name):
                 out.append((args[0].id, args[2].id))
         for b in nested_blocks(s):
-            _edges(b, callees, out)
+            _edges(b, callees, out, written)
     return out
 
 
 def reaching(fn, seeds, callees) -> set:
     """The values whose derivatives reach the names `seeds` (in-place writes and stack pushes included)."""
-    return closure(seeds, _edges(fn.body, callees, []))
+    return closure(seeds, _edges(fn.body, callees, [], sharing_written_memory(fn)))
 
 
 def varied_names(fn, wrt, callees) -> set:
     """Values that depend on a `wrt` parameter (in-place writes and stack pushes included)."""
-    return closure(wrt, [(src, t) for t, src in _edges(fn.body, callees, [])])
+    return closure(wrt, [(src, t) for t, src in _edges(fn.body, callees, [], sharing_written_memory(fn))])
 
 
 # ---- zero tangents ------------------------------------------------------------------------------------
@@ -340,6 +346,7 @@ class Forward:
         self.useful = reaching(self.fn, seeds, unit.callees)
         self.namer = Namer(names_in(self.fn) | {"np", "rt", "math"})
         self.tangents: dict = {}
+        self.primals: dict = {}   # tangent name -> its value's name
         self.written = written_through(self.fn)
         self.last_line = None
         for p in self.wrt:
@@ -355,6 +362,7 @@ class Forward:
     def tan(self, v: str) -> str:
         if v not in self.tangents:
             self.tangents[v] = self.namer.fresh("d_" + v)
+            self.primals[self.tangents[v]] = v
         return self.tangents[v]
 
     def dot(self, a):
@@ -422,8 +430,13 @@ class Forward:
             d = self.tuple_zero(value)
         if d is None:
             d = call("rt.zeros_like", load(t))
-        elif t in self.written and not isinstance(value, gast.Name) and isinstance(d, gast.Name):
-            d = call("rt.copy", d)   # e.g. y = np.copy(x) then y[i] = ...: d_y must not alias d_x
+        elif (not isinstance(value, gast.Name) and isinstance(d, gast.Name)
+              and (t in self.written or self.primals.get(d.id) in self.written)
+              and not may_share_memory(value, t, self.kinds)):
+            # a fresh value whose tangent is another one as it is (y = np.copy(x), y = x + 1.0): a copy where
+            # either array is written in place (y[i] = ..., or x[i] = ... while y is still read), so that the
+            # write into one tangent does not change the other (np.asarray(x) is x itself: so is its tangent)
+            d = call("rt.copy", d)
         out.append(assign(self.tan(t), d))
         return out
 

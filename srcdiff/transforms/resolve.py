@@ -166,6 +166,13 @@ class _Resolver(Transformer):
         if obj is sorted:
             fail(node, self.unit, "call to sorted(): Python's sort of a sequence has no differentiation rule",
                  "use np.sort(x), which srcdiff differentiates (ties keep their order)")
+        if isinstance(getattr(obj, "__self__", None), np.ufunc):
+            ufunc, method = obj.__self__.__name__, getattr(obj, "__name__", "?")
+            fail(node, self.unit, f"call to np.{ufunc}.{method}: NumPy's ufunc methods (np.add.at, np.add.reduce, "
+                                  "np.maximum.accumulate, ...) have no differentiation rule",
+                 "write a scatter-add as a loop (for k in range(len(idx)): a[idx[k]] += v[k]; a[idx] += v adds once "
+                 "where idx repeats an index, as NumPy does), and reductions and scans with np.sum, np.prod, "
+                 "np.max, np.cumsum, np.cumprod")
         if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",

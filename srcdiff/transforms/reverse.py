@@ -299,6 +299,12 @@ class Reverse(Storage, BackwardSweep):
                 kept = self.namer.fresh(ret.id + "_value")
                 fwd = fwd + [assign(kept, load(ret.id))]
                 ret = load(kept)
+            elif isinstance(ret, gast.Name) and self.written_anywhere and not is_scalar(self.kinds.get(ret.id)):
+                # the backward sweep restores what in-place writes overwrote (`u[0] = u_old`): an array result
+                # (or a view of one) would be returned as it was before them; keep a copy
+                kept = self.namer.fresh(ret.id + "_value")
+                fwd = fwd + [assign(kept, call("rt.copy", load(ret.id)))]
+                ret = load(kept)
             result = gast.Tuple(elts=[ret, result], ctx=gast.Load())
         backward_start = anno.set(comment("backward sweep"), anno.SWEEP, "backward")
         forward_start = anno.set(comment("forward sweep"), anno.SWEEP, "forward")
