@@ -254,6 +254,28 @@ def test_reverse_over_cholesky_grad():
                                rtol=1e-5, atol=1e-7)
 
 
+
+def chol_of(S):
+    return np.linalg.cholesky(S)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_cholesky_jvp_agrees_with_its_vjp_for_a_tangent_that_is_not_symmetric(jit):
+    """cholesky's adjoint is symmetric (as eigh's); its jvp took a tangent that is not symmetric as it was, so the
+    jacobian built by columns (jvp) and by rows (vjp) differed: it takes the tangent's symmetric part."""
+    a = np.array([[1.0, 0.2, -0.3], [0.1, 0.8, 0.4], [-0.2, 0.3, 1.1]])
+    S = a @ a.T + np.eye(3)
+    t, c = RNG.normal(size=(3, 3)), RNG.normal(size=(3, 3))
+    _, d = srcdiff.jvp(chol_of, jit=jit)(S, t)
+    _, g = srcdiff.vjp(chol_of, jit=jit)(S, c)
+    np.testing.assert_allclose(np.sum(d * c), np.sum(g * t), rtol=1e-10)
+    sym = 0.5 * (t + t.T)
+    np.testing.assert_allclose(d, (np.linalg.cholesky(S + EPS * sym) - np.linalg.cholesky(S - EPS * sym)) / (2 * EPS),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(srcdiff.jacobian(chol_of, jit=jit, mode="forward")(S),
+                               srcdiff.jacobian(chol_of, jit=jit, mode="reverse")(S), atol=1e-12)
+
+
 def layer(p, s):
     w, b = p
     return np.sum(np.sin(w) * s) * b + b ** 3

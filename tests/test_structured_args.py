@@ -326,3 +326,53 @@ def test_comprehensions_over_tuple_arguments_are_written_out(jit):
                 a[k][j] = v
                 return comprehension_penalties(*a)
             np.testing.assert_allclose(got[j], numerical_grad(f, [leaf], 0), rtol=1e-5, atol=1e-7)
+
+
+def sliced_layers(params, x):
+    """Constant slices of a list argument, as users write MLPs (`for W, b in params[:-1]`)."""
+    h = x
+    for W, b in params[:-1]:
+        h = np.tanh(h @ W + b)
+    hidden = params[1:]
+    for i in range(len(hidden)):
+        W, b = hidden[i]
+        h = h + 0.1 * np.sum(W) * np.sum(b)
+    W, b = params[-1]
+    pairs = sum(np.sum(u[1] * v[1]) for u, v in zip(params[:-1], params[1:]))
+    return np.sum((h @ W + b) ** 2) + pairs + len(params[::2]) * np.sum(params[0][1]) + np.sum(net(params[1:], x[0]))
+
+
+def net(ps, h):
+    for W, b in ps:
+        h = np.tanh(h @ W[:h.shape[0]] + b)
+    return h
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_constant_slices_of_a_list_argument(jit):
+    """`for W, b in params[:-1]` was declined ("a tuple/list argument can only be indexed by a constant here"):
+    a slice by constants is the tuple of its items (looped over, zipped, passed to a helper, bound to a name and
+    indexed); a slice by a variable is still declined at its line."""
+    rng = np.random.default_rng(5)
+    params = [(rng.normal(size=(3, 4)), rng.normal(size=4)), (rng.normal(size=(4, 4)), rng.normal(size=4)),
+              (rng.normal(size=(4, 4)), rng.normal(size=4))]
+    x = rng.normal(size=(5, 3))
+    grads = srcdiff.grad(sliced_layers, jit=jit)(params, x)
+    assert isinstance(grads, list) and len(grads) == 3
+    _check_layer_grads(sliced_layers, params, x, grads)
+    t = [(rng.normal(size=W.shape), rng.normal(size=b.shape)) for W, b in params]
+    _, d = srcdiff.jvp(sliced_layers, jit=jit)(params, x, t)
+    np.testing.assert_allclose(d, sum(np.sum(g * v) for gl, tl in zip(grads, t) for g, v in zip(gl, tl)), rtol=1e-9)
+
+
+def sliced_by_a_variable(params, x, n):
+    for W in params[:n]:
+        x = np.tanh(x @ W)
+    return np.sum(x)
+
+
+def test_a_slice_of_a_list_argument_by_a_variable_is_declined_at_its_line():
+    params = [np.eye(3), np.eye(3)]
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a tuple/list argument can only be "
+                                                   r"indexed by a constant here"):
+        srcdiff.grad(sliced_by_a_variable)(params, np.ones(3), 1)

@@ -91,9 +91,11 @@ def cholesky_grad_vjp_L(L, v, g):
 
 @register_jitable
 def cholesky_jvp(L, dA):
-    """Tangent of L = cholesky(A): L Φ(L⁻¹ dA L⁻ᵀ) with Φ taking the lower half, halved diagonal."""
+    """Tangent of L = cholesky(A): L Φ(L⁻¹ sym(dA) L⁻ᵀ) with Φ taking the lower half, halved diagonal and
+    sym(dA) = (dA + dAᵀ) / 2: the tangent along the symmetric part of dA, as cholesky_grad's adjoint is symmetric
+    (forward and reverse mode agree for any tangent, a jacobian built by columns and by rows is the same)."""
     Linv = np.linalg.inv(L)
-    m = Linv @ dA @ Linv.T
+    m = Linv @ (0.5 * (dA + dA.T)) @ Linv.T
     n = m.shape[0]
     for i in range(n):
         m[i, i] *= 0.5

@@ -1,7 +1,8 @@
 """The "flatten" pass of compiler.FRONT_END (only for tuple/list arguments).
 
 Give every array or float inside a structured argument a
-parameter of its own. `params[0]`, `w, b = params`, `len(params)` and loops over the structure
+parameter of its own. `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
+of its items; bound to a name, a structure of its own) and loops over the structure
 (`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
 and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
 A name bound again (the parameter itself, or a local bound to it and later to something else) is not
@@ -52,7 +53,7 @@ class _Flatten:
     def __init__(self, unit, structs: dict, rebound=frozenset()):
         self.unit = unit
         self.alias = {}  # local name -> (param, path)
-        self.structs = structs
+        self.structs = dict(structs)   # (and the constant slices bound to a name: `hidden = params[:-1]`)
         self.rebound = rebound   # names that stay values: bound to the literal of their items
 
     def leaf_names(self, name, struct, path=()):
@@ -81,6 +82,8 @@ class _Flatten:
             if self.struct_at(*base) is None:
                 return None
             k = literal_int(node.slice)
+            if k is None and self.sliced(node) is not None:   # `params[:-1]`: several items, not one (sliced)
+                return None
             if k is None:
                 fail(node, self.unit, "a tuple/list argument can only be indexed by a constant here",
                      "index with literal integers, unpack it, or loop over it directly")
@@ -91,6 +94,25 @@ class _Flatten:
                 fail(node, self.unit, f"index {k} out of range for a structure of {len(s or [])} items")
             return base[0], base[1] + (k % len(s),)
         return None
+
+    def sliced(self, node):
+        """The items [(param, path), ...] of a structured value sliced by constants (`params[:-1]`,
+        `layers[1::2]`), else None."""
+        if not (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Slice)):
+            return None
+        base = self.ref(node.value)
+        if base is None or self.struct_at(*base) is None:
+            return None
+        bounds = [None if b is None else literal_int(b) for b in (node.slice.lower, node.slice.upper, node.slice.step)]
+        if any(v is None for v, b in zip(bounds, (node.slice.lower, node.slice.upper, node.slice.step))
+               if b is not None) or bounds[2] == 0:
+            return None
+        return [(base[0], base[1] + (k,)) for k in range(len(self.struct_at(*base)))[slice(*bounds)]]
+
+    def sliced_literal(self, node):
+        """A constant slice of a structured value as the tuple literal of its items (nested structures nested)."""
+        return copy_loc(gast.Tuple(elts=[self.items(p, path, node) for p, path in self.sliced(node)],
+                                   ctx=gast.Load()), node)
 
     def leaf(self, param, path, node):
         if self.struct_at(param, path) is not None:
@@ -109,6 +131,8 @@ class _Flatten:
     def literal(self, node):
         """`node` as a tuple literal of its items' parameters where it names a structured value (nested
         structures nested), else `node`."""
+        if self.sliced(node) is not None:
+            return self.sliced_literal(node)
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
             return node
@@ -126,6 +150,8 @@ class _Flatten:
 
         class T(Transformer):
             def visit_Subscript(self, n):
+                if outer.sliced(n) is not None:
+                    return outer.sliced_literal(n)
                 r = outer.ref(n)
                 if r is not None:
                     return outer.leaf(*r, n)
@@ -139,6 +165,9 @@ class _Flatten:
                 return n
 
             def visit_Call(self, n):
+                if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
+                        and outer.sliced(n.args[0]) is not None):
+                    return copy_loc(const(len(outer.sliced(n.args[0]))), n)
                 if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
@@ -243,6 +272,15 @@ class _Flatten:
         fail(like, self.unit, "unsupported target for a tuple/list argument")
 
     def stmt(self, s):
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
+                and self.sliced(s.value) is not None):
+            # `hidden = params[:-1]`: a structure of its own, whose leaves are the slice's
+            name, items = s.targets[0].id, self.sliced(s.value)
+            self.structs[name] = [self.struct_at(*it) for it in items]
+            return [copy_loc(assign(leaf, load(src), s.lineno), s) for k, it in enumerate(items)
+                    for leaf, src in zip(self.leaf_names(name, self.structs[name][k], (k,)),
+                                         self.leaf_names(it[0], self.struct_at(*it), it[1]))]
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
             r = self.ref(s.value)
             if r is not None and self.struct_at(*r) is not None:
@@ -274,6 +312,9 @@ class _Flatten:
         of one (with a constant start). Each item is ("ref", param, path), ("const", k) or ("tuple", items).
         None where `it` is anything else (a loop that stays a loop), or reads a name the loop's body
         (`rebound`) binds: Python evaluates it once, before the loop."""
+        part = self.sliced(it)
+        if part is not None:
+            return [("ref", p, path) for p, path in part]
         r = self.ref(it)
         if r is not None:
             s = self.struct_at(*r)
@@ -305,7 +346,10 @@ class _Flatten:
         return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
 
     def static_int(self, node):
-        """An integer known here: a literal, or `len` of a structure."""
+        """An integer known here: a literal, or `len` of a structure (or of a constant slice of one)."""
+        if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
+                and len(node.args) == 1 and not node.keywords and self.sliced(node.args[0]) is not None):
+            return len(self.sliced(node.args[0]))
         if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
                 and len(node.args) == 1 and not node.keywords and self.ref(node.args[0]) is not None
                 and self.struct_at(*self.ref(node.args[0])) is not None):
@@ -314,6 +358,8 @@ class _Flatten:
 
     def iterates_structure(self, it) -> bool:
         """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
+        if self.sliced(it) is not None:
+            return True
         r = self.ref(it)
         if r is not None:
             return self.struct_at(*r) is not None
