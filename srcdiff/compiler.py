@@ -251,6 +251,8 @@ def _generated(ctx):
         ctx.unit.node = bounds.drop_tests(ctx.unit.node)
         _mark_placeholders(ctx.unit)
     lists.separate(ctx.unit.node)       # (xs, ys = [], []; traj = [y0] appended to: one list per statement)
+    if ctx.forward_mode:                # (pts.append((u, v)) ... np.array(pts): reverse mode's check does this)
+        lists.rows_as_arrays(ctx.unit.node)
     ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
