@@ -137,6 +137,7 @@ class Context:
     callee_derivative: Callable | None = None
     callee_kind: Callable | None = None
     inline_callee: Callable | None = None
+    inlining: tuple = ()    # (middle end) ids of the functions whose calls stay calls: the one differentiated
     arg_kinds: dict = field(default_factory=dict)
     typed: bool = False                 # (front end) the kinds will be known where it is differentiated
     arg_dims: dict = field(default_factory=dict)
@@ -250,6 +251,8 @@ def _generated(ctx):
         ctx.unit.node = bounds.drop_tests(ctx.unit.node)
         _mark_placeholders(ctx.unit)
     lists.separate(ctx.unit.node)       # (xs, ys = [], []; traj = [y0] appended to: one list per statement)
+    if ctx.forward_mode:                # (pts.append((u, v)) ... np.array(pts): reverse mode's check does this)
+        lists.rows_as_arrays(ctx.unit.node)
     ctx.unit.node = logdomain.split_adjoints(logdomain_scales.untape_scales(forward.lower_stacks(ctx.unit.node)))
     if not ctx.forward_mode:
         ctx.unit.node = _fold_negative_constants(ctx.unit.node)
@@ -287,7 +290,7 @@ def _copy_unit(ctx):
 
 
 def _inline(ctx):
-    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee)
+    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining)
 
 
 def _cse(ctx):
@@ -609,8 +612,10 @@ def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     return run(ANF, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
-def middle_end(unit: parse.Unit, inline_callee=None) -> parse.Unit:
-    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee)).unit
+def middle_end(unit: parse.Unit, inline_callee=None, inlining: tuple = ()) -> parse.Unit:
+    """The unit in SSA, its calls inlined by `inline_callee` but those of the functions `inlining` names (by
+    id): a recursive function's calls of itself stay calls of its derivative, not its body inlined once more."""
+    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee, inlining=inlining)).unit
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,

@@ -42,6 +42,7 @@ class Module:
     kinds: dict = field(default_factory=dict)         # reverse-mode function name -> the kinds of its names (COMPILED)
     forward_kinds: dict = field(default_factory=dict)  # forward-mode function name -> the kinds of its primal names
     in_progress: set = field(default_factory=set)     # keys of module.derivatives being generated (derivative_name)
+    recursive: dict = field(default_factory=dict)     # id -> whether the function calls itself (_recursive)
     mode: str = "grad"
     entry: str = ""
 
@@ -157,17 +158,29 @@ def _rename_callees(module, unit, node):
             n.func.id = mapping[n.func.id]
 
 
-def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
+def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
     """The unit in SSA with user calls inlined (their `typed` units: see _unit_for); calls that stay get
-    module-level primal names. Returns (ssa unit, {module name of a remaining callee: its object})."""
+    module-level primal names. Returns (ssa unit, {module name of a remaining callee: its object}). `root`: the
+    object the unit was made from. A recursive function is inlined only where no recursive function's body
+    holds the call (`root`'s included): there it stays a call of its derivative, which calls itself. Its body
+    inlined there instead would be unrolled once more at each such call, and forward mode over that gradient
+    unrolls it again at each of its calls (an hvp of a recursion of a few calls grew to thousands of lines,
+    which Numba took minutes to type)."""
+    held = {} if root is None else {id(root): root}     # the objects the inlining stack names, by id
+    roots = tuple(held)
+
     def inline_callee(obj, stack=(), structs=None):
         """The callee's ANF unit with its calls inlined; `structs`: its tuple parameters' structures (their
         items become parameters of their own, flatten.py), for a call that passes tuples of the caller's values."""
+        held[id(obj)] = obj
+        if len(stack) >= 4 + len(roots) or (_recursive(module, obj) and any(
+                _recursive(module, held[i]) for i in stack[:-1] if i in held)):
+            return None
         callee = _unit_for(module, obj, structs, typed=typed, for_call=True)
         return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack, sts=None: inline_callee(o, st, sts),
-                                   stack) if len(stack) < 4 else None
+                                   stack)
 
-    ssa_unit = compiler.middle_end(unit, inline_callee)
+    ssa_unit = compiler.middle_end(unit, inline_callee, roots)
     for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
         if const_name not in module.bindings:
             module.bindings[const_name] = value
@@ -179,6 +192,26 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False):
     local_to_obj = {primal_name(module, t): t for t in remaining.values() if t is not None}
     ssa_unit.callees = local_to_obj
     return ssa_unit, local_to_obj
+
+
+def _recursive(module: Module, obj) -> bool:
+    """Does `obj` call itself, directly or through the functions it calls (as the front end resolved them)?"""
+    k = _key(obj)
+    if k not in module.recursive:
+        seen, todo = set(), list(_callees_of(module, obj))
+        while todo:
+            o = todo.pop()
+            if _key(o) not in seen:
+                seen.add(_key(o))
+                todo.extend(_callees_of(module, o))
+        module.recursive[k] = k in seen
+    return module.recursive[k]
+
+
+def _callees_of(module: Module, obj) -> list:
+    """The user functions `obj` calls, from any front-end unit of it the module made (else made now)."""
+    unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None) or _unit_for(module, obj)
+    return [o for o in unit.callees.values() if o is not None]
 
 
 def _effect_free_callees(module: Module, local_to_obj: dict) -> frozenset:
@@ -240,7 +273,7 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
     module.derivatives[k] = name
 
-    ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds))
+    ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds), root=obj)
     if forward_mode:
         module.versions.update(anno.get(ssa_unit.node, anno.SSA_VERSIONS, {}))
 

@@ -162,6 +162,19 @@ def _for_iter(tree, pred):
     return any(pred(n.iter) for n in _walk(tree, ast.For))
 
 
+def _range_names(tree, conditional=False) -> set:
+    """The names bound to `range(...)` (`conditional`: to a conditional expression whose branches are ranges)."""
+    def ranged(v):
+        return ranged(v.body) and ranged(v.orelse) if isinstance(v, ast.IfExp) else _is_call(v, "range")
+    return {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.IfExp) == conditional and ranged(a.value)}
+
+
+def _loop_over_range_name(tree, conditional=False) -> bool:
+    names = _range_names(tree, conditional)
+    return _for_iter(tree, lambda it: isinstance(it, ast.Name) and it.id in names)
+
+
 def _is_call(node, name):
     return isinstance(node, ast.Call) and _call_name(node) == name
 
@@ -561,6 +574,8 @@ DETECTORS = {
     "if/elif/else": lambda t: any(n.orelse and isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If))
     and any(n.orelse and not isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If)),
     FOR: lambda t: _for_iter(t, lambda it: _is_call(it, "range")),
+    f"{FOR} :: also one bound to a name first": _loop_over_range_name,
+    f"{FOR} :: also by a conditional expression": lambda t: _loop_over_range_name(t, conditional=True),
     f"{FOR} :: arrays": lambda t: _for_iter(t, lambda it: isinstance(it, (ast.Name, ast.Subscript))),
     f"{FOR} :: zip": lambda t: _for_iter(t, lambda it: _is_call(it, "zip")),
     f"{FOR} :: enumerate": lambda t: _for_iter(t, lambda it: _is_call(it, "enumerate")),

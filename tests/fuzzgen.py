@@ -895,7 +895,8 @@ class Gen:
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"]
-                             + (["revarr", "revzip", "revenum", "revtuple"] if self.has("reversed") else []))
+                             + (["revarr", "revzip", "revenum", "revtuple"] if self.has("reversed") else [])
+                             + (["rangename"] if self.has("rangename") else []))
             pre = []
             if form == "array":
                 e = self.fresh("e")
@@ -974,6 +975,13 @@ class Gen:
                 head = f"for {w}, {v} in {seq}:"
                 self.bind(inner, w, "m")
                 self.bind(inner, v, "v")
+            elif form == "rangename":   # a range bound to a name first, also by a conditional expression (README)
+                i, order = self.fresh("i"), self.fresh("order")
+                up = self.pick([f"range({self.N})", f"range({self.choose(2)}, {self.N}, {1 + self.choose(2)})"])
+                down = f"range({self.N - 1}, {self.pick(['-1', '0'])}, {-1 - self.choose(2)})"
+                pre = [f"{order} = {self.pick([up, down, f'{down} if {self.cond(env)} else {up}'])}"]
+                head = f"for {i} in {order}:"
+                inner["loops"].append(i)
             elif form == "reversed":
                 i = self.fresh("i")
                 if self.coin(4):    # with a step of either sign: the items are indices in [0, N)
@@ -1526,7 +1534,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # items, bound together, stacked along axis 1; tuples written into arrays and passed to NumPy
                 # functions; a 1-D mask beside another index (p[hit, 1] *= -0.9); a factory's function relying on
                 # its defaults or called by keyword (README 'Factories')
-                "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw")
+                "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw",
+                # README: a loop over a range bound to a name first, also by a conditional expression
+                "rangename")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

@@ -278,3 +278,41 @@ def test_iterables_srcdiff_cannot_lower_are_named(tmp_path, body, what):
     with pytest.raises(srcdiff.SrcdiffError, match=what) as err:
         srcdiff.grad(mod.f)(np.array([0.2, 0.7]))
     assert "user_loops.py:3" in str(err.value)
+
+
+# ---- a range bound to a name, then looped over (`order = ... if rev else range(n)`; `for t in order:`) ---------
+def sweep_in_order(x, rev):
+    n = x.shape[0]
+    order = range(n - 1, -1, -1) if rev else range(n)
+    s = 0.0
+    for t in order:
+        s = np.sin(s + x[t]) * x[t]
+    return s
+
+
+def sweep_in_a_branch_order(x, rev):
+    if rev:
+        order = range(x.shape[0] - 1, -1, -2)
+    else:
+        order = range(1, x.shape[0])
+    s = 0.0
+    for k, t in enumerate(order):
+        s = np.cos(s * x[t]) + x[t] * k
+    return s + len(order)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [sweep_in_order, sweep_in_a_branch_order], ids=lambda f: f.__name__)
+def test_a_range_bound_to_a_name(f, jit):
+    """desugar lowers `for t in order:` to `t = order[k]`, which Numba cannot do to a range object ("No
+    implementation of function getitem"): a range bound to a name is the array of its items (np.arange)."""
+    x, v = np.array([0.3, -0.7, 1.2, 0.5]), np.array([1.0, -0.5, 0.25, 0.4])
+    for rev in (True, False):
+        g = srcdiff.grad(f, wrt=0, jit=jit)(x, rev)
+        np.testing.assert_allclose(g, numerical_grad(f, [x, rev], 0), rtol=1e-5, atol=1e-8)
+        value, tangent = srcdiff.jvp(f, wrt=0, jit=jit)(x, rev, v)
+        np.testing.assert_allclose(value, f(x, rev), rtol=1e-12)
+        np.testing.assert_allclose(tangent, g @ v, rtol=1e-10, atol=1e-12)
+        gp = srcdiff.grad(f, wrt=0)
+        fd = (gp(x + 1e-6 * v, rev) - gp(x - 1e-6 * v, rev)) / 2e-6
+        np.testing.assert_allclose(srcdiff.hvp(f, wrt=0, jit=jit)(x, rev, v), fd, rtol=1e-5, atol=1e-7)

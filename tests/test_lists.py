@@ -363,3 +363,47 @@ def test_a_list_appended_to_a_stack_says_to_append_its_array():
         srcdiff.grad(stacked_lists)(np.ones(3))
     text = str(err.value)
     assert "appended to another list" in text and ".append(np.array(row))" in text and "<- nested" in text, text
+
+
+def appends_tuple_literals(x, a):
+    pts = []
+    for i in range(len(x)):
+        if x[i] > 0.3:
+            pts.append((x[i] * a, np.sin(x[i])))
+    P = np.array(pts)
+    return np.sum(P[:, 0] * P[:, 1])
+
+
+def appends_a_name_of_a_tuple(x, a):
+    pts = []
+    for i in range(len(x)):
+        p = (x[i] * a, np.sin(x[i]))
+        pts.append(p)
+    P = np.asarray(pts)
+    return np.sum(P[:, 0] * P[:, 1])
+
+
+def appends_list_literals(x, a):
+    rows = []
+    for i in range(len(x)):
+        rows.append([np.cos(x[i]) * a, x[i] ** 2, 1.0])
+    R = np.array(rows)
+    return np.sum(np.tanh(R @ np.array([0.5, -1.0, 2.0])))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [appends_tuple_literals, appends_a_name_of_a_tuple, appends_list_literals])
+def test_forward_mode_over_tuples_appended_then_converted(f, jit):
+    """jvp under jit declined at `np.array(pts)` (Numba: "No implementation of function stack_array"): forward mode
+    appended the tuple itself, rt.stack_array takes arrays or numbers; reverse mode's rewrite of such an item into
+    the row np.array makes of it ran in reverse mode only. It runs in forward mode too."""
+    x, v = np.array([0.31, 0.7, 0.21, 0.45, 0.97]), np.array([0.4, -1.0, 0.3, 0.8, -0.2])
+    g = srcdiff.grad(f, wrt=(0, 1))
+    value, tangent = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(x, 1.3, (v, 0.7))
+    assert value == pytest.approx(f(x, 1.3))
+    gx, ga = g(x, 1.3)
+    assert tangent == pytest.approx(gx @ v + ga * 0.7, rel=1e-10)
+    got = srcdiff.hvp(f, wrt=(0, 1), jit=jit)(x, 1.3, (v, 0.7))
+    plus, minus = g(x + 1e-6 * v, 1.3 + 0.7e-6), g(x - 1e-6 * v, 1.3 - 0.7e-6)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], (plus[k] - minus[k]) / 2e-6, rtol=1e-5, atol=1e-7)

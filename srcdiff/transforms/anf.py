@@ -17,6 +17,17 @@ def is_atom(e) -> bool:
     return isinstance(e, (gast.Name, gast.Constant))
 
 
+def _unnegated(test, body, orelse):
+    """(test, body, orelse) of a branch on `not c` as a branch on `c`, its sides swapped (the same in Python).
+    Named (`cond2 = not cond`), the negation hid from Numba what `cond` tests: it prunes the branch that a test
+    of an argument against None (`if w is None:`, where w is None or an array) cannot take, but not through a
+    `not`, and then typed that branch (`None * y`: "No implementation of function mul"). The dead-code pass
+    writes `if not c:` again where the first side is empty, which Numba reads as a branch on `c`."""
+    while isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+        test, body, orelse = test.operand, orelse, body
+    return test, body, orelse
+
+
 class _ANF:
     def __init__(self, unit):
         self.unit = unit
@@ -50,8 +61,9 @@ class _ANF:
                 return pre + [self._loc(assign(tgt, val))]
             fail(s, self.unit, "unsupported assignment target")
         if isinstance(s, gast.If):
-            test = self.atom(s.test, pre, "cond")
-            return pre + [self._loc(gast.If(test=test, body=self.block(s.body), orelse=self.block(s.orelse)), s)]
+            test, body, orelse = _unnegated(s.test, s.body, s.orelse)
+            test = self.atom(test, pre, "cond")
+            return pre + [self._loc(gast.If(test=test, body=self.block(body), orelse=self.block(orelse)), s)]
         if isinstance(s, gast.For):
             it = s.iter
             if not (isinstance(it, gast.Call) and dotted_name(it.func) == "range"):
@@ -164,10 +176,11 @@ class _ANF:
             return gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
         if isinstance(e, gast.IfExp):
             name = self.namer.fresh(base)
-            test = self.atom(e.test, pre, "cond")
+            test, yes, no = _unnegated(e.test, e.body, e.orelse)
+            test = self.atom(test, pre, "cond")
             body, orelse = [], []
-            body.append(self._loc(assign(name, self.op(e.body, body, base))))
-            orelse.append(self._loc(assign(name, self.op(e.orelse, orelse, base))))
+            body.append(self._loc(assign(name, self.op(yes, body, base))))
+            orelse.append(self._loc(assign(name, self.op(no, orelse, base))))
             pre.append(self._loc(gast.If(test=test, body=body, orelse=orelse)))
             return load(name)
         if isinstance(e, gast.BoolOp):

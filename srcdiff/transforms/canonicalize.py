@@ -54,6 +54,8 @@ class _Canon(Transformer):
         self.generic_visit(node)
         if len(node.targets) == 1 and isinstance(node.targets[0], gast.Subscript) and _is_literal_seq(node.value):
             node.value = self._literal_array(node.value, node)
+        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and _is_range(node.value):
+            node.value = _as_arange(node.value)
         return node
 
     def visit_BinOp(self, node):
@@ -406,6 +408,21 @@ def array_parameters(name):
     if rule is None or rule.nondiff or rule.namespace:
         return None
     return list(rule.signature.parameters), {p for p, v in rule.vjp.items() if v is not None}
+
+
+def _is_range(e) -> bool:
+    """`range(...)`, or a conditional expression of them (`range(n - 1, -1, -1) if rev else range(n)`)."""
+    if isinstance(e, gast.IfExp):
+        return _is_range(e.body) and _is_range(e.orelse)
+    return isinstance(e, gast.Call) and dotted_name(e.func) == "range" and 1 <= len(e.args) <= 3 and not e.keywords
+
+
+def _as_arange(e):
+    """A range bound to a name (`order = range(n)`, then `for t in order:`) as the array of its items: desugar
+    indexes what a loop runs over (`t = order[k]`), which Numba cannot do to a range object."""
+    if isinstance(e, gast.IfExp):
+        return copy_loc(gast.IfExp(test=e.test, body=_as_arange(e.body), orelse=_as_arange(e.orelse)), e)
+    return copy_loc(gast.Call(func=dotted("np.arange"), args=e.args, keywords=[]), e)
 
 
 def _is_literal_seq(e) -> bool:

@@ -11,7 +11,8 @@ between (so a list made anew in each iteration of a loop and converted at its en
 the user's line, a list used otherwise (indexed, iterated, summed, passed to a function or returned: convert it
 once and use the array), converted twice, in a branch or loop of its own, after such a jump or appended to after
 its conversion, or both converted and popped.
-Forward mode (jvp) keeps lists as lists at run time and needs none of this.
+Forward mode (jvp) keeps lists as lists at run time and needs none of this but the rows: a tuple appended to a
+list converted once is appended as np.array of it in both modes (rows_as_arrays).
 """
 from __future__ import annotations
 
@@ -112,14 +113,22 @@ def check(unit) -> None:
         for t in s.targets:
             if isinstance(t, gast.Name) and t.id in stacks and not _empty_list(s):
                 fail(s, unit, f"the list `{t.id}` is bound again to another value", _ADVICE)
-    for name in sorted(stacks):     # first each converted list's tuple and list items as the rows it makes, so
+    rows_as_arrays(fn)      # first each converted list's tuple and list items as the rows it makes, so that a
+    for name in sorted(stacks):     # list appended to it (rows.append(row)) is converted there, whatever order
+        _check_list(unit, fn, name, stacks)     # the lists are checked in
+
+
+def rows_as_arrays(fn) -> None:
+    """Each list of `fn` converted once: its tuple and list items appended as the rows the conversion makes of
+    them (_items_as_arrays). Reverse mode (check) and forward mode (compiler's "generated" pass) both: a list of
+    tuples is no stack Numba's rt.stack_array takes ("No implementation of function stack_array")."""
+    stacks = list_names(fn)
+    for name in sorted(stacks):
         appends = [n for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
                    and n.func.attr == "append" and isinstance(n.func.value, gast.Name) and n.func.value.id == name]
         conversions = [n for n in walk(fn) if conversion_of(n, stacks) == name]
-        if len(conversions) == 1:   # that a list appended to it (rows.append(row)) is converted there, whatever
-            _items_as_arrays(fn, appends, conversions[0])       # order the lists are checked in
-    for name in sorted(stacks):
-        _check_list(unit, fn, name, stacks)
+        if len(conversions) == 1:
+            _items_as_arrays(fn, appends, conversions[0])
 
 
 def _check_list(unit, fn, name, stacks):
