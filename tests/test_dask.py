@@ -328,9 +328,12 @@ def test_vi_fit_dask_full_data_needs_separate_prior():
                progress=False, jit=False)
 
 
-def test_vi_fit_dask_minibatches_recover_posterior():
+@pytest.mark.parametrize("chunks", [(50,) * 8, (0, 150, 0, 250, 0)])
+def test_vi_fit_dask_minibatches_recover_posterior(chunks):
+    """Minibatches drawn from random chunks; empty chunks are never drawn (they once made NumPy's
+    choice without replacement raise 'Fewer non-zero entries in p than size')."""
     X, y = lin_data(400)
-    Xd, yd = da.from_array(X, chunks=(50, 3)), da.from_array(y, chunks=50)
+    Xd, yd = da.from_array(X, chunks=(chunks, 3)), da.from_array(y, chunks=(chunks,))
     res = vi.fit(lin_log_lik, vi.MeanFieldNormal(3), data=(Xd, yd), batch_size=25, log_prior=lin_log_prior,
                  steps=1500, lr=0.02, seed=0, progress=False, average=0.5, jit=False)
     m, S = exact_posterior(X, y)

@@ -383,9 +383,9 @@ def _aligned_dask(data):
 
 class _DaskBatches:
     """Minibatches of ``batch_size`` rows from Dask arrays without loading them: a load draws random
-    chunks (each with probability proportional to its rows, so every row is equally likely) until it
-    holds at least 64 batches, shuffles their rows once and hands out consecutive slices; the next
-    load is computed in the background (on the current Dask scheduler) meanwhile."""
+    chunks (each with probability proportional to its rows, so every row is equally likely; empty chunks
+    never) until it holds at least 64 batches, shuffles their rows once and hands out consecutive slices;
+    the next load is computed in the background (on the current Dask scheduler) meanwhile."""
 
     def __init__(self, data, batch_size, rng):
         from concurrent.futures import ThreadPoolExecutor
@@ -397,7 +397,9 @@ class _DaskBatches:
         self.current, self.pos = None, 0
 
     def _choose(self):
-        order = self.rng.choice(len(self.rows), size=len(self.rows), replace=False, p=self.p)
+        # among the chunks that have rows: with replace=False NumPy cannot draw a chunk of probability 0
+        full = np.flatnonzero(self.rows)
+        order = full[self.rng.choice(full.size, size=full.size, replace=False, p=self.p[full])]
         picked, total = [], 0
         for i in order:
             picked.append(int(i))
