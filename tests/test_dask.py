@@ -328,9 +328,28 @@ def test_vi_fit_dask_full_data_needs_separate_prior():
                progress=False, jit=False)
 
 
-def test_vi_fit_dask_minibatches_recover_posterior():
+def test_vi_fit_dask_full_data_with_a_ready_grad_fn_needs_its_data_size():
+    """The full-data ELBO over chunks weighs each chunk's (N/n-scaled) bound by n/N: a ready grad_fn built
+    without data_size=N gave sum_c (n_c/N) loglik_c, the likelihood divided by the chunks' sizes, silently."""
+    X, y = lin_data(60)
+    data = (da.from_array(X, chunks=(20, 3)), da.from_array(y, chunks=20))
+    q = vi.MeanFieldNormal(3)
+    unscaled = vi.elbo_grad(lin_log_lik, q, log_prior=lin_log_prior, jit=False)
+    with pytest.raises(SrcdiffError, match="data_size=60"):
+        vi.fit(None, q, data=data, steps=2, progress=False, grad_fn=unscaled)
+    kw = dict(steps=5, seed=3, progress=False, lr=0.05)
+    scaled = vi.elbo_grad(lin_log_lik, q, log_prior=lin_log_prior, data_size=60, jit=False)
+    ref = vi.fit(lin_log_lik, q, data=(X, y), log_prior=lin_log_prior, jit=False, **kw)
+    res = vi.fit(None, q, data=data, grad_fn=scaled, **kw)
+    np.testing.assert_allclose(res.elbo_trace, ref.elbo_trace, rtol=1e-9)
+
+
+@pytest.mark.parametrize("chunks", [(50,) * 8, (0, 150, 0, 250, 0)])
+def test_vi_fit_dask_minibatches_recover_posterior(chunks):
+    """Minibatches drawn from random chunks; empty chunks are never drawn (they once made NumPy's
+    choice without replacement raise 'Fewer non-zero entries in p than size')."""
     X, y = lin_data(400)
-    Xd, yd = da.from_array(X, chunks=(50, 3)), da.from_array(y, chunks=50)
+    Xd, yd = da.from_array(X, chunks=(chunks, 3)), da.from_array(y, chunks=(chunks,))
     res = vi.fit(lin_log_lik, vi.MeanFieldNormal(3), data=(Xd, yd), batch_size=25, log_prior=lin_log_prior,
                  steps=1500, lr=0.02, seed=0, progress=False, average=0.5, jit=False)
     m, S = exact_posterior(X, y)

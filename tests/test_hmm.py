@@ -472,6 +472,23 @@ def test_fit_em_gaussian():
     np.testing.assert_allclose(np.exp(res.log_A), A_r, atol=1e-10)
 
 
+def test_fit_em_gaussian_data_far_from_zero():
+    """EM on x + 1e8 is EM on x with the means moved by 1e8: the variances once came from E[x^2] - E[x]^2,
+    which cancels every digit there (variances 2 and 10 where the spread is 0.2, log-likelihood -659 for
+    -152). Checked against the reference EM on the data as given (no offset)."""
+    rng = np.random.default_rng(0)
+    z = np.repeat([0, 1, 0, 1], 50)
+    x = np.where(z == 0, -2.0, 2.0) + 0.5 * rng.normal(size=z.size)
+    init = (np.log([0.5, 0.5]), np.log([[0.9, 0.1], [0.1, 0.9]]), np.array([-1.0, 1.0]), np.ones(2))
+    _, _, m_r, v_r, trace_r = _reference_gaussian_em([x], *init, n_iter=8, min_variance=1e-6)
+    for offset in (1e8, -3e9):
+        shifted_init = init[:2] + (init[2] + offset, init[3])
+        res = hmm.fit_em_gaussian([x + offset], 2, n_iter=8, tol=-np.inf, init=shifted_init, jit=False)
+        np.testing.assert_allclose(res.means - offset, m_r, atol=1e-5)
+        np.testing.assert_allclose(res.variances, v_r, rtol=1e-5)
+        np.testing.assert_allclose(res.loglik_trace, trace_r, rtol=1e-7)
+
+
 # ---------------------------------------------------------------------------
 # Viterbi
 # ---------------------------------------------------------------------------

@@ -100,12 +100,11 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
       ``N / batch_size``; ``log_joint`` is then the log-likelihood and the prior must come from
       ``log_prior=`` or ``kl="analytic"`` (see :mod:`srcdiff.vi.elbo`).
     * ``estimator``, ``num_samples``, ``kl``, ``baseline``, ``entropy``, ``jit``: as in
-      :func:`srcdiff.vi.elbo_grad` (or pass a ready ``grad_fn``).
+      :func:`srcdiff.vi.elbo_grad` (or pass a ready ``grad_fn``, with ``data_size=N`` for minibatches).
     * ``optimizer``: a name from :mod:`srcdiff.vi.optim` or an instance; ``lr`` sets the step size
       of a named one (Adam default 0.05).  Optimisers ascend.
-    * ``average``: return the mean of ``lam`` over the last ``average`` fraction of the steps
-      (Polyak-Ruppert averaging, which removes most of the constant-step-size jitter; 0 returns the
-      last iterate).
+    * ``average``: return the mean of ``lam`` over the last ``average`` fraction of the steps (Polyak-Ruppert
+      averaging, which removes most of the constant-step-size jitter; 0 returns the last iterate).
     * ``init``: initial ``lam`` (default ``q.init_params(seed)``); ``callback(step, lam, elbo)``
       is called every step when given.
     * A step whose ELBO estimate or gradient is NaN or infinite (``log_joint`` returned NaN or -inf
@@ -127,6 +126,7 @@ def fit(log_joint, q, data=(), steps: int = 1000, num_samples: int = 1, estimato
         grad_fn = elbo_grad(log_joint, q, num_samples=num_samples, estimator=estimator,
                             data_size=N, kl=kl, jit=jit, log_prior=log_prior, prior_mean=prior_mean,
                             prior_std=prior_std, baseline=baseline, entropy=entropy)
+    _check_data_size(grad_fn, N, batch_size)
     opt = _optimizer(optimizer, lr)
     lam = _initial_params(q, init, seed)
     K, d = grad_fn.num_samples, q.d
@@ -235,6 +235,20 @@ def _rows(data, batch_size, dask_data, full_data_prior, estimator):
         if not batch_size <= N:
             raise VIValueError(f"batch_size must be in 1..{N} (the number of data rows), got {batch_size}")
     return data, batch_size, N
+
+
+def _check_data_size(grad_fn, N, batch_size):
+    """VIValueError unless ``grad_fn`` scales the likelihood of a part of the data (minibatches, or the chunks
+    of Dask arrays) to all ``N`` rows, if fit runs it on parts (N not None): a ready one built without
+    ``data_size=N`` would count each part's likelihood as if it were all the data (a posterior too wide, or
+    too narrow), without a sign."""
+    given = getattr(grad_fn, "data_size", N)
+    if N is not None and (given is None or float(given) != float(N)):
+        parts = "minibatches" if batch_size is not None else "the chunks"
+        raise VIValueError(f"vi.fit runs grad_fn on {parts} of the {N} data rows, but grad_fn was built with "
+                           f"data_size={given!r}: its likelihood term would not be scaled to all the rows",
+                           advice=f"build it with vi.elbo_grad(..., data_size={N}) (and log_prior= or kl='analytic'), "
+                                  "or leave grad_fn out and let fit build it")
 
 
 def _batches(data, batch_size, N, rng, dask_data):
@@ -383,9 +397,9 @@ def _aligned_dask(data):
 
 class _DaskBatches:
     """Minibatches of ``batch_size`` rows from Dask arrays without loading them: a load draws random
-    chunks (each with probability proportional to its rows, so every row is equally likely) until it
-    holds at least 64 batches, shuffles their rows once and hands out consecutive slices; the next
-    load is computed in the background (on the current Dask scheduler) meanwhile."""
+    chunks (each with probability proportional to its rows, so every row is equally likely; empty chunks
+    never) until it holds at least 64 batches, shuffles their rows once and hands out consecutive slices;
+    the next load is computed in the background (on the current Dask scheduler) meanwhile."""
 
     def __init__(self, data, batch_size, rng):
         from concurrent.futures import ThreadPoolExecutor
@@ -397,7 +411,9 @@ class _DaskBatches:
         self.current, self.pos = None, 0
 
     def _choose(self):
-        order = self.rng.choice(len(self.rows), size=len(self.rows), replace=False, p=self.p)
+        # among the chunks that have rows: with replace=False NumPy cannot draw a chunk of probability 0
+        full = np.flatnonzero(self.rows)
+        order = full[self.rng.choice(full.size, size=full.size, replace=False, p=self.p[full])]
         picked, total = [], 0
         for i in order:
             picked.append(int(i))
