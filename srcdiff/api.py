@@ -194,13 +194,13 @@ class Transformed(Shipped, BackgroundCalls):
             out = self._restructure(out, dict(structs), args_in)
         elif not kwargs and given == len(args_in) and all(type(a) in PLAIN for a in args_in):
             self._remember(args_in, fn, args is not args_in, out)
-        return self._match_dtypes(out, args_in) if self.jit else out
+        return self._match_dtypes(out, args_in)
 
     def _remember(self, args, fn, convert, out):
         """Keep what the call with `args` looked up, by the arguments' types, dtypes and shapes (which decide
         their kinds and axis labels, so the specialisation), for the next call with arguments like them:
         the steady state of an optimisation loop skips binding, checking, kinds, labels and the lookup."""
-        match = bool(self.jit) and self._dtypes_differ(out, args)
+        match = self._dtypes_differ(out, args)
         if len(self._fast) >= FAST_MAX:
             self._fast.clear()
         self._fast[types_key(args)] = Known(fn, self._last, convert, match)
@@ -236,7 +236,7 @@ class Transformed(Shipped, BackgroundCalls):
         return self._shape(out)
 
     def _dtypes_differ(self, out, args) -> bool:
-        """Whether `_match_dtypes` changes a gradient of this output (Numba's output dtypes follow from the
+        """Whether `_match_dtypes` changes a gradient of this output (the output dtypes follow from the
         argument types, so this holds for every call whose arguments have these types)."""
         if self.mode not in ("grad", "value_and_grad", "vjp"):
             return False
@@ -246,8 +246,10 @@ class Transformed(Shipped, BackgroundCalls):
         return any(g is not h for g, h in zip(grads, new))
 
     def _match_dtypes(self, out, args):
-        """Numba computes float32 arrays' adjoints in float64 (float32 * a Python float is float64 there);
-        give each array gradient its argument's dtype, as the Python backend does."""
+        """Give each array gradient its argument's dtype. Numba computes float32 arrays' adjoints in float64
+        (float32 * a Python float is float64 there), and so does the Python backend where a Python float argument
+        runs as np.float64 (specialisations.run_scalars: NumPy 2 promotes float32 with it to float64, with the
+        Python float itself not)."""
         if self.mode not in ("grad", "value_and_grad", "vjp"):
             return out
         if not hasattr(self, "_wrt_index"):

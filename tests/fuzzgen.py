@@ -979,7 +979,8 @@ class Gen:
                 i, order = self.fresh("i"), self.fresh("order")
                 up = self.pick([f"range({self.N})", f"range({self.choose(2)}, {self.N}, {1 + self.choose(2)})"])
                 down = f"range({self.N - 1}, {self.pick(['-1', '0'])}, {-1 - self.choose(2)})"
-                pre = [f"{order} = {self.pick([up, down, f'{down} if {self.cond(env)} else {up}'])}"]
+                which = self.choose(3)      # (the condition is made only where it is written)
+                pre = [f"{order} = {[up, down][which] if which < 2 else f'{down} if {self.cond(env)} else {up}'}"]
                 head = f"for {i} in {order}:"
                 inner["loops"].append(i)
             elif form == "reversed":

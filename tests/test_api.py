@@ -365,7 +365,7 @@ def test_float32_state_carried_by_a_loop(jit):
             dy, da = g(y32, 0.8, 5)
             np.testing.assert_allclose(dy, want[0], rtol=1e-5)
             np.testing.assert_allclose(da, want[1], rtol=1e-5)
-            assert dy.dtype == (np.float32 if jit else dy.dtype)
+            assert dy.dtype == np.float32      # (the Python backend's was float64: the float a, run as np.float64)
     vg = srcdiff.value_and_grad(carried, wrt=0, jit=jit)
     jvp = srcdiff.jvp(carried, wrt=0, jit=jit)
     hvp = srcdiff.hvp(carried, wrt=0, jit=jit)
@@ -373,6 +373,35 @@ def test_float32_state_carried_by_a_loop(jit):
         value, dy = vg(y32, 0.8, 5)
         assert value == pytest.approx(carried(y64, 0.8, 5), rel=1e-5)
         np.testing.assert_allclose(dy, want[0], rtol=1e-5)
+        assert dy.dtype == np.float32
         _, tangent = jvp(y32, 0.8, 5, v)
         assert tangent == pytest.approx(np.vdot(want[0], v), rel=1e-5)
         np.testing.assert_allclose(hvp(y32, 0.8, 5, v), hv, rtol=1e-4)
+
+
+def scaled_sines(x, a):
+    return np.sum(np.sin(x) * a + x * 0.5)
+
+
+@JIT
+def test_float32_array_beside_a_python_float_keeps_its_dtype(jit):
+    """The Python backend runs a Python float argument as np.float64 (NumPy's division by zero), and NumPy 2
+    promotes a float32 array with it to float64 (with the Python float itself, f's own arithmetic, not): the
+    gradient of a float32 array came back float64 there, float32 under Numba. Both give the argument's dtype,
+    on the first call and on the fast path."""
+    x = np.array([0.3, -0.7, 1.1], dtype=np.float32)
+    want = numerical_grad(scaled_sines, [x.astype(np.float64), 0.7], 0)
+    g = srcdiff.grad(scaled_sines, wrt=(0, 1), jit=jit)
+    vg = srcdiff.value_and_grad(scaled_sines, wrt=0, jit=jit)
+    vjp = srcdiff.vjp(scaled_sines, wrt=0, jit=jit)
+    for _ in range(2):
+        dx, da = g(x, 0.7)
+        assert dx.dtype == np.float32
+        np.testing.assert_allclose(dx, want, rtol=1e-5)
+        assert da == pytest.approx(np.sum(np.sin(x.astype(np.float64))), rel=1e-5)
+        value, dx = vg(x, 0.7)
+        assert dx.dtype == np.float32 and value == pytest.approx(scaled_sines(x, 0.7), rel=1e-5)
+        value, dx = vjp(x, 0.7, 2.0)
+        assert dx.dtype == np.float32
+        np.testing.assert_allclose(dx, 2.0 * want, rtol=1e-5)
+
