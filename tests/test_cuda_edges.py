@@ -157,6 +157,34 @@ def _diff(a, b):
     return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
 
 
+def _empty_batch():
+    """A batch of no examples (per-example arrays of shape (0, ...)): results with a batch axis of 0, a batch sum of
+    zeros, as stacking / summing the CPU's per-example results over no examples gives (it raised NumPy's "cannot
+    reshape array of size 0 into shape (0,newaxis)" preparing the kernel's arguments)."""
+    w, X, t = np.array([0.5, -1.0, 2.0]), np.zeros((0, 3)), np.ones(3)
+    out = {}
+    for name, make, axes, args in [("grad", srcdiff.grad, (None, 0), (w, X)),
+                                   ("value_and_grad", srcdiff.value_and_grad, (None, 0), (w, X)),
+                                   ("batch_sum", srcdiff.grad, (None, 0), (w, X)),
+                                   ("jvp", srcdiff.jvp, (None, 0, None), (w, X, t)),
+                                   ("hvp", srcdiff.hvp, (None, 0, None), (w, X, t))]:
+        try:
+            got = srcdiff.cuda.vmap(make(empty_loop_w, wrt=0), in_axes=axes, batch_sum=name == "batch_sum")(*args)
+            leaves = got if isinstance(got, tuple) else (got,)
+            out[name] = [[list(np.shape(v)), float(np.sum(np.abs(v)))] for v in leaves]
+        except Exception as ex:
+            out[name] = f"{type(ex).__name__}: {ex}"
+    return out
+
+
+def empty_loop_w(w, x):
+    """A per-example loop (for the batch of no examples)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.tanh(w[i] * x[i])
+    return s * s
+
+
 def _run_all():
     res = {}
     for name, (f, args) in _data().items():
@@ -193,6 +221,7 @@ def _run_all():
                          "cpu_vs_fd": _diff(cpu[:, 1], fd)}
         except Exception as ex:
             res[name] = f"{type(ex).__name__}: {ex}"
+    res["empty_batch"] = _empty_batch()
     # np.max of no elements: NumPy raises; the kernel reports the user's line
     try:
         f, (x, _) = empty_max, _data()["empty_matrix"][1]
@@ -232,6 +261,12 @@ if __name__ != "__main__":
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
+
+    def test_batch_of_no_examples(results):
+        """Stacked results with a batch axis of 0, and a batch sum of zeros, as NumPy stacks / sums no examples."""
+        r = results["empty_batch"]
+        assert r == {"grad": [[[0, 3], 0.0]], "value_and_grad": [[[0], 0.0], [[0, 3], 0.0]],
+                     "batch_sum": [[[3], 0.0]], "jvp": [[[0], 0.0], [[0], 0.0]], "hvp": [[[0, 3], 0.0]]}, r
 
     def test_max_of_no_elements_names_the_line(results):
         msg = results["empty_max"]

@@ -251,7 +251,7 @@ class Kernel:
                 karg = a.reshape(B, max(int(np.prod(pshape)), 1)) if pshape else a
             else:
                 arr = np.ascontiguousarray(a, dtype=ndt)
-                karg = arr.reshape(B, -1) if pshape else arr
+                karg = arr.reshape(B, int(np.prod(pshape))) if pshape else arr   # (B = 0: no -1 to infer)
         elif pshape:
             karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
         else:
