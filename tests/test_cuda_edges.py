@@ -113,6 +113,19 @@ def appended_list(x, a):
     return np.sum(np.array(out)) + x * x
 
 
+def summed_appends(a, x):
+    """A helper (inlined into its caller) building an array of a list with appends, declined on the device."""
+    out = []
+    for i in range(a.shape[0]):
+        if a[i] > 0.0:
+            out.append(a[i] * x)
+    return np.sum(np.array(out))
+
+
+def calls_summed_appends(x, a):
+    return summed_appends(a, x) + x * x
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -293,6 +306,18 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda_edges\.py:\d+: cannot generate CUDA code for "
                            r"appended_list: an array of a list built with appends(.|\n)*hint: fill a preallocated array"):
             k.ptx(*args)
+
+    def test_declined_in_an_inlined_helper_names_the_helpers_line():
+        """A statement the gradient keeps of an inlined helper was reported at the nearest line of the caller's
+        above it, or, with none (a grad whose first statements are the helper's), at no line at all."""
+        x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.0, 4 * B).reshape(B, 4)
+        k = srcdiff.cuda.vmap(srcdiff.grad(calls_summed_appends, wrt=(0, 1)), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            k.ptx(x, a)
+        line = summed_appends.__code__.co_firstlineno + 6       # return np.sum(np.array(out))
+        assert re.search(rf"test_cuda_edges\.py:{line}: cannot generate CUDA code for calls_summed_appends: ",
+                         str(info.value)), str(info.value)
+        assert "(in summed_appends, called from calls_summed_appends)" in str(info.value), str(info.value)
 
     def test_constants_in_the_kernel_source():
         """-np.inf and the others are numbers in the kernel, not declined (they were: "attribute .inf")."""

@@ -400,10 +400,10 @@ class Kernel:
                             advice="make the comprehension run at least once for every example, or add the terms "
                                    "into np.zeros(...) of their shape in a loop")
         if status >= EMPTY_REDUCTION:
-            msg, line, text, advice = p.prog.empty_reductions[status - EMPTY_REDUCTION]
+            msg, filename, line, text, advice = p.prog.empty_reductions[status - EMPTY_REDUCTION]
             where = f"\n    line {line}: {text}" if text else ""
             raise SrcdiffError(f"{self.g.__name__}: {msg}, reached for some example of the batch{where}",
-                               p.prog.filename, line, advice)
+                               filename or p.prog.filename, line, advice)
         if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",
