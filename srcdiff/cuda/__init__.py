@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from ..error_reports import at_user_line
 from ..errors import SrcdiffError
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
@@ -291,7 +292,13 @@ class Kernel:
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
-        prog = Program(module, cited, specs, self.max_trip, select)
+        try:
+            prog = Program(module, cited, specs, self.max_trip, select)
+        except SrcdiffError as exc:     # at a line of the gradient hvp differentiates: at the user's line instead
+            moved = at_user_line(exc, self.g.grad if self._kind() == "hvp" else self.g)
+            if moved is None:
+                raise
+            raise moved from None
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2
