@@ -919,10 +919,11 @@ if __name__ != "__main__":
         layout, got = _Layout(), []
         for fn in trees:
             layout.function(fn)
+        own = [u for u in layout.user_lines if u[3] is None]     # (number, line, text, callee, file)
         for fn in trees:
             for st in _statements(fn.body):
-                k = bisect.bisect_right([n for n, _, _ in layout.user_lines], st.lineno)
-                cited = layout.user_lines[k - 1][1:] if k else None
+                k = bisect.bisect_right([u[0] for u in own], st.lineno)
+                cited = own[k - 1][1:3] if k else None
                 got.append((type(st).__name__, [t for _, t in layout.before[st.lineno]], cited))
         return got
 

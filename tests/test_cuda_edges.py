@@ -131,6 +131,19 @@ def appended_list(x, a):
     return np.sum(np.array(out)) + x * x
 
 
+def summed_appends(a, x):
+    """A helper (inlined into its caller) building an array of a list with appends, declined on the device."""
+    out = []
+    for i in range(a.shape[0]):
+        if a[i] > 0.0:
+            out.append(a[i] * x)
+    return np.sum(np.array(out))
+
+
+def calls_summed_appends(x, a):
+    return summed_appends(a, x) + x * x
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -176,6 +189,34 @@ def _diff(a, b):
     return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
 
 
+def _empty_batch():
+    """A batch of no examples (per-example arrays of shape (0, ...)): results with a batch axis of 0, a batch sum of
+    zeros, as stacking / summing the CPU's per-example results over no examples gives (it raised NumPy's "cannot
+    reshape array of size 0 into shape (0,newaxis)" preparing the kernel's arguments)."""
+    w, X, t = np.array([0.5, -1.0, 2.0]), np.zeros((0, 3)), np.ones(3)
+    out = {}
+    for name, make, axes, args in [("grad", srcdiff.grad, (None, 0), (w, X)),
+                                   ("value_and_grad", srcdiff.value_and_grad, (None, 0), (w, X)),
+                                   ("batch_sum", srcdiff.grad, (None, 0), (w, X)),
+                                   ("jvp", srcdiff.jvp, (None, 0, None), (w, X, t)),
+                                   ("hvp", srcdiff.hvp, (None, 0, None), (w, X, t))]:
+        try:
+            got = srcdiff.cuda.vmap(make(empty_loop_w, wrt=0), in_axes=axes, batch_sum=name == "batch_sum")(*args)
+            leaves = got if isinstance(got, tuple) else (got,)
+            out[name] = [[list(np.shape(v)), float(np.sum(np.abs(v)))] for v in leaves]
+        except Exception as ex:
+            out[name] = f"{type(ex).__name__}: {ex}"
+    return out
+
+
+def empty_loop_w(w, x):
+    """A per-example loop (for the batch of no examples)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.tanh(w[i] * x[i])
+    return s * s
+
+
 def _run_all():
     res = {}
     for name, (f, args) in _data().items():
@@ -212,6 +253,7 @@ def _run_all():
                          "cpu_vs_fd": _diff(cpu[:, 1], fd)}
         except Exception as ex:
             res[name] = f"{type(ex).__name__}: {ex}"
+    res["empty_batch"] = _empty_batch()
     # np.max of no elements: NumPy raises; the kernel reports the user's line
     try:
         f, (x, _) = empty_max, _data()["empty_matrix"][1]
@@ -252,6 +294,12 @@ if __name__ != "__main__":
         assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
 
+    def test_batch_of_no_examples(results):
+        """Stacked results with a batch axis of 0, and a batch sum of zeros, as NumPy stacks / sums no examples."""
+        r = results["empty_batch"]
+        assert r == {"grad": [[[0, 3], 0.0]], "value_and_grad": [[[0], 0.0], [[0, 3], 0.0]],
+                     "batch_sum": [[[3], 0.0]], "jvp": [[[0], 0.0], [[0], 0.0]], "hvp": [[[0, 3], 0.0]]}, r
+
     def test_max_of_no_elements_names_the_line(results):
         msg = results["empty_max"]
         assert re.search(r"test_cuda_edges\.py:\d+: .*np\.max\(\.\.\.\) of an array with no elements .*shape \(0, 3\)",
@@ -285,6 +333,18 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda_edges\.py:\d+: cannot generate CUDA code for "
                            r"appended_list: an array of a list built with appends(.|\n)*hint: fill a preallocated array"):
             k.ptx(*args)
+
+    def test_declined_in_an_inlined_helper_names_the_helpers_line():
+        """A statement the gradient keeps of an inlined helper was reported at the nearest line of the caller's
+        above it, or, with none (a grad whose first statements are the helper's), at no line at all."""
+        x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.0, 4 * B).reshape(B, 4)
+        k = srcdiff.cuda.vmap(srcdiff.grad(calls_summed_appends, wrt=(0, 1)), in_axes=(0, 0))
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            k.ptx(x, a)
+        line = summed_appends.__code__.co_firstlineno + 6       # return np.sum(np.array(out))
+        assert re.search(rf"test_cuda_edges\.py:{line}: cannot generate CUDA code for calls_summed_appends: ",
+                         str(info.value)), str(info.value)
+        assert "(in summed_appends, called from calls_summed_appends)" in str(info.value), str(info.value)
 
     def test_constants_in_the_kernel_source():
         """-np.inf and the others are numbers in the kernel, not declined (they were: "attribute .inf")."""

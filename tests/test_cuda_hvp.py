@@ -128,6 +128,16 @@ def prev_in_loop_else(x, a):
     return x * x
 
 
+def data_dependent_while(w, x):
+    """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
+    s = w[0]
+    k = 0
+    while s < 5.0 and k < x.shape[0]:
+        s = s + np.abs(x[k]) * w[1]
+        k += 1
+    return s * s
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -220,6 +230,19 @@ if __name__ != "__main__":
     def test_hvp_empty_sum_of_arrays_raises(results):
         assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "
                          r"iteration", results["empty_sum"]), results["empty_sum"]
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+    def test_declined_loop_is_reported_at_the_users_line(make):
+        """hvp lowers forward mode over the generated gradient: its declines were reported at a line of that
+        generated file in srcdiff's cache (`while go:`), not at the user's line, as grad's are."""
+        w, x, t = np.array([0.5, 1.2]), np.ones((2, 8)), np.ones(2)
+        hvp = make is srcdiff.hvp
+        k = srcdiff.cuda.vmap(make(data_dependent_while, wrt=0), in_axes=(None, 0) + ((None,) if hvp else ()))
+        line = data_dependent_while.__code__.co_firstlineno + 4
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda_hvp\.py:{line}: cannot generate CUDA code for "
+                           r"data_dependent_while\w*: the trip count of this loop is not known(.|\n)*"
+                           r"while s < 5\.0 and k < x\.shape\[0\](.|\n)*hint: pass max_trip="):
+            k.ptx(w, x, *((t,) if hvp else ()))
 
     def test_line_table_keeps_placeholders():
         """The disk cache's index keeps the placeholders' lines with the module (a warm cache generates nothing)."""

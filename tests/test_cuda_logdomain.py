@@ -186,8 +186,9 @@ if __name__ != "__main__":
         assert ast.unparse(fn) == ast.unparse(ast.parse(text).body[0])
     @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
     def test_log_domain_declined_at_user_line(monkeypatch, make):
-        """Where the rewrite does not apply (here: turned off), vmap declines the product at the user's line (hvp: at
-        the gradient's), naming the construct, with advice."""
+        """Where the rewrite does not apply (here: turned off), vmap declines the product at the user's line (hvp too,
+        naming the line of the generated gradient it comes from: it was reported at that line only), naming the
+        construct, with advice."""
         import srcdiff.cuda.lower
         monkeypatch.setattr(srcdiff.cuda.lower, "direct_products", lambda fn: False)
         log_A = np.log(np.linspace(0.1, 0.9, 9).reshape(3, 3))
@@ -195,10 +196,12 @@ if __name__ != "__main__":
         args, axes = ((log_A, log_alpha, 4), (None, 0, None)) if make is srcdiff.grad else \
             ((log_A, log_alpha, 4, log_alpha), (None, 0, None, 0))
         k = srcdiff.cuda.vmap(make(hmm_forward, wrt=1), in_axes=axes)
-        where = r"test_cuda_logdomain.py:\d+: cannot generate CUDA code for hmm_forward: " if make is srcdiff.grad \
-            else r"hmm_forward_grad\w*.py:\d+: cannot generate CUDA code for hmm_forward_grad: "
-        line = r"log_alpha = logsumexp\(log_alpha\[:, None\] \+ log_A, axis=0\)" if make is srcdiff.grad else \
-            r"exp_log_A = rt.exp_shifted\(log_A, 0\)"
+        where = r"test_cuda_logdomain.py:\d+: cannot generate CUDA code for hmm_forward" + \
+            (": " if make is srcdiff.grad else "_grad: ")
+        line = r"log_alpha = logsumexp\(log_alpha\[:, None\] \+ log_A, axis=0\)"
+        if make is srcdiff.hvp:
+            line = (r"exp_log_A = rt.exp_shifted\(log_A, 0\) \(in the code srcdiff generated from this line, at "
+                    r"\S*hmm_forward_grad\w*\.py:\d+\)\n    " + line)
         with pytest.raises(srcdiff.SrcdiffError, match=where + r"a log-domain product(.|\n)*line \d+: " + line +
                            r"( \+ 0.1 \* log_alpha)?\n  hint: write that log-sum-exp as loops"):
             k.ptx(*args, cc=(9, 0))

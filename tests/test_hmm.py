@@ -560,6 +560,33 @@ def test_viterbi_gradient_is_path_indicator():
     np.testing.assert_array_equal(g, np.eye(K)[path])
 
 
+def test_viterbi_far_from_zero_and_on_impossible_sequences():
+    """viterbi_decode / viterbi_counts shift the log-parameters as e_step does: at +1e13 the max-product
+    recursion once summed numbers around 4e14 and lost the differences between paths (28 of 40 decodes
+    wrong). A sequence of probability 0 raises as in e_step; it once returned a path of zeros, or counts of
+    no path, with score -inf."""
+    rng = np.random.default_rng(5)
+    for seed in range(6):
+        P = hmm.random_hmm(3, 4, seed=seed)
+        x = rng.integers(0, 4, size=40)
+        far = tuple(p + 1e13 for p in P)
+        Z = tuple(p - 1e13 for p in far)          # the parameters far holds, exactly (Sterbenz)
+        ref_path, ref_score = hmm.viterbi(*Z, x)
+        path, score = hmm.viterbi_decode(far, x, jit=False)
+
+        def path_score(p):
+            return Z[0][p[0]] + sum(Z[1][p[t - 1], p[t]] for t in range(1, len(p))) + Z[2][p, x].sum()
+        assert path_score(path) == pytest.approx(ref_score, abs=1e-9), (seed, path, ref_path)
+        assert score - 2 * len(x) * 1e13 == pytest.approx(ref_score, abs=0.5)   # 2T parameters on a path
+        value, (c0, cA, cB) = hmm.viterbi_counts(far, x, jit=False)
+        assert cA.sum() == len(x) - 1 and cB.sum() == len(x) and c0.sum() == 1
+    with np.errstate(divide="ignore"):
+        log_pi, eye = np.log([0.5, 0.5]), np.log(np.eye(2))
+        for f in (hmm.viterbi_decode, hmm.viterbi_counts):
+            with pytest.raises(hmm.VIValueError, match="impossible .* at t=1"):
+                f((log_pi, eye, eye), np.array([0, 1, 0]), jit=False)
+
+
 def test_viterbi_left_to_right():
     pi, A, B = left_to_right_model(4, 5, 1)
     x = sample(pi, A, B, 25, 1)

@@ -79,6 +79,27 @@ def test_smooth_matches_rts(n, m, T, seed):
     assert Ex.shape == (T, n) and Exx.shape == (T, n, n) and Exx_lag.shape == (T - 1, n, n)
 
 
+@pytest.mark.parametrize("offset", [1e6, 5e6])
+@pytest.mark.parametrize("jit", [False, True])
+def test_states_far_from_zero(offset, jit):
+    """A constant-velocity track at `offset` (coordinates such as UTM metres): the covariances came from
+    E[x x'] - E[x] E[x]', numbers around offset**2 whose difference is 0.004, and log p(y) from log_Z and a
+    constant around 1e16 that cancel: at 5e6 the covariances were 93% off with negative eigenvalues and
+    log p(y) off by 13.8 (at 1e6, 2.5% and 0.48). Checked against the RTS smoother (which works with
+    residuals), as the model at offset 0 is."""
+    A, C = np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([[1.0, 0.0]])
+    p = kalman.LGSSM(A, 0.01 * np.eye(2), C, np.array([[0.01]]), np.array([offset, 1.0]), np.eye(2))
+    _, y = sample(p, 30, seed=1)
+    ms, Ps, cr, ll = ref.rts_smoother(*p, y)
+    means, covs, cross = kalman.smooth(p, y, jit=jit, return_cross=True)
+    np.testing.assert_allclose(means, ms, rtol=1e-12, atol=1e-8)
+    np.testing.assert_allclose(covs, Ps, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(cross, cr, rtol=1e-7, atol=1e-12)
+    loglik, (Ex, Exx, Exx_lag) = kalman.e_step(p, y, jit=jit)
+    np.testing.assert_allclose([loglik, kalman.log_likelihood(p, y)], ll, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(Exx, Ps + ms[:, :, None] * ms[:, None, :], rtol=1e-8)
+
+
 def test_smooth_default_returns_means_and_covs():
     p = random_lgssm(2, 2, 5)
     _, y = sample(p, 15, 5)

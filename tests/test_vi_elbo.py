@@ -286,6 +286,31 @@ def test_bad_input_raises_srcdiff_error():
         assert len(str(info.value)) > 20, (i, str(info.value))
 
 
+def conj_log_joint_defaults(z, x, sig=SIG, scale=1.0):
+    """conj_log_joint, its noise sd a parameter with a default (`scale` is a name the generated ELBO uses too)."""
+    return scale * np.sum(vi.normal_logpdf(x, z, sig)) + conj_log_prior(z)
+
+
+def test_parameters_with_defaults_keep_them():
+    """A log_joint's parameters with defaults were data the ELBO required ("expected data arguments (x, sig,
+    scale_1)", naming one the user did not write): they keep their defaults; the data are the others."""
+    q = vi.MeanFieldNormal(2)
+    eps = np.random.default_rng(5).standard_normal((3, 2))
+    v, g = vi.elbo_grad(conj_log_joint_defaults, q, num_samples=3, jit=False)(LAM, eps, X)
+    v_ref, g_ref = vi.elbo_grad(conj_log_joint, q, num_samples=3, jit=False)(LAM, eps, X)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-12)
+    assert v == pytest.approx(v_ref, rel=1e-12)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"expected data arguments \(x\) .* got 2 \(parameters of "
+                                                   r"log_joint with defaults keep them\)"):
+        vi.elbo_grad(conj_log_joint_defaults, q, jit=False)(LAM, eps, X, 2.0)
+    res = vi.fit(conj_log_joint_defaults, q, data=(X,), steps=2000, num_samples=4, lr=0.05, seed=0, progress=False,
+                 jit=False, average=0.5)
+    post_var = 1.0 / (len(X) / SIG ** 2 + 1.0 / S0 ** 2)                   # conjugate, per coordinate
+    post_mean = post_var * (X.sum(axis=0) / SIG ** 2 + M0 / S0 ** 2)
+    np.testing.assert_allclose(res.mean, post_mean, atol=0.25 * math.sqrt(post_var))
+    np.testing.assert_allclose(res.std, math.sqrt(post_var), rtol=0.1)
+
+
 A0, B0 = 2.0, 0.5
 COUNTS = np.array([3., 5., 4., 6., 2., 4., 5., 3., 4., 6.])
 FLIPS = np.array([1., 0., 1., 1., 1., 0., 1., 1., 0., 1., 1., 1.])

@@ -86,6 +86,20 @@ def test_reset_reproduces_trajectory():
         np.testing.assert_array_equal(a, b)
 
 
+def test_setting_lr_on_an_instance_is_what_its_steps_use():
+    """opt.lr = x (and fit(optimizer=opt, lr=x), which sets it) must act as lr=x at construction: RMSProp
+    stepped with its adapted lr_t, left at the constructor's lr, so a new lr was ignored silently."""
+    g = np.array([1.0, -2.0])
+    for name in ("sgd", "robbins-monro", "adagrad", "rmsprop", "adadelta", "adam"):
+        opt = optim.get(name)
+        opt.lr = 0.5
+        np.testing.assert_array_equal(run(opt, 5), run(optim.get(name, lr=0.5), 5), err_msg=name)
+    opt = optim.RMSProp()
+    opt.lr = 0.5       # first step by the formula: v = (1 - decay) g^2, so lr g / sqrt(v) = lr sign(g) / sqrt(0.1)
+    np.testing.assert_allclose(opt.step(np.zeros(2), g), 0.5 * np.sign(g) / np.sqrt(0.1), rtol=1e-7)
+    assert "lr=0.5" in repr(opt)
+
+
 def test_robbins_monro_schedule():
     opt = optim.RobbinsMonro(lr0=2.0, tau=4.0, kappa=0.75)
     assert opt.step_size() == pytest.approx(2.0 * 4.0 ** -0.75)

@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from ..error_reports import at_user_line
 from ..errors import SrcdiffError
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
@@ -251,7 +252,7 @@ class Kernel:
                 karg = a.reshape(B, max(int(np.prod(pshape)), 1)) if pshape else a
             else:
                 arr = np.ascontiguousarray(a, dtype=ndt)
-                karg = arr.reshape(B, -1) if pshape else arr
+                karg = arr.reshape(B, int(np.prod(pshape))) if pshape else arr   # (B = 0: no -1 to infer)
         elif pshape:
             karg = a.reshape(-1) if dev else np.ascontiguousarray(a, dtype=ndt).reshape(-1)
         else:
@@ -291,7 +292,13 @@ class Kernel:
                                f"got {len(specs)}")
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
-        prog = Program(module, cited, specs, self.max_trip, select)
+        try:
+            prog = Program(module, cited, specs, self.max_trip, select)
+        except SrcdiffError as exc:     # at a line of the gradient hvp differentiates: at the user's line instead
+            moved = at_user_line(exc, self.g.grad if self._kind() == "hvp" else self.g)
+            if moved is None:
+                raise
+            raise moved from None
         tpb = 1
         while tpb < min(B, self.tpb):
             tpb *= 2
@@ -400,10 +407,10 @@ class Kernel:
                             advice="make the comprehension run at least once for every example, or add the terms "
                                    "into np.zeros(...) of their shape in a loop")
         if status >= EMPTY_REDUCTION:
-            msg, line, text, advice = p.prog.empty_reductions[status - EMPTY_REDUCTION]
+            msg, filename, line, text, advice = p.prog.empty_reductions[status - EMPTY_REDUCTION]
             where = f"\n    line {line}: {text}" if text else ""
             raise SrcdiffError(f"{self.g.__name__}: {msg}, reached for some example of the batch{where}",
-                               p.prog.filename, line, advice)
+                               filename or p.prog.filename, line, advice)
         if status != 0:
             raise self._err(f"{self.g.__name__}: a loop ran more iterations for some example than the "
                                f"kernel's fixed-size tapes hold (max_trip={self.max_trip})",

@@ -314,13 +314,13 @@ class ExpressionLowering:
         but a branch may skip it: `if M.size > 0:`)."""
         if not self.entry:
             self.fail(e, f"{name}(...) of an array with no elements (shape {shape}) in a helper function")
-        line, text = self.p.user_line(getattr(getattr(self, "current", None), "lineno", None))
+        line, text, filename = self.p.user_line(getattr(getattr(self, "current", None), "lineno", None))
         what = name if name.startswith("np.") or name == "rt.logsumexp" else "np." + name.split(".")[1]
         msg = (f"{what}(...) of an array with no elements ({ast.unparse(e.args[0])}, shape {shape} for each "
                f"example; NumPy raises ValueError: zero-size array to reduction operation which has no identity)")
         advice = ("give the array at least one element along the reduced axis, or reduce it only where it has "
                   "some (`if M.shape[0] > 0:`), as NumPy needs")
-        self.p.empty_reductions.append((msg, line, text, advice))
+        self.p.empty_reductions.append((msg, filename, line, text, advice))
         return [f"return {EMPTY_REDUCTION + len(self.p.empty_reductions) - 1}"], "math.nan"
 
     def _logsumexp(self, n, body):

@@ -62,10 +62,10 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
     def fail(self, node, msg, advice=None):
         if advice is None:
             advice = DEVICE_ADVICE
-        lineno, text = self.p.user_line(getattr(node, "lineno", None))
+        lineno, text, filename = self.p.user_line(getattr(node, "lineno", None))
         where = f"\n    line {lineno}: {text}" if text else f"\n    line {lineno}" if lineno else ""
         raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
-                           self.p.filename, lineno, advice)
+                           filename or self.p.filename, lineno, advice)
 
     def fresh(self, base):
         self.counter += 1

@@ -46,7 +46,8 @@ class _Layout:
     ast.copy_location keeps its statement's place; columns are 0, for `compile`). `before[n]` holds the comment lines printed directly
     above statement n, `(number, "# text")`: a block's header, or an `else:` line, ends such a run (an
     `elif` does not: it follows its comments as the `if` does). `user_lines` holds
-    `(number, line, text)` for the comments citing the function's own lines (USER_LINE without a callee)."""
+    `(number, line, text, callee, file)` for the comments citing a user's line (USER_LINE): the function's own
+    (callee and file None) or those of a helper inlined into it."""
 
     def __init__(self):
         self.n = 0
@@ -81,8 +82,8 @@ class _Layout:
                 self.n += 1
                 pending.append((self.n, f"# {text}"))
                 line = anno.get(st, anno.USER_LINE)
-                if line is not None and line[2] is None:
-                    self.user_lines.append((self.n, line[0], line[1]))
+                if line is not None:
+                    self.user_lines.append((self.n, line[0], line[1], line[2], line[3] if line[2] else None))
                 continue
             self._number(st)
             self.before[self.n] = pending
@@ -316,7 +317,7 @@ class Program:
         for fn in trees:
             direct_products(fn)         # log-domain products as their direct formulas (cuda/logdomain.py)
             self.layout.function(fn)
-        self._user_line_at = [n for n, _, _ in self.layout.user_lines]
+        self._user_line_at = [n for n, *_ in self.layout.user_lines]
         self.user_name = getattr(user_fn, "__name__", "f")
         try:
             self.filename = inspect.getsourcefile(user_fn)
@@ -346,7 +347,7 @@ class Program:
         self.lowering = []              # the helpers being lowered, outermost first (a call back into one recurses)
         self.helper_returns = {}
         self.specs = specs
-        self.empty_reductions = []      # (message, line, advice) of status EMPTY_REDUCTION + k (ExpressionLowering)
+        self.empty_reductions = []      # (message, file, line, text, advice) of status EMPTY_REDUCTION + k (ExpressionLowering)
         self._emitted = set()
         self.entry = FunctionLowering(self, self.defs[module.entry], specs, True, f"{module.entry}_dev").run()
 
@@ -357,13 +358,17 @@ class Program:
         return block
 
     def user_line(self, lineno):
-        """(line, text) of the user's line the statement at `lineno` (a _Layout number) comes from: the
-        nearest comment above it citing one of the function's own lines; (None, None) if none does."""
+        """(line, text, file) of the user's line the statement at `lineno` (a _Layout number) comes from: the
+        nearest comment above it citing a line; `file` is the function's (self.filename) for one of its own
+        lines, that of the helper for a line of a helper inlined into it (its text then names the helper: a
+        statement a gradient keeps of a helper has no line of the caller above it). (None, None, None) if none."""
         k = bisect.bisect_right(self._user_line_at, lineno) if lineno else 0
         if not k:
-            return None, None
-        _, line, text = self.layout.user_lines[k - 1]
-        return line, text
+            return None, None, None
+        _, line, text, callee, file = self.layout.user_lines[k - 1]
+        if callee is None:
+            return line, text, self.filename
+        return line, f"{text}   (in {callee}, called from {self.user_name})", file
 
     def helper_info(self, caller, name, call):
         sig = tuple(caller.info(a) for a in call.args)

@@ -80,7 +80,7 @@ class ViewCheck:
             for n in ast.walk(node):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1]:
                     write, target = state[1][n.id]
-                    line, _ = self.low.p.user_line(getattr(write, "lineno", None))
+                    line, _, _ = self.low.p.user_line(getattr(write, "lineno", None))
                     if n.id in self.low.stack_shapes:
                         self.low.fail(write, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
                                              "after the gradient saved it for its backward sweep (NumPy saves the "

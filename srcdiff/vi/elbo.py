@@ -175,9 +175,14 @@ class _Plan:
         f0 = getattr(log_joint, "py_func", log_joint)
         if not inspect.isfunction(f0):
             raise SrcdiffError(f"log_joint must be a plain Python function, got {log_joint!r}")
-        params = list(inspect.signature(f0).parameters)
-        if not params:
+        sig = list(inspect.signature(f0).parameters.values())
+        if not sig:
             raise SrcdiffError(f"{f0.__name__} must take the latent vector z as its first argument")
+        # z, then the data: the parameters without defaults (those with one keep it: the ELBO calls
+        # log_joint(z, x, y) for def log_joint(z, x, y, scale=2.0))
+        params = [sig[0].name] + [p.name for p in sig[1:] if p.default is p.empty
+                                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.user_data = params[1:]
         taken = set(_RESERVED)
         self.fns = _family_fns(q)
         self.globals = {}
@@ -357,7 +362,7 @@ class ELBOGrad:
     def __init__(self, plan, q, num_samples, estimator, baseline, mc_entropy, jit):
         self.q, self.num_samples, self.estimator = q, int(num_samples), estimator
         self.baseline, self.mc_entropy, self.jit = baseline, mc_entropy, jit
-        self.data_names = list(plan.data)
+        self.data_names = list(plan.user_data)
         self.data_size = plan.data_size
         if estimator == "reparam":
             self.elbo_source, names = reparam_source(plan, one_draw=self.num_samples == 1)
@@ -404,7 +409,7 @@ class ELBOGrad:
             raise VIValueError(f"lam must have shape ({self.q.num_params},) for {self.q!r}, got {lam.shape}")
         if len(data) != len(self.data_names):
             raise VITypeError(f"expected data arguments ({', '.join(self.data_names)}) after lam and the noise, "
-                              f"got {len(data)}")
+                              f"got {len(data)} (parameters of log_joint with defaults keep them)")
         return lam
 
     def __call__(self, lam, rng_or_eps=None, *data):
@@ -505,7 +510,8 @@ class ELBOGrad:
 def elbo_grad(log_joint, q, num_samples: int = 1, estimator: str = "reparam", data_size=None,
               kl=None, jit: bool = True, *, log_prior=None, prior_mean=0.0, prior_std=1.0,
               baseline="loo", entropy: str = "analytic") -> ELBOGrad:
-    """Generate the ELBO-gradient function for ``log_joint(z, *data)`` and family ``q``.
+    """Generate the ELBO-gradient function for ``log_joint(z, *data)`` and family ``q``: the data are
+    its parameters after ``z`` that have no default (one with a default keeps it).
 
     Returns an :class:`ELBOGrad`, callable as ``(lam, rng_or_eps, *data) -> (elbo, grad)`` (gradient
     of the ELBO, to be ascended).  See the module docstring for the bounds, ``log_prior`` /

@@ -747,19 +747,24 @@ def viterbi_decode(natural_params, data, jit=True, seed=0):
     perturbed by independent noise of relative size ~1e-12 (seeded) so that
     one optimal path is singled out, and the gradient is recomputed.
 
-    Returns ``(best_path (T,) int64, best_log_prob)``.
+    Returns ``(best_path (T,) int64, best_log_prob)``. Checked and shifted as :func:`e_step` is (a
+    sequence of probability 0 raises ``VIValueError`` naming its first impossible time step).
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B)
-    log_b = _f64(log_B[:, _i64(data, log_B.shape[1])].T)
+    data = _i64(data, log_B.shape[1])
+    shifted = _Shifted(log_pi, log_A, log_B)       # as e_step: log-parameters of any magnitude
+    log_b = _f64(shifted.log_B[:, data].T)
     vg = _value_and_grad(viterbi_score_obs, (2,), jit)
 
     def indicator(lb):
-        value, grads = vg(log_pi, log_A, lb)
+        value, grads = vg(shifted.log_pi, shifted.log_A, lb)
         g = grads[0] if isinstance(grads, (tuple, list)) else grads
         return float(value), np.asarray(g)
 
     value, g = indicator(log_b)
+    if value == -np.inf:
+        raise _impossible(shifted.log_pi, shifted.log_A, log_b, "the sequence", symbols=data)
     if not _is_path_indicator(g):
         rng = np.random.default_rng(seed)
         finite = np.isfinite(log_b)
@@ -769,6 +774,7 @@ def viterbi_decode(natural_params, data, jit=True, seed=0):
             _, g = indicator(log_b + noise)
             if _is_path_indicator(g):
                 break
+    value += shifted.c_pi + (data.shape[0] - 1) * shifted.c_A + float(shifted.c_B[data].sum())
     return np.argmax(g, axis=1).astype(np.int64), value
 
 
@@ -778,10 +784,9 @@ def viterbi_counts(natural_params, data, jit=True):
     The counts are the gradient of :func:`viterbi_score`.  Tied optimal paths
     of a categorical HMM have identical sufficient statistics for generic
     parameters (that is why they tie), so the counts are well defined even
-    when the best path is not unique.
+    when the best path is not unique. Checked and shifted as :func:`e_step` is.
     """
     log_pi, log_A, log_B = (_f64(p) for p in natural_params)
     _check_shapes(log_pi, log_A, log_B)
     vg = _value_and_grad(viterbi_score, (0, 1, 2), jit)
-    value, (g_pi, g_A, g_B) = vg(log_pi, log_A, log_B, _i64(data, log_B.shape[1]))
-    return float(value), (_clean(g_pi), _clean(g_A), _clean(g_B))
+    return _Shifted(log_pi, log_A, log_B).categorical(vg, _i64(data, log_B.shape[1]))

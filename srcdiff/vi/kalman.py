@@ -129,28 +129,39 @@ def _logdet_2pi(S):
     return 2.0 * np.sum(np.log(np.diag(c)))
 
 
-def natural_params(params, y):
+def natural_params(params, y, shift=None):
     """Information-form natural parameters (h, J, L) of p(x_{1:T} | y_{1:T}).
 
     Returns ``(h, J, L), const`` where ``const`` is the part of log p(x, y)
     that does not depend on x, so that ``log p(y) = log_Z(h, J, L) + const``.
+
+    With ``shift`` (T, n), a trajectory s, they are the parameters of the posterior of x - s:
+    ``h`` is the gradient of log p(x, y) at x = s and ``const`` is log p(s, y), both computed from
+    the residuals at s (mu0 - s_1, s_t - A s_{t-1}, y_t - C s_t), so ``log p(y) = log_Z + const``
+    still, and the moments log_Z's gradient gives are those of x - s. Near the posterior mean the
+    terms stay of the size of the noise however far the states are from 0: unshifted, states around
+    1e6 make ``const`` and ``log_Z`` numbers around 1e16 that cancel, and E[x x'] - E[x] E[x]'
+    loses every digit of a small covariance.
     """
     A, Q, C, R, mu0, P0 = _as_params(params)
     n = A.shape[0]
     y = _as_obs(y, C.shape[0])
     T = y.shape[0]
+    s = np.zeros((T, n)) if shift is None else np.asarray(shift, dtype=np.float64)
     Qi, Ri, P0i = _inv_spd(Q, "LGSSM.Q"), _inv_spd(R, "LGSSM.R"), _inv_spd(P0, "LGSSM.P0")
-    CtRi = C.T @ Ri
-    h = y @ CtRi.T
-    h[0] += P0i @ mu0
-    J = np.broadcast_to(CtRi @ C, (T, n, n)).copy()
+    e0, w, v = mu0 - s[0], s[1:] - s[:-1] @ A.T, y - s @ C.T      # the residuals at x = s
+    h = v @ (C.T @ Ri).T
+    h[0] += P0i @ e0
+    h[1:] -= w @ Qi
+    h[:-1] += w @ Qi @ A
+    J = np.broadcast_to(C.T @ Ri @ C, (T, n, n)).copy()
     J[0] += P0i
     J[1:] += Qi
     J[:-1] += A.T @ Qi @ A
     L = np.broadcast_to(Qi @ A, (T - 1, n, n)).copy()
-    const = (-0.5 * mu0 @ P0i @ mu0 - 0.5 * _logdet_2pi(P0)
+    const = (-0.5 * e0 @ P0i @ e0 - 0.5 * _logdet_2pi(P0)
              - 0.5 * (T - 1) * _logdet_2pi(Q) - 0.5 * T * _logdet_2pi(R)
-             - 0.5 * np.einsum("ti,ij,tj->", y, Ri, y))
+             - 0.5 * np.einsum("ti,ij,tj->", w, Qi, w) - 0.5 * np.einsum("ti,ij,tj->", v, Ri, v))
     return (np.ascontiguousarray(h), np.ascontiguousarray(J), np.ascontiguousarray(L)), float(const)
 
 
@@ -166,9 +177,38 @@ def _value_and_grad(jit=True):
     return vg
 
 
+def _far_from_zero(mean, cov, const) -> bool:
+    """Whether moments and log-likelihood computed without a shift lost digits: the states' means are large
+    next to their spread, or the log-likelihood is the difference of two numbers around 1e8 or more."""
+    var = np.min(np.diagonal(cov, axis1=-2, axis2=-1))
+    return not (np.max(mean * mean) <= 1e6 * var and abs(const) <= 1e8)
+
+
+def _moments(params, y, jit):
+    """(log p(y), E[x_t] (T, n), Cov(x_t) (T, n, n), Cov(x_t, x_{t-1}) (T-1, n, n)) from the gradient of
+    log_Z; computed again around the means of the first pass when that one was far from zero (see
+    natural_params), where the covariances come out of moments of the size of the spread."""
+    vg = _value_and_grad(jit)
+    shift = None
+    while True:
+        (h, J, L), const = natural_params(params, y, shift)
+        value, (g_h, g_J, g_L) = vg(h, J, L)
+        d, g_J = np.asarray(g_h), np.asarray(g_J)
+        cov = -(g_J + np.swapaxes(g_J, -1, -2)) - d[:, :, None] * d[:, None, :]  # -2 sym(g_J) = E[x x']
+        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        cross = np.asarray(g_L) - d[1:, :, None] * d[:-1, None, :]
+        if shift is not None or not _far_from_zero(d, cov, const):
+            mean = d if shift is None else shift + d
+            return float(value) + const, mean, cov, cross
+        shift = d
+
+
 def log_likelihood(params, y):
-    """log p(y_1..y_T) (forward information filter only; no gradient needed)."""
+    """log p(y_1..y_T) (forward information filter only; no gradient needed, unless the states are far
+    from zero: then from the smoother's pass around the posterior means, see natural_params)."""
     (h, J, L), const = natural_params(params, y)
+    if abs(const) > 1e8:
+        return _moments(params, y, False)[0]
     return float(log_Z(h, J, L) + const)
 
 
@@ -178,29 +218,22 @@ def e_step(params, y, jit=True):
     Returns ``(log_likelihood, (E[x_t] (T, n), E[x_t x_t'] (T, n, n),
     E[x_t x_{t-1}'] (T-1, n, n)))``.
     """
-    (h, J, L), const = natural_params(params, y)
-    value, (g_h, g_J, g_L) = _value_and_grad(jit)(h, J, L)
-    Ex = np.asarray(g_h)
-    g_J = np.asarray(g_J)
-    Exx = -(g_J + np.swapaxes(g_J, -1, -2))  # = -2 * sym(g_J); g_J is already symmetric
-    Exx_lag = np.asarray(g_L)
-    return float(value) + const, (Ex, Exx, Exx_lag)
+    loglik, mean, cov, cross = _moments(params, y, jit)
+    Exx = cov + mean[:, :, None] * mean[:, None, :]
+    Exx_lag = cross + mean[1:, :, None] * mean[:-1, None, :]
+    return loglik, (mean, Exx, Exx_lag)
 
 
 def smooth(params, y, jit=True, return_cross=False):
     """Smoothed means (T, n) and covariances (T, n, n) of p(x_t | y_{1:T}).
 
     Obtained from the gradient of the information-form log-partition:
-    mean = dlogZ/dh_t, cov = -2 dlogZ/dJ_t - mean mean'.  With
-    ``return_cross=True`` also returns Cov(x_t, x_{t-1} | y) as (T-1, n, n).
+    mean = dlogZ/dh_t, cov = -2 dlogZ/dJ_t - mean mean' (around the means of a first pass
+    when the states are far from zero).  With ``return_cross=True`` also returns
+    Cov(x_t, x_{t-1} | y) as (T-1, n, n).
     """
-    _, (Ex, Exx, Exx_lag) = e_step(params, y, jit=jit)
-    covs = Exx - Ex[:, :, None] * Ex[:, None, :]
-    covs = 0.5 * (covs + np.swapaxes(covs, -1, -2))
-    if return_cross:
-        cross = Exx_lag - Ex[1:, :, None] * Ex[:-1, None, :]
-        return Ex, covs, cross
-    return Ex, covs
+    _, mean, cov, cross = _moments(params, y, jit)
+    return (mean, cov, cross) if return_cross else (mean, cov)
 
 
 def sample(params, T, seed=0):

@@ -142,7 +142,7 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        keys = [k for k in vars(self) if not k.startswith("_") and k != "t"]
+        keys = [k.lstrip("_") for k in vars(self) if (not k.startswith("_") or k == "_lr") and k != "t"]
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys if np.isscalar(getattr(self, k)))
         return f"{type(self).__name__}({args})"
 
@@ -262,6 +262,17 @@ class RMSProp(Optimizer):
         self.eps = float(eps)
         self.grow = None if grow is None else float(grow)
         self.reset()
+
+    @property
+    def lr(self) -> float:
+        """The step size; setting it (``opt.lr = ...``, ``fit(..., optimizer=opt, lr=...)``) restarts the
+        adapted ``lr_t`` from it, which is what the steps use (a new ``lr`` was once ignored)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = float(value)
+        self.lr_t = self._lr
 
     def reset(self) -> None:
         super().reset()
