@@ -134,3 +134,21 @@ def max_with_key(x):
 def test_builtin_max_with_key_is_declined():
     with pytest.raises(srcdiff.SrcdiffError, match="key= is not supported"):
         srcdiff.grad(max_with_key)(np.array([0.3, -0.8]))
+
+
+def measured_and_iterated_ranges(x, n, rev):
+    m = range(n - 1, -1, -1)
+    order = range(n - 1, -1, -1) if rev else range(n)
+    s = 0.0
+    for t in order:
+        s = s + x[t] * len(m)
+    return s
+
+
+def test_a_range_bound_to_a_name_is_an_array_only_where_something_indexes_it():
+    """`order`, iterated (desugar indexes it: `t = order[k]`, which Numba cannot do to a range), becomes
+    np.arange; `m`, only measured with len (as the backward loop of a reversed range in generated code, which
+    hvp differentiates again), stays a range: the device has no np.arange (test_cuda's stepped_ranges_hvp)."""
+    src = body_source(through(measured_and_iterated_ranges, "canonicalize").node)
+    assert "m = range(n - 1, -1, -1)" in src, src
+    assert "order = np.arange(n - 1, -1, -1) if rev else np.arange(n)" in src, src

@@ -20,6 +20,7 @@ from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
 class _Canon(Transformer):
     def __init__(self, unit):
         self.unit = unit
+        self.indexed = _read_otherwise_than_by_len(unit.node)
 
     def visit_If(self, node):
         """`if -1.2 > 0.3:` and `a if -0.3 < 0.3 else b`: a test of literals is decided here (Numba would
@@ -54,7 +55,8 @@ class _Canon(Transformer):
         self.generic_visit(node)
         if len(node.targets) == 1 and isinstance(node.targets[0], gast.Subscript) and _is_literal_seq(node.value):
             node.value = self._literal_array(node.value, node)
-        if len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and _is_range(node.value):
+        if (len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and _is_range(node.value)
+                and node.targets[0].id in self.indexed):
             node.value = _as_arange(node.value)
         return node
 
@@ -415,6 +417,16 @@ def _is_range(e) -> bool:
     if isinstance(e, gast.IfExp):
         return _is_range(e.body) and _is_range(e.orelse)
     return isinstance(e, gast.Call) and dotted_name(e.func) == "range" and 1 <= len(e.args) <= 3 and not e.keywords
+
+
+def _read_otherwise_than_by_len(fn) -> set:
+    """Names `fn` reads somewhere other than as `len(name)`: a range bound to one of them is iterated or indexed
+    (desugar indexes it), while one only measured (`n = range(2, -1, -1)`, `len(n)`: a reversed range's backward
+    loop in generated code) stays a range, which needs no array (nor the device an np.arange)."""
+    measured = {id(c.args[0]) for c in walk(fn) if isinstance(c, gast.Call) and dotted_name(c.func) == "len"
+                and len(c.args) == 1 and isinstance(c.args[0], gast.Name)}
+    return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+            and id(n) not in measured}
 
 
 def _as_arange(e):
