@@ -62,8 +62,8 @@ reverse mode (grad, value_and_grad, vjp):
     where            elementwise fusion again; np.where of scalars                       transforms/optimize/scalarize.py
     dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize/deadcode.py
                      reads
-    late copies      copies and coalesce again (the passes since then leave              transforms/optimize/copies.py
-                     copies too), then line comments left with no code
+    late copies      copies back dropped, copies and coalesce again (the passes since    transforms/optimize/copies.py
+                     then leave copies too), then line comments left with no code
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
@@ -497,7 +497,8 @@ REVERSE = [
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
     Pass("late copies", _on_fn(_late_copies), "transforms/optimize/copies.py",
-         "copies back dropped, copies and coalesce again (the passes since\nthen leave copies too), then line comments left with no code"),
+         "copies back dropped, copies and coalesce again (the passes since\n"
+         "then leave copies too), then line comments left with no code"),
     Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),
