@@ -454,6 +454,32 @@ def test_segment_tape_nothing_reads(k, jit):
     np.testing.assert_allclose(got[0], numerical_grad(swap_then_affine, args, 0), rtol=1e-5, atol=1e-7)
 
 
+def unread_trip_count(x, a):
+    buf = a.copy()
+    for i in range(a.shape[0]):           # x's updates reach only a value nothing reads
+        x = x - np.sin(i * 0.25)
+    for e in a:
+        t = sum([x, 1.0])
+        buf[:1] = np.sum(a)
+    return np.sum(buf)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_loop_with_no_backward_sweep_leaves_no_trip_count(jit):
+    """Fuzz seed 910033 ('a value nothing reads: n1 = n[0]'): a checkpointed loop whose forward loop and
+    backward sweep dead code elimination both emptied kept its segments loop, for the placeholder of the
+    segments' rerun, and with it the loop's trip count; the checkpoints pass then dropped the segments loop
+    and left the trip count unread. A rerun with no backward sweep after it goes with the sweep."""
+    import fuzzgen
+    args, wrt = [0.3, np.array([0.2, 0.4])], (0, 1)
+    _, taped = _grads(unread_trip_count, args, wrt, jit, None)
+    g, got = _grads(unread_trip_count, args, wrt, jit, 3)
+    assert fuzzgen.unread_assignments(srcdiff.source(g)) == [], srcdiff.source(g)
+    for a, b, w in zip(got, taped, wrt):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a, numerical_grad(unread_trip_count, args, w), rtol=1e-5, atol=1e-7)
+
+
 NO_STEPS = 0        # module constants: Numba folds them in, and removes a `while k < NO_STEPS` loop after `k = 0`
 THREE_STEPS = 3
 

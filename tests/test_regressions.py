@@ -775,3 +775,31 @@ def test_nanmean_along_an_axis_in_a_branch_that_returns(jit):
     M = np.arange(16.0).reshape(4, 4) / 10 - 0.3
     _grad_matches(_nanmean_after_early_return, (M, 2), jit=jit)
     _grad_matches(_nanmean_after_early_return, (M, 1), jit=jit)
+
+
+def _weighted_if_given(x, w=None):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if w is None:
+            s = s + np.sin(x[i]) ** 2
+        else:
+            s = s + w[i] * np.sin(x[i]) ** 2
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_none_test_in_a_loop_is_tested_again_not_stacked(jit):
+    """`if w is None` in a loop: the backward sweep popped the test's value from a stack (`cond =
+    cond_stack.pop()`), so under Numba both branches were typed, the one a None w cannot take included ('Type
+    of variable d_s5 cannot be determined'). A test `a is b` of values the loop does not rebind is tested
+    again in the backward sweep, as index arithmetic is, and Numba prunes the backward branch as it does the
+    forward one."""
+    x, w = np.array([0.3, 0.5, 0.9]), np.array([1.0, 2.0, 3.0])
+    _grad_matches(_weighted_if_given, (x, w), jit=jit)
+    if not jit:     # (jitted with w None: the stacks of the pruned branch are still untyped lists)
+        _grad_matches(_weighted_if_given, (x,), jit=jit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = srcdiff.grad(_weighted_if_given, jit=jit)
+        g(x, w)
+    assert "cond_stack" not in srcdiff.source(g) and "cond = w is None" in srcdiff.source(g), srcdiff.source(g)

@@ -100,6 +100,12 @@ class Storage:
                   and not val.keywords and self.kinds.get(v) == I and ok_atom(val.args[0])):
                 ints.append(st)     # `n = len(a)` of an array the loop does not rebind: taken again, not taped
                 avail.add(v)
+            elif (isinstance(val, gast.Compare) and len(val.ops) == 1 and isinstance(val.ops[0], (gast.Is, gast.IsNot))
+                  and ok_atom(val.left) and ok_atom(val.comparators[0])):
+                # `cond = w is None`: tested again, not stacked -- Numba prunes the branch a None argument does not
+                # take only where the test is of the argument itself (a popped one types both branches)
+                ints.append(st)
+                avail.add(v)
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name) and is_scalar(self.kinds.get(v))
                   and val.value.id not in inside and (val.value.id not in written or val.value.id in self.restore)
                   and all(ok_atom(e) for e in (val.slice.elts if isinstance(val.slice, gast.Tuple) else [val.slice]))):

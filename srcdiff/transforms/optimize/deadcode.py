@@ -192,6 +192,8 @@ class _Liveness:
         """(names live before `stmts`, whether what stays of them does nothing: comments and `pass`)."""
         live, kept = set(live_out), []
         for s in reversed(stmts):
+            if anno.has(s, anno.RERUN) and _idle(kept):
+                continue    # a segment's rerun with no backward sweep left after it to tape for (fuzz seed 910033)
             if self.stmt(s, live, record):
                 kept.append(self.calls_kept.pop(id(s), s))
         if self.sweep:
