@@ -1359,6 +1359,27 @@ class Gen:
         self.helper_src.append("\n".join(src))
         return name
 
+    def passes_function(self, arg: str):
+        """A module-level integrator taking a function (README: functions passed to your functions), and a call
+        of it from `arg` passing a module-level def, a lambda written in the call, or a nested def of f:
+        (the call, the nested def's lines to put first in f)."""
+        integ = self.fresh("integ")
+        self.helper_src.append("\n".join([f"def {integ}(fun, u, k):", "    for i in range(2):",
+                                          "        u = u + k * fun(u)", "    return u"]))
+        env = self.env({"u": "s"})
+        env["nosum"] = True
+        body = self.expr("s", env, 1)
+        if not _uses(body, "u"):
+            body = f"({body}) * u"
+        body = f"0.5 * np.tanh({body})"
+        form, nested = self.pick(["global", "lambda", "nested"]), []
+        if form == "lambda":
+            fun = f"lambda u: {body}"
+        else:
+            fun = self.fresh("rhs")
+            (self.helper_src if form == "global" else nested).append(f"def {fun}(u):\n    return {body}")
+        return f"{integ}({fun}, {arg}, {self.pick(['0.5', '0.25'])})", nested
+
     def recursive(self):
         name = self.fresh("rec")
         env = self.env({"u": "s"})
@@ -1483,23 +1504,32 @@ class Gen:
         terms = [self.expr("s", env, 2)] + [f"np.sum({v})" if env["vars"][v] != "s" else v for v in locals_]
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
-        text = "\n".join(self.helper_src + body)
-        header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
-                             "from scipy.special import logsumexp", "", "", ""])
-        if consts:
-            header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
         if entry_kw and modern and self.coin(3):
             sig[-1] = "flag=False"                 # a positional parameter with a default
         if entry_kw:
             sig += ["*"] + [f"{nm}={default}" for nm, _, default in entry_kw]
-        src = header + "\n\n\n".join(self.helper_src + ["\n".join(
-            [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
+
+        def source():
+            text = "\n".join(self.helper_src + body)
+            header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
+                                 "from scipy.special import logsumexp", "", "", ""])
+            if consts:
+                header += "\n".join(consts) + "\n\n\n"
+            return header + "\n\n\n".join(self.helper_src + ["\n".join(
+                [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
+        src = source()
         # the gradient under test checkpoints its loops (drawn last: the program's other choices stay
         # what they were without the feature)
         checkpoints = None
         if self.has("checkpoints") and re.search(r"^\s*(for|while)\b", src, re.M) and self.coin(3):
             checkpoints = self.pick([2, 1, 3])
+        # a function passed to a helper of the program's, added to the result (drawn after everything else
+        # too: a feature added later leaves the programs the others make as they were)
+        if self.has("funcargs") and self.coin(3):
+            call, nested = self.passes_function(self.expr("s", env, 1))
+            body = [l2 for l in nested for l2 in l.split("\n")] + body[:-1] + [f"{body[-1]} + {call}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only
         return prog
@@ -1526,7 +1556,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # items, bound together, stacked along axis 1; tuples written into arrays and passed to NumPy
                 # functions; a 1-D mask beside another index (p[hit, 1] *= -0.9); a factory's function relying on
                 # its defaults or called by keyword (README 'Factories')
-                "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw")
+                "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw",
+                # README: functions passed to your functions (a module-level def, a lambda, a nested def)
+                "funcargs")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
