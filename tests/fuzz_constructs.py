@@ -249,7 +249,7 @@ def _factory(tree):
 
 def _functions_passed(tree) -> set:
     """How the program passes a function to one of its module-level functions: "module" (a module-level def),
-    "nested" (a nested def of the entry), "lambda" (written in the call)."""
+    "nested" (a nested def of the entry), "lambda" (written in the call), "numpy" (np.tanh)."""
     funcs = _module_funcs(tree)
     nested = {n.name for n in _walk(_entry(tree), ast.FunctionDef) if n is not _entry(tree)}
     out = set()
@@ -263,6 +263,8 @@ def _functions_passed(tree) -> set:
                 out.add("module")
             elif isinstance(a, ast.Name) and a.id in nested:
                 out.add("nested")
+            elif isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "np":
+                out.add("numpy")
     return out
 
 
@@ -691,6 +693,7 @@ DETECTORS = {
     "and functions passed to your functions :: module-level functions": lambda t: "module" in _functions_passed(t),
     "and functions passed to your functions :: nested defs": lambda t: "nested" in _functions_passed(t),
     "and functions passed to your functions :: lambdas": lambda t: "lambda" in _functions_passed(t),
+    "and functions passed to your functions :: numpy functions": lambda t: "numpy" in _functions_passed(t),
     ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: or tuples/lists of them": lambda t: "xa" in {a.arg for a in _entry(t).args.args} or any(

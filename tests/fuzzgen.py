@@ -1372,9 +1372,11 @@ class Gen:
         if not _uses(body, "u"):
             body = f"({body}) * u"
         body = f"0.5 * np.tanh({body})"
-        form, nested = self.pick(["global", "lambda", "nested"]), []
+        form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
         if form == "lambda":
             fun = f"lambda u: {body}"
+        elif form == "numpy":
+            fun = self.pick(["np.tanh", "np.sin"])
         else:
             fun = self.fresh("rhs")
             (self.helper_src if form == "global" else nested).append(f"def {fun}(u):\n    return {body}")

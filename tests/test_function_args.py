@@ -78,6 +78,24 @@ def test_functions_passed_to_helpers_are_differentiated(f, x, jit):
     np.testing.assert_allclose(t, np.sum(numerical_grad(f, [x], 0) * v), rtol=1e-6)
 
 
+def trapezoid_rule(fun, a, b, n):
+    h = (b - a) / n
+    s = 0.5 * (fun(a) + fun(b))
+    for i in range(1, n):
+        s += fun(a + i * h)
+    return s * h
+
+
+def quadratures_of_numpy_functions(L):
+    return trapezoid_rule(np.exp, 0.0, L, 8) + trapezoid_rule(np.sin, 0.0, 2 * L, 6)
+
+
+@JIT
+def test_a_numpy_function_passed_is_called_by_its_rule(jit):
+    np.testing.assert_allclose(srcdiff.grad(quadratures_of_numpy_functions, jit=jit)(1.3),
+                               numerical_grad(quadratures_of_numpy_functions, [1.3], 0), rtol=1e-6)
+
+
 LIB = """
 import numpy as np
 DT = 0.05

@@ -19,11 +19,15 @@ itself, is declined, and so is such a call in another form (*args, **kwargs).
 from __future__ import annotations
 
 import copy
+import types
 
 import gast
 
 from ..errors import fail
-from .astutil import Namer, const, copy_loc, load, names_in, walk
+from ..rules.composites import ALIASES as COMPOSITE_ALIASES
+from ..rules.numpy_rules import BUILTIN_ALIASES
+from ..rules.registry import rule_name_of
+from .astutil import Namer, Transformer, const, copy_loc, load, names_in, parse_expr, walk
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -37,9 +41,19 @@ def specialise_function_arguments(unit: Unit) -> Unit:
     defs = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {
         n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
         and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
-    if not any(isinstance(n, gast.Call) and any(isinstance(a, gast.Lambda) or (
-            isinstance(a, gast.Name) and (a.id in defs or is_user_function(unit.namespace.get(a.id))))
-            for a in list(n.args) + [k.value for k in n.keywords]) for n in nodes):
+    ns = unit.namespace
+
+    def maybe(a):     # (a cheap test: a lambda, a def, a function, or an attribute of a module: np.exp)
+        if isinstance(a, gast.Lambda):
+            return True
+        if isinstance(a, gast.Name):
+            obj = ns.get(a.id)
+            return a.id in defs or is_user_function(obj) or (callable(obj) and rule_name_of(obj) is not None)
+        while isinstance(a, gast.Attribute):
+            a = a.value
+        return isinstance(a, gast.Name) and isinstance(ns.get(a.id), types.ModuleType)
+    if not any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and any(
+            maybe(a) for a in list(n.args) + [k.value for k in n.keywords]) for n in nodes):
         return unit      # (one walk: most functions pass no function)
     return _Specialiser(unit).run()
 
@@ -71,17 +85,24 @@ class _Specialiser:
 
     # -- what a name or an argument is ------------------------------------------------------------------
     def passed(self, a):
-        """('global', name, function) / ('local', name) / ('lambda', node) for an argument that is a function,
-        else None."""
+        """('global', its text, function) / ('local', name) / ('lambda', node) for an argument that is a function
+        (a module-level one of the user's, or a library function srcdiff has a rule for: np.exp), else None."""
         if isinstance(a, gast.Lambda):
             return "lambda", a
-        if not isinstance(a, gast.Name):
-            return None
-        if a.id in self.defs:
+        if isinstance(a, gast.Name) and a.id in self.defs:
             return "local", a.id
-        obj = self.unit.namespace.get(a.id)
-        if a.id not in self.locals and is_user_function(obj):
-            return "global", a.id, obj
+        root, attrs = a, []
+        while isinstance(root, gast.Attribute):
+            attrs.append(root.attr)
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.locals or root.id not in self.unit.namespace:
+            return None
+        obj = self.unit.namespace[root.id]
+        for attr in reversed(attrs):
+            obj = getattr(obj, attr, None)
+        if is_user_function(obj) or (callable(obj) and not isinstance(obj, type) and (
+                rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj)))):
+            return "global", ".".join([root.id] + attrs[::-1]), obj
         return None
 
     def callee(self, func):
@@ -153,7 +174,8 @@ class _Specialiser:
 
     def copy(self, node, c, fd, named, what) -> str:
         """The name of the callee's copy for the functions `named` (parameter -> what is passed)."""
-        name = self.namer.fresh(f"{fd.name}_" + "_".join(f[1] if f[0] != "lambda" else "fn" for f in named.values()))
+        name = self.namer.fresh(f"{fd.name}_" + "_".join(f[1].replace(".", "_") if f[0] != "lambda" else "fn"
+                                                           for f in named.values()))
         new = copy.deepcopy(fd)
         new.name = name
         bound = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -198,12 +220,22 @@ class _Specialiser:
                 renames[p] = lam
             else:
                 renames[p] = f[1]
-        for n in walk(new):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
-                n.id = renames[n.id]
+        _Reads(renames).visit(new)
         self.top.append(new)
         self.todo.append(new)
         return name
+
+
+class _Reads(Transformer):
+    """Each read of a parameter `renames` names: the text of the function passed (a name, or `np.exp`)."""
+
+    def __init__(self, renames):
+        self.renames = renames
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, gast.Load) and node.id in self.renames:
+            return copy_loc(parse_expr(self.renames[node.id]), node)
+        return node
 
 
 def _defaults(fd, value=None) -> dict:
