@@ -110,6 +110,7 @@ def solve(fun, y0, n, p):
 
 USER = """
 import numpy as np
+import fa_odelib
 from fa_odelib import solve, euler
 def decay(y, p):
     return -p[0] * y + p[1] * np.sin(y)
@@ -122,6 +123,9 @@ def f(p):
     return np.sum(a ** 2) + b + np.sum(c)
 def with_lambda(k):
     return euler(lambda y, p: -p * y, 1.0, 10, k)
+def by_module(p):
+    import_free = fa_odelib.euler(decay, np.array([0.3, 0.6]), 4, p)
+    return np.sum(import_free ** 2)
 """
 
 
@@ -133,6 +137,8 @@ def test_an_integrator_of_another_module_takes_a_module_level_function(jit):
     mod = source_module("fa_user", USER)
     p = np.array([0.7, 1.3])
     np.testing.assert_allclose(srcdiff.grad(mod.f, jit=jit)(p), numerical_grad(mod.f, [p], 0), rtol=1e-6)
+    np.testing.assert_allclose(srcdiff.grad(mod.by_module, jit=jit)(p), numerical_grad(mod.by_module, [p], 0),
+                               rtol=1e-6)     # (the integrator called as the module's attribute, fa_odelib.euler)
     with pytest.raises(srcdiff.SrcdiffError, match="a function of another module"):
         srcdiff.grad(mod.with_lambda)(0.7)
 

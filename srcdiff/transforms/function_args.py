@@ -52,7 +52,7 @@ def specialise_function_arguments(unit: Unit) -> Unit:
         while isinstance(a, gast.Attribute):
             a = a.value
         return isinstance(a, gast.Name) and isinstance(ns.get(a.id), types.ModuleType)
-    if not any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and any(
+    if not any(isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute)) and any(
             maybe(a) for a in list(n.args) + [k.value for k in n.keywords]) for n in nodes):
         return unit      # (one walk: most functions pass no function)
     return _Specialiser(unit).run()
@@ -91,7 +91,15 @@ class _Specialiser:
             return "lambda", a
         if isinstance(a, gast.Name) and a.id in self.defs:
             return "local", a.id
-        root, attrs = a, []
+        obj = self.lookup(a)
+        if is_user_function(obj) or (callable(obj) and not isinstance(obj, type) and (
+                rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj)))):
+            return "global", _text(a), obj
+        return None
+
+    def lookup(self, e):
+        """The object a name or a chain of attributes of one (`np.exp`) the caller does not bind names, or None."""
+        root, attrs = e, []
         while isinstance(root, gast.Attribute):
             attrs.append(root.attr)
             root = root.value
@@ -100,22 +108,18 @@ class _Specialiser:
         obj = self.unit.namespace[root.id]
         for attr in reversed(attrs):
             obj = getattr(obj, attr, None)
-        if is_user_function(obj) or (callable(obj) and not isinstance(obj, type) and (
-                rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj)))):
-            return "global", ".".join([root.id] + attrs[::-1]), obj
-        return None
+        return obj
 
     def callee(self, func):
-        """('local', def) / ('global', name, function, its parsed unit) for a call's function, else None."""
-        if not isinstance(func, gast.Name):
-            return None
-        if isinstance(self.defs.get(func.id), gast.FunctionDef):
+        """('local', def) / ('global', its text, function, its parsed unit) for a call's function (a module-level
+        one by name or as a module's attribute, `odelib.rk4`), else None."""
+        if isinstance(func, gast.Name) and isinstance(self.defs.get(func.id), gast.FunctionDef):
             return "local", self.defs[func.id]
-        obj = self.unit.namespace.get(func.id)
-        if func.id in self.locals or not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>":
+        obj = self.lookup(func)
+        if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>":
             return None
         try:
-            return "global", func.id, obj, parse(obj)
+            return "global", _text(func), obj, parse(obj)
         except Exception:     # (declined later, where it is called, if it matters)
             return None
 
@@ -138,7 +142,7 @@ class _Specialiser:
         if c is None:
             return
         fd = c[1] if c[0] == "local" else c[3].node
-        what = f"the call of {node.func.id!r} passing a function"
+        what = f"the call of {_text(node.func)!r} passing a function"
         if any(isinstance(a, gast.Starred) for a in node.args) or any(kw.arg is None for kw in node.keywords) \
                 or fd.args.vararg is not None or fd.args.kwarg is not None:
             fail(node, self.unit, f"{what}, with *args or **kwargs", "pass each argument by position or by name")
@@ -147,7 +151,7 @@ class _Specialiser:
         for k, f in funcs:
             p = params[k] if isinstance(k, int) and k < len(fd.args.args) else k if k in params else None
             if p is None:
-                fail(node, self.unit, f"{what}: {node.func.id!r} has no parameter for it", _ADVICE)
+                fail(node, self.unit, f"{what}: {fd.name!r} has no parameter for it", _ADVICE)
             named[p] = f
         key = (id(fd), tuple(sorted((p, f[1] if f[0] != "lambda" else id(f[1])) for p, f in named.items())))
         if key not in self.made:
@@ -224,6 +228,11 @@ class _Specialiser:
         self.top.append(new)
         self.todo.append(new)
         return name
+
+
+def _text(e) -> str:
+    """`np.exp` for a chain of attributes of a name."""
+    return e.id if isinstance(e, gast.Name) else f"{_text(e.value)}.{e.attr}"
 
 
 class _Reads(Transformer):
