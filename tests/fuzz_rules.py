@@ -230,6 +230,8 @@ PYTHON_ONLY_RULES = [
     ("m", "(np.stack(({Q}, {Q2})) @ {m})[{r}]"),
     ("s", "np.sum(np.stack(({m}, {m2})) @ np.stack((({m2}).T, ({m}).T)))"),
 ]
+# ... as they read in a program's text (a form drawn for a candidate expression a pick then left out is not there)
+PYTHON_ONLY_TEXT = re.compile(r"np\.stack\(\(.*\)\) @ ")
 
 IMPORTS = {"operator.": "import operator", "scipy.linalg.": "import scipy.linalg",
            "scipy.special.": "import scipy.special"}

@@ -1533,7 +1533,7 @@ class Gen:
             body = [l2 for l in nested for l2 in l.split("\n")] + body[:-1] + [f"{body[-1]} + {call}"]
             src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
-        prog.python_only = self.python_only
+        prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
 
 
@@ -1946,8 +1946,14 @@ def _check_kinds(g_user, flat, args, kw, prog, f_user=None):
     def other(v, name, how):
         # a float the program updates with `-=` and the like stays a float: as a 0-d array it would be written in
         # place, which another name bound to it sees (declined by srcdiff as NumPy's semantics say: seed 700217)
-        if how == "layout" and type(v) is float and re.search(rf"\b{name}\s*(\*\*|//|[-+*/%@])=", prog.source):
+        def updated(n):
+            return re.search(rf"\b{n}\s*(\*\*|//|[-+*/%@])=", prog.source)
+        if how == "layout" and type(v) is float and updated(name):
             return v
+        if how == "layout" and name == "xa" and isinstance(v, (tuple, list)) and updated("x"):
+            # (so does the float item x of the tuple argument xa, unpacked `x, a = xa`: fuzz_py_58 of the default
+            # run, `t15 = x; x += 1.5`)
+            return type(v)(e if type(e) is float else other_kinds(e, how) for e in v)
         return other_kinds(v, how)
 
     for how, tol in (("layout", 1e-9), ("float32", 2e-3)):

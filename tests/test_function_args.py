@@ -173,3 +173,20 @@ def rebinding_caller(x):
 def test_forms_it_does_not_take_are_declined_at_the_call(f, match):
     with pytest.raises(srcdiff.SrcdiffError, match=match):
         srcdiff.grad(f)(1.3)
+
+
+def inner_loss(x, a):
+    return x * x * np.sum(a)
+
+
+def gradient_penalty(x, a):
+    gx, ga = srcdiff.grad(inner_loss, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+def test_a_function_passed_to_a_srcdiff_transform_is_left_to_it():
+    """srcdiff.grad(f, wrt=...)(x, a) inside a function differentiated passes the user's f to srcdiff's own
+    function: the pass made a copy of srcdiff.grad ('cannot call grad_f((0, 1), False, None)', nested fuzz)."""
+    x, a = 0.7, np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(srcdiff.grad(gradient_penalty)(x, a), numerical_grad(gradient_penalty, [x, a], 0),
+                               rtol=1e-6)

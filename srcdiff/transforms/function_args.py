@@ -116,8 +116,9 @@ class _Specialiser:
         if isinstance(func, gast.Name) and isinstance(self.defs.get(func.id), gast.FunctionDef):
             return "local", self.defs[func.id]
         obj = self.lookup(func)
-        if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>":
-            return None
+        if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>" or \
+                (getattr(obj, "__module__", None) or "").split(".")[0] == "srcdiff":
+            return None     # (srcdiff.grad(f, ...) in a function differentiated: a transform, resolve's to make)
         try:
             return "global", _text(func), obj, parse(obj)
         except Exception:     # (declined later, where it is called, if it matters)
