@@ -12,6 +12,8 @@ front end (each function, once per module):
                      its placeholders annotated again (the line table's)
     lists            (reverse mode) the user's lists built with appends -> rt.stack,     transforms/lists.py
                      rt.push, rt.pop; np.array(out) -> rt.stack_array(out)
+    function args    rk4(rhs, y, h) -> rk4_rhs(y, h) (a copy of the callee calling the   transforms/function_args.py
+                     function passed by name)
     factories        g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,  transforms/factories.py
                      returning its function's result)
     lift             nested defs / lambdas -> callees with free variables as args        transforms/closures.py
@@ -114,6 +116,7 @@ from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
                          emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
+from .transforms import function_args
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 
@@ -427,6 +430,8 @@ FRONT_END = [
          "adjoints split (logdomain.py);\nits placeholders annotated again (the line table's)", _lowers_generated),
     Pass("lists", _lists, "transforms/lists.py", "(reverse mode) the user's lists built with appends -> rt.stack,\n"
          "rt.push, rt.pop; np.array(out) -> rt.stack_array(out)", _user_lists),
+    Pass("function args", _set_unit(function_args.specialise_function_arguments), "transforms/function_args.py",
+         "rk4(rhs, y, h) -> rk4_rhs(y, h) (a copy of the callee calling the\nfunction passed by name)"),
     Pass("factories", _set_unit(factories.bind_factories), "transforms/factories.py",
          "g = make(c); g(u) -> g_c = c; make_fn(g_c, u) (the factory's body,\nreturning its function's result)"),
     Pass("lift", _set_unit(closures.lift_local_functions), "transforms/closures.py",

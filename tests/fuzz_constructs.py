@@ -260,6 +260,27 @@ def _factory(tree):
     return False
 
 
+def _functions_passed(tree) -> set:
+    """How the program passes a function to one of its module-level functions: "module" (a module-level def),
+    "nested" (a nested def of the entry), "lambda" (written in the call), "numpy" (np.tanh)."""
+    funcs = _module_funcs(tree)
+    nested = {n.name for n in _walk(_entry(tree), ast.FunctionDef) if n is not _entry(tree)}
+    out = set()
+    for c in _walk(tree, ast.Call):
+        if _call_name(c) not in funcs:
+            continue
+        for a in c.args:
+            if isinstance(a, ast.Lambda):
+                out.add("lambda")
+            elif isinstance(a, ast.Name) and a.id in funcs:
+                out.add("module")
+            elif isinstance(a, ast.Name) and a.id in nested:
+                out.add("nested")
+            elif isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "np":
+                out.add("numpy")
+    return out
+
+
 def _closure(tree):
     """A nested def or lambda reading a name bound in its enclosing function."""
     for outer in _walk(tree, ast.FunctionDef):
@@ -682,6 +703,12 @@ DETECTORS = {
     "lambdas :: also in branches and loops": _lambda_bound_in_a_block,
     "lambdas :: a call runs the function its name is bound to at that time": _lambda_bound_in_a_block,
     "calls to your own functions :: and functions returned by factories": _factory,
+    "calls to your own functions :: and functions passed to your functions": lambda t: bool(_functions_passed(t)),
+    "and functions passed to your functions :: rk4(rhs, y, t, h, p)": lambda t: "module" in _functions_passed(t),
+    "and functions passed to your functions :: module-level functions": lambda t: "module" in _functions_passed(t),
+    "and functions passed to your functions :: nested defs": lambda t: "nested" in _functions_passed(t),
+    "and functions passed to your functions :: lambdas": lambda t: "lambda" in _functions_passed(t),
+    "and functions passed to your functions :: numpy functions": lambda t: "numpy" in _functions_passed(t),
     ARGS: lambda t: "x" in {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: arrays": lambda t: {"a", "M"} & {a.arg for a in _entry(t).args.args},
     f"{ARGS} :: or tuples/lists of them": lambda t: "xa" in {a.arg for a in _entry(t).args.args} or any(

@@ -172,6 +172,13 @@ RULES = [
     # ---- shapes, joins, gathers -----------------------------------------------------------------------------
     ("v", "np.flip({v})"), ("m", "np.fliplr({m})"), ("m", "np.flipud({m})"), ("m", "np.flip({m}, axis=1)"),
     ("m", "np.flip({m})"),
+    ("v", "np.append({v}[:1], {v2}[1:])"), ("v", "np.append({v}[1:], {s})"),
+    ("m", "np.append({v}[None, :], {v2}[None, :], axis=0)"),
+    ("m", "np.meshgrid({v}, {p})[0]"), ("m", "np.meshgrid({p}, {v}, indexing='ij')[1] * {m}"),
+    ("v2", "np.gradient({v})"), ("v2", "np.gradient({v}, 0.5)"), ("m2", "np.gradient({m}, 2.0, axis=1)"),
+    ("m", "np.gradient({m}, axis=0)"),
+    ("v", "np.where(np.isclose({v}, {v2}, atol=0.1), {v}, {v2})"),
+    ("s", "({s} if np.allclose({v}, {v2}, atol=0.1) else {s2})"),
     ("m", "np.vstack(({v}, {v2}))"), ("m", "np.stack(({v}, {v2}))"), ("m", "np.stack([{v}, {v2}], axis=0)"),
     ("m", "np.column_stack(({v}, {v2})).T"), ("m", "np.concatenate((({m})[:1], ({m2})[1:]), axis=0)"),
     ("m", "np.concatenate((({m})[:, :1], ({m2})[:, 1:]), axis=1)"), ("v", "np.hstack((({v})[:1], ({v2})[1:]))"),
@@ -195,7 +202,7 @@ RULES = [
     ("s", "np.interp({s}, np.cumsum(0.2 + np.square({v2})) - 1.0, {v3})"),
     ("m", "np.interp({m}, np.cumsum(0.2 + np.square({v2})) - 1.0, {v3})"),
     # None (np.newaxis) in an index
-    ("m", "({m})[..., None][:, :, 0]"), ("m", "({p})[:, None] * {m}"), ("m", "({m})[[1, 0], None][:, 0]"),
+    ("m", "({m})[..., None][:, :, 0]"), ("v", "({v})[..., None][:, 0]"), ("s", "np.sum(({m})[..., None] * 0.5)"), ("m", "({p})[:, None] * {m}"), ("m", "({m})[[1, 0], None][:, 0]"),
     ("s", "np.sum(({m})[:, None, 1])"), ("v", "({v})[None][0]"), ("m", "{m} * ({v})[np.newaxis]"),
     # ---- arrays from literals -----------------------------------------------------------------------------
     ("s", "np.sum([1.0, {s} * {s}])"), ("s", "max([{s}, {s2}])"), ("s", "min([{s}, {s2}])"), ("s", "max({s}, {s2})"),
@@ -223,6 +230,8 @@ PYTHON_ONLY_RULES = [
     ("m", "(np.stack(({Q}, {Q2})) @ {m})[{r}]"),
     ("s", "np.sum(np.stack(({m}, {m2})) @ np.stack((({m2}).T, ({m}).T)))"),
 ]
+# ... as they read in a program's text (a form drawn for a candidate expression a pick then left out is not there)
+PYTHON_ONLY_TEXT = re.compile(r"np\.stack\(\(.*\)\) @ ")
 
 IMPORTS = {"operator.": "import operator", "scipy.linalg.": "import scipy.linalg",
            "scipy.special.": "import scipy.special"}
@@ -449,7 +458,8 @@ FORMS = {
     "x[..., None]": _text(r"\[\.\.\., None\]"),
     "x[idx, None]": _text(r"\[\[[\d, ]+\], None\]"),
     "x[:, None, 1]": _text(r"\[:, None, \d\]"),
-    "axis": _text(r"\baxis="), "axis=": _text(r"\baxis="), "keepdims": _text(r"\bkeepdims=True"),
+    "axis": _text(r"\baxis="), "axis=": _text(r"\baxis="), "axis=k": _text(r"\baxis="),
+    "keepdims": _text(r"\bkeepdims=True"),
     "ddof": _text(r"\bddof=\d"), "offset=": _text(r"\boffset=\d"), "k=": _text(r"\bk=-?\d"),
     "compute_uv=False": _text(r"\bcompute_uv=False"),
     "M[rows, cols]": _text(r"\[\[[^\[\]]*\], \[[^\[\]]*\]\]"),

@@ -1368,6 +1368,29 @@ class Gen:
         self.helper_src.append("\n".join(src))
         return name
 
+    def passes_function(self, arg: str):
+        """A module-level integrator taking a function (README: functions passed to your functions), and a call
+        of it from `arg` passing a module-level def, a lambda written in the call, or a nested def of f:
+        (the call, the nested def's lines to put first in f)."""
+        integ = self.fresh("integ")
+        self.helper_src.append("\n".join([f"def {integ}(fun, u, k):", "    for i in range(2):",
+                                          "        u = u + k * fun(u)", "    return u"]))
+        env = self.env({"u": "s"})
+        env["nosum"] = True
+        body = self.expr("s", env, 1)
+        if not _uses(body, "u"):
+            body = f"({body}) * u"
+        body = f"0.5 * np.tanh({body})"
+        form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
+        if form == "lambda":
+            fun = f"lambda u: {body}"
+        elif form == "numpy":
+            fun = self.pick(["np.tanh", "np.sin"])
+        else:
+            fun = self.fresh("rhs")
+            (self.helper_src if form == "global" else nested).append(f"def {fun}(u):\n    return {body}")
+        return f"{integ}({fun}, {arg}, {self.pick(['0.5', '0.25'])})", nested
+
     def recursive(self):
         name = self.fresh("rec")
         env = self.env({"u": "s"})
@@ -1492,25 +1515,34 @@ class Gen:
         terms = [self.expr("s", env, 2)] + [f"np.sum({v})" if env["vars"][v] != "s" else v for v in locals_]
         body = [l2 for l in lines for l2 in l.split("\n")] + body
         body.append("return " + " + ".join(terms))
-        text = "\n".join(self.helper_src + body)
-        header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
-                             "from scipy.special import logsumexp", "", "", ""])
-        if consts:
-            header += "\n".join(consts) + "\n\n\n"
         sig = list(params)
         if entry_kw and modern and self.coin(3):
             sig[-1] = "flag=False"                 # a positional parameter with a default
         if entry_kw:
             sig += ["*"] + [f"{nm}={default}" for nm, _, default in entry_kw]
-        src = header + "\n\n\n".join(self.helper_src + ["\n".join(
-            [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
+
+        def source():
+            text = "\n".join(self.helper_src + body)
+            header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
+                                 "from scipy.special import logsumexp", "", "", ""])
+            if consts:
+                header += "\n".join(consts) + "\n\n\n"
+            return header + "\n\n\n".join(self.helper_src + ["\n".join(
+                [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
+        src = source()
         # the gradient under test checkpoints its loops (drawn last: the program's other choices stay
         # what they were without the feature)
         checkpoints = None
         if self.has("checkpoints") and re.search(r"^\s*(for|while)\b", src, re.M) and self.coin(3):
             checkpoints = self.pick([2, 1, 3])
+        # a function passed to a helper of the program's, added to the result (drawn after everything else
+        # too: a feature added later leaves the programs the others make as they were)
+        if self.has("funcargs") and self.coin(3):
+            call, nested = self.passes_function(self.expr("s", env, 1))
+            body = [l2 for l in nested for l2 in l.split("\n")] + body[:-1] + [f"{body[-1]} + {call}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
-        prog.python_only = self.python_only
+        prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
 
 
@@ -1537,7 +1569,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # its defaults or called by keyword (README 'Factories')
                 "reversed", "sumstart", "listitems", "listinit", "tuplewrite", "maskbeside", "factorykw",
                 # README: a loop over a range bound to a name first, also by a conditional expression
-                "rangename")
+                "rangename",
+                # README: functions passed to your functions (a module-level def, a lambda, a nested def)
+                "funcargs")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
@@ -1939,8 +1973,14 @@ def _check_kinds(g_user, flat, args, kw, prog, f_user=None):
     def other(v, name, how):
         # a float the program updates with `-=` and the like stays a float: as a 0-d array it would be written in
         # place, which another name bound to it sees (declined by srcdiff as NumPy's semantics say: seed 700217)
-        if how == "layout" and type(v) is float and re.search(rf"\b{name}\s*(\*\*|//|[-+*/%@])=", prog.source):
+        def updated(n):
+            return re.search(rf"\b{n}\s*(\*\*|//|[-+*/%@])=", prog.source)
+        if how == "layout" and type(v) is float and updated(name):
             return v
+        if how == "layout" and name == "xa" and isinstance(v, (tuple, list)) and updated("x"):
+            # (so does the float item x of the tuple argument xa, unpacked `x, a = xa`: fuzz_py_58 of the default
+            # run, `t15 = x; x += 1.5`)
+            return type(v)(e if type(e) is float else other_kinds(e, how) for e in v)
         return other_kinds(v, how)
 
     for how, tol in (("layout", 1e-9), ("float32", 2e-3)):

@@ -3,10 +3,11 @@ the per-pass tests (test_closures, test_desugar, test_canonicalize, test_control
 test_optimize), and reverse mode's result (test_reverse_storage, test_reverse_backward)."""
 import gast
 
-from srcdiff.transforms import (anf, canonicalize, closures, controlflow, desugar, emit, factories, parse, resolve,
-                               ssa)
+from srcdiff.transforms import (anf, canonicalize, closures, controlflow, desugar, emit, factories, function_args,
+                               parse, resolve, ssa)
 
-FRONT_END = [("factories", factories.bind_factories), ("closures", closures.lift_local_functions),
+FRONT_END = [("function arguments", function_args.specialise_function_arguments),
+             ("factories", factories.bind_factories), ("closures", closures.lift_local_functions),
              ("desugar", desugar.desugar), ("resolve", resolve.resolve),
              ("canonicalize", canonicalize.canonicalize), ("structure", controlflow.structure), ("anf", anf.to_anf),
              ("ssa", ssa.to_ssa)]

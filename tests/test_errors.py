@@ -680,7 +680,18 @@ def interp_outside_values(x):
     return np.sum(np.interp(x, np.array([0.0, 1.0]), np.array([1.0, 2.0]), left=0.0))  # <- interp_left
 
 
+def gradient_two_spacings(x):
+    return np.sum(np.gradient(x, 0.1, 0.2))  # <- gradient_spacings
+
+
+def meshgrid_sparse(x):
+    X, Y = np.meshgrid(x[0], x[1], sparse=True)  # <- meshgrid_sparse
+    return np.sum(X * Y)
+
+
 @pytest.mark.parametrize("f, tag, advice", [(einsum_diagonal, "einsum_diag", "np.trace"),
+                                            (gradient_two_spacings, "gradient_spacings", "axis="),
+                                            (meshgrid_sparse, "meshgrid_sparse", "None"),
                                             (einsum_ellipsis, "einsum_dots", "ellipsis"),
                                             (norm_ambiguous, "norm_ord", "axis="),
                                             (roll_axes_mismatch, "roll_axes", "one axis at a time"),

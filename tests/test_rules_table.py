@@ -133,6 +133,9 @@ ENTRIES = {
     "np.vstack": ("np.vstack((x, y)) * np.vstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (1, 3))]),
     "np.append": ("np.append(x, y) * np.append(y, x) + np.sum(np.append(x, 2.0 * y, axis=0))", "rr",
                   [((3,), (3,)), ((2, 3), (2, 3))]),
+    "np.gradient": ("np.gradient(x) * np.gradient(x, 0.5 + y * y) + np.sum(np.gradient(x * x, 2.0, axis=0))", "rr",
+                    [((4,), ())]),
+    "np.gradient axis": ("np.gradient(x, axis=1) * np.gradient(x, 0.5 + y * y, axis=-2)", "rr", [((3, 4), ())]),
     "np.meshgrid": ("np.sum(np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1]) + np.meshgrid(x, y, indexing='ij')[1] * "
                     "np.meshgrid(2.0 * x, y, indexing='ij')[0]", "rr", [((3,), (2,))]),
     "np.append scalar": ("np.append(x, y) * np.append(y * y, x)", "rr", [((3,), ()), ((), ())]),

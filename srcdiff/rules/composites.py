@@ -99,6 +99,29 @@ def _diff(a: dict):
     return e
 
 
+def _gradient(a: dict):   # central differences inside, one-sided at the two ends (edge_order=1), over spacing h
+    spacing = a.pop("varargs", ())
+    if _value(a.pop("edge_order", None), 1) != 1:
+        raise Decline("edge_order must be 1")
+    if len(spacing) > 1:
+        raise Decline("one spacing per axis: take the derivative along one axis at a time (axis=k)")
+    axis = a.get("axis")
+    if axis is None:     # (NumPy's result is one array only for a vector: another rank fails to reshape)
+        x, k = "np.reshape(x, (len(x),))", 0
+    else:
+        if type(_value(axis)) is not int:
+            raise Decline("axis= must be an int literal")
+        x, k = "x", _value(axis)
+    a["axis"] = const(k)
+    d = f"rt.diff({x}, axis)"
+    parts = (_on_axis(d, k, "0:1"), f"({_on_axis(d, k, '1:')} + {_on_axis(d, k, ':-1')}) / 2.0", _on_axis(d, k, "-1:"))
+    e = "np.concatenate((" + "".join(f"{p}, " for p in parts) + "), axis=axis)"
+    if spacing:
+        a["h"] = spacing[0]
+        e = f"{e} / h"
+    return e
+
+
 def _softmax(a: dict):
     return f"np.exp({_log_softmax(a)})"
 
@@ -441,6 +464,9 @@ COMPOSITES = {
     "np.diff": ("x, n=1, axis=None, prepend=None, append=None", _diff, [np.diff],
                 "concatenate the values to prepend or append first, then take np.diff"),
     "np.linalg.matrix_power": ("x, n", _matrix_power, [np.linalg.matrix_power], "write the products out"),
+    "np.gradient": ("x, *varargs, axis=None, edge_order=1", _gradient, [np.gradient],
+                    "pass one scalar spacing and one axis: np.gradient(u, dx) of a vector, np.gradient(U, dy, axis=0) "
+                    "of an array; for uneven spacing write the differences out with np.diff"),
     "rt.softmax": ("x, axis=None", _softmax, [scipy.special.softmax], "pass axis= as an int"),
     "rt.log_softmax": ("x, axis=None", _log_softmax, [scipy.special.log_softmax], "pass axis= as an int"),
     "np.einsum": ("subscripts, *operands", _einsum, [np.einsum],

@@ -258,7 +258,9 @@ class _Resolver(Transformer):
                 return node
             if isinstance(func, gast.Name):
                 fail(node, self.unit, f"cannot call the local value {func.id!r}",
-                     "functions passed as arguments are not supported; call global or nested functions")
+                     "call functions by name (globals, nested defs, lambdas bound to a name); a function passed "
+                     "as an argument is followed where the call names it (rk4(rhs, y, h), rk4(lambda y: -y, y, h)), "
+                     "not where it comes from a parameter's default, a container or a conditional expression")
             fail(node, self.unit, f"cannot call {self._text(func)}",
                  "call functions by name (globals, closures, nested defs) or NumPy/math functions")
         shown = self._text(func)

@@ -1,0 +1,286 @@
+"""The "function arguments" pass of compiler.FRONT_END (before the factories pass): a call that passes a function
+to a function of the user's, as an ODE integrator takes its right-hand side,
+
+    y = rk4(rhs, y, t, h, p)      ->   y = rk4_rhs(y, t, h, p)
+
+calls a copy of the callee made for that function: the parameter (`fun`) goes, and the callee's reads of it read
+the function passed. srcdiff never makes a function a value; the copy calls it by name, and is then inlined (or
+lifted and inlined) like any function of the user's. A function passed may be a module-level function, a nested
+def or a named lambda of the caller, or a lambda written in the call; the callee a module-level function or a
+nested def of the caller. One copy is made per callee and functions passed (and reused by later calls).
+
+Where both the callee and the functions passed are module-level functions, the copy is a function of its own,
+in the callee's module, its parameter bound to the function passed (so an integrator in another module works).
+Otherwise (a nested def or a lambda, which read the caller's variables) it is a nested def of the caller, which
+the callee's module must be the caller's for (its globals are read from there), and whose other free names
+must not be the caller's local names. A callee that also binds the parameter, or passes the function to
+itself, is declined, and so is such a call in another form (*args, **kwargs).
+"""
+from __future__ import annotations
+
+import copy
+import types
+
+import gast
+
+from ..errors import fail
+from ..rules.composites import ALIASES as COMPOSITE_ALIASES
+from ..rules.numpy_rules import BUILTIN_ALIASES
+from ..rules.registry import rule_name_of
+from .astutil import Namer, Transformer, const, copy_loc, load, names_in, parse_expr, walk
+from .parse import Unit, parse
+from .resolve import is_user_function, local_names
+
+_ADVICE = ("pass the function's parameters to the callee and call the function there by name, or define the "
+           "callee as a nested def of this function")
+
+
+def specialise_function_arguments(unit: Unit) -> Unit:
+    """Rewrite the calls passing functions to functions of the user's (module docstring); returns the unit."""
+    nodes = list(walk(unit.node))
+    defs = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {
+        n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
+        and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
+    ns = unit.namespace
+
+    def maybe(a):     # (a cheap test: a lambda, a def, a function, or an attribute of a module: np.exp)
+        if isinstance(a, gast.Lambda):
+            return True
+        if isinstance(a, gast.Name):
+            obj = ns.get(a.id)
+            return a.id in defs or is_user_function(obj) or (callable(obj) and rule_name_of(obj) is not None)
+        while isinstance(a, gast.Attribute):
+            a = a.value
+        return isinstance(a, gast.Name) and isinstance(ns.get(a.id), types.ModuleType)
+    if not any(isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute)) and any(
+            maybe(a) for a in list(n.args) + [k.value for k in n.keywords]) for n in nodes):
+        return unit      # (one walk: most functions pass no function)
+    return _Specialiser(unit).run()
+
+
+class _Specialiser:
+    def __init__(self, unit: Unit):
+        self.unit = unit
+        fn = unit.node
+        self.locals = local_names(fn)
+        stores: dict = {}
+        for n in walk(fn):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                stores[n.id] = stores.get(n.id, 0) + 1
+            elif isinstance(n, gast.FunctionDef) and n is not fn:
+                stores[n.name] = stores.get(n.name, 0) + 1
+        # the caller's nested defs and named lambdas, each bound once: functions by name
+        self.defs = {}
+        for s in walk(fn):
+            if isinstance(s, gast.FunctionDef) and s is not fn and stores.get(s.name) == 1:
+                self.defs[s.name] = s
+            elif (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
+                  and isinstance(s.targets[0], gast.Name) and stores.get(s.targets[0].id) == 1):
+                self.defs[s.targets[0].id] = s.value
+        self.namer = Namer(names_in(fn) | set(self.locals) | set(unit.callees)
+                           | {k for k in unit.namespace if not k.startswith("__")})
+        self.made = {}       # (callee, functions passed) -> the copy's name
+        self.todo = [fn]     # trees whose calls are still to look at (the caller; then each nested copy)
+        self.top = []        # nested defs to put first in the caller's body
+
+    # -- what a name or an argument is ------------------------------------------------------------------
+    def passed(self, a):
+        """('global', its text, function) / ('local', name) / ('lambda', node) for an argument that is a function
+        (a module-level one of the user's, or a library function srcdiff has a rule for: np.exp), else None."""
+        if isinstance(a, gast.Lambda):
+            return "lambda", a
+        if isinstance(a, gast.Name) and a.id in self.defs:
+            return "local", a.id
+        obj = self.lookup(a)
+        if is_user_function(obj) or (callable(obj) and not isinstance(obj, type) and (
+                rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj)))):
+            return "global", _text(a), obj
+        return None
+
+    def lookup(self, e):
+        """The object a name or a chain of attributes of one (`np.exp`) the caller does not bind names, or None."""
+        root, attrs = e, []
+        while isinstance(root, gast.Attribute):
+            attrs.append(root.attr)
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.locals or root.id not in self.unit.namespace:
+            return None
+        obj = self.unit.namespace[root.id]
+        for attr in reversed(attrs):
+            obj = getattr(obj, attr, None)
+        return obj
+
+    def callee(self, func):
+        """('local', def) / ('global', its text, function, its parsed unit) for a call's function (a module-level
+        one by name or as a module's attribute, `odelib.rk4`), else None."""
+        if isinstance(func, gast.Name) and isinstance(self.defs.get(func.id), gast.FunctionDef):
+            return "local", self.defs[func.id]
+        obj = self.lookup(func)
+        if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>" or \
+                (getattr(obj, "__module__", None) or "").split(".")[0] == "srcdiff":
+            return None     # (srcdiff.grad(f, ...) in a function differentiated: a transform, resolve's to make)
+        try:
+            return "global", _text(func), obj, parse(obj)
+        except Exception:     # (declined later, where it is called, if it matters)
+            return None
+
+    # -- the pass -----------------------------------------------------------------------------------------
+    def run(self):
+        while self.todo:
+            tree = self.todo.pop(0)
+            for n in list(walk(tree)):
+                if isinstance(n, gast.Call):
+                    self.call(n)
+        self.unit.node.body[:0] = self.top
+        return self.unit
+
+    def call(self, node):
+        given = [(k, a) for k, a in enumerate(node.args)] + [(kw.arg, kw.value) for kw in node.keywords]
+        funcs = [(k, f) for k, a in given if (f := self.passed(a)) is not None]
+        if not funcs:
+            return
+        c = self.callee(node.func)
+        if c is None:
+            return
+        fd = c[1] if c[0] == "local" else c[3].node
+        what = f"the call of {_text(node.func)!r} passing a function"
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(kw.arg is None for kw in node.keywords) \
+                or fd.args.vararg is not None or fd.args.kwarg is not None:
+            fail(node, self.unit, f"{what}, with *args or **kwargs", "pass each argument by position or by name")
+        params = [a.id for a in fd.args.args] + [a.id for a in fd.args.kwonlyargs]
+        named = {}
+        for k, f in funcs:
+            p = params[k] if isinstance(k, int) and k < len(fd.args.args) else k if k in params else None
+            if p is None:
+                fail(node, self.unit, f"{what}: {fd.name!r} has no parameter for it", _ADVICE)
+            named[p] = f
+        key = (id(fd), tuple(sorted((p, f[1] if f[0] != "lambda" else id(f[1])) for p, f in named.items())))
+        if key not in self.made:
+            self.made[key] = self.copy(node, c, fd, named, what)
+        node.func = copy_loc(load(self.made[key]), node.func)
+        # every argument of the copy by position, as factories' call functions take theirs (a call with keywords
+        # would stay a call)
+        byname = {kw.arg: kw.value for kw in node.keywords}
+        defaults = _defaults(fd, c[2] if c[0] == "global" else None)
+        args = []
+        for k, p in enumerate(params):
+            if p in named:
+                continue
+            if k < len(node.args) and k < len(fd.args.args):
+                args.append(node.args[k])
+            elif p in byname:
+                args.append(byname[p])
+            elif p in defaults:
+                args.append(copy_loc(copy.deepcopy(defaults[p]), node))
+            else:
+                fail(node, self.unit, f"{what}: no argument for {p!r} (srcdiff fills in defaults that are numbers, "
+                     "strings, True, False or None)", f"pass {p!r} explicitly")
+        node.args, node.keywords = args, []
+
+    def copy(self, node, c, fd, named, what) -> str:
+        """The name of the callee's copy for the functions `named` (parameter -> what is passed)."""
+        name = self.namer.fresh(f"{fd.name}_" + "_".join(f[1].replace(".", "_") if f[0] != "lambda" else "fn"
+                                                           for f in named.values()))
+        new = copy.deepcopy(fd)
+        new.name = name
+        bound = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        for p in named:
+            if p in bound:
+                fail(node, self.unit, f"the function passed to {fd.name!r} as {p!r} is bound again there", _ADVICE)
+        if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == fd.name
+               and any(isinstance(a, gast.Name) and a.id in named for a in walk(n)) for n in walk(new)):
+            fail(node, self.unit, f"{fd.name!r} passes the function it takes to itself", _ADVICE)
+        _drop_parameters(new, set(named))
+        new.args.args += new.args.kwonlyargs      # (the call passes every argument by position)
+        new.args.kwonlyargs, new.args.kw_defaults, new.args.defaults = [], [], []
+        if c[0] == "global" and all(f[0] == "global" for f in named.values()):
+            ns = dict(c[3].namespace)     # a function of its own, in the callee's module: its parameters bound
+            ns.update({p: f[2] for p, f in named.items()})
+            self.unit.callees[name] = Unit(name=name, node=new, filename=c[3].filename, namespace=ns, func=None)
+            return name
+        if c[0] == "global":
+            if c[3].filename != self.unit.filename or c[2].__globals__ is not getattr(self.unit.func, "__globals__",
+                                                                                       None):
+                fail(node, self.unit, f"{what} (a nested def or a lambda, which reads this function's variables) "
+                     f"to {fd.name!r}, a function of another module: srcdiff makes a copy of {fd.name!r} here that "
+                     "calls it", f"define the function passed at module level (passing what it reads as arguments), "
+                     f"or {fd.name!r} in this module")
+            free = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} \
+                - local_names(new) - set(named)
+            clash = sorted(free & self.locals)
+            if clash:
+                fail(node, self.unit, f"{what} (a nested def or a lambda) to {fd.name!r}, which reads the "
+                     f"global {clash[0]!r}, a local name here too: srcdiff makes a copy of {fd.name!r} here that "
+                     "calls the function passed", f"rename the local {clash[0]!r}")
+        renames = {}
+        for p, f in named.items():
+            if f[0] == "lambda":       # a def in its place, first in the caller: it reads the caller's variables
+                lam = self.namer.fresh("fn")
+                ret = copy_loc(gast.Return(value=f[1].body), f[1])
+                d = gast.FunctionDef(name=lam, args=f[1].args, body=[ret], decorator_list=[], returns=None,
+                                     type_comment=None, type_params=[])
+                d.lineno = f[1].lineno
+                self.top.append(d)
+                self.defs[lam] = d
+                renames[p] = lam
+            else:
+                renames[p] = f[1]
+        _Reads(renames).visit(new)
+        self.top.append(new)
+        self.todo.append(new)
+        return name
+
+
+def _text(e) -> str:
+    """`np.exp` for a chain of attributes of a name."""
+    return e.id if isinstance(e, gast.Name) else f"{_text(e.value)}.{e.attr}"
+
+
+class _Reads(Transformer):
+    """Each read of a parameter `renames` names: the text of the function passed (a name, or `np.exp`)."""
+
+    def __init__(self, renames):
+        self.renames = renames
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, gast.Load) and node.id in self.renames:
+            return copy_loc(parse_expr(self.renames[node.id]), node)
+        return node
+
+
+def _defaults(fd, value=None) -> dict:
+    """{parameter: its default as an expression} where a call may leave it out: a literal written in the def, or,
+    of a module-level function (`value`), a number, string, bool or None its default evaluated to."""
+    args = fd.args
+    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
+    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    values = {}
+    if value is not None:
+        names = [a.id for a in args.args]
+        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
+        values.update(value.__kwdefaults__ or {})
+    out = {}
+    for name, node in written.items():
+        literal = node.operand if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)) \
+            else node
+        if isinstance(literal, gast.Constant) and _plain(literal.value):
+            out[name] = node
+        elif name in values and _plain(values[name]):
+            out[name] = const(values[name])
+    return out
+
+
+def _plain(v) -> bool:
+    return v is None or type(v) in (bool, int, float, str)
+
+
+def _drop_parameters(fd, names: set):
+    """`fd` without the parameters `names` (the defaults of the others kept)."""
+    args = fd.args
+    n = len(args.args) - len(args.defaults)
+    defaults = {a.id: d for a, d in zip(args.args[n:], args.defaults)}
+    args.args = [a for a in args.args if a.id not in names]
+    kept = [defaults[a.id] for a in args.args if a.id in defaults]
+    args.defaults = kept
+    pairs = [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if a.id not in names]
+    args.kwonlyargs, args.kw_defaults = [a for a, _ in pairs], [d for _, d in pairs]

@@ -1,0 +1,192 @@
+"""transforms/function_args.py: a call passing a function to a function of the user's (an ODE integrator's
+right-hand side) calls a copy of the callee made for that function (both backends)."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad, source_module
+from passes import body_source, through
+
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def oscillator(t, y, p):
+    return np.array([y[1], -p[0] * y[0] - p[1] * y[1]])
+
+
+def rk4(fun, y, t, h, p):
+    k1 = fun(t, y, p)
+    k2 = fun(t + h / 2, y + h / 2 * k1, p)
+    k3 = fun(t + h / 2, y + h / 2 * k2, p)
+    k4 = fun(t + h, y + h * k3, p)
+    return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def damped_oscillator(p):
+    y = np.array([1.0, 0.0])
+    t = 0.0
+    for i in range(20):
+        y = rk4(oscillator, y, t, 0.1, p)
+        t += 0.1
+    return y[0] ** 2 + y[1]
+
+
+def test_the_call_calls_a_copy_without_the_function_parameter():
+    body = body_source(through(damped_oscillator, "function arguments").node)
+    assert "y = rk4_oscillator(y, t, 0.1, p)" in body
+
+
+def step(fun, y, h):
+    k1 = fun(y)
+    k2 = fun(y + h * k1)
+    return y + 0.5 * h * (k1 + k2)
+
+
+def run(fun, y, n, h=0.1):
+    for i in range(n):
+        y = step(fun, y, h)
+    return y
+
+
+def passed_lambdas_and_nested_defs(k):
+    total = 0.0
+    for j in range(3):
+        total += run(lambda y: -k * y ** 2 + j, 1.0, 5)     # (reads the loop's j when called)
+
+    def osc(y):
+        return np.array([y[1], -k * y[0]])
+    z = run(osc, np.array([1.0, 0.0]), 10, h=0.05)
+    w = run(lambda y, c=2.0: -c * y, 1.0, 4, 0.1 * k)
+
+    def integrate(rhs, y0, n):
+        y = y0
+        for i in range(n):
+            y = y + 0.1 * rhs(y)
+        return y
+    return total + z[0] + w + integrate(osc, np.array([0.5, 0.5]), 3)[1] * integrate(lambda v: -v * k, 2.0, 2)
+
+
+@JIT
+@pytest.mark.parametrize("f, x", [(damped_oscillator, np.array([2.0, 0.3])), (passed_lambdas_and_nested_defs, 0.8)])
+def test_functions_passed_to_helpers_are_differentiated(f, x, jit):
+    """rk4(rhs, y, t, h, p) was declined ('cannot call the local value fun: functions passed as arguments are not
+    supported'), and so were a lambda or a nested def passed (down a chain of helpers too)."""
+    np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(x), numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-9)
+    v = np.ones_like(x) if np.ndim(x) else 1.0
+    val, t = srcdiff.jvp(f, jit=jit)(x, v)
+    assert val == pytest.approx(f(x))
+    np.testing.assert_allclose(t, np.sum(numerical_grad(f, [x], 0) * v), rtol=1e-6)
+
+
+def trapezoid_rule(fun, a, b, n):
+    h = (b - a) / n
+    s = 0.5 * (fun(a) + fun(b))
+    for i in range(1, n):
+        s += fun(a + i * h)
+    return s * h
+
+
+def quadratures_of_numpy_functions(L):
+    return trapezoid_rule(np.exp, 0.0, L, 8) + trapezoid_rule(np.sin, 0.0, 2 * L, 6)
+
+
+@JIT
+def test_a_numpy_function_passed_is_called_by_its_rule(jit):
+    np.testing.assert_allclose(srcdiff.grad(quadratures_of_numpy_functions, jit=jit)(1.3),
+                               numerical_grad(quadratures_of_numpy_functions, [1.3], 0), rtol=1e-6)
+
+
+LIB = """
+import numpy as np
+DT = 0.05
+def euler(fun, y, n, p, scale=1.0):
+    for i in range(n):
+        y = y + DT * scale * fun(y, p)
+    return y
+def solve(fun, y0, n, p):
+    y = euler(fun, y0, n // 2, p)
+    return euler(fun, y, n - n // 2, p)
+"""
+
+USER = """
+import numpy as np
+import fa_odelib
+from fa_odelib import solve, euler
+def decay(y, p):
+    return -p[0] * y + p[1] * np.sin(y)
+def growth(y, p):
+    return p[1] * y * (1 - y)
+def f(p):
+    a = solve(decay, np.array([1.0, 0.5]), 10, p)
+    b = euler(growth, 0.1, 8, p)
+    c = euler(fun=decay, y=a, n=3, p=p)
+    return np.sum(a ** 2) + b + np.sum(c)
+def with_lambda(k):
+    return euler(lambda y, p: -p * y, 1.0, 10, k)
+def by_module(p):
+    import_free = fa_odelib.euler(decay, np.array([0.3, 0.6]), 4, p)
+    return np.sum(import_free ** 2)
+"""
+
+
+@JIT
+def test_an_integrator_of_another_module_takes_a_module_level_function(jit):
+    """The integrator's copy is a function of its own module (its globals: DT), called by position (a call by
+    keyword of the copy stayed a call whose value was dropped: a gradient silently 0, found while writing this)."""
+    source_module("fa_odelib", LIB)
+    mod = source_module("fa_user", USER)
+    p = np.array([0.7, 1.3])
+    np.testing.assert_allclose(srcdiff.grad(mod.f, jit=jit)(p), numerical_grad(mod.f, [p], 0), rtol=1e-6)
+    np.testing.assert_allclose(srcdiff.grad(mod.by_module, jit=jit)(p), numerical_grad(mod.by_module, [p], 0),
+                               rtol=1e-6)     # (the integrator called as the module's attribute, fa_odelib.euler)
+    with pytest.raises(srcdiff.SrcdiffError, match="a function of another module"):
+        srcdiff.grad(mod.with_lambda)(0.7)
+
+
+def simpson(fun, a, b, depth):
+    m = 0.5 * (a + b)
+    s = (b - a) / 6 * (fun(a) + 4 * fun(m) + fun(b))
+    if depth == 0:
+        return s
+    return simpson(fun, a, m, depth - 1) + simpson(fun, m, b, depth - 1)
+
+
+def gauss(x):
+    return np.exp(-x * x)
+
+
+def recursive_quadrature(L):
+    return simpson(gauss, 0.0, L, 3)
+
+
+def rebinds(fun, y):
+    fun = gauss
+    return fun(y)
+
+
+def rebinding_caller(x):
+    return rebinds(gauss, x)
+
+
+@pytest.mark.parametrize("f, match", [(recursive_quadrature, "passes the function it takes to itself"),
+                                      (rebinding_caller, "is bound again there")])
+def test_forms_it_does_not_take_are_declined_at_the_call(f, match):
+    with pytest.raises(srcdiff.SrcdiffError, match=match):
+        srcdiff.grad(f)(1.3)
+
+
+def inner_loss(x, a):
+    return x * x * np.sum(a)
+
+
+def gradient_penalty(x, a):
+    gx, ga = srcdiff.grad(inner_loss, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+def test_a_function_passed_to_a_srcdiff_transform_is_left_to_it():
+    """srcdiff.grad(f, wrt=...)(x, a) inside a function differentiated passes the user's f to srcdiff's own
+    function: the pass made a copy of srcdiff.grad ('cannot call grad_f((0, 1), False, None)', nested fuzz)."""
+    x, a = 0.7, np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(srcdiff.grad(gradient_penalty)(x, a), numerical_grad(gradient_penalty, [x, a], 0),
+                               rtol=1e-6)
