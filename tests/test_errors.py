@@ -592,6 +592,26 @@ def test_numba_compile_failure_names_the_function():
     _assert_located(msg, "numba_type", "jit=False")
 
 
+def accumulates_arrays_from_zero(w, x):
+    acc = 0
+    for xi in x:  # <- acc_loop
+        acc = acc + np.tanh(xi * w)
+    return np.sum(acc ** 2)
+
+
+def test_a_number_that_a_loop_makes_an_array_is_named_under_numba():
+    """`acc = 0` before a loop that adds arrays to it: Python runs it (the Python backend differentiates it), Numba
+    cannot type `acc`; the error said only to run with jit=False: it names `acc` and says to start it as an array."""
+    from gradcheck import numerical_grad
+    w, x = np.array([0.3, -0.2, 0.5]), np.arange(6.0).reshape(2, 3) / 5
+    np.testing.assert_allclose(srcdiff.grad(accumulates_arrays_from_zero)(w, x),
+                               numerical_grad(accumulates_arrays_from_zero, [w, x], 0), rtol=1e-5, atol=1e-7)
+    msg = _declined(accumulates_arrays_from_zero, [w, x], jit=True, wrt=0)
+    _assert_located(msg, "acc_loop", "`acc` is a number on one path and an array on another")
+    assert "np.zeros" in msg and "jit=False" in msg, msg
+    assert "`y` is a number on one path" in _declined(scalar_or_array, [np.array([0.3, -0.2, 0.5])], jit=True)
+
+
 def float32_matmul(x, y):
     return np.sum(np.sin(1.3 * (x @ y)))
 
