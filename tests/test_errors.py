@@ -81,6 +81,11 @@ def draws_from_generator(x, rng):
     return x * rng.normal()  # <- rngdraw
 
 
+def makes_a_generator(x):
+    eps = np.random.default_rng(0).normal(size=3)  # <- mkrng
+    return np.sum(x * eps)
+
+
 def sorts_a_list(x):
     return np.sum(np.array(sorted(x)) * np.arange(3.0))  # <- sorted
 
@@ -318,6 +323,7 @@ def test_unknown_library_function():
     (draws_noise, [0.5], "npdraw", "draw the noise outside"),
     (draws_from_generator, [0.5, np.random.default_rng(0)], "rngdraw", "draw the noise outside"),
     (sorts_a_list, [np.array([0.3, -0.1, 0.9])], "sorted", "np.sort(x)"),
+    (makes_a_generator, [np.array([0.3, -0.1, 0.9])], "mkrng", "draw the noise outside"),   # (was: "register a rule")
 ])
 def test_random_draws_and_sorted_name_what_to_do(f, args, tag, advice):
     # (were: np.random.normal "classes, instances and bound methods are not supported", rng.normal() "compute it

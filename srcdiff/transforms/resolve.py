@@ -20,7 +20,8 @@ from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
 from . import annotations as anno
-from .astutil import Transformer, assigned_names, const, copy_loc, dotted, dotted_name, load, walk_statements
+from .astutil import (NOT_LITERAL, Transformer, assigned_names, const, copy_loc, dotted, dotted_name,
+                      literal_value, load, walk_statements)
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
 _MISSING = object()
@@ -130,11 +131,14 @@ class _Resolver(Transformer):
         return gast.unparse(node) if hasattr(gast, "unparse") else node.__class__.__name__
 
     def _bind_constant(self, node, obj):
-        if isinstance(obj, (bool, int, float)) or obj is None:
+        if isinstance(obj, (bool, int, float, str)) or obj is None:
             return copy_loc(const(obj), node)
         if isinstance(obj, np.generic):
             return copy_loc(const(obj.item()), node)
-        base = node.id if isinstance(node, gast.Name) else node.attr
+        root = node
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        base = root.id if isinstance(root, gast.Name) else root.attr
         name = base
         k = 0
         while name in self.unit.bindings and self.unit.bindings[name] is not obj or name in self.locals:
@@ -158,6 +162,9 @@ class _Resolver(Transformer):
             return copy_loc(load(name), node)
         what = getattr(obj, "__module__", None)
         qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
+        if what and (what == "numpy.random" or what.startswith("numpy.random.")) and not _is_random(obj):
+            fail(node, self.unit, f"call to {qual}: a random generator made inside the function you differentiate "
+                                  "(its draws are no function of the arguments srcdiff differentiates)", _DRAW_OUTSIDE)
         if _is_random(obj):
             fail(node, self.unit, f"call to {qual}: a random draw inside the function you differentiate (its value "
                                   "would change from call to call, and finite differences or a second call with "
@@ -513,6 +520,30 @@ class _Resolver(Transformer):
             return self._dtype(node)[1]
         return self._callable_name(node, obj)
 
+    def _item(self, node):
+        """The object `CONFIG["lam"]` names: an item, at constant keys, of a module-level or closure dict, list or
+        tuple (nested: `CONFIG["sizes"][0]`); _MISSING where `node` is not one."""
+        if not (isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Load)):
+            return _MISSING
+        base = self._item(node.value) if isinstance(node.value, gast.Subscript) else self._lookup(node.value)
+        if not isinstance(base, (dict, list, tuple)):
+            return _MISSING
+        key = node.slice.value if isinstance(node.slice, gast.Constant) else literal_value(node.slice)
+        if key is NOT_LITERAL or isinstance(key, (float, bool)):
+            return _MISSING
+        try:
+            return base[key]
+        except (KeyError, IndexError, TypeError):
+            fail(node, self.unit, f"{self._text(node)}: no item {key!r} in {type(base).__name__} "
+                                  f"{self._text(node.value)}")
+
+    def visit_Subscript(self, node):
+        item = self._item(node)
+        if item is not _MISSING and (_is_constant(item) or isinstance(item, str)):
+            # CONFIG["lam"] of a module-level dict: its value, compiled in as any global's (README: Captured values)
+            return self._bind_constant(node, item)
+        return self.generic_visit(node)
+
     def visit_Name(self, node):
         if not isinstance(node.ctx, gast.Load) or node.id in self.locals:
             return node
@@ -527,6 +558,13 @@ class _Resolver(Transformer):
             fail(node, self.unit, f"module {node.id} used as a value")
         if _is_type_value(obj):
             return self._dtype(node)[1]
+        if isinstance(obj, (dict, list, set, str)):
+            fail(node, self.unit, f"the module-level {type(obj).__name__} {node.id} used as a value: srcdiff compiles "
+                                  "in the numbers, arrays and tuples of them that a function reads, and items of a "
+                                  "dict, list or tuple read at constant keys (CONFIG[\"lam\"])",
+                 f"read its items at constant keys ({node.id}[...]), or pass it in as an argument"
+                 + (" (a tuple or list of arrays and floats is differentiated item by item)"
+                    if isinstance(obj, (list, dict)) else ""))
         return self._callable_name(node, obj)
 
     def visit_Assign(self, node):
