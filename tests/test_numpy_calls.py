@@ -118,6 +118,30 @@ def test_diag_k_of_vector(jit):
     check_grad(diag_of_vector, [V3], jit=jit)
 
 
+def diagonal_of_matrix(x):
+    return np.sum(np.diagonal(x) ** 2) + np.sum(np.diagonal(x, 1) * 3.0) + np.sum(np.diagonal(x, offset=-1) ** 3)
+
+
+@JIT
+@pytest.mark.parametrize("x", [S33, A34, B43], ids=["square", "wide", "tall"])
+def test_np_diagonal_of_matrix(jit, x):
+    """np.diagonal(a, offset) was declined ("call to numpy.diagonal has no differentiation rule"): it is np.diag."""
+    check_grad(diagonal_of_matrix, [x], jit=jit)
+    _, d = srcdiff.jvp(diagonal_of_matrix, jit=jit)(x, x)
+    np.testing.assert_allclose(d, np.sum(srcdiff.grad(diagonal_of_matrix)(x) * x), rtol=1e-10)
+
+
+def diagonal_of_stack(t):
+    return np.sum(np.diagonal(t) ** 2)
+
+
+def test_np_diagonal_of_a_stack_is_declined():
+    """NumPy takes a stack's diagonals along its first two axes, which np.diag does not (it said the function
+    itself failed)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_numpy_calls.py:\d+: np.diagonal of an array of rank 3"):
+        srcdiff.grad(diagonal_of_stack)(np.ones((2, 3, 3)))
+
+
 def test_diag_k_hessian():
     def f(x):
         return np.sum(np.diag(x, 1) ** 3) + np.trace(x, -1) ** 2
