@@ -86,6 +86,10 @@ def makes_a_generator(x):
     return np.sum(x * eps)
 
 
+def where_of_the_condition_alone(x):
+    return np.sum(x[np.where(x > 0.0)])  # <- where1
+
+
 def sorts_a_list(x):
     return np.sum(np.array(sorted(x)) * np.arange(3.0))  # <- sorted
 
@@ -324,6 +328,7 @@ def test_unknown_library_function():
     (draws_from_generator, [0.5, np.random.default_rng(0)], "rngdraw", "draw the noise outside"),
     (sorts_a_list, [np.array([0.3, -0.1, 0.9])], "sorted", "np.sort(x)"),
     (makes_a_generator, [np.array([0.3, -0.1, 0.9])], "mkrng", "draw the noise outside"),   # (was: "register a rule")
+    (where_of_the_condition_alone, [np.array([0.3, -0.1, 0.9])], "where1", "x[condition]"),   # (was: a TypeError)
 ])
 def test_random_draws_and_sorted_name_what_to_do(f, args, tag, advice):
     # (were: np.random.normal "classes, instances and bound methods are not supported", rng.normal() "compute it

@@ -297,6 +297,11 @@ class _Resolver(Transformer):
             sig = inspect.signature(obj)
         except (TypeError, ValueError):
             sig = None
+        if canon == "np.where" and len(node.args) + len(node.keywords) == 1:
+            fail(node, self.unit, "np.where(condition) with the condition alone (the indices where it holds, as "
+                                  "np.nonzero gives them) is not supported",
+                 "index with the boolean mask itself (x[condition], x[condition] = v), or choose elementwise with "
+                 "np.where(condition, a, b)")
         if sig is None:   # (math.log(x, base): canonicalize rewrites the forms it knows)
             return node
         try:
@@ -341,6 +346,8 @@ class _Resolver(Transformer):
                  ARGUMENT_ADVICE.get((canon, name),
                                      f"drop {name}= and compute it outside the call (an out= array: assign the result)"))
         last = max((names.index(n) for n in args), default=-1)
+        if canon in OPEN_BOUNDS:    # np.clip(x, min=0): the side left out is open (None), also the last one
+            last = len(names) - 1
         out = []
         for p in names[:last + 1]:
             if p in args:
