@@ -452,6 +452,9 @@ TABLE = {
     "slice_write": (_zeros_fill, [V4]),
     "tile_repeat": (lambda x: np.sum(np.tile(x, 2) * np.arange(8.0)) + np.sum(np.repeat(x, 2) * np.arange(8.0)), [V4]),
     "ufunc_divide": (lambda x: np.sum(np.divide(x, 2.0) + np.true_divide(1.0, x ** 2 + 1)), [V4]),
+    # (axis=None flattens: the gradient failed, "tuple indices must be integers or slices, not NoneType")
+    "concatenate_axis_none": (lambda x: np.sum(np.concatenate(([x[0, 0], x[1, 1]], x, x[0] * 2.0), axis=None) ** 2
+                                               * np.arange(18.0)), [A34]),
 }
 
 
