@@ -454,3 +454,15 @@ def test_a_list_comprehension_bound_to_a_name_then_converted(jit):
 def test_a_list_comprehension_bound_to_a_name_used_otherwise_is_still_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals.py:\d+: a comprehension is differentiated only"):
         srcdiff.grad(named_comprehension_summed)(X.copy())
+
+
+def extremes_of_comprehensions(x):
+    """max/min of a generator expression or list comprehension: declined ("a comprehension is differentiated only as
+    the argument of sum(...)"); the largest (smallest) item of the array of the comprehension."""
+    m = max(v ** 2 for v in x) + min([np.sin(v) for v in x if v > -10.0])
+    return m * max(x[i] * x[i + 1] for i in range(len(x) - 1))
+
+
+@JIT
+def test_max_and_min_of_a_comprehension(jit):
+    _check(extremes_of_comprehensions, jit)

@@ -83,6 +83,7 @@ class _Desugar:
         if walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
         self._array_of_named_comprehension(s)
+        self._extremes_of_comprehensions(s)
         loops, targets = self.hoist_sums(s)
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
@@ -180,6 +181,32 @@ class _Desugar:
                                       call)]
                 call.keywords = []
             call.func.attr = "array"
+
+    def _extremes_of_comprehensions(self, s):
+        """`max(f(v) for v in x)` (or min, of a generator expression or list comprehension, no key= or default=):
+        `np.max(np.array([f(v) for v in x]))`, the array of the comprehension (_fill), whose largest item it is
+        (ties share the derivative, as np.max's do). Where no name of the module is numpy, it stays (declined)."""
+        module = next((k for k, v in self.unit.namespace.items() if v is np and k not in unit_locals(self.unit)), None)
+        if module is None or not any(isinstance(n, gast.Call) and len(n.args) == 1 and not n.keywords
+                                     and isinstance(n.args[0], (gast.GeneratorExp, gast.ListComp))
+                                     and (is_builtin(self.unit, n.func, "max") or is_builtin(self.unit, n.func, "min"))
+                                     for n in walk(s)):
+            return
+        unit = self.unit
+
+        class Extremes(Transformer):
+            def visit_Call(self, n):
+                self.generic_visit(n)
+                if not (len(n.args) == 1 and not n.keywords and isinstance(n.args[0], (gast.GeneratorExp, gast.ListComp))
+                        and (is_builtin(unit, n.func, "max") or is_builtin(unit, n.func, "min"))):
+                    return n
+                comp = n.args[0]
+                items = copy_loc(gast.ListComp(elt=comp.elt, generators=comp.generators), comp)
+                array = copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="array", ctx=gast.Load()),
+                                           args=[items], keywords=[]), n)
+                return copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr=n.func.id, ctx=gast.Load()),
+                                          args=[array], keywords=[]), n)
+        Extremes().visit(s)
 
     # sum(f(i) for i in ...) and sum([...]): a loop that accumulates, before the statement
     _HOISTABLE = {gast.Assign: ("value",), gast.AugAssign: ("value",), gast.AnnAssign: ("value",),
