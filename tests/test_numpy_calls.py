@@ -502,3 +502,25 @@ def test_unknown_method_hint(f, hint):
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_numpy_calls\.py:\d+: method \.\w+\(\) is not supported"
                        r"(.|\n)*hint: " + hint):
         srcdiff.grad(f)(np.array([0.5, 1.5, 2.0]))
+
+
+TAKE = np.array([[0, 2], [1, 1], [2, 2]])
+
+
+def gather_along_rows(x):
+    """np.take_along_axis(x, TAKE, axis=1) written with integer arrays, one of rank 2 (and two of rank 2, a repeated
+    entry among them): its gradient did not compile under Numba ("a[idx] += g under Numba takes 1-D integer index
+    arrays")."""
+    picked = x[np.arange(x.shape[0])[:, None], TAKE]
+    pairs = x[np.array([[0, 0], [1, 0]]), np.array([[1, 1], [2, 1]])]
+    return np.sum(np.sin(picked) * np.arange(picked.size).reshape(picked.shape)) + np.sum(pairs ** 3)
+
+
+@JIT
+@pytest.mark.parametrize("x", [S33, np.arange(18.0).reshape(3, 3, 2) / 7], ids=["matrix", "rank3"])
+def test_gather_with_integer_arrays_of_rank_two(jit, x):
+    check_grad(gather_along_rows, [x], jit=jit)
+    v = np.cos(np.arange(x.size)).reshape(x.shape)
+    g = srcdiff.grad(gather_along_rows)
+    np.testing.assert_allclose(srcdiff.hvp(gather_along_rows, jit=jit)(x, v),
+                               (g(x + 1e-5 * v) - g(x - 1e-5 * v)) / 2e-5, rtol=1e-5, atol=1e-6)

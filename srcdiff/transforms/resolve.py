@@ -99,6 +99,26 @@ _DRAW_OUTSIDE = ("draw the noise outside and pass it in as an argument (eps = rn
                  "which makes the gradient that of the reparameterised function")
 
 
+# functions without a rule that users reach for, and how to write them with ones that have one
+_WRITE_INSTEAD = {
+    "numpy.take_along_axis": "index with integer arrays: a[np.arange(a.shape[0])[:, None], idx] takes "
+                             "np.take_along_axis(a, idx, axis=1) of a matrix a",
+    "numpy.fill_diagonal": "write the diagonal through an index: a[np.arange(n), np.arange(n)] = v (a copy of a "
+                           "first), or multiply by a mask: a * (1.0 - np.eye(n))",
+    "numpy.nonzero": "index with the boolean mask itself: x[mask]",
+    "numpy.flatnonzero": "index with the boolean mask itself: x[mask]",
+    "numpy.pad": "join the padding on: np.concatenate((np.zeros(k), x, np.zeros(k)))",
+    "numpy.convolve": "write the sum of shifted slices: sum(w[j] * x[j:j + m] for j in range(len(w)))",
+    "numpy.correlate": "write the sum of shifted slices: sum(w[j] * x[j:j + m] for j in range(len(w)))",
+    "numpy.percentile": "sort and index: np.sort(x)[k], or np.median(x)",
+    "numpy.quantile": "sort and index: np.sort(x)[k], or np.median(x)",
+    "numpy.linalg.multi_dot": "write the products with @: a @ b @ c",
+    "numpy.split": "slice the parts: x[:k], x[k:]",
+    "numpy.array_split": "slice the parts: x[:k], x[k:]",
+    "numpy.meshgrid": "broadcast instead: x[:, None] and y[None, :]",
+}
+
+
 def _is_random(obj) -> bool:
     """A draw of numpy.random's (np.random.normal: a method of its RandomState), a Generator's (rng.normal) or the
     random module's (random.gauss: a method of its Random)."""
@@ -182,8 +202,8 @@ class _Resolver(Transformer):
                                   "differentiation rule: srcdiff does not take derivatives of that order through it",
                  "for second derivatives use srcdiff.hvp or srcdiff.hessian (forward over reverse)")
         fail(node, self.unit, f"call to {qual} has no differentiation rule",
-             "register one with srcdiff.adjoint(func, vjp=...), or compute it outside the differentiated "
-             "function and pass the result in as an argument")
+             _WRITE_INSTEAD.get(qual) or "register one with srcdiff.adjoint(func, vjp=...), or compute it outside "
+                                         "the differentiated function and pass the result in as an argument")
 
     # -- visitors -------------------------------------------------------------------------------
     def _static_transform(self, func):
