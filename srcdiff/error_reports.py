@@ -53,8 +53,8 @@ def translate_error(exc, t, fn=None, args=None):
         where, line = _numba_location(msg, t)
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
                            f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
-                           advice="run with jit=False to get a Python traceback through the generated "
-                                  "source, or see srcdiff.source(...)") from exc
+                           advice=_scalar_or_array_advice(msg, t) or "run with jit=False to get a Python traceback "
+                                  "through the generated source, or see srcdiff.source(...)") from exc
     if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
             and _from_runtime(exc)):
         # a derivative helper met what its rule does not cover (a stack of matrices whose rank the compiler
@@ -74,6 +74,30 @@ def translate_error(exc, t, fn=None, args=None):
     if failed is not None:
         _report_failure(failed, exc, t, fn, args)
     raise exc
+
+
+_SCALAR_OR_ARRAY = re.compile(r"Cannot unify (?:Literal\[\w+\]\([^)]*\)|u?int\d+|float\d+|bool) and "
+                              r"array\([^)]*\) for '([A-Za-z_]\w*?)(?:\.\d+)?'"
+                              r"|Cannot unify array\([^)]*\) and (?:Literal\[\w+\]\([^)]*\)|u?int\d+|float\d+|bool) "
+                              r"for '([A-Za-z_]\w*?)(?:\.\d+)?'")
+
+
+def _scalar_or_array_advice(msg, t):
+    """Advice for Numba's "Cannot unify float64 and array(...) for 'acc.3'": a local name of the user's function
+    that is a number on one path and an array on another (`acc = 0` before a loop that adds arrays to it), which
+    Python runs and Numba, typing each name once, cannot; None for any other message or name."""
+    m = _SCALAR_OR_ARRAY.search(msg)
+    if m is None:
+        return None
+    name = m.group(1) or m.group(2)
+    code = getattr(user_function(t), "__code__", None)
+    if code is not None and name not in code.co_varnames:
+        name = re.sub(r"\d+$", "", name)     # (a copy the generated code made of it: y2 of y)
+    if code is None or name not in code.co_varnames:
+        return None
+    return (f"`{name}` is a number on one path and an array on another (as `{name} = 0` before a loop that adds "
+            f"arrays to it): Numba gives each name one type. Start it as an array of the shape it takes "
+            f"(`{name} = np.zeros(n)`, `np.zeros_like(...)`), or use jit=False")
 
 
 def _report_failure(cls, exc, t, fn, args):

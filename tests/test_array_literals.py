@@ -425,3 +425,44 @@ def joined_tuple_in_a_loop(x):
                                joined_tuple_in_a_loop])
 def test_tuples_where_numpy_takes_an_array(f, jit):
     _check(f, jit)
+
+
+def named_comprehensions(x):
+    """A list comprehension bound to a name, then converted (np.array, np.asarray, np.stack along an axis) or
+    counted: declined ("a comprehension is differentiated only as the argument of sum(...), or ... that np.array
+    ... takes alone"); it is the array of the comprehension, and each conversion a copy of it."""
+    v = x * 2.0
+    vals = [v[1] * u if u > 0 else -(u * u) for u in x]
+    cols = [np.sin(x[:3] * k) for k in range(1, 3)]
+    rows = [(u, u * v[0]) for u in x[1:]]
+    a = np.array(vals)
+    b = np.stack(cols, axis=1)
+    a[0] = 3.0 * a[1]
+    return np.sum(np.array(vals) ** 2) + np.sum(a) + np.sum(b @ x[:2]) + np.sum(np.asarray(rows) ** 3) + len(cols)
+
+
+def named_comprehension_summed(x):
+    terms = [np.sin(u) for u in x]
+    return sum(terms)
+
+
+@JIT
+def test_a_list_comprehension_bound_to_a_name_then_converted(jit):
+    _check(named_comprehensions, jit)
+
+
+def test_a_list_comprehension_bound_to_a_name_used_otherwise_is_still_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals.py:\d+: a comprehension is differentiated only"):
+        srcdiff.grad(named_comprehension_summed)(X.copy())
+
+
+def extremes_of_comprehensions(x):
+    """max/min of a generator expression or list comprehension: declined ("a comprehension is differentiated only as
+    the argument of sum(...)"); the largest (smallest) item of the array of the comprehension."""
+    m = max(v ** 2 for v in x) + min([np.sin(v) for v in x if v > -10.0])
+    return m * max(x[i] * x[i + 1] for i in range(len(x) - 1))
+
+
+@JIT
+def test_max_and_min_of_a_comprehension(jit):
+    _check(extremes_of_comprehensions, jit)

@@ -77,3 +77,15 @@ def test_einsum_value_and_jvp(wrappers, k):
     _, dv = srcdiff.jvp(f, wrt=tuple(range(len(args))))(*args, tangents)
     expected = sum(float(np.sum(g * t)) for g, t in zip(grads, tangents))
     np.testing.assert_allclose(dv, expected, rtol=1e-9, atol=1e-9)
+
+
+def einsum_optimized(a, b):
+    return np.einsum("ij,ij->", a, b, optimize=True) + np.sum(np.einsum("ij,kj->ik", a, b, optimize="greedy") ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_einsum_optimize_keyword(jit):
+    """optimize= picks a contraction order, which leaves the value as it is (it was declined: "got an unexpected
+    keyword argument 'optimize'")."""
+    rng = np.random.default_rng(3)
+    check_grad(einsum_optimized, [rng.normal(size=(3, 2)), rng.normal(size=(3, 2))], jit=jit)

@@ -81,6 +81,15 @@ def draws_from_generator(x, rng):
     return x * rng.normal()  # <- rngdraw
 
 
+def makes_a_generator(x):
+    eps = np.random.default_rng(0).normal(size=3)  # <- mkrng
+    return np.sum(x * eps)
+
+
+def where_of_the_condition_alone(x):
+    return np.sum(x[np.where(x > 0.0)])  # <- where1
+
+
 def sorts_a_list(x):
     return np.sum(np.array(sorted(x)) * np.arange(3.0))  # <- sorted
 
@@ -318,6 +327,8 @@ def test_unknown_library_function():
     (draws_noise, [0.5], "npdraw", "draw the noise outside"),
     (draws_from_generator, [0.5, np.random.default_rng(0)], "rngdraw", "draw the noise outside"),
     (sorts_a_list, [np.array([0.3, -0.1, 0.9])], "sorted", "np.sort(x)"),
+    (makes_a_generator, [np.array([0.3, -0.1, 0.9])], "mkrng", "draw the noise outside"),   # (was: "register a rule")
+    (where_of_the_condition_alone, [np.array([0.3, -0.1, 0.9])], "where1", "x[condition]"),   # (was: a TypeError)
 ])
 def test_random_draws_and_sorted_name_what_to_do(f, args, tag, advice):
     # (were: np.random.normal "classes, instances and bound methods are not supported", rng.normal() "compute it
@@ -590,6 +601,26 @@ def test_numba_compile_failure_names_the_function():
     msg = _declined(scalar_or_array, [np.array([0.3, -0.2, 0.5])], jit=True)
     assert "Numba could not compile" in msg
     _assert_located(msg, "numba_type", "jit=False")
+
+
+def accumulates_arrays_from_zero(w, x):
+    acc = 0
+    for xi in x:  # <- acc_loop
+        acc = acc + np.tanh(xi * w)
+    return np.sum(acc ** 2)
+
+
+def test_a_number_that_a_loop_makes_an_array_is_named_under_numba():
+    """`acc = 0` before a loop that adds arrays to it: Python runs it (the Python backend differentiates it), Numba
+    cannot type `acc`; the error said only to run with jit=False: it names `acc` and says to start it as an array."""
+    from gradcheck import numerical_grad
+    w, x = np.array([0.3, -0.2, 0.5]), np.arange(6.0).reshape(2, 3) / 5
+    np.testing.assert_allclose(srcdiff.grad(accumulates_arrays_from_zero)(w, x),
+                               numerical_grad(accumulates_arrays_from_zero, [w, x], 0), rtol=1e-5, atol=1e-7)
+    msg = _declined(accumulates_arrays_from_zero, [w, x], jit=True, wrt=0)
+    _assert_located(msg, "acc_loop", "`acc` is a number on one path and an array on another")
+    assert "np.zeros" in msg and "jit=False" in msg, msg
+    assert "`y` is a number on one path" in _declined(scalar_or_array, [np.array([0.3, -0.2, 0.5])], jit=True)
 
 
 def float32_matmul(x, y):

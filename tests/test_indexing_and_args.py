@@ -117,6 +117,12 @@ def clip_open_side(x):
     return np.sum(np.clip(x, None, a_max=0.5) ** 2)
 
 
+def clip_lower_bound_only(x):
+    """(np.clip(x, min=lo) and x.clip(min=lo), the upper side left out: an internal TypeError, "missing a required
+    argument: 'a_max'")"""
+    return np.sum(np.clip(x, min=-0.5) ** 2) + np.sum(x.clip(min=0.1) ** 3)
+
+
 def sum_keepdims_keyword(x):
     return np.sum(np.sum(x, axis=0, keepdims=True) ** 2)
 
@@ -143,7 +149,7 @@ def logsumexp_keywords(x):
 
 @pytest.mark.parametrize("f, x", [
     (clip_by_keyword, X1), (clip_numpy2_keywords, X1), (clip_keywords_reordered, X1), (clip_method_keywords, X1),
-    (clip_open_side, X1), (sum_keepdims_keyword, X2), (sum_keywords_reordered, X2), (sum_positional_defaults, X2),
+    (clip_open_side, X1), (clip_lower_bound_only, X1), (sum_keepdims_keyword, X2), (sum_keywords_reordered, X2), (sum_positional_defaults, X2),
     (take_keywords, X2), (numpy_defaults_written_out, X1), (logsumexp_keywords, X2)],
     ids=lambda a: getattr(a, "__name__", ""))
 @JIT

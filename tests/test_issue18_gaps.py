@@ -401,3 +401,36 @@ def test_sum_over_a_helper_with_an_early_return_inside_a_loop(jit):
     pass landed, it also drops the merge that read the lost name, so this end-to-end case passes either way.)"""
     check_oracles(sum_of_a_helper_returned_from_a_loop, [0.5, X4, np.arange(12.0).reshape(3, 4) / 7.0],
                   (0, 1, 2), jit)
+
+
+# ---- items of module-level dicts and lists read at constant keys --------------------------------------------
+CONFIG = {"lam": 0.1, "act": "tanh", "sizes": [3, (4, 2.5)]}
+LAYERS = [np.eye(2), np.array([1.0, -2.0])]
+
+
+def reads_config(x):
+    s = np.sum(x ** 2) * CONFIG["lam"] + CONFIG["sizes"][1][1] * x[0]
+    if CONFIG["act"] == "tanh":
+        s = s + np.sum(np.tanh(x))
+    return s + np.sum(LAYERS[0] @ x[:2]) + np.sum(LAYERS[-1] * x[1:])
+
+
+def uses_config_whole(x):
+    return np.sum(x) * len(CONFIG)
+
+
+@JIT
+def test_items_of_a_module_level_dict_or_list_at_constant_keys(jit, monkeypatch):
+    """`CONFIG["lam"]` of a module-level dict was declined as "call to {'lam': 0.1, ...} has no differentiation
+    rule": an item at constant keys (nested too) is compiled in as any global's value, and a new grad object
+    follows a new value."""
+    check_oracles(reads_config, [X3], (0,), jit)
+    monkeypatch.setitem(CONFIG, "lam", 2.0)
+    monkeypatch.setitem(CONFIG, "act", "relu")
+    check_oracles(reads_config, [X3], (0,), jit)
+
+
+def test_a_module_level_dict_used_whole_is_declined_naming_it():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_issue18_gaps.py:\d+: the module-level dict CONFIG used as "
+                                                   r"a value(.|\n)*constant keys"):
+        srcdiff.grad(uses_config_whole)(X3)

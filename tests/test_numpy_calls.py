@@ -118,6 +118,30 @@ def test_diag_k_of_vector(jit):
     check_grad(diag_of_vector, [V3], jit=jit)
 
 
+def diagonal_of_matrix(x):
+    return np.sum(np.diagonal(x) ** 2) + np.sum(np.diagonal(x, 1) * 3.0) + np.sum(np.diagonal(x, offset=-1) ** 3)
+
+
+@JIT
+@pytest.mark.parametrize("x", [S33, A34, B43], ids=["square", "wide", "tall"])
+def test_np_diagonal_of_matrix(jit, x):
+    """np.diagonal(a, offset) was declined ("call to numpy.diagonal has no differentiation rule"): it is np.diag."""
+    check_grad(diagonal_of_matrix, [x], jit=jit)
+    _, d = srcdiff.jvp(diagonal_of_matrix, jit=jit)(x, x)
+    np.testing.assert_allclose(d, np.sum(srcdiff.grad(diagonal_of_matrix)(x) * x), rtol=1e-10)
+
+
+def diagonal_of_stack(t):
+    return np.sum(np.diagonal(t) ** 2)
+
+
+def test_np_diagonal_of_a_stack_is_declined():
+    """NumPy takes a stack's diagonals along its first two axes, which np.diag does not (it said the function
+    itself failed)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_numpy_calls.py:\d+: np.diagonal of an array of rank 3"):
+        srcdiff.grad(diagonal_of_stack)(np.ones((2, 3, 3)))
+
+
 def test_diag_k_hessian():
     def f(x):
         return np.sum(np.diag(x, 1) ** 3) + np.trace(x, -1) ** 2
@@ -428,6 +452,9 @@ TABLE = {
     "slice_write": (_zeros_fill, [V4]),
     "tile_repeat": (lambda x: np.sum(np.tile(x, 2) * np.arange(8.0)) + np.sum(np.repeat(x, 2) * np.arange(8.0)), [V4]),
     "ufunc_divide": (lambda x: np.sum(np.divide(x, 2.0) + np.true_divide(1.0, x ** 2 + 1)), [V4]),
+    # (axis=None flattens: the gradient failed, "tuple indices must be integers or slices, not NoneType")
+    "concatenate_axis_none": (lambda x: np.sum(np.concatenate(([x[0, 0], x[1, 1]], x, x[0] * 2.0), axis=None) ** 2
+                                               * np.arange(18.0)), [A34]),
 }
 
 
@@ -475,3 +502,25 @@ def test_unknown_method_hint(f, hint):
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_numpy_calls\.py:\d+: method \.\w+\(\) is not supported"
                        r"(.|\n)*hint: " + hint):
         srcdiff.grad(f)(np.array([0.5, 1.5, 2.0]))
+
+
+TAKE = np.array([[0, 2], [1, 1], [2, 2]])
+
+
+def gather_along_rows(x):
+    """np.take_along_axis(x, TAKE, axis=1) written with integer arrays, one of rank 2 (and two of rank 2, a repeated
+    entry among them): its gradient did not compile under Numba ("a[idx] += g under Numba takes 1-D integer index
+    arrays")."""
+    picked = x[np.arange(x.shape[0])[:, None], TAKE]
+    pairs = x[np.array([[0, 0], [1, 0]]), np.array([[1, 1], [2, 1]])]
+    return np.sum(np.sin(picked) * np.arange(picked.size).reshape(picked.shape)) + np.sum(pairs ** 3)
+
+
+@JIT
+@pytest.mark.parametrize("x", [S33, np.arange(18.0).reshape(3, 3, 2) / 7], ids=["matrix", "rank3"])
+def test_gather_with_integer_arrays_of_rank_two(jit, x):
+    check_grad(gather_along_rows, [x], jit=jit)
+    v = np.cos(np.arange(x.size)).reshape(x.shape)
+    g = srcdiff.grad(gather_along_rows)
+    np.testing.assert_allclose(srcdiff.hvp(gather_along_rows, jit=jit)(x, v),
+                               (g(x + 1e-5 * v) - g(x - 1e-5 * v)) / 2e-5, rtol=1e-5, atol=1e-6)

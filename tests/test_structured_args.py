@@ -339,10 +339,10 @@ def sliced_layers(params, x):
         h = h + 0.1 * np.sum(W) * np.sum(b)
     W, b = params[-1]
     pairs = sum(np.sum(u[1] * v[1]) for u, v in zip(params[:-1], params[1:]))
-    return np.sum((h @ W + b) ** 2) + pairs + len(params[::2]) * np.sum(params[0][1]) + np.sum(net(params[1:], x[0]))
+    return np.sum((h @ W + b) ** 2) + pairs + len(params[::2]) * np.sum(params[0][1]) + np.sum(run_layers(params[1:], x[0]))
 
 
-def net(ps, h):
+def run_layers(ps, h):
     for W, b in ps:
         h = np.tanh(h @ W[:h.shape[0]] + b)
     return h

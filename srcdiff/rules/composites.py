@@ -469,7 +469,8 @@ COMPOSITES = {
                     "of an array; for uneven spacing write the differences out with np.diff"),
     "rt.softmax": ("x, axis=None", _softmax, [scipy.special.softmax], "pass axis= as an int"),
     "rt.log_softmax": ("x, axis=None", _log_softmax, [scipy.special.log_softmax], "pass axis= as an int"),
-    "np.einsum": ("subscripts, *operands", _einsum, [np.einsum],
+    "np.einsum": ("subscripts, *operands, out=None, optimize=False", _einsum, [np.einsum],   # (the contraction order
+                  # optimize= picks leaves the value as it is)
                   "write the contraction with @, np.sum(..., axis=...), np.transpose and broadcasting"),
     "np.flip": ("x, axis=None", _flip, [np.flip], "index with a reversed slice: x[::-1] or x[:, ::-1]"),
     "np.fliplr": ("x", lambda a: "x[:, ::-1]", [np.fliplr], ""),

@@ -276,7 +276,7 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
 # (of a matrix; np.diag(v, k) of a vector builds one, its adjoint reads diagonal k of g: runtime/shapes.py)
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
-R("np.diag", [np.diag], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)", kind="diag")
+R("np.diag", [np.diag, np.diagonal], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)", kind="diag")
 R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
 R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
   kind="same_array")
@@ -420,7 +420,7 @@ AXIS_REDUCTIONS = {"np.sum": "rt.sum", "np.mean": "rt.mean", "np.prod": "rt.prod
 CANON_KEYWORDS = {**{name: ("axis", "keepdims") for name in AXIS_REDUCTIONS}, "np.linalg.eigvalsh": ("UPLO",),
                   "np.transpose": ("axes",)}
 # NumPy's other names for a rule's parameters (NumPy 2's np.clip(x, min=, max=))
-KEYWORD_ALIASES = {"np.clip": {"min": "a_min", "max": "a_max"}}
+KEYWORD_ALIASES = {"np.clip": {"min": "a_min", "max": "a_max"}, "np.diag": {"offset": "k"}}   # (np.diagonal's offset=)
 # rules whose parameters NumPy lets one leave out in the middle (np.clip(x, a_max=1): an open side is None)
 OPEN_BOUNDS = ("np.clip",)
 # methods on arrays -> function names (x.sum(axis=0) -> np.sum(x, axis=0))

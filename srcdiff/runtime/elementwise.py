@@ -177,6 +177,27 @@ def _tuple_index_add_nd(a, idx, g, at, d):
     return ns["impl"]
 
 
+def _arrays_index_add(a, idx, g):
+    """a[rows, cols] += g for integer index arrays only, one of rank > 1 (`a[np.arange(n)[:, None], idx]`, as
+    np.take_along_axis): the arrays broadcast together, and a[idx] has their broadcast shape, then a's axes after
+    the ones they index; a loop over the broadcast entries, so repeated ones accumulate."""
+    n = len(idx.types)
+    if n > a.ndim:
+        raise TypingError("srcdiff: a[idx] += g: more index arrays than a has axes")
+    rank = max(t.ndim for t in idx.types)
+    if isinstance(g, types.Array) and g.ndim != rank + a.ndim - n:
+        raise TypingError("srcdiff: a[idx] += g: g must have the rank of a[idx]")
+    shapes = ", ".join(f"idx[{k}].shape" for k in range(n))
+    spread = "".join(f"    b{k} = np.broadcast_to(idx[{k}], shp)\n" for k in range(n))
+    entries = ", ".join(f"b{k}[k]" for k in range(n))
+    g_src = "g[k]" if isinstance(g, types.Array) else "g"
+    src = (f"def impl(a, idx, g):\n    shp = np.broadcast_shapes({shapes})\n{spread}"
+           f"    for k in np.ndindex(shp):\n        a[{entries}] += {g_src}\n")
+    ns: dict = {"np": np}
+    exec(src, ns)
+    return ns["impl"]
+
+
 def _tuple_index_add(a, idx, g):
     """a[i, :, arr] += g and a[rows, cols] += g for 1-D integer arrays among slices, integers and an Ellipsis:
     a loop over the arrays' entries (broadcast together: equal lengths, or length 1), so repeated ones
@@ -196,6 +217,9 @@ def _tuple_index_add(a, idx, g):
         else:
             kinds.append("?")
     multi = [t for t in idx.types if isinstance(t, types.Array) and t.ndim > 1 and isinstance(t.dtype, types.Integer)]
+    if multi and len(idx.types) > 1 and all(isinstance(t, types.Array) and isinstance(t.dtype, types.Integer)
+                                            for t in idx.types):
+        return _arrays_index_add(a, idx, g)
     if len(multi) == 1 and kinds.count("?") == 1 and "array" not in kinds and kinds.count("...") <= 1:
         return _tuple_index_add_nd(a, idx, g, kinds.index("?"), multi[0].ndim)
     if "?" in kinds or kinds.count("...") > 1:

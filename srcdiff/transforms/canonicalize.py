@@ -99,6 +99,17 @@ class _Canon(Transformer):
         if name in ("rt.max2", "rt.min2") and len(node.args) == 1 and not node.keywords:   # max([a, b, c])
             node = copy_loc(gast.Call(func=dotted("np." + name[3:6]), args=node.args, keywords=[]), node)
             name = dotted_name(node.func)
+        if name == "np.concatenate" and node.args:
+            axis = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "axis"), None)
+            if isinstance(axis, gast.Constant) and axis.value is None:   # flattened first: each part raveled
+                if not _is_literal_seq(node.args[0]):
+                    fail(node, self.unit, "np.concatenate(..., axis=None) of a sequence that is not written out",
+                         "list the parts in the call, np.concatenate((a, b), axis=None), or ravel them: "
+                         "np.concatenate((a.ravel(), b.ravel()))")
+                node.args[0].elts = [copy_loc(gast.Call(func=dotted("np.ravel"), args=[e], keywords=[]), node)
+                                     for e in node.args[0].elts]
+                node.args = node.args[:1]
+                node.keywords = [k for k in node.keywords if k.arg != "axis"]
         self._array_likes(name, node)
         if name == "builtin_sum":  # Python's sum iterates over the first axis
             starts = node.args[1:] + [k.value for k in node.keywords if k.arg == "start"]

@@ -69,6 +69,13 @@ _SHOWN = {"rt.logabsdet": "np.linalg.slogdet", "rt.slogdet_sign": "np.linalg.slo
 def check_single_matrices(unit: Unit, kind_map: dict, active: set):
     """Decline a differentiated linear-algebra call on an array of rank above 2 (a stack of matrices)."""
     for s in walk_statements(unit.node.body):
+        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "np.diag"
+                and s.value.args and (_rank(s.value.args[0], kind_map) or 0) > 2):
+            # (np.diagonal(a) and a.diagonal() are np.diag: of a matrix the same; of a stack NumPy takes the
+            # diagonals of its first two axes, which np.diag, differentiated or not, does not)
+            fail(s, unit, f"np.diagonal of an array of rank {_rank(s.value.args[0], kind_map)}: srcdiff takes the "
+                          "diagonal of a matrix", "take each matrix's diagonal: np.diag(a[k]), or index the "
+                          "diagonal entries: a[np.arange(n), np.arange(n)]")
         if not (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name)
                 and s.targets[0].id in active):
             continue

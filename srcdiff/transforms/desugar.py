@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 
 import gast
+import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
@@ -14,7 +15,7 @@ from . import chained_writes, walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
-from .sum_calls import SumCalls, is_builtin, unit_locals
+from .sum_calls import ITEMS, SumCalls, is_builtin, unit_locals
 from .tuple_calls import splits_into_outputs
 
 _UNSUPPORTED = {
@@ -82,6 +83,8 @@ class _Desugar:
             return self.block(self._else_as_flag(s))
         if walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
+        self._array_of_named_comprehension(s)
+        self._extremes_of_comprehensions(s)
         loops, targets = self.hoist_sums(s)
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
@@ -136,6 +139,75 @@ class _Desugar:
             return [s]
         fail(s, self.unit, f"{type(s).__name__} statements are not supported",
              "rewrite it with if/elif, for/while and assignments")
+
+    def _array_of_named_comprehension(self, s):
+        """`vals = [f(v) for v in x]` whose every read is converted (`np.array(vals)`, np.asarray, np.stack, also
+        with axis=) or counted (`len(vals)`): `vals = np.array([f(v) for v in x])`, the array of a list
+        comprehension (_fill), which those reads take as they took the list. Else the comprehension stays, and is
+        declined (anf) as any other that is not summed or made an array."""
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.ListComp)):
+            return
+        name = s.targets[0].id
+        module, conversions = None, []
+        parents = {id(c): p for p in walk(self.unit.node) for c in gast.iter_child_nodes(p)}
+        for n in walk(self.unit.node):
+            if not (isinstance(n, gast.Name) and n.id == name):
+                continue
+            if isinstance(n.ctx, gast.Store):
+                if n is not s.targets[0]:
+                    return      # bound again: a list of its own there
+                continue
+            call = parents.get(id(n))
+            if not (isinstance(call, gast.Call) and call.args and call.args[0] is n and len(call.args) == 1):
+                return
+            if is_builtin(self.unit, call.func, "len") and not call.keywords:
+                continue
+            f = call.func
+            if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ITEMS
+                    and f.value.id not in unit_locals(self.unit) and self.unit.namespace.get(f.value.id) is np
+                    and all(k.arg == "axis" for k in call.keywords) and (f.attr == "stack" or not call.keywords)):
+                return
+            module = f.value.id
+            conversions.append(call)
+        if module is None:
+            return
+        s.value = copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="array", ctx=gast.Load()),
+                                     args=[s.value], keywords=[]), s.value)
+        for call in conversions:     # each a copy of the array, as each made an array of its own of the list
+            if call.keywords:        # np.stack(vals, axis=k): the rows' axis moved to k
+                call.args = [copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="moveaxis",
+                                                                    ctx=gast.Load()),
+                                                args=[call.args[0], const(0), call.keywords[0].value], keywords=[]),
+                                      call)]
+                call.keywords = []
+            call.func.attr = "array"
+
+    def _extremes_of_comprehensions(self, s):
+        """`max(f(v) for v in x)` (or min, of a generator expression or list comprehension, no key= or default=):
+        `np.max(np.array([f(v) for v in x]))`, the array of the comprehension (_fill), whose largest item it is
+        (ties share the derivative, as np.max's do). Where no name of the module is numpy, it stays (declined)."""
+        module = next((k for k, v in self.unit.namespace.items() if v is np and k not in unit_locals(self.unit)), None)
+        if module is None or not any(isinstance(n, gast.Call) and len(n.args) == 1 and not n.keywords
+                                     and isinstance(n.args[0], (gast.GeneratorExp, gast.ListComp))
+                                     and (is_builtin(self.unit, n.func, "max") or is_builtin(self.unit, n.func, "min"))
+                                     for n in walk(s)):
+            return
+        unit = self.unit
+
+        class Extremes(Transformer):
+            def visit_Call(self, n):
+                self.generic_visit(n)
+                if not (len(n.args) == 1 and not n.keywords and isinstance(n.args[0], (gast.GeneratorExp, gast.ListComp))
+                        and (is_builtin(unit, n.func, "max") or is_builtin(unit, n.func, "min"))):
+                    return n
+                comp = n.args[0]
+                items = copy_loc(gast.ListComp(elt=comp.elt, generators=comp.generators), comp)
+                array = copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="array", ctx=gast.Load()),
+                                           args=[items], keywords=[]), n)
+                return copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr=n.func.id, ctx=gast.Load()),
+                                          args=[array], keywords=[]), n)
+        Extremes().visit(s)
 
     # sum(f(i) for i in ...) and sum([...]): a loop that accumulates, before the statement
     _HOISTABLE = {gast.Assign: ("value",), gast.AugAssign: ("value",), gast.AnnAssign: ("value",),

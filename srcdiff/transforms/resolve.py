@@ -20,7 +20,8 @@ from ..rules import RULES, rule_name_of
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
 from . import annotations as anno
-from .astutil import Transformer, assigned_names, const, copy_loc, dotted, dotted_name, load, walk_statements
+from .astutil import (NOT_LITERAL, Transformer, assigned_names, const, copy_loc, dotted, dotted_name,
+                      literal_value, load, walk_statements)
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
 _MISSING = object()
@@ -98,6 +99,26 @@ _DRAW_OUTSIDE = ("draw the noise outside and pass it in as an argument (eps = rn
                  "which makes the gradient that of the reparameterised function")
 
 
+# functions without a rule that users reach for, and how to write them with ones that have one
+_WRITE_INSTEAD = {
+    "numpy.take_along_axis": "index with integer arrays: a[np.arange(a.shape[0])[:, None], idx] takes "
+                             "np.take_along_axis(a, idx, axis=1) of a matrix a",
+    "numpy.fill_diagonal": "write the diagonal through an index: a[np.arange(n), np.arange(n)] = v (a copy of a "
+                           "first), or multiply by a mask: a * (1.0 - np.eye(n))",
+    "numpy.nonzero": "index with the boolean mask itself: x[mask]",
+    "numpy.flatnonzero": "index with the boolean mask itself: x[mask]",
+    "numpy.pad": "join the padding on: np.concatenate((np.zeros(k), x, np.zeros(k)))",
+    "numpy.convolve": "write the sum of shifted slices: sum(w[j] * x[j:j + m] for j in range(len(w)))",
+    "numpy.correlate": "write the sum of shifted slices: sum(w[j] * x[j:j + m] for j in range(len(w)))",
+    "numpy.percentile": "sort and index: np.sort(x)[k], or np.median(x)",
+    "numpy.quantile": "sort and index: np.sort(x)[k], or np.median(x)",
+    "numpy.linalg.multi_dot": "write the products with @: a @ b @ c",
+    "numpy.split": "slice the parts: x[:k], x[k:]",
+    "numpy.array_split": "slice the parts: x[:k], x[k:]",
+    "numpy.meshgrid": "broadcast instead: x[:, None] and y[None, :]",
+}
+
+
 def _is_random(obj) -> bool:
     """A draw of numpy.random's (np.random.normal: a method of its RandomState), a Generator's (rng.normal) or the
     random module's (random.gauss: a method of its Random)."""
@@ -130,11 +151,14 @@ class _Resolver(Transformer):
         return gast.unparse(node) if hasattr(gast, "unparse") else node.__class__.__name__
 
     def _bind_constant(self, node, obj):
-        if isinstance(obj, (bool, int, float)) or obj is None:
+        if isinstance(obj, (bool, int, float, str)) or obj is None:
             return copy_loc(const(obj), node)
         if isinstance(obj, np.generic):
             return copy_loc(const(obj.item()), node)
-        base = node.id if isinstance(node, gast.Name) else node.attr
+        root = node
+        while isinstance(root, gast.Subscript):
+            root = root.value
+        base = root.id if isinstance(root, gast.Name) else root.attr
         name = base
         k = 0
         while name in self.unit.bindings and self.unit.bindings[name] is not obj or name in self.locals:
@@ -158,6 +182,9 @@ class _Resolver(Transformer):
             return copy_loc(load(name), node)
         what = getattr(obj, "__module__", None)
         qual = f"{what}.{getattr(obj, '__name__', repr(obj))}" if what else repr(obj)
+        if what and (what == "numpy.random" or what.startswith("numpy.random.")) and not _is_random(obj):
+            fail(node, self.unit, f"call to {qual}: a random generator made inside the function you differentiate "
+                                  "(its draws are no function of the arguments srcdiff differentiates)", _DRAW_OUTSIDE)
         if _is_random(obj):
             fail(node, self.unit, f"call to {qual}: a random draw inside the function you differentiate (its value "
                                   "would change from call to call, and finite differences or a second call with "
@@ -182,8 +209,8 @@ class _Resolver(Transformer):
                                   "differentiation rule: srcdiff does not take derivatives of that order through it",
                  "for second derivatives use srcdiff.hvp or srcdiff.hessian (forward over reverse)")
         fail(node, self.unit, f"call to {qual} has no differentiation rule",
-             "register one with srcdiff.adjoint(func, vjp=...), or compute it outside the differentiated "
-             "function and pass the result in as an argument")
+             _WRITE_INSTEAD.get(qual) or "register one with srcdiff.adjoint(func, vjp=...), or compute it outside "
+                                         "the differentiated function and pass the result in as an argument")
 
     # -- visitors -------------------------------------------------------------------------------
     def _static_transform(self, func):
@@ -299,6 +326,11 @@ class _Resolver(Transformer):
             sig = inspect.signature(obj)
         except (TypeError, ValueError):
             sig = None
+        if canon == "np.where" and len(node.args) + len(node.keywords) == 1:
+            fail(node, self.unit, "np.where(condition) with the condition alone (the indices where it holds, as "
+                                  "np.nonzero gives them) is not supported",
+                 "index with the boolean mask itself (x[condition], x[condition] = v), or choose elementwise with "
+                 "np.where(condition, a, b)")
         if sig is None:   # (math.log(x, base): canonicalize rewrites the forms it knows)
             return node
         try:
@@ -343,6 +375,8 @@ class _Resolver(Transformer):
                  ARGUMENT_ADVICE.get((canon, name),
                                      f"drop {name}= and compute it outside the call (an out= array: assign the result)"))
         last = max((names.index(n) for n in args), default=-1)
+        if canon in OPEN_BOUNDS:    # np.clip(x, min=0): the side left out is open (None), also the last one
+            last = len(names) - 1
         out = []
         for p in names[:last + 1]:
             if p in args:
@@ -522,6 +556,30 @@ class _Resolver(Transformer):
             return self._dtype(node)[1]
         return self._callable_name(node, obj)
 
+    def _item(self, node):
+        """The object `CONFIG["lam"]` names: an item, at constant keys, of a module-level or closure dict, list or
+        tuple (nested: `CONFIG["sizes"][0]`); _MISSING where `node` is not one."""
+        if not (isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Load)):
+            return _MISSING
+        base = self._item(node.value) if isinstance(node.value, gast.Subscript) else self._lookup(node.value)
+        if not isinstance(base, (dict, list, tuple)):
+            return _MISSING
+        key = node.slice.value if isinstance(node.slice, gast.Constant) else literal_value(node.slice)
+        if key is NOT_LITERAL or isinstance(key, (float, bool)):
+            return _MISSING
+        try:
+            return base[key]
+        except (KeyError, IndexError, TypeError):
+            fail(node, self.unit, f"{self._text(node)}: no item {key!r} in {type(base).__name__} "
+                                  f"{self._text(node.value)}")
+
+    def visit_Subscript(self, node):
+        item = self._item(node)
+        if item is not _MISSING and (_is_constant(item) or isinstance(item, str)):
+            # CONFIG["lam"] of a module-level dict: its value, compiled in as any global's (README: Captured values)
+            return self._bind_constant(node, item)
+        return self.generic_visit(node)
+
     def visit_Name(self, node):
         if not isinstance(node.ctx, gast.Load) or node.id in self.locals:
             return node
@@ -536,6 +594,13 @@ class _Resolver(Transformer):
             fail(node, self.unit, f"module {node.id} used as a value")
         if _is_type_value(obj):
             return self._dtype(node)[1]
+        if isinstance(obj, (dict, list, set, str)):
+            fail(node, self.unit, f"the module-level {type(obj).__name__} {node.id} used as a value: srcdiff compiles "
+                                  "in the numbers, arrays and tuples of them that a function reads, and items of a "
+                                  "dict, list or tuple read at constant keys (CONFIG[\"lam\"])",
+                 f"read its items at constant keys ({node.id}[...]), or pass it in as an argument"
+                 + (" (a tuple or list of arrays and floats is differentiated item by item)"
+                    if isinstance(obj, (list, dict)) else ""))
         return self._callable_name(node, obj)
 
     def visit_Assign(self, node):
