@@ -209,9 +209,12 @@ def _recursive(module: Module, obj) -> bool:
 
 
 def _callees_of(module: Module, obj) -> list:
-    """The user functions `obj` calls, from any front-end unit of it the module made (else made now)."""
+    """The user functions `obj` calls, from any front-end unit of it the module made (else made now). (A nested
+    def's unit knows all its caller's functions, the originals of function_args' copies among them: only those
+    its body calls count.)"""
     unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None) or _unit_for(module, obj)
-    return [o for o in unit.callees.values() if o is not None]
+    called = {n.func.id for n in walk(unit.node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)}
+    return [o for name, o in unit.callees.items() if o is not None and name in called]
 
 
 def _effect_free_callees(module: Module, local_to_obj: dict) -> frozenset:

@@ -67,11 +67,7 @@ def passed_lambdas_and_nested_defs(k):
 
 
 @JIT
-@pytest.mark.parametrize("f, x", [(damped_oscillator, np.array([2.0, 0.3])), pytest.param(
-    passed_lambdas_and_nested_defs, 0.8, marks=pytest.mark.xfail(strict=True, raises=srcdiff.SrcdiffError, reason=(
-        "merged with the session's other front-end changes, a nested def called twice with different functions "
-        "passed ('integrate(osc, ...)', 'integrate(lambda v: ...)') is declined: 'cannot call the local value rhs'; "
-        "passes on branch h7a alone (4 passed); not yet bisected")))])
+@pytest.mark.parametrize("f, x", [(damped_oscillator, np.array([2.0, 0.3])), (passed_lambdas_and_nested_defs, 0.8)])
 def test_functions_passed_to_helpers_are_differentiated(f, x, jit):
     """rk4(rhs, y, t, h, p) was declined ('cannot call the local value fun: functions passed as arguments are not
     supported'), and so were a lambda or a nested def passed (down a chain of helpers too)."""
