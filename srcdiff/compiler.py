@@ -158,6 +158,9 @@ class Context:
     tangent_kinds: dict = field(default_factory=dict)   # (forward mode) the kinds of the tangents, where known
     _kinds: dict | None = None
 
+    def __repr__(self):     # (short: see parse.Unit.__repr__)
+        return f"<Context {self.mode} of {self.unit!r}>"
+
     @property
     def kinds(self) -> dict:
         if self._kinds is None:

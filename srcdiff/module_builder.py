@@ -46,6 +46,9 @@ class Module:
     mode: str = "grad"
     entry: str = ""
 
+    def __repr__(self):     # (short: see parse.Unit.__repr__)
+        return f"<Module {self.mode} of {self.entry or '?'}: {len(self.functions)} functions>"
+
     @property
     def function_names(self) -> list:
         return [fn.name for fn in self.functions]

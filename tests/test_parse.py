@@ -6,6 +6,7 @@ import functools
 import inspect
 import types
 
+import numpy as np
 import pytest
 
 import srcdiff
@@ -110,3 +111,20 @@ def test_a_lambda_is_left_to_inspect():
     mod = source_module("parse_lambda", "double = lambda x: 2.0 * x\n")
     assert parse._source_lines(mod.double) == inspect.getsourcelines(mod.double)
     assert srcdiff.grad(mod.double)(1.5) == 2.0
+
+
+BIG = np.zeros(200_000)     # a module global every unit of this file's functions can see
+
+
+def reads_a_big_global(x):
+    return x * BIG[0]
+
+
+def test_a_units_repr_is_short():
+    """A failing test's report, pdb or a traceback printing a Unit (errors.fail's argument) printed every
+    namespace it holds, this module's globals and the units of its callees: a test whose SrcdiffError was
+    reported that way took minutes and gigabytes (a CI worker died of it)."""
+    unit = parse.parse(reads_a_big_global)
+    ctx = srcdiff.compiler.Context(unit=unit)
+    for r in (repr(unit), repr(ctx)):
+        assert len(r) < 300 and "reads_a_big_global" in r

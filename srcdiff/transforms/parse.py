@@ -35,6 +35,11 @@ class Unit:
     def source_line(self, lineno):
         return linecache.getline(self.filename, lineno) if lineno else ""
 
+    def __repr__(self):
+        # (short: the dataclass's own repr prints every namespace and callee, all the module's globals and the
+        # units they lead to; a traceback or pdb printing it took minutes and gigabytes)
+        return f"<Unit {self.name} of {self.filename}:{getattr(self.node, 'lineno', '?')}>"
+
     @property
     def params(self) -> list:
         return [a.id for a in self.node.args.args]
