@@ -181,3 +181,13 @@ def test_bad_parameters_and_observations_are_named():
         with pytest.raises(ValueError, match=re.escape(message)):
             kalman.e_step(bad, y)
     np.testing.assert_allclose(kalman.e_step(params, y)[0], kalman.log_likelihood(params, y), rtol=1e-10)
+
+
+def test_a_flat_observation_array_of_several_outputs_is_declined():
+    """A 1-D y for m > 1 was reshaped to (T, m) without a word: an array of one output per step (a user's
+    y[:, 0]) with T*m numbers made a wrong smoother silently. It is an error naming the shape and the fix."""
+    params = random_lgssm(2, 2, 0)
+    y = sample(params, 6, 1)[1]
+    with pytest.raises(ValueError, match=re.escape("observations must have shape (T, 2)")):
+        kalman.smooth(params, y.ravel())
+    np.testing.assert_allclose(kalman.smooth(params, y.ravel().reshape(-1, 2))[0], kalman.smooth(params, y)[0])

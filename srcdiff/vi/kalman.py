@@ -100,10 +100,12 @@ def _as_params(params):
 
 def _as_obs(y, m):
     y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1:
-        y = y.reshape(-1, m)
+    if y.ndim == 1 and m == 1:      # (a flat y of T*m numbers for m > 1 is ambiguous: declined, not reshaped)
+        y = y.reshape(-1, 1)
     if y.ndim != 2 or y.shape[1] != m or y.shape[0] == 0:
-        raise ValueError(f"observations must have shape (T, {m}), got {y.shape}")
+        raise ValueError(f"observations must have shape (T, {m}) (C has {m} rows), got {y.shape}"
+                         + (f": reshape a flat array with y.reshape(-1, {m}) if it holds T rows of {m}"
+                            if y.ndim == 1 and y.size % m == 0 else ""))
     bad = np.argwhere(~np.isfinite(y))
     if bad.size:
         t, j = (int(i) for i in bad[0])
