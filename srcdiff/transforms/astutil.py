@@ -524,6 +524,21 @@ def literal_value(e):
     return NOT_LITERAL
 
 
+def certainly_int(e, ints, other=None) -> bool:
+    """Whether `e` certainly computes a Python int: an int constant, a name of `ints`, `+ - * // %` of such
+    operands, `-`/`+` of one; any other node where `other(e)` holds (a pass's own forms: len, min/max, sizes)."""
+    if isinstance(e, gast.Constant):
+        return type(e.value) is int
+    if isinstance(e, gast.Name):
+        return e.id in ints
+    if isinstance(e, gast.BinOp):
+        return isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)) and \
+            certainly_int(e.left, ints, other) and certainly_int(e.right, ints, other)
+    if isinstance(e, gast.UnaryOp):
+        return isinstance(e.op, (gast.USub, gast.UAdd)) and certainly_int(e.operand, ints, other)
+    return other is not None and other(e)
+
+
 def call_argument(e: gast.Call, pos: int, name: str):
     """The expression call `e` passes as parameter `name`, at position `pos` or by keyword (None: left out)."""
     given = [k.value for k in e.keywords if k.arg == name] + e.args[pos:pos + 1]

@@ -51,7 +51,7 @@ from typing import NamedTuple
 import gast
 
 from . import annotations as anno
-from .astutil import (comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
+from .astutil import (certainly_int, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
@@ -282,18 +282,9 @@ class _Prover:
         return self._int_expr(x, ints)
 
     def _int_expr(self, e, ints) -> bool:
-        if isinstance(e, gast.Constant):
-            return type(e.value) is int
-        if isinstance(e, gast.Name):
-            return e.id in ints
-        if isinstance(e, gast.BinOp):
-            return isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)) and \
-                self._int_expr(e.left, ints) and self._int_expr(e.right, ints)
-        if isinstance(e, gast.UnaryOp):
-            return isinstance(e.op, (gast.USub, gast.UAdd)) and self._int_expr(e.operand, ints)
-        if isinstance(e, gast.Call) and dotted_name(e.func) in ("min", "max") and e.args and not e.keywords:
-            return all(self._int_expr(a, ints) for a in e.args)
-        return self._is_size(e)
+        return certainly_int(e, ints, lambda c: self._is_size(c) or (
+            isinstance(c, gast.Call) and dotted_name(c.func) in ("min", "max") and c.args and not c.keywords
+            and all(self._int_expr(a, ints) for a in c.args)))
 
     # -- integer forms of expressions
     def lin(self, e, env) -> Lin | None:

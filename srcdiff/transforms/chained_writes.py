@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import copy_loc, load, walk
+from .astutil import certainly_int, copy_loc, load, walk
 from .sum_calls import is_builtin, unit_locals
 
 
@@ -98,16 +98,6 @@ def _certain_arrays(unit) -> set:
 
 
 def _int_expr(unit, e, ints) -> bool:
-    """Whether `e` certainly computes a Python int, where the names `ints` hold ints."""
-    if isinstance(e, gast.Constant):
-        return type(e.value) is int
-    if isinstance(e, gast.Name):
-        return e.id in ints
-    if isinstance(e, gast.BinOp):
-        return isinstance(e.op, (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)) and \
-            _int_expr(unit, e.left, ints) and _int_expr(unit, e.right, ints)
-    if isinstance(e, gast.UnaryOp):
-        return isinstance(e.op, (gast.USub, gast.UAdd)) and _int_expr(unit, e.operand, ints)
-    if isinstance(e, gast.Call) and len(e.args) == 1 and not e.keywords:
-        return is_builtin(unit, e.func, "len") or is_builtin(unit, e.func, "int")
-    return False
+    """Whether `e` certainly computes a Python int, where the names `ints` hold ints (also len(...), int(...))."""
+    return certainly_int(e, ints, lambda c: isinstance(c, gast.Call) and len(c.args) == 1 and not c.keywords and (
+        is_builtin(unit, c.func, "len") or is_builtin(unit, c.func, "int")))
