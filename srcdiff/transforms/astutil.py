@@ -539,6 +539,37 @@ def certainly_int(e, ints, other=None) -> bool:
     return other is not None and other(e)
 
 
+def plain_defaults(fn, value=None) -> dict:
+    """{parameter: its default as an expression} for the defaults a call may take in place of an argument: a
+    literal (`kind="l2"`, `scale=1.0`, `None`) written in the def, or, for a module-level function (`value`), any
+    number, string, bool or None its default evaluated to. Other defaults are left out (the call must pass them)."""
+    args = fn.args
+    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
+    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    values = {}
+    if value is not None:
+        names = [a.id for a in args.args]
+        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
+        values.update(value.__kwdefaults__ or {})
+    out = {}
+    for name, node in written.items():
+        if _plain_literal(node):
+            out[name] = node
+        elif name in values and plain_value(values[name]):
+            out[name] = const(values[name])
+    return out
+
+
+def _plain_literal(node) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return _plain_literal(node.operand)
+    return isinstance(node, gast.Constant) and plain_value(node.value)
+
+
+def plain_value(v) -> bool:
+    return v is None or type(v) in (bool, int, float, str)
+
+
 def call_argument(e: gast.Call, pos: int, name: str):
     """The expression call `e` passes as parameter `name`, at position `pos` or by keyword (None: left out)."""
     given = [k.value for k in e.keywords if k.arg == name] + e.args[pos:pos + 1]

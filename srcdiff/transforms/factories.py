@@ -17,7 +17,7 @@ runs again at each call of the function it returned; its statements are pure, so
 
 The factory's own call binds its arguments as Python does (by position or keyword, keyword-only parameters
 included), a left-out argument taking its default where srcdiff can write it at the call: a literal, or, of a
-module-level function, the number, string, bool or None it evaluated to (`_defaults`); `make_g` takes every
+module-level function, the number, string, bool or None it evaluated to (astutil.plain_defaults); `make_g` takes every
 parameter of the factory by position.
 
 `g` may be bound in loops and branches (`g_c` is an ordinary variable then), but every binding of `g` in
@@ -32,8 +32,8 @@ import inspect
 import gast
 
 from ..errors import fail
-from .astutil import (Namer, Transformer, assign, const, copy_loc, load, map_blocks, names_in, nested_blocks, store,
-                      walk)
+from .astutil import (Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, plain_defaults,
+                      store, walk)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -41,7 +41,7 @@ class _Factory:
     def __init__(self, name, fd, unit, signature):
         self.name, self.fd, self.unit = name, fd, unit      # unit: the factory's own (for its names, errors)
         self.params = _params(fd)                          # (keyword-only ones after the positional ones)
-        self.defaults = _defaults(fd, unit.func if fd is getattr(unit, "node", None) else None)
+        self.defaults = plain_defaults(fd, unit.func if fd is getattr(unit, "node", None) else None)
         self.signature = signature                         # the returned function's (its defaults as None)
         self.keys = {}       # the callee's name in the caller, once made, per call form (positionals, keywords)
 
@@ -69,37 +69,6 @@ def _shape(sig: inspect.Signature):
 
 def _params(fn) -> list:
     return [a.id for a in fn.args.args] + [a.id for a in fn.args.kwonlyargs]
-
-
-def _defaults(fn, value=None) -> dict:
-    """{parameter: its default as an expression} for the defaults a call may take in place of an argument: a
-    literal (`kind="l2"`, `scale=1.0`, `None`) written in the def, or, for a module-level function (`value`), any
-    number, string, bool or None its default evaluated to. Other defaults are left out (the call must pass them)."""
-    args = fn.args
-    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
-    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-    values = {}
-    if value is not None:
-        names = [a.id for a in args.args]
-        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
-        values.update(value.__kwdefaults__ or {})
-    out = {}
-    for name, node in written.items():
-        if _plain(node):
-            out[name] = node
-        elif name in values and _plain_value(values[name]):
-            out[name] = const(values[name])
-    return out
-
-
-def _plain(node) -> bool:
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
-        return _plain(node.operand)
-    return isinstance(node, gast.Constant) and _plain_value(node.value)
-
-
-def _plain_value(v) -> bool:
-    return v is None or type(v) in (bool, int, float, str)
 
 
 def _returns(stmts):

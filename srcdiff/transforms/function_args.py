@@ -27,7 +27,7 @@ from ..errors import fail
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import BUILTIN_ALIASES
 from ..rules.registry import rule_name_of
-from .astutil import Namer, Transformer, const, copy_loc, load, names_in, parse_expr, walk
+from .astutil import Namer, Transformer, copy_loc, load, names_in, parse_expr, plain_defaults, walk
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -161,7 +161,7 @@ class _Specialiser:
         # every argument of the copy by position, as factories' call functions take theirs (a call with keywords
         # would stay a call)
         byname = {kw.arg: kw.value for kw in node.keywords}
-        defaults = _defaults(fd, c[2] if c[0] == "global" else None)
+        defaults = plain_defaults(fd, c[2] if c[0] == "global" else None)
         args = []
         for k, p in enumerate(params):
             if p in named:
@@ -246,32 +246,6 @@ class _Reads(Transformer):
         if isinstance(node.ctx, gast.Load) and node.id in self.renames:
             return copy_loc(parse_expr(self.renames[node.id]), node)
         return node
-
-
-def _defaults(fd, value=None) -> dict:
-    """{parameter: its default as an expression} where a call may leave it out: a literal written in the def, or,
-    of a module-level function (`value`), a number, string, bool or None its default evaluated to."""
-    args = fd.args
-    written = dict(zip([a.id for a in args.args][len(args.args) - len(args.defaults):], args.defaults))
-    written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-    values = {}
-    if value is not None:
-        names = [a.id for a in args.args]
-        values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
-        values.update(value.__kwdefaults__ or {})
-    out = {}
-    for name, node in written.items():
-        literal = node.operand if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)) \
-            else node
-        if isinstance(literal, gast.Constant) and _plain(literal.value):
-            out[name] = node
-        elif name in values and _plain(values[name]):
-            out[name] = const(values[name])
-    return out
-
-
-def _plain(v) -> bool:
-    return v is None or type(v) in (bool, int, float, str)
 
 
 def _drop_parameters(fd, names: set):
