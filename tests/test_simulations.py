@@ -318,3 +318,24 @@ def test_a_ufunc_method_is_declined_naming_it_with_a_loop_to_write():
     with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)call to np\.add\.at: NumPy's ufunc methods.*a\[idx\[k\]\] "
                                                    r"\+= v\[k\]"):
         srcdiff.grad(deposit_with_add_at)(np.array([0.7, -0.4, 1.3, 0.2, 0.5]))
+
+
+def comprehension_of_a_merged_value(x, a, M):
+    scale = x
+    if np.sum(a) > 10.0:
+        scale = np.sum(M)
+    return sum([np.sum(np.array([scale for e in a if i % 2 == 0])) for i in range(4)], 0.5) + scale
+
+
+def test_an_array_of_a_comprehension_changing_length_with_an_item_of_unknown_kind():
+    """np.array([scale for e in a if i % 2 == 0]) of 4 items, then of none, where scale is a 0-d array on one
+    path and a float on the other (plain fuzz seed 871049, the kinds oracle): the backward sweep's adjoint kept the
+    later iteration's shape ('operands could not be broadcast together with shapes (0,) (4,)'); rt.stack_zeros
+    gives an array of unknown rank there, not an unknown kind, whose adjoint restarts at each iteration's shape."""
+    a, M = np.array([0.5, -0.2, 0.8, 0.1]), np.ones((2, 4)) * 0.3
+    g = srcdiff.grad(comprehension_of_a_merged_value, wrt=(0, 1))
+    want = g(0.3, a, M)
+    got = g(np.array(0.3), a, M)
+    np.testing.assert_allclose(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1])
+    assert float(want[0]) == pytest.approx(numerical_grad(comprehension_of_a_merged_value, [0.3, a, M], 0))
