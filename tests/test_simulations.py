@@ -339,3 +339,50 @@ def test_an_array_of_a_comprehension_changing_length_with_an_item_of_unknown_kin
     np.testing.assert_allclose(got[0], want[0])
     np.testing.assert_allclose(got[1], want[1])
     assert float(want[0]) == pytest.approx(numerical_grad(comprehension_of_a_merged_value, [0.3, a, M], 0))
+
+
+EDGES = [(0, 1), (1, 2), (2, 0), (0, 2)]
+WEIGHTS = [0.25, 0.5, 0.25]
+RAGGED = [(0, 1), (1, 2, 0)]
+MESH = {"w": [0.5, -1.0, 0.25]}
+
+
+def spring_energy(x):
+    e = 0.0
+    for k, (i, j) in enumerate(EDGES):
+        e += WEIGHTS[k % 3] * (x[i] - x[j]) ** 2
+    E = np.array(EDGES)
+    return e + np.sum(x[E[:, 0]] * x[E[:, 1]]) * len(WEIGHTS)
+
+
+def ragged_item(x):
+    return x[RAGGED[1][2]] * x[RAGGED[0][1]] ** 2 + np.sin(x @ MESH["w"])
+
+
+def ragged_edges(x):
+    s = 0.0
+    for e in RAGGED:
+        s += x[e[0]]
+    return s
+
+
+def repeated_weights(x):
+    return np.sum(np.array(WEIGHTS * 2)[:3] * x)
+
+
+@JIT
+def test_module_level_lists_of_numbers_are_compiled_in_as_arrays(jit):
+    """A module-level list (a mesh's edges, a stencil's weights) read in the function was declined as 'call to
+    [(0, 1), (1, 2), ...] has no differentiation rule' (a tuple worked); a list of numbers of one shape is the
+    array of it (a dict's item too: MESH["w"]), the items of any list at constant keys are compiled in (h7b's rule:
+    RAGGED[1][2]), and a list
+    used whole that cannot be an array, or in a + or * (a list's concatenation or repetition), is declined
+    naming it."""
+    x = np.array([0.3, 1.0, -0.5])
+    for f in (spring_energy, ragged_item):
+        np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(x), numerical_grad(f, [x], 0), rtol=1e-6)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_simulations.py:\d+: the module-level list RAGGED used as "
+                                                   r"a value(.|\n)*RAGGED\[\.\.\.\]"):
+        srcdiff.grad(ragged_edges, jit=jit)(x)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"the module-level list WEIGHTS in a \*(.|\n)*np.array\(WEIGHTS\)"):
+        srcdiff.grad(repeated_weights, jit=jit)(x)
