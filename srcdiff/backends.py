@@ -23,6 +23,7 @@ from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_n
                        private_folder, put_record, runtime_digest)
 from .errors import SrcdiffError
 from .generated import Generated, Lines, ModuleFacts, Parameters
+from .numba_names import unambiguous
 from .version import __version__
 
 _LOADED: dict = {}
@@ -166,7 +167,7 @@ def _jitted_rule_function(fn):
     """numba.njit of the user's rule function, made once: jitted generated code calls it as a global."""
     if fn not in _RULE_DISPATCHERS:
         import numba
-        _RULE_DISPATCHERS[fn] = numba.njit(nogil=True)(fn)
+        _RULE_DISPATCHERS[fn] = numba.njit(nogil=True)(unambiguous(fn))
     return _RULE_DISPATCHERS[fn]
 
 
@@ -262,7 +263,7 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
             cache = False
     from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
-                      pipeline_class=Compiler)(fn)
+                      pipeline_class=Compiler)(unambiguous(fn))     # (locals Numba's temporaries cannot confuse)
     impl = getattr(disp, "_cache", None)
     files = getattr(impl, "_cache_file", None)
     if cache and hasattr(files, "_open_for_write"):

@@ -2,6 +2,7 @@
 right-hand side) calls a copy of the callee made for that function (both backends)."""
 import numpy as np
 import pytest
+import scipy.special
 
 import srcdiff
 from gradcheck import numerical_grad, source_module
@@ -190,3 +191,47 @@ def test_a_function_passed_to_a_srcdiff_transform_is_left_to_it():
     x, a = 0.7, np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(srcdiff.grad(gradient_penalty)(x, a), numerical_grad(gradient_penalty, [x, a], 0),
                                rtol=1e-6)
+
+
+def integrate_twice(fun, u, k):
+    for i in range(2):
+        u = u + k * fun(u)
+    return u
+
+
+def beside_unused_nested_defs(x, a, M):
+    def rhs(u):
+        return 0.5 * np.tanh(u)
+    buf = np.copy(a)
+    def unused(u):
+        def inner(z):
+            return z * x
+        return u
+    return (np.max(scipy.special.ndtri(0.5 + 0.45 * np.tanh(M))) + np.sum(buf)
+            + integrate_twice(rhs, np.sum(M[0][[True, True, False]]), 0.5))
+
+
+def vector_beside_unused_nested_defs(x, a, M):
+    return beside_unused_nested_defs(x, a, M) * a + x * np.sin(a)
+
+
+@JIT
+def test_a_function_passed_beside_nested_defs_under_jvp(jit):
+    """Fuzz seed 916068 (its jvp under Numba, through jacobian(mode="forward") of f(...) * a + x * sin(a)):
+    'Type of variable 'result1' cannot be determined'. rhs's unit knew the nested defs of its caller, so rhs was
+    taken for recursive and stayed a call (fixed in module_builder since); the Numba failure itself was Numba's
+    temporaries colliding, `$result590.12` made by loads of `result5` at offset 90 and of `result` at 590
+    (srcdiff/numba_names.py renames such locals in the function Numba compiles; tests/test_numba_names.py)."""
+    x, a, M = 0.7, np.array([0.3, -0.2, 0.5]), np.array([[0.3, -0.1, 0.5], [0.2, 0.4, -0.3]])
+    f, fv = beside_unused_nested_defs, vector_beside_unused_nested_defs
+    J = srcdiff.jacobian(fv, wrt=1, jit=jit, mode="forward")(x, a, M)
+    eps = 1e-6
+    want = np.stack([(fv(x, a + eps * e, M) - fv(x, a - eps * e, M)) / (2 * eps) for e in np.eye(3)], axis=1)
+    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-8)
+    for k in (1, 2):
+        g = srcdiff.grad(f, wrt=k, jit=jit)(x, a, M)
+        np.testing.assert_allclose(g, numerical_grad(f, [x, a, M], k), rtol=1e-6, atol=1e-8)
+        v = np.cos(np.arange(np.size(g)) + 1.0).reshape(np.shape(g))
+        value, dot = srcdiff.jvp(f, wrt=k, jit=jit)(x, a, M, v)
+        assert value == pytest.approx(f(x, a, M), rel=1e-12)
+        assert dot == pytest.approx(float(np.sum(g * v)), rel=1e-9)

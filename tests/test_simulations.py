@@ -318,3 +318,71 @@ def test_a_ufunc_method_is_declined_naming_it_with_a_loop_to_write():
     with pytest.raises(srcdiff.SrcdiffError, match=r"(?s)call to np\.add\.at: NumPy's ufunc methods.*a\[idx\[k\]\] "
                                                    r"\+= v\[k\]"):
         srcdiff.grad(deposit_with_add_at)(np.array([0.7, -0.4, 1.3, 0.2, 0.5]))
+
+
+def comprehension_of_a_merged_value(x, a, M):
+    scale = x
+    if np.sum(a) > 10.0:
+        scale = np.sum(M)
+    return sum([np.sum(np.array([scale for e in a if i % 2 == 0])) for i in range(4)], 0.5) + scale
+
+
+def test_an_array_of_a_comprehension_changing_length_with_an_item_of_unknown_kind():
+    """np.array([scale for e in a if i % 2 == 0]) of 4 items, then of none, where scale is a 0-d array on one
+    path and a float on the other (plain fuzz seed 871049, the kinds oracle): the backward sweep's adjoint kept the
+    later iteration's shape ('operands could not be broadcast together with shapes (0,) (4,)'); rt.stack_zeros
+    gives an array of unknown rank there, not an unknown kind, whose adjoint restarts at each iteration's shape."""
+    a, M = np.array([0.5, -0.2, 0.8, 0.1]), np.ones((2, 4)) * 0.3
+    g = srcdiff.grad(comprehension_of_a_merged_value, wrt=(0, 1))
+    want = g(0.3, a, M)
+    got = g(np.array(0.3), a, M)
+    np.testing.assert_allclose(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1])
+    assert float(want[0]) == pytest.approx(numerical_grad(comprehension_of_a_merged_value, [0.3, a, M], 0))
+
+
+EDGES = [(0, 1), (1, 2), (2, 0), (0, 2)]
+WEIGHTS = [0.25, 0.5, 0.25]
+RAGGED = [(0, 1), (1, 2, 0)]
+MESH = {"w": [0.5, -1.0, 0.25]}
+
+
+def spring_energy(x):
+    e = 0.0
+    for k, (i, j) in enumerate(EDGES):
+        e += WEIGHTS[k % 3] * (x[i] - x[j]) ** 2
+    E = np.array(EDGES)
+    return e + np.sum(x[E[:, 0]] * x[E[:, 1]]) * len(WEIGHTS)
+
+
+def ragged_item(x):
+    return x[RAGGED[1][2]] * x[RAGGED[0][1]] ** 2 + np.sin(x @ MESH["w"])
+
+
+def ragged_edges(x):
+    s = 0.0
+    for e in RAGGED:
+        s += x[e[0]]
+    return s
+
+
+def repeated_weights(x):
+    return np.sum(np.array(WEIGHTS * 2)[:3] * x)
+
+
+@JIT
+def test_module_level_lists_of_numbers_are_compiled_in_as_arrays(jit):
+    """A module-level list (a mesh's edges, a stencil's weights) read in the function was declined as 'call to
+    [(0, 1), (1, 2), ...] has no differentiation rule' (a tuple worked); a list of numbers of one shape is the
+    array of it (a dict's item too: MESH["w"]), the items of any list at constant keys are compiled in (h7b's rule:
+    RAGGED[1][2]), and a list
+    used whole that cannot be an array, or in a + or * (a list's concatenation or repetition), is declined
+    naming it."""
+    x = np.array([0.3, 1.0, -0.5])
+    for f in (spring_energy, ragged_item):
+        np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(x), numerical_grad(f, [x], 0), rtol=1e-6)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_simulations.py:\d+: the module-level list RAGGED used as "
+                                                   r"a value(.|\n)*RAGGED\[\.\.\.\]"):
+        srcdiff.grad(ragged_edges, jit=jit)(x)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"the module-level list WEIGHTS in a \*(.|\n)*np.array\(WEIGHTS\)"):
+        srcdiff.grad(repeated_weights, jit=jit)(x)

@@ -73,7 +73,8 @@ def _law_like(args, e, kind_of, k):           # adjoint helpers: argument k's ki
 
 def _law_items(args, e, kind_of):             # rt.stack_zeros(n, item): an array of one more axis than item
     nd = ndim(args[1]) if len(args) > 1 else None
-    return None if nd is None else array_of(nd + 1, dtype(args[1]))
+    # (an array whatever the item: of unknown rank where the item's is not known, a 0-d array or a float)
+    return Kind.array(None, dtype(args[1]) if len(args) > 1 else None) if nd is None else array_of(nd + 1, dtype(args[1]))
 
 
 def _law_stacked(args, e, kind_of):           # rt.stack_array(s): an array of one more axis than what s holds

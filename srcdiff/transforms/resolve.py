@@ -167,6 +167,26 @@ class _Resolver(Transformer):
         self.unit.bindings[name] = obj
         return copy_loc(load(name), node)
 
+    def _list_constant(self, node, obj: list, name: str):
+        """A module-level list used whole (a mesh's edges, a stencil's weights; its items at constant keys are
+        `_item`'s) as the array of it where it is numbers, or lists or tuples of them, of one shape: compiled in as
+        module-level arrays are (one per list). Another list is declined naming it."""
+        cache = self.__dict__.setdefault("_lists", {})
+        if id(obj) not in cache:
+            try:
+                arr = np.asarray(obj)
+            except ValueError:      # (ragged)
+                arr = None
+            if arr is None or arr.dtype.kind not in "biuf" or arr.size == 0:
+                fail(node, self.unit, f"the module-level list {name} used as a value: srcdiff compiles in a list of "
+                                      "numbers (or of tuples or lists of them) of one shape as the array of it, and "
+                                      f"items of a dict, list or tuple read at constant keys ({name}[0])",
+                     f"read its items at constant keys ({name}[...]), make it a tuple or an array "
+                     f"({name} = np.array(...)), or pass it in as an argument (a tuple or list of arrays and floats "
+                     "is differentiated item by item)")
+            cache[id(obj)] = (obj, arr)      # (the list kept: its id stays its own)
+        return cache[id(obj)][1]
+
     def _callable_name(self, node, obj):
         """Canonical callee expression for a resolved callable object."""
         canon = rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj))
@@ -548,6 +568,8 @@ class _Resolver(Transformer):
                 return node
             fail(node, self.unit, f"attribute .{node.attr} of a local value is not supported",
                  "only arrays' .T, .shape, .ndim, .size, .dtype can be read in differentiated code")
+        if isinstance(obj, list):
+            obj = self._list_constant(node, obj, self._text(node))
         if _is_constant(obj):
             return self._bind_constant(node, obj)
         if isinstance(obj, pytypes.ModuleType):
@@ -575,9 +597,25 @@ class _Resolver(Transformer):
 
     def visit_Subscript(self, node):
         item = self._item(node)
+        if isinstance(item, list):      # CONFIG["weights"] used whole: the array of it, as a module-level list's
+            item = self._list_constant(node, item, self._text(node))
         if item is not _MISSING and (_is_constant(item) or isinstance(item, str)):
             # CONFIG["lam"] of a module-level dict: its value, compiled in as any global's (README: Captured values)
             return self._bind_constant(node, item)
+        return self.generic_visit(node)
+
+    def visit_BinOp(self, node):
+        if isinstance(node.op, (gast.Add, gast.Mult)):
+            for side in (node.left, node.right):
+                obj = self._item(side) if isinstance(side, gast.Subscript) else self._lookup(side)
+                if isinstance(obj, list):
+                    # (compiled in as an array, the list would add or multiply item by item: silently wrong)
+                    fail(node, self.unit, f"{self._text(node)}: the module-level list {self._text(side)} in a "
+                                          f"{'+' if isinstance(node.op, gast.Add) else '*'}, which Python reads as a "
+                                          "list's concatenation or repetition (srcdiff compiles the list in as the "
+                                          "array of it)",
+                         f"build the list you mean at module level, or write np.array({self._text(side)}) for "
+                         "arithmetic on its items")
         return self.generic_visit(node)
 
     def visit_Name(self, node):
@@ -588,19 +626,21 @@ class _Resolver(Transformer):
         obj = self.unit.namespace.get(node.id, _MISSING)
         if obj is _MISSING:
             fail(node, self.unit, f"name {node.id!r} is not defined")
+        if isinstance(obj, list):
+            obj = self._list_constant(node, obj, node.id)
         if _is_constant(obj):
             return self._bind_constant(node, obj)
         if isinstance(obj, pytypes.ModuleType):
             fail(node, self.unit, f"module {node.id} used as a value")
         if _is_type_value(obj):
             return self._dtype(node)[1]
-        if isinstance(obj, (dict, list, set, str)):
+        if isinstance(obj, (dict, set, str)):   # (a list is _list_constant's)
             fail(node, self.unit, f"the module-level {type(obj).__name__} {node.id} used as a value: srcdiff compiles "
                                   "in the numbers, arrays and tuples of them that a function reads, and items of a "
                                   "dict, list or tuple read at constant keys (CONFIG[\"lam\"])",
                  f"read its items at constant keys ({node.id}[...]), or pass it in as an argument"
                  + (" (a tuple or list of arrays and floats is differentiated item by item)"
-                    if isinstance(obj, (list, dict)) else ""))
+                    if isinstance(obj, dict) else ""))
         return self._callable_name(node, obj)
 
     def visit_Assign(self, node):

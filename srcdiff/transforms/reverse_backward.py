@@ -424,8 +424,8 @@ class BackwardSweep:
         for v in carried:
             rep, k, d = (self.shapes or {}).get(v), self.kinds.get(v), self.adj(v)
             if (v not in body_defs or d not in restarted or (rep is not None and rep != v and rep in outside)
-                    or not (is_array(k) and ndim(k) is not None or k is None and unspecialised)):
-                continue   # (np.shape of a scalar does not compile: an array's adjoint, or any in Python)
+                    or not (is_array(k) or k is None and unspecialised)):
+                continue   # (np.shape of a scalar does not compile: an array's adjoint (of any rank), or any in Python)
             test = gast.Compare(left=call("np.shape", load(d)), ops=[gast.NotEq()],
                                 comparators=[call("np.shape", self.read(load(v)))])
             note = comment(f"{v} may change shape between iterations: {d} restarts at this one's")

@@ -1,0 +1,71 @@
+"""srcdiff/numba_names.py: the function handed to numba.njit has its locals renamed where Numba's temporaries
+(`$<local><offset>.<k>`) would collide; a collision left Numba's assignment simplifier reading a temporary it had
+dropped ('Type of variable ... cannot be determined', fuzz seed 916068 under jvp)."""
+import numba
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+from srcdiff.numba_names import ambiguous_names, unambiguous
+
+
+def padded_cubic(a, n):
+    """(a*a + a + n) * (a + 1), laid out so that (on CPython 3.11) the load of `b` after the loop makes the
+    temporary `$b170.<k>` that the load of `b1` at offset 70 makes too (found by searching paddings)."""
+    u0 = a
+    u1 = a
+    u2 = a
+    u3 = a
+    u4 = a
+    u5 = a
+    u6 = a
+    u7 = a
+    b1 = a + 1.0
+    c = b1 * a
+    for i in range(n):
+        c = c + 1.0
+    v0 = c
+    v1 = c
+    v2 = c
+    v3 = c
+    v4 = c
+    v5 = c
+    v6 = c
+    v7 = c
+    v8 = c
+    v9 = c
+    b = c
+    return b * a + c
+
+
+srcdiff.adjoint(padded_cubic, vjp=("g * ((2.0 * a + 1.0) * (a + 1.0) + a * a + a + n)", None),
+                jvp="da * ((2.0 * a + 1.0) * (a + 1.0) + a * a + a + n)")
+
+
+def calls_padded_cubic(x):
+    return padded_cubic(x, 3) * np.sin(x)
+
+
+def plain(a, n):
+    return a * n
+
+
+def test_a_local_whose_temporary_collides_is_renamed_in_the_copy_numba_compiles():
+    if "b1" not in ambiguous_names(padded_cubic.__code__):
+        pytest.skip("this Python lays padded_cubic's bytecode out at other offsets")
+    renamed = unambiguous(padded_cubic)
+    assert "b1_" in renamed.__code__.co_varnames and "b1" not in renamed.__code__.co_varnames
+    assert renamed.__code__.co_code == padded_cubic.__code__.co_code and renamed.__name__ == "padded_cubic"
+    assert numba.njit(renamed)(0.5, 3) == padded_cubic(0.5, 3)
+    assert unambiguous(plain) is plain
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_rule_function_numba_would_misread_compiles(jit):
+    """A rule registered with srcdiff.adjoint is compiled with numba.njit by srcdiff under jit=True: padded_cubic
+    as written failed in Numba's front end."""
+    want = numerical_grad(calls_padded_cubic, [0.5], 0)
+    assert srcdiff.grad(calls_padded_cubic, jit=jit)(0.5) == pytest.approx(want, rel=1e-7)
+    value, dot = srcdiff.jvp(calls_padded_cubic, jit=jit)(0.5, 2.0)
+    assert value == pytest.approx(calls_padded_cubic(0.5)) and dot == pytest.approx(2.0 * want, rel=1e-7)
