@@ -925,6 +925,10 @@ EXTRA = {
     "loop over the tuple argument": lambda t: any(
         isinstance(n.iter, ast.Name) and n.iter.id in _xa_names(t) for n in _walk(_entry(t), ast.For)),
     "second name of an array written in place": _second_name_written,
+    "write at integer arrays that broadcast together": lambda t: any(
+        isinstance(e, ast.Call) and _call_name(e) == "np.array" and e.args and isinstance(e.args[0], ast.List)
+        and e.args[0].elts and isinstance(e.args[0].elts[0], ast.List)
+        for _, s in _sub_writes(t) for e in ([s.slice] + list(getattr(s.slice, "elts", [])))),
 }
 
 

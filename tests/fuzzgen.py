@@ -889,10 +889,13 @@ class Gen:
                 if env["vars"][b] == "m":
                     idx = f"{self.row(env)}, {idx}"
                 return [f"{alias} = {b}", f"{alias}[{idx}] = {alias}[{idx}] * 0.9 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
-            if self.has("bcastidx") and env["vars"][b] == "m" and self.coin(2):
+            if self.has("bcastidx") and self.coin(3):
                 # README: at integer arrays that broadcast together (an element named twice: the later write wins)
-                e = self.pick([self.expr("m", env, 1), self.expr("s", env, 1)])
-                return [f"{b}[{self.rows_index()}, {self.index_rows(env)}] {self.pick(['=', '+=', '-='])} {e}"]
+                op = self.pick(['=', '+=', '-='])
+                if env["vars"][b] == "m":
+                    e = self.pick([self.expr("m", env, 1), self.expr("s", env, 1)])
+                    return [f"{b}[{self.rows_index()}, {self.index_rows(env)}] {op} {e}"]
+                return [f"{b}[{self.index_rows(env)}] {op} {self.pick([self.expr('m', env, 1), self.expr('s', env, 1)])}"]
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
             if self.has("maskbeside") and env["vars"][b] == "m" and self.coin(2):
