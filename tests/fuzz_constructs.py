@@ -336,6 +336,61 @@ def _items(tree):
             and len(c.args) == 1 and not c.keywords and isinstance(c.args[0], ast.ListComp)]
 
 
+def _extremes(tree, kinds=(ast.GeneratorExp, ast.ListComp)):
+    """max(...) / min(...) of one comprehension of `kinds`."""
+    return [c for c in _walk(tree, ast.Call) if _call_name(c) in ("max", "min") and len(c.args) == 1
+            and not c.keywords and isinstance(c.args[0], kinds)]
+
+
+def _named_comprehensions(tree) -> dict:
+    """{name: its reads} of the names bound once to a list comprehension whose every read is a call taking it alone
+    (np.array, np.asarray, np.stack, len)."""
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    bound = [a.targets[0].id for a in _walk(tree, ast.Assign) if len(a.targets) == 1
+             and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.ListComp)]
+    out = {}
+    for name in bound:
+        uses = [n for n in _walk(tree, ast.Name) if n.id == name]
+        reads = [parents.get(id(n)) for n in uses if isinstance(n.ctx, ast.Load)]
+        if len(uses) - len(reads) == 1 and reads and all(
+                isinstance(c, ast.Call) and len(c.args) == 1 and _call_name(c) in ("np.array", "np.asarray", "np.stack", "len")
+                for c in reads):
+            out[name] = reads
+    return out
+
+
+def _named_read(tree, pred) -> bool:
+    return any(pred(c) for reads in _named_comprehensions(tree).values() for c in reads)
+
+
+def _constant_slice(node, names) -> bool:
+    """`p[1:]`, `p[:-1]`, `p[::-1]` ...: a slice by constants of a name in `names`."""
+    def const(b):
+        return b is None or isinstance(b, ast.Constant) or (isinstance(b, ast.UnaryOp) and isinstance(b.operand, ast.Constant))
+    return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in names
+            and isinstance(node.slice, ast.Slice) and all(const(b) for b in (node.slice.lower, node.slice.upper,
+                                                                             node.slice.step)))
+
+
+def _tuple_params(tree) -> set:
+    """The entry's tuple argument (and names bound to it), and the parameters of helpers looping over pairs."""
+    return _xa_names(tree) | {"pairs"}
+
+
+def _loop_over_slice(tree, pairs=False) -> bool:
+    """A loop over a constant slice of a tuple/list argument (`pairs`: unpacking pairs, for W, b in params[:-1])."""
+    names = _tuple_params(tree)
+    return any(_constant_slice(n.iter, names) and (not pairs or isinstance(n.target, ast.Tuple))
+               for n in _walk(tree, ast.For))
+
+
+def _slice_bound(tree) -> bool:
+    """`hidden = params[1:]`: a name bound to a constant slice of a tuple/list argument, then read."""
+    names = _tuple_params(tree)
+    return any(len(a.targets) == 1 and isinstance(a.targets[0], ast.Name) and _constant_slice(a.value, names)
+               for a in _walk(tree, ast.Assign))
+
+
 def _lambda_bound_in_a_block(tree):
     """A name bound to a lambda in a function's top block and again inside a branch or a loop of it."""
     for fn in _walk(tree, ast.FunctionDef):
@@ -723,8 +778,6 @@ DETECTORS = {
         _bindings(loop, n) for loop in _walk(_entry(t), ast.For, ast.While) for n in _xa_names(t) - {"xa"}),
     "or tuples/lists of them :: or in a branch": lambda t: any(
         _bindings(b, n) for b in _walk(_entry(t), ast.If) for n in _xa_names(t)),
-    "or tuples/lists of them :: loops over them": lambda t: any(
-        isinstance(n.iter, ast.Name) and n.iter.id in _xa_names(t) for n in _walk(_entry(t), ast.For)),
     "or tuples/lists of them :: over zip of them and of tuple literals and over enumerate of them with a constant "
     "start": lambda t: any(
         _is_call(n.iter, "enumerate") and len(n.iter.args) == 2 and _is_call(n.iter.args[0], "zip")
@@ -743,6 +796,22 @@ DETECTORS = {
         type(c.args[0].elt) for c in _items(t)} >= {ast.List, ast.ListComp},
     "arrays of a list comprehension :: np.array([[v, v * v] for v in x])": lambda t: any(
         isinstance(c.args[0].elt, ast.List) for c in _items(t)),
+    "max(...) and min(...) of a generator expression or list comprehension": lambda t: bool(
+        _extremes(t, ast.GeneratorExp)) and bool(_extremes(t, ast.ListComp)),
+    "arrays of a list comprehension :: also bound to a name first": lambda t: bool(_named_comprehensions(t)),
+    "arrays of a list comprehension :: vals = [f(v) for v in x] ... np.array(vals)": lambda t: _named_read(
+        t, lambda c: _call_name(c) == "np.array"),
+    "arrays of a list comprehension :: where every read of the name converts it": lambda t: any(
+        len(reads) > 1 for reads in _named_comprehensions(t).values()),
+    "arrays of a list comprehension :: np.stack(vals, axis=1) too": lambda t: _named_read(
+        t, lambda c: _call_name(c) == "np.stack" and any(k.arg == "axis" for k in c.keywords)),
+    "arrays of a list comprehension :: or takes its len": lambda t: _named_read(t, lambda c: _call_name(c) == "len"),
+    "or tuples/lists of them :: loops over them and over slices of them by constants": _loop_over_slice,
+    # (README's example `for W, b in params[:-1]`, split at its comma)
+    "or tuples/lists of them :: for w": lambda t: _loop_over_slice(t, pairs=True),
+    "or tuples/lists of them :: b in params[:-1]": lambda t: _loop_over_slice(t, pairs=True),
+    "or tuples/lists of them :: also bound to a name": _slice_bound,
+    "or tuples/lists of them :: hidden = params[1:]": _slice_bound,
     "arrays of a list comprehension :: filters": lambda t: any(g.ifs for c in _items(t) for g in c.args[0].generators),
     "arrays of a list comprehension :: several for clauses": lambda t: any(len(c.args[0].generators) > 1
                                                                            for c in _items(t)),
@@ -777,6 +846,8 @@ NOT_CONSTRUCTS = {
     "or tuples/lists of them :: written out as lists",
     "and have keyword-only parameters :: bound as python binds them",
     "arrays of a list comprehension :: a loop counts the items and keeps the first",
+    "max(...) and min(...) of a generator expression or list comprehension :: the largest or smallest item of its "
+    "array",
     "arrays of a list comprehension :: for the array's shape and dtype",
     "arrays of a list comprehension :: and one writes each into its row",
 }
@@ -851,7 +922,13 @@ EXTRA = {
     "a nested list comprehension's array": lambda t: any(isinstance(c.args[0].elt, ast.ListComp) for c in _items(t)),
     "factory's function relying on its defaults and called by keyword (README 'Factories')":
         _factory_call_with_defaults,
+    "loop over the tuple argument": lambda t: any(
+        isinstance(n.iter, ast.Name) and n.iter.id in _xa_names(t) for n in _walk(_entry(t), ast.For)),
     "second name of an array written in place": _second_name_written,
+    "write at integer arrays that broadcast together": lambda t: any(
+        isinstance(e, ast.Call) and _call_name(e) == "np.array" and e.args and isinstance(e.args[0], ast.List)
+        and e.args[0].elts and isinstance(e.args[0].elts[0], ast.List)
+        for _, s in _sub_writes(t) for e in ([s.slice] + list(getattr(s.slice, "elts", [])))),
 }
 
 

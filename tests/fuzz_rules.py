@@ -141,7 +141,9 @@ RULES = [
     ("m", "np.linalg.matrix_power({Q}, 2) @ {m}"), ("m", "np.linalg.matrix_power({Q}, -1) @ {m}"),
     ("s", "np.trace({Q})"), ("s", "np.trace({m}, offset=1)"), ("s", "np.sum(np.diag({m}, k=1))"),
     ("s", "np.sum(np.diag({m}))"), ("v", "np.diag(np.outer({v}, {v2}))"), ("m", "np.diag({v})[:2]"),
-    ("m", "np.diag({v}, k=1)[:2, :{N}]"), ("m", "np.tril({m})"), ("m", "np.triu({m}, 1)"), ("m", "np.tril({m}, k=-1)"),
+    ("m", "np.diag({v}, k=1)[:2, :{N}]"), ("s", "np.sum(np.diagonal({m}) * {p})"), ("s", "np.sum(np.diagonal({m}, 1))"),
+    ("s", "np.sum(np.diagonal({Q}, offset=-1))"), ("v", "np.diagonal(np.outer({v}, {v2}))"),
+    ("s", "np.sum(({m}).diagonal(1) ** 2)"), ("m", "np.tril({m})"), ("m", "np.triu({m}, 1)"), ("m", "np.tril({m}, k=-1)"),
     # norms, statistics
     ("s", "np.linalg.norm({v} + " + OFF_V + ")"), ("s", "np.linalg.norm({m} + " + OFF_M + ", 'fro')"),
     # (an order whose meaning depends on the rank takes axis=: README says it is declined without)
@@ -464,6 +466,7 @@ FORMS = {
     "compute_uv=False": _text(r"\bcompute_uv=False"),
     "M[rows, cols]": _text(r"\[\[[^\[\]]*\], \[[^\[\]]*\]\]"),
     "logits[np.arange(n), labels]": _text(r"\[np\.arange\(\d+\), np\.argmax\("),
+    "x[np.arange(n)[:, None], idx]": _text(r"\[np\.arange\(\d+\)\[:, None\], np\.array\(\[\["),
     "x[[i, 0]]": _text(r"\[\[[^\[\]]*\]\]"),
     "x @ y": _has("op:MatMult"), "@": _has("op:MatMult"), "%": _has("op:Mod"),
     "math.log(x, base)": _has("math.log/2"),
@@ -512,6 +515,8 @@ EXCLUDED = {
     "0.0 ** -1": "a value NumPy's semantics give (inf): a pole, not a smooth point to check",
     "ZeroDivisionError": "an exception that generated code never raises",
     "sqrt(x * x)": "a NaN at 0 README documents: sqrt of a square, not a function",
+    "take_along_axis": "the NumPy function README's form x[np.arange(n)[:, None], idx] writes out: srcdiff declines "
+                       "a call of it, saying to write it so (srcdiff/transforms/resolve.py)",
     "key=": "README says max / min with key= (or default=) is declined (tests/test_canonicalize.py)",
 }
 

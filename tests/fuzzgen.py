@@ -27,7 +27,11 @@ sum(terms, start), arrays of list comprehensions whose items are lists or list c
 (`buf[:, i] = (p, q)`, `buf[:, i] = st`) or passed to NumPy functions (`np.sum(st)`, `np.stack(st)`), a 1-D
 mask beside another index (`buf[0, v > t] *= -0.9`, `buf[buf[:, i] > t, i] += 0.25`), and a factory's function
 relying on its default or called by keyword (`fn(u)`, `fn(u, h=0.5)`): features 'reversed', 'sumstart',
-'listitems', 'listinit', 'tuplewrite', 'maskbeside', 'factorykw'.
+'listitems', 'listinit', 'tuplewrite', 'maskbeside', 'factorykw'.  `max(...)` / `min(...)` of a comprehension
+('extremes'), `vals = [f(v) for v in x]` read only through np.array / np.asarray / np.stack / len ('namedcomp'),
+slices of the tuple argument and of a helper's tuple of pairs by constants (`for v in xa[1:]`, `rest = xa[:-1]`,
+`for w, v in pairs[:-1]`: 'argslices'), and integer index arrays that broadcast together, read and written
+(`M[np.arange(2)[:, None], np.array([[0, 2], [1, 1]])]`: 'bcastidx').
 
 'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
 read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
@@ -335,7 +339,15 @@ class Gen:
                 opts.append("step_m")
             if self.has("fancy"):
                 opts.append("fancy_m")
+        if self.has("extremes") and kind == "s" and not env.get("nosum"):
+            opts.append("extreme")
+        if self.has("bcastidx") and kind in ("s", "m"):
+            opts.append("bcast")
         o = self.pick(opts)
+        if o == "extreme":
+            return self.extreme(env, d)
+        if o == "bcast":
+            return self.bcast_read(kind, env, d)
         if o == "rule":
             return fuzz_rules.call(self, kind, env, d)
         if o == "bin":
@@ -613,6 +625,54 @@ class Gen:
             return f"sum([{body} {clause}]{start})"
         return f"sum(({body} {clause}){start})" if start else f"sum({body} {clause})"
 
+    def extreme(self, env, d):
+        """max(...) / min(...) of a generator expression or list comprehension (README: the largest or smallest item
+        of its array), over range, an array, zip, enumerate or two for clauses; a filter keeps the first item (a
+        max of no items raises)."""
+        inner = self.child(env)
+        i, j, e, e2 = self.fresh("i"), self.fresh("j"), self.fresh("e"), self.fresh("e")
+        form = self.pick(["range", "array", "zip", "enumerate", "two"])
+        if form in ("range", "two"):
+            clause = f"for {i} in range({1 + self.choose(self.N)})"
+            inner["loops"].append(i)
+        elif form == "array":
+            clause = f"for {e} in {self.expr('v', env, 0)}"
+            inner["vars"][e] = "s"
+        elif form == "zip":
+            clause = f"for {e}, {e2} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
+            inner["vars"][e] = inner["vars"][e2] = "s"
+        else:
+            clause = f"for {i}, {e} in enumerate({self.expr('v', env, 0)})"
+            inner["loops"].append(i)
+            inner["vars"][e] = "s"
+        if form == "two":
+            clause += f" for {j} in range(2)"
+            inner["loops"].append(j)
+        if form in ("range", "enumerate", "two") and self.coin(3):
+            clause += self.pick([f" if {i} % 2 == 0", f" if {i} < 1 or {self.cond(inner, 0)}"])
+        body = self.expr("s", inner, d)
+        fn = self.pick(["max", "min"])
+        return f"{fn}([{body} {clause}])" if self.coin() else f"{fn}({body} {clause})"
+
+    def index_rows(self, env) -> str:
+        """A (2, N) list of positions along a length-N axis (some repeated, some from loop variables)."""
+        rows = [f"[{', '.join(self.index(env) for _ in range(self.N))}]" for _ in range(2)]
+        return f"np.array([{', '.join(rows)}])"
+
+    def rows_index(self):
+        """The row index that broadcasts against a (2, k) index array: NumPy's take_along_axis written out."""
+        return self.pick(["np.arange(2)[:, None]", "np.array([[0], [1]])", "np.arange(2).reshape(2, 1)"])
+
+    def bcast_read(self, kind, env, d):
+        """README: integer index arrays that broadcast together, of any rank: `x[np.arange(n)[:, None], idx]`
+        (repeats accumulating), a vector indexed by a (2, N) array, a rank-3 gather."""
+        m, idx = self.expr("m", env, d), self.index_rows(env)
+        if kind == "m":
+            return self.pick([f"({m})[{self.rows_index()}, {idx}]", f"({self.expr('v', env, d)})[{idx}]"])
+        return self.pick([f"np.sum(({m})[{self.rows_index()}, {idx}] * {self.expr('m', env, d)})",
+                          f"np.sum(({m})[np.arange(2)[:, None], np.argmax({self.expr('m', env, d)}, axis=1)[:, None]])",
+                          f"np.sum(np.tanh(({m})[np.arange(2)[:, None, None], {idx}[None]]))"])
+
     def items(self, kind, env, d):
         """np.array / np.asarray / np.stack of a list comprehension (README): a vector of N items over range(N),
         an array or a zip; a (2, N) matrix of two vector items; a scalar: the sum of a filtered or two-clause one."""
@@ -723,7 +783,7 @@ class Gen:
         if self.has("closures") and depth > 0 and (top or (env["loops"] and self.has("loopclosures"))):
             opts += ["closure"]
         if self.has("lambdas"):
-            opts += ["lambda"]
+            opts += ["lambda"] + (["lambda"] if not top and env.get("toplams") else [])   # (bound again in a block)
         if self.has("lambdaline"):
             opts += ["lambdas2"]
         if top and self.has("logdomain") and self.has("for") and depth > 0:
@@ -743,7 +803,11 @@ class Gen:
             opts += ["print"]
         if self.has("tuplewrite"):
             opts += ["tuplewrite"]
+        if self.has("namedcomp"):
+            opts += ["namedcomp"]
         o = self.pick(opts)
+        if o == "namedcomp":
+            return self.named_comprehension(env)
         ed = self.max_depth
         if o == "assign":
             kind = self.pick(KINDS)
@@ -825,6 +889,13 @@ class Gen:
                 if env["vars"][b] == "m":
                     idx = f"{self.row(env)}, {idx}"
                 return [f"{alias} = {b}", f"{alias}[{idx}] = {alias}[{idx}] * 0.9 + 0.1 * np.tanh({self.expr('s', env, 1)})"]
+            if self.has("bcastidx") and self.coin(3):
+                # README: at integer arrays that broadcast together (an element named twice: the later write wins)
+                op = self.pick(['=', '+=', '-='])
+                if env["vars"][b] == "m":
+                    e = self.pick([self.expr("m", env, 1), self.expr("s", env, 1)])
+                    return [f"{b}[{self.rows_index()}, {self.index_rows(env)}] {op} {e}"]
+                return [f"{b}[{self.index_rows(env)}] {op} {self.pick([self.expr('m', env, 1), self.expr('s', env, 1)])}"]
             if self.has("slices") and self.coin(2):
                 return [self.slice_write(b, env)]
             if self.has("maskbeside") and env["vars"][b] == "m" and self.coin(2):
@@ -1095,7 +1166,7 @@ class Gen:
             again = env.setdefault("toplams", []) if top else []
             if again and self.coin(2):   # bound again later in the function's top block (README: lambdas)
                 name, ret = self.pick(again)
-            elif not top and env.get("toplams") and self.coin(3):   # in a branch or a loop (README: lambdas)
+            elif not top and env.get("toplams") and self.coin(6):   # in a branch or a loop (README: lambdas)
                 name, ret = self.pick(env["toplams"])
             cenv = self.child(env)
             u = self.fresh("u")
@@ -1199,6 +1270,48 @@ class Gen:
             lines.append(f"{t} = np.sum(np.stack({lst}, axis={self.pick(['1', '-1'])}), axis=1) / len({lst})")
         else:
             lines.append(f"{t} = np.sum({conv}({lst}), axis=0) / len({lst})")
+        self.bind(env, t, kind)
+        return lines
+
+    def named_comprehension(self, env) -> list:
+        """README: a list comprehension bound to a name first, `vals = [f(v) for v in x]`, every read of which
+        converts it (np.array, np.asarray, np.stack, also along axis 1) or takes its len."""
+        vals, t = self.fresh("vals"), self.fresh("t")
+        inner = self.child(env)
+        i, e, e2 = self.fresh("i"), self.fresh("e"), self.fresh("e")
+        if self.coin(3):        # vector items: stacked along either axis
+            k = 1 + self.choose(3)
+            inner["loops"].append(i)
+            lines = [f"{vals} = [{self.expr('v', inner, 2)} * ({i} + 1.0) for {i} in range({k})]"]
+            kind = "m" if k == 2 and self.coin(5) else "v"
+            use = (self.pick([f"np.stack({vals})", f"np.stack({vals}, axis=1).T", f"np.array({vals})"]) if kind == "m"
+                   else self.pick([f"np.sum(np.stack({vals}, axis=1), axis=1) / len({vals})",
+                                   f"np.asarray({vals})[{k - 1}] * {self.const()}",
+                                   f"np.sum(np.array({vals}), axis=0) * len({vals})"]))
+        else:                   # scalar items: over range, an array or zip, sometimes filtered
+            form = self.pick(["range", "array", "zip"])
+            if form == "range":
+                clause = f"for {i} in range({self.N})"
+                inner["loops"].append(i)
+            elif form == "array":
+                clause = f"for {e} in {self.array_name(env, 'v')}"
+                inner["vars"][e] = "s"
+            else:
+                clause = f"for {e}, {e2} in zip({self.array_name(env, 'v')}, {self.expr('v', env, 1)})"
+                inner["vars"][e] = inner["vars"][e2] = "s"
+            filtered = self.coin(2)
+            if filtered:
+                clause += f" if {self.cond(inner, 0)}"
+            lines = [f"{vals} = [{self.expr('s', inner, 2)} {clause}]"]
+            kind = "s" if filtered or self.coin(3) else "v"
+            use = (self.pick([f"np.sum(np.array({vals}) ** 2) / (1.0 + len({vals}))",
+                              f"np.sum(np.asarray({vals}) * 0.5) + len({vals})"]) if kind == "s"
+                   else self.pick([f"np.array({vals})", f"np.asarray({vals}) * {self.const()}"]))
+        lines.append(f"{t} = {use}")
+        if self.coin(3):        # read again: each read converts it anew
+            t2 = self.fresh("t")
+            lines.append(f"{t2} = np.sum(np.{self.pick(['array', 'asarray'])}({vals}) ** 2) * len({vals})")
+            self.bind(env, t2, "s")
         self.bind(env, t, kind)
         return lines
 
@@ -1377,7 +1490,9 @@ class Gen:
                                           "        u = u + k * fun(u)", "    return u"]))
         env = self.env({"u": "s"})
         env["nosum"] = True
+        fns, self.fns = self.fns, []    # (f's factory-made functions and its n are not the module's: seeds 207, 241)
         body = self.expr("s", env, 1)
+        self.fns = fns
         if not _uses(body, "u"):
             body = f"({body}) * u"
         body = f"0.5 * np.tanh({body})"
@@ -1406,7 +1521,11 @@ class Gen:
         """A helper that loops over the tuple of (matrix, vector) pairs its caller passes (README: unrolled in
         the function that loops, as in the one differentiated)."""
         name = self.fresh("walk")
-        head, k = self.pick([("for w, v in pairs:", "1"), ("for k, (w, v) in enumerate(pairs):", "(k + 1)")])
+        heads = [("for w, v in pairs:", "1"), ("for k, (w, v) in enumerate(pairs):", "(k + 1)")]
+        if self.has("argslices"):   # README: over a slice of them by constants, for W, b in params[:-1]
+            heads += [(f"for w, v in pairs[{sl}]:", "1") for sl in ("1:", ":-1", "::-1")]
+            heads.append(("for k, (w, v) in enumerate(pairs[1:]):", "(k + 1)"))
+        head, k = self.pick(heads)
         src = [f"def {name}(pairs, s):", "    t = s", f"    {head}",
                f"        t = 0.5 * t + {k} * 0.1 * np.sum(np.tanh(w @ v + t))", "    return t"]
         self.helper_src.append("\n".join(src))
@@ -1420,7 +1539,10 @@ class Gen:
         """x and a from the tuple argument xa: unpacked or indexed, through a second name, or after xa (or
         that name) is bound again: as a loop's state or in a branch (README: 'or tuples/lists of them')."""
         st = self.fresh("st")
-        form = self.pick(["unpack", "index", "alias", "rebound", "loop", "branch", "loop over", "zip", "comprehension"])
+        form = self.pick(["unpack", "index", "alias", "rebound", "loop", "branch", "loop over", "zip", "comprehension"]
+                         + (["slices"] * 3 if self.has("argslices") else []))
+        if form == "slices":
+            return self.slices_of_xa()
         if form in ("loop over", "zip", "comprehension"):
             return self.iterate_xa(form)
         if form == "unpack":
@@ -1450,6 +1572,28 @@ class Gen:
             loop = (f"for {i}, ({v}, {c}) in enumerate(zip(xa, (0.5, 1.5)), 1):\n"
                     f"    {acc} = {acc} + {c} * np.sum({v}) + 0.1 * np.sum(xa[{i} - 1])")
         return f"{acc} = 0.0\n{loop}\nx, a = xa[0] + 0.1 * {acc}, xa[1]"
+
+    def slices_of_xa(self) -> str:
+        """x and a from xa after reading slices of it by constants (README: loops over them, zip of two, a
+        comprehension, also bound to a name first, `hidden = params[1:]`, then looped over or indexed)."""
+        acc, v, u, rest, i = self.fresh("acc"), self.fresh("v"), self.fresh("u"), self.fresh("rest"), self.fresh("i")
+        part = self.pick(["xa[1:]", "xa[:-1]", "xa[::-1]", "xa[-1:]", "xa[:1]", "xa[0:2]"])
+        form = self.pick(["loop", "zip", "comprehension", "name", "name"])
+        pre = ""
+        if form == "name":
+            pre, part = f"{rest} = {part}\n", rest
+            form = self.pick(["loop", "index", "range"])
+        if form == "loop":
+            body = f"for {v} in {part}:\n    {acc} = {acc} + 0.1 * np.sum(np.sin({v}))"
+        elif form == "index":
+            body = f"{acc} = {acc} + 0.2 * np.sum({part}[0]) - 0.1 * np.sum({part}[-1])"
+        elif form == "range":
+            body = f"for {i} in range(len({part})):\n    {acc} = {acc} + ({i} + 0.5) * np.sum({part}[{i}])"
+        elif form == "zip":
+            body = f"for {u}, {v} in zip(xa[:-1], xa[1:]):\n    {acc} = {acc} + 0.1 * np.sum({u} * {v})"
+        else:
+            body = f"{acc} = {acc} + 0.1 * sum(np.sum({v} ** 2) for {v} in {part})"
+        return f"{acc} = 0.0\n{pre}{body}\nx, a = xa[0] + 0.1 * {acc}, xa[1]"
 
     def program(self) -> Program:
         self.N = 2 + self.choose(3)
@@ -1571,7 +1715,11 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README: a loop over a range bound to a name first, also by a conditional expression
                 "rangename",
                 # README: functions passed to your functions (a module-level def, a lambda, a nested def)
-                "funcargs")
+                "funcargs",
+                # README: max(...) / min(...) of a comprehension; a list comprehension bound to a name, every read
+                # converting it; constant slices of tuple/list arguments; integer index arrays that broadcast
+                # together (x[np.arange(n)[:, None], idx]), read and written
+                "extremes", "namedcomp", "argslices", "bcastidx")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

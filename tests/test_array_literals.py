@@ -441,6 +441,30 @@ def named_comprehensions(x):
     return np.sum(np.array(vals) ** 2) + np.sum(a) + np.sum(b @ x[:2]) + np.sum(np.asarray(rows) ** 3) + len(cols)
 
 
+def named_comprehension_in_a_loop_else(x):
+    """A named comprehension in a loop's else block (desugar moves the block after the loop as `if not broke:`)
+    and in the body of a loop unrolled over a tuple (a copy per item): each was declined (fuzz seeds 921009,
+    921074: 'call to builtins.zip', 'a comprehension is differentiated only ...'), as the rewrite looked for the
+    name's binding and reads in a tree that no longer held the block."""
+    s = 0.0
+    for i in range(2):
+        s = s + x[i] * x[i + 1]
+        if s > 50.0:
+            break
+    else:
+        vals = [np.sin(u) * s for u, w in zip(x, x[::-1])]
+        s = s + np.sum(np.asarray(vals) ** 2) + len(vals)
+    for w in (x[:2], x[1:]):
+        parts = [np.cos(u) * w[0] for u in w]
+        s = s + np.sum(np.array(parts) * 0.5)
+    return s
+
+
+@JIT
+def test_a_named_comprehension_in_a_block_desugar_moves(jit):
+    _check(named_comprehension_in_a_loop_else, jit)
+
+
 def named_comprehension_summed(x):
     terms = [np.sin(u) for u in x]
     return sum(terms)

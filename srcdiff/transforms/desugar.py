@@ -83,7 +83,6 @@ class _Desugar:
             return self.block(self._else_as_flag(s))
         if walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
-        self._array_of_named_comprehension(s)
         self._extremes_of_comprehensions(s)
         loops, targets = self.hoist_sums(s)
         if loops:
@@ -140,17 +139,24 @@ class _Desugar:
         fail(s, self.unit, f"{type(s).__name__} statements are not supported",
              "rewrite it with if/elif, for/while and assignments")
 
-    def _array_of_named_comprehension(self, s):
+    def arrays_of_named_comprehensions(self):
+        """Each `vals = [f(v) for v in x]` of the function made the array of its comprehension (_named_array), once,
+        before any statement is desugared: desugaring detaches and copies blocks (a loop's else block, the bodies
+        of a loop unrolled over a tuple), whose bindings and reads the whole function's tree would not show."""
+        assigns = [s for s in walk(self.unit.node) if isinstance(s, gast.Assign) and len(s.targets) == 1
+                   and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.ListComp)]
+        if assigns:
+            parents = {id(c): p for p in walk(self.unit.node) for c in gast.iter_child_nodes(p)}
+            for s in assigns:
+                self._named_array(s, parents)
+
+    def _named_array(self, s, parents):
         """`vals = [f(v) for v in x]` whose every read is converted (`np.array(vals)`, np.asarray, np.stack, also
         with axis=) or counted (`len(vals)`): `vals = np.array([f(v) for v in x])`, the array of a list
         comprehension (_fill), which those reads take as they took the list. Else the comprehension stays, and is
         declined (anf) as any other that is not summed or made an array."""
-        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
-                and isinstance(s.value, gast.ListComp)):
-            return
         name = s.targets[0].id
         module, conversions = None, []
-        parents = {id(c): p for p in walk(self.unit.node) for c in gast.iter_child_nodes(p)}
         for n in walk(self.unit.node):
             if not (isinstance(n, gast.Name) and n.id == name):
                 continue
@@ -761,5 +767,7 @@ def zero_sum_starts(node):
 
 
 def desugar(unit: Unit) -> Unit:
-    unit.node.body = _Desugar(unit).block(unit.node.body)
+    pass_ = _Desugar(unit)
+    pass_.arrays_of_named_comprehensions()
+    unit.node.body = pass_.block(unit.node.body)
     return unit
