@@ -247,6 +247,20 @@ def exec_source(modname: str, path: str, source: str, bindings: dict):
     return mod
 
 
+def _typed_without_literals(disp):
+    """Calls of `disp` from compiled code are typed with their arguments' plain types. Numba compiles a
+    dispatcher once per distinct argument typing, and types a constant argument as its literal: a recursive
+    function called `fib(x, 4)` and calling itself `fib(x, n - 1)` was compiled twice, for Literal[int](4) and
+    for int64 (its derivative a third time), each compile a second or more. (Only the functions of recursive
+    modules: the others are inlined into their callers, and srcdiff's runtime kernels keep literal arguments.)"""
+    from numba.core import types
+    plain = disp.get_call_template
+
+    def get_call_template(args, kws):
+        return plain(tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()})
+    disp.get_call_template = get_call_template
+
+
 def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
     """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
     a damaged cache file is removed and recompiled with a CacheWarning. `boundscheck`: False for a function
@@ -466,10 +480,12 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
             for name, obj in bindings.items():
                 if is_user_rule_function(obj):   # srcdiff.adjoint's function, called from the generated code
                     mod.__dict__[name] = _jitted_rule_function(obj)
-            cache = not generated.facts.recursive()
+            recursive = generated.facts.recursive()
             tested = generated.facts.bounds_proved()      # they test their indices themselves
             for name in names:
-                mod.__dict__[name] = _njit(mod.__dict__[name], path, cache, BOUNDSCHECK and name not in tested)
+                mod.__dict__[name] = _njit(mod.__dict__[name], path, not recursive, BOUNDSCHECK and name not in tested)
+                if recursive:
+                    _typed_without_literals(mod.__dict__[name])
     _LOADED[modname] = mod
     return mod
 

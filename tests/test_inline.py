@@ -7,7 +7,7 @@ import srcdiff
 from srcdiff import compiler
 from srcdiff.transforms import annotations as anno, inline, parse
 from srcdiff.transforms.astutil import walk_statements
-from gradcheck import check_grad
+from gradcheck import check_grad, numerical_grad
 from passes import body_source
 
 
@@ -144,3 +144,26 @@ def test_hvp_of_recursive_helpers_unrolls_no_body(jit):
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-7)
     t = srcdiff.jvp(adaptive_integral, wrt=(0, 1), jit=jit)(a, b, u)[1]
     np.testing.assert_allclose(t, np.dot(gi(a, b), u), rtol=1e-10)
+
+
+def halving_sum(x, n):
+    if n <= 1:
+        return x * x
+    return np.sin(halving_sum(x, n - 1)) + 0.5 * halving_sum(x, n - 2)
+
+
+def halving_sum_of_four(x):
+    return halving_sum(x, 4)
+
+
+def test_a_recursive_function_called_with_a_constant_compiles_once():
+    """Numba types a constant argument as its literal: `halving_sum(x, 4)` compiled the recursive function for
+    Literal[int](4) and again for int64 (its calls of itself), its derivative a third time (a second or more
+    each). Its calls are typed with plain types: one signature each."""
+    from numba.core import types
+    from srcdiff import backends
+    g = srcdiff.grad(halving_sum_of_four, jit=True)
+    np.testing.assert_allclose(g(0.3), numerical_grad(halving_sum_of_four, [0.3], 0), rtol=1e-6)
+    signatures = [sig for mod in list(backends._LOADED.values()) for name, d in vars(mod).items()
+                  if name.startswith("halving_sum") for sig in getattr(d, "signatures", ())]
+    assert signatures and not any(isinstance(a, types.Literal) for sig in signatures for a in sig)
