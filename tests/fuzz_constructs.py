@@ -612,6 +612,14 @@ def _list_started_with_items(tree):
                and a.targets[0].id in _appended(tree) for a in _walk(tree, ast.Assign))
 
 
+def _last_item_read(tree):
+    """traj[-1] read of a list built with appends."""
+    return any(isinstance(n.value, ast.Name) and n.value.id in _appended(tree) and isinstance(n.ctx, ast.Load)
+               and isinstance(n.slice, ast.UnaryOp) and isinstance(n.slice.op, ast.USub)
+               and isinstance(n.slice.operand, ast.Constant) and n.slice.operand.value == 1
+               for n in _walk(tree, ast.Subscript))
+
+
 def _lists_bound_together(tree):
     """ts, ys = [], [] then appends to both."""
     return any(isinstance(a.targets[0], ast.Tuple) and isinstance(a.value, ast.Tuple)
@@ -698,6 +706,9 @@ DETECTORS = {
     and _inside_calls(t, "append", (ast.If,)),
     "lists built with append :: also started with items": _list_started_with_items,
     "lists built with append :: traj = [y0]": _list_started_with_items,
+    "lists built with append :: its last item read": _last_item_read,
+    "lists built with append :: traj[-1]": _last_item_read,
+    "lists built with append :: where the list is never popped": _last_item_read,
     "lists built with append :: or bound together": _lists_bound_together,
     # (README's example `ts, ys = [], []`, split at its commas)
     "lists built with append :: ts": _lists_bound_together,

@@ -1253,11 +1253,14 @@ class Gen:
                     [f"{t} = np.sum(np.array({lst}) * np.arange(1, len({lst}) + 1)) + {conv} / len({ys})"])
         kind = self.pick(["s", "s", "v"])
         lines = [f"{lst} = []"]
-        if self.has("listinit") and self.coin(3):   # README: a list started with items, traj = [y0]
+        started = self.has("listinit") and self.coin(3)
+        if started:                        # README: a list started with items, traj = [y0]
             lines = [f"{lst} = [{self.expr(kind, env, 1)}]"]
         elif kind == "v":                  # (np.stack of no rows has no shape: one before the loop)
             lines.append(f"{lst}.append({self.expr('v', env, 1)})")
         push = f"{lst}.append({self.expr(kind, inner, 2)})"
+        if (started or kind == "v") and self.has("listinit") and self.coin(2):   # README: its last item, traj[-1]
+            push = f"{lst}.append({lst}[-1] * 0.5 + {self.expr(kind, inner, 1)})"
         body = [f"if {self.cond(inner, 1)}:", f"    {push}"] if self.coin(4) else [push]
         if self.coin(3):
             body = [f"{lst}.append({self.expr(kind, inner, 1)})"] + body

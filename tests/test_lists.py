@@ -107,8 +107,29 @@ def stacked_along_other_axes(x):
     return np.sum(Y[:, -1] * Y[:, 0]) + np.sum(M[:, 1, :] ** 2) + np.sum(Y ** 2)
 
 
+def last_item_read(x):
+    """traj[-1]: the state a trajectory's next step starts from (was declined: 'used other than by append')."""
+    traj = [x]
+    for i in range(4):
+        traj.append(np.tanh(traj[-1] * 1.5 + 0.1 * i))
+    T = np.array(traj)
+    return np.sum(T[1:] * T[:-1]) + np.sum(traj[-1] ** 2)
+
+
+def last_item_in_branches(y0, k):
+    ys = []
+    ys.append(y0)
+    for i in range(6):
+        y = ys[-1]
+        if y > 0.5:
+            ys.append(y - 0.1 * k * y)
+        else:
+            ys.append(y - 0.05 * k * y * y)
+    return np.sum(np.array(ys) ** 2) + ys[-1] * len(ys)
+
+
 X = np.array([0.4, -0.7, 1.1])
-CASES = [(started_with_items, (X,)), (stacked_along_other_axes, (X,)), (scalars, (X,)), (rows_in_branches, (X, 0.5)), (some_appended, (X,)), (none_appended, (X,)),
+CASES = [(last_item_read, (X,)), (last_item_in_branches, (1.0, 0.7)), (started_with_items, (X,)), (stacked_along_other_axes, (X,)), (scalars, (X,)), (rows_in_branches, (X, 0.5)), (some_appended, (X,)), (none_appended, (X,)),
          (as_a_stack, (X,)), (in_a_while_loop, (X, 0.5)), (mixed_appends, (X,))]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -199,6 +220,14 @@ def converted_in_a_loop(x):
     return s
 
 
+def last_item_of_a_stack(x):
+    out = []
+    for i in range(3):
+        out.append(x[i] * 2.0)
+    top = out[-1]
+    return out.pop() * top
+
+
 def appended_after(x):
     out = []
     out.append(x[0])
@@ -258,6 +287,7 @@ def extended(x):
     (bound_again, r"the list `out` is bound to a new list twice and converted"),   # (`out = [a, b]` of a list
     # appended to is `out = []` and two appends)
     (passed_on, r"the list `out` is used other than by append"),
+    (last_item_of_a_stack, r"the list `out` is used other than by append"),   # (its last item changes at a pop)
     (extended, r"the list method \.extend\(\) of `out` is not supported"),
     (popped_at_the_front, r"`out\.pop\(\.\.\.\)` at an index: reverse mode differentiates lists as stacks")])
 def test_declined_at_the_users_line(f, what):

@@ -7,9 +7,10 @@ adjoint of a push is a pop of the adjoint stack). `np.array(out)` (or np.asarray
 rt.stack_array(out), whose adjoint is the list of the gradient's rows, `rt.unstack(g)`: the appends' adjoints,
 run last first, pop them last first. That holds where each list is converted once, after every append to it, on
 every path that made it: in the block that binds `out = []`, after the appends, with no return, break or continue
-between (so a list made anew in each iteration of a loop and converted at its end works). This pass declines, at
-the user's line, a list used otherwise (indexed, iterated, summed, passed to a function or returned: convert it
-once and use the array), converted twice, in a branch or loop of its own, after such a jump or appended to after
+between (so a list made anew in each iteration of a loop and converted at its end works). Its last item read,
+`traj[-1]`, is a name of its own (_last_item_named). This pass declines, at the user's line, a list used otherwise
+(indexed elsewhere, iterated, summed, passed to a function or returned: convert it once and use the array), converted
+twice, in a branch or loop of its own, after such a jump or appended to after
 its conversion, or both converted and popped.
 Forward mode (jvp) keeps lists as lists at run time and needs none of this but the rows: a tuple appended to a
 list converted once is appended as np.array of it in both modes (rows_as_arrays).
@@ -73,7 +74,49 @@ def separate(node):
                 out.append(s)
         return out
     node.body = block(node.body)
+    for name in sorted(appended):
+        _last_item_named(node, name)
     return node
+
+
+def _is_last_item(n, name) -> bool:
+    """`name[-1]` read."""
+    return isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) and \
+        n.value.id == name and literal_value(n.slice) == -1
+
+
+def _last_item_named(fn, name):
+    """`traj[-1]` of a list built with appends and never popped: each `traj.append(e)` statement becomes
+    `traj_last = e` then `traj.append(traj_last)`, and each read `traj[-1]` reads `traj_last` (the item the last
+    append took, as Python's list holds it). A stack has no indexing; a name of its last item is ordinary code,
+    which both modes differentiate. Lists popped, or appended to inside an expression, keep their reads (declined)."""
+    reads = [n for n in walk(fn) if _is_last_item(n, name)]
+    calls = [n for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+             and isinstance(n.func.value, gast.Name) and n.func.value.id == name]
+    statements = {id(s.value) for s in walk(fn) if isinstance(s, gast.Expr)}
+    if not reads or any(c.func.attr != "append" or id(c) not in statements or len(c.args) != 1 or c.keywords
+                        for c in calls):
+        return
+    taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)}
+    last = next(v for v in (f"{name}_last" + (str(k) if k else "") for k in range(len(taken) + 1)) if v not in taken)
+
+    class Reads(gast.NodeTransformer):
+        def visit_Subscript(self, n):
+            self.generic_visit(n)
+            return gast.copy_location(load(last), n) if _is_last_item(n, name) else n
+    Reads().visit(fn)
+
+    def block(stmts):
+        out = []
+        for s in stmts:
+            for b in nested_blocks(s):
+                b[:] = block(b)
+            if isinstance(s, gast.Expr) and any(s.value is c for c in calls):
+                out.append(gast.copy_location(assign(last, s.value.args[0], s.lineno), s))
+                s.value.args[0] = load(last)
+            out.append(s)
+        return out
+    fn.body = block(fn.body)
 
 
 def list_names(node) -> set:
