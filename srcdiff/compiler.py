@@ -33,6 +33,8 @@ middle end (each function differentiated or typed):
                      per array; before cse, which must see the write)
     cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
 reverse mode (grad, value_and_grad, vjp):
+    none args        (specialisation) w is None of an argument passed None decided,      transforms/inline.py
+                     the branch not taken dropped
     tuples           tuple values -> one name per component (t = (a, b); t[0])           transforms/tuples.py
     reverse rules    (check) a derivative the rule table has no vjp for is declined      transforms/checks.py
     kinds            scalar/array kinds from the arguments' (specialisation); inferred   transforms/kinds.py
@@ -72,6 +74,7 @@ reverse mode (grad, value_and_grad, vjp):
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
     row facts        kinds and shapes of a function with x @ w, for row fusion (jit)     transforms/optimize/rowfusion.py
 forward mode (jvp):
+    none args        as in reverse mode                                                  transforms/inline.py
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
@@ -299,6 +302,14 @@ def _inline(ctx):
     ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining)
 
 
+def _none_parameters(ctx) -> list:
+    return [p for p, k in ctx.arg_kinds.items() if kinds.is_none(k)]
+
+
+def _none_args(ctx):
+    ctx.changed(inline.decide_none_arguments(ctx.unit, _none_parameters(ctx)))
+
+
 def _cse(ctx):
     optimize.common_subexpressions(ctx.unit.node)
 
@@ -466,7 +477,10 @@ MIDDLE_END = ANF + [
     Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
 ]
 
+NONE_ARGS = Pass("none args", _none_args, "transforms/inline.py", "(specialisation) w is None of an argument "
+                 "passed None decided,\nthe branch not taken dropped", lambda c: bool(_none_parameters(c)))
 REVERSE = [
+    NONE_ARGS,
     Pass("tuples", _set_unit(tuples.split_tuples), "transforms/tuples.py",
          "tuple values -> one name per component (t = (a, b); t[0])"),
     Pass("reverse rules", lambda c: checks.check_reverse_rules(c.unit, c.wrt), "transforms/checks.py",
@@ -517,6 +531,7 @@ REVERSE = [
 ]
 
 FORWARD = [
+    Pass("none args", _none_args, "transforms/inline.py", "as in reverse mode", lambda c: bool(_none_parameters(c))),
     Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),

@@ -84,6 +84,9 @@ KINDS = ("s", "v", "m")           # scalar, vector (N,), matrix (2, N)
 FLOAT_PARAMS = {"x": "s", "a": "v", "M": "m", "xa": "t"}
 
 
+F_SCOPE = ("x", "a", "M", "n", "flag", "xa", "scale", "neg")     # the entry's parameters (Generator.program)
+
+
 def _uses(expr: str, name: str) -> bool:
     """`name` occurs in `expr` as a name (not as part of one: `u` is not in `np.sum`)."""
     return re.search(rf"\b{re.escape(name)}\b", expr) is not None
@@ -1500,6 +1503,8 @@ class Gen:
             body = f"({body}) * u"
         body = f"0.5 * np.tanh({body})"
         form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
+        if form == "global" and (re.search(r"\bfn\d+\b", body) or any(_uses(body, p) for p in F_SCOPE)):
+            form = "nested"     # (a call of self.fns reads f's names: rec(u, n), a factory's fn7(u); seed 922087)
         if form == "lambda":
             fun = f"lambda u: {body}"
         elif form == "numpy":

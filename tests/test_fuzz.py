@@ -135,6 +135,23 @@ def test_checkpoints_are_generated():
     assert not absent, f"checkpointed programs never had {absent} in 300 programs ({seen})"
 
 
+def test_module_level_helpers_read_only_module_level_names():
+    """Seed 922087 was a 'badprog': the module-level function passed to an integrator (rhs38) read f's
+    parameter n through a call of a recursive helper (rec19(u, n)) the expression generator took from f's
+    calls. Every module-level function of the generated programs reads only module-level names."""
+    import symtable
+    for seed in [922087] + list(range(40)):
+        src = fuzzgen.seeded_program(seed).source
+        ns: dict = {}
+        exec(compile(src, f"seed{seed}", "exec"), ns)
+        tables = [t for t in symtable.symtable(src, f"seed{seed}", "exec").get_children() if t.get_type() == "function"]
+        while tables:
+            t = tables.pop()
+            tables += t.get_children()
+            free = [n for n in t.get_globals() if n not in ns and not hasattr(builtins, n)]
+            assert not free, f"seed {seed}: {t.get_name()} reads {free}, not module-level names"
+
+
 def test_detectors_can_fail():
     """A detector that answers True for everything would make the coverage test vacuous."""
     src = "import numpy as np\n\n\ndef f(x, a, M):\n    return np.sum(a) * x\n"

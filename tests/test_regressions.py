@@ -796,8 +796,7 @@ def test_a_none_test_in_a_loop_is_tested_again_not_stacked(jit):
     forward one."""
     x, w = np.array([0.3, 0.5, 0.9]), np.array([1.0, 2.0, 3.0])
     _grad_matches(_weighted_if_given, (x, w), jit=jit)
-    if not jit:     # (jitted with w None: the stacks of the pruned branch are still untyped lists)
-        _grad_matches(_weighted_if_given, (x,), jit=jit)
+    _grad_matches(_weighted_if_given, (x,), jit=jit)    # (w None: tests/test_inline.py's none-argument tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = srcdiff.grad(_weighted_if_given, jit=jit)

@@ -199,6 +199,31 @@ def _substitute(node, atoms):
     return T().visit(node)
 
 
+def decide_none_arguments(unit, none_params) -> bool:
+    """(a specialisation's) `w is None` and `w is not None` of a parameter passed None that the function never
+    assigns, its callees' inlined tests of it included, decided: the branch not taken is dropped, as _decided
+    drops an inlined call's. Left to Numba, which prunes it from the function it compiles, that branch's stacks
+    were never appended to ('Cannot infer the type of variable s4_stack, list(undefined)'). Whether anything
+    changed."""
+    stored = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    names = set(none_params) - stored
+    changed = False
+    for n in walk(unit.node):
+        if isinstance(n, gast.Compare) and len(n.ops) == 1 and isinstance(n.ops[0], (gast.Is, gast.IsNot)):
+            for side in ("left", "comparators"):
+                e = n.left if side == "left" else n.comparators[0]
+                if isinstance(e, gast.Name) and e.id in names:
+                    none = gast.copy_location(gast.Constant(value=None, kind=None), e)
+                    if side == "left":
+                        n.left = none
+                    else:
+                        n.comparators[0] = none
+                    changed = True
+    if changed:
+        unit.node.body = _decided(unit.node.body)
+    return changed
+
+
 def _decided(stmts: list) -> list:
     """The inlined statements with the branches that constant arguments decide cut off: a test of constants
     only (`cond = weights is None` of a call that passes None, `if not cond:`) keeps the branch it takes.

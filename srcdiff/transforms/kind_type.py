@@ -36,6 +36,11 @@ def is_stack(k) -> bool:
     return k is not None and k[0] == "l"
 
 
+def is_none(k) -> bool:
+    """An argument passed None (only the arguments' kinds hold it: kinds.infer reads it as unknown)."""
+    return k is not None and k[0] == "none"
+
+
 def is_dtype_value(k) -> bool:
     return k is not None and k[0] == "dtype"
 
@@ -95,6 +100,8 @@ class Kind(tuple):
                                length n                                 .is_exp_table
         Kind.stack(k)          a stack of values of kind k (rt.push)    .is_stack, .element
         Kind.dtype_value(d)    a dtype passed as a value (np.int64)     .is_dtype_value, .dtype
+        Kind.none()            an argument passed None (a specialisation decides its `w is None` tests:
+                               inline.decide_none_arguments; the inference reads it as unknown)
 
     dtype is "f", "i", "b" or None (unknown). A value of unknown kind has kind None: code holding a kind
     that may be None calls the module's functions of the same names (is_scalar(k), ndim(k), ...). A Kind
@@ -136,6 +143,10 @@ class Kind(tuple):
         return cls("dtype", d)
 
     @classmethod
+    def none(cls):
+        return cls("none")
+
+    @classmethod
     def of(cls, k):
         """`k` (a Kind, a tagged tuple or None) as a Kind, with its elements' kinds (None stays None)."""
         if k is None or type(k) is cls:
@@ -174,6 +185,8 @@ def kind_of_value(v):
     t = type(v)
     if t is float:
         return F
+    if v is None:
+        return Kind.none()
     if t is np.ndarray:
         return Kind.array(v.ndim, _DTYPE_KIND.get(v.dtype.kind))
     if isinstance(v, (bool, np.bool_)):

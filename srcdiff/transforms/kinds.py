@@ -20,7 +20,7 @@ from .kind_exprs import expr_kind
 from .kind_laws import LAWS, call_kind, literal_array_kind  # noqa: F401  (re-exported)
 from .kind_shapes import ELEMENTWISE, expr_shape_class, shape_classes  # noqa: F401  (re-exported)
 from .kind_type import (B, DTYPE_NAMES, F, I, Kind, array_of, as_float, broadcast, dtype, element,  # noqa: F401
-                        elements, is_array, is_dtype_value, is_exp_table, is_float_array, is_scalar, is_stack,
+                        elements, is_array, is_dtype_value, is_exp_table, is_float_array, is_none, is_scalar, is_stack,
                         is_tuple, kind_of_value, length, matmul_kind, ndim, unify, with_dtype)
 
 
@@ -98,7 +98,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     recursive call), met no stack, and every name it assigned again kept the kind it had: each read then
     saw the kind the next sweep would give it, so that sweep would find the same kinds and is not made
     (a non-SSA function without loops, such as a gradient, takes one sweep, not two)."""
-    kinds = {name: Kind.of(k) for name, k in arg_kinds.items()}
+    kinds = {name: None if is_none(k) else Kind.of(k) for name, k in arg_kinds.items()}
     for p in fn.args.args:   # a parameter of unknown kind is bound on entry: its reads are reached (kind None),
         kinds.setdefault(p.id, None)   # also where the body assigns it again (a loop's `a = a + ...`)
     empty_sums = _empty_sum_starts(fn)   # (a start srcdiff's own generated code re-parsed: no SUM_EMPTY on it)
