@@ -176,10 +176,13 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
         """The callee's ANF unit with its calls inlined; `structs`: its tuple parameters' structures (their
         items become parameters of their own, flatten.py), for a call that passes tuples of the caller's values."""
         held[id(obj)] = obj
-        if len(stack) >= 4 + len(roots) or (_recursive(module, obj) and any(
-                _recursive(module, held[i]) for i in stack[:-1] if i in held)):
+        if len(stack) >= 4 + len(roots):
             return None
+        # (made first: a callee that reads a dict argument by key has a unit only for the structure the call
+        # passes, which _recursive then reads)
         callee = _unit_for(module, obj, structs, typed=typed, for_call=True)
+        if _recursive(module, obj) and any(_recursive(module, held[i]) for i in stack[:-1] if i in held):
+            return None
         return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack, sts=None: inline_callee(o, st, sts),
                                    stack)
 

@@ -14,6 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
+from . import flatten
 from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, rewrite_blocks, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
@@ -52,15 +53,24 @@ def inline_calls(unit, callee_anf, stack=()):
         obj = unit.callees[call.func.id]
         if obj is None or call.keywords or id(obj) in stack:
             return None
-        callee = callee_anf(obj, stack + (id(obj),))
-        if callee is None:
-            return None
-        params = callee.params
-        if len(params) != len(call.args):
-            return None
-        _decline_tuples_to_transform(unit, callee, call, tuples, s)
-        callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
-            obj, stack + (id(obj),), structs))
+        try:
+            callee = callee_anf(obj, stack + (id(obj),))
+        except SrcdiffError:
+            # a callee that reads an argument's structure in ways only its structure allows (a dict's items by
+            # key, p.items()): made for the structure the call passes, or the error stands
+            callee = _structured_only(obj, call, tuples, lambda structs: callee_anf(obj, stack + (id(obj),), structs))
+            if callee is None:
+                raise
+            call_args = [leaf for a in call.args for leaf in _leaves(a, tuples)]
+        else:
+            if callee is None:
+                return None
+            params = callee.params
+            if len(params) != len(call.args):
+                return None
+            _decline_tuples_to_transform(unit, callee, call, tuples, s)
+            callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
+                obj, stack + (id(obj),), structs))
         params = callee.params
         if len(params) != len(call_args):
             return None
@@ -147,7 +157,47 @@ def _with_tuple_items(callee, call, tuples: dict, structured):
         return callee, call.args
     if flat is None:
         return callee, call.args
+    _decline_item_writes(flat, structs, call)
     return flat, [leaf for a in call.args for leaf in _leaves(a, tuples)]
+
+
+def _decline_item_writes(flat, structs: dict, call):
+    """A callee made for the structures of its tuple/list/dict parameters that assigns an item of one (`p["b"] =
+    ...`, `p[0] += 1.0`): in Python the caller's list or dict changes, and the caller reads the new item after the
+    call; inlined, the item is a local of the callee, and the caller would read the old one (a wrong gradient)."""
+    leaves = {leaf: p for p, st in structs.items() for leaf in flatten.flat_names([p], {p: st})}
+
+    def written(st):
+        return next((leaves[n.id] for n in walk(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+                     and n.id in leaves), None)
+    # (located at the simple statement that writes, where it has a line; else at the def)
+    at = next((st for st in walk(flat.node) if isinstance(st, gast.stmt) and not hasattr(st, "body")
+               and getattr(st, "lineno", None) and written(st)), flat.node)
+    param = written(at)
+    if param is not None:
+        fail(at, flat, f"{call.func.id} assigns an item of its parameter {param!r}, a list or dict the caller "
+                       "passes: the caller's would change, which srcdiff does not follow into the caller",
+             f"return the new value and assign it where {call.func.id} is called (`p[\"b\"] = {call.func.id}(p)`), "
+             "or write into a copy of the item")
+
+
+def _structured_only(obj, call, tuples: dict, structured):
+    """The callee `obj` made for the structures of the call's tuple arguments (`structured(structs)`), where made
+    for unknown arguments it failed; None where the call passes no tuple, or passes arguments other than in order."""
+    import inspect
+    try:
+        names = [p.name for p in inspect.signature(obj).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return None
+    if len(names) != len(call.args):
+        return None
+    structs = {p: _structure(a, tuples) for p, a in zip(names, call.args)}
+    structs = {p: st for p, st in structs.items() if st is not None}
+    flat = structured(structs) if structs else None
+    if flat is not None:
+        _decline_item_writes(flat, structs, call)
+    return flat
 
 
 def _tuple_literals(fn) -> dict:
@@ -168,7 +218,9 @@ def _structure(a, tuples: dict, depth: int = 0):
     a = tuples.get(a.id, a) if isinstance(a, gast.Name) and depth < 16 else a
     if not isinstance(a, (gast.Tuple, gast.List)) or any(isinstance(e, gast.Starred) for e in a.elts):
         return None
-    return [_structure(e, tuples, depth + 1) for e in a.elts]
+    items = [_structure(e, tuples, depth + 1) for e in a.elts]
+    keys = anno.get(a, anno.DICT_KEYS)     # a dict argument's items, passed whole (flatten): read by key
+    return flatten.Keyed(items, keys) if keys is not None else items
 
 
 def _leaves(a, tuples: dict, depth: int = 0) -> list:
