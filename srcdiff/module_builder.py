@@ -218,7 +218,12 @@ def _callees_of(module: Module, obj) -> list:
     """The user functions `obj` calls, from any front-end unit of it the module made (else made now). (A nested
     def's unit knows all its caller's functions, the originals of function_args' copies among them: only those
     its body calls count.)"""
-    unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None) or _unit_for(module, obj)
+    unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None)
+    if unit is None:
+        try:
+            unit = _unit_for(module, obj)
+        except SrcdiffError:    # one that reads a dict argument by key, not yet made for the structure a call passes:
+            return []           # not known to recurse here (the inlining depth bounds it), its own unit says later
     called = {n.func.id for n in walk(unit.node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)}
     return [o for name, o in unit.callees.items() if o is not None and name in called]
 

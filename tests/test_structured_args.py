@@ -556,3 +556,30 @@ def test_a_helper_writing_an_item_of_its_dict_or_list_argument_is_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a new key 'c' assigned in the "
                                                    r"dict argument"):
         srcdiff.grad(dict_new_key)({"b": 0.5})
+
+
+def _dict_inner(p, s):
+    t = s
+    for k, v in p.items():
+        t = t + (0.5 if k == "x" else 0.1) * np.sum(np.sin(v)) + 0.1 * np.sum(np.tanh(p.get("a")))
+    return t
+
+
+def _dict_middle(p, s):
+    return _dict_inner(p, s) * p["x"]
+
+
+def dict_through_two_helpers(p, s):
+    return np.sin(0.5 * _dict_middle(p, s))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_dict_passed_down_two_helpers(jit):
+    """A dict passed whole to a helper that passes it on to one reading it by key was declined ('method .get() is
+    not supported', fuzz): the recursion test made the inner helper's unit without the dict's structure."""
+    p, s = {"x": 0.7, "a": np.array([0.3, -1.1, 0.4])}, 0.2
+    g = srcdiff.grad(dict_through_two_helpers, wrt=(0, 1), jit=jit)(p, s)
+    for k in p:
+        np.testing.assert_allclose(g[0][k], numerical_grad(lambda v, k=k: dict_through_two_helpers({**p, k: v}, s),
+                                                           [p[k]], 0), rtol=1e-6, atol=1e-8)
+    assert g[1] == pytest.approx(numerical_grad(lambda v: dict_through_two_helpers(p, v), [s], 0), rel=1e-6)
