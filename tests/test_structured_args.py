@@ -583,3 +583,36 @@ def test_a_dict_passed_down_two_helpers(jit):
         np.testing.assert_allclose(g[0][k], numerical_grad(lambda v, k=k: dict_through_two_helpers({**p, k: v}, s),
                                                            [p[k]], 0), rtol=1e-6, atol=1e-8)
     assert g[1] == pytest.approx(numerical_grad(lambda v: dict_through_two_helpers(p, v), [s], 0), rel=1e-6)
+
+
+BIG_DICT_HELPER = '''import numpy as np
+
+
+def big(p, s):
+    t = s
+    for k, v in p.items():
+        t = t + (0.5 if k == "x" else 0.1) * np.sum(np.sin(v))
+{lines}
+    return t
+
+
+def outer(p, s):
+    return np.sin(0.5 * big(p, s))
+'''
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_dict_passed_to_a_large_function(jit, tmp_path, monkeypatch):
+    """A function of more than inline.MAX_STATEMENTS statements stays a call of its own; one taking a dict it reads
+    by key cannot (its items are parameters of their own only inlined): it was declined ('method .items() is not
+    supported', fuzz seed 920037 under the hvp oracle's sin(f / 2)); it is inlined at any size."""
+    import importlib
+    lines = "\n".join(f"    t = t + 0.01 * np.sin(t * {1 + k % 7}.0)" for k in range(160))
+    (tmp_path / "big_dict_helper.py").write_text(BIG_DICT_HELPER.format(lines=lines))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("big_dict_helper")
+    p, s = {"x": 0.7, "a": np.array([0.3, -1.1, 0.4])}, 0.2
+    g = srcdiff.grad(mod.outer, jit=jit)(p, s)
+    for k in p:
+        np.testing.assert_allclose(g[k], numerical_grad(lambda v, k=k: mod.outer({**p, k: v}, s), [p[k]], 0),
+                                   rtol=1e-6, atol=1e-8)

@@ -62,7 +62,9 @@ def inline_calls(unit, callee_anf, stack=()):
             if callee is None:
                 raise
             call_args = [leaf for a in call.args for leaf in _leaves(a, tuples)]
+            alone = False     # (no function of its own can take the structure: inlined at any size)
         else:
+            alone = True
             if callee is None:
                 return None
             params = callee.params
@@ -79,7 +81,7 @@ def inline_calls(unit, callee_anf, stack=()):
         returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
             isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
             and n.targets[0].id == returned.id for n in walk(callee.node)))
-        if not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+        if alone and not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value)
         ret = body[-1].value
