@@ -140,11 +140,6 @@ def _unpacking(name: str, struct) -> str:
     return target(struct)
 
 
-def _keyed(struct) -> bool:
-    """Whether the structure holds a dict (flatten.Keyed) anywhere."""
-    return struct is not None and (isinstance(struct, flatten.Keyed) or any(_keyed(s) for s in struct))
-
-
 def _reads(expr: str, struct):
     """[(the expression reading a leaf of argument `expr`)] in flatten's order: a dict's items at their keys."""
     if struct is None:
@@ -184,7 +179,7 @@ def _entry_wrapper(g, entry: str, structs, defaults: dict) -> str:
              f'    """{g.mode} of {user_function(g).__name__}, called as it is called (defaults and keyword-only parameters as '
              f'it has them)."""']
     for p, s in structs.items():
-        if _keyed(s):   # (a dict unpacks into its keys: each leaf read at its key)
+        if flatten.has_keyed(s):   # (a dict unpacks into its keys: each leaf read at its key)
             lines += [f"    {leaf} = {read}" for leaf, read in zip(flatten.flat_names([p], {p: s}), _reads(p, s))]
         else:
             lines.append(f"    {_unpacking(p, s)} = {p}")

@@ -616,3 +616,23 @@ def test_a_dict_passed_to_a_large_function(jit, tmp_path, monkeypatch):
     for k in p:
         np.testing.assert_allclose(g[k], numerical_grad(lambda v, k=k: mod.outer({**p, k: v}, s), [p[k]], 0),
                                    rtol=1e-6, atol=1e-8)
+
+
+def _dict_rec(p, d):
+    if d == 0:
+        return p["x"]
+    return np.sin(_dict_rec(p, d - 1)) * p["x"]
+
+
+def dict_to_a_recursive_function(p):
+    return _dict_rec(p, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_dict_passed_to_a_recursive_function_is_declined(jit):
+    """A recursive function is not made for a dict's keys: its code indexed the tuple of the items by string ('recroot
+    failed for these arguments: TypeError: tuple indices must be integers or slices, not str' in Python, a decline
+    about tuples under Numba); declined at the call, saying what to pass instead."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument passed whole to "
+                                                   r"_dict_rec, a function srcdiff cannot make for the dict's keys"):
+        srcdiff.grad(dict_to_a_recursive_function, jit=jit)({"x": 0.7})

@@ -385,7 +385,7 @@ class _Flatten:
                 return self.unroll(s, items)
             if (isinstance(it, (gast.Tuple, gast.List)) and it.elts and isinstance(s.target, gast.Name)
                     and all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in it.elts)
-                    and any(_has_keyed(st) for st in self.structs.values())):
+                    and any(has_keyed(st) for st in self.structs.values())):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
                 return self.unroll(s, [("const", e.value) for e in it.elts])
         map_blocks(s, self.block)
@@ -519,8 +519,9 @@ class _Flatten:
         return out
 
 
-def _has_keyed(struct) -> bool:
-    return isinstance(struct, list) and (isinstance(struct, Keyed) or any(_has_keyed(st) for st in struct))
+def has_keyed(struct) -> bool:
+    """Whether the structure holds a dict's (Keyed) anywhere."""
+    return isinstance(struct, list) and (isinstance(struct, Keyed) or any(has_keyed(st) for st in struct))
 
 
 _STR_TESTS = ("startswith", "endswith", "isupper", "islower", "isdigit", "isalpha", "isidentifier")

@@ -42,6 +42,7 @@ def inline_calls(unit, callee_anf, stack=()):
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
                     isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
                 used_callees.add(s.value.func.id)
+                _decline_dicts_to_a_call(unit, s, tuples)
             return s
         return spliced
 
@@ -53,26 +54,10 @@ def inline_calls(unit, callee_anf, stack=()):
         obj = unit.callees[call.func.id]
         if obj is None or call.keywords or id(obj) in stack:
             return None
-        try:
-            callee = callee_anf(obj, stack + (id(obj),))
-        except SrcdiffError:
-            # a callee that reads an argument's structure in ways only its structure allows (a dict's items by
-            # key, p.items()): made for the structure the call passes, or the error stands
-            callee = _structured_only(obj, call, tuples, lambda structs: callee_anf(obj, stack + (id(obj),), structs))
-            if callee is None:
-                raise
-            call_args = [leaf for a in call.args for leaf in _leaves(a, tuples)]
-            alone = False     # (no function of its own can take the structure: inlined at any size)
-        else:
-            alone = True
-            if callee is None:
-                return None
-            params = callee.params
-            if len(params) != len(call.args):
-                return None
-            _decline_tuples_to_transform(unit, callee, call, tuples, s)
-            callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
-                obj, stack + (id(obj),), structs))
+        made = _callee_for(unit, s, obj, tuples, lambda *structs: callee_anf(obj, stack + (id(obj),), *structs))
+        if made is None:
+            return None
+        callee, call_args, alone = made
         params = callee.params
         if len(params) != len(call_args):
             return None
@@ -101,6 +86,30 @@ def inline_calls(unit, callee_anf, stack=()):
     unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
+
+
+def _callee_for(unit, s, obj, tuples: dict, made):
+    """(the callee's unit, the call's arguments, whether it may stay a function of its own) for the call `s` of
+    `obj`: made for unknown arguments (`made()`), or for the structures of the tuples, lists and dicts the call
+    passes (`made(structs)`) where they have items of their own; None where it stays a call."""
+    call = s.value
+    try:
+        callee = made()
+    except SrcdiffError:
+        # a callee that reads an argument's structure in ways only its structure allows (a dict's items by
+        # key, p.items()): made for the structure the call passes, or the error stands
+        callee = _structured_only(obj, call, tuples, made)
+        if callee is None:
+            raise
+        # (no function of its own can take the structure: inlined at any size)
+        return callee, [leaf for a in call.args for leaf in _leaves(a, tuples)], False
+    if callee is None or len(callee.params) != len(call.args):
+        return None
+    _decline_tuples_to_transform(unit, callee, call, tuples, s)
+    callee, call_args = _with_tuple_items(callee, call, tuples, made)
+    if call_args is call.args:     # (not made for the structures: a dict would be a tuple there)
+        _decline_dicts_to_a_call(unit, s, tuples)
+    return callee, call_args, True
 
 
 def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) -> dict:
@@ -143,6 +152,18 @@ def _decline_tuples_to_transform(unit, callee, call, tuples: dict, s):
                  "pass its items as separate arguments: differentiate a function that takes them one by one")
 
 
+def _decline_dicts_to_a_call(unit, s, tuples: dict):
+    """A dict argument passed whole to a function that stays a call of its own, or is inlined as made for unknown
+    arguments (a recursive one): its items are parameters of their own only in a function made for the dict's
+    structure; elsewhere the function would index a tuple of them by string (a TypeError, or a decline later)."""
+    for a in s.value.args:
+        if isinstance(_structure(a, tuples), flatten.Keyed):
+            fail(s, unit, f"a dict argument passed whole to {s.value.func.id}, a function srcdiff cannot make for "
+                          "the dict's keys here (a recursive one): srcdiff reads a dict's items at their keys only "
+                          "in the function differentiated and the functions it inlines",
+                 "pass the items it reads as arguments of their own (rec(p[\"x\"], d - 1))")
+
+
 def _with_tuple_items(callee, call, tuples: dict, structured):
     """(the callee's unit, the call's arguments) for a call passing tuples of the caller's values (literals,
     or names bound to them: `tuples`): the callee made with one parameter per item of each (`structured(
@@ -156,6 +177,8 @@ def _with_tuple_items(callee, call, tuples: dict, structured):
     try:
         flat = structured(structs)
     except SrcdiffError:
+        if any(map(flatten.has_keyed, structs.values())):    # (a dict: no other way to take it)
+            raise
         return callee, call.args
     if flat is None:
         return callee, call.args
