@@ -29,6 +29,11 @@ mask beside another index (`buf[0, v > t] *= -0.9`, `buf[buf[:, i] > t, i] += 0.
 relying on its default or called by keyword (`fn(u)`, `fn(u, h=0.5)`): features 'reversed', 'sumstart',
 'listitems', 'listinit', 'tuplewrite', 'maskbeside', 'factorykw'.
 
+'dictargs' (README: 'or dicts of them keyed by strings'; drawn last, for programs whose entry takes xa): xa is the
+dict {"x": x, "a": a}, read at its keys, by .get, under `in`, in loops over .items() / .values() / its keys, a
+comprehension over .items(), or passed whole to a helper (Gen.unpack_dict); every oracle takes it leaf by leaf (its
+gradient a dict of the same keys, a jvp's tangent with its keys in reverse order).
+
 'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
 read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
 `while k < LIMIT:`, which Numba decides at compile time when LIMIT is 0).
