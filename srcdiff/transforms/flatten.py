@@ -529,7 +529,7 @@ _STR_TESTS = ("startswith", "endswith", "isupper", "islower", "isdigit", "isalph
 
 def static_value(e):
     """The value of a test built from literals (numbers and strings: comparisons, `in`, not, and/or, and str
-    methods of a dict argument's keys, `name.endswith("1")`), else NOT_LITERAL."""
+    methods of a dict argument's keys, _STR_TESTS), else NOT_LITERAL."""
     if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float, str)):
         return e.value
     if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and e.func.attr in _STR_TESTS \
