@@ -1387,6 +1387,8 @@ class Gen:
             body = f"({body}) * u"
         body = f"0.5 * np.tanh({body})"
         form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
+        if form == "global" and (_uses(body, "n") or re.search(r"\bfn\d+\(", body)):
+            form = "nested"     # (a call of self.fns reads f's locals, n or a factory's closure: seed 921300)
         if form == "lambda":
             fun = f"lambda u: {body}"
         elif form == "numpy":
