@@ -161,12 +161,12 @@ class Transformed(Shipped, BackgroundCalls):
         kind = kinds.kind_of_value
         arg_kinds = tuple([kind(a) for a in args[:nargs]])
         check_arguments(self, self._params(), args[:nargs])
-        if any(map(kinds.is_tuple, arg_kinds)) or any(type(a) is list for a in args[:nargs]):
+        if any(map(kinds.is_tuple, arg_kinds)) or any(type(a) in (list, dict) for a in args[:nargs]):
             params = self._params()
             structs = tuple((params[k], flatten.structure_of(a)) for k, a in enumerate(args[:nargs])
-                            if isinstance(a, (tuple, list)) and k < len(params))
+                            if isinstance(a, flatten.STRUCTURED) and k < len(params))
         if structs:
-            flat = [x for a in args[:nargs] for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+            flat = [x for a in args[:nargs] for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
             args = tuple(flat) + tuple(args[nargs:])
             nargs = len(flat)
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
@@ -305,6 +305,8 @@ def _like(g, a):
         return g.astype(a.dtype)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
         return type(g)(_like(x, y) for x, y in zip(g, a))
+    if isinstance(a, dict) and isinstance(g, dict) and a.keys() == g.keys():
+        return {k: _like(g[k], a[k]) for k in g}
     return g
 
 

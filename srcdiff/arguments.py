@@ -116,6 +116,8 @@ def call_positional(fn, args: tuple):
 
 
 def _is_complex(a) -> bool:
+    if isinstance(a, dict):
+        return any(_is_complex(x) for x in a.values())
     if isinstance(a, (tuple, list)):
         return any(_is_complex(x) for x in a)
     return isinstance(a, (complex, np.complexfloating)) or (isinstance(a, np.ndarray) and a.dtype.kind == "c")
@@ -129,13 +131,29 @@ NUMBA_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.i
 def _bad_dtype(a, jit, wrt: bool):
     """The dtype of array or NumPy scalar `a` (or of a leaf of a tuple/list) that the backend cannot run, or
     that a differentiated argument cannot have (not a number); None if all are fine."""
-    if isinstance(a, (tuple, list)):
-        return next((d for d in (_bad_dtype(x, jit, wrt) for x in a) if d is not None), None)
+    if isinstance(a, (tuple, list, dict)):
+        return next((d for d in (_bad_dtype(x, jit, wrt) for x in (a.values() if isinstance(a, dict) else a))
+                     if d is not None), None)
     dtype = getattr(a, "dtype", None) if isinstance(a, (np.ndarray, np.generic)) else None
     if dtype is None:
         return None
     if jit is True and dtype not in NUMBA_DTYPES or wrt and dtype.kind not in "biuf":
         return dtype
+    return None
+
+
+def _bad_key(a):
+    """A key of a dict in `a` (through tuples, lists and dicts) that is not a str, else None."""
+    if isinstance(a, dict):
+        for k, v in a.items():
+            if not isinstance(k, str):
+                return k
+            b = _bad_key(v)
+            if b is not None:
+                return b
+        return None
+    if isinstance(a, (tuple, list)):
+        return next((b for b in map(_bad_key, a) if b is not None), None)
     return None
 
 
@@ -150,11 +168,16 @@ def check_arguments(t, params: list, args):
         if _is_complex(a):
             raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
                                *user_location(t), advice="pass real and imaginary parts as separate float arrays")
-        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list)):
+        if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list, dict)):
             raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
-                               f"differentiates floats, NumPy arrays, and tuples/lists of them",
+                               f"differentiates floats, NumPy arrays, and tuples, lists and dicts of them",
                                *user_location(t), advice="pass the values as a float array, or leave this "
                                                          "argument out of wrt")
+        bad_key = _bad_key(a)
+        if bad_key is not None:
+            raise SrcdiffError(f"argument {name!r} is a dict with the key {bad_key!r}: srcdiff reads a dict "
+                               "argument's items at string keys", *user_location(t),
+                               advice="key it by strings ({'W': W, 'b': b}), or pass a tuple or list")
         bad = _bad_dtype(a, getattr(t, "jit", False), name in wrt)
         if bad is not None and getattr(t, "jit", False) is True and bad.kind in "biuf":
             raise SrcdiffError(f"argument {name!r} has dtype {bad}, which Numba (jit=True) does not compile",

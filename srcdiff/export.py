@@ -140,10 +140,21 @@ def _unpacking(name: str, struct) -> str:
     return target(struct)
 
 
+def _reads(expr: str, struct):
+    """[(the expression reading a leaf of argument `expr`)] in flatten's order: a dict's items at their keys."""
+    if struct is None:
+        return [expr]
+    keys = struct.names if isinstance(struct, flatten.Keyed) else range(len(struct))
+    return [r for k, s in zip(keys, struct) for r in _reads(f"{expr}[{k!r}]", s)]
+
+
 def _rebuild(expr: str, struct, leaves) -> str:
     """The gradient of the argument `expr` rebuilt in its structure from the iterator of leaf gradients."""
     if struct is None:
         return next(leaves)
+    if isinstance(struct, flatten.Keyed):
+        return "{" + ", ".join(f"{k!r}: {_rebuild(f'{expr}[{k!r}]', s, leaves)}"
+                               for k, s in zip(struct.names, struct)) + "}"
     items = [_rebuild(f"{expr}[{k}]", s, leaves) for k, s in enumerate(struct)]
     return f"type({expr})(({', '.join(items)}{',' if len(items) == 1 else ''}))"
 
@@ -167,7 +178,11 @@ def _entry_wrapper(g, entry: str, structs, defaults: dict) -> str:
     lines = [f"def {entry}({', '.join(params)}):",
              f'    """{g.mode} of {user_function(g).__name__}, called as it is called (defaults and keyword-only parameters as '
              f'it has them)."""']
-    lines += [f"    {_unpacking(p, s)} = {p}" for p, s in structs.items()]
+    for p, s in structs.items():
+        if flatten.has_keyed(s):   # (a dict unpacks into its keys: each leaf read at its key)
+            lines += [f"    {leaf} = {read}" for leaf, read in zip(flatten.flat_names([p], {p: s}), _reads(p, s))]
+        else:
+            lines.append(f"    {_unpacking(p, s)} = {p}")
     wrt_leaves = [leaf for w in g.wrt_names for leaf in (flatten.flat_names([w], structs) if w in structs else [w])]
     grads = [f"d_{leaf}" for leaf in wrt_leaves]
     target = ", ".join(grads) if len(grads) > 1 else grads[0] if grads else "()"     # (an empty list: no leaf)

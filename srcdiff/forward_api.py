@@ -34,7 +34,7 @@ def generated_function(f, args=None):
                                *user_location(f), advice="use the gradient made without checkpoints= there")
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         s = None
-        if args is not None and not any(isinstance(a, (tuple, list)) for a in args[:n]):
+        if args is not None and not any(isinstance(a, flatten.STRUCTURED) for a in args[:n]):
             s = f.specialise(tuple(kinds.kind_of_value(a) for a in args[:n]), arg_dims=dims.label_arguments(args[:n]))
         return cachedir.python_function((s or f.specialise()).function)
     if isinstance(f, ForwardTransformed):
@@ -72,7 +72,7 @@ class ForwardTransformed:
         `structs`: (parameter, structure) of tuple/list arguments, flattened to one parameter per leaf)."""
         inner = generated_function(self.f, args)
         if args is not None and structs:    # the kinds of the leaves, one per flattened parameter (as reverse mode)
-            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
         arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
@@ -121,7 +121,7 @@ class ForwardTransformed:
         arguments (and their tangents, of the same structure) are passed leaf by leaf."""
         check_arguments(self, self._params(), args)
         positions = [self._position(w) for w in self.wrt_names]
-        structured = [k for k, a in enumerate(args) if isinstance(a, (tuple, list))]
+        structured = [k for k, a in enumerate(args) if isinstance(a, flatten.STRUCTURED)]
         restructure = None
         if structured and isinstance(self.f, ForwardTransformed) or \
                 structured and isinstance(self.f, Transformed) and self.f.mode != "grad":
@@ -133,7 +133,7 @@ class ForwardTransformed:
             structs = tuple((names[k], flatten.structure_of(args[k])) for k in structured)
             if isinstance(self.f, Transformed):   # hvp: forward over the flattened gradient
                 original = args
-                flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+                flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
                 grad_fn = self.f.specialise(tuple(kinds.kind_of_value(a) for a in flat_args), structs,
                                             arg_dims=dims.label_arguments(flat_args)).function
                 fn = self._build_over(getattr(grad_fn, "py_func", grad_fn), structs)
@@ -144,7 +144,8 @@ class ForwardTransformed:
                 fn = self.specialise(args, structs).function
             flat_t = []
             for p, w, t in zip(positions, self.wrt_names, tangents):
-                if isinstance(args[p], (tuple, list)):
+                if isinstance(args[p], flatten.STRUCTURED):
+                    t = flatten.keys_aligned(t, args[p])    # (a dict tangent with the argument's keys in any order)
                     if flatten.structure_of(t) != flatten.structure_of(args[p]):
                         raise SrcdiffError(f"the tangent for {w!r} must have the argument's structure "
                                            f"{flatten.structure_of(args[p])}", *user_location(self))
@@ -152,7 +153,7 @@ class ForwardTransformed:
                                zip(flatten.leaves(t), flatten.leaves(args[p]))]
                 else:
                     flat_t.append(_as_tangent(t, args[p], w, self))
-            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, (tuple, list)) else [a])]
+            args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
             tangents = flat_t
         else:
             fn = self.specialise(args).function
@@ -326,11 +327,11 @@ class _Matrix:
         xs = []
         for name in self.names:
             x = args[params.index(name)]
-            if isinstance(x, (tuple, list)):
+            if isinstance(x, flatten.STRUCTURED):
                 raise SrcdiffError(f"{self.__name__}: its wrt argument {name!r} is a {type(x).__name__}; a "
                                    f"{self.kind} is taken with respect to arrays or numbers", *user_location(self.f),
                                    advice="pass the arrays as separate arguments and list them in wrt, or use "
-                                          "srcdiff.grad / jvp / hvp, which take tuple and list arguments")
+                                          "srcdiff.grad / jvp / hvp, which take tuple, list and dict arguments")
             xs.append(x)
         return xs
 

@@ -176,10 +176,13 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
         """The callee's ANF unit with its calls inlined; `structs`: its tuple parameters' structures (their
         items become parameters of their own, flatten.py), for a call that passes tuples of the caller's values."""
         held[id(obj)] = obj
-        if len(stack) >= 4 + len(roots) or (_recursive(module, obj) and any(
-                _recursive(module, held[i]) for i in stack[:-1] if i in held)):
+        if len(stack) >= 4 + len(roots):
             return None
+        # (made first: a callee that reads a dict argument by key has a unit only for the structure the call
+        # passes, which _recursive then reads)
         callee = _unit_for(module, obj, structs, typed=typed, for_call=True)
+        if _recursive(module, obj) and any(_recursive(module, held[i]) for i in stack[:-1] if i in held):
+            return None
         return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack, sts=None: inline_callee(o, st, sts),
                                    stack)
 
@@ -215,7 +218,12 @@ def _callees_of(module: Module, obj) -> list:
     """The user functions `obj` calls, from any front-end unit of it the module made (else made now). (A nested
     def's unit knows all its caller's functions, the originals of function_args' copies among them: only those
     its body calls count.)"""
-    unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None) or _unit_for(module, obj)
+    unit = next((u for (key, _), u in module.units.items() if key == _key(obj)), None)
+    if unit is None:
+        try:
+            unit = _unit_for(module, obj)
+        except SrcdiffError:    # one that reads a dict argument by key, not yet made for the structure a call passes:
+            return []           # not known to recurse here (the inlining depth bounds it), its own unit says later
     called = {n.func.id for n in walk(unit.node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)}
     return [o for name, o in unit.callees.items() if o is not None and name in called]
 

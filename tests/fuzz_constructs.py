@@ -315,6 +315,54 @@ def _xa_names(tree) -> set:
                      if isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Name) and n.value.id == "xa"}
 
 
+def _dict_names(tree) -> set:
+    """The names of a dict argument: the entry's xa (and names bound to it) where a string key or a dict's method
+    reads it, and the parameter of each helper it is passed to whole (`dict12(xa, 0.5)`)."""
+    names = _xa_names(tree)
+    keyed = any(isinstance(n.value, ast.Name) and n.value.id in names and isinstance(n.slice, ast.Constant)
+                and isinstance(n.slice.value, str) for n in _walk(_entry(tree), ast.Subscript)) or any(
+        isinstance(n.value, ast.Name) and n.value.id in names and n.attr in ("get", "items", "values", "keys")
+        for n in _walk(_entry(tree), ast.Attribute))
+    return (names if keyed else set()) | {fn.args.args[0].arg for fn in _walk(tree, ast.FunctionDef)
+                                          if fn.name.startswith("dict") and fn.args.args}
+
+
+def _dict_method(tree, method: str, nargs=None) -> list:
+    """Calls `d.method(...)` of a dict argument d (with `nargs` arguments)."""
+    names = _dict_names(tree)
+    return [c for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Attribute) and c.func.attr == method
+            and isinstance(c.func.value, ast.Name) and c.func.value.id in names
+            and (nargs is None or len(c.args) == nargs)]
+
+
+def _dict_loops(tree, over: str) -> list:
+    """Loops over a dict argument's .items() / .values() / keys ("keys": the dict, .keys() or a tuple of string
+    constants whose body reads the dict at the loop variable)."""
+    names, out = _dict_names(tree), []
+    for loop in _walk(tree, ast.For):
+        it = loop.iter
+        if over in ("items", "values"):
+            hit = it in _dict_method(tree, over, 0)
+        else:
+            hit = (isinstance(it, ast.Name) and it.id in names) or it in _dict_method(tree, "keys", 0) or (
+                isinstance(it, ast.Tuple) and it.elts and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                                              for e in it.elts)
+                and any(isinstance(n.value, ast.Name) and n.value.id in names for n in _walk(loop, ast.Subscript)))
+        if hit:
+            out.append(loop)
+    return out
+
+
+def _key_tests(tree) -> list:
+    """Tests of a dict's key inside a loop over its .items() or keys (an `if`, a conditional expression)."""
+    out = []
+    for loop in _dict_loops(tree, "items") + _dict_loops(tree, "keys"):
+        key = loop.target.elts[0] if isinstance(loop.target, ast.Tuple) else loop.target
+        out += [n.test for n in _walk(loop, ast.If, ast.IfExp) if isinstance(key, ast.Name)
+                and any(isinstance(m, ast.Name) and m.id == key.id for m in ast.walk(n.test))]
+    return out
+
+
 def _bindings(node, name) -> int:
     """How many times `node` binds `name` (assignment targets)."""
     return sum(1 for n in _walk(node, ast.Name) if n.id == name and isinstance(n.ctx, ast.Store))
@@ -781,6 +829,31 @@ DETECTORS = {
         c.args and isinstance(c.args[0], (ast.Tuple, ast.List)) for c in _walk(t, ast.Call)
         if (_call_name(c) or "").startswith("helper")),
     "or tuples/lists of them :: also bound to a second name": lambda t: bool(_xa_names(t) - {"xa"}),
+    f"{ARGS} :: or dicts of them keyed by strings": lambda t: bool(_dict_names(t)),
+    "or dicts of them keyed by strings :: read at a key": lambda t: any(
+        isinstance(n.value, ast.Name) and n.value.id in _dict_names(t) and isinstance(n.slice, ast.Constant)
+        and isinstance(n.slice.value, str) for n in _walk(t, ast.Subscript)),
+    'or dicts of them keyed by strings :: params["w"]': lambda t: any(
+        isinstance(n.value, ast.Name) and n.value.id in _dict_names(t) and isinstance(n.slice, ast.Constant)
+        and isinstance(n.slice.value, str) for n in _walk(t, ast.Subscript)),
+    'or dicts of them keyed by strings :: also by params.get("w", 0.0)': lambda t: bool(_dict_method(t, "get", 2)),
+    'or dicts of them keyed by strings :: under "w" in params': lambda t: any(
+        isinstance(c.ops[0], (ast.In, ast.NotIn)) and isinstance(c.left, ast.Constant) and (
+            isinstance(c.comparators[0], ast.Name) and c.comparators[0].id in _dict_names(t)
+            or c.comparators[0] in _dict_method(t, "keys", 0)) for c in _walk(t, ast.Compare)),
+    "or dicts of them keyed by strings :: loops over params.items()": lambda t: bool(_dict_loops(t, "items")),
+    "or dicts of them keyed by strings :: over params.values()": lambda t: bool(_dict_loops(t, "values")),
+    "or dicts of them keyed by strings :: over its keys": lambda t: bool(_dict_loops(t, "keys")),
+    "or dicts of them keyed by strings :: with tests of the keys decided there": lambda t: bool(_key_tests(t)),
+    'or dicts of them keyed by strings :: if k.startswith("w")': lambda t: any(
+        isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "startswith"
+        for c in _key_tests(t) + [i for comp in _walk(t, ast.GeneratorExp, ast.ListComp) for g in comp.generators
+                                  if g.iter in _dict_method(t, "items", 0) for i in g.ifs]),
+    "or dicts of them keyed by strings :: comprehensions over params.items()": lambda t: any(
+        g.iter in _dict_method(t, "items", 0) for c in _walk(t, ast.GeneratorExp, ast.ListComp) for g in c.generators),
+    "or dicts of them keyed by strings :: passed whole to your functions": lambda t: any(
+        (_call_name(c) or "").startswith("dict") and any(isinstance(a, ast.Name) and a.id in _dict_names(t)
+                                                          for a in c.args) for c in _walk(t, ast.Call)),
     "or tuples/lists of them :: and bound again": lambda t: any(_bindings(_entry(t), n) > (n != "xa")
                                                                 for n in _xa_names(t)),
     "or tuples/lists of them :: as a loop's state": lambda t: any(
@@ -854,6 +927,8 @@ NOT_CONSTRUCTS = {
     "calls to your own functions :: comments naming them",
     "calls to your own functions :: bump(buf, i, v) of a function that returns nothing",
     "or tuples/lists of them :: gradients come back in the same structure",
+    "or dicts of them keyed by strings :: gradients come back as dicts of the same keys",
+    "or dicts of them keyed by strings :: unrolled",
     "or tuples/lists of them :: written out as lists",
     "and have keyword-only parameters :: bound as python binds them",
     "arrays of a list comprehension :: a loop counts the items and keeps the first",

@@ -52,6 +52,9 @@ DEVICE_FEATURES = ("for", "while", "break", "return", "elif", "continue", "augas
                    "intbool", "carried", "mathmod", "globals", "inplace", "loops2", "where", "maximum", "unpack",
                    "computed", "sumarr", "kwentry", "printassert", "walrus")
 
+# features whose programs srcdiff.cuda declines by design, left out of the CUDA oracles' programs
+HOST_ONLY = {"dictargs": "srcdiff.cuda takes numbers, arrays, and tuples or lists of them: a dict argument is declined"}
+
 
 class Draw:
     """One batch: the kernel's arguments, in_axes, and each example's arguments (CPU call)."""

@@ -148,11 +148,12 @@ def _worker(args):
 
 def _features(cuda=False, device=False):
     """The generator's features: all but those excluded (SRCDIFF_FUZZ_EXCLUDE), for the CUDA oracles without
-    the Python-only ones, or (device) fuzz_cuda.DEVICE_FEATURES only."""
+    the Python-only ones and those srcdiff.cuda declines (fuzz_cuda.HOST_ONLY), or (device)
+    fuzz_cuda.DEVICE_FEATURES only."""
     import fuzz_cuda
     import fuzzgen
     return [f for f in (fuzz_cuda.DEVICE_FEATURES if device else fuzzgen.ALL_FEATURES)
-            if f not in _excluded() and not (cuda and f in fuzzgen.PYTHON_ONLY)]
+            if f not in _excluded() and not (cuda and (f in fuzzgen.PYTHON_ONLY or f in fuzz_cuda.HOST_ONLY))]
 
 
 def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,

@@ -2,7 +2,7 @@
 
 A program is a module with optional helper functions and one entry `f`.  Its parameters are
 `(x, a, M)` (older stored cases) or `(x, a, M, n, flag)` / `(xa, M, n, flag)`: x a float, a of shape
-(N,), M of shape (2, N), xa the tuple or list (x, a), n an int in [1, N], flag a bool.  Gradients
+(N,), M of shape (2, N), xa the tuple or list (x, a) or the dict {"x": x, "a": a}, n an int in [1, N], flag a bool.  Gradients
 are taken with respect to the float parameters (x, a, M or xa); n and flag flow through.
 
 Every choice the generator makes goes through `choose(n)` (an integer in [0, n)), so the same
@@ -32,6 +32,11 @@ relying on its default or called by keyword (`fn(u)`, `fn(u, h=0.5)`): features 
 slices of the tuple argument and of a helper's tuple of pairs by constants (`for v in xa[1:]`, `rest = xa[:-1]`,
 `for w, v in pairs[:-1]`: 'argslices'), and integer index arrays that broadcast together, read and written
 (`M[np.arange(2)[:, None], np.array([[0, 2], [1, 1]])]`: 'bcastidx').
+
+'dictargs' (README: 'or dicts of them keyed by strings'; drawn last, for programs whose entry takes xa): xa is the
+dict {"x": x, "a": a}, read at its keys, by .get, under `in`, in loops over .items() / .values() / its keys, a
+comprehension over .items(), or passed whole to a helper (Gen.unpack_dict); every oracle takes it leaf by leaf (its
+gradient a dict of the same keys, a jvp's tangent with its keys in reverse order).
 
 'globals' (README, 'Captured values'): module-level constants `DEBUG = True/False` and `LIMIT = 0..N`
 read as conditions (`if DEBUG:`, `not DEBUG`, `k > LIMIT`) and as a while bound (`k = 0` /
@@ -96,7 +101,7 @@ class Program:
     def __init__(self, source: str, N: int, params=("x", "a", "M"), n=None, seq="tuple", checkpoints=None):
         self.source, self.N, self.params = source, N, tuple(params)
         self.n = N if n is None else n
-        self.seq = seq                  # how xa is passed: "tuple" or "list"
+        self.seq = seq                  # how xa is passed: "tuple", "list" or "dict" ({"x": x, "a": a})
         self.checkpoints = checkpoints  # grad(f, checkpoints=k) under test (None: taped loops)
         self.python_only = False        # whether it has a form Numba does not run (fuzz_rules.PYTHON_ONLY_RULES)
 
@@ -118,7 +123,7 @@ class Program:
     def args(self, rng: np.random.Generator):
         x, a, M = float(rng.normal()), rng.normal(size=self.N), rng.normal(size=(2, self.N))
         vals = {"x": x, "a": a, "M": M, "n": self.n, "flag": bool(rng.integers(2)),
-                "xa": (x, a) if self.seq == "tuple" else [x, a]}
+                "xa": (x, a) if self.seq == "tuple" else {"x": x, "a": a} if self.seq == "dict" else [x, a]}
         return [vals[p] for p in self.params]
 
     def header_comment(self):
@@ -1504,7 +1509,7 @@ class Gen:
         body = f"0.5 * np.tanh({body})"
         form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
         if form == "global" and (re.search(r"\bfn\d+\b", body) or any(_uses(body, p) for p in F_SCOPE)):
-            form = "nested"     # (a call of self.fns reads f's names: rec(u, n), a factory's fn7(u); seed 922087)
+            form = "nested"     # (a call of self.fns reads f's names: rec(u, n), a factory's fn7(u); seeds 922087, 921300)
         if form == "lambda":
             fun = f"lambda u: {body}"
         elif form == "numpy":
@@ -1603,6 +1608,54 @@ class Gen:
             body = f"{acc} = {acc} + 0.1 * sum(np.sum({v} ** 2) for {v} in {part})"
         return f"{acc} = 0.0\n{pre}{body}\nx, a = xa[0] + 0.1 * {acc}, xa[1]"
 
+    def unpack_dict(self) -> str:
+        """x and a from the dict argument xa = {"x": x, "a": a} (feature 'dictargs'; README: 'and dicts of them
+        keyed by strings'): read at its keys (also by .get, with a default for a key it lacks, and under a test of
+        `in`), through a second name, after a loop over .items() (its key tested), .values(), its keys or a tuple
+        of them, a comprehension over .items(), or passed whole to a helper that reads it by key or loops over
+        its items."""
+        acc, k, v, st = self.fresh("acc"), self.fresh("k"), self.fresh("v"), self.fresh("st")
+        form = self.pick(["index", "get", "in", "alias", "items", "values", "keys", "comprehension", "helper"])
+        if form == "index":
+            return 'x = xa["x"]\na = xa["a"]'
+        if form == "get":
+            return (f'x = xa.get("x") * xa.get("{self.pick(["scale", "w"])}", {self.const()})\n'
+                    f'a = xa.get("a", np.zeros({self.N}))')
+        if form == "in":
+            test = self.pick(['"x" in xa', '"b" not in xa', '"a" in xa.keys()'])
+            return f'x = xa["x"] if {test} else 0.5\na = xa["a"]'
+        if form == "alias":
+            return f'{st} = xa\nx, a = {st}["x"] * 0.5 + 0.1, np.sin({st}["a"])'
+        if form == "helper":
+            return f'x, a = xa["x"] + 0.1 * {self.dict_helper()}(xa, {self.const()}), xa["a"]'
+        if form == "comprehension":
+            test = self.pick([f'{k} != "x"', f'{k}.startswith("a")', f'{k} in ("a", "b")'])
+            return f'x, a = xa["x"] + 0.1 * sum(np.sum({v} ** 2) for {k}, {v} in xa.items() if {test}), xa["a"]'
+        if form == "items":
+            test = self.pick([f'{k}.startswith("x")', f'{k}.startswith("a")', f'{k} == "a"', f'{k} in ("x", "y")'])
+            loop = (f"for {k}, {v} in xa.items():\n    if {test}:\n        {acc} = {acc} + 0.5 * np.sum({v})\n"
+                    f"    else:\n        {acc} = {acc} + 0.1 * np.sum(np.sin({v}))")
+        elif form == "values":
+            loop = f"for {v} in xa.values():\n    {acc} = {acc} + 0.1 * np.sum({v} ** 2)"
+        else:
+            keys = self.pick(["xa", "xa.keys()", '("a", "x")'])
+            scale = f'(0.2 if {k}.startswith("a") else 0.1)' if keys != '("a", "x")' else "0.1"   # README's test
+            loop = f"for {k} in {keys}:\n    {acc} = {acc} + {scale} * np.sum(xa[{k}])"
+        return f'{acc} = 0.0\n{loop}\nx, a = xa["x"] + 0.1 * {acc}, xa["a"]'
+
+    def dict_helper(self) -> str:
+        """A helper taking the dict argument whole (README: 'passed whole to your functions'): it reads it at its
+        keys, or loops over its items with the keys tested."""
+        name = self.fresh("dict")
+        if self.coin(4):
+            body = ['    return s * p["x"] + 0.1 * np.sum(np.tanh(p.get("a")))']
+        else:
+            body = ["    t = s", "    for k, v in p.items():",
+                    '        if k == "x":', "            t = t + 0.5 * np.sin(v)",
+                    "        else:", "            t = t + 0.1 * np.sum(np.tanh(v))", "    return t"]
+        self.helper_src.append("\n".join([f"def {name}(p, s):"] + body))
+        return name
+
     def program(self) -> Program:
         self.N = 2 + self.choose(3)
         modern = self.has("intbool") or self.has("tupleargs")
@@ -1640,6 +1693,7 @@ class Gen:
         lines = []
         if "xa" in params:
             lines.append(self.unpack_xa())
+        xa_lines = lines[0].split("\n") if lines else []
         if modern:
             env["ints"].append("n")
             env["bools"].append("flag")
@@ -1693,6 +1747,11 @@ class Gen:
             call, nested = self.passes_function(self.expr("s", env, 1))
             body = [l2 for l in nested for l2 in l.split("\n")] + body[:-1] + [f"{body[-1]} + {call}"]
             src = source()
+        # xa a dict of the same values instead, read by key (drawn last too)
+        if xa_lines and self.has("dictargs") and self.coin(3):
+            seq, at = "dict", next(i for i in range(len(body)) if body[i:i + len(xa_lines)] == xa_lines)
+            body[at:at + len(xa_lines)] = self.unpack_dict().split("\n")
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -1727,7 +1786,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README: max(...) / min(...) of a comprehension; a list comprehension bound to a name, every read
                 # converting it; constant slices of tuple/list arguments; integer index arrays that broadcast
                 # together (x[np.arange(n)[:, None], idx]), read and written
-                "extremes", "namedcomp", "argslices", "bcastidx")
+                "extremes", "namedcomp", "argslices", "bcastidx",
+                # README: dict arguments keyed by strings (xa = {"x": x, "a": a}, needs 'tupleargs' for xa)
+                "dictargs")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
@@ -1791,10 +1852,13 @@ class BadProgram(Exception):
 
 
 def leaves(args, wrt):
-    """[(arg position, element or None)] for the differentiated arguments (tuples/lists: each element)."""
+    """[(arg position, element or None)] for the differentiated arguments (tuples/lists: each element; dicts:
+    each key)."""
     out = []
     for k in wrt:
-        if isinstance(args[k], (tuple, list)):
+        if isinstance(args[k], dict):
+            out += [(k, j) for j in args[k]]
+        elif isinstance(args[k], (tuple, list)):
             out += [(k, j) for j in range(len(args[k]))]
         else:
             out.append((k, None))
@@ -1811,6 +1875,8 @@ def set_leaf(args, leaf, value):
     k, j = leaf
     if j is None:
         args[k] = value
+    elif isinstance(args[k], dict):
+        args[k] = {**args[k], j: value}
     else:
         seq = list(args[k])
         seq[j] = value
@@ -1823,7 +1889,11 @@ def flat_grads(got, args, wrt):
     out = []
     assert len(got) == len(wrt), f"{len(got)} gradients for {len(wrt)} wrt arguments"
     for g, k in zip(got, wrt):
-        if isinstance(args[k], (tuple, list)):
+        if isinstance(args[k], dict):
+            assert isinstance(g, dict) and list(g) == list(args[k]), \
+                f"gradient of a dict argument came back as {type(g).__name__} {list(g) if isinstance(g, dict) else ''}"
+            out += list(g.values())
+        elif isinstance(args[k], (tuple, list)):
             assert isinstance(g, type(args[k])) and len(g) == len(args[k]), \
                 f"gradient of a {type(args[k]).__name__} argument came back as {type(g).__name__}"
             out += list(g)
@@ -1848,6 +1918,8 @@ def fd_grad(f, args, leaf, eps):
 def _copy(a):
     if isinstance(a, np.ndarray):
         return a.copy()
+    if isinstance(a, dict):
+        return {k: _copy(b) for k, b in a.items()}
     if isinstance(a, (tuple, list)):
         return type(a)(_copy(b) for b in a)
     return a
@@ -1855,7 +1927,7 @@ def _copy(a):
 
 def _name(leaf, prog):
     k, j = leaf
-    return prog.params[k] + ("" if j is None else f"[{j}]")
+    return prog.params[k] + ("" if j is None else f"[{j!r}]")
 
 
 @contextlib.contextmanager
@@ -1926,7 +1998,11 @@ def _tangents(args, wrt, lv, seed):
     tl = [float(t) if np.ndim(t) == 0 else t for t in tl]
     tangents, pos = [], 0
     for k in wrt:
-        if isinstance(args[k], (tuple, list)):
+        if isinstance(args[k], dict):     # (a dict tangent's keys in reverse order: README, any order)
+            items = list(zip(args[k], tl[pos:pos + len(args[k])]))
+            tangents.append(dict(reversed(items)))
+            pos += len(items)
+        elif isinstance(args[k], (tuple, list)):
             m = len(args[k])
             tangents.append(type(args[k])(tl[pos:pos + m]))
             pos += m
@@ -2098,6 +2174,8 @@ def other_kinds(v, how: str):
     """`v` as another kind of argument with the same values: how="layout": float arrays non-contiguous (every
     other element of a wider array; matrices in Fortran order), floats as 0-d arrays, ints as np.int32, bools
     as np.bool_; how="float32": float arrays and floats as float32, ints as np.uint8 (where they fit)."""
+    if isinstance(v, dict):
+        return {k: other_kinds(x, how) for k, x in v.items()}
     if isinstance(v, (tuple, list)):
         return type(v)(other_kinds(x, how) for x in v)
     if isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.ndim:
@@ -2133,9 +2211,11 @@ def _check_kinds(g_user, flat, args, kw, prog, f_user=None):
             return re.search(rf"\b{n}\s*(\*\*|//|[-+*/%@])=", prog.source)
         if how == "layout" and type(v) is float and updated(name):
             return v
-        if how == "layout" and name == "xa" and isinstance(v, (tuple, list)) and updated("x"):
+        if how == "layout" and name == "xa" and isinstance(v, (tuple, list, dict)) and updated("x"):
             # (so does the float item x of the tuple argument xa, unpacked `x, a = xa`: fuzz_py_58 of the default
             # run, `t15 = x; x += 1.5`)
+            if isinstance(v, dict):
+                return {k: e if type(e) is float else other_kinds(e, how) for k, e in v.items()}
             return type(v)(e if type(e) is float else other_kinds(e, how) for e in v)
         return other_kinds(v, how)
 

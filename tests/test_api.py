@@ -96,7 +96,10 @@ def test_bad_wrt_type_after_good_calls_is_declined(jit):
     g = srcdiff.grad(sum_sq, jit=jit)
     g(np.ones(2))
     g(np.ones(2))
-    with pytest.raises(srcdiff.SrcdiffError, match="'x' \\(differentiated\\) is a dict"):
+    with pytest.raises(srcdiff.SrcdiffError, match="'x' \\(differentiated\\) is a str"):
+        g("a")
+    # (a dict is differentiated item by item now, as a tuple is: this one used whole, as NumPy cannot)
+    with pytest.raises(srcdiff.SrcdiffError, match="argument used as a whole value"):
         g({"a": 1.0})
 
 

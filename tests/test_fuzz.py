@@ -449,3 +449,15 @@ def test_fuzz_long():
         print("  " + line)
     bad = {k: stats[k] for k in ("wrong", "hang", "crash", "badprog") if stats[k]}
     assert not bad, f"{bad} (see {out})"
+
+
+def test_a_module_level_function_passed_reads_no_local_of_f():
+    """'funcargs' wrote a module-level rhs calling a recursive helper at depth n, a parameter of f (`rec5(u, n)`):
+    NameError in plain Python (seed 921300, a badprog); such a function is a nested def of f instead."""
+    import ast
+    for seed in range(921290, 921310):
+        tree = ast.parse(fuzzgen.seeded_program(seed).source)
+        for fn in tree.body:
+            if isinstance(fn, ast.FunctionDef) and fn.name.startswith("rhs"):
+                free = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} - {a.arg for a in fn.args.args}
+                assert not {"n"} & free and not any(re.fullmatch(r"fn\d+", v) for v in free), (seed, ast.unparse(fn))

@@ -173,7 +173,9 @@ class _ANF:
             # is not read as a tuple of indices, one per axis
             return call("np.array", gast.Tuple(elts=list(e.elts), ctx=gast.Load()))
         if isinstance(e, (gast.Tuple, gast.List)):
-            return gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
+            out = gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
+            anno.copy(e, out, (anno.DICT_KEYS,))    # (a dict argument's items: inline reads them by key)
+            return out
         if isinstance(e, gast.IfExp):
             name = self.namer.fresh(base)
             test, yes, no = _unnegated(e.test, e.body, e.orelse)

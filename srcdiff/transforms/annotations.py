@@ -61,6 +61,9 @@ TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, en
     emit.render printing the compiled form, which takes the lines of the statements it shares with that tree.""")
 
 # ---- desugar's facts ----------------------------------------------------------------------------------
+DICT_KEYS = _key("dict_keys", """tuple of str: on the tuple literal of a dict argument's items that flatten passes to a
+    function of the user's (`forward(params, x)`), the dict's keys, in the order of the items. Written by flatten; kept
+    by anf (the tuple's name); read by inline (_structure: the callee's parameter is a dict, read by key).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

@@ -1,4 +1,4 @@
-"""The "flatten" pass of compiler.FRONT_END (only for tuple/list arguments).
+"""The "flatten" pass of compiler.FRONT_END (only for tuple/list/dict arguments).
 
 Give every array or float inside a structured argument a
 parameter of its own. `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
@@ -6,7 +6,11 @@ of its items; bound to a name, a structure of its own) and loops over the struct
 (`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
 and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
 A name bound again (the parameter itself, or a local bound to it and later to something else) is not
-resolved statically: it is bound to the tuple literal of the items, a value like any other."""
+resolved statically: it is bound to the tuple literal of the items, a value like any other.
+A dict argument (keyed by strings) is a structure too (Keyed: its keys beside its items' structures): `params["W"]`
+is its item at the position of "W", loops over `params.items()` / `.values()` / `.keys()` unroll, and passed whole
+to a function of the user's it is the tuple literal of its items marked with its keys (DICT_KEYS), so that the
+function, made for that structure (inline._structure), reads it by key in its turn."""
 from __future__ import annotations
 
 import copy
@@ -15,17 +19,54 @@ import types
 import gast
 
 from ..errors import fail
+from . import annotations as anno
 from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, literal_value, load, map_blocks, store, walk
 
 
+STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
+
+
+class Keyed(list):
+    """The structure of a dict argument: its values' structures, in the dict's order, and its keys (`names`),
+    which `params["W"]` reads at (the position of "W"); equal only to a Keyed of the same keys."""
+    def __init__(self, items, names):
+        super().__init__(items)
+        self.names = tuple(names)
+
+    def __repr__(self):
+        return f"Keyed({list.__repr__(self)}, {self.names!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Keyed) and self.names == other.names and list.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+
 def structure_of(value):
-    """None for a leaf, else a list of the elements' structures."""
+    """None for a leaf, else a list of the elements' structures (a Keyed one for a dict)."""
+    if isinstance(value, dict):
+        return Keyed([structure_of(v) for v in value.values()], value.keys())
     if isinstance(value, (tuple, list)):
         return [structure_of(v) for v in value]
     return None
 
 
+def keys_aligned(value, like):
+    """`value` with each dict in it ordered as the dict at its place in `like` is, where they have the same keys (a
+    tangent made in another order: its leaves then line up with the argument's)."""
+    if isinstance(value, dict) and isinstance(like, dict) and value.keys() == like.keys():
+        return {k: keys_aligned(value[k], like[k]) for k in like}
+    if isinstance(value, (tuple, list)) and isinstance(like, (tuple, list)) and len(value) == len(like):
+        return type(value)(keys_aligned(v, w) for v, w in zip(value, like))
+    return value
+
+
 def leaves(value):
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in leaves(v)]
     if isinstance(value, (tuple, list)):
         return [x for v in value for x in leaves(v)]
     return [value]
@@ -35,6 +76,8 @@ def rebuild(struct, flat, like):
     """Inverse of `leaves` for gradients: the structure of `like` filled from the iterator `flat`."""
     if struct is None:
         return next(flat)
+    if isinstance(like, dict):
+        return {k: rebuild(s, flat, like[k]) for k, s in zip(struct.names, struct)}
     items = [rebuild(s, flat, e) for s, e in zip(struct, like)]
     return type(like)(items) if isinstance(like, (tuple, list)) else tuple(items)
 
@@ -82,6 +125,21 @@ class _Flatten:
             if self.struct_at(*base) is None:
                 return None
             k = literal_int(node.slice)
+            s = self.struct_at(*base)
+            if isinstance(s, Keyed) and isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, str):
+                if node.slice.value not in s.names:     # params["W"] of a dict argument
+                    keys = f"its keys: {', '.join(map(repr, s.names))}" if s.names else "it has none"
+                    if isinstance(node.ctx, gast.Store):
+                        fail(node, self.unit, f"a new key {node.slice.value!r} assigned in the dict argument "
+                                              f"({keys}): srcdiff makes each item of a dict argument a "
+                                              "parameter of its own, from the keys it is called with",
+                             "keep the new value in a variable of its own, or pass a dict that has the key")
+                    fail(node, self.unit, f"no key {node.slice.value!r} in the dict argument ({keys}): Python "
+                                          "raises KeyError here", "pass a dict with that key, or read one it has")
+                return base[0], base[1] + (s.names.index(node.slice.value),)
+            if isinstance(s, Keyed):
+                fail(node, self.unit, "a dict argument can only be indexed by a string literal here",
+                     "write params[\"W\"], or loop over params.items() (unrolled: the keys are known)")
             if k is None and self.sliced(node) is not None:   # `params[:-1]`: several items, not one (sliced)
                 return None
             if k is None:
@@ -115,6 +173,11 @@ class _Flatten:
                                    ctx=gast.Load()), node)
 
     def leaf(self, param, path, node):
+        if isinstance(self.struct_at(param, path), Keyed):
+            fail(node, self.unit, "a dict argument used as a whole value (srcdiff reads a dict argument's items "
+                                  "at string keys known when it compiles)",
+                 "read it at its keys (p[\"W\"], p.get(\"W\", 0.0)), loop over p.items(), or pass it whole to "
+                 "a function of yours")
         if self.struct_at(param, path) is not None:
             fail(node, self.unit, "a tuple/list argument used as a whole value",
                  "index it, unpack it, or loop over it; pass its items to helper functions separately")
@@ -142,8 +205,11 @@ class _Flatten:
         s = self.struct_at(param, path)
         if s is None:
             return copy_loc(load("_".join([param] + [str(p) for p in path])), like)
-        return copy_loc(gast.Tuple(elts=[self.items(param, path + (k,), like) for k in range(len(s))],
-                                   ctx=gast.Load()), like)
+        out = copy_loc(gast.Tuple(elts=[self.items(param, path + (k,), like) for k in range(len(s))],
+                                  ctx=gast.Load()), like)
+        if isinstance(s, Keyed):   # a dict passed whole: a helper reads its items by key (inline._structure)
+            anno.set(out, anno.DICT_KEYS, s.names)
+        return out
 
     def expr(self, node):
         outer = self
@@ -165,6 +231,14 @@ class _Flatten:
                 return n
 
             def visit_Call(self, n):
+                if (isinstance(n.func, gast.Attribute) and n.func.attr == "get" and len(n.args) in (1, 2)
+                        and not n.keywords and isinstance(n.args[0], gast.Constant)
+                        and isinstance(outer.keyed(n.func.value), Keyed)):
+                    # params.get("W") of a dict argument: params["W"]; of a key it lacks, the default (None)
+                    if n.args[0].value in outer.keyed(n.func.value).names:
+                        return self.visit(copy_loc(gast.Subscript(value=n.func.value, slice=n.args[0],
+                                                                  ctx=gast.Load()), n))
+                    return self.visit(n.args[1]) if len(n.args) == 2 else copy_loc(const(None), n)
                 if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
                         and outer.sliced(n.args[0]) is not None):
                     return copy_loc(const(len(outer.sliced(n.args[0]))), n)
@@ -177,6 +251,16 @@ class _Flatten:
                     n.args = [outer.literal(a) for a in n.args]
                     for k in n.keywords:
                         k.value = outer.literal(k.value)
+                self.generic_visit(n)
+                return n
+
+            def visit_Compare(self, n):
+                # "b" in params of a dict argument: whether it has the key (a constant)
+                if len(n.ops) == 1 and isinstance(n.ops[0], (gast.In, gast.NotIn)) and isinstance(n.left, gast.Constant):
+                    view = outer.dict_view(n.comparators[0])    # (or in params.keys())
+                    st = view[1] if view is not None and view[2] == "keys" else outer.keyed(n.comparators[0])
+                    if isinstance(st, Keyed):
+                        return copy_loc(const((n.left.value in st.names) == isinstance(n.ops[0], gast.In)), n)
                 self.generic_visit(n)
                 return n
 
@@ -211,7 +295,7 @@ class _Flatten:
                     bound = dict(env)
                     if not self.item_names(gen.target, item, bound):
                         return None
-                    tests = [literal_value(_substituted(c, bound)) for c in gen.ifs]
+                    tests = [static_value(_substituted(c, bound)) for c in gen.ifs]
                     if any(t is NOT_LITERAL for t in tests):
                         return None
                     if all(tests):
@@ -225,8 +309,10 @@ class _Flatten:
         if isinstance(target, gast.Name):
             if item[0] == "ref":
                 e = load(item[1])
-                for k in item[2]:
-                    e = gast.Subscript(value=e, slice=const(k), ctx=gast.Load())
+                for j, k in enumerate(item[2]):
+                    at = self.struct_at(item[1], item[2][:j])     # (a dict's item at its key)
+                    e = gast.Subscript(value=e, slice=const(at.names[k] if isinstance(at, Keyed) else k),
+                                       ctx=gast.Load())
                 env[target.id] = e
             elif item[0] == "const":
                 env[target.id] = const(item[1])
@@ -297,6 +383,11 @@ class _Flatten:
             items = self.positions(it, _stored(s.body))
             if items is not None and self.iterates_structure(it):   # not over a range or a literal only
                 return self.unroll(s, items)
+            if (isinstance(it, (gast.Tuple, gast.List)) and it.elts and isinstance(s.target, gast.Name)
+                    and all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in it.elts)
+                    and any(has_keyed(st) for st in self.structs.values())):
+                # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
+                return self.unroll(s, [("const", e.value) for e in it.elts])
         map_blocks(s, self.block)
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
@@ -315,9 +406,18 @@ class _Flatten:
         part = self.sliced(it)
         if part is not None:
             return [("ref", p, path) for p, path in part]
+        view = self.dict_view(it)
+        if view is not None:     # params.items(), .values(), .keys() of a dict argument
+            (p, path), s, what = view
+            refs = [("ref", p, path + (k,)) for k in range(len(s))]
+            keys = [("const", name) for name in s.names]
+            return refs if what == "values" else keys if what == "keys" else \
+                [("tuple", [key, ref]) for key, ref in zip(keys, refs)]
         r = self.ref(it)
         if r is not None:
             s = self.struct_at(*r)
+            if isinstance(s, Keyed):     # `for k in params`: a dict's keys
+                return [("const", name) for name in s.names]
             return None if s is None else [("ref", r[0], r[1] + (k,)) for k in range(len(s))]
         if isinstance(it, (gast.Tuple, gast.List)):   # zip(Ws, (1.0, 2.0)): the literal's items
             if any(isinstance(n, (gast.Call, gast.NamedExpr)) or isinstance(n, gast.Name) and n.id in rebound
@@ -345,6 +445,21 @@ class _Flatten:
             return None
         return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
 
+    def keyed(self, node):
+        """The structure `node` denotes (Keyed for a dict argument), else None."""
+        r = self.ref(node)
+        return None if r is None else self.struct_at(*r)
+
+    def dict_view(self, node):
+        """((param, path), structure, "items" | "values" | "keys") for `params.items()` (.values(), .keys()) of a
+        dict argument, else None."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and not node.args
+                and not node.keywords and node.func.attr in ("items", "values", "keys")):
+            return None
+        r = self.ref(node.func.value)
+        s = None if r is None else self.struct_at(*r)
+        return (r, s, node.func.attr) if isinstance(s, Keyed) else None
+
     def static_int(self, node):
         """An integer known here: a literal, or `len` of a structure (or of a constant slice of one)."""
         if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
@@ -358,7 +473,7 @@ class _Flatten:
 
     def iterates_structure(self, it) -> bool:
         """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
-        if self.sliced(it) is not None:
+        if self.sliced(it) is not None or self.dict_view(it) is not None:
             return True
         r = self.ref(it)
         if r is not None:
@@ -398,8 +513,73 @@ class _Flatten:
             for name, k in consts.items():   # P[i] with i known (range(len(P)), enumerate's index)
                 if name not in rebound:
                     body = [_subst_const(b, name, k) for b in body]
+            if any(isinstance(k, str) for k in consts.values()):   # `if k.startswith("W"):` of a dict's key k
+                body = _fold_static_tests(body)
             out += self.block(pre + body)
         return out
+
+
+def has_keyed(struct) -> bool:
+    """Whether the structure holds a dict's (Keyed) anywhere."""
+    return isinstance(struct, list) and (isinstance(struct, Keyed) or any(has_keyed(st) for st in struct))
+
+
+_STR_TESTS = ("startswith", "endswith", "isupper", "islower", "isdigit", "isalpha", "isidentifier")
+
+
+def static_value(e):
+    """The value of a test built from literals (numbers and strings: comparisons, `in`, not, and/or, and str
+    methods of a dict argument's keys, _STR_TESTS), else NOT_LITERAL."""
+    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float, str)):
+        return e.value
+    if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and e.func.attr in _STR_TESTS \
+            and not e.keywords:
+        base, args = static_value(e.func.value), [static_value(a) for a in e.args]
+        if isinstance(base, str) and all(isinstance(a, (str, tuple)) for a in args):
+            return getattr(base, e.func.attr)(*args)
+        return NOT_LITERAL
+    if isinstance(e, (gast.Tuple, gast.List)):
+        vals = [static_value(x) for x in e.elts]
+        return NOT_LITERAL if any(v is NOT_LITERAL for v in vals) else tuple(vals)
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.Not):
+        v = static_value(e.operand)
+        return v if v is NOT_LITERAL else not v
+    if isinstance(e, gast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], (gast.Eq, gast.NotEq, gast.In,
+                                                                                   gast.NotIn)):
+        a, b = static_value(e.left), static_value(e.comparators[0])
+        if a is NOT_LITERAL or b is NOT_LITERAL or not (isinstance(a, str) or isinstance(b, (str, tuple))):
+            return literal_value(e)
+        op = type(e.ops[0])
+        return a == b if op is gast.Eq else a != b if op is gast.NotEq else (a in b) == (op is gast.In)
+    if isinstance(e, gast.BoolOp):
+        vals = [static_value(x) for x in e.values]
+        if any(v is NOT_LITERAL for v in vals):
+            return NOT_LITERAL
+        return all(vals) if isinstance(e.op, gast.And) else any(vals)
+    return literal_value(e)
+
+
+def _fold_static_tests(stmts):
+    """`stmts` with each `if` and conditional expression whose test static_value decides (a dict key's test, in a
+    loop over the dict's items unrolled) replaced by the branch it takes."""
+    out = []
+    for s in stmts:
+        if isinstance(s, gast.If):
+            v = static_value(s.test)
+            if v is not NOT_LITERAL and not isinstance(v, str):
+                out += _fold_static_tests(s.body if v else s.orelse)
+                continue
+        map_blocks(s, _fold_static_tests)
+        out.append(_FoldIfExp().visit(s))
+    return out
+
+
+class _FoldIfExp(Transformer):
+    """`(0.2 if k.startswith("W") else 0.1)` of a decided test: the branch it takes."""
+    def visit_IfExp(self, n):
+        self.generic_visit(n)
+        v = static_value(n.test)
+        return n if v is NOT_LITERAL or isinstance(v, str) else (n.body if v else n.orelse)
 
 
 def _substituted(node, env: dict):

@@ -14,6 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
+from . import flatten
 from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, rewrite_blocks, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
@@ -41,6 +42,7 @@ def inline_calls(unit, callee_anf, stack=()):
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
                     isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
                 used_callees.add(s.value.func.id)
+                _decline_dicts_to_a_call(unit, s, tuples)
             return s
         return spliced
 
@@ -52,15 +54,10 @@ def inline_calls(unit, callee_anf, stack=()):
         obj = unit.callees[call.func.id]
         if obj is None or call.keywords or id(obj) in stack:
             return None
-        callee = callee_anf(obj, stack + (id(obj),))
-        if callee is None:
+        made = _callee_for(unit, s, obj, tuples, lambda *structs: callee_anf(obj, stack + (id(obj),), *structs))
+        if made is None:
             return None
-        params = callee.params
-        if len(params) != len(call.args):
-            return None
-        _decline_tuples_to_transform(unit, callee, call, tuples, s)
-        callee, call_args = _with_tuple_items(callee, call, tuples, lambda structs: callee_anf(
-            obj, stack + (id(obj),), structs))
+        callee, call_args, alone = made
         params = callee.params
         if len(params) != len(call_args):
             return None
@@ -69,7 +66,7 @@ def inline_calls(unit, callee_anf, stack=()):
         returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
             isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
             and n.targets[0].id == returned.id for n in walk(callee.node)))
-        if not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+        if alone and not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value)
         ret = body[-1].value
@@ -89,6 +86,30 @@ def inline_calls(unit, callee_anf, stack=()):
     unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
+
+
+def _callee_for(unit, s, obj, tuples: dict, made):
+    """(the callee's unit, the call's arguments, whether it may stay a function of its own) for the call `s` of
+    `obj`: made for unknown arguments (`made()`), or for the structures of the tuples, lists and dicts the call
+    passes (`made(structs)`) where they have items of their own; None where it stays a call."""
+    call = s.value
+    try:
+        callee = made()
+    except SrcdiffError:
+        # a callee that reads an argument's structure in ways only its structure allows (a dict's items by
+        # key, p.items()): made for the structure the call passes, or the error stands
+        callee = _structured_only(obj, call, tuples, made)
+        if callee is None:
+            raise
+        # (no function of its own can take the structure: inlined at any size)
+        return callee, [leaf for a in call.args for leaf in _leaves(a, tuples)], False
+    if callee is None or len(callee.params) != len(call.args):
+        return None
+    _decline_tuples_to_transform(unit, callee, call, tuples, s)
+    callee, call_args = _with_tuple_items(callee, call, tuples, made)
+    if call_args is call.args:     # (not made for the structures: a dict would be a tuple there)
+        _decline_dicts_to_a_call(unit, s, tuples)
+    return callee, call_args, True
 
 
 def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) -> dict:
@@ -131,6 +152,18 @@ def _decline_tuples_to_transform(unit, callee, call, tuples: dict, s):
                  "pass its items as separate arguments: differentiate a function that takes them one by one")
 
 
+def _decline_dicts_to_a_call(unit, s, tuples: dict):
+    """A dict argument passed whole to a function that stays a call of its own, or is inlined as made for unknown
+    arguments (a recursive one): its items are parameters of their own only in a function made for the dict's
+    structure; elsewhere the function would index a tuple of them by string (a TypeError, or a decline later)."""
+    for a in s.value.args:
+        if isinstance(_structure(a, tuples), flatten.Keyed):
+            fail(s, unit, f"a dict argument passed whole to {s.value.func.id}, a function srcdiff cannot make for "
+                          "the dict's keys here (a recursive one): srcdiff reads a dict's items at their keys only "
+                          "in the function differentiated and the functions it inlines",
+                 "pass the items it reads as arguments of their own (rec(p[\"x\"], d - 1))")
+
+
 def _with_tuple_items(callee, call, tuples: dict, structured):
     """(the callee's unit, the call's arguments) for a call passing tuples of the caller's values (literals,
     or names bound to them: `tuples`): the callee made with one parameter per item of each (`structured(
@@ -144,10 +177,52 @@ def _with_tuple_items(callee, call, tuples: dict, structured):
     try:
         flat = structured(structs)
     except SrcdiffError:
+        if any(map(flatten.has_keyed, structs.values())):    # (a dict: no other way to take it)
+            raise
         return callee, call.args
     if flat is None:
         return callee, call.args
+    _decline_item_writes(flat, structs, call)
     return flat, [leaf for a in call.args for leaf in _leaves(a, tuples)]
+
+
+def _decline_item_writes(flat, structs: dict, call):
+    """A callee made for the structures of its tuple/list/dict parameters that assigns an item of one (`p["b"] =
+    ...`, `p[0] += 1.0`): in Python the caller's list or dict changes, and the caller reads the new item after the
+    call; inlined, the item is a local of the callee, and the caller would read the old one (a wrong gradient)."""
+    leaves = {leaf: p for p, st in structs.items() for leaf in flatten.flat_names([p], {p: st})}
+
+    def written(st):
+        return next((leaves[n.id] for n in walk(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+                     and n.id in leaves), None)
+    # (located at the simple statement that writes, where it has a line; else at the def)
+    at = next((st for st in walk(flat.node) if isinstance(st, gast.stmt) and not hasattr(st, "body")
+               and getattr(st, "lineno", None) and written(st)), flat.node)
+    param = written(at)
+    if param is not None:
+        fail(at, flat, f"{call.func.id} assigns an item of its parameter {param!r}, a list or dict the caller "
+                       "passes: the caller's would change, which srcdiff does not follow into the caller",
+             f"return the new value and assign it where {call.func.id} is called (`p[\"b\"] = {call.func.id}(p)`), "
+             "or write into a copy of the item")
+
+
+def _structured_only(obj, call, tuples: dict, structured):
+    """The callee `obj` made for the structures of the call's tuple arguments (`structured(structs)`), where made
+    for unknown arguments it failed; None where the call passes no tuple, or passes arguments other than in order."""
+    import inspect
+    try:
+        names = [p.name for p in inspect.signature(obj).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return None
+    if len(names) != len(call.args):
+        return None
+    structs = {p: _structure(a, tuples) for p, a in zip(names, call.args)}
+    structs = {p: st for p, st in structs.items() if st is not None}
+    flat = structured(structs) if structs else None
+    if flat is not None:
+        _decline_item_writes(flat, structs, call)
+    return flat
 
 
 def _tuple_literals(fn) -> dict:
@@ -168,7 +243,9 @@ def _structure(a, tuples: dict, depth: int = 0):
     a = tuples.get(a.id, a) if isinstance(a, gast.Name) and depth < 16 else a
     if not isinstance(a, (gast.Tuple, gast.List)) or any(isinstance(e, gast.Starred) for e in a.elts):
         return None
-    return [_structure(e, tuples, depth + 1) for e in a.elts]
+    items = [_structure(e, tuples, depth + 1) for e in a.elts]
+    keys = anno.get(a, anno.DICT_KEYS)     # a dict argument's items, passed whole (flatten): read by key
+    return flatten.Keyed(items, keys) if keys is not None else items
 
 
 def _leaves(a, tuples: dict, depth: int = 0) -> list:
