@@ -14,7 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
+from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_statements
 from .kinds import Kind, is_array, is_scalar
 from .purity import WRITES_INTO
 
@@ -111,19 +111,20 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
     return {n: root(n) for n in set(source) | set(source.values())}
 
 
-def follow_writes(fn) -> int:
+def follow_writes(fn, dead_code) -> int:
     """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
     `t = y; x2 = t`) is followed in its block by a write through `a` (`a[i] = v`), and every read of `a` comes
     before a statement of the block binding b (or a copy between) again, those reads read `b`: one name for
     the array, whose in-place write the derivative passes follow. With two names, what reverse mode keeps of
     b for the backward sweep (read before the write) and the write's restore went through different names,
-    which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). Changes `fn`
+    which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). `dead_code`: the
+    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes: it reads this module). Changes `fn`
     in place; returns how many reads it renamed."""
     written = {n.value.id for n in walk(fn) if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
                and isinstance(n.value, gast.Name)}
     if not written:
         return 0
-    loads, dead = _live_loads(fn)
+    loads, dead = _live_loads(fn, dead_code)
     renamed = 0
     todo = [fn.body]
     while todo:
@@ -200,7 +201,7 @@ def _pushed(t, a) -> bool:
     return False
 
 
-def _live_loads(fn) -> tuple:
+def _live_loads(fn, dead_code) -> tuple:
     """({name: its reads in `fn`}, the ids of the copies not counted): the reads of SSA's branch-merge and
     back-edge copies whose values nothing reads are not counted (a name bound in one branch gets them: they
     go with dead code, the aliasing check passes them over)."""
@@ -210,16 +211,24 @@ def _live_loads(fn) -> tuple:
             loads[n.id] = loads.get(n.id, 0) + 1
     copies = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.Name) and (anno.get(s, anno.MERGE) or anno.get(s, anno.PHI))]
-    dead: set = set()
-    grew = True
-    while grew:
-        grew = False
-        for s in copies:
-            if id(s) not in dead and not loads.get(s.targets[0].id):
-                dead.add(id(s))
-                loads[s.value.id] -= 1
-                grew = True
+    dead = _dead(fn, copies, dead_code) if copies else set()
+    for s in copies:
+        if id(s) in dead:
+            loads[s.value.id] -= 1
     return loads, dead
+
+
+def _dead(fn, stmts, dead_code) -> set:
+    """The ids of those of `stmts` (statements of `fn`) that `dead_code` removes: by liveness over the structured
+    function, so a cycle of copies that nothing else reads goes too (a loop's merge copy `al2 = al` where a
+    `continue` skipped the binding, and its back-edge copy `al = al2`: nested fuzz 918123), which counting the
+    reads of each name keeps."""
+    twin = clone(fn)
+    pairs = list(zip(walk_statements(fn.body), walk_statements(twin.body)))     # (kept: their ids stay theirs)
+    dead_code(twin)
+    kept = {id(t) for t in walk_statements(twin.body)}
+    wanted = {id(s) for s in stmts}
+    return {id(s) for s, t in pairs if id(s) in wanted and id(t) not in kept}
 
 
 def _span_reads(block, k, chain, a, dead) -> tuple:
