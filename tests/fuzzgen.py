@@ -1382,6 +1382,8 @@ class Gen:
             body = f"({body}) * u"
         body = f"0.5 * np.tanh({body})"
         form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
+        if form == "global" and re.search(r"\bfn\d+\(", body):   # a factory's function f binds (self.fns):
+            form = "nested"                                         # a module-level def cannot see it (919733)
         if form == "lambda":
             fun = f"lambda u: {body}"
         elif form == "numpy":
