@@ -331,7 +331,7 @@ def _array_literals(ctx):
 
 
 def _follow_writes(ctx):
-    if aliasing.follow_writes(ctx.unit.node):
+    if aliasing.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
         ctx.changed()
 
 

@@ -1509,7 +1509,7 @@ class Gen:
         body = f"0.5 * np.tanh({body})"
         form, nested = self.pick(["global", "lambda", "nested", "numpy"]), []
         if form == "global" and (re.search(r"\bfn\d+\b", body) or any(_uses(body, p) for p in F_SCOPE)):
-            form = "nested"     # (a call of self.fns reads f's names: rec(u, n), a factory's fn7(u); seeds 922087, 921300)
+            form = "nested"     # (self.fns reads f's names: rec(u, n), a factory's fn7(u); seeds 922087, 921300, 919733)
         if form == "lambda":
             fun = f"lambda u: {body}"
         elif form == "numpy":

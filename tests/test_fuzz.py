@@ -279,6 +279,18 @@ def test_python_only_rules_stay_out_of_jit_programs():
     assert not any(stack.search(fuzzgen.seeded_program(seed, features).source) for seed in range(300))
 
 
+def test_a_module_level_function_passed_reads_no_local_of_f(workdir):
+    """A function passed to the program's integrator (feature funcargs) defined at module level read `fn8`, the
+    function f binds from a factory, in its body: a NameError from the program itself (CUDA fuzz 919733, a
+    badprog). Such a body goes into a nested def of f."""
+    import numpy as np
+    features = [f for f in fuzzgen.ALL_FEATURES if f not in fuzzgen.PYTHON_ONLY]
+    prog = fuzzgen.seeded_program(919733, features)
+    assert re.search(r"^    def rhs\d+\(u\):\n        return .*\bfn\d+\(", prog.source, re.M), prog.source
+    mod = prog.load(workdir, "funcargs_919733")
+    assert np.isfinite(mod.f(*prog.args(np.random.default_rng(0))))
+
+
 def test_nested_programs_with_python_only_rules_differentiate_a_python_gradient():
     """The penalty h of a program with `x @ y` of stacks (jit=False only) differentiates f's Python gradient: one
     in four took a jitted one, which Numba declined (nested fuzz seed 610257); others still take jitted ones."""

@@ -14,7 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from .astutil import assigned_names, dotted_name, nested_blocks, walk, walk_names, walk_statements
+from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_statements
 from .kinds import Kind, is_array, is_scalar
 from .purity import WRITES_INTO
 
@@ -111,19 +111,20 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
     return {n: root(n) for n in set(source) | set(source.values())}
 
 
-def follow_writes(fn) -> int:
+def follow_writes(fn, dead_code) -> int:
     """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
     `t = y; x2 = t`) is followed in its block by a write through `a` (`a[i] = v`), and every read of `a` comes
     before a statement of the block binding b (or a copy between) again, those reads read `b`: one name for
     the array, whose in-place write the derivative passes follow. With two names, what reverse mode keeps of
     b for the backward sweep (read before the write) and the write's restore went through different names,
-    which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). Changes `fn`
+    which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). `dead_code`: the
+    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes: it reads this module). Changes `fn`
     in place; returns how many reads it renamed."""
     written = {n.value.id for n in walk(fn) if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
                and isinstance(n.value, gast.Name)}
     if not written:
         return 0
-    loads, dead = _live_loads(fn)
+    loads, dead = _live_loads(fn, dead_code)
     renamed = 0
     todo = [fn.body]
     while todo:
@@ -161,7 +162,29 @@ def follow_writes(fn) -> int:
                 n.id = root
             loads[root] = loads.get(root, 0) + live
             loads[a] = 0
-            renamed += len(reads)
+            renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {root, a}, root, loads, dead)
+    return renamed
+
+
+def _chain_reads_read_root(block, k, span, others, root, loads, dead) -> int:
+    """After follow_writes has made a write through `a` one through `root`: the reads in `span` of the chain's
+    other names (`buf = t` then `al = buf`, `al[i] = v`, `np.sum(buf)`: `x, buf = y, f(y)` binds buf through
+    SSA's copy of f(y)) read `root` too, where every other read of the name comes before the write (block[:k+1])
+    and nothing in the span pushes its array. Else such a read after the write through `root` is declined by the
+    aliasing check (nested fuzz 918044). Returns how many reads it renamed."""
+    renamed = 0
+    for c in sorted(others):
+        if any(_pushed(t, c) for t in span):
+            continue
+        reads, live = _reads_of(span, c, dead)
+        _, before = _reads_of(block[:k + 1], c, dead)
+        if not reads or live + before != loads.get(c, 0):
+            continue
+        for n in reads:
+            n.id = root
+        loads[root] = loads.get(root, 0) + live
+        loads[c] = before
+        renamed += len(reads)
     return renamed
 
 
@@ -178,7 +201,7 @@ def _pushed(t, a) -> bool:
     return False
 
 
-def _live_loads(fn) -> tuple:
+def _live_loads(fn, dead_code) -> tuple:
     """({name: its reads in `fn`}, the ids of the copies not counted): the reads of SSA's branch-merge and
     back-edge copies whose values nothing reads are not counted (a name bound in one branch gets them: they
     go with dead code, the aliasing check passes them over)."""
@@ -188,16 +211,24 @@ def _live_loads(fn) -> tuple:
             loads[n.id] = loads.get(n.id, 0) + 1
     copies = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
               and isinstance(s.value, gast.Name) and (anno.get(s, anno.MERGE) or anno.get(s, anno.PHI))]
-    dead: set = set()
-    grew = True
-    while grew:
-        grew = False
-        for s in copies:
-            if id(s) not in dead and not loads.get(s.targets[0].id):
-                dead.add(id(s))
-                loads[s.value.id] -= 1
-                grew = True
+    dead = _dead(fn, copies, dead_code) if copies else set()
+    for s in copies:
+        if id(s) in dead:
+            loads[s.value.id] -= 1
     return loads, dead
+
+
+def _dead(fn, stmts, dead_code) -> set:
+    """The ids of those of `stmts` (statements of `fn`) that `dead_code` removes: by liveness over the structured
+    function, so a cycle of copies that nothing else reads goes too (a loop's merge copy `al2 = al` where a
+    `continue` skipped the binding, and its back-edge copy `al = al2`: nested fuzz 918123), which counting the
+    reads of each name keeps."""
+    twin = clone(fn)
+    pairs = list(zip(walk_statements(fn.body), walk_statements(twin.body)))     # (kept: their ids stay theirs)
+    dead_code(twin)
+    kept = {id(t) for t in walk_statements(twin.body)}
+    wanted = {id(s) for s in stmts}
+    return {id(s) for s, t in pairs if id(s) in wanted and id(t) not in kept}
 
 
 def _span_reads(block, k, chain, a, dead) -> tuple:
@@ -208,8 +239,14 @@ def _span_reads(block, k, chain, a, dead) -> tuple:
         if chain & assigned_names([t]):
             break
         span.append(t)
+    reads, live = _reads_of(span, a, dead)
+    return span, reads, live
+
+
+def _reads_of(stmts, a, dead) -> tuple:
+    """(a's reads in `stmts`, how many of those are not in the copies `dead` (ids) that nothing reads)."""
     reads, live = [], 0
-    for t in span:
+    for t in stmts:
         for st in walk_statements([t]):
             if isinstance(st, (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)) or not nested_blocks(st):
                 found = [n for n in walk_names(st) if n.id == a and isinstance(n.ctx, gast.Load)]
@@ -217,7 +254,7 @@ def _span_reads(block, k, chain, a, dead) -> tuple:
                 found = [n for h in _headers(st) for n in walk_names(h) if n.id == a and isinstance(n.ctx, gast.Load)]
             reads += found
             live += 0 if id(st) in dead else len(found)
-    return span, reads, live
+    return reads, live
 
 
 def _headers(st) -> list:
