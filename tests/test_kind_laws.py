@@ -160,6 +160,8 @@ def _value_kind(value):
 def _agrees(law, value):
     """The law's kind is the value's; a tuple of a known length and unknown elements: a tuple of ints that long
     (np.shape), of unknown length: any tuple of ints."""
+    if value is None:       # (a call made for its effect: print, rt.push; no law, as before None had a kind)
+        return law is None or law == kinds.kind_of_value(None)
     got = _value_kind(value)
     if kinds.is_array(got) and kinds.ndim(got) == 0:   # (a 0-d array, np.tensordot's of two matrices: a scalar)
         got = kinds.Kind.scalar(kinds.dtype(got))
