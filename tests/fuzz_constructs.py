@@ -392,7 +392,7 @@ def _extremes(tree, kinds=(ast.GeneratorExp, ast.ListComp)):
 
 def _named_comprehensions(tree) -> dict:
     """{name: its reads} of the names bound once to a list comprehension whose every read is a call taking it alone
-    (np.array, np.asarray, np.stack, len)."""
+    (np.array, np.asarray, np.stack, len, sum)."""
     parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     bound = [a.targets[0].id for a in _walk(tree, ast.Assign) if len(a.targets) == 1
              and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.ListComp)]
@@ -401,7 +401,8 @@ def _named_comprehensions(tree) -> dict:
         uses = [n for n in _walk(tree, ast.Name) if n.id == name]
         reads = [parents.get(id(n)) for n in uses if isinstance(n.ctx, ast.Load)]
         if len(uses) - len(reads) == 1 and reads and all(
-                isinstance(c, ast.Call) and len(c.args) == 1 and _call_name(c) in ("np.array", "np.asarray", "np.stack", "len")
+                isinstance(c, ast.Call) and len(c.args) == 1
+                and _call_name(c) in ("np.array", "np.asarray", "np.stack", "len", "sum")
                 for c in reads):
             out[name] = reads
     return out
@@ -889,7 +890,9 @@ DETECTORS = {
         len(reads) > 1 for reads in _named_comprehensions(t).values()),
     "arrays of a list comprehension :: np.stack(vals, axis=1) too": lambda t: _named_read(
         t, lambda c: _call_name(c) == "np.stack" and any(k.arg == "axis" for k in c.keywords)),
-    "arrays of a list comprehension :: or takes its len": lambda t: _named_read(t, lambda c: _call_name(c) == "len"),
+    "arrays of a list comprehension :: takes its len or sums it": lambda t: _named_read(
+        t, lambda c: _call_name(c) == "len") and _named_read(t, lambda c: _call_name(c) == "sum"),
+    "arrays of a list comprehension :: sum(vals)": lambda t: _named_read(t, lambda c: _call_name(c) == "sum"),
     "or tuples/lists of them :: loops over them and over slices of them by constants": _loop_over_slice,
     # (README's example `for W, b in params[:-1]`, split at its comma)
     "or tuples/lists of them :: for w": lambda t: _loop_over_slice(t, pairs=True),

@@ -484,7 +484,7 @@ FORMS = {
     "traj[i] = (p, v)": _has("write:literal"), "traj[i] = state": _has("write:tuple name"),
     "p[hit, 1] *= -0.9": _has("augwrite:mask beside an index", "index:mask beside an index"),
     "x.astype(t)": _has(".astype"), "np.array(x, dtype=t)": _has("np.array:dtype"),
-    "int": _text(r"astype\(int\)"), "np.int64": _text(r"astype\(np\.int64\)"), '"int32"': _text(r"astype\(.int32.\)"),
+    "int": _text(r"astype\(int\)|dtype=int\b"), "np.int64": _text(r"astype\(np\.int64\)"), '"int32"': _text(r"astype\(.int32.\)"),
     "bool": _text(r"astype\(bool\)"), "x.astype(y.dtype)": _text(r"astype\([^()]*\.dtype\)"),
     "int(s)": _has("int/1"), "round(s)": _has("round/1"), "float(s)": _has("float/1"), "x.item()": _has(".item"),
     "x ** y": _has("op:Pow by a value"), "xlogy(x, y)": _has("scipy.special.xlogy"),

@@ -28,7 +28,7 @@ sum(terms, start), arrays of list comprehensions whose items are lists or list c
 mask beside another index (`buf[0, v > t] *= -0.9`, `buf[buf[:, i] > t, i] += 0.25`), and a factory's function
 relying on its default or called by keyword (`fn(u)`, `fn(u, h=0.5)`): features 'reversed', 'sumstart',
 'listitems', 'listinit', 'tuplewrite', 'maskbeside', 'factorykw'.  `max(...)` / `min(...)` of a comprehension
-('extremes'), `vals = [f(v) for v in x]` read only through np.array / np.asarray / np.stack / len ('namedcomp'),
+('extremes'), `vals = [f(v) for v in x]` read only through np.array / np.asarray / np.stack / len / sum ('namedcomp'),
 slices of the tuple argument and of a helper's tuple of pairs by constants (`for v in xa[1:]`, `rest = xa[:-1]`,
 `for w, v in pairs[:-1]`: 'argslices'), and integer index arrays that broadcast together, read and written
 (`M[np.arange(2)[:, None], np.array([[0, 2], [1, 1]])]`: 'bcastidx').
@@ -1286,7 +1286,7 @@ class Gen:
 
     def named_comprehension(self, env) -> list:
         """README: a list comprehension bound to a name first, `vals = [f(v) for v in x]`, every read of which
-        converts it (np.array, np.asarray, np.stack, also along axis 1) or takes its len."""
+        converts it (np.array, np.asarray, np.stack, also along axis 1), takes its len or sums it."""
         vals, t = self.fresh("vals"), self.fresh("t")
         inner = self.child(env)
         i, e, e2 = self.fresh("i"), self.fresh("e"), self.fresh("e")
@@ -1298,7 +1298,8 @@ class Gen:
             use = (self.pick([f"np.stack({vals})", f"np.stack({vals}, axis=1).T", f"np.array({vals})"]) if kind == "m"
                    else self.pick([f"np.sum(np.stack({vals}, axis=1), axis=1) / len({vals})",
                                    f"np.asarray({vals})[{k - 1}] * {self.const()}",
-                                   f"np.sum(np.array({vals}), axis=0) * len({vals})"]))
+                                   f"np.sum(np.array({vals}), axis=0) * len({vals})",
+                                   f"sum({vals}) * {self.const()}"]))       # README: or sums it, sum(vals)
         else:                   # scalar items: over range, an array or zip, sometimes filtered
             form = self.pick(["range", "array", "zip"])
             if form == "range":
@@ -1316,7 +1317,8 @@ class Gen:
             lines = [f"{vals} = [{self.expr('s', inner, 2)} {clause}]"]
             kind = "s" if filtered or self.coin(3) else "v"
             use = (self.pick([f"np.sum(np.array({vals}) ** 2) / (1.0 + len({vals}))",
-                              f"np.sum(np.asarray({vals}) * 0.5) + len({vals})"]) if kind == "s"
+                              f"np.sum(np.asarray({vals}) * 0.5) + len({vals})",
+                              f"sum({vals}) * 0.5 + len({vals})"]) if kind == "s"
                    else self.pick([f"np.array({vals})", f"np.asarray({vals}) * {self.const()}"]))
         lines.append(f"{t} = {use}")
         if self.coin(3):        # read again: each read converts it anew

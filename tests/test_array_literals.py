@@ -466,8 +466,21 @@ def test_a_named_comprehension_in_a_block_desugar_moves(jit):
 
 
 def named_comprehension_summed(x):
+    """sum(terms) of a named comprehension was declined ("a comprehension is differentiated only ..."): Python's
+    sum of its items, scalars or rows."""
+    terms = [np.sin(u) for u in x if u > -0.5]
+    rows = [x * x[i] for i in range(2)]
+    return sum(terms) + np.sum(sum(rows) ** 2) * len(rows)
+
+
+def named_comprehension_indexed(x):
     terms = [np.sin(u) for u in x]
-    return sum(terms)
+    return terms[0] * 2.0
+
+
+@JIT
+def test_a_named_comprehension_summed(jit):
+    _check(named_comprehension_summed, jit)
 
 
 @JIT
@@ -477,7 +490,7 @@ def test_a_list_comprehension_bound_to_a_name_then_converted(jit):
 
 def test_a_list_comprehension_bound_to_a_name_used_otherwise_is_still_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_array_literals.py:\d+: a comprehension is differentiated only"):
-        srcdiff.grad(named_comprehension_summed)(X.copy())
+        srcdiff.grad(named_comprehension_indexed)(X.copy())
 
 
 def extremes_of_comprehensions(x):

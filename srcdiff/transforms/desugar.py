@@ -152,11 +152,11 @@ class _Desugar:
 
     def _named_array(self, s, parents):
         """`vals = [f(v) for v in x]` whose every read is converted (`np.array(vals)`, np.asarray, np.stack, also
-        with axis=) or counted (`len(vals)`): `vals = np.array([f(v) for v in x])`, the array of a list
+        with axis=), counted (`len(vals)`) or summed (`sum(vals)`: np.sum(vals, axis=0)): `vals = np.array([f(v) for v in x])`, the array of a list
         comprehension (_fill), which those reads take as they took the list. Else the comprehension stays, and is
         declined (anf) as any other that is not summed or made an array."""
         name = s.targets[0].id
-        module, conversions = None, []
+        module, conversions, sums = None, [], []
         for n in walk(self.unit.node):
             if not (isinstance(n, gast.Name) and n.id == name):
                 continue
@@ -169,6 +169,9 @@ class _Desugar:
                 return
             if is_builtin(self.unit, call.func, "len") and not call.keywords:
                 continue
+            if is_builtin(self.unit, call.func, "sum") and not call.keywords:
+                sums.append(call)       # (Python's sum of the items: np.sum of their array along its first axis)
+                continue
             f = call.func
             if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ITEMS
                     and f.value.id not in unit_locals(self.unit) and self.unit.namespace.get(f.value.id) is np
@@ -176,8 +179,14 @@ class _Desugar:
                 return
             module = f.value.id
             conversions.append(call)
+        if module is None and sums:
+            module = next((k for k, v in self.unit.namespace.items() if v is np and k not in unit_locals(self.unit)),
+                          None)
         if module is None:
             return
+        for call in sums:
+            call.func = copy_loc(gast.Attribute(value=load(module), attr="sum", ctx=gast.Load()), call.func)
+            call.keywords = [gast.keyword(arg="axis", value=const(0))]
         s.value = copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="array", ctx=gast.Load()),
                                      args=[s.value], keywords=[]), s.value)
         for call in conversions:     # each a copy of the array, as each made an array of its own of the list
