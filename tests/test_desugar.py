@@ -375,3 +375,42 @@ def test_sum_with_a_start_is_the_start_plus_the_sum():
     check_grad(sums_with_a_start, [np.array([0.3, -0.8, 1.1]), 0.7], wrt=(0, 1))
     _, dot = srcdiff.jvp(sums_with_a_start, wrt=1)(np.array([0.3, -0.8, 1.1]), 0.7, 1.0)
     assert dot == pytest.approx(srcdiff.grad(sums_with_a_start, wrt=1)(np.array([0.3, -0.8, 1.1]), 0.7))
+
+
+def shouted_sines(p):
+    print("shouted_sines ran")
+    return np.sin(p)
+
+
+def chained_with_a_call(x):
+    s = 0.0
+    for i in range(3):
+        if 0.0 < np.sum(shouted_sines(x * (i + 1.0))) < 1.5:
+            s = s + np.sum(x * x) * (i + 1.0)
+        else:
+            s = s + np.sum(np.cos(x))
+    return s
+
+
+def test_chained_comparison_binds_a_middle_call_once():
+    unit = through(chained_with_a_call, "desugar")
+    text = body_source(unit.node)
+    assert text.count("shouted_sines(") == 1
+    assert "if 0.0 < middle and middle < 1.5:" in text
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_chained_comparison_evaluates_its_middle_call_once(jit, capfd):
+    """Fuzz 921078: `lo < f(x) < hi` was `lo < f(x) and f(x) < hi`: the helper ran (and printed) twice where the
+    first comparison held, and a second differentiation met the copy whose value went unread."""
+    x = np.array([0.3, -0.2, 0.5])
+    capfd.readouterr()
+    value, _ = srcdiff.value_and_grad(chained_with_a_call, jit=jit)(x)
+    assert capfd.readouterr().out.count("shouted_sines ran") == 3
+    assert value == pytest.approx(chained_with_a_call(x))
+    capfd.readouterr()
+    check_grad(chained_with_a_call, [x], jit=jit)
+    hv = srcdiff.hvp(chained_with_a_call, jit=jit)(x, np.ones(3))
+    g = srcdiff.grad(chained_with_a_call)
+    fd = (g(x + 1e-6) - g(x - 1e-6)) / 2e-6
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)

@@ -214,3 +214,34 @@ def test_a_recursive_function_called_with_a_constant_compiles_once():
     signatures = [sig for mod in list(backends._LOADED.values()) for name, d in vars(mod).items()
                   if name.startswith("halving_sum") for sig in getattr(d, "signatures", ())]
     assert signatures and not any(isinstance(a, types.Literal) for sig in signatures for a in sig)
+
+
+def noisy_helper(p):
+    print("noisy_helper ran")
+    q = np.sin(p)
+    return q * q
+
+
+def calls_noisy_helper_unread(x):
+    t = noisy_helper(x)
+    return np.sum(x * x * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_an_unread_call_kept_in_a_gradient_differentiates_again(jit, monkeypatch, tmp_path_factory, capfd):
+    """Fuzz 921078 (hvp oracle): a helper too large to inline stays a call; the gradient keeps the call, whose
+    value nothing reads, for its effect (a print) as a statement. Differentiating that gradient again declined
+    it ('a call of your function ... whose value is not used'): it is an assignment again, the call kept."""
+    # code made with the small limit stays in a cache of its own (one for both cases: a generated module is
+    # known as one by its place in the cache directory)
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "small_inline_limit"))
+    monkeypatch.setattr(inline, "MAX_STATEMENTS", 1)
+    x = np.array([0.3, -0.2, 0.5])
+    g = srcdiff.grad(calls_noisy_helper_unread)
+    np.testing.assert_allclose(g(x), numerical_grad(calls_noisy_helper_unread, [x], 0), rtol=1e-6)
+    assert "    noisy_helper(x)\n" in srcdiff.source(g)
+    hv = srcdiff.hvp(calls_noisy_helper_unread, jit=jit)(x, np.ones(3))
+    np.testing.assert_allclose(hv, (g(x + 1e-6) - g(x - 1e-6)) / 2e-6, rtol=1e-5, atol=1e-7)
+    capfd.readouterr()
+    srcdiff.hvp(calls_noisy_helper_unread, jit=jit)(x, np.ones(3))
+    assert capfd.readouterr().out.count("noisy_helper ran") == 1

@@ -81,6 +81,7 @@ class _Desugar:
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
         if isinstance(s, (gast.For, gast.While)) and s.orelse:     # (before its header's := and sums are moved)
             return self.block(self._else_as_flag(s))
+        walrus.bind_chained_operands(s, self.namer)
         if walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
         self._extremes_of_comprehensions(s)

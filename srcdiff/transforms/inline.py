@@ -30,7 +30,14 @@ def inline_calls(unit, callee_anf, stack=()):
         if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name)
                 and s.value.func.id in unit.callees):   # a call for its effect (`bump(buf, i, v)`): its value,
             name = s.value.func.id                        # None for a procedure, goes to a name nothing reads
-            spliced = try_inline(gast.copy_location(assign(namer.fresh(f"{name}_value"), s.value, s.lineno), s))
+            named = gast.copy_location(assign(namer.fresh(f"{name}_value"), s.value, s.lineno), s)
+            spliced = try_inline(named)
+            if spliced is None and is_generated_file(unit.filename):
+                # generated code differentiated again: its dead code left the call of a function that stays a
+                # call, unread and with effects, as a statement; in the code it came from it was an assignment
+                used_callees.add(name)
+                _decline_dicts_to_a_call(unit, named, tuples)
+                return named
             if spliced is None:     # (it would stay a call, of a name the gradient lacks)
                 fail(s, unit, f"a call of your function `{name}` whose value is not used, which srcdiff cannot "
                               "inline (a recursive function, a call with keywords)", f"assign its value "

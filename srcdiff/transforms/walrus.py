@@ -77,6 +77,34 @@ class _Hoister(gast.NodeTransformer):
         return copy_loc(load(e.target.id), e)
 
 
+def bind_chained_operands(s, namer) -> None:
+    """Python evaluates the middle operand of `lo < f(x) < hi` once; the desugaring's `lo < m and m < hi` reads
+    it twice. In a header of `s` that runs every time (not after and/or, in a branch of a conditional expression,
+    a lambda or a comprehension), the first middle operand of a chained comparison that holds a call becomes
+    `(m := f(x))` (its left operand too when that holds a call, so the two still run in order), which `hoist`
+    moves before the statement. (A later middle operand runs only when the comparisons before it hold: it stays
+    an expression, evaluated by each comparison that reads it.)"""
+    if type(s) not in _HEADERS:
+        return
+    for e in _headers(s):
+        for n, conditional in list(_walk_context(e, False)):
+            if isinstance(n, gast.Compare) and len(n.ops) > 1 and not conditional and _calls(n.comparators[0]):
+                if _calls(n.left):
+                    n.left = _named(namer.fresh("lower"), n.left)
+                n.comparators[0] = _named(namer.fresh("middle"), n.comparators[0])
+
+
+def _calls(e) -> bool:
+    return any(isinstance(n, gast.Call) for n in walk(e))
+
+
+def _named(name, e):
+    target = gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+    named = copy_loc(gast.NamedExpr(target=target, value=e), e)
+    named.col_offset = getattr(e, "col_offset", 0)
+    return named
+
+
 def _check(unit, s, e):
     """Decline the assignment expressions of header `e` that hoisting would change (module docstring)."""
     for n, conditional in _walk_context(e, False):
