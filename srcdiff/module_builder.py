@@ -49,6 +49,16 @@ class Module:
     def __repr__(self):     # (short: see parse.Unit.__repr__)
         return f"<Module {self.mode} of {self.entry or '?'}: {len(self.functions)} functions>"
 
+    def ssa_kinds(self, unit, arg_kinds: tuple):
+        """(the front-end `unit` in SSA, the kinds of its names for arguments of `arg_kinds`): a name bound again
+        has a kind per binding; its calls of user functions stay calls, of the kinds they return (return_kind)."""
+        ssa_unit = compiler.middle_end(unit)
+
+        def callee_kind(local, call_kinds):
+            target = ssa_unit.callees.get(local)
+            return None if target is None else return_kind(self, target, call_kinds)
+        return ssa_unit, kinds.infer(ssa_unit.node, dict(zip(ssa_unit.params, arg_kinds)), callee_kind)
+
     @property
     def function_names(self) -> list:
         return [fn.name for fn in self.functions]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from gradcheck import check_grad
 
 
 def inverse_of_stack(a):
@@ -21,6 +22,20 @@ def squeezed(x):
 
 def stacked_matmul(a, b):
     return np.sum(a @ b)
+
+
+def _scale_of(c):
+    return np.tanh(c) * np.ones((2, 2))
+
+
+def stacked_then_rebound(a, M):
+    """`w` read by a product of a stack, then bound again to a user function's result, whose kind the check
+    did not know: `w` had no kind at either read and the product reached Numba (raw 'No implementation of
+    function dot', fuzz seed 231)."""
+    w = M * a
+    s = (np.stack((M, w)) @ M)[1]
+    w = _scale_of(a[0])
+    return np.sum(s * s) + np.sum(w)
 
 
 def _declined(f, args, jit, *words):
@@ -50,3 +65,13 @@ def test_numba_only_limits_are_declined_under_jit_only():
     a, b = np.ones((2, 2, 2)), np.ones((2, 2, 2))
     _declined(stacked_matmul, [a, b], True, "a matrix product with an operand of rank 3")
     np.testing.assert_allclose(srcdiff.grad(stacked_matmul)(a, b), np.full((2, 2, 2), 2.0))
+
+
+def test_a_stacked_product_of_a_name_bound_again_is_declined_under_jit():
+    a, M = np.array([0.3, -0.5]), np.array([[0.5, -0.3], [0.1, 0.9]])
+    check_grad(stacked_then_rebound, [a, M])
+    text = _declined(stacked_then_rebound, [a, M], True, "a matrix product with an operand of rank 3", "jit=False")
+    import inspect
+    lines, first = inspect.getsourcelines(stacked_then_rebound)
+    line = first + next(i for i, t in enumerate(lines) if "@ M" in t)
+    assert f"{__file__}:{line}:" in text, text
