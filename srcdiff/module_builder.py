@@ -50,13 +50,13 @@ class Module:
         return f"<Module {self.mode} of {self.entry or '?'}: {len(self.functions)} functions>"
 
     def ssa_kinds(self, unit, arg_kinds: tuple):
-        """(the front-end `unit` in SSA, the kinds of its names for arguments of `arg_kinds`): a name bound again
-        has a kind per binding; its calls of user functions stay calls, of the kinds they return (return_kind)."""
-        ssa_unit = compiler.middle_end(unit)
+        """(the front-end `unit` in SSA, the kinds of its names for arguments of `arg_kinds`), as its derivative
+        sees them (_derivative): a name bound again has a kind per binding; user calls are inlined, those that
+        stay of the kinds they return (return_kind)."""
+        ssa_unit, local_to_obj = _ssa_for(self, unit, typed=True)
 
         def callee_kind(local, call_kinds):
-            target = ssa_unit.callees.get(local)
-            return None if target is None else return_kind(self, target, call_kinds)
+            return return_kind(self, local_to_obj[local], call_kinds) if local in local_to_obj else None
         return ssa_unit, kinds.infer(ssa_unit.node, dict(zip(ssa_unit.params, arg_kinds)), callee_kind)
 
     @property
