@@ -24,6 +24,10 @@ def stacked_matmul(a, b):
     return np.sum(a @ b)
 
 
+def dot_of_a_stack(a, M):
+    return np.sum(np.dot(np.stack((M, M * a)), M))
+
+
 def _scale_of(c):
     return np.tanh(c) * np.ones((2, 2))
 
@@ -104,3 +108,10 @@ def test_a_product_of_a_name_bound_again_to_a_helper_taking_a_dict_compiles():
     plain = lambda a, M: product_of_a_name_bound_again({"x": 0.4, "a": a}, M)   # noqa: E731
     np.testing.assert_allclose(got[0]["a"], numerical_grad(plain, [p["a"], M], 0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], numerical_grad(plain, [p["a"], M], 1), rtol=1e-5, atol=1e-6)
+
+
+def test_np_dot_of_a_stack_is_declined_under_jit():
+    """(Numba's np.dot takes 1-d and 2-d operands: it reached Numba, 'No implementation of function dot')"""
+    a, M = np.array([0.3, -0.5]), np.array([[0.5, -0.3], [0.1, 0.9]])
+    check_grad(dot_of_a_stack, [a, M])
+    _declined(dot_of_a_stack, [a, M], True, "a matrix product with an operand of rank 3", "np.dot take 1-d and 2-d")

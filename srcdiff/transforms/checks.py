@@ -133,7 +133,7 @@ def check_numba(module, arg_kinds: tuple = ()):
     without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
     and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
-    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
+    (Numba's @, np.matmul and np.dot take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
         terms, squeezes = [], []   # (in one walk; the kinds are inferred only where needed)
         for n in walk(unit.node):
@@ -168,13 +168,13 @@ def check_numba(module, arg_kinds: tuple = ()):
 
 
 def _matrix_products(fn) -> list:
-    """[(node, its operands, the statement that holds it)] of the matrix products (a @ b, np.matmul(a, b)) in
-    `fn` (the statement: where the line is, on a node ANF made)."""
+    """[(node, its operands, the statement that holds it)] of the matrix products (a @ b, np.matmul(a, b),
+    np.dot(a, b)) in `fn` (the statement: where the line is, on a node ANF made)."""
     held = {}
     for st in walk_statements(fn.body):   # (outer statements first: the innermost one is kept)
         for n in walk(st):
             if (isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult)
-                    or isinstance(n, gast.Call) and dotted_name(n.func) == "np.matmul"):
+                    or isinstance(n, gast.Call) and dotted_name(n.func) in ("np.matmul", "np.dot", "rt.dot")):
                 held[id(n)] = (n, (n.left, n.right) if isinstance(n, gast.BinOp) else tuple(n.args), st)
     return list(held.values())
 
@@ -196,5 +196,6 @@ def _check_stacked_products(module, unit: Unit, products: list, kind_map: dict, 
         found = stacked(_matrix_products(ssa_unit.node), ssa_kinds)
     if found is not None:
         fail(found[0], unit, f"a matrix product with an operand of rank {found[1]} (a stack of matrices) does not "
-                             "compile under Numba (jit=True): Numba's @ and np.matmul take 1-d and 2-d operands",
+                             "compile under Numba (jit=True): Numba's @, np.matmul and np.dot take 1-d and 2-d "
+                             "operands",
              "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
