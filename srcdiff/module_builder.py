@@ -49,6 +49,16 @@ class Module:
     def __repr__(self):     # (short: see parse.Unit.__repr__)
         return f"<Module {self.mode} of {self.entry or '?'}: {len(self.functions)} functions>"
 
+    def ssa_kinds(self, unit, arg_kinds: tuple):
+        """(the front-end `unit` in SSA, the kinds of its names for arguments of `arg_kinds`), as its derivative
+        sees them (_derivative): a name bound again has a kind per binding; user calls are inlined, those that
+        stay of the kinds they return (return_kind)."""
+        ssa_unit, local_to_obj = _ssa_for(self, unit, typed=True)
+
+        def callee_kind(local, call_kinds):
+            return return_kind(self, local_to_obj[local], call_kinds) if local in local_to_obj else None
+        return ssa_unit, kinds.infer(ssa_unit.node, dict(zip(ssa_unit.params, arg_kinds)), callee_kind)
+
     @property
     def function_names(self) -> list:
         return [fn.name for fn in self.functions]

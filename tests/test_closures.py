@@ -273,3 +273,35 @@ def _nested_calls_of_a_rebound_name(x, flag):
 @pytest.mark.parametrize("x, flag", [(0.6, True), (0.6, False), (-0.6, True)])
 def test_nested_calls_of_a_name_bound_to_functions_in_a_loop(x, flag):
     check_grad(_nested_calls_of_a_rebound_name, [x, flag], wrt=(0,))
+
+
+def _bound_in_a_while_else(x, M):
+    """`lam` called in a while loop's body and bound again in a loop over pairs in its else block, which runs
+    once, after the loop: the call in the body selected the else block's binding too (the loop's span took in its
+    else block), whose free `v` is not bound there: "name 'v' is not defined" from hvp differentiating the
+    gradient (fuzz seed 53)."""
+    lam = lambda u: np.log(1.0 + M[1, 0] * M[1, 0]) + u
+    k = 0
+    while k < 2:
+        if lam(x[0]) > -0.7:
+            x = 0.5 * x + np.tanh(x)
+        k += 1
+    else:
+        for w, v in ((M, x * 2.0), (M * 2.0, np.maximum(M[0], x[1]))):
+            lam = lambda u: np.sum((v + M)[(v + M) > 0.3]) + u
+    return np.sin(lam(-1.2) + np.sum(x * x))
+
+
+def test_a_call_in_a_while_body_does_not_select_a_binding_of_its_else_block():
+    body = body_source(through(_bound_in_a_while_else, "closures").node)
+    assert body.count("lam_which == 0") == 1     # (the call after the loop only)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hvp_of_a_lambda_bound_in_a_while_else_block(jit):
+    x, M = np.array([0.3, 0.7, 0.2, 0.9]), np.arange(8.0).reshape(2, 4) / 7.0
+    check_grad(_bound_in_a_while_else, [x, M], wrt=(0,), jit=jit)
+    v, eps = np.array([1.0, -0.5, 0.25, 2.0]), 1e-6
+    grad = srcdiff.grad(_bound_in_a_while_else, jit=jit)
+    got = srcdiff.hvp(_bound_in_a_while_else, jit=jit)(x, M, v)
+    np.testing.assert_allclose(got, (grad(x + eps * v, M) - grad(x - eps * v, M)) / (2 * eps), rtol=1e-5, atol=1e-6)

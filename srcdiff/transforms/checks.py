@@ -133,25 +133,19 @@ def check_numba(module, arg_kinds: tuple = ()):
     without axis= (its result's rank depends on the shape at run time; Numba types ranks statically),
     and sum(...) over a comprehension of arrays (its accumulator starts as the float 0.0). `arg_kinds`:
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
-    (Numba's @ and np.matmul take 1-d and 2-d operands) is declined too."""
+    (Numba's @, np.matmul and np.dot take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms, products, squeezes = [], [], []   # (in one walk; the kinds are inferred only where needed)
+        terms, squeezes = [], []   # (in one walk; the kinds are inferred only where needed)
         for n in walk(unit.node):
             if anno.get(n, anno.SUM_TERM):
                 terms.append(n)
-            if isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult):
-                products.append((n, (n.left, n.right)))
-            elif isinstance(n, gast.Call) and dotted_name(n.func) in ("np.matmul", "rt.squeeze"):
-                (products if dotted_name(n.func) == "np.matmul" else squeezes).append((n, n.args))
+            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
+                squeezes.append(n)
+        products = _matrix_products(unit.node)
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) \
             if arg_kinds and k == 0 and (terms or products) else {}
-        for n, operands in products:
-            ranks = [kinds.ndim(kinds.expr_kind(a, kind_map)) for a in operands]
-            if any(r is not None and r > 2 for r in ranks):
-                fail(n, unit, f"a matrix product with an operand of rank {max(r for r in ranks if r is not None)} "
-                              "(a stack of matrices) does not compile under Numba (jit=True): Numba's @ and "
-                              "np.matmul take 1-d and 2-d operands",
-                     "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")
+        if kind_map:
+            _check_stacked_products(module, unit, products, kind_map, arg_kinds)
         for n in terms:
             start = anno.get(n, anno.SUM_START)
             if start is not None and not isinstance(start.value, gast.Constant):
@@ -164,10 +158,44 @@ def check_numba(module, arg_kinds: tuple = ()):
                               "the loop): Numba types the 0.0 start as a float",
                      "use jit=False, or accumulate in a loop from an array start, e.g. "
                      "total = np.zeros_like(x[0]); for i in range(n): total += ...")
-        for n, _ in squeezes:
+        for n in squeezes:
             axis = n.args[1] if len(n.args) > 1 else None
             if axis is None or (isinstance(axis, gast.Constant) and axis.value is None):
                 fail(n, unit, "np.squeeze without axis= does not compile under Numba (jit=True): the "
                               "rank of its result depends on the array's shape at run time",
                      "name the size-1 axes to drop, e.g. np.squeeze(x, axis=1) or x.squeeze(axis=(0, 2)), "
                      "or use jit=False")
+
+
+def _matrix_products(fn) -> list:
+    """[(node, its operands, the statement that holds it)] of the matrix products (a @ b, np.matmul(a, b),
+    np.dot(a, b)) in `fn` (the statement: where the line is, on a node ANF made)."""
+    held = {}
+    for st in walk_statements(fn.body):   # (outer statements first: the innermost one is kept)
+        for n in walk(st):
+            if (isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult)
+                    or isinstance(n, gast.Call) and dotted_name(n.func) in ("np.matmul", "np.dot", "rt.dot")):
+                held[id(n)] = (n, (n.left, n.right) if isinstance(n, gast.BinOp) else tuple(n.args), st)
+    return list(held.values())
+
+
+def _check_stacked_products(module, unit: Unit, products: list, kind_map: dict, arg_kinds: tuple):
+    """check_numba's decline of a matrix product of a stack of matrices. The front-end unit is not in SSA: a
+    name bound again to a value of unknown kind (a user function's result) has no kind at any of its reads, so
+    where an operand's rank is unknown the unit in SSA (module.ssa_kinds) is read too (fuzz seed 231: the
+    product reached Numba, a raw 'No implementation of function dot')."""
+    def stacked(products, kind_map):
+        for n, operands, st in products:
+            ranks = [kinds.ndim(kinds.expr_kind(a, kind_map)) for a in operands]
+            if any(r is not None and r > 2 for r in ranks):
+                return (n if getattr(n, "lineno", None) else st), max(r for r in ranks if r is not None)
+        return None
+    found = stacked(products, kind_map)
+    if found is None and any(kinds.ndim(kinds.expr_kind(a, kind_map)) is None for _, ops, _ in products for a in ops):
+        ssa_unit, ssa_kinds = module.ssa_kinds(unit, arg_kinds)
+        found = stacked(_matrix_products(ssa_unit.node), ssa_kinds)
+    if found is not None:
+        fail(found[0], unit, f"a matrix product with an operand of rank {found[1]} (a stack of matrices) does not "
+                             "compile under Numba (jit=True): Numba's @, np.matmul and np.dot take 1-d and 2-d "
+                             "operands",
+             "use jit=False, or loop over the stack: for k in range(a.shape[0]): ... a[k] @ b[k] ...")

@@ -139,13 +139,14 @@ def _select_at_calls(unit: Unit, name: str, mine: list, namer):
         d[3].insert(at + 1, copy_loc(gast.Assign(targets=[store(which)], value=gast.Constant(value=k, kind=None),
                                                  type_comment=None), d[2]))
     bound = {id(d[1]) for d in mine}    # (and the calls made below)
-    spans = [(lp.lineno, max(getattr(n, "lineno", 0) or 0 for n in walk(lp)))
-             for lp in walk(unit.node) if isinstance(lp, (gast.For, gast.While))]
+    spans = [(lp.lineno, max(getattr(n, "lineno", 0) or 0 for st in lp.body for n in walk(st)))
+             for lp in walk(unit.node) if isinstance(lp, (gast.For, gast.While))]   # (the body: not the else)
 
     def reaches(d, call) -> bool:
-        """Whether binding `d` may be the one in force at `call`: before it, or in a loop around both (a later
-        iteration's). A call selects among those only (one before a binding in a loop, which reads the loop's
-        values, must not name it: fuzz 836034, a NameError in the branch that cannot run)."""
+        """Whether binding `d` may be the one in force at `call`: before it, or in a loop's body around both (a
+        later iteration's; a loop's else block runs once, after it). A call selects among those only (one before
+        a binding in a loop, which reads the loop's values, must not name it: fuzz 836034, a NameError in the
+        branch that cannot run; a call in a while loop's body and a binding in its else block, fuzz 53)."""
         at, line = (d[2].lineno, d[2].col_offset), (call.lineno, call.col_offset)
         return at < line or any(lo <= at[0] <= hi and lo <= line[0] <= hi for lo, hi in spans)
 
