@@ -697,16 +697,7 @@ class Gen:
                 deeper["loops"].append(j)
                 return f"{make}([[{self.expr('s', deeper, max(d - 1, 0))} for {j} in range({self.N})] for {i} in range(2)])"
             return f"{make}([{self.expr('v', inner, d)} * ({i} + 1.0) for {i} in range(2)])"
-        form = self.pick(["range", "array", "zip"])
-        if form == "range":
-            clause = f"for {i} in range({self.N})"
-            inner["loops"].append(i)
-        elif form == "array":
-            clause = f"for {e} in {self.expr('v', env, 0)}"
-            inner["vars"][e] = "s"
-        else:
-            clause = f"for {e}, {j} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
-            inner["vars"][e] = inner["vars"][j] = "s"
+        clause = self.scalar_clause(inner, i, e, j, lambda k: self.expr('v', env, 0))
         if self.has("listitems") and kind in ("s", "v") and self.coin(2):
             # README: np.array([[v, v * v] for v in x]): (k, 2) items, a column of it (or its sum)
             lst = f"{make}([[{self.expr('s', inner, max(d - 1, 0))}, {self.expr('s', inner, max(d - 1, 0))}] {clause}])"
@@ -1284,6 +1275,20 @@ class Gen:
         self.bind(env, t, kind)
         return lines
 
+    def scalar_clause(self, inner, i, e, e2, source) -> str:
+        """A comprehension's clause over scalar items, `for i in range(N)`, `for e in <array>` or `for e, e2 in
+        zip(<array>, <array>)` (`source(k)`: the k-th array), its names bound in `inner`."""
+        form = self.pick(["range", "array", "zip"])
+        if form == "range":
+            inner["loops"].append(i)
+            return f"for {i} in range({self.N})"
+        if form == "array":
+            inner["vars"][e] = "s"
+            return f"for {e} in {source(0)}"
+        clause = f"for {e}, {e2} in zip({source(0)}, {source(1)})"
+        inner["vars"][e] = inner["vars"][e2] = "s"
+        return clause
+
     def named_comprehension(self, env) -> list:
         """README: a list comprehension bound to a name first, `vals = [f(v) for v in x]`, every read of which
         converts it (np.array, np.asarray, np.stack, also along axis 1), takes its len or sums it."""
@@ -1301,16 +1306,8 @@ class Gen:
                                    f"np.sum(np.array({vals}), axis=0) * len({vals})",
                                    f"sum({vals}) * {self.const()}"]))       # README: or sums it, sum(vals)
         else:                   # scalar items: over range, an array or zip, sometimes filtered
-            form = self.pick(["range", "array", "zip"])
-            if form == "range":
-                clause = f"for {i} in range({self.N})"
-                inner["loops"].append(i)
-            elif form == "array":
-                clause = f"for {e} in {self.array_name(env, 'v')}"
-                inner["vars"][e] = "s"
-            else:
-                clause = f"for {e}, {e2} in zip({self.array_name(env, 'v')}, {self.expr('v', env, 1)})"
-                inner["vars"][e] = inner["vars"][e2] = "s"
+            clause = self.scalar_clause(inner, i, e, e2,
+                                        lambda k: self.array_name(env, 'v') if k == 0 else self.expr('v', env, 1))
             filtered = self.coin(2)
             if filtered:
                 clause += f" if {self.cond(inner, 0)}"
