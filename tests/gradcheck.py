@@ -56,3 +56,17 @@ def source_module(name: str, source: str):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def exported(g, tmp_path, name):
+    """Export `g` (srcdiff.export) and import the module in this process (its own module name): (module, source)."""
+    path = srcdiff.export(g, str(tmp_path / f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(tmp_path))
+    with open(path) as fh:
+        return mod, fh.read()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import srcdiff
+from gradcheck import exported
 
 WEIGHTS = np.array([1.0, 2.0])
 OFFSET_DEFAULT = np.array([0.5, -1.0, 2.0])
@@ -37,20 +38,6 @@ def test_export_runs_without_srcdiff(tmp_path, jit):
 def with_defaults(x, pair, scale=2.0, *, shift=(0.5, 1.0), offset=OFFSET_DEFAULT, rows=slice(0, 2)):
     w, (b, c) = pair
     return scale * np.sum(np.tanh(w * x + b) * c) + shift[0] * np.sum(offset * w) + np.sum(x[rows] ** 2)
-
-
-def exported(g, tmp_path, name):
-    """Export `g` and import the module in this process (its own module name)."""
-    import importlib.util
-    path = srcdiff.export(g, str(tmp_path / f"{name}.py"))
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(tmp_path))
-    return mod, open(path).read()
 
 
 def assert_same(got, ref):

@@ -4,7 +4,7 @@ import pytest
 
 import constructs as C
 import srcdiff
-from gradcheck import numerical_grad
+from gradcheck import exported, numerical_grad
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
@@ -477,21 +477,12 @@ def test_dict_argument_declines():
 
 
 def test_export_of_dict_arguments(tmp_path):
-    import importlib.util
-    import sys
     rng = np.random.default_rng(12)
     params, x, y = _dict_params(rng), rng.normal(size=(5, 3)), rng.normal(size=5)
     hp = {"lam": 0.3, "scale": 2.0}
     vg = srcdiff.value_and_grad(dict_loss)
     value, g = vg(params, x, y, hp)
-    path = srcdiff.export(vg, str(tmp_path / "dict_loss_vg.py"))
-    spec = importlib.util.spec_from_file_location("dict_loss_vg", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(tmp_path))
+    mod, _ = exported(vg, tmp_path, "dict_loss_vg")
     v2, g2 = mod.dict_loss_value_and_grad(params, x, y, hp)
     assert v2 == pytest.approx(value) and list(g2) == list(params)
     for k in params:
