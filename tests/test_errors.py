@@ -1140,6 +1140,43 @@ def test_write_into_a_module_level_array(make):
         make(writes_a_global_array)(*args)
 
 
+GLOBAL_LIST = [0.0, 1.0]
+GLOBAL_DICT = {"a": 1.0}
+
+
+def appends_to_a_global_list(x):
+    GLOBAL_LIST.append(2.0)
+    return np.sum(x)
+
+
+def writes_a_global_list_item(x):
+    GLOBAL_LIST[1] += 1.0
+    return np.sum(x) * GLOBAL_LIST[1]
+
+
+def writes_a_global_dict_item(x):
+    GLOBAL_DICT["a"] = 3.0
+    return np.sum(x) * GLOBAL_DICT["a"]
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("f, what", [(appends_to_a_global_list, r"a call of \.append\(\) that changes the module-level "
+                                      r"list GLOBAL_LIST(.|\n)*hint: write into a copy \(global_list = list\(GLOBAL_LIST\)\)"),
+                                     (writes_a_global_list_item, r"an in-place write into the module-level list GLOBAL_LIST"),
+                                     (writes_a_global_dict_item, r"an in-place write into the module-level dict "
+                                      r"GLOBAL_DICT(.|\n)*hint: write into a copy \(global_dict = GLOBAL_DICT\.copy\(\)\)")])
+def test_write_into_a_module_level_list_or_dict(make, jit, f, what):
+    """A module-level list or dict written inside the function: the append reached the Python backend as a
+    method of the read-only array the list is compiled in as ('numpy.ndarray' object has no attribute 'append', an
+    internal traceback), the item write failed at run time or in Numba's typing; the dict's said 'used as a
+    value'. Declined at the line as an array's write is, and the globals are left as they were."""
+    args = (np.ones(3),) if make is srcdiff.grad else (np.ones(3), np.ones(3))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_errors\.py:\d+: " + what):
+        make(f, jit=jit)(*args)
+    assert GLOBAL_LIST == [0.0, 1.0] and GLOBAL_DICT == {"a": 1.0}
+
+
 # ---- a recursive helper that returns a tuple: named as such (it said "the differentiated function returns a
 # tuple", of a function that returns a number) --------------------------------------------------------------
 def _pair_steps(a, b, n):

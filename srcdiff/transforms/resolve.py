@@ -263,6 +263,10 @@ class _Resolver(Transformer):
     def visit_Call(self, node):
         func = node.func
         if anno.get(node, anno.MADE):   # a runtime call desugar wrote (a sum's start)
+            if dotted_name(func) in ("rt.push", "rt.pop") and isinstance(node.args[0], gast.Name):
+                method = "append" if dotted_name(func) == "rt.push" else "pop"   # (the user's list's, lowered)
+                _decline_module_level_write(node, self.unit, node.args[0].id, f"a call of .{method}() that changes",
+                                            self.locals)
             node.args = [self.visit(a) for a in node.args]
             return node
         made = self._static_transform(func)
@@ -282,6 +286,9 @@ class _Resolver(Transformer):
                                  last="cotangent" if mode == "vjp" else "tangent")
             self._tangent_items(node, made)
             return node
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _MUTATORS:
+            _decline_module_level_write(node, self.unit, func.value.id, f"a call of .{func.attr}() that changes",
+                                       self.locals)
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
         else:
@@ -648,11 +655,8 @@ class _Resolver(Transformer):
             base = t
             while isinstance(base, (gast.Subscript, gast.Attribute)):
                 base = base.value
-            if base is not t and isinstance(base, gast.Name) and base.id not in self.locals and \
-                    isinstance(self.unit.namespace.get(base.id), np.ndarray):
-                fail(node, self.unit, f"an in-place write into the module-level array {base.id}: srcdiff compiles "
-                                      "the globals a function reads in as read-only values (README: Captured values)",
-                     f"write into a copy ({base.id.lower()} = {base.id}.copy()), or pass the array in as an argument")
+            if base is not t and isinstance(base, gast.Name):
+                _decline_module_level_write(node, self.unit, base.id, "an in-place write into", self.locals)
         return self.generic_visit(node)
 
     def visit_Lambda(self, node):
@@ -664,6 +668,26 @@ class _Resolver(Transformer):
             self.generic_visit(node)
             return node
         fail(node, self.unit, "nested def left after closure lifting")
+
+
+def _decline_module_level_write(node, unit, name: str, what: str, local: set) -> None:
+    """Decline a write into a module-level array, list or dict (an item written, or a method that changes it
+    called) where `name` is no local of the function: the globals a function reads are compiled in as read-only
+    values, so Python's change of the global would be lost (an array's write failed at run time, a list's
+    `.append` reached the generated code)."""
+    obj = unit.namespace.get(name) if name not in local else None
+    kinds = [(np.ndarray, "array"), (list, "list"), (dict, "dict")]
+    kind = next((k for t, k in kinds if isinstance(obj, t)), None)
+    if kind is not None:
+        copy = f"list({name})" if kind == "list" else f"{name}.copy()"
+        fail(node, unit, f"{what} the module-level {kind} {name}: srcdiff compiles the globals a function reads in "
+                         "as read-only values (README: Captured values)",
+             f"write into a copy ({name.lower()} = {copy}), or pass the {kind} in as an argument")
+
+
+# methods that change a list, a dict or an array in place (a module-level one's is declined)
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+                       "popitem", "setdefault", "fill", "put", "resize", "itemset", "partition"})
 
 
 def _is_type_value(obj) -> bool:
