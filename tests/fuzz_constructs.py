@@ -906,6 +906,10 @@ DETECTORS = {
         n.orelse for n in _walk(t, ast.For, ast.While)),
     "integers and booleans flow through without adjoints": _ints_bools,
     "print and assert stay in the forward sweep": lambda t: bool(_calls(t, "print")) and bool(_walk(t, ast.Assert)),
+    "print and assert stay in the forward sweep :: their f-strings too": lambda t: _inside(
+        t, (ast.Assert,), (ast.JoinedStr,)) or any(_inside(c, (ast.Call,), (ast.JoinedStr,)) for c in _calls(t, "print")),
+    'print and assert stay in the forward sweep :: print(f"step {i}: {loss:.3f}")': lambda t: any(
+        v.format_spec is not None for c in _calls(t, "print") for v in ast.walk(c) if isinstance(v, ast.FormattedValue)),
     # keyword calls, defaults, keyword-only parameters: of helpers, and of the entry f (which
     # fuzzgen.check_program then calls with and without its keywords, fuzzgen.entry_call)
     "your functions": lambda t: any(_has_kw_params(fn) for fn in _module_funcs(t).values()),
@@ -917,6 +921,8 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "print and assert stay in the forward sweep :: the text is python's",
+    "print and assert stay in the forward sweep :: under numba too",
     f"{TUPLES} :: unrolled",
     f"{TUPLES} :: the items may differ in shape",
     "early return :: a range loop with break needs a literal step",

@@ -872,8 +872,16 @@ class Gen:
         if o == "print":
             cands = [n for n, k in env["vars"].items() if k in KINDS] or ["x"]
             v = self.pick(cands)
-            return self.pick([[f"print('{v} =', {v})"], [f"assert np.all(np.isfinite({v}))"],
-                              [f"assert {v} is not None, 'lost {v}'"]])
+            out = self.pick([[f"print('{v} =', {v})"], [f"assert np.all(np.isfinite({v}))"],
+                             [f"assert {v} is not None, 'lost {v}'"]])
+            if self.has("fstrings") and self.coin(2):   # (README: their f-strings too; not on the device)
+                spec = self.pick([":.4f", ":8.3e", "!r", ""]) if env["vars"].get(v) == "s" else ""
+                shown = v if env["vars"].get(v) == "s" else f"np.sum({v})"
+                out = [out[0].replace(f"print('{v} =', {v})", f"print(f'{v} = {{{shown}{spec}}} ({{{{{v}}}}})')")
+                       .replace(f"'lost {v}'", f"f'lost {v}: {{{v}!r}}'")]
+                if out[0].startswith("assert np.all"):
+                    out[0] += f", f'{v} not finite: {{{v}}}'"
+            return out
         if o == "tuplewrite":
             return self.tuple_stmts(env)
         if o == "buffer":
@@ -1787,7 +1795,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # together (x[np.arange(n)[:, None], idx]), read and written
                 "extremes", "namedcomp", "argslices", "bcastidx",
                 # README: dict arguments keyed by strings (xa = {"x": x, "a": a}, needs 'tupleargs' for xa)
-                "dictargs")
+                "dictargs",
+                # README: print's and assert's f-strings (with 'printassert'; declined on the device)
+                "fstrings")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

@@ -414,3 +414,54 @@ def test_chained_comparison_evaluates_its_middle_call_once(jit, capfd):
     g = srcdiff.grad(chained_with_a_call)
     fd = (g(x + 1e-6) - g(x - 1e-6)) / 2e-6
     np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
+
+
+# ---- f-strings (print's and assert's text): rt.fstring of the fields' values, str.format's text in both backends
+def printing_steps(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sin(x[i % 2]) * i
+        if i % 2 == 0:
+            print(f"step {i}: total={total:.4f} {{braces}} {np.sum(x) * 2:8.2e} {i!r:>3}")
+    assert total < 1e6, f"diverged: {total}"
+    return total * x[0]
+
+
+def test_an_fstring_is_a_format_call_of_its_fields():
+    src = body_source(through(printing_steps, "desugar").node)
+    assert "rt.fstring('step {}: total={:.4f} {{braces}} {:8.2e} {!r:>3}', i, total, np.sum(x) * 2, i)" in src
+    assert "rt.fstring('diverged: {}', total)" in src
+
+
+def _expected_lines(x, n):
+    total, out = 0.0, []
+    for i in range(n):
+        total = total + np.sin(x[i % 2]) * i
+        if i % 2 == 0:
+            out.append(f"step {i}: total={total:.4f} {{braces}} {np.sum(x) * 2:8.2e} {i!r:>3}")
+    return out
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_fstrings_print_python_text_and_leave_the_derivatives(jit, capfd):
+    """f-strings were declined ('JoinedStr expressions are not supported'). Numba alone formats no float with a
+    spec (it printed '<object type:float64>' for a float field): the text must be Python's in both backends."""
+    x = np.array([0.3, 0.7])
+    capfd.readouterr()
+    check_grad(printing_steps, [x, 5], wrt=0, jit=jit)
+    v, t = srcdiff.jvp(printing_steps, jit=jit)(x, 5, np.array([1.0, -0.5]))
+    assert np.isclose(v, printing_steps(x, 5))
+    lines = [ln for ln in capfd.readouterr().out.splitlines() if ln.startswith("step")]
+    want = _expected_lines(x, 5)
+    assert lines and len(lines) % len(want) == 0 and lines == want * (len(lines) // len(want))
+
+
+def nested_spec(x, n):
+    print(f"{x[0]:.{n}f}")
+    return np.sum(x * x)
+
+
+def test_an_fstring_spec_with_a_field_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_desugar\.py:\d+: an f-string whose format spec holds a "
+                                                   r"field(.|\n)*hint: write the spec out"):
+        srcdiff.grad(nested_spec)(np.ones(2), 3)

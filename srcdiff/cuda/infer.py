@@ -181,6 +181,9 @@ class Inference:
             self.fail(e, "an array of a list built with appends or of a list comprehension (np.array(out)): its length "
                          "is counted at run time, and device code cannot allocate",
                       "fill a preallocated array instead (out = np.zeros(n); out[i] = v), n a size the host knows")
+        if name == "rt.fstring":
+            self.fail(e, "an f-string (device code prints with CUDA's printf, which takes numbers and constant text)",
+                      "print the values themselves: print(\"s =\", s)")
         raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
 
     def literal_elements(self, e):

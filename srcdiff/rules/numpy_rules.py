@@ -342,6 +342,7 @@ _NONDIFF = {
     "math.isinf": math.isinf, "math.isfinite": math.isfinite, "rt.slogdet_sign": None,
     "math.isqrt": math.isqrt, "math.trunc": math.trunc, "abs_int": None, "round": builtins.round,
     "np.isclose": np.isclose, "np.allclose": np.allclose,   # (a solver's convergence test)
+    "rt.fstring": None,     # (an f-string's text: transforms/desugar.py)
 }
 # their kind laws (transforms/kind_laws.py): eye and identity give matrices (of floats unless a dtype is given),
 # np.shape a tuple of ints as long as the rank, the index pairs two int vectors, searchsorted ints of v's rank,
@@ -353,7 +354,7 @@ _NONDIFF_KINDS = {
     "slice": "opaque", "print": "opaque", "math.floor": ("scalar", "i"), "math.ceil": ("scalar", "i"),
     "math.isnan": ("scalar", "b"), "math.isinf": ("scalar", "b"), "math.isfinite": ("scalar", "b"),
     "rt.slogdet_sign": "reduce", "math.isqrt": ("scalar", "i"), "math.trunc": ("scalar", "i"), "abs_int": "same",
-    "round": "round", "np.isclose": ("broadcast", 0, "b"), "np.allclose": ("scalar", "b"),
+    "round": "round", "np.isclose": ("broadcast", 0, "b"), "np.allclose": ("scalar", "b"), "rt.fstring": "opaque",
 }
 # no-derivative functions whose result is still a smooth function of a float argument: declined when that
 # argument is differentiated (name -> advice)
