@@ -85,3 +85,35 @@ def test_where_true_is_numpy_default(jit):
     check_grad(where_default, [0.4, np.array([0.5, -1.0, 2.0])], wrt=(0, 1), jit=jit)
     with pytest.raises(srcdiff.SrcdiffError, match="where= is not supported"):
         srcdiff.grad(where_mask, wrt=(0, 1), jit=jit)(0.4, np.array([0.5, -1.0, 2.0]))
+
+
+def _activation(z, kind="tanh", slope=0.1):
+    if kind == "tanh":
+        return np.tanh(z)
+    return np.where(z > 0, z, slope * z)
+
+
+def _dense(x, W, kind="tanh", slope=0.1):
+    return _activation(W @ x, kind=kind, slope=slope)
+
+
+def _nest(x, depth, op="mul"):     # recursive: stays a call, its string argument a constant at each call
+    if depth == 0:
+        return x
+    if op == "mul":
+        return _nest(x * 0.9 + 0.1, depth - 1, op) * 1.1
+    return _nest(np.sin(x), depth - 1, op) + x
+
+
+def string_defaults(W, x):
+    h = _dense(x, W, kind="leaky", slope=0.2)
+    return np.sum(_dense(h, W) ** 2) + np.sum(_nest(x, 2)) + np.sum(_nest(h, 2, op="sin"))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_helper_relying_on_a_string_default(jit):
+    """README: your functions may rely on defaults. A helper's string default (an activation's name,
+    `kind="tanh"`) was declined ("the default of its parameter 'kind' is a str, not a number or an array")
+    where the call left it out, though the same string passed explicitly worked."""
+    W = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]])
+    check_grad(string_defaults, [W, np.array([0.3, -0.8, 0.5])], wrt=(0, 1), jit=jit)

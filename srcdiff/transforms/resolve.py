@@ -466,7 +466,7 @@ class _Resolver(Transformer):
         for p in sig.parameters.values():
             if p.name in bound.arguments:
                 args.append(bound.arguments[p.name])
-            elif _is_constant(p.default):
+            elif _is_constant(p.default) or isinstance(p.default, str):
                 args.append(self._bind_constant(copy_loc(load(p.name), node), p.default))
             else:
                 fail(node, self.unit, f"call of {name}: the default of its parameter {p.name!r} is a "
