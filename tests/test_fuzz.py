@@ -291,6 +291,17 @@ def test_a_module_level_function_passed_reads_no_local_of_f(workdir):
     assert np.isfinite(mod.f(*prog.args(np.random.default_rng(0))))
 
 
+def test_a_named_comprehension_longer_than_n_indexes_no_array_by_its_variable(workdir):
+    """A named comprehension of vector items over range(3) with N = 2 offered its variable as an index into a
+    length-N axis (`[... a[i11] ... for i11 in range(3)]`): IndexError from the program itself (plain seed
+    930007, a badprog). Only ranges of at most N items index by their variable."""
+    import numpy as np
+    prog = fuzzgen.seeded_program(930007)
+    assert re.search(r"vals\d+ = \[.* for i\d+ in range\(3\)\]", prog.source), prog.source
+    mod = prog.load(workdir, "namedcomp_930007")
+    assert np.isfinite(mod.f(*prog.args(np.random.default_rng(0))))
+
+
 def test_nested_programs_with_python_only_rules_differentiate_a_python_gradient():
     """The penalty h of a program with `x @ y` of stacks (jit=False only) differentiates f's Python gradient: one
     in four took a jitted one, which Numba declined (nested fuzz seed 610257); others still take jitted ones."""
