@@ -1305,7 +1305,8 @@ class Gen:
         i, e, e2 = self.fresh("i"), self.fresh("e"), self.fresh("e")
         if self.coin(3):        # vector items: stacked along either axis
             k = 1 + self.choose(3)
-            inner["loops"].append(i)
+            if k <= self.N:     # an index into a length-N axis (seed 930007: a[i] of range(3) with N = 2)
+                inner["loops"].append(i)
             lines = [f"{vals} = [{self.expr('v', inner, 2)} * ({i} + 1.0) for {i} in range({k})]"]
             kind = "m" if k == 2 and self.coin(5) else "v"
             use = (self.pick([f"np.stack({vals})", f"np.stack({vals}, axis=1).T", f"np.array({vals})"]) if kind == "m"
