@@ -56,7 +56,7 @@ def readme_phrases(text: str | None = None) -> list:
     body = python_bullet(text).replace("**", "").replace("`", "")
     # pull out notes: parentheses preceded by a space (call parentheses follow a name: sum(...))
     notes = []
-    main, depth, note, i = "", 0, "", 0
+    main, depth, note = "", 0, ""
     for k, ch in enumerate(body):
         if depth == 0 and ch == "(" and (k == 0 or body[k - 1] == " "):
             depth, note = 1, ""
