@@ -169,3 +169,37 @@ def _array_of_iteration_size(a, n):
 @pytest.mark.parametrize("jit", [False, True])
 def test_array_whose_size_changes_between_iterations(jit):
     check_grad(_array_of_iteration_size, [np.array([0.3, -0.2, 0.7, 0.1]), 3], wrt=0, jit=jit)
+
+
+def _written_into_itself(x, a):
+    """An array written into a region of itself, `y[::-1] = y` (NumPy reads the right side whole first): the
+    region's adjoint is the value's, taken before the write's is cleared. The sweep added it into d_y first and
+    then cleared the region: a gradient of zeros (found by hand, 2026-11-27)."""
+    y = x * a
+    for t in range(2):
+        y[::-1] = y
+        y[0] = y[0] * a + y[-1]
+    return np.sum(y * np.arange(y.shape[0]))
+
+
+def test_a_write_of_an_array_into_itself_takes_the_value_adjoint_before_clearing():
+    lines = _backward(_written_into_itself, ["x", "a"], {"x": A, "a": F})
+    k = lines.index("d_y[::-1] = 0.0")
+    assert lines[k - 1] == "d_y_value = rt.copy(d_y[::-1])" and lines[k + 1] == "d_y += d_y_value", lines
+
+
+def _broadcast_into_region(M, v, a):
+    """A value written into a region of its rank that it broadcasts to along an axis of length 1 (`v` of shape
+    (2, 1) into `Y[:, 1:]` of shape (2, 2)): its adjoint is the region's summed along that axis. The sweep passed
+    the region's adjoint on unsummed: d_v came back (2, 2), and `Y[:, 1:] = Y[:, :1]` failed on its arguments."""
+    Y = M * a
+    Y[:, 1:] = v
+    Y[:, 2:] = Y[:, :1]
+    return np.sum(Y * np.arange(Y.size).reshape(Y.shape))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_writes_into_a_region_give_the_gradient(jit):
+    check_grad(_written_into_itself, [np.array([0.5, -0.3, 0.8, 0.1]), 0.7], wrt=(0, 1), jit=jit)
+    M = np.array([[0.5, -0.3, 0.8], [0.1, 0.2, 0.3]])
+    check_grad(_broadcast_into_region, [M, np.array([[1.0], [-2.0]]), 0.7], wrt=(0, 1, 2), jit=jit)

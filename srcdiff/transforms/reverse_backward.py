@@ -274,14 +274,26 @@ class BackwardSweep:
                     read_adj = call("rt.written", load(dx), self.read(repeats))
                 if not is_scalar(vk):
                     adj = read_adj if repeats else call("rt.copy", read_adj)
-                    if region is None or vk is None or region[:2] != vk[:2]:   # y[0:2] = row, or not known
+                    if v.id != arr:     # (y[::-1] = y: a region of y is no larger than y, so has its shape)
+                        # y[0:2] = row, or a value broadcast along an axis of length 1 (y[:, 1:] = col of shape
+                        # (n, 1)): of the same rank too, unless their shapes are known equal (tidy drops it then)
                         adj = call("rt.unbroadcast", adj, self.read(load(v.id)))
                 elif is_scalar(region):
                     adj = read_adj
                 else:     # a scalar written into a slice (y[1:] = x): the sum of the slice's adjoint
                     adj = call("rt.unbroadcast", read_adj, self.read(load(v.id)))
-                self.accum(v.id, adj, state, out)
+                if v.id == arr:   # y[::-1] = y: the region's adjoint is taken before the write's is zeroed, and
+                    held = self.namer.fresh(dx + "_value")         # added to the array's after that
+                    self.kinds[held] = vk
+                    if self.shapes is not None:
+                        self.shapes[held] = self.shapes.get(v.id, v.id)
+                    out.append(assign(held, self.tidy(adj)))
+                    adj = load(held)
+                else:
+                    self.accum(v.id, adj, state, out)
             out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
+            if isinstance(v, gast.Name) and v.id == arr and arr in self.active:
+                self.accum(v.id, adj, state, out)
         if arr in self.restore:
             old = anno.get(s, anno.OLD)
             self.reads.add(old)
