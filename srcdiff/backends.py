@@ -276,8 +276,11 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
                           stacklevel=3)
             cache = False
     from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
+    renamed = unambiguous(fn)       # (locals Numba's temporaries cannot confuse)
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
-                      pipeline_class=Compiler)(unambiguous(fn))     # (locals Numba's temporaries cannot confuse)
+                      pipeline_class=Compiler)(renamed)
+    if renamed is not fn:   # differentiated again, `disp` is read as `fn`: its file's code (`disp.py_func`'s
+        note_shown_function(disp, fn)       # locals are renamed, and parse's check of the source declined it)
     impl = getattr(disp, "_cache", None)
     files = getattr(impl, "_cache_file", None)
     if cache and hasattr(files, "_open_for_write"):

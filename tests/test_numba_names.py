@@ -69,3 +69,29 @@ def test_a_rule_function_numba_would_misread_compiles(jit):
     assert srcdiff.grad(calls_padded_cubic, jit=jit)(0.5) == pytest.approx(want, rel=1e-7)
     value, dot = srcdiff.jvp(calls_padded_cubic, jit=jit)(0.5, 2.0)
     assert value == pytest.approx(calls_padded_cubic(0.5)) and dot == pytest.approx(2.0 * want, rel=1e-7)
+
+
+def lambda_in_a_loop(x, n):
+    g = lambda u: np.sin(u) * x[0]
+    s = 0.0
+    for i in range(n):
+        s = s + g(x[i % 3] * s + 0.2)
+    return s
+
+
+def penalty_of_a_jitted_gradient(x, n):
+    g = srcdiff.grad(lambda_in_a_loop, wrt=0, jit=True)(x, n)
+    return 0.5 * np.sum(g * g)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_jitted_gradient_with_renamed_locals_is_differentiated_again(jit):
+    """The gradient of lambda_in_a_loop has locals Numba's temporaries confuse (`s1` and `s` loaded at offset
+    1..: renamed `s1_` in the copy numba.njit compiles). Differentiated again (a penalty calling the jitted
+    gradient), that copy was parsed: its code is not its file's, and srcdiff declined 'the source of f_grad ...
+    no longer matches the function object (the file was edited ...)'. It reads the function of the file."""
+    x = np.array([0.5, 1.2, 0.7])
+    if not ambiguous_names(srcdiff.grad(lambda_in_a_loop, wrt=0).specialise().function.__code__):
+        pytest.skip("this Python lays the gradient's bytecode out at offsets where no local is renamed")
+    got = srcdiff.grad(penalty_of_a_jitted_gradient, wrt=0, jit=jit)(x, 4)
+    np.testing.assert_allclose(got, numerical_grad(penalty_of_a_jitted_gradient, [x, 4], 0), rtol=1e-5, atol=1e-7)
