@@ -100,6 +100,7 @@ class _Flatten:
         self.rebound = rebound   # names that stay values: bound to the literal of their items
         self.strings = {}   # names bound once to a string or a tuple of strings (`k = "W"`: params[k] is params["W"])
         self.made = {}      # dicts made in the function (`q = dict(params)`) -> the block they are made in
+        self.params = set()     # the function's parameters
         self.scope = ()     # the blocks (of statements that stay: a branch, a loop) the statement is in
 
     def leaf_names(self, name, struct, path=()):
@@ -602,7 +603,8 @@ class _Flatten:
         values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
         name = s.targets[0].id
         if name in self.rebound or name in self.structs or name in self.alias:
-            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
+            what = "the dict argument itself" if name in self.params else "a name bound elsewhere too"
+            fail(s, self.unit, f"a dict made here bound to '{name}', {what} (srcdiff makes each "
                                "item of a dict its own variable, from the keys known when it compiles)",
                  f"bind the dict to a name of its own, assigned once ({name}2 = dict({name})); change its items "
                  f"with {name}2[\"W\"] = ...")
@@ -836,6 +838,7 @@ def flatten_arguments(unit, structs: dict):
     params = {a.id for a in unit.node.args.args}
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     fl.strings = constant_strings(unit.node, params)
+    fl.params = params
     args, entry = [], []
     for a in unit.node.args.args:
         if a.id in structs:
