@@ -808,3 +808,72 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built from something "
                                                    r"other than a dict argument"):
         srcdiff.grad(dict_copy_of_a_non_dict)(p, np.ones(2))
+
+
+def dict_layer(p, x):
+    return np.tanh(p["w"] @ x + p["b"]) * p["s"]
+
+
+def dict_layer_loss(p, x):
+    return np.sum(dict_layer(p, x) ** 2) + p["s"] ** 3
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
+    """srcdiff.jacobian / hessian of a dict argument were declined ('its wrt argument 'p' is a dict'): a block per
+    key, as jax.jacobian / jax.hessian give for a dict (a hessian's a dict of dicts), in both modes and beside an
+    array argument."""
+    rng = np.random.default_rng(23)
+    p, x = {"w": rng.normal(size=(2, 3)), "b": rng.normal(size=2), "s": 0.7}, rng.normal(size=3)
+
+    def flat(d):
+        return np.concatenate([np.ravel(d[k]) for k in p])
+
+    def unflat(v):
+        out, at = {}, 0
+        for k in p:
+            n = int(np.prod(np.shape(p[k])))
+            out[k] = v[at:at + n].reshape(np.shape(p[k])) if np.ndim(p[k]) else float(v[at])
+            at += n
+        return out
+
+    def split(J, lead):
+        """The columns of J (lead + (entries,)) as a dict of blocks of p's keys."""
+        out, at = {}, 0
+        for k in p:
+            n = int(np.prod(np.shape(p[k])))
+            out[k] = J[..., at:at + n].reshape(lead + np.shape(p[k]))
+            at += n
+        return out
+
+    v0 = flat(p)
+    Jn = np.stack([(dict_layer(unflat(v0 + 1e-6 * e), x) - dict_layer(unflat(v0 - 1e-6 * e), x)) / 2e-6
+                   for e in np.eye(v0.size)], axis=-1)
+    for mode in ("forward", "reverse"):
+        J = srcdiff.jacobian(dict_layer, jit=jit, mode=mode)(p, x)
+        assert list(J) == list(p)
+        for k, block in split(Jn, (2,)).items():
+            np.testing.assert_allclose(J[k], block, rtol=1e-6, atol=1e-8)
+    Jp, Jx = srcdiff.jacobian(dict_layer, wrt=(0, 1), jit=jit)(p, x)
+    np.testing.assert_allclose(Jp["w"], split(Jn, (2,))["w"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(Jx, np.stack([(dict_layer(p, x + 1e-6 * e) - dict_layer(p, x - 1e-6 * e)) / 2e-6
+                                             for e in np.eye(3)], axis=-1), rtol=1e-6, atol=1e-8)
+    gf = srcdiff.grad(dict_layer_loss)
+    Hn = np.stack([(flat(gf(unflat(v0 + 1e-5 * e), x)) - flat(gf(unflat(v0 - 1e-5 * e), x))) / 2e-5
+                   for e in np.eye(v0.size)], axis=-1)
+    H = srcdiff.hessian(dict_layer_loss, jit=jit)(p, x)
+    assert list(H) == list(p) and all(list(H[k]) == list(p) for k in p)
+    for kj in p:
+        for kk in p:
+            assert np.shape(H[kj][kk]) == np.shape(p[kj]) + np.shape(p[kk])
+    Hfull = np.concatenate([np.concatenate([np.reshape(H[kj][kk], (np.size(p[kj]), np.size(p[kk]))) for kk in p],
+                                           axis=1) for kj in p], axis=0)
+    np.testing.assert_allclose(Hfull, Hn, rtol=1e-4, atol=1e-6)
+    assert isinstance(H["s"]["s"], float)
+    (Hpp, Hpx), (Hxp, Hxx) = srcdiff.hessian(dict_layer_loss, wrt=(0, 1), jit=jit)(p, x)
+    np.testing.assert_allclose(Hpp["w"]["b"], H["w"]["b"], rtol=1e-9)
+    assert np.shape(Hpx["w"]) == (2, 3, 3) and np.shape(Hxp["b"]) == (3, 2) and np.shape(Hxx) == (3, 3)
+    np.testing.assert_allclose(Hxp["w"], np.moveaxis(Hpx["w"], -1, 0), rtol=1e-6, atol=1e-9)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"its wrt argument 'model' is a dict of tuples, lists or dicts"):
+        srcdiff.hessian(nested_dicts)({"layers": [{"W": np.ones((3, 4)), "b": np.ones(4)}],
+                                       "head": (np.ones((4, 1)), 0.7)}, np.ones((5, 3)))
