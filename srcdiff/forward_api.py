@@ -327,27 +327,61 @@ class _Matrix:
         xs = []
         for name in self.names:
             x = args[params.index(name)]
+            if isinstance(x, dict) and not any(isinstance(v, flatten.STRUCTURED) for v in x.values()):
+                xs.append(x)    # a dict of arrays and numbers: a block per key (jax.jacobian's, of a dict)
+                continue
             if isinstance(x, flatten.STRUCTURED):
-                raise SrcdiffError(f"{self.__name__}: its wrt argument {name!r} is a {type(x).__name__}; a "
-                                   f"{self.kind} is taken with respect to arrays or numbers", *user_location(self.f),
-                                   advice="pass the arrays as separate arguments and list them in wrt, or use "
-                                          "srcdiff.grad / jvp / hvp, which take tuple, list and dict arguments")
+                raise SrcdiffError(f"{self.__name__}: its wrt argument {name!r} is a {type(x).__name__}"
+                                   f"{' of tuples, lists or dicts' if isinstance(x, dict) else ''}; a "
+                                   f"{self.kind} is taken with respect to arrays or numbers, or a dict of them",
+                                   *user_location(self.f),
+                                   advice="pass the arrays as separate arguments (or a dict of them) and list them in "
+                                          "wrt, or use srcdiff.grad / jvp / hvp, which take tuple, list and dict "
+                                          "arguments")
             xs.append(x)
         return xs
 
     def _directions(self, xs):
-        """(k, idx, tangents): a unit tangent for each entry idx of each wrt argument k, zero in the others."""
-        zeros = [np.zeros(np.shape(x)) if np.ndim(x) else 0.0 for x in xs]
+        """(k, key, idx, tangents): a unit tangent for each entry idx of each wrt argument k (of its item at `key`
+        for a dict, else key None), zero in the others."""
+        zeros = [_zeros(x) for x in xs]
         for k, x in enumerate(xs):
-            for idx, e in _basis(x):
-                tangents = list(zeros)
-                tangents[k] = e
-                yield k, idx, tangents
+            for key, leaf in _items(x):
+                for idx, e in _basis(leaf):
+                    tangents = list(zeros)
+                    tangents[k] = e if key is None else {**zeros[k], key: e}
+                    yield k, key, idx, tangents
 
     def _shaped(self, blocks):
-        """One argument's result as given, several as a tuple; 0-d results as floats."""
-        out = [b if b.ndim else float(b) for b in blocks]
+        """One argument's result as given, several as a tuple; 0-d results as floats (in dicts too)."""
+        out = [_floats(b) for b in blocks]
         return tuple(out) if self.many else out[0]
+
+
+def _items(x):
+    """[(key, item)] of a dict of arrays and numbers, [(None, x)] of one array or number."""
+    return list(x.items()) if isinstance(x, dict) else [(None, x)]
+
+
+def _zeros(x):
+    if isinstance(x, dict):
+        return {k: _zeros(v) for k, v in x.items()}
+    return np.zeros(np.shape(x)) if np.ndim(x) else 0.0
+
+
+def _per_item(x, make):
+    """`make(key)` for each item of a dict `x` (a dict of the same keys), `make(None)` for one array."""
+    return {k: make(k) for k in x} if isinstance(x, dict) else make(None)
+
+
+def _at(value, key):
+    return value if key is None else value[key]
+
+
+def _floats(b):
+    if isinstance(b, dict):
+        return {k: _floats(v) for k, v in b.items()}
+    return b if b.ndim else float(b)
 
 
 class Hessian(_Matrix):
@@ -362,14 +396,16 @@ class Hessian(_Matrix):
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
         xs = self._arguments(args)
-        shapes = [np.shape(x) for x in xs]
-        H = [[np.empty(si + sj) for sj in shapes] for si in shapes]
-        for k, idx, tangents in self._directions(xs):
+        H = [[_per_item(xj, lambda kj, xj=xj: _per_item(xk, lambda kk, xk=xk: np.empty(
+            np.shape(_at(xj, kj)) + np.shape(_at(xk, kk))))) for xk in xs] for xj in xs]
+        for k, key, idx, tangents in self._directions(xs):
             column = self._hvp(*args, tuple(tangents) if self.many else tangents[0])
             for j, c in enumerate(column if self.many else (column,)):
-                H[j][k][(Ellipsis,) + idx] = c     # d/dx_j of (grad f . e_k[idx]): H[j][k][..., idx]
+                # d/dx_j of (grad f . e_k[idx]): H[j][k][..., idx] (of the items at their keys, for dicts)
+                for kj, _ in _items(xs[j]):
+                    _at(_at(H[j][k], kj), key)[(Ellipsis,) + idx] = _at(c, kj)
         if self.many:
-            return tuple(tuple(b if b.ndim else float(b) for b in row) for row in H)
+            return tuple(tuple(_floats(b) for b in row) for row in H)
         return self._shaped(H[0])
 
 
@@ -401,35 +437,39 @@ class Jacobian(_Matrix):
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
         xs = self._arguments(args)
-        in_shapes = [np.shape(x) for x in xs]
+        entries = sum(int(np.prod(np.shape(leaf))) for x in xs for _, leaf in _items(x))
         mode = self.mode
         y = None
-        if mode == "auto" or mode == "reverse" or not sum(int(np.prod(s)) for s in in_shapes):
+        if mode == "auto" or mode == "reverse" or not entries:
             y = api.call_positional(generated_function(self.f), _copies(args))   # (f may write into them)
         if mode == "auto":
-            mode = "forward" if sum(int(np.prod(s)) for s in in_shapes) <= int(np.prod(np.shape(y))) else "reverse"
+            mode = "forward" if entries <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
         out_shape = np.shape(y) if y is not None else None
         if mode == "forward":
             fwd = self._forward()
-            cols = [(k, idx, np.asarray(fwd.call(_copies(args), tangents)[1])) for k, idx, tangents in self._directions(xs)]
-            out_shape = cols[0][2].shape if cols else out_shape
-            J = [np.empty(out_shape + s) for s in in_shapes]
-            for k, idx, c in cols:
-                J[k][(Ellipsis,) + idx] = c
+            cols = [(k, key, idx, np.asarray(fwd.call(_copies(args), tangents)[1]))
+                    for k, key, idx, tangents in self._directions(xs)]
+            out_shape = cols[0][3].shape if cols else out_shape
+            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
+            for k, key, idx, c in cols:
+                _at(J[k], key)[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            J = [np.empty(out_shape + s) for s in in_shapes]
+            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
             for idx, e in _basis(np.asarray(y, dtype=float)):
                 # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
                 rows = rev(*_copies(args), e)[1]
                 for k, r in enumerate(rows if self.many else (rows,)):
-                    J[k][idx] = r
+                    for key, _ in _items(xs[k]):
+                        _at(J[k], key)[idx] = _at(r, key)
         return self._shaped(J)
 
 
 def _copies(args):
-    return [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    return [np.copy(a) if isinstance(a, np.ndarray) else
+            {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in a.items()} if isinstance(a, dict) else a
+            for a in args]
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto") -> Jacobian:

@@ -322,9 +322,69 @@ def _dict_names(tree) -> set:
     keyed = any(isinstance(n.value, ast.Name) and n.value.id in names and isinstance(n.slice, ast.Constant)
                 and isinstance(n.slice.value, str) for n in _walk(_entry(tree), ast.Subscript)) or any(
         isinstance(n.value, ast.Name) and n.value.id in names and n.attr in ("get", "items", "values", "keys")
-        for n in _walk(_entry(tree), ast.Attribute))
-    return (names if keyed else set()) | {fn.args.args[0].arg for fn in _walk(tree, ast.FunctionDef)
-                                          if fn.name.startswith("dict") and fn.args.args}
+        for n in _walk(_entry(tree), ast.Attribute)) or bool(_dict_copies(tree, names))
+    names = (names if keyed else set()) | {fn.args.args[0].arg for fn in _walk(tree, ast.FunctionDef)
+                                           if fn.name.startswith("dict") and fn.args.args}
+    return names | set(_dict_copies(tree, names))
+
+
+def _copied(value, names) -> bool:
+    """Whether `value` makes a dict from one of `names`: dict(d ...), d.copy(), {**d ...}, a dict comprehension
+    over d.items()."""
+    def named(e):
+        return isinstance(e, ast.Name) and e.id in names
+    if isinstance(value, ast.Call) and _call_name(value) == "dict":
+        return any(named(a) for a in value.args)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
+        return named(value.func.value) and not value.args
+    if isinstance(value, ast.Dict):
+        return any(k is None and named(v) for k, v in zip(value.keys, value.values))
+    if isinstance(value, ast.DictComp):
+        return any(isinstance(g.iter, ast.Call) and isinstance(g.iter.func, ast.Attribute)
+                   and g.iter.func.attr == "items" and named(g.iter.func.value) for g in value.generators)
+    return False
+
+
+def _dict_copies(tree, names) -> dict:
+    """{name: the Assign} of the names bound to a copy of a dict argument (or of a copy of one): q = dict(xa)."""
+    out = {}
+    for a in _walk(_entry(tree), ast.Assign):
+        if len(a.targets) == 1 and isinstance(a.targets[0], ast.Name) and _copied(a.value, set(names) | set(out)):
+            out[a.targets[0].id] = a
+    return out
+
+
+def _copy_writes(tree) -> list:
+    """Assignments of an item of a copy of a dict argument at a string key (q["a"] = ...)."""
+    copies = set(_dict_copies(tree, _dict_names(tree)))
+    return [a for a in _walk(_entry(tree), ast.Assign) if isinstance(a.targets[0], ast.Subscript)
+            and isinstance(a.targets[0].value, ast.Name) and a.targets[0].value.id in copies
+            and isinstance(a.targets[0].slice, ast.Constant) and isinstance(a.targets[0].slice.value, str)]
+
+
+def _values_comprehensions(tree) -> list:
+    """Comprehensions over a dict argument's .values()."""
+    values = _dict_method(tree, "values", 0)
+    return [c for c in _walk(tree, ast.GeneratorExp, ast.ListComp) if any(g.iter in values for g in c.generators)]
+
+
+def _key_names(tree) -> list:
+    """Reads of a dict argument at a name bound once to a string (d[k] of k = "x"), and loops or comprehensions over
+    a name bound once to a tuple of strings (for k in keys of keys = ("a", "x"))."""
+    entry, names = _entry(tree), _dict_names(tree)
+    strings, tuples = set(), set()
+    for a in _walk(entry, ast.Assign):
+        if len(a.targets) == 1 and isinstance(a.targets[0], ast.Name) and _bindings(entry, a.targets[0].id) == 1:
+            v = a.value
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                strings.add(a.targets[0].id)
+            elif isinstance(v, ast.Tuple) and v.elts and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                                             for e in v.elts):
+                tuples.add(a.targets[0].id)
+    reads = [n for n in _walk(entry, ast.Subscript) if isinstance(n.value, ast.Name) and n.value.id in names
+             and isinstance(n.slice, ast.Name) and n.slice.id in strings]
+    loops = [g for g in _walk(entry, ast.For, ast.comprehension) if isinstance(g.iter, ast.Name) and g.iter.id in tuples]
+    return reads + loops
 
 
 def _dict_method(tree, method: str, nargs=None) -> list:
@@ -852,6 +912,21 @@ DETECTORS = {
                                   if g.iter in _dict_method(t, "items", 0) for i in g.ifs]),
     "or dicts of them keyed by strings :: comprehensions over params.items()": lambda t: any(
         g.iter in _dict_method(t, "items", 0) for c in _walk(t, ast.GeneratorExp, ast.ListComp) for g in c.generators),
+    "or dicts of them keyed by strings :: its items summed": lambda t: any(
+        _call_name(c) in ("sum", "np.sum") and c.args and (c.args[0] in _dict_method(t, "values", 0)
+                                                          or c.args[0] in _values_comprehensions(t))
+        for c in _walk(t, ast.Call)),
+    "or dicts of them keyed by strings :: sum(params.values())": lambda t: any(
+        _call_name(c) == "sum" and c.args and c.args[0] in _dict_method(t, "values", 0) for c in _walk(t, ast.Call)),
+    "or dicts of them keyed by strings :: also in comprehensions over params.values()":
+        lambda t: bool(_values_comprehensions(t)),
+    "or dicts of them keyed by strings :: copies dict(params) or params.copy() or {params} or dict(params, w=w2) and "
+    "dict comprehensions over params.items()": lambda t: bool(_dict_copies(t, _dict_names(t))),
+    "or dicts of them keyed by strings :: dicts of their own (their items written, q[\"w\"] = w2, also in loops and "
+    "branches, or added in the block the copy is made in; the caller's dict stays as it was)":
+        lambda t: bool(_copy_writes(t)),
+    "or dicts of them keyed by strings :: at a key held in a name bound once to a string or in a loop over a tuple "
+    "of keys (k = \"w\", for k in keys)": lambda t: bool(_key_names(t)),
     "or dicts of them keyed by strings :: passed whole to your functions": lambda t: any(
         (_call_name(c) or "").startswith("dict") and any(isinstance(a, ast.Name) and a.id in _dict_names(t)
                                                           for a in c.args) for c in _walk(t, ast.Call)),

@@ -1618,10 +1618,69 @@ class Gen:
 
     def unpack_dict(self) -> str:
         """x and a from the dict argument xa = {"x": x, "a": a} (feature 'dictargs'; README: 'and dicts of them
-        keyed by strings'): read at its keys (also by .get, with a default for a key it lacks, and under a test of
-        `in`), through a second name, after a loop over .items() (its key tested), .values(), its keys or a tuple
-        of them, a comprehension over .items(), or passed whole to a helper that reads it by key or loops over
-        its items."""
+        keyed by strings'): read in one of dict_reads' forms, from a copy of xa (dict_copy), at keys held in names
+        (dict_key_names), with its items summed (dict_values_sum); each drawn after the forms before it, so that a
+        program of dictargs keeps its reads when a later draw is added."""
+        text = self.dict_reads()
+        name = "xa"
+        if self.coin(4):
+            text, name = self.dict_copy(text)
+        if self.coin(3):
+            text = self.dict_key_names(text, name)
+        if self.coin(4):
+            text += "\n" + self.dict_values_sum(name)
+        return text
+
+    def dict_copy(self, text):
+        """`text` reading a copy of xa (README: 'copies dict(params) or params.copy() or {**params} or dict(params,
+        W=W2)', 'dicts of their own'), whose items are written (also in a loop or under a branch) or added where it
+        is made; xa itself read after that (its item as it was: a copy's write is the copy's)."""
+        q, k, v, i = self.fresh("q"), self.fresh("k"), self.fresh("v"), self.fresh("i")
+        make = self.pick(["dict(xa)", "{**xa}", "xa.copy()", '{**xa, "x": 0.5 * xa["x"] + 0.1}',
+                          'dict(xa, a=np.sin(xa["a"]))', f"{{{k}: 0.9 * {v} for {k}, {v} in xa.items()}}"])
+        write = self.pick(["item", "loop", "branch", "new", "none"])
+        lines = [f"{q} = {make}"]
+        if write == "item":
+            lines.append(f'{q}["a"] = 0.5 * {q}["a"] + 0.1')
+        elif write == "loop":
+            lines.append(f'for {i} in range(n):\n    {q}["a"] = 0.9 * {q}["a"] + 0.05 * {q}["x"]')
+        elif write == "branch":
+            lines.append(f'if flag:\n    {q}["x"] = {q}["x"] * 0.5')
+        elif write == "new":
+            lines.append(f'{q}["c"] = np.tanh({q}["x"]) * 0.5')
+        text = "\n".join(lines + [re.sub(r"\bxa\b", q, text)])
+        if write != "none":
+            text += '\nx = x + 0.1 * np.sum(xa["a"])'
+        return text, q
+
+    def dict_key_names(self, text, name):
+        """`text` reading the dict at a key held in a name bound to a string (`k = "x"`), or with a loop (or a
+        comprehension) over a name bound to a tuple of keys added (README: 'at a key held in a name bound once to
+        a string or in a loop over a tuple of keys')."""
+        kx, keys, k, acc = self.fresh("kx"), self.fresh("keys"), self.fresh("k"), self.fresh("acc")
+        form = self.pick(["name", "loop", "comprehension"])
+        if form == "name":
+            new = re.sub(r'\["x"\]', f"[{kx}]", text.replace('.get("x")', f".get({kx})"))
+            if new != text:
+                return f'{kx} = "x"\n{new}'
+        if form == "comprehension":
+            return f'{text}\n{keys} = ("a", "x")\nx = x + 0.1 * sum(np.sum({name}[{k}] ** 2) for {k} in {keys})'
+        return (f'{text}\n{keys} = ("x", "a")\n{acc} = 0.0\nfor {k} in {keys}:\n'
+                f'    {acc} = {acc} + 0.1 * np.sum(np.sin({name}[{k}]))\nx = x + {acc}')
+
+    def dict_values_sum(self, name):
+        """An L2 penalty over the dict's items (README: 'its items summed, sum(params.values()), also in
+        comprehensions over params.values()')."""
+        v = self.fresh("v")
+        return "x = x + 0.1 * " + self.pick([f"np.sum(sum({name}.values()))",
+                                              f"sum(np.sum({v} ** 2) for {v} in {name}.values())",
+                                              f"np.sum([np.sum({v} ** 2) for {v} in {name}.values()])"])
+
+    def dict_reads(self) -> str:
+        """x and a from the dict argument xa: read at its keys (also by .get, with a default for a key it lacks, and
+        under a test of `in`), through a second name, after a loop over .items() (its key tested), .values(), its
+        keys or a tuple of them, a comprehension over .items(), or passed whole to a helper that reads it by key or
+        loops over its items."""
         acc, k, v, st = self.fresh("acc"), self.fresh("k"), self.fresh("v"), self.fresh("st")
         form = self.pick(["index", "get", "in", "alias", "items", "values", "keys", "comprehension", "helper"])
         if form == "index":

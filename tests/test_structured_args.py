@@ -646,3 +646,234 @@ def test_a_key_test_in_a_conditional_expression_is_decided(jit):
     for k in p:
         np.testing.assert_allclose(g[k], numerical_grad(lambda v, k=k: dict_keys_weighted({**p, k: v}, x), [p[k]], 0),
                                    rtol=1e-6, atol=1e-8)
+
+
+# ---- the dict's items all at once, copies, keys held in names (h10d) ------------------------------------------
+def l2_sum_values(p, x):
+    """An L2 penalty over all parameters, in the three ways users write it, and sum(p.values()) itself."""
+    pen = sum(np.sum(v ** 2) for v in p.values()) + np.sum([np.sum(v ** 2) for v in p.values()])
+    return np.sum(np.tanh(p["w"] * x + p["b"])) + 0.1 * pen + np.sum(sum(p.values()) * x)
+
+
+def l2_scalar_values(p):
+    return sum(p.values()) * sum(v ** 2 for v in p.values())
+
+
+def copy_forms(p, x):
+    """dict(p), {**p}, p.copy() and {**p, "w": ...}: copies whose items written leave p as it is."""
+    q = dict(p)
+    q["w"] = 3.0 * q["w"]
+    r = {**p}
+    r["b"] = np.sin(r["b"])
+    s = p.copy()
+    s["w"] = s["w"] * x
+    t = {**p, "w": p["w"] ** 2}
+    return np.sum(q["w"] * r["b"]) + np.sum(s["w"] * p["w"]) + np.sum(t["w"] * t["b"]) + np.sum(p["b"] * x)
+
+
+def _dict_loss(d, x):
+    return np.sum(np.tanh(d["w"] * x + d["b"]) ** 2)
+
+
+def copy_in_a_loop(p, x, n):
+    """A copy updated in a loop (steps of descent on it), a key added where it is made, a dict comprehension over
+    p.items(), dicts made in the call passed whole to a helper."""
+    q = dict(p)
+    q["c"] = 0.5 * q["w"]
+    for i in range(n):
+        q["w"] = q["w"] - 0.1 * np.tanh(q["w"] * x + q["b"])
+        if i % 2 == 0:
+            q["b"] = q["b"] * 0.9
+    half = {k: 0.5 * v for k, v in p.items()}
+    return (sum(np.sum(v * x) for v in q.values()) + _dict_loss(half, x) + _dict_loss({**p, "w": p["w"] ** 2}, x)
+            + _dict_loss(dict(p, b=x), x))
+
+
+def keys_in_names(p, x):
+    """A key held in a name bound to a string, keys from a tuple of strings (a literal, a name bound to one), in
+    loops and comprehensions."""
+    k = "w"
+    keys = ("w", "b")
+    total = np.sum(p[k] * x) + np.sum(p.get(k) ** 2) + (1.0 if k in p else 0.0)
+    for key in ("w", "b"):
+        total += np.sum(p[key] ** 2)
+    for key in keys:
+        total = total + 0.5 * np.sum(np.sin(p[key]))
+    return total + sum(np.sum(p[j] * x) for j in ("b", "w"))
+
+
+DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ())]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("f, extra", DICT_FORMS, ids=[f.__name__ for f, _ in DICT_FORMS])
+def test_dict_values_copies_and_keys_in_names(f, extra, jit):
+    """sum(p.values()) ('a dict argument used as a whole value'), copies dict(p) / {**p} / p.copy() / {**p, "w": w2}
+    (the same, 'call to builtins.dict', 'Dict expressions are not supported'), p[k] of k = "w" ('can only be indexed
+    by a string literal'), a comprehension over a tuple of keys: grad and value_and_grad against central differences,
+    jvp (tangent in reverse key order) against the gradient, hvp against differences of gradients; the caller's dict
+    is left as it was (a copy's item written is the copy's)."""
+    rng = np.random.default_rng(21)
+    p, x = {"w": rng.normal(size=3), "b": rng.normal(size=3)}, rng.normal(size=3)
+    before = {k: v.copy() for k, v in p.items()}
+    value, g = srcdiff.value_and_grad(f, jit=jit)(p, x, *extra)
+    assert list(g) == list(p) and all(np.array_equal(p[k], before[k]) for k in p)
+    assert value == pytest.approx(f(dict(before), x, *extra), rel=1e-12)
+    for k in p:
+        np.testing.assert_allclose(g[k], numerical_grad(lambda v, k=k: f({**before, k: v}, x, *extra), [p[k]], 0),
+                                   rtol=1e-6, atol=1e-8)
+    t = {k: rng.normal(size=3) for k in reversed(list(p))}
+    _, d = srcdiff.jvp(f, jit=jit)(p, x, *extra, t)
+    assert d == pytest.approx(sum(np.sum(g[k] * t[k]) for k in p), rel=1e-9)
+    hv = srcdiff.hvp(f, jit=jit)(p, x, *extra, t)
+    gf = srcdiff.grad(f)
+    up = gf({k: p[k] + 1e-5 * t[k] for k in p}, x, *extra)
+    down = gf({k: p[k] - 1e-5 * t[k] for k in p}, x, *extra)
+    for k in p:
+        np.testing.assert_allclose(hv[k], (up[k] - down[k]) / 2e-5, rtol=1e-4, atol=1e-6)
+    assert all(np.array_equal(p[k], before[k]) for k in p)
+
+
+def dict_values_vector(p):
+    return sum(p.values()) * p["w"]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_sum_of_a_dicts_values_of_scalars_and_its_vjp(jit):
+    """sum(p.values()) of floats (a scalar), and of arrays (an array: vjp with a cotangent)."""
+    p = {"a": 0.7, "b": -1.3, "c": 0.4}
+    g = srcdiff.grad(l2_scalar_values, jit=jit)(p)
+    for k in p:
+        assert g[k] == pytest.approx(numerical_grad(lambda v, k=k: l2_scalar_values({**p, k: v}), [p[k]], 0), rel=1e-6)
+    rng = np.random.default_rng(22)
+    q, ct = {"w": rng.normal(size=3), "b": rng.normal(size=3)}, rng.normal(size=3)
+    y, gv = srcdiff.vjp(dict_values_vector, jit=jit)(q, ct)
+    np.testing.assert_allclose(y, dict_values_vector(q))
+    for k in q:
+        np.testing.assert_allclose(gv[k], numerical_grad(lambda v, k=k: np.dot(ct, dict_values_vector({**q, k: v})),
+                                                         [q[k]], 0), rtol=1e-6, atol=1e-8)
+
+
+def dict_key_added_in_a_branch(p, flag):
+    q = dict(p)
+    if flag:
+        q["c"] = 2.0 * q["w"]
+    return np.sum(q["w"])
+
+
+def dict_copied_to_itself(p):
+    p = dict(p)
+    p["w"] = 2.0 * p["w"]
+    return np.sum(p["w"])
+
+
+def dict_updated(p):
+    q = dict(p)
+    q.update(w=2.0 * p["w"])
+    return np.sum(q["w"])
+
+
+def dict_built_with_a_variable_key(p, names):
+    q = {names[0]: p["w"]}
+    return np.sum(q["w"])
+
+
+def dict_comprehension_over_a_range(p):
+    q = {str(i): p["w"] * i for i in range(3)}
+    return np.sum(q["1"])
+
+
+def dict_copy_of_a_non_dict(p, x):
+    q = {**p, **x}
+    return np.sum(q["w"])
+
+
+def test_dict_copies_declined():
+    """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
+    p = {"w": np.ones(2), "b": np.zeros(2)}
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a new key 'c' added to the dict "
+                                                   r"'q' in a branch or loop it was not made in"):
+        srcdiff.grad(dict_key_added_in_a_branch)(p, True)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made here bound to 'p', "
+                                                   r"the dict argument"):
+        srcdiff.grad(dict_copied_to_itself)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .update\(\) of a dict"):
+        srcdiff.grad(dict_updated)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built with a key srcdiff "
+                                                   r"cannot know"):
+        srcdiff.grad(dict_built_with_a_variable_key)(p, ("w",))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict comprehension over "
+                                                   r"something other than"):
+        srcdiff.grad(dict_comprehension_over_a_range)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built from something "
+                                                   r"other than a dict argument"):
+        srcdiff.grad(dict_copy_of_a_non_dict)(p, np.ones(2))
+
+
+def dict_layer(p, x):
+    return np.tanh(p["w"] @ x + p["b"]) * p["s"]
+
+
+def dict_layer_loss(p, x):
+    return np.sum(dict_layer(p, x) ** 2) + p["s"] ** 3
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
+    """srcdiff.jacobian / hessian of a dict argument were declined ('its wrt argument 'p' is a dict'): a block per
+    key, as jax.jacobian / jax.hessian give for a dict (a hessian's a dict of dicts), in both modes and beside an
+    array argument."""
+    rng = np.random.default_rng(23)
+    p, x = {"w": rng.normal(size=(2, 3)), "b": rng.normal(size=2), "s": 0.7}, rng.normal(size=3)
+
+    def flat(d):
+        return np.concatenate([np.ravel(d[k]) for k in p])
+
+    def unflat(v):
+        out, at = {}, 0
+        for k in p:
+            n = int(np.prod(np.shape(p[k])))
+            out[k] = v[at:at + n].reshape(np.shape(p[k])) if np.ndim(p[k]) else float(v[at])
+            at += n
+        return out
+
+    def split(J, lead):
+        """The columns of J (lead + (entries,)) as a dict of blocks of p's keys."""
+        out, at = {}, 0
+        for k in p:
+            n = int(np.prod(np.shape(p[k])))
+            out[k] = J[..., at:at + n].reshape(lead + np.shape(p[k]))
+            at += n
+        return out
+
+    v0 = flat(p)
+    Jn = np.stack([(dict_layer(unflat(v0 + 1e-6 * e), x) - dict_layer(unflat(v0 - 1e-6 * e), x)) / 2e-6
+                   for e in np.eye(v0.size)], axis=-1)
+    for mode in ("forward", "reverse"):
+        J = srcdiff.jacobian(dict_layer, jit=jit, mode=mode)(p, x)
+        assert list(J) == list(p)
+        for k, block in split(Jn, (2,)).items():
+            np.testing.assert_allclose(J[k], block, rtol=1e-6, atol=1e-8)
+    Jp, Jx = srcdiff.jacobian(dict_layer, wrt=(0, 1), jit=jit)(p, x)
+    np.testing.assert_allclose(Jp["w"], split(Jn, (2,))["w"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(Jx, np.stack([(dict_layer(p, x + 1e-6 * e) - dict_layer(p, x - 1e-6 * e)) / 2e-6
+                                             for e in np.eye(3)], axis=-1), rtol=1e-6, atol=1e-8)
+    gf = srcdiff.grad(dict_layer_loss)
+    Hn = np.stack([(flat(gf(unflat(v0 + 1e-5 * e), x)) - flat(gf(unflat(v0 - 1e-5 * e), x))) / 2e-5
+                   for e in np.eye(v0.size)], axis=-1)
+    H = srcdiff.hessian(dict_layer_loss, jit=jit)(p, x)
+    assert list(H) == list(p) and all(list(H[k]) == list(p) for k in p)
+    for kj in p:
+        for kk in p:
+            assert np.shape(H[kj][kk]) == np.shape(p[kj]) + np.shape(p[kk])
+    Hfull = np.concatenate([np.concatenate([np.reshape(H[kj][kk], (np.size(p[kj]), np.size(p[kk]))) for kk in p],
+                                           axis=1) for kj in p], axis=0)
+    np.testing.assert_allclose(Hfull, Hn, rtol=1e-4, atol=1e-6)
+    assert isinstance(H["s"]["s"], float)
+    (Hpp, Hpx), (Hxp, Hxx) = srcdiff.hessian(dict_layer_loss, wrt=(0, 1), jit=jit)(p, x)
+    np.testing.assert_allclose(Hpp["w"]["b"], H["w"]["b"], rtol=1e-9)
+    assert np.shape(Hpx["w"]) == (2, 3, 3) and np.shape(Hxp["b"]) == (3, 2) and np.shape(Hxx) == (3, 3)
+    np.testing.assert_allclose(Hxp["w"], np.moveaxis(Hpx["w"], -1, 0), rtol=1e-6, atol=1e-9)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"its wrt argument 'model' is a dict of tuples, lists or dicts"):
+        srcdiff.hessian(nested_dicts)({"layers": [{"W": np.ones((3, 4)), "b": np.ones(4)}],
+                                       "head": (np.ones((4, 1)), 0.7)}, np.ones((5, 3)))

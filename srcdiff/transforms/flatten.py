@@ -98,6 +98,10 @@ class _Flatten:
         self.alias = {}  # local name -> (param, path)
         self.structs = dict(structs)   # (and the constant slices bound to a name: `hidden = params[:-1]`)
         self.rebound = rebound   # names that stay values: bound to the literal of their items
+        self.strings = {}   # names bound once to a string or a tuple of strings (`k = "W"`: params[k] is params["W"])
+        self.made = {}      # dicts made in the function (`q = dict(params)`) -> the block they are made in
+        self.params = set()     # the function's parameters
+        self.scope = ()     # the blocks (of statements that stay: a branch, a loop) the statement is in
 
     def leaf_names(self, name, struct, path=()):
         if struct is None:
@@ -126,19 +130,21 @@ class _Flatten:
                 return None
             k = literal_int(node.slice)
             s = self.struct_at(*base)
-            if isinstance(s, Keyed) and isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, str):
-                if node.slice.value not in s.names:     # params["W"] of a dict argument
+            key = self.key_of(node.slice)
+            if isinstance(s, Keyed) and key is not None:
+                if key not in s.names:     # params["W"] of a dict argument
                     keys = f"its keys: {', '.join(map(repr, s.names))}" if s.names else "it has none"
                     if isinstance(node.ctx, gast.Store):
-                        fail(node, self.unit, f"a new key {node.slice.value!r} assigned in the dict argument "
+                        fail(node, self.unit, f"a new key {key!r} assigned in the dict argument "
                                               f"({keys}): srcdiff makes each item of a dict argument a "
                                               "parameter of its own, from the keys it is called with",
                              "keep the new value in a variable of its own, or pass a dict that has the key")
-                    fail(node, self.unit, f"no key {node.slice.value!r} in the dict argument ({keys}): Python "
+                    fail(node, self.unit, f"no key {key!r} in the dict argument ({keys}): Python "
                                           "raises KeyError here", "pass a dict with that key, or read one it has")
-                return base[0], base[1] + (s.names.index(node.slice.value),)
+                return base[0], base[1] + (s.names.index(key),)
             if isinstance(s, Keyed):
-                fail(node, self.unit, "a dict argument can only be indexed by a string literal here",
+                fail(node, self.unit, "a dict argument can only be indexed by a string literal here (or a name "
+                                      "bound once to one, `k = \"W\"`, or a loop variable over its keys)",
                      "write params[\"W\"], or loop over params.items() (unrolled: the keys are known)")
             if k is None and self.sliced(node) is not None:   # `params[:-1]`: several items, not one (sliced)
                 return None
@@ -196,6 +202,8 @@ class _Flatten:
         structures nested), else `node`."""
         if self.sliced(node) is not None:
             return self.sliced_literal(node)
+        if self.builds_dict(node):
+            return self.dict_literal(node)
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
             return node
@@ -232,13 +240,28 @@ class _Flatten:
 
             def visit_Call(self, n):
                 if (isinstance(n.func, gast.Attribute) and n.func.attr == "get" and len(n.args) in (1, 2)
-                        and not n.keywords and isinstance(n.args[0], gast.Constant)
+                        and not n.keywords and outer.key_of(n.args[0]) is not None
                         and isinstance(outer.keyed(n.func.value), Keyed)):
                     # params.get("W") of a dict argument: params["W"]; of a key it lacks, the default (None)
-                    if n.args[0].value in outer.keyed(n.func.value).names:
+                    if outer.key_of(n.args[0]) in outer.keyed(n.func.value).names:
                         return self.visit(copy_loc(gast.Subscript(value=n.func.value, slice=n.args[0],
                                                                   ctx=gast.Load()), n))
                     return self.visit(n.args[1]) if len(n.args) == 2 else copy_loc(const(None), n)
+                view = outer.dict_view(n)
+                if view is not None:
+                    # params.values() read as a value (`sum(params.values())`): the list of its items (keys, pairs)
+                    (param, path), st, what = view
+                    vals = [outer.items(param, path + (k,), n) for k in range(len(st))]
+                    keys = [copy_loc(const(name), n) for name in st.names]
+                    elts = vals if what == "values" else keys if what == "keys" else \
+                        [copy_loc(gast.Tuple(elts=[a, b], ctx=gast.Load()), n) for a, b in zip(keys, vals)]
+                    return copy_loc(gast.List(elts=elts, ctx=gast.Load()), n)
+                if (isinstance(n.func, gast.Attribute) and n.func.attr in _DICT_WRITES
+                        and isinstance(outer.keyed(n.func.value), Keyed)):
+                    fail(n, outer.unit, f"method .{n.func.attr}() of a dict argument (srcdiff makes each item of a "
+                                        "dict its own variable, from the keys known when it compiles)",
+                         "make a changed copy instead, q = {**params, \"W\": W2}, or assign an item of a copy, "
+                         "q = dict(params); q[\"W\"] = W2")
                 if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
                         and outer.sliced(n.args[0]) is not None):
                     return copy_loc(const(len(outer.sliced(n.args[0]))), n)
@@ -256,11 +279,11 @@ class _Flatten:
 
             def visit_Compare(self, n):
                 # "b" in params of a dict argument: whether it has the key (a constant)
-                if len(n.ops) == 1 and isinstance(n.ops[0], (gast.In, gast.NotIn)) and isinstance(n.left, gast.Constant):
+                if len(n.ops) == 1 and isinstance(n.ops[0], (gast.In, gast.NotIn)) and outer.key_of(n.left) is not None:
                     view = outer.dict_view(n.comparators[0])    # (or in params.keys())
                     st = view[1] if view is not None and view[2] == "keys" else outer.keyed(n.comparators[0])
                     if isinstance(st, Keyed):
-                        return copy_loc(const((n.left.value in st.names) == isinstance(n.ops[0], gast.In)), n)
+                        return copy_loc(const((outer.key_of(n.left) in st.names) == isinstance(n.ops[0], gast.In)), n)
                 self.generic_visit(n)
                 return n
 
@@ -289,7 +312,7 @@ class _Flatten:
             for env in envs:
                 it = _substituted(gen.iter, env)
                 items = self.positions(it, set())
-                if items is None or j == 0 and not self.iterates_structure(it):
+                if items is None or j == 0 and not self.iterates_structure(it) and not self.over_keys(it):
                     return None
                 for item in items:
                     bound = dict(env)
@@ -335,6 +358,18 @@ class _Flatten:
             return False
         return all(self.item_names(t, part, env) for t, part in zip(target.elts, parts))
 
+    def inner_block(self, stmts):
+        """A block of a statement that stays (a branch, a loop that is not unrolled): a scope of its own."""
+        self.scope += (object(),)
+        try:
+            return self.block(stmts)
+        finally:
+            self.scope = self.scope[:-1]
+
+    def over_keys(self, it) -> bool:
+        """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""
+        return self.key_tuple(it) is not None and any(has_keyed(st) for st in self.structs.values())
+
     def block(self, stmts):
         out = []
         for s in stmts:
@@ -358,6 +393,14 @@ class _Flatten:
         fail(like, self.unit, "unsupported target for a tuple/list argument")
 
     def stmt(self, s):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and self.builds_dict(s.value):
+            return self.make_dict(s)
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)
+                and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.made
+                and self.key_of(s.targets[0].slice) is not None
+                and self.key_of(s.targets[0].slice) not in self.structs[s.targets[0].value.id].names):
+            return self.new_key(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
                 and s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
                 and self.sliced(s.value) is not None):
@@ -383,12 +426,10 @@ class _Flatten:
             items = self.positions(it, _stored(s.body))
             if items is not None and self.iterates_structure(it):   # not over a range or a literal only
                 return self.unroll(s, items)
-            if (isinstance(it, (gast.Tuple, gast.List)) and it.elts and isinstance(s.target, gast.Name)
-                    and all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in it.elts)
-                    and any(has_keyed(st) for st in self.structs.values())):
+            if isinstance(s.target, gast.Name) and self.over_keys(it):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
-                return self.unroll(s, [("const", e.value) for e in it.elts])
-        map_blocks(s, self.block)
+                return self.unroll(s, [("const", k) for k in self.key_tuple(it)])
+        map_blocks(s, self.inner_block)
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
             if isinstance(v, list):
@@ -419,6 +460,8 @@ class _Flatten:
             if isinstance(s, Keyed):     # `for k in params`: a dict's keys
                 return [("const", name) for name in s.names]
             return None if s is None else [("ref", r[0], r[1] + (k,)) for k in range(len(s))]
+        if isinstance(it, gast.Name) and isinstance(self.strings.get(it.id), tuple):   # keys = ("W", "b")
+            return [("const", k) for k in self.strings[it.id]]
         if isinstance(it, (gast.Tuple, gast.List)):   # zip(Ws, (1.0, 2.0)): the literal's items
             if any(isinstance(n, (gast.Call, gast.NamedExpr)) or isinstance(n, gast.Name) and n.id in rebound
                    for n in walk(it)):
@@ -459,6 +502,148 @@ class _Flatten:
         r = self.ref(node.func.value)
         s = None if r is None else self.struct_at(*r)
         return (r, s, node.func.attr) if isinstance(s, Keyed) else None
+
+    def key_of(self, node):
+        """The string `node` is known to be here: a literal, or a name bound once to one (`k = "W"`), else None."""
+        if isinstance(node, gast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), str):
+            return self.strings[node.id]
+        return None
+
+    def key_tuple(self, node):
+        """The strings of a tuple or list of them (`("W", "b")`, or a name bound once to one), else None."""
+        if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), tuple):
+            return self.strings[node.id]
+        if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
+            keys = [self.key_of(e) for e in node.elts]
+            return None if any(k is None for k in keys) else tuple(keys)
+        return None
+
+    def builds_dict(self, node) -> bool:
+        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`."""
+        return (isinstance(node, (gast.Dict, gast.DictComp))
+                or isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
+                and self.unit is not None and self.unit.namespace.get("dict", dict) is dict
+                or isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "copy"
+                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed))
+
+    def dict_entries(self, node):
+        """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
+        known here, in the dict's order (`dict(params)`, `{**params}`, `params.copy()`, `{**params, "W": W2}`,
+        `dict(params, W=W2)`, `{"W": W2, "b": b}`, `{k: 0.5 * v for k, v in params.items()}`), else None where
+        `node` builds no dict. A dict whose keys are not known here is declined."""
+        if not self.builds_dict(node):
+            return None
+        out = {}
+
+        def whole(src, at):
+            r = self.ref(src)
+            s = None if r is None else self.struct_at(*r)
+            if not isinstance(s, Keyed):
+                fail(at, self.unit, "a dict built from something other than a dict argument or a dict made from "
+                                    "one (srcdiff knows a dict's keys when it compiles)",
+                     "build it from your dict argument ({**params, \"W\": W2}) or write its keys out")
+            for k, name in enumerate(s.names):
+                out[name] = ("ref", r[0], r[1] + (k,))
+
+        def entry(key_node, value, at):
+            key = key_node if isinstance(key_node, str) else self.key_of(key_node)
+            if key is None:
+                fail(at, self.unit, "a dict built with a key srcdiff cannot know when it compiles (it reads a dict's "
+                                    "items at string keys)",
+                     "use string literals as keys, or a name bound once to one")
+            r = self.ref(value)
+            out[key] = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", value)
+
+        if isinstance(node, gast.Dict):
+            for k, v in zip(node.keys, node.values):
+                if k is None:
+                    whole(v, node)
+                else:
+                    entry(k, v, node)
+        elif isinstance(node, gast.DictComp):
+            gen = copy_loc(gast.GeneratorExp(elt=gast.Tuple(elts=[node.key, node.value], ctx=gast.Load()),
+                                             generators=node.generators), node)
+            items = self.unrolled(gen)
+            if items is None:
+                fail(node, self.unit, "a dict comprehension over something other than a dict argument's items, "
+                                      "values or keys, or with a test srcdiff cannot decide when it compiles",
+                     "write it over params.items() with tests of the keys, or write its keys out")
+            for pair in items:
+                entry(pair.elts[0], pair.elts[1], node)
+        elif isinstance(node.func, gast.Attribute):     # params.copy()
+            whole(node.func.value, node)
+        else:                                           # dict(params, W=W2), dict(W=W2, b=b)
+            if len(node.args) > 1 or any(isinstance(a, gast.Starred) for a in node.args):
+                fail(node, self.unit, "dict() of more than one positional argument",
+                     "write dict(params) or {**params, \"W\": W2}")
+            for a in node.args:
+                whole(a, node)
+            for kw in node.keywords:
+                if kw.arg is None:
+                    whole(kw.value, node)
+                else:
+                    entry(kw.arg, kw.value, node)
+        return out
+
+    def entry_struct(self, src):
+        return self.struct_at(src[1], src[2]) if src[0] == "ref" else None
+
+    def bind_entry(self, name, k, src, like):
+        """Statements binding the leaves of item `k` of the dict `name` made here to `src` (dict_entries')."""
+        if src[0] == "expr":
+            return [copy_loc(assign(f"{name}_{k}", self.expr(src[1]), like.lineno), like)]
+        s = self.struct_at(src[1], src[2])
+        return [copy_loc(assign(leaf, load(at), like.lineno), like)
+                for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
+
+    def make_dict(self, s):
+        """`q = {**params, "W": W2}` (dict_entries): q a structure of its own, whose items are parameters' or the
+        values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
+        name = s.targets[0].id
+        if name in self.rebound or name in self.structs or name in self.alias:
+            what = "the dict argument itself" if name in self.params else "a name bound elsewhere too"
+            fail(s, self.unit, f"a dict made here bound to '{name}', {what} (srcdiff makes each "
+                               "item of a dict its own variable, from the keys known when it compiles)",
+                 f"bind the dict to a name of its own, assigned once ({name}2 = dict({name})); change its items "
+                 f"with {name}2[\"W\"] = ...")
+        entries = self.dict_entries(s.value)
+        values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
+        self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
+        self.made[name] = self.scope
+        out = []
+        for k, src in enumerate(values.values()):
+            if src[0] == "expr":
+                out.append(copy_loc(assign(f"{name}_{k}", src[1], s.lineno), s))
+            else:
+                out += self.bind_entry(name, k, src, s)
+        return out
+
+    def new_key(self, s):
+        """`q["c"] = v` of a dict made here, at a key it lacks: the key added to q's structure (in the block q is
+        made in: its keys are known when srcdiff compiles)."""
+        name, key = s.targets[0].value.id, self.key_of(s.targets[0].slice)
+        if self.made[name] != self.scope:
+            fail(s, self.unit, f"a new key {key!r} added to the dict '{name}' in a branch or loop it was not made in "
+                               "(srcdiff knows a dict's keys when it compiles)",
+                 f"give '{name}' the key where it is made ({{**params, {key!r}: 0.0}}), or add it in that block")
+        r = self.ref(s.value)
+        src = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", self.expr(s.value))
+        old = self.structs[name]
+        self.structs[name] = Keyed(list(old) + [self.entry_struct(src)], old.names + (key,))
+        if src[0] == "expr":
+            return [copy_loc(assign(f"{name}_{len(old)}", src[1], s.lineno), s)]
+        return self.bind_entry(name, len(old), src, s)
+
+    def dict_literal(self, node):
+        """A dict built from dict arguments passed whole (`loss({**params, "W": W2}, x)`): the tuple literal of its
+        items marked with its keys, as a dict argument passed whole is (`items`)."""
+        entries = self.dict_entries(node)
+        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else src[1]
+                                        for src in entries.values()], ctx=gast.Load()), node)
+        anno.set(out, anno.DICT_KEYS, tuple(entries))
+        return out
 
     def static_int(self, node):
         """An integer known here: a literal, or `len` of a structure (or of a constant slice of one)."""
@@ -522,6 +707,26 @@ class _Flatten:
 def has_keyed(struct) -> bool:
     """Whether the structure holds a dict's (Keyed) anywhere."""
     return isinstance(struct, list) and (isinstance(struct, Keyed) or any(has_keyed(st) for st in struct))
+
+
+_DICT_WRITES = ("update", "pop", "popitem", "setdefault", "clear")
+
+
+def constant_strings(fn, params) -> dict:
+    """{name: value} of the names `fn` binds once, to a string or a tuple or list of strings (`k = "W"`,
+    `keys = ("W", "b")`), not parameters."""
+    counts, found = {}, {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            if isinstance(v, gast.Constant) and isinstance(v.value, str):
+                found[n.targets[0].id] = v.value
+            elif isinstance(v, (gast.Tuple, gast.List)) and v.elts and all(
+                    isinstance(e, gast.Constant) and isinstance(e.value, str) for e in v.elts):
+                found[n.targets[0].id] = tuple(e.value for e in v.elts)
+    return {k: v for k, v in found.items() if counts.get(k) == 1 and k not in params}
 
 
 _STR_TESTS = ("startswith", "endswith", "isupper", "islower", "isdigit", "isalpha", "isidentifier")
@@ -630,7 +835,10 @@ def flatten_arguments(unit, structs: dict):
     """Replace structured parameters (name -> structure) by one parameter per leaf."""
     if not structs:
         return unit
-    fl = _Flatten(unit, structs, rebound_names(unit.node, {a.id for a in unit.node.args.args}))
+    params = {a.id for a in unit.node.args.args}
+    fl = _Flatten(unit, structs, rebound_names(unit.node, params))
+    fl.strings = constant_strings(unit.node, params)
+    fl.params = params
     args, entry = [], []
     for a in unit.node.args.args:
         if a.id in structs:
