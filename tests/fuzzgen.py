@@ -1390,16 +1390,18 @@ class Gen:
         return [f"{name} = {self.pick(src)}"]
 
     def slice_write(self, b, env):
-        """Slice writes into a buffer: `buf[1:3] = pair`, `buf[::2] += s`, `buf[j] = row`, `buf[:, i] = pair`."""
+        """Slice writes into a buffer: `buf[1:3] = pair`, `buf[::2] += s`, `buf[j] = row`, `buf[:, i] = pair`, and
+        of the buffer into itself: `buf[::-1] = buf` (NumPy reads it whole first), `buf[:, 1:] = buf[:, :1]` (a
+        column broadcast along the region's axis)."""
         e_s = self.expr("s", env, 1)
         if env["vars"][b] == "v":
             return self.pick([f"{b}[:2] = {self.pair(env, 1)}", f"{b}[1:] += {e_s}",
                               f"{b}[::2] = {e_s}", f"{b}[::-1] *= np.tanh({e_s})",
-                              f"{b}[:] = 0.5 * {self.expr('v', env, 1)}"])
+                              f"{b}[:] = 0.5 * {self.expr('v', env, 1)}", f"{b}[::-1] = {b}"])
         return self.pick([f"{b}[{self.row(env)}] = {self.expr('v', env, 1)}",
                           f"{b}[:, {self.index(env)}] = {self.pair(env, 1)}",
                           f"{b}[{self.row(env)}, ::2] += {e_s}",
-                          f"{b}[:, 1:] -= 0.5 * {e_s}"])
+                          f"{b}[:, 1:] -= 0.5 * {e_s}", f"{b}[:, 1:] = {b}[:, :1]"])
 
     @staticmethod
     def indent(lines):

@@ -73,9 +73,10 @@ def inline_calls(unit, callee_anf, stack=()):
         returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
             isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
             and n.targets[0].id == returned.id for n in walk(callee.node)))
-        if alone and not returns_tuple and sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+        if alone and not returns_tuple and not _passes_dict(call, tuples) and \
+                sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
-                            # pullback takes one value)
+                            # pullback takes one value; so is one passed a dict, which a call cannot take)
         ret = body[-1].value
         stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         substitute = {p: a for p, a in zip(params, call_args) if p not in stored}  # read-only params: use the argument
@@ -157,6 +158,12 @@ def _decline_tuples_to_transform(unit, callee, call, tuples: dict, s):
             fail(s, unit, f"a tuple or list passed whole to {call.func.id} (for its parameter {p!r}), a srcdiff "
                           "transform called inside the function you differentiate",
                  "pass its items as separate arguments: differentiate a function that takes them one by one")
+
+
+def _passes_dict(call, tuples: dict) -> bool:
+    """Whether the call passes a dict argument whole (or a tuple holding one): a function that stays a call
+    cannot take it (_decline_dicts_to_a_call)."""
+    return any(flatten.has_keyed(st) for st in (_structure(a, tuples) for a in call.args) if st is not None)
 
 
 def _decline_dicts_to_a_call(unit, s, tuples: dict):
