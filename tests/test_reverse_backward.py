@@ -4,7 +4,8 @@ adjoints, a loop runs back over its range, and an element write passes its eleme
 import numpy as np
 import pytest
 
-from gradcheck import check_grad
+import srcdiff
+from gradcheck import check_grad, numerical_grad
 from passes import reverse_sweeps
 from srcdiff.transforms import emit
 
@@ -203,3 +204,33 @@ def test_writes_into_a_region_give_the_gradient(jit):
     check_grad(_written_into_itself, [np.array([0.5, -0.3, 0.8, 0.1]), 0.7], wrt=(0, 1), jit=jit)
     M = np.array([[0.5, -0.3, 0.8], [0.1, 0.2, 0.3]])
     check_grad(_broadcast_into_region, [M, np.array([[1.0], [-2.0]]), 0.7], wrt=(0, 1, 2), jit=jit)
+
+
+def returns_an_array_of_rows_in_a_loop(x, a):
+    for e in a:
+        if e > 0.5:
+            return np.sum(np.array([[x, (i * 0.25)] for i in range(4)]) * np.array([-0.7, 0.5]))
+    return x * np.sum(a)
+
+
+def penalty_of_returns_an_array_of_rows_in_a_loop(x, a):
+    gx, ga = srcdiff.grad(returns_an_array_of_rows_in_a_loop, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga) + x * gx
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_zero_adjoint_of_unknown_rank_is_typed_when_differentiated_again(jit):
+    """The gradient a penalty differentiates is generated before its arguments' kinds are known: the adjoint of the
+    array a branch of the loop binds (`total_items`, the rows before np.array) started and restarted as the float
+    0.0, which Python broadcasts; differentiated again under jit, Numba could not unify it with the array ('Cannot
+    unify array(float64, 2d, C) and float64 for d_total_items', nested fuzz seed 960015). It starts as
+    rt.zeros_like of the array, whose placeholder None the outer gradient types (an array of its rank)."""
+    inner = srcdiff.grad(returns_an_array_of_rows_in_a_loop, wrt=(0, 1))
+    source = inner.specialise().source
+    assert "d_total_items = 0.0" not in source and "d_total_items = rt.zeros_like(total_items)" in source, source
+    x = 0.3
+    for a in (np.array([0.1, 0.7, -0.2]), np.array([0.1, 0.2, -0.2])):
+        got = srcdiff.grad(penalty_of_returns_an_array_of_rows_in_a_loop, wrt=(0, 1), jit=jit)(x, a)
+        for k in range(2):
+            want = numerical_grad(penalty_of_returns_an_array_of_rows_in_a_loop, [x, a], k)
+            np.testing.assert_allclose(got[k], want, rtol=1e-5, atol=1e-7)

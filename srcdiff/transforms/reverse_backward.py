@@ -342,6 +342,11 @@ class BackwardSweep:
                 and not (is_array(k) and (ndim(k) is not None or (self.shapes or {}).get(v)
                                           in {a.id for a in self.fn.args.args})))
 
+    @property
+    def unspecialised(self) -> bool:
+        """Whether no argument's kind is known (the generic gradient a function calling it differentiates)."""
+        return all(self.kinds.get(a.id) is None for a in self.fn.args.args)
+
     def zero(self, v, at=None):
         """A zero adjoint for v, placed at the compound statement `at` (scalar 0.0 or a placeholder's
         shape where v may be undefined there)."""
@@ -353,8 +358,11 @@ class BackwardSweep:
                 return call("rt.zeros_like", self.read(load(rep)))  # an argument of the same shape
             if is_array(k) and ndim(k) is not None:
                 return call("rt.zeros_like", self.read(load(v)))  # v or its placeholder of the same rank
-            if k is None or k == UNSETTLED:   # kind unknown (Python backend): v's shape where v is bound (a loop-carried
-                # value after the loop, or a popped one), 0.0 where it is still the placeholder None
+            if k is None or k == UNSETTLED or (is_array(k) and self.unspecialised):
+                # kind or rank unknown (Python backend): v's shape where v is bound (a loop-carried value after the
+                # loop, or a popped one), 0.0 where it is still the placeholder None; differentiated again with
+                # the arguments' kinds, that placeholder is typed (unbound.define_unbound) and the zero has v's rank
+                # (a float 0.0 here met v's arrays in a merge Numba cannot type: nested fuzz seed 960015)
                 return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)
         if is_scalar(self.kinds.get(v)):
@@ -430,7 +438,7 @@ class BackwardSweep:
         761084), so that it is this iteration's, and where the iteration restarts `d_t` (at its end, or in the
         branch that consumes it)."""
         body_defs = assigned_in(loop.body)
-        unspecialised = all(self.kinds.get(a.id) is None for a in self.fn.args.args)
+        unspecialised = self.unspecialised
         restarted = {n.targets[0].id for st in body for n in walk(st)   # the adjoints the iteration restarts
                      if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and _is_zero(n.value)}
         for v in carried:
