@@ -652,7 +652,8 @@ def test_a_key_test_in_a_conditional_expression_is_decided(jit):
 def l2_sum_values(p, x):
     """An L2 penalty over all parameters, in the three ways users write it, and sum(p.values()) itself."""
     pen = sum(np.sum(v ** 2) for v in p.values()) + np.sum([np.sum(v ** 2) for v in p.values()])
-    return np.sum(np.tanh(p["w"] * x + p["b"])) + 0.1 * pen + np.sum(sum(p.values()) * x)
+    return (np.sum(np.tanh(p["w"] * x + p["b"])) + 0.1 * pen + np.sum(sum(p.values()) * x)
+            + np.sum(np.stack(list(p.values())) * x) + np.sum(tuple(p.values())[1]))
 
 
 def l2_scalar_values(p):
@@ -702,7 +703,24 @@ def keys_in_names(p, x):
     return total + sum(np.sum(p[j] * x) for j in ("b", "w"))
 
 
-DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ())]
+def _halved_copy(d, x):
+    q = dict(d)
+    q["w"] = 0.5 * q["w"]
+    return _dict_loss(q, x) + np.sum(d["w"])
+
+
+def dicts_made_here(p, x):
+    """A dict made empty and filled (dict(), then its keys), a filtered comprehension over p.items(), a copy made in
+    a helper (its item written there, the caller's read after)."""
+    q = dict()
+    q["w"] = p["w"] * 2.0
+    q["b"] = x * p["b"]
+    only_w = {k: v for k, v in p.items() if k != "b"}
+    return _dict_loss(q, x) + np.sum(only_w["w"] ** 2) * len(only_w) + _halved_copy(p, x) + np.sum(p["w"] * x)
+
+
+DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ()),
+              (dicts_made_here, ())]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
@@ -767,6 +785,14 @@ def dict_copied_to_itself(p):
     return np.sum(p["w"])
 
 
+def dict_made_in_two_branches(p, x, flag):
+    if flag:
+        q = dict(p)
+    else:
+        q = {**p, "w": x}
+    return np.sum(q["w"])
+
+
 def dict_updated(p):
     q = dict(p)
     q.update(w=2.0 * p["w"])
@@ -797,6 +823,10 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made here bound to 'p', "
                                                    r"the dict argument"):
         srcdiff.grad(dict_copied_to_itself)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made here bound to 'q', "
+                                                   r"a name bound elsewhere too(?s:.*)make the dict once, before the "
+                                                   r"branch or loop"):
+        srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .update\(\) of a dict"):
         srcdiff.grad(dict_updated)(p)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built with a key srcdiff "
