@@ -814,6 +814,12 @@ def dict_copy_of_a_non_dict(p, x):
     return np.sum(q["w"])
 
 
+def dict_copy_item_added_in_place(p, x):
+    q = dict(p)
+    q["w"] += x
+    return np.sum(p["w"] ** 2)
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -827,6 +833,10 @@ def test_dict_copies_declined():
                                                    r"a name bound elsewhere too(?s:.*)make the dict once, before the "
                                                    r"branch or loop"):
         srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
+    # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
+    with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
+                                                   r'`q\["w"\]`, which this assignment writes in place'):
+        srcdiff.grad(dict_copy_item_added_in_place)(p, np.ones(2))
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .update\(\) of a dict"):
         srcdiff.grad(dict_updated)(p)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built with a key srcdiff "

@@ -859,7 +859,19 @@ def flatten_arguments(unit, structs: dict):
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
     unit.node.args.args = args
+    anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
+                                          for leaf, spelled in _spellings(name, st, name, ())})
     return unit
+
+
+def _spellings(name, struct, spelled, path):
+    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_0`, `q["W"]`."""
+    if struct is None:
+        yield "_".join([name] + [str(p) for p in path]), spelled
+        return
+    for k, s in enumerate(struct):
+        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else f"[{k}]"
+        yield from _spellings(name, s, spelled + at, path + (k,))
 
 
 _ = store
