@@ -917,3 +917,16 @@ def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
     with pytest.raises(srcdiff.SrcdiffError, match=r"its wrt argument 'model' is a dict of tuples, lists or dicts"):
         srcdiff.hessian(nested_dicts)({"layers": [{"W": np.ones((3, 4)), "b": np.ones(4)}],
                                        "head": (np.ones((4, 1)), 0.7)}, np.ones((5, 3)))
+
+
+def test_export_of_dict_copies(tmp_path):
+    """A function making dicts from its dict argument exports as one taking the dict (its gradient a dict)."""
+    rng = np.random.default_rng(24)
+    p, x = {"w": rng.normal(size=3), "b": rng.normal(size=3)}, rng.normal(size=3)
+    vg = srcdiff.value_and_grad(copy_in_a_loop)
+    value, g = vg(p, x, 3)
+    mod, _ = exported(vg, tmp_path, "copy_in_a_loop_vg")
+    v2, g2 = mod.copy_in_a_loop_value_and_grad(p, x, 3)
+    assert v2 == pytest.approx(value) and list(g2) == list(p)
+    for k in p:
+        np.testing.assert_allclose(g2[k], g[k])
