@@ -652,7 +652,8 @@ def test_a_key_test_in_a_conditional_expression_is_decided(jit):
 def l2_sum_values(p, x):
     """An L2 penalty over all parameters, in the three ways users write it, and sum(p.values()) itself."""
     pen = sum(np.sum(v ** 2) for v in p.values()) + np.sum([np.sum(v ** 2) for v in p.values()])
-    return np.sum(np.tanh(p["w"] * x + p["b"])) + 0.1 * pen + np.sum(sum(p.values()) * x)
+    return (np.sum(np.tanh(p["w"] * x + p["b"])) + 0.1 * pen + np.sum(sum(p.values()) * x)
+            + np.sum(np.stack(list(p.values())) * x) + np.sum(tuple(p.values())[1]))
 
 
 def l2_scalar_values(p):
@@ -702,7 +703,24 @@ def keys_in_names(p, x):
     return total + sum(np.sum(p[j] * x) for j in ("b", "w"))
 
 
-DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ())]
+def _halved_copy(d, x):
+    q = dict(d)
+    q["w"] = 0.5 * q["w"]
+    return _dict_loss(q, x) + np.sum(d["w"])
+
+
+def dicts_made_here(p, x):
+    """A dict made empty and filled (dict(), then its keys), a filtered comprehension over p.items(), a copy made in
+    a helper (its item written there, the caller's read after)."""
+    q = dict()
+    q["w"] = p["w"] * 2.0
+    q["b"] = x * p["b"]
+    only_w = {k: v for k, v in p.items() if k != "b"}
+    return _dict_loss(q, x) + np.sum(only_w["w"] ** 2) * len(only_w) + _halved_copy(p, x) + np.sum(p["w"] * x)
+
+
+DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ()),
+              (dicts_made_here, ())]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
@@ -767,6 +785,14 @@ def dict_copied_to_itself(p):
     return np.sum(p["w"])
 
 
+def dict_made_in_two_branches(p, x, flag):
+    if flag:
+        q = dict(p)
+    else:
+        q = {**p, "w": x}
+    return np.sum(q["w"])
+
+
 def dict_updated(p):
     q = dict(p)
     q.update(w=2.0 * p["w"])
@@ -788,6 +814,12 @@ def dict_copy_of_a_non_dict(p, x):
     return np.sum(q["w"])
 
 
+def dict_copy_item_added_in_place(p, x):
+    q = dict(p)
+    q["w"] += x
+    return np.sum(p["w"] ** 2)
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -797,6 +829,14 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made here bound to 'p', "
                                                    r"the dict argument"):
         srcdiff.grad(dict_copied_to_itself)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made here bound to 'q', "
+                                                   r"a name bound elsewhere too(?s:.*)make the dict once, before the "
+                                                   r"branch or loop"):
+        srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
+    # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
+    with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
+                                                   r'`q\["w"\]`, which this assignment writes in place'):
+        srcdiff.grad(dict_copy_item_added_in_place)(p, np.ones(2))
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .update\(\) of a dict"):
         srcdiff.grad(dict_updated)(p)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict built with a key srcdiff "
@@ -877,3 +917,16 @@ def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
     with pytest.raises(srcdiff.SrcdiffError, match=r"its wrt argument 'model' is a dict of tuples, lists or dicts"):
         srcdiff.hessian(nested_dicts)({"layers": [{"W": np.ones((3, 4)), "b": np.ones(4)}],
                                        "head": (np.ones((4, 1)), 0.7)}, np.ones((5, 3)))
+
+
+def test_export_of_dict_copies(tmp_path):
+    """A function making dicts from its dict argument exports as one taking the dict (its gradient a dict)."""
+    rng = np.random.default_rng(24)
+    p, x = {"w": rng.normal(size=3), "b": rng.normal(size=3)}, rng.normal(size=3)
+    vg = srcdiff.value_and_grad(copy_in_a_loop)
+    value, g = vg(p, x, 3)
+    mod, _ = exported(vg, tmp_path, "copy_in_a_loop_vg")
+    v2, g2 = mod.copy_in_a_loop_value_and_grad(p, x, 3)
+    assert v2 == pytest.approx(value) and list(g2) == list(p)
+    for k in p:
+        np.testing.assert_allclose(g2[k], g[k])

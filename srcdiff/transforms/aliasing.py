@@ -479,7 +479,8 @@ class _Flow:
                  "loop over a copy (for e in np.copy(...)) or over the indices (for i in range(len(...)))")
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
-        view, target, base = (versions.get(n, n) for n in (view, target, base))
+        spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_0 is p["W"])
+        view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
         if view in self.stacks():

@@ -64,6 +64,9 @@ TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, en
 DICT_KEYS = _key("dict_keys", """tuple of str: on the tuple literal of a dict argument's items that flatten passes to a
     function of the user's (`forward(params, x)`), the dict's keys, in the order of the items. Written by flatten; kept
     by anf (the tuple's name); read by inline (_structure: the callee's parameter is a dict, read by key).""")
+LEAF_NAMES = _key("leaf_names", """{str: str}: on a FunctionDef whose structured arguments flatten gave a parameter
+    per leaf (and its dicts made from them, `q = dict(params)`), each leaf's name as the user spells it (`q_0` ->
+    `q["W"]`). Written by flatten; read by aliasing (the names of its declines).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

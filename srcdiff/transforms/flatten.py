@@ -247,6 +247,12 @@ class _Flatten:
                         return self.visit(copy_loc(gast.Subscript(value=n.func.value, slice=n.args[0],
                                                                   ctx=gast.Load()), n))
                     return self.visit(n.args[1]) if len(n.args) == 2 else copy_loc(const(None), n)
+                if (isinstance(n.func, gast.Name) and n.func.id in ("list", "tuple") and len(n.args) == 1
+                        and not n.keywords and outer.dict_view(n.args[0]) is not None
+                        and outer.unit.namespace.get(n.func.id, None) in (list, tuple, None)):
+                    # list(params.values()): the list (tuple) of its items
+                    items = self.visit(n.args[0])
+                    return items if n.func.id == "list" else copy_loc(gast.Tuple(elts=items.elts, ctx=gast.Load()), n)
                 view = outer.dict_view(n)
                 if view is not None:
                     # params.values() read as a value (`sum(params.values())`): the list of its items (keys, pairs)
@@ -603,11 +609,14 @@ class _Flatten:
         values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
         name = s.targets[0].id
         if name in self.rebound or name in self.structs or name in self.alias:
-            what = "the dict argument itself" if name in self.params else "a name bound elsewhere too"
-            fail(s, self.unit, f"a dict made here bound to '{name}', {what} (srcdiff makes each "
+            if name in self.params:
+                fail(s, self.unit, f"a dict made here bound to '{name}', the dict argument itself (srcdiff makes "
+                                   "each item of a dict its own variable, from the keys known when it compiles)",
+                     f"bind the copy to a new name ({name}2 = dict({name})) and read {name}2 from there")
+            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
                                "item of a dict its own variable, from the keys known when it compiles)",
-                 f"bind the dict to a name of its own, assigned once ({name}2 = dict({name})); change its items "
-                 f"with {name}2[\"W\"] = ...")
+                 f"make the dict once, before the branch or loop ({name} = dict(params)), and assign its items "
+                 f"where they change ({name}[\"W\"] = ...)")
         entries = self.dict_entries(s.value)
         values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
         self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
@@ -850,7 +859,19 @@ def flatten_arguments(unit, structs: dict):
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
     unit.node.args.args = args
+    anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
+                                          for leaf, spelled in _spellings(name, st, name, ())})
     return unit
+
+
+def _spellings(name, struct, spelled, path):
+    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_0`, `q["W"]`."""
+    if struct is None:
+        yield "_".join([name] + [str(p) for p in path]), spelled
+        return
+    for k, s in enumerate(struct):
+        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else f"[{k}]"
+        yield from _spellings(name, s, spelled + at, path + (k,))
 
 
 _ = store
