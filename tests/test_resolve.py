@@ -117,3 +117,21 @@ def test_a_helper_relying_on_a_string_default(jit):
     where the call left it out, though the same string passed explicitly worked."""
     W = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]])
     check_grad(string_defaults, [W, np.array([0.3, -0.8, 0.5])], wrt=(0, 1), jit=jit)
+
+
+def with_divmod(x, s):
+    out = 0.0
+    for i in range(x.shape[0]):
+        q, r = divmod(i, 2)                  # integers: no derivative, as `i // 2` and `i % 2`
+        out += x[i] * (q + 1) + r * s
+    t = divmod(s * 3.0, 0.7)                 # a float: the remainder passes the derivative on, the quotient not
+    return out + t[1] * x[0] + t[0] + np.sum(divmod(x * s, 0.4)[1])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_divmod_is_floor_division_and_remainder(jit):
+    """divmod(a, b) is (a // b, a % b) (was declined: 'call to builtins.divmod has no differentiation rule',
+    though integers flow through and `//` and `%` are handled)."""
+    unit = through(with_divmod, "resolve")
+    assert "divmod" not in body_source(unit.node)
+    check_grad(with_divmod, [np.array([0.5, -0.3, 0.8, 0.1]), 0.45], wrt=(0, 1), jit=jit)

@@ -4,6 +4,7 @@ Resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp
 user functions become callees, module constants become bindings, array methods become functions."""
 from __future__ import annotations
 
+import copy
 import inspect
 import random
 import sysconfig
@@ -304,6 +305,10 @@ class _Resolver(Transformer):
                 k.value = self._dtype(k.value)[1]   # np.zeros(n, dtype=int) -> dtype=np.int64 (as Numba takes it)
             else:
                 self.visit(k)
+        if obj is divmod and len(node.args) == 2 and not node.keywords:   # (a // b, a % b), as Python defines it
+            a, b = node.args
+            parts = [gast.BinOp(left=copy.deepcopy(a), op=op(), right=copy.deepcopy(b)) for op in (gast.FloorDiv, gast.Mod)]
+            return copy_loc(gast.Tuple(elts=[copy_loc(e, node) for e in parts], ctx=gast.Load()), node)
         if obj is _MISSING:
             if isinstance(func, gast.Name) and func.id in self.unit.callees:  # lifted nested def, or a user
                 callee = self.unit.callees[func.id]                           # function called before
