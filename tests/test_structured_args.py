@@ -820,6 +820,11 @@ def dict_copy_item_added_in_place(p, x):
     return np.sum(p["w"] ** 2)
 
 
+def dict_keys_printed(p):
+    print(p.keys())
+    return np.sum(p["w"])
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -833,6 +838,9 @@ def test_dict_copies_declined():
                                                    r"a name bound elsewhere too(?s:.*)make the dict once, before the "
                                                    r"branch or loop"):
         srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
+    # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
+        srcdiff.grad(dict_keys_printed)(p)
     # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
     with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
                                                    r'`q\["w"\]`, which this assignment writes in place'):

@@ -197,12 +197,17 @@ class _Flatten:
             return True
         return isinstance(self.unit.namespace[func.id], (types.FunctionType, types.BuiltinFunctionType))
 
-    def literal(self, node):
+    def user_function(self, func) -> bool:
+        """Whether `func` names a function of the user's (module-level, or nested: not in the namespace)."""
+        return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
+                                                or isinstance(self.unit.namespace[func.id], types.FunctionType))
+
+    def literal(self, node, user=False):
         """`node` as a tuple literal of its items' parameters where it names a structured value (nested
-        structures nested), else `node`."""
+        structures nested), or (for a function of the user's) builds a dict from dict arguments, else `node`."""
         if self.sliced(node) is not None:
             return self.sliced_literal(node)
-        if self.builds_dict(node):
+        if user and self.builds_dict(node):
             return self.dict_literal(node)
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
@@ -275,11 +280,18 @@ class _Flatten:
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
+                if isinstance(n.func, gast.Name) and outer.unit.namespace.get(n.func.id) is print:
+                    for a in n.args:
+                        if outer.dict_view(a) is not None or outer.builds_dict(a):
+                            fail(a, outer.unit, "print of a dict, its keys, values or items (srcdiff makes each item "
+                                                "of a dict its own variable, from the keys known when it compiles)",
+                                 "print its items: print(params[\"W\"])")
                 if outer.takes_literals(n.func):
                     # a structured value passed whole (`g(params, x)`): the literal of its items, as if written out
-                    n.args = [outer.literal(a) for a in n.args]
+                    user = outer.user_function(n.func)
+                    n.args = [outer.literal(a, user) for a in n.args]
                     for k in n.keywords:
-                        k.value = outer.literal(k.value)
+                        k.value = outer.literal(k.value, user)
                 self.generic_visit(n)
                 return n
 
