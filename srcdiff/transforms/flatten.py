@@ -10,7 +10,10 @@ resolved statically: it is bound to the tuple literal of the items, a value like
 A dict argument (keyed by strings) is a structure too (Keyed: its keys beside its items' structures): `params["W"]`
 is its item at the position of "W", loops over `params.items()` / `.values()` / `.keys()` unroll, and passed whole
 to a function of the user's it is the tuple literal of its items marked with its keys (DICT_KEYS), so that the
-function, made for that structure (inline._structure), reads it by key in its turn."""
+function, made for that structure (inline._structure), reads it by key in its turn. A dict made from dict arguments
+(`q = dict(params)`, `{**params, "W": W2}`, `params.copy()`, a dict comprehension over `params.items()`: dict_entries)
+and bound to a name is a structure of its own whose leaves are bound to the items (a copy: `q["W"] = ...` rebinds
+q's leaf, never the argument's); keys may be held in names bound once to strings (`k = "W"`: `params[k]`)."""
 from __future__ import annotations
 
 import copy
@@ -609,9 +612,8 @@ class _Flatten:
         return self.struct_at(src[1], src[2]) if src[0] == "ref" else None
 
     def bind_entry(self, name, k, src, like):
-        """Statements binding the leaves of item `k` of the dict `name` made here to `src` (dict_entries')."""
-        if src[0] == "expr":
-            return [copy_loc(assign(f"{name}_{k}", self.expr(src[1]), like.lineno), like)]
+        """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
+        (dict_entries' ("ref", param, path)), leaf by leaf."""
         s = self.struct_at(src[1], src[2])
         return [copy_loc(assign(leaf, load(at), like.lineno), like)
                 for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
