@@ -825,6 +825,12 @@ def dict_keys_printed(p):
     return np.sum(p["w"])
 
 
+def dict_key_name_shadowed(p):
+    k = "w"
+    inner = lambda k: np.sum(p[k] ** 2)   # noqa: E731 -- its own k, not the one bound to "w"
+    return inner("b") + np.sum(p[k])
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -838,6 +844,10 @@ def test_dict_copies_declined():
                                                    r"a name bound elsewhere too(?s:.*)make the dict once, before the "
                                                    r"branch or loop"):
         srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
+    # (a lambda's parameter k is not the k bound to "w": read as "w" it gave the gradient of p["w"] ** 2, silently)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
+                                                   r"indexed by a string literal"):
+        srcdiff.grad(dict_key_name_shadowed)(p)
     # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
         srcdiff.grad(dict_keys_printed)(p)

@@ -737,11 +737,15 @@ _DICT_WRITES = ("update", "pop", "popitem", "setdefault", "clear")
 
 def constant_strings(fn, params) -> dict:
     """{name: value} of the names `fn` binds once, to a string or a tuple or list of strings (`k = "W"`,
-    `keys = ("W", "b")`), not parameters."""
+    `keys = ("W", "b")`), not parameters (of `fn`, or of a def or lambda inside it: `lambda k: params[k]` reads
+    its own k), nor names declared global or nonlocal."""
     counts, found = {}, {}
     for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param, gast.Del)):
+            counts[n.id] = counts.get(n.id, 0) + (1 if isinstance(n.ctx, gast.Store) else 2)
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            for name in n.names:
+                counts[name] = 2
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             v = n.value
             if isinstance(v, gast.Constant) and isinstance(v.value, str):
