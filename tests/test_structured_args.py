@@ -831,6 +831,15 @@ def dict_key_name_shadowed(p):
     return inner("b") + np.sum(p[k])
 
 
+def dict_keys_in_a_list_appended_to(p):
+    keys = ["w", "b"]
+    keys.append("c")
+    s = 0.0
+    for k in keys:
+        s = s + np.sum(p[k] ** 2)
+    return s
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -848,6 +857,10 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
                                                    r"indexed by a string literal"):
         srcdiff.grad(dict_key_name_shadowed)(p)
+    # (a list of keys bound to a name may grow: read as its literal, p["c"] was left out of the sum, silently)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
+                                                   r"indexed by a string literal"):
+        srcdiff.grad(dict_keys_in_a_list_appended_to)({**p, "c": np.ones(2)})
     # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
         srcdiff.grad(dict_keys_printed)(p)

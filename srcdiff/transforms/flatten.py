@@ -533,7 +533,7 @@ class _Flatten:
         return None
 
     def key_tuple(self, node):
-        """The strings of a tuple or list of them (`("W", "b")`, or a name bound once to one), else None."""
+        """The strings of a tuple or list literal of them (`("W", "b")`), or of a name bound once to a tuple of them, else None."""
         if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), tuple):
             return self.strings[node.id]
         if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
@@ -736,7 +736,7 @@ _DICT_WRITES = ("update", "pop", "popitem", "setdefault", "clear")
 
 
 def constant_strings(fn, params) -> dict:
-    """{name: value} of the names `fn` binds once, to a string or a tuple or list of strings (`k = "W"`,
+    """{name: value} of the names `fn` binds once, to a string or a tuple of strings (`k = "W"`,
     `keys = ("W", "b")`), not parameters (of `fn`, or of a def or lambda inside it: `lambda k: params[k]` reads
     its own k), nor names declared global or nonlocal."""
     counts, found = {}, {}
@@ -750,7 +750,7 @@ def constant_strings(fn, params) -> dict:
             v = n.value
             if isinstance(v, gast.Constant) and isinstance(v.value, str):
                 found[n.targets[0].id] = v.value
-            elif isinstance(v, (gast.Tuple, gast.List)) and v.elts and all(
+            elif isinstance(v, gast.Tuple) and v.elts and all(   # (not a list: keys.append("c") would change it)
                     isinstance(e, gast.Constant) and isinstance(e.value, str) for e in v.elts):
                 found[n.targets[0].id] = tuple(e.value for e in v.elts)
     return {k: v for k, v in found.items() if counts.get(k) == 1 and k not in params}
