@@ -533,7 +533,8 @@ class _Flatten:
         return None
 
     def key_tuple(self, node):
-        """The strings of a tuple or list literal of them (`("W", "b")`), or of a name bound once to a tuple of them, else None."""
+        """The strings of a tuple or list literal of them (`("W", "b")`), or of a name bound once to a tuple of
+        them, else None."""
         if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), tuple):
             return self.strings[node.id]
         if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
