@@ -1,4 +1,6 @@
 """Tuple/list arguments: gradients come back in the argument's structure (both backends)."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -661,7 +663,7 @@ def l2_scalar_values(p):
 
 
 def copy_forms(p, x):
-    """dict(p), {**p}, p.copy() and {**p, "w": ...}: copies whose items written leave p as it is."""
+    """dict(p), {**p}, p.copy(), {**p, "w": ...} and copy.copy: copies whose items written leave p as it is."""
     q = dict(p)
     q["w"] = 3.0 * q["w"]
     r = {**p}
@@ -669,7 +671,10 @@ def copy_forms(p, x):
     s = p.copy()
     s["w"] = s["w"] * x
     t = {**p, "w": p["w"] ** 2}
-    return np.sum(q["w"] * r["b"]) + np.sum(s["w"] * p["w"]) + np.sum(t["w"] * t["b"]) + np.sum(p["b"] * x)
+    u = copy.copy(t)
+    u["b"] = u["b"] * x
+    return (np.sum(q["w"] * r["b"]) + np.sum(s["w"] * p["w"]) + np.sum(t["w"] * t["b"]) + np.sum(p["b"] * x)
+            + np.sum(u["w"] * u["b"]))
 
 
 def _dict_loss(d, x):

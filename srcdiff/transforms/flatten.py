@@ -543,12 +543,25 @@ class _Flatten:
         return None
 
     def builds_dict(self, node) -> bool:
-        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`."""
+        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`,
+        `copy.copy(params)`."""
         return (isinstance(node, (gast.Dict, gast.DictComp))
                 or isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
                 and self.unit is not None and self.unit.namespace.get("dict", dict) is dict
                 or isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "copy"
-                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed))
+                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed)
+                or self.shallow_copy(node))
+
+    def shallow_copy(self, node) -> bool:
+        """Whether `node` is `copy.copy(params)` of a dict argument (or of a dict made from one)."""
+        if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and self.unit is not None
+                and isinstance(self.keyed(node.args[0]), Keyed)):
+            return False
+        f = node.func
+        if isinstance(f, gast.Name):
+            return self.unit.namespace.get(f.id) is copy.copy
+        return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
+                and getattr(self.unit.namespace.get(f.value.id), "copy", None) is copy.copy and f.attr == "copy")
 
     def dict_entries(self, node):
         """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
@@ -594,6 +607,8 @@ class _Flatten:
                      "write it over params.items() with tests of the keys, or write its keys out")
             for pair in items:
                 entry(pair.elts[0], pair.elts[1], node)
+        elif self.shallow_copy(node):                   # copy.copy(params)
+            whole(node.args[0], node)
         elif isinstance(node.func, gast.Attribute):     # params.copy()
             whole(node.func.value, node)
         else:                                           # dict(params, W=W2), dict(W=W2, b=b)
