@@ -23,7 +23,8 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, literal_value, load, map_blocks, store, walk
+from .astutil import (NOT_LITERAL, Transformer, assign, call, const, copy_loc, literal_value, load, map_blocks, store,
+                      walk)
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
@@ -550,18 +551,21 @@ class _Flatten:
                 and self.unit is not None and self.unit.namespace.get("dict", dict) is dict
                 or isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "copy"
                 and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed)
-                or self.shallow_copy(node))
+                or self.copy_call(node) is not None)
 
-    def shallow_copy(self, node) -> bool:
-        """Whether `node` is `copy.copy(params)` of a dict argument (or of a dict made from one)."""
+    def copy_call(self, node):
+        """copy.copy or copy.deepcopy where `node` calls it on a dict argument (or a dict made from one), else None."""
         if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and self.unit is not None
                 and isinstance(self.keyed(node.args[0]), Keyed)):
-            return False
+            return None
         f = node.func
         if isinstance(f, gast.Name):
-            return self.unit.namespace.get(f.id) is copy.copy
-        return (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name)
-                and getattr(self.unit.namespace.get(f.value.id), "copy", None) is copy.copy and f.attr == "copy")
+            fn = self.unit.namespace.get(f.id)
+        elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+            fn = getattr(self.unit.namespace.get(f.value.id), f.attr, None)
+        else:
+            return None
+        return fn if fn is copy.copy or fn is copy.deepcopy else None
 
     def dict_entries(self, node):
         """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
@@ -572,7 +576,7 @@ class _Flatten:
             return None
         out = {}
 
-        def whole(src, at):
+        def whole(src, at, how="ref"):
             r = self.ref(src)
             s = None if r is None else self.struct_at(*r)
             if not isinstance(s, Keyed):
@@ -580,7 +584,7 @@ class _Flatten:
                                     "one (srcdiff knows a dict's keys when it compiles)",
                      "build it from your dict argument ({**params, \"W\": W2}) or write its keys out")
             for k, name in enumerate(s.names):
-                out[name] = ("ref", r[0], r[1] + (k,))
+                out[name] = (how, r[0], r[1] + (k,))
 
         def entry(key_node, value, at):
             key = key_node if isinstance(key_node, str) else self.key_of(key_node)
@@ -607,8 +611,8 @@ class _Flatten:
                      "write it over params.items() with tests of the keys, or write its keys out")
             for pair in items:
                 entry(pair.elts[0], pair.elts[1], node)
-        elif self.shallow_copy(node):                   # copy.copy(params)
-            whole(node.args[0], node)
+        elif self.copy_call(node) is not None:          # copy.copy(params), copy.deepcopy(params): arrays copied
+            whole(node.args[0], node, "copy" if self.copy_call(node) is copy.deepcopy else "ref")
         elif isinstance(node.func, gast.Attribute):     # params.copy()
             whole(node.func.value, node)
         else:                                           # dict(params, W=W2), dict(W=W2, b=b)
@@ -625,13 +629,14 @@ class _Flatten:
         return out
 
     def entry_struct(self, src):
-        return self.struct_at(src[1], src[2]) if src[0] == "ref" else None
+        return self.struct_at(src[1], src[2]) if src[0] in ("ref", "copy") else None
 
     def bind_entry(self, name, k, src, like):
         """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
-        (dict_entries' ("ref", param, path)), leaf by leaf."""
+        (dict_entries' ("ref", param, path)), leaf by leaf; a copy of each leaf for a deep copy's ("copy", ...):
+        an array its own, a number itself (rt.copy)."""
         s = self.struct_at(src[1], src[2])
-        return [copy_loc(assign(leaf, load(at), like.lineno), like)
+        return [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), like.lineno), like)
                 for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
 
     def make_dict(self, s):
@@ -679,8 +684,9 @@ class _Flatten:
         """A dict built from dict arguments passed whole (`loss({**params, "W": W2}, x)`): the tuple literal of its
         items marked with its keys, as a dict argument passed whole is (`items`)."""
         entries = self.dict_entries(node)
-        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else src[1]
-                                        for src in entries.values()], ctx=gast.Load()), node)
+        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else
+                                        _leaves_copied(self.items(src[1], src[2], node)) if src[0] == "copy" else
+                                        src[1] for src in entries.values()], ctx=gast.Load()), node)
         anno.set(out, anno.DICT_KEYS, tuple(entries))
         return out
 
@@ -741,6 +747,22 @@ class _Flatten:
                 body = _fold_static_tests(body)
             out += self.block(pre + body)
         return out
+
+
+def _leaves_copied(items):
+    """The literal of a structure's items (`items`) with each leaf a copy of it (rt.copy: a deep copy's)."""
+    if isinstance(items, gast.Tuple):
+        out = copy_loc(gast.Tuple(elts=[_leaves_copied(e) for e in items.elts], ctx=gast.Load()), items)
+        anno.copy(items, out, (anno.DICT_KEYS,))
+        return out
+    return copy_loc(_copied(items), items)
+
+
+def _copied(e):
+    """rt.copy(e), a runtime call resolve leaves as it is (annotations.MADE)."""
+    out = call("rt.copy", e)
+    anno.set(out, anno.MADE, True)
+    return out
 
 
 def has_keyed(struct) -> bool:
