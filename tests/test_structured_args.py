@@ -1,4 +1,6 @@
 """Tuple/list arguments: gradients come back in the argument's structure (both backends)."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -661,7 +663,7 @@ def l2_scalar_values(p):
 
 
 def copy_forms(p, x):
-    """dict(p), {**p}, p.copy() and {**p, "w": ...}: copies whose items written leave p as it is."""
+    """dict(p), {**p}, p.copy(), {**p, "w": ...} and copy.copy: copies whose items written leave p as it is."""
     q = dict(p)
     q["w"] = 3.0 * q["w"]
     r = {**p}
@@ -669,7 +671,10 @@ def copy_forms(p, x):
     s = p.copy()
     s["w"] = s["w"] * x
     t = {**p, "w": p["w"] ** 2}
-    return np.sum(q["w"] * r["b"]) + np.sum(s["w"] * p["w"]) + np.sum(t["w"] * t["b"]) + np.sum(p["b"] * x)
+    u = copy.copy(t)
+    u["b"] = u["b"] * x
+    return (np.sum(q["w"] * r["b"]) + np.sum(s["w"] * p["w"]) + np.sum(t["w"] * t["b"]) + np.sum(p["b"] * x)
+            + np.sum(u["w"] * u["b"]))
 
 
 def _dict_loss(d, x):
@@ -719,8 +724,22 @@ def dicts_made_here(p, x):
     return _dict_loss(q, x) + np.sum(only_w["w"] ** 2) * len(only_w) + _halved_copy(p, x) + np.sum(p["w"] * x)
 
 
+def _zero_first(d):
+    d["w"][0] = 0.0
+    return np.sum(d["w"] * d["b"])
+
+
+def deep_copies(p, x):
+    """copy.deepcopy(p): its arrays its own, written in place (-=, an element) while p's are read after; passed whole
+    to a helper that writes an element of it."""
+    q = copy.deepcopy(p)
+    q["w"] -= 0.1 * x
+    q["w"][1] = 3.0 * q["w"][0]
+    return np.sum(q["w"] ** 2) + np.sum(p["w"] * x) + _zero_first(copy.deepcopy(p)) + np.sum(p["w"] ** 2)
+
+
 DICT_FORMS = [(l2_sum_values, ()), (copy_forms, ()), (copy_in_a_loop, (3,)), (keys_in_names, ()),
-              (dicts_made_here, ())]
+              (dicts_made_here, ()), (deep_copies, ())]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
@@ -820,6 +839,26 @@ def dict_copy_item_added_in_place(p, x):
     return np.sum(p["w"] ** 2)
 
 
+def dict_keys_printed(p):
+    print(p.keys())
+    return np.sum(p["w"])
+
+
+def dict_key_name_shadowed(p):
+    k = "w"
+    inner = lambda k: np.sum(p[k] ** 2)   # noqa: E731 -- its own k, not the one bound to "w"
+    return inner("b") + np.sum(p[k])
+
+
+def dict_keys_in_a_list_appended_to(p):
+    keys = ["w", "b"]
+    keys.append("c")
+    s = 0.0
+    for k in keys:
+        s = s + np.sum(p[k] ** 2)
+    return s
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -833,9 +872,21 @@ def test_dict_copies_declined():
                                                    r"a name bound elsewhere too(?s:.*)make the dict once, before the "
                                                    r"branch or loop"):
         srcdiff.grad(dict_made_in_two_branches)(p, np.ones(2), True)
+    # (a lambda's parameter k is not the k bound to "w": read as "w" it gave the gradient of p["w"] ** 2, silently)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
+                                                   r"indexed by a string literal"):
+        srcdiff.grad(dict_key_name_shadowed)(p)
+    # (a list of keys bound to a name may grow: read as its literal, p["c"] was left out of the sum, silently)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
+                                                   r"indexed by a string literal"):
+        srcdiff.grad(dict_keys_in_a_list_appended_to)({**p, "c": np.ones(2)})
+    # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
+        srcdiff.grad(dict_keys_printed)(p)
     # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
     with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
-                                                   r'`q\["w"\]`, which this assignment writes in place'):
+                                                   r'`q\["w"\]`, which this assignment writes in place(?s:.*)'
+                                                   r'copy.deepcopy does'):
         srcdiff.grad(dict_copy_item_added_in_place)(p, np.ones(2))
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .update\(\) of a dict"):
         srcdiff.grad(dict_updated)(p)

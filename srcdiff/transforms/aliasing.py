@@ -509,6 +509,8 @@ class _Flow:
                       if target != base else
                       f"make `{view}` a copy where it is created (np.copy(...)), or index "
                       f"`{base}` again after the write")
+        if any('["' in n for n in (view, target)):    # an item of a dict argument's copy: its arrays are shared
+            advice += "; dict(params), params.copy() and {**params} copy the dict, not its arrays: copy.deepcopy does"
         if where is not None:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)

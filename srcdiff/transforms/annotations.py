@@ -82,8 +82,9 @@ SUM_EMPTY = _key("sum_empty", """True on `total = 0.0`, the value of a sum over 
     while the terms decide the kind, and kind_rewrites.sum_starts makes it zeros of their rank.
     Written by desugar (hoist_sums); copied by anf; read by kinds and unbound; kept by emit.tree; read by the CUDA
     lowering (an array sum has its terms' shape there: the kernel reports an example whose loops run none).""")
-MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrote as a sum's start.
-    Written by desugar; read by resolve (leaves the rt. name as it is) and desugar.zero_sum_starts.""")
+MADE = _key("made", """True on the `rt.zeros_like(first term)` call desugar wrote as a sum's start, and on the
+    `rt.copy(p_0)` of each leaf of a deep copy of a dict argument flatten wrote (`copy.deepcopy(params)`).
+    Written by desugar and flatten; read by resolve (leaves the rt. name as it is) and desugar.zero_sum_starts.""")
 
 # ---- control flow and SSA ----------------------------------------------------------------------------
 INCR = _key("incr", """True on the counter increment of the while loop controlflow made of a `for` loop

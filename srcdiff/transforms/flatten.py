@@ -10,7 +10,10 @@ resolved statically: it is bound to the tuple literal of the items, a value like
 A dict argument (keyed by strings) is a structure too (Keyed: its keys beside its items' structures): `params["W"]`
 is its item at the position of "W", loops over `params.items()` / `.values()` / `.keys()` unroll, and passed whole
 to a function of the user's it is the tuple literal of its items marked with its keys (DICT_KEYS), so that the
-function, made for that structure (inline._structure), reads it by key in its turn."""
+function, made for that structure (inline._structure), reads it by key in its turn. A dict made from dict arguments
+(`q = dict(params)`, `{**params, "W": W2}`, `params.copy()`, a dict comprehension over `params.items()`: dict_entries)
+and bound to a name is a structure of its own whose leaves are bound to the items (a copy: `q["W"] = ...` rebinds
+q's leaf, never the argument's); keys may be held in names bound once to strings (`k = "W"`: `params[k]`)."""
 from __future__ import annotations
 
 import copy
@@ -20,7 +23,8 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, literal_value, load, map_blocks, store, walk
+from .astutil import (NOT_LITERAL, Transformer, assign, call, const, copy_loc, literal_value, load, map_blocks, store,
+                      walk)
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
@@ -197,12 +201,17 @@ class _Flatten:
             return True
         return isinstance(self.unit.namespace[func.id], (types.FunctionType, types.BuiltinFunctionType))
 
-    def literal(self, node):
+    def user_function(self, func) -> bool:
+        """Whether `func` names a function of the user's (module-level, or nested: not in the namespace)."""
+        return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
+                                                or isinstance(self.unit.namespace[func.id], types.FunctionType))
+
+    def literal(self, node, user=False):
         """`node` as a tuple literal of its items' parameters where it names a structured value (nested
-        structures nested), else `node`."""
+        structures nested), or (for a function of the user's) builds a dict from dict arguments, else `node`."""
         if self.sliced(node) is not None:
             return self.sliced_literal(node)
-        if self.builds_dict(node):
+        if user and self.builds_dict(node):
             return self.dict_literal(node)
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
@@ -275,11 +284,18 @@ class _Flatten:
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
+                if isinstance(n.func, gast.Name) and outer.unit.namespace.get(n.func.id) is print:
+                    for a in n.args:
+                        if outer.dict_view(a) is not None or outer.builds_dict(a):
+                            fail(a, outer.unit, "print of a dict, its keys, values or items (srcdiff makes each item "
+                                                "of a dict its own variable, from the keys known when it compiles)",
+                                 "print its items: print(params[\"W\"])")
                 if outer.takes_literals(n.func):
                     # a structured value passed whole (`g(params, x)`): the literal of its items, as if written out
-                    n.args = [outer.literal(a) for a in n.args]
+                    user = outer.user_function(n.func)
+                    n.args = [outer.literal(a, user) for a in n.args]
                     for k in n.keywords:
-                        k.value = outer.literal(k.value)
+                        k.value = outer.literal(k.value, user)
                 self.generic_visit(n)
                 return n
 
@@ -518,7 +534,8 @@ class _Flatten:
         return None
 
     def key_tuple(self, node):
-        """The strings of a tuple or list of them (`("W", "b")`, or a name bound once to one), else None."""
+        """The strings of a tuple or list literal of them (`("W", "b")`), or of a name bound once to a tuple of
+        them, else None."""
         if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), tuple):
             return self.strings[node.id]
         if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
@@ -527,12 +544,28 @@ class _Flatten:
         return None
 
     def builds_dict(self, node) -> bool:
-        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`."""
+        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`,
+        `copy.copy(params)`."""
         return (isinstance(node, (gast.Dict, gast.DictComp))
                 or isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
                 and self.unit is not None and self.unit.namespace.get("dict", dict) is dict
                 or isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "copy"
-                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed))
+                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed)
+                or self.copy_call(node) is not None)
+
+    def copy_call(self, node):
+        """copy.copy or copy.deepcopy where `node` calls it on a dict argument (or a dict made from one), else None."""
+        if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and self.unit is not None
+                and isinstance(self.keyed(node.args[0]), Keyed)):
+            return None
+        f = node.func
+        if isinstance(f, gast.Name):
+            fn = self.unit.namespace.get(f.id)
+        elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+            fn = getattr(self.unit.namespace.get(f.value.id), f.attr, None)
+        else:
+            return None
+        return fn if fn is copy.copy or fn is copy.deepcopy else None
 
     def dict_entries(self, node):
         """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
@@ -543,7 +576,7 @@ class _Flatten:
             return None
         out = {}
 
-        def whole(src, at):
+        def whole(src, at, how="ref"):
             r = self.ref(src)
             s = None if r is None else self.struct_at(*r)
             if not isinstance(s, Keyed):
@@ -551,7 +584,7 @@ class _Flatten:
                                     "one (srcdiff knows a dict's keys when it compiles)",
                      "build it from your dict argument ({**params, \"W\": W2}) or write its keys out")
             for k, name in enumerate(s.names):
-                out[name] = ("ref", r[0], r[1] + (k,))
+                out[name] = (how, r[0], r[1] + (k,))
 
         def entry(key_node, value, at):
             key = key_node if isinstance(key_node, str) else self.key_of(key_node)
@@ -578,6 +611,8 @@ class _Flatten:
                      "write it over params.items() with tests of the keys, or write its keys out")
             for pair in items:
                 entry(pair.elts[0], pair.elts[1], node)
+        elif self.copy_call(node) is not None:          # copy.copy(params), copy.deepcopy(params): arrays copied
+            whole(node.args[0], node, "copy" if self.copy_call(node) is copy.deepcopy else "ref")
         elif isinstance(node.func, gast.Attribute):     # params.copy()
             whole(node.func.value, node)
         else:                                           # dict(params, W=W2), dict(W=W2, b=b)
@@ -594,14 +629,14 @@ class _Flatten:
         return out
 
     def entry_struct(self, src):
-        return self.struct_at(src[1], src[2]) if src[0] == "ref" else None
+        return self.struct_at(src[1], src[2]) if src[0] in ("ref", "copy") else None
 
     def bind_entry(self, name, k, src, like):
-        """Statements binding the leaves of item `k` of the dict `name` made here to `src` (dict_entries')."""
-        if src[0] == "expr":
-            return [copy_loc(assign(f"{name}_{k}", self.expr(src[1]), like.lineno), like)]
+        """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
+        (dict_entries' ("ref", param, path)), leaf by leaf; a copy of each leaf for a deep copy's ("copy", ...):
+        an array its own, a number itself (rt.copy)."""
         s = self.struct_at(src[1], src[2])
-        return [copy_loc(assign(leaf, load(at), like.lineno), like)
+        return [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), like.lineno), like)
                 for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
 
     def make_dict(self, s):
@@ -649,8 +684,9 @@ class _Flatten:
         """A dict built from dict arguments passed whole (`loss({**params, "W": W2}, x)`): the tuple literal of its
         items marked with its keys, as a dict argument passed whole is (`items`)."""
         entries = self.dict_entries(node)
-        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else src[1]
-                                        for src in entries.values()], ctx=gast.Load()), node)
+        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else
+                                        _leaves_copied(self.items(src[1], src[2], node)) if src[0] == "copy" else
+                                        src[1] for src in entries.values()], ctx=gast.Load()), node)
         anno.set(out, anno.DICT_KEYS, tuple(entries))
         return out
 
@@ -713,6 +749,22 @@ class _Flatten:
         return out
 
 
+def _leaves_copied(items):
+    """The literal of a structure's items (`items`) with each leaf a copy of it (rt.copy: a deep copy's)."""
+    if isinstance(items, gast.Tuple):
+        out = copy_loc(gast.Tuple(elts=[_leaves_copied(e) for e in items.elts], ctx=gast.Load()), items)
+        anno.copy(items, out, (anno.DICT_KEYS,))
+        return out
+    return copy_loc(_copied(items), items)
+
+
+def _copied(e):
+    """rt.copy(e), a runtime call resolve leaves as it is (annotations.MADE)."""
+    out = call("rt.copy", e)
+    anno.set(out, anno.MADE, True)
+    return out
+
+
 def has_keyed(struct) -> bool:
     """Whether the structure holds a dict's (Keyed) anywhere."""
     return isinstance(struct, list) and (isinstance(struct, Keyed) or any(has_keyed(st) for st in struct))
@@ -722,17 +774,21 @@ _DICT_WRITES = ("update", "pop", "popitem", "setdefault", "clear")
 
 
 def constant_strings(fn, params) -> dict:
-    """{name: value} of the names `fn` binds once, to a string or a tuple or list of strings (`k = "W"`,
-    `keys = ("W", "b")`), not parameters."""
+    """{name: value} of the names `fn` binds once, to a string or a tuple of strings (`k = "W"`,
+    `keys = ("W", "b")`), not parameters (of `fn`, or of a def or lambda inside it: `lambda k: params[k]` reads
+    its own k), nor names declared global or nonlocal."""
     counts, found = {}, {}
     for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param, gast.Del)):
+            counts[n.id] = counts.get(n.id, 0) + (1 if isinstance(n.ctx, gast.Store) else 2)
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            for name in n.names:
+                counts[name] = 2
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             v = n.value
             if isinstance(v, gast.Constant) and isinstance(v.value, str):
                 found[n.targets[0].id] = v.value
-            elif isinstance(v, (gast.Tuple, gast.List)) and v.elts and all(
+            elif isinstance(v, gast.Tuple) and v.elts and all(   # (not a list: keys.append("c") would change it)
                     isinstance(e, gast.Constant) and isinstance(e.value, str) for e in v.elts):
                 found[n.targets[0].id] = tuple(e.value for e in v.elts)
     return {k: v for k, v in found.items() if counts.get(k) == 1 and k not in params}
