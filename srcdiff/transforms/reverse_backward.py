@@ -147,6 +147,13 @@ class BackwardSweep:
                      "call srcdiff.grad and the function itself separately inside the differentiated "
                      "function, or use srcdiff.jvp / srcdiff.hvp of it")
             recursive = self.recursive_tuple()
+            if recursive is not None and is_generated_file(self.unit.filename):   # a gradient differentiated again
+                fail(s, self.unit, f"reverse mode over the gradient of a recursive function of yours with more than "
+                     f"one differentiated argument: its pullback {recursive!r} returns a tuple of their adjoints, and "
+                     "reverse mode differentiates a recursive function's call as one value",
+                     "differentiate the function that calls the gradient in forward mode (srcdiff.jvp, jit=False), "
+                     "or give the recursive function one differentiated argument (np.concatenate the others into "
+                     "it, or read them outside the recursion)")
             if recursive is not None:
                 fail(s, self.unit, f"the recursive function {recursive!r} returns a tuple of differentiated "
                      "values; reverse mode differentiates a recursive function's call as one value",
