@@ -859,6 +859,18 @@ def dict_keys_in_a_list_appended_to(p):
     return s
 
 
+def dict_items_of_a_dict_built_inline(p, x):
+    s = 0.0
+    for k, v in dict(p, b=x).items():
+        s = s + np.sum(v ** 2)
+    return s
+
+
+def dict_copy_returned_whole(p):
+    q = dict(p)
+    return q
+
+
 def test_dict_copies_declined():
     """What srcdiff cannot make a dict's structure of, declined at the line with what to write instead."""
     p = {"w": np.ones(2), "b": np.zeros(2)}
@@ -880,6 +892,12 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
                                                    r"indexed by a string literal"):
         srcdiff.grad(dict_keys_in_a_list_appended_to)({**p, "c": np.ones(2)})
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .items\(\) of a dict built "
+                                                   r"in the expression(?s:.*)bind the dict to a name first"):
+        srcdiff.grad(dict_items_of_a_dict_built_inline)(p, np.ones(2))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made from a dict argument "
+                                                   r"used as a whole value"):
+        srcdiff.vjp(dict_copy_returned_whole)(p, {"w": np.ones(2), "b": np.ones(2)})
     # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
         srcdiff.grad(dict_keys_printed)(p)
