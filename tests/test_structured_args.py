@@ -844,6 +844,11 @@ def dict_keys_printed(p):
     return np.sum(p["w"])
 
 
+def dict_printed(p):
+    print(p)
+    return np.sum(p["w"])
+
+
 def dict_key_name_shadowed(p):
     k = "w"
     inner = lambda k: np.sum(p[k] ** 2)   # noqa: E731 -- its own k, not the one bound to "w"
@@ -901,6 +906,8 @@ def test_dict_copies_declined():
     # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
         srcdiff.grad(dict_keys_printed)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
+        srcdiff.grad(dict_printed)(p)     # (printed the tuple of its values)
     # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
     with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
                                                    r'`q\["w"\]`, which this assignment writes in place(?s:.*)'

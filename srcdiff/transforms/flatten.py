@@ -291,7 +291,8 @@ class _Flatten:
                          f"bind the dict to a name first (q = ...), then call q.{n.func.attr}()")
                 if isinstance(n.func, gast.Name) and outer.unit.namespace.get(n.func.id) is print:
                     for a in n.args:
-                        if outer.dict_view(a) is not None or outer.builds_dict(a):
+                        if (outer.dict_view(a) is not None or outer.builds_dict(a)
+                                or isinstance(outer.keyed(a), Keyed)):
                             fail(a, outer.unit, "print of a dict, its keys, values or items (srcdiff makes each item "
                                                 "of a dict its own variable, from the keys known when it compiles)",
                                  "print its items: print(params[\"W\"])")
