@@ -844,6 +844,11 @@ def dict_keys_printed(p):
     return np.sum(p["w"])
 
 
+def dict_printed(p):
+    print(p)
+    return np.sum(p["w"])
+
+
 def dict_key_name_shadowed(p):
     k = "w"
     inner = lambda k: np.sum(p[k] ** 2)   # noqa: E731 -- its own k, not the one bound to "w"
@@ -857,6 +862,18 @@ def dict_keys_in_a_list_appended_to(p):
     for k in keys:
         s = s + np.sum(p[k] ** 2)
     return s
+
+
+def dict_items_of_a_dict_built_inline(p, x):
+    s = 0.0
+    for k, v in dict(p, b=x).items():
+        s = s + np.sum(v ** 2)
+    return s
+
+
+def dict_copy_returned_whole(p):
+    q = dict(p)
+    return q
 
 
 def test_dict_copies_declined():
@@ -880,9 +897,17 @@ def test_dict_copies_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict argument can only be "
                                                    r"indexed by a string literal"):
         srcdiff.grad(dict_keys_in_a_list_appended_to)({**p, "c": np.ones(2)})
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: method .items\(\) of a dict built "
+                                                   r"in the expression(?s:.*)bind the dict to a name first"):
+        srcdiff.grad(dict_items_of_a_dict_built_inline)(p, np.ones(2))
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: a dict made from a dict argument "
+                                                   r"used as a whole value"):
+        srcdiff.vjp(dict_copy_returned_whole)(p, {"w": np.ones(2), "b": np.ones(2)})
     # (a dict's view read as a value is the list of its items: printed, its text would not be Python's)
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
         srcdiff.grad(dict_keys_printed)(p)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: print of a dict, its keys"):
+        srcdiff.grad(dict_printed)(p)     # (printed the tuple of its values)
     # (dict(p) copies the dict, not its arrays: q["w"] += x adds into p["w"] too, in Python)
     with pytest.raises(srcdiff.SrcdiffError, match=r'test_structured_args.py:\d+: `p\["w"\]` shares memory with '
                                                    r'`q\["w"\]`, which this assignment writes in place(?s:.*)'

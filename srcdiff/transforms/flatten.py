@@ -184,7 +184,8 @@ class _Flatten:
 
     def leaf(self, param, path, node):
         if isinstance(self.struct_at(param, path), Keyed):
-            fail(node, self.unit, "a dict argument used as a whole value (srcdiff reads a dict argument's items "
+            what = "a dict made from a dict argument" if param in self.made else "a dict argument"
+            fail(node, self.unit, f"{what} used as a whole value (srcdiff reads a dict argument's items "
                                   "at string keys known when it compiles)",
                  "read it at its keys (p[\"W\"], p.get(\"W\", 0.0)), loop over p.items(), or pass it whole to "
                  "a function of yours")
@@ -284,9 +285,14 @@ class _Flatten:
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
+                if isinstance(n.func, gast.Attribute) and outer.builds_dict(n.func.value):
+                    fail(n, outer.unit, f"method .{n.func.attr}() of a dict built in the expression (srcdiff makes "
+                                        "each item of a dict its own variable, for a dict bound to a name)",
+                         f"bind the dict to a name first (q = ...), then call q.{n.func.attr}()")
                 if isinstance(n.func, gast.Name) and outer.unit.namespace.get(n.func.id) is print:
                     for a in n.args:
-                        if outer.dict_view(a) is not None or outer.builds_dict(a):
+                        if (outer.dict_view(a) is not None or outer.builds_dict(a)
+                                or isinstance(outer.keyed(a), Keyed)):
                             fail(a, outer.unit, "print of a dict, its keys, values or items (srcdiff makes each item "
                                                 "of a dict its own variable, from the keys known when it compiles)",
                                  "print its items: print(params[\"W\"])")
