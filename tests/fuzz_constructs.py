@@ -335,6 +335,8 @@ def _copied(value, names) -> bool:
         return isinstance(e, ast.Name) and e.id in names
     if isinstance(value, ast.Call) and _call_name(value) == "dict":
         return any(named(a) for a in value.args)
+    if isinstance(value, ast.Call) and _call_name(value) in ("copy.copy", "copy.deepcopy"):
+        return len(value.args) == 1 and named(value.args[0])
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
         return named(value.func.value) and not value.args
     if isinstance(value, ast.Dict):
@@ -920,8 +922,9 @@ DETECTORS = {
         _call_name(c) == "sum" and c.args and c.args[0] in _dict_method(t, "values", 0) for c in _walk(t, ast.Call)),
     "or dicts of them keyed by strings :: also in comprehensions over params.values()":
         lambda t: bool(_values_comprehensions(t)),
-    "or dicts of them keyed by strings :: copies dict(params) or params.copy() or {params} or dict(params, w=w2) and "
-    "dict comprehensions over params.items()": lambda t: bool(_dict_copies(t, _dict_names(t))),
+    "or dicts of them keyed by strings :: copies dict(params) or params.copy() or {params} or dict(params, w=w2) or "
+    "copy.copy(params) or copy.deepcopy(params) (its arrays its own, written in place too) and dict comprehensions "
+    "over params.items()": lambda t: bool(_dict_copies(t, _dict_names(t))),
     "or dicts of them keyed by strings :: dicts of their own (their items written, q[\"w\"] = w2, also in loops and "
     "branches, or added in the block the copy is made in; the caller's dict stays as it was)":
         lambda t: bool(_copy_writes(t)),
@@ -1056,6 +1059,14 @@ def _second_name_written(tree):
 
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
+    # README's dict copies: copy.deepcopy(params), its arrays written in place (an element, -=) with params read after
+    "a deep copy of a dict argument written in place": lambda t: any(
+        isinstance(n, (ast.Assign, ast.AugAssign)) and isinstance(getattr(n, "target", None) or n.targets[0],
+                                                                  ast.Subscript)
+        and any(isinstance(m, ast.Name) and m.id in deep for m in ast.walk(getattr(n, "target", None) or n.targets[0]))
+        and (isinstance(n, ast.AugAssign) or isinstance((n.targets[0]).value, ast.Subscript))
+        for deep in [{k for k, a in _dict_copies(t, _dict_names(t)).items() if _call_name(a.value) == "copy.deepcopy"}]
+        for n in _walk(_entry(t), ast.Assign, ast.AugAssign)),
     "value first bound in a loop body, read in a later iteration": _carried,
     "np.array of a nested list": _nested_list_array,
     "np.array of a list of scalars": lambda t: any(c.args and isinstance(c.args[0], ast.List)

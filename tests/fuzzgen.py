@@ -1635,13 +1635,17 @@ class Gen:
 
     def dict_copy(self, text):
         """`text` reading a copy of xa (README: 'copies dict(params) or params.copy() or {**params} or dict(params,
-        W=W2)', 'dicts of their own'), whose items are written (also in a loop or under a branch) or added where it
-        is made; xa itself read after that (its item as it was: a copy's write is the copy's)."""
+        W=W2) or copy.copy(params) or copy.deepcopy(params)', 'dicts of their own'), whose items are written (also in
+        a loop or under a branch) or added where it is made, a deep copy's arrays also in place; xa itself read after
+        that (its item as it was: a copy's write is the copy's)."""
         q, k, v, i = self.fresh("q"), self.fresh("k"), self.fresh("v"), self.fresh("i")
         make = self.pick(["dict(xa)", "{**xa}", "xa.copy()", '{**xa, "x": 0.5 * xa["x"] + 0.1}',
-                          'dict(xa, a=np.sin(xa["a"]))', f"{{{k}: 0.9 * {v} for {k}, {v} in xa.items()}}"])
+                          'dict(xa, a=np.sin(xa["a"]))', f"{{{k}: 0.9 * {v} for {k}, {v} in xa.items()}}",
+                          "copy.copy(xa)", "copy.deepcopy(xa)"])
         write = self.pick(["item", "loop", "branch", "new", "none"])
         lines = [f"{q} = {make}"]
+        if make == "copy.deepcopy(xa)":     # its arrays its own: written in place, xa's read after
+            lines.append(f'{q}["a"][0] = 0.5 * {q}["a"][0]\n{q}["a"] -= 0.1 * {q}["x"]')
         if write == "item":
             lines.append(f'{q}["a"] = 0.5 * {q}["a"] + 0.1')
         elif write == "loop":
@@ -1651,7 +1655,7 @@ class Gen:
         elif write == "new":
             lines.append(f'{q}["c"] = np.tanh({q}["x"]) * 0.5')
         text = "\n".join(lines + [re.sub(r"\bxa\b", q, text)])
-        if write != "none":
+        if write != "none" or make == "copy.deepcopy(xa)":
             text += '\nx = x + 0.1 * np.sum(xa["a"])'
         return text, q
 
