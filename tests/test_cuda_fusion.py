@@ -97,3 +97,18 @@ def test_array_used_whole_does_not_fuse():
     src = ["for cu_j1 in range(3):", "    x[cu_j1] = a[cu_j1]",
            "for cu_j2 in range(3):", "    y[cu_j2] = x[cu_j2] + max(x[cu_j2], len(x))"]
     assert loops(fuse_loops(src)) == 2
+
+
+def matrix_chain(M):
+    return np.sum(np.tanh(M) * M)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda is not installed")
+def test_whole_matrix_element_is_its_flat_index():
+    """Element j of a whole (2, 3) array reads `M[cu_j]`, not `M[(cu_j // 3) * 3 + (cu_j % 3)]`: the same index
+    as the array the loop writes, so the loops of consecutive statements over it fuse too."""
+    k = srcdiff.cuda.vmap(srcdiff.jvp(matrix_chain, wrt="M"), in_axes=(0, 0))
+    M = np.linspace(0.1, 0.9, 24).reshape(4, 2, 3)
+    assert ".target sm_90" in k.ptx(M, np.ones((4, 2, 3)), cc=(9, 0))
+    src = srcdiff.source(k)
+    assert "// 3) * 3 +" not in src and loops(src.splitlines()) == 1, src
