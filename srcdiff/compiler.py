@@ -540,7 +540,7 @@ FORWARD = [
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
     Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
          "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),
-    Pass("dead code", _on_fn(optimize.eliminate_dead_code), "transforms/optimize/deadcode.py",
+    Pass("dead code", _dead_code, "transforms/optimize/deadcode.py",
          "as in reverse mode; a stack goes as a whole"),
     Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",
          "v_2 -> v2 where v is reassigned (Numba's versioned names)"),

@@ -306,7 +306,10 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
 
     def callee_jvp(local, pos, call_kinds=()):
         known = call_kinds if call_kinds and None not in call_kinds and kinds.UNSETTLED not in call_kinds else ()
-        return derivative_name(module, local_to_obj[local], pos, mode="jvp", arg_kinds=known)
+        made = derivative_name(module, local_to_obj[local], pos, mode="jvp", arg_kinds=known)
+        if local in ctx.pure_callees:       # the jvp of a function without effects has none either (dead code)
+            ctx.pure_callees = ctx.pure_callees | {made}
+        return made
 
     def callee_kind(local, call_kinds):
         return return_kind(module, local_to_obj[local], call_kinds) if local in local_to_obj else None

@@ -394,6 +394,24 @@ def calls_recursive_helper(x, a, n):
     return recursive_helper(a[2] * x, n) * x
 
 
+def unread_recursive_call(x, a, n):
+    if a[1] > 0.5:
+        m = recursive_helper(np.min(a), n) * np.ones(2)     # m: read nowhere
+    return x * x + np.sum(a)
+
+
+def prints_at_the_bottom(u, depth):
+    if depth <= 0:
+        print("bottom", u)
+        return u
+    return prints_at_the_bottom(u, depth - 1)
+
+
+def calls_for_its_print(x, n):
+    prints_at_the_bottom(x, n)
+    return x * x
+
+
 def newaxes(x, a, M):
     """x[:, None] and friends (rt.expand_dims in the generated code): declined before ('the call
     rt.expand_dims(...)', the fourth most common decline of the CUDA fuzz oracle's device programs)."""
@@ -827,7 +845,8 @@ if __name__ != "__main__":
         is a zero fill of result2's buffer, which has the shape of a: one buffer per name, no (1,)-shaped one."""
         src = simulated["placeholder_source"]
         assert "result2 = cuda.local.array(4, float64)" in src
-        assert re.search(r"for (cu_j\d+) in range\(4\):\n\s+result2\[\1\] = 0\.0", src)
+        # (the fill may share its loop with the next statement's: srcdiff/cuda/fusion.py)
+        assert re.search(r"for (cu_j\d+) in range\(4\):\n(\s+.*\n)*?\s+result2\[\1\] = 0\.0", src)
         assert "cuda.local.array(1, float64)" not in src
 
     def test_print_per_example(simulated):
@@ -1114,6 +1133,26 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for \w+: the recursive helper "
                            r"recursive_helper\w* \(device code cannot recurse(.|\n)*hint: write the recursion as a loop"):
             k.ptx(*args, cc=(9, 0))
+
+    def test_unread_recursive_call_dropped():
+        """Forward mode's dead-code pass kept an unread call of a recursive helper without effects, a statement
+        `recursive_helper(m1, result1v1)` that the device lowering declined as 'unsupported statement' (CPU
+        fuzzer's jvp programs): it goes, as in reverse mode, and the kernel compiles."""
+        a = np.linspace(0.2, 0.8, B)
+        X = np.linspace(0.1, 1.2, 3 * B).reshape(B, 3)
+        k = srcdiff.cuda.vmap(srcdiff.jvp(unread_recursive_call, wrt=0), in_axes=(0, 0, None, 0))
+        assert ".target sm_90" in k.ptx(a, X, 2, np.ones(B), cc=(9, 0))
+        assert "recursive_helper" not in srcdiff.source(k)
+
+    def test_helper_called_for_its_effect_named():
+        """A call statement (a recursive helper called for its print) is lowered as the call it is, so the
+        decline names the helper and the user's line, not 'unsupported statement prints_at_the_bottom(x,
+        result1v1)' at no line."""
+        k = srcdiff.cuda.vmap(srcdiff.grad(calls_for_its_print, wrt=0), in_axes=(0, None))
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_cuda.py:\d+: cannot generate CUDA code for "
+                           r"calls_for_its_print: the recursive helper prints_at_the_bottom \(device code cannot "
+                           r"recurse(.|\n)*line \d+: return prints_at_the_bottom\(u, depth - 1\)"):
+            k.ptx(np.linspace(0.2, 0.8, B), 2, cc=(9, 0))
 
     def test_tangent_count_checked():
         k = srcdiff.cuda.vmap(srcdiff.jvp(branch, wrt=(0, 1)), in_axes=(0, 0, 0))

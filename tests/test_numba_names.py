@@ -1,6 +1,9 @@
 """srcdiff/numba_names.py: the function handed to numba.njit has its locals renamed where Numba's temporaries
 (`$<local><offset>.<k>`) would collide; a collision left Numba's assignment simplifier reading a temporary it had
 dropped ('Type of variable ... cannot be determined', fuzz seed 916068 under jvp)."""
+import importlib.util
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -95,3 +98,73 @@ def test_a_jitted_gradient_with_renamed_locals_is_differentiated_again(jit):
         pytest.skip("this Python lays the gradient's bytecode out at offsets where no local is renamed")
     got = srcdiff.grad(penalty_of_a_jitted_gradient, wrt=0, jit=jit)(x, 4)
     np.testing.assert_allclose(got, numerical_grad(penalty_of_a_jitted_gradient, [x, 4], 0), rtol=1e-5, atol=1e-7)
+
+
+def sum_until(x, n):
+    """Its gradient loads `s1` at an offset that runs into the one of a load of `s` (CPython 3.11): `$s1<k>`."""
+    s = 0.0
+    i = 0
+    while i < n:
+        s = s + np.sin(x[i % 3]) * x[(i + 1) % 3]
+        if s > 5.0:
+            break
+        i += 1
+    return s
+
+
+def scalar_chain(x, a):
+    """Its CUDA gradient's device function loads `b1` at offset 12 and `b` at 112 (CPython 3.11): `$b112`."""
+    b1 = x + 1.0
+    c = b1 * x
+    c = c * a + 1.0
+    c = c * a + 2.0
+    c = c * a + 3.0
+    b = c * 2.0
+    return b * x + c
+
+
+def functions_of(source: str) -> dict:
+    code = compile(source, "generated", "exec")
+    return {c.co_name: c for c in code.co_consts if hasattr(c, "co_varnames")}
+
+
+def test_an_exported_module_renames_as_srcdiff_does(tmp_path):
+    """srcdiff.export writes `@numba.njit` into the module's text: Numba compiled the generated functions as they
+    are there, colliding temporaries and all. The module now carries the renaming (its runtime copy's
+    numba_names.py, standard library only) and applies it under each numba.njit."""
+    g = srcdiff.grad(sum_until, wrt=0, jit=False)
+    x = np.array([0.3, -0.2, 0.5])
+    want = g(x, 4)
+    if not ambiguous_names(functions_of(srcdiff.source(g))["sum_until_grad"]):
+        pytest.skip("this Python lays the gradient's bytecode out at other offsets")
+    path = srcdiff.export(g, str(tmp_path / "sum_until_grad.py"), jit=True)
+    spec = importlib.util.spec_from_file_location("sum_until_grad", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(tmp_path))
+    text = open(path).read()
+    assert "@numba.njit(cache=True, error_model=\"numpy\")\n@unambiguous\ndef sum_until_grad(" in text
+    assert not ambiguous_names(mod.sum_until_grad.py_func.__code__)
+    np.testing.assert_allclose(mod.sum_until_grad(x, 4), want, rtol=1e-14)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda is not installed")
+def test_cuda_functions_are_renamed_as_njit_ones(monkeypatch):
+    """numba-cuda names its temporaries as Numba does; the kernel and device functions srcdiff.cuda compiles are
+    copies with colliding locals renamed, as the functions srcdiff hands numba.njit."""
+    from numba import cuda
+    k = srcdiff.cuda.vmap(srcdiff.grad(scalar_chain, wrt=0), in_axes=(0, None))
+    x = np.linspace(0.1, 0.4, 4)
+    compiled = []
+    plain = cuda.compile_ptx
+    monkeypatch.setattr(cuda, "compile_ptx", lambda fn, sig, **kw: (compiled.append(fn), plain(fn, sig, **kw))[1])
+    assert ".target sm_90" in k.ptx(x, 0.5, cc=(9, 0))
+    if not ambiguous_names(functions_of(srcdiff.source(k))["scalar_chain_grad_dev"]):
+        pytest.skip("this Python lays the device function's bytecode out at other offsets")
+    kernel = compiled[0]
+    device = kernel.__globals__["scalar_chain_grad_dev"].py_func
+    assert not ambiguous_names(kernel.__code__) and not ambiguous_names(device.__code__)
+    assert "b1_" in device.__code__.co_varnames

@@ -250,6 +250,22 @@ def test_dead_code_drops_an_unread_call_of_a_recursive_helper_without_effects(ji
     assert purity.effect_free_functions(graph) == {"p"}
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_forward_dead_code_drops_an_unread_call_of_a_recursive_helper_without_effects(jit):
+    """Forward mode's dead-code pass did not know which user functions have no effects (reverse mode's did):
+    a jvp kept the unread call `rec_pure(a1, n)` and the loop around it, which srcdiff.cuda then declined as
+    an unsupported statement. One that writes into an argument stays."""
+    a = np.array([0.3, -0.4, 0.8])
+    j = srcdiff.jvp(recursion_nothing_reads, wrt=(0, 1), jit=jit)
+    val, tan = j(0.7, a, 3, (1.0, np.ones(3)))
+    assert val == recursion_nothing_reads(0.7, a, 3) and np.isclose(tan, 1.0 + 2.0 * np.sum(a))
+    assert "rec_pure" not in srcdiff.source(j) and "for i in range" not in srcdiff.source(j), srcdiff.source(j)
+    j = srcdiff.jvp(recursion_that_writes, wrt=(0, 1), jit=jit)
+    val, tan = j(0.7, a, 3, (1.0, np.ones(3)))
+    assert np.isclose(tan, 1.0 + 2.0 * np.sum(a) * 3.0)
+    assert "rec_writes(buf" in srcdiff.source(j), srcdiff.source(j)
+
+
 def test_dead_code_turns_a_branch_left_with_nothing_to_do_into_the_test_of_the_other():
     """`if c: <dead>` / `else: <live>` reads `if not c: <live>`, not `if c: pass` / `else: ...` (a recursive
     helper inlined twice left one in a gradient); a test with effects keeps its `pass`."""

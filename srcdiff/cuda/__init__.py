@@ -77,6 +77,7 @@ import numpy as np
 
 from ..error_reports import at_user_line
 from ..errors import SrcdiffError
+from ..numba_names import unambiguous
 from ..transforms import dims, flatten
 from .arguments import leaves_of, rebuild_example, structs_of, tangent_leaves
 from .common import ASSERTION, EMPTY_REDUCTION, EMPTY_SUM
@@ -144,6 +145,19 @@ def vmap(g, in_axes=0, batch_sum: bool = False, max_trip: int | None = None, thr
 
 class _Prepared:
     pass
+
+
+def _unambiguous_functions(ns: dict, cuda) -> None:
+    """The kernel's and device functions' dispatchers in `ns` made again from copies of their functions whose
+    locals numba-cuda's temporaries cannot confuse (srcdiff/numba_names.py: a load of `b1` at offset 12 and one
+    of `b` at 112 both name `$b112.<k>`), where there are such locals. They read each other through `ns`."""
+    for name, d in list(ns.items()):
+        fn = getattr(d, "py_func", None)
+        if fn is None or getattr(fn, "__globals__", None) is not ns:
+            continue
+        renamed = unambiguous(fn)
+        if renamed is not fn:
+            ns[name] = cuda.jit(device=True)(renamed) if d.targetoptions.get("device") else cuda.jit(renamed)
 
 
 class Kernel:
@@ -369,6 +383,8 @@ class Kernel:
             ns.update(prog.global_arrays)
         code = compile(src, f"<srcdiff.cuda {self.g.__name__}>", "exec")
         exec(code, ns)
+        if not simulator():
+            _unambiguous_functions(ns, cuda)
         return ns
 
     def _kernel(self, p):

@@ -3,6 +3,7 @@ arithmetic, and the tables of operators and calls device code has."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,6 +121,9 @@ def unravel(j, shape):
 
 
 def flat_index(ix, shape):
+    m = re.fullmatch(rf"\((\w+) % {shape[-1]}\)", ix[-1]) if len(shape) > 1 and ix else None
+    if m and list(ix) == unravel(m.group(1), shape):
+        return m.group(1)        # element j of the whole array: j, not `(j // 3) * 3 + (j % 3)`
     terms, stride = [], 1
     for i, n in zip(reversed(ix), reversed(shape)):
         if i != "0":

@@ -345,6 +345,7 @@ class Program:
         self.helpers = set(self.defs) - {module.entry}
         self.lowered_helpers = {}
         self.lowering = []              # the helpers being lowered, outermost first (a call back into one recurses)
+        self.call_sites = []            # (caller, call) of the helpers being lowered, outermost first
         self.helper_returns = {}
         self.specs = specs
         self.empty_reductions = []      # (message, file, line, text, advice) of status EMPTY_REDUCTION + k (ExpressionLowering)
@@ -376,10 +377,16 @@ class Program:
             caller.fail(call, f"array arguments to the helper {name}",
                         "helpers called from the differentiated function must take and return scalars on the device")
         if name in self.lowering:
+            if self.user_line(getattr(call, "lineno", None))[0] is None and self.call_sites:
+                caller, call = self.call_sites[0]      # (a helper's own copy cites no line: the first call's does)
             caller.fail(call, f"the recursive helper {name} (device code cannot recurse: numba-cuda does not compile "
                               "recursive device functions)",
                         "write the recursion as a loop, or compute this part on the host and pass it in")
-        self._lower_helper(name, sig)
+        self.call_sites.append((caller, call))
+        try:
+            self._lower_helper(name, sig)
+        finally:
+            self.call_sites.pop()
         return self.helper_returns[(name, sig)]
 
     def helper_name(self, caller, name, call):

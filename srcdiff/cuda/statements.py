@@ -215,7 +215,8 @@ class StatementLowering:
         return pre + [f"print({', '.join(items)})"]
 
     def _expression_statement(self, st):
-        """A line comment's placeholder (no code) or a stack push `stk.append(x)` with its capacity check."""
+        """A line comment's placeholder (no code), a print, a stack push `stk.append(x)` with its capacity check, or
+        a call of a helper whose result nothing reads (called all the same: it may print)."""
         v = st.value
         if isinstance(v, ast.Constant):
             return []
@@ -230,7 +231,12 @@ class StatementLowering:
                 return check + push + [f"{stk}_n += 1"]
             p, x = self.low(v.args[0])
             return p + check + [f"{stk}[{stk}_n] = {x}", f"{stk}_n += 1"]
-        self.fail(st, f"unsupported statement {ast.unparse(st)}")
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in self.p.helpers:
+            p, x = self.low(v)        # a helper called for its effects (a print): called, its result unused
+            return p + [x]
+        self.fail(st, f"the statement {ast.unparse(st)} (a call whose result nothing reads: device code evaluates "
+                      "calls for their results)",
+                  "assign its result to a name where it is needed, or leave the call out")
 
     def _assign(self, st):
         if len(st.targets) != 1:

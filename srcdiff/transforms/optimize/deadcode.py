@@ -5,8 +5,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_names, walk_names_and_calls,
-                       walk_statements, without_statements)
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_calls, walk_names,
+                       walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
 
@@ -264,6 +264,17 @@ class _Liveness:
                 # pop keeps its name: drop_dead_stacks finds the pops of a stack by it)
                 self.calls_kept[id(s)] = gast.copy_location(gast.Expr(value=s.value), s)
             live.discard(t)
+            live |= self.loads(s.value)
+            return True
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Tuple) \
+                and all(type(e) is gast.Name for e in s.targets[0].elts):
+            # `v, d_v = f_jvp(...)` (forward mode's call of a helper that stays a call): goes where nothing
+            # reads v or d_v and f has no effects
+            names = {e.id for e in s.targets[0].elts}
+            if not names & live and all(pure_call(n) or (type(n.func) is gast.Name and n.func.id in
+                                                         self.facts.pure_callees) for n in walk_calls(s.value)):
+                return False
+            live -= names
             live |= self.loads(s.value)
             return True
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript) \
