@@ -122,9 +122,13 @@ def _worker(args):
             if count and args.recycle and count % args.recycle == 0:
                 print(json.dumps({"recycle": seed}), flush=True)
                 return
-            print(json.dumps({"start": seed, "jit": False}), flush=True)
+            ptx = os.environ.get("SRCDIFF_FUZZ_CUDA_PTX") == "1"
+            print(json.dumps({"start": seed, "jit": ptx}), flush=True)
+            # (with the kernels compiled by numba-cuda, as under jit: 3x the time limit for the compiles; an hvp
+            # kernel of seed 951000 takes 33 s of CPU to PTX alone)
+            limit = args.timeout * (3 if ptx else 1) if args.timeout else args.timeout
             outcome, msg, extra = run_cuda(program_for(seed, features=_features(True, args.device)), f"cuda_{seed}",
-                                           args.workdir, seed, timeout=args.timeout)
+                                           args.workdir, seed, timeout=limit)
             print(json.dumps({"seed": seed, "jit": False, "outcome": outcome, "msg": msg[:2000], **extra}),
                   flush=True)
         return
