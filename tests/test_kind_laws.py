@@ -88,6 +88,7 @@ KIND_CASES = {
     "np.int32": [("np.int32(x)", n)], "np.intp": [("np.intp(x)", bv)], "np.uint8": [("np.uint8(x)", iv)],
     # no value of a kind (a range, a slice, None), and stacks (a pop: what the stack holds)
     "range": [("range(x)", n)], "slice": [("slice(0, x)", n)], "print": [("print(end='')", )],
+    "rt.fstring": [("rt.fstring('{} = {:.3f}', x, y)", n, s)],
     "rt.stack": [("rt.stack()", )], "rt.push": [("rt.push(x, y)", [v], v)], "rt.pop": [("rt.pop(x)", [v, v])],
     "rt.index_add": [("rt.index_add(x, y, w)", np.zeros(3), iv, v)],
     "rt.add_at": [("rt.add_at(x, y, w)", np.zeros(3), iv, v)],
