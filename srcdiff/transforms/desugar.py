@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import fail
 from . import annotations as anno
-from . import chained_writes, walrus
+from . import chained_writes, fstrings, walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
@@ -776,33 +776,8 @@ def zero_sum_starts(node):
     return Zero().visit(node)
 
 
-def _fstrings(unit: Unit) -> None:
-    """`f"step {i}: {loss:.3f}"` -> `rt.fstring("step {}: {:.3f}", i, loss)` (runtime/text.py): the fields' values
-    become a call's arguments, which the passes after this one handle as any call's, and the text is made by
-    `str.format` in both backends. A format spec holding a field of its own (`{x:.{n}f}`) is declined."""
-    class Fstrings(Transformer):
-        def visit_JoinedStr(self, node):
-            template, values = [], []
-            for part in node.values:
-                if isinstance(part, gast.Constant):
-                    template.append(str(part.value).replace("{", "{{").replace("}", "}}"))
-                    continue
-                field = "{" + ("" if part.conversion in (-1, None) else "!" + chr(part.conversion))
-                spec = part.format_spec
-                if spec is not None:
-                    if not all(isinstance(v, gast.Constant) for v in spec.values):
-                        fail(node, unit, "an f-string whose format spec holds a field of its own ({x:.{n}f})",
-                             "write the spec out ({x:.3f}), or format with str.format outside the function")
-                    field += ":" + "".join(str(v.value) for v in spec.values)
-                template.append(field + "}")
-                values.append(self.visit(part.value))
-            made = gast.Call(func=dotted("rt.fstring"), args=[const("".join(template))] + values, keywords=[])
-            return anno.set(copy_loc(made, node), anno.MADE)
-    Fstrings().visit(unit.node)
-
-
 def desugar(unit: Unit) -> Unit:
-    _fstrings(unit)
+    fstrings.to_format_calls(unit)
     pass_ = _Desugar(unit)
     pass_.arrays_of_named_comprehensions()
     unit.node.body = pass_.block(unit.node.body)
