@@ -58,9 +58,10 @@ def source_module(name: str, source: str):
     return mod
 
 
-def exported(g, tmp_path, name):
-    """Export `g` (srcdiff.export) and import the module in this process (its own module name): (module, source)."""
-    path = srcdiff.export(g, str(tmp_path / f"{name}.py"))
+def exported(g, tmp_path, name, **options):
+    """Export `g` (srcdiff.export, with `options`: jit=True) and import the module in this process (its own module
+    name): (module, source)."""
+    path = srcdiff.export(g, str(tmp_path / f"{name}.py"), **options)
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(tmp_path))

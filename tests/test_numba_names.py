@@ -2,14 +2,13 @@
 (`$<local><offset>.<k>`) would collide; a collision left Numba's assignment simplifier reading a temporary it had
 dropped ('Type of variable ... cannot be determined', fuzz seed 916068 under jvp)."""
 import importlib.util
-import sys
 
 import numba
 import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import numerical_grad
+from gradcheck import exported, numerical_grad
 from srcdiff.numba_names import ambiguous_names, unambiguous
 
 
@@ -137,15 +136,7 @@ def test_an_exported_module_renames_as_srcdiff_does(tmp_path):
     want = g(x, 4)
     if not ambiguous_names(functions_of(srcdiff.source(g))["sum_until_grad"]):
         pytest.skip("this Python lays the gradient's bytecode out at other offsets")
-    path = srcdiff.export(g, str(tmp_path / "sum_until_grad.py"), jit=True)
-    spec = importlib.util.spec_from_file_location("sum_until_grad", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(tmp_path))
-    text = open(path).read()
+    mod, text = exported(g, tmp_path, "sum_until_grad", jit=True)
     assert "@numba.njit(cache=True, error_model=\"numpy\")\n@unambiguous\ndef sum_until_grad(" in text
     assert not ambiguous_names(mod.sum_until_grad.py_func.__code__)
     np.testing.assert_allclose(mod.sum_until_grad(x, 4), want, rtol=1e-14)
