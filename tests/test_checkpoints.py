@@ -611,3 +611,17 @@ def test_a_checkpointed_loop_whose_state_comes_from_reshape_or_an_unknown_kind(f
             np.testing.assert_allclose(got[k], python[k], rtol=1e-12, atol=1e-14)
     assert "a_snapshots = " in srcdiff.source(g)
     assert ("a_snapshots = [a] *" in srcdiff.source(g)) == (f is user_rule_state)
+
+
+def test_a_snapshot_of_a_name_not_bound_yet_is_restored_unbound():
+    """A checkpointed loop snapshots the first item that an array of a comprehension keeps (desugar) at each
+    segment's start, where in Python it may still be None: rt.put_row failed ('NoneType' object has no attribute
+    'ndim', fuzz seed 950411: checkpoints=3, the gradient called again with other kinds of its arguments). The row
+    notes None, and restoring it gives None back; rows of arrays around it keep their numbers."""
+    from srcdiff import runtime as rt
+    tape = rt.row_tape(3)
+    tape = rt.put_row(tape, 0, None)
+    tape = rt.put_row(tape, 1, np.array([1.5, -2.0]))
+    like = np.zeros(2)
+    assert rt.get_row(tape, 0, like) is None
+    np.testing.assert_array_equal(rt.get_row(tape, 1, like), [1.5, -2.0])

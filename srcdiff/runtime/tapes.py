@@ -40,7 +40,13 @@ def row_tape(n):
 
 
 def put_row(tape, i, v):
-    """Copy `v` (shape first) into row `i`; returns the tape, reallocated if `v` does not fit."""
+    """Copy `v` (shape first) into row `i`; returns the tape, reallocated if `v` does not fit. A `v` of None (in
+    Python, a name not bound yet: the first item that an array of a comprehension keeps, snapshotted at a
+    segment's start before the loop bound it, fuzz seed 950411) is noted as a NaN where the shape starts."""
+    if v is None:
+        tape = _fit(tape, 1)
+        tape[i, 0] = np.nan
+        return tape
     tape = _fit(tape, v.ndim + v.size)
     tape[i, :v.ndim] = v.shape
     tape[i, v.ndim:v.ndim + v.size] = np.ravel(v)
@@ -48,7 +54,10 @@ def put_row(tape, i, v):
 
 
 def get_row(tape, i, like):
-    """Row `i` as an array with `like`'s rank and dtype."""
+    """Row `i` as an array with `like`'s rank and dtype (None where put_row noted None, for a `like` of rank 1 or
+    more, whose rows start with a shape)."""
+    if like is None or (like.ndim and np.isnan(tape[i, 0])):
+        return None
     shape = tuple(int(d) for d in tape[i, :like.ndim])
     v = tape[i, like.ndim:like.ndim + int(np.prod(shape))].reshape(shape)
     return v if v.dtype == like.dtype else v.astype(like.dtype)
