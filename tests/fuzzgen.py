@@ -610,13 +610,9 @@ class Gen:
             else:
                 inner["vars"][e] = "s"
         else:
-            e = self.fresh("e")
-            clause = f"for {i}, {e} in enumerate({self.expr('v', env, 0)})"
-            inner["loops"].append(i)
-            inner["vars"][e] = "s"
+            clause = self.enumerate_clause(env, inner, i, self.fresh("e"))
         if form == "two":
-            clause += f" for {j} in range(2)"
-            inner["loops"].append(j)
+            clause = self.second_clause(clause, inner, j)
         if form == "nested":
             deeper = self.child(inner)
             deeper["loops"].append(j)
@@ -632,6 +628,18 @@ class Gen:
         if self.coin(3):
             return f"sum([{body} {clause}]{start})"
         return f"sum(({body} {clause}){start})" if start else f"sum({body} {clause})"
+
+    def enumerate_clause(self, env, inner, i, e):
+        """`for i, e in enumerate(<a vector>)` of a comprehension: i an index of the loops, e a scalar."""
+        clause = f"for {i}, {e} in enumerate({self.expr('v', env, 0)})"
+        inner["loops"].append(i)
+        inner["vars"][e] = "s"
+        return clause
+
+    def second_clause(self, clause, inner, j):
+        """`clause` with a second `for j in range(2)` clause."""
+        inner["loops"].append(j)
+        return clause + f" for {j} in range(2)"
 
     def extreme(self, env, d):
         """max(...) / min(...) of a generator expression or list comprehension (README: the largest or smallest item
@@ -650,12 +658,9 @@ class Gen:
             clause = f"for {e}, {e2} in zip({self.expr('v', env, 0)}, {self.expr('v', env, 0)})"
             inner["vars"][e] = inner["vars"][e2] = "s"
         else:
-            clause = f"for {i}, {e} in enumerate({self.expr('v', env, 0)})"
-            inner["loops"].append(i)
-            inner["vars"][e] = "s"
+            clause = self.enumerate_clause(env, inner, i, e)
         if form == "two":
-            clause += f" for {j} in range(2)"
-            inner["loops"].append(j)
+            clause = self.second_clause(clause, inner, j)
         if form in ("range", "enumerate", "two") and self.coin(3):
             clause += self.pick([f" if {i} % 2 == 0", f" if {i} < 1 or {self.cond(inner, 0)}"])
         body = self.expr("s", inner, d)
