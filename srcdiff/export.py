@@ -13,7 +13,7 @@ from . import numba_names
 from .cachedir import python_function
 from .errors import SrcdiffError
 from .makers import user_function, user_location
-from .transforms import flatten
+from .transforms import dict_forms, flatten
 
 _RUNTIME = os.path.join(os.path.dirname(__file__), "runtime")
 
@@ -149,7 +149,7 @@ def _reads(expr: str, struct):
     """[(the expression reading a leaf of argument `expr`)] in flatten's order: a dict's items at their keys."""
     if struct is None:
         return [expr]
-    keys = struct.names if isinstance(struct, flatten.Keyed) else range(len(struct))
+    keys = struct.names if isinstance(struct, dict_forms.Keyed) else range(len(struct))
     return [r for k, s in zip(keys, struct) for r in _reads(f"{expr}[{k!r}]", s)]
 
 
@@ -157,7 +157,7 @@ def _rebuild(expr: str, struct, leaves) -> str:
     """The gradient of the argument `expr` rebuilt in its structure from the iterator of leaf gradients."""
     if struct is None:
         return next(leaves)
-    if isinstance(struct, flatten.Keyed):
+    if isinstance(struct, dict_forms.Keyed):
         return "{" + ", ".join(f"{k!r}: {_rebuild(f'{expr}[{k!r}]', s, leaves)}"
                                for k, s in zip(struct.names, struct)) + "}"
     items = [_rebuild(f"{expr}[{k}]", s, leaves) for k, s in enumerate(struct)]
@@ -184,7 +184,7 @@ def _entry_wrapper(g, entry: str, structs, defaults: dict) -> str:
              f'    """{g.mode} of {user_function(g).__name__}, called as it is called (defaults and keyword-only parameters as '
              f'it has them)."""']
     for p, s in structs.items():
-        if flatten.has_keyed(s):   # (a dict unpacks into its keys: each leaf read at its key)
+        if dict_forms.has_keyed(s):   # (a dict unpacks into its keys: each leaf read at its key)
             lines += [f"    {leaf} = {read}" for leaf, read in zip(flatten.flat_names([p], {p: s}), _reads(p, s))]
         else:
             lines.append(f"    {_unpacking(p, s)} = {p}")

@@ -10,10 +10,9 @@ resolved statically: it is bound to the tuple literal of the items, a value like
 A dict argument (keyed by strings) is a structure too (Keyed: its keys beside its items' structures): `params["W"]`
 is its item at the position of "W", loops over `params.items()` / `.values()` / `.keys()` unroll, and passed whole
 to a function of the user's it is the tuple literal of its items marked with its keys (DICT_KEYS), so that the
-function, made for that structure (inline._structure), reads it by key in its turn. A dict made from dict arguments
-(`q = dict(params)`, `{**params, "W": W2}`, `params.copy()`, a dict comprehension over `params.items()`: dict_entries)
-and bound to a name is a structure of its own whose leaves are bound to the items (a copy: `q["W"] = ...` rebinds
-q's leaf, never the argument's); keys may be held in names bound once to strings (`k = "W"`: `params[k]`)."""
+function, made for that structure (inline._structure), reads it by key in its turn. What only a dict has (its
+calls, `.get`, its views, copies and dicts made from it, keys held in names, tests of keys decided when srcdiff
+compiles) is in dict_forms.py, a mixin of the flattener here."""
 from __future__ import annotations
 
 import copy
@@ -23,30 +22,12 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import (NOT_LITERAL, Transformer, assign, call, const, copy_loc, literal_value, load, map_blocks, store,
-                      walk)
+from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
+from .dict_forms import DictForms, Keyed, constant_strings, fold_static_tests, static_value
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
 
-
-class Keyed(list):
-    """The structure of a dict argument: its values' structures, in the dict's order, and its keys (`names`),
-    which `params["W"]` reads at (the position of "W"); equal only to a Keyed of the same keys."""
-    def __init__(self, items, names):
-        super().__init__(items)
-        self.names = tuple(names)
-
-    def __repr__(self):
-        return f"Keyed({list.__repr__(self)}, {self.names!r})"
-
-    def __eq__(self, other):
-        return isinstance(other, Keyed) and self.names == other.names and list.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    __hash__ = None
 
 
 def structure_of(value):
@@ -96,7 +77,7 @@ def rebound_names(fn, params) -> set:
     return {k for k, c in counts.items() if c >= (1 if k in params else 2)}
 
 
-class _Flatten:
+class _Flatten(DictForms):
     def __init__(self, unit, structs: dict, rebound=frozenset()):
         self.unit = unit
         self.alias = {}  # local name -> (param, path)
@@ -249,35 +230,9 @@ class _Flatten:
                 return n
 
             def visit_Call(self, n):
-                if (isinstance(n.func, gast.Attribute) and n.func.attr == "get" and len(n.args) in (1, 2)
-                        and not n.keywords and outer.key_of(n.args[0]) is not None
-                        and isinstance(outer.keyed(n.func.value), Keyed)):
-                    # params.get("W") of a dict argument: params["W"]; of a key it lacks, the default (None)
-                    if outer.key_of(n.args[0]) in outer.keyed(n.func.value).names:
-                        return self.visit(copy_loc(gast.Subscript(value=n.func.value, slice=n.args[0],
-                                                                  ctx=gast.Load()), n))
-                    return self.visit(n.args[1]) if len(n.args) == 2 else copy_loc(const(None), n)
-                if (isinstance(n.func, gast.Name) and n.func.id in ("list", "tuple") and len(n.args) == 1
-                        and not n.keywords and outer.dict_view(n.args[0]) is not None
-                        and outer.unit.namespace.get(n.func.id, None) in (list, tuple, None)):
-                    # list(params.values()): the list (tuple) of its items
-                    items = self.visit(n.args[0])
-                    return items if n.func.id == "list" else copy_loc(gast.Tuple(elts=items.elts, ctx=gast.Load()), n)
-                view = outer.dict_view(n)
-                if view is not None:
-                    # params.values() read as a value (`sum(params.values())`): the list of its items (keys, pairs)
-                    (param, path), st, what = view
-                    vals = [outer.items(param, path + (k,), n) for k in range(len(st))]
-                    keys = [copy_loc(const(name), n) for name in st.names]
-                    elts = vals if what == "values" else keys if what == "keys" else \
-                        [copy_loc(gast.Tuple(elts=[a, b], ctx=gast.Load()), n) for a, b in zip(keys, vals)]
-                    return copy_loc(gast.List(elts=elts, ctx=gast.Load()), n)
-                if (isinstance(n.func, gast.Attribute) and n.func.attr in _DICT_WRITES
-                        and isinstance(outer.keyed(n.func.value), Keyed)):
-                    fail(n, outer.unit, f"method .{n.func.attr}() of a dict argument (srcdiff makes each item of a "
-                                        "dict its own variable, from the keys known when it compiles)",
-                         "make a changed copy instead, q = {**params, \"W\": W2}, or assign an item of a copy, "
-                         "q = dict(params); q[\"W\"] = W2")
+                out = outer.dict_call(n, self.visit)    # params.get("W"), params.values(), ... (dict_forms)
+                if out is not None:
+                    return out
                 if (isinstance(n.func, gast.Name) and n.func.id == "len" and len(n.args) == 1
                         and outer.sliced(n.args[0]) is not None):
                     return copy_loc(const(len(outer.sliced(n.args[0]))), n)
@@ -285,17 +240,6 @@ class _Flatten:
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
-                if isinstance(n.func, gast.Attribute) and outer.builds_dict(n.func.value):
-                    fail(n, outer.unit, f"method .{n.func.attr}() of a dict built in the expression (srcdiff makes "
-                                        "each item of a dict its own variable, for a dict bound to a name)",
-                         f"bind the dict to a name first (q = ...), then call q.{n.func.attr}()")
-                if isinstance(n.func, gast.Name) and outer.unit.namespace.get(n.func.id) is print:
-                    for a in n.args:
-                        if (outer.dict_view(a) is not None or outer.builds_dict(a)
-                                or isinstance(outer.keyed(a), Keyed)):
-                            fail(a, outer.unit, "print of a dict, its keys, values or items (srcdiff makes each item "
-                                                "of a dict its own variable, from the keys known when it compiles)",
-                                 "print its items: print(params[\"W\"])")
                 if outer.takes_literals(n.func):
                     # a structured value passed whole (`g(params, x)`): the literal of its items, as if written out
                     user = outer.user_function(n.func)
@@ -306,13 +250,9 @@ class _Flatten:
                 return n
 
             def visit_Compare(self, n):
-                # "b" in params of a dict argument: whether it has the key (a constant)
-                if len(n.ops) == 1 and isinstance(n.ops[0], (gast.In, gast.NotIn)) and outer.key_of(n.left) is not None:
-                    view = outer.dict_view(n.comparators[0])    # (or in params.keys())
-                    st = view[1] if view is not None and view[2] == "keys" else outer.keyed(n.comparators[0])
-                    if isinstance(st, Keyed):
-                        return copy_loc(const((outer.key_of(n.left) in st.names) == isinstance(n.ops[0], gast.In)), n)
-                self.generic_visit(n)
+                test = outer.key_test(n)     # "b" in params of a dict argument: a constant
+                if test is not None:
+                    return test
                 return n
 
             def visit_ListComp(self, n):
@@ -393,10 +333,6 @@ class _Flatten:
             return self.block(stmts)
         finally:
             self.scope = self.scope[:-1]
-
-    def over_keys(self, it) -> bool:
-        """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""
-        return self.key_tuple(it) is not None and any(has_keyed(st) for st in self.structs.values())
 
     def block(self, stmts):
         out = []
@@ -516,186 +452,6 @@ class _Flatten:
             return None
         return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
 
-    def keyed(self, node):
-        """The structure `node` denotes (Keyed for a dict argument), else None."""
-        r = self.ref(node)
-        return None if r is None else self.struct_at(*r)
-
-    def dict_view(self, node):
-        """((param, path), structure, "items" | "values" | "keys") for `params.items()` (.values(), .keys()) of a
-        dict argument, else None."""
-        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and not node.args
-                and not node.keywords and node.func.attr in ("items", "values", "keys")):
-            return None
-        r = self.ref(node.func.value)
-        s = None if r is None else self.struct_at(*r)
-        return (r, s, node.func.attr) if isinstance(s, Keyed) else None
-
-    def key_of(self, node):
-        """The string `node` is known to be here: a literal, or a name bound once to one (`k = "W"`), else None."""
-        if isinstance(node, gast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), str):
-            return self.strings[node.id]
-        return None
-
-    def key_tuple(self, node):
-        """The strings of a tuple or list literal of them (`("W", "b")`), or of a name bound once to a tuple of
-        them, else None."""
-        if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), tuple):
-            return self.strings[node.id]
-        if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
-            keys = [self.key_of(e) for e in node.elts]
-            return None if any(k is None for k in keys) else tuple(keys)
-        return None
-
-    def builds_dict(self, node) -> bool:
-        """Whether `node` builds a dict: a display, a dict comprehension, `dict(...)`, `params.copy()`,
-        `copy.copy(params)`."""
-        return (isinstance(node, (gast.Dict, gast.DictComp))
-                or isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
-                and self.unit is not None and self.unit.namespace.get("dict", dict) is dict
-                or isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "copy"
-                and not node.args and not node.keywords and isinstance(self.keyed(node.func.value), Keyed)
-                or self.copy_call(node) is not None)
-
-    def copy_call(self, node):
-        """copy.copy or copy.deepcopy where `node` calls it on a dict argument (or a dict made from one), else None."""
-        if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and self.unit is not None
-                and isinstance(self.keyed(node.args[0]), Keyed)):
-            return None
-        f = node.func
-        if isinstance(f, gast.Name):
-            fn = self.unit.namespace.get(f.id)
-        elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
-            fn = getattr(self.unit.namespace.get(f.value.id), f.attr, None)
-        else:
-            return None
-        return fn if fn is copy.copy or fn is copy.deepcopy else None
-
-    def dict_entries(self, node):
-        """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
-        known here, in the dict's order (`dict(params)`, `{**params}`, `params.copy()`, `{**params, "W": W2}`,
-        `dict(params, W=W2)`, `{"W": W2, "b": b}`, `{k: 0.5 * v for k, v in params.items()}`), else None where
-        `node` builds no dict. A dict whose keys are not known here is declined."""
-        if not self.builds_dict(node):
-            return None
-        out = {}
-
-        def whole(src, at, how="ref"):
-            r = self.ref(src)
-            s = None if r is None else self.struct_at(*r)
-            if not isinstance(s, Keyed):
-                fail(at, self.unit, "a dict built from something other than a dict argument or a dict made from "
-                                    "one (srcdiff knows a dict's keys when it compiles)",
-                     "build it from your dict argument ({**params, \"W\": W2}) or write its keys out")
-            for k, name in enumerate(s.names):
-                out[name] = (how, r[0], r[1] + (k,))
-
-        def entry(key_node, value, at):
-            key = key_node if isinstance(key_node, str) else self.key_of(key_node)
-            if key is None:
-                fail(at, self.unit, "a dict built with a key srcdiff cannot know when it compiles (it reads a dict's "
-                                    "items at string keys)",
-                     "use string literals as keys, or a name bound once to one")
-            r = self.ref(value)
-            out[key] = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", value)
-
-        if isinstance(node, gast.Dict):
-            for k, v in zip(node.keys, node.values):
-                if k is None:
-                    whole(v, node)
-                else:
-                    entry(k, v, node)
-        elif isinstance(node, gast.DictComp):
-            gen = copy_loc(gast.GeneratorExp(elt=gast.Tuple(elts=[node.key, node.value], ctx=gast.Load()),
-                                             generators=node.generators), node)
-            items = self.unrolled(gen)
-            if items is None:
-                fail(node, self.unit, "a dict comprehension over something other than a dict argument's items, "
-                                      "values or keys, or with a test srcdiff cannot decide when it compiles",
-                     "write it over params.items() with tests of the keys, or write its keys out")
-            for pair in items:
-                entry(pair.elts[0], pair.elts[1], node)
-        elif self.copy_call(node) is not None:          # copy.copy(params), copy.deepcopy(params): arrays copied
-            whole(node.args[0], node, "copy" if self.copy_call(node) is copy.deepcopy else "ref")
-        elif isinstance(node.func, gast.Attribute):     # params.copy()
-            whole(node.func.value, node)
-        else:                                           # dict(params, W=W2), dict(W=W2, b=b)
-            if len(node.args) > 1 or any(isinstance(a, gast.Starred) for a in node.args):
-                fail(node, self.unit, "dict() of more than one positional argument",
-                     "write dict(params) or {**params, \"W\": W2}")
-            for a in node.args:
-                whole(a, node)
-            for kw in node.keywords:
-                if kw.arg is None:
-                    whole(kw.value, node)
-                else:
-                    entry(kw.arg, kw.value, node)
-        return out
-
-    def entry_struct(self, src):
-        return self.struct_at(src[1], src[2]) if src[0] in ("ref", "copy") else None
-
-    def bind_entry(self, name, k, src, like):
-        """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
-        (dict_entries' ("ref", param, path)), leaf by leaf; a copy of each leaf for a deep copy's ("copy", ...):
-        an array its own, a number itself (rt.copy)."""
-        s = self.struct_at(src[1], src[2])
-        return [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), like.lineno), like)
-                for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
-
-    def make_dict(self, s):
-        """`q = {**params, "W": W2}` (dict_entries): q a structure of its own, whose items are parameters' or the
-        values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
-        name = s.targets[0].id
-        if name in self.rebound or name in self.structs or name in self.alias:
-            if name in self.params:
-                fail(s, self.unit, f"a dict made here bound to '{name}', the dict argument itself (srcdiff makes "
-                                   "each item of a dict its own variable, from the keys known when it compiles)",
-                     f"bind the copy to a new name ({name}2 = dict({name})) and read {name}2 from there")
-            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
-                               "item of a dict its own variable, from the keys known when it compiles)",
-                 f"make the dict once, before the branch or loop ({name} = dict(params)), and assign its items "
-                 f"where they change ({name}[\"W\"] = ...)")
-        entries = self.dict_entries(s.value)
-        values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
-        self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
-        self.made[name] = self.scope
-        out = []
-        for k, src in enumerate(values.values()):
-            if src[0] == "expr":
-                out.append(copy_loc(assign(f"{name}_{k}", src[1], s.lineno), s))
-            else:
-                out += self.bind_entry(name, k, src, s)
-        return out
-
-    def new_key(self, s):
-        """`q["c"] = v` of a dict made here, at a key it lacks: the key added to q's structure (in the block q is
-        made in: its keys are known when srcdiff compiles)."""
-        name, key = s.targets[0].value.id, self.key_of(s.targets[0].slice)
-        if self.made[name] != self.scope:
-            fail(s, self.unit, f"a new key {key!r} added to the dict '{name}' in a branch or loop it was not made in "
-                               "(srcdiff knows a dict's keys when it compiles)",
-                 f"give '{name}' the key where it is made ({{**params, {key!r}: 0.0}}), or add it in that block")
-        r = self.ref(s.value)
-        src = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", self.expr(s.value))
-        old = self.structs[name]
-        self.structs[name] = Keyed(list(old) + [self.entry_struct(src)], old.names + (key,))
-        if src[0] == "expr":
-            return [copy_loc(assign(f"{name}_{len(old)}", src[1], s.lineno), s)]
-        return self.bind_entry(name, len(old), src, s)
-
-    def dict_literal(self, node):
-        """A dict built from dict arguments passed whole (`loss({**params, "W": W2}, x)`): the tuple literal of its
-        items marked with its keys, as a dict argument passed whole is (`items`)."""
-        entries = self.dict_entries(node)
-        out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else
-                                        _leaves_copied(self.items(src[1], src[2], node)) if src[0] == "copy" else
-                                        src[1] for src in entries.values()], ctx=gast.Load()), node)
-        anno.set(out, anno.DICT_KEYS, tuple(entries))
-        return out
-
     def static_int(self, node):
         """An integer known here: a literal, or `len` of a structure (or of a constant slice of one)."""
         if (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len"
@@ -750,112 +506,9 @@ class _Flatten:
                 if name not in rebound:
                     body = [_subst_const(b, name, k) for b in body]
             if any(isinstance(k, str) for k in consts.values()):   # `if k.startswith("W"):` of a dict's key k
-                body = _fold_static_tests(body)
+                body = fold_static_tests(body)
             out += self.block(pre + body)
         return out
-
-
-def _leaves_copied(items):
-    """The literal of a structure's items (`items`) with each leaf a copy of it (rt.copy: a deep copy's)."""
-    if isinstance(items, gast.Tuple):
-        out = copy_loc(gast.Tuple(elts=[_leaves_copied(e) for e in items.elts], ctx=gast.Load()), items)
-        anno.copy(items, out, (anno.DICT_KEYS,))
-        return out
-    return copy_loc(_copied(items), items)
-
-
-def _copied(e):
-    """rt.copy(e), a runtime call resolve leaves as it is (annotations.MADE)."""
-    out = call("rt.copy", e)
-    anno.set(out, anno.MADE, True)
-    return out
-
-
-def has_keyed(struct) -> bool:
-    """Whether the structure holds a dict's (Keyed) anywhere."""
-    return isinstance(struct, list) and (isinstance(struct, Keyed) or any(has_keyed(st) for st in struct))
-
-
-_DICT_WRITES = ("update", "pop", "popitem", "setdefault", "clear")
-
-
-def constant_strings(fn, params) -> dict:
-    """{name: value} of the names `fn` binds once, to a string or a tuple of strings (`k = "W"`,
-    `keys = ("W", "b")`), not parameters (of `fn`, or of a def or lambda inside it: `lambda k: params[k]` reads
-    its own k), nor names declared global or nonlocal."""
-    counts, found = {}, {}
-    for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param, gast.Del)):
-            counts[n.id] = counts.get(n.id, 0) + (1 if isinstance(n.ctx, gast.Store) else 2)
-        if isinstance(n, (gast.Global, gast.Nonlocal)):
-            for name in n.names:
-                counts[name] = 2
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            v = n.value
-            if isinstance(v, gast.Constant) and isinstance(v.value, str):
-                found[n.targets[0].id] = v.value
-            elif isinstance(v, gast.Tuple) and v.elts and all(   # (not a list: keys.append("c") would change it)
-                    isinstance(e, gast.Constant) and isinstance(e.value, str) for e in v.elts):
-                found[n.targets[0].id] = tuple(e.value for e in v.elts)
-    return {k: v for k, v in found.items() if counts.get(k) == 1 and k not in params}
-
-
-_STR_TESTS = ("startswith", "endswith", "isupper", "islower", "isdigit", "isalpha", "isidentifier")
-
-
-def static_value(e):
-    """The value of a test built from literals (numbers and strings: comparisons, `in`, not, and/or, and str
-    methods of a dict argument's keys, _STR_TESTS), else NOT_LITERAL."""
-    if isinstance(e, gast.Constant) and isinstance(e.value, (bool, int, float, str)):
-        return e.value
-    if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and e.func.attr in _STR_TESTS \
-            and not e.keywords:
-        base, args = static_value(e.func.value), [static_value(a) for a in e.args]
-        if isinstance(base, str) and all(isinstance(a, (str, tuple)) for a in args):
-            return getattr(base, e.func.attr)(*args)
-        return NOT_LITERAL
-    if isinstance(e, (gast.Tuple, gast.List)):
-        vals = [static_value(x) for x in e.elts]
-        return NOT_LITERAL if any(v is NOT_LITERAL for v in vals) else tuple(vals)
-    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.Not):
-        v = static_value(e.operand)
-        return v if v is NOT_LITERAL else not v
-    if isinstance(e, gast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], (gast.Eq, gast.NotEq, gast.In,
-                                                                                   gast.NotIn)):
-        a, b = static_value(e.left), static_value(e.comparators[0])
-        if a is NOT_LITERAL or b is NOT_LITERAL or not (isinstance(a, str) or isinstance(b, (str, tuple))):
-            return literal_value(e)
-        op = type(e.ops[0])
-        return a == b if op is gast.Eq else a != b if op is gast.NotEq else (a in b) == (op is gast.In)
-    if isinstance(e, gast.BoolOp):
-        vals = [static_value(x) for x in e.values]
-        if any(v is NOT_LITERAL for v in vals):
-            return NOT_LITERAL
-        return all(vals) if isinstance(e.op, gast.And) else any(vals)
-    return literal_value(e)
-
-
-def _fold_static_tests(stmts):
-    """`stmts` with each `if` and conditional expression whose test static_value decides (a dict key's test, in a
-    loop over the dict's items unrolled) replaced by the branch it takes."""
-    out = []
-    for s in stmts:
-        if isinstance(s, gast.If):
-            v = static_value(s.test)
-            if v is not NOT_LITERAL and not isinstance(v, str):
-                out += _fold_static_tests(s.body if v else s.orelse)
-                continue
-        map_blocks(s, _fold_static_tests)
-        out.append(_FoldIfExp().visit(s))
-    return out
-
-
-class _FoldIfExp(Transformer):
-    """`(0.2 if k.startswith("W") else 0.1)` of a decided test: the branch it takes."""
-    def visit_IfExp(self, n):
-        self.generic_visit(n)
-        v = static_value(n.test)
-        return n if v is NOT_LITERAL or isinstance(v, str) else (n.body if v else n.orelse)
 
 
 def _substituted(node, env: dict):

@@ -14,7 +14,7 @@ import gast
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
-from . import flatten
+from . import dict_forms, flatten
 from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, rewrite_blocks, walk
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
@@ -163,7 +163,7 @@ def _decline_tuples_to_transform(unit, callee, call, tuples: dict, s):
 def _passes_dict(call, tuples: dict) -> bool:
     """Whether the call passes a dict argument whole (or a tuple holding one): a function that stays a call
     cannot take it (_decline_dicts_to_a_call)."""
-    return any(flatten.has_keyed(st) for st in (_structure(a, tuples) for a in call.args) if st is not None)
+    return any(dict_forms.has_keyed(st) for st in (_structure(a, tuples) for a in call.args) if st is not None)
 
 
 def _decline_dicts_to_a_call(unit, s, tuples: dict):
@@ -171,7 +171,7 @@ def _decline_dicts_to_a_call(unit, s, tuples: dict):
     arguments (a recursive one): its items are parameters of their own only in a function made for the dict's
     structure; elsewhere the function would index a tuple of them by string (a TypeError, or a decline later)."""
     for a in s.value.args:
-        if isinstance(_structure(a, tuples), flatten.Keyed):
+        if isinstance(_structure(a, tuples), dict_forms.Keyed):
             fail(s, unit, f"a dict argument passed whole to {s.value.func.id}, a function srcdiff cannot make for "
                           "the dict's keys here (a recursive one): srcdiff reads a dict's items at their keys only "
                           "in the function differentiated and the functions it inlines",
@@ -191,7 +191,7 @@ def _with_tuple_items(callee, call, tuples: dict, structured):
     try:
         flat = structured(structs)
     except SrcdiffError:
-        if any(map(flatten.has_keyed, structs.values())):    # (a dict: no other way to take it)
+        if any(map(dict_forms.has_keyed, structs.values())):    # (a dict: no other way to take it)
             raise
         return callee, call.args
     if flat is None:
@@ -259,7 +259,7 @@ def _structure(a, tuples: dict, depth: int = 0):
         return None
     items = [_structure(e, tuples, depth + 1) for e in a.elts]
     keys = anno.get(a, anno.DICT_KEYS)     # a dict argument's items, passed whole (flatten): read by key
-    return flatten.Keyed(items, keys) if keys is not None else items
+    return dict_forms.Keyed(items, keys) if keys is not None else items
 
 
 def _leaves(a, tuples: dict, depth: int = 0) -> list:

@@ -392,6 +392,15 @@ class _Resolver(Transformer):
                 args.setdefault(names[k], value)
             else:
                 extra.append((param.name, value))
+        keep = self._kept_keywords(extra, sig, canon, shown, names, kept)
+        out = self._in_rule_order(node, rule, canon, args, names, shown)
+        node.args, node.keywords = out, keep
+        return node
+
+    def _kept_keywords(self, extra, sig, canon, shown, names, kept):
+        """The keywords of a rule's call that stay keywords (those canonicalize reads, CANON_KEYWORDS) among the
+        arguments the rule does not take (`extra`: (name, value)); any other is declined unless it is NumPy's
+        default written out."""
         keep = []
         for name, value in extra:
             if name in kept:
@@ -406,6 +415,11 @@ class _Resolver(Transformer):
                                    f"{takes})",
                  ARGUMENT_ADVICE.get((canon, name),
                                      f"drop {name}= and compute it outside the call (an out= array: assign the result)"))
+        return keep
+
+    def _in_rule_order(self, node, rule, canon, args, names, shown):
+        """The arguments bound to the rule's parameters (`args`: name -> value), positional in the rule's order up
+        to the last one given, the ones left out between as their defaults."""
         last = max((names.index(n) for n in args), default=-1)
         if canon in OPEN_BOUNDS:    # np.clip(x, min=0): the side left out is open (None), also the last one
             last = len(names) - 1
@@ -418,8 +432,7 @@ class _Resolver(Transformer):
             if default is inspect.Parameter.empty and canon not in OPEN_BOUNDS:
                 fail(node, self.unit, f"{shown}: missing the argument {p!r}")
             out.append(copy_loc(const(None if default is inspect.Parameter.empty else default), node))
-        node.args, node.keywords = out, keep
-        return node
+        return out
 
     def _tangent_items(self, node, made):
         """An inner jvp with a tuple `wrt` (`srcdiff.jvp(f, wrt=(0, 2))(w, x, lam, (tw, tl))`): its generated
