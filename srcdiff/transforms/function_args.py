@@ -224,8 +224,11 @@ class _Specialiser:
                      f"to {fd.name!r}, a function of another module: srcdiff makes a copy of {fd.name!r} here that "
                      "calls it", f"define the function passed at module level (passing what it reads as arguments), "
                      f"or {fd.name!r} in this module")
+            nested = [n for n in walk(new) if isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not new]
             free = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} \
-                - local_names(new) - set(named)
+                - local_names(new) - set(named) - {n.id for d in nested for n in walk(d.args)
+                                                   if isinstance(n, gast.Name)} \
+                - {n.id for d in nested for n in walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
             clash = sorted(free & self.locals)
             if clash:
                 fail(node, self.unit, f"{what} (a nested def or a lambda) to {fd.name!r}, which reads the "
