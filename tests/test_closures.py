@@ -305,3 +305,23 @@ def test_hvp_of_a_lambda_bound_in_a_while_else_block(jit):
     grad = srcdiff.grad(_bound_in_a_while_else, jit=jit)
     got = srcdiff.hvp(_bound_in_a_while_else, jit=jit)(x, M, v)
     np.testing.assert_allclose(got, (grad(x + eps * v, M) - grad(x - eps * v, M)) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+def nested_in_nested_calls_an_outer_def(x, a):
+    """`inner`, nested in `outer`, calls `square`, a nested def of the function itself (a sibling of `outer`):
+    declined before ("cannot call the local value 'square'": the lifted `outer`'s own lifted functions did not see
+    the functions lifted beside it)."""
+    def square(z):
+        return z * z * a
+    def outer(z):
+        def inner(w):
+            return square(w) + np.sin(w)
+        return inner(z) * 2.0 + square(z)
+    return outer(x) + a
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_def_nested_in_a_nested_def_calls_the_functions_lifted_beside_its_parent(jit):
+    check_grad(nested_in_nested_calls_an_outer_def, [0.7, 1.3], jit=jit)
+    _, t = srcdiff.jvp(nested_in_nested_calls_an_outer_def, wrt=0, jit=jit)(0.7, 1.3, 1.0)
+    assert t == pytest.approx(srcdiff.grad(nested_in_nested_calls_an_outer_def)(0.7, 1.3), rel=1e-12)

@@ -624,6 +624,25 @@ def test_a_number_that_a_loop_makes_an_array_is_named_under_numba():
     assert "`y` is a number on one path" in _declined(scalar_or_array, [np.array([0.3, -0.2, 0.5])], jit=True)
 
 
+def power_by_recursion(x, n):
+    if n == 0:
+        return 1.0
+    return x * power_by_recursion(x, n - 1)  # <- rec_result
+
+
+def sums_a_recursive_power(x):
+    return np.sum(power_by_recursion(x, 3))
+
+
+def test_a_recursive_function_returning_a_number_and_an_array_is_named_under_numba():
+    """A recursive helper returning 1.0 where it ends and an array elsewhere: Python runs it, Numba cannot type its
+    result; the advice said only to run with jit=False: it says what the function's returns do and what to write."""
+    x = np.array([0.7, 1.2, -0.4])
+    np.testing.assert_allclose(srcdiff.grad(sums_a_recursive_power)(x), 3 * x ** 2)
+    msg = _declined(sums_a_recursive_power, [x], jit=True)
+    _assert_located(msg, "rec_result", "returns a number on one path and an array on another", "np.ones_like")
+
+
 def float32_matmul(x, y):
     return np.sum(np.sin(1.3 * (x @ y)))
 

@@ -232,3 +232,28 @@ def test_factory_forms_declined(f, args, tag, words):
         srcdiff.grad(f, wrt=0)(*args)
     text = str(err.value)
     assert words in text and f"<- {tag}" in text and __file__ in text, text
+
+
+def make_layer(W, act):
+    def layer(h):
+        return act(h @ W)
+    return layer
+
+
+def factories_given_functions(x, a):
+    """A module-level factory given a function: np.tanh, a lambda, a nested def (declined before: function_args'
+    copy of the factory, `make_layer_np_tanh`, was no factory to the factories pass, "cannot call the local value
+    'g'"; and for the nested def the copy's check took `layer`'s parameter `h` for a free name of the caller)."""
+    W = np.outer(a, a[::-1]) * 0.5
+    def act(z):
+        return z * z
+    g = make_layer(W, np.tanh)
+    h = g(x)
+    g2 = make_layer(W, lambda z: np.sin(z) * 2.0)
+    g3 = make_layer(W, act)
+    return np.sum(h) + np.sum(g2(h * x)) + np.sum(g3(x)) + np.sum(make_layer(W, np.cos)(x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_factory_given_a_function(jit):
+    _grad_matches(factories_given_functions, [A[::-1].copy(), A.copy()], (0, 1), jit)

@@ -265,3 +265,24 @@ def test_reverse_over_the_gradient_of_a_recursive_function_of_two_arguments_decl
     _, t = srcdiff.jvp(penalty_over_the_recursive_function, wrt=0, jit=False)(x, 3, v)
     want = (penalty_over_the_recursive_function(x + 1e-6 * v, 3) - penalty_over_the_recursive_function(x - 1e-6 * v, 3)) / 2e-6
     assert t == pytest.approx(want, rel=1e-6)
+
+
+def recursive_pair(x, n):
+    if n == 0:
+        return x, 1.0
+    a, b = recursive_pair(x * 0.9, n - 1)
+    return a + x, b * 2.0
+
+
+def calls_the_recursive_pair(x):
+    a, b = recursive_pair(x, 3)
+    return np.sum(a) * b
+
+
+def test_a_recursive_function_returning_a_tuple_is_declined_at_its_return():
+    """Declined at the line of its first `return` of a tuple, that return shown (it was the `if` line above it:
+    the branches' merge copies, which the structured code builds the tuple from, are at the `if`'s line)."""
+    line = recursive_pair.__code__.co_firstlineno + 2
+    with pytest.raises(srcdiff.SrcdiffError, match="recursive function 'recursive_pair' returns a tuple") as info:
+        srcdiff.grad(calls_the_recursive_pair)(np.array([0.5, -1.2]))
+    assert f":{line}:" in str(info.value) and "return x, 1.0" in str(info.value)

@@ -43,15 +43,28 @@ def lift_local_functions(unit: Unit) -> Unit:
         sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
         _add_free_args(sub.node, extra, sub)
         # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
-        sub.callees.update({k: v for k, v in unit.callees.items() if v is not None and k not in defs})
+        # (and the enclosing function's nested defs, lifted: None until they are, filled in below)
+        sub.callees.update({k: v for k, v in unit.callees.items() if k not in defs})
         sub.callees.update({k: None for k in defs if k != name})
         unit.callees[name] = lift_local_functions(sub)
-    for name in defs:  # siblings may call each other
-        for other in defs:
-            if other != name:
-                unit.callees[name].callees[other] = unit.callees[other]
+    lifted = {name: unit.callees[name] for name in defs}
+    for name in defs:  # siblings may call each other, and so may the functions nested in them (`c` in `b` calls `a`)
+        _fill_siblings(unit.callees[name], lifted, set())
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _fill_siblings(sub: Unit, lifted: dict, seen: set):
+    """The placeholders (None) for the functions `lifted` in `sub`'s callees and its own lifted functions' callees,
+    recursively, filled in."""
+    if id(sub) in seen:
+        return
+    seen.add(id(sub))
+    for k, v in list(sub.callees.items()):
+        if v is None and k in lifted and lifted[k] is not sub:
+            sub.callees[k] = lifted[k]
+        elif isinstance(v, Unit) and all(v is not u for u in lifted.values()):
+            _fill_siblings(v, lifted, seen)
 
 
 _LIFTED = (gast.FunctionDef, gast.Lambda)     # what this pass lifts out of a function's body

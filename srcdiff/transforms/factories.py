@@ -131,6 +131,9 @@ class _Binder:
         if name in self.defs:
             node, block = self.defs[name]
             fac = self.analyse(name, _as_def(node, name), self.unit, block, node)
+        elif name not in self.locals and isinstance(self.unit.callees.get(name), Unit):
+            fu = self.unit.callees[name]    # a module-level factory's copy for a function passed to it (function_args)
+            fac = self.analyse(name, fu.node, fu, None, None)
         elif name not in self.locals:
             obj = self.unit.namespace.get(name)
             if obj is not None and is_user_function(obj) and getattr(obj, "__name__", "") != "<lambda>" \
@@ -394,12 +397,14 @@ def bind_factories(unit: Unit) -> Unit:
 
 def _may_call_factory(unit: Unit) -> bool:
     """Whether `unit`'s body may call a factory: it holds a nested def or a lambda (a local factory, or a
-    function one returns), or calls a name the namespace binds to a user function."""
+    function one returns), or calls a name the namespace binds to a user function or a callee's (a copy that
+    function_args made)."""
     for s in unit.node.body:
         for n in walk(s):
             kind = type(n)
             if kind is gast.FunctionDef or kind is gast.Lambda:
                 return True
-            if kind is gast.Call and type(n.func) is gast.Name and is_user_function(unit.namespace.get(n.func.id)):
+            if kind is gast.Call and type(n.func) is gast.Name and (is_user_function(unit.namespace.get(n.func.id))
+                                                                   or n.func.id in unit.callees):
                 return True
     return False

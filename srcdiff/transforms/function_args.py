@@ -15,10 +15,19 @@ Otherwise (a nested def or a lambda, which read the caller's variables) it is a 
 the callee's module must be the caller's for (its globals are read from there), and whose other free names
 must not be the caller's local names. A callee that also binds the parameter, or passes the function to
 itself, is declined, and so is such a call in another form (*args, **kwargs).
+
+A string literal passed where the callee reads its parameter as `np.einsum`'s subscripts,
+
+    out = contract("ij,jk->ik", A, B)      ->   out = contract_ij_jk_ik(A, B)
+
+is made a copy the same way, the literal in the parameter's place: composites are written out in the callee's
+front end (canonicalize), before any inlining, and `np.einsum` needs its subscripts there. Only such
+parameters (not rebound, of a callee that does not call itself): a string that picks a branch stays an argument.
 """
 from __future__ import annotations
 
 import copy
+import re
 import types
 
 import gast
@@ -43,8 +52,8 @@ def specialise_function_arguments(unit: Unit) -> Unit:
         and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
     ns = unit.namespace
 
-    def maybe(a):     # (a cheap test: a lambda, a def, a function, or an attribute of a module: np.exp)
-        if isinstance(a, gast.Lambda):
+    def maybe(a):     # (a cheap test: a lambda, a def, a function, an attribute of a module: np.exp, a string)
+        if isinstance(a, gast.Lambda) or (isinstance(a, gast.Constant) and isinstance(a.value, str)):
             return True
         if isinstance(a, gast.Name):
             obj = ns.get(a.id)
@@ -137,12 +146,19 @@ class _Specialiser:
     def call(self, node):
         given = [(k, a) for k, a in enumerate(node.args)] + [(kw.arg, kw.value) for kw in node.keywords]
         funcs = [(k, f) for k, a in given if (f := self.passed(a)) is not None]
-        if not funcs:
-            return
+        strings = [(k, ("const", repr(a.value), a.value)) for k, a in given
+                   if isinstance(a, gast.Constant) and isinstance(a.value, str)]
         c = self.callee(node.func)
         if c is None:
             return
         fd = c[1] if c[0] == "local" else c[3].node
+        passed = {fd.args.args[k].id if isinstance(k, int) and k < len(fd.args.args) else k for k, _ in given}
+        strings += [(p, ("const", repr(d.value), d.value)) for p, d in
+                    plain_defaults(fd, c[2] if c[0] == "global" else None).items()
+                    if p not in passed and isinstance(d, gast.Constant) and isinstance(d.value, str)]
+        funcs += _subscripts(fd, strings)
+        if not funcs:
+            return
         what = f"the call of {_text(node.func)!r} passing a function"
         if any(isinstance(a, gast.Starred) for a in node.args) or any(kw.arg is None for kw in node.keywords) \
                 or fd.args.vararg is not None or fd.args.kwarg is not None:
@@ -179,8 +195,9 @@ class _Specialiser:
 
     def copy(self, node, c, fd, named, what) -> str:
         """The name of the callee's copy for the functions `named` (parameter -> what is passed)."""
-        name = self.namer.fresh(f"{fd.name}_" + "_".join(f[1].replace(".", "_") if f[0] != "lambda" else "fn"
-                                                           for f in named.values()))
+        name = self.namer.fresh(f"{fd.name}_" + "_".join(
+            f[1].replace(".", "_") if f[0] == "global" or f[0] == "local" else "fn" if f[0] == "lambda"
+            else re.sub(r"\W+", "_", f[2]).strip("_") or "s" for f in named.values()))
         new = copy.deepcopy(fd)
         new.name = name
         bound = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -193,6 +210,8 @@ class _Specialiser:
         _drop_parameters(new, set(named))
         new.args.args += new.args.kwonlyargs      # (the call passes every argument by position)
         new.args.kwonlyargs, new.args.kw_defaults, new.args.defaults = [], [], []
+        _Reads({p: f[1] for p, f in named.items() if f[0] == "const"}).visit(new)     # the literals in place
+        named = {p: f for p, f in named.items() if f[0] != "const"}
         if c[0] == "global" and all(f[0] == "global" for f in named.values()):
             ns = dict(c[3].namespace)     # a function of its own, in the callee's module: its parameters bound
             ns.update({p: f[2] for p, f in named.items()})
@@ -205,8 +224,11 @@ class _Specialiser:
                      f"to {fd.name!r}, a function of another module: srcdiff makes a copy of {fd.name!r} here that "
                      "calls it", f"define the function passed at module level (passing what it reads as arguments), "
                      f"or {fd.name!r} in this module")
+            nested = [n for n in walk(new) if isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not new]
             free = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} \
-                - local_names(new) - set(named)
+                - local_names(new) - set(named) - {n.id for d in nested for n in walk(d.args)
+                                                   if isinstance(n, gast.Name)} \
+                - {n.id for d in nested for n in walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
             clash = sorted(free & self.locals)
             if clash:
                 fail(node, self.unit, f"{what} (a nested def or a lambda) to {fd.name!r}, which reads the "
@@ -229,6 +251,29 @@ class _Specialiser:
         self.top.append(new)
         self.todo.append(new)
         return name
+
+
+def _subscripts(fd, strings) -> list:
+    """The (parameter key, const) of `strings` (string literals a call passes) whose parameter `fd` reads as
+    np.einsum's subscripts (by name, not rebound, `fd` not calling itself): those the copy takes in place."""
+    params = [a.id for a in fd.args.args] + [a.id for a in fd.args.kwonlyargs]
+    nodes = list(walk(fd))
+    bound = {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == fd.name for n in nodes):
+        return []
+    read = set()
+    for n in nodes:
+        if isinstance(n, gast.Call) and (isinstance(n.func, gast.Attribute) and n.func.attr == "einsum"
+                                         or isinstance(n.func, gast.Name) and n.func.id == "einsum"):
+            first = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "subscripts"), None)
+            if isinstance(first, gast.Name):
+                read.add(first.id)
+    out = []
+    for k, f in strings:
+        p = params[k] if isinstance(k, int) and k < len(fd.args.args) else k if k in params else None
+        if p is not None and p in read and p not in bound and isinstance(f[2], str):
+            out.append((k, f))
+    return out
 
 
 def _text(e) -> str:

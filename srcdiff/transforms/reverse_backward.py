@@ -65,6 +65,28 @@ class BackwardSweep:
                        and is_tuple(self.kinds.get(st.targets[0].id))), None)
         return None if callee is None else getattr(callee, "__name__", None) or getattr(callee, "name", "?")
 
+    def returned_at(self, s):
+        """The statement that stands for the user's first `return` of the tuple `s` builds: the first (by line)
+        definition of its first component that is not a branch merge's copy (merges are at the `if`'s line);
+        `s` itself where there is none."""
+        first = s.value.elts[0] if s.value.elts else None
+        if not isinstance(first, gast.Name):
+            return s
+        defs: dict = {}
+        for st in walk(self.fn):
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                defs.setdefault(st.targets[0].id, []).append(st)
+        found, todo, seen = [], [first.id], set()
+        while todo:
+            name = todo.pop()
+            seen.add(name)
+            for st in defs.get(name, ()):
+                if anno.get(st, anno.MERGE) and isinstance(st.value, gast.Name):
+                    todo += [st.value.id] if st.value.id not in seen else []
+                else:
+                    found.append(st)
+        return min(found, key=lambda st: st.lineno) if found else s
+
     def backward_stmt(self, s, state):
         out = []
         if isinstance(s, gast.Assign):
@@ -155,9 +177,9 @@ class BackwardSweep:
                      "or give the recursive function one differentiated argument (np.concatenate the others into "
                      "it, or read them outside the recursion)")
             if recursive is not None:
-                fail(s, self.unit, f"the recursive function {recursive!r} returns a tuple of differentiated "
-                     "values; reverse mode differentiates a recursive function's call as one value",
-                     "return one array (np.array((a, b))) and index it where it is called")
+                fail(self.returned_at(s), self.unit, f"the recursive function {recursive!r} returns a tuple of "
+                     "differentiated values (this `return`); reverse mode differentiates a recursive function's "
+                     "call as one value", "return one array (np.array((a, b))) and index it where it is called")
             if anno.get(s, anno.RETURNED_TUPLE):
                 fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
                      "(a scalar for grad, an array for vjp)",
