@@ -30,28 +30,16 @@ from dataclasses import dataclass, field
 HEADER = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
 
 
-def copied_lines(tree, source: str, filename: str, span: tuple) -> tuple:
+def copied_lines(printed: tuple, filename: str, span: tuple) -> tuple:
     """The notes Lines.of takes for a function copied from one of `filename` (module_builder.primal_name: a
     callee's primal, printed with no line comments): (line printed, the user's line, None) of each of its
-    statements whose lineno is a line of its `def` in that file (`span`: its first and last). The printed text is parsed back: its statements
-    are the tree's, in the same order (ast.unparse prints one statement per line). () where they differ."""
-    try:
-        printed = ast.parse(source)
-    except SyntaxError:
-        return ()
-    ours = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
-    theirs = [n for n in ast.walk(printed) if isinstance(n, ast.stmt)]
-    if len(ours) != len(theirs) or not ours:
-        return ()
+    statements whose lineno is a line of its `def` in that file (`span`: its first and last). `printed`: where
+    each statement was printed and its lineno (annotations.PRINTED_AT)."""
     first, last = span
     if not (first and last):
         return ()
-    out = []
-    for a, b in zip(ours, theirs):
-        line = getattr(a, "lineno", None)
-        if type(a) is type(b) and line and first <= line <= last:
-            out.append((b.lineno, (line, linecache.getline(filename, line).strip(), None, filename), None))
-    return tuple(out)
+    return tuple((n, (line, linecache.getline(filename, line).strip(), None, filename), None)
+                 for n, line in printed or () if line and first <= line <= last)
 
 
 @dataclass(frozen=True)

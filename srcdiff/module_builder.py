@@ -87,7 +87,7 @@ class Module:
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
-        noted = [generated.copied_lines(c.tree, c.source, anno.get(f, anno.COPY_OF),
+        noted = [generated.copied_lines(anno.get(c.tree, anno.PRINTED_AT), anno.get(f, anno.COPY_OF),
                                         (getattr(f, "lineno", None), getattr(f, "end_lineno", None)))
                  if anno.get(f, anno.COPY_OF) else anno.get(c.tree, anno.LINES) for f, c in zip(self.functions, done)]
         lines = generated.Lines.of(noted, [c.source for c in done],
