@@ -24,9 +24,22 @@ from __future__ import annotations
 
 import ast
 import copy
+import linecache
 from dataclasses import dataclass, field
 
 HEADER = "import math\nimport numpy as np\nfrom srcdiff import runtime as rt\n\n"
+
+
+def copied_lines(printed: tuple, filename: str, span: tuple) -> tuple:
+    """The notes Lines.of takes for a function copied from one of `filename` (module_builder.primal_name: a
+    callee's primal, printed with no line comments): (line printed, the user's line, None) of each of its
+    statements whose lineno is a line of its `def` in that file (`span`: its first and last). `printed`: where
+    each statement was printed and its lineno (annotations.PRINTED_AT)."""
+    first, last = span
+    if not (first and last):
+        return ()
+    return tuple((n, (line, linecache.getline(filename, line).strip(), None, filename), None)
+                 for n, line in printed or () if line and first <= line <= last)
 
 
 @dataclass(frozen=True)

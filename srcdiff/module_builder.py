@@ -87,7 +87,10 @@ class Module:
             arrays = backends.passed_arrays(self.bindings)
             params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
-        lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in done], [c.source for c in done],
+        noted = [generated.copied_lines(anno.get(c.tree, anno.PRINTED_AT), anno.get(f, anno.COPY_OF),
+                                        (getattr(f, "lineno", None), getattr(f, "end_lineno", None)))
+                 if anno.get(f, anno.COPY_OF) else anno.get(c.tree, anno.LINES) for f, c in zip(self.functions, done)]
+        lines = generated.Lines.of(noted, [c.source for c in done],
                                    [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in done])
         return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines)
 
@@ -159,6 +162,8 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     node = anf.index_lists_as_arrays(desugar.zero_sum_starts(clone(unit.node)))
     node = unbound.define_unbound(node)   # (a value first bound in a loop and read in a later iteration)
     node.name = name
+    if unit.filename:
+        anno.set(node, anno.COPY_OF, unit.filename)
     _rename_callees(module, unit, node)
     module.functions.append(node)
     return name

@@ -394,6 +394,14 @@ def calls_recursive_helper(x, a, n):
     return recursive_helper(a[2] * x, n) * x
 
 
+def recursive_on_arrays(x, n):
+    return x if n == 0 else np.sin(recursive_on_arrays(x, n - 1))
+
+
+def sums_recursive_on_arrays(x):
+    return np.sum(recursive_on_arrays(x, 3))
+
+
 def unread_recursive_call(x, a, n):
     if a[1] > 0.5:
         m = recursive_helper(np.min(a), n) * np.ones(2)     # m: read nowhere
@@ -1133,6 +1141,31 @@ if __name__ != "__main__":
         with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for \w+: the recursive helper "
                            r"recursive_helper\w* \(device code cannot recurse(.|\n)*hint: write the recursion as a loop"):
             k.ptx(*args, cc=(9, 0))
+
+    @pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+    @pytest.mark.parametrize("case", ["arrays", "scalars"])
+    def test_recursive_helper_declined_at_the_users_line(make, case):
+        """hvp lowers forward mode over the generated gradient, whose copy of the helper (the primal its pullback
+        calls) had no line in the module's line table: hvp's decline cited that line of the gradient's file in
+        srcdiff's cache. The table cites the copy's statements at the user's lines: each transform names this
+        file and the helper's line."""
+        if case == "arrays":
+            f, wrt, X = sums_recursive_on_arrays, 0, np.linspace(0.1, 0.5, 2 * B).reshape(B, 2)
+            args, axes, line = (X,), (0,), recursive_on_arrays.__code__.co_firstlineno + 1
+            what = r"array arguments to the helper recursive_on_arrays\w*(.|\n)*hint: helpers called from"
+            tangent = np.ones((B, 2))
+        else:
+            f, wrt, X = calls_recursive_helper, 0, np.linspace(0.1, 0.5, B)
+            args, axes, line = (X, np.ones(3), 2), (0, None, None), recursive_helper.__code__.co_firstlineno + 3
+            what = r"the recursive helper recursive_helper\w* \(device code cannot recurse(.|\n)*hint: write the"
+            tangent = np.ones(B)
+        if make is not srcdiff.grad:
+            args, axes = args + (tangent,), axes + (0,)
+        k = srcdiff.cuda.vmap(make(f, wrt=wrt), in_axes=axes)
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda\.py:{line}: cannot generate CUDA code for \w+: "
+                           + what) as info:
+            k.ptx(*args, cc=(9, 0))
+        assert "srcdiff/" not in str(info.value.filename) and info.value.lineno == line
 
     def test_unread_recursive_call_dropped():
         """Forward mode's dead-code pass kept an unread call of a recursive helper without effects, a statement

@@ -112,3 +112,84 @@ def test_whole_matrix_element_is_its_flat_index():
     assert ".target sm_90" in k.ptx(M, np.ones((4, 2, 3)), cc=(9, 0))
     src = srcdiff.source(k)
     assert "// 3) * 3 +" not in src and loops(src.splitlines()) == 1, src
+
+
+def test_statements_between_move_past_a_loop():
+    """A push of a value and of its tangent (fuzz seed 951000's hvp kernel): the second stack's full-tape exit moves
+    above the first loop (it guards the second loop's writes: never below), the first counter's increment below the
+    second loop, and the two copies fuse."""
+    src = ["if s_n >= 16:",
+           "    return 1",
+           "for cu_j1 in range(2):",
+           "    s[s_n * 2 + cu_j1] = x[cu_j1]",
+           "s_n += 1",
+           "if d_s_n >= 16:",
+           "    return 1",
+           "for cu_j2 in range(2):",
+           "    d_s[d_s_n * 2 + cu_j2] = d_x[cu_j2]",
+           "d_s_n += 1"]
+    assert fuse_loops(src) == ["if s_n >= 16:", "    return 1",
+                               "if d_s_n >= 16:", "    return 1",
+                               "for cu_j1 in range(2):",
+                               "    s[s_n * 2 + cu_j1] = x[cu_j1]",
+                               "    d_s[d_s_n * 2 + cu_j1] = d_x[cu_j1]",
+                               "s_n += 1",
+                               "d_s_n += 1"]
+
+
+def test_reductions_of_a_value_and_its_tangent_fuse():
+    """np.sum of a value and of its tangent: the second accumulator's start moves above the first loop, the first's
+    result below the second."""
+    src = ["cu_acc1 = 0.0",
+           "for cu_k2 in range(4):",
+           "    cu_acc1 += p[cu_k2]",
+           "x18 = cu_acc1",
+           "cu_acc3 = 0.0",
+           "for cu_k4 in range(4):",
+           "    cu_acc3 += d_p[cu_k4]",
+           "d_x18 = cu_acc3"]
+    assert fuse_loops(src) == ["cu_acc1 = 0.0", "cu_acc3 = 0.0",
+                               "for cu_k2 in range(4):", "    cu_acc1 += p[cu_k2]", "    cu_acc3 += d_p[cu_k2]",
+                               "x18 = cu_acc1", "d_x18 = cu_acc3"]
+
+
+@pytest.mark.parametrize("between", [
+    ["s = x[0]"],                                   # reads what the first loop writes, read by the second
+    ["if x[0] > 1.0:", "    return 1"],              # an exit that reads what the first loop writes
+    ["u = 2.0 * a[0]", "if u > 1.0:", "    return 1"],  # an exit that must stay below u, which goes below
+    ["print(s)"],                                   # a call
+    ["if s > 0.0:", "    s = 1.0"],                  # not an exit
+])
+def test_statements_that_cannot_move_keep_the_loops_apart(between):
+    src = ["for cu_j1 in range(3):", "    x[cu_j1] = a[cu_j1]"] + between + \
+        ["for cu_j2 in range(3):", "    y[cu_j2] = s * x[cu_j2] * t"]
+    assert fuse_loops(src) == src
+
+
+@pytest.mark.parametrize("index, fused", [("cu_j{} * 4", True), ("3 + -1 * cu_j{}", True), ("2 * cu_j{} + 1", True),
+                                          ("cu_j{} // 4", False), ("cu_j{} * 0", False), ("cu_j{} % 2", False)])
+def test_affine_indices_fuse(index, fused):
+    """An array written by one loop and read by the other at one index that is an affine function of the loop variable
+    (`d_v[cu_j * 4]`, a column; `a[3 + -1 * cu_j]`, reversed): each iteration touches its own element."""
+    src = ["for cu_j1 in range(2):", f"    x[{index.format(1)}] = a[cu_j1]",
+           "for cu_j2 in range(2):", f"    y[cu_j2] = x[{index.format(2)}]"]
+    assert loops(fuse_loops(src)) == (1 if fused else 2)
+
+
+def gathers(a, n):
+    s = 0.0
+    for k in range(n):
+        s += a[k] * a[k - 1]
+    return s
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda is not installed")
+def test_computed_indices_count_from_the_end_without_a_branch():
+    """`a[k]` of a loop variable counting up from 0 needs no wrap; `a[k - 1]` wraps without a conditional
+    expression (its basic blocks are what numba-cuda's liveness analysis walks)."""
+    k = srcdiff.cuda.vmap(srcdiff.grad(gathers, wrt="a"), in_axes=(0, None))
+    a = np.linspace(0.1, 0.9, 12).reshape(4, 3)
+    assert ".target sm_90" in k.ptx(a, 3, cc=(9, 0))
+    src = srcdiff.source(k)
+    assert " if " not in "".join(s for s in src.splitlines() if "[" in s and "=" in s), src
+    assert re.search(r"a\[k\]", src) and re.search(r"\+ 3 \* \(\w+ < 0\)\)\]", src), src

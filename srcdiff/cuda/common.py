@@ -177,3 +177,56 @@ BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv:
         ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
 UNARYOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not ", ast.Invert: "~"}
 COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+
+
+def nonnegative_loop_names(fn) -> set:
+    """The names `fn` binds only as targets of `for` loops over `range` whose values are never negative: counting
+    up from a start of 0 or more (`range(n)`, `range(1, n)`), or down to a stop of -1 or more (`range(n, -1, -1)`).
+    A computed index that is one of them needs no wrap from the end (srcdiff/cuda/expressions.py)."""
+    def literal(e):
+        try:
+            v = ast.literal_eval(e)
+        except (ValueError, TypeError, SyntaxError):
+            return None
+        return v if type(v) is int else None
+
+    def counts_from_zero(it):
+        if not (isinstance(it, ast.Call) and dotted(it.func) == "range" and 1 <= len(it.args) <= 3 and not it.keywords):
+            return False
+        a = it.args
+        step = literal(a[2]) if len(a) == 3 else 1
+        if step is None or step == 0:
+            return False
+        if step > 0:
+            start = literal(a[0]) if len(a) > 1 else 0
+            return start is not None and start >= 0
+        stop = literal(a[1])
+        return stop is not None and stop >= -1
+
+    good, bad = set(), set()
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) and \
+                isinstance(node, ast.For) and counts_from_zero(node.iter):
+            good.add(node.target.id)
+            continue
+        targets = []
+        if isinstance(node, (ast.For, ast.comprehension)):
+            targets = [node.target]
+        elif isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
+            targets = [node.target]
+        bad.update(n for t in targets for n in _bound_names(t))
+    bad.update(a.arg for a in fn.args.args)
+    return good - bad
+
+
+def _bound_names(target):
+    """The names an assignment target binds (not those of a subscript's or an attribute's value and index)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in _bound_names(e)]
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    return []

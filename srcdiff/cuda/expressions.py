@@ -5,8 +5,8 @@ import ast
 import re
 
 from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
-                     TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent, number, size,
-                     unravel)
+                     TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent,
+                     nonnegative_loop_names, number, size, unravel)
 
 
 class ExpressionLowering:
@@ -117,8 +117,25 @@ class ExpressionLowering:
                             raise ValueError("complex index expression")
                         # a computed index may be negative (`a[i - 1]` at i = 0): it counts from the end, as
                         # in Python (a flat buffer would read another row, or before the buffer)
-                        full.append(f"({v} + {n} if {v} < 0 else {v})" if n > 1 else "0")
+                        full.append(self._from_end(x, v, n))
         return tuple(shape), full
+
+    def _from_end(self, x, v: str, n: int) -> str:
+        """The index text of a computed index v (node x) along an axis of n elements: a negative one counts from
+        the end, without a branch (`v + n * (v < 0)`: each conditional expression is basic blocks that Numba's
+        liveness analysis walks); a loop variable that counts up from 0 (or down to 0) is never negative."""
+        if n <= 1:
+            return "0"
+        if isinstance(x, ast.Name) and x.id == v and v in self.nonnegative:
+            return v
+        return f"({v} + {n} * ({v} < 0))"
+
+    @property
+    def nonnegative(self) -> set:
+        """The names bound only as targets of `for ... in range(...)` loops whose values are never negative."""
+        if getattr(self, "_nonnegative", None) is None:
+            self._nonnegative = nonnegative_loop_names(self.fn)
+        return self._nonnegative
 
     def _const_int(self, v):
         try:

@@ -54,6 +54,15 @@ PLACEHOLDER_LINES = _key("placeholder_lines", """((line, what), ...): on the sta
     emit.render; read by module_builder.Module.generate (generated.Lines.placeholders: srcdiff.hvp differentiates
     the gradient's text, and compiler's "generated" pass puts the two annotations back on those lines' statements,
     for the CUDA lowering).""")
+COPY_OF = _key("copy_of", """str: on a FunctionDef that module_builder.primal_name copied from a function it calls (the
+    primal a derivative calls, printed without line comments), the file its statements' linenos number. Written by
+    primal_name; read by module_builder.Module.generate (generated.copied_lines, from PRINTED_AT: the line table
+    cites each of the copy's statements at its line of that file, so that an error in the copy, or in code forward mode made from it
+    (srcdiff.hvp differentiates the gradient's text), is reported at the user's line).""")
+PRINTED_AT = _key("printed_at", """((line, lineno), ...): on the standard-library tree of a generated function that
+    emit.render printed (source_text.function_text), the line each statement starts at, numbered from 1 in the text
+    printed, and the statement's lineno. Written by source_text.function_text; read by module_builder.Module.generate
+    for a function copied from the user's (COPY_OF: generated.copied_lines).""")
 TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, end line, first cited, end cited)},
     cited): on the standard-library tree of a generated function emit.render printed keeping its text (the source
     shown of a jitted module), the lines it printed, where each statement's lines are among them and its comment

@@ -185,6 +185,7 @@ class _Writer:
         self.lines: list = []
         self.cited: list = []
         self.marked: list = []      # (line, "placeholder" / "empty") of placeholder assignments (placeholder_kind)
+        self.placed: list = []      # (line, the statement's lineno) of each statement written (annotations.PRINTED_AT)
         self.reuse = reuse
         self.spans: dict | None = {} if keep else None
 
@@ -200,6 +201,7 @@ class _Writer:
                 self.take(s, depth, got)
                 return
         first, first_cited = len(self.lines), len(self.cited)
+        self.placed.append((first + 1, getattr(s, "lineno", None)))
         self.write(s, "    " * depth, depth)
         if self.spans is not None:
             self.spans[id(s)] = (s, depth, first, len(self.lines), first_cited, len(self.cited))
@@ -309,6 +311,7 @@ def function_text(fn: ast.FunctionDef, earlier: ast.FunctionDef | None = None, k
     if keep:
         anno.set(fn, anno.TEXT, (w.lines, w.spans, w.cited))
     anno.set(fn, anno.PLACEHOLDER_LINES, tuple(w.marked))
+    anno.set(fn, anno.PRINTED_AT, tuple(w.placed))
     return w.lines, w.cited
 
 
