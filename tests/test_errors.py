@@ -1199,8 +1199,8 @@ def test_write_into_a_module_level_list_or_dict(make, jit, f, what):
 # ---- a recursive helper that returns a tuple: named as such (it said "the differentiated function returns a
 # tuple", of a function that returns a number) --------------------------------------------------------------
 def _pair_steps(a, b, n):
-    if n == 0:  # <- rec_tuple
-        return a, b
+    if n == 0:
+        return a, b  # <- rec_tuple
     return _pair_steps(a * 0.9 + 0.1 * b, b - 0.1 * a * a, n - 1)
 
 

@@ -253,6 +253,7 @@ class _Flatten(DictForms):
                 test = outer.key_test(n)     # "b" in params of a dict argument: a constant
                 if test is not None:
                     return test
+                self.generic_visit(n)
                 return n
 
             def visit_ListComp(self, n):
