@@ -1197,7 +1197,7 @@ def test_write_into_a_module_level_list_or_dict(make, jit, f, what):
 
 
 # ---- a recursive helper that returns a tuple: named as such (it said "the differentiated function returns a
-# tuple", of a function that returns a number) --------------------------------------------------------------
+# tuple", of a function that returns a number), at its first return of a tuple (it was the `if` line above) ------
 def _pair_steps(a, b, n):
     if n == 0:
         return a, b  # <- rec_tuple
