@@ -252,7 +252,18 @@ def test_a_list_comprehension_in_np_array_becomes_a_count_and_a_fill():
     assert "ys_items[ys_items_k] = v * a" in body
 
 
-ITEMS = [items_of_scalars, items_filtered_of_vectors, items_two_clauses, items_of_a_zip_and_ints, items_none]
+
+def items_stacked_along_an_axis(a, x):
+    """np.stack of a list comprehension with axis= (declined before, 'a comprehension is differentiated only as the
+    argument of sum(...), or as a list comprehension that np.array, np.asarray or np.stack takes alone', where the
+    same list bound to a name first, `cols = [...]` ... `np.stack(cols, axis=1)`, worked)."""
+    cols = np.stack([x * (k + a) for k in range(4)], axis=1)
+    cube = np.stack([np.outer(x, x) * v for v in x if v > -5.0], axis=-1)
+    return np.sum(np.diag(cols[:, :3]) ** 2) + np.sum(np.tril(cols, -1)) + np.sum(cube[0] * np.arange(3.0))
+
+
+ITEMS = [items_of_scalars, items_filtered_of_vectors, items_two_clauses, items_of_a_zip_and_ints, items_none,
+         items_stacked_along_an_axis]
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])

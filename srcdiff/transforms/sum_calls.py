@@ -38,12 +38,13 @@ ITEMS = ("array", "asarray", "stack")      # np.array([f(v) for v in seq]): loop
 
 
 def is_items(unit, node) -> bool:
-    """np.array / np.asarray / np.stack of one list comprehension, no other argument."""
-    if not (isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords
-            and isinstance(node.args[0], gast.ListComp)):
+    """np.array / np.asarray / np.stack of one list comprehension, no other argument (but np.stack's axis=)."""
+    if not (isinstance(node, gast.Call) and len(node.args) == 1 and isinstance(node.args[0], gast.ListComp)):
         return False
     func = node.func
     if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in ITEMS):
+        return False
+    if node.keywords and not (func.attr == "stack" and len(node.keywords) == 1 and node.keywords[0].arg == "axis"):
         return False
     return func.value.id not in unit_locals(unit) and unit.namespace.get(func.value.id) is np
 
@@ -104,6 +105,10 @@ class SumCalls(Transformer):
                      "make the array in an assignment of its own before this statement")
             name = self.namer.fresh(f"{self.base}_items")
             self.found.append((name, ("items", node.args[0])))
+            if node.keywords:      # np.stack([...], axis=k): the items' axis moved to k
+                return copy_loc(gast.Call(func=gast.Attribute(value=load(node.func.value.id), attr="moveaxis",
+                                                              ctx=gast.Load()),
+                                          args=[load(name), const(0), node.keywords[0].value], keywords=[]), node)
             return copy_loc(load(name), node)
         self.generic_visit(node)
         return node
