@@ -241,11 +241,24 @@ def contract(A, B, spec="ij,jk->ik"):
     return np.einsum(spec, A, B)
 
 
+def contract_twice(spec, A, B):
+    return contract(A, B, spec) * 2.0
+
+
 def einsum_through_helpers(A, B):
     def trace_of(s, X):
         return np.einsum(s, X)
+    rows = "ij,jk->i"
     return (np.sum(contract(A, B) ** 2) + np.sum(contract(A, B, "ij,jk->ki")[0])
-            + trace_of("ij->", A) + np.sum(contract(spec="ij,jk->jk", B=B, A=A)))
+            + trace_of("ij->", A) + np.sum(contract(spec="ij,jk->jk", B=B, A=A))
+            + np.sum(contract_twice("ij,jk->ij", A, B) ** 2) + np.sum(np.sin(contract(A, B, rows))))
+
+
+def einsum_of_a_loop_variable(A, B):
+    s = 0.0
+    for spec in ("ij,jk->ik", "ij,jk->ki"):
+        s += np.sum(contract(A, B, spec))
+    return s
 
 
 @JIT
@@ -259,4 +272,7 @@ def test_einsum_subscripts_passed_to_a_helper_are_a_literal_there(jit):
     _, tangent = srcdiff.jvp(einsum_through_helpers, wrt=0, jit=jit)(A, B, np.ones_like(A))
     np.testing.assert_allclose(tangent, np.sum(got[0]), rtol=1e-10)
     body = body_source(through(einsum_through_helpers, "function arguments").node)
-    assert "contract_ij_jk_ki(A, B)" in body and "trace_of_ij(A)" in body
+    assert "contract_ij_jk_ki(A, B)" in body and "trace_of_ij(A)" in body and "contract_ij_jk_i(A, B)" in body
+    with pytest.raises(srcdiff.SrcdiffError, match="subscripts must be a string literal(.|\n)*hint: pass a string "
+                                                   "literal for 'spec' where 'contract' is called"):
+        srcdiff.grad(einsum_of_a_loop_variable)(A, B)

@@ -121,7 +121,7 @@ class _Canon(Transformer):
         if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
             out = composites.expand(name, node)
             if isinstance(out, tuple):
-                fail(node, self.unit, *out)
+                fail(node, self.unit, *self._subscripts_parameter(name, node, out))
             return self.visit(out)
         if name == "np.clip":   # an open side (None) is an infinite bound
             node.args = [const(math.inf * (k * 2 - 3)) if isinstance(a, gast.Constant) and a.value is None and k else a
@@ -141,6 +141,16 @@ class _Canon(Transformer):
             node.args = node.args + [k.value for k in node.keywords]
             node.keywords = []
         return node
+
+    def _subscripts_parameter(self, name, node, declined):
+        """(message, advice) for a composite declined: where np.einsum's subscripts are a parameter of the function,
+        advice to pass it a literal (transforms/function_args.py then writes it into a copy of the function)."""
+        first = node.args[0] if node.args else None
+        if name == "np.einsum" and isinstance(first, gast.Name) and first.id in {a.id for a in self.unit.node.args.args}:
+            return declined[0], (f"pass a string literal for {first.id!r} where {self.unit.node.name!r} is called "
+                                 f"(or a name bound once to one): srcdiff writes it into a copy of "
+                                 f"{self.unit.node.name!r}; not a loop variable or a value computed")
+        return declined
 
     def _operator_form(self, name, node):
         """pow(x, y), np.add(x, y), np.negative(x), math.log(x, base): the operator itself; else None."""

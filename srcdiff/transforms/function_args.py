@@ -22,7 +22,9 @@ A string literal passed where the callee reads its parameter as `np.einsum`'s su
 
 is made a copy the same way, the literal in the parameter's place: composites are written out in the callee's
 front end (canonicalize), before any inlining, and `np.einsum` needs its subscripts there. Only such
-parameters (not rebound, of a callee that does not call itself): a string that picks a branch stays an argument.
+parameters (not rebound, of a callee that does not call itself; also one the callee passes on to a function of the
+user's that reads it so, whose copy its copy's call makes in turn): a string that picks a branch stays an argument.
+A name the caller binds once, to a string, passes that string.
 """
 from __future__ import annotations
 
@@ -52,8 +54,12 @@ def specialise_function_arguments(unit: Unit) -> Unit:
         and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
     ns = unit.namespace
 
+    strings = {n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and isinstance(n.value, gast.Constant)
+               and isinstance(n.value.value, str) and isinstance(n.targets[0], gast.Name)}
+
     def maybe(a):     # (a cheap test: a lambda, a def, a function, an attribute of a module: np.exp, a string)
-        if isinstance(a, gast.Lambda) or (isinstance(a, gast.Constant) and isinstance(a.value, str)):
+        if isinstance(a, gast.Lambda) or (isinstance(a, gast.Constant) and isinstance(a.value, str)) or (
+                isinstance(a, gast.Name) and a.id in strings):
             return True
         if isinstance(a, gast.Name):
             obj = ns.get(a.id)
@@ -88,6 +94,11 @@ class _Specialiser:
                 self.defs[s.targets[0].id] = s.value
         self.namer = Namer(names_in(fn) | set(self.locals) | set(unit.callees)
                            | {k for k in unit.namespace if not k.startswith("__")})
+        # names bound once, to a string (`spec = "ij,jk->ik"`): passed as subscripts, the string itself
+        self.strings = {s.targets[0].id: s.value.value for s in walk(fn) if isinstance(s, gast.Assign)
+                        and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                        and stores.get(s.targets[0].id) == 1 and isinstance(s.value, gast.Constant)
+                        and isinstance(s.value.value, str)}
         self.made = {}       # (callee, functions passed) -> the copy's name
         self.todo = [fn]     # trees whose calls are still to look at (the caller; then each nested copy)
         self.top = []        # nested defs to put first in the caller's body
@@ -133,6 +144,20 @@ class _Specialiser:
         except Exception:     # (declined later, where it is called, if it matters)
             return None
 
+    def inner_def(self, func, c):
+        """The def of a function of the user's that callee `c` calls by name (`func`), or None."""
+        if not isinstance(func, gast.Name):
+            return None
+        if c[0] == "local" and isinstance(self.defs.get(func.id), gast.FunctionDef):
+            return self.defs[func.id]
+        obj = (c[3].namespace if c[0] == "global" else self.unit.namespace).get(func.id)
+        if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>":
+            return None
+        try:
+            return parse(obj).node
+        except Exception:     # (declined later, where it is called, if it matters)
+            return None
+
     # -- the pass -----------------------------------------------------------------------------------------
     def run(self):
         while self.todo:
@@ -148,6 +173,8 @@ class _Specialiser:
         funcs = [(k, f) for k, a in given if (f := self.passed(a)) is not None]
         strings = [(k, ("const", repr(a.value), a.value)) for k, a in given
                    if isinstance(a, gast.Constant) and isinstance(a.value, str)]
+        strings += [(k, ("const", repr(self.strings[a.id]), self.strings[a.id])) for k, a in given
+                    if isinstance(a, gast.Name) and a.id in self.strings]
         c = self.callee(node.func)
         if c is None:
             return
@@ -156,7 +183,7 @@ class _Specialiser:
         strings += [(p, ("const", repr(d.value), d.value)) for p, d in
                     plain_defaults(fd, c[2] if c[0] == "global" else None).items()
                     if p not in passed and isinstance(d, gast.Constant) and isinstance(d.value, str)]
-        funcs += _subscripts(fd, strings)
+        funcs += _subscripts(fd, strings, lambda func: self.inner_def(func, c))
         if not funcs:
             return
         what = f"the call of {_text(node.func)!r} passing a function"
@@ -253,27 +280,47 @@ class _Specialiser:
         return name
 
 
-def _subscripts(fd, strings) -> list:
+def _subscripts(fd, strings, inner_def) -> list:
     """The (parameter key, const) of `strings` (string literals a call passes) whose parameter `fd` reads as
-    np.einsum's subscripts (by name, not rebound, `fd` not calling itself): those the copy takes in place."""
+    np.einsum's subscripts (_read_as_subscripts): those the copy takes in place."""
     params = [a.id for a in fd.args.args] + [a.id for a in fd.args.kwonlyargs]
-    nodes = list(walk(fd))
-    bound = {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == fd.name for n in nodes):
-        return []
-    read = set()
-    for n in nodes:
-        if isinstance(n, gast.Call) and (isinstance(n.func, gast.Attribute) and n.func.attr == "einsum"
-                                         or isinstance(n.func, gast.Name) and n.func.id == "einsum"):
-            first = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "subscripts"), None)
-            if isinstance(first, gast.Name):
-                read.add(first.id)
+    read = _read_as_subscripts(fd, inner_def) if strings else set()
     out = []
     for k, f in strings:
         p = params[k] if isinstance(k, int) and k < len(fd.args.args) else k if k in params else None
-        if p is not None and p in read and p not in bound and isinstance(f[2], str):
+        if p is not None and p in read:
             out.append((k, f))
     return out
+
+
+def _read_as_subscripts(fd, inner_def, depth=0) -> set:
+    """The parameters of `fd` (not rebound, `fd` not calling itself) that it passes as np.einsum's subscripts, or on
+    to a function of the user's (`inner_def(func)`: its def, or None) that does (three calls deep at most)."""
+    nodes = list(walk(fd))
+    if depth > 3 or any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == fd.name
+                        for n in nodes):
+        return set()
+    params = {a.id for a in fd.args.args} | {a.id for a in fd.args.kwonlyargs}
+    params -= {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    read = set()
+    for n in nodes:
+        if not isinstance(n, gast.Call):
+            continue
+        if isinstance(n.func, gast.Attribute) and n.func.attr == "einsum" or \
+                isinstance(n.func, gast.Name) and n.func.id == "einsum":
+            first = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "subscripts"), None)
+            read |= {first.id} if isinstance(first, gast.Name) else set()
+            continue
+        given = [(k, a.id) for k, a in enumerate(n.args) if isinstance(a, gast.Name) and a.id in params] + \
+                [(k.arg, k.value.id) for k in n.keywords if isinstance(k.value, gast.Name) and k.value.id in params]
+        inner = inner_def(n.func) if given else None
+        if inner is None:
+            continue
+        inner_params = [a.id for a in inner.args.args]
+        deeper = _read_as_subscripts(inner, inner_def, depth + 1)
+        read |= {p for k, p in given if (inner_params[k] if isinstance(k, int) and k < len(inner_params) else k)
+                 in deeper}
+    return read & params
 
 
 def _text(e) -> str:
