@@ -91,8 +91,9 @@ def _scalar_or_array_advice(msg, t):
         return None
     name = m.group(1) or m.group(2)
     code = getattr(user_function(t), "__code__", None)
-    if re.fullmatch(r"result(\d+(v\d+)?)?", name) and (code is None or name not in code.co_varnames):
-        # srcdiff's name for what a function returns (a helper's, inlined, or a recursive one's, which stays a call)
+    if re.fullmatch(r"(d_)*result(\d+(v\d+)?)?", name) and (code is None or name not in code.co_varnames):
+        # srcdiff's name for what a function returns (a helper's, inlined, or a recursive one's, which stays a call),
+        # or its tangent's (d_result, forward mode)
         return ("a function of yours returns a number on one path and an array on another (as `return 1.0` where a "
                 "recursion ends and `return x * rec(x, n - 1)` elsewhere): Numba gives a function's result one type. "
                 "Return arrays on every path (`return np.ones_like(x)`), or use jit=False")

@@ -641,6 +641,9 @@ def test_a_recursive_function_returning_a_number_and_an_array_is_named_under_num
     np.testing.assert_allclose(srcdiff.grad(sums_a_recursive_power)(x), 3 * x ** 2)
     msg = _declined(sums_a_recursive_power, [x], jit=True)
     _assert_located(msg, "rec_result", "returns a number on one path and an array on another", "np.ones_like")
+    with pytest.raises(srcdiff.SrcdiffError) as info:     # (forward mode: its tangent's name, d_result4)
+        srcdiff.jvp(sums_a_recursive_power, jit=True)(x, np.ones(3))
+    _assert_located(str(info.value), "rec_result", "returns a number on one path and an array on another")
 
 
 def float32_matmul(x, y):
