@@ -276,3 +276,53 @@ def test_einsum_subscripts_passed_to_a_helper_are_a_literal_there(jit):
     with pytest.raises(srcdiff.SrcdiffError, match="subscripts must be a string literal(.|\n)*hint: pass a string "
                                                    "literal for 'spec' where 'contract' is called"):
         srcdiff.grad(einsum_of_a_loop_variable)(A, B)
+
+
+def apply_twice_shadowing(fun, x):
+    def twice(fun):
+        return fun(x) * 2.0
+    return fun(x) + twice(np.cos)
+
+
+def apply_lambda_shadowing(fun, x):
+    g = lambda fun: fun * 3.0  # noqa: E731
+    return fun(x) + g(x)
+
+
+def contract_shadowing(spec, A):
+    def inner(spec):
+        return np.einsum(spec, A)
+    return inner("ij->i")[0] * np.sum(np.einsum(spec, A) ** 2)
+
+
+def passes_a_nested_def_to_shadowing_helpers(x):
+    def act(z):
+        return z * z
+    return np.sum(apply_twice_shadowing(act, x))
+
+
+def passes_a_nested_def_to_a_shadowing_lambda(x):
+    def act(z):
+        return z * z
+    return np.sum(apply_lambda_shadowing(act, x))
+
+
+def passes_subscripts_to_a_shadowing_helper(A):
+    return contract_shadowing("ij->j", A)
+
+
+@pytest.mark.parametrize("f", [passes_a_nested_def_to_shadowing_helpers, passes_a_nested_def_to_a_shadowing_lambda,
+                               passes_subscripts_to_a_shadowing_helper])
+def test_a_parameter_hidden_by_a_nested_functions_own_is_not_replaced_there(f):
+    """The callee's copy put the function passed (or the literal) in place of every read of the parameter, also in a
+    nested def or lambda whose own parameter of that name hides it: `twice(np.cos)` ran `act` (a wrong gradient,
+    found by hand), `lambda fun: fun * 3.0` read `act` as a value (declined at line 1 of the file). Now the right
+    gradient, or declined where the nested def is passed a function itself."""
+    x = np.array([[0.3, -0.7, 1.1], [0.4, 0.2, -0.5]]) if f is passes_subscripts_to_a_shadowing_helper \
+        else np.array([0.3, -0.7, 1.1])
+    try:
+        got = srcdiff.grad(f)(x)
+    except srcdiff.SrcdiffError as e:
+        assert f is not passes_a_nested_def_to_a_shadowing_lambda and ":1:" not in str(e)
+        return
+    np.testing.assert_allclose(got, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-8)

@@ -329,7 +329,8 @@ def _text(e) -> str:
 
 
 class _Reads(Transformer):
-    """Each read of a parameter `renames` names: the text of the function passed (a name, or `np.exp`)."""
+    """Each read of a parameter `renames` names: the text of the function passed (a name, or `np.exp`) or the literal;
+    not in a nested def or lambda whose own parameter of that name hides it there (`def twice(fun): return fun(x)`)."""
 
     def __init__(self, renames):
         self.renames = renames
@@ -338,6 +339,24 @@ class _Reads(Transformer):
         if isinstance(node.ctx, gast.Load) and node.id in self.renames:
             return copy_loc(parse_expr(self.renames[node.id]), node)
         return node
+
+    def _scope(self, node, fields):
+        args = node.args
+        for d in list(args.defaults) + [d for d in args.kw_defaults if d is not None]:   # (read outside it)
+            self.visit(d)
+        own = {n.id for n in walk(args) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Param)}
+        outer, self.renames = self.renames, {k: v for k, v in self.renames.items() if k not in own}
+        for f in fields:
+            value = getattr(node, f)
+            setattr(node, f, [self.visit(s) for s in value] if isinstance(value, list) else self.visit(value))
+        self.renames = outer
+        return node
+
+    def visit_FunctionDef(self, node):
+        return self._scope(node, ("body",))
+
+    def visit_Lambda(self, node):
+        return self._scope(node, ("body",))
 
 
 def _drop_parameters(fd, names: set):
