@@ -9,6 +9,7 @@ from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, 
                        walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
+from .faint import drop_faint
 
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
@@ -26,7 +27,9 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
       the stack is read otherwise (a pop inside an expression, a stack returned or passed on);
     * a loop or a branch left with nothing to do (its header's reads go with it);
     * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
-      another comment or by the end of its block.
+      another comment or by the end of its block;
+    * then what only feeds itself (faint.drop_faint: a loop's counter and an array the function made that
+      nothing needed reads, with the loop that fills it), outside functions with checkpointed loops.
 
     `pure_callees`: names of the user functions `fn` calls whose calls have no effect but their result
     (purity.effect_free_functions): an assignment of such a call goes like any other pure value. They are
@@ -53,6 +56,8 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
         droppable -= partial
     _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
     fn.body = without_lone_line_comments(fn.body)
+    if not facts.plans and drop_faint(fn, facts.pure_callees):
+        return eliminate_dead_code(fn)     # (liveness again: a name still needed may have lost its last read)
     return fn
 
 
