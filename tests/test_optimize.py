@@ -836,3 +836,40 @@ def test_a_gradient_keeps_no_loop_filling_an_array_nothing_reads(jit):
     np.testing.assert_allclose(ha, numerical_grad(unread_comprehension_array_penalty, [x, a, n], 1), rtol=1e-5,
                                atol=1e-7)
     assert "stack_zeros" not in srcdiff.source(h)
+
+
+def test_dead_code_drops_a_restore_after_the_last_read_of_an_array_it_makes():
+    """A reverse sweep over a gradient's in-place write restores the part written (`d_M[0] = d_M_old`); after
+    the array's last read (and its views': `d_M1 = d_M[0]`), nothing sees it: the restore goes, and the copy
+    it read (owned.py; nested fuzz seed 915000's outer gradient)."""
+    assert run(optimize.eliminate_dead_code, """
+def f(M, g):
+    d_M = rt.zeros_like(M)
+    d_M1 = d_M[0]
+    d_M2 = d_M1 + g
+    d_M_old = rt.copy(d_M[0])
+    d_M[0] = d_M2
+    d_gM = 2.0 * d_M
+    d_M[0] = d_M_old
+    return d_gM
+""") == "d_M = rt.zeros_like(M)\nd_M1 = d_M[0]\nd_M2 = d_M1 + g\nd_M[0] = d_M2\nd_gM = 2.0 * d_M\nreturn d_gM"
+
+
+@pytest.mark.parametrize("use", [
+    "v = M2[1:]\n    M2[0, 0] = x\n    return v",                     # a view read after the write
+    "v = (M2, 1)\n    M2[0, 0] = x\n    return v",                     # a tuple holding it
+    "for r in M2:\n        s = r\n    M2[0, 0] = x\n    return s",      # a loop's variable viewing a row
+    "rt.push(st, M2)\n    M2[0, 0] = x\n    return x",                 # a stack keeps it
+    "L.append(M2)\n    M2[0, 0] = x\n    return x",                    # a list keeps it
+    "L2 = [M2] + L\n    M2[0, 0] = x\n    return L2",                  # a new list holding it
+    "L[0] = M2\n    M2[0, 0] = x\n    return x",                       # an item of a list
+    "w = g(M2)\n    M2[0, 0] = x\n    return x",                       # a call that may keep it
+    "rt.put_row(T, 0, M2)\n    M2[0, 0] = x\n    return x",            # a tape's row
+])
+def test_dead_code_keeps_a_write_into_an_array_something_else_may_see(use):
+    src = f"""
+def f(M, x, st, L, T):
+    M2 = M * 2.0
+    {use}
+"""
+    assert "M2[0, 0] = x" in run(optimize.eliminate_dead_code, src), src

@@ -10,6 +10,7 @@ from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, 
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
 from .faint import drop_faint
+from .owned import owned_arrays
 
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
@@ -19,8 +20,9 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
 
     * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
       included), and so in turn what only it read;
-    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`) that
-      nothing reads after it; any other write reads its array (it must be bound) and stays;
+    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`; any new
+      array no other name can keep out of sight: owned.py) that nothing reads after it, by its name or a name
+      that may view it; any other write reads its array (it must be bound) and stays;
     * a push to a stack the function makes (`rt.push(s, v)`) nothing pops any more, and a pop
       (`v = rt.pop(s)`) whose value nothing reads -- a stack goes as a whole: its pops go only when every
       pop of it is dead, since a pop left alone would then take another push's value, and not at all where
@@ -145,12 +147,16 @@ class _Facts:
     def __init__(self, fn, pure_callees=frozenset()):
         self.pure_callees = pure_callees or anno.get(fn, anno.PURE_CALLEES) or frozenset()
         self.cache: dict = {}
-        self.own, self.names = _own_arrays(fn)
+        own, self.names = _own_arrays(fn)
         self.plans = {}
         for s in walk_statements(fn.body):
             p = anno.get(s, anno.SEGMENTS)
             if p is not None:
                 self.plans[p.segment] = p
+        # each array it owns with the names that may view it (owned.py: any new array, read by views too; not
+        # where a checkpointed loop's rerun, filled in later, will read snapshots nothing reads yet); one read
+        # only by element (_own_arrays) has no view
+        self.own = {**({} if self.plans else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
         self.fn = fn
 
@@ -240,7 +246,7 @@ class _Liveness:
         a, own, segment_tape = got[1]
         if segment_tape:
             return a not in self.tapes_read
-        return own and a not in live
+        return own and live.isdisjoint(self.facts.own[a])
 
     def rerun_reads(self, s, live: set) -> set:
         """What the rerun of a checkpointed loop's segment (`s`, its placeholder) will read: the segment
