@@ -850,9 +850,12 @@ def f(M, g):
     d_M_old = rt.copy(d_M[0])
     d_M[0] = d_M2
     d_gM = 2.0 * d_M
+    d_g = rt.unbroadcast(rt.copy(d_gM[0]), g)
+    d_gM[0] = 0.0
     d_M[0] = d_M_old
-    return d_gM
-""") == "d_M = rt.zeros_like(M)\nd_M1 = d_M[0]\nd_M2 = d_M1 + g\nd_M[0] = d_M2\nd_gM = 2.0 * d_M\nreturn d_gM"
+    return d_g
+""") == ("d_M = rt.zeros_like(M)\nd_M1 = d_M[0]\nd_M2 = d_M1 + g\nd_M[0] = d_M2\nd_gM = 2.0 * d_M\n"
+          "d_g = rt.unbroadcast(rt.copy(d_gM[0]), g)\nreturn d_g")
 
 
 @pytest.mark.parametrize("use", [
@@ -865,6 +868,8 @@ def f(M, g):
     "L[0] = M2\n    M2[0, 0] = x\n    return x",                       # an item of a list
     "w = g(M2)\n    M2[0, 0] = x\n    return x",                       # a call that may keep it
     "rt.put_row(T, 0, M2)\n    M2[0, 0] = x\n    return x",            # a tape's row
+    "v = rt.unbroadcast(M2[0], x)\n    M2[0, 0] = x\n    return v",    # a library call may return its argument
+    "v = M2 if x > 0 else L\n    M2[0, 0] = x\n    return v",          # either branch's
 ])
 def test_dead_code_keeps_a_write_into_an_array_something_else_may_see(use):
     src = f"""

@@ -69,25 +69,43 @@ def _bind(target, value, views: dict, escaping: set, fresh: dict):
     if not all(pure_call(c) for c in walk_calls(value)):
         escaping |= _loads(value)       # (a call that may keep what it is passed)
     if type(target) is gast.Subscript and type(target.value) is gast.Name:
-        if not (fresh.get(target.value.id) == "array" or _new_value(value)):
-            escaping |= _loads(value)   # (a list's item may hold a reference to the array)
+        if fresh.get(target.value.id) != "array":
+            escaping |= _viewed(value)  # (a list's item may hold a reference to the array)
         return
     names = [n.id for n in walk_names(target)] if all(
         type(n) in (gast.Name, gast.Tuple, gast.List) for n in walk(target) if isinstance(n, gast.expr)) else None
     if names is None:                   # (a write through a view, `a[0][1] = v`, or into an attribute)
         escaping |= _loads(value) | _loads(target)
         return
-    if _new_value(value):
-        return
-    for n in _loads(value):
+    for n in _viewed(value):
         views.setdefault(n, set()).update(names)
 
 
-def _new_value(v) -> bool:
-    """`v` is certainly a new value, no view of what it reads: arithmetic, a comparison, a copy, a reduction."""
-    if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant)):
-        return not any(isinstance(n, _HOLDERS) for n in walk(v))     # (`[a] + rest` holds a)
-    return isinstance(v, gast.Call) and (dotted_name(v.func) in NEW_VALUES or dotted_name(v.func) in ARRAY_MAKERS)
+def _viewed(v) -> set:
+    """The names whose arrays the value of `v` may be, view or hold: none for arithmetic, a comparison, a copy
+    or a reduction (NEW_VALUES); those of a library call's arguments (`rt.unbroadcast(rt.copy(g[0]), a)`: a);
+    all it reads otherwise."""
+    kind = type(v)
+    if kind is gast.Name:
+        return {v.id}
+    if kind in (gast.Constant, gast.Compare):
+        return set()
+    if kind in (gast.Subscript, gast.Attribute, gast.Starred):
+        return _viewed(v.value)
+    if kind in (gast.BinOp, gast.UnaryOp):
+        if any(isinstance(n, _HOLDERS) for n in walk(v)):     # (`[a] + rest` holds a)
+            return _loads(v)
+        return set()
+    if kind is gast.IfExp:
+        return _viewed(v.body) | _viewed(v.orelse)
+    if kind in (gast.Tuple, gast.List):
+        return set().union(*(_viewed(e) for e in v.elts))
+    if kind is gast.Call and pure_call(v):
+        if dotted_name(v.func) in NEW_VALUES or dotted_name(v.func) in ARRAY_MAKERS:
+            return set()
+        out = set().union(*(_viewed(a) for a in v.args), *(_viewed(k.value) for k in v.keywords))
+        return out | (_viewed(v.func.value) if type(v.func) is gast.Attribute else set())
+    return _loads(v)
 
 
 def _loads(node) -> set:
