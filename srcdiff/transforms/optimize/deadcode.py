@@ -316,31 +316,35 @@ class _Liveness:
             live |= body | orelse | self.loads(s.test)
             return True
         if isinstance(s, (gast.For, gast.While)):
-            header = s.iter if isinstance(s, gast.For) else s.test
-            head = self.loads(header)
-            probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
-                if self.sweep else self
-            bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
-            h = live | head
-            while True:     # the names live at the loop's head: a fixpoint over its iterations
-                new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
-                if new == h:
-                    break
-                h = new
-            _, idle = self.block(s.body, h, record)
-            if anno.has(s, anno.RERUN):
-                h |= self.rerun_reads(s, live)
-            if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
-                if not live & bound:
-                    return False    # (generated loops run range() or a test without effects)
-                if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
-                    s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
-            live |= h
-            return True
+            return self.loop(s, live, record)
         if isinstance(s, gast.AugAssign):       # reads its target too
             live |= self.loads(s) | {n.id for n in walk_names(s.target)}
             return True
         live |= self.loads(s)
+        return True
+
+    def loop(self, s, live: set, record: bool) -> bool:
+        """`stmt` of a for or while loop: the names live at its head are a fixpoint over its iterations."""
+        header = s.iter if isinstance(s, gast.For) else s.test
+        head = self.loads(header)
+        probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
+            if self.sweep else self
+        bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
+        h = live | head
+        while True:     # the names live at the loop's head: a fixpoint over its iterations
+            new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
+            if new == h:
+                break
+            h = new
+        _, idle = self.block(s.body, h, record)
+        if anno.has(s, anno.RERUN):
+            h |= self.rerun_reads(s, live)
+        if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
+            if not live & bound:
+                return False    # (generated loops run range() or a test without effects)
+            if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
+                s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
+        live |= h
         return True
 
 
