@@ -54,3 +54,22 @@ def test_block_jumps_are_the_ones_that_leave_the_block():
         "def g():\n    return 2\n").body
     found = [(type(j).__name__, j.lineno) for j in block_jumps(body)]
     assert found == [("Continue", 2), ("Return", 5), ("Continue", 7)], found
+
+
+def _scaled(u, k=0.25, *, depth=2):
+    return u * k * depth
+
+
+def test_plain_defaults_of_a_numba_dispatcher():
+    """A module-level helper of a jitted gradient that a function differentiates again is a Numba dispatcher,
+    which has no `__kwdefaults__`: function_args read them through it and raised AttributeError, an internal
+    traceback (nested fuzz seed 915001, `srcdiff.grad(f, ..., jit=True)` inside h, f with a recursive helper and
+    a call passing np.sin). The dispatcher's Python function has them."""
+    import numba
+    from passes import parse_function
+    from srcdiff.transforms.astutil import plain_defaults
+    import inspect
+    fn = parse_function(inspect.getsource(_scaled))
+    got = plain_defaults(fn, numba.njit(_scaled))
+    assert {k: v.value for k, v in got.items()} == {"k": 0.25, "depth": 2}
+    assert {k: v.value for k, v in plain_defaults(fn, _scaled).items()} == {"k": 0.25, "depth": 2}

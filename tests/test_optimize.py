@@ -724,3 +724,157 @@ def test_pops_read_only_before_their_loop_are_dead(jit):
     assert stacks == 1, code            # one stack (a row tape under jit): the written buffer's, for its restore
     got = srcdiff.grad(swapped_buffers_penalty, jit=jit)(a)
     np.testing.assert_allclose(got, numerical_grad(swapped_buffers_penalty, [a], 0), rtol=1e-5, atol=1e-7)
+
+
+def test_dead_code_drops_a_counter_loop_that_only_feeds_itself():
+    """Liveness keeps `n = n1` (the next iteration reads n) though nothing else does: the loop that counts the
+    items of an array nothing reads, and the array (`rt.stack_zeros`, filled by element), go as a whole
+    (faint.drop_faint: what only feeds itself)."""
+    assert run(optimize.eliminate_dead_code, """
+def f(x, u):
+    first = 0.0
+    count = 0
+    m = len(u)
+    for k in range(m):
+        cond = count == 0
+        if cond:
+            first2 = x * 0.25
+        else:
+            first2 = first
+        count1 = count + 1
+        first = first2
+        count = count1
+    items = rt.stack_zeros(count, first)
+    j = 0
+    for k1 in range(m):
+        v = x * 0.25
+        items[j] = v
+        j1 = j + 1
+        j = j1
+    return x * 2.0
+""") == "return x * 2.0"
+
+
+@pytest.mark.parametrize("making", ["np.copy(x)", "np.array(x)", "x * 2.0", "np.zeros((n, 2))", "rt.zeros_like(x)"])
+def test_dead_code_drops_an_array_it_makes_that_is_only_written(making):
+    """An array the function makes (any fresh value: purity.fresh_locals), written by element, by slice or
+    in place (`t[i] += v`) and never read, goes with its writes and their loop; an array read by what stays,
+    or seen by another name, keeps its writes (test_dead_code_keeps_writes_read_later_or_through_another_name)."""
+    src = f"""
+def f(x, n):
+    t = {making}
+    for i in range(n):
+        t[i, 0] = np.sin(x[i])
+        t[i] += 1.0
+    t[:, 1] = 0.0
+    return np.sum(x)
+"""
+    assert run(optimize.eliminate_dead_code, src) == "return np.sum(x)"
+    kept = src.replace("return np.sum(x)", "return t[0, 0]")
+    assert run(optimize.eliminate_dead_code, kept) == run(lambda fn: fn, kept)
+
+
+def test_dead_code_keeps_what_feeds_an_effect_or_a_loop_variable_read_after():
+    """A write with an effect in its value and a write into an argument stay, with what they read (a counter
+    included); a loop whose variable is read after it stays, with nothing else in it."""
+    for src in ["""
+def f(x, n):
+    t = np.zeros(n)
+    c = 0
+    for i in range(n):
+        c1 = c + 1
+        c = c1
+        t[i] = g(c)
+    return x
+""", """
+def f(x, y, n):
+    c = 0.0
+    for i in range(n):
+        c1 = c + x
+        c = c1
+        y[i] = c
+    return x
+"""]:
+        assert run(optimize.eliminate_dead_code, src) == run(lambda fn: fn, src), src
+    assert run(optimize.eliminate_dead_code, """
+def f(x, n):
+    for i in range(n):
+        c = i * 2
+    return i
+""") == "for i in range(n):\n    pass\nreturn i"
+
+
+def unread_comprehension_array(x, a, n):
+    """Nested fuzz seed 915000's pattern: the items of `np.stack([...])` made for a value nothing reads."""
+    t = 0.0
+    for i in range(2):
+        u = a - a / 2.5
+        t = t + np.sum(np.cumsum(np.stack([(n * 0.25) for e in u])))
+    return np.sum(a * a) * x
+
+
+def unread_comprehension_array_penalty(x, a, n):
+    gx, ga = srcdiff.grad(unread_comprehension_array, wrt=(0, 1))(x, a, n)
+    return gx * gx + np.sum(ga * ga)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_gradient_keeps_no_loop_filling_an_array_nothing_reads(jit):
+    """The gradient of unread_comprehension_array had kept the loop that counts the comprehension's items
+    and the one that fills its array (`rt.stack_zeros`, only written), which the gradient of a gradient-norm
+    penalty then taped again (nested fuzz seed 915000: 106 -> 60 lines of the outer gradient, 6 loops -> 0)."""
+    x, a, n = 0.7, np.array([0.3, -0.2, 0.5]), 1.5
+    g = srcdiff.grad(unread_comprehension_array, wrt=(0, 1), jit=jit)
+    gx, ga = g(x, a, n)
+    np.testing.assert_allclose(gx, numerical_grad(unread_comprehension_array, [x, a, n], 0), rtol=1e-6)
+    np.testing.assert_allclose(ga, numerical_grad(unread_comprehension_array, [x, a, n], 1), rtol=1e-6)
+    code = srcdiff.source(g)
+    assert "stack_zeros" not in code and "for " not in code, code
+    h = srcdiff.grad(unread_comprehension_array_penalty, wrt=(0, 1), jit=jit)
+    hx, ha = h(x, a, n)
+    np.testing.assert_allclose(hx, numerical_grad(unread_comprehension_array_penalty, [x, a, n], 0), rtol=1e-5)
+    np.testing.assert_allclose(ha, numerical_grad(unread_comprehension_array_penalty, [x, a, n], 1), rtol=1e-5,
+                               atol=1e-7)
+    assert "stack_zeros" not in srcdiff.source(h)
+
+
+def test_dead_code_drops_a_restore_after_the_last_read_of_an_array_it_makes():
+    """A reverse sweep over a gradient's in-place write restores the part written (`d_M[0] = d_M_old`); after
+    the array's last read (and its views': `d_M1 = d_M[0]`), nothing sees it: the restore goes, and the copy
+    it read (owned.py; nested fuzz seed 915000's outer gradient)."""
+    assert run(optimize.eliminate_dead_code, """
+def f(M, g):
+    d_M = rt.zeros_like(M)
+    d_M1 = d_M[0]
+    d_M2 = d_M1 + g
+    d_M_old = rt.copy(d_M[0])
+    d_M[0] = d_M2
+    d_gM = 2.0 * d_M
+    d_g = rt.unbroadcast(rt.copy(d_gM[0]), g)
+    d_gM[0] = 0.0
+    d_M[0] = d_M_old
+    return d_g
+""") == ("d_M = rt.zeros_like(M)\nd_M1 = d_M[0]\nd_M2 = d_M1 + g\nd_M[0] = d_M2\nd_gM = 2.0 * d_M\n"
+          "d_g = rt.unbroadcast(rt.copy(d_gM[0]), g)\nreturn d_g")
+
+
+@pytest.mark.parametrize("use", [
+    "v = M2[1:]\n    M2[0, 0] = x\n    return v",                     # a view read after the write
+    "v = (M2, 1)\n    M2[0, 0] = x\n    return v",                     # a tuple holding it
+    "for r in M2:\n        s = r\n    M2[0, 0] = x\n    return s",      # a loop's variable viewing a row
+    "rt.push(st, M2)\n    M2[0, 0] = x\n    return x",                 # a stack keeps it
+    "L.append(M2)\n    M2[0, 0] = x\n    return x",                    # a list keeps it
+    "L2 = [M2] + L\n    M2[0, 0] = x\n    return L2",                  # a new list holding it
+    "L[0] = M2\n    M2[0, 0] = x\n    return x",                       # an item of a list
+    "w = g(M2)\n    M2[0, 0] = x\n    return x",                       # a call that may keep it
+    "rt.put_row(T, 0, M2)\n    M2[0, 0] = x\n    return x",            # a tape's row
+    "v = rt.unbroadcast(M2[0], x)\n    M2[0, 0] = x\n    return v",    # a library call may return its argument
+    "v = M2 if x > 0 else L\n    M2[0, 0] = x\n    return v",          # either branch's
+])
+def test_dead_code_keeps_a_write_into_an_array_something_else_may_see(use):
+    src = f"""
+def f(M, x, st, L, T):
+    M2 = M * 2.0
+    {use}
+"""
+    assert "M2[0, 0] = x" in run(optimize.eliminate_dead_code, src), src

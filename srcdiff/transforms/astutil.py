@@ -548,6 +548,8 @@ def plain_defaults(fn, value=None) -> dict:
     written.update({a.id: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
     values = {}
     if value is not None:
+        # (a helper of a jitted gradient differentiated again is a Numba dispatcher: its Python function has them)
+        value = getattr(value, "py_func", value)
         names = [a.id for a in args.args]
         values = dict(zip(names[len(names) - len(value.__defaults__ or ()):], value.__defaults__ or ()))
         values.update(value.__kwdefaults__ or {})

@@ -91,8 +91,8 @@ WRITES_FIRST = frozenset(("rt.add_into", "rt.add_row", "rt.index_add", "rt.put_r
 def fresh_locals(node: gast.FunctionDef) -> dict:
     """The local names of `node` that only ever hold a value the function made itself, each with what it
     is: 'list' (every binding an empty list display or a new stack), 'array' (a new array: np.zeros and
-    kin, rt.zeros_like) or 'value' (also an arithmetic result or a copy, `x.copy()`). No parameter is one,
-    nor a name bound any other way (a loop target, unpacking, `+=`, a copy of another name). Setting an
+    kin, rt.zeros_like) or 'value' (also an arithmetic result or a copy, `x.copy()`, `np.copy(x)`,
+    `np.array(x)`). No parameter is one, nor a name bound any other way (a loop target, unpacking, `+=`, a copy of another name). Setting an
     element of one, appending to or popping a 'list', adding into part of an 'array' (rt.add_into) changes
     nothing the caller can see: a generated derivative's stacks, tapes and adjoints, a helper's
     `out = np.zeros(n); out[i] = ...`. (An element of a list may be the caller's array: only the list's
@@ -124,6 +124,8 @@ def _fresh_value(v) -> str | None:
             return "array"
         if isinstance(v.func, gast.Attribute) and v.func.attr == "copy" and not v.args and not v.keywords:
             return "value"
+        if name in ("np.copy", "np.array") and len(v.args) == 1 and not v.keywords:
+            return "value"      # (a new array, always)
     return None
 
 

@@ -1,6 +1,8 @@
 """Cleanup passes over the generated function, one module each (compiler.py runs them):
 
 deadcode   eliminate_dead_code, eliminate_unread, drop_dead_stacks, without_lone_line_comments
+faint      drop_faint: what only feeds itself (deadcode's last step)
+owned      owned_arrays: the new arrays no other name can keep out of sight, with their views (deadcode's)
 copies     propagate_copies, drop_copy_backs, coalesce_copies
 cse        common_subexpressions
 fusion     fuse_elementwise (and the elementwise functions Numba fuses into one loop)

@@ -9,6 +9,8 @@ from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, 
                        walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
+from .faint import drop_faint
+from .owned import owned_arrays
 
 __all__ = ["is_pure", "eliminate_dead_code", "eliminate_unread", "drop_dead_stacks", "without_lone_line_comments"]
 
@@ -18,15 +20,18 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
 
     * an assignment of a pure value to a name not read after it (on any path, loops' next iterations
       included), and so in turn what only it read;
-    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`) that
-      nothing reads after it; any other write reads its array (it must be bound) and stays;
+    * a write into an array the function makes (`a[i] = v`, `a = np.empty(n)`: see `_own_arrays`; any new
+      array no other name can keep out of sight: owned.py) that nothing reads after it, by its name or a name
+      that may view it; any other write reads its array (it must be bound) and stays;
     * a push to a stack the function makes (`rt.push(s, v)`) nothing pops any more, and a pop
       (`v = rt.pop(s)`) whose value nothing reads -- a stack goes as a whole: its pops go only when every
       pop of it is dead, since a pop left alone would then take another push's value, and not at all where
       the stack is read otherwise (a pop inside an expression, a stack returned or passed on);
     * a loop or a branch left with nothing to do (its header's reads go with it);
     * a comment citing a user's line (annotations.USER_LINE) left with no statement under it: followed by
-      another comment or by the end of its block.
+      another comment or by the end of its block;
+    * then what only feeds itself (faint.drop_faint: a loop's counter and an array the function made that
+      nothing needed reads, with the loop that fills it), outside functions with checkpointed loops.
 
     `pure_callees`: names of the user functions `fn` calls whose calls have no effect but their result
     (purity.effect_free_functions): an assignment of such a call goes like any other pure value. They are
@@ -53,6 +58,8 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
         droppable -= partial
     _Liveness(local, droppable, facts, sweep=True).block(fn.body, set())
     fn.body = without_lone_line_comments(fn.body)
+    if not facts.plans and drop_faint(fn, facts.pure_callees):
+        return eliminate_dead_code(fn)     # (liveness again: a name still needed may have lost its last read)
     return fn
 
 
@@ -140,12 +147,16 @@ class _Facts:
     def __init__(self, fn, pure_callees=frozenset()):
         self.pure_callees = pure_callees or anno.get(fn, anno.PURE_CALLEES) or frozenset()
         self.cache: dict = {}
-        self.own, self.names = _own_arrays(fn)
+        own, self.names = _own_arrays(fn)
         self.plans = {}
         for s in walk_statements(fn.body):
             p = anno.get(s, anno.SEGMENTS)
             if p is not None:
                 self.plans[p.segment] = p
+        # each array it owns with the names that may view it (owned.py: any new array, read by views too; not
+        # where a checkpointed loop's rerun, filled in later, will read snapshots nothing reads yet); one read
+        # only by element (_own_arrays) has no view
+        self.own = {**({} if self.plans else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
         self.fn = fn
 
@@ -235,7 +246,7 @@ class _Liveness:
         a, own, segment_tape = got[1]
         if segment_tape:
             return a not in self.tapes_read
-        return own and a not in live
+        return own and live.isdisjoint(self.facts.own[a])
 
     def rerun_reads(self, s, live: set) -> set:
         """What the rerun of a checkpointed loop's segment (`s`, its placeholder) will read: the segment
@@ -305,31 +316,35 @@ class _Liveness:
             live |= body | orelse | self.loads(s.test)
             return True
         if isinstance(s, (gast.For, gast.While)):
-            header = s.iter if isinstance(s, gast.For) else s.test
-            head = self.loads(header)
-            probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
-                if self.sweep else self
-            bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
-            h = live | head
-            while True:     # the names live at the loop's head: a fixpoint over its iterations
-                new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
-                if new == h:
-                    break
-                h = new
-            _, idle = self.block(s.body, h, record)
-            if anno.has(s, anno.RERUN):
-                h |= self.rerun_reads(s, live)
-            if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
-                if not live & bound:
-                    return False    # (generated loops run range() or a test without effects)
-                if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
-                    s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
-            live |= h
-            return True
+            return self.loop(s, live, record)
         if isinstance(s, gast.AugAssign):       # reads its target too
             live |= self.loads(s) | {n.id for n in walk_names(s.target)}
             return True
         live |= self.loads(s)
+        return True
+
+    def loop(self, s, live: set, record: bool) -> bool:
+        """`stmt` of a for or while loop: the names live at its head are a fixpoint over its iterations."""
+        header = s.iter if isinstance(s, gast.For) else s.test
+        head = self.loads(header)
+        probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
+            if self.sweep else self
+        bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
+        h = live | head
+        while True:     # the names live at the loop's head: a fixpoint over its iterations
+            new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
+            if new == h:
+                break
+            h = new
+        _, idle = self.block(s.body, h, record)
+        if anno.has(s, anno.RERUN):
+            h |= self.rerun_reads(s, live)
+        if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
+            if not live & bound:
+                return False    # (generated loops run range() or a test without effects)
+            if self.sweep and all(is_comment(b) for b in s.body):   # kept for the value it leaves in its
+                s.body.append(gast.Pass())                          # variable (fuzz seed 102158)
+        live |= h
         return True
 
 
