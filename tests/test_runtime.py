@@ -664,3 +664,20 @@ def test_a_store_into_an_array_popped_from_a_list_is_kept():
     100.0). Generated forward-over-reverse code restores an element of an array it popped that way (redteam:
     hvp(jit=True) of a loop that swaps two arrays and writes into one)."""
     assert _nb_pop_then_store(np.ones(3), 0) == 100.0
+
+
+def test_numba_error_markup_leaves_the_standard_streams_alone(monkeypatch):
+    """Numba marks up the error messages of the lookups that fail while it types a generated function (caught
+    and dropped); with colorama, each piece wrapped and unwrapped sys.stdout and sys.stderr (colorama's
+    init/deinit), 0.15 s of the Elman RNN's 1.3 s cold first call. srcdiff's runtime makes that markup plain
+    string building (runtime/_numba_errors.py): the same text, no stream touched."""
+    colorama = pytest.importorskip("colorama")
+    import srcdiff.runtime  # noqa: F401
+    from numba.core import errors
+    if not hasattr(errors, "HighlightColorScheme"):
+        pytest.skip("Numba's highlighting is off here")
+    wrapped = []
+    monkeypatch.setattr(colorama.initialise, "wrap_stream", lambda *a, **k: wrapped.append(a) or a[0])
+    text = errors.HighlightColorScheme().errmsg("no implementation of f(int64)")
+    assert "no implementation of f(int64)" in text and text.endswith(colorama.Style.RESET_ALL)
+    assert wrapped == []
