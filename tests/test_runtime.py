@@ -701,7 +701,6 @@ def test_numba_error_markup_leaves_the_standard_streams_alone(monkeypatch):
     init/deinit), 0.15 s of the Elman RNN's 1.3 s cold first call. srcdiff's runtime makes that markup plain
     string building (runtime/_numba_errors.py): the same text, no stream touched."""
     colorama = pytest.importorskip("colorama")
-    import srcdiff.runtime  # noqa: F401
     from numba.core import errors
     if not hasattr(errors, "HighlightColorScheme"):
         pytest.skip("Numba's highlighting is off here")
