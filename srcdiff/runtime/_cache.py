@@ -19,6 +19,10 @@ import os
 import numpy as np
 from numba.extending import overload
 
+from . import _numba_errors
+
+_numba_errors.install()     # (Numba's caught error messages, built without colorama's stream wrapping)
+
 RUNTIME = os.path.dirname(os.path.abspath(__file__))
 
 try:   # Numba's cache locators (numba.core.caching): where a cache=True function's files go

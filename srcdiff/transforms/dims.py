@@ -15,6 +15,7 @@ import numpy as np
 
 from ..rules import names_with
 from .astutil import dotted_name, statements_in_order, walk
+from .kind_type import ndim
 
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
 
@@ -58,9 +59,16 @@ def broadcast(ds):
     return tuple(reversed(out))
 
 
-def _matmul(a, b):
+def _matmul(a, b, ranks=(None, None)):
+    """Labels of a matrix product of operands labelled `a` and `b`; `ranks`: the operands' ranks (from their
+    kinds, None where unknown). A matrix times a vector has the matrix's rows whatever the vector's labels
+    are (a vector times a matrix, its columns): `W @ h` with h carried by a loop from np.zeros(n)."""
     if UNSEEN in (a, b):
         return UNSEEN
+    if a is not None and b is None and ranks[1] == 1 and len(a) == 2:
+        return a[:1]
+    if a is None and b is not None and ranks[0] == 1 and len(b) == 2:
+        return b[1:]
     if a is None or b is None or len(a) > 2 or len(b) > 2:
         return None
     if not a or not b:
@@ -101,6 +109,11 @@ def _int_scalar(e, kinds):
     return _scalar(k) and k.dtype == "i"
 
 
+def _ranks(operands, kinds) -> tuple:
+    """The ranks of the operands that are names of arrays of known rank (else None)."""
+    return tuple(ndim(kinds.get(x.id)) if isinstance(x, gast.Name) else None for x in operands)
+
+
 def _literal_axis(e, nd):
     if isinstance(e, gast.Constant) and type(e.value) is int and -nd <= e.value < nd:
         return e.value % nd
@@ -120,7 +133,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
         return UNSEEN if e.id in assigned else None
     if isinstance(e, gast.BinOp):
         parts = [of_expr(x, dims, kinds, assigned) for x in (e.left, e.right)]
-        return _matmul(*parts) if isinstance(e.op, gast.MatMult) else broadcast(parts)
+        return _matmul(*parts, _ranks((e.left, e.right), kinds)) if isinstance(e.op, gast.MatMult) else broadcast(parts)
     if isinstance(e, gast.UnaryOp):
         return of_expr(e.operand, dims, kinds, assigned)
     if isinstance(e, gast.Compare):
@@ -134,7 +147,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
     if name in ELEMENTWISE:
         return broadcast(args)
     if name in _MATMUL and len(args) == 2:
-        return _matmul(*args)
+        return _matmul(*args, _ranks(e.args, kinds))
     if not args or args[0] in (None, UNSEEN):
         return args[0] if args else None
     a0 = args[0]

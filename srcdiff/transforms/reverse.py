@@ -164,7 +164,7 @@ class Reverse(Storage, BackwardSweep):
                 out.append(anno.get(s, anno.OLD))
             if isinstance(s, gast.While):
                 out.append(anno.get(s, anno.ITERS))
-        return [v for k, v in enumerate(out) if v not in out[:k]]
+        return list(dict.fromkeys(out))     # (first occurrences, in order: linear, not a scan of a prefix per name)
 
     def line_comment(self, s):
         """`# line N: <the user's source line>` (naming the function for inlined callees)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
+from .astutil import child_fields
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)
@@ -45,16 +46,31 @@ def _bound(stmts) -> set:
 
 def _walk_scope(node):
     """`node` and its descendants in this scope: a nested def's or lambda's body is left out (its name is bound
-    here), and so are a comprehension's targets (bound in its own scope; a `:=` in it binds here)."""
-    yield node
-    if isinstance(node, _SCOPES):
-        for d in getattr(node, "decorator_list", []) + _defaults(node):
-            yield from _walk_scope(d)
-        return
-    for child in gast.iter_child_nodes(node):
-        if isinstance(node, gast.comprehension) and child is node.target:
+    here), and so are a comprehension's targets (bound in its own scope; a `:=` in it binds here). In
+    gast.iter_child_nodes' order, depth first, but for contexts and operators (no names): one stack instead of
+    a generator per node (the recursive form was most of the front end's check of a long function)."""
+    stack = [node]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        n = pop()
+        yield n
+        kind = type(n)
+        if kind in _SCOPE_KINDS:
+            extend(reversed(getattr(n, "decorator_list", []) + _defaults(n)))
             continue
-        yield from _walk_scope(child)
+        children = []
+        for f in child_fields(kind):
+            v = getattr(n, f, None)
+            if type(v) is list:
+                children.extend(x for x in v if isinstance(x, gast.AST))
+            elif v is not None and isinstance(v, gast.AST):
+                children.append(v)
+        if kind is gast.comprehension:
+            children = [c for c in children if c is not n.target]
+        extend(reversed(children))
+
+
+_SCOPE_KINDS = frozenset(_SCOPES)
 
 
 def _defaults(node) -> list:

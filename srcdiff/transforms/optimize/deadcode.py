@@ -66,9 +66,12 @@ def eliminate_dead_code(fn: gast.FunctionDef, pure_callees=frozenset()) -> gast.
 def eliminate_unread(fn: gast.FunctionDef, names) -> gast.FunctionDef:
     """Dead code again after the cleanup passes (fusion, scalar sum adjoints), where their name index
     (optimize.NameIndex) shows a name they stopped reading (`result = a * a` once np.sum's adjoint is a
-    scalar); `fn` as it is where there is none (the common case: no second pass)."""
+    scalar), or a name bound more than once that lost reads (a value the backward sweep recomputes, `loss4 =
+    loss3 ** 2`, for an adjoint that is a scalar now: the forward sweep's binding is still read); `fn` as it is
+    where there is none (the common case: no second pass)."""
     params = {a.id for a in fn.args.args}
-    if any(c and not names.loads.get(n) and n not in params for n, c in names.counts.items()):
+    if any(c and not names.loads.get(n) and n not in params for n, c in names.counts.items()) or \
+            any(names.counts.get(n, 0) > 1 for n in names.fewer_reads()):
         return eliminate_dead_code(fn)
     return fn
 

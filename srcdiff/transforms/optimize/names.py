@@ -18,11 +18,16 @@ class NameIndex:
     def __init__(self, fn: gast.FunctionDef):
         self.loads, self.counts = name_counts(fn)
         self.pinned = pinned_names(fn)
+        self.built = dict(self.loads)   # (the reads when it was built: eliminate_unread compares)
 
     def dropped(self, name: str, reads: int = 0):
         """The assignment of `name` is gone, with `reads` of it."""
         self.counts[name] -= 1
         self.loads[name] -= reads
+
+    def fewer_reads(self) -> list:
+        """The names read fewer times now than when the index was built."""
+        return [n for n, c in self.loads.items() if c < self.built.get(n, 0)]
 
     def stale(self, fn: gast.FunctionDef) -> list:
         """What of the index differs from a fresh one of `fn`: [(what, name, kept, fresh)] (empty: up to date)."""

@@ -1,6 +1,8 @@
 """Array operations whose kinds say a scalar suffices: np.where of scalars, filled sum/mean adjoints."""
 from __future__ import annotations
 
+from itertools import islice
+
 import gast
 
 from ..astutil import Transformer, clone, is_comment, nested_blocks, walk_calls, walk_names
@@ -71,7 +73,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
             if c is None:
                 continue
             a, g, x = c
-            found = readers(stmts[k + 1:], a, g, x)
+            found = readers(islice(stmts, k + 1, None), a, g, x)     # (not a copy of the rest per candidate)
             if found is None:
                 continue
             live["rt"] -= 1     # (the call goes, in each case below)
