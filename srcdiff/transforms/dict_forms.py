@@ -139,8 +139,9 @@ class DictForms:
             fail(node, self.unit, "a dict passed whole to a function that is not one of yours (Python passes the "
                                   "dict, whose iteration gives its keys; srcdiff reads a dict argument's items at "
                                   "keys known when it compiles)",
-                 "pass what the function should take: its values, list(p.values()), or its items, p[\"W\"]; or call "
-                 "it inside a function of yours that takes the dict")
+                 "pass what the function should take: its values, list(p.values()), or its items, p[\"W\"] (to go "
+                 "over its keys, loop over the dict itself or p.items()); or call it inside a function of yours that "
+                 "takes the dict")
 
     def over_keys(self, it) -> bool:
         """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""
