@@ -370,6 +370,11 @@ def scales_its_dict_float(p, y):
     return p["s"] * np.sum(y)
 
 
+def writes_a_dict_in_its_list(layers, y):
+    layers[0]["w"] = 2.0 * layers[0]["w"]
+    return np.sum(layers[0]["w"] * y)
+
+
 def writes_an_element_of_its_dict_item(p, y):
     p["w"][0] = 2.0 * p["w"][0]
     return np.sum(p["w"] * y)
@@ -395,6 +400,9 @@ def test_the_differentiated_function_writing_an_item_of_its_dict_argument(jit):
                                                            rf"of the dict argument 'p'(?s:.*)q = dict\(p\); "
                                                            rf'q\["{key}"\] = '):
                 call()
+    with pytest.raises(srcdiff.SrcdiffError, match=r'test_dict_forms.py:\d+: `layers\[0\]\["w"\]` assigned, an item '
+                                                   r"of a dict in the argument 'layers'"):
+        srcdiff.grad(writes_a_dict_in_its_list, jit=jit)([{"w": np.ones(3)}], y)
     for f in (writes_an_element_of_its_dict_item, writes_a_copy_of_its_dict):
         p, q = {"w": np.array([1.0, 2.0, 3.0])}, {"w": np.array([1.0, 2.0, 3.0])}
         value, g = srcdiff.value_and_grad(f, jit=jit)(p, y)

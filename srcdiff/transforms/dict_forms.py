@@ -119,11 +119,13 @@ class DictForms:
         leave the caller's dict as it was, silently unlike f(p): declined, with the copy to write instead."""
         spelled = param + "".join(self.spelled_keys(param, path))
         key = self.struct_at(param, path[:-1]).names[path[-1]]
-        fail(node, self.unit, f"`{spelled}` assigned, an item of the dict argument '{param}': in Python the caller's "
+        copy = (f'write into a copy, q = dict({param}); q["{key}"] = ..., and read q after (the caller\'s dict stays as '
+                "it was), or " if len(path) == 1 else "")
+        what = f"the dict argument '{param}'" if len(path) == 1 else f"a dict in the argument '{param}'"
+        fail(node, self.unit, f"`{spelled}` assigned, an item of {what}: in Python the caller's "
                               "dict changes too, which srcdiff, making each item of a dict argument a variable of its "
                               "own, does not do",
-             f'write into a copy, q = dict({param}); q["{key}"] = ..., and read q after (the caller\'s dict stays as '
-             "it was), or keep the new value in a variable of its own")
+             f"{copy}keep the new value in a variable of its own")
 
     def spelled_keys(self, param, path):
         """The subscripts that read the item at `path` of the structure `param`, as the user writes them."""
