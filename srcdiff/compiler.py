@@ -146,6 +146,7 @@ class Context:
     inlining: tuple = ()    # (middle end) ids of the functions whose calls stay calls: the one differentiated
     arg_kinds: dict = field(default_factory=dict)
     typed: bool = False                 # (front end) the kinds will be known where it is differentiated
+    for_call: bool = False              # (front end) a callee made for the structures one call passes (inline.py)
     arg_dims: dict = field(default_factory=dict)
     checkpoints: int | None = None
     pure_callees: frozenset = frozenset()   # user functions that stay calls and have no effect (dead code)
@@ -252,7 +253,7 @@ def _parse(ctx):
 
 
 def _flatten(ctx):
-    ctx.unit = flatten.flatten_arguments(ctx.unit, ctx.structs)
+    ctx.unit = flatten.flatten_arguments(ctx.unit, ctx.structs, for_call=ctx.for_call)
 
 
 def _generated(ctx):
@@ -624,11 +625,15 @@ def pass_map() -> str:
     return "\n".join(lines)
 
 
-def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", typed: bool = False) -> parse.Unit:
+def front_end(fn_or_unit, structs: dict | None = None, mode: str = "grad", typed: bool = False,
+              for_call: bool = False) -> parse.Unit:
     """Everything up to (not including) ANF: returns a resolved, structured unit. `mode`: what the unit
     is for ("jvp": forward mode); `typed`: it is differentiated (itself, or inlined into a function) with
-    its arguments' kinds known, so the kinds tell its sums' starts (forward mode; else they start from 0.0)."""
-    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, typed=typed)).unit
+    its arguments' kinds known, so the kinds tell its sums' starts (forward mode; else they start from 0.0);
+    `for_call`: a callee made for the structures a call passes (`structs`), whose writes into their items
+    inline.py declines, else the function differentiated (flatten declines them)."""
+    return run(FRONT_END, Context(source=fn_or_unit, structs=structs, mode=mode, typed=typed,
+                                  for_call=for_call)).unit
 
 
 def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:

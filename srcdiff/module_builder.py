@@ -113,7 +113,7 @@ def _unit_for(module: Module, obj, structs: dict | None = None, typed: bool = Fa
     typed = typed and module.mode == "jvp"
     k = (_key(obj), (typed, repr(sorted(structs.items()))) if structs and for_call else typed)
     if k not in module.units:
-        module.units[k] = compiler.front_end(obj, structs, module.mode, typed)
+        module.units[k] = compiler.front_end(obj, structs, module.mode, typed, for_call=for_call)
         _link(module, module.units[k])
     return module.units[k]
 

@@ -520,3 +520,51 @@ def test_a_view_passed_to_a_helper_that_writes_it_names_the_helper():
                                                    r"in place into memory that `buf` shares") as info:
         srcdiff.grad(bumps_a_slice, wrt=1)(np.ones(4), 0.5)
     assert "buf2" not in str(info.value)
+
+
+def _doubled(a, s):
+    s *= 2.0
+    return a * s
+
+
+def scales_a_sum_in_a_helper(x, a):
+    y = x + 0.1
+    return np.sum(_doubled(a, y)) + y
+
+
+def _tanh_scaled(pk):
+    p0, = pk
+    p0 *= np.tanh(p0)
+    return np.square(p0)
+
+
+def scales_an_item_of_a_tuple_in_a_helper(x, a):
+    y = 0.5 * x
+    return np.sum(a) * _tanh_scaled((y,)) + y
+
+
+def scales_its_argument_in_a_helper(x, a):
+    return np.sum(_doubled(a, x)) + x
+
+
+@JIT
+@pytest.mark.parametrize("f", [scales_a_sum_in_a_helper, scales_an_item_of_a_tuple_in_a_helper])
+def test_a_helper_scaling_a_0d_result_in_place_rebinds_it(f, jit):
+    """`s *= 2.0` in a helper of a 0-d value computed from a 0-d array argument (`y = x + 0.1`: NumPy gives an
+    np.float64, immutable, so `*=` rebinds it) was declined as 'writes in place into memory that `y` shares' (fuzz
+    seed 2675, x called as a 0-d array): differentiated, against central differences and jvp."""
+    a = np.array([0.3, -0.7, 1.2])
+    value, (gx, ga) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(np.array(0.7), a)
+    assert value == pytest.approx(f(0.7, a), rel=1e-12)
+    assert gx == pytest.approx(numerical_grad(lambda x: f(x, a), [0.7], 0), rel=1e-6)
+    np.testing.assert_allclose(ga, numerical_grad(lambda v: f(0.7, v), [a], 0), rtol=1e-6, atol=1e-8)
+    _, d = srcdiff.jvp(f, wrt=0, jit=jit)(np.array(0.7), a, 1.0)
+    assert d == pytest.approx(gx, rel=1e-9)
+
+
+def test_a_helper_scaling_a_0d_array_argument_in_place_is_still_declined():
+    """The 0-d array argument itself is an array: `s *= 2.0` of it writes into the caller's memory (Python's
+    result then reads the doubled x), which srcdiff does not follow: still declined."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_aliasing.py:\d+: `_doubled` \(inlined at this call\) writes "
+                                                   r"in place into memory that `x` shares"):
+        srcdiff.grad(scales_its_argument_in_a_helper)(np.array(0.7), np.ones(3))

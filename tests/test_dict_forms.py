@@ -357,3 +357,83 @@ def test_export_of_dict_copies(tmp_path):
     assert v2 == pytest.approx(value) and list(g2) == list(p)
     for k in p:
         np.testing.assert_allclose(g2[k], g[k])
+
+
+# ---- the function differentiated writing into its dict argument; a dict passed whole to a library function (h11d) ---
+def writes_its_dict_item(p, y):
+    p["w"] = 2.0 * p["w"]
+    return np.sum(p["w"] * y)
+
+
+def scales_its_dict_float(p, y):
+    p["s"] *= 2.0
+    return p["s"] * np.sum(y)
+
+
+def writes_a_dict_in_its_list(layers, y):
+    layers[0]["w"] = 2.0 * layers[0]["w"]
+    return np.sum(layers[0]["w"] * y)
+
+
+def writes_an_element_of_its_dict_item(p, y):
+    p["w"][0] = 2.0 * p["w"][0]
+    return np.sum(p["w"] * y)
+
+
+def writes_a_copy_of_its_dict(p, y):
+    q = dict(p)
+    q["w"] = 2.0 * q["w"]
+    return np.sum(q["w"] * y) + np.sum(p["w"])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_the_differentiated_function_writing_an_item_of_its_dict_argument(jit):
+    """`p["w"] = ...` in the function differentiated changes the caller's dict in Python, where value_and_grad left
+    it as it was (each item a parameter of its own: silently unlike f(p)): declined at the line, with the copy to
+    write, in grad and jvp. An element of an item written (`p["w"][0] = ...`) writes the caller's array, as Python
+    does and as an array argument's element write does; a copy's item written leaves p as it is."""
+    y = np.array([0.5, -1.0, 2.0])
+    for f, key in ((writes_its_dict_item, "w"), (scales_its_dict_float, "s")):
+        p = {key: np.ones(3) if key == "w" else 1.5}
+        for call in (lambda: srcdiff.value_and_grad(f, jit=jit)(p, y), lambda: srcdiff.jvp(f, jit=jit)(p, y, p)):
+            with pytest.raises(srcdiff.SrcdiffError, match=rf'test_dict_forms.py:\d+: `p\["{key}"\]` assigned, an item '
+                                                           rf"of the dict argument 'p'(?s:.*)q = dict\(p\); "
+                                                           rf'q\["{key}"\] = '):
+                call()
+    with pytest.raises(srcdiff.SrcdiffError, match=r'test_dict_forms.py:\d+: `layers\[0\]\["w"\]` assigned, an item '
+                                                   r"of a dict in the argument 'layers'"):
+        srcdiff.grad(writes_a_dict_in_its_list, jit=jit)([{"w": np.ones(3)}], y)
+    for f in (writes_an_element_of_its_dict_item, writes_a_copy_of_its_dict):
+        p, q = {"w": np.array([1.0, 2.0, 3.0])}, {"w": np.array([1.0, 2.0, 3.0])}
+        value, g = srcdiff.value_and_grad(f, jit=jit)(p, y)
+        assert value == pytest.approx(f(q, y), rel=1e-12)
+        np.testing.assert_array_equal(p["w"], q["w"])          # the caller's dict as Python leaves it
+
+
+def stacks_its_dict(p):
+    return np.sum(np.stack(p) ** 2)
+
+
+def sorts_its_dict(p):
+    first = sorted(p)[0]
+    return np.sum(p[first])
+
+
+def max_of_its_dict(p):
+    return max(p) * 1.0
+
+
+def stacks_a_list_of_dicts(layers):
+    return np.sum(np.stack(layers))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_dict_passed_whole_to_a_library_function_is_declined(jit):
+    """A dict passed whole to a function not of the user's was the tuple of its values: np.stack(p) computed where
+    Python raises, max(p) of its values where Python's is of its keys; declined at the line."""
+    p = {"w": np.ones(2), "b": 2.0 * np.ones(2)}
+    for f, args in ((stacks_its_dict, (p,)), (sorts_its_dict, (p,)), (max_of_its_dict, ({"a": 1.0, "b": 2.0},)),
+                    (stacks_a_list_of_dicts, ([p, p],))):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_dict_forms.py:\d+: a dict passed whole to a function "
+                                                       r"that is not one of yours"):
+            srcdiff.grad(f, jit=jit)(*args)

@@ -629,6 +629,26 @@ def test_a_dict_passed_to_a_recursive_function_is_declined(jit):
         srcdiff.grad(dict_to_a_recursive_function, jit=jit)({"x": 0.7})
 
 
+
+def writes_an_item_of_its_list(p, y):
+    p[0] = 2.0 * p[0]
+    return np.sum(p[0] * y) + p[1]
+
+
+def adds_into_an_item_of_its_list(p, y):
+    p[1] += 0.5
+    return np.sum(p[0] * y) * p[1]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_the_differentiated_function_writing_an_item_of_its_list_argument_is_declined(jit):
+    """`p[0] = ...` of the function differentiated changes the caller's list in Python (a tuple raises TypeError);
+    value_and_grad left the caller's list as it was (each item a parameter of its own): declined at the line."""
+    for f in (writes_an_item_of_its_list, adds_into_an_item_of_its_list):
+        with pytest.raises(srcdiff.SrcdiffError, match=r"test_structured_args.py:\d+: `p\[\d\]` assigned, an item of "
+                                                       r"the tuple/list argument 'p'"):
+            srcdiff.value_and_grad(f, jit=jit)([np.ones(3), 0.5], np.ones(3))
+
 def dict_layer(p, x):
     return np.tanh(p["w"] @ x + p["b"]) * p["s"]
 

@@ -15,7 +15,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_statements
-from .kinds import Kind, is_array, is_scalar
+from .kinds import Kind, is_array, is_scalar, ndim
 from .purity import WRITES_INTO
 
 # calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
@@ -356,6 +356,7 @@ class _Flow:
 
     def run(self, fn):
         self.asarrays = _asarray_names(fn)
+        self.scalars = zero_d_scalars(fn, self.kinds)
         self.block(fn.body, ({}, {}))
 
     @staticmethod
@@ -400,7 +401,8 @@ class _Flow:
                 for p in shared:
                     partners[p] = partners.get(p, frozenset()) | {stack}
             return state
-        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _in_place(s, self.kinds):
+        if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and _in_place(s, self.kinds)
+                and s.value.left.id not in self.scalars):
             old = s.value.left.id     # `a += v` on an array: a write to the memory `a` names, seen by its views
             name = s.targets[0].id
             for p in partners.pop(name, ()):
@@ -522,6 +524,38 @@ def _in_place(s, kinds, unknown=False) -> bool:
     v = s.value
     return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
             and (is_array(kinds.get(v.left.id)) or (unknown and kinds.get(v.left.id) is None)))
+
+
+def zero_d_scalars(fn, kinds) -> frozenset:
+    """The names of 0-d values that NumPy computes as scalars, not arrays: the results of arithmetic on 0-d arrays
+    (`y = x + 0.1` of a 0-d array x is an np.float64) and second names of them (a helper's parameter, inlined).
+    Their kind is a 0-d array's, but `y *= 2.0` of one rebinds it, as of a float (immutable), where of a 0-d array
+    (an argument, np.array(0.7)) NumPy writes into its memory, which its other names see."""
+    params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+    defs, others = {}, set()
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            defs.setdefault(s.targets[0].id, []).append(s)
+        else:
+            others |= {n.id for t in getattr(s, "targets", [getattr(s, "target", None)]) if t is not None
+                       for n in walk(t) if isinstance(n, gast.Name)}
+    found = {n for n in defs if is_array(kinds.get(n)) and ndim(kinds.get(n)) == 0 and n not in params | others}
+    while True:
+        left = {n for n in found if all(_computes_scalar(s, found) for s in defs[n])}
+        if left == found:
+            return frozenset(found)
+        found = left
+
+
+def _computes_scalar(s, scalars) -> bool:
+    """Whether `s` binds a 0-d result NumPy gives as a scalar, where the names `scalars` are such results: an
+    operator's (but `a += v` of a 0-d array writes into it: its result is `a`), or a second name of one."""
+    v = s.value
+    if anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name):
+        return v.left.id in scalars
+    if isinstance(v, (gast.BinOp, gast.UnaryOp)):
+        return True
+    return isinstance(v, gast.Name) and v.id in scalars
 
 
 def _ssa_copy(s):

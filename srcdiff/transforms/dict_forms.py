@@ -113,6 +113,38 @@ class DictForms:
                 return copy_loc(const((self.key_of(n.left) in st.names) == isinstance(n.ops[0], gast.In)), n)
         return None
 
+    def dict_item_written(self, param, path, node):
+        """`p["w"] = ...` (`+=`, `del`) of the differentiated function's own dict argument: in Python the caller's dict
+        changes too; srcdiff makes each item of a dict argument a parameter of its own, and value_and_grad would
+        leave the caller's dict as it was, silently unlike f(p): declined, with the copy to write instead."""
+        spelled = param + "".join(self.spelled_keys(param, path))
+        key = self.struct_at(param, path[:-1]).names[path[-1]]
+        copy = (f'write into a copy, q = dict({param}); q["{key}"] = ..., and read q after (the caller\'s dict stays as '
+                "it was), or " if len(path) == 1 else "")
+        what = f"the dict argument '{param}'" if len(path) == 1 else f"a dict in the argument '{param}'"
+        fail(node, self.unit, f"`{spelled}` assigned, an item of {what}: in Python the caller's "
+                              "dict changes too, which srcdiff, making each item of a dict argument a variable of its "
+                              "own, does not do",
+             f"{copy}keep the new value in a variable of its own")
+
+    def spelled_keys(self, param, path):
+        """The subscripts that read the item at `path` of the structure `param`, as the user writes them."""
+        for j, k in enumerate(path):
+            at = self.struct_at(param, path[:j])
+            yield f'["{at.names[k]}"]' if isinstance(at, Keyed) else f"[{k}]"
+
+    def no_dict_to_library(self, struct, node):
+        """A dict (or a structure holding one) passed whole to a function not of the user's (`np.stack(p)`,
+        `sorted(p)`, `max(p)`): Python passes the dict, which iterates over its keys, where srcdiff's literal of its
+        items would be its values: declined."""
+        if has_keyed(struct):
+            fail(node, self.unit, "a dict passed whole to a function that is not one of yours (Python passes the "
+                                  "dict, whose iteration gives its keys; srcdiff reads a dict argument's items at "
+                                  "keys known when it compiles)",
+                 "pass what the function should take: its values, list(p.values()), or its items, p[\"W\"] (to go "
+                 "over its keys, loop over the dict itself or p.items()); or call it inside a function of yours that "
+                 "takes the dict")
+
     def over_keys(self, it) -> bool:
         """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""
         return self.key_tuple(it) is not None and any(has_keyed(st) for st in self.structs.values())

@@ -87,6 +87,7 @@ class _Flatten(DictForms):
         self.made = {}      # dicts made in the function (`q = dict(params)`) -> the block they are made in
         self.params = set()     # the function's parameters
         self.scope = ()     # the blocks (of statements that stay: a branch, a loop) the statement is in
+        self.for_call = False   # a callee made for one call's structures: inline declines its writes into them
 
     def leaf_names(self, name, struct, path=()):
         if struct is None:
@@ -164,6 +165,9 @@ class _Flatten(DictForms):
                                    ctx=gast.Load()), node)
 
     def leaf(self, param, path, node):
+        if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)) and param in self.params \
+                and not self.for_call:
+            self.argument_item_written(param, path, node)
         if isinstance(self.struct_at(param, path), Keyed):
             what = "a dict made from a dict argument" if param in self.made else "a dict argument"
             fail(node, self.unit, f"{what} used as a whole value (srcdiff reads a dict argument's items "
@@ -174,6 +178,19 @@ class _Flatten(DictForms):
             fail(node, self.unit, "a tuple/list argument used as a whole value",
                  "index it, unpack it, or loop over it; pass its items to helper functions separately")
         return copy_loc(load("_".join([param] + [str(p) for p in path])), node)
+
+    def argument_item_written(self, param, path, node):
+        """`p[0] = ...` (`+=`, `del`) of the differentiated function's own tuple or list argument: Python changes the
+        caller's list (or raises TypeError, a tuple); srcdiff makes each item a parameter of its own, which the
+        caller never sees, so it is declined (a dict's: dict_forms.dict_item_written), as a helper's write into
+        its caller's structure is (inline._decline_item_writes)."""
+        if isinstance(self.struct_at(param, path[:-1]), Keyed):
+            self.dict_item_written(param, path, node)
+        spelled = param + "".join(self.spelled_keys(param, path))
+        fail(node, self.unit, f"`{spelled}` assigned, an item of the tuple/list argument '{param}': in Python the "
+                              "caller's list changes too (a tuple raises TypeError), which srcdiff, making each item a "
+                              "variable of its own, does not do",
+             f"keep the new value in a variable of its own (w = 2.0 * {spelled}) and read it where {spelled} was read")
 
     def takes_literals(self, func) -> bool:
         """Whether a call of `func` may take a structured argument as the literal of its items: a function of
@@ -198,6 +215,8 @@ class _Flatten(DictForms):
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
             return node
+        if not user:
+            self.no_dict_to_library(self.struct_at(*r), node)
         return self.items(r[0], r[1], node)
 
     def items(self, param, path, like):
@@ -556,14 +575,17 @@ def flat_names(names, structs: dict) -> list:
     return [leaf for w in names for leaf in (_Flatten(None, structs).leaf_names(w, structs[w]) if w in structs else [w])]
 
 
-def flatten_arguments(unit, structs: dict):
-    """Replace structured parameters (name -> structure) by one parameter per leaf."""
+def flatten_arguments(unit, structs: dict, for_call: bool = False):
+    """Replace structured parameters (name -> structure) by one parameter per leaf. `for_call`: `unit` is a callee
+    made for the structures one call passes (inline._with_tuple_items declines its writes into their items), else
+    the function differentiated, whose writes into its arguments' items are declined here."""
     if not structs:
         return unit
     params = {a.id for a in unit.node.args.args}
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
+    fl.for_call = for_call
     args, entry = [], []
     for a in unit.node.args.args:
         if a.id in structs:
