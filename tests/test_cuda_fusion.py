@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff.cuda.fusion import fuse_loops
+from srcdiff.cuda.fusion import fuse_loops, merge_exits
 
 
 def loops(lines):
@@ -207,3 +207,15 @@ def test_loops_of_another_trip_count_move_too():
     src[5] = "    d_u[cu_j3] = d_a[0]"       # reads what the loop between writes: that loop moves above instead
     out = fuse_loops(src)
     assert out[:2] == src[2:4] and out[2:5] == src[:2] + ["    d_u[cu_j1] = d_a[0]"] and loops(out) == 3, out
+
+
+def test_consecutive_exits_merge():
+    """The full-tape exits of a value's stack and its tangent's, gathered above their fused push: one test, the
+    comparisons combined without a branch; not an exit with an else, not exits of other statuses."""
+    src = ["if s_n >= 16:", "    return 1", "# line 4: d.append(v)", "if d_s_n >= 16:", "    return 1", "s_n += 1"]
+    assert merge_exits(src) == ["# line 4: d.append(v)", "if (s_n >= 16) | (d_s_n >= 16):", "    return 1", "s_n += 1"]
+    assert merge_exits(src[:5] + ["else:", "    s_n += 1"]) == src[:5] + ["else:", "    s_n += 1"]
+    other = src[:4] + ["    return 3"] + src[5:]
+    assert merge_exits(other) == other
+    flag = ["if full:", "    return 1", "if d_s_n >= 16:", "    return 1"]        # not a comparison
+    assert merge_exits(flag) == flag

@@ -210,6 +210,7 @@ def _statements_between(lines, k, stop, ind):
 
 _EXIT = re.compile(r"^ *if [^:]+:$")
 _OPENS_BLOCK = re.compile(r":\s*$")
+_ELSE = re.compile(r"^ *(else|elif)\b")
 
 
 def _comment(line: str, ind: int) -> bool:
@@ -314,3 +315,48 @@ def _next_loop(lines, k, ind, n):
     while first > k and _comment(lines[first - 1], ind):
         first -= 1
     return head, first
+
+
+def merge_exits(lines: list) -> list:
+    """lines with consecutive error exits at one indentation (`if s_n >= 16: return 1` then `if d_s_n >= 16:
+    return 1`, the full-tape checks of a value's stack and its tangent's that fusion gathered above a loop) made one
+    (`if (s_n >= 16) | (d_s_n >= 16): return 1`, comparisons combined without a branch), their comments above it."""
+    out: list = []
+    i = 0
+    while i < len(lines):
+        test = _exit_test(lines, i)
+        if test is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        ind, value = _indent_of(lines[i]), lines[i + 1].strip()
+        tests, comments, k = [test], [], i + 2
+        while True:
+            c = k
+            while c < len(lines) and _comment(lines[c], ind) and _indent_of(lines[c]) == ind:
+                c += 1
+            nxt = _exit_test(lines, c)
+            if nxt is None or _indent_of(lines[c]) != ind or lines[c + 1].strip() != value:
+                break
+            comments += lines[k:c]
+            tests.append(nxt)
+            k = c + 2
+        follows = lines[k] if k < len(lines) else ""
+        if len(tests) > 1 and not (_ELSE.match(follows) and _indent_of(follows) == ind):
+            out += comments + [" " * ind + "if " + " | ".join(f"({t})" for t in tests) + ":", lines[i + 1]]
+        else:
+            out += lines[i:k]
+        i = k
+    return out
+
+
+def _exit_test(lines, i):
+    """The test of the error exit at lines[i] (a comparison), or None."""
+    if i + 1 >= len(lines) or not _EXIT.match(lines[i]) or not _RETURN.match(lines[i + 1]):
+        return None
+    test = lines[i].strip()[3:-1]
+    try:
+        e = ast.parse(test, mode="eval").body
+    except SyntaxError:
+        return None
+    return test if isinstance(e, ast.Compare) and _Body([test], 0).ok else None
