@@ -164,7 +164,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
             if tp not in self.tape_aliases:
                 self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
         self.allocs, body = drop_dead_stores(self.allocs, self.stmts(fn.body))
-        self.allocs, body = scalars(self.allocs, merge_exits(fuse_loops(body)))
+        self.allocs, body = scalars(self.allocs, merge_exits(fuse_loops(body)),
+                                    {n for n, d in self.dtype.items() if d != "f"})
         params = [f"cu_arg_{p}" if p in self.p_written else p for p in self.params]
         if self.entry:
             params += ["cu_out", "cu_col"]

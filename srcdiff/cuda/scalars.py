@@ -12,6 +12,7 @@ each time as `a[cu_j..]`, its first line is a store `a[cu_j..] = ...` at the top
 written in every iteration) that does not read it, and its elements are float64 (the values the lowering writes)."""
 from __future__ import annotations
 
+import ast
 import re
 
 _ALLOC = re.compile(r"^\s*(\w+) = cuda\.local\.array\([^,]+, float64\)$")
@@ -44,15 +45,16 @@ def _innermost(loops, at):
     return best
 
 
-def scalars(allocs: list, body: list) -> tuple:
-    """(allocs, body) with the arrays that one element loop alone uses made numbers (see the module docstring)."""
+def scalars(allocs: list, body: list, exclude=frozenset()) -> tuple:
+    """(allocs, body) with the arrays that one element loop alone uses made numbers (see the module docstring);
+    `exclude`: arrays of booleans or integers (stored as float64: a number would keep their type)."""
     floats = [m.group(1) for m in map(_ALLOC.match, allocs) if m]
     others = " ".join(a for a in allocs if not _ALLOC.match(a))
     body = list(body)
     loops = _loops(body)
     made = []
     for name in floats:
-        if re.search(rf"\b{name}\b", others):
+        if name in exclude or re.search(rf"\b{name}\b", others):
             continue
         word = re.compile(rf"\b{name}\b")
         at = [i for i, line in enumerate(body) if word.search(line)]
@@ -69,7 +71,7 @@ def scalars(allocs: list, body: list) -> tuple:
         if any(len(word.findall(body[i])) != body[i].count(element) for i in at):
             continue
         first = re.match(rf"^ *{re.escape(element)} = (.*)$", body[at[0]])
-        if _indent_of(body[at[0]]) != ind or first is None or word.search(first.group(1)):
+        if _indent_of(body[at[0]]) != ind or first is None or word.search(first.group(1)) or _truth(first.group(1)):
             continue
         for i in at:
             body[i] = body[i].replace(element, name)
@@ -78,3 +80,15 @@ def scalars(allocs: list, body: list) -> tuple:
         return allocs, body
     gone = set(made)
     return [a for a in allocs if not (_ALLOC.match(a) and _ALLOC.match(a).group(1) in gone)], body
+
+
+def _truth(text: str) -> bool:
+    """Whether the expression text is a comparison or a boolean operation (a value the array held as 0.0 / 1.0)."""
+    try:
+        e = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return True
+    while isinstance(e, ast.IfExp):
+        e = e.body
+    return isinstance(e, (ast.Compare, ast.BoolOp)) or isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not) or \
+        isinstance(e, ast.Constant) and isinstance(e.value, (bool, int)) and not isinstance(e.value, float)
