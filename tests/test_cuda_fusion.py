@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff.cuda.fusion import fuse_loops
+from srcdiff.cuda.fusion import fuse_loops, merge_exits
 
 
 def loops(lines):
@@ -193,3 +193,29 @@ def test_computed_indices_count_from_the_end_without_a_branch():
     src = srcdiff.source(k)
     assert " if " not in "".join(s for s in src.splitlines() if "[" in s and "=" in s), src
     assert re.search(r"a\[k\]", src) and re.search(r"\+ 3 \* \(\w+ < 0\)\)\]", src), src
+
+
+def test_loops_of_another_trip_count_move_too():
+    """The copies an SSA merge makes at the end of a branch, one loop per array (d_M of 8 elements, d_a of 4, d_u of 8):
+    the loop over d_a moves below, and the loops over d_M and d_u fuse."""
+    src = ["for cu_j1 in range(8):", "    d_M[cu_j1] = d_M12[cu_j1]",
+           "for cu_j2 in range(4):", "    d_a[cu_j2] = d_a12[cu_j2]",
+           "for cu_j3 in range(8):", "    d_u[cu_j3] = d_u7[cu_j3]",
+           "for cu_j4 in range(4):", "    d_b[cu_j4] = d_a[cu_j4]"]
+    assert fuse_loops(src) == ["for cu_j1 in range(8):", "    d_M[cu_j1] = d_M12[cu_j1]", "    d_u[cu_j1] = d_u7[cu_j1]",
+                               "for cu_j2 in range(4):", "    d_a[cu_j2] = d_a12[cu_j2]", "    d_b[cu_j2] = d_a[cu_j2]"]
+    src[5] = "    d_u[cu_j3] = d_a[0]"       # reads what the loop between writes: that loop moves above instead
+    out = fuse_loops(src)
+    assert out[:2] == src[2:4] and out[2:5] == src[:2] + ["    d_u[cu_j1] = d_a[0]"] and loops(out) == 3, out
+
+
+def test_consecutive_exits_merge():
+    """The full-tape exits of a value's stack and its tangent's, gathered above their fused push: one test, the
+    comparisons combined without a branch; not an exit with an else, not exits of other statuses."""
+    src = ["if s_n >= 16:", "    return 1", "# line 4: d.append(v)", "if d_s_n >= 16:", "    return 1", "s_n += 1"]
+    assert merge_exits(src) == ["# line 4: d.append(v)", "if (s_n >= 16) | (d_s_n >= 16):", "    return 1", "s_n += 1"]
+    assert merge_exits(src[:5] + ["else:", "    s_n += 1"]) == src[:5] + ["else:", "    s_n += 1"]
+    other = src[:4] + ["    return 3"] + src[5:]
+    assert merge_exits(other) == other
+    flag = ["if full:", "    return 1", "if d_s_n >= 16:", "    return 1"]        # not a comparison
+    assert merge_exits(flag) == flag

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 
 from ..errors import SrcdiffError
-from .fusion import fuse_loops
+from .deadstores import drop_dead_stores
+from .fusion import fuse_loops, merge_exits
+from .scalars import scalars
 from .common import NUMBA_DTYPE, DEVICE_ADVICE, is_none, dotted, local_size, size, indent, Storage, Lowered
 from .expressions import ExpressionLowering
 from .host import HostEval, fold_shapes, range_length
@@ -161,7 +163,9 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
         for tp, cap in self.tape_cap.items():
             if tp not in self.tape_aliases:
                 self.allocs.append(f"{tp} = cuda.local.array({max(cap, 1)}, {NUMBA_DTYPE[self.tapes[tp] or 'f']})")
-        body = fuse_loops(self.stmts(fn.body))
+        self.allocs, body = drop_dead_stores(self.allocs, self.stmts(fn.body))
+        self.allocs, body = scalars(self.allocs, merge_exits(fuse_loops(body)),
+                                    {n for n, d in self.dtype.items() if d != "f"})
         params = [f"cu_arg_{p}" if p in self.p_written else p for p in self.params]
         if self.entry:
             params += ["cu_out", "cu_col"]

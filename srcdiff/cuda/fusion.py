@@ -174,9 +174,9 @@ def _fusable(b1: _Body, b2: _Body, j: str, n: int) -> bool:
 
 def _statements_between(lines, k, stop, ind):
     """The statements of lines[k:stop] (all at indentation ind) as (lines, _Body, is an error exit), each with the
-    comment lines above it; None where one is not a one-line statement without calls (math aside) or an error exit
-    (`if ...: return 1`, the kernel's status for a full tape: the results of an example that returns one are
-    discarded)."""
+    comment lines above it; None where one is not a one-line statement without calls (math aside), an element loop
+    (of another trip count) or an error exit (`if ...: return 1`, the kernel's status for a full tape: the results
+    of an example that returns one are discarded)."""
     out, pending = [], []
     while k < stop:
         line = lines[k]
@@ -187,7 +187,9 @@ def _statements_between(lines, k, stop, ind):
         if _indent_of(line) != ind:
             return None
         exit_ = bool(_EXIT.match(line))
-        if exit_:
+        if _HEADER.match(line):             # an element loop of another trip count
+            stmt = lines[k:_body_end(lines, k, ind)]
+        elif exit_:
             if k + 1 >= stop or not _RETURN.match(lines[k + 1]) or _indent_of(lines[k + 1]) <= ind:
                 return None
             stmt = lines[k:k + 2]
@@ -208,6 +210,7 @@ def _statements_between(lines, k, stop, ind):
 
 _EXIT = re.compile(r"^ *if [^:]+:$")
 _OPENS_BLOCK = re.compile(r":\s*$")
+_ELSE = re.compile(r"^ *(else|elif)\b")
 
 
 def _comment(line: str, ind: int) -> bool:
@@ -279,8 +282,11 @@ def fuse_loops(lines: list) -> list:
         out += [s for text, _ in above for s in text]
         out.append(lines[i])
         out += fuse_loops(body)
-        out += [s for text, _ in below for s in text]
-        i = end
+        moved = [s for text, _ in below for s in text]
+        if moved:               # (read again: a loop moved below may fuse with the loops after it)
+            lines, i = moved + lines[end:], 0
+        else:
+            i = end
     return out
 
 
@@ -290,18 +296,67 @@ def _loop_variable(header: str) -> str:
 
 def _next_loop(lines, k, ind, n):
     """(header, first comment line above it) of the next element loop of trip count n at indentation ind after
-    lines[k], past one-line statements at that indentation (error exits too); None where there is none."""
+    lines[k], past one-line statements at that indentation (error exits too) and element loops of other trip
+    counts; None where there is none."""
     head = k
-    while head < len(lines) and _indent_of(lines[head]) >= ind and not _HEADER.match(lines[head]):
+    while head < len(lines) and _indent_of(lines[head]) >= ind:
+        m = _HEADER.match(lines[head])
+        if m and len(m.group(1)) == ind and m.group(3) == n:
+            break
+        if m and len(m.group(1)) == ind:        # a loop of another trip count: past its body
+            head = _body_end(lines, head, ind)
+            continue
         if _indent_of(lines[head]) == ind and _OPENS_BLOCK.search(lines[head]) and not _EXIT.match(lines[head]):
             return None
         head += 1
-    if head >= len(lines):
-        return None
-    m = _HEADER.match(lines[head])
-    if not m or len(m.group(1)) != ind or m.group(3) != n:
+    if head >= len(lines) or _indent_of(lines[head]) < ind:
         return None
     first = head
     while first > k and _comment(lines[first - 1], ind):
         first -= 1
     return head, first
+
+
+def merge_exits(lines: list) -> list:
+    """lines with consecutive error exits at one indentation (`if s_n >= 16: return 1` then `if d_s_n >= 16:
+    return 1`, the full-tape checks of a value's stack and its tangent's that fusion gathered above a loop) made one
+    (`if (s_n >= 16) | (d_s_n >= 16): return 1`, comparisons combined without a branch), their comments above it."""
+    out: list = []
+    i = 0
+    while i < len(lines):
+        test = _exit_test(lines, i)
+        if test is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        ind, value = _indent_of(lines[i]), lines[i + 1].strip()
+        tests, comments, k = [test], [], i + 2
+        while True:
+            c = k
+            while c < len(lines) and _comment(lines[c], ind) and _indent_of(lines[c]) == ind:
+                c += 1
+            nxt = _exit_test(lines, c)
+            if nxt is None or _indent_of(lines[c]) != ind or lines[c + 1].strip() != value:
+                break
+            comments += lines[k:c]
+            tests.append(nxt)
+            k = c + 2
+        follows = lines[k] if k < len(lines) else ""
+        if len(tests) > 1 and not (_ELSE.match(follows) and _indent_of(follows) == ind):
+            out += comments + [" " * ind + "if " + " | ".join(f"({t})" for t in tests) + ":", lines[i + 1]]
+        else:
+            out += lines[i:k]
+        i = k
+    return out
+
+
+def _exit_test(lines, i):
+    """The test of the error exit at lines[i] (a comparison), or None."""
+    if i + 1 >= len(lines) or not _EXIT.match(lines[i]) or not _RETURN.match(lines[i + 1]):
+        return None
+    test = lines[i].strip()[3:-1]
+    try:
+        e = ast.parse(test, mode="eval").body
+    except SyntaxError:
+        return None
+    return test if isinstance(e, ast.Compare) and _Body([test], 0).ok else None
