@@ -61,6 +61,13 @@ def reads_from_the_end(a, b, y0, n, obs):
     return np.sum(ys * obs)
 
 
+def reads_the_last_row_first(a, b, y0, n, obs):
+    ys = obs * 0.5
+    for t in range(n + 1):
+        ys[t] = ys[t - 1] * a + b * obs[t]      # t = 0 reads ys[-1], the last row, which t = n writes
+    return np.sum(ys * ys) + y0
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f, restored", [(logistic_trajectory, False), (reads_what_it_overwrites, True),
                                          (reads_from_the_end, True)])
@@ -88,6 +95,18 @@ def test_elements_written_ahead_of_reads_keep_no_tape(f, restored, jit):
     elif jit:       # wherever the forward sweep saves an overwritten element, the backward sweep restores it
         src = srcdiff.source(vg)
         assert src.count("_old1_tape[t] = ") == src.count("_old1 = ys_old1_tape[t]"), src
+
+
+def test_a_row_read_below_zero_is_the_last_row_under_jit():
+    """`ys[t - 1]` at t = 0 is the last row, which a later iteration writes: jitted code dropped its restore as
+    for a row below the rows written (stacks._dead_restores), and the gradient in a was wrong (a hand-written
+    second-derivative check, `buf[i] = A[i, (i + 1) % 3] + y * buf[i - 1]`, in both backends)."""
+    n = 6
+    obs = np.linspace(0.2, 1.4, n + 1)
+    args = [1.3, 0.6, 0.4, n, obs]
+    got = srcdiff.grad(reads_the_last_row_first, wrt=(0, 1), jit=True)(*args)
+    for k, v in zip((0, 1), got):
+        np.testing.assert_allclose(v, numerical_grad(reads_the_last_row_first, args, k), rtol=1e-6, atol=1e-9)
 
 
 def swap_then_write(x, a):

@@ -394,7 +394,9 @@ def _drop_dead_restores(fn: gast.FunctionDef) -> gast.FunctionDef:
     them are never read. In `for t in range(a, b): ys[t + 1] = f(ys[t])` iteration t writes row t + 1 and
     every read is of a row below the rows written (read offsets < the write offset): when the backward sweep
     is at iteration t, rows above t have been written by iterations it has not yet undone, and no earlier
-    iteration reads them, so the array can keep its final values. Only for a 1-d array written element by
+    iteration reads them, so the array can keep its final values. The range must start at an int literal from
+    which no offset reaches below row 0 (Python's `ys[t - 1]` at t = 0 is the last row, which a later iteration
+    writes: `buf[i] = A[i, (i + 1) % 3] + y * buf[i - 1]` from i = 0 had a wrong jitted gradient in y). Only for a 1-d array written element by
     element (its saved elements on a scalar tape that holds nothing else) that no other name can see, the
     function's top-level loops (the backward loop runs last: nothing after it may read the array) and a
     forward loop that writes the array at one offset:
@@ -476,9 +478,12 @@ def _dead_restores(body, i, j) -> list:
         if fwd is None or bwd is None or len(set(fwd[0])) != 1 or bwd[0] and set(bwd[0]) != set(fwd[0]):
             continue
         w = fwd[0][0]
+        first = _const(_range(f.iter)[0])
         if any(r >= w for r in fwd[1] + bwd[1]) or any(arr in names_in(s) and _reads(s, arr) for s in body[j + 1:]) \
                 or not _never_aliased(body, arr):
             continue
+        if type(first) is not int or any(first + c < 0 for c in fwd[1] + bwd[1] + [w]):
+            continue    # (`ys[t - 1]` at t = 0 is the last row, which a later iteration writes: a row above)
         out += [st, push[0], made[0], pops[0], restores[0]]
     return out
 
