@@ -1147,8 +1147,8 @@ if __name__ != "__main__":
     def test_recursive_helper_declined_at_the_users_line(make, case):
         """hvp lowers forward mode over the generated gradient, whose copy of the helper (the primal its pullback
         calls) had no line in the module's line table: hvp's decline cited that line of the gradient's file in
-        srcdiff's cache. The table cites the copy's statements at the user's lines: each transform names this
-        file and the helper's line."""
+        srcdiff's cache, naming the generated gradient. The table cites the copy's statements at the user's lines:
+        each transform names this file, the helper's line and the user's function."""
         if case == "arrays":
             f, wrt, X = sums_recursive_on_arrays, 0, np.linspace(0.1, 0.5, 2 * B).reshape(B, 2)
             args, axes, line = (X,), (0,), recursive_on_arrays.__code__.co_firstlineno + 1
@@ -1162,8 +1162,8 @@ if __name__ != "__main__":
         if make is not srcdiff.grad:
             args, axes = args + (tangent,), axes + (0,)
         k = srcdiff.cuda.vmap(make(f, wrt=wrt), in_axes=axes)
-        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda\.py:{line}: cannot generate CUDA code for \w+: "
-                           + what) as info:
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda\.py:{line}: cannot generate CUDA code for "
+                           rf"{f.__name__}: " + what) as info:
             k.ptx(*args, cc=(9, 0))
         assert "srcdiff/" not in str(info.value.filename) and info.value.lineno == line
 
