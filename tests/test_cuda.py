@@ -877,7 +877,7 @@ if __name__ != "__main__":
         # (declined as the gradient saving an array written later, or, where the gradient keeps both names of the
         # swapped array (aliasing.follow_writes leaves a pushed array's second name), as a second name read after
         # a write: either way never a wrong hvp)
-        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers_grad: `\w+` (is written "
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers: `\w+` (is written "
                            r"in place at line \d+ after the gradient saved it for its backward sweep(.|\n)*hint: write "
                            r"the new values into a copy|shares memory with `\w+`, which is written in place)"):
             k.ptx(a, np.ones(3), M, a, cc=(9, 0))
