@@ -6,7 +6,6 @@ simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is import
 example; the CPU gradients are checked against central differences of f."""
 import json
 import os
-import sys
 
 if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of sets "0" for a real GPU)
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
