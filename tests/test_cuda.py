@@ -877,7 +877,7 @@ if __name__ != "__main__":
         # (declined as the gradient saving an array written later, or, where the gradient keeps both names of the
         # swapped array (aliasing.follow_writes leaves a pushed array's second name), as a second name read after
         # a write: either way never a wrong hvp)
-        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers_grad: `\w+` (is written "
+        with pytest.raises(srcdiff.SrcdiffError, match=r"cannot generate CUDA code for swap_buffers: `\w+` (is written "
                            r"in place at line \d+ after the gradient saved it for its backward sweep(.|\n)*hint: write "
                            r"the new values into a copy|shares memory with `\w+`, which is written in place)"):
             k.ptx(a, np.ones(3), M, a, cc=(9, 0))
@@ -1147,8 +1147,8 @@ if __name__ != "__main__":
     def test_recursive_helper_declined_at_the_users_line(make, case):
         """hvp lowers forward mode over the generated gradient, whose copy of the helper (the primal its pullback
         calls) had no line in the module's line table: hvp's decline cited that line of the gradient's file in
-        srcdiff's cache. The table cites the copy's statements at the user's lines: each transform names this
-        file and the helper's line."""
+        srcdiff's cache, naming the generated gradient. The table cites the copy's statements at the user's lines:
+        each transform names this file, the helper's line and the user's function."""
         if case == "arrays":
             f, wrt, X = sums_recursive_on_arrays, 0, np.linspace(0.1, 0.5, 2 * B).reshape(B, 2)
             args, axes, line = (X,), (0,), recursive_on_arrays.__code__.co_firstlineno + 1
@@ -1162,8 +1162,8 @@ if __name__ != "__main__":
         if make is not srcdiff.grad:
             args, axes = args + (tangent,), axes + (0,)
         k = srcdiff.cuda.vmap(make(f, wrt=wrt), in_axes=axes)
-        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda\.py:{line}: cannot generate CUDA code for \w+: "
-                           + what) as info:
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_cuda\.py:{line}: cannot generate CUDA code for "
+                           rf"{f.__name__}: " + what) as info:
             k.ptx(*args, cc=(9, 0))
         assert "srcdiff/" not in str(info.value.filename) and info.value.lineno == line
 

@@ -307,7 +307,8 @@ class Kernel:
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
         try:
-            prog = Program(module, cited, specs, self.max_trip, select)
+            prog = Program(module, cited, specs, self.max_trip, select,
+                           getattr(getattr(self.g.grad, "f", None), "__name__", None) if self._kind() == "hvp" else None)
         except SrcdiffError as exc:     # at a line of the gradient hvp differentiates: at the user's line instead
             moved = at_user_line(exc, self.g.grad if self._kind() == "hvp" else self.g)
             if moved is None:

@@ -305,11 +305,12 @@ def _inline_returned_tuples(fn):
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip, select=None):
+    def __init__(self, module, user_fn, specs, max_trip, select=None, name=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
         forward-over-reverse's (gradient, H·v)). The module's tapes are the names module_builder.Module.tapes
         records: reverse mode's preallocated tapes, with those of the generated code the module holds
-        (forward mode over a gradient, a function calling one), never recognised by their names."""
+        (forward mode over a gradient, a function calling one), never recognised by their names. `name`: the
+        user's function as messages name it (hvp: not the generated gradient whose lines user_fn's are)."""
         import inspect
         self.module, self.max_trip, self.tapes = module, max_trip, frozenset(module.tapes)
         self.layout = _Layout()
@@ -318,7 +319,7 @@ class Program:
             direct_products(fn)         # log-domain products as their direct formulas (cuda/logdomain.py)
             self.layout.function(fn)
         self._user_line_at = [n for n, *_ in self.layout.user_lines]
-        self.user_name = getattr(user_fn, "__name__", "f")
+        self.user_name = name or getattr(user_fn, "__name__", "f")
         try:
             self.filename = inspect.getsourcefile(user_fn)
         except TypeError:
