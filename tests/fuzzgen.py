@@ -2331,7 +2331,12 @@ def lone_line_comments(source: str) -> list:
     lines = [x for x in source.splitlines() if x.strip()]
     lone = []
     numbers = [k + 1 for k, x in enumerate(source.splitlines()) if x.strip()]
+    backward = None     # the indentation of the backward sweep's heading, in the function being read
     for k, line in enumerate(lines):
+        if line.lstrip().startswith("def "):
+            backward = None
+        elif line.lstrip() == "# backward sweep":
+            backward = len(line) - len(line.lstrip())
         m = _LINE_COMMENT.match(line)
         if m is None:
             continue
@@ -2339,6 +2344,8 @@ def lone_line_comments(source: str) -> list:
         indent = len(nxt) - len(nxt.lstrip())
         if indent < len(m.group(1)) or (indent == len(m.group(1)) and _HEADING.match(nxt)):
             lone.append(numbers[k])
+        elif backward == len(m.group(1)) == indent and nxt.lstrip().startswith("return"):
+            lone.append(numbers[k])     # (the gradient's return is no user line's adjoint)
     return lone
 
 

@@ -174,6 +174,11 @@ def test_source_oracle_finds_a_lone_line_comment():
     assert fuzzgen.lone_line_comments(bounds) == []      # another kind of comment between: the code follows
     swept = ok.replace("    return d_y\n", "    # line 7: z = d_y\n    # backward sweep\n    return d_y\n")
     assert fuzzgen.lone_line_comments(swept) == [7]
+    # in the backward sweep the gradient's return is no user line's adjoint: a line comment above it is lone
+    # (README's simulate showed `# line 6: ys[0] = 0.5` there); in the forward sweep a return can be the code
+    returned = "def f_grad(x):\n    # backward sweep\n    d_y = 2.0\n    # line 3: y = 0.5\n    return d_y\n"
+    assert fuzzgen.lone_line_comments(returned) == [4]
+    assert fuzzgen.lone_line_comments(returned.replace("    # backward sweep\n", "")) == []
 
 
 def test_source_oracle_finds_an_unread_assignment():

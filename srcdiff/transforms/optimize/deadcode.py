@@ -354,11 +354,14 @@ class _Liveness:
 def without_lone_line_comments(stmts):
     """`stmts` (and their nested blocks) without the comments citing a user's line, or heading a part of
     the function (`# forward sweep`), that no statement follows: the next statement of the block is another
-    comment, or there is none."""
-    out = []
+    comment, or there is none, or (in the backward sweep) the gradient's `return`, which is no user line's
+    adjoint (the README's simulate: `# line 6: ys[0] = 0.5` of a constant written, above `return (d_a, d_b)`)."""
+    out, backward = [], False
     for k, s in enumerate(stmts):
         map_blocks(s, without_lone_line_comments)
-        if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])):
+        backward = backward or anno.get(s, anno.SWEEP) == "backward"
+        if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])
+                                            or backward and isinstance(stmts[k + 1], gast.Return)):
             continue
         out.append(s)
     return [s for k, s in enumerate(out) if not (anno.get(s, anno.SWEEP) == "forward" and (
