@@ -625,3 +625,31 @@ def test_a_snapshot_of_a_name_not_bound_yet_is_restored_unbound():
     like = np.zeros(2)
     assert rt.get_row(tape, 0, like) is None
     np.testing.assert_array_equal(rt.get_row(tape, 1, like), [1.5, -2.0])
+
+
+def _decay(a, n):
+    y = 1.0
+    for t in range(n):
+        y = y + 0.1 * np.sin(a * y)
+    return y
+
+
+_DECAY_CHECKPOINTED = srcdiff.grad(_decay, checkpoints=3)
+
+
+def _uses_checkpointed(a):
+    return _DECAY_CHECKPOINTED(a, 10) ** 2
+
+
+@pytest.mark.parametrize("how", ["grad of a caller", "hvp", "jvp"])
+def test_a_checkpointed_gradient_is_not_differentiated_again(how):
+    """README: a checkpointed gradient is not differentiated again nor called inside a function srcdiff
+    differentiates: declined naming the function and its file, with advice (the taped gradient there)."""
+    make = {"grad of a caller": lambda: srcdiff.grad(_uses_checkpointed)(0.3),
+            "hvp": lambda: srcdiff.hvp(_DECAY_CHECKPOINTED)(0.3, 10, 1.0),
+            "jvp": lambda: srcdiff.jvp(_DECAY_CHECKPOINTED)(0.3, 10, 1.0)}[how]
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        make()
+    msg = str(err.value)
+    assert "checkpoints=3" in msg and "not differentiated again" in msg and "test_checkpoints.py" in msg, msg
+    assert "without checkpoints=" in msg, msg
