@@ -326,3 +326,29 @@ def test_a_parameter_hidden_by_a_nested_functions_own_is_not_replaced_there(f):
         assert f is not passes_a_nested_def_to_a_shadowing_lambda and ":1:" not in str(e)
         return
     np.testing.assert_allclose(got, numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def apply_beside_its_own_act(fun, x):
+    def act(z):
+        return z + 100.0
+    scale = x * 0.5
+    return fun(x) * act(x) + scale
+
+
+def passes_act_to_a_callee_with_an_act_of_its_own(x):
+    def act(z):
+        return z * z
+    def scale(z):
+        return np.sin(z)
+    return np.sum(apply_beside_its_own_act(act, x)) + np.sum(apply_beside_its_own_act(scale, x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_function_passed_under_a_name_the_callee_binds_itself(jit):
+    """The caller's `act` passed to a callee with a nested def `act` of its own (and `scale`, a local there): the copy
+    called `act` in place of its parameter, its own (a wrong gradient, found by hand: [200.6 198.6 202.2] for
+    [60.27 -138.53 223.63]); the copy's own names are renamed first."""
+    x = np.array([0.3, -0.7, 1.1])
+    got = srcdiff.grad(passes_act_to_a_callee_with_an_act_of_its_own, jit=jit)(x)
+    np.testing.assert_allclose(got, numerical_grad(passes_act_to_a_callee_with_an_act_of_its_own, [x], 0),
+                               rtol=1e-6, atol=1e-8)
