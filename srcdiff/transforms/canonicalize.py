@@ -146,7 +146,8 @@ class _Canon(Transformer):
         """(message, advice) for a composite declined: where np.einsum's subscripts are a parameter of the function,
         advice to pass it a literal (transforms/function_args.py then writes it into a copy of the function)."""
         first = node.args[0] if node.args else None
-        if name == "np.einsum" and isinstance(first, gast.Name) and first.id in {a.id for a in self.unit.node.args.args}:
+        params = {a.id for a in self.unit.node.args.args}
+        if name == "np.einsum" and isinstance(first, gast.Name) and first.id in params:
             return declined[0], (f"pass a string literal for {first.id!r} where {self.unit.node.name!r} is called "
                                  f"(or a name bound once to one): srcdiff writes it into a copy of "
                                  f"{self.unit.node.name!r}; not a loop variable or a value computed")
