@@ -352,3 +352,31 @@ def test_a_function_passed_under_a_name_the_callee_binds_itself(jit):
     got = srcdiff.grad(passes_act_to_a_callee_with_an_act_of_its_own, jit=jit)(x)
     np.testing.assert_allclose(got, numerical_grad(passes_act_to_a_callee_with_an_act_of_its_own, [x], 0),
                                rtol=1e-6, atol=1e-8)
+
+
+def heun(rhs, y, h, n):
+    def step(y):
+        k1 = rhs(y)
+        return y + 0.5 * h * (k1 + rhs(y + h * k1))
+    for _ in range(n):
+        y = step(y)
+    return y
+
+
+def integrates_with_a_variable_named_like_the_integrators_def(p):
+    step = 0.3
+    def rhs(y):
+        return -p * y * step
+    return np.sum(heun(rhs, np.ones(2), 0.1, 5) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_function_passed_reads_a_variable_named_like_one_the_callee_binds(jit):
+    """`rhs` reads the caller's `step`; the integrator has a nested def `step`: declined before ("nested function
+    'heun_rhs' calls 'rhs', which reads the enclosing function's 'step', but 'heun_rhs' binds its own 'step'", naming
+    a copy the user never wrote); the copy's own names that are the caller's too are renamed."""
+    p = np.array([0.4, 0.9])
+    f = integrates_with_a_variable_named_like_the_integrators_def
+    np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(p), numerical_grad(f, [p], 0), rtol=1e-6, atol=1e-8)
+    _, t = srcdiff.jvp(f, jit=jit)(p, np.ones(2))
+    assert t == pytest.approx(np.sum(srcdiff.grad(f)(p)), rel=1e-10)

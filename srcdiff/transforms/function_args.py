@@ -274,7 +274,7 @@ class _Specialiser:
                 renames[p] = lam
             else:
                 renames[p] = f[1]
-        _rename_own(new, {r.split(".")[0] for r in renames.values()}, self.namer)
+        _rename_own(new, {r.split(".")[0] for r in renames.values()} | set(self.locals), self.namer)
         _Reads(renames).visit(new)
         self.top.append(new)
         self.todo.append(new)
@@ -283,8 +283,10 @@ class _Specialiser:
 
 def _rename_own(fd, names: set, namer):
     """The names of `names` that copy `fd` binds itself (a local, a nested def, a parameter of one) renamed there, so
-    that the caller's functions it calls by those names (in place of its parameter) are not its own: `act` passed to
-    a callee with a nested def `act` of its own ran that one (a wrong gradient)."""
+    that the caller's functions it calls by those names (in place of its parameter) are not its own (`act` passed to
+    a callee with a nested def `act` of its own ran that one: a wrong gradient), nor the caller's variables those
+    functions read, which closure lifting passes on through the copy (`step` read by the `rhs` passed to an
+    integrator with a nested def `step`: declined)."""
     own = {n.id for n in walk(fd) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))} | {
         n.name for n in walk(fd) if isinstance(n, gast.FunctionDef) and n is not fd}
     for old in sorted(names & own):
