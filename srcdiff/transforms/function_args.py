@@ -274,7 +274,9 @@ class _Specialiser:
                 renames[p] = lam
             else:
                 renames[p] = f[1]
-        _rename_own(new, {r.split(".")[0] for r in renames.values()} | set(self.locals), self.namer)
+        read = {n.id for d in list(self.defs.values()) + [f[1] for f in named.values() if f[0] == "lambda"]
+                for n in walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        _rename_own(new, {r.split(".")[0] for r in renames.values()} | (read & set(self.locals)), self.namer)
         _Reads(renames).visit(new)
         self.top.append(new)
         self.todo.append(new)
