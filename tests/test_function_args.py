@@ -355,18 +355,18 @@ def test_a_function_passed_under_a_name_the_callee_binds_itself(jit):
 
 
 def heun(rhs, y, h, n):
-    def step(y):
+    def step(y, dt=0.1):
         k1 = rhs(y)
-        return y + 0.5 * h * (k1 + rhs(y + h * k1))
+        return y + 0.5 * dt * (k1 + rhs(y + dt * k1))
     for _ in range(n):
-        y = step(y)
+        y = step(y, dt=h)
     return y
 
 
 def integrates_with_a_variable_named_like_the_integrators_def(p):
-    step = 0.3
+    step, dt = 0.3, 1.5
     def rhs(y):
-        return -p * y * step
+        return -p * y * step * dt
     return np.sum(heun(rhs, np.ones(2), 0.1, 5) ** 2)
 
 
@@ -374,7 +374,8 @@ def integrates_with_a_variable_named_like_the_integrators_def(p):
 def test_a_function_passed_reads_a_variable_named_like_one_the_callee_binds(jit):
     """`rhs` reads the caller's `step`; the integrator has a nested def `step`: declined before ("nested function
     'heun_rhs' calls 'rhs', which reads the enclosing function's 'step', but 'heun_rhs' binds its own 'step'", naming
-    a copy the user never wrote); the copy's own names that are the caller's too are renamed."""
+    a copy the user never wrote); the copy's own names that the caller's functions read are renamed (`dt`, a
+    parameter of its nested def, in the keyword call `step(y, dt=h)` too)."""
     p = np.array([0.4, 0.9])
     f = integrates_with_a_variable_named_like_the_integrators_def
     np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(p), numerical_grad(f, [p], 0), rtol=1e-6, atol=1e-8)

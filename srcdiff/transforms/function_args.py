@@ -294,11 +294,16 @@ def _rename_own(fd, names: set, namer):
     for old in sorted(names & own):
         namer.taken |= names_in(fd)
         new = namer.fresh(old)
-        for n in walk(fd):
+        taking = {n.name for n in walk(fd) if isinstance(n, gast.FunctionDef) and n is not fd
+                  and any(isinstance(a, gast.Name) and a.id == old for a in walk(n.args))}
+        for n in list(walk(fd)):
             if isinstance(n, gast.Name) and n.id == old:
                 n.id = new
             elif isinstance(n, gast.FunctionDef) and n is not fd and n.name == old:
                 n.name = new
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in taking:
+                for k in n.keywords:      # step(y, h=0.05) of a nested def whose parameter h is renamed
+                    k.arg = new if k.arg == old else k.arg
 
 
 def _subscripts(fd, strings, inner_def) -> list:
