@@ -1169,3 +1169,35 @@ def test_a_penalty_over_two_swaps_written_in_one_loop_is_never_wrong():
         return
     for k in range(2):
         np.testing.assert_allclose(got[k], numerical_grad(two_swaps_penalty, args, k), rtol=1e-4, atol=1e-6)
+
+
+def integrate_twice(fun, u, k):
+    for i in range(2):
+        u = u + k * fun(u)
+    return u
+
+
+def overwritten_then_integrated(x, M):
+    def rhs(u):
+        return 0.5 * np.tanh(-2.4 * u)
+    for i in range(4):
+        x = np.sin(M[0, 3])
+    return integrate_twice(rhs, x, 0.25)
+
+
+def overwritten_gradient_penalty(x, M):
+    gx, gM = srcdiff.grad(overwritten_then_integrated, wrt=(0, 1))(x, M)
+    return gx * gx + np.sum(gM * gM)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_gradient_penalty_where_a_loop_overwrites_the_differentiated_argument(jit):
+    """Nested fuzz seed 985173 (silently wrong: d/dM[0, 3] -0.0409032 where central differences give
+    -0.0409008): the inner gradient's backward loop zeroes d_x (`d_x = 0.0`), and the outer backward sweep
+    carries d_d_x out of that loop into the adjoint of the integrator's d_u; the coalesce pass
+    (optimize/copies.py) miscounted d_d_x's stores and bound d_d_u to d_d_x's value from before the loop."""
+    x, M = 2.0914, np.zeros((2, 4))
+    M[0] = [-1.0715, -0.9503, 0.5726, -1.5924]
+    g = srcdiff.grad(overwritten_gradient_penalty, wrt=1, jit=jit)(x, M.copy())
+    num = numerical_grad(lambda M_: overwritten_gradient_penalty(x, M_), [M.copy()], 0)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)

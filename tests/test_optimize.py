@@ -672,6 +672,32 @@ def test_coalesce_keeps_copies_it_cannot_prove(src):
     assert run(optimize.coalesce_copies, src) == "\n".join(l[4:] for l in body.splitlines())
 
 
+def test_coalesce_keeps_a_name_a_loop_binds_again_after_a_first_coalesce():
+    """Nested fuzz seed 985173 (a silently wrong second derivative): coalescing `e = ...; b = e` into
+    `b = ...` counted one store of b fewer, though the renamed definition stores b as the dropped copy did;
+    b, assigned again in the loop, then looked assigned once, and `a = b` after the loop read b's first
+    value (the loop's adjoint `d_d_x = ...` lost)."""
+    assert run(optimize.coalesce_copies, """
+def f(x):
+    e = np.exp(x)
+    b = e
+    for i in range(3):
+        b = x * 2.0
+    a = b
+    return a
+""") == "b = np.exp(x)\nfor i in range(3):\n    b = x * 2.0\na = b\nreturn a"
+
+
+def test_coalesce_follows_a_chain_of_copies():
+    assert run(optimize.coalesce_copies, """
+def f(x):
+    e = np.exp(x)
+    b = e
+    a = b
+    return a
+""") == "a = np.exp(x)\nreturn a"
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_coalesced_branch_merges_keep_the_gradient(jit):
     """A loop whose branches merge values into the names they bind, the copies coalesced (`s4 = s + s2`

@@ -170,9 +170,9 @@ def coalesce_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if (j is not None and a != b and reads.get(b) == 1 and stores.get(b) == 1
                         and not (isinstance(stmts[j].value, gast.Name) and stmts[j].value.id == a)
                         and not touches(stmts[j + 1:k], a)):
-                    stmts[j].targets[0].id = a
+                    stmts[j].targets[0].id = a      # (a's stores: one dropped, one renamed to it; b's gone)
                     dropped.add(k)
-                    stores[a] = stores.get(a, 0) - 1
+                    stores[b] = reads[b] = 0
                     defined.pop(b)
                     defined[a] = j
                     continue
