@@ -17,7 +17,10 @@ def call_sources(call, callees) -> list:
     """Names in a call whose derivative can flow into its result."""
     name = dotted_name(call.func)
     if name in callees:
-        return [a.id for a in call.args if isinstance(a, gast.Name)]
+        # (a tuple or list passed whole, `h((u,))` of a callee that stays a call, carries its items' derivatives:
+        # reading only names, such a call was inactive and its gradient zero, fuzz seed 980280)
+        args = list(call.args) + [k.value for k in call.keywords]
+        return [n.id for a in args for n in walk_names(a)]
     if name == "rt.pop":      # a value popped from a stack carries what was pushed onto it
         return [a.id for a in call.args[:1] if isinstance(a, gast.Name)]
     rule = RULES.get(name)
@@ -43,6 +46,25 @@ def bind(rule, call) -> dict:
         elif param.default is not param.empty:
             out[p] = const(param.default)
     return out
+
+
+def decline_items_passed_to_a_call(call, active, s, unit):
+    """A call of your function that stays a call (four calls deep, or recursive) passing a tuple, list or
+    keyword holding a differentiated value (`h((u,))`): its derivative function takes and gives single values,
+    so that value's derivative would be lost (fuzz seed 980280: a zero gradient). Declined at the line."""
+    held = [n.id for a in list(call.args) + [k.value for k in call.keywords] if not isinstance(a, gast.Name)
+            for n in walk_names(a) if n.id in active]
+    if held:
+        import linecache
+        from ..errors import SrcdiffError
+        from . import annotations as anno
+        name = dotted_name(call.func)
+        where = anno.get(s, anno.FILE) or unit.filename     # (an inlined callee's line is in its own file)
+        raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, or "
+                           "recursive) passing a differentiated value inside a tuple, list or keyword argument\n"
+                           f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
+                           f"pass the values as arguments of their own (`{name}(u, v)`), or call `{name}` from "
+                           "a function fewer calls deep, so that srcdiff inlines it")
 
 
 def sources(value, callees) -> list:

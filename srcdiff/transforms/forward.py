@@ -21,9 +21,9 @@ from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
 from .aliasing import may_share_memory, sharing_written_memory
-from .activity import DIFF_BINOPS, SCATTER, bind, closure
+from .activity import DIFF_BINOPS, SCATTER, bind, closure, decline_items_passed_to_a_call
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
-                      store, walk, walk_calls)
+                      store, walk, walk_calls, walk_names)
 from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple
 from .reverse_support import simplify
 
@@ -174,8 +174,8 @@ def _value_sources(value, callees) -> list:
         return [e.id for e in value.elts if isinstance(e, gast.Name)]
     if isinstance(value, gast.Call):
         name = dotted_name(value.func)
-        if name in callees:
-            return [a.id for a in value.args if isinstance(a, gast.Name)]
+        if name in callees:     # (names inside a tuple passed whole too: declined at the call, not dropped)
+            return [n.id for a in list(value.args) + [k.value for k in value.keywords] for n in walk_names(a)]
         if name == "rt.pop":
             return [value.args[0].id]
         rule = RULES.get(name)
@@ -536,6 +536,7 @@ class Forward:
                          + [copy.deepcopy(a) for a in value.args[1:]], keywords=copy.deepcopy(value.keywords))
 
     def callee(self, t, value, s):
+        decline_items_passed_to_a_call(value, self.varied, s, self.unit)
         pos = tuple(k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.varied)
         if not pos:
             return [s]

@@ -21,7 +21,7 @@ from ..errors import SrcdiffError, fail
 from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
-from .activity import SCATTER, bind
+from .activity import SCATTER, bind, decline_items_passed_to_a_call
 from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk, walk_names
 from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
@@ -237,6 +237,7 @@ class BackwardSweep:
     def backward_call(self, t, value, s, g, out):
         name = dotted_name(value.func)
         if name in self.unit.callees:
+            decline_items_passed_to_a_call(value, self.active, s, self.unit)
             pos = [k for k, a in enumerate(value.args) if isinstance(a, gast.Name) and a.id in self.active]
             if not pos:
                 return []
