@@ -33,6 +33,11 @@ slices of the tuple argument and of a helper's tuple of pairs by constants (`for
 `for w, v in pairs[:-1]`: 'argslices'), and integer index arrays that broadcast together, read and written
 (`M[np.arange(2)[:, None], np.array([[0, 2], [1, 1]])]`: 'bcastidx').
 
+'wrapidx' (drawn last: programs that do not take it stay as they were): a recurrence in `for t in range(...)` whose
+index reaches below row 0 at the loop's start, `ys[t] = v + c * ys[t - k]`, `ys[t - 1] = c * ys[t] + v`, `+=` and a
+write of the wrapped row, over vectors or rows of an (N, 2) array: Python reads and writes the last rows there, which
+later iterations write too (a jitted gradient of it dropped a restore: stacks._dead_restores).
+
 'dictargs' (README: 'or dicts of them keyed by strings'; drawn last, for programs whose entry takes xa): xa is the
 dict {"x": x, "a": a}, read at its keys, by .get, under `in`, in loops over .items() / .values() / its keys, a
 comprehension over .items(), or passed whole to a helper (Gen.unpack_dict); every oracle takes it leaf by leaf (its
@@ -1394,6 +1399,42 @@ class Gen:
         env["bufs"].append(name)
         return [f"{name} = {self.pick(src)}"]
 
+    def wrapping_loop(self, env, modern):
+        """`ys[t] = v + c * ys[t - k]` / `ys[t - 1] = ...` in `for t in range(...)` from a start below k: the index
+        is negative there, Python's last rows, which a later iteration writes (README: Python's negative indices;
+        a jitted gradient once dropped the restore of such a row: stacks._dead_restores). Returns the lines and
+        a scalar term for the result."""
+        ys, t = self.fresh("ys"), self.fresh("t")
+        rows = self.coin(3)                      # rows of a (N, 2) array, `ys[t] = c * ys[t - 1] + M[:, t]`
+        k = 1 + self.choose(2)
+        start = self.pick(["", "0, ", "1, "] + (["k0, "] if self.N > 2 else []))
+        stop = self.pick([str(self.N), "n"] if modern else [str(self.N)])
+        lines = []
+        if start == "k0, ":                     # a start held in a name: not a literal the analysis can read
+            start = self.fresh("k") + ", "
+            lines.append(f"{start[:-2]} = {self.choose(2)}")
+        init = self.pick([f"np.zeros(({self.N}, 2))", "M.T.copy()", "np.ones((%d, 2)) * 0.5" % self.N] if rows else
+                         [f"np.zeros({self.N})", "a.copy()", "a * 0.5", f"np.ones({self.N})"])
+        body_env = self.child(env)
+        body_env["loops"].append(t)
+        body_env["ints"].append(t)
+        c = self.pick(["0.5", "-0.7", "0.3"])
+        v = self.pick([f"M[:, {t}]", f"np.tanh(M[:, {t}] * {self.expr('s', body_env, 1)})"]) if rows else \
+            self.expr("s", body_env, 1)
+        form = self.pick(["read", "write", "aug", "both"])
+        if form == "read":       # the bug's shape: buf[i] = A[i, ...] + y * buf[i - 1]
+            stmt = [f"{ys}[{t}] = {v} + {c} * {ys}[{t} - {k}]"]
+        elif form == "write":    # the write wraps: at t = 0 it writes the last row, read by the last iteration
+            stmt = [f"{ys}[{t} - 1] = {c} * {ys}[{t}] + {v}"]
+        elif form == "aug":
+            stmt = [f"{ys}[{t}] += {c} * np.tanh({ys}[{t} - {k}]) * {self.pick(['x', 'np.sum(a)'] if 'x' in env['vars'] else ['np.sum(a)'])}"]
+        else:                    # a read of the wrapped row, then a write of it
+            stmt = [f"{ys}[{t}] = {v} + {c} * {ys}[{t} - {k}]", f"{ys}[{t} - {k}] *= {self.pick(['0.9', '1.1'])}"]
+        lines += [f"{ys} = {init}", f"for {t} in range({start}{stop}):"] + self.indent(stmt)
+        w = self.pick(["np.arange(1.0, %d.0)" % (self.N + 1), "1.0"])
+        term = f"np.sum({ys} * {w})" if not rows else f"np.sum({ys}[:, 0] * {w}) + np.sum({ys}[:, 1] ** 2)"
+        return lines, term
+
     def slice_write(self, b, env):
         """Slice writes into a buffer: `buf[1:3] = pair`, `buf[::2] += s`, `buf[j] = row`, `buf[:, i] = pair`, and
         of the buffer into itself: `buf[::-1] = buf` (NumPy reads it whole first), `buf[:, 1:] = buf[:, :1]` (a
@@ -1830,6 +1871,11 @@ class Gen:
             seq, at = "dict", next(i for i in range(len(body)) if body[i:i + len(xa_lines)] == xa_lines)
             body[at:at + len(xa_lines)] = self.unpack_dict().split("\n")
             src = source()
+        # a recurrence whose index wraps below row 0 at the loop's start (drawn last too)
+        if self.has("wrapidx") and self.coin(3):
+            block, term = self.wrapping_loop(env, modern)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -1868,7 +1914,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README: dict arguments keyed by strings (xa = {"x": x, "a": a}, needs 'tupleargs' for xa)
                 "dictargs",
                 # README: print's and assert's f-strings (with 'printassert'; declined on the device)
-                "fstrings")
+                "fstrings",
+                # a recurrence ys[t] = v + c * ys[t - k] / ys[t - 1] = ... from t = 0, the index below row 0 the
+                # last rows, which later iterations write (a jitted gradient of it was wrong: fixed in 38850f3)
+                "wrapidx")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

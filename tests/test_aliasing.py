@@ -79,13 +79,14 @@ def walked_in_place(a):
     return t
 
 
-def parameter_in_place(x):
+def parameter_rebound_then_in_place(x):
+    x = x * 1.0
     x += 1.0
     return np.sum(x * x)
 
 
 @JIT
-@pytest.mark.parametrize("f", [copy_then_add, accumulate_in_loop, walked_in_place, parameter_in_place],
+@pytest.mark.parametrize("f", [copy_then_add, accumulate_in_loop, walked_in_place, parameter_rebound_then_in_place],
                          ids=lambda f: f.__name__)
 def test_augmented_assignment_without_a_stale_read(f, jit):
     value, g = srcdiff.value_and_grad(f, jit=jit)(X.copy())
@@ -568,3 +569,60 @@ def test_a_helper_scaling_a_0d_array_argument_in_place_is_still_declined():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_aliasing.py:\d+: `_doubled` \(inlined at this call\) writes "
                                                    r"in place into memory that `x` shares"):
         srcdiff.grad(scales_its_argument_in_a_helper)(np.array(0.7), np.ones(3))
+
+
+# ---- `x += y` of an array argument: Python writes the caller's array ------------------------------------------
+def adds_into_its_argument(x, y):
+    x += y   # <- adds_into_its_argument
+    return np.sum(x * y)
+
+
+def scales_its_argument_in_a_loop(x, y):
+    for _ in range(2):
+        x *= 0.5   # <- scales_its_argument_in_a_loop
+    return np.sum(x * y)
+
+
+def adds_through_a_second_name(x, y):
+    z = x
+    z -= y   # <- adds_through_a_second_name
+    return np.sum(z * y)
+
+
+def _scaled_in_place(p):
+    p *= 2.0   # <- _scaled_in_place
+    return p
+
+
+def scales_through_a_helper_its_result(x, y):
+    return np.sum(_scaled_in_place(x) * y)
+
+
+def adds_into_a_float_argument(s, y):
+    s += np.sum(y)
+    return s * np.sum(y)
+
+
+@JIT
+@pytest.mark.parametrize("f, name, op", [(adds_into_its_argument, "x", "+"), (scales_its_argument_in_a_loop, "x", "*"),
+                                         (adds_through_a_second_name, "z", "-"),
+                                         (scales_through_a_helper_its_result, "p", "*")],
+                         ids=lambda v: getattr(v, "__name__", None))
+def test_an_update_of_an_array_argument_in_place_is_declined(f, name, op, jit):
+    """`def f(x, y): x += y` changes the caller's array in Python; srcdiff computed `x = x + y`, a new array, and
+    left it as it was (value_and_grad's value that of f on a copy): silently unlike f, in both backends and in
+    grad, value_and_grad and jvp. Declined at the line, with the rebinding to write; a float argument is fine."""
+    line = _line(f.__name__ if f is not scales_through_a_helper_its_result else "_scaled_in_place")
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([0.7, -1.0, 2.0])
+    calls = (lambda: srcdiff.grad(f, jit=jit)(x, y), lambda: srcdiff.grad(f, wrt=1, jit=jit)(x, y),
+             lambda: srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(x, y),
+             lambda: srcdiff.jvp(f, wrt=(0, 1), jit=jit)(x, y, (np.ones(3), np.ones(3))))
+    for call in calls:
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_aliasing.py:{line}: `{name} \{op}= \.\.\.` writes in "
+                                                       rf"place into the array argument `x`(?s:.*)write `{name} = "
+                                                       rf"{name} \{op} \.\.\.` to leave the caller's array alone"):
+            call()
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+    value, g = srcdiff.value_and_grad(adds_into_a_float_argument, wrt=(0, 1), jit=jit)(1.5, y)
+    assert value == pytest.approx(adds_into_a_float_argument(1.5, y), rel=1e-12)
+    np.testing.assert_allclose(g[1], numerical_grad(adds_into_a_float_argument, [1.5, y], 1), rtol=1e-6)

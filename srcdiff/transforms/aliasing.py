@@ -585,3 +585,39 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
         # (forward mode follows writes through views, but not `a += v` on an array, which it computes as
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
+    _decline_argument_updates(unit, kinds)
+
+
+_OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//", gast.Mod: "%",
+        gast.Pow: "**", gast.MatMult: "@"}
+
+
+def _decline_argument_updates(unit, kinds) -> None:
+    """`x += y` where `x` is still the array an argument passed: NumPy adds into the caller's array, which srcdiff,
+    computing `x = x + y` as a new array, leaves as it was (and an element write's backward sweep restores it):
+    declined at the line, with the rebinding to write instead. A float argument (immutable), and an array bound
+    anew before the update (`x = x * 1.0`, `x = np.copy(x)`), are fine."""
+    fn = unit.node
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    if not params:
+        return
+    roots = memory_roots(fn, kinds, renames_only=True)
+    for s in walk_statements(fn.body):
+        if not (isinstance(s, gast.Assign) and _in_place(s, kinds)):
+            continue
+        root = roots.get(s.value.left.id, s.value.left.id)
+        where = anno.get(s, anno.FILE) or unit.filename
+        if root not in params or not is_array(kinds.get(root)) or is_generated_file(where):
+            continue
+        op = _OPS.get(type(s.value.op), "+")
+        versions = anno.get(fn, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
+        spelled = anno.get(fn, anno.LEAF_NAMES, {})        # (an argument's item: p_0 is p["W"])
+        name, arg = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (s.targets[0].id, root))
+        func = anno.get(s, anno.FUNC)
+        inlined = f" (in `{func}`, inlined at its call)" if func is not None and func != fn.name else ""
+        shared = "" if name == arg else f" (`{name}` names it)"
+        message = (f"`{name} {op}= ...` writes in place into the array argument `{arg}`{shared}{inlined}: in Python "
+                   f"the caller's array changes too, which srcdiff, computing a new array, does not do")
+        advice = (f"write `{name} = {name} {op} ...` to leave the caller's array alone, or make a copy first "
+                  f"(`{name} = np.copy({name})`)")
+        raise SrcdiffError(message, where, getattr(s, "lineno", None), advice)
