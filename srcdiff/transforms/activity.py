@@ -4,9 +4,13 @@ Activity analysis: a variable is active when one of its definitions depends on a
 argument (varied) and reaches the returned value (useful). Only active variables get adjoints."""
 from __future__ import annotations
 
+import linecache
+
 import gast
 
+from ..errors import SrcdiffError
 from ..rules import RULES
+from . import annotations as anno
 from .astutil import dotted_name, walk_names, walk_statements
 
 DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
@@ -55,9 +59,6 @@ def decline_items_passed_to_a_call(call, active, s, unit):
     held = [n.id for a in list(call.args) + [k.value for k in call.keywords] if not isinstance(a, gast.Name)
             for n in walk_names(a) if n.id in active]
     if held:
-        import linecache
-        from ..errors import SrcdiffError
-        from . import annotations as anno
         name = dotted_name(call.func)
         where = anno.get(s, anno.FILE) or unit.filename     # (an inlined callee's line is in its own file)
         raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, or "
