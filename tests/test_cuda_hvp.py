@@ -128,6 +128,18 @@ def prev_in_loop_else(x, a):
     return x * x
 
 
+def shape_test(x, a):
+    """Shapes compared: the gradient's own `if np.shape(d_t) != np.shape(t):` (reverse_backward.restart_reshaped,
+    where an array carried by a loop may change shape) is such a test, which forward mode names
+    (`cond8 = np.shape(d_t)`); the device's inference had no type for a name bound to a shape, and hvp declined
+    every program whose gradient holds the check (CUDA fuzz --device seeds 990312, 990336). On the device shapes
+    are fixed: the comparison of two is one of constants."""
+    c = np.sin(a) * x
+    if np.shape(c) != np.shape(a):
+        c = np.zeros_like(a)
+    return np.sum(c * c) * x
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -155,6 +167,7 @@ def _data():
         "loop_n_in_branch": (loop_n_in_branch, (0, 1), (x, a, np.arange(B) % 3 + 1), (0, 0, 0), t[:2]),
         "continue_after_return": (continue_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "prev_in_loop_else": (prev_in_loop_else, (0, 1), (x, a), (0, 0), t[:2]),
+        "shape_test": (shape_test, (0, 1), (x, a), (0, 0), t[:2]),
     }
 
 
@@ -211,7 +224,7 @@ if __name__ != "__main__":
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
-                                      "prev_in_loop_else"])
+                                      "prev_in_loop_else", "shape_test"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -219,7 +232,7 @@ if __name__ != "__main__":
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else"])
+    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test"])
     def test_hvp_merged_tapes_compile_to_ptx(name):
         """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
         tape is an int64 array as the tape is; a merge typed in a later round of inference is typed."""

@@ -50,9 +50,14 @@ class Inference:
         if isinstance(e, ast.Compare):
             if none_test(e) is not None:
                 return None, "b"
+            shapes = [self.info(x)[0] for x in [e.left] + e.comparators]
+            if "tuple" in shapes:       # shapes compared (`np.shape(d_t) != np.shape(t)`: fixed on the device)
+                if not all(isinstance(op, (ast.Eq, ast.NotEq)) for op in e.ops) or set(shapes) != {"tuple"}:
+                    raise ValueError(f"the comparison {ast.unparse(e)} of a tuple")
+                return None, "b"
             s = None
-            for x in [e.left] + e.comparators:
-                s = broadcast_shapes(s, self.info(x)[0])
+            for x in shapes:
+                s = broadcast_shapes(s, x)
             return s, "b"
         if isinstance(e, ast.BoolOp):
             return None, "b"
@@ -119,6 +124,9 @@ class Inference:
             return self.p.helper_info(self, name, e)
         if name in INT_CALLS:
             return None, "i"
+        if name == "np.shape" and len(args) == 1:     # (a shape, fixed when the kernel is specialised)
+            self.info(args[0])
+            return "tuple", "i"
         if name in ("np.all", "np.any"):
             if self._axis(e) is not None:
                 raise ValueError(f"{name} along an axis")
