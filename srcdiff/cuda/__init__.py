@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from ..error_reports import at_user_line
+from ..error_reports import at_user_line, user_line
 from ..errors import SrcdiffError
 from ..numba_names import unambiguous
 from ..transforms import dims, flatten
@@ -308,7 +308,9 @@ class Kernel:
             spec.name = pname
         try:
             prog = Program(module, cited, specs, self.max_trip, select,
-                           getattr(getattr(self.g.grad, "f", None), "__name__", None) if self._kind() == "hvp" else None)
+                           getattr(getattr(self.g.grad, "f", None), "__name__", None) if self._kind() == "hvp" else None,
+                           user=self._user_function(),
+                           cite=(lambda path, n: user_line(path, n, self.g.grad)) if self._kind() == "hvp" else None)
         except SrcdiffError as exc:     # at a line of the gradient hvp differentiates: at the user's line instead
             moved = at_user_line(exc, self.g.grad if self._kind() == "hvp" else self.g)
             if moved is None:
@@ -324,6 +326,13 @@ class Kernel:
         p.structs, p.primal = structs, primal
         p.ntot = sum(int(np.prod(s)) if s else 1 for _, s in prog.entry.outputs)
         return p
+
+    def _user_function(self):
+        """The user's function g differentiates (through jvp of a grad, hvp: the grad's own `f`)."""
+        f = self.g
+        while not hasattr(f, "__code__") and hasattr(f, "f"):
+            f = f.f
+        return f
 
     def _kernel_source(self, prog, specs, tpb):
         entry = prog.entry.name

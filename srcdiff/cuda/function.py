@@ -67,8 +67,8 @@ class FunctionLowering(Inference, ExpressionLowering, StatementLowering):
             advice = DEVICE_ADVICE
         lineno, text, filename = self.p.user_line(getattr(node, "lineno", None))
         where = f"\n    line {lineno}: {text}" if text else f"\n    line {lineno}" if lineno else ""
-        raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {msg}{where}",
-                           filename or self.p.filename, lineno, advice)
+        raise SrcdiffError(f"cannot generate CUDA code for {self.p.user_name}: {self.p.spell(msg)}{where}",
+                           filename or self.p.filename, lineno, self.p.spell(advice))
 
     def fresh(self, base):
         self.counter += 1

@@ -36,6 +36,7 @@ from ..transforms.emit import comment_text
 from .common import ArgSpec, dotted, number
 from .function import FunctionLowering
 from .logdomain import direct_products
+from . import spelling
 
 
 class _Layout:
@@ -305,12 +306,15 @@ def _inline_returned_tuples(fn):
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip, select=None, name=None):
+    def __init__(self, module, user_fn, specs, max_trip, select=None, name=None, user=None, cite=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
         forward-over-reverse's (gradient, H·v)). The module's tapes are the names module_builder.Module.tapes
         records: reverse mode's preallocated tapes, with those of the generated code the module holds
         (forward mode over a gradient, a function calling one), never recognised by their names. `name`: the
-        user's function as messages name it (hvp: not the generated gradient whose lines user_fn's are)."""
+        user's function as messages name it (hvp: not the generated gradient whose lines user_fn's are); `user`: the
+        user's function whose names messages spell the generated code's names with (cuda/spelling.py); `cite`:
+        (file, line) of a generated line -> the user's line it was made from (error_reports.user_line), or None
+        (hvp: the lines user_fn's comments cite are the gradient's)."""
         import inspect
         self.module, self.max_trip, self.tapes = module, max_trip, frozenset(module.tapes)
         self.layout = _Layout()
@@ -325,6 +329,9 @@ class Program:
         except TypeError:
             self.filename = None
         self.defs = {fn.name: fn for fn in trees}
+        self.users, self.cite = spelling.user_names(user or user_fn), cite
+        self.generated = {n.id for fn in trees for n in ast.walk(fn) if isinstance(n, ast.Name)} | \
+            {a.arg for fn in trees for a in fn.args.args} | set(self.defs)
         for fn in self.defs.values():
             _inline_dtype_names(fn)
             tuples: set = set()
@@ -358,6 +365,19 @@ class Program:
         block = [text for n, text in self.layout.before.get(lineno, ()) if n not in self._emitted]
         self._emitted.update(n for n, _ in self.layout.before.get(lineno, ()))
         return block
+
+    def spell(self, text):
+        """`text` (a message) with the generated code's names spelled as the user's (cuda/spelling.py)."""
+        return spelling.spell(text, self.users, self.generated)
+
+    def cited_line(self, lineno):
+        """The number of the user's line the statement at `lineno` comes from, where a message cites a second line
+        (through the gradient hvp differentiates: `cite`), or None."""
+        line, _, file = self.user_line(lineno)
+        if line is not None and self.cite is not None and file:
+            cited = self.cite(file, line)
+            return cited[1] if cited else None
+        return line
 
     def user_line(self, lineno):
         """(line, text, file) of the user's line the statement at `lineno` (a _Layout number) comes from: the

@@ -80,13 +80,19 @@ class ViewCheck:
             for n in ast.walk(node):
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1]:
                     write, target = state[1][n.id]
-                    line, _, _ = self.low.p.user_line(getattr(write, "lineno", None))
+                    line = self.low.p.cited_line(getattr(write, "lineno", None))
                     if n.id in self.low.stack_shapes:
                         self.low.fail(write, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
                                              "after the gradient saved it for its backward sweep (NumPy saves the "
                                              "array itself, whose later writes that sweep reads; device code saves "
                                              "a copy of its values)",
                                       f"write the new values into a copy of `{target}` (np.copy(...)) instead")
+                    if self.low.p.spell(n.id) == self.low.p.spell(target):    # (versions of one of the user's names)
+                        self.low.fail(n, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
+                                         "while an array it named at another point (a swap or a second name in a "
+                                         "loop) is read afterwards: device code keeps each array in its own buffer "
+                                         "(a view is a copy there)",
+                                      "take a copy (np.copy(...)) where the swap or the second name binds the array")
                     self.low.fail(n, f"`{n.id}` shares memory with `{target}`, which is written in place "
                                      f"{f'at line {line} ' if line else ''}while `{n.id}` is read afterwards: "
                                      "device code keeps each array in its own buffer (a view is a copy there)",

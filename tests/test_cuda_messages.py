@@ -1,0 +1,91 @@
+"""srcdiff.cuda's declines name the user's function, variables and line, not the generated code's.
+
+The lowering reads generated code: SSA's versions of the user's names (`b8`, and for hvp, which differentiates the
+gradient's text, versions of versions), temporaries named after them and the derivatives of helpers (`rec3_jvp`).
+Messages spelled those (CUDA fuzz: "`buf6v13` shares memory with `buf6v15`", "the recursive helper rec3_jvp", "at
+line 163" of the gradient for hvp); cuda/spelling.py spells them as the user's names. Each kernel is compiled to
+PTX, which declines before any launch, so no simulator or GPU is needed."""
+import importlib.util
+import re
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff.cuda import spelling
+
+if importlib.util.find_spec("numba_cuda") is None:
+    pytest.skip("numba-cuda is not installed", allow_module_level=True)
+
+
+def swap_written(x, a):
+    """b written in place after a swap, with the gradient holding the array b names (CUDA fuzz --device 990312)."""
+    b = np.zeros(2)
+    c = np.zeros(2)
+    for i in range(1):
+        b, c = c, b
+        b[0] = b[0] * 1.1 + 0.1 * np.tanh(x)
+        for j in range(1):
+            b, c = c, b
+    return np.sum(b * a) + np.sum(c * c)
+
+
+def rec3(x, n):
+    if n <= 0:
+        return x
+    return np.sin(rec3(x, n - 1))
+
+
+def calls_recursive(x, n):
+    return rec3(x, n) * x
+
+
+def _decline(make, f, wrt, args, axes, tangent=None):
+    k = srcdiff.cuda.vmap(make(f, wrt=wrt), in_axes=axes + ((0,) if tangent is not None else ()))
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        k.ptx(*args, *((tangent,) if tangent is not None else ()), cc=(9, 0))
+    return str(info.value)
+
+
+def _generated_names(message):
+    return re.findall(r"`(\w*\d\w*)`", message.split("\n")[0])
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+def test_in_place_write_names_the_users_variable_and_line(make):
+    x, a = np.array([0.5, 0.7]), np.ones((2, 2))
+    hvp = make is srcdiff.hvp
+    msg = _decline(make, swap_written, (0, 1), (x, a), (0, 0), (x, a) if hvp else None)
+    first = swap_written.__code__.co_firstlineno
+    head = msg.split("\n")[0]
+    assert f"test_cuda_messages.py:{first + 6}: cannot generate CUDA code for swap_written: `b` is written in place " \
+           f"at line {first + 6} " in head, msg
+    assert not _generated_names(msg), msg                      # (`b8` before)
+    assert "copy of `b` (np.copy(...))" in msg, msg
+
+
+@pytest.mark.parametrize("make", [srcdiff.jvp, srcdiff.hvp])
+def test_recursive_helper_named_as_the_user_wrote_it(make):
+    msg = _decline(make, calls_recursive, 0, (np.array([0.5, 0.7]), 3), (0, None), np.ones(2))
+    assert "the recursive helper rec3 (device code cannot recurse" in msg, msg     # (rec3_jvp before)
+    assert re.search(rf"test_cuda_messages\.py:{rec3.__code__.co_firstlineno + 3}: ", msg), msg
+
+
+@pytest.mark.parametrize("generated, user", [
+    ("b8", "b"), ("buf6v13v2", "buf6"), ("total_sum10v3", "total"), ("u12v1v1", "u12"), ("a_if_sum10", "a"),
+    ("buf1v15_old", "buf1"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3"),
+    ("cu_tmp3", "cu_tmp3"), ("cond10", "cond10"), ("k", "k"), ("buf6", "buf6")])
+def test_spelled(generated, user):
+    users = {"b", "buf6", "buf1", "total", "u12", "a", "rec3", "x3", "k1"}
+    assert spelling.spelled(generated, users) == user
+
+
+def test_spell_rewrites_generated_names_only():
+    users = {"total", "u12", "line"}
+    text = "the index total_sum10v3[u12v1v1] at line 3 of total_sum10v3"
+    assert spelling.spell(text, users, {"total_sum10v3", "u12v1v1"}) == "the index total[u12] at line 3 of total"
+
+
+def test_user_names_reach_helpers():
+    names = spelling.user_names(calls_recursive)
+    assert {"x", "n", "rec3", "calls_recursive"} <= names
