@@ -263,6 +263,13 @@ def _run_all():
         res["empty_max"] = str(ex)
     except Exception as ex:
         res["empty_max"] = f"internal {type(ex).__name__}: {ex}"
+    try:        # hvp: the line of the gradient it differentiates is not the user's
+        x = _data()["empty_matrix"][1][0]
+        M = np.zeros((B, 0, 3))
+        srcdiff.cuda.vmap(srcdiff.hvp(empty_max, wrt=(0, 1)), in_axes=(0, 0, 0))(x, M, (x, M))
+        res["empty_max_hvp"] = "no error"
+    except Exception as ex:
+        res["empty_max_hvp"] = f"{type(ex).__name__}: {ex}"
     return res
 
 
@@ -305,6 +312,14 @@ if __name__ != "__main__":
         assert re.search(r"test_cuda_edges\.py:\d+: .*np\.max\(\.\.\.\) of an array with no elements .*shape \(0, 3\)",
                          msg), msg
         assert "return x * np.max(M) + x" in msg and "hint:" in msg, msg
+
+    def test_max_of_no_elements_in_hvp_names_the_users_line(results):
+        """hvp's kernel reported the line of the gradient it differentiates, in srcdiff's cache (`line 15: result =
+        np.max(M)` of empty_max_grad_....py), not the user's."""
+        msg = results["empty_max_hvp"]
+        line = empty_max.__code__.co_firstlineno + 1
+        assert msg.startswith(f"SrcdiffError: {__file__.replace('.pyc', '.py')}:{line}: "), msg
+        assert "\n    line %d: return x * np.max(M) + x\n" % line in msg, msg
 
     def test_ptx_of_empty_arrays():
         """numba declines a cuda.local.array of 0 elements in PTX: arrays with none get one, never read."""

@@ -373,11 +373,16 @@ class Program:
     def cited_line(self, lineno):
         """The number of the user's line the statement at `lineno` comes from, where a message cites a second line
         (through the gradient hvp differentiates: `cite`), or None."""
-        line, _, file = self.user_line(lineno)
+        return self.user_site(lineno)[0]
+
+    def user_site(self, lineno):
+        """(line, text, file) of the user's own line the statement at `lineno` comes from, through the gradient hvp
+        differentiates (`cite`) where there is one: where an error raised after the launch points."""
+        line, text, file = self.user_line(lineno)
         if line is not None and self.cite is not None and file:
             cited = self.cite(file, line)
-            return cited[1] if cited else None
-        return line
+            return (cited[1], cited[2], cited[0]) if cited else (None, None, None)
+        return line, text, file
 
     def user_line(self, lineno):
         """(line, text, file) of the user's line the statement at `lineno` (a _Layout number) comes from: the
