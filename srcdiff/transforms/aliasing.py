@@ -129,41 +129,99 @@ def follow_writes(fn, dead_code) -> int:
     todo = [fn.body]
     while todo:
         block = todo.pop()
-        origin: dict = {}     # name -> the name its chain of plain copies in this block starts from
+        parent: dict = {}     # name -> the name it copies, for this block's plain copies
         for k, s in enumerate(block):
             todo.extend(nested_blocks(s))
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id
                     and not anno.get(s, anno.MERGE) and not anno.get(s, anno.PHI)):
                 for n in assigned_names([s]):
-                    origin.pop(n, None)
+                    parent.pop(n, None)
                 continue
-            a, root = s.targets[0].id, origin.get(s.value.id, s.value.id)
-            origin[a] = root
+            a = s.targets[0].id
+            parent[a] = s.value.id
             if a not in written:    # (most copies: nothing writes through them, no span to read)
                 continue
-            chain = {n for n, r in origin.items() if r == root} | {root}
-            order = block
-            span, reads, live = _span_reads(order, k, chain, a, dead)
-            if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
-                order = _back_edge_copy_first(block, k + 1 + len(span), a)
-                span, reads, live = _span_reads(order, k, chain, a, dead) if order is not None else ([], [], -1)
-            if live != loads.get(a, 0) or not any(
-                    isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
-                    and n.value.id == a for t in span for n in walk(t)):
+            chosen = _choose_name(block, k, a, parent, loads, dead)
+            if chosen is None:
                 continue
-            if any(_pushed(t, a) for t in span):
-                # (srcdiff's own gradient differentiated again: a stack keeps the array a names, which later
-                # writes change; its two names are what makes the aliasing check see it: nested fuzz 799023,
-                # two swaps written in one loop, got a wrong second derivative when a's reads read b)
-                continue
+            first, chain, order, span, reads, live = chosen
             block[:] = order
             for n in reads:
-                n.id = root
-            loads[root] = loads.get(root, 0) + live
+                n.id = first
+            loads[first] = loads.get(first, 0) + live
             loads[a] = 0
-            renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {root, a}, root, loads, dead)
+            renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {first, a}, first, loads, dead)
     return renamed
+
+
+def _choose_name(block, k, a, parent, loads, dead):
+    """(the name, its chain, the block's order, the span, a's reads there, how many live) for follow_writes'
+    rename of `a` (bound at block[k] by a chain of plain copies), else None. The chain's first name, unless
+    another name of the chain is read after the span, which a later name's chain leaves out (a swap's copies
+    `b2v1 = b1; b2v2 = b2v1`, then `al = b2v2` written: b1 is bound again by the loop's back-edge copies before
+    `b2 = b2v2`, so the reads of al and b2v2 read b2v1: fuzz 985053, whose `al = b2` after `b1, b2 = b2, b1`
+    in a loop, written through al, was declined)."""
+    path = []
+    n = parent[a]
+    while n is not None and n not in path:
+        path.append(n)
+        n = parent.get(n)
+    fallback = None
+    for first in reversed(path):      # the chain's first name first
+        chain = {m for m in parent if first in _copied_from(m, parent)} | {first}
+        plan = _plan_rename(block, k, chain, a, loads, dead)
+        if plan is None:
+            continue
+        order, span, reads, live = plan
+        if _others_follow(order, k, span, chain - {first, a}, loads, dead):
+            return first, chain, order, span, reads, live
+        if first == path[-1]:      # (the first name's, if no later name does better)
+            fallback = first, chain, order, span, reads, live
+    return fallback
+
+
+def _copied_from(name, parent) -> list:
+    """The names `name` is a copy of, through this block's plain copies (nearest first)."""
+    out = []
+    n = parent.get(name)
+    while n is not None and n not in out:
+        out.append(n)
+        n = parent.get(n)
+    return out
+
+
+def _plan_rename(block, k, chain, a, loads, dead):
+    """(the block's order, the span, a's reads in it, how many live) where every read of `a` lies in the span
+    after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None."""
+    order = block
+    span, reads, live = _span_reads(order, k, chain, a, dead)
+    if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
+        order = _back_edge_copy_first(block, k + 1 + len(span), a)
+        if order is None:
+            return None
+        span, reads, live = _span_reads(order, k, chain, a, dead)
+    if live != loads.get(a, 0) or not any(
+            isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
+            and n.value.id == a for t in span for n in walk(t)):
+        return None
+    if any(_pushed(t, a) for t in span):
+        # (srcdiff's own gradient differentiated again: a stack keeps the array a names, which later
+        # writes change; its two names are what makes the aliasing check see it: nested fuzz 799023,
+        # two swaps written in one loop, got a wrong second derivative when a's reads read b)
+        return None
+    return order, span, reads, live
+
+
+def _others_follow(order, k, span, others, loads, dead) -> bool:
+    """Whether every read of the chain's `others` comes before order[k + 1] or in the span (so that
+    _chain_reads_read_root renames those after the write), none pushed in the span."""
+    for c in others:
+        _, live = _reads_of(span, c, dead)
+        _, before = _reads_of(order[:k + 1], c, dead)
+        if (live and any(_pushed(t, c) for t in span)) or live + before != loads.get(c, 0):
+            return False
+    return True
 
 
 def _chain_reads_read_root(block, k, span, others, root, loads, dead) -> int:
