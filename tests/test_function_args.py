@@ -439,3 +439,20 @@ def test_a_function_the_callee_hands_on_to_its_own_nested_functions(f, jit):
         H = srcdiff.hessian(f)(x)
         fd = np.stack([(srcdiff.grad(f)(x + eps * e) - srcdiff.grad(f)(x - eps * e)) / (2 * eps) for e in np.eye(3)])
         np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6)
+
+
+def passes_a_lambda_and_a_nested_def(k):
+    def osc(y):
+        return -k * y
+    return step(lambda y: -k * y ** 2, 1.0, 0.1) + step(osc, 2.0, 0.1)
+
+
+def test_the_comments_of_a_copy_name_the_users_function():
+    """The `# line` comments of the statements inlined from the callee's copy named the copy (`step_osc, line 44`),
+    and those of a lambda passed a def srcdiff made for it (`fn, line 10`): names the user never wrote."""
+    g = srcdiff.grad(passes_a_lambda_and_a_nested_def)
+    np.testing.assert_allclose(g(0.5), numerical_grad(passes_a_lambda_and_a_nested_def, [0.5], 0), rtol=1e-6)
+    comments = [ln.strip() for ln in srcdiff.source(g).splitlines() if ln.strip().startswith("# ")]
+    assert any(c.startswith("# step, line") for c in comments), comments
+    assert any(c.startswith("# lambda, line") for c in comments), comments
+    assert not any(c.startswith(("# step_", "# fn,")) for c in comments), comments
