@@ -98,6 +98,16 @@ def uses_quad(x):
     return scipy.integrate.quad(np.sin, 0.0, x)[0]  # <- quad
 
 
+def iterates_a_comprehension_of_a_zip(x, y):
+    vals = [u * v for u, v in zip(x, y)]  # <- zipcomp
+    return max(abs(v) for v in vals)
+
+
+def maps_a_function(x, y):
+    vals = list(map(np.sin, x))  # <- map
+    return vals[0] * y[0]
+
+
 def array_out(x):  # <- array_out
     return x * 2.0
 
@@ -329,10 +339,13 @@ def test_unknown_library_function():
     (sorts_a_list, [np.array([0.3, -0.1, 0.9])], "sorted", "np.sort(x)"),
     (makes_a_generator, [np.array([0.3, -0.1, 0.9])], "mkrng", "draw the noise outside"),   # (was: "register a rule")
     (where_of_the_condition_alone, [np.array([0.3, -0.1, 0.9])], "where1", "x[condition]"),   # (was: a TypeError)
+    (iterates_a_comprehension_of_a_zip, [np.array([0.3, -0.1]), np.array([0.5, 2.0])], "zipcomp", "np.array([...])"),
+    (maps_a_function, [np.array([0.3, -0.1]), np.array([0.5, 2.0])], "map", "[f(v) for v in x]"),
 ])
 def test_random_draws_and_sorted_name_what_to_do(f, args, tag, advice):
     # (were: np.random.normal "classes, instances and bound methods are not supported", rng.normal() "compute it
-    # with NumPy functions", sorted(x) "register a rule")
+    # with NumPy functions", sorted(x) "register a rule"; zip(...) of a named comprehension iterated, list(map(...))
+    # "call to builtins.zip: classes, instances and bound methods are not supported", found by hand)
     _assert_located(_declined(f, args), tag, advice)
 
 

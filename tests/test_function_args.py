@@ -381,3 +381,78 @@ def test_a_function_passed_reads_a_variable_named_like_one_the_callee_binds(jit)
     np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(p), numerical_grad(f, [p], 0), rtol=1e-6, atol=1e-8)
     _, t = srcdiff.jvp(f, jit=jit)(p, np.ones(2))
     assert t == pytest.approx(np.sum(srcdiff.grad(f)(p)), rel=1e-10)
+
+
+def hands_on(fun, y, h):
+    def stage(g, z, dt):
+        return z + dt * g(z)
+
+    def two_stages(g, z):
+        return stage(g, stage(g, z, 0.5 * h), 0.5 * h)
+    scaled = lambda g, z: 0.5 * g(z)  # noqa: E731
+    return two_stages(fun, y) + scaled(fun, y) + stage(lambda v: fun(v) * v, y, h)
+
+
+def cube(v):
+    return v ** 3
+
+
+def hands_on_module_level(x):
+    return np.sum(hands_on(cube, x, 0.2))
+
+
+def hands_on_nested_def(x):
+    c = np.sum(x)
+
+    def rhs(v):
+        return -c * np.sin(v)
+    return np.sum(hands_on(rhs, x, 0.1) ** 2)
+
+
+def hands_on_lambda_and_numpy(x):
+    return np.sum(hands_on(lambda v: np.tanh(v) * x[0], x, 0.3)) + np.sum(hands_on(np.exp, x, 0.1))
+
+
+def calls_a_named_lambda_with_a_function(x):
+    apply = lambda g, y: g(y) * 2.0  # noqa: E731
+    return np.sum(apply(np.sin, x)) + np.sum(apply(cube, x))
+
+
+@JIT
+@pytest.mark.parametrize("f", [hands_on_module_level, hands_on_nested_def, hands_on_lambda_and_numpy,
+                               calls_a_named_lambda_with_a_function])
+def test_a_function_the_callee_hands_on_to_its_own_nested_functions(f, jit):
+    """The callee passes the function it takes on to its own nested def or named lambda (`stage(g, z, dt)`, two
+    deep, and a lambda written there): declined before, as 'cannot call the local value' or, for a nested def or a
+    lambda passed, 'function 'rhs' used as a value' at line 1 of the file (the function's name put in place of the
+    parameter had no line). The nested functions of the callee's copy are looked up where the copy calls them, and
+    their copies go first in the copy."""
+    x = np.array([0.3, -0.7, 1.1])
+    want = numerical_grad(f, [x], 0)
+    np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(x), want, rtol=1e-6, atol=1e-8)
+    v = np.array([0.5, -1.0, 2.0])
+    value, dot = srcdiff.jvp(f, jit=jit)(x, v)
+    assert value == pytest.approx(f(x), rel=1e-12)
+    assert dot == pytest.approx(float(want @ v), rel=1e-6)
+    if not jit:
+        eps = 1e-5
+        H = srcdiff.hessian(f)(x)
+        fd = np.stack([(srcdiff.grad(f)(x + eps * e) - srcdiff.grad(f)(x - eps * e)) / (2 * eps) for e in np.eye(3)])
+        np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6)
+
+
+def passes_a_lambda_and_a_nested_def(k):
+    def osc(y):
+        return -k * y
+    return step(lambda y: -k * y ** 2, 1.0, 0.1) + step(osc, 2.0, 0.1)
+
+
+def test_the_comments_of_a_copy_name_the_users_function():
+    """The `# line` comments of the statements inlined from the callee's copy named the copy (`step_osc, line 44`),
+    and those of a lambda passed a def srcdiff made for it (`fn, line 10`): names the user never wrote."""
+    g = srcdiff.grad(passes_a_lambda_and_a_nested_def)
+    np.testing.assert_allclose(g(0.5), numerical_grad(passes_a_lambda_and_a_nested_def, [0.5], 0), rtol=1e-6)
+    comments = [ln.strip() for ln in srcdiff.source(g).splitlines() if ln.strip().startswith("# ")]
+    assert any(c.startswith("# step, line") for c in comments), comments
+    assert any(c.startswith("# lambda, line") for c in comments), comments
+    assert not any(c.startswith(("# step_", "# fn,")) for c in comments), comments

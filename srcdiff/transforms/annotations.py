@@ -33,6 +33,9 @@ FILE = _key("file", """str: the source file of a statement inlined from another 
     messages and the `# line` comments of the generated sweeps).""")
 FUNC = _key("func", """str: the name of the function a statement was inlined from.
     Written by inline; read by reverse (error messages).""")
+USER_NAME = _key("user_name", """str: on a FunctionDef that function_args made, the name the user wrote: the callee's
+    (`step` for its copy `step_osc` calling the function passed) or "lambda" (for the def of a lambda passed).
+    Written by function_args; read by inline, which names the function a statement came from (FUNC) by it.""")
 
 USER_LINE = _key("user_line", """(line, text, func, file): on a `# line N: text` comment statement, the user's line
     it cites (int), that line's text ('' where it cannot be read), for a statement inlined from a callee the

@@ -16,6 +16,11 @@ the callee's module must be the caller's for (its globals are read from there), 
 must not be the caller's local names. A callee that also binds the parameter, or passes the function to
 itself, is declined, and so is such a call in another form (*args, **kwargs).
 
+The copy's own calls are looked at in turn: a callee that hands the function on to a nested def or named lambda of
+its own (`stage(fun, y, dt)`, `lambda g, y: g(y)`) makes a copy of that one, first in the copy (it reads the copy's
+variables); a nested function is found where the call is, else in the functions it is nested in. The nested
+functions copied that nothing calls any more are dropped: they call a parameter, which srcdiff cannot compile.
+
 A string literal passed where the callee reads its parameter as `np.einsum`'s subscripts,
 
     out = contract("ij,jk->ik", A, B)      ->   out = contract_ij_jk_ik(A, B)
@@ -38,7 +43,9 @@ from ..errors import fail
 from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import BUILTIN_ALIASES
 from ..rules.registry import rule_name_of
-from .astutil import Namer, Transformer, copy_loc, load, names_in, parse_expr, plain_defaults, walk
+from . import annotations as anno
+from .astutil import (Namer, Transformer, copy_loc, load, names_in, parse_expr, plain_defaults, walk,
+                      without_statements)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -78,20 +85,12 @@ class _Specialiser:
         self.unit = unit
         fn = unit.node
         self.locals = local_names(fn)
-        stores: dict = {}
-        for n in walk(fn):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                stores[n.id] = stores.get(n.id, 0) + 1
-            elif isinstance(n, gast.FunctionDef) and n is not fn:
-                stores[n.name] = stores.get(n.name, 0) + 1
-        # the caller's nested defs and named lambdas, each bound once: functions by name
-        self.defs = {}
-        for s in walk(fn):
-            if isinstance(s, gast.FunctionDef) and s is not fn and stores.get(s.name) == 1:
-                self.defs[s.name] = s
-            elif (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
-                  and isinstance(s.targets[0], gast.Name) and stores.get(s.targets[0].id) == 1):
-                self.defs[s.targets[0].id] = s.value
+        self.defs = _defs_bound_once(fn)     # the caller's nested defs and named lambdas, each bound once
+        # each tree whose calls are looked at (the caller, then each nested copy): its functions by name, the tree
+        # it is nested in (None for the caller) and the defs to put first in its body (copies, passed lambdas)
+        self.scopes = {id(fn): (fn, self.defs, None, [])}
+        self.here = fn
+        stores = _store_counts(fn)
         self.namer = Namer(names_in(fn) | set(self.locals) | set(unit.callees)
                            | {k for k in unit.namespace if not k.startswith("__")})
         # names bound once, to a string (`spec = "ij,jk->ik"`): passed as subscripts, the string itself
@@ -101,20 +100,33 @@ class _Specialiser:
                         and isinstance(s.value.value, str)}
         self.made = {}       # (callee, functions passed) -> the copy's name
         self.todo = [fn]     # trees whose calls are still to look at (the caller; then each nested copy)
-        self.top = []        # nested defs to put first in the caller's body
+        self.as_def = {}     # id(a nested def or named lambda called) -> (it as a def, it)
 
     # -- what a name or an argument is ------------------------------------------------------------------
     def passed(self, a):
-        """('global', its text, function) / ('local', name) / ('lambda', node) for an argument that is a function
-        (a module-level one of the user's, or a library function srcdiff has a rule for: np.exp), else None."""
+        """('global', its text, function) / ('local', name, the tree defining it) / ('lambda', node) for an argument
+        that is a function (a module-level one of the user's, or a library function srcdiff has a rule for: np.exp),
+        else None."""
         if isinstance(a, gast.Lambda):
             return "lambda", a
-        if isinstance(a, gast.Name) and a.id in self.defs:
-            return "local", a.id
+        found = self.find(a.id) if isinstance(a, gast.Name) else None
+        if found is not None:
+            return "local", a.id, found[1]
         obj = self.lookup(a)
         if is_user_function(obj) or (callable(obj) and not isinstance(obj, type) and (
                 rule_name_of(obj) or BUILTIN_ALIASES.get(id(obj)) or COMPOSITE_ALIASES.get(id(obj)))):
             return "global", _text(a), obj
+        return None
+
+    def find(self, name):
+        """(def or lambda, the tree defining it) of the function `name` names where the calls looked at now are:
+        a nested def or named lambda of that tree, or of one it is nested in (the innermost), else None."""
+        tree = self.here
+        while tree is not None:
+            _, defs, parent, _ = self.scopes[id(tree)]
+            if name in defs:
+                return defs[name], tree
+            tree = parent
         return None
 
     def lookup(self, e):
@@ -131,10 +143,14 @@ class _Specialiser:
         return obj
 
     def callee(self, func):
-        """('local', def) / ('global', its text, function, its parsed unit) for a call's function (a module-level
-        one by name or as a module's attribute, `odelib.rk4`), else None."""
-        if isinstance(func, gast.Name) and isinstance(self.defs.get(func.id), gast.FunctionDef):
-            return "local", self.defs[func.id]
+        """('local', def, the tree defining it) / ('global', its text, function, its parsed unit) for a call's
+        function (a nested def or named lambda, also of a copy this pass made: `inner(fun, y)` of an integrator's
+        nested def `inner`; a module-level one by name or as a module's attribute, `odelib.rk4`), else None."""
+        found = self.find(func.id) if isinstance(func, gast.Name) else None
+        if found is not None:
+            if id(found[0]) not in self.as_def:
+                self.as_def[id(found[0])] = (_as_def(func.id, found[0]), found[0])
+            return "local", self.as_def[id(found[0])][0], found[1]
         obj = self.lookup(func)
         if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>" or \
                 (getattr(obj, "__module__", None) or "").split(".")[0] == "srcdiff":
@@ -148,8 +164,9 @@ class _Specialiser:
         """The def of a function of the user's that callee `c` calls by name (`func`), or None."""
         if not isinstance(func, gast.Name):
             return None
-        if c[0] == "local" and isinstance(self.defs.get(func.id), gast.FunctionDef):
-            return self.defs[func.id]
+        found = self.find(func.id) if c[0] == "local" else None
+        if found is not None and isinstance(found[0], gast.FunctionDef):
+            return found[0]
         obj = (c[3].namespace if c[0] == "global" else self.unit.namespace).get(func.id)
         if not is_user_function(obj) or getattr(obj, "__name__", "") == "<lambda>":
             return None
@@ -161,12 +178,31 @@ class _Specialiser:
     # -- the pass -----------------------------------------------------------------------------------------
     def run(self):
         while self.todo:
-            tree = self.todo.pop(0)
-            for n in list(walk(tree)):
+            self.here = self.todo.pop(0)
+            for n in list(walk(self.here)):
                 if isinstance(n, gast.Call):
                     self.call(n)
-        self.unit.node.body[:0] = self.top
+        for tree, _, _, top in self.scopes.values():
+            tree.body[:0] = top
+        self.drop_specialised()
         return self.unit
+
+    def drop_specialised(self):
+        """Drop the nested defs and named lambdas copied for the functions passed to them that nothing calls now:
+        they call a parameter, which only their copies do not (a nested def of a nested def of the caller, or of a
+        copy, was compiled with its enclosing function: 'cannot call the local value')."""
+        copied = {k for k, _ in self.made}
+        dropped = {id(orig): d.name for d, orig in self.as_def.values() if id(d) in copied}
+        while True:
+            loads = {n.id for n in _walk_outside(self.unit.node, lambda s: _defined(s) in dropped)
+                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            kept = {k for k, name in dropped.items() if name in loads}
+            if not kept:
+                break
+            dropped = {k: name for k, name in dropped.items() if k not in kept}
+        gone = set(dropped)
+        if gone:
+            self.unit.node.body = without_statements(self.unit.node.body, lambda s: _defined(s) in gone)
 
     def call(self, node):
         given = [(k, a) for k, a in enumerate(node.args)] + [(kw.arg, kw.value) for kw in node.keywords]
@@ -197,7 +233,8 @@ class _Specialiser:
             if p is None:
                 fail(node, self.unit, f"{what}: {fd.name!r} has no parameter for it", _ADVICE)
             named[p] = f
-        key = (id(fd), tuple(sorted((p, f[1] if f[0] != "lambda" else id(f[1])) for p, f in named.items())))
+        key = (id(fd), tuple(sorted((p, f[1] if f[0] in ("global", "const") else id(f[1]) if f[0] == "lambda"
+                                     else (f[1], id(f[2]))) for p, f in named.items())))
         if key not in self.made:
             self.made[key] = self.copy(node, c, fd, named, what)
         node.func = copy_loc(load(self.made[key]), node.func)
@@ -227,6 +264,7 @@ class _Specialiser:
             else re.sub(r"\W+", "_", f[2]).strip("_") or "s" for f in named.values()))
         new = copy.deepcopy(fd)
         new.name = name
+        anno.set(new, anno.USER_NAME, anno.get(fd, anno.USER_NAME, fd.name))
         bound = {n.id for n in walk(new) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         for p in named:
             if p in bound:
@@ -261,26 +299,95 @@ class _Specialiser:
                 fail(node, self.unit, f"{what} (a nested def or a lambda) to {fd.name!r}, which reads the "
                      f"global {clash[0]!r}, a local name here too: srcdiff makes a copy of {fd.name!r} here that "
                      "calls the function passed", f"rename the local {clash[0]!r}")
+        # the copy goes first in the innermost tree that sees the callee and the functions passed (the caller, or a
+        # copy: a lambda written in the call is the tree's whose calls are looked at now)
+        trees = [c[2] if c[0] == "local" else self.unit.node] + [
+            f[2] if f[0] == "local" else self.here if f[0] == "lambda" else self.unit.node for f in named.values()]
+        dest = max(trees, key=self.depth)
+        _, defs, _, top = self.scopes[id(dest)]
         renames = {}
         for p, f in named.items():
-            if f[0] == "lambda":       # a def in its place, first in the caller: it reads the caller's variables
+            if f[0] == "lambda":       # a def in its place, first in the tree: it reads the tree's variables
                 lam = self.namer.fresh("fn")
                 ret = copy_loc(gast.Return(value=f[1].body), f[1])
                 d = gast.FunctionDef(name=lam, args=f[1].args, body=[ret], decorator_list=[], returns=None,
                                      type_comment=None, type_params=[])
                 d.lineno = f[1].lineno
-                self.top.append(d)
-                self.defs[lam] = d
+                anno.set(d, anno.USER_NAME, "lambda")
+                top.append(d)
+                defs[lam] = d
                 renames[p] = lam
             else:
                 renames[p] = f[1]
-        read = {n.id for d in list(self.defs.values()) + [f[1] for f in named.values() if f[0] == "lambda"]
+        read = {n.id for d in list(defs.values()) + list(self.defs.values()) + [f[1] for f in named.values()
+                                                                              if f[0] == "lambda"]
                 for n in walk(d) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         _rename_own(new, {r.split(".")[0] for r in renames.values()} | (read & set(self.locals)), self.namer)
         _Reads(renames).visit(new)
-        self.top.append(new)
+        top.append(new)
+        self.scopes[id(new)] = (new, _defs_bound_once(new), dest, [])
         self.todo.append(new)
         return name
+
+    def depth(self, tree) -> int:
+        """How many trees `tree` is nested in (the caller: 0)."""
+        parent = self.scopes[id(tree)][2]
+        return 0 if parent is None else 1 + self.depth(parent)
+
+
+def _defined(s):
+    """id of the def statement `s` is, or of the lambda `s` binds to a name, else None."""
+    if isinstance(s, gast.FunctionDef):
+        return id(s)
+    if isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda):
+        return id(s.value)
+    return None
+
+
+def _walk_outside(tree, skip):
+    """The nodes of `tree` outside the statements `skip(s)` is true of."""
+    todo = [tree]
+    while todo:
+        n = todo.pop()
+        yield n
+        for child in gast.iter_child_nodes(n):
+            if not (isinstance(child, gast.stmt) and skip(child)):
+                todo.append(child)
+
+
+def _store_counts(fn) -> dict:
+    """name -> how many times `fn` (at any depth) binds it (a nested def binds its name)."""
+    stores: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, gast.FunctionDef) and n is not fn:
+            stores[n.name] = stores.get(n.name, 0) + 1
+    return stores
+
+
+def _defs_bound_once(fn) -> dict:
+    """name -> the nested def or the lambda of `name = lambda ...` (at any depth in `fn`) of each such name that `fn`
+    binds once."""
+    stores = _store_counts(fn)
+    defs = {}
+    for s in walk(fn):
+        if isinstance(s, gast.FunctionDef) and s is not fn and stores.get(s.name) == 1:
+            defs[s.name] = s
+        elif (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
+              and isinstance(s.targets[0], gast.Name) and stores.get(s.targets[0].id) == 1):
+            defs[s.targets[0].id] = s.value
+    return defs
+
+
+def _as_def(name: str, d):
+    """`d` (a nested def, or the lambda of `name = lambda ...`) as a def named `name`."""
+    if isinstance(d, gast.FunctionDef):
+        return d
+    out = gast.FunctionDef(name=name, args=d.args, body=[copy_loc(gast.Return(value=d.body), d)], decorator_list=[],
+                           returns=None, type_comment=None, type_params=[])
+    out.lineno = d.lineno
+    return out
 
 
 def _rename_own(fd, names: set, namer):
@@ -363,7 +470,11 @@ class _Reads(Transformer):
 
     def visit_Name(self, node):
         if isinstance(node.ctx, gast.Load) and node.id in self.renames:
-            return copy_loc(parse_expr(self.renames[node.id]), node)
+            new = parse_expr(self.renames[node.id])
+            for n in walk(new):      # (at the read's line: an error about it names the user's line, not line 1)
+                if hasattr(n, "lineno"):
+                    n.lineno = None
+            return copy_loc(new, node)
         return node
 
     def _scope(self, node, fields):

@@ -86,7 +86,8 @@ def inline_calls(unit, callee_anf, stack=()):
         inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
         if any(isinstance(a, gast.Constant) for a in substitute.values()):
             inlined = _decided(inlined)
-        spliced += [_mark(st, None, callee.filename, callee.name) for st in inlined]
+        shown = anno.get(callee.node, anno.USER_NAME, callee.name)     # (a copy function_args made: the user's)
+        spliced += [_mark(st, None, callee.filename, shown) for st in inlined]
         ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
         spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
         return spliced

@@ -214,6 +214,13 @@ class _Resolver(Transformer):
         if obj is sorted:
             fail(node, self.unit, "call to sorted(): Python's sort of a sequence has no differentiation rule",
                  "use np.sort(x), which srcdiff differentiates (ties keep their order)")
+        if obj in (zip, enumerate, reversed, map, filter):
+            fail(node, self.unit, f"{obj.__name__}(...) used as a value: srcdiff writes it out only as the iterable "
+                                  "of a for loop or of a comprehension it writes out (an argument of sum, max, min, "
+                                  "np.array or np.stack; one bound to a name that is read only through those and len)",
+                 "loop over it with for, or make an array of the comprehension first (vals = np.array([...])) and "
+                 "work on the array" + (": write map(f, x) as [f(v) for v in x]" if obj is map else
+                                        ": write filter(p, x) as [v for v in x if p(v)]" if obj is filter else ""))
         if isinstance(getattr(obj, "__self__", None), np.ufunc):
             ufunc, method = obj.__self__.__name__, getattr(obj, "__name__", "?")
             fail(node, self.unit, f"call to np.{ufunc}.{method}: NumPy's ufunc methods (np.add.at, np.add.reduce, "
