@@ -144,6 +144,7 @@ class Context:
     callee_kind: Callable | None = None
     inline_callee: Callable | None = None
     inlining: tuple = ()    # (middle end) ids of the functions whose calls stay calls: the one differentiated
+    for_structures: Callable | None = None  # (middle end) a callee made for the tuples a call that stays passes
     arg_kinds: dict = field(default_factory=dict)
     typed: bool = False                 # (front end) the kinds will be known where it is differentiated
     for_call: bool = False              # (front end) a callee made for the structures one call passes (inline.py)
@@ -300,7 +301,7 @@ def _copy_unit(ctx):
 
 
 def _inline(ctx):
-    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining)
+    ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining, ctx.for_structures)
 
 
 def _none_parameters(ctx) -> list:
@@ -641,10 +642,12 @@ def anf_unit(unit: parse.Unit, inline_callee=None) -> parse.Unit:
     return run(ANF, Context(unit=unit, inline_callee=inline_callee)).unit
 
 
-def middle_end(unit: parse.Unit, inline_callee=None, inlining: tuple = ()) -> parse.Unit:
+def middle_end(unit: parse.Unit, inline_callee=None, inlining: tuple = (), for_structures=None) -> parse.Unit:
     """The unit in SSA, its calls inlined by `inline_callee` but those of the functions `inlining` names (by
-    id): a recursive function's calls of itself stay calls of its derivative, not its body inlined once more."""
-    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee, inlining=inlining)).unit
+    id): a recursive function's calls of itself stay calls of its derivative, not its body inlined once more.
+    `for_structures(obj, structs)`: a callee made for the tuples a call that stays a call passes (inline.py)."""
+    return run(MIDDLE_END, Context(unit=unit, inline_callee=inline_callee, inlining=inlining,
+                                   for_structures=for_structures)).unit
 
 
 def gradient_function(unit: parse.Unit, wrt: list, mode: str, name: str, callee_vjp,

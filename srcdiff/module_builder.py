@@ -25,6 +25,9 @@ from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, purit
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
+MAX_SHAPES = 4   # the most structures of tuple arguments one function that stays a call is made for
+
+
 @dataclass
 class Module:
     """A generated module under construction: functions, their names, and bound constants. `mode`: "jvp"
@@ -43,6 +46,7 @@ class Module:
     forward_kinds: dict = field(default_factory=dict)  # forward-mode function name -> the kinds of its primal names
     in_progress: set = field(default_factory=set)     # keys of module.derivatives being generated (derivative_name)
     recursive: dict = field(default_factory=dict)     # id -> whether the function calls itself (_recursive)
+    for_calls: dict = field(default_factory=dict)     # id -> the structures it is made for (inline.ForCall's shape)
     mode: str = "grad"
     entry: str = ""
 
@@ -102,6 +106,8 @@ class Module:
 
 
 def _key(obj):
+    if isinstance(obj, inline.ForCall):     # (one per function and structures: calls passing alike share it)
+        return ("for call", _key(obj.obj), obj.shape)
     return id(obj.node) if isinstance(obj, parse.Unit) else id(obj)
 
 
@@ -110,6 +116,8 @@ def _unit_for(module: Module, obj, structs: dict | None = None, typed: bool = Fa
     """The front-end unit of `obj` (a function or a unit), made once per module and linked into it.
     `typed`: for a derivative that knows its arguments' kinds (forward mode has two units of a function: a
     sum's start is written by its kind in one, from 0.0 in the other)."""
+    if isinstance(obj, inline.ForCall):
+        return _unit_for(module, obj.obj, obj.structs, typed, for_call=True)
     typed = typed and module.mode == "jvp"
     k = (_key(obj), (typed, repr(sorted(structs.items()))) if structs and for_call else typed)
     if k not in module.units:
@@ -199,9 +207,24 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
         if _recursive(module, obj) and any(_recursive(module, held[i]) for i in stack[:-1] if i in held):
             return None
         return inline.inline_calls(compiler.anf_unit(callee), lambda o, st=stack, sts=None: inline_callee(o, st, sts),
-                                   stack)
+                                   stack, for_structures)
 
-    ssa_unit = compiler.middle_end(unit, inline_callee, roots)
+    def for_structures(obj, structs):
+        """(ForCall, its unit) for a call of `obj` that stays a call passing tuples of `structs`; None where `obj`
+        cannot be made for them, or already has MAX_SHAPES structures (a recursion nesting its tuple deeper at
+        each call would make a function per depth, without end)."""
+        target = inline.ForCall(obj, structs)
+        shapes = module.for_calls.setdefault(_key(obj), set())
+        if target.shape not in shapes and len(shapes) >= MAX_SHAPES:
+            return None
+        try:
+            flat = _unit_for(module, target, typed=typed)
+        except SrcdiffError:
+            return None
+        shapes.add(target.shape)
+        return target, flat
+
+    ssa_unit = compiler.middle_end(unit, inline_callee, roots, for_structures)
     for const_name, value in ssa_unit.bindings.items():  # constants that inlined callees brought along
         if const_name not in module.bindings:
             module.bindings[const_name] = value
@@ -217,6 +240,8 @@ def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
 
 def _recursive(module: Module, obj) -> bool:
     """Does `obj` call itself, directly or through the functions it calls (as the front end resolved them)?"""
+    if isinstance(obj, inline.ForCall):
+        return _recursive(module, obj.obj)
     k = _key(obj)
     if k not in module.recursive:
         seen, todo = set(), list(_callees_of(module, obj))
@@ -256,7 +281,8 @@ def _effect_free_callees(module: Module, local_to_obj: dict) -> frozenset:
     graph, todo = {}, [obj for obj in local_to_obj.values() if obj is not None]
     while todo:
         obj = todo.pop()
-        unit = obj if isinstance(obj, parse.Unit) else made.get(_key(obj))
+        unit = obj if isinstance(obj, parse.Unit) else \
+            _unit_for(module, obj) if isinstance(obj, inline.ForCall) else made.get(_key(obj))
         if _key(obj) in graph or unit is None:   # (a function not parsed for this module: taken to have effects)
             continue
         graph[_key(obj)] = (unit.node, {local: _key(o) for local, o in unit.callees.items() if o is not None})

@@ -53,19 +53,23 @@ def bind(rule, call) -> dict:
 
 
 def decline_items_passed_to_a_call(call, active, s, unit):
-    """A call of your function that stays a call (four calls deep, or recursive) passing a tuple, list or
-    keyword holding a differentiated value (`h((u,))`): its derivative function takes and gives single values,
-    so that value's derivative would be lost (fuzz seed 980280: a zero gradient). Declined at the line."""
+    """A call of your function that stays a call (four calls deep, or recursive) passing a tuple, list or keyword
+    holding a differentiated value (`h((u,))`) where inline.py could not make h for the tuple's structure (its items
+    parameters of their own: inline.ForCall): h indexes it by a variable, returns it whole, or recursive, passes it
+    on nested deeper at each call. The derivative function takes and gives single values, so that value's
+    derivative would be lost (fuzz seed 980280: a zero gradient). Declined at the line."""
     held = [n.id for a in list(call.args) + [k.value for k in call.keywords] if not isinstance(a, gast.Name)
             for n in walk_names(a) if n.id in active]
     if held:
         name = dotted_name(call.func)
         where = anno.get(s, anno.FILE) or unit.filename     # (an inlined callee's line is in its own file)
         raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, or "
-                           "recursive) passing a differentiated value inside a tuple, list or keyword argument\n"
+                           "recursive) passing a differentiated value inside a tuple, list or keyword argument "
+                           f"that `{name}` cannot take item by item (it indexes the tuple by a variable, returns "
+                           "it whole, or passes it on to itself nested deeper)\n"
                            f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
-                           f"pass the values as arguments of their own (`{name}(u, v)`), or call `{name}` from "
-                           "a function fewer calls deep, so that srcdiff inlines it")
+                           f"pass the values as arguments of their own (`{name}(u, v)`), or index the tuple by "
+                           "constants in it")
 
 
 def sources(value, callees) -> list:

@@ -4,10 +4,13 @@ The callee's normalised body is spliced in with its names made fresh in the call
 forward values are computed once and its adjoint appears in the caller's backward sweep; the
 statements remember the callee's file and name for the comments. Recursive calls and calls with
 keyword arguments stay calls (they get a separate pullback function); the calls an inlined callee
-keeps (of recursive functions) become calls of the caller's."""
+keeps (of recursive functions) become calls of the caller's. A call that stays a call passing tuples of the
+caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made for their structures instead
+(`ForCall`: `h2(u, v)`), whose derivative function takes each item as a value of its own."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import gast
 
@@ -15,15 +18,33 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from . import dict_forms, flatten
-from .astutil import Namer, Transformer, assign, load, map_blocks, names_in, rewrite_blocks, walk
+from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks, walk,
+                      walk_names)
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
 
-def inline_calls(unit, callee_anf, stack=()):
-    """Inline calls in the ANF unit `unit`; `callee_anf(obj)` gives a callee's inlined ANF unit (or None)."""
+@dataclass(frozen=True, eq=False)
+class ForCall:
+    """The user function `obj` made for the structures `structs` ({parameter: flatten's structure}) of the tuples
+    and lists a call passes, where the call stays a call (four calls deep, or recursive): its items are parameters
+    of their own, as in a callee inlined for them (_with_tuple_items). The derivative function srcdiff makes for a
+    call takes and gives single values: called with the tuple whole, its items' derivatives were lost (fuzz seed
+    980280, a zero gradient). The module gives it a primal and derivatives of its own (module_builder._key)."""
+    obj: object
+    structs: dict
+
+    @property
+    def shape(self) -> str:
+        return repr(sorted(self.structs.items()))
+
+
+def inline_calls(unit, callee_anf, stack=(), for_structures=None):
+    """Inline calls in the ANF unit `unit`; `callee_anf(obj)` gives a callee's inlined ANF unit (or None);
+    `for_structures(obj, structs)`: (ForCall, its unit) for a call that stays a call passing tuples, or None."""
     namer = Namer(names_in(unit.node) | set(unit.bindings) | {"np", "rt", "math"})
     used_callees = set()
+    _hold_items(unit, namer)
     tuples = _tuple_literals(unit.node)
 
     def inline(s):
@@ -48,8 +69,10 @@ def inline_calls(unit, callee_anf, stack=()):
         if spliced is None:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
                     isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
+                items = _call_for_structures(unit, s, tuples, for_structures, namer)
                 used_callees.add(s.value.func.id)
                 _decline_dicts_to_a_call(unit, s, tuples)
+                return items + [s]
             return s
         return spliced
 
@@ -119,6 +142,78 @@ def _callee_for(unit, s, obj, tuples: dict, made):
     if call_args is call.args:     # (not made for the structures: a dict would be a tuple there)
         _decline_dicts_to_a_call(unit, s, tuples)
     return callee, call_args, True
+
+
+def _call_for_structures(unit, s, tuples: dict, for_structures, namer) -> list:
+    """`y = h(t)` of a function that stays a call passing tuples or lists of the caller's values (`t = (u, v)`)
+    becomes `y = h2(u, v)` of h made for their structures (ForCall), in place; the statements to put before it (a
+    loop's state, bound to tuples of one structure again and again, is read item by item: `state_0 = state[0]`).
+    Left as it is where it passes none, passes keywords or a dict, or h cannot be made for them (it returns the
+    tuple whole, ...): there reverse and forward mode decline the call where a differentiated value is in the tuple
+    (activity.decline_items_passed_to_a_call)."""
+    call = s.value
+    obj = unit.callees[call.func.id]
+    names = _parameter_names(obj)
+    if for_structures is None or call.keywords or names is None or len(names) != len(call.args):
+        return []
+    rebound = _bound_structures(unit.node, tuples)
+    structs = {p: _structure(a, tuples) or (rebound.get(a.id) if isinstance(a, gast.Name) else None)
+               for p, a in zip(names, call.args)}
+    structs = {p: st for p, st in structs.items() if st is not None}
+    if not structs or any(map(dict_forms.has_keyed, structs.values())):
+        return []
+    made = for_structures(obj, structs)
+    if made is None:
+        return []
+    target, flat = made
+    _decline_item_writes(flat, structs, call)
+    before, args = [], []
+    for p, a in zip(names, call.args):
+        if p in structs and _structure(a, tuples) is None:
+            args += _items_read(a.id, structs[p], namer, before)
+        else:
+            args += [copy.deepcopy(leaf) for leaf in _leaves(a, tuples)]
+    local = namer.fresh(call.func.id)
+    unit.callees[local] = target
+    s.value = gast.copy_location(gast.Call(func=load(local), args=args, keywords=[]), call)
+    return [gast.copy_location(b, s) for b in before]
+
+
+def _bound_structures(fn, tuples: dict) -> dict:
+    """{name: structure} for the names bound more than once, each time to a tuple or list literal of one structure
+    (_structure's), and in no other way: a loop's state (`state = (u, v)`, then `state = (s0 * 0.9, s1)` in it)."""
+    counts = assign_counts(fn)
+    found: dict = {}
+    for n in walk(fn):
+        if (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)
+                and n.targets[0].id not in tuples):
+            found.setdefault(n.targets[0].id, []).append(_structure(n.value, tuples))
+    return {k: v[0] for k, v in found.items()
+            if len(v) == counts.get(k) and v[0] is not None and all(st == v[0] for st in v)}
+
+
+def _items_read(name: str, struct, namer, out: list) -> list:
+    """The leaves of the tuple `name` holds, of structure `struct`, as names bound (statements added to `out`) to
+    its items, `state_0 = state[0]` (the tuples pass reads them off its components)."""
+    leaves = []
+    for k, sub in enumerate(struct):
+        item = namer.fresh(f"{name}_{k}")
+        out.append(assign(item, gast.Subscript(value=load(name), slice=const(k),
+                                               ctx=gast.Load())))
+        leaves += [load(item)] if sub is None else _items_read(item, sub, namer, out)
+    return leaves
+
+
+def _parameter_names(obj):
+    """The positional parameters of the user function (or lifted nested function's unit) `obj`; None if unknown."""
+    if hasattr(obj, "params") and hasattr(obj, "node"):
+        return list(obj.params)
+    import inspect
+    try:
+        return [p.name for p in inspect.signature(obj).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
 
 
 def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) -> dict:
@@ -238,6 +333,40 @@ def _structured_only(obj, call, tuples: dict, structured):
     if flat is not None:
         _decline_item_writes(flat, structs, call)
     return flat
+
+
+def _hold_items(unit, namer):
+    """A tuple or list literal bound to a name and passed to a function of the user's (`t = [u, v]` ... `g(t)`)
+    holding a name that is bound again (`u = u * 3.0` between them, or in a loop): the call's items are the
+    literal's names (_leaves), which would read u's later value, so its items are bound to names of their own
+    where it is made (`t_0 = u`; `t = [t_0, v]`). Read at the call, `u` gave g the new value: a wrong value and
+    gradient, in every mode."""
+    counts = assign_counts(unit.node)
+    tuples = _tuple_literals(unit.node)
+    todo = [n.id for c in walk(unit.node) if isinstance(c, gast.Call) and isinstance(c.func, gast.Name)
+            and c.func.id in unit.callees for a in c.args for n in walk_names(a) if n.id in tuples]
+    passed = set()
+    while todo:
+        t = todo.pop()
+        if t not in passed:
+            passed.add(t)
+            todo += [n.id for n in walk_names(tuples[t]) if n.id in tuples]
+    held = {t for t in passed if any(isinstance(e, gast.Name) and counts.get(e.id, 0) > 1 for e in tuples[t].elts)}
+    if not held:
+        return
+
+    def hold(s):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id in held
+                and s.value is tuples[s.targets[0].id]):
+            return s
+        out = []
+        for k, e in enumerate(s.value.elts):
+            if isinstance(e, gast.Name) and counts.get(e.id, 0) > 1:
+                item = namer.fresh(f"{s.targets[0].id}_{k}")
+                out.append(gast.copy_location(assign(item, load(e.id), s.lineno), s))
+                s.value.elts[k] = load(item)
+        return out + [s]
+    unit.node.body = rewrite_blocks(unit.node.body, hold)
 
 
 def _tuple_literals(fn) -> dict:
