@@ -172,19 +172,6 @@ def name_alias_write(a):
     return np.sum(buf * buf)
 
 
-def swap_then_second_name(a):
-    buf2 = a * 2.0
-    buf6 = a * 1.0
-    for e in a:
-        buf2, buf6 = buf6, 0.5 * buf2 + 0.5 * np.tanh(buf6 * e)
-        buf2[0] = buf2[0] * 1.1
-        buf2, buf6 = buf6, buf2
-        buf2[1] = buf2[1] * 1.1 + 0.1 * np.tanh(e)
-        al = buf6
-        al[2] = al[2] * 0.9 + 0.1 * e  # <- swap_second_name
-    return np.sum(buf2) + np.sum(buf6)
-
-
 def view_in_loop(M):
     buf = M.copy()
     row = buf[0]
@@ -496,8 +483,6 @@ AUDIT = [
     (view_then_write, np.ones((2, 3)), "view_write", "copy"),
     (name_alias_write, np.ones(3), "alias_write", "copy"),
     (view_in_loop, np.ones((2, 3)), "loop_view_write", "copy"),
-    (swap_then_second_name, np.ones(3), "swap_second_name", "copy"),   # (nested fuzz 781051: was "`buf6` shares
-    # memory with `buf6`", both names the user's for two of its bindings)
     # nested functions srcdiff calls positionally (was: TypeError / NameError in generated code)
     (nested_varargs, 0.5, "nested_varargs", "name each parameter"),
     (lambda_kwargs, 0.5, "lambda_kwargs", "name each parameter"),
