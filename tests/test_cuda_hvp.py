@@ -24,6 +24,23 @@ import srcdiff  # noqa: E402
 B = 4
 
 
+def _nan_local_arrays():
+    """On the simulator, the kernels' local arrays start as NaN (np.empty there, often zeros; uninitialised memory on a
+    GPU): a read of an element no write set shows as NaN in the results. Tangent tapes are not filled with zeros
+    where forward mode writes each element beside the value's (cuda/tangent_tapes.py); these cases check it."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+        return
+    from numba.cuda.simulator import kernelapi
+    empty = kernelapi.FakeCUDALocal.array
+
+    def nan_array(self, shape, dtype, alignment=None):
+        out = empty(self, shape, dtype, alignment)
+        if out.dtype.kind == "f":
+            out.fill(np.nan)
+        return out
+    kernelapi.FakeCUDALocal.array = nan_array
+
+
 # ---- user functions ------------------------------------------------------------------------------------
 def ifexp_array(x, M, n):
     """The branch not taken binds M[1][::-1] in the gradient: a placeholder `np.zeros((1,))` there (seed 797097)."""
@@ -140,6 +157,19 @@ def shape_test(x, a):
     return np.sum(c * c) * x
 
 
+def taped_loop(x, a, n):
+    """A loop whose values the gradient tapes: forward mode writes each tangent tape's element beside the value's
+    (`s_tape[i] = s`, `d_s_tape[i] = d_s`), so the kernel does not fill the tangent tapes with zeros first (a loop
+    of stores per tape before); the simulator's local arrays start as NaN here (_nan_local_arrays)."""
+    s = x
+    for i in range(3):
+        c = np.cos(n * i * 0.3)
+        s = 0.5 * s * c + 0.5 * np.tanh(s * a[i])
+        if s > 0.3:
+            s = s * np.cos(a[i] + s)
+    return s * s + np.sum(a * a) * x
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -168,6 +198,7 @@ def _data():
         "continue_after_return": (continue_after_return, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "prev_in_loop_else": (prev_in_loop_else, (0, 1), (x, a), (0, 0), t[:2]),
         "shape_test": (shape_test, (0, 1), (x, a), (0, 0), t[:2]),
+        "taped_loop": (taped_loop, (0, 1), (x, a, 2), (0, 0, None), t[:2]),
     }
 
 
@@ -224,7 +255,7 @@ if __name__ != "__main__":
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
-                                      "prev_in_loop_else", "shape_test"])
+                                      "prev_in_loop_else", "shape_test", "taped_loop"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -239,6 +270,16 @@ if __name__ != "__main__":
         f, wrt, args, axes, tangent = _data()[name]
         k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
         assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
+
+    def test_tangent_tapes_not_zero_filled():
+        """The kernel writes each tangent tape's elements as forward mode does, beside the value's: no loop of zeros
+        first (tangent_tapes.written_with_values; it kept one per tape, 5 here)."""
+        f, wrt, args, axes, tangent = _data()["taped_loop"]
+        k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
+        assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
+        src = srcdiff.source(k)
+        assert re.search(r"d_\w+_tape\w* = cuda\.local\.array", src), src
+        assert not re.search(r"d_\w+_tape\w*\[cu_k\d+\] = 0", src), src
 
     def test_hvp_empty_sum_of_arrays_raises(results):
         assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "
@@ -297,4 +338,5 @@ if __name__ != "__main__":
         assert all(re.fullmatch(r"\s*\w+ = (np\.zeros\(\(1,\)\)|0\.0)", lines[n - 1]) for n in noted), \
             [lines[n - 1] for n in noted]
 else:
+    _nan_local_arrays()
     print(json.dumps(_run_all()))

@@ -5,6 +5,7 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
+from .tangent_tapes import written_with_values
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
 
@@ -297,12 +298,15 @@ class StatementLowering:
     def _tape_allocation(self, name, v):
         """The statement that allocates a tape on the CPU: its local array is allocated once at the top of
         the device function, so here it becomes the check that the run fits the array (once for a run of
-        tapes of the same size), or zero-filling for a tangent tape that copies another's shape; `tape = None`
+        tapes of the same size), or zero-filling for a tangent tape that copies another's shape, where a read may
+        reach an element no write set (cuda/tangent_tapes.py); `tape = None`
         (the placeholder bound before a branch that may return early) is no code, as is its typed form
         `tape = np.zeros((1,), dtype=...)` (transforms/unbound.py's PLACEHOLDER: the caller passes it over)."""
         if is_none(v):
             return []
         if self._tape_like(v) is not None:
+            if name in self._tangents_written():
+                return []
             k = self.fresh("k")
             zero = "0.0" if self.tapes[name] == "f" else "0"
             return [f"for {k} in range({self.tape_cap[name]}):", f"    {name}[{k}] = {zero}"]
@@ -313,6 +317,15 @@ class StatementLowering:
             return []
         self._prev_check = check
         return check
+
+    def _tangents_written(self):
+        """The tangent tapes whose elements are each written before any read (tangent_tapes.written_with_values)."""
+        if getattr(self, "_written_tangents", None) is None:
+            tangents = {st.targets[0].id: self._tape_like(st.value) for st in ast.walk(self.fn)
+                        if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                        and self._tape_like(st.value) is not None}
+            self._written_tangents = written_with_values(self.fn, tangents)
+        return self._written_tangents
 
     def _leaves(self, e, acc):
         if isinstance(e, ast.Tuple):
