@@ -93,6 +93,17 @@ def pairs_loop(x, a, M):
     return s
 
 
+def carried_tuple(x, a, M):
+    """A tuple of a number and an array carried through a loop: forward mode keeps it (and its tangent) a tuple
+    bound in the loop, which the device's tuple resolution (bound once) did not resolve: jvp declined ("indexing a
+    scalar", CUDA fuzz 999000, 999005, 999034) where grad ran. cuda/carried_tuples.py splits it into its items."""
+    st = (x, a)
+    for k in range(2):
+        st = (st[0] * 0.9 + 0.1 * np.sum(st[1] * M[k]), st[1] * np.cos(st[0]))
+    x, a = st
+    return x * np.sum(a)
+
+
 def computed_pairs_loop(x, a, M):
     """A loop over a tuple of pairs whose first item is computed from a constant (a conditional expression): forward
     mode's tangent of the pair holds `rt.zeros_like(...)`, a tuple the device did not resolve reads of ("indexing a
@@ -241,7 +252,8 @@ def _run_all():
     a, M = np.linspace(-1.0, 1.1, 3 * B).reshape(B, 3), np.linspace(-0.7, 0.9, 9 * B).reshape(B, 3, 3)
     for name, f, args, T in [("jvp_empty", empty_matrix, (x, np.zeros((B, 0, 3))), (np.ones(B), np.zeros((B, 0, 3)))),
                              ("jvp_pairs", pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
-                             ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M)))]:
+                             ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
+                             ("jvp_carried_tuple", carried_tuple, (x, a, M), (np.ones(B), np.cos(a), np.sin(M)))]:
         try:
             wrt = tuple(range(len(args)))
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -294,12 +306,21 @@ if __name__ != "__main__":
         assert results["empty_mean"]["nans"] == 2 * B, results["empty_mean"]     # value and d/dx
         assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
-    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs"])
+    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs", "jvp_carried_tuple"])
     def test_jvp_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
+
+    @pytest.mark.parametrize("make", [srcdiff.jvp, srcdiff.hvp])
+    def test_carried_tuple_compiles_to_ptx(make):
+        """numba-cuda types the kernel whose tuple carried through a loop became one name per item."""
+        x, a = np.linspace(0.2, 0.8, B), np.linspace(-1.0, 1.1, 3 * B).reshape(B, 3)
+        M = np.linspace(-0.7, 0.9, 9 * B).reshape(B, 3, 3)
+        k = srcdiff.cuda.vmap(make(carried_tuple, wrt=(0, 1, 2)), in_axes=(0, 0, 0, (0, 0, 0)))
+        assert ".target sm_90" in k.ptx(x, a, M, (x, a, M), cc=(9, 0))
+        assert "st_at1" in srcdiff.source(k) or make is srcdiff.hvp
 
     def test_batch_of_no_examples(results):
         """Stacked results with a batch axis of 0, and a batch sum of zeros, as NumPy stacks / sums no examples."""

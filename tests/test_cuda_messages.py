@@ -73,10 +73,10 @@ def test_recursive_helper_named_as_the_user_wrote_it(make):
 
 @pytest.mark.parametrize("generated, user", [
     ("b8", "b"), ("buf6v13v2", "buf6"), ("total_sum10v3", "total"), ("u12v1v1", "u12"), ("a_if_sum10", "a"),
-    ("buf1v15_old", "buf1"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3"),
+    ("buf1v15_old", "buf1"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3"), ("M_items_first4", "M"), ("prev22_items_first2", "prev22"), ("total_if2", "total"),
     ("cu_tmp3", "cu_tmp3"), ("cond10", "cond10"), ("k", "k"), ("buf6", "buf6")])
 def test_spelled(generated, user):
-    users = {"b", "buf6", "buf1", "total", "u12", "a", "rec3", "x3", "k1"}
+    users = {"b", "buf6", "buf1", "total", "u12", "a", "rec3", "x3", "k1", "M", "prev22", "cu"}
     assert spelling.spelled(generated, users) == user
 
 
@@ -89,3 +89,21 @@ def test_spell_rewrites_generated_names_only():
 def test_user_names_reach_helpers():
     names = spelling.user_names(calls_recursive)
     assert {"x", "n", "rec3", "calls_recursive"} <= names
+
+
+def fancy_literal(x, M):
+    return x * np.sum(M[[0, 1, 1], [1, 0, 0]])
+
+
+def test_fancy_index_quotes_the_users_lists():
+    """The gradient binds the index lists to names of its own (`result = np.array((0, 1, 1))`): the message said
+    `M[total_sum1, total_sum2]` (CUDA fuzz 999000); it writes the numbers out as the user did."""
+    msg = _decline(srcdiff.grad, fancy_literal, (0, 1), (np.ones(2), np.ones((2, 2, 2))), (0, 0))
+    assert "fancy (array) indexing: M[[0, 1, 1], [1, 0, 0]]\n" in msg, msg
+
+
+def test_literals_of_numbers_written_out():
+    import ast
+    fn = ast.parse("def g(M):\n    r = np.array((0, 1))\n    s = (2, 3)\n    t = np.array((u, 1))\n    v = 1\n"
+                   "    w = (1,)\n    w = (2,)\n    return M[r]").body[0]
+    assert spelling.literals([fn]) == {"r": "[0, 1]", "s": "[2, 3]"}

@@ -37,6 +37,7 @@ from .common import ArgSpec, dotted, number
 from .function import FunctionLowering
 from .logdomain import direct_products
 from . import spelling
+from .carried_tuples import split_carried_tuples
 
 
 class _Layout:
@@ -332,10 +333,12 @@ class Program:
         self.users, self.cite = spelling.user_names(user or user_fn), cite
         self.generated = {n.id for fn in trees for n in ast.walk(fn) if isinstance(n, ast.Name)} | \
             {a.arg for fn in trees for a in fn.args.args} | set(self.defs)
+        self.written = spelling.literals(trees)
         for fn in self.defs.values():
             _inline_dtype_names(fn)
             tuples: set = set()
             _name_tuple_zeros(fn.body, {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)})
+            split_carried_tuples(fn)
             _resolve_tuple_items(fn.body, {}, tuples)
             _drop_unread_tuples(fn, tuples)
         _inline_returned_tuples(self.defs[module.entry])
@@ -368,7 +371,7 @@ class Program:
 
     def spell(self, text):
         """`text` (a message) with the generated code's names spelled as the user's (cuda/spelling.py)."""
-        return spelling.spell(text, self.users, self.generated)
+        return spelling.spell(text, self.users, self.generated, self.written)
 
     def cited_line(self, lineno):
         """The number of the user's line the statement at `lineno` comes from, where a message cites a second line

@@ -5,15 +5,16 @@ gradient's own text), whose names are SSA's versions of the user's (`buf6v13`, v
 temporaries named after them (`total_sum10v3`, `a_if_sum10`, `buf1v15_old`) and derivatives of the user's helpers
 (`rec3_jvp`). A decline that names those asks the user to find a name that is nowhere in their code. A message
 names the user's variable instead: a generated name is spelled as the first of its shortenings (a version suffix
-`v<k>` dropped, then a counter, then a suffix srcdiff appends) that the user's function or a function it calls
+`v<k>` dropped, a counter, a word srcdiff appends: `_tape`, `_items`, `_sum`) that the user's function or a function it calls
 binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter)
 stay as they are."""
 from __future__ import annotations
 
+import ast
 import re
 import types
 
-_SUFFIXES = re.compile(r"(v\d+|\d+|_(sum|of|old|tape|stack|jvp|vjp|grad|value_and_grad|if|at\d*|dev))$")
+_SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (x_tape, a_items)
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -47,7 +48,7 @@ def user_names(fn, depth: int = 4) -> set:
 def spelled(name: str, users: set) -> str:
     """`name` as the user wrote it: itself or its first shortening in `users` (a derivative `d_x` keeps its
     prefix: `d_` of the user's name); `name` where none is."""
-    if name in users:
+    if name in users or name.startswith("cu_"):     # (cu_...: the lowering's own names)
         return name
     prefix = re.match(r"(d_)*", name).group()
     core = name[len(prefix):]
@@ -61,8 +62,36 @@ def spelled(name: str, users: set) -> str:
     return name
 
 
-def spell(text: str, users: set, generated: set) -> str:
-    """`text` with each name of `generated` (the names of the generated code) spelled as the user's (spelled)."""
+def literals(trees) -> dict:
+    """{name: its text} for the names `trees` (the generated functions) bind once, to numbers written out (`(0, 1,
+    1)`, `np.array((0, 1, 1))`: a list the user wrote in an index, `M[[0, 1, 1], [1, 0, 0]]`), as a list."""
+    binds: dict = {}
+    for fn in trees:
+        for st in ast.walk(fn):
+            if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+                binds.setdefault(st.targets[0].id, []).append(st.value)
+    out = {}
+    for name, values in binds.items():
+        v = values[0]
+        if len(values) == 1 and isinstance(v, ast.Call) and len(v.args) == 1 and not v.keywords and \
+                ast.unparse(v.func) in ("np.array", "rt.array"):
+            v = v.args[0]
+        if len(values) == 1 and isinstance(v, (ast.Tuple, ast.List)) and v.elts and \
+                all(isinstance(e, ast.Constant) for e in v.elts):
+            out[name] = ast.unparse(ast.List(v.elts, ast.Load()))
+    return out
+
+
+def spell(text: str, users: set, generated: set, written: dict | None = None) -> str:
+    """`text` with each name of `generated` (the names of the generated code) spelled as the user's (spelled), or,
+    where none of the user's is, as the numbers written out that it holds (`written`: literals)."""
     if not text or not users:
         return text
-    return _IDENT.sub(lambda m: spelled(m.group(), users) if m.group() in generated else m.group(), text)
+
+    def one(m):
+        name = m.group()
+        if name not in generated:
+            return name
+        out = spelled(name, users)
+        return written.get(name, out) if out == name and written else out
+    return _IDENT.sub(one, text)
