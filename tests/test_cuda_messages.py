@@ -107,3 +107,23 @@ def test_literals_of_numbers_written_out():
     fn = ast.parse("def g(M):\n    r = np.array((0, 1))\n    s = (2, 3)\n    t = np.array((u, 1))\n    v = 1\n"
                    "    w = (1,)\n    w = (2,)\n    return M[r]").body[0]
     assert spelling.literals([fn]) == {"r": "[0, 1]", "s": "[2, 3]"}
+
+
+def mask_write(x, buf13):
+    buf13 = buf13 * x
+    buf13[buf13 > 0.5] += x
+    return np.sum(buf13)
+
+
+def literal_named_as_user(x, M):
+    alpha6 = np.sum(M[[0, 0]], axis=1)
+    return x * np.sum(alpha6)
+
+
+@pytest.mark.parametrize("f, text", [(mask_write, "buf13[buf13 > 0.5]"), (literal_named_as_user, "M[[0, 0]]")])
+def test_fancy_index_quotes_the_users_expression(f, text):
+    """ANF's temporaries of the index are named after the line's variable (`buf13v2 = buf13v1 > 0.5`, `alpha6 =
+    np.array((0, 0))`): spelled alone they read `buf13[buf13]` and `M[alpha6]` (CUDA fuzz 999110, 999126)."""
+    msg = _decline(srcdiff.grad, f, (0, 1), (np.ones(2), np.ones((2, 3, 3)) if f is literal_named_as_user
+                                              else np.ones((2, 3))), (0, 0))
+    assert f"fancy (array) indexing: {text}\n" in msg, msg

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .spelling import quoted
 from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
                      TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent,
                      nonnegative_loop_names, number, size, unravel)
@@ -110,7 +111,7 @@ class ExpressionLowering:
                 else:
                     s, d_ = self.info(x)
                     if s is not None or d_ not in ("i", "b"):
-                        self.fail(x, f"fancy (array) indexing: {ast.unparse(e)}", FANCY_ADVICE)
+                        self.fail(x, f"fancy (array) indexing: {quoted(e, self.fn)}", FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:

@@ -11,6 +11,7 @@ stay as they are."""
 from __future__ import annotations
 
 import ast
+import copy
 import re
 import types
 
@@ -80,6 +81,41 @@ def literals(trees) -> dict:
                 all(isinstance(e, ast.Constant) for e in v.elts):
             out[name] = ast.unparse(ast.List(v.elts, ast.Load()))
     return out
+
+
+_INLINED = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp)
+
+
+def quoted(e, fn, depth: int = 1) -> str:
+    """The text of the subscript `e` of generated function `fn` with the names in its index that `fn` binds once to
+    an operation (`buf13v2 = buf13v1 > 0.5`: a temporary of the user's expression, ANF's) or to numbers written out
+    written in their place, `depth` deep: `buf13[buf13 > 0.5]` once spelled, where the names alone read
+    `buf13[buf13]`. (Not deeper, nor in the array indexed: a version of the user's variable bound to an operation,
+    `buf13v1 = buf13 * x`, reads as the variable.)"""
+    binds: dict = {}
+    for st in ast.walk(fn):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+            binds.setdefault(st.targets[0].id, []).append(st.value)
+
+    class Inline(ast.NodeTransformer):
+        def __init__(self, left):
+            self.left = left
+
+        def visit_Name(self, n):
+            values = binds.get(n.id, [])
+            if len(values) != 1 or not self.left:
+                return n
+            v = values[0]
+            if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
+                v = v.args[0]
+            if isinstance(v, (ast.Tuple, ast.List)) and v.elts and all(isinstance(x, ast.Constant) for x in v.elts):
+                return ast.List(v.elts, ast.Load())
+            if isinstance(v, _INLINED):
+                return Inline(self.left - 1).visit(copy.deepcopy(v))
+            return n
+    e = copy.deepcopy(e)
+    e.slice = Inline(depth).visit(e.slice)
+    return ast.unparse(e)
 
 
 def spell(text: str, users: set, generated: set, written: dict | None = None) -> str:
