@@ -127,3 +127,23 @@ def test_fancy_index_quotes_the_users_expression(f, text):
     msg = _decline(srcdiff.grad, f, (0, 1), (np.ones(2), np.ones((2, 3, 3)) if f is literal_named_as_user
                                               else np.ones((2, 3))), (0, 0))
     assert f"fancy (array) indexing: {text}\n" in msg, msg
+
+
+@pytest.mark.parametrize("name, text", [
+    ("rt.cumsum", "np.cumsum(...)"), ("rt.log_ndtr", "scipy.special.log_ndtr(...)"),
+    ("rt.digamma", "scipy.special.digamma(...)"), ("np.eye", "np.eye(...)"),
+    ("rt.astype", "of a cast to a dtype (.astype(...), or dtype= of an array constructor)"),
+    ("rt.prod_others_jvp", "rt.prod_others_jvp(...) (a helper of srcdiff's derivative code, made from a call on "
+                           "this line)")])
+def test_called_names_the_users_function(name, text):
+    """'the call rt.cumsum(...)' named srcdiff's runtime helper (CUDA fuzz 999200-999300), not np.cumsum."""
+    assert spelling.called(name) == text
+
+
+def cumsum_of(x, a):
+    return x * np.sum(np.cumsum(a))
+
+
+def test_unsupported_call_named_as_written():
+    msg = _decline(srcdiff.grad, cumsum_of, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
+    assert "unsupported on the device: the call np.cumsum(...)\n" in msg, msg

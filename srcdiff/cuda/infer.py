@@ -6,6 +6,7 @@ import ast
 from ..transforms import annotations as anno
 from ..transforms.astutil import nested_blocks
 from ..transforms.logdomain_calls import HELPERS, PRODUCTS
+from .spelling import called
 from .common import (Unknown, ARRAY_LITERALS, BOOLEAN, ELEMENTWISE, INT_CALLS, REDUCTIONS, REDUCTION_GRADS, dotted, size,
                      broadcast_shapes, is_none, module_constant, none_test)
 
@@ -192,7 +193,7 @@ class Inference:
         if name == "rt.fstring":
             self.fail(e, "an f-string (device code prints with CUDA's printf, which takes numbers and constant text)",
                       "print the values themselves: print(\"s =\", s)")
-        raise ValueError(f"the call {name or ast.unparse(e.func)}(...)")
+        raise ValueError(f"the call {called(name) if name else ast.unparse(e.func) + '(...)'}")
 
     def literal_elements(self, e):
         """The elements of `np.array((s1, s2, ...))` / `rt.array(...)`: a tuple or list written out."""

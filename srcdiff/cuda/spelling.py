@@ -131,3 +131,29 @@ def spell(text: str, users: set, generated: set, written: dict | None = None) ->
         out = spelled(name, users)
         return written.get(name, out) if out == name and written else out
     return _IDENT.sub(one, text)
+
+
+def called(name: str) -> str:
+    """The call the user wrote that generated code makes as `name(...)`: a runtime helper `rt.cumsum` is NumPy's
+    `np.cumsum(...)`, `rt.log_ndtr` `scipy.special.log_ndtr(...)`, `rt.astype` the method `.astype()`; one the user
+    never calls (the derivative code's `rt.prod_others_jvp`) says it is srcdiff's."""
+    if not name.startswith("rt."):
+        return f"{name}(...)"
+    import numpy as np
+    import scipy.special
+    from ..rules import objects_of
+    from ..rules.numpy_rules import METHODS
+    short = name[3:]
+    if name in ("rt.cast", "rt.astype"):        # (resolve.py: .astype(...), np.array(x, dtype=...), ...)
+        return "of a cast to a dtype (.astype(...), or dtype= of an array constructor)"
+    theirs = [o for o in objects_of(name) if not (getattr(o, "__module__", None) or "").startswith("srcdiff")]
+    for where, module in (("np", np), ("scipy.special", scipy.special)):
+        if any(getattr(module, short, None) is o for o in theirs) or where == "np" and hasattr(np, short):
+            return f"{where}.{short}(...)"
+    for obj in theirs:
+        for where, module in (("np", np), ("scipy.special", scipy.special)):
+            if getattr(module, getattr(obj, "__name__", ""), None) is obj:
+                return f"{where}.{obj.__name__}(...)"
+    if short in METHODS or name in METHODS.values():
+        return f".{short if short in METHODS else next(m for m, n in METHODS.items() if n == name)}() of an array"
+    return f"{name}(...) (a helper of srcdiff's derivative code, made from a call on this line)"
