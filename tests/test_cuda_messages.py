@@ -147,3 +147,30 @@ def cumsum_of(x, a):
 def test_unsupported_call_named_as_written():
     msg = _decline(srcdiff.grad, cumsum_of, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
     assert "unsupported on the device: the call np.cumsum(...)\n" in msg, msg
+
+
+def tuple_item_indexed(xa, M):
+    x, a = xa
+    return x * np.sum(a[[0, 0]])
+
+
+def scalar_mask(xa, M):
+    x, a = xa
+    s = a[M[0, 0] > 0]
+    return x * np.sum(s)
+
+
+def test_tuple_argument_item_spelled_as_indexed():
+    """An item of a tuple argument is a kernel parameter of its own, `xa_1` (CUDA fuzz 999100-999200: 'array xa_1
+    used where a scalar is needed', 'fancy (array) indexing: xa_1[st8]'): the message says xa[1]."""
+    msg = _decline(srcdiff.grad, tuple_item_indexed, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))),
+                   (0, 0))
+    assert "fancy (array) indexing: xa[1][[0, 0]]\n" in msg, msg
+
+
+def test_derivative_statement_not_quoted():
+    """The gradient's own statement (`rt.index_add(d_a, s, d_s)`, the adjoint of a scalar mask's read) was quoted as
+    'the statement rt.index_add(d_a, s, d_s) (a call whose result nothing reads ...)'."""
+    msg = _decline(srcdiff.grad, scalar_mask, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))), (0, 0))
+    assert "the derivative of this line writes through rt.index_add(...)" in msg and "d_a" not in msg, msg
+    assert "line %d: s = a[M[0, 0] > 0]" % (scalar_mask.__code__.co_firstlineno + 2) in msg, msg

@@ -307,7 +307,8 @@ def _inline_returned_tuples(fn):
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
-    def __init__(self, module, user_fn, specs, max_trip, select=None, name=None, user=None, cite=None):
+    def __init__(self, module, user_fn, specs, max_trip, select=None, name=None, user=None, cite=None,
+                 leaves=None):
         """select: keep only element `select` of the entry's tuple result (hvp keeps H·v of
         forward-over-reverse's (gradient, H·v)). The module's tapes are the names module_builder.Module.tapes
         records: reverse mode's preallocated tapes, with those of the generated code the module holds
@@ -315,7 +316,8 @@ class Program:
         user's function as messages name it (hvp: not the generated gradient whose lines user_fn's are); `user`: the
         user's function whose names messages spell the generated code's names with (cuda/spelling.py); `cite`:
         (file, line) of a generated line -> the user's line it was made from (error_reports.user_line), or None
-        (hvp: the lines user_fn's comments cite are the gradient's)."""
+        (hvp: the lines user_fn's comments cite are the gradient's); `leaves`: the entry's parameters that are items of
+        a tuple or list argument -> their spelling (`xa_1` -> `xa[1]`)."""
         import inspect
         self.module, self.max_trip, self.tapes = module, max_trip, frozenset(module.tapes)
         self.layout = _Layout()
@@ -333,7 +335,7 @@ class Program:
         self.users, self.cite = spelling.user_names(user or user_fn), cite
         self.generated = {n.id for fn in trees for n in ast.walk(fn) if isinstance(n, ast.Name)} | \
             {a.arg for fn in trees for a in fn.args.args} | set(self.defs)
-        self.written = spelling.literals(trees)
+        self.written, self.leaves = spelling.literals(trees), dict(leaves or {})
         for fn in self.defs.values():
             _inline_dtype_names(fn)
             tuples: set = set()
@@ -371,7 +373,7 @@ class Program:
 
     def spell(self, text):
         """`text` (a message) with the generated code's names spelled as the user's (cuda/spelling.py)."""
-        return spelling.spell(text, self.users, self.generated, self.written)
+        return spelling.spell(text, self.users | set(self.leaves), self.generated, self.written, self.leaves)
 
     def cited_line(self, lineno):
         """The number of the user's line the statement at `lineno` comes from, where a message cites a second line

@@ -46,16 +46,18 @@ def user_names(fn, depth: int = 4) -> set:
     return names
 
 
-def spelled(name: str, users: set) -> str:
+def spelled(name: str, users: set, leaves: dict | None = None) -> str:
     """`name` as the user wrote it: itself or its first shortening in `users` (a derivative `d_x` keeps its
-    prefix: `d_` of the user's name); `name` where none is."""
-    if name in users or name.startswith("cu_"):     # (cu_...: the lowering's own names)
+    prefix: `d_` of the user's name; `leaves`: names that stand for items of an argument, `xa_1` -> `xa[1]`);
+    `name` where none is."""
+    leaves = leaves or {}
+    if name in users and name not in leaves or name.startswith("cu_"):     # (cu_...: the lowering's own names)
         return name
     prefix = re.match(r"(d_)*", name).group()
     core = name[len(prefix):]
     while core:
         if core in users:
-            return prefix + core
+            return prefix + leaves.get(core, core)
         shorter = _SUFFIXES.sub("", core)
         if shorter == core:
             break
@@ -118,7 +120,7 @@ def quoted(e, fn, depth: int = 1) -> str:
     return ast.unparse(e)
 
 
-def spell(text: str, users: set, generated: set, written: dict | None = None) -> str:
+def spell(text: str, users: set, generated: set, written: dict | None = None, leaves: dict | None = None) -> str:
     """`text` with each name of `generated` (the names of the generated code) spelled as the user's (spelled), or,
     where none of the user's is, as the numbers written out that it holds (`written`: literals)."""
     if not text or not users:
@@ -128,7 +130,7 @@ def spell(text: str, users: set, generated: set, written: dict | None = None) ->
         name = m.group()
         if name not in generated:
             return name
-        out = spelled(name, users)
+        out = spelled(name, users, leaves)
         return written.get(name, out) if out == name and written else out
     return _IDENT.sub(one, text)
 

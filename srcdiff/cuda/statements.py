@@ -5,6 +5,7 @@ import ast
 
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
+from .spelling import called
 from .tangent_tapes import written_with_values
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
@@ -235,6 +236,10 @@ class StatementLowering:
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in self.p.helpers:
             p, x = self.low(v)        # a helper called for its effects (a print): called, its result unused
             return p + [x]
+        name = dotted(v.func) if isinstance(v, ast.Call) else None
+        if name and name.startswith("rt."):     # (srcdiff's own statement: the derivative's, an indexed write)
+            self.fail(st, f"the derivative of this line writes through {called(name)}, which has no device lowering",
+                      "index with integers, one element at a time (device code has no index arrays or masks)")
         self.fail(st, f"the statement {ast.unparse(st)} (a call whose result nothing reads: device code evaluates "
                       "calls for their results)",
                   "assign its result to a name where it is needed, or leave the call out")
