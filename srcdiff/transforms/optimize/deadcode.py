@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, walk, walk_calls, walk_names,
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, nested_blocks, walk, walk_calls, walk_names,
                        walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
@@ -355,14 +355,20 @@ def without_lone_line_comments(stmts):
     """`stmts` (and their nested blocks) without the comments citing a user's line, or heading a part of
     the function (`# forward sweep`), that no statement follows: the next statement of the block is another
     comment, or there is none, or (in the backward sweep) the gradient's `return`, which is no user line's
-    adjoint (the README's simulate: `# line 6: ys[0] = 0.5` of a constant written, above `return (d_a, d_b)`)."""
-    out, backward = [], False
+    adjoint (the README's simulate: `# line 6: ys[0] = 0.5` of a constant written, above `return (d_a, d_b)`);
+    and those citing the line that the block's comment before them cites, with no loop or branch between them
+    (two adjoint blocks of one line, `d_a = rt.zeros_like(a)` of a comprehension's below its sum's: the line
+    said twice in a row)."""
+    out, backward, cited = [], False, None
     for k, s in enumerate(stmts):
         map_blocks(s, without_lone_line_comments)
         backward = backward or anno.get(s, anno.SWEEP) == "backward"
         if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])
-                                            or backward and isinstance(stmts[k + 1], gast.Return)):
-            continue
+                                            or backward and isinstance(stmts[k + 1], gast.Return)
+                                            or anno.get(s, anno.USER_LINE) == cited):
+            continue     # (`cited`: the line the block's last comment cites, no loop or branch since: said already)
+        if is_comment(s) or nested_blocks(s):
+            cited = anno.get(s, anno.USER_LINE)
         out.append(s)
     return [s for k, s in enumerate(out) if not (anno.get(s, anno.SWEEP) == "forward" and (
         k + 1 == len(out) or is_comment(out[k + 1]) and not anno.has(out[k + 1], anno.USER_LINE)))]
