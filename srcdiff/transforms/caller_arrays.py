@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gast
 
-from . import annotations as anno
 from .activity import SCATTER
 from .astutil import assign, call, comment, dotted_name, load, walk
 
