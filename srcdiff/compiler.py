@@ -54,6 +54,8 @@ reverse mode (grad, value_and_grad, vjp):
     reverse          forward sweep with stacks and tapes (reverse_storage.py) +          transforms/reverse.py
                      backward sweep from rule table (reverse_backward.py), in rounds,
                      with checkpointed loops (checkpoints.py) -> reverse.Sweeps
+    caller's arrays  an argument array both sweeps write into: its state after the       transforms/caller_arrays.py
+                     forward sweep written back before the return
     dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
                      line comments left with no code
     copies           copy propagation                                                    transforms/optimize/copies.py
@@ -116,7 +118,7 @@ from typing import Callable
 import gast
 
 from .transforms import annotations as anno
-from .transforms import (activity, aliasing, anf, bounds, canonicalize, checks, closures, controlflow, desugar, elementwise,
+from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, elementwise,
                          emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args
@@ -412,6 +414,10 @@ def _dead_code(ctx):
     ctx.fn = optimize.eliminate_dead_code(ctx.fn, ctx.pure_callees)
 
 
+def _caller_arrays(ctx):
+    ctx.fn = caller_arrays.leave_as_f_leaves(ctx.fn, ctx.sweeps, ctx.unit.name, bool(ctx.checkpoints))
+
+
 def _checkpoints(ctx):
     fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
     fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
@@ -506,6 +512,9 @@ REVERSE = [
     Pass("reverse", _reverse, "transforms/reverse.py",
          "forward sweep with stacks and tapes (reverse_storage.py) +\nbackward sweep from rule table "
          "(reverse_backward.py), in rounds,\nwith checkpointed loops (checkpoints.py) -> reverse.Sweeps"),
+    Pass("caller's arrays", _caller_arrays, "transforms/caller_arrays.py",
+         "an argument array both sweeps write into: its state after the\nforward sweep written back before the return",
+         lambda c: c.mode in caller_arrays.MODES),
     Pass("dead code", _dead_code, "transforms/optimize/deadcode.py",
          "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
     Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),

@@ -161,15 +161,18 @@ class ForwardTransformed:
             tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
-        out = self._run(fn, run_scalars((*args, *tangents), self.jit))
+        out = self._run(fn, run_scalars((*args, *tangents), self.jit), len(args))
         return restructure(out) if restructure else out
 
-    def _run(self, fn, args):
-        """`fn(*args)`, its errors named at the user's line; arguments Numba fails on for their kinds run as
-        another kind of the same values (as api.Transformed._run)."""
+    def _run(self, fn, args, primals: int):
+        """`fn(*args)` of `primals` arguments and the tangents, its errors named at the user's line; arguments Numba
+        fails on for their kinds run as another kind of the same values (as api.Transformed._run). The arguments f
+        writes into it writes into, as f does (as grad leaves them: transforms/caller_arrays.py); the tangents
+        it writes into (`d_a[0] = ...`) are copies: the caller's stay as they were."""
         written = self._written.get(id(fn))
-        if written:     # the caller's arrays stay as they were (as grad leaves them): f writes into them
-            args = tuple(np.copy(a) if k in written and isinstance(a, np.ndarray) else a for k, a in enumerate(args))
+        if written and any(k >= primals for k in written):
+            args = tuple(np.copy(a) if k in written and k >= primals and isinstance(a, np.ndarray) else a
+                         for k, a in enumerate(args))
         reruns = self.__dict__.setdefault("_reruns", {})
         if reruns:
             args = rerun_recorded(reruns, args)
@@ -182,7 +185,7 @@ class ForwardTransformed:
             if again is None:
                 translate_error(exc, self, fn, args)
             reruns[rerun_key(args)] = again[0]
-            return self._run(fn, again[1])
+            return self._run(fn, again[1], primals)
 
     def _remember(self, flat, fn):
         """Keep the function a call with these (arguments, tangents) ran, by their types, dtypes and shapes
@@ -205,7 +208,7 @@ class ForwardTransformed:
             hit = self._fast.get(types_key(flat))
             if hit is not None:
                 self._last = hit[1]
-                return self._run(hit[0], run_scalars(flat, self.jit))
+                return self._run(hit[0], run_scalars(flat, self.jit), len(args) - 1)
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))
@@ -398,12 +401,15 @@ class Hessian(_Matrix):
         xs = self._arguments(args)
         H = [[_per_item(xj, lambda kj, xj=xj: _per_item(xk, lambda kk, xk=xk: np.empty(
             np.shape(_at(xj, kj)) + np.shape(_at(xk, kk))))) for xk in xs] for xj in xs]
+        last = None
         for k, key, idx, tangents in self._directions(xs):
-            column = self._hvp(*args, tuple(tangents) if self.many else tangents[0])
+            last = _copies(args)    # (each column at the point given: f may write into its arguments)
+            column = self._hvp(*last, tuple(tangents) if self.many else tangents[0])
             for j, c in enumerate(column if self.many else (column,)):
                 # d/dx_j of (grad f . e_k[idx]): H[j][k][..., idx] (of the items at their keys, for dicts)
                 for kj, _ in _items(xs[j]):
                     _at(_at(H[j][k], kj), key)[(Ellipsis,) + idx] = _at(c, kj)
+        _write_back(args, last)
         if self.many:
             return tuple(tuple(_floats(b) for b in row) for row in H)
         return self._shaped(H[0])
@@ -439,17 +445,20 @@ class Jacobian(_Matrix):
         xs = self._arguments(args)
         entries = sum(int(np.prod(np.shape(leaf))) for x in xs for _, leaf in _items(x))
         mode = self.mode
-        y = None
+        y = last = None
         if mode == "auto" or mode == "reverse" or not entries:
-            y = api.call_positional(generated_function(self.f), _copies(args))   # (f may write into them)
+            last = _copies(args)    # (f may write into them: each evaluation from copies, the last's written back)
+            y = api.call_positional(generated_function(self.f), last)
         if mode == "auto":
             mode = "forward" if entries <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
         out_shape = np.shape(y) if y is not None else None
         if mode == "forward":
             fwd = self._forward()
-            cols = [(k, key, idx, np.asarray(fwd.call(_copies(args), tangents)[1]))
-                    for k, key, idx, tangents in self._directions(xs)]
+            cols = []
+            for k, key, idx, tangents in self._directions(xs):
+                last = _copies(args)
+                cols.append((k, key, idx, np.asarray(fwd.call(last, tangents)[1])))
             out_shape = cols[0][3].shape if cols else out_shape
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
             for k, key, idx, c in cols:
@@ -459,17 +468,38 @@ class Jacobian(_Matrix):
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
             for idx, e in _basis(np.asarray(y, dtype=float)):
                 # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
-                rows = rev(*_copies(args), e)[1]
+                last = _copies(args)
+                rows = rev(*last, e)[1]
                 for k, r in enumerate(rows if self.many else (rows,)):
                     for key, _ in _items(xs[k]):
                         _at(J[k], key)[idx] = _at(r, key)
+        _write_back(args, last)
         return self._shaped(J)
 
 
 def _copies(args):
-    return [np.copy(a) if isinstance(a, np.ndarray) else
-            {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in a.items()} if isinstance(a, dict) else a
-            for a in args]
+    """The arguments with their arrays copied (in tuples, lists and dicts too)."""
+    return [_copy(a) for a in args]
+
+
+def _copy(a):
+    if isinstance(a, np.ndarray):
+        return np.copy(a)
+    if isinstance(a, dict):
+        return {k: _copy(v) for k, v in a.items()}
+    return type(a)(_copy(v) for v in a) if isinstance(a, (tuple, list)) else a
+
+
+def _write_back(args, copies):
+    """The states f left the `copies` of `args` in, written into the caller's arrays: a hessian or jacobian leaves
+    them as one call of f does (f writes into its arguments, as Python's does: transforms/caller_arrays.py)."""
+    for a, c in zip(args, copies or ()):
+        if isinstance(a, np.ndarray) and isinstance(c, np.ndarray) and a.shape == c.shape and a.flags.writeable:
+            np.copyto(a, c)
+        elif isinstance(a, dict) and isinstance(c, dict):
+            _write_back([a[k] for k in a if k in c], [c[k] for k in a if k in c])
+        elif isinstance(a, (tuple, list)) and isinstance(c, (tuple, list)):
+            _write_back(list(a), list(c))
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, *, jit: bool = False, mode: str = "auto") -> Jacobian:

@@ -437,3 +437,29 @@ def test_a_dict_passed_whole_to_a_library_function_is_declined(jit):
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_dict_forms.py:\d+: a dict passed whole to a function "
                                                        r"that is not one of yours"):
             srcdiff.grad(f, jit=jit)(*args)
+
+
+# ---- `for k in sorted(p)` over a dict argument: unrolled over its keys in sorted order (also `sorted(p.keys(),
+# reverse=True)` and in a comprehension), as `for k in p` is over its keys; declined before, as a dict passed whole
+# to a library function ------------------------------------------------------------------------------------------
+def loops_over_sorted_keys(p):
+    total = 0.0
+    for k in sorted(p):     # (the order matters: each step halves what came before)
+        total = total * 0.5 + np.sum(p[k] ** 2) * len(k)
+    for k in sorted(p.keys(), reverse=True):
+        total = total * 0.9 + np.sum(np.sin(p[k]))
+    return total + sum(np.sum(p[k]) * 0.1 for k in sorted(p))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_loop_over_the_sorted_keys_of_a_dict(jit):
+    p = {"bb": np.array([0.3, 0.4]), "a": np.array([1.0, -2.0]), "c": np.array([0.5, 0.1])}
+    value, g = srcdiff.value_and_grad(loops_over_sorted_keys, jit=jit)(p)
+    assert value == pytest.approx(loops_over_sorted_keys(p), rel=1e-12)
+    assert list(g) == list(p)
+    for k in p:
+        want = numerical_grad(lambda v, k=k: loops_over_sorted_keys({**p, k: v}), [p[k]], 0)
+        np.testing.assert_allclose(g[k], want, rtol=1e-6, atol=1e-8)
+    t = {k: np.array([1.0, -0.5]) for k in p}
+    value, tangent = srcdiff.jvp(loops_over_sorted_keys, jit=jit)(p, t)
+    assert tangent == pytest.approx(sum(np.sum(g[k] * t[k]) for k in p), rel=1e-10)

@@ -89,3 +89,29 @@ def test_einsum_optimize_keyword(jit):
     keyword argument 'optimize'")."""
     rng = np.random.default_rng(3)
     check_grad(einsum_optimized, [rng.normal(size=(3, 2)), rng.normal(size=(3, 2))], jit=jit)
+
+
+# ---- a loop over a tuple of literal subscripts: unrolled, each item a literal at the einsum (declined before:
+# "the subscripts must be a string literal"); the loop variable is the last item after the loop ----------------
+def einsum_over_literal_specs(A):
+    total = 0.0
+    for spec in ("ij->i", "ij->j"):
+        total = total * 0.5 + np.sum(np.einsum(spec, A) ** 2)
+    return total + np.sum(np.einsum("ij->j", A)) * len(spec)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_loop_over_literal_subscripts_is_unrolled(jit):
+    from gradcheck import numerical_grad
+    A = np.arange(6.0).reshape(2, 3) / 5
+    want = numerical_grad(einsum_over_literal_specs, [A], 0)
+    value, g = srcdiff.value_and_grad(einsum_over_literal_specs, jit=jit)(A)
+    assert value == pytest.approx(einsum_over_literal_specs(A), rel=1e-12)
+    np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+    V = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    assert srcdiff.jvp(einsum_over_literal_specs, jit=jit)(A, V)[1] == pytest.approx(np.sum(want * V), rel=1e-6)
+    H = srcdiff.hessian(einsum_over_literal_specs, jit=jit)(A)
+    assert H.shape == (2, 3, 2, 3)
+    np.testing.assert_allclose(np.einsum("ijkl,kl->ij", H, V),
+                               (srcdiff.grad(einsum_over_literal_specs)(A + 1e-5 * V)
+                                - srcdiff.grad(einsum_over_literal_specs)(A - 1e-5 * V)) / 2e-5, rtol=1e-5, atol=1e-6)

@@ -66,7 +66,7 @@ def decline_items_passed_to_a_call(call, active, s, unit):
         raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, or "
                            "recursive) passing a differentiated value inside a tuple, list or keyword argument "
                            f"that `{name}` cannot take item by item (it indexes the tuple by a variable, returns "
-                           "it whole, or passes it on to itself nested deeper)\n"
+                           "it whole, passes it on to itself nested deeper, or is a srcdiff transform)\n"
                            f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
                            f"pass the values as arguments of their own (`{name}(u, v)`), or index the tuple by "
                            "constants in it")

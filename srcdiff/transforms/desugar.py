@@ -539,13 +539,20 @@ class _Desugar:
 
     def _unrolled_length(self, it):
         """The length of a loop's iterable that is unrolled: a tuple or list literal with an item that is not a
-        constant (`(w0, w1)`, `((w0, b0), (w1, b1))`: items of different shapes, which no array holds), or a
-        name the function binds once, to one; else None (a loop over constants stays a loop)."""
+        constant (`(w0, w1)`, `((w0, b0), (w1, b1))`: items of different shapes, which no array holds) or is a
+        string (`for spec in ("ij->i", "ij->j"): np.einsum(spec, A)`: each item a literal where the body reads
+        it), or a name the function binds once, to one; else None (a loop over numbers stays a loop)."""
+        it = self._literal(it)
+        if it is None or not 0 < len(it.elts) <= UNROLL_MAX:
+            return None
+        return len(it.elts) if any(not isinstance(e, gast.Constant) or isinstance(e.value, str)
+                                   for e in it.elts) else None
+
+    def _literal(self, it):
+        """The tuple or list literal `it` is (or a name bound once to one is), else None."""
         if isinstance(it, gast.Name):
             it = self.literals.get(it.id)
-        if not isinstance(it, (gast.Tuple, gast.List)) or not 0 < len(it.elts) <= UNROLL_MAX:
-            return None
-        return len(it.elts) if any(not isinstance(e, gast.Constant) for e in it.elts) else None
+        return it if isinstance(it, (gast.Tuple, gast.List)) else None
 
     def unroll(self, s, rebound, backwards=False):
         """`for w, b in layers` over a literal: the body once per item, after `w, b = layers[j]` (indexed with
@@ -555,7 +562,11 @@ class _Desugar:
             fail(s, self.unit, "break/continue in a loop over a tuple or list literal",
                  "use a flag variable, or loop over range(len(...)) of an array")
         it, pre = s.iter, []
-        if isinstance(it, gast.Name) and it.id not in rebound:
+        literal = self._literal(it)
+        constants = all(isinstance(e, gast.Constant) for e in literal.elts)
+        if constants:       # (strings: each item is read as the literal it is, the tuple is never made)
+            seq = None
+        elif isinstance(it, gast.Name) and it.id not in rebound:
             seq = it.id
         else:
             seq = self.namer.fresh("seq")
@@ -563,9 +574,15 @@ class _Desugar:
         out = pre
         n = self._unrolled_length(it)
         for j in (reversed(range(n)) if backwards else range(n)):
-            item = copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s)
+            body = copy.deepcopy(s.body)
+            if constants:
+                item = copy.deepcopy(literal.elts[j])
+                if isinstance(s.target, gast.Name) and s.target.id not in _rebound_names(s.body):
+                    body = substitute(body, {s.target.id: item})    # (np.einsum(spec, A): a literal there)
+            else:
+                item = copy_loc(gast.Subscript(value=load(seq), slice=const(j), ctx=gast.Load()), s)
             out += self.assign(copy_loc(assign(copy.deepcopy(s.target), item, s.lineno), s))
-            out += self.block(copy.deepcopy(s.body))
+            out += self.block(body)
         return out
 
     def _iteration(self, tgt, it, k, pre, s, rebound):

@@ -135,15 +135,15 @@ class DictForms:
 
     def no_dict_to_library(self, struct, node):
         """A dict (or a structure holding one) passed whole to a function not of the user's (`np.stack(p)`,
-        `sorted(p)`, `max(p)`): Python passes the dict, which iterates over its keys, where srcdiff's literal of its
+        `sorted(p)` but as a loop's iterable, `max(p)`): Python passes the dict, which iterates over its keys, where srcdiff's literal of its
         items would be its values: declined."""
         if has_keyed(struct):
             fail(node, self.unit, "a dict passed whole to a function that is not one of yours (Python passes the "
                                   "dict, whose iteration gives its keys; srcdiff reads a dict argument's items at "
                                   "keys known when it compiles)",
                  "pass what the function should take: its values, list(p.values()), or its items, p[\"W\"] (to go "
-                 "over its keys, loop over the dict itself or p.items()); or call it inside a function of yours that "
-                 "takes the dict")
+                 "over its keys, loop over the dict itself, sorted(p) or p.items()); or call it inside a function "
+                 "of yours that takes the dict")
 
     def over_keys(self, it) -> bool:
         """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""

@@ -438,6 +438,9 @@ class _Flatten(DictForms):
             keys = [("const", name) for name in s.names]
             return refs if what == "values" else keys if what == "keys" else \
                 [("tuple", [key, ref]) for key, ref in zip(keys, refs)]
+        keys = self.sorted_keys(it)
+        if keys is not None:     # `for k in sorted(params)`: its keys, in order
+            return [("const", name) for name in keys]
         r = self.ref(it)
         if r is not None:
             s = self.struct_at(*r)
@@ -471,6 +474,27 @@ class _Flatten(DictForms):
         if start is None or items is None:
             return None
         return [("tuple", [("const", start + k), item]) for k, item in enumerate(items)]
+
+    def sorted_keys(self, it):
+        """The keys of a dict argument in the order `sorted(params)` (or of `params.keys()`, `reverse=` a literal)
+        gives them, where `it` is that call; else None."""
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and len(it.args) == 1
+                and self.unit is not None and self.unit.namespace.get(it.func.id, sorted) is sorted
+                and it.func.id not in self.params and all(k.arg == "reverse" for k in it.keywords)):
+            return None
+        reverse = [k.value.value for k in it.keywords if isinstance(k.value, gast.Constant)]
+        if len(reverse) != len(it.keywords) or any(type(v) is not bool for v in reverse):
+            return None
+        view = self.dict_view(it.args[0])
+        if view is not None and view[2] == "keys":
+            names = view[1].names
+        else:
+            r = self.ref(it.args[0])
+            struct = None if r is None else self.struct_at(*r)
+            if not isinstance(struct, Keyed):
+                return None
+            names = struct.names
+        return sorted(names, reverse=bool(reverse and reverse[0]))
 
     def static_int(self, node):
         """An integer known here: a literal, or `len` of a structure (or of a constant slice of one)."""

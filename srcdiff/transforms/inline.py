@@ -163,8 +163,8 @@ def _call_for_structures(unit, s, tuples: dict, for_structures, namer) -> list:
     if not structs or any(map(dict_forms.has_keyed, structs.values())):
         return []
     made = for_structures(obj, structs)
-    if made is None:
-        return []
+    if made is None or is_generated_file(made[1].filename):     # (a srcdiff transform takes one value per
+        return []                                                # parameter: _decline_tuples_to_transform)
     target, flat = made
     _decline_item_writes(flat, structs, call)
     before, args = [], []

@@ -1,0 +1,82 @@
+"""The "caller's arrays" pass of compiler.REVERSE: an argument array the function writes into is left as f leaves it.
+
+`def f(x, y): x[i] = x[i] * y[i]; ...` changes the caller's `x`, in Python. The gradient's forward sweep writes
+the caller's array as f does, but its backward sweep restores the values the writes overwrote (it reads them:
+`d_y[i] = d_x3 * x[i]` needs the old `x[i]`), so after grad, value_and_grad or vjp the caller's array was as it was
+before the call, unlike after f (silently: only where the restore was dead code, x differentiated and nothing read
+after it, did it match Python). Here, where the backward sweep still writes into a parameter that the forward sweep
+writes into, the array's state at the end of the forward sweep is kept (`x_final = rt.copy(x)`) and written back
+into it before the function returns (`x[:] = x_final`): the caller's array ends as f leaves it. A function that
+writes into no argument, or whose restores are dead, is left as it is (no copy). Forward mode (jvp) computes in
+one sweep, as f does: its writes are Python's already; srcdiff.forward_api copies only the tangents it writes."""
+from __future__ import annotations
+
+import gast
+
+from .activity import SCATTER
+from .astutil import assign, call, comment, dotted_name, load, walk
+
+MODES = ("grad", "value_and_grad", "vjp")   # the function the user calls (a callee's pullback is not)
+
+
+def written_arrays(stmts, names) -> set:
+    """Those of `names` that `stmts` write into, element by element or by slice (`x[i] = v`, `x[i] += v`, a
+    scatter-add `rt.index_add(x, idx, v)`)."""
+    out = set()
+    for s in (n for st in stmts for n in walk(st)):
+        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+        for t in targets:
+            while isinstance(t, gast.Subscript):
+                t = t.value
+                if isinstance(t, gast.Name) and t.id in names:
+                    out.add(t.id)
+        if isinstance(s, gast.Call) and dotted_name(s.func) in SCATTER and s.args and isinstance(s.args[0], gast.Name) \
+                and s.args[0].id in names:
+            out.add(s.args[0].id)
+    return out
+
+
+def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
+    """`fn` (reverse mode's gradient of the user's function named `user`, its `sweeps`) with each parameter array
+    that both sweeps write into copied at the end of the forward sweep and written back before the return (module
+    docstring). A restore that nothing after it in the backward sweep reads is dropped first (not where loops are
+    checkpointed: their reruns, made later, read the array): where that leaves the array unrestored, it ends as f
+    leaves it already, and no copy is made."""
+    body = fn.body
+    at = next((k for k, s in enumerate(body) if s is sweeps.backward_start), None)
+    if at is None or not isinstance(body[-1], gast.Return):
+        return fn
+    params = [a.id for a in fn.args.args]
+    rebound = {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    names = set(params) - rebound       # (a parameter bound again is not the caller's array after that)
+    restored = written_arrays(body[at:], names) & written_arrays(body[:at], names)
+    if not restored:
+        return fn
+    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
+    restored &= written_arrays(backward, names)
+    keep, put = [], []
+    for p in (p for p in params if p in restored):
+        final = sweeps.namer.fresh(f"{p}_final")
+        sweeps.kinds[final] = sweeps.kinds.get(p)
+        keep.append(assign(final, call("rt.copy", load(p))))
+        put.append(assign(gast.Subscript(value=load(p), slice=gast.Slice(lower=None, upper=None, step=None),
+                                         ctx=gast.Store()), load(final)))
+    if keep:
+        arrays = ", ".join(p for p in params if p in restored)
+        keep.insert(0, comment(f"the caller's {arrays} as {user} leaves it, written back at the end"))
+        put.insert(0, comment(f"the caller's {arrays}: left as {user} leaves it"))
+    fn.body = body[:at] + keep + backward + put + [body[-1]]
+    return fn
+
+
+def _without_dead_restores(backward: list, arrays: set) -> list:
+    """The backward sweep's statements without its restores of `arrays` (`x[0] = x_old`, at its top level) that
+    no statement after them reads the array in."""
+    out, read = [], set()
+    for s in reversed(backward):
+        t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in arrays - read:
+            continue
+        read |= {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        out.append(s)
+    return out[::-1]

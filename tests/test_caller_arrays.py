@@ -1,0 +1,140 @@
+"""transforms/caller_arrays.py (and forward_api's copies): a function that writes into an argument array
+(`x[i] = x[i] * y[i]`, `p["W"][0] = v`) changes the caller's array, in Python; every entry point leaves it as one
+call of f does, and gives the derivatives at the point given. Before, grad with x not differentiated (or its
+restore read), value_and_grad and vjp restored the old values in the backward sweep, and jvp, hvp, hessian and
+jacobian worked on copies: the caller's array was left unchanged, unlike after f."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+def scales_in_a_loop(x, y):
+    for i in range(3):
+        x[i] = x[i] * y[i]
+    return np.sum(x * x) + np.sum(np.sin(y))
+
+
+def scales_a_dict_item(p, y):
+    p["W"][0] = p["W"][0] * y[0]
+    return np.sum(p["W"] ** 2) + y[1] * p["b"]
+
+
+def writes_a_row(M, y):
+    M[1] = np.tanh(M[1] + y)
+    M[0, 2] += y[0] * y[1]
+    return np.sum(M * M) * y[2]
+
+
+def _copy(a):
+    return {k: _copy(v) for k, v in a.items()} if isinstance(a, dict) else np.array(a, dtype=float)
+
+
+def _points():
+    y = np.array([0.5, -1.2, 0.8])
+    return [(scales_in_a_loop, np.array([1.0, 2.0, 3.0]), y),
+            (scales_a_dict_item, {"W": np.array([0.4, -0.3, 0.9]), "b": 0.7}, y),
+            (writes_a_row, np.array([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]]), y)]
+
+
+def _after_f(f, a, y):
+    a = _copy(a)
+    f(a, y.copy())
+    return a
+
+
+def _assert_same(a, b):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _assert_same(a[k], b[k])
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
+
+
+def _on_copies(f):
+    return lambda a, y: f(_copy(a), y.copy())
+
+
+def _numerical(f, a, y, k):
+    g = _on_copies(f)
+    if k == 1:
+        return numerical_grad(g, [a, y], 1)
+    if isinstance(a, dict):
+        return {key: numerical_grad(lambda v: g({**a, key: v}, y), [a[key]], 0) for key in a}
+    return numerical_grad(g, [a, y], 0)
+
+
+def _assert_close(got, want):
+    if isinstance(want, dict):
+        for k in want:
+            _assert_close(got[k], want[k])
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+ENTRIES = ["grad0", "grad1", "grad01", "value_and_grad", "vjp", "jvp0", "jvp1", "hvp", "hessian", "jacobian"]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_the_callers_array_is_left_as_f_leaves_it(entry, jit):
+    for f, a0, y in _points():
+        a = _copy(a0)
+        want_after = _after_f(f, a0, y)
+        d0, d1 = _numerical(f, a0, y, 0), _numerical(f, a0, y, 1)
+        if entry == "grad0":
+            _assert_close(srcdiff.grad(f, wrt=0, jit=jit)(a, y), d0)
+        elif entry == "grad1":
+            _assert_close(srcdiff.grad(f, wrt=1, jit=jit)(a, y), d1)
+        elif entry == "grad01":
+            g0, g1 = srcdiff.grad(f, wrt=(0, 1), jit=jit)(a, y)
+            _assert_close(g0, d0)
+            _assert_close(g1, d1)
+        elif entry == "value_and_grad":
+            value, g1 = srcdiff.value_and_grad(f, wrt=1, jit=jit)(a, y)
+            assert value == pytest.approx(_on_copies(f)(a0, y), rel=1e-12)
+            _assert_close(g1, d1)
+        elif entry == "vjp":
+            value, g1 = srcdiff.vjp(f, wrt=1, jit=jit)(a, y, 2.0)
+            assert value == pytest.approx(_on_copies(f)(a0, y), rel=1e-12)
+            _assert_close(g1, 2.0 * d1)
+        elif entry == "jvp0":
+            t = _copy(a0)
+            t0 = _copy(t)
+            value, tangent = srcdiff.jvp(f, wrt=0, jit=jit)(a, y, t)
+            want = sum(np.sum(d0[k] * t0[k]) for k in d0) if isinstance(d0, dict) else np.sum(d0 * t0)
+            assert tangent == pytest.approx(want, rel=1e-6)
+            _assert_same(t, t0)        # (the tangent it writes into, `d_x[i] = ...`, is a copy)
+        elif entry == "jvp1":
+            v = np.array([0.3, 1.0, -0.5])
+            value, tangent = srcdiff.jvp(f, wrt=1, jit=jit)(a, y, v)
+            assert value == pytest.approx(_on_copies(f)(a0, y), rel=1e-12)
+            assert tangent == pytest.approx(d1 @ v, rel=1e-6)
+        elif entry == "hvp":
+            v = np.array([0.3, 1.0, -0.5])
+            hv = srcdiff.hvp(f, wrt=1, jit=jit)(a, y, v)
+            want = (_numerical(f, a0, y + 1e-4 * v, 1) - _numerical(f, a0, y - 1e-4 * v, 1)) / 2e-4
+            np.testing.assert_allclose(hv, want, rtol=1e-4, atol=1e-5)
+        elif entry == "hessian":
+            H = srcdiff.hessian(f, wrt=1, jit=jit)(a, y)
+            want = np.array([(_numerical(f, a0, y + 1e-4 * e, 1) - _numerical(f, a0, y - 1e-4 * e, 1)) / 2e-4
+                             for e in np.eye(3)])
+            np.testing.assert_allclose(H, want, rtol=1e-4, atol=1e-5)
+        else:
+            J = srcdiff.jacobian(f, wrt=1, jit=jit)(a, y)
+            _assert_close(J, d1)
+        _assert_same(a, want_after)
+
+
+def test_the_gradient_writes_back_only_what_it_restores():
+    """Where the backward sweep restores nothing (x differentiated, its restore dead), no copy is made."""
+    def straight(x, y):
+        x[0] = y[0] * 2.0
+        return np.sum(x * x)
+    source = srcdiff.source(srcdiff.grad(straight, wrt=0))
+    assert "_final" not in source, source
+    source = srcdiff.source(srcdiff.grad(scales_in_a_loop, wrt=1))
+    assert "x_final = rt.copy(x)" in source and "x[:] = x_final" in source, source
+    assert "# the caller's x: left as scales_in_a_loop leaves it" in source, source
