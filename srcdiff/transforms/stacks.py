@@ -33,7 +33,7 @@ from .astutil import (assign, call, clone, const, dotted, dotted_name, load, nam
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
 from .aliasing import memory_roots, read_only_names
-from .reverse_support import simplify
+from .reverse_support import simplify, trip_count
 
 
 class Stack:
@@ -110,7 +110,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         tape = tape if tape not in taken else s
         taken.add(tape)
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
-        count = call("max", _sub(stop, start), const(0))
+        count = trip_count(_sub(stop, start))
         segments = anno.get(owner.get(id(blocks[where])), anno.SEGMENTS)
         v = b.body[pop].targets[0].id
         if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all
