@@ -152,6 +152,10 @@ def follow_writes(fn, dead_code) -> int:
             loads[first] = loads.get(first, 0) + live
             loads[a] = 0
             renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {first, a}, first, loads, dead)
+            for t in span:      # a back-edge copy of the array to its own name (_same_array_copy) goes
+                if anno.get(t, anno.PHI) and t.targets[0].id == getattr(t.value, "id", None):
+                    block.remove(t)
+                    loads[first] -= id(t) not in dead
     return renamed
 
 
@@ -294,11 +298,20 @@ def _span_reads(block, k, chain, a, dead) -> tuple:
     are not in the copies `dead` (ids) that nothing reads)."""
     span = []
     for t in block[k + 1:]:
-        if chain & assigned_names([t]):
+        if chain & assigned_names([t]) and not _same_array_copy(t, chain):
             break
         span.append(t)
     reads, live = _reads_of(span, a, dead)
     return span, reads, live
+
+
+def _same_array_copy(t, chain) -> bool:
+    """Whether `t` is a loop's back-edge (or a merge) copy of one name of `chain` to another: the name it binds
+    names the same array after it (a swap, then a second swap of the same arrays in one iteration: `c2 = c` ...
+    `c = c2` at the loop's end), so the chain goes on past it."""
+    return (isinstance(t, gast.Assign) and (anno.get(t, anno.PHI) or anno.get(t, anno.MERGE))
+            and isinstance(t.targets[0], gast.Name) and isinstance(t.value, gast.Name)
+            and t.targets[0].id in chain and t.value.id in chain)
 
 
 def _reads_of(stmts, a, dead) -> tuple:
