@@ -1202,3 +1202,39 @@ def test_gradient_penalty_where_a_loop_overwrites_the_differentiated_argument(ji
     g = srcdiff.grad(overwritten_gradient_penalty, wrt=1, jit=jit)(x, M.copy())
     num = numerical_grad(lambda M_: overwritten_gradient_penalty(x, M_), [M.copy()], 0)
     np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
+
+
+# ---- the inner gradient's seed of its output: no primal result computed for it -----------------------------------
+def returns_on_two_paths(x, a):
+    t = np.sin(a) * x
+    s = np.sum(t * t)
+    if s > 1.0:
+        return s * 2.0
+    return s + x
+
+
+def penalty_of_returns_on_two_paths(x, a):
+    gx, ga = srcdiff.grad(returns_on_two_paths, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+def test_the_inner_gradients_seed_does_not_keep_the_primal_result(jit):
+    """The gradient a function calls is differentiated from its unspecialised source, which seeds the output's
+    adjoint with `d_result = rt.seed(result)` (a check that the output is a scalar). In the outer gradient that
+    read kept the primal's return value alive: both paths' `s * 2.0` / `s + x` computed in the outer forward
+    sweep (reverse and forward mode over the gradient) for nothing but a 1.0. Once the kinds show a scalar,
+    the seed is 1.0 (kind_rewrites.scalar_helpers) and the return value's computation goes."""
+    x, a = 0.7, np.array([0.3, -0.2, 0.5])
+    f = penalty_of_returns_on_two_paths
+    g = srcdiff.grad(f, wrt=(0, 1), jit=jit)
+    got = g(x, a)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(f, [x, a], k), rtol=1e-6, atol=1e-8)
+    tangent = (0.1, np.array([1.0, -0.5, 0.25]))
+    jv = srcdiff.jvp(f, wrt=(0, 1), jit=jit)
+    _, dot = jv(x, a, tangent)
+    np.testing.assert_allclose(dot, tangent[0] * got[0] + np.dot(tangent[1], got[1]), rtol=1e-6)
+    for src in (srcdiff.source(g), srcdiff.source(jv)):
+        code = "\n".join(ln for ln in src.splitlines() if not ln.strip().startswith("#"))
+        assert "rt.seed(" not in code and "s + x" not in code, src
