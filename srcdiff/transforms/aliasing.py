@@ -639,10 +639,33 @@ def _ssa_copy(s):
     return None
 
 
+# calls that read only the shape (and dtype) of their arguments at these positions, and such attributes: a stale
+# view's shape is its own (a write in place changes values, not shapes)
+_SHAPE_READS = {"rt.zeros_like": (0,), "np.zeros_like": (0,), "np.ones_like": (0,), "np.empty_like": (0,),
+                "np.shape": (0,), "np.ndim": (0,), "np.size": (0,), "len": (0,), "rt.unbroadcast": (1,),
+                "rt.sum_grad": (1,), "rt.mean_grad": (1,), "rt.broadcast_to_like": (1,)}
+_SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype"})
+
+
+def _shape_reads(e) -> set:
+    """The ids of the Name nodes in `e` whose shape alone is read (_SHAPE_READS, `x.shape`)."""
+    found = set()
+    for n in walk(e):
+        if isinstance(n, gast.Call) and dotted_name(n.func) in _SHAPE_READS:
+            found |= {id(n.args[k]) for k in _SHAPE_READS[dotted_name(n.func)]
+                      if k < len(n.args) and isinstance(n.args[k], gast.Name)}
+        elif isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRS and isinstance(n.value, gast.Name):
+            found.add(id(n.value))
+    return found
+
+
 def _own_loads(s):
-    """Names a statement reads itself (for compound statements: the test / iterable only)."""
+    """Names a statement reads itself (for compound statements: the test / iterable only), but for their shapes
+    only (a gradient's `d_v = rt.zeros_like(v)` after a write through a second name of v's array: nested fuzz
+    985210)."""
     parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
-    return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load)}
+    shapes = {i for p in parts for i in _shape_reads(p)}
+    return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load) and id(n) not in shapes}
 
 
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
