@@ -1238,3 +1238,71 @@ def test_the_inner_gradients_seed_does_not_keep_the_primal_result(jit):
     for src in (srcdiff.source(g), srcdiff.source(jv)):
         code = "\n".join(ln for ln in src.splitlines() if not ln.strip().startswith("#"))
         assert "rt.seed(" not in code and "s + x" not in code, src
+
+
+# ---- reverse over a gradient whose backward sweep restores arrays a loop binds anew -------------------------------
+def rebound_then_written(x, a):
+    buf = x * 1.0
+    for i in range(2):
+        buf = buf * 1.5
+        buf[i] = buf[i] * 0.5
+    return np.sum(buf ** 3)
+
+
+def rebound_on_some_paths_then_written(x, a):
+    buf = x * 1.0
+    for i in range(3):
+        if a[i] > 0:
+            buf = buf * 1.5
+        buf[i] = buf[i] * 0.5 + a[i] * buf[i - 1]
+    return np.sum(buf ** 3)
+
+
+def bump_and_return(buf, i, v):
+    buf[i] = buf[i] * 0.5 + v
+    return buf
+
+
+def written_by_a_helper_that_returns_it(x, a):
+    buf = x * 1.0
+    for i in range(buf.shape[0]):
+        buf = bump_and_return(buf, i, a[i] * buf[i - 1])
+    return np.sum(buf ** 3)
+
+
+def penalty_of_rebound_then_written(x, a):
+    g = srcdiff.grad(rebound_then_written, wrt=0)(x, a)
+    return np.sum(g * g)
+
+
+def penalty_of_rebound_on_some_paths(x, a):
+    g = srcdiff.grad(rebound_on_some_paths_then_written, wrt=0)(x, a)
+    return np.sum(g * g)
+
+
+def penalty_of_written_by_a_helper(x, a):
+    g = srcdiff.grad(written_by_a_helper_that_returns_it, wrt=0)(x, a)
+    return np.sum(g * g)
+
+
+@pytest.mark.parametrize("jit", BACKENDS, ids=["py", "jit"])
+@pytest.mark.parametrize("f", [penalty_of_rebound_then_written, penalty_of_rebound_on_some_paths,
+                               penalty_of_written_by_a_helper], ids=lambda f: f.__name__)
+def test_reverse_over_restores_of_an_array_a_loop_binds_anew(f, jit):
+    """Silently wrong second derivatives (hand-written second-order programs; d/dx of |grad|^2 off by up to 1e5;
+    hessian and hvp were right). A loop binding `buf` anew and writing into it: its gradient pushes each
+    iteration's array and restores the written element through the popped name (`buf3 = buf3_stack.pop()`,
+    `buf3[i] = buf3_old`). Reverse mode over that gradient (1) stored nothing of the popped name, which its own
+    backward sweep's undo of that restore writes into (a write's restore did not count as a read of the array:
+    every iteration's element went into the last popped array), and (2) did not undo those restores at all where
+    the pushed name, not the popped one, is read (`3 * buf ** 2`): a popped array is the pushed one
+    (reverse._stacked_arrays). A helper that writes into its argument and returns it (`buf = bump(buf, i, v)`)
+    no longer makes buf loop-carried at all (aliasing: the back-edge copy of buf to itself goes)."""
+    rng = np.random.default_rng(0)
+    x, a = rng.normal(size=4) * 0.7, rng.normal(size=4) * 0.7
+    got = srcdiff.grad(f, wrt=(0, 1), jit=jit)(x, a)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(f, [x, a], k), rtol=1e-5, atol=1e-7)
+    if f is penalty_of_written_by_a_helper:
+        src = srcdiff.source(srcdiff.grad(written_by_a_helper_that_returns_it, wrt=0, jit=jit))
+        assert "buf_stack" not in src, src

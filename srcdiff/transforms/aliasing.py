@@ -156,7 +156,43 @@ def follow_writes(fn, dead_code) -> int:
                 if anno.get(t, anno.PHI) and t.targets[0].id == getattr(t.value, "id", None):
                     block.remove(t)
                     loads[first] -= id(t) not in dead
-    return renamed
+    return renamed + _drop_identity_phis(fn)
+
+
+def _drop_identity_phis(fn) -> int:
+    """Drop a loop's back-edge copy `v = w` where w is a copy of v itself made in the iteration, through plain
+    copies nothing binds again before it (`buf = upd(buf, i, v)` of a helper that writes into its argument and
+    returns it: inlined, `buf4 = buf` ... `buf = buf4`): v names the same array all along, not a value the loop
+    carries. Kept, reverse mode pushed that one array once per iteration, and reverse mode over srcdiff's
+    gradient read it for the value the forward sweep left while its backward sweep's restores, through the
+    popped name, had changed it (a wrong second derivative). Returns how many it dropped."""
+    dropped = 0
+    todo = [fn.body]
+    while todo:
+        block = todo.pop()
+        parent: dict = {}
+        for s in list(block):
+            todo.extend(nested_blocks(s))
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+                    and s.targets[0].id != s.value.id and not anno.get(s, anno.MERGE)):
+                v, w = s.targets[0].id, s.value.id
+                if anno.get(s, anno.PHI) and v in _copied_from(w, parent):
+                    block.remove(s)
+                    dropped += 1
+                    continue
+                if not anno.get(s, anno.PHI):
+                    _rebound(v, parent)
+                    parent[v] = w
+                    continue
+            for n in assigned_names([s]):
+                _rebound(n, parent)
+    return dropped
+
+
+def _rebound(n, parent) -> None:
+    """Forget the copies of `parent` (name -> the name it copies) whose chain passes through `n`, bound again."""
+    for m in [m for m in parent if m == n or n in _copied_from(m, parent)]:
+        del parent[m]
 
 
 def _choose_name(block, k, a, parent, loads, dead):
