@@ -1306,3 +1306,33 @@ def test_reverse_over_restores_of_an_array_a_loop_binds_anew(f, jit):
     if f is penalty_of_written_by_a_helper:
         src = srcdiff.source(srcdiff.grad(written_by_a_helper_that_returns_it, wrt=0, jit=jit))
         assert "buf_stack" not in src, src
+
+
+def swapped_and_written_through_a_second_name(x, a):
+    b1 = x * 1.0
+    b2 = a * 1.0
+    for i in range(3):
+        b1, b2 = b2, b1
+        b1[i % 4] = b1[i % 4] * 1.1 + np.tanh(b2[(i + 1) % 4] * x[i])
+        al = b2
+        al[(i + 2) % 4] = al[(i + 2) % 4] * 0.9 + a[i] * b1[0]
+    return np.sum(b1 * b2) + np.sum(b1 ** 2)
+
+
+def penalty_of_swapped_and_written(x, a):
+    g = srcdiff.grad(swapped_and_written_through_a_second_name, wrt=0)(x, a)
+    return np.sum(g * g)
+
+
+def test_forward_mode_over_a_gradient_declines_at_the_users_line():
+    """jvp of a function calling a srcdiff gradient whose code the aliasing check declines: the SrcdiffError named
+    only the generated module's line (`.../..._grad_<hash>.py:53: \\`b2v2\\` shares memory ...`), where grad of the
+    same function names the user's line and the generated one. Forward mode's front end moves it to the user's
+    line too (forward_api, as api.py does)."""
+    x, a = np.array([0.3, -0.4, 0.8, 0.1]), np.array([0.5, 0.2, -0.3, 0.7])
+    for transform in (srcdiff.grad, srcdiff.jvp):
+        try:
+            g = transform(penalty_of_swapped_and_written, wrt=0)
+            g(x, a) if transform is srcdiff.grad else g(x, a, np.ones(4))
+        except srcdiff.SrcdiffError as e:
+            assert e.filename == __file__ and "generated from this line" in str(e), str(e)
