@@ -79,10 +79,23 @@ def literals(trees) -> dict:
         if len(values) == 1 and isinstance(v, ast.Call) and len(v.args) == 1 and not v.keywords and \
                 ast.unparse(v.func) in ("np.array", "rt.array"):
             v = v.args[0]
-        if len(values) == 1 and isinstance(v, (ast.Tuple, ast.List)) and v.elts and \
-                all(isinstance(e, ast.Constant) for e in v.elts):
-            out[name] = ast.unparse(ast.List(v.elts, ast.Load()))
+        rows = _numbers(v) if len(values) == 1 else None
+        if rows is not None:
+            out[name] = ast.unparse(rows)
     return out
+
+
+def _numbers(v, binds=None):
+    """`v`, a tuple or list of numbers written out (or of such rows; `binds`: {name: [values]}, a name bound once to
+    a number is that number: `result_at0 = 1`), as a list (of lists); else None."""
+    if isinstance(v, ast.Name) and binds and len(binds.get(v.id, ())) == 1:
+        v = binds[v.id][0]
+    if isinstance(v, ast.Constant) and isinstance(v.value, (int, float)):
+        return v
+    if isinstance(v, (ast.Tuple, ast.List)) and v.elts:
+        elts = [_numbers(e, binds) for e in v.elts]
+        return None if any(e is None for e in elts) else ast.List(elts, ast.Load())
+    return None
 
 
 _INLINED = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp)
@@ -110,8 +123,8 @@ def quoted(e, fn, depth: int = 1) -> str:
             v = values[0]
             if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
                 v = v.args[0]
-            if isinstance(v, (ast.Tuple, ast.List)) and v.elts and all(isinstance(x, ast.Constant) for x in v.elts):
-                return ast.List(v.elts, ast.Load())
+            if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
+                return _numbers(v, binds)
             if isinstance(v, _INLINED):
                 return Inline(self.left - 1).visit(copy.deepcopy(v))
             return n

@@ -290,7 +290,11 @@ class StatementLowering:
         n = size(inner)
         out = []
         for k, x in enumerate(self.literal_elements(e)):
-            if not inner:
+            if isinstance(x, (ast.Tuple, ast.List)):        # a row written out: its numbers in order
+                for j, leaf in enumerate(_row_numbers(x)):
+                    p, v = self.low(leaf)
+                    out += p + [f"{at(k * n + j)} = {v}"]
+            elif not inner:
                 p, v = self.low(x)
                 out += p + [f"{at(k)} = {v}"]
             else:
@@ -360,3 +364,10 @@ class StatementLowering:
     def _low_tuple(self, t):
         pre, xs = self._low_args(t.elts)
         return pre, "(" + ", ".join(xs) + ("," if len(xs) == 1 else "") + ")"
+
+
+def _row_numbers(x) -> list:
+    """The numbers of a row of an array literal written out (`((1, 2), (3, 4))`), in row-major order."""
+    if isinstance(x, (ast.Tuple, ast.List)):
+        return [leaf for y in x.elts for leaf in _row_numbers(y)]
+    return [x]
