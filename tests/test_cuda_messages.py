@@ -174,3 +174,14 @@ def test_derivative_statement_not_quoted():
     msg = _decline(srcdiff.grad, scalar_mask, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))), (0, 0))
     assert "the derivative of this line writes through rt.index_add(...)" in msg and "d_a" not in msg, msg
     assert "line %d: s = a[M[0, 0] > 0]" % (scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+
+
+def fancy_in_comprehension(x, M):
+    return x * sum(np.sum(M[[0, 1, 1], [1, 0, 0]]) for e in M[1])
+
+
+def test_fancy_index_in_a_loop_quotes_the_users_lists():
+    """In a loop the gradient saves the index arrays and pops them back (`total_sum1 = total_sum1_stack.pop()`): a
+    second binding, of the same value (CUDA fuzz 999000's grad: 'M[total_sum1, total_sum2]')."""
+    msg = _decline(srcdiff.grad, fancy_in_comprehension, (0, 1), (np.ones(2), np.ones((2, 2, 2))), (0, 0))
+    assert "fancy (array) indexing: M[[0, 1, 1], [1, 0, 0]]\n" in msg, msg

@@ -72,7 +72,8 @@ def literals(trees) -> dict:
     for fn in trees:
         for st in ast.walk(fn):
             if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-                binds.setdefault(st.targets[0].id, []).append(st.value)
+                if not _restore(st.value):
+                    binds.setdefault(st.targets[0].id, []).append(st.value)
     out = {}
     for name, values in binds.items():
         v = values[0]
@@ -83,6 +84,11 @@ def literals(trees) -> dict:
         if rows is not None:
             out[name] = ast.unparse(rows)
     return out
+
+
+def _restore(v) -> bool:
+    """`v` is a pop of a stack (`t = t_stack.pop()`: the backward sweep restores the value the forward sweep bound)."""
+    return isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop" and not v.args
 
 
 def _numbers(v, binds=None):
@@ -110,7 +116,8 @@ def quoted(e, fn, depth: int = 1) -> str:
     binds: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-            binds.setdefault(st.targets[0].id, []).append(st.value)
+            if not _restore(st.value):
+                binds.setdefault(st.targets[0].id, []).append(st.value)
 
     class Inline(ast.NodeTransformer):
         def __init__(self, left):
