@@ -80,7 +80,7 @@ def literals(trees) -> dict:
         if len(values) == 1 and isinstance(v, ast.Call) and len(v.args) == 1 and not v.keywords and \
                 ast.unparse(v.func) in ("np.array", "rt.array"):
             v = v.args[0]
-        rows = _numbers(v) if len(values) == 1 else None
+        rows = _numbers(v) if len(values) == 1 and isinstance(v, (ast.Tuple, ast.List)) else None
         if rows is not None:
             out[name] = ast.unparse(rows)
     return out
