@@ -6,7 +6,7 @@ import ast
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
 from .spelling import called
-from .tangent_tapes import written_with_values
+from .tangent_tapes import dead_fills
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
 
@@ -314,7 +314,7 @@ class StatementLowering:
         if is_none(v):
             return []
         if self._tape_like(v) is not None:
-            if name in self._tangents_written():
+            if id(v) in self._dead_fills():
                 return []
             k = self.fresh("k")
             zero = "0.0" if self.tapes[name] == "f" else "0"
@@ -327,14 +327,14 @@ class StatementLowering:
         self._prev_check = check
         return check
 
-    def _tangents_written(self):
-        """The tangent tapes whose elements are each written before any read (tangent_tapes.written_with_values)."""
-        if getattr(self, "_written_tangents", None) is None:
+    def _dead_fills(self):
+        """The tangent tapes' allocations whose zeros no read reaches (tangent_tapes.dead_fills)."""
+        if getattr(self, "_dead", None) is None:
             tangents = {st.targets[0].id: self._tape_like(st.value) for st in ast.walk(self.fn)
                         if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
                         and self._tape_like(st.value) is not None}
-            self._written_tangents = written_with_values(self.fn, tangents)
-        return self._written_tangents
+            self._dead = dead_fills(self.fn, tangents)
+        return self._dead
 
     def _leaves(self, e, acc):
         if isinstance(e, ast.Tuple):
