@@ -6,8 +6,9 @@ temporaries named after them (`total_sum10v3`, `a_if_sum10`, `buf1v15_old`) and 
 (`rec3_jvp`). A decline that names those asks the user to find a name that is nowhere in their code. A message
 names the user's variable instead: a generated name is spelled as the first of its shortenings (a version suffix
 `v<k>` dropped, a counter, a word srcdiff appends: `_tape`, `_items`, `_sum`) that the user's function or a function it calls
-binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter)
-stay as they are."""
+binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter),
+and srcdiff's records of a value (`buf1_old_tape5`, `b8_stack`: a tape, a stack, a value before a write, which a
+message about them would misname as the value itself) stay as they are."""
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,8 @@ import copy
 import re
 import types
 
-_SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (x_tape, a_items)
+_SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (a_items)
+_RECORDS = re.compile(r"_(tape|stack|old|snapshots|carry|scales|scaled|product)$")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -58,6 +60,8 @@ def spelled(name: str, users: set, leaves: dict | None = None) -> str:
     while core:
         if core in users:
             return prefix + leaves.get(core, core)
+        if _RECORDS.search(core):       # (srcdiff's record of a value, not the value: `buf1_old_tape5` stays)
+            return name
         shorter = _SUFFIXES.sub("", core)
         if shorter == core:
             break
