@@ -184,6 +184,22 @@ def constant_tape_in_branch(x, a, flag):
     return s * s * np.sum(a)
 
 
+def reversed_step_in_while_else(x, a, n):
+    """A loop over a reversed range with a step in a while loop's else: the gradient's backward loop header reads
+    `len(range(n5, n6, -2))`, which forward mode names (`n7 = range(n5v2, n6v2, -2)`, `n8 = len(n7)`): the device
+    declined the range value ('the call range(...)', CUDA fuzz --device 999282); its length is read inline."""
+    buf = a * 1.0
+    c = x
+    while c < 2.0:
+        c = c + 0.75
+        if n > 2:
+            break
+    else:
+        for i in reversed(range(0, 3, 2)):
+            buf[i] *= np.tanh(x)
+    return np.sum(buf * buf) * c
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -213,6 +229,7 @@ def _data():
         "prev_in_loop_else": (prev_in_loop_else, (0, 1), (x, a), (0, 0), t[:2]),
         "shape_test": (shape_test, (0, 1), (x, a), (0, 0), t[:2]),
         "taped_loop": (taped_loop, (0, 1), (x, a, 2), (0, 0, None), t[:2]),
+        "reversed_step": (reversed_step_in_while_else, (0, 1), (x, a, 1), (0, 0, None), t[:2]),
         "constant_tape": (constant_tape_in_branch, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "constant_tape_other": (constant_tape_in_branch, (0, 1), (x, a, True), (0, 0, None), t[:2]),
     }
@@ -272,7 +289,7 @@ if __name__ != "__main__":
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
-                                      "constant_tape_other"])
+                                      "constant_tape_other", "reversed_step"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -280,7 +297,7 @@ if __name__ != "__main__":
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test"])
+    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test", "reversed_step"])
     def test_hvp_merged_tapes_compile_to_ptx(name):
         """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
         tape is an int64 array as the tape is; a merge typed in a later round of inference is typed."""
