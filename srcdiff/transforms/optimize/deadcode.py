@@ -107,23 +107,28 @@ def _stacks(fn, facts) -> tuple:
 
 
 def _own_arrays(fn) -> tuple:
-    """(the one-dimensional arrays the function makes and reads or writes only by element, its Name nodes)
-    in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros, np.ones; n not a
-    tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element, never a
-    view). A write into one is dead where nothing reads the array after it: no other name can see it (the
-    scalar tapes of reverse mode, an array the user fills). Without such an allocation (most functions),
+    """(the one-dimensional arrays the function makes and reads or writes only by element, its Name nodes,
+    whether it writes through a subscript of a name: `a[i] = v`, the one statement whose fate asks what the
+    function owns) in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros,
+    np.ones; n not a tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element,
+    never a view). A write into one is dead where nothing reads the array after it: no other name can see it
+    (the scalar tapes of reverse mode, an array the user fills). Without such an allocation (most functions),
     the function is not walked: its Name nodes are left to `_Facts.name_nodes` (None)."""
-    made, ok, names = set(), set(), []
+    made, ok, names, writes = set(), set(), [], False
     name, subscript = gast.Name, gast.Subscript
     for n in walk_statements(fn.body):
-        if type(n) is gast.Assign and len(n.targets) == 1 and type(n.targets[0]) is name:
-            v = n.value
-            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
-                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
-                made.add(n.targets[0].id)
-                ok.add(id(n.targets[0]))
+        if type(n) is gast.Assign and len(n.targets) == 1:
+            t = n.targets[0]
+            if type(t) is name:
+                v = n.value
+                if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                        and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                    made.add(t.id)
+                    ok.add(id(t))
+            elif isinstance(t, subscript) and isinstance(t.value, name):
+                writes = True
     if not made:
-        return made, None
+        return made, None, writes
     for n in walk(fn):
         kind = type(n)
         if kind is name:
@@ -131,7 +136,7 @@ def _own_arrays(fn) -> tuple:
         elif kind is subscript and type(n.value) is name and _element(n.slice):
             ok.add(id(n.value))
     seen = {n.id for n in names if n.id in made and id(n) not in ok}
-    return made - seen, names
+    return made - seen, names, writes
 
 
 def _element(index) -> bool:
@@ -150,7 +155,7 @@ class _Facts:
     def __init__(self, fn, pure_callees=frozenset()):
         self.pure_callees = pure_callees or anno.get(fn, anno.PURE_CALLEES) or frozenset()
         self.cache: dict = {}
-        own, self.names = _own_arrays(fn)
+        own, self.names, writes = _own_arrays(fn)
         self.plans = {}
         for s in walk_statements(fn.body):
             p = anno.get(s, anno.SEGMENTS)
@@ -158,8 +163,9 @@ class _Facts:
                 self.plans[p.segment] = p
         # each array it owns with the names that may view it (owned.py: any new array, read by views too; not
         # where a checkpointed loop's rerun, filled in later, will read snapshots nothing reads yet); one read
-        # only by element (_own_arrays) has no view
-        self.own = {**({} if self.plans else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
+        # only by element (_own_arrays) has no view. Only a write `a[i] = v` asks (_Liveness.dead_write), and
+        # liveness adds none: without one the function is not walked for it (a straight-line gradient)
+        self.own = {**({} if self.plans or not writes else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
         self.fn = fn
 
