@@ -246,6 +246,9 @@ _BLOCKS = {gast.If: ("body", "orelse"), gast.For: ("body", "orelse"), gast.While
            gast.ClassDef: ("body",)}
 
 
+_DEPRECATED_CONSTANT = getattr(ast.NodeVisitor, "visit_Constant", None)
+
+
 class Transformer(ast.NodeTransformer):
     """ast.NodeTransformer with the same semantics at a fraction of its cost: the visit method for each
     node class is looked up once per transformer class, and generic_visit reads the fields directly
@@ -264,7 +267,10 @@ class Transformer(ast.NodeTransformer):
         kind = type(node)
         method = self._visitors.get(kind)
         if method is None:     # the class's function for this node class, found once
-            method = self._visitors[kind] = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            method = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            if method is _DEPRECATED_CONSTANT:   # (ast.NodeVisitor's, which looks for visit_Num and kin first)
+                method = type(self).generic_visit
+            self._visitors[kind] = method
         return method(self, node)
 
     def generic_visit(self, node):
