@@ -565,8 +565,8 @@ def _reached(ctx):
     dead-code pass dropped: its primal copy would be dead code)."""
     m = ctx.module
     by_name = {f.name: f for f in m.functions}
-    if m.entry not in by_name:
-        return
+    if m.entry not in by_name or len(by_name) == 1:
+        return      # (the entry alone: nothing to drop, no walk)
     reached, todo = {m.entry}, [by_name[m.entry]]
     while todo:
         for n in walk_names(todo.pop()):
