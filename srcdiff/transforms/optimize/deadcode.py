@@ -70,10 +70,61 @@ def eliminate_unread(fn: gast.FunctionDef, names) -> gast.FunctionDef:
     loss3 ** 2`, for an adjoint that is a scalar now: the forward sweep's binding is still read); `fn` as it is
     where there is none (the common case: no second pass)."""
     params = {a.id for a in fn.args.args}
-    if any(c and not names.loads.get(n) and n not in params for n, c in names.counts.items()) or \
-            any(names.counts.get(n, 0) > 1 for n in names.fewer_reads()):
+    unread = {n for n, c in names.counts.items() if c and not names.loads.get(n) and n not in params}
+    if any(names.counts.get(n, 0) > 1 for n in names.fewer_reads()):
+        return eliminate_dead_code(fn)
+    if unread and not _drop_unread(fn, unread, names, params):
         return eliminate_dead_code(fn)
     return fn
+
+
+def _drop_unread(fn: gast.FunctionDef, unread: set, names, params: set) -> bool:
+    """eliminate_dead_code's result, in place, for a straight-line function (a long one: a gradient without loops)
+    whose only dead code is the assignments of the names nothing reads (`unread`) and what only they read: those
+    assignments go, then those of the names that lose their last read, and so on, as liveness finds them there,
+    without walking the rest of the function. Whether it applied: not where the function has a compound statement,
+    a write through a subscript, a stack's push or pop, or a binding other than `name = value` (liveness decides
+    those), where a value that goes has effects, or where a name bound more than once loses some of its reads
+    but not all (liveness may drop one of its bindings)."""
+    body, by_target, accumulated = fn.body, {}, set()
+    for k, s in enumerate(body):
+        kind = type(s)
+        if kind is gast.Assign and len(s.targets) == 1 and type(s.targets[0]) is gast.Name:
+            by_target.setdefault(s.targets[0].id, []).append(k)
+        elif kind is gast.AugAssign and type(s.target) is gast.Name:
+            accumulated.add(s.target.id)    # (`d_v += e` stays, reading d_v: liveness keeps what binds it)
+        elif not (kind is gast.Return or is_comment(s) or kind is gast.Expr and isinstance(s.value, gast.Call)
+                  and dotted_name(s.value.func) != "rt.push"):
+            return False
+    pure_callees = anno.get(fn, anno.PURE_CALLEES) or frozenset()
+    loads, todo, gone, lost = dict(names.loads), list(unread), set(), set()
+    while todo:
+        name = todo.pop()
+        if name not in by_target or name in accumulated:
+            return False
+        for k in by_target.pop(name):
+            value, pure = body[k].value, True
+            if type(value) is gast.Call and dotted_name(value.func) == "rt.pop":
+                return False
+            for n in walk_names_and_calls(value):
+                if type(n) is gast.Name:
+                    if isinstance(n.ctx, gast.Load):
+                        loads[n.id] = left = loads.get(n.id, 0) - 1
+                        lost.add(n.id)
+                        if left < 0:
+                            return False
+                        if not left and names.counts.get(n.id) and n.id not in params and n.id not in unread:
+                            unread.add(n.id)
+                            todo.append(n.id)
+                elif pure:
+                    pure = pure_call(n) or (type(n.func) is gast.Name and n.func.id in pure_callees)
+            if not pure:
+                return False
+            gone.add(k)
+    if any(loads.get(n, 0) and names.counts.get(n, 0) > 1 for n in lost):
+        return False
+    fn.body = without_lone_line_comments([s for k, s in enumerate(body) if k not in gone])
+    return True
 
 
 def _stacks(fn, facts) -> tuple:
