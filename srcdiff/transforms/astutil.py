@@ -335,6 +335,38 @@ def walk_names(node):
                     push(v)
 
 
+def walk_of(node, kinds):
+    """The nodes under `node` (itself included) whose class is in `kinds` (a set of classes; any order, as
+    walk_calls, which this generalises): a pass looking for a few kinds of node does not meet every other one.
+    A node's children are taken before it is yielded. Names are leaves (nothing under them is looked at)."""
+    stack = [node]
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
+    while stack:
+        n = pop()
+        kind = type(n)
+        if kind is _NAME:
+            if kind in kinds:
+                yield n
+            continue
+        fields = get(kind)
+        if fields is None:
+            if kind is list:
+                extend(n)
+                continue
+            if not isinstance(n, _AST):
+                continue
+            fields = child_fields(kind)
+        for f in fields:
+            v = getattr(n, f, None)
+            if v is not None:
+                if type(v) is list:
+                    extend(v)
+                else:
+                    push(v)
+        if kind in kinds:
+            yield n
+
+
 def walk_calls(node):
     """The Call nodes under `node` (itself included; any order: for passes that look at calls only, about
     twice as fast as filtering walk). As with walk, a call's children are taken before it is yielded: a

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import (assign, call, const, dotted, dotted_name, is_comment, walk, walk_names,
+from .astutil import (assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_of,
                       walk_statements)
 from .kinds import array_of, dtype, elements, is_array, is_exp_table, is_scalar, is_tuple, length, ndim
 from .purity import ALLOCATIONS
@@ -29,12 +29,15 @@ def possibly_unbound(fn: gast.FunctionDef, local: set | None = None) -> set:
     return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
 
 
+_FACT_NODES = frozenset((gast.Name, gast.Compare, gast.Call))
+
+
 def _walk_facts(fn) -> tuple:
     """(the names `fn` stores, the names it compares with None (_tested_against_none's start), the first items
     of its arrays of list comprehensions (_never_bound_items')) in one walk of its nodes, instead of one each."""
     stored, tested, items = set(), set(), set()
     name, compare, call_ = gast.Name, gast.Compare, gast.Call
-    for n in walk(fn):
+    for n in walk_of(fn, _FACT_NODES):
         kind = type(n)
         if kind is name:
             if type(n.ctx) is gast.Store:
