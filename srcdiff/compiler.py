@@ -303,6 +303,8 @@ def _copy_unit(ctx):
 
 
 def _inline(ctx):
+    if not ctx.unit.callees:
+        return      # (no call of a user function to inline: the function is not walked)
     ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining, ctx.for_structures)
 
 

@@ -42,8 +42,6 @@ class ForCall:
 def inline_calls(unit, callee_anf, stack=(), for_structures=None):
     """Inline calls in the ANF unit `unit`; `callee_anf(obj)` gives a callee's inlined ANF unit (or None);
     `for_structures(obj, structs)`: (ForCall, its unit) for a call that stays a call passing tuples, or None."""
-    if not unit.callees:
-        return unit     # (no call of a user function to inline: the function is not walked)
     namer = Namer(names_in(unit.node) | set(unit.bindings) | {"np", "rt", "math"})
     used_callees = set()
     _hold_items(unit, namer)
