@@ -371,30 +371,10 @@ def walk_calls(node):
     """The Call nodes under `node` (itself included; any order: for passes that look at calls only, about
     twice as fast as filtering walk). As with walk, a call's children are taken before it is yielded: a
     caller that rewrites its arguments or function does not meet the new ones."""
-    stack = [node]
-    pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
-    while stack:
-        n = pop()
-        kind = type(n)
-        if kind is _NAME:
-            continue
-        fields = get(kind)
-        if fields is None:
-            if kind is list:
-                extend(n)
-                continue
-            if not isinstance(n, _AST):
-                continue
-            fields = child_fields(kind)
-        for f in fields:
-            v = getattr(n, f, None)
-            if v is not None:
-                if type(v) is list:     # a field's list: its items go straight on the stack
-                    extend(v)
-                else:
-                    push(v)
-        if kind is _CALL:
-            yield n
+    return walk_of(node, _CALLS)
+
+
+_CALLS = frozenset((gast.Call,))
 
 
 def walk_names_and_calls(node):
