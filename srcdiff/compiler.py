@@ -306,6 +306,8 @@ def _copy_unit(ctx):
 
 
 def _inline(ctx):
+    if not ctx.unit.callees:
+        return      # (no call of a user function to inline: the function is not walked)
     ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining, ctx.for_structures)
 
 
@@ -426,6 +428,8 @@ def _caller_arrays(ctx):
 
 
 def _checkpoints(ctx):
+    if not any(anno.has(s, anno.SEGMENTS) for s in walk_statements(ctx.fn.body)):
+        return      # (no checkpointed loop: nothing to split, and "late copies" has just dropped the lone comments)
     fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
     fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
     ctx.fn = fn
@@ -575,8 +579,8 @@ def _reached(ctx):
     dead-code pass dropped: its primal copy would be dead code)."""
     m = ctx.module
     by_name = {f.name: f for f in m.functions}
-    if m.entry not in by_name:
-        return
+    if m.entry not in by_name or len(by_name) == 1:
+        return      # (the entry alone: nothing to drop, no walk)
     reached, todo = {m.entry}, [by_name[m.entry]]
     while todo:
         for n in walk_names(todo.pop()):

@@ -710,12 +710,21 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     structured SSA tree. Reads of the written name itself, and of names bound after the write, are fine.
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
+    if not _writes(unit.node, kinds):
+        return      # (nothing is written through a name: no read can be stale, nor an argument updated)
     _Flow(unit, kinds, renames_only).run(unit.node)
     if renames_only:
         # (forward mode follows writes through views, but not `a += v` on an array, which it computes as
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
     _decline_argument_updates(unit, kinds)
+
+
+def _writes(fn, kinds) -> bool:
+    """Whether `fn` writes into memory a name holds: `a[i] = v`, or `a += v` of an array (the only statements
+    that make a read stale in _Flow, or update an argument in _decline_argument_updates)."""
+    return any(isinstance(s, gast.Assign) and (isinstance(s.targets[0], gast.Subscript) or _in_place(s, kinds))
+               for s in walk_statements(fn.body))
 
 
 _OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//", gast.Mod: "%",
@@ -729,12 +738,11 @@ def _decline_argument_updates(unit, kinds) -> None:
     anew before the update (`x = x * 1.0`, `x = np.copy(x)`), are fine."""
     fn = unit.node
     params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
-    if not params:
+    updates = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign) and _in_place(s, kinds)]
+    if not params or not updates:
         return
     roots = memory_roots(fn, kinds, renames_only=True)
-    for s in walk_statements(fn.body):
-        if not (isinstance(s, gast.Assign) and _in_place(s, kinds)):
-            continue
+    for s in updates:
         root = roots.get(s.value.left.id, s.value.left.id)
         where = anno.get(s, anno.FILE) or unit.filename
         if root not in params or not is_array(kinds.get(root)) or is_generated_file(where):

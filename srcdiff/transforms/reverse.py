@@ -376,7 +376,8 @@ def differentiate(unit, spec: Spec, name: str) -> Sweeps:
     a function of them): without loops nothing is stored, so with nothing to restore round 1 is final."""
     loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
     first = Reverse(unit, spec, set(), set()).function(name)
-    restore = written_arrays(unit.node.body) & _sharing_memory(unit.node, first.reads, spec.kinds)
+    written = written_arrays(unit.node.body)    # (none written: no view to follow, memory_roots not walked)
+    restore = written & _sharing_memory(unit.node, first.reads, spec.kinds) if written else set()
     if not loops and not restore:
         return first
     second = Reverse(unit, spec, restore, set(first.reads)).function(name)
