@@ -74,7 +74,8 @@ def test_recursive_helper_named_as_the_user_wrote_it(make):
 @pytest.mark.parametrize("generated, user", [
     ("b8", "b"), ("buf6v13v2", "buf6"), ("total_sum10v3", "total"), ("u12v1v1", "u12"), ("a_if_sum10", "a"),
     ("buf1v15_old", "buf1v15_old"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3_tape4"),
-    ("d_buf1_old_tape5", "d_buf1_old_tape5"), ("M_items_first4", "M"), ("prev22_items_first2", "prev22"), ("total_if2", "total"),
+    ("d_buf1_old_tape5", "d_buf1_old_tape5"), ("M_items_first4", "M"), ("prev22_items_first2", "prev22"),
+    ("total_if2", "total"),
     ("cu_tmp3", "cu_tmp3"), ("cond10", "cond10"), ("k", "k"), ("buf6", "buf6")])
 def test_spelled(generated, user):
     users = {"b", "buf6", "buf1", "total", "u12", "a", "rec3", "x3", "k1", "M", "prev22", "cu"}

@@ -307,11 +307,12 @@ class Kernel:
         for spec, pname in zip(specs, entry_params):
             spec.name = pname
         try:
+            hvp = self._kind() == "hvp"
             prog = Program(module, cited, specs, self.max_trip, select,
-                           getattr(getattr(self.g.grad, "f", None), "__name__", None) if self._kind() == "hvp" else None,
-                           user=self._user_function(), leaves={pname: leaf.name for pname, leaf in zip(entry_params, leaves)
-                                                               if "[" in leaf.name},
-                           cite=(lambda path, n: user_line(path, n, self.g.grad)) if self._kind() == "hvp" else None)
+                           getattr(getattr(self.g.grad, "f", None), "__name__", None) if hvp else None,
+                           user=self._user_function(),
+                           leaves={pname: leaf.name for pname, leaf in zip(entry_params, leaves) if "[" in leaf.name},
+                           cite=(lambda path, n: user_line(path, n, self.g.grad)) if hvp else None)
         except SrcdiffError as exc:     # at a line of the gradient hvp differentiates: at the user's line instead
             moved = at_user_line(exc, self.g.grad if self._kind() == "hvp" else self.g)
             if moved is None:

@@ -334,9 +334,9 @@ class ExpressionLowering:
             self.fail(e, f"{name}(...) of an array with no elements (shape {shape}) in a helper function")
         line, text, filename = self.p.user_site(getattr(getattr(self, "current", None), "lineno", None))
         what = name if name.startswith("np.") else "logsumexp" if name == "rt.logsumexp" else "np." + name.split(".")[1]
-        msg = self.p.spell(f"{what}(...) of an array with no elements ({ast.unparse(e.args[0])}, shape {shape} for each "
-                           f"example; NumPy raises ValueError: zero-size array to reduction operation which has no "
-                           f"identity)")
+        msg = self.p.spell(f"{what}(...) of an array with no elements ({ast.unparse(e.args[0])}, shape {shape} for "
+                           f"each example; NumPy raises ValueError: zero-size array to reduction operation which has "
+                           f"no identity)")
         advice = ("give the array at least one element along the reduced axis, or reduce it only where it has "
                   "some (`if M.shape[0] > 0:`), as NumPy needs")
         self.p.empty_reductions.append((msg, filename, line, text, advice))

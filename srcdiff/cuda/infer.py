@@ -211,7 +211,8 @@ class Inference:
         if not x.elts:
             raise ValueError("an array literal with an empty row")
         infos = [self._nested_info(y) for y in x.elts]
-        if len({s for s, _ in infos}) != 1 or infos[0][0] is not None and not isinstance(x.elts[0], (ast.Tuple, ast.List)):
+        if len({s for s, _ in infos}) != 1 or \
+                infos[0][0] is not None and not isinstance(x.elts[0], (ast.Tuple, ast.List)):
             raise ValueError("an array literal whose rows hold arrays or rows of different lengths")
         dts = {d for _, d in infos}
         return (len(infos),) + (infos[0][0] or ()), ("f" if "f" in dts else "i" if "i" in dts else "b")

@@ -5,7 +5,7 @@ gradient's own text), whose names are SSA's versions of the user's (`buf6v13`, v
 temporaries named after them (`total_sum10v3`, `a_if_sum10`, `buf1v15_old`) and derivatives of the user's helpers
 (`rec3_jvp`). A decline that names those asks the user to find a name that is nowhere in their code. A message
 names the user's variable instead: a generated name is spelled as the first of its shortenings (a version suffix
-`v<k>` dropped, a counter, a word srcdiff appends: `_tape`, `_items`, `_sum`) that the user's function or a function it calls
+`v<k>` dropped, a counter, a word srcdiff appends: `_items`, `_sum`) that the user's function or a function it calls
 binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter),
 and srcdiff's records of a value (`buf1_old_tape5`, `b8_stack`: a tape, a stack, a value before a write, which a
 message about them would misname as the value itself) stay as they are."""

@@ -47,7 +47,8 @@ def _merges_paired(blocks, tangents, tangent_of) -> bool:
     block (`d_t6 = d_t5`, or the zeros of `d_t6` where t5 has none), and every copy of a tangent tape its tape's."""
     for body in blocks:
         copies = {c for c in map(_copy, body) if c}
-        allocated = {st.targets[0].id for st in body if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+        allocated = {st.targets[0].id for st in body if isinstance(st, ast.Assign)
+                     and isinstance(st.targets[0], ast.Name)
                      and st.targets[0].id in tangents and not isinstance(st.value, ast.Name)}
         for a, b in copies:
             if a in tangent_of and not ((tangent_of[a], tangent_of.get(b)) in copies or tangent_of[a] in allocated):
