@@ -2087,9 +2087,8 @@ def _left_as_f_leaves(got, after, what, prog):
     arguments' arrays, and srcdiff's transforms must leave the caller's arrays as f does: README, Transforms)."""
     for name, g, a in zip(prog.params, got, after):
         for key, gk, ak in (((k, g[k], a[k]) for k in a) if isinstance(a, dict) else
-                            enumerate(zip(g, a)) if isinstance(a, (tuple, list)) else [(None, g, a)]):
-            if isinstance(a, (tuple, list)):
-                gk, ak = gk
+                            ((k, gi, ai) for k, (gi, ai) in enumerate(zip(g, a))) if isinstance(a, (tuple, list))
+                            else [(None, g, a)]):
             if isinstance(ak, np.ndarray) and not np.allclose(gk, ak, rtol=1e-9, atol=1e-12, equal_nan=True):
                 where = name if key is None else f"{name}[{key!r}]"
                 raise Wrong(f"{what} left the argument {where} as {gk!r}, one call of f leaves {ak!r}")
