@@ -40,6 +40,8 @@ reverse mode (grad, value_and_grad, vjp):
     kinds            scalar/array kinds from the arguments' (specialisation); inferred   transforms/kinds.py
                      again after each pass that changes the tree
     sum starts       sums over comprehensions start from 0.0 or zeros, by kind           transforms/kind_rewrites.py
+    scalar helpers   (a gradient differentiated again) rt.seed(s), rt.zeros_like(s),     transforms/kind_rewrites.py
+                     rt.unbroadcast(g, s) of scalars -> 1.0, 0.0, g
     scalar products  np.inner(x, s) and kin with a scalar operand -> x * s               transforms/kind_rewrites.py
     array literals   w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple     transforms/kind_rewrites.py
                      value t -> rt.array
@@ -79,6 +81,7 @@ forward mode (jvp):
     none args        as in reverse mode                                                  transforms/inline.py
     kinds            (with argument kinds) as in reverse mode                            transforms/kinds.py
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    scalar helpers   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
@@ -303,6 +306,8 @@ def _copy_unit(ctx):
 
 
 def _inline(ctx):
+    if not ctx.unit.callees:
+        return      # (no call of a user function to inline: the function is not walked)
     ctx.unit = inline.inline_calls(ctx.unit, ctx.inline_callee, ctx.inlining, ctx.for_structures)
 
 
@@ -324,6 +329,10 @@ def _kinds(ctx):
 
 def _sum_starts(ctx):
     ctx.changed(kind_rewrites.sum_starts(ctx.unit, ctx.kinds))
+
+
+def _scalar_helpers(ctx):
+    ctx.changed(kind_rewrites.scalar_helpers(ctx.unit, ctx.kinds))
 
 
 def _scalar_products(ctx):
@@ -419,6 +428,8 @@ def _caller_arrays(ctx):
 
 
 def _checkpoints(ctx):
+    if not any(anno.has(s, anno.SEGMENTS) for s in walk_statements(ctx.fn.body)):
+        return      # (no checkpointed loop: nothing to split, and "late copies" has just dropped the lone comments)
     fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
     fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
     ctx.fn = fn
@@ -497,6 +508,9 @@ REVERSE = [
          "scalar/array kinds from the arguments' (specialisation); inferred\nagain after each pass that "
          "changes the tree"),
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "sums over comprehensions start from 0.0 or zeros, by kind"),
+    Pass("scalar helpers", _scalar_helpers, "transforms/kind_rewrites.py",
+         "(a gradient differentiated again) rt.seed(s), rt.zeros_like(s),\nrt.unbroadcast(g, s) of scalars -> 1.0, 0.0, g",
+         _has_arg_kinds),
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py",
          "np.inner(x, s) and kin with a scalar operand -> x * s", _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple\nvalue t -> rt.array"),
@@ -545,6 +559,8 @@ FORWARD = [
     Pass("none args", _none_args, "transforms/inline.py", "as in reverse mode", lambda c: bool(_none_parameters(c))),
     Pass("kinds", _kinds, "transforms/kinds.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("scalar helpers", _scalar_helpers, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
+         _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
@@ -563,8 +579,8 @@ def _reached(ctx):
     dead-code pass dropped: its primal copy would be dead code)."""
     m = ctx.module
     by_name = {f.name: f for f in m.functions}
-    if m.entry not in by_name:
-        return
+    if m.entry not in by_name or len(by_name) == 1:
+        return      # (the entry alone: nothing to drop, no walk)
     reached, todo = {m.entry}, [by_name[m.entry]]
     while todo:
         for n in walk_names(todo.pop()):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
+from .error_reports import at_user_line
 from .arguments import check_arguments, signature_of
 from .errors import SrcdiffError
 from .makers import maker, user_function
@@ -76,8 +77,14 @@ class ForwardTransformed:
         arg_kinds = tuple(kinds.kind_of_value(a) for a in args) if args is not None else ()
         key = (id(inner), repr(structs), arg_kinds)
         if key not in self._cache:
-            mod = module_builder.build_module(inner, self.wrt_names, "jvp", arg_kinds if None not in arg_kinds else (),
-                                        dict(structs))
+            try:
+                mod = module_builder.build_module(inner, self.wrt_names, "jvp",
+                                                  arg_kinds if None not in arg_kinds else (), dict(structs))
+            except SrcdiffError as exc:     # at a line of a gradient f calls: at the user's line instead (as grad)
+                moved = at_user_line(exc, self)
+                if moved is None:
+                    raise
+                raise moved from exc
             if self.jit:
                 checks.check_numba(mod, arg_kinds)
             made = mod.generate(jit=self.jit)

@@ -322,7 +322,10 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
         fail(unit.node, unit, f"{unit.name} must return a value on every path",
              "end the function with a return of the value to differentiate" if entry_name else
              f"{unit.name} returns nothing and stays a call here (recursive, or called with keywords): return "
-             "the array it writes into and assign it (`buf = f(buf, ...)`)")
+             "a copy of the array it writes into and assign it (`buf = buf.copy()` at its start, `return buf`, "
+             "`buf = f(buf, ...)`)")
+    if mode == "pullback":
+        _decline_writes_into_parameters(unit)
     params = unit.params
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
@@ -358,6 +361,33 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
         module.forward_kinds[ctx.fn.name] = ctx.kinds
     module.functions.append(ctx.fn)
     return name
+
+
+def _decline_writes_into_parameters(unit):
+    """A function of the user's that stays a call (recursive, four calls deep, too large to inline) and writes into
+    its parameter's array (`buf[i] = v`): the caller runs its primal in the forward sweep, which writes the array,
+    and its pullback then runs it again, from the array the write has changed (a recursive `rec(buf, n - 1, y)`
+    writing `buf[n % 2]`: d/dy off by 1.25 on main, silently). Declined at the write. Forward mode runs the call
+    once, as Python does: its jvp is right."""
+    params = set(unit.params)
+    bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    generated = compiler.is_generated(unit)
+    for s in walk(unit.node):
+        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+        if generated:
+            # (a gradient's restores leave its arguments as they were; its write-back of the state its function
+            # leaves them in, `x[:] = x_final`, does not: transforms/caller_arrays.py)
+            targets = [t for t in targets if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
+                       and t.slice.lower is None]
+        for t in targets:
+            while isinstance(t, gast.Subscript):
+                t = t.value
+            if t is not targets[0] and isinstance(t, gast.Name) and t.id in params - bound:
+                fail(s, unit, f"{unit.name} writes into its parameter {t.id!r}, an array its caller passes, and "
+                              "stays a call (recursive, nested four calls deep, or too large to inline): its "
+                              "derivative runs it again from the array the write has changed",
+                     f"write into a copy ({t.id} = {t.id}.copy() at its start) and return it, or call {unit.name} "
+                     "from a function fewer calls deep, so that srcdiff inlines it")
 
 
 def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):

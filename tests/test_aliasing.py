@@ -5,6 +5,7 @@ SrcdiffError at the user's line; they were silently wrong gradients (`b = a; a +
 for 8a). Augmented assignments without such a read are differentiated, checked against central differences
 on both backends."""
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -433,6 +434,73 @@ def test_a_buffer_written_under_its_own_and_a_second_name_is_restored_on_one_arr
     a = np.array([0.3, -0.7, 1.1])
     g = srcdiff.grad(swap_then_second_name, jit=jit)(a.copy())
     np.testing.assert_allclose(g, numerical_grad(swap_then_second_name, [a], 0), rtol=1e-6, atol=1e-8)
+
+
+def two_swaps_written_through_both_names(a, M):
+    b1 = np.copy(M)
+    b2 = M * 0.5
+    for i in range(2):
+        b1, b2 = b2, b1
+        b1[1, 2] = b1[1, 2] * 1.1 + 0.1 * np.tanh(a[0] * b2[0, 1])
+        b2[:, 2] = (a[3], a[1] * b1[0, 0])
+        b2, b1 = b1, b2
+        b2[1, 3] = b2[1, 3] * 1.1 + a[2] * b1[1, 1]
+    return np.sum(b1 * b1) + np.sum(b2 * b2)
+
+
+def gradient_norm_of_two_swaps_written_through_both_names(a, M):
+    ga, gM = srcdiff.grad(two_swaps_written_through_both_names, wrt=(0, 1))(a, M)
+    return np.sum(ga * ga) + np.sum(gM * gM)
+
+
+@JIT
+def test_two_swaps_in_one_loop_differentiated_twice(jit):
+    """Two swaps of the same buffers in one loop body, each followed by writes: SSA's copies of the second swap
+    (`b2v3 = b2`, then `b2 = b2v3` among the back-edge copies) name the array the loop carries in b2. The
+    back-edge copy ended the span follow_writes renames in, so the write stayed one through b2v3, and srcdiff's
+    gradient wrote `b2v3[1, 3]` and pushed both names; reverse mode over it declined ('`b2` shares memory with
+    `b2v15`', nested fuzz 998010). A back-edge copy of a name of the array to another name of it is that array:
+    the span goes on past it, and the copy, which binds the name to itself, goes."""
+    rng = np.random.default_rng(0)
+    a, M = rng.normal(size=4), rng.normal(size=(2, 4))
+    f = gradient_norm_of_two_swaps_written_through_both_names
+    ga, gM = srcdiff.grad(f, wrt=(0, 1), jit=jit)(a, M)
+    np.testing.assert_allclose(ga, numerical_grad(f, [a, M], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gM, numerical_grad(f, [a, M], 1), rtol=1e-5, atol=1e-7)
+    src = srcdiff.source(srcdiff.grad(two_swaps_written_through_both_names, wrt=(0, 1), jit=jit))
+    assert not re.search(r"^ *(\w+) = \1$", src, re.M), src      # no `b2 = b2`
+
+
+def carried_then_written_through_a_second_name(a, M):
+    b = np.copy(M)
+    c = M * 1.0
+    for i in range(2):
+        b, c = c, 0.5 * b + np.tanh(c * a[0])
+        b, c = c, b
+        b[0, 1] = b[0, 1] * 1.1 + a[1]
+    al = b
+    al[1, 2] = al[1, 2] * 0.9 + a[2]
+    return np.sum(b * b) + np.sum(c)
+
+
+def gradient_norm_of_carried_then_written(a, M):
+    ga, gM = srcdiff.grad(carried_then_written_through_a_second_name, wrt=(0, 1))(a, M)
+    return np.sum(ga * ga) + np.sum(gM * gM)
+
+
+@JIT
+def test_a_shape_read_of_a_stale_view_is_not_declined(jit):
+    """A buffer the loop carries (`b = c1` at the loop's end, c1 computed in the iteration), written after the
+    loop through a second name: srcdiff's gradient then starts the loop's adjoint with `d_c1 = rt.zeros_like(c1)`,
+    a read of c1 after the write through b, and reverse mode over the gradient declined ('`c1` shares memory
+    with `b`'; nested fuzz 985210). A read of a shape (rt.zeros_like, rt.unbroadcast's second argument, len,
+    `.shape`) is not a read of the values the write changed."""
+    rng = np.random.default_rng(0)
+    a, M = rng.normal(size=4), rng.normal(size=(2, 4))
+    f = gradient_norm_of_carried_then_written
+    ga, gM = srcdiff.grad(f, wrt=(0, 1), jit=jit)(a, M)
+    np.testing.assert_allclose(ga, numerical_grad(f, [a, M], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gM, numerical_grad(f, [a, M], 1), rtol=1e-5, atol=1e-7)
 
 
 def second_name_after_a_continue(a, M):

@@ -155,6 +155,14 @@ def calls_summed_appends(x, a):
     return summed_appends(a, x) + x * x
 
 
+def nested_literal(x, a):
+    """A 2-D array written out in numbers (`np.array([[...], [...]])`): generated code names its numbers
+    (`W_at0 = 0.5`) and keeps the rows; the device declined it as 'np.array(...) of values of different shapes'
+    (CUDA fuzz 999005 and 7 programs of 999100-999200)."""
+    W = np.array([[0.5, -1.0, 2.0, 0.25], [1.5, 0.5, -0.5, 1.0]])
+    return np.sum(np.tanh(W @ a)) * x
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -169,6 +177,7 @@ def _data():
         "constants": (constants, (x, a)),
         "nan_branch": (nan_branch, (np.array([0.3, 0.9, 0.5]), a)),
         "reshaped_carry": (reshaped_carry, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
+        "nested_literal": (nested_literal, (x, a)),
     }
 
 
@@ -293,7 +302,7 @@ if __name__ != "__main__":
     results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
-                                      "guarded_max", "constants", "nan_branch", "reshaped_carry"])
+                                      "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -312,6 +321,11 @@ if __name__ != "__main__":
         assert isinstance(r, dict), r
         assert r["scale"] > 1e-3 and r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r
+
+    def test_nested_literal_compiles_to_ptx():
+        x, a = _data()["nested_literal"][1]
+        k = srcdiff.cuda.vmap(srcdiff.grad(nested_literal, wrt=(0, 1)), in_axes=(0, 0))
+        assert ".target sm_90" in k.ptx(x, a, cc=(9, 0))
 
     @pytest.mark.parametrize("make", [srcdiff.jvp, srcdiff.hvp])
     def test_carried_tuple_compiles_to_ptx(make):

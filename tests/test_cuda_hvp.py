@@ -170,6 +170,36 @@ def taped_loop(x, a, n):
     return s * s + np.sum(a * a) * x
 
 
+def constant_tape_in_branch(x, a, flag):
+    """One branch's loop tapes values that depend on x, the other's values that do not (their tape has no tangent):
+    the merged tape's tangent is zeros on that path, which the kernel must keep (cuda/tangent_tapes.py)."""
+    s = x
+    if flag:
+        for i in range(2):
+            s = 0.5 * s + 0.5 * np.tanh(s * a[i])
+    else:
+        for i in range(2):
+            c = np.tanh(i * 0.3 + 0.5)
+            s = s * c
+    return s * s * np.sum(a)
+
+
+def reversed_step_in_while_else(x, a, n):
+    """A loop over a reversed range with a step in a while loop's else: the gradient's backward loop header reads
+    `len(range(n5, n6, -2))`, which forward mode names (`n7 = range(n5v2, n6v2, -2)`, `n8 = len(n7)`): the device
+    declined the range value ('the call range(...)', CUDA fuzz --device 999282); its length is read inline."""
+    buf = a * 1.0
+    c = x
+    while c < 2.0:
+        c = c + 0.75
+        if n > 2:
+            break
+    else:
+        for i in reversed(range(0, 3, 2)):
+            buf[i] *= np.tanh(x)
+    return np.sum(buf * buf) * c
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -199,6 +229,9 @@ def _data():
         "prev_in_loop_else": (prev_in_loop_else, (0, 1), (x, a), (0, 0), t[:2]),
         "shape_test": (shape_test, (0, 1), (x, a), (0, 0), t[:2]),
         "taped_loop": (taped_loop, (0, 1), (x, a, 2), (0, 0, None), t[:2]),
+        "reversed_step": (reversed_step_in_while_else, (0, 1), (x, a, 1), (0, 0, None), t[:2]),
+        "constant_tape": (constant_tape_in_branch, (0, 1), (x, a, False), (0, 0, None), t[:2]),
+        "constant_tape_other": (constant_tape_in_branch, (0, 1), (x, a, True), (0, 0, None), t[:2]),
     }
 
 
@@ -255,7 +288,8 @@ if __name__ != "__main__":
     @pytest.mark.parametrize("name", ["ifexp_array", "ifexp_array_other", "sum_of_arrays", "sum_over_n",
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
-                                      "prev_in_loop_else", "shape_test", "taped_loop"])
+                                      "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
+                                      "constant_tape_other", "reversed_step"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -263,7 +297,7 @@ if __name__ != "__main__":
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test"])
+    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test", "reversed_step"])
     def test_hvp_merged_tapes_compile_to_ptx(name):
         """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
         tape is an int64 array as the tape is; a merge typed in a later round of inference is typed."""
@@ -274,12 +308,13 @@ if __name__ != "__main__":
     def test_tangent_tapes_not_zero_filled():
         """The kernel writes each tangent tape's elements as forward mode does, beside the value's: no loop of zeros
         first (tangent_tapes.written_with_values; it kept one per tape, 5 here)."""
-        f, wrt, args, axes, tangent = _data()["taped_loop"]
-        k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
-        assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
-        src = srcdiff.source(k)
-        assert re.search(r"d_\w+_tape\w* = cuda\.local\.array", src), src
-        assert not re.search(r"d_\w+_tape\w*\[cu_k\d+\] = 0", src), src
+        for name in ("taped_loop", "branch_loop_tape", "continue_after_return"):   # (the last two: merged tapes)
+            f, wrt, args, axes, tangent = _data()[name]
+            k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
+            assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
+            src = srcdiff.source(k)
+            assert re.search(r"d_\w+_tape\w* = cuda\.local\.array", src), src
+            assert not re.search(r"d_\w+_tape\w*\[cu_k\d+\] = 0", src), (name, src)
 
     def test_hvp_empty_sum_of_arrays_raises(results):
         assert re.search(r"test_cuda_hvp\.py:\d+: .*a sum\(\.\.\.\) of arrays over a comprehension that runs no "

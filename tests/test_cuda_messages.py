@@ -73,7 +73,8 @@ def test_recursive_helper_named_as_the_user_wrote_it(make):
 
 @pytest.mark.parametrize("generated, user", [
     ("b8", "b"), ("buf6v13v2", "buf6"), ("total_sum10v3", "total"), ("u12v1v1", "u12"), ("a_if_sum10", "a"),
-    ("buf1v15_old", "buf1"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3"), ("M_items_first4", "M"), ("prev22_items_first2", "prev22"), ("total_if2", "total"),
+    ("buf1v15_old", "buf1v15_old"), ("d_buf1v15", "d_buf1"), ("rec3_jvp", "rec3"), ("x3_tape4", "x3_tape4"),
+    ("d_buf1_old_tape5", "d_buf1_old_tape5"), ("M_items_first4", "M"), ("prev22_items_first2", "prev22"), ("total_if2", "total"),
     ("cu_tmp3", "cu_tmp3"), ("cond10", "cond10"), ("k", "k"), ("buf6", "buf6")])
 def test_spelled(generated, user):
     users = {"b", "buf6", "buf1", "total", "u12", "a", "rec3", "x3", "k1", "M", "prev22", "cu"}
@@ -174,3 +175,14 @@ def test_derivative_statement_not_quoted():
     msg = _decline(srcdiff.grad, scalar_mask, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))), (0, 0))
     assert "the derivative of this line writes through rt.index_add(...)" in msg and "d_a" not in msg, msg
     assert "line %d: s = a[M[0, 0] > 0]" % (scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+
+
+def fancy_in_comprehension(x, M):
+    return x * sum(np.sum(M[[0, 1, 1], [1, 0, 0]]) for e in M[1])
+
+
+def test_fancy_index_in_a_loop_quotes_the_users_lists():
+    """In a loop the gradient saves the index arrays and pops them back (`total_sum1 = total_sum1_stack.pop()`): a
+    second binding, of the same value (CUDA fuzz 999000's grad: 'M[total_sum1, total_sum2]')."""
+    msg = _decline(srcdiff.grad, fancy_in_comprehension, (0, 1), (np.ones(2), np.ones((2, 2, 2))), (0, 0))
+    assert "fancy (array) indexing: M[[0, 1, 1], [1, 0, 0]]\n" in msg, msg

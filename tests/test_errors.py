@@ -1253,3 +1253,70 @@ def test_a_tuple_indexed_by_a_variable_four_calls_deep_is_declined_not_dropped(j
     v = np.array([1.0, 0.5, -0.3])
     assert srcdiff.jvp(uses_deep_tuple, jit=jit)(a, v)[1] == pytest.approx(
         (uses_deep_tuple(a + 1e-6 * v) - uses_deep_tuple(a - 1e-6 * v)) / 2e-6, rel=1e-6)
+
+
+# ---- a function of yours that stays a call (recursive, four calls deep) writing into its parameter's array: the
+# caller's forward sweep runs it, writing the array, and its pullback ran it again from the changed array: d/dy
+# off by 1.25 (recursive) and by 2.0 (four deep) on main, silently; declined at the write. Forward mode runs it
+# once, as Python does; a copy made at the function's start is fine ---------------------------------------------
+def _rec_writes(buf, n, y):
+    if n == 0:
+        return buf
+    buf[n % 2] = buf[n % 2] * y[0]  # <- rec_writes
+    return _rec_writes(buf, n - 1, y)
+
+
+def calls_rec_writes(x, y):
+    r = _rec_writes(x, 3, y)
+    return np.sum(r * r)
+
+
+def _rec_copies(buf, n, y):
+    buf = buf.copy()
+    if n == 0:
+        return buf
+    buf[n % 2] = buf[n % 2] * y[0]
+    return _rec_copies(buf, n - 1, y)
+
+
+def calls_rec_copies(x, y):
+    r = _rec_copies(x, 3, y)
+    return np.sum(r * r)
+
+
+def _h4_writes(buf, v):
+    buf[0] = buf[0] * v[1]  # <- deep_writes
+    return np.sum(buf * v)
+
+
+def _h3_writes(b, v):
+    return _h4_writes(b, v) * 2.0
+
+
+def _h2_writes(b, v):
+    return _h3_writes(b, v) + 1.0
+
+
+def _h1_writes(b, v):
+    return _h2_writes(b, v) * 0.5
+
+
+def calls_deep_writes(x, y):
+    b = x * 1.0
+    return _h1_writes(b, y) + np.sum(b)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_call_that_stays_a_call_writing_into_its_argument_is_declined(jit):
+    from gradcheck import numerical_grad
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    _assert_located(_declined(calls_rec_writes, [x.copy(), y], jit=jit, wrt=1), "rec_writes",
+                    "_rec_writes writes into its parameter 'buf'", "buf = buf.copy()")
+    _assert_located(_declined(calls_deep_writes, [x.copy(), y], jit=jit, wrt=1), "deep_writes",
+                    "_h4_writes writes into its parameter 'buf'", "fewer calls deep")
+    for f in (calls_rec_copies, calls_rec_writes):
+        want = numerical_grad(lambda a, b: f(a.copy(), b), [x, y], 1)
+        if f is calls_rec_copies:
+            np.testing.assert_allclose(srcdiff.grad(f, wrt=1, jit=jit)(x.copy(), y), want, rtol=1e-6, atol=1e-8)
+        v = np.array([0.3, 0.2, -0.1])
+        assert srcdiff.jvp(f, wrt=1, jit=jit)(x.copy(), y, v)[1] == pytest.approx(want @ v, rel=1e-6)

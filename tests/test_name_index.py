@@ -120,3 +120,48 @@ def test_routing_products_leaves_its_input_alone():
                                                     "    q = rt.dot(z, w.T) * np.sin(b)"]
     assert out.body[1].value.right is fn.body[1].value.right      # what has no product is shared, not copied
     assert products.route_products(gast.parse("def g(x):\n    return x + 1\n").body[0]) is not None
+
+
+UNREAD_CASES = {
+    # the unread `result`, then what only it read (a chain), in a straight-line function: the shortcut applies;
+    # the comment citing result's line goes with it (line 4), the one above a statement that stays does not
+    "chain": "def f(x, a):\n    # 2\n    u = x * a\n    v = np.tanh(u)\n    # 4\n    result = np.sum(v)\n"
+             "    # 5\n    d = a * 2.0\n    return d\n",
+    # `t` bound twice, losing its read after the second binding only: liveness drops that binding (full pass)
+    "rebound": "def f(x, a):\n    t = x * a\n    w = t + 1.0\n    t = x - a\n    result = t * 2.0\n"
+               "    return w\n",
+    # `d_v += e` keeps `d_v`'s binding though nothing reads d_v otherwise (full pass)
+    "accumulated": "def f(x, a):\n    d_v = x * a\n    d_v += x\n    result = x + a\n    return a\n",
+    # a loop: liveness over its iterations (full pass)
+    "loop": "def f(x, a):\n    s = 0.0\n    for i in range(3):\n        s = s + a\n    result = s * 2.0\n"
+            "    return a\n",
+    # a value with an effect whose name nothing reads: a statement of its own (full pass)
+    "effect": "def f(x, a):\n    result = print(x)\n    return a\n",
+}
+
+
+def _with_line_comments(src: str):
+    """The function of `src` with each `# n` line a comment statement citing the user's line n (as reverse
+    mode writes them above each line's statements)."""
+    import gast
+    from srcdiff.transforms import annotations as anno
+    from srcdiff.transforms.astutil import comment
+    lines = src.split("\n")
+    marks = {k: line.strip()[2:] for k, line in enumerate(lines) if line.strip().startswith("# ")}
+    fn = gast.parse("\n".join("    pass" if k in marks else line for k, line in enumerate(lines))).body[0]
+    fn.body = [anno.set(comment(f"line {marks[s.lineno - 1]}"), anno.USER_LINE, int(marks[s.lineno - 1]))
+               if isinstance(s, gast.Pass) else s for s in fn.body]
+    return fn
+
+
+@pytest.mark.parametrize("case", sorted(UNREAD_CASES))
+def test_eliminate_unread_gives_what_the_full_dead_code_pass_gives(case):
+    """eliminate_unread's shortcut for a straight-line function (only the unread names' assignments and what only
+    they read go, deadcode._drop_unread) leaves what eliminate_dead_code leaves, and where it cannot tell, runs it."""
+    fn = _with_line_comments(UNREAD_CASES[case])
+    want = emit.to_source(optimize.eliminate_dead_code(clone(fn)))
+    f = clone(fn)
+    got = emit.to_source(optimize.eliminate_unread(f, optimize.NameIndex(f)))
+    assert got == want
+    if case == "chain":
+        assert "result" not in got and "line 4" not in got and "line 2" not in got and "line 5" in got, got

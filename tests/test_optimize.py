@@ -520,6 +520,49 @@ def f(d_v, p):
 """)
 
 
+def test_a_copy_back_in_both_branches_of_an_if_is_dropped():
+    """The adjoint of a loop body with a `continue` copied the carried adjoint in (`d_s5 = d_s`) and back in both
+    branches (`if skip2: d_s = d_s5` / `else: ... d_s = d_s5`), as no person writes it (found reading generated
+    code); now `if not skip2: ...` reading d_s. A branch that binds either name first keeps its copy back."""
+    out = run(lambda fn: optimize.propagate_copies(optimize.drop_copy_backs(fn), True), """
+def f(d_s, d_a, s1, skip2, p):
+    for i in range(3):
+        d_s5 = d_s
+        if skip2:
+            d_s = d_s5
+        else:
+            d_a = d_a + d_s5 * s1
+            d_s = d_s5
+        if p > 0.0:
+            d_s = d_s * p
+            d_s = d_s5
+    return d_a + d_s
+""")
+    assert "if not skip2:\n        d_a = d_a + d_s5 * s1\n" in out, out
+    assert out.count("d_s = d_s5") == 1, out
+
+
+def continues_in_a_loop(a, b, x):
+    s = 0.0
+    for i in range(6):
+        if i % 2 == 1:
+            a, b = b, a + 0.3 * b * x
+            continue
+        s += a * np.sin(b)
+    return s + a * b
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_the_adjoint_of_a_continue_reads_the_carried_adjoint(jit):
+    g = srcdiff.grad(continues_in_a_loop, wrt=(0, 1, 2), jit=jit)
+    args = [0.4, 0.7, 1.3]
+    got = g(*args)
+    for k in range(3):
+        assert got[k] == pytest.approx(numerical_grad(continues_in_a_loop, args, k), rel=1e-6)
+    src = srcdiff.source(g)
+    assert "pass" not in src and not re.search(r"^ *d_s = d_s\d+$", src, re.M), src
+
+
 @pytest.mark.parametrize("between", ["d_v = d_v * 2.0", "d_v4 += p", "if p > 0:\n        d_v = p", "d_v4, q = p, p"])
 def test_a_copy_back_is_kept_where_a_name_is_bound_between(between):
     out = run(optimize.drop_copy_backs, f"""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import check_grad
+from gradcheck import check_grad, numerical_grad
 from passes import reverse_sweeps
 from srcdiff.transforms import emit
 
@@ -48,6 +48,23 @@ def test_a_range_loop_keeps_its_scalars_on_a_tape_indexed_by_the_iteration():
     assert f"{tape} = np.empty(max(n1, 0))" in lines                          # one row per iteration
     assert f"{tape}[i] = {primal}" in lines and f"{primal} = {tape}[i]" in lines
     assert lines.index(f"{tape}[i] = {primal}") < lines.index("# backward sweep") < lines.index(f"{primal} = {tape}[i]")
+
+
+def taped_six(x, a):
+    s = 0.0
+    for i in range(6):
+        s = s + x * np.sin(s + a[i % 3])
+    return s
+
+
+def test_a_tape_of_a_constant_trip_count_is_that_long():
+    """A loop over range(6) made its tape `np.empty(max(6, 0))`, as no person writes it (found reading generated
+    code); `max(n, 0)` stays where the count is computed."""
+    sw = reverse_sweeps(taped_six, ["x"], {"x": F, "a": A})
+    tape = next(iter(sw.tapes))
+    assert f"{tape} = np.empty(6)" in _lines(sw), _lines(sw)
+    x, a = 0.3, np.array([0.5, -0.2, 0.9])
+    np.testing.assert_allclose(srcdiff.grad(taped_six)(x, a), numerical_grad(taped_six, [x, a], 0), rtol=1e-6)
 
 
 def test_a_while_loop_keeps_what_it_overwrites_on_a_stack_and_counts_its_iterations():

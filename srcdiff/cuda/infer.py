@@ -203,9 +203,23 @@ class Inference:
                              "one shape) written out")
         return e.args[0].elts
 
+    def _nested_info(self, x):
+        """Shape and dtype of an element of an array literal: a row written out (`((1, 2), (3, 4))`: of numbers, to
+        any depth) has its length first."""
+        if not isinstance(x, (ast.Tuple, ast.List)):
+            return self.info(x)
+        if not x.elts:
+            raise ValueError("an array literal with an empty row")
+        infos = [self._nested_info(y) for y in x.elts]
+        if len({s for s, _ in infos}) != 1 or infos[0][0] is not None and not isinstance(x.elts[0], (ast.Tuple, ast.List)):
+            raise ValueError("an array literal whose rows hold arrays or rows of different lengths")
+        dts = {d for _, d in infos}
+        return (len(infos),) + (infos[0][0] or ()), ("f" if "f" in dts else "i" if "i" in dts else "b")
+
     def _literal_info(self, e):
-        """Shape and dtype of an array literal: (n,) for n numbers, (n,) + s for n arrays of shape s."""
-        infos = [self.info(x) for x in self.literal_elements(e)]
+        """Shape and dtype of an array literal: (n,) for n numbers, (n,) + s for n arrays of shape s or n rows
+        written out."""
+        infos = [self._nested_info(x) for x in self.literal_elements(e)]
         shapes = {s for s, _ in infos}
         if len(shapes) != 1 or shapes & {"tuple", "list"}:
             raise ValueError(f"{dotted(e.func)}(...) of values of different shapes")

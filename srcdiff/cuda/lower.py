@@ -304,6 +304,45 @@ def _inline_returned_tuples(fn):
                   counts.get(x.targets[0].id) == 1 and x.targets[0].id not in used)
 
 
+def _inline_range_lengths(fn) -> None:
+    """`r = range(a, b, s)` read only as `len(r)` -> `len(range(a, b, s))` there: forward mode names the range of a
+    backward loop over a reversed range with a step (`len(range(n5, n6, -2))` in the gradient's loop header), and the
+    device has no range values, only their lengths (CUDA fuzz --device 999282, hvp: 'the call range(...)'). Only
+    where every read of r follows its binding in the same block, before any statement binds r or a name of the
+    range's arguments again."""
+    reads: dict = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            reads.setdefault(n.id, []).append(n)
+    lens = {id(c.args[0]) for c in ast.walk(fn) if isinstance(c, ast.Call) and dotted(c.func) == "len"
+            and len(c.args) == 1 and isinstance(c.args[0], ast.Name)}
+    for body in [fn.body] + [b for st in ast.walk(fn) for b in nested_blocks(st) if st is not fn]:
+        inlined = set()
+        for k, st in enumerate(body):
+            if not (isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and
+                    isinstance(st.value, ast.Call) and dotted(st.value.func) == "range"):
+                continue
+            r = st.targets[0].id
+            args = {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)} | {r}
+            span = []
+            for later in body[k + 1:]:
+                if _stored([later]) & args:
+                    break
+                span.append(later)
+            inside = {id(n) for x in span for n in ast.walk(x) if isinstance(n, ast.Name)}
+            uses = reads.get(r, [])
+            if not uses or any(id(n) not in inside or id(n) not in lens for n in uses):
+                continue
+            for x in span:
+                for c in ast.walk(x):
+                    if isinstance(c, ast.Call) and dotted(c.func) == "len" and c.args and \
+                            isinstance(c.args[0], ast.Name) and c.args[0].id == r:
+                        c.args[0] = ast.copy_location(copy.deepcopy(st.value), c.args[0])
+            inlined.add(id(st))
+        if inlined:
+            _drop(body, lambda x: id(x) in inlined)
+
+
 class Program:
     """All functions of one generated module, lowered for one per-example specialisation."""
 
@@ -341,6 +380,7 @@ class Program:
             tuples: set = set()
             _name_tuple_zeros(fn.body, {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)})
             split_carried_tuples(fn)
+            _inline_range_lengths(fn)
             _resolve_tuple_items(fn.body, {}, tuples)
             _drop_unread_tuples(fn, tuples)
         _inline_returned_tuples(self.defs[module.entry])

@@ -6,8 +6,9 @@ temporaries named after them (`total_sum10v3`, `a_if_sum10`, `buf1v15_old`) and 
 (`rec3_jvp`). A decline that names those asks the user to find a name that is nowhere in their code. A message
 names the user's variable instead: a generated name is spelled as the first of its shortenings (a version suffix
 `v<k>` dropped, a counter, a word srcdiff appends: `_tape`, `_items`, `_sum`) that the user's function or a function it calls
-binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter)
-stay as they are."""
+binds or reads. Names that no shortening brings back to the user's (the lowering's own `cu_...`, a trip counter),
+and srcdiff's records of a value (`buf1_old_tape5`, `b8_stack`: a tape, a stack, a value before a write, which a
+message about them would misname as the value itself) stay as they are."""
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,8 @@ import copy
 import re
 import types
 
-_SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (x_tape, a_items)
+_SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (a_items)
+_RECORDS = re.compile(r"_(tape|stack|old|snapshots|carry|scales|scaled|product)$")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
@@ -58,6 +60,8 @@ def spelled(name: str, users: set, leaves: dict | None = None) -> str:
     while core:
         if core in users:
             return prefix + leaves.get(core, core)
+        if _RECORDS.search(core):       # (srcdiff's record of a value, not the value: `buf1_old_tape5` stays)
+            return name
         shorter = _SUFFIXES.sub("", core)
         if shorter == core:
             break
@@ -72,17 +76,36 @@ def literals(trees) -> dict:
     for fn in trees:
         for st in ast.walk(fn):
             if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-                binds.setdefault(st.targets[0].id, []).append(st.value)
+                if not _restore(st.value):
+                    binds.setdefault(st.targets[0].id, []).append(st.value)
     out = {}
     for name, values in binds.items():
         v = values[0]
         if len(values) == 1 and isinstance(v, ast.Call) and len(v.args) == 1 and not v.keywords and \
                 ast.unparse(v.func) in ("np.array", "rt.array"):
             v = v.args[0]
-        if len(values) == 1 and isinstance(v, (ast.Tuple, ast.List)) and v.elts and \
-                all(isinstance(e, ast.Constant) for e in v.elts):
-            out[name] = ast.unparse(ast.List(v.elts, ast.Load()))
+        rows = _numbers(v) if len(values) == 1 and isinstance(v, (ast.Tuple, ast.List)) else None
+        if rows is not None:
+            out[name] = ast.unparse(rows)
     return out
+
+
+def _restore(v) -> bool:
+    """`v` is a pop of a stack (`t = t_stack.pop()`: the backward sweep restores the value the forward sweep bound)."""
+    return isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "pop" and not v.args
+
+
+def _numbers(v, binds=None):
+    """`v`, a tuple or list of numbers written out (or of such rows; `binds`: {name: [values]}, a name bound once to
+    a number is that number: `result_at0 = 1`), as a list (of lists); else None."""
+    if isinstance(v, ast.Name) and binds and len(binds.get(v.id, ())) == 1:
+        v = binds[v.id][0]
+    if isinstance(v, ast.Constant) and isinstance(v.value, (int, float)):
+        return v
+    if isinstance(v, (ast.Tuple, ast.List)) and v.elts:
+        elts = [_numbers(e, binds) for e in v.elts]
+        return None if any(e is None for e in elts) else ast.List(elts, ast.Load())
+    return None
 
 
 _INLINED = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp)
@@ -97,7 +120,8 @@ def quoted(e, fn, depth: int = 1) -> str:
     binds: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-            binds.setdefault(st.targets[0].id, []).append(st.value)
+            if not _restore(st.value):
+                binds.setdefault(st.targets[0].id, []).append(st.value)
 
     class Inline(ast.NodeTransformer):
         def __init__(self, left):
@@ -110,8 +134,8 @@ def quoted(e, fn, depth: int = 1) -> str:
             v = values[0]
             if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
                 v = v.args[0]
-            if isinstance(v, (ast.Tuple, ast.List)) and v.elts and all(isinstance(x, ast.Constant) for x in v.elts):
-                return ast.List(v.elts, ast.Load())
+            if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
+                return _numbers(v, binds)
             if isinstance(v, _INLINED):
                 return Inline(self.left - 1).visit(copy.deepcopy(v))
             return n

@@ -6,7 +6,7 @@ import ast
 from ..errors import SrcdiffError
 from ..transforms import annotations as anno
 from .spelling import called
-from .tangent_tapes import written_with_values
+from .tangent_tapes import dead_fills
 from .common import (OVERFLOW, ASSERTION, EMPTY_SUM, PRINT_ITEMS, ARRAY_LITERALS, ELEMENTWISE, is_none, dotted,
                      local_size, size, unravel, flat_index, indent, Storage, BINOPS)
 
@@ -290,7 +290,11 @@ class StatementLowering:
         n = size(inner)
         out = []
         for k, x in enumerate(self.literal_elements(e)):
-            if not inner:
+            if isinstance(x, (ast.Tuple, ast.List)):        # a row written out: its numbers in order
+                for j, leaf in enumerate(_row_numbers(x)):
+                    p, v = self.low(leaf)
+                    out += p + [f"{at(k * n + j)} = {v}"]
+            elif not inner:
                 p, v = self.low(x)
                 out += p + [f"{at(k)} = {v}"]
             else:
@@ -310,7 +314,7 @@ class StatementLowering:
         if is_none(v):
             return []
         if self._tape_like(v) is not None:
-            if name in self._tangents_written():
+            if id(v) in self._dead_fills():
                 return []
             k = self.fresh("k")
             zero = "0.0" if self.tapes[name] == "f" else "0"
@@ -323,14 +327,14 @@ class StatementLowering:
         self._prev_check = check
         return check
 
-    def _tangents_written(self):
-        """The tangent tapes whose elements are each written before any read (tangent_tapes.written_with_values)."""
-        if getattr(self, "_written_tangents", None) is None:
+    def _dead_fills(self):
+        """The tangent tapes' allocations whose zeros no read reaches (tangent_tapes.dead_fills)."""
+        if getattr(self, "_dead", None) is None:
             tangents = {st.targets[0].id: self._tape_like(st.value) for st in ast.walk(self.fn)
                         if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
                         and self._tape_like(st.value) is not None}
-            self._written_tangents = written_with_values(self.fn, tangents)
-        return self._written_tangents
+            self._dead = dead_fills(self.fn, tangents)
+        return self._dead
 
     def _leaves(self, e, acc):
         if isinstance(e, ast.Tuple):
@@ -360,3 +364,10 @@ class StatementLowering:
     def _low_tuple(self, t):
         pre, xs = self._low_args(t.elts)
         return pre, "(" + ", ".join(xs) + ("," if len(xs) == 1 else "") + ")"
+
+
+def _row_numbers(x) -> list:
+    """The numbers of a row of an array literal written out (`((1, 2), (3, 4))`), in row-major order."""
+    if isinstance(x, (ast.Tuple, ast.List)):
+        return [leaf for y in x.elts for leaf in _row_numbers(y)]
+    return [x]

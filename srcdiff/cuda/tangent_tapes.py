@@ -5,9 +5,12 @@ rt.zeros_like(t_tape)`, NumPy's zeros. On the device a tape is a local array all
 function, and its allocation statement became a loop writing a zero into each element (one per tangent tape; the
 fusion pass merged those of one size). Reverse mode reads a tape's element only where it wrote it first (its tape is
 `np.empty` on the CPU), and forward mode writes the tangent beside each write of the value (`t_tape[i] = t` then
-`d_t_tape[i] = d_t`): such a tangent tape's zeros are never read, and the loop is dead code. Where the two writes do
-not pair up (a tangent forward mode knows to be zero is not written, a tape bound again through a merge of its
-versions), the zeros stay."""
+`d_t_tape[i] = d_t`), and each merge of a tape's versions (`t6 = t5`) beside its tangent's (`d_t6 = d_t5`): where
+the tape holds fresh memory at the allocation, or a copy of a placeholder nothing writes into (the path that never
+reads it: `t6 = t_placeholder; d_t6 = rt.zeros_like(t6)`), the tangent's zeros are never read, and the loop is dead
+code. Where the writes or merges do not pair up (a tangent forward mode knows to be zero is not written), or the
+tape is a copy of one written without a tangent (a tape of constants merged with one of values: its tangent is
+those zeros), the zeros stay."""
 from __future__ import annotations
 
 import ast
@@ -31,37 +34,85 @@ def _blocks(body):
             yield from _blocks(b)
 
 
-def _bound_once(fn, name) -> bool:
-    """`name` is bound by one statement, to a call (its allocation), and never read whole (a merge of a tape's
-    versions, `t6 = t5`, would make a second name of its local array)."""
-    binds = [st for st in ast.walk(fn) if isinstance(st, (ast.Assign, ast.For)) and any(
-        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-        for t in (st.targets if isinstance(st, ast.Assign) else [st.target]) for n in ast.walk(t))]
-    whole = [n for st in ast.walk(fn) if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name)
-             for n in [st.value] if n.id == name]
-    return len(binds) == 1 and isinstance(binds[0].value, ast.Call) and not whole
+def _copy(st):
+    """(target, source) of `a = b` (names), or None."""
+    if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and \
+            isinstance(st.value, ast.Name):
+        return st.targets[0].id, st.value.id
+    return None
 
 
-def written_with_values(fn: ast.FunctionDef, tangents: dict) -> set:
-    """The tangent tapes of `tangents` (tangent tape -> the tape whose shape it copies) whose every element a read can
-    reach is written first: each write `t_tape[i] = v` is followed in its block, before the next write of t_tape, by
-    `d_t_tape[i] = ...` at the same index, and neither tape has a second name."""
-    out = set()
-    blocks = list(_blocks(fn.body))
-    for d, t in tangents.items():
-        if not _bound_once(fn, d) or any(isinstance(st, ast.Assign) and isinstance(st.value, ast.Name)
-                                         and st.value.id == t for st in ast.walk(fn)):
-            continue
-        paired = True
-        for body in blocks:
-            for k, st in enumerate(body):
+def _merges_paired(blocks, tangents, tangent_of) -> bool:
+    """Every copy of a tape that has a tangent (a merge of its versions, `t6 = t5`) has its tangent's copy in the same
+    block (`d_t6 = d_t5`, or the zeros of `d_t6` where t5 has none), and every copy of a tangent tape its tape's."""
+    for body in blocks:
+        copies = {c for c in map(_copy, body) if c}
+        allocated = {st.targets[0].id for st in body if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                     and st.targets[0].id in tangents and not isinstance(st.value, ast.Name)}
+        for a, b in copies:
+            if a in tangent_of and not ((tangent_of[a], tangent_of.get(b)) in copies or tangent_of[a] in allocated):
+                return False
+            if a in tangents and (tangents[a], tangents.get(b)) not in copies:
+                return False
+    return True
+
+
+def _fresh_at(body, k, t, fn, stored) -> bool:
+    """The tape `t`, where statement k of `body` reads it, holds memory no read reaches before a write: a tape just
+    allocated (bound to a call), or a copy of a placeholder nothing writes into (the path that never reads it)."""
+    before = [st for st in body[:k] if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+              and st.targets[0].id == t]
+    if before:
+        binding = before[-1].value
+    else:
+        binds = [st.value for st in ast.walk(fn) if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)
+                 and st.targets[0].id == t]
+        if len(binds) != 1:
+            return False
+        binding = binds[0]
+    if isinstance(binding, ast.Call):
+        return True
+    if isinstance(binding, ast.Name) and binding.id not in stored:
+        sources = [st.value for st in ast.walk(fn) if isinstance(st, ast.Assign)
+                   and isinstance(st.targets[0], ast.Name) and st.targets[0].id == binding.id]
+        return bool(sources) and all(isinstance(v, ast.Call) for v in sources)
+    return False
+
+
+def _stores_paired(blocks, tangent_of) -> bool:
+    """Each write `t[i] = v` of a tape with a tangent is followed in its block, before the next write of t, by the
+    tangent's write at the same index."""
+    for body in blocks:
+        for k, st in enumerate(body):
+            for t, d in tangent_of.items():
                 index = _stored(st, t)
                 if index is None:
                     continue
                 rest = body[k + 1:]
                 stop = next((j for j, s in enumerate(rest) if _stored(s, t) is not None), len(rest))
                 if not any(_stored(s, d) == index for s in rest[:stop]):
-                    paired = False
-        if paired:
-            out.add(d)
+                    return False
+    return True
+
+
+def dead_fills(fn: ast.FunctionDef, tangents: dict) -> set:
+    """The ids of the values of the tangent tapes' allocations (`d_t = rt.zeros_like(t)`; `tangents`: tangent tape
+    -> its tape) whose zeros no read reaches (module docstring): the tape's writes and merges pair with the tangent's,
+    and the tape holds fresh memory there or a placeholder's that nothing writes into."""
+    blocks = list(_blocks(fn.body))
+    tangent_of = {t: d for d, t in tangents.items()}
+    if len(tangent_of) != len(tangents) or not _stores_paired(blocks, tangent_of) or \
+            not _merges_paired(blocks, tangents, tangent_of):
+        return set()
+    stored = set()        # the names written into
+    for st in ast.walk(fn):
+        for t in st.targets if isinstance(st, ast.Assign) else [st.target] if isinstance(st, ast.AugAssign) else []:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                stored.add(t.value.id)
+    out = set()
+    for body in blocks:
+        for k, st in enumerate(body):
+            if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in tangents \
+                    and isinstance(st.value, ast.Call) and _fresh_at(body, k, tangents[st.targets[0].id], fn, stored):
+                out.add(id(st.value))
     return out

@@ -42,6 +42,18 @@ def call_sources(call, callees) -> list:
 def bind(rule, call) -> dict:
     """Map the rule's parameter names to the call's argument atoms (defaults filled in)."""
     from .astutil import const
+    sig = rule.signature
+    got = _PLANS.get(id(sig))
+    if got is None or got[0] is not sig:
+        got = _PLANS[id(sig)] = (sig, _plan(sig))
+    plan = got[1]
+    if plan is not None and not call.keywords and plan[0] <= len(call.args) <= len(plan[1]):
+        # (positional arguments of a signature of plain parameters: what Signature.bind does, without its cost)
+        out = dict(zip(plan[1], call.args))
+        for p, d in plan[2].items():
+            if p not in out:
+                out[p] = const(d)
+        return out
     ba = rule.signature.bind(*call.args, **{k.arg: k.value for k in call.keywords})
     out = {}
     for p, param in rule.signature.parameters.items():
@@ -50,6 +62,21 @@ def bind(rule, call) -> dict:
         elif param.default is not param.empty:
             out[p] = const(param.default)
     return out
+
+
+_PLANS: dict = {}    # id(a rule's signature) -> (the signature, _plan's)
+
+
+def _plan(signature):
+    """(how many parameters have no default, the parameters' names, {name: default}) of a signature whose
+    parameters are all plain ones (positional or keyword, the defaulted ones last), else None."""
+    params = list(signature.parameters.values())
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    required = sum(1 for p in params if p.default is p.empty)
+    if any(p.default is p.empty for p in params[required:]):
+        return None
+    return required, tuple(p.name for p in params), {p.name: p.default for p in params[required:]}
 
 
 def decline_items_passed_to_a_call(call, active, s, unit):

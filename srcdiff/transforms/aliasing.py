@@ -152,7 +152,47 @@ def follow_writes(fn, dead_code) -> int:
             loads[first] = loads.get(first, 0) + live
             loads[a] = 0
             renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {first, a}, first, loads, dead)
-    return renamed
+            for t in span:      # a back-edge copy of the array to its own name (_same_array_copy) goes
+                if anno.get(t, anno.PHI) and t.targets[0].id == getattr(t.value, "id", None):
+                    block.remove(t)
+                    loads[first] -= id(t) not in dead
+    return renamed + _drop_identity_phis(fn)
+
+
+def _drop_identity_phis(fn) -> int:
+    """Drop a loop's back-edge copy `v = w` where w is a copy of v itself made in the iteration, through plain
+    copies nothing binds again before it (`buf = upd(buf, i, v)` of a helper that writes into its argument and
+    returns it: inlined, `buf4 = buf` ... `buf = buf4`): v names the same array all along, not a value the loop
+    carries. Kept, reverse mode pushed that one array once per iteration, and reverse mode over srcdiff's
+    gradient read it for the value the forward sweep left while its backward sweep's restores, through the
+    popped name, had changed it (a wrong second derivative). Returns how many it dropped."""
+    dropped = 0
+    todo = [fn.body]
+    while todo:
+        block = todo.pop()
+        parent: dict = {}
+        for s in list(block):
+            todo.extend(nested_blocks(s))
+            if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+                    and s.targets[0].id != s.value.id and not anno.get(s, anno.MERGE)):
+                v, w = s.targets[0].id, s.value.id
+                if anno.get(s, anno.PHI) and v in _copied_from(w, parent):
+                    block.remove(s)
+                    dropped += 1
+                    continue
+                if not anno.get(s, anno.PHI):
+                    _rebound(v, parent)
+                    parent[v] = w
+                    continue
+            for n in assigned_names([s]):
+                _rebound(n, parent)
+    return dropped
+
+
+def _rebound(n, parent) -> None:
+    """Forget the copies of `parent` (name -> the name it copies) whose chain passes through `n`, bound again."""
+    for m in [m for m in parent if m == n or n in _copied_from(m, parent)]:
+        del parent[m]
 
 
 def _choose_name(block, k, a, parent, loads, dead):
@@ -294,11 +334,20 @@ def _span_reads(block, k, chain, a, dead) -> tuple:
     are not in the copies `dead` (ids) that nothing reads)."""
     span = []
     for t in block[k + 1:]:
-        if chain & assigned_names([t]):
+        if chain & assigned_names([t]) and not _same_array_copy(t, chain):
             break
         span.append(t)
     reads, live = _reads_of(span, a, dead)
     return span, reads, live
+
+
+def _same_array_copy(t, chain) -> bool:
+    """Whether `t` is a loop's back-edge (or a merge) copy of one name of `chain` to another: the name it binds
+    names the same array after it (a swap, then a second swap of the same arrays in one iteration: `c2 = c` ...
+    `c = c2` at the loop's end), so the chain goes on past it."""
+    return (isinstance(t, gast.Assign) and (anno.get(t, anno.PHI) or anno.get(t, anno.MERGE))
+            and isinstance(t.targets[0], gast.Name) and isinstance(t.value, gast.Name)
+            and t.targets[0].id in chain and t.value.id in chain)
 
 
 def _reads_of(stmts, a, dead) -> tuple:
@@ -626,10 +675,33 @@ def _ssa_copy(s):
     return None
 
 
+# calls that read only the shape (and dtype) of their arguments at these positions, and such attributes: a stale
+# view's shape is its own (a write in place changes values, not shapes)
+_SHAPE_READS = {"rt.zeros_like": (0,), "np.zeros_like": (0,), "np.ones_like": (0,), "np.empty_like": (0,),
+                "np.shape": (0,), "np.ndim": (0,), "np.size": (0,), "len": (0,), "rt.unbroadcast": (1,),
+                "rt.sum_grad": (1,), "rt.mean_grad": (1,), "rt.broadcast_to_like": (1,)}
+_SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype"})
+
+
+def _shape_reads(e) -> set:
+    """The ids of the Name nodes in `e` whose shape alone is read (_SHAPE_READS, `x.shape`)."""
+    found = set()
+    for n in walk(e):
+        if isinstance(n, gast.Call) and dotted_name(n.func) in _SHAPE_READS:
+            found |= {id(n.args[k]) for k in _SHAPE_READS[dotted_name(n.func)]
+                      if k < len(n.args) and isinstance(n.args[k], gast.Name)}
+        elif isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRS and isinstance(n.value, gast.Name):
+            found.add(id(n.value))
+    return found
+
+
 def _own_loads(s):
-    """Names a statement reads itself (for compound statements: the test / iterable only)."""
+    """Names a statement reads itself (for compound statements: the test / iterable only), but for their shapes
+    only (a gradient's `d_v = rt.zeros_like(v)` after a write through a second name of v's array: nested fuzz
+    985210)."""
     parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
-    return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load)}
+    shapes = {i for p in parts for i in _shape_reads(p)}
+    return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load) and id(n) not in shapes}
 
 
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
@@ -638,12 +710,21 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     structured SSA tree. Reads of the written name itself, and of names bound after the write, are fine.
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
+    if not _writes(unit.node, kinds):
+        return      # (nothing is written through a name: no read can be stale, nor an argument updated)
     _Flow(unit, kinds, renames_only).run(unit.node)
     if renames_only:
         # (forward mode follows writes through views, but not `a += v` on an array, which it computes as
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
     _decline_argument_updates(unit, kinds)
+
+
+def _writes(fn, kinds) -> bool:
+    """Whether `fn` writes into memory a name holds: `a[i] = v`, or `a += v` of an array (the only statements
+    that make a read stale in _Flow, or update an argument in _decline_argument_updates)."""
+    return any(isinstance(s, gast.Assign) and (isinstance(s.targets[0], gast.Subscript) or _in_place(s, kinds))
+               for s in walk_statements(fn.body))
 
 
 _OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//", gast.Mod: "%",
@@ -657,12 +738,11 @@ def _decline_argument_updates(unit, kinds) -> None:
     anew before the update (`x = x * 1.0`, `x = np.copy(x)`), are fine."""
     fn = unit.node
     params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
-    if not params:
+    updates = [s for s in walk_statements(fn.body) if isinstance(s, gast.Assign) and _in_place(s, kinds)]
+    if not params or not updates:
         return
     roots = memory_roots(fn, kinds, renames_only=True)
-    for s in walk_statements(fn.body):
-        if not (isinstance(s, gast.Assign) and _in_place(s, kinds)):
-            continue
+    for s in updates:
         root = roots.get(s.value.left.id, s.value.left.id)
         where = anno.get(s, anno.FILE) or unit.filename
         if root not in params or not is_array(kinds.get(root)) or is_generated_file(where):

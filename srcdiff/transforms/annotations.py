@@ -176,10 +176,14 @@ BOUNDS_PROVED = _key("bounds_proved", """True on a FunctionDef of jitted code wh
 
 def get(node, key: str, default=None):
     """The fact `key` on `node`, `default` when it has none."""
+    if key in KEYS:     # (_declared's test, inline: the passes ask hundreds of thousands of times)
+        return getattr(node, key, default)
     return getattr(node, _declared(key), default)
 
 
 def has(node, key: str) -> bool:
+    if key in KEYS:
+        return hasattr(node, key)
     return hasattr(node, _declared(key))
 
 

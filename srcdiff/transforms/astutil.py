@@ -246,6 +246,9 @@ _BLOCKS = {gast.If: ("body", "orelse"), gast.For: ("body", "orelse"), gast.While
            gast.ClassDef: ("body",)}
 
 
+_DEPRECATED_CONSTANT = getattr(ast.NodeVisitor, "visit_Constant", None)
+
+
 class Transformer(ast.NodeTransformer):
     """ast.NodeTransformer with the same semantics at a fraction of its cost: the visit method for each
     node class is looked up once per transformer class, and generic_visit reads the fields directly
@@ -264,7 +267,10 @@ class Transformer(ast.NodeTransformer):
         kind = type(node)
         method = self._visitors.get(kind)
         if method is None:     # the class's function for this node class, found once
-            method = self._visitors[kind] = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            method = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            if method is _DEPRECATED_CONSTANT:   # (ast.NodeVisitor's, which looks for visit_Num and kin first)
+                method = type(self).generic_visit
+            self._visitors[kind] = method
         return method(self, node)
 
     def generic_visit(self, node):
@@ -329,16 +335,18 @@ def walk_names(node):
                     push(v)
 
 
-def walk_calls(node):
-    """The Call nodes under `node` (itself included; any order: for passes that look at calls only, about
-    twice as fast as filtering walk). As with walk, a call's children are taken before it is yielded: a
-    caller that rewrites its arguments or function does not meet the new ones."""
+def walk_of(node, kinds):
+    """The nodes under `node` (itself included) whose class is in `kinds` (a set of classes; any order, as
+    walk_calls, which this generalises): a pass looking for a few kinds of node does not meet every other one.
+    A node's children are taken before it is yielded. Names are leaves (nothing under them is looked at)."""
     stack = [node]
     pop, push, extend, get = stack.pop, stack.append, stack.extend, _CHILD_FIELDS.get
     while stack:
         n = pop()
         kind = type(n)
         if kind is _NAME:
+            if kind in kinds:
+                yield n
             continue
         fields = get(kind)
         if fields is None:
@@ -351,12 +359,22 @@ def walk_calls(node):
         for f in fields:
             v = getattr(n, f, None)
             if v is not None:
-                if type(v) is list:     # a field's list: its items go straight on the stack
+                if type(v) is list:
                     extend(v)
                 else:
                     push(v)
-        if kind is _CALL:
+        if kind in kinds:
             yield n
+
+
+def walk_calls(node):
+    """The Call nodes under `node` (itself included; any order: for passes that look at calls only, about
+    twice as fast as filtering walk). As with walk, a call's children are taken before it is yielded: a
+    caller that rewrites its arguments or function does not meet the new ones."""
+    return walk_of(node, _CALLS)
+
+
+_CALLS = frozenset((gast.Call,))
 
 
 def walk_names_and_calls(node):

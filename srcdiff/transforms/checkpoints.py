@@ -47,7 +47,7 @@ from . import annotations as anno
 from .astutil import (Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store, walk,
                       walk_names)
 from .purity import is_pure
-from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, written_arrays
+from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, trip_count, written_arrays
 from .kinds import I, dtype, expr_kind, is_array, is_scalar
 from .ssa import exposed_reads
 
@@ -486,7 +486,7 @@ def _count(loop):
     start, stop, step = range_args(loop)
     if step is not None:
         return call("len", copy.deepcopy(loop.iter))
-    return call("max", _binop(stop, gast.Sub(), start), const(0))
+    return trip_count(_binop(stop, gast.Sub(), start))
 
 
 def _loops(stmts):

@@ -18,8 +18,8 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from . import dict_forms, flatten
-from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks, walk,
-                      walk_names)
+from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks,
+                      walk, walk_names)
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
@@ -63,7 +63,7 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
                 fail(s, unit, f"a call of your function `{name}` whose value is not used, which srcdiff cannot "
                               "inline (a recursive function, a call with keywords)", f"assign its value "
                      f"(`y = {name}(...)`); a function that writes into its argument can return it: "
-                     f"`buf = {name}(buf, ...)`, with `return buf` at its end")
+                     f"`buf = {name}(buf, ...)`, with `buf = buf.copy()` at its start and `return buf` at its end")
             return spliced
         spliced = try_inline(s)
         if spliced is None:

@@ -264,3 +264,36 @@ def scalar_stacks(unit: Unit, kind_map: dict) -> bool:
             changed = True
     return changed
 
+
+
+_SCALAR_HELPERS = frozenset({"rt.seed", "rt.zeros_like", "rt.copy", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad"})
+
+
+def scalar_helpers(unit: Unit, kind_map: dict) -> bool:
+    """In a gradient differentiated again (srcdiff's unspecialised source, which knew no kinds): `rt.seed(y)` of
+    a scalar y is 1.0, `rt.zeros_like(s)` 0.0, `rt.copy(s)` s, `rt.unbroadcast(g, s)` and `rt.sum_grad(g, s)` g,
+    once the kinds show scalars (what reverse.Tidy does to the first-order gradient). Else the seed kept the
+    primal's result alive, computed in the outer forward sweep for nothing but a 1.0 (and the outer passes
+    differentiated and stored around it). Returns whether it changed."""
+    def scalar(e):
+        return (isinstance(e, gast.Constant) and type(e.value) in (int, float)) or (
+            isinstance(e, gast.Name) and is_scalar(kind_map.get(e.id)))
+
+    changed = False
+    for s in walk_statements(unit.node.body):
+        v = getattr(s, "value", None)
+        if not (isinstance(s, gast.Assign) and isinstance(v, gast.Call) and dotted_name(v.func) in _SCALAR_HELPERS
+                and v.args and not v.keywords):
+            continue
+        name, args = dotted_name(v.func), v.args
+        if name in ("rt.seed", "rt.zeros_like") and len(args) == 1 and scalar(args[0]):
+            new = astutil.const(1.0 if name == "rt.seed" else 0.0)
+        elif name == "rt.copy" and len(args) == 1 and scalar(args[0]):
+            new = args[0]
+        elif name != "rt.copy" and len(args) >= 2 and scalar(args[1]) and (name != "rt.unbroadcast" or scalar(args[0])):
+            new = args[0]       # (rt.unbroadcast(g, s) of an array g sums it: both scalars, as reverse.Tidy asks)
+        else:
+            continue
+        s.value = gast.copy_location(new, v)
+        changed = True
+    return changed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk
+from .astutil import Transformer, call, clone, copy_loc, rewrite_blocks, walk_of
 from .kinds import dtype, expr_kind, infer, is_array, is_stack, is_tuple, ndim
 
 
@@ -55,11 +55,14 @@ class _Masks:
         return _is_mask(k)
 
 
+_SUBSCRIPTS = frozenset((gast.Subscript,))
+
+
 def route_masks(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     """`fn`, or a copy of it whose subscripts by a boolean mask of rank 2 or more call rt.mask_get / rt.mask_put
     (module docstring); `kinds`: those of its names (of its parameters at least)."""
     masked = _Masks(fn, kinds)
-    if not any(masked(n) for n in walk(fn) if type(n) is gast.Subscript):   # (one walk; kinds only for candidates)
+    if not any(masked(n) for n in walk_of(fn, _SUBSCRIPTS)):   # (one walk; kinds only for candidates)
         return fn
     fn = clone(fn)
 

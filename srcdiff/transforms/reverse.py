@@ -376,7 +376,8 @@ def differentiate(unit, spec: Spec, name: str) -> Sweeps:
     a function of them): without loops nothing is stored, so with nothing to restore round 1 is final."""
     loops = any(isinstance(n, (gast.For, gast.While)) for n in walk_statements(unit.node.body))
     first = Reverse(unit, spec, set(), set()).function(name)
-    restore = written_arrays(unit.node.body) & _sharing_memory(unit.node, first.reads, spec.kinds)
+    written = written_arrays(unit.node.body)    # (none written: no view to follow, memory_roots not walked)
+    restore = written & _sharing_memory(unit.node, first.reads, spec.kinds) if written else set()
     if not loops and not restore:
         return first
     second = Reverse(unit, spec, restore, set(first.reads)).function(name)
@@ -390,7 +391,31 @@ def _sharing_memory(fn, names: set, kinds) -> set:
     (`b1 = b[1:]`, read by the adjoint of `b1 * t`) sees a later write into `b` unless `b` is restored."""
     roots = memory_roots(fn, kinds or {})
     read_roots = {roots.get(n, n) for n in names}
-    return set(names) | {n for n, r in roots.items() if r in read_roots}
+    sharing = set(names) | {n for n, r in roots.items() if r in read_roots}
+    for group in _stacked_arrays(fn).values():
+        if group & sharing or {roots.get(n, n) for n in group} & read_roots:
+            sharing |= group | {n for n, r in roots.items() if r in {roots.get(g, g) for g in group}}
+    return sharing
+
+
+def _stacked_arrays(fn) -> dict:
+    """stack -> the names pushed onto it (`rt.push(s, x)`) and popped from it (`v = rt.pop(s)`): a popped array is
+    the one pushed. srcdiff's gradient of a loop that binds an array anew and writes into it pushes that array in
+    each iteration, and its backward sweep restores the elements through the popped name; reverse mode over the
+    gradient must undo those restores where the pushed array is read (`3 * buf ** 2` before that loop), else it
+    read the array as the first-order backward sweep had left it (a wrong second derivative)."""
+    groups: dict = {}
+    for st in walk_statements(fn.body):
+        v = getattr(st, "value", None)
+        if not (isinstance(v, gast.Call) and dotted_name(v.func) in ("rt.push", "rt.pop") and v.args
+                and isinstance(v.args[0], gast.Name)):
+            continue
+        group = groups.setdefault(v.args[0].id, set())
+        if dotted_name(v.func) == "rt.push" and isinstance(st, gast.Expr):
+            group |= {a.id for a in v.args[1:] if isinstance(a, gast.Name)}
+        elif isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+            group.add(st.targets[0].id)
+    return groups
 
 
 # ---- facts about SSA statements the forward sweep uses -----------------------------------------------------

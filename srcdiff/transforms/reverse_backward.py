@@ -327,8 +327,10 @@ class BackwardSweep:
         if arr in self.restore:
             old = anno.get(s, anno.OLD)
             self.reads.add(old)
-            out.append(assign(gast.Subscript(value=load(arr), slice=self.read(copy.deepcopy(idx)), ctx=gast.Store()),
-                              load(old)))
+            # (the restore reads `arr`, the array itself: one a loop binds anew in each iteration is stored, else
+            # the backward sweep restored every iteration's element into the last iteration's array)
+            out.append(assign(gast.Subscript(value=self.read(load(arr)), slice=self.read(copy.deepcopy(idx)),
+                                             ctx=gast.Store()), load(old)))
 
     def _index_arrays(self, idx):
         """The index `idx` as a value (slices as slice(...) calls) where it has an integer array part (which

@@ -22,9 +22,10 @@ import gast
 
 from . import annotations as anno
 from . import checkpoints
-from .astutil import assign, call, const, dotted, dotted_name, load, loaded_names, walk
+from .astutil import assign, call, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_array, is_scalar
-from .reverse_support import INT_OPS, assigned_in, assignments, basic_index, simplify, trailing_phis, written_arrays
+from .reverse_support import (INT_OPS, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
+                              written_arrays)
 
 
 class Storage:
@@ -50,12 +51,12 @@ class Storage:
             return None
         args, i = loop.iter.args, load(loop.target.id)
         if len(args) == 1:
-            return i, call("max", copy.deepcopy(args[0]), const(0))
+            return i, trip_count(copy.deepcopy(args[0]))
         if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
             a, b = args[0], args[1]
             index = simplify(gast.BinOp(left=i, op=gast.Sub(), right=copy.deepcopy(a)))
             count = simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=copy.deepcopy(a)))
-            return index, call("max", count, const(0))
+            return index, trip_count(count)
         return None
 
     def remat_plan(self, loop):

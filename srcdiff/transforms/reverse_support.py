@@ -63,6 +63,15 @@ def simplify(e):
     return Simplify().visit(e)
 
 
+def trip_count(count):
+    """`max(count, 0)`, the trip count of a loop over `range` of `count` (which may be negative), or the number
+    itself where `count` is a constant (a tape of `np.empty(max(6, 0))` reads as no person writes it)."""
+    count = simplify(count)
+    if isinstance(count, gast.Constant) and type(count.value) is int:
+        return const(max(count.value, 0))
+    return call("max", count, const(0))
+
+
 def assigned_in(stmts) -> set:
     """Names assigned (and for-loop targets) anywhere in `stmts`."""
     out = set()

@@ -122,18 +122,28 @@ class _Flow:
             self.reads(s.target, may, s, load_only=False)
         for e in gast.iter_child_nodes(s):
             self.reads(e, may, s)
-        return may | _bound([s])
+        may |= _bound([s])     # (in place: each block has its own set, copied where flow splits)
+        return may
 
     def reads(self, e, may, s, load_only=True):
         """Decline a read in `e` (evaluated with `may` bound) of a local no assignment has reached."""
         if e is None or not isinstance(e, gast.AST):
             return
-        own = {n.target.id for n in _walk_scope(e) if isinstance(n, gast.NamedExpr)}   # (its order: walrus.py)
+        # (one walk: a comprehension's targets are its own from it on, a `:=`'s anywhere in `e` (its order:
+        # walrus.py), checked once the walk is done)
+        own, walrus, unreached = set(), set(), []
         for n in _walk_scope(e):
-            if isinstance(n, _COMPREHENSIONS):
+            kind = type(n)
+            if kind is gast.Name:
+                if (isinstance(n.ctx, gast.Load) or not load_only) and n.id in self.local and n.id not in may \
+                        and n.id not in own:
+                    unreached.append(n)
+            elif kind is gast.NamedExpr:
+                walrus.add(n.target.id)
+            elif isinstance(n, _COMPREHENSIONS):
                 own |= {m.id for g in n.generators for m in gast.walk(g.target) if isinstance(m, gast.Name)}
-            if isinstance(n, gast.Name) and (isinstance(n.ctx, gast.Load) or not load_only) and \
-                    n.id in self.local and n.id not in may and n.id not in own:
+        for n in unreached:
+            if n.id not in walrus:
                 shadows = n.id in self.unit.namespace
                 fail(n if hasattr(n, "lineno") else s, self.unit,
                      f"`{n.id}` is read here before any assignment to it: it is assigned in this function, so "

@@ -33,7 +33,7 @@ from .astutil import (assign, call, clone, const, dotted, dotted_name, load, nam
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
 from .aliasing import memory_roots, read_only_names
-from .reverse_support import simplify
+from .reverse_support import simplify, trip_count
 
 
 class Stack:
@@ -53,20 +53,19 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
     `rt.push(s, v)`, with v a name or forward mode's `rt.zeros_like(name)`), and the primal each holds
     (`primals`: primal name -> stack name, from reverse mode)."""
     found: dict = {}
-    read_only = read_only_names(fn, kinds)
+    pushes = [p for p in map(_pushed, walk_statements(fn.body)) if p[0] is not None]
+    read_only = read_only_names(fn, kinds) if pushes else set()     # (no push: no walk for them)
     stacks_read_only = set()
-    casts, dtypes = unbound.cast_dtypes(fn), {}
-    for n in walk_statements(fn.body):
-        s, arg = _pushed(n)
-        if s is not None:
-            if isinstance(arg, gast.Name) and arg.id in read_only:
-                stacks_read_only.add(s)
-            zeros = isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1
-            arg = arg.args[0] if zeros else arg
-            kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
-            found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
-            cast = casts.get(arg.id) if isinstance(arg, gast.Name) else None
-            dtypes.setdefault(s, set()).add(cast if not zeros or _floating(cast) else None)   # (a tangent: a float)
+    casts, dtypes = unbound.cast_dtypes(fn) if pushes else {}, {}
+    for s, arg in pushes:
+        if isinstance(arg, gast.Name) and arg.id in read_only:
+            stacks_read_only.add(s)
+        zeros = isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1
+        arg = arg.args[0] if zeros else arg
+        kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
+        found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
+        cast = casts.get(arg.id) if isinstance(arg, gast.Name) else None
+        dtypes.setdefault(s, set()).add(cast if not zeros or _floating(cast) else None)   # (a tangent: a float)
     primal_of = {stack: v for v, stack in (primals or {}).items()}
     anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only,
                                              next(iter(dtypes[s])) if len(dtypes[s]) == 1 else None)
@@ -110,7 +109,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
         tape = tape if tape not in taken else s
         taken.add(tape)
         fn.body[:] = [st for st in fn.body if not _creates(st, s)]
-        count = call("max", _sub(stop, start), const(0))
+        count = trip_count(_sub(stop, start))
         segments = anno.get(owner.get(id(blocks[where])), anno.SEGMENTS)
         v = b.body[pop].targets[0].id
         if segments is not None:   # a checkpointed loop's segment: one tape of `every` rows serves them all

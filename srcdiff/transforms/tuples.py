@@ -103,8 +103,8 @@ def _structures(fn, consts):
             elif t not in shapes:
                 shapes[t] = sh
                 changed = True
-        # a tuple read with an index that is not a constant stays whole
-        for n in walk(fn):
+        # a tuple read with an index that is not a constant stays whole (no tuple yet: nothing to walk for)
+        for n in walk(fn) if shapes else ():
             if (isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in shapes
                     and _const_index(n.slice, consts) is None):
                 bad.add(n.value.id)

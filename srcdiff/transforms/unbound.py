@@ -15,17 +15,41 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import (assign, call, const, dotted, dotted_name, is_comment, walk, walk_calls, walk_names,
+from .astutil import (assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_of,
                       walk_statements)
 from .kinds import array_of, dtype, elements, is_array, is_exp_table, is_scalar, is_tuple, length, ndim
 from .purity import ALLOCATIONS
 from .ssa import exposed_reads
 
 
-def possibly_unbound(fn: gast.FunctionDef) -> set:
-    """Locals of `fn` read somewhere they may not be assigned yet."""
-    local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
+def possibly_unbound(fn: gast.FunctionDef, local: set | None = None) -> set:
+    """Locals of `fn` read somewhere they may not be assigned yet (`local`: the names it stores, if known)."""
+    if local is None:
+        local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
+
+
+_FACT_NODES = frozenset((gast.Name, gast.Compare, gast.Call))
+
+
+def _walk_facts(fn) -> tuple:
+    """(the names `fn` stores, the names it compares with None (_tested_against_none's start), the first items
+    of its arrays of list comprehensions (_never_bound_items')) in one walk of its nodes, instead of one each."""
+    stored, tested, items = set(), set(), set()
+    name, compare, call_ = gast.Name, gast.Compare, gast.Call
+    for n in walk_of(fn, _FACT_NODES):
+        kind = type(n)
+        if kind is name:
+            if type(n.ctx) is gast.Store:
+                stored.add(n.id)
+        elif kind is compare:
+            operands = [n.left] + list(n.comparators)
+            if any(isinstance(o, gast.Constant) and o.value is None for o in operands):
+                tested |= {o.id for o in operands if isinstance(o, gast.Name)}
+        elif kind is call_ and len(n.args) == 2 and isinstance(n.args[1], gast.Name) and \
+                dotted_name(n.func) == "rt.stack_zeros":
+            items.add(n.args[1].id)
+    return stored, tested, items
 
 
 def placeholder(v: str, kinds: dict, shapes: dict, params: set, int_dtype: str = "np.int64") -> gast.stmt:
@@ -71,7 +95,8 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
             copies.setdefault(n.targets[0].id, []).append(n.value.id)
     # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now;
     # not a None the program tests (`r = None` ... `if r is None:`): a typed value would make the test always False
-    tested = _tested_against_none(fn, copies)
+    stored, compared, items = _walk_facts(fn)   # (the placeholders typed below change none of these)
+    tested = _tested_against_none(compared, copies)
     for s in walk_statements(fn.body):
         if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Constant) and s.value.value is None and s.targets[0].id not in tested):
@@ -84,8 +109,8 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
             if not (isinstance(typed.value, gast.Constant) and typed.value.value is None):
                 s.value = gast.copy_location(typed.value, s.value)
                 anno.set(s, anno.PLACEHOLDER)
-    names = sorted(possibly_unbound(fn))
-    never = _never_bound_items(fn) - params
+    names = sorted(possibly_unbound(fn, stored))
+    never = _never_bound_items(items, stored) - params
     if not names and not never:
         return fn
     allocated = _allocation_kinds(fn)
@@ -101,13 +126,11 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     return fn
 
 
-def _never_bound_items(fn) -> set:
-    """The first items of arrays of list comprehensions (rt.stack_zeros(n, first): desugar._fill) whose binding
-    went with a branch found dead (a filter that is always False): n is 0 there, and `first` only needs a value
-    (0.0: NumPy's np.array([]) is an empty float array)."""
-    read = {c.args[1].id for c in walk_calls(fn) if dotted_name(c.func) == "rt.stack_zeros" and len(c.args) == 2
-            and isinstance(c.args[1], gast.Name)}
-    return read - {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)} if read else set()
+def _never_bound_items(read: set, stored: set) -> set:
+    """The first items of arrays of list comprehensions (rt.stack_zeros(n, first): desugar._fill; `read`, from
+    _walk_facts) whose binding went with a branch found dead (a filter that is always False; not in `stored`): n
+    is 0 there, and `first` only needs a value (0.0: NumPy's np.array([]) is an empty float array)."""
+    return read - stored
 
 
 _WIDTHS = ("np.int8", "np.int16", "np.int32", "np.uint8", "np.uint16", "np.uint32", "np.uint64")
@@ -155,15 +178,11 @@ def cast_dtypes(fn) -> dict:
     return out
 
 
-def _tested_against_none(fn, copies: dict) -> set:
-    """Names compared with None (`x is None`, `x is not None`, `x == None`, `x != None`) in `fn`, and every name
-    copied to or from one (SSA's merges and loop copies: the `r = None` a merged `r3 is None` tests)."""
-    seen = set()
-    for n in walk(fn):     # (astutil's walk: gast.walk's per-node generators were a third of this pass)
-        if type(n) is gast.Compare:
-            operands = [n.left] + list(n.comparators)
-            if any(isinstance(o, gast.Constant) and o.value is None for o in operands):
-                seen |= {o.id for o in operands if isinstance(o, gast.Name)}
+def _tested_against_none(compared: set, copies: dict) -> set:
+    """The names compared with None in the function (`x is None`, `x is not None`, `x == None`, `x != None`:
+    `compared`, from _walk_facts), and every name copied to or from one (SSA's merges and loop copies: the
+    `r = None` a merged `r3 is None` tests)."""
+    seen = set(compared)
     todo = list(seen)
     while todo:
         for w in copies.get(todo.pop(), ()):

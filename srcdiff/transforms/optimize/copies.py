@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import map_blocks, nested_blocks, walk_names, walk_statements
+from ..astutil import is_comment, map_blocks, nested_blocks, walk_names, walk_statements
 
 _LOAD = gast.Load
 _BINDS = (gast.Store, gast.Param)
@@ -187,14 +187,28 @@ def drop_copy_backs(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`a = b` ... `b = a` in one block with neither name bound between: `b` already holds `a`'s value, so the
     second statement is dropped. The backward sweep leaves these where a loop's carried adjoint enters an
     iteration (`d_v4 = d_v`) and the first adjoint of the user's line hands it back (`d_v = d_v4`); with the
-    copy back gone, copy propagation reads `d_v` for `d_v4` (`d_v3 = -d_v`). One pass over each block."""
+    copy back gone, copy propagation reads `d_v` for `d_v4` (`d_v3 = -d_v`). One pass over each block; a branch of
+    an `if` starts from what its block saw (`d_s5 = d_s`, then `d_s = d_s5` in both branches of the adjoint of a
+    loop body's `continue`)."""
 
-    def block(stmts):
-        copied = {}        # a -> b: `a = b` seen, neither name bound since
-        holders = {}       # b -> {a: copied[a] == b}
+    def block(stmts, known=None):
+        copied = dict(known or {})       # a -> b: `a = b` seen, neither name bound since
+        holders = {}                     # b -> {a: copied[a] == b}
+        for a, b in copied.items():
+            holders.setdefault(b, set()).add(a)
         out = []
         for s in stmts:
-            map_blocks(s, block)
+            if isinstance(s, gast.If):   # a branch runs once, after what the block saw: its copies back too
+                s.body, s.orelse = block(s.body, copied), block(s.orelse, copied)
+                if _idle(s.orelse):
+                    s.orelse = []
+                if _idle(s.body) and s.orelse:   # `if c: pass / else: ...` reads `if not c: ...`
+                    s.test = gast.UnaryOp(op=gast.Not(), operand=s.test)
+                    s.body, s.orelse = s.orelse, []
+                elif _idle(s.body):
+                    s.body = [gast.Pass()]
+            else:
+                map_blocks(s, block)
             if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
                     and isinstance(s.value, gast.Name)):
                 a, b = s.value.id, s.targets[0].id
@@ -215,3 +229,7 @@ def drop_copy_backs(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     fn.body = block(fn.body)
     return fn
+
+
+def _idle(stmts) -> bool:
+    return all(is_comment(b) or isinstance(b, gast.Pass) for b in stmts)

@@ -70,10 +70,61 @@ def eliminate_unread(fn: gast.FunctionDef, names) -> gast.FunctionDef:
     loss3 ** 2`, for an adjoint that is a scalar now: the forward sweep's binding is still read); `fn` as it is
     where there is none (the common case: no second pass)."""
     params = {a.id for a in fn.args.args}
-    if any(c and not names.loads.get(n) and n not in params for n, c in names.counts.items()) or \
-            any(names.counts.get(n, 0) > 1 for n in names.fewer_reads()):
+    unread = {n for n, c in names.counts.items() if c and not names.loads.get(n) and n not in params}
+    if any(names.counts.get(n, 0) > 1 for n in names.fewer_reads()):
+        return eliminate_dead_code(fn)
+    if unread and not _drop_unread(fn, unread, names, params):
         return eliminate_dead_code(fn)
     return fn
+
+
+def _drop_unread(fn: gast.FunctionDef, unread: set, names, params: set) -> bool:
+    """eliminate_dead_code's result, in place, for a straight-line function (a long one: a gradient without loops)
+    whose only dead code is the assignments of the names nothing reads (`unread`) and what only they read: those
+    assignments go, then those of the names that lose their last read, and so on, as liveness finds them there,
+    without walking the rest of the function. Whether it applied: not where the function has a compound statement,
+    a write through a subscript, a stack's push or pop, or a binding other than `name = value` (liveness decides
+    those), where a value that goes has effects, or where a name bound more than once loses some of its reads
+    but not all (liveness may drop one of its bindings)."""
+    body, by_target, accumulated = fn.body, {}, set()
+    for k, s in enumerate(body):
+        kind = type(s)
+        if kind is gast.Assign and len(s.targets) == 1 and type(s.targets[0]) is gast.Name:
+            by_target.setdefault(s.targets[0].id, []).append(k)
+        elif kind is gast.AugAssign and type(s.target) is gast.Name:
+            accumulated.add(s.target.id)    # (`d_v += e` stays, reading d_v: liveness keeps what binds it)
+        elif not (kind is gast.Return or is_comment(s) or kind is gast.Expr and isinstance(s.value, gast.Call)
+                  and dotted_name(s.value.func) != "rt.push"):
+            return False
+    pure_callees = anno.get(fn, anno.PURE_CALLEES) or frozenset()
+    loads, todo, gone, lost = dict(names.loads), list(unread), set(), set()
+    while todo:
+        name = todo.pop()
+        if name not in by_target or name in accumulated:
+            return False
+        for k in by_target.pop(name):
+            value, pure = body[k].value, True
+            if type(value) is gast.Call and dotted_name(value.func) == "rt.pop":
+                return False
+            for n in walk_names_and_calls(value):
+                if type(n) is gast.Name:
+                    if isinstance(n.ctx, gast.Load):
+                        loads[n.id] = left = loads.get(n.id, 0) - 1
+                        lost.add(n.id)
+                        if left < 0:
+                            return False
+                        if not left and names.counts.get(n.id) and n.id not in params and n.id not in unread:
+                            unread.add(n.id)
+                            todo.append(n.id)
+                elif pure:
+                    pure = pure_call(n) or (type(n.func) is gast.Name and n.func.id in pure_callees)
+            if not pure:
+                return False
+            gone.add(k)
+    if any(loads.get(n, 0) and names.counts.get(n, 0) > 1 for n in lost):
+        return False
+    fn.body = without_lone_line_comments([s for k, s in enumerate(body) if k not in gone])
+    return True
 
 
 def _stacks(fn, facts) -> tuple:
@@ -107,23 +158,28 @@ def _stacks(fn, facts) -> tuple:
 
 
 def _own_arrays(fn) -> tuple:
-    """(the one-dimensional arrays the function makes and reads or writes only by element, its Name nodes)
-    in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros, np.ones; n not a
-    tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element, never a
-    view). A write into one is dead where nothing reads the array after it: no other name can see it (the
-    scalar tapes of reverse mode, an array the user fills). Without such an allocation (most functions),
+    """(the one-dimensional arrays the function makes and reads or writes only by element, its Name nodes,
+    whether it writes through a subscript of a name: `a[i] = v`, the one statement whose fate asks what the
+    function owns) in one walk. Such an array: each binding of the name is `a = np.empty(n)` (np.zeros,
+    np.ones; n not a tuple), each other use `a[i]` with an index that is no slice, None or `...` (an element,
+    never a view). A write into one is dead where nothing reads the array after it: no other name can see it
+    (the scalar tapes of reverse mode, an array the user fills). Without such an allocation (most functions),
     the function is not walked: its Name nodes are left to `_Facts.name_nodes` (None)."""
-    made, ok, names = set(), set(), []
+    made, ok, names, writes = set(), set(), [], False
     name, subscript = gast.Name, gast.Subscript
     for n in walk_statements(fn.body):
-        if type(n) is gast.Assign and len(n.targets) == 1 and type(n.targets[0]) is name:
-            v = n.value
-            if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
-                    and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
-                made.add(n.targets[0].id)
-                ok.add(id(n.targets[0]))
+        if type(n) is gast.Assign and len(n.targets) == 1:
+            t = n.targets[0]
+            if type(t) is name:
+                v = n.value
+                if (isinstance(v, gast.Call) and dotted_name(v.func) in ALLOCATIONS and len(v.args) >= 1
+                        and not isinstance(v.args[0], (gast.Tuple, gast.List, gast.Starred))):
+                    made.add(t.id)
+                    ok.add(id(t))
+            elif isinstance(t, subscript) and isinstance(t.value, name):
+                writes = True
     if not made:
-        return made, None
+        return made, None, writes
     for n in walk(fn):
         kind = type(n)
         if kind is name:
@@ -131,7 +187,7 @@ def _own_arrays(fn) -> tuple:
         elif kind is subscript and type(n.value) is name and _element(n.slice):
             ok.add(id(n.value))
     seen = {n.id for n in names if n.id in made and id(n) not in ok}
-    return made - seen, names
+    return made - seen, names, writes
 
 
 def _element(index) -> bool:
@@ -150,7 +206,7 @@ class _Facts:
     def __init__(self, fn, pure_callees=frozenset()):
         self.pure_callees = pure_callees or anno.get(fn, anno.PURE_CALLEES) or frozenset()
         self.cache: dict = {}
-        own, self.names = _own_arrays(fn)
+        own, self.names, writes = _own_arrays(fn)
         self.plans = {}
         for s in walk_statements(fn.body):
             p = anno.get(s, anno.SEGMENTS)
@@ -158,8 +214,9 @@ class _Facts:
                 self.plans[p.segment] = p
         # each array it owns with the names that may view it (owned.py: any new array, read by views too; not
         # where a checkpointed loop's rerun, filled in later, will read snapshots nothing reads yet); one read
-        # only by element (_own_arrays) has no view
-        self.own = {**({} if self.plans else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
+        # only by element (_own_arrays) has no view. Only a write `a[i] = v` asks (_Liveness.dead_write), and
+        # liveness adds none: without one the function is not walked for it (a straight-line gradient)
+        self.own = {**({} if self.plans or not writes else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
         self.fn = fn
 

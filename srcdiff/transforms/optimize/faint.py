@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gast
 
-from ..astutil import is_comment, walk, walk_names
+from ..astutil import is_comment, walk, walk_calls, walk_names, walk_statements
 from ..purity import fresh_locals, pure_call
 
 __all__ = ["drop_faint"]
@@ -24,8 +24,20 @@ __all__ = ["drop_faint"]
 
 def drop_faint(fn: gast.FunctionDef, pure_callees=frozenset()) -> bool:
     """Remove from `fn` (in place) the statements nothing needed reads (see the module's docstring); whether
-    any went."""
-    graph = _Needs(fn, pure_callees)
+    any went. Without a loop and without a write through a subscript (a straight-line gradient), liveness, which
+    the dead-code pass runs just before, has left nothing faint: on acyclic code it keeps a statement only for a
+    later one that stays, and each of its other roots is one here too; the function is not walked again."""
+    loops = writes = False
+    for s in walk_statements(fn.body):
+        kind = type(s)
+        if kind is gast.For or kind is gast.While:
+            loops = True
+        elif (kind is gast.Assign or kind is gast.AugAssign) and \
+                type(s.targets[0] if kind is gast.Assign else s.target) is gast.Subscript:
+            writes = True
+    if not loops and not writes:
+        return False
+    graph = _Needs(fn, pure_callees, writes)
     graph.block(fn.body, ())
     graph.solve()
     if not graph.faint:
@@ -39,9 +51,10 @@ class _Needs:
     (`roots`), a name being needed (`triggers`: an assignment's target, a written array, a loop's
     variable), or a statement under it being needed (its `parents`)."""
 
-    def __init__(self, fn, pure_callees):
+    def __init__(self, fn, pure_callees, writes: bool = True):
         self.pure_callees = pure_callees
-        arrays = fresh_locals(fn)
+        # (only a write through a subscript asks, `writes`: without one, the function is not walked for it)
+        arrays = fresh_locals(fn) if writes else {}
         self.fresh = {n for n, what in arrays.items() if what != "list"}
         self.reads: dict = {}       # id(statement) -> the names it (its header, for a branch or loop) reads
         self.parents: dict = {}     # id(statement) -> the statements it is under
@@ -54,7 +67,7 @@ class _Needs:
 
     def pure(self, node) -> bool:
         return all(pure_call(n) or (type(n.func) is gast.Name and n.func.id in self.pure_callees)
-                   for n in walk(node) if type(n) is gast.Call)
+                   for n in walk_calls(node))
 
     def note(self, s, parents, reads, triggers=()):
         self.reads[id(s)] = reads
