@@ -1106,6 +1106,11 @@ EXTRA = {
     "loop over the tuple argument": lambda t: any(
         isinstance(n.iter, ast.Name) and n.iter.id in _xa_names(t) for n in _walk(_entry(t), ast.For)),
     "second name of an array written in place": _second_name_written,
+    # README (Transforms): a write into an argument's array leaves the caller's array as one call of f does
+    "write into the entry's array argument": lambda t: any(
+        isinstance(s.value, ast.Name) and s.value.id in {a.arg for a in _entry(t).args.args}
+        for n in _walk(_entry(t), ast.Assign, ast.AugAssign)
+        for s in [getattr(n, "target", None) or n.targets[0]] if isinstance(s, ast.Subscript)),
     "write at integer arrays that broadcast together": lambda t: any(
         isinstance(e, ast.Call) and _call_name(e) == "np.array" and e.args and isinstance(e.args[0], ast.List)
         and e.args[0].elts and isinstance(e.args[0].elts[0], ast.List)

@@ -1435,6 +1435,27 @@ class Gen:
         term = f"np.sum({ys} * {w})" if not rows else f"np.sum({ys}[:, 0] * {w}) + np.sum({ys}[:, 1] ** 2)"
         return lines, term
 
+    def argument_writes(self, has_x, has_a) -> list:
+        """Lines at the top of f writing into its array arguments, each reading what it overwrites: an element,
+        a row or a column of M, elements of a in a loop, an augmented element (README: a function that writes into
+        an argument's array leaves the caller's array as one call of it does, under every transform). The rest of
+        f reads the new values."""
+        c, t = self.pick(["0.5", "-0.7", "1.5"]), self.fresh("t")
+        s = "x" if has_x else "M[1, 0]"
+        forms = {
+            "element": [f"M[0, {self.choose(self.N)}] = M[0, {self.choose(self.N)}] * {c} + {s}"],
+            "row": [f"M[1] = np.tanh(M[1]) * {c} + M[0]"],
+            "column": [f"M[:, {self.choose(self.N)}] = M[:, 0] * {s} + {c}"],
+            "aug": [f"M[1, {self.choose(self.N)}] += {c} * {s}"],
+        }
+        if has_a:
+            forms["loop"] = [f"for {t} in range(1, {self.N}):", f"    a[{t}] = a[{t}] * {c} + np.sin(a[{t} - 1])"]
+            forms["mixed"] = [f"a[{self.choose(self.N)}] = {s} * M[0, 0]", f"M[0, 0] = a[0] * {c}"]
+        lines = forms[self.pick(sorted(forms))]
+        if self.coin(3):
+            lines = lines + forms[self.pick(sorted(forms))]
+        return lines
+
     def slice_write(self, b, env):
         """Slice writes into a buffer: `buf[1:3] = pair`, `buf[::2] += s`, `buf[j] = row`, `buf[:, i] = pair`, and
         of the buffer into itself: `buf[::-1] = buf` (NumPy reads it whole first), `buf[:, 1:] = buf[:, :1]` (a
@@ -1876,6 +1897,10 @@ class Gen:
             block, term = self.wrapping_loop(env, modern)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # writes into the caller's arrays a and M, which the rest of f reads (drawn last too)
+        if self.has("argwrites") and self.coin(3):
+            body = self.argument_writes("x" in params, "a" in params) + body
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -1917,7 +1942,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "fstrings",
                 # a recurrence ys[t] = v + c * ys[t - k] / ys[t - 1] = ... from t = 0, the index below row 0 the
                 # last rows, which later iterations write (a jitted gradient of it was wrong: fixed in 38850f3)
-                "wrapidx")
+                "wrapidx",
+                # README: writes into an argument's array (x[i] = ..., M[1] = ..., M[1, j] += ...) leave the caller's
+                # array as one call of f does, under every transform (check_program compares the arguments after)
+                "argwrites")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)
@@ -2034,13 +2062,13 @@ def flat_grads(got, args, wrt):
 def fd_grad(f, args, leaf, eps):
     x = get_leaf(args, leaf)
     if np.ndim(x) == 0:
-        return (f(*set_leaf(args, leaf, x + eps)) - f(*set_leaf(args, leaf, x - eps))) / (2 * eps)
+        return (f(*_copy(set_leaf(args, leaf, x + eps))) - f(*_copy(set_leaf(args, leaf, x - eps)))) / (2 * eps)
     out = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         xp, xm = x.copy(), x.copy()
         xp[i] += eps
         xm[i] -= eps
-        out[i] = (f(*set_leaf(args, leaf, xp)) - f(*set_leaf(args, leaf, xm))) / (2 * eps)
+        out[i] = (f(*_copy(set_leaf(args, leaf, xp))) - f(*_copy(set_leaf(args, leaf, xm)))) / (2 * eps)
     return out
 
 
@@ -2052,6 +2080,18 @@ def _copy(a):
     if isinstance(a, (tuple, list)):
         return type(a)(_copy(b) for b in a)
     return a
+
+
+def _left_as_f_leaves(got, after, what, prog):
+    """`what` left the arguments `got` it was called with as one call of f left `after` (f may write into its
+    arguments' arrays, and srcdiff's transforms must leave the caller's arrays as f does: README, Transforms)."""
+    for name, g, a in zip(prog.params, got, after):
+        for key, gk, ak in (((k, g[k], a[k]) for k in a) if isinstance(a, dict) else
+                            ((k, gi, ai) for k, (gi, ai) in enumerate(zip(g, a))) if isinstance(a, (tuple, list))
+                            else [(None, g, a)]):
+            if isinstance(ak, np.ndarray) and not np.allclose(gk, ak, rtol=1e-9, atol=1e-12, equal_nan=True):
+                where = name if key is None else f"{name}[{key!r}]"
+                raise Wrong(f"{what} left the argument {where} as {gk!r}, one call of f leaves {ak!r}")
 
 
 def _name(leaf, prog):
@@ -2480,8 +2520,9 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
             f = (lambda *a, _kw=kw: f_user(*a, **_kw)) if kw else f_user
             g = (lambda *a, _kw=kw: g_user(*a, **_kw)) if kw else g_user
             try:
+                after = _copy(args)     # the arguments as f leaves them (it may write into their arrays)
                 with np.errstate(all="ignore"):
-                    v = f(*_copy(args))
+                    v = f(*after)
             except (Hang, srcdiff.SrcdiffError):
                 raise
             except Exception as exc:
@@ -2504,9 +2545,7 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                 continue
             copies = _copy(args)
             got = g(*copies)
-            for a, c in zip(lv, leaves(copies, wrt)):
-                if not np.array_equal(get_leaf(args, a), get_leaf(copies, c)):
-                    raise Wrong("grad modified its arguments")
+            _left_as_f_leaves(copies, after, "grad", prog)
             flat = flat_grads(got, args, wrt)
             if refs is not None:
                 for leaf, gk, ref in zip(lv, flat, refs):
@@ -2521,13 +2560,17 @@ def check_program(mod, prog: Program, jit: bool, seed: int, points: int = 1, tri
                 if "export" in oracles and not jit and entry == "f" and seed % 5 == 1:
                     _check_export(g_user, flat, args, kw, prog, seed)
                 if "value" in oracles:
-                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=jit, **ck)(*_copy(args), **kw)
+                    copies = _copy(args)
+                    val, got2 = srcdiff.value_and_grad(f_user, wrt=wrt, jit=jit, **ck)(*copies, **kw)
+                    _left_as_f_leaves(copies, after, "value_and_grad", prog)
                     _close(val, v, f"value_and_grad's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     for leaf, a, b in zip(lv, flat_grads(got2, args, wrt), flat):
                         _close(a, b, f"value_and_grad's d/d{_name(leaf, prog)} vs grad's", 1e-7, 1e-9)
                 if "jvp" in oracles:
                     tl, tangents = _tangents(args, wrt, lv, seed + 1)
-                    val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=jit)(*_copy(args), tuple(tangents), **kw)
+                    copies = _copy(args)
+                    val, dot = srcdiff.jvp(f_user, wrt=wrt, jit=jit)(*copies, tuple(tangents), **kw)
+                    _left_as_f_leaves(copies, after, "jvp", prog)
                     _close(val, v, f"jvp's value vs f at args={args!r}{_kwtext(kw)}", 1e-7, 1e-9)
                     expect = sum(float(np.sum(np.asarray(gk) * t)) for gk, t in zip(flat, tl))
                     _close(dot, expect, f"jvp vs vdot(grad, v) at args={args!r}{_kwtext(kw)}", 1e-6, 1e-8)

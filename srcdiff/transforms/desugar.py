@@ -15,6 +15,7 @@ from . import chained_writes, fstrings, walrus
 from .astutil import (Namer, Transformer, assign, const, copy_loc, dotted, load, map_blocks, store, substitute,
                       walk, walk_calls)
 from .parse import Unit
+from .ranges import range_length, range_runs, reversed_range
 from .sum_calls import ITEMS, SumCalls, is_builtin, unit_locals
 from .tuple_calls import splits_into_outputs
 
@@ -384,7 +385,7 @@ class _Desugar:
         if isinstance(target, gast.Name) and isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "range") \
                 and not it.keywords and 1 <= len(it.args) <= 3:
             first[target.id] = it.args[0] if len(it.args) > 1 else const(0)
-            tests.append(_range_runs(it.args))
+            tests.append(range_runs(it.args))
             return True
         if isinstance(target, gast.Name) and (isinstance(it, (gast.Name, gast.Attribute, gast.Subscript)) or (
                 isinstance(it, (gast.Call, gast.BinOp, gast.UnaryOp))
@@ -506,7 +507,7 @@ class _Desugar:
         if isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "reversed") and len(it.args) == 1 \
                 and isinstance(it.args[0], gast.Call) and is_builtin(self.unit, it.args[0].func, "range"):
             args = self._read_once([self.expr(a) for a in it.args[0].args], s, pre, rebound | _aug_targets(s.body))
-            s.iter = copy_loc(gast.Call(func=load("range"), args=_reversed_range(args), keywords=[]), s)
+            s.iter = copy_loc(gast.Call(func=load("range"), args=reversed_range(args), keywords=[]), s)
             s.body = body
             return pre + [s]
         k = self.namer.fresh("k")
@@ -630,14 +631,14 @@ class _Desugar:
             inner = it.args[0]
             if (isinstance(inner, gast.Call) and is_builtin(self.unit, inner.func, "range") and not inner.keywords
                     and 1 <= len(inner.args) <= 3):
-                back = gast.Call(func=load("range"), args=_reversed_range(inner.args), keywords=[])
+                back = gast.Call(func=load("range"), args=reversed_range(inner.args), keywords=[])
             else:
                 back = gast.Subscript(value=inner, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
                                       ctx=gast.Load())
             return self._iteration(tgt, copy_loc(back, it), k, pre, s, rebound)
         if (isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "range") and not it.keywords
                 and 1 <= len(it.args) <= 3):   # zip(range(n), xs): the item is a number, not an element
-            return [(tgt, self._range_item(it, k, pre, s, rebound | _aug_targets(s.body)))], _range_length(it)
+            return [(tgt, self._range_item(it, k, pre, s, rebound | _aug_targets(s.body)))], range_length(it)
         seq, n = self._seq(it, pre, s, rebound)
         return [(tgt, gast.Subscript(value=load(seq), slice=load(k), ctx=gast.Load()))], n
 
@@ -692,13 +693,6 @@ class _Chains(Transformer):
 _COMPREHENSIONS = (gast.GeneratorExp, gast.ListComp, gast.SetComp, gast.DictComp)
 
 
-def _range_length(it):
-    """How many items range(...) gives, as the trip count of a loop over positions."""
-    if len(it.args) == 1:
-        return copy.deepcopy(it.args[0])
-    return gast.Call(func=load("len"), args=[copy.deepcopy(it)], keywords=[])
-
-
 UNROLL_MAX = 16      # a loop over a longer literal stays a loop
 
 
@@ -742,40 +736,8 @@ def _aug_targets(stmts) -> set:
             and isinstance(n.target, gast.Name)}
 
 
-def _reversed_range(args):
-    """The arguments of a range visiting range(*args)'s items backwards: range(hi - 1, lo - 1, -1) for a unit
-    step; range(lo + (len(range(lo, hi, st)) - 1) * st, lo - st, -st) for a step st of either sign (empty
-    where range(*args) is)."""
-    if len(args) == 1:
-        args = [const(0)] + args
-    if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
-        lo, hi = args[:2]
-        return [gast.BinOp(left=hi, op=gast.Sub(), right=const(1)), gast.BinOp(left=lo, op=gast.Sub(), right=const(1)),
-                const(-1)]
-    lo, hi, step = args
-    trips = gast.Call(func=load("len"), args=[gast.Call(func=load("range"), args=copy.deepcopy(args), keywords=[])],
-                      keywords=[])
-    last = gast.BinOp(left=copy.deepcopy(lo), op=gast.Add(), right=gast.BinOp(
-        left=gast.BinOp(left=trips, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(step)))
-    back = (const(-step.value) if isinstance(step, gast.Constant) and type(step.value) is int
-            else gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(step)))
-    return [last, gast.BinOp(left=copy.deepcopy(lo), op=gast.Sub(), right=copy.deepcopy(step)), back]
-
-
 def _base(e):
     return e.id if isinstance(e, gast.Name) else "item"
-
-
-def _range_runs(args):
-    """The test that range(*args) is not empty."""
-    if len(args) < 3:
-        lo, hi = (const(0), args[0]) if len(args) == 1 else args[:2]
-        return gast.Compare(left=lo, ops=[gast.Lt()], comparators=[hi])
-    lo, hi, step = args
-    if isinstance(step, gast.Constant) and type(step.value) is int:
-        return gast.Compare(left=lo, ops=[gast.Lt() if step.value > 0 else gast.Gt()], comparators=[hi])
-    return gast.Compare(left=gast.BinOp(left=gast.BinOp(left=hi, op=gast.Sub(), right=lo), op=gast.Mult(), right=step),
-                        ops=[gast.Gt()], comparators=[const(0)])
 
 
 def zero_sum_starts(node):
