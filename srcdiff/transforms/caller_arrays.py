@@ -14,16 +14,20 @@ from __future__ import annotations
 import gast
 
 from .activity import SCATTER
-from .astutil import assign, call, comment, dotted_name, load, walk
+from .astutil import assign, call, comment, dotted_name, load, walk_names, walk_of
+
+_WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays looks at
 
 MODES = ("grad", "value_and_grad", "vjp")   # the function the user calls (a callee's pullback is not)
 
 
 def written_arrays(stmts, names) -> set:
     """Those of `names` that `stmts` write into, element by element or by slice (`x[i] = v`, `x[i] += v`, a
-    scatter-add `rt.index_add(x, idx, v)`)."""
+    scatter-add `rt.index_add(x, idx, v)`). Only assignments and calls are visited (walk_of; a set: any order)."""
     out = set()
-    for s in (n for st in stmts for n in walk(st)):
+    if not names:
+        return out
+    for s in (n for st in stmts for n in walk_of(st, _WRITES)):
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
             while isinstance(t, gast.Subscript):
@@ -47,9 +51,10 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     if at is None or not isinstance(body[-1], gast.Return):
         return fn
     params = [a.id for a in fn.args.args]
-    rebound = {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     names = set(params) - rebound       # (a parameter bound again is not the caller's array after that)
-    restored = written_arrays(body[at:], names) & written_arrays(body[:at], names)
+    restored = written_arrays(body[at:], names)     # (the forward sweep looked at only where the backward writes)
+    restored = restored and restored & written_arrays(body[:at], names)
     if not restored:
         return fn
     backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
@@ -77,6 +82,6 @@ def _without_dead_restores(backward: list, arrays: set) -> list:
         t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
         if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in arrays - read:
             continue
-        read |= {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        read |= {n.id for n in walk_names(s) if isinstance(n.ctx, gast.Load)}
         out.append(s)
     return out[::-1]

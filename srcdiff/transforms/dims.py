@@ -14,9 +14,10 @@ import gast
 import numpy as np
 
 from ..rules import names_with
-from .astutil import dotted_name, statements_in_order, walk
+from .astutil import dotted_name, statements_in_order, walk, walk_of
 from .kind_type import ndim
 
+_BINDERS = {gast.Assign, gast.For}   # the statements whose targets infer collects
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
 
 # the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
@@ -171,7 +172,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
 def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
     """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle)."""
     dims = {p: d for p, d in arg_dims.items() if d is not None}
-    assigned = {t.id for n in walk(fn) if isinstance(n, (gast.Assign, gast.For))
+    assigned = {t.id for n in walk_of(fn, _BINDERS)    # (a set: walk_of's order is any)
                 for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
                 if isinstance(t, gast.Name)}
     for _ in range(20):     # each name goes at most unseen -> labels -> unknown
