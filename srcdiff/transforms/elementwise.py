@@ -131,31 +131,31 @@ def _kernel(text: str, operands: list):
                 gast.Tuple(elts=[clone(e) for e in operands], ctx=gast.Load()))
 
 
-def _kernel_call(e, kinds: dict):
-    """`rt.elementwise(text, operands)` for elementwise `e` with an array operand, else None."""
-    text = _Text(kinds)
-    tree = text.of(e)
-    if tree is None or not text.arrays:
-        return None
-    return _kernel(tree, text.operands)
-
-
-def _expressions(node, kinds: dict):
+def _expressions(node, kinds: dict, scalars: bool = False):
     """`node` with each largest elementwise expression with an array operand as its kernel call: a copy of
-    the nodes on the paths to those expressions, sharing the rest; `node` itself where there is none."""
+    the nodes on the paths to those expressions, sharing the rest; `node` itself where there is none.
+    `scalars`: `node`'s parent is an operation of an elementwise expression of scalars only, so an operation
+    `node` is one too (its operands are some of the parent's) and no kernel: only its operands are looked
+    into (an operation of scalars nested n deep is not written as text n times over)."""
+    inner = False
     if isinstance(node, gast.expr) and _operation(node):
-        new = _kernel_call(node, kinds)
-        if new is not None:
-            return copy_loc(new, node)
+        if scalars:
+            inner = True
+        else:
+            text = _Text(kinds)
+            tree = text.of(node)
+            if tree is not None and text.arrays:
+                return copy_loc(_kernel(tree, text.operands), node)
+            inner = tree is not None
     changed = {}
     for f in child_fields(type(node)):
         old = getattr(node, f, None)
         if type(old) is list:
-            new = [_expressions(x, kinds) if isinstance(x, gast.AST) else x for x in old]
+            new = [_expressions(x, kinds, inner) if isinstance(x, gast.AST) else x for x in old]
             if any(a is not b for a, b in zip(new, old)):
                 changed[f] = new
         elif isinstance(old, gast.AST):
-            new = _expressions(old, kinds)
+            new = _expressions(old, kinds, inner)
             if new is not old:
                 changed[f] = new
     return _copy_with(node, changed) if changed else node
