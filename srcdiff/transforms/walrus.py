@@ -87,6 +87,8 @@ def bind_chained_operands(s, namer) -> None:
     if type(s) not in _HEADERS:
         return
     for e in _headers(s):
+        if not any(type(n) is gast.Compare and len(n.ops) > 1 for n in walk(e)):
+            continue    # (no chained comparison: one plain walk, not the walk that tracks the context)
         for n, conditional in list(_walk_context(e, False)):
             if isinstance(n, gast.Compare) and len(n.ops) > 1 and not conditional and _calls(n.comparators[0]):
                 if _calls(n.left):
