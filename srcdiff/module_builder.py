@@ -332,6 +332,8 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     module.derivatives[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds), root=obj)
+    anno.set(ssa_unit.node, anno.RECURSIVE, frozenset([ssa_unit.name] * _recursive(module, obj) + [
+        local for local, o in local_to_obj.items() if _recursive(module, o)]))
     if forward_mode:
         module.versions.update(anno.get(ssa_unit.node, anno.SSA_VERSIONS, {}))
 

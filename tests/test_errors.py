@@ -1215,6 +1215,56 @@ def test_recursive_helper_returning_a_tuple_is_named():
                     "a tuple", "np.array((a, b))")
 
 
+# ---- a helper four calls deep (a call that stays a call, not recursive) returning a tuple: it was declined as "the
+# recursive function 'swap' returns a tuple"; named now for what it is, with the advice to call it fewer calls deep --
+def _swap4(a, b):
+    return b * 1.0, a * 2.0  # <- deep_swap
+
+
+def _swap3(a, b):
+    u, v = _swap4(a, b)
+    return u * v
+
+
+def _swap2(a, b):
+    return _swap3(a, b) + 1.0
+
+
+def _swap1(a, b):
+    return _swap2(a, b) * 2.0
+
+
+def uses_swap_four_deep(a, b):
+    return _swap1(a, b)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_helper_four_calls_deep_returning_a_tuple_is_not_called_recursive(jit):
+    msg = _declined(uses_swap_four_deep, [0.7, 0.4], jit=jit, wrt=(0, 1))
+    _assert_located(msg, "deep_swap", "'_swap4' returns a tuple", "nested four calls deep", "fewer calls deep")
+    assert "recursive" not in msg, msg
+
+
+# ---- a dict passed whole to a srcdiff transform made inside the differentiated function (`srcdiff.grad(mlp)(p,
+# x)`): it was declined as "a dict passed whole to a function that is not one of yours", whose advice (pass
+# list(p.values())) does not apply; now the tuple case's message and advice: its items as separate arguments -----
+def _mlp_of_dict(p, x):
+    return np.sum(np.tanh(p["W"] * x + p["b"]))
+
+
+def uses_grad_of_a_dict(p, x):
+    g = srcdiff.grad(_mlp_of_dict)(p, x)  # <- dict_to_transform
+    return np.sum(g["W"] ** 2)
+
+
+def test_a_dict_passed_whole_to_an_inner_transform_gets_the_tuple_advice():
+    p = {"W": np.array([0.3, -0.2]), "b": np.array([0.1, 0.4])}
+    msg = _declined(uses_grad_of_a_dict, [p, np.array([1.0, 2.0])])
+    _assert_located(msg, "dict_to_transform", "a dict passed whole to srcdiff.grad(_mlp_of_dict)",
+                    "a srcdiff transform called inside", "separate arguments", 'p["W"], p["b"]')
+    assert "not one of yours" not in msg, msg
+
+
 # ---- a tuple holding a differentiated value passed to a function four calls deep (which stays a call): the
 # value's derivative was dropped, a zero gradient (fuzz seed 980280); the call now calls the function made for
 # the tuple's structure (inline.ForCall, tests/test_inline.py checks the values). Still declined, at the call's

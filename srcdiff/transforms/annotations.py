@@ -164,6 +164,12 @@ PURE_CALLEES = _key("pure_callees", """frozenset, on the FunctionDef of a deriva
     Written by the compiler's dead code pass (from Context.pure_callees); read by optimize.deadcode, in that
     pass and in the later ones that drop what stopped being read (eliminate_unread).""")
 
+RECURSIVE = _key("recursive", """frozenset, on the FunctionDef of an SSA unit reverse mode differentiates: which of the
+    unit's own name and its callees' local names are recursive functions (calling themselves, directly or through
+    others); a callee that stays a call and is not among them stays one for being nested four calls deep (or too
+    large to inline). Written by module_builder (_derivative); read by reverse_backward's message for a
+    function that stays a call returning a tuple.""")
+
 ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a reverse-mode function: what its
     names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
     compiler calls it); read by optimize.rowfusion.fuse_rows.""")

@@ -145,6 +145,22 @@ class DictForms:
                  "over its keys, loop over the dict itself, sorted(p) or p.items()); or call it inside a function "
                  "of yours that takes the dict")
 
+    def no_dict_to_transform(self, call_node):
+        """A dict argument passed whole to a srcdiff transform made in place (`srcdiff.grad(mlp)(p, x)`): the
+        transform's generated function takes one value per parameter, as for a tuple passed whole
+        (inline._decline_tuples_to_transform); said so, with that case's advice, not as a library call's."""
+        for k, a in enumerate(call_node.args):
+            r = self.ref(a)
+            if r is None or not has_keyed(self.struct_at(*r)):
+                continue
+            struct, name = self.struct_at(*r), gast.unparse(a).strip()
+            items = ", ".join(f'{name}["{key}"]' for key in struct.names) if isinstance(struct, Keyed) else "its items"
+            fail(call_node, self.unit, f"a dict passed whole to {gast.unparse(call_node.func)} (its argument {k + 1}, "
+                                       f"'{name}'), a srcdiff transform called inside the function you "
+                                       "differentiate",
+                 "pass its items as separate arguments: differentiate a function that takes them one by one "
+                 f"({items} as parameters of their own)")
+
     def over_keys(self, it) -> bool:
         """Whether `it` is a tuple of strings (or a name bound once to one) in a function taking a dict."""
         return self.key_tuple(it) is not None and any(has_keyed(st) for st in self.structs.values())

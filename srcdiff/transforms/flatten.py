@@ -200,6 +200,18 @@ class _Flatten(DictForms):
             return True
         return isinstance(self.unit.namespace[func.id], (types.FunctionType, types.BuiltinFunctionType))
 
+    def made_transform(self, func) -> bool:
+        """Whether `func` makes a srcdiff transform where it is called (`srcdiff.grad(mlp)`, `grad(mlp)` of
+        `from srcdiff import grad`)."""
+        if not isinstance(func, gast.Call) or self.unit is None:
+            return False
+        f = func.func
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+            module = self.unit.namespace.get(f.value.id)
+            return isinstance(module, types.ModuleType) and module.__name__.split(".")[0] == "srcdiff"
+        obj = self.unit.namespace.get(f.id) if isinstance(f, gast.Name) else None
+        return callable(obj) and (getattr(obj, "__module__", None) or "").split(".")[0] == "srcdiff"
+
     def user_function(self, func) -> bool:
         """Whether `func` names a function of the user's (module-level, or nested: not in the namespace)."""
         return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
@@ -259,6 +271,8 @@ class _Flatten(DictForms):
                         and outer.ref(n.args[0]) is not None):
                     s = outer.struct_at(*outer.ref(n.args[0]))
                     return copy_loc(const(len(s)), n)
+                if outer.made_transform(n.func):
+                    outer.no_dict_to_transform(n)
                 if outer.takes_literals(n.func):
                     # a structured value passed whole (`g(params, x)`): the literal of its items, as if written out
                     user = outer.user_function(n.func)

@@ -51,19 +51,48 @@ class BackwardSweep:
                 out += code
         return out
 
-    def recursive_tuple(self) -> str | None:
-        """The recursive function of the user's (a call that stays a call) that returns a tuple here: this one,
-        differentiated as such a call's pullback, or one it calls; else None."""
+    def stays_call_tuple(self) -> tuple | None:
+        """(name, recursive) of the function of the user's that stays a call and returns a tuple here: this one,
+        differentiated as such a call's pullback, or one it calls; else None. `recursive`: whether it calls itself
+        (annotations.RECURSIVE; else it stays a call for being nested four calls deep)."""
+        recursive = anno.get(self.fn, anno.RECURSIVE) or anno.get(self.unit.node, anno.RECURSIVE)
         ret = self.fn.body[-1] if self.fn.body else None
         v = ret.value if isinstance(ret, gast.Return) else None
         if self.mode == "pullback" and (isinstance(v, gast.Tuple) or (
                 isinstance(v, gast.Name) and is_tuple(self.kinds.get(v.id)))):
-            return self.unit.name
-        callee = next((self.unit.callees[st.value.func.id] for st in walk(self.fn) if isinstance(st, gast.Assign)
-                       and isinstance(st.value, gast.Call) and isinstance(st.value.func, gast.Name)
-                       and st.value.func.id in self.unit.callees and isinstance(st.targets[0], gast.Name)
-                       and is_tuple(self.kinds.get(st.targets[0].id))), None)
-        return None if callee is None else getattr(callee, "__name__", None) or getattr(callee, "name", "?")
+            return self.unit.name, recursive is None or self.unit.name in recursive
+        local = next((st.value.func.id for st in walk(self.fn) if isinstance(st, gast.Assign)
+                      and isinstance(st.value, gast.Call) and isinstance(st.value.func, gast.Name)
+                      and st.value.func.id in self.unit.callees and isinstance(st.targets[0], gast.Name)
+                      and is_tuple(self.kinds.get(st.targets[0].id))), None)
+        if local is None:
+            return None
+        callee = self.unit.callees[local]
+        name = getattr(callee, "__name__", None) or getattr(callee, "name", "?")
+        return name, recursive is None or local in recursive
+
+    def decline_stays_call_tuple(self, s, name: str, recursive: bool):
+        """A tuple of differentiated values returned by a function of the user's that stays a call (recursive, or
+        nested four calls deep): reverse mode differentiates such a call as one value. Declined, saying which."""
+        deep = "nested four calls deep (srcdiff inlines the functions you call to three calls deep; a call deeper " \
+            "stays a call)"
+        why = "a recursive function" if recursive else f"a function {deep}"
+        if is_generated_file(self.unit.filename):   # a gradient differentiated again
+            fail(s, self.unit, f"reverse mode over the gradient of {why} of yours with more than one differentiated "
+                 f"argument: its pullback {name!r} returns a tuple of their adjoints, and reverse mode "
+                 "differentiates the call of a function that stays a call as one value",
+                 "differentiate the function that calls the gradient in forward mode (srcdiff.jvp, jit=False), "
+                 "or give the function one differentiated argument (np.concatenate the others into it, or read "
+                 "them outside " + ("the recursion)" if recursive else "it)"))
+        if recursive:
+            fail(self.returned_at(s), self.unit, f"the recursive function {name!r} returns a tuple of "
+                 "differentiated values (this `return`); reverse mode differentiates a recursive function's "
+                 "call as one value", "return one array (np.array((a, b))) and index it where it is called")
+        fail(self.returned_at(s), self.unit, f"the function {name!r} returns a tuple of differentiated values (this "
+             f"`return`) and stays a call, being {deep}; reverse mode differentiates the call of a function "
+             "that stays a call as one value",
+             "call it from a function fewer calls deep (so that srcdiff inlines it), or return one array "
+             "(np.array((a, b))) and index it where it is called")
 
     def returned_at(self, s):
         """The statement that stands for the user's first `return` of the tuple `s` builds: the first (by line)
@@ -168,18 +197,9 @@ class BackwardSweep:
                      "differentiated in reverse mode",
                      "call srcdiff.grad and the function itself separately inside the differentiated "
                      "function, or use srcdiff.jvp / srcdiff.hvp of it")
-            recursive = self.recursive_tuple()
-            if recursive is not None and is_generated_file(self.unit.filename):   # a gradient differentiated again
-                fail(s, self.unit, f"reverse mode over the gradient of a recursive function of yours with more than "
-                     f"one differentiated argument: its pullback {recursive!r} returns a tuple of their adjoints, and "
-                     "reverse mode differentiates a recursive function's call as one value",
-                     "differentiate the function that calls the gradient in forward mode (srcdiff.jvp, jit=False), "
-                     "or give the recursive function one differentiated argument (np.concatenate the others into "
-                     "it, or read them outside the recursion)")
-            if recursive is not None:
-                fail(self.returned_at(s), self.unit, f"the recursive function {recursive!r} returns a tuple of "
-                     "differentiated values (this `return`); reverse mode differentiates a recursive function's "
-                     "call as one value", "return one array (np.array((a, b))) and index it where it is called")
+            stays = self.stays_call_tuple()
+            if stays is not None:
+                self.decline_stays_call_tuple(s, *stays)
             if anno.get(s, anno.RETURNED_TUPLE):
                 fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
                      "(a scalar for grad, an array for vjp)",
