@@ -2104,7 +2104,11 @@ def time_limit(seconds):
     """Raise Hang once this process has spent `seconds` of CPU time (signal.setitimer(ITIMER_PROF):
     CPU, not wall-clock, so a loaded machine does not make a slow compile look like a hang; main
     thread only, else no limit).  Code inside a Numba-compiled function cannot be interrupted this
-    way: long mode runs programs in a child process the parent kills (tests/fuzz_runner.py)."""
+    way: long mode runs programs in a child process the parent kills (tests/fuzz_runner.py).
+
+    Numba may swallow the Hang raised inside its compiler and fail later on the half-built library ('no compiled
+    object yet for <Library ...>', nested fuzz seed 998040 on an empty cache): any exception after the limit
+    fired is a Hang too."""
     import threading
     if not seconds or not hasattr(signal, "setitimer") or \
             threading.current_thread() is not threading.main_thread() or \
@@ -2112,12 +2116,21 @@ def time_limit(seconds):
         yield
         return
 
+    fired = []
+
     def on_timer(signum, frame):
+        fired.append(True)
         raise Hang(f"ran past {seconds}s of CPU time")
     old = signal.signal(signal.SIGPROF, on_timer)
     signal.setitimer(signal.ITIMER_PROF, float(seconds))
     try:
         yield
+    except Hang:
+        raise
+    except Exception as exc:
+        if fired:
+            raise Hang(f"ran past {seconds}s of CPU time, then {type(exc).__name__}: {exc}") from exc
+        raise
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, old)

@@ -237,6 +237,28 @@ def test_kinds_oracle_catches_a_stale_specialisation():
             fuzzgen._check_kinds(stale(when), flat, args, {}, prog)
 
 
+def test_a_failure_after_the_time_limit_fired_counts_as_a_hang():
+    """The limit's Hang, raised inside Numba's compiler, can be swallowed there; the next call then fails on the
+    half-built library ('no compiled object yet', nested fuzz seed 998040 on an empty cache), which the long run
+    counted as a decline. An exception after the limit fired is a Hang; one before it stays what it is."""
+    import srcdiff
+
+    def spin_then_fail():
+        with fuzzgen.time_limit(0.05):
+            try:
+                while True:
+                    sum(range(1000))
+            except fuzzgen.Hang:
+                pass          # (what Numba's compiler did with it)
+            raise srcdiff.SrcdiffError("Numba crashed compiling the generated code", "f.py", 3)
+
+    with pytest.raises(fuzzgen.Hang, match="then SrcdiffError"):
+        spin_then_fail()
+    with pytest.raises(srcdiff.SrcdiffError):
+        with fuzzgen.time_limit(60):
+            raise srcdiff.SrcdiffError("declined", "f.py", 3)
+
+
 def test_readme_parser_sees_a_new_phrase():
     with open(fuzz_constructs.README) as fh:
         text = fh.read()
