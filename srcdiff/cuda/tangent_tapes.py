@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 
-from ..transforms.astutil import nested_blocks
+from ..transforms.astutil import every_block
 
 
 def _stored(st, name):
@@ -25,13 +25,6 @@ def _stored(st, name):
         if isinstance(t.value, ast.Name) and t.value.id == name:
             return ast.dump(t.slice)
     return None
-
-
-def _blocks(body):
-    yield body
-    for st in body:
-        for b in nested_blocks(st):
-            yield from _blocks(b)
 
 
 def _copy(st):
@@ -100,7 +93,7 @@ def dead_fills(fn: ast.FunctionDef, tangents: dict) -> set:
     """The ids of the values of the tangent tapes' allocations (`d_t = rt.zeros_like(t)`; `tangents`: tangent tape
     -> its tape) whose zeros no read reaches (module docstring): the tape's writes and merges pair with the tangent's,
     and the tape holds fresh memory there or a placeholder's that nothing writes into."""
-    blocks = list(_blocks(fn.body))
+    blocks = list(every_block(fn.body))
     tangent_of = {t: d for d, t in tangents.items()}
     if len(tangent_of) != len(tangents) or not _stores_paired(blocks, tangent_of) or \
             not _merges_paired(blocks, tangents, tangent_of):

@@ -651,6 +651,14 @@ def nested_blocks(s) -> list:
     return [b for b in (getattr(s, f, None) for f in fields) if isinstance(b, list)] if fields else []
 
 
+def every_block(stmts):
+    """`stmts` and every statement list nested in it, outer first (ast and gast trees alike)."""
+    yield stmts
+    for st in stmts:
+        for b in nested_blocks(st):
+            yield from every_block(b)
+
+
 def _block_fields(kind) -> tuple:
     """Which of "body" and "orelse" are fields of node class `kind` (none of an assignment's, a call's, ...:
     most statements have no block, and looking an absent attribute up raises inside getattr)."""

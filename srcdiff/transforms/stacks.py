@@ -29,7 +29,7 @@ import copy
 import gast
 
 from . import annotations as anno, unbound
-from .astutil import (assign, call, clone, const, dotted, dotted_name, load, names_in, nested_blocks, walk, walk_names,
+from .astutil import (assign, call, clone, const, dotted, dotted_name, load, names_in, every_block, nested_blocks, walk, walk_names,
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
 from .aliasing import memory_roots, read_only_names
@@ -99,7 +99,7 @@ def row_tapes(fn: gast.FunctionDef) -> gast.FunctionDef:
     taken = {n.id for n in walk_names(fn)}
     before: dict = {}
     moves = []
-    blocks = list(_blocks(fn.body))
+    blocks = list(every_block(fn.body))
     owner = {id(b): st for st in walk_statements([fn]) for b in nested_blocks(st)}
     for s, where, fwd, push, bwd, pop in plans:
         loops = [st for st in blocks[where] if isinstance(st, gast.For)]
@@ -141,7 +141,7 @@ def _without_shared_writes(fn, plans) -> list:
     the other write is left in it; top of the body: the own write's undoing finds values it never held). The
     swapped buffer of test_aliasing's second-name test gave 2.1664 for 2.1754 under jit=True."""
     roots = memory_roots(fn, {})
-    blocks = list(_blocks(fn.body))
+    blocks = list(every_block(fn.body))
     out = []
     for plan in plans:
         s, where, fwd, push, _, _ = plan
@@ -236,19 +236,11 @@ def _type_stacks(body, pushed, tapes):
     return out
 
 
-def _blocks(stmts):
-    """`stmts` and every block nested in it, outer first."""
-    yield stmts
-    for st in stmts:
-        for b in nested_blocks(st):
-            yield from _blocks(b)
-
-
 def _plans(fn, stacks) -> list:
     """[(s, block #, forward loop #, push position, backward loop #, pop position)] for the stacks `s` of
     `stacks` that fit, in `stacks`' order (one pass over the blocks and one over the names for them all)."""
     pushes, pops = {s: [] for s in stacks}, {s: [] for s in stacks}
-    blocks = list(_blocks(fn.body))
+    blocks = list(every_block(fn.body))
     for where, block in enumerate(blocks):
         loops = [st for st in block if isinstance(st, gast.For)]
         for i, lp in enumerate(loops):
