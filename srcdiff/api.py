@@ -184,6 +184,13 @@ class Transformed(Shipped, BackgroundCalls):
                 return self._call_known(hit, args)
         if self.jit == "background":
             return self.call_background(args, kwargs)
+        if self.jit is True:    # generating, then Numba compiling or loading: the collector off (collector_paused)
+            with module_builder.collector_paused():
+                return self._call_bound(args, kwargs)
+        return self._call_bound(args, kwargs)
+
+    def _call_bound(self, args, kwargs):
+        """`__call__` past its fast path: bind the arguments, specialise, run."""
         given = len(args)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args
