@@ -84,9 +84,11 @@ class Transformed(Shipped, BackgroundCalls):
             self.load_shipped(key)
         if key not in self._cache:
             from . import cachekey
+            shared = self.shares_value_and_grad(need_module)
+            jit = False if shared else self.jit     # (shared: grad's own module is read, never compiled)
             root = getattr(self.f, "py_func", self.f)
             spec = cachekey.spec_key(root, self._generation_options(), key)
-            found = backends.load_indexed(spec, root, self.jit) if spec and not need_module else None
+            found = backends.load_indexed(spec, root, jit) if spec and not need_module else None
             if found is not None:
                 cached, made, loaded = found
                 self._cache[key] = Specialisation(cached, made.source, getattr(loaded, cached.entry), generated=made,
@@ -103,13 +105,35 @@ class Transformed(Shipped, BackgroundCalls):
                 if self.jit:
                     checks.check_numba(mod, arg_kinds)
                 made = mod.generate(jit=self.jit)
-                loaded = backends.load_module(made, mod.bindings, mod.entry, self.jit)
+                loaded = backends.load_module(made, mod.bindings, mod.entry, jit)
                 if spec:
-                    backends.save_index(spec, root, made, mod.bindings, mod.entry, self.jit)
+                    backends.save_index(spec, root, made, mod.bindings, mod.entry, jit)
                 self._cache[key] = Specialisation(mod, made.source, getattr(loaded, mod.entry), generated=made,
                                                   structs=structs)
+            if shared:
+                own = self._cache[key]
+                twin = self.value_and_grad_twin().specialise(arg_kinds, structs, arg_dims)
+                self._cache[key] = own._replace(function=backends.ValueDropped(twin.function, own.function))
         self._last = self._cache[key]
         return self._last
+
+    def shares_value_and_grad(self, need_module: bool = False) -> bool:
+        """Whether this transform runs value_and_grad's compiled function (value_and_grad_twin): grad with
+        jit=True, unless the caller needs the compiler's module (CUDA lowering) or the transform is the jitted
+        half of jit="background" (its child process compiles the module of grad's own source)."""
+        return self.mode == "grad" and self.jit is True and not need_module and not self.__dict__.get("compiles_alone")
+
+    def value_and_grad_twin(self) -> Transformed:
+        """grad under Numba: the value_and_grad transform (same function, wrt, checkpoints) whose compiled
+        function this one runs, dropping the value (backends.ValueDropped). Numba compiled grad's function and
+        value_and_grad's each on its own, though they differ in their return only; a program that asks for both
+        (an optimiser's loss and gradient, the fuzz oracles) compiled twice. grad still generates its own source:
+        srcdiff.source shows it and differentiating grad again reads it."""
+        if "_twin" not in self.__dict__:
+            twin = Transformed(self.f, self.wrt_names, "value_and_grad", True, self.__dict__.get("checkpoints"))
+            twin.many = self.many
+            self._twin = twin
+        return self._twin
 
     def specialise_nested(self, arg_kinds: tuple, structs: tuple, arg_dims: tuple,
                           need_module: bool) -> Specialisation:
@@ -184,6 +208,13 @@ class Transformed(Shipped, BackgroundCalls):
                 return self._call_known(hit, args)
         if self.jit == "background":
             return self.call_background(args, kwargs)
+        if self.jit is True:    # generating, then Numba compiling or loading: the collector off (collector_paused)
+            with module_builder.collector_paused():
+                return self._call_bound(args, kwargs)
+        return self._call_bound(args, kwargs)
+
+    def _call_bound(self, args, kwargs):
+        """`__call__` past its fast path: bind the arguments, specialise, run."""
         given = len(args)
         args = bind_arguments(self, args, kwargs, trailing=1 if self.mode == "vjp" else 0)
         args_in = args

@@ -422,6 +422,27 @@ class ArraysPassed:
         return self.compiled(*args, *self.arrays)
 
 
+class ValueDropped:
+    """A jitted gradient (srcdiff.grad, jit=True) that runs value_and_grad's compiled function for the same
+    function, wrt and argument kinds, and drops the value: the two generated functions differ in their return
+    only (1 827 against 1 828 lines for the outer gradient of nested fuzz seed 998040), and Numba compiled each
+    on its own (api.Transformed.value_and_grad_twin). ``compiled`` is value_and_grad's function, ``py_func`` the
+    Python function of grad's own generated source: what srcdiff.source shows and differentiating it again
+    parses. What Numba holds (overloads, signatures, targetoptions, stats, inspect_llvm) is the compiled one's."""
+
+    def __init__(self, compiled, py_func):
+        self.compiled, self.py_func = compiled, py_func
+        functools.update_wrapper(self, py_func)
+
+    def __call__(self, *args):
+        return self.compiled(*args)[1]
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "compiled":
+            raise AttributeError(name)
+        return getattr(self.compiled, name)
+
+
 def load_module(generated: Generated, bindings: dict, base: str, jit: bool):
     """Write `generated.source` to the cache as a .py file, import it, bind constants, jit if asked.
 

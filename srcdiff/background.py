@@ -198,6 +198,7 @@ class BackgroundCalls:
             jitted, python = type(self)(self.f, self.wrt_names, self.mode, True, k), \
                 type(self)(self.f, self.wrt_names, self.mode, False, k)
             jitted.many = python.many = self.many
+            jitted.compiles_alone = True    # (the child compiles the module of `jitted`'s own source)
             self._pair = (jitted, python, Background())
         return self._pair
 

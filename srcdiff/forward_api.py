@@ -224,6 +224,9 @@ class ForwardTransformed:
         if len(tangents) != len(self.wrt_names):
             raise SrcdiffError(f"{self.__name__}: expected {len(self.wrt_names)} tangents (one per wrt "
                                f"argument), got {len(tangents)}", *user_location(self))
+        if self.jit is True:    # as api.Transformed.__call__: generating and compiling with the collector off
+            with module_builder.collector_paused():
+                return self.call(args, tangents)
         return self.call(args, tangents)
 
 

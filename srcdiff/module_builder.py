@@ -78,7 +78,7 @@ class Module:
         the bounds pass proved it; jitted, the module Numba compiles (COMPILED: `Generated.compiled`) and, where
         bound arrays are large enough for jitted code to take them as parameters (backends.passed_arrays), it with them."""
         from . import backends
-        with _collector_paused():
+        with collector_paused():
             done = [compiler.run(compiler.SOURCE, compiler.Context(fn=f, jit=jit)) for f in self.functions]
             text = generated.HEADER + "\n\n".join(c.source for c in done)
             names, bound = set(self.function_names), set(self.bindings)
@@ -101,7 +101,7 @@ class Module:
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
         included: what the CUDA lowering reads instead of parsing the source."""
-        with _collector_paused():
+        with collector_paused():
             return [compiler.run(compiler.SOURCE, compiler.Context(fn=f)).tree for f in self.functions]
 
 
@@ -417,7 +417,7 @@ _PAUSE_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _collector_paused():
+def collector_paused():
     """Python's cycle collector off while a module is generated: the passes allocate many small tree
     nodes that are not garbage, and each full collection re-scans the growing tree (a quarter of the
     generation time of a 1 000-statement function). Cycles made meanwhile are collected afterwards.
@@ -425,7 +425,10 @@ def _collector_paused():
     the oldest generation (gc.freeze then gc.unfreeze, where nothing else has frozen objects): turning the
     collector back on would otherwise scan all of it at the next allocation, young objects as it were, and
     again on their way up (0.17 s of 2.5 at 1 000 statements); cycles among them wait for the next full
-    collection instead."""
+    collection instead. The first call of a jitted transform runs paused too (api.Transformed.__call__): Numba's
+    compiling or loading from the disk cache allocates as generation does, and a full collection (every object
+    of NumPy, SciPy, Numba: 50-70 ms here) fell inside the Elman RNN's first call from the disk cache
+    (benchmarks/first_call.py)."""
     with _PAUSE_LOCK:
         _PAUSES[0] += 1
         if _PAUSES[0] == 1:
@@ -452,7 +455,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     forward mode, one tangent per leaf of a wrt argument). `arg_kinds`: the arguments' kinds, if known;
     `arg_dims`: their axis labels (transforms/dims.py), for the entry function only; `checkpoints`: the
     most snapshots each outermost loop of the entry function keeps (None: tape them)."""
-    with _collector_paused():
+    with collector_paused():
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
         wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names

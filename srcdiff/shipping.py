@@ -52,6 +52,7 @@ class Shipped:
                 shipped[key] = (entry.generated, mod.bindings, mod.entry)
         state.update(_cache={}, _fast={}, _last=None, _shipped=shipped)
         state.pop("_pair", None)        # jit="background": its processes and switch-over stay here
+        state.pop("_twin", None)        # (jit=True grad's value_and_grad: made again where it is needed)
         self._params()
         state["_param_names"] = self._param_names
         return state

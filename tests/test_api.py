@@ -408,3 +408,27 @@ def test_float32_array_beside_a_python_float_keeps_its_dtype(jit):
         assert dx.dtype == np.float32
         np.testing.assert_allclose(dx, 2.0 * want, rtol=1e-5)
 
+
+
+def _share(x, a):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sin(x[i] * a) * x[i]
+    return s
+
+
+def test_jitted_grad_runs_value_and_grads_compiled_function():
+    """grad(jit=True) and value_and_grad(jit=True) of one function and arguments are one Numba compile: grad runs
+    value_and_grad's compiled function and drops the value (backends.ValueDropped); srcdiff.source still shows
+    grad's own source, and its gradient is the Python backend's."""
+    x = np.linspace(0.1, 1.0, 5)
+    g, vg = srcdiff.grad(_share, wrt=(0, 1), jit=True), srcdiff.value_and_grad(_share, wrt=(0, 1), jit=True)
+    dx, da = g(x, 0.7)
+    value, (dx2, da2) = vg(x, 0.7)
+    ran = g.last.function.compiled
+    assert ran is vg.last.function and len(ran.overloads) == 1
+    ref = srcdiff.grad(_share, wrt=(0, 1))(x, 0.7)
+    np.testing.assert_allclose(dx, ref[0], rtol=1e-12)
+    np.testing.assert_allclose([da, da2, value], [ref[1], ref[1], _share(x, 0.7)], rtol=1e-12)
+    np.testing.assert_array_equal(dx, dx2)
+    assert "def share_grad(" in srcdiff.source(g) and "value_and_grad" not in srcdiff.source(g)

@@ -41,8 +41,9 @@ def test_two_processes_compile_at_once_and_edits_recompile(tmp_path):
     _write(folder, 1.0)
     first = _run_many(folder, cache, 2)          # two cold processes race on the same cache entry
     assert first[0] == first[1] == np.cos(0.3) * 2.0
-    files = [f for f in os.listdir(cache) if f.endswith(".py")]   # the source shown and the compiled form
-    assert len(files) == 2 and not any(f.endswith(".tmp") for f in os.listdir(cache))
+    files = [f for f in os.listdir(cache) if f.endswith(".py")]   # the source shown of grad, and of value_and_grad
+    assert len(files) == 3 and not any(f.endswith(".tmp") for f in os.listdir(cache))   # (which grad runs) with
+    assert len([f for f in files if f.startswith("f_grad_")]) == 1                     # its compiled form
     again = _run_many(folder, cache, 1)          # a warm process reads the cache
     assert again[0] == first[0]
     _write(folder, 3.0)                          # an edited constant is a different module
@@ -216,7 +217,8 @@ def fresh_cache(tmp_path, monkeypatch):
 
 
 def _cached(cache, suffix):
-    return sorted(p for p in cache.rglob("*" + suffix) if "poly_grad" in p.name)
+    """The files of _poly's gradient (jitted, grad runs value_and_grad's compiled function: backends.ValueDropped)."""
+    return sorted(p for p in cache.rglob("*" + suffix) if "poly_grad" in p.name or "poly_value_and_grad" in p.name)
 
 
 def test_cache_directory_and_files_are_private(fresh_cache):
@@ -529,7 +531,7 @@ def test_forged_index_record_is_refused_and_regenerated(fresh_cache):
     for jit in (False, True):
         np.testing.assert_allclose(srcdiff.grad(_poly, jit=jit)(X3), _expected())
     records = sorted((fresh_cache / "index").glob("*.json"))
-    assert len(records) == 2
+    assert len(records) == 3     # grad's, and under Numba grad's own source and value_and_grad's, which it runs
     for path in records:
         stored = json.loads(path.read_text())
         record = json.loads(stored["record"])
@@ -617,8 +619,10 @@ def test_large_global_array_is_an_argument_and_its_code_is_cached(fresh_cache):
     h = 1e-5
     slope = (mod.big_loss(x + h * v) - mod.big_loss(x - h * v)) / (2 * h)
     np.testing.assert_allclose(got @ v, slope, rtol=1e-6)
-    # compiled from a module that takes BIG as a parameter and still reads SMALL as a constant
-    compiled = [p for p in fresh_cache.glob("big_loss_grad_*.py") if "def big_loss_grad(x, BIG):" in p.read_text()]
+    # compiled from a module that takes BIG as a parameter and still reads SMALL as a constant (value_and_grad's,
+    # which jitted grad runs: backends.ValueDropped)
+    compiled = [p for p in fresh_cache.glob("big_loss_value_and_grad_*.py")
+                if "def big_loss_value_and_grad(x, BIG):" in p.read_text()]
     assert len(compiled) == 1, sorted(p.name for p in fresh_cache.iterdir())
     assert "SMALL" in compiled[0].read_text()
     cached = sum(f.stat().st_size for f in fresh_cache.rglob("*") if f.is_file())
@@ -642,7 +646,8 @@ def test_large_global_array_is_an_argument_and_its_code_is_cached(fresh_cache):
 
 
 def _cached_compiled(cache):
-    return sorted(p.name for p in cache.rglob("big_loss_grad_*.nbc"))
+    """Numba's cached code of big_loss's jitted gradient (value_and_grad's, which grad runs: backends.ValueDropped)."""
+    return sorted(p.name for p in cache.rglob("big_loss_value_and_grad_*.nbc"))
 
 
 # --- issue 22.2: srcdiff's runtime helpers compiled once per installation, in a private folder of their own ---
@@ -732,7 +737,7 @@ _KERNELS_CHILD = textwrap.dedent('''
     W, x = rng.normal(size=(3, 4)), rng.normal(size=(5, 3))
     g = srcdiff.grad(kernel_user.loss, jit=True)
     np.testing.assert_allclose(g(W, x), srcdiff.grad(kernel_user.loss)(W, x), rtol=1e-12)
-    disp = g.last.function
+    disp = g.last.function.compiled     # (grad runs value_and_grad's compiled function: backends.ValueDropped)
     (cres,) = disp.overloads.values()
     print(type(cres.library).__name__, len(_linking._CALLS.get(cres.library, ())), sum(disp.stats.cache_hits.values()))
 ''')

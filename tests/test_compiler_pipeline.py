@@ -157,7 +157,7 @@ def test_pass_modules_name_their_place_on_the_map_not_a_number(module):
 
 
 def test_generation_leaves_the_cycle_collector_as_it_found_it():
-    """module_builder._collector_paused turns the collector off while a module is generated, then moves what
+    """module_builder.collector_paused turns the collector off while a module is generated, then moves what
     generation left alive to the oldest generation (gc.freeze/unfreeze): afterwards the collector is on
     again, nothing stays frozen, and a collector the caller had turned off stays off."""
     import gc
@@ -175,3 +175,30 @@ def test_generation_leaves_the_cycle_collector_as_it_found_it():
         assert not gc.isenabled() and gc.get_freeze_count() == 0
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_jitted_first_call_runs_with_the_collector_paused():
+    """The first call of a jit=True transform (generation, then Numba compiling or loading from the disk cache)
+    runs with the collector off (module_builder.collector_paused): no collection starts inside it (a full one
+    fell inside the Elman RNN's first call from the disk cache), and the collector is on again afterwards,
+    nothing frozen."""
+    import gc
+
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    started = []
+
+    def note(phase, info):
+        if phase == "start":
+            started.append(info["generation"])
+    was = gc.isenabled()
+    gc.enable()
+    gc.callbacks.append(note)
+    try:
+        srcdiff.grad(f, jit=True)(np.linspace(0.0, 1.0, 4))
+        srcdiff.jvp(f, jit=True)(np.linspace(0.0, 1.0, 4), np.ones(4))
+    finally:
+        gc.callbacks.remove(note)
+        (gc.enable if was else gc.disable)()
+    assert started == [] and gc.get_freeze_count() == 0
