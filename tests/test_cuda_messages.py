@@ -170,12 +170,35 @@ def test_tuple_argument_item_spelled_as_indexed():
     assert "fancy (array) indexing: xa[1][[0, 0]]\n" in msg, msg
 
 
-def test_derivative_statement_not_quoted():
-    """The gradient's own statement (`rt.index_add(d_a, s, d_s)`, the adjoint of a scalar mask's read) was quoted as
-    'the statement rt.index_add(d_a, s, d_s) (a call whose result nothing reads ...)'."""
-    msg = _decline(srcdiff.grad, scalar_mask, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))), (0, 0))
-    assert "the derivative of this line writes through rt.index_add(...)" in msg and "d_a" not in msg, msg
-    assert "line %d: s = a[M[0, 0] > 0]" % (scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+def test_scalar_boolean_index_declined_with_advice(make):
+    """`a[M[0, 0] > 0]` is NumPy's mask of rank 0 (README: boolean masks of any rank, on the CPU): a new axis of length
+    1 or 0, a shape that depends on the data. The device read the condition as the integer index 0 or 1: jvp's kernel
+    ran and returned a[1]'s tangent where the CPU's is a's sum (or 0); grad's decline quoted srcdiff's own
+    `rt.index_add(d_a, s, d_s)`, and the index as `a[s > 0]` (ANF's temporary `s1 = M[0, 0]` spelled as the user's
+    `s`). It is declined, quoting the user's index, with advice."""
+    xa, M = (np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))
+    msg = _decline(make, scalar_mask, 0, (xa, M), (0, 0), xa if make is not srcdiff.grad else None)
+    head = msg.split("\n")[0]
+    assert re.search(r"a boolean index: (xa\[1\]|a)\[M\[0, 0\] > 0\] \(NumPy reads a condition in an index as a "
+                     r"mask of rank 0", head), msg       # (grad and hvp index the kernel's argument xa[1] itself)
+    assert "test_cuda_messages.py:%d: " % (scalar_mask.__code__.co_firstlineno + 2) in head, msg
+    assert "\n    s = a[M[0, 0] > 0]\n" in msg or "line %d: s = a[M[0, 0] > 0]\n" % (
+        scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+    assert "hint: device arrays keep one shape: branch on the condition instead" in msg and "d_a" not in msg, msg
+
+
+def test_quoted_writes_temporaries_in_place():
+    """ANF's temporaries (`b1 = M[0, 0]`, versions of temporaries `result7v5`) are written in place at any depth;
+    a version of the user's variable (`buf13v1`) is not."""
+    import ast
+    fn = ast.parse("def g(a, M, buf13):\n    b1 = M[0, 0]\n    b2 = b1 > 0\n    result7v5 = M[1, 1]\n"
+                   "    buf13v1 = buf13[0]\n    return a[b2], M[result7v5, buf13v1]").body[0]
+    reads = fn.body[-1].value.elts
+    users = {"a", "M", "b", "buf13", "g"}
+    assert spelling.quoted(reads[0], fn, users=users) == "a[M[0, 0] > 0]"
+    assert spelling.quoted(reads[1], fn, users=users) == "M[M[1, 1], buf13v1]"
+    assert spelling.quoted(reads[0], fn) == "a[b1 > 0]"
 
 
 def fancy_in_comprehension(x, M):

@@ -5,7 +5,7 @@ import ast
 import re
 
 from .spelling import quoted
-from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
                      TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent,
                      nonnegative_loop_names, number, size, unravel)
 
@@ -110,8 +110,12 @@ class ExpressionLowering:
                     full.append(str(c + n if c < 0 else c))
                 else:
                     s, d_ = self.info(x)
+                    if s is None and d_ == "b":     # (NumPy's a[True] is a mask, not a[1]: it was read as a[1])
+                        self.fail(x, f"a boolean index: {quoted(e, self.fn, users=self.p.users)} (NumPy reads a condition in an index "
+                                     "as a mask of rank 0: a new axis of length 1 where it holds, 0 where it does "
+                                     "not, a shape that depends on the data)", BOOL_INDEX_ADVICE)
                     if s is not None or d_ not in ("i", "b"):
-                        self.fail(x, f"fancy (array) indexing: {quoted(e, self.fn)}", FANCY_ADVICE)
+                        self.fail(x, f"fancy (array) indexing: {quoted(e, self.fn, users=self.p.users)}", FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:

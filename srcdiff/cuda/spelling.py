@@ -111,12 +111,20 @@ def _numbers(v, binds=None):
 _INLINED = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp)
 
 
-def quoted(e, fn, depth: int = 1) -> str:
+def temporary(name: str, users: set) -> bool:
+    """`name` is a temporary srcdiff made (ANF's `b1 = M[0, 0]` of the user's `b = a[M[0, 0] > 0]`, `result7`, and
+    its versions `result7v5`), not a version of one of the user's variables (`buf13v1`) or one itself."""
+    return bool(name) and not name.startswith(("d_", "cu_")) and re.sub(r"(v\d+)+$", "", name) not in users
+
+
+def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
     """The text of the subscript `e` of generated function `fn` with the names in its index that `fn` binds once to
     an operation (`buf13v2 = buf13v1 > 0.5`: a temporary of the user's expression, ANF's) or to numbers written out
     written in their place, `depth` deep: `buf13[buf13 > 0.5]` once spelled, where the names alone read
     `buf13[buf13]`. (Not deeper, nor in the array indexed: a version of the user's variable bound to an operation,
-    `buf13v1 = buf13 * x`, reads as the variable.)"""
+    `buf13v1 = buf13 * x`, reads as the variable.) With `users` (user_names), a temporary (`b1 = M[0, 0]`, which
+    reads as the user's `b`; `result7v5`, a name nowhere in the user's code) bound once is written in its place at
+    any depth, whatever its value: `a[M[0, 0] > 0]`, not `a[b > 0]`."""
     binds: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
@@ -124,20 +132,25 @@ def quoted(e, fn, depth: int = 1) -> str:
                 binds.setdefault(st.targets[0].id, []).append(st.value)
 
     class Inline(ast.NodeTransformer):
-        def __init__(self, left):
-            self.left = left
+        def __init__(self, left, temps=0):
+            self.left, self.temps = left, temps
 
         def visit_Name(self, n):
             values = binds.get(n.id, [])
-            if len(values) != 1 or not self.left:
+            if len(values) != 1:
                 return n
             v = values[0]
+            temp = users is not None and temporary(n.id, users) and self.temps < 8
+            if not self.left and not temp:
+                return n
             if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
                 v = v.args[0]
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
                 return _numbers(v, binds)
-            if isinstance(v, _INLINED):
-                return Inline(self.left - 1).visit(copy.deepcopy(v))
+            if isinstance(v, _INLINED) and self.left:
+                return Inline(self.left - 1, self.temps).visit(copy.deepcopy(v))
+            if temp and not _restore(v):
+                return Inline(self.left, self.temps + 1).visit(copy.deepcopy(v))
             return n
     e = copy.deepcopy(e)
     e.slice = Inline(depth).visit(e.slice)
