@@ -9,6 +9,7 @@ import importlib.util
 import re
 
 import numpy as np
+from scipy.special import logsumexp
 import pytest
 
 import srcdiff
@@ -210,3 +211,40 @@ def test_fancy_index_in_a_loop_quotes_the_users_lists():
     second binding, of the same value (CUDA fuzz 999000's grad: 'M[total_sum1, total_sum2]')."""
     msg = _decline(srcdiff.grad, fancy_in_comprehension, (0, 1), (np.ones(2), np.ones((2, 2, 2))), (0, 0))
     assert "fancy (array) indexing: M[[0, 1, 1], [1, 0, 0]]\n" in msg, msg
+
+
+def row_picked(x, M):
+    return x * np.sum((M[1])[[0]])
+
+
+def product_picked(x, M):
+    return x * np.sum(((np.ones(3) * 0.5)[[1, 0, 2]])[::-2])
+
+
+def loop_index_list(x, M):
+    p = 0.0
+    for i9 in range(2):
+        p = p + sum(np.sum((M[1])[[i9]]) for e in M[0])
+    return p * x
+
+
+def lse_picked(x, M):
+    return x * np.sum((logsumexp(np.sum(M, axis=1)[:, None] + M, axis=0))[[True, False, True]])
+
+
+def sum_picked(x, M):
+    return x * np.sum((sum(M[0] * (j * 0.5) for j in range(2)))[[1]])
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+@pytest.mark.parametrize("f, text", [(row_picked, "M[1][[0]]"), (product_picked, "(np.ones(3) * 0.5)[[1, 0, 2]]"),
+                                     (loop_index_list, "M[1][[i9]]"), (lse_picked, "(...)[[True, False, True]]"),
+                                     (sum_picked, "(...)[[1]]")])
+def test_fancy_index_of_an_expression_quotes_the_users_text(make, f, text):
+    """The array indexed was ANF's temporary of the user's expression, and the index list one of loop variables:
+    'result1[[0]]', 'result1v1v1[[1, 0, 2]]', 'prev10[i9,]', 'result4[result5]', 'total_sum[[1]]' (CUDA fuzz
+    1002007, 1002048, 1002051, 1002034, 1002041). A temporary is written out as the user's text; one that has none
+    (an accumulated sum, a value of srcdiff's runtime) reads (...), the user's line beside it."""
+    x, M = np.ones(2), np.ones((2, 2, 3))
+    msg = _decline(make, f, (0, 1), (x, M), (0, 0), (x, M) if make is srcdiff.hvp else None)
+    assert f"fancy (array) indexing: {text}\n" in msg, msg

@@ -117,6 +117,12 @@ def temporary(name: str, users: set) -> bool:
     return bool(name) and not name.startswith(("d_", "cu_")) and re.sub(r"(v\d+)+$", "", name) not in users
 
 
+def _srcdiffs(v) -> bool:
+    """`v` calls srcdiff's runtime (`rt.logsumexp(rt.expand_dims(...))`: text the user did not write)."""
+    return any(isinstance(c, ast.Call) and ast.unparse(c.func).startswith("rt.") and ast.unparse(c.func) != "rt.array"
+               for c in ast.walk(v))       # (rt.array: forward mode's np.array)
+
+
 def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
     """The text of the subscript `e` of generated function `fn` with the names in its index that `fn` binds once to
     an operation (`buf13v2 = buf13v1 > 0.5`: a temporary of the user's expression, ANF's) or to numbers written out
@@ -124,7 +130,9 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
     `buf13[buf13]`. (Not deeper, nor in the array indexed: a version of the user's variable bound to an operation,
     `buf13v1 = buf13 * x`, reads as the variable.) With `users` (user_names), a temporary (`b1 = M[0, 0]`, which
     reads as the user's `b`; `result7v5`, a name nowhere in the user's code) bound once is written in its place at
-    any depth, whatever its value: `a[M[0, 0] > 0]`, not `a[b > 0]`."""
+    any depth, whatever its value, in the index and in the array indexed: `a[M[0, 0] > 0]`, not `a[b > 0]`;
+    `(M[1])[[0]]`, not `result1[[0]]`; one with no text of the user's (bound more than once, or to a call of
+    srcdiff's runtime) reads `(...)`, the user's line beside it."""
     binds: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
@@ -136,15 +144,19 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
             self.left, self.temps = left, temps
 
         def visit_Name(self, n):
-            values = binds.get(n.id, [])
-            if len(values) != 1:
+            values = list({ast.dump(v): v for v in binds.get(n.id, [])}.values())   # (one value bound twice: once)
+            temp = users is not None and temporary(n.id, users) and self.temps < 8
+            if temp and values and (len(values) != 1 or _srcdiffs(values[0])):
+                return ast.Name("(...)", ast.Load())    # (a temporary with no text of the user's: an accumulated
+            if len(values) != 1:                          # sum, a value srcdiff's runtime computes)
                 return n
             v = values[0]
-            temp = users is not None and temporary(n.id, users) and self.temps < 8
             if not self.left and not temp:
                 return n
             if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
                 v = v.args[0]
+                if isinstance(v, ast.Tuple):        # (an index list the user wrote: `[i9]`, kept as a tuple)
+                    v = ast.List(v.elts, ast.Load())
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
                 return _numbers(v, binds)
             if isinstance(v, _INLINED) and self.left:
@@ -154,6 +166,8 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
             return n
     e = copy.deepcopy(e)
     e.slice = Inline(depth).visit(e.slice)
+    if users is not None:       # the array indexed: a temporary's value (`result1 = M[1]`), a variable's version not
+        e.value = Inline(0).visit(e.value)
     return ast.unparse(e)
 
 
