@@ -248,3 +248,34 @@ def test_fancy_index_of_an_expression_quotes_the_users_text(make, f, text):
     x, M = np.ones(2), np.ones((2, 2, 3))
     msg = _decline(make, f, (0, 1), (x, M), (0, 0), (x, M) if make is srcdiff.hvp else None)
     assert f"fancy (array) indexing: {text}\n" in msg, msg
+
+
+def picked_before_return(x, M):
+    if x > 0.5:
+        return np.sum(np.tanh(M[0])[[1]])
+    return x * np.sum(M)
+
+
+def computed_index_list(x, M):
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(M[[1, 1], [(i + 1) % 3, 1]])
+    return s * x
+
+
+def written_at_rows(x, M):
+    buf = M[0] * 1.0
+    if x > 0.2:
+        buf[np.array([[0, 0, 2], [0, 0, 2]])] = x
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("f, text", [(picked_before_return, "np.tanh(M[0])[[1]]"),
+                                     (computed_index_list, "M[[1, 1], [(i + 1) % 3, 1]]"),
+                                     (written_at_rows, "buf[[[0, 0, 2], [0, 0, 2]]]")])
+def test_fancy_index_beside_placeholders_quotes_the_users_text(f, text):
+    """The gradient binds a value read after a branch first to a placeholder (`result2 = np.zeros((1,), dtype=...)`):
+    a second binding, so the index read `(...)[(...)]`, `buf10[buf10]` (CUDA fuzz 1002084, 1002088); an index list
+    of computed items read `u19[[1, 1], u19]` (1002108): its items are ANF's names of the user's expressions."""
+    x, M = np.array([0.7, 0.6]), np.ones((2, 2, 3))
+    assert f"fancy (array) indexing: {text}\n" in _decline(srcdiff.grad, f, (0, 1), (x, M), (0, 0))

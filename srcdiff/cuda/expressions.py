@@ -110,12 +110,13 @@ class ExpressionLowering:
                     full.append(str(c + n if c < 0 else c))
                 else:
                     s, d_ = self.info(x)
+                    text = quoted(e, self.fn, users=self.p.users) if s is not None or d_ != "i" else None
                     if s is None and d_ == "b":     # (NumPy's a[True] is a mask, not a[1]: it was read as a[1])
-                        self.fail(x, f"a boolean index: {quoted(e, self.fn, users=self.p.users)} (NumPy reads a condition in an index "
-                                     "as a mask of rank 0: a new axis of length 1 where it holds, 0 where it does "
-                                     "not, a shape that depends on the data)", BOOL_INDEX_ADVICE)
+                        self.fail(x, f"a boolean index: {text} (NumPy reads a condition in an index as a mask of rank "
+                                     "0: a new axis of length 1 where it holds, 0 where it does not, a shape that "
+                                     "depends on the data)", BOOL_INDEX_ADVICE)
                     if s is not None or d_ not in ("i", "b"):
-                        self.fail(x, f"fancy (array) indexing: {quoted(e, self.fn, users=self.p.users)}", FANCY_ADVICE)
+                        self.fail(x, f"fancy (array) indexing: {text}", FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:

@@ -16,6 +16,8 @@ import copy
 import re
 import types
 
+from ..transforms import annotations as anno
+
 _SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (a_items)
 _RECORDS = re.compile(r"_(tape|stack|old|snapshots|carry|scales|scaled|product)$")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
@@ -76,7 +78,7 @@ def literals(trees) -> dict:
     for fn in trees:
         for st in ast.walk(fn):
             if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-                if not _restore(st.value):
+                if not _restore(st.value) and not anno.get(st, anno.PLACEHOLDER):
                     binds.setdefault(st.targets[0].id, []).append(st.value)
     out = {}
     for name, values in binds.items():
@@ -136,8 +138,8 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
     binds: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-            if not _restore(st.value):
-                binds.setdefault(st.targets[0].id, []).append(st.value)
+            if not _restore(st.value) and not anno.get(st, anno.PLACEHOLDER) and not anno.get(st, anno.SUM_EMPTY):
+                binds.setdefault(st.targets[0].id, []).append(st.value)     # (a placeholder holds no value)
 
     class Inline(ast.NodeTransformer):
         def __init__(self, left, temps=0):
@@ -153,12 +155,15 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
             v = values[0]
             if not self.left and not temp:
                 return n
-            if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
+            written = isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array")
+            if written:
                 v = v.args[0]
                 if isinstance(v, ast.Tuple):        # (an index list the user wrote: `[i9]`, kept as a tuple)
                     v = ast.List(v.elts, ast.Load())
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
                 return _numbers(v, binds)
+            if written and isinstance(v, ast.List) and self.temps < 8:   # of names (ANF's of the user's items)
+                return Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v))
             if isinstance(v, _INLINED) and self.left:
                 return Inline(self.left - 1, self.temps).visit(copy.deepcopy(v))
             if temp and not _restore(v):
