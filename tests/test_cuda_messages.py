@@ -279,3 +279,30 @@ def test_fancy_index_beside_placeholders_quotes_the_users_text(f, text):
     of computed items read `u19[[1, 1], u19]` (1002108): its items are ANF's names of the user's expressions."""
     x, M = np.array([0.7, 0.6]), np.ones((2, 2, 3))
     assert f"fancy (array) indexing: {text}\n" in _decline(srcdiff.grad, f, (0, 1), (x, M), (0, 0))
+
+
+def mask_on_its_line(x, M):
+    t24 = np.tanh(np.sum(M[M[:, 0] > -0.5, 1:]))
+    return t24 * x
+
+
+def slice_to_loop_variable(x, a):
+    ys5 = np.zeros(3)
+    for t6 in range(2):
+        ys5[t6 - 1] = 0.5 * ys5[t6] + np.sum(a[:t6 + 1])
+    return np.sum(ys5) * x
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+def test_temporaries_named_after_the_lines_variable_are_written_out(make):
+    """ANF names a line's temporaries after its variable (`t24v2 = M[:, 0]`): the mask read `M[t24 > -0.5, 1:]`
+    (CUDA fuzz 1002091, 1002132: `M[al11 > 0.1, 1:]`); a slice to a loop variable said 'a slice bound (ys5) that is
+    not a constant' (1002058; 'a slice bound (arg)', 1002137), naming the line's array, not the bound."""
+    x, M, a = np.ones(2), np.ones((2, 2, 3)), np.ones((2, 3))
+    hvp = make is srcdiff.hvp
+    msg = _decline(make, mask_on_its_line, (0, 1), (x, M), (0, 0), (x, M) if hvp else None)
+    assert "fancy (array) indexing: M[M[:, 0] > -0.5, 1:]\n" in msg, msg
+    msg = _decline(make, slice_to_loop_variable, (0, 1), (x, a), (0, 0), (x, a) if hvp else None)
+    assert ("a slice whose bounds are not fixed when the kernel is specialised: a[:t6 + 1] (its length would change "
+            "from example to example)\n") in msg and "ys5" not in msg.split("\n")[0], msg
+    assert "hint: give the slice literal bounds" in msg, msg

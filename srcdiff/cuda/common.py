@@ -59,6 +59,10 @@ BOOL_INDEX_ADVICE = ("device arrays keep one shape: branch on the condition inst
                      "multiply by it (`np.sum(a * c)`)")
 
 
+SLICE_ADVICE = ("give the slice literal bounds, or bounds read off an integer argument passed with in_axes=None; or "
+                "loop over the elements (`for k in range(i + 1): ... a[k]`)")
+
+
 def number(v) -> str:
     """The device source of a constant: its repr, but `math.nan` / `math.inf` / `-math.inf` for a float that is not
     finite (whose repr, `nan` / `inf`, names nothing there: fuzz seed 797107, np.where(..., np.nan, ...))."""

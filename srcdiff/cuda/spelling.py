@@ -125,7 +125,7 @@ def _srcdiffs(v) -> bool:
                for c in ast.walk(v))       # (rt.array: forward mode's np.array)
 
 
-def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
+def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
     """The text of the subscript `e` of generated function `fn` with the names in its index that `fn` binds once to
     an operation (`buf13v2 = buf13v1 > 0.5`: a temporary of the user's expression, ANF's) or to numbers written out
     written in their place, `depth` deep: `buf13[buf13 > 0.5]` once spelled, where the names alone read
@@ -134,12 +134,20 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
     reads as the user's `b`; `result7v5`, a name nowhere in the user's code) bound once is written in its place at
     any depth, whatever its value, in the index and in the array indexed: `a[M[0, 0] > 0]`, not `a[b > 0]`;
     `(M[1])[[0]]`, not `result1[[0]]`; one with no text of the user's (bound more than once, or to a call of
-    srcdiff's runtime) reads `(...)`, the user's line beside it."""
+    srcdiff's runtime) reads `(...)`, the user's line beside it. `line` (a generated line number -> the user's line)
+    makes a temporary too of a name bound only on the user's line of `e` (ANF names its temporaries after the line's
+    variable, `t24v2 = M[:, 0]` of `t24 = f(M[M[:, 0] > 0])`: the variable's value is bound after its reads)."""
     binds: dict = {}
+    lines: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
             if not _restore(st.value) and not anno.get(st, anno.PLACEHOLDER) and not anno.get(st, anno.SUM_EMPTY):
                 binds.setdefault(st.targets[0].id, []).append(st.value)     # (a placeholder holds no value)
+                lines.setdefault(st.targets[0].id, set()).add(line(st.lineno) if line else None)
+    here = line(e.lineno) if line and getattr(e, "lineno", None) else None
+
+    def temporary_here(name):
+        return temporary(name, users) or (here is not None and here[0] is not None and lines.get(name) == {here})
 
     class Inline(ast.NodeTransformer):
         def __init__(self, left, temps=0):
@@ -147,7 +155,7 @@ def quoted(e, fn, depth: int = 1, users: set | None = None) -> str:
 
         def visit_Name(self, n):
             values = list({ast.dump(v): v for v in binds.get(n.id, [])}.values())   # (one value bound twice: once)
-            temp = users is not None and temporary(n.id, users) and self.temps < 8
+            temp = users is not None and temporary_here(n.id) and self.temps < 8
             if temp and values and (len(values) != 1 or _srcdiffs(values[0])):
                 return ast.Name("(...)", ast.Load())    # (a temporary with no text of the user's: an accumulated
             if len(values) != 1:                          # sum, a value srcdiff's runtime computes)
