@@ -306,3 +306,23 @@ def test_temporaries_named_after_the_lines_variable_are_written_out(make):
     assert ("a slice whose bounds are not fixed when the kernel is specialised: a[:t6 + 1] (its length would change "
             "from example to example)\n") in msg and "ys5" not in msg.split("\n")[0], msg
     assert "hint: give the slice literal bounds" in msg, msg
+
+
+def swapped_then_written(x, a):
+    buf1 = np.zeros(4)
+    buf2 = np.zeros(4)
+    for j in range(2):
+        buf2, buf1 = buf1, 0.5 * buf2 + 0.5 * np.tanh(buf1 * x)
+        buf2[(j + 1) % 4] = buf2[(j + 1) % 4] * 1.1 + 0.1 * np.tanh(a[0])
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
+def test_array_saved_under_another_name_is_named_as_written():
+    """The gradient saves buf1 (for tanh(buf1 * x)); the swap names that array buf2, and buf2[...] = ... writes it: the
+    decline said "`buf1` is written in place at line 7" of a line that writes buf2 (CUDA fuzz --device 1002073,
+    1002097). It names both."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 4))
+    msg = _decline(srcdiff.grad, swapped_then_written, (0, 1), (x, a), (0, 0))
+    line = swapped_then_written.__code__.co_firstlineno + 5
+    assert f"the array the gradient saved as `buf1` for its backward sweep is written in place at line {line} as " \
+           f"`buf2` (NumPy saves the array itself" in msg.split("\n")[0], msg
