@@ -326,3 +326,32 @@ def test_array_saved_under_another_name_is_named_as_written():
     line = swapped_then_written.__code__.co_firstlineno + 5
     assert f"the array the gradient saved as `buf1` for its backward sweep is written in place at line {line} as " \
            f"`buf2` (NumPy saves the array itself" in msg.split("\n")[0], msg
+
+
+def masked_write_in_loop(x, a, M, scale=-0.7):
+    buf31 = a * 1.0
+    for i in range(1, 3):
+        buf31[buf31 > 0.3] = 0.3
+        scale, x = x, scale
+    return x + scale + np.sum(buf31)
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+def test_tangents_masked_write_quotes_the_users_array(make):
+    """hvp's decline quoted the tangent's write, 'd_buf31[buf31 > 0.3]' (CUDA fuzz 1002009): the user wrote buf31[...];
+    so also np.array of names in the array indexed reads np.array([...]), not a bare list."""
+    x, a, M = np.ones(2) * 0.5, np.ones((2, 3)), np.ones((2, 2, 3))
+    fwd = make is not srcdiff.grad
+    k = srcdiff.cuda.vmap(make(masked_write_in_loop, wrt=(0, 1)), in_axes=(0, 0, 0, None) + ((0,) if fwd else ()))
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        k.ptx(x, a, M, -0.7, *(((x, a),) if fwd else ()), cc=(9, 0))
+    assert "fancy (array) indexing: buf31[buf31 > 0.3]\n" in str(info.value), str(info.value)
+
+
+def picked_from_written(x, a):
+    return np.sum(np.array([x, a[0], x * x])[[0, 2]])
+
+
+def test_array_written_out_and_indexed_reads_as_written():
+    msg = _decline(srcdiff.grad, picked_from_written, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
+    assert "fancy (array) indexing: np.array([x, a[0], x * x])[[0, 2]]\n" in msg, msg

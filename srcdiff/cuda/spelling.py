@@ -150,8 +150,8 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
         return temporary(name, users) or (here is not None and here[0] is not None and lines.get(name) == {here})
 
     class Inline(ast.NodeTransformer):
-        def __init__(self, left, temps=0):
-            self.left, self.temps = left, temps
+        def __init__(self, left, temps=0, lists=True):
+            self.left, self.temps, self.lists = left, temps, lists     # (lists: np.array([...]) reads as [...])
 
         def visit_Name(self, n):
             values = list({ast.dump(v): v for v in binds.get(n.id, [])}.values())   # (one value bound twice: once)
@@ -169,9 +169,9 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
                 if isinstance(v, ast.Tuple):        # (an index list the user wrote: `[i9]`, kept as a tuple)
                     v = ast.List(v.elts, ast.Load())
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
-                return _numbers(v, binds)
+                return _wrapped(_numbers(v, binds), self.lists)
             if written and isinstance(v, ast.List) and self.temps < 8:   # of names (ANF's of the user's items)
-                return Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v))
+                return _wrapped(Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v)), self.lists)
             if isinstance(v, _INLINED) and self.left:
                 return Inline(self.left - 1, self.temps).visit(copy.deepcopy(v))
             if temp and not _restore(v):
@@ -180,8 +180,15 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
     e = copy.deepcopy(e)
     e.slice = Inline(depth).visit(e.slice)
     if users is not None:       # the array indexed: a temporary's value (`result1 = M[1]`), a variable's version not
-        e.value = Inline(0).visit(e.value)
+        e.value = Inline(0, lists=False).visit(e.value)
+        if isinstance(e.value, ast.Name) and e.value.id.startswith("d_"):   # (a tangent's read, `d_b[b > 0]` of
+            e.value.id = re.sub(r"^(d_)+", "", spelled(e.value.id, users)) or e.value.id   # forward mode: the user's b)
     return ast.unparse(e)
+
+
+def _wrapped(items, lists: bool):
+    """`items` (a list written out) as an index reads it (`[0, 1]`), or as the array it is (`np.array([0, 1])`)."""
+    return items if lists else ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "array", ast.Load()), [items], [])
 
 
 def spell(text: str, users: set, generated: set, written: dict | None = None, leaves: dict | None = None) -> str:
