@@ -572,6 +572,13 @@ def _nested_list_array(tree):
                isinstance(c.args[0].elts[0], ast.List) for c in _calls(tree, "np.array"))
 
 
+def _number_rows(tree):
+    """np.array of rows written out whose items are numbers (not lists, not arrays' names alone)."""
+    return any(c.args and isinstance(c.args[0], ast.List) and len(c.args[0].elts) > 1 and
+               all(isinstance(r, ast.List) and r.elts and not any(isinstance(e, ast.List) for e in r.elts)
+                   for r in c.args[0].elts) for c in _calls(tree, "np.array"))
+
+
 def _fancy(tree):
     return any(isinstance(s.slice, ast.List) or (isinstance(s.slice, ast.Tuple) and
                                                  any(isinstance(e, ast.List) for e in s.slice.elts))
@@ -1115,6 +1122,14 @@ EXTRA = {
         isinstance(e, ast.Call) and _call_name(e) == "np.array" and e.args and isinstance(e.args[0], ast.List)
         and e.args[0].elts and isinstance(e.args[0].elts[0], ast.List)
         for _, s in _sub_writes(t) for e in ([s.slice] + list(getattr(s.slice, "elts", [])))),
+}
+
+
+# README's CUDA text (Transforms: srcdiff.cuda.vmap) names what runs on the device; each phrase here, quoted as the
+# README writes it, is detected in programs made of fuzz_cuda.DEVICE_FEATURES (the --cuda --device fuzzer's:
+# tests/test_fuzz.py test_readme_device_constructs_are_generated)
+DEVICE = {
+    "np.array([[s1, s2], [s3, s4]])": _number_rows,
 }
 
 

@@ -38,6 +38,9 @@ index reaches below row 0 at the loop's start, `ys[t] = v + c * ys[t - k]`, `ys[
 write of the wrapped row, over vectors or rows of an (N, 2) array: Python reads and writes the last rows there, which
 later iterations write too (a jitted gradient of it dropped a restore: stacks._dead_restores).
 
+'rows2d' (README, CUDA: a local array on the device; drawn last): a (2, N) array written out in rows of numbers f
+computes, `rows7 = np.array([[x, a[0]], [np.sum(a), x * x]])`, read whole, by row, by element, against M or a vector.
+
 'dictargs' (README: 'or dicts of them keyed by strings'; drawn last, for programs whose entry takes xa): xa is the
 dict {"x": x, "a": a}, read at its keys, by .get, under `in`, in loops over .items() / .values() / its keys, a
 comprehension over .items(), or passed whole to a helper (Gen.unpack_dict); every oracle takes it leaf by leaf (its
@@ -1435,6 +1438,20 @@ class Gen:
         term = f"np.sum({ys} * {w})" if not rows else f"np.sum({ys}[:, 0] * {w}) + np.sum({ys}[:, 1] ** 2)"
         return lines, term
 
+    def number_rows(self, env):
+        """'rows2d': a (2, N) array written out in rows of numbers f computes, `r = np.array([[x, a[0], ...], [...]])`
+        (README, CUDA: a local array filled element by element on the device), read whole, by row and by element.
+        Returns the lines and a scalar term for the result."""
+        r = self.fresh("rows")
+        rows = [f"[{', '.join(self.expr('s', env, 1) for _ in range(self.N))}]" for _ in range(2)]
+        ms = [m for m in self.nonbuf(env, "m")]
+        vs = [v for v in self.nonbuf(env, "v")]
+        term = self.pick([f"np.sum({r} * {r})", f"np.sum(np.tanh({r}[1]) * {r}[0])",
+                          f"{r}[1, {self.choose(self.N)}] * {r}[0, {self.choose(self.N)}]"]
+                         + ([f"np.sum({r} * {self.pick(ms)})"] if ms else [])
+                         + ([f"np.sum(np.dot({r}, {self.pick(vs)}))"] if vs else []))
+        return [f"{r} = np.array([{', '.join(rows)}])"], term
+
     def argument_writes(self, has_x, has_a) -> list:
         """Lines at the top of f writing into its array arguments, each reading what it overwrites: an element,
         a row or a column of M, elements of a in a loop, an augmented element (README: a function that writes into
@@ -1901,6 +1918,11 @@ class Gen:
         if self.has("argwrites") and self.coin(3):
             body = self.argument_writes("x" in params, "a" in params) + body
             src = source()
+        # a (2, N) array written out in rows of numbers f computes (drawn last too)
+        if self.has("rows2d") and self.coin(3):
+            block, term = self.number_rows(env)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -1945,7 +1967,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "wrapidx",
                 # README: writes into an argument's array (x[i] = ..., M[1] = ..., M[1, j] += ...) leave the caller's
                 # array as one call of f does, under every transform (check_program compares the arguments after)
-                "argwrites")
+                "argwrites",
+                # README (CUDA): a 2-D array written out in rows of numbers the function computes (drawn last)
+                "rows2d")
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

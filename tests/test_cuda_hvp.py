@@ -200,6 +200,20 @@ def reversed_step_in_while_else(x, a, n):
     return np.sum(buf * buf) * c
 
 
+def placeholder_tape_version(x, a, n):
+    """The tape of buf1's old elements is bound after the early return only: the gradient binds it first to its
+    placeholder, and forward mode drops the merge of its versions on the path that reads it (nothing reads the tape
+    itself after the merge, only its tangent), so one version is a copy of the placeholder only and its tangent's
+    zeros were typed as a scalar (CUDA fuzz --device seeds 999144, 999264, 999294: "d_buf1_old_tape4 is both a
+    scalar and an array")."""
+    buf1 = a * 1.0
+    if n > 0:
+        return a[0] * x
+    for i in range(1, 3):
+        buf1[i] += x * x
+    return np.sum(buf1) * x
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -232,6 +246,7 @@ def _data():
         "reversed_step": (reversed_step_in_while_else, (0, 1), (x, a, 1), (0, 0, None), t[:2]),
         "constant_tape": (constant_tape_in_branch, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "constant_tape_other": (constant_tape_in_branch, (0, 1), (x, a, True), (0, 0, None), t[:2]),
+        "placeholder_tape": (placeholder_tape_version, (0, 1), (x, a, np.arange(B) % 2), (0, 0, 0), t[:2]),
     }
 
 
@@ -289,7 +304,7 @@ if __name__ != "__main__":
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
-                                      "constant_tape_other", "reversed_step"])
+                                      "constant_tape_other", "reversed_step", "placeholder_tape"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -297,7 +312,8 @@ if __name__ != "__main__":
         assert r["vs_cpu"] <= 1e-10 * max(1.0, r["scale"]), r       # the kernel: the CPU hvp, per example
         assert r["cpu_vs_fd"] <= 1e-5 * max(1.0, r["scale"]), r     # the CPU hvp: finite differences of grad
 
-    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test", "reversed_step"])
+    @pytest.mark.parametrize("name", ["continue_after_return", "prev_in_loop_else", "shape_test", "reversed_step",
+                                      "placeholder_tape"])
     def test_hvp_merged_tapes_compile_to_ptx(name):
         """numba-cuda types the kernel (the simulator does not): the placeholder of a tape of booleans merged with the
         tape is an int64 array as the tape is; a merge typed in a later round of inference is typed."""
@@ -308,7 +324,8 @@ if __name__ != "__main__":
     def test_tangent_tapes_not_zero_filled():
         """The kernel writes each tangent tape's elements as forward mode does, beside the value's: no loop of zeros
         first (tangent_tapes.written_with_values; it kept one per tape, 5 here)."""
-        for name in ("taped_loop", "branch_loop_tape", "continue_after_return"):   # (the last two: merged tapes)
+        for name in ("taped_loop", "branch_loop_tape", "continue_after_return",     # (the last three: merged tapes;
+                     "placeholder_tape"):                                           # one merge dropped)
             f, wrt, args, axes, tangent = _data()[name]
             k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
             assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))

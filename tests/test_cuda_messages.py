@@ -9,6 +9,7 @@ import importlib.util
 import re
 
 import numpy as np
+from scipy.special import logsumexp
 import pytest
 
 import srcdiff
@@ -170,12 +171,35 @@ def test_tuple_argument_item_spelled_as_indexed():
     assert "fancy (array) indexing: xa[1][[0, 0]]\n" in msg, msg
 
 
-def test_derivative_statement_not_quoted():
-    """The gradient's own statement (`rt.index_add(d_a, s, d_s)`, the adjoint of a scalar mask's read) was quoted as
-    'the statement rt.index_add(d_a, s, d_s) (a call whose result nothing reads ...)'."""
-    msg = _decline(srcdiff.grad, scalar_mask, (0, 1), ((np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))), (0, 0))
-    assert "the derivative of this line writes through rt.index_add(...)" in msg and "d_a" not in msg, msg
-    assert "line %d: s = a[M[0, 0] > 0]" % (scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+def test_scalar_boolean_index_declined_with_advice(make):
+    """`a[M[0, 0] > 0]` is NumPy's mask of rank 0 (README: boolean masks of any rank, on the CPU): a new axis of length
+    1 or 0, a shape that depends on the data. The device read the condition as the integer index 0 or 1: jvp's kernel
+    ran and returned a[1]'s tangent where the CPU's is a's sum (or 0); grad's decline quoted srcdiff's own
+    `rt.index_add(d_a, s, d_s)`, and the index as `a[s > 0]` (ANF's temporary `s1 = M[0, 0]` spelled as the user's
+    `s`). It is declined, quoting the user's index, with advice."""
+    xa, M = (np.ones(2), np.ones((2, 2))), np.ones((2, 2, 2))
+    msg = _decline(make, scalar_mask, 0, (xa, M), (0, 0), xa if make is not srcdiff.grad else None)
+    head = msg.split("\n")[0]
+    assert re.search(r"a boolean index: (xa\[1\]|a)\[M\[0, 0\] > 0\] \(NumPy reads a condition in an index as a "
+                     r"mask of rank 0", head), msg       # (grad and hvp index the kernel's argument xa[1] itself)
+    assert "test_cuda_messages.py:%d: " % (scalar_mask.__code__.co_firstlineno + 2) in head, msg
+    assert "\n    s = a[M[0, 0] > 0]\n" in msg or "line %d: s = a[M[0, 0] > 0]\n" % (
+        scalar_mask.__code__.co_firstlineno + 2) in msg, msg
+    assert "hint: device arrays keep one shape: branch on the condition instead" in msg and "d_a" not in msg, msg
+
+
+def test_quoted_writes_temporaries_in_place():
+    """ANF's temporaries (`b1 = M[0, 0]`, versions of temporaries `result7v5`) are written in place at any depth;
+    a version of the user's variable (`buf13v1`) is not."""
+    import ast
+    fn = ast.parse("def g(a, M, buf13):\n    b1 = M[0, 0]\n    b2 = b1 > 0\n    result7v5 = M[1, 1]\n"
+                   "    buf13v1 = buf13[0]\n    return a[b2], M[result7v5, buf13v1]").body[0]
+    reads = fn.body[-1].value.elts
+    users = {"a", "M", "b", "buf13", "g"}
+    assert spelling.quoted(reads[0], fn, users=users) == "a[M[0, 0] > 0]"
+    assert spelling.quoted(reads[1], fn, users=users) == "M[M[1, 1], buf13v1]"
+    assert spelling.quoted(reads[0], fn) == "a[b1 > 0]"
 
 
 def fancy_in_comprehension(x, M):
@@ -187,3 +211,147 @@ def test_fancy_index_in_a_loop_quotes_the_users_lists():
     second binding, of the same value (CUDA fuzz 999000's grad: 'M[total_sum1, total_sum2]')."""
     msg = _decline(srcdiff.grad, fancy_in_comprehension, (0, 1), (np.ones(2), np.ones((2, 2, 2))), (0, 0))
     assert "fancy (array) indexing: M[[0, 1, 1], [1, 0, 0]]\n" in msg, msg
+
+
+def row_picked(x, M):
+    return x * np.sum((M[1])[[0]])
+
+
+def product_picked(x, M):
+    return x * np.sum(((np.ones(3) * 0.5)[[1, 0, 2]])[::-2])
+
+
+def loop_index_list(x, M):
+    p = 0.0
+    for i9 in range(2):
+        p = p + sum(np.sum((M[1])[[i9]]) for e in M[0])
+    return p * x
+
+
+def lse_picked(x, M):
+    return x * np.sum((logsumexp(np.sum(M, axis=1)[:, None] + M, axis=0))[[True, False, True]])
+
+
+def sum_picked(x, M):
+    return x * np.sum((sum(M[0] * (j * 0.5) for j in range(2)))[[1]])
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+@pytest.mark.parametrize("f, text", [(row_picked, "M[1][[0]]"), (product_picked, "(np.ones(3) * 0.5)[[1, 0, 2]]"),
+                                     (loop_index_list, "M[1][[i9]]"), (lse_picked, "(...)[[True, False, True]]"),
+                                     (sum_picked, "(...)[[1]]")])
+def test_fancy_index_of_an_expression_quotes_the_users_text(make, f, text):
+    """The array indexed was ANF's temporary of the user's expression, and the index list one of loop variables:
+    'result1[[0]]', 'result1v1v1[[1, 0, 2]]', 'prev10[i9,]', 'result4[result5]', 'total_sum[[1]]' (CUDA fuzz
+    1002007, 1002048, 1002051, 1002034, 1002041). A temporary is written out as the user's text; one that has none
+    (an accumulated sum, a value of srcdiff's runtime) reads (...), the user's line beside it."""
+    x, M = np.ones(2), np.ones((2, 2, 3))
+    msg = _decline(make, f, (0, 1), (x, M), (0, 0), (x, M) if make is srcdiff.hvp else None)
+    assert f"fancy (array) indexing: {text}\n" in msg, msg
+
+
+def picked_before_return(x, M):
+    if x > 0.5:
+        return np.sum(np.tanh(M[0])[[1]])
+    return x * np.sum(M)
+
+
+def computed_index_list(x, M):
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(M[[1, 1], [(i + 1) % 3, 1]])
+    return s * x
+
+
+def written_at_rows(x, M):
+    buf = M[0] * 1.0
+    if x > 0.2:
+        buf[np.array([[0, 0, 2], [0, 0, 2]])] = x
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("f, text", [(picked_before_return, "np.tanh(M[0])[[1]]"),
+                                     (computed_index_list, "M[[1, 1], [(i + 1) % 3, 1]]"),
+                                     (written_at_rows, "buf[[[0, 0, 2], [0, 0, 2]]]")])
+def test_fancy_index_beside_placeholders_quotes_the_users_text(f, text):
+    """The gradient binds a value read after a branch first to a placeholder (`result2 = np.zeros((1,), dtype=...)`):
+    a second binding, so the index read `(...)[(...)]`, `buf10[buf10]` (CUDA fuzz 1002084, 1002088); an index list
+    of computed items read `u19[[1, 1], u19]` (1002108): its items are ANF's names of the user's expressions."""
+    x, M = np.array([0.7, 0.6]), np.ones((2, 2, 3))
+    assert f"fancy (array) indexing: {text}\n" in _decline(srcdiff.grad, f, (0, 1), (x, M), (0, 0))
+
+
+def mask_on_its_line(x, M):
+    t24 = np.tanh(np.sum(M[M[:, 0] > -0.5, 1:]))
+    return t24 * x
+
+
+def slice_to_loop_variable(x, a):
+    ys5 = np.zeros(3)
+    for t6 in range(2):
+        ys5[t6 - 1] = 0.5 * ys5[t6] + np.sum(a[:t6 + 1])
+    return np.sum(ys5) * x
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
+def test_temporaries_named_after_the_lines_variable_are_written_out(make):
+    """ANF names a line's temporaries after its variable (`t24v2 = M[:, 0]`): the mask read `M[t24 > -0.5, 1:]`
+    (CUDA fuzz 1002091, 1002132: `M[al11 > 0.1, 1:]`); a slice to a loop variable said 'a slice bound (ys5) that is
+    not a constant' (1002058; 'a slice bound (arg)', 1002137), naming the line's array, not the bound."""
+    x, M, a = np.ones(2), np.ones((2, 2, 3)), np.ones((2, 3))
+    hvp = make is srcdiff.hvp
+    msg = _decline(make, mask_on_its_line, (0, 1), (x, M), (0, 0), (x, M) if hvp else None)
+    assert "fancy (array) indexing: M[M[:, 0] > -0.5, 1:]\n" in msg, msg
+    msg = _decline(make, slice_to_loop_variable, (0, 1), (x, a), (0, 0), (x, a) if hvp else None)
+    assert ("a slice whose bounds are not fixed when the kernel is specialised: a[:t6 + 1] (its length would change "
+            "from example to example)\n") in msg and "ys5" not in msg.split("\n")[0], msg
+    assert "hint: give the slice literal bounds" in msg, msg
+
+
+def swapped_then_written(x, a):
+    buf1 = np.zeros(4)
+    buf2 = np.zeros(4)
+    for j in range(2):
+        buf2, buf1 = buf1, 0.5 * buf2 + 0.5 * np.tanh(buf1 * x)
+        buf2[(j + 1) % 4] = buf2[(j + 1) % 4] * 1.1 + 0.1 * np.tanh(a[0])
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
+def test_array_saved_under_another_name_is_named_as_written():
+    """The gradient saves buf1 (for tanh(buf1 * x)); the swap names that array buf2, and buf2[...] = ... writes it: the
+    decline said "`buf1` is written in place at line 7" of a line that writes buf2 (CUDA fuzz --device 1002073,
+    1002097). It names both."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 4))
+    msg = _decline(srcdiff.grad, swapped_then_written, (0, 1), (x, a), (0, 0))
+    line = swapped_then_written.__code__.co_firstlineno + 5
+    assert f"the array the gradient saved as `buf1` for its backward sweep is written in place at line {line} as " \
+           f"`buf2` (NumPy saves the array itself" in msg.split("\n")[0], msg
+
+
+def masked_write_in_loop(x, a, M, scale=-0.7):
+    buf31 = a * 1.0
+    for i in range(1, 3):
+        buf31[buf31 > 0.3] = 0.3
+        scale, x = x, scale
+    return x + scale + np.sum(buf31)
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp, srcdiff.hvp])
+def test_tangents_masked_write_quotes_the_users_array(make):
+    """hvp's decline quoted the tangent's write, 'd_buf31[buf31 > 0.3]' (CUDA fuzz 1002009): the user wrote buf31[...];
+    so also np.array of names in the array indexed reads np.array([...]), not a bare list."""
+    x, a, M = np.ones(2) * 0.5, np.ones((2, 3)), np.ones((2, 2, 3))
+    fwd = make is not srcdiff.grad
+    k = srcdiff.cuda.vmap(make(masked_write_in_loop, wrt=(0, 1)), in_axes=(0, 0, 0, None) + ((0,) if fwd else ()))
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        k.ptx(x, a, M, -0.7, *(((x, a),) if fwd else ()), cc=(9, 0))
+    assert "fancy (array) indexing: buf31[buf31 > 0.3]\n" in str(info.value), str(info.value)
+
+
+def picked_from_written(x, a):
+    return np.sum(np.array([x, a[0], x * x])[[0, 2]])
+
+
+def test_array_written_out_and_indexed_reads_as_written():
+    msg = _decline(srcdiff.grad, picked_from_written, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
+    assert "fancy (array) indexing: np.array([x, a[0], x * x])[[0, 2]]\n" in msg, msg

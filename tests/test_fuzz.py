@@ -37,6 +37,7 @@ failures matching KNOWN_BUGS are tolerated.  Each entry points at a reproducer i
 tests/fuzz_cases/ (test_fuzz_cases runs them all: strict xfail while listed) -- when a bug is
 fixed, drop its entry here and its case's `# xfail:` line.
 """
+import ast
 import builtins
 import importlib.util
 import glob
@@ -102,6 +103,21 @@ def test_readme_constructs_are_generated():
             seen[name] = seen.get(name, 0) + 1
     absent = [k for k in list(fuzz_constructs.DETECTORS) + list(fuzz_constructs.EXTRA) if not seen.get(k)]
     assert not absent, f"constructs the generator never produced in 300 programs: {absent}"
+
+
+def test_readme_device_constructs_are_generated():
+    """README's CUDA text is a contract too: each construct it says runs on the device (fuzz_constructs.DEVICE) is
+    in the README and in programs of the CUDA fuzzer's device features (fuzz_cuda.DEVICE_FEATURES)."""
+    import fuzz_cuda
+    with open(fuzz_constructs.README) as fh:
+        text = fh.read()
+    missing = [k for k in fuzz_constructs.DEVICE if k not in text]
+    assert not missing, f"fuzz_constructs.DEVICE phrases no longer in README: {missing}"
+    seen = set()
+    for seed in range(100):
+        tree = ast.parse(fuzzgen.seeded_program(seed, fuzz_cuda.DEVICE_FEATURES).source)
+        seen |= {k for k, det in fuzz_constructs.DEVICE.items() if det(tree)}
+    assert seen == set(fuzz_constructs.DEVICE), set(fuzz_constructs.DEVICE) - seen
 
 
 def test_checkpoints_are_generated():

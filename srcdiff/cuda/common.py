@@ -55,6 +55,14 @@ FANCY_ADVICE = ("device code indexes an array with integers, not an index array 
                  "twice then keeps the later write, as NumPy's b[idx] = v does)")
 
 
+BOOL_INDEX_ADVICE = ("device arrays keep one shape: branch on the condition instead (`np.sum(a) if c else 0.0`), or "
+                     "multiply by it (`np.sum(a * c)`)")
+
+
+SLICE_ADVICE = ("give the slice literal bounds, or bounds read off an integer argument passed with in_axes=None; or "
+                "loop over the elements (`for k in range(i + 1): ... a[k]`)")
+
+
 def number(v) -> str:
     """The device source of a constant: its repr, but `math.nan` / `math.inf` / `-math.inf` for a float that is not
     finite (whose repr, `nan` / `inf`, names nothing there: fuzz seed 797107, np.where(..., np.nan, ...))."""

@@ -5,7 +5,8 @@ import ast
 import re
 
 from .spelling import quoted
-from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, COMPARISONS, FANCY_ADVICE, REDUCTION_GRADS, REDUCTIONS,
+from .common import (EMPTY_REDUCTION, ARRAY_LITERALS, BINARY, BINOPS, BOOL_INDEX_ADVICE, COMPARISONS, FANCY_ADVICE,
+                     SLICE_ADVICE, REDUCTION_GRADS, REDUCTIONS,
                      TERNARY, UNARY, UNARYOPS, dotted, module_constant, none_test, flat_index, indent,
                      nonnegative_loop_names, number, size, unravel)
 
@@ -97,7 +98,13 @@ class ExpressionLowering:
         shape, full, r = [], [], 0
         for d, (x, n) in enumerate(zip(elts, base_shape)):
             if isinstance(x, ast.Slice):
-                start, stop, step = (None if v is None else self._const_int(v) for v in (x.lower, x.upper, x.step))
+                try:
+                    start, stop, step = (None if v is None else self._const_int(v) for v in (x.lower, x.upper, x.step))
+                except ValueError as ex:
+                    if "slice bound" not in str(ex):
+                        raise
+                    self.fail(x, f"a slice whose bounds are not fixed when the kernel is specialised: {self.quoted(e)} "
+                                 "(its length would change from example to example)", SLICE_ADVICE)
                 rng = range(n)[slice(start, stop, step)]
                 shape.append(len(rng))
                 if idx is not None:
@@ -110,8 +117,13 @@ class ExpressionLowering:
                     full.append(str(c + n if c < 0 else c))
                 else:
                     s, d_ = self.info(x)
+                    text = self.quoted(e) if s is not None or d_ != "i" else None
+                    if s is None and d_ == "b":     # (NumPy's a[True] is a mask, not a[1]: it was read as a[1])
+                        self.fail(x, f"a boolean index: {text} (NumPy reads a condition in an index as a mask of rank "
+                                     "0: a new axis of length 1 where it holds, 0 where it does not, a shape that "
+                                     "depends on the data)", BOOL_INDEX_ADVICE)
                     if s is not None or d_ not in ("i", "b"):
-                        self.fail(x, f"fancy (array) indexing: {quoted(e, self.fn)}", FANCY_ADVICE)
+                        self.fail(x, f"fancy (array) indexing: {text}", FANCY_ADVICE)
                     if idx is not None:
                         p, v = self.low(x)
                         if p:
@@ -120,6 +132,10 @@ class ExpressionLowering:
                         # in Python (a flat buffer would read another row, or before the buffer)
                         full.append(self._from_end(x, v, n))
         return tuple(shape), full
+
+    def quoted(self, e) -> str:
+        """The subscript `e` as the user wrote it (spelling.quoted)."""
+        return quoted(e, self.fn, users=self.p.users, line=lambda n: self.p.user_site(n)[::2])
 
     def _from_end(self, x, v: str, n: int) -> str:
         """The index text of a computed index v (node x) along an axis of n elements: a negative one counts from

@@ -417,8 +417,12 @@ class Inference:
 
     def _tape_like(self, v):
         """The tape `v` copies the shape of (`d_t_tape = rt.zeros_like(t_tape)`: forward mode over a
-        taped gradient keeps a tangent per taped value), or None."""
+        taped gradient keeps a tangent per taped value), or None. The tape may be one of reverse mode's versions
+        (Program.tapes) that only a copy of its placeholder binds, on the path that never reads it (`t4 = t;
+        d_t4 = rt.zeros_like(t4)`): forward mode dropped the merge `t4 = t3` of the other path, which nothing
+        read, but kept its tangent's (`d_t4 = d_t3`), so d_t4 is a tangent tape all the same (CUDA fuzz --device
+        seeds 999144, 999264, 999294: "d_t4 is both a scalar and an array")."""
         if isinstance(v, ast.Call) and dotted(v.func) in ("rt.zeros_like", "np.zeros_like") and len(v.args) == 1 \
-                and isinstance(v.args[0], ast.Name) and v.args[0].id in self.tapes:
+                and isinstance(v.args[0], ast.Name) and (v.args[0].id in self.tapes or v.args[0].id in self.p.tapes):
             return v.args[0].id
         return None

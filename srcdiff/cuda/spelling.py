@@ -16,6 +16,8 @@ import copy
 import re
 import types
 
+from ..transforms import annotations as anno
+
 _SUFFIXES = re.compile(r"(v\d+|\d+|_[a-z]+)$")     # a version, a counter, a word srcdiff appends (a_items)
 _RECORDS = re.compile(r"_(tape|stack|old|snapshots|carry|scales|scaled|product)$")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
@@ -76,7 +78,7 @@ def literals(trees) -> dict:
     for fn in trees:
         for st in ast.walk(fn):
             if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-                if not _restore(st.value):
+                if not _restore(st.value) and not anno.get(st, anno.PLACEHOLDER):
                     binds.setdefault(st.targets[0].id, []).append(st.value)
     out = {}
     for name, values in binds.items():
@@ -111,37 +113,82 @@ def _numbers(v, binds=None):
 _INLINED = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp)
 
 
-def quoted(e, fn, depth: int = 1) -> str:
+def temporary(name: str, users: set) -> bool:
+    """`name` is a temporary srcdiff made (ANF's `b1 = M[0, 0]` of the user's `b = a[M[0, 0] > 0]`, `result7`, and
+    its versions `result7v5`), not a version of one of the user's variables (`buf13v1`) or one itself."""
+    return bool(name) and not name.startswith(("d_", "cu_")) and re.sub(r"(v\d+)+$", "", name) not in users
+
+
+def _srcdiffs(v) -> bool:
+    """`v` calls srcdiff's runtime (`rt.logsumexp(rt.expand_dims(...))`: text the user did not write)."""
+    return any(isinstance(c, ast.Call) and ast.unparse(c.func).startswith("rt.") and ast.unparse(c.func) != "rt.array"
+               for c in ast.walk(v))       # (rt.array: forward mode's np.array)
+
+
+def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
     """The text of the subscript `e` of generated function `fn` with the names in its index that `fn` binds once to
     an operation (`buf13v2 = buf13v1 > 0.5`: a temporary of the user's expression, ANF's) or to numbers written out
     written in their place, `depth` deep: `buf13[buf13 > 0.5]` once spelled, where the names alone read
     `buf13[buf13]`. (Not deeper, nor in the array indexed: a version of the user's variable bound to an operation,
-    `buf13v1 = buf13 * x`, reads as the variable.)"""
+    `buf13v1 = buf13 * x`, reads as the variable.) With `users` (user_names), a temporary (`b1 = M[0, 0]`, which
+    reads as the user's `b`; `result7v5`, a name nowhere in the user's code) bound once is written in its place at
+    any depth, whatever its value, in the index and in the array indexed: `a[M[0, 0] > 0]`, not `a[b > 0]`;
+    `(M[1])[[0]]`, not `result1[[0]]`; one with no text of the user's (bound more than once, or to a call of
+    srcdiff's runtime) reads `(...)`, the user's line beside it. `line` (a generated line number -> the user's line)
+    makes a temporary too of a name bound only on the user's line of `e` (ANF names its temporaries after the line's
+    variable, `t24v2 = M[:, 0]` of `t24 = f(M[M[:, 0] > 0])`: the variable's value is bound after its reads)."""
     binds: dict = {}
+    lines: dict = {}
     for st in ast.walk(fn):
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-            if not _restore(st.value):
-                binds.setdefault(st.targets[0].id, []).append(st.value)
+            if not _restore(st.value) and not anno.get(st, anno.PLACEHOLDER) and not anno.get(st, anno.SUM_EMPTY):
+                binds.setdefault(st.targets[0].id, []).append(st.value)     # (a placeholder holds no value)
+                lines.setdefault(st.targets[0].id, set()).add(line(st.lineno) if line else None)
+    here = line(e.lineno) if line and getattr(e, "lineno", None) else None
+
+    def temporary_here(name):
+        return temporary(name, users) or (here is not None and here[0] is not None and lines.get(name) == {here})
 
     class Inline(ast.NodeTransformer):
-        def __init__(self, left):
-            self.left = left
+        def __init__(self, left, temps=0, lists=True):
+            self.left, self.temps, self.lists = left, temps, lists     # (lists: np.array([...]) reads as [...])
 
         def visit_Name(self, n):
-            values = binds.get(n.id, [])
-            if len(values) != 1 or not self.left:
+            values = list({ast.dump(v): v for v in binds.get(n.id, [])}.values())   # (one value bound twice: once)
+            temp = users is not None and temporary_here(n.id) and self.temps < 8
+            if temp and values and (len(values) != 1 or _srcdiffs(values[0])):
+                return ast.Name("(...)", ast.Load())    # (a temporary with no text of the user's: an accumulated
+            if len(values) != 1:                          # sum, a value srcdiff's runtime computes)
                 return n
             v = values[0]
-            if isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array"):
+            if not self.left and not temp:
+                return n
+            written = isinstance(v, ast.Call) and len(v.args) == 1 and ast.unparse(v.func) in ("np.array", "rt.array")
+            if written:
                 v = v.args[0]
+                if isinstance(v, ast.Tuple):        # (an index list the user wrote: `[i9]`, kept as a tuple)
+                    v = ast.List(v.elts, ast.Load())
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
-                return _numbers(v, binds)
-            if isinstance(v, _INLINED):
-                return Inline(self.left - 1).visit(copy.deepcopy(v))
+                return _wrapped(_numbers(v, binds), self.lists)
+            if written and isinstance(v, ast.List) and self.temps < 8:   # of names (ANF's of the user's items)
+                return _wrapped(Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v)), self.lists)
+            if isinstance(v, _INLINED) and self.left:
+                return Inline(self.left - 1, self.temps).visit(copy.deepcopy(v))
+            if temp and not _restore(v):
+                return Inline(self.left, self.temps + 1).visit(copy.deepcopy(v))
             return n
     e = copy.deepcopy(e)
     e.slice = Inline(depth).visit(e.slice)
+    if users is not None:       # the array indexed: a temporary's value (`result1 = M[1]`), a variable's version not
+        e.value = Inline(0, lists=False).visit(e.value)
+        if isinstance(e.value, ast.Name) and e.value.id.startswith("d_"):   # (a tangent's read, `d_b[b > 0]` of
+            e.value.id = re.sub(r"^(d_)+", "", spelled(e.value.id, users)) or e.value.id   # forward mode: the user's b)
     return ast.unparse(e)
+
+
+def _wrapped(items, lists: bool):
+    """`items` (a list written out) as an index reads it (`[0, 1]`), or as the array it is (`np.array([0, 1])`)."""
+    return items if lists else ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "array", ast.Load()), [items], [])
 
 
 def spell(text: str, users: set, generated: set, written: dict | None = None, leaves: dict | None = None) -> str:

@@ -37,16 +37,19 @@ def _copy(st):
 
 def _merges_paired(blocks, tangents, tangent_of) -> bool:
     """Every copy of a tape that has a tangent (a merge of its versions, `t6 = t5`) has its tangent's copy in the same
-    block (`d_t6 = d_t5`, or the zeros of `d_t6` where t5 has none), and every copy of a tangent tape its tape's."""
+    block (`d_t6 = d_t5`, or the zeros of `d_t6` where t5 has none), and every copy of a tangent tape its tape's,
+    or the tape is not bound in the block at all: forward mode dropped the merge `t6 = t5` where nothing reads t6
+    after it (only its tangent, which the gradient's reads of t6 became), and d_t6 holds d_t5's elements."""
     for body in blocks:
         copies = {c for c in map(_copy, body) if c}
+        bound = {st.targets[0].id for st in body if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name)}
         allocated = {st.targets[0].id for st in body if isinstance(st, ast.Assign)
                      and isinstance(st.targets[0], ast.Name)
                      and st.targets[0].id in tangents and not isinstance(st.value, ast.Name)}
         for a, b in copies:
             if a in tangent_of and not ((tangent_of[a], tangent_of.get(b)) in copies or tangent_of[a] in allocated):
                 return False
-            if a in tangents and (tangents[a], tangents.get(b)) not in copies:
+            if a in tangents and (tangents[a], tangents.get(b)) not in copies and tangents[a] in bound:
                 return False
     return True
 

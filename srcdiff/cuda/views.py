@@ -82,10 +82,9 @@ class ViewCheck:
                     write, target = state[1][n.id]
                     line = self.low.p.cited_line(getattr(write, "lineno", None))
                     if n.id in self.low.stack_shapes:
-                        self.low.fail(write, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
-                                             "after the gradient saved it for its backward sweep (NumPy saves the "
-                                             "array itself, whose later writes that sweep reads; device code saves "
-                                             "a copy of its values)",
+                        self.low.fail(write, f"{self.written(write, target, line)} (NumPy saves the array itself, "
+                                             "whose later writes that sweep reads; device code saves a copy of its "
+                                             "values)",
                                       f"write the new values into a copy of `{target}` (np.copy(...)) instead")
                     if self.low.p.spell(n.id) == self.low.p.spell(target):    # (versions of one of the user's names)
                         self.low.fail(n, f"`{target}` is written in place {f'at line {line} ' if line else ''}"
@@ -98,6 +97,24 @@ class ViewCheck:
                                      "device code keeps each array in its own buffer (a view is a copy there)",
                                   f"make `{n.id}` a copy where it is created (np.copy(...)), or index `{target}` "
                                   "again after the write")
+
+    def written(self, write, target, line) -> str:
+        """What happened to `target`, the array the gradient saved, written in place by the statement `write` (the
+        user's `line`): named as the user's line writes it where that is another name (after a swap `b, c = c, b`,
+        the array saved as `c` is written as `b[0] = ...`: CUDA fuzz --device 1002073, 1002097 said "`c` is written
+        in place" of that line)."""
+        at = f"at line {line} " if line else ""
+        text = self.low.p.user_site(getattr(write, "lineno", None))[1]      # (the user's line: generated code
+        try:                                                                # writes through a version of `target`)
+            st = ast.parse(text.split("   (in ")[0].strip()).body[0] if text else None
+        except SyntaxError:
+            st = None
+        t = st.targets[0] if isinstance(st, ast.Assign) else getattr(st, "target", None)
+        base = t.value if isinstance(t, ast.Subscript) else None
+        if isinstance(base, ast.Name) and base.id != self.low.p.spell(target):
+            return f"the array the gradient saved as `{target}` for its backward sweep is written in place {at}as " \
+                   f"`{base.id}`"
+        return f"`{target}` is written in place {at}after the gradient saved it for its backward sweep"
 
     def array_stack(self, e):
         """The stack of arrays `e` pops (`stk.pop()`), or None."""
