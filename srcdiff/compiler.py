@@ -60,9 +60,8 @@ reverse mode (grad, value_and_grad, vjp):
                      forward sweep written back before the return
     dead code        values nothing reads (liveness), emptied loops and branches,        transforms/optimize/deadcode.py
                      line comments left with no code
-    copies           copy propagation                                                    transforms/optimize/copies.py
-    coalesce         b = e; a = b with b read once -> a = e (a branch merge              transforms/optimize/copies.py
-                     binds its name at once)
+    copies           copy propagation, then b = e; a = b with b read once -> a = e       transforms/optimize/copies.py
+                     (a branch merge binds its name at once)
     fuse adjoints    a log-domain product's two adjoints in one call                     transforms/logdomain.py
     preaccumulate    loop bodies: scalar adjoints as partials times incoming ones        transforms/preaccumulate.py
     fuse             elementwise fusion                                                  transforms/optimize/fusion.py
@@ -436,7 +435,7 @@ def _checkpoints(ctx):
 
 
 def _late_copies(fn):
-    fn = optimize.coalesce_copies(optimize.propagate_copies(optimize.drop_copy_backs(fn), rebound=True))
+    fn = optimize.propagate_and_coalesce(optimize.drop_copy_backs(fn), rebound=True)
     fn.body = optimize.without_lone_line_comments(fn.body)
     return fn
 
@@ -531,9 +530,8 @@ REVERSE = [
          lambda c: c.mode in caller_arrays.MODES),
     Pass("dead code", _dead_code, "transforms/optimize/deadcode.py",
          "values nothing reads (liveness), emptied loops and branches,\nline comments left with no code"),
-    Pass("copies", _on_fn(optimize.propagate_copies), "transforms/optimize/copies.py", "copy propagation"),
-    Pass("coalesce", _on_fn(optimize.coalesce_copies), "transforms/optimize/copies.py",
-         "b = e; a = b with b read once -> a = e (a branch merge\nbinds its name at once)"),
+    Pass("copies", _on_fn(optimize.propagate_and_coalesce), "transforms/optimize/copies.py",
+         "copy propagation, then b = e; a = b with b read once -> a = e\n(a branch merge binds its name at once)"),
     Pass("fuse adjoints", _on_fn(logdomain.fuse_adjoints), "transforms/logdomain.py",
          "a log-domain product's two adjoints in one call"),
     Pass("preaccumulate", _preaccumulate, "transforms/preaccumulate.py",

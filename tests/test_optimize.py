@@ -1,6 +1,7 @@
 """transforms/optimize/: the cleanup passes over the generated function, each on a small input."""
 import re
 import numpy as np
+import gast
 import pytest
 
 import srcdiff
@@ -770,6 +771,26 @@ def f(x):
     a = b
     return a
 """) == "b = np.exp(x)\nfor i in range(3):\n    b = x * 2.0\na = b\nreturn a"
+
+
+@pytest.mark.parametrize("src", [
+    "def f(x, c):\n    if c:\n        t = np.exp(x)\n        s = t\n    else:\n        s = x\n    u = s\n    return u * s",
+    "def f(x):\n    e = np.exp(x)\n    b = e\n    for i in range(3):\n        b = x * 2.0\n    a = b\n    return a",
+    "def f(x):\n    b = np.exp(x)\n    a = b\n    c = a\n    d = c\n    return d + a",
+    "def f(x, c):\n    b = x\n    if c:\n        g = b\n        b = np.exp(g)\n    a = b\n    a += 1.0\n    return a",
+])
+@pytest.mark.parametrize("rebound", [False, True])
+def test_propagate_and_coalesce_is_the_two_passes_in_turn(src, rebound):
+    """propagate_and_coalesce counts names from propagate_copies's index, kept up to date as copies go, not
+    by walking the function again: the same result as the two passes, also where one Name node sits in two
+    places of the tree (each place counts)."""
+    def shared(fn):      # `return d + a` -> `return d + d`, one node twice
+        ret = fn.body[-1]
+        if isinstance(ret.value, gast.BinOp):
+            ret.value.right = ret.value.left
+        return fn
+    both = lambda fn: optimize.coalesce_copies(optimize.propagate_copies(shared(fn), rebound))  # noqa: E731
+    assert run(lambda fn: optimize.propagate_and_coalesce(shared(fn), rebound), src) == run(both, src)
 
 
 def test_coalesce_follows_a_chain_of_copies():

@@ -1,10 +1,13 @@
 """transforms/parse.py: where a function's source is found. `_source_lines` takes a def's lines from the line
 numbers of the file's definitions instead of tokenizing them as inspect.getsourcelines does; it must give
 inspect's lines (but for comment lines after the last statement, which parse to nothing) for every def:
-module functions, methods, nested and decorated ones, one-liners, and those whose last statement spans lines."""
+module functions, methods, nested and decorated ones, one-liners, and those whose last statement spans lines.
+The tree parse reads the source into (transforms/gast_parse.py) must be gast.parse's, node for node."""
 import functools
 import inspect
 import types
+
+import gast
 
 import numpy as np
 import pytest
@@ -128,3 +131,79 @@ def test_a_units_repr_is_short():
     ctx = srcdiff.compiler.Context(unit=unit)
     for r in (repr(unit), repr(ctx)):
         assert len(r) < 300 and "reads_a_big_global" in r
+
+
+GAST_SOURCE = '''import numpy as np
+from os import path as p
+
+
+@functools.lru_cache(maxsize=2)
+def f(x, /, y: float = 1.0, *args, z=None, **kw) -> float:
+    """doc"""
+    global g
+    a, (b, *c) = x[1:-1:2, ..., None], (y, 2j, b'x')
+    a += -x ** 2 if x > 0 and not y else ~3
+    d = {k: v for k, v in kw.items() if v}, {1, 2}, [i for i in range(3) for j in range(i)], (n for n in x)
+    e = lambda q, *r, s=1, **t: q
+    if (w := y) is None or 1 < w <= 2:
+        del a
+    for i in range(3):
+        continue
+    else:
+        pass
+    while False:
+        break
+    try:
+        raise ValueError(f"{x!r:>{y}} and {y}") from None
+    except (TypeError, ValueError) as err:
+        assert err, "m"
+    except Exception:
+        pass
+    finally:
+        pass
+    with open(p) as fh, open(p):
+        yield fh
+    match x:
+        case [1, *rest] | {"k": _} if rest:
+            pass
+        case C(a=1) | None:
+            pass
+    return np.float64(inf)
+
+
+async def h():
+    async with a as b:
+        await b
+    async for i in b:
+        pass
+
+
+class C(B, metaclass=M):
+    x: int = 1
+'''
+
+
+def _same_gast(a, b, path="tree"):
+    assert type(a) is type(b), path
+    if isinstance(a, list):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            _same_gast(x, y, f"{path}[{k}]")
+    elif isinstance(a, gast.AST):
+        assert list(a.__dict__) == list(b.__dict__), path    # fields, then positions, in gast's order
+        for key in a.__dict__:
+            _same_gast(a.__dict__[key], b.__dict__[key], f"{path}.{key}")
+    else:
+        assert a == b, path
+
+
+def test_gast_parse_makes_gast_parses_tree():
+    """transforms/gast_parse.py: the tree gast.parse makes, node for node (classes, fields in order, values and
+    positions), for every construct of the language (its own converter for names, parameters, definitions and
+    exception handlers; the generic copy for the rest); and a few of the package's modules."""
+    from srcdiff.transforms import emit, gast_parse, reverse
+    _same_gast(gast_parse.parse(GAST_SOURCE), gast.parse(GAST_SOURCE))
+    for path in (parse.__file__, emit.__file__, reverse.__file__):
+        with open(path) as fh:
+            text = fh.read()
+        _same_gast(gast_parse.parse(text), gast.parse(text), path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from . import scopes
+from . import gast_parse, scopes
 from .astutil import walk
 
 from ..errors import SrcdiffError
@@ -91,7 +91,7 @@ def parse(fn) -> Unit:
                            "what it reads from the file", filename, code.co_firstlineno,
                            "re-import the module (importlib.reload) or restart Python after editing it")
     try:   # (parsed below first - 1 empty lines: the tree has the file's line numbers without a walk)
-        tree = gast.parse("\n" * (first - 1) + src)
+        tree = gast_parse.parse("\n" * (first - 1) + src)   # (gast.parse's tree, made faster)
         shift = 0
     except SyntaxError:
         shift = first - 1

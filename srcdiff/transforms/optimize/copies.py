@@ -12,10 +12,12 @@ _BINDS = (gast.Store, gast.Param)
 
 
 def _index(fn: gast.FunctionDef):
-    """(counts, reads, where, blocks) of `fn`: the assignments of each name, the loads of each name, the
-    position of each load's statement in each enclosing block, and the blocks indexed (kept alive so that no
-    other list takes their ids); one walk of each statement."""
+    """(counts, reads, loads, binds, where, blocks) of `fn`: the assignments of each name, the loads of each
+    name (the nodes, and how many times the tree holds one: a node can sit in two places), the position of
+    each load's statement in each enclosing block, and the blocks indexed (kept alive so that no other list
+    takes their ids); one walk of each statement."""
     counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
+    loads: dict = {}     # name -> the loads of that name in the function, each place a node sits counted
     reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
     binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
@@ -38,6 +40,7 @@ def _index(fn: gast.FunctionDef):
                         at[here] = k
                 if ctx is _LOAD:
                     if top:
+                        loads[n.id] = loads.get(n.id, 0) + 1
                         r = reads.get(n.id)
                         if r is None:
                             reads[n.id] = {id(n): n}
@@ -58,12 +61,25 @@ def _index(fn: gast.FunctionDef):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n.ctx, gast.Load):
             reads.setdefault(n.id, {})[id(n)] = n
+            loads[n.id] = loads.get(n.id, 0) + 1
     index(fn.body, True)
-    return counts, reads, binds, where, blocks
+    return counts, reads, loads, binds, where, blocks
 
 
 def propagate_copies(fn: gast.FunctionDef, rebound: bool = False) -> gast.FunctionDef:
-    """`a = b` where `a` is assigned once: use b for a in the rest of the block, drop the copy.
+    """`a = b` where `a` is assigned once: use b for a in the rest of the block, drop the copy (`_propagate`)."""
+    return _propagate(fn, rebound)[0]
+
+
+def propagate_and_coalesce(fn: gast.FunctionDef, rebound: bool = False) -> gast.FunctionDef:
+    """propagate_copies, then coalesce_copies with the counts of names propagate_copies's index leaves (the
+    function is not walked again to count them)."""
+    fn, loads, stores = _propagate(fn, rebound)
+    return coalesce_copies(fn, (loads, stores))
+
+
+def _propagate(fn: gast.FunctionDef, rebound: bool) -> tuple:
+    """(fn, loads, stores): `a = b` where `a` is assigned once: use b for a in the rest of the block, drop the copy.
 
     Only when every read of `a` in the function comes after the copy in its block (a name read
     outside the block it is defined in cannot be renamed locally), and `b` is assigned once or, with
@@ -76,8 +92,9 @@ def propagate_copies(fn: gast.FunctionDef, rebound: bool = False) -> gast.Functi
     function returns: `d_log_pi = d_log_alpha`). Both names are then one object throughout, so a
     write into it through either is the same write. Linear in the function's size: the reads and binds of
     each name and the position of each one's statement in each enclosing block are indexed once, and kept
-    up to date as reads are renamed and copies dropped."""
-    counts, reads, binds, where, blocks = _index(fn)
+    up to date as reads are renamed and copies dropped. `loads`, `stores`: the Name loads and binds (a for
+    loop's target twice) of each name in the function returned, as coalesce_copies counts them."""
+    counts, reads, loads, binds, where, blocks = _index(fn)
 
     def rebinds(b, stmts, k, here, reads_of_a):
         """Whether a statement of `stmts` after the k-th, up to the last of `reads_of_a`, binds `b`."""
@@ -118,34 +135,31 @@ def propagate_copies(fn: gast.FunctionDef, rebound: bool = False) -> gast.Functi
                     for n in moved.values():
                         n.id = b
                     reads.setdefault(b, {}).update(moved)
+                    loads[b] += loads.pop(a, 0) - 1    # (a's loads are b's now; the copy's load of b is gone)
+                    counts[a] -= 1
                     continue
             out.append(map_blocks(s, nested))
         return out
     fn.body = block(fn.body)
-    return fn
+    return fn, loads, counts
 
 
-def coalesce_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
+def coalesce_copies(fn: gast.FunctionDef, counts: tuple | None = None) -> gast.FunctionDef:
     """`b = e` ... `a = b`, where the copy is b's only read and b is assigned nowhere else: `a = e`.
 
     SSA leaves such copies where a branch merges a value into the name both arms bind (`s3 = s + s2` then
     `s4 = s3` in one arm, `s4 = s` in the other); propagate_copies cannot rename `a` away, since `a` is
     assigned more than once. Binding `a` at b's definition instead is the same program when nothing reads
     or writes `a` between the two statements (both in one block) and nothing else reads `b`. Loop-carried
-    copies (annotated PHI) stay: later passes find a loop's carried names by them."""
-    reads: dict = {}
-    stores: dict = {}
-    for n in walk_names(fn):
-        if isinstance(n.ctx, _LOAD):
-            reads[n.id] = reads.get(n.id, 0) + 1
-        elif isinstance(n.ctx, _BINDS):
-            stores[n.id] = stores.get(n.id, 0) + 1
+    copies (annotated PHI) stay: later passes find a loop's carried names by them. `counts`: (loads, stores)
+    of each name, a for loop's target counted twice (propagate_and_coalesce has them), else counted here."""
+    if counts is None:
+        reads, stores = _name_counts(fn)
+    else:
+        reads, stores = counts
     for t in walk_statements(fn.body):
         if isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name):
             reads[t.target.id] = reads.get(t.target.id, 0) + 1
-        elif isinstance(t, gast.For):
-            for n in walk_names(t.target):
-                stores[n.id] = stores.get(n.id, 0) + 1
 
     def simple(s):
         return (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name))
@@ -181,6 +195,22 @@ def coalesce_copies(fn: gast.FunctionDef) -> gast.FunctionDef:
 
     fn.body = block(fn.body)
     return fn
+
+
+def _name_counts(fn) -> tuple:
+    """({name: Name loads}, {name: binds, a for loop's target counted twice}) over `fn`."""
+    reads: dict = {}
+    stores: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, _LOAD):
+            reads[n.id] = reads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, _BINDS):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    for t in walk_statements(fn.body):
+        if isinstance(t, gast.For):
+            for n in walk_names(t.target):
+                stores[n.id] = stores.get(n.id, 0) + 1
+    return reads, stores
 
 
 def drop_copy_backs(fn: gast.FunctionDef) -> gast.FunctionDef:

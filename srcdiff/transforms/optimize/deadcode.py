@@ -408,6 +408,9 @@ class _Liveness:
         return True
 
 
+_LEAVES = frozenset((gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass))   # statements without blocks
+
+
 def without_lone_line_comments(stmts):
     """`stmts` (and their nested blocks) without the comments citing a user's line, or heading a part of
     the function (`# forward sweep`), that no statement follows: the next statement of the block is another
@@ -416,15 +419,18 @@ def without_lone_line_comments(stmts):
     and those citing the line that the block's comment before them cites, with no loop or branch between them
     (two adjoint blocks of one line, `d_a = rt.zeros_like(a)` of a comprehension's below its sum's: the line
     said twice in a row)."""
-    out, backward, cited = [], False, None
+    out, backward, cited, last = [], False, None, len(stmts) - 1
     for k, s in enumerate(stmts):
-        map_blocks(s, without_lone_line_comments)
-        backward = backward or anno.get(s, anno.SWEEP) == "backward"
-        if anno.has(s, anno.USER_LINE) and (k + 1 == len(stmts) or is_comment(stmts[k + 1])
+        leaf = type(s) in _LEAVES
+        if not leaf:
+            map_blocks(s, without_lone_line_comments)
+        if not backward:
+            backward = anno.get(s, anno.SWEEP) == "backward"
+        if anno.has(s, anno.USER_LINE) and (k == last or is_comment(stmts[k + 1])
                                             or backward and isinstance(stmts[k + 1], gast.Return)
                                             or anno.get(s, anno.USER_LINE) == cited):
             continue     # (`cited`: the line the block's last comment cites, no loop or branch since: said already)
-        if is_comment(s) or nested_blocks(s):
+        if is_comment(s) or not leaf and nested_blocks(s):
             cited = anno.get(s, anno.USER_LINE)
         out.append(s)
     return [s for k, s in enumerate(out) if not (anno.get(s, anno.SWEEP) == "forward" and (
