@@ -615,10 +615,6 @@ def _dict_rec(p, d):
     return np.sin(_dict_rec(p, d - 1)) * p["x"]
 
 
-def dict_to_a_recursive_function(p):
-    return _dict_rec(p, 2)
-
-
 def _dict_rec_items(p, x, d):
     s = 0.0
     for k, v in p.items():
