@@ -69,11 +69,9 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         if spliced is None:
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and \
                     isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
-                called = s.value
                 items = _call_for_structures(unit, s, tuples, for_structures, namer)
                 used_callees.add(s.value.func.id)
-                if s.value is called:    # (made for the structures it passes, a dict's among them: no dict left)
-                    _decline_dicts_to_a_call(unit, s, tuples)
+                _decline_dicts_to_a_call(unit, s, tuples)   # (a call made for a dict's keys passes its items)
                 return items + [s]
             return s
         return spliced
