@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from . import backends
+from . import backends, user_spelling
 from .cachedir import is_generated_module
 from .errors import SrcdiffError, runtime_error_type
 from .makers import user_function, user_location
@@ -294,8 +294,34 @@ def at_user_line(exc: SrcdiffError, t) -> SrcdiffError | None:
     cited = user_line(exc.filename, exc.lineno, t) if exc.filename and exc.lineno else None
     if cited is None:
         return None
-    return SrcdiffError(f"{exc.message} (in the code srcdiff generated from this line, at {exc.filename}:"
-                        f"{exc.lineno})\n    {cited[2]}", cited[0], cited[1], exc.advice)
+    message, advice = _spelled_as_the_users(exc, t)
+    return SrcdiffError(f"{message} (in the code srcdiff generated from this line, at {exc.filename}:"
+                        f"{exc.lineno})\n    {cited[2]}", cited[0], cited[1], advice)
+
+
+def _spelled_as_the_users(exc: SrcdiffError, t) -> tuple:
+    """(message, advice) of `exc`, raised at a line of generated code, with the generated code's names spelled as
+    the user's (user_spelling: `b2v2` -> `b2`), the names of the functions `t` transforms and those they call."""
+    try:
+        with open(exc.filename) as fh:
+            generated = set(re.findall(r"\b[A-Za-z_]\w*\b", fh.read()))
+    except OSError:
+        return exc.message, exc.advice
+    users: set = set()
+    while t is not None:
+        f = getattr(t, "f", None)
+        if f is not None and not isinstance(f, type(t)):
+            users |= user_spelling.user_names(f)
+        t = f if f is not None and hasattr(f, "f") else None
+    seen: dict = {}
+
+    def one(m):     # (two generated names of one user's name, a swap's two bindings: said so)
+        name = m.group(1)
+        user = user_spelling.spelled(name, users) if name in generated else name
+        first = seen.setdefault(user, name)
+        return f"`{user}`" + (" (another binding of it)" if first != name else "")
+    return tuple(re.sub(r"`([A-Za-z_]\w*)`", one, text) if text and users else text
+                 for text in (exc.message, exc.advice))
 
 
 def user_line(path: str, n: int, t) -> tuple | None:

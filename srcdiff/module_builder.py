@@ -172,16 +172,44 @@ def primal_name(module: Module, obj, hint: str | None = None) -> str:
     node.name = name
     if unit.filename:
         anno.set(node, anno.COPY_OF, unit.filename)
-    _rename_callees(module, unit, node)
+    _rename_callees(module, unit, node, _calls_for_dicts(module, unit, node))
     module.functions.append(node)
     return name
 
 
-def _rename_callees(module, unit, node):
-    mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items() if target is not None}
+def _rename_callees(module, unit, node, done=frozenset()):
+    """Calls of the unit's callees in `node` call their primals' module names (`done`: the ids of calls already
+    calling one). Only the callees `node` names: one whose calls all went to a function made for the dict they
+    pass (a recursive function reading its dict argument's items: `p.items()`) has no primal of its own."""
+    renamed = {id(n.func) for n in walk_calls(node) if id(n) in done}
+    named = {n.id for n in walk(node) if isinstance(n, gast.Name) and id(n) not in renamed}
+    mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items()
+               if target is not None and local in named}
     for n in walk_calls(node):
-        if isinstance(n.func, gast.Name) and n.func.id in mapping:
+        if isinstance(n.func, gast.Name) and n.func.id in mapping and id(n) not in done:
             n.func.id = mapping[n.func.id]
+
+
+def _calls_for_dicts(module, unit, node, name_of=None) -> set:
+    """A primal's calls passing a dict argument's items whole (`rec((p_0, p_1), ...)` in rec made for p's keys) call
+    the primal made for the dict's structure with the items (`rec2(p_0, p_1, ...)`, inline.ForCall), as the
+    derivative's calls do: the primal made for unknown arguments indexes the tuple by key. `name_of(ForCall, the
+    call's name)`: the name to call it by (its primal's by default). The ids of those calls."""
+    name_of = name_of or (lambda made, local: primal_name(module, made, local))
+    done = set()
+    for n in walk_calls(node):
+        target = unit.callees.get(n.func.id) if isinstance(n.func, gast.Name) else None
+        passed = None if target is None else inline.dict_items_passed(node, n, inline.parameter_names(target))
+        if passed is None:
+            continue
+        made = inline.ForCall(target, passed[0])
+        try:
+            _unit_for(module, made)
+        except SrcdiffError:
+            continue
+        n.func.id, n.args = name_of(made, n.func.id), passed[1]
+        done.add(id(n))
+    return done
 
 
 def _ssa_for(module: Module, unit: parse.Unit, typed: bool = False, root=None):
@@ -401,6 +429,12 @@ def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = froze
     if _key(obj) in active:
         return kinds.UNSETTLED
     unit = compiler.middle_end(_unit_for(module, obj, typed=True))   # (as a derivative with kinds sees it)
+
+    def for_dict(made, local):      # (a recursive call passing its dict's items: of the function made for them)
+        name = module.namer.fresh(local)
+        unit.callees[name] = made
+        return name
+    _calls_for_dicts(module, unit, unit.node, for_dict)
 
     def callee_kind(local, call_kinds):
         target = unit.callees.get(local)

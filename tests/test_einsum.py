@@ -115,3 +115,44 @@ def test_a_loop_over_literal_subscripts_is_unrolled(jit):
     np.testing.assert_allclose(np.einsum("ijkl,kl->ij", H, V),
                                (srcdiff.grad(einsum_over_literal_specs)(A + 1e-5 * V)
                                 - srcdiff.grad(einsum_over_literal_specs)(A - 1e-5 * V)) / 2e-5, rtol=1e-5, atol=1e-6)
+
+
+# ---- subscripts held in a name bound to a string literal (not an unrolled loop's own variable): folded into the
+# call (canonicalize.string_names; declined before: "the subscripts must be a string literal") ------------------
+def einsum_of_named_subscripts(A, x):
+    spec = "ij,j->i"
+    pair = "ij,ij->"
+    total = np.sum(np.einsum(spec, A, x) ** 2)
+    for s in ("ij->i", "ij->j"):
+        inner = "ij,ij->"      # (bound in each copy of the unrolled body)
+        total = total + np.sum(np.einsum(s, A) ** 2) * np.einsum(inner, A, A)
+    again = spec
+    return total + np.sum(np.sin(np.einsum(again, A, x))) + np.einsum(pair, A, np.tanh(A))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_subscripts_bound_to_a_name_are_folded(jit):
+    from gradcheck import numerical_grad
+    rng = np.random.default_rng(11)
+    A, x = rng.normal(size=(2, 3)), rng.normal(size=3)
+    f = einsum_of_named_subscripts
+    check_grad(f, [A, x], wrt=(0, 1), jit=jit, rtol=1e-6, atol=1e-8)
+    v = rng.normal(size=3)
+    _, t = srcdiff.jvp(f, wrt=1, jit=jit)(A, x, v)
+    assert t == pytest.approx(float(numerical_grad(f, [A, x], 1) @ v), rel=1e-6)
+    g = srcdiff.grad(f, wrt=1)
+    np.testing.assert_allclose(srcdiff.hvp(f, wrt=1, jit=jit)(A, x, v), (g(A, x + 1e-5 * v) - g(A, x - 1e-5 * v)) / 2e-5,
+                               rtol=1e-5, atol=1e-6)
+    src = srcdiff.source(srcdiff.grad(f, wrt=(0, 1), jit=jit))
+    assert not [ln for ln in src.splitlines() if '= "ij' in ln and not ln.lstrip().startswith("#")], src
+
+
+def einsum_of_a_chosen_string(A):
+    spec = "ij->i" if A[0, 0] > 0 else "ij->j"
+    return np.sum(np.einsum(spec, A) ** 2)
+
+
+def test_subscripts_chosen_when_the_function_runs_are_declined_with_advice():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_einsum.py:\d+: np.einsum: the subscripts must be a string "
+                                                   r"literal(.|\n)*bind 'spec' to one string literal only"):
+        srcdiff.grad(einsum_of_a_chosen_string)(np.ones((2, 3)))

@@ -17,6 +17,7 @@ from . import annotations as anno
 from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_statements
 from .kinds import Kind, is_array, is_scalar, ndim
 from .purity import WRITES_INTO
+from .shape_reads import shape_only_stacks, shape_reads, ssa_copy
 
 # calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
 # canonicalize and the composites: np.atleast_1d/2d and np.tile's base are rt.atleast_*, np.flip ends in
@@ -430,7 +431,7 @@ def sharing_written_memory(fn, kinds=None) -> set:
     written |= _written_by_helpers(fn)
     passed_on = {}   # SSA copy target -> the versions it copies
     for n in walk_statements(fn.body):
-        if _ssa_copy(n) is not None:
+        if ssa_copy(n) is not None:
             passed_on.setdefault(n.targets[0].id, set()).add(n.value.id)
     todo = list(written)
     while todo:
@@ -464,6 +465,7 @@ class _Flow:
     def run(self, fn):
         self.asarrays = _asarray_names(fn)
         self.scalars = zero_d_scalars(fn, self.kinds)
+        self.shape_stacks = shape_only_stacks(fn)
         self.block(fn.body, ({}, {}))
 
     @staticmethod
@@ -496,7 +498,7 @@ class _Flow:
                     return head
                 head = after
         partners, stale = state
-        copied = _ssa_copy(s)
+        copied = ssa_copy(s)
         if copied is None:
             self.reads(s, state)
         pushed = self.pushed(s)
@@ -569,9 +571,19 @@ class _Flow:
         pushed = self.pushed(s)
         if pushed is not None:    # (a push reads none of what the list holds)
             loads.discard(pushed[0])
+        elif self._own_push(s) in self.shape_stacks:
+            return    # (srcdiff's push of a value its backward sweep reads for its shape only: nested 1001xxx)
         for n in sorted(loads):
             if n in stale:
                 self.decline(n, *stale[n])
+
+    def _own_push(self, s):
+        """The stack of srcdiff's own push (`rt.push(b_stack, b)` of a gradient differentiated again), else None."""
+        if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.push"
+                and s.value.args and isinstance(s.value.args[0], gast.Name)
+                and is_generated_file(anno.get(s, anno.FILE) or self.unit.filename)):
+            return s.value.args[0].id
+        return None
 
     def stacks(self) -> set:
         """The user's names of the lists the function appends to."""
@@ -665,42 +677,12 @@ def _computes_scalar(s, scalars) -> bool:
     return isinstance(v, gast.Name) and v.id in scalars
 
 
-def _ssa_copy(s):
-    """The name an SSA branch merge or loop back-edge copy (`v = w`) copies, else None. Such a copy reads
-    nothing itself (a loop's last iteration's value may be one no path reads again): its target carries the
-    copied name's staleness instead."""
-    if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
-            and (anno.get(s, anno.MERGE) or anno.get(s, anno.PHI))):
-        return s.value.id
-    return None
-
-
-# calls that read only the shape (and dtype) of their arguments at these positions, and such attributes: a stale
-# view's shape is its own (a write in place changes values, not shapes)
-_SHAPE_READS = {"rt.zeros_like": (0,), "np.zeros_like": (0,), "np.ones_like": (0,), "np.empty_like": (0,),
-                "np.shape": (0,), "np.ndim": (0,), "np.size": (0,), "len": (0,), "rt.unbroadcast": (1,),
-                "rt.sum_grad": (1,), "rt.mean_grad": (1,), "rt.broadcast_to_like": (1,)}
-_SHAPE_ATTRS = frozenset({"shape", "ndim", "size", "dtype"})
-
-
-def _shape_reads(e) -> set:
-    """The ids of the Name nodes in `e` whose shape alone is read (_SHAPE_READS, `x.shape`)."""
-    found = set()
-    for n in walk(e):
-        if isinstance(n, gast.Call) and dotted_name(n.func) in _SHAPE_READS:
-            found |= {id(n.args[k]) for k in _SHAPE_READS[dotted_name(n.func)]
-                      if k < len(n.args) and isinstance(n.args[k], gast.Name)}
-        elif isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRS and isinstance(n.value, gast.Name):
-            found.add(id(n.value))
-    return found
-
-
 def _own_loads(s):
     """Names a statement reads itself (for compound statements: the test / iterable only), but for their shapes
     only (a gradient's `d_v = rt.zeros_like(v)` after a write through a second name of v's array: nested fuzz
     985210)."""
     parts = [s.test] if isinstance(s, (gast.If, gast.While)) else [s.iter] if isinstance(s, gast.For) else [s]
-    shapes = {i for p in parts for i in _shape_reads(p)}
+    shapes = {i for p in parts for i in shape_reads(p)}
     return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load) and id(n) not in shapes}
 
 

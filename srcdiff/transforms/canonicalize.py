@@ -21,6 +21,7 @@ class _Canon(Transformer):
     def __init__(self, unit):
         self.unit = unit
         self.indexed = _read_otherwise_than_by_len(unit.node)
+        self.strings = string_names(unit.node)
 
     def visit_If(self, node):
         """`if -1.2 > 0.3:` and `a if -0.3 < 0.3 else b`: a test of literals is decided here (Numba would
@@ -119,6 +120,8 @@ class _Canon(Transformer):
             total = copy_loc(gast.Call(func=dotted("rt.sum"), args=[node.args[0], const(0)], keywords=[]), node)
             return copy_loc(gast.BinOp(left=starts[0], op=gast.Add(), right=total), node) if starts else total
         if name in composites.COMPOSITES:   # np.var, np.linalg.norm, ...: written out in primitives
+            if name == "np.einsum":
+                self._fold_subscripts(node)
             out = composites.expand(name, node)
             if isinstance(out, tuple):
                 fail(node, self.unit, *self._subscripts_parameter(name, node, out))
@@ -142,6 +145,19 @@ class _Canon(Transformer):
             node.keywords = []
         return node
 
+    def _fold_subscripts(self, node):
+        """np.einsum's subscripts given as a name bound to a string literal (`spec = "ij,j->i"`, also in each copy of
+        an unrolled loop's body, or through a second name) are that literal: the composite reads the letters."""
+        for holder in [node.args[:1]] + [[k] for k in node.keywords if k.arg == "subscripts"]:
+            for k, a in enumerate(holder):
+                v = a.value if isinstance(a, gast.keyword) else a
+                if isinstance(v, gast.Name) and v.id in self.strings:
+                    folded = copy_loc(const(self.strings[v.id]), v)
+                    if isinstance(a, gast.keyword):
+                        a.value = folded
+                    else:
+                        node.args[0] = folded
+
     def _subscripts_parameter(self, name, node, declined):
         """(message, advice) for a composite declined: where np.einsum's subscripts are a parameter of the function,
         advice to pass it a literal (transforms/function_args.py then writes it into a copy of the function)."""
@@ -151,6 +167,10 @@ class _Canon(Transformer):
             return declined[0], (f"pass a string literal for {first.id!r} where {self.unit.node.name!r} is called "
                                  f"(or a name bound once to one): srcdiff writes it into a copy of "
                                  f"{self.unit.node.name!r}; not a loop variable or a value computed")
+        if name == "np.einsum" and isinstance(first, gast.Name):
+            return declined[0], (f"bind {first.id!r} to one string literal only ({first.id} = \"ij,j->i\"), or loop "
+                                 f"over a tuple of them (for {first.id} in (\"ij->i\", \"ij->j\"):): a string chosen "
+                                 "when the function runs (a conditional expression, a value computed) is not one")
         return declined
 
     def _operator_form(self, name, node):
@@ -439,6 +459,31 @@ def _is_range(e) -> bool:
     if isinstance(e, gast.IfExp):
         return _is_range(e.body) and _is_range(e.orelse)
     return isinstance(e, gast.Call) and dotted_name(e.func) == "range" and 1 <= len(e.args) <= 3 and not e.keywords
+
+
+def string_names(fn) -> dict:
+    """{name: the string} for the names `fn` binds only to one string literal (each binding `name = "..."`, or a
+    second name of such a name, `t = spec`), and in no other way: not a parameter, a loop's target, an unpacking."""
+    stores, binds = {}, {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            binds.setdefault(n.targets[0].id, []).append(n.value)
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    found: dict = {}
+    while True:
+        more = {}
+        for name, values in binds.items():
+            if name in found or name in params or len(values) != stores.get(name):
+                continue
+            got = {v.value if isinstance(v, gast.Constant) else found.get(v.id) if isinstance(v, gast.Name) else None
+                   for v in values}
+            if len(got) == 1 and isinstance(next(iter(got)), str):
+                more[name] = next(iter(got))
+        if not more:
+            return found
+        found.update(more)
 
 
 def _read_otherwise_than_by_len(fn) -> set:

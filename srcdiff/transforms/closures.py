@@ -40,6 +40,7 @@ def lift_local_functions(unit: Unit) -> Unit:
         for a in fd.args.args:
             a.ctx = gast.Param()
     for name, fd in defs.items():
+        _decline_calls_of_itself(name, fd, unit)
         sub = Unit(name=name, node=fd, filename=unit.filename, namespace=unit.namespace)
         _add_free_args(sub.node, extra, sub)
         # callees made before lifting (a factory's call function, transforms/factories.py) stay visible
@@ -52,6 +53,19 @@ def lift_local_functions(unit: Unit) -> Unit:
         _fill_siblings(unit.callees[name], lifted, set())
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _decline_calls_of_itself(name: str, fd, unit: Unit) -> None:
+    """A nested def that calls itself: its name there is the enclosing function's local, the def itself, which its
+    lifted copy does not have (it resolved to a module-level function of that name: a silently wrong value and
+    gradient, hand-written second-order programs; else 'cannot call the local value'). Declined at the call."""
+    if name in local_names(fd):
+        return
+    for n in walk(fd):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == name:
+            fail(n, unit, f"a nested function that calls itself ({name!r}): srcdiff follows the recursion of "
+                          "module-level functions only",
+                 f"define {name!r} at module level, passing what it reads from the enclosing function as arguments")
 
 
 def _fill_siblings(sub: Unit, lifted: dict, seen: set):

@@ -71,7 +71,7 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
                     isinstance(s.value.func, gast.Name) and s.value.func.id in unit.callees:
                 items = _call_for_structures(unit, s, tuples, for_structures, namer)
                 used_callees.add(s.value.func.id)
-                _decline_dicts_to_a_call(unit, s, tuples)
+                _decline_dicts_to_a_call(unit, s, tuples)   # (a call made for a dict's keys passes its items)
                 return items + [s]
             return s
         return spliced
@@ -131,6 +131,8 @@ def _callee_for(unit, s, obj, tuples: dict, made):
         # a callee that reads an argument's structure in ways only its structure allows (a dict's items by
         # key, p.items()): made for the structure the call passes, or the error stands
         callee = _structured_only(obj, call, tuples, made)
+        if callee is None and _passes_dict(call, tuples):
+            return None     # (not inlined here, a recursion: a call of the function made for the dict's keys)
         if callee is None:
             raise
         # (no function of its own can take the structure: inlined at any size)
@@ -160,7 +162,7 @@ def _call_for_structures(unit, s, tuples: dict, for_structures, namer) -> list:
     structs = {p: _structure(a, tuples) or (rebound.get(a.id) if isinstance(a, gast.Name) else None)
                for p, a in zip(names, call.args)}
     structs = {p: st for p, st in structs.items() if st is not None}
-    if not structs or any(map(dict_forms.has_keyed, structs.values())):
+    if not structs:
         return []
     made = for_structures(obj, structs)
     if made is None or is_generated_file(made[1].filename):     # (a srcdiff transform takes one value per
@@ -177,6 +179,27 @@ def _call_for_structures(unit, s, tuples: dict, for_structures, namer) -> list:
     unit.callees[local] = target
     s.value = gast.copy_location(gast.Call(func=load(local), args=args, keywords=[]), call)
     return [gast.copy_location(b, s) for b in before]
+
+
+def dict_items_passed(fn, call, params):
+    """(the structures {parameter: flatten's structure}, the leaves as the call's arguments) of `call` in `fn` (a
+    function's front-end tree, not in ANF) where it passes a dict argument's items whole (or a tuple holding them) to
+    the parameters `params`, else None. A primal function made for a dict's structure calls the function made for
+    it (module_builder.primal_name), as its derivative does: the function made for unknown arguments would index
+    the tuple of the items by a key."""
+    if call.keywords or params is None or len(params) != len(call.args):
+        return None
+    tuples = _tuple_literals(fn)
+    structs = {p: _structure(a, tuples) for p, a in zip(params, call.args)}
+    structs = {p: st for p, st in structs.items() if st is not None}
+    if not any(map(dict_forms.has_keyed, structs.values())):
+        return None
+    return structs, [copy.deepcopy(leaf) for a in call.args for leaf in _leaves(a, tuples)]
+
+
+def parameter_names(obj):
+    """The positional parameters of the user function (or lifted nested function's unit) `obj`; None if unknown."""
+    return _parameter_names(obj)
 
 
 def _bound_structures(fn, tuples: dict) -> dict:
