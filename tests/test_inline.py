@@ -444,3 +444,29 @@ def test_a_tuple_passed_to_a_call_that_stays_a_call(f, jit):
     np.testing.assert_allclose(srcdiff.hessian(f, jit=jit)(a), _numerical_hessian(f, a), rtol=1e-4, atol=1e-5)
     source = srcdiff.source(srcdiff.grad(f, jit=jit))
     assert "_vjp(" in source, source      # (a call that stays a call, of the function made for the tuple)
+
+
+
+def chosen_in_a_loop(x, w=None):
+    s = 0.0
+    for i in range(3):
+        u = x[i:]
+        if w is not None:
+            ws = np.sum(w[i:] * u ** 2)
+        else:
+            ws = np.sum(np.sin(u) ** 2)
+        s += ws * x[i]
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_none_argument_decides_a_branch_whose_value_a_loop_reads(jit):
+    """The none args pass splices the branch a None argument takes into the loop body; its merge copy (`ws7 =
+    ws6`) kept its MERGE mark, so no block owned ws7 and the backward sweep read the last iteration's value for
+    every iteration (gradient [1.25, 1.28, -0.31] for [2.19, 1.99, -0.31])."""
+    x = np.array([0.5, -1.0, 2.0])
+    for args in ((x,), (x, np.array([1.0, 2.0, 0.5]))):
+        g = srcdiff.grad(chosen_in_a_loop, jit=jit)(*args)
+        want = np.array([(chosen_in_a_loop(x + h, *args[1:]) - chosen_in_a_loop(x - h, *args[1:])) / 2e-6
+                         for h in 1e-6 * np.eye(3)])
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)

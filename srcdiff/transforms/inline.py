@@ -468,11 +468,22 @@ def _decided(stmts: list) -> list:
             if isinstance(st, gast.If):
                 v = _constant_test(st.test, known)
                 if v is not None:
-                    out += prune(st.body if v else st.orelse)
+                    out += [_unmerged(t) for t in prune(st.body if v else st.orelse)]
                     continue
             out.append(map_blocks(st, prune))
         return out
     return prune(stmts) if known else stmts
+
+
+def _unmerged(st):
+    """A statement of the branch a constant test took, spliced into the block that held the `if` (after SSA: the
+    none args pass): its merge copy (`ws7 = ws6`, annotated MERGE) is a plain copy now. Still marked, no block
+    owned its name (reverse.owned gives an if's merge names to the block holding the if): a loop's backward
+    sweep read the last iteration's value for every iteration (`if w is not None: ws = ... else: ws = ...`
+    called with w None, a wrong gradient)."""
+    if anno.get(st, anno.MERGE):
+        anno.set(st, anno.MERGE, False)
+    return st
 
 
 def _constant_test(e, known: dict):
