@@ -446,7 +446,6 @@ def test_a_tuple_passed_to_a_call_that_stays_a_call(f, jit):
     assert "_vjp(" in source, source      # (a call that stays a call, of the function made for the tuple)
 
 
-
 def chosen_in_a_loop(x, w=None):
     s = 0.0
     for i in range(3):
@@ -470,3 +469,48 @@ def test_a_none_argument_decides_a_branch_whose_value_a_loop_reads(jit):
         want = np.array([(chosen_in_a_loop(x + h, *args[1:]) - chosen_in_a_loop(x - h, *args[1:])) / 2e-6
                          for h in 1e-6 * np.eye(3)])
         np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+
+
+def _scaled(a, s):
+    return a * s
+
+
+def uses_a_constant_helper(x):
+    y = _scaled(0.5, 0.1)
+    return y * x
+
+
+def inner(a):
+    result = a * 2.0
+    return result
+
+
+def middle(a):
+    result = inner(a) + 1.0
+    return result
+
+
+def outer(a):
+    result = middle(a) * middle(a)
+    return result
+
+
+def three_deep(x):
+    return outer(x) * outer(x + 1.0)
+
+
+def test_inlined_constants_are_folded_and_returns_take_the_callers_name():
+    """Generated code is a product: `helper(0.5, 0.1)` inlined read `result1 = 0.5 * 0.1`, and the returned
+    values of calls three deep were named result1v1v1, result4v1; now `y = 0.05`, and a call's value is named after
+    the caller's variable or the function called (`inner1 = x * 2.0`)."""
+    g = srcdiff.grad(uses_a_constant_helper)
+    assert g(2.0) == pytest.approx(0.05)
+    text = srcdiff.source(g)
+    assert "y = 0.05" in text and "0.5 * 0.1" not in text and "result1" not in text
+    g = srcdiff.grad(three_deep)
+    x = 0.7
+    want = (three_deep(x + 1e-6) - three_deep(x - 1e-6)) / 2e-6
+    assert g(x) == pytest.approx(want, rel=1e-6)
+    text = srcdiff.source(g)
+    assert "v1v" not in text and "result1" not in text
+    assert "inner1 = x * 2.0" in text and "middle1 = inner1 + 1.0" in text

@@ -10,6 +10,7 @@ caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import gast
@@ -104,15 +105,19 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         substitute = {p: a for p, a in zip(params, call_args) if p not in stored}  # read-only params: use the argument
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
+        named = _returned_as(s.targets[0].id, ret, params, rename, call_args)
+        if named:
+            rename[ret.id] = s.targets[0].id
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call_args) if p not in substitute]
         inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
         if any(isinstance(a, gast.Constant) for a in substitute.values()):
-            inlined = _decided(inlined)
+            inlined = _decided(_folded(inlined))
         shown = anno.get(callee.node, anno.USER_NAME, callee.name)     # (a copy function_args made: the user's)
         spliced += [_mark(st, None, callee.filename, shown) for st in inlined]
-        ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
-        spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
+        if not named:
+            ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
+            spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
         return spliced
 
     unit.node.body = rewrite_blocks(unit.node.body, inline)
@@ -202,6 +207,15 @@ def _items_read(name: str, struct, namer, out: list) -> list:
                                                ctx=gast.Load())))
         leaves += [load(item)] if sub is None else _items_read(item, sub, namer, out)
     return leaves
+
+
+def _returned_as(target: str, ret, params, rename: dict, call_args) -> bool:
+    """Whether the callee's returned local `ret` may take the caller's name `target` throughout the inlined body
+    (`y = helper(a)` of `r = a * s; return r` -> `y = a * s`, not `r1 = a * s; y = r1`, whose copy propagation
+    kept the callee's name: result1v1v1 after three calls deep). Not a parameter (the caller's value it was
+    passed), and `target` is not read by the call (`y = helper(y)`: the body reads the old y after it binds r)."""
+    return (isinstance(ret, gast.Name) and ret.id in rename and ret.id not in params
+            and not any(isinstance(n, gast.Name) and n.id == target for a in call_args for n in walk(a)))
 
 
 def _parameter_names(obj):
@@ -473,6 +487,48 @@ def _decided(stmts: list) -> list:
             out.append(map_blocks(st, prune))
         return out
     return prune(stmts) if known else stmts
+
+
+_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+               gast.Div: lambda a, b: a / b}
+
+
+def _folded(stmts: list) -> list:
+    """The inlined statements with the operations of constants that the call's constant arguments made folded
+    (`result1 = 0.5 * 0.1` of `helper(0.5, 0.1)` -> `result1 = 0.05`): what Python computes from them at run
+    time (+, -, *, / of ints and floats, IEEE the same under Numba), where the result is a finite float or an
+    int Numba holds; any other operation, and a division by zero, is left to run."""
+    def fold(e):
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            v = _number(e.operand)
+            return None if v is None else _literal(-v)
+        if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
+            a, b = _number(e.left), _number(e.right)
+            if a is None or b is None or (isinstance(e.op, gast.Div) and b == 0):
+                return None
+            return _literal(_FOLDED_OPS[type(e.op)](a, b))
+        return None
+
+    for st in (n for st in stmts for n in walk(st)):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            folded = fold(st.value)
+            if folded is not None:
+                st.value = gast.copy_location(folded, st.value)
+    return stmts
+
+
+def _number(e):
+    """The int or float a Constant node holds (not a bool), else None."""
+    if isinstance(e, gast.Constant) and type(e.value) in (int, float):
+        return e.value
+    return None
+
+
+def _literal(v):
+    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
+    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
+        return None
+    return const(v)
 
 
 def _unmerged(st):
