@@ -74,6 +74,8 @@ reverse mode (grad, value_and_grad, vjp):
                      then leave copies too), then line comments left with no code
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
+    carried copies   i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where  transforms/optimize/copies.py
+                     nothing between reads the old i
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
     row facts        kinds and shapes of a function with x @ w, for row fusion (jit)     transforms/optimize/rowfusion.py
@@ -127,6 +129,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
 from .transforms import function_args
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
+from .transforms.kind_type import is_scalar
 
 
 # ---- the pipeline -------------------------------------------------------------------------------------------
@@ -435,6 +438,11 @@ def _checkpoints(ctx):
     ctx.fn = fn
 
 
+def _carried_copies(ctx):
+    scalars = {v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)}
+    ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)
+
+
 def _late_copies(fn):
     fn = optimize.coalesce_copies(optimize.propagate_copies(optimize.drop_copy_backs(fn), rebound=True))
     fn.body = optimize.without_lone_line_comments(fn.body)
@@ -549,6 +557,8 @@ REVERSE = [
     Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),
+    Pass("carried copies", _carried_copies, "transforms/optimize/copies.py",
+         "i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where\nnothing between reads the old i"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
     Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
     Pass("row facts", lambda c: optimize.record_row_facts(c.fn, c.sweeps.kinds, c.sweeps.shapes),

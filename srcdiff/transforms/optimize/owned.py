@@ -16,7 +16,13 @@ from ..purity import ARRAY_MAKERS, WRITES_INTO, fresh_locals, pure_call
 
 __all__ = ["owned_arrays"]
 
-NEW_VALUES = frozenset(("rt.copy", "np.copy", "np.sum", "np.max", "np.min", "np.dot", "len", "float", "int", "range"))
+NEW_VALUES = frozenset(("rt.copy", "np.copy", "np.sum", "np.max", "np.min", "np.dot", "len", "float", "int", "range",
+                        "rt.seed"))
+# the runtime's adjoint helpers that read their second argument for its shape only: their value is the first's
+# (`rt.unbroadcast(g, y)` is g, a sum of g or a new array; `rt.sum_grad(g, y, None)` g spread over y's shape), never
+# a view of y -- so the restores of y the backward sweep makes after them (`y[i] = y_old`) are dead where nothing
+# else reads y
+SHAPE_ONLY = frozenset(("rt.unbroadcast", "rt.sum_grad", "rt.mean_grad"))
 _HOLDERS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.SetComp,
             gast.DictComp)
 
@@ -103,6 +109,8 @@ def _viewed(v) -> set:
     if kind is gast.Call and pure_call(v):
         if dotted_name(v.func) in NEW_VALUES or dotted_name(v.func) in ARRAY_MAKERS:
             return set()
+        if dotted_name(v.func) in SHAPE_ONLY and v.args and not v.keywords:
+            return _viewed(v.args[0])
         out = set().union(*(_viewed(a) for a in v.args), *(_viewed(k.value) for k in v.keywords))
         return out | (_viewed(v.func.value) if type(v.func) is gast.Attribute else set())
     return _loads(v)
