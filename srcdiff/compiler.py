@@ -32,6 +32,8 @@ middle end (each function differentiated or typed):
     follow writes    after `a = b` and a write through a, a's reads read b (one name     transforms/aliasing.py
                      per array; before cse, which must see the write)
     cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
+    invariants       a loop's constant arrays (np.array((1.0, -0.5))) and their reads by  transforms/invariants.py
+                     constant index made once, before it
 reverse mode (grad, value_and_grad, vjp):
     none args        (specialisation) w is None of an argument passed None decided,      transforms/inline.py
                      the branch not taken dropped
@@ -124,7 +126,7 @@ import gast
 
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
@@ -502,6 +504,8 @@ MIDDLE_END = ANF + [
     Pass("follow writes", _follow_writes, "transforms/aliasing.py",
          "after `a = b` and a write through a, a's reads read b (one name\nper array; before cse, which must see the write)"),
     Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
+    Pass("invariants", lambda c: invariants.hoist_constant_arrays(c.unit.node), "transforms/invariants.py",
+         "a loop's constant arrays (np.array((1.0, -0.5))) and their reads by\nconstant index made once, before it"),
 ]
 
 NONE_ARGS = Pass("none args", _none_args, "transforms/inline.py", "(specialisation) w is None of an argument "
