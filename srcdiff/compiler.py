@@ -425,6 +425,8 @@ def _forward_views(ctx):
 
 
 def _dead_code(ctx):
+    if ctx.sweeps is not None:    # (elements of arrays are no views of them: optimize/owned.py)
+        anno.set(ctx.fn, anno.SCALARS, frozenset(v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)))
     ctx.fn = optimize.eliminate_dead_code(ctx.fn, ctx.pure_callees)
 
 

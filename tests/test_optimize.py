@@ -1050,16 +1050,32 @@ def written_twice(x):
     return z + np.sum(y)
 
 
-@pytest.mark.parametrize("f", [filled_then_read, written_twice])
+def element_read_before_write(x):
+    y = x * 1.0
+    y[1] = y[0] * y[2]
+    return np.sum(y ** 2)
+
+
+def filled_in_a_while_loop(x):
+    buf = np.zeros(3)
+    i = 0
+    while i < 3:
+        buf[i] = np.tanh(x[i]) + (buf[i - 1] if i > 0 else 0.0)
+        i += 1
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("f", [filled_then_read, written_twice, element_read_before_write, filled_in_a_while_loop])
 def test_a_restore_nothing_reads_goes_with_its_copy(f):
     """Generated code is a product: the backward sweep restored `y[i] = y_old` where nothing read y after it,
     and the forward sweep copied (and taped) y_old for it: `rt.unbroadcast(d * x, y)` and `rt.sum_grad(d, y,
-    None)` read y for its shape only, and were taken for views of y (owned.SHAPE_ONLY)."""
+    None)` read y for its shape only, and were taken for views of y (owned.SHAPE_ONLY); an element read from y
+    (`y1 = y[0]`, `buf_old = buf[i]` taped) was taken for a view of it (annotations.SCALARS)."""
     x = np.array([0.3, 0.5, 0.9])
     g = srcdiff.grad(f)
     np.testing.assert_allclose(g(x), numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-8)
     text = srcdiff.source(g)
-    if f is filled_then_read:
-        assert "y_old" not in text
+    if f is not written_twice:
+        assert "_old" not in text
     else:       # (the second write's restore is read: `d_z1 * y` reads the y of line 24)
         assert text.count("y_old") == 2 and "y_old1 = y[idx]" in text and "y[idx] = y_old1" in text

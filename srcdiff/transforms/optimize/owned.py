@@ -27,8 +27,9 @@ _HOLDERS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.Lambda, gast.ListCo
             gast.DictComp)
 
 
-def owned_arrays(fn: gast.FunctionDef) -> dict:
-    """{array the function owns: the names that may view it (itself included)} (see the module's docstring)."""
+def owned_arrays(fn: gast.FunctionDef, scalars=frozenset()) -> dict:
+    """{array the function owns: the names that may view it (itself included)} (see the module's docstring).
+    `scalars`: names known to hold scalars (`v = buf[i]` binds an element of buf, not a view)."""
     fresh = fresh_locals(fn)
     arrays = {n for n, what in fresh.items() if what != "list"}
     if not arrays:
@@ -42,7 +43,10 @@ def owned_arrays(fn: gast.FunctionDef) -> dict:
         if kind is gast.Assign or kind is gast.AugAssign:
             targets = s.targets if kind is gast.Assign else [s.target]
             for t in targets:
-                _bind(t, s.value, views, escaping, fresh)
+                if not (type(t) is gast.Name and t.id in scalars and type(s.value) is gast.Subscript):
+                    _bind(t, s.value, views, escaping, fresh)
+                elif not all(pure_call(c) for c in walk_calls(s.value)):
+                    escaping |= _loads(s.value)
         elif kind is gast.For:
             _bind(s.target, s.iter, views, escaping, fresh)
         elif kind in (gast.If, gast.While):
