@@ -102,12 +102,9 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value; so is one passed a dict, which a call cannot take)
         ret = body[-1].value
-        stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        substitute = {p: a for p, a in zip(params, call_args) if p not in stored}  # read-only params: use the argument
+        substitute = _read_only(callee, params, call_args)
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
-        named = _returned_as(s.targets[0].id, ret, params, rename, call_args)
-        if named:
-            rename[ret.id] = s.targets[0].id
+        named = _returned_as(s.targets[0].id, ret, params, rename, call_args)     # (then in `rename`)
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call_args) if p not in substitute]
         inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
@@ -116,8 +113,8 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         shown = anno.get(callee.node, anno.USER_NAME, callee.name)     # (a copy function_args made: the user's)
         spliced += [_mark(st, None, callee.filename, shown) for st in inlined]
         if not named:
-            ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
-            spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
+            spliced.append(_mark(assign(s.targets[0].id, _substitute(_rename(copy.deepcopy(ret), rename), substitute),
+                                        s.lineno), s, None, None))
         return spliced
 
     unit.node.body = rewrite_blocks(unit.node.body, inline)
@@ -209,13 +206,23 @@ def _items_read(name: str, struct, namer, out: list) -> list:
     return leaves
 
 
+def _read_only(callee, params, call_args) -> dict:
+    """{parameter: the call's argument} of the parameters the callee never binds: its body reads the argument."""
+    stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {p: a for p, a in zip(params, call_args) if p not in stored}
+
+
 def _returned_as(target: str, ret, params, rename: dict, call_args) -> bool:
     """Whether the callee's returned local `ret` may take the caller's name `target` throughout the inlined body
     (`y = helper(a)` of `r = a * s; return r` -> `y = a * s`, not `r1 = a * s; y = r1`, whose copy propagation
     kept the callee's name: result1v1v1 after three calls deep). Not a parameter (the caller's value it was
-    passed), and `target` is not read by the call (`y = helper(y)`: the body reads the old y after it binds r)."""
-    return (isinstance(ret, gast.Name) and ret.id in rename and ret.id not in params
-            and not any(isinstance(n, gast.Name) and n.id == target for a in call_args for n in walk(a)))
+    passed), and `target` is not read by the call (`y = helper(y)`: the body reads the old y after it binds r).
+    Where it may, `rename` maps the returned local to `target`."""
+    if (isinstance(ret, gast.Name) and ret.id in rename and ret.id not in params
+            and not any(isinstance(n, gast.Name) and n.id == target for a in call_args for n in walk(a))):
+        rename[ret.id] = target
+        return True
+    return False
 
 
 def _parameter_names(obj):
