@@ -445,6 +445,7 @@ def _checkpoints(ctx):
 def _carried_copies(ctx):
     scalars = {v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)}
     ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)
+    ctx.fn.body = optimize.without_lone_line_comments(ctx.fn.body)   # (a loop body's last line's may be left alone)
 
 
 def _late_copies(fn):

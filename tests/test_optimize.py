@@ -1079,3 +1079,25 @@ def test_a_restore_nothing_reads_goes_with_its_copy(f):
         assert "_old" not in text
     else:       # (the second write's restore is read: `d_z1 * y` reads the y of line 24)
         assert text.count("y_old") == 2 and "y_old1 = y[idx]" in text and "y[idx] = y_old1" in text
+
+
+DEBUG = True
+
+
+def swap_then_dead_line(x, a):
+    for j, e in zip(range(1), a):
+        e, x = x, e
+        _b = not DEBUG
+    return np.sum(a * 0.5) + np.cos(x)
+
+
+def test_a_carried_copy_dropped_leaves_no_lone_line_comment():
+    """Fuzz seed 29 (checkpoints=1): coalesce_carried dropped the loop's carried copies that sat under the last
+    line's comment (`# line 49: b16 = not DEBUG`, its own statement dead), which stayed with no code under it."""
+    from fuzzgen import lone_line_comments
+    a = np.array([0.3, -0.2, 0.4])
+    for k in (None, 1):
+        g = srcdiff.grad(swap_then_dead_line, wrt=(0, 1), checkpoints=k)
+        gx, ga = g(0.7, a)
+        assert gx == pytest.approx(0.0) and ga == pytest.approx(np.array([0.5 - np.sin(0.3), 0.5, 0.5]))
+        assert not lone_line_comments(srcdiff.source(g))
