@@ -32,6 +32,8 @@ middle end (each function differentiated or typed):
     follow writes    after `a = b` and a write through a, a's reads read b (one name     transforms/aliasing.py
                      per array; before cse, which must see the write)
     cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
+    invariants       a loop's constant arrays (np.array((1.0, -0.5))) and their reads by  transforms/invariants.py
+                     constant index made once, before it
 reverse mode (grad, value_and_grad, vjp):
     none args        (specialisation) w is None of an argument passed None decided,      transforms/inline.py
                      the branch not taken dropped
@@ -73,6 +75,8 @@ reverse mode (grad, value_and_grad, vjp):
                      then leave copies too), then line comments left with no code
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
+    carried copies   i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where  transforms/optimize/copies.py
+                     nothing between reads the old i
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
     row facts        kinds and shapes of a function with x @ w, for row fusion (jit)     transforms/optimize/rowfusion.py
@@ -121,11 +125,12 @@ import gast
 
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, elementwise,
-                         emit, factories, flatten, forward, inline, inplace, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
+from .transforms.kind_type import is_scalar
 
 
 # ---- the pipeline -------------------------------------------------------------------------------------------
@@ -419,6 +424,8 @@ def _forward_views(ctx):
 
 
 def _dead_code(ctx):
+    if ctx.sweeps is not None:    # (elements of arrays are no views of them: optimize/owned.py)
+        anno.set(ctx.fn, anno.SCALARS, frozenset(v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)))
     ctx.fn = optimize.eliminate_dead_code(ctx.fn, ctx.pure_callees)
 
 
@@ -432,6 +439,12 @@ def _checkpoints(ctx):
     fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
     fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
     ctx.fn = fn
+
+
+def _carried_copies(ctx):
+    scalars = {v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)}
+    ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)
+    ctx.fn.body = optimize.without_lone_line_comments(ctx.fn.body)   # (a loop body's last line's may be left alone)
 
 
 def _late_copies(fn):
@@ -493,6 +506,8 @@ MIDDLE_END = ANF + [
     Pass("follow writes", _follow_writes, "transforms/aliasing.py",
          "after `a = b` and a write through a, a's reads read b (one name\nper array; before cse, which must see the write)"),
     Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
+    Pass("invariants", lambda c: invariants.hoist_constant_arrays(c.unit.node), "transforms/invariants.py",
+         "a loop's constant arrays (np.array((1.0, -0.5))) and their reads by\nconstant index made once, before it"),
 ]
 
 NONE_ARGS = Pass("none args", _none_args, "transforms/inline.py", "(specialisation) w is None of an argument "
@@ -547,6 +562,8 @@ REVERSE = [
     Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),
+    Pass("carried copies", _carried_copies, "transforms/optimize/copies.py",
+         "i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where\nnothing between reads the old i"),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
     Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
     Pass("row facts", lambda c: optimize.record_row_facts(c.fn, c.sweeps.kinds, c.sweeps.shapes),

@@ -138,3 +138,24 @@ def test_the_gradient_writes_back_only_what_it_restores():
     source = srcdiff.source(srcdiff.grad(scales_in_a_loop, wrt=1))
     assert "x_final = rt.copy(x)" in source and "x[:] = x_final" in source, source
     assert "# the caller's x: left as scales_in_a_loop leaves it" in source, source
+
+
+def written_then_bound_again(x, M):
+    M[1] = np.tanh(M[1]) * 0.5 + M[0]
+    for i in range(3):
+        M = 0.5 * M + 0.5 * np.tanh(M)
+    return np.sum(M) * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_parameter_written_then_bound_again_is_left_as_f_leaves_it(jit):
+    """Fuzz seeds 88 and 90 (on main too): `M[1] = ...` then `M = 0.5 * M + ...` -- a parameter bound again was
+    left out of the pass, so the backward sweep's restore of M[1] left the caller's M as it was before the call
+    (f leaves M[1] changed). Now the caller's array is held from the start (`M_caller = M`) and written back."""
+    M0 = np.array([[0.3, -0.2], [0.5, 0.1]])
+    after_f = M0.copy()
+    written_then_bound_again(0.7, after_f)
+    M = M0.copy()
+    gx, gM = srcdiff.grad(written_then_bound_again, wrt=(0, 1), jit=jit)(0.7, M)
+    np.testing.assert_allclose(M, after_f, rtol=1e-12, atol=1e-15)   # (Numba's tanh: the last bit)
+    np.testing.assert_allclose(gM, numerical_grad(written_then_bound_again, [0.7, M0.copy()], 1), rtol=1e-5, atol=1e-7)

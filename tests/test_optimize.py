@@ -1009,3 +1009,116 @@ def f(M, x, st, L, T):
     {use}
 """
     assert "M2[0, 0] = x" in run(optimize.eliminate_dead_code, src), src
+
+
+def counted_while(x):
+    n = 0
+    s = 0.0
+    i = 0
+    while i < 4:
+        s = s + x * n
+        n = n + 1
+        i = i + 1
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_loop_counter_is_incremented_in_place(jit):
+    """Generated code is a product: a while loop's counter read `i1 = i + 1; go1 = i1 < 4; ...; go = go1; i = i1`
+    and a pushed one `n1 = n + 1; ...; n_stack.append(n); n = n1`; now `i = i + 1; go = i < 4` and
+    `n_stack.append(n); n = n + 1` (optimize.coalesce_carried)."""
+    g = srcdiff.grad(counted_while, jit=jit)
+    assert g(0.7) == pytest.approx(6.0)
+    text = srcdiff.source(g)
+    assert "i = i + 1" in text and "n = n + 1" in text and "go = i < 4" in text
+    assert not re.search(r"\b(i1|n1|go1)\b", text)
+
+
+def test_carried_copy_stays_where_the_old_value_is_read_after():
+    src = """
+def f(x):
+    a = x
+    while a < 3.0:
+        b = a * 2.0
+        c = a + b
+        a = b
+    return c
+"""
+    fn = parse_function(src)
+    from srcdiff.transforms import annotations as anno
+    loop = fn.body[1]
+    anno.set(loop.body[-1], anno.PHI)
+    assert body_source(optimize.coalesce_carried(fn)).count("a = b") == 1
+    fn = parse_function(src.replace("c = a + b", "c = b + 1.0"))
+    anno.set(fn.body[1].body[-1], anno.PHI)
+    out = body_source(optimize.coalesce_carried(fn))
+    assert "a = a * 2.0" in out and "c = a + 1.0" in out and "a = b" not in out
+
+
+def filled_then_read(x):
+    y = np.zeros(3)
+    for i in range(3):
+        y[i] = np.sin(x[i]) * 2.0
+    return np.sum(y * x)
+
+
+def written_twice(x):
+    y = np.ones(3)
+    idx = 1
+    y[idx] = x[0] * x[1]
+    z = np.sum(y * x)
+    y[idx] = 2.0
+    return z + np.sum(y)
+
+
+def element_read_before_write(x):
+    y = x * 1.0
+    y[1] = y[0] * y[2]
+    return np.sum(y ** 2)
+
+
+def filled_in_a_while_loop(x):
+    buf = np.zeros(3)
+    i = 0
+    while i < 3:
+        buf[i] = np.tanh(x[i]) + (buf[i - 1] if i > 0 else 0.0)
+        i += 1
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("f", [filled_then_read, written_twice, element_read_before_write, filled_in_a_while_loop])
+def test_a_restore_nothing_reads_goes_with_its_copy(f):
+    """Generated code is a product: the backward sweep restored `y[i] = y_old` where nothing read y after it,
+    and the forward sweep copied (and taped) y_old for it: `rt.unbroadcast(d * x, y)` and `rt.sum_grad(d, y,
+    None)` read y for its shape only, and were taken for views of y (owned.SHAPE_ONLY); an element read from y
+    (`y1 = y[0]`, `buf_old = buf[i]` taped) was taken for a view of it (annotations.SCALARS)."""
+    x = np.array([0.3, 0.5, 0.9])
+    g = srcdiff.grad(f)
+    np.testing.assert_allclose(g(x), numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-8)
+    text = srcdiff.source(g)
+    if f is not written_twice:
+        assert "_old" not in text
+    else:       # (the second write's restore is read: `d_z1 * y` reads the y of line 24)
+        assert text.count("y_old") == 2 and "y_old1 = y[idx]" in text and "y[idx] = y_old1" in text
+
+
+DEBUG = True
+
+
+def swap_then_dead_line(x, a):
+    for j, e in zip(range(1), a):
+        e, x = x, e
+        _b = not DEBUG
+    return np.sum(a * 0.5) + np.cos(x)
+
+
+def test_a_carried_copy_dropped_leaves_no_lone_line_comment():
+    """Fuzz seed 29 (checkpoints=1): coalesce_carried dropped the loop's carried copies that sat under the last
+    line's comment (`# line 49: b16 = not DEBUG`, its own statement dead), which stayed with no code under it."""
+    from fuzzgen import lone_line_comments
+    a = np.array([0.3, -0.2, 0.4])
+    for k in (None, 1):
+        g = srcdiff.grad(swap_then_dead_line, wrt=(0, 1), checkpoints=k)
+        gx, ga = g(0.7, a)
+        assert gx == pytest.approx(0.0) and ga == pytest.approx(np.array([0.5 - np.sin(0.3), 0.5, 0.5]))
+        assert not lone_line_comments(srcdiff.source(g))

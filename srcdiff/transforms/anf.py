@@ -106,6 +106,11 @@ class _ANF:
     def atom(self, e, pre, base):
         if is_atom(e):
             return e
+        if (isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id in self.unit.callees
+                and e.func.id == e.func.id.strip("_")):
+            base = e.func.id    # the value of your function's call is named after it (`h1 = h(a)`): inlined,
+            # its returned local takes this name (inline.py), not result1v1v1. (Not `_h`: Namer strips it to `h`,
+            # which the call does not hold, and a local `h` hid a function of that name from the call.)
         op = self.op(e, pre, base)
         name = self.namer.fresh(base)
         pre.append(self._loc(assign(name, op)))
@@ -150,14 +155,15 @@ class _ANF:
             name = dotted_name(e.func)
             rule = RULES.get(name)
             args = []
+            names = self._parameters(e.func) if isinstance(e.func, gast.Name) and e.func.id in self.unit.callees else []
             for k, a in enumerate(e.args):
                 if k == 0 and rule is not None and rule.variadic and isinstance(a, (gast.Tuple, gast.List)):
                     # a tuple either way: Numba's np.stack / np.concatenate take tuples of arrays, not lists
                     args.append(gast.Tuple(elts=[self.atom(x, pre, base) for x in a.elts], ctx=gast.Load()))
                 elif isinstance(a, gast.Starred):
                     fail(e, self.unit, "*args in calls is not supported")
-                else:
-                    args.append(self.atom(a, pre, base))
+                else:       # (an argument of your function's call is named after its parameter)
+                    args.append(self.atom(a, pre, names[k] if k < len(names) else base))
             kws = [gast.keyword(arg=k.arg, value=self.atom(k.value, pre, base)) for k in e.keywords]
             if any(k.arg is None for k in kws):
                 fail(e, self.unit, "**kwargs in calls is not supported")

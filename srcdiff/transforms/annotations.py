@@ -159,6 +159,9 @@ PROCEDURE = _key("procedure", """True on the FunctionDef of a user function that
     Written by controlflow.structure; read by module_builder (such a function is inlined where its caller
     calls it; differentiated on its own, or staying a call, it is declined: there is no value to differentiate).""")
 
+SCALARS = _key("scalars", """frozenset, on the FunctionDef of a reverse-mode derivative: the names whose kind is a scalar
+    (its Sweeps' kinds). Written by the compiler's dead code pass; read by optimize.owned: `v = buf[i]` of such a v
+    is an element, no view of buf, so a tape of v does not keep buf out of sight.""")
 PURE_CALLEES = _key("pure_callees", """frozenset, on the FunctionDef of a derivative: the names of the user functions it
     calls that stay calls (recursive ones) and have no effect but their result (purity.effect_free_functions).
     Written by the compiler's dead code pass (from Context.pure_callees); read by optimize.deadcode, in that

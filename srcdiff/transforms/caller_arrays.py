@@ -52,25 +52,31 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
         return fn
     params = [a.id for a in fn.args.args]
     rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    names = set(params) - rebound       # (a parameter bound again is not the caller's array after that)
+    names = set(params)     # (a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array
+    # until then: it is held under a name of its own from the start, `M_caller = M`, and written back through it)
     restored = written_arrays(body[at:], names)     # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
     if not restored:
         return fn
     backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
     restored &= written_arrays(backward, names)
-    keep, put = [], []
+    keep, put, held = [], [], []
     for p in (p for p in params if p in restored):
         final = sweeps.namer.fresh(f"{p}_final")
         sweeps.kinds[final] = sweeps.kinds.get(p)
-        keep.append(assign(final, call("rt.copy", load(p))))
-        put.append(assign(gast.Subscript(value=load(p), slice=gast.Slice(lower=None, upper=None, step=None),
+        caller = p
+        if p in rebound:
+            caller = sweeps.namer.fresh(f"{p}_caller")
+            sweeps.kinds[caller] = sweeps.kinds.get(p)
+            held.append(assign(caller, load(p)))
+        keep.append(assign(final, call("rt.copy", load(caller))))
+        put.append(assign(gast.Subscript(value=load(caller), slice=gast.Slice(lower=None, upper=None, step=None),
                                          ctx=gast.Store()), load(final)))
     if keep:
         arrays = ", ".join(p for p in params if p in restored)
         keep.insert(0, comment(f"the caller's {arrays} as {user} leaves it, written back at the end"))
         put.insert(0, comment(f"the caller's {arrays}: left as {user} leaves it"))
-    fn.body = body[:at] + keep + backward + put + [body[-1]]
+    fn.body = held + body[:at] + keep + backward + put + [body[-1]]
     return fn
 
 

@@ -10,6 +10,7 @@ caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import gast
@@ -101,18 +102,19 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value; so is one passed a dict, which a call cannot take)
         ret = body[-1].value
-        stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        substitute = {p: a for p, a in zip(params, call_args) if p not in stored}  # read-only params: use the argument
+        substitute = _read_only(callee, params, call_args)
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
+        named = _returned_as(s.targets[0].id, ret, params, rename, call_args)     # (then in `rename`)
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call_args) if p not in substitute]
         inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
         if any(isinstance(a, gast.Constant) for a in substitute.values()):
-            inlined = _decided(inlined)
+            inlined = _decided(_folded(inlined))
         shown = anno.get(callee.node, anno.USER_NAME, callee.name)     # (a copy function_args made: the user's)
         spliced += [_mark(st, None, callee.filename, shown) for st in inlined]
-        ret = _substitute(_rename(copy.deepcopy(ret), rename), substitute)
-        spliced.append(_mark(assign(s.targets[0].id, ret, s.lineno), s, None, None))
+        if not named:
+            spliced.append(_mark(assign(s.targets[0].id, _substitute(_rename(copy.deepcopy(ret), rename), substitute),
+                                        s.lineno), s, None, None))
         return spliced
 
     unit.node.body = rewrite_blocks(unit.node.body, inline)
@@ -225,6 +227,25 @@ def _items_read(name: str, struct, namer, out: list) -> list:
                                                ctx=gast.Load())))
         leaves += [load(item)] if sub is None else _items_read(item, sub, namer, out)
     return leaves
+
+
+def _read_only(callee, params, call_args) -> dict:
+    """{parameter: the call's argument} of the parameters the callee never binds: its body reads the argument."""
+    stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    return {p: a for p, a in zip(params, call_args) if p not in stored}
+
+
+def _returned_as(target: str, ret, params, rename: dict, call_args) -> bool:
+    """Whether the callee's returned local `ret` may take the caller's name `target` throughout the inlined body
+    (`y = helper(a)` of `r = a * s; return r` -> `y = a * s`, not `r1 = a * s; y = r1`, whose copy propagation
+    kept the callee's name: result1v1v1 after three calls deep). Not a parameter (the caller's value it was
+    passed), and `target` is not read by the call (`y = helper(y)`: the body reads the old y after it binds r).
+    Where it may, `rename` maps the returned local to `target`."""
+    if (isinstance(ret, gast.Name) and ret.id in rename and ret.id not in params
+            and not any(isinstance(n, gast.Name) and n.id == target for a in call_args for n in walk(a))):
+        rename[ret.id] = target
+        return True
+    return False
 
 
 def _parameter_names(obj):
@@ -491,11 +512,64 @@ def _decided(stmts: list) -> list:
             if isinstance(st, gast.If):
                 v = _constant_test(st.test, known)
                 if v is not None:
-                    out += prune(st.body if v else st.orelse)
+                    out += [_unmerged(t) for t in prune(st.body if v else st.orelse)]
                     continue
             out.append(map_blocks(st, prune))
         return out
     return prune(stmts) if known else stmts
+
+
+_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+               gast.Div: lambda a, b: a / b}
+
+
+def _folded(stmts: list) -> list:
+    """The inlined statements with the operations of constants that the call's constant arguments made folded
+    (`result1 = 0.5 * 0.1` of `helper(0.5, 0.1)` -> `result1 = 0.05`): what Python computes from them at run
+    time (+, -, *, / of ints and floats, IEEE the same under Numba), where the result is a finite float or an
+    int Numba holds; any other operation, and a division by zero, is left to run."""
+    def fold(e):
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+            v = _number(e.operand)
+            return None if v is None else _literal(-v)
+        if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
+            a, b = _number(e.left), _number(e.right)
+            if a is None or b is None or (isinstance(e.op, gast.Div) and b == 0):
+                return None
+            return _literal(_FOLDED_OPS[type(e.op)](a, b))
+        return None
+
+    for st in (n for st in stmts for n in walk(st)):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            folded = fold(st.value)
+            if folded is not None:
+                st.value = gast.copy_location(folded, st.value)
+    return stmts
+
+
+def _number(e):
+    """The int or float a Constant node holds (not a bool), else None."""
+    if isinstance(e, gast.Constant) and type(e.value) in (int, float):
+        return e.value
+    return None
+
+
+def _literal(v):
+    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
+    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
+        return None
+    return const(v)
+
+
+def _unmerged(st):
+    """A statement of the branch a constant test took, spliced into the block that held the `if` (after SSA: the
+    none args pass): its merge copy (`ws7 = ws6`, annotated MERGE) is a plain copy now. Still marked, no block
+    owned its name (reverse.owned gives an if's merge names to the block holding the if): a loop's backward
+    sweep read the last iteration's value for every iteration (`if w is not None: ws = ... else: ws = ...`
+    called with w None, a wrong gradient)."""
+    if anno.get(st, anno.MERGE):
+        anno.set(st, anno.MERGE, False)
+    return st
 
 
 def _constant_test(e, known: dict):

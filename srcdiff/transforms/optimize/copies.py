@@ -263,3 +263,81 @@ def drop_copy_backs(fn: gast.FunctionDef) -> gast.FunctionDef:
 
 def _idle(stmts) -> bool:
     return all(is_comment(b) or isinstance(b, gast.Pass) for b in stmts)
+
+
+def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.FunctionDef:
+    """A loop body's `b = e` ... `a = b`, the copy carrying b into the next iteration (annotated PHI): `a = e`,
+    b's reads since read a (`i1 = i + 1; go1 = i1 < n; ...; i = i1` -> `i = i + 1; go1 = i < n`), where b is
+    bound once, every read of b is in the body between the two statements (none in the backward sweep, none
+    in the tape's pop), and nothing there reads or binds a (the old value: a push of it, `b1 = a * 2`). After
+    the passes that find a loop's carried names by its PHI copies (reverse, checkpoints); a person writes
+    `i = i + 1`, not a second name copied back. A push of a (one of `scalars`) between is moved before b's
+    definition, where a holds the same value (`n1 = n + 1; ...; n_stack.append(n); n = n1` -> `n_stack.append(n);
+    n = n + 1`): a scalar, which no statement writes in place."""
+    reads: dict = {}
+    stores: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, _LOAD):
+            reads[n.id] = reads.get(n.id, 0) + 1
+        elif isinstance(n.ctx, _BINDS):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    for t in walk_statements(fn.body):
+        if isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name):
+            reads[t.target.id] = reads.get(t.target.id, 0) + 1
+            stores[t.target.id] = stores.get(t.target.id, 0) + 1
+        elif isinstance(t, gast.For):
+            for n in walk_names(t.target):
+                stores[n.id] = stores.get(n.id, 0) + 1
+
+    def uses(stmts, name) -> int:
+        return sum(1 for s in stmts for n in walk_names(s) if n.id == name) + sum(
+            1 for t in walk_statements(stmts) if isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name)
+            and t.target.id == name)
+
+    def body(stmts):
+        dropped = set()
+        for k, s in enumerate(stmts):
+            if not (anno.get(s, anno.PHI) and isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.Name)):
+                continue
+            a, b = s.targets[0].id, s.value.id
+            j = next((j for j in range(k - 1, -1, -1) if isinstance(stmts[j], gast.Assign)
+                      and len(stmts[j].targets) == 1 and isinstance(stmts[j].targets[0], gast.Name)
+                      and stmts[j].targets[0].id == b), None)
+            if (j is None or a == b or stores.get(b) != 1 or isinstance(stmts[j].value, gast.Name)
+                    or uses(stmts[j + 1:k], b) != reads.get(b, 0) - 1):
+                continue
+            pushes = [p for p in range(j + 1, k) if uses([stmts[p]], a)]
+            if pushes and not (a in scalars and all(_pushed(stmts[p]) == a for p in pushes)):
+                continue
+            moved = [stmts[p] for p in pushes]
+            stmts[j + 1:k] = [t for p, t in enumerate(stmts[j + 1:k], j + 1) if p not in pushes]
+            stmts[j:j] = moved
+            j += len(moved)
+            stmts[j].targets[0].id = a
+            for t in stmts[j + 1:k]:
+                for n in walk_names(t):
+                    if n.id == b:
+                        n.id = a
+            dropped.add(k)
+            stores[a] -= 1
+            reads[b] = stores[b] = 0
+        return [s for k, s in enumerate(stmts) if k not in dropped]
+
+    for loop in [t for t in walk_statements(fn.body) if isinstance(t, (gast.For, gast.While))]:
+        loop.body = body(loop.body)
+    return fn
+
+
+def _pushed(s):
+    """The name a push statement pushes (`v_stack.append(v)`, `rt.push(v_stack, v)`), else None."""
+    if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and s.value.args
+            and isinstance(s.value.args[-1], gast.Name)):
+        return None
+    f = s.value.func
+    if isinstance(f, gast.Attribute) and f.attr == "append" and isinstance(f.value, gast.Name) and len(s.value.args) == 1:
+        return s.value.args[0].id
+    if (isinstance(f, gast.Attribute) and f.attr == "push" and isinstance(f.value, gast.Name) and f.value.id == "rt"
+            and len(s.value.args) == 2):
+        return s.value.args[1].id
+    return None

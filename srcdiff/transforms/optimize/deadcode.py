@@ -216,7 +216,7 @@ class _Facts:
         # where a checkpointed loop's rerun, filled in later, will read snapshots nothing reads yet); one read
         # only by element (_own_arrays) has no view. Only a write `a[i] = v` asks (_Liveness.dead_write), and
         # liveness adds none: without one the function is not walked for it (a straight-line gradient)
-        self.own = {**({} if self.plans or not writes else owned_arrays(fn)), **{a: frozenset((a,)) for a in own}}
+        self.own = {**({} if self.plans or not writes else owned_arrays(fn, anno.get(fn, anno.SCALARS) or frozenset())), **{a: frozenset((a,)) for a in own}}
         self.segment_tapes = {t for p in self.plans.values() for t in p.tapes}
         self.fn = fn
 

@@ -16,13 +16,20 @@ from ..purity import ARRAY_MAKERS, WRITES_INTO, fresh_locals, pure_call
 
 __all__ = ["owned_arrays"]
 
-NEW_VALUES = frozenset(("rt.copy", "np.copy", "np.sum", "np.max", "np.min", "np.dot", "len", "float", "int", "range"))
+NEW_VALUES = frozenset(("rt.copy", "np.copy", "np.sum", "np.max", "np.min", "np.dot", "len", "float", "int", "range",
+                        "rt.seed"))
+# the runtime's adjoint helpers that read their second argument for its shape only: their value is the first's
+# (`rt.unbroadcast(g, y)` is g, a sum of g or a new array; `rt.sum_grad(g, y, None)` g spread over y's shape), never
+# a view of y -- so the restores of y the backward sweep makes after them (`y[i] = y_old`) are dead where nothing
+# else reads y
+SHAPE_ONLY = frozenset(("rt.unbroadcast", "rt.sum_grad", "rt.mean_grad"))
 _HOLDERS = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.SetComp,
             gast.DictComp)
 
 
-def owned_arrays(fn: gast.FunctionDef) -> dict:
-    """{array the function owns: the names that may view it (itself included)} (see the module's docstring)."""
+def owned_arrays(fn: gast.FunctionDef, scalars=frozenset()) -> dict:
+    """{array the function owns: the names that may view it (itself included)} (see the module's docstring).
+    `scalars`: names known to hold scalars (`v = buf[i]` binds an element of buf, not a view)."""
     fresh = fresh_locals(fn)
     arrays = {n for n, what in fresh.items() if what != "list"}
     if not arrays:
@@ -36,7 +43,10 @@ def owned_arrays(fn: gast.FunctionDef) -> dict:
         if kind is gast.Assign or kind is gast.AugAssign:
             targets = s.targets if kind is gast.Assign else [s.target]
             for t in targets:
-                _bind(t, s.value, views, escaping, fresh)
+                if not (type(t) is gast.Name and t.id in scalars and type(s.value) is gast.Subscript):
+                    _bind(t, s.value, views, escaping, fresh)
+                elif not all(pure_call(c) for c in walk_calls(s.value)):
+                    escaping |= _loads(s.value)
         elif kind is gast.For:
             _bind(s.target, s.iter, views, escaping, fresh)
         elif kind in (gast.If, gast.While):
@@ -103,6 +113,8 @@ def _viewed(v) -> set:
     if kind is gast.Call and pure_call(v):
         if dotted_name(v.func) in NEW_VALUES or dotted_name(v.func) in ARRAY_MAKERS:
             return set()
+        if dotted_name(v.func) in SHAPE_ONLY and v.args and not v.keywords:
+            return _viewed(v.args[0])
         out = set().union(*(_viewed(a) for a in v.args), *(_viewed(k.value) for k in v.keywords))
         return out | (_viewed(v.func.value) if type(v.func) is gast.Attribute else set())
     return _loads(v)
