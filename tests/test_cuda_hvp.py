@@ -330,7 +330,8 @@ if __name__ != "__main__":
             k = srcdiff.cuda.vmap(srcdiff.hvp(f, wrt=wrt), in_axes=axes + ((0,) * len(wrt),), max_trip=8)
             assert ".target sm_90" in k.ptx(*args, tangent, cc=(9, 0))
             src = srcdiff.source(k)
-            assert re.search(r"d_\w+_tape\w* = cuda\.local\.array", src), src
+            if name != "placeholder_tape":      # (its tape went with the restore nothing reads: optimize.owned)
+                assert re.search(r"d_\w+_tape\w* = cuda\.local\.array", src), src
             assert not re.search(r"d_\w+_tape\w*\[cu_k\d+\] = 0", src), (name, src)
 
     def test_hvp_empty_sum_of_arrays_raises(results):

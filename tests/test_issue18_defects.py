@@ -128,7 +128,8 @@ def test_recursive_jitted_code_is_not_disk_cached():
     segmentation fault on the second run of a jitted gradient of a recursive function): such modules are
     compiled in each process. A module without recursion is cached as before."""
     def index_files(g):
-        path = g._last[2].py_func.__code__.co_filename
+        run = g._last[2]     # (a jitted grad runs value_and_grad's compiled function: backends.ValueDropped)
+        path = getattr(run, "compiled", run).py_func.__code__.co_filename
         stem = os.path.splitext(os.path.basename(path))[0]
         folder = os.path.join(os.path.dirname(path), "__pycache__")
         return [f for f in os.listdir(folder) if f.startswith(stem + ".") and f.endswith(".nbi")] \
