@@ -99,3 +99,26 @@ def test_a_constant_matrix_written_in_place_stays_in_the_loop():
     text = srcdiff.source(g)
     # (np.ones((2, 3)), read only by the product, is made before the loop; the product, written, in it)
     assert re.search(r"\n +m = \w+ \* 0\.5", text).start() > text.index("for i in range(3)")
+
+
+def logs_of_constants(x):
+    y = x.copy()
+    i = 0
+    while i < 3:
+        w = np.log(np.ones(2) * 2.0)
+        bad = np.log(np.ones(2) * -1.0)     # (NaN and a warning: not a constant, it stays in the loop)
+        y = y * w[0] + np.sin(y) * np.sqrt(w[1]) + 0.0 * bad[0]
+        i = i + 1
+    return np.sum(y)
+
+
+def test_any_elementwise_ufunc_of_the_rule_table_makes_a_constant():
+    """The functions a constant may call are the rule table's elementwise ufuncs (np.log, np.sqrt: not a list of
+    invariants' own), evaluated when compiling: one that warns stays where it is."""
+    x = np.array([0.3, 0.5])
+    g = srcdiff.grad(logs_of_constants)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(g(x), numerical_grad(logs_of_constants, [x], 0), rtol=1e-6, atol=1e-8)
+    text = srcdiff.source(g)
+    made = {m.group(1): m.start() for m in re.finditer(r"^ +(w|bad) = np\.log\(", text, re.M)}
+    assert made["w"] < text.index("while ") < made["bad"]       # (bad's operand, np.ones(2) * -1.0, is one)

@@ -22,11 +22,14 @@ import warnings
 import gast
 import numpy as np
 
+from ..rules import fuses_under_numba, implementation, names_with
 from .astutil import dotted_name, walk, walk_names
 
 MAX_SIZE = 4096
-SAFE = {"np.sum": np.sum, "np.mean": np.mean, "np.max": np.max, "np.min": np.min, "np.exp": np.exp,
-        "np.tanh": np.tanh, "np.sin": np.sin, "np.cos": np.cos, "np.square": np.square, "np.abs": np.abs}
+# the reductions, and every elementwise NumPy ufunc of the rule table (one place knows a primitive: srcdiff/rules)
+SAFE = {"np.sum": np.sum, "np.mean": np.mean, "np.max": np.max, "np.min": np.min}
+SAFE.update({n: implementation(n) for n in names_with("elementwise") if n.startswith("np.") and fuses_under_numba(n)
+             and implementation(n).nin == 1})
 AXIS = {"rt.logsumexp": lambda a, k: np.log(np.sum(np.exp(a - np.max(a, axis=k, keepdims=True)), axis=k))
         + np.max(a, axis=k)}     # (array, int axis): new values
 VIEWS = {"rt.expand_dims": np.expand_dims}   # a view, bound to a constant of its own (read as safely)
