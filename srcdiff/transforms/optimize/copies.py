@@ -197,8 +197,9 @@ def coalesce_copies(fn: gast.FunctionDef, counts: tuple | None = None) -> gast.F
     return fn
 
 
-def _name_counts(fn) -> tuple:
-    """({name: Name loads}, {name: binds, a for loop's target counted twice}) over `fn`."""
+def _name_counts(fn, augmented: bool = False) -> tuple:
+    """({name: Name loads}, {name: binds, a for loop's target counted twice}) over `fn` (`augmented`: `a += e`
+    counted once more as a read and as a bind of a)."""
     reads: dict = {}
     stores: dict = {}
     for n in walk_names(fn):
@@ -207,7 +208,10 @@ def _name_counts(fn) -> tuple:
         elif isinstance(n.ctx, _BINDS):
             stores[n.id] = stores.get(n.id, 0) + 1
     for t in walk_statements(fn.body):
-        if isinstance(t, gast.For):
+        if augmented and isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name):
+            reads[t.target.id] = reads.get(t.target.id, 0) + 1
+            stores[t.target.id] = stores.get(t.target.id, 0) + 1
+        elif isinstance(t, gast.For):
             for n in walk_names(t.target):
                 stores[n.id] = stores.get(n.id, 0) + 1
     return reads, stores
@@ -274,20 +278,7 @@ def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.Function
     `i = i + 1`, not a second name copied back. A push of a (one of `scalars`) between is moved before b's
     definition, where a holds the same value (`n1 = n + 1; ...; n_stack.append(n); n = n1` -> `n_stack.append(n);
     n = n + 1`): a scalar, which no statement writes in place."""
-    reads: dict = {}
-    stores: dict = {}
-    for n in walk_names(fn):
-        if isinstance(n.ctx, _LOAD):
-            reads[n.id] = reads.get(n.id, 0) + 1
-        elif isinstance(n.ctx, _BINDS):
-            stores[n.id] = stores.get(n.id, 0) + 1
-    for t in walk_statements(fn.body):
-        if isinstance(t, gast.AugAssign) and isinstance(t.target, gast.Name):
-            reads[t.target.id] = reads.get(t.target.id, 0) + 1
-            stores[t.target.id] = stores.get(t.target.id, 0) + 1
-        elif isinstance(t, gast.For):
-            for n in walk_names(t.target):
-                stores[n.id] = stores.get(n.id, 0) + 1
+    reads, stores = _name_counts(fn, augmented=True)
 
     def uses(stmts, name) -> int:
         return sum(1 for s in stmts for n in walk_names(s) if n.id == name) + sum(
