@@ -4,8 +4,6 @@
 # the array of a list name summed earlier (t27 = sum(st26)) started from 0.0 where zip runs no iteration: Numba
 # could not unify it with the array ("Cannot unify array(float64, 1d, C) and float64 for 'total_sum10.5'", a
 # decline under jit=True; nested fuzz seed 1003005, minimised). compiler._array_literals makes the starts again.
-import math
-
 import numpy as np
 
 
