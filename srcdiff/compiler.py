@@ -344,7 +344,11 @@ def _scalar_products(ctx):
 
 
 def _array_literals(ctx):
-    ctx.changed(kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds))
+    if kind_rewrites.array_literal_operands(ctx.unit, ctx.kinds):
+        # an array made of a list tells the kinds of what is computed from it (t = sum([c, M[0, 0]]) was unknown),
+        # a sum's terms among them: their start, left 0.0 while unknown, is made again (fuzz nested 1003005)
+        ctx.changed()
+        ctx.changed(kind_rewrites.sum_starts(ctx.unit, ctx.kinds))
 
 
 def _follow_writes(ctx):

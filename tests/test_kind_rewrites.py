@@ -122,3 +122,22 @@ def test_gradients_of_stacks_of_scalars(f, jit):
     """np.cross of two vectors (a composite that stacks its three scalar components x[..., i]: fuzz seed 710016
     did not compile under Numba) and np.stack of scalars, in both backends."""
     check_grad(f, [0.7, np.array([0.3, -0.4, 1.1])], wrt=(0, 1), jit=jit)
+
+
+def sum_after_a_list_sum(x, a):
+    # t's kind is known only once the "array literals" pass makes the array of `st` (sum(st) of a list name): the
+    # sum over zip below, of arrays, started from 0.0 where it runs no iteration, and Numba could not unify it
+    # with the array it is elsewhere (nested fuzz seed 1003005: "Cannot unify array(float64, 1d, C) and float64
+    # for 'total_sum10.5'", a decline)
+    st = [-1.2, a[0]]
+    t = sum(st)
+    u = (x - t) * np.ones(3)
+    return np.mean(sum(a * (e * 0.5 + e2) for e, e2 in zip(u, u)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_sum_start_after_array_literals(jit):
+    check_grad(sum_after_a_list_sum, [0.3, np.array([0.2, -0.4, 0.7])], jit=jit)
+    g = srcdiff.grad(sum_after_a_list_sum, wrt=(0, 1), jit=jit)
+    g(0.3, np.array([0.2, -0.4, 0.7]))
+    assert "np.zeros((1,))" in srcdiff.source(g)     # the start where zip runs no iteration: the terms' rank

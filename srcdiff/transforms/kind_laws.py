@@ -16,8 +16,8 @@ import gast
 
 from ..rules import RULES
 from .astutil import call_argument, is_none, literal_value
-from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, element, is_array, is_dtype_value,
-                        is_scalar, is_tuple, length, matmul_kind, ndim, with_dtype)
+from .kind_type import (F, I, Kind, array_of, as_float, broadcast, dtype, element, elements, is_array,
+                        is_dtype_value, is_scalar, is_tuple, length, matmul_kind, ndim, with_dtype)
 
 
 def literal_array_kind(e, kind_of):
@@ -210,8 +210,11 @@ def _law_parts_array(args, e, kind_of):       # rt.array of parts: one axis more
     seq = e.args[0]
     if not isinstance(seq, (gast.Tuple, gast.List)):
         a0 = args[0] if args else None
-        return a0 if is_array(a0) else None
-    parts = [kind_of(p) for p in seq.elts]
+        if is_array(a0) or elements(a0) is None:
+            return a0 if is_array(a0) else None
+        parts = list(elements(a0))   # a name of a tuple (forward mode keeps it: sum(st) of st = [c, M[0, 0]])
+    else:
+        parts = [kind_of(p) for p in seq.elts]
     nds = {ndim(k) for k in parts}
     if not parts or None in nds or len(nds) != 1:
         return None
