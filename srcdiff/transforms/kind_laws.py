@@ -103,6 +103,17 @@ def _law_promote(args, e, kind_of):           # builtin max/min, np.floor_divide
     return broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
 
 
+def _law_pick(args, e, kind_of):
+    """Builtin max(a, b, ...) / min(...) of scalars, as srcdiff writes them (a tape's `max(n, 0)`, a mean's share
+    `g / max(x.size, 1)`): the arguments' dtype where they all have the same. The builtin returns one of its
+    arguments unconverted (max(2, 1.0) is the int 2), so mixed dtypes, arrays, an iterable or key=/default= are
+    unknown. (The user's max / min are rt.max2 / rt.min2: resolve.py.)"""
+    if len(args) < 2 or e.keywords or not all(is_scalar(k) for k in args):
+        return None
+    dts = {dtype(k) for k in args}
+    return args[0] if len(dts) == 1 and None not in dts else None
+
+
 def _law_reduce(args, e, kind_of):            # np.sum(x), np.linalg.det(x): a float
     return F if len(args) == 1 else None
 
@@ -399,7 +410,7 @@ def _law_index_axis(args, e, kind_of):      # rt.index_axis(v, axis, k) of an in
 
 
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
-        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
+        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote, "pick": _law_pick,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
         "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace, "kron": _law_kron,
         "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
