@@ -96,7 +96,7 @@ def _law_broadcast(args, e, kind_of, start=0, dtype="f"):
     return broadcast(vals, dtype) if vals and None not in args else None
 
 
-def _law_promote(args, e, kind_of):           # builtin max/min, np.floor_divide: of the arguments' dtype
+def _law_promote(args, e, kind_of):           # rt.max2 / rt.min2 (the user's max / min), np.floor_divide: promoted
     if len(args) == 1:                      # (max of an iterable)
         return F
     dts = {dtype(k) for k in args}
