@@ -410,7 +410,7 @@ def _law_index_axis(args, e, kind_of):      # rt.index_axis(v, axis, k) of an in
 
 
 LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
-        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote, "pick": _law_pick,
+        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
         "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace, "kron": _law_kron,
         "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,
@@ -420,7 +420,7 @@ LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_a
         "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
         "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
         "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
-        "index_axis": _law_index_axis, "items": _law_items,
+        "index_axis": _law_index_axis, "items": _law_items, "pick": _law_pick,
         "stacked": _law_stacked, "unstacked": _law_unstacked}
 
 
