@@ -81,6 +81,23 @@ def f(d, q):
     assert body_source(elementwise.call_kernels(fn, {"d": A1})) == "e = d * q\nq += d\nreturn e"
 
 
+def test_a_mean_share_is_an_operand_of_known_kind():
+    """scalarize writes rt.mean_grad(g, x) as `g / max(x.size, 1)`: builtin max of ints has a kind (an int), so
+    the share is a float and what reads it goes into kernels (before, it had none and they were left out)."""
+    fn = parse_function("""
+def f(x, d_r):
+    d_m = d_r / max(x.size, 1)
+    d_x = x * d_m
+    d_x += x * d_m
+    return d_x
+""")
+    assert body_source(elementwise.call_kernels(fn, {"x": A1, "d_r": F})) == (
+        "d_m = d_r / max(x.size, 1)\n"                        # numbers only: left as it is
+        "d_x = rt.elementwise('a * b', (x, d_m))\n"
+        "d_x = rt.elementwise('a += b * c', (d_x, x, d_m))\n"
+        "return d_x")
+
+
 def _random_expression(rng, depth):
     """Source of a random elementwise expression over arrays d, h and number s (operators, unary signs,
     a comparison, ufuncs, constants), with redundant parentheses the kernel's text must drop."""

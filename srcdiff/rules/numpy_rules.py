@@ -381,6 +381,11 @@ R("np.arange", [np.arange], ANY, nondiff=True, kind="arange")
 R("np.argsort", [np.argsort], ANY, nondiff=True, kind="argsort")
 for _name, _obj in (("len", builtins.len), ("int", builtins.int), ("np.size", np.size), ("np.ndim", np.ndim)):
     R(_name, [_obj], ANY, nondiff=True, kind="int")
+# builtin max / min as srcdiff itself writes them into generated code (a tape's length max(n, 0), a mean's share
+# g / max(x.size, 1)): no derivative, of the scalar arguments' dtype (kind_laws._law_pick); no objects, so a
+# user's max(a, b) still resolves to rt.max2 / rt.min2 (BUILTIN_ALIASES)
+for _name in ("max", "min"):
+    R(_name, [], ANY, nondiff=True, kind="pick")
 R("rt.svd_u_full", [], ANY, nondiff=True, kind=("of_matrix", 2))
 R("rt.svd_vh_full", [], ANY, nondiff=True, kind=("of_matrix", 2))
 # piecewise constant: elementwise with no derivative

@@ -96,11 +96,22 @@ def _law_broadcast(args, e, kind_of, start=0, dtype="f"):
     return broadcast(vals, dtype) if vals and None not in args else None
 
 
-def _law_promote(args, e, kind_of):           # builtin max/min, np.floor_divide: of the arguments' dtype
+def _law_promote(args, e, kind_of):           # rt.max2 / rt.min2 (the user's max / min), np.floor_divide: promoted
     if len(args) == 1:                      # (max of an iterable)
         return F
     dts = {dtype(k) for k in args}
     return broadcast(args, "f" if "f" in dts or not dts <= {"i", "b"} else "i" if "i" in dts else "b")
+
+
+def _law_pick(args, e, kind_of):
+    """Builtin max(a, b, ...) / min(...) of scalars, as srcdiff writes them (a tape's `max(n, 0)`, a mean's share
+    `g / max(x.size, 1)`): the arguments' dtype where they all have the same. The builtin returns one of its
+    arguments unconverted (max(2, 1.0) is the int 2), so mixed dtypes, arrays, an iterable or key=/default= are
+    unknown. (The user's max / min are rt.max2 / rt.min2: resolve.py.)"""
+    if len(args) < 2 or e.keywords or not all(is_scalar(k) for k in args):
+        return None
+    dts = {dtype(k) for k in args}
+    return args[0] if len(dts) == 1 and None not in dts else None
 
 
 def _law_reduce(args, e, kind_of):            # np.sum(x), np.linalg.det(x): a float
@@ -409,7 +420,7 @@ LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_a
         "to_dtype": _law_to_dtype, "like_dtype": _law_like_dtype, "element": _law_element, "reduce_to": _law_reduce_to,
         "squeeze": _law_squeeze, "tensordot": _law_tensordot, "diag": _law_diag, "eye": _law_eye, "shape": _law_shape,
         "arrays": _law_arrays, "decomposition": _law_decomposition, "round": _law_round, "sum_first": _law_sum_first,
-        "index_axis": _law_index_axis, "items": _law_items,
+        "index_axis": _law_index_axis, "items": _law_items, "pick": _law_pick,
         "stacked": _law_stacked, "unstacked": _law_unstacked}
 
 
