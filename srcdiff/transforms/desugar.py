@@ -69,6 +69,7 @@ class _Desugar:
         self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
         self.facts: dict = {}       # (chained_writes: the names certainly bound to ints and to arrays)
+        self.chains = True          # the expressions `expr` is given may hold chained comparisons (see stmt)
 
     def block(self, stmts):
         out = []
@@ -77,16 +78,30 @@ class _Desugar:
         return out
 
     def stmt(self, s):
+        """The statements that replace `s`; a simple one (no block) walked once first (`_Held`): the rewrites
+        of constructs it does not hold (chained comparisons, `:=`, comprehensions, sums) do not walk it."""
+        if hasattr(s, "body"):
+            return self._stmt(s, None)
+        held = _Held(s)
+        outer, self.chains = self.chains, held.chained
+        try:
+            return self._stmt(s, held)
+        finally:
+            self.chains = outer
+
+    def _stmt(self, s, held):
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
         if isinstance(s, (gast.For, gast.While)) and s.orelse:     # (before its header's := and sums are moved)
             return self.block(self._else_as_flag(s))
-        walrus.bind_chained_operands(s, self.namer)
-        if walrus.has_assignment_expression(s):
+        if held is None or held.chained:
+            walrus.bind_chained_operands(s, self.namer)
+        if (held is None or held.chained or held.named) and walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
-        self._extremes_of_comprehensions(s)
-        loops, targets = self.hoist_sums(s)
+        if held is None or held.comprehension:
+            self._extremes_of_comprehensions(s)
+        loops, targets = self.hoist_sums(s) if held is None or held.sums else ([], set())
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
             loops = self.block(loops)   # nested sums see this one's loop variables as taken
@@ -674,7 +689,25 @@ class _Desugar:
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
     def expr(self, e):
-        return _Chains().visit(e)
+        return _Chains().visit(e) if self.chains else e
+
+
+class _Held:
+    """What a simple statement holds, in one walk: a chained comparison (`chained`), an assignment expression
+    (`named`), a comprehension or a name `sum` (`sums`: what SumCalls may rewrite)."""
+
+    def __init__(self, s):
+        self.chained = self.named = self.comprehension = self.sums = False
+        for n in walk(s):
+            kind = type(n)
+            if kind is gast.Name:
+                self.sums = self.sums or n.id == "sum"
+            elif kind is gast.Compare:
+                self.chained = self.chained or len(n.ops) > 1
+            elif kind is gast.NamedExpr:
+                self.named = True
+            elif kind in _COMPREHENSIONS:   # (max(... for ...) becomes an array of a list comprehension)
+                self.comprehension = self.sums = True
 
 
 class _Chains(Transformer):
