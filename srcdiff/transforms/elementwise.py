@@ -137,6 +137,8 @@ def _expressions(node, kinds: dict, scalars: bool = False):
     `scalars`: `node`'s parent is an operation of an elementwise expression of scalars only, so an operation
     `node` is one too (its operands are some of the parent's) and no kernel: only its operands are looked
     into (an operation of scalars nested n deep is not written as text n times over)."""
+    if type(node) in _LEAVES:
+        return node
     inner = False
     if isinstance(node, gast.expr) and _operation(node):
         if scalars:
@@ -159,6 +161,9 @@ def _expressions(node, kinds: dict, scalars: bool = False):
             if new is not old:
                 changed[f] = new
     return _copy_with(node, changed) if changed else node
+
+
+_LEAVES = frozenset((gast.Name, gast.Constant))    # (no operation under them)
 
 
 def _copy_with(node, changed: dict):
