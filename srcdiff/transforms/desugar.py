@@ -54,17 +54,20 @@ def _library_rule(unit, func) -> bool:
 class _Desugar:
     def __init__(self, unit: Unit):
         self.unit = unit
-        names, comps, self.complex = [], [], False   # (in one walk of the function)
+        names, comps, self.complex, assigns = [], [], False, []   # (in one walk of the function)
         for n in walk(unit.node):
             kind = type(n)
             if kind is gast.Name:
                 names.append(n)
+            elif kind is gast.Assign:
+                assigns.append(n)
             elif kind in _COMPREHENSIONS:
                 comps.append(n)
             elif kind is gast.Constant and isinstance(n.value, complex):
                 self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
         self.namer = Namer({n.id for n in names})
-        self.literals = _literal_sequences(unit.node, names)
+        self.literals = _literal_sequences(assigns, names)
+        self.assigns = assigns if any(type(c) is gast.ListComp for c in comps) else []
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
@@ -160,7 +163,7 @@ class _Desugar:
         """Each `vals = [f(v) for v in x]` of the function made the array of its comprehension (_named_array), once,
         before any statement is desugared: desugaring detaches and copies blocks (a loop's else block, the bodies
         of a loop unrolled over a tuple), whose bindings and reads the whole function's tree would not show."""
-        assigns = [s for s in walk(self.unit.node) if isinstance(s, gast.Assign) and len(s.targets) == 1
+        assigns = [s for s in self.assigns if len(s.targets) == 1   # (the function's, from the walk __init__ made)
                    and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.ListComp)]
         if assigns:
             parents = {id(c): p for p in walk(self.unit.node) for c in gast.iter_child_nodes(p)}
@@ -739,16 +742,16 @@ def _exits(stmts) -> bool:
     return False
 
 
-def _literal_sequences(fn, names) -> dict:
-    """{name: its tuple or list literal} for the names `fn` binds once (`names`: every Name node of fn), to a
-    literal, by a plain assignment."""
+def _literal_sequences(assigns, names) -> dict:
+    """{name: its tuple or list literal} for the names a function binds once (`names`: every Name node of it), to
+    a literal, by a plain assignment (`assigns`: its assignments, in the order walk meets them)."""
     stores: dict = {}
     for n in names:
         if not isinstance(n.ctx, gast.Load):
             stores[n.id] = stores.get(n.id, 0) + 1
     out = {}
-    for s in walk(fn):
-        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+    for s in assigns:
+        if (len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, (gast.Tuple, gast.List)) and stores.get(s.targets[0].id) == 1):
             out[s.targets[0].id] = s.value
     return out
