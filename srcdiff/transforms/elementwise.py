@@ -47,7 +47,14 @@ def _ufunc(e) -> str | None:
     if not (isinstance(e, gast.Call) and not e.keywords and isinstance(e.func, gast.Attribute)
             and isinstance(e.func.value, gast.Name) and e.func.value.id == "np"):
         return None
-    return e.func.attr if isinstance(getattr(np, e.func.attr, None), np.ufunc) else None
+    attr = e.func.attr
+    known = _UFUNCS.get(attr)
+    if known is None:
+        known = _UFUNCS[attr] = isinstance(getattr(np, attr, None), np.ufunc)
+    return attr if known else None
+
+
+_UFUNCS: dict = {}      # attribute of np -> whether it is a ufunc (looked up once)
 
 
 def _operation(e) -> bool:
@@ -149,17 +156,26 @@ def _expressions(node, kinds: dict, scalars: bool = False):
             if tree is not None and text.arrays:
                 return copy_loc(_kernel(tree, text.operands), node)
             inner = tree is not None
-    changed = {}
+    changed = None
     for f in child_fields(type(node)):
         old = getattr(node, f, None)
         if type(old) is list:
-            new = [_expressions(x, kinds, inner) if isinstance(x, gast.AST) else x for x in old]
-            if any(a is not b for a, b in zip(new, old)):
-                changed[f] = new
+            new = old
+            for k, x in enumerate(old):
+                if isinstance(x, gast.AST):
+                    got = _expressions(x, kinds, inner)
+                    if got is not x:
+                        if new is old:
+                            new = list(old)
+                        new[k] = got
         elif isinstance(old, gast.AST):
             new = _expressions(old, kinds, inner)
-            if new is not old:
-                changed[f] = new
+        else:
+            continue
+        if new is not old:
+            if changed is None:
+                changed = {}
+            changed[f] = new
     return _copy_with(node, changed) if changed else node
 
 
