@@ -228,42 +228,45 @@ class Generated:
 # ---- read off the trees -----------------------------------------------------------------------------------
 def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bounds_proved: bool) -> FunctionFacts:
     """The facts of the standard-library tree `fn` (emit.tree's) of a module whose functions are `functions`
-    and whose module-level names are `module_names` (one walk of the tree)."""
+    and whose module-level names are `module_names` (one walk of the tree, in this loop: no generator; names
+    are leaves, and contexts and operators, the fields `ctx`, `op` and `ops`, are not looked into)."""
     a = fn.args
     own = {p.arg for p in a.posonlyargs + a.args}
     loaded, calls, plain, named = set(), set(), set(), []
-    for n in _nodes(fn):
+    todo = [fn]
+    pop, fields_of, name_, call_, load_ = todo.pop, _FIELDS.get, ast.Name, ast.Call, ast.Load
+    while todo:
+        n = pop()
         kind = type(n)
-        if kind is ast.Name:
-            if type(n.ctx) is ast.Load:
+        if kind is name_:
+            if type(n.ctx) is load_:
                 if n.id in module_names:
                     loaded.add(n.id)
                 if n.id in functions:
                     named.append(n)
             else:
                 own.add(n.id)
-        elif kind is ast.Call and type(n.func) is ast.Name and n.func.id in functions:
+            continue
+        if kind is call_ and type(n.func) is name_ and n.func.id in functions:
             calls.add(n.func.id)
             if not n.keywords and not any(type(x) is ast.Starred for x in n.args):
                 plain.add(id(n.func))
+        fields = fields_of(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = tuple(f for f in kind._fields if f not in ("ctx", "op", "ops"))
+        for f in fields:
+            v = getattr(n, f, None)
+            if isinstance(v, ast.AST):
+                todo.append(v)
+            elif type(v) is list:
+                todo += [x for x in v if isinstance(x, ast.AST)]
     other = {n.id for n in named if id(n) not in plain}
     positional = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults)
     return FunctionFacts(fn.name, tuple(sorted(calls)), tuple(sorted(loaded - own)), bounds_proved, positional,
                          tuple(sorted(other)))
 
 
-def _nodes(tree):
-    """Every node of `tree` (ast.walk's, without its per-node generator)."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        yield node
-        for name in node._fields:
-            v = getattr(node, name, None)
-            if isinstance(v, ast.AST):
-                todo.append(v)
-            elif type(v) is list:
-                todo += [x for x in v if isinstance(x, ast.AST)]
+_FIELDS: dict = {}     # ast class -> the fields function_facts looks into
 
 
 def with_parameters(trees: list, facts: ModuleFacts, arrays: list, render) -> Parameters | None:

@@ -181,6 +181,8 @@ def _rename_callees(module, unit, node, done=frozenset()):
     """Calls of the unit's callees in `node` call their primals' module names (`done`: the ids of calls already
     calling one). Only the callees `node` names: one whose calls all went to a function made for the dict they
     pass (a recursive function reading its dict argument's items: `p.items()`) has no primal of its own."""
+    if not unit.callees:
+        return      # (no call to rename: `node` is not walked)
     renamed = {id(n.func) for n in walk_calls(node) if id(n) in done}
     named = {n.id for n in walk(node) if isinstance(n, gast.Name) and id(n) not in renamed}
     mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items()
@@ -292,6 +294,8 @@ def _callees_of(module: Module, obj) -> list:
             unit = _unit_for(module, obj)
         except SrcdiffError:    # one that reads a dict argument by key, not yet made for the structure a call passes:
             return []           # not known to recurse here (the inlining depth bounds it), its own unit says later
+    if not unit.callees:
+        return []   # (no function of the user's to call: the unit is not walked)
     called = {n.func.id for n in walk(unit.node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)}
     return [o for name, o in unit.callees.items() if o is not None and name in called]
 

@@ -73,3 +73,27 @@ def test_plain_defaults_of_a_numba_dispatcher():
     got = plain_defaults(fn, numba.njit(_scaled))
     assert {k: v.value for k, v in got.items()} == {"k": 0.25, "depth": 2}
     assert {k: v.value for k, v in plain_defaults(fn, _scaled).items()} == {"k": 0.25, "depth": 2}
+
+
+def test_the_constructors_make_the_nodes_gasts_constructors_make():
+    """load, store, const, assign, call and dotted build their nodes' dicts directly: the same fields, in the
+    same order, as gast's keyword constructors put there."""
+    import gast
+    from srcdiff.transforms.astutil import assign, call, const, dotted, load, store
+
+    def same(got, want):
+        assert gast.dump(got) == gast.dump(want)
+        assert [(type(a), list(a.__dict__)) for a in gast.walk(got)] == \
+            [(type(b), list(b.__dict__)) for b in gast.walk(want)]
+    name = lambda i, ctx: gast.Name(id=i, ctx=ctx, annotation=None, type_comment=None)   # noqa: E731
+    same(load("v"), name("v", gast.Load()))
+    same(store("v"), name("v", gast.Store()))
+    same(const(2.5), gast.Constant(value=2.5, kind=None))
+    same(dotted("np.linalg.inv"), gast.Attribute(value=gast.Attribute(value=name("np", gast.Load()), attr="linalg",
+                                                                      ctx=gast.Load()), attr="inv", ctx=gast.Load()))
+    want = gast.Assign(targets=[name("t", gast.Store())], value=gast.Call(
+        func=gast.Attribute(value=name("np", gast.Load()), attr="exp", ctx=gast.Load()),
+        args=[name("x", gast.Load())], keywords=[]), type_comment=None)
+    want.lineno = 7
+    same(assign("t", call("np.exp", "x"), 7), want)
+    assert load("v").ctx is not load("v").ctx

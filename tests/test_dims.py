@@ -173,3 +173,23 @@ def test_random_broadcasting_shapes(mod, shapes):
     a = rng.normal(size=sa) if sa else float(rng.normal())
     c = rng.normal(size=sc) if sc else float(rng.normal())
     check_grad(mod.mixed, [a, c])
+
+
+SWEEP_CASES = {
+    "straight": "def f(x, y):\n    a = x * y\n    b = np.sum(a, axis=0)\n    c = a @ b\n    return c",
+    "parameter bound again": "def f(x, y):\n    a = x + 1.0\n    x = y[0]\n    b = x * a\n    return b",
+    "read before bound": "def f(x, y):\n    for i in range(3):\n        if i > 0:\n            b = a * y\n"
+                         "        a = x + y\n    return a",
+    "bound twice": "def f(x, y):\n    a = x\n    b = a * 2.0\n    a = y[:, 0]\n    c = b + a\n    return c",
+    "branches": "def f(x, y):\n    if x[0, 0] > 0:\n        a = x\n    else:\n        a = y\n    b = a * x\n    return b",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWEEP_CASES))
+def test_one_sweep_settles_only_where_a_second_changes_nothing(case, monkeypatch):
+    import gast
+    fn = gast.parse(SWEEP_CASES[case]).body[0]
+    arg_dims = {"x": ("n0", "n1"), "y": ("n0",)}
+    once = dims.infer(fn, {}, arg_dims)
+    monkeypatch.setattr(dims, "SETTLE_EARLY", False)     # (every sweep until nothing changes)
+    assert once == dims.infer(fn, {}, arg_dims)

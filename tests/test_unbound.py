@@ -249,3 +249,41 @@ def test_a_tuple_bound_in_a_loop_and_read_next_iteration_has_a_tuple_placeholder
     assert value == pytest.approx(f(x, 1.3))
     assert slope == pytest.approx(numerical_grad(f, [x, 1.3], 1), rel=1e-6)
     assert srcdiff.grad(f, wrt=1, jit=jit)(x, 1.3) == pytest.approx(slope, rel=1e-9)
+
+
+UNBOUND_CASES = [BOUND_IN_A_BRANCH, """def f(a, c):
+    x = a
+    while c > 0.0:
+        y = x * 2.0
+        if y > 1.0:
+            z = y
+        else:
+            w = y
+        c = c - z
+    else:
+        q = 1.0
+    r = (w, q)
+    t, u = r
+    v = t if t is None else u
+    a = rt.stack_zeros(3, v)
+    return s
+""", """def f(a, b):
+    for i in range(3):
+        s = s + a[i]
+        b[j] = s
+        j = i
+    for k in range(2):
+        pass
+    else:
+        m = k
+    return m + s
+"""]
+
+
+@pytest.mark.parametrize("src", UNBOUND_CASES)
+def test_possibly_unbound_names_are_the_locals_exposed_reads_finds(src):
+    from srcdiff.transforms.ssa import exposed_reads
+    from srcdiff.transforms.unbound import possibly_unbound
+    fn = gast.parse(src).body[0]
+    stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    assert possibly_unbound(fn) == exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & stored

@@ -135,13 +135,15 @@ def check_numba(module, arg_kinds: tuple = ()):
     the kinds of the entry function's arguments; with them, a matrix product of a stack of matrices
     (Numba's @, np.matmul and np.dot take 1-d and 2-d operands) is declined too."""
     for k, unit in enumerate(module.units.values()):
-        terms, squeezes = [], []   # (in one walk; the kinds are inferred only where needed)
+        terms, squeezes, product = [], [], False   # (in one walk; the kinds are inferred only where needed)
         for n in walk(unit.node):
             if anno.get(n, anno.SUM_TERM):
                 terms.append(n)
-            if isinstance(n, gast.Call) and dotted_name(n.func) == "rt.squeeze":
+            called = dotted_name(n.func) if isinstance(n, gast.Call) else None
+            if called == "rt.squeeze":
                 squeezes.append(n)
-        products = _matrix_products(unit.node)
+            product = product or called in _PRODUCTS or isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult)
+        products = _matrix_products(unit.node) if product else []   # (with their statements: walked again)
         kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds))) \
             if arg_kinds and k == 0 and (terms or products) else {}
         if kind_map:
@@ -167,6 +169,9 @@ def check_numba(module, arg_kinds: tuple = ()):
                      "or use jit=False")
 
 
+_PRODUCTS = ("np.matmul", "np.dot", "rt.dot")
+
+
 def _matrix_products(fn) -> list:
     """[(node, its operands, the statement that holds it)] of the matrix products (a @ b, np.matmul(a, b),
     np.dot(a, b)) in `fn` (the statement: where the line is, on a node ANF made)."""
@@ -174,7 +179,7 @@ def _matrix_products(fn) -> list:
     for st in walk_statements(fn.body):   # (outer statements first: the innermost one is kept)
         for n in walk(st):
             if (isinstance(n, gast.BinOp) and isinstance(n.op, gast.MatMult)
-                    or isinstance(n, gast.Call) and dotted_name(n.func) in ("np.matmul", "np.dot", "rt.dot")):
+                    or isinstance(n, gast.Call) and dotted_name(n.func) in _PRODUCTS):
                 held[id(n)] = (n, (n.left, n.right) if isinstance(n, gast.BinOp) else tuple(n.args), st)
     return list(held.values())
 

@@ -54,21 +54,25 @@ def _library_rule(unit, func) -> bool:
 class _Desugar:
     def __init__(self, unit: Unit):
         self.unit = unit
-        names, comps, self.complex = [], [], False   # (in one walk of the function)
+        names, comps, self.complex, assigns = [], [], False, []   # (in one walk of the function)
         for n in walk(unit.node):
             kind = type(n)
             if kind is gast.Name:
                 names.append(n)
+            elif kind is gast.Assign:
+                assigns.append(n)
             elif kind in _COMPREHENSIONS:
                 comps.append(n)
             elif kind is gast.Constant and isinstance(n.value, complex):
                 self.complex = True   # (desugaring writes none: statements are checked only if the user's has one)
         self.namer = Namer({n.id for n in names})
-        self.literals = _literal_sequences(unit.node, names)
+        self.literals = _literal_sequences(assigns, names)
+        self.assigns = assigns if any(type(c) is gast.ListComp for c in comps) else []
         inside = {id(n) for c in comps for n in walk(c)}
         self.outside = {n.id for n in names if id(n) not in inside}
         self.comp_targets = set()   # loop variables of the comprehension loops being desugared
         self.facts: dict = {}       # (chained_writes: the names certainly bound to ints and to arrays)
+        self.chains = True          # the expressions `expr` is given may hold chained comparisons (see stmt)
 
     def block(self, stmts):
         out = []
@@ -77,16 +81,30 @@ class _Desugar:
         return out
 
     def stmt(self, s):
+        """The statements that replace `s`; a simple one (no block) walked once first (`_Held`): the rewrites
+        of constructs it does not hold (chained comparisons, `:=`, comprehensions, sums) do not walk it."""
+        if hasattr(s, "body"):
+            return self._stmt(s, None)
+        held = _Held(s)
+        outer, self.chains = self.chains, held.chained
+        try:
+            return self._stmt(s, held)
+        finally:
+            self.chains = outer
+
+    def _stmt(self, s, held):
         for kind, (what, advice) in _UNSUPPORTED.items():
             if isinstance(s, kind):
                 fail(s, self.unit, f"{what} is not supported in differentiated code", advice)
         if isinstance(s, (gast.For, gast.While)) and s.orelse:     # (before its header's := and sums are moved)
             return self.block(self._else_as_flag(s))
-        walrus.bind_chained_operands(s, self.namer)
-        if walrus.has_assignment_expression(s):
+        if held is None or held.chained:
+            walrus.bind_chained_operands(s, self.namer)
+        if (held is None or held.chained or held.named) and walrus.has_assignment_expression(s):
             return self.block(walrus.hoist(self.unit, s))
-        self._extremes_of_comprehensions(s)
-        loops, targets = self.hoist_sums(s)
+        if held is None or held.comprehension:
+            self._extremes_of_comprehensions(s)
+        loops, targets = self.hoist_sums(s) if held is None or held.sums else ([], set())
         if loops:
             outer, self.comp_targets = self.comp_targets, self.comp_targets | targets
             loops = self.block(loops)   # nested sums see this one's loop variables as taken
@@ -145,7 +163,7 @@ class _Desugar:
         """Each `vals = [f(v) for v in x]` of the function made the array of its comprehension (_named_array), once,
         before any statement is desugared: desugaring detaches and copies blocks (a loop's else block, the bodies
         of a loop unrolled over a tuple), whose bindings and reads the whole function's tree would not show."""
-        assigns = [s for s in walk(self.unit.node) if isinstance(s, gast.Assign) and len(s.targets) == 1
+        assigns = [s for s in self.assigns if len(s.targets) == 1   # (the function's, from the walk __init__ made)
                    and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.ListComp)]
         if assigns:
             parents = {id(c): p for p in walk(self.unit.node) for c in gast.iter_child_nodes(p)}
@@ -674,7 +692,25 @@ class _Desugar:
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 
     def expr(self, e):
-        return _Chains().visit(e)
+        return _Chains().visit(e) if self.chains else e
+
+
+class _Held:
+    """What a simple statement holds, in one walk: a chained comparison (`chained`), an assignment expression
+    (`named`), a comprehension or a name `sum` (`sums`: what SumCalls may rewrite)."""
+
+    def __init__(self, s):
+        self.chained = self.named = self.comprehension = self.sums = False
+        for n in walk(s):
+            kind = type(n)
+            if kind is gast.Name:
+                self.sums = self.sums or n.id == "sum"
+            elif kind is gast.Compare:
+                self.chained = self.chained or len(n.ops) > 1
+            elif kind is gast.NamedExpr:
+                self.named = True
+            elif kind in _COMPREHENSIONS:   # (max(... for ...) becomes an array of a list comprehension)
+                self.comprehension = self.sums = True
 
 
 class _Chains(Transformer):
@@ -706,16 +742,16 @@ def _exits(stmts) -> bool:
     return False
 
 
-def _literal_sequences(fn, names) -> dict:
-    """{name: its tuple or list literal} for the names `fn` binds once (`names`: every Name node of fn), to a
-    literal, by a plain assignment."""
+def _literal_sequences(assigns, names) -> dict:
+    """{name: its tuple or list literal} for the names a function binds once (`names`: every Name node of it), to
+    a literal, by a plain assignment (`assigns`: its assignments, in the order walk meets them)."""
     stores: dict = {}
     for n in names:
         if not isinstance(n.ctx, gast.Load):
             stores[n.id] = stores.get(n.id, 0) + 1
     out = {}
-    for s in walk(fn):
-        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+    for s in assigns:
+        if (len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, (gast.Tuple, gast.List)) and stores.get(s.targets[0].id) == 1):
             out[s.targets[0].id] = s.value
     return out

@@ -19,6 +19,7 @@ from .kind_type import ndim
 
 _BINDERS = {gast.Assign, gast.For}   # the statements whose targets infer collects
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
+SETTLE_EARLY = True  # infer stops after a first sweep that settles (tests/test_dims.py: off, the reference)
 
 # the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
 # functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky, tril), its
@@ -170,13 +171,19 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
 
 
 def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
-    """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle)."""
+    """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle).
+
+    The first sweep settles the labels when no expression read a name not reached yet (UNSEEN) and no name
+    was bound twice in it nor is a parameter with labels: every read then saw the labels the next sweep
+    would give it, so that sweep would change nothing and is not made (straight-line code takes one sweep,
+    not two)."""
     dims = {p: d for p, d in arg_dims.items() if d is not None}
-    assigned = {t.id for n in walk_of(fn, _BINDERS)    # (a set: walk_of's order is any)
-                for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
-                if isinstance(t, gast.Name)}
-    for _ in range(20):     # each name goes at most unseen -> labels -> unknown
-        changed = False
+    assigned = _Assigned(t.id for n in walk_of(fn, _BINDERS)    # (a set: walk_of's order is any)
+                         for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
+                         if isinstance(t, gast.Name))
+    for sweep in range(20):     # each name goes at most unseen -> labels -> unknown
+        changed, bound, again = False, set(dims), False
+        assigned.read_unreached = False
         for n in statements_in_order(fn.body):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
@@ -187,6 +194,8 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
             else:
                 continue
             for name, new in found:
+                again = again or name in bound
+                bound.add(name)
                 if new == UNSEEN:
                     continue
                 old = dims.get(name, UNSEEN)
@@ -194,6 +203,19 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
                 if joined != old:
                     dims[name] = joined
                     changed = True
-        if not changed:
+        if not changed or (sweep == 0 and SETTLE_EARLY and not again and not assigned.read_unreached):
             break
     return dims
+
+
+class _Assigned(set):
+    """The names a function binds. of_expr asks whether a name is one only where it reads a name that is no
+    scalar and has no labels yet: one not reached yet in this sweep, or reached with its labels still UNSEEN
+    (`read_unreached` notes either: the next sweep may see more)."""
+    read_unreached = False
+
+    def __contains__(self, name):
+        found = set.__contains__(self, name)
+        if found:
+            self.read_unreached = True
+        return found

@@ -47,7 +47,14 @@ def _ufunc(e) -> str | None:
     if not (isinstance(e, gast.Call) and not e.keywords and isinstance(e.func, gast.Attribute)
             and isinstance(e.func.value, gast.Name) and e.func.value.id == "np"):
         return None
-    return e.func.attr if isinstance(getattr(np, e.func.attr, None), np.ufunc) else None
+    attr = e.func.attr
+    known = _UFUNCS.get(attr)
+    if known is None:
+        known = _UFUNCS[attr] = isinstance(getattr(np, attr, None), np.ufunc)
+    return attr if known else None
+
+
+_UFUNCS: dict = {}      # attribute of np -> whether it is a ufunc (looked up once)
 
 
 def _operation(e) -> bool:
@@ -137,6 +144,8 @@ def _expressions(node, kinds: dict, scalars: bool = False):
     `scalars`: `node`'s parent is an operation of an elementwise expression of scalars only, so an operation
     `node` is one too (its operands are some of the parent's) and no kernel: only its operands are looked
     into (an operation of scalars nested n deep is not written as text n times over)."""
+    if type(node) in _LEAVES:
+        return node
     inner = False
     if isinstance(node, gast.expr) and _operation(node):
         if scalars:
@@ -147,18 +156,30 @@ def _expressions(node, kinds: dict, scalars: bool = False):
             if tree is not None and text.arrays:
                 return copy_loc(_kernel(tree, text.operands), node)
             inner = tree is not None
-    changed = {}
+    changed = None
     for f in child_fields(type(node)):
         old = getattr(node, f, None)
         if type(old) is list:
-            new = [_expressions(x, kinds, inner) if isinstance(x, gast.AST) else x for x in old]
-            if any(a is not b for a, b in zip(new, old)):
-                changed[f] = new
+            new = old
+            for k, x in enumerate(old):
+                if isinstance(x, gast.AST):
+                    got = _expressions(x, kinds, inner)
+                    if got is not x:
+                        if new is old:
+                            new = list(old)
+                        new[k] = got
         elif isinstance(old, gast.AST):
             new = _expressions(old, kinds, inner)
-            if new is not old:
-                changed[f] = new
+        else:
+            continue
+        if new is not old:
+            if changed is None:
+                changed = {}
+            changed[f] = new
     return _copy_with(node, changed) if changed else node
+
+
+_LEAVES = frozenset((gast.Name, gast.Constant))    # (no operation under them)
 
 
 def _copy_with(node, changed: dict):

@@ -69,10 +69,10 @@ def _copy(node):
         v = getattr(node, f, _MISSING)
         if v is not _MISSING:
             values[f] = _copy(v) if type(v) is list or isinstance(v, ast.AST) else v
-    new = cls.__new__(cls)      # (as cls(**values) makes it: gast's constructor puts keywords in __dict__)
-    new.__dict__.update(values)
-    for a in attributes:
+    for a in attributes:        # (then the positions, set as attributes after the fields)
         v = getattr(node, a, _MISSING)
         if v is not _MISSING:
-            setattr(new, a, v)
+            values[a] = v
+    new = cls.__new__(cls)      # (as cls(**values) makes it: gast's constructor puts keywords in __dict__)
+    new.__dict__ = values
     return new

@@ -135,7 +135,7 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
     (_written_tuple), a tuple value, a matrix's rows too, passed where a function takes
     an array (`terms = [a, b]` ... `sum(terms)`, `np.max(terms)`: `call_arrays`), and np.stack of scalars
     (scalar_stacks). Returns whether it changed."""
-    namer = Namer(astutil.names_in(unit.node))
+    namer = _LazyNamer(unit.node)
 
     def block(stmts):
         out, changed = [], False
@@ -181,6 +181,19 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+class _LazyNamer:
+    """The Namer of the names in `node`, made at the first fresh name: most functions need none, and the names
+    are a walk of the whole function (what the pass changes before its first fresh name changes none of them)."""
+
+    def __init__(self, node):
+        self.node, self.namer = node, None
+
+    def fresh(self, base: str) -> str:
+        if self.namer is None:
+            self.namer = Namer(astutil.names_in(self.node))
+        return self.namer.fresh(base)
 
 
 def _array_operand(other, kind_map) -> bool:

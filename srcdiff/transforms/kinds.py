@@ -110,8 +110,9 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
     for _ in range(100):   # kinds only widen (unify is a join), so this settles within a few sweeps
         before, settled = dict(kinds), True
         for n in _in_order(fn.body):
-            if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call)
-                    and dotted_name(n.value.func) == "rt.push" and isinstance(n.value.args[0], gast.Name)):
+            value = getattr(n, "value", None)
+            called = dotted_name(value.func) if type(value) is gast.Call else None   # (once per statement)
+            if isinstance(n, gast.Expr) and called == "rt.push" and isinstance(value.args[0], gast.Name):
                 settled = False
                 if _reads_unreached(n.value.args[1], local, kinds):
                     continue   # (a push of a name not reached yet, or only a `None` placeholder: nested 786120)
@@ -119,8 +120,7 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                 unpushed.discard(s)
                 old = kinds.get(s)
                 kinds[s] = Kind.stack(unify(element(old), k) if is_stack(old) else k)
-            elif (isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
-                    and dotted_name(n.value.func) == "rt.stack"):
+            elif isinstance(n, gast.Assign) and called == "rt.stack":
                 if n.targets[0].id not in kinds:
                     kinds[n.targets[0].id] = None
                     unpushed.add(n.targets[0].id)
@@ -142,12 +142,13 @@ def infer(fn: gast.FunctionDef, arg_kinds: dict, callee_kind=None) -> dict:
                         settled = False
                         continue
                     k = k if is_scalar(k) or ndim(k) is not None else F
-                elif callee_kind is not None and isinstance(n.value, gast.Call) and dotted_name(n.value.func):
-                    k = callee_kind(dotted_name(n.value.func), tuple(expr_kind(a, kinds) for a in n.value.args))
+                elif callee_kind is not None and called:
+                    args = [expr_kind(a, kinds) for a in value.args]
+                    k = callee_kind(called, tuple(args))
                     if k is UNSETTLED:
                         settled = False
-                        continue
-                    k = k if k is not None else expr_kind(n.value, kinds)
+                        continue   # (else as expr_kind(value): the call's law, from the arguments' kinds)
+                    k = k if k is not None else call_kind(called, args, value, lambda x: expr_kind(x, kinds))
                 else:
                     k = expr_kind(n.value, kinds)
                 if name in kinds:

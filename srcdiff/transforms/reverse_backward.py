@@ -22,10 +22,11 @@ from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, decline_items_passed_to_a_call
-from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, substitute, walk, walk_names
+from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, walk, walk_names
 from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
+from .templates import instantiate
 
 
 class BackwardSweep:
@@ -251,7 +252,7 @@ class BackwardSweep:
                 continue
             mapping = {k: v for k, v in bound.items()}
             mapping.update({"g": g, "ans": load(ans)})
-            out.append((a.id, substitute(tpl, mapping)))
+            out.append((a.id, instantiate(tpl, mapping)))
         return out
 
     def backward_call(self, t, value, s, g, out):

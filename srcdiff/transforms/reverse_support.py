@@ -21,6 +21,11 @@ _FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul
 
 
 class Simplify(Transformer):
+    def visit_Name(self, n):       # (a leaf: nothing under it to fold; not walked)
+        return n
+
+    visit_Constant = visit_Name
+
     def visit_BinOp(self, n):
         self.generic_visit(n)
         L, R = n.left, n.right

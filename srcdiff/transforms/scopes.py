@@ -118,15 +118,19 @@ class _Flow:
             return may | {s.name}
         if isinstance(s, (gast.Try, gast.With)):     # (declined later; every name it binds may be bound after it)
             return may | _bound([s])
+        bound = set()       # (what `s` binds: _bound([s]), noted by the walks of its parts)
         if isinstance(s, gast.AugAssign):
-            self.reads(s.target, may, s, load_only=False)
+            self.reads(s.target, may, s, load_only=False, bound=bound)
         for e in gast.iter_child_nodes(s):
-            self.reads(e, may, s)
-        may |= _bound([s])     # (in place: each block has its own set, copied where flow splits)
+            self.reads(e, may, s, bound=bound)
+        if type(s) in _SCOPE_KINDS:     # (an async def: what its body binds is not bound here)
+            bound = _bound([s])
+        may |= bound     # (in place: each block has its own set, copied where flow splits)
         return may
 
-    def reads(self, e, may, s, load_only=True):
-        """Decline a read in `e` (evaluated with `may` bound) of a local no assignment has reached."""
+    def reads(self, e, may, s, load_only=True, bound=None):
+        """Decline a read in `e` (evaluated with `may` bound) of a local no assignment has reached; the names
+        `e` binds (stored or deleted) are added to `bound`, if given."""
         if e is None or not isinstance(e, gast.AST):
             return
         # (one walk: a comprehension's targets are its own from it on, a `:=`'s anywhere in `e` (its order:
@@ -138,6 +142,8 @@ class _Flow:
                 if (isinstance(n.ctx, gast.Load) or not load_only) and n.id in self.local and n.id not in may \
                         and n.id not in own:
                     unreached.append(n)
+                if bound is not None and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    bound.add(n.id)
             elif kind is gast.NamedExpr:
                 walrus.add(n.target.id)
             elif isinstance(n, _COMPREHENSIONS):

@@ -15,18 +15,16 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import (assign, call, const, dotted, dotted_name, is_comment, walk_names, walk_of,
+from .astutil import (assign, call, child_fields, const, dotted, dotted_name, is_comment, walk_of,
                       walk_statements)
 from .kinds import array_of, dtype, elements, is_array, is_exp_table, is_scalar, is_tuple, length, ndim
 from .purity import ALLOCATIONS
-from .ssa import exposed_reads
 
 
-def possibly_unbound(fn: gast.FunctionDef, local: set | None = None) -> set:
-    """Locals of `fn` read somewhere they may not be assigned yet (`local`: the names it stores, if known)."""
-    if local is None:
-        local = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    return exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & local
+def possibly_unbound(fn: gast.FunctionDef) -> set:
+    """Locals of `fn` read somewhere they may not be assigned yet."""
+    stored, _, _, exposed = _walk_facts(fn)
+    return exposed & stored
 
 
 _FACT_NODES = frozenset((gast.Name, gast.Compare, gast.Call))
@@ -34,22 +32,61 @@ _FACT_NODES = frozenset((gast.Name, gast.Compare, gast.Call))
 
 def _walk_facts(fn) -> tuple:
     """(the names `fn` stores, the names it compares with None (_tested_against_none's start), the first items
-    of its arrays of list comprehensions (_never_bound_items')) in one walk of its nodes, instead of one each."""
-    stored, tested, items = set(), set(), set()
-    name, compare, call_ = gast.Name, gast.Compare, gast.Call
-    for n in walk_of(fn, _FACT_NODES):
-        kind = type(n)
-        if kind is name:
-            if type(n.ctx) is gast.Store:
-                stored.add(n.id)
-        elif kind is compare:
-            operands = [n.left] + list(n.comparators)
-            if any(isinstance(o, gast.Constant) and o.value is None for o in operands):
-                tested |= {o.id for o in operands if isinstance(o, gast.Name)}
-        elif kind is call_ and len(n.args) == 2 and isinstance(n.args[1], gast.Name) and \
-                dotted_name(n.func) == "rt.stack_zeros":
-            items.add(n.args[1].id)
-    return stored, tested, items
+    of its arrays of list comprehensions (_never_bound_items'), the names its body reads where it may not have
+    bound them yet (ssa.exposed_reads, its parameters bound)) in one walk of its nodes, instead of one each: the
+    parts exposed_reads reads are walked in its order, the others for the first three alone."""
+    stored, tested, items, exposed = set(), set(), set(), set()
+    name, compare, call_, store, load_ = gast.Name, gast.Compare, gast.Call, gast.Store, gast.Load
+
+    def visit(node, have):      # (have None: the facts alone, not reads)
+        for n in walk_of(node, _FACT_NODES):
+            kind = type(n)
+            if kind is name:
+                if type(n.ctx) is store:
+                    stored.add(n.id)
+                elif have is not None and isinstance(n.ctx, load_) and n.id not in have:
+                    exposed.add(n.id)
+            elif kind is compare:
+                operands = [n.left] + list(n.comparators)
+                if any(isinstance(o, gast.Constant) and o.value is None for o in operands):
+                    tested.update(o.id for o in operands if isinstance(o, gast.Name))
+            elif kind is call_ and len(n.args) == 2 and isinstance(n.args[1], gast.Name) and \
+                    dotted_name(n.func) == "rt.stack_zeros":
+                items.add(n.args[1].id)
+
+    def block(stmts, have):     # (exposed_reads' block: `have` a set it may extend; the names bound after)
+        for s in stmts:
+            kind = type(s)
+            if kind is gast.Assign:
+                visit(s.value, have)
+                t = s.targets[0]
+                if isinstance(t, gast.Name):
+                    visit(t, None)
+                    have.add(t.id)
+                else:
+                    visit(t, have)
+                visit(s.targets[1:], None)
+            elif kind is gast.If:
+                visit(s.test, have)
+                have = block(s.body, set(have)) & block(s.orelse, set(have))
+            elif kind is gast.For:
+                visit(s.iter, have)
+                visit(s.target, None)
+                block(s.body, have | {s.target.id})
+                visit(s.orelse, None)
+            elif kind is gast.While:
+                visit(s.test, have)
+                block(s.body, set(have))
+                visit(s.orelse, None)
+            else:
+                visit(s, have)
+        return have
+
+    block(fn.body, {a.id for a in fn.args.args})
+    for f in child_fields(type(fn)):
+        if f != "body":
+            visit(getattr(fn, f, None), None)
+    return stored, tested, items, exposed
 
 
 def placeholder(v: str, kinds: dict, shapes: dict, params: set, int_dtype: str = "np.int64") -> gast.stmt:
@@ -95,7 +132,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
             copies.setdefault(n.targets[0].id, []).append(n.value.id)
     # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now;
     # not a None the program tests (`r = None` ... `if r is None:`): a typed value would make the test always False
-    stored, compared, items = _walk_facts(fn)   # (the placeholders typed below change none of these)
+    stored, compared, items, exposed = _walk_facts(fn)   # (the placeholders typed below change none of these)
     tested = _tested_against_none(compared, copies)
     for s in walk_statements(fn.body):
         if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
@@ -109,7 +146,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
             if not (isinstance(typed.value, gast.Constant) and typed.value.value is None):
                 s.value = gast.copy_location(typed.value, s.value)
                 anno.set(s, anno.PLACEHOLDER)
-    names = sorted(possibly_unbound(fn, stored))
+    names = sorted(exposed & stored)     # (possibly unbound: read where they may not be assigned yet)
     never = _never_bound_items(items, stored) - params
     if not names and not never:
         return fn
