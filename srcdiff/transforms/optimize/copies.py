@@ -6,6 +6,7 @@ import gast
 
 from .. import annotations as anno
 from ..astutil import is_comment, map_blocks, nested_blocks, walk_names, walk_statements
+from .deadcode import without_lone_line_comments
 
 _LOAD = gast.Load
 _BINDS = (gast.Store, gast.Param)
@@ -278,6 +279,9 @@ def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.Function
     `i = i + 1`, not a second name copied back. A push of a (one of `scalars`) between is moved before b's
     definition, where a holds the same value (`n1 = n + 1; ...; n_stack.append(n); n = n1` -> `n_stack.append(n);
     n = n + 1`): a scalar, which no statement writes in place."""
+    loops = [t for t in walk_statements(fn.body) if isinstance(t, (gast.For, gast.While))]
+    if not any(anno.get(s, anno.PHI) for loop in loops for s in loop.body):
+        return fn       # (no carried copy: the function is not counted; a straight-line one has no loop)
     reads, stores = _name_counts(fn, augmented=True)
 
     def uses(stmts, name) -> int:
@@ -315,8 +319,16 @@ def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.Function
             reads[b] = stores[b] = 0
         return [s for k, s in enumerate(stmts) if k not in dropped]
 
-    for loop in [t for t in walk_statements(fn.body) if isinstance(t, (gast.For, gast.While))]:
-        loop.body = body(loop.body)
+    changed = []
+    for loop in loops:
+        old = loop.body
+        loop.body = body(old)
+        if len(loop.body) != len(old):
+            changed.append(loop)
+    # a body that lost a copy may end in a line comment with no code left under it: dropped (outer loops first;
+    # the rest of the function is as the late copies pass left it, without such comments)
+    for loop in changed:
+        loop.body = without_lone_line_comments(loop.body)
     return fn
 
 
