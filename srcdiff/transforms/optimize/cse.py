@@ -34,11 +34,10 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
         return entry[2]
 
     def block(stmts):
-        seen = {}
+        seen = _Seen(reads)
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-                arr = s.targets[0].value.id
-                seen = {k: v for k, v in seen.items() if arr not in reads(v)}
+                seen.forget_readers_of((s.targets[0].value.id,))
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
@@ -46,13 +45,14 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if k is not None:
                     # both names bound once: a name a loop rebinds (`for e, f in zip(a, a)` whose body
                     # updates e) holds another value where the merged name is read later
-                    if (k in seen and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
-                            and counts.get(seen[k][0]) == 1
-                            and s.targets[0].id not in written and seen[k][0] not in written):
-                        renames[s.targets[0].id] = seen[k][0]
+                    first = seen.get(k)
+                    if (first is not None and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
+                            and counts.get(first[0]) == 1
+                            and s.targets[0].id not in written and first[0] not in written):
+                        renames[s.targets[0].id] = first[0]
                         dead.add(id(s))
                     else:
-                        seen[k] = [s.targets[0].id, s.value, None]   # (its reads: when needed)
+                        seen.add(k, [s.targets[0].id, s.value, None])   # (its reads: when needed)
             else:
                 for b in nested_blocks(s):
                     block(b)
@@ -63,7 +63,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
                         and dotted_name(s.value.func) in WRITES_INTO):   # rt.index_add(d_p, ...) writes d_p
                     touched |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
-                seen = {k: v for k, v in seen.items() if not (reads(v) & touched) and v[0] not in touched}
+                seen.forget_readers_of(touched, named=True)
     counts = assign_counts(fn)
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
@@ -86,3 +86,47 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
         fn.body = without_statements(fn.body, lambda s: id(s) in dead)
         rename_loads(fn)
     return fn
+
+
+class _Seen:
+    """A block's operations seen so far: structure key -> [name, value, its reads or None], with the entries
+    that read each name (and those bound to it) indexed once the block first writes something, so that a
+    write forgets the operations reading what it changes without looking at every other one (a long block of
+    element writes, `out[k] = s * 2.0`, was quadratic). `reads(entry)`: the names an entry's value reads."""
+
+    def __init__(self, reads):
+        self.entries: dict = {}
+        self.reads = reads
+        self.by_read = None     # name -> [(key, entry)] whose value reads it (built at the first write)
+        self.by_name: dict = {}     # name -> [(key, entry)] bound to it (with by_read)
+
+    def get(self, k):
+        return self.entries.get(k)
+
+    def add(self, k, entry):
+        self.entries[k] = entry
+        if self.by_read is not None:
+            self._index(k, entry)
+
+    def _index(self, k, entry):
+        for name in self.reads(entry):
+            self.by_read.setdefault(name, []).append((k, entry))
+        self.by_name.setdefault(entry[0], []).append((k, entry))
+
+    def forget_readers_of(self, names, named: bool = False):
+        """Forget the entries whose value reads one of `names` (`named`: or that are bound to one of them)."""
+        if not self.entries:
+            return
+        if self.by_read is None:
+            self.by_read = {}
+            for k, entry in self.entries.items():
+                self._index(k, entry)
+        entries = self.entries
+        for name in names:
+            for k, entry in self.by_read.pop(name, ()):
+                if entries.get(k) is entry:
+                    del entries[k]
+            if named:
+                for k, entry in self.by_name.pop(name, ()):
+                    if entries.get(k) is entry:
+                        del entries[k]
