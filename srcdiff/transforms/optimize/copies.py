@@ -23,6 +23,13 @@ def _index(fn: gast.FunctionDef):
     binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id
+    # `where` is asked only of the reads of a copy's target and of the binds of a copy's value (renaming a read
+    # of a to b keeps its node, and b is a copy's value): only those are placed (most names are neither)
+    targets, values = set(), set()
+    for s in walk_statements(fn.body):
+        if type(s) is gast.Assign and type(s.value) is gast.Name and type(s.targets[0]) is gast.Name:
+            targets.add(s.targets[0].id)
+            values.add(s.value.id)
 
     def index(stmts, top):
         """Index the loads of `stmts` (in one walk of each statement, nested blocks included); at the top
@@ -33,7 +40,7 @@ def _index(fn: gast.FunctionDef):
         for k, s in enumerate(stmts):
             for n in walk_names(s):
                 ctx = type(n.ctx)
-                if ctx is _LOAD or ctx in _BINDS:
+                if n.id in targets and ctx is _LOAD or n.id in values and ctx in _BINDS:
                     at = where.get(id(n))
                     if at is None:
                         where[id(n)] = {here: k}
