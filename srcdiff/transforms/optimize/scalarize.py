@@ -103,11 +103,13 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
 def _candidate(s, kinds: dict, counts: dict, loads: dict):
     """(a, g, x) where `s` is `a = rt.sum_grad(g, x[, None])` (or rt.mean_grad) with a scalar g, an array x
     and `a` bound once and read; else None."""
+    if not (type(s) is gast.Assign and type(s.value) is gast.Call and type(s.value.func) is gast.Attribute
+            and s.value.func.attr in _FILLS):     # (every statement is asked: the cheap tests first)
+        return None
     from ..astutil import dotted_name
     from ..kinds import is_array, is_scalar
 
-    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-            and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
+    if not (isinstance(s.targets[0], gast.Name) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
             and not s.value.keywords and len(s.value.args) in (2, 3)):
         return None
     g, x = s.value.args[:2]
@@ -119,6 +121,9 @@ def _candidate(s, kinds: dict, counts: dict, loads: dict):
             and is_array(kinds.get(x.id)) and counts.get(a) == 1 and loads.get(a)):
         return None
     return a, g.id, x.id
+
+
+_FILLS = ("sum_grad", "mean_grad")
 
 
 def _replace_name(e, name, new):
