@@ -19,12 +19,12 @@ def _index(fn: gast.FunctionDef):
     takes their ids); one walk of each statement."""
     counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
     loads: dict = {}     # name -> the loads of that name in the function, each place a node sits counted
-    reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
-    binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements
+    reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function (a copy's target)
+    binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements (a copy's value)
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id
-    # `where` is asked only of the reads of a copy's target and of the binds of a copy's value (renaming a read
-    # of a to b keeps its node, and b is a copy's value): only those are placed (most names are neither)
+    # only the reads of a copy's target and the binds of a copy's value are asked for, and placed (renaming a read
+    # of a to b keeps its node, and b is a copy's value): most names are neither
     targets, values = set(), set()
     for s in walk_statements(fn.body):
         if type(s) is gast.Assign and type(s.value) is gast.Name and type(s.targets[0]) is gast.Name:
@@ -40,27 +40,32 @@ def _index(fn: gast.FunctionDef):
         for k, s in enumerate(stmts):
             for n in walk_names(s):
                 ctx = type(n.ctx)
-                if n.id in targets and ctx is _LOAD or n.id in values and ctx in _BINDS:
-                    at = where.get(id(n))
-                    if at is None:
-                        where[id(n)] = {here: k}
-                    elif here not in at:
-                        at[here] = k
                 if ctx is _LOAD:
+                    if n.id in targets:
+                        at = where.get(id(n))
+                        if at is None:
+                            where[id(n)] = {here: k}
+                        elif here not in at:
+                            at[here] = k
+                        if top:
+                            r = reads.get(n.id)
+                            if r is None:
+                                reads[n.id] = {id(n): n}
+                            else:
+                                r[id(n)] = n
                     if top:
                         loads[n.id] = loads.get(n.id, 0) + 1
-                        r = reads.get(n.id)
-                        if r is None:
-                            reads[n.id] = {id(n): n}
-                        else:
-                            r[id(n)] = n
-                elif top and ctx in _BINDS:
-                    counts[n.id] = counts.get(n.id, 0) + 1
-                    binds.setdefault(n.id, []).append(id(n))
-            if top:
-                for t in walk_statements([s]):
-                    if type(t) is gast.For:
-                        counts[t.target.id] = counts.get(t.target.id, 0) + 1
+                elif ctx in _BINDS:
+                    if n.id in values:
+                        at = where.get(id(n))
+                        if at is None:
+                            where[id(n)] = {here: k}
+                        elif here not in at:
+                            at[here] = k
+                        if top:
+                            binds.setdefault(n.id, []).append(id(n))
+                    if top:
+                        counts[n.id] = counts.get(n.id, 0) + 1
             for b in nested_blocks(s):
                 index(b, False)
 
@@ -68,9 +73,13 @@ def _index(fn: gast.FunctionDef):
         if isinstance(n.ctx, _BINDS):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n.ctx, gast.Load):
-            reads.setdefault(n.id, {})[id(n)] = n
+            if n.id in targets:
+                reads.setdefault(n.id, {})[id(n)] = n
             loads[n.id] = loads.get(n.id, 0) + 1
     index(fn.body, True)
+    for t in walk_statements(fn.body):
+        if type(t) is gast.For:
+            counts[t.target.id] = counts.get(t.target.id, 0) + 1
     return counts, reads, loads, binds, where, blocks
 
 
