@@ -51,13 +51,14 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     if at is None or not isinstance(body[-1], gast.Return):
         return fn
     params = [a.id for a in fn.args.args]
-    rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    names = set(params)     # (a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array
-    # until then: it is held under a name of its own from the start, `M_caller = M`, and written back through it)
+    names = set(params)
     restored = written_arrays(body[at:], names)     # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
     if not restored:
-        return fn
+        return fn       # (most gradients: the function is not walked for its bindings)
+    # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held under a
+    # name of its own from the start, `M_caller = M`, and written back through it
+    rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
     restored &= written_arrays(backward, names)
     keep, put, held = [], [], []
