@@ -447,8 +447,7 @@ def _checkpoints(ctx):
 
 def _carried_copies(ctx):
     scalars = {v for v, k in ctx.sweeps.kinds.items() if is_scalar(k)}
-    ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)
-    ctx.fn.body = optimize.without_lone_line_comments(ctx.fn.body)   # (a loop body's last line's may be left alone)
+    ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)   # (with the lone line comments of the bodies it changes)
 
 
 def _late_copies(fn):

@@ -159,3 +159,28 @@ def test_a_parameter_written_then_bound_again_is_left_as_f_leaves_it(jit):
     gx, gM = srcdiff.grad(written_then_bound_again, wrt=(0, 1), jit=jit)(0.7, M)
     np.testing.assert_allclose(M, after_f, rtol=1e-12, atol=1e-15)   # (Numba's tanh: the last bit)
     np.testing.assert_allclose(gM, numerical_grad(written_then_bound_again, [0.7, M0.copy()], 1), rtol=1e-5, atol=1e-7)
+
+
+def written_in_checkpointed_loops(x, a):
+    for t in range(1, 4):
+        a[t] = a[t] * -0.7 + np.sin(a[t - 1])
+    for t in range(1, 4):
+        a[t] = a[t] * -0.7 + np.sin(a[t - 1])
+    b = a * 1.0
+    return np.sum(b) + x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_an_array_written_in_checkpointed_loops_is_left_as_f_leaves_it(jit):
+    """Fuzz seed 23028 (on main too): with checkpoints=3 the reruns of the loops' segments, placeholders when this
+    pass runs (the checkpoints pass fills them in later), restore a's snapshots and write it again, but the pass saw
+    no backward write of a (the sum reads b, so nothing else restores a) and wrote nothing back: the caller's a was
+    left as the first segment's rerun left it. A rerun now writes what its forward loop writes."""
+    a0 = np.array([0.3, -0.2, 0.5, 0.1])
+    after_f = a0.copy()
+    written_in_checkpointed_loops(0.3, after_f)
+    a = a0.copy()
+    ga = srcdiff.grad(written_in_checkpointed_loops, wrt=1, checkpoints=3, jit=jit)(0.3, a)
+    np.testing.assert_allclose(a, after_f, rtol=1e-12, atol=1e-15)
+    taped = srcdiff.grad(written_in_checkpointed_loops, wrt=1)(0.3, a0.copy())
+    np.testing.assert_allclose(ga, taped, rtol=1e-10, atol=1e-12)

@@ -611,6 +611,24 @@ def f(x):
 """) == "a = x[0] * 2.0\nx[0] = 1.0\nb = x[0] * 2.0\nreturn a + b"
 
 
+def test_common_subexpression_forgets_at_each_write_only_the_reads_of_its_array():
+    """cse indexes a block's operations by the names they read at its first write (a long block of element
+    writes was quadratic): the operations seen after that write are forgotten at the next write of what they
+    read, and those reading other arrays are still reused."""
+    assert run(optimize.common_subexpressions, """
+def f(x, y):
+    a = x[0] * 2.0
+    x[1] = 1.0
+    b = x[0] * 2.0
+    c = y[0] + 1.0
+    x[2] = 0.5
+    d = x[0] * 2.0
+    e = y[0] + 1.0
+    return a + b + c + d + e
+""") == ("a = x[0] * 2.0\nx[1] = 1.0\nb = x[0] * 2.0\nc = y[0] + 1.0\nx[2] = 0.5\nd = x[0] * 2.0\n"
+         "return a + b + c + d + c")
+
+
 def test_common_subexpression_keeps_apart_an_array_a_runtime_helper_writes():
     """`rt.index_add(d_p, idx, g)` writes d_p: a later `rt.zeros_like(p)` is not d_p (CSE made `d_p + d_p` of
     `d_p + rt.zeros_like(p)` in a gradient differentiated again: a wrong nested gradient, fuzz seed 391402)."""

@@ -429,6 +429,8 @@ def sharing_written_memory(fn, kinds=None) -> set:
     written |= {n.value.left.id for n in walk_statements(fn.body)
                 if isinstance(n, gast.Assign) and _in_place(n, kinds, unknown=True)}
     written |= _written_by_helpers(fn)
+    if not written:
+        return written      # (nothing written in place: no name shares written memory; memory_roots not needed)
     passed_on = {}   # SSA copy target -> the versions it copies
     for n in walk_statements(fn.body):
         if ssa_copy(n) is not None:

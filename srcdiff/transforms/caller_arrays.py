@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import gast
 
+from . import annotations as anno
 from .activity import SCATTER
-from .astutil import assign, call, comment, dotted_name, load, walk_names, walk_of
+from .astutil import assign, call, comment, dotted_name, load, walk_names, walk_of, walk_statements
 
 _WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays looks at
 
@@ -40,6 +41,25 @@ def written_arrays(stmts, names) -> set:
     return out
 
 
+def _rerun_writes(body: list, at: int, names: set) -> set:
+    """Those of `names` that the reruns of checkpointed loops in the backward sweep (`body[at:]`) will write: a
+    rerun is a placeholder until the checkpoints pass fills it in (annotations.RERUN, its segment variable), with
+    the snapshot's restore and the loop's body, so it writes what its forward loop (annotations.CHECKPOINT) does
+    (`a[t] = ...` in a checkpointed loop, `b = a * 1.0` after it: the caller's a was left as the first segment's
+    rerun left it, fuzz seed 23028)."""
+    loops = {}
+    for s in walk_statements(body[:at]):
+        plan = anno.get(s, anno.CHECKPOINT)
+        if plan is not None:
+            loops[plan.segment] = s
+    out = set()
+    for s in walk_statements(body[at:]):
+        loop = loops.get(anno.get(s, anno.RERUN))
+        if loop is not None:
+            out |= written_arrays(loop.body, names)
+    return out
+
+
 def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     """`fn` (reverse mode's gradient of the user's function named `user`, its `sweeps`) with each parameter array
     that both sweeps write into copied at the end of the forward sweep and written back before the return (module
@@ -52,15 +72,16 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
         return fn
     params = [a.id for a in fn.args.args]
     names = set(params)
-    restored = written_arrays(body[at:], names)     # (the forward sweep looked at only where the backward writes)
+    reruns = _rerun_writes(body, at, names) if checkpointed else set()
+    restored = written_arrays(body[at:], names) | reruns   # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
     if not restored:
-        return fn       # (no walk of the whole function for its bindings, below)
-    # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held
-    # under a name of its own from the start, `M_caller = M`, and written back through it
+        return fn       # (most gradients: the function is not walked for its bindings)
+    # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held under a
+    # name of its own from the start, `M_caller = M`, and written back through it
     rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
     backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
-    restored &= written_arrays(backward, names)
+    restored &= written_arrays(backward, names) | reruns
     keep, put, held = [], [], []
     for p in (p for p in params if p in restored):
         final = sweeps.namer.fresh(f"{p}_final")

@@ -23,7 +23,7 @@ import gast
 import numpy as np
 
 from ..rules import fuses_under_numba, implementation, names_with
-from .astutil import dotted_name, walk, walk_names
+from .astutil import dotted_name, walk, walk_names, walk_statements
 
 MAX_SIZE = 4096
 # the reductions, and every elementwise NumPy ufunc of the rule table (one place knows a primitive: srcdiff/rules)
@@ -33,12 +33,15 @@ SAFE.update({n: implementation(n) for n in names_with("elementwise") if n.starts
 AXIS = {"rt.logsumexp": lambda a, k: np.log(np.sum(np.exp(a - np.max(a, axis=k, keepdims=True)), axis=k))
         + np.max(a, axis=k)}     # (array, int axis): new values
 VIEWS = {"rt.expand_dims": np.expand_dims}   # a view, bound to a constant of its own (read as safely)
+_LOOPS = (gast.For, gast.While)
 _OPS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply}
 
 
 def hoist_constant_arrays(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn` (SSA) with its loops' constants before the outermost loop around them (see the module's
     docstring)."""
+    if not any(type(t) in _LOOPS for t in walk_statements(fn.body)):
+        return fn       # (no loop: nothing to hoist; a straight-line function is not walked)
     stores: dict = {}
     for n in walk_names(fn):
         if not isinstance(n.ctx, gast.Load):
@@ -47,8 +50,6 @@ def hoist_constant_arrays(fn: gast.FunctionDef) -> gast.FunctionDef:
         if isinstance(t, (gast.AugAssign, gast.For)):
             for n in walk_names(t.target):
                 stores[n.id] = stores.get(n.id, 0) + 2
-    if not any(isinstance(t, (gast.For, gast.While)) for t in walk(fn)):
-        return fn
     known = _constants(fn, stores)
     if not known:
         return fn

@@ -6,6 +6,7 @@ import gast
 
 from .. import annotations as anno
 from ..astutil import is_comment, map_blocks, nested_blocks, walk_names, walk_statements
+from .deadcode import without_lone_line_comments
 
 _LOAD = gast.Load
 _BINDS = (gast.Store, gast.Param)
@@ -18,10 +19,17 @@ def _index(fn: gast.FunctionDef):
     takes their ids); one walk of each statement."""
     counts: dict = {}    # name -> assignments (parameters and stores; a for loop's target counts twice)
     loads: dict = {}     # name -> the loads of that name in the function, each place a node sits counted
-    reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function
-    binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements
+    reads: dict = {}     # name -> {id(Name node): node}, the loads of that name in the function (a copy's target)
+    binds: dict = {}     # name -> [id(Name node)], the stores of that name in the function's statements (a copy's value)
     where: dict = {}     # id(Name node) -> {id(block): index of the statement holding it there}
     blocks = []          # every block indexed, kept alive so that no other list takes its id
+    # only the reads of a copy's target and the binds of a copy's value are asked for, and placed (renaming a read
+    # of a to b keeps its node, and b is a copy's value): most names are neither
+    targets, values = set(), set()
+    for s in walk_statements(fn.body):
+        if type(s) is gast.Assign and type(s.value) is gast.Name and type(s.targets[0]) is gast.Name:
+            targets.add(s.targets[0].id)
+            values.add(s.value.id)
 
     def index(stmts, top):
         """Index the loads of `stmts` (in one walk of each statement, nested blocks included); at the top
@@ -32,27 +40,32 @@ def _index(fn: gast.FunctionDef):
         for k, s in enumerate(stmts):
             for n in walk_names(s):
                 ctx = type(n.ctx)
-                if ctx is _LOAD or ctx in _BINDS:
-                    at = where.get(id(n))
-                    if at is None:
-                        where[id(n)] = {here: k}
-                    elif here not in at:
-                        at[here] = k
                 if ctx is _LOAD:
+                    if n.id in targets:
+                        at = where.get(id(n))
+                        if at is None:
+                            where[id(n)] = {here: k}
+                        elif here not in at:
+                            at[here] = k
+                        if top:
+                            r = reads.get(n.id)
+                            if r is None:
+                                reads[n.id] = {id(n): n}
+                            else:
+                                r[id(n)] = n
                     if top:
                         loads[n.id] = loads.get(n.id, 0) + 1
-                        r = reads.get(n.id)
-                        if r is None:
-                            reads[n.id] = {id(n): n}
-                        else:
-                            r[id(n)] = n
-                elif top and ctx in _BINDS:
-                    counts[n.id] = counts.get(n.id, 0) + 1
-                    binds.setdefault(n.id, []).append(id(n))
-            if top:
-                for t in walk_statements([s]):
-                    if type(t) is gast.For:
-                        counts[t.target.id] = counts.get(t.target.id, 0) + 1
+                elif ctx in _BINDS:
+                    if n.id in values:
+                        at = where.get(id(n))
+                        if at is None:
+                            where[id(n)] = {here: k}
+                        elif here not in at:
+                            at[here] = k
+                        if top:
+                            binds.setdefault(n.id, []).append(id(n))
+                    if top:
+                        counts[n.id] = counts.get(n.id, 0) + 1
             for b in nested_blocks(s):
                 index(b, False)
 
@@ -60,9 +73,13 @@ def _index(fn: gast.FunctionDef):
         if isinstance(n.ctx, _BINDS):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n.ctx, gast.Load):
-            reads.setdefault(n.id, {})[id(n)] = n
+            if n.id in targets:
+                reads.setdefault(n.id, {})[id(n)] = n
             loads[n.id] = loads.get(n.id, 0) + 1
     index(fn.body, True)
+    for t in walk_statements(fn.body):
+        if type(t) is gast.For:
+            counts[t.target.id] = counts.get(t.target.id, 0) + 1
     return counts, reads, loads, binds, where, blocks
 
 
@@ -278,6 +295,9 @@ def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.Function
     `i = i + 1`, not a second name copied back. A push of a (one of `scalars`) between is moved before b's
     definition, where a holds the same value (`n1 = n + 1; ...; n_stack.append(n); n = n1` -> `n_stack.append(n);
     n = n + 1`): a scalar, which no statement writes in place."""
+    loops = [t for t in walk_statements(fn.body) if isinstance(t, (gast.For, gast.While))]
+    if not any(anno.get(s, anno.PHI) for loop in loops for s in loop.body):
+        return fn       # (no carried copy: the function is not counted; a straight-line one has no loop)
     reads, stores = _name_counts(fn, augmented=True)
 
     def uses(stmts, name) -> int:
@@ -315,8 +335,16 @@ def coalesce_carried(fn: gast.FunctionDef, scalars=frozenset()) -> gast.Function
             reads[b] = stores[b] = 0
         return [s for k, s in enumerate(stmts) if k not in dropped]
 
-    for loop in [t for t in walk_statements(fn.body) if isinstance(t, (gast.For, gast.While))]:
-        loop.body = body(loop.body)
+    changed = []
+    for loop in loops:
+        old = loop.body
+        loop.body = body(old)
+        if len(loop.body) != len(old):
+            changed.append(loop)
+    # a body that lost a copy may end in a line comment with no code left under it: dropped (outer loops first;
+    # the rest of the function is as the late copies pass left it, without such comments)
+    for loop in changed:
+        loop.body = without_lone_line_comments(loop.body)
     return fn
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (assign_counts, loaded_names, nested_blocks, structure_key, walk, walk_names,
+from ..astutil import (loaded_names, nested_blocks, structure_key, walk, walk_names, walk_statements,
                        without_statements)
 
 
@@ -34,25 +34,24 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
         return entry[2]
 
     def block(stmts):
-        seen = {}
+        seen = _Seen(reads)
         for s in stmts:
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-                arr = s.targets[0].value.id
-                seen = {k: v for k, v in seen.items() if arr not in reads(v)}
+                seen.forget_readers_of((s.targets[0].value.id,))
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
-                rename_loads(s.value)   # with operands merged above, `x - mean` twice is one expression too
-                k = key(s.value)
+                k = key(s.value)    # (operands merged above are renamed already: `x - mean` twice is one too)
                 if k is not None:
                     # both names bound once: a name a loop rebinds (`for e, f in zip(a, a)` whose body
                     # updates e) holds another value where the merged name is read later
-                    if (k in seen and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
-                            and counts.get(seen[k][0]) == 1
-                            and s.targets[0].id not in written and seen[k][0] not in written):
-                        renames[s.targets[0].id] = seen[k][0]
+                    first = seen.get(k)
+                    if (first is not None and not anno.get(s, anno.PHI) and counts.get(s.targets[0].id) == 1
+                            and counts.get(first[0]) == 1
+                            and s.targets[0].id not in written and first[0] not in written):
+                        rename(s.targets[0].id, first[0])
                         dead.add(id(s))
                     else:
-                        seen[k] = [s.targets[0].id, s.value, None]   # (its reads: when needed)
+                        seen.add(k, [s.targets[0].id, s.value, None])   # (its reads: when needed)
             else:
                 for b in nested_blocks(s):
                     block(b)
@@ -63,26 +62,96 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
                         and dotted_name(s.value.func) in WRITES_INTO):   # rt.index_add(d_p, ...) writes d_p
                     touched |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
-                seen = {k: v for k, v in seen.items() if not (reads(v) & touched) and v[0] not in touched}
-    counts = assign_counts(fn)
+                seen.forget_readers_of(touched, named=True)
+    counts, loads_of = _counts_and_loads(fn)
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
     # anything sharing its memory: z = y; z[i] = ... changes y)
     from ..aliasing import sharing_written_memory
     written = sharing_written_memory(fn)
 
-    def rename_loads(node):
-        if not renames:
-            return
-        for n in walk_names(node):
-            if n.id in renames and isinstance(n.ctx, gast.Load):
-                target = renames[n.id]
-                while target in renames:
-                    target = renames[target]
-                n.id = target
+    def rename(b, a):
+        """Every read of `b` in the function reads `a` from now on (the reads of the statements before it too, as
+        the end of the pass renamed them before: none of them is looked at again but for the names it reads, where
+        a and b, bound once and written nowhere, are alike to a write's forgetting)."""
+        renames[b] = a
+        while a in renames:
+            a = renames[a]
+        moved = [n for n in loads_of.pop(b, ()) if n.id == b]
+        for n in moved:
+            n.id = a
+        loads_of.setdefault(a, []).extend(moved)
 
     block(fn.body)
     if dead:
         fn.body = without_statements(fn.body, lambda s: id(s) in dead)
-        rename_loads(fn)
     return fn
+
+
+def _counts_and_loads(fn) -> tuple:
+    """(assign_counts(fn), {name: its Name loads in fn}) in one walk: cse renames the loads of a name it merges
+    at once, by this index (the function's nodes stay while it runs), not by walking each value and then the
+    whole function again."""
+    counts: dict = {}
+    loads: dict = {}
+    for n in walk_names(fn):
+        ctx = type(n.ctx)
+        if ctx is _LOAD:
+            got = loads.get(n.id)
+            if got is None:
+                loads[n.id] = [n]
+            else:
+                got.append(n)
+        elif ctx is _STORE or ctx is _PARAM:
+            counts[n.id] = counts.get(n.id, 0) + 1
+    for n in walk_statements(fn.body):
+        if isinstance(n, gast.For):
+            counts[n.target.id] = counts.get(n.target.id, 0) + 1
+    return counts, loads
+
+
+_LOAD, _STORE, _PARAM = gast.Load, gast.Store, gast.Param
+
+
+class _Seen:
+    """A block's operations seen so far: structure key -> [name, value, its reads or None], with the entries
+    that read each name (and those bound to it) indexed once the block first writes something, so that a
+    write forgets the operations reading what it changes without looking at every other one (a long block of
+    element writes, `out[k] = s * 2.0`, was quadratic). `reads(entry)`: the names an entry's value reads."""
+
+    def __init__(self, reads):
+        self.entries: dict = {}
+        self.reads = reads
+        self.by_read = None     # name -> [(key, entry)] whose value reads it (built at the first write)
+        self.by_name: dict = {}     # name -> [(key, entry)] bound to it (with by_read)
+
+    def get(self, k):
+        return self.entries.get(k)
+
+    def add(self, k, entry):
+        self.entries[k] = entry
+        if self.by_read is not None:
+            self._index(k, entry)
+
+    def _index(self, k, entry):
+        for name in self.reads(entry):
+            self.by_read.setdefault(name, []).append((k, entry))
+        self.by_name.setdefault(entry[0], []).append((k, entry))
+
+    def forget_readers_of(self, names, named: bool = False):
+        """Forget the entries whose value reads one of `names` (`named`: or that are bound to one of them)."""
+        if not self.entries:
+            return
+        if self.by_read is None:
+            self.by_read = {}
+            for k, entry in self.entries.items():
+                self._index(k, entry)
+        entries = self.entries
+        for name in names:
+            for k, entry in self.by_read.pop(name, ()):
+                if entries.get(k) is entry:
+                    del entries[k]
+            if named:
+                for k, entry in self.by_name.pop(name, ()):
+                    if entries.get(k) is entry:
+                        del entries[k]

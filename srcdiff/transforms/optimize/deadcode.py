@@ -409,6 +409,7 @@ class _Liveness:
 
 
 _LEAVES = frozenset((gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass))   # statements without blocks
+_EXPR = gast.Expr   # (a comment is one: the annotations USER_LINE and SWEEP mark comments only)
 
 
 def without_lone_line_comments(stmts):
@@ -419,9 +420,13 @@ def without_lone_line_comments(stmts):
     and those citing the line that the block's comment before them cites, with no loop or branch between them
     (two adjoint blocks of one line, `d_a = rt.zeros_like(a)` of a comprehension's below its sum's: the line
     said twice in a row)."""
-    out, backward, cited, last = [], False, None, len(stmts) - 1
+    out, backward, cited, last, header = [], False, None, len(stmts) - 1, False
     for k, s in enumerate(stmts):
-        leaf = type(s) in _LEAVES
+        kind = type(s)
+        if kind is not _EXPR and kind in _LEAVES:
+            out.append(s)   # (an assignment, a return: neither comment nor block; only comments cite lines)
+            continue
+        leaf = kind in _LEAVES
         if not leaf:
             map_blocks(s, without_lone_line_comments)
         if not backward:
@@ -432,7 +437,10 @@ def without_lone_line_comments(stmts):
             continue     # (`cited`: the line the block's last comment cites, no loop or branch since: said already)
         if is_comment(s) or not leaf and nested_blocks(s):
             cited = anno.get(s, anno.USER_LINE)
+        header = header or anno.get(s, anno.SWEEP) == "forward"
         out.append(s)
+    if not header:
+        return out
     return [s for k, s in enumerate(out) if not (anno.get(s, anno.SWEEP) == "forward" and (
         k + 1 == len(out) or is_comment(out[k + 1]) and not anno.has(out[k + 1], anno.USER_LINE)))]
 

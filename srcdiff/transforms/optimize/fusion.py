@@ -36,8 +36,15 @@ def elementwise(e, calls=None) -> bool:
 
 
 def broadcasting(e) -> bool:
+    return elementwise(e, _BROADCASTING)
+
+
+def _broadcasting_calls():
     from ...rules import names_with
-    return elementwise(e, names_with("elementwise"))
+    return names_with("elementwise")
+
+
+_BROADCASTING = _broadcasting_calls()   # the rules whose dims law is elementwise (made once, as ELEMENTWISE_CALLS)
 
 
 def fuse_elementwise(fn: gast.FunctionDef, kinds: dict, index: NameIndex | None = None) -> gast.FunctionDef:

@@ -1,8 +1,6 @@
 """Array operations whose kinds say a scalar suffices: np.where of scalars, filled sum/mean adjoints."""
 from __future__ import annotations
 
-from itertools import islice
-
 import gast
 
 from ..astutil import Transformer, clone, is_comment, nested_blocks, walk_calls, walk_names
@@ -42,16 +40,22 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
 
     live = index.loads   # reads of each name in the function as it is now
 
-    def readers(stmts, a, g, x):
-        """The statements after the candidate that read `a`, when all of them qualify, else None. (Once
+    def readers(stmts, start, a, g, x):
+        """The statements from `stmts[start]` on that read `a`, when all of them qualify, else None. (Once
         every read of `a` left in the function is seen, the rest of the block reads none: not scanned.)"""
         found, seen = [], 0
-        for u in stmts:
+        for j in range(start, len(stmts)):     # (by index: an islice would step over the block's first statements)
+            u = stmts[j]
             if seen == live.get(a, 0):
                 break
             if is_comment(u):
                 continue
-            n = sum(1 for m in walk_names(u) if m.id == a and isinstance(m.ctx, gast.Load))
+            n, rebinds = 0, False    # (reads of a, a bind of g or x: one walk)
+            for m in walk_names(u):
+                if m.id == a and isinstance(m.ctx, gast.Load):
+                    n += 1
+                if m.id in (g, x) and isinstance(m.ctx, gast.Store):
+                    rebinds = True
             if n:
                 target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
                 if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
@@ -60,7 +64,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
                     return None
                 found.append(u)
                 seen += n
-            if any(m.id in (g, x) and isinstance(m.ctx, gast.Store) for m in walk_names(u)):
+            if rebinds:
                 break
         return found if seen == loads.get(a) else None
 
@@ -73,7 +77,7 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
             if c is None:
                 continue
             a, g, x = c
-            found = readers(islice(stmts, k + 1, None), a, g, x)     # (not a copy of the rest per candidate)
+            found = readers(stmts, k + 1, a, g, x)     # (not a copy of the rest per candidate)
             if found is None:
                 continue
             live["rt"] -= 1     # (the call goes, in each case below)
@@ -103,11 +107,13 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
 def _candidate(s, kinds: dict, counts: dict, loads: dict):
     """(a, g, x) where `s` is `a = rt.sum_grad(g, x[, None])` (or rt.mean_grad) with a scalar g, an array x
     and `a` bound once and read; else None."""
+    if not (type(s) is gast.Assign and type(s.value) is gast.Call and type(s.value.func) is gast.Attribute
+            and s.value.func.attr in _FILLS):     # (every statement is asked: the cheap tests first)
+        return None
     from ..astutil import dotted_name
     from ..kinds import is_array, is_scalar
 
-    if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-            and isinstance(s.value, gast.Call) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
+    if not (isinstance(s.targets[0], gast.Name) and dotted_name(s.value.func) in ("rt.sum_grad", "rt.mean_grad")
             and not s.value.keywords and len(s.value.args) in (2, 3)):
         return None
     g, x = s.value.args[:2]
@@ -119,6 +125,9 @@ def _candidate(s, kinds: dict, counts: dict, loads: dict):
             and is_array(kinds.get(x.id)) and counts.get(a) == 1 and loads.get(a)):
         return None
     return a, g.id, x.id
+
+
+_FILLS = ("sum_grad", "mean_grad")
 
 
 def _replace_name(e, name, new):
