@@ -208,3 +208,13 @@ def test_the_array_read_after_such_a_gradient_is_declined_at_the_read():
     with pytest.raises(srcdiff.SrcdiffError, match=r"`M` is read here after srcdiff's gradient") as info:
         srcdiff.grad(h, wrt=(0, 1))(0.7, np.array([[0.3, -0.2, 0.4], [0.5, 0.1, -0.6]]))
     assert "np.sum(M * M)" in str(info.value) and "np.copy(M)" in str(info.value)
+
+
+def test_stored_nested_case_1003002(tmp_path):
+    """tests/fuzz_cases/nested_1003002.py through every oracle of the nested fuzz (entry h: grad, value_and_grad,
+    jvp, each leaving the arguments, and the tangents, as they should)."""
+    import os
+    import fuzzgen
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_cases", "nested_1003002.py")
+    prog = fuzzgen.Program.from_file(path)
+    fuzzgen.check_program(prog.load(str(tmp_path), "nested_1003002_case"), prog, False, seed=1003002, entry="h")
