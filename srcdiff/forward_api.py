@@ -22,6 +22,7 @@ from .makers import maker, user_function
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import walk_statements
+from .transforms.caller_arrays import second_names
 
 
 def generated_function(f, args=None):
@@ -234,10 +235,12 @@ def written_parameters(mod) -> frozenset:
     """Positions of the parameters of `mod`'s entry function that it writes into (`a[0] = v` in the function
     differentiated writes into the caller's `a`, and its jvp into the tangent `d_a` too: redteam, a jacobian built
     column by column then saw the point and the tangents of the columns before, and a tangent passed twice was
-    changed the first time)."""
+    changed the first time). Writes through a second name count (`M_caller = M`, `M_caller[:] = M_final` of srcdiff's
+    gradient of a function that writes into its argument M and binds M anew after, differentiated again)."""
     fn = next(f for f in mod.functions if f.name == mod.entry)
     names = [a.id for a in fn.args.args]
-    written = {t.value.id for s in walk_statements(fn.body) if isinstance(s, (gast.Assign, gast.AugAssign))
+    second = second_names(fn, names)
+    written = {second.get(t.value.id) for s in walk_statements(fn.body) if isinstance(s, (gast.Assign, gast.AugAssign))
                for t in (s.targets if isinstance(s, gast.Assign) else [s.target])
                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)}
     return frozenset(k for k, n in enumerate(names) if n in written)

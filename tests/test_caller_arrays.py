@@ -184,3 +184,62 @@ def test_an_array_written_in_checkpointed_loops_is_left_as_f_leaves_it(jit):
     np.testing.assert_allclose(a, after_f, rtol=1e-12, atol=1e-15)
     taped = srcdiff.grad(written_in_checkpointed_loops, wrt=1)(0.3, a0.copy())
     np.testing.assert_allclose(ga, taped, rtol=1e-10, atol=1e-12)
+
+
+def written_with_x_then_bound_again(x, M):
+    M[1, 1] += 0.5 * x
+    for i in range(2):
+        M = 0.5 * M + 0.5 * np.tanh(M * x)
+    return np.sum(M * M)
+
+
+def penalty_of_written_then_bound_again(x, M):
+    gx, gM = srcdiff.grad(written_with_x_then_bound_again, wrt=(0, 1))(x, M)
+    return gx * gx + np.sum(gM * gM)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_gradient_that_holds_the_callers_array_differentiated_again(jit):
+    """Nested fuzz seed 1003002: h calls srcdiff.grad(f) where f writes into its argument M and binds M anew after;
+    f's gradient holds the caller's array under a second name (`M_caller = M`, `M_caller[:] = M_final`). The
+    outer pass declined its snapshot as a read of a view the write through M left stale ("`M` shares memory with
+    `M` (another binding of it)"); grad(h) then left the caller's M restored (its writes went through second
+    names, which this pass did not count) and jvp(h) wrote into the caller's tangent of M."""
+    h = penalty_of_written_then_bound_again
+    M0, x = np.array([[0.3, -0.2, 0.4], [0.5, 0.1, -0.6]]), 0.7
+    after_h = M0.copy()
+    h(x, after_h)
+    M = M0.copy()
+    gx, gM = srcdiff.grad(h, wrt=(0, 1), jit=jit)(x, M)
+    np.testing.assert_allclose(M, after_h, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gx, numerical_grad(lambda x: h(x, M0.copy()), [x], 0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gM, numerical_grad(h, [x, M0.copy()], 1), rtol=1e-5, atol=1e-7)
+    t = (0.3, np.array([[1.0, -0.5, 0.2], [0.4, 0.8, -1.0]]))
+    tM = t[1].copy()
+    M = M0.copy()
+    value, dot = srcdiff.jvp(h, wrt=(0, 1), jit=jit)(x, M, t)
+    np.testing.assert_array_equal(t[1], tM)     # (the caller's tangent, unchanged)
+    np.testing.assert_allclose(M, after_h, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dot, gx * t[0] + np.sum(gM * t[1]), rtol=1e-9)
+
+
+def test_the_array_read_after_such_a_gradient_is_declined_at_the_read():
+    """The same gradient called, then the array it wrote into read: its derivative through the write-back under
+    a second name is not followed; declined at the user's read, saying what to do (it named `M` and `M`
+    (another binding of it) at f's write)."""
+    def h(x, M):
+        gx, gM = srcdiff.grad(written_with_x_then_bound_again, wrt=(0, 1))(x, M)
+        return gx * gx + np.sum(gM * gM) + np.sum(M * M)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`M` is read here after srcdiff's gradient") as info:
+        srcdiff.grad(h, wrt=(0, 1))(0.7, np.array([[0.3, -0.2, 0.4], [0.5, 0.1, -0.6]]))
+    assert "np.sum(M * M)" in str(info.value) and "np.copy(M)" in str(info.value)
+
+
+def test_stored_nested_case_1003002(tmp_path):
+    """tests/fuzz_cases/nested_1003002.py through every oracle of the nested fuzz (entry h: grad, value_and_grad,
+    jvp, each leaving the arguments, and the tangents, as they should)."""
+    import os
+    import fuzzgen
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_cases", "nested_1003002.py")
+    prog = fuzzgen.Program.from_file(path)
+    fuzzgen.check_program(prog.load(str(tmp_path), "nested_1003002_case"), prog, False, seed=1003002, entry="h")

@@ -161,3 +161,42 @@ def test_a_stack_of_arrays_cast_to_another_width_takes_their_dtype(jit):
     tangent = (0.3, np.ones_like(M))
     _, dot = srcdiff.jvp(cast_in_a_loop, wrt=(0, 2), jit=jit)(0.4, a, M, tangent)
     np.testing.assert_allclose(dot, 0.3 * got[0] + np.sum(got[1]), rtol=1e-10)
+
+
+def swap_written_through_a_second_name_for(x, a):
+    b1 = x * 1.0
+    b2 = a * 1.0
+    for k in range(3):
+        b1, b2 = b2, b1
+        al = b2
+        al[k] = al[k] * 0.9 + a[k] * np.sum(b1 * al)
+    return np.sum(b1 * b2) + np.sum(b1 ** 2)
+
+
+def swap_written_through_a_second_name_while(x, a):
+    b1 = x * 1.0
+    b2 = a * 1.0
+    k = 0
+    while k < 3:
+        b1, b2 = b2, b1
+        al = b2
+        al[k] = al[k] * 0.9 + a[k] * np.sum(b1 * al)
+        k = k + 1
+    return np.sum(b1 * b2) + np.sum(b1 ** 2)
+
+
+@pytest.mark.parametrize("inner", [swap_written_through_a_second_name_for, swap_written_through_a_second_name_while],
+                         ids=["for", "while"])
+def test_no_row_tape_of_a_swapped_buffer_pushed_under_its_other_name_too(inner):
+    """Reverse mode over the gradient of `b1, b2 = b2, b1` / `al = b2` / `al[k] = ...` under jit=True: the outer
+    gradient's row tape of one swapped buffer (a copy), whose other name another stack pushes in the same loop
+    (the inner forward loop: `b2v1 = b1` written, `b1v2 = b2` pushed; the inner backward loop: both popped), took
+    the backward sweep's undoing of the writes; the other stack's array kept them: 0.03 (while) and 0.13 (for)
+    off central differences, the Python backend right. Such arrays keep their list stacks."""
+    def h(x, a):
+        gx, ga = srcdiff.grad(inner, wrt=(0, 1))(x, a)
+        return np.sum(gx * gx) + np.sum(ga * ga)
+    x, a = np.array([0.3, -0.4, 0.8, 0.1]), np.array([0.5, 0.2, -0.3, 0.7])
+    got = srcdiff.grad(h, wrt=(0, 1), jit=True)(x, a)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(h, [x, a], k), rtol=1e-5, atol=1e-7)

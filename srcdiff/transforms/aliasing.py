@@ -468,6 +468,7 @@ class _Flow:
         self.asarrays = _asarray_names(fn)
         self.scalars = zero_d_scalars(fn, self.kinds)
         self.shape_stacks = shape_only_stacks(fn)
+        self.write_backs = written_back(fn, self.unit.filename)
         self.block(fn.body, ({}, {}))
 
     @staticmethod
@@ -576,8 +577,8 @@ class _Flow:
         elif self._own_push(s) in self.shape_stacks:
             return    # (srcdiff's push of a value its backward sweep reads for its shape only: nested 1001xxx)
         for n in sorted(loads):
-            if n in stale:
-                self.decline(n, *stale[n])
+            if n in stale and (id(s), n) not in self.write_backs:
+                self.decline(n, *stale[n], read=s)
 
     def _own_push(self, s):
         """The stack of srcdiff's own push (`rt.push(b_stack, b)` of a gradient differentiated again), else None."""
@@ -593,7 +594,22 @@ class _Flow:
         found = {p[0] for p in map(self.pushed, walk_statements(self.unit.node.body)) if p is not None}
         return found | {versions.get(n, n) for n in found}
 
-    def decline(self, view, w, target):
+    def _read_after_a_gradient(self, view, w, read) -> None:
+        """Decline, at the user's line `read`, a read of an array that srcdiff's gradient, called before it (its
+        statements inlined), wrote into at `w`: the function that gradient differentiates writes into its argument
+        and binds the name anew after, which the gradient follows through a second name of the caller's array
+        (transforms/caller_arrays.py). Said at the write, the user read of two bindings of one name they never made."""
+        func, where = anno.get(w, anno.FUNC), anno.get(w, anno.FILE)
+        if read is None or not where or not is_generated_file(where) or not getattr(read, "lineno", None) \
+                or is_generated_file(anno.get(read, anno.FILE) or self.unit.filename):
+            return
+        fail(read, self.unit, f"`{view}` is read here after srcdiff's gradient `{func}`, called before this line, "
+                              f"wrote into it (the function it differentiates writes into that argument and binds "
+                              f"it anew after): the derivative of this function does not follow such writes",
+             f"pass the gradient a copy (np.copy({view})) where its changes to the array are not wanted, or read "
+             f"`{view}` before the call")
+
+    def decline(self, view, w, target, read=None):
         iterated = next((anno.get(s, anno.LOOP_COPY) for s in walk_statements(self.unit.node.body)
                          if anno.has(s, anno.LOOP_COPY) and s.targets[0].id == view), None)
         if iterated is not None:   # the name desugar gave the array a `for` loop walks
@@ -604,6 +620,7 @@ class _Flow:
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_0 is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
+        self._read_after_a_gradient(view, w, read)
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
         if view in self.stacks():
@@ -677,6 +694,35 @@ def _computes_scalar(s, scalars) -> bool:
     if isinstance(v, (gast.BinOp, gast.UnaryOp)):
         return True
     return isinstance(v, gast.Name) and v.id in scalars
+
+
+def written_back(fn, filename) -> set:
+    """(id of the statement, name) of the reads of the caller's-arrays pattern of a gradient differentiated again
+    (transforms/caller_arrays.py: `M_caller = M` ... `M_final = rt.copy(M_caller)` ... `M_caller[:] = M_final`,
+    where the gradient's M is bound anew after a write through it): a snapshot of an array written back into that
+    array, neither read otherwise. Its reads of `M_caller`, which the write through `M` left stale, are fine: the
+    snapshot's derivative is the derivative of what reads the array after the write-back, and every such read goes
+    through another name of it, which the write-back leaves stale (declined). Without this, reverse mode over
+    srcdiff's gradient of `M[1, 1] += v` then `M = 0.5 * M` declined (nested fuzz 1003002)."""
+    loads: dict = {}
+    for n in walk_names(fn):
+        if isinstance(n.ctx, gast.Load):
+            loads[n.id] = loads.get(n.id, 0) + 1
+    snapshots = {s.targets[0].id: s for s in walk_statements(fn.body) if isinstance(s, gast.Assign)
+                 and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+                 and dotted_name(s.value.func) == "rt.copy" and len(s.value.args) == 1
+                 and isinstance(s.value.args[0], gast.Name)}
+    out = set()
+    for s in walk_statements(fn.body):
+        t = s.targets[0] if isinstance(s, gast.Assign) else None
+        if not (isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and isinstance(t.slice, gast.Slice)
+                and t.slice.lower is t.slice.upper is t.slice.step is None and isinstance(s.value, gast.Name)):
+            continue
+        snap, array = snapshots.get(s.value.id), t.value.id
+        if snap is not None and snap.value.args[0].id == array and loads.get(s.value.id) == 1 \
+                and loads.get(array) == 2 and is_generated_file(anno.get(s, anno.FILE) or filename):
+            out |= {(id(snap), array), (id(s), array)}
+    return out
 
 
 def _own_loads(s):

@@ -22,6 +22,25 @@ _WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays 
 MODES = ("grad", "value_and_grad", "vjp")   # the function the user calls (a callee's pullback is not)
 
 
+def second_names(fn, params) -> dict:
+    """name -> the parameter of `params` whose array it may name: each parameter itself, and the names `fn` binds
+    to one of those by a plain copy (`M1 = M`: an inlined call's parameter, `M_caller = M1` of a gradient
+    differentiated again, where srcdiff's gradient of a function that writes into its argument M is called). A
+    name also bound to other values counts too: a write through it may be one into the parameter's array, and
+    the array's state kept and written back when it is not is the state it has."""
+    out = {p: p for p in params}
+    copies = [(s.targets[0].id, s.value.id) for s in walk_of(fn, {gast.Assign})
+              if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)]
+    grew = True
+    while grew:     # (the copies are gathered in one walk; a chain of them may come in any order)
+        grew = False
+        for target, source in copies:
+            if source in out and target not in out:
+                out[target] = out[source]
+                grew = True
+    return out
+
+
 def written_arrays(stmts, names) -> set:
     """Those of `names` that `stmts` write into, element by element or by slice (`x[i] = v`, `x[i] += v`, a
     scatter-add `rt.index_add(x, idx, v)`). Only assignments and calls are visited (walk_of; a set: any order)."""
@@ -71,7 +90,7 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     if at is None or not isinstance(body[-1], gast.Return):
         return fn
     params = [a.id for a in fn.args.args]
-    names = set(params)
+    names = second_names(fn, params)
     reruns = _rerun_writes(body, at, names) if checkpointed else set()
     restored = written_arrays(body[at:], names) | reruns   # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
@@ -80,8 +99,8 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held under a
     # name of its own from the start, `M_caller = M`, and written back through it
     rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored)
-    restored &= written_arrays(backward, names) | reruns
+    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored, names)
+    restored = {names[n] for n in restored & (written_arrays(backward, names) | reruns)}
     keep, put, held = [], [], []
     for p in (p for p in params if p in restored):
         final = sweeps.namer.fresh(f"{p}_final")
@@ -102,14 +121,15 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     return fn
 
 
-def _without_dead_restores(backward: list, arrays: set) -> list:
+def _without_dead_restores(backward: list, arrays: set, names: dict) -> list:
     """The backward sweep's statements without its restores of `arrays` (`x[0] = x_old`, at its top level) that
-    no statement after them reads the array in."""
+    no statement after them reads the array in, under any of its `names` (second_names)."""
     out, read = [], set()
     for s in reversed(backward):
         t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
-        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in arrays - read:
+        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in arrays \
+                and names[t.value.id] not in read:
             continue
-        read |= {n.id for n in walk_names(s) if isinstance(n.ctx, gast.Load)}
+        read |= {names.get(n.id, n.id) for n in walk_names(s) if isinstance(n.ctx, gast.Load)}
         out.append(s)
     return out[::-1]
