@@ -355,3 +355,16 @@ def picked_from_written(x, a):
 def test_array_written_out_and_indexed_reads_as_written():
     msg = _decline(srcdiff.grad, picked_from_written, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
     assert "fancy (array) indexing: np.array([x, a[0], x * x])[[0, 2]]\n" in msg, msg
+
+
+def masked_literal(x, a):
+    return np.sum(np.array([x, x])[np.array([x, x]) > -0.5]) * a[0]
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_array_written_out_in_a_mask_reads_as_an_array(make):
+    """An index list written out reads as a list (`[[0, 2]]`) where it is the whole index only: in a mask it is an
+    operand, and the decline quoted `np.array([x, x])[[x, x] > -0.5]`, a comparison of a Python list (CUDA fuzz)."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 3))
+    msg = _decline(make, masked_literal, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
+    assert "fancy (array) indexing: np.array([x, x])[np.array([x, x]) > -0.5]\n" in msg, msg
