@@ -368,3 +368,16 @@ def test_array_written_out_in_a_mask_reads_as_an_array(make):
     x, a = np.array([0.5, 0.7]), np.ones((2, 3))
     msg = _decline(make, masked_literal, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
     assert "fancy (array) indexing: np.array([x, x])[np.array([x, x]) > -0.5]\n" in msg, msg
+
+
+def test_hvp_names_the_users_line_before_the_gradients():
+    """hvp's kernel is made of the gradient's text: its decline quoted the gradient's line (`line 11: result1 =
+    v[result] (in the code srcdiff generated from this line, ...)`) and then the user's line, unnumbered. The user's
+    line comes first, numbered, and the gradient's after it."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 3))
+    msg = _decline(srcdiff.hvp, masked_literal, (0, 1), (x, a), (0, 0), (x, a))
+    lines = msg.split("\n")
+    line = masked_literal.__code__.co_firstlineno + 1
+    assert lines[1] == f"    line {line}: return np.sum(np.array([x, x])[np.array([x, x]) > -0.5]) * a[0]", msg
+    assert lines[2].startswith("    (in the code srcdiff generated from this line, at ") and "_grad_" in lines[2], msg
+    assert lines[3].startswith("  hint: "), msg
