@@ -28,6 +28,19 @@ def _unnegated(test, body, orelse):
     return test, body, orelse
 
 
+# what ANF cannot name, with what to write instead
+_UNSUPPORTED = {
+    "Dict": ("dicts made in the differentiated function (a dict display `{...}`)",
+             "pass the dict in as an argument (gradients with respect to a dict come back as a dict of the same "
+             "keys; a copy of it, `{**params}` or `dict(params, W=W2)`, may be made inside), or use a tuple or "
+             "separate names for its items"),
+    "Set": ("set displays (`{a, b}`)", "use a tuple, a list or an array"),
+    "Starred": ("starred expressions (`*args`)", "pass the items one by one, or the tuple itself"),
+    "JoinedStr": ("f-strings other than in print(...) and assert", "format the text in print(...) or an assert, "
+                                                                   "or outside the differentiated function"),
+}
+
+
 class _ANF:
     def __init__(self, unit):
         self.unit = unit
@@ -201,8 +214,9 @@ class _ANF:
             fail(e, self.unit, "a comprehension is differentiated only as the argument of sum(...), or as a "
                                "list comprehension that np.array, np.asarray or np.stack takes alone",
                  "make it an array, np.array([f(i) for i in range(n)]), or sum it: sum(f(i) for i in range(n))")
-        fail(e, self.unit, f"{type(e).__name__} expressions are not supported",
-             "f-strings, starred and dict/set displays cannot be differentiated")
+        what, advice = _UNSUPPORTED.get(type(e).__name__, (f"{type(e).__name__} expressions", None))
+        fail(e, self.unit, f"{what} are not supported", advice or "f-strings, starred and dict/set displays cannot "
+                                                                   "be differentiated")
 
     def _chain(self, name, op, rest, pre, base):
         if not rest:
