@@ -5,6 +5,8 @@ Short-circuit `and`/`or` and conditional expressions become if statements.
 """
 from __future__ import annotations
 
+import math
+
 import gast
 
 from ..errors import fail
@@ -15,6 +17,35 @@ from ..rules import RULES
 
 def is_atom(e) -> bool:
     return isinstance(e, (gast.Name, gast.Constant))
+
+
+_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+               gast.Div: lambda a, b: a / b}
+
+
+def folded_constant(e):
+    """The Constant an operation of numbers `e` computes (`0.5 * 0.1` -> 0.05, `-(2 * 3)` -> -6; +, -, *, / of ints
+    and floats, nested), as CPython's compiler folds it too and IEEE the same under Numba, where the result is a
+    finite float or an int within int64; else None (any other operation, a division by zero). A temporary of
+    numbers (`result1 = 0.5 * 0.1`, then `d_x = d_result * result1`) told the reader nothing the number does."""
+    if isinstance(e, gast.Constant):
+        return e if type(e.value) in (int, float) else None
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+        v = folded_constant(e.operand)
+        return None if v is None else _literal(-v.value if isinstance(e.op, gast.USub) else v.value)
+    if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
+        a, b = folded_constant(e.left), folded_constant(e.right)
+        if a is None or b is None or (isinstance(e.op, gast.Div) and b.value == 0):
+            return None
+        return _literal(_FOLDED_OPS[type(e.op)](a.value, b.value))
+    return None
+
+
+def _literal(v):
+    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
+    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
+        return None
+    return const(v)
 
 
 def _unnegated(test, body, orelse):
@@ -119,6 +150,9 @@ class _ANF:
     def atom(self, e, pre, base):
         if is_atom(e):
             return e
+        number = folded_constant(e)
+        if number is not None:
+            return gast.copy_location(number, e)
         if (isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id in self.unit.callees
                 and e.func.id == e.func.id.strip("_")):
             base = e.func.id    # the value of your function's call is named after it (`h1 = h(a)`): inlined,

@@ -10,7 +10,6 @@ caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made 
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import gast
@@ -19,6 +18,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from . import dict_forms, flatten
+from .anf import folded_constant
 from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks,
                       walk, walk_names)
 
@@ -519,46 +519,17 @@ def _decided(stmts: list) -> list:
     return prune(stmts) if known else stmts
 
 
-_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
-               gast.Div: lambda a, b: a / b}
-
-
 def _folded(stmts: list) -> list:
     """The inlined statements with the operations of constants that the call's constant arguments made folded
     (`result1 = 0.5 * 0.1` of `helper(0.5, 0.1)` -> `result1 = 0.05`): what Python computes from them at run
-    time (+, -, *, / of ints and floats, IEEE the same under Numba), where the result is a finite float or an
-    int Numba holds; any other operation, and a division by zero, is left to run."""
-    def fold(e):
-        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
-            v = _number(e.operand)
-            return None if v is None else _literal(-v)
-        if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
-            a, b = _number(e.left), _number(e.right)
-            if a is None or b is None or (isinstance(e.op, gast.Div) and b == 0):
-                return None
-            return _literal(_FOLDED_OPS[type(e.op)](a, b))
-        return None
-
+    time (anf.folded_constant); any other operation, and a division by zero, is left to run."""
     for st in (n for st in stmts for n in walk(st)):
-        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
-            folded = fold(st.value)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+                and not isinstance(st.value, gast.Constant):
+            folded = folded_constant(st.value)
             if folded is not None:
                 st.value = gast.copy_location(folded, st.value)
     return stmts
-
-
-def _number(e):
-    """The int or float a Constant node holds (not a bool), else None."""
-    if isinstance(e, gast.Constant) and type(e.value) in (int, float):
-        return e.value
-    return None
-
-
-def _literal(v):
-    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
-    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
-        return None
-    return const(v)
 
 
 def _unmerged(st):
