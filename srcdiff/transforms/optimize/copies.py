@@ -332,3 +332,33 @@ def _pushed(s):
             and len(s.value.args) == 2):
         return s.value.args[1].id
     return None
+
+
+def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`t = a` followed at once by `t = t + e` (an adjoint's first contribution copied, the next added to it: a value
+    read twice in one line, `d_r = d_s` then `d_r = d_r + d_s`) -> `t = a + e`, where e does not read t: the same
+    new array or number, one statement. Propagation keeps the copy (t is bound twice)."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            map_blocks(s, block)
+            prev = out[-1] if out else None
+            if (prev is not None and _copy_of_name(prev) and isinstance(s, gast.Assign) and len(s.targets) == 1
+                    and isinstance(s.targets[0], gast.Name) and s.targets[0].id == prev.targets[0].id
+                    and isinstance(s.value, gast.BinOp) and isinstance(s.value.op, gast.Add)
+                    and isinstance(s.value.left, gast.Name) and s.value.left.id == s.targets[0].id
+                    and not any(n.id == s.targets[0].id for n in walk_names(s.value.right))
+                    and not anno.get(prev, anno.PHI) and not anno.get(prev, anno.MERGE)):
+                s.value.left = prev.value
+                out[-1] = s
+                continue
+            out.append(s)
+        return out
+    fn.body = block(fn.body)
+    return fn
+
+
+def _copy_of_name(s) -> bool:
+    """`t = a` of two names."""
+    return (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Name) and s.value.id != s.targets[0].id)
