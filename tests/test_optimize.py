@@ -1125,8 +1125,9 @@ def test_a_carried_copy_dropped_leaves_no_lone_line_comment():
 
 
 def test_a_copy_then_an_add_to_it_is_one_sum():
-    """`d_r = d_s` then `d_r = d_r + d_s` (a value read twice in one line) is `d_r = d_s + d_s`; not where the add
-    reads the name elsewhere, nor across a statement between."""
+    """`d_r = d_s` then `d_r = d_r + d_s` (a value read twice in one line) is `d_r = d_s + d_s`, also with plain
+    statements between that neither name d_r nor bind d_s; not where the add reads the name elsewhere, nor across a
+    binding of the source or a line's comment."""
     assert run(optimize.merge_copy_then_add, """
 def f(x, y):
     d = x
@@ -1136,8 +1137,11 @@ def f(x, y):
     g = x
     h = y
     g = g + h
-    return d + e + g
-""") == "d = x + y * 2.0\ne = y\ne = e + e * x\ng = x\nh = y\ng = g + h\nreturn d + e + g"
+    k = x
+    x = y
+    k = k + y
+    return d + e + g + k
+""") == "d = x + y * 2.0\ne = y\ne = e + e * x\nh = y\ng = x + h\nk = x\nx = y\nk = k + y\nreturn d + e + g + k"
 
 
 def read_twice(x, a):
