@@ -8,8 +8,10 @@ a jvp or hvp of `c = b[1:]; c[0] = x; return np.sum(b)` reaches the lowering: `c
 user's line instead of computing b without the write.
 
 A stack of arrays (reverse mode saving an array each loop iteration) is such a name too: NumPy's list holds the
-arrays pushed, the device copies of their values, so an array written in place after its push and popped
-afterwards is declined, as is a write through a popped array read through another name.
+arrays pushed, the device copies of their values, so an array written in place after its push (or pushed after a
+write through another name) is stale once popped, and declined where the popped array is read, as is a write
+through a popped array read through another name. A pop nobody reads, or reads for its shape only
+(`rt.zeros_like(b)`), is no read: the gradient of buffers swapped in a loop pushes each one every iteration.
 
 The analysis is flow-sensitive over the function's structured tree: `share` maps each array name to the names
 that may share its memory, `stale` the names whose memory a write through another name changed after they were
