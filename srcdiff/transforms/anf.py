@@ -66,7 +66,8 @@ _UNSUPPORTED = {
              "keys; a copy of it, `{**params}` or `dict(params, W=W2)`, may be made inside), or use a tuple or "
              "separate names for its items"),
     "Set": ("set displays (`{a, b}`)", "use a tuple, a list or an array"),
-    "Starred": ("starred expressions (`*args`)", "pass the items one by one, or the tuple itself"),
+    "Starred": ("starred expressions (`*args`, `[*a]`)", "write the items out one by one, or use the tuple or array "
+                                                         "itself"),
     "JoinedStr": ("f-strings other than in print(...) and assert", "format the text in print(...) or an assert, "
                                                                    "or outside the differentiated function"),
 }
