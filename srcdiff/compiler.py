@@ -452,6 +452,7 @@ def _carried_copies(ctx):
 
 def _late_copies(fn):
     fn = optimize.propagate_and_coalesce(optimize.drop_copy_backs(fn), rebound=True)
+    fn = optimize.merge_copy_then_add(fn)
     fn.body = optimize.without_lone_line_comments(fn.body)
     return fn
 

@@ -295,6 +295,11 @@ def at_user_line(exc: SrcdiffError, t) -> SrcdiffError | None:
     if cited is None:
         return None
     message, advice = _spelled_as_the_users(exc, t)
+    quoted = re.search(rf"\n    line {exc.lineno}: (.*)$", message)
+    if quoted:      # (the generated line's text, which a CUDA decline quotes: the user's line first, then that one)
+        return SrcdiffError(f"{message[:quoted.start()]}\n    line {cited[1]}: {cited[2]}\n    (in the code srcdiff "
+                            f"generated from this line, at {exc.filename}:{exc.lineno}: {quoted.group(1)})",
+                            cited[0], cited[1], advice)
     return SrcdiffError(f"{message} (in the code srcdiff generated from this line, at {exc.filename}:"
                         f"{exc.lineno})\n    {cited[2]}", cited[0], cited[1], advice)
 

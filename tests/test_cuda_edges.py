@@ -9,13 +9,15 @@ the user's line where an example reaches them.
 Constants: `-np.inf`, `np.nan`, `math.pi`, ... were declined on the device ("attribute .inf"); each is its number
 there (cuda/common.py MODULE_CONSTANTS).
 
+Buffers swapped in a loop and written in place: the gradient's pushes of a buffer after a write through its other
+name, never read back, were declined (cuda/views.py).
+
 Each case runs on numba's CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported)
 against the CPU gradient (jit=False) per example, and that against central differences where it is finite."""
 import json
 import math
 import os
 import re
-import sys
 
 if __name__ == "__main__":      # the simulator subprocess (cuda_sim.results_of sets "0" for a real GPU)
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
@@ -163,6 +165,32 @@ def nested_literal(x, a):
     return np.sum(np.tanh(W @ a)) * x
 
 
+def swaps_in_loop(x, a):
+    """Two buffers swapped in a loop, one written in place after the swap: the gradient pushes each carried buffer
+    at the end of an iteration, after the write through the other name, and never reads some of them back (or reads
+    their shape only: `rt.zeros_like`). The device declined the pushes ("`buf2` shares memory with `buf1`", CUDA
+    fuzz --device 1002104)."""
+    buf1 = np.zeros(4)
+    buf2 = np.zeros(4)
+    for j in range(2):
+        buf2, buf1 = buf1, buf2
+        buf2[1] = buf2[1] * 1.1 + 0.1 * np.tanh(np.sum(a[:2]) * x)
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
+def swap_written(x, a):
+    """b written in place after a swap, with the gradient holding the array b names (CUDA fuzz --device 990312;
+    declined until the pushes of swaps_in_loop were not)."""
+    b = np.zeros(4)
+    c = np.zeros(4)
+    for i in range(1):
+        b, c = c, b
+        b[0] = b[0] * 1.1 + 0.1 * np.tanh(x)
+        for j in range(1):
+            b, c = c, b
+    return np.sum(b * a) + np.sum(c * c)
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -178,6 +206,8 @@ def _data():
         "nan_branch": (nan_branch, (np.array([0.3, 0.9, 0.5]), a)),
         "reshaped_carry": (reshaped_carry, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
         "nested_literal": (nested_literal, (x, a)),
+        "swaps_in_loop": (swaps_in_loop, (x, a)),
+        "swap_written": (swap_written, (x, a)),
     }
 
 
@@ -302,7 +332,8 @@ if __name__ != "__main__":
     results = cuda_sim.results_fixture(__file__)
 
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
-                                      "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal"])
+                                      "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
+                                      "swaps_in_loop", "swap_written"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -364,6 +395,12 @@ if __name__ != "__main__":
             ptx = k.ptx(x, M, v) if g.__name__.startswith("empty_columns") else k.ptx(x, np.zeros((B, 0, 3)))
             assert ".entry" in ptx
             assert re.search(r"local\.array\(0\b", srcdiff.source(k)) is None
+
+    def test_ptx_of_swapped_buffers():
+        """numba-cuda types the kernels of buffers swapped in a loop (the simulator runs them: test_matches_cpu)."""
+        x, a = _data()["swaps_in_loop"][1]
+        for f in (swaps_in_loop, swap_written):
+            assert ".entry" in srcdiff.cuda.vmap(srcdiff.grad(f, wrt=(0, 1)), in_axes=0).ptx(x, a)
 
     def test_ptx_of_a_shape_test():
         """numba-cuda types the kernel (the simulator does not): the backward loop's shape test of reshaped_carry

@@ -214,6 +214,18 @@ def placeholder_tape_version(x, a, n):
     return np.sum(buf1) * x
 
 
+def swaps_in_loop(x, a):
+    """Two buffers swapped in a loop, one written in place after the swap: the gradient pushes each carried buffer
+    after the write through the other name and never reads some back; vmap declined them ("`buf2` shares memory
+    with `buf1`", CUDA fuzz --device 1002104). hvp differentiates that gradient."""
+    buf1 = np.zeros(3)
+    buf2 = np.zeros(3)
+    for j in range(2):
+        buf2, buf1 = buf1, buf2
+        buf2[1] = buf2[1] * 1.1 + 0.1 * np.tanh(np.sum(a[:2]) * x)
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
 def data_dependent_while(w, x):
     """A loop whose trip count the host cannot read off the arguments (vmap needs max_trip=)."""
     s = w[0]
@@ -247,6 +259,7 @@ def _data():
         "constant_tape": (constant_tape_in_branch, (0, 1), (x, a, False), (0, 0, None), t[:2]),
         "constant_tape_other": (constant_tape_in_branch, (0, 1), (x, a, True), (0, 0, None), t[:2]),
         "placeholder_tape": (placeholder_tape_version, (0, 1), (x, a, np.arange(B) % 2), (0, 0, 0), t[:2]),
+        "swaps_in_loop": (swaps_in_loop, (0, 1), (x, a), (0, 0), t[:2]),
     }
 
 
@@ -304,7 +317,7 @@ if __name__ != "__main__":
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
-                                      "constant_tape_other", "reversed_step", "placeholder_tape"])
+                                      "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -52,11 +52,11 @@ def _generated_names(message):
     return re.findall(r"`(\w*\d\w*)`", message.split("\n")[0])
 
 
-@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.hvp])
-def test_in_place_write_names_the_users_variable_and_line(make):
+def test_in_place_write_names_the_users_variable_and_line():
+    """(hvp: grad of swap_written runs on the device since its pushes of a stale buffer, never read back, are not
+    declined; tests/test_cuda_edges.py checks it against the CPU)"""
     x, a = np.array([0.5, 0.7]), np.ones((2, 2))
-    hvp = make is srcdiff.hvp
-    msg = _decline(make, swap_written, (0, 1), (x, a), (0, 0), (x, a) if hvp else None)
+    msg = _decline(srcdiff.hvp, swap_written, (0, 1), (x, a), (0, 0), (x, a))
     first = swap_written.__code__.co_firstlineno
     head = msg.split("\n")[0]
     assert f"test_cuda_messages.py:{first + 6}: cannot generate CUDA code for swap_written: `b` is written in place " \
@@ -355,3 +355,29 @@ def picked_from_written(x, a):
 def test_array_written_out_and_indexed_reads_as_written():
     msg = _decline(srcdiff.grad, picked_from_written, (0, 1), (np.ones(2), np.ones((2, 3))), (0, 0))
     assert "fancy (array) indexing: np.array([x, a[0], x * x])[[0, 2]]\n" in msg, msg
+
+
+def masked_literal(x, a):
+    return np.sum(np.array([x, x])[np.array([x, x]) > -0.5]) * a[0]
+
+
+@pytest.mark.parametrize("make", [srcdiff.grad, srcdiff.jvp])
+def test_array_written_out_in_a_mask_reads_as_an_array(make):
+    """An index list written out reads as a list (`[[0, 2]]`) where it is the whole index only: in a mask it is an
+    operand, and the decline quoted `np.array([x, x])[[x, x] > -0.5]`, a comparison of a Python list (CUDA fuzz)."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 3))
+    msg = _decline(make, masked_literal, (0, 1), (x, a), (0, 0), (x, a) if make is srcdiff.jvp else None)
+    assert "fancy (array) indexing: np.array([x, x])[np.array([x, x]) > -0.5]\n" in msg, msg
+
+
+def test_hvp_names_the_users_line_before_the_gradients():
+    """hvp's kernel is made of the gradient's text: its decline quoted the gradient's line (`line 11: result1 =
+    v[result] (in the code srcdiff generated from this line, ...)`) and then the user's line, unnumbered. The user's
+    line comes first, numbered, and the gradient's after it."""
+    x, a = np.array([0.5, 0.7]), np.ones((2, 3))
+    msg = _decline(srcdiff.hvp, masked_literal, (0, 1), (x, a), (0, 0), (x, a))
+    lines = msg.split("\n")
+    line = masked_literal.__code__.co_firstlineno + 1
+    assert lines[1] == f"    line {line}: return np.sum(np.array([x, x])[np.array([x, x]) > -0.5]) * a[0]", msg
+    assert lines[2].startswith("    (in the code srcdiff generated from this line, at ") and "_grad_" in lines[2], msg
+    assert lines[3].startswith("  hint: "), msg

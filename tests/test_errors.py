@@ -1370,3 +1370,30 @@ def test_a_call_that_stays_a_call_writing_into_its_argument_is_declined(jit):
             np.testing.assert_allclose(srcdiff.grad(f, wrt=1, jit=jit)(x.copy(), y), want, rtol=1e-6, atol=1e-8)
         v = np.array([0.3, 0.2, -0.1])
         assert srcdiff.jvp(f, wrt=1, jit=jit)(x.copy(), y, v)[1] == pytest.approx(want @ v, rel=1e-6)
+
+
+def dict_made_inside(x, a):
+    d = {"w": x, "b": a}
+    return d["w"] * np.sum(d["b"])
+
+
+def _scaled(t):
+    p, d = t
+    return p * d["w"]
+
+
+def tuple_holding_a_dict(x, a):
+    return _scaled((x, {"w": np.sum(a)}))
+
+
+@pytest.mark.parametrize("f", [dict_made_inside, tuple_holding_a_dict])
+def test_a_dict_made_inside_says_what_to_write_instead(f):
+    """A dict display in the differentiated function (or in a tuple passed to a helper) said 'Dict expressions are
+    not supported' with the hint 'f-strings, starred and dict/set displays cannot be differentiated': what to do
+    instead was left to guess. It names the construct and says: pass the dict in, or use a tuple."""
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        srcdiff.grad(f, wrt=(0, 1))(0.4, np.array([0.3, -0.5]))
+    lines, first = inspect.getsourcelines(f)
+    assert (info.value.filename, info.value.lineno) == (__file__, first + 1), str(info.value)
+    assert "dicts made in the differentiated function (a dict display `{...}`) are not supported" in str(info.value)
+    assert "pass the dict in as an argument" in info.value.advice and "use a tuple" in info.value.advice

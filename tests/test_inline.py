@@ -1,5 +1,7 @@
 """transforms/inline.py: calls of user functions are spliced into the caller (after ANF, before SSA),
 their statements annotated with the callee's file and name; recursive calls stay calls."""
+import re
+
 import numpy as np
 import pytest
 
@@ -514,3 +516,32 @@ def test_inlined_constants_are_folded_and_returns_take_the_callers_name():
     text = srcdiff.source(g)
     assert "v1v" not in text and "result1" not in text
     assert "inner1 = x * 2.0" in text and "middle1 = inner1 + 1.0" in text
+
+
+def damped(v):
+    return 0.5 * 0.1 * v
+
+
+def damped_by(v, k=2.0):
+    return k * 0.1 * v
+
+
+def uses_a_constant_in_the_callee(x, a):
+    return damped(x) * np.sum(a) + 0.25 * (2.0 - 0.5) * x + damped_by(x) * a[1]
+
+
+def test_constants_in_the_callees_body_are_folded_too():
+    """Inlining folded the operations of constants its arguments made (`helper(0.5, 0.1)`), not those written in
+    the callee's body: `return 0.5 * 0.1 * v` read `result2 = 0.5 * 0.1`, `damped1 = result2 * x` and
+    `d_x = d_damped1 * result2`. A temporary of numbers is the number (anf.folded_constant), in the caller too, and
+    so is one that a constant argument made (inline._numbers_in_place)."""
+    x, a = 0.3, np.array([0.5, -1.0, 2.0])
+    g = srcdiff.grad(uses_a_constant_in_the_callee, wrt=(0, 1))
+    gx, ga = g(x, a)
+    assert gx == pytest.approx(0.05 * np.sum(a) + 0.375 + 0.2 * a[1])
+    assert np.allclose(ga, 0.05 * x + np.array([0.0, 0.2 * x, 0.0]))
+    text = "\n".join(ln for ln in srcdiff.source(g).splitlines() if not ln.strip().startswith("#"))
+    assert "0.5 * 0.1" not in text and "2.0 - 0.5" not in text, text
+    assert "damped1 = 0.05 * x" in text and "d_damped1 * 0.05" in text, text
+    assert "damped_by1 = 0.2 * x" in text, text      # (`result2 = 0.2` the default k made, folded, before)
+    assert not re.search(r"^\s*(?!d_)\w+ = [0-9.]+$", text, re.M), text      # (no name for a number)

@@ -3,6 +3,9 @@ np.array(out) / np.asarray / np.stack as rt.stack_array, whose adjoint the appen
 ("lists are not differentiated in reverse mode"). Gradients against central differences in both backends, the value
 against f, jvp against the gradient, hvp against differences of the gradient; the uses it would get wrong are
 declined at the user's line."""
+import inspect
+import re
+
 import numpy as np
 import pytest
 
@@ -295,9 +298,82 @@ def test_declined_at_the_users_line(f, what):
         with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what):
             srcdiff.grad(f)(X.copy())
         return
-    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what + r"(.|\n)*hint: build the list with "
-                       r"appends and convert it once"):
+    hint = r"convert `out` once, on every path: instead of the return at line \d+" if f is early_return else \
+        r"build the list with appends and convert it once"
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what + r"(.|\n)*hint: " + hint):
         srcdiff.grad(f)(X.copy())
+
+
+def trajectory_returned_early(x):
+    traj = []
+    s = x[0]
+    for i in range(4):
+        s = np.tanh(s * x[i % 3]) + 0.3
+        traj.append(s)
+        if s > 5.0:
+            return np.sum(np.array(traj))
+    return np.sum(np.array(traj))
+
+
+def returned_before_the_appends(x):
+    traj = []
+    if x[0] > 2.0:
+        return x[0]
+    for i in range(3):
+        traj.append(np.tanh(x[i]))
+    return np.sum(np.array(traj) ** 2)
+
+
+def converted_in_each_branch(x):
+    traj = []
+    for i in range(3):
+        traj.append(np.tanh(x[i]))
+    if x[0] > 0.2:
+        return np.sum(np.array(traj))
+    return np.sum(np.array(traj) ** 2)
+
+
+def trajectory_left_with_break(x):
+    """trajectory_returned_early as the advice says to write it."""
+    traj = []
+    s = x[0]
+    done, kept = False, 0.0
+    for i in range(4):
+        s = np.tanh(s * x[i % 3]) + 0.3
+        traj.append(s)
+        if s > 0.9:
+            kept, done = s * 2.0, True
+            break
+    arr = np.array(traj)
+    if done:
+        return kept
+    return np.sum(arr ** 2)
+
+
+@pytest.mark.parametrize("f, advice", [
+    (trajectory_returned_early, r"convert `traj` once, on every path: instead of the return at line (\d+), keep its "
+                                r"value in a name, set a flag and `break` out of the loop; after the loop, "
+                                r"`arr = np\.array\(traj\)`, then return the kept value if the flag is set"),
+    (returned_before_the_appends, r"bind `traj = \[\]` after the return at line (\d+), which comes before its first "
+                                  r"append"),
+    (converted_in_each_branch, r"convert `traj` once, before the branch of the return at line (\d+): "
+                               r"`arr = np\.array\(traj\)`, and use arr on every path")])
+def test_early_exits_get_advice_that_fits(f, advice):
+    """A list converted on a path an early return leaves, or converted in each of two returns, said "convert it once,
+    after the last append", which the code did: the advice now says what to write instead of the return, at its line."""
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        srcdiff.grad(f)(X.copy())
+    m = re.search(advice, info.value.advice or "")
+    assert m, str(info.value)
+    lines, first = inspect.getsourcelines(f)
+    assert "return" in lines[int(m.group(1)) - first], (lines, m.group(1))
+    assert info.value.filename == __file__
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_trajectory_left_with_break_as_advised(jit):
+    check_grad(trajectory_left_with_break, [np.array([0.3, -0.5, 0.8])], jit=jit)
+    check_grad(trajectory_left_with_break, [np.array([0.9, 1.5, 0.8])], jit=jit)
 
 
 @pytest.mark.parametrize("f", [indexed, iterated, summed, converted_twice])

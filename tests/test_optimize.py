@@ -1140,3 +1140,40 @@ def test_a_carried_copy_dropped_leaves_no_lone_line_comment():
         gx, ga = g(0.7, a)
         assert gx == pytest.approx(0.0) and ga == pytest.approx(np.array([0.5 - np.sin(0.3), 0.5, 0.5]))
         assert not lone_line_comments(srcdiff.source(g))
+
+
+def test_a_copy_then_an_add_to_it_is_one_sum():
+    """`d_r = d_s` then `d_r = d_r + d_s` (a value read twice in one line) is `d_r = d_s + d_s`, also with plain
+    statements between that neither name d_r nor bind d_s; not where the add reads the name elsewhere, nor across a
+    binding of the source or a line's comment."""
+    assert run(optimize.merge_copy_then_add, """
+def f(x, y):
+    d = x
+    d = d + y * 2.0
+    e = y
+    e = e + e * x
+    g = x
+    h = y
+    g = g + h
+    k = x
+    x = y
+    k = k + y
+    return d + e + g + k
+""") == "d = x + y * 2.0\ne = y\ne = e + e * x\nh = y\ng = x + h\nk = x\nx = y\nk = k + y\nreturn d + e + g + k"
+
+
+def read_twice(x, a):
+    u = np.tanh(x * a[0])
+    return u + np.sum(a) + u
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_value_read_twice_in_a_line_adds_its_adjoints_in_one_statement(jit):
+    """`d_u = d_result2` then `d_u = d_u + d_result2` (fuzz programs' `return u13 + np.sum(buf4) + u13`)."""
+    x, a = 0.3, np.array([0.5, -1.0, 2.0, 0.3])
+    check_grad(read_twice, [x, a], wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(read_twice, wrt=(0, 1), jit=jit)
+    g(x, a)
+    text = srcdiff.source(g)
+    assert not re.search(r"^\s*(d_\w+) = (d_\w+)\n\s*\1 = \1 \+ ", text, re.M), text
+    assert re.search(r"d_u = (d_\w+) \+ \1\n", text), text

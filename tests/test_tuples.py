@@ -89,3 +89,25 @@ def test_a_tuple_first_bound_in_a_branch_of_a_loop_is_split(f, jit):
     assert "info_at1 = " in body_source(unit.node)
     x = np.array([0.31, 0.7, 0.21, 0.45, 0.97])
     check_grad(f, [x, 1.3], jit=jit)
+
+
+def literal_shapes(x, a, n=2):
+    m = np.ones((2, 3)) * x
+    z = np.zeros((n, 3))
+    z[0] = a * x
+    return np.sum(m * m) + np.sum(z * z)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_shape_of_numbers_reads_as_written(jit):
+    """`np.ones((2, 3))` read `m1_at0 = 2`, `m1_at1 = 3`, `np.ones((m1_at0, m1_at1))` in the generated code: ANF named
+    the shape, and splitting it named its numbers. A tuple bound once to a literal is read with its numbers in their
+    places (also `np.zeros((n, 3))`), and the names nothing reads then are dropped."""
+    import srcdiff
+    a = np.array([0.5, -1.0, 2.0])
+    check_grad(literal_shapes, [0.7, a], wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(literal_shapes, wrt=(0, 1), jit=jit)
+    g(0.7, a)
+    text = srcdiff.source(g)
+    assert "np.ones((2, 3))" in text and "np.zeros((n, 3))" in text, text
+    assert "_at" not in text, text

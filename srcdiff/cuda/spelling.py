@@ -118,16 +118,19 @@ def quoted(e, fn, depth: int = 1, users: set | None = None, line=None) -> str:
                 v = v.args[0]
                 if isinstance(v, ast.Tuple):        # (an index list the user wrote: `[i9]`, kept as a tuple)
                     v = ast.List(v.elts, ast.Load())
+            lists = self.lists and id(n) in whole     # (an operand, `[x, x] > -0.5`, reads as the array it is)
             if isinstance(v, (ast.Tuple, ast.List)) and _numbers(v, binds) is not None:
-                return _wrapped(_numbers(v, binds), self.lists)
+                return _wrapped(_numbers(v, binds), lists)
             if written and isinstance(v, ast.List) and self.temps < 8:   # of names (ANF's of the user's items)
-                return _wrapped(Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v)), self.lists)
+                return _wrapped(Inline(max(self.left, 1), self.temps + 1).visit(copy.deepcopy(v)), lists)
             if isinstance(v, _INLINED) and self.left:
                 return Inline(self.left - 1, self.temps).visit(copy.deepcopy(v))
             if temp and not _restore(v):
                 return Inline(self.left, self.temps + 1).visit(copy.deepcopy(v))
             return n
     e = copy.deepcopy(e)
+    # the names that are the whole index or one of its items: an index list written out reads as a list there only
+    whole = {id(t) for t in (e.slice.elts if isinstance(e.slice, ast.Tuple) else [e.slice])}
     e.slice = Inline(depth).visit(e.slice)
     if users is not None:       # the array indexed: a temporary's value (`result1 = M[1]`), a variable's version not
         e.value = Inline(0, lists=False).visit(e.value)

@@ -8,8 +8,10 @@ a jvp or hvp of `c = b[1:]; c[0] = x; return np.sum(b)` reaches the lowering: `c
 user's line instead of computing b without the write.
 
 A stack of arrays (reverse mode saving an array each loop iteration) is such a name too: NumPy's list holds the
-arrays pushed, the device copies of their values, so an array written in place after its push and popped
-afterwards is declined, as is a write through a popped array read through another name.
+arrays pushed, the device copies of their values, so an array written in place after its push (or pushed after a
+write through another name) is stale once popped, and declined where the popped array is read, as is a write
+through a popped array read through another name. A pop nobody reads, or reads for its shape only
+(`rt.zeros_like(b)`), is no read: the gradient of buffers swapped in a loop pushes each one every iteration.
 
 The analysis is flow-sensitive over the function's structured tree: `share` maps each array name to the names
 that may share its memory, `stale` the names whose memory a write through another name changed after they were
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ast
 
+from ..transforms.shape_reads import SHAPE_ATTRS, SHAPE_READS
 from .common import dotted
 
 # calls that may return (a view of) their first argument: NumPy's views, and srcdiff runtime helpers that return
@@ -26,6 +29,19 @@ from .common import dotted
 VIEW_CALLS = {"np.transpose", "rt.transpose", "np.reshape", "rt.reshape", "np.ravel", "rt.reshape_like", "rt.expand_dims",
               "np.expand_dims", "rt.squeeze", "np.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d",
               "rt.unbroadcast"}
+
+
+def shape_reads(e) -> set:
+    """The ids of the Name nodes in `e` whose shape alone is read (`rt.zeros_like(b)`, `b.shape`): a write in place
+    changes no shape, so a stale name read there reads what the device's copy holds too."""
+    found = set()
+    for n in ast.walk(e):
+        if isinstance(n, ast.Call) and dotted(n.func) in SHAPE_READS:
+            found |= {id(n.args[k]) for k in SHAPE_READS[dotted(n.func)]
+                      if k < len(n.args) and isinstance(n.args[k], ast.Name)}
+        elif isinstance(n, ast.Attribute) and n.attr in SHAPE_ATTRS and isinstance(n.value, ast.Name):
+            found.add(id(n.value))
+    return found
 
 
 def _basic(idx) -> bool:
@@ -77,11 +93,12 @@ class ViewCheck:
         for node in nodes:
             if node is None:
                 continue
+            shapes = shape_reads(node)
             for n in ast.walk(node):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1]:
-                    write, target = state[1][n.id]
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in state[1] and id(n) not in shapes:
+                    write, target = state[1][n.id][:2]
                     line = self.low.p.cited_line(getattr(write, "lineno", None))
-                    if n.id in self.low.stack_shapes:
+                    if n.id in self.low.stack_shapes or len(state[1][n.id]) > 2:
                         self.low.fail(write, f"{self.written(write, target, line)} (NumPy saves the array itself, "
                                              "whose later writes that sweep reads; device code saves a copy of its "
                                              "values)",
@@ -124,8 +141,13 @@ class ViewCheck:
         return None
 
     def push(self, stk, value, state):
-        """`stk.append(x)` of an array: NumPy's list holds x's memory itself (the device, a copy of its values)."""
-        share = state[0]
+        """`stk.append(x)` of an array: NumPy's list holds x's memory itself (the device, a copy of its values). A
+        push of a stale x reads no value yet: the stack is stale, and so is what is popped off it (a read of that
+        is declined; the gradient of swaps in a loop pushes each carried array and never reads some back: CUDA fuzz
+        --device 1002104)."""
+        share, stale = state
+        if isinstance(value, ast.Name) and value.id in stale:
+            stale.setdefault(stk, stale[value.id])
         if isinstance(value, ast.Name) and self.is_array(value.id):
             group = {value.id} | share.get(value.id, set())
             share.setdefault(stk, set()).update(group)
@@ -138,7 +160,10 @@ class ViewCheck:
             share.get(other, set()).discard(name)
         stale.pop(name, None)
         src = self.source(value) if value is not None and self.is_array(name) else None
-        src = self.array_stack(value) or src
+        popped = self.array_stack(value)
+        if popped is not None and popped in stale:     # the values NumPy's list holds differ from the device's
+            stale[name] = stale[popped][:2] + ("popped",)
+        src = popped or src
         if src is not None and src != name:
             group = {src} | share.get(src, set())
             share[name] = set(group)
@@ -173,7 +198,7 @@ class ViewCheck:
                 self.reads([st.value, t.slice], state)
                 self.write(t.value.id, st, state)
             else:
-                self.reads([st.value], state)
+                self.reads([] if self.array_stack(st.value) else [st.value], state)   # (a pop: bind follows it)
                 for n in ast.walk(t):
                     if isinstance(n, ast.Name):
                         self.bind(n.id, st.value if n is t else None, state)
@@ -189,11 +214,12 @@ class ViewCheck:
                 else:
                     self.bind(base.id, None, state)
             return state
-        self.reads([st], state)
         call = st.value if isinstance(st, ast.Expr) else None
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append" and \
                 isinstance(call.func.value, ast.Name) and call.func.value.id in self.low.stack_shapes:
             self.push(call.func.value.id, call.args[0], state)
+            return state
+        self.reads([st], state)
         return state
 
 

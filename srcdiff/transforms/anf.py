@@ -5,6 +5,8 @@ Short-circuit `and`/`or` and conditional expressions become if statements.
 """
 from __future__ import annotations
 
+import math
+
 import gast
 
 from ..errors import fail
@@ -17,6 +19,35 @@ def is_atom(e) -> bool:
     return isinstance(e, (gast.Name, gast.Constant))
 
 
+_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+               gast.Div: lambda a, b: a / b}
+
+
+def folded_constant(e):
+    """The Constant an operation of numbers `e` computes (`0.5 * 0.1` -> 0.05, `-(2 * 3)` -> -6; +, -, *, / of ints
+    and floats, nested), as CPython's compiler folds it too and IEEE the same under Numba, where the result is a
+    finite float or an int within int64; else None (any other operation, a division by zero). A temporary of
+    numbers (`result1 = 0.5 * 0.1`, then `d_x = d_result * result1`) told the reader nothing the number does."""
+    if isinstance(e, gast.Constant):
+        return e if type(e.value) in (int, float) else None
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+        v = folded_constant(e.operand)
+        return None if v is None else _literal(-v.value if isinstance(e.op, gast.USub) else v.value)
+    if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
+        a, b = folded_constant(e.left), folded_constant(e.right)
+        if a is None or b is None or (isinstance(e.op, gast.Div) and b.value == 0):
+            return None
+        return _literal(_FOLDED_OPS[type(e.op)](a.value, b.value))
+    return None
+
+
+def _literal(v):
+    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
+    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
+        return None
+    return const(v)
+
+
 def _unnegated(test, body, orelse):
     """(test, body, orelse) of a branch on `not c` as a branch on `c`, its sides swapped (the same in Python).
     Named (`cond2 = not cond`), the negation hid from Numba what `cond` tests: it prunes the branch that a test
@@ -26,6 +57,20 @@ def _unnegated(test, body, orelse):
     while isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
         test, body, orelse = test.operand, orelse, body
     return test, body, orelse
+
+
+# what ANF cannot name, with what to write instead
+_UNSUPPORTED = {
+    "Dict": ("dicts made in the differentiated function (a dict display `{...}`)",
+             "pass the dict in as an argument (gradients with respect to a dict come back as a dict of the same "
+             "keys; a copy of it, `{**params}` or `dict(params, W=W2)`, may be made inside), or use a tuple or "
+             "separate names for its items"),
+    "Set": ("set displays (`{a, b}`)", "use a tuple, a list or an array"),
+    "Starred": ("starred expressions (`*args`, `[*a]`)", "write the items out one by one, or use the tuple or array "
+                                                         "itself"),
+    "JoinedStr": ("f-strings other than in print(...) and assert", "format the text in print(...) or an assert, "
+                                                                   "or outside the differentiated function"),
+}
 
 
 class _ANF:
@@ -106,6 +151,9 @@ class _ANF:
     def atom(self, e, pre, base):
         if is_atom(e):
             return e
+        number = folded_constant(e)
+        if number is not None:
+            return gast.copy_location(number, e)
         if (isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id in self.unit.callees
                 and e.func.id == e.func.id.strip("_")):
             base = e.func.id    # the value of your function's call is named after it (`h1 = h(a)`): inlined,
@@ -201,8 +249,9 @@ class _ANF:
             fail(e, self.unit, "a comprehension is differentiated only as the argument of sum(...), or as a "
                                "list comprehension that np.array, np.asarray or np.stack takes alone",
                  "make it an array, np.array([f(i) for i in range(n)]), or sum it: sum(f(i) for i in range(n))")
-        fail(e, self.unit, f"{type(e).__name__} expressions are not supported",
-             "f-strings, starred and dict/set displays cannot be differentiated")
+        what, advice = _UNSUPPORTED.get(type(e).__name__, (f"{type(e).__name__} expressions", None))
+        fail(e, self.unit, f"{what} are not supported", advice or "f-strings, starred and dict/set displays cannot "
+                                                                   "be differentiated")
 
     def _chain(self, name, op, rest, pre, base):
         if not rest:

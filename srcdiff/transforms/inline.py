@@ -10,7 +10,6 @@ caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made 
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import gast
@@ -19,6 +18,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from . import dict_forms, flatten
+from .anf import folded_constant
 from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks,
                       walk, walk_names)
 
@@ -108,13 +108,15 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         spliced = [_mark(assign(rename[p], copy.deepcopy(a), s.lineno), s, None, None)
                    for p, a in zip(params, call_args) if p not in substitute]
         inlined = [_substitute(_rename(st, rename), substitute) for st in copy.deepcopy(body[:-1])]
+        numbers = {}
         if any(isinstance(a, gast.Constant) for a in substitute.values()):
             inlined = _decided(_folded(inlined))
+            inlined, numbers = _numbers_in_place(inlined, _user_locals(obj, rename, ret))
         shown = anno.get(callee.node, anno.USER_NAME, callee.name)     # (a copy function_args made: the user's)
         spliced += [_mark(st, None, callee.filename, shown) for st in inlined]
         if not named:
-            spliced.append(_mark(assign(s.targets[0].id, _substitute(_rename(copy.deepcopy(ret), rename), substitute),
-                                        s.lineno), s, None, None))
+            value = _substitute(_substitute(_rename(copy.deepcopy(ret), rename), substitute), numbers)
+            spliced.append(_mark(assign(s.targets[0].id, value, s.lineno), s, None, None))
         return spliced
 
     unit.node.body = rewrite_blocks(unit.node.body, inline)
@@ -233,6 +235,36 @@ def _read_only(callee, params, call_args) -> dict:
     """{parameter: the call's argument} of the parameters the callee never binds: its body reads the argument."""
     stored = {n.id for n in walk(callee.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     return {p: a for p, a in zip(params, call_args) if p not in stored}
+
+
+def _user_locals(obj, rename: dict, ret) -> set | None:
+    """The names (as inlined) of the callee's own variables and of its returned local, which keep their
+    statements; None where the callee's variables are not known (a nested function's unit)."""
+    code = getattr(obj, "__code__", None)
+    if code is None:
+        return None
+    keep = {rename.get(n, n) for n in code.co_varnames}
+    return keep | ({rename.get(ret.id, ret.id)} if isinstance(ret, gast.Name) else set())
+
+
+def _numbers_in_place(stmts: list, keep) -> tuple:
+    """(stmts, {name: number}): a temporary the inlined body binds once, at its top, to a number that a constant
+    argument made (`result2 = 0.05` of `damp(x)` with `k=0.5`, folded), written where it is read instead."""
+    if keep is None:
+        return stmts, {}
+    stores: dict = {}
+    for n in (n for st in stmts for n in walk(st)):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    numbers = {st.targets[0].id: st.value for st in stmts
+               if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+               and st.targets[0].id not in keep and stores.get(st.targets[0].id) == 1
+               and isinstance(st.value, gast.Constant) and type(st.value.value) in (int, float)}
+    if not numbers:
+        return stmts, {}
+    kept = [st for st in stmts if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                                       and st.targets[0].id in numbers)]
+    return [_substitute(st, numbers) for st in kept], numbers
 
 
 def _returned_as(target: str, ret, params, rename: dict, call_args) -> bool:
@@ -519,46 +551,17 @@ def _decided(stmts: list) -> list:
     return prune(stmts) if known else stmts
 
 
-_FOLDED_OPS = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
-               gast.Div: lambda a, b: a / b}
-
-
 def _folded(stmts: list) -> list:
     """The inlined statements with the operations of constants that the call's constant arguments made folded
     (`result1 = 0.5 * 0.1` of `helper(0.5, 0.1)` -> `result1 = 0.05`): what Python computes from them at run
-    time (+, -, *, / of ints and floats, IEEE the same under Numba), where the result is a finite float or an
-    int Numba holds; any other operation, and a division by zero, is left to run."""
-    def fold(e):
-        if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
-            v = _number(e.operand)
-            return None if v is None else _literal(-v)
-        if isinstance(e, gast.BinOp) and type(e.op) in _FOLDED_OPS:
-            a, b = _number(e.left), _number(e.right)
-            if a is None or b is None or (isinstance(e.op, gast.Div) and b == 0):
-                return None
-            return _literal(_FOLDED_OPS[type(e.op)](a, b))
-        return None
-
+    time (anf.folded_constant); any other operation, and a division by zero, is left to run."""
     for st in (n for st in stmts for n in walk(st)):
-        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
-            folded = fold(st.value)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+                and not isinstance(st.value, gast.Constant):
+            folded = folded_constant(st.value)
             if folded is not None:
                 st.value = gast.copy_location(folded, st.value)
     return stmts
-
-
-def _number(e):
-    """The int or float a Constant node holds (not a bool), else None."""
-    if isinstance(e, gast.Constant) and type(e.value) in (int, float):
-        return e.value
-    return None
-
-
-def _literal(v):
-    """A Constant of `v` where its literal gives `v` back: a finite float, an int within int64."""
-    if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) >= 2 ** 63:
-        return None
-    return const(v)
 
 
 def _unmerged(st):

@@ -209,7 +209,10 @@ def _check_list(unit, fn, name, stacks):
         return
     at = conversions[0]
     if len(conversions) > 1:
-        fail(conversions[1], unit, f"the list `{name}` is converted to an array twice", _ADVICE)
+        returned = [r for r in walk(fn) if isinstance(r, gast.Return) and not any(r is t for t in fn.body)
+                    and any(c is n for c in conversions for n in walk(r))]     # (an early one, in a loop or branch)
+        fail(conversions[1], unit, f"the list `{name}` is converted to an array twice",
+             _exit_advice(name, returned[0], in_loop=_in_loop(fn, returned[0])) if returned else _ADVICE)
     if pops:
         fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _ADVICE)
     bindings = [s for s in walk(fn) if _empty_list(s) and s.targets[0].id == name]
@@ -225,9 +228,35 @@ def _check_list(unit, fn, name, stacks):
     if any(a is n for a in appends for s in block[top:] for n in walk(s)) or any(
             not any(a is n for s in between for n in walk(s)) for a in appends):
         fail(at, unit, f"`{name}` is appended to after np.array({name}), or outside the block that binds it", _ADVICE)
-    if any(True for _ in block_jumps(between)):
+    jump = next(block_jumps(between), None)
+    if jump is not None:
         fail(at, unit, f"np.array({name}) after an early return, break or continue between `{name} = []` and it (on "
-                       "that path it does not run)", _ADVICE)
+                       "that path it does not run)", _exit_advice(name, jump, between, appends, _in_loop(fn, jump)))
+
+
+def _in_loop(fn, node) -> bool:
+    return any(isinstance(s, (gast.For, gast.While)) and any(n is node for n in walk(s)) for s in walk(fn))
+
+
+def _exit_advice(name, jump, between=(), appends=(), in_loop=True) -> str:
+    """What to write instead of the early `jump` (a return, break or continue) on a path that leaves `name`
+    unconverted: bind the list after a return that comes before its first append; else leave the loop with
+    `break` and convert the list once after it, on every path."""
+    at = f" at line {jump.lineno}" if getattr(jump, "lineno", None) else ""
+    first = next((k for k, s in enumerate(between) if any(a is n for a in appends for n in walk(s))), None)
+    if isinstance(jump, gast.Return) and first is not None and any(
+            jump is n for s in between[:first] for n in walk(s)):
+        return f"bind `{name} = []` after the return{at}, which comes before its first append"
+    if isinstance(jump, gast.Return) and not in_loop:
+        return (f"convert `{name}` once, before the branch of the return{at}: `arr = np.array({name})`, and use arr "
+                "on every path")
+    if isinstance(jump, gast.Return):
+        return (f"convert `{name}` once, on every path: instead of the return{at}, keep its value in a name, set "
+                f"a flag and `break` out of the loop; after the loop, `arr = np.array({name})`, then return the "
+                "kept value if the flag is set")
+    kind = "break" if isinstance(jump, gast.Break) else "continue"
+    return (f"convert `{name}` once, on every path: instead of the {kind}{at}, set a flag and test it where the "
+            f"iteration goes on, so that the code reaches np.array({name})")
 
 
 def _items_as_arrays(fn, appends, conversion):

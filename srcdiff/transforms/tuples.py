@@ -113,9 +113,19 @@ def _structures(fn, consts):
     return shapes
 
 
+def _with_numbers(names, literal):
+    """The components `names` (nested loads) of a tuple bound once to `literal`, its numbers in their places."""
+    if not isinstance(literal, gast.Tuple) or len(literal.elts) != len(names):
+        return names
+    return [_with_numbers(n, e) if isinstance(n, list) else
+            copy.deepcopy(e) if isinstance(e, gast.Constant) and type(e.value) in (int, float) else n
+            for n, e in zip(names, literal.elts)]
+
+
 class _Split:
-    def __init__(self, fn, shapes, consts):
+    def __init__(self, fn, shapes, consts, numbers=None):
         self.shapes, self.consts = shapes, consts
+        self.numbers = numbers or {}    # tuple name bound once to a literal -> it (its numbers read as such)
         self.namer = Namer(names_in(fn))
         self.names: dict = {}   # tuple name -> nested list of component names
 
@@ -131,6 +141,8 @@ class _Split:
         """The components of a tuple-valued expression: nested lists of expressions."""
         if isinstance(expr, gast.Tuple):
             return [self.parts(e) if self.is_tuple(e) else e for e in expr.elts]
+        if isinstance(expr, gast.Name) and expr.id in self.numbers:     # (`np.ones((2, 3))`, not `m1_at0 = 2`,
+            return _with_numbers(_loads(self.comps(expr.id)), self.numbers[expr.id])   # `np.ones((m1_at0, ...))`)
         if isinstance(expr, gast.Name):
             return _loads(self.comps(expr.id))
         k = _const_index(expr.slice, self.consts)
@@ -218,7 +230,9 @@ def split_tuples(unit):
     shapes = _structures(fn, consts)
     if not shapes:
         return unit
-    pass_ = _Split(fn, shapes, consts)
+    numbers = {s.targets[0].id: s.value for s in _assigns(fn.body)
+               if counts[s.targets[0].id] == 1 and s.targets[0].id in shapes and isinstance(s.value, gast.Tuple)}
+    pass_ = _Split(fn, shapes, consts, numbers)
     fn.body = pass_.block(fn.body)
     ret = fn.body[-1]
     if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):

@@ -360,3 +360,54 @@ def _pushed(s):
             and len(s.value.args) == 2):
         return s.value.args[1].id
     return None
+
+
+def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """`t = a` followed by `t = t + e` in the same line's block (an adjoint's first contribution copied, the next
+    added to it: a value read twice in one line, `d_u = d_r` then `d_u = d_u + d_r`) -> `t = a + e` in the second's
+    place, where e does not read t and the statements between are plain ones that neither name t nor bind a (t
+    names a's memory until then: a write into it between is seen the same). Propagation keeps the copy (t is bound
+    twice)."""
+    def block(stmts):
+        out = []
+        for s in stmts:
+            map_blocks(s, block)
+            k = _copy_merged_into(out, s)
+            if k is not None:
+                s.value.left = out[k].value
+                del out[k]
+            out.append(s)
+        return out
+    fn.body = block(fn.body)
+    return fn
+
+
+def _copy_merged_into(out: list, s):
+    """The index in `out` of the copy `t = a` that `s`, `t = t + e`, takes as its left operand, else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.BinOp) and isinstance(s.value.op, gast.Add)
+            and isinstance(s.value.left, gast.Name) and s.value.left.id == s.targets[0].id):
+        return None
+    t = s.targets[0].id
+    if any(n.id == t for n in walk_names(s.value.right)):
+        return None
+    for k in range(len(out) - 1, -1, -1):
+        prev = out[k]
+        if _copy_of_name(prev) and prev.targets[0].id == t:
+            if anno.get(prev, anno.PHI) or anno.get(prev, anno.MERGE):
+                return None
+            source = prev.value.id
+            between = out[k + 1:]
+            if any(isinstance(n.ctx, (gast.Store, gast.Del)) and n.id == source or n.id == t
+                   for b in between for n in walk_names(b)):
+                return None
+            return k
+        if is_comment(prev) or not isinstance(prev, (gast.Assign, gast.AugAssign, gast.Expr)):
+            return None
+    return None
+
+
+def _copy_of_name(s) -> bool:
+    """`t = a` of two names."""
+    return (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.Name) and s.value.id != s.targets[0].id)
