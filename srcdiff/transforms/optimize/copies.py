@@ -31,6 +31,14 @@ def _index(fn: gast.FunctionDef):
             targets.add(s.targets[0].id)
             values.add(s.value.id)
 
+    def place(n, block, k):
+        """Note that the name node `n` is in statement k of `block` (by id; the first statement it is met in)."""
+        at = where.get(id(n))
+        if at is None:
+            where[id(n)] = {block: k}
+        elif block not in at:
+            at[block] = k
+
     def index(stmts, top):
         """Index the loads of `stmts` (in one walk of each statement, nested blocks included); at the top
         level also count the assignments and collect the loads by name (assign_counts and the reads of
@@ -42,11 +50,7 @@ def _index(fn: gast.FunctionDef):
                 ctx = type(n.ctx)
                 if ctx is _LOAD:
                     if n.id in targets:
-                        at = where.get(id(n))
-                        if at is None:
-                            where[id(n)] = {here: k}
-                        elif here not in at:
-                            at[here] = k
+                        place(n, here, k)
                         if top:
                             r = reads.get(n.id)
                             if r is None:
@@ -57,11 +61,7 @@ def _index(fn: gast.FunctionDef):
                         loads[n.id] = loads.get(n.id, 0) + 1
                 elif ctx in _BINDS:
                     if n.id in values:
-                        at = where.get(id(n))
-                        if at is None:
-                            where[id(n)] = {here: k}
-                        elif here not in at:
-                            at[here] = k
+                        place(n, here, k)
                         if top:
                             binds.setdefault(n.id, []).append(id(n))
                     if top:
