@@ -126,6 +126,32 @@ def median_time(fn, repeats: int, warmup: int = 2, budget: float | None = 20.0) 
     return statistics.median(times), len(times)
 
 
+def interleaved_times(fns: dict, repeats: int, turn: int = 4, budget: float | None = 60.0) -> dict:
+    """{name: (median s, calls timed, best s)} of the warm calls of every method in `fns`, timed in rounds: each
+    round runs each method `turn` times back to back, the methods in a new order each round, until every
+    method has `repeats` warm calls (or `budget` s are spent). The first call of a turn, which finds the
+    caches and JAX's worker threads as the previous method left them, is not counted. On a shared machine the
+    load comes and goes: timed in turns, every method sees the same load, where methods timed one after the
+    other each see their own (benchmarks/README.md, "(b) logistic loss: what moves the times")."""
+    import random
+    for fn in fns.values():
+        block(fn())
+        block(fn())
+    times = {k: [] for k in fns}
+    order, rng, spent = list(fns), random.Random(0), 0.0
+    while min(len(v) for v in times.values()) < repeats and (budget is None or spent < budget):
+        rng.shuffle(order)
+        for k in order:
+            for i in range(turn):
+                t0 = time.perf_counter()
+                block(fns[k]())
+                dt = time.perf_counter() - t0
+                spent += dt
+                if i:
+                    times[k].append(dt)
+    return {k: (statistics.median(v), len(v), min(v)) for k, v in times.items()}
+
+
 def want(args, name: str) -> bool:
     return args.peers == "all" or name in args.peers.split(",")
 

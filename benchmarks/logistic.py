@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  (first: pins BLAS/XLA threads before NumPy is imported)
+import _pages  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy.special import expit
@@ -70,13 +71,48 @@ def problem(N, D, seed=0):
     return w, 0.05, x, y
 
 
+def jax_peer(w, b, x, y, skipped: list, notes: list):
+    """JAX's `jit(value_and_grad)` reading the same buffer of x as srcdiff (a zero-copy DLPack view), or None."""
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+    except ImportError as e:
+        skipped.append(f"jax ({e})")
+        return None
+
+    def jloss(w, b, x, y):
+        z = x @ w + b
+        return (jnp.mean(jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z))) - y * z)
+                + L2 * jnp.sum(w ** 2))
+    jvg = jax.jit(jax.value_and_grad(jloss, argnums=(0, 1)))
+    xj = _pages.jax_view(x)
+    if xj is None:
+        xj = jnp.asarray(x)
+        notes.append(f"JAX copies x (no zero-copy DLPack view here): its copy {_pages.describe(xj)}")
+    wj, bj, yj = (jnp.asarray(v) for v in (w, b, y))
+    return lambda: jvg(wj, bj, xj, yj)
+
+
+def load_note() -> str:
+    """The 1-minute load average and, where Linux reports it, the share of time some task waited for a CPU."""
+    note = f"load average {os.getloadavg()[0]:.1f}"
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            note += f", CPU pressure (some, avg10) {fh.readline().split()[1].split('=')[1]}%"
+    except OSError:
+        pass
+    return note
+
+
 def main(argv=None):
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--N", type=int, default=20000)
     p.add_argument("--D", type=int, default=100)
     args = p.parse_args(argv)
     C.setup_cache(args)
-    w, b, x, y = problem(args.N, args.D)
+    w, b, x_numpy, y = problem(args.N, args.D)
+    x = _pages.copy_of(x_numpy)   # the one buffer every method reads: aligned, in huge pages
 
     import srcdiff
     vg = srcdiff.value_and_grad(loss, wrt=("w", "b"), jit=True)
@@ -86,47 +122,35 @@ def main(argv=None):
         C.report_second_process(first)
         return
     ref = call()
-    warm, k = C.median_time(call, args.repeats)
-    rows = [{"method": "srcdiff", "first": first, "warm": warm, "n": k}]
     second = C.second_process_first_call(os.path.abspath(__file__), args)
-    if second is not None:
-        rows.append({"method": "srcdiff, 2nd process (disk cache)", "first": second, "warm": None, "n": "-"})
-    skipped = []
-
+    skipped, notes = [], [f"x: NumPy's {_pages.describe(x_numpy)}; the buffer every method reads "
+                          f"{_pages.describe(x)}"]
+    own = "srcdiff, NumPy's own x (16 B past a cache line)"
+    fns, firsts = {"srcdiff": call, own: lambda: vg(w, b, x_numpy, y)}, {"srcdiff": first}
+    labels = {"numpy-hand": "numpy hand-written gradient", "numba-hand": "numba hand-written fused kernel",
+              "jax": "jax jit(value_and_grad)"}
     if C.want(args, "numpy-hand"):
-        call = lambda: numpy_hand(w, b, x, y)  # noqa: E731
-        f0 = C.first_call(call)
-        C.check_close("numpy-hand", call(), ref)
-        t, k = C.median_time(call, args.repeats)
-        rows.append({"method": "numpy hand-written gradient", "first": f0, "warm": t, "n": k})
-
+        fns[labels["numpy-hand"]] = lambda: numpy_hand(w, b, x, y)
     if C.want(args, "numba-hand"):
         kernel = numba_hand_kernel()
-        call = lambda: kernel(w, b, x, y)  # noqa: E731
-        f0 = C.first_call(call)
-        C.check_close("numba-hand", call(), ref)
-        t, k = C.median_time(call, args.repeats)
-        rows.append({"method": "numba hand-written fused kernel", "first": f0, "warm": t, "n": k})
-
+        fns[labels["numba-hand"]] = lambda: kernel(w, b, x, y)
     if C.want(args, "jax"):
-        try:
-            import jax
-            jax.config.update("jax_enable_x64", True)
-            import jax.numpy as jnp
-        except ImportError as e:
-            skipped.append(f"jax ({e})")
-        else:
-            def jloss(w, b, x, y):
-                z = x @ w + b
-                return (jnp.mean(jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z))) - y * z)
-                        + L2 * jnp.sum(w ** 2))
-            jvg = jax.jit(jax.value_and_grad(jloss, argnums=(0, 1)))
-            wj, bj, xj, yj = (jnp.asarray(v) for v in (w, b, x, y))
-            call = lambda: jvg(wj, bj, xj, yj)  # noqa: E731
-            f0 = C.first_call(call)
-            C.check_close("jax", call(), ref)
-            t, k = C.median_time(call, args.repeats)
-            rows.append({"method": "jax jit(value_and_grad)", "first": f0, "warm": t, "n": k})
+        jcall = jax_peer(w, b, x, y, skipped, notes)
+        if jcall is not None:
+            fns[labels["jax"]] = jcall
+    for label, fn in fns.items():
+        if label != "srcdiff":
+            firsts.setdefault(label, C.first_call(fn))
+            C.check_close(label, fn(), ref)
+    before = load_note()
+    timed = C.interleaved_times(fns, args.repeats)
+    notes.append(f"timed in turns (benchmarks/README.md); {before} before, {load_note()} after; best: "
+                 + ", ".join(f"{k} {C.fmt_time(best)}" for k, (_, _, best) in timed.items()))
+    rows = []
+    for label, (t, k, _) in timed.items():
+        rows.append({"method": label, "first": None if label == own else firsts[label], "warm": t, "n": k})
+        if label == "srcdiff" and second is not None:
+            rows.append({"method": "srcdiff, 2nd process (disk cache)", "first": second, "warm": None, "n": "-"})
 
     if C.want(args, "autograd"):
         try:
@@ -146,7 +170,7 @@ def main(argv=None):
             rows.append({"method": "autograd", "first": None, "warm": t, "n": k})
 
     C.finish("logistic", f"(b) logistic loss, N={args.N}, D={args.D}, value+grad w.r.t. (w, b)",
-             rows, skipped, args)
+             rows, skipped, args, notes)
 
 
 if __name__ == "__main__":
