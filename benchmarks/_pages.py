@@ -78,7 +78,7 @@ def describe(a) -> dict:
 
 def jax_view(a: np.ndarray):
     """A JAX array reading `a`'s own buffer (DLPack, zero copy: XLA on the CPU takes a 64-byte aligned buffer
-    as it is and copies any other), or None where JAX copies it."""
+    as it is and copies any other, and float64 ones unless `jax_enable_x64` is on), or None where JAX copies."""
     import jax.numpy as jnp
     try:
         view = jnp.from_dlpack(a)
