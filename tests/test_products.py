@@ -176,6 +176,32 @@ def test_block_kernels_match_numpy(dtypes):
         assert numba.njit(lambda a: rt.block_rows(a))(a) == block
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_rows_add_on_rows_off_a_32_byte_boundary(dtype):
+    """rt.rows_add starts its vector loop where the block's rows reach a 32-byte boundary (NumPy's arrays
+    start 16 bytes past a cache line: rows that cross lines were 8-9% slower in the logistic gradient, and an
+    unaligned start written with a signed index made Numba gather). Every offset in 32 bytes, rows a multiple
+    of 32 bytes long (all rows aligned alike) or not, groups of 8 rows and a rest, one column or none:
+    the same sum as NumPy, and the head as many columns as lie before the boundary."""
+    size = np.dtype(dtype).itemsize
+    rng = np.random.default_rng(3)
+    for rows, cols in ((19, 100), (16, 8), (9, 7), (8, 1), (8, 0), (24, 3)):
+        for offset in range(0, 32, size):
+            raw = np.empty(rows * cols * size + 64 + 32, np.uint8)
+            start = (-raw.ctypes.data) % 32 + offset
+            a = raw[start:start + rows * cols * size].view(dtype).reshape(rows, cols)
+            a[...] = rng.normal(size=(rows, cols))
+            g = rng.normal(size=rows + 2)
+            acc = np.ones(cols)
+            rt.rows_add(acc, a, g)
+            tol = 1e-5 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(acc, 1.0 + a.T.astype(np.float64) @ g[:rows], rtol=tol, atol=tol)
+            head = numba.njit(lambda a: products._columns_to_32_bytes(a))(a)
+            shared = rows > 0 and cols > 1 and (cols * size) % 32 == 0
+            assert head == (min(cols, ((32 - offset) % 32) // size) if shared else 0), (rows, cols, offset)
+    assert numba.njit(lambda a: products._columns_to_32_bytes(a))(np.zeros((6, 8))[:, ::2]) == 0   # strided
+
+
 def hinge_like(w, b, x, y):
     z = x @ w + b
     return np.mean(np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0.0) - y * z) + 0.5 * np.sum(w ** 2)

@@ -283,6 +283,26 @@ def rows_dot(out, a, x):
         out[k] = s
 
 
+@register_jitable(fastmath=_FAST)
+def _eight_rows(a, k, j, g0, g1, g2, g3, g4, g5, g6, g7):
+    """Column j of rows k..k+7 of `a` weighted by g0..g7 (rows_add's eight rows at a time)."""
+    return (((g0 * a[k, j] + g1 * a[k + 1, j]) + (g2 * a[k + 2, j] + g3 * a[k + 3, j]))
+            + ((g4 * a[k + 4, j] + g5 * a[k + 5, j]) + (g6 * a[k + 6, j] + g7 * a[k + 7, j])))
+
+
+@register_jitable
+def _columns_to_32_bytes(a):
+    """How many columns of `a` lie before its rows' first 32-byte boundary, where every row has it at the
+    same column (contiguous rows a multiple of 32 bytes apart); 0 where none or where rows differ."""
+    size = a.itemsize
+    if a.shape[0] == 0 or a.shape[1] < 2 or a.strides[1] != size or a.strides[0] % 32 != 0:
+        return 0
+    off = a.ctypes.data % 32
+    if off % size != 0:
+        return 0
+    return min(a.shape[1], ((32 - off) % 32) // size)
+
+
 @njit(fastmath=_FAST, cache=True)
 def rows_add(out, a, g):
     """out += a.T @ g[:len(a)] (in place): the block `a`'s share of an adjoint product, added while the block
@@ -291,17 +311,27 @@ def rows_add(out, a, g):
     and eight rows make 10 loads and stores per 8 multiply-adds where four made 6 per 4 (a 32-row block in
     L1, 625 times: 0.094 -> 0.081 ms; logistic loss, N=20 000, D=100, 40-row blocks: 0.343 -> 0.319 ms, best
     of 500, one process). Longer rows four at a time (eight were 3.5% slower at D=1 000, best of 600). A row
-    at a time, loading and storing `out` bounded the loop."""
+    at a time, loading and storing `out` bounded the loop. The eight rows' loop starts its vector part where
+    the rows reach a 32-byte boundary (_columns_to_32_bytes; NumPy's arrays start 16 bytes past a cache
+    line): in the logistic gradient on NumPy's x, Zen 4, four processes, median -4% to -9% (0.94-0.96 ->
+    0.86-0.91 ms), best -2% to -7%, the same as before on an aligned x (benchmarks/README.md)."""
     n, d = a.shape
     step = 8 if d < _WIDE else 4
     if step == 8:
+        head = _columns_to_32_bytes(a)
         for q in range(n // 8):
             k = 8 * q
             g0, g1, g2, g3 = g[k], g[k + 1], g[k + 2], g[k + 3]
             g4, g5, g6, g7 = g[k + 4], g[k + 5], g[k + 6], g[k + 7]
-            for j in range(d):
-                out[j] += (((g0 * a[k, j] + g1 * a[k + 1, j]) + (g2 * a[k + 2, j] + g3 * a[k + 3, j]))
-                           + ((g4 * a[k + 4, j] + g5 * a[k + 5, j]) + (g6 * a[k + 6, j] + g7 * a[k + 7, j])))
+            if head == 0:
+                for j in range(d):
+                    out[j] += _eight_rows(a, k, j, g0, g1, g2, g3, g4, g5, g6, g7)
+            else:
+                for j in range(head):
+                    out[j] += _eight_rows(a, k, j, g0, g1, g2, g3, g4, g5, g6, g7)
+                for jj in range(head, d):
+                    j = np.uintp(jj)   # unsigned: a signed index not starting at 0 makes Numba gather
+                    out[j] += _eight_rows(a, k, j, g0, g1, g2, g3, g4, g5, g6, g7)
     else:
         for q in range(n // 4):
             k = 4 * q
