@@ -5,7 +5,8 @@ allocates `x` 16 bytes past a cache line and madvises huge pages for it (12-14 o
 pages in every process, on this kernel's THP "madvise" setting); `jnp.asarray(x)` copies it into XLA's own
 allocation, 64-byte aligned and in 4 KiB pages. Two methods timed on two such buffers do not read `x` under
 the same conditions: streaming 16 MB through 4 KiB pages costs about 10% more than through huge pages, and
-rows that cross cache lines about 6% more than aligned rows. `shared_copy` gives a benchmark one buffer,
+rows that cross cache lines about 10% more than aligned rows in srcdiff's logistic gradient (2026-11-27,
+before rt.rows_add started its vector loop on a 32-byte boundary). `shared_copy` gives a benchmark one buffer,
 aligned and in huge pages, that NumPy-based methods read directly and JAX through a zero-copy DLPack view.
 """
 from __future__ import annotations

@@ -13,7 +13,8 @@
 
 Every method reads one buffer of x: a copy 64-byte aligned and in 2 MiB huge pages (_pages.py; JAX through a
 zero-copy DLPack view), where NumPy's own x lies 16 bytes past a cache line and JAX's own copy in 4 KiB
-pages, each worth about 10% in the same process. srcdiff on NumPy's own x is timed too, as a row of its
+pages, each measured at about 10% in the same process (2026-11-27, before rt.rows_add started its
+vector loop on a 32-byte boundary). srcdiff on NumPy's own x is timed too, as a row of its
 own. The fast methods are timed in turns (rounds of four calls each, in a new order every round; the first
 call of a turn not counted), so the load of a shared machine, which moves every time by up to 2x from one
 process to the next, hits them alike (benchmarks/README.md, "(b) logistic loss: what moves the times").
