@@ -37,7 +37,10 @@ def madvise(addr: int, nbytes: int, advice: int) -> int:
 def copy_of(x: np.ndarray, huge: bool = True, offset: int = 64) -> np.ndarray:
     """A copy of x in a fresh buffer starting `offset` bytes past a 2 MiB boundary (64: on a cache line, and
     not on the boundary itself), in huge pages (asked for, then collapsed in place) or in 4 KiB pages."""
-    raw = np.empty(x.nbytes + 2 * HUGE, dtype=np.uint8)
+    # fresh pages from the kernel: memory malloc has used before may already lie in huge pages, which
+    # MADV_NOHUGEPAGE leaves as they are
+    raw = np.frombuffer(mmap.mmap(-1, x.nbytes + 2 * HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS),
+                        dtype=np.uint8)
     madvise(raw.ctypes.data, raw.nbytes, MADV_HUGEPAGE if huge else MADV_NOHUGEPAGE)
     start = (-raw.ctypes.data) % HUGE + offset
     out = raw[start:start + x.nbytes].view(x.dtype).reshape(x.shape)
