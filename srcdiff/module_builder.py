@@ -440,13 +440,34 @@ def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = froze
         return name
     _calls_for_dicts(module, unit, unit.node, for_dict)
 
+    recursed = []
+
     def callee_kind(local, call_kinds):
         target = unit.callees.get(local)
-        return None if target is None else return_kind(module, target, call_kinds, active | {_key(obj)})
+        found = None if target is None else return_kind(module, target, call_kinds, active | {_key(obj)})
+        if found is kinds.UNSETTLED:
+            recursed.append(local)
+        return found
 
-    kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds)), callee_kind)
     ret = unit.node.body[-1]
-    module.return_kinds[k] = kinds.expr_kind(ret.value, kind_map) if isinstance(ret, gast.Return) else None
+    given = kinds.UNSETTLED     # the kind its own calls answer: none at first, then the kind found before
+    for _ in range(4):
+        # a recursion's first kind comes from its base case alone (its own calls left out); inferred again with
+        # that kind for its own calls, until it stays (x * rec(x, n - 1) with a base case of 1.0 is an array where
+        # the recursion goes on and a number where it ends: neither, not the number its base case alone gives)
+        recursed.clear()
+        kind_map = kinds.infer(unit.node, dict(zip(unit.params, arg_kinds)), callee_kind)
+        found = kinds.expr_kind(ret.value, kind_map) if isinstance(ret, gast.Return) else None
+        if (given is kinds.UNSETTLED and not recursed) or found == given:
+            break
+        given = found if given is kinds.UNSETTLED else kinds.unify(given, found)
+        module.return_kinds[k] = given
+        if given is None:
+            found = None
+            break
+    else:
+        found = None
+    module.return_kinds[k] = found
     return module.return_kinds[k]
 
 

@@ -485,3 +485,33 @@ def test_axis_by_keyword_keeps_the_rank(jit):
     other = srcdiff.grad(running_sums_by_keyword, wrt=(0, 1), jit=not jit)(M, 0.8)
     for a, b in zip(got, other):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+RECURSIONS = '''
+import numpy as np
+
+
+def power(x, n):
+    if n == 0:
+        return 1.0
+    return x * power(x, n - 1)
+
+
+def summed(x):
+    return np.sum(power(x, 3))
+
+
+def averaged(x):
+    return np.mean(power(x, 3)) + np.sum(np.sin(power(x, 2)) * x)
+'''
+
+
+def test_the_kind_a_recursion_returns_is_inferred_again_from_its_own_calls():
+    """`power` returns 1.0 where it ends and x * power(x, n - 1), an array, elsewhere: its kind is neither. Its
+    first kind came from the base case alone (its own calls left out), a number, and was kept: the gradient
+    treated `power(x, 3)` as a number (np.sum of the adjoint onto it: 3.79 for 1.47). The kind is now inferred
+    again with the kind found for its own calls until it stays (here: unknown)."""
+    mod = source_module("kinds_recursions", RECURSIONS)
+    x = np.array([0.7, 1.2, -0.4])
+    for f in (mod.summed, mod.averaged):
+        np.testing.assert_allclose(srcdiff.grad(f)(x), numerical_grad(f, [x], 0), rtol=1e-6, atol=1e-9)
