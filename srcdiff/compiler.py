@@ -124,7 +124,8 @@ from typing import Callable
 import gast
 
 from .transforms import annotations as anno
-from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, elementwise,
+from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, dims,
+                         elementwise,
                          emit, factories, flatten, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args
@@ -142,7 +143,7 @@ class Context:
     (`callee_kind`), the arguments' `arg_kinds` / `arg_dims`, `checkpoints`, the callees without effects
     (`pure_callees`); the facts passes establish:
     `kinds` (inferred when first read after a pass that changed the tree called `changed`), `active`,
-    `shapes`, reverse mode's structured result `sweeps`, and the function built, `fn`."""
+    `shapes` and `long_arrays` (dims), reverse mode's structured result `sweeps`, and the function built, `fn`."""
     unit: parse.Unit | None = None
     source: object = None
     structs: dict | None = None
@@ -162,6 +163,7 @@ class Context:
     pure_callees: frozenset = frozenset()   # user functions that stay calls and have no effect (dead code)
     active: set | None = None
     shapes: dict | None = None
+    long_arrays: dict = field(default_factory=dict)     # dims.without_unit_axes: name -> rank
     sweeps: reverse.Sweeps | None = None
     fn: gast.FunctionDef | None = None
     jit: bool = False
@@ -374,11 +376,14 @@ def _checks(ctx):
 
 
 def _dims(ctx):
-    ctx.shapes = kinds.shape_classes(ctx.unit.node, ctx.kinds, ctx.arg_dims) if ctx.kinds else None
+    labels = dims.infer(ctx.unit.node, ctx.kinds, ctx.arg_dims) if ctx.kinds and ctx.arg_dims else {}
+    ctx.shapes = kinds.shape_classes(ctx.unit.node, ctx.kinds, labels) if ctx.kinds else None
+    ctx.long_arrays = dims.without_unit_axes(labels)
 
 
 def _reverse(ctx):
-    spec = reverse.Spec(ctx.wrt, ctx.active, ctx.mode, ctx.callee_derivative, ctx.kinds, ctx.shapes, ctx.checkpoints)
+    spec = reverse.Spec(ctx.wrt, ctx.active, ctx.mode, ctx.callee_derivative, ctx.kinds, ctx.shapes, ctx.checkpoints,
+                        ctx.long_arrays)
     ctx.sweeps = reverse.differentiate(ctx.unit, spec, ctx.name)
     ctx.fn = ctx.sweeps.function
 

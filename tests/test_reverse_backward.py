@@ -49,6 +49,27 @@ def test_an_adjoint_starts_at_its_first_contribution_and_accumulates():
     assert "d_x = d_result1 * result" in array and "d_x += d_result * np.cos(x)" in array
 
 
+def unbroadcast_then_written(x, t, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x[i] ** 2
+    y = t * x
+    return s + np.sum(y)
+
+
+def test_an_adjoint_that_starts_unbroadcast_from_arithmetic_is_a_new_array_updated_in_place():
+    """d_x starts as rt.unbroadcast(d_y * t, x) (t: a matrix) and the loop adds to its elements: the
+    unbroadcast of a product is a new array, so there is no `d_x = rt.copy(d_x)` before the loop."""
+    lines = _backward(unbroadcast_then_written, ["x"], {"x": A, "t": ("a", 2, "f"), "n": ("s", "i")})
+    assert any(line.startswith("d_x = rt.unbroadcast(") for line in lines), lines
+    assert "d_x = rt.copy(d_x)" not in lines and any(line.startswith("d_x[i] +=") for line in lines), lines
+    for jit in (False, True):
+        rng = np.random.default_rng(7)
+        x, t = rng.normal(size=4), rng.normal(size=(3, 4))
+        g = srcdiff.grad(unbroadcast_then_written, wrt=(0,), jit=jit)
+        np.testing.assert_allclose(g(x, t, 4)[0], numerical_grad(unbroadcast_then_written, [x, t, 4], 0), rtol=1e-6)
+
+
 def test_both_branches_start_the_same_adjoints():
     lines = _backward(one_branch, ["x", "y"], {"x": F, "y": F})
     k = lines.index("else:")
@@ -73,7 +94,7 @@ def squares(x, a):
 
 def test_a_square_has_one_contribution_as_a_person_writes_it():
     lines = _backward(squares, ["x"], {"x": A, "a": A})
-    assert "d_x = d_x + 2.0 * d_y * x" in lines                     # not d_y * x added twice
+    assert "d_x += 2.0 * d_y * x" in lines      # not d_y * x added twice (into d_x, a new array: in place)
     assert sum(line.endswith("d_y * x") for line in lines) == 1
 
 

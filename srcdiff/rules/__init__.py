@@ -13,7 +13,8 @@ Besides its vjp and jvp templates a record carries (all in the one `defrule` cal
   broadcasts the arguments and each element is a function of theirs), "fill" (the shape of the broadcast
   arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky, tril),
   "transpose", "reduce" (x, axis), "expand_dims" (x, axis), "matmul" (np.dot), "vecmat" / "matvec" (the
-  log-domain products); None: unknown (transforms/dims.py);
+  log-domain products), "new" (the shape its first argument gives: np.zeros(W.shape[0])); None: unknown
+  (transforms/dims.py);
 * `cuda`: its device-code template on scalars (`{0}`, `{1}`, ...: the arguments; cuda/common.py), or None:
   the CUDA target declines a call of it on arrays and scalars alike, naming it;
 * `jit_as`: the rule jitted code calls instead, where one computes the same values faster under Numba

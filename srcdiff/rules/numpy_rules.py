@@ -277,7 +277,8 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
 R("np.diag", [np.diag, np.diagonal], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)", kind="diag")
-R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2))
+R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2),
+  shape="new")
 R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
   kind="same_array")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate", kind="join")
@@ -372,7 +373,7 @@ for _name, _obj in _NONDIFF.items():
 # ... and those whose result's kind or shape is known
 ANY = "*args, **kwargs"
 for _name in ("np.zeros", "np.ones", "np.empty"):
-    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("fill", 1))
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("fill", 1), shape="new")
 for _name in ("np.zeros_like", "np.ones_like", "np.empty_like"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="same", shape="fill")
 for _name in ("np.argmax", "np.argmin"):

@@ -19,12 +19,14 @@ from .kind_type import ndim
 
 _BINDERS = {gast.Assign, gast.For}   # the statements whose targets infer collects
 UNSEEN = "unseen"   # a name read before this sweep reached its definition (a loop's back edge)
+OTHER = "other"     # a length other than 1, equal to no other label (two labels broadcast, or joined, together)
 SETTLE_EARLY = True  # infer stops after a first sweep that settles (tests/test_dims.py: off, the reference)
 
 # the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
 # functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky, tril), its
 # axes reversed (transpose), all but one axis (x, axis) of it (reductions), one more (expand_dims), a matrix
-# product's (np.dot) and the log-domain products' (vecmat: M's columns, matvec: M's rows)
+# product's (np.dot) and the log-domain products' (vecmat: M's columns, matvec: M's rows), and the shape its
+# first argument gives (new: np.zeros(W.shape[0]), np.ones((2, len(x))); a literal length k is the label k)
 ELEMENTWISE = names_with("elementwise") | names_with("fill")
 _SQUARE = names_with("same")
 _TRANSPOSE = names_with("transpose")
@@ -32,6 +34,7 @@ _REDUCE = names_with("reduce")
 _MATMUL = names_with("matmul")
 _EXPAND = names_with("expand_dims")
 _VECMAT, _MATVEC = names_with("vecmat"), names_with("matvec")
+_NEW = names_with("new")
 
 
 def label_arguments(args) -> tuple:
@@ -55,10 +58,28 @@ def broadcast(ds):
     out = []
     for k in range(1, max((len(d) for d in ds), default=0) + 1):
         axis = {d[-k] for d in ds if len(d) >= k} - {1}
-        if len(axis) > 1:
-            return None     # two lengths not known to be equal (NumPy raises unless they are)
-        out.append(axis.pop() if axis else 1)
+        # two lengths not known to be equal: NumPy raises unless they are, so the result's is one of them, not 1
+        out.append(OTHER if len(axis) > 1 else axis.pop() if axis else 1)
     return tuple(reversed(out))
+
+
+def joined(a, b):
+    """The labels of a name bound to values labelled `a` and `b` (a loop's carried value, a branch's): per axis,
+    the label both have, or OTHER where both are lengths other than 1; None if their ranks differ or either
+    is unknown."""
+    if a == b:
+        return a
+    if a is None or b is None or len(a) != len(b):
+        return None
+    out = tuple(x if x == y else OTHER if 1 not in (x, y) else None for x, y in zip(a, b))
+    return None if None in out else out
+
+
+def without_unit_axes(labels: dict) -> dict:
+    """name -> rank, for the arrays whose every axis is known to have a length other than 1: an adjoint
+    broadcast from such an array (`rt.unbroadcast(g, y)`, g of y's rank) has its shape, whatever the labels
+    of g (reverse.Tidy drops the unbroadcast)."""
+    return {n: len(d) for n, d in labels.items() if isinstance(d, tuple) and d and 1 not in d}
 
 
 def _matmul(a, b, ranks=(None, None)):
@@ -122,8 +143,9 @@ def _literal_axis(e, nd):
     return None
 
 
-def of_expr(e, dims: dict, kinds: dict, assigned: set):
-    """Labels of expression `e` (None: unknown; UNSEEN: it reads a name not reached yet)."""
+def of_expr(e, dims: dict, kinds: dict, assigned: set, sizes: dict | None = None):
+    """Labels of expression `e` (None: unknown; UNSEEN: it reads a name not reached yet). `sizes`: the lengths
+    the function's integers and shape tuples hold (`sizes_of`), for the shapes of new arrays."""
     if isinstance(e, gast.Constant):
         return () if isinstance(e.value, (int, float, bool)) else None
     if isinstance(e, gast.Name):
@@ -145,6 +167,8 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
     if not isinstance(e, gast.Call) or e.keywords:
         return None
     name = dotted_name(e.func)
+    if name in _NEW and e.args:
+        return _new_shape(e.args[0], dims, sizes if sizes is not None else _Sizes(), assigned)
     args = [of_expr(a, dims, kinds, assigned) for a in e.args]
     if name in ELEMENTWISE:
         return broadcast(args)
@@ -170,6 +194,47 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set):
     return None
 
 
+def _new_shape(e, dims: dict, sizes: dict, assigned: set):
+    """Labels of the array a shape argument `e` makes (np.zeros(e)): a length, or a tuple of lengths. (A name
+    with no size yet that the function binds is one a later sweep may know: `in assigned` notes the read.)"""
+    for x in e.elts if isinstance(e, gast.Tuple) else [e]:
+        if isinstance(x, gast.Name) and x.id not in sizes and x.id not in sizes.bound and x.id in assigned:
+            return None
+    if isinstance(e, gast.Tuple):
+        out = tuple(_length(x, dims, sizes) for x in e.elts)
+        return None if None in out else out
+    held = sizes_of(e, dims, sizes)
+    if isinstance(held, tuple):
+        return held
+    return None if held is None else (held,)
+
+
+def _length(e, dims: dict, sizes: dict):
+    """The label of integer `e`'s value as a length (a literal k: the label k), or None."""
+    held = sizes_of(e, dims, sizes)
+    return held if isinstance(held, (str, int)) else None
+
+
+def sizes_of(e, dims: dict, sizes: dict):
+    """What the value of `e` holds as lengths: a label (an integer: a literal, `len(x)`, `x.shape[k]`), a tuple of
+    labels (`x.shape`), or None. An array of labels ("n0", 1) has length 1 on its second axis: x.shape[1] is 1."""
+    if isinstance(e, gast.Name):
+        return sizes.get(e.id)
+    if isinstance(e, gast.Constant):
+        return e.value if type(e.value) is int and e.value >= 0 else None
+    if isinstance(e, gast.Attribute) and e.attr == "shape" and isinstance(e.value, gast.Name):
+        d = dims.get(e.value.id)
+        return d if isinstance(d, tuple) else None
+    if isinstance(e, gast.Call) and dotted_name(e.func) == "len" and len(e.args) == 1 and not e.keywords:
+        d = dims.get(e.args[0].id) if isinstance(e.args[0], gast.Name) else None
+        return d[0] if isinstance(d, tuple) and d else None
+    if isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant) and type(e.slice.value) is int:
+        whole = sizes_of(e.value, dims, sizes)
+        k = e.slice.value
+        return whole[k] if isinstance(whole, tuple) and -len(whole) <= k < len(whole) else None
+    return None
+
+
 def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
     """name -> tuple of axis labels, or None where unknown (sweeps until loop-carried names settle).
 
@@ -181,12 +246,20 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
     assigned = _Assigned(t.id for n in walk_of(fn, _BINDERS)    # (a set: walk_of's order is any)
                          for t in walk(n.targets[0] if isinstance(n, gast.Assign) else n.target)
                          if isinstance(t, gast.Name))
+    sizes = _Sizes()    # integer or shape-tuple name -> the lengths it holds (sizes_of), None once it holds two
     for sweep in range(20):     # each name goes at most unseen -> labels -> unknown
         changed, bound, again = False, set(dims), False
+        sizes.bound = bound
         assigned.read_unreached = False
         for n in statements_in_order(fn.body):
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                found = [(n.targets[0].id, of_expr(n.value, dims, kinds, assigned))]
+                target = n.targets[0].id
+                held, old = sizes_of(n.value, dims, sizes), sizes.get(target, UNSEEN)
+                held = held if old in (UNSEEN, held) else None
+                if held != old and not (old == UNSEEN and held is None):
+                    sizes[target] = held
+                    changed = True
+                found = [(target, of_expr(n.value, dims, kinds, assigned, sizes))]
             elif isinstance(n, (gast.Assign, gast.For)):     # loop variables, unpacked or subscript targets
                 target = n.targets[0] if isinstance(n, gast.Assign) else n.target
                 found = [(t.id, () if _scalar(kinds.get(t.id)) else None) for t in walk(target)
@@ -199,13 +272,19 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
                 if new == UNSEEN:
                     continue
                 old = dims.get(name, UNSEEN)
-                joined = new if old == UNSEEN else (old if old == new else None)
-                if joined != old:
-                    dims[name] = joined
+                both = new if old == UNSEEN else joined(old, new)
+                if both != old:
+                    dims[name] = both
                     changed = True
         if not changed or (sweep == 0 and SETTLE_EARLY and not again and not assigned.read_unreached):
             break
     return dims
+
+
+class _Sizes(dict):
+    """infer's sizes (name -> the lengths it holds), with `bound`: the names the sweep has reached (one of them
+    with no size holds none; one not reached yet may hold some in the next sweep)."""
+    bound: set = frozenset()
 
 
 class _Assigned(set):

@@ -11,6 +11,7 @@ import gast
 
 from ..rules import names_with
 from .astutil import dotted_name, statements_in_order as _in_order
+from .dims import OTHER
 from .kind_type import is_scalar
 
 # ---- shape classes: which arrays certainly have the same shape -------------------------------------------
@@ -19,23 +20,22 @@ from .kind_type import is_scalar
 ELEMENTWISE = names_with("elementwise")
 
 
-def shape_classes(fn: gast.FunctionDef, kinds: dict, arg_dims: dict | None = None) -> dict:
+def shape_classes(fn: gast.FunctionDef, kinds: dict, labels: dict | None = None) -> dict:
     """name -> a representative: two names with the same representative have the same shape.
 
-    With the arguments' axis labels (transforms/dims.py), names whose labels are known share the class
-    of the first name (parameters first) with the same labels. Otherwise elementwise results take the
-    class of their array operand(s); everything else is its own class."""
+    With the names' axis labels (transforms/dims.py's infer), names whose labels are known share the class
+    of the first name (parameters first) with the same labels (none of them dims.OTHER, a length equal to no
+    other). Otherwise elementwise results take the class of their array operand(s); everything else is its own
+    class."""
     cls: dict = {}
     fixed: set = set()
-    if arg_dims:
-        from . import dims as _dims
-        labels = _dims.infer(fn, kinds, arg_dims)
+    if labels:
         order = [a.id for a in fn.args.args] + [n.targets[0].id for n in _in_order(fn.body)
                                                 if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)]
         first: dict = {}
         for name in order:
             d = labels.get(name)
-            if isinstance(d, tuple) and d and not is_scalar(kinds.get(name)):
+            if isinstance(d, tuple) and d and OTHER not in d and not is_scalar(kinds.get(name)):
                 cls[name] = first.setdefault(d, name)
                 fixed.add(name)
 

@@ -30,7 +30,7 @@ from . import checkpoints
 from .aliasing import memory_roots
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted_name, load, loaded_names,
                       names_in, store, walk, walk_names, walk_statements)
-from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar
+from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .reverse_backward import BackwardSweep
 from .reverse_storage import Storage
 from .reverse_support import Simplify, int_names, trailing_phis, written_arrays
@@ -38,13 +38,21 @@ from .reverse_support import Simplify, int_names, trailing_phis, written_arrays
 _TIDIED = frozenset({"rt.unbroadcast", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad", "rt.mean_grad"})
 
 
+def _new_array(e) -> bool:
+    """Whether `e` makes a new array where it makes one: arithmetic, or `rt.unbroadcast` of arithmetic (its value is
+    its first argument, a sum of it, or a new array)."""
+    while isinstance(e, gast.Call) and dotted_name(e.func) == "rt.unbroadcast" and e.args:
+        e = e.args[0]
+    return isinstance(e, (gast.BinOp, gast.UnaryOp))
+
+
 class Tidy(Simplify):
     """Reverse.tidy's rewrites in one bottom-up walk: constants folded and identities dropped (simplify's
     rewrites), and helpers that are no-ops for the kinds (and shapes) involved dropped. (A node's children
     are tidied before it, so this is simplify, then the helpers, then simplify again, in one walk.)"""
 
-    def __init__(self, kinds, shapes):
-        self.kinds, self.shapes = kinds, shapes
+    def __init__(self, kinds, shapes, long_arrays=None):
+        self.kinds, self.shapes, self.long_arrays = kinds, shapes, long_arrays or {}
 
     def visit_Call(self, n):
         n = super().visit_Call(n)
@@ -55,12 +63,19 @@ class Tidy(Simplify):
             return n
         kinds, shapes = self.kinds, self.shapes
         if name == "rt.unbroadcast":
-            if is_scalar(expr_kind(n.args[0], kinds)) and is_scalar(expr_kind(n.args[1], kinds)):
-                return n.args[0]
+            if is_scalar(expr_kind(n.args[1], kinds)):      # onto a scalar: the adjoint itself, or its sum
+                if is_scalar(expr_kind(n.args[0], kinds)):
+                    return n.args[0]
+                if is_array(expr_kind(n.args[0], kinds)):
+                    return gast.copy_location(call("np.sum", n.args[0]), n)
             if shapes is not None:
                 a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
                 if a is not None and a == b:
                     return n.args[0]
+            # y has no axis of length 1 and g y's rank: g, broadcast from y, has y's shape
+            y = n.args[1]
+            if isinstance(y, gast.Name) and self.long_arrays.get(y.id, -1) == ndim(expr_kind(n.args[0], kinds)):
+                return n.args[0]
             return n
         if name in ("rt.sum_grad", "rt.mean_grad"):
             return n.args[0] if is_scalar(expr_kind(n.args[1], kinds)) else n
@@ -79,6 +94,7 @@ class Reverse(Storage, BackwardSweep):
         self.checkpoints = spec.checkpoints  # the most snapshots an outermost loop keeps (None: tape it)
         self.kinds = dict(spec.kinds or {})
         self.shapes = dict(spec.shapes) if spec.shapes is not None else None
+        self.long_arrays = spec.long_arrays
         self.wrt, self.active, self.mode = spec.wrt, spec.active, spec.mode
         self.callee_vjp = spec.callee_vjp   # (callee name, active positions) -> generated function name
         self.restore = restore              # arrays whose overwritten elements the backward sweep restores
@@ -108,7 +124,7 @@ class Reverse(Storage, BackwardSweep):
 
     def tidy(self, e):
         """Fold constants, then drop helpers that are no-ops for the kinds involved."""
-        return Tidy(self.kinds, self.shapes).visit(e)
+        return Tidy(self.kinds, self.shapes, self.long_arrays).visit(e)
 
     def read(self, e):
         self.reads |= loaded_names(e)  # only names this sweep owns are ever stored, so extras are harmless
@@ -131,8 +147,8 @@ class Reverse(Storage, BackwardSweep):
             state[d] = True  # a fresh array
         else:
             out.append(assign(d, expr))
-            # arithmetic makes a new array; anything else may alias another adjoint
-            state[d] = isinstance(expr, (gast.BinOp, gast.UnaryOp)) and is_array(self.kinds.get(v))
+            # arithmetic makes a new array (so does unbroadcasting it); anything else may alias another adjoint
+            state[d] = _new_array(expr) and is_array(self.kinds.get(v))
         return expr
 
     def own(self, v, state, out):
@@ -326,7 +342,8 @@ class Spec:
     """What reverse mode differentiates: the unit's parameters `wrt`, its `active` names (activity.py),
     the function's `mode` (grad | value_and_grad | vjp | pullback), `callee_vjp` ((callee name, active
     positions, statement, argument kinds) -> name of its generated vjp function), the `kinds` and
-    shape classes (`shapes`: dims.py) of its values, and `checkpoints` (None: tape every iteration)."""
+    shape classes (`shapes`: dims.py) of its values, `checkpoints` (None: tape every iteration), and the arrays
+    with no axis of length 1 (`long_arrays`, name -> rank: dims.without_unit_axes)."""
     wrt: list
     active: set
     mode: str
@@ -334,6 +351,7 @@ class Spec:
     kinds: dict | None = None
     shapes: dict | None = None
     checkpoints: int | None = None
+    long_arrays: dict = field(default_factory=dict)
 
 
 @dataclass
