@@ -93,11 +93,7 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         if len(params) != len(call_args):
             return None
         body = callee.node.body
-        returned = body[-1].value if isinstance(body[-1], gast.Return) else None
-        returns_tuple = isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
-            isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
-            and n.targets[0].id == returned.id for n in walk(callee.node)))
-        if alone and not returns_tuple and not _passes_dict(call, tuples) and \
+        if alone and not _returns_tuple(callee) and not _passes_dict(call, tuples) and \
                 sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
                             # pullback takes one value; so is one passed a dict, which a call cannot take)
@@ -122,6 +118,15 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
     unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
+
+
+def _returns_tuple(callee) -> bool:
+    """Whether the callee's unit returns a tuple it writes out (`return a, b`, or a name bound to one)."""
+    body = callee.node.body
+    returned = body[-1].value if isinstance(body[-1], gast.Return) else None
+    return isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
+        isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
+        and n.targets[0].id == returned.id for n in walk(callee.node)))
 
 
 def _callee_for(unit, s, obj, tuples: dict, made):
