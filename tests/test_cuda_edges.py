@@ -191,6 +191,44 @@ def swap_written(x, a):
     return np.sum(b * a) + np.sum(c * c)
 
 
+def saved_then_written_after_swap(x, a):
+    """The array the gradient saves for tanh(buf1 * x), which the swap names buf2, written in place after its push
+    (CUDA fuzz --device 1002073, 1002097): declined ("NumPy saves the array itself, whose later writes that sweep
+    reads"), yet the backward sweep undoes each write before the pop, where NumPy's array holds again what the
+    device copied (cuda/views.py)."""
+    buf1 = np.zeros_like(a)
+    buf2 = np.zeros_like(a)
+    for j in range(2):
+        buf2, buf1 = buf1, 0.5 * buf2 + 0.5 * np.tanh(buf1 * x)
+        buf2[(j + 1) % 3] = buf2[(j + 1) % 3] * 1.1 + 0.1 * np.tanh(a[0])
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
+def saved_then_written_twice(x, a):
+    """b saved for sin(b) * b, then written twice (once by *=) and kept under a second name c, written too."""
+    b = a * x
+    s = 0.0
+    for j in range(3):
+        s = s + np.sum(np.sin(b) * b)
+        b[j] = np.sin(b[j]) * x
+        b[(j + 1) % 3] *= x
+        b, c = b * 1.0, b
+        c[0] = c[0] + s
+    return s + np.sum(b * b)
+
+
+def saved_then_written_as_second_name(x, a):
+    """b saved for b * b, written through d = b (declined: 'the array the gradient saved as `b` ... as `d`')."""
+    b = a * x
+    s = 0.0
+    for j in range(2):
+        s = s + np.sum(b * b)
+        d = b
+        d[j] = np.sin(d[j]) * x
+        b = d * 1.0
+    return s + np.sum(b)
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -208,6 +246,9 @@ def _data():
         "nested_literal": (nested_literal, (x, a)),
         "swaps_in_loop": (swaps_in_loop, (x, a)),
         "swap_written": (swap_written, (x, a)),
+        "saved_after_swap": (saved_then_written_after_swap, (x, a[:, :3])),
+        "saved_written_twice": (saved_then_written_twice, (x, a[:, :3])),
+        "saved_as_second_name": (saved_then_written_as_second_name, (x, a)),
     }
 
 
@@ -333,7 +374,8 @@ if __name__ != "__main__":
 
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
                                       "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
-                                      "swaps_in_loop", "swap_written"])
+                                      "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
+                                      "saved_as_second_name"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -236,6 +236,33 @@ def data_dependent_while(w, x):
     return s * s
 
 
+def saved_then_written_after_swap(x, a):
+    """The array the gradient saves for tanh(buf1 * x), which the swap names buf2, written in place after its push
+    (CUDA fuzz --device 1002073, 1002097): declined ("NumPy saves the array itself, whose later writes that sweep
+    reads"), yet the backward sweep undoes each write before the pop, where NumPy's array holds again what the
+    device copied (cuda/views.py)."""
+    buf1 = np.zeros_like(a)
+    buf2 = np.zeros_like(a)
+    for j in range(2):
+        buf2, buf1 = buf1, 0.5 * buf2 + 0.5 * np.tanh(buf1 * x)
+        buf2[(j + 1) % 3] = buf2[(j + 1) % 3] * 1.1 + 0.1 * np.tanh(a[0])
+    return np.sum(buf1) + np.sum(buf2 * a)
+
+
+
+def swap_written(x, a):
+    """b written in place after a swap, the gradient holding the array b names (CUDA fuzz --device 990312): its hvp
+    was declined where the gradient pushed the swapped buffer and the backward sweep wrote it (cuda/views.py)."""
+    b = np.zeros_like(a)
+    c = np.zeros_like(a)
+    for i in range(1):
+        b, c = c, b
+        b[0] = b[0] * 1.1 + 0.1 * np.tanh(x) * a[1]
+        for j in range(1):
+            b, c = c, b
+    return np.sum(b * a) + np.sum(c * c)
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -260,6 +287,8 @@ def _data():
         "constant_tape_other": (constant_tape_in_branch, (0, 1), (x, a, True), (0, 0, None), t[:2]),
         "placeholder_tape": (placeholder_tape_version, (0, 1), (x, a, np.arange(B) % 2), (0, 0, 0), t[:2]),
         "swaps_in_loop": (swaps_in_loop, (0, 1), (x, a), (0, 0), t[:2]),
+        "saved_after_swap": (saved_then_written_after_swap, (0, 1), (x, a), (0, 0), t[:2]),
+        "swap_written": (swap_written, (0, 1), (x, a), (0, 0), t[:2]),
     }
 
 
@@ -317,7 +346,8 @@ if __name__ != "__main__":
                                       "branch_loop_tape", "early_return_ones", "while_after_return",
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
-                                      "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop"])
+                                      "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop",
+                                      "saved_after_swap", "swap_written"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
