@@ -10,6 +10,7 @@ running the same module as Python on copies of the arguments, within RERUN_SECON
 """
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
 import linecache
@@ -26,6 +27,7 @@ from . import backends, user_spelling
 from .cachedir import is_generated_module
 from .errors import SrcdiffError, runtime_error_type
 from .makers import user_function, user_location
+from .transforms import aliasing
 
 
 def translate_error(exc, t, fn=None, args=None):
@@ -294,7 +296,7 @@ def at_user_line(exc: SrcdiffError, t) -> SrcdiffError | None:
     cited = user_line(exc.filename, exc.lineno, t) if exc.filename and exc.lineno else None
     if cited is None:
         return None
-    message, advice = _spelled_as_the_users(exc, t)
+    message, advice = _spelled_as_the_users(exc, t, _written_as(exc.filename, exc.lineno, cited[2]))
     quoted = re.search(rf"\n    line {exc.lineno}: (.*)$", message)
     if quoted:      # (the generated line's text, which a CUDA decline quotes: the user's line first, then that one)
         return SrcdiffError(f"{message[:quoted.start()]}\n    line {cited[1]}: {cited[2]}\n    (in the code srcdiff "
@@ -304,9 +306,31 @@ def at_user_line(exc: SrcdiffError, t) -> SrcdiffError | None:
                         f"{exc.lineno})\n    {cited[2]}", cited[0], cited[1], advice)
 
 
-def _spelled_as_the_users(exc: SrcdiffError, t) -> tuple:
+def _written_as(path: str, n: int, users_text: str) -> dict:
+    """{the array line `n` of the generated module at `path` writes in place: the array the user's line
+    (`users_text`) writes}, where both are element or slice writes of a name: after a swap the gradient writes
+    through a version of the other name (`buf18v11[j] = ...` of the user's `buf2[j] = ...`), which spelled as the
+    user's read "`buf18` shares memory with `buf18`" of a line that writes buf2. {} where either is not."""
+    def written(text):
+        try:
+            st = ast.parse(text.strip()).body[0] if text and text.strip() else None
+        except SyntaxError:
+            return None
+        t = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else getattr(st, "target", None)
+        return t.value.id if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) else None
+    try:
+        with open(path) as fh:
+            generated = written(fh.read().splitlines()[n - 1])
+    except (OSError, IndexError):
+        return {}
+    user = written(users_text)
+    return {generated: user} if generated and user else {}
+
+
+def _spelled_as_the_users(exc: SrcdiffError, t, pinned: dict | None = None) -> tuple:
     """(message, advice) of `exc`, raised at a line of generated code, with the generated code's names spelled as
-    the user's (user_spelling: `b2v2` -> `b2`), the names of the functions `t` transforms and those they call."""
+    the user's (user_spelling: `b2v2` -> `b2`), the names of the functions `t` transforms and those they call;
+    `pinned`: names whose spelling the user's line says (_written_as)."""
     try:
         with open(exc.filename) as fh:
             generated = set(re.findall(r"\b[A-Za-z_]\w*\b", fh.read()))
@@ -322,11 +346,17 @@ def _spelled_as_the_users(exc: SrcdiffError, t) -> tuple:
 
     def one(m):     # (two generated names of one user's name, a swap's two bindings: said so)
         name = m.group(1)
-        user = user_spelling.spelled(name, users) if name in generated else name
+        user = (pinned or {}).get(name) or (user_spelling.spelled(name, users) if name in generated else name)
+        said = user_spelling.record(name, users) if user == name and name in generated else None
+        if said:        # (a gradient's stack or tape: `b8_stack`)
+            return said
         first = seen.setdefault(user, name)
         return f"`{user}`" + (" (another binding of it)" if first != name else "")
-    return tuple(re.sub(r"`([A-Za-z_]\w*)`", one, text) if text and users else text
-                 for text in (exc.message, exc.advice))
+    message, advice = (re.sub(r"`([A-Za-z_]\w*)`", one, text) if text and users else text
+                       for text in (exc.message, exc.advice))
+    twice = re.match(r"`(\w+)` shares memory with `\1` \(another binding of it\), which this assignment writes "
+                     r"in place, and is read afterwards: srcdiff does not follow writes through views$", message or "")
+    return aliasing.one_name_twice(twice.group(1)) if twice else (message, advice)
 
 
 def user_line(path: str, n: int, t) -> tuple | None:

@@ -65,6 +65,26 @@ def spelled(name: str, users: set, leaves: dict | None = None) -> str:
     return name
 
 
+
+def record(name: str, users: set) -> str | None:
+    """`name`, srcdiff's record of a value (`b8_stack`, `buf1_old_tape5`: what `spelled` leaves as it is), said in
+    the user's words: "`b8` (the values of it srcdiff's gradient saves)"; None where `name` is no record of one of
+    the user's names."""
+    core, recorded = name, False
+    while core:
+        m = _RECORDS.search(core)
+        if m:
+            core, recorded = core[:m.start()], True
+            continue
+        user = spelled(core, users) if recorded else None
+        if user in users:
+            return f"`{user}` (the values of it srcdiff's gradient saves)"
+        shorter = _SUFFIXES.sub("", core)
+        if shorter == core:
+            return None
+        core = shorter
+    return None
+
 def spell(text: str, users: set, generated: set, written: dict | None = None, leaves: dict | None = None) -> str:
     """`text` with each name of `generated` (the names of the generated code) spelled as the user's (spelled), or,
     where none of the user's is, as the numbers written out that it holds (`written`: literals)."""

@@ -4,6 +4,7 @@ with advice -- never an internal exception (AttributeError, KeyError, numba Typi
 Each sample function marks the line the error should point at with a `# <- tag` comment.
 """
 import inspect
+import re
 import math  # noqa: F401
 import warnings
 
@@ -1138,6 +1139,12 @@ def test_a_decline_inside_a_gradient_differentiated_again_names_the_users_line()
     assert (e.value.filename, e.value.lineno) == (__file__, at), str(e.value)
     assert "in the code srcdiff generated from this line" in str(e.value)
     assert "buf2[j] = buf2[j] * 1.1" in str(e.value)
+    # the array as the user's line writes it (the gradient writes a version of buf18 there: "`buf18` shares memory
+    # with `buf18` (another binding of it)" before, `buf18v11` before that), and no name the user never wrote
+    head = str(e.value).split(" (in the code srcdiff generated")[0]
+    assert "`buf18` shares memory with `buf2`, which this assignment writes in place" in head, str(e.value)
+    names = re.findall(r"`(\w+)`", str(e.value))
+    assert set(names) <= {"buf18", "buf2"}, str(e.value)
 
 
 GLOBAL_BUFFER = np.zeros(3)

@@ -1,6 +1,7 @@
 """Nesting srcdiff transforms: reverse mode over generated gradients whose loops keep values in
 stacks (grad(grad(f)), a user function calling a gradient, value_and_grad over grad), in Python and
 with jit=True, against central differences of the inner gradient and against hvp / hessian."""
+import inspect
 import os
 import re
 
@@ -1365,7 +1366,7 @@ def test_a_decline_in_a_gradient_differentiated_again_names_the_users_variables(
     """Reverse and forward mode over a gradient whose code the aliasing check declines (the gradient reads the
     swapped buffer's second name whole after the write): the message named the gradient's SSA versions ('`b2v2`
     shares memory with `b2v1`'), names nowhere in the user's code. It spells them as the user's (error_reports,
-    user_spelling), and says where two of them are bindings of one name; at the user's line."""
+    user_spelling), the array written as the user's line writes it; at the user's line."""
     x, a = np.array([0.3, -0.4, 0.8, 0.1]), np.array([0.5, 0.2, -0.3, 0.7])
     f = penalty_of_swapped_and_a_second_name_summed
     for transform in (srcdiff.grad, srcdiff.jvp):
@@ -1373,5 +1374,51 @@ def test_a_decline_in_a_gradient_differentiated_again_names_the_users_variables(
             g = transform(f, wrt=0)
             g(x, a) if transform is srcdiff.grad else g(x, a, np.ones(4))
         text = str(e.value).split(" (in the code srcdiff generated")[0] + (e.value.advice or "")
-        assert e.value.filename == __file__ and "`b2` shares memory with `b2` (another binding of it)" in text, text
+        assert e.value.filename == __file__ and "`b2` shares memory with `al`, which this assignment writes" in text, \
+            text        # (`al` as the line writes it: "`b2` (another binding of it)" before, the gradient writes b2's version)
         assert not re.search(r"`\w*v\d+`", text), text
+
+
+def swapped_in_a_branch_then_written(x, a):
+    b = a * 1.0
+    c = a * x
+    for j in range(3):
+        if x > 0.4:
+            b, c = c, np.tanh(b * c)
+        else:
+            c = c * b
+        b[j] = b[j] * x + c[j]
+    return np.sum(b * b) + np.sum(c)
+
+
+def penalty_of_swapped_in_a_branch_then_written(x, a):
+    gx, ga = srcdiff.grad(swapped_in_a_branch_then_written, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+def test_a_decline_of_two_versions_of_one_name_says_so_in_the_users_words():
+    """The gradient's two versions of b, one array after the swap: spelled as the user's, the message read "`b`
+    shares memory with `b` (another binding of it)" and advised "make `b` (another binding of it) a copy". It says
+    what the user's own code gets for a swap then a write (aliasing.one_name_twice)."""
+    for transform in (srcdiff.grad, srcdiff.jvp):
+        with pytest.raises(srcdiff.SrcdiffError) as e:
+            g = transform(penalty_of_swapped_in_a_branch_then_written, wrt=(0, 1))
+            args = (0.5, np.array([0.3, -0.2, 0.5, 0.4]))
+            g(*args) if transform is srcdiff.grad else g(*args, (1.0, np.ones(4)))
+        lines, first = inspect.getsourcelines(swapped_in_a_branch_then_written)
+        assert e.value.lineno == first + next(k for k, ln in enumerate(lines) if "b[j] = " in ln), str(e.value)
+        assert str(e.value).split(": ", 1)[1].startswith(
+            "this assignment writes in place into an array that `b` names at another point (a swap or a second name "
+            "in a loop), which is read afterwards"), str(e.value)
+        assert e.value.advice == "take a copy (np.copy(...)) where the second name or the swap binds the array"
+
+
+def test_a_gradients_record_of_a_value_is_said_in_the_users_words():
+    """What user_spelling.spelled leaves as it is (`b8_stack`, `buf1_old_tape5`: srcdiff's records of a value) a
+    message says as the user's name and what it is; a name of srcdiff's own (`result1`) has no such spelling."""
+    from srcdiff import user_spelling
+    users = {"buf1", "b8", "x"}
+    assert user_spelling.record("b8_stack", users) == "`b8` (the values of it srcdiff's gradient saves)"
+    assert user_spelling.record("buf1_old_tape5", users) == "`buf1` (the values of it srcdiff's gradient saves)"
+    assert user_spelling.record("buf1v3_stack", users) == "`buf1` (the values of it srcdiff's gradient saves)"
+    assert user_spelling.record("result1", users) is None and user_spelling.record("b8v2", users) is None

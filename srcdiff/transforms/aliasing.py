@@ -631,10 +631,7 @@ class _Flow:
                      f", or bind a new array instead of writing in place ({target} = {target} + v rather than "
                      f"{target} += v)" if anno.get(w, anno.IN_PLACE) else ""))
         if view == target:     # two bindings of one name (a swap in a loop, then a second name written)
-            fail(w, self.unit, f"this assignment writes in place into an array that `{view}` names at another "
-                               f"point (a swap or a second name in a loop), which is read afterwards: srcdiff does "
-                               f"not follow writes through views",
-                 "take a copy (np.copy(...)) where the second name or the swap binds the array")
+            fail(w, self.unit, *one_name_twice(view))
         func, where = anno.get(w, anno.FUNC), anno.get(w, anno.FILE)
         if func is not None and func != self.unit.node.name and where and not is_generated_file(where):
             # (a helper of the user's, inlined: `target` is its parameter's name, perhaps renamed, not the caller's)
@@ -733,6 +730,14 @@ def _own_loads(s):
     shapes = {i for p in parts for i in shape_reads(p)}
     return {n.id for p in parts for n in walk_names(p) if isinstance(n.ctx, gast.Load) and id(n) not in shapes}
 
+
+def one_name_twice(name: str) -> tuple:
+    """(message, advice) of a write in place into an array that `name` names at another point, read there after:
+    two bindings of one of the user's names (a swap in a loop, then a second name written); error_reports says it
+    of a gradient differentiated again whose two versions of a name are one name to the user."""
+    return (f"this assignment writes in place into an array that `{name}` names at another point (a swap or a "
+            f"second name in a loop), which is read afterwards: srcdiff does not follow writes through views",
+            "take a copy (np.copy(...)) where the second name or the swap binds the array")
 
 def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     """Raise SrcdiffError for a read of a name whose memory an in-place write through another name
