@@ -187,10 +187,31 @@ def _rename_callees(module, unit, node, done=frozenset()):
     named = {n.id for n in walk(node) if isinstance(n, gast.Name) and id(n) not in renamed}
     mapping = {local: primal_name(module, target, local) for local, target in unit.callees.items()
                if target is not None and local in named}
+    _rename_shadowing_locals(module, node, set(mapping.values()) - set(mapping))
     for n in walk_calls(node):
         if isinstance(n.func, gast.Name) and n.func.id in mapping and id(n) not in done:
             n.func.id = mapping[n.func.id]
 
+
+def _rename_shadowing_locals(module, node, called: set) -> None:
+    """Rename the locals of `node` that have the module name of a function it calls (`called`): a callee's
+    name in the unit (`lam`, a lifted lambda) and the module's name for its primal (`lam1`) are made fresh by two
+    namers, and a local the unit binds from another callee inlined into it (`lam1 = u * u`, the value of rec6's
+    own lambda) hid the module function: 'float object is not callable' (CUDA fuzz seed 1007127, jvp)."""
+    bound = {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))}
+    clash = called & bound
+    if not clash:
+        return
+    namer = Namer({n.id for n in walk(node) if isinstance(n, gast.Name)} | module.namer.taken)
+    fresh = {name: namer.fresh(name) for name in sorted(clash)}
+    for n in walk(node):
+        if isinstance(n, gast.Name) and n.id in fresh:
+            n.id = fresh[n.id]
+    versions = anno.get(node, anno.SSA_VERSIONS, None)
+    if versions:
+        for old, new in fresh.items():
+            if old in versions:
+                versions[new] = versions.pop(old)
 
 def _calls_for_dicts(module, unit, node, name_of=None) -> set:
     """A primal's calls passing a dict argument's items whole (`rec((p_0, p_1), ...)` in rec made for p's keys) call

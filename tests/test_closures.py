@@ -360,3 +360,38 @@ def test_a_nested_def_that_calls_itself_is_declined_at_the_call(jit):
                                                    r"\('_powers'\)(.|\n)*hint: define '_powers' at module level"):
         srcdiff.grad(powers_through_a_recursive_nested_def, jit=jit)(x)
     check_grad(powers_through_a_recursive_function, [x], jit=jit)
+
+
+def _lambda_left_as_a_call(pk):
+    p0, p1 = pk
+    p1 = (lambda y2: y2 * sum([p1, p1], 0.3))(1.5)     # (its value unread: the call stays, of its primal `lam1`)
+    return -0.7
+
+
+def _recursive_with_a_lambda(u, depth):
+    if depth <= 0:
+        return np.tanh(u)
+    return 0.5 * np.sin(_recursive_with_a_lambda(u, depth - 1)) + 0.5 * (lambda y7: y7 * u)(u)
+
+
+def _makes_a_lambda(c):
+    return lambda u: sum([u, _lambda_left_as_a_call([np.ones(3), np.ones(3)]), c])
+
+
+def lifted_lambda_and_an_inlined_lambdas_value(x, a):
+    fn = _makes_a_lambda(x)
+    return _recursive_with_a_lambda(x, 1) + fn(a[2]) * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_local_named_as_a_called_functions_primal_is_renamed(jit):
+    """The value of one helper's lambda inlined into f is a local `lam1`, and another helper's lambda, which stays a
+    call, has the primal named lam1 in the module: jvp called the local, a float ('float' object is not callable;
+    CUDA fuzz seed 1007127, tests/fuzz_cases/lifted_lambda_name_shadowed_1007127.py). The local is renamed."""
+    x, a = 0.5, np.array([0.3, -0.2, 0.7])
+    f = lifted_lambda_and_an_inlined_lambdas_value
+    value, tangent = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(x, a, (1.0, np.array([0.5, 1.0, -2.0])))
+    h = 1e-6
+    fd = (f(x + h, a + h * np.array([0.5, 1.0, -2.0])) - f(x - h, a - h * np.array([0.5, 1.0, -2.0]))) / (2 * h)
+    assert abs(value - f(x, a)) < 1e-12 and abs(tangent - fd) < 1e-6, (value, tangent, fd)
+    check_grad(f, [x, a], jit=jit)
