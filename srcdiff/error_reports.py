@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from . import backends, user_spelling
-from .cachedir import is_generated_module
+from .cachedir import is_generated_file, is_generated_module
 from .errors import SrcdiffError, runtime_error_type
 from .makers import user_function, user_location
 from .transforms import aliasing
@@ -53,8 +53,9 @@ def translate_error(exc, t, fn=None, args=None):
                                    code.co_firstlineno, advice=f"write {fn.__name__} in code Numba compiles "
                                    "(NumPy arrays and floats), or use jit=False") from exc
         where, line = _numba_location(msg, t)
+        detail = _numba_names_as_the_users(_numba_detail(msg), t) or repr(exc)
         raise SrcdiffError(f"Numba could not compile the generated code for {getattr(t.f, '__name__', t.f)}"
-                           f"{' at this line' if line else ''}: {_numba_detail(msg) or repr(exc)}{line}", *where,
+                           f"{' at this line' if line else ''}: {detail}{line}", *where,
                            advice=_scalar_or_array_advice(msg, t) or "run with jit=False to get a Python traceback "
                                   "through the generated source, or see srcdiff.source(...)") from exc
     if (isinstance(exc, ValueError) and len(exc.args) == 2 and "srcdiff differentiates" in str(exc.args[0])
@@ -276,6 +277,36 @@ def _numba_detail(msg: str) -> str:
     return (rest or lines or [""])[0]
 
 
+def _numba_names_as_the_users(detail: str, t) -> str:
+    """Numba's `detail` of a typing failure in generated code with its variables spelled as the user's: "Cannot
+    unify array(float64, 1d, C) and float64 for 'b2.2', defined at <generated file> (16)" names the generated
+    code's version of b (and Numba's own version of that), at a line of a file the user never wrote; it says `b`,
+    defined at the user's line that statement was made from (or the generated line is left out)."""
+    def place(m):
+        cited = user_line(m.group(1), int(m.group(2)), t) if is_generated_file(m.group(1)) else None
+        if cited:
+            return f", defined at line {cited[1]}"
+        return "" if is_generated_file(m.group(1)) else m.group(0)
+    detail = re.sub(r", defined at (\S+) \((\d+)\)", place, detail)
+    users = _users_names(t)
+
+    def one(m):
+        spelled = user_spelling.spelled(m.group(1), users) if users else m.group(1)
+        return f"`{spelled}`" if spelled in users else m.group(0)
+    return re.sub(r"'([A-Za-z_]\w*?)(?:\.\d+)?'", one, detail)
+
+
+def _users_names(t) -> set:
+    """The names the user's functions that `t` transforms (through transforms of transforms) bind or read, with
+    those of the functions they call (user_spelling.user_names)."""
+    users: set = set()
+    while t is not None:
+        f = getattr(t, "f", None)
+        if f is not None and not isinstance(f, type(t)):
+            users |= user_spelling.user_names(f)
+        t = f if f is not None and hasattr(f, "f") else None
+    return users
+
 def _numba_location(msg: str, t) -> tuple:
     """((file, line), '\n    <its text>') of the user's line whose generated statement Numba failed on: the error
     names a line of a generated module, whose line table (generated.Lines) says which user's line it was made
@@ -336,12 +367,7 @@ def _spelled_as_the_users(exc: SrcdiffError, t, pinned: dict | None = None) -> t
             generated = set(re.findall(r"\b[A-Za-z_]\w*\b", fh.read()))
     except OSError:
         return exc.message, exc.advice
-    users: set = set()
-    while t is not None:
-        f = getattr(t, "f", None)
-        if f is not None and not isinstance(f, type(t)):
-            users |= user_spelling.user_names(f)
-        t = f if f is not None and hasattr(f, "f") else None
+    users = _users_names(t)
     seen: dict = {}
 
     def one(m):     # (two generated names of one user's name, a swap's two bindings: said so)

@@ -1404,3 +1404,25 @@ def test_a_dict_made_inside_says_what_to_write_instead(f):
     assert (info.value.filename, info.value.lineno) == (__file__, first + 1), str(info.value)
     assert "dicts made in the differentiated function (a dict display `{...}`) are not supported" in str(info.value)
     assert "pass the dict in as an argument" in info.value.advice and "use a tuple" in info.value.advice
+
+
+def array_or_number_by_flag(x, flag):
+    b = x * 2.0
+    if flag:
+        b = 1.0
+    c = b * x
+    return np.sum(c)
+
+
+def test_numba_typing_failure_names_the_users_variable():
+    """Numba's typing failure in the generated code named that code's version of b and Numba's version of that,
+    defined at a line of the generated file: "for 'b2.2', defined at /root/.cache/srcdiff/...py (16)". It names `b`
+    at the user's line."""
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(array_or_number_by_flag, jit=True)(np.ones(3), True)
+    text = str(e.value)
+    lines, first = inspect.getsourcelines(array_or_number_by_flag)
+    at = first + next(k for k, ln in enumerate(lines) if "c = b * x" in ln)
+    assert re.search(r"Cannot unify .* for `b`, defined at line \d+\n", text), text
+    assert (e.value.filename, e.value.lineno) == (__file__, at), text
+    assert "b2" not in text and ".py (" not in text and "srcdiff/" not in text.split("\n")[0].split(":", 2)[-1], text
