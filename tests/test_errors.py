@@ -3,6 +3,7 @@ with advice -- never an internal exception (AttributeError, KeyError, numba Typi
 
 Each sample function marks the line the error should point at with a `# <- tag` comment.
 """
+import importlib.util
 import inspect
 import re
 import math  # noqa: F401
@@ -1426,3 +1427,38 @@ def test_numba_typing_failure_names_the_users_variable():
     assert re.search(r"Cannot unify .* for `b`, defined at line \d+\n", text), text
     assert (e.value.filename, e.value.lineno) == (__file__, at), text
     assert "b2" not in text and ".py (" not in text and "srcdiff/" not in text.split("\n")[0].split(":", 2)[-1], text
+
+
+def _large_function_module(tmp_path, keyword_only):
+    """A module whose `f(xa, M, scale)` is over inline.MAX_STATEMENTS statements (it stays a call) and reads its
+    tuple argument xa at constant indices, and `fs` that calls it passing its own tuple argument and scale by
+    keyword (scale a keyword-only parameter or a plain one)."""
+    body = "".join(f"    s = s + np.sin(s + {k} * 0.01) * x\n" for k in range(150))
+    call = "f(xa, M, scale=scale)"
+    source = (f"import numpy as np\n\n\ndef f(xa, M, {'*, ' if keyword_only else ''}scale=1.0):\n"
+              f"    x = np.sum(xa[0] * xa[0]) + np.sum(xa[1] * xa[1])\n    s = 0.0\n{body}    return s * np.sum(M) * scale\n\n\n"
+              f"def fs(xa, M, scale=1.0):\n    return np.sin(0.5 * {call})\n")
+    path = tmp_path / f"large_{int(keyword_only)}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, str(path)
+
+
+def test_a_tuple_passed_to_a_function_too_large_to_inline_names_the_reasons(tmp_path):
+    """A function over 400 statements stays a call; with keyword-only parameters and passed a tuple holding a
+    differentiated value, the decline gave the reasons of the others only ("stays a call (nested four calls deep,
+    or recursive)": plain fuzz 1006002, 1006090's hvp of sin(f / 2), whose f has keyword-only parameters). It names
+    the size and the keyword-only parameters; without them the call works (inline.ForCall)."""
+    xa, M = (0.4, np.array([0.3, -0.2])), np.ones(2)
+    mod, path = _large_function_module(tmp_path, True)
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(mod.fs)(xa, M)
+    assert e.value.filename == path and "stays a call (nested four calls deep, recursive, or too large to inline: " \
+        "over 400 statements)" in str(e.value) and "has keyword-only parameters" in str(e.value), str(e.value)
+    assert "split into functions of fewer statements" in e.value.advice and "keyword-only" in e.value.advice
+    mod, _ = _large_function_module(tmp_path, False)
+    g = srcdiff.grad(mod.fs)(xa, M)
+    h = 1e-6
+    assert g[0] == pytest.approx((mod.fs((0.4 + h, xa[1]), M) - mod.fs((0.4 - h, xa[1]), M)) / (2 * h), rel=1e-5)

@@ -12,6 +12,7 @@ from ..errors import SrcdiffError
 from ..rules import RULES
 from . import annotations as anno
 from .astutil import dotted_name, walk_names, walk_statements
+from .inline import MAX_STATEMENTS
 
 DIFF_BINOPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.MatMult, gast.Mod)
 SCATTER = ("rt.index_add", "rt.add_at")   # in-place scatter-adds of generated code: rt.index_add(a, idx, g)
@@ -90,13 +91,15 @@ def decline_items_passed_to_a_call(call, active, s, unit):
     if held:
         name = dotted_name(call.func)
         where = anno.get(s, anno.FILE) or unit.filename     # (an inlined callee's line is in its own file)
-        raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, or "
-                           "recursive) passing a differentiated value inside a tuple, list or keyword argument "
-                           f"that `{name}` cannot take item by item (it indexes the tuple by a variable, returns "
-                           "it whole, passes it on to itself nested deeper, or is a srcdiff transform)\n"
+        raise SrcdiffError(f"a call of your function `{name}` that stays a call (nested four calls deep, "
+                           f"recursive, or too large to inline: over {MAX_STATEMENTS} statements) passing a "
+                           f"differentiated value inside a tuple, list or keyword argument that `{name}` cannot "
+                           "take item by item (it indexes the tuple by a variable, returns it whole, passes it on "
+                           "to itself nested deeper, has keyword-only parameters, or is a srcdiff transform)\n"
                            f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
                            f"pass the values as arguments of their own (`{name}(u, v)`), or index the tuple by "
-                           "constants in it")
+                           f"constants in it; a large `{name}` can be split into functions of fewer statements, "
+                           "which are inlined (or its keyword-only parameters made plain ones)")
 
 
 def sources(value, callees) -> list:
