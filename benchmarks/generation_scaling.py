@@ -1,5 +1,6 @@
 """Generation time against program size: straight-line functions of 10 / 50 / 200 / 1000 statements,
-and a function of twenty loops with nested loops and branches.
+a function of twenty loops with nested loops and branches, and straight-line functions of 10 / 50 / 200 /
+1000 element writes (`u[i] = ...`).
 
 Each straight-line program is realistic NumPy: elementwise math on vectors and scalars, reductions,
 and reuse of earlier values (every statement reads one or two values computed before it). The loop
@@ -13,10 +14,13 @@ median of --repeats builds in this process, as wall time and as this process's
 CPU time (on a shared machine the CPU time is the steadier figure). The printed exponent is the slope of
 log(time) against log(statements) fitted over the straight-line sizes (1 = linear). With --jit, the
 time to the first jitted gradient of the loop program (generation + Numba compile, a fresh process and
-an empty cache) is measured too.
+an empty cache) is measured too. The element-write programs (--writes, their own exponent) write elements
+of two buffers, each write reading earlier elements: each write is a statement of its own for every pass
+(a subscript store, its index's bounds, its adjoint's element update), which straight-line arithmetic on
+whole vectors is not.
 
     python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3] [--loops 20] [--jit]
-                                            [--generic] [--json PATH] [--quick]
+                                            [--writes 10,50,200,1000] [--generic] [--json PATH] [--quick]
 """
 import argparse
 import json
@@ -85,11 +89,35 @@ def loops_source(k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_program(n: int, directory: str, loops: bool = False):
-    name = f"loops_{n}" if loops else f"straight_{n}"
+def writes_source(n: int, seed: int = 0) -> str:
+    """The source of `f(x, y, a)`: n element writes (`u[i] = ...`, `w[i] = ...`) into two buffers the length
+    of x, each reading earlier elements of the buffers, an element of x or y and the scalar a (indices 0 to
+    4: the benchmark's vectors have 5 elements), returning a scalar."""
+    rng = np.random.default_rng(seed)
+    lines = [f"def writes_{n}(x, y, a):", "    u = np.zeros(x.shape[0])", "    w = y * 1.0"]
+    for k in range(n):
+        i, j, m = (int(rng.integers(0, 5)) for _ in range(3))
+        buf, other = ("u", "w") if k % 2 == 0 else ("w", "u")
+        kind = int(rng.integers(0, 4))
+        if kind == 0:
+            expr = f"np.tanh({other}[{j}] * a) + 0.5 * x[{m}]"
+        elif kind == 1:
+            expr = f"{buf}[{j}] * 0.9 + np.sin(x[{m}]) * {other}[{i}]"
+        elif kind == 2:
+            expr = f"np.exp(-0.1 * {other}[{j}] ** 2) - y[{m}] * a"
+        else:
+            expr = f"0.5 * ({buf}[{j}] + {other}[{m}]) + x[{i}] * y[{j}]"
+        lines.append(f"    {buf}[{i}] = {expr}")
+    lines.append("    return np.sum(u * w) + a")
+    return "\n".join(lines) + "\n"
+
+
+def load_program(n: int, directory: str, loops: bool = False, writes: bool = False):
+    name = f"loops_{n}" if loops else f"writes_{n}" if writes else f"straight_{n}"
     path = os.path.join(directory, f"{name}.py")
+    source = loops_source(n) if loops else writes_source(n) if writes else program_source(n)
     with open(path, "w") as fh:
-        fh.write("import numpy as np\n\n\n" + (loops_source(n) if loops else program_source(n)))
+        fh.write("import numpy as np\n\n\n" + source)
     ns = {}
     code = compile(open(path).read(), path, "exec")
     exec(code, ns)
@@ -166,6 +194,8 @@ def main(argv=None):
     p.add_argument("--generic", action="store_true",
                    help="time the module without argument kinds (what srcdiff.source shows before any call)")
     p.add_argument("--quick", action="store_true", help="one build per size")
+    p.add_argument("--writes", default="10,50,200,1000",
+                   help="sizes of the element-write programs (writes_source; empty: skip them)")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats = 1
@@ -198,10 +228,24 @@ def main(argv=None):
                 loop_jit = first_jitted_call(args.loops, d)
                 print(f"\nfirst jitted call of the {args.loops}-loop program (generation + Numba compile, "
                       f"new process, empty cache): {loop_jit:.2f} s")
+        writes = [int(s) for s in args.writes.split(",") if s]
+        write_times, write_cpus = [], []
+        for n in writes:
+            fn = load_program(n, d, writes=True)
+            runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
+            t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+            write_times.append(t)
+            write_cpus.append(c)
+            print(f"| {n} element writes | {t:.3f} s | {c:.3f} s | {1e3 * c / n:.2f} ms |", flush=True)
+            if args.check:
+                check(fn)
     k = kc = None
     if len(sizes) > 1:
         k, kc = fitted_exponent(sizes, times), fitted_exponent(sizes, cpus)
         print(f"\nfitted exponent (time ~ statements^k): k = {k:.2f} (wall), {kc:.2f} (CPU)")
+    if len(writes) > 1:
+        print(f"fitted exponent of the element-write programs (time ~ writes^k): "
+              f"k = {fitted_exponent(writes, write_times):.2f} (wall), {fitted_exponent(writes, write_cpus):.2f} (CPU)")
     print(f"load average after: {os.getloadavg()[0]:.1f}  (noisy on a shared machine: compare sizes within one run)")
     if args.json:
         rows = [{"benchmark": f"generation time, straight-line code, {sizes[0]}-{sizes[-1]} statements",
