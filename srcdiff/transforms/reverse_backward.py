@@ -23,8 +23,8 @@ from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, decline_items_passed_to_a_call
 from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, walk, walk_names
-from .kinds import I, UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
-from .reverse_support import (assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
+from .kinds import UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
+from .reverse_support import (IntNames, assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
 from .templates import instantiate
 
@@ -177,7 +177,7 @@ class BackwardSweep:
                 self.own(src, state, out)
                 idx = self.read(copy.deepcopy(value.slice))
                 target = gast.Subscript(value=load(self.adj(src)), slice=idx, ctx=gast.Store())
-                if basic_index(idx, self.int_names | {k for k, v in self.kinds.items() if v == I}):
+                if basic_index(idx, IntNames(self.kinds, self.int_names)):
                     out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
                 else:
                     out.append(gast.Expr(value=call("rt.index_add", load(self.adj(src)), _slice_objects(idx), g)))

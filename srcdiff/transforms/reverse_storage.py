@@ -24,7 +24,7 @@ from . import annotations as anno
 from . import checkpoints
 from .astutil import assign, call, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_array, is_scalar
-from .reverse_support import (INT_OPS, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
+from .reverse_support import (INT_OPS, IntNames, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
                               written_arrays)
 
 
@@ -113,7 +113,7 @@ class Storage:
                 subs[v] = [st, p, val.value.id]
             elif (isinstance(val, gast.Subscript) and isinstance(val.value, gast.Name)
                   and (val.value.id not in written or val.value.id in self.restore) and val.value.id not in inside
-                  and basic_index(val.slice, {k for k, kd in self.kinds.items() if kd == I})
+                  and basic_index(val.slice, IntNames(self.kinds))
                   and all(ok_atom(n) or n.id in subs for n in walk(val.slice) if isinstance(n, gast.Name))):
                 # a view of an array nothing writes, or whose writes the backward sweep undoes (`b[::-1] *= t`
                 # reads b[::-1] before writing it): as cheap to take again as to store, and a stored view would
@@ -152,7 +152,7 @@ class Storage:
         so the gradient differentiated again (a gradient-norm penalty) passes the aliasing check."""
         if id(stmts) in self._views:
             return self._views[id(stmts)]
-        ints = {k for k, kd in self.kinds.items() if kd == I}
+        ints = IntNames(self.kinds)
         plan = {}
         for p, st in enumerate(stmts):
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
