@@ -1,5 +1,5 @@
 """sum(...) over a comprehension inside a conditional expression or and/or: lowered to if statements
-that compute the sum only on its own path (transforms/desugar.py, hoist_sums)."""
+that compute the sum only on its own path (transforms/comprehension_loops.py, hoist_sums)."""
 import warnings
 
 import numpy as np

@@ -151,7 +151,7 @@ def check_numba(module, arg_kinds: tuple = ()):
         for n in terms:
             start = anno.get(n, anno.SUM_START)
             if start is not None and not isinstance(start.value, gast.Constant):
-                continue   # it starts from zeros shaped like its first term (desugar._start)
+                continue   # it starts from zeros shaped like its first term (comprehension_loops._start)
             term = kinds.expr_kind(n.value.right, kind_map) if isinstance(n.value, gast.BinOp) else None
             if kinds.is_array(term):
                 fail(n, unit, "sum(...) over a generator expression or list comprehension of arrays does not "

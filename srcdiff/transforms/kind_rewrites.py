@@ -15,7 +15,7 @@ from .parse import Unit
 
 
 def sum_starts(unit: Unit, kind_map: dict) -> bool:
-    """The start of a sum over a comprehension (desugar._start), once the kinds tell its terms: for scalar
+    """The start of a sum over a comprehension (comprehension_loops._start), once the kinds tell its terms: for scalar
     terms `total = 0.0`, the first term's computation gone (elsewhere: desugar.zero_sum_starts); for array
     terms of rank r, where the loops do not run, zeros of shape (1,) * r (0 broadcast as NumPy would, of the
     type Numba needs on both paths), and `total = rt.zeros_like(t)` where they do. Returns whether it changed."""

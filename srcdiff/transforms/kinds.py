@@ -47,7 +47,7 @@ def _reads_unreached(e, local: set, kinds: dict) -> bool:
 
 def sum_start(s):
     """(zeros assignment, 0.0 assignment, merged name) of a sum's start, `if <its loops run>: t0 = rt.zeros_like(t)
-    / else: t1 = 0.0` with both copied to one name (desugar._start, in SSA form), or None. In a gradient srcdiff
+    / else: t1 = 0.0` with both copied to one name (comprehension_loops._start, in SSA form), or None. In a gradient srcdiff
     generated and differentiates again the copies are its own, then ssa's: copies of copies to one name in both
     branches are taken. Read by infer (the 0.0 has the kind of the zeros) and kind_rewrites.sum_starts."""
     if not isinstance(s, gast.If):

@@ -1,6 +1,7 @@
-"""Sums over comprehensions and arrays of list comprehensions in an expression (desugar.hoist_sums' rewrite).
+"""Sums over comprehensions and arrays of list comprehensions in an expression (the rewrite of
+comprehension_loops.hoist_sums).
 
-Why apart from desugar.py: recognising the calls (`sum(terms)`, `sum(terms, start)`, `np.array([... for ...])`)
+Why apart from comprehension_loops.py: recognising the calls (`sum(terms)`, `sum(terms, start)`, `np.array([... for ...])`)
 and rewriting one expression around them (each becomes a fresh name the statement's loops fill; a conditional
 expression or and/or around one becomes ifs, so that the sum runs on its own path only) is one job, which the
 statement desugaring calls; this module holds that job and the builtin test it needs.
@@ -62,7 +63,7 @@ def has_sum(unit, node) -> bool:
 
 
 class SumCalls(Transformer):
-    """desugar.hoist_sums' rewrite of one expression: each sum over a comprehension becomes a fresh name
+    """comprehension_loops.hoist_sums' rewrite of one expression: each sum over a comprehension becomes a fresh name
     (noted in `found` with its comprehension), a conditional expression or and/or around one becomes ifs
     (noted in `found` as statements)."""
     def __init__(self, unit, namer, base, found, guarded=None):

@@ -164,7 +164,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
 
 
 def _never_bound_items(read: set, stored: set) -> set:
-    """The first items of arrays of list comprehensions (rt.stack_zeros(n, first): desugar._fill; `read`, from
+    """The first items of arrays of list comprehensions (rt.stack_zeros(n, first): comprehension_loops._fill; `read`, from
     _walk_facts) whose binding went with a branch found dead (a filter that is always False; not in `stored`): n
     is 0 there, and `first` only needs a value (0.0: NumPy's np.array([]) is an empty float array)."""
     return read - stored
