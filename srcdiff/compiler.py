@@ -29,7 +29,7 @@ middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
     inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
     ssa              single assignment; loop-carried and merge copies                    transforms/ssa.py
-    follow writes    after `a = b` and a write through a, a's reads read b (one name     transforms/aliasing.py
+    follow writes    after `a = b` and a write through a, a's reads read b (one name     transforms/follow_writes.py
                      per array; before cse, which must see the write)
     cse              repeated operations in a block reuse the first result               transforms/optimize/cse.py
     invariants       a loop's constant arrays (np.array((1.0, -0.5))) and their reads by  transforms/invariants.py
@@ -126,7 +126,7 @@ import gast
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, dims,
                          elementwise,
-                         emit, factories, flatten, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
@@ -354,7 +354,7 @@ def _array_literals(ctx):
 
 
 def _follow_writes(ctx):
-    if aliasing.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
+    if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
         ctx.changed()
 
 
@@ -512,7 +512,7 @@ ANF = [
 ]
 MIDDLE_END = ANF + [
     Pass("ssa", _set_unit(ssa.to_ssa), "transforms/ssa.py", "single assignment; loop-carried and merge copies"),
-    Pass("follow writes", _follow_writes, "transforms/aliasing.py",
+    Pass("follow writes", _follow_writes, "transforms/follow_writes.py",
          "after `a = b` and a write through a, a's reads read b (one name\nper array; before cse, which must see the write)"),
     Pass("cse", _cse, "transforms/optimize/cse.py", "repeated operations in a block reuse the first result"),
     Pass("invariants", lambda c: invariants.hoist_constant_arrays(c.unit.node), "transforms/invariants.py",

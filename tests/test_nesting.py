@@ -1156,10 +1156,10 @@ def two_swaps_penalty(x, M):
 
 def test_a_penalty_over_two_swaps_written_in_one_loop_is_never_wrong():
     # the gradient's forward sweep pushes the array that the second swap's name writes through; following that
-    # write to the first name (aliasing.follow_writes) hid from the aliasing check that the stack holds the
+    # write to the first name (follow_writes.follow_writes) hid from the aliasing check that the stack holds the
     # array itself, and reverse mode over the gradient was wrong (d/dx -1.04 for 0.16). Such a chain is left
     # as it is: the second derivative is declined at the user's line (or, where it differentiates, right; it
-    # does since follow_writes passes over a back-edge copy of the array to its own name: test_aliasing)
+    # does since follow_writes passes over a back-edge copy of the array to its own name: test_follow_writes)
     M = np.array([[-0.84, 2.09, -0.97, -0.46], [1.35, 0.24, 0.61, 0.60]])
     args = [0.726, M]
     first = srcdiff.grad(two_swaps_written, wrt=(0, 1))(*args)

@@ -566,7 +566,7 @@ def test_second_name_rebound_to_a_new_array_after_the_write(jit):
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_second_name_read_between_write_and_rebinding(jit):
     """... and a read of the first name between the write and the rebinding, declined before, reads the array
-    through the name written (aliasing.follow_writes: `buf = acc` with every read of buf before acc's rebinding,
+    through the name written (follow_writes.follow_writes: `buf = acc` with every read of buf before acc's rebinding,
     so buf's reads and its write are acc's) and differentiates, in reverse and forward mode."""
     a = np.array([0.3, -0.8, 1.1])
     _grad_matches(handed_on_read_before_rebound, [a, 5], jit=jit)

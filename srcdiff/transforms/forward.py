@@ -20,11 +20,11 @@ from ..rules import BINOP_RULE, RULES, ZERO as ZERO_RULE
 from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
-from .aliasing import may_share_memory, sharing_written_memory
 from .activity import DIFF_BINOPS, SCATTER, bind, closure, decline_items_passed_to_a_call
 from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls, walk_names)
 from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple
+from .memory_sharing import may_share_memory, sharing_written_memory
 from .reverse_support import simplify
 
 ZERO = "__srcdiff_zero__"          # placeholder for a tangent known to be zero

@@ -33,7 +33,7 @@ import copy
 
 import gast
 
-from .aliasing import memory_roots, sharing_written_memory
+from .memory_sharing import memory_roots, sharing_written_memory
 from .kinds import I, is_float_array
 from .logdomain_calls import HELPERS, ROLE, int_const
 from .astutil import (Namer, assign, assigned_names, call, clone, const, copy_loc, definitely_assigned, dotted_name,

@@ -27,10 +27,10 @@ import gast
 
 from . import annotations as anno
 from . import checkpoints
-from .aliasing import memory_roots
 from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted_name, load, loaded_names,
                       names_in, store, walk, walk_names, walk_statements)
 from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar, ndim
+from .memory_sharing import memory_roots
 from .reverse_backward import BackwardSweep
 from .reverse_storage import Storage
 from .reverse_support import Simplify, int_names, trailing_phis, written_arrays

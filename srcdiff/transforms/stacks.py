@@ -32,14 +32,14 @@ from . import annotations as anno, unbound
 from .astutil import (assign, call, clone, const, dotted, dotted_name, load, names_in, every_block, nested_blocks, walk, walk_names,
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
-from .aliasing import memory_roots, read_only_names
+from .memory_sharing import memory_roots, read_only_names
 from .reverse_support import simplify, trip_count
 
 
 class Stack:
     """What a list stack holds: `kinds` of the values pushed onto it, the `primal` whose values they
     are (reverse.Sweeps.stacks; None for another stack), after which its row tape is named, and whether
-    they may be read-only arrays under Numba (`read_only`: aliasing.read_only_names), and the NumPy dtype
+    they may be read-only arrays under Numba (`read_only`: memory_sharing.read_only_names), and the NumPy dtype
     (`dtype`, a dotted name) every array pushed onto it was explicitly cast to (`x.astype('int32')`), else
     None: kinds know an integer or float array, not its width."""
     __slots__ = ("kinds", "primal", "read_only", "dtype")
@@ -139,7 +139,7 @@ def _without_shared_writes(fn, plans) -> list:
     itself, which the backward sweep's undoing of both writes brings back to each point; a row tape holds a
     copy, which only the writes under its own name are undone on, wherever the copy is made (end of the body:
     the other write is left in it; top of the body: the own write's undoing finds values it never held). The
-    swapped buffer of test_aliasing's second-name test gave 2.1664 for 2.1754 under jit=True. Nor where another
+    swapped buffer of test_follow_writes' second-name test gave 2.1664 for 2.1754 under jit=True. Nor where another
     name of its memory is pushed in the loop (`b2v1 = b1` written, `b1v2 = b2` pushed, the two swapped at the end
     of the body: one array, under each name every other iteration): the backward sweep undoes the own name's
     writes on the copy, and the other stack's array, read after, keeps them (reverse mode over the gradient of
@@ -204,7 +204,7 @@ def _template(v, kinds, fn) -> list:
 def _record_where_defined(body, put, value, roots: dict):
     """Move a row tape's `put_row` up to just after the statement that defines the value it records (to the top
     of the loop body where the body does not bind it: a value carried from the last iteration or bound before the
-    loop), where an array that may share that value's memory (`roots`: aliasing.memory_roots) is written in place
+    loop), where an array that may share that value's memory (`roots`: memory_sharing.memory_roots) is written in place
     between the two (and the value is not written itself). A list stack holds the array itself, a row tape a copy
     made when the row is put: at the end of the loop body, a view (`v = buf[::-1]` of `buf[::-1] *= t`, fuzz seed
     107810) or a second name of an array (the old `w` of `u, w = w, g(u, w)` / `u[0] = t`, which the new `u`

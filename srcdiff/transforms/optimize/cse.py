@@ -67,7 +67,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
     # anything sharing its memory: z = y; z[i] = ... changes y)
-    from ..aliasing import sharing_written_memory
+    from ..memory_sharing import sharing_written_memory
     written = sharing_written_memory(fn)
 
     def rename(b, a):

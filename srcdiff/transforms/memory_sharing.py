@@ -1,0 +1,184 @@
+"""Which names may share memory: `b = a`, slices and basic indexing, `.T`, np.reshape / np.transpose / np.asarray and
+the runtime's forms of them (view_source), followed through SSA's merge and loop copies to one root name per block
+of memory (memory_roots); the names that may share memory with an array written in place (sharing_written_memory:
+common-subexpression elimination must not give such an array a second name); those that may be read-only under
+Numba (read_only_names).
+
+Why apart from aliasing.py: these are facts about the SSA tree that many passes read (the aliasing check, reverse
+mode, forward mode, stacks, logdomain, cse); the check's dataflow (aliasing.py) is one of their readers.
+"""
+from __future__ import annotations
+
+import gast
+
+from . import annotations as anno
+from .astutil import dotted_name, walk, walk_statements
+from .kinds import Kind, is_array, is_scalar
+from .purity import WRITES_INTO
+from .shape_reads import ssa_copy
+
+# calls whose result may be their first argument or a view of it (NumPy's, and the runtime's forms of them after
+# canonicalize and the composites: np.atleast_1d/2d and np.tile's base are rt.atleast_*, np.flip ends in
+# rt.reshape_like of a reversed ravel)
+_VIEW_CALLS = {"np.transpose", "rt.transpose", "rt.expand_dims", "np.expand_dims", "np.reshape", "rt.reshape", "np.ravel",
+               "rt.squeeze", "np.asarray", "np.atleast_1d", "np.atleast_2d", "rt.atleast_1d", "rt.atleast_2d",
+               "rt.atleast_nd", "np.broadcast_to", "np.swapaxes", "np.moveaxis", "rt.reshape_like"}
+
+
+def _basic(idx, kinds) -> bool:
+    """Slices, integers and None only: indexing with it gives a view (an array index copies)."""
+    for n in walk(idx):
+        if isinstance(n, (gast.List, gast.Call)) or (isinstance(n, gast.Tuple) and n is not idx):
+            return False
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and kinds.get(n.id) is not None \
+                and not is_scalar(kinds[n.id]):
+            return False
+    return True
+
+
+def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
+    """The array `name = value` may share memory with, or None. `asarrays`: names bound to np.asarray(v),
+    whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
+    if isinstance(value, gast.Name):
+        k = kinds.get(name)
+        return value.id if k is None or is_array(k) else None
+    if renames_only:
+        return None
+    if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
+        return value.value.id
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
+        k = kinds.get(name)
+        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice))
+        return value.value.id if sliced or is_array(k) else None
+    if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
+            and isinstance(value.args[0], gast.Name)):
+        return value.args[0].id
+    if (isinstance(value, gast.Call) and dotted_name(value.func) in ("rt.astype", "rt.cast") and value.args
+            and isinstance(value.args[0], gast.Name) and value.args[0].id in asarrays):
+        return value.args[0].id
+    return None
+
+
+def may_share_memory(value, name, kinds, array=False) -> bool:
+    """Whether `name = value` may bind memory another name already sees (a second name, a view, np.asarray(x));
+    `array`: `name` is known to be an array (it is written into), whatever `kinds` says."""
+    kinds = kinds or {}
+    if array and not is_array(kinds.get(name)):
+        kinds = {**kinds, name: Kind.array(None, None)}
+    return view_source(value, name, kinds) is not None
+
+
+def asarray_names(fn) -> frozenset:
+    """Names bound to np.asarray(v) in `fn`."""
+    return frozenset(s.targets[0].id for s in walk_statements([fn]) if isinstance(s, gast.Assign)
+                     and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Call)
+                     and dotted_name(s.value.func) == "np.asarray")
+
+
+def memory_roots(fn, kinds, renames_only=False) -> dict:
+    """name -> the name whose memory it may share (itself when it views nothing).
+
+    SSA's own copies (branch merges, loop phis) join two versions of one variable, which the
+    derivative passes follow; they count only when they pass on a view of another array."""
+    source, versions = {}, []
+    asarrays = asarray_names(fn)
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
+            src = view_source(s.value, s.targets[0].id, kinds, renames_only, asarrays)
+            if src is None:
+                continue
+            if anno.get(s, anno.MERGE) or anno.get(s, anno.PHI):
+                versions.append((s.targets[0].id, src))
+            else:
+                source[s.targets[0].id] = src
+    grew = True
+    while grew:
+        grew = False
+        for name, src in versions:
+            if name not in source and src in source:
+                source[name] = src
+                grew = True
+
+    def root(n):
+        path = []
+        while n in source and n not in path:
+            path.append(n)
+            n = source[n]
+        if n in path:     # a cycle (a swap in a loop: `b2 = a; a = b`, the phis carrying each to the other): one
+            return min(path[path.index(n):])    # root for all of it, whichever name the walk started from
+        return n
+    return {n: root(n) for n in set(source) | set(source.values())}
+
+
+
+def read_only_names(fn, kinds) -> set:
+    """The names whose arrays may be read-only under Numba: np.broadcast_to's results, the module's arrays
+    (names `fn` reads but neither binds nor takes as parameters: Numba bakes them in read-only), and the views
+    and copies of either (jitted code's typed stacks of them: transforms/stacks.py)."""
+    bound = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+    edges, read_only = [], set()
+    for s in walk_statements(fn.body):
+        if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
+            continue
+        bound.add(s.targets[0].id)
+        if isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "np.broadcast_to":
+            read_only.add(s.targets[0].id)
+            continue
+        src = view_source(s.value, s.targets[0].id, kinds)
+        if src is not None:
+            edges.append((s.targets[0].id, src))
+    grew = True
+    while grew:
+        grew = False
+        for name, src in edges:
+            if name not in read_only and (src in read_only or src not in bound):
+                read_only.add(name)
+                grew = True
+    return read_only
+
+
+def sharing_written_memory(fn, kinds=None) -> set:
+    """Names that may share memory with an array written in place (the written names included): by a
+    subscript write, or by an augmented assignment (`a += v`, desugared to `a2 = a1 + v`; counted where
+    `a1` is an array or its kind is not known); and the versions SSA's branch merges and loop copies pass on
+    to one of those (`d_a = rt.zeros_like(a)` in a branch, `d_a[1] += g` after it: the array of the branch's
+    version is the one written, so common-subexpression elimination must not give it to another name too)."""
+    kinds = kinds or {}
+    written = {n.targets[0].value.id for n in walk_statements(fn.body)
+               if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Subscript)
+               and isinstance(n.targets[0].value, gast.Name)}
+    written |= {n.value.left.id for n in walk_statements(fn.body)
+                if isinstance(n, gast.Assign) and in_place(n, kinds, unknown=True)}
+    written |= _written_by_helpers(fn)
+    if not written:
+        return written      # (nothing written in place: no name shares written memory; memory_roots not needed)
+    passed_on = {}   # SSA copy target -> the versions it copies
+    for n in walk_statements(fn.body):
+        if ssa_copy(n) is not None:
+            passed_on.setdefault(n.targets[0].id, set()).add(n.value.id)
+    todo = list(written)
+    while todo:
+        for v in passed_on.get(todo.pop(), set()) - written:
+            written.add(v)
+            todo.append(v)
+    roots = memory_roots(fn, kinds)
+    hit = {roots.get(w, w) for w in written}
+    return written | {n for n, r in roots.items() if r in hit}
+
+
+def _written_by_helpers(fn) -> set:
+    """The names passed to a runtime helper that writes into an argument (`rt.index_add(d_p, idx, g)` in a
+    gradient differentiated again): all of its name arguments, as the helpers differ in which one they write."""
+    return {a.id for n in walk_statements(fn.body)
+            if isinstance(n, (gast.Expr, gast.Assign)) and isinstance(n.value, gast.Call)
+            and dotted_name(n.value.func) in WRITES_INTO
+            for a in n.value.args if isinstance(a, gast.Name)}
+
+
+
+def in_place(s, kinds, unknown=False) -> bool:
+    """`a2 = a1 + v` made from the user's `a += v` (desugar) where `a` is an array: NumPy adds into a1's memory.
+    `unknown`: whether to count it where a1's kind is not known."""
+    v = s.value
+    return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
+            and (is_array(kinds.get(v.left.id)) or (unknown and kinds.get(v.left.id) is None)))
