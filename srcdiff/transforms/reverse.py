@@ -18,7 +18,6 @@ with reverse_support.py (what they share with checkpoints.py) and checkpoints.py
 """
 from __future__ import annotations
 
-import copy
 import linecache
 from dataclasses import dataclass, field
 from typing import Callable
@@ -27,7 +26,7 @@ import gast
 
 from . import annotations as anno
 from . import checkpoints
-from .astutil import (Namer, assign, call, comment, const, definitely_assigned, dotted_name, load, loaded_names,
+from .astutil import (Namer, assign, call, clone, comment, const, definitely_assigned, dotted_name, load, loaded_names,
                       names_in, store, walk, walk_names, walk_statements)
 from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .memory_sharing import memory_roots
@@ -207,7 +206,7 @@ class Reverse(Storage, BackwardSweep):
                     self.needed.add(anno.get(s, anno.OLD))
                     self.kinds[anno.get(s, anno.OLD)] = expr_kind(
                         gast.Subscript(value=load(arr), slice=s.targets[0].slice, ctx=gast.Load()), self.kinds)
-                    idx = copy.deepcopy(s.targets[0].slice)
+                    idx = clone(s.targets[0].slice)
                     out.append(assign(anno.get(s, anno.OLD), self.tidy(call("rt.copy", gast.Subscript(
                         value=load(arr), slice=idx, ctx=gast.Load())))))
                     anno.set(out[-1], anno.SAVE)    # only for the backward sweep (checkpoints.py drops it)

@@ -22,7 +22,7 @@ from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, decline_items_passed_to_a_call
-from .astutil import assign, call, comment, const, dotted_name, is_comment, load, store, walk, walk_names
+from .astutil import assign, call, clone, comment, const, dotted_name, is_comment, load, store, walk, walk_names
 from .kinds import UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (IntNames, assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
@@ -41,7 +41,7 @@ class BackwardSweep:
             code = self.backward_stmt(s, state)
             if code:  # re-read array elements used from here on (their arrays are restored by now)
                 ready = [v for v, (st, last) in pending.items() if last >= q]
-                code = [self.read(copy.deepcopy(pending.pop(v)[0])) for v in ready if v in self.needed] + code
+                code = [self.read(clone(pending.pop(v)[0])) for v in ready if v in self.needed] + code
             if code:
                 line = getattr(s, "lineno", None)
                 where = (anno.get(s, anno.FILE), line)
@@ -142,7 +142,7 @@ class BackwardSweep:
         d = self.adj(a.id) if isinstance(a, gast.Name) else None
         if d not in state or not (isinstance(g, gast.Name) and g.id in self.active):
             return
-        gathered = gast.Subscript(value=load(d), slice=_slice_syntax(self.read(copy.deepcopy(idx))), ctx=gast.Load())
+        gathered = gast.Subscript(value=load(d), slice=_slice_syntax(self.read(clone(idx))), ctx=gast.Load())
         if not is_scalar(self.kinds.get(g.id)):
             gathered = call("rt.copy", gathered)     # not a view of d_a, which later statements update in place
         self.accum(g.id, call("rt.unbroadcast", gathered, load(g.id)), state, out)
@@ -175,7 +175,7 @@ class BackwardSweep:
             del state[d]
             if src in self.active:
                 self.own(src, state, out)
-                idx = self.read(copy.deepcopy(value.slice))
+                idx = self.read(clone(value.slice))
                 target = gast.Subscript(value=load(self.adj(src)), slice=idx, ctx=gast.Store())
                 if basic_index(idx, IntNames(self.kinds, self.int_names)):
                     out.append(gast.AugAssign(target=target, op=gast.Add(), value=g))
@@ -268,7 +268,7 @@ class BackwardSweep:
             for k, tmp in zip(pos, temps):
                 self.adjoint_temps[tmp] = value.args[k].id
                 self.kinds[tmp] = self.kinds.get(value.args[k].id)
-            args = [self.read(copy.deepcopy(a)) for a in value.args] + [g]
+            args = [self.read(clone(a)) for a in value.args] + [g]
             target = store(temps[0]) if len(temps) == 1 else gast.Tuple(elts=[store(x) for x in temps],
                                                                          ctx=gast.Store())
             out.append(assign(target, call(load(fname), *args)))
@@ -316,7 +316,7 @@ class BackwardSweep:
             self.own(arr, state, out)
             dx = self.adj(arr)
             v = s.value
-            read_adj = gast.Subscript(value=load(dx), slice=self.read(copy.deepcopy(idx)), ctx=gast.Load())
+            read_adj = gast.Subscript(value=load(dx), slice=self.read(clone(idx)), ctx=gast.Load())
             if isinstance(v, gast.Name) and v.id in self.active:
                 vk = self.kinds.get(v.id)
                 region = expr_kind(gast.Subscript(value=load(arr), slice=idx, ctx=gast.Load()), self.kinds)
@@ -342,7 +342,7 @@ class BackwardSweep:
                     adj = load(held)
                 else:
                     self.accum(v.id, adj, state, out)
-            out.append(assign(gast.Subscript(value=load(dx), slice=copy.deepcopy(idx), ctx=gast.Store()), const(0.0)))
+            out.append(assign(gast.Subscript(value=load(dx), slice=clone(idx), ctx=gast.Store()), const(0.0)))
             if isinstance(v, gast.Name) and v.id == arr and arr in self.active:
                 self.accum(v.id, adj, state, out)
         if arr in self.restore:
@@ -350,7 +350,7 @@ class BackwardSweep:
             self.reads.add(old)
             # (the restore reads `arr`, the array itself: one a loop binds anew in each iteration is stored, else
             # the backward sweep restored every iteration's element into the last iteration's array)
-            out.append(assign(gast.Subscript(value=self.read(load(arr)), slice=self.read(copy.deepcopy(idx)),
+            out.append(assign(gast.Subscript(value=self.read(load(arr)), slice=self.read(clone(idx)),
                                              ctx=gast.Store()), load(old)))
 
     def _index_arrays(self, idx):
