@@ -83,7 +83,7 @@ def _seed_nb(y):
 
 def stack_zeros(n, item):
     """Zeros for `n` items like `item` (shape (n,) + item's shape, item's dtype): the array that
-    np.array([f(v) for v in seq]) fills, one item per iteration (transforms/comprehension_loops.py)."""
+    np.array([f(v) for v in seq]) fills, one item per iteration (transforms/desugar.py)."""
     return np.zeros((n,) + np.shape(item), np.asarray(item).dtype)
 
 
