@@ -82,17 +82,23 @@ def _drop_unread(fn: gast.FunctionDef, unread: set, names, params: set) -> bool:
     """eliminate_dead_code's result, in place, for a straight-line function (a long one: a gradient without loops)
     whose only dead code is the assignments of the names nothing reads (`unread`) and what only they read: those
     assignments go, then those of the names that lose their last read, and so on, as liveness finds them there,
-    without walking the rest of the function. Whether it applied: not where the function has a compound statement,
-    a write through a subscript, a stack's push or pop, or a binding other than `name = value` (liveness decides
-    those), where a value that goes has effects, or where a name bound more than once loses some of its reads
-    but not all (liveness may drop one of its bindings)."""
-    body, by_target, accumulated = fn.body, {}, set()
+    without walking the rest of the function. Writes through a subscript (`a[i] = v`, `d_a[i] += g`) stay, as
+    liveness keeps them where their array is read after them: not applied where a name that may share memory with
+    a written array (_may_view) reads less now and the written array is not read after its last write (liveness
+    may drop writes then). Nor where the function has a compound statement, a stack's push or pop, or a binding
+    other than `name = value` (liveness decides those), where a value that goes has effects, or where a name bound
+    more than once loses some of its reads but not all (liveness may drop one of its bindings)."""
+    body, by_target, accumulated, writes = fn.body, {}, set(), {}
     for k, s in enumerate(body):
         kind = type(s)
-        if kind is gast.Assign and len(s.targets) == 1 and type(s.targets[0]) is gast.Name:
-            by_target.setdefault(s.targets[0].id, []).append(k)
-        elif kind is gast.AugAssign and type(s.target) is gast.Name:
-            accumulated.add(s.target.id)    # (`d_v += e` stays, reading d_v: liveness keeps what binds it)
+        target = s.targets[0] if kind is gast.Assign and len(s.targets) == 1 else s.target \
+            if kind is gast.AugAssign else None
+        if kind is gast.Assign and type(target) is gast.Name:
+            by_target.setdefault(target.id, []).append(k)
+        elif kind is gast.AugAssign and type(target) is gast.Name:
+            accumulated.add(target.id)    # (`d_v += e` stays, reading d_v: liveness keeps what binds it)
+        elif type(target) is gast.Subscript and type(target.value) is gast.Name:
+            writes[target.value.id] = k     # (the last write through each name)
         elif not (kind is gast.Return or is_comment(s) or kind is gast.Expr and isinstance(s.value, gast.Call)
                   and dotted_name(s.value.func) != "rt.push"):
             return False
@@ -123,8 +129,43 @@ def _drop_unread(fn: gast.FunctionDef, unread: set, names, params: set) -> bool:
             gone.add(k)
     if any(loads.get(n, 0) and names.counts.get(n, 0) > 1 for n in lost):
         return False
+    if writes and not _writes_stay(body, writes, gone, lost | set(names.fewer_reads())):
+        return False
     fn.body = without_lone_line_comments([s for k, s in enumerate(body) if k not in gone])
     return True
+
+
+def _writes_stay(body, writes: dict, gone: set, fewer: set) -> bool:
+    """Whether liveness keeps every write of the straight-line `body` (`writes`: array name -> the position of its
+    last write) once the statements at `gone` go: the arrays of a group of names that may share memory
+    (_may_view) where one reads less than before (`fewer`) are each read after their last write; other writes
+    were kept by the dead-code pass before and nothing they were kept for went."""
+    group: dict = {}
+
+    def root(n):
+        while group.get(n, n) != n:
+            n = group[n]
+        return n
+    for k, s in enumerate(body):
+        if k not in gone and type(s) in (gast.Assign, gast.AugAssign):
+            t = s.targets[0] if type(s) is gast.Assign else s.target
+            a = t.id if type(t) is gast.Name else t.value.id if type(t) is gast.Subscript else None
+            for n in _may_view(s.value):
+                group[root(n)] = root(a)
+    touched = {root(n) for n in fewer}
+    for a, last in writes.items():
+        if root(a) in touched and not any(k not in gone and a in loaded_names(body[k])
+                                           for k in range(last + 1, len(body))):
+            return False
+    return True
+
+
+def _may_view(value) -> set:
+    """The names whose memory `value` may be, hold or view (conservatively: all it reads, but for arithmetic and
+    comparisons, whose results are new values)."""
+    if type(value) in (gast.BinOp, gast.UnaryOp, gast.Compare, gast.BoolOp, gast.Constant):
+        return set()
+    return {n.id for n in walk_names(value) if isinstance(n.ctx, gast.Load)}
 
 
 def _stacks(fn, facts) -> tuple:
