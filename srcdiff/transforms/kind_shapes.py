@@ -58,6 +58,12 @@ def shape_classes(fn: gast.FunctionDef, kinds: dict, labels: dict | None = None)
         if isinstance(v, gast.Call) and dotted_name(v.func) in ("rt.zeros_like", "np.zeros_like", "np.ones_like",
                                                                  "rt.copy", "np.copy") and v.args:
             return of_atom(v.args[0])
+        if isinstance(v, gast.Call) and dotted_name(v.func) in _LIKE_SECOND and len(v.args) > 1:
+            # an adjoint shaped as its primal (`d_y = rt.sum_grad(g, y, None)`, `rt.unbroadcast(g, y)`): in a gradient
+            # differentiated again, the adjoints the inner backward sweep makes share their primal's class, so the
+            # outer gradient drops the unbroadcasts between them and stores none of them for their shape (nested
+            # fuzz seed 30)
+            return of_atom(v.args[1])
         return None
 
     for _ in range(3):
@@ -110,3 +116,5 @@ def expr_shape_class(e, cls: dict, kinds: dict):
 
 
 _GRAD_LIKE_X = {"rt.sum_grad", "rt.mean_grad", "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad"}
+# calls whose value has the shape of their second argument
+_LIKE_SECOND = _GRAD_LIKE_X | {"rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like"}

@@ -34,7 +34,8 @@ from .reverse_backward import BackwardSweep
 from .reverse_storage import Storage
 from .reverse_support import Simplify, int_names, trailing_phis, written_arrays
 
-_TIDIED = frozenset({"rt.unbroadcast", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad", "rt.mean_grad"})
+_TIDIED = frozenset({"rt.unbroadcast", "rt.reshape_like", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad",
+                     "rt.mean_grad"})
 
 
 def _new_array(e) -> bool:
@@ -61,6 +62,14 @@ class Tidy(Simplify):
         if name not in _TIDIED:
             return n
         kinds, shapes = self.kinds, self.shapes
+        if name == "rt.reshape_like":   # (a sum's adjoint differentiated again) onto a scalar or its own shape
+            if is_scalar(expr_kind(n.args[0], kinds)) and is_scalar(expr_kind(n.args[1], kinds)):
+                return n.args[0]
+            if shapes is not None:
+                a, b = (expr_shape_class(x, shapes, kinds) for x in n.args)
+                if a is not None and a == b:
+                    return n.args[0]
+            return n
         if name == "rt.unbroadcast":
             if is_scalar(expr_kind(n.args[1], kinds)):      # onto a scalar: the adjoint itself, or its sum
                 if is_scalar(expr_kind(n.args[0], kinds)):
@@ -105,7 +114,7 @@ class Reverse(Storage, BackwardSweep):
         self.adj_names: dict = {}
         self.adjoint_temps: dict = {}       # adjoints returned by callees' vjp functions -> their primal
         self.reads: set = set()
-        self.stacks: dict = {}              # primal name -> stack name
+        self.stacks: dict = {}              # (primal name, id(loop)) -> stack name
         self.last_line = None
         self.assigned_before = definitely_assigned(self.fn)
         # Python lists used as stacks (generated code differentiated again, see compiler._lower_generated)
@@ -331,7 +340,7 @@ class Reverse(Storage, BackwardSweep):
         fn = gast.FunctionDef(name=name, args=args, body=stmts, decorator_list=[], returns=None,
                               type_comment=None, type_params=[])
         return Sweeps(function=fn, forward=fwd, backward=seed + bwd, backward_start=backward_start,
-                      stacks=dict(self.stacks), tapes={t[0] for t in self.tapes.values()},
+                      stacks={st: v for (v, _), st in self.stacks.items()}, tapes={t[0] for t in self.tapes.values()},
                       adjoints=dict(self.adj_names), adjoint_temps=dict(self.adjoint_temps), kinds=self.kinds,
                       shapes=self.shapes, namer=self.namer, reads=set(self.reads))
 
@@ -358,7 +367,8 @@ class Sweeps:
     """Reverse mode's result, for the passes after it and the backends: the gradient `function`; the
     statements of its forward and backward sweeps as built (`forward`, `backward`; later passes rewrite
     the function, not these lists); `backward_start`, the statement (a comment) the backward sweep
-    follows in `function.body`, found by identity; `stacks` (primal name -> its list stack's name);
+    follows in `function.body`, found by identity; `stacks` (list stack's name -> the primal whose values it
+    keeps: one stack per loop that stores a primal);
     `tapes` (names of the preallocated scalar tapes); `adjoints` (primal name -> adjoint name) and
     `adjoint_temps` (adjoints that callees' vjp functions return -> the primal argument); the `kinds` and `shapes` of every
     name, adjoints included; the `namer` that made them; `reads` (primal names the backward sweep reads)."""

@@ -38,10 +38,15 @@ class Storage:
         self._views = {}        # id(block) -> view_rereads(block)
         self.plans = {}         # id(loop) -> checkpoints.Plan of each checkpointed loop
 
-    def stack(self, v: str) -> str:
-        if v not in self.stacks:
-            self.stacks[v] = self.namer.fresh(v + "_stack")
-        return self.stacks[v]
+    def stack(self, v: str, loop) -> str:
+        """The list stack of v's values that `loop` stores: one per loop, so that the stores of a loop whose
+        backward block's pops nothing reads go with their stack (optimize.drop_dead_stacks), while another
+        loop's stores of v stay (a gradient differentiated again: the inner backward loop's restores of a name
+        the inner forward loop pushed, nested fuzz seed 30)."""
+        key = (v, id(loop))
+        if key not in self.stacks:
+            self.stacks[key] = self.namer.fresh(v + "_stack")
+        return self.stacks[key]
 
     def tape_loop(self, loop, v=None):
         """`loop` can keep scalars in arrays indexed by its iteration: (index expr, trip count expr)."""
@@ -218,14 +223,15 @@ class Storage:
                 self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), dtype(k), loop)
             tape = self.tapes[(v, id(loop))][0]
             return assign(gast.Subscript(value=load(tape), slice=copy.deepcopy(tl[0]), ctx=gast.Store()), load(v))
-        return gast.Expr(value=call(gast.Attribute(value=load(self.stack(v)), attr="append", ctx=gast.Load()), load(v)))
+        stack = load(self.stack(v, loop))
+        return gast.Expr(value=call(gast.Attribute(value=stack, attr="append", ctx=gast.Load()), load(v)))
 
     def pop(self, v, loop):
         if (v, id(loop)) in self.tapes:
             tl = self.tape_loop(loop, v)
             return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
                                             ctx=gast.Load()))
-        return assign(v, call(gast.Attribute(value=load(self.stack(v)), attr="pop", ctx=gast.Load())))
+        return assign(v, call(gast.Attribute(value=load(self.stack(v, loop)), attr="pop", ctx=gast.Load())))
 
     def tape_allocations(self, loop, undo=None) -> list:
         """`v_tape = np.empty(count)` for the scalar tapes of `loop` (of a checkpointed loop, those of the

@@ -51,7 +51,7 @@ class Stack:
 def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None = None) -> gast.FunctionDef:
     """Note on `fn` the kinds of the values each list stack receives (`s.append(v)`, or forward mode's
     `rt.push(s, v)`, with v a name or forward mode's `rt.zeros_like(name)`), and the primal each holds
-    (`primals`: primal name -> stack name, from reverse mode)."""
+    (`primals`: stack name -> primal name, from reverse mode)."""
     found: dict = {}
     pushes = [p for p in map(_pushed, walk_statements(fn.body)) if p[0] is not None]
     read_only = read_only_names(fn, kinds) if pushes else set()     # (no push: no walk for them)
@@ -66,7 +66,7 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
         found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
         cast = casts.get(arg.id) if isinstance(arg, gast.Name) else None
         dtypes.setdefault(s, set()).add(cast if not zeros or _floating(cast) else None)   # (a tangent: a float)
-    primal_of = {stack: v for v, stack in (primals or {}).items()}
+    primal_of = primals or {}
     anno.set(fn, anno.STACK_KINDS, {s: Stack(ks, primal_of.get(s), s in stacks_read_only,
                                              next(iter(dtypes[s])) if len(dtypes[s]) == 1 else None)
                                     for s, ks in found.items()})

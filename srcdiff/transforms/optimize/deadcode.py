@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, nested_blocks, walk, walk_calls, walk_names,
+from ..astutil import (dotted_name, is_comment, map_blocks, nested_blocks, walk, walk_calls, walk_names,
                        walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
@@ -497,32 +497,19 @@ def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
               and isinstance(s.value, gast.List) and not s.value.elts}
     if not stacks:
         return fn
-    # the names read at or after each top-level statement of the backward sweep: a pop's value is read only
-    # there (a read of its name before the loop that pops it, `rt.unbroadcast(g, buf)` of the loop's last value,
-    # never sees it: nested fuzz seed 610150, whose dead pushes read a swapped buffer after a write through the
-    # other name, and the gradient differentiated again was declined for it)
-    back, read_from, read = fn.body[marks[0] + 1:], {}, set()
-    for s in reversed(back):
-        read = read | loaded_names(s)
-        for n in walk_statements([s]):
-            read_from[id(n)] = read
+    # whether each pop's value is read: liveness over the whole function (loops' next iterations included), so
+    # a read of the stack's name before the loop that pops it (`rt.unbroadcast(g, buf)` of the loop's last value:
+    # nested fuzz seed 610150) never counts, nor one after a later pop of that name (a loop's restores of a
+    # name the next loop of the backward sweep pops again: nested fuzz seed 30)
+    reads = _PopReads(_Facts(fn))
+    reads.block(fn.body, set())
     uses: dict = {}
     for n in walk_names(fn):
         if n.id in stacks:
             uses[n.id] = uses.get(n.id, 0) + 1
-    dead, seen = set(stacks), {}
-    from ..stacks import popped_from, pushed_to
-    for n in walk_statements(fn.body):
-        if popped_from(n) is not None:
-            st = popped_from(n)
-            if st in stacks:
-                seen[st] = seen.get(st, 0) + 1
-                if not (isinstance(n.targets[0], gast.Name) and n.targets[0].id not in read_from.get(id(n), read)):
-                    dead.discard(st)
-        elif pushed_to(n) is not None:
-            st = pushed_to(n)
-            seen[st] = seen.get(st, 0) + 1
-    dead = {st for st in dead if seen.get(st, 0) + 1 == uses.get(st)}    # used by nothing else
+    dead = {st for st in stacks if st not in reads.read}
+    seen = {st: reads.popped.get(st, 0) + reads.pushed.get(st, 0) for st in dead}
+    dead = {st for st in dead if seen[st] + 1 == uses.get(st)}    # used by nothing else
     if not dead:
         return fn
 
@@ -534,3 +521,27 @@ def drop_dead_stacks(fn: gast.FunctionDef, backward_start) -> gast.FunctionDef:
 
     fn.body = without_statements(fn.body, gone)
     return eliminate_dead_code(fn)
+
+
+class _PopReads(_Liveness):
+    """Liveness that notes, of the list stacks' pops (`v = s.pop()`), the stacks some pop of which has its value
+    read (`read`), and how many pops and pushes (`s.append(v)`) each stack has (`popped`, `pushed`), for
+    drop_dead_stacks. (Its decisions are eliminate_dead_code's: what that pass drops reads nothing here.)"""
+
+    def __init__(self, facts):
+        super().__init__(set(), set(), facts)
+        self.read: set = set()
+        self.popped: dict = {}
+        self.pushed: dict = {}
+
+    def stmt(self, s, live: set, record: bool) -> bool:
+        if record:
+            from ..stacks import popped_from, pushed_to
+            st = popped_from(s)
+            if st is not None:
+                self.popped[st] = self.popped.get(st, 0) + 1
+                if s.targets[0].id in live:
+                    self.read.add(st)
+            elif pushed_to(s) is not None:
+                self.pushed[pushed_to(s)] = self.pushed.get(pushed_to(s), 0) + 1
+        return super().stmt(s, live, record)
