@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (dotted_name, is_comment, map_blocks, nested_blocks, walk, walk_calls, walk_names,
+from ..astutil import (dotted_name, is_comment, loaded_names, map_blocks, nested_blocks, walk, walk_calls, walk_names,
                        walk_names_and_calls, walk_statements, without_statements)
 
 from ..purity import ALLOCATIONS, is_pure, pure_call
