@@ -84,7 +84,7 @@ def loops_source(k: int) -> str:
                   f"            s = s - 0.5 * (x[{i}] - v[{i}]) ** 2",
                   f"        for {j} in range(2):",
                   f"            s = s + 0.1 * np.sin(s * y[{j}])",
-                  f"    v = 0.9 * v + 0.1 * np.cos(x * s)"]
+                  "    v = 0.9 * v + 0.1 * np.cos(x * s)"]
     lines.append("    return s + np.sum(v * v)")
     return "\n".join(lines) + "\n"
 
@@ -183,6 +183,22 @@ def first_jitted_call(k: int, directory: str) -> float:
     return float(out.split()[-1])
 
 
+def sweep(sizes, what: str, directory: str, args, **program) -> tuple:
+    """(wall times, CPU times): the median generation time of the program of each size (load_program's
+    `program` options), a table row printed for each."""
+    times, cpus = [], []
+    for n in sizes:
+        fn = load_program(n, directory, **program)
+        runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
+        t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        times.append(t)
+        cpus.append(c)
+        print(f"| {n} {what} | {t:.3f} s | {c:.3f} s | {1e3 * c / n:.2f} ms |", flush=True)
+        if args.check:
+            check(fn)
+    return times, cpus
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10,50,200,1000")
@@ -200,21 +216,12 @@ def main(argv=None):
     if args.quick:
         args.repeats = 1
     sizes = [int(s) for s in args.sizes.split(",")]
-    times, cpus = [], []
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as d:
         print("| program | generation, wall (median) | CPU (median) | CPU per statement |")
         print("|---|---:|---:|---:|")
         generation_time(load_program(10, d), args.generic)   # imports and rule tables, outside the timings
-        for n in sizes:
-            fn = load_program(n, d)
-            runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
-            t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-            times.append(t)
-            cpus.append(c)
-            print(f"| {n} statements | {t:.3f} s | {c:.3f} s | {1e3 * c / n:.2f} ms |", flush=True)
-            if args.check:
-                check(fn)
+        times, cpus = sweep(sizes, "statements", d, args)
         loop_gen = loop_jit = None
         if args.loops:
             fn = load_program(args.loops, d, loops=True)
@@ -229,16 +236,7 @@ def main(argv=None):
                 print(f"\nfirst jitted call of the {args.loops}-loop program (generation + Numba compile, "
                       f"new process, empty cache): {loop_jit:.2f} s")
         writes = [int(s) for s in args.writes.split(",") if s]
-        write_times, write_cpus = [], []
-        for n in writes:
-            fn = load_program(n, d, writes=True)
-            runs = [generation_time(fn, args.generic) for _ in range(args.repeats)]
-            t, c = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-            write_times.append(t)
-            write_cpus.append(c)
-            print(f"| {n} element writes | {t:.3f} s | {c:.3f} s | {1e3 * c / n:.2f} ms |", flush=True)
-            if args.check:
-                check(fn)
+        write_times, write_cpus = sweep(writes, "element writes", d, args, writes=True)
     k = kc = None
     if len(sizes) > 1:
         k, kc = fitted_exponent(sizes, times), fitted_exponent(sizes, cpus)
