@@ -70,6 +70,52 @@ def numba_hand_kernel():
     return value_and_grad
 
 
+def numba_hand_parallel_kernel():
+    """The fused kernel above on all of Numba's threads: one run of consecutive rows per thread, each with its
+    own partial sums, added in order after the loop (the bound of a gradient on every core; the thread count
+    is read in Python, so the kernel stays in Numba's disk cache)."""
+    import numba
+
+    @numba.njit(fastmath={"reassoc", "contract", "nsz"}, parallel=True, cache=True)
+    def run(w, b, x, y, T):
+        n, d = x.shape
+        dws = np.zeros((T, d))
+        totals, dbs = np.zeros(T), np.zeros(T)
+        for t in numba.prange(T):
+            dw = dws[t]
+            total, db = 0.0, 0.0
+            for i in range(n * t // T, n * (t + 1) // T):
+                z = b
+                for j in range(d):
+                    z += x[i, j] * w[j]
+                e = np.exp(-abs(z))
+                total += max(z, 0.0) + np.log1p(e) - y[i] * z
+                p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+                g = (p - y[i]) / n
+                db += g
+                for j in range(d):
+                    dw[j] += g * x[i, j]
+            totals[t], dbs[t] = total, db
+        dw = 2.0 * L2 * w
+        for t in range(T):
+            dw += dws[t]
+        return totals.sum() / n + L2 * np.dot(w, w), (dw, dbs.sum())
+    return lambda w, b, x, y: run(w, b, x, y, numba.get_num_threads())
+
+
+def cpu_times(fns: dict, calls: int = 40) -> str:
+    """CPU time of all the process's threads per call, for each method (`calls` calls back to back)."""
+    import time
+    out = []
+    for label, fn in fns.items():
+        fn()
+        t0 = time.process_time()
+        for _ in range(calls):
+            C.block(fn())
+        out.append(f"{label} {(time.process_time() - t0) / calls * 1e3:.2f} ms")
+    return "CPU time per call, all threads: " + ", ".join(out)
+
+
 def problem(N, D, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(N, D))
@@ -136,12 +182,16 @@ def main(argv=None):
     own = "srcdiff, NumPy's own x (16 B past a cache line)"
     fns, firsts = {"srcdiff": call, own: lambda: vg(w, b, x_numpy, y)}, {"srcdiff": first}
     labels = {"numpy-hand": "numpy hand-written gradient", "numba-hand": "numba hand-written fused kernel",
+              "numba-hand-parallel": "numba hand-written fused kernel, all threads",
               "jax": "jax jit(value_and_grad)"}
     if C.want(args, "numpy-hand"):
         fns[labels["numpy-hand"]] = lambda: numpy_hand(w, b, x, y)
     if C.want(args, "numba-hand"):
         kernel = numba_hand_kernel()
         fns[labels["numba-hand"]] = lambda: kernel(w, b, x, y)
+    if C.want(args, "numba-hand-parallel"):
+        pkernel = numba_hand_parallel_kernel()
+        fns[labels["numba-hand-parallel"]] = lambda: pkernel(w, b, x, y)
     if C.want(args, "jax"):
         jcall = jax_peer(w, b, x, y, skipped, notes)
         if jcall is not None:
@@ -154,6 +204,9 @@ def main(argv=None):
     timed = C.interleaved_times(fns, args.repeats)
     notes.append(f"timed in turns (benchmarks/README.md); {before} before, {load_note()} after; best: "
                  + ", ".join(f"{k} {C.fmt_time(best)}" for k, (_, _, best) in timed.items()))
+    notes.append(cpu_times(fns))
+    import numba
+    notes.append(f"Numba threads: {numba.get_num_threads()} (srcdiff's row chunks and the parallel kernel use them)")
     rows = []
     for label, (t, k, _) in timed.items():
         rows.append({"method": label, "first": None if label == own else firsts[label], "warm": t, "n": k})

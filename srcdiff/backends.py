@@ -261,6 +261,12 @@ def _typed_without_literals(disp):
     disp.get_call_template = get_call_template
 
 
+# a function with an rt.prange loop (runtime/chunks.py) is compiled for threads in that loop alone: Numba's other
+# parallel rewrites (array expressions, np.sum, ...) would put every small array operation on threads
+_PRANGE_ONLY = {"prange": True, "comprehension": False, "reduction": False, "inplace_binop": False,
+                "setitem": False, "numpy": False, "stencil": False, "fusion": False}
+
+
 def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
     """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
     a damaged cache file is removed and recompiled with a CacheWarning. `boundscheck`: False for a function
@@ -277,8 +283,9 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
             cache = False
     from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
     renamed = unambiguous(fn)       # (locals Numba's temporaries cannot confuse)
+    threads = {"parallel": _PRANGE_ONLY} if "prange" in fn.__code__.co_names else {}   # (rt.prange: row chunks)
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
-                      pipeline_class=Compiler)(renamed)
+                      pipeline_class=Compiler, **threads)(renamed)
     if renamed is not fn:   # differentiated again, `disp` is read as `fn`: its file's code (`disp.py_func`'s
         note_shown_function(disp, fn)       # locals are renamed, and parse's check of the source declined it)
     impl = getattr(disp, "_cache", None)

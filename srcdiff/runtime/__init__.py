@@ -43,6 +43,7 @@ from .determinants import logabsdet, slogdet_sign  # noqa: E402
 from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)
 from .products import (add_row, block_rows, dot, matmul_grad_x, matmul_grad_y, product_zeros, row_dot,  # noqa: E402
                        rows_add, rows_dot, sum_first)
+from .chunks import add_chunks, chunk_start, chunk_zeros, prange, row_chunks, threads_back, threads_for  # noqa: E402,F401  (threads: rowblocks.py)
 from .rowmath import exp, log, log1p  # noqa: E402  (row-blocked loops' np.exp, np.log, np.log1p: optimize/rowblocks.py)
 from .solves import solve, solve_grad_a, solve_triangular_grad_a, transpose_if, tri_mask, tri_matmul  # noqa: E402
 from .tangents import pop, push, stack  # noqa: E402,F401  (forward mode over generated stacks)

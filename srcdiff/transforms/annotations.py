@@ -177,6 +177,10 @@ ROW_FACTS = _key("row_facts", """(kinds, shape classes), on the FunctionDef of a
     names hold, for the jitted source's row fusion. Written by optimize.rowfusion.record_row_facts (the
     compiler calls it); read by optimize.rowfusion.fuse_rows.""")
 
+IN_RANGE = _key("in_range", """True on a subscript whose index is in range by construction: a row-blocked loop's buffer
+    or view read at a row of its block, a chunk's row of partial results (runs on threads: a test inside it
+    would raise where a thread cannot; the loop's own test is written before it). Written by rowblocks
+    (in_chunks); read by bounds (subscripts: no test).""")
 BOUNDS_PROVED = _key("bounds_proved", """True on a FunctionDef of jitted code whose every index the bounds pass proved in
     range given the tests it wrote in (its first line, a comment, says so to the reader). Written by
     bounds.hoist_checks; read by compiler (Module.generate: generated.FunctionFacts.bounds_proved, which

@@ -51,7 +51,7 @@ from typing import NamedTuple
 import gast
 
 from . import annotations as anno
-from .astutil import (certainly_int, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
+from .astutil import (certainly_int, clone, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
                       walk_names, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
@@ -70,7 +70,26 @@ class Unproved(Exception):
 
 def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn`, or a copy of it with its bounds tests written in, noted as needing no others (the annotation
-    BOUNDS_PROVED; the comment MARK at its top says so to the reader)."""
+    BOUNDS_PROVED; the comment MARK at its top says so to the reader). A loop on threads (`rt.prange`,
+    optimize/rowchunks.py) with a test inside, or in a function left with Numba's own checks, runs on one
+    thread (`range`): an exception raised on a thread would be lost."""
+    out = _hoisted(fn)
+    loops = [s for s in walk(out) if isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
+             and dotted_name(s.iter.func) == "rt.prange"]
+    proved = anno.get(out, anno.BOUNDS_PROVED, False)
+    risky = [s for s in loops if not proved or any(isinstance(n, (gast.Raise, gast.Assert)) for n in walk(s))]
+    if not risky:
+        return out
+    out = clone(out)     # (the loops of a copy: `fn`'s own may be shared with it)
+    for s in walk(out):
+        if (isinstance(s, gast.For) and isinstance(s.iter, gast.Call) and dotted_name(s.iter.func) == "rt.prange"
+                and (not proved or any(isinstance(n, (gast.Raise, gast.Assert)) for n in walk(s)))):
+            s.iter.func = gast.Name(id="range", ctx=gast.Load(), annotation=None, type_comment=None)
+    return out
+
+
+def _hoisted(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """hoist_checks without its look at loops on threads."""
     prover = _Prover(fn)
     if not prover.subscripted:
         return fn     # (a tuple's element, as `x.shape[1]`, needs no test: Numba checks it whatever the flag)
@@ -448,6 +467,9 @@ class _Prover:
         out = []
         for node, conditional in _expressions(heads):
             if not isinstance(node, gast.Subscript) or self._static(node):
+                continue
+            if anno.has(node, anno.IN_RANGE):    # (in range by construction: rowchunks.py)
+                self.needed = True
                 continue
             if conditional or isinstance(node.ctx, gast.Del) or not isinstance(node.value, gast.Name):
                 raise Unproved

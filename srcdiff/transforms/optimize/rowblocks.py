@@ -46,6 +46,7 @@ from __future__ import annotations
 import gast
 
 from ...rules import row_routes
+from . import rowchunks
 from ..astutil import assigned_names, call, const, dotted, dotted_name, is_comment, load, store, walk_calls
 
 
@@ -137,6 +138,7 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
     """The statements that run the row loop `for i in range(x.shape[0]): body` a block of rows at a time (the
     module docstring): buffers, then the loop over the blocks."""
     fresh = _Names(taken)
+    lines = rowchunks.view_lines(body, i)     # (before the row reads become the block's)
     i0, k, rows, block, x_block = fresh("i0"), fresh("k"), fresh("rows"), fresh("block"), fresh(f"{x}_block")
     buffers: dict = {}           # name -> its block buffer
     views: dict = {}             # array read at row i -> its view of the block's rows
@@ -189,4 +191,7 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
     outer += tails
     loop = gast.For(target=store(i0), iter=call("range", const(0), n, load(block)), body=outer, orelse=[],
                     type_comment=None)
-    return setup + [loop]
+    if not rowchunks.safe(heads + rows_loop):
+        return setup + [loop]
+    rowchunks.mark_rows(rows_loop, set(buffers.values()) | set(views.values()), k)
+    return rowchunks.in_chunks(setup, loop, tails, x, block, views, lines, fresh)   # (on threads when large)

@@ -1,0 +1,129 @@
+"""Row chunks: a row-blocked loop (optimize/rowblocks.py) run on all of Numba's threads.
+
+A jitted gradient that reads a large `x` once per call (the logistic loss, N=20 000, D=100: 16 MB) is bound
+by one core's stream of `x` from memory and its math; JAX's XLA runtime runs its products on a second core
+when one is free. Where the loop over the rows is large enough to pay for waking threads (`row_chunks`:
+rows * columns >= PARALLEL_MIN), it runs as `for c in rt.prange(chunks)`, one chunk of consecutive blocks
+per thread, each chunk adding its sums and adjoint products into a row of its own (`chunk_zeros`); the
+chunks' partial results are added in chunk order after the loop (`rt.sum_first`, `add_chunks`), so a result
+depends on the number of threads only, never on which thread ran which chunk or when. Below the threshold,
+or with one thread (`numba.set_num_threads(1)`, NUMBA_NUM_THREADS=1: a Dask worker's setting), `chunks` is
+1 and the loop runs on the calling thread alone: Numba runs a parallel loop of one thread without waking
+the others (1 us a call, measured; the HMM and RNN benchmarks have no row-blocked loop at all).
+
+Numba's own `numba.get_num_threads()` cannot be called from a cached function (it reads a ctypes pointer);
+`_threads` calls the threading layer's `get_num_threads` symbol, as Numba's parallel loops do.
+"""
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+prange = numba.prange   # generated code writes rt.prange (Numba reads it as numba.prange)
+
+PARALLEL_MIN = 1 << 18  # rows * columns from which a row-blocked loop runs on all threads (benchmarks/README.md)
+_FAST = {"reassoc", "contract", "nsz"}
+
+
+@intrinsic
+def _threads(typingctx):
+    numba.get_num_threads()   # (starts the threading layer, which registers the symbol)
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(cgutils.intp_t, []), "get_num_threads")
+        return builder.call(fn, [])
+    return types.intp(), codegen
+
+
+@intrinsic
+def _set_threads(typingctx, n):
+    numba.get_num_threads()
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "set_num_threads")
+        builder.call(fn, [builder.trunc(args[0], ir.IntType(32))])
+        return context.get_dummy_value()
+    return types.none(types.intp), codegen
+
+
+def threads_for(chunks):
+    """The calling thread's number of Numba threads, lowered to `chunks` while its chunks' loop runs (Numba
+    starts a parallel loop on every thread of the number, even those without an iteration: a loop of one
+    chunk must wake none); threads_back(the number returned) restores it."""
+    return numba.get_num_threads()
+
+
+@overload(threads_for)
+def _threads_for_nb(chunks):
+    def impl(chunks):
+        before = _threads()
+        if chunks < before:
+            _set_threads(max(chunks, 1))
+        return before
+    return impl
+
+
+def threads_back(before):
+    """Restore the number of Numba threads threads_for lowered."""
+
+
+@overload(threads_back)
+def _threads_back_nb(before):
+    def impl(before):
+        if _threads() != before:
+            _set_threads(before)
+    return impl
+
+
+def row_chunks(x, block):
+    """How many chunks of consecutive blocks of `block` rows the loop over the rows of `x` runs as: 1 under
+    PARALLEL_MIN elements or with one thread, else one per thread (at most one per block)."""
+    n = x.shape[0]
+    if n * (x.shape[1] if x.ndim > 1 else 1) < PARALLEL_MIN:
+        return 1
+    return max(1, min(numba.get_num_threads(), (n + block - 1) // block))
+
+
+@overload(row_chunks)
+def _row_chunks_nb(x, block):
+    def impl(x, block):
+        n = x.shape[0]
+        size = n
+        for k in range(1, x.ndim):
+            size *= x.shape[k]
+        if size < PARALLEL_MIN:
+            return 1
+        return max(1, min(_threads(), (n + block - 1) // block))
+    return impl
+
+
+@njit(cache=True)
+def chunk_start(x, block, chunks, c):
+    """The first row of chunk `c` of `chunks` (chunk `chunks` starts at len(x)): a whole number of blocks."""
+    blocks = (x.shape[0] + block - 1) // block
+    return min(x.shape[0], (blocks * c // chunks) * block)
+
+
+def chunk_zeros(t, chunks):
+    """Zeros of `chunks` rows of t's shape and dtype: a chunk's share of an adjoint product, one row each."""
+    return np.zeros((chunks,) + np.shape(t), np.asarray(t).dtype)
+
+
+@overload(chunk_zeros)
+def _chunk_zeros_nb(t, chunks):
+    dtype = t.dtype
+
+    def impl(t, chunks):
+        return np.zeros((chunks, t.shape[0]), dtype)
+    return impl
+
+
+@njit(fastmath=_FAST, cache=True)
+def add_chunks(out, parts, chunks):
+    """out += parts[0] + ... + parts[chunks - 1] (in place), in chunk order."""
+    for c in range(chunks):
+        for j in range(out.shape[0]):
+            out[j] += parts[c, j]

@@ -1,0 +1,134 @@
+"""Row chunks (srcdiff/runtime/chunks.py, transforms/optimize/rowchunks.py): a row-blocked loop on all of Numba's
+threads. The runtime's helpers against their definitions; the jitted gradient with 1 and 2 threads, below and
+above the threshold, at odd sizes, against each other (to rounding), the Python backend and central
+differences; a short y still raises IndexError before any thread starts."""
+import numba
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+from srcdiff import runtime as rt
+from srcdiff.runtime import chunks
+
+TWO = numba.config.NUMBA_NUM_THREADS >= 2
+
+
+def logistic(w, b, x, y):
+    z = x @ w + b
+    return np.mean(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))) - y * z) + 1e-3 * np.sum(w ** 2)
+
+
+def _problem(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) / np.sqrt(d)
+    y = (rng.random(n) > 0.5) * 1.0
+    return 0.5 * rng.normal(size=d), 0.1, x, y
+
+
+@pytest.fixture
+def threads():
+    """numba.set_num_threads for the test; the number before it restored after."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+@numba.njit
+def _jitted(x, block, chunks):
+    starts = np.empty(chunks + 1, np.int64)
+    for c in range(chunks + 1):
+        starts[c] = rt.chunk_start(x, block, chunks, c)
+    return rt.row_chunks(x, block), starts
+
+
+@pytest.mark.parametrize("n, d, block", [(10, 3, 8), (2621, 100, 40), (2623, 101, 40), (40001, 7, 1024), (5, 60000, 1)])
+def test_chunks_cover_the_rows_in_whole_blocks(n, d, block, threads):
+    x = np.zeros((n, d))
+    for k in ([1, 2] if TWO else [1]):
+        threads(k)
+        want = 1 if n * d < chunks.PARALLEL_MIN else min(k, -(-n // block))
+        got, starts = _jitted(x, block, max(want, 1))
+        assert got == want == rt.row_chunks(x, block)
+        assert starts[0] == 0 and starts[-1] == n and all(s % block == 0 for s in starts[:-1])
+        assert np.all(np.diff(starts) >= 0)
+
+
+def test_add_chunks_and_chunk_zeros_in_order():
+    out = np.arange(5.0)
+    parts = rt.chunk_zeros(out, 3)
+    assert parts.shape == (3, 5) and parts.dtype == out.dtype and not parts.any()
+    parts += np.array([[1e16], [1.0], [-1e16]])
+    want = np.arange(5.0)
+    for row in parts:      # (chunk by chunk: not the same as adding the chunks first)
+        want += row
+    rt.add_chunks(out, parts, 3)
+    np.testing.assert_array_equal(out, want)
+
+
+# (rows, columns): under the threshold (one chunk), just over it, odd sizes, a last block part full
+SIZES = [(101, 7), (2621, 101), (4099, 67), (30001, 9)]
+
+
+@pytest.mark.parametrize("n, d", SIZES, ids=[f"{n}x{d}" for n, d in SIZES])
+def test_gradient_on_one_and_two_threads(n, d, threads):
+    w, b, x, y = _problem(n, d)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    threads(1)
+    v1, (w1, b1) = g(w, b, x, y)
+    assert "for c in rt.prange(chunks):" in srcdiff.source(g)
+    pv, (pw, pb) = srcdiff.value_and_grad(logistic, wrt=("w", "b"))(w, b, x, y)
+    for k in ([2] if TWO else []):
+        threads(k)
+        assert rt.row_chunks(x, rt.block_rows(x)) == (k if n * d >= chunks.PARALLEL_MIN else 1)
+        vk, (wk, bk) = g(w, b, x, y)
+        np.testing.assert_allclose(vk, v1, rtol=1e-12)
+        np.testing.assert_allclose(wk, w1, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(bk, b1, rtol=1e-10, atol=1e-15)
+        again = g(w, b, x, y)
+        assert again[0] == vk and np.array_equal(again[1][0], wk) and again[1][1] == bk   # deterministic
+    np.testing.assert_allclose(v1, pv, rtol=1e-10)
+    np.testing.assert_allclose(w1, pw, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(b1, pb, rtol=1e-9, atol=1e-13)
+    if n * d <= 300_000:
+        np.testing.assert_allclose(w1, numerical_grad(logistic, (w, b, x, y), 0), rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(b1, numerical_grad(logistic, (w, b, x, y), 1), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("n", [40, 3001])
+def test_short_y_raises_before_the_threads(n, threads):
+    """y shorter than x's rows is refused (srcdiff's shape check, or the test before the chunks' loop, which
+    raises where a test inside the loop, on a thread, would be lost), never a gradient of the rows that fit."""
+    w, b, x, y = _problem(n, 100)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    g(w, b, x, y)
+    threads(2 if TWO else 1)
+    with pytest.raises((IndexError, ValueError)):
+        g(w, b, x, y[:-3])
+
+
+@pytest.mark.parametrize("term, threads_kept", [("1.0", True), ("a[k]", False), ("a[idx[0]]", False)])
+def test_a_test_inside_the_chunks_loop_keeps_it_on_one_thread(term, threads_kept):
+    """The bounds pass writes a test inside an rt.prange loop (`a[k]`: `n > len(a)` before the loop over k),
+    or cannot prove an index there (`a[idx[0]]`: Numba's own checks) -> the loop becomes `range`: on a
+    thread, the IndexError would be lost. `out[c]`, a chunk's row, is in range by construction (IN_RANGE)."""
+    import gast
+    from srcdiff.transforms import annotations as anno
+    from srcdiff.transforms import bounds
+    from srcdiff.transforms.astutil import dotted_name
+    src = ("def f(a, idx, n):\n"
+           "    out = np.zeros(n)\n"
+           "    for c in rt.prange(n):\n"
+           "        for k in range(n):\n"
+           f"            out[c] += {term}\n"
+           "    return out\n")
+    fn = gast.parse(src).body[0]
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == "out":
+            anno.set(node, anno.IN_RANGE)
+    got = bounds.hoist_checks(fn)
+
+    def loop_calls(f):
+        return [dotted_name(s.iter.func) for s in gast.walk(f) if isinstance(s, gast.For) and s.target.id == "c"]
+    assert loop_calls(got) == (["rt.prange"] if threads_kept else ["range"])
+    assert loop_calls(fn) == ["rt.prange"]      # fn itself unchanged
