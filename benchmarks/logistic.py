@@ -7,7 +7,10 @@
 * numpy-hand    hand-written NumPy value and gradient (expit(z) - y, one matvec each way)
 * numba-hand    one hand-written Numba loop over the rows of x (z_i, the loss and g_i for row i, then
                 dw += g_i * x[i] while the row is in cache: x read once; libm's exp and log1p per row,
-                where srcdiff's blocks of rows vectorise them: optimize/rowblocks.py)
+                where srcdiff's blocks of rows vectorise them: optimize/rowblocks.py), on one thread
+* numba-hand-parallel  the same loop on all of Numba's threads (`prange`, a run of rows and partial sums per
+                thread): the bound of a gradient that uses every core, as srcdiff's now does where x has
+                2^18 numbers or more (runtime/chunks.py) and JAX's XLA runtime does when a core is free
 * jax           ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))``, x64
 * autograd      ``autograd.value_and_grad`` of the same expression
 
@@ -18,6 +21,8 @@ vector loop on a 32-byte boundary). srcdiff on NumPy's own x is timed too, as a 
 own. The fast methods are timed in turns (rounds of four calls each, in a new order every round; the first
 call of a turn not counted), so the load of a shared machine, which moves every time by up to 2x from one
 process to the next, hits them alike (benchmarks/README.md, "(b) logistic loss: what moves the times").
+The CPU time of each method's calls (all the process's threads: Numba's waiting threads spin for a while
+after each parallel loop, as XLA's do) and the number of Numba threads are printed as notes.
 
     python benchmarks/logistic.py [--N 20000] [--D 100] [--repeats 21]
 """

@@ -14,7 +14,8 @@ at N=16, 10-20 us at N=20 000).
 
     python benchmarks/logistic_pieces.py [--N 20000] [--D 100] [--repeats 300]
 
-Pin it to one core (`taskset -c 1`) and read the load average it prints: the machine's other jobs share
+The variants are compiled without Numba's threads: the chunks of the row-blocked loop (runtime/chunks.py) run
+one after another, as on a one-thread gradient. Pin it to one core (`taskset -c 1`) and read the load average it prints: the machine's other jobs share
 the L3 cache and its bandwidth, and every figure moves with them.
 """
 import argparse

@@ -44,7 +44,7 @@ CORE = [("recurrence.py", "(a) 20 000-step recurrence, in-place writes, grad (a,
         ("mlp.py", "(d) MLP of examples/mlp.py, batch 32, 64-64-10",
          "no slower than JAX",
          {"jax": lambda me, it: me <= it})]
-QUICK_PEERS = {"recurrence.py": "numba-hand,jax", "logistic.py": "numba-hand,numpy-hand,jax",
+QUICK_PEERS = {"recurrence.py": "numba-hand,jax", "logistic.py": "numba-hand,numba-hand-parallel,numpy-hand,jax",
                "hmm_logz.py": "jax", "mlp.py": "numpy-hand,jax"}
 # scripts that write {"summary": [row, ...]} to --json PATH; each row has the table's keys
 SUMMARY = ["hmm_estep.py", "first_call.py", "generation_scaling.py", "checkpointing.py"]

@@ -11,8 +11,17 @@ or with one thread (`numba.set_num_threads(1)`, NUMBA_NUM_THREADS=1: a Dask work
 1 and the loop runs on the calling thread alone: Numba runs a parallel loop of one thread without waking
 the others (1 us a call, measured; the HMM and RNN benchmarks have no row-blocked loop at all).
 
+How many threads run the chunks (not how many chunks there are, so not the result) depends on the machine's
+load: a parallel loop waits at its end for every thread it started, and on a machine whose cores are all
+taken a thread waits for its turn on one. Timed in turns with 1 and 2 threads at load 8-13 on 2 cores (the
+logistic loss, N=20 000, D=100): 1.0-1.3 ms on one thread, 8-34 ms median on two (best 0.3 ms; Numba's
+OpenMP threads spin after each loop, 8 ms of CPU per call); so where the 1-minute load average exceeds the
+number of threads by more than one (the process's own threads count in it), the chunks run one after the
+other on the calling thread (`threads_for`).
+
 Numba's own `numba.get_num_threads()` cannot be called from a cached function (it reads a ctypes pointer);
-`_threads` calls the threading layer's `get_num_threads` symbol, as Numba's parallel loops do.
+`_threads` calls the threading layer's `get_num_threads` symbol, as Numba's parallel loops do (`_set_threads`:
+`set_num_threads`; `_load_average`: libc's `getloadavg`).
 """
 import numba
 import numpy as np
@@ -49,10 +58,25 @@ def _set_threads(typingctx, n):
     return types.none(types.intp), codegen
 
 
+@intrinsic
+def _load_average(typingctx):
+    """The 1-minute load average (libc's getloadavg; 0.0 where it fails)."""
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType()
+        fnty = ir.FunctionType(ir.IntType(32), [dbl.as_pointer(), ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "getloadavg")
+        slot = cgutils.alloca_once_value(builder, dbl(0.0))
+        got = builder.call(fn, [slot, ir.IntType(32)(1)])
+        ok = builder.icmp_signed(">", got, ir.IntType(32)(0))
+        return builder.select(ok, builder.load(slot), dbl(0.0))
+    return types.float64(), codegen
+
+
 def threads_for(chunks):
     """The calling thread's number of Numba threads, lowered to `chunks` while its chunks' loop runs (Numba
     starts a parallel loop on every thread of the number, even those without an iteration: a loop of one
-    chunk must wake none); threads_back(the number returned) restores it."""
+    chunk must wake none), and to 1 where the load average says the cores are taken (the module docstring);
+    threads_back(the number returned) restores it."""
     return numba.get_num_threads()
 
 
@@ -60,8 +84,11 @@ def threads_for(chunks):
 def _threads_for_nb(chunks):
     def impl(chunks):
         before = _threads()
-        if chunks < before:
-            _set_threads(max(chunks, 1))
+        team = chunks
+        if chunks > 1 and _load_average() > before + 1.0:     # cores taken: one thread (the module docstring)
+            team = 1
+        if team < before:
+            _set_threads(max(team, 1))
         return before
     return impl
 
