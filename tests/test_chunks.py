@@ -132,3 +132,27 @@ def test_a_test_inside_the_chunks_loop_keeps_it_on_one_thread(term, threads_kept
         return [dotted_name(s.iter.func) for s in gast.walk(f) if isinstance(s, gast.For) and s.target.id == "c"]
     assert loop_calls(got) == (["rt.prange"] if threads_kept else ["range"])
     assert loop_calls(fn) == ["rt.prange"]      # fn itself unchanged
+
+
+@pytest.mark.skipif(not (TWO and hasattr(__import__("os"), "fork")), reason="needs 2 Numba threads and os.fork")
+@pytest.mark.parametrize("n", [101, 3001])
+def test_a_forked_child_computes_the_gradient(n, threads):
+    """A process that ran the chunks' parallel loop forks; the child's gradient (small x: one chunk; large:
+    the chunks on one thread) must not start GNU OpenMP's threads, which aborts the child ("fork() called
+    from a process already using GNU OpenMP"; the first version of row chunks did, at both sizes)."""
+    import os
+    w, b, x, y = _problem(n, 100)
+    big = _problem(3001, 100)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    threads(2)
+    g(*big)                                    # the parallel loop, in this process
+    pid = os.fork()
+    if pid == 0:                               # (the child: exit status 0 where its gradient is right)
+        ok = False
+        try:
+            v, (gw, gb) = g(w, b, x, y)
+            ok = np.isclose(v, logistic(w, b, x, y), rtol=1e-10) and numba.get_num_threads() == 1
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

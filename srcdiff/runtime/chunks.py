@@ -23,7 +23,10 @@ Numba's own `numba.get_num_threads()` cannot be called from a cached function (i
 `_threads` calls the threading layer's `get_num_threads` symbol, as Numba's parallel loops do (`_set_threads`:
 `set_num_threads`; `_load_average`: libc's `getloadavg`).
 """
+import os
+
 import numba
+import numba.np.ufunc.parallel
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -31,6 +34,16 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 prange = numba.prange   # generated code writes rt.prange (Numba reads it as numba.prange)
+
+
+def _one_thread_after_fork():
+    """A forked child of a process that started Numba's threads runs its chunks on one thread: GNU OpenMP
+    aborts a forked child that starts a parallel loop (optimize/rowchunks.py)."""
+    if getattr(numba.np.ufunc.parallel, "_is_initialized", False):
+        numba.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 PARALLEL_MIN = 1 << 18  # rows * columns from which a row-blocked loop runs on all threads (benchmarks/README.md)
 _FAST = {"reassoc", "contract", "nsz"}

@@ -5,22 +5,35 @@ The blocks of rows are split into `chunks` runs of consecutive blocks, one per t
 buffers and its own row of every sum and adjoint product; after the loop the chunks' rows are added in
 chunk order, so the result does not depend on which thread ran what (only on the number of threads):
 
-    block = rt.block_rows(x)                           block = rt.block_rows(x)
-    z1_block = np.empty(block)                         chunks = rt.row_chunks(x, block)
-    ...                                                result8_chunks = np.zeros(chunks)
-    for i0 in range(0, x.shape[0], block):             d_w_chunks = rt.chunk_zeros(d_w, chunks)
-        ...                                            if x.shape[0] > 0 and x.shape[0] > len(y):
-        result8 += rt.sum_first(result8_block, rows)       raise IndexError('y[i] out of range (...)')
-        rt.rows_add(d_w, x_block, d_z_block)   ->      for c in rt.prange(chunks):
+    block = rt.block_rows(x)                       block = rt.block_rows(x)
+    z1_block = np.empty(block)                     chunks = rt.row_chunks(x, block)
+    ...                                            result8_chunks = np.zeros(chunks)
+    for i0 in range(0, x.shape[0], block):         d_w_chunks = rt.chunk_zeros(d_w, chunks)
+        ...                                        if x.shape[0] > 0 and x.shape[0] > len(y):
+        result8 += rt.sum_first(result8_block,         raise IndexError('y[i] out of range (...)')
+                                rows)              if chunks > 1:
+        rt.rows_add(d_w, x_block, d_z_block)  ->       threads = rt.threads_for(chunks)
+                                                       for c in rt.prange(chunks):
                                                            z1_block = np.empty(block)
                                                            ...
                                                            for i0 in range(rt.chunk_start(x, block, chunks, c),
-                                                                           rt.chunk_start(x, block, chunks, c + 1), block):
+                                                                           rt.chunk_start(x, block, chunks, c + 1),
+                                                                           block):
                                                                ...
                                                                result8_chunks[c] += rt.sum_first(result8_block, rows)
                                                                rt.rows_add(d_w_chunks[c], x_block, d_z_block)
-                                                       result8 += rt.sum_first(result8_chunks, chunks)
-                                                       rt.add_chunks(d_w, d_w_chunks, chunks)
+                                                       rt.threads_back(threads)
+                                                   else:
+                                                       for c in range(chunks):
+                                                           (the same statements)
+                                                   result8 += rt.sum_first(result8_chunks, chunks)
+                                                   rt.add_chunks(d_w, d_w_chunks, chunks)
+
+One chunk (a small x, one thread) runs as a plain loop, `for c in range(chunks)`, the same statements: a
+parallel loop calls Numba's threading layer even for one thread, and GNU OpenMP's, once used in a process,
+aborts a child that process forks when the child calls it ("fork() called from a process already using GNU
+OpenMP"); runtime/chunks.py sets a forked child to one thread, so it never does. So the chunks' loop
+is written twice, under `if chunks > 1:` and its `else:`.
 
 Nothing inside the chunks' loop may raise: Numba runs a loop with an exit of its own (a `raise`) on one
 thread, and an exception raised in a function it calls there is lost (measured: the chunk's other rows are
@@ -37,7 +50,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import call, comment, const, dotted_name, is_comment, load, parse_stmts, store, walk, walk_calls
+from ..astutil import call, clone, comment, const, dotted_name, is_comment, load, parse_stmts, store, walk, walk_calls
 
 _SAFE_PREFIXES = ("np.", "math.", "rt.")
 _SAFE_BUILTINS = frozenset({"abs", "max", "min", "float", "int", "range", "len"})
@@ -110,12 +123,16 @@ def in_chunks(setup: list, loop: gast.For, tails: list, x: str, block: str, view
     stop = call("rt.chunk_start", load(x), load(block), load(chunks),
                 gast.BinOp(left=load(c), op=gast.Add(), right=const(1)))
     loop.iter = call("range", start, stop, load(block))
-    buffers = [s for s in setup[1:]]
-    chunk_loop = gast.For(target=store(c), iter=call("rt.prange", load(chunks)), body=buffers + [loop], orelse=[],
+    body = setup[1:] + [loop]
+    chunk_loop = gast.For(target=store(c), iter=call("rt.prange", load(chunks)), body=body, orelse=[],
                           type_comment=None)
-    team = [gast.Assign(targets=[store(threads)], value=call("rt.threads_for", load(chunks)), type_comment=None)]
+    one = gast.For(target=store(c), iter=call("range", load(chunks)), body=[clone(s) for s in body], orelse=[],
+                   type_comment=None)
+    team = gast.Assign(targets=[store(threads)], value=call("rt.threads_for", load(chunks)), type_comment=None)
     back = gast.Expr(value=call("rt.threads_back", load(threads)))
-    return setup[:1] + head + _view_tests(x, views, lines) + team + [chunk_loop, back] + after
+    many = gast.Compare(left=load(chunks), ops=[gast.Gt()], comparators=[const(1)])
+    branches = gast.If(test=many, body=[team, chunk_loop, back], orelse=[one])
+    return setup[:1] + head + _view_tests(x, views, lines) + [branches] + after
 
 
 def view_lines(body: list, i: str) -> dict:
