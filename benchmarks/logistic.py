@@ -8,9 +8,11 @@
 * numba-hand    one hand-written Numba loop over the rows of x (z_i, the loss and g_i for row i, then
                 dw += g_i * x[i] while the row is in cache: x read once; libm's exp and log1p per row,
                 where srcdiff's blocks of rows vectorise them: optimize/rowblocks.py), on one thread
-* numba-hand-parallel  the same loop on all of Numba's threads (`prange`, a run of rows and partial sums per
-                thread): the bound of a gradient that uses every core, as srcdiff's now does where x has
-                2^18 numbers or more (runtime/chunks.py) and JAX's XLA runtime does when a core is free
+* srcdiff, jit="parallel"  the same gradient with its pass over the rows of x on all of Numba's threads
+                where x has 2^18 numbers or more (optimize/rowchunks.py; its first call compiles for seconds)
+* numba-hand-parallel  the hand-written loop on all of Numba's threads (`prange`, a run of rows and partial
+                sums per thread): the bound of a gradient that uses every core, as jit="parallel" does and
+                JAX's XLA runtime does when a core is free
 * jax           ``jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))``, x64
 * autograd      ``autograd.value_and_grad`` of the same expression
 
@@ -186,6 +188,10 @@ def main(argv=None):
                           f"{_pages.describe(x)}"]
     own = "srcdiff, NumPy's own x (16 B past a cache line)"
     fns, firsts = {"srcdiff": call, own: lambda: vg(w, b, x_numpy, y)}, {"srcdiff": first}
+    threaded = 'srcdiff, jit="parallel"'      # (run_all: rows of their own against the peers)
+    pvg = srcdiff.value_and_grad(loss, wrt=("w", "b"), jit="parallel")
+    firsts[threaded] = C.first_call(lambda: pvg(w, b, x, y))
+    fns[threaded] = lambda: pvg(w, b, x, y)
     labels = {"numpy-hand": "numpy hand-written gradient", "numba-hand": "numba hand-written fused kernel",
               "numba-hand-parallel": "numba hand-written fused kernel, all threads",
               "jax": "jax jit(value_and_grad)"}

@@ -14,8 +14,7 @@ at N=16, 10-20 us at N=20 000).
 
     python benchmarks/logistic_pieces.py [--N 20000] [--D 100] [--repeats 300]
 
-The variants are compiled without Numba's threads: the chunks of the row-blocked loop (runtime/chunks.py) run
-one after another, as on a one-thread gradient. Pin it to one core (`taskset -c 1`) and read the load average it prints: the machine's other jobs share
+Pin it to one core (`taskset -c 1`) and read the load average it prints: the machine's other jobs share
 the L3 cache and its bandwidth, and every figure moves with them.
 """
 import argparse
@@ -56,24 +55,18 @@ def no_rows_add(out, a, g):
 
 
 def without_rows_loop(src: str) -> str:
-    """`src` with the body of its rows' loops (each `for k in range(rows):`: one in each copy of the chunks'
-    loop, optimize/rowchunks.py) replaced by copies of the rows_dot buffer into each buffer the loop writes,
-    so what follows it has numbers to work on."""
+    """`src` with the body of its rows' loop (the first `for k in range(rows):`) replaced by copies of the
+    rows_dot buffer into each buffer the loop writes, so what follows it has numbers to work on."""
     lines = src.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "for k in range(rows):")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = next(i for i in range(start + 1, len(lines)) if len(lines[i]) - len(lines[i].lstrip()) <= indent)
+    body = "".join(lines[start + 1:end])
     product = re.search(r"rt\.rows_dot\((\w+),", src).group(1)
-    out, i = [], 0
-    while i < len(lines):
-        out.append(lines[i])
-        if lines[i].strip() != "for k in range(rows):":
-            i += 1
-            continue
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        end = next((j for j in range(i + 1, len(lines)) if len(lines[j]) - len(lines[j].lstrip()) <= indent),
-                   len(lines))
-        written = sorted(set(re.findall(r"(\w+_block)\[k\] = ", "".join(lines[i + 1:end]))))
-        out += [f"{' ' * (indent + 4)}{name}[k] = {product}[k]\n" for name in written]
-        i = end
-    return "".join(out)
+    written = sorted(set(re.findall(r"(\w+_block)\[k\] = ", body)))
+    pad = " " * (indent + 4)
+    new = "".join(f"{pad}{name}[k] = {product}[k]\n" for name in written)
+    return "".join(lines[:start + 1]) + new + "".join(lines[end:])
 
 
 def compiled(src: str, rows_dot, rows_add):

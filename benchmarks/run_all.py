@@ -107,13 +107,22 @@ def run_script(script, tmp, extra):
 def core_rows(label, goal, checks, result):
     """One table row per peer of a core benchmark, srcdiff's warm and first-call times repeated; "met" holds
     where srcdiff's own test (checks["srcdiff"]) and the peer's (by the first word of its method) both hold,
-    "-" where neither applies."""
+    "-" where neither applies. A variant of srcdiff the script times too (method `srcdiff, jit="parallel"`)
+    gets rows of its own against the peers with a goal and the hand-written kernels on all threads."""
     rows = result["rows"]
     mine = next(r for r in rows if r["method"] == "srcdiff")
     second = next((r["first"] for r in rows if r["method"].startswith("srcdiff, 2nd")), None)
+    table = _rows_against(label, goal, checks, mine, second, rows, lambda r: True)
+    for variant in (r for r in rows if r["method"].startswith("srcdiff, jit=") and r.get("warm") is not None):
+        table += _rows_against(f"{label}, {variant['method'][len('srcdiff, '):]}", goal, checks, variant, None, rows,
+                               lambda r: r["method"].split()[0].split("-")[0] in checks or "all threads" in r["method"])
+    return table
+
+
+def _rows_against(label, goal, checks, mine, second, rows, wanted):
     table = []
     for r in rows:
-        if r["method"].startswith("srcdiff") or r.get("warm") is None:
+        if r["method"].startswith("srcdiff") or r.get("warm") is None or not wanted(r):
             continue
         tests = [t for t in (checks.get("srcdiff"), checks.get(r["method"].split()[0].split("-")[0])) if t]
         met = verdict(all(t(mine["warm"], r["warm"]) for t in tests)) if tests else "-"

@@ -34,11 +34,13 @@ class Transformed(Shipped, BackgroundCalls):
     def __init__(self, f: Callable, wrt: Wrt, mode: str, jit: bool | str, checkpoints: int | None = None):
         if isinstance(f, Differentiated):  # grad(loss) of a @differentiate'd loss
             f = f.f
-        if jit not in (False, True, "background"):
-            raise SrcdiffError(f"jit={jit!r}: srcdiff takes jit=False (the Python backend), jit=True (Numba) or "
-                               "jit=\"background\" (Python until Numba has compiled in another process)",
+        if jit not in (False, True, "background", "parallel"):
+            raise SrcdiffError(f"jit={jit!r}: srcdiff takes jit=False (the Python backend), jit=True (Numba), "
+                               "jit=\"background\" (Python until Numba has compiled in another process) or "
+                               "jit=\"parallel\" (Numba, a loop over the rows of a large x on all of Numba's threads)",
                                *user_location(f))
-        self.f, self.mode, self.jit = f, mode, jit
+        self.threads = jit == "parallel"    # Numba, row-fused loops on all threads (optimize/rowchunks.py)
+        self.f, self.mode, self.jit = f, mode, (True if self.threads else jit)
         self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
@@ -55,8 +57,8 @@ class Transformed(Shipped, BackgroundCalls):
         """What of this transform decides the code generated for it (with the specialisation and the user's
         function, the disk cache's spec key: srcdiff/cachekey.py). An option that changes generated code
         must be listed here."""
-        return {"mode": self.mode, "wrt": tuple(self.wrt_names), "jit": bool(self.jit),
-                "checkpoints": getattr(self, "checkpoints", None)}
+        jit = "parallel" if getattr(self, "threads", False) else bool(self.jit)
+        return {"mode": self.mode, "wrt": tuple(self.wrt_names), "jit": jit, "checkpoints": getattr(self, "checkpoints", None)}
 
     @property
     def last(self) -> Specialisation | None:
@@ -104,7 +106,7 @@ class Transformed(Shipped, BackgroundCalls):
                     raise moved from exc
                 if self.jit:
                     checks.check_numba(mod, arg_kinds)
-                made = mod.generate(jit=self.jit)
+                made = mod.generate(jit="parallel" if getattr(self, "threads", False) else self.jit)
                 loaded = backends.load_module(made, mod.bindings, mod.entry, jit)
                 if spec:
                     backends.save_index(spec, root, made, mod.bindings, mod.entry, jit)
@@ -353,6 +355,10 @@ def _checkpoints(k, f):
 @maker
 def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | None = None) -> Transformed:
     """Gradient of scalar `f` with respect to argument(s) `wrt` (index, name, or tuple of them).
+
+    `jit`: False (Python), True (Numba), "background" (Python until Numba has compiled in another process),
+    "parallel" (Numba; a loss over the rows of a large x, x @ w, runs its one pass over x on all of Numba's
+    threads: optimize/rowchunks.py; compiling it takes seconds more on the first call).
 
     `checkpoints=k`: the outermost loops keep at most about k snapshots of their loop-carried state
     instead of a tape of every iteration, and the backward sweep recomputes each segment between two

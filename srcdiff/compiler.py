@@ -100,7 +100,7 @@ source (each function):
     scale tapes      (jit only) taped log-domain products keep their scales for          transforms/logdomain_scales.py
                      their adjoints
     rows             (jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop  transforms/optimize/rowfusion.py
-                     over the rows of x
+                     over the rows of x (jit="parallel": on all threads, optimize/rowchunks.py)
     products         (jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff);      transforms/products.py
                      a rule's calls -> its record's jit_as (np.tanh -> rt.tanh)
     inplace          (jit only) x[:, j] += v -> rt.add_into(x[:, j], v)                  transforms/inplace.py
@@ -166,7 +166,7 @@ class Context:
     long_arrays: dict = field(default_factory=dict)     # dims.without_unit_axes: name -> rank
     sweeps: reverse.Sweeps | None = None
     fn: gast.FunctionDef | None = None
-    jit: bool = False
+    jit: bool | str = False   # True, or "parallel" (row-fused loops on all threads)
     module: object = None
     tree: object = None     # emit's standard-library tree of `fn` (its `source` is printed from it)
     names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
@@ -630,8 +630,9 @@ SOURCE = [
          "(jit only) range loops' stacks of float arrays -> row tapes", lambda c: c.jit),
     Pass("scale tapes", _on_fn(logdomain_scales.tape_scales), "transforms/logdomain_scales.py",
          "(jit only) taped log-domain products keep their scales for\ntheir adjoints", lambda c: c.jit),
-    Pass("rows", _on_fn(optimize.fuse_rows), "transforms/optimize/rowfusion.py",
-         "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\nover the rows of x", lambda c: c.jit),
+    Pass("rows", lambda c: setattr(c, "fn", optimize.fuse_rows(c.fn, threads=c.jit == "parallel")),
+         "transforms/optimize/rowfusion.py", "(jit only) x @ w, a sum of its rows' terms and x.T @ d_z: one loop\n"
+         "over the rows of x (jit=\"parallel\": on all threads, optimize/rowchunks.py)", lambda c: c.jit),
     Pass("products", _on_fn(products.route_products), "transforms/products.py",
          "(jit only) a @ b, np.dot, np.matmul -> rt.dot (no BLAS cliff);\na rule's calls -> its record's "
          "jit_as (np.tanh -> rt.tanh)", lambda c: c.jit),

@@ -73,7 +73,7 @@ SIZES = [(101, 7), (2621, 101), (4099, 67), (30001, 9)]
 @pytest.mark.parametrize("n, d", SIZES, ids=[f"{n}x{d}" for n, d in SIZES])
 def test_gradient_on_one_and_two_threads(n, d, threads):
     w, b, x, y = _problem(n, d)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
     threads(1)
     v1, (w1, b1) = g(w, b, x, y)
     assert "for c in rt.prange(chunks):" in srcdiff.source(g)
@@ -100,7 +100,7 @@ def test_short_y_raises_before_the_threads(n, threads):
     """y shorter than x's rows is refused (srcdiff's shape check, or the test before the chunks' loop, which
     raises where a test inside the loop, on a thread, would be lost), never a gradient of the rows that fit."""
     w, b, x, y = _problem(n, 100)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
     g(w, b, x, y)
     threads(2 if TWO else 1)
     with pytest.raises((IndexError, ValueError)):
@@ -143,7 +143,7 @@ def test_a_forked_child_computes_the_gradient(n, threads):
     import os
     w, b, x, y = _problem(n, 100)
     big = _problem(3001, 100)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
     threads(2)
     g(*big)                                    # the parallel loop, in this process
     pid = os.fork()
@@ -156,3 +156,29 @@ def test_a_forked_child_computes_the_gradient(n, threads):
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_threads_are_asked_for_with_jit_parallel():
+    """jit=True keeps the pass over the rows on the calling thread (no parallel loop to compile: the first call
+    stays short); jit="parallel" writes the chunks' loop; the two are cached apart and give the same numbers
+    on one thread. A copy of the transform keeps the option; a wrong jit value names the accepted ones."""
+    import copy
+    w, b, x, y = _problem(2621, 101)
+    plain = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
+    threaded = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        v0, (w0, b0) = plain(w, b, x, y)
+        v1, (w1, b1) = threaded(w, b, x, y)
+        v2, (w2, b2) = copy.deepcopy(threaded)(w, b, x, y)
+    finally:
+        numba.set_num_threads(before)
+    assert "rt.prange" not in srcdiff.source(plain) and "for i0 in range(0, x.shape[0], block):" in srcdiff.source(plain)
+    assert "for c in rt.prange(chunks):" in srcdiff.source(threaded)
+    np.testing.assert_allclose(v1, v0, rtol=1e-12)
+    np.testing.assert_allclose(w1, w0, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(b1, b0, rtol=1e-10, atol=1e-15)
+    assert v2 == v1 and np.array_equal(w2, w1) and b2 == b1
+    with pytest.raises(srcdiff.SrcdiffError, match='jit="parallel"'):
+        srcdiff.grad(logistic, jit="threads")

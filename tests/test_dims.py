@@ -82,7 +82,7 @@ def test_logistic_loss_fuses_without_unbroadcast(mod, jit):
         assert "d_b = np.sum(d_z)" in src                # b is a scalar: its adjoint is a sum
         assert "rt.unbroadcast" not in src               # y * z, np.maximum(z, 0.0): same shapes
     else:                                                # one loop over the rows (optimize/rowfusion.py)
-        assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w_chunks[c], x_block, d_z_block)" in src
+        assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w, x_block, d_z_block)" in src
         assert "d_z_block[k] = d_z" in src and "rt.unbroadcast" not in src   # b's adjoint summed row by row
 
 

@@ -84,11 +84,9 @@ def _block(d):
 def test_blocked_logistic_agrees(n, d):
     w, x, y = _problem(n, d)
     src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
-    assert "for c in rt.prange(chunks):" in src and "rt.rows_add(d_w_chunks[c], x_block, d_z_block)" in src
-    assert "for i0 in range(rt.chunk_start(x, block, chunks, c), rt.chunk_start(x, block, chunks, c + 1), block):" in src
-    assert "rt.add_chunks(d_w, d_w_chunks, chunks)" in src and "d_b += rt.sum_first(d_b_chunks, chunks)" in src
+    assert "for i0 in range(0, x.shape[0], block):" in src and "rt.rows_add(d_w, x_block, d_z_block)" in src
     # d_b's sum and d_w's adjoint product take the same row value d_z: one buffer, written once a row
-    assert "d_b_chunks[c] += rt.sum_first(d_z_block, rows)" in src and src.count("d_z_block[k] = d_z") == 2   # (once in each copy of the chunks' loop)
+    assert "d_b += rt.sum_first(d_z_block, rows)" in src and src.count("d_z_block[k] = d_z") == 1
     assert "d_b_block" not in src and "d_w_block" not in src
     assert "IndexError('z1_block" not in src                      # the buffers are as long as a block
     assert src.count("rt.row_dot(") == 0 and rt.block_rows(x) == _block(d)
@@ -101,7 +99,7 @@ def test_blocked_logistic_other_layouts(layout):
     x = np.asfortranarray(x) if layout == "F" else np.repeat(x, 2, axis=1)[:, ::2]
     assert not x.flags.c_contiguous
     src = _check(logistic, (w, 0.1, x, y), ("w", "b"))
-    assert "rt.rows_add(d_w_chunks[c], x_block, d_z_block)" in src
+    assert "rt.rows_add(d_w, x_block, d_z_block)" in src
 
 
 @pytest.mark.parametrize("n, d", [(1025, 2), (104 * 2 + 5, 300)], ids=["1025x2", "213x300"])
@@ -121,7 +119,7 @@ def test_sum_of_booleans_is_blocked():
     """A sum of comparisons (a float sum, started at 0.0 by row fusion) goes through a float buffer as well."""
     w, x, y = _problem(1500, 4)
     src = _check(with_count, (w, x, y), ("w",))
-    assert "result4_block[k] = result3" in src and "result4_chunks[c] += rt.sum_first(result4_block, rows)" in src
+    assert "result4_block[k] = result3" in src and "result4 += rt.sum_first(result4_block, rows)" in src
 
 
 @pytest.mark.parametrize("between, buffers", [("", 1), ("z1 = z1 * 2.0\n", 2)], ids=["same", "rebound"])
@@ -132,7 +130,6 @@ def test_a_row_value_two_consumers_take_shares_a_buffer_only_where_it_is_the_sam
     from srcdiff.transforms.optimize.rowblocks import blocked
     body = gast.parse("z1 = rt.row_dot(x, i, w)\ns += z1\n" + between + "rt.add_row(d_w, z1, x, i)\n").body
     out = blocked(body, "x", "i", {"s"}, {"x", "w", "s", "d_w", "z1"})
-    made = [st for st in gast.walk(gast.Module(body=out, type_ignores=[])) if isinstance(st, gast.Assign) and isinstance(st.value, gast.Call)
+    made = [st for st in out if isinstance(st, gast.Assign) and isinstance(st.value, gast.Call)
             and isinstance(st.value.func, gast.Attribute) and st.value.func.attr == "empty"]
-    assert len(made) == 2 * (1 + buffers)   # (z1's products, then the sums' and adjoint products' buffers; in
-                                            # each copy of the chunks' loop: rowchunks.py)
+    assert len(made) == 1 + buffers     # (z1's products, then the sums' and adjoint products' buffers)

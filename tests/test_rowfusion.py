@@ -127,11 +127,11 @@ def test_logistic_loss_is_one_loop_over_rows():
     src = agree(logistic, (w, 0.05, x, y), ("w", "b"), fused=True)
     # one loop over blocks of rows; the forward product is no longer a whole-matrix product; user's lines stay
     # as comments; the rows' exp and log1p are the runtime's inline ones (the loop over a block vectorises)
-    assert src.count("for i0 in range(rt.chunk_start(x, block, chunks, c), rt.chunk_start(x, block, chunks, c + 1), block):") == 2 and src.count("for k in range(rows):") == 2   # (rowchunks.py: twice)
+    assert src.count("for i0 in range(0, x.shape[0], block):") == 1 and src.count("for k in range(rows):") == 1
     assert "rt.dot(" not in src and "matmul_grad_y" not in src and "rt.row_dot(" not in src
     assert "# line" in src and "y_block = y[i0:i0 + block]" in src and "- y_block[k] * z" in src
-    assert "d_z_block[k] = d_z" in src and "d_b_chunks[c] += rt.sum_first(d_z_block, rows)" in src
-    assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w_chunks[c], x_block, d_z_block)" in src
+    assert "d_z_block[k] = d_z" in src and "d_b += rt.sum_first(d_z_block, rows)" in src
+    assert "rt.rows_dot(z1_block, x_block, w)" in src and "rt.rows_add(d_w, x_block, d_z_block)" in src
     code = "\n".join(s for s in src.splitlines() if not s.strip().startswith("#"))
     assert "result3 = rt.exp(-np.abs(z))" in code and "rt.log1p(result3)" in code and "= np.exp(" not in code
 
@@ -161,7 +161,7 @@ def test_losses_agree_fused_or_not(f, args, wrt, fused):
     w, x, y = problem()
     src = agree(f, args(w, x, y), wrt, fused=fused)
     if f is two_products:
-        assert src.count("rt.rows_dot(") == 4 and src.count("for i0 in range(") == 2   # (each loop twice: rowchunks.py)
+        assert src.count("rt.rows_dot(") == 2 and src.count("for i0 in range(") == 1
     if f is weights_read_whole:
         assert src.index("t = 2.0 * y + 1.0") < src.index("for i0 in range(")
 
@@ -204,20 +204,20 @@ def test_fused_source_reads_in_order():
     w, x, y = problem()
     src, _ = jitted_source(logistic, (w, 0.05, x, y), ("w", "b"))
     lines = [s.strip() for s in src.splitlines()]
-    blocks = lines.index("for i0 in range(rt.chunk_start(x, block, chunks, c), rt.chunk_start(x, block, chunks, c + 1), block):")
+    blocks = lines.index("for i0 in range(0, x.shape[0], block):")
     loop = lines.index("for k in range(rows):")
     first = {}
     for k, s in enumerate(lines):
         if " = " in s:
             first.setdefault(s.split(" ")[0], k)
     assert first["d_w"] < blocks and first["result8"] < blocks      # d_w's start, the mean's start
-    assert first["block"] < blocks and first["z1_block"] < blocks   # the block's buffers, made once a chunk
+    assert first["block"] < blocks and first["z1_block"] < blocks   # the block's buffers, made once
     assert blocks < lines.index("rt.rows_dot(z1_block, x_block, w)") < loop
     assert "result8 = result8 / x.shape[0]" in lines[loop + 1:]
     row = lines.index("z1 = z1_block[k]")                # first in the loop, under the user's line
     assert all(s.startswith("#") for s in lines[loop + 1:row]) and lines[row - 1].startswith("# line ")
-    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 2   # (and the copy's)
-    assert loop < lines.index("d_z_block[k] = d_z") < lines.index("rt.rows_add(d_w_chunks[c], x_block, d_z_block)")
+    assert lines[loop + 1:row].count("# forward sweep") == 1 and lines[row:].count("# backward sweep") == 1
+    assert loop < lines.index("d_z_block[k] = d_z") < lines.index("rt.rows_add(d_w, x_block, d_z_block)")
     end = lines.index("return (result12, (d_w, d_b))")    # no heading left over the result: its line's adjoint
     assert not lines[end - 1].startswith("#")             # was moved into the loop
 

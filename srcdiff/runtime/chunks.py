@@ -1,4 +1,4 @@
-"""Row chunks: a row-blocked loop (optimize/rowblocks.py) run on all of Numba's threads.
+"""Row chunks: a row-blocked loop (optimize/rowblocks.py) run on all of Numba's threads (`jit="parallel"`).
 
 A jitted gradient that reads a large `x` once per call (the logistic loss, N=20 000, D=100: 16 MB) is bound
 by one core's stream of `x` from memory and its math; JAX's XLA runtime runs its products on a second core

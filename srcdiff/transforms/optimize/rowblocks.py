@@ -134,9 +134,10 @@ def _shared_terms(body: list, x: str, i: str, sums: set) -> set:
             if len(ts) > 1 and len({n for _, n in ts}) == 1 and all(once[t] == 1 for t, _ in ts)}
 
 
-def blocked(body: list, x: str, i: str, sums: set, taken: set):
+def blocked(body: list, x: str, i: str, sums: set, taken: set, threads: bool = False):
     """The statements that run the row loop `for i in range(x.shape[0]): body` a block of rows at a time (the
-    module docstring): buffers, then the loop over the blocks."""
+    module docstring): buffers, then the loop over the blocks; `threads` (jit="parallel"): the blocks in chunks
+    on all of Numba's threads where x is large (rowchunks.py)."""
     fresh = _Names(taken)
     lines = rowchunks.view_lines(body, i)     # (before the row reads become the block's)
     i0, k, rows, block, x_block = fresh("i0"), fresh("k"), fresh("rows"), fresh("block"), fresh(f"{x}_block")
@@ -191,7 +192,7 @@ def blocked(body: list, x: str, i: str, sums: set, taken: set):
     outer += tails
     loop = gast.For(target=store(i0), iter=call("range", const(0), n, load(block)), body=outer, orelse=[],
                     type_comment=None)
-    if not rowchunks.safe(heads + rows_loop):
+    if not threads or not rowchunks.safe(heads + rows_loop):
         return setup + [loop]
     rowchunks.mark_rows(rows_loop, set(buffers.values()) | set(views.values()), k)
     return rowchunks.in_chunks(setup, loop, tails, x, block, views, lines, fresh)   # (on threads when large)

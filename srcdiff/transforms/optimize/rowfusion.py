@@ -298,20 +298,20 @@ def _fresh(fn, base: str) -> str:
     return name
 
 
-def _fuse_at(fn, k, parts, kinds, shapes):
+def _fuse_at(fn, k, parts, kinds, shapes, threads):
     """fn's body with the product at fn.body[k] fused into one loop over the rows, or None. Values of
     rows that no product of x's rows reaches (`d_z = -d_r * y`) join the loop only while nothing outside
     it reads them whole: where something does, their statements stay outside and the plan is redone."""
     outside: set = set()
     for _ in range(_RETRIES):
-        got = _attempt(fn, k, parts, kinds, shapes, outside)
+        got = _attempt(fn, k, parts, kinds, shapes, outside, threads)
         if not isinstance(got, set):
             return got
         outside |= got
     return None
 
 
-def _attempt(fn, k, parts, kinds, shapes, outside):
+def _attempt(fn, k, parts, kinds, shapes, outside, threads):
     """_fuse_at's plan with the statements at positions `outside` kept out of the loop: the new body, None,
     or the positions of more statements to keep out."""
     z1, x, w = parts
@@ -332,7 +332,7 @@ def _attempt(fn, k, parts, kinds, shapes, outside):
     head = _emitted([st for st in new_order if st[3] == "before"])
     loop_body = _emitted([st for st in new_order if st[3] == "loop"])
     taken = {n.id for n in walk(fn) if isinstance(n, gast.Name)} | {a.id for a in fn.args.args}
-    loop = blocked(loop_body, x, i, plan.sums, taken)         # (rowblocks.py: a block of rows at a time)
+    loop = blocked(loop_body, x, i, plan.sums, taken, threads)    # (rowblocks.py: a block of rows at a time)
     what = comment(f"one pass over the rows of {x}, a block of rows at a time: {z1} = {x} @ {w} for the block, "
                    f"the terms of each row and their adjoints, then the block's sums and adjoint product, "
                    f"while the block is in cache")
@@ -447,9 +447,10 @@ def _noted(note, c):
     return (note[0], c)
 
 
-def fuse_rows(fn: gast.FunctionDef) -> gast.FunctionDef:
+def fuse_rows(fn: gast.FunctionDef, threads: bool = False) -> gast.FunctionDef:
     """`fn`, or a copy of it with its matrix-vector product, the elementwise statements of its rows, their
-    sums and adjoints, and the adjoint product in one loop over the rows (the module docstring)."""
+    sums and adjoints, and the adjoint product in one loop over the rows (the module docstring); `threads`
+    (jit="parallel"): that loop in chunks on all of Numba's threads where x is large (rowchunks.py)."""
     facts = anno.get(fn, anno.ROW_FACTS)
     if facts is None:
         return fn
@@ -459,7 +460,7 @@ def fuse_rows(fn: gast.FunctionDef) -> gast.FunctionDef:
         if parts is None:
             continue
         new = clone(fn)
-        body = _fuse_at(new, k, parts, kinds, shapes)
+        body = _fuse_at(new, k, parts, kinds, shapes, threads)
         if body is not None:
             new.body = body
             return new
