@@ -1177,3 +1177,28 @@ def test_a_value_read_twice_in_a_line_adds_its_adjoints_in_one_statement(jit):
     text = srcdiff.source(g)
     assert not re.search(r"^\s*(d_\w+) = (d_\w+)\n\s*\1 = \1 \+ ", text, re.M), text
     assert re.search(r"d_u = (d_\w+) \+ \1\n", text), text
+
+
+def sum_of_broadcast_product(x, t, m):
+    y = x * t
+    s = np.sum(y)
+    return s * np.sum(m)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("shape", [(5,), (1, 5), (3, 1)])
+def test_a_sum_adjoint_read_through_unbroadcast_is_a_scalar(jit, shape):
+    """`d_y = rt.sum_grad(d_s, y, None)` read only by `d_x = rt.unbroadcast(d_y * t, x)` (the adjoint of x, broadcast
+    against t): d_y * t has y's shape with d_s for d_y, so no filled array is made (scalarize.scalar_sum_grads)."""
+    rng = np.random.default_rng(0)
+    x, t, m = rng.normal(size=shape), rng.normal(size=(3, 5)), rng.normal(size=2)
+    check_grad(sum_of_broadcast_product, [x, t, m], wrt=0, jit=jit)
+    g = srcdiff.grad(sum_of_broadcast_product, wrt=0, jit=jit)
+    g(x, t, m)
+    text = srcdiff.source(g)
+    assert "rt.sum_grad" not in text, text
+    assert "d_x = rt.unbroadcast(d_s * t, x)" in text, text
+    assert "\n    y = x * t\n" not in text, text      # (the forward product is dead with the filled array gone)
+    both = srcdiff.grad(sum_of_broadcast_product, wrt=(0, 1), jit=jit)
+    both(x, t, m)        # d_t = d_y * x has x's shape, not y's: the filled array stays
+    assert "d_y = rt.sum_grad(d_s, y, None)" in srcdiff.source(both)
