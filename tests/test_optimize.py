@@ -1177,3 +1177,78 @@ def test_a_value_read_twice_in_a_line_adds_its_adjoints_in_one_statement(jit):
     text = srcdiff.source(g)
     assert not re.search(r"^\s*(d_\w+) = (d_\w+)\n\s*\1 = \1 \+ ", text, re.M), text
     assert re.search(r"d_u = (d_\w+) \+ \1\n", text), text
+
+
+def sum_of_broadcast_product(x, t, m):
+    y = x * t
+    s = np.sum(y)
+    return s * np.sum(m)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("shape", [(5,), (1, 5), (3, 1)])
+def test_a_sum_adjoint_read_through_unbroadcast_is_a_scalar(jit, shape):
+    """`d_y = rt.sum_grad(d_s, y, None)` read only by `d_x = rt.unbroadcast(d_y * t, x)` (the adjoint of x, broadcast
+    against t): d_y * t has y's shape with d_s for d_y, so no filled array is made (scalarize.scalar_sum_grads)."""
+    rng = np.random.default_rng(0)
+    x, t, m = rng.normal(size=shape), rng.normal(size=(3, 5)), rng.normal(size=2)
+    check_grad(sum_of_broadcast_product, [x, t, m], wrt=0, jit=jit)
+    g = srcdiff.grad(sum_of_broadcast_product, wrt=0, jit=jit)
+    g(x, t, m)
+    text = srcdiff.source(g)
+    assert "rt.sum_grad" not in text, text
+    assert "d_x = rt.unbroadcast(d_s * t, x)" in text, text
+    assert "\n    y = x * t\n" not in text, text      # (the forward product is dead with the filled array gone)
+    both = srcdiff.grad(sum_of_broadcast_product, wrt=(0, 1), jit=jit)
+    both(x, t, m)        # d_t = d_y * x has x's shape, not y's: the filled array stays
+    assert "d_y = rt.sum_grad(d_s, y, None)" in srcdiff.source(both)
+
+
+def copy_then_loop(a, c):
+    buf = a.copy()
+    x = 0.0
+    for i in range(2):
+        x = x + np.sum(a[:i + 1])
+    if x > 100.0:
+        buf = buf * 2.0
+    return np.sum(buf * buf) + c * np.sum(a)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_copy_before_an_emptied_loop_moves_down_to_its_add(jit):
+    """The backward sweep copies d_a before the loop that adds into it (`d_a = rt.copy(d_a)` under `# line 6: for
+    ...`); dead code empties the loop (x only decides a branch), and the copy stood alone under the loop's comment,
+    the add under the next line's: it moves down to the add (merge_copy_then_add), the loop's comment goes."""
+    a = np.linspace(0.1, 1.0, 5)
+    check_grad(copy_then_loop, [a, 0.7], wrt=0, jit=jit)
+    g = srcdiff.grad(copy_then_loop, wrt=0, jit=jit)
+    g(a, 0.7)
+    text = srcdiff.source(g)
+    assert re.search(r"# line \d+: buf = a\.copy\(\)\n\s*d_a = rt\.copy\(d_a\)\n\s*d_a \+= d_buf\n", text), text
+    assert "for i in range(2)" not in text.split("# backward sweep")[1], text
+
+
+def test_a_copy_moves_to_its_add_only_across_line_comments():
+    from srcdiff.transforms import annotations as anno
+    from srcdiff.transforms.astutil import comment
+    from srcdiff.transforms.emit import to_source
+    fn = parse_function("""
+def f(x, y, z):
+    d_a = rt.copy(x)
+    d_a += y
+    d_b = rt.copy(x)
+    d_b += z
+    d_c = rt.copy(y)
+    d_b = d_b * 2.0
+    d_c += z
+    return d_a + d_b + d_c
+""")
+    line = lambda n: anno.set(comment(f"line {n}: code"), anno.USER_LINE, (n, "code", None))
+    fn.body.insert(3, line(9))          # d_b = rt.copy(x) / # line 8 / # line 9 / d_b += z: moves down
+    fn.body.insert(3, line(8))
+    fn.body.insert(1, line(7))          # d_a = rt.copy(x) / # line 7 / d_a += y: moves down
+    fn.body.insert(0, line(6))
+    fn.body = optimize.without_lone_line_comments(optimize.merge_copy_then_add(fn).body)
+    assert to_source(fn).splitlines()[1:] == [
+        "    # line 7: code", "    d_a = rt.copy(x)", "    d_a += y", "    # line 9: code", "    d_b = rt.copy(x)",
+        "    d_b += z", "    d_c = rt.copy(y)", "    d_b = d_b * 2.0", "    d_c += z", "    return d_a + d_b + d_c"]

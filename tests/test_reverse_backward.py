@@ -307,3 +307,27 @@ def test_a_recursive_function_returning_a_tuple_is_declined_at_its_return():
     with pytest.raises(srcdiff.SrcdiffError, match="recursive function 'recursive_pair' returns a tuple") as info:
         srcdiff.grad(calls_the_recursive_pair)(np.array([0.5, -1.2]))
     assert f":{line}:" in str(info.value) and "return x, 1.0" in str(info.value)
+
+
+def alternating(x, w):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + w[i % 2] * np.sin(x[i])
+        s = s * 0.9
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_recomputed_index_sits_under_its_lines_comment(jit):
+    """The backward sweep recomputes `s1 = i % 2` (an index of the iteration, not taped) under the comment of the
+    line whose adjoint first reads it (`# line N: s = s + w[i % 2] ...`), not above the loop body's first comment."""
+    x, w = np.linspace(0.1, 1.0, 5), np.array([0.3, -0.7])
+    check_grad(alternating, [x, w], wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(alternating, wrt=(0, 1), jit=jit)
+    g(x, w)
+    backward = srcdiff.source(g).split("# backward sweep")[1]
+    index = backward.index("= i % 2\n")
+    comments = [k for k in range(len(backward)) if backward.startswith("# line", k)]
+    above = max(k for k in comments if k < index)
+    assert backward[above:].startswith("# line ") and "s = s + w[i % 2]" in backward[above:index], backward
+    assert "s = s * 0.9" not in backward[above:index], backward

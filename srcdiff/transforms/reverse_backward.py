@@ -34,6 +34,7 @@ class BackwardSweep:
 
     def backward(self, stmts, loop, state):
         out = self.pops(stmts, loop) if loop is not None else []
+        indices = self.recomputed_indices(loop) if loop is not None and stmts is loop.body else []
         subs = self.rereads(stmts, loop)[1]
         pending = dict(subs)
         for q in range(len(stmts) - 1, -1, -1):
@@ -42,6 +43,9 @@ class BackwardSweep:
             if code:  # re-read array elements used from here on (their arrays are restored by now)
                 ready = [v for v, (st, last) in pending.items() if last >= q]
                 code = [self.read(clone(pending.pop(v)[0])) for v in ready if v in self.needed] + code
+            if code and indices:
+                now, indices = _indices_for(code, indices)
+                code = now + code
             if code:
                 line = getattr(s, "lineno", None)
                 where = (anno.get(s, anno.FILE), line)
@@ -50,7 +54,7 @@ class BackwardSweep:
                     out.append(self.line_comment(s))
                     self.last_line = where
                 out += code
-        return out
+        return out + indices
 
     def stays_call_tuple(self) -> tuple | None:
         """(name, recursive) of the function of the user's that stays a call and returns a tuple here: this one,
@@ -508,6 +512,20 @@ class BackwardSweep:
 
 
 # ---- facts about SSA blocks and indices the sweep uses --------------------------------------------------
+def _indices_for(code: list, indices: list) -> tuple:
+    """(the recomputed index statements of `indices` that the adjoint statements `code` read, directly or through
+    another one, in order; the others): those go right before `code`, under its line's comment (`# line 6` then
+    `s3 = i % 2`, not the index above the comment). All of them where `code` holds a compound statement (a nested
+    loop's backward sweep, a branch's restores: what they read is not looked into)."""
+    if not all(isinstance(c, (gast.Assign, gast.AugAssign, gast.Expr)) for c in code):
+        return indices, []
+    need = {n.id for c in code for n in walk_names(c) if isinstance(n.ctx, gast.Load)}
+    for st in reversed(indices):
+        if st.targets[0].id in need:
+            need |= {n.id for n in walk_names(st.value) if isinstance(n.ctx, gast.Load)}
+    return [st for st in indices if st.targets[0].id in need], [st for st in indices if st.targets[0].id not in need]
+
+
 def _passes_on(e, d) -> bool:
     """`e` is the adjoint `d` itself or `rt.unbroadcast(d, ...)` (d, or a new array)."""
     if isinstance(e, gast.Name):

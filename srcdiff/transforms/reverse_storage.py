@@ -259,13 +259,18 @@ class Storage:
         self.loop_stack = saved
         if loop is not None and stmts is loop.body:
             out = [assign(v, load(c)) for v, c in self.carried(loop).items()] + out
-            ints, _ = self.remat_plan(loop)
-            need = set(self.needed)
-            for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
-                if st.targets[0].id in need:
-                    need |= loaded_names(st.value)
-            out += [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
         return out
+
+    def recomputed_indices(self, loop) -> list:
+        """The integer statements of `loop`'s body the backward sweep recomputes at the start of an iteration's
+        backward block (those it needs), in order: the block places each under the line comment of the first
+        adjoint that reads it (reverse_backward.py), not above the block's first comment."""
+        ints, _ = self.remat_plan(loop)
+        need = set(self.needed)
+        for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
+            if st.targets[0].id in need:
+                need |= loaded_names(st.value)
+        return [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
 
 
 def _settled(subs: dict, body: list) -> dict:

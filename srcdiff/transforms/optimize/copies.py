@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import is_comment, map_blocks, nested_blocks, walk_names, walk_statements
+from ..astutil import dotted_name, is_comment, map_blocks, nested_blocks, walk_names, walk_statements
 from .deadcode import without_lone_line_comments
 
 _LOAD = gast.Load
@@ -367,7 +367,9 @@ def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
     added to it: a value read twice in one line, `d_u = d_r` then `d_u = d_u + d_r`) -> `t = a + e` in the second's
     place, where e does not read t and the statements between are plain ones that neither name t nor bind a (t
     names a's memory until then: a write into it between is seen the same). Propagation keeps the copy (t is bound
-    twice)."""
+    twice). A copy `t = rt.copy(a)` with only line comments between it and an add into it, `t += e`, moves down to the
+    add, under its line's comment (the copy a loop's backward sweep made before the loop, left alone under the
+    loop's comment where dead code emptied the loop; that comment then goes, having no code)."""
     def block(stmts):
         out = []
         for s in stmts:
@@ -376,6 +378,9 @@ def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
             if k is not None:
                 s.value.left = out[k].value
                 del out[k]
+            k = _copy_added_into(out, s)
+            if k is not None:
+                out.append(out.pop(k))
             out.append(s)
         return out
     fn.body = block(fn.body)
@@ -404,6 +409,25 @@ def _copy_merged_into(out: list, s):
             return k
         if is_comment(prev) or not isinstance(prev, (gast.Assign, gast.AugAssign, gast.Expr)):
             return None
+    return None
+
+
+def _copy_added_into(out: list, s):
+    """The index in `out` of `t = rt.copy(a)` where `s` is `t += e` and only line comments (one at least) sit between
+    them, else None."""
+    if not (type(s) is gast.AugAssign and isinstance(s.op, gast.Add) and type(s.target) is gast.Name):
+        return None
+    k = len(out) - 1
+    while k >= 0 and is_comment(out[k]):
+        k -= 1
+    if k < 0 or k == len(out) - 1:
+        return None
+    prev = out[k]
+    if (type(prev) is gast.Assign and len(prev.targets) == 1 and type(prev.targets[0]) is gast.Name
+            and prev.targets[0].id == s.target.id and type(prev.value) is gast.Call and not prev.value.keywords
+            and len(prev.value.args) == 1 and type(prev.value.args[0]) is gast.Name
+            and dotted_name(prev.value.func) == "rt.copy"):
+        return k
     return None
 
 

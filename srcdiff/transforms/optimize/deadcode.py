@@ -139,12 +139,14 @@ def _writes_stay(body, writes: dict, gone: set, fewer: set) -> bool:
     """Whether liveness keeps every write of the straight-line `body` (`writes`: array name -> the position of its
     last write) once the statements at `gone` go: the arrays of a group of names that may share memory
     (_may_view) where one reads less than before (`fewer`) are each read after their last write; other writes
-    were kept by the dead-code pass before and nothing they were kept for went."""
+    were kept by the dead-code pass before and nothing they were kept for went. Linear in the body: the groups'
+    roots found with path halving, the last read of each write's array found in one pass over the body (a body of
+    1 000 element writes took a fifth of a second, asking each write's array of every later statement)."""
     group: dict = {}
 
     def root(n):
         while group.get(n, n) != n:
-            n = group[n]
+            group[n] = n = group.get(group[n], group[n])
         return n
     for k, s in enumerate(body):
         if k not in gone and type(s) in (gast.Assign, gast.AugAssign):
@@ -153,11 +155,15 @@ def _writes_stay(body, writes: dict, gone: set, fewer: set) -> bool:
             for n in _may_view(s.value):
                 group[root(n)] = root(a)
     touched = {root(n) for n in fewer}
-    for a, last in writes.items():
-        if root(a) in touched and not any(k not in gone and a in loaded_names(body[k])
-                                           for k in range(last + 1, len(body))):
-            return False
-    return True
+    asked = {a: last for a, last in writes.items() if root(a) in touched}
+    last_read: dict = {}      # an asked array -> the last statement left that reads it
+    if asked:
+        for k, s in enumerate(body):
+            if k not in gone:
+                for n in loaded_names(s):
+                    if n in asked:
+                        last_read[n] = k
+    return all(last_read.get(a, -1) > last for a, last in asked.items())
 
 
 def _may_view(value) -> set:

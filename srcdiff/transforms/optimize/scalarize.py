@@ -29,7 +29,8 @@ def scalar_where(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
 def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: NameIndex | None = None) -> gast.FunctionDef:
     """`a = rt.sum_grad(g, x, None)` (or rt.mean_grad) with a scalar `g` is an array of x's shape filled
     with g (or g / x.size). When every statement reading `a` is a later elementwise one of the same block
-    whose value keeps x's shape with a scalar in a's place, `a` becomes that scalar: `a = g / x.size`,
+    whose value keeps x's shape with a scalar in a's place (or whose value is `rt.unbroadcast(e, y)` with e
+    such a value), `a` becomes that scalar: `a = g / x.size`,
     or g itself read directly, and the filled array is never made. `index`: the function's name index
     (optimize/names.py), kept up to date; built if not given."""
     from ..astutil import const, dotted_name, load
@@ -58,9 +59,9 @@ def scalar_sum_grads(fn: gast.FunctionDef, kinds: dict, shapes: dict, index: Nam
                     rebinds = True
             if n:
                 target = u.targets[0] if isinstance(u, gast.Assign) else getattr(u, "target", None)
-                if not (isinstance(u, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Name)
-                        and broadcasting(u.value)
-                        and expr_shape_class(_replace_name(u.value, a, load(g)), shapes, kinds) == shapes.get(x, x)):
+                value = _unbroadcast_operand(u.value, a) if isinstance(u, (gast.Assign, gast.AugAssign)) else None
+                if not (isinstance(target, gast.Name) and value is not None and broadcasting(value)
+                        and expr_shape_class(_replace_name(value, a, load(g)), shapes, kinds) == shapes.get(x, x)):
                     return None
                 found.append(u)
                 seen += n
@@ -128,6 +129,17 @@ def _candidate(s, kinds: dict, counts: dict, loads: dict):
 
 
 _FILLS = ("sum_grad", "mean_grad")
+
+
+def _unbroadcast_operand(value, a: str):
+    """What must keep x's shape with a scalar for `a` in a reader's `value`: the value itself, or `e` where it
+    is `rt.unbroadcast(e, y)` (the adjoint of a broadcast operand y: `d_x = rt.unbroadcast(d_r2 * t, x)`) and
+    `a` is not y: e with the scalar is then the array e was, so its sum down to y's shape is too."""
+    if (type(value) is gast.Call and type(value.func) is gast.Attribute and value.func.attr == "unbroadcast"
+            and isinstance(value.func.value, gast.Name) and value.func.value.id == "rt" and len(value.args) == 2
+            and not value.keywords and isinstance(value.args[1], gast.Name) and value.args[1].id != a):
+        return value.args[0]
+    return value
 
 
 def _replace_name(e, name, new):
