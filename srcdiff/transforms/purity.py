@@ -12,7 +12,7 @@ STACK_OPS = ("rt.pop", "rt.push")              # they change the stack: a pop wh
 WRITES_INTO = frozenset((                       # runtime helpers that write into an argument: a call whose result
     "rt.add_into", "rt.add_row", "rt.index_add",   # nothing reads still does that (tests/test_optimize.py finds
     "rt.put_row", "rt.halve", "rt.mask_put",        # the runtime's functions that write into a parameter)
-    "rt.rows_dot", "rt.rows_add",                                                   # a block of rows' products
+    "rt.rows_dot", "rt.rows_add", "rt.add_chunks",                                  # a block of rows' products
     "rt.logsumexp_vecmat_adjoints", "rt.logsumexp_matvec_adjoints",                 # add M's adjoint into d_M
     "rt.logsumexp_vecmat_adjoints_scaled", "rt.logsumexp_matvec_adjoints_scaled",
     "rt.logsumexp_vecmat_scaled", "rt.logsumexp_matvec_scaled",                    # (compiled) their scales
