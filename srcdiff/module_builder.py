@@ -419,30 +419,16 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
 
 
 def _decline_writes_into_parameters(unit):
-    """A function of the user's that stays a call (recursive, four calls deep, too large to inline) and writes into
-    its parameter's array (`buf[i] = v`): the caller runs its primal in the forward sweep, which writes the array,
-    and its pullback then runs it again, from the array the write has changed (a recursive `rec(buf, n - 1, y)`
-    writing `buf[n % 2]`: d/dy off by 1.25 on main, silently). Declined at the write. Forward mode runs the call
+    """A function of the user's that stays a call though it writes into its parameter's array (`buf[i] = v`):
+    recursive, or four calls deep (one too large to inline is inlined: inline.parameter_writes). Its pullback would
+    run it again from the array its primal's write changed. Declined at the write. Forward mode runs the call
     once, as Python does: its jvp is right."""
-    params = set(unit.params)
-    bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-    generated = compiler.is_generated(unit)
-    for s in walk(unit.node):
-        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
-        if generated:
-            # (a gradient's restores leave its arguments as they were; its write-back of the state its function
-            # leaves them in, `x[:] = x_final`, does not: transforms/caller_arrays.py)
-            targets = [t for t in targets if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
-                       and t.slice.lower is None]
-        for t in targets:
-            while isinstance(t, gast.Subscript):
-                t = t.value
-            if t is not targets[0] and isinstance(t, gast.Name) and t.id in params - bound:
-                fail(s, unit, f"{unit.name} writes into its parameter {t.id!r}, an array its caller passes, and "
-                              "stays a call (recursive, nested four calls deep, or too large to inline): its "
-                              "derivative runs it again from the array the write has changed",
-                     f"write into a copy ({t.id} = {t.id}.copy() at its start) and return it, or call {unit.name} "
-                     "from a function fewer calls deep, so that srcdiff inlines it")
+    for s, name in inline.parameter_writes(unit, compiler.is_generated(unit))[:1]:
+        fail(s, unit, f"{unit.name} writes into its parameter {name!r}, an array its caller passes, and stays a "
+                      "call (recursive, or nested four calls deep): its derivative runs it again from the array the "
+                      "write has changed",
+             f"write into a copy ({name} = {name}.copy() at its start) and return it, or call {unit.name} from a "
+             "function fewer calls deep, so that srcdiff inlines it")
 
 
 def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):

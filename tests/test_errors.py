@@ -1429,16 +1429,16 @@ def test_numba_typing_failure_names_the_users_variable():
     assert "b2" not in text and ".py (" not in text and "srcdiff/" not in text.split("\n")[0].split(":", 2)[-1], text
 
 
-def _large_function_module(tmp_path, keyword_only):
-    """A module whose `f(xa, M, scale)` is over inline.MAX_STATEMENTS statements (it stays a call) and reads its
-    tuple argument xa at constant indices, and `fs` that calls it passing its own tuple argument and scale by
-    keyword (scale a keyword-only parameter or a plain one)."""
-    body = "".join(f"    s = s + np.sin(s + {k} * 0.01) * x\n" for k in range(150))
-    call = "f(xa, M, scale=scale)"
-    source = (f"import numpy as np\n\n\ndef f(xa, M, {'*, ' if keyword_only else ''}scale=1.0):\n"
-              f"    x = np.sum(xa[0] * xa[0]) + np.sum(xa[1] * xa[1])\n    s = 0.0\n{body}    return s * np.sum(M) * scale\n\n\n"
-              f"def fs(xa, M, scale=1.0):\n    return np.sin(0.5 * {call})\n")
-    path = tmp_path / f"large_{int(keyword_only)}.py"
+def _large_function_module(tmp_path, keyword_only, index="0"):
+    """A module whose `f(xa, M, k, scale)` is over inline.MAX_STATEMENTS statements (it stays a call) and reads its
+    tuple argument xa at the index `index` (a constant, or `k`), and `fs` that calls it passing its own tuple
+    argument and scale by keyword (scale a keyword-only parameter or a plain one)."""
+    body = "".join(f"    s = s + np.sin(s + {j} * 0.01) * x\n" for j in range(150))
+    call = "f(xa, M, 0, scale=scale)"
+    source = (f"import numpy as np\n\n\ndef f(xa, M, k, {'*, ' if keyword_only else ''}scale=1.0):\n"
+              f"    x = np.sum(xa[{index}] * xa[{index}]) + np.sum(xa[1] * xa[1])\n    s = 0.0\n{body}"
+              f"    return s * np.sum(M) * scale\n\n\ndef fs(xa, M, scale=1.0):\n    return np.sin(0.5 * {call})\n")
+    path = tmp_path / f"large_{int(keyword_only)}_{index}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     mod = importlib.util.module_from_spec(spec)
@@ -1447,18 +1447,30 @@ def _large_function_module(tmp_path, keyword_only):
 
 
 def test_a_tuple_passed_to_a_function_too_large_to_inline_names_the_reasons(tmp_path):
-    """A function over 400 statements stays a call; with keyword-only parameters and passed a tuple holding a
-    differentiated value, the decline gave the reasons of the others only ("stays a call (nested four calls deep,
-    or recursive)": plain fuzz 1006002, 1006090's hvp of sin(f / 2), whose f has keyword-only parameters). It names
-    the size and the keyword-only parameters; without them the call works (inline.ForCall)."""
+    """A function over 400 statements stays a call; passed a tuple holding a differentiated value that it indexes by a
+    variable, the decline gave the reasons of the others only ("stays a call (nested four calls deep, or
+    recursive)": plain fuzz 1006002, 1006090's hvp of sin(f / 2)). It names the size."""
     xa, M = (0.4, np.array([0.3, -0.2])), np.ones(2)
-    mod, path = _large_function_module(tmp_path, True)
+    mod, path = _large_function_module(tmp_path, False, index="k")
     with pytest.raises(srcdiff.SrcdiffError) as e:
         srcdiff.grad(mod.fs)(xa, M)
     assert e.value.filename == path and "stays a call (nested four calls deep, recursive, or too large to inline: " \
-        "over 400 statements)" in str(e.value) and "has keyword-only parameters" in str(e.value), str(e.value)
-    assert "split into functions of fewer statements" in e.value.advice and "keyword-only" in e.value.advice
-    mod, _ = _large_function_module(tmp_path, False)
+        "over 400 statements)" in str(e.value) and "indexes the tuple by a variable" in str(e.value), str(e.value)
+    assert "split into functions of fewer statements" in e.value.advice
+
+
+@pytest.mark.parametrize("keyword_only", [False, True], ids=["plain", "keyword_only"])
+def test_a_tuple_passed_to_a_function_too_large_to_inline_is_taken_item_by_item(tmp_path, keyword_only):
+    """The call of a function over 400 statements passing a tuple calls the function made for the tuple's structure
+    (inline.ForCall), which takes its items as values of their own. With keyword-only parameters it was declined
+    (plain fuzz 1006002, 1006090, 1006140): the call passes them by position after the others, which
+    inline.parameter_names left out, so the call's arguments and the parameters did not match."""
+    xa, M = (0.4, np.array([0.3, -0.2])), np.ones(2)
+    mod, _ = _large_function_module(tmp_path, keyword_only)
     g = srcdiff.grad(mod.fs)(xa, M)
     h = 1e-6
     assert g[0] == pytest.approx((mod.fs((0.4 + h, xa[1]), M) - mod.fs((0.4 - h, xa[1]), M)) / (2 * h), rel=1e-5)
+    for j in range(2):
+        e = np.eye(2)[j] * h
+        fd = (mod.fs((0.4, xa[1] + e), M) - mod.fs((0.4, xa[1] - e), M)) / (2 * h)
+        assert g[1][j] == pytest.approx(fd, rel=1e-5)

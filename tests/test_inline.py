@@ -545,3 +545,71 @@ def test_constants_in_the_callees_body_are_folded_too():
     assert "damped1 = 0.05 * x" in text and "d_damped1 * 0.05" in text, text
     assert "damped_by1 = 0.2 * x" in text, text      # (`result2 = 0.2` the default k made, folded, before)
     assert not re.search(r"^\s*(?!d_)\w+ = [0-9.]+$", text, re.M), text      # (no name for a number)
+
+
+# ---- a callee too large to inline (inline.MAX_STATEMENTS made small here) that writes into its parameter's array, or
+# has keyword-only parameters and is passed a tuple: plain fuzz 1009100 (the hvp oracle's sin(f / 2)), 1006002 ----
+def _bump_row(x, M):
+    M[1, 0] += 1.5 * x
+    return np.sum(np.sin(M)) * x
+
+
+def calls_a_writer(x, M):
+    y = _bump_row(x, M)
+    return np.sin(y / 2) + np.sum(M * M)
+
+
+def _pair_energy(xa, n, *, scale=0.5):
+    x, a = xa[0], xa[1]
+    return scale * np.sum(np.sin(a) * x) + n
+
+
+def passes_a_tuple_to_keyword_only(x, a):
+    y = _pair_energy((x, a), 2.0)
+    return np.sin(y / 2) * np.sum(a)
+
+
+def _gradients_by_size(f, args, jit, monkeypatch, tmp_path_factory):
+    """(srcdiff.grad of f w.r.t. every argument, its source) with the callee inlined, then with inline.MAX_STATEMENTS
+    1 (the callee over the limit), each in a cache of its own; the arrays of `args` copied for each call."""
+    made = []
+    for limit in (inline.MAX_STATEMENTS, 1):
+        monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / f"inline_limit_{limit}"))
+        monkeypatch.setattr(inline, "MAX_STATEMENTS", limit)
+        g = srcdiff.grad(f, wrt=tuple(range(len(args))), jit=jit)
+        made.append((g(*[np.copy(a) for a in args]), srcdiff.source(g)))
+    return made
+
+
+def _central(f, args, k):
+    return numerical_grad(lambda *a: f(*[np.copy(v) for v in a]), args, k)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_callee_too_large_to_inline_that_writes_its_parameter_is_inlined(jit, monkeypatch, tmp_path_factory):
+    """A callee over the size limit stays a call, and its pullback runs it again: from the array its primal's write
+    had changed, so a callee writing into its parameter's array was declined ("writes into its parameter 'M' ... and
+    stays a call": plain fuzz 1009100, 1009027, 1009086). It is inlined at any size, as one returning a tuple is."""
+    args = [0.3, np.array([[0.1, 0.2], [0.3, 0.4]])]
+    (inl, _), (big, text) = _gradients_by_size(calls_a_writer, args, jit, monkeypatch, tmp_path_factory)
+    assert "_vjp(" not in text and "M[1, 0] = " in text, text
+    for k in range(2):
+        np.testing.assert_allclose(big[k], inl[k], rtol=1e-12)
+        np.testing.assert_allclose(big[k], _central(calls_a_writer, args, k), rtol=1e-6)
+    hv = srcdiff.hvp(calls_a_writer, jit=jit)(0.3, args[1].copy(), 1.0)
+    g = srcdiff.grad(calls_a_writer)
+    assert hv == pytest.approx((g(0.3 + 1e-6, args[1].copy()) - g(0.3 - 1e-6, args[1].copy())) / 2e-6, rel=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_tuple_passed_to_a_large_callee_with_keyword_only_parameters(jit, monkeypatch, tmp_path_factory):
+    """A callee over the size limit passed a tuple is called as the function made for the tuple's structure
+    (inline.ForCall: `_pair_energy(x, a, 2.0, 0.5)`). With keyword-only parameters it was declined (plain fuzz 1006002,
+    1006090, 1006140): the call passes them by position after the others, and inline.parameter_names left them out."""
+    args = [0.3, np.array([0.1, 0.2, 0.7])]
+    (inl, _), (big, text) = _gradients_by_size(passes_a_tuple_to_keyword_only, args, jit, monkeypatch,
+                                               tmp_path_factory)
+    assert "pair_energy(x, a, 2.0, 0.5)" in text, text
+    for k in range(2):
+        np.testing.assert_allclose(big[k], inl[k], rtol=1e-12)
+        np.testing.assert_allclose(big[k], _central(passes_a_tuple_to_keyword_only, args, k), rtol=1e-6)

@@ -95,11 +95,11 @@ def decline_items_passed_to_a_call(call, active, s, unit):
                            f"recursive, or too large to inline: over {MAX_STATEMENTS} statements) passing a "
                            f"differentiated value inside a tuple, list or keyword argument that `{name}` cannot "
                            "take item by item (it indexes the tuple by a variable, returns it whole, passes it on "
-                           "to itself nested deeper, has keyword-only parameters, or is a srcdiff transform)\n"
+                           "to itself nested deeper, or is a srcdiff transform)\n"
                            f"    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
                            f"pass the values as arguments of their own (`{name}(u, v)`), or index the tuple by "
                            f"constants in it; a large `{name}` can be split into functions of fewer statements, "
-                           "which are inlined (or its keyword-only parameters made plain ones)")
+                           "which are inlined")
 
 
 def sources(value, callees) -> list:

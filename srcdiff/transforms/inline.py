@@ -94,9 +94,12 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
             return None
         body = callee.node.body
         if alone and not _returns_tuple(callee) and not _passes_dict(call, tuples) and \
-                sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS:
+                sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS and \
+                not parameter_writes(callee, is_generated_file(callee.filename)):
             return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
-                            # pullback takes one value; so is one passed a dict, which a call cannot take)
+                            # pullback takes one value; so is one passed a dict, which a call cannot take, and one
+                            # writing into its parameter's array, whose pullback would run it from the array the
+                            # write changed)
         ret = body[-1].value
         substitute = _read_only(callee, params, call_args)
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
@@ -127,6 +130,30 @@ def _returns_tuple(callee) -> bool:
     return isinstance(returned, gast.Tuple) or (isinstance(returned, gast.Name) and any(
         isinstance(n, gast.Assign) and isinstance(n.value, gast.Tuple) and isinstance(n.targets[0], gast.Name)
         and n.targets[0].id == returned.id for n in walk(callee.node)))
+
+
+def parameter_writes(unit, generated: bool) -> list:
+    """(statement, parameter) of each write into the array a parameter of `unit` holds on entry (`buf[i] = v`, the
+    parameter not bound again). A function that stays a call has its primal run in its caller's forward sweep,
+    which writes the array, and its pullback runs it again from the array the write changed (a recursive
+    `rec(buf, n - 1, y)` writing `buf[n % 2]`: d/dy off by 1.25, silently): such a callee is inlined at any size, and
+    a recursive one declined (module_builder). `generated`: `unit` is a gradient srcdiff made, whose restores leave
+    its arguments as they were; only its write-back of the state its function leaves them in counts
+    (`x[:] = x_final`: transforms/caller_arrays.py)."""
+    params = set(unit.params)
+    bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    found = []
+    for s in walk(unit.node):
+        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+        if generated:
+            targets = [t for t in targets if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Slice)
+                       and t.slice.lower is None]
+        for t in targets:
+            while isinstance(t, gast.Subscript):
+                t = t.value
+            if t is not targets[0] and isinstance(t, gast.Name) and t.id in params - bound:
+                found.append((s, t.id))
+    return found
 
 
 def _callee_for(unit, s, obj, tuples: dict, made):
@@ -207,7 +234,7 @@ def dict_items_passed(fn, call, params):
 
 
 def parameter_names(obj):
-    """The positional parameters of the user function (or lifted nested function's unit) `obj`; None if unknown."""
+    """The parameters of the user function (or lifted nested function's unit) `obj`, keyword-only ones last."""
     return _parameter_names(obj)
 
 
@@ -286,15 +313,21 @@ def _returned_as(target: str, ret, params, rename: dict, call_args) -> bool:
 
 
 def _parameter_names(obj):
-    """The positional parameters of the user function (or lifted nested function's unit) `obj`; None if unknown."""
+    """The parameters of the user function (or lifted nested function's unit) `obj` as a call passes them once its
+    defaults are filled in: the positional ones, then the keyword-only ones (parse.py makes them positional, last);
+    None if unknown. (Without the keyword-only ones, the call of a function that has them passed more arguments
+    than this gave, and a tuple it passed was not taken item by item: a decline, plain fuzz 1006002.)"""
     if hasattr(obj, "params") and hasattr(obj, "node"):
         return list(obj.params)
     import inspect
     try:
-        return [p.name for p in inspect.signature(obj).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return None
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] + \
+        [p.name for p in params if p.kind is p.KEYWORD_ONLY]
 
 
 def _renaming(unit, callee, params, substitute: dict, namer, used_callees: set) -> dict:
