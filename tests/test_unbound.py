@@ -267,6 +267,13 @@ UNBOUND_CASES = [BOUND_IN_A_BRANCH, """def f(a, c):
     v = t if t is None else u
     a = rt.stack_zeros(3, v)
     return s
+""", """def f(x, a):
+    y = pe(x, a)
+    d_x, (d_a, d_b[0]) = pe_vjp(x, a, y)
+    for i in range(2):
+        u, v = d_x * i, d_b
+        d_b = v + u
+    return (d_x, d_a, u)
 """, """def f(a, b):
     for i in range(3):
         s = s + a[i]
@@ -287,3 +294,30 @@ def test_possibly_unbound_names_are_the_locals_exposed_reads_finds(src):
     fn = gast.parse(src).body[0]
     stored = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     assert possibly_unbound(fn) == exposed_reads(fn.body, frozenset(a.id for a in fn.args.args)) & stored
+
+
+def _kept_pullback(x, a):
+    return np.sum(np.sin(a) * x)
+
+
+def calls_a_kept_pullback(x, a):
+    y = _kept_pullback(x, a)
+    return np.sin(y / 2)
+
+
+def test_names_a_tuple_target_binds_get_no_placeholders(monkeypatch, tmp_path_factory):
+    """The gradients a pullback call gives, `d_x, d_a = kept_pullback_vjp(x, a, d_y)` of a callee that stays a call,
+    were read as never bound: placeholders nothing reads (`d_a = np.zeros((1,))`, `d_x = 0.0`) began the function."""
+    from srcdiff.transforms import inline
+    from srcdiff.transforms.unbound import possibly_unbound
+    fn = gast.parse("def f(x, a):\n    d_x, (d_a, b[0]) = g(x, a)\n    return d_x + d_a + b\n").body[0]
+    assert possibly_unbound(fn) == set()
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "small_inline_limit"))
+    monkeypatch.setattr(inline, "MAX_STATEMENTS", 1)
+    g = srcdiff.grad(calls_a_kept_pullback, wrt=(0, 1))
+    got = g(0.3, np.array([0.1, 0.2, 0.7]))
+    text = srcdiff.source(g).split("def calls_a_kept_pullback_grad")[1]
+    assert "d_x, d_a = kept_pullback_vjp(x, a, d_y)" in text and "np.zeros" not in text and " = 0.0" not in text, text
+    for k in range(2):
+        np.testing.assert_allclose(got[k], numerical_grad(calls_a_kept_pullback, [0.3, np.array([0.1, 0.2, 0.7])], k),
+                                   rtol=1e-6)

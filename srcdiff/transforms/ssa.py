@@ -33,8 +33,9 @@ def exposed_reads(stmts, have=frozenset()) -> set:
                 t = s.targets[0]
                 if isinstance(t, gast.Name):
                     have.add(t.id)
-                else:
+                else:       # (a tuple target binds its names)
                     reads(t, have)
+                    have.update(n.id for n in walk_names(t) if isinstance(n.ctx, gast.Store))
             elif isinstance(s, gast.If):
                 reads(s.test, have)
                 have = block(s.body, set(have)) & block(s.orelse, set(have))

@@ -63,8 +63,9 @@ def _walk_facts(fn) -> tuple:
                 if isinstance(t, gast.Name):
                     visit(t, None)
                     have.add(t.id)
-                else:
+                else:       # (a tuple target binds its names: `d_x, d_a = f_vjp(x, a, g)` needs no placeholders)
                     visit(t, have)
+                    have.update(n.id for n in walk_of(t, _FACT_NODES) if type(n) is name and type(n.ctx) is store)
                 visit(s.targets[1:], None)
             elif kind is gast.If:
                 visit(s.test, have)
