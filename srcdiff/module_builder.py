@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import linecache
 import threading
 from dataclasses import dataclass, field
 
@@ -377,14 +378,14 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
              f"{unit.name} returns nothing and stays a call here (recursive, or called with keywords): return "
              "a copy of the array it writes into and assign it (`buf = buf.copy()` at its start, `return buf`, "
              "`buf = f(buf, ...)`)")
-    if mode == "pullback":
-        _decline_writes_into_parameters(unit)
     params = unit.params
     base = unit.name if unit.name != "lambda_" else module.primals.get(_key(obj), "lambda")
     name = entry_name or module.namer.fresh(f"{base}_{_SUFFIX[mode]}")
     module.derivatives[k] = name
 
     ssa_unit, local_to_obj = _ssa_for(module, unit, typed=bool(arg_kinds), root=obj)
+    if mode == "pullback":      # (its inlined callees' writes too)
+        _decline_writes_into_parameters(ssa_unit, compiler.is_generated(unit))
     anno.set(ssa_unit.node, anno.RECURSIVE, frozenset([ssa_unit.name] * _recursive(module, obj) + [
         local for local, o in local_to_obj.items() if _recursive(module, o)]))
     if forward_mode:
@@ -418,17 +419,23 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
     return name
 
 
-def _decline_writes_into_parameters(unit):
-    """A function of the user's that stays a call though it writes into its parameter's array (`buf[i] = v`):
-    recursive, or four calls deep (one too large to inline is inlined: inline.parameter_writes). Its pullback would
-    run it again from the array its primal's write changed. Declined at the write. Forward mode runs the call
-    once, as Python does: its jvp is right."""
-    for s, name in inline.parameter_writes(unit, compiler.is_generated(unit))[:1]:
-        fail(s, unit, f"{unit.name} writes into its parameter {name!r}, an array its caller passes, and stays a "
-                      "call (recursive, or nested four calls deep): its derivative runs it again from the array the "
-                      "write has changed",
-             f"write into a copy ({name} = {name}.copy() at its start) and return it, or call {unit.name} from a "
-             "function fewer calls deep, so that srcdiff inlines it")
+def _decline_writes_into_parameters(unit, generated: bool):
+    """A function of the user's that stays a call though it writes into its parameter's array (`buf[i] = v`, or a
+    callee inlined into it does): recursive, or four calls deep (one too large to inline is inlined:
+    inline.parameter_writes). Its pullback would run it again from the array its primal's write changed (a
+    recursive `rec(buf, n - 1, y)` writing `buf[n % 2]`: d/dy off by 1.25, silently; through a helper it inlines,
+    `put(buf, n % 2, v)`, 5.74 for 7.69, silently). Declined at the write. `unit`: in SSA, its calls inlined; a
+    generated one's restores do not count (inline.parameter_writes). Forward mode runs the call once, as Python
+    does: its jvp is right."""
+    for s, name in inline.parameter_writes(unit, generated)[:1]:
+        where = anno.get(s, anno.FILE) or unit.filename     # (an inlined callee's line is in its own file)
+        line = linecache.getline(where, s.lineno).strip()
+        through = f" (in {anno.get(s, anno.FUNC)}, which it calls)" if anno.get(s, anno.FUNC) else ""
+        raise SrcdiffError(f"{unit.name} writes into its parameter {name!r}{through}, an array its caller passes, "
+                           "and stays a call (recursive, or nested four calls deep): its derivative runs it again "
+                           f"from the array the write has changed\n    {line}", where, s.lineno,
+                           f"write into a copy ({name} = {name}.copy() at its start) and return it, or call "
+                           f"{unit.name} from a function fewer calls deep, so that srcdiff inlines it")
 
 
 def return_kind(module: Module, obj, arg_kinds: tuple, active: frozenset = frozenset()):
