@@ -613,3 +613,36 @@ def test_a_tuple_passed_to_a_large_callee_with_keyword_only_parameters(jit, monk
     for k in range(2):
         np.testing.assert_allclose(big[k], inl[k], rtol=1e-12)
         np.testing.assert_allclose(big[k], _central(passes_a_tuple_to_keyword_only, args, k), rtol=1e-6)
+
+
+def _set_entry(M, v):
+    M[1, 0] = v
+    return 0.0
+
+
+def _writes_through_a_helper(x, M):
+    t = _set_entry(M, np.sin(x) * M[1, 0])
+    a = np.cos(M) * x
+    b = a * a + t
+    c = np.sum(b) * 2.0
+    d = c + np.sum(np.sin(a))
+    return d * x
+
+
+def calls_a_writer_through_a_helper(x, M):
+    return _writes_through_a_helper(x, M) + np.sum(M ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_large_callee_writing_its_parameter_through_a_helper_is_inlined(jit, monkeypatch, tmp_path_factory):
+    """The callee over the size limit (8 statements here) writes its parameter through a small helper inlined into
+    it: the decline read the callee's own statements, so it stayed a call, and its pullback ran it again from the
+    array the helper's write had changed: d/dx 4.3218 for 4.3623, silently. It is inlined, as a direct write is."""
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "inline_limit_8"))
+    monkeypatch.setattr(inline, "MAX_STATEMENTS", 8)
+    args = [0.3, np.array([[0.1, 0.2], [0.3, 0.4]])]
+    g = srcdiff.grad(calls_a_writer_through_a_helper, wrt=(0, 1), jit=jit)
+    got = g(*[np.copy(a) for a in args])
+    assert "_vjp(" not in srcdiff.source(g)
+    for k in range(2):
+        np.testing.assert_allclose(got[k], _central(calls_a_writer_through_a_helper, args, k), rtol=1e-6)
