@@ -432,8 +432,9 @@ def _decline_writes_into_parameters(unit, generated: bool):
         line = linecache.getline(where, s.lineno).strip()
         through = f" (in {anno.get(s, anno.FUNC)}, which it calls)" if anno.get(s, anno.FUNC) else ""
         raise SrcdiffError(f"{unit.name} writes into its parameter {name!r}{through}, an array its caller passes, "
-                           "and stays a call (recursive, or nested four calls deep): its derivative runs it again "
-                           f"from the array the write has changed\n    {line}", where, s.lineno,
+                           "and stays a call (recursive, nested four calls deep, or too large to inline): its "
+                           f"derivative runs it again from the array the write has changed\n    {line}",
+                           where, s.lineno,
                            f"write into a copy ({name} = {name}.copy() at its start) and return it, or call "
                            f"{unit.name} from a function fewer calls deep, so that srcdiff inlines it")
 

@@ -1396,14 +1396,29 @@ def calls_rec_writes_through_a_helper(y, buf):
     return _rec_writes_through_a_helper(buf, 3, y) + np.sum(buf ** 2)
 
 
+def _rec_writes_through_a_second_name(buf, n, y):
+    if n <= 0:
+        return np.sum(buf) * y
+    b = buf
+    b[n % 2] = buf[n % 2] * 0.5 + y  # <- second_name
+    return _rec_writes_through_a_second_name(buf, n - 1, y) * 0.9 + y * buf[0]
+
+
+def calls_rec_writes_through_a_second_name(y, buf):
+    return _rec_writes_through_a_second_name(buf, 3, y) + np.sum(buf ** 2)
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 def test_a_recursion_writing_into_its_argument_through_a_helper_is_declined(jit):
     """A recursive function stays a call; one writing into its argument is declined, but a write made by a helper
-    inlined into it was not seen (the decline read the function's own statements): d/dy 5.74 for 7.69, silently.
-    The decline reads the function with its calls inlined, and names the helper's line."""
+    inlined into it was not seen (the decline read the function's own statements): d/dy 5.74 for 7.69, silently;
+    so was one through a second name (`b = buf; b[i] = v`: 4.47 for 7.69). The decline reads the function in SSA
+    with its calls inlined (follow_writes makes the second name's write one through buf), and names the line."""
     msg = _declined(calls_rec_writes_through_a_helper, [0.4, np.array([0.3, 0.7])], jit=jit)
     _assert_located(msg, "put_entry", "_rec_writes_through_a_helper writes into its parameter 'buf' (in _put_entry, "
                     "which it calls)", "buf = buf.copy()")
+    msg = _declined(calls_rec_writes_through_a_second_name, [0.4, np.array([0.3, 0.7])], jit=jit)
+    _assert_located(msg, "second_name", "_rec_writes_through_a_second_name writes into its parameter 'buf'")
 
 
 def dict_made_inside(x, a):

@@ -134,14 +134,21 @@ def _returns_tuple(callee) -> bool:
 
 def parameter_writes(unit, generated: bool) -> list:
     """(statement, parameter) of each write into the array a parameter of `unit` holds on entry (`buf[i] = v`, the
-    parameter not bound again). A function that stays a call has its primal run in its caller's forward sweep,
-    which writes the array, and its pullback runs it again from the array the write changed (a recursive
-    `rec(buf, n - 1, y)` writing `buf[n % 2]`: d/dy off by 1.25, silently): such a callee is inlined at any size, and
-    a recursive one declined (module_builder). `generated`: `unit` is a gradient srcdiff made, whose restores leave
-    its arguments as they were; only its write-back of the state its function leaves them in counts
-    (`x[:] = x_final`: transforms/caller_arrays.py)."""
+    parameter not bound again; or through a second name, `b = buf`, bound once). A function that stays a call has
+    its primal run in its caller's forward sweep, which writes the array, and its pullback runs it again from the
+    array the write changed (a recursive `rec(buf, n - 1, y)` writing `buf[n % 2]`: d/dy off by 1.25, silently):
+    such a callee is inlined at any size, and a recursive one declined (module_builder). `generated`: `unit` is a
+    gradient srcdiff made, whose restores leave its arguments as they were; only its write-back of the state its
+    function leaves them in counts (`x[:] = x_final`: transforms/caller_arrays.py)."""
     params = set(unit.params)
     bound = {n.id for n in walk(unit.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    names = {p: p for p in params - bound}    # a name of the array a parameter holds -> the parameter
+    counts = assign_counts(unit.node)
+    copies = [(s.targets[0].id, s.value.id) for s in walk(unit.node) if isinstance(s, gast.Assign)
+              and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+              and counts.get(s.targets[0].id) == 1]
+    while any(b in names and a not in names for a, b in copies):    # (second names of second names too)
+        names.update({a: names[b] for a, b in copies if b in names and a not in names})
     found = []
     for s in walk(unit.node):
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
@@ -151,8 +158,8 @@ def parameter_writes(unit, generated: bool) -> list:
         for t in targets:
             while isinstance(t, gast.Subscript):
                 t = t.value
-            if t is not targets[0] and isinstance(t, gast.Name) and t.id in params - bound:
-                found.append((s, t.id))
+            if t is not targets[0] and isinstance(t, gast.Name) and t.id in names:
+                found.append((s, names[t.id]))
     return found
 
 
