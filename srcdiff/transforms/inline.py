@@ -93,13 +93,8 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
         if len(params) != len(call_args):
             return None
         body = callee.node.body
-        if alone and not _returns_tuple(callee) and not _passes_dict(call, tuples) and \
-                sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS and \
-                not parameter_writes(callee, is_generated_file(callee.filename)):
-            return None     # (a callee returning a tuple, e.g. a gradient, is inlined at any size: a separate
-                            # pullback takes one value; so is one passed a dict, which a call cannot take, and one
-                            # writing into its parameter's array, whose pullback would run it from the array the
-                            # write changed)
+        if alone and _too_large(callee, call, tuples):
+            return None
         ret = body[-1].value
         substitute = _read_only(callee, params, call_args)
         rename = _renaming(unit, callee, params, substitute, namer, used_callees)
@@ -121,6 +116,16 @@ def inline_calls(unit, callee_anf, stack=(), for_structures=None):
     unit.node.body = rewrite_blocks(unit.node.body, inline)
     unit.callees = {k: v for k, v in unit.callees.items() if k in used_callees}
     return unit
+
+
+def _too_large(callee, call, tuples: dict) -> bool:
+    """Whether the callee stays a call for its size: over MAX_STATEMENTS statements, and none of these, inlined at
+    any size: a callee returning a tuple (e.g. a gradient: a separate pullback takes one value), one passed a dict
+    (which a call cannot take), one writing into its parameter's array (its pullback would run it again from the
+    array the write changed: parameter_writes)."""
+    return not _returns_tuple(callee) and not _passes_dict(call, tuples) and \
+        sum(1 for _ in walk(callee.node) if isinstance(_, gast.stmt)) > MAX_STATEMENTS and \
+        not parameter_writes(callee, is_generated_file(callee.filename))
 
 
 def _returns_tuple(callee) -> bool:
