@@ -78,17 +78,21 @@ def hoist_constant_arrays(fn: gast.FunctionDef) -> gast.FunctionDef:
             out.append(s)
         return out
 
-    def collect(stmts, taken, defined):
+    def collect(stmts, taken, defined, arrays=False):
         """A loop body without its movable statements (into `taken`; `defined` grows with them), nested loops'
-        bodies too (not a branch's: it may not run)."""
+        bodies too, and a branch's array constants (`arrays`; a branch's scalar is no value a stack keeps, and
+        a sum's start, `s = 0.0`, is made an array's zeros by kind where it is)."""
         out = []
         for s in stmts:
-            if movable(s, defined):
+            if movable(s, defined) and (not arrays or isinstance(known[s.targets[0].id], np.ndarray)):
                 taken.append(s)
                 defined.add(s.targets[0].id)
                 continue
             if isinstance(s, (gast.For, gast.While)):
-                s.body = collect(s.body, taken, defined) or [gast.Pass()]
+                s.body = collect(s.body, taken, defined, arrays) or [gast.Pass()]
+            elif isinstance(s, gast.If):    # arrays only (made before the loop where its branch may not run: it
+                s.body = collect(s.body, taken, defined, True) or [gast.Pass()]   # costs its computation only)
+                s.orelse = collect(s.orelse, taken, defined, True)
             out.append(s)
         return out
 
@@ -170,6 +174,9 @@ def _value(e, known):
         if name == "np.array" and len(args) == 1 and isinstance(args[0], tuple) and \
                 all(isinstance(x, (int, float)) for x in args[0]):
             return np.array(args[0])
+        if name == "np.arange" and 1 <= len(args) <= 3 and all(type(a) is int for a in args) and \
+                len(range(*args)) <= MAX_SIZE:
+            return np.arange(*args)
         if name in ("np.ones", "np.zeros") and len(args) == 1 and _shape(args[0]):
             return (np.ones if name == "np.ones" else np.zeros)(args[0])
         if name in SAFE and len(args) == 1:
@@ -205,6 +212,8 @@ def _read_safely(fn, known) -> set:
             continue    # (an element; of a matrix, a row would be a view)
         if isinstance(p, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             continue
+        if known[n.id].dtype.kind == "i" and _an_index(parents, n):
+            continue    # (an integer array indexing another: read, never kept -- `M[rows, cols]` copies)
         if isinstance(p, gast.Call) and n in p.args[:1] and (dotted_name(p.func) in SAFE or dotted_name(p.func) in AXIS):
             continue
         if isinstance(p, gast.Call) and n in p.args[:1] and dotted_name(p.func) in VIEWS and _binds_known(parents, p, known):
@@ -218,3 +227,11 @@ def _binds_known(parents, call, known) -> bool:
     st = parents.get(id(call))
     return (isinstance(st, gast.Assign) and st.value is call and isinstance(st.targets[0], gast.Name)
             and st.targets[0].id in known)
+
+
+def _an_index(parents, n) -> bool:
+    """`n` is an index of a subscript, alone or one of a tuple of them (`M[n, cols]`)."""
+    p = parents.get(id(n))
+    if isinstance(p, gast.Tuple):
+        n, p = p, parents.get(id(p))
+    return isinstance(p, gast.Subscript) and p.slice is n

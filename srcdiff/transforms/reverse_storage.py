@@ -132,6 +132,8 @@ class Storage:
                   and isinstance(getattr(val, "op", None), (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.USub))
                   and all(ok_atom(a) or getattr(a, "id", None) in subs for a in _operands(val))):
                 subs[v] = [st, p, None]
+            elif isinstance(val, gast.Name) and self.stable_copy(v, val.id):
+                subs[v] = [st, p, None]     # (stable_copy says why)
             elif (is_array(self.kinds.get(v)) and not written and v not in carried and _cheap(val)
                   and all(ok_atom(a) or getattr(a, "id", None) in kept for a in _operands(val))):
                 subs[v] = [st, p, None]     # (_cheap says why)
@@ -172,8 +174,54 @@ class Storage:
                 plan[v] = (st, uses[-1])
                 if v in self.needed:        # what the re-read reads is needed instead
                     self.needed |= loaded_names(st.value)
+        for p, st in enumerate(stmts):
+            if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
+                    and isinstance(st.value, gast.Name) and st.value.id not in plan
+                    and (self.stable_copy(st.targets[0].id, st.value.id) or self.block_copy(stmts, p))):
+                continue
+            v = st.targets[0].id
+            uses = [q for q in range(p + 1, len(stmts)) if v in loaded_names(stmts[q])]
+            if uses:
+                plan[v] = (st, uses[-1])
+                if v in self.needed:        # (a value of this block: stored in v's place)
+                    self.needed.add(st.value.id)
         self._views[id(stmts)] = plan
         return plan
+
+    def stable_copy(self, v: str, src: str) -> bool:
+        """`v = src` is taken again in the backward sweep, not stored: src is a parameter or a name bound once,
+        by a statement of the function's own body (outside every loop and branch), neither written in place, and v
+        is bound once. So src holds the same array wherever the backward sweep reads v (a helper's parameter
+        inlined into a loop, `w1 = M`: stored every iteration, and differentiated again, stored once more for
+        the outer backward sweep's pops; nested fuzz seed 1008231)."""
+        if v in self.written_anywhere or src in self.written_anywhere:
+            return False
+        counts = self._bindings()
+        if counts.get(v) != 1:
+            return False
+        if src in self._parameters():
+            return src not in counts
+        return counts.get(src) == 1 and src in self._top_bound()
+
+    def block_copy(self, stmts, p) -> bool:
+        """`v = src` at stmts[p] where a statement of the block before it binds src, both bound once and neither
+        written in place: the backward block has src (stored instead of v), so v is not stored beside it."""
+        v, src = stmts[p].targets[0].id, stmts[p].value.id
+        counts = self._bindings()
+        return (counts.get(v) == 1 and counts.get(src) == 1 and not {v, src} & self.written_anywhere
+                and any(isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id == src
+                        for s in stmts[:p]))
+
+    def _bindings(self) -> dict:
+        if "bindings" not in self._remat:
+            self._remat["bindings"] = assignments(self.fn.body)
+        return self._remat["bindings"]
+
+    def _parameters(self) -> set:
+        return {a.id for a in self.fn.args.args + self.fn.args.kwonlyargs if isinstance(a, gast.Name)}
+
+    def _top_bound(self) -> set:
+        return {s.targets[0].id for s in self.fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
 
     def stored(self, stmts, loop):
         """Names this block must store for the backward sweep (not recomputed, not carried)."""
