@@ -55,6 +55,52 @@ def test_typed_none_is_annotated():
     assert ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(fn.body[0]))) == "v = np.zeros((1,))"
 
 
+def test_none_of_a_copy_of_a_name_tested_against_none_is_typed():
+    """`v = None` of differentiated code, then `v = a` in the loop, after `assert a is not None`: v's None is no
+    value the test reads (a's is), so it is typed; it stayed None, and under Numba the gradient of the gradient
+    crashed typing an in-place `+=` of the Optional's zeros (nested fuzz seed 1008123). A name a tested one is
+    copied from keeps its None (test_user_none_tested_later_keeps_its_none)."""
+    src = "def f(a):\n    v = None\n    ok = a is not None\n    for i in range(2):\n        v = a\n    return v\n"
+    fn = define_unbound(gast.parse(src).body[0], {"a": A1, "v": A1, "ok": ("s", "b")}, {})
+    assert ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(fn.body[0]))) == "v = np.zeros((1,))"
+    src = "def f(a):\n    v = None\n    for i in range(2):\n        w = v\n        ok = w is not None\n        v = a\n    return v\n"
+    fn = define_unbound(gast.parse(src).body[0], {"a": A1, "v": A1, "w": A1, "ok": ("s", "b")}, {})
+    assert ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(fn.body[0]))) == "v = None"
+
+
+def carried_after_a_none_test(x, a, M):
+    k = 0
+    while k < 4:
+        k += 1
+        for row in M:
+            assert a is not None, "lost a"
+    for e, f in enumerate(zip(a, -8.0 * a), start=2):
+        for i in range(3):
+            if i > 0:
+                x = 0.5 * x + 0.5 * np.tanh(np.sum(prev))
+            prev = (((a > -0.5).astype(np.float64) * a) if a[i // 2] > -0.3 else a)
+    return x * np.sum(M)
+
+
+def penalty_of_carried_after_a_none_test(x, a, M):
+    gx, ga, gM = srcdiff.grad(carried_after_a_none_test, wrt=(0, 1, 2), jit=True)(x, a, M)
+    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)
+
+
+def test_gradient_of_a_gradient_with_a_placeholder_copied_from_a_tested_name_compiles():
+    """Nested fuzz seed 1008123, reduced: under Numba, 'Numba crashed compiling the generated code for h
+    (AttributeError: 'NoneType' object has no attribute 'args')' -- prev's placeholder stayed None (see
+    test_none_of_a_copy_of_a_name_tested_against_none_is_typed)."""
+    x, a = 1.495, np.array([1.2855639, -0.36788485, -1.04536735, 0.23808155])
+    M = np.array([[0.62, -0.2455, 1.045, -0.1235], [0.25, -0.0532, -0.0363, 1.126]])
+    f = penalty_of_carried_after_a_none_test
+    got = srcdiff.grad(f, wrt=(0, 1, 2), jit=True)(x, a.copy(), M.copy())
+    python = srcdiff.grad(f, wrt=(0, 1, 2))(x, a.copy(), M.copy())
+    for k in range(3):
+        np.testing.assert_allclose(got[k], python[k], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got[k], numerical_grad(f, [x, a, M], k), rtol=1e-5, atol=1e-7)
+
+
 def test_no_placeholder_kind_where_the_copies_disagree():
     assert "p = None" in _placeholders({"a": A1, "p1": None, "p2": F, "p": None, "s": F})
 

@@ -123,6 +123,7 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
     params = {a.id for a in fn.args.args}
     kinds, shapes = dict(kinds or {}), dict(shapes or {})
     copies = {}                       # v -> names assigned a copy of v (SSA's merges), and that v is assigned a copy of
+    sources: dict = {}                # v -> the names v is assigned a copy of
     empty = set()                     # sums' values where their loops run no iteration, left 0.0 (kinds unknown)
     for n in walk_statements(fn.body):
         if (isinstance(n, gast.Assign) and anno.get(n, anno.SUM_EMPTY) and isinstance(n.targets[0], gast.Name)
@@ -131,10 +132,11 @@ def define_unbound(fn: gast.FunctionDef, kinds: dict | None = None, shapes: dict
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name):
             copies.setdefault(n.value.id, []).append(n.targets[0].id)
             copies.setdefault(n.targets[0].id, []).append(n.value.id)
+            sources.setdefault(n.targets[0].id, []).append(n.value.id)
     # `v = None` placeholders of differentiated generated code (inlined, they may sit in a loop or a branch): typed now;
     # not a None the program tests (`r = None` ... `if r is None:`): a typed value would make the test always False
     stored, compared, items, exposed = _walk_facts(fn)   # (the placeholders typed below change none of these)
-    tested = _tested_against_none(compared, copies)
+    tested = _tested_against_none(compared, sources)
     for s in walk_statements(fn.body):
         if (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                 and isinstance(s.value, gast.Constant) and s.value.value is None and s.targets[0].id not in tested):
@@ -216,14 +218,17 @@ def cast_dtypes(fn) -> dict:
     return out
 
 
-def _tested_against_none(compared: set, copies: dict) -> set:
+def _tested_against_none(compared: set, sources: dict) -> set:
     """The names compared with None in the function (`x is None`, `x is not None`, `x == None`, `x != None`:
-    `compared`, from _walk_facts), and every name copied to or from one (SSA's merges and loop copies: the
-    `r = None` a merged `r3 is None` tests)."""
+    `compared`, from _walk_facts), and every name whose value one may be, a copy of a copy ({v: the names v is
+    assigned a copy of}: SSA's merges and loop copies: the `r = None` a merged `r3 is None` tests). Not the names
+    copied from one: `prev = a` after `assert a is not None` leaves prev's placeholder None untested, and typed
+    (left None, Numba typed prev Optional, a zero made from it None in an in-place `+=` while typing: a crash in
+    Numba; nested fuzz seed 1008123)."""
     seen = set(compared)
     todo = list(seen)
     while todo:
-        for w in copies.get(todo.pop(), ()):
+        for w in sources.get(todo.pop(), ()):
             if w not in seen:
                 seen.add(w)
                 todo.append(w)
