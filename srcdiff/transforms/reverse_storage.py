@@ -193,8 +193,10 @@ class Storage:
         by a statement of the function's own body (outside every loop and branch), neither written in place, and v
         is bound once. So src holds the same array wherever the backward sweep reads v (a helper's parameter
         inlined into a loop, `w1 = M`: stored every iteration, and differentiated again, stored once more for
-        the outer backward sweep's pops; nested fuzz seed 1008231)."""
-        if v in self.written_anywhere or src in self.written_anywhere:
+        the outer backward sweep's pops; nested fuzz seed 1008231). An array written only by statements of the
+        function's body before the one that binds v (`a[t] = ...` in a first loop, `v1 = a` in a later one) is as
+        good: the backward sweep undoes those writes after it has left v's statement."""
+        if v in self.written_anywhere or (src in self.written_anywhere and not self._written_before(src, v)):
             return False
         counts = self._bindings()
         if counts.get(v) != 1:
@@ -211,6 +213,12 @@ class Storage:
         return (counts.get(v) == 1 and counts.get(src) == 1 and not {v, src} & self.written_anywhere
                 and any(isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id == src
                         for s in stmts[:p]))
+
+    def _written_before(self, src: str, v: str) -> bool:
+        """Every write into src is in a statement of the function's body before the one that binds v."""
+        top = self.fn.body
+        at = next((k for k, s in enumerate(top) if v in assigned_in([s])), None)
+        return at is not None and all(src not in written_arrays([s]) for s in top[at:])
 
     def _bindings(self) -> dict:
         if "bindings" not in self._remat:
