@@ -149,9 +149,9 @@ class Storage:
         loop's body by remat_plan, any other block (a while loop's body too) by view_rereads."""
         if loop is not None and stmts is loop.body and isinstance(loop, gast.For):
             return self.remat_plan(loop)
-        return [], self.view_rereads(stmts)
+        return [], self.view_rereads(stmts, loop is not None)
 
-    def view_rereads(self, stmts) -> dict:
+    def view_rereads(self, stmts, in_loop=True) -> dict:
         """{view: (its statement, the last statement of `stmts` that reads it)} for a block other than a for
         loop's body (remat_plan covers those): views of an array the block then writes, which the backward sweep
         undoes (`b[::-1] *= t` reads b[::-1] before writing it). The backward sweep takes each again just
@@ -174,7 +174,7 @@ class Storage:
                 plan[v] = (st, uses[-1])
                 if v in self.needed:        # what the re-read reads is needed instead
                     self.needed |= loaded_names(st.value)
-        for p, st in enumerate(stmts):
+        for p, st in enumerate(stmts if in_loop else ()):   # (outside loops nothing is stored: copies stay)
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
                     and isinstance(st.value, gast.Name) and st.value.id not in plan
                     and (self.stable_copy(st.targets[0].id, st.value.id) or self.block_copy(stmts, p))):
