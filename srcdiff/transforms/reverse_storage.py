@@ -17,6 +17,7 @@ first, when the sweep comes back to it:
 from __future__ import annotations
 
 import copy
+import re
 
 import gast
 
@@ -196,7 +197,8 @@ class Storage:
         the outer backward sweep's pops; nested fuzz seed 1008231). An array written only by statements of the
         function's body before the one that binds v (`a[t] = ...` in a first loop, `v1 = a` in a later one) is as
         good: the backward sweep undoes those writes after it has left v's statement."""
-        if v in self.written_anywhere or (src in self.written_anywhere and not self._written_before(src, v)):
+        if v in self.written_anywhere or any(w in self.written_anywhere and not self._written_before(w, v)
+                                             for w in self._aliases(src)):
             return False
         counts = self._bindings()
         if counts.get(v) != 1:
@@ -206,13 +208,38 @@ class Storage:
         return counts.get(src) == 1 and src in self._top_bound()
 
     def block_copy(self, stmts, p) -> bool:
-        """`v = src` at stmts[p] where a statement of the block before it binds src, both bound once and neither
-        written in place: the backward block has src (stored instead of v), so v is not stored beside it."""
+        """`v = src` at stmts[p] where a statement of the block before it binds src, both bound once, in a
+        function that writes into no array: the backward block has src (stored instead of v), so v is not stored
+        beside it. (Where arrays are written, a swap's copies are names of one buffer written through another,
+        whose stacks the jitted code keeps as lists, not row tapes, by the names pushed: test_tapes.py.)"""
         v, src = stmts[p].targets[0].id, stmts[p].value.id
         counts = self._bindings()
-        return (counts.get(v) == 1 and counts.get(src) == 1 and not {v, src} & self.written_anywhere
+        return (counts.get(v) == 1 and counts.get(src) == 1 and not self.written_anywhere
                 and any(isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and s.targets[0].id == src
                         for s in stmts[:p]))
+
+    def _aliases(self, src: str) -> set:
+        """src and the names that may share its memory: bound to it, a view of it (an index, an attribute, a
+        function that may return a view of its first argument: _VIEWS), or bound from such a name, or it from them (`b1, b2 = b2, b1`, `al = b2`), to any depth."""
+        if "aliases" not in self._remat:
+            edges: dict = {}
+            for st in walk(self.fn):
+                if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                    e = st.value
+                    while isinstance(e, (gast.Subscript, gast.Attribute)) or (isinstance(e, gast.Call) and e.args
+                                                                              and _VIEWS.search(dotted_name(e.func) or "")):
+                        e = e.args[0] if isinstance(e, gast.Call) else e.value
+                    if isinstance(e, gast.Name):
+                        edges.setdefault(e.id, set()).add(st.targets[0].id)
+                        edges.setdefault(st.targets[0].id, set()).add(e.id)
+            self._remat["aliases"] = edges
+        edges, seen, todo = self._remat["aliases"], {src}, [src]
+        while todo:
+            for w in edges.get(todo.pop(), ()):
+                if w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+        return seen
 
     def _written_before(self, src: str, v: str) -> bool:
         """Every write into src is in a statement of the function's body before the one that binds v."""
@@ -327,6 +354,10 @@ class Storage:
             if st.targets[0].id in need:
                 need |= loaded_names(st.value)
         return [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
+
+
+_VIEWS = re.compile(r"reshape|transpose|expand_dims|squeeze|ravel|asarray|broadcast|swapaxes|moveaxis|atleast|diagonal|"
+                    r"view|as_column|flip|real|copy_if")
 
 
 def _settled(subs: dict, body: list) -> dict:
