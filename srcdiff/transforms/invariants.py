@@ -8,13 +8,16 @@ before the derivative is made): then nothing about them varies by iteration, and
 where they are.
 
 A constant here is a statement binding a name once from numbers and other constants only, by arithmetic
-(+, -, *), an element at a constant index, `np.array` of numbers, `np.ones`/`np.zeros` of a constant shape, or
+(+, -, *), an element at a constant index, `np.array` of numbers, `np.ones`/`np.zeros` of a constant shape,
+`np.arange` of integers, or
 one of the library functions in SAFE and AXIS (new values) and VIEWS (a view, itself a constant), which srcdiff evaluates when it compiles: one that
 fails, warns or makes more than MAX_SIZE numbers is not one. Only where it is the same program: the statement is
-at the top of a loop body (no branch around it; the loops around it are loops only), what it reads is bound
-before the loop or moved before it, and an array constant is only ever read by element or by arithmetic, a
-comparison, SAFE functions or other constants -- nothing can write into it, view it or keep it. Made before a
-loop that runs no iteration, it costs its computation only: it cannot fail (it did not when evaluated)."""
+in a loop body (an array constant also in a branch of it: a stack kept it for each iteration that ran the branch,
+`np.arange(2)[:, None]` of nested fuzz seed 1008231, and a gradient differentiated again kept it once more), what
+it reads is bound before the loop or moved before it, and an array constant is only ever read by element or by
+arithmetic, a comparison, SAFE functions, other constants, or (an integer one) as an index -- nothing can write
+into it, view it or keep it. Made before a loop that runs no iteration, or a branch that is not taken, it costs
+its computation only: it cannot fail (it did not when evaluated)."""
 from __future__ import annotations
 
 import warnings
