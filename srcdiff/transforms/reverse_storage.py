@@ -17,7 +17,6 @@ first, when the sweep comes back to it:
 from __future__ import annotations
 
 import copy
-import re
 
 import gast
 
@@ -226,9 +225,15 @@ class Storage:
             for st in walk(self.fn):
                 if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
                     e = st.value
-                    while isinstance(e, (gast.Subscript, gast.Attribute)) or (isinstance(e, gast.Call) and e.args
-                                                                              and _VIEWS.search(dotted_name(e.func) or "")):
-                        e = e.args[0] if isinstance(e, gast.Call) else e.value
+                    while True:
+                        if isinstance(e, (gast.Subscript, gast.Attribute)):
+                            e = e.value
+                        elif isinstance(e, gast.Call) and e.args and dotted_name(e.func) in _VIEWS:
+                            e = e.args[0]
+                        elif isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and e.func.attr in _METHODS:
+                            e = e.func.value    # (x.reshape(...), x.view())
+                        else:
+                            break
                     if isinstance(e, gast.Name):
                         edges.setdefault(e.id, set()).add(st.targets[0].id)
                         edges.setdefault(st.targets[0].id, set()).add(e.id)
@@ -356,8 +361,12 @@ class Storage:
         return [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
 
 
-_VIEWS = re.compile(r"reshape|transpose|expand_dims|squeeze|ravel|asarray|broadcast|swapaxes|moveaxis|atleast|diagonal|"
-                    r"view|as_column|flip|real|copy_if")
+# functions that may return a view of their first argument, and array methods that may return one of the array
+_VIEWS = frozenset(p + n for p in ("np.", "rt.") for n in (
+    "reshape", "reshape_like", "transpose", "expand_dims", "squeeze", "ravel", "asarray", "broadcast_to",
+    "broadcast_to_like", "swapaxes", "moveaxis", "atleast_1d", "atleast_2d", "atleast_nd", "diagonal", "flip",
+    "fliplr", "flipud", "as_column", "real", "imag"))
+_METHODS = frozenset(("reshape", "transpose", "squeeze", "ravel", "view", "swapaxes", "diagonal"))
 
 
 def _settled(subs: dict, body: list) -> dict:
