@@ -9,7 +9,8 @@
                 dw += g_i * x[i] while the row is in cache: x read once; libm's exp and log1p per row,
                 where srcdiff's blocks of rows vectorise them: optimize/rowblocks.py), on one thread
 * srcdiff, jit="parallel"  the same gradient with its pass over the rows of x on all of Numba's threads
-                where x has 2^18 numbers or more (optimize/rowchunks.py; its first call compiles for seconds)
+                where x has 2^18 numbers or more (optimize/rowchunks.py; jit=True's code answers the first
+                calls while another process compiles it: timed once it has switched)
 * numba-hand-parallel  the hand-written loop on all of Numba's threads (`prange`, a run of rows and partial
                 sums per thread): the bound of a gradient that uses every core, as jit="parallel" does and
                 JAX's XLA runtime does when a core is free
@@ -30,6 +31,7 @@ after each parallel loop, as XLA's do) and the number of Numba threads are print
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  (first: pins BLAS/XLA threads before NumPy is imported)
@@ -190,7 +192,12 @@ def main(argv=None):
     fns, firsts = {"srcdiff": call, own: lambda: vg(w, b, x_numpy, y)}, {"srcdiff": first}
     threaded = 'srcdiff, jit="parallel"'      # (run_all: rows of their own against the peers)
     pvg = srcdiff.value_and_grad(loss, wrt=("w", "b"), jit="parallel")
-    firsts[threaded] = C.first_call(lambda: pvg(w, b, x, y))
+    firsts[threaded] = C.first_call(lambda: pvg(w, b, x, y))    # (jit=True's code answers it)
+    switched = time.monotonic()
+    while "rt.prange" not in srcdiff.source(pvg) and time.monotonic() < switched + 600:   # the threads' code,
+        time.sleep(0.2)                                              # compiled by another process, then timed
+        pvg(w, b, x, y)
+    notes.append(f'jit="parallel" switched to its code on threads {time.monotonic() - switched:.1f} s after its first call')
     fns[threaded] = lambda: pvg(w, b, x, y)
     labels = {"numpy-hand": "numpy hand-written gradient", "numba-hand": "numba hand-written fused kernel",
               "numba-hand-parallel": "numba hand-written fused kernel, all threads",

@@ -39,8 +39,10 @@ class Transformed(Shipped, BackgroundCalls):
                                "jit=\"background\" (Python until Numba has compiled in another process) or "
                                "jit=\"parallel\" (Numba, a loop over the rows of a large x on all of Numba's threads)",
                                *user_location(f))
-        self.threads = jit == "parallel"    # Numba, row-fused loops on all threads (optimize/rowchunks.py)
-        self.f, self.mode, self.jit = f, mode, (True if self.threads else jit)
+        # jit="parallel": row-fused loops on all threads (optimize/rowchunks.py), compiled in the background
+        # while jit=True's code answers (background.py): the parallel loop compiles for seconds
+        self.threads = jit == "parallel"
+        self.f, self.mode, self.jit = f, mode, ("background" if self.threads else jit)
         self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)
         self._cache: dict = {}   # argument kinds -> (module, source, compiled function)
@@ -358,7 +360,7 @@ def grad(f: Callable, wrt: Wrt = 0, *, jit: bool = False, checkpoints: int | Non
 
     `jit`: False (Python), True (Numba), "background" (Python until Numba has compiled in another process),
     "parallel" (Numba; a loss over the rows of a large x, x @ w, runs its one pass over x on all of Numba's
-    threads: optimize/rowchunks.py; compiling it takes seconds more on the first call).
+    threads: optimize/rowchunks.py; jit=True's code answers until another process has compiled it).
 
     `checkpoints=k`: the outermost loops keep at most about k snapshots of their loop-carried state
     instead of a tape of every iteration, and the backward sweep recomputes each segment between two

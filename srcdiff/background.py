@@ -144,7 +144,8 @@ def last_error_line(text: str) -> str:
 class Background:
     """The per-transform state of ``jit="background"``: which specialisations run compiled, which wait."""
 
-    def __init__(self):
+    def __init__(self, answering: str = "the Python backend (jit=False)"):
+        self.answering = answering      # what answers until the compiled code is ready, and where it fails
         self.ready: set = set()
         self.python: set = set()     # failed: the Python backend for good
         self.jobs: dict = {}
@@ -183,7 +184,7 @@ class Background:
         self.python.add(key)
         warnings.warn(f"srcdiff: compiling {entry} in the background failed "
                       f"({last_error_line(job.error) if state == 'failed' else 'the compiled code was not in the cache'}); "
-                      "it keeps running with the Python backend (jit=False)", BackgroundCompileWarning, stacklevel=4)
+                      f"it keeps running with {self.answering}", BackgroundCompileWarning, stacklevel=4)
         return False
 
 
@@ -192,14 +193,16 @@ class BackgroundCalls:
     and the switch-over state (`Background`) that says which answers."""
 
     def background_pair(self):
-        """jit="background": (the jitted transform, the Python one, their switch-over state)."""
+        """jit="background": (the jitted transform, the Python one, their switch-over state); jit="parallel":
+        (the transform with row chunks on threads, the jit=True one, their state)."""
         if "_pair" not in self.__dict__:
-            k = self.__dict__.get("checkpoints")
+            k, threads = self.__dict__.get("checkpoints"), self.__dict__.get("threads", False)
             jitted, python = type(self)(self.f, self.wrt_names, self.mode, True, k), \
-                type(self)(self.f, self.wrt_names, self.mode, False, k)
+                type(self)(self.f, self.wrt_names, self.mode, threads, k)   # (jit="parallel": jit=True answers)
+            jitted.threads = threads    # (its generated code: the row chunks' loop on threads)
             jitted.many = python.many = self.many
             jitted.compiles_alone = True    # (the child compiles the module of `jitted`'s own source)
-            self._pair = (jitted, python, Background())
+            self._pair = (jitted, python, Background("jit=True's code" if threads else "the Python backend (jit=False)"))
         return self._pair
 
     def call_background(self, args, kwargs):

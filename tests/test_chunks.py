@@ -26,6 +26,12 @@ def _problem(n, d, seed=0):
     return 0.5 * rng.normal(size=d), 0.1, x, y
 
 
+def _threaded():
+    """The transform jit="parallel" switches to once another process has compiled it (background.py), here
+    compiled in this process: the row chunks' loop on threads."""
+    return srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel").background_pair()[0]
+
+
 @pytest.fixture
 def threads():
     """numba.set_num_threads for the test; the number before it restored after."""
@@ -73,7 +79,7 @@ SIZES = [(101, 7), (2621, 101), (4099, 67), (30001, 9)]
 @pytest.mark.parametrize("n, d", SIZES, ids=[f"{n}x{d}" for n, d in SIZES])
 def test_gradient_on_one_and_two_threads(n, d, threads):
     w, b, x, y = _problem(n, d)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    g = _threaded()
     threads(1)
     v1, (w1, b1) = g(w, b, x, y)
     assert "for c in rt.prange(chunks):" in srcdiff.source(g)
@@ -100,7 +106,7 @@ def test_short_y_raises_before_the_threads(n, threads):
     """y shorter than x's rows is refused (srcdiff's shape check, or the test before the chunks' loop, which
     raises where a test inside the loop, on a thread, would be lost), never a gradient of the rows that fit."""
     w, b, x, y = _problem(n, 100)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    g = _threaded()
     g(w, b, x, y)
     threads(2 if TWO else 1)
     with pytest.raises((IndexError, ValueError)):
@@ -143,7 +149,7 @@ def test_a_forked_child_computes_the_gradient(n, threads):
     import os
     w, b, x, y = _problem(n, 100)
     big = _problem(3001, 100)
-    g = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    g = _threaded()
     threads(2)
     g(*big)                                    # the parallel loop, in this process
     pid = os.fork()
@@ -165,7 +171,7 @@ def test_threads_are_asked_for_with_jit_parallel():
     import copy
     w, b, x, y = _problem(2621, 101)
     plain = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit=True)
-    threaded = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    threaded = _threaded()
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -182,3 +188,29 @@ def test_threads_are_asked_for_with_jit_parallel():
     assert v2 == v1 and np.array_equal(w2, w1) and b2 == b1
     with pytest.raises(srcdiff.SrcdiffError, match='jit="parallel"'):
         srcdiff.grad(logistic, jit="threads")
+
+
+def test_jit_parallel_answers_with_jit_true_until_its_threads_are_compiled(tmp_path, monkeypatch):
+    """jit="parallel": the first call runs jit=True's code (compiled in this process: the first call stays
+    short), another process compiles the chunks' loop into the disk cache, and the calls switch to it; the
+    numbers agree to rounding throughout. A copy keeps the option."""
+    import copy
+    import time
+    from srcdiff import backends
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(backends, "_LOADED", {})
+    w, b, x, y = _problem(2621, 101)
+    vg = srcdiff.value_and_grad(logistic, wrt=("w", "b"), jit="parallel")
+    first = vg(w, b, x, y)
+    assert "for i0 in range(0, x.shape[0], block):" in srcdiff.source(vg) and "rt.prange" not in srcdiff.source(vg)
+    deadline = time.monotonic() + 900                  # a bound against hanging, not a timing
+    while "rt.prange" not in srcdiff.source(vg):
+        assert time.monotonic() < deadline, "the background compilation never finished"
+        time.sleep(0.5)
+        out = vg(w, b, x, y)
+    np.testing.assert_allclose(out[0], first[0], rtol=1e-12)
+    np.testing.assert_allclose(out[1][0], first[1][0], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(out[1][1], first[1][1], rtol=1e-10, atol=1e-15)
+    again = copy.deepcopy(vg)
+    again(w, b, x, y)                                  # finds the compiled code in the disk cache at once
+    assert "for c in rt.prange(chunks):" in srcdiff.source(again)

@@ -1,7 +1,8 @@
 """Row chunks (jitted source of `jit="parallel"` only): a row-blocked loop (rowblocks.py) run on all of Numba's
 threads, when x is large enough to pay for them (runtime/chunks.py decides at run time: `rt.row_chunks`).
-Asked for, not the default: compiling the parallel loop makes a new gradient's first call seconds longer
-(the logistic loss: 3.5 s of CPU cold against 0.7-0.8 s; benchmarks/README.md).
+Asked for, not the default: compiling the parallel loop takes seconds (the logistic loss: 3.5 s of CPU cold
+against 0.7-0.8 s; benchmarks/README.md), so jit="parallel" answers its first calls with jit=True's code
+while another process compiles this one (background.py).
 
 The blocks of rows are split into `chunks` runs of consecutive blocks, one per thread, each with its own
 buffers and its own row of every sum and adjoint product; after the loop the chunks' rows are added in
