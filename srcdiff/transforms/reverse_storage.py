@@ -22,6 +22,7 @@ import gast
 
 from . import annotations as anno
 from . import checkpoints
+from .activity import closure
 from .astutil import assign, call, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_array, is_scalar
 from .reverse_support import (INT_OPS, IntNames, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
@@ -221,7 +222,7 @@ class Storage:
         """src and the names that may share its memory: bound to it, a view of it (an index, an attribute, a
         function that may return a view of its first argument: _VIEWS), or bound from such a name, or it from them (`b1, b2 = b2, b1`, `al = b2`), to any depth."""
         if "aliases" not in self._remat:
-            edges: dict = {}
+            pairs: list = []     # (a, b): b may share a's memory, both ways
             for st in walk(self.fn):
                 if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
                     e = st.value
@@ -235,16 +236,9 @@ class Storage:
                         else:
                             break
                     if isinstance(e, gast.Name):
-                        edges.setdefault(e.id, set()).add(st.targets[0].id)
-                        edges.setdefault(st.targets[0].id, set()).add(e.id)
-            self._remat["aliases"] = edges
-        edges, seen, todo = self._remat["aliases"], {src}, [src]
-        while todo:
-            for w in edges.get(todo.pop(), ()):
-                if w not in seen:
-                    seen.add(w)
-                    todo.append(w)
-        return seen
+                        pairs += [(e.id, st.targets[0].id), (st.targets[0].id, e.id)]
+            self._remat["aliases"] = pairs
+        return closure({src}, self._remat["aliases"])
 
     def _written_before(self, src: str, v: str) -> bool:
         """Every write into src is in a statement of the function's body before the one that binds v."""
