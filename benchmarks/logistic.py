@@ -55,16 +55,16 @@ def numpy_hand(w, b, x, y):
     return value, (x.T @ g + 2.0 * L2 * w, np.sum(g))
 
 
-def numba_hand_kernel():
+def _rows_kernel():
+    """The hand-written kernels' loop over rows start..stop of x (z_i, the loss and g_i of row i, then
+    dw += g_i * x[i] while the row is in cache): (the rows' loss, their d b), dw updated in place."""
     import numba
 
     @numba.njit(fastmath={"reassoc", "contract", "nsz"}, cache=True)
-    def value_and_grad(w, b, x, y):
+    def rows(w, b, x, y, start, stop, dw):
         n, d = x.shape
-        dw = 2.0 * L2 * w
-        db = 0.0
-        total = 0.0
-        for i in range(n):
+        total, db = 0.0, 0.0
+        for i in range(start, stop):
             z = b
             for j in range(d):
                 z += x[i, j] * w[j]
@@ -75,6 +75,19 @@ def numba_hand_kernel():
             db += g
             for j in range(d):
                 dw[j] += g * x[i, j]
+        return total, db
+    return rows
+
+
+def numba_hand_kernel():
+    import numba
+    rows = _rows_kernel()
+
+    @numba.njit(fastmath={"reassoc", "contract", "nsz"}, cache=True)
+    def value_and_grad(w, b, x, y):
+        n = x.shape[0]
+        dw = 2.0 * L2 * w
+        total, db = rows(w, b, x, y, 0, n, dw)
         return total / n + L2 * np.dot(w, w), (dw, db)
     return value_and_grad
 
@@ -84,6 +97,7 @@ def numba_hand_parallel_kernel():
     own partial sums, added in order after the loop (the bound of a gradient on every core; the thread count
     is read in Python, so the kernel stays in Numba's disk cache)."""
     import numba
+    rows = _rows_kernel()
 
     @numba.njit(fastmath={"reassoc", "contract", "nsz"}, parallel=True, cache=True)
     def run(w, b, x, y, T):
@@ -91,20 +105,7 @@ def numba_hand_parallel_kernel():
         dws = np.zeros((T, d))
         totals, dbs = np.zeros(T), np.zeros(T)
         for t in numba.prange(T):
-            dw = dws[t]
-            total, db = 0.0, 0.0
-            for i in range(n * t // T, n * (t + 1) // T):
-                z = b
-                for j in range(d):
-                    z += x[i, j] * w[j]
-                e = np.exp(-abs(z))
-                total += max(z, 0.0) + np.log1p(e) - y[i] * z
-                p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-                g = (p - y[i]) / n
-                db += g
-                for j in range(d):
-                    dw[j] += g * x[i, j]
-            totals[t], dbs[t] = total, db
+            totals[t], dbs[t] = rows(w, b, x, y, n * t // T, n * (t + 1) // T, dws[t])
         dw = 2.0 * L2 * w
         for t in range(T):
             dw += dws[t]
