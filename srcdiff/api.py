@@ -24,6 +24,7 @@ from .specialisations import (FAST_MAX, PLAIN, Known, Specialisation, rerun_argu
                               run_scalars, types_key)
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
+from .runtime import chunks
 
 
 class Transformed(Shipped, BackgroundCalls):
@@ -259,7 +260,11 @@ class Transformed(Shipped, BackgroundCalls):
         if reruns:
             args = rerun_recorded(reruns, args)
         try:
-            out = fn(*args)
+            if self.__dict__.get("threads"):    # jit="parallel": in turns where Numba's threads need it
+                with chunks.turns():
+                    out = fn(*args)
+            else:
+                out = fn(*args)
         except SrcdiffError:
             raise
         except Exception as exc:

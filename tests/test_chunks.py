@@ -214,3 +214,41 @@ def test_jit_parallel_answers_with_jit_true_until_its_threads_are_compiled(tmp_p
     again = copy.deepcopy(vg)
     again(w, b, x, y)                                  # finds the compiled code in the disk cache at once
     assert "for c in rt.prange(chunks):" in srcdiff.source(again)
+
+
+_CONCURRENT = """
+import sys, threading
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_chunks import _problem, _threaded, logistic
+import numba
+g = _threaded()
+w, b, x, y = _problem(3001, 100)                  # 300 100 numbers: the chunks' loop on both threads
+v0, (w0, b0) = g(w, b, x, y)
+bad = []
+def calls():
+    for _ in range(100):
+        v, (gw, gb) = g(w, b, x, y)
+        if not (v == v0 and np.array_equal(gw, w0) and gb == b0):
+            bad.append(v)
+ts = [threading.Thread(target=calls) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(numba.threading_layer(), len(bad))
+"""
+
+
+@pytest.mark.skipif(not TWO, reason="needs 2 Numba threads")
+def test_calls_from_several_threads_take_turns_under_the_workqueue_layer(tmp_path):
+    """Numba's workqueue layer ends the process when two Python threads run parallel loops at once; a
+    jit="parallel" gradient called from four threads under it gives the same numbers every call (before:
+    "Concurrent access has been detected", exit status 134)."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "calls.py"
+    script.write_text(_CONCURRENT.format(tests=os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["workqueue", "0"], run.stdout

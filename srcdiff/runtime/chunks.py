@@ -22,8 +22,15 @@ other on the calling thread (`threads_for`).
 Numba's own `numba.get_num_threads()` cannot be called from a cached function (it reads a ctypes pointer);
 `_threads` calls the threading layer's `get_num_threads` symbol, as Numba's parallel loops do (`_set_threads`:
 `set_num_threads`; `_load_average`: libc's `getloadavg`).
+
+Numba's workqueue threading layer (the one left where neither TBB nor an OpenMP runtime loads) is not
+threadsafe: two Python threads in parallel loops at once end the process ("Concurrent access has been
+detected"; measured: a jit="parallel" gradient called from four threads aborted at once). Under it the calls of
+jit="parallel" functions take turns (`turns`, used by api.Transformed around each call); under OpenMP and
+TBB they run at the same time, as before.
 """
 import os
+import threading
 
 import numba
 import numba.np.ufunc.parallel
@@ -44,6 +51,32 @@ def _one_thread_after_fork():
 
 
 os.register_at_fork(after_in_child=_one_thread_after_fork)
+
+class _NoTurns:
+    """A context manager that does nothing: calls of a threadsafe layer's parallel loops need no turns."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_TURNS = threading.Lock()      # one for every parallel function: the workqueue is the process's
+_LAYER: list = []
+
+
+def turns():
+    """What a call of a jit="parallel" function runs under: a lock taken in turns where Numba's threading
+    layer is not threadsafe (workqueue; the module docstring), else nothing. The layer is known once Numba's
+    threads have started (numba.get_num_threads starts them) and does not change in the process."""
+    if not _LAYER:
+        numba.get_num_threads()
+        _LAYER.append(numba.threading_layer())
+    return _TURNS if _LAYER[0] == "workqueue" else _NO_TURNS
+
+
+_NO_TURNS = _NoTurns()
 
 PARALLEL_MIN = 1 << 18  # rows * columns from which a row-blocked loop runs on all threads (benchmarks/README.md)
 _FAST = {"reassoc", "contract", "nsz"}
