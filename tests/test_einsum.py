@@ -118,7 +118,7 @@ def test_a_loop_over_literal_subscripts_is_unrolled(jit):
 
 
 # ---- subscripts held in a name bound to a string literal (not an unrolled loop's own variable): folded into the
-# call (canonicalize.string_names; declined before: "the subscripts must be a string literal") ------------------
+# call (canonicalize._facts; declined before: "the subscripts must be a string literal") ------------------
 def einsum_of_named_subscripts(A, x):
     spec = "ij,j->i"
     pair = "ij,ij->"

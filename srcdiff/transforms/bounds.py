@@ -52,7 +52,7 @@ import gast
 
 from . import annotations as anno
 from .astutil import (certainly_int, clone, comment, dotted_name, is_comment, map_blocks, nested_blocks, parse_stmts, rewrite_blocks, walk,
-                      walk_names, walk_statements)
+                      walk_names, walk_of, walk_statements)
 
 MARK = "every index is in range or tested below: compiled without Numba's per-access bounds checks"
 
@@ -74,8 +74,8 @@ def hoist_checks(fn: gast.FunctionDef) -> gast.FunctionDef:
     optimize/rowchunks.py) with a test inside, or in a function left with Numba's own checks, runs on one
     thread (`range`): an exception raised on a thread would be lost."""
     out = _hoisted(fn)
-    loops = [s for s in walk(out) if isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
-             and dotted_name(s.iter.func) == "rt.prange"]
+    loops = [s for s in walk_statements(out.body) if isinstance(s, gast.For) and isinstance(s.iter, gast.Call)
+             and dotted_name(s.iter.func) == "rt.prange"]     # (loops are statements: no expression is walked)
     proved = anno.get(out, anno.BOUNDS_PROVED, False)
     risky = [s for s in loops if not proved or any(isinstance(n, (gast.Raise, gast.Assert)) for n in walk(s))]
     if not risky:
@@ -227,8 +227,9 @@ class _Prover:
         mutated, subscripted, read = set(), False, set()   # read: names subscripted
         name, call, subscript, attribute, load = gast.Name, gast.Call, gast.Subscript, gast.Attribute, gast.Load
         header = [fn.args] + fn.decorator_list + ([fn.returns] if fn.returns is not None else [])
+        wanted = {name, call, subscript}   # (the only nodes looked at: the walk yields no other)
         for part, in_body in [(b, True) for b in fn.body] + [(h, False) for h in header]:
-            for n in walk(part):
+            for n in walk_of(part, wanted):
                 kind = type(n)
                 if kind is name:
                     if in_body and type(n.ctx) is not load and id(n) not in handled:

@@ -22,6 +22,18 @@ _WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays 
 MODES = ("grad", "value_and_grad", "vjp")   # the function the user calls (a callee's pullback is not)
 
 
+class _Any:
+    """The set of every name (written_arrays' `names`: what it finds is not filtered)."""
+    def __contains__(self, name) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+
+ANY = _Any()
+
+
 def second_names(fn, params) -> dict:
     """name -> the parameter of `params` whose array it may name: each parameter itself, and the names `fn` binds
     to one of those by a plain copy (`M1 = M`: an inlined call's parameter, `M_caller = M1` of a gradient
@@ -43,7 +55,8 @@ def second_names(fn, params) -> dict:
 
 def written_arrays(stmts, names) -> set:
     """Those of `names` that `stmts` write into, element by element or by slice (`x[i] = v`, `x[i] += v`, a
-    scatter-add `rt.index_add(x, idx, v)`). Only assignments and calls are visited (walk_of; a set: any order)."""
+    scatter-add `rt.index_add(x, idx, v)`); `names` ANY: every name they write into so. Only assignments and calls
+    are visited (walk_of; a set: any order)."""
     out = set()
     if not names:
         return out
@@ -89,10 +102,13 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     at = next((k for k, s in enumerate(body) if s is sweeps.backward_start), None)
     if at is None or not isinstance(body[-1], gast.Return):
         return fn
+    written = written_arrays(body[at:], ANY)
+    if not written and not checkpointed:
+        return fn       # (the backward sweep writes into no array: the function is not walked for its copies)
     params = [a.id for a in fn.args.args]
     names = second_names(fn, params)
     reruns = _rerun_writes(body, at, names) if checkpointed else set()
-    restored = written_arrays(body[at:], names) | reruns   # (the forward sweep looked at only where the backward writes)
+    restored = (written & names.keys()) | reruns   # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
     if not restored:
         return fn       # (most gradients: the function is not walked for its bindings)

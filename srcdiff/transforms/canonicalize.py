@@ -20,8 +20,7 @@ from .tuple_calls import TUPLE_CALLS, bind_tuple_call, literal_flag
 class _Canon(Transformer):
     def __init__(self, unit):
         self.unit = unit
-        self.indexed = _read_otherwise_than_by_len(unit.node)
-        self.strings = string_names(unit.node)
+        self.indexed, self.strings = _facts(unit.node)
 
     def visit_If(self, node):
         """`if -1.2 > 0.3:` and `a if -0.3 < 0.3 else b`: a test of literals is decided here (Numba would
@@ -461,15 +460,32 @@ def _is_range(e) -> bool:
     return isinstance(e, gast.Call) and dotted_name(e.func) == "range" and 1 <= len(e.args) <= 3 and not e.keywords
 
 
-def string_names(fn) -> dict:
-    """{name: the string} for the names `fn` binds only to one string literal (each binding `name = "..."`, or a
-    second name of such a name, `t = spec`), and in no other way: not a parameter, a loop's target, an unpacking."""
-    stores, binds = {}, {}
+def _facts(fn) -> tuple:
+    """(indexed, strings) of `fn`, in one walk of it (not three). indexed: the names `fn` reads somewhere other than
+    as `len(name)`: a range bound to one of them is iterated or indexed (desugar indexes it), while one only measured
+    (`n = range(2, -1, -1)`, `len(n)`: a reversed range's backward loop in generated code) stays a range, which needs
+    no array (nor the device an np.arange). strings: `_strings`."""
+    stores, binds, measured, loads = {}, {}, set(), []
     for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
-            stores[n.id] = stores.get(n.id, 0) + 1
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            binds.setdefault(n.targets[0].id, []).append(n.value)
+        kind = type(n)
+        if kind is gast.Name:
+            if isinstance(n.ctx, gast.Load):
+                loads.append(n)
+            elif isinstance(n.ctx, (gast.Store, gast.Param)):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        elif kind is gast.Assign:
+            if len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                binds.setdefault(n.targets[0].id, []).append(n.value)
+        elif kind is gast.Call:
+            if dotted_name(n.func) == "len" and len(n.args) == 1 and isinstance(n.args[0], gast.Name):
+                measured.add(id(n.args[0]))
+    return {n.id for n in loads if id(n) not in measured}, _strings(fn, stores, binds)
+
+
+def _strings(fn, stores: dict, binds: dict) -> dict:
+    """{name: the string} for the names `fn` binds only to one string literal (each binding `name = "..."`, or a
+    second name of such a name, `t = spec`), and in no other way: not a parameter, a loop's target, an unpacking;
+    from the counts of each name's stores and the values of its `name = value` bindings."""
     params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
     found: dict = {}
     while True:
@@ -484,16 +500,6 @@ def string_names(fn) -> dict:
         if not more:
             return found
         found.update(more)
-
-
-def _read_otherwise_than_by_len(fn) -> set:
-    """Names `fn` reads somewhere other than as `len(name)`: a range bound to one of them is iterated or indexed
-    (desugar indexes it), while one only measured (`n = range(2, -1, -1)`, `len(n)`: a reversed range's backward
-    loop in generated code) stays a range, which needs no array (nor the device an np.arange)."""
-    measured = {id(c.args[0]) for c in walk(fn) if isinstance(c, gast.Call) and dotted_name(c.func) == "len"
-                and len(c.args) == 1 and isinstance(c.args[0], gast.Name)}
-    return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
-            and id(n) not in measured}
 
 
 def _as_arange(e):

@@ -34,13 +34,16 @@ def _carry_match(stmts, at, f):
     if any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Yield, gast.YieldFrom))
            for s in body for n in walk(s)):
         return None
-    made = {s.targets[0].id: k for k, s in enumerate(stmts[:at]) if isinstance(s, gast.Assign)
-            and isinstance(s.targets[0], gast.Name) and dotted_name(getattr(s.value, "func", None)) == "rt.row_tape"}
+    made = None     # (the row tapes made before the loop: looked for only in a loop with a product, most have none)
     for ps in body:
         product = call_of(ps, PRODUCTS)
         if product is None or not isinstance(ps, gast.Assign) or not isinstance(ps.targets[0], gast.Name) \
                 or not all(isinstance(a, gast.Name) for a in product.args) or len(product.args) != 3:
             continue
+        if made is None:
+            made = {s.targets[0].id: k for k, s in enumerate(stmts[:at]) if isinstance(s, gast.Assign)
+                    and isinstance(s.targets[0], gast.Name)
+                    and dotted_name(getattr(s.value, "func", None)) == "rt.row_tape"}
         vecmat = dotted_name(product.func) in VECMAT
         p = ps.targets[0].id
         v, mat, tbl = (product.args[0].id, product.args[1].id, product.args[2].id) if vecmat \

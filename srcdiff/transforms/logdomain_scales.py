@@ -55,14 +55,16 @@ def tape_scales(fn):
 def _tape_loop(stmts, at, f, namer):
     """The scale tapes of loop stmts[at]'s products (to put before it), its products and their adjoints
     in later loops of `stmts` rewritten to use them."""
-    made = {s.targets[0].id: s for s in stmts[:at] if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-            and dotted_name(getattr(s.value, "func", None)) == "rt.row_tape"}
+    made = None     # (the row tapes made before the loop: looked for only in a loop with a product, most have none)
     tapes = []
     for s in f.body:
         product = call_of(s, PRODUCTS)
         if product is None or not isinstance(s, gast.Assign) or not isinstance(s.targets[0], gast.Name) \
                 or not isinstance(product.args[2], gast.Name):
             continue
+        if made is None:
+            made = {s.targets[0].id: s for s in stmts[:at] if isinstance(s, gast.Assign)
+                    and isinstance(s.targets[0], gast.Name) and dotted_name(getattr(s.value, "func", None)) == "rt.row_tape"}
         x = s.targets[0].id
         put = next((p for p in (put_of(st, x) for st in f.body) if p is not None), None)
         table = table_root(f.body, product.args[2].id)

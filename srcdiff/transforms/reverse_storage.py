@@ -284,18 +284,31 @@ class Storage:
         if (isinstance(loop, gast.For) and any(s is loop for s in top)
                 and not any(isinstance(n, (gast.Break, gast.Continue, gast.Return)) for s in loop.body for n in walk(s))):
             at = next(k for k, s in enumerate(top) if s is loop)
-            everywhere, before, inside = assignments(top), assignments(top[:at]), assignments(loop.body)
+            everywhere, where = self.top_assignments()
+            inside = assignments(loop.body)
             defined = {s.targets[0].id: s for s in loop.body
                        if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
             for s in loop.body[len(loop.body) - trailing_phis(loop.body):]:
                 c, v = s.targets[0].id, getattr(s.value, "id", None)
                 if (v in defined and not anno.get(defined[v], anno.PHI) and everywhere.get(v) == 1
-                        and inside.get(c) == 1 and everywhere[c] == 1 + before.get(c, 0)
+                        and inside.get(c) == 1 and everywhere[c] == 1 + sum(m for k, m in where.get(c, ()) if k < at)
                         and v in self.needed and c in self.needed and not {v, c} & self.written_anywhere
                         and (not self.written_anywhere or is_scalar(self.kinds.get(v)))):
                     out[v] = c
         self._remat[key] = out
         return out
+
+    def top_assignments(self) -> tuple:
+        """(assignments(fn.body), {name: [(k, how many times fn.body[k] binds it)]}), made once (carried asks for
+        each loop: the function's statements walked once, not once per loop, which was quadratic in the loops)."""
+        if "assignments" not in self._remat:
+            everywhere, where = {}, {}
+            for k, st in enumerate(self.fn.body):
+                for name, m in assignments([st]).items():
+                    everywhere[name] = everywhere.get(name, 0) + m
+                    where.setdefault(name, []).append((k, m))
+            self._remat["assignments"] = (everywhere, where)
+        return self._remat["assignments"]
 
     def push(self, v, loop):
         tl = self.tape_loop(loop, v)

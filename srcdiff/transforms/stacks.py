@@ -458,7 +458,7 @@ def _drop_dead_restores(fn: gast.FunctionDef) -> gast.FunctionDef:
     """
     body = fn.body
     loops = [k for k, st in enumerate(body) if isinstance(st, gast.For) and isinstance(st.target, gast.Name)]
-    drops = []
+    drops, uses, seen = [], None, {}
     for i in loops:
         f = body[i]
         bounds = _range(f.iter)
@@ -471,7 +471,9 @@ def _drop_dead_restores(fn: gast.FunctionDef) -> gast.FunctionDef:
                     and b.target.id == f.target.id and _same(b.iter.args[0], _sub(stop, const(1)))
                     and _same(b.iter.args[1], _sub(start, const(1)))):
                 continue
-            drops += _dead_restores(body, i, j)
+            if uses is None:    # (counted once for all the loops, not once per loop: that was quadratic)
+                uses = _uses(body)
+            drops += _dead_restores(body, i, j, uses, seen)
             break
     if not drops:
         return fn
@@ -494,13 +496,20 @@ def _without(st, gone):
     return st
 
 
-def _dead_restores(body, i, j) -> list:
-    """The statements to drop for the dead restores of forward loop body[i] and its backward loop body[j]."""
-    f, b = body[i], body[j]
-    t = f.target.id
+def _uses(body) -> dict:
+    """name -> how many times the statements `body` hold it."""
     uses: dict = {}
     for n in walk_names(gast.Module(body=body, type_ignores=[])):
         uses[n.id] = uses.get(n.id, 0) + 1
+    return uses
+
+
+def _dead_restores(body, i, j, uses: dict, seen: dict) -> list:
+    """The statements to drop for the dead restores of forward loop body[i] and its backward loop body[j];
+    `uses`: _uses(body); `seen`: arrays -> _never_aliased(body, array), filled in as they are asked for (body is
+    the same for every pair of loops: each is walked once, not once per loop)."""
+    f, b = body[i], body[j]
+    t = f.target.id
     out = []
     for k, st in enumerate(f.body):
         # old = arr[w]; arr[w] = v; (later) tape[...] = old
@@ -526,8 +535,11 @@ def _dead_restores(body, i, j) -> list:
             continue
         w = fwd[0][0]
         first = _const(_range(f.iter)[0])
-        if any(r >= w for r in fwd[1] + bwd[1]) or any(arr in names_in(s) and _reads(s, arr) for s in body[j + 1:]) \
-                or not _never_aliased(body, arr):
+        if any(r >= w for r in fwd[1] + bwd[1]) or any(arr in names_in(s) and _reads(s, arr) for s in body[j + 1:]):
+            continue
+        if arr not in seen:
+            seen[arr] = _never_aliased(body, arr)
+        if not seen[arr]:
             continue
         if type(first) is not int or any(first + c < 0 for c in fwd[1] + bwd[1] + [w]):
             continue    # (`ys[t - 1]` at t = 0 is the last row, which a later iteration writes: a row above)
