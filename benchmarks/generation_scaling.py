@@ -1,6 +1,6 @@
 """Generation time against program size: straight-line functions of 10 / 50 / 200 / 1000 statements,
-a function of twenty loops with nested loops and branches, and straight-line functions of 10 / 50 / 200 /
-1000 element writes (`u[i] = ...`).
+a function of twenty loops with nested loops and branches (and functions of 5 / 10 / 20 / 40 such loops:
+--loop-sizes), and straight-line functions of 10 / 50 / 200 / 1000 element writes (`u[i] = ...`).
 
 Each straight-line program is realistic NumPy: elementwise math on vectors and scalars, reductions,
 and reuse of earlier values (every statement reads one or two values computed before it). The loop
@@ -14,13 +14,17 @@ median of --repeats builds in this process, as wall time and as this process's
 CPU time (on a shared machine the CPU time is the steadier figure). The printed exponent is the slope of
 log(time) against log(statements) fitted over the straight-line sizes (1 = linear). With --jit, the
 time to the first jitted gradient of the loop program (generation + Numba compile, a fresh process and
-an empty cache) is measured too. The element-write programs (--writes, their own exponent) write elements
+an empty cache) is measured too. The loop programs of --loop-sizes blocks have their own exponent: a pass that
+walks the whole function once per loop (the row tapes' dead restores, the carried values of the reverse pass, the
+log-domain products' tapes did, until 2026-11-27: 40 loops took 2.8 s, 20 loops 1.0 s) shows there as k near 2.
+The element-write programs (--writes, their own exponent) write elements
 of two buffers, each write reading earlier elements: each write is a statement of its own for every pass
 (a subscript store, its index's bounds, its adjoint's element update), which straight-line arithmetic on
 whole vectors is not.
 
     python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3] [--loops 20] [--jit]
-                                            [--writes 10,50,200,1000] [--generic] [--json PATH] [--quick]
+                                            [--loop-sizes 5,10,20,40] [--writes 10,50,200,1000] [--generic]
+                                            [--json PATH] [--quick]
 """
 import argparse
 import json
@@ -210,6 +214,8 @@ def main(argv=None):
     p.add_argument("--generic", action="store_true",
                    help="time the module without argument kinds (what srcdiff.source shows before any call)")
     p.add_argument("--quick", action="store_true", help="one build per size")
+    p.add_argument("--loop-sizes", default="5,10,20,40",
+                   help="loop blocks of the loop programs of the loop sweep (loops_source; empty: skip it)")
     p.add_argument("--writes", default="10,50,200,1000",
                    help="sizes of the element-write programs (writes_source; empty: skip them)")
     args = p.parse_args(argv)
@@ -235,12 +241,17 @@ def main(argv=None):
                 loop_jit = first_jitted_call(args.loops, d)
                 print(f"\nfirst jitted call of the {args.loops}-loop program (generation + Numba compile, "
                       f"new process, empty cache): {loop_jit:.2f} s")
+        loop_sizes = [int(s) for s in args.loop_sizes.split(",") if s]
+        loop_times, loop_cpus = sweep(loop_sizes, "loops with nested loops and branches", d, args, loops=True)
         writes = [int(s) for s in args.writes.split(",") if s]
         write_times, write_cpus = sweep(writes, "element writes", d, args, writes=True)
     k = kc = None
     if len(sizes) > 1:
         k, kc = fitted_exponent(sizes, times), fitted_exponent(sizes, cpus)
         print(f"\nfitted exponent (time ~ statements^k): k = {k:.2f} (wall), {kc:.2f} (CPU)")
+    if len(loop_sizes) > 1:
+        print(f"fitted exponent of the loop programs (time ~ loops^k): "
+              f"k = {fitted_exponent(loop_sizes, loop_times):.2f} (wall), {fitted_exponent(loop_sizes, loop_cpus):.2f} (CPU)")
     if len(writes) > 1:
         print(f"fitted exponent of the element-write programs (time ~ writes^k): "
               f"k = {fitted_exponent(writes, write_times):.2f} (wall), {fitted_exponent(writes, write_cpus):.2f} (CPU)")

@@ -64,3 +64,49 @@ def test_generated_code_grows_linearly_with_statements(tmp_path, generic):
           f"(exponent {math.log(ratio) / math.log(4):.2f}; 1 = linear) -- reported, not asserted")
     _check_gradient(small)
     _check_gradient(large)
+
+
+def _walked_nodes(gs, fn, monkeypatch) -> int:
+    """How many nodes the tree walkers (astutil.walk, walk_names, walk_of, wherever a pass imported them) yield
+    while fn's gradient is generated: the work of the passes' walks, counted exactly (no clock)."""
+    import importlib
+    import pkgutil
+
+    import srcdiff.transforms
+    import srcdiff.transforms.optimize
+    from srcdiff import compiler
+    from srcdiff.transforms import astutil
+    modules = [compiler] + [importlib.import_module(f"{pkg.__name__}.{m.name}")
+                            for pkg in (srcdiff.transforms, srcdiff.transforms.optimize)
+                            for m in pkgutil.iter_modules(pkg.__path__)]
+    count = [0]
+    for name in ("walk", "walk_names", "walk_of"):
+        original = getattr(astutil, name)
+
+        def counted(*args, _original=original, **kwargs):
+            for n in _original(*args, **kwargs):
+                count[0] += 1
+                yield n
+        for m in modules:
+            if m is not astutil and getattr(m, name, None) is original:
+                monkeypatch.setattr(m, name, counted)
+    gs.generate(fn)
+    monkeypatch.undo()
+    return count[0]
+
+
+@pytest.mark.parametrize("program, sizes, most", [
+    ("loops", (8, 16), 2.2),        # was 2.42 (2.7 from 16 to 32 loops): walks of the whole function per loop
+    ("straight", (50, 200), 4.4),
+    ("writes", (25, 100), 4.4),
+], ids=["loops", "straight", "writes"])
+def test_the_passes_walk_nodes_in_proportion_to_the_program(tmp_path, monkeypatch, program, sizes, most):
+    """A pass that walks the whole function once per loop, or once per statement, makes the nodes walked grow
+    faster than the program (stacks' dead restores, the reverse pass's carried values and the log-domain tapes
+    did so once per loop, 2026-11-27); a program twice (four times) as long is walked about twice (four times)
+    as much. Counted, not timed: deterministic."""
+    gs = _scaling_module()
+    small, large = (gs.load_program(n, str(tmp_path), loops=program == "loops", writes=program == "writes")
+                    for n in sizes)
+    ratio = _walked_nodes(gs, large, monkeypatch) / _walked_nodes(gs, small, monkeypatch)
+    assert ratio < most, f"{sizes[1] / sizes[0]:g}x the program: {ratio:.2f}x the nodes walked"
