@@ -97,8 +97,8 @@ def _walked_nodes(gs, fn, monkeypatch) -> int:
 
 @pytest.mark.parametrize("program, sizes, most", [
     ("loops", (8, 16), 2.2),        # was 2.42 (2.7 from 16 to 32 loops): walks of the whole function per loop
-    ("straight", (50, 200), 4.4),
-    ("writes", (25, 100), 4.4),
+    ("straight", (100, 400), 4.4),
+    ("writes", (50, 200), 4.4),
 ], ids=["loops", "straight", "writes"])
 def test_the_passes_walk_nodes_in_proportion_to_the_program(tmp_path, monkeypatch, program, sizes, most):
     """A pass that walks the whole function once per loop, or once per statement, makes the nodes walked grow
