@@ -235,6 +235,33 @@ def test_the_array_read_after_such_a_gradient_is_declined_at_the_read():
     assert "np.sum(M * M)" in str(info.value) and "np.copy(M)" in str(info.value)
 
 
+def writes_then_returns_a_column_from_a_branch(x, M, n):
+    M[0, 0] = x * M[0, 0]
+    if n > 0:
+        return np.sum(M[:, 0] * M[:, 0]) ** 2
+    return 0.0
+
+
+def slope_of_column_norm(x, M, n):
+    return srcdiff.grad(writes_then_returns_a_column_from_a_branch, wrt=0)(x, M, n)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_restore_read_through_a_view_taken_in_a_branch_stays(jit):
+    """Nested fuzz seed 1021004 (minimised): f's gradient takes `M[:, 0]` in a branch and its backward sweep
+    restores `M[0, 0]`; grad of that gradient reads the views in its own backward sweep, after the restores it
+    undoes. This pass dropped those restores as read by nothing after them (it counted reads of M and its copies,
+    not of views of it): the views saw M[0, 0] as before f's write, and d2/dx2 was 1.585 for 1.331."""
+    h = slope_of_column_norm
+    M0, x = np.array([[-0.43897277, 1.90795514], [-1.28139967, 0.34014855]]), 0.38343007609019075
+    after_h = M0.copy()
+    h(x, after_h, 2)
+    M = M0.copy()
+    g = srcdiff.grad(h, jit=jit)(x, M, 2)
+    np.testing.assert_allclose(M, after_h, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g, numerical_grad(lambda x: h(x, M0.copy(), 2), [x], 0), rtol=1e-5, atol=1e-7)
+
+
 def test_stored_nested_case_1003002(tmp_path):
     """tests/fuzz_cases/nested_1003002.py through every oracle of the nested fuzz (entry h: grad, value_and_grad,
     jvp, each leaving the arguments, and the tangents, as they should)."""

@@ -16,6 +16,7 @@ import gast
 from . import annotations as anno
 from .activity import SCATTER
 from .astutil import assign, call, comment, dotted_name, load, walk_names, walk_of, walk_statements
+from .memory_sharing import memory_roots
 
 _WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays looks at
 
@@ -115,7 +116,8 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held under a
     # name of its own from the start, `M_caller = M`, and written back through it
     rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored, names)
+    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored, names,
+                                                                       _views(fn, sweeps.kinds, names))
     restored = {names[n] for n in restored & (written_arrays(backward, names) | reruns)}
     keep, put, held = [], [], []
     for p in (p for p in params if p in restored):
@@ -137,15 +139,25 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     return fn
 
 
-def _without_dead_restores(backward: list, arrays: set, names: dict) -> list:
+def _views(fn, kinds, names: dict) -> dict:
+    """name -> the parameter whose array it may view (memory_sharing.memory_roots: `c = M[:, 0]`, through branch
+    merges and loop copies), for the parameters and copies of them in `names` (second_names)."""
+    roots = memory_roots(fn, kinds or {})
+    return {n: names[r] for n, r in roots.items() if r in names and n not in names}
+
+
+def _without_dead_restores(backward: list, arrays: set, names: dict, views: dict) -> list:
     """The backward sweep's statements without its restores of `arrays` (`x[0] = x_old`, at its top level) that
-    no statement after them reads the array in, under any of its `names` (second_names)."""
+    no statement after them reads the array in, under any of its `names` (second_names) or through a view of it
+    (`views`: a view the forward sweep took, `c = M[:, 0]` in a branch, read by the backward sweep after the
+    restore, sees the restored array; reverse over reverse of a function that writes M[0, 0] and returns
+    `np.sum(M[:, 0] * M[:, 0]) ** 2` from a branch, nested fuzz seed 1021004, had a wrong second derivative)."""
     out, read = [], set()
     for s in reversed(backward):
         t = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
         if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in arrays \
                 and names[t.value.id] not in read:
             continue
-        read |= {names.get(n.id, n.id) for n in walk_names(s) if isinstance(n.ctx, gast.Load)}
+        read |= {names.get(n.id, views.get(n.id, n.id)) for n in walk_names(s) if isinstance(n.ctx, gast.Load)}
         out.append(s)
     return out[::-1]
