@@ -268,7 +268,7 @@ def _numba_detail(msg: str) -> str:
     one, else the first line that is not Numba's pipeline banner)."""
     lines = [ln.strip() for ln in _ANSI.sub("", msg).splitlines() if ln.strip()]
     for ln in lines:
-        if ln.startswith("TypingError: ") or ln.startswith("srcdiff: "):
+        if (ln.startswith("TypingError: ") or ln.startswith("srcdiff: ")) and not ln.startswith("TypingError: Failed in "):
             return ln.split("TypingError: ", 1)[-1]
     for k, ln in enumerate(lines):
         if ln.startswith("No implementation of function") and k + 2 < len(lines):

@@ -604,6 +604,31 @@ def test_numba_compile_failure_names_the_function():
     _assert_located(msg, "numba_type", "jit=False")
 
 
+def number_then_arrays(x, a):
+    acc = 0.0  # <- inner_acc
+    for i in range(2):
+        acc = acc + x * a
+    return np.sum(acc * acc)
+
+
+def slope_of_number_then_arrays(x, a):
+    return srcdiff.grad(number_then_arrays)(x, a)
+
+
+def test_a_numba_decline_of_a_jvp_of_a_gradient_cites_the_users_line():
+    """jvp of h, which calls srcdiff.grad(f): forward mode inlines the gradient's generated statements and cited
+    their lines as lines of h's file (the decline named a line of the gradient's module, "h.py:245" of a 67-line
+    file with no text, nested fuzz seed 1015125); it cites f's line the statement was made from (line_comments.py)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(srcdiff.SrcdiffError) as info:
+            srcdiff.jvp(slope_of_number_then_arrays, jit=True)(0.5, np.array([1.0, 2.0]), 1.0)
+    msg = str(info.value)
+    assert "Numba could not compile" in msg, msg
+    _assert_located(msg, "inner_acc", "jit=False")
+    assert "acc = 0.0" in msg, msg
+
+
 def accumulates_arrays_from_zero(w, x):
     acc = 0
     for xi in x:  # <- acc_loop

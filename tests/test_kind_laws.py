@@ -207,6 +207,20 @@ def test_kind_law_declines_a_kind_known_at_run_time_only(case):
     assert law is None and value is not None, (expr, law)
 
 
+def test_np_array_of_names_bound_to_tuples_of_numbers():
+    """Generated code binds an index `M[i, [[2, 0, 1], [1, 1, 0]]]` as `r1 = (2, 0, 1)`, `r2 = (1, 1, 0)`,
+    `idx = np.array((r1, r2))`: its kind (and so the read's, and a mask's compared from it) was unknown, and the
+    mask's placeholder None became an Optional Numba could not index with under a jvp of the gradient (nested
+    fuzz seed 1015125)."""
+    ints = kinds.Kind.tuple_of(3, [kinds.I] * 3)
+    mixed = kinds.Kind.tuple_of(2, [kinds.F, kinds.I])
+    e = parse_expr("np.array((x, y))")
+    for x, y, want in [(ints, ints, np.array([(2, 0, 1), (1, 1, 0)])), (mixed, mixed, np.array([(0.5, 1), (2.0, 3)])),
+                       (kinds.F, kinds.I, np.array((0.5, 2)))]:
+        assert kinds.expr_kind(e, {"x": x, "y": y}) == kinds.kind_of_value(want), (x, y)
+    assert kinds.expr_kind(e, {"x": ints, "y": kinds.Kind.tuple_of(3, None)}) is None    # (items' kinds unknown)
+
+
 def test_every_record_of_these_laws_is_in_the_table():
     """A record naming one of the laws this table tests has rows in it; every row calls a record that exists."""
     named = {n for n, r in RULES.items() if (r.kind[0] if isinstance(r.kind, tuple) else r.kind) in LAWS_TESTED_HERE}

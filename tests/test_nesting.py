@@ -1422,3 +1422,28 @@ def test_a_gradients_record_of_a_value_is_said_in_the_users_words():
     assert user_spelling.record("buf1_old_tape5", users) == "`buf1` (the values of it srcdiff's gradient saves)"
     assert user_spelling.record("buf1v3_stack", users) == "`buf1` (the values of it srcdiff's gradient saves)"
     assert user_spelling.record("result1", users) is None and user_spelling.record("b8v2", users) is None
+
+
+def masked_fancy_read_after_an_early_return(x, M):
+    for i in range(2):
+        if x > 5.0:
+            return x * M[0, 0]
+    sel = M[np.arange(2).reshape(2, 1), np.array([[1, 0], [0, 1]])]
+    return np.sum(sel[sel < 0.3] * x) + x * np.sum(M)
+
+
+def penalty_of_masked_fancy_read(x, M):
+    gx, gM = srcdiff.grad(masked_fancy_read_after_an_early_return, wrt=(0, 1))(x, M)
+    return gx * gx + np.sum(gM * gM)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_jvp_of_a_gradient_that_masks_a_fancy_read_after_an_early_return(jit):
+    """Nested fuzz seed 1015125 (minimised): the gradient's placeholder of the mask (`sel < 0.3`, unbound where the
+    loop returns early) stayed None, its kind unknown (np.array of names bound to tuples had none), and jvp under
+    Numba declined "index_add(array(float64, 2d), OptionalType(array(bool, 2d)), ...)" at a line of the gradient's
+    module cited as the user's."""
+    h, M = penalty_of_masked_fancy_read, np.array([[0.1, 0.5], [-0.2, 0.4]])
+    value, dot = srcdiff.jvp(h, jit=jit)(0.5, M.copy(), 1.0)
+    np.testing.assert_allclose(value, h(0.5, M.copy()), rtol=1e-12)
+    np.testing.assert_allclose(dot, numerical_grad(lambda x: h(x, M.copy()), [0.5], 0), rtol=1e-6)

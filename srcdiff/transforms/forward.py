@@ -11,7 +11,6 @@ Stacks reach this pass lowered to calls (`rt.stack()`, `rt.push(s, v)`, `rt.pop(
 from __future__ import annotations
 
 import copy
-import linecache
 
 import gast
 
@@ -21,8 +20,9 @@ from ..rules.numpy_rules import CONSTANT_ARGUMENTS
 from . import annotations as anno
 from . import lists
 from .activity import DIFF_BINOPS, SCATTER, bind, closure, decline_items_passed_to_a_call
-from .astutil import (Namer, Transformer, assign, call, comment, const, dotted_name, load, names_in, nested_blocks,
+from .astutil import (Namer, Transformer, assign, call, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls, walk_names)
+from .line_comments import line_comment
 from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple
 from .memory_sharing import may_share_memory, sharing_written_memory
 from .reverse_support import simplify
@@ -381,12 +381,11 @@ class Forward:
         for s in stmts:
             code = self.stmt(s)
             line = getattr(s, "lineno", None)
-            if line is not None and line != self.last_line and not anno.get(s, anno.PHI) \
+            where = (anno.get(s, anno.FILE), line)
+            if line is not None and where != self.last_line and not anno.get(s, anno.PHI) \
                     and not anno.get(s, anno.MERGE) and not isinstance(s, (gast.If, gast.For, gast.While)):
-                text = linecache.getline(self.unit.filename, line).strip()
-                out.append(anno.set(comment(f"line {line}: {text}" if text else f"line {line}"), anno.USER_LINE,
-                                    (line, text, None, self.unit.filename)))
-                self.last_line = line
+                out.append(line_comment(s, self.unit.filename))
+                self.last_line = where
             out += code
         return out
 

@@ -26,11 +26,25 @@ def literal_array_kind(e, kind_of):
     if isinstance(e, gast.Constant) and type(e.value) in (bool, int, float):
         return Kind.scalar({bool: "b", int: "i", float: "f"}[type(e.value)])
     if isinstance(e, gast.Name):
-        k = kind_of(e)
-        return k if is_scalar(k) and dtype(k) in ("b", "i", "f") else None
+        return _numbers_kind(kind_of(e))
     if not isinstance(e, (gast.Tuple, gast.List)) or not e.elts:
         return None
-    parts = [literal_array_kind(p, kind_of) for p in e.elts]
+    return _stacked([literal_array_kind(p, kind_of) for p in e.elts])
+
+
+def _numbers_kind(k):
+    """The kind of np.array of a value of kind k: a number, or a (nested) tuple of numbers, as the code srcdiff
+    generates binds `M[i, [[2, 0], [1, 3]]]`'s index (`idx1 = (2, 0)`, `idx = np.array((idx1, idx2))`: its rank
+    unknown, the mask compared from that read was a placeholder None a jvp of the gradient could not type,
+    nested fuzz seed 1015125)."""
+    if is_scalar(k):
+        return k if dtype(k) in ("b", "i", "f") else None
+    items = elements(k) if is_tuple(k) else None
+    return _stacked([_numbers_kind(p) for p in items]) if items else None
+
+
+def _stacked(parts):
+    """The kind of an array whose items have the kinds `parts` (None where they differ in rank or one is unknown)."""
     if None in parts or len({ndim(p) for p in parts}) != 1:
         return None
     dts = {dtype(p) for p in parts}

@@ -18,7 +18,6 @@ with reverse_support.py (what they share with checkpoints.py) and checkpoints.py
 """
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,6 +27,7 @@ from . import annotations as anno
 from . import checkpoints
 from .astutil import (Namer, assign, call, clone, comment, const, definitely_assigned, dotted_name, load, loaded_names,
                       names_in, store, walk, walk_names, walk_statements)
+from .line_comments import line_comment
 from .kinds import I, expr_kind, expr_shape_class, is_array, is_scalar, ndim
 from .memory_sharing import memory_roots
 from .reverse_backward import BackwardSweep
@@ -192,11 +192,7 @@ class Reverse(Storage, BackwardSweep):
 
     def line_comment(self, s):
         """`# line N: <the user's source line>` (naming the function for inlined callees)."""
-        line = s.lineno
-        text = linecache.getline(anno.get(s, anno.FILE, self.unit.filename), line).strip()
-        where = f"{anno.get(s, anno.FUNC)}, line {line}" if anno.has(s, anno.FUNC) else f"line {line}"
-        return anno.set(comment(f"{where}: {text}" if text else where), anno.USER_LINE,
-                        (line, text, anno.get(s, anno.FUNC), anno.get(s, anno.FILE, self.unit.filename)))
+        return line_comment(s, self.unit.filename)
 
     def forward(self, stmts, loop):
         out = []
