@@ -182,7 +182,21 @@ SWEEP_CASES = {
                          "        a = x + y\n    return a",
     "bound twice": "def f(x, y):\n    a = x\n    b = a * 2.0\n    a = y[:, 0]\n    c = b + a\n    return c",
     "branches": "def f(x, y):\n    if x[0, 0] > 0:\n        a = x\n    else:\n        a = y\n    b = a * x\n    return b",
+    "stack": "def f(x, y):\n    s = rt.stack()\n    for i in range(2):\n        a = x * 2.0\n        rt.push(s, a)\n"
+             "    for i in range(2):\n        b = rt.pop(s)\n        c = b + y[:, None]\n    return c",
 }
+
+
+def test_a_popped_value_has_the_labels_of_the_values_pushed():
+    """Generated code differentiated again (a gradient-norm penalty) pops the values its forward loop pushed: the
+    popped value has their labels (joined), so the outer gradient knows its shape class (a zero adjoint of it is
+    `rt.zeros_like(x)`, not read from a stored copy: nested fuzz seed 1008231); the stack's own binding tells none."""
+    import gast
+    fn = gast.parse(SWEEP_CASES["stack"]).body[0]
+    got = dims.infer(fn, {}, {"x": ("n0", "n1"), "y": ("n0",)})
+    assert got["b"] == got["c"] == ("n0", "n1"), got
+    mixed = SWEEP_CASES["stack"].replace("rt.push(s, a)", "rt.push(s, a)\n        rt.push(s, y)")
+    assert dims.infer(gast.parse(mixed).body[0], {}, {"x": ("n0", "n1"), "y": ("n0",)}).get("b") is None
 
 
 @pytest.mark.parametrize("case", sorted(SWEEP_CASES))

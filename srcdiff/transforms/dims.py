@@ -177,7 +177,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set, sizes: dict | None = None
     if not args or args[0] in (None, UNSEEN):
         return args[0] if args else None
     a0 = args[0]
-    if name in _SQUARE:
+    if name in _SQUARE or name == "rt.pop":     # (a popped value: one of the values pushed onto its stack)
         return a0
     if name in _TRANSPOSE and len(args) == 1:
         return tuple(reversed(a0))
@@ -264,8 +264,13 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
                 target = n.targets[0] if isinstance(n, gast.Assign) else n.target
                 found = [(t.id, () if _scalar(kinds.get(t.id)) else None) for t in walk(target)
                          if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store)]
+            elif _pushed(n) is not None:    # a stack's labels: those its values share (rt.pop's)
+                stack, value = _pushed(n)
+                found = [(stack, of_expr(value, dims, kinds, assigned, sizes))]
             else:
                 continue
+            if isinstance(n, gast.Assign) and _made_stack(n.value):
+                continue    # (`s = rt.stack()`: its values are what is pushed onto it)
             for name, new in found:
                 again = again or name in bound
                 bound.add(name)
@@ -279,6 +284,18 @@ def infer(fn: gast.FunctionDef, kinds: dict, arg_dims: dict) -> dict:
         if not changed or (sweep == 0 and SETTLE_EARLY and not again and not assigned.read_unreached):
             break
     return dims
+
+
+def _pushed(n):
+    """(stack, value) of `rt.push(stack, value)` (generated code differentiated again, lowered: forward.py), else None."""
+    if (isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and dotted_name(n.value.func) == "rt.push"
+            and len(n.value.args) == 2 and isinstance(n.value.args[0], gast.Name)):
+        return n.value.args[0].id, n.value.args[1]
+    return None
+
+
+def _made_stack(value) -> bool:
+    return isinstance(value, gast.Call) and dotted_name(value.func) == "rt.stack"
 
 
 class _Sizes(dict):

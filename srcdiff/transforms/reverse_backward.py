@@ -422,8 +422,15 @@ class BackwardSweep:
                 # (a float 0.0 here met v's arrays in a merge Numba cannot type: nested fuzz seed 960015)
                 return call("rt.zeros_like", self.read(load(v)))
             return const(0.0)
-        if is_scalar(self.kinds.get(v)):
+        k = self.kinds.get(v)
+        if is_scalar(k):
             return const(0.0)
+        rep = (self.shapes or {}).get(v)
+        if is_array(k) and dtype(k) == "f" and rep != v and rep in {a.id for a in self.fn.args.args}:
+            # an argument of v's shape (its class, dims.py): v itself is not read, so not stored for its shape alone
+            # (a gradient differentiated again restarted the adjoints its backward loops carry from each value they
+            # pop: nested fuzz seed 1008231)
+            return call("rt.zeros_like", self.read(load(rep)))
         return call("rt.zeros_like", self.read(load(v)))
 
     def defs_outside(self, loop):
