@@ -252,3 +252,23 @@ def test_calls_from_several_threads_take_turns_under_the_workqueue_layer(tmp_pat
     run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-2:] == ["workqueue", "0"], run.stdout
+
+
+def test_the_source_shows_the_chunks_loop_once_and_the_compiled_form_keeps_one_chunk_off_the_threads():
+    """The source writes the chunks' loop once (`for c in rt.prange(chunks):`); the compiled form Numba runs
+    (compiler.COMPILED's "one chunk") writes it under `if chunks > 1:` and again, as a plain loop, under its `else:`
+    (a forked child must start no threads: test_a_forked_child_computes_the_gradient), with its own line table,
+    whose lines after the loop still cite the user's lines they were made from."""
+    w, b, x, y = _problem(101, 7)
+    g = _threaded()
+    g(w, b, x, y)
+    text = srcdiff.source(g)
+    assert text.count("for c in rt.prange(chunks):") == 1 and "chunks > 1" not in text, text
+    assert "for c in range(chunks):" not in text, text
+    made = g._last.generated
+    compiled = made.compiled
+    assert compiled.count("for c in rt.prange(chunks):") == 1 and compiled.count("for c in range(chunks):") == 1
+    assert "if chunks > 1:" in compiled
+    assert made.compiled_lines is not None and made.lines_compiled is made.compiled_lines
+    last = compiled.splitlines().index("    result12 = result8 + result11") + 1     # (the statement after the loop)
+    assert made.compiled_lines.at(last)[1] == made.lines.at(text.splitlines().index("    result12 = result8 + result11") + 1)[1]
