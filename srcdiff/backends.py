@@ -490,6 +490,9 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
     mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()})
     if generated.lines is not None:
         _LINES[os.path.abspath(path)] = generated.lines
+    if jit and "rt.threads_for(" in generated.source:     # (before Numba loads its code from the disk cache)
+        from .runtime.chunks import start_threading_layer
+        start_threading_layer()
     if jit:
         names = generated.function_names
         passed = passed_arrays(bindings)

@@ -82,6 +82,16 @@ PARALLEL_MIN = 1 << 18  # rows * columns from which a row-blocked loop runs on a
 _FAST = {"reassoc", "contract", "nsz"}
 
 
+def start_threading_layer():
+    """Start Numba's threading layer, which registers the symbols `_threads` and `_set_threads` call
+    (get_num_threads, set_num_threads), before code calling them is loaded: the intrinsics start it where they
+    are compiled, but code Numba loads from its disk cache is not compiled, and calls the unresolved symbol
+    (a segmentation fault: jit="parallel" code whose chunks' loop the bounds pass left on one thread, in a
+    second process, fuzz seed 1023005; a prange loop starts the layer itself). backends.instantiate calls this
+    for a jitted module with an rt.threads_for."""
+    numba.get_num_threads()
+
+
 @intrinsic
 def _threads(typingctx):
     numba.get_num_threads()   # (starts the threading layer, which registers the symbol)
