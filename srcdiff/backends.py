@@ -139,13 +139,17 @@ def _digest_value(h, obj, seen=None) -> None:
 
 
 def module_key(source: str, bindings: dict, jit: bool) -> str:
-    """Cache key: generated source, the values compiled into it, the runtime helpers' source and
-    the srcdiff/numba/numpy versions."""
+    """Cache key: generated source, the values compiled into it, the runtime helpers' source, the
+    srcdiff/numba/numpy versions and (jitted) the row chunks' knobs (SRCDIFF_PARALLEL_MIN,
+    SRCDIFF_BLOCK_ROWS, SRCDIFF_PARALLEL_LOAD)."""
     import numba
     h = hashlib.sha256()
     put_record(h, "source", source.encode())
     put_record(h, "runtime", runtime_digest().encode())
     h.update(f"{__version__} {numba.__version__} {np.__version__} {jit} {BOUNDSCHECK}".encode())
+    if jit:     # (the row chunks' knobs, compiled into jitted code: runtime/chunks.py)
+        from .runtime import chunks, products
+        h.update(f" {chunks.PARALLEL_MIN} {products.BLOCK_ROWS} {chunks.LOAD_SLACK}".encode())
     for name in sorted(bindings):
         put_record(h, "binding", name.encode())
         _digest_value(h, bindings[name])
