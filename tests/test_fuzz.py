@@ -486,7 +486,7 @@ def test_fuzz_cuda_oracle_sees_a_small_error():
     assert all(r["outcome"] == "wrong" for s, r in res.items() if r["outcome"] != "skip"), res
 
 
-PARALLEL_SEED = 1023001     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
+PARALLEL_SEED = 1023000     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
 
 
 def test_fuzz_parallel_sample(tmp_path):
