@@ -475,7 +475,7 @@ def _floats64(ctx) -> bool:
 
 
 def _fold_seed(ctx):
-    ctx.fn = seed_ones.fold_seed(ctx.fn, ctx.sweeps.kinds)
+    ctx.fn = seed_ones.fold_seed(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.adjoint_names())
 
 
 def _forward(ctx):

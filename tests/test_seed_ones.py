@@ -105,7 +105,7 @@ def f(s, v, n, M):
     return d_a + d_b + d_c + np.sum(d_d) + np.sum(d_e) + d_f
 """)
     kinds = {"s": F, "v": Kind.array(1, "f"), "n": Kind.scalar("i"), "d_r": F}
-    assert body_source(seed_ones.fold_seed(fn, kinds)) == (
+    assert body_source(seed_ones.fold_seed(fn, kinds, {"d_r"})) == (
         "d_r = 1.0\nd_a = s\nd_b = -s\nd_c = d_r * n\nd_d = d_r * v\nd_e = v * s\nd_f = 2.0 * s\n"
         "return d_a + d_b + d_c + np.sum(d_d) + np.sum(d_e) + d_f")
 
@@ -124,7 +124,14 @@ def f(s, c):
     return d_a + d_r + d_q
 """
     kinds = {"s": F}
-    assert body_source(seed_ones.fold_seed(parse_function(src), kinds)) == body_source(parse_function(src))
+    assert body_source(seed_ones.fold_seed(parse_function(src), kinds, {"d_r", "d_q", "d_p"})) == \
+        body_source(parse_function(src))
+
+
+def test_a_users_name_bound_to_one_is_not_a_seed():
+    src = "def f(s, r):\n    c = 1.0\n    t = c * s\n    d_r = 1.0\n    d_s = d_r * s\n    return t + d_s\n"
+    assert body_source(seed_ones.fold_seed(parse_function(src), {"s": F}, {"d_r"})) == \
+        "c = 1.0\nt = c * s\nd_s = s\nreturn t + d_s"
 
 
 def test_floats_stay_float64_sees_narrow_dtypes_and_calls_that_stay():

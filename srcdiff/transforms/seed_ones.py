@@ -58,15 +58,15 @@ def floats_stay_float64(fn) -> bool:
     return True
 
 
-def fold_seed(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
-    """`fn` with the products of its seeds (names bound once, to 1.0, by a statement of its body) folded, and a
-    seed left unread dropped (the module docstring). In place."""
+def fold_seed(fn: gast.FunctionDef, kinds: dict, adjoints: set) -> gast.FunctionDef:
+    """`fn` with the products of its seeds (adjoints of `adjoints` bound once, to 1.0, by a statement of its body:
+    a user's `c = 1.0` stays as written) folded, and a seed left unread dropped (the module docstring). In place."""
     stores: dict = {}
     for n in walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
             stores[n.id] = stores.get(n.id, 0) + 1
     seeds = {s.targets[0].id: s for s in fn.body if isinstance(s, gast.Assign) and len(s.targets) == 1
-             and isinstance(s.targets[0], gast.Name) and stores.get(s.targets[0].id) == 1
+             and isinstance(s.targets[0], gast.Name) and s.targets[0].id in adjoints and stores.get(s.targets[0].id) == 1
              and isinstance(s.value, gast.Constant) and type(s.value.value) is float and s.value.value == 1.0}
     if not seeds:
         return fn
