@@ -20,8 +20,8 @@ from .error_reports import at_user_line, translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
-from .specialisations import (FAST_MAX, PLAIN, Known, Specialisation, rerun_arguments, rerun_key, rerun_recorded,
-                              run_scalars, types_key)
+from .specialisations import (FAST_MAX, PLAIN, Known, Specialisation, floats64, rerun_arguments, rerun_key,
+                              rerun_recorded, run_scalars, types_key)
 from .transforms import checks, dims, flatten, kinds
 from .errors import SrcdiffError
 from .runtime import chunks
@@ -69,19 +69,20 @@ class Transformed(Shipped, BackgroundCalls):
         return self._last
 
     def specialise(self, arg_kinds: tuple = (), structs: tuple = (), arg_dims: tuple = (),
-                   need_module: bool = False) -> Specialisation:
+                   need_module: bool = False, floats64: bool = False) -> Specialisation:
         """Generate (and load/compile) the gradient specialised to the arguments' kinds (and to which of
         their axes have equal lengths, `arg_dims`: see transforms/dims.py). The disk cache is looked up
         first by what determines the code (srcdiff/cachekey.py), so a process with a warm cache does not
-        generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it."""
+        generate; `need_module`: the caller needs the compiler's module (CUDA lowering), so generate it;
+        `floats64`: every float argument is float64 (specialisations.floats64), a specialisation of its own."""
         if isinstance(self.f, Transformed):     # grad(grad(f)): built from the inner generated source
             self._last = self.specialise_nested(arg_kinds, structs, arg_dims, need_module)
             return self._last
         if self.jit == "background":     # the code that answers until the compiled code is ready
             python = self.background_pair()[1]
-            self._last = python.specialise(arg_kinds, structs, arg_dims, need_module)
+            self._last = python.specialise(arg_kinds, structs, arg_dims, need_module, floats64)
             return self._last
-        key = (arg_kinds, repr(structs), arg_dims)
+        key = (arg_kinds, repr(structs), arg_dims) + (("float64",) if floats64 else ())
         if need_module and key in self._cache and not isinstance(self._cache[key].module, module_builder.Module):
             del self._cache[key]
             self._fast.clear()
@@ -101,7 +102,8 @@ class Transformed(Shipped, BackgroundCalls):
             else:
                 try:
                     mod = module_builder.build_module(self.f, self.wrt_names, self.mode, arg_kinds, dict(structs),
-                                                      arg_dims, checkpoints=self.__dict__.get("checkpoints"))
+                                                      arg_dims, checkpoints=self.__dict__.get("checkpoints"),
+                                                      floats64=floats64)
                 except SrcdiffError as exc:     # at a line of a gradient f calls: at the user's line instead
                     moved = at_user_line(exc, self)
                     if moved is None:
@@ -117,7 +119,7 @@ class Transformed(Shipped, BackgroundCalls):
                                                   structs=structs)
             if shared:
                 own = self._cache[key]
-                twin = self.value_and_grad_twin().specialise(arg_kinds, structs, arg_dims)
+                twin = self.value_and_grad_twin().specialise(arg_kinds, structs, arg_dims, floats64=floats64)
                 self._cache[key] = own._replace(function=backends.ValueDropped(twin.function, own.function))
         self._last = self._cache[key]
         return self._last
@@ -203,7 +205,8 @@ class Transformed(Shipped, BackgroundCalls):
         if ran is not args:     # (0-d arrays under Numba run as scalars: of their kinds)
             args = ran
             arg_kinds = tuple(kinds.kind_of_value(a) for a in args[:nargs])
-        fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs])).function
+        fn = self.specialise(arg_kinds, structs=structs, arg_dims=dims.label_arguments(args[:nargs]),
+                             floats64=floats64(args[:nargs])).function
         return fn, args, structs
 
     def __call__(self, *args, **kwargs):

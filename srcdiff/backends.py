@@ -139,13 +139,17 @@ def _digest_value(h, obj, seen=None) -> None:
 
 
 def module_key(source: str, bindings: dict, jit: bool) -> str:
-    """Cache key: generated source, the values compiled into it, the runtime helpers' source and
-    the srcdiff/numba/numpy versions."""
+    """Cache key: generated source, the values compiled into it, the runtime helpers' source, the
+    srcdiff/numba/numpy versions and (jitted) the row chunks' knobs (SRCDIFF_PARALLEL_MIN,
+    SRCDIFF_BLOCK_ROWS, SRCDIFF_PARALLEL_LOAD)."""
     import numba
     h = hashlib.sha256()
     put_record(h, "source", source.encode())
     put_record(h, "runtime", runtime_digest().encode())
     h.update(f"{__version__} {numba.__version__} {np.__version__} {jit} {BOUNDSCHECK}".encode())
+    if jit:     # (the row chunks' knobs, compiled into jitted code: runtime/chunks.py)
+        from .runtime import chunks, products
+        h.update(f" {chunks.PARALLEL_MIN} {products.BLOCK_ROWS} {chunks.LOAD_SLACK}".encode())
     for name in sorted(bindings):
         put_record(h, "binding", name.encode())
         _digest_value(h, bindings[name])
@@ -490,19 +494,24 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
     mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()})
     if generated.lines is not None:
         _LINES[os.path.abspath(path)] = generated.lines
+    if jit and "rt.threads_for(" in generated.source:     # (before Numba loads its code from the disk cache)
+        from .runtime.chunks import start_threading_layer
+        start_threading_layer()
     if jit:
         names = generated.function_names
         passed = passed_arrays(bindings)
         params = generated.parameters
         if passed and params is not None and list(params.arrays) == passed:
             constants = {k: v for k, v in bindings.items() if k not in passed}
-            compiled = load_module(Generated(params.source, generated.facts, lines=generated.lines), constants, base, jit)
+            compiled = load_module(Generated(params.source, generated.facts, lines=generated.lines_compiled), constants,
+                                   base, jit)
             for name in names:
                 arrays = tuple(mod.__dict__[a] for a in params.takes[name])
                 fn = compiled.__dict__[name]
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
         elif generated.compiled is not None:
-            compiled = load_module(Generated(generated.compiled, generated.facts, lines=generated.lines), bindings, base, jit)
+            compiled = load_module(Generated(generated.compiled, generated.facts, lines=generated.lines_compiled), bindings,
+                                   base, jit)
             _SHOWN[compiled.__name__] = modname
             for name in names:
                 note_shown_function(compiled.__dict__[name], mod.__dict__[name])
@@ -581,7 +590,8 @@ def save_index(spec: str, root, generated: Generated, bindings: dict, base: str,
     record = {"v": INDEX_VERSION, "base": base, "key": module_key(source, bindings, jit), "bindings": paths,
               "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ())),
               "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None,
-              "compiled": generated.compiled, "lines": generated.lines.to_json() if generated.lines else None}
+              "compiled": generated.compiled, "lines": generated.lines.to_json() if generated.lines else None,
+              "compiled_lines": generated.compiled_lines.to_json() if generated.compiled_lines else None}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -656,7 +666,8 @@ def load_indexed(spec: str, root, jit: bool):
         return None
     _touch(module_path)
     _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
-    generated = Generated(source, facts, params, record.get("compiled"), Lines.from_json(record.get("lines")))
+    generated = Generated(source, facts, params, record.get("compiled"), Lines.from_json(record.get("lines")),
+                          Lines.from_json(record.get("compiled_lines")))
     loaded = _LOADED.get(modname) or instantiate(modname, module_path, generated, bindings, jit)
     return CachedModule(base, bindings, generated.function_names), generated, loaded
 

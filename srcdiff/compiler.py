@@ -72,7 +72,10 @@ reverse mode (grad, value_and_grad, vjp):
     dead stacks      stacks the backward sweep (from Sweeps.backward_start) never        transforms/optimize/deadcode.py
                      reads
     late copies      copies back dropped, copies and coalesce again (the passes since    transforms/optimize/copies.py
-                     then leave copies too), then line comments left with no code
+                     then leave copies too), then line comments left with no code;
+                     (float64 arguments) d_a = rt.copy(d_a); d_a += e -> d_a = d_a + e
+    seed             (grad, float64 arguments) d_r = 1.0; d_u = d_r * v -> d_u = v (v a  transforms/seed_ones.py
+                     float scalar, or float arithmetic)
     checkpoints      (checkpoints=k) outermost loops: forward untaped with snapshots,    transforms/checkpoints.py
                      the backward sweep reruns a segment from its snapshot, taping it
     carried copies   i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where  transforms/optimize/copies.py
@@ -108,6 +111,9 @@ source (each function):
                      compiled without Numba's per-access checks
     emit             Python source with comments naming the user's lines                 transforms/emit.py
 the compiled form (jit only: what Numba compiles, never the source shown):
+    one chunk        (jit="parallel") the chunks' loop on threads under `if chunks > 1:`,  transforms/optimize/rowchunks.py
+                     a plain loop of the same statements under its `else:` (a forked
+                     child must start no threads)
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
@@ -128,7 +134,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          elementwise,
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms import function_args
+from .transforms import function_args, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -172,6 +178,7 @@ class Context:
     names: object = None    # the index of fn's names the passes from "fuse" to "where" share (optimize.NameIndex)
     earlier: tuple | None = None  # the compiled form's: the source's (fn, tree), whose statements its emit reuses
     tangent_kinds: dict = field(default_factory=dict)   # (forward mode) the kinds of the tangents, where known
+    floats64: bool = False  # (reverse mode, the entry) its float arguments are float64 (specialisations.floats64)
     _kinds: dict | None = None
 
     def __repr__(self):     # (short: see parse.Unit.__repr__)
@@ -455,11 +462,20 @@ def _carried_copies(ctx):
     ctx.fn = optimize.coalesce_carried(ctx.fn, scalars)   # (with the lone line comments of the bodies it changes)
 
 
-def _late_copies(fn):
-    fn = optimize.propagate_and_coalesce(optimize.drop_copy_backs(fn), rebound=True)
-    fn = optimize.merge_copy_then_add(fn)
+def _late_copies(ctx):
+    fn = optimize.propagate_and_coalesce(optimize.drop_copy_backs(ctx.fn), rebound=True)
+    fn = optimize.merge_copy_then_add(fn, ctx.sweeps.kinds if _floats64(ctx) else None)
     fn.body = optimize.without_lone_line_comments(fn.body)
-    return fn
+    ctx.fn = fn
+
+
+def _floats64(ctx) -> bool:
+    """Every float the function holds is a float64: its float arguments are (the call's) and it makes no other."""
+    return ctx.floats64 and seed_ones.floats_stay_float64(ctx.unit.node)
+
+
+def _fold_seed(ctx):
+    ctx.fn = seed_ones.fold_seed(ctx.fn, ctx.sweeps.kinds, ctx.sweeps.adjoint_names())
 
 
 def _forward(ctx):
@@ -565,9 +581,13 @@ REVERSE = [
     Pass("where", _scalar_where, "transforms/optimize/scalarize.py", "elementwise fusion again; np.where of scalars"),
     Pass("dead stacks", _dead_stacks, "transforms/optimize/deadcode.py",
          "stacks the backward sweep (from Sweeps.backward_start) never\nreads"),
-    Pass("late copies", _on_fn(_late_copies), "transforms/optimize/copies.py",
+    Pass("late copies", _late_copies, "transforms/optimize/copies.py",
          "copies back dropped, copies and coalesce again (the passes since\n"
-         "then leave copies too), then line comments left with no code"),
+         "then leave copies too), then line comments left with no code;\n"
+         "(float64 arguments) d_a = rt.copy(d_a); d_a += e -> d_a = d_a + e"),
+    Pass("seed", _fold_seed, "transforms/seed_ones.py",
+         "(grad, float64 arguments) d_r = 1.0; d_u = d_r * v -> d_u = v (v a\nfloat scalar, or float arithmetic)",
+         lambda c: c.mode in ("grad", "value_and_grad") and _floats64(c)),
     Pass("checkpoints", _checkpoints, "transforms/checkpoints.py",
          "(checkpoints=k) outermost loops: forward untaped with snapshots,\nthe backward sweep reruns a segment "
          "from its snapshot, taping it"),
@@ -646,6 +666,9 @@ SOURCE = [
 ]
 
 COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
+    Pass("one chunk", _on_fn(optimize.one_chunk_apart), "transforms/optimize/rowchunks.py",
+         "(jit=\"parallel\") the chunks' loop on threads under `if chunks > 1:`,\n"
+         "a plain loop of the same statements under its `else:` (a forked\nchild must start no threads)"),
     Pass("masks", lambda c: setattr(c, "fn", masks.route_masks(
         c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
          "transforms/masks.py", "x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put"),

@@ -211,14 +211,22 @@ class Lines:
 @dataclass(frozen=True)
 class Generated:
     """A generated module: its `source`, the `facts` of its functions, the module Numba compiles where it
-    is not `source` itself (`compiled`, else None: the same functions, line for line), where jitted code
-    takes large arrays as parameters, the compiled module with them (`parameters`, else None), and its line
-    table (`lines`: Lines, which holds for the compiled forms too; None for a module the compiler did not make)."""
+    is not `source` itself (`compiled`, else None: the same functions), where jitted code takes large arrays as
+    parameters, the compiled module with them (`parameters`, else None), and its line table (`lines`: Lines;
+    None for a module the compiler did not make), which holds for the compiled forms too where they are the
+    source line for line; where they are not (jit="parallel" writes the chunks' loop twice: optimize/rowchunks.py),
+    theirs is `compiled_lines`."""
     source: str
     facts: ModuleFacts = field(default_factory=ModuleFacts)
     parameters: Parameters | None = None
     compiled: str | None = None
     lines: Lines | None = None
+    compiled_lines: Lines | None = None
+
+    @property
+    def lines_compiled(self) -> Lines | None:
+        """The line table of the compiled forms (`compiled`, `parameters`)."""
+        return self.compiled_lines or self.lines
 
     @property
     def function_names(self) -> list:

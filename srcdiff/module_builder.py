@@ -97,7 +97,13 @@ class Module:
                  if anno.get(f, anno.COPY_OF) else anno.get(c.tree, anno.LINES) for f, c in zip(self.functions, done)]
         lines = generated.Lines.of(noted, [c.source for c in done],
                                    [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in done])
-        return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines)
+        compiled_lines = None
+        if jit and compiled_text.count("\n") != text.count("\n"):     # (not line for line: the compiled form's own)
+            compiled_lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in compiled],
+                                                [c.source for c in compiled],
+                                                [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in compiled])
+        return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines,
+                                   compiled_lines)
 
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments
@@ -349,11 +355,13 @@ _SUFFIX = {"vjp": "vjp", "pullback": "vjp", "grad": "grad", "value_and_grad": "v
 
 
 def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names=None, entry_name=None,
-                    arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None) -> str:
+                    arg_kinds: tuple = (), arg_dims: tuple = (), checkpoints: int | None = None,
+                    floats64: bool = False) -> str:
     """Module name of the derivative function of `obj` w.r.t. the parameters at `positions`, generating
     it (and what it calls) on first use. `mode`: grad | value_and_grad | vjp | pullback (reverse mode:
     the REVERSE passes) or jvp (forward mode, the FORWARD passes: (params..., d_<param> for each
-    position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels."""
+    position) -> (value, d_value)). `arg_kinds` / `arg_dims`: the arguments' kinds and axis labels; `floats64`:
+    (the entry) its float arguments are float64."""
     forward_mode = mode == "jvp"
     if forward_mode and arg_kinds and any(key[:3] == (_key(obj), positions, mode) and key[3] != arg_kinds
                                           for key in module.in_progress):
@@ -363,12 +371,14 @@ def derivative_name(module: Module, obj, positions: tuple, mode="vjp", wrt_names
         return module.derivatives[k]
     module.in_progress.add(k)
     try:
-        return _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints)
+        return _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints,
+                           floats64)
     finally:
         module.in_progress.discard(k)
 
 
-def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints) -> str:
+def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kinds, arg_dims, checkpoints,
+                floats64=False) -> str:
     """derivative_name's generation of a derivative not made yet (`k`: its key in module.derivatives)."""
     forward_mode = mode == "jvp"
     unit = _unit_for(module, obj, typed=bool(arg_kinds))
@@ -408,7 +418,8 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
                   callee_derivative=callee_jvp if forward_mode else callee_vjp,
                   callee_kind=callee_kind if arg_kinds else None,
                   arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
-                  checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj))
+                  checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj),
+                  floats64=floats64 and bool(arg_kinds))
     compiler.run(compiler.FORWARD if forward_mode else compiler.REVERSE, ctx)
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes
@@ -521,14 +532,15 @@ def collector_paused():
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
-                 arg_dims: tuple = (), checkpoints: int | None = None) -> Module:
+                 arg_dims: tuple = (), checkpoints: int | None = None, floats64: bool = False) -> Module:
     """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
     callees' primal and derivative functions.
 
     `structs` maps tuple/list parameters to their structure; they become one parameter per leaf (and, in
     forward mode, one tangent per leaf of a wrt argument). `arg_kinds`: the arguments' kinds, if known;
     `arg_dims`: their axis labels (transforms/dims.py), for the entry function only; `checkpoints`: the
-    most snapshots each outermost loop of the entry function keeps (None: tape them)."""
+    most snapshots each outermost loop of the entry function keeps (None: tape them); `floats64`: every float
+    argument is float64 (specialisations.floats64: the entry's seed folds, reverse.py)."""
     with collector_paused():
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
@@ -540,7 +552,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
         positions = tuple(unit.params.index(w) for w in wrt_names)
         module.entry = derivative_name(module, fn, positions, mode=mode, wrt_names=wrt_names,
                                        entry_name=module.namer.fresh(f"{unit.name}_{mode}"), arg_kinds=arg_kinds,
-                                       arg_dims=arg_dims, checkpoints=checkpoints)
+                                       arg_dims=arg_dims, checkpoints=checkpoints, floats64=floats64)
         compiler.run(compiler.MODULE, compiler.Context(module=module))
         for u in module.units.values():   # the tapes of the generated code it holds (forward mode keeps their names,
             if compiler.is_generated(u):  # and defines a tape bound twice again under names of its own)

@@ -53,6 +53,25 @@ def run_scalars(args, jit, n=None) -> tuple:
                  for a in args)
 
 
+_PLAIN_NUMBERS = (bool, int, float, type(None))
+
+
+def floats64(args) -> bool:
+    """Whether every float among `args` (a specialisation's arguments, structures flattened) is float64 or a
+    Python float, and each argument a number, an array of numbers or None: the kinds say "f" of float32 and
+    float64 alike, and a fold that holds for float64 only (the seed's `1.0 * v` written `v`: Numba computes
+    float32 adjoints in float64 because the seed is float64; reverse.py) asks this of the call."""
+    for a in args:
+        if type(a) in _PLAIN_NUMBERS:
+            continue
+        dt = getattr(a, "dtype", None)
+        if not isinstance(a, (np.ndarray, np.generic)) or dt is None or dt.kind not in "biuf":
+            return False
+        if dt.kind == "f" and dt != np.float64:
+            return False
+    return True
+
+
 def widened(args):
     """`args` with float32 arrays and scalars as float64, or None if there is none: what jitted code runs on
     when Numba cannot type it for float32 (its arithmetic of a float32 array with a float is float64, so a

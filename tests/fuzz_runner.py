@@ -12,6 +12,12 @@ failed in plain Python: a generator bug).
 
 runs the same loop as long mode from the command line.
 
+    python tests/fuzz_runner.py --parallel --seeds 1023000 1023200
+
+runs value_and_grad under jit="parallel" instead, its loops over rows in two chunks on two threads (the children's
+environment lowers the row chunks' threshold: tests/fuzz_parallel.py), against jit=True and central differences;
+the summary counts how the chunks ran ('threads': an rt.prange loop; 'one thread'; 'none': no row-blocked loop).
+
     python tests/fuzz_runner.py --cuda [--device] --seeds 0 300
 
 runs the CUDA oracles instead (tests/fuzz_cuda.py: srcdiff.cuda.vmap of grad / value_and_grad / jvp / hvp
@@ -114,9 +120,39 @@ def run_cuda(prog, name: str, workdir: str, seed: int, timeout=None):
     return outcome, msg, {"oracles": {k: o for k, (o, _) in results.items()}, "reasons": reasons}
 
 
+def run_parallel(seed: int, workdir: str, timeout=None):
+    """(outcome, message, {"chunks": how they ran}) of fuzz_parallel.check_parallel on seed's program, in this
+    process (whose environment is fuzz_parallel.ENV's)."""
+    import fuzz_parallel
+    import fuzzgen
+    prog = fuzz_parallel.program(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            how = fuzz_parallel.check_parallel(prog.load(workdir, f"par_{seed}"), prog, seed, timeout=timeout)
+            return "ok", "", {"chunks": how}
+        except fuzzgen.Skip:
+            return "skip", "", {}
+        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            return classify(exc), f"{type(exc).__name__}: {exc}", {}
+
+
 def _worker(args):
     sys.path.insert(0, HERE)
     import fuzzgen
+    if args.parallel:
+        for count, seed in enumerate(range(args.seed0, args.seed1)):
+            if count and args.recycle and count % args.recycle == 0:
+                print(json.dumps({"recycle": seed}), flush=True)
+                return
+            print(json.dumps({"start": seed, "jit": "parallel"}), flush=True)
+            # (3x the time limit, as under jit: Numba compiles jit=True's code and the threads' loop)
+            outcome, msg, extra = run_parallel(seed, args.workdir, args.timeout * 3 if args.timeout else None)
+            print(json.dumps({"seed": seed, "jit": "parallel", "outcome": outcome, "msg": msg[:2000], **extra}),
+                  flush=True)
+        return
     if args.cuda:
         for count, seed in enumerate(range(args.seed0, args.seed1)):
             if count and args.recycle and count % args.recycle == 0:
@@ -161,18 +197,19 @@ def _features(cuda=False, device=False):
 
 
 def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=False, out=None, timeout=60,
-             log=print, recycle=200, cuda=False, device=False):
+             log=print, recycle=200, cuda=False, device=False, parallel=False):
     """Run seeds seed0 .. seed0+count-1 in child processes; returns (stats, failures, out dir).
     A program past `timeout` seconds of CPU time (x3 under jit, for Numba's compiles) is a hang, and a child
     that stays silent well past that is killed: that program is a hang too.
     Each child runs at most `recycle` seeds, then the next starts fresh (a process that compiles thousands
-    of programs grows by about 1 GB per 500 and slows down)."""
+    of programs grows by about 1 GB per 500 and slows down). `parallel`: jit="parallel" (fuzz_parallel.py)."""
     out = out or tempfile.mkdtemp(prefix="srcdiff_fuzz_fail_")
     os.makedirs(out, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="srcdiff_fuzz_long_")
     stats = {k: 0 for k in OUTCOMES}
     stats_reasons = {}                 # (cuda) decline reason -> programs
     stats_oracles = {}                 # (cuda) oracle -> outcome -> programs
+    stats_chunks = {}                  # (parallel) how the chunks ran -> programs
     failures = []
     t0 = time.time()
     seed, end = seed0, seed0 + count
@@ -181,9 +218,14 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seeds", str(seed), str(end),
                "--jit-every", str(jit_every), "--timeout", str(timeout), "--workdir", workdir,
                "--recycle", str(recycle)] + \
-              (["--nested"] if nested else []) + (["--cuda"] if cuda else []) + (["--device"] if device else [])
+              (["--nested"] if nested else []) + (["--cuda"] if cuda else []) + (["--device"] if device else []) + \
+              (["--parallel"] if parallel else [])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [os.path.dirname(HERE), HERE, os.environ.get("PYTHONPATH", "")]))
+        if parallel:
+            sys.path.insert(0, HERE)
+            import fuzz_parallel
+            env.update(fuzz_parallel.ENV)        # (read when the child imports srcdiff)
         if cuda and os.environ.get("SRCDIFF_FUZZ_CUDA_PTX") != "1":
             env["NUMBA_ENABLE_CUDASIM"] = "1"      # before the child imports numba.cuda
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -204,7 +246,7 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                     child.wait()
                     res = {"seed": current["start"], "jit": current["jit"], "outcome": "hang",
                            "msg": f"no answer in {limit:.0f}s (child killed)"}
-                    _record(res, stats, failures, out, nested, log, cuda, device)
+                    _record(res, stats, failures, out, nested, log, cuda, device, parallel)
                     done += 1
                     seed = current["start"] + 1
                     break
@@ -215,7 +257,7 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                 if current:
                     res = {"seed": current["start"], "jit": current["jit"], "outcome": "crash",
                            "msg": f"worker process died (exit {child.returncode})"}
-                    _record(res, stats, failures, out, nested, log, cuda, device)
+                    _record(res, stats, failures, out, nested, log, cuda, device, parallel)
                     seed = current["start"] + 1
                 else:
                     seed = end
@@ -237,31 +279,39 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
             for oracle, o in msg.get("oracles", {}).items():
                 stats_oracles.setdefault(oracle, {}).setdefault(o, 0)
                 stats_oracles[oracle][o] += 1
-            _record(msg, stats, failures, out, nested, log, cuda, device)
-            if not msg["jit"]:
+            if "chunks" in msg:
+                stats_chunks[msg["chunks"]] = stats_chunks.get(msg["chunks"], 0) + 1
+            _record(msg, stats, failures, out, nested, log, cuda, device, parallel)
+            if not msg["jit"] or parallel:
                 done += 1
                 if done % 100 == 0:
                     log(f"fuzz long: {done} programs in {time.time() - t0:.0f}s: {stats}")
-            seed = msg["seed"] + 1 if (cuda or not jit_every or msg["seed"] % jit_every or msg["jit"]) else msg["seed"]
+            seed = msg["seed"] + 1 if (cuda or parallel or not jit_every or msg["seed"] % jit_every or msg["jit"]) else msg["seed"]
     if cuda:
         stats["reasons"] = dict(sorted(stats_reasons.items(), key=lambda kv: -kv[1]))
         stats["oracles"] = stats_oracles
+    if parallel:
+        stats["chunks"] = stats_chunks
     return stats, failures, out, done, time.time() - t0
 
 
-def _record(res, stats, failures, out, nested, log, cuda=False, device=False):
+def _record(res, stats, failures, out, nested, log, cuda=False, device=False, parallel=False):
     import fuzzgen
     stats[res["outcome"]] += 1
     if res["outcome"] in ("ok", "skip") or (cuda and res["outcome"] == "declined"):
         return
     seed, jit = res["seed"], res["jit"]
     first = " | ".join(res["msg"].strip().splitlines()[:3])[:300]
-    failures.append(f"seed {seed} {'jit' if jit else 'py'} [{res['outcome']}] {first}")
+    tag = "cuda" if cuda else "parallel" if parallel else "jit" if jit else "py"
+    failures.append(f"seed {seed} {'parallel' if parallel else 'jit' if jit else 'py'} [{res['outcome']}] {first}")
     log("  " + failures[-1])
     features = _features(cuda, device) if cuda else \
         [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
-    prog = program_for(seed, nested, features, **(dict(max_depth=2, max_stmts=3) if jit else {}))
-    tag = "cuda" if cuda else "jit" if jit else "py"
+    if parallel:
+        import fuzz_parallel
+        prog = fuzz_parallel.program(seed)
+    else:
+        prog = program_for(seed, nested, features, **(dict(max_depth=2, max_stmts=3) if jit else {}))
     with open(os.path.join(out, f"{res['outcome']}_{seed}_{tag}.py"), "w") as fh:
         fh.write(prog.header_comment() + f"# {res['outcome']}: {first}\n" + prog.source)
 
@@ -279,6 +329,8 @@ def main(argv=None):
     ap.add_argument("--recycle", type=int, default=200, help="seeds per child process")
     ap.add_argument("--cuda", action="store_true", help="the CUDA oracles (tests/fuzz_cuda.py) on the simulator")
     ap.add_argument("--device", action="store_true", help="with --cuda: fuzz_cuda.DEVICE_FEATURES only")
+    ap.add_argument("--parallel", action="store_true",
+                    help='jit="parallel" in chunks on two threads (tests/fuzz_parallel.py) against jit=True and FD')
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
     if args.worker:
@@ -288,9 +340,12 @@ def main(argv=None):
         return
     stats, failures, out, done, secs = run_long(args.seeds[0], args.seeds[1] - args.seeds[0], args.seconds,
                                                 args.jit_every, args.nested, args.out, args.timeout,
-                                                recycle=args.recycle, cuda=args.cuda, device=args.device)
-    reasons, oracles = stats.pop("reasons", {}), stats.pop("oracles", {})
+                                                recycle=args.recycle, cuda=args.cuda, device=args.device,
+                                                parallel=args.parallel)
+    reasons, oracles, chunks = stats.pop("reasons", {}), stats.pop("oracles", {}), stats.pop("chunks", None)
     print(f"\nfuzz long: {done} programs in {secs:.0f}s: {stats}; failing programs in {out}")
+    if chunks is not None:
+        print(f"  chunks: {chunks}")
     for oracle, counts in oracles.items():
         print(f"  oracle {oracle}: {counts}")
     if reasons:

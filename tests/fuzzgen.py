@@ -1452,6 +1452,24 @@ class Gen:
                          + ([f"np.sum(np.dot({r}, {self.pick(vs)}))"] if vs else []))
         return [f"{r} = np.array([{', '.join(rows)}])"], term
 
+    def row_loss(self, env):
+        """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
+        a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
+        jitted row fusion runs as one pass over the rows of M (optimize/rowfusion.py), on threads under
+        jit="parallel", where M is data (that mode differentiates the other float parameters). Returns the lines and
+        a scalar term for the result (none where f has no matrix and vector)."""
+        ms, vs = self.nonbuf(env, "m"), self.nonbuf(env, "v")
+        if not ms or not vs:
+            return [], None
+        z, m, v = self.fresh("z"), "M" if "M" in ms else self.pick(ms), self.pick(vs)   # (M: data, not differentiated)
+        ss = [n for n in self.nonbuf(env, "s") if n in ("x", "scale")]   # (a loop here, as max(...) writes, or a
+        shift = self.pick(["", f" + {self.const()}", f" * {self.const()}"] + [f" + {n}" for n in ss])   # call: unfused)
+        term = self.pick([f"np.sum(np.tanh({z}) * {self.const()})",
+                          f"np.mean(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))) - {self.const()} * {z})",
+                          f"np.sum(np.log1p({z} * {z}) + np.sin({z}))",
+                          f"np.sum({z} * {z}) * {self.const()}"])
+        return [f"{z} = {m} @ {v}{shift}"], term
+
     def argument_writes(self, has_x, has_a) -> list:
         """Lines at the top of f writing into its array arguments, each reading what it overwrites: an element,
         a row or a column of M, elements of a in a loop, an augmented element (README: a function that writes into
@@ -1923,6 +1941,12 @@ class Gen:
             block, term = self.number_rows(env)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a loss over the rows of a matrix-vector product (--parallel mode only; drawn last too)
+        if self.has("rowloss") and self.coin(6):
+            block, term = self.row_loss(env)
+            if block:
+                body = body[:-1] + block + [f"{body[-1]} + {term}"]
+                src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -1970,6 +1994,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "argwrites",
                 # README (CUDA): a 2-D array written out in rows of numbers the function computes (drawn last)
                 "rows2d")
+# the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
+# M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
+PARALLEL_FEATURES = ("rowloss",)
 # what Numba cannot run by design (a sum of arrays over a comprehension compiles, its jvp too; under jit=True every
 # oracle runs on the Numba backend: value_and_grad's value, jvp, and Numba == Python): README's `x @ y` of stacks of
 # matrices is `jit=False` only (Numba's @ takes 1-d and 2-d operands)

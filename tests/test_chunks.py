@@ -252,3 +252,60 @@ def test_calls_from_several_threads_take_turns_under_the_workqueue_layer(tmp_pat
     run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-2:] == ["workqueue", "0"], run.stdout
+
+
+def test_the_source_shows_the_chunks_loop_once_and_the_compiled_form_keeps_one_chunk_off_the_threads():
+    """The source writes the chunks' loop once (`for c in rt.prange(chunks):`); the compiled form Numba runs
+    (compiler.COMPILED's "one chunk") writes it under `if chunks > 1:` and again, as a plain loop, under its `else:`
+    (a forked child must start no threads: test_a_forked_child_computes_the_gradient), with its own line table,
+    whose lines after the loop still cite the user's lines they were made from."""
+    w, b, x, y = _problem(101, 7)
+    g = _threaded()
+    g(w, b, x, y)
+    text = srcdiff.source(g)
+    assert text.count("for c in rt.prange(chunks):") == 1 and "chunks > 1" not in text, text
+    assert "for c in range(chunks):" not in text, text
+    made = g._last.generated
+    compiled = made.compiled
+    assert compiled.count("for c in rt.prange(chunks):") == 1 and compiled.count("for c in range(chunks):") == 1
+    assert "if chunks > 1:" in compiled
+    assert made.compiled_lines is not None and made.lines_compiled is made.compiled_lines
+    last = compiled.splitlines().index("    result12 = result8 + result11") + 1     # (the statement after the loop)
+    assert made.compiled_lines.at(last)[1] == made.lines.at(text.splitlines().index("    result12 = result8 + result11") + 1)[1]
+
+
+_ONE_THREAD_CHUNKS = '''
+import numpy as np, srcdiff
+
+
+def loss(w, x, idx):
+    z = x @ w
+    return np.sum(np.tanh(z) * 0.5) + x[idx[0], 1] * 0.1
+
+
+g = srcdiff.value_and_grad(loss, wrt=(0,), jit="parallel").background_pair()[0]
+rng = np.random.default_rng(0)
+v, (d,) = g(rng.normal(size=5), rng.normal(size=(40, 5)), np.array([2, 0]))
+src = srcdiff.source(g)
+assert "for c in range(chunks)" in src and "rt.prange" not in src, src
+print(repr(float(v)), repr(float(d[0])))
+'''
+
+
+def test_chunks_left_on_one_thread_load_from_the_disk_cache_in_another_process(tmp_path):
+    """x[idx[0], 1] (an index no test proves) leaves the function with Numba's own checks, so the bounds pass
+    keeps its chunks' loop off the threads (`for c in range(chunks)`): no prange starts Numba's threading layer,
+    and code loaded from the disk cache in a second process called threads_for's unregistered symbol
+    (get_num_threads): a segmentation fault (fuzz seed 1023005, --parallel). backends starts the layer first."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "prog.py"
+    script.write_text(_ONE_THREAD_CHUNKS)
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, SRCDIFF_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([os.path.dirname(here), os.environ.get("PYTHONPATH", "")]))
+    runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+            for _ in range(2)]      # (the second loads the first's compiled code)
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr[-2000:] for r in runs]
+    assert runs[0].stdout == runs[1].stdout

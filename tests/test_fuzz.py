@@ -486,6 +486,19 @@ def test_fuzz_cuda_oracle_sees_a_small_error():
     assert all(r["outcome"] == "wrong" for s, r in res.items() if r["outcome"] != "skip"), res
 
 
+PARALLEL_SEED = 1023000     # a program whose loss over the rows of M @ a row fusion runs in chunks (fuzz_parallel.py)
+
+
+def test_fuzz_parallel_sample(tmp_path):
+    """One program under jit="parallel" in a child process whose environment lowers the row chunks' threshold
+    (fuzz_parallel.ENV): its loop over M's two rows runs as two chunks on two threads, and value_and_grad agrees
+    with jit=True's and central differences. Long runs: python tests/fuzz_runner.py --parallel --seeds A B."""
+    stats, failures, _, done, _ = fuzz_runner.run_long(PARALLEL_SEED, 1, out=str(tmp_path), timeout=120,
+                                                       log=lambda m: None, parallel=True)
+    assert done == 1 and stats["ok"] == 1, (stats, failures)
+    assert stats["chunks"] == {"threads": 1}, stats
+
+
 # ---- long mode ----------------------------------------------------------------------------------
 @pytest.mark.skipif(not os.environ.get("SRCDIFF_FUZZ_LONG"), reason="long mode: set SRCDIFF_FUZZ_LONG=<count>")
 def test_fuzz_long():

@@ -1218,14 +1218,44 @@ def copy_then_loop(a, c):
 def test_a_copy_before_an_emptied_loop_moves_down_to_its_add(jit):
     """The backward sweep copies d_a before the loop that adds into it (`d_a = rt.copy(d_a)` under `# line 6: for
     ...`); dead code empties the loop (x only decides a branch), and the copy stood alone under the loop's comment,
-    the add under the next line's: it moves down to the add (merge_copy_then_add), the loop's comment goes."""
+    the add under the next line's: it moves down to the add (merge_copy_then_add), the loop's comment goes. Now the
+    backward sweep makes no copy for a loop it has nothing to sweep back in (test_reverse_backward), and with
+    float64 arguments a copy and its add are one sum (below): `d_a = d_a + d_buf` either way."""
     a = np.linspace(0.1, 1.0, 5)
     check_grad(copy_then_loop, [a, 0.7], wrt=0, jit=jit)
     g = srcdiff.grad(copy_then_loop, wrt=0, jit=jit)
     g(a, 0.7)
     text = srcdiff.source(g)
-    assert re.search(r"# line \d+: buf = a\.copy\(\)\n\s*d_a = rt\.copy\(d_a\)\n\s*d_a \+= d_buf\n", text), text
+    assert re.search(r"# line \d+: buf = a\.copy\(\)\n\s*d_a = d_a \+ d_buf\n", text), text
+    assert "rt.copy(d_a)" not in text, text
     assert "for i in range(2)" not in text.split("# backward sweep")[1], text
+
+
+def test_a_copy_and_its_add_are_one_sum_where_the_kinds_say_so():
+    """`t = rt.copy(a); t += e` -> `t = a + e` given kinds (every float a float64): t an array of floats, e of a
+    known dtype and a rank no higher than t's; else left (e unknown, of a higher rank, t of ints)."""
+    from srcdiff.transforms.kinds import F, Kind
+    src = """
+def f(x, y, z, u, w, k):
+    d_a = rt.copy(x)
+    d_a += y
+    d_b = rt.copy(x)
+    d_b += u
+    d_c = rt.copy(x)
+    d_c += w
+    d_d = rt.copy(k)
+    d_d += y
+    d_e = rt.copy(x)
+    d_e += z * 2.0
+    return d_a
+"""
+    v, m = Kind.array(1, "f"), Kind.array(2, "f")
+    kinds = {"x": v, "y": v, "z": F, "w": m, "k": Kind.array(1, "i"), "d_a": v, "d_b": v, "d_c": v, "d_d": Kind.array(1, "i"),
+             "d_e": v}
+    assert run(optimize.merge_copy_then_add, src, kinds) == (
+        "d_a = x + y\nd_b = rt.copy(x)\nd_b += u\nd_c = rt.copy(x)\nd_c += w\nd_d = rt.copy(k)\nd_d += y\n"
+        "d_e = x + z * 2.0\nreturn d_a")
+    assert run(optimize.merge_copy_then_add, src) == body_source(parse_function(src))
 
 
 def test_a_copy_moves_to_its_add_only_across_line_comments():

@@ -1,6 +1,8 @@
 """transforms/reverse_backward.py: reverse mode's backward sweep. Adjoints start at their first contribution
 and accumulate after it (in place where the sweep owns the array), the two branches of an if start the same
 adjoints, a loop runs back over its range, and an element write passes its element's adjoint on and clears it."""
+import re
+
 import numpy as np
 import pytest
 
@@ -331,3 +333,31 @@ def test_a_recomputed_index_sits_under_its_lines_comment(jit):
     above = max(k for k in comments if k < index)
     assert backward[above:].startswith("# line ") and "s = s + w[i % 2]" in backward[above:index], backward
     assert "s = s * 0.9" not in backward[above:index], backward
+
+
+def copy_then_idle_loop(a, c):
+    buf = a.copy()
+    x = 0.0
+    for i in range(2):
+        x = x + np.sum(a[:i + 1])
+    if x > 100.0:
+        buf = buf * 2.0
+    return np.sum(buf * buf) + c * np.sum(a)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_loop_with_nothing_to_sweep_back_makes_no_copy_of_an_adjoint(dtype, jit):
+    """The loop reads a (subscripted) but nothing in it is active: its backward sweep is empty, and it made no
+    `d_a = rt.copy(d_a)` before it (the copy stood alone, then `d_a += d_buf` after it): the add is the first
+    one's sum, `d_a = d_a + d_buf`, as without the loop, for every dtype (fuzz seed 4's gradient)."""
+    a = np.linspace(0.1, 1.0, 5).astype(dtype)
+    c = dtype(0.7)
+    if dtype is np.float64:
+        check_grad(copy_then_idle_loop, [a, 0.7], wrt=0, jit=jit)
+    g = srcdiff.grad(copy_then_idle_loop, wrt=0, jit=jit)
+    got = g(a, c)
+    text = srcdiff.source(g)
+    assert "rt.copy(d_a)" not in text and re.search(r"\n\s*d_a = d_a \+ d_buf\n", text), text
+    a64 = a.astype(np.float64)
+    np.testing.assert_allclose(got, 2 * a64 + float(c), rtol=1e-6 if dtype is np.float32 else 1e-12)

@@ -78,8 +78,27 @@ def turns():
 
 _NO_TURNS = _NoTurns()
 
-PARALLEL_MIN = 1 << 18  # rows * columns from which a row-blocked loop runs on all threads (benchmarks/README.md)
+# rows * columns from which a row-blocked loop runs on all threads (benchmarks/README.md). SRCDIFF_PARALLEL_MIN
+# (an environment variable, read once, at import: Numba compiles the value into the generated code, and the disk
+# cache's key holds it, backends.module_key) lowers it for tests: the fuzzer's --parallel mode (tests/fuzz_runner.py)
+# sets it to 1, with SRCDIFF_BLOCK_ROWS=1 (runtime/products.py), so its programs' loops over a handful of rows run
+# in several chunks on threads.
+PARALLEL_MIN = int(os.environ.get("SRCDIFF_PARALLEL_MIN", 1 << 18))
+# how far the 1-minute load average may exceed the number of threads before the chunks run on the calling thread
+# alone (threads_for); SRCDIFF_PARALLEL_LOAD (read at import, in the disk cache's key too): "inf" keeps the threads
+# on a loaded machine (the fuzzer's --parallel mode, whose programs must run on two threads)
+LOAD_SLACK = float(os.environ.get("SRCDIFF_PARALLEL_LOAD", 1.0))
 _FAST = {"reassoc", "contract", "nsz"}
+
+
+def start_threading_layer():
+    """Start Numba's threading layer, which registers the symbols `_threads` and `_set_threads` call
+    (get_num_threads, set_num_threads), before code calling them is loaded: the intrinsics start it where they
+    are compiled, but code Numba loads from its disk cache is not compiled, and calls the unresolved symbol
+    (a segmentation fault: jit="parallel" code whose chunks' loop the bounds pass left on one thread, in a
+    second process, fuzz seed 1023005; a prange loop starts the layer itself). backends.instantiate calls this
+    for a jitted module with an rt.threads_for."""
+    numba.get_num_threads()
 
 
 @intrinsic
@@ -128,10 +147,12 @@ def threads_for(chunks):
 
 @overload(threads_for)
 def _threads_for_nb(chunks):
+    slack = LOAD_SLACK
+
     def impl(chunks):
         before = _threads()
         team = chunks
-        if chunks > 1 and _load_average() > before + 1.0:     # cores taken: one thread (the module docstring)
+        if chunks > 1 and _load_average() > before + slack:   # cores taken: one thread (the module docstring)
             team = 1
         if team < before:
             _set_threads(max(team, 1))

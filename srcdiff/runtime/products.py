@@ -29,6 +29,8 @@ shared machine its threads wait on each other (a 20 000 x 100 matrix-vector prod
 The loops let LLVM reassociate sums ("reassoc" fast-math only: NaN and inf propagate as in NumPy),
 so they vectorise; results agree with NumPy to rounding.
 """
+import os
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload, register_jitable
@@ -241,6 +243,10 @@ def add_row(out, g, a, i):
 _BLOCK_BYTES = 1 << 15   # a block of rows of this size stays in L1 between its two passes (rows_dot, rows_add)
 _LONG_BLOCK_BYTES = 1 << 18   # rows too long for 16 of them in L1: blocks of 256 KiB, in L2
 _BLOCK_MAX = 1024
+# SRCDIFF_BLOCK_ROWS (an environment variable, read once, at import; in the disk cache's key, backends.module_key):
+# every block that many rows (0, the default: by the sizes above). For tests: blocks of 1 row split a loop over a
+# handful of rows into as many chunks as there are threads (runtime/chunks.py, SRCDIFF_PARALLEL_MIN).
+BLOCK_ROWS = int(os.environ.get("SRCDIFF_BLOCK_ROWS", 0))
 
 
 def block_rows(a):
@@ -254,6 +260,8 @@ def block_rows(a):
     another run 81 rows 0.349 (not a multiple of 8), 20 rows 0.413 (a remainder of 4 rows in each block).
     Long rows were slower in L1-sized blocks (D=1 000: 16 rows 0.336 ms, 32 rows 0.327; D=4 000: 8 rows
     0.356, 16 rows 0.401; best of 400), so they keep 256 KiB blocks."""
+    if BLOCK_ROWS > 0:
+        return BLOCK_ROWS
     rows = _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)
     if rows < 16:
         rows = _LONG_BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)
@@ -263,7 +271,11 @@ def block_rows(a):
 
 @overload(block_rows)
 def _block_rows_nb(a):
+    fixed = BLOCK_ROWS
+
     def impl(a):
+        if fixed > 0:
+            return fixed
         rows = _BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)
         if rows < 16:
             rows = _LONG_BLOCK_BYTES // max(1, a.shape[1] * a.itemsize)

@@ -456,14 +456,14 @@ class BackwardSweep:
                                             or v in first_bound)
                    and v not in self.stack_names]
         inplace = written_arrays(s.body) | _subscripted(s.body)
-        body_state = {}
-        for v in carried:
+        body_state, before, ready = {}, dict(state), []     # (ready: the adjoints' starts, kept where the body
+        for v in carried:                                   # has statements)
             d = self.adj(v)
             if d not in state:
-                out.append(assign(d, self.zero(v, s)))
+                ready.append(assign(d, self.zero(v, s)))
                 state[d] = True
             elif v in inplace and not state[d]:
-                out.append(assign(d, call("rt.copy", load(d))))
+                ready.append(assign(d, call("rt.copy", load(d))))
                 state[d] = True
             body_state[d] = state[d]
         self.loop_stack.append(s)
@@ -479,7 +479,11 @@ class BackwardSweep:
         body = self.restart_reshaped(s, body, [v for v in carried if v not in first_bound], outside)
         self.last_line = None
         if not any(not isinstance(b, gast.Expr) or not is_comment(b) for b in body):
+            # nothing to sweep back: no zeros or copy made for it (`d_a = rt.copy(d_a)` then `d_a += d_buf` after it)
+            state.clear()
+            state.update(before)
             return
+        out += ready
         if id(s) in self.plans:     # segment by segment: restore its snapshot, rerun it forward, sweep it back
             out += self.tape_allocations(s, False) + [checkpoints.segment_loop(self, s, body)]
             return

@@ -6,6 +6,8 @@ import gast
 
 from .. import annotations as anno
 from ..astutil import dotted_name, is_comment, map_blocks, nested_blocks, walk_names, walk_statements
+from ..kind_type import dtype, is_array, ndim
+from ..kind_exprs import expr_kind
 from .deadcode import without_lone_line_comments
 
 _LOAD = gast.Load
@@ -362,14 +364,17 @@ def _pushed(s):
     return None
 
 
-def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
+def merge_copy_then_add(fn: gast.FunctionDef, kinds: dict | None = None) -> gast.FunctionDef:
     """`t = a` followed by `t = t + e` in the same line's block (an adjoint's first contribution copied, the next
     added to it: a value read twice in one line, `d_u = d_r` then `d_u = d_u + d_r`) -> `t = a + e` in the second's
     place, where e does not read t and the statements between are plain ones that neither name t nor bind a (t
     names a's memory until then: a write into it between is seen the same). Propagation keeps the copy (t is bound
     twice). A copy `t = rt.copy(a)` with only line comments between it and an add into it, `t += e`, moves down to the
     add, under its line's comment (the copy a loop's backward sweep made before the loop, left alone under the
-    loop's comment where dead code emptied the loop; that comment then goes, having no code)."""
+    loop's comment where dead code emptied the loop; that comment then goes, having no code). `kinds` (those of a
+    function whose floats are all float64: seed_ones.floats_stay_float64), the copy and the add are one sum,
+    `t = a + e`, where t is an array of floats and e's kind is known, of no higher rank: the same value, dtype and
+    shape (a float32 t would keep float32 in the add, not in the sum)."""
     def block(stmts):
         out = []
         for s in stmts:
@@ -381,6 +386,13 @@ def merge_copy_then_add(fn: gast.FunctionDef) -> gast.FunctionDef:
             k = _copy_added_into(out, s)
             if k is not None:
                 out.append(out.pop(k))
+            elif out and _copy_of(out[-1], s):
+                k = len(out) - 1
+            if k is not None and kinds is not None and _sum_keeps_kind(s, kinds):
+                out[-1] = gast.copy_location(gast.Assign(
+                    targets=[s.target], value=gast.BinOp(left=out[-1].value.args[0], op=gast.Add(), right=s.value),
+                    type_comment=None), s)
+                continue
             out.append(s)
         return out
     fn.body = block(fn.body)
@@ -412,6 +424,23 @@ def _copy_merged_into(out: list, s):
     return None
 
 
+def _sum_keeps_kind(s, kinds: dict) -> bool:
+    """`t += e` (s) computes what `t + e` does, of the same dtype and shape: t an array of floats, e of a known
+    dtype and a rank no higher than t's (all floats float64: merge_copy_then_add)."""
+    t, e = kinds.get(s.target.id), expr_kind(s.value, kinds)
+    return (is_array(t) and dtype(t) == "f" and ndim(t) is not None and dtype(e) in ("f", "i", "b")
+            and ndim(e) is not None and ndim(e) <= ndim(t))
+
+
+def _copy_of(prev, s) -> bool:
+    """`prev` is `t = rt.copy(a)` and `s` is `t += e`."""
+    return (type(s) is gast.AugAssign and isinstance(s.op, gast.Add) and type(s.target) is gast.Name
+            and type(prev) is gast.Assign and len(prev.targets) == 1 and type(prev.targets[0]) is gast.Name
+            and prev.targets[0].id == s.target.id and type(prev.value) is gast.Call and not prev.value.keywords
+            and len(prev.value.args) == 1 and type(prev.value.args[0]) is gast.Name
+            and dotted_name(prev.value.func) == "rt.copy")
+
+
 def _copy_added_into(out: list, s):
     """The index in `out` of `t = rt.copy(a)` where `s` is `t += e` and only line comments (one at least) sit between
     them, else None."""
@@ -422,13 +451,7 @@ def _copy_added_into(out: list, s):
         k -= 1
     if k < 0 or k == len(out) - 1:
         return None
-    prev = out[k]
-    if (type(prev) is gast.Assign and len(prev.targets) == 1 and type(prev.targets[0]) is gast.Name
-            and prev.targets[0].id == s.target.id and type(prev.value) is gast.Call and not prev.value.keywords
-            and len(prev.value.args) == 1 and type(prev.value.args[0]) is gast.Name
-            and dotted_name(prev.value.func) == "rt.copy"):
-        return k
-    return None
+    return k if _copy_of(out[k], s) else None
 
 
 def _copy_of_name(s) -> bool:

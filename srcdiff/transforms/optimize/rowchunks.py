@@ -14,29 +14,26 @@ chunk order, so the result does not depend on which thread ran what (only on the
     for i0 in range(0, x.shape[0], block):         d_w_chunks = rt.chunk_zeros(d_w, chunks)
         ...                                        if x.shape[0] > 0 and x.shape[0] > len(y):
         result8 += rt.sum_first(result8_block,         raise IndexError('y[i] out of range (...)')
-                                rows)              if chunks > 1:
-        rt.rows_add(d_w, x_block, d_z_block)  ->       threads = rt.threads_for(chunks)
-                                                       for c in rt.prange(chunks):
-                                                           z1_block = np.empty(block)
+                                rows)              threads = rt.threads_for(chunks)
+        rt.rows_add(d_w, x_block, d_z_block)  ->   for c in rt.prange(chunks):
+                                                       z1_block = np.empty(block)
+                                                       ...
+                                                       for i0 in range(rt.chunk_start(x, block, chunks, c),
+                                                                       rt.chunk_start(x, block, chunks, c + 1),
+                                                                       block):
                                                            ...
-                                                           for i0 in range(rt.chunk_start(x, block, chunks, c),
-                                                                           rt.chunk_start(x, block, chunks, c + 1),
-                                                                           block):
-                                                               ...
-                                                               result8_chunks[c] += rt.sum_first(result8_block, rows)
-                                                               rt.rows_add(d_w_chunks[c], x_block, d_z_block)
-                                                       rt.threads_back(threads)
-                                                   else:
-                                                       for c in range(chunks):
-                                                           (the same statements)
+                                                           result8_chunks[c] += rt.sum_first(result8_block, rows)
+                                                           rt.rows_add(d_w_chunks[c], x_block, d_z_block)
+                                                   rt.threads_back(threads)
                                                    result8 += rt.sum_first(result8_chunks, chunks)
                                                    rt.add_chunks(d_w, d_w_chunks, chunks)
 
 One chunk (a small x, one thread) runs as a plain loop, `for c in range(chunks)`, the same statements: a
 parallel loop calls Numba's threading layer even for one thread, and GNU OpenMP's, once used in a process,
 aborts a child that process forks when the child calls it ("fork() called from a process already using GNU
-OpenMP"); runtime/chunks.py sets a forked child to one thread, so it never does. So the chunks' loop
-is written twice, under `if chunks > 1:` and its `else:`.
+OpenMP"); runtime/chunks.py sets a forked child to one thread, so it never does. The source shows the chunks'
+loop once, as above (what it computes); the compiled form Numba runs (compiler.COMPILED, `one_chunk_apart`)
+writes it twice, under `if chunks > 1:` (the threads and the prange loop) and its `else:` (the plain loop).
 
 Nothing inside the chunks' loop may raise: Numba runs a loop with an exit of its own (a `raise`) on one
 thread, and an exception raised in a function it calls there is lost (measured: the chunk's other rows are
@@ -53,7 +50,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import call, clone, comment, const, dotted_name, is_comment, load, parse_stmts, store, walk, walk_calls
+from ..astutil import (call, clone, comment, const, dotted_name, is_comment, load, parse_stmts, store, walk, walk_calls,
+                       with_blocks)
 
 _SAFE_PREFIXES = ("np.", "math.", "rt.")
 _SAFE_BUILTINS = frozenset({"abs", "max", "min", "float", "int", "range", "len"})
@@ -126,16 +124,51 @@ def in_chunks(setup: list, loop: gast.For, tails: list, x: str, block: str, view
     stop = call("rt.chunk_start", load(x), load(block), load(chunks),
                 gast.BinOp(left=load(c), op=gast.Add(), right=const(1)))
     loop.iter = call("range", start, stop, load(block))
-    body = setup[1:] + [loop]
-    chunk_loop = gast.For(target=store(c), iter=call("rt.prange", load(chunks)), body=body, orelse=[],
+    chunk_loop = gast.For(target=store(c), iter=call("rt.prange", load(chunks)), body=setup[1:] + [loop], orelse=[],
                           type_comment=None)
-    one = gast.For(target=store(c), iter=call("range", load(chunks)), body=[clone(s) for s in body], orelse=[],
-                   type_comment=None)
     team = gast.Assign(targets=[store(threads)], value=call("rt.threads_for", load(chunks)), type_comment=None)
     back = gast.Expr(value=call("rt.threads_back", load(threads)))
-    many = gast.Compare(left=load(chunks), ops=[gast.Gt()], comparators=[const(1)])
-    branches = gast.If(test=many, body=[team, chunk_loop, back], orelse=[one])
-    return setup[:1] + head + _view_tests(x, views, lines) + [branches] + after
+    return setup[:1] + head + _view_tests(x, views, lines) + [team, chunk_loop, back] + after
+
+
+def _prange_of_chunks(stmts: list, k: int):
+    """`threads = rt.threads_for(chunks)`, `for c in rt.prange(chunks): ...`, `rt.threads_back(threads)` at
+    stmts[k:k + 3] (in_chunks' statements, the loop still parallel after the bounds pass): the If's test."""
+    if k + 3 > len(stmts):
+        return None
+    team, loop, back = stmts[k:k + 3]
+    if not (isinstance(team, gast.Assign) and isinstance(team.value, gast.Call)
+            and dotted_name(team.value.func) == "rt.threads_for" and isinstance(loop, gast.For)
+            and isinstance(loop.iter, gast.Call) and dotted_name(loop.iter.func) == "rt.prange"
+            and isinstance(back, gast.Expr) and isinstance(back.value, gast.Call)
+            and dotted_name(back.value.func) == "rt.threads_back"):
+        return None
+    return gast.Compare(left=clone(loop.iter.args[0]), ops=[gast.Gt()], comparators=[const(1)])
+
+
+def one_chunk_apart(fn: gast.FunctionDef) -> gast.FunctionDef:
+    """(the compiled form) The chunks' parallel loop under `if chunks > 1:`, and the same statements as a plain
+    loop, `for c in range(chunks)`, under its `else:` (the module docstring: a forked child must not start a
+    parallel loop). The source shows the loop once. `fn` is left as it is: the result shares its statements."""
+    def block(stmts):
+        out, k = [], 0
+        while k < len(stmts):
+            many = _prange_of_chunks(stmts, k)
+            if many is None:
+                out.append(with_blocks(stmts[k], block) if _has_blocks(stmts[k]) else stmts[k])
+                k += 1
+                continue
+            loop = stmts[k + 1]
+            one = gast.For(target=clone(loop.target), iter=call("range", clone(loop.iter.args[0])),
+                           body=[clone(s) for s in loop.body], orelse=[], type_comment=None)
+            out.append(gast.If(test=many, body=list(stmts[k:k + 3]), orelse=[one]))
+            k += 3
+        return out
+    return with_blocks(fn, block)
+
+
+def _has_blocks(s) -> bool:
+    return any(isinstance(getattr(s, f, None), list) for f in ("body", "orelse", "finalbody"))
 
 
 def view_lines(body: list, i: str) -> dict:
