@@ -34,6 +34,7 @@ def generated_function(f, args=None):
             raise SrcdiffError(f"{f.__name__} was made with checkpoints={f.checkpoints}: a checkpointed gradient "
                                "is not differentiated again (nor called inside a function srcdiff differentiates)",
                                *user_location(f), advice="use the gradient made without checkpoints= there")
+        f = python_twin(f)
         n = None if args is None else len(args) - (1 if f.mode == "vjp" else 0)
         s = None
         if args is not None and not any(isinstance(a, flatten.STRUCTURED) for a in args[:n]):
@@ -42,6 +43,20 @@ def generated_function(f, args=None):
     if isinstance(f, ForwardTransformed):
         return cachedir.python_function(f.specialise(args).function)
     return getattr(f, "py_func", f)
+
+
+def python_twin(t: Transformed) -> Transformed:
+    """What differentiating the jitted transform `t` again reads: the code its Python twin (jit=False) generates,
+    the same function without the rewrites written for Numba alone (compiler.SOURCE's jit-only passes: row
+    blocks over x @ w call kernels that write into their arguments, rt.block_rows reads `.itemsize`), which have
+    no derivative rules. The outer transform makes its own under jit. `t` itself where it is not jitted."""
+    if not t.jit:
+        return t
+    if "_python_twin" not in t.__dict__:
+        twin = Transformed(t.f, t.wrt_names, t.mode, False, t.__dict__.get("checkpoints"))
+        twin.many = t.many
+        t._python_twin = twin
+    return t._python_twin
 
 
 def _parameters_of(f):
@@ -529,7 +544,7 @@ def _reverse_nested(t: Transformed, arg_kinds: tuple, arg_dims: tuple = ()):
     """The Specialisation for grad / value_and_grad / vjp of a transform srcdiff generated, in
     reverse mode over the inner generated source specialised to the arguments' kinds (one sweep for
     any number of wrt entries; the inner code's stacks get adjoint stacks, see reverse_backward.BackwardSweep.backward_pop)."""
-    inner = t.f.specialise(arg_kinds).function
+    inner = python_twin(t.f).specialise(arg_kinds).function
     inner = getattr(inner, "py_func", inner)
     mod = module_builder.build_module(inner, list(t.wrt_names), t.mode, arg_kinds, arg_dims=arg_dims)
     made = mod.generate()

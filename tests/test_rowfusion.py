@@ -254,3 +254,21 @@ def test_random_row_losses(seed):
                         + random_loss(seed))
     w, x, y = problem()
     agree(mod.loss, (w, 0.2, x, y), ("w", "c"), fused=None, rtol=1e-6)
+
+
+def test_forward_mode_over_a_row_fused_gradient():
+    """jvp (and a Jacobian by columns) of a jitted gradient whose code is row-fused: forward mode reads the
+    gradient's Python twin (forward_api.python_twin), not the row blocks' kernels, which have no derivative rules
+    (it failed at rt.block_rows' `a.itemsize`: "attribute .itemsize of a local value is not supported")."""
+    w, x, y = problem()
+    g = srcdiff.grad(logistic, wrt="w", jit=True)
+    g(w, 0.05, x, y)
+    assert is_fused(srcdiff.source(g))
+    v = np.linspace(-1.0, 1.0, D)
+    want = srcdiff.hvp(logistic, wrt="w")(w, 0.05, x, y, v)
+    for jit in (False, True):
+        value, tangent = srcdiff.jvp(g, wrt="w", jit=jit)(w, 0.05, x, y, v)
+        np.testing.assert_allclose(value, g(w, 0.05, x, y), rtol=1e-12)
+        np.testing.assert_allclose(tangent, want, rtol=1e-9, atol=1e-12)
+    jac = srcdiff.jacobian(g, wrt="w", mode="forward")(w, 0.05, x, y)
+    np.testing.assert_allclose(jac, srcdiff.hessian(logistic, wrt="w")(w, 0.05, x, y), rtol=1e-9, atol=1e-12)
