@@ -116,6 +116,8 @@ the compiled form (jit only: what Numba compiles, never the source shown):
                      child must start no threads)
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
+    layouts          names a loop or branch binds again -> rt.any_layout(value)          transforms/layouts.py
+                     (Numba unifies an F array with a C one as A)
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 How the functions of one derivative are gathered into a module (entry, callees' primals and
@@ -132,7 +134,7 @@ import gast
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, dims,
                          elementwise,
-                         emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, lists, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
@@ -675,6 +677,10 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("elementwise", lambda c: setattr(c, "fn", elementwise.call_kernels(c.fn, c.module.kinds[c.fn.name])),
          "transforms/elementwise.py", "(reverse mode) array expressions -> rt.elementwise, kernels shared",
          lambda c: c.fn.name in c.module.kinds),
+    Pass("layouts", lambda c: setattr(c, "fn", layouts.any_layouts(
+        c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
+         "transforms/layouts.py", "names a loop or branch binds again -> rt.any_layout(value)\n"
+         "(Numba unifies an F array with a C one as A)"),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 

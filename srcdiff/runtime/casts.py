@@ -17,7 +17,7 @@ from numba.extending import overload
 
 from ._typing import is_array, nb_is_array, nb_is_scalar, own
 
-__all__ = ["array", "astype", "astype_grad", "cast"]
+__all__ = ["any_layout", "array", "astype", "astype_grad", "cast"]
 
 
 def array(parts):
@@ -114,3 +114,17 @@ def _astype_grad_nb(v, ans):
     if isinstance(dt, (types.Float, types.Complex)):
         return lambda v, ans: v
     return lambda v, ans: v * 0.0
+
+
+def any_layout(a):
+    """`a` itself: under Numba, an array of Fortran layout typed as a view of any layout (A), which Numba unifies
+    with a C array where a loop or a branch binds a name to both (transforms/layouts.py); anything else as it is."""
+    return a
+
+
+@overload(any_layout)
+def _any_layout_nb(a):
+    if isinstance(a, types.Array) and a.layout == "F" and a.ndim >= 1:
+        return lambda a: a[::1]
+    return lambda a: a
+
