@@ -650,7 +650,7 @@ def test_a_number_that_a_loop_makes_an_array_is_named_under_numba():
 
 
 def power_by_recursion(x, n):
-    if n == 0:
+    if n == 0:  # <- rec_split
         return 1.0
     return x * power_by_recursion(x, n - 1)  # <- rec_result
 
@@ -665,7 +665,11 @@ def test_a_recursive_function_returning_a_number_and_an_array_is_named_under_num
     x = np.array([0.7, 1.2, -0.4])
     np.testing.assert_allclose(srcdiff.grad(sums_a_recursive_power)(x), 3 * x ** 2)
     msg = _declined(sums_a_recursive_power, [x], jit=True)
-    _assert_located(msg, "rec_result", "returns a number on one path and an array on another", "np.ones_like")
+    # (Numba fails where the two returns join: the copy of the recursion in the gradient's module cites that join
+    # as the `if` whose paths return a number and an array; before its lines had a table, the caller's line)
+    split = where("rec_split") in msg and where("rec_result") not in msg
+    _assert_located(msg, "rec_split" if split else "rec_result", "returns a number on one path and an array on another",
+                    "np.ones_like")
     with pytest.raises(srcdiff.SrcdiffError) as info:     # (forward mode: its tangent's name, d_result4)
         srcdiff.jvp(sums_a_recursive_power, jit=True)(x, np.ones(3))
     _assert_located(str(info.value), "rec_result", "returns a number on one path and an array on another")
