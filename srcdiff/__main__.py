@@ -104,7 +104,9 @@ def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict
                 warnings.simplefilter("ignore")
                 t(*bound)
         else:
-            t.specialise(tuple(kinds.kind_of_value(a) for a in bound), arg_dims=dims.label_arguments(bound))
+            from .specialisations import floats64
+            t.specialise(tuple(kinds.kind_of_value(a) for a in bound), arg_dims=dims.label_arguments(bound),
+                         floats64=floats64(bound))
     return srcdiff.source(t)
 
 
