@@ -79,42 +79,41 @@ def program_for(seed: int, nested: bool = False, features=None, **size):
     return fuzzgen.penalty_program(prog) if nested else prog
 
 
-def run_one(prog, name: str, workdir: str, jit: bool, seed: int, nested=False, timeout=None):
-    """(outcome, message) of fuzzgen.check_program on one program, in this process."""
+def _checked(check):
+    """("ok", "", what check() returned), or (outcome, message, None) where it raised: "skip" for
+    fuzzgen.Skip, else classify's outcome (KeyboardInterrupt aside, every failure is a result); warnings off."""
     import fuzzgen
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            mod = prog.load(workdir, name)
-            # under jit the limit covers Numba compiling grad, jvp and the checkpointed variant: a slow
-            # compile (tens of seconds for some 40-line programs) is a first-call cost, not a hang
-            limit = timeout * (3 if jit else 1) if timeout else timeout
-            fuzzgen.check_program(mod, prog, jit, seed, entry="h" if nested else "f", timeout=limit)
-            return "ok", ""
+            return "ok", "", check()
         except fuzzgen.Skip:
-            return "skip", ""
-        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
+            return "skip", "", None
+        except BaseException as exc:  # noqa: B902
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            return classify(exc), f"{type(exc).__name__}: {exc}"
+            return classify(exc), f"{type(exc).__name__}: {exc}", None
+
+
+def run_one(prog, name: str, workdir: str, jit: bool, seed: int, nested=False, timeout=None):
+    """(outcome, message) of fuzzgen.check_program on one program, in this process."""
+    import fuzzgen
+    # under jit the limit covers Numba compiling grad, jvp and the checkpointed variant: a slow
+    # compile (tens of seconds for some 40-line programs) is a first-call cost, not a hang
+    limit = timeout * (3 if jit else 1) if timeout else timeout
+    outcome, msg, _ = _checked(lambda: fuzzgen.check_program(prog.load(workdir, name), prog, jit, seed,
+                                                             entry="h" if nested else "f", timeout=limit))
+    return outcome, msg
 
 
 def run_cuda(prog, name: str, workdir: str, seed: int, timeout=None):
     """(outcome, message, {oracle: outcome}) of tests/fuzz_cuda.py's oracles on one program, in this process
     (NUMBA_ENABLE_CUDASIM=1 set before numba.cuda was imported)."""
     import fuzz_cuda
-    import fuzzgen
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            mod = prog.load(workdir, name)
-            results = fuzz_cuda.check_cuda(mod, prog, seed, timeout=timeout)
-        except fuzzgen.Skip:
-            return "skip", "", {}
-        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            return classify(exc), f"{type(exc).__name__}: {exc}", {}
+    outcome, msg, results = _checked(lambda: fuzz_cuda.check_cuda(prog.load(workdir, name), prog, seed,
+                                                                  timeout=timeout))
+    if results is None:
+        return outcome, msg, {}
     outcome, msg = fuzz_cuda.worst(results)
     reasons = [fuzz_cuda.reason(m) for o, m in results.values() if o == "declined"]
     return outcome, msg, {"oracles": {k: o for k, (o, _) in results.items()}, "reasons": reasons}
@@ -124,19 +123,10 @@ def run_parallel(seed: int, workdir: str, timeout=None):
     """(outcome, message, {"chunks": how they ran}) of fuzz_parallel.check_parallel on seed's program, in this
     process (whose environment is fuzz_parallel.ENV's)."""
     import fuzz_parallel
-    import fuzzgen
     prog = fuzz_parallel.program(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            how = fuzz_parallel.check_parallel(prog.load(workdir, f"par_{seed}"), prog, seed, timeout=timeout)
-            return "ok", "", {"chunks": how}
-        except fuzzgen.Skip:
-            return "skip", "", {}
-        except BaseException as exc:  # noqa: B902 -- KeyboardInterrupt aside, every failure is a result
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            return classify(exc), f"{type(exc).__name__}: {exc}", {}
+    outcome, msg, how = _checked(lambda: fuzz_parallel.check_parallel(prog.load(workdir, f"par_{seed}"), prog, seed,
+                                                                      timeout=timeout))
+    return outcome, msg, ({"chunks": how} if outcome == "ok" else {})
 
 
 def _worker(args):
