@@ -134,8 +134,8 @@ def row_chunks(args, names=None, where=(None, None)):
             what = (f"{sum(rows)} and {sum(other)} rows" if sum(rows) != sum(other)
                     else f"row chunks {_short(rows)} and {_short(other)}")
             raise SrcdiffError(f"data arguments {label(first)} and {label(k)} are not aligned: {what}", *where,
-                               advice=f"give every data array the same row chunks, e.g. "
-                                      f"y = y.rechunk({{0: X.chunks[0]}})" if sum(rows) == sum(other) else
+                               advice="give every data array the same row chunks, e.g. "
+                                      "y = y.rechunk({0: X.chunks[0]})" if sum(rows) == sum(other) else
                                       "every data array needs one entry per row (the same length along axis 0)")
     return data, rows
 

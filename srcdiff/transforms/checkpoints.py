@@ -355,7 +355,7 @@ def _undo_loop(loop, p: Plan) -> list:
     overwrote (with the integer arithmetic their indices need)."""
     writes = [s for s in loop.body if anno.get(s, anno.UNDO) in p.undo]
     defs = {s.targets[0].id: s for s in loop.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
-    need, order = set(), []
+    need = set()
     todo = [n.id for w in writes for n in walk(w.targets[0].slice) if isinstance(n, gast.Name)]
     while todo:
         v = todo.pop()
