@@ -1327,6 +1327,8 @@ class Gen:
                                    f"np.asarray({vals})[{k - 1}] * {self.const()}",
                                    f"np.sum(np.array({vals}), axis=0) * len({vals})",
                                    f"sum({vals}) * {self.const()}"]))       # README: or sums it, sum(vals)
+            if use.startswith("sum(") and self.coin(2):      # README: sum(...) also with a start, sum(terms, 0.5)
+                use = use.replace(f"sum({vals})", f"sum({vals}, {self.expr('v', env, 1)})", 1)
         else:                   # scalar items: over range, an array or zip, sometimes filtered
             clause = self.scalar_clause(inner, i, e, e2,
                                         lambda k: self.array_name(env, 'v') if k == 0 else self.expr('v', env, 1))
@@ -1339,6 +1341,8 @@ class Gen:
                               f"np.sum(np.asarray({vals}) * 0.5) + len({vals})",
                               f"sum({vals}) * 0.5 + len({vals})"]) if kind == "s"
                    else self.pick([f"np.array({vals})", f"np.asarray({vals}) * {self.const()}"]))
+            if use.startswith("sum(") and self.coin(2):      # README: sum(...) also with a start, sum(terms, 0.5)
+                use = use.replace(f"sum({vals})", f"sum({vals}, {self.pick([self.const(), self.expr('s', env, 1)])})", 1)
         lines.append(f"{t} = {use}")
         if self.coin(3):        # read again: each read converts it anew
             t2 = self.fresh("t")

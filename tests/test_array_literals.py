@@ -473,6 +473,17 @@ def named_comprehension_summed(x):
     return sum(terms) + np.sum(sum(rows) ** 2) * len(rows)
 
 
+def named_comprehension_summed_from_a_start(x):
+    """sum(terms, start) of a named comprehension (README: sum(...) also with a start; a named comprehension may be
+    summed) was declined ("a comprehension is differentiated only ..."), while sum(terms) ran: the start plus the
+    sum of the items, a start that depends on x too, rows of arrays, and start= by keyword."""
+    terms = [np.exp(0.3 * u) for u in x if u > -1.0]
+    rows = [x * x[i] for i in range(2)]
+    none = [u for u in x if u > 100.0]           # no items: Python's sum is the start
+    return (sum(terms, 0.5) * sum(terms, x[0]) + np.sum(sum(rows, x) ** 2) + sum(rows, start=1.0)[1]
+            + sum(none, x[1] * 3.0))
+
+
 def named_comprehension_indexed(x):
     terms = [np.sin(u) for u in x]
     return terms[0] * 2.0
@@ -481,6 +492,11 @@ def named_comprehension_indexed(x):
 @JIT
 def test_a_named_comprehension_summed(jit):
     _check(named_comprehension_summed, jit)
+
+
+@JIT
+def test_a_named_comprehension_summed_from_a_start(jit):
+    _check(named_comprehension_summed_from_a_start, jit)
 
 
 @JIT

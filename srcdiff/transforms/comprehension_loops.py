@@ -70,12 +70,15 @@ class ComprehensionLoops:
                     return      # bound again: a list of its own there
                 continue
             call = parents.get(id(n))
-            if not (isinstance(call, gast.Call) and call.args and call.args[0] is n and len(call.args) == 1):
+            if not (isinstance(call, gast.Call) and call.args and call.args[0] is n):
+                return
+            if (is_builtin(self.unit, call.func, "sum") and len(call.args) + len(call.keywords) <= 2
+                    and all(k.arg == "start" for k in call.keywords)):
+                sums.append(call)       # (Python's sum of the items: np.sum of their array along its first axis)
+                continue
+            if len(call.args) != 1:
                 return
             if is_builtin(self.unit, call.func, "len") and not call.keywords:
-                continue
-            if is_builtin(self.unit, call.func, "sum") and not call.keywords:
-                sums.append(call)       # (Python's sum of the items: np.sum of their array along its first axis)
                 continue
             f = call.func
             if not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.attr in ITEMS
@@ -90,8 +93,16 @@ class ComprehensionLoops:
         if module is None:
             return
         for call in sums:
+            # sum(vals, start) (or start=): the start plus np.sum of the array, whose value is Python's sum's
+            # (the start, where the list is empty) and whose derivative is the same
+            start = call.args[1] if len(call.args) > 1 else call.keywords[0].value if call.keywords else None
+            call.args = call.args[:1]
             call.func = copy_loc(gast.Attribute(value=load(module), attr="sum", ctx=gast.Load()), call.func)
             call.keywords = [gast.keyword(arg="axis", value=const(0))]
+            if start is not None:
+                total = copy_loc(gast.Call(func=call.func, args=call.args, keywords=call.keywords), call)
+                call.func = copy_loc(gast.Attribute(value=load(module), attr="add", ctx=gast.Load()), call)
+                call.args, call.keywords = [start, total], []
         s.value = copy_loc(gast.Call(func=gast.Attribute(value=load(module), attr="array", ctx=gast.Load()),
                                      args=[s.value], keywords=[]), s.value)
         for call in conversions:     # each a copy of the array, as each made an array of its own of the list
