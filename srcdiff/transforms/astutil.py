@@ -209,23 +209,34 @@ _AST = ast.AST
 def structure_key(node):
     """A hashable key of `node`'s structure: two trees have equal keys exactly when gast.dump prints them
     alike (fields in order, a missing field or a None or empty-list one left out, other values by repr;
-    line numbers ignored), made several times faster than that string."""
-    if isinstance(node, _AST):
-        kind = type(node)
-        out = [kind]
-        for f in kind._fields:
+    line numbers ignored), made several times faster than that string. (A class's fields, with whether the
+    class itself holds None for each, are listed once; a field is read from the node's own attributes.)"""
+    kind = type(node)
+    plan = _KEY_PLANS.get(kind)
+    if plan is None:
+        if isinstance(node, _AST):
+            plan = _KEY_PLANS[kind] = tuple((f, getattr(kind, f, 42) is None) for f in kind._fields)
+        elif isinstance(node, list):
+            return (list,) + tuple(structure_key(x) for x in node)
+        else:
+            return repr(node)
+    out = [kind]
+    given = node.__dict__
+    for f, class_none in plan:
+        v = given.get(f, given)
+        if v is given:
             try:
                 v = getattr(node, f)
             except AttributeError:
                 continue
-            if (v is None and getattr(kind, f, 42) is None) or (type(v) is list and not v):
-                continue
-            out.append(f)
-            out.append(structure_key(v))
-        return tuple(out)
-    if isinstance(node, list):
-        return (list,) + tuple(structure_key(x) for x in node)
-    return repr(node)
+        if (v is None and class_none) or (type(v) is list and not v):
+            continue
+        out.append(f)
+        out.append(structure_key(v))
+    return tuple(out)
+
+
+_KEY_PLANS: dict = {}   # node class -> ((field, whether the class holds None for it), ...)
 
 
 def walk_statements(stmts):

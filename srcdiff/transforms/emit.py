@@ -32,6 +32,7 @@ _PLAN: dict = {}        # gast class -> (ast class, its fields, whether it has l
 _SPECIAL = frozenset({gast.Constant, gast.arguments, gast.Expr, gast.ExceptHandler})
 _ATOMS = frozenset({str, int, float, complex, bytes, bool, type(None)})
 _MISSING = object()
+_SHARED: dict = {}      # gast context or operator class -> the one ast instance `_to_ast` gives for it
 
 
 def _plan(kind):
@@ -39,6 +40,8 @@ def _plan(kind):
     # a context or an operator (no fields, no position): one shared instance, as ast.parse makes them
     shared = cls() if not cls._fields and not cls._attributes else None
     plan = _PLAN[kind] = (cls, cls._fields, "lineno" in cls._attributes, shared)
+    if shared is not None:
+        _SHARED[kind] = shared
     return plan
 
 
@@ -75,13 +78,22 @@ def _to_ast(node):
                              (anno.USER_LINE, anno.SWEEP))
         if kind is gast.ExceptHandler and node.name is not None:
             return ast.ExceptHandler(type=_to_ast(node.type), name=node.name.id, body=_to_ast(node.body))
-    new = cls()
+    new = cls.__new__(cls)      # (its fields written into its __dict__ at once, read from the node's: what
+    made, given = new.__dict__, node.__dict__   # cls() and setattr of each field did, at half the cost)
     for f in fields:
-        v = getattr(node, f, _MISSING)
-        if v is not _MISSING:
-            setattr(new, f, v if type(v) in _ATOMS else _to_ast(v))
+        v = given.get(f, _MISSING)
+        if v is _MISSING:
+            v = getattr(node, f, _MISSING)
+            if v is _MISSING:
+                continue
+        t = type(v)
+        if t in _ATOMS:
+            made[f] = v
+        else:
+            at = _SHARED.get(t)         # (a context or an operator: its shared instance)
+            made[f] = at if at is not None else _to_ast(v)
     if has_line:
-        new.lineno = getattr(node, "lineno", None) or 1
+        made["lineno"] = given.get("lineno") or getattr(node, "lineno", None) or 1
     if kind is gast.Assign:
         anno.copy(node, new, (anno.PLACEHOLDER, anno.SUM_EMPTY))
     return new

@@ -92,10 +92,10 @@ def any_layouts(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
     than once, passed through rt.any_layout (module docstring); `kinds`: those of its names (a name of unknown
     kind counts as an array: the helper passes anything else through)."""
     found = _bindings(fn.body, False, {})
-    c_only = _c_only(found)
-    names = {n for n, where in found.items() if len(where) > 1 and any(inside for _, inside in where)
-             and n not in c_only and (kinds.get(n) is None or is_array(kinds.get(n)))}
-    if not names:
+    rebound = {n for n, where in found.items() if len(where) > 1 and any(inside for _, inside in where)
+               and (kinds.get(n) is None or is_array(kinds.get(n)))}
+    names = rebound - _c_only(found) if rebound else rebound    # (no name bound again in a loop or a branch, as
+    if not names:                                               # in straight-line code: no fixpoint to find)
         return fn
 
     fn = clone(fn)
