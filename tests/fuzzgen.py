@@ -1242,7 +1242,8 @@ class Gen:
 
     def list_stmts(self, env, depth) -> list:
         """README: a list built with appends in a loop (some in a branch), then converted once after the last append
-        (np.array / np.asarray / np.stack, and len), or used as a stack (appends, then as many pops)."""
+        (np.array / np.asarray / np.stack, and len), or used as a stack (appends, then as many pops or fewer, in a
+        for loop or a while loop over its len that may break)."""
         lst, i = self.fresh("lst"), self.fresh("i")
         inner = self.child(env)
         inner["loops"].append(i)
@@ -1250,8 +1251,15 @@ class Gen:
         if self.coin(2):                   # a stack: popped in a second loop, last first
             acc, j = self.fresh("acc"), self.fresh("j")
             self.bind(env, acc, "s")
-            return [f"{lst} = []", f"for {i} in range({n}):", f"    {lst}.append({self.expr('s', inner, 2)})",
-                    f"{acc} = 0.0", f"for {j} in range({n}):", f"    {acc} = {acc} * 0.5 + {lst}.pop() * ({j} + 1.0)"]
+            # as many pops as appends, or fewer: the first items stay on the list (their adjoints are zero; the
+            # gradient raised 'pop from empty list' there before h21a); or popped in a while loop that may break
+            m = n - self.choose(n)
+            lines = [f"{lst} = []", f"for {i} in range({n}):", f"    {lst}.append({self.expr('s', inner, 2)})",
+                     f"{acc} = 0.0"]
+            if self.coin(2):
+                return lines + [f"while len({lst}) > {n - m}:", f"    {acc} = {acc} * 0.5 + {lst}.pop()",
+                                f"    if {acc} > {self.const()}:", "        break"]
+            return lines + [f"for {j} in range({m}):", f"    {acc} = {acc} * 0.5 + {lst}.pop() * ({j} + 1.0)"]
         if self.coin(3):                   # a list made anew in each iteration, converted at its end: rows
             rows, j, row = self.fresh("rows"), self.fresh("j"), self.fresh("row")
             inner2 = self.child(inner)

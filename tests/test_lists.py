@@ -513,3 +513,103 @@ def test_forward_mode_over_tuples_appended_then_converted(f, jit):
     plus, minus = g(x + 1e-6 * v, 1.3 + 0.7e-6), g(x - 1e-6 * v, 1.3 - 0.7e-6)
     for k in range(2):
         np.testing.assert_allclose(got[k], (plus[k] - minus[k]) / 2e-6, rtol=1e-5, atol=1e-7)
+
+
+def stack_left_with_items(x, a):
+    """A list used as a stack whose first items no pop takes: the appends' adjoints popped the adjoint stack
+    regardless, and the gradient raised 'IndexError: pop from empty list' at the append's line (adversarial
+    programs of 2026-11-28: append in a loop, then pop once; a return from a loop after a pop; lists of arrays
+    made anew in each iteration, popped twice after up to four appends). The items no pop takes have adjoint
+    zero."""
+    st = []
+    for i in range(3):
+        st.append(x[i] * a)
+    top = st.pop()
+    s = top * a
+    for t in range(2):
+        rows = [x * a]
+        h = x * 1.0
+        for j in range(3):
+            h = np.tanh(h * (j + 0.5) + a)
+            rows.append(h)
+            if h[0] > 0.5:
+                break
+        s = s + np.sum(rows.pop() ** 2) + t * np.sum(rows.pop())
+    k = 0
+    while k < 3:
+        st.append(x[k] * x[k])
+        if x[k] > 0.8:
+            return s + st.pop() * a
+        k += 1
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("x", [[0.3, -0.7, 1.1], [0.3, -0.7, 0.1], [0.9, 0.2, 0.1]])
+def test_a_stack_left_with_items_no_pop_takes(jit, x):
+    x = np.array(x)
+    check_grad(stack_left_with_items, [x, 0.4], jit=jit)
+    value, (gx, ga) = srcdiff.value_and_grad(stack_left_with_items, wrt=(0, 1), jit=jit)(x.copy(), 0.4)
+    assert np.isclose(value, stack_left_with_items(x.copy(), 0.4))
+    v = np.array([0.3, -0.2, 0.5])
+    _, dot = srcdiff.jvp(stack_left_with_items, wrt=(0, 1), jit=jit)(x.copy(), 0.4, (v, 0.7))
+    assert np.isclose(dot, gx @ v + ga * 0.7)
+
+
+def length_after_pops(x, a):
+    """`len(lst)` after pops (or appends) in the same block or a loop since an earlier `len(lst)`: cse merged the two
+    (both `len(lst)`, lst never rebound), so `while len(lst) > 0: s += lst.pop()` then `len(lst) * a` read the length
+    before the loop, 3 for 0: value 2.58 for 0.18 and d/da 3.225 for 0.225 (h21a), in value_and_grad and jvp."""
+    lst = []
+    for i in range(3):
+        lst.append(x[i] * a)
+    s = 0.0
+    while len(lst) > 0:
+        s = s * 0.5 + lst.pop()
+    lst.append(a * 2.0)
+    n1 = len(lst)
+    lst.append(x[0])
+    n2 = len(lst)
+    return s + len(lst) * a + lst.pop() * n1 + lst.pop() * n2 + len(lst) * x[1]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_the_length_of_a_list_after_pops_is_read_again(jit):
+    x = np.array([0.3, -0.5, 0.7])
+    check_grad(length_after_pops, [x, 0.8], jit=jit)
+    value, (gx, ga) = srcdiff.value_and_grad(length_after_pops, wrt=(0, 1), jit=jit)(x.copy(), 0.8)
+    assert np.isclose(value, length_after_pops(x.copy(), 0.8))
+    v = np.array([0.3, -0.2, 0.5])
+    fv, dot = srcdiff.jvp(length_after_pops, wrt=(0, 1), jit=jit)(x.copy(), 0.8, (v, 0.7))
+    assert np.isclose(fv, value) and np.isclose(dot, gx @ v + ga * 0.7)
+
+
+def popped_in_a_branch(xa):
+    """A pop in a branch whose else binds 0.0, with a tuple argument (no argument kinds where the gradient's text is
+    differentiated again): desugar.zero_sum_starts took `if ...: y = rt.pop(lst) else: y = 0.0` for a sum's start
+    (its rt.pop, lowered by forward mode, is marked MADE as the start's rt.zeros_like is) and kept `y = 0.0`: hvp 0
+    for (1.66, [0.96, -1.6, 2.24]) for s alone (h21a). The adjoint stacks' pops of a list left with items are such branches too."""
+    x, a = xa
+    lst = []
+    for i in range(3):
+        lst.append(a[i] * x)
+    s = 0.0
+    for i in range(4):
+        if a[0] > -5.0:
+            y = lst.pop()
+        else:
+            y = 0.0
+        s = s + y * y
+        if len(lst) == 0:
+            break
+    return s + np.sin(s)
+
+
+def test_hvp_through_a_pop_in_a_branch():
+    x, a, v = 0.8, np.array([0.3, -0.5, 0.7]), (1.0, np.array([0.1, 0.2, -0.3]))
+    got = srcdiff.hvp(popped_in_a_branch)((x, a), v)
+    g = srcdiff.grad(popped_in_a_branch)
+    eps = 1e-6
+    hi, lo = g((x + eps * v[0], a + eps * v[1])), g((x - eps * v[0], a - eps * v[1]))
+    assert np.isclose(got[0], (hi[0] - lo[0]) / (2 * eps), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], (hi[1] - lo[1]) / (2 * eps), rtol=1e-6, atol=1e-8)

@@ -15,7 +15,7 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from . import chained_writes, fstrings, walrus
-from .astutil import Namer, Transformer, assign, const, copy_loc, load, map_blocks, walk
+from .astutil import Namer, Transformer, assign, const, copy_loc, dotted_name, load, map_blocks, walk
 from .comprehension_loops import ComprehensionLoops
 from .iterable_loops import IterableLoops, literal_sequences
 from .parse import Unit
@@ -270,8 +270,11 @@ def zero_sum_starts(node):
     zeros for an array: the type Numba needs, a sum of arrays being an array). Returns `node`."""
     class Zero(gast.NodeTransformer):
         def visit_If(self, s):   # `if <the loops run>: total = rt.zeros_like(...) / else: total = 0.0`
+            # (MADE marks other runtime calls too: the `rt.pop(d_s)` of a gradient's stack that forward mode lowered,
+            # in `if len(d_s) > 0: d = rt.pop(d_s) else: d = 0.0`, which became `d = 0.0`: hvp zero, h21a)
             if (len(s.body) == 1 and isinstance(s.body[0], gast.Assign) and len(s.orelse) == 1
-                    and anno.get(s.body[0].value, anno.MADE)):
+                    and anno.get(s.body[0].value, anno.MADE) and isinstance(s.body[0].value, gast.Call)
+                    and dotted_name(s.body[0].value.func) == "rt.zeros_like"):
                 return s.orelse[0]
             self.generic_visit(s)
             return s

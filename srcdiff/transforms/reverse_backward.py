@@ -243,6 +243,21 @@ class BackwardSweep:
         if stack.id not in self.active:
             return
         popped = call("rt.pop", load(self.adj(stack.id)))
+        if not is_generated_file(self.unit.filename):
+            # a list of the user's may keep items no pop takes (`s.pop()` once after two appends, or a return
+            # between): those are the list's first items, below every item a later pop takes, so where the adjoint
+            # stack is empty here this item is one of them, and its adjoint is zero (srcdiff's own stacks, in a
+            # gradient differentiated again, are popped to the end)
+            d_stack = self.adj(stack.id)
+            held = self.namer.fresh(d_stack + "_item")
+            active = isinstance(v, gast.Name) and v.id in self.active
+            out.append(gast.If(test=gast.Compare(left=call("len", load(d_stack)), ops=[gast.Gt()],
+                                                 comparators=[const(0)]),
+                               body=[assign(held, popped) if active else gast.Expr(value=popped)],
+                               orelse=[assign(held, self.tidy(self.read(self.zero(v.id))))] if active else []))
+            if active:
+                self.accum(v.id, load(held), state, out)
+            return
         if isinstance(v, gast.Name) and v.id in self.active:
             self.accum(v.id, popped, state, out)
         else:

@@ -36,6 +36,9 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     def block(stmts):
         seen = _Seen(reads)
         for s in stmts:
+            changed = _lists_changed(s)
+            if changed:     # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
+                seen.forget_readers_of(changed)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 seen.forget_readers_of((s.targets[0].value.id,))
                 continue
@@ -86,6 +89,28 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     if dead:
         fn.body = without_statements(fn.body, lambda s: id(s) in dead)
     return fn
+
+
+_LIST_CHANGES = frozenset({"append", "pop", "extend", "insert", "clear", "remove", "reverse", "sort"})
+
+
+def _lists_changed(s) -> set:
+    """The names of the lists statement `s` (or one nested in it) changes in place: `lst.append(v)`, `v = lst.pop()`
+    (the user's lists, and generated code's stacks), `rt.push(s, v)`, `rt.pop(s)` (generated code differentiated
+    again). `len(lst)` before and after such a change differ: merging them read the length the list had before a
+    loop of pops (`while len(lst) > 0: s += lst.pop()` then `len(lst) * x` gave 3 * x for 0, value and gradient:
+    h21a's adversarial programs)."""
+    from ..astutil import dotted_name
+    out = set()
+    for n in walk(s):
+        if isinstance(n, gast.Call):
+            f = n.func
+            if dotted_name(f) in ("rt.push", "rt.pop"):
+                if n.args and isinstance(n.args[0], gast.Name):
+                    out.add(n.args[0].id)
+            elif isinstance(f, gast.Attribute) and f.attr in _LIST_CHANGES and isinstance(f.value, gast.Name):
+                out.add(f.value.id)
+    return out
 
 
 def _counts_and_loads(fn) -> tuple:
