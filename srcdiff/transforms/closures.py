@@ -7,14 +7,14 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk
+from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk, walk_of
 from .parse import Unit
 from .resolve import local_names
 
 
 def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
-    if not any(type(n) in _LIFTED for s in unit.node.body for n in walk(s)):
+    if not any(True for s in unit.node.body for _ in walk_of(s, _LIFTED_KINDS)):
         return unit     # (one walk: most functions hold neither, and the names below need three)
     _rename_redefined(unit)
     defaults: dict = {}        # nested function -> {parameter: its default (a constant, or a name bound to it)}
@@ -82,6 +82,7 @@ def _fill_siblings(sub: Unit, lifted: dict, seen: set):
 
 
 _LIFTED = (gast.FunctionDef, gast.Lambda)     # what this pass lifts out of a function's body
+_LIFTED_KINDS = frozenset(_LIFTED)
 
 
 def _definitions(stmts, in_loop=False, out=None) -> list:

@@ -14,8 +14,10 @@ import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import Namer, assign, const, copy_loc, load, names_in, walk, walk_statements
+from .astutil import Namer, assign, const, copy_loc, load, names_in, walk_of, walk_statements
 
+
+_LOOPS = frozenset((gast.For, gast.While))
 
 def _has(stmts, kinds, into_loops=False) -> bool:
     for s in stmts:
@@ -207,7 +209,7 @@ def structure(unit):
             fn.body.append(copy_loc(gast.Return(value=const(None)), fn.body[-1]))
         anno.set(fn, anno.PROCEDURE, True)
     body = fn.body
-    if any(_has(s.body, gast.Return, into_loops=True) for s in walk(fn) if isinstance(s, (gast.For, gast.While))) \
+    if any(_has(s.body, gast.Return, into_loops=True) for s in walk_of(fn, _LOOPS)) \
             or _duplicates_tail(cf, body):
         if not _always_returns(body) and not isinstance(body[-1], gast.Return) and not _endless(body[-1]):
             fail(fn, unit, f"{fn.name} must end with a return statement")

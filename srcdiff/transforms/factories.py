@@ -33,7 +33,7 @@ import gast
 
 from ..errors import fail
 from .astutil import (Namer, Transformer, assign, copy_loc, load, map_blocks, names_in, nested_blocks, plain_defaults,
-                      store, walk)
+                      store, walk, walk_of)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
 
@@ -400,7 +400,7 @@ def _may_call_factory(unit: Unit) -> bool:
     function one returns), or calls a name the namespace binds to a user function or a callee's (a copy that
     function_args made)."""
     for s in unit.node.body:
-        for n in walk(s):
+        for n in walk_of(s, _FACTORY_NODES):    # (the walk yields only these)
             kind = type(n)
             if kind is gast.FunctionDef or kind is gast.Lambda:
                 return True
@@ -408,3 +408,6 @@ def _may_call_factory(unit: Unit) -> bool:
                                                                    or n.func.id in unit.callees):
                 return True
     return False
+
+
+_FACTORY_NODES = frozenset((gast.FunctionDef, gast.Lambda, gast.Call))

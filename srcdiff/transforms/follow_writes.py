@@ -13,8 +13,10 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_statements
+from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_of, walk_statements
 
+
+_SUBSCRIPTS = frozenset((gast.Subscript,))
 
 def follow_writes(fn, dead_code) -> int:
     """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
@@ -25,7 +27,7 @@ def follow_writes(fn, dead_code) -> int:
     which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). `dead_code`: the
     dead-code pass (optimize.eliminate_dead_code, which compiler.py passes). Changes `fn`
     in place; returns how many reads it renamed."""
-    written = {n.value.id for n in walk(fn) if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
+    written = {n.value.id for n in walk_of(fn, _SUBSCRIPTS) if isinstance(n.ctx, gast.Store)
                and isinstance(n.value, gast.Name)}
     if not written:
         return 0

@@ -44,7 +44,7 @@ from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import BUILTIN_ALIASES
 from ..rules.registry import rule_name_of
 from . import annotations as anno
-from .astutil import (Namer, Transformer, copy_loc, load, names_in, parse_expr, plain_defaults, walk,
+from .astutil import (Namer, Transformer, copy_loc, load, names_in, parse_expr, plain_defaults, walk, walk_of,
                       without_statements)
 from .parse import Unit, parse
 from .resolve import is_user_function, local_names
@@ -53,9 +53,13 @@ _ADVICE = ("pass the function's parameters to the callee and call the function t
            "callee as a nested def of this function")
 
 
+_LOOKED_AT = frozenset((gast.FunctionDef, gast.Assign, gast.Call))
+
 def specialise_function_arguments(unit: Unit) -> Unit:
     """Rewrite the calls passing functions to functions of the user's (module docstring); returns the unit."""
-    nodes = list(walk(unit.node))
+    # (the only nodes looked at below, in one walk that yields no other; walk_of does not look under a Name, so
+    # the parameters' annotations are walked apart)
+    nodes = list(walk_of(unit.node, _LOOKED_AT)) + [n for n in walk(unit.node.args) if type(n) in _LOOKED_AT]
     defs = {n.name for n in nodes if isinstance(n, gast.FunctionDef)} | {
         n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and isinstance(n.value, gast.Lambda)
         and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}

@@ -22,7 +22,7 @@ import copy
 import gast
 
 from ..errors import fail
-from .astutil import assign, block_jumps, dotted_name, literal_value, load, nested_blocks, walk
+from .astutil import assign, block_jumps, dotted_name, literal_value, load, nested_blocks, walk, walk_of
 
 CONVERSIONS = frozenset({"np.array", "np.asarray", "np.stack"})
 _ADVICE = ("build the list with appends and convert it once, after the last append: arr = np.array(out); then "
@@ -33,7 +33,10 @@ def has_lists(node) -> bool:
     """Whether the function binds a name to an empty list (`out = []`, or `xs, ys = [], []`) or appends to a list
     (`traj = [y0]`, `traj.append(y)`)."""
     return any(_empty_list(s) or _empty_lists(s) or (isinstance(s, gast.Call) and isinstance(s.func, gast.Attribute)
-                                                     and s.func.attr == "append") for s in walk(node))
+                                                     and s.func.attr == "append") for s in walk_of(node, _LISTING))
+
+
+_LISTING = frozenset((gast.Assign, gast.Call))   # (has_lists looks at these only: the walk yields no other)
 
 
 def _empty_lists(s) -> bool:

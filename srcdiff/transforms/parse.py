@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import gast_parse, scopes
-from .astutil import walk
+from .astutil import walk, walk_of
 
 from ..errors import SrcdiffError
 
@@ -263,7 +263,11 @@ def _lambda_def(tree, fn, filename, first) -> gast.FunctionDef:
     return node
 
 
+_GENERATORS = frozenset((gast.Yield, gast.YieldFrom, gast.Await))
+
 def _check_generators(node, filename):
+    if not any(True for _ in walk_of(node, _GENERATORS)):
+        return      # (most functions: one walk that yields nothing; else the first in walk's order is reported)
     for n in walk(node):
         if isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)):
             raise SrcdiffError("generators and coroutines (yield/await) cannot be differentiated",

@@ -153,9 +153,11 @@ def one_chunk_apart(fn: gast.FunctionDef) -> gast.FunctionDef:
     def block(stmts):
         out, k = [], 0
         while k < len(stmts):
-            many = _prange_of_chunks(stmts, k)
+            # (the pattern's second statement is a for loop: most statements start none; nor has a simple one blocks)
+            many = _prange_of_chunks(stmts, k) if k + 1 < len(stmts) and type(stmts[k + 1]) is gast.For else None
             if many is None:
-                out.append(with_blocks(stmts[k], block) if _has_blocks(stmts[k]) else stmts[k])
+                s = stmts[k]
+                out.append(with_blocks(s, block) if type(s) not in _SIMPLE and _has_blocks(s) else s)
                 k += 1
                 continue
             loop = stmts[k + 1]
@@ -165,6 +167,9 @@ def one_chunk_apart(fn: gast.FunctionDef) -> gast.FunctionDef:
             k += 3
         return out
     return with_blocks(fn, block)
+
+
+_SIMPLE = frozenset((gast.Assign, gast.AugAssign, gast.Expr, gast.Return, gast.Pass))     # statements without blocks
 
 
 def _has_blocks(s) -> bool:
