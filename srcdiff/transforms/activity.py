@@ -126,9 +126,20 @@ def closure(seeds, pairs) -> set:
     """The names `seeds` reach through (a, b) pairs: b is reached where a is. (A search over the pairs
     indexed by a: sweeping the list until nothing changes took one sweep per link of the longest chain
     that runs against the list's order, as the sources of a straight-line function's result do.)"""
+    return reached(seeds, successors(pairs))
+
+
+def successors(pairs) -> dict:
+    """{a: [b, ...]} of (a, b) pairs, in their order: what `reached` searches (made once where it is asked of
+    several seeds)."""
     after: dict = {}
     for a, b in pairs:
         after.setdefault(a, []).append(b)
+    return after
+
+
+def reached(seeds, after: dict) -> set:
+    """The names `seeds` reach through `after` (successors'), as `closure` finds them."""
     found = set(seeds)
     todo = list(found)
     while todo:

@@ -15,12 +15,12 @@ straight-line run for adjoints read later (or in the next iteration). The rewrit
 """
 from __future__ import annotations
 
-import copy
 from collections import Counter
 
 import gast
 
-from .astutil import assign, const, is_comment, load, map_blocks, walk, walk_names, walk_statements, written_names
+from .astutil import (assign, clone, const, is_comment, load, map_blocks, walk, walk_names, walk_statements,
+                      written_names)
 from .kinds import dtype, is_scalar
 from .optimize.deadcode import eliminate_dead_code, without_lone_line_comments
 from .purity import is_pure
@@ -60,7 +60,7 @@ def _neg(c):
 
 def _binop(a, op, b):
     """a op b for coefficients, folded and without `x * -1` or `x + -y`."""
-    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    a, b = clone(a), clone(b)
     if isinstance(op, gast.Mult) and _const(a, -1):
         return _neg(b)
     if isinstance(op, (gast.Mult, gast.Div)) and _const(b, -1):
@@ -76,7 +76,7 @@ def _combine(a: dict, b: dict, op) -> dict:
         if s in out:
             out[s] = _binop(out[s], op(), c)
         else:
-            out[s] = copy.deepcopy(c) if op is gast.Add else _neg(copy.deepcopy(c))
+            out[s] = clone(c) if op is gast.Add else _neg(clone(c))
     return out
 
 
@@ -110,7 +110,7 @@ class _Run:
             a = self.form(e.operand)
             if a is None or a == "primal" or isinstance(e.op, gast.UAdd):
                 return a
-            return {s: _neg(copy.deepcopy(c)) for s, c in a.items()}
+            return {s: _neg(clone(c)) for s, c in a.items()}
         names = {n.id for n in walk(e) if isinstance(n, gast.Name)}
         if names & (self.linear.keys() | self.env.keys()) or not is_pure(e):
             return None
@@ -235,7 +235,7 @@ def _linear_sum(terms: dict):
     for s, c in terms.items():
         neg = _const(c, -1)
         term = (load(s) if (_const(c, 1) or neg)
-                else gast.BinOp(left=load(s), op=gast.Mult(), right=copy.deepcopy(c)))
+                else gast.BinOp(left=load(s), op=gast.Mult(), right=clone(c)))
         if expr is None:
             expr = gast.UnaryOp(op=gast.USub(), operand=term) if neg else term
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import dotted_name, walk, walk_calls
+from .astutil import dotted_name, walk, walk_calls, walk_of
 
 PURE_CALL_PREFIXES = ("np.", "rt.", "math.")   # library calls: no effects but their result
 PURE_BUILTINS = frozenset(("len", "min", "max", "abs", "float", "int", "bool", "range", "round"))   # the same
@@ -99,7 +99,7 @@ def fresh_locals(node: gast.FunctionDef) -> dict:
     own elements are set, never through them.)"""
     params = {p.id for p in walk(node.args) if isinstance(p, gast.Name)}
     stores, made = {}, {}
-    for n in walk(node):
+    for n in walk_of(node, _FRESH_NODES):     # (the only nodes looked at; the counts need no order)
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stores[n.id] = stores.get(n.id, 0) + 1
         elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
@@ -109,6 +109,9 @@ def fresh_locals(node: gast.FunctionDef) -> dict:
                 k, old = made.get(name, (0, what))
                 made[name] = (k + 1, what if what == old else "value")
     return {name: what for name, (k, what) in made.items() if k == stores.get(name) and name not in params}
+
+
+_FRESH_NODES = frozenset((gast.Name, gast.Assign))
 
 
 def _fresh_value(v) -> str | None:

@@ -22,7 +22,8 @@ from ..rules import BINOP_RULE, RULES
 from . import annotations as anno
 from . import checkpoints
 from .activity import SCATTER, bind, decline_items_passed_to_a_call
-from .astutil import assign, call, clone, comment, const, dotted_name, is_comment, load, store, walk, walk_names
+from .astutil import (assign, call, clone, comment, const, dotted_name, is_comment, load, store, walk, walk_names,
+                      walk_of)
 from .kinds import UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
 from .reverse_support import (IntNames, assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
@@ -450,27 +451,27 @@ class BackwardSweep:
 
     def defs_outside(self, loop):
         """Names defined (or parameters) outside `loop`'s body, and names read outside it: the function's
-        counts (taken once) less the body's."""
+        counts (taken once) less the body's, asked name by name (`in`: not a set of the function's names made
+        for each loop, which grew with loops times names)."""
         if self.__dict__.get("_defs") is None:
             self._defs = defs_and_loads([self.fn])
         (defs, loads), (inner_defs, inner_loads) = self._defs, defs_and_loads(loop.body)
-        out = {a.id for a in self.fn.args.args} | {v for v, c in defs.items() if c > inner_defs.get(v, 0)}
-        return out, {v for v, c in loads.items() if c > inner_loads.get(v, 0)}
+        return _Outside(defs, inner_defs, {a.id for a in self.fn.args.args}), _Outside(loads, inner_loads)
 
     def _primal_of(self, d):
         return next(v for v, a in self.adj_names.items() if a == d)
 
     def backward_loop(self, s, state, out):
         outside, used_after = self.defs_outside(s)
-        escaping = assigned_in(s.body) & used_after  # body values read after the loop
+        escaping = {v for v in assigned_in(s.body) if v in used_after}  # body values read after the loop
         # values first bound in the loop and read in its next iteration: SSA made them loop-carried names
         # that only back-edge copies assign (here, or in a nested loop)
         first_bound = _phis(s.body) | (_nested_phis(s.body) - _plain_defs(s.body))
-        carried = [v for v in sorted(loaded_in(s.body) | written_arrays(s.body) | _phis(s.body) | escaping)
-                   if v in self.active and (v in outside or v in escaping or v in written_arrays(s.body)
-                                            or v in first_bound)
+        written = written_arrays(s.body)    # (once: not again for each name asked)
+        carried = [v for v in sorted(loaded_in(s.body) | written | _phis(s.body) | escaping)
+                   if v in self.active and (v in outside or v in escaping or v in written or v in first_bound)
                    and v not in self.stack_names]
-        inplace = written_arrays(s.body) | _subscripted(s.body)
+        inplace = written | _subscripted(s.body)
         body_state, before, ready = {}, dict(state), []     # (ready: the adjoints' starts, kept where the body
         for v in carried:                                   # has statements)
             d = self.adj(v)
@@ -522,8 +523,8 @@ class BackwardSweep:
         branch that consumes it)."""
         body_defs = assigned_in(loop.body)
         unspecialised = self.unspecialised
-        restarted = {n.targets[0].id for st in body for n in walk(st)   # the adjoints the iteration restarts
-                     if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name) and _is_zero(n.value)}
+        restarted = {n.targets[0].id for st in body for n in walk_of(st, _ASSIGNS)   # the adjoints the iteration
+                     if isinstance(n.targets[0], gast.Name) and _is_zero(n.value)}          # restarts
         for v in carried:
             rep, k, d = (self.shapes or {}).get(v), self.kinds.get(v), self.adj(v)
             if (v not in body_defs or d not in restarted or (rep is not None and rep != v and rep in outside)
@@ -589,18 +590,22 @@ def _phis(stmts) -> set:
 
 def _nested_phis(stmts) -> set:
     """Names a back-edge copy assigns anywhere in `stmts` (nested loops included)."""
-    return {n.targets[0].id for s in stmts for n in walk(s) if anno.get(n, anno.PHI)}
+    return {n.targets[0].id for s in stmts for n in walk_of(s, _ASSIGNS) if anno.get(n, anno.PHI)}
 
 
 def _plain_defs(stmts) -> set:
     """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
-    return {n.targets[0].id for s in stmts for n in walk(s) if isinstance(n, gast.Assign)
-            and isinstance(n.targets[0], gast.Name) and not anno.get(n, anno.PHI)}
+    return {n.targets[0].id for s in stmts for n in walk_of(s, _ASSIGNS)
+            if isinstance(n.targets[0], gast.Name) and not anno.get(n, anno.PHI)}
 
 
 def _subscripted(stmts) -> set:
-    return {n.value.id for s in stmts for n in walk(s)
-            if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
+    return {n.value.id for s in stmts for n in walk_of(s, _SUBSCRIPTS)
+            if isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
+
+
+_ASSIGNS = frozenset((gast.Assign,))     # (the walks above yield only the nodes they look at; a back-edge copy is an
+_SUBSCRIPTS = frozenset((gast.Subscript,))   # assignment, annotations.PHI)
 
 
 def _slice_syntax(idx):
@@ -633,3 +638,14 @@ def _squares(value) -> bool:
     return (isinstance(value.op, gast.Mult) and isinstance(value.left, gast.Name)
             and isinstance(value.right, gast.Name) and value.left.id == value.right.id)
 
+
+class _Outside:
+    """The names counted more often in a function (`whole`: name -> count) than in a block of it (`part`), and
+    the names `also`: BackwardSweep.defs_outside's answer, which loops ask only `name in` of."""
+    __slots__ = ("whole", "part", "also")
+
+    def __init__(self, whole: dict, part: dict, also=frozenset()):
+        self.whole, self.part, self.also = whole, part, also
+
+    def __contains__(self, name) -> bool:
+        return name in self.also or self.whole.get(name, 0) > self.part.get(name, 0)

@@ -16,14 +16,12 @@ first, when the sweep comes back to it:
 """
 from __future__ import annotations
 
-import copy
-
 import gast
 
 from . import annotations as anno
 from . import checkpoints
-from .activity import closure
-from .astutil import assign, call, dotted, dotted_name, load, loaded_names, walk
+from .activity import reached, successors
+from .astutil import assign, call, clone, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_array, is_scalar
 from .reverse_support import (INT_OPS, IntNames, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
                               written_arrays)
@@ -57,11 +55,11 @@ class Storage:
             return None
         args, i = loop.iter.args, load(loop.target.id)
         if len(args) == 1:
-            return i, trip_count(copy.deepcopy(args[0]))
+            return i, trip_count(clone(args[0]))
         if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
             a, b = args[0], args[1]
-            index = simplify(gast.BinOp(left=i, op=gast.Sub(), right=copy.deepcopy(a)))
-            count = simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=copy.deepcopy(a)))
+            index = simplify(gast.BinOp(left=i, op=gast.Sub(), right=clone(a)))
+            count = simplify(gast.BinOp(left=clone(b), op=gast.Sub(), right=clone(a)))
             return index, trip_count(count)
         return None
 
@@ -237,8 +235,8 @@ class Storage:
                             break
                     if isinstance(e, gast.Name):
                         pairs += [(e.id, st.targets[0].id), (st.targets[0].id, e.id)]
-            self._remat["aliases"] = pairs
-        return closure({src}, self._remat["aliases"])
+            self._remat["aliases"] = successors(pairs)    # (indexed once: each loop asks of its own names)
+        return reached({src}, self._remat["aliases"])
 
     def _written_before(self, src: str, v: str) -> bool:
         """Every write into src is in a statement of the function's body before the one that binds v."""
@@ -317,14 +315,14 @@ class Storage:
             if (v, id(loop)) not in self.tapes:
                 self.tapes[(v, id(loop))] = (self.namer.fresh(v + "_tape"), dtype(k), loop)
             tape = self.tapes[(v, id(loop))][0]
-            return assign(gast.Subscript(value=load(tape), slice=copy.deepcopy(tl[0]), ctx=gast.Store()), load(v))
+            return assign(gast.Subscript(value=load(tape), slice=clone(tl[0]), ctx=gast.Store()), load(v))
         stack = load(self.stack(v, loop))
         return gast.Expr(value=call(gast.Attribute(value=stack, attr="append", ctx=gast.Load()), load(v)))
 
     def pop(self, v, loop):
         if (v, id(loop)) in self.tapes:
             tl = self.tape_loop(loop, v)
-            return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=copy.deepcopy(tl[0]),
+            return assign(v, gast.Subscript(value=load(self.tapes[(v, id(loop))][0]), slice=clone(tl[0]),
                                             ctx=gast.Load()))
         return assign(v, call(gast.Attribute(value=load(self.stack(v, loop)), attr="pop", ctx=gast.Load())))
 
@@ -336,7 +334,7 @@ class Storage:
             if lp is loop and (undo is None or checkpoints.undoes(self, loop, v) == undo):
                 tl = self.tape_loop_outer(loop, v)
                 dtype = {"f": None, "i": "np.int64", "b": "np.bool_"}[dt]
-                args = [copy.deepcopy(tl[1])] + ([dotted(dtype)] if dtype else [])
+                args = [clone(tl[1])] + ([dotted(dtype)] if dtype else [])
                 out.append(assign(tape, call("np.empty", *args)))
         return out
 
@@ -365,7 +363,7 @@ class Storage:
         for st in reversed(ints):   # an index recomputed from another one recomputes that one too (fuzz 155891)
             if st.targets[0].id in need:
                 need |= loaded_names(st.value)
-        return [self.read(copy.deepcopy(st)) for st in ints if st.targets[0].id in need]
+        return [self.read(clone(st)) for st in ints if st.targets[0].id in need]
 
 
 # functions that may return a view of their first argument, and array methods that may return one of the array

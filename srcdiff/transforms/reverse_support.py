@@ -3,13 +3,12 @@ of the expressions they write (`simplify`), and facts about blocks of SSA statem
 assign and load, the arrays they write into, the names that hold ints, and a range run backwards."""
 from __future__ import annotations
 
-import copy
 import operator
 
 import gast
 
 from . import annotations as anno
-from .astutil import Transformer, call, const, dotted_name, loaded_names, walk, walk_statements
+from .astutil import Transformer, call, clone, const, dotted_name, loaded_names, walk_of, walk_statements
 from .kinds import I
 
 INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
@@ -82,7 +81,7 @@ def assigned_in(stmts) -> set:
     """Names assigned (and for-loop targets) anywhere in `stmts`."""
     out = set()
     for s in stmts:
-        for n in walk(s):
+        for n in walk_of(s, _BINDERS):     # (a walk that yields only these)
             if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
                 out.add(n.targets[0].id)
             if isinstance(n, gast.For):
@@ -90,19 +89,33 @@ def assigned_in(stmts) -> set:
     return out
 
 
+_BINDERS = frozenset((gast.Assign, gast.For))
+
+
 def defs_and_loads(stmts) -> tuple:
     """({name: assignments to it and loops over it}, {name: reads of it}) anywhere in `stmts`."""
     defs: dict = {}
     loads: dict = {}
-    for s in stmts:
-        for n in walk(s):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                defs[n.targets[0].id] = defs.get(n.targets[0].id, 0) + 1
-            elif isinstance(n, gast.For):
+
+    def count(node):    # (the counts need no order: a walk that yields only the nodes counted)
+        for n in walk_of(node, _DEFS_AND_LOADS):
+            kind = type(n)
+            if kind is gast.Assign:
+                if isinstance(n.targets[0], gast.Name):
+                    defs[n.targets[0].id] = defs.get(n.targets[0].id, 0) + 1
+            elif kind is gast.For:
                 defs[n.target.id] = defs.get(n.target.id, 0) + 1
-            elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                loads[n.id] = loads.get(n.id, 0) + 1
+            else:
+                if isinstance(n.ctx, gast.Load):
+                    loads[n.id] = loads.get(n.id, 0) + 1
+                if getattr(n, "annotation", None) is not None:   # (walk_of does not look under a Name)
+                    count(n.annotation)
+    for s in stmts:
+        count(s)
     return defs, loads
+
+
+_DEFS_AND_LOADS = frozenset((gast.Assign, gast.For, gast.Name))
 
 
 def loaded_in(stmts) -> set:
@@ -171,22 +184,22 @@ def basic_index(idx, ints) -> bool:
 def reversed_range(args):
     """range(...) visiting the same indices backwards."""
     if len(args) == 1:
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(args[0]), op=gast.Sub(), right=const(1))),
+        return call("range", simplify(gast.BinOp(left=clone(args[0]), op=gast.Sub(), right=const(1))),
                     const(-1), const(-1))
     if len(args) == 2 or (isinstance(args[2], gast.Constant) and args[2].value == 1):
         a, b = args[0], args[1]
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=const(1))),
-                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=const(1))), const(-1))
+        return call("range", simplify(gast.BinOp(left=clone(b), op=gast.Sub(), right=const(1))),
+                    simplify(gast.BinOp(left=clone(a), op=gast.Sub(), right=const(1))), const(-1))
     if isinstance(args[2], gast.Constant) and args[2].value == -1:   # range(a, b, -1): range(b + 1, a + 1)
         a, b = args[0], args[1]
-        return call("range", simplify(gast.BinOp(left=copy.deepcopy(b), op=gast.Add(), right=const(1))),
-                    simplify(gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=const(1))))
-    a, b, c = (copy.deepcopy(x) for x in args)
+        return call("range", simplify(gast.BinOp(left=clone(b), op=gast.Add(), right=const(1))),
+                    simplify(gast.BinOp(left=clone(a), op=gast.Add(), right=const(1))))
+    a, b, c = (clone(x) for x in args)
     n = call("len", call("range", a, b, c))
-    last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(
-        left=gast.BinOp(left=n, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=copy.deepcopy(c)))
-    return call("range", last, gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=copy.deepcopy(c)),
-                gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(c)))
+    last = gast.BinOp(left=clone(a), op=gast.Add(), right=gast.BinOp(
+        left=gast.BinOp(left=n, op=gast.Sub(), right=const(1)), op=gast.Mult(), right=clone(c)))
+    return call("range", last, gast.BinOp(left=clone(a), op=gast.Sub(), right=clone(c)),
+                gast.UnaryOp(op=gast.USub(), operand=clone(c)))
 
 
 def trailing_phis(stmts) -> int:
@@ -203,7 +216,7 @@ def assignments(stmts) -> dict:
     """{name: how many statements in `stmts` (nested ones included) bind it}: assignments and loop targets."""
     out: dict = {}
     for s in stmts:
-        for n in walk(s):
+        for n in walk_of(s, _BINDERS):     # (counts: in any order)
             t = n.targets[0] if isinstance(n, gast.Assign) else n.target if isinstance(n, gast.For) else None
             if isinstance(t, gast.Name):
                 out[t.id] = out.get(t.id, 0) + 1
