@@ -1259,6 +1259,11 @@ class Gen:
             if self.coin(2):
                 return lines + [f"while len({lst}) > {n - m}:", f"    {acc} = {acc} * 0.5 + {lst}.pop()",
                                 f"    if {acc} > {self.const()}:", "        break"]
+            if self.coin(2):    # appends and pops in one while loop that may break: items left on the list
+                return [f"{lst} = []", f"{acc} = 0.0", f"{i} = 0", f"while {i} < {n}:",
+                        f"    {lst}.append({self.expr('s', inner, 2)})", f"    if {i} % 2 == 1:",
+                        f"        {acc} = {acc} * 0.5 + {lst}.pop()", f"    if {acc} > {self.const()}:", "        break",
+                        f"    {i} += 1"]
             return lines + [f"for {j} in range({m}):", f"    {acc} = {acc} * 0.5 + {lst}.pop() * ({j} + 1.0)"]
         if self.coin(3):                   # a list made anew in each iteration, converted at its end: rows
             rows, j, row = self.fresh("rows"), self.fresh("j"), self.fresh("row")
@@ -1482,7 +1487,7 @@ class Gen:
                           f"np.sum({z} * {z}) * {self.const()}"])
         return [f"{z} = {m} @ {v}{shift}"], term
 
-    def argument_writes(self, has_x, has_a) -> list:
+    def argument_writes(self, has_x, has_a, seq=None) -> list:
         """Lines at the top of f writing into its array arguments, each reading what it overwrites: an element,
         a row or a column of M, elements of a in a loop, an augmented element (README: a function that writes into
         an argument's array leaves the caller's array as one call of it does, under every transform). The rest of
@@ -1498,6 +1503,12 @@ class Gen:
         if has_a:
             forms["loop"] = [f"for {t} in range(1, {self.N}):", f"    a[{t}] = a[{t}] * {c} + np.sin(a[{t} - 1])"]
             forms["mixed"] = [f"a[{self.choose(self.N)}] = {s} * M[0, 0]", f"M[0, 0] = a[0] * {c}"]
+        if seq is not None:     # README: `p["W"][0] = v` of a dict argument; an item's array of a tuple/list argument
+            item = '"a"' if seq == "dict" else "1"
+            j = self.choose(self.N)
+            forms["item"] = [f"xa[{item}][{j}] = xa[{item}][{j}] * {c} + M[1, 0]"]
+            forms["itemloop"] = [f"for {t} in range(1, {self.N}):",
+                                 f"    xa[{item}][{t}] += {c} * np.tanh(xa[{item}][{t} - 1])"]
         lines = forms[self.pick(sorted(forms))]
         if self.coin(3):
             lines = lines + forms[self.pick(sorted(forms))]
@@ -1946,7 +1957,12 @@ class Gen:
             src = source()
         # writes into the caller's arrays a and M, which the rest of f reads (drawn last too)
         if self.has("argwrites") and self.coin(3):
-            body = self.argument_writes("x" in params, "a" in params) + body
+            # (the tuple argument's items written only where f does not bind xa again: `xa[1][j] = v` then
+            # `xa = (..., np.sin(xa[1]))` is declined, 'only writes of the form name[index] = value': h21a's seeds
+            # 451, 546 of this draw)
+            rebound = re.search(r"^\s*xa = ", "\n".join(body), re.M)
+            body = self.argument_writes("x" in params, "a" in params,
+                                        seq if "xa" in params and not rebound else None) + body
             src = source()
         # a (2, N) array written out in rows of numbers f computes (drawn last too)
         if self.has("rows2d") and self.coin(3):
