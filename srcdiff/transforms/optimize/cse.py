@@ -36,8 +36,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     def block(stmts):
         seen = _Seen(reads)
         for s in stmts:
-            changed = _lists_changed(s)
-            if changed:     # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
+            if changed := _lists_changed(s):    # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
                 seen.forget_readers_of(changed)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 seen.forget_readers_of((s.targets[0].value.id,))
