@@ -613,3 +613,22 @@ def test_hvp_through_a_pop_in_a_branch():
     hi, lo = g((x + eps * v[0], a + eps * v[1])), g((x - eps * v[0], a - eps * v[1]))
     assert np.isclose(got[0], (hi[0] - lo[0]) / (2 * eps), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(got[1], (hi[1] - lo[1]) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def started_with_items_then_popped(x, a):
+    """A list started with items and only popped (`left = [u, v]` ... `left.pop()`, no append): grad declined it
+    ('method .pop() is not supported') and jvp ran it as the tuple of its items ('tuple' object has no attribute
+    'pop', an internal traceback: h21a). It is a stack as `traj = [y0]` appended to is: `left = []` and an append per
+    item."""
+    left = [x[0] * a, x[1] * a, x[2]]
+    s = np.sin(left.pop())
+    return s + left.pop() * a
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_list_started_with_items_and_only_popped(jit):
+    x = np.array([0.3, -0.5, 0.7])
+    gx, ga = check_grad(started_with_items_then_popped, [x, 0.8], jit=jit)
+    v = np.array([0.3, -0.2, 0.5])
+    fv, dot = srcdiff.jvp(started_with_items_then_popped, wrt=(0, 1), jit=jit)(x.copy(), 0.8, (v, 0.7))
+    assert np.isclose(fv, started_with_items_then_popped(x.copy(), 0.8)) and np.isclose(dot, gx @ v + ga * 0.7)

@@ -30,10 +30,11 @@ _ADVICE = ("build the list with appends and convert it once, after the last appe
 
 
 def has_lists(node) -> bool:
-    """Whether the function binds a name to an empty list (`out = []`, or `xs, ys = [], []`) or appends to a list
-    (`traj = [y0]`, `traj.append(y)`)."""
+    """Whether the function binds a name to an empty list (`out = []`, or `xs, ys = [], []`) or appends to or pops a
+    list (`traj = [y0]`, `traj.append(y)`, `left = [u, v]`, `left.pop()`)."""
     return any(_empty_list(s) or _empty_lists(s) or (isinstance(s, gast.Call) and isinstance(s.func, gast.Attribute)
-                                                     and s.func.attr == "append") for s in walk_of(node, _LISTING))
+                                                     and s.func.attr in ("append", "pop"))
+               for s in walk_of(node, _LISTING))
 
 
 _LISTING = frozenset((gast.Assign, gast.Call))   # (has_lists looks at these only: the walk yields no other)
@@ -53,9 +54,11 @@ def _empty_lists(s) -> bool:
 def separate(node):
     """`xs, ys = [], []` -> `xs = []`, `ys = []` (one list per statement, as the checks and stacks see them; there
     Python binds no name before the values are made), and
-    `traj = [y0]` of a list appended to -> `traj = []`, `traj.append(y0)`."""
+    `traj = [y0]` of a list appended to or popped (`left = [a, b]` ... `left.pop()`: a stack too, which jvp ran as
+    the tuple of its items, 'tuple' object has no attribute 'pop', and grad declined) -> `traj = []`,
+    `traj.append(y0)`."""
     appended = {n.func.value.id for n in walk(node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
-                and n.func.attr == "append" and isinstance(n.func.value, gast.Name)}
+                and n.func.attr in ("append", "pop") and isinstance(n.func.value, gast.Name)}
 
     def block(stmts):
         out = []
