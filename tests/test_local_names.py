@@ -83,8 +83,8 @@ def f(x, n):
     return s
 ''')
     assert "for j1 in range(2):" in out and "u1 = x[j1] * 2.0" in out and "s = s - u1" in out, out
-    fn = parse_stmts("def g(x):\n    for i in range(2):\n        y = x\n    for i in range(2):\n        y = (lambda z: z)(x)\n"
-                     "    return x\n")[0]
+    fn = parse_stmts("def g(x):\n    for i in range(2):\n        y = x\n    for i in range(2):\n"
+                     "        y = (lambda z: z)(x)\n    return x\n")[0]
     assert local_names(fn) is fn
 
 

@@ -232,7 +232,8 @@ def _stack_elements(fn) -> dict:
             v = st.value
             typed = isinstance(v, gast.Call) and dotted_name(v.func) in _TYPED_STACKS and len(v.args) == 1
             found.setdefault(st.targets[0].id, []).append(expr_kind(v.args[0], {}) if typed else None)
-    return {s: ks[0] for s, ks in found.items() if len(ks) == 1 and ks[0] is not None and (is_scalar(ks[0]) or is_array(ks[0]))}
+    return {s: ks[0] for s, ks in found.items()
+            if len(ks) == 1 and ks[0] is not None and (is_scalar(ks[0]) or is_array(ks[0]))}
 
 
 _SIMPLE = (gast.Assign, gast.AugAssign, gast.Expr, gast.Return)

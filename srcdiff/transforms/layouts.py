@@ -55,7 +55,8 @@ def _other_bindings(fn) -> set:
     """Names `fn` binds otherwise than by a single-name assignment (a loop's target, unpacking, ...): their values
     are not read here, so they count as possibly F."""
     single = {id(s.targets[0]) for s in walk(fn) if isinstance(s, gast.Assign) and len(s.targets) == 1}
-    return {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in single}
+    return {n.id for n in walk(fn)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in single}
 
 
 # calls whose result is a new C-ordered array (or a number) under Numba, whatever their arguments' layouts

@@ -16,9 +16,10 @@ inner loop carries):
         if cond2:                                 if cond2v1:
 
 Each of these is bound once in its loop, and Numba has nothing to rebuild for it (twenty loop blocks with nested
-loops and branches, benchmarks/generation_scaling.py: 242 names to rebuild over 4 966 statements -> 62; its SSA rebuild 2.8-3.1 -> 0.6-0.7 s of CPU). A name
-read before the statement binds it (a value carried into a loop) or after it keeps its name, and a function with a
-nested function, a lambda or a comprehension (names of another scope) is left as it is.
+loops and branches, benchmarks/generation_scaling.py: 242 names to rebuild over 4 966 statements -> 62; its SSA
+rebuild 2.8-3.1 -> 0.6-0.7 s of CPU). A name read before the statement binds it (a value carried into a loop) or
+after it keeps its name, and a function with a nested function, a lambda or a comprehension (names of another
+scope) is left as it is.
 """
 from __future__ import annotations
 
