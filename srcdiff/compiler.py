@@ -116,8 +116,9 @@ the compiled form (jit only: what Numba compiles, never the source shown):
                      child must start no threads)
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
-    layouts          names a loop or branch binds again -> rt.any_layout(value)          transforms/layouts.py
-                     (Numba unifies an F array with a C one as A)
+    layouts          names a loop or branch binds again: their bindings that can be F    transforms/layouts.py
+                     arrays -> rt.any_layout(value) (Numba unifies an F array with a C
+                     one as A)
     local names      a name a loop or branch binds, reads there after binding it and     transforms/local_names.py
                      nothing reads after it -> a name of its own there
                      (Numba's SSA rebuild walks the function once per name bound twice)
@@ -682,8 +683,8 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
          lambda c: c.fn.name in c.module.kinds),
     Pass("layouts", lambda c: setattr(c, "fn", layouts.any_layouts(
         c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
-         "transforms/layouts.py", "names a loop or branch binds again -> rt.any_layout(value)\n"
-         "(Numba unifies an F array with a C one as A)"),
+         "transforms/layouts.py", "names a loop or branch binds again: their bindings that can be F\n"
+         "arrays -> rt.any_layout(value) (Numba unifies an F array with a C\none as A)"),
     Pass("local names", _on_fn(local_names.local_names), "transforms/local_names.py",
          "a name a loop or branch binds, reads there after binding it and\nnothing reads after it -> a name of its own there"
          "\n(Numba's SSA rebuild walks the function once per name bound twice)"),
