@@ -63,7 +63,7 @@ def _other_bindings(fn) -> set:
 _NEW_C = names_with("new") | {"np.arange", "np.linspace", "np.eye", "np.identity", "np.outer", "np.sum", "np.mean",
                               "np.max", "np.min", "np.prod", "np.ravel", "np.stack",
                               "np.ascontiguousarray", "rt.zeros_like", "rt.row_tape", "rt.put_row", "rt.get_row",
-                              "rt.elementwise", "rt.stack_of", "len", "float", "int", "range", "max", "min", "abs",
+                              "rt.elementwise", "rt.stack_of", "len", "float", "int", "range", "max", "min",
                               "bool"} | {f"math.{f}" for f in ("ceil", "floor", "isfinite", "isinf", "isnan", "trunc")}
 # calls whose result is an F array only where an argument is one: elementwise and reducing rules (a ufunc of F
 # operands is F), fills (np.zeros_like of an F array is F), np.concatenate (of F arrays, F)
