@@ -26,8 +26,9 @@ Fortran order; Numba types a contiguous vector C), a transpose (`x.T`), a call o
 to make a new C array (`np.zeros`, `rt.elementwise`, a tape's row, `rt.dot`'s products of a matrix, ...) or to
 keep their operands' layouts (the elementwise and reducing rules, `rt.dot` of vectors; LAPACK's results, user
 functions' and every other call's count as F), an array expression, copy or slice of such a value, and a name
-any binding of which is one and is not wrapped. A row `x[i]` (one index, no slice) is not: Numba types the row
-of a C array C and of an F one A, and an index array gives a new C array. A name of scalar kind never is.
+any binding of which is one and is not wrapped. A row `x[i]` of an array name (one index, no slice) is not: Numba
+types the row of a C array C and of an F one A, and an index array gives a new C array (an item of a tuple is as
+the tuple). A name of scalar kind never is.
 """
 from __future__ import annotations
 
@@ -108,8 +109,9 @@ def _may_be_fortran(e, fortran: set, kinds: dict) -> bool:
         return e.id in fortran
     if isinstance(e, gast.Attribute):
         return e.attr not in _NOT_ARRAYS and (e.attr == "T" or f(e.value))
-    if isinstance(e, gast.Subscript):
-        return not _one_index(e.slice, kinds) and f(e.value)
+    if isinstance(e, gast.Subscript):     # (one index into a tuple or a list is its item: as the tuple)
+        row = isinstance(e.value, gast.Name) and is_array(kinds.get(e.value.id)) and _one_index(e.slice, kinds)
+        return not row and f(e.value)
     if isinstance(e, gast.BinOp):
         return f(e.left) or f(e.right)
     if isinstance(e, gast.UnaryOp):
