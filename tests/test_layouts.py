@@ -119,9 +119,9 @@ def test_a_column_of_a_fortran_ordered_argument_is_wrapped():
 
 
 def test_only_bindings_that_can_be_fortran_are_wrapped():
-    """The pass on its own, kinds unknown but the loop index's: of the names a loop binds again, the bindings to a
-    slice of an argument, an argument itself and a transpose are wrapped; numbers, None, new arrays (np.zeros), a
-    row `M[i]` and arithmetic on a name whose own F bindings are wrapped (`a = np.tanh(a)`) are not."""
+    """The pass on its own, kinds unknown but the loop index's and the matrix M's: of the names a loop binds again,
+    the bindings to a slice of an argument, an argument itself and a transpose are wrapped; numbers, None, new arrays
+    (np.zeros), a row `M[i]` and arithmetic on a name whose own F bindings are wrapped (`a = np.tanh(a)`) are not."""
     import ast
 
     import gast
@@ -144,7 +144,7 @@ def f(M, v, n):
         t = M.T
     return s
 """)[0]
-    out = any_layouts(fn, {"i": Kind.scalar("i")})
+    out = any_layouts(fn, {"i": Kind.scalar("i"), "M": Kind.array(2, "f")})
     wrapped = sorted(ast.unparse(gast.gast_to_ast(st)) for st in gast.walk(out) if isinstance(st, gast.Assign)
                      and "any_layout" in ast.unparse(gast.gast_to_ast(st)))
     assert wrapped == ["a = rt.any_layout(M[:, 0])", "b = rt.any_layout(v)", "t = rt.any_layout(M.T)"], wrapped
