@@ -215,8 +215,8 @@ def _helper_kind(name: str, args: tuple, stacks: dict | None = None):
         return args[2]
     if name == "rt.mask_get" and len(args) == 2 and is_array(args[0]):   # x[m] (transforms/masks.py): rank 1
         return array_of(1, dtype(args[0]))
-    if stacks and not args and name.endswith(".pop"):
-        return stacks.get(name[:-len(".pop")])
+    if stacks and not args:     # (`s.pop()`: _stack_elements keys its kind by that callee's name)
+        return stacks.get(name)
     return None
 
 
@@ -224,15 +224,15 @@ _TYPED_STACKS = ("rt.stack_of", "rt.read_only_stack_of")
 
 
 def _stack_elements(fn) -> dict:
-    """stack -> the kind of its elements, of the typed stacks `fn` makes (`s = rt.stack_of(example)`, the example a
-    value of the kind it holds: transforms/stacks.py) and makes nowhere else."""
+    """`s.pop` -> the kind of the elements of stack s, of the typed stacks `fn` makes (`s = rt.stack_of(example)`,
+    the example a value of the kind it holds: transforms/stacks.py) and makes nowhere else."""
     found: dict = {}
     for st in gast.walk(fn):
         if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
             v = st.value
             typed = isinstance(v, gast.Call) and dotted_name(v.func) in _TYPED_STACKS and len(v.args) == 1
             found.setdefault(st.targets[0].id, []).append(expr_kind(v.args[0], {}) if typed else None)
-    return {s: ks[0] for s, ks in found.items()
+    return {f"{s}.pop": ks[0] for s, ks in found.items()
             if len(ks) == 1 and ks[0] is not None and (is_scalar(ks[0]) or is_array(ks[0]))}
 
 

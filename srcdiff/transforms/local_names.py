@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import Namer, rewritten, walk
+from .astutil import Namer, rewritten, walk, with_blocks
 
 _COMPOUND = (gast.For, gast.While, gast.If)
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
@@ -93,17 +93,16 @@ def _block(stmts: list, live_out: set, earlier: set, namer: Namer) -> list:
                 inner_live |= _exposed(s.body, frozenset(_stores(s.target)))[0]
             elif isinstance(s, gast.While):
                 inner_live |= _exposed(s.body, frozenset())[0] | _reads(s.test)
-            new = type(s).__new__(type(s))
-            new.__dict__.update(s.__dict__)
-            changed = False
-            for f in ("body", "orelse"):
-                block = getattr(s, f, None)
-                if isinstance(block, list) and block:
-                    inner = set(earlier) | (_stores(s.target) if isinstance(s, gast.For) and f == "body" else set())
-                    got = _block(block, inner_live, inner, namer)
-                    if any(a is not b for a, b in zip(got, block)):
-                        setattr(new, f, got)
-                        changed = True
+            changed = []
+
+            def inside(block, s=s, inner_live=inner_live, changed=changed):
+                bound = _stores(s.target) if isinstance(s, gast.For) and block is s.body else set()
+                got = _block(block, inner_live, set(earlier) | bound, namer)
+                if any(a is not b for a, b in zip(got, block)):
+                    changed.append(block)
+                    return got
+                return block
+            new = with_blocks(s, inside)
             s = new if changed else s
             earlier |= _stores(s)
         else:
