@@ -116,8 +116,12 @@ the compiled form (jit only: what Numba compiles, never the source shown):
                      child must start no threads)
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
-    layouts          names a loop or branch binds again -> rt.any_layout(value)          transforms/layouts.py
-                     (Numba unifies an F array with a C one as A)
+    layouts          names a loop or branch binds again: their bindings that can be F    transforms/layouts.py
+                     arrays -> rt.any_layout(value) (Numba unifies an F array with a C
+                     one as A)
+    local names      a name a loop or branch binds, reads there after binding it and     transforms/local_names.py
+                     nothing reads after it -> a name of its own there
+                     (Numba's SSA rebuild walks the function once per name bound twice)
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 How the functions of one derivative are gathered into a module (entry, callees' primals and
@@ -134,7 +138,7 @@ import gast
 from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, dims,
                          elementwise,
-                         emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, logdomain, logdomain_scales, masks,
+                         emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
 from .transforms import function_args, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
@@ -679,8 +683,11 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
          lambda c: c.fn.name in c.module.kinds),
     Pass("layouts", lambda c: setattr(c, "fn", layouts.any_layouts(
         c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
-         "transforms/layouts.py", "names a loop or branch binds again -> rt.any_layout(value)\n"
-         "(Numba unifies an F array with a C one as A)"),
+         "transforms/layouts.py", "names a loop or branch binds again: their bindings that can be F\n"
+         "arrays -> rt.any_layout(value) (Numba unifies an F array with a C\none as A)"),
+    Pass("local names", _on_fn(local_names.local_names), "transforms/local_names.py",
+         "a name a loop or branch binds, reads there after binding it and\nnothing reads after it -> a name of its own there"
+         "\n(Numba's SSA rebuild walks the function once per name bound twice)"),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 

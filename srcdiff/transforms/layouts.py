@@ -1,5 +1,6 @@
-"""Jitted code only (compiler.COMPILED: what Numba compiles, never the source shown): a name bound in a loop or
-a branch and elsewhere too takes its array values through `rt.any_layout`, so that Numba can unify their types.
+"""Jitted code only (compiler.COMPILED: what Numba compiles, never the source shown): where a loop or a branch
+binds a name again, each of its bindings that can be a Fortran-ordered array takes its value through
+`rt.any_layout`, so that Numba can unify their types.
 
 Numba types an array with its layout: C, F (Fortran order: what its LAPACK calls return, np.linalg.svd's Vh or
 np.linalg.inv's result, and a transpose) or A (any: a view such as `M[:, :2]`). Where a loop or a branch binds
@@ -12,20 +13,31 @@ unifies without that failure:
     alpha15 = alpha15v10[:, 0]          ->  alpha15 = rt.any_layout(alpha15v10[:, 0])
     for i17 in range(2):                    for i17 in range(2):
         ...                                     ...
-        alpha15 = alpha15v13                    alpha15 = rt.any_layout(alpha15v13)
+        alpha15 = alpha15v13                    alpha15 = alpha15v13
 
-A C array or anything else passes as it is (the identity, compiled away). Names bound once, or only in
-straight-line code (which Numba's SSA form keeps apart), keep their types, and so do names whose every binding
-is a new C array (`np.zeros(n)`, an array expression `rt.elementwise(...)`, a tape's row) or another such name:
-their bindings cannot differ in layout, and each wrapped binding is more for Numba to type (a 50-step Elman
-RNN's gradient wrapped 25 bindings, its first call cold 750 -> 905 ms).
+A C or A array, a number or None passes through it as it is (the identity), so only a binding whose value can
+be an F array is wrapped: each wrapped binding is a call more for Numba to type and lower (a 50-step Elman
+RNN's gradient wrapped 25 bindings, its first call cold 750 -> 905 ms; none is an F array, and none is wrapped
+now). Names bound once, or only in straight-line code (which Numba's SSA form keeps apart), keep their types.
+
+What can be an F array (`_may_be_fortran`, over every name of the function at once, a fixpoint): an argument
+or another name bound outside the function of rank 2 or more or of unknown rank (the caller may pass one in
+Fortran order; Numba types a contiguous vector C), a transpose (`x.T`), a call of anything but the calls known
+to make a new C array (`np.zeros`, `rt.elementwise`, a tape's row, `rt.dot`'s products of a matrix, ...) or to
+keep their operands' layouts (the elementwise and reducing rules, `rt.dot` of vectors; LAPACK's results, user
+functions' and every other call's count as F), an array expression, copy or slice of such a value, and a name
+any binding of which is one and is not wrapped. A row `x[i]` of an array name (one index, no slice) is not: Numba
+types the row of a C array C and of an F one A, and an index array gives a new C array (an item of a tuple is as
+the tuple). A name of scalar kind never is.
 """
 from __future__ import annotations
 
 import gast
 
-from .astutil import call, clone, copy_loc, nested_blocks, rewrite_blocks
+from ..rules.registry import names_with
+from .astutil import call, clone, copy_loc, nested_blocks, rewrite_blocks, walk
 from .kinds import is_array
+from .kind_type import is_scalar, ndim
 
 _WRAP = "rt.any_layout"
 
@@ -40,47 +52,119 @@ def _bindings(stmts, inside: bool, found: dict):
     return found
 
 
+def _other_bindings(fn) -> set:
+    """Names `fn` binds otherwise than by a single-name assignment (a loop's target, unpacking, ...): their values
+    are not read here, so they count as possibly F."""
+    single = {id(s.targets[0]) for s in walk(fn) if isinstance(s, gast.Assign) and len(s.targets) == 1}
+    return {n.id for n in walk(fn)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in single}
+
+
 # calls whose result is a new C-ordered array (or a number) under Numba, whatever their arguments' layouts
-_NEW_C = {"np.zeros", "np.ones", "np.empty", "np.full", "np.arange", "np.linspace", "rt.zeros_like", "rt.row_tape",
-          "rt.put_row", "rt.get_row", "rt.elementwise"}
-
-
-def _new_c(value, c_only: set) -> bool:
-    """Whether `value` is a constant, a c_only name or a call making a new C array; an array expression that
-    writes into its first operand (`rt.elementwise('a += b', (d_h, e))`) is that operand."""
-    if isinstance(value, gast.Constant):
-        return True
-    if isinstance(value, gast.Name):
-        return value.id in c_only
-    if _callee(value) not in _NEW_C:
-        return False
-    if _callee(value) == "rt.elementwise":
-        text, operands = (value.args + [None, None])[:2]
-        if not (isinstance(text, gast.Constant) and isinstance(text.value, str)):
-            return False
-        if "=" in text.value.replace("==", "").replace("<=", "").replace(">=", "").replace("!=", ""):
-            first = operands.elts[0] if isinstance(operands, gast.Tuple) and operands.elts else None
-            return isinstance(first, gast.Name) and first.id in c_only
-    return True
+_NEW_C = names_with("new") | {"np.arange", "np.linspace", "np.eye", "np.identity", "np.outer", "np.sum", "np.mean",
+                              "np.max", "np.min", "np.prod", "np.ravel", "np.stack",
+                              "np.ascontiguousarray", "rt.zeros_like", "rt.row_tape", "rt.put_row", "rt.get_row",
+                              "rt.elementwise", "rt.stack_of", "len", "float", "int", "range", "max", "min",
+                              "bool"} | {f"math.{f}" for f in ("ceil", "floor", "isfinite", "isinf", "isnan", "trunc")}
+# calls whose result is an F array only where an argument is one: elementwise and reducing rules (a ufunc of F
+# operands is F), fills (np.zeros_like of an F array is F), np.concatenate (of F arrays, F)
+_KEEP = names_with("elementwise") | names_with("reduce") | names_with("fill") | {"np.concatenate"}
+# products: a new C array (matvec, matmat, np.outer) where an operand is a matrix; of vectors, g * y
+_PRODUCTS = {"rt.dot", "np.dot", "np.matmul", "rt.matmul_grad_x", "rt.matmul_grad_y"}
+_NOT_ARRAYS = {"shape", "size", "ndim", "dtype", "itemsize", "strides"}
 
 
 def _callee(value) -> str:
     f = value.func if isinstance(value, gast.Call) else None
+    if isinstance(f, gast.Name):
+        return f.id
     return f"{f.value.id}.{f.attr}" if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) else ""
 
 
-def _c_only(found: dict) -> set:
-    """The names every binding of which is a new C array, a constant or another such name (a fixpoint)."""
-    c_only = {n for n, where in found.items()
-              if all(isinstance(v, (gast.Call, gast.Constant, gast.Name)) for v, _ in where)}
+def _rank(e, kinds: dict):
+    return ndim(kinds.get(e.id)) if isinstance(e, gast.Name) else 0 if isinstance(e, gast.Constant) else None
+
+
+def _one_index(index, kinds: dict) -> bool:
+    """Whether `index` is one integer (or an index array): not a slice, a tuple or a name that may hold one."""
+    if isinstance(index, gast.Constant):
+        return isinstance(index.value, int)
+    if isinstance(index, gast.Name):
+        k = kinds.get(index.id)
+        return is_scalar(k) or is_array(k)
+    if isinstance(index, (gast.BinOp, gast.UnaryOp)):
+        return all(_one_index(e, kinds) for e in (getattr(index, "left", None), getattr(index, "right", None),
+                                                   getattr(index, "operand", None)) if e is not None)
+    return False
+
+
+def _may_be_fortran(e, fortran: set, kinds: dict) -> bool:
+    """Whether the value of expression `e` can be an F-ordered array under Numba (module docstring), where the
+    names in `fortran` can be."""
+    def f(x):
+        return _may_be_fortran(x, fortran, kinds)
+    if isinstance(e, gast.Constant):
+        return False
+    if isinstance(e, gast.Name):
+        return e.id in fortran
+    if isinstance(e, gast.Attribute):
+        return e.attr not in _NOT_ARRAYS and (e.attr == "T" or f(e.value))
+    if isinstance(e, gast.Subscript):     # (one index into a tuple or a list is its item: as the tuple)
+        row = isinstance(e.value, gast.Name) and is_array(kinds.get(e.value.id)) and _one_index(e.slice, kinds)
+        return not row and f(e.value)
+    if isinstance(e, gast.BinOp):
+        return f(e.left) or f(e.right)
+    if isinstance(e, gast.UnaryOp):
+        return f(e.operand)
+    if isinstance(e, gast.Compare):
+        return f(e.left) or any(f(c) for c in e.comparators)
+    if isinstance(e, gast.BoolOp):
+        return any(f(v) for v in e.values)
+    if isinstance(e, gast.IfExp):
+        return f(e.body) or f(e.orelse)
+    if isinstance(e, (gast.Tuple, gast.List)):
+        return any(f(v) for v in e.elts)
+    if not isinstance(e, gast.Call):
+        return True
+    callee = _callee(e)
+    args = list(e.args) + [k.value for k in e.keywords]
+    if callee == "rt.elementwise":      # a new C array, or its first operand where it writes into it
+        text, operands = (e.args + [None, None])[:2]
+        if not (isinstance(text, gast.Constant) and isinstance(text.value, str)):
+            return True
+        if "=" not in text.value.replace("==", "").replace("<=", "").replace(">=", "").replace("!=", ""):
+            return False
+        return not (isinstance(operands, gast.Tuple) and operands.elts) or f(operands.elts[0])
+    if callee in _NEW_C or callee == _WRAP:
+        return False
+    if callee in _PRODUCTS:
+        ranks = [_rank(a, kinds) for a in e.args[:3]]
+        return not any(r is not None and r >= 2 for r in ranks) and any(f(a) for a in args)
+    if callee in _KEEP:
+        return any(f(a) for a in args)
+    return True
+
+
+def _fortran_names(fn, found: dict, wrapped: set, kinds: dict) -> set:
+    """The names of `fn` that can hold an F array once the bindings of `wrapped` that can be one are wrapped: those
+    bound outside it (arguments) of rank 2 or more or unknown, those bound otherwise than by a single-name
+    assignment, and those a binding of which can be one (a fixpoint); none of scalar kind."""
+    bound_here = set(found) | _other_bindings(fn)
+    def possible(n):
+        k = kinds.get(n)
+        return not is_scalar(k) and (ndim(k) is None or ndim(k) >= 1)
+    fortran = {n.id for n in walk(fn) if isinstance(n, gast.Name) and n.id not in bound_here and possible(n.id)
+               and (ndim(kinds.get(n.id)) is None or ndim(kinds.get(n.id)) >= 2)}
+    fortran |= {n for n in _other_bindings(fn) if possible(n)}
+    todo = [n for n in found if n not in wrapped and n not in fortran and possible(n)]
     changed = True
     while changed:
         changed = False
-        for n in list(c_only):
-            if not all(_new_c(v, c_only) for v, _ in found[n]):
-                c_only.discard(n)
+        for n in todo:
+            if n not in fortran and any(_may_be_fortran(v, fortran, kinds) for v, _ in found[n]):
+                fortran.add(n)
                 changed = True
-    return c_only
+    return fortran
 
 
 def _wrapped(value) -> bool:
@@ -88,21 +172,23 @@ def _wrapped(value) -> bool:
 
 
 def any_layouts(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
-    """`fn` with the bindings of its array names that a loop or a branch binds again, and that are bound more
-    than once, passed through rt.any_layout (module docstring); `kinds`: those of its names (a name of unknown
-    kind counts as an array: the helper passes anything else through)."""
+    """`fn` with the bindings that can be F arrays (module docstring) of its names that a loop or a branch binds
+    again, and that are bound more than once, passed through rt.any_layout; `kinds`: those of its names (a name of
+    unknown kind counts as an array)."""
     found = _bindings(fn.body, False, {})
-    rebound = {n for n, where in found.items() if len(where) > 1 and any(inside for _, inside in where)
-               and (kinds.get(n) is None or is_array(kinds.get(n)))}
-    names = rebound - _c_only(found) if rebound else rebound    # (no name bound again in a loop or a branch, as
-    if not names:                                               # in straight-line code: no fixpoint to find)
+    names = {n for n, where in found.items() if len(where) > 1 and any(inside for _, inside in where)
+             and (kinds.get(n) is None or is_array(kinds.get(n)))}
+    if not names:
+        return fn
+    fortran = _fortran_names(fn, found, names, kinds)
+    if not any(not _wrapped(v) and _may_be_fortran(v, fortran, kinds) for n in names for v, _ in found[n]):
         return fn
 
     fn = clone(fn)
 
     def statement(s):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and s.targets[0].id in names and not _wrapped(s.value):
+                and s.targets[0].id in names and not _wrapped(s.value) and _may_be_fortran(s.value, fortran, kinds):
             s.value = copy_loc(call(_WRAP, s.value), s.value)
         return s
 
