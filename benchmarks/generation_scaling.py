@@ -116,10 +116,32 @@ def writes_source(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_program(n: int, directory: str, loops: bool = False, writes: bool = False):
-    name = f"loops_{n}" if loops else f"writes_{n}" if writes else f"straight_{n}"
+def depth_source(d: int) -> str:
+    """The source of `f(x, y, a)`: loops nested d deep (the outer one over x, each inner one over two rows), each
+    level computing a scalar from the index, a data-dependent if/else on it, and an element write into a buffer,
+    carrying a scalar `s` through every level."""
+    lines = [f"def depth_{d}(x, y, a):", "    s = 0.0", "    u = np.zeros(x.shape[0])"]
+    for k in range(d):
+        pad, i = "    " * (k + 1), f"i{k}"
+        lines.append(f"{pad}for {i} in range({'x.shape[0]' if k == 0 else '2'}):")
+        pad += "    "
+        index = f"x[{i}]" if k == 0 else f"y[{i}]"
+        previous = f" + 0.1 * t{k - 1}" if k else ""
+        lines += [f"{pad}t{k} = {index} * a{previous}",
+                  f"{pad}if t{k} > {0.1 * (k % 3):.1f}:",
+                  f"{pad}    s = s + np.tanh(t{k}) * 0.5",
+                  f"{pad}else:",
+                  f"{pad}    s = s - 0.5 * t{k} ** 2",
+                  f"{pad}u[{i}] = u[{i}] + 0.1 * s * t{k}"]
+    lines.append("    return s + np.sum(u * u)")
+    return "\n".join(lines) + "\n"
+
+
+def load_program(n: int, directory: str, loops: bool = False, writes: bool = False, depth: bool = False):
+    name = f"loops_{n}" if loops else f"writes_{n}" if writes else f"depth_{n}" if depth else f"straight_{n}"
     path = os.path.join(directory, f"{name}.py")
-    source = loops_source(n) if loops else writes_source(n) if writes else program_source(n)
+    source = (loops_source(n) if loops else writes_source(n) if writes else depth_source(n) if depth
+              else program_source(n))
     with open(path, "w") as fh:
         fh.write("import numpy as np\n\n\n" + source)
     ns = {}
