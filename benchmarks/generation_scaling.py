@@ -17,6 +17,10 @@ time to the first jitted gradient of the loop program (generation + Numba compil
 an empty cache) is measured too. The loop programs of --loop-sizes blocks have their own exponent: a pass that
 walks the whole function once per loop (the row tapes' dead restores, the carried values of the reverse pass, the
 log-domain products' tapes did, until 2026-11-27: 40 loops took 2.8 s, 20 loops 1.0 s) shows there as k near 2.
+The nested-loop programs (--depths, their own exponent) nest d loops (each level a little arithmetic, a branch and
+an element write: the program grows linearly with d); a pass that looks at each loop's whole body grows with d
+squared there, and the dead-code pass's liveness, which found each loop's fixpoint again per iteration of the loops
+around it, grew as 3 ** d (depth 8: 2.4 s, until 2026-11-28).
 The element-write programs (--writes, their own exponent) write elements
 of two buffers, each write reading earlier elements: each write is a statement of its own for every pass
 (a subscript store, its index's bounds, its adjoint's element update), which straight-line arithmetic on
@@ -24,7 +28,7 @@ whole vectors is not.
 
     python benchmarks/generation_scaling.py [--sizes 10,50,200,1000] [--repeats 3] [--loops 20] [--jit]
                                             [--loop-sizes 5,10,20,40] [--writes 10,50,200,1000] [--generic]
-                                            [--json PATH] [--quick]
+                                            [--depths 1,2,4,8] [--json PATH] [--quick]
 """
 import argparse
 import json
@@ -116,10 +120,32 @@ def writes_source(n: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_program(n: int, directory: str, loops: bool = False, writes: bool = False):
-    name = f"loops_{n}" if loops else f"writes_{n}" if writes else f"straight_{n}"
+def depth_source(d: int) -> str:
+    """The source of `f(x, y, a)`: loops nested d deep (the outer one over x, each inner one over two rows), each
+    level computing a scalar from the index, a data-dependent if/else on it, and an element write into a buffer,
+    carrying a scalar `s` through every level."""
+    lines = [f"def depth_{d}(x, y, a):", "    s = 0.0", "    u = np.zeros(x.shape[0])"]
+    for k in range(d):
+        pad, i = "    " * (k + 1), f"i{k}"
+        lines.append(f"{pad}for {i} in range({'x.shape[0]' if k == 0 else '2'}):")
+        pad += "    "
+        index = f"x[{i}]" if k == 0 else f"y[{i}]"
+        previous = f" + 0.1 * t{k - 1}" if k else ""
+        lines += [f"{pad}t{k} = {index} * a{previous}",
+                  f"{pad}if t{k} > {0.1 * (k % 3):.1f}:",
+                  f"{pad}    s = s + np.tanh(t{k}) * 0.5",
+                  f"{pad}else:",
+                  f"{pad}    s = s - 0.5 * t{k} ** 2",
+                  f"{pad}u[{i}] = u[{i}] + 0.1 * s * t{k}"]
+    lines.append("    return s + np.sum(u * u)")
+    return "\n".join(lines) + "\n"
+
+
+def load_program(n: int, directory: str, loops: bool = False, writes: bool = False, depth: bool = False):
+    name = f"loops_{n}" if loops else f"writes_{n}" if writes else f"depth_{n}" if depth else f"straight_{n}"
     path = os.path.join(directory, f"{name}.py")
-    source = loops_source(n) if loops else writes_source(n) if writes else program_source(n)
+    source = (loops_source(n) if loops else writes_source(n) if writes else depth_source(n) if depth
+              else program_source(n))
     with open(path, "w") as fh:
         fh.write("import numpy as np\n\n\n" + source)
     ns = {}
@@ -218,6 +244,8 @@ def main(argv=None):
                    help="loop blocks of the loop programs of the loop sweep (loops_source; empty: skip it)")
     p.add_argument("--writes", default="10,50,200,1000",
                    help="sizes of the element-write programs (writes_source; empty: skip them)")
+    p.add_argument("--depths", default="1,2,4,8",
+                   help="nesting depths of the nested-loop programs (depth_source; empty: skip them)")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats = 1
@@ -245,6 +273,8 @@ def main(argv=None):
         loop_times, loop_cpus = sweep(loop_sizes, "loops with nested loops and branches", d, args, loops=True)
         writes = [int(s) for s in args.writes.split(",") if s]
         write_times, write_cpus = sweep(writes, "element writes", d, args, writes=True)
+        depths = [int(s) for s in args.depths.split(",") if s]
+        depth_times, depth_cpus = sweep(depths, "levels of nested loops", d, args, depth=True)
     k = kc = None
     if len(sizes) > 1:
         k, kc = fitted_exponent(sizes, times), fitted_exponent(sizes, cpus)
@@ -255,6 +285,9 @@ def main(argv=None):
     if len(writes) > 1:
         print(f"fitted exponent of the element-write programs (time ~ writes^k): "
               f"k = {fitted_exponent(writes, write_times):.2f} (wall), {fitted_exponent(writes, write_cpus):.2f} (CPU)")
+    if len(depths) > 1:
+        print(f"fitted exponent of the nested loops (time ~ depth^k; the program grows linearly with depth): "
+              f"k = {fitted_exponent(depths, depth_times):.2f} (wall), {fitted_exponent(depths, depth_cpus):.2f} (CPU)")
     print(f"load average after: {os.getloadavg()[0]:.1f}  (noisy on a shared machine: compare sizes within one run)")
     if args.json:
         rows = [{"benchmark": f"generation time, straight-line code, {sizes[0]}-{sizes[-1]} statements",

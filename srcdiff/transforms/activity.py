@@ -168,10 +168,12 @@ def _push(s):
     return None
 
 
-def _varied_after(stmts, varied: set, callees, defs: set) -> set:
+def _varied_after(stmts, varied: set, callees, defs: set, heads=None) -> set:
     """Names whose value after `stmts` depends on a `wrt` argument, given those (`varied`) before; adds to
     `defs` the statements (ids) whose assigned value does. (`varied` is copied once and updated in place:
-    a new set per statement made this quadratic in the function's length.)"""
+    a new set per statement made this quadratic in the function's length.) `heads`: _known_head's record of this
+    walk's loops."""
+    heads = {} if heads is None else heads
     varied = set(varied)
     for s in stmts:
         if isinstance(s, gast.Assign):
@@ -193,22 +195,39 @@ def _varied_after(stmts, varied: set, callees, defs: set) -> set:
             if stack in varied:
                 defs.add(id(s))
         elif isinstance(s, gast.If):
-            varied = _varied_after(s.body, varied, callees, defs) | _varied_after(s.orelse, varied, callees, defs)
+            varied = _varied_after(s.body, varied, callees, defs, heads) | _varied_after(s.orelse, varied, callees, defs,
+                                                                                       heads)
         elif isinstance(s, (gast.For, gast.While)):
-            head = set(varied)
-            while True:     # varied at the loop head: on entry, or after another iteration
-                new = varied | _varied_after(s.body, head, callees, defs)
+            head, known = _known_head(heads, s, varied)
+            while not known:     # varied at the loop head: on entry, or after another iteration
+                new = varied | _varied_after(s.body, head, callees, defs, heads)
                 if new == head:
                     break
                 head = new
-            varied = _varied_after(s.orelse, head, callees, defs)
+            heads[id(s)] = (s, head)
+            varied = _varied_after(s.orelse, head, callees, defs, heads)
     return varied
 
 
-def _live_before(stmts, live: set, callees, defs: set) -> set:
+def _known_head(heads: dict, loop, entry: set) -> tuple:
+    """(where a loop's fixpoint starts, whether it is that already) for `entry`, what flows into its head from
+    outside (_varied_after: the names varied before it; _live_before: those live after it). A nested loop is asked
+    once per iteration of each loop around it: found from scratch each time, the work grew as 3 ** depth. Within one
+    walk what flows into a loop only grows (the loops around it iterate up to their fixpoints, and each step is
+    monotone), so its fixpoint only grows too: it starts from the last one (`heads`: id -> (loop, its head)), and is
+    that one where nothing new flows in (its body is not walked again: the `defs` of that walk are noted already)."""
+    got = heads.get(id(loop))
+    if got is None:
+        return set(entry), False
+    head = entry | got[1]
+    return head, head == got[1]
+
+
+def _live_before(stmts, live: set, callees, defs: set, heads=None) -> set:
     """Names whose value at the start of `stmts` reaches the result, given those (`live`) at the end;
     adds to `defs` the statements (ids) whose assigned value reaches the result. (`live` is copied once and
-    updated in place.)"""
+    updated in place.) `heads`: _known_head's record of this walk's loops."""
+    heads = {} if heads is None else heads
     live = set(live)
     for s in reversed(stmts):
         if isinstance(s, gast.Assign):
@@ -228,16 +247,17 @@ def _live_before(stmts, live: set, callees, defs: set) -> set:
                 defs.add(id(s))
                 live.update(values)
         elif isinstance(s, gast.If):
-            live = _live_before(s.body, live, callees, defs) | _live_before(s.orelse, live, callees, defs)
+            live = _live_before(s.body, live, callees, defs, heads) | _live_before(s.orelse, live, callees, defs, heads)
         elif isinstance(s, (gast.For, gast.While)):
-            after = _live_before(s.orelse, live, callees, defs)
-            head = set(after)
-            while True:     # live at the loop head: after the loop, or at the start of another iteration
-                new = after | _live_before(s.body, head, callees, defs)
+            after = _live_before(s.orelse, live, callees, defs, heads)
+            head, known = _known_head(heads, s, after)
+            while not known:     # live at the loop head: after the loop, or at the start of another iteration
+                new = after | _live_before(s.body, head, callees, defs, heads)
                 if new == head:
                     break
                 head = new
-            live = head
+            heads[id(s)] = (s, head)
+            live = set(head)
     return live
 
 

@@ -31,8 +31,11 @@ def _assigned_by(stmts, name) -> list:
 def _carry_match(stmts, at, f):
     """What `carry_loop` rewrites in loop stmts[at] (a dict), or None."""
     body = f.body
-    if any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Yield, gast.YieldFrom))
-           for s in body for n in walk(s)):
+    # (a statement of the body that is a product first: without one, as in most loops, the body is not walked for
+    # jumps, which made each loop of a nest walk every loop inside it)
+    if not any(call_of(ps, PRODUCTS) is not None for ps in body) or any(
+            isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Yield, gast.YieldFrom))
+            for s in body for n in walk(s)):
         return None
     made = None     # (the row tapes made before the loop: looked for only in a loop with a product, most have none)
     for ps in body:

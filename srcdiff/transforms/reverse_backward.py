@@ -455,18 +455,19 @@ class BackwardSweep:
         for each loop, which grew with loops times names)."""
         if self.__dict__.get("_defs") is None:
             self._defs = defs_and_loads([self.fn])
-        (defs, loads), (inner_defs, inner_loads) = self._defs, defs_and_loads(loop.body)
-        return _Outside(defs, inner_defs, {a.id for a in self.fn.args.args}), _Outside(loads, inner_loads)
+        (defs, loads), inner = self._defs, self.body_facts(loop)
+        return _Outside(defs, inner.defs, {a.id for a in self.fn.args.args}), _Outside(loads, inner.loads)
 
     def _primal_of(self, d):
         return next(v for v, a in self.adj_names.items() if a == d)
 
     def backward_loop(self, s, state, out):
         outside, used_after = self.defs_outside(s)
-        escaping = {v for v in assigned_in(s.body) if v in used_after}  # body values read after the loop
+        facts = self.body_facts(s)      # (what the body binds and reads: counted once for all the loops, bottom up)
+        escaping = {v for v in facts.defs if v in used_after}  # body values read after the loop
         # values first bound in the loop and read in its next iteration: SSA made them loop-carried names
         # that only back-edge copies assign (here, or in a nested loop)
-        first_bound = _phis(s.body) | (_nested_phis(s.body) - _plain_defs(s.body))
+        first_bound = _phis(s.body) | (facts.phis - facts.plain)
         written = written_arrays(s.body)    # (once: not again for each name asked)
         carried = [v for v in sorted(loaded_in(s.body) | written | _phis(s.body) | escaping)
                    if v in self.active and (v in outside or v in escaping or v in written or v in first_bound)
@@ -521,7 +522,7 @@ class BackwardSweep:
         the body or in a branch of an if there (the pop of a value a branch binds: nested fuzz seeds 761041,
         761084), so that it is this iteration's, and where the iteration restarts `d_t` (at its end, or in the
         branch that consumes it)."""
-        body_defs = assigned_in(loop.body)
+        body_defs = self.body_facts(loop).defs
         unspecialised = self.unspecialised
         restarted = {n.targets[0].id for st in body for n in walk_of(st, _ASSIGNS)   # the adjoints the iteration
                      if isinstance(n.targets[0], gast.Name) and _is_zero(n.value)}          # restarts

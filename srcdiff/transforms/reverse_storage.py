@@ -23,8 +23,8 @@ from . import checkpoints
 from .activity import reached, successors
 from .astutil import assign, call, clone, dotted, dotted_name, load, loaded_names, walk
 from .kinds import I, dtype, is_array, is_scalar
-from .reverse_support import (INT_OPS, IntNames, assigned_in, assignments, basic_index, simplify, trailing_phis, trip_count,
-                              written_arrays)
+from .reverse_support import (INT_OPS, IntNames, assigned_in, assignments, basic_index, loop_bodies, loop_facts, simplify,
+                              trailing_phis, trip_count, written_arrays)
 
 
 class Storage:
@@ -63,6 +63,14 @@ class Storage:
             return index, trip_count(count)
         return None
 
+    def body_facts(self, loop):
+        """What `loop`'s body binds and reads (reverse_support.BodyFacts), from the index of the function's loops
+        made, bottom up, the first time a loop asks (the pass reads the primal function; it does not change it)."""
+        index = self.__dict__.get("_loop_bodies")
+        if index is None:
+            index = self._loop_bodies = loop_bodies(self.fn)
+        return loop_facts(index, loop)
+
     def remat_plan(self, loop):
         """Values of a for-loop body recomputed in the backward sweep instead of stored:
         integer index arithmetic (at the block start), scalar reads of arrays whose contents the
@@ -74,7 +82,7 @@ class Storage:
         if key in self._remat:
             return self._remat[key]
         body = loop.body
-        inside = assigned_in(body)
+        inside = self.body_facts(loop).defs
         written = self.written_anywhere
         avail = {loop.target.id}
         ints, subs = [], {}
@@ -87,10 +95,7 @@ class Storage:
         carried = self.carried(loop)
         kept = {st.targets[0].id for st in body if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)
                 and st.targets[0].id in self.needed and st.targets[0].id not in written} | set(carried)
-        counts: dict = {}   # a name a nested loop assigns again (its phi copy) is not one value
-        for n in walk(gast.Module(body=body, type_ignores=[])):
-            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
-                counts[n.targets[0].id] = counts.get(n.targets[0].id, 0) + 1
+        counts = self.body_facts(loop).assigns   # a name a nested loop assigns again (its phi copy) is not one value
         for p, st in enumerate(body):
             if not (isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name)):
                 continue

@@ -8,7 +8,7 @@ import operator
 import gast
 
 from . import annotations as anno
-from .astutil import Transformer, call, clone, const, dotted_name, loaded_names, walk_of, walk_statements
+from .astutil import Transformer, call, child_fields, clone, const, dotted_name, loaded_names, walk_of, walk_statements
 from .kinds import I
 
 INT_OPS = (gast.FloorDiv, gast.Mod, gast.BitAnd, gast.BitOr, gast.BitXor, gast.LShift, gast.RShift)
@@ -116,6 +116,95 @@ def defs_and_loads(stmts) -> tuple:
 
 
 _DEFS_AND_LOADS = frozenset((gast.Assign, gast.For, gast.Name))
+
+
+class BodyFacts:
+    """What a loop's body (nested loops included) binds and reads, as `defs_and_loads`, `assigned_in` and
+    `assignments` of it find: `defs` {name: assignments to it and loops over it}, `loads` {name: reads of it},
+    `assigns` {name: assignments `name = ...`}, `phis` (the names back-edge copies assign, annotations.PHI) and
+    `plain` (those other assignments bind)."""
+    __slots__ = ("defs", "loads", "assigns", "phis", "plain")
+
+    def __init__(self):
+        self.defs, self.loads, self.assigns, self.phis, self.plain = {}, {}, {}, set(), set()
+
+    def add(self, other: "BodyFacts"):
+        for mine, theirs in ((self.defs, other.defs), (self.loads, other.loads), (self.assigns, other.assigns)):
+            for k, c in theirs.items():
+                mine[k] = mine.get(k, 0) + c
+        self.phis |= other.phis
+        self.plain |= other.plain
+
+    def count(self, node):
+        """Add what `node` and the nodes under it bind and read (walk_of: no order needed)."""
+        defs, loads, assigns = self.defs, self.loads, self.assigns
+        for n in walk_of(node, _DEFS_AND_LOADS):
+            kind = type(n)
+            if kind is gast.Assign:
+                if isinstance(n.targets[0], gast.Name):
+                    t = n.targets[0].id
+                    defs[t] = defs.get(t, 0) + 1
+                    assigns[t] = assigns.get(t, 0) + 1
+                    (self.phis if anno.get(n, anno.PHI) else self.plain).add(t)
+                elif anno.get(n, anno.PHI):
+                    self.phis.add(n.targets[0].id)
+            elif kind is gast.For:
+                defs[n.target.id] = defs.get(n.target.id, 0) + 1
+            else:
+                if isinstance(n.ctx, gast.Load):
+                    loads[n.id] = loads.get(n.id, 0) + 1
+                if getattr(n, "annotation", None) is not None:   # (walk_of does not look under a Name)
+                    self.count(n.annotation)
+
+
+def loop_bodies(fn) -> dict:
+    """{id(loop): (loop, BodyFacts of its body)} for every for and while loop in `fn`, found in one walk of it,
+    bottom up: each loop's facts are its own statements' plus its nested loops' (not a walk of its whole body per
+    loop, whose work grew with the square of the nesting depth). Made once per pass over a tree the pass does not
+    change (reverse mode's primal function); a loop not in it (`loop_facts`) is counted on its own."""
+    index: dict = {}
+
+    def stmt(st, into: BodyFacts):
+        kind = type(st)
+        if kind not in _BLOCKY:
+            into.count(st)
+            return
+        if kind is gast.For:
+            into.defs[st.target.id] = into.defs.get(st.target.id, 0) + 1
+        for f in child_fields(kind):
+            v = getattr(st, f, None)
+            if v is None:
+                continue
+            if f in ("body", "orelse") and type(v) is list:
+                if f == "body" and kind is not gast.If:
+                    own = BodyFacts()
+                    for b in v:
+                        stmt(b, own)
+                    index[id(st)] = (st, own)
+                    into.add(own)
+                else:
+                    for b in v:
+                        stmt(b, into)
+            else:
+                into.count(v)
+    top = BodyFacts()
+    for st in fn.body:
+        stmt(st, top)
+    return index
+
+
+_BLOCKY = frozenset((gast.For, gast.While, gast.If))
+
+
+def loop_facts(index: dict, loop) -> BodyFacts:
+    """`loop`'s BodyFacts from `index` (loop_bodies), or counted now where it is not there."""
+    got = index.get(id(loop))
+    if got is not None and got[0] is loop:
+        return got[1]
+    facts = BodyFacts()
+    for st in loop.body:
+        facts.count(st)
+    return facts
 
 
 def loaded_in(stmts) -> set:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import dotted_name, is_comment, map_blocks, nested_blocks, walk_names, walk_statements
+from ..astutil import child_fields, dotted_name, is_comment, map_blocks, nested_blocks, walk_names, walk_statements
 from ..kind_type import dtype, is_array, ndim
 from ..kind_exprs import expr_kind
 from .deadcode import without_lone_line_comments
@@ -41,35 +41,45 @@ def _index(fn: gast.FunctionDef):
         elif block not in at:
             at[block] = k
 
-    def index(stmts, top):
-        """Index the loads of `stmts` (in one walk of each statement, nested blocks included); at the top
-        level also count the assignments and collect the loads by name (assign_counts and the reads of
-        the whole function, without walking it twice more)."""
+    def index(stmts, outer):
+        """Index the loads of `stmts` and of the blocks nested in them, each name node met once: its position is
+        noted in its own block and in each block around it (`outer`: [(id(block), index of the statement there
+        holding this block)], outermost first); also count the assignments and collect the loads by name
+        (assign_counts and the reads of the whole function, without walking it twice more). (Not a walk of each
+        statement with its nested blocks for every block around them: that grew with the nesting depth.)"""
         blocks.append(stmts)
         here = id(stmts)
         for k, s in enumerate(stmts):
-            for n in walk_names(s):
+            inner = nested_blocks(s)
+            if inner:   # (the statement's own fields: its header; its blocks are indexed below)
+                parts = [v for v in (getattr(s, f, None) for f in child_fields(type(s)))
+                         if v is not None and not any(v is b for b in inner)]
+            else:
+                parts = s
+            for n in walk_names(parts):
                 ctx = type(n.ctx)
                 if ctx is _LOAD:
                     if n.id in targets:
+                        for block, j in outer:
+                            place(n, block, j)
                         place(n, here, k)
-                        if top:
-                            r = reads.get(n.id)
-                            if r is None:
-                                reads[n.id] = {id(n): n}
-                            else:
-                                r[id(n)] = n
-                    if top:
-                        loads[n.id] = loads.get(n.id, 0) + 1
+                        r = reads.get(n.id)
+                        if r is None:
+                            reads[n.id] = {id(n): n}
+                        else:
+                            r[id(n)] = n
+                    loads[n.id] = loads.get(n.id, 0) + 1
                 elif ctx in _BINDS:
                     if n.id in values:
+                        for block, j in outer:
+                            place(n, block, j)
                         place(n, here, k)
-                        if top:
-                            binds.setdefault(n.id, []).append(id(n))
-                    if top:
-                        counts[n.id] = counts.get(n.id, 0) + 1
-            for b in nested_blocks(s):
-                index(b, False)
+                        binds.setdefault(n.id, []).append(id(n))
+                    counts[n.id] = counts.get(n.id, 0) + 1
+            if inner:
+                around = outer + [(here, k)]
+                for b in inner:
+                    index(b, around)
 
     for n in walk_names([fn.args, fn.decorator_list, fn.returns]):   # parameters (and annotations)
         if isinstance(n.ctx, _BINDS):
@@ -78,7 +88,7 @@ def _index(fn: gast.FunctionDef):
             if n.id in targets:
                 reads.setdefault(n.id, {})[id(n)] = n
             loads[n.id] = loads.get(n.id, 0) + 1
-    index(fn.body, True)
+    index(fn.body, [])
     for t in walk_statements(fn.body):
         if type(t) is gast.For:
             counts[t.target.id] = counts.get(t.target.id, 0) + 1

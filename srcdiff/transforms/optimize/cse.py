@@ -4,7 +4,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (loaded_names, nested_blocks, structure_key, walk, walk_names, walk_statements,
+from ..astutil import (child_fields, loaded_names, nested_blocks, structure_key, walk, walk_names, walk_statements,
                        without_statements)
 
 
@@ -36,7 +36,8 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     def block(stmts):
         seen = _Seen(reads)
         for s in stmts:
-            if changed := _lists_changed(s):    # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
+            changed, touched = facts[id(s)][1:]
+            if changed:     # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
                 seen.forget_readers_of(changed)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
                 seen.forget_readers_of((s.targets[0].value.id,))
@@ -58,14 +59,13 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 for b in nested_blocks(s):
                     block(b)
                 # a nested block may write arrays or rebind loop-carried names
-                touched = {n.id for n in walk(s) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-                touched |= {n.value.id for n in walk(s) if isinstance(n, gast.Subscript)
-                            and isinstance(n.ctx, gast.Store)}
+                touched = set(touched)
                 if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
                         and dotted_name(s.value.func) in WRITES_INTO):   # rt.index_add(d_p, ...) writes d_p
                     touched |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
                 seen.forget_readers_of(touched, named=True)
     counts, loads_of = _counts_and_loads(fn)
+    facts = _statement_facts(fn.body, {})
     renames: dict = {}
     # two copies of an array that is later written in place are two arrays (and so are copies of
     # anything sharing its memory: z = y; z[i] = ... changes y)
@@ -93,23 +93,49 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
 _LIST_CHANGES = frozenset({"append", "pop", "extend", "insert", "clear", "remove", "reverse", "sort"})
 
 
-def _lists_changed(s) -> set:
-    """The names of the lists statement `s` (or one nested in it) changes in place: `lst.append(v)`, `v = lst.pop()`
-    (the user's lists, and generated code's stacks), `rt.push(s, v)`, `rt.pop(s)` (generated code differentiated
-    again). `len(lst)` before and after such a change differ: merging them read the length the list had before a
-    loop of pops (`while len(lst) > 0: s += lst.pop()` then `len(lst) * x` gave 3 * x for 0, value and gradient:
-    h21a's adversarial programs)."""
-    from ..astutil import dotted_name
-    out = set()
-    for n in walk(s):
-        if isinstance(n, gast.Call):
-            f = n.func
-            if dotted_name(f) in ("rt.push", "rt.pop"):
-                if n.args and isinstance(n.args[0], gast.Name):
-                    out.add(n.args[0].id)
-            elif isinstance(f, gast.Attribute) and f.attr in _LIST_CHANGES and isinstance(f.value, gast.Name):
-                out.add(f.value.id)
+def _statement_facts(stmts, out: dict) -> dict:
+    """{id(s): (s, the lists s changes (_list_change), the names s binds or writes into by element)} for every
+    statement s in `stmts` and in the blocks nested in them, found bottom up: each statement's own fields walked
+    once and its nested statements' facts added (not a walk of each statement whole, nested blocks included, for
+    each block around it, which grew with the square of the nesting depth). Made before cse changes anything;
+    what it renames are loads of names bound once and never written into, which neither set holds."""
+    for s in stmts:
+        inner = nested_blocks(s)
+        parts = [s] if not inner else [v for v in (getattr(s, f, None) for f in child_fields(type(s)))
+                                       if v is not None and not any(v is b for b in inner)]
+        changed, touched = set(), set()
+        for part in parts:
+            for n in walk(part):
+                kind = type(n)
+                if kind is gast.Call:
+                    _list_change(n, changed)
+                elif kind is gast.Name:
+                    if isinstance(n.ctx, gast.Store):
+                        touched.add(n.id)
+                elif kind is gast.Subscript and isinstance(n.ctx, gast.Store):
+                    touched.add(n.value.id)
+        for b in inner:
+            _statement_facts(b, out)
+            for t in b:
+                changed |= out[id(t)][1]
+                touched |= out[id(t)][2]
+        out[id(s)] = (s, changed, touched)
     return out
+
+
+def _list_change(n, out: set):
+    """Add to `out` the list the call `n` changes in place, if any: `lst.append(v)`, `v = lst.pop()` (the user's
+    lists, and generated code's stacks), `rt.push(s, v)`, `rt.pop(s)` (generated code differentiated again).
+    `len(lst)` before and after such a change differ: merging them read the length the list had before a loop of
+    pops (`while len(lst) > 0: s += lst.pop()` then `len(lst) * x` gave 3 * x for 0, value and gradient: h21a's
+    adversarial programs)."""
+    from ..astutil import dotted_name
+    f = n.func
+    if dotted_name(f) in ("rt.push", "rt.pop"):
+        if n.args and isinstance(n.args[0], gast.Name):
+            out.add(n.args[0].id)
+    elif isinstance(f, gast.Attribute) and f.attr in _LIST_CHANGES and isinstance(f.value, gast.Name):
+        out.add(f.value.id)
 
 
 def _counts_and_loads(fn) -> tuple:

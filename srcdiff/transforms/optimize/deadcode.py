@@ -296,8 +296,12 @@ class _Liveness:
     statements in place; without, it is only read (`dead_pops` / `kept_pops`: the droppable stacks with a
     pop that goes / stays, as the final fixpoint of each loop decides). Both make the same decisions."""
 
-    def __init__(self, local: set, droppable: set, facts: _Facts, sweep: bool = False, tapes_read=None):
+    def __init__(self, local: set, droppable: set, facts: _Facts, sweep: bool = False, tapes_read=None,
+                 heads=None):
         self.local, self.droppable, self.sweep, self.facts = local, droppable, sweep, facts
+        # id of each loop this run (and its probes) has found the head of -> (loop, names live at its head,
+        # whether its body does nothing), for the next time an enclosing loop's iteration asks (see `loop`)
+        self.heads: dict = {} if heads is None else heads
         self._loads = facts.cache   # id(node) -> (node, the names it reads), and ("assign", id) -> (node, facts)
         self.dead_pops: set = set()
         self.kept_pops: set = set()
@@ -434,16 +438,32 @@ class _Liveness:
         """`stmt` of a for or while loop: the names live at its head are a fixpoint over its iterations."""
         header = s.iter if isinstance(s, gast.For) else s.test
         head = self.loads(header)
-        probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read) \
+        probe = _Liveness(self.local, self.droppable, self.facts, tapes_read=self.tapes_read, heads=self.heads) \
             if self.sweep else self
         bound = _bound(s.target) if isinstance(s, gast.For) else set()  # (each iteration binds it first)
         h = live | head
-        while True:     # the names live at the loop's head: a fixpoint over its iterations
-            new = live | head | (probe.block(s.body, h, record=False)[0] - bound)
-            if new == h:
-                break
-            h = new
-        _, idle = self.block(s.body, h, record)
+        # An inner loop is asked once per iteration of each loop around it: iterating its fixpoint from `live`
+        # each time made the work grow as 3 ** depth. Within one run the names live after a loop only grow (the
+        # loops around it iterate up to their fixpoints, and every step is monotone), so its fixpoint only
+        # grows too: it starts from the last one, and is that one where nothing new is live after the loop (the
+        # body is then not walked again, unless a checkpointed loop's rerun may add tapes read meanwhile).
+        known = self.heads.get(id(s)) if not self.facts.plans else None
+        idle = None
+        if known is not None:
+            h |= known[1]
+            if h == known[1]:
+                idle = known[2]
+        if idle is None:
+            while True:     # the names live at the loop's head: a fixpoint over its iterations
+                new, idle = probe.block(s.body, h, record=False)
+                new = live | head | (new - bound)
+                if new == h:
+                    break
+                h = new
+        if not self.facts.plans:
+            self.heads[id(s)] = (s, h, idle)
+        if record or self.sweep:
+            _, idle = self.block(s.body, h, record)
         if anno.has(s, anno.RERUN):
             h |= self.rerun_reads(s, live)
         if idle and not s.orelse and not anno.has(s, anno.RERUN):   # (a rerun is filled in later)
