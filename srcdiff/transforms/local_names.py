@@ -36,51 +36,76 @@ def _reads(node) -> set:
     return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
 
 
-def _stores(node) -> set:
+def _names_stored(node) -> set:
     return {n.id for n in walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
 
 
-def _exposed(stmts, bound: frozenset) -> tuple:
-    """(the names `stmts` may read before binding them, given the names `bound` before them; the names bound after
-    them on every path)."""
-    exposed = set()
-    for s in stmts:
+class _Facts:
+    """Each statement's (names it may read before binding them, names bound after it on every path, names it
+    binds anywhere), with nothing bound before it; found once a statement, a compound one's from its blocks'
+    (a walk of each loop whole, nested loops included, for every loop around it grew with the square of the
+    nesting depth). Given the names bound before a statement, it reads `exposed - bound` before binding them and
+    binds `bound | its own` on every path. The statements are kept with their facts, so an id is never reused."""
+
+    def __init__(self):
+        self.memo = {}
+
+    def of(self, s) -> tuple:
+        got = self.memo.get(id(s))
+        if got is None:
+            got = self.memo[id(s)] = (s, *self._facts(s))
+        return got[1:]
+
+    def stores(self, s) -> set:
+        return self.of(s)[2]
+
+    def sequence(self, stmts, bound) -> tuple:
+        """(the names `stmts` may read before binding them, given `bound` before them; the names bound after them
+        on every path)."""
+        exposed, bound = set(), set(bound)
+        for s in stmts:
+            e, b, _ = self.of(s)
+            exposed |= e - bound
+            bound |= b
+        return exposed, bound
+
+    def _stored_in(self, blocks) -> set:
+        return set().union(*(self.stores(s) for b in blocks for s in b))
+
+    def _facts(self, s) -> tuple:
         if isinstance(s, gast.If):
-            exposed |= _reads(s.test) - bound
-            e1, b1 = _exposed(s.body, bound)
-            e2, b2 = _exposed(s.orelse, bound)
-            exposed |= e1 | e2
-            bound = b1 & b2
-        elif isinstance(s, gast.For):
-            exposed |= _reads(s.iter) - bound
-            exposed |= _exposed(s.body, bound | _stores(s.target))[0] | _exposed(s.orelse, bound)[0]
-        elif isinstance(s, gast.While):
-            exposed |= _reads(s.test) - bound
-            exposed |= _exposed(s.body, bound)[0] | _exposed(s.orelse, bound)[0]
-        elif isinstance(s, (gast.Assign, gast.AnnAssign, gast.Expr, gast.Return, gast.Raise, gast.Assert, gast.Pass,
-                            gast.Break, gast.Continue)):
-            exposed |= _reads(s) - bound
-            bound = bound | _stores(s)
-        else:   # (an augmented assignment reads its target; anything else: everything it names)
-            exposed |= {n.id for n in walk(s) if isinstance(n, gast.Name)} - bound
-            bound = bound | _stores(s)
-    return exposed, bound
+            e1, b1 = self.sequence(s.body, ())
+            e2, b2 = self.sequence(s.orelse, ())
+            return _reads(s.test) | e1 | e2, b1 & b2, _names_stored(s.test) | self._stored_in((s.body, s.orelse))
+        if isinstance(s, gast.For):
+            target = _names_stored(s.target)
+            exposed = _reads(s.iter) | self.sequence(s.body, target)[0] | self.sequence(s.orelse, ())[0]
+            return exposed, set(), target | _names_stored(s.iter) | self._stored_in((s.body, s.orelse))
+        if isinstance(s, gast.While):
+            exposed = _reads(s.test) | self.sequence(s.body, ())[0] | self.sequence(s.orelse, ())[0]
+            return exposed, set(), _names_stored(s.test) | self._stored_in((s.body, s.orelse))
+        stored = _names_stored(s)
+        if isinstance(s, (gast.Assign, gast.AnnAssign, gast.Expr, gast.Return, gast.Raise, gast.Assert, gast.Pass,
+                          gast.Break, gast.Continue)):
+            return _reads(s), stored, stored
+        # (an augmented assignment reads its target; anything else: everything it names)
+        return {n.id for n in walk(s) if isinstance(n, gast.Name)}, stored, stored
 
 
-def _block(stmts: list, live_out: set, earlier: set, namer: Namer) -> list:
+def _block(stmts: list, live_out: set, earlier: set, namer: Namer, facts: _Facts) -> list:
     """`stmts` with the names local to each loop or branch in it renamed there (module docstring): `live_out`, the
     names read after the block; `earlier`, those bound before it (updated with the block's)."""
     live = set(live_out)
     after = [None] * len(stmts)
     for k in range(len(stmts) - 1, -1, -1):     # the names read after each statement
         after[k] = set(live)
-        exposed, bound = _exposed([stmts[k]], frozenset())
+        exposed, bound, _ = facts.of(stmts[k])
         live = (live - bound) | exposed
     out = []
     for s, live_after in zip(stmts, after):
-        if isinstance(s, _COMPOUND):
-            stored = _stores(s)
-            exposed = _exposed([s], frozenset())[0]
+        earlier_after = earlier | facts.stores(s)   # (the names s binds; a renamed one was bound before it, and
+        if isinstance(s, _COMPOUND):                # the fresh names are bound nowhere else)
+            exposed, _, stored = facts.of(s)
             renames = {n: namer.fresh(n) for n in sorted(stored & earlier) if n not in exposed and n not in live_after}
             if renames:
                 s = rewritten(s, lambda n: gast.Name(id=renames[n.id], ctx=n.ctx, annotation=n.annotation,
@@ -90,23 +115,21 @@ def _block(stmts: list, live_out: set, earlier: set, namer: Namer) -> list:
             # those its next iteration may read before binding them (and a while loop's test)
             inner_live = set(live_after)
             if isinstance(s, gast.For):
-                inner_live |= _exposed(s.body, frozenset(_stores(s.target)))[0]
+                inner_live |= facts.sequence(s.body, _names_stored(s.target))[0]
             elif isinstance(s, gast.While):
-                inner_live |= _exposed(s.body, frozenset())[0] | _reads(s.test)
+                inner_live |= facts.sequence(s.body, ())[0] | _reads(s.test)
             changed = []
 
             def inside(block, s=s, inner_live=inner_live, changed=changed):
-                bound = _stores(s.target) if isinstance(s, gast.For) and block is s.body else set()
-                got = _block(block, inner_live, set(earlier) | bound, namer)
+                bound = _names_stored(s.target) if isinstance(s, gast.For) and block is s.body else set()
+                got = _block(block, inner_live, set(earlier) | bound, namer, facts)
                 if any(a is not b for a, b in zip(got, block)):
                     changed.append(block)
                     return got
                 return block
             new = with_blocks(s, inside)
             s = new if changed else s
-            earlier |= _stores(s)
-        else:
-            earlier |= _stores(s)
+        earlier |= earlier_after
         out.append(s)
     return out
 
@@ -118,7 +141,7 @@ def local_names(fn: gast.FunctionDef) -> gast.FunctionDef:
         return fn
     namer = Namer({n.id for n in walk(fn) if isinstance(n, gast.Name)} | {a.id for a in fn.args.args})
     params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
-    body = _block(fn.body, set(), set(params), namer)
+    body = _block(fn.body, set(), set(params), namer, _Facts())
     if all(a is b for a, b in zip(body, fn.body)):
         return fn
     new = type(fn).__new__(type(fn))
