@@ -14,6 +14,7 @@ import pytest
 import scipy.integrate
 
 import srcdiff
+from gradcheck import check_grad
 
 G = 1.0
 
@@ -1544,3 +1545,30 @@ def test_a_tuple_passed_to_a_function_too_large_to_inline_is_taken_item_by_item(
         e = np.eye(2)[j] * h
         fd = (mod.fs((0.4, xa[1] + e), M) - mod.fs((0.4, xa[1] - e), M)) / (2 * h)
         assert g[1][j] == pytest.approx(fd, rel=1e-5)
+
+
+def writes_an_item_of_a_rebound_tuple(xa, y):
+    for j in range(3):
+        xa[1][j] = y * j  # <- tuple_item_write
+    xa = (xa[0] * 2.0, xa[1])
+    return np.sum(xa[0]) + np.sum(xa[1]) * y
+
+
+def writes_an_item_through_a_name(xa, y):
+    a = xa[1].copy()
+    for j in range(3):
+        a[j] = y * j
+    xa = (xa[0] * 2.0, a)
+    return np.sum(xa[0]) + np.sum(xa[1]) * y
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_item_of_a_rebound_tuple_argument_says_bind_the_item(jit):
+    """`xa[1][j] = v` of a tuple argument the function binds again (`xa = (...)`) was declined with the hint "write
+    x[i, j] = v instead of x[i][j] = v", which is wrong for a tuple's item (xa[1, j] indexes the tuple). The decline
+    names xa and the write, and says to bind the item to a name first, which works (the second function)."""
+    msg = _declined(writes_an_item_of_a_rebound_tuple, [(np.ones(3), np.ones(3)), 0.5], jit=jit, wrt=1)
+    _assert_located(msg, "tuple_item_write", "the write xa[1][j] = ... into an item of the tuple/list `xa`",
+                    "`a = xa[1]`, then `a[j] = v`")
+    assert "xa[1, j]" not in msg and "x[i, j]" not in msg, msg
+    check_grad(writes_an_item_through_a_name, [(np.ones(3), np.full(3, 0.3)), 0.5], wrt=1, jit=jit)

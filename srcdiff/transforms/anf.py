@@ -5,6 +5,8 @@ Short-circuit `and`/`or` and conditional expressions become if statements.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import math
 
 import gast
@@ -84,6 +86,32 @@ class _ANF:
             out.extend(self.stmt(s))
         return out
 
+    def _decline_nested_write(self, s, t):
+        """`xa[1][j] = v`: a write into an item of an item. For an array, `x[1, j] = v` writes the same element; an
+        item of a tuple or list (an argument bound again, `xa = (...)`, stays a tuple value here: flatten) is
+        written through a name bound to it (`a = xa[1]`, then `a[j] = v`), which x[1, j] would not do."""
+        inner, base = t.value, t.value
+        while isinstance(base, gast.Subscript):
+            base = base.value
+        shown = _text(t)
+        if not isinstance(base, gast.Name):
+            fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
+                 "bind the array you write into to a name first and write into that: a = ..., then a[i] = v")
+        name = base.id
+        tuple_valued = any(isinstance(n, gast.Assign) and isinstance(n.value, (gast.Tuple, gast.List))
+                           and any(isinstance(tg, gast.Name) and tg.id == name for tg in n.targets)
+                           for n in walk(self.unit.node))
+        item, index = _text(inner), _text(t.slice)
+        by_item = f"bind the item to a name first and write into that: `a = {item}`, then `a[{index}] = v`"
+        if tuple_valued:
+            fail(s, self.unit, f"the write {shown} = ... into an item of the tuple/list `{name}` (which the "
+                               f"function binds again, `{name} = (...)`) is not supported",
+                 by_item + f" (and build the new tuple from `a` where you bind `{name}` again)")
+        flat = _text(gast.Subscript(value=inner.value, slice=_joined(inner.slice, t.slice), ctx=gast.Load())) \
+            if isinstance(inner, gast.Subscript) else None
+        fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
+             (f"if `{name}` is an array, write {flat} = v; if it is a tuple or list, " if flat else "") + by_item)
+
     def stmt(self, s):
         self.line = getattr(s, "lineno", None)
         pre = []
@@ -97,8 +125,7 @@ class _ANF:
                 return pre + [out]
             if isinstance(t, gast.Subscript):
                 if not isinstance(t.value, gast.Name):
-                    fail(s, self.unit, "only writes of the form name[index] = value are supported",
-                         "write x[i, j] = v instead of x[i][j] = v")
+                    self._decline_nested_write(s, t)
                 idx = self.index(t.slice, pre, t.value.id)
                 val = self.atom(s.value, pre, t.value.id)
                 tgt = gast.Subscript(value=gast.Name(id=t.value.id, ctx=gast.Load(), annotation=None,
@@ -293,3 +320,15 @@ def index_lists_as_arrays(node):
 def _as_tuples(e):
     return gast.Tuple(elts=[_as_tuples(x) if isinstance(x, (gast.List, gast.Tuple)) else x for x in e.elts],
                       ctx=gast.Load())
+
+
+def _text(node) -> str:
+    """`node` as Python source (the user's spelling of a target, for a decline's message)."""
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+
+
+def _joined(first, second):
+    """The index of `x[first][second]` as one index of `x`: `x[1, j]`."""
+    items = (first.elts if isinstance(first, gast.Tuple) else [first]) + \
+        (second.elts if isinstance(second, gast.Tuple) else [second])
+    return gast.Tuple(elts=[copy.deepcopy(e) for e in items], ctx=gast.Load())
