@@ -1572,3 +1572,32 @@ def test_a_write_into_an_item_of_a_rebound_tuple_argument_says_bind_the_item(jit
                     "`a = xa[1]`, then `a[j] = v`")
     assert "xa[1, j]" not in msg and "x[i, j]" not in msg, msg
     check_grad(writes_an_item_through_a_name, [(np.ones(3), np.full(3, 0.3)), 0.5], wrt=1, jit=jit)
+
+
+def writes_a_row_the_loop_walks(P, y):
+    s = 0.0
+    for u, v in zip(P[0], P[1]):
+        P[1, 0] = y * u  # <- loop_walks_P
+        s = s + v * y
+    return s
+
+
+def walks_copies_of_the_rows(P, y):
+    Q = P * 1.0     # (written here, not the caller's P: the finite differences call it again)
+    s = 0.0
+    for u, v in zip(np.copy(Q[0]), np.copy(Q[1])):
+        Q[1, 0] = y * u
+        s = s + v * y + Q[1, 0] * u
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_array_a_loop_walks_names_the_array(jit):
+    """A write into P inside `for u, v in zip(P[0], P[1])` was declined as a write "into the array the loop over
+    `the loop's iterable` walks": neither P nor what the loop walks was named. It names P, the loop's iterables
+    (both rows: a copy of one alone is declined in turn) and the copy to loop over, which works (the second)."""
+    msg = _declined(writes_a_row_the_loop_walks, [np.ones((2, 3)), 0.5], jit=jit, wrt=1)
+    _assert_located(msg, "loop_walks_P", "writes in place into `P`", "the loop over `P[0]` and `P[1]`",
+                    "np.copy(P[0]) in place of P[0], np.copy(P[1]) in place of P[1]")
+    assert "the loop's iterable" not in msg, msg
+    check_grad(walks_copies_of_the_rows, [np.full((2, 3), 0.7), 0.5], wrt=1, jit=jit)
