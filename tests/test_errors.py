@@ -14,7 +14,7 @@ import pytest
 import scipy.integrate
 
 import srcdiff
-from gradcheck import check_grad
+from gradcheck import check_grad, numerical_grad
 
 G = 1.0
 
@@ -1601,3 +1601,49 @@ def test_a_write_into_an_array_a_loop_walks_names_the_array(jit):
                     "np.copy(P[0]) in place of P[0], np.copy(P[1]) in place of P[1]")
     assert "the loop's iterable" not in msg, msg
     check_grad(walks_copies_of_the_rows, [np.full((2, 3), 0.7), 0.5], wrt=1, jit=jit)
+
+
+def _doubled_weights(params):
+    return dict(params, W=params["W"] * 2.0)
+
+
+def reads_a_helpers_dict_by_get(params, x):
+    d = _doubled_weights(params)
+    w = d.get("W", 0.0)  # <- helpers_dict_get
+    return np.sum(w * x)
+
+
+def _doubled_weights_tuple(params):
+    return params["W"] * 2.0, params["b"]
+
+
+def reads_a_helpers_tuple(params, x):
+    W, b = _doubled_weights_tuple(params)
+    return np.sum(W * x) + b
+
+
+def reads_a_copy_made_here_by_get(params, x):
+    d = dict(params, W=params["W"] * 2.0)
+    return np.sum(d.get("W", 0.0) * x) + d.get("b", 0.0) * d.get("c", 1.5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_get_of_a_dict_a_helper_returns_says_what_works(jit):
+    """`d = make(params); d.get("W", 0.0)` was declined with "method .get() is not supported" and the hint "compute
+    it with NumPy functions, or register a rule", while the README says `.get` of a dict works: it does of a dict
+    argument or a copy made in the function, but a dict a helper returns is not read at all (`d["W"]` is declined
+    at the helper's return). The decline names d, the helper and says what works instead; both forms it offers
+    give the gradient central differences give."""
+    params = {"W": np.array([0.3, -0.4, 0.8]), "b": 0.6}
+    msg = _declined(reads_a_helpers_dict_by_get, [params, np.array([1.0, 2.0, -0.5])], jit=jit)
+    _assert_located(msg, "helpers_dict_get", "`d.get(\"W\", 0.0)` of the dict `d` that your function "
+                    "`_doubled_weights` returns", "`W, b = _doubled_weights(params)`",
+                    "`d = dict(params, W=...)`), where `d[\"W\"]` and `d.get(\"W\", 0.0)` work")
+    assert "method .get() is not supported" not in msg and "register a rule" not in msg, msg
+    x = np.array([1.0, 2.0, -0.5])
+    for f in (reads_a_helpers_tuple, reads_a_copy_made_here_by_get):
+        got = srcdiff.grad(f, jit=jit)(params, x)
+        items = lambda W, b: f({"W": W, "b": b}, x)
+        for k, key in enumerate(("W", "b")):
+            np.testing.assert_allclose(got[key], numerical_grad(items, [params["W"], params["b"]], k), rtol=1e-5,
+                                       atol=1e-6, err_msg=f"{f.__name__}: d/d {key}")
