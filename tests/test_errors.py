@@ -1568,7 +1568,7 @@ def test_a_write_into_an_item_of_a_rebound_tuple_argument_says_bind_the_item(jit
     x[i, j] = v instead of x[i][j] = v", which is wrong for a tuple's item (xa[1, j] indexes the tuple). The decline
     names xa and the write, and says to bind the item to a name first, which works (the second function)."""
     msg = _declined(writes_an_item_of_a_rebound_tuple, [(np.ones(3), np.ones(3)), 0.5], jit=jit, wrt=1)
-    _assert_located(msg, "tuple_item_write", "the write xa[1][j] = ... into an item of the tuple/list `xa`",
+    _assert_located(msg, "tuple_item_write", "the write xa[1][j] = ... into an item of the tuple argument `xa`, which the function binds again",
                     "`a = xa[1]`, then `a[j] = v`")
     assert "xa[1, j]" not in msg and "x[i, j]" not in msg, msg
     check_grad(writes_an_item_through_a_name, [(np.ones(3), np.full(3, 0.3)), 0.5], wrt=1, jit=jit)
@@ -1647,3 +1647,28 @@ def test_get_of_a_dict_a_helper_returns_says_what_works(jit):
         for k, key in enumerate(("W", "b")):
             np.testing.assert_allclose(got[key], numerical_grad(items, [params["W"], params["b"]], k), rtol=1e-5,
                                        atol=1e-6, err_msg=f"{f.__name__}: d/d {key}")
+
+
+def writes_an_item_of_a_tuple_it_made(x):
+    t = (np.zeros(3), np.zeros(3))
+    t[1][0] = x[1]  # <- made_tuple_item_write
+    return np.sum(t[1] * x)
+
+
+def writes_the_item_before_the_tuple(x):
+    r = np.zeros(3)
+    r[0] = x[1]
+    t = (np.zeros(3), r)
+    return np.sum(t[1] * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_item_of_a_tuple_the_function_makes_says_write_before(jit):
+    """The same write into a tuple the function makes: binding the item to a name first is declined in turn (a write
+    through a view of t's item), so the advice there is to write into the array before the tuple is built (which
+    works: the second function), or to make t one array."""
+    msg = _declined(writes_an_item_of_a_tuple_it_made, [np.array([0.2, 0.8, 1.0])], jit=jit)
+    _assert_located(msg, "made_tuple_item_write", "the write t[1][0] = ... into an item of the tuple/list `t`",
+                    "write into the item array before you put it in `t`", "make `t` one array (`t[1, 0] = v`")
+    assert "`a = t[1]`" not in msg, msg
+    check_grad(writes_the_item_before_the_tuple, [np.array([0.2, 0.8, 1.0])], jit=jit)
