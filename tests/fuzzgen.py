@@ -1958,7 +1958,8 @@ class Gen:
         # writes into the caller's arrays a and M, which the rest of f reads (drawn last too)
         if self.has("argwrites") and self.coin(3):
             # (the tuple argument's items written only where f does not bind xa again: `xa[1][j] = v` then
-            # `xa = (..., np.sin(xa[1]))` is declined, 'only writes of the form name[index] = value': h21a's seeds
+            # `xa = (..., np.sin(xa[1]))` is declined, 'the write xa[1][j] = ... into an item of the tuple argument
+            # `xa`, which the function binds again', which says to bind the item to a name first: h21a's seeds
             # 451, 546 of this draw)
             rebound = re.search(r"^\s*xa = ", "\n".join(body), re.M)
             body = self.argument_writes("x" in params, "a" in params,

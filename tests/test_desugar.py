@@ -44,7 +44,7 @@ def test_for_over_an_array_is_a_range_loop_over_a_copy_of_the_iterable():
                                       "    e = seq[k]\n"
                                       "    x = x + e\n"
                                       "return x")
-    assert anno.get(unit.node.body[0], anno.LOOP_COPY) == "the loop's iterable"
+    assert anno.get(unit.node.body[0], anno.LOOP_COPY) == "a * 2.0"   # (the user's spelling: aliasing's message names it)
 
 
 def swap(x, y):

@@ -14,6 +14,7 @@ import pytest
 import scipy.integrate
 
 import srcdiff
+from gradcheck import check_grad, numerical_grad
 
 G = 1.0
 
@@ -1544,3 +1545,130 @@ def test_a_tuple_passed_to_a_function_too_large_to_inline_is_taken_item_by_item(
         e = np.eye(2)[j] * h
         fd = (mod.fs((0.4, xa[1] + e), M) - mod.fs((0.4, xa[1] - e), M)) / (2 * h)
         assert g[1][j] == pytest.approx(fd, rel=1e-5)
+
+
+def writes_an_item_of_a_rebound_tuple(xa, y):
+    for j in range(3):
+        xa[1][j] = y * j  # <- tuple_item_write
+    xa = (xa[0] * 2.0, xa[1])
+    return np.sum(xa[0]) + np.sum(xa[1]) * y
+
+
+def writes_an_item_through_a_name(xa, y):
+    a = xa[1].copy()
+    for j in range(3):
+        a[j] = y * j
+    xa = (xa[0] * 2.0, a)
+    return np.sum(xa[0]) + np.sum(xa[1]) * y
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_item_of_a_rebound_tuple_argument_says_bind_the_item(jit):
+    """`xa[1][j] = v` of a tuple argument the function binds again (`xa = (...)`) was declined with the hint "write
+    x[i, j] = v instead of x[i][j] = v", which is wrong for a tuple's item (xa[1, j] indexes the tuple). The decline
+    names xa and the write, and says to bind the item to a name first, which works (the second function)."""
+    msg = _declined(writes_an_item_of_a_rebound_tuple, [(np.ones(3), np.ones(3)), 0.5], jit=jit, wrt=1)
+    _assert_located(msg, "tuple_item_write", "the write xa[1][j] = ... into an item of the tuple argument `xa`, which the function binds again",
+                    "`a = xa[1]`, then `a[j] = v`")
+    assert "xa[1, j]" not in msg and "x[i, j]" not in msg, msg
+    check_grad(writes_an_item_through_a_name, [(np.ones(3), np.full(3, 0.3)), 0.5], wrt=1, jit=jit)
+
+
+def writes_a_row_the_loop_walks(P, y):
+    s = 0.0
+    for u, v in zip(P[0], P[1]):
+        P[1, 0] = y * u  # <- loop_walks_P
+        s = s + v * y
+    return s
+
+
+def walks_copies_of_the_rows(P, y):
+    Q = P * 1.0     # (written here, not the caller's P: the finite differences call it again)
+    s = 0.0
+    for u, v in zip(np.copy(Q[0]), np.copy(Q[1])):
+        Q[1, 0] = y * u
+        s = s + v * y + Q[1, 0] * u
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_array_a_loop_walks_names_the_array(jit):
+    """A write into P inside `for u, v in zip(P[0], P[1])` was declined as a write "into the array the loop over
+    `the loop's iterable` walks": neither P nor what the loop walks was named. It names P, the loop's iterables
+    (both rows: a copy of one alone is declined in turn) and the copy to loop over, which works (the second)."""
+    msg = _declined(writes_a_row_the_loop_walks, [np.ones((2, 3)), 0.5], jit=jit, wrt=1)
+    _assert_located(msg, "loop_walks_P", "writes in place into `P`", "the loop over `P[0]` and `P[1]`",
+                    "np.copy(P[0]) in place of P[0], np.copy(P[1]) in place of P[1]")
+    assert "the loop's iterable" not in msg, msg
+    check_grad(walks_copies_of_the_rows, [np.full((2, 3), 0.7), 0.5], wrt=1, jit=jit)
+
+
+def _doubled_weights(params):
+    return dict(params, W=params["W"] * 2.0)
+
+
+def reads_a_helpers_dict_by_get(params, x):
+    d = _doubled_weights(params)
+    w = d.get("W", 0.0)  # <- helpers_dict_get
+    return np.sum(w * x)
+
+
+def _doubled_weights_tuple(params):
+    return params["W"] * 2.0, params["b"]
+
+
+def reads_a_helpers_tuple(params, x):
+    W, b = _doubled_weights_tuple(params)
+    return np.sum(W * x) + b
+
+
+def reads_a_copy_made_here_by_get(params, x):
+    d = dict(params, W=params["W"] * 2.0)
+    return np.sum(d.get("W", 0.0) * x) + d.get("b", 0.0) * d.get("c", 1.5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_get_of_a_dict_a_helper_returns_says_what_works(jit):
+    """`d = make(params); d.get("W", 0.0)` was declined with "method .get() is not supported" and the hint "compute
+    it with NumPy functions, or register a rule", while the README says `.get` of a dict works: it does of a dict
+    argument or a copy made in the function, but a dict a helper returns is not read at all (`d["W"]` is declined
+    at the helper's return). The decline names d, the helper and says what works instead; both forms it offers
+    give the gradient central differences give."""
+    params = {"W": np.array([0.3, -0.4, 0.8]), "b": 0.6}
+    msg = _declined(reads_a_helpers_dict_by_get, [params, np.array([1.0, 2.0, -0.5])], jit=jit)
+    _assert_located(msg, "helpers_dict_get", "`d.get(\"W\", 0.0)` of the dict `d` that your function "
+                    "`_doubled_weights` returns", "`W, b = _doubled_weights(params)`",
+                    "`d = dict(params, W=...)`), where `d[\"W\"]` and `d.get(\"W\", 0.0)` work")
+    assert "method .get() is not supported" not in msg and "register a rule" not in msg, msg
+    x = np.array([1.0, 2.0, -0.5])
+    for f in (reads_a_helpers_tuple, reads_a_copy_made_here_by_get):
+        got = srcdiff.grad(f, jit=jit)(params, x)
+        items = lambda W, b: f({"W": W, "b": b}, x)
+        for k, key in enumerate(("W", "b")):
+            np.testing.assert_allclose(got[key], numerical_grad(items, [params["W"], params["b"]], k), rtol=1e-5,
+                                       atol=1e-6, err_msg=f"{f.__name__}: d/d {key}")
+
+
+def writes_an_item_of_a_tuple_it_made(x):
+    t = (np.zeros(3), np.zeros(3))
+    t[1][0] = x[1]  # <- made_tuple_item_write
+    return np.sum(t[1] * x)
+
+
+def writes_the_item_before_the_tuple(x):
+    r = np.zeros(3)
+    r[0] = x[1]
+    t = (np.zeros(3), r)
+    return np.sum(t[1] * x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_write_into_an_item_of_a_tuple_the_function_makes_says_write_before(jit):
+    """The same write into a tuple the function makes: binding the item to a name first is declined in turn (a write
+    through a view of t's item), so the advice there is to write into the array before the tuple is built (which
+    works: the second function), or to make t one array."""
+    msg = _declined(writes_an_item_of_a_tuple_it_made, [np.array([0.2, 0.8, 1.0])], jit=jit)
+    _assert_located(msg, "made_tuple_item_write", "the write t[1][0] = ... into an item of the tuple/list `t`",
+                    "write into the item array before you put it in `t`", "make `t` one array (`t[1, 0] = v`")
+    assert "`a = t[1]`" not in msg, msg
+    check_grad(writes_the_item_before_the_tuple, [np.array([0.2, 0.8, 1.0])], jit=jit)

@@ -260,10 +260,17 @@ def chained_write_into_a_list(x):
     return np.sum(rows[0] * x)
 
 
-@pytest.mark.parametrize("f", [chained_write_at_an_argument, chained_write_into_a_list])
-def test_chained_writes_not_certainly_into_an_array_row_stay_declined(f):
+@pytest.mark.parametrize("f, advice", [
+    (chained_write_at_an_argument, r"if `A` is an array, write A\[i, 0\] = v"),
+    # (not "bind the item to a name first": `a = rows[i]; a[0] = v` is declined in turn, a write through a view)
+    (chained_write_into_a_list, r"write into the item array before you put it in `rows` \(`r = np.zeros\(...\)`, "
+                                r"`r\[0\] = v`, then `rows = \(..., r, ...\)`\), or make `rows` one array"),
+])
+def test_chained_writes_not_certainly_into_an_array_row_stay_declined(f, advice):
+    """Declined with the hint "write x[i, j] = v instead of x[i][j] = v", in no name of the user's and wrong for a
+    list's item; the hint is in their names and fits what the value is."""
     args = (np.array([0.2, 0.8, 1.0]),) + ((1,) if f is chained_write_at_an_argument else ())
-    with pytest.raises(srcdiff.SrcdiffError, match=r"write x\[i, j\] = v instead"):
+    with pytest.raises(srcdiff.SrcdiffError, match=advice):
         srcdiff.grad(f)(*args)
 
 

@@ -179,13 +179,25 @@ class _Flow:
              f"`{view}` before the call")
 
     def decline(self, view, w, target, read=None):
-        iterated = next((anno.get(s, anno.LOOP_COPY) for s in walk_statements(self.unit.node.body)
-                         if anno.has(s, anno.LOOP_COPY) and s.targets[0].id == view), None)
-        if iterated is not None:   # the name desugar gave the array a `for` loop walks
-            fail(w, self.unit, f"this assignment writes in place into the array the loop over `{iterated}` walks, "
-                               "which the loop reads again: srcdiff does not follow writes through views",
-                 "loop over a copy (for e in np.copy(...)) or over the indices (for i in range(len(...)))")
+        copies = [s for s in walk_statements(self.unit.node.body) if anno.has(s, anno.LOOP_COPY)]
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
+        if any(s.targets[0].id == view for s in copies):   # the name desugar gave the array a `for` loop walks
+            # the loops' iterables that share the written array's memory, as the user spells them (`zip(P[0], P[1])`
+            # with P written: both, as a copy of one alone is declined in turn)
+            roots = memory_roots(self.unit.node, self.kinds, self.renames_only)
+            root = roots.get(target, target)
+            line = next(s.lineno for s in copies if s.targets[0].id == view)      # (the same loop's, not another's)
+            iterated = list(dict.fromkeys(anno.get(s, anno.LOOP_COPY) for s in copies if s.targets[0].id == view or
+                                          s.lineno == line and roots.get(s.targets[0].id) == root))
+            spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})
+            written = spelled.get(versions.get(target, target), versions.get(target, target))
+            shown = " and ".join(f"`{i}`" for i in iterated)
+            what = (f"`{written}`, the array the loop over {shown} walks" if iterated == [written] else
+                    f"`{written}`, whose memory the loop over {shown} walks")
+            fail(w, self.unit, f"this assignment writes in place into {what}, which the loop reads again: srcdiff "
+                               "does not follow writes through views",
+                 f"loop over a copy ({', '.join(f'np.copy({i}) in place of {i}' for i in iterated)}) or over the "
+                 f"indices (for i in range(len({iterated[0]})))")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_0 is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))

@@ -5,6 +5,8 @@ Short-circuit `and`/`or` and conditional expressions become if statements.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import math
 
 import gast
@@ -84,6 +86,41 @@ class _ANF:
             out.extend(self.stmt(s))
         return out
 
+    def _decline_nested_write(self, s, t):
+        """`xa[1][j] = v`: a write into an item of an item. Of a tuple argument the function binds again (`xa =
+        (...)`: flatten binds xa to the tuple of its items' parameters on entry), the item is written through a name
+        bound to it (`a = xa[1]`, then `a[j] = v`); of a tuple or list the function makes, that name is declined in
+        turn (aliasing): the item array is written before the tuple is built, or the tuple made one array; of an
+        array, `x[1, j] = v` writes the same element (not of a tuple: x[1, j] indexes the tuple)."""
+        inner, base = t.value, t.value
+        while isinstance(base, gast.Subscript):
+            base = base.value
+        shown = _text(t)
+        if not isinstance(base, gast.Name):
+            fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
+                 "bind the array you write into to a name first and write into that: a = ..., then a[i] = v")
+        name, params = base.id, {a.id for a in self.unit.node.args.args}
+        bound = [n.value for n in walk(self.unit.node) if isinstance(n, gast.Assign)
+                 and isinstance(n.value, (gast.Tuple, gast.List))
+                 and any(isinstance(tg, gast.Name) and tg.id == name for tg in n.targets)]
+        item, index = _text(inner), _text(t.slice)
+        flat = _text(gast.Subscript(value=inner.value, slice=_joined(inner.slice, t.slice), ctx=gast.Load())) \
+            if isinstance(inner, gast.Subscript) else None
+        if any(_of_parameters(b, params) for b in bound):
+            fail(s, self.unit, f"the write {shown} = ... into an item of the tuple argument `{name}`, which the "
+                               f"function binds again (`{name} = ...`), is not supported",
+                 f"bind the item to a name first and write into that: `a = {item}`, then `a[{index}] = v` (and "
+                 f"build the new tuple from `a` where you bind `{name}` again), or do not bind `{name}` again (then "
+                 f"{shown} = v is taken as written)")
+        made = (f"write into the item array before you put it in `{name}` (`r = np.zeros(...)`, `r[{index}] = v`, "
+                f"then `{name} = (..., r, ...)`), or make `{name}` one array (`{flat} = v` then writes its element)"
+                if flat else f"write into the item array before you put it in `{name}`")
+        if bound:
+            fail(s, self.unit, f"the write {shown} = ... into an item of the tuple/list `{name}` is not supported",
+                 made)
+        fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
+             (f"if `{name}` is an array, write {flat} = v; if it is a tuple or list, " if flat else "") + made)
+
     def stmt(self, s):
         self.line = getattr(s, "lineno", None)
         pre = []
@@ -97,8 +134,7 @@ class _ANF:
                 return pre + [out]
             if isinstance(t, gast.Subscript):
                 if not isinstance(t.value, gast.Name):
-                    fail(s, self.unit, "only writes of the form name[index] = value are supported",
-                         "write x[i, j] = v instead of x[i][j] = v")
+                    self._decline_nested_write(s, t)
                 idx = self.index(t.slice, pre, t.value.id)
                 val = self.atom(s.value, pre, t.value.id)
                 tgt = gast.Subscript(value=gast.Name(id=t.value.id, ctx=gast.Load(), annotation=None,
@@ -293,3 +329,22 @@ def index_lists_as_arrays(node):
 def _as_tuples(e):
     return gast.Tuple(elts=[_as_tuples(x) if isinstance(x, (gast.List, gast.Tuple)) else x for x in e.elts],
                       ctx=gast.Load())
+
+
+def _text(node) -> str:
+    """`node` as Python source (the user's spelling of a target, for a decline's message)."""
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+
+
+def _of_parameters(value, params) -> bool:
+    """Whether `value` is a tuple of parameters (nested): flatten's binding of a tuple argument the body binds
+    again to its items' parameters (`xa = (xa_0, xa_1)`)."""
+    return isinstance(value, (gast.Tuple, gast.List)) and all(
+        isinstance(e, gast.Name) and e.id in params or _of_parameters(e, params) for e in value.elts)
+
+
+def _joined(first, second):
+    """The index of `x[first][second]` as one index of `x`: `x[1, j]`."""
+    items = (first.elts if isinstance(first, gast.Tuple) else [first]) + \
+        (second.elts if isinstance(second, gast.Tuple) else [second])
+    return gast.Tuple(elts=[copy.deepcopy(e) for e in items], ctx=gast.Load())

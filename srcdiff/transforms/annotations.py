@@ -82,7 +82,7 @@ LEAF_NAMES = _key("leaf_names", """{str: str}: on a FunctionDef whose structured
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,
-    the name the user's loop walks (or "the loop's iterable").
+    the iterable the user's loop walks as the user spells it (`xs`, `P[1]`).
     Written by desugar; copied by anf; read by aliasing (check_views' message).""")
 SUM_TERM = _key("sum_term", """True on the accumulating assignment `total = total + term` of a sum over a
     comprehension. Written by desugar (hoist_sums); read by compiler (sum starts by kinds).""")

@@ -10,6 +10,7 @@ a tuple or list literal: literal_sequences) and the statement rewrites `block`, 
 """
 from __future__ import annotations
 
+import ast
 import copy
 
 import gast
@@ -202,13 +203,14 @@ class IterableLoops:
         """The name the loop indexes and its length. Python iterates over the object the iterable was
         when the loop began, so a name the body binds again (`for e in a: a = a * e`) is read through a
         name of its own, bound before the loop."""
+        spelled = ast.unparse(gast.gast_to_ast(copy.deepcopy(expr)))    # (the user's spelling, for aliasing)
         expr = self.expr(expr)
         if isinstance(expr, gast.Name) and expr.id not in rebound:
             name = expr.id
         else:
             name = self.namer.fresh("seq")
             copied = copy_loc(assign(name, expr, s.lineno), s)
-            anno.set(copied, anno.LOOP_COPY, expr.id if isinstance(expr, gast.Name) else "the loop's iterable")
+            anno.set(copied, anno.LOOP_COPY, spelled)
             pre.append(copied)
         return name, gast.Call(func=load("len"), args=[load(name)], keywords=[])
 

@@ -4,6 +4,7 @@ Resolve every free name: primitives become canonical calls (np.exp, rt.logsumexp
 user functions become callees, module constants become bindings, array methods become functions."""
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
 import random
@@ -22,7 +23,7 @@ from ..rules.composites import ALIASES as COMPOSITE_ALIASES
 from ..rules.numpy_rules import CANON_KEYWORDS, BUILTIN_ALIASES, KEYWORD_ALIASES, METHODS, OPEN_BOUNDS
 from . import annotations as anno
 from .astutil import (NOT_LITERAL, Transformer, assigned_names, const, copy_loc, dotted, dotted_name,
-                      literal_value, load, walk_statements)
+                      literal_value, load, walk, walk_statements)
 
 ARRAY_ATTRS = {"shape", "ndim", "size", "dtype"}
 _MISSING = object()
@@ -526,6 +527,8 @@ class _Resolver(Transformer):
             if callable(getattr(np.random.Generator, m, None)) and not callable(getattr(np, m, None)):
                 fail(node, self.unit, f"method .{m}() is not supported: a random draw (a generator's .{m}()) inside "
                                       "the function you differentiate", _DRAW_OUTSIDE)
+            if m in _DICT_READS and isinstance(func.value, gast.Name):
+                self._decline_dict_read(node, func.value.id, m)
             fail(node, self.unit, f"method .{m}() is not supported",
                  f"use the NumPy function np.{m}(x, ...) instead" if callable(getattr(np, m, None)) else
                  "compute it with NumPy functions, or register a rule for a function of yours (srcdiff.adjoint)")
@@ -543,6 +546,32 @@ class _Resolver(Transformer):
         if keywords and target.startswith("np."):   # x.clip(min=0.0): NumPy's function's parameter names
             return self._rule_arguments(out, getattr(np, target[3:], None), f".{m}")
         return out
+
+    def _decline_dict_read(self, node, name, m):
+        """`d.get("W", 0.0)` (`.items()`, ...) of a name that is no dict argument (flatten reads those, and copies of
+        them made here, before this pass). Where `d` is bound to what a function of the user's returns (`d =
+        make(params)`), that is said, with what works instead: a dict a function returns is not read at all
+        (`d["W"]` is declined at the helper's return)."""
+        calls = [n.value for n in walk(self.unit.node) if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call)
+                 and isinstance(n.value.func, gast.Name) and any(isinstance(t, gast.Name) and t.id == name
+                                                                for t in n.targets)]
+        helper = next((c for c in calls if c.func.id in self.unit.callees or
+                       is_user_function(self.unit.namespace.get(c.func.id))), None)
+        shown = _as_written(self.unit, node, f"{name}.{m}(...)")
+        key = _as_written(self.unit, node, '"W"', lambda c: c.args[0] if m == "get" and c.args else None)
+        if helper is not None:
+            fn = helper.func.id
+            given = _as_written(self.unit, helper, "params", lambda c: c.args[0] if c.args else None)
+            fail(node, self.unit, f"`{shown}` of the dict `{name}` that your function `{fn}` returns (line "
+                                  f"{helper.lineno}): srcdiff reads a dict's items only of a dict argument or of a copy "
+                                  f"of one made in the function differentiated, not of a dict a function returns",
+                 f"have `{fn}` return a tuple of the values (`W, b = {fn}({given})`), or make the dict here from "
+                 f"the argument (`{name} = dict({given}, W=...)`), where `{name}[{key}]` and "
+                 f"`{name}.get({key}, 0.0)` work")
+        fail(node, self.unit, f"`{shown}`: `{name}` is not a dict argument or a copy of one made in this function "
+                              f"(srcdiff reads .{m}() of those only)",
+             f"pass the dict in as an argument (gradients with respect to it come back as a dict), or make a copy of "
+             f"one here (`{name} = dict(params)`)")
 
     def _dtype(self, e):
         """(kind, expression) of a dtype argument: kind "f", "i" or "b" and the NumPy type (np.float32,
@@ -713,6 +742,29 @@ def _decline_module_level_write(node, unit, name: str, what: str, local: set) ->
 # methods that change a list, a dict or an array in place (a module-level one's is declined)
 _MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
                        "popitem", "setdefault", "fill", "put", "resize", "itemset", "partition"})
+
+
+_DICT_READS = ("get", "items", "values", "keys")   # a dict's reads that flatten takes of a dict argument
+
+
+def _source(node) -> str:
+    """`node` as the user wrote it (near enough: gast's unparse), for a decline's message."""
+    return ast.unparse(gast.gast_to_ast(copy.deepcopy(node)))
+
+
+def _as_written(unit, node, otherwise: str, part=lambda c: c) -> str:
+    """The user's text of the call `node` (of `part` of it), read from their line (flatten has replaced a dict
+    argument's name by its items' by now), else `otherwise`."""
+    try:
+        line = ast.parse((unit.source_line(node.lineno) or "").strip())
+    except (SyntaxError, TypeError, ValueError):
+        return otherwise
+    for c in ast.walk(line):
+        if isinstance(c, ast.Call) and ast.unparse(c.func) == _source(node.func):
+            got = part(c)
+            return ast.get_source_segment(unit.source_line(node.lineno).strip(), got) if got is not None \
+                else otherwise
+    return otherwise
 
 
 def _is_type_value(obj) -> bool:
