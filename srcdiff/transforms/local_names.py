@@ -97,14 +97,15 @@ def _block(stmts: list, live_out: set, earlier: set, namer: Namer, facts: _Facts
     names read after the block; `earlier`, those bound before it (updated with the block's)."""
     live = set(live_out)
     after = [None] * len(stmts)
-    for k in range(len(stmts) - 1, -1, -1):     # the names read after each statement
-        after[k] = set(live)
+    for k in range(len(stmts) - 1, -1, -1):     # the names read after each loop or branch
+        if isinstance(stmts[k], _COMPOUND):
+            after[k] = set(live)
         exposed, bound, _ = facts.of(stmts[k])
         live = (live - bound) | exposed
     out = []
     for s, live_after in zip(stmts, after):
-        earlier_after = earlier | facts.stores(s)   # (the names s binds; a renamed one was bound before it, and
-        if isinstance(s, _COMPOUND):                # the fresh names are bound nowhere else)
+        stored_here = facts.stores(s)   # (the names s binds; a renamed one was bound before it, and the fresh
+        if isinstance(s, _COMPOUND):    # names are bound nowhere else)
             exposed, _, stored = facts.of(s)
             renames = {n: namer.fresh(n) for n in sorted(stored & earlier) if n not in exposed and n not in live_after}
             if renames:
@@ -129,7 +130,7 @@ def _block(stmts: list, live_out: set, earlier: set, namer: Namer, facts: _Facts
                 return block
             new = with_blocks(s, inside)
             s = new if changed else s
-        earlier |= earlier_after
+        earlier |= stored_here
         out.append(s)
     return out
 
@@ -137,7 +138,8 @@ def _block(stmts: list, live_out: set, earlier: set, namer: Namer, facts: _Facts
 def local_names(fn: gast.FunctionDef) -> gast.FunctionDef:
     """`fn` with the names local to its loops and branches renamed there (module docstring); the statements it
     does not change are `fn`'s own (the compiled form's emit reuses their text)."""
-    if any(isinstance(n, _SCOPES) for n in walk(gast.Module(body=fn.body, type_ignores=[]))):
+    if not any(isinstance(s, _COMPOUND) for s in fn.body) or \
+            any(isinstance(n, _SCOPES) for n in walk(gast.Module(body=fn.body, type_ignores=[]))):
         return fn
     namer = Namer({n.id for n in walk(fn) if isinstance(n, gast.Name)} | {a.id for a in fn.args.args})
     params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
