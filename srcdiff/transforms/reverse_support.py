@@ -94,25 +94,10 @@ _BINDERS = frozenset((gast.Assign, gast.For))
 
 def defs_and_loads(stmts) -> tuple:
     """({name: assignments to it and loops over it}, {name: reads of it}) anywhere in `stmts`."""
-    defs: dict = {}
-    loads: dict = {}
-
-    def count(node):    # (the counts need no order: a walk that yields only the nodes counted)
-        for n in walk_of(node, _DEFS_AND_LOADS):
-            kind = type(n)
-            if kind is gast.Assign:
-                if isinstance(n.targets[0], gast.Name):
-                    defs[n.targets[0].id] = defs.get(n.targets[0].id, 0) + 1
-            elif kind is gast.For:
-                defs[n.target.id] = defs.get(n.target.id, 0) + 1
-            else:
-                if isinstance(n.ctx, gast.Load):
-                    loads[n.id] = loads.get(n.id, 0) + 1
-                if getattr(n, "annotation", None) is not None:   # (walk_of does not look under a Name)
-                    count(n.annotation)
+    facts = BodyFacts()
     for s in stmts:
-        count(s)
-    return defs, loads
+        facts.count(s)
+    return facts.defs, facts.loads
 
 
 _DEFS_AND_LOADS = frozenset((gast.Assign, gast.For, gast.Name))
