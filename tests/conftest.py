@@ -9,7 +9,7 @@ the suite (with or without `-n 2`), and
 
     SRCDIFF_TESTS=full python -m pytest -q -n 2
 
-runs every test (7 521 of them, tens of minutes on two cores; `.ci/run --full` does this). Both leave out the
+runs every test (7 552 of them, tens of minutes on two cores; `.ci/run --full` does this). Both leave out the
 tests marked `slow` in the test files, as before (`-m ""` takes those too). The sample is deterministic (a
 CRC-32 of each test's id decides, so every run and every machine takes the same tests) and keeps:
 
