@@ -3,7 +3,8 @@
 For a generated program f (tests/fuzzgen.py) and its float parameters `wrt`, `check_cuda` draws a batch of B
 examples: each parameter either batched along a new axis 0 (each example its own value; x -> (B,), a -> (B, N),
 M -> (B, 2, N), n -> B ints in [1, N], flag -> B bools) or broadcast (in_axes None: one value for all), at least
-one float parameter batched. Keyword-only parameters of f are passed positionally (vmap takes positional
+one float parameter batched; a tuple or list parameter (one in three) gets a tuple of entries, one per element, each
+0 or None. Keyword-only parameters of f are passed positionally (vmap takes positional
 arguments), with their defaults. It then checks, on numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 must be set
 before numba.cuda is first imported: tests/fuzz_runner.py --cuda sets it for its child processes):
 
@@ -72,6 +73,15 @@ class Draw:
                 batched.add(p)
         self.in_axes = tuple(0 if p in batched else None for p in self.names)
         per = [dict(zip(prog.params, prog.args(rng))) for _ in range(B)]
+        # README (CUDA): a tuple or list argument's in_axes entry may be a tuple with one entry per element (one
+        # tuple argument in three: each element batched or broadcast at random, at least one float batched)
+        for k, p in enumerate(self.names):
+            if isinstance(per[0].get(p), (tuple, list)) and not rng.integers(3):
+                axes = [0 if rng.integers(2) else None for _ in per[0][p]]
+                if 0 not in axes and not batched & set(floats) - {p}:
+                    axes[int(rng.integers(len(axes)))] = 0
+                self.in_axes = self.in_axes[:k] + (tuple(axes),) + self.in_axes[k + 1:]
+                batched.discard(p)
         for p in prog.params:
             if p == "n":
                 for e in per:
@@ -81,12 +91,18 @@ class Draw:
             for e in per:
                 e[p] = bool(rng.integers(2)) if isinstance(d, bool) else \
                     float(rng.uniform(0.5, 1.5) * (1.0 if d is sig[p].empty else d)) if p in batched else d
-        for p in self.names:          # broadcast parameters: example 0's value for every example
-            if p not in batched:
+        for p, ax in zip(self.names, self.in_axes):   # broadcast parameters: example 0's value for every example
+            if isinstance(ax, tuple):                  # (element by element)
+                for e in per[1:]:
+                    e[p] = type(e[p])(v if a == 0 else v0 for v, v0, a in zip(e[p], per[0][p], ax))
+            elif p not in batched:
                 for e in per[1:]:
                     e[p] = per[0][p]
         self.examples = [[e[p] for p in self.names] for e in per]
-        self.args = [_stack([e[k] for e in self.examples]) if ax == 0 else self.examples[0][k]
+        self.args = [_stack([e[k] for e in self.examples]) if ax == 0 else
+                     type(self.examples[0][k])(_stack([e[k][j] for e in self.examples]) if a == 0 else
+                                               self.examples[0][k][j] for j, a in enumerate(ax))
+                     if isinstance(ax, tuple) else self.examples[0][k]
                      for k, ax in enumerate(self.in_axes)]
 
     def cpu_call(self, fn, example, *extra):

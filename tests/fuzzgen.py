@@ -2041,8 +2041,9 @@ NESTED_EXCLUDE = {
 
 
 def penalty_program(prog: Program) -> Program:
-    """The program plus `h`, the squared norm of f's gradient: differentiating h is reverse
-    mode over srcdiff's own generated gradient (stacks, scatter-adds, fused kernels)."""
+    """The program plus `h`, the squared norm of f's gradient (one program in eight: a function of the pair that
+    value_and_grad gives, one in eight: of the pair jvp gives): differentiating h is reverse mode over srcdiff's own
+    generated derivative (stacks, scatter-adds, fused kernels)."""
     import ast
     src = prog.source.replace("import numpy as np\n", "import numpy as np\nimport srcdiff\n", 1)
     entry = next(n for n in ast.parse(prog.source).body if isinstance(n, ast.FunctionDef) and n.name == "f")
@@ -2053,7 +2054,19 @@ def penalty_program(prog: Program) -> Program:
     # outer pass must read the source shown), where f has no form Numba does not run (x @ y of stacks: nested
     # fuzz seed 610257)
     jit = ", jit=True" if sum(map(ord, src)) % 4 == 0 and not prog.python_only else ""
-    if prog.params[:3] == ("x", "a", "M"):
+    # README (Transforms): the function may use the (value, gradient) pair of value_and_grad or the pair of jvp (a
+    # tangent computed from the arguments: its derivative flows too); one program in eight each, the rest grad
+    inner = ("grad",) * 6 + ("value_and_grad", "jvp")
+    inner = inner[sum(map(ord, src)) // 4 % 8]
+    if prog.params[:3] == ("x", "a", "M") and inner == "value_and_grad":
+        src += (f"\n\ndef h({sig}):\n"
+                f"    v, (gx, ga, gM) = srcdiff.value_and_grad(f, wrt=(0, 1, 2){jit})({params})\n"
+                "    return np.sin(v) * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
+    elif prog.params[:3] == ("x", "a", "M") and inner == "jvp":
+        src += (f"\n\ndef h({sig}):\n"
+                f"    v, d = srcdiff.jvp(f, wrt=(0, 1, 2){jit})({params}, (0.5, np.cos(a), M * M))\n"
+                "    return np.sin(v) * d + d * d\n")
+    elif prog.params[:3] == ("x", "a", "M"):
         src += (f"\n\ndef h({sig}):\n"
                 f"    gx, ga, gM = srcdiff.grad(f, wrt=(0, 1, 2){jit})({params})\n"
                 "    return gx * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
