@@ -2049,6 +2049,9 @@ def penalty_program(prog: Program) -> Program:
     entry = next(n for n in ast.parse(prog.source).body if isinstance(n, ast.FunctionDef) and n.name == "f")
     sig = ast.unparse(entry.args)            # h takes f's signature (defaults, keyword-only parameters)
     params = ", ".join(list(prog.params) + [f"{k.arg}={k.arg}" for k in entry.args.kwonlyargs])
+    # (jvp's tangent follows the positional arguments, before the keyword ones)
+    tangent_call = ", ".join(list(prog.params) + ["(0.5, np.cos(a), M * M)"] +
+                             [f"{k.arg}={k.arg}" for k in entry.args.kwonlyargs])
     wrt = prog.wrt
     # one program in four differentiates a jitted gradient (its compiled form runs rt.elementwise kernels; the
     # outer pass must read the source shown), where f has no form Numba does not run (x @ y of stacks: nested
@@ -2064,7 +2067,7 @@ def penalty_program(prog: Program) -> Program:
                 "    return np.sin(v) * gx + np.sum(ga * ga) + np.sum(gM * gM)\n")
     elif prog.params[:3] == ("x", "a", "M") and inner == "jvp":
         src += (f"\n\ndef h({sig}):\n"
-                f"    v, d = srcdiff.jvp(f, wrt=(0, 1, 2){jit})({params}, (0.5, np.cos(a), M * M))\n"
+                f"    v, d = srcdiff.jvp(f, wrt=(0, 1, 2){jit})({tangent_call})\n"
                 "    return np.sin(v) * d + d * d\n")
     elif prog.params[:3] == ("x", "a", "M"):
         src += (f"\n\ndef h({sig}):\n"
