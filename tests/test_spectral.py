@@ -228,3 +228,6 @@ def test_reverse_over_reverse_declines_with_advice():
         srcdiff.grad(grad_of_eigenvalue_gradient)(np.eye(3) + 0.1)
     with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule(.|\n)*hvp"):
         srcdiff.jvp(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]), np.eye(3))
+    # README (Transforms): any derivative of a function that calls jvp through eigvalsh, reverse mode too
+    with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule"):
+        srcdiff.grad(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]))
