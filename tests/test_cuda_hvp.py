@@ -263,6 +263,15 @@ def swap_written(x, a):
     return np.sum(b * a) + np.sum(c * c)
 
 
+def power_of_both(x, a):
+    """`y ** x` with base and exponent differentiated: the gradient's slope is rt.pow_slope(y, x), whose forward rule
+    writes `np.power(y * 1.0, x - 1)` (NumPy's power: NaN, not a complex number, for a negative base): vmap of the
+    hvp declined that call ("unsupported on the device: the call np.power(...)", programs written by hand); on the
+    device a call of a function the rules read as an operator is that operator."""
+    y = a * a + 0.5
+    return np.sum(y ** x) + np.sum(x ** (a + 1.5))
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -289,6 +298,7 @@ def _data():
         "swaps_in_loop": (swaps_in_loop, (0, 1), (x, a), (0, 0), t[:2]),
         "saved_after_swap": (saved_then_written_after_swap, (0, 1), (x, a), (0, 0), t[:2]),
         "swap_written": (swap_written, (0, 1), (x, a), (0, 0), t[:2]),
+        "power_of_both": (power_of_both, (0, 1), (x, a), (0, 0), t[:2]),
     }
 
 
@@ -347,7 +357,7 @@ if __name__ != "__main__":
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
                                       "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop",
-                                      "saved_after_swap", "swap_written"])
+                                      "saved_after_swap", "swap_written", "power_of_both"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import bisect
 import copy
+import functools
 import math
 
 import numpy as np
@@ -135,6 +136,36 @@ def _drop(body, dropped):
     if body and not kept:
         kept = [ast.copy_location(ast.Pass(), body[0])]
     body[:] = kept
+
+
+@functools.cache
+def _operator_names() -> dict:
+    """The dotted names of the functions the rules read as binary operators (np.power, np.add, math.pow, pow,
+    operator.mul, ...: numpy_rules.BUILTIN_ALIASES) -> the operator's ast class."""
+    import builtins
+    import operator
+    from ..rules.numpy_rules import BUILTIN_ALIASES, OPERATOR_CALLS
+    out = {}
+    for prefix, module in (("np.", np), ("math.", math), ("operator.", operator), ("", builtins)):
+        for attr in dir(module):
+            op = OPERATOR_CALLS.get(BUILTIN_ALIASES.get(id(getattr(module, attr))))
+            if op is not None and op != "MatMult":
+                out[prefix + attr] = getattr(ast, op)
+    return out
+
+
+class _OperatorCalls(ast.NodeTransformer):
+    """`np.power(x * 1.0, y - 1)` -> `(x * 1.0) ** (y - 1)`. User code reaches generated code with such calls
+    written as operators (transforms/canonicalize.py), but rule templates write them in the code they insert (the
+    forward rule of rt.pow_slope: NumPy's power, NaN and not a complex number for a negative base, as CUDA's pow):
+    an hvp of `y ** x` in both held the call, which the device declined."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        op = _operator_names().get(dotted(node.func))
+        if op is None or len(node.args) != 2 or node.keywords:
+            return node
+        return ast.copy_location(ast.BinOp(node.args[0], op(), node.args[1]), node)
 
 
 def _inline_dtype_names(fn):
@@ -376,6 +407,7 @@ class Program:
             {a.arg for fn in trees for a in fn.args.args} | set(self.defs)
         self.written, self.leaves = spelling.literals(trees), dict(leaves or {})
         for fn in self.defs.values():
+            _OperatorCalls().visit(fn)
             _inline_dtype_names(fn)
             tuples: set = set()
             _name_tuple_zeros(fn.body, {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)})
