@@ -347,7 +347,8 @@ def _like(g, a):
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
         return g.astype(a.dtype)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
-        return type(g)(_like(x, y) for x, y in zip(g, a))
+        items = [_like(x, y) for x, y in zip(g, a)]
+        return type(g)(*items) if hasattr(type(g), "_fields") else type(g)(items)     # (a namedtuple's: by field)
     if isinstance(a, dict) and isinstance(g, dict) and a.keys() == g.keys():
         return {k: _like(g[k], a[k]) for k in g}
     return g

@@ -171,7 +171,9 @@ def check_arguments(t, params: list, args):
         if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list, dict)):
             raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
                                f"differentiates floats, NumPy arrays, and tuples, lists and dicts of them",
-                               *user_location(t), advice="pass the values as a float array, or leave this "
+                               *user_location(t), advice="pass its arrays as a namedtuple, a tuple or a dict "
+                                                         "keyed by strings (p.W, p[0] and p[\"W\"] read them; the "
+                                                         "gradient comes back in that structure), or leave this "
                                                          "argument out of wrt")
         bad_key = _bad_key(a)
         if bad_key is not None:

@@ -6,7 +6,8 @@ rendered from the lists (`pass_map()`; tests/test_compiler_pipeline.py checks th
 front end (each function, once per module):
     parse            source text -> gast FunctionDef at the user's lines;                transforms/parse.py
                      (check) a local read before any assignment to it is declined (scopes.py)
-    flatten          tuple/list arguments -> one parameter per array                     transforms/flatten.py
+    flatten          tuple/list arguments -> one parameter per array;                    transforms/flatten.py
+                     dicts made here, and returned by your functions: one name per item
     generated        (generated code differentiated again) list stacks -> rt.stack,      transforms/forward.py
                      rt.push, rt.pop; fused log-domain adjoints split (logdomain.py);
                      its placeholders annotated again (the line table's)
@@ -499,8 +500,8 @@ def _has_arg_kinds(ctx) -> bool:
 FRONT_END = [
     Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines;\n(check) a "
          "local read before any assignment to it is declined (scopes.py)"),
-    Pass("flatten", _flatten, "transforms/flatten.py", "tuple/list arguments -> one parameter per array",
-         lambda c: bool(c.structs)),
+    Pass("flatten", _flatten, "transforms/flatten.py", "tuple/list arguments -> one parameter per array;\ndicts "
+         "made here, and returned by your functions: one name per item"),
     Pass("generated", _generated, "transforms/forward.py",
          "(generated code differentiated again) list stacks -> rt.stack,\nrt.push, rt.pop; fused log-domain "
          "adjoints split (logdomain.py);\nits placeholders annotated again (the line table's)", _lowers_generated),

@@ -210,7 +210,8 @@ def _run_chunk(kernel, layout, params, *chunks):
 
 def _add(a, b):
     if isinstance(a, (tuple, list)):
-        return type(a)(_add(x, y) for x, y in zip(a, b))
+        items = [_add(x, y) for x, y in zip(a, b)]
+        return type(a)(*items) if hasattr(type(a), "_fields") else type(a)(items)     # (a namedtuple's: by field)
     return a + b
 
 

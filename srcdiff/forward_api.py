@@ -515,6 +515,8 @@ def _copy(a):
         return np.copy(a)
     if isinstance(a, dict):
         return {k: _copy(v) for k, v in a.items()}
+    if isinstance(a, tuple) and hasattr(type(a), "_fields"):     # (a namedtuple: by field)
+        return type(a)(*[_copy(v) for v in a])
     return type(a)(_copy(v) for v in a) if isinstance(a, (tuple, list)) else a
 
 

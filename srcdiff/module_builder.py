@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import gc
 import linecache
 import threading
@@ -22,7 +23,7 @@ import gast
 from . import compiler, generated
 from .errors import SrcdiffError, fail
 from .transforms import annotations as anno
-from .transforms import anf, desugar, emit, flatten, inline, kinds, parse, purity, unbound
+from .transforms import anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, purity, unbound
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
@@ -531,6 +532,20 @@ def collector_paused():
                 gc.enable()
 
 
+def _decline_dict_result(fn):
+    """The function differentiated returning a dict display (flatten writes a function's `return {"W": ...}` as the
+    tuple of its values, which its callers read at the keys): declined, where the caller would get that tuple."""
+    if not inspect.isfunction(getattr(fn, "py_func", fn)):
+        return
+    keys, unit = dict_forms.module_function_keys(getattr(fn, "py_func", fn))
+    if isinstance(keys, tuple):
+        ret = next(r for r in dict_forms.returns_of(unit.node) if dict_forms.display_keys(r.value) is not None)
+        fail(ret, unit, "the function you differentiate returns a dict (srcdiff's transforms take a function of "
+                        "one result: a number for grad, a number or an array for jvp and jacobian)",
+             "differentiate a function that returns one of its items (a helper of yours may return the dict: "
+             "def loss(W, b): p = params(W, b); return np.sum(p[\"W\"]))")
+
+
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None, floats64: bool = False) -> Module:
     """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
@@ -544,6 +559,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     with collector_paused():
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
+        _decline_dict_result(fn)
         wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
         missing = [w for w in wrt_names if w not in unit.params]
         if missing:

@@ -514,6 +514,47 @@ def _lambda_bound_in_a_block(tree):
     return False
 
 
+def _own_dict(tree):
+    """A dict display of string keys, none of whose values reads the dict argument xa, bound to a name."""
+    return any(isinstance(a.value, ast.Dict) and a.value.keys and all(isinstance(k, ast.Constant) for k in a.value.keys)
+               and not any(isinstance(n, ast.Name) and n.id == "xa" for n in ast.walk(a.value))
+               for a in _walk(tree, ast.Assign))
+
+
+def _dict_returners(tree) -> dict:
+    """{name: def} of the module-level functions each of whose returns gives a dict display."""
+    out = {}
+    for name, fn in _module_funcs(tree).items():
+        rets = [r for r in ast.walk(fn) if isinstance(r, ast.Return)]
+        if rets and all(isinstance(r.value, ast.Dict) for r in rets):
+            out[name] = fn
+    return out
+
+
+def _field_reads(tree):
+    """A field of the namedtuple argument xa read (`xa.x`, `xa.a`)."""
+    return any(isinstance(n.value, ast.Name) and n.value.id == "xa" and n.attr in ("x", "a")
+               for n in _walk(tree, ast.Attribute))
+
+
+def _function_chosen(tree):
+    """A name bound to a conditional expression choosing between a lambda and a NumPy function."""
+    for a in _walk(tree, ast.Assign):
+        if len(a.targets) == 1 and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.IfExp):
+            sides = (a.value.body, a.value.orelse)
+            if any(isinstance(e, ast.Lambda) for e in sides) and any(isinstance(e, ast.Attribute) for e in sides):
+                return True
+    return False
+
+
+def _numpy_function_bound(tree):
+    """A name bound to a NumPy function (`act = np.tanh`), where it may be called."""
+    bound = {a.targets[0].id for a in _walk(tree, ast.Assign) if len(a.targets) == 1
+             and isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Attribute)
+             and isinstance(a.value.value, ast.Name) and a.value.value.id == "np"}
+    return bool(bound)
+
+
 def _recursion(tree):
     return any(_calls(fn, fn.name) for fn in _module_funcs(tree).values())
 
@@ -886,6 +927,24 @@ DETECTORS = {
     "lambdas :: calls after that call the new one": _lambda_bound_again,
     "lambdas :: also in branches and loops": _lambda_bound_in_a_block,
     "lambdas :: a call runs the function its name is bound to at that time": _lambda_bound_in_a_block,
+    "or dicts of them keyed by strings :: dicts the function makes of its own values": _own_dict,
+    "or dicts of them keyed by strings :: p = {...}": _own_dict,
+    "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
+    "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
+        len([r for r in ast.walk(fn) if isinstance(r, ast.Return)]) > 1 for fn in _dict_returners(t).values()),
+    "or dicts of them keyed by strings :: p = params(w, b)": lambda t: any(
+        isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Name) and a.value.func.id in _dict_returners(t)
+        for a in _walk(t, ast.Assign)),
+    'or dicts of them keyed by strings :: params(w, b)["w"]': lambda t: any(
+        isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name) and s.value.func.id in _dict_returners(t)
+        for s in _walk(t, ast.Subscript)),
+    "or tuples/lists of them :: namedtuples too": _field_reads,
+    "or tuples/lists of them :: read by field": _field_reads,
+    "or tuples/lists of them :: p.w": _field_reads,
+    "lambdas :: also chosen by a conditional expression": _function_chosen,
+    "lambdas :: act = (lambda t: t * t) if flag else np.tanh": _function_chosen,
+    "lambdas :: a numpy function in their place": _numpy_function_bound,
+    "lambdas :: act = np.tanh": _numpy_function_bound,
     "calls to your own functions :: and functions returned by factories": _factory,
     "calls to your own functions :: and functions passed to your functions": lambda t: bool(_functions_passed(t)),
     "and functions passed to your functions :: rk4(rhs, y, t, h, p)": lambda t: "module" in _functions_passed(t),
@@ -1006,6 +1065,7 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "lambdas :: where the name is read only by calls passing one number of arguments by position",
     "print and assert stay in the forward sweep :: the text is python's",
     "print and assert stay in the forward sweep :: under numba too",
     f"{TUPLES} :: unrolled",

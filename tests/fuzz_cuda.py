@@ -116,7 +116,8 @@ class Draw:
 
 def _stack(values):
     if isinstance(values[0], (tuple, list)):
-        return type(values[0])(_stack([v[j] for v in values]) for j in range(len(values[0])))
+        items = [_stack([v[j] for v in values]) for j in range(len(values[0]))]
+        return type(values[0])(*items) if hasattr(type(values[0]), "_fields") else type(values[0])(items)
     return np.stack([np.asarray(v) for v in values])
 
 
@@ -140,7 +141,8 @@ def _compare(got, refs, what, batch_sum=False):
 
 def _random_like(v, rng):
     if isinstance(v, (tuple, list)):
-        return type(v)(_random_like(e, rng) for e in v)
+        items = [_random_like(e, rng) for e in v]
+        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
     return float(rng.normal()) if np.ndim(v) == 0 else rng.normal(size=np.shape(v))
 
 

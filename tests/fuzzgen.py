@@ -80,6 +80,7 @@ point value_and_grad's value == f, jvp == vdot(grad, v), (jit=True) Numba == Pyt
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib.util
 import io
@@ -105,11 +106,20 @@ def _uses(expr: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", expr) is not None
 
 
+# 'namedtupleargs': xa passed as XA(x, a), read by field (README: namedtuples, `p.W`)
+XA = collections.namedtuple("XA", ["x", "a"])
+
+
+def _rebuilt(like, items):
+    """A tuple or list of `like`'s type holding `items` (a namedtuple's: by field)."""
+    return type(like)(*items) if hasattr(type(like), "_fields") else type(like)(items)
+
+
 class Program:
     def __init__(self, source: str, N: int, params=("x", "a", "M"), n=None, seq="tuple", checkpoints=None):
         self.source, self.N, self.params = source, N, tuple(params)
         self.n = N if n is None else n
-        self.seq = seq                  # how xa is passed: "tuple", "list" or "dict" ({"x": x, "a": a})
+        self.seq = seq                  # how xa is passed: "tuple", "list", "dict" ({"x": x, "a": a}), "namedtuple"
         self.checkpoints = checkpoints  # grad(f, checkpoints=k) under test (None: taped loops)
         self.python_only = False        # whether it has a form Numba does not run (fuzz_rules.PYTHON_ONLY_RULES)
 
@@ -131,7 +141,8 @@ class Program:
     def args(self, rng: np.random.Generator):
         x, a, M = float(rng.normal()), rng.normal(size=self.N), rng.normal(size=(2, self.N))
         vals = {"x": x, "a": a, "M": M, "n": self.n, "flag": bool(rng.integers(2)),
-                "xa": (x, a) if self.seq == "tuple" else {"x": x, "a": a} if self.seq == "dict" else [x, a]}
+                "xa": (x, a) if self.seq == "tuple" else {"x": x, "a": a} if self.seq == "dict" else
+                XA(x, a) if self.seq == "namedtuple" else [x, a]}
         return [vals[p] for p in self.params]
 
     def header_comment(self):
@@ -1200,6 +1211,16 @@ class Gen:
                 if top:
                     env["toplams"].append((name, ret))
             lines = [f"{name} = lambda {u}: {body}"]
+            scalars = sorted(v for v, k in env["vars"].items() if k == "s")
+            h = sum(map(ord, body))     # (drawn from the text: the random stream, and so other seeds' programs, stay)
+            if ret == "s" and scalars and self.has("lambdachoice") and h % 3 == 0:
+                # README (lambdas): chosen by a conditional expression, or a NumPy function bound to the name
+                fn = f"np.{['sin', 'tanh', 'cos', 'arctan'][h // 3 % 4]}"
+                form = ["first", "second", "alias"][h // 12 % 3]
+                test = f"{scalars[h % len(scalars)]} > 0.0"
+                lines = [f"{name} = (lambda {u}: {body}) if {test} else {fn}" if form == "first" else
+                         f"{name} = {fn} if {test} else (lambda {u}: {body})" if form == "second" else
+                         f"{name} = {fn}"]
             if top and self.coin(4):    # called, then bound again: later calls call the new one (README)
                 t = self.fresh("t")
                 lines.append(f"{t} = {name}({self.expr('s', env, 1)})")
@@ -1976,9 +1997,59 @@ class Gen:
             if block:
                 body = body[:-1] + block + [f"{body[-1]} + {term}"]
                 src = source()
+        # xa a namedtuple of the same values, read by field (drawn last too)
+        if xa_lines and seq == "tuple" and self.has("namedtupleargs") and self.coin(3):
+            at = next((i for i in range(len(body)) if body[i:i + len(xa_lines)] == xa_lines), None)
+            if at is not None:
+                seq = "namedtuple"
+                body[at:at + len(xa_lines)] = self.pick(['x = xa.x\na = xa.a', 'x, a = xa.x, xa[1]',
+                                                         'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)']).split("\n")
+                src = source()
+        # a dict f makes of its own values, or one a helper returns (drawn last too)
+        if self.has("dictmade") and self.coin(3):
+            block, term = self.made_dict(env)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
+
+    def made_dict(self, env):
+        """A dict of f's own values (README: 'also dicts the function makes of its own values'), `p = {"u": s, "w":
+        v}`, or one a module-level helper returns (each return a dict display of the same keys, also in both
+        branches of an if), bound to a name or read at a key at once; read at its keys, by .get (with a default for
+        a key it lacks), over .items() / .values(), or passed whole to a helper that reads it by key. Returns the
+        lines and a scalar term for the result."""
+        p, k, v, acc = self.fresh("p"), self.fresh("k"), self.fresh("v"), self.fresh("acc")
+        s_val, v_val = self.expr("s", env, 1), self.expr("v", env, 1)
+        form = self.pick(["display", "helper", "helper", "at_once"])
+        lines = []
+        if form == "display":
+            lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')
+        else:
+            mk = self.fresh("mkdict")
+            if self.coin(2):
+                self.helper_src.append(f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+            else:
+                self.helper_src.append(f'def {mk}(u, w):\n    if u > 0.0:\n        return {{"u": u * u, "w": np.tanh(w)}}'
+                                       f'\n    return {{"u": 0.5 * u, "w": w - u}}')
+            if form == "at_once":
+                return [], f'np.sum({mk}({s_val}, {v_val})["w"]) * 0.1 + {mk}({s_val}, {v_val})["u"]'
+            lines.append(f"{p} = {mk}({s_val}, {v_val})")
+        read = self.pick(["index", "get", "items", "values", "helper"])
+        if read == "index":
+            return lines, f'{p}["u"] * np.sum({p}["w"]) * 0.1'
+        if read == "get":
+            return lines, f'{p}.get("u") * {p}.get("{self.pick(["c", "scale"])}", {self.const()}) + np.sum({p}.get("w", 0.0))'
+        if read == "items":
+            lines += [f"{acc} = 0.0", f"for {k}, {v} in {p}.items():",
+                      f'    {acc} = {acc} + np.sum({v} ** 2) * (0.1 if {k} == "w" else 0.2)']
+            return lines, acc
+        if read == "values":
+            return lines, f"sum(np.sum(np.sin({v})) for {v} in {p}.values())"
+        use = self.fresh("usedict")
+        self.helper_src.append(f'def {use}(q):\n    return np.sum(q["w"] * q["u"])')
+        return lines, f"{use}({p})"
 
 
 ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "break", "inplace", "return",
@@ -2022,7 +2093,13 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # array as one call of f does, under every transform (check_program compares the arguments after)
                 "argwrites",
                 # README (CUDA): a 2-D array written out in rows of numbers the function computes (drawn last)
-                "rows2d")
+                "rows2d",
+                # README (lambdas): a lambda or a NumPy function chosen by a conditional expression, `act = np.tanh`
+                "lambdachoice",
+                # README (dicts): dicts f makes of its own values, and dicts its helpers return
+                "dictmade",
+                # README: namedtuple arguments read by field (xa = XA(x, a); xa.x, xa.a)
+                "namedtupleargs")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)
@@ -2133,7 +2210,7 @@ def set_leaf(args, leaf, value):
     else:
         seq = list(args[k])
         seq[j] = value
-        args[k] = type(args[k])(seq)
+        args[k] = _rebuilt(args[k], seq)
     return args
 
 
@@ -2174,7 +2251,7 @@ def _copy(a):
     if isinstance(a, dict):
         return {k: _copy(b) for k, b in a.items()}
     if isinstance(a, (tuple, list)):
-        return type(a)(_copy(b) for b in a)
+        return _rebuilt(a, [_copy(b) for b in a])
     return a
 
 
@@ -2282,7 +2359,7 @@ def _tangents(args, wrt, lv, seed):
             pos += len(items)
         elif isinstance(args[k], (tuple, list)):
             m = len(args[k])
-            tangents.append(type(args[k])(tl[pos:pos + m]))
+            tangents.append(_rebuilt(args[k], tl[pos:pos + m]))
             pos += m
         else:
             tangents.append(tl[pos])

@@ -395,3 +395,69 @@ def test_a_local_named_as_a_called_functions_primal_is_renamed(jit):
     fd = (f(x + h, a + h * np.array([0.5, 1.0, -2.0])) - f(x - h, a - h * np.array([0.5, 1.0, -2.0]))) / (2 * h)
     assert abs(value - f(x, a)) < 1e-12 and abs(tangent - fd) < 1e-6, (value, tangent, fd)
     check_grad(f, [x, a], jit=jit)
+
+
+# ---- functions chosen by a conditional expression or bound as values (`act = np.tanh`) ----------------------------
+def _square(t):
+    return t * t
+
+
+def act_by_conditional_expression(x, flag):
+    act = (lambda t: t * t) if flag else np.tanh
+    return np.sum(act(x) * x)
+
+
+def act_by_branches_lambda_or_numpy(x, flag):
+    if flag:
+        act = lambda t: t * t
+    else:
+        act = np.tanh       # (was silently the lambda: the lifted function was called on every path)
+    return np.sum(act(x))
+
+
+def act_module_function_or_numpy(x, flag):
+    act = _square if flag else np.tanh
+    return np.sum(act(x))
+
+
+def act_nested_conditional(x, k):
+    act = np.sin if k == 0 else ((lambda t: t * t * t) if k == 1 else np.tanh)
+    return np.sum(act(x) + act(2.0 * x))
+
+
+def act_bound_once(x):
+    act = np.tanh
+    sq = _square
+    return np.sum(sq(act(x)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f, other", [(act_by_conditional_expression, (True, False)),
+                                      (act_by_branches_lambda_or_numpy, (True, False)),
+                                      (act_module_function_or_numpy, (True, False)),
+                                      (act_nested_conditional, (0, 1, 2))])
+def test_function_chosen_by_a_branch_or_conditional_expression(f, other, jit):
+    x = np.array([0.3, -0.8, 1.1])
+    for flag in other:
+        g = srcdiff.grad(f, wrt=0, jit=jit)(x, flag)
+        expect = np.array([(f(x + e, flag) - f(x - e, flag)) / 2e-6 for e in np.eye(3) * 1e-6])
+        np.testing.assert_allclose(g, expect, rtol=1e-5, atol=1e-6, err_msg=str(flag))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_function_bound_once_to_a_name_and_called(jit):
+    check_grad(act_bound_once, [np.array([0.3, -0.8, 1.1])], jit=jit)
+
+
+def lambda_or_number(x, flag):
+    if flag:
+        g = lambda u: u * u
+    else:
+        g = 2.0
+    return g(x)
+
+
+def test_name_bound_to_a_lambda_and_to_another_value_is_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="bound to a function .* and also to another value") as e:
+        srcdiff.grad(lambda_or_number)(0.7, False)
+    assert f":{lambda_or_number.__code__.co_firstlineno + 4}:" in str(e.value)

@@ -204,6 +204,46 @@ def saved_then_written_after_swap(x, a):
     return np.sum(buf1) + np.sum(buf2 * a)
 
 
+def pingpong_jacobi(x, a):
+    """Ping-pong buffers of a stencil, `u, v = v, u` after each sweep writes v from u: the gradient pushes u and v
+    each iteration and pops both in the backward loop, where the view check took the two popped arrays for one
+    ("`u` shares memory with `v`, which is written in place"): two arrays pushed in one block that never share
+    memory are two arrays when popped in one block too (cuda/views.py)."""
+    u = a * x
+    v = np.zeros_like(a)
+    for it in range(3):
+        for i in range(1, 3):
+            v[i] = 0.5 * (u[i - 1] + u[i + 1]) * x + 0.1 * np.sin(u[i])
+        v[0] = u[0]
+        v[3] = u[3]
+        u, v = v, u
+    return np.sum(u * u)
+
+
+def pingpong_through_a_third_name(x, a):
+    """The same swap written with a temporary (`tmp = cur; cur = nxt; nxt = tmp`)."""
+    cur = a * 1.0
+    nxt = np.zeros(4)
+    for t in range(3):
+        for i in range(4):
+            nxt[i] = cur[i] * x + 0.1 * cur[(i + 1) % 4]
+        tmp = cur
+        cur = nxt
+        nxt = tmp
+    return np.sum(cur ** 2)
+
+
+def pingpong_empty_like(x, a):
+    """Ping-pong with the second buffer from np.empty_like (declined on the device as an unsupported call: any
+    values do, as every element is written before it is read) and written whole, `nxt[:] = ...`."""
+    cur = a * x
+    nxt = np.empty_like(a)
+    for t in range(4):
+        nxt[:] = np.tanh(cur) * x
+        cur, nxt = nxt, cur
+    return np.sum(cur)
+
+
 def saved_then_written_twice(x, a):
     """b saved for sin(b) * b, then written twice (once by *=) and kept under a second name c, written too."""
     b = a * x
@@ -249,6 +289,9 @@ def _data():
         "saved_after_swap": (saved_then_written_after_swap, (x, a[:, :3])),
         "saved_written_twice": (saved_then_written_twice, (x, a[:, :3])),
         "saved_as_second_name": (saved_then_written_as_second_name, (x, a)),
+        "pingpong_jacobi": (pingpong_jacobi, (x, a)),
+        "pingpong_third_name": (pingpong_through_a_third_name, (x, a)),
+        "pingpong_empty_like": (pingpong_empty_like, (x, a)),
     }
 
 
@@ -375,7 +418,8 @@ if __name__ != "__main__":
     @pytest.mark.parametrize("name", ["empty_matrix", "empty_columns", "empty_mean", "empty_loop", "guarded_max_empty",
                                       "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
-                                      "saved_as_second_name"])
+                                      "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
+                                      "pingpong_empty_like"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

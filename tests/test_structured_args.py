@@ -785,3 +785,57 @@ def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
     with pytest.raises(srcdiff.SrcdiffError, match=r"its wrt argument 'model' is a dict of tuples, lists or dicts"):
         srcdiff.hessian(nested_dicts)({"layers": [{"W": np.ones((3, 4)), "b": np.ones(4)}],
                                        "head": (np.ones((4, 1)), 0.7)}, np.ones((5, 3)))
+
+
+# ---- namedtuple arguments ----------------------------------------------------------------------------------------
+import collections   # noqa: E402
+
+Layer = collections.namedtuple("Layer", ["W", "b"])
+
+
+def namedtuple_fields(p, x):
+    return np.sum(np.tanh(p.W @ x + p.b)) + 0.5 * np.sum(p[1] ** 2)
+
+
+def namedtuple_unpacked(p, x):
+    W, b = p
+    return np.sum(np.tanh(W @ x + b))
+
+
+def namedtuple_list(layers, x):
+    h = x
+    for layer in layers:
+        h = np.tanh(layer.W @ h + layer.b)
+    return np.sum(h)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("f", [namedtuple_fields, namedtuple_unpacked])
+def test_namedtuple_argument_read_by_field(f, jit):
+    """A namedtuple argument, read by field (`p.W`: 'a tuple/list argument used as a whole value'), unpacked or
+    indexed: its gradient is a namedtuple of its type (was a TypeError from Layer.__new__ after the gradient ran)."""
+    rng = np.random.default_rng(2)
+    p, x = Layer(rng.normal(size=(3, 3)), rng.normal(size=3)), rng.normal(size=3)
+    g = srcdiff.grad(f, jit=jit)(p, x)
+    assert type(g) is Layer
+    for k in range(2):
+        def fk(v, k=k):
+            return f(Layer(*[v if j == k else p[j] for j in range(2)]), x)
+        np.testing.assert_allclose(g[k], numerical_grad(fk, [p[k]], 0), rtol=1e-6, atol=1e-8)
+    value, tangent = srcdiff.jvp(f, jit=jit)(p, x, Layer(np.ones((3, 3)), np.zeros(3)))
+    np.testing.assert_allclose(tangent, np.sum(g.W), rtol=1e-6)
+
+
+def test_list_of_namedtuples():
+    rng = np.random.default_rng(3)
+    layers = [Layer(rng.normal(size=(3, 3)), rng.normal(size=3)) for _ in range(2)]
+    x = rng.normal(size=3)
+    g = srcdiff.grad(namedtuple_list)(layers, x)
+    assert isinstance(g, list) and all(type(t) is Layer for t in g)
+    eps = 1e-6
+    d = layers[1].b.copy()
+    d[0] += eps
+    hi = namedtuple_list([layers[0], Layer(layers[1].W, d)], x)
+    d[0] -= 2 * eps
+    lo = namedtuple_list([layers[0], Layer(layers[1].W, d)], x)
+    np.testing.assert_allclose(g[1].b[0], (hi - lo) / (2 * eps), rtol=1e-6)

@@ -92,6 +92,7 @@ def rebuild_example(values, leaf_examples) -> list:
 
     def build(v):
         if is_sequence(v):
-            return type(v)(build(x) for x in v)
+            items = [build(x) for x in v]
+            return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)   # (a namedtuple: by field)
         return next(it)
     return [build(v) for v in values]

@@ -259,7 +259,7 @@ class ExpressionLowering:
             return self._matmul_grad(name, e, idx)
         if name in ARRAY_LITERALS:      # (generated code binds every array literal to a name: StatementLowering)
             self.fail(e, f"the array literal {ast.unparse(e)} inside an expression")
-        if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty"):
+        if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty", "np.empty_like"):   # (empty: any values)
             return [], "0.0" if self.dtype_of(e) == "f" else "0"
         if name in ("np.ones_like", "np.ones"):
             return [], "1.0"

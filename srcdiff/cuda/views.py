@@ -61,6 +61,10 @@ class ViewCheck:
 
     def __init__(self, low):
         self.low = low
+        self.at = None          # the block (its statement list) the walk is in
+        self.pushes = {}        # id of a block -> [(stack, the array name pushed)] of its pushes, in order
+        self.pairs = {}         # frozenset of two stacks -> whether every push of both in one block pushed distinct arrays
+        self.pops = {}          # id of a block -> {name: the stack it was popped from} of its pops, while bound so
 
     def is_array(self, name):
         return name in self.low.shape and name not in self.low.tuples
@@ -146,6 +150,11 @@ class ViewCheck:
         share = state[0]
         if isinstance(value, ast.Name) and self.is_array(value.id):
             group = {value.id} | share.get(value.id, set())
+            for other, name in self.pushes.setdefault(id(self.at), []):
+                if other != stk:        # (two arrays pushed in one block: distinct ones, as a swap's two buffers?)
+                    pair = frozenset((stk, other))
+                    self.pairs[pair] = self.pairs.get(pair, True) and name != value.id and name not in group
+            self.pushes[id(self.at)].append((stk, value.id))
             share.setdefault(stk, set()).update(group)
             for g in group:
                 share.setdefault(g, set()).add(stk)
@@ -156,9 +165,20 @@ class ViewCheck:
             share.get(other, set()).discard(name)
         stale.pop(name, None)
         src = self.source(value) if value is not None and self.is_array(name) else None
-        src = self.array_stack(value) or src
+        popped = self.pops.setdefault(id(self.at), {})
+        popped.pop(name, None)
+        stk = self.array_stack(value)
+        src = stk or src
         if src is not None and src != name:
             group = {src} | share.get(src, set())
+            if stk is not None:
+                # Ping-pong buffers (`u, v = v, u` in a loop): reverse mode pushes both arrays in one block of an
+                # iteration and pops both in one block of the backward loop's iteration. Where every such push
+                # pushed two distinct arrays (neither shares the other's memory), the two popped in one block
+                # (the k-th pops of each: the same forward iteration's) are distinct arrays too, in NumPy as on the
+                # device: a write through one leaves the other as it is.
+                group -= {other for other, st in popped.items() if self.pairs.get(frozenset((stk, st)))}
+                popped[name] = stk
             share[name] = set(group)
             for g in group:
                 share.setdefault(g, set()).add(name)
@@ -171,9 +191,15 @@ class ViewCheck:
 
     # ---- statements -----------------------------------------------------------------------------------------
     def block(self, body, state):
-        for st in body:
-            state = self.stmt(st, state)
-        return state
+        outer, self.at = self.at, body
+        self.pushes.pop(id(body), None)     # (each walk of a block: its own pushes and pops)
+        self.pops.pop(id(body), None)
+        try:
+            for st in body:
+                state = self.stmt(st, state)
+            return state
+        finally:
+            self.at = outer
 
     def stmt(self, st, state):
         if isinstance(st, ast.If):

@@ -3,8 +3,11 @@ variables they read as extra parameters (runs first, before `desugar`)."""
 from __future__ import annotations
 
 import copy
+import inspect
+import types
 
 import gast
+import numpy as np
 
 from ..errors import fail
 from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk, walk_of
@@ -14,6 +17,7 @@ from .resolve import local_names
 
 def lift_local_functions(unit: Unit) -> Unit:
     """Move nested defs / named lambdas out of `unit` into callees with free variables as params."""
+    _functions_as_lambdas(unit)
     if not any(True for s in unit.node.body for _ in walk_of(s, _LIFTED_KINDS)):
         return unit     # (one walk: most functions hold neither, and the names below need three)
     _rename_redefined(unit)
@@ -53,6 +57,102 @@ def lift_local_functions(unit: Unit) -> Unit:
         _fill_siblings(unit.callees[name], lifted, set())
     _add_free_args(unit.node, extra, unit)
     return unit
+
+
+def _functions_as_lambdas(unit: Unit) -> None:
+    """A name bound to a function that is not a nested def or lambda (`act = np.tanh`, `act = sq` of a module-level
+    `sq`, `act = g` of a nested `g`) and read only as the function of calls taking `n` arguments by position: the
+    binding becomes `act = lambda a0, ..., a(n-1): np.tanh(a0, ...)`, a named lambda lifted as any other (also bound
+    in branches: `if relu: act = lambda z: ... else: act = np.tanh`, `_select_at_calls`). A conditional expression
+    choosing between functions, `act = (lambda t: t * t) if flag else np.tanh`, is first written as the `if`
+    statement binding the name in each branch (Python evaluates its test once, there, as the `if` does)."""
+    if not any(True for s in unit.node.body for _ in walk_of(s, _ALIAS_KINDS)):
+        return
+    locals_ = local_names(unit.node)
+    bound = [d[0] for d in _definitions(unit.node.body)]
+    nested = {name for name in bound if bound.count(name) == 1}   # (`h = g` of a g bound twice: declined, read)
+
+    def function_value(v) -> bool:
+        if isinstance(v, gast.Lambda):
+            return True
+        if isinstance(v, gast.Name) and v.id in nested:
+            return True
+        parts = []
+        while isinstance(v, gast.Attribute):
+            parts.append(v.attr)
+            v = v.value
+        if not isinstance(v, gast.Name) or v.id in locals_ or v.id not in unit.namespace:
+            return False
+        obj = unit.namespace[v.id]
+        for a in reversed(parts):
+            obj = getattr(obj, a, None)
+        return (callable(obj) and not isinstance(obj, type) and not isinstance(obj, types.ModuleType)
+                and (inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, np.ufunc)))
+
+    def chooses_functions(v) -> bool:
+        """An `IfExp` each of whose branches (nested ones too) is a function, one of them a lambda or a name of one."""
+        leaves = []
+
+        def go(e):
+            if isinstance(e, gast.IfExp):
+                go(e.body)
+                go(e.orelse)
+            else:
+                leaves.append(e)
+        go(v)
+        return all(function_value(e) for e in leaves)
+
+    def as_if(s, target, v):
+        if not isinstance(v, gast.IfExp):
+            return gast.copy_location(gast.Assign(targets=[copy.deepcopy(target)], value=v, type_comment=None), s)
+        return gast.copy_location(gast.If(test=v.test, body=[as_if(s, target, v.body)],
+                                          orelse=[as_if(s, target, v.orelse)]), s)
+
+    def split(stmts):
+        out = []
+        for s in stmts:
+            map_blocks(s, split)
+            if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                    and isinstance(s.value, gast.IfExp) and chooses_functions(s.value)):
+                out.append(as_if(s, s.targets[0], s.value))
+            else:
+                out.append(s)
+        return out
+
+    unit.node.body = split(unit.node.body)
+    aliases = [s for s in walk(unit.node) if isinstance(s, gast.Assign) and len(s.targets) == 1
+               and isinstance(s.targets[0], gast.Name) and not isinstance(s.value, gast.Lambda)
+               and function_value(s.value)]
+    for name in {s.targets[0].id for s in aliases}:
+        calls = {id(n.func): n for n in walk(unit.node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)
+                 and n.func.id == name}
+        reads = [n for n in walk(unit.node) if isinstance(n, gast.Name) and n.id == name
+                 and isinstance(n.ctx, gast.Load)]
+        counts = {len(c.args) for c in calls.values()} or {1}     # (never read: any number)
+        odd = next((n for n in reads if id(n) not in calls), None) or next(
+            (c for c in calls.values() if c.keywords or any(isinstance(a, gast.Starred) for a in c.args)), None)
+        if odd is not None or len(counts) != 1:
+            if name in bound:      # (bound to a lambda or nested def too)
+                at = odd if odd is not None else next(iter(calls.values()))
+                fail(at, unit, f"{name!r}, bound to a function that is not a lambda or nested def and to one that "
+                               "is, is read here other than by a call passing its arguments by position (or its "
+                               "calls pass different numbers of arguments)",
+                     f"call {name!r} with the same number of arguments by position everywhere, or give each "
+                     "function a name of its own")
+            continue    # (read other than called alike: left as it was, declined where it is read)
+        n = counts.pop()
+        for s in aliases:
+            if s.targets[0].id != name:
+                continue
+            params = [f"{name}_a{k}" for k in range(n)]
+            args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                                        for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
+                                  kw_defaults=[], kwarg=None, defaults=[])
+            body = copy_loc(gast.Call(func=s.value, args=[copy_loc(load(p), s) for p in params], keywords=[]), s)
+            s.value = copy_loc(gast.Lambda(args=args, body=body), s)
+
+
+_ALIAS_KINDS = frozenset((gast.Assign,))
 
 
 def _decline_calls_of_itself(name: str, fd, unit: Unit) -> None:
@@ -114,6 +214,25 @@ def _rename_redefined(unit: Unit):
     for name, *_ in defs:
         counts[name] = counts.get(name, 0) + 1
     twice = {name for name, c in counts.items() if c > 1}
+    own = _own_stores(unit.node.body)      # (of this function: not of the functions nested in it)
+    stores: dict = {}
+    for n in own:
+        stores[n.id] = stores.get(n.id, 0) + 1
+    for name, target, st, block, in_loop, _ in defs:
+        if counts[name] == 1 and stores.get(name, 0) > (1 if isinstance(target, gast.Name) else 0):
+            # (`if c: g = lambda u: u * u` / `else: g = 2.0`: the lifted function was called on every path; bound
+            # again in the same block, outside loops, a call before that binding reaches the function, and one
+            # after it a value, as in Python)
+            beside = {id(n) for b in block if isinstance(b, (gast.Assign, gast.AugAssign))
+                      for t in (b.targets if isinstance(b, gast.Assign) else [b.target]) for n in walk(t)}
+            others = [n for n in own if n.id == name and n is not target]
+            other = next((n for n in others if in_loop or id(n) not in beside), None)
+            if other is None:
+                continue
+            fail(other, unit, f"{name!r} is bound to a function (line {st.lineno}) and also to another value here: "
+                              "srcdiff cannot tell which one a call reaches",
+                 f"give the function a name of its own, or bind {name!r} to a function on every path (a lambda, a "
+                 "nested def, or a function such as np.tanh read only by calls)")
     if not twice:
         return
     namer = Namer(names_in(unit.node) | set(unit.callees))
@@ -149,6 +268,21 @@ def _rename_redefined(unit: Unit):
                 for n in walk(st):
                     if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
                         n.id = new
+
+
+def _own_stores(stmts) -> list:
+    """The names `stmts` store to (assignment and loop targets, ...), not inside the functions nested in them."""
+    out, todo = [], list(stmts)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Store):
+                out.append(n)
+            continue
+        if isinstance(n, (gast.FunctionDef, gast.Lambda)):
+            continue
+        todo.extend(gast.iter_child_nodes(n))
+    return out
 
 
 def _select_at_calls(unit: Unit, name: str, mine: list, namer):

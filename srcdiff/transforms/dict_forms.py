@@ -104,6 +104,78 @@ class DictForms:
                          "print its items: print(params[\"W\"])")
         return None
 
+    def returned_dict(self, func):
+        """The keys of the dicts the function `func` names returns (a function of the user's, module-level or a def
+        nested in this one, each of whose returns gives a dict display of the same string keys), else None. One
+        that returns dicts otherwise (of other keys, or a dict on some paths only) is declined at that return."""
+        if not isinstance(func, gast.Name) or self.unit is None:
+            return None
+        if func.id in self.nested_defs:
+            got, unit = self.nested_defs[func.id], self.unit
+        else:
+            from .resolve import is_user_function
+            obj = self.unit.namespace.get(func.id)
+            if func.id in self.locals or not is_user_function(obj):
+                return None
+            got, unit = module_function_keys(obj)
+        if got is None or isinstance(got, tuple):
+            return got
+        fail(got, unit, f"a function of yours ({func.id}) that returns a dict here but not a dict display of the "
+                        "same string keys on every path (srcdiff knows a dict's keys when it compiles: it reads the "
+                        f"dict {func.id} returns where it is called)",
+             f"return a dict display of the same keys in the same order on every path (return {{\"W\": W, \"b\": "
+             f"b}}), or return a tuple of the values and unpack it where {func.id} is called (W, b = {func.id}(...))")
+
+    def bind_returned(self, s, keys):
+        """`p = params(W, b)` of a function returning `{"W": ..., "b": ...}` (its returns are the tuples of the values
+        there: `return_dict`): `p_0, p_1 = params(W, b)`, p a dict made here of those keys."""
+        name = s.targets[0].id
+        self.new_dict_name(s, name)
+        self.dict_calls.add(id(s.value))
+        value = self.expr(s.value)
+        self.structs[name] = Keyed([None] * len(keys), keys)
+        self.made[name] = self.scope
+        target = gast.Tuple(elts=[copy_loc(gast.Name(id=f"{name}_{k}", ctx=gast.Store(), annotation=None,
+                                                     type_comment=None), s) for k in range(len(keys))],
+                            ctx=gast.Store())
+        return [copy_loc(gast.Assign(targets=[target], value=value, type_comment=None), s)]
+
+    def return_dict(self, s):
+        """`return {"W": W, "b": b}` in a function of the user's: the tuple of its values (its callers read them at
+        the keys, `bind_returned`; the function differentiated is declined returning a dict:
+        module_builder.build_module)."""
+        return [copy_loc(gast.Return(value=self.expr(self.dict_literal(s.value))), s)]
+
+    def returned_dict_read(self, n):
+        """`params(W, b)["W"]` of a function returning a dict display: the call's tuple at the key's position; else
+        None."""
+        if not isinstance(n.value, gast.Call) or isinstance(n.slice, gast.Slice):
+            return None
+        keys = self.returned_dict(n.value.func)
+        if keys is None:
+            return None
+        key = self.key_of(n.slice)
+        if key not in keys:
+            fail(n, self.unit, f"no key {key!r} in the dict that {n.value.func.id} returns (its keys: "
+                               f"{', '.join(map(repr, keys))})" if key is not None else
+                 f"the dict that {n.value.func.id} returns read at a key srcdiff cannot know when it compiles",
+                 "read it at one of its keys, a string literal")
+        self.dict_calls.add(id(n.value))
+        return copy_loc(gast.Subscript(value=n.value, slice=copy_loc(const(keys.index(key)), n), ctx=n.ctx), n)
+
+    def unread_dict_call(self, n):
+        """A call of a function returning a dict, where its dict is used other than bound to a name or read at a
+        key: declined."""
+        if id(n) in self.dict_calls:
+            return
+        keys = self.returned_dict(n.func)
+        if keys is not None:
+            f = n.func.id
+            fail(n, self.unit, f"the dict your function {f} returns, used here other than bound to a name or read at "
+                               f"a key (srcdiff makes each item of a dict its own variable)",
+                 f"bind it to a name first (p = {f}(...)) and read p[\"{keys[0]}\"] or pass p, or read "
+                 f"{f}(...)[\"{keys[0]}\"]")
+
     def key_test(self, n):
         """`"b" in params` (or `in params.keys()`) of a dict argument: whether it has the key, a constant; else None."""
         if len(n.ops) == 1 and isinstance(n.ops[0], (gast.In, gast.NotIn)) and self.key_of(n.left) is not None:
@@ -298,15 +370,7 @@ class DictForms:
         """`q = {**params, "W": W2}` (dict_entries): q a structure of its own, whose items are parameters' or the
         values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
         name = s.targets[0].id
-        if name in self.rebound or name in self.structs or name in self.alias:
-            if name in self.params:
-                fail(s, self.unit, f"a dict made here bound to '{name}', the dict argument itself (srcdiff makes "
-                                   "each item of a dict its own variable, from the keys known when it compiles)",
-                     f"bind the copy to a new name ({name}2 = dict({name})) and read {name}2 from there")
-            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
-                               "item of a dict its own variable, from the keys known when it compiles)",
-                 f"make the dict once, before the branch or loop ({name} = dict(params)), and assign its items "
-                 f"where they change ({name}[\"W\"] = ...)")
+        self.new_dict_name(s, name)
         entries = self.dict_entries(s.value)
         values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
         self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
@@ -318,6 +382,18 @@ class DictForms:
             else:
                 out += self.bind_entry(name, k, src, s)
         return out
+
+    def new_dict_name(self, s, name):
+        """Decline a dict made by `s` bound to `name` where that name is bound elsewhere too."""
+        if name in self.rebound or name in self.structs or name in self.alias:
+            if name in self.params:
+                fail(s, self.unit, f"a dict made here bound to '{name}', the dict argument itself (srcdiff makes "
+                                   "each item of a dict its own variable, from the keys known when it compiles)",
+                     f"bind the copy to a new name ({name}2 = dict({name})) and read {name}2 from there")
+            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
+                               "item of a dict its own variable, from the keys known when it compiles)",
+                 f"make the dict once, before the branch or loop ({name} = dict(params)), and assign its items "
+                 f"where they change ({name}[\"W\"] = ...)")
 
     def new_key(self, s):
         """`q["c"] = v` of a dict made here, at a key it lacks: the key added to q's structure (in the block q is
@@ -363,6 +439,61 @@ def _copied(e):
     return out
 
 
+
+
+def returns_of(fn_node):
+    """The `return` statements of the function `fn_node` (not of the functions nested in it)."""
+    return _returns(fn_node.body)
+
+
+def _returns(stmts):
+    """The `return` statements of a function's body `stmts` (not of the functions nested in it)."""
+    for st in stmts:
+        if isinstance(st, gast.Return):
+            yield st
+        elif not isinstance(st, (gast.FunctionDef, gast.ClassDef)):
+            for f in ("body", "orelse", "finalbody"):
+                b = getattr(st, f, None)
+                if isinstance(b, list):
+                    yield from _returns(b)
+
+
+def display_keys(node):
+    """The keys of a dict display whose keys are all string literals (`{"W": W, "b": b}`), else None."""
+    if isinstance(node, gast.Dict) and node.keys and all(
+            isinstance(k, gast.Constant) and isinstance(k.value, str) for k in node.keys):
+        return tuple(k.value for k in node.keys)
+    return None
+
+
+def returned_keys(fn_node):
+    """How the function `fn_node` returns dicts: None where no `return` of it gives a dict display; the keys (a tuple
+    of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
+    return that breaks that (a return of anything else, or of other keys)."""
+    rets = list(_returns(fn_node.body))
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp))]
+    if not dicts:
+        return None
+    keys = display_keys(dicts[0].value)
+    if keys is None:
+        return dicts[0]
+    return next((r for r in rets if display_keys(r.value) != keys), keys)
+
+
+_RETURNED: dict = {}     # code object of a module-level function -> returned_keys of it
+
+
+def module_function_keys(fn):
+    """returned_keys of the module-level function `fn` (parsed once per code object)."""
+    from .parse import parse
+    code = fn.__code__
+    if code not in _RETURNED:
+        try:
+            unit = parse(fn)
+            _RETURNED[code] = (returned_keys(unit.node), unit)
+        except Exception:   # (its own declines are raised where it is compiled)
+            _RETURNED[code] = (None, None)
+    return _RETURNED[code]
 
 
 def constant_strings(fn, params) -> dict:

@@ -23,17 +23,35 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
-from .dict_forms import DictForms, Keyed, constant_strings, fold_static_tests, static_value
+from .dict_forms import (DictForms, Keyed, constant_strings, display_keys, fold_static_tests, returned_keys,
+                         static_value)
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
 
 
 
+class Fields(list):
+    """The structure of a namedtuple argument: a tuple's (its items' structures, equal to a plain tuple's of them),
+    whose field names (`fields`) `p.W` reads at (the position of "W")."""
+    def __init__(self, items, fields):
+        super().__init__(items)
+        self.fields = tuple(fields)
+
+    def __repr__(self):     # (a specialisation's key: a namedtuple's code reads p.W, a tuple's cannot)
+        return f"Fields({list.__repr__(self)}, {self.fields!r})"
+
+
+def _namedtuple(value) -> bool:
+    return isinstance(value, tuple) and isinstance(getattr(type(value), "_fields", None), tuple)
+
+
 def structure_of(value):
-    """None for a leaf, else a list of the elements' structures (a Keyed one for a dict)."""
+    """None for a leaf, else a list of the elements' structures (a Keyed one for a dict, Fields for a namedtuple)."""
     if isinstance(value, dict):
         return Keyed([structure_of(v) for v in value.values()], value.keys())
+    if _namedtuple(value):
+        return Fields([structure_of(v) for v in value], type(value)._fields)
     if isinstance(value, (tuple, list)):
         return [structure_of(v) for v in value]
     return None
@@ -45,7 +63,8 @@ def keys_aligned(value, like):
     if isinstance(value, dict) and isinstance(like, dict) and value.keys() == like.keys():
         return {k: keys_aligned(value[k], like[k]) for k in like}
     if isinstance(value, (tuple, list)) and isinstance(like, (tuple, list)) and len(value) == len(like):
-        return type(value)(keys_aligned(v, w) for v, w in zip(value, like))
+        items = [keys_aligned(v, w) for v, w in zip(value, like)]
+        return type(value)(*items) if _namedtuple(value) else type(value)(items)
     return value
 
 
@@ -64,6 +83,8 @@ def rebuild(struct, flat, like):
     if isinstance(like, dict):
         return {k: rebuild(s, flat, like[k]) for k, s in zip(struct.names, struct)}
     items = [rebuild(s, flat, e) for s, e in zip(struct, like)]
+    if _namedtuple(like):       # (a namedtuple argument's gradient: a namedtuple of its type)
+        return type(like)(*items)
     return type(like)(items) if isinstance(like, (tuple, list)) else tuple(items)
 
 
@@ -88,6 +109,9 @@ class _Flatten(DictForms):
         self.params = set()     # the function's parameters
         self.scope = ()     # the blocks (of statements that stay: a branch, a loop) the statement is in
         self.for_call = False   # a callee made for one call's structures: inline declines its writes into them
+        self.nested_defs = {}   # name of a def nested in the function, bound once -> its returned_keys (dict_forms)
+        self.locals = set()     # the function's local names (a call of one is no module-level function's)
+        self.dict_calls = set()     # ids of the calls of functions returning dicts read at keys or bound to a name
 
     def leaf_names(self, name, struct, path=()):
         if struct is None:
@@ -107,6 +131,12 @@ class _Flatten(DictForms):
                 return self.alias[node.id]
             if node.id in self.structs and node.id not in self.rebound:
                 return node.id, ()
+            return None
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            base = self.ref(node.value)     # p.W of a namedtuple argument: its item at the field's position
+            s = None if base is None else self.struct_at(*base)
+            if isinstance(s, Fields) and node.attr in s.fields:
+                return base[0], base[1] + (s.fields.index(node.attr),)
             return None
         if isinstance(node, gast.Subscript):
             base = self.ref(node.value)
@@ -248,6 +278,17 @@ class _Flatten(DictForms):
             def visit_Subscript(self, n):
                 if outer.sliced(n) is not None:
                     return outer.sliced_literal(n)
+                read = outer.returned_dict_read(n)      # params(W, b)["W"] (dict_forms)
+                if read is not None:
+                    self.generic_visit(read)
+                    return read
+                r = outer.ref(n)
+                if r is not None:
+                    return outer.leaf(*r, n)
+                self.generic_visit(n)
+                return n
+
+            def visit_Attribute(self, n):
                 r = outer.ref(n)
                 if r is not None:
                     return outer.leaf(*r, n)
@@ -261,6 +302,12 @@ class _Flatten(DictForms):
                 return n
 
             def visit_Call(self, n):
+                outer.unread_dict_call(n)
+                for k in n.keywords:
+                    if k.arg is None and isinstance(outer.keyed(k.value), Keyed):
+                        fail(n, outer.unit, f"a call with **{gast.unparse(k.value).strip()}: a dict's items passed as "
+                                            "keyword arguments (srcdiff binds a call's arguments when it compiles)",
+                             "pass the arguments as literal keywords (name=value) instead of **kwargs")
                 out = outer.dict_call(n, self.visit)    # params.get("W"), params.values(), ... (dict_forms)
                 if out is not None:
                     return out
@@ -394,6 +441,11 @@ class _Flatten(DictForms):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and self.builds_dict(s.value):
             return self.make_dict(s)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func) is not None:
+            return self.bind_returned(s, self.returned_dict(s.value.func))    # p = params(W, b) (dict_forms)
+        if isinstance(s, gast.Return) and display_keys(s.value) is not None:
+            return self.return_dict(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)
                 and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.made
                 and self.key_of(s.targets[0].slice) is not None
@@ -617,10 +669,11 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     """Replace structured parameters (name -> structure) by one parameter per leaf. `for_call`: `unit` is a callee
     made for the structures one call passes (inline._with_tuple_items declines its writes into their items), else
     the function differentiated, whose writes into its arguments' items are declined here."""
-    if not structs:
-        return unit
+    structs = structs or {}
     params = {a.id for a in unit.node.args.args}
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
+    if not _makes_dicts(unit, fl) and not structs:
+        return unit
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
     fl.for_call = for_call
@@ -638,6 +691,30 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
     return unit
+
+
+def _makes_dicts(unit, fl) -> bool:
+    """Whether the function `unit` makes a dict (a display, a dict comprehension, `dict(...)`) or calls a function
+    returning one (a dict of its own: flatten makes each of its items a variable); sets `fl`'s nested defs and
+    locals for that."""
+    from .resolve import local_names
+    fl.locals = local_names(unit.node)
+    stored = {}
+    for n in walk(unit.node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stored[n.id] = stored.get(n.id, 0) + 1
+        elif isinstance(n, gast.FunctionDef) and n is not unit.node:
+            stored[n.name] = stored.get(n.name, 0) + 1
+    fl.nested_defs = {n.name: returned_keys(n) for n in walk(unit.node) if isinstance(n, gast.FunctionDef)
+                      and n is not unit.node and stored.get(n.name) == 1}
+    for n in walk(unit.node):
+        if isinstance(n, (gast.Dict, gast.DictComp)):
+            return True
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and (
+                n.func.id == "dict" and unit.namespace.get("dict", dict) is dict and n.func.id not in fl.locals
+                or fl.returned_dict(n.func) is not None):
+            return True
+    return False
 
 
 def _spellings(name, struct, spelled, path):

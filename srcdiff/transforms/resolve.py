@@ -298,6 +298,9 @@ class _Resolver(Transformer):
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _MUTATORS:
             _decline_module_level_write(node, self.unit, func.value.id, f"a call of .{func.attr}() that changes",
                                        self.locals)
+        got = self._constant_dict_get(node)
+        if got is not None:     # CONFIG.get("lam", 1.0) of a module-level dict
+            return got
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
         else:
@@ -499,6 +502,28 @@ class _Resolver(Transformer):
                                       f"{type(p.default).__name__}, not a number or an array",
                      f"pass {p.name} explicitly")
         node.args, node.keywords = args + node.args[len(given):], []
+
+    def _constant_dict_get(self, node):
+        """`CONFIG.get("lam", 1.0)` (`CONFIG["opt"].get(...)`) of a module-level or closure dict, at a constant key:
+        its item as `CONFIG["lam"]` reads it, or the default (None without one) where the dict has no such key;
+        else None."""
+        func = node.func
+        if not (isinstance(func, gast.Attribute) and func.attr == "get" and 1 <= len(node.args) <= 2
+                and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args)):
+            return None
+        base = self._item(func.value) if isinstance(func.value, gast.Subscript) else self._lookup(func.value)
+        if not isinstance(base, dict):
+            return None
+        key = node.args[0].value if isinstance(node.args[0], gast.Constant) else literal_value(node.args[0])
+        if key is NOT_LITERAL or isinstance(key, (list, dict, set)):
+            fail(node, self.unit, f"{self._text(node)}: .get() of the module-level dict {self._text(func.value)} at a "
+                                  "key known only at run time (srcdiff compiles in a global dict's items read at "
+                                  "constant keys)",
+                 f"read it at a literal key ({self._text(func.value)}.get(\"lam\", 1.0)), or pass the dict in as an "
+                 "argument (a dict of arrays and floats keyed by strings is differentiated item by item)")
+        if key in base:
+            return self.visit(copy_loc(gast.Subscript(value=func.value, slice=node.args[0], ctx=gast.Load()), node))
+        return self.visit(node.args[1]) if len(node.args) == 2 else copy_loc(const(None), node)
 
     def _method(self, node):
         func = node.func

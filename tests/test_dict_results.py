@@ -1,0 +1,182 @@
+"""Dicts a function makes of its own values (`p = {"W": W, "b": b}`, no dict argument needed), dicts your functions
+return (`def params(W, b): return {"W": W, "b": b}` ... `p = params(W, b); p["W"] @ x`: transforms/dict_forms.py,
+`returned_dict`), and `.get` of a module-level dict (`CONFIG.get("lam", 1.0)`: transforms/resolve.py); both
+backends, against central differences, and the forms declined (at the user's line, with advice that works)."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import check_grad
+
+CONFIG = {"lam": 0.5, "opt": {"lr": 0.1}, "w0": np.array([1.0, 2.0, 3.0])}
+
+
+def params(W, b):
+    return {"W": W, "b": b}
+
+
+def layer(p, x):
+    return np.tanh(p["W"] @ x + p["b"])
+
+
+def local_display(W, b, x):
+    p = {"W": W, "b": b}
+    return np.sum((p["W"] @ x + p["b"]) ** 2)
+
+
+def local_display_get_and_items(W, b, x):
+    d = {"a": W @ x, "c": 2.0 * b}
+    s = d.get("c", 0.0) * d.get("missing", 1.5)
+    for k, v in d.items():
+        s = s + np.sum(v * v)
+    for v in d.values():
+        s = s + np.sum(v)
+    for k in d.keys():
+        s = s + np.sum(d[k])
+    return np.sum(s)
+
+
+def helper_dict(W, b, x):
+    p = params(W, b)
+    y = p["W"] @ x + p["b"]
+    return np.sum(y * y)
+
+
+def helper_dict_read_at_once(W, b, x):
+    return np.sum(params(W, b)["W"] @ x) + np.sum(params(2.0 * W, b)["b"] ** 2)
+
+
+def helper_dict_passed_on(W, b, x):
+    p = params(W, 2.0 * b)
+    h = layer(p, x)
+    s = 0.0
+    for k, v in p.items():
+        s = s + np.sum(v * v)
+    return np.sum(h) + s + p.get("c", 0.5) * np.sum(p.get("b", 0.0))
+
+
+def nested_helper_dict(W, b, x):
+    def mk(u):
+        return {"a": u * W, "c": b}
+    q = mk(x)
+    return np.sum(q["a"]) + np.sum(q["c"] ** 2)
+
+
+def helper_dict_in_a_loop(W, b, x):
+    s = 0.0
+    for i in range(3):
+        p = params(W * (i + 1.0), b)
+        s = s + np.sum(layer(p, x))
+    return s
+
+
+def config_get(w):
+    lam = CONFIG.get("lam", 1.0)
+    mu = CONFIG.get("mu", 2.0)
+    lr = CONFIG["opt"].get("lr")
+    w0 = CONFIG.get("w0", None)
+    if CONFIG.get("zz") is None:
+        mu = mu + 1.0
+    return lam * np.sum(w * w) + mu * np.sum(w) + lr * np.sum((w - w0) ** 2)
+
+
+CASES = [local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
+         nested_helper_dict, helper_dict_in_a_loop]
+
+
+def _args():
+    rng = np.random.default_rng(3)
+    return [rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=3)]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", CASES, ids=[f.__name__ for f in CASES])
+def test_dicts_made_here_and_returned_by_helpers(f, jit):
+    args = _args()
+    got = check_grad(f, args, wrt=(0, 1), jit=jit)
+    value, vg = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    np.testing.assert_allclose(value, f(*args))
+    for a, b in zip(got, vg):
+        np.testing.assert_allclose(a, b)
+    if jit:
+        py = srcdiff.grad(f, wrt=(0, 1))(*args)
+        for a, b in zip(got, py):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", [helper_dict, nested_helper_dict], ids=["module", "nested"])
+def test_jvp_and_hvp_through_a_returned_dict(f):
+    args = _args()
+    v = np.ones(3)
+    value, tangent = srcdiff.jvp(f, wrt=2)(*args, v)
+    eps = 1e-6
+    expect = (f(args[0], args[1], args[2] + eps * v) - f(args[0], args[1], args[2] - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(value, f(*args))
+    np.testing.assert_allclose(tangent, expect, rtol=1e-5, atol=1e-6)
+    g = srcdiff.grad(f, wrt=2)
+    hv = srcdiff.hvp(f, wrt=2)(*args, v)
+    fd = (g(args[0], args[1], args[2] + eps * v) - g(args[0], args[1], args[2] - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(hv, fd, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_get_of_a_module_level_dict(jit):
+    check_grad(config_get, [np.array([0.3, -0.2, 0.9])], wrt=0, jit=jit)
+
+
+# ---- declined --------------------------------------------------------------------------------------------------
+def keys_by_path(W, flag):
+    if flag:
+        return {"W": W}
+    return {"V": W}      # <- other keys
+
+
+def reads_keys_by_path(W, b, x):
+    p = keys_by_path(W, True)
+    return np.sum(p["W"] @ x)
+
+
+def passes_the_call_on(W, b, x):
+    return np.sum(layer(params(W, b), x))     # <- passed on
+
+
+def passes_the_name_on(W, b, x):     # (the advice of passes_the_call_on)
+    p = params(W, b)
+    return np.sum(layer(p, x))
+
+
+def returns_a_dict(W, b, x):
+    return {"W": W @ x, "b": b}       # <- returned
+
+
+def config_get_runtime_key(w, k):
+    return CONFIG.get(k, 1.0) * np.sum(w)     # <- runtime key
+
+
+def _line(tag):
+    with open(__file__) as fh:
+        return next(i for i, l in enumerate(fh, 1) if l.rstrip().endswith(f"# <- {tag}"))
+
+
+@pytest.mark.parametrize("f, tag, what, advice", [
+    (reads_keys_by_path, "other keys", "not a dict display of the same string keys on every path",
+     "return a tuple of the values"),
+    (passes_the_call_on, "passed on", "used here other than bound to a name or read at a key",
+     "bind it to a name first (p = params(...))"),
+    (returns_a_dict, "returned", "the function you differentiate returns a dict", "returns one of its items"),
+])
+def test_returned_dicts_declined(f, tag, what, advice):
+    args = _args()
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(f, wrt=0)(*args)
+    assert f"{__file__}:{_line(tag)}:" in str(e.value) and what in str(e.value) and advice in str(e.value)
+
+
+def test_the_advice_for_a_dict_passed_on_works():
+    check_grad(passes_the_name_on, _args(), wrt=(0, 1))
+
+
+def test_get_of_a_module_level_dict_at_a_runtime_key_declined():
+    with pytest.raises(srcdiff.SrcdiffError, match="known only at run time") as e:
+        srcdiff.grad(config_get_runtime_key)(np.ones(3), "lam")
+    assert f":{_line('runtime key')}:" in str(e.value) and 'CONFIG.get("lam", 1.0)' in str(e.value)
