@@ -1188,8 +1188,15 @@ EXTRA = {
 # README's CUDA text (Transforms: srcdiff.cuda.vmap) names what runs on the device; each phrase here, quoted as the
 # README writes it, is detected in programs made of fuzz_cuda.DEVICE_FEATURES (the --cuda --device fuzzer's:
 # tests/test_fuzz.py test_readme_device_constructs_are_generated)
+def _tuple_parameter(tree):
+    """f takes a tuple or list argument (`xa`, unpacked or indexed in its body)."""
+    return any(isinstance(n, ast.FunctionDef) and n.name == "f" and any(a.arg == "xa" for a in n.args.args)
+               for n in ast.walk(tree))
+
+
 DEVICE = {
     "np.array([[s1, s2], [s3, s4]])": _number_rows,
+    "`def f(xa, M): x, a = xa`": _tuple_parameter,
 }
 
 

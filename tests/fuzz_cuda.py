@@ -54,7 +54,9 @@ ORDER = ("wrong", "crash", "hang", "declined", "skip", "ok")     # the worst out
 
 DEVICE_FEATURES = ("for", "while", "break", "return", "elif", "continue", "augassign", "chained", "boolops", "ifexp",
                    "intbool", "carried", "mathmod", "globals", "inplace", "loops2", "where", "maximum", "unpack",
-                   "computed", "sumarr", "kwentry", "printassert", "walrus", "rows2d")
+                   "computed", "sumarr", "kwentry", "printassert", "walrus", "rows2d",
+                   # README: tuple and list arguments, one kernel argument per element (in_axes whole or per element)
+                   "tupleargs")
 
 # features whose programs srcdiff.cuda declines by design, left out of the CUDA oracles' programs
 HOST_ONLY = {"dictargs": "srcdiff.cuda takes numbers, arrays, and tuples or lists of them: a dict argument is declined"}

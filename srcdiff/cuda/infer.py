@@ -187,9 +187,11 @@ class Inference:
                       "write that log-sum-exp as loops over M's entries in the function (its maximum, then the log "
                       "of the sum of exp(entry - maximum)), or compute it on the host and pass it in")
         if name in ("rt.stack_array", "rt.stack_zeros"):
-            self.fail(e, "an array of a list built with appends or of a list comprehension (np.array(out)): its length "
-                         "is counted at run time, and device code cannot allocate",
-                      "fill a preallocated array instead (out = np.zeros(n); out[i] = v), n a size the host knows")
+            self.fail(e, "an array of a list built with appends or of a list comprehension (np.array(out), or the "
+                         "items that max(...) / min(...) of a comprehension compare): its length is counted at run "
+                         "time, and device code cannot allocate",
+                      "fill a preallocated array instead (out = np.zeros(n); out[i] = v), n a size the host knows; "
+                      "for max(...) / min(...) of a comprehension, keep the largest item in a loop (m = max(m, v))")
         if name == "rt.fstring":
             self.fail(e, "an f-string (device code prints with CUDA's printf, which takes numbers and constant text)",
                       "print the values themselves: print(\"s =\", s)")
