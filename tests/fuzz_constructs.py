@@ -521,6 +521,12 @@ def _own_dict(tree):
                for a in _walk(tree, ast.Assign))
 
 
+def _dicts_literal(tree):
+    """A tuple or list literal of dict displays bound to a name."""
+    return any(isinstance(a.value, (ast.Tuple, ast.List)) and a.value.elts
+               and all(isinstance(e, ast.Dict) for e in a.value.elts) for a in _walk(tree, ast.Assign))
+
+
 def _dict_returners(tree) -> dict:
     """{name: def} of the module-level functions each of whose returns gives a dict display."""
     out = {}
@@ -929,6 +935,8 @@ DETECTORS = {
     "lambdas :: a call runs the function its name is bound to at that time": _lambda_bound_in_a_block,
     "or dicts of them keyed by strings :: dicts the function makes of its own values": _own_dict,
     "or dicts of them keyed by strings :: p = {...}": _own_dict,
+    "or dicts of them keyed by strings :: also in a tuple or list bound to a name": _dicts_literal,
+    "or dicts of them keyed by strings :: layers = [{...}, {...}]": _dicts_literal,
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
         len([r for r in ast.walk(fn) if isinstance(r, ast.Return)]) > 1 for fn in _dict_returners(t).values()),

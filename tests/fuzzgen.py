@@ -2022,8 +2022,16 @@ class Gen:
         lines and a scalar term for the result."""
         p, k, v, acc = self.fresh("p"), self.fresh("k"), self.fresh("v"), self.fresh("acc")
         s_val, v_val = self.expr("s", env, 1), self.expr("v", env, 1)
-        form = self.pick(["display", "helper", "helper", "at_once"])
+        form = self.pick(["display", "helper", "helper", "at_once", "several"])
         lines = []
+        if form == "several":     # a list (tuple) of dicts made here: looped over, or read at an index
+            ls, q = self.fresh("layers"), self.fresh("q")
+            o, c = ("[", "]") if self.coin(2) else ("(", ")")
+            lines.append(f'{ls} = {o}{{"u": {s_val}, "w": {v_val}}}, {{"u": 0.5, "w": np.sin({v_val})}}{c}')
+            if self.coin(2):
+                return lines, f'sum({q}["u"] * np.sum({q}["w"]) for {q} in {ls}) + {ls}[1]["u"]'
+            lines += [f"{acc} = 0.0", f"for {q} in {ls}:", f'    {acc} = {acc} + {q}["u"] * np.sum(np.tanh({q}["w"]))']
+            return lines, acc
         if form == "display":
             lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')
         else:

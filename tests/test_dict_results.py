@@ -80,7 +80,30 @@ def config_get(w):
     return lam * np.sum(w * w) + mu * np.sum(w) + lr * np.sum((w - w0) ** 2)
 
 
-CASES = [local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
+def tuple_of_dicts(W, b, x):
+    layers = ({"W": W, "b": b}, {"W": 0.5 * W, "b": np.sin(b)})
+    h = x
+    for layer in layers:
+        h = np.tanh(layer["W"] @ h + layer["b"])
+    return np.sum(h) + sum(np.sum(l["W"] ** 2) for l in layers)
+
+
+def list_of_dicts_passed_on(W, b, x):
+    layers = [{"W": W, "b": b}, {"W": W.T, "b": b * b}]
+    return sum(np.sum(layer(p, x)) for p in layers) + layer(layers[1], x)[0]
+
+
+def _scaled(t):
+    p, d = t
+    return p * np.sum(d["w"])
+
+
+def tuple_holding_a_dict(W, b, x):
+    d = {"w": W @ x}
+    return _scaled((np.sum(b), d)) + _scaled((1.0, {"w": b}))
+
+
+CASES = [tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
          nested_helper_dict, helper_dict_in_a_loop]
 
 

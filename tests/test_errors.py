@@ -3,6 +3,7 @@ with advice -- never an internal exception (AttributeError, KeyError, numba Typi
 
 Each sample function marks the line the error should point at with a `# <- tag` comment.
 """
+import functools
 import importlib.util
 import inspect
 import re
@@ -17,6 +18,7 @@ import srcdiff
 from gradcheck import check_grad, numerical_grad
 
 G = 1.0
+CONFIG = {"lam": 0.5, "mu": 0.1}
 
 
 def line_of(tag: str) -> int:
@@ -135,6 +137,35 @@ def gen_exp_while(x):
 
 def lambda_arg(x):
     return np.sum(np.apply_along_axis(lambda v: v * 2.0, 0, x))  # <- lambda
+
+
+def reduce_lambda(x):
+    return functools.reduce(lambda a, b: a * b, x)  # <- reduce
+
+
+def isinstance_test(x):
+    if isinstance(x, float):  # <- isinstance
+        return x * x
+    return np.sum(x * x)
+
+
+def str_format(x):
+    assert np.ndim(x) == 1, "need a vector, got {}".format(np.ndim(x))  # <- format
+    return np.sum(x)
+
+
+def config_items(x):
+    s = 0.0
+    for k, v in CONFIG.items():  # <- config_items
+        s = s + v * np.sum(x * x)
+    return s
+
+
+def config_as_argument(x, cfg):     # (config_items' advice: the dict an argument, left out of wrt)
+    s = 0.0
+    for k, v in cfg.items():
+        s = s + v * np.sum(x * x)
+    return s
 
 
 def function_value(x):
@@ -279,8 +310,12 @@ STATEMENTS = [
     (uses_class, "class", "outside"),
     (list_comp, "listcomp", "comprehension"),
     (gen_exp_while, "genwhile", "assignment of its own"),
-    (lambda_arg, "lambda", "nested def"),
+    (lambda_arg, "lambda", "write the loop out"),
     (function_value, "funcvalue", "call it"),
+    (reduce_lambda, "reduce", "write the loop out"),
+    (isinstance_test, "isinstance", "np.ndim(x) == 0"),
+    (str_format, "format", "write an f-string"),
+    (config_items, "config_items", "pass the dict in as an argument"),
     (hessian_inside, "hessian_inside", "jvp of a gradient"),   # (advice was "call functions by name")
 ]
 
@@ -288,8 +323,30 @@ STATEMENTS = [
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f, tag, advice", STATEMENTS, ids=[t for _, t, _ in STATEMENTS])
 def test_declined_construct(f, tag, advice, jit):
-    arg = np.ones(3) if tag in ("lambda", "hessian_inside") else 0.5
+    arg = np.ones(3) if tag in ("lambda", "hessian_inside", "reduce", "isinstance", "format", "config_items") else 0.5
     _assert_located(_declined(f, [arg], jit), tag, advice)
+
+
+def test_advice_of_the_library_call_declines_works():
+    """What the declines of reduce_lambda, isinstance_test, str_format and config_items say to write instead."""
+    def looped(x):
+        acc = x[0]
+        for v in x[1:]:
+            acc = acc * v
+        return acc
+
+    def by_rank(x):
+        if np.ndim(x) == 0:
+            return x * x
+        return np.sum(x * x)
+
+    def f_string(x):
+        assert np.ndim(x) == 1, f"need a vector, got {np.ndim(x)}"
+        return np.sum(x)
+    x = np.array([0.3, -0.7, 1.2])
+    for f, args in [(looped, [x]), (by_rank, [x]), (by_rank, [0.7]), (f_string, [x]),
+                    (config_as_argument, [x, CONFIG])]:
+        check_grad(f, args, wrt=0)
 
 
 def test_bound_method():
@@ -1466,13 +1523,24 @@ def tuple_holding_a_dict(x, a):
     return _scaled((x, {"w": np.sum(a)}))
 
 
+def dict_read_at_once(x, a):
+    return {"w": x, "b": a}["w"] * np.sum(a)
+
+
+def dict_read_at_once_bound(x, a):      # (the advice of dict_read_at_once)
+    d = {"w": x, "b": a}
+    return d["w"] * np.sum(a)
+
+
 def test_a_dict_made_inside_is_read_at_its_keys():
-    """A dict display bound to a name in the differentiated function, with no dict argument (it was declined, as the
-    tuple below still is): each item its own variable, as a copy of a dict argument's (tests/test_dict_results.py)."""
-    check_grad(dict_made_inside, [0.4, np.array([0.3, -0.5])], wrt=(0, 1))
+    """A dict display bound to a name in the differentiated function, with no dict argument, or in a tuple passed to a
+    helper (both were declined): each item its own variable, as a copy of a dict argument's
+    (tests/test_dict_results.py)."""
+    for f in (dict_made_inside, tuple_holding_a_dict, dict_read_at_once_bound):
+        check_grad(f, [0.4, np.array([0.3, -0.5])], wrt=(0, 1))
 
 
-@pytest.mark.parametrize("f", [tuple_holding_a_dict])
+@pytest.mark.parametrize("f", [dict_read_at_once])
 def test_a_dict_made_inside_says_what_to_write_instead(f):
     """A dict display in the differentiated function (or in a tuple passed to a helper) said 'Dict expressions are
     not supported' with the hint 'f-strings, starred and dict/set displays cannot be differentiated': what to do
@@ -1481,8 +1549,8 @@ def test_a_dict_made_inside_says_what_to_write_instead(f):
         srcdiff.grad(f, wrt=(0, 1))(0.4, np.array([0.3, -0.5]))
     lines, first = inspect.getsourcelines(f)
     assert (info.value.filename, info.value.lineno) == (__file__, first + 1), str(info.value)
-    assert "dicts made in the differentiated function (a dict display `{...}`) are not supported" in str(info.value)
-    assert "pass the dict in as an argument" in info.value.advice and "use a tuple" in info.value.advice
+    assert "dict displays `{...}` used as values where srcdiff cannot make each item" in str(info.value)
+    assert "pass the dict in as an argument" in info.value.advice and "bind the dict to a name" in info.value.advice
 
 
 def array_or_number_by_flag(x, flag):

@@ -63,10 +63,11 @@ def _unnegated(test, body, orelse):
 
 # what ANF cannot name, with what to write instead
 _UNSUPPORTED = {
-    "Dict": ("dicts made in the differentiated function (a dict display `{...}`)",
-             "pass the dict in as an argument (gradients with respect to a dict come back as a dict of the same "
-             "keys; a copy of it, `{**params}` or `dict(params, W=W2)`, may be made inside), or use a tuple or "
-             "separate names for its items"),
+    "Dict": ("dict displays `{...}` used as values where srcdiff cannot make each item of the dict its own variable "
+             "(it reads a dict bound to a name, `p = {\"W\": W}`, a tuple or list of them bound to a name, one your "
+             "function returns, or a dict argument, at string keys)",
+             "bind the dict to a name of its own first (p = {\"W\": W, \"b\": b}) and read p[\"W\"] or pass p, or pass "
+             "the dict in as an argument (gradients with respect to a dict come back as a dict of the same keys)"),
     "Set": ("set displays (`{a, b}`)", "use a tuple, a list or an array"),
     "Starred": ("starred expressions (`*args`, `[*a]`)", "write the items out one by one, or use the tuple or array "
                                                          "itself"),

@@ -22,6 +22,7 @@ flatten's."""
 from __future__ import annotations
 
 import copy
+import inspect
 
 import gast
 
@@ -115,8 +116,8 @@ class DictForms:
         else:
             from .resolve import is_user_function
             obj = self.unit.namespace.get(func.id)
-            if func.id in self.locals or not is_user_function(obj):
-                return None
+            if func.id in self.locals or not inspect.isfunction(obj) or not is_user_function(obj):
+                return None     # (a srcdiff transform, `g = srcdiff.grad(f)`, is no function of the user's here)
             got, unit = module_function_keys(obj)
         if got is None or isinstance(got, tuple):
             return got
@@ -382,6 +383,39 @@ class DictForms:
             else:
                 out += self.bind_entry(name, k, src, s)
         return out
+
+    def make_dicts(self, s):
+        """`layers = ({"W": W1, "b": b1}, {"W": W2, "b": b2})` (a tuple or list literal of dicts made here): layers a
+        structure of its own, a tuple of dicts, whose leaves are bound to the items (`for layer in layers:
+        layer["W"]` unrolled, as over a tuple argument of dicts)."""
+        name = s.targets[0].id
+        self.new_dict_name(s, name)
+        structs, out = [], []
+        for k, e in enumerate(s.value.elts):
+            entries = self.dict_entries(e)
+            values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
+            structs.append(Keyed([self.entry_struct(src) for src in values.values()], values))
+            for j, src in enumerate(values.values()):
+                if src[0] == "expr":
+                    out.append(copy_loc(assign(f"{name}_{k}_{j}", src[1], s.lineno), s))
+                    continue
+                st = self.struct_at(src[1], src[2])
+                out += [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), s.lineno), s)
+                        for leaf, at in zip(self.leaf_names(name, st, (k, j)), self.leaf_names(src[1], st, src[2]))]
+        self.structs[name] = structs
+        self.made[name] = self.scope
+        return out
+
+    def dicts_literal(self, s) -> bool:
+        """Whether `s` binds a name, read only by subscripts, loops and calls (no `.append`: a list that grows),
+        to a tuple or list literal of dicts made here (`make_dicts`)."""
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, (gast.Tuple, gast.List)) and s.value.elts
+                and all(self.builds_dict(e) for e in s.value.elts)):
+            return False
+        name = s.targets[0].id
+        return not any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name
+                       for n in walk(self.unit.node))
 
     def new_dict_name(self, s, name):
         """Decline a dict made by `s` bound to `name` where that name is bound elsewhere too."""

@@ -199,7 +199,7 @@ class _Flatten(DictForms):
                 and not self.for_call:
             self.argument_item_written(param, path, node)
         if isinstance(self.struct_at(param, path), Keyed):
-            what = "a dict made from a dict argument" if param in self.made else "a dict argument"
+            what = "a dict made in the function" if param in self.made else "a dict argument"
             fail(node, self.unit, f"{what} used as a whole value (srcdiff reads a dict argument's items "
                                   "at string keys known when it compiles)",
                  "read it at its keys (p[\"W\"], p.get(\"W\", 0.0)), loop over p.items(), or pass it whole to "
@@ -254,6 +254,11 @@ class _Flatten(DictForms):
             return self.sliced_literal(node)
         if user and self.builds_dict(node):
             return self.dict_literal(node)
+        if user and isinstance(node, (gast.Tuple, gast.List)) and any(
+                self.builds_dict(e) or self.ref(e) is not None and self.struct_at(*self.ref(e)) is not None
+                for e in node.elts):   # f((x, d)) of a dict d: the dict's items marked with its keys, in the tuple
+            out = copy_loc(type(node)(elts=[self.literal(e, user) for e in node.elts], ctx=gast.Load()), node)
+            return out
         r = self.ref(node)
         if r is None or self.struct_at(*r) is None:
             return node
@@ -446,6 +451,8 @@ class _Flatten(DictForms):
             return self.bind_returned(s, self.returned_dict(s.value.func))    # p = params(W, b) (dict_forms)
         if isinstance(s, gast.Return) and display_keys(s.value) is not None:
             return self.return_dict(s)
+        if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
+            return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)
                 and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.made
                 and self.key_of(s.targets[0].slice) is not None

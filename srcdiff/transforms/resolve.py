@@ -301,6 +301,7 @@ class _Resolver(Transformer):
         got = self._constant_dict_get(node)
         if got is not None:     # CONFIG.get("lam", 1.0) of a module-level dict
             return got
+        self._decline_library_calls(node)
         if isinstance(func, gast.Name) and func.id in self.unit.callees and func.id not in self.locals:
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
         else:
@@ -502,6 +503,36 @@ class _Resolver(Transformer):
                                       f"{type(p.default).__name__}, not a number or an array",
                      f"pass {p.name} explicitly")
         node.args, node.keywords = args + node.args[len(given):], []
+
+    def _decline_library_calls(self, node):
+        """Calls that srcdiff cannot follow, declined with what to write instead: a module-level dict's views
+        (`CONFIG.items()`), `"...".format(...)`, `isinstance(...)`, and a lambda passed to a function that is not the
+        user's (`functools.reduce(lambda a, b: a * b, w)`)."""
+        func = node.func
+        if isinstance(func, gast.Attribute) and func.attr in ("items", "values", "keys") and not node.args:
+            base = self._item(func.value) if isinstance(func.value, gast.Subscript) else self._lookup(func.value)
+            if isinstance(base, dict):
+                name = self._text(func.value)
+                fail(node, self.unit, f"{name}.{func.attr}() of the module-level dict {name} (srcdiff compiles in a "
+                                      "global dict's items read at constant keys)",
+                     f"read its items at constant keys ({name}[\"...\"]), or pass the dict in as an argument (a loop "
+                     f"over a dict argument's .{func.attr}() is unrolled; leave it out of wrt)")
+        if (isinstance(func, gast.Attribute) and func.attr == "format" and isinstance(func.value, gast.Constant)
+                and isinstance(func.value.value, str)):
+            fail(node, self.unit, "str.format() (srcdiff keeps the text of f-strings in print and assert)",
+                 "write an f-string: f\"got {x:.3f}\" in place of \"got {:.3f}\".format(x)")
+        obj = self._lookup(func) if isinstance(func, (gast.Name, gast.Attribute)) else _MISSING
+        if obj is isinstance:
+            fail(node, self.unit, "isinstance(...) in the function you differentiate (srcdiff generates its code for "
+                                  "the kinds of the arguments it is called with, and does not read their types)",
+                 "test the rank instead (np.ndim(x) == 0 for a number), or write a function for each kind")
+        lam = next((a for a in node.args if isinstance(a, gast.Lambda)), None)
+        if lam is not None and obj is not _MISSING and not is_user_function(obj):
+            shown = getattr(obj, "__qualname__", None) or self._text(func)
+            fail(lam, self.unit, f"a lambda passed to {shown}, which is not a function of yours (srcdiff follows the "
+                                 "functions you pass to your own functions, and lambdas it can call where they are)",
+                 "write the loop out (acc = w[0]; for v in w[1:]: acc = acc * v), use the NumPy function for it "
+                 "(np.prod, np.cumsum, np.sum(..., axis=k)), or call a function of yours that takes the function")
 
     def _constant_dict_get(self, node):
         """`CONFIG.get("lam", 1.0)` (`CONFIG["opt"].get(...)`) of a module-level or closure dict, at a constant key:
