@@ -122,6 +122,9 @@ the compiled form (jit only: what Numba compiles, never the source shown):
     local names      a name a loop or branch binds, reads there after binding it and     transforms/local_names.py
                      nothing reads after it -> a name of its own there
                      (Numba's SSA rebuild walks the function once per name bound twice)
+    parts            a function of more than 600 statements: its large loops and         transforms/function_parts.py
+                     branches -> functions of their own, named after the user's line,
+                     taking their live names (LLVM's time grows as size ** 1.8)
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 How the functions of one derivative are gathered into a module (entry, callees' primals and

@@ -112,27 +112,68 @@ class _Splitter:
     def block(self, stmts: list, live_out: set, before: set, sweep, above=None) -> list:
         """`stmts` with its large loops and branches moved into parts: `live_out`, the names read after the block;
         `before`, those that may be bound before it; `sweep`, the sweep comment the block is under; `above`, the
-        comment citing the user's line of the statement the block is in."""
+        comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
+        and the statements between them (not those before the first or after the last), up to `target`
+        statements, or one larger loop or branch."""
         live = set(live_out)
         after = [None] * len(stmts)
         for k in range(len(stmts) - 1, -1, -1):
             after[k] = set(live)
             exposed, bound, _ = self.facts.of(stmts[k])
             live = (live - bound) | exposed
-        out, before = [], set(before)
-        for k, s in enumerate(stmts):
+        out, before, k = [], set(before), 0
+        while k < len(stmts):
+            s = stmts[k]
             if is_comment(s) and anno.has(s, anno.SWEEP):
                 sweep = s
-            new = s
             if is_comment(s) and anno.has(s, anno.USER_LINE):
                 above = s
-            if isinstance(s, _COMPOUND) and self.sizes.of(s) >= self.smallest:
-                new = self.extract(s, above, after[k], before, sweep)
-                if new is None:
-                    new = self.inside(s, after[k], before, sweep, above) if self.sizes.of(s) > self.target else s
-            before |= self.facts.stores(s)
-            out.append(new)
+            if not isinstance(s, _COMPOUND):
+                before |= self.facts.stores(s)
+                out.append(s)
+                k += 1
+                continue
+            end = self._run_end(stmts, k)
+            run = stmts[k:end]
+            new = self.extract(run, above, after[end - 1], before, sweep) \
+                if self.sizes.of_block(run) >= self.smallest else None
+            if new is not None:
+                out.append(new)
+            else:
+                for j in range(k, end):     # (one at a time: the large ones alone, or their insides)
+                    t = stmts[j]
+                    if is_comment(t) and anno.has(t, anno.USER_LINE):
+                        above = t
+                    got = None
+                    if isinstance(t, _COMPOUND) and end - k > 1 and self.sizes.of(t) >= self.smallest:
+                        got = self.extract([t], above, after[j], before, sweep)
+                    if got is None and isinstance(t, _COMPOUND) and self.sizes.of(t) > self.target:
+                        got = self.inside(t, after[j], before, sweep, above)
+                    out.append(got or t)
+                    before |= self.facts.stores(t)
+                k = end
+                continue
+            for t in run:
+                before |= self.facts.stores(t)
+            k = end
         return out
+
+    def _run_end(self, stmts, k) -> int:
+        """The end (exclusive) of the run of statements starting at the loop or branch `stmts[k]`: the loops and
+        branches after it, and the statements between, up to `target` statements (module docstring), not past a
+        sweep's comment or a return."""
+        total, last, m = self.sizes.of(stmts[k]), k, k + 1
+        while m < len(stmts) and total <= self.target:
+            t = stmts[m]
+            if isinstance(t, gast.Return) or is_comment(t) and anno.has(t, anno.SWEEP):
+                break
+            total += self.sizes.of(t)
+            if total > self.target:
+                break
+            if isinstance(t, _COMPOUND):
+                last = m
+            m += 1
+        return last + 1
 
     def inside(self, s, live_after: set, before: set, sweep, above):
         """`s` with the large loops and branches of its blocks moved into parts."""
@@ -158,33 +199,35 @@ class _Splitter:
         new = with_blocks(s, rewrite)
         return new if changed else s
 
-    def extract(self, s, above, live_after: set, before: set, sweep):
-        """The call of a new part holding `s` (with `above`, the comment citing the user's line it was made from),
-        or None where `s` cannot move (module docstring)."""
-        if any(True for _ in block_jumps([s])) or any(isinstance(n, _SCOPES) for n in walk(s)):
+    def extract(self, run: list, above, live_after: set, before: set, sweep):
+        """The call of a new part holding the statements `run` (with `above`, the comment citing the user's line the
+        first was made from), or None where they cannot move (module docstring)."""
+        if any(True for _ in block_jumps(run)) or any(isinstance(n, _SCOPES) for t in run for n in walk(t)):
             return None
-        exposed, bound, stored = self.facts.of(s)
+        exposed, bound = self.facts.sequence(run, ())
+        stored = set().union(*(self.facts.stores(t) for t in run))
         args = sorted(exposed & self.names)
         outs = sorted(stored & live_after)
         for name in outs:
             if name not in bound and name not in args:
                 args.append(name)       # (bound on some paths only: the part starts from its value)
+        args.sort()
         if not set(args) <= before or (set(args) | set(outs)) & self.untyped:
             return None
         line = anno.get(above, anno.USER_LINE)[0] if above is not None else None
         backward = sweep is not None and anno.get(sweep, anno.SWEEP) == "backward"
         name = self.namer.fresh(f"{self.fn.name}_line{line}" + ("_back" if backward else "") if line
                                 else f"{self.fn.name}_part")
-        body = [s]
-        if self.sizes.of(s) > self.target:
-            body = [self.inside(s, set(outs), set(args), sweep, above)]
+        body = list(run)
+        if len(run) == 1 and self.sizes.of(run[0]) > self.target:
+            body = [self.inside(run[0], set(outs), set(args), sweep, above)]
         if above is not None:
             body.insert(0, above)
         if backward:
             body.insert(0, sweep)   # (an error in the part is reported as in the backward sweep)
         if outs:
             value = load(outs[0]) if len(outs) == 1 else gast.Tuple(elts=[load(o) for o in outs], ctx=gast.Load())
-            body.append(copy_loc(gast.Return(value=value), s))
+            body.append(copy_loc(gast.Return(value=value), run[-1]))
         params = [gast.Name(id=a, ctx=gast.Param(), annotation=None, type_comment=None) for a in args]
         part = gast.FunctionDef(name=name, args=gast.arguments(args=params, posonlyargs=[], vararg=None,
                                                                kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
@@ -195,9 +238,9 @@ class _Splitter:
         self.parts.append(part)
         called = gast.Call(func=load(name), args=[load(a) for a in args], keywords=[])
         if not outs:
-            return copy_loc(gast.Expr(value=called), s)
+            return copy_loc(gast.Expr(value=called), run[0])
         target = store(outs[0]) if len(outs) == 1 else gast.Tuple(elts=[store(o) for o in outs], ctx=gast.Store())
-        return copy_loc(gast.Assign(targets=[target], value=called, type_comment=None), s)
+        return copy_loc(gast.Assign(targets=[target], value=called, type_comment=None), run[0])
 
 
 def _all_statements(stmts):
