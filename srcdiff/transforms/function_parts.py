@@ -36,7 +36,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import Namer, assigned_names, block_jumps, copy_loc, is_comment, load, store, walk, with_blocks
+from .astutil import Namer, block_jumps, copy_loc, is_comment, load, store, walk, with_blocks
 from .local_names import BlockFacts, names_stored, reads
 
 LIMIT = 600     # a function of more statements than this is split
@@ -57,10 +57,17 @@ def split(fn: gast.FunctionDef, taken=(), limit: int | None = None, target: int 
     limit, target = LIMIT if limit is None else limit, TARGET if target is None else target
     smallest = SMALLEST if smallest is None else smallest
     sizes = _Sizes()
-    if sizes.of_block(fn.body) <= limit or any(isinstance(n, _SCOPES) for n in walk(gast.Module(body=fn.body,
-                                                                                               type_ignores=[]))):
+    if not any(isinstance(t, _COMPOUND) for t in fn.body) or sizes.of_block(fn.body) <= limit:
         return fn, []
-    s = _Splitter(fn, taken, sizes, target, smallest)
+    named, stored = set(), set()    # (one walk of the function: its names, and whether it has a nested scope)
+    for n in walk(gast.Module(body=fn.body, type_ignores=[])):
+        if type(n) is gast.Name:
+            named.add(n.id)
+            if type(n.ctx) is gast.Store:
+                stored.add(n.id)
+        elif isinstance(n, _SCOPES):
+            return fn, []
+    s = _Splitter(fn, taken, sizes, target, smallest, named, stored)
     params = {a.id for a in fn.args.args}
     body = s.block(fn.body, set(), params, None)
     if not s.parts:
@@ -98,11 +105,11 @@ def _blocks(s) -> list:
 
 
 class _Splitter:
-    def __init__(self, fn, taken, sizes, target, smallest):
+    def __init__(self, fn, taken, sizes, target, smallest, named, stored):
         self.fn, self.sizes, self.target, self.smallest = fn, sizes, target, smallest
         self.facts = BlockFacts()
-        self.names = assigned_names(fn.body) | {a.id for a in fn.args.args}
-        self.namer = Namer(set(taken) | self.names | {n.id for n in walk(fn) if isinstance(n, gast.Name)})
+        self.names = stored | {a.id for a in fn.args.args}
+        self.namer = Namer(set(taken) | self.names | named)
         self.untyped = {t.id for s in _all_statements(fn.body) if isinstance(s, gast.Assign)
                         and isinstance(s.value, gast.List) and not s.value.elts
                         for t in s.targets if isinstance(t, gast.Name)}
@@ -202,7 +209,7 @@ class _Splitter:
     def extract(self, run: list, above, live_after: set, before: set, sweep):
         """The call of a new part holding the statements `run` (with `above`, the comment citing the user's line the
         first was made from), or None where they cannot move (module docstring)."""
-        if any(True for _ in block_jumps(run)) or any(isinstance(n, _SCOPES) for t in run for n in walk(t)):
+        if any(True for _ in block_jumps(run)):
             return None
         exposed, bound = self.facts.sequence(run, ())
         stored = set().union(*(self.facts.stores(t) for t in run))
