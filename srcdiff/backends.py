@@ -289,6 +289,8 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK, pa
     from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
     renamed = unambiguous(fn)       # (locals Numba's temporaries cannot confuse)
     threads = {"parallel": _PRANGE_ONLY} if "prange" in fn.__code__.co_names else {}   # (rt.prange: row chunks)
+    if part:    # (called from its caller's machine code only: no wrapper boxing and unboxing its values for Python)
+        threads = {**threads, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
                       pipeline_class=Compiler, **threads)(renamed)
     if part:
