@@ -36,7 +36,7 @@ from __future__ import annotations
 import gast
 
 from . import annotations as anno
-from .astutil import Namer, block_jumps, copy_loc, is_comment, load, store, walk, with_blocks
+from .astutil import Namer, block_jumps, copy_loc, is_comment, load, nested_blocks, store, walk, with_blocks
 from .local_names import BlockFacts, names_stored, reads
 
 LIMIT = 600     # a function of more statements than this is split
@@ -100,8 +100,7 @@ class _Sizes:
 
 
 def _blocks(s) -> list:
-    return [b for b in (getattr(s, "body", None), getattr(s, "orelse", None)) if type(b) is list] \
-        if isinstance(s, _COMPOUND) else []
+    return nested_blocks(s) if isinstance(s, _COMPOUND) else []
 
 
 class _Splitter:
