@@ -193,3 +193,31 @@ def test_twenty_loop_program_is_split_at_the_real_thresholds():
     assert len(parts) >= 4
     assert all(len(p.split("_line")) == 2 for p in parts)
     assert "_line" not in made.source
+
+
+INDEXED = '''import numpy as np
+
+
+def indexed(x, idx, n):
+    s = 0.0
+    for t in range(n):
+        s = s + x[idx[t]] ** 2
+        if s > 1.0:
+            s = s * 0.5
+    return s
+'''
+
+
+def test_an_error_in_a_part_is_reported_at_the_users_line(monkeypatch, tmp_path):
+    """An index out of range inside a part fails as it does in the function unsplit: at the user's line."""
+    _new_cache(monkeypatch, tmp_path / "cache")
+    for name, v in zip(("LIMIT", "TARGET", "SMALLEST"), (5, 8, 2)):
+        monkeypatch.setattr(function_parts, name, v)
+    f = source_module("parts_indexed", INDEXED.replace("def indexed(", "def parts_indexed(")).parts_indexed
+    g = srcdiff.value_and_grad(f, wrt=0, jit=True)
+    x, idx = np.ones(3), np.array([0, 1, 2, 5])
+    np.testing.assert_allclose(g(x, idx, 3)[1], srcdiff.grad(f, wrt=0)(x, idx, 3), rtol=1e-12)
+    assert _made(g).compiled_facts.parts()
+    with pytest.raises(IndexError, match="index 5 is out of bounds") as info:
+        g(x, idx, 4)
+    assert "s = s + x[idx[t]] ** 2" in str(info.value)
