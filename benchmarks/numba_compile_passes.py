@@ -8,7 +8,10 @@ loaded), the generated module's size (lines, list pushes, stacks), Numba's pass 
 function (pipeline_times; wall seconds) and, with --llvm, LLVM's own pass timing report (its heaviest passes,
 user seconds), then the gradient against the Python backend's.
 
-    python benchmarks/numba_compile_passes.py [--seed 1008231] [--llvm] [--top 12]
+    python benchmarks/numba_compile_passes.py [--seed 1008231] [--llvm] [--top 12] [--unsplit]
+
+(--unsplit: the gradient compiled as one function, without the compiled form's "parts" pass,
+transforms/function_parts.py, for an A/B run of the same code.)
 
 Measured (session 21, load 5-12 on 2 cores, the runtime helpers' cache warm) for 1008231's outer gradient, one
 function of 2 291 lines, 226 pushes, 178 stacks: 205.7 s CPU, of Numba's passes (wall) native_lowering 93%
@@ -16,6 +19,11 @@ function of 2 291 lines, 226 pushes, 178 stacks: 205.7 s CPU, of Numba's passes 
 than the function: the same construct repeated 80 and 240 times in one function (a list push and pop of an
 array; an array expression in a loop) took 6.1 and 44.9 s CPU, 6.4 and 40.7 s (exponent about 1.8); the
 heaviest passes were MemCpyOpt and SROA for the stacks, the loop passes for the expressions.
+
+Since session 22 a function of more than 600 statements is compiled in parts (transforms/function_parts.py: its
+large loops and branches as functions of their own, each its own LLVM module, called by symbol, without Numba's
+CPython wrappers): 1008231's outer gradient and 1031034's are split into 15-20 and 8 functions; measured on the
+same code with and without the pass (--unsplit), see benchmarks/README.md "First call of very large gradients".
 """
 import argparse
 import os
@@ -33,6 +41,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1008231)
     ap.add_argument("--llvm", action="store_true", help="LLVM's pass timing report (slows the compile)")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--unsplit", action="store_true", help="compile the gradient as one function (no parts)")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="srcdiff_compile_passes_")
     os.environ["SRCDIFF_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -41,6 +50,9 @@ def main(argv=None):
     import fuzz_runner
     import fuzzgen
     import srcdiff
+    if args.unsplit:
+        from srcdiff.transforms import function_parts
+        function_parts.LIMIT = 10 ** 9
     features = [f for f in fuzzgen.ALL_FEATURES if f not in fuzzgen.PYTHON_ONLY]
     prog = fuzz_runner.program_for(args.seed, True, features, max_depth=2, max_stmts=3)
     mod = prog.load(tmp, f"compile_{args.seed}")

@@ -271,10 +271,11 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "reduction": False, "inp
                 "setitem": False, "numpy": False, "stencil": False, "fusion": False}
 
 
-def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
+def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK, part: bool = False):
     """numba.njit with its disk cache (unless `cache` is false), kept in the checked private directory;
     a damaged cache file is removed and recompiled with a CacheWarning. `boundscheck`: False for a function
-    that tests its indices itself (transforms/bounds.py)."""
+    that tests its indices itself (transforms/bounds.py); `part`: a part of a large function
+    (transforms/function_parts.py), whose callers call its machine code by symbol (runtime/_linking.py)."""
     import numba
     numba_dir = getattr(numba.config, "CACHE_DIR", "")
     if cache and numba_dir:   # NUMBA_CACHE_DIR moves Numba's index (a pickle: loading it can run code) out of ours
@@ -288,8 +289,13 @@ def _njit(fn, path: str, cache: bool = True, boundscheck: bool = BOUNDSCHECK):
     from .runtime._linking import Compiler       # calls the runtime's kernels by symbol (no IR linked in)
     renamed = unambiguous(fn)       # (locals Numba's temporaries cannot confuse)
     threads = {"parallel": _PRANGE_ONLY} if "prange" in fn.__code__.co_names else {}   # (rt.prange: row chunks)
+    if part:    # (called from its caller's machine code only: no wrapper boxing and unboxing its values for Python)
+        threads = {**threads, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
     disp = numba.njit(cache=cache, nogil=True, error_model="numpy", boundscheck=boundscheck,
                       pipeline_class=Compiler, **threads)(renamed)
+    if part:
+        from .runtime._linking import called_by_symbol
+        called_by_symbol(disp)
     if renamed is not fn:   # differentiated again, `disp` is read as `fn`: its file's code (`disp.py_func`'s
         note_shown_function(disp, fn)       # locals are renamed, and parse's check of the source declined it)
     impl = getattr(disp, "_cache", None)
@@ -503,15 +509,16 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
         params = generated.parameters
         if passed and params is not None and list(params.arrays) == passed:
             constants = {k: v for k, v in bindings.items() if k not in passed}
-            compiled = load_module(Generated(params.source, generated.facts, lines=generated.lines_compiled), constants,
+            compiled = load_module(Generated(params.source, generated.facts_compiled, lines=generated.lines_compiled),
+                                   constants,
                                    base, jit)
             for name in names:
                 arrays = tuple(mod.__dict__[a] for a in params.takes[name])
                 fn = compiled.__dict__[name]
                 mod.__dict__[name] = ArraysPassed(fn, arrays, mod.__dict__[name]) if arrays else fn
         elif generated.compiled is not None:
-            compiled = load_module(Generated(generated.compiled, generated.facts, lines=generated.lines_compiled), bindings,
-                                   base, jit)
+            compiled = load_module(Generated(generated.compiled, generated.facts_compiled, lines=generated.lines_compiled),
+                                   bindings, base, jit)
             _SHOWN[compiled.__name__] = modname
             for name in names:
                 note_shown_function(compiled.__dict__[name], mod.__dict__[name])
@@ -522,8 +529,10 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
                     mod.__dict__[name] = _jitted_rule_function(obj)
             recursive = generated.facts.recursive()
             tested = generated.facts.bounds_proved()      # they test their indices themselves
+            parts = generated.facts.parts()
             for name in names:
-                mod.__dict__[name] = _njit(mod.__dict__[name], path, not recursive, BOUNDSCHECK and name not in tested)
+                mod.__dict__[name] = _njit(mod.__dict__[name], path, not recursive, BOUNDSCHECK and name not in tested,
+                                           part=name in parts)
                 if recursive:
                     _typed_without_literals(mod.__dict__[name])
     _LOADED[modname] = mod
@@ -591,7 +600,8 @@ def save_index(spec: str, root, generated: Generated, bindings: dict, base: str,
               "sha256": digest, "jit": bool(jit), "tapes": sorted(_TAPES.get(digest, ())),
               "facts": generated.facts.to_json(), "parameters": params.to_json() if params is not None else None,
               "compiled": generated.compiled, "lines": generated.lines.to_json() if generated.lines else None,
-              "compiled_lines": generated.compiled_lines.to_json() if generated.compiled_lines else None}
+              "compiled_lines": generated.compiled_lines.to_json() if generated.compiled_lines else None,
+              "compiled_facts": generated.compiled_facts.to_json() if generated.compiled_facts else None}
     body = json.dumps(record, sort_keys=True)
     folder = _index_dir()
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")   # mode 0600; replaced atomically
@@ -666,8 +676,10 @@ def load_indexed(spec: str, root, jit: bool):
         return None
     _touch(module_path)
     _TAPES.setdefault(record["sha256"], frozenset(record.get("tapes", ())))
+    compiled_facts = record.get("compiled_facts")
     generated = Generated(source, facts, params, record.get("compiled"), Lines.from_json(record.get("lines")),
-                          Lines.from_json(record.get("compiled_lines")))
+                          Lines.from_json(record.get("compiled_lines")),
+                          ModuleFacts.from_json(compiled_facts) if compiled_facts else None)
     loaded = _LOADED.get(modname) or instantiate(modname, module_path, generated, bindings, jit)
     return CachedModule(base, bindings, generated.function_names), generated, loaded
 

@@ -123,6 +123,9 @@ the compiled form (jit only: what Numba compiles, never the source shown):
     local names      a name a loop or branch binds, reads there after binding it and     transforms/local_names.py
                      nothing reads after it -> a name of its own there
                      (Numba's SSA rebuild walks the function once per name bound twice)
+    parts            a function of more than 600 statements: its large loops and         transforms/function_parts.py
+                     branches -> functions of their own, named after the user's line,
+                     taking their live names (LLVM's time grows as size ** 1.8)
     emit             as above; statements left as they were: the source's, reused        transforms/emit.py
 
 How the functions of one derivative are gathered into a module (entry, callees' primals and
@@ -141,7 +144,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          elementwise,
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms import function_args, seed_ones
+from .transforms import function_args, function_parts, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -186,6 +189,7 @@ class Context:
     earlier: tuple | None = None  # the compiled form's: the source's (fn, tree), whose statements its emit reuses
     tangent_kinds: dict = field(default_factory=dict)   # (forward mode) the kinds of the tangents, where known
     floats64: bool = False  # (reverse mode, the entry) its float arguments are float64 (specialisations.floats64)
+    parts: list = field(default_factory=list)   # (the compiled form) the functions "parts" moved out of `fn`
     _kinds: dict | None = None
 
     def __repr__(self):     # (short: see parse.Unit.__repr__)
@@ -672,6 +676,18 @@ SOURCE = [
          "Python source with comments naming the user's lines"),
 ]
 
+def _parts(ctx):
+    taken = set(ctx.module.function_names) | set(ctx.module.bindings) if ctx.module is not None else set()
+    ctx.fn, ctx.parts = function_parts.split(ctx.fn, taken)
+
+
+def emit_part(fn) -> Context:
+    """The context of a part "parts" moved out of a function (the compiled form), emitted."""
+    ctx = Context(fn=fn)
+    _emit(ctx)
+    return ctx
+
+
 COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba compiles (Generated.compiled)
     Pass("one chunk", _on_fn(optimize.one_chunk_apart), "transforms/optimize/rowchunks.py",
          "(jit=\"parallel\") the chunks' loop on threads under `if chunks > 1:`,\n"
@@ -689,6 +705,9 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("local names", _on_fn(local_names.local_names), "transforms/local_names.py",
          "a name a loop or branch binds, reads there after binding it and\nnothing reads after it -> a name of its own there"
          "\n(Numba's SSA rebuild walks the function once per name bound twice)"),
+    Pass("parts", _parts, "transforms/function_parts.py",
+         "a function of more than 600 statements: its large loops and\nbranches -> functions of their own, named "
+         "after the user's line,\ntaking their live names (LLVM's time grows as size ** 1.8)"),
     Pass("emit", _emit, "transforms/emit.py", "as above; statements left as they were: the source's, reused"),
 ]
 

@@ -48,23 +48,26 @@ class FunctionFacts:
     module-level names it reads (not its parameters or locals); `bounds_proved`, whether the bounds pass
     proved its indices (compiled without Numba's checks); `positional`, whether its parameters are plain
     positional ones; `other_uses`, the module's functions it names other than as the callee of a call with
-    positional arguments (passed as a value, called with keywords or `*args`)."""
+    positional arguments (passed as a value, called with keywords or `*args`); `part`, whether it is a part the
+    compiled form's "parts" pass moved out of a large function (transforms/function_parts.py: Numba compiles it on
+    its own, and its callers call its machine code by symbol)."""
     name: str
     calls: tuple = ()
     reads: tuple = ()
     bounds_proved: bool = False
     positional: bool = True
     other_uses: tuple = ()
+    part: bool = False
 
     def to_json(self) -> dict:
         return {"name": self.name, "calls": list(self.calls), "reads": list(self.reads),
                 "bounds_proved": self.bounds_proved, "positional": self.positional,
-                "other_uses": list(self.other_uses)}
+                "other_uses": list(self.other_uses), **({"part": True} if self.part else {})}
 
     @classmethod
     def from_json(cls, d: dict) -> FunctionFacts:
         return cls(d["name"], tuple(d["calls"]), tuple(d["reads"]), bool(d["bounds_proved"]), bool(d["positional"]),
-                   tuple(d["other_uses"]))
+                   tuple(d["other_uses"]), bool(d.get("part", False)))
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ class ModuleFacts:
                     seen.add(name)
                     todo += calls.get(name, ())
         return False
+
+    def parts(self) -> set:
+        """Names of the parts (FunctionFacts.part)."""
+        return {f.name for f in self.functions if f.part}
 
     def bounds_proved(self) -> set:
         """Names of the functions the bounds pass proved."""
@@ -215,13 +222,20 @@ class Generated:
     parameters, the compiled module with them (`parameters`, else None), and its line table (`lines`: Lines;
     None for a module the compiler did not make), which holds for the compiled forms too where they are the
     source line for line; where they are not (jit="parallel" writes the chunks' loop twice: optimize/rowchunks.py),
-    theirs is `compiled_lines`."""
+    theirs is `compiled_lines`. Where the compiled form has functions the source has not (the parts of a large
+    function: transforms/function_parts.py), `compiled_facts` are its functions' facts."""
     source: str
     facts: ModuleFacts = field(default_factory=ModuleFacts)
     parameters: Parameters | None = None
     compiled: str | None = None
     lines: Lines | None = None
     compiled_lines: Lines | None = None
+    compiled_facts: ModuleFacts | None = None
+
+    @property
+    def facts_compiled(self) -> ModuleFacts:
+        """The facts of the compiled forms' functions (`compiled`, `parameters`)."""
+        return self.compiled_facts or self.facts
 
     @property
     def lines_compiled(self) -> Lines | None:
@@ -234,7 +248,8 @@ class Generated:
 
 
 # ---- read off the trees -----------------------------------------------------------------------------------
-def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bounds_proved: bool) -> FunctionFacts:
+def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bounds_proved: bool,
+                   part: bool = False) -> FunctionFacts:
     """The facts of the standard-library tree `fn` (emit.tree's) of a module whose functions are `functions`
     and whose module-level names are `module_names` (one walk of the tree, in this loop: no generator; names
     are leaves, and contexts and operators, the fields `ctx`, `op` and `ops`, are not looked into)."""
@@ -271,7 +286,7 @@ def function_facts(fn: ast.FunctionDef, functions: set, module_names: set, bound
     other = {n.id for n in named if id(n) not in plain}
     positional = not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults)
     return FunctionFacts(fn.name, tuple(sorted(calls)), tuple(sorted(loaded - own)), bounds_proved, positional,
-                         tuple(sorted(other)))
+                         tuple(sorted(other)), part)
 
 
 _FIELDS: dict = {}     # ast class -> the fields function_facts looks into

@@ -89,9 +89,18 @@ class Module:
                 for c in done))
             compiled = [compiler.run(compiler.COMPILED, compiler.Context(fn=c.fn, module=self, earlier=(c.fn, c.tree)))
                         if jit else c for c in done]
+            compiled_facts = None
+            if any(c.parts for c in compiled):    # (the "parts" pass: each part before the function calling it)
+                compiled = [p for c in compiled for p in [compiler.emit_part(f) for f in c.parts] + [c]]
+                all_names = {c.fn.name for c in compiled}
+                parts = {p.name for c in compiled for p in c.parts}
+                compiled_facts = generated.ModuleFacts(tuple(
+                    generated.function_facts(c.tree, all_names, bound, bool(anno.get(c.fn, anno.BOUNDS_PROVED)),
+                                             part=c.fn.name in parts) for c in compiled))
             compiled_text = generated.HEADER + "\n\n".join(c.source for c in compiled)
             arrays = backends.passed_arrays(self.bindings)
-            params = generated.with_parameters([c.tree for c in compiled], facts, arrays, emit.render) if arrays else None
+            params = generated.with_parameters([c.tree for c in compiled], compiled_facts or facts, arrays,
+                                               emit.render) if arrays else None
         backends.note_tapes(text, self.tapes)   # (read back by srcdiff.cuda where forward mode differentiates it)
         noted = [generated.copied_lines(anno.get(c.tree, anno.PRINTED_AT), anno.get(f, anno.COPY_OF),
                                         (getattr(f, "lineno", None), getattr(f, "end_lineno", None)))
@@ -99,12 +108,12 @@ class Module:
         lines = generated.Lines.of(noted, [c.source for c in done],
                                    [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in done])
         compiled_lines = None
-        if jit and compiled_text.count("\n") != text.count("\n"):     # (not line for line: the compiled form's own)
+        if jit and (compiled_facts or compiled_text.count("\n") != text.count("\n")):  # (not line for line: its own)
             compiled_lines = generated.Lines.of([anno.get(c.tree, anno.LINES) for c in compiled],
                                                 [c.source for c in compiled],
                                                 [anno.get(c.tree, anno.PLACEHOLDER_LINES) for c in compiled])
         return generated.Generated(text, facts, params, compiled_text if compiled_text != text else None, lines,
-                                   compiled_lines)
+                                   compiled_lines, compiled_facts)
 
     def trees(self) -> list:
         """The module's functions as the standard-library trees `source()` prints (emit.tree), comments

@@ -18,6 +18,11 @@ generated function's cache entry carries the kernels' own cache entries (their m
 (serialised kind `KIND`), and loading it loads each kernel the process has not loaded yet before it.
 Like every Numba cache entry, they are named by Numba's mangled names (qualified name, argument types, a
 counter); the runtime keeps its implementations' qualified names distinct (_typing.own).
+
+The parts of a large generated function (transforms/function_parts.py: its loops moved into functions of their
+own, so that LLVM optimises each apart) are called the same way (`called_by_symbol`): linked, a part's IR would be
+optimised again, whole, inside its caller's module. A caller's cache entry carries each part's own entry (its
+machine code and the kernels it calls: serialised kind `KIND`), loaded before the caller's.
 """
 import weakref
 
@@ -28,6 +33,8 @@ KIND = "srcdiff-linked"
 _STATES = weakref.WeakKeyDictionary()    # library loaded from the disk cache -> its serialised state
 _KERNELS = weakref.WeakKeyDictionary()   # kernel library -> its serialised state (Numba's "object" kind)
 _CALLS = weakref.WeakKeyDictionary()     # generated function's library -> the kernel libraries it calls
+_PARTS = weakref.WeakSet()               # libraries of the parts of large generated functions (called_by_symbol)
+_CARRIED = weakref.WeakKeyDictionary()   # library loaded from its `KIND` entry -> that entry
 
 _numba_unserialize = _codegen.JITCodeLibrary._unserialize.__func__
 
@@ -50,6 +57,7 @@ def _unserialize(cls, codegen, state):
             held.append(codegen.unserialize_library(kernel_state))
     library = _numba_unserialize(cls, codegen, (name, "object", own))
     _STATES[library] = (name, "object", own)
+    _CARRIED[library] = state
     _CALLS[library] = held    # (kept alive with the function that calls them)
     return library
 
@@ -72,6 +80,26 @@ def mark(library, sig) -> None:
     _KERNELS[library] = state
 
 
+def called_by_symbol(dispatcher) -> None:
+    """Generated functions calling `dispatcher` (a part of a large generated function) call its machine code by
+    symbol, compiled or loaded from the disk cache, as they call the runtime's kernels (module docstring)."""
+    plain = dispatcher.add_overload
+
+    def add_overload(cres):
+        _PARTS.add(cres.library)
+        return plain(cres)
+    dispatcher.add_overload = add_overload
+
+
+def _entry(library):
+    """The cache entry a caller of `library` carries: a part's own (`KIND`, with the kernels it calls), a kernel's."""
+    if library in _PARTS:
+        if isinstance(library, LinkedLibrary):
+            return library.serialize_using_object_code()
+        return _CARRIED.get(library) or _STATES.get(library)
+    return _KERNELS.get(library) or _STATES.get(library)
+
+
 def _defined(module) -> set:
     return {fn.name for fn in module.functions if not fn.is_declaration}
 
@@ -80,7 +108,7 @@ class LinkedLibrary(_codegen.JITCodeLibrary):
     """A generated function's code library: kernels are called by symbol, not linked (module docstring)."""
 
     def add_linking_library(self, library):
-        if library in _KERNELS:
+        if library in _KERNELS or library in _PARTS:
             library._ensure_finalized()
             calls = _CALLS.setdefault(self, [])
             if library not in calls:
@@ -119,7 +147,7 @@ class LinkedLibrary(_codegen.JITCodeLibrary):
         declared = {fn.name for fn in self._final_module.functions if fn.is_declaration}
         kernels = []
         for kernel in _CALLS.get(self, ()):
-            state = _KERNELS.get(kernel) or _STATES.get(kernel)
+            state = _entry(kernel)
             if state is None:
                 raise RuntimeError(f"srcdiff: the machine code of {kernel.name}, which {name} calls, is not at hand")
             shared = kernel._get_module_for_linking()

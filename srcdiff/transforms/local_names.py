@@ -92,6 +92,9 @@ class _Facts:
         return {n.id for n in walk(s) if isinstance(n, gast.Name)}, stored, stored
 
 
+BlockFacts, reads, names_stored = _Facts, _reads, _names_stored   # (function_parts.py splits by the same facts)
+
+
 def _block(stmts: list, live_out: set, earlier: set, namer: Namer, facts: _Facts) -> list:
     """`stmts` with the names local to each loop or branch in it renamed there (module docstring): `live_out`, the
     names read after the block; `earlier`, those bound before it (updated with the block's)."""

@@ -50,7 +50,7 @@ class Stack:
 
 def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None = None) -> gast.FunctionDef:
     """Note on `fn` the kinds of the values each list stack receives (`s.append(v)`, or forward mode's
-    `rt.push(s, v)`, with v a name or forward mode's `rt.zeros_like(name)`), and the primal each holds
+    `rt.push(s, v)`, with v a name, `rt.copy(name)` or forward mode's `rt.zeros_like(name)`), and the primal each holds
     (`primals`: stack name -> primal name, from reverse mode)."""
     found: dict = {}
     pushes = [p for p in map(_pushed, walk_statements(fn.body)) if p[0] is not None]
@@ -61,7 +61,8 @@ def record_stack_kinds(fn: gast.FunctionDef, kinds: dict, primals: dict | None =
         if isinstance(arg, gast.Name) and arg.id in read_only:
             stacks_read_only.add(s)
         zeros = isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.zeros_like" and len(arg.args) == 1
-        arg = arg.args[0] if zeros else arg
+        copied = isinstance(arg, gast.Call) and dotted_name(arg.func) == "rt.copy" and len(arg.args) == 1
+        arg = arg.args[0] if zeros or copied else arg     # (rt.copy(v): a value of v's kind, typed as a view)
         kind = kinds.get(arg.id) if isinstance(arg, gast.Name) else None
         found.setdefault(s, set()).add(as_float(kind) if zeros and kind is not None else kind)
         cast = casts.get(arg.id) if isinstance(arg, gast.Name) else None
