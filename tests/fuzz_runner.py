@@ -220,22 +220,26 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
             env["NUMBA_ENABLE_CUDASIM"] = "1"      # before the child imports numba.cuda
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         current = None
-        last = time.time()
+        last, last_cpu = time.time(), 0.0
         while True:
             if time.time() - t0 > budget:
                 child.kill()
                 child.wait()
                 seed = end
                 break
-            # wall-clock backstop (the child limits itself in CPU time): a hang inside Numba code
+            # backstop (the child limits itself in CPU time, but not inside Numba's compiler): the child's
+            # CPU time since its last answer past the limit, or wall time past four times it (a child that
+            # waits without using the CPU); on a loaded machine wall time alone called slow compiles hangs
             limit = timeout * (6 if current and current["jit"] else 2) + 60
             ready, _, _ = select.select([child.stdout], [], [], 5.0)
             if not ready:
-                if current and time.time() - last > limit:
+                cpu = _cpu_seconds(child.pid)
+                if current and (cpu - last_cpu > limit or time.time() - last > 4 * limit):
                     child.kill()
                     child.wait()
                     res = {"seed": current["start"], "jit": current["jit"], "outcome": "hang",
-                           "msg": f"no answer in {limit:.0f}s (child killed)"}
+                           "msg": f"no answer in {cpu - last_cpu:.0f} s CPU, {time.time() - last:.0f} s wall "
+                                  "(child killed)"}
                     _record(res, stats, failures, out, nested, log, cuda, device, parallel)
                     done += 1
                     seed = current["start"] + 1
@@ -252,7 +256,7 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
                 else:
                     seed = end
                 break
-            last = time.time()
+            last, last_cpu = time.time(), _cpu_seconds(child.pid)
             if not line.startswith("{"):    # not the worker's: a kernel's print(...) on a GPU (its printf
                 continue                    # writes to the process's stdout, past Python's redirection)
             msg = json.loads(line)
@@ -283,6 +287,16 @@ def run_long(seed0: int, count: int, budget=float("inf"), jit_every=10, nested=F
     if parallel:
         stats["chunks"] = stats_chunks
     return stats, failures, out, done, time.time() - t0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc; 0.0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _record(res, stats, failures, out, nested, log, cuda=False, device=False, parallel=False):

@@ -1,4 +1,5 @@
 """srcdiff.export writes a standalone module that runs without srcdiff."""
+import collections
 import subprocess
 import sys
 
@@ -113,6 +114,28 @@ def test_export_of_a_tuple_of_one_wrt_gives_a_tuple_of_one(tmp_path, jit, mode):
     got = getattr(mod, g.last.module.entry)(*args)
     assert isinstance(got if mode == "grad" else got[1], tuple)
     assert_same(got if mode == "grad" else got[1], ref if mode == "grad" else ref[1])
+
+
+Pair = collections.namedtuple("Pair", ["W", "b"])
+
+
+def pair_loss(p, x):
+    return np.sum(np.tanh(p.W @ x + p.b) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("mode", ["grad", "value_and_grad"])
+def test_export_of_a_namedtuple_argument_gives_a_namedtuple(tmp_path, jit, mode):
+    """The exported entry rebuilt a namedtuple argument's gradient as type(p)((dW, db)), a TypeError from
+    Pair.__new__ (fuzz seed 1050001); it is a Pair of the gradients by field, as in process."""
+    g = getattr(srcdiff, mode)(pair_loss, jit=jit)
+    args = (Pair(np.array([[0.3, -0.2], [0.1, 0.4]]), np.array([0.05, -0.1])), np.array([1.0, 2.0]))
+    ref = g(*args)
+    mod, _ = exported(g, tmp_path, f"pair_{mode}_{int(jit)}")
+    got = getattr(mod, g.last.module.entry)(*args)
+    got, ref = (got, ref) if mode == "grad" else (got[1], ref[1])
+    assert type(got) is Pair
+    assert_same(tuple(got), tuple(ref))
 
 
 def test_export_declines_a_file_name_python_cannot_import(tmp_path):
