@@ -70,3 +70,51 @@ def test_gradients_through_merges_and_loop_copies(jit):
     check_grad(branches, [0.7, 1.0], wrt=0, jit=jit)
     check_grad(branches, [0.7, -1.0], wrt=0, jit=jit)
     check_grad(loop, [0.3, np.array([0.5, -0.2, 1.1])], jit=jit)
+
+
+def target_bound_again(x):
+    for i in range(2):
+        i = i + 0.5 * x
+    return x * i
+
+
+def target_bound_before_and_again(x):
+    i = 0.0
+    for i in range(2):
+        i = i + 0.5 * x
+    return x * i
+
+
+def target_bound_again_in_a_branch(x, a):
+    for i in range(3):
+        if a[i] > 0.0:
+            i = i * x
+    return x * i
+
+
+def test_a_loop_variable_bound_again_in_the_body_is_that_binding_after_the_loop():
+    """`for i in range(2): i = i + 0.5 * x` then `x * i`: Python's i after the loop is the body's last binding, not
+    the iterator's last item; the read after the loop read the loop variable (value 1.5 for 2.625 at x = 1.5, d/dx 1.0
+    for 2.5), and with i bound before the loop the body's binding was copied into the loop variable as if carried
+    (the value right, d/dx 3.25 for 2.5)."""
+    unit = through(target_bound_again, "ssa")
+    assert body_source(unit.node) == ("for i in range(2):\n"
+                                      "    i1 = 0.5 * x\n"
+                                      "    i2 = i + i1\n"
+                                      "result = x * i2\n"
+                                      "return result")
+    assert "i2" in anno.get(unit.node, anno.MAYBE_UNDEFINED)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradients_through_a_loop_variable_bound_again(jit):
+    import srcdiff
+    for fn in (target_bound_again, target_bound_before_and_again):
+        value, d = srcdiff.value_and_grad(fn, jit=jit)(1.5)
+        assert np.isclose(value, fn(1.5)) and np.isclose(d, 2.5)
+        assert np.isclose(srcdiff.jvp(fn, jit=jit)(1.5, 1.0)[1], 2.5)
+    a = np.array([0.5, -0.2, 1.1])
+    check_grad(target_bound_again_in_a_branch, [0.7, a], wrt=0, jit=jit)
+    value, d = srcdiff.value_and_grad(target_bound_again_in_a_branch, jit=jit)(0.7, a)
+    assert np.isclose(value, target_bound_again_in_a_branch(0.7, a))
+    check_grad(target_bound_again_in_a_branch, [0.7, np.array([0.5, 0.2, -1.1])], wrt=0, jit=jit)

@@ -129,7 +129,8 @@ class _SSA:
             for v in sorted((assigned & exposed_reads(s.body, target)) - set(env) - target):
                 env[v] = self.version(v)    # first bound in the body, read in the next iteration
                 self.maybe_undefined.add(env[v])
-            carried = [v for v in sorted(assigned) if v in env]
+            # (the loop variable is not carried: the iterator binds it anew at each iteration's start)
+            carried = [v for v in sorted(assigned - target) if v in env]
             if isinstance(s, gast.For):
                 i = s.target.id
                 env[i] = s.target.id = self.version(i)
@@ -144,6 +145,12 @@ class _SSA:
                 if v not in env:
                     env[v] = name  # defined only inside the loop: last iteration's value
                     self.maybe_undefined.add(name)
+            for v in target:
+                if body_env[v] != env[v]:
+                    # the body binds the loop variable again (`for i in range(n): i = 2 * i + 1`): after the
+                    # loop it holds the last iteration's binding, not the iterator's item
+                    env[v] = body_env[v]
+                    self.maybe_undefined.add(body_env[v])
             return [s]
         if isinstance(s, (gast.Return, gast.Expr, gast.Assert)):
             _rename_loads(s, env)
