@@ -67,6 +67,7 @@ class _SSA:
         self.defined = set(unit.params)
         self.maybe_undefined = set()
         self.versions = {}          # a later definition's or a merge's name -> the variable's (SSA_VERSIONS)
+        self.loops = 0              # how many loops the statement at hand is in
 
     def version(self, name):
         if name not in self.defined:
@@ -129,14 +130,17 @@ class _SSA:
             for v in sorted((assigned & exposed_reads(s.body, target)) - set(env) - target):
                 env[v] = self.version(v)    # first bound in the body, read in the next iteration
                 self.maybe_undefined.add(env[v])
-            carried = [v for v in sorted(assigned) if v in env]
+            # (the loop variable is not carried: the iterator binds it anew at each iteration's start)
+            carried = [v for v in sorted(assigned - target) if v in env]
             if isinstance(s, gast.For):
                 i = s.target.id
                 env[i] = s.target.id = self.version(i)
             else:
                 _rename_loads(s.test, env)
             body_env = dict(env)
+            self.loops += 1
             s.body = self.block(s.body, body_env)
+            self.loops -= 1
             for v in carried:
                 if body_env[v] != env[v]:
                     s.body.append(_tag(assign(env[v], load(body_env[v])), s, anno.PHI))
@@ -144,6 +148,21 @@ class _SSA:
                 if v not in env:
                     env[v] = name  # defined only inside the loop: last iteration's value
                     self.maybe_undefined.add(name)
+            for v in target:
+                if body_env[v] != env[v]:
+                    # the body binds the loop variable again (`for i in range(n): i = 2 * i + 1`): after the
+                    # loop it holds the last iteration's binding, not the iterator's item
+                    env[v] = body_env[v]
+                    self.maybe_undefined.add(body_env[v])
+                elif self.loops:
+                    # in an outer loop, later reads of the loop variable read a copy taken after the loop: a value of
+                    # the outer iteration, kept for the backward sweep like any other (the backward sweep's own run
+                    # of this loop binds the loop variable again before the outer body's adjoints read it)
+                    after = self.version(v)
+                    env[v] = after
+                    copy_ = assign(after, load(s.target.id))
+                    copy_.lineno = getattr(s, "lineno", None)
+                    return [s, copy_]
             return [s]
         if isinstance(s, (gast.Return, gast.Expr, gast.Assert)):
             _rename_loads(s, env)
