@@ -272,6 +272,15 @@ def power_of_both(x, a):
     return np.sum(y ** x) + np.sum(x ** (a + 1.5))
 
 
+def products(x, a, M):
+    """np.prod of a whole array (one entry exactly 0) and along an axis with keepdims: the hvp's forward rule of the
+    gradient's rt.prod_grad is rt.prod_others_jvp (prod's second derivative, exact with zeros), which the device
+    declined ("unsupported on the device: the call rt.prod_others_jvp(...)", programs written by hand; README: products
+    along an axis run on the device, and vmap runs hvp)."""
+    z = x * (a - a[1])
+    return np.prod(z) + np.prod(a + x) * x + np.sum(np.prod(M * x + 0.5, axis=1, keepdims=True) * M)
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -299,6 +308,7 @@ def _data():
         "saved_after_swap": (saved_then_written_after_swap, (0, 1), (x, a), (0, 0), t[:2]),
         "swap_written": (swap_written, (0, 1), (x, a), (0, 0), t[:2]),
         "power_of_both": (power_of_both, (0, 1), (x, a), (0, 0), t[:2]),
+        "products": (products, (0, 1, 2), (x, a, M), (0, 0, 0), t),
     }
 
 
@@ -357,7 +367,8 @@ if __name__ != "__main__":
                                       "loop_n_in_branch", "continue_after_return",
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
                                       "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop",
-                                      "saved_after_swap", "swap_written", "power_of_both"])
+                                      "saved_after_swap", "swap_written", "power_of_both",
+                                      "products"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -271,6 +271,8 @@ class ExpressionLowering:
             return self._unbroadcast(a[0], a[1], idx)
         if name in REDUCTION_GRADS:
             return self._reduction_grad(name, e, idx)
+        if name == "rt.prod_others_jvp":
+            return self._prod_others_jvp(e, idx)
         if name in ("rt.sum_grad", "rt.mean_grad"):
             return self._sum_grad(name, e, idx)
         if name in ("rt.expand_dims", "np.expand_dims"):     # x[:, None]: the new axis's index is dropped
@@ -430,6 +432,35 @@ class ExpressionLowering:
             return p, f"(1.0 if {v} == {av} else 0.0)"
         p3, cnt = self._loop_reduce(n, tie)
         return pre + p3, f"(({gv}) / {cnt} if {xv} == {av} else 0.0)"
+
+    def _prod_others_jvp(self, e, idx):
+        """rt.prod_others_jvp(t, x, axis), element idx: the sum over the other entries k along the axis (all of x's
+        without one) of t[k] times the product of the entries other than idx's and k (prod's second derivative, as
+        the runtime's helper, exact with zeros: hvp of a product)."""
+        t, x = e.args[:2]
+        sx = self.info(x)[0]
+        if sx is None:          # (the product of a number: no other entries)
+            return [], "0.0"
+        if idx is None:
+            self.fail(e, "an array derivative used where a scalar is needed")
+        full = self._full_of(idx, sx)
+        ax = self._axis_arg(e, 2)
+        if ax is None:
+            n, me = size(sx), flat_index(full, sx)
+            at = lambda k: unravel(k, sx)   # noqa: E731
+        else:
+            ax %= len(sx)
+            n, me = sx[ax], full[ax]
+            at = lambda k: full[:ax] + [k] + full[ax + 1:]   # noqa: E731
+
+        def term(k):
+            def other(m):
+                p, v = self.low(x, at(m), sx)
+                return p, f"(1.0 if {m} == {me} or {m} == {k} else {v})"
+            p1, tv = self.low(t, at(k), sx)
+            p2, acc = self._loop_reduce(n, other, "1.0", "*")
+            return p1 + p2, f"(0.0 if {k} == {me} else ({tv}) * {acc})"
+        return self._loop_reduce(n, term)
 
     def _low_lse_scalar(self, g, x):
         p0, gv = self.low(g)

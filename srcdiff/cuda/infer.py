@@ -147,7 +147,8 @@ class Inference:
             k = 1 if name == "rt.matmul_grad_x" else 2
             return self.info(args[k])[0], "f"
         if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
-                    "rt.reshape_like", "np.zeros_like", "np.ones_like", "np.empty_like") + REDUCTION_GRADS:
+                    "rt.reshape_like", "np.zeros_like", "np.ones_like", "np.empty_like",
+                    "rt.prod_others_jvp") + REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like", "np.empty_like") else args[1]
             return self.info(like)[0], "f"
         if name in ("rt.expand_dims", "np.expand_dims"):

@@ -147,8 +147,8 @@ def _operator_names() -> dict:
     from ..rules.numpy_rules import BUILTIN_ALIASES, OPERATOR_CALLS
     out = {}
     for prefix, module in (("np.", np), ("math.", math), ("operator.", operator), ("", builtins)):
-        for attr in dir(module):
-            op = OPERATOR_CALLS.get(BUILTIN_ALIASES.get(id(getattr(module, attr))))
+        for attr, obj in vars(module).items():     # (vars: no module __getattr__, no deprecation warnings)
+            op = OPERATOR_CALLS.get(BUILTIN_ALIASES.get(id(obj)))
             if op is not None and op != "MatMult":
                 out[prefix + attr] = getattr(ast, op)
     return out

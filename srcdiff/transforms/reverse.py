@@ -411,13 +411,28 @@ def differentiate(unit, spec: Spec, name: str) -> Sweeps:
 
 def _sharing_memory(fn, names: set, kinds) -> set:
     """`names` and the names that may share memory with one of them: a view read by the backward sweep
-    (`b1 = b[1:]`, read by the adjoint of `b1 * t`) sees a later write into `b` unless `b` is restored."""
+    (`b1 = b[1:]`, read by the adjoint of `b1 * t`) sees a later write into `b` unless `b` is restored. So does
+    a write through a merge of `b` (`b3 = b` where branches join, `b3[0] = v` after: one array), which memory_roots
+    leaves apart (the derivative passes follow SSA's versions as values of their own): a gradient's restore after
+    an early return's merge, `ys[0] = ys_old`, under a view `ys[:, 1]` the gradient differentiated again reads
+    (nested fuzz seed 1041058)."""
     roots = memory_roots(fn, kinds or {})
     read_roots = {roots.get(n, n) for n in names}
     sharing = set(names) | {n for n, r in roots.items() if r in read_roots}
     for group in _stacked_arrays(fn).values():
         if group & sharing or {roots.get(n, n) for n in group} & read_roots:
             sharing |= group | {n for n, r in roots.items() if r in {roots.get(g, g) for g in group}}
+    versions = [(st.targets[0].id, st.value.id) for st in walk_statements(fn.body)
+                if isinstance(st, gast.Assign) and (anno.get(st, anno.MERGE) or anno.get(st, anno.PHI))
+                and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Name)]
+    grew = bool(versions)
+    while grew:
+        grew = False
+        for a, b in versions:
+            if (a in sharing) != (b in sharing):
+                group = {roots.get(a, a), roots.get(b, b)}
+                sharing |= {a, b} | {n for n, r in roots.items() if r in group}
+                grew = True
     return sharing
 
 
