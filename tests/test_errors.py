@@ -184,6 +184,16 @@ def vectorized_lambda(x):
     return np.sum(f(x))
 
 
+def closure_counter(x):
+    total = [0.0]
+
+    def add(v):
+        total[0] = total[0] + v  # <- closure_write
+    for v in x:
+        add(v)
+    return total[0]
+
+
 def function_value(x):
     def sq(v):
         return v * v
@@ -335,6 +345,7 @@ STATEMENTS = [
     (list_item_written, "list_items", "make it an array: vals = np.zeros(n)"),
     (math_prod, "math_prod", "use np.prod"),
     (vectorized_lambda, "vectorize", "np.array([g(v) for v in w])"),
+    (closure_counter, "closure_write", "return the new value from add"),
     (hessian_inside, "hessian_inside", "jvp of a gradient"),   # (advice was "call functions by name")
 ]
 
@@ -343,7 +354,7 @@ STATEMENTS = [
 @pytest.mark.parametrize("f, tag, advice", STATEMENTS, ids=[t for _, t, _ in STATEMENTS])
 def test_declined_construct(f, tag, advice, jit):
     arg = np.ones(3) if tag in ("lambda", "hessian_inside", "reduce", "isinstance", "format", "config_items",
-                                "list_items", "math_prod", "vectorize") else 0.5
+                                "list_items", "math_prod", "vectorize", "closure_write") else 0.5
     _assert_located(_declined(f, [arg], jit), tag, advice)
 
 
@@ -377,9 +388,18 @@ def test_advice_of_the_library_call_declines_works():
     def comprehension(x):
         g = lambda v: v * v
         return np.sum(np.array([g(v) for v in x]))
+
+    def counter_returned(x):
+        def add(s, v):
+            return s + v
+        s = 0.0
+        for v in x:
+            s = add(s, v)
+        return s
     x = np.array([0.3, -0.7, 1.2])
     for f, args in [(looped, [x]), (by_rank, [x]), (by_rank, [0.7]), (f_string, [x]),
-                    (config_as_argument, [x, CONFIG]), (as_array, [x]), (by_np_prod, [x]), (comprehension, [x])]:
+                    (config_as_argument, [x, CONFIG]), (as_array, [x]), (by_np_prod, [x]), (comprehension, [x]),
+                    (counter_returned, [x])]:
         check_grad(f, args, wrt=0)
 
 
