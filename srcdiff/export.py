@@ -161,7 +161,7 @@ def _rebuild(expr: str, struct, leaves) -> str:
         return "{" + ", ".join(f"{k!r}: {_rebuild(f'{expr}[{k!r}]', s, leaves)}"
                                for k, s in zip(struct.names, struct)) + "}"
     items = [_rebuild(f"{expr}[{k}]", s, leaves) for k, s in enumerate(struct)]
-    if isinstance(struct, flatten.Fields):     # a namedtuple's gradient: one of its type, by field
+    if isinstance(struct, flatten.Fields):      # a namedtuple argument's: its type, by field
         return f"type({expr})({', '.join(items)})"
     return f"type({expr})(({', '.join(items)}{',' if len(items) == 1 else ''}))"
 

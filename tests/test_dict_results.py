@@ -203,3 +203,31 @@ def test_get_of_a_module_level_dict_at_a_runtime_key_declined():
     with pytest.raises(srcdiff.SrcdiffError, match="known only at run time") as e:
         srcdiff.grad(config_get_runtime_key)(np.ones(3), "lam")
     assert f":{_line('runtime key')}:" in str(e.value) and 'CONFIG.get("lam", 1.0)' in str(e.value)
+
+
+def key_tests_decided(W, b):
+    d = {"W": W}
+    if "b" in d:
+        return np.sum(d["b"])       # (Python never reaches it: was 'no key 'b' in the dict argument')
+    s = np.sum(d["b"]) if "b" in d else 0.5 * np.sum(b)
+    if "W" in d and "b" not in d:
+        s = s + np.sum(d["W"] ** 2)
+    return s
+
+
+def key_tests_of_an_argument(p, b):
+    if "b" in p:
+        return np.sum(p["b"])
+    return np.sum(p["W"] ** 2) + np.sum(b) * (p["c"] if "c" in p else 2.0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_reads_under_a_key_test_decided_false(jit):
+    """README: a dict read `under "W" in params`: the branch a key test decided when srcdiff compiles does not take
+    was flattened too, and its read of the missing key declined ("Python raises KeyError here", which Python never
+    reaches)."""
+    args = _args()
+    check_grad(key_tests_decided, args[:2], wrt=(0, 1), jit=jit)
+    g = srcdiff.grad(key_tests_of_an_argument, wrt=(0, 1), jit=jit)({"W": args[0]}, args[1])
+    np.testing.assert_allclose(g[0]["W"], 2 * args[0])
+    np.testing.assert_allclose(g[1], 2.0 * np.ones(3))

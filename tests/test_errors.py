@@ -168,6 +168,32 @@ def config_as_argument(x, cfg):     # (config_items' advice: the dict an argumen
     return s
 
 
+def list_item_written(x):
+    vals = [0.0, 0.0, 0.0]  # <- list_items
+    for i in range(3):
+        vals[i] = x[i] * 2.0
+    return sum(vals)
+
+
+def math_prod(x):
+    return math.prod([x[0], x[1]])  # <- math_prod
+
+
+def vectorized_lambda(x):
+    f = np.vectorize(lambda v: v * v)  # <- vectorize
+    return np.sum(f(x))
+
+
+def closure_counter(x):
+    total = [0.0]
+
+    def add(v):
+        total[0] = total[0] + v  # <- closure_write
+    for v in x:
+        add(v)
+    return total[0]
+
+
 def function_value(x):
     def sq(v):
         return v * v
@@ -310,12 +336,16 @@ STATEMENTS = [
     (uses_class, "class", "outside"),
     (list_comp, "listcomp", "comprehension"),
     (gen_exp_while, "genwhile", "assignment of its own"),
-    (lambda_arg, "lambda", "write the loop out"),
+    (lambda_arg, "lambda", "write the loop or comprehension out"),
     (function_value, "funcvalue", "call it"),
     (reduce_lambda, "reduce", "write the loop out"),
     (isinstance_test, "isinstance", "np.ndim(x) == 0"),
     (str_format, "format", "write an f-string"),
     (config_items, "config_items", "pass the dict in as an argument"),
+    (list_item_written, "list_items", "make it an array: vals = np.zeros(n)"),
+    (math_prod, "math_prod", "use np.prod"),
+    (vectorized_lambda, "vectorize", "np.array([g(v) for v in w])"),
+    (closure_counter, "closure_write", "return the new value from add"),
     (hessian_inside, "hessian_inside", "jvp of a gradient"),   # (advice was "call functions by name")
 ]
 
@@ -323,12 +353,14 @@ STATEMENTS = [
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f, tag, advice", STATEMENTS, ids=[t for _, t, _ in STATEMENTS])
 def test_declined_construct(f, tag, advice, jit):
-    arg = np.ones(3) if tag in ("lambda", "hessian_inside", "reduce", "isinstance", "format", "config_items") else 0.5
+    arg = np.ones(3) if tag in ("lambda", "hessian_inside", "reduce", "isinstance", "format", "config_items",
+                                "list_items", "math_prod", "vectorize", "closure_write") else 0.5
     _assert_located(_declined(f, [arg], jit), tag, advice)
 
 
 def test_advice_of_the_library_call_declines_works():
-    """What the declines of reduce_lambda, isinstance_test, str_format and config_items say to write instead."""
+    """What the declines of reduce_lambda, isinstance_test, str_format, config_items, list_item_written, math_prod and
+    vectorized_lambda say to write instead."""
     def looped(x):
         acc = x[0]
         for v in x[1:]:
@@ -343,9 +375,31 @@ def test_advice_of_the_library_call_declines_works():
     def f_string(x):
         assert np.ndim(x) == 1, f"need a vector, got {np.ndim(x)}"
         return np.sum(x)
+
+    def as_array(x):
+        vals = np.zeros(3)
+        for i in range(3):
+            vals[i] = x[i] * 2.0
+        return sum(vals)
+
+    def by_np_prod(x):
+        return np.prod([x[0], x[1]])
+
+    def comprehension(x):
+        g = lambda v: v * v
+        return np.sum(np.array([g(v) for v in x]))
+
+    def counter_returned(x):
+        def add(s, v):
+            return s + v
+        s = 0.0
+        for v in x:
+            s = add(s, v)
+        return s
     x = np.array([0.3, -0.7, 1.2])
     for f, args in [(looped, [x]), (by_rank, [x]), (by_rank, [0.7]), (f_string, [x]),
-                    (config_as_argument, [x, CONFIG])]:
+                    (config_as_argument, [x, CONFIG]), (as_array, [x]), (by_np_prod, [x]), (comprehension, [x]),
+                    (counter_returned, [x])]:
         check_grad(f, args, wrt=0)
 
 

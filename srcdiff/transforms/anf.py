@@ -265,7 +265,7 @@ class _ANF:
             return call("np.array", gast.Tuple(elts=list(e.elts), ctx=gast.Load()))
         if isinstance(e, (gast.Tuple, gast.List)):
             out = gast.Tuple(elts=[self.atom(x, pre, base) for x in e.elts], ctx=gast.Load())
-            anno.copy(e, out, (anno.DICT_KEYS,))    # (a dict argument's items: inline reads them by key)
+            anno.copy(e, out, (anno.DICT_KEYS, anno.TUPLE_FIELDS))    # (a dict's, a namedtuple's: read by key, field)
             return out
         if isinstance(e, gast.IfExp):
             name = self.namer.fresh(base)

@@ -155,7 +155,9 @@ class _Flatten(DictForms):
                                               f"({keys}): srcdiff makes each item of a dict argument a "
                                               "parameter of its own, from the keys it is called with",
                              "keep the new value in a variable of its own, or pass a dict that has the key")
-                    fail(node, self.unit, f"no key {key!r} in the dict argument ({keys}): Python "
+                    which = f"the dict '{base[0]}' made in the function" if base[0] in self.made else \
+                        "the dict argument"
+                    fail(node, self.unit, f"no key {key!r} in {which} ({keys}): Python "
                                           "raises KeyError here", "pass a dict with that key, or read one it has")
                 return base[0], base[1] + (s.names.index(key),)
             if isinstance(s, Keyed):
@@ -247,6 +249,40 @@ class _Flatten(DictForms):
         return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
                                                 or isinstance(self.unit.namespace[func.id], types.FunctionType))
 
+    def reads_keys(self, test) -> bool:
+        """Whether the test `test` reads a dict's keys (`"b" in params`, `"b" not in q.keys()`)."""
+        return any(isinstance(n, gast.Compare) and self.key_test(n) is not None for n in walk(test))
+
+    def namedtuple_items(self, node):
+        """(fields, the argument expressions in field order) where `node` calls a namedtuple class (`Layer(W, b)`,
+        `Layer(b=b, W=W)`, its defaults for fields left out), else None."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and self.unit is not None
+                and node.func.id not in self.locals):
+            return None
+        cls = self.unit.namespace.get(node.func.id)
+        if not (isinstance(cls, type) and issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)):
+            return None
+        fields, given = cls._fields, dict(zip(cls._fields, node.args))
+        if len(node.args) > len(fields) or any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None or k.arg not in fields or k.arg in given for k in node.keywords):
+            fail(node, self.unit, f"{node.func.id}(...) with arguments other than its fields {fields}",
+                 f"pass each field by position or by name: {node.func.id}({', '.join(fields)})")
+        given.update({k.arg: k.value for k in node.keywords})
+        defaults = getattr(cls, "_field_defaults", {})
+        missing = [f for f in fields if f not in given and f not in defaults]
+        if missing:
+            fail(node, self.unit, f"{node.func.id}(...) without its field(s) {', '.join(missing)}: Python raises "
+                                  "TypeError here", f"pass {', '.join(missing)}")
+        return fields, [given[f] if f in given else copy_loc(const(defaults[f]), node) for f in fields]
+
+    def make_namedtuple(self, s):
+        """`q = Layer(W, b)` of a namedtuple class: q a structure of its own (Fields), its items bound to names of
+        their own (`q.W`, `q[0]`, `W2, b2 = q`, and q passed whole to a function of yours, read by field there)."""
+        name = s.targets[0].id
+        fields, args = self.namedtuple_items(s.value)
+        self.structs[name] = Fields([None] * len(fields), fields)
+        return [copy_loc(assign(f"{name}_{k}", self.expr(a), s.lineno), s) for k, a in enumerate(args)]
+
     def literal(self, node, user=False):
         """`node` as a tuple literal of its items' parameters where it names a structured value (nested
         structures nested), or (for a function of the user's) builds a dict from dict arguments, else `node`."""
@@ -254,6 +290,11 @@ class _Flatten(DictForms):
             return self.sliced_literal(node)
         if user and self.builds_dict(node):
             return self.dict_literal(node)
+        made = self.namedtuple_items(node) if user else None
+        if made is not None:        # f(Layer(W, b)): its items marked with its fields
+            out = copy_loc(gast.Tuple(elts=[self.literal(a, user) for a in made[1]], ctx=gast.Load()), node)
+            anno.set(out, anno.TUPLE_FIELDS, made[0])
+            return out
         if user and isinstance(node, (gast.Tuple, gast.List)) and any(
                 self.builds_dict(e) or self.ref(e) is not None and self.struct_at(*self.ref(e)) is not None
                 for e in node.elts):   # f((x, d)) of a dict d: the dict's items marked with its keys, in the tuple
@@ -274,6 +315,8 @@ class _Flatten(DictForms):
                                   ctx=gast.Load()), like)
         if isinstance(s, Keyed):   # a dict passed whole: a helper reads its items by key (inline._structure)
             anno.set(out, anno.DICT_KEYS, s.names)
+        if isinstance(s, Fields):  # a namedtuple passed whole: by field
+            anno.set(out, anno.TUPLE_FIELDS, s.fields)
         return out
 
     def expr(self, node):
@@ -332,6 +375,15 @@ class _Flatten(DictForms):
                     for k in n.keywords:
                         k.value = outer.literal(k.value, user)
                 self.generic_visit(n)
+                return n
+
+            def visit_IfExp(self, n):
+                test = self.visit(n.test)
+                v = static_value(test)
+                if v is not NOT_LITERAL and not isinstance(v, str) and outer.reads_keys(n.test):
+                    return self.visit(n.body if v else n.orelse)    # (`p["b"] if "b" in p else 0.0`)
+                n.test = test
+                n.body, n.orelse = self.visit(n.body), self.visit(n.orelse)
                 return n
 
             def visit_Compare(self, n):
@@ -443,6 +495,12 @@ class _Flatten(DictForms):
         fail(like, self.unit, "unsupported target for a tuple/list argument")
 
     def stmt(self, s):
+        if isinstance(s, gast.If):
+            v = static_value(self.expr(copy.deepcopy(s.test)))
+            if v is not NOT_LITERAL and not isinstance(v, str) and self.reads_keys(s.test):
+                # `if "b" in params:` decided when srcdiff compiles: the branch Python takes (the other may read a
+                # key the dict lacks, `params["b"]`, which Python never reaches there)
+                return self.block(s.body if v else s.orelse)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and self.builds_dict(s.value):
             return self.make_dict(s)
@@ -453,6 +511,10 @@ class _Flatten(DictForms):
             return self.return_dict(s)
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
+                and self.namedtuple_items(s.value) is not None):
+            return self.make_namedtuple(s)      # q = Layer(W, b)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)
                 and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.made
                 and self.key_of(s.targets[0].slice) is not None
@@ -715,7 +777,7 @@ def _makes_dicts(unit, fl) -> bool:
     fl.nested_defs = {n.name: returned_keys(n) for n in walk(unit.node) if isinstance(n, gast.FunctionDef)
                       and n is not unit.node and stored.get(n.name) == 1}
     for n in walk(unit.node):
-        if isinstance(n, (gast.Dict, gast.DictComp)):
+        if isinstance(n, (gast.Dict, gast.DictComp)) or fl.namedtuple_items(n) is not None:
             return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and (
                 n.func.id == "dict" and unit.namespace.get("dict", dict) is dict and n.func.id not in fl.locals

@@ -10,6 +10,7 @@ caller's values (`h((u, v))` four calls deep, or of a recursive h) calls h made 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import gast
@@ -436,6 +437,14 @@ def _decline_item_writes(flat, structs: dict, call):
                and getattr(st, "lineno", None) and written(st)), flat.node)
     param = written(at)
     if param is not None:
+        head = (flat.source_line(getattr(flat.node, "lineno", None)) or "").split(")")[0]
+        if flat.node.name != "lambda_" and head.lstrip().startswith("def ") and not re.search(rf"\b{param}\b", head):
+            # (a nested def's write into a list or dict of the enclosing function, which lifting made a parameter)
+            fail(at, flat, f"{call.func.id} assigns an item of {param!r}, a list or dict of the enclosing function: "
+                           "srcdiff does not follow a nested function's writes into its enclosing function's "
+                           "lists and dicts",
+                 f"return the new value from {call.func.id} and bind it where it is called "
+                 f"(`s = {call.func.id}(s, v)`, with s a number or an array), or accumulate in the enclosing function")
         fail(at, flat, f"{call.func.id} assigns an item of its parameter {param!r}, a list or dict the caller "
                        "passes: the caller's would change, which srcdiff does not follow into the caller",
              f"return the new value and assign it where {call.func.id} is called (`p[\"b\"] = {call.func.id}(p)`), "
@@ -515,6 +524,10 @@ def _structure(a, tuples: dict, depth: int = 0):
         return None
     items = [_structure(e, tuples, depth + 1) for e in a.elts]
     keys = anno.get(a, anno.DICT_KEYS)     # a dict argument's items, passed whole (flatten): read by key
+    fields = anno.get(a, anno.TUPLE_FIELDS)     # a namedtuple argument's: read by field
+    if fields is not None:
+        from .flatten import Fields
+        return Fields(items, fields)
     return dict_forms.Keyed(items, keys) if keys is not None else items
 
 

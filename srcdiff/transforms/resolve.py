@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import inspect
 import random
 import sysconfig
@@ -118,6 +119,9 @@ _WRITE_INSTEAD = {
     "numpy.split": "slice the parts: x[:k], x[k:]",
     "numpy.array_split": "slice the parts: x[:k], x[k:]",
     "numpy.meshgrid": "broadcast instead: x[:, None] and y[None, :]",
+    "math.prod": "use np.prod (of a list of numbers too: np.prod([a, b]))",
+    "math.fsum": "use sum(...) or np.sum",
+    "math.dist": "use np.linalg.norm(p - q)",
 }
 
 
@@ -531,8 +535,10 @@ class _Resolver(Transformer):
             shown = getattr(obj, "__qualname__", None) or self._text(func)
             fail(lam, self.unit, f"a lambda passed to {shown}, which is not a function of yours (srcdiff follows the "
                                  "functions you pass to your own functions, and lambdas it can call where they are)",
-                 "write the loop out (acc = w[0]; for v in w[1:]: acc = acc * v), use the NumPy function for it "
-                 "(np.prod, np.cumsum, np.sum(..., axis=k)), or call a function of yours that takes the function")
+                 ("write the loop out (acc = w[0]; for v in w[1:]: acc = acc * v), or use the NumPy function for it "
+                  "(np.prod, np.cumsum, np.sum)" if obj is functools.reduce else
+                  "bind the lambda to a name and write the loop or comprehension out (g = lambda v: v * v; "
+                  "np.array([g(v) for v in w])), or call a function of yours that takes the function"))
 
     def _constant_dict_get(self, node):
         """`CONFIG.get("lam", 1.0)` (`CONFIG["opt"].get(...)`) of a module-level or closure dict, at a constant key:

@@ -210,6 +210,13 @@ class BackwardSweep:
                 fail(s, self.unit, "the differentiated function returns a tuple; reverse mode needs one value "
                      "(a scalar for grad, an array for vjp)",
                      "return a single array (np.stack / np.concatenate the parts) and use vjp or jacobian")
+            written = (self.unit.source_line(s.lineno) or "").strip()
+            if written[:1].isidentifier() and "= [" in written and "for" not in written:
+                name = written.split("=")[0].strip()     # `vals = [0.0, 0.0, 0.0]` then `vals[i] = ...`
+                fail(s, self.unit, f"the list `{name}` written here, then written at an index or read at a computed "
+                                   f"one (`{name}[i] = v`, `{name}[i]`): srcdiff makes each item of a list literal a "
+                                   "value of its own, and reads lists that grow by append",
+                     f"make it an array: {name} = np.zeros(n) (or np.array([...]) of its items), then {name}[i] = v")
             fail(s, self.unit, "a tuple of differentiated values is indexed by a variable (or used in a way "
                  "srcdiff cannot follow component by component); reverse mode supports tuples that are "
                  "built, copied, unpacked and indexed with constants",
