@@ -281,6 +281,12 @@ def products(x, a, M):
     return np.prod(z) + np.prod(a + x) * x + np.sum(np.prod(M * x + 0.5, axis=1, keepdims=True) * M)
 
 
+def negative_axis(x, M):
+    """Reductions along `axis=-1` / `axis=-2`: the device read a negative literal axis as "a non-constant axis" (its
+    tree is the negation of 1) and declined grad, jvp and hvp alike (programs written by hand)."""
+    return np.sum(np.prod(M * x + 0.5, axis=-1)) + np.sum(np.sum(M * M, axis=-2) * x) + np.sum(np.max(M * x, axis=-1))
+
+
 def _data():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.2, 0.8, B)
@@ -309,6 +315,7 @@ def _data():
         "swap_written": (swap_written, (0, 1), (x, a), (0, 0), t[:2]),
         "power_of_both": (power_of_both, (0, 1), (x, a), (0, 0), t[:2]),
         "products": (products, (0, 1, 2), (x, a, M), (0, 0, 0), t),
+        "negative_axis": (negative_axis, (0, 1), (x, M), (0, 0), (t[0], t[2])),
     }
 
 
@@ -368,7 +375,7 @@ if __name__ != "__main__":
                                       "prev_in_loop_else", "shape_test", "taped_loop", "constant_tape",
                                       "constant_tape_other", "reversed_step", "placeholder_tape", "swaps_in_loop",
                                       "saved_after_swap", "swap_written", "power_of_both",
-                                      "products"])
+                                      "products", "negative_axis"])
     def test_hvp_with_placeholders_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -240,8 +240,12 @@ class Inference:
         ax = [k.value for k in e.keywords if k.arg == "axis"] or e.args[1:2]
         if not ax or (isinstance(ax[0], ast.Constant) and ax[0].value is None):
             return None
-        if isinstance(ax[0], ast.Constant) and isinstance(ax[0].value, int):
-            return ax[0].value
+        try:                # (an int literal: `axis=-1` is a negation of one)
+            value = ast.literal_eval(ax[0])
+        except ValueError:
+            value = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
         raise ValueError("a non-constant axis")
 
     def _static_shape(self, e):
