@@ -231,3 +231,36 @@ def test_reads_under_a_key_test_decided_false(jit):
     g = srcdiff.grad(key_tests_of_an_argument, wrt=(0, 1), jit=jit)({"W": args[0]}, args[1])
     np.testing.assert_allclose(g[0]["W"], 2 * args[0])
     np.testing.assert_allclose(g[1], 2.0 * np.ones(3))
+
+
+def layers_by_formatted_keys(p, x):
+    h = x
+    for i in range(2):
+        h = np.tanh(p[f"W{i}"] @ h + p[f"b{i}"])
+    return np.sum(h)
+
+
+def made_layers_by_formatted_keys(W, b, x):
+    p = {"W0": W, "b0": b, "W1": W.T, "b1": np.sin(b)}
+    s = 0.0
+    for i in range(1, 2):
+        s = s + np.sum(p[f"W{i}"] @ x) * np.sum(p[f"b{i - 1}"])
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_keys_formatted_in_a_range_loop(jit):
+    """`for i in range(2): p[f"W{i}"]` (was 'a dict argument can only be indexed by a string literal here'): the loop
+    unrolled, each key known."""
+    W, b, x = _args()
+    p = {"W0": W, "b0": b, "W1": W.T, "b1": b * b}
+    g = srcdiff.grad(layers_by_formatted_keys, jit=jit)(p, x)
+    eps = 1e-6
+    for k in p:
+        for i in np.ndindex(p[k].shape):
+            d = np.zeros_like(p[k])
+            d[i] = eps
+            hi = layers_by_formatted_keys({**p, k: p[k] + d}, x)
+            lo = layers_by_formatted_keys({**p, k: p[k] - d}, x)
+            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
+    check_grad(made_layers_by_formatted_keys, [W, b, x], wrt=(0, 1), jit=jit)

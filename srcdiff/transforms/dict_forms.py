@@ -259,6 +259,17 @@ class DictForms:
             return node.value
         if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), str):
             return self.strings[node.id]
+        if isinstance(node, gast.JoinedStr):    # f"W{i}" with i known (a range loop over layers' keys, unrolled)
+            parts = []
+            for v in node.values:
+                if isinstance(v, gast.Constant) and isinstance(v.value, str):
+                    parts.append(v.value)
+                elif (isinstance(v, gast.FormattedValue) and v.format_spec is None and v.conversion in (-1, None)
+                      and type(_int_value(v.value)) in (int, str)):
+                    parts.append(str(_int_value(v.value)))
+                else:
+                    return None
+            return "".join(parts)
         return None
 
     def key_tuple(self, node):
@@ -473,6 +484,21 @@ def _copied(e):
     return out
 
 
+
+
+def _int_value(e):
+    """The value of an expression of integer (or string) literals and + - * // % (`i - 1` with i substituted), else
+    NOT_LITERAL."""
+    if isinstance(e, gast.Constant):
+        return e.value
+    ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+           gast.FloorDiv: lambda a, b: a // b if b else NOT_LITERAL, gast.Mod: lambda a, b: a % b if b else NOT_LITERAL}
+    if isinstance(e, gast.BinOp) and type(e.op) in ops:
+        a, b = _int_value(e.left), _int_value(e.right)
+        return ops[type(e.op)](a, b) if type(a) is int and type(b) is int else NOT_LITERAL
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and type(_int_value(e.operand)) is int:
+        return -_int_value(e.operand)
+    return NOT_LITERAL
 
 
 def returns_of(fn_node):

@@ -249,6 +249,18 @@ class _Flatten(DictForms):
         return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
                                                 or isinstance(self.unit.namespace[func.id], types.FunctionType))
 
+    def keys_formatted(self, body, name) -> bool:
+        """Whether `body` reads a dict (an argument, or made here) at an f-string key formatting `name`
+        (`params[f"W{i}"]`)."""
+        for st in body:
+            for n in walk(st):
+                if (isinstance(n, gast.Subscript) and isinstance(n.slice, gast.JoinedStr)
+                        and any(isinstance(m, gast.Name) and m.id == name for m in walk(n.slice))):
+                    r = self.ref(n.value)
+                    if r is not None and isinstance(self.struct_at(*r), Keyed):
+                        return True
+        return False
+
     def reads_keys(self, test) -> bool:
         """Whether the test `test` reads a dict's keys (`"b" in params`, `"b" not in q.keys()`)."""
         return any(isinstance(n, gast.Compare) and self.key_test(n) is not None for n in walk(test))
@@ -544,6 +556,10 @@ class _Flatten(DictForms):
                 return self.unroll(s, [("const", k) for k in range(n)])
             items = self.positions(it, _stored(s.body))
             if items is not None and self.iterates_structure(it):   # not over a range or a literal only
+                return self.unroll(s, items)
+            if (items is not None and isinstance(s.target, gast.Name) and all(i[0] == "const" for i in items)
+                    and self.keys_formatted(s.body, s.target.id)):
+                # `for i in range(2): params[f"W{i}"]` of a dict: unrolled, each key known
                 return self.unroll(s, items)
             if isinstance(s.target, gast.Name) and self.over_keys(it):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
