@@ -42,6 +42,15 @@ def helper_dict(W, b, x):
     return np.sum(y * y)
 
 
+def params_by_keywords(W, b):
+    return dict(W=W, b=b)
+
+
+def helper_dict_by_keywords(W, b, x):
+    p = params_by_keywords(np.sin(W), b)
+    return np.sum(p["W"] @ x) * np.sum(p["b"]) + np.sum(params_by_keywords(W, b)["b"] ** 2)
+
+
 def helper_dict_read_at_once(W, b, x):
     return np.sum(params(W, b)["W"] @ x) + np.sum(params(2.0 * W, b)["b"] ** 2)
 
@@ -103,7 +112,7 @@ def tuple_holding_a_dict(W, b, x):
     return _scaled((np.sum(b), d)) + _scaled((1.0, {"w": b}))
 
 
-CASES = [tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
+CASES = [helper_dict_by_keywords, tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
          nested_helper_dict, helper_dict_in_a_loop]
 
 

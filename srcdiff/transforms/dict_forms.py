@@ -519,11 +519,18 @@ def _returns(stmts):
 
 
 def display_keys(node):
-    """The keys of a dict display whose keys are all string literals (`{"W": W, "b": b}`), else None."""
+    """The keys of a dict display whose keys are all string literals (`{"W": W, "b": b}`, `dict(W=W, b=b)`), else
+    None."""
     if isinstance(node, gast.Dict) and node.keys and all(
             isinstance(k, gast.Constant) and isinstance(k.value, str) for k in node.keys):
         return tuple(k.value for k in node.keys)
+    if _dict_call(node) and not node.args and node.keywords and all(k.arg is not None for k in node.keywords):
+        return tuple(k.arg for k in node.keywords)      # dict(W=W, b=b)
     return None
+
+
+def _dict_call(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
 
 
 def returned_keys(fn_node):
@@ -531,7 +538,7 @@ def returned_keys(fn_node):
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
     return that breaks that (a return of anything else, or of other keys)."""
     rets = list(_returns(fn_node.body))
-    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp))]
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or _dict_call(r.value)]
     if not dicts:
         return None
     keys = display_keys(dicts[0].value)
