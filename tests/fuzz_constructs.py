@@ -955,6 +955,12 @@ DETECTORS = {
     "or tuples/lists of them :: namedtuples too": _field_reads,
     "or tuples/lists of them :: read by field": _field_reads,
     "or tuples/lists of them :: p.w": _field_reads,
+    "or tuples/lists of them :: and their methods": lambda t: any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "norm2" and isinstance(c.func.value, ast.Name)
+        for c in _walk(t, ast.Call)),
+    "or tuples/lists of them :: p.apply(x)": lambda t: any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "norm2" and isinstance(c.func.value, ast.Name)
+        for c in _walk(t, ast.Call)),
     "lambdas :: also read from a module-level dict": lambda t: any(
         isinstance(a.value, ast.Subscript) and isinstance(a.value.value, ast.Name) and a.value.value.id == "ACTS"
         for a in _walk(t, ast.Assign)) or any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)

@@ -89,6 +89,7 @@ import random
 import re
 import signal
 import sys
+import typing
 
 import numpy as np
 
@@ -106,8 +107,13 @@ def _uses(expr: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", expr) is not None
 
 
-# 'namedtupleargs': xa passed as XA(x, a), read by field (README: namedtuples, `p.W`)
-XA = collections.namedtuple("XA", ["x", "a"])
+# 'namedtupleargs': xa passed as XA(x, a), read by field and by a method of its class (README: namedtuples, `p.W`)
+class XA(typing.NamedTuple):
+    x: float
+    a: np.ndarray
+
+    def norm2(self):
+        return self.x * self.x + np.sum(self.a * self.a)
 
 
 def _rebuilt(like, items):
@@ -2007,7 +2013,8 @@ class Gen:
             if at is not None:
                 seq = "namedtuple"
                 body[at:at + len(xa_lines)] = self.pick(['x = xa.x\na = xa.a', 'x, a = xa.x, xa[1]',
-                                                         'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)']).split("\n")
+                                                         'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
+                                                         'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
                 src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
