@@ -543,6 +543,12 @@ def _field_reads(tree):
                for n in _walk(tree, ast.Attribute))
 
 
+def _formatted_keys(tree):
+    """A read at an f-string key inside a loop over a range (`for i in range(2): p[f"w{i}"]`)."""
+    return any(isinstance(n.slice, ast.JoinedStr) for loop in _walk(tree, ast.For) for n in ast.walk(loop)
+               if isinstance(n, ast.Subscript))
+
+
 def _function_chosen(tree):
     """A name bound to a conditional expression choosing between a lambda and a NumPy function."""
     for a in _walk(tree, ast.Assign):
@@ -949,6 +955,21 @@ DETECTORS = {
     "or tuples/lists of them :: namedtuples too": _field_reads,
     "or tuples/lists of them :: read by field": _field_reads,
     "or tuples/lists of them :: p.w": _field_reads,
+    "or tuples/lists of them :: and their methods": lambda t: any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "norm2" and isinstance(c.func.value, ast.Name)
+        for c in _walk(t, ast.Call)),
+    "or tuples/lists of them :: p.apply(x)": lambda t: any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "norm2" and isinstance(c.func.value, ast.Name)
+        for c in _walk(t, ast.Call)),
+    "lambdas :: also read from a module-level dict": lambda t: any(
+        isinstance(a.value, ast.Subscript) and isinstance(a.value.value, ast.Name) and a.value.value.id == "ACTS"
+        for a in _walk(t, ast.Assign)) or any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                                              and n.value.id == "ACTS" for e in _walk(t, ast.IfExp) for n in ast.walk(e)),
+    'lambdas :: acts["tanh"]': lambda t: any(isinstance(n.value, ast.Name) and n.value.id == "ACTS"
+                                             for n in _walk(t, ast.Subscript)),
+    "or dicts of them keyed by strings :: or formatted from a range loop's index": _formatted_keys,
+    "or dicts of them keyed by strings :: for i in range(2)": _formatted_keys,
+    'or dicts of them keyed by strings :: p[f"w{i}"]': _formatted_keys,
     "lambdas :: also chosen by a conditional expression": _function_chosen,
     "lambdas :: act = (lambda t: t * t) if flag else np.tanh": _function_chosen,
     "lambdas :: a numpy function in their place": _numpy_function_bound,

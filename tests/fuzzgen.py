@@ -89,6 +89,7 @@ import random
 import re
 import signal
 import sys
+import typing
 
 import numpy as np
 
@@ -106,8 +107,13 @@ def _uses(expr: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", expr) is not None
 
 
-# 'namedtupleargs': xa passed as XA(x, a), read by field (README: namedtuples, `p.W`)
-XA = collections.namedtuple("XA", ["x", "a"])
+# 'namedtupleargs': xa passed as XA(x, a), read by field and by a method of its class (README: namedtuples, `p.W`)
+class XA(typing.NamedTuple):
+    x: float
+    a: np.ndarray
+
+    def norm2(self):
+        return self.x * self.x + np.sum(self.a * self.a)
 
 
 def _rebuilt(like, items):
@@ -181,6 +187,7 @@ class Gen:
         self.fns = []              # module-level callables of one scalar: (expr prefix, ret kind)
         self.rule_weight = 3       # how often an expression is a README rule's call ('rules')
         self.python_only = False   # whether it wrote a form Numba does not run (PYTHON_ONLY's: fuzz_rules.call)
+        self.acts = False          # whether a lambda's choice reads the module-level dict ACTS ('lambdachoice')
         self.returned = False      # whether an early return was written (a list's np.array must come before any)
         self.factory_kw = set()    # factories whose function has a parameter h with a default
 
@@ -1216,6 +1223,8 @@ class Gen:
             if ret == "s" and scalars and self.has("lambdachoice") and h % 3 == 0:
                 # README (lambdas): chosen by a conditional expression, or a NumPy function bound to the name
                 fn = f"np.{['sin', 'tanh', 'cos', 'arctan'][h // 3 % 4]}"
+                if h // 36 % 2:        # (read from a module-level dict of functions: ACTS["tanh"])
+                    fn, self.acts = f'ACTS["{fn[3:]}"]', True
                 form = ["first", "second", "alias"][h // 12 % 3]
                 test = f"{scalars[h % len(scalars)]} > 0.0"
                 lines = [f"{name} = (lambda {u}: {body}) if {test} else {fn}" if form == "first" else
@@ -1950,8 +1959,9 @@ class Gen:
             text = "\n".join(self.helper_src + body)
             header = "\n".join(["import math", *fuzz_rules.imports(text), "", "import numpy as np",
                                  "from scipy.special import logsumexp", "", "", ""])
-            if consts:
-                header += "\n".join(consts) + "\n\n\n"
+            acts = ['ACTS = {"sin": np.sin, "tanh": np.tanh, "cos": np.cos, "arctan": np.arctan}'] if self.acts else []
+            if consts or acts:
+                header += "\n".join(consts + acts) + "\n\n\n"
             return header + "\n\n\n".join(self.helper_src + ["\n".join(
                 [f"def f({', '.join(sig)}):"] + self.indent(body))]) + "\n"
         src = source()
@@ -2003,7 +2013,8 @@ class Gen:
             if at is not None:
                 seq = "namedtuple"
                 body[at:at + len(xa_lines)] = self.pick(['x = xa.x\na = xa.a', 'x, a = xa.x, xa[1]',
-                                                         'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)']).split("\n")
+                                                         'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
+                                                         'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
                 src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
@@ -2044,6 +2055,11 @@ class Gen:
             if form == "at_once":
                 return [], f'np.sum({mk}({s_val}, {v_val})["w"]) * 0.1 + {mk}({s_val}, {v_val})["u"]'
             lines.append(f"{p} = {mk}({s_val}, {v_val})")
+        if form == "display" and self.coin(3):   # keys formatted from a range loop's index: p[f"w{i}"]
+            i = self.fresh("i")
+            lines[-1] = f'{p} = {{"w0": {s_val}, "w1": {v_val}}}'
+            lines += [f"{acc} = 0.0", f"for {i} in range(2):", f'    {acc} = {acc} + np.sum(np.sin({p}[f"w{{{i}}}"]))']
+            return lines, acc
         read = self.pick(["index", "get", "items", "values", "helper"])
         if read == "index":
             return lines, f'{p}["u"] * np.sum({p}["w"]) * 0.1'

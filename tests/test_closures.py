@@ -461,3 +461,20 @@ def test_name_bound_to_a_lambda_and_to_another_value_is_declined():
     with pytest.raises(srcdiff.SrcdiffError, match="bound to a function .* and also to another value") as e:
         srcdiff.grad(lambda_or_number)(0.7, False)
     assert f":{lambda_or_number.__code__.co_firstlineno + 4}:" in str(e.value)
+
+
+_ACTS = {"tanh": np.tanh, "square": _square}
+
+
+def act_from_a_module_dict(x):
+    act = _ACTS["tanh"]
+    sq = _ACTS.get("square", np.sin)
+    other = _ACTS.get("relu", np.sin)
+    return np.sum(sq(act(x)) + other(x))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_function_read_from_a_module_level_dict(jit):
+    """`act = ACTS["tanh"]` of a module-level dict of functions (was 'the module-level dict ACTS used as a value ...
+    read its items at constant keys (ACTS[...])', which it was), and `.get` with a function as the default."""
+    check_grad(act_from_a_module_dict, [np.array([0.3, -0.8, 1.1])], jit=jit)

@@ -42,6 +42,15 @@ def helper_dict(W, b, x):
     return np.sum(y * y)
 
 
+def params_by_keywords(W, b):
+    return dict(W=W, b=b)
+
+
+def helper_dict_by_keywords(W, b, x):
+    p = params_by_keywords(np.sin(W), b)
+    return np.sum(p["W"] @ x) * np.sum(p["b"]) + np.sum(params_by_keywords(W, b)["b"] ** 2)
+
+
 def helper_dict_read_at_once(W, b, x):
     return np.sum(params(W, b)["W"] @ x) + np.sum(params(2.0 * W, b)["b"] ** 2)
 
@@ -103,7 +112,7 @@ def tuple_holding_a_dict(W, b, x):
     return _scaled((np.sum(b), d)) + _scaled((1.0, {"w": b}))
 
 
-CASES = [tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
+CASES = [helper_dict_by_keywords, tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
          nested_helper_dict, helper_dict_in_a_loop]
 
 
@@ -231,3 +240,36 @@ def test_reads_under_a_key_test_decided_false(jit):
     g = srcdiff.grad(key_tests_of_an_argument, wrt=(0, 1), jit=jit)({"W": args[0]}, args[1])
     np.testing.assert_allclose(g[0]["W"], 2 * args[0])
     np.testing.assert_allclose(g[1], 2.0 * np.ones(3))
+
+
+def layers_by_formatted_keys(p, x):
+    h = x
+    for i in range(2):
+        h = np.tanh(p[f"W{i}"] @ h + p[f"b{i}"])
+    return np.sum(h)
+
+
+def made_layers_by_formatted_keys(W, b, x):
+    p = {"W0": W, "b0": b, "W1": W.T, "b1": np.sin(b)}
+    s = 0.0
+    for i in range(1, 2):
+        s = s + np.sum(p[f"W{i}"] @ x) * np.sum(p[f"b{i - 1}"])
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_keys_formatted_in_a_range_loop(jit):
+    """`for i in range(2): p[f"W{i}"]` (was 'a dict argument can only be indexed by a string literal here'): the loop
+    unrolled, each key known."""
+    W, b, x = _args()
+    p = {"W0": W, "b0": b, "W1": W.T, "b1": b * b}
+    g = srcdiff.grad(layers_by_formatted_keys, jit=jit)(p, x)
+    eps = 1e-6
+    for k in p:
+        for i in np.ndindex(p[k].shape):
+            d = np.zeros_like(p[k])
+            d[i] = eps
+            hi = layers_by_formatted_keys({**p, k: p[k] + d}, x)
+            lo = layers_by_formatted_keys({**p, k: p[k] - d}, x)
+            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
+    check_grad(made_layers_by_formatted_keys, [W, b, x], wrt=(0, 1), jit=jit)

@@ -789,6 +789,7 @@ def test_jacobian_and_hessian_with_respect_to_a_dict(jit):
 
 # ---- namedtuple arguments ----------------------------------------------------------------------------------------
 import collections   # noqa: E402
+import typing   # noqa: E402
 
 Layer = collections.namedtuple("Layer", ["W", "b"])
 
@@ -887,3 +888,43 @@ def test_namedtuple_made_in_the_function(jit):
     rng = np.random.default_rng(5)
     check_grad(namedtuple_made_here, [rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=3)], wrt=(0, 1),
                jit=jit)
+
+
+class Affine(typing.NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def hidden(self, x):
+        return np.tanh(self.W @ x + self.b)
+
+    def out(self, x, lam=0.1):
+        return np.sum(self.hidden(x)) + lam * np.sum(self.W ** 2)
+
+
+def namedtuple_methods(p, x):
+    return p.out(x) + p.out(x, lam=0.5) + np.sum(p.hidden(2.0 * x))
+
+
+def namedtuple_methods_made_here(W, b, x):
+    q = Affine(W, b)
+    return q.out(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_methods_of_a_namedtuple(jit):
+    """`p.out(x)` of a typing.NamedTuple argument whose class defines `out` (and `out` calling `self.hidden`): the
+    class's function called with p (was 'a tuple/list argument used as a whole value')."""
+    from gradcheck import check_grad
+    rng = np.random.default_rng(6)
+    p, x = Affine(rng.normal(size=(3, 3)), rng.normal(size=3)), rng.normal(size=3)
+    g = srcdiff.grad(namedtuple_methods, jit=jit)(p, x)
+    assert type(g) is Affine
+    eps = 1e-6
+    for k in range(2):
+        for i in np.ndindex(p[k].shape):
+            d = np.zeros_like(p[k])
+            d[i] = eps
+            hi = namedtuple_methods(Affine(*[p[j] + d if j == k else p[j] for j in range(2)]), x)
+            lo = namedtuple_methods(Affine(*[p[j] - d if j == k else p[j] for j in range(2)]), x)
+            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
+    check_grad(namedtuple_methods_made_here, [p.W, p.b, x], wrt=(0, 1), jit=jit)

@@ -76,9 +76,10 @@ TEXT = _key("text", """(lines, {id(statement): (statement, depth, first line, en
 DICT_KEYS = _key("dict_keys", """tuple of str: on the tuple literal of a dict argument's items that flatten passes to a
     function of the user's (`forward(params, x)`), the dict's keys, in the order of the items. Written by flatten; kept
     by anf (the tuple's name); read by inline (_structure: the callee's parameter is a dict, read by key).""")
-TUPLE_FIELDS = _key("tuple_fields", """tuple of str: on the tuple literal of a namedtuple argument's items that flatten
-    passes to a function of the user's, its field names (`p.W` reads the item at the position of "W"). Written by
-    flatten; kept by anf; read by inline (_structure: the callee's parameter is a namedtuple, read by field).""")
+TUPLE_FIELDS = _key("tuple_fields", """(tuple of str, class or None): on the tuple literal of a namedtuple's items that
+    flatten passes to a function of the user's, its field names (`p.W` reads the item at the position of "W") and its
+    class (whose methods `p.apply(x)` calls). Written by flatten; kept by anf; read by inline (_structure: the callee's
+    parameter is a namedtuple, read by field).""")
 LEAF_NAMES = _key("leaf_names", """{str: str}: on a FunctionDef whose structured arguments flatten gave a parameter
     per leaf (and its dicts made from them, `q = dict(params)`), each leaf's name as the user spells it (`q_0` ->
     `q["W"]`). Written by flatten; read by aliasing (the names of its declines).""")

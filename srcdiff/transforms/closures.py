@@ -72,20 +72,40 @@ def _functions_as_lambdas(unit: Unit) -> None:
     bound = [d[0] for d in _definitions(unit.node.body)]
     nested = {name for name in bound if bound.count(name) == 1}   # (`h = g` of a g bound twice: declined, read)
 
-    def function_value(v) -> bool:
-        if isinstance(v, gast.Lambda):
-            return True
-        if isinstance(v, gast.Name) and v.id in nested:
-            return True
+    def global_object(v):
+        """The object the free name, attribute chain, item at a constant key (`ACTS["tanh"]`) or `.get` at one
+        (`ACTS.get("sig", np.tanh)`) `v` reads, else _NONE."""
+        if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant):
+            base = global_object(v.value)
+            try:
+                return base[v.slice.value] if isinstance(base, (dict, list, tuple)) else _NONE
+            except (KeyError, IndexError, TypeError):
+                return _NONE
+        if (isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "get"
+                and 1 <= len(v.args) <= 2 and not v.keywords and isinstance(v.args[0], gast.Constant)):
+            base = global_object(v.func.value)
+            if not isinstance(base, dict):
+                return _NONE
+            if v.args[0].value in base:
+                return base[v.args[0].value]
+            return global_object(v.args[1]) if len(v.args) == 2 else _NONE
         parts = []
         while isinstance(v, gast.Attribute):
             parts.append(v.attr)
             v = v.value
         if not isinstance(v, gast.Name) or v.id in locals_ or v.id not in unit.namespace:
-            return False
+            return _NONE
         obj = unit.namespace[v.id]
         for a in reversed(parts):
-            obj = getattr(obj, a, None)
+            obj = getattr(obj, a, _NONE)
+        return obj
+
+    def function_value(v) -> bool:
+        if isinstance(v, gast.Lambda):
+            return True
+        if isinstance(v, gast.Name) and v.id in nested:
+            return True
+        obj = global_object(v)
         return (callable(obj) and not isinstance(obj, type) and not isinstance(obj, types.ModuleType)
                 and (inspect.isfunction(obj) or inspect.isbuiltin(obj) or isinstance(obj, np.ufunc)))
 
@@ -148,11 +168,19 @@ def _functions_as_lambdas(unit: Unit) -> None:
             args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
                                         for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
                                   kw_defaults=[], kwarg=None, defaults=[])
-            body = copy_loc(gast.Call(func=s.value, args=[copy_loc(load(p), s) for p in params], keywords=[]), s)
+            func = s.value
+            if isinstance(func, (gast.Subscript, gast.Call)):   # ACTS["tanh"]: the function, bound by a name of its own
+                fresh = f"{name}_function"
+                while fresh in unit.namespace and unit.namespace[fresh] is not global_object(func):
+                    fresh += "_"
+                unit.namespace[fresh] = global_object(func)
+                func = copy_loc(load(fresh), s)
+            body = copy_loc(gast.Call(func=func, args=[copy_loc(load(p), s) for p in params], keywords=[]), s)
             s.value = copy_loc(gast.Lambda(args=args, body=body), s)
 
 
 _ALIAS_KINDS = frozenset((gast.Assign,))
+_NONE = object()    # (no object a name reads)
 
 
 def _decline_calls_of_itself(name: str, fd, unit: Unit) -> None:

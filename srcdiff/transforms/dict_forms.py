@@ -259,6 +259,17 @@ class DictForms:
             return node.value
         if isinstance(node, gast.Name) and isinstance(self.strings.get(node.id), str):
             return self.strings[node.id]
+        if isinstance(node, gast.JoinedStr):    # f"W{i}" with i known (a range loop over layers' keys, unrolled)
+            parts = []
+            for v in node.values:
+                if isinstance(v, gast.Constant) and isinstance(v.value, str):
+                    parts.append(v.value)
+                elif (isinstance(v, gast.FormattedValue) and v.format_spec is None and v.conversion in (-1, None)
+                      and type(_int_value(v.value)) in (int, str)):
+                    parts.append(str(_int_value(v.value)))
+                else:
+                    return None
+            return "".join(parts)
         return None
 
     def key_tuple(self, node):
@@ -475,6 +486,21 @@ def _copied(e):
 
 
 
+def _int_value(e):
+    """The value of an expression of integer (or string) literals and + - * // % (`i - 1` with i substituted), else
+    NOT_LITERAL."""
+    if isinstance(e, gast.Constant):
+        return e.value
+    ops = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b, gast.Mult: lambda a, b: a * b,
+           gast.FloorDiv: lambda a, b: a // b if b else NOT_LITERAL, gast.Mod: lambda a, b: a % b if b else NOT_LITERAL}
+    if isinstance(e, gast.BinOp) and type(e.op) in ops:
+        a, b = _int_value(e.left), _int_value(e.right)
+        return ops[type(e.op)](a, b) if type(a) is int and type(b) is int else NOT_LITERAL
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and type(_int_value(e.operand)) is int:
+        return -_int_value(e.operand)
+    return NOT_LITERAL
+
+
 def returns_of(fn_node):
     """The `return` statements of the function `fn_node` (not of the functions nested in it)."""
     return _returns(fn_node.body)
@@ -493,11 +519,18 @@ def _returns(stmts):
 
 
 def display_keys(node):
-    """The keys of a dict display whose keys are all string literals (`{"W": W, "b": b}`), else None."""
+    """The keys of a dict display whose keys are all string literals (`{"W": W, "b": b}`, `dict(W=W, b=b)`), else
+    None."""
     if isinstance(node, gast.Dict) and node.keys and all(
             isinstance(k, gast.Constant) and isinstance(k.value, str) for k in node.keys):
         return tuple(k.value for k in node.keys)
+    if _dict_call(node) and not node.args and node.keywords and all(k.arg is not None for k in node.keywords):
+        return tuple(k.arg for k in node.keywords)      # dict(W=W, b=b)
     return None
+
+
+def _dict_call(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
 
 
 def returned_keys(fn_node):
@@ -505,7 +538,7 @@ def returned_keys(fn_node):
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
     return that breaks that (a return of anything else, or of other keys)."""
     rets = list(_returns(fn_node.body))
-    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp))]
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or _dict_call(r.value)]
     if not dicts:
         return None
     keys = display_keys(dicts[0].value)

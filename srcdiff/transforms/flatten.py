@@ -33,13 +33,16 @@ STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameter
 
 class Fields(list):
     """The structure of a namedtuple argument: a tuple's (its items' structures, equal to a plain tuple's of them),
-    whose field names (`fields`) `p.W` reads at (the position of "W")."""
-    def __init__(self, items, fields):
+    whose field names (`fields`) `p.W` reads at (the position of "W"); `cls`, its class, whose methods `p.apply(x)`
+    calls (None where not known: a tuple literal marked with the fields)."""
+    def __init__(self, items, fields, cls=None):
         super().__init__(items)
         self.fields = tuple(fields)
+        self.cls = cls
 
-    def __repr__(self):     # (a specialisation's key: a namedtuple's code reads p.W, a tuple's cannot)
-        return f"Fields({list.__repr__(self)}, {self.fields!r})"
+    def __repr__(self):     # (a specialisation's key: a namedtuple's code reads p.W and calls its class's methods)
+        cls = f"{self.cls.__module__}.{self.cls.__qualname__}" if self.cls is not None else None
+        return f"Fields({list.__repr__(self)}, {self.fields!r}, {cls!r})"
 
 
 def _namedtuple(value) -> bool:
@@ -51,7 +54,7 @@ def structure_of(value):
     if isinstance(value, dict):
         return Keyed([structure_of(v) for v in value.values()], value.keys())
     if _namedtuple(value):
-        return Fields([structure_of(v) for v in value], type(value)._fields)
+        return Fields([structure_of(v) for v in value], type(value)._fields, type(value))
     if isinstance(value, (tuple, list)):
         return [structure_of(v) for v in value]
     return None
@@ -249,9 +252,40 @@ class _Flatten(DictForms):
         return isinstance(func, gast.Name) and (func.id not in self.unit.namespace
                                                 or isinstance(self.unit.namespace[func.id], types.FunctionType))
 
+    def keys_formatted(self, body, name) -> bool:
+        """Whether `body` reads a dict (an argument, or made here) at an f-string key formatting `name`
+        (`params[f"W{i}"]`)."""
+        for st in body:
+            for n in walk(st):
+                if (isinstance(n, gast.Subscript) and isinstance(n.slice, gast.JoinedStr)
+                        and any(isinstance(m, gast.Name) and m.id == name for m in walk(n.slice))):
+                    r = self.ref(n.value)
+                    if r is not None and isinstance(self.struct_at(*r), Keyed):
+                        return True
+        return False
+
     def reads_keys(self, test) -> bool:
         """Whether the test `test` reads a dict's keys (`"b" in params`, `"b" not in q.keys()`)."""
         return any(isinstance(n, gast.Compare) and self.key_test(n) is not None for n in walk(test))
+
+    def method_call(self, n):
+        """`p.apply(x)` of a namedtuple argument (or one made here) whose class defines `apply`: the call of that
+        function with p first, `Params.apply(p, x)` (the function bound to a name of the unit's namespace), which
+        reads p by field as a function of the user's; else `n`."""
+        f = n.func
+        if not isinstance(f, gast.Attribute):
+            return n
+        r = self.ref(f.value)
+        s = None if r is None else self.struct_at(*r)
+        cls = getattr(s, "cls", None)
+        fn = cls.__dict__.get(f.attr) if cls is not None else None
+        if not isinstance(fn, types.FunctionType):
+            return n
+        name = f"{cls.__name__}_{f.attr}"
+        while name in self.unit.namespace and self.unit.namespace[name] is not fn:
+            name += "_"
+        self.unit.namespace[name] = fn
+        return copy_loc(gast.Call(func=copy_loc(load(name), f), args=[f.value] + n.args, keywords=n.keywords), n)
 
     def namedtuple_items(self, node):
         """(fields, the argument expressions in field order) where `node` calls a namedtuple class (`Layer(W, b)`,
@@ -280,7 +314,7 @@ class _Flatten(DictForms):
         their own (`q.W`, `q[0]`, `W2, b2 = q`, and q passed whole to a function of yours, read by field there)."""
         name = s.targets[0].id
         fields, args = self.namedtuple_items(s.value)
-        self.structs[name] = Fields([None] * len(fields), fields)
+        self.structs[name] = Fields([None] * len(fields), fields, self.unit.namespace.get(s.value.func.id))
         return [copy_loc(assign(f"{name}_{k}", self.expr(a), s.lineno), s) for k, a in enumerate(args)]
 
     def literal(self, node, user=False):
@@ -293,7 +327,7 @@ class _Flatten(DictForms):
         made = self.namedtuple_items(node) if user else None
         if made is not None:        # f(Layer(W, b)): its items marked with its fields
             out = copy_loc(gast.Tuple(elts=[self.literal(a, user) for a in made[1]], ctx=gast.Load()), node)
-            anno.set(out, anno.TUPLE_FIELDS, made[0])
+            anno.set(out, anno.TUPLE_FIELDS, (made[0], self.unit.namespace.get(node.func.id)))
             return out
         if user and isinstance(node, (gast.Tuple, gast.List)) and any(
                 self.builds_dict(e) or self.ref(e) is not None and self.struct_at(*self.ref(e)) is not None
@@ -316,7 +350,7 @@ class _Flatten(DictForms):
         if isinstance(s, Keyed):   # a dict passed whole: a helper reads its items by key (inline._structure)
             anno.set(out, anno.DICT_KEYS, s.names)
         if isinstance(s, Fields):  # a namedtuple passed whole: by field
-            anno.set(out, anno.TUPLE_FIELDS, s.fields)
+            anno.set(out, anno.TUPLE_FIELDS, (s.fields, s.cls))
         return out
 
     def expr(self, node):
@@ -351,6 +385,7 @@ class _Flatten(DictForms):
 
             def visit_Call(self, n):
                 outer.unread_dict_call(n)
+                n = outer.method_call(n)    # p.apply(x) of a namedtuple: Params.apply(p, x)
                 for k in n.keywords:
                     if k.arg is None and isinstance(outer.keyed(k.value), Keyed):
                         fail(n, outer.unit, f"a call with **{gast.unparse(k.value).strip()}: a dict's items passed as "
@@ -544,6 +579,10 @@ class _Flatten(DictForms):
                 return self.unroll(s, [("const", k) for k in range(n)])
             items = self.positions(it, _stored(s.body))
             if items is not None and self.iterates_structure(it):   # not over a range or a literal only
+                return self.unroll(s, items)
+            if (items is not None and isinstance(s.target, gast.Name) and all(i[0] == "const" for i in items)
+                    and self.keys_formatted(s.body, s.target.id)):
+                # `for i in range(2): params[f"W{i}"]` of a dict: unrolled, each key known
                 return self.unroll(s, items)
             if isinstance(s.target, gast.Name) and self.over_keys(it):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn

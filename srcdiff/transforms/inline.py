@@ -527,7 +527,7 @@ def _structure(a, tuples: dict, depth: int = 0):
     fields = anno.get(a, anno.TUPLE_FIELDS)     # a namedtuple argument's: read by field
     if fields is not None:
         from .flatten import Fields
-        return Fields(items, fields)
+        return Fields(items, *fields)
     return dict_forms.Keyed(items, keys) if keys is not None else items
 
 
