@@ -117,8 +117,8 @@ class _Splitter:
 
     def block(self, stmts: list, live_out: set, before: set, sweep, above=None) -> list:
         """`stmts` with its large loops and branches moved into parts: `live_out`, the names read after the block;
-        `before`, those bound above it in the text (on some path); `sweep`, the sweep comment the block is under; `above`, the
-        comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
+        `before`, those bound above it in the text (on some path); `sweep`, the sweep comment the block is under;
+        `above`, the comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
         and the statements between them (not those before the first or after the last), up to `target`
         statements, or one larger loop or branch."""
         live = set(live_out)
