@@ -221,3 +221,41 @@ def test_an_error_in_a_part_is_reported_at_the_users_line(monkeypatch, tmp_path)
     with pytest.raises(IndexError, match="index 5 is out of bounds") as info:
         g(x, idx, 4)
     assert "s = s + x[idx[t]] ** 2" in str(info.value)
+
+
+BACK_EDGE = '''
+def carried(n):
+    s = 0.0
+    v = 0.0
+    for k in range(n):
+        for i in range(2):
+            w = s + i
+            s = s + 0.5 * w
+        for i in range(2):
+            s = s + 0.25 * w
+        v = v + s
+    return v
+'''
+
+
+def test_a_part_takes_only_names_bound_above_its_call():
+    """A name a loop's earlier iteration bound (`w`, read by the second inner loop) is not taken by a part called
+    where nothing above it in the text binds it: Numba declines to read such a name (fuzz seed 1040008 with low
+    thresholds: "Variable 'vals17_items_old' is not defined"). The split function runs as the whole, in Python and
+    under Numba."""
+    import ast
+
+    import gast
+    import numba
+    fn = gast.parse(BACK_EDGE).body[0]
+    main, parts = function_parts.split(fn, limit=1, target=2, smallest=1)
+    assert parts
+    text = "\n\n".join(ast.unparse(gast.gast_to_ast(f)) for f in parts + [main])
+    python, jitted = {}, {}
+    exec(compile(text, "<parts>", "exec"), python)
+    exec(compile(text, "<parts>", "exec"), jitted)
+    for f in parts + [main]:
+        jitted[f.name] = numba.njit(jitted[f.name])
+    whole = {}
+    exec(compile(BACK_EDGE, "<whole>", "exec"), whole)
+    assert python["carried"](5) == whole["carried"](5) == jitted["carried"](5)

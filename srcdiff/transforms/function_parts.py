@@ -117,8 +117,8 @@ class _Splitter:
 
     def block(self, stmts: list, live_out: set, before: set, sweep, above=None) -> list:
         """`stmts` with its large loops and branches moved into parts: `live_out`, the names read after the block;
-        `before`, those that may be bound before it; `sweep`, the sweep comment the block is under; `above`, the
-        comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
+        `before`, those bound above it in the text (on some path); `sweep`, the sweep comment the block is under;
+        `above`, the comment citing the user's line of the statement the block is in. A part holds a run of loops and branches
         and the statements between them (not those before the first or after the last), up to `target`
         statements, or one larger loop or branch."""
         live = set(live_out)
@@ -183,15 +183,16 @@ class _Splitter:
 
     def inside(self, s, live_after: set, before: set, sweep, above):
         """`s` with the large loops and branches of its blocks moved into parts."""
-        exposed, _, stored = self.facts.of(s)
         inner_live, inner_before = set(live_after), set(before)
+        # (what an earlier iteration bound is not `before`: a name a part takes must be bound above its call in the
+        # text, as Numba reads the function; a loop's index and a test's walrus are)
         if isinstance(s, gast.For):
             target = names_stored(s.target)
             inner_live |= self.facts.sequence(s.body, target)[0]
-            inner_before |= stored      # (a loop's body may read what its earlier iterations bound)
+            inner_before |= target | names_stored(s.iter)
         elif isinstance(s, gast.While):
             inner_live |= self.facts.sequence(s.body, ())[0] | reads(s.test)
-            inner_before |= stored
+            inner_before |= names_stored(s.test)
         else:
             inner_before |= names_stored(s.test)
         changed = []
