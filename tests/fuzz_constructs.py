@@ -1223,8 +1223,20 @@ def _tuple_parameter(tree):
                for n in ast.walk(tree))
 
 
+def _product_and_minimum_along_an_axis(tree):
+    """np.prod or np.min along an axis counted from the end (`axis=-2`)."""
+    found = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and ast.unparse(n.func) in ("np.prod", "np.min"):
+            axis = [k.value for k in n.keywords if k.arg == "axis"]
+            if axis and isinstance(axis[0], ast.UnaryOp) and isinstance(axis[0].op, ast.USub):
+                found.add(ast.unparse(n.func))
+    return bool(found)
+
+
 DEVICE = {
     "np.array([[s1, s2], [s3, s4]])": _number_rows,
+    "sums, means, products, maxima, minima": _product_and_minimum_along_an_axis,
     "`def f(xa, M): x, a = xa`": _tuple_parameter,
 }
 

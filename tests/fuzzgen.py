@@ -464,10 +464,12 @@ class Gen:
                 r = self.pick(["sum", "mean", "max", "lse", "index"])
                 return {"sum": f"np.sum({e})", "mean": f"np.mean({e})", "max": f"np.max({e})",
                         "lse": f"logsumexp({e})", "index": f"({e})[{self.choose(2)}, {self.choose(self.N)}]"}[r]
-            r = self.pick(["sum", "mean", "max", "lse", "row", "method"])
+            # (README: products and minima along an axis, which may count from the end, run on the device too)
+            r = self.pick(["sum", "mean", "max", "lse", "row", "method", "prod", "min"])
             return {"sum": f"np.sum({e}, axis=0)", "mean": f"np.mean({e}, axis=0)",
                     "max": f"np.max({e}, axis=0)", "lse": f"logsumexp({e}, axis=0)",
-                    "row": f"({e})[{self.choose(2)}]", "method": f"({e}).sum(axis=0)"}[r]
+                    "row": f"({e})[{self.choose(2)}]", "method": f"({e}).sum(axis=0)",
+                    "prod": f"np.prod({e}, axis=-2)", "min": f"np.min({e}, axis=-2)"}[r]
         if o == "dot":
             return f"np.dot({self.expr('v', env, d)}, {self.expr('v', env, d)})"
         if o == "slice":
