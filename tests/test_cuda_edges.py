@@ -244,6 +244,18 @@ def pingpong_empty_like(x, a):
     return np.sum(cur)
 
 
+def swapped_then_written(x, a):
+    """b written after `b, c = c, 0.5 * b + ...`: b names the array c named before the swap, c a new one (once
+    declined as 'c shares memory with b', test_cuda_messages; the name c was bound again by the swap)."""
+    b = a * 0.5
+    c = np.tanh(a)
+    for i in range(2):
+        b, c = c, 0.5 * b + np.tanh(c * x)
+        for j in range(1, 3):
+            b[j] = b[j] * 1.1 + 0.1 * np.tanh(x * j) * c[j]
+    return np.sum(b * b) + np.sum(c * a)
+
+
 def saved_then_written_twice(x, a):
     """b saved for sin(b) * b, then written twice (once by *=) and kept under a second name c, written too."""
     b = a * x
@@ -292,6 +304,7 @@ def _data():
         "pingpong_jacobi": (pingpong_jacobi, (x, a)),
         "pingpong_third_name": (pingpong_through_a_third_name, (x, a)),
         "pingpong_empty_like": (pingpong_empty_like, (x, a)),
+        "swapped_then_written": (swapped_then_written, (x, a)),
     }
 
 
@@ -419,7 +432,7 @@ if __name__ != "__main__":
                                       "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
-                                      "pingpong_empty_like"])
+                                      "pingpong_empty_like", "swapped_then_written"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
