@@ -806,6 +806,53 @@ def _stack_along_axis(tree):
                        for k in c.keywords) for c in _calls(tree, "np.stack"))
 
 
+def _converted_lists(tree) -> set:
+    """Names of lists built with appends that np.array / np.asarray / np.stack converts."""
+    appended = {c.func.value.id for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Attribute)
+                and c.func.attr == "append" and isinstance(c.func.value, ast.Name)}
+    return {c.args[0].id for name in ("np.array", "np.asarray", "np.stack") for c in _calls(tree, name)
+            if c.args and isinstance(c.args[0], ast.Name) and c.args[0].id in appended}
+
+
+def _list_appended_in(tree, outer, inner=None) -> bool:
+    """A converted list appended to inside a loop of type `outer` (and, given `inner`, inside a loop of that type
+    nested in it)."""
+    names = _converted_lists(tree)
+    for loop in _walk(tree, *outer):
+        made = {a.targets[0].id for a in ast.walk(loop) if isinstance(a, ast.Assign)
+                and isinstance(a.targets[0], ast.Name)}       # (a list made anew in each iteration is not)
+        scopes = [loop] if inner is None else [n for n in ast.walk(loop) if n is not loop and isinstance(n, inner)]
+        if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "append"
+               and isinstance(c.func.value, ast.Name) and c.func.value.id in names - made
+               for s in scopes for c in ast.walk(s)):
+            return True
+    return False
+
+
+def _loop_variable_after(tree, inside=False, bound_again=False) -> bool:
+    """A `for` loop's variable (a name) read after the loop (`inside`: the loop in another loop; `bound_again`: the
+    loop's body binds it again)."""
+    def visit(stmts, in_loop):
+        for k, s in enumerate(stmts):
+            if isinstance(s, ast.For) and isinstance(s.target, ast.Name) and (in_loop or not inside):
+                v = s.target.id
+                again = any(isinstance(n, ast.Name) and n.id == v and isinstance(n.ctx, ast.Store)
+                            for b in s.body for n in ast.walk(b))
+                read = any(isinstance(n, ast.Name) and n.id == v and isinstance(n.ctx, ast.Load)
+                           for later in stmts[k + 1:] for n in ast.walk(later))
+                if read and (again or not bound_again):
+                    return True
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (ast.FunctionDef, ast.Lambda)) \
+                        and visit(inner, in_loop or isinstance(s, (ast.For, ast.While))):
+                    return True
+                if isinstance(s, ast.FunctionDef) and field == "body" and visit(inner, False):
+                    return True
+        return False
+    return visit(tree.body, False)
+
+
 def _factory_call_with_defaults(tree):
     """A factory's function (def g(u, h=0.1)) called leaving h to its default, and by keyword."""
     made = {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
@@ -1196,6 +1243,15 @@ EXTRA = {
         t, lambda it: _is_call(it, "reversed") and isinstance(it.args[0], ast.Tuple)),
     "reversed inside a sum over a comprehension": _sum_over_reversed,
     "np.stack of a list built with appends, along axis 1": _stack_along_axis,
+    # README 'lists built with append (in loops ...; converted once ...)': in a while loop whose trip count depends
+    # on the data, and in a loop nested in another
+    # a loop variable read after its loop: in an outer loop (the backward sweep's run of the inner loop binds it
+    # again), and bound again by the loop's body (Python's variable after the loop is that binding)
+    "a loop variable read after its loop, in an outer loop": lambda t: _loop_variable_after(t, inside=True),
+    "a loop variable bound again in its loop and read after it": lambda t: _loop_variable_after(t, bound_again=True),
+    "a converted list appended in a while loop": lambda t: _list_appended_in(t, (ast.While,)),
+    "a converted list appended in an inner loop": lambda t: _list_appended_in(t, (ast.For, ast.While),
+                                                                            (ast.For, ast.While)),
     "a nested list comprehension's array": lambda t: any(isinstance(c.args[0].elt, ast.ListComp) for c in _items(t)),
     "factory's function relying on its defaults and called by keyword (README 'Factories')":
         _factory_call_with_defaults,

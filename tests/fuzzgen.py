@@ -1002,7 +1002,15 @@ class Gen:
                 pre, rebind, stop_s = [f"{b} = {stop_s}"], [f"{b} = {b} - 1"], b
                 inner["loops"].append(b)     # stop - 1 down to 0 (or 1): an index, read after the rebinding
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), True)
-            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + self.loop_else(env, depth, in_loop)
+            post = []
+            if start == "" and self.coin(4):    # the loop variable read after the loop (it runs at least once), in
+                t = self.fresh("t")             # an outer loop too (its backward sweep binds it again), and bound
+                if self.coin(2):                # again at the end of the body (Python's i after the loop is that)
+                    body = body + [f"{i} = {i} * 2 + 1"]
+                post = [f"{t} = {self.expr('s', env, 1)} * ({i} + 0.5)"]
+                self.bind(env, t, "s")
+            return (pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body)
+                    + self.loop_else(env, depth, in_loop) + post)
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"]
@@ -1329,7 +1337,20 @@ class Gen:
         body = [f"if {self.cond(inner, 1)}:", f"    {push}"] if self.coin(4) else [push]
         if self.coin(3):
             body = [f"{lst}.append({self.expr(kind, inner, 1)})"] + body
-        lines += [f"for {i} in range({n}):"] + self.indent(body)
+        form = self.choose(3)
+        if form == 1:       # README 'in loops': appends in a while loop whose trip count depends on the data
+            c = self.fresh("c")
+            lines += [f"{i} = 0", f"{c} = np.tanh({self.expr('s', env, 1)})",
+                      f"while {c} < 2.0 and {i} < {n}:",
+                      f"    {c} = {c} + 0.75 + 0.25 * np.tanh({self.expr('s', env, 1)})"]
+            lines += self.indent(body) + [f"    {i} += 1"]
+        elif form == 2:     # appends in an inner loop (a for or a while) of the loop
+            j = self.fresh("j")
+            inner_loop = (self.indent([f"for {j} in range(2):"] + self.indent(body)) if self.coin(2) else
+                          self.indent([f"{j} = 0", f"while {j} < {i} + 1:"] + self.indent(body + [f"{j} += 1"])))
+            lines += [f"for {i} in range({n}):"] + inner_loop
+        else:
+            lines += [f"for {i} in range({n}):"] + self.indent(body)
         t = self.fresh("t")
         conv = self.pick(["np.array", "np.asarray"] + (["np.stack"] if kind == "v" else []))
         if kind == "s":

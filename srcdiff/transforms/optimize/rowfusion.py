@@ -46,6 +46,7 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
+from .. import purity
 from ..astutil import (call, clone, comment, const, dotted, dotted_name, is_comment, load, store, walk, walk_calls,
                        written_names)
 from ..kinds import is_array, is_float_array, is_scalar, ndim
@@ -122,9 +123,18 @@ def _reads(node) -> set:
 
 
 def _writes(node) -> set:
+    """Names `node` binds or writes into, also through a call: a method's receiver (`d_lst.pop()`, a list's append:
+    two statements popping one stack keep their order) and the first argument of a runtime helper that writes
+    into it or a stack operation (purity.WRITES_INTO, STACK_OPS)."""
     out = written_names(node)
     if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
         out.add(node.target.id)
+    for c in walk_calls(node):
+        if isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Name) \
+                and c.func.value.id not in _MODULES:
+            out.add(c.func.value.id)
+        elif (dotted_name(c.func) in purity.WRITES_INTO or dotted_name(c.func) in purity.STACK_OPS) and c.args:
+            out |= {n.id for n in walk(c.args[0]) if isinstance(n, gast.Name)}
     return out
 
 
