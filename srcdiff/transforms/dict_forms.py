@@ -538,7 +538,8 @@ def returned_keys(fn_node):
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
     return that breaks that (a return of anything else, or of other keys)."""
     rets = list(_returns(fn_node.body))
-    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or _dict_call(r.value)]
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or display_keys(r.value) is not None]
+    # (`return dict(params, W=W2)`, a copy of a dict argument, is none: resolve declines reading it, saying what works)
     if not dicts:
         return None
     keys = display_keys(dicts[0].value)
