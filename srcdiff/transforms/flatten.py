@@ -807,15 +807,17 @@ def _makes_dicts(unit, fl) -> bool:
     locals for that."""
     from .resolve import local_names
     fl.locals = local_names(unit.node)
-    stored = {}
+    stored, defs, candidates = {}, [], []      # (one walk: the checks below need every binding counted first)
     for n in walk(unit.node):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stored[n.id] = stored.get(n.id, 0) + 1
         elif isinstance(n, gast.FunctionDef) and n is not unit.node:
             stored[n.name] = stored.get(n.name, 0) + 1
-    fl.nested_defs = {n.name: returned_keys(n) for n in walk(unit.node) if isinstance(n, gast.FunctionDef)
-                      and n is not unit.node and stored.get(n.name) == 1}
-    for n in walk(unit.node):
+            defs.append(n)
+        elif isinstance(n, (gast.Dict, gast.DictComp, gast.Call)):
+            candidates.append(n)
+    fl.nested_defs = {n.name: returned_keys(n) for n in defs if stored.get(n.name) == 1}
+    for n in candidates:
         if isinstance(n, (gast.Dict, gast.DictComp)) or fl.namedtuple_items(n) is not None:
             return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and (
