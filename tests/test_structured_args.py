@@ -858,20 +858,24 @@ def test_namedtuple_passed_whole_to_a_helper_and_exported(tmp_path):
     p, x = Layer(rng.normal(size=(3, 3)), rng.normal(size=3)), rng.normal(size=3)
     g = srcdiff.grad(namedtuple_passed_to_a_helper)(p, x)
     assert type(g) is Layer
-    eps = 1e-6
-    for k in range(2):
-        for i in np.ndindex(p[k].shape):
-            d = np.zeros_like(p[k])
-            d[i] = eps
-            hi = namedtuple_passed_to_a_helper(Layer(*[p[j] + d if j == k else p[j] for j in range(2)]), x)
-            lo = namedtuple_passed_to_a_helper(Layer(*[p[j] - d if j == k else p[j] for j in range(2)]), x)
-            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
+    _assert_central_differences(namedtuple_passed_to_a_helper, g, p, x)
     gf = srcdiff.grad(namedtuple_fields)
     want = gf(p, x)
     mod, _ = exported(gf, tmp_path, "nt_export")
     got = mod.namedtuple_fields_grad(p, x)
     assert type(got) is Layer
     np.testing.assert_allclose(got.W, want.W)
+
+
+def _assert_central_differences(f, g, p, x, eps=1e-6):
+    """Each entry of g, the gradient of f(p, x) w.r.t. the namedtuple p, against central differences of f."""
+    for k in range(len(p)):
+        for i in np.ndindex(p[k].shape):
+            d = np.zeros_like(p[k])
+            d[i] = eps
+            hi = f(type(p)(*[p[j] + d if j == k else p[j] for j in range(len(p))]), x)
+            lo = f(type(p)(*[p[j] - d if j == k else p[j] for j in range(len(p))]), x)
+            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
 
 
 def namedtuple_made_here(W, b, x):
@@ -919,12 +923,5 @@ def test_methods_of_a_namedtuple(jit):
     p, x = Affine(rng.normal(size=(3, 3)), rng.normal(size=3)), rng.normal(size=3)
     g = srcdiff.grad(namedtuple_methods, jit=jit)(p, x)
     assert type(g) is Affine
-    eps = 1e-6
-    for k in range(2):
-        for i in np.ndindex(p[k].shape):
-            d = np.zeros_like(p[k])
-            d[i] = eps
-            hi = namedtuple_methods(Affine(*[p[j] + d if j == k else p[j] for j in range(2)]), x)
-            lo = namedtuple_methods(Affine(*[p[j] - d if j == k else p[j] for j in range(2)]), x)
-            np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
+    _assert_central_differences(namedtuple_methods, g, p, x)
     check_grad(namedtuple_methods_made_here, [p.W, p.b, x], wrt=(0, 1), jit=jit)
