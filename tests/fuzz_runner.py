@@ -153,7 +153,7 @@ def _worker(args):
             # (with the kernels compiled by numba-cuda, as under jit: 3x the time limit for the compiles; an hvp
             # kernel of seed 951000 takes 33 s of CPU to PTX alone)
             limit = args.timeout * (3 if ptx else 1) if args.timeout else args.timeout
-            outcome, msg, extra = run_cuda(program_for(seed, features=_features(True, args.device)), f"cuda_{seed}",
+            outcome, msg, extra = run_cuda(program_for(seed, features=program_features(True, args.device)), f"cuda_{seed}",
                                            args.workdir, seed, timeout=limit)
             print(json.dumps({"seed": seed, "jit": False, "outcome": outcome, "msg": msg[:2000], **extra}),
                   flush=True)
@@ -176,7 +176,7 @@ def _worker(args):
             print(json.dumps({"seed": seed, "jit": jit, "outcome": outcome, "msg": msg[:2000]}), flush=True)
 
 
-def _features(cuda=False, device=False):
+def program_features(cuda=False, device=False):
     """The generator's features: all but those excluded (SRCDIFF_FUZZ_EXCLUDE), for the CUDA oracles without
     the Python-only ones and those srcdiff.cuda declines (fuzz_cuda.HOST_ONLY), or (device)
     fuzz_cuda.DEVICE_FEATURES only."""
@@ -309,7 +309,7 @@ def _record(res, stats, failures, out, nested, log, cuda=False, device=False, pa
     tag = "cuda" if cuda else "parallel" if parallel else "jit" if jit else "py"
     failures.append(f"seed {seed} {'parallel' if parallel else 'jit' if jit else 'py'} [{res['outcome']}] {first}")
     log("  " + failures[-1])
-    features = _features(cuda, device) if cuda else \
+    features = program_features(cuda, device) if cuda else \
         [f for f in fuzzgen.ALL_FEATURES if not (jit and f in fuzzgen.PYTHON_ONLY) and f not in _excluded()]
     if parallel:
         import fuzz_parallel

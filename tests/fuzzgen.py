@@ -1008,9 +1008,10 @@ class Gen:
                 if self.coin(2):                # again at the end of the body (Python's i after the loop is that)
                     body = body + [f"{i} = {i} * 2 + 1"]
                 post = [f"{t} = {self.expr('s', env, 1)} * ({i} + 0.5)"]
+            orelse = self.loop_else(env, depth, in_loop)     # before t is bound: the else block runs before it
+            if post:
                 self.bind(env, t, "s")
-            return (pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body)
-                    + self.loop_else(env, depth, in_loop) + post)
+            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + orelse + post
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"]

@@ -368,7 +368,7 @@ def test_cuda_draws_tuple_in_axes_element_by_element(workdir):
     import fuzz_runner
     kinds = set()
     for seed in range(60):
-        prog = fuzz_runner.program_for(seed, features=fuzz_runner._features(True, False))
+        prog = fuzz_runner.program_for(seed, features=fuzz_runner.program_features(True, False))
         if "xa" not in prog.params:
             continue
         k = prog.params.index("xa")
@@ -591,3 +591,28 @@ def test_a_module_level_function_passed_reads_no_local_of_f():
             if isinstance(fn, ast.FunctionDef) and fn.name.startswith("rhs"):
                 free = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} - {a.arg for a in fn.args.args}
                 assert not {"n"} & free and not any(re.fullmatch(r"fn\d+", v) for v in free), (seed, ast.unparse(fn))
+
+
+def test_a_loop_else_block_reads_no_name_bound_after_the_loop():
+    """The `for` of range(...) bound the name it reads after the loop (`t3 = ... * (i1 + 0.5)`) before it drew
+    the loop's `else:` block, which then read t3 before Python had bound it: UnboundLocalError in plain Python
+    (CUDA device seeds 1073029 and 1074015, two 'badprog's on a GPU). Every device program of those two seeds now
+    runs in plain Python, and no `else:` block of 300 programs reads a name first bound after its loop."""
+    import numpy
+    feats = fuzz_runner.program_features(cuda=True, device=True)
+    for seed in (1073029, 1074015):
+        prog = fuzz_runner.program_for(seed, features=feats)
+        ns: dict = {}
+        exec(compile(prog.source, f"seed{seed}", "exec"), ns)
+        ns["f"](*prog.args(numpy.random.default_rng(seed)))
+    for seed in range(300):
+        tree = ast.parse(fuzzgen.seeded_program(seed).source)
+        f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+        body, params = f.body, {a.arg for a in f.args.args + f.args.kwonlyargs}
+
+        def names(stmts, ctx):
+            return {t.id for stmt in stmts for t in ast.walk(stmt) if isinstance(t, ast.Name) and isinstance(t.ctx, ctx)}
+        for k, loop in enumerate(body):
+            if isinstance(loop, (ast.For, ast.While)) and loop.orelse:
+                late = names(body[k + 1:], ast.Store) - names(body[:k + 1], ast.Store) - params
+                assert not names(loop.orelse, ast.Load) & late, (seed, sorted(names(loop.orelse, ast.Load) & late))
