@@ -99,14 +99,14 @@ class Draw:
         for p, ax in zip(self.names, self.in_axes):   # broadcast parameters: example 0's value for every example
             if isinstance(ax, tuple):                  # (element by element)
                 for e in per[1:]:
-                    e[p] = type(e[p])(v if a == 0 else v0 for v, v0, a in zip(e[p], per[0][p], ax))
+                    e[p] = _rebuild(e[p], [v if a == 0 else v0 for v, v0, a in zip(e[p], per[0][p], ax)])
             elif p not in batched:
                 for e in per[1:]:
                     e[p] = per[0][p]
         self.examples = [[e[p] for p in self.names] for e in per]
         self.args = [_stack([e[k] for e in self.examples]) if ax == 0 else
-                     type(self.examples[0][k])(_stack([e[k][j] for e in self.examples]) if a == 0 else
-                                               self.examples[0][k][j] for j, a in enumerate(ax))
+                     _rebuild(self.examples[0][k], [_stack([e[k][j] for e in self.examples]) if a == 0 else
+                                                    self.examples[0][k][j] for j, a in enumerate(ax)])
                      if isinstance(ax, tuple) else self.examples[0][k]
                      for k, ax in enumerate(self.in_axes)]
 
@@ -116,10 +116,15 @@ class Draw:
         return fn(*fuzzgen._copy(pos), *extra, **kw)
 
 
+def _rebuild(like, items):
+    """A tuple, list or namedtuple of the type of `like` holding `items` (a namedtuple takes its fields one by one:
+    built from one iterable it failed, a crash of CUDA seeds 1078007 and 1078178 with in_axes per element)."""
+    return type(like)(*items) if hasattr(type(like), "_fields") else type(like)(items)
+
+
 def _stack(values):
     if isinstance(values[0], (tuple, list)):
-        items = [_stack([v[j] for v in values]) for j in range(len(values[0]))]
-        return type(values[0])(*items) if hasattr(type(values[0]), "_fields") else type(values[0])(items)
+        return _rebuild(values[0], [_stack([v[j] for v in values]) for j in range(len(values[0]))])
     return np.stack([np.asarray(v) for v in values])
 
 
@@ -143,8 +148,7 @@ def _compare(got, refs, what, batch_sum=False):
 
 def _random_like(v, rng):
     if isinstance(v, (tuple, list)):
-        items = [_random_like(e, rng) for e in v]
-        return type(v)(*items) if hasattr(type(v), "_fields") else type(v)(items)
+        return _rebuild(v, [_random_like(e, rng) for e in v])
     return float(rng.normal()) if np.ndim(v) == 0 else rng.normal(size=np.shape(v))
 
 

@@ -362,25 +362,29 @@ def test_nested_programs_use_each_inner_transform():
 def test_cuda_draws_tuple_in_axes_element_by_element(workdir):
     """README (CUDA): a tuple or list argument's in_axes entry is 0 / None for all of it or a tuple with one entry per
     element; the CUDA oracles draw both, each example's CPU arguments built to match (0 of 147 tuple parameters in
-    600 programs had a tuple entry before)."""
+    600 programs had a tuple entry before). A namedtuple argument too: seeds 1078007 and 1078178 crashed the oracle
+    building it from one iterable (`XA.__new__() missing 1 required positional argument`) where its in_axes entry
+    was a tuple."""
     import numpy as np
     import fuzz_cuda
     import fuzz_runner
-    kinds = set()
-    for seed in range(60):
+    kinds, seqs = set(), set()
+    for seed, draw_seed in [(s, s) for s in range(60)] + [(1078007, r) for r in range(16)]:
         prog = fuzz_runner.program_for(seed, features=fuzz_runner.program_features(True, False))
         if "xa" not in prog.params:
             continue
         k = prog.params.index("xa")
-        draw = fuzz_cuda.Draw(prog, prog.load(workdir, f"axes_{seed}").f, np.random.default_rng(seed))
+        draw = fuzz_cuda.Draw(prog, prog.load(workdir, f"axes_{seed}").f, np.random.default_rng(draw_seed))
         ax = draw.in_axes[k]
         kinds.add(type(ax).__name__)
+        seqs.add(prog.seq)
+        assert type(draw.args[k]) is type(draw.examples[0][k])
         for j, a in enumerate(ax if isinstance(ax, tuple) else (ax,) * len(draw.args[k])):
             rows = [e[k][j] for e in draw.examples]
             np.testing.assert_array_equal(draw.args[k][j], np.stack(rows) if a == 0 else rows[0])
             if a is None:
                 assert all(np.array_equal(r, rows[0]) for r in rows)
-    assert "tuple" in kinds and len(kinds) > 1, kinds
+    assert "tuple" in kinds and len(kinds) > 1 and "namedtuple" in seqs, (kinds, seqs)
 
 
 def test_hessian_oracle_takes_dict_arguments(workdir, monkeypatch):
