@@ -178,6 +178,31 @@ class _Flow:
              f"pass the gradient a copy (np.copy({view})) where its changes to the array are not wanted, or read "
              f"`{view}` before the call")
 
+    def _default_read_after_a_write(self, view, w, target) -> None:
+        """Decline, naming the user's parameter, a read of a nested function's default (`def g(v, w=buf)`, bound
+        where the def runs to a name of closures' making, `g_w`) after a write into the array it is, where `buf` is
+        bound again, so that the calls cannot pass `buf` itself (closures._one_object)."""
+        for s in walk_statements(self.unit.node.body):
+            made = anno.get(s, anno.DEFAULT_OF) if isinstance(s, gast.Assign) else None
+            if made and isinstance(s.targets[0], gast.Name) and s.targets[0].id == view:
+                func, param, line = made
+                at = f" (line {line})" if line else ""
+                self._fail_at_write(
+                    w, f"`{param}`, the default of `{func}`'s parameter{at}, is the array `{target}` held where the "
+                       f"def ran (Python evaluates a default once, there), which this assignment writes in place, and "
+                       f"a later call of `{func}` reads it: srcdiff does not follow writes through a second name of "
+                       f"an array, and `{target}` is bound again, so the default is not `{target}` at every call",
+                    f"pass the array at the call ({func}(..., {param}={target})), or bind `{target}` once (a default "
+                    f"naming an array bound once is that array at every call), or make the default a copy "
+                    f"({param}={target}.copy()) if `{func}` is to read the values it had where it was defined")
+
+    def _fail_at_write(self, w, message, advice) -> None:
+        """Raise the decline at the write `w`: the user's line in the file it came from (an inlined helper's)."""
+        where = anno.get(w, anno.FILE)
+        if where is not None:
+            raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
+        fail(w, self.unit, message, advice)
+
     def decline(self, view, w, target, read=None):
         copies = [s for s in walk_statements(self.unit.node.body) if anno.has(s, anno.LOOP_COPY)]
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
@@ -199,6 +224,7 @@ class _Flow:
                  f"loop over a copy ({', '.join(f'np.copy({i}) in place of {i}' for i in iterated)}) or over the "
                  f"indices (for i in range(len({iterated[0]})))")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
+        self._default_read_after_a_write(versions.get(view, view), w, versions.get(target, target))
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_0 is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
         self._read_after_a_gradient(view, w, read)
@@ -229,9 +255,7 @@ class _Flow:
                       f"`{base}` again after the write")
         if any('["' in n for n in (view, target)):    # an item of a dict argument's copy: its arrays are shared
             advice += "; dict(params), params.copy() and {**params} copy the dict, not its arrays: copy.deepcopy does"
-        if where is not None:
-            raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
-        fail(w, self.unit, message, advice)
+        self._fail_at_write(w, message, advice)
 
 
 def zero_d_scalars(fn, kinds) -> frozenset:

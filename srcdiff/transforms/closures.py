@@ -10,6 +10,7 @@ import gast
 import numpy as np
 
 from ..errors import fail
+from . import annotations as anno
 from .astutil import Namer, Transformer, copy_loc, load, loaded_names, map_blocks, names_in, store, walk, walk_of
 from .parse import Unit
 from .resolve import local_names
@@ -384,18 +385,19 @@ def _collect_defs(unit: Unit, defaults: dict) -> dict:
     value bound to a fresh name where the function is defined, since Python evaluates it there."""
     defs = {}
 
-    def bind_defaults(fd, at) -> list:
+    def bind_defaults(fd, at, before=()) -> list:
         a = fd.args
         given = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults))
         given += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
         out, mine = [], {}
         for p, d in given:
-            if isinstance(d, gast.Constant):
-                mine[p.id] = d
+            if isinstance(d, gast.Constant) or isinstance(d, gast.Name) and _one_object(d.id, unit.node, before):
+                mine[p.id] = d      # (a constant, or a name the calls pass itself: _one_object)
             else:
                 v = namer.fresh(f"{fd.name}_{p.id}")
                 called = Called()      # (a lambda called in the default, `c=(lambda y: y * x)(n)`: lifted too)
                 st = called.visit(copy_loc(gast.Assign(targets=[store(v)], value=d, type_comment=None), at))
+                anno.set(st, anno.DEFAULT_OF, (fd.name, p.id, getattr(fd, "lineno", None)))
                 for made in called.made:
                     out += bind_defaults(made, st)
                 out.append(st)
@@ -410,7 +412,7 @@ def _collect_defs(unit: Unit, defaults: dict) -> dict:
         for s in _split_lambda_tuples(stmts, unit):
             if isinstance(s, gast.FunctionDef):
                 defs[s.name] = s
-                kept += bind_defaults(s, s)
+                kept += bind_defaults(s, s, kept)
                 continue
             if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Lambda) and len(s.targets) == 1
                     and isinstance(s.targets[0], gast.Name)):
@@ -420,7 +422,7 @@ def _collect_defs(unit: Unit, defaults: dict) -> dict:
                                       returns=None, type_comment=None, type_params=[])
                 fd.lineno = s.lineno
                 defs[fd.name] = fd
-                kept += bind_defaults(fd, s)
+                kept += bind_defaults(fd, s, kept)
                 continue
             map_blocks(s, collect)
             called = Called()
@@ -533,6 +535,22 @@ def _tuple_pairs(s):
             and len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts)):
         return None
     return list(zip(t.elts, v.elts))
+
+
+def _one_object(name: str, fn, before) -> bool:
+    """Whether the default `w=name` of a nested function is, at every call of it, the object `name` holds there, so
+    that the calls may pass `name` itself: `name` is bound nowhere in the function (a module-level or closure value),
+    or once, as its parameter or by one of the statements `before` the def in its block. Python evaluates a default
+    once, where the def runs; bound to a name of its own there (`g_w = buf`), it was a second name of the array,
+    and a write `buf[0] = v` before a call was declined naming `g_w` (h23c). Where the name is bound again, the
+    default keeps that second name: its decline names the parameter (aliasing.py)."""
+    count = sum(1 for n in walk(fn) if isinstance(n, gast.Name) and n.id == name
+                and isinstance(n.ctx, (gast.Store, gast.Param)))     # (in its nested functions too)
+    if count == 0:
+        return True
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    return count == 1 and (name in params or any(
+        isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store) for s in before for n in walk(s)))
 
 
 def _positional_arguments(call, params: list, positional: int, defaults: dict, unit) -> list:

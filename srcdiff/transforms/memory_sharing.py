@@ -111,6 +111,59 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
 
 
 
+def sharing_groups(fn) -> dict:
+    """name -> one name standing for every name whose memory it may share, before kinds are known (cse runs before
+    them): a second name, `.T`, a view call, an index of basic items whatever the ranks (`row = M[0]` is a view of a
+    matrix, a number of a vector: counted either way), the names in a tuple or list display and the arrays a list
+    holds (`rt.push(s, x)`, read back by `rt.pop(s)` or `s[-1]`), SSA's merges and loop copies. Wider than
+    memory_roots, which needs kinds: a write into one name of a group changes what the reads of every other name
+    of it give (`b = buf; y = b[0]; buf[0] = x; z = b[0]`: z is not y; merged, the value and gradient were 0.0
+    for 2.25 and 3.0, h23c)."""
+    parent: dict = {}
+
+    def find(n):
+        while parent.get(n, n) != n:
+            parent[n] = parent.get(parent[n], parent[n])
+            n = parent[n]
+        return n
+
+    def join(a, b):
+        ra, rb = find(a), find(b)
+        parent.setdefault(ra, ra)
+        if ra != rb:
+            parent[rb] = ra
+    asarrays = asarray_names(fn)
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
+            name, v = s.targets[0].id, s.value
+            src = view_source(v, name, {}, asarrays=asarrays)
+            if src is None and isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and _basic(v.slice, {}):
+                src = v.value.id
+            if src is None and isinstance(v, gast.Call):
+                src = _list_of(v, "rt.pop", "pop")
+            if src is not None:
+                join(name, src)
+            elif isinstance(v, (gast.Tuple, gast.List)):
+                for e in v.elts:
+                    if isinstance(e, gast.Name):
+                        join(name, e.id)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and _list_of(s.value, "rt.push", "append"):
+            for n in walk(s.value):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    join(_list_of(s.value, "rt.push", "append"), n.id)
+    return {n: find(n) for n in parent}
+
+
+def _list_of(call, helper: str, method: str):
+    """The list `call` pushes to or pops from (`rt.push(s, x)` / `s.append(x)`, `rt.pop(s)` / `s.pop()`), else None."""
+    if dotted_name(call.func) == helper and call.args and isinstance(call.args[0], gast.Name):
+        return call.args[0].id
+    f = call.func
+    if isinstance(f, gast.Attribute) and f.attr == method and isinstance(f.value, gast.Name):
+        return f.value.id
+    return None
+
+
 def read_only_names(fn, kinds) -> set:
     """The names whose arrays may be read-only under Numba: np.broadcast_to's results, the module's arrays
     (names `fn` reads but neither binds nor takes as parameters: Numba bakes them in read-only), and the views

@@ -12,19 +12,9 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     """In SSA code, `b = <same operation as a>` in the same block becomes `b = a` (array reads are
     forgotten when the array is written in between; calls only for rule-table primitives; never for
     arrays written in place)."""
-    from ...rules import RULES
     from ..astutil import dotted_name
     from ..purity import WRITES_INTO
-
-    def key(value):
-        if isinstance(value, gast.Call):
-            name = dotted_name(value.func)
-            if name not in RULES or name.startswith("np.random") or name in ("print", "rt.pop", "rt.stack"):
-                return None
-        elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Compare, gast.Attribute)):
-            return None
-        return structure_key(value)
-
+    key = _key
     dead = set()   # ids of the assignments whose value an earlier one computed
 
     def reads(entry):
@@ -40,7 +30,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
             if changed:     # `lst.pop()`, `lst.append(v)`: `len(lst)` after it is another value
                 seen.forget_readers_of(changed)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
-                seen.forget_readers_of((s.targets[0].value.id,))
+                seen.forget_readers_of(sharing(s.targets[0].value.id))
                 continue
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 k = key(s.value)    # (operands merged above are renamed already: `x - mean` twice is one too)
@@ -55,6 +45,8 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                         dead.add(id(s))
                     else:
                         seen.add(k, [s.targets[0].id, s.value, None])   # (its reads: when needed)
+                if anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp) and isinstance(s.value.left, gast.Name):
+                    seen.forget_readers_of(sharing(s.value.left.id))    # (`a += v` of an array adds into a's memory)
             else:
                 for b in nested_blocks(s):
                     block(b)
@@ -63,7 +55,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
                 if (isinstance(s, gast.Expr) and isinstance(s.value, gast.Call)
                         and dotted_name(s.value.func) in WRITES_INTO):   # rt.index_add(d_p, ...) writes d_p
                     touched |= {a.id for a in s.value.args if isinstance(a, gast.Name)}
-                seen.forget_readers_of(touched, named=True)
+                seen.forget_readers_of({m for t in touched for m in sharing(t)}, named=True)
     counts, loads_of = _counts_and_loads(fn)
     facts = _statement_facts(fn.body, {})
     renames: dict = {}
@@ -71,6 +63,7 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     # anything sharing its memory: z = y; z[i] = ... changes y)
     from ..memory_sharing import sharing_written_memory
     written = sharing_written_memory(fn)
+    sharing = _sharing(fn)
 
     def rename(b, a):
         """Every read of `b` in the function reads `a` from now on (the reads of the statements before it too, as
@@ -88,6 +81,31 @@ def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
     if dead:
         fn.body = without_statements(fn.body, lambda s: id(s) in dead)
     return fn
+
+
+def _key(value):
+    """The structure key of an operation cse may merge (calls: of rule-table primitives, not random), else None."""
+    from ...rules import RULES
+    from ..astutil import dotted_name
+    if isinstance(value, gast.Call):
+        name = dotted_name(value.func)
+        if name not in RULES or name.startswith("np.random") or name in ("print", "rt.pop", "rt.stack"):
+            return None
+    elif not isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Subscript, gast.Compare, gast.Attribute)):
+        return None
+    return structure_key(value)
+
+
+def _sharing(fn):
+    """name -> the names that may share its memory, itself included (memory_sharing.sharing_groups): a write into an
+    array changes what every one of them reads (`b = buf`, then `buf[0] = x`: `b[0]` before and after it are two
+    values)."""
+    from ..memory_sharing import sharing_groups
+    group_of = sharing_groups(fn)
+    members: dict = {}
+    for n, g in group_of.items():
+        members.setdefault(g, []).append(n)
+    return lambda name: members.get(group_of.get(name), (name,))
 
 
 _LIST_CHANGES = frozenset({"append", "pop", "extend", "insert", "clear", "remove", "reverse", "sort"})
