@@ -97,3 +97,18 @@ def test_the_constructors_make_the_nodes_gasts_constructors_make():
     want.lineno = 7
     same(assign("t", call("np.exp", "x"), 7), want)
     assert load("v").ctx is not load("v").ctx
+
+
+def test_structure_keys_are_equal_exactly_where_dumps_are():
+    """cse merges two operations whose structure_key is equal: that must be exactly where gast.dump prints them
+    alike (a key that merged `1` with `1.0` or `True`, or `-0.0` with `0.0`, would merge different values)."""
+    from srcdiff.transforms.astutil import structure_key
+    exprs = [n for tree in _trees() for n in walk(tree) if isinstance(n, gast.expr)]
+    exprs += [gast.parse(s).body[0].value for s in ("1", "1.0", "True", "-0.0", "0.0", "'1'", "x[1]", "x[1.0]",
+                                                    "x[True]", "f(a, b=1)", "f(a, 1)", "(a, b)", "[a, b]")]
+    dumps, keys = {}, {}
+    for e in exprs:
+        dumps.setdefault(gast.dump(e), []).append(e)
+        keys.setdefault(structure_key(e), []).append(e)
+    assert len(dumps) > 2000
+    assert sorted(sorted(map(id, g)) for g in dumps.values()) == sorted(sorted(map(id, g)) for g in keys.values())

@@ -210,12 +210,16 @@ def structure_key(node):
     """A hashable key of `node`'s structure: two trees have equal keys exactly when gast.dump prints them
     alike (fields in order, a missing field or a None or empty-list one left out, other values by repr;
     line numbers ignored), made several times faster than that string. (A class's fields, with whether the
-    class itself holds None for each, are listed once; a field is read from the node's own attributes.)"""
+    class itself holds None for each, are listed once; a field is read from the node's own attributes; a
+    field's scalar is written as its repr and a context's or an operator's key, the same for every node of its
+    class, is made once, without a call each: most fields of the operations cse compares are one or the other.)"""
     kind = type(node)
     plan = _KEY_PLANS.get(kind)
     if plan is None:
         if isinstance(node, _AST):
             plan = _KEY_PLANS[kind] = tuple((f, getattr(kind, f, 42) is None) for f in kind._fields)
+            if not plan:
+                _LEAF_KEYS[kind] = (kind,)
         elif isinstance(node, list):
             return (list,) + tuple(structure_key(x) for x in node)
         else:
@@ -232,11 +236,17 @@ def structure_key(node):
         if (v is None and class_none) or (type(v) is list and not v):
             continue
         out.append(f)
-        out.append(structure_key(v))
+        t = type(v)
+        if t in _ATOMS:
+            out.append(repr(v))
+        else:
+            leaf = _LEAF_KEYS.get(t)
+            out.append(leaf if leaf is not None else structure_key(v))
     return tuple(out)
 
 
 _KEY_PLANS: dict = {}   # node class -> ((field, whether the class holds None for it), ...)
+_LEAF_KEYS: dict = {}   # node class without fields (a context, an operator) -> its key
 
 
 def walk_statements(stmts):

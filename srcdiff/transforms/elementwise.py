@@ -29,7 +29,7 @@ import sys
 import gast
 import numpy as np
 
-from .astutil import call, child_fields, clone, copy_loc, dotted_name, with_blocks
+from .astutil import call, child_fields, clone, copy_loc, dotted_name, every_statement, with_blocks
 from .kinds import array_of, dtype, expr_kind, infer, is_array, is_scalar
 
 PARAMETERS = "abcdefghijklmnopqrstuvwxyz"
@@ -227,7 +227,7 @@ def _stack_elements(fn) -> dict:
     """`s.pop` -> the kind of the elements of stack s, of the typed stacks `fn` makes (`s = rt.stack_of(example)`,
     the example a value of the kind it holds: transforms/stacks.py) and makes nowhere else."""
     found: dict = {}
-    for st in gast.walk(fn):
+    for st in every_statement(fn):     # (assignments are statements: no expression is looked into)
         if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
             v = st.value
             typed = isinstance(v, gast.Call) and dotted_name(v.func) in _TYPED_STACKS and len(v.args) == 1

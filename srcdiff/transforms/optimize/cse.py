@@ -4,8 +4,8 @@ from __future__ import annotations
 import gast
 
 from .. import annotations as anno
-from ..astutil import (child_fields, loaded_names, nested_blocks, structure_key, walk, walk_names, walk_statements,
-                       without_statements)
+from ..astutil import (child_fields, loaded_names, nested_blocks, structure_key, walk_names, walk_of,
+                       walk_statements, without_statements)
 
 
 def common_subexpressions(fn: gast.FunctionDef) -> gast.FunctionDef:
@@ -108,6 +108,7 @@ def _sharing(fn):
     return lambda name: members.get(group_of.get(name), (name,))
 
 
+_FACT_KINDS = frozenset((gast.Call, gast.Name, gast.Subscript))     # what _statement_facts looks at
 _LIST_CHANGES = frozenset({"append", "pop", "extend", "insert", "clear", "remove", "reverse", "sort"})
 
 
@@ -123,7 +124,7 @@ def _statement_facts(stmts, out: dict) -> dict:
                                        if v is not None and not any(v is b for b in inner)]
         changed, touched = set(), set()
         for part in parts:
-            for n in walk(part):
+            for n in walk_of(part, _FACT_KINDS):    # (only these: not a yield of every other node)
                 kind = type(n)
                 if kind is gast.Call:
                     _list_change(n, changed)
