@@ -1002,16 +1002,16 @@ class Gen:
                 pre, rebind, stop_s = [f"{b} = {stop_s}"], [f"{b} = {b} - 1"], b
                 inner["loops"].append(b)     # stop - 1 down to 0 (or 1): an index, read after the rebinding
             body = self.block(inner, depth - 1, 1 + self.choose(self.max_stmts - 1), True)
-            post = []
+            post, t = [], None
             if start == "" and self.coin(4):    # the loop variable read after the loop (it runs at least once), in
                 t = self.fresh("t")             # an outer loop too (its backward sweep binds it again), and bound
                 if self.coin(2):                # again at the end of the body (Python's i after the loop is that)
                     body = body + [f"{i} = {i} * 2 + 1"]
                 post = [f"{t} = {self.expr('s', env, 1)} * ({i} + 0.5)"]
-            orelse = self.loop_else(env, depth, in_loop)     # before t is bound: the else block runs before it
-            if post:
+            els = self.loop_else(env, depth, in_loop)   # before t is bound: the else block runs before post
+            if t:
                 self.bind(env, t, "s")
-            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + orelse + post
+            return pre + [f"for {i} in range({start}{stop_s}):"] + self.indent(rebind + body) + els + post
         if o == "for2":     # over an array, zip, enumerate, reversed(range(...)), range with a step
             inner = self.child(env)
             form = self.pick(["array", "rows", "zip", "enumerate", "reversed", "step", "enumzip", "ziprange", "tuples"]

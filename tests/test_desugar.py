@@ -220,6 +220,30 @@ def test_sum_of_arrays_over_a_computed_iterable(jit):
     assert srcdiff.grad(sums_over_computed_iterables, jit=jit)(np.zeros((2, 0))).shape == (2, 0)
 
 
+def sums_over_arithmetic_iterables(M, x):
+    p0 = M
+    s = sum(p0[0] * (e3 * 0.5 + e4) for j, (e3, e4) in enumerate(zip(p0[0].astype(int) * p0[1], p0[0])))
+    t = sum(M[1] * e for e in -np.abs(M[0]) * x)
+    u = sum(M[0] * k * e for k, (e, w) in enumerate(zip(M[1] + x, M[0] > 0.0), start=1))
+    return np.sum(-s) + np.sum(t * t) + np.sum(np.sin(u))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_sum_of_arrays_over_an_arithmetic_iterable_under_enumerate(jit):
+    """A sum of arrays over an arithmetic expression (`-np.abs(M[0]) * x`), also as zip's argument inside
+    enumerate, started from 0.0: the iterable was bound to a name only where it was a call directly in the clause
+    or in one zip/enumerate, so the first term could not be written down (astype, a method, is not written again)
+    and Numba could not unify the start with the array terms (fuzz seed 1060038, jit: 'Numba could not compile
+    the generated code ... Cannot unify float64 and array(float64, 1d, C) for `p0`'). Now named before the
+    start, nested zip/enumerate too."""
+    from gradcheck import check_grad
+    M = np.array([[1.3, -0.5, 2.1, 0.8], [0.7, -0.2, 0.4, -0.6]])
+    got = check_grad(sums_over_arithmetic_iterables, [M, 0.7], wrt=(0, 1), jit=jit)
+    other = srcdiff.grad(sums_over_arithmetic_iterables, wrt=(0, 1), jit=not jit)(M, 0.7)
+    for g, o in zip(got, other):
+        np.testing.assert_allclose(g, o, rtol=1e-12, atol=1e-14)
+
+
 # ---- np.array / np.asarray / np.stack of a list comprehension: loops that count and fill ---------------------
 def items_of_scalars(a, x):
     ys = np.array([v * a for v in x])

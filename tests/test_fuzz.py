@@ -168,6 +168,46 @@ def test_module_level_helpers_read_only_module_level_names():
             assert not free, f"seed {seed}: {t.get_name()} reads {free}, not module-level names"
 
 
+def test_a_loop_else_reads_no_name_bound_after_the_loop():
+    """The `for ... else:` block of a range loop whose variable is read after it (`t13 = ... * (i8 + 0.5)`) was drawn
+    after t13 was bound, so it could read t13 before any assignment: badprogs 1060092 (jit: UnboundLocalError),
+    1060100 (a comprehension in it, NameError: free variable) and a decline of 1060134 ('t73 is read here before
+    any assignment'); on the GPU, CUDA device seeds 1073029 and 1074015 (UnboundLocalError). Every name a loop's
+    else block reads is bound before the loop ends (a parameter, a module-level name, an assignment above or in the
+    loop: a value carried to the next iteration is bound below its read)."""
+    import ast
+    import numpy as np
+    cases = [(1060092, dict(max_depth=2, max_stmts=3), fuzzgen.PYTHON_ONLY), (1060100, {}, ()), (1060134, {}, ())]
+    cases += [(seed, {}, ()) for seed in range(1060000, 1060060)]
+    for seed, size, left_out in cases:
+        features = [f for f in fuzzgen.ALL_FEATURES if f not in left_out]
+        tree = ast.parse(fuzzgen.seeded_program(seed, features, **size).source)
+        module = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                  and n.col_offset == 0} | {d.name for d in tree.body if isinstance(d, ast.FunctionDef)} \
+            | {(a.asname or a.name).split(".")[0] for d in tree.body if isinstance(d, (ast.Import, ast.ImportFrom))
+               for a in d.names}
+        for fn in (d for d in tree.body if isinstance(d, ast.FunctionDef)):
+            first = {a.arg: 0 for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    first[n.id] = min(first.get(n.id, n.lineno), n.lineno)
+                elif isinstance(n, (ast.FunctionDef, ast.Lambda)) and n is not fn:
+                    for a in ast.walk(n.args):
+                        if isinstance(a, ast.arg):
+                            first[a.arg] = min(first.get(a.arg, n.lineno), n.lineno)
+            for loop in (n for n in ast.walk(fn) if isinstance(n, (ast.For, ast.While)) and n.orelse):
+                for n in (m for e in loop.orelse for m in ast.walk(e)):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in module \
+                            and not hasattr(builtins, n.id):
+                        assert first.get(n.id, loop.end_lineno + 1) <= loop.end_lineno, \
+                            f"seed {seed}: {fn.name}'s loop else at line {n.lineno} reads {n.id}, bound only after it"
+    for seed in (1073029, 1074015):     # the CUDA device features' badprogs on an H200: they run in plain Python now
+        prog = fuzz_runner.program_for(seed, features=fuzz_runner.program_features(cuda=True, device=True))
+        namespace: dict = {}
+        exec(compile(prog.source, f"seed{seed}", "exec"), namespace)
+        namespace["f"](*prog.args(np.random.default_rng(seed)))
+
+
 def test_detectors_can_fail():
     """A detector that answers True for everything would make the coverage test vacuous."""
     src = "import numpy as np\n\n\ndef f(x, a, M):\n    return np.sum(a) * x\n"
@@ -596,27 +636,3 @@ def test_a_module_level_function_passed_reads_no_local_of_f():
                 free = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} - {a.arg for a in fn.args.args}
                 assert not {"n"} & free and not any(re.fullmatch(r"fn\d+", v) for v in free), (seed, ast.unparse(fn))
 
-
-def test_a_loop_else_block_reads_no_name_bound_after_the_loop():
-    """The `for` of range(...) bound the name it reads after the loop (`t3 = ... * (i1 + 0.5)`) before it drew
-    the loop's `else:` block, which then read t3 before Python had bound it: UnboundLocalError in plain Python
-    (CUDA device seeds 1073029 and 1074015, two 'badprog's on a GPU). Every device program of those two seeds now
-    runs in plain Python, and no `else:` block of 300 programs reads a name first bound after its loop."""
-    import numpy
-    feats = fuzz_runner.program_features(cuda=True, device=True)
-    for seed in (1073029, 1074015):
-        prog = fuzz_runner.program_for(seed, features=feats)
-        ns: dict = {}
-        exec(compile(prog.source, f"seed{seed}", "exec"), ns)
-        ns["f"](*prog.args(numpy.random.default_rng(seed)))
-    for seed in range(300):
-        tree = ast.parse(fuzzgen.seeded_program(seed).source)
-        f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
-        body, params = f.body, {a.arg for a in f.args.args + f.args.kwonlyargs}
-
-        def names(stmts, ctx):
-            return {t.id for stmt in stmts for t in ast.walk(stmt) if isinstance(t, ast.Name) and isinstance(t.ctx, ctx)}
-        for k, loop in enumerate(body):
-            if isinstance(loop, (ast.For, ast.While)) and loop.orelse:
-                late = names(body[k + 1:], ast.Store) - names(body[:k + 1], ast.Store) - params
-                assert not names(loop.orelse, ast.Load) & late, (seed, sorted(names(loop.orelse, ast.Load) & late))

@@ -246,27 +246,32 @@ class ComprehensionLoops:
 
     def _name_sequences(self, clauses, s) -> list:
         """`seq = <iterable>` for the first clause's iterable that is computed (`np.where(...)`, also as an
-        argument of zip or enumerate), which then iterates over `seq`: its first item can be written down
-        (`seq[0]`), so that the sum starts from zeros shaped like its first term, not 0.0 (an array under
-        Numba: fuzz seed 601160, zip(np.where(...), p0[0])). Evaluated once, before the start, as Python
-        evaluates it once before the loop."""
+        argument of zip or enumerate, nested too, `enumerate(zip(...))`), which then iterates over `seq`: its
+        first item can be written down (`seq[0]`), so that the sum starts from zeros shaped like its first term,
+        not 0.0 (an array under Numba: fuzz seed 601160, zip(np.where(...), p0[0])); an arithmetic expression
+        too, which may call a method the start could not write again (`enumerate(zip(p0[0].astype(int) * p0[1],
+        p0[0]))`: fuzz seed 1060038 under Numba, 'Cannot unify float64 and array'). Evaluated once, before the
+        start, as Python evaluates it once before the loop."""
         target, it, conds = clauses[0]
-        def computed(e):
-            return isinstance(e, gast.Call) and not any(is_builtin(self.unit, e.func, b)   # (not a lazy iterable)
-                                                        for b in ("range", "zip", "enumerate", "reversed"))
-        if not isinstance(it, gast.Call) or not any(is_builtin(self.unit, it.func, b) for b in ("zip", "enumerate")):
-            parts = [it] if computed(it) else []
-        else:
-            parts = [a for a in it.args[:None if is_builtin(self.unit, it.func, "zip") else 1] if computed(a)]
-        out, names = [], {}
-        for a in parts:
+        out = []
+
+        def lazy(e, *names):
+            return isinstance(e, gast.Call) and any(is_builtin(self.unit, e.func, b) for b in names)
+
+        def named(e):
+            """e, or a load of the name a computed e is bound to first; zip's and enumerate's in turn."""
+            if lazy(e, "zip", "enumerate"):
+                k = None if lazy(e, "zip") else 1
+                e.args = [named(a) for a in e.args[:k]] + e.args[len(e.args[:k]):]
+                return e
+            if not (isinstance(e, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.IfExp))
+                    or (isinstance(e, gast.Call) and not lazy(e, "range", "reversed"))):
+                return e
             seq = self.namer.fresh("seq")
-            out.append(copy_loc(assign(seq, a, s.lineno), s))
-            names[id(a)] = seq
-        if it in parts:
-            clauses[0] = (target, load(names[id(it)]), conds)
-        elif parts:
-            it.args = [load(names[id(a)]) if id(a) in names else a for a in it.args]
+            out.append(copy_loc(assign(seq, e, s.lineno), s))
+            return load(seq)
+
+        clauses[0] = (target, named(it), conds)
         return out
 
     def _start(self, clauses, elt):

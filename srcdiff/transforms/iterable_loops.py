@@ -30,6 +30,10 @@ class IterableLoops:
         rebound = _rebound_names(s.body + [s.target])
         if self._unrolled_length(it) is not None:
             return self.unroll(s, rebound)
+        items = self._zipped_literals(it, rebound)
+        if items is not None:           # `for W, c in zip((W1, W2), (0.5, 2.0))`: a literal of the pairs, unrolled
+            s.iter = copy_loc(gast.Tuple(elts=items, ctx=gast.Load()), it)
+            return self.unroll(s, rebound)
         if (isinstance(it, gast.Call) and is_builtin(self.unit, it.func, "reversed") and len(it.args) == 1
                 and not it.keywords and self._unrolled_length(it.args[0]) is not None):
             s.iter = it.args[0]         # `for w in reversed((w0, w1))`: unrolled, the last item first
@@ -88,6 +92,46 @@ class IterableLoops:
             return None
         return len(it.elts) if any(not isinstance(e, gast.Constant) or isinstance(e.value, str)
                                    for e in it.elts) else None
+
+    def _zipped_literals(self, it, rebound):
+        """The items of `zip`/`enumerate` (a constant start), nested, of tuple or list literals (also reversed, or
+        names bound once to one), as a list of tuple displays, where one literal has an item that is not a constant
+        (`zip((W1, W2), (0.5, 2.0))`, `enumerate((W1, W2))`: arrays of different shapes, which a loop would read
+        from a tuple indexed by its counter, declined); else None. Python evaluates the literals once, before the
+        first iteration: so does the unrolled loop (its tuple of items is bound before it), and each item once."""
+        found = []
+
+        def items(e):
+            if isinstance(e, gast.Call) and not e.keywords and len(e.args) == 1 \
+                    and is_builtin(self.unit, e.func, "reversed"):
+                inner = items(e.args[0]) if self._literal(e.args[0]) is not None else None
+                return None if inner is None else inner[::-1]
+            literal = self._literal(e)
+            if literal is not None:
+                if isinstance(e, gast.Name) and e.id in rebound:
+                    return None
+                found.append(self._unrolled_length(e) is not None)
+                return [copy.deepcopy(x) for x in literal.elts]
+            if not isinstance(e, gast.Call) or not e.args:
+                return None
+            if is_builtin(self.unit, e.func, "zip") and not e.keywords:
+                parts = [items(a) for a in e.args]
+                return None if any(p is None for p in parts) else \
+                    [gast.Tuple(elts=list(t), ctx=gast.Load()) for t in zip(*parts)]
+            if is_builtin(self.unit, e.func, "enumerate") and len(e.args) + len(e.keywords) <= 2 \
+                    and all(kw.arg == "start" for kw in e.keywords):
+                starts = e.args[1:] + [kw.value for kw in e.keywords if kw.arg == "start"]
+                start = starts[0].value if starts and isinstance(starts[0], gast.Constant) else 0 if not starts else None
+                inner = items(e.args[0])
+                if type(start) is not int or inner is None:
+                    return None
+                return [gast.Tuple(elts=[const(start + k), x], ctx=gast.Load()) for k, x in enumerate(inner)]
+            return None
+
+        if not (isinstance(it, gast.Call) and any(is_builtin(self.unit, it.func, b) for b in ("zip", "enumerate"))):
+            return None
+        out = items(it)
+        return out if out is not None and any(found) and 0 < len(out) <= UNROLL_MAX else None
 
     def _literal(self, it):
         """The tuple or list literal `it` is (or a name bound once to one is), else None."""
