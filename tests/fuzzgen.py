@@ -2040,6 +2040,12 @@ class Gen:
                                                          'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
                                                          'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
                 src = source()
+        # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside xa, whose item xa[1] becomes the
+        # parameter xa_1: the two were one variable, a wrong gradient; flatten renames the local now)
+        if xa_lines and self.has("itemspelled") and self.coin(4):
+            item = 'xa["a"]' if seq == "dict" else "xa[1]"
+            body = [f"xa_1 = np.tanh({item}) * {self.const()}"] + body[:-1] + [f"{body[-1]} + 0.3 * np.sum(xa_1)"]
+            src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)
@@ -2137,6 +2143,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # a recurrence ys[t] = v + c * ys[t - k] / ys[t - 1] = ... from t = 0, the index below row 0 the
                 # last rows, which later iterations write (a jitted gradient of it was wrong: fixed in 38850f3)
                 "wrapidx",
+                # a local spelled as the variable of an item of the tuple/dict argument (xa_1 beside xa; with
+                # 'tupleargs')
+                "itemspelled",
                 # README: writes into an argument's array (x[i] = ..., M[1] = ..., M[1, j] += ...) leave the caller's
                 # array as one call of f does, under every transform (check_program compares the arguments after)
                 "argwrites",

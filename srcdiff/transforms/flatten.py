@@ -16,13 +16,14 @@ compiles) is in dict_forms.py, a mixin of the flattener here."""
 from __future__ import annotations
 
 import copy
+import re
 import types
 
 import gast
 
 from ..errors import fail
 from . import annotations as anno
-from .astutil import NOT_LITERAL, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
+from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
 from .dict_forms import (DictForms, Keyed, constant_strings, display_keys, fold_static_tests, returned_keys,
                          static_value)
 
@@ -782,6 +783,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
+    _rename_clashing_locals(unit, structs, params, _made_structures(unit, fl))
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
     fl.for_call = for_call
@@ -799,6 +801,60 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
     return unit
+
+
+def _made_structures(unit, fl) -> set:
+    """The names the function binds to a dict or namedtuple it makes (`q = dict(W=w)`, `q = {...}`, `s = S(u, v)`,
+    `p = params(W, b)` of a function returning a dict): flatten gives each of their items a variable `q_0`, `q_1`."""
+    made = set()
+    for n in walk(unit.node):
+        if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
+            v = n.value
+            if isinstance(v, (gast.Dict, gast.DictComp)) or isinstance(v, gast.Call) and (
+                    isinstance(v.func, gast.Name) and v.func.id == "dict" and v.func.id not in fl.locals
+                    or fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None):
+                made.add(n.targets[0].id)
+    return made
+
+
+def _rename_clashing_locals(unit, structs: dict, params: set, made: set) -> None:
+    """A local name of the function spelled as the variable flatten gives an item of a structure (`p_0 = x * 2.0`
+    beside an argument p, whose item p[0] becomes the parameter p_0; `q_0` beside `q = dict(W=w, b=b)`) is renamed
+    throughout the function, so the two stay two variables: the local took the item's place (a gradient of 0 for
+    p[0]; 2x * 3x read as q["W"] * q_0 differentiated as (3x)^2). A parameter or a name from outside the function so
+    spelled is declined."""
+    leaves = set(flat_names(list(structs), structs))
+    made_item = re.compile("(" + "|".join(map(re.escape, sorted(made))) + r")(_\d+)+") if made else None
+
+    def clashes(name):
+        return name in leaves or made_item is not None and made_item.fullmatch(name) is not None
+    named, bound = {}, set()
+    for n in walk(unit.node):
+        if type(n) is gast.Name and clashes(n.id):
+            named.setdefault(n.id, n)
+            if not isinstance(n.ctx, gast.Load):
+                bound.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef)) and n is not unit.node and clashes(n.name):
+            named.setdefault(n.name, n)
+            bound.add(n.name)
+    if not named:
+        return
+    for name, node in named.items():
+        if name in params or name not in bound:
+            item = next((f"the item {s} of your argument" for p, st in structs.items()
+                         for leaf, s in _spellings(p, st, p, ()) if leaf == name), None) \
+                or f"an item of {made_item.fullmatch(name).group(1)}"
+            what = "a parameter" if name in params else "a name from outside the function"
+            fail(node, unit, f"`{name}` is {what}, and srcdiff names {item} so",
+                 f"rename `{name}` (srcdiff gives each item of a tuple, list, dict or namedtuple a variable of its own, "
+                 "named after it)")
+    namer = Namer(taken={n.id for n in walk(unit.node) if type(n) is gast.Name} | leaves | set(unit.namespace))
+    new = {name: namer.fresh(name) for name in named}
+    for n in walk(unit.node):
+        if type(n) is gast.Name and n.id in new:
+            n.id = new[n.id]
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef)) and n.name in new:
+            n.name = new[n.name]
 
 
 def _makes_dicts(unit, fl) -> bool:
