@@ -283,7 +283,8 @@ def _parse(ctx):
 
 
 def _flatten(ctx):
-    ctx.unit = flatten.flatten_arguments(ctx.unit, ctx.structs, for_call=ctx.for_call)
+    structs = {ctx.unit.renamed.get(k, k): v for k, v in ctx.structs.items()} if ctx.structs else ctx.structs
+    ctx.unit = flatten.flatten_arguments(ctx.unit, structs, for_call=ctx.for_call)
 
 
 def _generated(ctx):

@@ -569,6 +569,9 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
         _decline_dict_result(fn)
+        renamed = getattr(unit, "renamed", {})    # (a parameter named rt, np, math: reserved_names.py)
+        wrt_names = [renamed.get(w, w) for w in wrt_names]
+        structs = {renamed.get(k, k): v for k, v in structs.items()} if structs else structs
         wrt_names = flatten.flat_names(wrt_names, structs) if structs else wrt_names
         missing = [w for w in wrt_names if w not in unit.params]
         if missing:

@@ -2042,10 +2042,16 @@ class Gen:
                 src = source()
         # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside xa, whose item xa[1] becomes the
         # parameter xa_1: the two were one variable, a wrong gradient; flatten renames the local now)
-        if xa_lines and self.has("itemspelled") and self.coin(4):
+        if xa_lines and self.has("itemspelled") and self.coin(3):
             item = 'xa["a"]' if seq == "dict" else "xa[1]"
             body = [f"xa_1 = np.tanh({item}) * {self.const()}"] + body[:-1] + [f"{body[-1]} + 0.3 * np.sum(xa_1)"]
             src = source()
+        # a local of f named rt, as srcdiff's runtime module is in the generated code (reserved_names.py renames it)
+        if self.has("reservednames") and self.coin(2):
+            bound = [m.group(1) for line in body for m in [re.match(r"\s*(t\d+) = ", line)] if m]
+            if bound and not any(re.search(r"\brt\b", line) for line in body):
+                body = [re.sub(rf"\b{bound[0]}\b", "rt", line) for line in body]
+                src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)
@@ -2146,6 +2152,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # a local spelled as the variable of an item of the tuple/dict argument (xa_1 beside xa; with
                 # 'tupleargs')
                 "itemspelled",
+                # a local of f named `rt`, the name of srcdiff's runtime module in the generated code
+                "reservednames",
                 # README: writes into an argument's array (x[i] = ..., M[1] = ..., M[1, j] += ...) leave the caller's
                 # array as one call of f does, under every transform (check_program compares the arguments after)
                 "argwrites",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import gast
 
 from . import gast_parse, scopes
+from .reserved_names import rename_reserved_locals
 from .astutil import walk, walk_of
 
 from ..errors import SrcdiffError
@@ -31,6 +32,7 @@ class Unit:
     func: object = None                              # the user's function, when there is one
     callees: dict = field(default_factory=dict)      # local name -> Unit of a user function it calls
     bindings: dict = field(default_factory=dict)     # name -> constant the generated module binds
+    renamed: dict = field(default_factory=dict)      # the user's name -> its name in the code (reserved_names.py)
 
     def source_line(self, lineno):
         return linecache.getline(self.filename, lineno) if lineno else ""
@@ -118,7 +120,8 @@ def parse(fn) -> Unit:
                            "several arrays as one tuple parameter")
     _positional_keyword_only(node.args)
     _check_generators(node, filename)
-    unit = Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn)
+    renamed = rename_reserved_locals(node)
+    unit = Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn, renamed=renamed)
     scopes.check_unassigned_reads(unit)
     return unit
 

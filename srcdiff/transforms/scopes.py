@@ -25,18 +25,18 @@ _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp
 def check_unassigned_reads(unit) -> None:
     """Raise SrcdiffError at the first read of a local of `unit.node` that no assignment reaches (module docstring)."""
     fn = unit.node
-    local = _bound(fn.body)
+    local = bound_in_scope(fn.body)
     if not local:
         return
     params = {a.id for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
     _Flow(unit, local - params).block(fn.body, set(params))
 
 
-def _bound(stmts) -> set:
+def bound_in_scope(stmts) -> set:
     """Names the statements bind in this scope (nested functions' and comprehensions' own names left out)."""
     out = set()
     for s in stmts:
-        for n in _walk_scope(s):
+        for n in walk_scope(s):
             if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
                 out.add(n.id)
             elif isinstance(n, (gast.FunctionDef, gast.ClassDef)):
@@ -44,7 +44,7 @@ def _bound(stmts) -> set:
     return out
 
 
-def _walk_scope(node):
+def walk_scope(node):
     """`node` and its descendants in this scope: a nested def's or lambda's body is left out (its name is bound
     here), and so are a comprehension's targets (bound in its own scope; a `:=` in it binds here). In
     gast.iter_child_nodes' order, depth first, but for contexts and operators (no names): one stack instead of
@@ -93,15 +93,15 @@ class _Flow:
     def stmt(self, s, may):
         if isinstance(s, gast.If):
             self.reads(s.test, may, s)
-            may = may | _bound([s.test])
+            may = may | bound_in_scope([s.test])
             arms = [self.block(s.body, set(may)), self.block(s.orelse, set(may))]
             reached = [a for a in arms if a is not None]
             return set().union(*reached) if reached else None
         if isinstance(s, (gast.For, gast.While)):
             if isinstance(s, gast.For):
                 self.reads(s.iter, may, s)
-            may = may | _bound([s.iter if isinstance(s, gast.For) else s.test])
-            inside = may | _bound(s.body) | ({m.id for m in gast.walk(s.target) if isinstance(m, gast.Name)}
+            may = may | bound_in_scope([s.iter if isinstance(s, gast.For) else s.test])
+            inside = may | bound_in_scope(s.body) | ({m.id for m in gast.walk(s.target) if isinstance(m, gast.Name)}
                                              if isinstance(s, gast.For) else set())
             if isinstance(s, gast.While):
                 self.reads(s.test, inside, s)
@@ -117,14 +117,14 @@ class _Flow:
                 self.reads(d, may, s)
             return may | {s.name}
         if isinstance(s, (gast.Try, gast.With)):     # (declined later; every name it binds may be bound after it)
-            return may | _bound([s])
-        bound = set()       # (what `s` binds: _bound([s]), noted by the walks of its parts)
+            return may | bound_in_scope([s])
+        bound = set()       # (what `s` binds: bound_in_scope([s]), noted by the walks of its parts)
         if isinstance(s, gast.AugAssign):
             self.reads(s.target, may, s, load_only=False, bound=bound)
         for e in gast.iter_child_nodes(s):
             self.reads(e, may, s, bound=bound)
         if type(s) in _SCOPE_KINDS:     # (an async def: what its body binds is not bound here)
-            bound = _bound([s])
+            bound = bound_in_scope([s])
         may |= bound     # (in place: each block has its own set, copied where flow splits)
         return may
 
@@ -136,7 +136,7 @@ class _Flow:
         # (one walk: a comprehension's targets are its own from it on, a `:=`'s anywhere in `e` (its order:
         # walrus.py), checked once the walk is done)
         own, walrus, unreached = set(), set(), []
-        for n in _walk_scope(e):
+        for n in walk_scope(e):
             kind = type(n)
             if kind is gast.Name:
                 if (isinstance(n.ctx, gast.Load) or not load_only) and n.id in self.local and n.id not in may \

@@ -1,0 +1,59 @@
+"""Part of the "parse" pass of compiler.FRONT_END: a name of the user's that the generated module needs for itself.
+
+Why: the generated module imports `np`, `math`, `numba` and srcdiff's runtime as `rt`, and every function in it
+reads them (`rt.sum_grad(...)`, `math.exp(...)`). A function of the user's is free to bind such a name for itself
+(`rt = 0.05` a rate, `math = score(x)`): its generated code then read the user's number where it meant the module,
+an AttributeError from inside srcdiff's code (`'numpy.float64' object has no attribute 'sum_grad'`) under
+jit=False and a Numba typing error under jit=True. Such a name is renamed with a trailing underscore (`rt_`, as
+Python's own advice for names that clash) in every scope where it denotes the user's variable: the scope that binds
+it and the nested functions that read it from there, not a scope where the name is the module."""
+from __future__ import annotations
+
+import gast
+
+from .scopes import bound_in_scope, walk_scope
+
+RESERVED = frozenset({"np", "rt", "math", "numba"})     # the generated module's imports (module_builder.Module)
+
+
+def rename_reserved_locals(fn: gast.FunctionDef) -> dict:
+    """Rename, in place, the names of RESERVED that `fn` (or a function nested in it) binds; {old: new}."""
+    binds = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    binds |= {n.name for n in gast.walk(fn) if isinstance(n, (gast.FunctionDef, gast.ClassDef))}
+    if not binds & RESERVED:
+        return {}
+    taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)} | binds
+    new = {}
+    for name in sorted(binds & RESERVED):
+        spelled = name + "_"
+        while spelled in taken:
+            spelled += "_"
+        new[name] = spelled
+        taken.add(spelled)
+    _rename(fn, set(), new)
+    return new
+
+
+def _rename(scope, outer: set, new: dict) -> None:
+    """Rename in `scope` (a def or lambda) the names of `new` it binds or reads from an enclosing scope that binds
+    them (`outer`); then in the functions nested in it."""
+    args = [a for a in gast.walk(scope.args) if isinstance(a, gast.Name)]
+    body = scope.body if isinstance(scope.body, list) else [scope.body]
+    own = ({a.id for a in args} | bound_in_scope(body)) & set(new)
+    here = own | outer
+    nested = []
+    for a in args:
+        if a.id in here:
+            a.id = new[a.id]
+    for stmt in body:
+        for n in walk_scope(stmt):
+            if isinstance(n, (gast.FunctionDef, gast.Lambda)):     # (walk_scope leaves their bodies out)
+                nested.append(n)
+                if isinstance(n, gast.FunctionDef) and n.name in here:
+                    n.name = new[n.name]
+            elif isinstance(n, gast.Name) and n.id in here:
+                n.id = new[n.id]
+            elif isinstance(n, gast.ClassDef) and n.name in here:
+                n.name = new[n.name]
+    for n in nested:
+        _rename(n, here, new)
