@@ -544,7 +544,7 @@ def collector_paused():
 def _decline_dict_result(fn):
     """The function differentiated returning a dict display (flatten writes a function's `return {"W": ...}` as the
     tuple of its values, which its callers read at the keys): declined, where the caller would get that tuple."""
-    if not inspect.isfunction(getattr(fn, "py_func", fn)):
+    if not inspect.isfunction(getattr(fn, "py_func", fn)) or not dict_forms.may_return_dict(getattr(fn, "py_func", fn)):
         return
     keys, unit = dict_forms.module_function_keys(getattr(fn, "py_func", fn))
     if isinstance(keys, tuple):

@@ -273,3 +273,71 @@ def test_keys_formatted_in_a_range_loop(jit):
             lo = layers_by_formatted_keys({**p, k: p[k] - d}, x)
             np.testing.assert_allclose(g[k][i], (hi - lo) / (2 * eps), rtol=1e-5, atol=1e-8)
     check_grad(made_layers_by_formatted_keys, [W, b, x], wrt=(0, 1), jit=jit)
+
+
+def _returns_forms():
+    """Functions returning dicts in each form returned_keys reads (and two that return none)."""
+    def empty(x):
+        return {}
+
+    def display(x):
+        return {"a": x, "b": x * 2}
+
+    def big(x):
+        return {"k0": x, "k1": x, "k2": x, "k3": x, "k4": x, "k5": x, "k6": x, "k7": x, "k8": x, "k9": x, "k10": x,
+                "k11": x, "k12": x, "k13": x, "k14": x, "k15": x, "k16": x, "k17": x, "k18": x}
+
+    def comp(x):
+        return {k: x for k in ("a", "b")}
+
+    def call(x):
+        return dict(a=x, b=x)
+
+    def merged(x, d):
+        return {**d}
+
+    def nested(x):
+        def inner(y):
+            return {"a": y}
+        return inner(x)["a"]
+
+    def branch(x):
+        if x > 0:
+            return {"a": x}
+        return x
+    return [empty, display, big, comp, call, merged, nested, branch, params, lambda x: {"a": x}, layer]
+
+
+def test_the_dict_return_check_parses_only_functions_that_may_return_one():
+    """build_module declines a differentiated function that returns a dict (module_builder._decline_dict_result):
+    it parsed every function a second time to look, a tenth of the front end of a long function; now only one whose
+    code object can build a dict (dict_forms.may_return_dict), which must hold of every function returning one."""
+    import sys
+    import tempfile
+    import fuzz_runner
+    from srcdiff import module_builder
+    from srcdiff.transforms import dict_forms, parse
+    functions = _returns_forms()
+    with tempfile.TemporaryDirectory() as d:
+        for seed in range(60):
+            module = fuzz_runner.program_for(seed).load(d, f"dict_returns_{seed}")
+            functions += [f for f in vars(module).values() if callable(f) and getattr(f, "__module__", "") ==
+                          module.__name__]
+            sys.modules.pop(module.__name__, None)
+    returning = [f for f in functions if dict_forms.module_function_keys(f)[0] is not None]
+    assert len(returning) >= 9 and all(dict_forms.may_return_dict(f) for f in returning)
+    assert not dict_forms.may_return_dict(helper_dict) and not dict_forms.may_return_dict(_returns_forms()[6])
+
+    parsed = []
+    real = parse.parse
+
+    def counting(fn):
+        parsed.append(fn)
+        return real(fn)
+    parse.parse = counting
+    try:
+        dict_forms._RETURNED.pop(layer.__code__, None)
+        module_builder.build_module(layer, ["x"], "grad")
+    finally:
+        parse.parse = real
+    assert [p for p in parsed if p is layer] == [layer]      # (the front end's parse only)

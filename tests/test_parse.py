@@ -207,3 +207,17 @@ def test_gast_parse_makes_gast_parses_tree():
         with open(path) as fh:
             text = fh.read()
         _same_gast(gast_parse.parse(text), gast.parse(text), path)
+
+
+def test_definition_ends_finds_the_defs_in_every_block():
+    """`_definition_ends` looks at statements only (no walk of every expression of the file): a def in a handler,
+    a match case, a loop's else, a with, a class body or another def is found as ast.walk finds it."""
+    import ast
+    text = ("try:\n    def a(): pass\nexcept E:\n    def b(): pass\nelse:\n    def c(): pass\nfinally:\n"
+            "    def d(): pass\nmatch v:\n    case 1:\n        def e(): pass\nwhile x:\n    pass\nelse:\n"
+            "    def f(): pass\nwith m:\n    class K:\n        @deco\n        def g(self):\n            def h():\n"
+            "                return lambda: 0\n            return h\nasync def i():\n    pass\n")
+    want = {(min([n.lineno] + [d.lineno for d in n.decorator_list]), n.name): n.end_lineno
+            for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    assert len(want) == 9
+    assert parse._definition_ends(text) == want

@@ -22,6 +22,7 @@ flatten's."""
 from __future__ import annotations
 
 import copy
+import dis
 import inspect
 
 import gast
@@ -549,6 +550,26 @@ def returned_keys(fn_node):
 
 
 _RETURNED: dict = {}     # code object of a module-level function -> returned_keys of it
+
+
+def may_return_dict(fn) -> bool:
+    """Whether the function `fn` can have a `return` of a dict display, a dict comprehension or a `dict(...)` call
+    (what returned_keys looks for), read off its code object without parsing its source: a display compiles to a
+    BUILD_MAP or BUILD_CONST_KEY_MAP of its own code (and more items to DICT_UPDATE / MAP_ADD), a comprehension to a
+    nested `<dictcomp>` code object (or, inlined, to MAP_ADD), and `dict(...)` names `dict`. Where none of them is
+    there, returned_keys of its parsed def is None, and the parse (a second one of the function differentiated,
+    a tenth of its front end) is not made."""
+    code = fn.__code__
+    if "dict" in code.co_names or "dict" in code.co_varnames or "dict" in code.co_cellvars \
+            or "dict" in code.co_freevars:
+        return True
+    if not _DICT_OPCODES.isdisjoint(code.co_code[::2]):
+        return True
+    return any(inspect.iscode(c) and c.co_name == "<dictcomp>" for c in code.co_consts)
+
+
+_DICT_OPCODES = frozenset(dis.opmap[name] for name in ("BUILD_MAP", "BUILD_CONST_KEY_MAP", "DICT_UPDATE", "DICT_MERGE",
+                                                       "MAP_ADD") if name in dis.opmap)
 
 
 def module_function_keys(fn):

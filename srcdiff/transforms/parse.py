@@ -155,7 +155,20 @@ def _definition_ends(text: str) -> dict:
     except (SyntaxError, ValueError):
         return {}
     return {(min([node.lineno] + [d.lineno for d in node.decorator_list]), node.name): node.end_lineno
-            for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            for node in _definitions(tree.body)}
+
+
+def _definitions(stmts):
+    """The defs among `stmts` and the statements nested in them (blocks, class bodies, handlers, match cases): a
+    def is a statement, so no expression is looked into (ast.walk of the file's tree was most of `_source_lines`)."""
+    todo = list(stmts)
+    for s in todo:
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield s
+        for f in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(s, f, None)
+            if type(block) is list:
+                todo.extend(block)
 
 
 _FUTURE_FLAGS = 0
