@@ -157,6 +157,19 @@ def _bad_key(a):
     return None
 
 
+def _dataclass_advice(a) -> str | None:
+    """For an instance of a dataclass, advice that keeps the user's reads by field: its class as a typing.NamedTuple
+    (read by field, its methods too, the gradient a namedtuple of its class). None for anything else."""
+    import dataclasses
+    if not dataclasses.is_dataclass(a) or isinstance(a, type):
+        return None
+    cls = type(a).__name__
+    fields = ", ".join(f"{f.name}: ..." for f in dataclasses.fields(a))
+    return (f"make {cls} a typing.NamedTuple (class {cls}(typing.NamedTuple): {fields}): read by field as the "
+            f"dataclass is (its methods too), it is differentiated, and the gradient comes back as a {cls}; or pass "
+            f"its arrays as separate arguments")
+
+
 def check_arguments(t, params: list, args):
     """Decline complex arguments, arguments of dtypes the backend cannot run (under jit=True, Numba's:
     float16, longdouble, objects) and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
@@ -169,12 +182,14 @@ def check_arguments(t, params: list, args):
             raise SrcdiffError(f"argument {name!r} is complex: srcdiff differentiates real functions only",
                                *user_location(t), advice="pass real and imaginary parts as separate float arrays")
         if name in wrt and not isinstance(a, (float, int, np.number, np.ndarray, tuple, list, dict)):
-            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}: srcdiff "
+            record = _dataclass_advice(a)
+            raise SrcdiffError(f"argument {name!r} (differentiated) is a {type(a).__name__}"
+                               f"{' (a dataclass)' if record else ''}: srcdiff "
                                f"differentiates floats, NumPy arrays, and tuples, lists and dicts of them",
-                               *user_location(t), advice="pass its arrays as a namedtuple, a tuple or a dict "
-                                                         "keyed by strings (p.W, p[0] and p[\"W\"] read them; the "
-                                                         "gradient comes back in that structure), or leave this "
-                                                         "argument out of wrt")
+                               *user_location(t), advice=record or "pass its arrays as a namedtuple, a tuple or a dict "
+                                                                   "keyed by strings (p.W, p[0] and p[\"W\"] read them; "
+                                                                   "the gradient comes back in that structure), or "
+                                                                   "leave this argument out of wrt")
         bad_key = _bad_key(a)
         if bad_key is not None:
             raise SrcdiffError(f"argument {name!r} is a dict with the key {bad_key!r}: srcdiff reads a dict "

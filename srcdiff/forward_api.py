@@ -358,17 +358,19 @@ class _Matrix:
         xs = []
         for name in self.names:
             x = args[params.index(name)]
-            if isinstance(x, dict) and not any(isinstance(v, flatten.STRUCTURED) for v in x.values()):
-                xs.append(x)    # a dict of arrays and numbers: a block per key (jax.jacobian's, of a dict)
+            if (isinstance(x, dict) or _is_record(x)) and not any(
+                    isinstance(v, flatten.STRUCTURED) for v in _values(x)):
+                xs.append(x)    # a dict (a namedtuple) of arrays and numbers: a block per key (field), as jax gives
                 continue
             if isinstance(x, flatten.STRUCTURED):
+                nested = isinstance(x, dict) or _is_record(x)
                 raise SrcdiffError(f"{self.__name__}: its wrt argument {name!r} is a {type(x).__name__}"
-                                   f"{' of tuples, lists or dicts' if isinstance(x, dict) else ''}; a "
-                                   f"{self.kind} is taken with respect to arrays or numbers, or a dict of them",
-                                   *user_location(self.f),
-                                   advice="pass the arrays as separate arguments (or a dict of them) and list them in "
-                                          "wrt, or use srcdiff.grad / jvp / hvp, which take tuple, list and dict "
-                                          "arguments")
+                                   f"{' of tuples, lists or dicts' if nested else ''}; a "
+                                   f"{self.kind} is taken with respect to arrays or numbers, or a dict or namedtuple "
+                                   f"of them", *user_location(self.f),
+                                   advice="pass the arrays as separate arguments (or a dict or namedtuple of them) and "
+                                          "list them in wrt, or use srcdiff.grad / jvp / hvp, which take tuple, list "
+                                          "and dict arguments")
             xs.append(x)
         return xs
 
@@ -380,7 +382,7 @@ class _Matrix:
             for key, leaf in _items(x):
                 for idx, e in _basis(leaf):
                     tangents = list(zeros)
-                    tangents[k] = e if key is None else {**zeros[k], key: e}
+                    tangents[k] = e if key is None else _with(zeros[k], key, e)
                     yield k, key, idx, tangents
 
     def _shaped(self, blocks):
@@ -389,29 +391,54 @@ class _Matrix:
         return tuple(out) if self.many else out[0]
 
 
+def _is_record(x) -> bool:
+    """A namedtuple: its blocks are by field, in a namedtuple of its class (`H.W.b`), as a dict's are by key."""
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _values(x):
+    return list(x.values()) if isinstance(x, dict) else list(x)
+
+
 def _items(x):
-    """[(key, item)] of a dict of arrays and numbers, [(None, x)] of one array or number."""
+    """[(key, item)] of a dict of arrays and numbers ((field, item) of a namedtuple), [(None, x)] of one array or
+    number."""
+    if _is_record(x):
+        return list(zip(type(x)._fields, x))
     return list(x.items()) if isinstance(x, dict) else [(None, x)]
 
 
+def _rebuilt(x, items: dict):
+    """A dict, or a namedtuple of `x`'s class, of `items` ({key or field: value})."""
+    return type(x)(**items) if _is_record(x) else items
+
+
+def _with(x, key, value):
+    """`x` (a dict or namedtuple) with its item at `key` replaced."""
+    return x._replace(**{key: value}) if _is_record(x) else {**x, key: value}
+
+
 def _zeros(x):
-    if isinstance(x, dict):
-        return {k: _zeros(v) for k, v in x.items()}
+    if isinstance(x, dict) or _is_record(x):
+        return _rebuilt(x, {k: _zeros(v) for k, v in _items(x)})
     return np.zeros(np.shape(x)) if np.ndim(x) else 0.0
 
 
 def _per_item(x, make):
-    """`make(key)` for each item of a dict `x` (a dict of the same keys), `make(None)` for one array."""
-    return {k: make(k) for k in x} if isinstance(x, dict) else make(None)
+    """`make(key)` for each item of a dict (namedtuple) `x`, in a dict of the same keys (a namedtuple of its class),
+    `make(None)` for one array."""
+    return _rebuilt(x, {k: make(k) for k, _ in _items(x)}) if isinstance(x, dict) or _is_record(x) else make(None)
 
 
 def _at(value, key):
-    return value if key is None else value[key]
+    if key is None:
+        return value
+    return getattr(value, key) if _is_record(value) else value[key]
 
 
 def _floats(b):
-    if isinstance(b, dict):
-        return {k: _floats(v) for k, v in b.items()}
+    if isinstance(b, dict) or _is_record(b):
+        return _rebuilt(b, {k: _floats(v) for k, v in _items(b)})
     return b if b.ndim else float(b)
 
 

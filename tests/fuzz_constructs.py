@@ -537,6 +537,63 @@ def _dict_returners(tree) -> dict:
     return out
 
 
+def _record_classes(tree) -> set:
+    """The module-level namedtuple classes the program defines (`ST3 = collections.namedtuple("ST3", [...])`)."""
+    return {a.targets[0].id for a in tree.body if isinstance(a, ast.Assign) and isinstance(a.value, ast.Call)
+            and ast.unparse(a.value.func) == "collections.namedtuple"}
+
+
+def _records_made(tree, keywords=False):
+    """Assignments of a call of one of the program's namedtuple classes (`keywords`: by field, `ST3(u=..., w=...)`)."""
+    classes = _record_classes(tree)
+    return [a for a in _walk(tree, ast.Assign) if isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Name)
+            and a.value.func.id in classes and (a.value.keywords or not keywords)]
+
+
+def _replaced(tree, same=False):
+    """Assignments of `p._replace(...)` (`same`: to p itself, `s = s._replace(u=...)`)."""
+    return [a for a in _walk(tree, ast.Assign) if isinstance(a.value, ast.Call)
+            and isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "_replace"
+            and (not same or isinstance(a.value.func.value, ast.Name) and isinstance(a.targets[0], ast.Name)
+                 and a.value.func.value.id == a.targets[0].id)]
+
+
+def _in_block(tree, kinds, found) -> bool:
+    """Whether one of the statements `found` is inside a statement of `kinds` (a loop, a branch)."""
+    ids = {id(a) for a in found}
+    return any(id(n) in ids for b in _walk(tree, *kinds) for n in ast.walk(b) if n is not b)
+
+
+def _dict_made(tree, a) -> bool:
+    """`a` binds a dict display or a call of the program's dict-returning function."""
+    return isinstance(a.value, ast.Dict) or isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Name) \
+        and a.value.func.id in _dict_returners(tree)
+
+
+def _dicts_bound_again(tree) -> list:
+    """The names the entry binds more than once, each time to a dict display or a dict-returning function's call."""
+    counts: dict = {}
+    for a in _walk(_entry(tree), ast.Assign):
+        if isinstance(a.targets[0], ast.Name):
+            counts.setdefault(a.targets[0].id, []).append(_dict_made(tree, a))
+    return [n for n, made in counts.items() if len(made) > 1 and all(made)]
+
+
+def _dict_in_both_branches(tree) -> bool:
+    """`if c: p = params(a)` / `else: p = params(b)` (or a display in one branch)."""
+    again = set(_dicts_bound_again(tree))
+    return any(isinstance(b.body[0], ast.Assign) and b.orelse and isinstance(b.orelse[0], ast.Assign)
+               and isinstance(b.body[0].targets[0], ast.Name) and b.body[0].targets[0].id in again
+               and ast.unparse(b.body[0].targets[0]) == ast.unparse(b.orelse[0].targets[0])
+               for b in _walk(tree, ast.If))
+
+
+def _dict_default_get(tree) -> bool:
+    """`p.get("opt", {...})`: a .get with a dict for its default."""
+    return any(isinstance(c.func, ast.Attribute) and c.func.attr == "get" and len(c.args) == 2
+               and isinstance(c.args[1], ast.Dict) for c in _walk(tree, ast.Call))
+
+
 def _field_reads(tree):
     """A field of the namedtuple argument xa read (`xa.x`, `xa.a`)."""
     return any(isinstance(n.value, ast.Name) and n.value.id == "xa" and n.attr in ("x", "a")
@@ -1000,6 +1057,21 @@ DETECTORS = {
         isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Name) and s.value.func.id in _dict_returners(t)
         for s in _walk(t, ast.Subscript)),
     "or tuples/lists of them :: namedtuples too": _field_reads,
+    "or tuples/lists of them :: also made in the function": lambda t: bool(_records_made(t)),
+    "or tuples/lists of them :: s = state(x=a, v=b)": lambda t: bool(_records_made(t, keywords=True)),
+    "or tuples/lists of them :: and changed by _replace": lambda t: bool(_replaced(t)),
+    "or tuples/lists of them :: s = s._replace(x=s.x + h * s.v)": lambda t: bool(_replaced(t, same=True)),
+    "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(
+        t, (ast.For, ast.If), _replaced(t, same=True) + _records_made(t)),
+    "or dicts of them keyed by strings :: with a dict for the default too": _dict_default_get,
+    'or dicts of them keyed by strings :: params.get("opt", {})': _dict_default_get,
+    "or dicts of them keyed by strings :: a name bound to such dicts of the same keys in several places": lambda t: bool(
+        _dicts_bound_again(t)),
+    "or dicts of them keyed by strings :: p = params(a) in one branch and p = params(b) in the other":
+        _dict_in_both_branches,
+    "or dicts of them keyed by strings :: also in a loop": lambda t: any(
+        _in_block(t, (ast.For,), [a for a in _walk(t, ast.Assign) if isinstance(a.targets[0], ast.Name)
+                                  and a.targets[0].id == name]) for name in _dicts_bound_again(t)),
     "or tuples/lists of them :: read by field": _field_reads,
     "or tuples/lists of them :: p.w": _field_reads,
     "or tuples/lists of them :: and their methods": lambda t: any(

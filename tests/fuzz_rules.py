@@ -236,7 +236,8 @@ PYTHON_ONLY_RULES = [
 PYTHON_ONLY_TEXT = re.compile(r"np\.stack\(\(.*\)\) @ ")
 
 IMPORTS = {"operator.": "import operator", "scipy.linalg.": "import scipy.linalg",
-           "scipy.special.": "import scipy.special", "copy.": "import copy"}
+           "scipy.special.": "import scipy.special", "copy.": "import copy",
+           "collections.": "import collections"}
 
 
 def imports(source: str) -> list:

@@ -2057,9 +2057,78 @@ class Gen:
             block, term = self.made_dict(env)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a namedtuple f makes of its own values, changed by _replace, also in a loop or a branch (drawn last too)
+        if self.has("namedtuplemade") and self.coin(3):
+            block, term = self.made_namedtuple(env, "n" if "n" in params else "2", "flag" in params)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
+        # a name bound to dicts of the same keys in both branches or a loop; .get with a dict default (drawn last too)
+        if self.has("dictbound") and self.coin(3):
+            rebound = re.search(r"^\s*xa = ", "\n".join(body), re.M)
+            block, term = self.dict_bound_again(env, "n" if "n" in params else "2", "flag" in params,
+                                                seq == "dict" and "xa" in params and not rebound)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
+
+    def made_namedtuple(self, env, trips: str, flag: bool):
+        """A namedtuple of f's own values (README: namedtuples 'also made in the function, `s = State(x=a, v=b)`, and
+        changed by `_replace`, ... also in a loop or a branch'), of a module-level class `STk` with a scalar field u
+        and a vector field w, made by position or by field; changed by `_replace` into a new name, or bound again to
+        the same name in a loop over range(`trips`) or in both branches of an if (on `flag` where f has it); read by
+        field, by index or unpacked. Returns the lines and a scalar term for the result."""
+        cls, st, i, u, w = self.fresh("ST"), self.fresh("st"), self.fresh("i"), self.fresh("u"), self.fresh("w")
+        self.helper_src.append(f'{cls} = collections.namedtuple("{cls}", ["u", "w"])')
+        s_val, v_val = self.expr("s", env, 1), self.expr("v", env, 1)
+        make = self.pick([f"{cls}(u={s_val}, w={v_val})", f"{cls}({s_val}, {v_val})", f"{cls}({s_val}, w={v_val})"])
+        lines = [f"{st} = {make}"]
+        form = self.pick(["replace", "loop", "branch"])
+        if form == "replace":
+            st2 = self.fresh("st")
+            lines.append(f"{st2} = {st}._replace(w=np.sin({st}.w) * {st}.u)")
+            return lines, f"{st2}.u * np.sum({st2}.w) + 0.1 * np.sum({st}[1])"
+        if form == "loop":
+            lines += [f"for {i} in range({trips}):",
+                      f"    {st} = {st}._replace(u={st}.u + 0.1 * np.sum({st}.w), w={st}.w - 0.1 * np.sin({st}.u))"]
+        else:
+            lines += [f"if {'flag' if flag else f'{st}.u > 0.0'}:", f"    {st} = {st}._replace(u=0.5 * {st}.u)",
+                      "else:", f"    {st} = {cls}(u=np.cos({st}.u), w={st}.w * 0.5)"]
+        if self.coin(3):
+            lines.append(f"{u}, {w} = {st}")
+            return lines, f"{u} * np.sum(np.tanh({w}))"
+        return lines, self.pick([f"{st}.u * np.sum({st}.w)", f"np.sum({st}.w ** 2) * 0.1 + {st}[0]"])
+
+    def dict_bound_again(self, env, trips: str, flag: bool, xa: bool):
+        """A name bound to dicts of the same keys in several places (README: 'a name bound to such dicts of the same
+        keys in several places, `p = params(a)` in one branch and `p = params(b)` in the other, also in a loop'): a
+        helper's dict in both branches (or a display in one), or carried by a loop over range(`trips`) whose items
+        read the old ones; then `.get` of it (or of the dict argument xa, where `xa`) with a dict for the default
+        (README: 'with a dict for the default too, `params.get("opt", {})`'). Returns the lines and a scalar term."""
+        p, i, opt, mk = self.fresh("p"), self.fresh("i"), self.fresh("opt"), self.fresh("mkdict")
+        s_val, v_val = self.expr("s", env, 1), self.expr("v", env, 1)
+        self.helper_src.append(f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+        test = "flag" if flag else f"{s_val} > 0.0"
+        form = self.pick(["branches", "display", "loop", "swap"])
+        if form == "branches":
+            lines = [f"if {test}:", f"    {p} = {mk}({s_val}, {v_val})", "else:", f"    {p} = {mk}(0.5, np.cos({v_val}))"]
+        elif form == "display":
+            lines = [f"if {test}:", f'    {p} = {{"u": {s_val}, "w": {v_val}}}', "else:",
+                     f"    {p} = {mk}({s_val}, {v_val})"]
+        elif form == "loop":
+            lines = [f"{p} = {mk}({s_val}, {v_val})", f"for {i} in range({trips}):",
+                     f'    {p} = {mk}({p}["u"] * 0.5, {p}["w"])']
+        else:       # (each item reads the old ones: bound all at once)
+            lines = [f'{p} = {{"u": {s_val}, "w": {v_val}}}', f"for {i} in range({trips}):",
+                     f'    {p} = {{"u": 0.1 * np.sum({p}["w"]), "w": np.sin({p}["w"]) * {p}["u"]}}']
+        term = f'{p}["u"] * np.sum({p}["w"])'
+        if self.coin(2):
+            src = "xa" if xa and self.coin(2) else p
+            default = self.pick(["{}", '{"s": 0.25}', f'{{"s": {p}["u"]}}'])
+            lines.append(f'{opt} = {src}.get("opt", {default})')
+            term += f' + {opt}.get("s", 0.5) * {p}["u"]'
+        return lines, term
 
     def made_dict(self, env):
         """A dict of f's own values (README: 'also dicts the function makes of its own values'), `p = {"u": s, "w":
@@ -2164,7 +2233,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README (dicts): dicts f makes of its own values, and dicts its helpers return
                 "dictmade",
                 # README: namedtuple arguments read by field (xa = XA(x, a); xa.x, xa.a)
-                "namedtupleargs")
+                "namedtupleargs",
+                # README: namedtuples made in the function and changed by _replace (in a loop or a branch too); a name
+                # bound to dicts of the same keys in several places; .get with a dict for the default
+                "namedtuplemade", "dictbound")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)
@@ -2493,11 +2565,12 @@ def _check_hvp(f_user, args, kw, wrt, lv, jit, seed, prog):
         noise = 3.0 * float(np.max(np.abs(np.asarray(ref) - np.asarray(ref6)))) / scale
         _close(h, ref, f"hvp (H·v) d/d{_name(leaf, prog)} vs finite differences of grad along v at args={args!r}"
                        f"{_kwtext(kw)}", 1e-4, max(1e-5, noise))
-    if seed % 3 == 0 and not any(isinstance(args[k], (tuple, list)) for k in wrt) and \
-            sum(np.size(get_leaf(args, leaf)) for leaf in lv) <= 16:
+    if seed % 3 == 0 and not any(isinstance(args[k], (tuple, list)) and not hasattr(type(args[k]), "_fields")
+                                 for k in wrt) and sum(np.size(get_leaf(args, leaf)) for leaf in lv) <= 16:
         # README: hessian with respect to a tuple of arguments gives blocks [i][j], and w.r.t. a dict a dict of blocks
-        # per key (dict of dicts for two dicts: H[i][j]["x"]["a"]); row i times v is the hvp's d/dx_i (a tuple
-        # argument is declined: README, Transforms)
+        # per key (dict of dicts for two dicts: H[i][j]["x"]["a"]), w.r.t. a namedtuple a namedtuple of its class
+        # (read here by index, H[i][j][0][1]); row i times v is the hvp's d/dx_i (a plain tuple argument is declined:
+        # README, Transforms)
         H = srcdiff.hessian(f_user, wrt=tuple(wrt), jit=jit)(*_copy(args), **kw)
 
         def block(li, lj):

@@ -46,6 +46,20 @@ def check_grad(f, args, wrt=None, jit=False, rtol=1e-5, atol=1e-6):
     return got
 
 
+def check_value_grad_jvp(f, args, wrt, jit, tangents, atol=1e-7):
+    """Assert value_and_grad(f, wrt) at `args`: the value f's, each gradient central differences', the Numba
+    backend's (jit) the Python one's, and jvp along `tangents` (one per wrt argument) the gradients' dot product."""
+    value, grads = srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*args)
+    assert np.isclose(value, f(*args))
+    for k, g in zip(wrt, grads):
+        np.testing.assert_allclose(g, numerical_grad(f, list(args), k), rtol=1e-6, atol=atol)
+    if jit:
+        for a, b in zip(grads, srcdiff.grad(f, wrt=wrt)(*args)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    _, directional = srcdiff.jvp(f, wrt=wrt)(*args, tuple(tangents))
+    assert np.isclose(directional, sum(np.sum(g * t) for g, t in zip(grads, tangents)))
+
+
 def source_module(name: str, source: str):
     """Import `source` as module `name` from a real file (srcdiff reads the functions' source back)."""
     path = os.path.join(tempfile.mkdtemp(prefix=f"srcdiff_{name}_"), f"{name}.py")

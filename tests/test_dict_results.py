@@ -312,6 +312,7 @@ def test_the_dict_return_check_parses_only_functions_that_may_return_one():
     """build_module declines a differentiated function that returns a dict (module_builder._decline_dict_result):
     it parsed every function a second time to look, a tenth of the front end of a long function; now only one whose
     code object can build a dict (dict_forms.may_return_dict), which must hold of every function returning one."""
+    import inspect
     import sys
     import tempfile
     import fuzz_runner
@@ -321,8 +322,7 @@ def test_the_dict_return_check_parses_only_functions_that_may_return_one():
     with tempfile.TemporaryDirectory() as d:
         for seed in range(60):
             module = fuzz_runner.program_for(seed).load(d, f"dict_returns_{seed}")
-            functions += [f for f in vars(module).values() if callable(f) and getattr(f, "__module__", "") ==
-                          module.__name__]
+            functions += [f for f in vars(module).values() if inspect.isfunction(f) and f.__module__ == module.__name__]
             sys.modules.pop(module.__name__, None)
     returning = [f for f in functions if dict_forms.module_function_keys(f)[0] is not None]
     assert len(returning) >= 9 and all(dict_forms.may_return_dict(f) for f in returning)

@@ -66,6 +66,17 @@ class DictForms:
         """The call `n` on a dict argument written out (visited by `visit`, the flattener's expression transformer):
         `params.get("W", d)`, `list(params.values())`, `params.items()` read as a value; a call declined (a method
         that changes it, a method of a dict built in the expression, `print` of a dict); else None."""
+        if (isinstance(n.func, gast.Attribute) and n.func.attr == "get" and len(n.args) in (1, 2) and not n.keywords
+                and self.key_of(n.args[0]) is not None and self.dict_get_dict(n.func.value) is not None):
+            # params.get("opt", {}).get("s", 1.0): the item's .get, or the default display's item (or default)
+            inner = self.dict_get_dict(n.func.value)
+            if not isinstance(inner, gast.Dict) or any(not isinstance(k, gast.Constant) or not isinstance(k.value, str)
+                                                       for k in inner.keys):
+                n.func.value = inner
+            else:
+                keys, key = [k.value for k in inner.keys], self.key_of(n.args[0])
+                return visit(inner.values[keys.index(key)] if key in keys else
+                             n.args[1] if len(n.args) == 2 else copy_loc(const(None), n))
         if (isinstance(n.func, gast.Attribute) and n.func.attr == "get" and len(n.args) in (1, 2)
                 and not n.keywords and self.key_of(n.args[0]) is not None
                 and isinstance(self.keyed(n.func.value), Keyed)):
@@ -106,6 +117,19 @@ class DictForms:
                          "print its items: print(params[\"W\"])")
         return None
 
+    def dict_get_dict(self, node):
+        """`params.get("opt", {...})` of a dict (an argument, or one made here) with a dict for its default, bound to a
+        name: the item `params["opt"]` where the dict has the key (a dict argument's dict item), else the default, a
+        dict made here; None for any other value. Read in the expression, as other `.get`s are, the default was a
+        display no later `.get` or key could read: `opt.get("s", 1.0)` was declined (h23c)."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "get"
+                and len(node.args) == 2 and not node.keywords and self.key_of(node.args[0]) is not None
+                and isinstance(self.keyed(node.func.value), Keyed) and self.builds_dict(node.args[1])):
+            return None
+        if self.key_of(node.args[0]) in self.keyed(node.func.value).names:
+            return copy_loc(gast.Subscript(value=node.func.value, slice=node.args[0], ctx=gast.Load()), node)
+        return node.args[1]
+
     def returned_dict(self, func):
         """The keys of the dicts the function `func` names returns (a function of the user's, module-level or a def
         nested in this one, each of whose returns gives a dict display of the same string keys), else None. One
@@ -133,6 +157,7 @@ class DictForms:
         there: `return_dict`): `p_0, p_1 = params(W, b)`, p a dict made here of those keys."""
         name = s.targets[0].id
         self.new_dict_name(s, name)
+        self.same_keys(s, name, Keyed([None] * len(keys), keys))
         self.dict_calls.add(id(s.value))
         value = self.expr(s.value)
         self.structs[name] = Keyed([None] * len(keys), keys)
@@ -386,6 +411,7 @@ class DictForms:
         self.new_dict_name(s, name)
         entries = self.dict_entries(s.value)
         values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
+        self.same_keys(s, name, Keyed([self.entry_struct(src) for src in values.values()], values))
         self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
         self.made[name] = self.scope
         out = []
@@ -394,6 +420,11 @@ class DictForms:
                 out.append(copy_loc(assign(f"{name}_{k}", src[1], s.lineno), s))
             else:
                 out += self.bind_entry(name, k, src, s)
+        if name in self.rebound_dicts and len(out) > 1:
+            # (bound again, `p = {"W": p["b"], "b": p["W"]}`: the items read p's old ones, all before any is bound)
+            return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t.targets[0] for t in out], ctx=gast.Store())],
+                                         value=gast.Tuple(elts=[t.value for t in out], ctx=gast.Load()),
+                                         type_comment=None), s)]
         return out
 
     def make_dicts(self, s):
@@ -429,22 +460,45 @@ class DictForms:
         return not any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name
                        for n in walk(self.unit.node))
 
+    def same_keys(self, s, name, struct):
+        """Decline a dict made by `s` bound to `name`, a name bound to dicts made here wherever it is bound
+        (`rebound_dicts`: in the branches of an if, `p = params(a)` / `p = params(b)`, or in a loop), where an earlier
+        binding gave other keys or items' structures than this one's, `struct`. Of the same keys, its items are
+        variables bound anew at each binding, which SSA merges as it merges any variable's."""
+        before = self.structs.get(name)
+        if name in self.rebound_dicts and before is not None and before != struct:
+            fail(s, self.unit, f"a dict bound to '{name}' here with other keys or items than where it is bound before "
+                               f"(keys {', '.join(map(repr, before.names))} there, "
+                               f"{', '.join(map(repr, struct.names)) or 'none'} here): srcdiff makes each item of a "
+                               f"dict its own variable, from the keys known when it compiles",
+                 f"give '{name}' the same keys, with values of the same structure, at each of its bindings, or bind "
+                 f"the dicts to names of their own")
+
     def new_dict_name(self, s, name):
-        """Decline a dict made by `s` bound to `name` where that name is bound elsewhere too."""
+        """Decline a dict made by `s` bound to `name` where that name is bound elsewhere too, but to dicts made here
+        (`rebound_dicts`, whose keys same_keys checks)."""
+        if name in self.rebound_dicts:
+            return
         if name in self.rebound or name in self.structs or name in self.alias:
             if name in self.params:
                 fail(s, self.unit, f"a dict made here bound to '{name}', the dict argument itself (srcdiff makes "
                                    "each item of a dict its own variable, from the keys known when it compiles)",
                      f"bind the copy to a new name ({name}2 = dict({name})) and read {name}2 from there")
-            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too (srcdiff makes each "
-                               "item of a dict its own variable, from the keys known when it compiles)",
-                 f"make the dict once, before the branch or loop ({name} = dict(params)), and assign its items "
-                 f"where they change ({name}[\"W\"] = ...)")
+            fail(s, self.unit, f"a dict made here bound to '{name}', a name bound elsewhere too to other than a dict "
+                               "made here (srcdiff makes each item of a dict its own variable, from the keys known "
+                               "when it compiles)",
+                 f"bind the dict to a name of its own, or bind '{name}' to a dict of the same keys at each of its "
+                 f"bindings ({name} = {{...}}, or a call of your function returning one, in each branch)")
 
     def new_key(self, s):
         """`q["c"] = v` of a dict made here, at a key it lacks: the key added to q's structure (in the block q is
         made in: its keys are known when srcdiff compiles)."""
         name, key = s.targets[0].value.id, self.key_of(s.targets[0].slice)
+        if name in self.rebound_dicts:
+            fail(s, self.unit, f"a new key {key!r} added to the dict '{name}', which is bound in more than one place "
+                               "(srcdiff knows a dict's keys when it compiles: each binding of it must give the same "
+                               "keys)", f"give the key {key!r} in each binding of '{name}', or copy the dict to a "
+                                        f"new name first ({name}2 = dict({name})) and add the key to the copy")
         if self.made[name] != self.scope:
             fail(s, self.unit, f"a new key {key!r} added to the dict '{name}' in a branch or loop it was not made in "
                                "(srcdiff knows a dict's keys when it compiles)",
@@ -517,6 +571,25 @@ def _returns(stmts):
                 b = getattr(st, f, None)
                 if isinstance(b, list):
                     yield from _returns(b)
+
+
+def bound_again_to_made(fn, makes) -> frozenset:
+    """The names bound more than once, each time to a value `makes(value)` says is a structure made here (a dict: a
+    display, a dict comprehension, `dict(...)`, a call of a function of yours returning a dict display; a namedtuple:
+    its class's call, `p._replace(...)`), never a parameter: `if c: p = params(a)` / `else: p = params(b)`, a loop's
+    `s = s._replace(x=...)`. Their items are variables bound at each binding (same_keys, RecordForms.bind_record
+    check that the structures agree); such a dict was declined as a name bound elsewhere too, with advice about
+    dict arguments, such a namedtuple as a call of a class (h23c)."""
+    stores: dict = {}
+    made: dict = {}
+    params = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)
+              and makes(n.value)):
+            made[n.targets[0].id] = made.get(n.targets[0].id, 0) + 1
+    return frozenset(k for k, c in made.items() if c > 1 and stores.get(k) == c and k not in params)
 
 
 def display_keys(node):

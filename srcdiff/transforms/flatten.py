@@ -24,26 +24,13 @@ import gast
 from ..errors import fail
 from . import annotations as anno
 from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
-from .dict_forms import (DictForms, Keyed, constant_strings, display_keys, fold_static_tests, returned_keys,
-                         static_value)
+from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
+                         returned_keys, static_value)
+from .record_forms import Fields, RecordForms
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
 
-
-
-class Fields(list):
-    """The structure of a namedtuple argument: a tuple's (its items' structures, equal to a plain tuple's of them),
-    whose field names (`fields`) `p.W` reads at (the position of "W"); `cls`, its class, whose methods `p.apply(x)`
-    calls (None where not known: a tuple literal marked with the fields)."""
-    def __init__(self, items, fields, cls=None):
-        super().__init__(items)
-        self.fields = tuple(fields)
-        self.cls = cls
-
-    def __repr__(self):     # (a specialisation's key: a namedtuple's code reads p.W and calls its class's methods)
-        cls = f"{self.cls.__module__}.{self.cls.__qualname__}" if self.cls is not None else None
-        return f"Fields({list.__repr__(self)}, {self.fields!r}, {cls!r})"
 
 
 def _namedtuple(value) -> bool:
@@ -102,7 +89,7 @@ def rebound_names(fn, params) -> set:
     return {k for k, c in counts.items() if c >= (1 if k in params else 2)}
 
 
-class _Flatten(DictForms):
+class _Flatten(DictForms, RecordForms):
     def __init__(self, unit, structs: dict, rebound=frozenset()):
         self.unit = unit
         self.alias = {}  # local name -> (param, path)
@@ -116,6 +103,8 @@ class _Flatten(DictForms):
         self.nested_defs = {}   # name of a def nested in the function, bound once -> its returned_keys (dict_forms)
         self.locals = set()     # the function's local names (a call of one is no module-level function's)
         self.dict_calls = set()     # ids of the calls of functions returning dicts read at keys or bound to a name
+        self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
+        self.rebound_records = frozenset()  # ... to a namedtuple made here (record_forms)
 
     def leaf_names(self, name, struct, path=()):
         if struct is None:
@@ -287,36 +276,6 @@ class _Flatten(DictForms):
             name += "_"
         self.unit.namespace[name] = fn
         return copy_loc(gast.Call(func=copy_loc(load(name), f), args=[f.value] + n.args, keywords=n.keywords), n)
-
-    def namedtuple_items(self, node):
-        """(fields, the argument expressions in field order) where `node` calls a namedtuple class (`Layer(W, b)`,
-        `Layer(b=b, W=W)`, its defaults for fields left out), else None."""
-        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and self.unit is not None
-                and node.func.id not in self.locals):
-            return None
-        cls = self.unit.namespace.get(node.func.id)
-        if not (isinstance(cls, type) and issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)):
-            return None
-        fields, given = cls._fields, dict(zip(cls._fields, node.args))
-        if len(node.args) > len(fields) or any(isinstance(a, gast.Starred) for a in node.args) or any(
-                k.arg is None or k.arg not in fields or k.arg in given for k in node.keywords):
-            fail(node, self.unit, f"{node.func.id}(...) with arguments other than its fields {fields}",
-                 f"pass each field by position or by name: {node.func.id}({', '.join(fields)})")
-        given.update({k.arg: k.value for k in node.keywords})
-        defaults = getattr(cls, "_field_defaults", {})
-        missing = [f for f in fields if f not in given and f not in defaults]
-        if missing:
-            fail(node, self.unit, f"{node.func.id}(...) without its field(s) {', '.join(missing)}: Python raises "
-                                  "TypeError here", f"pass {', '.join(missing)}")
-        return fields, [given[f] if f in given else copy_loc(const(defaults[f]), node) for f in fields]
-
-    def make_namedtuple(self, s):
-        """`q = Layer(W, b)` of a namedtuple class: q a structure of its own (Fields), its items bound to names of
-        their own (`q.W`, `q[0]`, `W2, b2 = q`, and q passed whole to a function of yours, read by field there)."""
-        name = s.targets[0].id
-        fields, args = self.namedtuple_items(s.value)
-        self.structs[name] = Fields([None] * len(fields), fields, self.unit.namespace.get(s.value.func.id))
-        return [copy_loc(assign(f"{name}_{k}", self.expr(a), s.lineno), s) for k, a in enumerate(args)]
 
     def literal(self, node, user=False):
         """`node` as a tuple literal of its items' parameters where it names a structured value (nested
@@ -538,6 +497,9 @@ class _Flatten(DictForms):
                 # key the dict lacks, `params["b"]`, which Python never reaches there)
                 return self.block(s.body if v else s.orelse)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and self.dict_get_dict(s.value) is not None:     # opt = params.get("opt", {}) (dict_forms)
+            s = copy_loc(gast.Assign(targets=s.targets, value=self.dict_get_dict(s.value), type_comment=None), s)
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and self.builds_dict(s.value):
             return self.make_dict(s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
@@ -548,9 +510,10 @@ class _Flatten(DictForms):
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
-                and s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
-                and self.namedtuple_items(s.value) is not None):
-            return self.make_namedtuple(s)      # q = Layer(W, b)
+                and (s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
+                     or s.targets[0].id in self.rebound_records)
+                and (self.namedtuple_items(s.value) is not None or self.replaced(s.value) is not None)):
+            return self.make_namedtuple(s)      # q = Layer(W, b), q2 = q._replace(W=W2) (record_forms)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)
                 and isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.made
                 and self.key_of(s.targets[0].slice) is not None
@@ -784,6 +747,11 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     if not _makes_dicts(unit, fl) and not structs:
         return unit
     _rename_clashing_locals(unit, structs, params, _made_structures(unit, fl))
+    fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
+        isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
+    fl.rebound_records = bound_again_to_made(unit.node, lambda v: fl.namedtuple_items(v) is not None or (
+        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"))
+    fl.rebound = fl.rebound - fl.rebound_dicts - fl.rebound_records
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
     fl.for_call = for_call
@@ -805,14 +773,15 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
 
 def _made_structures(unit, fl) -> set:
     """The names the function binds to a dict or namedtuple it makes (`q = dict(W=w)`, `q = {...}`, `s = S(u, v)`,
-    `p = params(W, b)` of a function returning a dict): flatten gives each of their items a variable `q_0`, `q_1`."""
+    `s._replace(u=v)`, `p = params(W, b)` of a function returning a dict): flatten gives each of their items a
+    variable `q_0`, `q_1`."""
     made = set()
     for n in walk(unit.node):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
-            if isinstance(v, (gast.Dict, gast.DictComp)) or isinstance(v, gast.Call) and (
-                    isinstance(v.func, gast.Name) and v.func.id == "dict" and v.func.id not in fl.locals
-                    or fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None):
+            if fl.builds_dict(v) or isinstance(v, gast.Call) and (
+                    fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None
+                    or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
     return made
 

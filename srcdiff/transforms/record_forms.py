@@ -1,0 +1,110 @@
+"""Namedtuples the function makes, for the "flatten" pass (transforms/flatten.py): `s = State(x=a, v=b)` (its
+structure a `Fields`, as a namedtuple argument's) and its changed copies, `s2 = s._replace(x=e)`, also bound to one name again and again (a loop's
+state, `s = s._replace(x=s.x + h * s.v, v=...)`, or a branch's), each binding a namedtuple of the same class.
+
+Why: a namedtuple is how Python code names the parts of a state; `_replace` is how it steps one. flatten makes each
+field its own variable (`s_0`, `s_1`); a binding of the name binds those variables anew, all at once (a tuple
+assignment: `s_0, s_1 = (s_0 + h * s_1, s_1 - h * np.sin(s_0))` reads the old fields, as `_replace` does), and SSA
+merges them as any variable. `RecordForms` is a mixin of flatten's flattener: its methods read the flattener's
+state (`structs`, `unit`, `locals`) and call its `ref`, `struct_at` and `expr`; this module imports nothing of
+flatten's."""
+from __future__ import annotations
+
+import gast
+
+from ..errors import fail
+from .astutil import const, copy_loc
+
+
+class Fields(list):
+    """The structure of a namedtuple argument: a tuple's (its items' structures, equal to a plain tuple's of them),
+    whose field names (`fields`) `p.W` reads at (the position of "W"); `cls`, its class, whose methods `p.apply(x)`
+    calls (None where not known: a tuple literal marked with the fields)."""
+    def __init__(self, items, fields, cls=None):
+        super().__init__(items)
+        self.fields = tuple(fields)
+        self.cls = cls
+
+    def __repr__(self):     # (a specialisation's key: a namedtuple's code reads p.W and calls its class's methods)
+        cls = f"{self.cls.__module__}.{self.cls.__qualname__}" if self.cls is not None else None
+        return f"Fields({list.__repr__(self)}, {self.fields!r}, {cls!r})"
+
+
+class RecordForms:
+    """The flattener's namedtuples made here: `Layer(W, b)`, `_replace` and names bound again (see the module
+    docstring)."""
+
+    def namedtuple_items(self, node):
+        """(fields, the argument expressions in field order) where `node` calls a namedtuple class (`Layer(W, b)`,
+        `Layer(b=b, W=W)`, its defaults for fields left out), else None."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and self.unit is not None
+                and node.func.id not in self.locals):
+            return None
+        cls = self.unit.namespace.get(node.func.id)
+        if not (isinstance(cls, type) and issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple)):
+            return None
+        fields, given = cls._fields, dict(zip(cls._fields, node.args))
+        if len(node.args) > len(fields) or any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None or k.arg not in fields or k.arg in given for k in node.keywords):
+            fail(node, self.unit, f"{node.func.id}(...) with arguments other than its fields {fields}",
+                 f"pass each field by position or by name: {node.func.id}({', '.join(fields)})")
+        given.update({k.arg: k.value for k in node.keywords})
+        defaults = getattr(cls, "_field_defaults", {})
+        missing = [f for f in fields if f not in given and f not in defaults]
+        if missing:
+            fail(node, self.unit, f"{node.func.id}(...) without its field(s) {', '.join(missing)}: Python raises "
+                                  "TypeError here", f"pass {', '.join(missing)}")
+        return fields, [given[f] if f in given else copy_loc(const(defaults[f]), node) for f in fields]
+
+    def make_namedtuple(self, s):
+        """`q = Layer(W, b)` of a namedtuple class: q a structure of its own (Fields), its items bound to names of
+        their own (`q.W`, `q[0]`, `W2, b2 = q`, and q passed whole to a function of yours, read by field there)."""
+        name = s.targets[0].id
+        if self.replaced(s.value) is not None:
+            st, args = self.replaced(s.value)
+            struct = Fields([None] * len(st.fields), st.fields, st.cls)
+        else:
+            fields, args = self.namedtuple_items(s.value)
+            struct = Fields([None] * len(fields), fields, self.unit.namespace.get(s.value.func.id))
+        return self.bind_record(s, name, struct, [self.expr(a) for a in args])
+
+    def replaced(self, node):
+        """(the namedtuple's structure, the argument expressions in field order) where `node` is `p._replace(W=e)` of a
+        namedtuple whose fields are arrays or numbers (an argument, or one made here), else None: the fields it
+        leaves out are read from `p` (`p.b`)."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "_replace"):
+            return None
+        r = self.ref(node.func.value)
+        st = None if r is None else self.struct_at(*r)
+        if getattr(st, "fields", None) is None or getattr(st, "cls", None) is None:
+            return None
+        if node.args or any(k.arg not in st.fields for k in node.keywords) or any(s is not None for s in st):
+            fail(node, self.unit, f"`{node.func.value.id if isinstance(node.func.value, gast.Name) else 'p'}._replace"
+                                  f"(...)` with arguments other than fields {st.fields} given by name, or of a "
+                                  f"namedtuple holding tuples, lists or dicts",
+                 f"give each changed field by name ({st.fields[0]}=...); for a field that holds a structure, build "
+                 f"the namedtuple anew with its class")
+        given = {k.arg: k.value for k in node.keywords}
+        return st, [given[f] if f in given else copy_loc(gast.Attribute(value=node.func.value, attr=f,
+                                                                          ctx=gast.Load()), node)
+                    for f in st.fields]
+
+    def bind_record(self, s, name, struct, values) -> list:
+        """`name = Cls(...)` (or a `_replace`): `name` a structure of its own (`struct`, a Fields), its fields bound
+        to `values` (already flattened) in one tuple assignment, which reads the name's old fields, if any, before it
+        binds any. Declined where the name held another class's namedtuple or other fields."""
+        before = self.structs.get(name)
+        if before is not None and (getattr(before, "fields", None) != struct.fields
+                                   or getattr(before, "cls", None) is not struct.cls):
+            what = getattr(getattr(before, "cls", None), "__name__", None) or "another structure"
+            fail(s, self.unit, f"'{name}' bound here to a {struct.cls.__name__} and before to a {what}: srcdiff makes "
+                               f"each field of a namedtuple its own variable, from its class",
+                 f"bind the {struct.cls.__name__} to a name of its own")
+        self.structs[name] = struct
+        targets = [gast.Name(id=f"{name}_{k}", ctx=gast.Store(), annotation=None, type_comment=None)
+                   for k in range(len(values))]
+        if len(values) == 1:
+            return [copy_loc(gast.Assign(targets=targets, value=values[0], type_comment=None), s)]
+        return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=targets, ctx=gast.Store())],
+                                     value=gast.Tuple(elts=values, ctx=gast.Load()), type_comment=None), s)]
+
