@@ -2046,12 +2046,6 @@ class Gen:
             item = 'xa["a"]' if seq == "dict" else "xa[1]"
             body = [f"xa_1 = np.tanh({item}) * {self.const()}"] + body[:-1] + [f"{body[-1]} + 0.3 * np.sum(xa_1)"]
             src = source()
-        # a local of f named rt, as srcdiff's runtime module is in the generated code (reserved_names.py renames it)
-        if self.has("reservednames") and self.coin(2):
-            bound = [m.group(1) for line in body for m in [re.match(r"\s*(t\d+) = ", line)] if m]
-            if bound and not any(re.search(r"\brt\b", line) for line in body):
-                body = [re.sub(rf"\b{bound[0]}\b", "rt", line) for line in body]
-                src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)
@@ -2069,6 +2063,13 @@ class Gen:
                                                 seq == "dict" and "xa" in params and not rebound)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a local of f named rt, as srcdiff's runtime module is in the generated code (reserved_names.py renames it;
+        # drawn last: the blocks above name f's locals as env knows them)
+        if self.has("reservednames") and self.coin(2):
+            bound = [m.group(1) for line in body for m in [re.match(r"\s*(t\d+) = ", line)] if m]
+            if bound and not any(re.search(r"\brt\b", line) for line in body):
+                body = [re.sub(rf"\b{bound[0]}\b", "rt", line) for line in body]
+                src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog

@@ -654,9 +654,9 @@ def test_locals_spelled_as_an_items_variable_are_drawn_and_checked(workdir):
 def test_a_local_named_rt_is_drawn_and_checked(workdir):
     """'reservednames': a local of f named `rt`, the runtime module's name in the generated code (before
     srcdiff/transforms/reserved_names.py, 15 of the first 16 such programs failed: AttributeError from srcdiff's
-    code, UnboundLocalError, Numba typing errors). Drawn, and seeds 43 and 23 (jit) pass the oracles."""
+    code, UnboundLocalError, Numba typing errors). Drawn, and seeds 47 and 13 (jit) pass the oracles."""
     assert sum(bool(re.search(r"\brt = ", fuzzgen.seeded_program(s).source)) for s in range(100)) >= 5
-    for seed, jit in ((43, False), (23, True)):
+    for seed, jit in ((47, False), (13, True)):
         prog = fuzzgen.seeded_program(seed)
         assert re.search(r"\brt = ", prog.source)
         fuzzgen.check_program(prog.load(workdir, f"reserved_{seed}"), prog, jit, seed)
