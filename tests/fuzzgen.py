@@ -2063,12 +2063,14 @@ class Gen:
                                                 seq == "dict" and "xa" in params and not rebound)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
-        # a local of f named rt, as srcdiff's runtime module is in the generated code (reserved_names.py renames it;
+        # a local of f named rt, as srcdiff's runtime module is in the generated code, or len or max, which
+        # it calls (reserved_names.py renames them;
         # drawn last: the blocks above name f's locals as env knows them)
         if self.has("reservednames") and self.coin(2):
             bound = [m.group(1) for line in body for m in [re.match(r"\s*(t\d+) = ", line)] if m]
-            if bound and not any(re.search(r"\brt\b", line) for line in body):
-                body = [re.sub(rf"\b{bound[0]}\b", "rt", line) for line in body]
+            name = self.pick(["rt", "len", "max"])     # (a builtin only where f calls none)
+            if bound and not any(re.search(rf"\b{name}\b", line) for line in body):
+                body = [re.sub(rf"\b{bound[0]}\b", name, line) for line in body]
                 src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
@@ -2222,7 +2224,7 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # a local spelled as the variable of an item of the tuple/dict argument (xa_1 beside xa; with
                 # 'tupleargs')
                 "itemspelled",
-                # a local of f named `rt`, the name of srcdiff's runtime module in the generated code
+                # a local of f named `rt` (srcdiff's runtime module in the generated code), `len` or `max`
                 "reservednames",
                 # README: writes into an argument's array (x[i] = ..., M[1] = ..., M[1, j] += ...) leave the caller's
                 # array as one call of f does, under every transform (check_program compares the arguments after)

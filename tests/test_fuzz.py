@@ -651,12 +651,13 @@ def test_locals_spelled_as_an_items_variable_are_drawn_and_checked(workdir):
         fuzzgen.check_program(prog.load(workdir, f"itemspelled_{seed}"), prog, False, seed)
 
 
-def test_a_local_named_rt_is_drawn_and_checked(workdir):
-    """'reservednames': a local of f named `rt`, the runtime module's name in the generated code (before
-    srcdiff/transforms/reserved_names.py, 15 of the first 16 such programs failed: AttributeError from srcdiff's
-    code, UnboundLocalError, Numba typing errors). Drawn, and seeds 47 and 13 (jit) pass the oracles."""
-    assert sum(bool(re.search(r"\brt = ", fuzzgen.seeded_program(s).source)) for s in range(100)) >= 5
-    for seed, jit in ((47, False), (13, True)):
+def test_a_local_named_rt_len_or_max_is_drawn_and_checked(workdir):
+    """'reservednames': a local of f named `rt` (the runtime module's name in the generated code), `len` or `max`
+    (builtins it calls; srcdiff/transforms/reserved_names.py renames such locals rt_, len_, max_: before, 15 of the
+    first 16 programs with rt failed, AttributeError from srcdiff's code, UnboundLocalError, Numba typing errors).
+    Each is drawn, and programs with each pass the oracles (one of them jitted)."""
+    for name, seed, jit in (("rt", 31, True), ("len", 66, False), ("max", 2, False)):
+        assert sum(bool(re.search(rf"\b{name} = ", fuzzgen.seeded_program(s).source)) for s in range(200)) >= 4
         prog = fuzzgen.seeded_program(seed)
-        assert re.search(r"\brt = ", prog.source)
+        assert re.search(rf"\b{name} = ", prog.source)
         fuzzgen.check_program(prog.load(workdir, f"reserved_{seed}"), prog, jit, seed)

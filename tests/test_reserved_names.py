@@ -1,8 +1,10 @@
 """A name of the user's that the generated module needs for itself (srcdiff/transforms/reserved_names.py): `rt`,
-`np`, `math`, `numba` bound by the user's function (a local, a loop target, a parameter, in a helper or a nested
-def) are renamed `rt_` where they denote the user's variable, and stay the modules where the function reads the
-modules. Before: `rt = x * 2.0` made the Python backend's gradient raise AttributeError from srcdiff's own code
-('numpy.float64' object has no attribute 'sum_grad') and jit=True a Numba typing error."""
+`np`, `math`, `numba` and builtins the generated code calls (`len`, `range`, `max`, ...) bound by the user's function
+(a local, a loop target, a parameter, in a helper or a nested def) are renamed `rt_` where they denote the user's
+variable, and stay the modules where the function reads the modules. Before: `rt = x * 2.0` made the Python
+backend's gradient raise AttributeError from srcdiff's own code ('numpy.float64' object has no attribute
+'sum_grad') and jit=True a Numba typing error; `len = a.shape[0]` a Numba typing error; `range = total * 2.0` after
+a loop over an array a decline of a call the user never wrote ('cannot call the local value range')."""
 import numpy as np
 import pytest
 
@@ -54,6 +56,27 @@ def loop_target(x, a):
     return s
 
 
+def builtin_locals(x, a):
+    len = a.shape[0]
+    abs = np.abs(x)
+    s = 0.0
+    for i in range(len):
+        s = s + a[i] * abs
+    max = np.max(a * x)
+    return s + max
+
+
+def range_after_loop(x, a):
+    total = 0.0
+    for v in a:
+        if v > 0:
+            total = total + v * x
+        else:
+            total = total - np.sin(v * x)
+    range = total * 2.0
+    return range
+
+
 def tuple_param(x, rt):
     w, b = rt
     return np.sum(np.tanh(w * x + b)) + math.exp(0.1 * x)
@@ -65,7 +88,7 @@ X, A = 0.7, np.array([0.5, -1.0, 2.0])
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 @pytest.mark.parametrize("name", ["local_rt", "param_rt", "calls_helper", "nested_reads", "nested_binds",
-                                  "loop_target"])
+                                  "loop_target", "builtin_locals", "range_after_loop"])
 def test_gradient_of_a_function_binding_a_reserved_name(name, jit):
     f = getattr(M, name)
     gx, ga = srcdiff.grad(f, wrt=(0, 1), jit=jit)(X, A)

@@ -490,11 +490,20 @@ def assigned_names(stmts) -> set:
     return out
 
 
+GENERATED_MODULES = frozenset({"np", "rt", "math", "numba"})     # the generated module's imports (module_builder)
+# builtins the generated code calls for the user's constructs (a loop over an array becomes a loop over range(n);
+# jitted code takes len() of arrays; rules write abs, max, min, float, ...): no name made here is one of them, and
+# a user's variable so named is renamed (reserved_names.py)
+GENERATED_BUILTINS = frozenset({"range", "len", "float", "int", "bool", "abs", "max", "min", "sum", "zip", "enumerate",
+                                "reversed", "tuple", "list", "print", "isinstance", "round", "pow", "divmod", "all",
+                                "any", "slice", "map", "sorted"})
+
+
 class Namer:
     """Fresh, readable names derived from the user's names: x, x1, x2, ..."""
 
     def __init__(self, taken=()):
-        self.taken = set(taken)
+        self.taken = set(taken) | GENERATED_BUILTINS
         self.counters: dict = {}
 
     def reserve(self, name: str) -> str:

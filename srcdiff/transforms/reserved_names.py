@@ -1,19 +1,24 @@
 """Part of the "parse" pass of compiler.FRONT_END: a name of the user's that the generated module needs for itself.
 
 Why: the generated module imports `np`, `math`, `numba` and srcdiff's runtime as `rt`, and every function in it
-reads them (`rt.sum_grad(...)`, `math.exp(...)`). A function of the user's is free to bind such a name for itself
-(`rt = 0.05` a rate, `math = score(x)`): its generated code then read the user's number where it meant the module,
-an AttributeError from inside srcdiff's code (`'numpy.float64' object has no attribute 'sum_grad'`) under
-jit=False and a Numba typing error under jit=True. Such a name is renamed with a trailing underscore (`rt_`, as
-Python's own advice for names that clash) in every scope where it denotes the user's variable: the scope that binds
-it and the nested functions that read it from there, not a scope where the name is the module."""
+reads them (`rt.sum_grad(...)`, `math.exp(...)`); it calls builtins the user did not write (a loop over an array
+becomes a loop over `range(n)`, jitted code takes `len(a)`). A function of the user's is free to bind such a name
+for itself (`rt = 0.05` a rate, `len = a.shape[0]`, `range = hi - lo`): its generated code then read the user's
+number where it meant the module or the builtin, an AttributeError from inside srcdiff's code (`'numpy.float64'
+object has no attribute 'sum_grad'`) or a decline of a call the user never wrote ('cannot call the local value
+range') under jit=False, a Numba typing error under jit=True. Such a name is renamed with a trailing underscore
+(`rt_`, Python's own advice for names that clash) in every scope where it denotes the user's variable: the scope
+that binds it and the nested functions that read it from there, not a scope where the name is the module or the
+builtin. (A function that binds a name cannot also read the module or builtin of that name: Python makes it local
+for the whole function.)"""
 from __future__ import annotations
 
 import gast
 
+from .astutil import GENERATED_BUILTINS, GENERATED_MODULES
 from .scopes import bound_in_scope, walk_scope
 
-RESERVED = frozenset({"np", "rt", "math", "numba"})     # the generated module's imports (module_builder.Module)
+RESERVED = GENERATED_MODULES | GENERATED_BUILTINS
 
 
 def rename_reserved_locals(fn: gast.FunctionDef) -> dict:
