@@ -1283,6 +1283,16 @@ EXTRA = {
         for deep in [{k for k, a in _dict_copies(t, _dict_names(t)).items() if _call_name(a.value) == "copy.deepcopy"}]
         for n in _walk(_entry(t), ast.Assign, ast.AugAssign)),
     "value first bound in a loop body, read in a later iteration": _carried,
+    # README's loops over tuple literals of arrays (unrolled), reversed of one in zip and enumerate: zip or
+    # enumerate whose sequences are tuple literals (or a name bound to one), `zip(reversed((W1, W2)), (v1, v2))`
+    "zip or enumerate of tuple literals of arrays": lambda t: any(
+        _is_call(n.iter, "zip") and all(isinstance(a, (ast.Tuple, ast.Name)) or _is_call(a, "reversed") for a in n.iter.args)
+        or _is_call(n.iter, "enumerate") and n.iter.args and _is_call(n.iter.args[0], "zip")
+        and all(isinstance(a, (ast.Tuple, ast.Name)) for a in n.iter.args[0].args)
+        for n in _walk(_entry(t), ast.For) if isinstance(n.iter, ast.Call)
+        and any(isinstance(a, ast.Tuple) and any(not isinstance(e, ast.Constant) for e in a.elts)
+                or _is_call(a, "reversed") and isinstance(a.args[0], (ast.Tuple, ast.Name))
+                for c in [n.iter] + [x for x in n.iter.args if isinstance(x, ast.Call)] for a in c.args)),
     "np.array of a nested list": _nested_list_array,
     "np.array of a list of scalars": lambda t: any(c.args and isinstance(c.args[0], ast.List)
                                                    for c in _calls(t, "np.array")),

@@ -1086,13 +1086,19 @@ class Gen:
                         inner["vars"][w] = "s"
             elif form == "tuples":    # over a tuple literal of (matrix, vector) pairs: unrolled (README)
                 w, v = self.fresh("w"), self.fresh("v")
-                items = ", ".join(f"({self.expr('m', env, 1)}, {self.expr('v', env, 1)})"
-                                  for _ in range(1 + self.choose(3)))
-                seq = f"({items},)"
+                pairs = [(self.expr('m', env, 1), self.expr('v', env, 1)) for _ in range(1 + self.choose(3))]
+                items = ", ".join(f"({m}, {u})" for m, u in pairs)
+                # or zip of two tuple literals, the matrices' reversed, or enumerate of that zip (README: tuple
+                # literals of arrays, reversed of one in zip and enumerate), chosen from the text: no extra draw
+                how = sum(map(ord, items)) % 4
+                mats, vecs = (f"({', '.join(x for x, _ in pairs)},)", f"({', '.join(u for _, u in pairs)},)")
+                seq = [f"({items},)", f"zip({mats}, {vecs})", f"zip(reversed({mats}), {vecs})",
+                       f"enumerate(zip({mats}, {vecs}), start=1)"][how]
                 if self.coin():
-                    name = self.fresh("pairs")
-                    pre, seq = [f"{name} = {seq}"], name
-                head = f"for {w}, {v} in {seq}:"
+                    name = self.fresh("pairs" if how == 0 else "mats")
+                    pre, seq = ([f"{name} = {seq}"], name) if how == 0 else \
+                        ([f"{name} = {mats}"], seq.replace(mats, name, 1))
+                head = f"for {w}, {v} in {seq}:" if how < 3 else f"for {self.fresh('j')}, ({w}, {v}) in {seq}:"
                 self.bind(inner, w, "m")
                 self.bind(inner, v, "v")
             elif form == "rangename":   # a range bound to a name first, also by a conditional expression (README)
