@@ -22,6 +22,8 @@ of the function's body itself, before any read.
 """
 from __future__ import annotations
 
+import warnings
+
 import gast
 import numpy as np
 
@@ -37,7 +39,9 @@ _BUILTINS = frozenset({"abs", "bool", "enumerate", "float", "int", "len", "max",
 
 def _narrow_dtype_string(text: str) -> bool:
     try:
-        dt = np.dtype(text)
+        with warnings.catch_warnings():     # (NumPy 2 deprecates some codes, np.dtype("a"): a string the user wrote)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dt = np.dtype(text)
     except (TypeError, ValueError, SyntaxError):
         return False
     return dt.kind in "fc" and dt.itemsize < (8 if dt.kind == "f" else 16)
