@@ -7,6 +7,8 @@ exception NumPy raised, so code that catches ValueError (or IndexError, LinAlgEr
 working under both backends."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 
@@ -67,7 +69,11 @@ def runtime_error_type(exc: BaseException) -> type | None:
 
 
 def fail(node, unit, message: str, advice: str | None = None):
-    """Raise SrcdiffError located at `node` (a gast node with a user line number) in `unit`."""
+    """Raise SrcdiffError located at `node` (a gast node with a user line number) in `unit`. A name the front end
+    renamed (transforms/reserved_names.py: the user's `rt` is `rt_` in the code) is spelled as the user wrote it."""
+    for user, spelled in getattr(unit, "renamed", {}).items():
+        message, advice = (re.sub(rf"(?<![\w.]){re.escape(spelled)}(?!\w)", user, t) if t else t
+                           for t in (message, advice))
     lineno = getattr(node, "lineno", None) if node is not None else None
     line = unit.source_line(lineno) if lineno else None
     if line:

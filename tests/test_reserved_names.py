@@ -77,6 +77,13 @@ def range_after_loop(x, a):
     return range
 
 
+def written_through_rt(x, a):
+    rt = a
+    y = x * rt[0]
+    a[0] = x
+    return y + x * rt[0]
+
+
 def tuple_param(x, rt):
     w, b = rt
     return np.sum(np.tanh(w * x + b)) + math.exp(0.1 * x)
@@ -121,3 +128,10 @@ def test_a_tuple_parameter_named_rt(tmp_path):
     mod, _ = exported(g, tmp_path, "reserved_tuple")
     np.testing.assert_allclose(mod.tuple_param_grad(X, p)[0], gw)
 
+
+def test_a_decline_names_the_users_spelling():
+    """The decline of a read through `rt` after a write into the memory it shares names `rt`, not `rt_`."""
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(M.written_through_rt)(X, A.copy())
+    msg = str(e.value)
+    assert "`rt` shares memory with `a`" in msg and "rt_" not in msg, msg
