@@ -137,3 +137,19 @@ def start_value(p, x):
     g = srcdiff.grad(f, wrt="p")
     g((A, B), X)
     assert "x_0 = " in srcdiff.source(g)
+
+
+def test_a_decline_names_the_renamed_local_as_the_user_wrote_it():
+    """The renamed local (p_0v1 in the code) is `p_0` in a decline's message."""
+    src = PROGRAMS + '''
+
+def written(p, x):
+    p_0 = x
+    y = np.sum(p[0]) * p_0[0]
+    x[0] = 2.0
+    return y + p_0[0]
+'''
+    f = source_module("item_names_message", src).written
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(f)((A, B), X.copy())
+    assert "`p_0` shares memory with `x`" in str(e.value) and "p_0v1" not in str(e.value), str(e.value)

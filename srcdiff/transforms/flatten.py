@@ -819,6 +819,8 @@ def _rename_clashing_locals(unit, structs: dict, params: set, made: set) -> None
                  "named after it)")
     namer = Namer(taken={n.id for n in walk(unit.node) if type(n) is gast.Name} | leaves | set(unit.namespace))
     new = {name: namer.fresh(name) for name in named}
+    if hasattr(unit, "renamed"):
+        unit.renamed.update(new)      # (errors.fail spells them as the user wrote them)
     for n in walk(unit.node):
         if type(n) is gast.Name and n.id in new:
             n.id = new[n.id]
