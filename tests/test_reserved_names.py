@@ -84,6 +84,12 @@ def written_through_rt(x, a):
     return y + x * rt[0]
 
 
+def comprehension_variables(x, a):
+    rt = x * 2.0
+    return np.sum(np.array([v * rt for v in a])) + np.sum(np.array([rt * x for rt in a])) + sum(
+        np.cos(len * x) for len in a)
+
+
 def tuple_param(x, rt):
     w, b = rt
     return np.sum(np.tanh(w * x + b)) + math.exp(0.1 * x)
@@ -95,7 +101,8 @@ X, A = 0.7, np.array([0.5, -1.0, 2.0])
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 @pytest.mark.parametrize("name", ["local_rt", "param_rt", "calls_helper", "nested_reads", "nested_binds",
-                                  "loop_target", "builtin_locals", "range_after_loop"])
+                                  "loop_target", "builtin_locals", "range_after_loop",
+                                  "comprehension_variables"])
 def test_gradient_of_a_function_binding_a_reserved_name(name, jit):
     f = getattr(M, name)
     gx, ga = srcdiff.grad(f, wrt=(0, 1), jit=jit)(X, A)

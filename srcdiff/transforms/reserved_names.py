@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gast
 
-from .astutil import GENERATED_BUILTINS, GENERATED_MODULES
+from .astutil import GENERATED_BUILTINS, GENERATED_MODULES, walk
 from .scopes import bound_in_scope, walk_scope
 
 RESERVED = GENERATED_MODULES | GENERATED_BUILTINS
@@ -23,11 +23,17 @@ RESERVED = GENERATED_MODULES | GENERATED_BUILTINS
 
 def rename_reserved_locals(fn: gast.FunctionDef) -> dict:
     """Rename, in place, the names of RESERVED that `fn` (or a function nested in it) binds; {old: new}."""
-    binds = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-    binds |= {n.name for n in gast.walk(fn) if isinstance(n, (gast.FunctionDef, gast.ClassDef))}
+    names, binds = set(), set()
+    for n in walk(fn):
+        if type(n) is gast.Name:
+            names.add(n.id)
+            if type(n.ctx) is not gast.Load:
+                binds.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef)):
+            binds.add(n.name)
     if not binds & RESERVED:
         return {}
-    taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)} | binds
+    taken = names | binds
     new = {}
     for name in sorted(binds & RESERVED):
         spelled = name + "_"
@@ -41,24 +47,18 @@ def rename_reserved_locals(fn: gast.FunctionDef) -> dict:
 
 def _rename(scope, outer: set, new: dict) -> None:
     """Rename in `scope` (a def or lambda) the names of `new` it binds or reads from an enclosing scope that binds
-    them (`outer`); then in the functions nested in it."""
-    args = [a for a in gast.walk(scope.args) if isinstance(a, gast.Name)]
+    them (`outer`); then in the functions nested in it. A comprehension's variable counts as bound here: srcdiff
+    makes its loop a loop of the function's."""
+    args = [a for a in walk(scope.args) if type(a) is gast.Name]
     body = scope.body if isinstance(scope.body, list) else [scope.body]
-    own = ({a.id for a in args} | bound_in_scope(body)) & set(new)
-    here = own | outer
-    nested = []
-    for a in args:
-        if a.id in here:
-            a.id = new[a.id]
-    for stmt in body:
-        for n in walk_scope(stmt):
-            if isinstance(n, (gast.FunctionDef, gast.Lambda)):     # (walk_scope leaves their bodies out)
-                nested.append(n)
-                if isinstance(n, gast.FunctionDef) and n.name in here:
-                    n.name = new[n.name]
-            elif isinstance(n, gast.Name) and n.id in here:
-                n.id = new[n.id]
-            elif isinstance(n, gast.ClassDef) and n.name in here:
-                n.name = new[n.name]
-    for n in nested:
-        _rename(n, here, new)
+    nodes = [n for stmt in body for n in walk_scope(stmt)]
+    targets = [t for n in nodes if type(n) is gast.comprehension for t in walk(n.target) if type(t) is gast.Name]
+    here = (({a.id for a in args} | bound_in_scope(body) | {t.id for t in targets}) & set(new)) | outer
+    for n in args + targets + nodes:
+        if type(n) is gast.Name and n.id in here:
+            n.id = new[n.id]
+        elif isinstance(n, (gast.FunctionDef, gast.ClassDef)) and n.name in here:
+            n.name = new[n.name]
+    for n in nodes:
+        if isinstance(n, (gast.FunctionDef, gast.Lambda)):      # (walk_scope leaves their bodies out)
+            _rename(n, here, new)
