@@ -32,7 +32,7 @@ from . import annotations as anno, unbound
 from .astutil import (assign, call, clone, const, dotted, dotted_name, load, names_in, every_block, nested_blocks, walk, walk_names,
                       walk_statements)
 from .kinds import as_float, dtype, is_array, is_float_array, is_scalar, ndim
-from .memory_sharing import memory_roots, read_only_names
+from .memory_sharing import memory_roots, read_only_names, sharing_groups
 from .reverse_support import simplify, trip_count
 
 
@@ -146,14 +146,22 @@ def _without_shared_writes(fn, plans) -> list:
     writes on the copy, and the other stack's array, read after, keeps them (reverse mode over the gradient of
     `b1, b2 = b2, b1` / `al = b2` / `al[k] = ...`: 0.03 to 0.13 off under jit=True only); names popped from two
     stacks count as such names (that gradient's backward loop, which the forward sweep of reverse mode over it
-    runs: the swapped buffers, popped under each name in turn)."""
+    runs: the swapped buffers, popped under each name in turn). Nor where the array the loop writes
+    into may, on its first iteration, be one that code outside the two loops reads under another name
+    (`_entry_shared`): the backward sweep undoes the first iteration's write on the tape's copy only."""
     roots = memory_roots(fn, {})
+    groups = None
     blocks = list(every_block(fn.body))
     out = []
     for plan in plans:
-        s, where, fwd, push, _, _ = plan
-        f = [st for st in blocks[where] if isinstance(st, gast.For)][fwd]
+        s, where, fwd, push, bwd, _ = plan
+        loops = [st for st in blocks[where] if isinstance(st, gast.For)]
+        f = loops[fwd]
         value = f.body[push].value.args[0]
+        if isinstance(value, gast.Name) and any(_writes_into(st, value.id) for st in f.body):
+            groups = groups if groups is not None else sharing_groups(fn)
+            if _entry_shared(fn, value.id, groups, (f, loops[bwd])):
+                continue
         if isinstance(value, gast.Name):
             root = roots.get(value.id, value.id)
             shared = {n for n, r in roots.items() if r == root} - {value.id}
@@ -165,6 +173,31 @@ def _without_shared_writes(fn, plans) -> list:
                 continue
         out.append(plan)
     return out
+
+
+def _entry_shared(fn, name, groups, loops) -> bool:
+    """Whether a name other than `name` that may share its memory (memory_sharing.sharing_groups: a second
+    name, a list stack holding it, flow-insensitive) is read outside `loops`, the forward and backward loops of
+    its row tape. A list stack holds the array itself, and the backward sweep's undoing of a write brings it
+    back for every later reader; with a row tape, the first iteration's write into the array the loop starts
+    from is undone on the tape's copy, and the array itself keeps it. Nested fuzz seed 1091082: a `while`
+    loop's list stack held the buffer a following `for` loop wrote into (`buf15[1] = ...` after a swap
+    `buf15, buf8 = buf8, ...`): d/da[0] -0.0845 for -0.0829 under jit=True; `c = a * 1.0` / `y = np.sum(c * c)`
+    / `buf8 = c` before such a loop: 2.463 for 2.328."""
+    group = groups.get(name)
+    others = {n for n, g in groups.items() if g == group and n != name} if group is not None else set()
+    if not others:
+        return False
+    skip = {id(loop) for loop in loops}
+    todo = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if id(node) in skip:
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in others:
+            return True
+        todo.extend(gast.iter_child_nodes(node))
+    return False
 
 
 def _popped_names(body) -> set:
