@@ -25,7 +25,6 @@ front end (each function, once per module):
                      pow()/np.add() -> operators, composites (np.var, np.einsum,
                      ...) written out in primitives (rules/composites.py)
     structure        early return / break / continue -> structured flow                  transforms/controlflow.py
-    zero starts      (forward mode, argument kinds unknown) sums start from 0.0          transforms/desugar.py
 middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
     inline           user-function calls spliced in (recursive ones stay calls)          transforms/inline.py
@@ -527,9 +526,6 @@ FRONT_END = [
          "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
     Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
          "early return / break / continue -> structured flow"),
-    Pass("zero starts", lambda c: desugar.zero_sum_starts(c.unit.node), "transforms/desugar.py",
-         "(forward mode, argument kinds unknown) sums start from 0.0",
-         lambda c: c.forward_mode and not c.typed),
 ]
 
 ANF = [

@@ -29,7 +29,14 @@ def features() -> list:
     return [f for f in fuzzgen.ALL_FEATURES if f not in fuzzgen.PYTHON_ONLY] + list(fuzzgen.PARALLEL_FEATURES)
 
 
+# every other program: a few statements of these beside the row loss, which row fusion then takes whole more often
+# (with every feature, 2 of 40 programs reached the threads: the rest of f kept the loss off the fused loop)
+LEAN = ("where", "maximum", "ifexp", "augassign", "for", "helpers", "closures", "slices", "chained")
+
+
 def program(seed: int) -> fuzzgen.Program:
+    if seed % 2:
+        return fuzzgen.seeded_program(seed, list(LEAN) + list(fuzzgen.PARALLEL_FEATURES), max_depth=1, max_stmts=2)
     return fuzzgen.seeded_program(seed, features(), max_depth=2, max_stmts=3)
 
 

@@ -298,6 +298,27 @@ def test_reverse_over_jvp_pair(jit):
     np.testing.assert_allclose(second, got, rtol=1e-12)
 
 
+def sum_of_array_terms(x, M, a):
+    return np.sum(sum(np.sin(r * x) * w for r, w in zip(M, a)))
+
+
+def tangent_of_a_sum_of_arrays(x, M, a):
+    value, tangent = srcdiff.jvp(sum_of_array_terms, wrt=0, jit=True)(x, M, a, 1.0)
+    return tangent * tangent + value
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_reverse_over_jvp_of_a_sum_of_arrays(jit):
+    """The gradient reads the jvp's unspecialised source, whose sum over the zip started from 0.0 (a number, then
+    arrays added to it: under jit=True Numba's 'Cannot unify float64 and array' at the user's line, nested fuzz
+    1061016 and 1091019). It now keeps the start `zeros_like(first term)` where the loop runs, and 0.0 where it does
+    not, which the outer gradient, knowing the kinds, makes zeros of the terms' rank."""
+    M, a = np.array([[0.3, 0.5, -0.2], [1.1, -0.4, 0.9]]), np.array([0.6, -1.3])
+    got = srcdiff.grad(tangent_of_a_sum_of_arrays, jit=jit)(0.7, M, a)
+    np.testing.assert_allclose(got, _d(lambda x: tangent_of_a_sum_of_arrays(x, M, a), 0.7, 1e-6), rtol=1e-6)
+    assert srcdiff.jvp(sum_of_array_terms, wrt=0)(0.7, M[:0], a[:0], 1.0) == (0.0, 0.0)   # (no term)
+
+
 @pytest.mark.parametrize("jit", BACKENDS)
 @pytest.mark.parametrize("f", [user_nested_tuple, tuple_loop_state, tuple_branch], ids=lambda f: f.__name__)
 def test_user_tuples_in_reverse_mode(f, jit):

@@ -264,8 +264,9 @@ def _base(e):
 
 
 def zero_sum_starts(node):
-    """A sum's start where no specialisation tells scalar terms from array ones (forward mode without
-    argument kinds, callees' primal functions): where its loops may not run, back to 0.0 (the first term
+    """A sum's start where no specialisation tells scalar terms from array ones (callees' primal functions,
+    module_builder.primal_name; not forward mode's unspecialised source, which a gradient differentiating a jvp
+    reads, knowing the kinds: kind_rewrites.sum_starts): where its loops may not run, back to 0.0 (the first term
     is not evaluated at all); where they always run, `rt.zeros_like(first term)` stays (0.0 for a scalar,
     zeros for an array: the type Numba needs, a sum of arrays being an array). Returns `node`."""
     class Zero(gast.NodeTransformer):
