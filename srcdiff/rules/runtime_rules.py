@@ -41,7 +41,7 @@ R("rt.copy", [rt.copy], "x", "g", jvp="rt.copy(dx)", kind="same", shape="element
 # rt.array of a tuple of parts: part k's adjoint is g[k] (a row where the parts are arrays); of an array: a copy
 R("rt.array", [rt.array], "parts", None, variadic="array", kind="parts_array")
 # a cast to a float dtype (or one known at run time) passes the derivative; to an int or bool dtype it has none
-R("rt.astype", [rt.astype], "x, dtype", "rt.astype_grad(g, ans)", None, jvp="rt.astype_grad(dx, ans)", kind="cast")
+R("rt.astype", [rt.astype], "x, dtype, copy=True", "rt.astype_grad(g, ans)", None, jvp="rt.astype_grad(dx, ans)", kind="cast")
 R("rt.astype_grad", [rt.astype_grad], "v, y", "rt.astype_grad(g, y)", ZERO, jvp="rt.astype_grad(dv, y)",
   kind="same")
 R("rt.cast", [rt.cast], "*args, **kwargs", nondiff=True, kind="cast")

@@ -15,7 +15,7 @@ import numpy as np
 from numba import literal_unroll, types
 from numba.extending import overload
 
-from ._typing import is_array, nb_is_array, nb_is_scalar, own
+from ._typing import is_array, nb_is_array, nb_is_scalar, nb_literal, own
 
 __all__ = ["any_layout", "array", "astype", "astype_grad", "cast"]
 
@@ -58,16 +58,17 @@ def _float_dtype(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
-def astype(x, dtype):
-    """x.astype(dtype), for arrays and scalars alike."""
+def astype(x, dtype, copy=True):
+    """x.astype(dtype, copy=copy), for arrays and scalars alike (copy False: an array x itself where it has the dtype,
+    as NumPy gives it for `x.astype(dtype, copy=False)` and `np.asarray(x, dtype)`)."""
     if is_array(x):
-        return x.astype(dtype)
+        return x.astype(dtype, copy=copy)
     return np.asarray(x).astype(dtype)[()]
 
 
-def cast(x, dtype):
-    """x.astype(dtype) for an integer or boolean dtype (no derivative)."""
-    return astype(x, dtype)
+def cast(x, dtype, copy=True):
+    """x.astype(dtype, copy=copy) for an integer or boolean dtype (no derivative)."""
+    return astype(x, dtype, copy)
 
 
 def astype_grad(v, ans):
@@ -92,14 +93,17 @@ def _nb_target(dtype):
 
 
 def _cast_nb(pyfunc):
-    def typer(x, dtype):
+    def typer(x, dtype, copy=True):
+        from numba.np.numpy_support import as_dtype
         T = _nb_target(dtype)
         if T is None:
             return None
         if nb_is_array(x):
-            return own(lambda x, dtype: x.astype(T), pyfunc)
+            if nb_literal(copy) is False and as_dtype(x.dtype).type is T:   # (the literal False resolve writes)
+                return own(lambda x, dtype, copy=True: x, pyfunc)
+            return own(lambda x, dtype, copy=True: x.astype(T), pyfunc)
         if nb_is_scalar(x):
-            return own(lambda x, dtype: T(x), pyfunc)
+            return own(lambda x, dtype, copy=True: T(x), pyfunc)
         return None
     return typer
 

@@ -248,7 +248,7 @@ def _law_parts_array(args, e, kind_of):       # rt.array of parts: one axis more
 
 
 def _law_cast(args, e, kind_of):              # rt.astype(x, dtype): x's rank, the dtype's kind
-    if len(args) == 2 and (is_scalar(args[0]) or is_array(args[0])):
+    if len(args) in (2, 3) and (is_scalar(args[0]) or is_array(args[0])):   # (3: copy=False, resolve.py)
         return with_dtype(args[0], dtype(args[1]) if is_dtype_value(args[1]) else None)
     return None
 

@@ -54,7 +54,7 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
             and isinstance(value.args[0], gast.Name)):
         return value.args[0].id
     if (isinstance(value, gast.Call) and dotted_name(value.func) in ("rt.astype", "rt.cast") and value.args
-            and isinstance(value.args[0], gast.Name) and value.args[0].id in asarrays):
+            and isinstance(value.args[0], gast.Name) and (value.args[0].id in asarrays or _no_copy(value))):
         return value.args[0].id
     return None
 
@@ -109,6 +109,12 @@ def memory_roots(fn, kinds, renames_only=False) -> dict:
         return n
     return {n: root(n) for n in set(source) | set(source.values())}
 
+
+
+def _no_copy(cast) -> bool:
+    """Whether the cast `rt.astype(x, dtype, False)` is resolve's of `x.astype(dtype, copy=False)` or `np.asarray(x,
+    dtype)`: x itself where x has the dtype (runtime/casts.py)."""
+    return len(cast.args) == 3 and isinstance(cast.args[2], gast.Constant) and cast.args[2].value is False
 
 
 def sharing_groups(fn) -> dict:

@@ -314,7 +314,11 @@ class _Resolver(Transformer):
             return self._method(node)
         dtype = self._dtype_argument(node, obj)
         if dtype is not None:   # f(..., dtype=t) -> f(...) cast to t
-            return self._cast(self.visit_Call(node), dtype, node)
+            # (np.asarray(x, dtype) is x itself where x has the dtype already, as x.astype(dtype, copy=False))
+            copies = obj not in (np.asarray, np.ascontiguousarray) and not (obj is np.array and any(
+                k.arg == "copy" and isinstance(k.value, gast.Constant) and k.value.value in (False, None)
+                for k in node.keywords))
+            return self._cast(self.visit_Call(node), dtype, node, copy=copies)
         node.args = [self.visit(a) for a in node.args]
         for k in node.keywords:
             if k.arg == "dtype" and not (isinstance(k.value, gast.Constant) and k.value.value is None):
@@ -576,6 +580,7 @@ class _Resolver(Transformer):
                      "write copy=True or copy=False")
             if copy and copy[0].value is False:   # x itself where it has the dtype already, as np.asarray(x, dtype)
                 base = copy_loc(gast.Call(func=dotted("np.asarray"), args=[base], keywords=[]), node)
+                return self._cast(base, given[0], node, copy=False)
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
@@ -605,8 +610,11 @@ class _Resolver(Transformer):
             axes = gast.Tuple(elts=elts, ctx=gast.Load()) if len(args) > 1 else args[0]
             return copy_loc(gast.Call(func=dotted("rt.transpose"), args=[base, axes], keywords=[]), node)
         out = copy_loc(gast.Call(func=dotted(target), args=[base] + args, keywords=keywords), node)
-        if keywords and target.startswith("np."):   # x.clip(min=0.0): NumPy's function's parameter names
-            return self._rule_arguments(out, getattr(np, target[3:], None), f".{m}")
+        if (keywords or args) and target.startswith("np."):   # x.clip(min=0.0), x.ravel("F"): NumPy's parameters
+            out = self._rule_arguments(out, getattr(np, target[3:], None), f".{m}")
+        if m == "flatten":   # always a copy (x.ravel() is x's memory where it can be): np.copy(np.ravel(x)), else a
+            # write into the result wrote into x (jvp's value 4.245 for 4.6; reverse mode declined it as a view)
+            out = copy_loc(gast.Call(func=dotted("np.copy"), args=[out], keywords=[]), node)
         return out
 
     def _decline_dict_read(self, node, name, m):
@@ -674,12 +682,16 @@ class _Resolver(Transformer):
             return None if isinstance(dtype, gast.Constant) and dtype.value is None else dtype
         return None
 
-    def _cast(self, x, dtype, node):
+    def _cast(self, x, dtype, node, copy=True):
         """x cast to `dtype`: rt.cast (no derivative) to an integer or boolean dtype known here, else
-        rt.astype (the derivative passes where the result is a float: runtime/casts.py)."""
+        rt.astype (the derivative passes where the result is a float: runtime/casts.py). `copy` False: x itself
+        where it has the dtype already (`x.astype(t, copy=False)`, `np.asarray(x, dtype=t)`), as NumPy gives it, so
+        that a write into the result writes into x (the generated code's copy left x as it was: jvp's value
+        2.19 for 1.835, h24a)."""
         kind, expr = self._dtype(dtype)
         fname = "rt.cast" if kind in ("i", "b") else "rt.astype"
-        return copy_loc(gast.Call(func=dotted(fname), args=[x, expr], keywords=[]), node)
+        args = [x, expr] if copy else [x, expr, const(False)]
+        return copy_loc(gast.Call(func=dotted(fname), args=args, keywords=[]), node)
 
     def visit_Attribute(self, node):
         obj = self._lookup(node)
