@@ -307,6 +307,25 @@ def tangent_of_a_sum_of_arrays(x, M, a):
     return tangent * tangent + value
 
 
+def gathered_by_an_index_literal(M):
+    return np.sum(np.tanh(M[np.arange(2)[:, None], np.array([[0, 3, 1, 0], [1, 1, 3, 3]])]))
+
+
+def tangent_of_a_gather(M):
+    value, tangent = srcdiff.jvp(gathered_by_an_index_literal)(M, M * M)
+    return tangent * tangent
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+def test_reverse_over_jvp_of_an_index_array_literal(jit):
+    """The jvp's source names the rows of `np.array([[0, 3, 1, 0], [1, 1, 3, 3]])` (`result2 = (0, 3, 1, 0)`); the
+    outer gradient makes it rt.array of the tuple of tuples, which Numba's rt.array took only of numbers or arrays
+    ('No implementation of function array' at the user's line, nested fuzz 1106012)."""
+    M = np.random.default_rng(3).normal(size=(2, 4))
+    got = srcdiff.grad(tangent_of_a_gather, jit=jit)(M)
+    np.testing.assert_allclose(got, numerical_grad(tangent_of_a_gather, [M], 0), rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("jit", BACKENDS)
 def test_reverse_over_jvp_of_a_sum_of_arrays(jit):
     """The gradient reads the jvp's unspecialised source, whose sum over the zip started from 0.0 (a number, then

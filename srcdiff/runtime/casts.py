@@ -33,8 +33,8 @@ def _array_nb(parts):
         return lambda parts: np.asarray(parts)
     if not isinstance(parts, types.BaseTuple) or len(parts) == 0:
         return None
-    if all(nb_is_scalar(t) for t in parts.types):
-        return lambda parts: np.array(parts)
+    if all(_nested_scalars(t) for t in parts.types):   # (tuples of tuples of numbers: an index array, say, that
+        return lambda parts: np.array(parts)          # copy propagation wrote into a gradient's rt.array)
     if not all(nb_is_array(t) for t in parts.types) or len({t.ndim for t in parts.types}) != 1:
         return None   # a ragged mix of scalars and arrays (NumPy declines it too)
     from numba.np.numpy_support import as_dtype
@@ -52,6 +52,11 @@ def _array_nb(parts):
             k += 1
         return out
     return impl
+
+
+def _nested_scalars(t) -> bool:
+    """Whether Numba type `t` is a number or a (nested) tuple of numbers, which Numba's np.array takes."""
+    return nb_is_scalar(t) or (isinstance(t, types.BaseTuple) and len(t) > 0 and all(_nested_scalars(e) for e in t.types))
 
 
 def _float_dtype(dtype) -> bool:
