@@ -101,7 +101,7 @@ class RecordForms:
                                f"each field of a namedtuple its own variable, from its class",
                  f"bind the {struct.cls.__name__} to a name of its own")
         self.structs[name] = struct
-        targets = [gast.Name(id=f"{name}_{k}", ctx=gast.Store(), annotation=None, type_comment=None)
+        targets = [gast.Name(id=self.leaf_name(name, (k,)), ctx=gast.Store(), annotation=None, type_comment=None)
                    for k in range(len(values))]
         if len(values) == 1:
             return [copy_loc(gast.Assign(targets=targets, value=values[0], type_comment=None), s)]
