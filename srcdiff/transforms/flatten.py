@@ -780,13 +780,13 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
 
 def _made_structures(unit, fl) -> set:
     """The names the function binds to a dict or namedtuple it makes (`q = dict(W=w)`, `q = {...}`, `s = S(u, v)`,
-    `s._replace(u=v)`, `p = params(W, b)` of a function returning a dict): flatten gives each of their items a
-    variable `q_W`, `q_b`."""
+    `s._replace(u=v)`, `p = params(W, b)` of a function returning a dict, `qs = ({...}, {...})`): flatten gives
+    each of their items a variable, `q_W`, `q_b`, `qs_0_W`."""
     made = set()
     for n in walk(unit.node):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
-            if fl.builds_dict(v) or isinstance(v, gast.Call) and (
+            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.Call) and (
                     fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
@@ -884,13 +884,14 @@ def _makes_dicts(unit, fl) -> bool:
 
 
 def _spellings(name, struct, spelled, path, root=None):
-    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_W`, `q["W"]`."""
+    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_W`, `q["W"]`; `s_u`, `s.u`."""
     root = struct if root is None else root
     if struct is None:
         yield item_variable(name, root, path), spelled
         return
     for k, s in enumerate(struct):
-        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else f"[{k}]"
+        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else \
+            f".{struct.fields[k]}" if isinstance(struct, Fields) else f"[{k}]"
         yield from _spellings(name, s, spelled + at, path + (k,), root)
 
 
