@@ -272,3 +272,52 @@ def written(p, x):
     with pytest.raises(srcdiff.SrcdiffError) as e:
         srcdiff.grad(f)((A, B), X.copy())
     assert "`p_0` shares memory with `x`" in str(e.value) and "p_0v1" not in str(e.value), str(e.value)
+
+
+COLLIDING = '''import numpy as np
+
+
+def made_beside_made(x):
+    q = {"a_b": x * 2.0}
+    q_a = {"b": x * 3.0}
+    return np.sum(q["a_b"] * q_a["b"])
+
+
+def made_beside_argument(q_a, x):
+    q = {"a_b": x * 2.0}
+    return np.sum(q["a_b"] * q_a["b"])
+
+
+def arguments_of_one_name(p, p_a):
+    return np.sum(p["a"]["b"] * 2.0) + np.sum(p_a["b"] * 3.0)
+
+
+def tuples_of_one_name(p, p_0):
+    return np.sum(p[0][0] * 2.0) + np.sum(p_0[0] * 3.0)
+'''
+C = source_module("item_names_colliding", COLLIDING)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_structures_whose_items_variables_would_be_one(jit):
+    """`q_a = {"b": y}` beside `q = {"a_b": x}`: both items would be `q_a_b` (one variable: 2x * 3x read as (3x)^2);
+    the structure made later, or the one made beside an argument, is renamed (q_a1_b, q1_a_b in the code)."""
+    g = srcdiff.grad(C.made_beside_made, jit=jit)
+    np.testing.assert_allclose(g(X), 12.0 * X)
+    assert "q_a1_b = " in srcdiff.source(g) and "q_a_b = " in srcdiff.source(g)
+    g = srcdiff.grad(C.made_beside_argument, wrt=("q_a", "x"), jit=jit)
+    gq, gx = g({"b": A}, X)
+    np.testing.assert_allclose(gq["b"], 2.0 * X)
+    np.testing.assert_allclose(gx, 2.0 * A)
+    assert "q1_a_b = " in srcdiff.source(g)
+
+
+@pytest.mark.parametrize("name, args, both", [
+    ("arguments_of_one_name", ({"a": {"b": A}}, {"b": A}), 'p["a"]["b"] and p_a["b"]'),
+    ("tuples_of_one_name", (((A,),), (A,)), "p[0][0] and p_0[0]")])
+def test_two_arguments_whose_items_variables_would_be_one_are_declined(name, args, both):
+    """(Before: Python's SyntaxError, a duplicate argument in the generated code.)"""
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(getattr(C, name), wrt=(0, 1))(*args)
+    msg = str(e.value)
+    assert f"srcdiff names both {both} of your arguments" in msg and "rename the argument" in msg, msg

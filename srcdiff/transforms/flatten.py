@@ -749,7 +749,9 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
-    _rename_clashing_locals(unit, structs, params, _made_items(unit, structs, params, _made_structures(unit, fl)))
+    _one_variable_per_item(unit, structs)
+    made = _made_structures(unit, fl)
+    _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
     _flatten(unit, fl, structs, params, for_call)
     return unit
 
@@ -793,18 +795,35 @@ def _made_structures(unit, fl) -> set:
     return made
 
 
-def _made_items(unit, structs: dict, params: set, made: set):
-    """{variable: the structure's name} of the variables flatten gives the items of the structures the function makes
-    (`made`: `q_W`, `q_b` of `q = dict(W=w, b=b)`), read off a copy of the function flattened (their keys are known
-    only there: `{**p, "c": c}`, `q["c"] = v`, a helper's returned dict), where the function has a name that may be
-    one (`q_` and more); where the copy is declined (as the function will be), every such name."""
+def _one_variable_per_item(unit, structs: dict) -> None:
+    """Decline two structured arguments one of whose items' variables would be the other's (`p["a"]["b"]` and
+    `p_a["b"]`: both `p_a_b`; `p[0][0]` and `p_0[0]`: both `p_0_0`)."""
+    seen = {}
+    for p, st in structs.items():
+        for leaf, spelled in _spellings(p, st, p, ()):
+            if leaf in seen:
+                fail(unit.node, unit, f"srcdiff names both {seen[leaf]} and {spelled} of your arguments `{leaf}` (it "
+                                      "gives each item of a tuple, list, dict or namedtuple a variable of its own, "
+                                      "named after the argument and the item's key, field or position)",
+                     f"rename the argument '{p}'")
+            seen[leaf] = spelled
+
+
+def _made_items(unit, structs: dict, params: set, made: set) -> list:
+    """[(variable, the structure's name)] of the variables flatten gives the items of the structures the function
+    makes (`made`: `q_W`, `q_b` of `q = dict(W=w, b=b)`), read off a copy of the function flattened (their keys are
+    known only there: `{**p, "c": c}`, `q["c"] = v`, a helper's returned dict), where the function has a name that
+    may be one (`q_` and more); where the copy is declined (as the function will be), every such name."""
     if not made:
-        return {}
+        return []
     spelled = re.compile("(" + "|".join(map(re.escape, sorted(made))) + r")_\w+")
     found = {m.group(0): m.group(1) for n in walk(unit.node)
              for m in [spelled.fullmatch(n.id if type(n) is gast.Name else getattr(n, "name", None) or "")] if m}
-    if not found:
-        return {}
+    argument_items = flat_names(list(structs), structs)
+    prefixed = [(m, m) for m in sorted(made) if any(leaf.startswith(m + "_") for leaf in argument_items)
+                or any(m.startswith(q + "_") for q in made)]     # (`q_a = {"b": y}` beside `q = {"a_b": x}`)
+    if not found and not prefixed:
+        return []
     trial = copy.copy(unit)
     trial.node, trial.namespace = copy.deepcopy(unit.node), dict(unit.namespace)
     fl = _Flatten(trial, structs, rebound_names(trial.node, params))
@@ -812,20 +831,28 @@ def _made_items(unit, structs: dict, params: set, made: set):
     try:
         _flatten(trial, fl, structs, params, True)
     except SrcdiffError:
-        return found
-    return {leaf: name for name in sorted(made) if name in fl.structs for leaf in item_variables(name, fl.structs[name])}
+        return sorted(found.items()) + prefixed     # (each such name: made, or an item's)
+    return [(leaf, name) for name in sorted(made) if name in fl.structs for leaf in item_variables(name, fl.structs[name])]
 
 
-def _rename_clashing_locals(unit, structs: dict, params: set, made_items: dict) -> None:
+def _rename_clashing_locals(unit, structs: dict, params: set, made: set, made_items: list) -> None:
     """A local name of the function spelled as the variable flatten gives an item of a structure (`p_W = x * 2.0`
     beside a dict argument p, whose item p["W"] becomes the parameter p_W, `p_0` beside a tuple argument p; `q_W`
     beside `q = dict(W=w, b=b)`: item_variables.py) is renamed throughout the function, so the two stay two variables:
     the local took the item's place (a gradient of 0 for p["W"]; 2x * 3x read as q["W"] * q_W differentiated as
-    (3x)^2). A parameter or a name from outside the function so spelled is declined (`made_items`: _made_items')."""
-    leaves = set(flat_names(list(structs), structs))
+    (3x)^2). So is a structure made here whose items' variables may be another structure's (`q_a = {"b": y}` beside
+    `q = {"a_b": x}`: both `q_a_b`). A parameter or a name from outside the function so spelled is declined
+    (`made_items`: _made_items')."""
+    owners: dict = {}
+    for leaf, o in [(leaf, p) for p, st in structs.items() for leaf in item_variables(p, st)] + list(made_items):
+        owners.setdefault(leaf, set()).add(o)
+    leaves = set(owners)
+    prefixed = {o for os in owners.values() if len(os) > 1 for o in sorted(os, key=lambda o: (o in made, len(o), o))[1:]
+                if o in made}   # (the longer name: `q_a` beside `q`; of an argument and a made one, the made one)
+    made_items = dict(made_items)
 
     def clashes(name):
-        return name in leaves or name in made_items
+        return name in leaves or name in prefixed
     named, bound = {}, set()
     for n in walk(unit.node):
         if type(n) is gast.Name and clashes(n.id):
