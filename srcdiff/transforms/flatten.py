@@ -820,7 +820,7 @@ def _made_items(unit, structs: dict, params: set, made: set) -> list:
     found = {m.group(0): m.group(1) for n in walk(unit.node)
              for m in [spelled.fullmatch(n.id if type(n) is gast.Name else getattr(n, "name", None) or "")] if m}
     argument_items = flat_names(list(structs), structs)
-    prefixed = [(m, m) for m in sorted(made) if any(leaf.startswith(m + "_") for leaf in argument_items)
+    prefixed = [(m, m) for m in sorted(made - params) if any(leaf.startswith(m + "_") for leaf in argument_items)
                 or any(m.startswith(q + "_") for q in made)]     # (`q_a = {"b": y}` beside `q = {"a_b": x}`)
     if not found and not prefixed:
         return []
@@ -832,7 +832,8 @@ def _made_items(unit, structs: dict, params: set, made: set) -> list:
         _flatten(trial, fl, structs, params, True)
     except SrcdiffError:
         return sorted(found.items()) + prefixed     # (each such name: made, or an item's)
-    return [(leaf, name) for name in sorted(made) if name in fl.structs for leaf in item_variables(name, fl.structs[name])]
+    return [(leaf, name) for name in sorted(made) if name in fl.structs
+            for leaf in item_variables(name, fl.structs[name])]
 
 
 def _rename_clashing_locals(unit, structs: dict, params: set, made: set, made_items: list) -> None:
@@ -847,8 +848,9 @@ def _rename_clashing_locals(unit, structs: dict, params: set, made: set, made_it
     for leaf, o in [(leaf, p) for p, st in structs.items() for leaf in item_variables(p, st)] + list(made_items):
         owners.setdefault(leaf, set()).add(o)
     leaves = set(owners)
+    # (of two made here, the longer name: `q_a` beside `q`; of an argument and one made here, the one made here)
     prefixed = {o for os in owners.values() if len(os) > 1 for o in sorted(os, key=lambda o: (o in made, len(o), o))[1:]
-                if o in made}   # (the longer name: `q_a` beside `q`; of an argument and a made one, the made one)
+                if o in made and o not in params}
     made_items = dict(made_items)
 
     def clashes(name):
