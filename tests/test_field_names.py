@@ -5,7 +5,6 @@ against the class's fields or the dict's keys. A key that is not an identifier (
 names its item by position, as does a key whose variable would be an earlier item's (`p["a"]["b"]` after `p["a_b"]`):
 the names come from one function, srcdiff/transforms/item_variables.py, which every place naming an item calls.
 Gradients are checked against finite differences on both backends."""
-from collections import namedtuple
 
 import numpy as np
 import pytest

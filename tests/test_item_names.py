@@ -234,9 +234,8 @@ def test_a_global_spelled_as_an_item_of_a_made_dict_is_declined():
     assert "`q_b` is a name from outside the function" in msg and "an item of q" in msg and "rename" in msg, msg
 
 
-def test_global_spelled_as_a_field_reads_the_global_beside_a_tuple():
+def test_a_global_spelled_as_an_old_position_reads_the_global_beside_a_namedtuple():
     """`p_1` beside a namedtuple argument is no item's variable (its items are p_u, p_v): the global, read as such."""
-    f = M.global_spelled_as_field
     src = PROGRAMS.replace("return np.sum(p.u * p_1) + np.sum(p_v)", "return np.sum(p.u * p_1) + np.sum(p.v)")
     f = source_module("item_names_field_global", src).global_spelled_as_field
     gp = srcdiff.grad(f, wrt="p")(M.S(A, B))
