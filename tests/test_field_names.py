@@ -184,10 +184,12 @@ def test_the_naming_function():
 
 def test_every_place_naming_an_item_calls_the_naming_function():
     """No module builds an item's variable from a structure's name and a position itself (`f"{name}_{k}"`,
-    `"_".join([name] + path)`): flatten, dict_forms and record_forms name items through item_variables."""
+    `"_".join([name] + path)`): flatten, dict_forms, record_forms and inline name items through item_variables
+    (export, forward_api and module_builder through flatten.flat_names, which calls it)."""
     import re
     from pathlib import Path
     root = Path(srcdiff.__file__).parent / "transforms"
-    for module in ("flatten.py", "dict_forms.py", "record_forms.py"):
+    for module in ("flatten.py", "dict_forms.py", "record_forms.py", "inline.py"):
         text = (root / module).read_text()
-        assert not re.search(r'f"\{name\}_\{|"_"\.join\(\[(name|param)\]', text), module
+        assert not re.search(r'f"\{[\w.\[\]]+\}_\{(k|j|i|len)|"_"\.join\(\[(name|param)\]', text), module
+        assert "item_variable" in text or "self.leaf_name" in text, module

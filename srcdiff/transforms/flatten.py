@@ -1,7 +1,8 @@
 """The "flatten" pass of compiler.FRONT_END (only for tuple/list/dict arguments).
 
 Give every array or float inside a structured argument a
-parameter of its own. `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
+parameter of its own, named by the argument and the item's key, field or position (`p_W`, `layer_b`, `t_0`:
+item_variables.py). `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
 of its items; bound to a name, a structure of its own) and loops over the structure
 (`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
 and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
