@@ -99,7 +99,7 @@ def generated_source(f, mode: str = "grad", wrt=0, jit: bool = False, args: dict
         bound = bind_arguments(t, (), args)
         if mode in ("jvp", "hvp"):
             (t.fwd if mode == "hvp" else t).specialise(bound)
-        elif any(isinstance(a, (tuple, list)) for a in bound):
+        elif any(isinstance(a, (tuple, list, dict)) for a in bound):     # (structures: flattened by a call)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t(*bound)

@@ -2046,11 +2046,15 @@ class Gen:
                                                          'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
                                                          'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
                 src = source()
-        # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside xa, whose item xa[1] becomes the
-        # parameter xa_1: the two were one variable, a wrong gradient; flatten renames the local now)
+        # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside the tuple xa, whose item xa[1] becomes
+        # the parameter xa_1; xa_a beside the dict or namedtuple xa, whose item xa["a"] or xa.a becomes xa_a: the two
+        # were one variable, a wrong gradient; flatten renames the local now); or xa_1 beside a dict or namedtuple,
+        # its item's variable when items were named by position, a local of its own now
         if xa_lines and self.has("itemspelled") and self.coin(3):
             item = 'xa["a"]' if seq == "dict" else "xa[1]"
-            body = [f"xa_1 = np.tanh({item}) * {self.const()}"] + body[:-1] + [f"{body[-1]} + 0.3 * np.sum(xa_1)"]
+            local = self.pick(["xa_a", "xa_1"]) if seq in ("dict", "namedtuple") else "xa_1"
+            body = [f"{local} = np.tanh({item}) * {self.const()}"] + body[:-1] + \
+                [f"{body[-1]} + 0.3 * np.sum({local})"]
             src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
@@ -2227,8 +2231,8 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # a recurrence ys[t] = v + c * ys[t - k] / ys[t - 1] = ... from t = 0, the index below row 0 the
                 # last rows, which later iterations write (a jitted gradient of it was wrong: fixed in 38850f3)
                 "wrapidx",
-                # a local spelled as the variable of an item of the tuple/dict argument (xa_1 beside xa; with
-                # 'tupleargs')
+                # a local spelled as the variable of an item of the tuple/dict/namedtuple argument (xa_1 beside a
+                # tuple xa, xa_a beside a dict or namedtuple; with 'tupleargs')
                 "itemspelled",
                 # a local of f named `rt` (srcdiff's runtime module in the generated code), `len` or `max`
                 "reservednames",

@@ -639,15 +639,20 @@ def test_a_module_level_function_passed_reads_no_local_of_f():
 
 
 def test_locals_spelled_as_an_items_variable_are_drawn_and_checked(workdir):
-    """'itemspelled': a local xa_1 beside the tuple/list/dict argument xa, whose item srcdiff makes the parameter xa_1
-    (the two were one variable: 7 of the first 10 such programs in seeds 0-67 had a wrong gradient, one a false
-    decline; tests/test_item_names.py). Drawn in programs of every sequence kind, and seeds 16 (a list) and 67 (a
-    dict) pass the oracles."""
-    kinds = {fuzzgen.seeded_program(s).seq for s in range(120) if "xa_1 = " in fuzzgen.seeded_program(s).source}
-    assert {"tuple", "list", "dict"} <= kinds, kinds
-    for seed in (16, 67):
+    """'itemspelled': a local xa_1 beside the tuple/list argument xa, whose item srcdiff makes the parameter xa_1, or
+    xa_a beside the dict/namedtuple xa, whose item xa["a"] / xa.a it makes xa_a (the two were one variable: 7 of the
+    first 10 such programs in seeds 0-67 had a wrong gradient, one a false decline; tests/test_item_names.py); or xa_1
+    beside a dict or namedtuple, its item's variable when items were named by position, a local of its own now. Drawn
+    in programs of every sequence kind, and seeds 16 (a list), 67 (a dict, xa_1), 53 (a dict, xa_a) and 119 (a
+    namedtuple, xa_a) pass the oracles."""
+    drawn = set()
+    for s in range(200):
+        prog = fuzzgen.seeded_program(s)
+        drawn |= {(prog.seq, m.group(1)) for m in [re.search(r"\bxa_([1a]) = ", prog.source)] if m}
+    assert {("tuple", "1"), ("list", "1"), ("dict", "1"), ("dict", "a"), ("namedtuple", "a")} <= drawn, drawn
+    for seed, local in ((16, "xa_1"), (67, "xa_1"), (53, "xa_a"), (119, "xa_a")):
         prog = fuzzgen.seeded_program(seed)
-        assert "xa_1 = " in prog.source
+        assert f"{local} = " in prog.source
         fuzzgen.check_program(prog.load(workdir, f"itemspelled_{seed}"), prog, False, seed)
 
 

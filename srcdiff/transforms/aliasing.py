@@ -225,7 +225,7 @@ class _Flow:
                  f"indices (for i in range(len({iterated[0]})))")
         base = memory_roots(self.unit.node, self.kinds, self.renames_only).get(target, target)
         self._default_read_after_a_write(versions.get(view, view), w, versions.get(target, target))
-        spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_0 is p["W"])
+        spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_W is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
         self._read_after_a_gradient(view, w, read)
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
@@ -381,7 +381,7 @@ def _decline_argument_updates(unit, kinds) -> None:
             continue
         op = _OPS.get(type(s.value.op), "+")
         versions = anno.get(fn, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
-        spelled = anno.get(fn, anno.LEAF_NAMES, {})        # (an argument's item: p_0 is p["W"])
+        spelled = anno.get(fn, anno.LEAF_NAMES, {})        # (an argument's item: p_W is p["W"])
         name, arg = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (s.targets[0].id, root))
         func = anno.get(s, anno.FUNC)
         inlined = f" (in `{func}`, inlined at its call)" if func is not None and func != fn.name else ""

@@ -154,7 +154,7 @@ class DictForms:
 
     def bind_returned(self, s, keys):
         """`p = params(W, b)` of a function returning `{"W": ..., "b": ...}` (its returns are the tuples of the values
-        there: `return_dict`): `p_0, p_1 = params(W, b)`, p a dict made here of those keys."""
+        there: `return_dict`): `p_W, p_b = params(W, b)`, p a dict made here of those keys."""
         name = s.targets[0].id
         self.new_dict_name(s, name)
         self.same_keys(s, name, Keyed([None] * len(keys), keys))
@@ -162,9 +162,8 @@ class DictForms:
         value = self.expr(s.value)
         self.structs[name] = Keyed([None] * len(keys), keys)
         self.made[name] = self.scope
-        target = gast.Tuple(elts=[copy_loc(gast.Name(id=f"{name}_{k}", ctx=gast.Store(), annotation=None,
-                                                     type_comment=None), s) for k in range(len(keys))],
-                            ctx=gast.Store())
+        target = gast.Tuple(elts=[copy_loc(gast.Name(id=leaf, ctx=gast.Store(), annotation=None, type_comment=None), s)
+                                  for leaf in self.leaf_names(name)], ctx=gast.Store())
         return [copy_loc(gast.Assign(targets=[target], value=value, type_comment=None), s)]
 
     def return_dict(self, s):
@@ -400,9 +399,8 @@ class DictForms:
         """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
         (dict_entries' ("ref", param, path)), leaf by leaf; a copy of each leaf for a deep copy's ("copy", ...):
         an array its own, a number itself (rt.copy)."""
-        s = self.struct_at(src[1], src[2])
         return [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), like.lineno), like)
-                for leaf, at in zip(self.leaf_names(name, s, (k,)), self.leaf_names(src[1], s, src[2]))]
+                for leaf, at in zip(self.leaf_names(name, (k,)), self.leaf_names(src[1], src[2]))]
 
     def make_dict(self, s):
         """`q = {**params, "W": W2}` (dict_entries): q a structure of its own, whose items are parameters' or the
@@ -417,7 +415,7 @@ class DictForms:
         out = []
         for k, src in enumerate(values.values()):
             if src[0] == "expr":
-                out.append(copy_loc(assign(f"{name}_{k}", src[1], s.lineno), s))
+                out.append(copy_loc(assign(self.leaf_name(name, (k,)), src[1], s.lineno), s))
             else:
                 out += self.bind_entry(name, k, src, s)
         if name in self.rebound_dicts and len(out) > 1:
@@ -433,20 +431,21 @@ class DictForms:
         layer["W"]` unrolled, as over a tuple argument of dicts)."""
         name = s.targets[0].id
         self.new_dict_name(s, name)
-        structs, out = [], []
+        structs, items = [], []
         for k, e in enumerate(s.value.elts):
             entries = self.dict_entries(e)
             values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
             structs.append(Keyed([self.entry_struct(src) for src in values.values()], values))
-            for j, src in enumerate(values.values()):
-                if src[0] == "expr":
-                    out.append(copy_loc(assign(f"{name}_{k}_{j}", src[1], s.lineno), s))
-                    continue
-                st = self.struct_at(src[1], src[2])
-                out += [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), s.lineno), s)
-                        for leaf, at in zip(self.leaf_names(name, st, (k, j)), self.leaf_names(src[1], st, src[2]))]
+            items += [((k, j), src) for j, src in enumerate(values.values())]
         self.structs[name] = structs
         self.made[name] = self.scope
+        out = []
+        for path, src in items:
+            if src[0] == "expr":
+                out.append(copy_loc(assign(self.leaf_name(name, path), src[1], s.lineno), s))
+                continue
+            out += [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), s.lineno), s)
+                    for leaf, at in zip(self.leaf_names(name, path), self.leaf_names(src[1], src[2]))]
         return out
 
     def dicts_literal(self, s) -> bool:
@@ -508,7 +507,7 @@ class DictForms:
         old = self.structs[name]
         self.structs[name] = Keyed(list(old) + [self.entry_struct(src)], old.names + (key,))
         if src[0] == "expr":
-            return [copy_loc(assign(f"{name}_{len(old)}", src[1], s.lineno), s)]
+            return [copy_loc(assign(self.leaf_name(name, (len(old),)), src[1], s.lineno), s)]
         return self.bind_entry(name, len(old), src, s)
 
     def dict_literal(self, node):

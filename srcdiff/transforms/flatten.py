@@ -1,7 +1,8 @@
 """The "flatten" pass of compiler.FRONT_END (only for tuple/list/dict arguments).
 
 Give every array or float inside a structured argument a
-parameter of its own. `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
+parameter of its own, named by the argument and the item's key, field or position (`p_W`, `layer_b`, `t_0`:
+item_variables.py). `params[0]`, `w, b = params`, `len(params)`, slices by constants (`params[:-1]`: the tuple
 of its items; bound to a name, a structure of its own) and loops over the structure
 (`for W, b in layers`, `zip`, `enumerate`, `range(len(...))`) are resolved statically; loops are unrolled,
 and comprehensions over them become list literals of their elements (`sum(np.sum(W ** 2) for W in Ws)`).
@@ -21,11 +22,12 @@ import types
 
 import gast
 
-from ..errors import fail
+from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
+from .item_variables import item_variable, item_variables
 from .record_forms import Fields, RecordForms
 
 
@@ -106,10 +108,13 @@ class _Flatten(DictForms, RecordForms):
         self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
         self.rebound_records = frozenset()  # ... to a namedtuple made here (record_forms)
 
-    def leaf_names(self, name, struct, path=()):
-        if struct is None:
-            return ["_".join([name] + [str(p) for p in path])]
-        return [n for k, s in enumerate(struct) for n in self.leaf_names(name, s, path + (k,))]
+    def leaf_names(self, name, path=()):
+        """The variables of the leaves of the item at `path` of the structure `name` (item_variables.py)."""
+        return item_variables(name, self.structs[name], path)
+
+    def leaf_name(self, name, path):
+        """The variable of the leaf at `path` of the structure `name` (`layer_W`, `t_0`: item_variables.py)."""
+        return item_variable(name, self.structs[name], path)
 
     def struct_at(self, name, path):
         s = self.structs[name]
@@ -202,7 +207,7 @@ class _Flatten(DictForms, RecordForms):
         if self.struct_at(param, path) is not None:
             fail(node, self.unit, "a tuple/list argument used as a whole value",
                  "index it, unpack it, or loop over it; pass its items to helper functions separately")
-        return copy_loc(load("_".join([param] + [str(p) for p in path])), node)
+        return copy_loc(load(self.leaf_name(param, path)), node)
 
     def argument_item_written(self, param, path, node):
         """`p[0] = ...` (`+=`, `del`) of the differentiated function's own tuple or list argument: Python changes the
@@ -304,7 +309,7 @@ class _Flatten(DictForms, RecordForms):
     def items(self, param, path, like):
         s = self.struct_at(param, path)
         if s is None:
-            return copy_loc(load("_".join([param] + [str(p) for p in path])), like)
+            return copy_loc(load(self.leaf_name(param, path)), like)
         out = copy_loc(gast.Tuple(elts=[self.items(param, path + (k,), like) for k in range(len(s))],
                                   ctx=gast.Load()), like)
         if isinstance(s, Keyed):   # a dict passed whole: a helper reads its items by key (inline._structure)
@@ -478,7 +483,7 @@ class _Flatten(DictForms, RecordForms):
         s = self.struct_at(param, path)
         if isinstance(target, gast.Name):
             if s is None:
-                return [copy_loc(assign(target.id, load("_".join([param] + [str(p) for p in path])), like.lineno), like)]
+                return [copy_loc(assign(target.id, load(self.leaf_name(param, path)), like.lineno), like)]
             if target.id in self.rebound:   # a value of its own from here: the literal of the items
                 return [copy_loc(assign(target.id, self.items(param, path, like), like.lineno), like)]
             self.alias[target.id] = (param, path)
@@ -526,8 +531,7 @@ class _Flatten(DictForms, RecordForms):
             name, items = s.targets[0].id, self.sliced(s.value)
             self.structs[name] = [self.struct_at(*it) for it in items]
             return [copy_loc(assign(leaf, load(src), s.lineno), s) for k, it in enumerate(items)
-                    for leaf, src in zip(self.leaf_names(name, self.structs[name][k], (k,)),
-                                         self.leaf_names(it[0], self.struct_at(*it), it[1]))]
+                    for leaf, src in zip(self.leaf_names(name, (k,)), self.leaf_names(it[0], it[1]))]
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
             r = self.ref(s.value)
             if r is not None and self.struct_at(*r) is not None:
@@ -734,7 +738,7 @@ def _subst_const(stmt, name, k):
 
 def flat_names(names, structs: dict) -> list:
     """`names` with each structured one (in `structs`) replaced by its leaves' parameter names."""
-    return [leaf for w in names for leaf in (_Flatten(None, structs).leaf_names(w, structs[w]) if w in structs else [w])]
+    return [leaf for w in names for leaf in (item_variables(w, structs[w]) if w in structs else [w])]
 
 
 def flatten_arguments(unit, structs: dict, for_call: bool = False):
@@ -746,7 +750,14 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
-    _rename_clashing_locals(unit, structs, params, _made_structures(unit, fl))
+    _one_variable_per_item(unit, structs)
+    made = _made_structures(unit, fl)
+    _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
+    _flatten(unit, fl, structs, params, for_call)
+    return unit
+
+
+def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
         isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
     fl.rebound_records = bound_again_to_made(unit.node, lambda v: fl.namedtuple_items(v) is not None or (
@@ -759,7 +770,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     for a in unit.node.args.args:
         if a.id in structs:
             args += [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
-                     for n in fl.leaf_names(a.id, structs[a.id])]
+                     for n in fl.leaf_names(a.id)]
             if a.id in fl.rebound:   # `p = (p_0, p_1)`: the body binds p again, so p stays a tuple value
                 entry.append(copy_loc(assign(a.id, fl.items(a.id, (), unit.node), unit.node.lineno), unit.node))
         else:
@@ -768,35 +779,83 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     unit.node.args.args = args
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
-    return unit
 
 
 def _made_structures(unit, fl) -> set:
     """The names the function binds to a dict or namedtuple it makes (`q = dict(W=w)`, `q = {...}`, `s = S(u, v)`,
-    `s._replace(u=v)`, `p = params(W, b)` of a function returning a dict): flatten gives each of their items a
-    variable `q_0`, `q_1`."""
+    `s._replace(u=v)`, `p = params(W, b)` of a function returning a dict, `qs = ({...}, {...})`): flatten gives
+    each of their items a variable, `q_W`, `q_b`, `qs_0_W`."""
     made = set()
     for n in walk(unit.node):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
-            if fl.builds_dict(v) or isinstance(v, gast.Call) and (
+            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.Call) and (
                     fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
     return made
 
 
-def _rename_clashing_locals(unit, structs: dict, params: set, made: set) -> None:
-    """A local name of the function spelled as the variable flatten gives an item of a structure (`p_0 = x * 2.0`
-    beside an argument p, whose item p[0] becomes the parameter p_0; `q_0` beside `q = dict(W=w, b=b)`) is renamed
-    throughout the function, so the two stay two variables: the local took the item's place (a gradient of 0 for
-    p[0]; 2x * 3x read as q["W"] * q_0 differentiated as (3x)^2). A parameter or a name from outside the function so
-    spelled is declined."""
-    leaves = set(flat_names(list(structs), structs))
-    made_item = re.compile("(" + "|".join(map(re.escape, sorted(made))) + r")(_\d+)+") if made else None
+def _one_variable_per_item(unit, structs: dict) -> None:
+    """Decline two structured arguments one of whose items' variables would be the other's (`p["a"]["b"]` and
+    `p_a["b"]`: both `p_a_b`; `p[0][0]` and `p_0[0]`: both `p_0_0`)."""
+    seen = {}
+    for p, st in structs.items():
+        for leaf, spelled in _spellings(p, st, p, ()):
+            if leaf in seen:
+                fail(unit.node, unit, f"srcdiff names both {seen[leaf]} and {spelled} of your arguments `{leaf}` (it "
+                                      "gives each item of a tuple, list, dict or namedtuple a variable of its own, "
+                                      "named after the argument and the item's key, field or position)",
+                     f"rename the argument '{p}'")
+            seen[leaf] = spelled
+
+
+def _made_items(unit, structs: dict, params: set, made: set) -> list:
+    """[(variable, the structure's name)] of the variables flatten gives the items of the structures the function
+    makes (`made`: `q_W`, `q_b` of `q = dict(W=w, b=b)`), read off a copy of the function flattened (their keys are
+    known only there: `{**p, "c": c}`, `q["c"] = v`, a helper's returned dict), where the function has a name that
+    may be one (`q_` and more); where the copy is declined (as the function will be), every such name."""
+    if not made:
+        return []
+    spelled = re.compile("(" + "|".join(map(re.escape, sorted(made))) + r")_\w+")
+    found = {m.group(0): m.group(1) for n in walk(unit.node)
+             for m in [spelled.fullmatch(n.id if type(n) is gast.Name else getattr(n, "name", None) or "")] if m}
+    argument_items = flat_names(list(structs), structs)
+    prefixed = [(m, m) for m in sorted(made - params) if any(leaf.startswith(m + "_") for leaf in argument_items)
+                or any(m.startswith(q + "_") for q in made)]     # (`q_a = {"b": y}` beside `q = {"a_b": x}`)
+    if not found and not prefixed:
+        return []
+    trial = copy.copy(unit)
+    trial.node, trial.namespace = copy.deepcopy(unit.node), dict(unit.namespace)
+    fl = _Flatten(trial, structs, rebound_names(trial.node, params))
+    _makes_dicts(trial, fl)
+    try:
+        _flatten(trial, fl, structs, params, True)
+    except SrcdiffError:
+        return sorted(found.items()) + prefixed     # (each such name: made, or an item's)
+    return [(leaf, name) for name in sorted(made) if name in fl.structs
+            for leaf in item_variables(name, fl.structs[name])]
+
+
+def _rename_clashing_locals(unit, structs: dict, params: set, made: set, made_items: list) -> None:
+    """A local name of the function spelled as the variable flatten gives an item of a structure (`p_W = x * 2.0`
+    beside a dict argument p, whose item p["W"] becomes the parameter p_W, `p_0` beside a tuple argument p; `q_W`
+    beside `q = dict(W=w, b=b)`: item_variables.py) is renamed throughout the function, so the two stay two variables:
+    the local took the item's place (a gradient of 0 for p["W"]; 2x * 3x read as q["W"] * q_W differentiated as
+    (3x)^2). So is a structure made here whose items' variables may be another structure's (`q_a = {"b": y}` beside
+    `q = {"a_b": x}`: both `q_a_b`). A parameter or a name from outside the function so spelled is declined
+    (`made_items`: _made_items')."""
+    owners: dict = {}
+    for leaf, o in [(leaf, p) for p, st in structs.items() for leaf in item_variables(p, st)] + list(made_items):
+        owners.setdefault(leaf, set()).add(o)
+    leaves = set(owners)
+    # (of two made here, the longer name: `q_a` beside `q`; of an argument and one made here, the one made here)
+    prefixed = {o for os in owners.values() if len(os) > 1 for o in sorted(os, key=lambda o: (o in made, len(o), o))[1:]
+                if o in made and o not in params}
+    made_items = dict(made_items)
 
     def clashes(name):
-        return name in leaves or made_item is not None and made_item.fullmatch(name) is not None
+        return name in leaves or name in prefixed
     named, bound = {}, set()
     for n in walk(unit.node):
         if type(n) is gast.Name and clashes(n.id):
@@ -812,7 +871,7 @@ def _rename_clashing_locals(unit, structs: dict, params: set, made: set) -> None
         if name in params or name not in bound:
             item = next((f"the item {s} of your argument" for p, st in structs.items()
                          for leaf, s in _spellings(p, st, p, ()) if leaf == name), None) \
-                or f"an item of {made_item.fullmatch(name).group(1)}"
+                or f"an item of {made_items[name]}"
             what = "a parameter" if name in params else "a name from outside the function"
             fail(node, unit, f"`{name}` is {what}, and srcdiff names {item} so",
                  f"rename `{name}` (srcdiff gives each item of a tuple, list, dict or namedtuple a variable of its own, "
@@ -854,14 +913,16 @@ def _makes_dicts(unit, fl) -> bool:
     return False
 
 
-def _spellings(name, struct, spelled, path):
-    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_0`, `q["W"]`."""
+def _spellings(name, struct, spelled, path, root=None):
+    """(leaf name, the user's spelling) of each leaf of the structure `name`: `q_W`, `q["W"]`; `s_u`, `s.u`."""
+    root = struct if root is None else root
     if struct is None:
-        yield "_".join([name] + [str(p) for p in path]), spelled
+        yield item_variable(name, root, path), spelled
         return
     for k, s in enumerate(struct):
-        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else f"[{k}]"
-        yield from _spellings(name, s, spelled + at, path + (k,))
+        at = f'["{struct.names[k]}"]' if isinstance(struct, Keyed) else \
+            f".{struct.fields[k]}" if isinstance(struct, Fields) else f"[{k}]"
+        yield from _spellings(name, s, spelled + at, path + (k,), root)
 
 
 _ = store

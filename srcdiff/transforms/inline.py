@@ -22,6 +22,7 @@ from . import dict_forms, flatten
 from .anf import folded_constant
 from .astutil import (Namer, Transformer, assign, assign_counts, const, load, map_blocks, names_in, rewrite_blocks,
                       walk, walk_names)
+from .item_variables import item_variable
 
 MAX_STATEMENTS = 400  # larger callees stay separate functions
 
@@ -266,10 +267,11 @@ def _bound_structures(fn, tuples: dict) -> dict:
 
 def _items_read(name: str, struct, namer, out: list) -> list:
     """The leaves of the tuple `name` holds, of structure `struct`, as names bound (statements added to `out`) to
-    its items, `state_0 = state[0]` (the tuples pass reads them off its components)."""
+    its items, `state_0 = state[0]` (the tuples pass reads them off its components; `state_x` of one marked with
+    fields or keys: item_variables.py)."""
     leaves = []
     for k, sub in enumerate(struct):
-        item = namer.fresh(f"{name}_{k}")
+        item = namer.fresh(item_variable(name, struct, (k,)))
         out.append(assign(item, gast.Subscript(value=load(name), slice=const(k),
                                                ctx=gast.Load())))
         leaves += [load(item)] if sub is None else _items_read(item, sub, namer, out)
@@ -495,9 +497,10 @@ def _hold_items(unit, namer):
                 and s.value is tuples[s.targets[0].id]):
             return s
         out = []
+        struct = _structure(s.value, {})
         for k, e in enumerate(s.value.elts):
             if isinstance(e, gast.Name) and counts.get(e.id, 0) > 1:
-                item = namer.fresh(f"{s.targets[0].id}_{k}")
+                item = namer.fresh(item_variable(s.targets[0].id, struct, (k,)))
                 out.append(gast.copy_location(assign(item, load(e.id), s.lineno), s))
                 s.value.elts[k] = load(item)
         return out + [s]

@@ -3,8 +3,9 @@ structure a `Fields`, as a namedtuple argument's) and its changed copies, `s2 = 
 state, `s = s._replace(x=s.x + h * s.v, v=...)`, or a branch's), each binding a namedtuple of the same class.
 
 Why: a namedtuple is how Python code names the parts of a state; `_replace` is how it steps one. flatten makes each
-field its own variable (`s_0`, `s_1`); a binding of the name binds those variables anew, all at once (a tuple
-assignment: `s_0, s_1 = (s_0 + h * s_1, s_1 - h * np.sin(s_0))` reads the old fields, as `_replace` does), and SSA
+field its own variable, named by the field (`s_x`, `s_v`: item_variables.py); a binding of the name binds those
+variables anew, all at once (a tuple assignment: `s_x, s_v = (s_x + h * s_v, s_v - h * np.sin(s_x))` reads the old
+fields, as `_replace` does), and SSA
 merges them as any variable. `RecordForms` is a mixin of flatten's flattener: its methods read the flattener's
 state (`structs`, `unit`, `locals`) and call its `ref`, `struct_at` and `expr`; this module imports nothing of
 flatten's."""
@@ -101,7 +102,7 @@ class RecordForms:
                                f"each field of a namedtuple its own variable, from its class",
                  f"bind the {struct.cls.__name__} to a name of its own")
         self.structs[name] = struct
-        targets = [gast.Name(id=f"{name}_{k}", ctx=gast.Store(), annotation=None, type_comment=None)
+        targets = [gast.Name(id=self.leaf_name(name, (k,)), ctx=gast.Store(), annotation=None, type_comment=None)
                    for k in range(len(values))]
         if len(values) == 1:
             return [copy_loc(gast.Assign(targets=targets, value=values[0], type_comment=None), s)]
