@@ -33,7 +33,7 @@ def _array_nb(parts):
         return lambda parts: np.asarray(parts)
     if not isinstance(parts, types.BaseTuple) or len(parts) == 0:
         return None
-    if all(nb_is_scalar(t) for t in parts.types):
+    if all(nb_is_scalar(t) for t in parts.types) or _scalar_rows(parts):
         return lambda parts: np.array(parts)
     if not all(nb_is_array(t) for t in parts.types) or len({t.ndim for t in parts.types}) != 1:
         return None   # a ragged mix of scalars and arrays (NumPy declines it too)
@@ -52,6 +52,22 @@ def _array_nb(parts):
             k += 1
         return out
     return impl
+
+
+def _scalar_rows(t) -> bool:
+    """Whether the Numba type `t` is a tuple of tuples (nested to any one depth) of scalars, which Numba's np.array
+    takes as NumPy does: `rt.array(((1, 2, 0), (2, 0, 0)))` of an index table in a jvp's source, differentiated
+    again under Numba, had no implementation (nested fuzz seed 1101010, h24a)."""
+    if not isinstance(t, types.BaseTuple) or len(t) == 0:
+        return False
+    if all(nb_is_scalar(e) for e in t.types):
+        return True
+    return all(isinstance(e, types.BaseTuple) for e in t.types) and all(_scalar_rows(e) for e in t.types) \
+        and len({_depth(e) for e in t.types}) == 1
+
+
+def _depth(t) -> int:
+    return 1 + _depth(t.types[0]) if isinstance(t, types.BaseTuple) and len(t) else 0
 
 
 def _float_dtype(dtype) -> bool:
