@@ -33,8 +33,8 @@ def _array_nb(parts):
         return lambda parts: np.asarray(parts)
     if not isinstance(parts, types.BaseTuple) or len(parts) == 0:
         return None
-    if all(nb_is_scalar(t) for t in parts.types) or _scalar_rows(parts):
-        return lambda parts: np.array(parts)
+    if all(_nested_scalars(t) for t in parts.types):   # (tuples of tuples of numbers: an index array, say, that
+        return lambda parts: np.array(parts)          # copy propagation wrote into a gradient's rt.array)
     if not all(nb_is_array(t) for t in parts.types) or len({t.ndim for t in parts.types}) != 1:
         return None   # a ragged mix of scalars and arrays (NumPy declines it too)
     from numba.np.numpy_support import as_dtype
@@ -54,20 +54,9 @@ def _array_nb(parts):
     return impl
 
 
-def _scalar_rows(t) -> bool:
-    """Whether the Numba type `t` is a tuple of tuples (nested to any one depth) of scalars, which Numba's np.array
-    takes as NumPy does: `rt.array(((1, 2, 0), (2, 0, 0)))` of an index table in a jvp's source, differentiated
-    again under Numba, had no implementation (nested fuzz seed 1101010, h24a)."""
-    if not isinstance(t, types.BaseTuple) or len(t) == 0:
-        return False
-    if all(nb_is_scalar(e) for e in t.types):
-        return True
-    return all(isinstance(e, types.BaseTuple) for e in t.types) and all(_scalar_rows(e) for e in t.types) \
-        and len({_depth(e) for e in t.types}) == 1
-
-
-def _depth(t) -> int:
-    return 1 + _depth(t.types[0]) if isinstance(t, types.BaseTuple) and len(t) else 0
+def _nested_scalars(t) -> bool:
+    """Whether Numba type `t` is a number or a (nested) tuple of numbers, which Numba's np.array takes."""
+    return nb_is_scalar(t) or (isinstance(t, types.BaseTuple) and len(t) > 0 and all(_nested_scalars(e) for e in t.types))
 
 
 def _float_dtype(dtype) -> bool:
