@@ -21,8 +21,9 @@ from .errors import SrcdiffError
 from .makers import maker, user_function
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
-from .transforms.astutil import walk_statements
+from .transforms.astutil import dotted_name, walk_statements
 from .transforms.caller_arrays import second_names
+from .transforms.memory_sharing import sharing_groups
 
 
 def generated_function(f, args=None):
@@ -255,9 +256,26 @@ def written_parameters(mod) -> frozenset:
     fn = next(f for f in mod.functions if f.name == mod.entry)
     names = [a.id for a in fn.args.args]
     second = second_names(fn, names)
-    written = {second.get(t.value.id) for s in walk_statements(fn.body) if isinstance(s, (gast.Assign, gast.AugAssign))
-               for t in (s.targets if isinstance(s, gast.Assign) else [s.target])
-               if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)}
+    into = {t.value.id for s in walk_statements(fn.body) if isinstance(s, (gast.Assign, gast.AugAssign))
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target])
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)}
+    written = {second.get(n) for n in into}
+    # and writes through a view of a parameter (`y = x[1:]`, `x.T`, np.reshape, np.asarray, `x.astype(float,
+    # copy=False)`, then `y[0] = v`: d_y = d_x[1:] is the caller's tangent's memory: it was changed, h24a)
+    groups = sharing_groups(fn)
+    passed = {s.targets[0].id: s.value.args[0].id for s in walk_statements(fn.body)     # (a cast's tangent: d_x
+              if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)  # itself, as its primal is x)
+              and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "rt.astype_grad"
+              and s.value.args and isinstance(s.value.args[0], gast.Name)}
+    hit = {groups.get(n, n) for n in into}
+    grew = True
+    while grew:
+        grew = False
+        for target, source in passed.items():
+            if groups.get(target, target) in hit and groups.get(source, source) not in hit:
+                hit.add(groups.get(source, source))
+                grew = True
+    written |= {n for n in names if groups.get(n, n) in hit}
     return frozenset(k for k, n in enumerate(names) if n in written)
 
 

@@ -253,6 +253,31 @@ def test_decline_names_the_users_variables():
         srcdiff.grad(_view_of_a_rebound_array)(np.ones(3))
 
 
+def _writes_a_tuples_item_unpacked(x, a):
+    st = (x * 1.0, a)
+    b, c = st
+    b[0] = a * c
+    return np.sum(st[0] * x)
+
+
+def test_a_decline_spells_a_tuples_item_as_the_user_does():
+    """An item of a local tuple is `st[0]` in the message, not srcdiff's component name `st_at0`, and the advice does
+    not name `st1`, the temporary srcdiff bound `x * 1.0` to ("write into `st1` itself instead of through `b`")."""
+    x = np.array([0.3, -0.5, 0.8])
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.grad(_writes_a_tuples_item_unpacked, wrt=(0, 1))(x, 0.7)
+    text = str(err.value)
+    assert "`st[0]` shares memory with `b`" in text
+    assert "make `b` a copy" in text
+    assert "st_at0" not in text and "st1" not in text
+    # (forward mode follows the write: jvp is right)
+    value, d = srcdiff.jvp(_writes_a_tuples_item_unpacked, wrt=(0, 1))(x, 0.7, (np.eye(3)[0], 1.0))
+    assert value == pytest.approx(_writes_a_tuples_item_unpacked(x.copy(), 0.7), rel=1e-12)
+    want = numerical_grad(_writes_a_tuples_item_unpacked, [x.copy(), 0.7], 0)[0] + \
+        numerical_grad(lambda a: _writes_a_tuples_item_unpacked(x.copy(), a), [0.7], 0)
+    assert d == pytest.approx(want, rel=1e-6)
+
+
 def _scale_first(v, a):
     v[0] = v[0] * a + 1.0
 

@@ -519,3 +519,39 @@ def extremes_of_comprehensions(x):
 @JIT
 def test_max_and_min_of_a_comprehension(jit):
     _check(extremes_of_comprehensions, jit)
+
+
+def _index_table_f(x, M):
+    s = np.sum(M[np.arange(2)[:, None], np.array([[1, 2, 0], [2, 0, 0]])])
+    rows = np.array([x, s])
+    return np.sum(rows * rows)
+
+
+def _index_table_h(x, M):
+    v, d = srcdiff.jvp(_index_table_f, wrt=(0, 1))(x, M, (0.5, M * M))
+    return np.sin(v) * d + d * d
+
+
+def test_rt_array_of_rows_of_numbers_compiles_under_numba():
+    """rt.array of a tuple of tuples of numbers (an index table `np.array([[1, 2, 0], [2, 0, 0]])` as a jvp's source
+    spells it, `s5 = np.array((s3, s4))`, whose constants reverse mode folds in) had no Numba implementation:
+    reverse mode over that jvp under jit=True was declined ("No implementation of function array", nested fuzz
+    seed 1101010), while the Python backend differentiated it."""
+    import numba
+    from srcdiff import runtime as rt
+
+    @numba.njit
+    def table(x):
+        return rt.array(((1, 2, 0), (2, 0, 0))), rt.array(((x, 2.0), (1, x))), rt.array((((1.0,), (x,)),))
+    ints, mixed, deep = table(0.5)
+    np.testing.assert_array_equal(ints, np.array([[1, 2, 0], [2, 0, 0]]))
+    assert ints.dtype.kind == "i"
+    np.testing.assert_array_equal(mixed, np.array([[0.5, 2.0], [1.0, 0.5]]))
+    np.testing.assert_array_equal(deep, np.array([[[1.0], [0.5]]]))
+    x, M = 0.4, np.array([[0.3, 0.2, -0.4], [1.1, 0.5, 0.9]])
+    got = srcdiff.grad(_index_table_h, wrt=(0, 1), jit=True)(x, M)
+    want = srcdiff.grad(_index_table_h, wrt=(0, 1), jit=False)(x, M)
+    assert got[0] == pytest.approx(want[0], rel=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+    assert want[0] == pytest.approx(numerical_grad(_index_table_h, [x, M], 0), rel=1e-6)
+    np.testing.assert_allclose(want[1], numerical_grad(_index_table_h, [x, M], 1), rtol=1e-6, atol=1e-6)

@@ -80,7 +80,56 @@ ENTRIES = ["grad0", "grad1", "grad01", "value_and_grad", "vjp", "jvp0", "jvp1", 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_the_callers_array_is_left_as_f_leaves_it(entry, jit):
-    for f, a0, y in _points():
+    _check_entry(entry, jit, _points())
+
+
+def writes_through_a_slice(x, y):
+    v = x[1:]
+    v[0] = v[1] * y[0]
+    return np.sum(v * v) * y[1] + y[2]
+
+
+def writes_through_a_reshape(x, y):
+    m = x.reshape(2, 2)
+    m[1, 0] = m[0, 1] * y[0] + y[1]
+    return np.sum(m ** 3) + y[2] * m[1, 1]
+
+
+def writes_through_a_transpose(M, y):
+    t = M.T
+    t[2, 0] += y[0] * t[1, 1]
+    return np.sum(t * t) * y[1] + y[2]
+
+
+def writes_through_asarray(x, y):
+    u = np.asarray(x)
+    u[0] = u[3] * y[0]
+    return np.sum(u ** 2) * y[1] + y[2]
+
+
+def writes_through_a_cast(x, y):
+    w = x.astype(float, copy=False)
+    w[2] = w[1] * y[1] + y[2]
+    return np.sum(w ** 2) * y[0]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_an_argument_written_through_a_view_is_left_as_f_leaves_it(entry, jit):
+    """A write through a view of the argument (a slice, a reshape, `.T`, np.asarray, a cast with copy=False), the
+    argument not read afterwards (else the write is declined in reverse mode): grad, value_and_grad, vjp, hvp,
+    hessian and jacobian left the caller's array as it was before the call (the backward sweep's restores through
+    the view), not as f leaves it; jvp wrote into the caller's tangent through the view's tangent (h24a)."""
+    y = np.array([0.5, -1.2, 0.8])
+    _check_entry(entry, jit, [(writes_through_a_slice, np.array([1.0, 2.0, -3.0, 0.5]), y),
+                              (writes_through_a_reshape, np.array([1.0, 2.0, -3.0, 0.5]), y),
+                              (writes_through_a_transpose, np.array([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]]), y),
+                              (writes_through_asarray, np.array([1.0, 2.0, -3.0, 0.5]), y),
+                              (writes_through_a_cast, np.array([1.0, 2.0, -3.0, 0.5]), y)])
+
+
+def _check_entry(entry, jit, points):
+    for f, a0, y in points:
         a = _copy(a0)
         want_after = _after_f(f, a0, y)
         d0, d1 = _numerical(f, a0, y, 0), _numerical(f, a0, y, 1)

@@ -203,6 +203,15 @@ class _Flow:
             raise SrcdiffError(message, where, getattr(w, "lineno", None), advice)
         fail(w, self.unit, message, advice)
 
+    def _user_name(self, name) -> bool:
+        """Whether `name` (spelled for messages) is one the user's code binds or reads, or an item of one (`st[0]`);
+        True where the user's function is not known."""
+        func = getattr(self.unit, "func", None)
+        if func is None or "[" in name or "." in name:
+            return True
+        from ..user_spelling import user_names
+        return name in user_names(func)
+
     def decline(self, view, w, target, read=None):
         copies = [s for s in walk_statements(self.unit.node.body) if anno.has(s, anno.LOOP_COPY)]
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
@@ -247,6 +256,9 @@ class _Flow:
                        f"view passed to `{func}` is one)")
             advice = (f"pass `{func}` the whole array and the offset as an index, or pass it a copy (np.copy(...)) "
                       f"and have it return the array it writes")
+        elif target != base and not self._user_name(base):   # (the array's first name is srcdiff's: `st = (x * 1.0,
+            # a)` binds it to a temporary st1, whose name the user never wrote)
+            advice = f"make `{target}` a copy (np.copy(...)) if it is meant to be a separate array"
         else:
             advice = (f"write into `{base}` itself instead of through `{target}`, or make `{target}` "
                       f"a copy (np.copy(...)) if it is meant to be a separate array"

@@ -108,6 +108,11 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
         return fn       # (the backward sweep writes into no array: the function is not walked for its copies)
     params = [a.id for a in fn.args.args]
     names = second_names(fn, params)
+    # and the views of them the function writes through (`y = x[1:]`, `x.T`, np.reshape, np.asarray, then `y[0] = v`:
+    # the backward sweep's restore `y[0] = y_old` wrote into the caller's x too, which grad, value_and_grad, vjp and
+    # hessian left as it was before the call, not as f leaves it, h24a)
+    views = _views(fn, sweeps.kinds, names)
+    names = {**names, **views}
     reruns = _rerun_writes(body, at, names) if checkpointed else set()
     restored = (written & names.keys()) | reruns   # (the forward sweep looked at only where the backward writes)
     restored = restored and restored & written_arrays(body[:at], names)
@@ -116,8 +121,7 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
     # a parameter bound again, `M = 0.5 * M` after `M[1] = v`, is the caller's array until then: it is held under a
     # name of its own from the start, `M_caller = M`, and written back through it
     rebound = {n.id for n in walk_names(fn) if isinstance(n.ctx, gast.Store)}
-    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored, names,
-                                                                       _views(fn, sweeps.kinds, names))
+    backward = body[at:-1] if checkpointed else _without_dead_restores(body[at:-1], restored, names, views)
     restored = {names[n] for n in restored & (written_arrays(backward, names) | reruns)}
     keep, put, held = [], [], []
     for p in (p for p in params if p in restored):

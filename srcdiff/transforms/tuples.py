@@ -234,6 +234,22 @@ def split_tuples(unit):
                if counts[s.targets[0].id] == 1 and s.targets[0].id in shapes and isinstance(s.value, gast.Tuple)}
     pass_ = _Split(fn, shapes, consts, numbers)
     fn.body = pass_.block(fn.body)
+    # a component's name in messages as the user spells the item, `st[0]` for st_at0 (an aliasing decline named
+    # srcdiff's `st_at0`, h24a); an argument's items keep flatten's spelling
+    versions = anno.get(fn, anno.SSA_VERSIONS, {})
+    spelled = dict(anno.get(fn, anno.LEAF_NAMES, {}))
+
+    def spell(names, shown):
+        for k, n in enumerate(names):
+            if isinstance(n, list):
+                spell(n, f"{shown}[{k}]")
+            else:
+                spelled.setdefault(n, f"{shown}[{k}]")
+    for t, names in pass_.names.items():
+        user = versions.get(t, t)
+        spell(names, spelled.get(user, user))
+    if pass_.names:
+        anno.set(fn, anno.LEAF_NAMES, spelled)
     ret = fn.body[-1]
     if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple):
         # the function returns a tuple: name it again, so reverse mode sees (and judges) one value
