@@ -251,3 +251,20 @@ def f(d, d_d):
     with pytest.raises(srcdiff.SrcdiffError) as e:
         srcdiff.grad(m.f, wrt=(0, 1))({"d": A}, X)
     assert "item_name_collisions_decline.py:4" in str(e.value) and "d_d" in str(e.value)
+
+
+def test_a_nested_default_is_the_enclosing_functions():
+    """`def h(z, p=p)`: the default is the enclosing function's p, which the renaming of h's own p leaves as it is
+    (a decline naming the user's line and name, not a renamed `p1`)."""
+    src = '''import numpy as np
+
+
+def f(p, x):
+    def h(z, p=p):
+        return np.sum(z * p[0] * p[1])
+    return h(x) + np.sum(p[1])
+'''
+    m = source_module("item_name_collisions_default", src)
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(m.f, wrt=(0, 1))((A, B), X)
+    assert "item_name_collisions_default.py:5" in str(e.value) and "p1" not in str(e.value)

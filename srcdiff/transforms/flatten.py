@@ -824,7 +824,10 @@ def _unshadow_nested(unit, names: set) -> bool:
             new = {name: namer.fresh(name) for name in sorted(own(node) & names)}
             if new:
                 renamed = True
-                for n in walk(node):
+                # (not its defaults nor decorators: the enclosing function evaluates them, `def h(z, p=p)`)
+                inside = [*node.args.args, *node.args.kwonlyargs, node.args.vararg, node.args.kwarg,
+                          *(node.body if isinstance(node.body, list) else [node.body])]
+                for n in (n for part in inside if part is not None for n in walk(part)):
                     if type(n) is gast.Name and n.id in new:
                         n.id = new[n.id]
         for child in gast.iter_child_nodes(node):
