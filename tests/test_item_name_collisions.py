@@ -119,6 +119,10 @@ def made_beside_argument(q_a, x):
     return np.sum(q["b"] * q_a["c"]) + np.sum(q_a["c"] * q["a_b"])
 
 
+def adjoint_spelled_as_an_argument(p, d_p, x):
+    return np.sum(p["W"] * d_p["W"] * x) + np.sum(p["W"] ** 2) + np.sum(p["t"][0] * d_p["t"][1])
+
+
 def nested_def_shadows_tuple(p, x):
     def h(p):
         return np.sum(p[0] * p[1])
@@ -199,6 +203,8 @@ CASES = [
     ("helpers", (({"W": A, "b": B}, {"W": B, "b": X}), X)),
     ("closure_and_comprehension", ({"W": A, "b": B}, X)),
     ("made_beside_argument", ({"c": A}, X)),
+    # p_W's adjoint d_p_W beside d_p["W"], the item d_p_W
+    ("adjoint_spelled_as_an_argument", ({"W": A, "t": (B, X)}, {"W": B, "t": (A, X)}, X)),
     ("nested_def_shadows_tuple", ((A, B), X)),
     ("lambda_shadows_tuple", ((A, B), X)),
     ("nested_def_shadows_dict", ({"W": A, "b": B}, X)),
