@@ -10,7 +10,9 @@ One bug found this way: a function nested in the one differentiated (a def or a 
 name of a structured argument or a structure made in the function (`def h(p): return np.sum(p[0] * p[1])` inside
 `f(p, x)`, called `h((x, p[0] * 3.0))`) read the OUTER argument's items: flatten rewrote its `p[0]` to p_0. The value
 was 0.79 for 1.05 and d/dx 0 for 3.3 (both backends); for a dict, srcdiff declined with a message naming no line
-(`p_W` is a parameter). flatten now renames such a nested parameter (or local) through the nested function first."""
+(`p_W` is a parameter). flatten now renames such a nested parameter (or local) through the nested function first (not its defaults, which
+the enclosing function evaluates), and reads the function's names afresh after (a nested function making a dict of
+the outer name, `q = {"W": z * 3.0}` in h beside the outer q, was declined before as bound twice)."""
 import numpy as np
 import pytest
 
@@ -141,6 +143,21 @@ def nested_def_shadows_dict(p, x):
     return h({"W": x, "b": p["W"] * 3.0}) + h(p)
 
 
+def nested_makes_a_dict_of_the_outer_name(x):
+    q = {"W": x * 2.0}
+    def h(z):
+        q = {"W": z * 3.0}
+        return np.sum(q["W"] * z)
+    return h(x) + np.sum(q["W"] * x)
+
+
+def nested_makes_a_dict_of_the_arguments_name(q, x):
+    def h(z):
+        q = {"W": z * 3.0}
+        return np.sum(q["W"] * z)
+    return h(x) + np.sum(q["W"] * x)
+
+
 def nested_def_shadows_made(x):
     q = {"W": x * 2.0, "b": x + 1.0}
     def h(q):
@@ -209,6 +226,8 @@ CASES = [
     ("lambda_shadows_tuple", ((A, B), X)),
     ("nested_def_shadows_dict", ({"W": A, "b": B}, X)),
     ("nested_def_shadows_made", (X,)),
+    ("nested_makes_a_dict_of_the_outer_name", (X,)),
+    ("nested_makes_a_dict_of_the_arguments_name", ({"W": A}, X)),
 ]
 
 

@@ -752,7 +752,9 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
         return unit
     _one_variable_per_item(unit, structs)
     made = _made_structures(unit, fl)
-    if _unshadow_nested(unit, set(structs) | made):
+    if _unshadow_nested(unit, set(structs) | made):     # (then what fl read off the names before is stale)
+        fl = _Flatten(unit, structs, rebound_names(unit.node, params))
+        _makes_dicts(unit, fl)
         made = _made_structures(unit, fl)
     _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
     _flatten(unit, fl, structs, params, for_call)
