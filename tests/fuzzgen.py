@@ -2055,6 +2055,13 @@ class Gen:
             local = self.pick(["xa_a", "xa_1"]) if seq in ("dict", "namedtuple") else "xa_1"
             body = [f"{local} = np.tanh({item}) * {self.const()}"] + body[:-1] + \
                 [f"{body[-1]} + 0.3 * np.sum({local})"]
+            # and, in every other such program (decided off the source, drawing nothing: the seeds keep their
+            # programs' other draws), a lambda whose own parameter is named xa, reading its own argument's items
+            # (flatten read the outer xa's instead: tests/test_item_name_collisions.py)
+            if sum(map(ord, source())) % 2 == 0:
+                body = [f"{local} = np.tanh({item}) * 0.7", "shadows = lambda xa: np.sum(np.tanh(xa[0]) * xa[1])",
+                        f"shadowed = shadows((np.sin({item}), {local} * 0.5))"] + body[1:-1] + \
+                    [f"{body[-1]} + 0.2 * shadowed"]
             src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
