@@ -709,3 +709,15 @@ def test_numba_error_markup_leaves_the_standard_streams_alone(monkeypatch):
     text = errors.HighlightColorScheme().errmsg("no implementation of f(int64)")
     assert "no implementation of f(int64)" in text and text.endswith(colorama.Style.RESET_ALL)
     assert wrapped == []
+
+
+def test_extremum_grads_of_a_tuple_read_it_as_an_array():
+    """np.max(st) of a tuple `st = (x, M[1, 3], s)` that stays a tuple in a gradient's source: forward mode over
+    that gradient (hvp) multiplies max_grad by the tangent tuple. max_grad gave g itself for a non-array, and
+    `1.0 * (d_x, ...)` raised "can't multiply sequence by non-int of type 'float'" at the user's line (fuzz seed
+    1100191, hvp check)."""
+    st = (0.3, 2.0, 1.0)
+    np.testing.assert_array_equal(rt.max_grad(1.0, st, 2.0), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(rt.min_grad(2.0, [0.3, 2.0, 0.3], 0.3), [1.0, 0.0, 1.0])
+    tangent = (0.5, -1.5, 4.0)
+    assert np.sum(rt.max_grad(1.0, st, np.max(st)) * tangent) == -1.5

@@ -219,6 +219,8 @@ def _others_derivative(x, axis, t, s):
 
 
 def _extremum_grad(g, x, ans, axis):
+    if isinstance(x, (tuple, list)):    # np.max(st) of a tuple of numbers or arrays reads it as one array (hvp of
+        x = np.asarray(x)               # a gradient whose `st` stayed a tuple: g itself was 1.0 * the tangent tuple)
     if not is_array(x):
         return g
     dt = float_dtype(x.dtype)
