@@ -117,3 +117,21 @@ def test_flatten_and_ravel_in_another_order_are_declined_at_the_line(expr):
         with pytest.raises(srcdiff.SrcdiffError, match="order= is not supported"):
             g = transform(f, wrt=(0, 1))
             g(X.copy(), A) if transform is srcdiff.grad else g(X.copy(), A, (X, 1.0))
+
+
+def float32_copy_written(x):
+    buf = x * 1.0
+    r = buf.astype(np.float32, copy=False)
+    r[1] = r[0] * 2.0
+    return np.sum(buf * buf) + np.sum(r)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_jvp_of_a_write_into_a_cast_to_another_float_type(jit):
+    """`buf.astype(np.float32, copy=False)` of a float64 buf is a new array in NumPy (the type differs), but
+    rt.astype_grad passed buf's tangent on as it was, so the write into the result changed d_buf: jvp d/dx
+    [2, 0, 4] for [4, -1, 4] (h24a, noticed). The tangent of a cast to another float type is a copy now."""
+    x = np.array([0.5, -0.5, 1.5])
+    J = [srcdiff.jvp(float32_copy_written, jit=jit)(x.copy(), e)[1] for e in np.eye(3)]
+    np.testing.assert_allclose(J, [4.0, -1.0, 4.0], rtol=1e-6)    # (2 x + [3, 0, 1]: float32 rounds r, not its slope)
+    np.testing.assert_array_equal(x, [0.5, -0.5, 1.5])

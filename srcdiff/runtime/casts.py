@@ -77,9 +77,12 @@ def cast(x, dtype, copy=True):
 
 
 def astype_grad(v, ans):
-    """`v` where the cast's result `ans` is a float (the derivative passes), else zeros of v's shape."""
+    """`v` where the cast's result `ans` is a float (the derivative passes), else zeros of v's shape. A copy of v
+    where `ans` has another float type than v: the cast made a new array (`buf.astype(np.float32, copy=False)` of
+    a float64 buf), so its tangent is a new array too, which writes into the result change alone (it was v, the
+    tangent of buf: jvp d/dx [2, 0, 4] for [4, -1, 4])."""
     if _float_dtype(np.asarray(ans).dtype):
-        return v
+        return v.copy() if isinstance(v, np.ndarray) and isinstance(ans, np.ndarray) and v.dtype != ans.dtype else v
     return v * 0.0
 
 
@@ -121,6 +124,8 @@ overload(cast, prefer_literal=True)(_cast_nb(cast))
 def _astype_grad_nb(v, ans):
     dt = ans.dtype if nb_is_array(ans) else ans
     if isinstance(dt, (types.Float, types.Complex)):
+        if nb_is_array(v) and nb_is_array(ans) and v.dtype != ans.dtype:
+            return lambda v, ans: v.copy()
         return lambda v, ans: v
     return lambda v, ans: v * 0.0
 
