@@ -293,3 +293,30 @@ def f(p, x):
     with pytest.raises(srcdiff.SrcdiffError) as e:
         srcdiff.grad(m.f, wrt=(0, 1))((A, B), X)
     assert "item_name_collisions_default.py:5" in str(e.value) and "p1" not in str(e.value)
+    assert "default value of a nested function's parameter that reads `p`" in str(e.value)   # (not "name 'p' is
+    assert "a closure sees it" in str(e.value)                                                 # not defined")
+
+
+def test_a_nested_default_reading_an_item_is_declined_with_advice():
+    """`def h(z, q=p["W"])` of a dict argument p was declined as "name 'p' is not defined"; the advice given now
+    (a closure reading p) differentiates."""
+    src = '''import numpy as np
+
+
+def f(p, x):
+    def h(z, q=p["W"]):
+        return z * q
+    return np.sum(h(x))
+
+
+def g(p, x):
+    def h(z):
+        return z * p["W"]
+    return np.sum(h(x))
+'''
+    m = source_module("item_name_collisions_item_default", src)
+    p = {"W": np.array([0.5, -1.0, 2.0])}
+    with pytest.raises(srcdiff.SrcdiffError) as e:
+        srcdiff.grad(m.f, wrt=1)(p, X)
+    assert "item_name_collisions_item_default.py:5" in str(e.value) and "reads `p`" in str(e.value)
+    np.testing.assert_allclose(srcdiff.grad(m.g, wrt=1)(p, np.ones(3)), p["W"])

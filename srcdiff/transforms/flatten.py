@@ -756,6 +756,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
         fl = _Flatten(unit, structs, rebound_names(unit.node, params))
         _makes_dicts(unit, fl)
         made = _made_structures(unit, fl)
+    _decline_structures_as_defaults(unit, set(structs) | made)
     _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
     _flatten(unit, fl, structs, params, for_call)
     return unit
@@ -798,6 +799,23 @@ def _made_structures(unit, fl) -> set:
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
     return made
+
+
+def _decline_structures_as_defaults(unit, names: set) -> None:
+    """Decline a function nested in `unit` whose parameter's default reads one of its structures (`def h(z, p=p)`,
+    `def h(z, q=p["W"])` of a tuple or dict argument p): srcdiff gives each item a variable of its own, which the
+    default does not see (both were declined as "name 'p' is not defined", a message naming no construct)."""
+    for fn in walk(unit.node):
+        if fn is unit.node or not isinstance(fn, (gast.FunctionDef, gast.Lambda)):
+            continue
+        for d in [*fn.args.defaults, *(d for d in fn.args.kw_defaults if d is not None)]:
+            for n in walk(d):
+                if type(n) is gast.Name and n.id in names:
+                    fail(n, unit, f"a default value of a nested function's parameter that reads `{n.id}`, a tuple, "
+                                  "list, dict or namedtuple: srcdiff gives each of its items a variable of its own, "
+                                  "which the default, bound where the function is defined, does not see",
+                         f"let the nested function read `{n.id}` itself (a closure sees it), or pass it (or the item) "
+                         "in the call")
 
 
 def _unshadow_nested(unit, names: set) -> bool:
