@@ -85,3 +85,22 @@ def exported(g, tmp_path, name, **options):
         sys.path.remove(str(tmp_path))
     with open(path) as fh:
         return mod, fh.read()
+
+
+def structure_leaves(v):
+    """The arrays and numbers of a (nested) dict, tuple, list or namedtuple, in order."""
+    if isinstance(v, dict):
+        return [x for w in v.values() for x in structure_leaves(w)]
+    if isinstance(v, (tuple, list)):
+        return [x for w in v for x in structure_leaves(w)]
+    return [v]
+
+
+def rebuilt_structure(like, flat):
+    """A structure shaped like `like` whose leaves are taken in order from the iterator `flat`."""
+    if isinstance(like, dict):
+        return {k: rebuilt_structure(v, flat) for k, v in like.items()}
+    if isinstance(like, (tuple, list)):
+        items = [rebuilt_structure(v, flat) for v in like]
+        return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)
+    return next(flat)

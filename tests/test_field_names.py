@@ -13,7 +13,7 @@ import srcdiff
 from srcdiff.transforms.dict_forms import Keyed
 from srcdiff.transforms.item_variables import item_variable, item_variables, labels
 from srcdiff.transforms.record_forms import Fields
-from gradcheck import numerical_grad, source_module
+from gradcheck import numerical_grad, rebuilt_structure, source_module, structure_leaves
 
 PROGRAMS = '''from collections import namedtuple
 import numpy as np
@@ -71,31 +71,14 @@ L1 = M.Layer(RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=3) * 0.5)
 L2 = M.Layer(RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=3) * 0.5)
 
 
-def _leaves(v):
-    if isinstance(v, dict):
-        return [x for w in v.values() for x in _leaves(w)]
-    if isinstance(v, (tuple, list)):
-        return [x for w in v for x in _leaves(w)]
-    return [v]
-
-
-def _rebuilt(like, flat):
-    if isinstance(like, dict):
-        return {k: _rebuilt(v, flat) for k, v in like.items()}
-    if isinstance(like, (tuple, list)):
-        items = [_rebuilt(v, flat) for v in like]
-        return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)
-    return next(flat)
-
-
 def _check_structure_gradient(f, p, gp):
     """Each leaf of the gradient `gp` of f(p, X) with respect to p against finite differences."""
-    leaves, got = _leaves(p), _leaves(gp)
+    leaves, got = structure_leaves(p), structure_leaves(gp)
     assert len(got) == len(leaves)
     for k, leaf in enumerate(leaves):
         def at(v, k=k):
             flat = leaves[:k] + [v] + leaves[k + 1:]
-            return f(_rebuilt(p, iter(flat)), X)
+            return f(rebuilt_structure(p, iter(flat)), X)
         np.testing.assert_allclose(np.asarray(got[k], dtype=float),
                                    numerical_grad(at, [np.asarray(leaf, dtype=float)], 0), rtol=1e-5, atol=1e-8)
 

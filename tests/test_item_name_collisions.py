@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import numerical_grad, source_module
+from gradcheck import numerical_grad, rebuilt_structure, source_module, structure_leaves
 
 PROGRAMS = '''import numpy as np
 from collections import namedtuple
@@ -171,32 +171,15 @@ A = np.array([1.1, 0.4, -0.2])
 B = np.array([-0.5, 0.8, 0.9])
 
 
-def _leaves(v):
-    if isinstance(v, dict):
-        return [x for w in v.values() for x in _leaves(w)]
-    if isinstance(v, (tuple, list)):
-        return [x for w in v for x in _leaves(w)]
-    return [v]
-
-
-def _rebuilt(like, flat):
-    if isinstance(like, dict):
-        return {k: _rebuilt(v, flat) for k, v in like.items()}
-    if isinstance(like, (tuple, list)):
-        items = [_rebuilt(v, flat) for v in like]
-        return type(like)(*items) if hasattr(like, "_fields") else type(like)(items)
-    return next(flat)
-
-
 def _finite_differences(f, args):
     """Central differences of f with respect to every leaf of every argument: one list of leaves per argument."""
     out = []
     for i, a in enumerate(args):
-        leaves = _leaves(a)
+        leaves = structure_leaves(a)
 
         def at(v, k, i=i, a=a, leaves=leaves):
             b = list(args)
-            b[i] = _rebuilt(a, iter(leaves[:k] + [v] + leaves[k + 1:]))
+            b[i] = rebuilt_structure(a, iter(leaves[:k] + [v] + leaves[k + 1:]))
             return f(*b)
         out.append([numerical_grad(lambda v, k=k: at(v, k), [np.asarray(leaf, dtype=float)], 0)
                     for k, leaf in enumerate(leaves)])
@@ -242,13 +225,13 @@ def test_gradients_of_every_leaf_match_finite_differences(name, args, jit):
     compile(srcdiff.source(g), "<generated>", "exec")
     expected = _finite_differences(f, args)
     for i, (ga, ea) in enumerate(zip(got, expected)):
-        leaves = _leaves(ga)
+        leaves = structure_leaves(ga)
         assert len(leaves) == len(ea)
         for k, (a, b) in enumerate(zip(leaves, ea)):
             np.testing.assert_allclose(np.asarray(a, dtype=float), b, rtol=1e-5, atol=1e-6,
                                        err_msg=f"{name}: argument {i}, leaf {k}")
-    ones = tuple(_rebuilt(a, iter([np.ones_like(np.asarray(v, dtype=float)) if np.ndim(v) else 1.0
-                                   for v in _leaves(a)])) for a in args)
+    ones = tuple(rebuilt_structure(a, iter([np.ones_like(np.asarray(v, dtype=float)) if np.ndim(v) else 1.0
+                                   for v in structure_leaves(a)])) for a in args)
     v, tangent = srcdiff.jvp(f, wrt=wrt, jit=jit)(*args, ones)
     assert v == pytest.approx(f(*args))
     assert tangent == pytest.approx(sum(np.sum(e) for ea in expected for e in ea), rel=1e-5, abs=1e-6)
