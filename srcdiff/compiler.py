@@ -464,6 +464,8 @@ def _checkpoints(ctx):
     if not any(anno.has(s, anno.SEGMENTS) for s in walk_statements(ctx.fn.body)):
         return      # (no checkpointed loop: nothing to split, and "late copies" has just dropped the lone comments)
     fn = rerun_segments(ctx.fn, ctx.sweeps.kinds)
+    # the forward loop without its pushes: what only they read (a branch computing a taped value) goes
+    fn = optimize.eliminate_dead_code(fn, ctx.pure_callees)
     fn.body = optimize.without_lone_line_comments(fn.body)    # (a forward loop without its pushes may end in one)
     ctx.fn = fn
 
