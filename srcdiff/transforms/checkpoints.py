@@ -242,7 +242,7 @@ def rerun_segments(fn: gast.FunctionDef, kinds: dict) -> gast.FunctionDef:
             groups, read_only = sharing_groups(fn), read_only_names(fn, kinds)
             groups = {n: g for n, g in groups.items() if n not in read_only}    # (never written back into)
         _split(block, loop, p, segments, stacks | set(p.tapes), namer, kinds, _bound_after(fn, loop, segments),
-               (after, groups))
+               after=after, groups=groups)
     return fn
 
 
@@ -297,10 +297,11 @@ def _unsegmented(block: list, segments: gast.For):
                                             orelse=[], type_comment=None)
 
 
-def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict, rebound: set, below):
+def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict, rebound: set, *, after: list,
+           groups: dict):
     """Make `loop` the forward sweep of checkpointed loop `p`, untaped, with a snapshot of the state at each
-    segment's start, and fill the rerun of `segments` (in the block `below[0]`). A carried array whose memory the
-    loop may write into (memory_sharing.sharing_groups `below[1]`) is a copy in each rerun, so the array the loop
+    segment's start, and fill the rerun of `segments` (in the block `after`). A carried array whose memory the
+    loop may write into (memory_sharing.sharing_groups: `groups`) is a copy in each rerun, so the array the loop
     started from keeps the forward loop's writes: where the rest of the backward sweep reads it under another name
     (`c = a * 1.0` / `y = np.sum(c * c)` / `buf = c` / a loop writing `buf[1]` and rebinding `buf`: y's backward
     sweep reads c), its first snapshot is written back into it after the segments (d/da[1] was 2.1286 for 2.3284,
@@ -332,7 +333,6 @@ def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: d
         capacity = const(p.checkpoints)
     row = _binop(number, gast.FloorDiv(), every)                      # its segment's number
     lists, saves, halve, restore = [], [], [], []
-    after, groups = below
     read_below = _read_below(after, segments, groups)
     written_groups = {groups.get(w) for w in written} - {None}
     starts, give_back = [], []
