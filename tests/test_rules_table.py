@@ -142,7 +142,8 @@ ENTRIES = {
     "np.hstack": ("np.hstack((x, y)) * np.hstack([y, x])", "rr", [((3,), (3,)), ((2, 3), (2, 3))]),
     "rt.atleast_2d": ("np.atleast_2d(x) * y", "rr", [((3,), (2, 3)), ((2, 3), (2, 3)), ((), (2, 1))]),
     "np.average": ("np.average(x) + np.average(x, axis=1) * np.average(x, weights=y)", "rp", [((3, 2), (3, 2))]),
-    "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,))]),
+    "np.dot": ("np.dot(x, y)", "rr", MM), "np.outer": ("np.outer(x, y)", "rr", [((3,), (4,)), ((2, 2), (3,)), ((1, 1), (1,)), ((), (3,)), ((2,), ()),
+                                            ((1, 3), (2, 1))]),
     "np.transpose": ("np.transpose(x) * y", "rr", [((2, 3), (3, 2)), ((2, 3), (3, 1))]),
     "rt.transpose": ("np.transpose(x, (1, 0, 2))", "r", [((2, 3, 2),)]),
     "np.reshape": ("np.reshape(x, (3, 2))", "r", [((2, 3),), ((6,),)]),
@@ -166,7 +167,8 @@ ENTRIES = {
                                   [((3, 3), (3,)), ((3, 3), (3, 2))]),
     "rt.solve_triangular trans": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, trans=1, lower=True)", "rr",
                                   [((3, 3), (3,))]),
-    "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),)]), "np.triu": ("np.triu(x, 1)", "r", [((3, 3),)]),
+    "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),), ((4,),), ((2, 3, 3),)]),
+    "np.triu": ("np.triu(x, 1)", "r", [((3, 3),), ((3,),), ((1,),), ((2, 2, 3),)]),
     # eigh of a symmetric matrix, written (x + x.T) / 2 so that the finite differences perturb it symmetrically (the
     # rules give the gradient over symmetric perturbations); eigenvectors (and singular vectors, whose signs are
     # arbitrary too) enter through sign-invariant functions: squares, products of a column with itself, V diag(w) V^T
@@ -199,6 +201,9 @@ ENTRIES = {
                                                               ((2,), (3,), (2, 3)), ((), (3,), (3,))]),
     "rt.matmul_grad_y": ("rt.matmul_grad_y(x, y, z)", "rrc", [((2, 4), (2, 3), (3, 4)), ((2,), (3,), (3, 2)),
                                                               ((2,), (2, 3), (3,)), ((), (3,), (3,))]),
+    # rt.outer_grad(v, x, y): v of np.outer(x, y)'s shape, x gives the shape only
+    "rt.outer_grad": ("rt.outer_grad(x, z, y)", "rrc", [((2, 3), (3,), (2,)), ((2, 3), (1, 3), (2, 1)),
+                                                        ((1, 3), (3,), ()), ((2, 1), (), (2,)), ((1, 1), (), ())]),
     "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
     "rt.tanh": ("rt.tanh(x)", "r", E),   # np.tanh of jitted source (transforms/products.py)
     "rt.dot": ("rt.dot(x, y)", "rr", MM), "rt.solve": ("rt.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
@@ -330,7 +335,7 @@ FORWARD_ONLY: set = {"rt.eigvalsh_grad", "rt.eigh_vectors_grad", "rt.svdvals_gra
 INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "rt.copy", "rt.unbroadcast", "rt.broadcast_to_like", "rt.reshape_like", "rt.transpose_grad",
             "rt.index_axis", "rt.slice_axis", "rt.select", "rt.safe_log", "rt.sum_grad", "rt.mean_grad",
             "rt.max_grad", "rt.min_grad", "rt.prod_grad", "rt.logsumexp_grad", "rt.matmul_grad_x",
-            "rt.matmul_grad_y", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
+            "rt.matmul_grad_y", "rt.outer_grad", "rt.solve_grad_a", "rt.solve_triangular_grad_a", "rt.tri_matmul",
             "rt.dot", "rt.solve", "rt.tanh",
             "rt.cholesky_grad", "rt.logdet_grad", "rt.logsumexp_vecmat", "rt.logsumexp_matvec",
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",

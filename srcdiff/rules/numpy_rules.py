@@ -238,7 +238,7 @@ R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
 # ---- linear algebra and shapes ---------------------------------------------------------------
 R("np.dot", [np.dot], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="np.dot(dx, y) + np.dot(x, dy)", kind="matmul", shape="matmul")
-R("np.outer", [np.outer], "x, y", "rt.dot(g, y)", "rt.dot(np.transpose(g), x)",
+R("np.outer", [np.outer], "x, y", "rt.outer_grad(g, x, y)", "rt.outer_grad(np.transpose(g), y, x)",
   jvp="np.outer(dx, y) + np.outer(x, dy)", kind=("rank", 2))
 R("np.transpose", [np.transpose], "x", "np.transpose(g)", jvp="np.transpose(dx)", kind="copy", shape="transpose")
 R("rt.transpose", [], "x, axes", "rt.transpose_grad(g, axes)", None, jvp="rt.transpose(dx, axes)", kind="as_float",
@@ -401,8 +401,11 @@ for _name, _cuda in (("np.isnan", "math.isnan({0})"), ("np.isinf", "math.isinf({
                      ("np.logical_or", "(({0}) != 0 or ({1}) != 0)"), ("np.logical_not", "(({0}) == 0)")):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("broadcast", 0, "b"), shape="elementwise", cuda=_cuda)
 R("np.floor_divide", [np.floor_divide], ANY, nondiff=True, kind="promote", shape="elementwise")
-R("np.tril", [np.tril], "x, k=0", "np.tril(g, k)", None, jvp="np.tril(dx, k)", kind="as_float", shape="same")
-R("np.triu", [np.triu], "x, k=0", "np.triu(g, k)", None, jvp="np.triu(dx, k)", kind="as_float", shape="same")
+# (of a vector v, NumPy's tril/triu are those of the matrix whose rows are v: its adjoint sums the rows)
+R("np.tril", [np.tril], "x, k=0", "rt.unbroadcast(np.tril(g, k), x)", None, jvp="np.tril(dx, k)", kind=("at_least", 2),
+  shape="triangle")
+R("np.triu", [np.triu], "x, k=0", "rt.unbroadcast(np.triu(g, k), x)", None, jvp="np.triu(dx, k)", kind=("at_least", 2),
+  shape="triangle")
 
 # builtins the compiler rewrites: max(a, b) -> rt.max2, min(a, b) -> rt.min2, sum(x) -> np.sum
 R("builtin_sum", [], "x", nondiff=True,

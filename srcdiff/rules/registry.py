@@ -71,8 +71,8 @@ def defrule(name: str, objects, params: str, *vjps, jvp: str | None = None, nond
     return rule
 
 
-SHAPE_LAWS = (None, "elementwise", "fill", "same", "transpose", "reduce", "expand_dims", "matmul", "vecmat", "matvec",
-              "new")
+SHAPE_LAWS = (None, "elementwise", "fill", "same", "triangle", "transpose", "reduce", "expand_dims", "matmul", "vecmat",
+              "matvec", "new")
 
 
 def names_with(shape: str) -> frozenset:

@@ -169,6 +169,9 @@ R("rt.matmul_grad_x", [rt.matmul_grad_x], "v, x, y", "rt.dot(g, y)", ZERO, "rt.m
   jvp="rt.matmul_grad_x(dv, x, y) + rt.matmul_grad_x(v, x, dy)", kind=("like", 1))
 R("rt.matmul_grad_y", [rt.matmul_grad_y], "v, x, y", "rt.dot(x, g)", "rt.matmul_grad_x(v, x, g)", ZERO,
   jvp="rt.matmul_grad_y(dv, x, y) + rt.matmul_grad_y(v, dx, y)", kind=("like", 2))
+# outer_grad(v, x, y) = v @ ravel(y) in x's shape (x gives the shape only): linear in v and in y
+R("rt.outer_grad", [rt.outer_grad], "v, x, y", "np.outer(g, y)", ZERO, "rt.outer_grad(np.transpose(v), y, g)",
+  jvp="rt.outer_grad(dv, x, y) + rt.outer_grad(v, x, dy)", kind=("like", 1))
 # tensordot_grad_x(v, x, y, k) = V @ Y^T and tensordot_grad_y(v, x, y, k) = X^T @ V on the 2-d views
 # (x gives the shape only in grad_x, y in grad_y), like matmul_grad_x / matmul_grad_y
 R("rt.tensordot_grad_x", [rt.tensordot_grad_x], "v, x, y, k", "rt.tensordot(g, y, k)", ZERO,

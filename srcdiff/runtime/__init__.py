@@ -41,7 +41,7 @@ from .elementwise import clip_high, clip_low, in_interval, linspace_weights, ind
 from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
 from .determinants import logabsdet, slogdet_sign  # noqa: E402
 from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)
-from .products import (add_row, block_rows, dot, matmul_grad_x, matmul_grad_y, product_zeros, row_dot,  # noqa: E402
+from .products import (add_row, block_rows, dot, matmul_grad_x, matmul_grad_y, outer_grad, product_zeros, row_dot,  # noqa: E402
                        rows_add, rows_dot, sum_first)
 from .chunks import add_chunks, chunk_start, chunk_zeros, prange, row_chunks, threads_back, threads_for  # noqa: E402,F401  (threads: rowblocks.py)
 from .rowmath import exp, log, log1p  # noqa: E402  (row-blocked loops' np.exp, np.log, np.log1p: optimize/rowblocks.py)

@@ -37,7 +37,7 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from ._typing import nb_is_array, nb_literal, nb_result_type
+from ._typing import nb_is_array, nb_is_scalar, nb_literal, nb_result_type
 from ._cache import cached_overload
 
 _FAST = {"reassoc", "contract", "nsz"}
@@ -488,6 +488,35 @@ def _matmul_grad_y(g, x, y):
         return lambda g, x, y: dot(g, x)
     if x.ndim == 1 and y.ndim == 1:
         return lambda g, x, y: g * x
+    return None
+
+
+def outer_grad(g, x, y):
+    """The adjoint of x in np.outer(x, y), which flattens its arguments: g @ ravel(y) in x's shape (a number for
+    a number x); y's is outer_grad(g.T, y, x). (The rule wrote g @ y: a 2-d y gave a gradient of the wrong
+    shape, a (1, 1) x and (1,) y one of the wrong values, with no error.)"""
+    out = np.dot(g, np.ravel(y))
+    if np.ndim(x) == 0:
+        return out.sum()
+    return np.reshape(out, np.shape(x))
+
+
+@cached_overload(outer_grad)
+def _outer_grad_nb(g, x, y):
+    if not (nb_is_array(g) and g.ndim == 2):
+        return None
+    if nb_is_array(y):
+        if nb_is_array(x) and x.ndim == 1 and y.ndim == 1:
+            return lambda g, x, y: dot(g, y)
+        if nb_is_array(x):
+            return lambda g, x, y: dot(g, np.ascontiguousarray(y).reshape(y.size)).reshape(x.shape)
+        if nb_is_scalar(x):
+            return lambda g, x, y: np.sum(dot(g, np.ascontiguousarray(y).reshape(y.size)))
+    if nb_is_scalar(y):
+        if nb_is_array(x):
+            return lambda g, x, y: (g[:, 0] * y).reshape(x.shape)
+        if nb_is_scalar(x):
+            return lambda g, x, y: g[0, 0] * y
     return None
 
 

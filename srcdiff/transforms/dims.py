@@ -23,12 +23,14 @@ OTHER = "other"     # a length other than 1, equal to no other label (two labels
 SETTLE_EARLY = True  # infer stops after a first sweep that settles (tests/test_dims.py: off, the reference)
 
 # the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
-# functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky, tril), its
+# functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky; tril of a
+# matrix, where tril of a vector of length n is n x n), its
 # axes reversed (transpose), all but one axis (x, axis) of it (reductions), one more (expand_dims), a matrix
 # product's (np.dot) and the log-domain products' (vecmat: M's columns, matvec: M's rows), and the shape its
 # first argument gives (new: np.zeros(W.shape[0]), np.ones((2, len(x))); a literal length k is the label k)
 ELEMENTWISE = names_with("elementwise") | names_with("fill")
 _SQUARE = names_with("same")
+_TRIANGLE = names_with("triangle")
 _TRANSPOSE = names_with("transpose")
 _REDUCE = names_with("reduce")
 _MATMUL = names_with("matmul")
@@ -179,6 +181,8 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set, sizes: dict | None = None
     a0 = args[0]
     if name in _SQUARE or name == "rt.pop":     # (a popped value: one of the values pushed onto its stack)
         return a0
+    if name in _TRIANGLE:
+        return (a0[0], a0[0]) if len(a0) == 1 else a0
     if name in _TRANSPOSE and len(args) == 1:
         return tuple(reversed(a0))
     if name in _REDUCE and len(args) == 2:
