@@ -230,9 +230,10 @@ R("rt.sort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axi
   jvp="rt.sort_like(dv, x, axis)", kind=("along_axis", 2, False))
 R("rt.unsort_like", [], "v, x, axis=-1", "rt.reshape_like(rt.sort_like(g, x, axis), v)", ZERO, None,
   jvp="rt.unsort_like(dv, x, axis)", kind=("along_axis", 2, False))
-R("rt.max2", [], "x, y", "g * rt.max_weight(x, y)", "g * rt.max_weight(y, x)",
+# (as np.maximum: max(a, b) of a number and an array of one element is that array's shape)
+R("rt.max2", [], "x, y", "rt.unbroadcast(g * rt.max_weight(x, y), x)", "rt.unbroadcast(g * rt.max_weight(y, x), y)",
   jvp="dx * rt.max_weight(x, y) + dy * rt.max_weight(y, x)", kind="promote", shape="elementwise", cuda="max({0}, {1})")
-R("rt.min2", [], "x, y", "g * rt.max_weight(y, x)", "g * rt.max_weight(x, y)",
+R("rt.min2", [], "x, y", "rt.unbroadcast(g * rt.max_weight(y, x), x)", "rt.unbroadcast(g * rt.max_weight(x, y), y)",
   jvp="dx * rt.max_weight(y, x) + dy * rt.max_weight(x, y)", kind="promote", shape="elementwise", cuda="min({0}, {1})")
 
 # ---- linear algebra and shapes ---------------------------------------------------------------
@@ -277,10 +278,10 @@ R("rt.interp", [], "x, xp, fp", "g * rt.interp_slope(x, xp, fp)",
 R("np.trace", [np.trace], "x, offset=0", "rt.trace_grad(g, x, offset)", None, jvp="np.trace(dx, offset)",
   kind="trace")
 R("np.diag", [np.diag, np.diagonal], "x, k=0", "rt.diag_grad(g, x, k)", None, jvp="np.diag(dx, k)", kind="diag")
-R("np.full", [np.full], "shape, fill_value", None, "np.sum(g)", jvp="np.full(shape, dfill_value)", kind=("fill", 2),
-  shape="new")
-R("np.full_like", [np.full_like], "x, fill_value", ZERO, "np.sum(g)", jvp="np.full_like(x, dfill_value)", shape="fill",
-  kind="same_array")
+R("np.full", [np.full], "shape, fill_value", None, "rt.unbroadcast(g, fill_value)", jvp="np.full(shape, dfill_value)",
+  kind=("fill", 2), shape="new")
+R("np.full_like", [np.full_like], "x, fill_value", ZERO, "rt.unbroadcast(g, fill_value)",
+  jvp="np.full_like(x, dfill_value)", shape="fill", kind="same_array")
 R("np.concatenate", [np.concatenate], "arrays, axis=0", None, None, variadic="concatenate", kind="join")
 R("np.stack", [np.stack], "arrays, axis=0", None, None, variadic="stack", kind=("join", 1))
 R("np.linalg.inv", [np.linalg.inv], "x", "-rt.dot(np.transpose(ans), rt.dot(g, np.transpose(ans)))",

@@ -197,6 +197,8 @@ def cumprod(x, axis=None):
 def cumprod_grad(g, x, axis=None):
     """The adjoint of cumprod(x, axis) for output adjoint g, exact where x has zeros."""
     x3 = _lines3(x, axis)
+    if x3.size == 0:    # (no line, or lines of no element: argmax of the zeros below has nothing to take)
+        return np.zeros(np.shape(x), x3.dtype)
     g3 = np.broadcast_to(g, _out_shape(x, axis)).astype(x3.dtype).reshape(x3.shape)
     n = x3.shape[1]
     i = np.arange(n)[None, :, None]

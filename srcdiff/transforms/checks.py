@@ -81,6 +81,11 @@ def check_single_matrices(unit: Unit, kind_map: dict, active: set):
             continue
         name = dotted_name(s.value.func)
         ranks = [_rank(a, kind_map) for a in s.value.args]
+        if name == "np.linspace" and any(r for r in ranks[:2]):
+            # (its rule's adjoints sum g against the grid's weights: for array endpoints, g has one more axis)
+            fail(s, unit, "np.linspace with an array as start or stop: srcdiff differentiates np.linspace of "
+                 "numbers", "build the grid from one of numbers: start + (stop - start) * np.linspace(0.0, 1.0, "
+                 "num)[:, None] (a row per point, as NumPy's np.linspace(start, stop, num) of vectors)")
         if name in ("rt.kron", "np.dot", "rt.dot") and len(ranks) == 2:
             if name == "rt.kron" and max(r or 0 for r in ranks) > 2:
                 fail(s, unit, f"np.kron of an array of rank {max(ranks)}: srcdiff differentiates np.kron of "
