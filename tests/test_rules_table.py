@@ -167,6 +167,10 @@ ENTRIES = {
                                   [((3, 3), (3,)), ((3, 3), (3, 2))]),
     "rt.solve_triangular trans": ("solve_triangular(np.tril(x) + 3.0 * np.eye(3), y, trans=1, lower=True)", "rr",
                                   [((3, 3), (3,))]),
+    # a full matrix: the solve reads one triangle (the jvp took the other's tangent too: 0.22 for -0.003)
+    "rt.solve_triangular full": ("solve_triangular(x + 3.0 * np.eye(3), y, lower=True) + "
+                                 "solve_triangular(x + 3.0 * np.eye(3), y, trans=1)", "rr", [((3, 3), (3,)),
+                                                                                             ((3, 1), (3, 2))]),
     "np.tril": ("np.tril(x)", "r", [((3, 3),), ((2, 3),), ((4,),), ((2, 3, 3),)]),
     "np.triu": ("np.triu(x, 1)", "r", [((3, 3),), ((3,),), ((1,),), ((2, 2, 3),)]),
     # eigh of a symmetric matrix, written (x + x.T) / 2 so that the finite differences perturb it symmetrically (the
@@ -341,7 +345,7 @@ INTERNAL = {"rt.pow_slope", "rt.trace_grad", "rt.diag_grad", "rt.atleast_nd", "r
             "rt.logsumexp_vecmat_grad_v", "rt.logsumexp_vecmat_grad_M", "rt.logsumexp_matvec_grad_v",
             "rt.logsumexp_matvec_grad_M", "rt.astype_grad",
             "rt.trigamma", "rt.tetragamma", "rt.cumprod_factors",
-            "rt.stack_array"} | FORWARD_ONLY   # (np.array of a list built with appends: tests/test_lists.py)   # (digamma's derivatives; the last has none of its own)
+            "rt.stack_array", "rt.spacing"} | FORWARD_ONLY   # (np.array of a list built with appends: tests/test_lists.py)   # (digamma's derivatives; the last has none of its own)
 
 HEADER = """import math
 import numpy as np

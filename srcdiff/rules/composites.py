@@ -116,9 +116,9 @@ def _gradient(a: dict):   # central differences inside, one-sided at the two end
     d = f"rt.diff({x}, axis)"
     parts = (_on_axis(d, k, "0:1"), f"({_on_axis(d, k, '1:')} + {_on_axis(d, k, ':-1')}) / 2.0", _on_axis(d, k, "-1:"))
     e = "np.concatenate((" + "".join(f"{p}, " for p in parts) + "), axis=axis)"
-    if spacing:     # one number (float: NumPy reads an array of coordinates there, which this formula does not)
+    if spacing:     # one number (NumPy reads an array there as coordinates, which this formula is not for)
         a["h"] = spacing[0]
-        e = f"{e} / float(h)"
+        e = f"{e} / rt.spacing(h)"
     return e
 
 

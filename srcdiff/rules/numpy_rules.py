@@ -222,6 +222,7 @@ R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", Non
   kind=("along_axis", 1, True))
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
 R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)", kind="same_array")
+R("rt.spacing", [], "h", "g", jvp="dh", kind="float")     # (np.gradient's step: one number, runtime/scans.py)
 R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)", kind=("like", 0))
 # sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
 R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
@@ -332,7 +333,8 @@ R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", 
 R("rt.solve_triangular", [lin.solve_triangular], "a, b, trans=0, lower=False",
   "rt.solve_triangular_grad_a(rt.solve_triangular(a, g, lower=lower, trans=1 - trans), ans, trans, lower)",
   "rt.solve_triangular(a, g, lower=lower, trans=1 - trans)", None, None,
-  jvp="rt.solve_triangular(a, db - rt.tri_matmul(da, ans, trans), lower=lower, trans=trans)", kind=("like", 1))
+  jvp="rt.solve_triangular(a, db - rt.tri_matmul(rt.tri_mask(da, lower), ans, trans), lower=lower, trans=trans)",
+  kind=("like", 1))     # (the solve reads a's triangle only: so does the tangent, as grad_a's adjoint does)
 
 # ---- no derivative: values pass through, nothing flows back --------------------------------------
 _NONDIFF = {

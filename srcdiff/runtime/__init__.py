@@ -11,7 +11,7 @@ from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
 from .determinants import logdet_grad
 from .reductions import (logsumexp, logsumexp_grad, max, max_grad, mean, mean_grad, min,
                          min_grad, prod, prod_grad, prod_others_jvp, prod_others_jvp2, sum, sum_grad)
-from .scans import cumsum, diff, diff_transpose, revcumsum
+from .scans import cumsum, diff, diff_transpose, revcumsum, spacing
 from .interpolation import interp, interp_slope, interp_slope_transpose, interp_transpose
 from .products import tensordot, tensordot_grad_x, tensordot_grad_y
 from .scans import cumprod, cumprod_factors, cumprod_grad, cumprod_jvp

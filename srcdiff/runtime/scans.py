@@ -68,6 +68,29 @@ def diff(x, axis):
     return np.diff(x, axis=axis)
 
 
+_COORDINATES = ("np.gradient with an array as its spacing (NumPy reads it as the points' coordinates): srcdiff "
+                "differentiates one number, a uniform grid's step; pass that step, t[1] - t[0]")
+
+
+def spacing(h):
+    """np.gradient's spacing as srcdiff's composite takes it: one number (an array, coordinates of a non-uniform
+    grid to NumPy, raises: the composite's formula is the uniform grid's)."""
+    if np.ndim(h) != 0:
+        raise ValueError(_COORDINATES)
+    return float(h)
+
+
+@cached_overload(spacing)
+def _spacing_nb(h):
+    if nb_is_array(h) and h.ndim > 0:
+        def impl(h):
+            if h.size >= 0:     # (always: written as a test so that the function returns a float to type)
+                raise ValueError(_COORDINATES)
+            return 0.0
+        return impl
+    return lambda h: float(h)
+
+
 def diff_transpose(v, axis):
     """The adjoint of diff: out[i] = v[i - 1] - v[i] along the axis, v read as 0 beyond its ends
     (one longer than v)."""
