@@ -327,32 +327,45 @@ def fresh_results(fn, derivatives, kinds=None):
     caller writing into the result would change its own array. `derivatives(ret)`: the part of the return's value
     that is derivatives (the values are left as they are: they are what the function returns, a view of x where it
     returns one). A name returned that is bound once, to a tuple display, is written out at the return where one of
-    its items needs a copy. Scalars (of known kind) are left as they are."""
+    its items needs a copy (where a name it reads is bound again, the copy is made in the display itself). Scalars
+    (of known kind) are left as they are."""
     ret = fn.body[-1] if fn.body and isinstance(fn.body[-1], gast.Return) else None
     part = derivatives(ret.value) if ret is not None and ret.value is not None else None
     if part is None:
         return fn
     kinds = kinds or {}
     shared = argument_memory(fn)
-    displays: dict = {}
+    bindings: dict = {}     # name -> the statements binding it
     for s in walk_statements(fn.body):
-        if isinstance(s, gast.Assign):
-            for t in s.targets:
+        if isinstance(s, (gast.Assign, gast.For)):
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
                 for n in walk(t):
                     if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                        displays.setdefault(n.id, []).append(s.value if t is n else None)
+                        bindings.setdefault(n.id, []).append(s)
     written_out = []
+
+    def display(e):
+        """The tuple display a name is bound to, once, else None."""
+        b = bindings.get(e.id, ()) if isinstance(e, gast.Name) else ()
+        if len(b) == 1 and isinstance(b[0], gast.Assign) and b[0].targets[0] is not None \
+                and isinstance(b[0].targets[0], gast.Name) and isinstance(b[0].value, gast.Tuple):
+            return b[0]
+        return None
 
     def fresh(e):
         if isinstance(e, gast.Tuple):
             elts = [fresh(x) for x in e.elts]
             return e if all(a is b for a, b in zip(elts, e.elts)) else gast.Tuple(elts=elts, ctx=gast.Load())
-        if isinstance(e, gast.Name) and len(displays.get(e.id, ())) == 1 and isinstance(displays[e.id][0], gast.Tuple):
-            written = fresh(displays[e.id][0])
-            if written is displays[e.id][0]:
+        at = display(e)
+        if at is not None:
+            written = fresh(at.value)
+            if written is at.value:
                 return e
-            written_out.append(e.id)
-            return clone_expr(written)
+            if all(len(bindings.get(n.id, ())) <= 1 for n in walk(at.value) if isinstance(n, gast.Name)):
+                written_out.append(e.id)
+                return copy.deepcopy(written)
+            at.value = written      # (a name it reads is bound again before the return: copied where it is made)
+            return e
         if not set(_may_be(e)) & shared:
             return e
         if isinstance(e, gast.Name) and is_scalar(kinds.get(e.id)):
@@ -367,10 +380,6 @@ def fresh_results(fn, derivatives, kinds=None):
     fn.body = [s for s in fn.body if not (isinstance(s, gast.Assign) and len(s.targets) == 1
                                           and isinstance(s.targets[0], gast.Name) and s.targets[0].id in gone)]
     return fn
-
-
-def clone_expr(e):
-    return copy.deepcopy(e)
 
 
 def _replaced(value, part, new):
