@@ -16,7 +16,7 @@ import numpy as np
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .error_reports import at_user_line
-from .arguments import check_arguments, signature_of
+from .arguments import check_arguments, decline_transform_of_a_pair, signature_of
 from .errors import SrcdiffError
 from .makers import maker, user_function
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
@@ -73,7 +73,8 @@ class ForwardTransformed:
     """A forward-mode function srcdiff generated: (*args, tangent) -> (value, tangent of value)."""
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool, name: str = "jvp"):
-        self.f, self.jit = f, jit
+        decline_transform_of_a_pair(f, name)
+        self.f, self.jit, self.made_as = f, jit, name
         params = _parameters_of(f)
         self.wrt_names, self.many = wrt_names_of(params, wrt)
         self._cache: dict = {}
@@ -312,6 +313,7 @@ class HVP:
     generated gradient function (forward over reverse)."""
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool):
+        decline_transform_of_a_pair(f, "hvp")
         self.f, self.wrt, self.jit = f, wrt, jit
         names, self.many = wrt_names_of(generated_function(f), wrt)
         self.grad = api.grad(f, tuple(names) if self.many else names[0], jit=False)
@@ -361,6 +363,7 @@ class _Matrix:
     x_i.shape + x_j.shape, as jax.hessian with argnums)."""
 
     def __init__(self, f, wrt, jit, kind):
+        decline_transform_of_a_pair(f, kind)
         self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
         self.names, self.many = wrt_names_of(generated_function(f), wrt)
         self.name = self.names[0] if not self.many else tuple(self.names)
