@@ -148,3 +148,54 @@ def test_only_where_needed():
     assert "rt.copy" not in srcdiff.source(srcdiff.vjp(m4.f))
     assert "return (result, rt.copy(d_result))" in srcdiff.source(srcdiff.jvp(m.transposed))
     assert "return (x, rt.copy(g))" in srcdiff.source(srcdiff.vjp(m.itself))
+
+
+NESTED = source_module("output_aliasing_nested", '''
+import numpy as np
+import srcdiff
+
+
+def transposed(x):
+    return x.T
+
+
+def itself(x):
+    return x
+
+
+jT = srcdiff.jvp(transposed)
+vI = srcdiff.vjp(itself)
+
+
+def writes_the_tangent(x):
+    t = x * 2.0
+    y, dy = jT(x, t)
+    dy[0, 0] = 0.0          # t stays as it was
+    return np.sum(t * t * x) + np.sum(dy * dy)
+
+
+def writes_the_gradient(x):
+    ct = np.sin(x)
+    y, g = vI(x, ct)
+    g[1, 1] = 5.0           # ct stays as it was
+    return np.sum(ct * x) + np.sum(g * x)
+''')
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("f", [NESTED.writes_the_tangent, NESTED.writes_the_gradient], ids=lambda f: f.__name__)
+def test_a_function_writing_into_a_derivative_it_got(f, jit):
+    """Differentiated again: the inner transform's copy is part of the code differentiated (grad and hvp against
+    central differences of f and of its gradient)."""
+    x = X.copy()
+    h = 1e-6
+    want = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[k] = h
+        want[k] = (f(x + e) - f(x - e)) / (2 * h)
+    np.testing.assert_allclose(srcdiff.grad(f, jit=jit)(x.copy()), want, rtol=1e-6, atol=1e-8)
+    v = np.ones_like(x)
+    g = srcdiff.grad(f)
+    hv = (g(x + 1e-5 * v) - g(x - 1e-5 * v)) / 2e-5
+    np.testing.assert_allclose(srcdiff.hvp(f, jit=jit)(x.copy(), v), hv, rtol=1e-6, atol=1e-8)
