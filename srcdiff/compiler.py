@@ -519,7 +519,10 @@ def _derivatives(mode):
 def _fresh_results(ctx):
     known = {**(ctx.sweeps.kinds if ctx.sweeps is not None else ctx.kinds if ctx.arg_kinds else {}),
              **ctx.tangent_kinds}
+    before = len(ctx.fn.body)
     ctx.fn = memory_sharing.fresh_results(ctx.fn, _derivatives(ctx.mode), known)
+    if len(ctx.fn.body) != before:     # (a tuple display written out at the return: its line's comment may be alone)
+        ctx.fn.body = optimize.without_lone_line_comments(ctx.fn.body)
 
 
 def _is_entry(ctx) -> bool:
