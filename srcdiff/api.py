@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import backends, module_builder
-from .arguments import Wrt, bind_arguments, check_arguments, wrt_names_of
+from .arguments import Wrt, bind_arguments, check_arguments, decline_transform_of_a_pair, wrt_names_of
 from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
 from .error_reports import at_user_line, translate_error
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
@@ -43,6 +43,7 @@ class Transformed(Shipped, BackgroundCalls):
         # jit="parallel": row-fused loops on all threads (optimize/rowchunks.py), compiled in the background
         # while jit=True's code answers (background.py): the parallel loop compiles for seconds
         self.threads = jit == "parallel"
+        decline_transform_of_a_pair(f, mode)
         self.f, self.mode, self.jit = f, mode, ("background" if self.threads else jit)
         self.wrt_names, self.many = wrt_names_of(f, wrt)
         self.checkpoints = _checkpoints(checkpoints, f)

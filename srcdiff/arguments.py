@@ -15,6 +15,32 @@ from .makers import user_function, user_location
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
+# what a transform object takes and gives that the transforms of it would misread: a jvp or vjp takes a tangent
+# or cotangent after the function's arguments (a transform of it bound its calls by the function's own parameters:
+# "too many positional arguments", or, passed fewer, "missing 1 required positional argument: 'd_x1'"), and a
+# value_and_grad gives a (value, gradient) pair (reverse mode's seed failed on it: "setting an array element with a
+# sequence"); srcdiff.jvp of a value_and_grad works
+_PAIRS = {"jvp": "takes a tangent after the arguments", "vjp": "takes a cotangent after the arguments",
+          "value_and_grad": "returns a (value, gradient) pair"}
+
+
+def decline_transform_of_a_pair(f, outer: str) -> None:
+    """A transform `outer` (grad, jvp, hessian, ...) made of `f`, a srcdiff jvp, vjp or value_and_grad function,
+    declined with the function to write instead."""
+    inner = getattr(f, "made_as", None) or getattr(f, "mode", None)
+    if inner not in _PAIRS or (inner == "value_and_grad" and outer == "jvp"):
+        return
+    name = getattr(user_function(f), "__name__", "f")
+    calls = {"jvp": f"srcdiff.jvp({name})(x, v)", "vjp": f"srcdiff.vjp({name})(x, ct)",
+             "value_and_grad": f"srcdiff.value_and_grad({name})(x)"}[inner]
+    raise SrcdiffError(f"srcdiff.{outer} of srcdiff.{inner}({name}), which {_PAIRS[inner]}, is not supported "
+                       "(transforms of a grad are; of a jvp, a vjp or a value_and_grad, srcdiff.jvp of a value_and_grad "
+                       "only)", *user_location(f),
+                       advice=f"differentiate a function of yours that calls it and returns the part you want: "
+                              f"def d(x, v): return {calls}[1] (pass the tangent, cotangent or other values as "
+                              f"arguments), then srcdiff.{outer}(d)")
+
+
 def wrt_names_of(f, wrt: Wrt) -> tuple[list, bool]:
     """Parameter names for `wrt` and whether the user asked for a tuple."""
     f0 = getattr(f, "py_func", f)

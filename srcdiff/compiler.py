@@ -80,6 +80,8 @@ reverse mode (grad, value_and_grad, vjp):
                      the backward sweep reruns a segment from its snapshot, taping it
     carried copies   i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where  transforms/optimize/copies.py
                      nothing between reads the old i
+    fresh results    (the entry) a derivative returned that may be an argument's memory  transforms/memory_sharing.py
+                     (d_x itself, np.transpose(d_x), the cotangent g) -> rt.copy(d)
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
     stack kinds      what each stack holds, for row tapes (jit)                          transforms/stacks.py
     row facts        kinds and shapes of a function with x @ w, for row fusion (jit)     transforms/optimize/rowfusion.py
@@ -92,6 +94,8 @@ forward mode (jvp):
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
+    fresh results    (the entry) a derivative returned that may be an argument's memory  transforms/memory_sharing.py
+                     (d_x itself, np.transpose(d_x), the cotangent g) -> rt.copy(d)
     dead code        as in reverse mode; a stack goes as a whole                         transforms/optimize/deadcode.py
     versions         v_2 -> v2 where v is reassigned (Numba's versioned names)           transforms/forward.py
     unbound          placeholders for values read where they may be unassigned           transforms/unbound.py
@@ -143,7 +147,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          elementwise,
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms import function_args, function_parts, seed_ones
+from .transforms import function_args, function_parts, memory_sharing, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -189,6 +193,7 @@ class Context:
     tangent_kinds: dict = field(default_factory=dict)   # (forward mode) the kinds of the tangents, where known
     floats64: bool = False  # (reverse mode, the entry) its float arguments are float64 (specialisations.floats64)
     parts: list = field(default_factory=list)   # (the compiled form) the functions "parts" moved out of `fn`
+    entry: bool = False     # the function the user calls (not a callee's derivative): its results are new arrays
     _kinds: dict | None = None
 
     def __repr__(self):     # (short: see parse.Unit.__repr__)
@@ -503,6 +508,29 @@ def _has_arg_kinds(ctx) -> bool:
     return bool(ctx.arg_kinds)
 
 
+def _derivatives(mode):
+    """The part of a derivative function's returned value that is derivatives: all of grad's, the second of the
+    (value, derivatives) pair of the other modes."""
+    def part(ret):
+        if mode == "grad":
+            return ret
+        return ret.elts[1] if isinstance(ret, gast.Tuple) and len(ret.elts) == 2 else None
+    return part
+
+
+def _fresh_results(ctx):
+    known = {**(ctx.sweeps.kinds if ctx.sweeps is not None else ctx.kinds if ctx.arg_kinds else {}),
+             **ctx.tangent_kinds}
+    before = len(ctx.fn.body)
+    ctx.fn = memory_sharing.fresh_results(ctx.fn, _derivatives(ctx.mode), known)
+    if len(ctx.fn.body) != before:     # (a tuple display written out at the return: its line's comment may be alone)
+        ctx.fn.body = optimize.without_lone_line_comments(ctx.fn.body)
+
+
+def _is_entry(ctx) -> bool:
+    return ctx.entry and ctx.mode in ("grad", "value_and_grad", "vjp", "jvp")
+
+
 FRONT_END = [
     Pass("parse", _parse, "transforms/parse.py", "source text -> gast FunctionDef at the user's lines;\n(check) a "
          "local read before any assignment to it is declined (scopes.py)"),
@@ -603,6 +631,9 @@ REVERSE = [
          "from its snapshot, taping it"),
     Pass("carried copies", _carried_copies, "transforms/optimize/copies.py",
          "i1 = i + 1; ...; i = i1 (a loop's carried copy) -> i = i + 1 where\nnothing between reads the old i"),
+    Pass("fresh results", _fresh_results, "transforms/memory_sharing.py",
+         "(the entry) a derivative returned that may be an argument's memory\n(d_x itself, np.transpose(d_x), the "
+         "cotangent g) -> rt.copy(d)", _is_entry),
     Pass("unbound", _unbound, "transforms/unbound.py", "placeholders for values read where they may be unassigned"),
     Pass("stack kinds", _stack_kinds, "transforms/stacks.py", "what each stack holds, for row tapes (jit)"),
     Pass("row facts", lambda c: optimize.record_row_facts(c.fn, c.sweeps.kinds, c.sweeps.shapes),
@@ -621,6 +652,9 @@ FORWARD = [
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),
     Pass("where", lambda c: setattr(c, "fn", optimize.scalar_where(c.fn, c.kinds)), "transforms/optimize/scalarize.py",
          "(with argument kinds) np.where of scalars -> rt.select", _has_arg_kinds),
+    Pass("fresh results", _fresh_results, "transforms/memory_sharing.py",
+         "(the entry) a derivative returned that may be an argument's memory\n(d_x itself, np.transpose(d_x), the "
+         "cotangent g) -> rt.copy(d)", _is_entry),
     Pass("dead code", _dead_code, "transforms/optimize/deadcode.py",
          "as in reverse mode; a stack goes as a whole"),
     Pass("versions", _on_fn(forward.avoid_version_clashes), "transforms/forward.py",

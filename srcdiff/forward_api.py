@@ -16,7 +16,7 @@ import numpy as np
 from . import api, backends, cachedir, module_builder
 from .api import Specialisation, Transformed, Wrt, translate_error, user_location, wrt_names_of
 from .error_reports import at_user_line
-from .arguments import check_arguments, signature_of
+from .arguments import check_arguments, decline_transform_of_a_pair, signature_of
 from .errors import SrcdiffError
 from .makers import maker, user_function
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
@@ -73,7 +73,8 @@ class ForwardTransformed:
     """A forward-mode function srcdiff generated: (*args, tangent) -> (value, tangent of value)."""
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool, name: str = "jvp"):
-        self.f, self.jit = f, jit
+        decline_transform_of_a_pair(f, name)
+        self.f, self.jit, self.made_as = f, jit, name
         params = _parameters_of(f)
         self.wrt_names, self.many = wrt_names_of(params, wrt)
         self._cache: dict = {}
@@ -226,6 +227,10 @@ class ForwardTransformed:
         return self._names.index(name)
 
     def __call__(self, *args, **kwargs):
+        out = self._call(args, kwargs)
+        return (out[0], _like_value(out[1], out[0])) if self.made_as == "jvp" else out
+
+    def _call(self, args, kwargs):
         if not kwargs and len(args) == len(self._names) + 1:   # the steady state: a call like an earlier one
             tangent = args[-1]
             flat = args[:-1] + (tuple(tangent) if self.many and type(tangent) is tuple else (tangent,))
@@ -279,6 +284,22 @@ def written_parameters(mod) -> frozenset:
     return frozenset(k for k, n in enumerate(names) if n in written)
 
 
+def _like_value(d, y):
+    """Tangent `d` with the float type of the value `y` it is the tangent of (through tuples, lists and dicts), as
+    JAX gives them and as grad gives gradients their arguments' dtypes: forward mode runs the tangents of float32
+    arrays as float64 (_as_tangent), and the jvp of a float32 function gave float64 tangents (h25b)."""
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and isinstance(d, np.ndarray) and d.dtype.kind == "f":
+        return d if d.dtype == y.dtype else d.astype(y.dtype)
+    if isinstance(y, np.floating) and type(y) is not np.float64 and isinstance(d, (float, np.floating)):
+        return type(y)(d)
+    if isinstance(y, (tuple, list)) and isinstance(d, (tuple, list)) and len(y) == len(d):
+        items = [_like_value(a, b) for a, b in zip(d, y)]
+        return type(d)(*items) if hasattr(type(d), "_fields") else type(d)(items)
+    if isinstance(y, dict) and isinstance(d, dict) and y.keys() == d.keys():
+        return {k: _like_value(d[k], y[k]) for k in d}
+    return d
+
+
 def _as_tangent(t, x, name="x", owner=None):
     """A tangent with the primal's float type: arrays as float arrays, scalars as floats."""
     if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
@@ -312,6 +333,7 @@ class HVP:
     generated gradient function (forward over reverse)."""
 
     def __init__(self, f: Callable, wrt: Wrt, jit: bool):
+        decline_transform_of_a_pair(f, "hvp")
         self.f, self.wrt, self.jit = f, wrt, jit
         names, self.many = wrt_names_of(generated_function(f), wrt)
         self.grad = api.grad(f, tuple(names) if self.many else names[0], jit=False)
@@ -324,11 +346,26 @@ class HVP:
         return self.fwd.source
 
     def __call__(self, *args, **kwargs):
-        return self.fwd(*args, **self._named_v(kwargs))[1]
+        kwargs = self._named_v(kwargs)
+        return self._like_arguments(self.fwd(*args, **kwargs)[1], args, kwargs)
 
     def value_grad_and_hvp(self, *args, **kwargs):
         """(gradient, H·v) from one sweep."""
-        return self.fwd(*args, **self._named_v(kwargs))
+        kwargs = self._named_v(kwargs)
+        g, hv = self.fwd(*args, **kwargs)
+        return self._like_arguments(g, args, kwargs), self._like_arguments(hv, args, kwargs)
+
+    def _like_arguments(self, out, args, kwargs):
+        """H·v (or the gradient) with the float dtypes of the wrt arguments, as grad gives gradients (a float32 x's
+        hvp was float64, its grad float32: h25b)."""
+        if not kwargs and len(args) == len(self.fwd._names) + 1:
+            bound = args[:-1]
+        else:
+            bound = api.bind_arguments(self.fwd, args, kwargs, trailing=1, last="tangent")[:-1]
+        wrt = [bound[self.fwd._position(w)] for w in self.fwd.wrt_names]
+        if self.many:
+            return type(out)(api._like(o, a) for o, a in zip(out, wrt)) if isinstance(out, tuple) else out
+        return api._like(out, wrt[0])
 
     def _named_v(self, kwargs):
         """`hvp(f)(x, v=u)`: the vector by its name, unless the user's function has a parameter `v`."""
@@ -361,6 +398,7 @@ class _Matrix:
     x_i.shape + x_j.shape, as jax.hessian with argnums)."""
 
     def __init__(self, f, wrt, jit, kind):
+        decline_transform_of_a_pair(f, kind)
         self.f, self.wrt, self.jit, self.kind = f, wrt, jit, kind
         self.names, self.many = wrt_names_of(generated_function(f), wrt)
         self.name = self.names[0] if not self.many else tuple(self.names)

@@ -429,7 +429,7 @@ def _derivative(module, obj, k, positions, mode, wrt_names, entry_name, arg_kind
                   callee_kind=callee_kind if arg_kinds else None,
                   arg_kinds=dict(zip(params, arg_kinds)), arg_dims=dict(zip(params, arg_dims)),
                   checkpoints=checkpoints, pure_callees=_effect_free_callees(module, local_to_obj),
-                  floats64=floats64 and bool(arg_kinds))
+                  floats64=floats64 and bool(arg_kinds), entry=entry_name is not None)
     compiler.run(compiler.FORWARD if forward_mode else compiler.REVERSE, ctx)
     if ctx.sweeps is not None:
         module.tapes |= ctx.sweeps.tapes

@@ -12,6 +12,9 @@ there (cuda/common.py MODULE_CONSTANTS).
 Buffers swapped in a loop and written in place: the gradient's pushes of a buffer after a write through its other
 name, never read back, were declined (cuda/views.py).
 
+A list used as a stack in jvp (`while len(st) > 0: v = st.pop()`): `len(st)` is the stack's count (was an internal
+error, h25b).
+
 Each case runs on numba's CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported)
 against the CPU gradient (jit=False) per example, and that against central differences where it is finite."""
 import json
@@ -33,6 +36,20 @@ B = 3
 def empty_matrix(x, M):
     """Sums over a matrix with no rows: 0 (and an axis sum of 3 zeros)."""
     return x * np.sum(M * M) + np.sum(np.sum(M, axis=0) * x) + np.sum(np.max(M, axis=1)) + x * x
+
+
+def stack_popped(x, a):
+    """A list used as a stack, `while len(st) > 0: v = st.pop()`, which jvp keeps as the user's list: `len(st)`
+    crashed the lowering with an internal error ('srcdiff.cuda.common.Unknown: st', found by hand, h25b); it is the
+    stack's count."""
+    st = []
+    for i in range(3):
+        st.append(a[i] * a[i] * x)
+    s = 0.0
+    while len(st) > 0:
+        v = st.pop()
+        s = s * 0.5 + v
+    return s
 
 
 def empty_columns(x, M, v):
@@ -389,7 +406,8 @@ def _run_all():
     for name, f, args, T in [("jvp_empty", empty_matrix, (x, np.zeros((B, 0, 3))), (np.ones(B), np.zeros((B, 0, 3)))),
                              ("jvp_pairs", pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
                              ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
-                             ("jvp_carried_tuple", carried_tuple, (x, a, M), (np.ones(B), np.cos(a), np.sin(M)))]:
+                             ("jvp_carried_tuple", carried_tuple, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
+                             ("jvp_stack_popped", stack_popped, (x, a), (np.ones(B), np.cos(a)))]:
         try:
             wrt = tuple(range(len(args)))
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -445,7 +463,8 @@ if __name__ != "__main__":
         assert results["empty_mean"]["nans"] == 2 * B, results["empty_mean"]     # value and d/dx
         assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
-    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs", "jvp_carried_tuple"])
+    @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs", "jvp_carried_tuple",
+                                      "jvp_stack_popped"])
     def test_jvp_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

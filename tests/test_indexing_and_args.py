@@ -85,6 +85,18 @@ def test_newaxis_placement(f, x, jit):
     check_all(f, x, jit)
 
 
+def ellipsis_alone(x):
+    """`x[...]` (x's memory, all of it): under jit=True Numba crashed, 'No definition for lowering <built-in function
+    getitem>(Array(float64, 2, ...), ...)', naming the line (found by hand, h25b); now x itself."""
+    y = x[...]
+    return np.sum(np.sin(y) * x[...]) + np.sum(x[..., 1:] ** 2)
+
+
+@JIT
+def test_ellipsis_alone(jit):
+    check_all(ellipsis_alone, X2, jit)
+
+
 def newaxis_between_arrays(x):
     return np.sum(x[IDX, None, IDX])
 

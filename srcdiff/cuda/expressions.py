@@ -241,6 +241,8 @@ class ExpressionLowering:
         if name in UNARY and len(a) == 1 or name in BINARY and len(a) == 2 or name in TERNARY and len(a) == 3:
             return self._low_elementwise(name, a, idx, rshape)
         if name in ("len",):
+            if isinstance(a[0], ast.Name) and a[0].id in self.stacks:
+                return [], f"{a[0].id}_n"     # a list used as a stack (jvp keeps the user's): its count
             return [], str(self.info(a[0])[0][0])
         if name == "int":
             p, x = self.low(a[0])

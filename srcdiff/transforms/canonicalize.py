@@ -373,6 +373,10 @@ class _Canon(Transformer):
             return self._output(call, literal_value(node.slice), node)
         self.generic_visit(node)
         idx = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if (isinstance(node.ctx, gast.Load) and len(idx) == 1 and isinstance(idx[0], gast.Constant)
+                and idx[0].value is Ellipsis):
+            # `x[...]`: x's memory, all of it (Numba has no getitem of an Ellipsis alone: jit=True crashed)
+            return node.value
         if not any(_is_none(e) for e in idx):
             return node
         return self._new_axes(node, idx)

@@ -9,10 +9,12 @@ mode, forward mode, stacks, logdomain, cse); the check's dataflow (aliasing.py) 
 """
 from __future__ import annotations
 
+import copy
+
 import gast
 
 from . import annotations as anno
-from .astutil import dotted_name, walk, walk_statements
+from .astutil import call, dotted_name, load, walk, walk_statements
 from .kinds import Kind, is_array, is_scalar
 from .purity import WRITES_INTO
 from .shape_reads import ssa_copy
@@ -241,3 +243,148 @@ def in_place(s, kinds, unknown=False) -> bool:
     v = s.value
     return (anno.get(s, anno.IN_PLACE) and isinstance(v, gast.BinOp) and isinstance(v.left, gast.Name)
             and (is_array(kinds.get(v.left.id)) or (unknown and kinds.get(v.left.id) is None)))
+
+
+# ---- results that may be an argument's memory --------------------------------------------------------------
+# calls whose result is a new array whatever their arguments (a runtime helper not listed here may return its first
+# argument as it is, rt.unbroadcast(g, x) where g has x's shape, or a view of it, rt.reshape_like, rt.slice_axis)
+_FRESH_RT = {"rt.copy", "rt.zeros_like", "rt.broadcast_to_like", "rt.sum_grad", "rt.mean_grad", "rt.prod_grad",
+             "rt.dot", "rt.matmul_grad_x", "rt.matmul_grad_y", "rt.array", "rt.stack_array", "rt.elementwise"}
+# NumPy's calls whose result may be their first argument or a view of it, beyond _VIEW_CALLS
+_NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.real",
+                              "np.imag", "np.atleast_3d", "np.flip", "np.fliplr", "np.flipud", "np.asanyarray"}
+
+
+def _may_be(value) -> list:
+    """The names whose memory the value of the expression `value` may be (itself, or a view of it): a name, `.T`, an
+    index, a view call, a runtime helper not known to make a new array (its first argument), a method of an array
+    other than copy, a call of a function of the module (each argument), either arm of a conditional expression."""
+    if isinstance(value, gast.Name):
+        return [value.id]
+    if isinstance(value, gast.Attribute):
+        return _may_be(value.value)
+    if isinstance(value, gast.Subscript):
+        return _may_be(value.value)
+    if isinstance(value, gast.IfExp):
+        return _may_be(value.body) + _may_be(value.orelse)
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return [n for e in value.elts for n in _may_be(e)]
+    if isinstance(value, gast.Call):
+        name = dotted_name(value.func) or ""
+        first = value.args[:1]
+        if name.startswith("np.") or name.startswith("math.") or name.startswith("scipy."):
+            return _may_be(first[0]) if name in _NUMPY_VIEWS and first else []
+        if name.startswith("rt."):
+            return [] if name in _FRESH_RT else [n for a in first for n in _may_be(a)]
+        if isinstance(value.func, gast.Attribute):    # x.reshape(...), x.copy()
+            return [] if value.func.attr == "copy" else _may_be(value.func.value)
+        return [n for a in value.args for n in _may_be(a)]    # a function of the module: its result may be any
+    return []
+
+
+def argument_memory(fn) -> set:
+    """The names of `fn` that may be one of its parameters' arrays or a view of one (flow-insensitive: every binding of
+    a name counts, loops' targets and list stacks too)."""
+    links: dict = {}
+
+    def link(name, value):
+        links.setdefault(name, set()).update(_may_be(value))
+    for s in walk_statements(fn.body):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                for n in walk(t):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        link(n.id, s.value)
+        elif isinstance(s, gast.For):
+            for n in walk(s.target):
+                if isinstance(n, gast.Name):
+                    link(n.id, s.iter)
+        elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
+            stack = _list_of(s.value, "rt.push", "append")
+            if stack is not None:
+                for a in s.value.args[1:] if dotted_name(s.value.func) == "rt.push" else s.value.args:
+                    link(stack, a)
+        if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and _list_of(s.value, "rt.pop", "pop"):
+            for t in s.targets:
+                if isinstance(t, gast.Name):
+                    link(t.id, load(_list_of(s.value, "rt.pop", "pop")))
+    shared = {a.id for a in fn.args.args}
+    grew = True
+    while grew:
+        grew = False
+        for name, sources in links.items():
+            if name not in shared and sources & shared:
+                shared.add(name)
+                grew = True
+    return shared
+
+
+def fresh_results(fn, derivatives, kinds=None):
+    """`fn` (the entry of a derivative: what the user calls) with each derivative it returns that may be the memory of
+    one of its arguments (the tangent or cotangent passed in, an input) copied at the return: `rt.copy(d_result)`.
+    NumPy's functions and JAX's transforms give new arrays; the generated code may pass one on as it is (the jvp of
+    `return x.T` is `np.transpose(d_x)`, of `x * 1.0` d_x itself, the vjp of `return x` the cotangent g), and the
+    caller writing into the result would change its own array. `derivatives(ret)`: the part of the return's value
+    that is derivatives (the values are left as they are: they are what the function returns, a view of x where it
+    returns one). A name returned that is bound once, to a tuple display, is written out at the return where one of
+    its items needs a copy (where a name it reads is bound again, the copy is made in the display itself). Scalars
+    (of known kind) are left as they are."""
+    ret = fn.body[-1] if fn.body and isinstance(fn.body[-1], gast.Return) else None
+    part = derivatives(ret.value) if ret is not None and ret.value is not None else None
+    if part is None:
+        return fn
+    kinds = kinds or {}
+    shared = argument_memory(fn)
+    bindings: dict = {}     # name -> the statements binding it
+    for s in walk_statements(fn.body):
+        if isinstance(s, (gast.Assign, gast.For)):
+            for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
+                for n in walk(t):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                        bindings.setdefault(n.id, []).append(s)
+    written_out = []
+
+    def display(e):
+        """The tuple display a name is bound to, once, else None."""
+        b = bindings.get(e.id, ()) if isinstance(e, gast.Name) else ()
+        if len(b) == 1 and isinstance(b[0], gast.Assign) and b[0].targets[0] is not None \
+                and isinstance(b[0].targets[0], gast.Name) and isinstance(b[0].value, gast.Tuple):
+            return b[0]
+        return None
+
+    def fresh(e):
+        if isinstance(e, gast.Tuple):
+            elts = [fresh(x) for x in e.elts]
+            return e if all(a is b for a, b in zip(elts, e.elts)) else gast.Tuple(elts=elts, ctx=gast.Load())
+        at = display(e)
+        if at is not None:
+            written = fresh(at.value)
+            if written is at.value:
+                return e
+            if all(len(bindings.get(n.id, ())) <= 1 for n in walk(at.value) if isinstance(n, gast.Name)):
+                written_out.append(e.id)
+                return copy.deepcopy(written)
+            at.value = written      # (a name it reads is bound again before the return: copied where it is made)
+            return e
+        if not set(_may_be(e)) & shared:
+            return e
+        if isinstance(e, gast.Name) and is_scalar(kinds.get(e.id)):
+            return e
+        return call("rt.copy", e)
+    new = fresh(part)
+    if new is part:
+        return fn
+    ret.value = _replaced(ret.value, part, new)
+    read = {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    gone = set(written_out) - read     # (the display's binding, read by the return alone)
+    fn.body = [s for s in fn.body if not (isinstance(s, gast.Assign) and len(s.targets) == 1
+                                          and isinstance(s.targets[0], gast.Name) and s.targets[0].id in gone)]
+    return fn
+
+
+def _replaced(value, part, new):
+    if value is part:
+        return new
+    if isinstance(value, gast.Tuple):
+        return gast.Tuple(elts=[_replaced(e, part, new) for e in value.elts], ctx=gast.Load())
+    return value

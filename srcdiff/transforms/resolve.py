@@ -310,7 +310,10 @@ class _Resolver(Transformer):
             obj = _MISSING   # a lifted nested def (it may share a global's name), or a callee resolved before
         else:
             obj = self._lookup(func)
-        if obj is _MISSING and isinstance(func, gast.Attribute):
+        if isinstance(func, gast.Attribute) and (obj is _MISSING or isinstance(getattr(obj, "__self__", None),
+                                                                                np.ndarray)):
+            # a method of a local array, or of a module-level one (`C.reshape(2, 2)`, `C.sum()`: was declined as
+            # "a bound method", naming the object's address)
             return self._method(node)
         dtype = self._dtype_argument(node, obj)
         if dtype is not None:   # f(..., dtype=t) -> f(...) cast to t
