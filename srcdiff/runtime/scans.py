@@ -238,6 +238,8 @@ def cumprod_grad(g, x, axis=None):
 def cumprod_jvp(dx, x, axis=None):
     """The tangent of cumprod(x, axis) along dx."""
     x3 = _lines3(x, axis)
+    if x3.size == 0:    # (no line, or lines of no element: x3[:, 0] below does not exist)
+        return np.zeros(_out_shape(x, axis), x3.dtype)
     d3 = np.broadcast_to(dx, np.shape(x)).astype(x3.dtype).reshape(x3.shape)
     out = np.empty_like(x3)
     p, t = np.ones_like(x3[:, 0]), np.zeros_like(x3[:, 0])
