@@ -558,6 +558,13 @@ def _replaced(tree, same=False):
                  and a.value.func.value.id == a.targets[0].id)]
 
 
+def _arguments_replaced(tree) -> list:
+    """The functions that bind a namedtuple parameter of theirs again by `_replace` under its own name (`xa =
+    xa._replace(x=...)` in f, in a loop of f, or in a function of the program's taking xa)."""
+    return [fn for fn in _walk(tree, ast.FunctionDef) if any(
+        a.targets[0].id in {p.arg for p in fn.args.args} for a in _replaced(fn, same=True))]
+
+
 def _in_block(tree, kinds, found) -> bool:
     """Whether one of the statements `found` is inside a statement of `kinds` (a loop, a branch)."""
     ids = {id(a) for a in found}
@@ -1061,6 +1068,11 @@ DETECTORS = {
     "or tuples/lists of them :: s = state(x=a, v=b)": lambda t: bool(_records_made(t, keywords=True)),
     "or tuples/lists of them :: and changed by _replace": lambda t: bool(_replaced(t)),
     "or tuples/lists of them :: s = s._replace(x=s.x + h * s.v)": lambda t: bool(_replaced(t, same=True)),
+    "or tuples/lists of them :: an argument's too": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: under its own name": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: p = p._replace(w=2.0 * p.w)": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: also in a function of yours": lambda t: any(
+        fn.name != "f" for fn in _arguments_replaced(t)),
     "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(
         t, (ast.For, ast.If), _replaced(t, same=True) + _records_made(t)),
     "or dicts of them keyed by strings :: with a dict for the default too": _dict_default_get,

@@ -2045,6 +2045,23 @@ class Gen:
                 body[at:at + len(xa_lines)] = self.pick(['x = xa.x\na = xa.a', 'x, a = xa.x, xa[1]',
                                                          'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
                                                          'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
+                # and, in three of four such programs (decided off the source, drawing nothing: the seeds keep their
+                # other draws), xa bound again by `_replace` under its own name before it is read: in f, in a loop of
+                # f, or in a function of the program's taking xa (README: namedtuples '... an argument too, under its
+                # own name'; each was declined as "attribute .x of a local value", h25c). Not where f writes into
+                # xa's items or binds xa otherwise.
+                form = sum(map(ord, source())) % 4
+                if form and not any(re.match(r"\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", line) for line in body):
+                    step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
+                    if form == 1:
+                        body[at:at] = [step]
+                    elif form == 2:
+                        body[at:at] = [f"for {self.fresh('r')} in range(2):", "    " + step]
+                    else:
+                        helper = self.fresh("xa_step")
+                        self.helper_src.append("\n".join([f"def {helper}(xa):", "    " + step,
+                                                          "    return xa.x + 0.1 * np.sum(xa.a ** 2)"]))
+                        body = body[:-1] + [f"{body[-1]} + 0.3 * {helper}(xa)"]
                 src = source()
         # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside the tuple xa, whose item xa[1] becomes
         # the parameter xa_1; xa_a beside the dict or namedtuple xa, whose item xa["a"] or xa.a becomes xa_a: the two

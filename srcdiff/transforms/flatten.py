@@ -28,7 +28,7 @@ from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, l
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
-from .record_forms import Fields, RecordForms
+from .record_forms import Fields, RecordForms, records_bound_again
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
@@ -765,8 +765,10 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
 def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
         isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
-    fl.rebound_records = bound_again_to_made(unit.node, lambda v: fl.namedtuple_items(v) is not None or (
+    makes_record = (lambda v: fl.namedtuple_items(v) is not None or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"))
+    fl.rebound_records = bound_again_to_made(unit.node, makes_record) | records_bound_again(unit.node, structs,
+                                                                                          makes_record)
     fl.rebound = fl.rebound - fl.rebound_dicts - fl.rebound_records
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
@@ -782,6 +784,7 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
     unit.node.args.args = args
+    anno.set(unit.node, anno.RECORDS_BOUND, frozenset(fl.rebound_records & params))
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
 
