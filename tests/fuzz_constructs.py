@@ -528,13 +528,35 @@ def _dicts_literal(tree):
 
 
 def _dict_returners(tree) -> dict:
-    """{name: def} of the module-level functions each of whose returns gives a dict display."""
+    """{name: def} of the module-level functions each of whose returns gives a dict display, or a name its own block
+    binds to one (`q = {...}` ... `return q`)."""
     out = {}
     for name, fn in _module_funcs(tree).items():
         rets = [r for r in ast.walk(fn) if isinstance(r, ast.Return)]
-        if rets and all(isinstance(r.value, ast.Dict) for r in rets):
+        named = _named_dicts(fn)
+        if rets and all(isinstance(r.value, ast.Dict) or isinstance(r.value, ast.Name) and r.value.id in named
+                        for r in rets):
             out[name] = fn
     return out
+
+
+def _named_dicts(fn) -> set:
+    """The names a function's own block binds to a dict display (`q = {"u": ...}`)."""
+    return {a.targets[0].id for a in fn.body if isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Dict)}
+
+
+def _named_dict_returners(tree) -> list:
+    """The program's dict-returning functions with a `return q` of a name their own block binds to a display."""
+    return [fn for fn in _dict_returners(tree).values() if any(
+        isinstance(r.value, ast.Name) for r in ast.walk(fn) if isinstance(r, ast.Return))]
+
+
+def _keys_added(fn) -> bool:
+    """`q["w"] = ...` in the function's own block, of a name it binds to a dict display."""
+    named = _named_dicts(fn)
+    return any(isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Subscript)
+               and isinstance(a.targets[0].value, ast.Name) and a.targets[0].value.id in named for a in fn.body)
 
 
 def _record_classes(tree) -> set:
@@ -1057,6 +1079,13 @@ DETECTORS = {
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
         len([r for r in ast.walk(fn) if isinstance(r, ast.Return)]) > 1 for fn in _dict_returners(t).values()),
+    "or dicts of them keyed by strings :: or a name bound to one in the function's own block": lambda t: bool(
+        _named_dict_returners(t)),
+    "or dicts of them keyed by strings :: q = {...}": lambda t: bool(_named_dict_returners(t)),
+    "or dicts of them keyed by strings :: with keys added there too": lambda t: any(
+        _keys_added(fn) for fn in _named_dict_returners(t)),
+    'or dicts of them keyed by strings :: q["b"] = b': lambda t: any(_keys_added(fn) for fn in _named_dict_returners(t)),
+    "or dicts of them keyed by strings :: then return q": lambda t: bool(_named_dict_returners(t)),
     "or dicts of them keyed by strings :: p = params(w, b)": lambda t: any(
         isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Name) and a.value.func.id in _dict_returners(t)
         for a in _walk(t, ast.Assign)),

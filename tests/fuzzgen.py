@@ -2189,8 +2189,17 @@ class Gen:
             lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')
         else:
             mk = self.fresh("mkdict")
+            # (in every other helper, decided off the source, drawing nothing: the seeds keep their other draws, the
+            # same dict as a name bound to a display in the helper's own block and returned, `q = {...}`, `q["w"] =
+            # ...`, `return q`: README 'or a name bound to one in the function's own block'; declined before h25c)
+            named = sum(map(ord, s_val + v_val)) % 2 == 0
             if self.coin(2):
-                self.helper_src.append(f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+                self.helper_src.append(
+                    f'def {mk}(u, w):\n    q = {{"u": np.sin(u)}}\n    q["w"] = w * u + 0.5\n    return q' if named else
+                    f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+            elif named:
+                self.helper_src.append(f'def {mk}(u, w):\n    q = {{"u": 0.5 * u, "w": w - u}}\n    if u > 0.0:\n'
+                                       f'        return {{"u": u * u, "w": np.tanh(w)}}\n    return q')
             else:
                 self.helper_src.append(f'def {mk}(u, w):\n    if u > 0.0:\n        return {{"u": u * u, "w": np.tanh(w)}}'
                                        f'\n    return {{"u": 0.5 * u, "w": w - u}}')

@@ -172,6 +172,29 @@ class DictForms:
         module_builder.build_module)."""
         return [copy_loc(gast.Return(value=self.expr(self.dict_literal(s.value))), s)]
 
+    def return_named_dict(self, s):
+        """`return q` of a dict the function made in its own block (`q = {"a": x * 2.0, "b": y}`: named_dicts), in a
+        function of the user's: the tuple of q's items, as `return {"a": ..., "b": ...}` gives (`return_dict`).
+        Declined where q has other keys here than its callers read (a key added after an earlier `return q`)."""
+        name = s.value.id
+        keys = named_dicts(self.returning())[name]
+        if self.structs[name].names != keys:
+            fail(s, self.unit, f"the dict '{name}' returned here with the keys {', '.join(map(repr, self.structs[name].names))}"
+                               f" and with {', '.join(map(repr, keys))} at another return (srcdiff reads the dict a "
+                               "function of yours returns at keys it knows when it compiles)",
+                 f"give '{name}' the same keys at each return: add the keys before the first return")
+        return [copy_loc(gast.Return(value=self.items(name, (), s)), s)]
+
+    def returns_named_dict(self, s) -> bool:
+        """Whether `s` is `return q` of a dict the function made in its own block (named_dicts)."""
+        return (isinstance(s, gast.Return) and isinstance(s.value, gast.Name) and s.value.id in self.made
+                and isinstance(self.structs.get(s.value.id), Keyed) and s.value.id in named_dicts(self.returning()))
+
+    def returning(self):
+        """The function whose statements are being flattened: the innermost def nested in this one (`functions`),
+        else this one."""
+        return self.functions[-1] if self.functions else self.unit.node
+
     def returned_dict_read(self, n):
         """`params(W, b)["W"]` of a function returning a dict display: the call's tuple at the key's position; else
         None."""
@@ -611,14 +634,56 @@ def returned_keys(fn_node):
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
     return that breaks that (a return of anything else, or of other keys)."""
     rets = list(_returns(fn_node.body))
-    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or display_keys(r.value) is not None]
+    named = named_dicts(fn_node)
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp))
+             or return_keys(r, named) is not None]
     # (`return dict(params, W=W2)`, a copy of a dict argument, is none: resolve declines reading it, saying what works)
     if not dicts:
         return None
-    keys = display_keys(dicts[0].value)
+    keys = return_keys(dicts[0], named)
     if keys is None:
         return dicts[0]
-    return next((r for r in rets if display_keys(r.value) != keys), keys)
+    return next((r for r in rets if return_keys(r, named) != keys), keys)
+
+
+def return_keys(ret, named: dict):
+    """The keys of the dict the `return` statement `ret` gives: a dict display of string-literal keys, or a name of
+    `named` (named_dicts: `q = {"a": x, "b": y}` ... `return q`); else None."""
+    if isinstance(ret.value, gast.Name) and ret.value.id in named:
+        return named[ret.value.id]
+    return display_keys(ret.value)
+
+
+def named_dicts(fn_node) -> dict:
+    """{name: keys} of the names the function `fn_node` binds once, in its body's own block (not in a branch or a
+    loop), to a dict display of string-literal keys (`q = {"a": x * 2.0, "b": y}`), with the keys its block adds after,
+    in order (`q["c"] = v`: a new key, as in Python): the keys of the dict `return q` gives there. A name written at a
+    key that is not a string literal, or bound elsewhere too, is none (`return q` is then declined where it is
+    flattened, as a dict used whole)."""
+    stores: dict = {}
+    for n in walk(fn_node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            for name in n.names:
+                stores[name] = 2
+    out: dict = {}
+    for st in fn_node.body:
+        if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                and stores.get(st.targets[0].id) == 1 and display_keys(st.value) is not None):
+            out[st.targets[0].id] = display_keys(st.value)
+        elif (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript)
+              and isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id in out
+              and isinstance(st.targets[0].slice, gast.Constant) and isinstance(st.targets[0].slice.value, str)
+              and st.targets[0].slice.value not in out[st.targets[0].value.id]):
+            out[st.targets[0].value.id] += (st.targets[0].slice.value,)
+    for n in walk(fn_node):     # (a write at a key known only when flatten resolves it: `q[k] = v`)
+        targets = n.targets if isinstance(n, gast.Assign) else [n.target] if isinstance(n, gast.AugAssign) else []
+        for t in targets:
+            if (isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in out
+                    and not (isinstance(t.slice, gast.Constant) and isinstance(t.slice.value, str))):
+                out.pop(t.value.id, None)
+    return out
 
 
 _RETURNED: dict = {}     # code object of a module-level function -> returned_keys of it

@@ -107,6 +107,7 @@ class _Flatten(DictForms, RecordForms):
         self.dict_calls = set()     # ids of the calls of functions returning dicts read at keys or bound to a name
         self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
         self.rebound_records = frozenset()  # ... to a namedtuple made here (record_forms)
+        self.functions = []     # the functions nested in this one that the statement flattened is in, innermost last
 
     def leaf_names(self, name, path=()):
         """The variables of the leaves of the item at `path` of the structure `name` (item_variables.py)."""
@@ -512,6 +513,8 @@ class _Flatten(DictForms, RecordForms):
             return self.bind_returned(s, self.returned_dict(s.value.func))    # p = params(W, b) (dict_forms)
         if isinstance(s, gast.Return) and display_keys(s.value) is not None:
             return self.return_dict(s)
+        if self.returns_named_dict(s):     # q = {"a": ..., "b": ...} ... return q (dict_forms)
+            return self.return_named_dict(s)
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -555,7 +558,13 @@ class _Flatten(DictForms, RecordForms):
             if isinstance(s.target, gast.Name) and self.over_keys(it):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
                 return self.unroll(s, [("const", k) for k in self.key_tuple(it)])
-        map_blocks(s, self.inner_block)
+        if isinstance(s, gast.FunctionDef):     # (its `return q` returns its own dicts: named_dicts of it)
+            self.functions.append(s)
+        try:
+            map_blocks(s, self.inner_block)
+        finally:
+            if isinstance(s, gast.FunctionDef):
+                self.functions.pop()
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
             if isinstance(v, list):
