@@ -546,6 +546,12 @@ def _named_dicts(fn) -> set:
             and isinstance(a.value, ast.Dict)}
 
 
+def _nested_dicts(tree) -> set:
+    """The names bound to a dict display holding a dict display (`d = {"a": {"b": x}}`)."""
+    return {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Dict) and any(isinstance(v, ast.Dict) for v in a.value.values)}
+
+
 def _named_dict_returners(tree) -> list:
     """The program's dict-returning functions with a `return q` of a name their own block binds to a display."""
     return [fn for fn in _dict_returners(tree).values() if any(
@@ -1079,6 +1085,14 @@ DETECTORS = {
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
         len([r for r in ast.walk(fn) if isinstance(r, ast.Return)]) > 1 for fn in _dict_returners(t).values()),
+    "or dicts of them keyed by strings :: also holding dicts of their own": lambda t: bool(_nested_dicts(t)),
+    'or dicts of them keyed by strings :: d["a"]["b"]': lambda t: any(
+        isinstance(s.value, ast.Subscript) and isinstance(s.value.value, ast.Name) and s.value.value.id in _nested_dicts(t)
+        for s in _walk(t, ast.Subscript)),
+    "or dicts of them keyed by strings :: written too": lambda t: any(
+        isinstance(a.targets[0], ast.Subscript) and isinstance(a.targets[0].value, ast.Subscript)
+        and isinstance(a.targets[0].value.value, ast.Name) and a.targets[0].value.value.id in _nested_dicts(t)
+        for a in _walk(t, ast.Assign)),
     "or dicts of them keyed by strings :: or a name bound to one in the function's own block": lambda t: bool(
         _named_dict_returners(t)),
     "or dicts of them keyed by strings :: q = {...}": lambda t: bool(_named_dict_returners(t)),
@@ -1254,6 +1268,7 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "or dicts of them keyed by strings :: but not where another name holds the same dict",     # (a decline)
     "lambdas :: where the name is read only by calls passing one number of arguments by position",
     "print and assert stay in the forward sweep :: the text is python's",
     "print and assert stay in the forward sweep :: under numba too",

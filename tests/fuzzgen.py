@@ -2083,6 +2083,14 @@ class Gen:
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)
+            # and, in one of three such programs (decided off the source, drawing nothing: the seeds keep their other
+            # draws), a dict holding a dict of its own, written at an item and read (README: 'also holding dicts of
+            # their own, `d["a"]["b"]`, written too'; declined before h25c)
+            if sum(map(ord, "\n".join(block) + term)) % 3 == 0:
+                d = self.fresh("nest")
+                block = block + [f'{d} = {{"a": {{"b": np.tanh({term}), "c": 0.5}}, "e": 1.5}}',
+                                 f'{d}["a"]["c"] = {d}["a"]["c"] * {d}["a"]["b"] + {d}["e"]']
+                term = f'{d}["a"]["c"] * {d}["e"]'
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         # a namedtuple f makes of its own values, changed by _replace, also in a loop or a branch (drawn last too)

@@ -108,6 +108,8 @@ class _Flatten(DictForms, RecordForms):
         self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
         self.rebound_records = frozenset()  # ... to a namedtuple made here (record_forms)
         self.functions = []     # the functions nested in this one that the statement flattened is in, innermost last
+        self.shared = set()     # (name, path) of the structures two names hold (dict_forms.bind_item_to)
+        self.item_writes = []   # (name, path, node) of each write into an item of a structure (leaf)
 
     def leaf_names(self, name, path=()):
         """The variables of the leaves of the item at `path` of the structure `name` (item_variables.py)."""
@@ -199,6 +201,8 @@ class _Flatten(DictForms, RecordForms):
         if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)) and param in self.params \
                 and not self.for_call:
             self.argument_item_written(param, path, node)
+        if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)):
+            self.item_writes.append((param, path, node))
         if isinstance(self.struct_at(param, path), Keyed):
             what = "a dict made in the function" if param in self.made else "a dict argument"
             fail(node, self.unit, f"{what} used as a whole value (srcdiff reads a dict argument's items "
@@ -792,6 +796,7 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
         else:
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
+    fl.shared_writes_declined()
     unit.node.args.args = args
     anno.set(unit.node, anno.RECORDS_BOUND, frozenset(fl.rebound_records & params))
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
