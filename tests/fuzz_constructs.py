@@ -546,6 +546,12 @@ def _named_dicts(fn) -> set:
             and isinstance(a.value, ast.Dict)}
 
 
+def _structure_defaults(tree) -> list:
+    """The defaults of f's nested defs that read its structured argument xa (`xa=xa`, `w=xa["a"]`, `w=xa.a`)."""
+    return [d for fn in _walk(_entry(tree), ast.FunctionDef) for d in fn.args.defaults + fn.args.kw_defaults
+            if d is not None and fn.name != "f" and any(isinstance(n, ast.Name) and n.id == "xa" for n in ast.walk(d))]
+
+
 def _nested_dicts(tree) -> set:
     """The names bound to a dict display holding a dict display (`d = {"a": {"b": x}}`)."""
     return {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
@@ -1070,6 +1076,9 @@ DETECTORS = {
     "nested defs :: also with defaults and keyword-only parameters": lambda t: any(
         n.args.defaults or n.args.kwonlyargs for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn)
         if n is not fn and isinstance(n, ast.FunctionDef)),
+    "nested defs :: defaults reading a structured argument too": lambda t: bool(_structure_defaults(t)),
+    'nested defs :: def h(z, q=p, w=p["w"])': lambda t: any(
+        isinstance(d, ast.Subscript) or isinstance(d, ast.Attribute) for d in _structure_defaults(t)),
     "calls to your own functions :: lambdas": lambda t: bool(_walk(t, ast.Lambda)),
     "lambdas :: also several on a line": _several_lambdas_on_a_line,
     "lambdas :: called where they are written": _lambda_called_in_place,

@@ -2080,6 +2080,16 @@ class Gen:
                         f"shadowed = shadows((np.sin({item}), {local} * 0.5))"] + body[1:-1] + \
                     [f"{body[-1]} + 0.2 * shadowed"]
             src = source()
+        # and, in one of three programs with 'itemspelled' (decided off the source, drawing nothing), a def nested in
+        # f whose defaults read xa, whole and an item (README: nested defs' 'defaults reading a structured argument
+        # too'; declined before h25c), where f binds xa nowhere
+        if (xa_lines and self.has("itemspelled") and sum(map(ord, source())) % 3 == 1
+                and not re.search(r"^\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", "\n".join(body), re.M)):
+            first, second = {"dict": ('["x"]', '["a"]'), "namedtuple": (".x", ".a")}.get(seq, ("[0]", "[1]"))
+            h = self.fresh("reads_xa")
+            body = [f"def {h}(z, xa=xa, *, w=xa{second}):", f"    return z * xa{first} + 0.1 * np.sum(w * xa{second})"] \
+                + body[:-1] + [f"{body[-1]} + 0.2 * {h}(0.5)"]
+            src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)

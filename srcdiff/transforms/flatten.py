@@ -311,6 +311,18 @@ class _Flatten(DictForms, RecordForms):
             self.no_dict_to_library(self.struct_at(*r), node)
         return self.items(r[0], r[1], node)
 
+    def defaults(self, fn):
+        """The defaults of the nested function `fn` (a def or a lambda), which the enclosing function evaluates where
+        `fn` is defined, flattened: `def h(z, p=p)` of a structured argument p bound nowhere in the body (its items
+        never change: _decline_structures_as_defaults declines the others) takes the literal of p's items, marked with
+        its keys or fields, as a call passing p whole does (`literal`); `q=p["W"]`, the item's variable."""
+        def flat(d):
+            r = self.ref(d)
+            return self.literal(d, True) if r is not None and self.struct_at(*r) is not None else self.expr(d)
+        a = fn.args
+        a.defaults = [flat(d) for d in a.defaults]
+        a.kw_defaults = [None if d is None else flat(d) for d in a.kw_defaults]
+
     def items(self, param, path, like):
         s = self.struct_at(param, path)
         if s is None:
@@ -396,6 +408,11 @@ class _Flatten(DictForms, RecordForms):
                 if test is not None:
                     return test
                 self.generic_visit(n)
+                return n
+
+            def visit_Lambda(self, n):
+                outer.defaults(n)
+                n.body = self.visit(n.body)
                 return n
 
             def visit_ListComp(self, n):
@@ -563,6 +580,7 @@ class _Flatten(DictForms, RecordForms):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
                 return self.unroll(s, [("const", k) for k in self.key_tuple(it)])
         if isinstance(s, gast.FunctionDef):     # (its `return q` returns its own dicts: named_dicts of it)
+            self.defaults(s)
             self.functions.append(s)
         try:
             map_blocks(s, self.inner_block)
@@ -769,7 +787,8 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
         fl = _Flatten(unit, structs, rebound_names(unit.node, params))
         _makes_dicts(unit, fl)
         made = _made_structures(unit, fl)
-    _decline_structures_as_defaults(unit, set(structs) | made)
+    # (a default reading an argument bound nowhere in the body is that argument's items, `defaults`)
+    _decline_structures_as_defaults(unit, made | (set(structs) & rebound_names(unit.node, params)))
     _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
     _flatten(unit, fl, structs, params, for_call)
     return unit
@@ -819,9 +838,11 @@ def _made_structures(unit, fl) -> set:
 
 
 def _decline_structures_as_defaults(unit, names: set) -> None:
-    """Decline a function nested in `unit` whose parameter's default reads one of its structures (`def h(z, p=p)`,
-    `def h(z, q=p["W"])` of a tuple or dict argument p): srcdiff gives each item a variable of its own, which the
-    default does not see (both were declined as "name 'p' is not defined", a message naming no construct)."""
+    """Decline a function nested in `unit` whose parameter's default reads one of its structures `names` (`def h(z,
+    p=p)`, `def h(z, q=p["W"])` of a dict made here, or of an argument the body binds again): Python's default is the
+    object as it is where the function is defined, which a dict made here shares with later writes into its items
+    (both were declined as "name 'p' is not defined", a message naming no construct). Of an argument bound nowhere
+    in the body, the default is its items (_Flatten.defaults)."""
     for fn in walk(unit.node):
         if fn is unit.node or not isinstance(fn, (gast.FunctionDef, gast.Lambda)):
             continue
