@@ -548,7 +548,8 @@ def _decline_dict_result(fn):
         return
     keys, unit = dict_forms.module_function_keys(getattr(fn, "py_func", fn))
     if isinstance(keys, tuple):
-        ret = next(r for r in dict_forms.returns_of(unit.node) if dict_forms.display_keys(r.value) is not None)
+        named = dict_forms.named_dicts(unit.node)
+        ret = next(r for r in dict_forms.returns_of(unit.node) if dict_forms.return_keys(r, named) is not None)
         fail(ret, unit, "the function you differentiate returns a dict (srcdiff's transforms take a function of "
                         "one result: a number for grad, a number or an array for jvp and jacobian)",
              "differentiate a function that returns one of its items (a helper of yours may return the dict: "

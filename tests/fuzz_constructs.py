@@ -528,13 +528,47 @@ def _dicts_literal(tree):
 
 
 def _dict_returners(tree) -> dict:
-    """{name: def} of the module-level functions each of whose returns gives a dict display."""
+    """{name: def} of the module-level functions each of whose returns gives a dict display, or a name its own block
+    binds to one (`q = {...}` ... `return q`)."""
     out = {}
     for name, fn in _module_funcs(tree).items():
         rets = [r for r in ast.walk(fn) if isinstance(r, ast.Return)]
-        if rets and all(isinstance(r.value, ast.Dict) for r in rets):
+        named = _named_dicts(fn)
+        if rets and all(isinstance(r.value, ast.Dict) or isinstance(r.value, ast.Name) and r.value.id in named
+                        for r in rets):
             out[name] = fn
     return out
+
+
+def _named_dicts(fn) -> set:
+    """The names a function's own block binds to a dict display (`q = {"u": ...}`)."""
+    return {a.targets[0].id for a in fn.body if isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Dict)}
+
+
+def _structure_defaults(tree) -> list:
+    """The defaults of f's nested defs that read its structured argument xa (`xa=xa`, `w=xa["a"]`, `w=xa.a`)."""
+    return [d for fn in _walk(_entry(tree), ast.FunctionDef) for d in fn.args.defaults + fn.args.kw_defaults
+            if d is not None and fn.name != "f" and any(isinstance(n, ast.Name) and n.id == "xa" for n in ast.walk(d))]
+
+
+def _nested_dicts(tree) -> set:
+    """The names bound to a dict display holding a dict display (`d = {"a": {"b": x}}`)."""
+    return {a.targets[0].id for a in _walk(tree, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Dict) and any(isinstance(v, ast.Dict) for v in a.value.values)}
+
+
+def _named_dict_returners(tree) -> list:
+    """The program's dict-returning functions with a `return q` of a name their own block binds to a display."""
+    return [fn for fn in _dict_returners(tree).values() if any(
+        isinstance(r.value, ast.Name) for r in ast.walk(fn) if isinstance(r, ast.Return))]
+
+
+def _keys_added(fn) -> bool:
+    """`q["w"] = ...` in the function's own block, of a name it binds to a dict display."""
+    named = _named_dicts(fn)
+    return any(isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Subscript)
+               and isinstance(a.targets[0].value, ast.Name) and a.targets[0].value.id in named for a in fn.body)
 
 
 def _record_classes(tree) -> set:
@@ -556,6 +590,13 @@ def _replaced(tree, same=False):
             and isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "_replace"
             and (not same or isinstance(a.value.func.value, ast.Name) and isinstance(a.targets[0], ast.Name)
                  and a.value.func.value.id == a.targets[0].id)]
+
+
+def _arguments_replaced(tree) -> list:
+    """The functions that bind a namedtuple parameter of theirs again by `_replace` under its own name (`xa =
+    xa._replace(x=...)` in f, in a loop of f, or in a function of the program's taking xa)."""
+    return [fn for fn in _walk(tree, ast.FunctionDef) if any(
+        a.targets[0].id in {p.arg for p in fn.args.args} for a in _replaced(fn, same=True))]
 
 
 def _in_block(tree, kinds, found) -> bool:
@@ -1035,6 +1076,9 @@ DETECTORS = {
     "nested defs :: also with defaults and keyword-only parameters": lambda t: any(
         n.args.defaults or n.args.kwonlyargs for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn)
         if n is not fn and isinstance(n, ast.FunctionDef)),
+    "nested defs :: defaults reading a structured argument too": lambda t: bool(_structure_defaults(t)),
+    'nested defs :: def h(z, q=p, w=p["w"])': lambda t: any(
+        isinstance(d, ast.Subscript) or isinstance(d, ast.Attribute) for d in _structure_defaults(t)),
     "calls to your own functions :: lambdas": lambda t: bool(_walk(t, ast.Lambda)),
     "lambdas :: also several on a line": _several_lambdas_on_a_line,
     "lambdas :: called where they are written": _lambda_called_in_place,
@@ -1050,6 +1094,21 @@ DETECTORS = {
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
         len([r for r in ast.walk(fn) if isinstance(r, ast.Return)]) > 1 for fn in _dict_returners(t).values()),
+    "or dicts of them keyed by strings :: also holding dicts of their own": lambda t: bool(_nested_dicts(t)),
+    'or dicts of them keyed by strings :: d["a"]["b"]': lambda t: any(
+        isinstance(s.value, ast.Subscript) and isinstance(s.value.value, ast.Name) and s.value.value.id in _nested_dicts(t)
+        for s in _walk(t, ast.Subscript)),
+    "or dicts of them keyed by strings :: written too": lambda t: any(
+        isinstance(a.targets[0], ast.Subscript) and isinstance(a.targets[0].value, ast.Subscript)
+        and isinstance(a.targets[0].value.value, ast.Name) and a.targets[0].value.value.id in _nested_dicts(t)
+        for a in _walk(t, ast.Assign)),
+    "or dicts of them keyed by strings :: or a name bound to one in the function's own block": lambda t: bool(
+        _named_dict_returners(t)),
+    "or dicts of them keyed by strings :: q = {...}": lambda t: bool(_named_dict_returners(t)),
+    "or dicts of them keyed by strings :: with keys added there too": lambda t: any(
+        _keys_added(fn) for fn in _named_dict_returners(t)),
+    'or dicts of them keyed by strings :: q["b"] = b': lambda t: any(_keys_added(fn) for fn in _named_dict_returners(t)),
+    "or dicts of them keyed by strings :: then return q": lambda t: bool(_named_dict_returners(t)),
     "or dicts of them keyed by strings :: p = params(w, b)": lambda t: any(
         isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Name) and a.value.func.id in _dict_returners(t)
         for a in _walk(t, ast.Assign)),
@@ -1061,6 +1120,11 @@ DETECTORS = {
     "or tuples/lists of them :: s = state(x=a, v=b)": lambda t: bool(_records_made(t, keywords=True)),
     "or tuples/lists of them :: and changed by _replace": lambda t: bool(_replaced(t)),
     "or tuples/lists of them :: s = s._replace(x=s.x + h * s.v)": lambda t: bool(_replaced(t, same=True)),
+    "or tuples/lists of them :: an argument's too": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: under its own name": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: p = p._replace(w=2.0 * p.w)": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: also in a function of yours": lambda t: any(
+        fn.name != "f" for fn in _arguments_replaced(t)),
     "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(
         t, (ast.For, ast.If), _replaced(t, same=True) + _records_made(t)),
     "or dicts of them keyed by strings :: with a dict for the default too": _dict_default_get,
@@ -1213,6 +1277,7 @@ DETECTORS = {
 
 # phrases that explain a construct rather than name one
 NOT_CONSTRUCTS = {
+    "or dicts of them keyed by strings :: but not where another name holds the same dict",     # (a decline)
     "lambdas :: where the name is read only by calls passing one number of arguments by position",
     "print and assert stay in the forward sweep :: the text is python's",
     "print and assert stay in the forward sweep :: under numba too",

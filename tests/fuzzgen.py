@@ -2045,6 +2045,23 @@ class Gen:
                 body[at:at + len(xa_lines)] = self.pick(['x = xa.x\na = xa.a', 'x, a = xa.x, xa[1]',
                                                          'x = xa.x + 0.1 * np.sum(xa.a)\na = np.sin(xa.a)',
                                                          'x = xa.x + 0.1 * xa.norm2()\na = xa.a']).split("\n")
+                # and, in three of four such programs (decided off the source, drawing nothing: the seeds keep their
+                # other draws), xa bound again by `_replace` under its own name before it is read: in f, in a loop of
+                # f, or in a function of the program's taking xa (README: namedtuples '... an argument too, under its
+                # own name'; each was declined as "attribute .x of a local value", h25c). Not where f writes into
+                # xa's items or binds xa otherwise.
+                form = sum(map(ord, source())) % 4
+                if form and not any(re.match(r"\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", line) for line in body):
+                    step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
+                    if form == 1:
+                        body[at:at] = [step]
+                    elif form == 2:
+                        body[at:at] = [f"for {self.fresh('r')} in range(2):", "    " + step]
+                    else:
+                        helper = self.fresh("xa_step")
+                        self.helper_src.append("\n".join([f"def {helper}(xa):", "    " + step,
+                                                          "    return xa.x + 0.1 * np.sum(xa.a ** 2)"]))
+                        body = body[:-1] + [f"{body[-1]} + 0.3 * {helper}(xa)"]
                 src = source()
         # a local spelled as the variable srcdiff gives an item of xa (xa_1 beside the tuple xa, whose item xa[1] becomes
         # the parameter xa_1; xa_a beside the dict or namedtuple xa, whose item xa["a"] or xa.a becomes xa_a: the two
@@ -2063,9 +2080,27 @@ class Gen:
                         f"shadowed = shadows((np.sin({item}), {local} * 0.5))"] + body[1:-1] + \
                     [f"{body[-1]} + 0.2 * shadowed"]
             src = source()
+        # and, in one of three programs with 'itemspelled' (decided off the source, drawing nothing), a def nested in
+        # f whose defaults read xa, whole and an item (README: nested defs' 'defaults reading a structured argument
+        # too'; declined before h25c), where f binds xa nowhere
+        if (xa_lines and self.has("itemspelled") and sum(map(ord, source())) % 3 == 1
+                and not re.search(r"^\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", "\n".join(body), re.M)):
+            first, second = {"dict": ('["x"]', '["a"]'), "namedtuple": (".x", ".a")}.get(seq, ("[0]", "[1]"))
+            h = self.fresh("reads_xa")
+            body = [f"def {h}(z, xa=xa, *, w=xa{second}):", f"    return z * xa{first} + 0.1 * np.sum(w * xa{second})"] \
+                + body[:-1] + [f"{body[-1]} + 0.2 * {h}(0.5)"]
+            src = source()
         # a dict f makes of its own values, or one a helper returns (drawn last too)
         if self.has("dictmade") and self.coin(3):
             block, term = self.made_dict(env)
+            # and, in one of three such programs (decided off the source, drawing nothing: the seeds keep their other
+            # draws), a dict holding a dict of its own, written at an item and read (README: 'also holding dicts of
+            # their own, `d["a"]["b"]`, written too'; declined before h25c)
+            if sum(map(ord, "\n".join(block) + term)) % 3 == 0:
+                d = self.fresh("nest")
+                block = block + [f'{d} = {{"a": {{"b": np.tanh({term}), "c": 0.5}}, "e": 1.5}}',
+                                 f'{d}["a"]["c"] = {d}["a"]["c"] * {d}["a"]["b"] + {d}["e"]']
+                term = f'{d}["a"]["c"] * {d}["e"]'
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         # a namedtuple f makes of its own values, changed by _replace, also in a loop or a branch (drawn last too)
@@ -2172,8 +2207,17 @@ class Gen:
             lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')
         else:
             mk = self.fresh("mkdict")
+            # (in every other helper, decided off the source, drawing nothing: the seeds keep their other draws, the
+            # same dict as a name bound to a display in the helper's own block and returned, `q = {...}`, `q["w"] =
+            # ...`, `return q`: README 'or a name bound to one in the function's own block'; declined before h25c)
+            named = sum(map(ord, s_val + v_val)) % 2 == 0
             if self.coin(2):
-                self.helper_src.append(f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+                self.helper_src.append(
+                    f'def {mk}(u, w):\n    q = {{"u": np.sin(u)}}\n    q["w"] = w * u + 0.5\n    return q' if named else
+                    f'def {mk}(u, w):\n    return {{"u": np.sin(u), "w": w * u + 0.5}}')
+            elif named:
+                self.helper_src.append(f'def {mk}(u, w):\n    q = {{"u": 0.5 * u, "w": w - u}}\n    if u > 0.0:\n'
+                                       f'        return {{"u": u * u, "w": np.tanh(w)}}\n    return q')
             else:
                 self.helper_src.append(f'def {mk}(u, w):\n    if u > 0.0:\n        return {{"u": u * u, "w": np.tanh(w)}}'
                                        f'\n    return {{"u": 0.5 * u, "w": w - u}}')

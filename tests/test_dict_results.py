@@ -112,7 +112,45 @@ def tuple_holding_a_dict(W, b, x):
     return _scaled((np.sum(b), d)) + _scaled((1.0, {"w": b}))
 
 
-CASES = [helper_dict_by_keywords, tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
+def named_params(W, b):
+    q = {"W": W * 2.0, "b": b}
+    return q
+
+
+def named_with_keys_added(W, b):
+    q = dict(W=np.sin(W))
+    q["b"] = b * b
+    q["W"] = q["W"] + 1.0
+    if np.sum(b) > 0.0:
+        return {"W": q["W"] * 0.5, "b": q["b"]}
+    return q
+
+
+def named_dict_returned(W, b, x):
+    p = named_params(W, b)
+    r = named_with_keys_added(W, b)
+    h = layer(p, x)
+    return np.sum(h * h) + np.sum(r["W"] @ x) * np.sum(r["b"]) + np.sum(named_params(W, b)["b"] ** 2)
+
+
+def nested_named_dict(W, b, x):
+    def mk(u):
+        d = {"a": u * W}
+        d["c"] = np.tanh(b)
+        return d
+    q = mk(x)
+    return np.sum(q["a"]) + np.sum(q["c"] ** 2)
+
+
+def named_dict_in_a_loop(W, b, x):
+    s = 0.0
+    for i in range(2):
+        p = named_params(W * (i + 1.0), b)
+        s = s + np.sum(layer(p, x))
+    return s
+
+
+CASES = [named_dict_returned, nested_named_dict, named_dict_in_a_loop, helper_dict_by_keywords, tuple_of_dicts, list_of_dicts_passed_on, tuple_holding_a_dict, local_display, local_display_get_and_items, helper_dict, helper_dict_read_at_once, helper_dict_passed_on,
          nested_helper_dict, helper_dict_in_a_loop]
 
 
@@ -136,7 +174,8 @@ def test_dicts_made_here_and_returned_by_helpers(f, jit):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("f", [helper_dict, nested_helper_dict], ids=["module", "nested"])
+@pytest.mark.parametrize("f", [helper_dict, nested_helper_dict, named_dict_returned, nested_named_dict],
+                         ids=["module", "nested", "module_named", "nested_named"])
 def test_jvp_and_hvp_through_a_returned_dict(f):
     args = _args()
     v = np.ones(3)
@@ -181,6 +220,24 @@ def returns_a_dict(W, b, x):
     return {"W": W @ x, "b": b}       # <- returned
 
 
+def returns_a_named_dict(W, b, x):
+    q = {"W": W @ x, "b": b}
+    return q       # <- returned by name
+
+
+def keys_added_after_a_return(W, flag):
+    q = {"W": W}
+    if flag:
+        return q       # <- keys added after
+    q["b"] = W * 2.0
+    return q
+
+
+def reads_keys_added_after_a_return(W, b, x):
+    p = keys_added_after_a_return(W, True)
+    return np.sum(p["W"] @ x)
+
+
 def config_get_runtime_key(w, k):
     return CONFIG.get(k, 1.0) * np.sum(w)     # <- runtime key
 
@@ -196,6 +253,10 @@ def _line(tag):
     (passes_the_call_on, "passed on", "used here other than bound to a name or read at a key",
      "bind it to a name first (p = params(...))"),
     (returns_a_dict, "returned", "the function you differentiate returns a dict", "returns one of its items"),
+    (returns_a_named_dict, "returned by name", "the function you differentiate returns a dict",
+     "returns one of its items"),
+    (reads_keys_added_after_a_return, "keys added after", "the dict 'q' returned here with the keys 'W' and with "
+                                                          "'W', 'b' at another return", "add the keys before the first"),
 ])
 def test_returned_dicts_declined(f, tag, what, advice):
     args = _args()

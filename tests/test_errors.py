@@ -1703,6 +1703,29 @@ def test_a_write_into_an_item_of_a_rebound_tuple_argument_says_bind_the_item(jit
     check_grad(writes_an_item_through_a_name, [(np.ones(3), np.full(3, 0.3)), 0.5], wrt=1, jit=jit)
 
 
+def writes_into_a_transpose(x, B):
+    B = B * 1.0
+    B.T[0, 1] = x[0]  # <- transpose_write
+    return np.sum(B * B)
+
+
+def writes_into_a_reshape(x):
+    a = x * 2.0
+    a.reshape(2, 2)[0, 1] = x[0]  # <- reshape_write
+    return np.sum(a)
+
+
+def test_a_write_into_a_computed_array_quotes_the_users_target():
+    """`B.T[0, 1] = v` was declined as "the write np.transpose(B)[0, 1] = ...", resolve's spelling of the user's
+    `B.T`: the message quotes the target as the user wrote it (also `a.reshape(2, 2)[0, 1]`, resolve's np.reshape)."""
+    msg = _declined(writes_into_a_transpose, [np.ones(2), np.ones((2, 2))])
+    _assert_located(msg, "transpose_write", "the write B.T[0, 1] = ... is not supported", "bind the array")
+    assert "np.transpose" not in msg, msg
+    msg = _declined(writes_into_a_reshape, [np.ones(4)])
+    _assert_located(msg, "reshape_write", "the write a.reshape(2, 2)[0, 1] = ... is not supported")
+    assert "np.reshape" not in msg, msg
+
+
 def writes_a_row_the_loop_walks(P, y):
     s = 0.0
     for u, v in zip(P[0], P[1]):

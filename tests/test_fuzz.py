@@ -678,3 +678,26 @@ def test_a_local_named_rt_len_or_max_is_drawn_and_checked(workdir):
         prog = fuzzgen.seeded_program(seed)
         assert re.search(rf"\b{name} = ", prog.source)
         fuzzgen.check_program(prog.load(workdir, f"reserved_{seed}"), prog, jit, seed)
+
+
+def test_named_dict_returns_nested_dicts_and_namedtuple_arguments_replaced_are_drawn_and_checked(workdir):
+    """'dictmade' draws, in every other helper returning a dict, the same dict as a name bound to a display in the
+    helper's own block, a key added there, then `return q` (declined as 'a dict made in the function used as a whole
+    value' before h25c); 'namedtupleargs' draws, in three of four such programs, `xa = xa._replace(...)` of the
+    namedtuple argument under its own name, in f, in a loop of f, or in a helper taking xa (declined as 'attribute .x
+    of a local value'). Each is drawn, and seeds 39 and 41 (named dicts), 119 (in f), 490 (in a loop) and 171 (in a
+    helper, also jitted) pass the oracles. 'dictmade' also draws, in one of three such programs, a dict holding a dict,
+    `nest = {"a": {"b": ..., "c": 0.5}, "e": 1.5}`, written at `nest["a"]["c"]` (declined before h25c): seed 21 passes;
+    'itemspelled', in one of three such programs, a def nested in f whose defaults read xa, `def reads_xa(z, xa=xa, *,
+    w=xa["a"])` (declined before h25c): seeds 10 (a dict) and 166 (a namedtuple) pass."""
+    named = re.compile(r'q = \{"u": [^\n]*\n(    q\["w"\] = [^\n]*\n)?(    if [^\n]*\n        return [^\n]*\n)?    return q')
+    assert sum(bool(named.search(fuzzgen.seeded_program(s).source)) for s in range(200)) >= 10
+    for seed, pattern, jit in ((39, named, False), (41, named, False), (119, re.compile(r"\n    xa = xa\._replace"), False),
+                               (490, re.compile(r"in range\(2\):\n        xa = xa\._replace"), False),
+                               (171, re.compile(r"def xa_step\d+\(xa\):\n    xa = xa\._replace"), True),
+                               (21, re.compile(r'nest\d+\["a"\]\["c"\] = '), False),
+                               (10, re.compile(r'def reads_xa\d+\(z, xa=xa, \*, w=xa\["a"\]\)'), False),
+                               (166, re.compile(r'def reads_xa\d+\(z, xa=xa, \*, w=xa\.a\)'), False)):
+        prog = fuzzgen.seeded_program(seed)
+        assert pattern.search(prog.source), seed
+        fuzzgen.check_program(prog.load(workdir, f"structured_{seed}"), prog, jit, seed)

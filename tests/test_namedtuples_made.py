@@ -91,3 +91,132 @@ def test_namedtuples_declined_at_the_line(f, words, advice):
     msg = str(info.value)
     assert f"test_namedtuples_made.py:{_line(f.__name__)}" in msg, msg
     assert words in msg and advice in msg, msg
+
+
+# ---- a namedtuple argument bound again by `_replace` (or its class): its own name, also in a loop, a branch, a helper
+# (record_forms.records_bound_again). Each was declined as "attribute .W of a local value" (h25c); a helper's as
+# "shrink assigns an item of its parameter 's'".
+
+Params = collections.namedtuple("Params", ["W", "b"])
+
+
+def replaced_argument(x, s):
+    s = s._replace(W=s.W * 2.0)
+    return np.sum(s.W * x + s.b)
+
+
+def replaced_in_a_loop(x, s, n):
+    for i in range(n):
+        s = s._replace(W=s.W + 0.1 * np.tanh(s.W) * s.b, b=s.b * 0.9 + np.sum(s.W * x) * 0.01)
+    return np.sum(s.W * x) + s.b * s.b
+
+
+def replaced_in_a_branch(x, s):
+    if np.sum(x) > 0.0:
+        s = s._replace(b=s.b * 2.0)
+    else:
+        s = Params(W=np.sin(s.W), b=s.b)
+    return np.sum(s.W * x) * s.b
+
+
+def shrink(s):
+    s = s._replace(W=s.W * 0.5)
+    return np.sum(s.W ** 2) + s.b
+
+
+def replaced_in_a_helper(x, s):
+    t = s._replace(b=s.b + np.sum(x))
+    s = s._replace(b=s.b + 1.0)
+    return shrink(s) * np.sum(x) + shrink(t) + np.sum(s.W * x)
+
+
+def replaced_then_a_method(x, s):
+    s = s._replace(q=s.q * x)
+    return s.energy() + s.m
+
+
+P0 = Params(np.array([0.3, -0.4]), 0.7)
+REPLACED = [(replaced_argument, (A, P0)), (replaced_in_a_loop, (A, P0, 3)), (replaced_in_a_branch, (A, P0)),
+            (replaced_in_a_branch, (-A, P0)), (replaced_in_a_helper, (A, P0)),
+            (replaced_then_a_method, (A, Body(0.5, np.array([1.0, -2.0]))))]
+
+
+def _leaves(v):
+    return [x for w in v for x in _leaves(w)] if isinstance(v, tuple) else [v]
+
+
+def _numerical(f, args, k, eps=1e-6):
+    """Central differences of f w.r.t. each leaf of its argument k (a namedtuple, an array or a number)."""
+    like = args[k]
+    flat = [np.array(v, dtype=float) for v in _leaves(like)]
+    out = []
+    for j, leaf in enumerate(flat):
+        g = np.zeros_like(leaf)
+        for i in np.ndindex(leaf.shape):
+            vals = []
+            for h in (eps, -eps):
+                moved = [v.copy() for v in flat]
+                moved[j][i] += h
+                arg = type(like)(*[m if np.ndim(m) else float(m) for m in moved]) if isinstance(like, tuple) \
+                    else moved[0]
+                vals.append(f(*args[:k], arg, *args[k + 1:]))
+            g[i] = (vals[0] - vals[1]) / (2 * eps)
+        out.append(g)
+    return out
+
+
+@JIT
+@pytest.mark.parametrize("f, args", REPLACED, ids=["argument", "loop", "branch_taken", "branch_not_taken", "helper",
+                                                   "method"])
+def test_a_namedtuple_argument_replaced_under_its_own_name(f, args, jit):
+    """value = f, the gradient w.r.t. x and each field of s = central differences (a namedtuple of s's class),
+    Numba = Python, jvp along a namedtuple tangent = the gradients' dot product."""
+    value, (gx, gs) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    assert np.isclose(value, f(*args))
+    assert type(gs) is type(args[1])
+    for k, g in ((0, [gx]), (1, _leaves(gs))):
+        for got, want in zip(g, _numerical(f, args, k)):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    if jit:
+        gx2, gs2 = srcdiff.grad(f, wrt=(0, 1))(*args)
+        for a, b in zip([gx] + _leaves(gs), [gx2] + _leaves(gs2)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    tx = np.array([0.5, -1.0])
+    ts = type(args[1])(*[np.ones_like(v) * 0.25 if np.ndim(v) else 0.75 for v in args[1]])
+    v2, directional = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(*args, (tx, ts))
+    assert np.isclose(v2, value)
+    expect = np.sum(gx * tx) + sum(np.sum(g * t) for g, t in zip(_leaves(gs), _leaves(ts)))
+    assert np.isclose(directional, expect)
+
+
+Nest = collections.namedtuple("Nest", ["pair", "c"])
+
+
+def replaced_holding_a_tuple(x, s):
+    s = s._replace(c=s.c * 2.0)   # <- replaced_holding_a_tuple
+    return np.sum(s.pair[0] * x) * s.c
+
+
+def rebuilt_holding_a_tuple(x, s):
+    s = Nest(s.pair, s.c * 2.0)   # <- rebuilt_holding_a_tuple
+    return np.sum(s.pair[0] * x) * s.c
+
+
+def argument_bound_to_another_class(x, s):
+    s = Other(s.W, s.b)   # <- argument_bound_to_another_class
+    return np.sum(s.x * x)
+
+
+@pytest.mark.parametrize("f, arg, words, advice", [
+    (replaced_holding_a_tuple, Nest((A, B), 2.0), "`s._replace(...)` of a namedtuple holding tuples, lists or dicts",
+     "keep the changed field in a variable of its own (c2 = ...) and read it where s.c was read"),
+    (rebuilt_holding_a_tuple, Nest((A, B), 2.0), "'s', a namedtuple argument holding tuples, lists or dicts, bound "
+                                                 "again here", "bind the new Nest to a name of its own"),
+    (argument_bound_to_another_class, P0, "'s' bound here to a Other and before to a Params",
+     "bind the Other to a name of its own")], ids=["replace_nested", "rebuild_nested", "another_class"])
+def test_a_namedtuple_argument_bound_again_declined_at_the_line(f, arg, words, advice):
+    with pytest.raises(srcdiff.SrcdiffError) as info:
+        srcdiff.grad(f, wrt=1)(A, arg)
+    msg = str(info.value)
+    assert f"test_namedtuples_made.py:{_line(f.__name__)}" in msg, msg
+    assert words in msg and advice in msg, msg

@@ -96,7 +96,7 @@ class _ANF:
         inner, base = t.value, t.value
         while isinstance(base, gast.Subscript):
             base = base.value
-        shown = _text(t)
+        shown = self._user_target(s, t)
         if not isinstance(base, gast.Name):
             fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
                  "bind the array you write into to a name first and write into that: a = ..., then a[i] = v")
@@ -121,6 +121,20 @@ class _ANF:
                  made)
         fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
              (f"if `{name}` is an array, write {flat} = v; if it is a tuple or list, " if flat else "") + made)
+
+    def _user_target(self, s, t) -> str:
+        """The target `t` of the assignment `s` as the user wrote it, read off the user's line where it holds that
+        one assignment (`B.T[0, 1]`, which resolve made `np.transpose(B)[0, 1]`), else as the tree spells it."""
+        line = self.unit.source_line(getattr(s, "lineno", None)).strip()
+        try:
+            body = ast.parse(line).body if line else []
+        except SyntaxError:
+            body = []
+        if len(body) == 1 and isinstance(body[0], (ast.Assign, ast.AugAssign)):
+            targets = body[0].targets if isinstance(body[0], ast.Assign) else [body[0].target]
+            if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
+                return ast.unparse(targets[0])
+        return _text(t)
 
     def stmt(self, s):
         self.line = getattr(s, "lineno", None)

@@ -83,6 +83,11 @@ TUPLE_FIELDS = _key("tuple_fields", """(tuple of str, class or None): on the tup
 LEAF_NAMES = _key("leaf_names", """{str: str}: on a FunctionDef whose structured arguments flatten gave a parameter
     per leaf (and its dicts made from them, `q = dict(params)`), each leaf's name as the user spells it (`q_0` ->
     `q["W"]`). Written by flatten; read by aliasing (the names of its declines).""")
+RECORDS_BOUND = _key("records_bound", """frozenset of str: on a FunctionDef flatten made, its namedtuple parameters
+    that it binds again, each time to a namedtuple made there (`s = s._replace(W=e)`, `s = Cls(a, b)`:
+    record_forms.records_bound_again), whose field variables it binds anew: a binding of the name, never a write into
+    an item of a structure the caller passed. Written by flatten; read by inline (_decline_item_writes passes a
+    callee's bindings of such a parameter's fields).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

@@ -170,7 +170,39 @@ class DictForms:
         """`return {"W": W, "b": b}` in a function of the user's: the tuple of its values (its callers read them at
         the keys, `bind_returned`; the function differentiated is declined returning a dict:
         module_builder.build_module)."""
+        if any(src[0] == "dict" for src in self.dict_entries(s.value).values()):
+            self.nested_return_declined(s)
         return [copy_loc(gast.Return(value=self.expr(self.dict_literal(s.value))), s)]
+
+    def nested_return_declined(self, s):
+        fail(s, self.unit, "a dict your function returns holding a dict (`return {\"a\": {\"b\": x}}`): srcdiff "
+                           "reads the dict a function of yours returns at one level of keys",
+             "return a dict of one level (`{\"a_b\": x}`), or make the nested dict where it is read")
+
+    def return_named_dict(self, s):
+        """`return q` of a dict the function made in its own block (`q = {"a": x * 2.0, "b": y}`: named_dicts), in a
+        function of the user's: the tuple of q's items, as `return {"a": ..., "b": ...}` gives (`return_dict`).
+        Declined where q has other keys here than its callers read (a key added after an earlier `return q`)."""
+        name = s.value.id
+        keys = named_dicts(self.returning())[name]
+        if self.structs[name].names != keys:
+            fail(s, self.unit, f"the dict '{name}' returned here with the keys {', '.join(map(repr, self.structs[name].names))}"
+                               f" and with {', '.join(map(repr, keys))} at another return (srcdiff reads the dict a "
+                               "function of yours returns at keys it knows when it compiles)",
+                 f"give '{name}' the same keys at each return: add the keys before the first return")
+        if any(isinstance(item, Keyed) for item in self.structs[name]):
+            self.nested_return_declined(s)
+        return [copy_loc(gast.Return(value=self.items(name, (), s)), s)]
+
+    def returns_named_dict(self, s) -> bool:
+        """Whether `s` is `return q` of a dict the function made in its own block (named_dicts)."""
+        return (isinstance(s, gast.Return) and isinstance(s.value, gast.Name) and s.value.id in self.made
+                and isinstance(self.structs.get(s.value.id), Keyed) and s.value.id in named_dicts(self.returning()))
+
+    def returning(self):
+        """The function whose statements are being flattened: the innermost def nested in this one (`functions`),
+        else this one."""
+        return self.functions[-1] if self.functions else self.unit.node
 
     def returned_dict_read(self, n):
         """`params(W, b)["W"]` of a function returning a dict display: the call's tuple at the key's position; else
@@ -357,7 +389,10 @@ class DictForms:
                                     "items at string keys)",
                      "use string literals as keys, or a name bound once to one")
             r = self.ref(value)
-            out[key] = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", value)
+            if isinstance(value, gast.Dict) or display_keys(value) is not None:    # {"a": {"b": x}}: a dict in it
+                out[key] = ("dict", self.dict_entries(value))
+            else:
+                out[key] = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", value)
 
         if isinstance(node, gast.Dict):
             for k, v in zip(node.keys, node.values):
@@ -393,31 +428,65 @@ class DictForms:
         return out
 
     def entry_struct(self, src):
+        """The structure of an item of dict_entries: a dict's in it (Keyed), a structured value's, or None."""
+        if src[0] == "dict":
+            return Keyed([self.entry_struct(sub) for sub in src[1].values()], src[1])
         return self.struct_at(src[1], src[2]) if src[0] in ("ref", "copy") else None
+
+    def entries_flattened(self, entries):
+        """dict_entries' items with each value given (("expr", e)) flattened (`self.expr`), in the dicts in it too."""
+        return {key: ("expr", self.expr(src[1])) if src[0] == "expr" else
+                ("dict", self.entries_flattened(src[1])) if src[0] == "dict" else src for key, src in entries.items()}
 
     def bind_entry(self, name, k, src, like):
         """Statements binding the leaves of item `k` of the dict `name` made here to the structured value at `src`
         (dict_entries' ("ref", param, path)), leaf by leaf; a copy of each leaf for a deep copy's ("copy", ...):
         an array its own, a number itself (rt.copy)."""
+        return self.bind_item_to(name, (k,), src, like)
+
+    def bind_item_to(self, name, path, src, like):
+        """bind_entry of the item at `path` of the structure `name` (a dict of a tuple of dicts made here: `(k, j)`).
+        A structure (not a leaf) taken by reference is one object in Python, the item and `src` both: shared (a
+        write into it through either name changes what the other reads, which srcdiff's separate variables would
+        not: `shared_writes_declined`)."""
+        if src[0] == "expr":
+            return [copy_loc(assign(self.leaf_name(name, path), src[1], like.lineno), like)]
+        if src[0] == "dict":    # (a dict display in the dict: its items, by key, the variables of the dict's)
+            return [b for j, sub in enumerate(src[1].values()) for b in self.bind_item_to(name, path + (j,), sub, like)]
+        if src[0] == "ref" and self.struct_at(src[1], src[2]) is not None:
+            self.shared |= {(name, path), (src[1], src[2])}
         return [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), like.lineno), like)
-                for leaf, at in zip(self.leaf_names(name, (k,)), self.leaf_names(src[1], src[2]))]
+                for leaf, at in zip(self.leaf_names(name, path), self.leaf_names(src[1], src[2]))]
+
+    def shared_writes_declined(self):
+        """Decline a write into an item of a structure two names share (`bind_item_to`), wherever in the function it
+        is (a loop may run it after the sharing): `d = {"a": q}` then `q["b"] = v` or `d["a"]["b"] = v`; `q =
+        dict(p)` of a dict p holding dicts, then `q["a"]["b"] = v` (a shallow copy: p["a"] is q["a"]); `d = {"a":
+        p}` of a dict argument p, then `d["a"]["b"] = v`. Python changes both (the caller's dict too); srcdiff gave
+        the names separate variables, and the other name read the old item (value 3.0 for 9.0, h25c)."""
+        for name, path, node in self.item_writes:
+            shared = next((path[:j] for j in range(len(path)) if (name, path[:j]) in self.shared), None)
+            if shared is None:
+                continue
+            spelled = name + "".join(self.spelled_keys(name, path))
+            whole = name + "".join(self.spelled_keys(name, shared))
+            fail(node, self.unit, f"`{spelled}` assigned, an item of `{whole}`, a dict or tuple that another name "
+                                  "holds too (one object in Python: a dict put into another, `d = {\"a\": q}`, or a "
+                                  "copy's item, `dict(p)` being a shallow copy): Python changes what both names read, "
+                                  "which srcdiff, making each item a variable of its own, does not do",
+                 "write into a copy made with copy.deepcopy (its items its own), or put the dict into the other after "
+                 "the last write into it")
 
     def make_dict(self, s):
         """`q = {**params, "W": W2}` (dict_entries): q a structure of its own, whose items are parameters' or the
         values given (a copy: writing q["W"] leaves params as it is, as in Python)."""
         name = s.targets[0].id
         self.new_dict_name(s, name)
-        entries = self.dict_entries(s.value)
-        values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
+        values = self.entries_flattened(self.dict_entries(s.value))
         self.same_keys(s, name, Keyed([self.entry_struct(src) for src in values.values()], values))
         self.structs[name] = Keyed([self.entry_struct(src) for src in values.values()], values)
         self.made[name] = self.scope
-        out = []
-        for k, src in enumerate(values.values()):
-            if src[0] == "expr":
-                out.append(copy_loc(assign(self.leaf_name(name, (k,)), src[1], s.lineno), s))
-            else:
-                out += self.bind_entry(name, k, src, s)
+        out = [b for k, src in enumerate(values.values()) for b in self.bind_entry(name, k, src, s)]
         if name in self.rebound_dicts and len(out) > 1:
             # (bound again, `p = {"W": p["b"], "b": p["W"]}`: the items read p's old ones, all before any is bound)
             return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=[t.targets[0] for t in out], ctx=gast.Store())],
@@ -433,20 +502,12 @@ class DictForms:
         self.new_dict_name(s, name)
         structs, items = [], []
         for k, e in enumerate(s.value.elts):
-            entries = self.dict_entries(e)
-            values = {key: ("expr", self.expr(src[1])) if src[0] == "expr" else src for key, src in entries.items()}
+            values = self.entries_flattened(self.dict_entries(e))
             structs.append(Keyed([self.entry_struct(src) for src in values.values()], values))
             items += [((k, j), src) for j, src in enumerate(values.values())]
         self.structs[name] = structs
         self.made[name] = self.scope
-        out = []
-        for path, src in items:
-            if src[0] == "expr":
-                out.append(copy_loc(assign(self.leaf_name(name, path), src[1], s.lineno), s))
-                continue
-            out += [copy_loc(assign(leaf, _copied(load(at)) if src[0] == "copy" else load(at), s.lineno), s)
-                    for leaf, at in zip(self.leaf_names(name, path), self.leaf_names(src[1], src[2]))]
-        return out
+        return [b for path, src in items for b in self.bind_item_to(name, path, src, s)]
 
     def dicts_literal(self, s) -> bool:
         """Whether `s` binds a name, read only by subscripts, loops and calls (no `.append`: a list that grows),
@@ -503,19 +564,25 @@ class DictForms:
                                "(srcdiff knows a dict's keys when it compiles)",
                  f"give '{name}' the key where it is made ({{**params, {key!r}: 0.0}}), or add it in that block")
         r = self.ref(s.value)
-        src = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", self.expr(s.value))
+        if isinstance(s.value, gast.Dict) or display_keys(s.value) is not None:     # q["c"] = {"d": x}
+            src = ("dict", self.entries_flattened(self.dict_entries(s.value)))
+        else:
+            src = ("ref",) + r if r is not None and self.struct_at(*r) is not None else ("expr", self.expr(s.value))
         old = self.structs[name]
         self.structs[name] = Keyed(list(old) + [self.entry_struct(src)], old.names + (key,))
-        if src[0] == "expr":
-            return [copy_loc(assign(self.leaf_name(name, (len(old),)), src[1], s.lineno), s)]
         return self.bind_entry(name, len(old), src, s)
 
     def dict_literal(self, node):
         """A dict built from dict arguments passed whole (`loss({**params, "W": W2}, x)`): the tuple literal of its
         items marked with its keys, as a dict argument passed whole is (`items`)."""
-        entries = self.dict_entries(node)
+        return self.entries_literal(self.dict_entries(node), node)
+
+    def entries_literal(self, entries, node):
+        """dict_literal of dict_entries' items `entries` (a dict in it: a tuple literal of its own, marked with its
+        keys)."""
         out = copy_loc(gast.Tuple(elts=[self.items(src[1], src[2], node) if src[0] == "ref" else
                                         _leaves_copied(self.items(src[1], src[2], node)) if src[0] == "copy" else
+                                        self.entries_literal(src[1], node) if src[0] == "dict" else
                                         src[1] for src in entries.values()], ctx=gast.Load()), node)
         anno.set(out, anno.DICT_KEYS, tuple(entries))
         return out
@@ -611,14 +678,56 @@ def returned_keys(fn_node):
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first
     return that breaks that (a return of anything else, or of other keys)."""
     rets = list(_returns(fn_node.body))
-    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp)) or display_keys(r.value) is not None]
+    named = named_dicts(fn_node)
+    dicts = [r for r in rets if isinstance(r.value, (gast.Dict, gast.DictComp))
+             or return_keys(r, named) is not None]
     # (`return dict(params, W=W2)`, a copy of a dict argument, is none: resolve declines reading it, saying what works)
     if not dicts:
         return None
-    keys = display_keys(dicts[0].value)
+    keys = return_keys(dicts[0], named)
     if keys is None:
         return dicts[0]
-    return next((r for r in rets if display_keys(r.value) != keys), keys)
+    return next((r for r in rets if return_keys(r, named) != keys), keys)
+
+
+def return_keys(ret, named: dict):
+    """The keys of the dict the `return` statement `ret` gives: a dict display of string-literal keys, or a name of
+    `named` (named_dicts: `q = {"a": x, "b": y}` ... `return q`); else None."""
+    if isinstance(ret.value, gast.Name) and ret.value.id in named:
+        return named[ret.value.id]
+    return display_keys(ret.value)
+
+
+def named_dicts(fn_node) -> dict:
+    """{name: keys} of the names the function `fn_node` binds once, in its body's own block (not in a branch or a
+    loop), to a dict display of string-literal keys (`q = {"a": x * 2.0, "b": y}`), with the keys its block adds after,
+    in order (`q["c"] = v`: a new key, as in Python): the keys of the dict `return q` gives there. A name written at a
+    key that is not a string literal, or bound elsewhere too, is none (`return q` is then declined where it is
+    flattened, as a dict used whole)."""
+    stores: dict = {}
+    for n in walk(fn_node):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            for name in n.names:
+                stores[name] = 2
+    out: dict = {}
+    for st in fn_node.body:
+        if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                and stores.get(st.targets[0].id) == 1 and display_keys(st.value) is not None):
+            out[st.targets[0].id] = display_keys(st.value)
+        elif (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript)
+              and isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id in out
+              and isinstance(st.targets[0].slice, gast.Constant) and isinstance(st.targets[0].slice.value, str)
+              and st.targets[0].slice.value not in out[st.targets[0].value.id]):
+            out[st.targets[0].value.id] += (st.targets[0].slice.value,)
+    for n in walk(fn_node):     # (a write at a key known only when flatten resolves it: `q[k] = v`)
+        targets = n.targets if isinstance(n, gast.Assign) else [n.target] if isinstance(n, gast.AugAssign) else []
+        for t in targets:
+            if (isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in out
+                    and not (isinstance(t.slice, gast.Constant) and isinstance(t.slice.value, str))):
+                out.pop(t.value.id, None)
+    return out
 
 
 _RETURNED: dict = {}     # code object of a module-level function -> returned_keys of it

@@ -28,7 +28,7 @@ from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, l
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
-from .record_forms import Fields, RecordForms
+from .record_forms import Fields, RecordForms, records_bound_again
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
@@ -107,6 +107,9 @@ class _Flatten(DictForms, RecordForms):
         self.dict_calls = set()     # ids of the calls of functions returning dicts read at keys or bound to a name
         self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
         self.rebound_records = frozenset()  # ... to a namedtuple made here (record_forms)
+        self.functions = []     # the functions nested in this one that the statement flattened is in, innermost last
+        self.shared = set()     # (name, path) of the structures two names hold (dict_forms.bind_item_to)
+        self.item_writes = []   # (name, path, node) of each write into an item of a structure (leaf)
 
     def leaf_names(self, name, path=()):
         """The variables of the leaves of the item at `path` of the structure `name` (item_variables.py)."""
@@ -198,6 +201,8 @@ class _Flatten(DictForms, RecordForms):
         if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)) and param in self.params \
                 and not self.for_call:
             self.argument_item_written(param, path, node)
+        if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)):
+            self.item_writes.append((param, path, node))
         if isinstance(self.struct_at(param, path), Keyed):
             what = "a dict made in the function" if param in self.made else "a dict argument"
             fail(node, self.unit, f"{what} used as a whole value (srcdiff reads a dict argument's items "
@@ -306,6 +311,18 @@ class _Flatten(DictForms, RecordForms):
             self.no_dict_to_library(self.struct_at(*r), node)
         return self.items(r[0], r[1], node)
 
+    def defaults(self, fn):
+        """The defaults of the nested function `fn` (a def or a lambda), which the enclosing function evaluates where
+        `fn` is defined, flattened: `def h(z, p=p)` of a structured argument p bound nowhere in the body (its items
+        never change: _decline_structures_as_defaults declines the others) takes the literal of p's items, marked with
+        its keys or fields, as a call passing p whole does (`literal`); `q=p["W"]`, the item's variable."""
+        def flat(d):
+            r = self.ref(d)
+            return self.literal(d, True) if r is not None and self.struct_at(*r) is not None else self.expr(d)
+        a = fn.args
+        a.defaults = [flat(d) for d in a.defaults]
+        a.kw_defaults = [None if d is None else flat(d) for d in a.kw_defaults]
+
     def items(self, param, path, like):
         s = self.struct_at(param, path)
         if s is None:
@@ -391,6 +408,11 @@ class _Flatten(DictForms, RecordForms):
                 if test is not None:
                     return test
                 self.generic_visit(n)
+                return n
+
+            def visit_Lambda(self, n):
+                outer.defaults(n)
+                n.body = self.visit(n.body)
                 return n
 
             def visit_ListComp(self, n):
@@ -512,6 +534,8 @@ class _Flatten(DictForms, RecordForms):
             return self.bind_returned(s, self.returned_dict(s.value.func))    # p = params(W, b) (dict_forms)
         if isinstance(s, gast.Return) and display_keys(s.value) is not None:
             return self.return_dict(s)
+        if self.returns_named_dict(s):     # q = {"a": ..., "b": ...} ... return q (dict_forms)
+            return self.return_named_dict(s)
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -555,7 +579,14 @@ class _Flatten(DictForms, RecordForms):
             if isinstance(s.target, gast.Name) and self.over_keys(it):
                 # `for k in ("W1", "W2"): params[k]`, keys of a dict argument: unrolled, k each key in turn
                 return self.unroll(s, [("const", k) for k in self.key_tuple(it)])
-        map_blocks(s, self.inner_block)
+        if isinstance(s, gast.FunctionDef):     # (its `return q` returns its own dicts: named_dicts of it)
+            self.defaults(s)
+            self.functions.append(s)
+        try:
+            map_blocks(s, self.inner_block)
+        finally:
+            if isinstance(s, gast.FunctionDef):
+                self.functions.pop()
         for f in ("value", "test", "iter", "targets", "target", "msg"):
             v = getattr(s, f, None)
             if isinstance(v, list):
@@ -756,7 +787,8 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
         fl = _Flatten(unit, structs, rebound_names(unit.node, params))
         _makes_dicts(unit, fl)
         made = _made_structures(unit, fl)
-    _decline_structures_as_defaults(unit, set(structs) | made)
+    # (a default reading an argument bound nowhere in the body is that argument's items, `defaults`)
+    _decline_structures_as_defaults(unit, made | (set(structs) & rebound_names(unit.node, params)))
     _rename_clashing_locals(unit, structs, params, made, _made_items(unit, structs, params, made))
     _flatten(unit, fl, structs, params, for_call)
     return unit
@@ -765,8 +797,10 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
 def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
         isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
-    fl.rebound_records = bound_again_to_made(unit.node, lambda v: fl.namedtuple_items(v) is not None or (
+    makes_record = (lambda v: fl.namedtuple_items(v) is not None or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"))
+    fl.rebound_records = bound_again_to_made(unit.node, makes_record) | records_bound_again(unit.node, structs,
+                                                                                          makes_record)
     fl.rebound = fl.rebound - fl.rebound_dicts - fl.rebound_records
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
@@ -781,7 +815,9 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
         else:
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
+    fl.shared_writes_declined()
     unit.node.args.args = args
+    anno.set(unit.node, anno.RECORDS_BOUND, frozenset(fl.rebound_records & params))
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
 
@@ -802,9 +838,11 @@ def _made_structures(unit, fl) -> set:
 
 
 def _decline_structures_as_defaults(unit, names: set) -> None:
-    """Decline a function nested in `unit` whose parameter's default reads one of its structures (`def h(z, p=p)`,
-    `def h(z, q=p["W"])` of a tuple or dict argument p): srcdiff gives each item a variable of its own, which the
-    default does not see (both were declined as "name 'p' is not defined", a message naming no construct)."""
+    """Decline a function nested in `unit` whose parameter's default reads one of its structures `names` (`def h(z,
+    p=p)`, `def h(z, q=p["W"])` of a dict made here, or of an argument the body binds again): Python's default is the
+    object as it is where the function is defined, which a dict made here shares with later writes into its items
+    (both were declined as "name 'p' is not defined", a message naming no construct). Of an argument bound nowhere
+    in the body, the default is its items (_Flatten.defaults)."""
     for fn in walk(unit.node):
         if fn is unit.node or not isinstance(fn, (gast.FunctionDef, gast.Lambda)):
             continue

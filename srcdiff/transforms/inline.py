@@ -429,7 +429,8 @@ def _decline_item_writes(flat, structs: dict, call):
     """A callee made for the structures of its tuple/list/dict parameters that assigns an item of one (`p["b"] =
     ...`, `p[0] += 1.0`): in Python the caller's list or dict changes, and the caller reads the new item after the
     call; inlined, the item is a local of the callee, and the caller would read the old one (a wrong gradient)."""
-    leaves = {leaf: p for p, st in structs.items() for leaf in flatten.flat_names([p], {p: st})}
+    rebound = anno.get(flat.node, anno.RECORDS_BOUND, frozenset())     # (`s = s._replace(W=e)`: s bound again)
+    leaves = {leaf: p for p, st in structs.items() if p not in rebound for leaf in flatten.flat_names([p], {p: st})}
 
     def written(st):
         return next((leaves[n.id] for n in walk(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
@@ -455,14 +456,11 @@ def _decline_item_writes(flat, structs: dict, call):
 
 def _structured_only(obj, call, tuples: dict, structured):
     """The callee `obj` made for the structures of the call's tuple arguments (`structured(structs)`), where made
-    for unknown arguments it failed; None where the call passes no tuple, or passes arguments other than in order."""
-    import inspect
-    try:
-        names = [p.name for p in inspect.signature(obj).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    except (TypeError, ValueError):
-        return None
-    if len(names) != len(call.args):
+    for unknown arguments it failed; None where the call passes no tuple, or passes arguments other than in order.
+    (`obj` a nested function's lifted unit too: `def k(z, q): return q.W` called with a namedtuple argument, `k(x,
+    p)`, was declined as "attribute .W of a local value", h25c.)"""
+    names = _parameter_names(obj)
+    if names is None or len(names) != len(call.args):
         return None
     structs = {p: _structure(a, tuples) for p, a in zip(names, call.args)}
     structs = {p: st for p, st in structs.items() if st is not None}

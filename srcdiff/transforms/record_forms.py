@@ -14,7 +14,7 @@ from __future__ import annotations
 import gast
 
 from ..errors import fail
-from .astutil import const, copy_loc
+from .astutil import const, copy_loc, walk
 
 
 class Fields(list):
@@ -61,6 +61,12 @@ class RecordForms:
         """`q = Layer(W, b)` of a namedtuple class: q a structure of its own (Fields), its items bound to names of
         their own (`q.W`, `q[0]`, `W2, b2 = q`, and q passed whole to a function of yours, read by field there)."""
         name = s.targets[0].id
+        before = self.structs.get(name)
+        if before is not None and any(item is not None for item in before):
+            cls = s.value.func.id if isinstance(s.value.func, gast.Name) else "namedtuple"
+            fail(s, self.unit, f"'{name}', a namedtuple argument holding tuples, lists or dicts, bound again here: "
+                               "srcdiff binds a namedtuple's fields anew where they are arrays or numbers",
+                 f"bind the new {cls} to a name of its own")
         if self.replaced(s.value) is not None:
             st, args = self.replaced(s.value)
             struct = Fields([None] * len(st.fields), st.fields, st.cls)
@@ -79,12 +85,16 @@ class RecordForms:
         st = None if r is None else self.struct_at(*r)
         if getattr(st, "fields", None) is None or getattr(st, "cls", None) is None:
             return None
-        if node.args or any(k.arg not in st.fields for k in node.keywords) or any(s is not None for s in st):
-            fail(node, self.unit, f"`{node.func.value.id if isinstance(node.func.value, gast.Name) else 'p'}._replace"
-                                  f"(...)` with arguments other than fields {st.fields} given by name, or of a "
-                                  f"namedtuple holding tuples, lists or dicts",
-                 f"give each changed field by name ({st.fields[0]}=...); for a field that holds a structure, build "
-                 f"the namedtuple anew with its class")
+        spelled = node.func.value.id if isinstance(node.func.value, gast.Name) else "p"
+        if node.args or any(k.arg not in st.fields for k in node.keywords):
+            fail(node, self.unit, f"`{spelled}._replace(...)` with arguments other than fields {st.fields} given by "
+                                  "name", f"give each changed field by name ({st.fields[0]}=...)")
+        if any(s is not None for s in st):
+            changed = node.keywords[0].arg if node.keywords else st.fields[0]
+            fail(node, self.unit, f"`{spelled}._replace(...)` of a namedtuple holding tuples, lists or dicts (srcdiff "
+                                  "makes each field of a namedtuple its own variable where its fields are arrays or "
+                                  "numbers)", f"keep the changed field in a variable of its own ({changed}2 = ...) and "
+                                              f"read it where {spelled}.{changed} was read")
         given = {k.arg: k.value for k in node.keywords}
         return st, [given[f] if f in given else copy_loc(gast.Attribute(value=node.func.value, attr=f,
                                                                           ctx=gast.Load()), node)
@@ -109,3 +119,23 @@ class RecordForms:
         return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=targets, ctx=gast.Store())],
                                      value=gast.Tuple(elts=values, ctx=gast.Load()), type_comment=None), s)]
 
+
+
+def records_bound_again(fn, structs: dict, makes) -> frozenset:
+    """The namedtuple arguments of `fn` (in `structs`) that it binds again, each time to a namedtuple made here
+    (`makes(value)`: `s = s._replace(W=s.W * 2.0)`, `s = State(a, b)`, also in a loop or a branch): flatten binds the
+    argument's field variables anew at each binding, as for a namedtuple made here (RecordForms.bind_record checks
+    that the class is the same and declines one whose fields hold structures), and the gradient is the old fields'.
+    Such an argument was a tuple value from its first binding on, whose `s.W` was declined as "attribute .W of a
+    local value"."""
+    stores: dict = {}
+    made: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        elif (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)
+              and makes(n.value)):
+            made[n.targets[0].id] = made.get(n.targets[0].id, 0) + 1
+    params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+    return frozenset(p for p in params & set(structs) if isinstance(structs[p], Fields) and structs[p].cls is not None
+                     and made.get(p, 0) >= 1 and stores.get(p) == made[p])
