@@ -36,6 +36,12 @@ def _basic(idx, kinds) -> bool:
     return True
 
 
+def ellipsis_index(idx) -> bool:
+    """Whether the index holds an ellipsis: `b[0, ...]` of a vector (`b[...]` of a 0-d array) is in NumPy a 0-d
+    array sharing b's memory, where `b[0]` is a number, a copy (under Numba both are numbers)."""
+    return any(isinstance(n, gast.Constant) and n.value is Ellipsis for n in walk(idx))
+
+
 def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     """The array `name = value` may share memory with, or None. `asarrays`: names bound to np.asarray(v),
     whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
@@ -48,7 +54,7 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
         return value.value.id
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
         k = kinds.get(name)
-        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice))
+        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice)) or ellipsis_index(value.slice)
         return value.value.id if sliced or is_array(k) else None
     if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
             and isinstance(value.args[0], gast.Name)):
