@@ -212,6 +212,15 @@ class _Flow:
         from ..user_spelling import user_names
         return name in user_names(func)
 
+    def _as_the_user_spells(self, name):
+        """`name` as the user spells it where srcdiff made it (`b1`, desugar's temporary for `b` of `a[:2], b =
+        b[:2], a[:2]`, is `b`): user_spelling's shortening that the user's function binds or reads."""
+        func = getattr(self.unit, "func", None)
+        if self._user_name(name):
+            return name
+        from ..user_spelling import spelled, user_names
+        return spelled(name, user_names(func))
+
     def decline(self, view, w, target, read=None):
         copies = [s for s in walk_statements(self.unit.node.body) if anno.has(s, anno.LOOP_COPY)]
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
@@ -236,6 +245,7 @@ class _Flow:
         self._default_read_after_a_write(versions.get(view, view), w, versions.get(target, target))
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_W is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
+        view = self._as_the_user_spells(view)
         self._read_after_a_gradient(view, w, read)
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
