@@ -91,3 +91,63 @@ def test_namedtuples_declined_at_the_line(f, words, advice):
     msg = str(info.value)
     assert f"test_namedtuples_made.py:{_line(f.__name__)}" in msg, msg
     assert words in msg and advice in msg, msg
+
+
+def _energy(s):
+    return np.sum(s.x ** 2) + 0.5 * np.sum(s.v ** 2)
+
+
+def argument_as_a_loops_state(s0, h):
+    s = s0
+    for t in range(6):
+        s = State(x=s.x + h * s.v, v=s.v - h * np.sin(s.x))
+        if np.sum(s.x) > 3.0:
+            s = s._replace(v=s.v * 0.5)
+    return _energy(s) + np.sum(s0.x * s.v)
+
+
+def argument_replaced_in_a_loop(s, h):
+    e0 = _energy(s)
+    for t in range(5):
+        s = s._replace(x=s.x + h * s.v)
+        s = s._replace(v=s.v - h * s.x ** 3)
+    return _energy(s) - e0
+
+
+def argument_replaced_in_a_branch(s, h):
+    if np.sum(s.x) > 0.0:
+        s = s._replace(x=s.x * h)
+    return _energy(s)
+
+
+def argument_reset_in_a_loop(s0, h):
+    tot = 0.0
+    for k in range(3):
+        s = s0
+        for t in range(k + 1):
+            s = State(s.x + h * s.v, s.v * (1.0 - h))
+        tot = tot + _energy(s)
+    return tot
+
+
+@JIT
+@pytest.mark.parametrize("f", [argument_as_a_loops_state, argument_replaced_in_a_loop, argument_replaced_in_a_branch,
+                               argument_reset_in_a_loop])
+def test_a_namedtuple_argument_bound_again_to_namedtuples_made_here(f, jit):
+    """A namedtuple argument bound again (`s = s._replace(...)` of the parameter itself) or a second name of one
+    (`s = s0`, then `s = State(...)` in a loop) was declined: "attribute .x of a local value is not supported" (the
+    name stayed a tuple value, as a tuple argument bound again does); its fields are variables bound at each
+    binding, as of a namedtuple made here. Gradient = central differences, Numba = Python, jvp = gradient . v."""
+    from gradcheck import rebuilt_structure, structure_leaves
+    s, h, eps = State(np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.4, -0.6])), 0.2, 1e-6
+    value, (ds, dh) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(s, h)
+    assert value == pytest.approx(f(s, h), rel=1e-12)
+    assert isinstance(ds, State)
+    flat = np.concatenate(structure_leaves(s))
+    shifted = lambda d: f(rebuilt_structure(s, iter(np.split(flat + d, [3]))), h)     # noqa: E731
+    want = [(shifted(e * eps) - shifted(-e * eps)) / (2 * eps) for e in np.eye(6)]
+    np.testing.assert_allclose(np.concatenate(structure_leaves(ds)), want, rtol=1e-6, atol=1e-8)
+    assert dh == pytest.approx((f(s, h + eps) - f(s, h - eps)) / (2 * eps), rel=1e-6, abs=1e-8)
+    t = (State(np.array([0.5, -1.0, 0.2]), np.array([0.25, 2.0, -0.3])), 0.7)
+    _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(s, h, t)
+    assert d == pytest.approx(np.sum(ds.x * t[0].x) + np.sum(ds.v * t[0].v) + dh * t[1], rel=1e-9)

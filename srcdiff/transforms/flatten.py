@@ -535,6 +535,12 @@ class _Flatten(DictForms, RecordForms):
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
             r = self.ref(s.value)
             if r is not None and self.struct_at(*r) is not None:
+                if isinstance(s.targets[0], gast.Name) and s.targets[0].id in self.rebound_records:
+                    # `s = s0` of a namedtuple argument, where s is bound again to namedtuples made here: its fields'
+                    # variables bound to s0's (record_forms)
+                    st = self.struct_at(*r)
+                    return self.bind_record(s, s.targets[0].id, Fields([None] * len(st), st.fields, st.cls),
+                                            [load(leaf) for leaf in self.leaf_names(*r)])
                 return self.bind(s.targets[0], *r, s)
         if isinstance(s, gast.For):
             it = s.iter
@@ -765,8 +771,10 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
 def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
         isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
-    fl.rebound_records = bound_again_to_made(unit.node, lambda v: fl.namedtuple_items(v) is not None or (
-        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"))
+    made_record = lambda v: fl.namedtuple_items(v) is not None or (     # noqa: E731
+        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace")
+    fl.rebound_records = bound_again_to_made(unit.node, made_record) | _records_bound_again(unit.node, structs,
+                                                                                          made_record)
     fl.rebound = fl.rebound - fl.rebound_dicts - fl.rebound_records
     fl.strings = constant_strings(unit.node, params)
     fl.params = params
@@ -784,6 +792,34 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     unit.node.args.args = args
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
+
+
+def _record_of_leaves(st) -> bool:
+    """Whether the structure `st` is a namedtuple's (of a known class) whose fields are arrays or numbers."""
+    return getattr(st, "cls", None) is not None and all(item is None for item in st)
+
+
+def _records_bound_again(fn, structs: dict, made_record) -> frozenset:
+    """The names bound again where one binding at least is a namedtuple argument itself (`def f(s, h)` ... `s =
+    s._replace(x=...)`) or a second name of one (`s = s0` ... `s = State(x=..., v=...)` in a loop), the others
+    namedtuples made here (`made_record`): like the names bound_again_to_made finds, their fields are variables bound
+    at each binding (RecordForms.bind_record checks the classes agree). They stayed tuple values, whose `s.x` was
+    declined ("attribute .x of a local value")."""
+    stores: dict = {}
+    kept: dict = {}
+    made: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+            if isinstance(n.ctx, gast.Param) and _record_of_leaves(structs.get(n.id)):
+                kept[n.id] = kept.get(n.id, 0) + 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            name = n.targets[0].id
+            if made_record(n.value):
+                made[name] = made.get(name, 0) + 1
+            elif isinstance(n.value, gast.Name) and n.value.id != name and _record_of_leaves(structs.get(n.value.id)):
+                kept[name] = kept.get(name, 0) + 1
+    return frozenset(k for k, c in kept.items() if made.get(k) and stores.get(k) == c + made[k])
 
 
 def _made_structures(unit, fl) -> set:
