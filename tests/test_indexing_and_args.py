@@ -401,3 +401,24 @@ def test_an_ellipsis_index_that_removes_every_axis_is_a_0d_view():
         assert np.isclose(d, sum(np.sum(gi * vi) for gi, vi in zip(g, v)))
     with pytest.raises(srcdiff.SrcdiffError, match="`y` shares memory with `b`"):
         srcdiff.grad(ellipsis_view_read_after_a_write, wrt=(0, 1))(x, z)
+
+
+def ellipsis_view_updated(x, a):
+    b = x * 1.0
+    for i in range(2):
+        y = b[i, ...]
+        y *= a
+    return np.sum(b * b)
+
+
+@pytest.mark.parametrize("transform", [srcdiff.grad, srcdiff.jvp])
+def test_an_update_of_a_0d_view_is_declined_with_the_write_to_make(transform):
+    """`y = b[i, ...]` then `y *= a`: NumPy multiplies b[i] (y is a 0-d view of b), where srcdiff took y for a number
+    and bound it anew: b unchanged, the value 0.38 for 1.29 and d/da 0 for 2 (of `y += a` in grad and jvp alike).
+    Declined at the update, with the write into b to make instead."""
+    x = np.array([0.3, -0.2, 0.5])
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`y` is a 0-d view of `b`") as err:
+        g = transform(ellipsis_view_updated, wrt=1)
+        g(x, 0.7) if transform is srcdiff.grad else g(x, 0.7, 1.0)
+    assert "write into `b` itself (`b[i] *= v`)" in str(err.value)
+    assert f"{__file__}:{inspect.getsourcelines(ellipsis_view_updated)[1] + 4}" in str(err.value)

@@ -12,6 +12,9 @@ follow_writes.py.
 """
 from __future__ import annotations
 
+import ast
+import copy
+
 import gast
 
 from ..cachedir import is_generated_file
@@ -19,7 +22,7 @@ from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
 from .kinds import is_array, ndim
-from .memory_sharing import asarray_names, in_place, memory_roots, view_source
+from .memory_sharing import ellipsis_index, asarray_names, in_place, memory_roots, view_source
 from .shape_reads import shape_only_stacks, shape_reads, ssa_copy
 
 
@@ -364,6 +367,7 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     structured SSA tree. Reads of the written name itself, and of names bound after the write, are fine.
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
+    _decline_updates_of_0d_views(unit, kinds)
     if not _writes(unit.node, kinds):
         return      # (nothing is written through a name: no read can be stale, nor an argument updated)
     _Flow(unit, kinds, renames_only).run(unit.node)
@@ -372,6 +376,34 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
     _decline_argument_updates(unit, kinds)
+
+
+def _decline_updates_of_0d_views(unit, kinds) -> None:
+    """`y = b[0, ...]` then `y += v`: NumPy's `b[0, ...]` is a 0-d array sharing b's memory, which `+=` writes
+    (b[0] changes), where the kinds, as Numba, call it a number that `y += v` binds anew (value 0.38 for 1.29, d/da 0
+    for 2). Declined at the update, with the write into b to make instead."""
+    views = {s.targets[0].id: s.value for s in walk_statements(unit.node.body) if isinstance(s, gast.Assign)
+             and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Subscript)
+             and isinstance(s.value.value, gast.Name) and ellipsis_index(s.value.slice)
+             and not is_array(kinds.get(s.targets[0].id))}
+    for s in walk_statements(unit.node.body):
+        if (views and isinstance(s, gast.Assign) and anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp)
+                and isinstance(s.value.left, gast.Name) and s.value.left.id in views):
+            versions = anno.get(unit.node, anno.SSA_VERSIONS, {})
+            name = versions.get(s.value.left.id, s.value.left.id)
+            number = copy.deepcopy(views[s.value.left.id])     # (the index without its ellipsis: a number)
+            for n in walk(number):
+                if isinstance(n, gast.Name):
+                    n.id = versions.get(n.id, n.id)
+            items = number.slice.elts if isinstance(number.slice, gast.Tuple) else [number.slice]
+            items = [e for e in items if not (isinstance(e, gast.Constant) and e.value is Ellipsis)]
+            number.slice = items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load())
+            at, base = ast.unparse(gast.gast_to_ast(number)), number.value.id
+            op = _OPS.get(type(s.value.op), "+")
+            fail(s, unit, f"`{name}` is a 0-d view of `{base}` (an index with an ellipsis gives one in NumPy), and "
+                          f"`{name} {op}= ...` writes into `{base}`: srcdiff takes `{name}` for a number there",
+                 f"write into `{base}` itself (`{at} {op}= v`), or take the number (`{name} = {at}`) if `{base}` is "
+                 f"to stay as it is")
 
 
 def _writes(fn, kinds) -> bool:
