@@ -67,3 +67,20 @@ def test_a_float_written_into_an_integer_array_passes_no_derivative(f, jit):
     _, (vx, va) = srcdiff.vjp(f, wrt=(0, 1), jit=jit)(X.copy(), 0.73, 1.0)
     np.testing.assert_allclose(vx, dx, rtol=1e-12)
     assert va == pytest.approx(da, rel=1e-12)
+
+
+def ints_updated_by_a_float(x, a):
+    y = np.arange(3)
+    y *= a
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("transform", [srcdiff.grad, srcdiff.jvp])
+def test_an_array_of_ints_updated_in_place_by_a_float_is_declined(transform):
+    """`y = np.arange(3); y *= a`: NumPy raises (UFuncTypeError: it cannot cast the float product into y's ints in
+    place); srcdiff computed y = y * a and gave a gradient ([0, 0.7, 1.4]) of a function Python rejects."""
+    with pytest.raises(TypeError, match="Cannot cast ufunc"):     # (numpy's UFuncTypeError)
+        ints_updated_by_a_float(X.copy(), 0.7)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`y \*= \.\.\.` of an array of ints and floats: NumPy raises"):
+        g = transform(ints_updated_by_a_float, wrt=0)
+        g(X.copy(), 0.7) if transform is srcdiff.grad else g(X.copy(), 0.7, np.ones(3))

@@ -21,7 +21,7 @@ from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
-from .kinds import is_array, ndim
+from .kinds import dtype, expr_kind, is_array, ndim
 from .memory_sharing import ellipsis_index, asarray_names, in_place, memory_roots, view_source
 from .shape_reads import shape_only_stacks, shape_reads, ssa_copy
 
@@ -368,6 +368,7 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
     _decline_updates_of_0d_views(unit, kinds)
+    _decline_float_updates_of_ints(unit, kinds)
     if not _writes(unit.node, kinds):
         return      # (nothing is written through a name: no read can be stale, nor an argument updated)
     _Flow(unit, kinds, renames_only).run(unit.node)
@@ -376,6 +377,23 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
     _decline_argument_updates(unit, kinds)
+
+
+def _decline_float_updates_of_ints(unit, kinds) -> None:
+    """`y *= a` of an array of ints (or booleans) and a float: NumPy raises (it cannot cast the float result into y
+    in place), where srcdiff computed `y = y * a`, a new array of floats, and differentiated a function Python
+    rejects. Declined at the line."""
+    for s in walk_statements(unit.node.body):
+        if (isinstance(s, gast.Assign) and anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp)
+                and isinstance(s.value.left, gast.Name) and is_array(kinds.get(s.value.left.id))
+                and dtype(kinds.get(s.value.left.id)) in ("i", "b") and dtype(expr_kind(s.value, kinds)) == "f"):
+            versions = anno.get(unit.node, anno.SSA_VERSIONS, {})
+            name = versions.get(s.value.left.id, s.value.left.id)
+            op = _OPS.get(type(s.value.op), "+")
+            held = "ints" if dtype(kinds[s.value.left.id]) == "i" else "booleans"
+            fail(s, unit, f"`{name} {op}= ...` of an array of {held} and floats: NumPy raises here (it cannot cast "
+                          f"the floats into `{name}` in place)",
+                 f"bind a new array of floats, `{name} = {name} {op} ...`, or make `{name}` floats where it is made")
 
 
 def _decline_updates_of_0d_views(unit, kinds) -> None:
