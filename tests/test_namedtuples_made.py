@@ -76,6 +76,25 @@ def replace_of_a_missing_field(a, b):
     return np.sum(s2.x)
 
 
+def _stepped(s, h):
+    return s._replace(x=s.x + h * s.v)   # <- replace_returned
+
+
+def replace_returned(a, b):
+    s = _stepped(State(a, b), 0.1)
+    return np.sum(s[0])
+
+
+def _fields_stepped(s, h):
+    return s.x + h * s.v, s.v
+
+
+def field_of_a_returned_value(a, b):
+    s = State(a, b)
+    s2 = _fields_stepped(s, 0.1)
+    return np.sum(s2.x)   # <- field_of_a_returned_value
+
+
 def _line(tag):
     src, _ = inspect.getsourcelines(sys.modules[__name__])
     return next(i for i, t in enumerate(src, 1) if f"# <- {tag}" in t)
@@ -84,7 +103,14 @@ def _line(tag):
 @pytest.mark.parametrize("f, words, advice", [
     (another_class, "'s' bound here to a Other and before to a State", "bind the Other to a name of its own"),
     (replace_of_a_missing_field, "`s._replace(...)` with arguments other than fields ('x', 'v')",
-     "give each changed field by name")], ids=["another_class", "missing_field"])
+     "give each changed field by name"),
+    # (were "call to collections._replace has no differentiation rule" and "attribute .x of a local value is not
+    # supported" / "only arrays' .T, .shape, .ndim, .size, .dtype can be read", naming no construct)
+    (replace_returned, "a namedtuple's `._replace(...)` used other than bound to a name",
+     "return the fields (`return x, v`) and unpack them where you call it"),
+    (field_of_a_returned_value, "`s2.x` of `s2`, the value your function `_fields_stepped` returns",
+     "unpack them here (`x, v = _fields_stepped(...)`)")],
+    ids=["another_class", "missing_field", "replace_returned", "field_of_a_returned_value"])
 def test_namedtuples_declined_at_the_line(f, words, advice):
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.grad(f)(A, B)
