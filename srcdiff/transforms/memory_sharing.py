@@ -48,13 +48,18 @@ def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     if isinstance(value, gast.Name):
         k = kinds.get(name)
         return value.id if k is None or is_array(k) else None
+    if (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and ellipsis_index(value.slice)
+            and not is_array(kinds.get(name)) and _basic(value.slice, kinds)):
+        # (`y = b[0, ...]`: NumPy's 0-d view of b, Numba's number; forward mode, which follows views, counts it
+        # too: its jitted code read the number from before a write into b, value -0.14 for -0.12)
+        return value.value.id
     if renames_only:
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
         return value.value.id
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and _basic(value.slice, kinds):
         k = kinds.get(name)
-        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice)) or ellipsis_index(value.slice)
+        sliced = any(isinstance(n, gast.Slice) for n in walk(value.slice))
         return value.value.id if sliced or is_array(k) else None
     if (isinstance(value, gast.Call) and dotted_name(value.func) in _VIEW_CALLS and value.args
             and isinstance(value.args[0], gast.Name)):
