@@ -156,14 +156,27 @@ def argument_reset_in_a_loop(s0, h):
     return tot
 
 
+def _advanced(s, h, n):
+    for t in range(n):
+        s = s._replace(x=s.x + h * s.v)
+    return _energy(s)
+
+
+def helper_replacing_its_parameter(s0, h):
+    s = s0._replace(v=s0.v * 0.5)
+    return _advanced(s0, h, 3) + _advanced(s, h, 1)
+
+
 @JIT
 @pytest.mark.parametrize("f", [argument_as_a_loops_state, argument_replaced_in_a_loop, argument_replaced_in_a_branch,
-                               argument_reset_in_a_loop])
+                               argument_reset_in_a_loop, helper_replacing_its_parameter])
 def test_a_namedtuple_argument_bound_again_to_namedtuples_made_here(f, jit):
     """A namedtuple argument bound again (`s = s._replace(...)` of the parameter itself) or a second name of one
     (`s = s0`, then `s = State(...)` in a loop) was declined: "attribute .x of a local value is not supported" (the
     name stayed a tuple value, as a tuple argument bound again does); its fields are variables bound at each
-    binding, as of a namedtuple made here. Gradient = central differences, Numba = Python, jvp = gradient . v."""
+    binding, as of a namedtuple made here; in a function of yours (`_advanced`), not declined as a write into the
+    caller's items (the caller's namedtuple stays as it was). Gradient = central differences, Numba = Python, jvp =
+    gradient . v."""
     from gradcheck import rebuilt_structure, structure_leaves
     s, h, eps = State(np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.4, -0.6])), 0.2, 1e-6
     value, (ds, dh) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(s, h)

@@ -83,6 +83,9 @@ TUPLE_FIELDS = _key("tuple_fields", """(tuple of str, class or None): on the tup
 LEAF_NAMES = _key("leaf_names", """{str: str}: on a FunctionDef whose structured arguments flatten gave a parameter
     per leaf (and its dicts made from them, `q = dict(params)`), each leaf's name as the user spells it (`q_0` ->
     `q["W"]`). Written by flatten; read by aliasing (the names of its declines).""")
+RECORDS_REBOUND = _key("records_rebound", """frozenset of str, on a FunctionDef flatten made: its namedtuple parameters bound
+again to namedtuples made there (`s = s._replace(x=...)`), whose fields' variables are bound anew, not the caller's
+items written. Written by flatten; read by inline (a callee's writes into its parameters' items are declined).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,

@@ -790,6 +790,7 @@ def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
             args.append(a)
     unit.node.body = entry + fl.block(unit.node.body)
     unit.node.args.args = args
+    anno.set(unit.node, anno.RECORDS_REBOUND, frozenset(fl.rebound_records & set(structs)))
     anno.set(unit.node, anno.LEAF_NAMES, {leaf: spelled for name, st in fl.structs.items()
                                           for leaf, spelled in _spellings(name, st, name, ())})
 

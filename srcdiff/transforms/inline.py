@@ -429,7 +429,8 @@ def _decline_item_writes(flat, structs: dict, call):
     """A callee made for the structures of its tuple/list/dict parameters that assigns an item of one (`p["b"] =
     ...`, `p[0] += 1.0`): in Python the caller's list or dict changes, and the caller reads the new item after the
     call; inlined, the item is a local of the callee, and the caller would read the old one (a wrong gradient)."""
-    leaves = {leaf: p for p, st in structs.items() for leaf in flatten.flat_names([p], {p: st})}
+    rebound = anno.get(flat.node, anno.RECORDS_REBOUND, frozenset())  # (`s = s._replace(...)`: s's own fields)
+    leaves = {leaf: p for p, st in structs.items() if p not in rebound for leaf in flatten.flat_names([p], {p: st})}
 
     def written(st):
         return next((leaves[n.id] for n in walk(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
