@@ -48,6 +48,7 @@ reverse mode (grad, value_and_grad, vjp):
     array literals   w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple     transforms/kind_rewrites.py
                      value t -> rt.array
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
+    ellipsis numbers b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]        transforms/kind_rewrites.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
     activity         which values carry derivatives                                      transforms/activity.py
@@ -376,6 +377,10 @@ def _array_literals(ctx):
         ctx.changed(kind_rewrites.sum_starts(ctx.unit, ctx.kinds))
 
 
+def _ellipsis_numbers(ctx):
+    ctx.changed(kind_rewrites.ellipsis_numbers(ctx.unit, ctx.kinds))
+
+
 def _follow_writes(ctx):
     if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
         ctx.changed()
@@ -593,6 +598,8 @@ REVERSE = [
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "w * [a, b] (w an array), np.stack of scalars, sum(t) of a tuple\nvalue t -> rt.array"),
     Pass("aliasing", lambda c: aliasing.check_views(c.unit, c.kinds), "transforms/aliasing.py",
          "(check) no view is read after a write to its array"),
+    Pass("ellipsis numbers", _ellipsis_numbers, "transforms/kind_rewrites.py",
+         "b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
          "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
     Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),

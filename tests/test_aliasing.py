@@ -278,6 +278,30 @@ def test_a_decline_spells_a_tuples_item_as_the_user_does():
     assert d == pytest.approx(want, rel=1e-6)
 
 
+def _unpacks_a_view_beside_a_write(x, z):
+    a = x * 1.0
+    b = z * 1.0
+    a[:2], b = b[:2], a[:2]
+    return np.sum(a * np.arange(1.0, 5.0)) + np.sum(b * b * 3.0)
+
+
+def test_a_decline_spells_an_unpacked_name_as_the_user_does():
+    """`a[:2], b = b[:2], a[:2]` binds b to a view of a, then writes a: the decline named `b1` (desugar's
+    temporary for b, a name the user never wrote: "`b1` shares memory with `a`", "make `b1` a copy"); it names b.
+    Forward mode follows the write: jvp = central differences."""
+    x, z = np.arange(1.0, 5.0), np.array([0.5, -1.0, 2.0, 0.3])
+    with pytest.raises(srcdiff.SrcdiffError) as err:
+        srcdiff.grad(_unpacks_a_view_beside_a_write, wrt=(0, 1))(x, z)
+    text = str(err.value)
+    assert "`b` shares memory with `a`" in text and "make `b` a copy" in text
+    assert "b1" not in text
+    v = (np.array([0.2, -0.4, 1.0, 0.7]), np.array([1.0, 0.3, -0.6, 0.1]))
+    value, d = srcdiff.jvp(_unpacks_a_view_beside_a_write, wrt=(0, 1))(x, z, v)
+    assert value == pytest.approx(_unpacks_a_view_beside_a_write(x, z), rel=1e-12)
+    want = sum(np.sum(numerical_grad(_unpacks_a_view_beside_a_write, [x, z], k) * v[k]) for k in (0, 1))
+    assert d == pytest.approx(want, rel=1e-6)
+
+
 def _scale_first(v, a):
     v[0] = v[0] * a + 1.0
 

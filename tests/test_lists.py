@@ -632,3 +632,33 @@ def test_a_list_started_with_items_and_only_popped(jit):
     v = np.array([0.3, -0.2, 0.5])
     fv, dot = srcdiff.jvp(started_with_items_then_popped, wrt=(0, 1), jit=jit)(x.copy(), 0.8, (v, 0.7))
     assert np.isclose(fv, started_with_items_then_popped(x.copy(), 0.8)) and np.isclose(dot, gx @ v + ga * 0.7)
+
+
+def list_item_written_at_a_constant(x, a):
+    lst = [x[0], x[1] * 1.0]
+    lst[1] = lst[0] * a
+    return lst[0] * lst[1]
+
+
+def list_items_written_in_a_loop(x, a):
+    lst = [0.0, 0.0, 0.0]
+    for i in range(3):
+        lst[i] = x[i] * a
+    return np.sum(np.array(lst) ** 2)
+
+
+@pytest.mark.parametrize("f", [list_item_written_at_a_constant, list_items_written_in_a_loop])
+def test_a_list_display_whose_items_are_written(f):
+    """`lst = [x[0], x[1]]` then `lst[1] = v`: a display was the tuple of its items, so jvp failed ("'tuple' object
+    does not support item assignment", saying the function itself fails on its arguments, where Python runs it)
+    and grad raised srcdiff's own AttributeError ('Tuple' object has no attribute 'id'). jvp runs it as a list
+    (= central differences, both backends); reverse mode declines the write with the array to make instead."""
+    x = np.array([0.31, -0.57, 1.13])
+    for jit in (False, True):
+        value, d = srcdiff.jvp(f, wrt=1, jit=jit)(x.copy(), 0.73, 1.0)
+        assert value == pytest.approx(f(x.copy(), 0.73), rel=1e-12)
+        assert d == pytest.approx(numerical_grad(f, [x, 0.73], 1), rel=1e-6)
+    with pytest.raises(srcdiff.SrcdiffError, match=r"the list `lst` written here, then written at an index") as err:
+        srcdiff.grad(f, wrt=1)(x.copy(), 0.73)
+    assert "make it an array: lst = np.zeros(n)" in str(err.value)
+    assert f"{__file__}:{inspect.getsourcelines(f)[1] + 1}" in str(err.value)

@@ -76,6 +76,25 @@ def replace_of_a_missing_field(a, b):
     return np.sum(s2.x)
 
 
+def _stepped(s, h):
+    return s._replace(x=s.x + h * s.v)   # <- replace_returned
+
+
+def replace_returned(a, b):
+    s = _stepped(State(a, b), 0.1)
+    return np.sum(s[0])
+
+
+def _fields_stepped(s, h):
+    return s.x + h * s.v, s.v
+
+
+def field_of_a_returned_value(a, b):
+    s = State(a, b)
+    s2 = _fields_stepped(s, 0.1)
+    return np.sum(s2.x)   # <- field_of_a_returned_value
+
+
 def _line(tag):
     src, _ = inspect.getsourcelines(sys.modules[__name__])
     return next(i for i, t in enumerate(src, 1) if f"# <- {tag}" in t)
@@ -84,7 +103,14 @@ def _line(tag):
 @pytest.mark.parametrize("f, words, advice", [
     (another_class, "'s' bound here to a Other and before to a State", "bind the Other to a name of its own"),
     (replace_of_a_missing_field, "`s._replace(...)` with arguments other than fields ('x', 'v')",
-     "give each changed field by name")], ids=["another_class", "missing_field"])
+     "give each changed field by name"),
+    # (were "call to collections._replace has no differentiation rule" and "attribute .x of a local value is not
+    # supported" / "only arrays' .T, .shape, .ndim, .size, .dtype can be read", naming no construct)
+    (replace_returned, "a namedtuple's `._replace(...)` used other than bound to a name",
+     "return the fields (`return x, v`) and unpack them where you call it"),
+    (field_of_a_returned_value, "`s2.x` of `s2`, the value your function `_fields_stepped` returns",
+     "unpack them here (`x, v = _fields_stepped(...)`)")],
+    ids=["another_class", "missing_field", "replace_returned", "field_of_a_returned_value"])
 def test_namedtuples_declined_at_the_line(f, words, advice):
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.grad(f)(A, B)
@@ -220,3 +246,75 @@ def test_a_namedtuple_argument_bound_again_declined_at_the_line(f, arg, words, a
     msg = str(info.value)
     assert f"test_namedtuples_made.py:{_line(f.__name__)}" in msg, msg
     assert words in msg and advice in msg, msg
+
+def _energy(s):
+    return np.sum(s.x ** 2) + 0.5 * np.sum(s.v ** 2)
+
+
+def argument_as_a_loops_state(s0, h):
+    s = s0
+    for t in range(6):
+        s = State(x=s.x + h * s.v, v=s.v - h * np.sin(s.x))
+        if np.sum(s.x) > 3.0:
+            s = s._replace(v=s.v * 0.5)
+    return _energy(s) + np.sum(s0.x * s.v)
+
+
+def argument_replaced_in_a_loop(s, h):
+    e0 = _energy(s)
+    for t in range(5):
+        s = s._replace(x=s.x + h * s.v)
+        s = s._replace(v=s.v - h * s.x ** 3)
+    return _energy(s) - e0
+
+
+def argument_replaced_in_a_branch(s, h):
+    if np.sum(s.x) > 0.0:
+        s = s._replace(x=s.x * h)
+    return _energy(s)
+
+
+def argument_reset_in_a_loop(s0, h):
+    tot = 0.0
+    for k in range(3):
+        s = s0
+        for t in range(k + 1):
+            s = State(s.x + h * s.v, s.v * (1.0 - h))
+        tot = tot + _energy(s)
+    return tot
+
+
+def _advanced(s, h, n):
+    for t in range(n):
+        s = s._replace(x=s.x + h * s.v)
+    return _energy(s)
+
+
+def helper_replacing_its_parameter(s0, h):
+    s = s0._replace(v=s0.v * 0.5)
+    return _advanced(s0, h, 3) + _advanced(s, h, 1)
+
+
+@JIT
+@pytest.mark.parametrize("f", [argument_as_a_loops_state, argument_replaced_in_a_loop, argument_replaced_in_a_branch,
+                               argument_reset_in_a_loop, helper_replacing_its_parameter])
+def test_a_namedtuple_argument_bound_again_to_namedtuples_made_here(f, jit):
+    """A namedtuple argument bound again (`s = s._replace(...)` of the parameter itself) or a second name of one
+    (`s = s0`, then `s = State(...)` in a loop) was declined: "attribute .x of a local value is not supported" (the
+    name stayed a tuple value, as a tuple argument bound again does); its fields are variables bound at each
+    binding, as of a namedtuple made here; in a function of yours (`_advanced`), not declined as a write into the
+    caller's items (the caller's namedtuple stays as it was). Gradient = central differences, Numba = Python, jvp =
+    gradient . v."""
+    from gradcheck import rebuilt_structure, structure_leaves
+    s, h, eps = State(np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.4, -0.6])), 0.2, 1e-6
+    value, (ds, dh) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(s, h)
+    assert value == pytest.approx(f(s, h), rel=1e-12)
+    assert isinstance(ds, State)
+    flat = np.concatenate(structure_leaves(s))
+    shifted = lambda d: f(rebuilt_structure(s, iter(np.split(flat + d, [3]))), h)     # noqa: E731
+    want = [(shifted(e * eps) - shifted(-e * eps)) / (2 * eps) for e in np.eye(6)]
+    np.testing.assert_allclose(np.concatenate(structure_leaves(ds)), want, rtol=1e-6, atol=1e-8)
+    assert dh == pytest.approx((f(s, h + eps) - f(s, h - eps)) / (2 * eps), rel=1e-6, abs=1e-8)
+    t = (State(np.array([0.5, -1.0, 0.2]), np.array([0.25, 2.0, -0.3])), 0.7)
+    _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(s, h, t)
+    assert d == pytest.approx(np.sum(ds.x * t[0].x) + np.sum(ds.v * t[0].v) + dh * t[1], rel=1e-9)

@@ -274,6 +274,40 @@ def test_chained_writes_not_certainly_into_an_array_row_stay_declined(f, advice)
         srcdiff.grad(f)(*args)
 
 
+def chained_write_through_a_column(M, a):
+    A = M * 1.0
+    A[:, 0][1] = a * A[0, 2]
+    return np.sum(A ** 2)
+
+
+def chained_write_through_a_reversal(x, a):
+    y = x * 1.0
+    y[::-1][0] = y[0] * a
+    return np.sum(y * y)
+
+
+def chained_write_into_a_copy(x, a):
+    y = x * 1.0
+    y[[0, 1]][0] = 99.0 * a
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("f, advice, wrong", [
+    (chained_write_through_a_column, r"if `A` is an array, write A\[1, 0\] = v", "A[:, 0, 1]"),
+    (chained_write_through_a_reversal, r"write the elements y\[::-1\]\[0\] names with one index into `y`", "y[::-1, 0]"),
+    (chained_write_into_a_copy, r"an index list or a mask takes a copy", "y[[0, 1], 0]"),
+])
+def test_the_advice_for_a_chained_write_indexes_the_same_elements(f, advice, wrong):
+    """The advice joined the two indices, `A[:, 0][1]` -> "write A[:, 0, 1] = v" (an IndexError for a matrix: the
+    element is A[1, 0]), `y[::-1][0]` -> "y[::-1, 0]" (y[-1]), `y[[0, 1]][0]` -> "y[[0, 1], 0]" (a write into a
+    copy, lost in NumPy); a full slice's place takes the second index, and a partial slice, an index list or a
+    mask gets no joined index."""
+    x = np.array([[0.2, 0.8, 1.0], [0.3, -0.4, 0.6]]) if f is chained_write_through_a_column else np.arange(1.0, 5.0)
+    with pytest.raises(srcdiff.SrcdiffError, match=advice) as err:
+        srcdiff.grad(f)(x, 0.7)
+    assert wrong not in str(err.value)
+
+
 def written_through_asarray(x0):
     x = x0 * 1.0
     y = np.asarray(x)

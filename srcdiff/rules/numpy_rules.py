@@ -378,7 +378,7 @@ ANY = "*args, **kwargs"
 for _name in ("np.zeros", "np.ones", "np.empty"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind=("fill", 1), shape="new")
 for _name in ("np.zeros_like", "np.ones_like", "np.empty_like"):
-    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="same", shape="fill")
+    R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="like_given", shape="fill")
 for _name in ("np.argmax", "np.argmin"):
     R(_name, [getattr(np, _name[3:])], ANY, nondiff=True, kind="argreduce")
 R("np.arange", [np.arange], ANY, nondiff=True, kind="arange")

@@ -12,14 +12,17 @@ follow_writes.py.
 """
 from __future__ import annotations
 
+import ast
+import copy
+
 import gast
 
 from ..cachedir import is_generated_file
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import dotted_name, walk, walk_names, walk_statements
-from .kinds import is_array, ndim
-from .memory_sharing import asarray_names, in_place, memory_roots, view_source
+from .kinds import dtype, expr_kind, is_array, ndim
+from .memory_sharing import ellipsis_index, asarray_names, in_place, memory_roots, view_source
 from .shape_reads import shape_only_stacks, shape_reads, ssa_copy
 
 
@@ -212,6 +215,15 @@ class _Flow:
         from ..user_spelling import user_names
         return name in user_names(func)
 
+    def _as_the_user_spells(self, name):
+        """`name` as the user spells it where srcdiff made it (`b1`, desugar's temporary for `b` of `a[:2], b =
+        b[:2], a[:2]`, is `b`): user_spelling's shortening that the user's function binds or reads."""
+        func = getattr(self.unit, "func", None)
+        if self._user_name(name):
+            return name
+        from ..user_spelling import spelled, user_names
+        return spelled(name, user_names(func))
+
     def decline(self, view, w, target, read=None):
         copies = [s for s in walk_statements(self.unit.node.body) if anno.has(s, anno.LOOP_COPY)]
         versions = anno.get(self.unit.node, anno.SSA_VERSIONS, {})     # (the user's names, not SSA's versions)
@@ -236,6 +248,7 @@ class _Flow:
         self._default_read_after_a_write(versions.get(view, view), w, versions.get(target, target))
         spelled = anno.get(self.unit.node, anno.LEAF_NAMES, {})    # (an argument's item: p_W is p["W"])
         view, target, base = (spelled.get(versions.get(n, n), versions.get(n, n)) for n in (view, target, base))
+        view = self._as_the_user_spells(view)
         self._read_after_a_gradient(view, w, read)
         message = (f"`{view}` shares memory with `{target}`, which this assignment writes in place, "
                    f"and is read afterwards: srcdiff does not follow writes through views")
@@ -354,6 +367,8 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
     structured SSA tree. Reads of the written name itself, and of names bound after the write, are fine.
     `renames_only`: only second names of a whole array count (forward mode: a view's tangent is
     the same view of the tangent, so slices and transposes are followed correctly there)."""
+    _decline_updates_of_0d_views(unit, kinds)
+    _decline_float_updates_of_ints(unit, kinds)
     if not _writes(unit.node, kinds):
         return      # (nothing is written through a name: no read can be stale, nor an argument updated)
     _Flow(unit, kinds, renames_only).run(unit.node)
@@ -362,6 +377,51 @@ def check_views(unit, kinds: dict, renames_only: bool = False) -> None:
         # `a = a + v`: a new array, which no view, second name or list holding `a` sees)
         _Flow(unit, kinds, False, in_place_only=True).run(unit.node)
     _decline_argument_updates(unit, kinds)
+
+
+def _decline_float_updates_of_ints(unit, kinds) -> None:
+    """`y *= a` of an array of ints (or booleans) and a float: NumPy raises (it cannot cast the float result into y
+    in place), where srcdiff computed `y = y * a`, a new array of floats, and differentiated a function Python
+    rejects. Declined at the line."""
+    for s in walk_statements(unit.node.body):
+        if (isinstance(s, gast.Assign) and anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp)
+                and isinstance(s.value.left, gast.Name) and is_array(kinds.get(s.value.left.id))
+                and dtype(kinds.get(s.value.left.id)) in ("i", "b") and dtype(expr_kind(s.value, kinds)) == "f"):
+            versions = anno.get(unit.node, anno.SSA_VERSIONS, {})
+            name = versions.get(s.value.left.id, s.value.left.id)
+            op = _OPS.get(type(s.value.op), "+")
+            held = "ints" if dtype(kinds[s.value.left.id]) == "i" else "booleans"
+            fail(s, unit, f"`{name} {op}= ...` of an array of {held} and floats: NumPy raises here (it cannot cast "
+                          f"the floats into `{name}` in place)",
+                 f"bind a new array of floats, `{name} = {name} {op} ...`, or make `{name}` floats where it is made")
+
+
+def _decline_updates_of_0d_views(unit, kinds) -> None:
+    """`y = b[0, ...]` then `y += v`: NumPy's `b[0, ...]` is a 0-d array sharing b's memory, which `+=` writes
+    (b[0] changes), where the kinds, as Numba, call it a number that `y += v` binds anew (value 0.38 for 1.29, d/da 0
+    for 2). Declined at the update, with the write into b to make instead."""
+    views = {s.targets[0].id: s.value for s in walk_statements(unit.node.body) if isinstance(s, gast.Assign)
+             and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Subscript)
+             and isinstance(s.value.value, gast.Name) and ellipsis_index(s.value.slice)
+             and not is_array(kinds.get(s.targets[0].id))}
+    for s in walk_statements(unit.node.body):
+        if (views and isinstance(s, gast.Assign) and anno.get(s, anno.IN_PLACE) and isinstance(s.value, gast.BinOp)
+                and isinstance(s.value.left, gast.Name) and s.value.left.id in views):
+            versions = anno.get(unit.node, anno.SSA_VERSIONS, {})
+            name = versions.get(s.value.left.id, s.value.left.id)
+            number = copy.deepcopy(views[s.value.left.id])     # (the index without its ellipsis: a number)
+            for n in walk(number):
+                if isinstance(n, gast.Name):
+                    n.id = versions.get(n.id, n.id)
+            items = number.slice.elts if isinstance(number.slice, gast.Tuple) else [number.slice]
+            items = [e for e in items if not (isinstance(e, gast.Constant) and e.value is Ellipsis)]
+            number.slice = items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load())
+            at, base = ast.unparse(gast.gast_to_ast(number)), number.value.id
+            op = _OPS.get(type(s.value.op), "+")
+            fail(s, unit, f"`{name}` is a 0-d view of `{base}` (an index with an ellipsis gives one in NumPy), and "
+                          f"`{name} {op}= ...` writes into `{base}`: srcdiff takes `{name}` for a number there",
+                 f"write into `{base}` itself (`{at} {op}= v`), or take the number (`{name} = {at}`) if `{base}` is "
+                 f"to stay as it is")
 
 
 def _writes(fn, kinds) -> bool:

@@ -105,8 +105,8 @@ class _ANF:
                  and isinstance(n.value, (gast.Tuple, gast.List))
                  and any(isinstance(tg, gast.Name) and tg.id == name for tg in n.targets)]
         item, index = _text(inner), _text(t.slice)
-        flat = _text(gast.Subscript(value=inner.value, slice=_joined(inner.slice, t.slice), ctx=gast.Load())) \
-            if isinstance(inner, gast.Subscript) else None
+        joined = _joined(inner.slice, t.slice) if isinstance(inner, gast.Subscript) else None
+        flat = _text(gast.Subscript(value=inner.value, slice=joined, ctx=gast.Load())) if joined is not None else None
         if any(_of_parameters(b, params) for b in bound):
             fail(s, self.unit, f"the write {shown} = ... into an item of the tuple argument `{name}`, which the "
                                f"function binds again (`{name} = ...`), is not supported",
@@ -120,7 +120,10 @@ class _ANF:
             fail(s, self.unit, f"the write {shown} = ... into an item of the tuple/list `{name}` is not supported",
                  made)
         fail(s, self.unit, f"the write {shown} = ... is not supported (only name[index] = value is)",
-             (f"if `{name}` is an array, write {flat} = v; if it is a tuple or list, " if flat else "") + made)
+             (f"if `{name}` is an array, write {flat} = v; if it is a tuple or list, " if flat else
+              f"if `{name}` is an array, write the elements {shown} names with one index into `{name}` (an index "
+              f"list or a mask takes a copy: NumPy writes into the copy, not into `{name}`); if it is a tuple or "
+              f"list, ") + made)
 
     def _user_target(self, s, t) -> str:
         """The target `t` of the assignment `s` as the user wrote it, read off the user's line where it holds that
@@ -359,7 +362,19 @@ def _of_parameters(value, params) -> bool:
 
 
 def _joined(first, second):
-    """The index of `x[first][second]` as one index of `x`: `x[1, j]`."""
-    items = (first.elts if isinstance(first, gast.Tuple) else [first]) + \
-        (second.elts if isinstance(second, gast.Tuple) else [second])
-    return gast.Tuple(elts=[copy.deepcopy(e) for e in items], ctx=gast.Load())
+    """The index of `x[first][second]` as one index of `x`: `x[1, j]`, `x[:, 0][1]` -> `x[1, 0]` (second's items
+    take the places of first's full slices, in order); None where first holds what no one index composes with
+    second (a partial slice `x[::-1][0]`, an index list, None, an ellipsis, a mask)."""
+    later = [copy.deepcopy(e) for e in (second.elts if isinstance(second, gast.Tuple) else [second])]
+    if any(isinstance(e, gast.Constant) and (e.value is None or e.value is Ellipsis) for e in later):
+        return None
+    items = []
+    for e in first.elts if isinstance(first, gast.Tuple) else [first]:
+        if isinstance(e, gast.Slice) and e.lower is None and e.upper is None and e.step is None:
+            items.append(later.pop(0) if later else copy.deepcopy(e))
+        elif isinstance(e, (gast.Slice, gast.List, gast.Tuple, gast.Compare, gast.Starred)) or (
+                isinstance(e, gast.Constant) and (e.value is None or e.value is Ellipsis)):
+            return None
+        else:
+            items.append(copy.deepcopy(e))
+    return gast.Tuple(elts=items + later, ctx=gast.Load())

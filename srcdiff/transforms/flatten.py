@@ -559,6 +559,12 @@ class _Flatten(DictForms, RecordForms):
         if isinstance(s, gast.Assign) and len(s.targets) == 1:
             r = self.ref(s.value)
             if r is not None and self.struct_at(*r) is not None:
+                if isinstance(s.targets[0], gast.Name) and s.targets[0].id in self.rebound_records:
+                    # `s = s0` of a namedtuple argument, where s is bound again to namedtuples made here: its fields'
+                    # variables bound to s0's (record_forms)
+                    st = self.struct_at(*r)
+                    return self.bind_record(s, s.targets[0].id, Fields([None] * len(st), st.fields, st.cls),
+                                            [load(leaf) for leaf in self.leaf_names(*r)])
                 return self.bind(s.targets[0], *r, s)
         if isinstance(s, gast.For):
             it = s.iter

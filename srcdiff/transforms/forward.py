@@ -23,7 +23,7 @@ from .activity import DIFF_BINOPS, SCATTER, bind, closure, decline_items_passed_
 from .astutil import (Namer, Transformer, assign, call, const, dotted_name, load, names_in, nested_blocks,
                       store, walk, walk_calls, walk_names)
 from .line_comments import line_comment
-from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple
+from .kinds import Kind, as_float, elements, expr_kind, is_exp_table, is_tuple, truncates
 from .memory_sharing import may_share_memory, sharing_groups, sharing_written_memory
 from .reverse_support import simplify
 
@@ -571,7 +571,8 @@ class Forward:
         out = [s]
         if arr in self.varied:
             v = s.value
-            d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied else const(0.0)
+            d = self.dot(v) if isinstance(v, gast.Name) and v.id in self.varied and not (
+                self.kinds and truncates(self.kinds.get(arr), self.kinds.get(v.id))) else const(0.0)
             out.append(assign(gast.Subscript(value=load(self.tan(arr)), slice=copy.deepcopy(t.slice),
                                              ctx=gast.Store()), d))
         return out

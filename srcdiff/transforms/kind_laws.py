@@ -68,6 +68,15 @@ def _law_same(args, e, kind_of):              # rt.copy(x), np.zeros_like(x): x'
     return args[0] if args else None
 
 
+def _law_like_given(args, e, kind_of):        # np.zeros_like(x[, dtype]): x's kind, of the dtype given
+    a0 = args[0] if args else None
+    given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[1:2])
+    if not given or not (is_scalar(a0) or is_array(a0)):
+        return a0
+    k = kind_of(given[0])
+    return with_dtype(a0, dtype(k) if is_dtype_value(k) else None)
+
+
 def _law_same_array(args, e, kind_of):        # np.swapaxes(x, ...): the same rank
     a0 = args[0] if args else None
     return a0 if is_array(a0) else None
@@ -276,6 +285,9 @@ def _law_fill(args, e, kind_of, pos):         # np.zeros(shape[, dtype]), np.ful
     if a0 is None:
         return None
     dt = "f"
+    if pos == 2:    # np.full(shape, v): v's dtype (np.full(3, 2) holds ints), floats where v's is not known
+        fill = ([kw.value for kw in e.keywords if kw.arg == "fill_value"] + list(e.args[1:2]))[:1]
+        dt = (dtype(kind_of(fill[0])) if fill else None) or "f"
     given = [kw.value for kw in e.keywords if kw.arg == "dtype"] + list(e.args[pos:pos + 1])
     if given:   # np.empty(n, np.int64) (generated tapes) or dtype=...
         k = kind_of(given[0])
@@ -423,8 +435,8 @@ def _law_index_axis(args, e, kind_of):      # rt.index_axis(v, axis, k) of an in
     return None if not nd or not is_scalar(args[2] if len(args) > 2 else None) else array_of(nd - 1, dtype(args[0]))
 
 
-LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "same_array": _law_same_array,
-        "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
+LAWS = {"as_float": _law_as_float, "copy": _law_copy, "same": _law_same, "like_given": _law_like_given,
+        "same_array": _law_same_array, "float": _law_float, "int": _law_int, "like": _law_like, "broadcast": _law_broadcast, "promote": _law_promote,
         "reduce": _law_reduce, "reduce_axis": _law_reduce_axis, "argreduce": _law_argreduce, "arange": _law_arange,
         "argsort": _law_argsort, "take": _law_take, "at_least": _law_at_least, "trace": _law_trace, "kron": _law_kron,
         "along_axis": _law_along_axis, "rank": _law_rank, "of_matrix": _law_of_matrix, "exp_table": _law_exp_table,

@@ -10,7 +10,8 @@ from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
 from ..rules import RULES
 from .canonicalize import array_parameters
-from .kinds import F, dtype, elements, is_array, is_scalar, is_tuple, length, ndim, sum_start
+from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
+from .memory_sharing import ellipsis_index
 from .parse import Unit
 
 
@@ -309,4 +310,25 @@ def scalar_helpers(unit: Unit, kind_map: dict) -> bool:
             continue
         s.value = gast.copy_location(new, v)
         changed = True
+    return changed
+
+
+def ellipsis_numbers(unit: Unit, kind_map: dict) -> bool:
+    """`b[0, ...]` of a vector (`b[...]` of a 0-d array) -> `b[0]` (`b[()]`): NumPy gives a 0-d array sharing b's
+    memory where b[0] gives a number, the same value; the kinds call it a number, as Numba computes it. Once the
+    aliasing check has declined a second name of it read after a write into b, nothing can tell the two apart,
+    but reverse mode's copies of it can: its save of the value a write overwrites and an adjoint's read of
+    d_b[0, ...] before `d_b[0, ...] = 0.0` were views that the write changed (their values, then the
+    gradient, were the new ones). Returns whether it changed."""
+    changed = False
+    for s in walk_statements(unit.node.body):
+        for n in astutil.walk(s):
+            if not isinstance(n, gast.Subscript) or not ellipsis_index(n.slice):
+                continue
+            if not is_scalar(expr_kind(gast.Subscript(value=n.value, slice=n.slice, ctx=gast.Load()), kind_map)):
+                continue
+            kept = [e for e in (n.slice.elts if isinstance(n.slice, gast.Tuple) else [n.slice])
+                    if not (isinstance(e, gast.Constant) and e.value is Ellipsis)]
+            n.slice = kept[0] if len(kept) == 1 else gast.Tuple(elts=kept, ctx=gast.Load())
+            changed = True
     return changed

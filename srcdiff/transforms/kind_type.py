@@ -57,6 +57,14 @@ def dtype(k):
     return k[-1] if k is not None and k[0] in ("s", "a", "dtype") else None
 
 
+def truncates(array_kind, value_kind) -> bool:
+    """Whether writing a value of `value_kind` into an array of `array_kind` casts it to the array's ints or
+    booleans (`buf[0] = a * 10.0` of `buf = np.zeros(3, dtype=int)`: NumPy stores int(a * 10.0)): a write with
+    derivative zero. False where either kind is not known."""
+    return (array_kind is not None and array_kind[0] == "a" and dtype(array_kind) in ("i", "b")
+            and value_kind is not None and dtype(value_kind) == "f")
+
+
 def length(k):
     """A tuple's length (None if unknown or not a tuple)."""
     return k[1] if k is not None and k[0] == "t" and len(k) > 1 else None

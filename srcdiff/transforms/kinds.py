@@ -21,7 +21,7 @@ from .kind_laws import LAWS, call_kind, literal_array_kind  # noqa: F401  (re-ex
 from .kind_shapes import ELEMENTWISE, expr_shape_class, shape_classes  # noqa: F401  (re-exported)
 from .kind_type import (B, DTYPE_NAMES, F, I, Kind, array_of, as_float, broadcast, dtype, element,  # noqa: F401
                         elements, is_array, is_dtype_value, is_exp_table, is_float_array, is_none, is_scalar, is_stack,
-                        is_tuple, kind_of_value, length, matmul_kind, ndim, unify, with_dtype)
+                        is_tuple, kind_of_value, length, matmul_kind, ndim, truncates, unify, with_dtype)
 
 
 def _reads_unreached(e, local: set, kinds: dict) -> bool:

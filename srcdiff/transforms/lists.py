@@ -31,10 +31,34 @@ _ADVICE = ("build the list with appends and convert it once, after the last appe
 
 def has_lists(node) -> bool:
     """Whether the function binds a name to an empty list (`out = []`, or `xs, ys = [], []`) or appends to or pops a
-    list (`traj = [y0]`, `traj.append(y)`, `left = [u, v]`, `left.pop()`)."""
+    list (`traj = [y0]`, `traj.append(y)`, `left = [u, v]`, `left.pop()`), or writes an item of one (`lst = [a, b]`,
+    `lst[1] = v`)."""
     return any(_empty_list(s) or _empty_lists(s) or (isinstance(s, gast.Call) and isinstance(s.func, gast.Attribute)
                                                      and s.func.attr in ("append", "pop"))
-               for s in walk_of(node, _LISTING))
+               for s in walk_of(node, _LISTING)) or bool(_items_written(node))
+
+
+def _items_written(node) -> set:
+    """Names bound to a list display, not of int constants alone (an index list, `idx = [0, 2]`, is an array),
+    whose items the function writes (`lst = [x[0], x[1]]`, `lst[1] = v`): Python's list is changed in place, where
+    a display is otherwise the tuple of its items (jvp failed, 'tuple' object does not support item assignment,
+    saying the function itself fails; grad raised an AttributeError of srcdiff's)."""
+    # (not a nested def's: its write into its enclosing function's list is a closure's, declined as such)
+    own = [s for s in _own_statements(node.body) if isinstance(s, gast.Assign)]
+    displays = {s.targets[0].id for s in own if len(s.targets) == 1
+                and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.List) and s.value.elts
+                and not all(isinstance(e, gast.Constant) and type(e.value) is int for e in s.value.elts)}
+    return {t.value.id for s in own for t in s.targets
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in displays}
+
+
+def _own_statements(stmts):
+    """The statements of a block and of the blocks nested in it, not those of nested functions."""
+    for s in stmts:
+        yield s
+        if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            for b in nested_blocks(s):
+                yield from _own_statements(b)
 
 
 _LISTING = frozenset((gast.Assign, gast.Call))   # (has_lists looks at these only: the walk yields no other)
@@ -58,7 +82,7 @@ def separate(node):
     the tuple of its items, 'tuple' object has no attribute 'pop', and grad declined) -> `traj = []`,
     `traj.append(y0)`."""
     appended = {n.func.value.id for n in walk(node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
-                and n.func.attr in ("append", "pop") and isinstance(n.func.value, gast.Name)}
+                and n.func.attr in ("append", "pop") and isinstance(n.func.value, gast.Name)} | _items_written(node)
 
     def block(stmts):
         out = []
@@ -201,6 +225,12 @@ def _check_list(unit, fn, name, stacks):
             allowed.add(id(n.args[0]))
         elif isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name:
             allowed.add(id(n.targets[0]))
+    if any(isinstance(n, gast.Assign) and any(isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
+                                              and t.value.id == name for t in n.targets) for n in walk(fn)):
+        made = next(n for n in walk(fn) if isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name)
+        fail(made, unit, f"the list `{name}` written here, then written at an index (`{name}[i] = v`): reverse mode "
+                         "differentiates lists as stacks (append, pop)",
+             f"make it an array: {name} = np.zeros(n) (or np.array([...]) of its items), then {name}[i] = v")
     nested = {id(a) for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
               and n.func.attr == "append" for a in n.args}     # `rows.append(row)`: a list appended to a list
     for n in walk(fn):

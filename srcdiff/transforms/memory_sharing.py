@@ -38,12 +38,23 @@ def _basic(idx, kinds) -> bool:
     return True
 
 
+def ellipsis_index(idx) -> bool:
+    """Whether the index holds an ellipsis: `b[0, ...]` of a vector (`b[...]` of a 0-d array) is in NumPy a 0-d
+    array sharing b's memory, where `b[0]` is a number, a copy (under Numba both are numbers)."""
+    return any(isinstance(n, gast.Constant) and n.value is Ellipsis for n in walk(idx))
+
+
 def view_source(value, name, kinds, renames_only=False, asarrays=frozenset()):
     """The array `name = value` may share memory with, or None. `asarrays`: names bound to np.asarray(v),
     whose casts (np.asarray(v, dtype), v.astype(dtype, copy=False)) are v itself where v has the dtype."""
     if isinstance(value, gast.Name):
         k = kinds.get(name)
         return value.id if k is None or is_array(k) else None
+    if (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and ellipsis_index(value.slice)
+            and not is_array(kinds.get(name)) and _basic(value.slice, kinds)):
+        # (`y = b[0, ...]`: NumPy's 0-d view of b, Numba's number; forward mode, which follows views, counts it
+        # too: its jitted code read the number from before a write into b, value -0.14 for -0.12)
+        return value.value.id
     if renames_only:
         return None
     if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):

@@ -127,15 +127,24 @@ def records_bound_again(fn, structs: dict, makes) -> frozenset:
     argument's field variables anew at each binding, as for a namedtuple made here (RecordForms.bind_record checks
     that the class is the same and declines one whose fields hold structures), and the gradient is the old fields'.
     Such an argument was a tuple value from its first binding on, whose `s.W` was declined as "attribute .W of a
-    local value"."""
+    local value". So is a second name of one (`s = s0`, then `s = State(...)` in a loop), each of its other bindings
+    a namedtuple made here."""
+    def record(p):
+        return isinstance(structs.get(p), Fields) and structs[p].cls is not None
+
     stores: dict = {}
     made: dict = {}
+    named: dict = {}        # `s = s0` of a namedtuple argument s0: bindings to the argument itself
     for n in walk(fn):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stores[n.id] = stores.get(n.id, 0) + 1
-        elif (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)
-              and makes(n.value)):
-            made[n.targets[0].id] = made.get(n.targets[0].id, 0) + 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            name = n.targets[0].id
+            if makes(n.value):
+                made[name] = made.get(name, 0) + 1
+            elif isinstance(n.value, gast.Name) and n.value.id != name and record(n.value.id):
+                named[name] = named.get(name, 0) + 1
     params = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
-    return frozenset(p for p in params & set(structs) if isinstance(structs[p], Fields) and structs[p].cls is not None
-                     and made.get(p, 0) >= 1 and stores.get(p) == made[p])
+    own = {p for p in params & set(structs) if record(p) and made.get(p, 0) >= 1 and stores.get(p) == made[p]}
+    second = {v for v, k in named.items() if v not in params and made.get(v, 0) >= 1 and stores.get(v) == k + made[v]}
+    return frozenset(own | second)

@@ -237,6 +237,12 @@ class _Resolver(Transformer):
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
                  "differentiate a plain function of arrays and floats; pass an object's arrays as arguments")
+        if qual.endswith("._replace") or getattr(obj, "__name__", None) == "_replace":
+            fail(node, self.unit, "a namedtuple's `._replace(...)` used other than bound to a name (returned by a "
+                                  "function of yours, passed on, read at once): srcdiff makes each field its own "
+                                  "variable where `s2 = s._replace(...)` binds it",
+                 "bind it to a name first (`s2 = s._replace(...)`); in a function of yours, return the fields "
+                 "(`return x, v`) and unpack them where you call it (`x, v = step(...)`)")
         if what and what.startswith("srcdiff.runtime"):
             fail(node, self.unit, f"call to {qual}, a derivative helper in code srcdiff generated, which has no "
                                   "differentiation rule: srcdiff does not take derivatives of that order through it",
@@ -696,6 +702,26 @@ class _Resolver(Transformer):
         args = [x, expr] if copy else [x, expr, const(False)]
         return copy_loc(gast.Call(func=dotted(fname), args=args, keywords=[]), node)
 
+    def _decline_field_of_a_returned_value(self, node):
+        """`s2.x` where `s2 = step(s, h)`, a function of the user's (a namedtuple it returns, `return
+        s._replace(...)`): said so, with the fields to return instead (the message named no construct: "attribute
+        .x of a local value", "only arrays' .T, ... can be read")."""
+        if not isinstance(node.value, gast.Name):
+            return
+        name = node.value.id
+        calls = [a.value.func.id for a in walk(self.unit.node) if isinstance(a, gast.Assign)
+                 and any(isinstance(t, gast.Name) and t.id == name for t in a.targets)
+                 and isinstance(a.value, gast.Call) and isinstance(a.value.func, gast.Name)]
+        for f in calls:
+            if f in (getattr(self.unit, "callees", None) or {}) or isinstance(self.unit.namespace.get(f),
+                                                                              pytypes.FunctionType):
+                fail(node, self.unit, f"`{name}.{node.attr}` of `{name}`, the value your function `{f}` returns: "
+                                      "srcdiff reads the fields of namedtuple arguments and of namedtuples made in "
+                                      "the function that reads them (State(...), s._replace(...)), not of one a "
+                                      "function returns",
+                     f"have `{f}` return the fields (`return x, v`) and unpack them here (`x, v = {f}(...)`), then "
+                     f"make the namedtuple here if you need one (`{name} = State(x, v)`)")
+
     def visit_Attribute(self, node):
         obj = self._lookup(node)
         if obj is _MISSING:  # attribute of a local value
@@ -704,6 +730,7 @@ class _Resolver(Transformer):
                 return copy_loc(gast.Call(func=dotted("np.transpose"), args=[node.value], keywords=[]), node)
             if node.attr in ARRAY_ATTRS:
                 return node
+            self._decline_field_of_a_returned_value(node)
             fail(node, self.unit, f"attribute .{node.attr} of a local value is not supported",
                  "only arrays' .T, .shape, .ndim, .size, .dtype can be read in differentiated code")
         if isinstance(obj, list):

@@ -24,7 +24,7 @@ from . import checkpoints
 from .activity import SCATTER, bind, decline_items_passed_to_a_call
 from .astutil import (assign, call, clone, comment, const, dotted_name, is_comment, load, store, walk, walk_names,
                       walk_of)
-from .kinds import UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim
+from .kinds import UNSETTLED, dtype, expr_kind, is_array, is_scalar, is_tuple, ndim, truncates
 from .reverse_support import (IntNames, assigned_in, basic_index, defs_and_loads, loaded_in, reversed_range, simplify,
                               written_arrays)
 from .templates import instantiate
@@ -344,7 +344,8 @@ class BackwardSweep:
             dx = self.adj(arr)
             v = s.value
             read_adj = gast.Subscript(value=load(dx), slice=self.read(clone(idx)), ctx=gast.Load())
-            if isinstance(v, gast.Name) and v.id in self.active:
+            if isinstance(v, gast.Name) and v.id in self.active and not truncates(self.kinds.get(arr),
+                                                                                  self.kinds.get(v.id)):
                 vk = self.kinds.get(v.id)
                 region = expr_kind(gast.Subscript(value=load(arr), slice=idx, ctx=gast.Load()), self.kinds)
                 repeats = self._index_arrays(idx)
