@@ -300,7 +300,7 @@ class Transformed(Shipped, BackgroundCalls):
             self._wrt_index = [self._params().index(w) for w in self.wrt_names]
         grads = out if self.mode == "grad" else out[1]
         grads = grads if self.many else (grads,)
-        grads = tuple(_like(g, args[i]) for g, i in zip(grads, self._wrt_index))
+        grads = tuple(gradient_like(g, args[i]) for g, i in zip(grads, self._wrt_index))
         grads = grads if self.many else grads[0]
         return grads if self.mode == "grad" else (out[0], grads)
 
@@ -340,7 +340,7 @@ UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unkno
                  "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
 
 
-def _like(g, a):
+def gradient_like(g, a):
     """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists), and a 0-d
     array where `a` is one (under Numba it ran as a scalar: specialisations.run_scalars)."""
     if isinstance(a, np.ndarray) and a.ndim == 0 and not isinstance(g, np.ndarray):
@@ -348,10 +348,10 @@ def _like(g, a):
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
         return g.astype(a.dtype)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
-        items = [_like(x, y) for x, y in zip(g, a)]
+        items = [gradient_like(x, y) for x, y in zip(g, a)]
         return type(g)(*items) if hasattr(type(g), "_fields") else type(g)(items)     # (a namedtuple's: by field)
     if isinstance(a, dict) and isinstance(g, dict) and a.keys() == g.keys():
-        return {k: _like(g[k], a[k]) for k in g}
+        return {k: gradient_like(g[k], a[k]) for k in g}
     return g
 
 

@@ -364,8 +364,8 @@ class HVP:
             bound = api.bind_arguments(self.fwd, args, kwargs, trailing=1, last="tangent")[:-1]
         wrt = [bound[self.fwd._position(w)] for w in self.fwd.wrt_names]
         if self.many:
-            return type(out)(api._like(o, a) for o, a in zip(out, wrt)) if isinstance(out, tuple) else out
-        return api._like(out, wrt[0])
+            return type(out)(api.gradient_like(o, a) for o, a in zip(out, wrt)) if isinstance(out, tuple) else out
+        return api.gradient_like(out, wrt[0])
 
     def _named_v(self, kwargs):
         """`hvp(f)(x, v=u)`: the vector by its name, unless the user's function has a parameter `v`."""
