@@ -259,6 +259,10 @@ class ExpressionLowering:
             return p1 + p2, f"({x} * {y})"
         if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
             return self._matmul_grad(name, e, idx)
+        if name == "rt.outer_grad":     # np.outer's adjoint g @ ravel(y) in x's shape: of vectors, g @ y
+            if all(len(self.info(v)[0] or ()) == 1 for v in a[1:]):
+                return self._matmul(a[0], a[2], idx)
+            self.fail(e, "the derivative of np.outer of arrays that are not vectors")
         if name in ARRAY_LITERALS:      # (generated code binds every array literal to a name: StatementLowering)
             self.fail(e, f"the array literal {ast.unparse(e)} inside an expression")
         if name in ("rt.zeros_like", "np.zeros_like", "np.zeros", "np.empty", "np.empty_like"):   # (empty: any values)

@@ -146,6 +146,8 @@ class Inference:
         if name in ("rt.matmul_grad_x", "rt.matmul_grad_y"):
             k = 1 if name == "rt.matmul_grad_x" else 2
             return self.info(args[k])[0], "f"
+        if name == "rt.outer_grad":     # (x's shape: the adjoint of x in np.outer(x, y))
+            return self.info(args[1])[0], "f"
         if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
                     "rt.reshape_like", "np.zeros_like", "np.ones_like", "np.empty_like",
                     "rt.prod_others_jvp") + REDUCTION_GRADS:
