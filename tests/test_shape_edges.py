@@ -134,17 +134,13 @@ def _sweep_ids():
     return [f"{r}-{c}" for r, c in _sweep_cases()]
 
 
-@pytest.mark.parametrize("rule, shapes", _sweep_cases(), ids=_sweep_ids())
-def test_rules_sweep(rule, shapes):
-    """Where NumPy computes the table's expression at these shapes, srcdiff's gradient (Python backend) has
-    the arguments' shapes and the central differences' values, or srcdiff declines (a SrcdiffError that is not
-    'this line fails' or 'the derivative of this line failed' for these arguments)."""
+def _case(rule, shapes, seed_prefix):
+    """(expr, domains, wrapper, rng, arguments at `shapes`, NumPy's value) of a table rule, skipped where NumPy
+    rejects the shapes or its value is not finite."""
     import test_rules_table as T
-    if rule in KNOWN and (rule != "np.full_like" or len(shapes[0]) > len(shapes[1])):
-        pytest.xfail(KNOWN[rule])
     expr, dom, _ = T.ENTRIES[rule]
     f = getattr(T.wrappers(), T._fname(rule))
-    rng = np.random.default_rng(zlib.crc32(f"{rule}/{shapes}".encode()))
+    rng = np.random.default_rng(zlib.crc32(f"{seed_prefix}{rule}/{shapes}".encode()))
     args = [T._value(d, s, rng) for d, s in zip(dom, shapes)]
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -154,6 +150,18 @@ def test_rules_sweep(rule, shapes):
         pytest.skip("NumPy itself rejects these shapes")
     if not np.isfinite(v):
         pytest.skip("not finite here")
+    return expr, dom, f, rng, args, v
+
+
+@pytest.mark.parametrize("rule, shapes", _sweep_cases(), ids=_sweep_ids())
+def test_rules_sweep(rule, shapes):
+    """Where NumPy computes the table's expression at these shapes, srcdiff's gradient (Python backend) has
+    the arguments' shapes and the central differences' values, or srcdiff declines (a SrcdiffError that is not
+    'this line fails' or 'the derivative of this line failed' for these arguments)."""
+    import test_rules_table as T
+    if rule in KNOWN and (rule != "np.full_like" or len(shapes[0]) > len(shapes[1])):
+        pytest.xfail(KNOWN[rule])
+    expr, dom, f, rng, args, v = _case(rule, shapes, "")
     wrt = tuple(range(len(dom)))
     try:
         with warnings.catch_warnings():
@@ -174,21 +182,9 @@ def test_rules_sweep(rule, shapes):
 def test_rules_sweep_jvp(rule, shapes):
     """The same sweep in forward mode: each argument's jvp along a random direction equals the central
     difference along it (it found solve_triangular's tangent of the triangle the solve does not read)."""
-    import test_rules_table as T
     if rule in KNOWN or (rule in KNOWN_JVP and 0 in (len(shapes[0]), len(shapes[1]))):
         pytest.xfail(KNOWN.get(rule) or KNOWN_JVP[rule])
-    expr, dom, _ = T.ENTRIES[rule]
-    f = getattr(T.wrappers(), T._fname(rule))
-    rng = np.random.default_rng(zlib.crc32(f"jvp/{rule}/{shapes}".encode()))
-    args = [T._value(d, s, rng) for d, s in zip(dom, shapes)]
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            v = f(*[np.copy(a) if np.ndim(a) else a for a in args])
-    except Exception:
-        pytest.skip("NumPy itself rejects these shapes")
-    if not np.isfinite(v):
-        pytest.skip("not finite here")
+    expr, dom, f, rng, args, v = _case(rule, shapes, "jvp/")
     for k in range(len(dom)):
         dv = float(rng.normal()) if np.ndim(args[k]) == 0 else rng.normal(size=np.shape(args[k]))
         try:
