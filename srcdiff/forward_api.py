@@ -187,7 +187,15 @@ class ForwardTransformed:
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
         out = self._run(fn, run_scalars((*args, *tangents), self.jit), len(args))
-        return restructure(out) if restructure else out
+        return restructure(out) if restructure else self._as_inner_gives(out)
+
+    def _as_inner_gives(self, out):
+        """(value, tangent) of a gradient (hvp's forward over grad, or jvp of a grad) in the structure the gradient
+        gives: for a one-name tuple `wrt`, its generated function returns the gradient bare and api.Transformed._shape
+        makes the tuple of one (hvp(f, wrt=(0,)) returned H·v bare, and hessian(f, wrt=(0,)) raised IndexError)."""
+        if isinstance(self.f, Transformed) and self.f.mode in ("grad", "value_and_grad"):
+            return tuple(self.f._shape(o) for o in out)
+        return out
 
     def _run(self, fn, args, primals: int):
         """`fn(*args)` of `primals` arguments and the tangents, its errors named at the user's line; arguments Numba
@@ -237,7 +245,7 @@ class ForwardTransformed:
             hit = self._fast.get(types_key(flat))
             if hit is not None:
                 self._last = hit[1]
-                return self._run(hit[0], run_scalars(flat, self.jit), len(args) - 1)
+                return self._as_inner_gives(self._run(hit[0], run_scalars(flat, self.jit), len(args) - 1))
         if not args:
             raise SrcdiffError(f"{self.__name__} takes the function's arguments followed by a tangent",
                                *user_location(self))

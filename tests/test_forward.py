@@ -801,3 +801,25 @@ def test_hessian_and_jacobian_with_respect_to_several_arguments(jit):
                 dn[k][idx] -= EPS
                 ref[(Ellipsis,) + idx] = (_mixed_vector(*up) - _mixed_vector(*dn)) / (2 * EPS)
             np.testing.assert_allclose(J[k], ref, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_tuple_of_one_wrt_gives_tuples_of_one_in_hvp_hessian_and_jvp_of_grad(jit):
+    """wrt=(0,) asks for a tuple of one, as grad gives: hvp returned H·v bare, hessian raised an internal
+    IndexError (it read the bare vector's entries as the arguments' columns), and jvp of grad(f, wrt=(0,)) gave a
+    value unlike the gradient's (bare), because the gradient's generated function returns its one gradient bare
+    (api.Transformed._shape makes the tuple). h26a."""
+    f = lambda x: np.sum(np.sin(x) * x)   # noqa: E731
+    x, v = np.array([0.3, 0.5, -0.2]), np.array([1.0, -2.0, 0.5])
+    H = np.diag(2 * np.cos(x) - x * np.sin(x))
+    hv = srcdiff.hvp(f, wrt=(0,), jit=jit)(x, (v,))
+    assert isinstance(hv, tuple) and len(hv) == 1
+    np.testing.assert_allclose(hv[0], H @ v, rtol=1e-12)
+    Hs = srcdiff.hessian(f, wrt=(0,), jit=jit)(x)
+    assert isinstance(Hs, tuple) and len(Hs) == 1 and len(Hs[0]) == 1
+    np.testing.assert_allclose(Hs[0][0], H, rtol=1e-12, atol=1e-15)
+    g = srcdiff.grad(f, wrt=(0,))
+    value, tangent = srcdiff.jvp(g, jit=jit)(x, v)
+    assert isinstance(value, tuple) and isinstance(tangent, tuple)
+    np.testing.assert_allclose(value[0], g(x)[0], rtol=1e-12)
+    np.testing.assert_allclose(tangent[0], H @ v, rtol=1e-12)
