@@ -119,6 +119,7 @@ the compiled form (jit only: what Numba compiles, never the source shown):
     one chunk        (jit="parallel") the chunks' loop on threads under `if chunks > 1:`,  transforms/optimize/rowchunks.py
                      a plain loop of the same statements under its `else:` (a forked
                      child must start no threads)
+    whole reads      a[...] read -> a (Numba has no getitem of an Ellipsis alone)       transforms/whole_reads.py
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     layouts          names a loop or branch binds again: their bindings that can be F    transforms/layouts.py
@@ -147,7 +148,8 @@ from .transforms import annotations as anno
 from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonicalize, checks, closures, controlflow, desugar, dims,
                          elementwise,
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
-                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
+                         optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound,
+                         whole_reads)
 from .transforms import function_args, function_parts, memory_sharing, seed_ones
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
@@ -732,6 +734,8 @@ COMPILED = [      # Module.generate: jitted, after SOURCE, the module Numba comp
     Pass("one chunk", _on_fn(optimize.one_chunk_apart), "transforms/optimize/rowchunks.py",
          "(jit=\"parallel\") the chunks' loop on threads under `if chunks > 1:`,\n"
          "a plain loop of the same statements under its `else:` (a forked\nchild must start no threads)"),
+    Pass("whole reads", _on_fn(whole_reads.whole_reads), "transforms/whole_reads.py",
+         "a[...] read -> a (Numba has no getitem of an Ellipsis alone)"),
     Pass("masks", lambda c: setattr(c, "fn", masks.route_masks(
         c.fn, c.module.kinds.get(c.fn.name) or c.module.forward_kinds.get(c.fn.name) or {})),
          "transforms/masks.py", "x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put"),

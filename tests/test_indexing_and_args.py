@@ -97,6 +97,36 @@ def test_ellipsis_alone(jit):
     check_all(ellipsis_alone, X2, jit)
 
 
+def ellipsis_written(x):
+    """`A[...] = v` and `A[...] += v`: reverse mode's save of what the write overwrites, `A_old = rt.copy(A[...])`,
+    and its adjoint's read, `d_A1 = rt.copy(d_A[...])`, are reads of an Ellipsis alone, which Numba cannot lower:
+    jit=True crashed ('No definition for lowering getitem(Array(float64, 2, ...), ...)'), found by hand (h26a);
+    the compiled form reads `A` (transforms/whole_reads.py)."""
+    A = x * 1.0
+    for k in range(3):
+        A[...] = np.sin(A) * x
+        A[...] += x[0, 0]
+    return np.sum(A ** 2)
+
+
+@JIT
+def test_ellipsis_written(jit):
+    check_all(ellipsis_written, X2, jit)
+
+
+def float_of_a_0d_buffer(a, b):
+    buf = np.zeros(())
+    buf[...] = a * b
+    return float(buf) + a
+
+
+def test_float_of_a_0d_array_passes_a_0d_adjoint():
+    """`float(buf)` of a 0-d array passed its adjoint on as a number, which the adjoint of `buf[...] = v` then read
+    at `[()]`: the Python backend's gradient raised "TypeError: 'float' object is not subscriptable" (h26a)."""
+    da, db = check_grad(float_of_a_0d_buffer, [0.7, 1.3], wrt=(0, 1))
+    np.testing.assert_allclose((da, db), (2.3, 0.7), rtol=1e-12)
+
+
 def newaxis_between_arrays(x):
     return np.sum(x[IDX, None, IDX])
 

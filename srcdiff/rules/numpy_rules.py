@@ -186,7 +186,8 @@ R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)",
   kind=("rank", 1))     # (of a scalar start and stop, as its adjoints are)
-R("float", [builtins.float], "x", "g", jvp="dx", kind="float", cuda="float({0})")   # (of a scalar or a 0-d array)
+R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float",    # (of a scalar or a 0-d array:
+  cuda="float({0})")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
 R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
