@@ -119,7 +119,7 @@ the compiled form (jit only: what Numba compiles, never the source shown):
     one chunk        (jit="parallel") the chunks' loop on threads under `if chunks > 1:`,  transforms/optimize/rowchunks.py
                      a plain loop of the same statements under its `else:` (a forked
                      child must start no threads)
-    whole reads      a[...] read -> a (Numba has no getitem of an Ellipsis alone)       transforms/whole_reads.py
+    whole reads      a[...] read -> a (Numba has no getitem of an Ellipsis alone)        transforms/whole_reads.py
     masks            x[m] of a boolean mask m of rank >= 2 -> rt.mask_get / rt.mask_put  transforms/masks.py
     elementwise      (reverse mode) array expressions -> rt.elementwise, kernels shared  transforms/elementwise.py
     layouts          names a loop or branch binds again: their bindings that can be F    transforms/layouts.py
