@@ -655,6 +655,8 @@ FORWARD = [
     Pass("sum starts", _sum_starts, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("scalar helpers", _scalar_helpers, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
          _has_arg_kinds),
+    Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
+         _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),

@@ -10,8 +10,8 @@ Besides its vjp and jvp templates a record carries (all in the one `defrule` cal
   names one (tests/test_rules_table.py): "dynamic" where the kind depends on run-time values (a user's
   srcdiff.adjoint function), "opaque" where the call gives no value of a kind (range, print, rt.push);
 * `shape`: its dims law, which axes of the result have which lengths: "elementwise" (the result
-  broadcasts the arguments and each element is a function of theirs), "fill" (the shape of the broadcast
-  arguments, values of its own: zeros_like), "same" (the first argument's shape: inv, cholesky), "triangle" (tril, triu: a
+  broadcasts the arguments and each element is a function of theirs), "fill" (the first argument's
+  shape, values of its own: zeros_like, full_like(x, v), whose v broadcasts into x's shape), "same" (the first argument's shape: inv, cholesky), "triangle" (tril, triu: a
   matrix's shape, n x n for a vector of length n),
   "transpose", "reduce" (x, axis), "expand_dims" (x, axis), "matmul" (np.dot), "vecmat" / "matvec" (the
   log-domain products), "new" (the shape its first argument gives: np.zeros(W.shape[0])); None: unknown

@@ -50,8 +50,8 @@ def _var(a: dict):
     return f"{_reduce('np.sum', a, dev)} / ({n} - {ddof!r})"
 
 
-def _std(a: dict):
-    return f"np.sqrt({_var(a)})"
+def _std(a: dict):    # (0 where the spread is: runtime/elementwise.py's sqrt_of_squares)
+    return f"rt.sqrt_of_squares({_var(a)})"
 
 
 def _norm(a: dict):
@@ -59,12 +59,12 @@ def _norm(a: dict):
     if order is _ABSENT:
         raise Decline("ord must be a literal (None, 'fro', 1, 2, np.inf, -np.inf or another number)")
     if order in (None, "fro"):
-        return f"np.sqrt({_reduce('np.sum', a, 'np.square(x)')})"
+        return f"rt.sqrt_of_squares({_reduce('np.sum', a, 'np.square(x)')})"
     if a.get("axis") is None:
         raise Decline(f"ord={order!r} without axis=: srcdiff does not know here whether x is a vector or a "
                 "matrix (for a matrix that ord means an operator norm, which has no rule)")
     if order == 2:
-        return f"np.sqrt({_reduce('np.sum', a, 'np.square(x)')})"
+        return f"rt.sqrt_of_squares({_reduce('np.sum', a, 'np.square(x)')})"
     if order == 1:
         return _reduce("np.sum", a, "np.abs(x)")
     if order == math.inf:
@@ -278,8 +278,8 @@ def _vstack(a: dict):
     return "np.concatenate((" + "".join(f"rt.atleast_2d({p}), " for p in _parts(a)) + "), axis=0)"
 
 
-def _hstack(a: dict):   # 1-d parts join end to end, others along axis 1
-    parts = _parts(a)
+def _hstack(a: dict):   # numbers and 1-d parts join end to end, others along axis 1 (NumPy's atleast_1d of each)
+    parts = [f"rt.atleast_1d({p})" for p in _parts(a)]
     return "np.concatenate((" + "".join(f"{p}, " for p in parts) + f"), axis=rt.min2({parts[0]}.ndim - 1, 1))"
 
 

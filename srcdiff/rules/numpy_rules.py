@@ -2,7 +2,8 @@
 
 Templates: parameter names, `ans` (output), `g` (output adjoint). `rt` is srcdiff.runtime.
 Non-differentiable points (documented choice): abs/sign at 0 -> 0; maximum/minimum/max/min ties
-split the adjoint equally; clip passes the adjoint on the closed interval; sqrt at 0 -> inf.
+split the adjoint equally; clip passes the adjoint on the closed interval; sqrt at 0 -> inf (np.std and
+np.linalg.norm, whose square root is rt.sqrt_of_squares, at 0 -> 0: runtime_rules.py).
 """
 import builtins
 import math
@@ -222,9 +223,11 @@ R("rt.revcumsum", [], "x, axis=None", "rt.reshape_like(rt.cumsum(g, axis), x)", 
 R("rt.cumprod", [np.cumprod], "x, axis=None", "rt.cumprod_grad(g, x, axis)", None, jvp="rt.cumprod_jvp(dx, x, axis)",
   kind=("along_axis", 1, True))
 # first differences along an axis (np.diff is a composite of them: rules/composites.py) and their transpose
-R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis)", None, jvp="rt.diff(dx, axis)", kind="same_array")
+R("rt.diff", [], "x, axis", "rt.diff_transpose(g, axis, x)", None, jvp="rt.diff(dx, axis)", kind="same_array")
 R("rt.spacing", [], "h", "g", jvp="dh", kind="float")     # (np.gradient's step: one number, runtime/scans.py)
-R("rt.diff_transpose", [], "v, axis", "rt.diff(g, axis)", None, jvp="rt.diff_transpose(dv, axis)", kind=("like", 0))
+# (x, the array diff took, gives the adjoint's length where its axis is empty: np.diff(x, 2) of a length-1 axis)
+R("rt.diff_transpose", [], "v, axis, like=None", "rt.diff(g, axis)", None, ZERO, jvp="rt.diff_transpose(dv, axis, like)",
+  kind=("like", 0))
 # sorting is a permutation: the adjoint puts g back where the sorted values came from (ties stay in order)
 R("rt.sort", [np.sort], "x, axis=-1", "rt.reshape_like(rt.unsort_like(g, x, axis), x)", None,
   jvp="rt.sort_like(dx, x, axis)", kind=("along_axis", 1, False))

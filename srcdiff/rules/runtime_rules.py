@@ -77,6 +77,13 @@ R("rt.pow_slope", [rt.pow_slope], "x, y", "rt.unbroadcast(g * y * rt.pow_slope(x
   "rt.unbroadcast(g * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x)), y)",
   jvp="dx * y * rt.pow_slope(x, y - 1) + dy * np.power(x * 1.0, y - 1) * (1.0 + y * rt.safe_log(x))",
   kind="broadcast", shape="elementwise", cuda="(0.0 if ({1}) == 0 else ({1}) * ({0}) ** (({1}) - 1.0))")
+# np.sqrt of a sum of squares (np.std, np.linalg.norm: composites.py), a norm: its derivative where it is 0 is taken
+# as 0, the smallest subgradient (np.std of one element, a constant, has gradient 0); sqrt_slope(r) = 0.5 / r
+# (0 at 0) is d sqrt(v) / dv at r = sqrt(v), and d sqrt_slope(r) / dr = -0.5 / r^2 = -2 sqrt_slope(r)^2
+R("rt.sqrt_of_squares", [rt.sqrt_of_squares], "x", "g * rt.sqrt_slope(ans)", jvp="dx * rt.sqrt_slope(ans)",
+  kind="as_float", shape="elementwise", cuda="math.sqrt({0})")
+R("rt.sqrt_slope", [rt.sqrt_slope], "r", "-2.0 * g * ans * ans", jvp="-2.0 * dr * ans * ans",
+  kind="as_float", shape="elementwise", cuda="(0.5 / ({0}) if ({0}) > 0.0 else 0.0)")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)",
   kind="as_float", shape="elementwise", cuda="(math.log({0}) if ({0}) > 0 else 0.0)")
 

@@ -62,6 +62,33 @@ def _pow_slope(x, y):
     return lambda x, y: 0.0 if y == 0 else y * np.power(x * 1.0, y - 1)
 
 
+def sqrt_of_squares(x):
+    """np.sqrt of a sum of squares (np.std's variance, np.linalg.norm's sum): a norm, whose rule takes the
+    derivative where it is 0 as 0, the smallest subgradient (as abs at 0 and np.hypot at (0, 0)); np.std of one
+    element, a constant, then has gradient 0, not NaN (0.5 / 0 times the variance's zero slope)."""
+    return np.sqrt(x)
+
+
+@overload(sqrt_of_squares)
+def _sqrt_of_squares(x):
+    return lambda x: np.sqrt(x)
+
+
+def sqrt_slope(r):
+    """d sqrt(v) / dv at r = sqrt(v): 0.5 / r where r > 0, else 0 (sqrt_of_squares' rule)."""
+    r = np.asarray(r)
+    with np.errstate(divide="ignore"):
+        s = np.where(r > 0, 0.5 / np.where(r > 0, r, 1.0), 0.0 * r)
+    return s if s.ndim else s[()]
+
+
+@overload(sqrt_slope)
+def _sqrt_slope(r):
+    if isinstance(r, types.Array):
+        return lambda r: np.where(r > 0, 0.5 / np.where(r > 0, r, 1.0), 0.0 * r)
+    return lambda r: 0.5 / r if r > 0 else 0.0 * r
+
+
 def safe_log(x):
     """log(x) where x > 0, else 0: the x**y adjoint w.r.t. y stays finite where x <= 0."""
     return np.log(np.where(np.asarray(x) > 0, x, 1.0)) if np.ndim(x) else (np.log(x) if x > 0 else 0.0)

@@ -91,11 +91,15 @@ def _spacing_nb(h):
     return lambda h: float(h)
 
 
-def diff_transpose(v, axis):
+def diff_transpose(v, axis, like=None):
     """The adjoint of diff: out[i] = v[i - 1] - v[i] along the axis, v read as 0 beyond its ends
-    (one longer than v)."""
+    (one longer than v). `like` is the array diff took, where the caller has it: diff of an empty axis is
+    empty too (NumPy's np.diff(x, 2) of a length-1 axis diffs one), and its adjoint is then zeros of like's
+    shape, not one longer."""
     v = np.asarray(v)
     ax = axis % v.ndim
+    if like is not None and np.shape(like)[ax] == 0:
+        return np.zeros(np.shape(like), v.dtype)
     pad = [(0, 0)] * v.ndim
     pad[ax] = (1, 1)
     return -np.diff(np.pad(v, pad), axis=ax)
@@ -119,15 +123,24 @@ def _diff3(x, axis, out_dtype, transpose):
 
 def _register_diff(pyfunc, transpose):
     @cached_overload(pyfunc)
-    def _nb(x, axis):
+    def _nb(x, axis, like=None):
         if not nb_is_array(x) or x.ndim == 0:
             return None
         T = nb_float_type(x)
+        if nb_is_none(like):
+            def impl(x, axis, like=None):
+                out, ax = _diff3(x, axis, T, transpose)
+                return out.reshape(tuple_setitem(x.shape, ax, out.shape[1]))
+            return own(impl, pyfunc)
+        if not (transpose and nb_is_array(like) and like.ndim == x.ndim):
+            return None
 
-        def impl(x, axis):
+        def impl_like(x, axis, like=None):   # (diff_transpose: like's axis empty, so is the adjoint)
             out, ax = _diff3(x, axis, T, transpose)
+            if like.shape[ax] == 0:
+                return np.zeros(tuple_setitem(x.shape, ax, 0), T)
             return out.reshape(tuple_setitem(x.shape, ax, out.shape[1]))
-        return own(impl, pyfunc)
+        return own(impl_like, pyfunc)
     return pyfunc
 
 

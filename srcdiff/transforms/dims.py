@@ -23,13 +23,14 @@ OTHER = "other"     # a length other than 1, equal to no other label (two labels
 SETTLE_EARLY = True  # infer stops after a first sweep that settles (tests/test_dims.py: off, the reference)
 
 # the dims laws of the rule records (srcdiff/rules): results that broadcast their arguments (elementwise
-# functions, and fills such as np.zeros_like), that have the first argument's shape (inv, cholesky; tril of a
-# matrix, where tril of a vector of length n is n x n), its
+# functions), that have the first argument's shape (inv, cholesky; fills such as np.zeros_like and
+# np.full_like(x, v), whose v NumPy broadcasts into x's shape, even a v of higher rank with leading axes of
+# length 1; tril of a matrix, where tril of a vector of length n is n x n), its
 # axes reversed (transpose), all but one axis (x, axis) of it (reductions), one more (expand_dims), a matrix
 # product's (np.dot) and the log-domain products' (vecmat: M's columns, matvec: M's rows), and the shape its
 # first argument gives (new: np.zeros(W.shape[0]), np.ones((2, len(x))); a literal length k is the label k)
-ELEMENTWISE = names_with("elementwise") | names_with("fill")
-_SQUARE = names_with("same")
+ELEMENTWISE = names_with("elementwise")
+SAME = names_with("same") | names_with("fill")
 _TRIANGLE = names_with("triangle")
 _TRANSPOSE = names_with("transpose")
 _REDUCE = names_with("reduce")
@@ -179,7 +180,7 @@ def of_expr(e, dims: dict, kinds: dict, assigned: set, sizes: dict | None = None
     if not args or args[0] in (None, UNSEEN):
         return args[0] if args else None
     a0 = args[0]
-    if name in _SQUARE or name == "rt.pop":     # (a popped value: one of the values pushed onto its stack)
+    if name in SAME or name == "rt.pop":     # (a popped value: one of the values pushed onto its stack)
         return a0
     if name in _TRIANGLE:
         return (a0[0], a0[0]) if len(a0) == 1 else a0
