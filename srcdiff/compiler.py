@@ -24,6 +24,8 @@ front end (each function, once per module):
     canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/canonicalize.py
                      pow()/np.add() -> operators, composites (np.var, np.einsum,
                      ...) written out in primitives (rules/composites.py)
+    0-d locals       s = np.zeros(()) -> s = 0.0, s[()] = v -> s = float(v), where       transforms/zero_d_locals.py
+                     no read can tell the 0-d array from the number it holds
     structure        early return / break / continue -> structured flow                  transforms/controlflow.py
 middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
@@ -148,7 +150,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          elementwise,
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound)
-from .transforms import function_args, function_parts, memory_sharing, seed_ones
+from .transforms import function_args, function_parts, memory_sharing, seed_ones, zero_d_locals
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -559,6 +561,8 @@ FRONT_END = [
     Pass("canonicalize", _set_unit(canonicalize.canonicalize), "transforms/canonicalize.py",
          "axis=/keepdims= (tuples of axes too), x[:, None], slogdet,\npow()/np.add() -> operators, composites "
          "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
+    Pass("0-d locals", _set_unit(zero_d_locals.numbers_of_0d_locals), "transforms/zero_d_locals.py",
+         "s = np.zeros(()) -> s = 0.0, s[()] = v -> s = float(v), where\nno read can tell the 0-d array from the number it holds"),
     Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
          "early return / break / continue -> structured flow"),
 ]
