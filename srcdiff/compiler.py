@@ -51,6 +51,7 @@ reverse mode (grad, value_and_grad, vjp):
                      value t -> rt.array
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     ellipsis numbers b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]        transforms/kind_rewrites.py
+    scalar items     a[()] of a number (a 0-d array argument under jit) -> a             transforms/kind_rewrites.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
     activity         which values carry derivatives                                      transforms/activity.py
@@ -94,6 +95,7 @@ forward mode (jvp):
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     scalar helpers   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    scalar items     (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
@@ -383,6 +385,10 @@ def _ellipsis_numbers(ctx):
     ctx.changed(kind_rewrites.ellipsis_numbers(ctx.unit, ctx.kinds))
 
 
+def _scalar_items(ctx):
+    ctx.changed(kind_rewrites.scalar_items(ctx.unit, ctx.kinds))
+
+
 def _follow_writes(ctx):
     if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
         ctx.changed()
@@ -604,6 +610,8 @@ REVERSE = [
          "(check) no view is read after a write to its array"),
     Pass("ellipsis numbers", _ellipsis_numbers, "transforms/kind_rewrites.py",
          "b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]"),
+    Pass("scalar items", _scalar_items, "transforms/kind_rewrites.py",
+         "a[()] of a number (a 0-d array argument under jit) -> a"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
          "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
     Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
@@ -658,6 +666,8 @@ FORWARD = [
     Pass("scalar helpers", _scalar_helpers, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
          _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("scalar items", _scalar_items, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
+         _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),

@@ -90,3 +90,26 @@ def test_a_second_name_of_the_array_stays_an_array():
     wrong gradient); the aliasing check declines the read of t at the write, as of any array."""
     with pytest.raises(srcdiff.SrcdiffError, match=r"`t` shares memory with `s`, which this assignment writes"):
         srcdiff.grad(aliased, wrt=1)(X.copy(), 0.73)
+
+
+def argument_reshaped(a, x):
+    return np.sum(a.reshape(1) * x) + np.sum(np.reshape(a, (1, 1)))
+
+
+def argument_indexed(a, x):
+    return a[()] * np.sum(x) + a[...] * x[0]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [argument_reshaped, argument_indexed])
+def test_a_0d_array_argument_reshaped_or_indexed(f, jit):
+    """A 0-d array argument runs under jit=True as the number it holds (specialisations.run_scalars): its
+    `a.reshape(1)` and `a[()]` did not compile (Numba: 'No implementation of function reshape' / 'getitem')."""
+    a = np.array(0.73)
+    value, (da, dx) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(a, X.copy())
+    assert value == pytest.approx(float(f(a, X.copy())), rel=1e-12)
+    assert np.shape(da) == () and da == pytest.approx(numerical_grad(f, [a, X], 0), rel=1e-6)
+    np.testing.assert_allclose(dx, numerical_grad(f, [a, X], 1), rtol=1e-6, atol=1e-8)
+    v = (np.array(0.7), np.array([0.5, -1.0, 0.25]))
+    _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(a, X.copy(), v)
+    assert d == pytest.approx(da * v[0] + np.sum(dx * v[1]), rel=1e-9, abs=1e-12)
