@@ -24,6 +24,8 @@ front end (each function, once per module):
     canonicalize     axis=/keepdims= (tuples of axes too), x[:, None], slogdet,          transforms/canonicalize.py
                      pow()/np.add() -> operators, composites (np.var, np.einsum,
                      ...) written out in primitives (rules/composites.py)
+    0-d locals       s = np.zeros(()) -> s = 0.0, s[()] = v -> s = float(v), where       transforms/zero_d_locals.py
+                     no read can tell the 0-d array from the number it holds
     structure        early return / break / continue -> structured flow                  transforms/controlflow.py
 middle end (each function differentiated or typed):
     anf              (on a copy of the front end's unit) one operation per statement     transforms/anf.py
@@ -49,6 +51,7 @@ reverse mode (grad, value_and_grad, vjp):
                      value t -> rt.array
     aliasing         (check) no view is read after a write to its array                  transforms/aliasing.py
     ellipsis numbers b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]        transforms/kind_rewrites.py
+    scalar items     a[()] of a number (a 0-d array argument under jit) -> a             transforms/kind_rewrites.py
     logdomain        loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)        transforms/logdomain.py
                      hoisted out of the loop
     activity         which values carry derivatives                                      transforms/activity.py
@@ -92,6 +95,7 @@ forward mode (jvp):
     sum starts       (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     scalar helpers   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    scalar items     (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
@@ -150,7 +154,7 @@ from .transforms import (activity, aliasing, anf, bounds, caller_arrays, canonic
                          emit, factories, flatten, follow_writes, forward, inline, inplace, invariants, kind_rewrites, kinds, layouts, lists, local_names, logdomain, logdomain_scales, masks,
                          optimize, parse, preaccumulate, products, resolve, reverse, ssa, stacks, tuples, unbound,
                          whole_reads)
-from .transforms import function_args, function_parts, memory_sharing, seed_ones
+from .transforms import function_args, function_parts, memory_sharing, seed_ones, zero_d_locals
 from .transforms.astutil import Transformer, clone, dotted_name, walk_names, walk_statements
 from .transforms.checkpoints import rerun_segments
 from .transforms.kind_type import is_scalar
@@ -383,6 +387,10 @@ def _ellipsis_numbers(ctx):
     ctx.changed(kind_rewrites.ellipsis_numbers(ctx.unit, ctx.kinds))
 
 
+def _scalar_items(ctx):
+    ctx.changed(kind_rewrites.scalar_items(ctx.unit, ctx.kinds))
+
+
 def _follow_writes(ctx):
     if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
         ctx.changed()
@@ -561,6 +569,8 @@ FRONT_END = [
     Pass("canonicalize", _set_unit(canonicalize.canonicalize), "transforms/canonicalize.py",
          "axis=/keepdims= (tuples of axes too), x[:, None], slogdet,\npow()/np.add() -> operators, composites "
          "(np.var, np.einsum,\n...) written out in primitives (rules/composites.py)"),
+    Pass("0-d locals", _set_unit(zero_d_locals.numbers_of_0d_locals), "transforms/zero_d_locals.py",
+         "s = np.zeros(()) -> s = 0.0, s[()] = v -> s = float(v), where\nno read can tell the 0-d array from the number it holds"),
     Pass("structure", _set_unit(controlflow.structure), "transforms/controlflow.py",
          "early return / break / continue -> structured flow"),
 ]
@@ -602,6 +612,8 @@ REVERSE = [
          "(check) no view is read after a write to its array"),
     Pass("ellipsis numbers", _ellipsis_numbers, "transforms/kind_rewrites.py",
          "b[0, ...] of a vector (a 0-d view, a number's value) -> b[0]"),
+    Pass("scalar items", _scalar_items, "transforms/kind_rewrites.py",
+         "a[()] of a number (a 0-d array argument under jit) -> a"),
     Pass("logdomain", _logdomain, "transforms/logdomain.py",
          "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
     Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
@@ -658,6 +670,8 @@ FORWARD = [
     Pass("scalar products", _scalar_products, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
          _has_arg_kinds),
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
+    Pass("scalar items", _scalar_items, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
+         _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),

@@ -181,7 +181,9 @@ class ForwardTransformed:
             args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
             tangents = flat_t
         else:
-            fn = self.specialise(args).function
+            # (specialised to the kinds the arguments run as: under jit=True a 0-d array is its number, and `a[()]` of
+            # it, kept for an array, did not compile)
+            fn = self.specialise(run_scalars(tuple(args), self.jit) if self.jit else args).function
             given = tangents
             tangents = [_as_tangent(t, args[p], w, self) for p, w, t in zip(positions, self.wrt_names, tangents)]
             if all(t is g for t, g in zip(tangents, given)):

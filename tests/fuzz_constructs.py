@@ -969,6 +969,42 @@ def _guarded_sum(tree):
     return any(_sums(n) for n in _walk(tree, ast.IfExp, ast.BoolOp))
 
 
+def _zero_d_made(tree) -> set:
+    """The names bound to a 0-d array the program makes (`z = np.zeros(())`, np.ones, np.full((), c))."""
+    return {n.targets[0].id for n in _walk(tree, ast.Assign) if isinstance(n.targets[0], ast.Name)
+            and isinstance(n.value, ast.Call) and n.value.args and isinstance(n.value.args[0], ast.Tuple)
+            and not n.value.args[0].elts and ast.unparse(n.value.func) in ("np.zeros", "np.ones", "np.full")}
+
+
+def _whole_index(sub) -> bool:
+    return (isinstance(sub.slice, ast.Tuple) and not sub.slice.elts) or (
+        isinstance(sub.slice, ast.Constant) and sub.slice.value is Ellipsis)
+
+
+def _zero_d_writes(tree) -> list:
+    """Writes of a whole 0-d array the program makes (`z[()] = v`, `z[...] += v`)."""
+    made = _zero_d_made(tree)
+    return [n for n in _walk(tree, ast.Assign, ast.AugAssign)
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in made
+            and _whole_index(t)]
+
+
+def _zero_d_reads(tree) -> list:
+    """Reads `z[()]` (or `z[...]`) of a 0-d array the program makes."""
+    made = _zero_d_made(tree)
+    return [n for n in _walk(tree, ast.Subscript) if isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name)
+            and n.value.id in made and _whole_index(n)]
+
+
+def _zero_d_loop_bound(tree) -> bool:
+    """A 0-d array the program makes bound again in a loop by arithmetic on it (`z = z * 0.5 + v`)."""
+    made = _zero_d_made(tree)
+    return any(isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id in made
+               and isinstance(n.value, ast.BinOp) for loop in _walk(tree, ast.For, ast.While)
+               for s in loop.body for n in ast.walk(s))
+
+
 DETECTORS = {
     "straight-line numpy/math code": _straight_line,
     "if/elif/else": lambda t: any(n.orelse and isinstance(n.orelse[0], ast.If) for n in _walk(t, ast.If))
@@ -1273,6 +1309,16 @@ DETECTORS = {
     "your functions :: may be called with keyword arguments": _keyword_calls,
     "your functions :: rely on defaults": _relies_on_defaults,
     "your functions :: and have keyword-only parameters": _keyword_only,
+    "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),
+    "0-d arrays the function makes :: s = np.zeros(())": lambda t: bool(_zero_d_made(t)),
+    "0-d arrays the function makes :: as the numbers they hold": lambda t: bool(_zero_d_made(t)),
+    "0-d arrays the function makes :: written whole": lambda t: bool(_zero_d_writes(t)),
+    "0-d arrays the function makes :: s[()] = v": lambda t: any(isinstance(w, ast.Assign) for w in _zero_d_writes(t)),
+    "0-d arrays the function makes :: s[...] += v": lambda t: any(isinstance(w, ast.AugAssign) for w in _zero_d_writes(t)),
+    "0-d arrays the function makes :: read": lambda t: bool(_zero_d_reads(t)),
+    "0-d arrays the function makes :: s[()]": lambda t: bool(_zero_d_reads(t)),
+    "0-d arrays the function makes :: and bound again by a loop": _zero_d_loop_bound,
+    "0-d arrays the function makes :: s = s + x[i] * w": _zero_d_loop_bound,
 }
 
 # phrases that explain a construct rather than name one
@@ -1303,7 +1349,13 @@ NOT_CONSTRUCTS = {
     "array",
     "arrays of a list comprehension :: for the array's shape and dtype",
     "arrays of a list comprehension :: and one writes each into its row",
+    "s = s + x[i] * w :: where a read names the array",     # (where the rewrite stops: tests/test_zero_d_locals.py)
+    "s = s + x[i] * w :: t = s",
+    "s = s + x[i] * w :: np.reshape(s, 1)",
+    "s = s + x[i] * w :: s.shape",
+    "s = s + x[i] * w :: it stays an array",
 }
+
 
 def _range_bound_rebound(tree):
     """`for i in range(stop): stop = stop - 1`: a bound Python reads once, before the loop."""

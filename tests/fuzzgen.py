@@ -2115,6 +2115,11 @@ class Gen:
                                                 seq == "dict" and "xa" in params and not rebound)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a 0-d array f makes, used as a number: written whole, read, bound again by a loop (drawn last too)
+        if self.has("zerod") and self.coin(3):
+            block, term = self.zero_d_array(env, "n" if "n" in params else "2")
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         # a local of f named rt, as srcdiff's runtime module is in the generated code, or len or max, which
         # it calls (reserved_names.py renames them;
         # drawn last: the blocks above name f's locals as env knows them)
@@ -2127,6 +2132,26 @@ class Gen:
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
+
+    def zero_d_array(self, env, trips: str):
+        """A 0-d array f makes, `z = np.zeros(())` (README: '0-d arrays the function makes ... as the numbers they
+        hold'), written whole (`z[()] = v`, `z[...] += v`), read (`z[()]`), or an accumulator a loop over
+        range(`trips`) binds again (`z = z * 0.5 + v`: NumPy's number after one step). Returns the lines and a scalar
+        term for the result."""
+        z, i = self.fresh("zd"), self.fresh("i")
+        e = self.expr("s", env, 1)
+        make = self.pick(["np.zeros(())", "np.ones(())", "np.full((), 0.5)", "np.zeros((), dtype=float)"])
+        form = self.choose(4)
+        if form == 0:
+            lines = [f"{z} = {make}", f"{z}[()] = {e}", f"{z}[...] += 0.5 * np.tanh({z}[()])"]
+        elif form == 1:
+            lines = [f"{z} = {make}", f"for {i} in range({trips}):",
+                     f"    {z}[()] = {z}[()] * 0.9 + np.sin({e} + {i})"]
+        elif form == 2:
+            lines = [f"{z} = {make}", f"for {i} in range({trips}):", f"    {z} = {z} * 0.5 + np.tanh({e}) * ({i} + 1)"]
+        else:
+            lines = [f"{z} = {make}", f"for {i} in range({trips}):", f"    {z} += np.cos({e} * {i})"]
+        return lines, self.pick([z, f"{z} * 0.5", f"np.tanh({z})"])
 
     def made_namedtuple(self, env, trips: str, flag: bool):
         """A namedtuple of f's own values (README: namedtuples 'also made in the function, `s = State(x=a, v=b)`, and
@@ -2300,7 +2325,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "namedtupleargs",
                 # README: namedtuples made in the function and changed by _replace (in a loop or a branch too); a name
                 # bound to dicts of the same keys in several places; .get with a dict for the default
-                "namedtuplemade", "dictbound")
+                "namedtuplemade", "dictbound",
+                # README: 0-d arrays the function makes (z = np.zeros(())), written whole, read, bound again by a loop
+                "zerod")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -190,7 +190,8 @@ def _squeeze_nb(x, axis=None):
 def reshape(x, shape):
     """np.reshape(x, shape) (the user's np.reshape and x.reshape): under Numba of an array of any layout, as in
     NumPy (Numba's reshape takes contiguous arrays only: of x.T it does not compile, of a Fortran-ordered argument
-    or a strided slice it raises; such an array is copied first, as NumPy copies it)."""
+    or a strided slice it raises; such an array is copied first, as NumPy copies it; a number, a 0-d array argument
+    run as the number it holds, as the array of one element NumPy reshapes)."""
     return np.reshape(x, shape)
 
 
@@ -198,6 +199,8 @@ def reshape(x, shape):
 def _reshape_nb(x, shape):
     if nb_is_array(x):
         return lambda x, shape: np.ascontiguousarray(x).reshape(shape)
+    if nb_is_scalar(x):     # (a 0-d array argument, which jitted code runs as its number: `a.reshape(1)`)
+        return lambda x, shape: np.full(1, x).reshape(shape)
     return None
 
 

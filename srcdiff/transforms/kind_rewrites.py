@@ -332,3 +332,24 @@ def ellipsis_numbers(unit: Unit, kind_map: dict) -> bool:
             n.slice = kept[0] if len(kept) == 1 else gast.Tuple(elts=kept, ctx=gast.Load())
             changed = True
     return changed
+
+
+def scalar_items(unit: Unit, kind_map: dict) -> bool:
+    """`a[()]` (or `a[...]`) of a number -> `a`: under jit=True a 0-d array argument runs as the number it holds
+    (specialisations.run_scalars), which Numba does not index ('No implementation of function getitem'); NumPy's
+    `a[()]` of a 0-d array is that number. Returns whether it changed."""
+    changed = False
+
+    class Items(astutil.Transformer):
+        def visit_Subscript(self, n):
+            nonlocal changed
+            self.generic_visit(n)
+            if (isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) and is_scalar(kind_map.get(n.value.id))
+                    and (isinstance(n.slice, gast.Tuple) and not n.slice.elts
+                         or isinstance(n.slice, gast.Constant) and n.slice.value is Ellipsis)):
+                changed = True
+                return gast.copy_location(load(n.value.id), n)
+            return n
+
+    Items().visit(unit.node)
+    return changed

@@ -175,6 +175,8 @@ class BackwardSweep:
             contribs.append((value.operand.id, g))
         elif isinstance(value, gast.Call):
             contribs += self.backward_call(t, value, s, g, out)
+        elif isinstance(value, gast.Subscript) and _whole_of_0d(value, self.kinds):
+            contribs.append((value.value.id, g))    # (`a[()]` of a 0-d array is its number: d_a += g, not d_a[()])
         elif isinstance(value, gast.Subscript):
             src = value.value.id
             del state[d]
@@ -606,6 +608,17 @@ def _plain_defs(stmts) -> set:
     """Names an assignment other than a back-edge copy binds anywhere in `stmts`."""
     return {n.targets[0].id for s in stmts for n in walk_of(s, _ASSIGNS)
             if isinstance(n.targets[0], gast.Name) and not anno.get(n, anno.PHI)}
+
+
+def _whole_of_0d(value, kinds) -> bool:
+    """`a[()]` (or `a[...]`) of a 0-d array `a`: its one number. Its adjoint is a plain contribution to d_a, which
+    other reads of `a` (`a * y`) may have made a number, where `d_a[()] += g` needs an array (an argument's reads
+    `a[()] * s + a * y`: "'numpy.float64' object does not support item assignment")."""
+    index = value.slice
+    whole = (isinstance(index, gast.Tuple) and not index.elts) or (
+        isinstance(index, gast.Constant) and index.value is Ellipsis)
+    k = kinds.get(value.value.id) if isinstance(value.value, gast.Name) else None
+    return whole and is_array(k) and ndim(k) == 0
 
 
 def _subscripted(stmts) -> set:

@@ -1,0 +1,115 @@
+"""0-d arrays a function makes, used as numbers (transforms/zero_d_locals.py): `s = np.zeros(()); s[()] = v`,
+`s[...] += v`, reads `s[()]`, and an accumulator a loop binds again, `s = s + x[i] * w` (NumPy's number after one
+step). Before the rewrite, jit=True declined every one with Numba's 'Cannot unify array(float64, 0d, C) and float64'
+or 'No implementation of function getitem' (the adjoint read `d_s[()]` of an adjoint that arithmetic made a number),
+and jit=False failed on a write after arithmetic, `s[...] = s * x[1]` ('numpy.float64' object does not support item
+assignment). Each gradient against central differences, jvp = gradient . v, both backends."""
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+def written_whole(x, w):
+    s = np.zeros(())
+    s[()] = np.sum(x) * w
+    return s * 2.0
+
+
+def written_through_an_ellipsis(x, w):
+    s = np.ones(())
+    s[...] = w * x[0]
+    s[...] = s * x[1]
+    s[...] += np.tanh(s[()])
+    return s + 1.0
+
+
+def loop_accumulator(x, w):
+    s = np.zeros(())
+    for i in range(x.shape[0]):
+        s = s + x[i] * w
+    return s
+
+
+def loop_write(x, w):
+    s = np.full((), 0.5)
+    for i in range(3):
+        s[()] = s[()] * 0.9 + np.sin(x[i] * w)
+    return np.tanh(s)
+
+
+def loop_update(x, w):
+    s = np.zeros((), dtype=float)
+    for i in range(3):
+        s += np.cos(x[i] * w * i)
+    return s * 0.5
+
+
+def reshaped(x, w):
+    s = np.zeros(())
+    s[...] = np.sum(x) * w
+    r = s.reshape(1)        # (a read that names the array: s stays a 0-d array, which Numba runs as it is)
+    return np.sum(r * x[0])
+
+
+X = np.array([0.31, -0.57, 1.13])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [written_whole, written_through_an_ellipsis, loop_accumulator, loop_write, loop_update,
+                               reshaped])
+def test_a_0d_array_the_function_makes_is_differentiated_as_its_number(f, jit):
+    w = 0.73
+    value, (dx, dw) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(X.copy(), w)
+    assert value == pytest.approx(float(f(X.copy(), w)), rel=1e-12)
+    np.testing.assert_allclose(dx, numerical_grad(lambda x, w: float(f(x, w)), [X, w], 0), rtol=1e-6, atol=1e-8)
+    assert dw == pytest.approx(numerical_grad(lambda x, w: float(f(x, w)), [X, w], 1), rel=1e-6, abs=1e-8)
+    v = (np.array([0.5, -1.0, 0.25]), 0.7)
+    _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(X.copy(), w, v)
+    assert d == pytest.approx(np.sum(dx * v[0]) + dw * v[1], rel=1e-9, abs=1e-12)
+
+
+def test_the_generated_code_holds_the_number():
+    """The accumulator starts as the number 0.0 and a whole write binds the name (user names kept)."""
+    g = srcdiff.grad(loop_write, wrt=1)
+    g(X.copy(), 0.73)
+    code = [line.strip() for line in srcdiff.source(g).splitlines() if not line.strip().startswith("#")]
+    assert "s = 0.5" in code and not any("np.full" in line or "[()]" in line for line in code), code
+
+
+def aliased(x, w):
+    s = np.zeros(())
+    t = s
+    s[()] = w * x[0]
+    return t * x[1]
+
+
+def test_a_second_name_of_the_array_stays_an_array():
+    """`t = s` names the array, which `s[()] = ...` then writes: s is not made a number (t would miss the write, a
+    wrong gradient); the aliasing check declines the read of t at the write, as of any array."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"`t` shares memory with `s`, which this assignment writes"):
+        srcdiff.grad(aliased, wrt=1)(X.copy(), 0.73)
+
+
+def argument_reshaped(a, x):
+    return np.sum(a.reshape(1) * x) + np.sum(np.reshape(a, (1, 1)))
+
+
+def argument_indexed(a, x):
+    return a[()] * np.sum(x) + a[...] * x[0]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [argument_reshaped, argument_indexed])
+def test_a_0d_array_argument_reshaped_or_indexed(f, jit):
+    """A 0-d array argument runs under jit=True as the number it holds (specialisations.run_scalars): its
+    `a.reshape(1)` and `a[()]` did not compile (Numba: 'No implementation of function reshape' / 'getitem')."""
+    a = np.array(0.73)
+    value, (da, dx) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(a, X.copy())
+    assert value == pytest.approx(float(f(a, X.copy())), rel=1e-12)
+    assert np.shape(da) == () and da == pytest.approx(numerical_grad(f, [a, X], 0), rel=1e-6)
+    np.testing.assert_allclose(dx, numerical_grad(f, [a, X], 1), rtol=1e-6, atol=1e-8)
+    v = (np.array(0.7), np.array([0.5, -1.0, 0.25]))
+    _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(a, X.copy(), v)
+    assert d == pytest.approx(da * v[0] + np.sum(dx * v[1]), rel=1e-9, abs=1e-12)
