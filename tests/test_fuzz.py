@@ -673,10 +673,11 @@ def test_a_local_named_rt_len_or_max_is_drawn_and_checked(workdir):
     (builtins it calls; srcdiff/transforms/reserved_names.py renames such locals rt_, len_, max_: before, 15 of the
     first 16 programs with rt failed, AttributeError from srcdiff's code, UnboundLocalError, Numba typing errors).
     Each is drawn, and programs with each pass the oracles (one of them jitted)."""
-    for name, seed, jit in (("rt", 31, True), ("len", 66, False), ("max", 2, False)):
-        assert sum(bool(re.search(rf"\b{name} = ", fuzzgen.seeded_program(s).source)) for s in range(200)) >= 4
+    for name, jit in (("rt", True), ("len", False), ("max", False)):
+        drawn = [s for s in range(200) if re.search(rf"\b{name} = ", fuzzgen.seeded_program(s).source)]
+        assert len(drawn) >= 4
+        seed = drawn[0]     # the first seed drawing it (fixed seeds move whenever the generator gains a feature)
         prog = fuzzgen.seeded_program(seed)
-        assert re.search(rf"\b{name} = ", prog.source)
         fuzzgen.check_program(prog.load(workdir, f"reserved_{seed}"), prog, jit, seed)
 
 
