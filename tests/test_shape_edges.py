@@ -56,6 +56,10 @@ def contracted(x, y):
     return np.sum(np.sin(np.einsum('ij,jk->ik', x, y))) + np.sum(np.einsum('i,ij->j', x[0], y) ** 2)
 
 
+def paired(u, w):
+    return np.einsum('i,i', u, w) ** 2
+
+
 def spread(x):
     return np.std(x) + np.sum(np.std(x, axis=0, keepdims=True)) + np.var(x) + np.linalg.norm(x - x)
 '''
@@ -158,6 +162,24 @@ def test_einsum_broadcasts_a_contracted_axis_of_length_one(mod, jit):
             v = rng.normal(size=(sx, sy)[k])
             _, t = srcdiff.jvp(mod.contracted, wrt=k, jit=jit)(x, y, v)
             np.testing.assert_allclose(t, np.sum(got[k] * v), rtol=1e-10, atol=1e-12)
+
+
+def test_einsum_broadcast_in_a_cuda_kernel_is_declined(mod):
+    """A CUDA kernel's shapes are fixed when it is made: rt.einsum_matmul lowers to the device's matrix product
+    where the contracted lengths match (as np.einsum did before), and a length-1 axis against a longer one is
+    declined at the user's line with advice: the device's product read w[0] alone, a wrong gradient without an
+    error (np.einsum('i,i', u, w) ** 2 of u (1,), w (3,): d/du 0.04 for 0.25 on the simulator)."""
+    pytest.importorskip("numba_cuda")
+    kernel = srcdiff.cuda.vmap(srcdiff.grad(mod.paired, wrt=(0, 1)), in_axes=(0, 0))
+    assert kernel.ptx(np.ones((8, 3)), np.ones((8, 3)), cc=(9, 0))
+    kernel = srcdiff.cuda.vmap(srcdiff.grad(mod.paired, wrt=(0, 1)), in_axes=(0, 0))
+    with pytest.raises(srcdiff.SrcdiffError, match="np.einsum contracting an axis of length 1") as info:
+        kernel.ptx(np.ones((8, 1)), np.ones((8, 3)), cc=(9, 0))
+    assert "shape_edges.py:" in str(info.value) and "keepdims=True" in info.value.advice
+    u, w = np.array([0.5]), np.array([0.2, -0.1, 0.4])     # (on the host it differentiates)
+    got = srcdiff.grad(mod.paired, wrt=(0, 1))(u, w)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], numerical_grad(mod.paired, (u, w), k), rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
