@@ -59,6 +59,8 @@ TABLES = {
     # the rules at shapes beyond their table entries (tests/test_shape_edges.py): one case of each rule
     ("test_shape_edges.py", "test_rules_sweep"): (0.0, "rule"),
     ("test_shape_edges.py", "test_rules_sweep_jvp"): (0.0, "rule"),
+    # and under Numba (a compile each: the default run keeps one case of each rule family)
+    ("test_shape_edges.py", "test_rules_sweep_numba"): (0.0, "family"),
     ("test_einsum.py", "test_einsum_grad_numba"): (NUMBA_FRACTION, "file"),
     ("test_cuda.py", "test_ptx_sm90"): (NUMBA_FRACTION, "file"),   # numba-cuda compiles each kernel to PTX
     ("test_regressions.py", "test_gradient_penalty_jitted_with_placeholders"): (NUMBA_FRACTION, "file"),

@@ -125,7 +125,7 @@ RULES = [
     ("v", "np.kron({p}, {v})[:{N}]"), ("m", "np.kron({p}[:, None], {v}[None, :])"), ("m", "np.kron({Q}, {v})[:, :{N}]"),
     ("s", "np.kron({s}, {s2})"),
     ("v", "np.einsum('i,ij->j', {p}, {m})"), ("v", "np.einsum('ij->j', {m})"), ("s", "np.einsum('ij,ij->', {m}, {m2})"),
-    ("s", "np.einsum('i,i', {v}, {v2})"), ("m", "np.einsum('ij,jk->ik', {Q}, {m})"),
+    ("s", "np.einsum('i,i', {v}, {v2}) + np.einsum('i,i', ({v})[:1], {v2})"), ("m", "np.einsum('ij,jk->ik', {Q}, {m})"),
     ("m", "np.einsum('i,j->ij', {p}, {v})"),
     ("m", "np.linalg.inv({Q}) @ {m}"), ("v", "({p} @ np.linalg.inv({Q})) @ {m}"), ("s", "np.linalg.det({Q})"),
     ("s", "np.linalg.slogdet({Q})[1]"), ("s", "np.linalg.slogdet({Q})[0] * {s}"),

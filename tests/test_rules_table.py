@@ -212,6 +212,11 @@ ENTRIES = {
     # np.std's and np.linalg.norm's square root (composites.py): derivative 0 where it is 0 (x - x: a constant 0)
     "rt.sqrt_of_squares": ("rt.sqrt_of_squares(x) + rt.sqrt_of_squares(x - x)", "p", E),
     "rt.sqrt_slope": ("rt.sqrt_slope(x) + rt.sqrt_slope(x - x)", "p", E),
+    # np.einsum's matrix products (composites.py): a contracted axis of length 1 broadcasts against the other's
+    "rt.einsum_matmul": ("rt.einsum_matmul(x, y)", "rr", MM + [((2, 1), (3, 4)), ((2, 3), (1, 4)), ((1,), (3, 2)),
+                                                             ((3,), (1,)), ((2, 1), (1,))]),
+    "rt.fit_like": ("rt.fit_like(x, z) * z", "rrc", [((2, 1), (1,), (2, 3)), ((2, 3), (1,), (1, 3)),
+                                                     ((1, 3), (1,), (4, 1)), ((3,), (1,), (3,))]),
     "rt.tanh": ("rt.tanh(x)", "r", E),   # np.tanh of jitted source (transforms/products.py)
     "rt.dot": ("rt.dot(x, y)", "rr", MM), "rt.solve": ("rt.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
     # reverse rules of the helpers that reverse over reverse meets (grad of a function calling a grad);

@@ -52,6 +52,14 @@ def joined_numbers(a, b):
     return np.sum(np.sin(np.hstack((a, b)) * np.hstack([b, 2.0 * a])))
 
 
+def contracted(x, y):
+    return np.sum(np.sin(np.einsum('ij,jk->ik', x, y))) + np.sum(np.einsum('i,ij->j', x[0], y) ** 2)
+
+
+def paired(u, w):
+    return np.einsum('i,i', u, w) ** 2
+
+
 def spread(x):
     return np.std(x) + np.sum(np.std(x, axis=0, keepdims=True)) + np.var(x) + np.linalg.norm(x - x)
 '''
@@ -140,6 +148,41 @@ def test_hstack_of_numbers(mod, jit):
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_einsum_broadcasts_a_contracted_axis_of_length_one(mod, jit):
+    """np.einsum('ij,jk->ik', x, y) of a (1, 1) x and a (2, 3) y broadcasts x's j against y's (NumPy sums y over
+    it); the composite's matrix product x @ y required equal lengths ('matmul: ... mismatch in its core dimension'
+    at the user's line). rt.einsum_matmul sums the longer operand first; its adjoints fit matmul's to each operand."""
+    rng = np.random.default_rng(11)
+    for sx, sy in [((1, 1), (2, 3)), ((2, 3), (1, 3)), ((3, 1), (3, 3)), ((2, 2), (2, 3))]:
+        x, y = rng.normal(size=sx), rng.normal(size=sy)
+        got = srcdiff.grad(mod.contracted, wrt=(0, 1), jit=jit)(x, y)
+        for k in (0, 1):
+            assert np.shape(got[k]) == ((sx, sy)[k]), (sx, sy, k)
+            np.testing.assert_allclose(got[k], numerical_grad(mod.contracted, (x, y), k), rtol=1e-6, atol=1e-8)
+            v = rng.normal(size=(sx, sy)[k])
+            _, t = srcdiff.jvp(mod.contracted, wrt=k, jit=jit)(x, y, v)
+            np.testing.assert_allclose(t, np.sum(got[k] * v), rtol=1e-10, atol=1e-12)
+
+
+def test_einsum_broadcast_in_a_cuda_kernel_is_declined(mod):
+    """A CUDA kernel's shapes are fixed when it is made: rt.einsum_matmul lowers to the device's matrix product
+    where the contracted lengths match (as np.einsum did before), and a length-1 axis against a longer one is
+    declined at the user's line with advice: the device's product read w[0] alone, a wrong gradient without an
+    error (np.einsum('i,i', u, w) ** 2 of u (1,), w (3,): d/du 0.04 for 0.25 on the simulator)."""
+    pytest.importorskip("numba_cuda")
+    kernel = srcdiff.cuda.vmap(srcdiff.grad(mod.paired, wrt=(0, 1)), in_axes=(0, 0))
+    assert kernel.ptx(np.ones((8, 3)), np.ones((8, 3)), cc=(9, 0))
+    kernel = srcdiff.cuda.vmap(srcdiff.grad(mod.paired, wrt=(0, 1)), in_axes=(0, 0))
+    with pytest.raises(srcdiff.SrcdiffError, match="np.einsum contracting an axis of length 1") as info:
+        kernel.ptx(np.ones((8, 1)), np.ones((8, 3)), cc=(9, 0))
+    assert "shape_edges.py:" in str(info.value) and "keepdims=True" in info.value.advice
+    u, w = np.array([0.5]), np.array([0.2, -0.1, 0.4])     # (on the host it differentiates)
+    got = srcdiff.grad(mod.paired, wrt=(0, 1))(u, w)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], numerical_grad(mod.paired, (u, w), k), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_std_and_norm_at_zero_spread(mod, jit):
     """np.std is a norm of the deviations (over sqrt(n)), differentiable except where they all vanish; srcdiff
     takes the derivative there as 0, the smallest subgradient (as abs at 0 and hypot at the origin). np.std of
@@ -163,25 +206,29 @@ def test_std_and_norm_at_zero_spread(mod, jit):
 # ---- the sweep: each user-facing rule of the table at shapes beyond its entry's -----------------------------
 ONE = [(), (1,), (4,), (1, 1), (2, 3), (3, 1), (1, 3), (3, 3), (2, 1, 3)]
 TWO = [(), (1,), (3,), (1, 1), (2, 3), (3, 1), (1, 3), (3, 3)]
+THREE = [(), (1,), (3,), (2, 1), (1, 3), (2, 3)]     # (three arguments: 216 combinations a rule)
 # rules with shapes NumPy accepts where srcdiff is still wrong or fails (declined by this sweep, each a known gap)
 KNOWN = {
-    "np.einsum": "a size-1 axis NumPy's einsum broadcasts against a longer one ('ij,jk' of (1, 1) and (2, 3)): "
-                 "the derivative fails with a SrcdiffError at the user's line",
-    "np.einsum chain": "as np.einsum: a size-1 axis NumPy's einsum broadcasts against a longer one",
     "np.linspace": "declined for array endpoints (test above): the sweep would count the declines",
     "np.gradient": "an array spacing is an error (test above)",
     "np.gradient axis": "an array spacing is an error (test above)",
 }
 
 
+def _candidates(dom):
+    """The shape combinations the sweep tries for a rule of these argument domains."""
+    if len(dom) == 1:
+        return [(s,) for s in ONE]
+    return list(itertools.product(TWO if len(dom) == 2 else THREE, repeat=len(dom)))
+
+
 def _sweep_cases():
     import test_rules_table as T
     out = []
     for rule, (expr, dom, shapes) in T.ENTRIES.items():
-        if "rt." in expr or any(d not in "rpu" for d in dom) or len(dom) > 2:
+        if "rt." in expr or any(d not in "rpuc" for d in dom) or len(dom) > 3:
             continue        # (internal helpers take shapes the compiler matches; matrices' domains are special)
-        cands = [(s,) for s in ONE] if len(dom) == 1 else list(itertools.product(TWO, repeat=2))
-        out += [(rule, c) for c in cands if c not in [tuple(s) for s in shapes]]
+        out += [(rule, c) for c in _candidates(dom) if c not in [tuple(s) for s in shapes]]
     return out
 
 
@@ -197,33 +244,34 @@ def _case(rule, shapes, seed_prefix):
     f = getattr(T.wrappers(), T._fname(rule))
     rng = np.random.default_rng(zlib.crc32(f"{seed_prefix}{rule}/{shapes}".encode()))
     args = [T._value(d, s, rng) for d, s in zip(dom, shapes)]
+    v = _numpy_value(f, args)
+    if v is None:
+        pytest.skip("NumPy itself rejects these shapes, or its value is not finite")
+    return expr, dom, f, rng, args, v
+
+
+def _numpy_value(f, args):
+    """f(*args) as NumPy computes it, None where it raises or is not finite."""
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             v = f(*[np.copy(a) if np.ndim(a) else a for a in args])
     except Exception:
-        pytest.skip("NumPy itself rejects these shapes")
-    if not np.isfinite(v):
-        pytest.skip("not finite here")
-    return expr, dom, f, rng, args, v
+        return None
+    return v if np.isfinite(v) else None
 
 
-@pytest.mark.parametrize("rule, shapes", _sweep_cases(), ids=_sweep_ids())
-def test_rules_sweep(rule, shapes):
-    """Where NumPy computes the table's expression at these shapes, srcdiff's gradient (Python backend) has
-    the arguments' shapes and the central differences' values, or srcdiff declines (a SrcdiffError that is not
-    'this line fails' or 'the derivative of this line failed' for these arguments)."""
+def _check_grad(rule, expr, dom, f, args, shapes, jit=False):
+    """srcdiff's gradient in each differentiated argument (not a condition's: "c") has its shape and the central
+    differences' values, or srcdiff declines (a SrcdiffError that is not 'this line fails' or 'the derivative of
+    this line failed' for these arguments: NumPy computed it)."""
     import test_rules_table as T
-    if rule in KNOWN:
-        pytest.xfail(KNOWN[rule])
-    expr, dom, f, rng, args, v = _case(rule, shapes, "")
-    wrt = tuple(range(len(dom)))
+    wrt = tuple(k for k, d in enumerate(dom) if d != "c")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = srcdiff.grad(f, wrt=wrt)(*args)
+            got = srcdiff.grad(f, wrt=wrt, jit=jit)(*args)
     except srcdiff.SrcdiffError as e:
-        # (NumPy computed it: "this line fails" / "the derivative of this line failed" is srcdiff's own failure)
         assert "for these arguments" not in str(e), str(e)
         return
     for k, g in zip(wrt, got):
@@ -234,6 +282,16 @@ def test_rules_sweep(rule, shapes):
 
 
 @pytest.mark.parametrize("rule, shapes", _sweep_cases(), ids=_sweep_ids())
+def test_rules_sweep(rule, shapes):
+    """Where NumPy computes the table's expression at these shapes, srcdiff's gradient (Python backend) has
+    the arguments' shapes and the central differences' values, or srcdiff declines."""
+    if rule in KNOWN:
+        pytest.xfail(KNOWN[rule])
+    expr, dom, f, rng, args, v = _case(rule, shapes, "")
+    _check_grad(rule, expr, dom, f, args, shapes)
+
+
+@pytest.mark.parametrize("rule, shapes", _sweep_cases(), ids=_sweep_ids())
 def test_rules_sweep_jvp(rule, shapes):
     """The same sweep in forward mode: each argument's jvp along a random direction equals the central
     difference along it (it found solve_triangular's tangent of the triangle the solve does not read)."""
@@ -241,6 +299,8 @@ def test_rules_sweep_jvp(rule, shapes):
         pytest.xfail(KNOWN[rule])
     expr, dom, f, rng, args, v = _case(rule, shapes, "jvp/")
     for k in range(len(dom)):
+        if dom[k] == "c":
+            continue
         dv = float(rng.normal()) if np.ndim(args[k]) == 0 else rng.normal(size=np.shape(args[k]))
         try:
             with warnings.catch_warnings():
@@ -255,5 +315,39 @@ def test_rules_sweep_jvp(rule, shapes):
         ref = (f(*plus) - f(*minus)) / (2 * eps)
         np.testing.assert_allclose(value, v, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(tangent, ref, rtol=1e-5, atol=1e-6 * max(1.0, abs(ref)),
-                                   err_msg=f"{rule}: {expr} jvp along d{'xy'[k]} at {shapes}")
+                                   err_msg=f"{rule}: {expr} jvp along d{'xyz'[k]} at {shapes}")
 
+
+# ---- the sweep under Numba: one case of each rule and pattern of the arguments' ranks -----------------------
+def _numba_cases():
+    """(rule, ranks): each rank pattern of the sweep's candidates of a rule (its case picked at run time: the first,
+    in a fixed pseudo-random order, that NumPy computes), one Numba compile each."""
+    import test_rules_table as T
+    out = []
+    for rule, (expr, dom, shapes) in T.ENTRIES.items():
+        if "rt." in expr or any(d not in "rpuc" for d in dom) or len(dom) > 3 or rule in KNOWN:
+            continue
+        out += [(rule, r) for r in sorted({tuple(len(s) for s in c) for c in _candidates(dom)})]
+    return out
+
+
+from test_rules_table import family  # noqa: E402,F401  (tests/conftest.py keeps a case of each family by default)
+
+
+@pytest.mark.parametrize("rule, ranks", _numba_cases(), ids=[f"{r}-{k}" for r, k in _numba_cases()])
+def test_rules_sweep_numba(rule, ranks):
+    """The sweep with jit=True: for each rule and rank pattern, the first shapes NumPy computes (size-1 axes,
+    numbers among arrays) give Numba's gradient the arguments' shapes and the central differences' values, or a
+    decline with advice (Numba's own limits, such as np.full_like of an array fill, are declines, not errors)."""
+    import test_rules_table as T
+    expr, dom, _ = T.ENTRIES[rule]
+    f = getattr(T.wrappers(), T._fname(rule))
+    combos = [c for c in _candidates(dom) if tuple(len(s) for s in c) == ranks]
+    combos.sort(key=lambda c: zlib.crc32(f"numba/{rule}/{c}".encode()))
+    for shapes in combos:
+        rng = np.random.default_rng(zlib.crc32(f"numba/{rule}/{shapes}".encode()))
+        args = [T._value(d, s, rng) for d, s in zip(dom, shapes)]
+        if _numpy_value(f, args) is not None:
+            _check_grad(rule, expr, dom, f, args, shapes, jit=True)
+            return
+    pytest.skip("NumPy rejects every shape of this rank pattern")

@@ -224,6 +224,18 @@ class ExpressionLowering:
             return p1 + p2, f"{x} * {y}"
         return self._loop_reduce(n, body)
 
+    def _einsum_product(self, name, e, a, idx, rshape):
+        """np.einsum's matrix product rt.einsum_matmul(a, b) and its adjoints' rt.fit_like(v, x), where the kernel's
+        fixed shapes match (a @ b, and v itself); a contracted axis of length 1 against a longer one is declined."""
+        sa, sb = self.info(a[0])[0], self.info(a[1])[0]
+        if name == "rt.einsum_matmul" and (sa is None or sb is None or sa[-1] == sb[0]):
+            return self._matmul(a[0], a[1], idx)
+        if name == "rt.fit_like" and sa == sb:
+            return self.low(a[0], idx, rshape)
+        self.fail(e, "np.einsum contracting an axis of length 1 against a longer one (NumPy broadcasts it)",
+                  "sum the longer operand over that axis first (np.sum(y, axis=0, keepdims=True)), or run it on "
+                  "the host (srcdiff.grad)")
+
     def _reduce_all(self, x, fn):
         s = self.info(x)[0]
         if s is None:
@@ -253,6 +265,8 @@ class ExpressionLowering:
             return self._low_reduction(name, e, idx)
         if name in ("np.dot", "rt.dot", "np.matmul"):
             return self._matmul(a[0], a[1], idx)
+        if name in ("rt.einsum_matmul", "rt.fit_like"):    # (np.einsum's products: shapes are fixed here)
+            return self._einsum_product(name, e, a, idx, rshape)
         if name == "np.outer":
             p1, x = self.low(a[0], [idx[0]], None)
             p2, y = self.low(a[1], [idx[1]], None)

@@ -139,7 +139,7 @@ class Inference:
             if ax is None or s is None:
                 return None, "f"
             return tuple(n for d, n in enumerate(s) if d != ax % len(s)) or None, "f"
-        if name in ("np.dot", "rt.dot", "np.matmul"):
+        if name in ("np.dot", "rt.dot", "np.matmul", "rt.einsum_matmul"):
             return self._matmul_shape(self.info(args[0])[0], self.info(args[1])[0]), "f"
         if name == "np.outer":
             return (size(self.info(args[0])[0]), size(self.info(args[1])[0])), "f"
@@ -148,7 +148,7 @@ class Inference:
             return self.info(args[k])[0], "f"
         if name == "rt.outer_grad":     # (x's shape: the adjoint of x in np.outer(x, y))
             return self.info(args[1])[0], "f"
-        if name in ("rt.zeros_like", "rt.unbroadcast", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
+        if name in ("rt.zeros_like", "rt.unbroadcast", "rt.fit_like", "rt.sum_grad", "rt.mean_grad", "rt.broadcast_to_like",
                     "rt.reshape_like", "np.zeros_like", "np.ones_like", "np.empty_like",
                     "rt.prod_others_jvp") + REDUCTION_GRADS:
             like = args[0] if name in ("rt.zeros_like", "np.zeros_like", "np.ones_like", "np.empty_like") else args[1]

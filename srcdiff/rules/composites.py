@@ -178,15 +178,16 @@ class _Term:
 
 
 def _contract(x: _Term, y: _Term, keep) -> _Term:
-    """x and y multiplied, their shared letters not in `keep` summed: a product (@) where it is one, else a
-    broadcast product and sums."""
+    """x and y multiplied, their shared letters not in `keep` summed: a matrix product where it is one (rt.einsum_matmul:
+    a length-1 contracted axis broadcasts against the other's, as in np.einsum, where @ requires equal lengths),
+    else a broadcast product and sums."""
     shared = [c for c in x.idx if c in y.idx]
     summed = [c for c in shared if c not in keep]
     left = "".join(c for c in x.idx if c not in summed)
     right = "".join(c for c in y.idx if c not in summed)
     if len(summed) == 1 and len(shared) == 1 and len(left) <= 1 and len(right) <= 1:
         c = summed[0]
-        return _Term(f"({x.permuted(left + c).expr} @ {y.permuted(c + right).expr})", left + right)
+        return _Term(f"rt.einsum_matmul({x.permuted(left + c).expr}, {y.permuted(c + right).expr})", left + right)
     letters = x.idx + "".join(c for c in y.idx if c not in x.idx)
     return _Term(f"({x.aligned(letters)} * {y.aligned(letters)})", letters).summed(set(letters) - set(summed))
 

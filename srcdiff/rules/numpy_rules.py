@@ -328,6 +328,13 @@ R("rt.kron", [np.kron], "a, b", "rt.kron_grad_a(g, a, b)", "rt.kron_grad_b(g, a,
 # different float dtypes are cast to their common one first (runtime/products.py, runtime/solves.py)
 R("rt.dot", [], "x, y", "rt.matmul_grad_x(g, x, y)", "rt.matmul_grad_y(g, x, y)",
   jvp="rt.dot(dx, y) + rt.dot(x, dy)", kind="matmul")
+# np.einsum's matrix products (composites.py): a @ b where a contracted axis of length 1 broadcasts against the
+# other operand's, as np.einsum's do; each adjoint is matmul's fitted to its operand (summed along that axis, or
+# broadcast along it: rt.fit_like, linear, its own transpose's shape map)
+R("rt.einsum_matmul", [], "a, b", "rt.fit_like(rt.matmul_grad_x(g, a, b), a)",
+  "rt.fit_like(rt.matmul_grad_y(g, a, b), b)", jvp="rt.einsum_matmul(da, b) + rt.einsum_matmul(a, db)",
+  kind="matmul")
+R("rt.fit_like", [], "v, x", "rt.fit_like(g, v)", ZERO, jvp="rt.fit_like(dv, x)", kind=("like", 0))
 # np.tanh of jitted source (np.tanh's jit_as; transforms/products.py, runtime/activations.py)
 R("rt.tanh", [], "x", "g * (1.0 - ans * ans)", jvp="dx * (1.0 - ans * ans)", cuda="math.tanh({0})", **EW)
 R("rt.solve", [], "a, b", "rt.solve_grad_a(rt.solve(np.transpose(a), g), ans)", "rt.solve(np.transpose(a), g)",

@@ -4,7 +4,7 @@ Every helper runs in plain Python on NumPy values and, through a Numba overload
 registered on import, inside ``numba.njit`` code under the same name.
 """
 from .basics import copy, seed, stack_array, stack_zeros, unstack, zeros_like
-from .broadcast import atleast_2d, broadcast_to_like, expand_dims, reshape, reshape_like, select, squeeze, unbroadcast
+from .broadcast import atleast_2d, broadcast_to_like, expand_dims, fit_like, reshape, reshape_like, select, squeeze, unbroadcast
 from .indexing import (add_at, add_into, index_axis, index_axis_put, mask_get, mask_put, slice_axis, slice_axis_put,
                        transpose_grad)
 from .cholesky import cholesky_grad, cholesky_grad_vjp_L, cholesky_grad_vjp_v
@@ -23,7 +23,7 @@ from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, 
 
 __all__ = [
     "zeros_like", "copy", "seed", "stack_zeros", "stack_array", "unstack",
-    "unbroadcast", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
+    "unbroadcast", "fit_like", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "mask_get", "mask_put",
     "sum", "mean", "prod", "max", "min", "logsumexp",
@@ -41,7 +41,7 @@ from .elementwise import clip_high, clip_low, in_interval, linspace_weights, ind
 from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
 from .determinants import logabsdet, slogdet_sign  # noqa: E402
 from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)
-from .products import (add_row, block_rows, dot, matmul_grad_x, matmul_grad_y, outer_grad, product_zeros, row_dot,  # noqa: E402
+from .products import (add_row, block_rows, dot, einsum_matmul, matmul_grad_x, matmul_grad_y, outer_grad, product_zeros, row_dot,  # noqa: E402
                        rows_add, rows_dot, sum_first)
 from .chunks import add_chunks, chunk_start, chunk_zeros, prange, row_chunks, threads_back, threads_for  # noqa: E402,F401  (threads: rowblocks.py)
 from .rowmath import exp, log, log1p  # noqa: E402  (row-blocked loops' np.exp, np.log, np.log1p: optimize/rowblocks.py)

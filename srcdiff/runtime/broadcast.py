@@ -10,7 +10,7 @@ from ._kernels3d import sum_mid
 from ._typing import is_array, nb_is_array, nb_is_scalar
 from ._cache import cached_jit, cached_overload
 
-__all__ = ["unbroadcast", "broadcast_to_like", "expand_dims", "squeeze", "reshape", "reshape_like", "select"]
+__all__ = ["unbroadcast", "fit_like", "broadcast_to_like", "expand_dims", "squeeze", "reshape", "reshape_like", "select"]
 
 
 def unbroadcast(g, x):
@@ -92,6 +92,26 @@ def _unbroadcast_nb(g, x):
     def impl(g, x):
         r = np.ascontiguousarray(g).reshape(left_pad(g.shape, xnd))
         return _unbroadcast_aligned(r, x.shape)
+    return impl
+
+
+def fit_like(v, x):
+    """v, of x's rank, summed along the axes where x has length 1 and broadcast along those where v has: x's
+    shape. (unbroadcast's values do the same, but the compiler reads unbroadcast(g, x) as a sum, never larger than
+    g: an x with no axis of length 1 takes g as it is.) The adjoints of np.einsum's matrix products need both
+    ways: a contracted axis of length 1 broadcasts against the other operand's (products.einsum_matmul)."""
+    return unbroadcast(v, x)
+
+
+@cached_overload(fit_like)
+def _fit_like_nb(v, x):
+    if not (nb_is_array(v) and nb_is_array(x)) or v.ndim != x.ndim or x.ndim == 0:
+        return None
+
+    def impl(v, x):
+        if v.shape == x.shape:
+            return v
+        return _unbroadcast_aligned(np.ascontiguousarray(v), x.shape)
     return impl
 
 

@@ -491,6 +491,55 @@ def _matmul_grad_y(g, x, y):
     return None
 
 
+def einsum_matmul(a, b):
+    """a @ b of 1-D/2-D operands as np.einsum contracts them (rules/composites.py writes its matrix products
+    with it): a contracted axis of length 1 broadcasts against the other operand's, so that operand is summed
+    along it first (np.einsum('ij,jk->ik', a, b) of a (2, 1) a and a (3, 4) b is a @ b.sum(0, keepdims=True)),
+    where a @ b would require equal lengths."""
+    a, b = np.asarray(a), np.asarray(b)
+    n, m = a.shape[-1], b.shape[0]
+    if n != m and n == 1:
+        b = b.sum(axis=0, keepdims=True)
+    elif n != m and m == 1:
+        a = a.sum(axis=-1, keepdims=True)
+    return dot(a, b)
+
+
+@register_jitable
+def _summed_vector(v):
+    """Numba: a vector summed, as a vector of length 1."""
+    return np.full(1, v.sum())
+
+
+@register_jitable
+def _summed_rows(b):
+    """Numba: a matrix's rows summed, as a matrix of one row."""
+    return np.ascontiguousarray(b.sum(axis=0)).reshape((1, b.shape[1]))
+
+
+@register_jitable
+def _summed_columns(a):
+    """Numba: a matrix's columns summed, as a matrix of one column."""
+    return np.ascontiguousarray(a.sum(axis=1)).reshape((a.shape[0], 1))
+
+
+@cached_overload(einsum_matmul)
+def _einsum_matmul_nb(a, b):
+    if not (nb_is_array(a) and nb_is_array(b)) or not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+        return None
+    first = _summed_vector if b.ndim == 1 else _summed_rows       # (b summed along the contracted axis)
+    last = _summed_vector if a.ndim == 1 else _summed_columns     # (a likewise)
+
+    def impl(a, b):
+        n, m = a.shape[-1], b.shape[0]
+        if n != m and n == 1:
+            return product(a, first(b))
+        if n != m and m == 1:
+            return product(last(a), b)
+        return product(a, b)
+    return impl
+
+
 def outer_grad(g, x, y):
     """The adjoint of x in np.outer(x, y), which flattens its arguments: g @ ravel(y) in x's shape (a number for
     a number x); y's is outer_grad(g.T, y, x). (The rule wrote g @ y: a 2-d y gave a gradient of the wrong

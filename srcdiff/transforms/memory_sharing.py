@@ -260,7 +260,7 @@ def in_place(s, kinds, unknown=False) -> bool:
 # calls whose result is a new array whatever their arguments (a runtime helper not listed here may return its first
 # argument as it is, rt.unbroadcast(g, x) where g has x's shape, or a view of it, rt.reshape_like, rt.slice_axis)
 _FRESH_RT = {"rt.copy", "rt.zeros_like", "rt.broadcast_to_like", "rt.sum_grad", "rt.mean_grad", "rt.prod_grad",
-             "rt.dot", "rt.matmul_grad_x", "rt.matmul_grad_y", "rt.array", "rt.stack_array", "rt.elementwise"}
+             "rt.dot", "rt.einsum_matmul", "rt.matmul_grad_x", "rt.matmul_grad_y", "rt.array", "rt.stack_array", "rt.elementwise"}
 # NumPy's calls whose result may be their first argument or a view of it, beyond _VIEW_CALLS
 _NUMPY_VIEWS = _VIEW_CALLS | {"np.ascontiguousarray", "np.asfortranarray", "np.squeeze", "np.diagonal", "np.real",
                               "np.imag", "np.atleast_3d", "np.flip", "np.fliplr", "np.flipud", "np.asanyarray"}

@@ -34,8 +34,8 @@ from .reverse_backward import BackwardSweep
 from .reverse_storage import Storage
 from .reverse_support import Simplify, int_names, trailing_phis, written_arrays
 
-_TIDIED = frozenset({"rt.unbroadcast", "rt.reshape_like", "rt.copy", "rt.zeros_like", "rt.seed", "rt.sum_grad",
-                     "rt.mean_grad"})
+_TIDIED = frozenset({"rt.unbroadcast", "rt.fit_like", "rt.reshape_like", "rt.copy", "rt.zeros_like", "rt.seed",
+                     "rt.sum_grad", "rt.mean_grad"})
 
 
 def _new_array(e) -> bool:
@@ -85,11 +85,20 @@ class Tidy(Simplify):
             if isinstance(y, gast.Name) and self.long_arrays.get(y.id, -1) == ndim(expr_kind(n.args[0], kinds)):
                 return n.args[0]
             return n
+        if name == "rt.fit_like":     # (np.einsum's product adjoints: rt.einsum_matmul's rule)
+            return n.args[0] if self._fits(n.args[0]) else n
         if name in ("rt.sum_grad", "rt.mean_grad"):
             return n.args[0] if is_scalar(expr_kind(n.args[1], kinds)) else n
         if not is_scalar(expr_kind(n.args[0], kinds)):
             return n
         return n.args[0] if name == "rt.copy" else const(0.0) if name == "rt.zeros_like" else const(1.0)
+
+    def _fits(self, e) -> bool:
+        """Whether `e`, rt.matmul_grad_x/y(g, a, b), has its operand's shape already: neither a nor b has an axis of
+        length 1 (NumPy's contraction then needs equal lengths: there is nothing to broadcast)."""
+        return (isinstance(e, gast.Call) and dotted_name(e.func) in ("rt.matmul_grad_x", "rt.matmul_grad_y")
+                and len(e.args) == 3 and all(isinstance(a, gast.Name) and self.long_arrays.get(a.id, -1) ==
+                                             ndim(expr_kind(a, self.kinds)) for a in e.args[1:]))
 
 
 class Reverse(Storage, BackwardSweep):
