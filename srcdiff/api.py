@@ -347,6 +347,13 @@ def gradient_like(g, a):
         return np.asarray(g, dtype=a.dtype if a.dtype.kind == "f" else np.float64)
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and isinstance(g, np.ndarray) and g.dtype != a.dtype:
         return g.astype(a.dtype)
+    if isinstance(a, (float, np.floating)) and np.ndim(g) == 0 and isinstance(g, (float, np.floating, np.ndarray)):
+        # a number's: of its float type (np.float32 of an np.float32, where Numba returns a Python float; float64 of a
+        # Python float or np.float64, where float32 arrays made it an np.float32)
+        want = a.dtype if isinstance(a, np.floating) else np.dtype(np.float64)
+        have = g.dtype if isinstance(g, (np.generic, np.ndarray)) else np.dtype(np.float64)    # (a Python float's)
+        if have != want or isinstance(g, np.ndarray):
+            return want.type(g[()] if isinstance(g, np.ndarray) else g)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
         items = [gradient_like(x, y) for x, y in zip(g, a)]
         return type(g)(*items) if hasattr(type(g), "_fields") else type(g)(items)     # (a namedtuple's: by field)

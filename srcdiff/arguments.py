@@ -196,6 +196,26 @@ def _dataclass_advice(a) -> str | None:
             f"its arrays as separate arguments")
 
 
+def _decline_integer_wrt(t, name: str, a) -> None:
+    """A differentiated argument that is an int or a bool (Python's or NumPy's, or an array of them) is declined, as
+    JAX's grad declines it: its values are discrete (a count, a loop bound, an index), and where it is one the
+    derivative srcdiff computed as of a float left out how it is used (`range(n)`): d/dn of `s = s + x[i] * n` over
+    `range(n)` gave sum(x[:n]) (h26c). A float of the same value is differentiated as a real number."""
+    if isinstance(a, np.ndarray) and a.dtype.kind in "biu":
+        held = "booleans" if a.dtype.kind == "b" else "integers"
+        raise SrcdiffError(f"argument {name!r} (differentiated) is an array of {held} ({a.dtype}): a derivative with "
+                           "respect to discrete values is not defined (srcdiff declines it, as JAX's grad does)",
+                           *user_location(t), advice=f"pass it as floats (np.asarray({name}, dtype=float)) to "
+                                                     f"differentiate with respect to it, or leave {name!r} out of wrt")
+    if isinstance(a, (bool, int, np.integer, np.bool_)):
+        kind = "a bool" if isinstance(a, (bool, np.bool_)) else "an int"
+        raise SrcdiffError(f"argument {name!r} (differentiated) is {kind} ({a!r}): a derivative with respect to a "
+                           "discrete value (a count, a loop bound, an index) is not defined (srcdiff declines it, as "
+                           "JAX's grad does)", *user_location(t),
+                           advice=f"pass a float ({name}={float(a)!r}) to differentiate with respect to it as a real "
+                                  f"number, or leave {name!r} out of wrt")
+
+
 def check_arguments(t, params: list, args):
     """Decline complex arguments, arguments of dtypes the backend cannot run (under jit=True, Numba's:
     float16, longdouble, objects) and wrt arguments of types srcdiff cannot differentiate (a dict, a str,
@@ -216,6 +236,8 @@ def check_arguments(t, params: list, args):
                                                                    "keyed by strings (p.W, p[0] and p[\"W\"] read them; "
                                                                    "the gradient comes back in that structure), or "
                                                                    "leave this argument out of wrt")
+        if name in wrt:
+            _decline_integer_wrt(t, name, a)
         bad_key = _bad_key(a)
         if bad_key is not None:
             raise SrcdiffError(f"argument {name!r} is a dict with the key {bad_key!r}: srcdiff reads a dict "

@@ -503,9 +503,17 @@ def _at(value, key):
 
 
 def _floats(b):
+    """0-d blocks as numbers: a float of a float64 block, a NumPy scalar of another float type (np.float32)."""
     if isinstance(b, dict) or _is_record(b):
         return _rebuilt(b, {k: _floats(v) for k, v in _items(b)})
-    return b if b.ndim else float(b)
+    return b if b.ndim else float(b) if b.dtype == np.float64 else b[()]
+
+
+def _float_type(x) -> np.dtype:
+    """The dtype of a derivative with respect to `x`: x's own where x is a NumPy float (array or scalar: float32 stays
+    float32, as a gradient does: api.gradient_like), float64 for Python floats, ints and the rest."""
+    dt = getattr(x, "dtype", None)
+    return dt if isinstance(dt, np.dtype) and dt.kind == "f" else np.dtype(np.float64)
 
 
 class Hessian(_Matrix):
@@ -520,8 +528,10 @@ class Hessian(_Matrix):
     def __call__(self, *args, **kwargs):
         args = api.bind_arguments(self, args, kwargs)
         xs = self._arguments(args)
+        # (block [j][k] of the float type of x_j and x_k together: float32 where both are float32)
         H = [[_per_item(xj, lambda kj, xj=xj: _per_item(xk, lambda kk, xk=xk: np.empty(
-            np.shape(_at(xj, kj)) + np.shape(_at(xk, kk))))) for xk in xs] for xj in xs]
+            np.shape(_at(xj, kj)) + np.shape(_at(xk, kk)),
+            np.result_type(_float_type(_at(xj, kj)), _float_type(_at(xk, kk)))))) for xk in xs] for xj in xs]
         last = None
         for k, key, idx, tangents in self._directions(xs):
             last = _copies(args)    # (each column at the point given: f may write into its arguments)
@@ -581,12 +591,14 @@ class Jacobian(_Matrix):
                 last = _copies(args)
                 cols.append((k, key, idx, np.asarray(fwd.call(last, tangents)[1])))
             out_shape = cols[0][3].shape if cols else out_shape
-            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
+            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
+                                                                _float_type(_at(x, key)))) for x in xs]
             for k, key, idx, c in cols:
                 _at(J[k], key)[(Ellipsis,) + idx] = c
         else:
             rev = self._reverse()
-            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)))) for x in xs]
+            J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
+                                                                _float_type(_at(x, key)))) for x in xs]
             for idx, e in _basis(np.asarray(y, dtype=float)):
                 # (each row from the arguments as given: the vjp, as f, may write into them and leave them so)
                 last = _copies(args)

@@ -547,7 +547,7 @@ def _decline_dict_result(fn):
     if not inspect.isfunction(getattr(fn, "py_func", fn)) or not dict_forms.may_return_dict(getattr(fn, "py_func", fn)):
         return
     keys, unit = dict_forms.module_function_keys(getattr(fn, "py_func", fn))
-    if isinstance(keys, tuple):
+    if isinstance(keys, (tuple, dict_forms.CopiedKeys)):    # (a display, or a copy of a dict argument: q = dict(p))
         named = dict_forms.named_dicts(unit.node)
         ret = next(r for r in dict_forms.returns_of(unit.node) if dict_forms.return_keys(r, named) is not None)
         fail(ret, unit, "the function you differentiate returns a dict (srcdiff's transforms take a function of "

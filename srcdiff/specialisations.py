@@ -39,17 +39,21 @@ def run_scalars(args, jit, n=None) -> tuple:
     as Python ints, whose arithmetic neither wraps nor turns into floats (the generated code computes with
     them where the user's code did not: tape sizes `max(n, 0)`, reverse loops `range(n - 1, -1, -1)`,
     checkpoint segments `-(-n // k)`; under Numba, uint64 with an int is float64); under the Python backend
-    Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a ZeroDivisionError);
+    Python floats as np.float64 (NumPy's floating semantics: 1.0 / 0.0 is inf, not a ZeroDivisionError), but
+    beside float32 arrays or scalars, whose arithmetic with a Python float NumPy keeps float32;
     under Numba (jit=True) 0-d arrays among the first `n` (the function's arguments; all if None) as the
     scalars they hold (Numba's arithmetic on a 0-d array gives a scalar, so generated code that kept one as
     an array did not compile: `d_a += ...`, a loop carrying it). The same tuple when nothing is converted."""
     n = len(args) if n is None else n
     zero_d = jit is True and any(type(a) is np.ndarray and a.ndim == 0 for a in args[:n])
-    if not zero_d and not any(type(a) is float and not jit or isinstance(a, np.integer) for a in args):
+    # (not beside float32 values: NumPy 2 computes float32 with a Python float in float32, with an np.float64 in
+    # float64, so the value and its derivatives were float64 where f's are float32)
+    floats = not jit and not any(isinstance(a, (np.ndarray, np.floating)) and a.dtype == np.float32 for a in args)
+    if not zero_d and not any(type(a) is float and floats or isinstance(a, np.integer) for a in args):
         return args
     if zero_d:
         args = tuple(a[()] if type(a) is np.ndarray and a.ndim == 0 and k < n else a for k, a in enumerate(args))
-    return tuple(int(a) if isinstance(a, np.integer) else np.float64(a) if type(a) is float and not jit else a
+    return tuple(int(a) if isinstance(a, np.integer) else np.float64(a) if type(a) is float and floats else a
                  for a in args)
 
 

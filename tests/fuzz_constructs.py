@@ -969,6 +969,32 @@ def _guarded_sum(tree):
     return any(_sums(n) for n in _walk(tree, ast.IfExp, ast.BoolOp))
 
 
+def _copies_returned(tree) -> dict:
+    """{function name: whether it writes the copy} of the functions that return a copy of a dict parameter of theirs
+    (`r = dict(q)`, `q.copy()`, `{**q}`, `copy.copy(q)`, then `return r`)."""
+    out = {}
+    for fn in _walk(tree, ast.FunctionDef):
+        params = {a.arg for a in fn.args.args}
+        returned = {r.value.id for r in _walk(fn, ast.Return) if isinstance(r.value, ast.Name)}
+        for a in fn.body:
+            if not (isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name) and a.targets[0].id in returned):
+                continue
+            v, src = a.value, None
+            if isinstance(v, ast.Dict) and v.keys == [None] and isinstance(v.values[0], ast.Name):
+                src = v.values[0].id
+            elif isinstance(v, ast.Call) and len(v.args) == 1 and isinstance(v.args[0], ast.Name) and \
+                    ast.unparse(v.func) in ("dict", "copy.copy", "copy.deepcopy"):
+                src = v.args[0].id
+            elif isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "copy" and \
+                    isinstance(v.func.value, ast.Name):
+                src = v.func.value.id
+            if src in params:
+                r = a.targets[0].id
+                out[fn.name] = any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == r
+                                   for n in _walk(fn, ast.Assign) for t in n.targets)
+    return out
+
+
 def _zero_d_made(tree) -> set:
     """The names bound to a 0-d array the program makes (`z = np.zeros(())`, np.ones, np.full((), c))."""
     return {n.targets[0].id for n in _walk(tree, ast.Assign) if isinstance(n.targets[0], ast.Name)
@@ -1309,6 +1335,10 @@ DETECTORS = {
     "your functions :: may be called with keyword arguments": _keyword_calls,
     "your functions :: rely on defaults": _relies_on_defaults,
     "your functions :: and have keyword-only parameters": _keyword_only,
+    "or dicts of them keyed by strings :: or a copy of a dict it takes": lambda t: bool(_copies_returned(t)),
+    "or dicts of them keyed by strings :: q = dict(p) (also p.copy(), {p}, copy.copy(p))": lambda t: bool(_copies_returned(t)),
+    "or dicts of them keyed by strings :: written or with keys added": lambda t: any(_copies_returned(t).values()),
+    'or dicts of them keyed by strings :: q["w"] = 2.0 * q["w"]': lambda t: any(_copies_returned(t).values()),
     "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: s = np.zeros(())": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: as the numbers they hold": lambda t: bool(_zero_d_made(t)),

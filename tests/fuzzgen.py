@@ -2255,19 +2255,38 @@ class Gen:
             lines += [f"{acc} = 0.0", f"for {i} in range(2):", f'    {acc} = {acc} + np.sum(np.sin({p}[f"w{{{i}}}"]))']
             return lines, acc
         read = self.pick(["index", "get", "items", "values", "helper"])
+        # and, in one of three such dicts (decided off the source, drawing nothing: the seeds keep their other draws), a
+        # copy a helper makes of it, writes and adds a key to, and returns (README: 'or a copy of a dict it takes, q =
+        # dict(p)'; declined before h26c as "a dict made in the function used as a whole value")
+        if sum(map(ord, s_val + v_val)) % 3 == 2:
+            cp, p2 = self.fresh("cpdict"), self.fresh("p")
+            made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)"][sum(map(ord, s_val)) % 4]
+            self.helper_src.append(f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
+                                   f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            lines.append(f"{p2} = {cp}({p})")
+            term = f'{p2}["c"] * np.sum({p2}["w"]) + 0.3 * {p2}["u"]'
+            if read == "index":
+                return lines, f'{p}["u"] * np.sum({p}["w"]) * 0.1 + {term}'
+            lines.append(f"{p2}_term = {term}")
+            return self.made_dict_read(read, lines, p, k, v, acc, f" + {p2}_term")
+        return self.made_dict_read(read, lines, p, k, v, acc, "")
+
+    def made_dict_read(self, read, lines, p, k, v, acc, more):
+        """made_dict's reads of the dict `p` (its last lines `lines`), with `more` added to the term."""
         if read == "index":
-            return lines, f'{p}["u"] * np.sum({p}["w"]) * 0.1'
+            return lines, f'{p}["u"] * np.sum({p}["w"]) * 0.1{more}'
         if read == "get":
-            return lines, f'{p}.get("u") * {p}.get("{self.pick(["c", "scale"])}", {self.const()}) + np.sum({p}.get("w", 0.0))'
+            return lines, (f'{p}.get("u") * {p}.get("{self.pick(["c", "scale"])}", {self.const()}) + '
+                           f'np.sum({p}.get("w", 0.0)){more}')
         if read == "items":
             lines += [f"{acc} = 0.0", f"for {k}, {v} in {p}.items():",
                       f'    {acc} = {acc} + np.sum({v} ** 2) * (0.1 if {k} == "w" else 0.2)']
-            return lines, acc
+            return lines, acc + more
         if read == "values":
-            return lines, f"sum(np.sum(np.sin({v})) for {v} in {p}.values())"
+            return lines, f"sum(np.sum(np.sin({v})) for {v} in {p}.values()){more}"
         use = self.fresh("usedict")
         self.helper_src.append(f'def {use}(q):\n    return np.sum(q["w"] * q["u"])')
-        return lines, f"{use}({p})"
+        return lines, f"{use}({p}){more}"
 
 
 ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "break", "inplace", "return",

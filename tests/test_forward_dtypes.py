@@ -2,9 +2,11 @@
 tangent has its value's float type, an hvp the wrt argument's, as grad gives each gradient its argument's (and as
 JAX gives them). Before (h25b, by hand), of a float32 x and a float32 tangent: jvp's value float32 and tangent float64,
 hvp float64, while grad gave float32 (forward mode runs float32 tangents as float64: _as_tangent); the numbers were
-right. hessian and jacobian still give float64 (one array for every block), and a Python float argument runs as
-np.float64 (specialisations.run_scalars), which NumPy 2 promotes float32 with: the jvp's value of `np.tanh(x * a)` of
-a float32 x and a float a is float64 there (f's is float32), and its tangent is too."""
+right. hessian and jacobian gave float64 (one array for every block: now each block the float type of its arguments,
+test_hessian_and_jacobian_blocks), and a Python float argument ran as np.float64 beside float32 arrays
+(specialisations.run_scalars), which NumPy 2 promotes float32 with: the value of `np.tanh(x * a)` of a float32 x and a
+float a was float64 there (f's is float32), and its tangent too (test_a_python_float_beside_float32); a number's
+gradient took the type arithmetic gave it (test_gradients_of_numbers)."""
 import numpy as np
 import pytest
 
@@ -32,6 +34,21 @@ def pair(p):
 
 def fd(p):
     return np.sum(p["W"] ** 3) * np.sum(p["b"])
+
+
+def two(x, a):
+    return np.sum(np.sin(x) * a) * np.sum(a * a)
+
+
+def scaled(x, w):
+    return np.sum(np.tanh(x * w) ** 2)
+
+
+def carried(x, w):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * w
+    return s * s
 ''')
 X = np.array([0.3, -0.8, 1.1])
 V = np.array([1.0, 0.5, -2.0])
@@ -62,3 +79,48 @@ def test_structures():
     assert dw2.dtype == np.float32 and w2.dtype == np.float32
     h = srcdiff.hvp(m.fd)(p, t)
     assert h["W"].dtype == np.float32 and h["b"].dtype == np.float64
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_hessian_and_jacobian_blocks(jit):
+    """Each block of the float type of the arguments it is taken with respect to (float32 where both are; before,
+    float64 always: h26c, by hand, hessian of f of a float32 x float64)."""
+    x = X.astype(np.float32)
+    H = srcdiff.hessian(m.f, jit=jit)(x)
+    assert H.dtype == np.float32
+    np.testing.assert_allclose(H, srcdiff.hessian(m.f)(X), rtol=1e-4, atol=1e-5)
+    for mode in ("forward", "reverse"):
+        J = srcdiff.jacobian(m.fv, jit=jit, mode=mode)(x)
+        assert J.dtype == np.float32, mode
+        np.testing.assert_allclose(J, srcdiff.jacobian(m.fv, mode=mode)(X), rtol=1e-5, atol=1e-6)
+    (hxx, hxa), (hax, haa) = srcdiff.hessian(m.two, wrt=(0, 1), jit=jit)(x, V.copy())
+    assert hxx.dtype == np.float32 and hxa.dtype == hax.dtype == haa.dtype == np.float64
+    assert srcdiff.hessian(m.f, jit=jit)(X).dtype == np.float64
+    hw = srcdiff.hessian(m.scaled, wrt=1, jit=jit)(x, np.float32(0.7))
+    assert type(hw) is np.float32 and type(srcdiff.hessian(m.scaled, wrt=1, jit=jit)(x, 0.7)) is float
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_gradients_of_numbers(jit):
+    """A number's gradient has its float type: np.float32 of an np.float32 (under Numba it was a Python float), float64
+    of an np.float64 or a Python float (jit=False, beside a float32 array a loop's adjoint made it an np.float32)."""
+    x = X.astype(np.float32)
+    dx, dw = srcdiff.grad(m.scaled, wrt=(0, 1), jit=jit)(x, np.float32(0.7))
+    assert dx.dtype == np.float32 and type(dw) is np.float32
+    for w in (np.float64(0.7), 0.7):
+        dx, dw = srcdiff.grad(m.carried, wrt=(0, 1), jit=jit)(x, w)
+        assert dx.dtype == np.float32 and isinstance(dw, float) and np.result_type(dw) == np.float64, type(dw)
+        assert dw == pytest.approx(srcdiff.grad(m.carried, wrt=1)(X, 0.7), rel=1e-6)
+
+
+def test_a_python_float_beside_float32():
+    """jit=False: a Python float runs as itself beside float32 values (NumPy computes float32 with it), so the value
+    and the jvp are float32, as f's value is (they were float64)."""
+    x = X.astype(np.float32)
+    value, (dx, dw) = srcdiff.value_and_grad(m.scaled, wrt=(0, 1))(x, 0.7)
+    assert value.dtype == m.scaled(x, 0.7).dtype == np.float32 and dx.dtype == np.float32
+    assert value == pytest.approx(m.scaled(x, 0.7), rel=1e-6)
+    y, dy = srcdiff.jvp(m.fv)(x, V.astype(np.float32))
+    y2, dy2 = srcdiff.jvp(m.scaled, wrt=0)(x, 0.7, V.astype(np.float32))
+    assert y2.dtype == dy2.dtype == np.float32
+    assert dy2 == pytest.approx(np.sum(dx * V), rel=1e-5)

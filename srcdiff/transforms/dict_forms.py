@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dis
 import inspect
+from dataclasses import dataclass
 
 import gast
 
@@ -130,10 +131,38 @@ class DictForms:
             return copy_loc(gast.Subscript(value=node.func.value, slice=node.args[0], ctx=gast.Load()), node)
         return node.args[1]
 
-    def returned_dict(self, func):
+    def returned_dict(self, func, call=None):
         """The keys of the dicts the function `func` names returns (a function of the user's, module-level or a def
-        nested in this one, each of whose returns gives a dict display of the same string keys), else None. One
-        that returns dicts otherwise (of other keys, or a dict on some paths only) is declined at that return."""
+        nested in this one, each of whose returns gives a dict display of the same string keys, or a copy of a dict
+        parameter: CopiedKeys, the keys of the dict `call` passes it, or the marker itself where no call is given),
+        else None. One that returns dicts otherwise (of other keys, or a dict on some paths only) is declined at that
+        return."""
+        got = self.returned_keys_of(func)
+        if isinstance(got, CopiedKeys) and call is not None:
+            return self.copied_keys(got, func.id, call)
+        return got
+
+    def copied_keys(self, copied: CopiedKeys, f: str, call):
+        """The keys of the copy of its dict parameter that the function `f` returns, for the dict `call` passes."""
+        passed = [k.value for k in call.keywords if k.arg == copied.param]
+        if copied.position is not None and copied.position < len(call.args):
+            passed = [call.args[copied.position]]
+        arg = passed[0] if passed and not isinstance(passed[0], gast.Starred) else None
+        if arg is not None and self.builds_dict(arg):    # (a display, `dict(p, W=W2)`: the keys it builds)
+            entries = self.dict_entries(arg)
+            if entries is not None:
+                return copied.resolved(tuple(entries))
+        st = self.keyed(arg) if arg is not None else None
+        if not isinstance(st, Keyed):
+            fail(call, self.unit, f"{f} returns a copy of its parameter '{copied.param}', passed here something srcdiff "
+                                  "does not know the keys of when it compiles (a dict argument's, or a dict made "
+                                  "here, it knows)",
+                 f"pass {f} a dict argument or a dict made here, or have {f} return a dict display of string keys")
+        return copied.resolved(st.names)
+
+    def returned_keys_of(self, func):
+        """returned_keys of the function `func` names (a function of the user's, or a def nested in this one), else
+        None; declined at the return that gives another dict."""
         if not isinstance(func, gast.Name) or self.unit is None:
             return None
         if func.id in self.nested_defs:
@@ -144,7 +173,7 @@ class DictForms:
             if func.id in self.locals or not inspect.isfunction(obj) or not is_user_function(obj):
                 return None     # (a srcdiff transform, `g = srcdiff.grad(f)`, is no function of the user's here)
             got, unit = module_function_keys(obj)
-        if got is None or isinstance(got, tuple):
+        if got is None or isinstance(got, (tuple, CopiedKeys)):
             return got
         fail(got, unit, f"a function of yours ({func.id}) that returns a dict here but not a dict display of the "
                         "same string keys on every path (srcdiff knows a dict's keys when it compiles: it reads the "
@@ -185,6 +214,9 @@ class DictForms:
         Declined where q has other keys here than its callers read (a key added after an earlier `return q`)."""
         name = s.value.id
         keys = named_dicts(self.returning())[name]
+        if isinstance(keys, CopiedKeys):    # (q = dict(p): of the keys of the dict this function was made for)
+            keys = keys.resolved(self.structs[keys.param].names) if isinstance(self.structs.get(keys.param), Keyed) \
+                else self.structs[name].names
         if self.structs[name].names != keys:
             fail(s, self.unit, f"the dict '{name}' returned here with the keys {', '.join(map(repr, self.structs[name].names))}"
                                f" and with {', '.join(map(repr, keys))} at another return (srcdiff reads the dict a "
@@ -209,7 +241,7 @@ class DictForms:
         None."""
         if not isinstance(n.value, gast.Call) or isinstance(n.slice, gast.Slice):
             return None
-        keys = self.returned_dict(n.value.func)
+        keys = self.returned_dict(n.value.func, n.value)
         if keys is None:
             return None
         key = self.key_of(n.slice)
@@ -226,7 +258,7 @@ class DictForms:
         key: declined."""
         if id(n) in self.dict_calls:
             return
-        keys = self.returned_dict(n.func)
+        keys = self.returned_dict(n.func, n)
         if keys is not None:
             f = n.func.id
             fail(n, self.unit, f"the dict your function {f} returns, used here other than bound to a name or read at "
@@ -698,6 +730,41 @@ def return_keys(ret, named: dict):
     return display_keys(ret.value)
 
 
+@dataclass(frozen=True)
+class CopiedKeys:
+    """The keys of a dict a function makes as a copy of its dict parameter `param` (`q = dict(p)`, `p.copy()`,
+    `{**p}`, `copy.copy(p)`, its `position`-th, None if keyword-only), with the keys `added` after (`q["c"] = v`,
+    `dict(p, c=v)`): known where it is called, from the dict passed (DictForms.copied_keys)."""
+    param: str
+    position: int | None
+    added: tuple = ()
+
+    def resolved(self, keys: tuple) -> tuple:
+        """The copy's keys where the parameter's dict has `keys`."""
+        return tuple(keys) + tuple(k for k in self.added if k not in keys)
+
+
+def _copied_parameter(value, params: list, stores: dict):
+    """(parameter, keys added) where `value` copies one of the function's parameters `params`, bound nowhere else
+    (`dict(p)`, `dict(p, c=v)`, `p.copy()`, `{**p}`, `copy.copy(p)`, `copy.deepcopy(p)`), else None."""
+    def param(e):
+        return e.id if isinstance(e, gast.Name) and e.id in params and stores.get(e.id) == 1 else None
+    if isinstance(value, gast.Dict) and len(value.keys) == 1 and value.keys[0] is None and param(value.values[0]):
+        return param(value.values[0]), ()
+    if not isinstance(value, gast.Call):
+        return None
+    f = value.func
+    if isinstance(f, gast.Name) and f.id == "dict" and len(value.args) == 1 and param(value.args[0]) \
+            and all(k.arg is not None for k in value.keywords):
+        return param(value.args[0]), tuple(k.arg for k in value.keywords)
+    if isinstance(f, gast.Attribute) and f.attr == "copy" and not value.args and not value.keywords and param(f.value):
+        return param(f.value), ()
+    if (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "copy"
+            and f.attr in ("copy", "deepcopy") and len(value.args) == 1 and not value.keywords and param(value.args[0])):
+        return param(value.args[0]), ()
+    return None
+
+
 def named_dicts(fn_node) -> dict:
     """{name: keys} of the names the function `fn_node` binds once, in its body's own block (not in a branch or a
     loop), to a dict display of string-literal keys (`q = {"a": x * 2.0, "b": y}`), with the keys its block adds after,
@@ -712,15 +779,24 @@ def named_dicts(fn_node) -> dict:
             for name in n.names:
                 stores[name] = 2
     out: dict = {}
+    positional = [a.id for a in fn_node.args.args if isinstance(a, gast.Name)]
+    params = positional + [a.id for a in fn_node.args.kwonlyargs if isinstance(a, gast.Name)]
     for st in fn_node.body:
-        if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
-                and stores.get(st.targets[0].id) == 1 and display_keys(st.value) is not None):
+        one = (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+               and stores.get(st.targets[0].id) == 1)
+        if one and display_keys(st.value) is not None:
             out[st.targets[0].id] = display_keys(st.value)
+        elif one and _copied_parameter(st.value, params, stores) is not None:   # q = dict(p): keys known at a call
+            p, added = _copied_parameter(st.value, params, stores)
+            out[st.targets[0].id] = CopiedKeys(p, positional.index(p) if p in positional else None, added)
         elif (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript)
               and isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id in out
-              and isinstance(st.targets[0].slice, gast.Constant) and isinstance(st.targets[0].slice.value, str)
-              and st.targets[0].slice.value not in out[st.targets[0].value.id]):
-            out[st.targets[0].value.id] += (st.targets[0].slice.value,)
+              and isinstance(st.targets[0].slice, gast.Constant) and isinstance(st.targets[0].slice.value, str)):
+            name, key = st.targets[0].value.id, st.targets[0].slice.value
+            if isinstance(out[name], CopiedKeys) and key not in out[name].added:
+                out[name] = CopiedKeys(out[name].param, out[name].position, out[name].added + (key,))
+            elif isinstance(out[name], tuple) and key not in out[name]:
+                out[name] += (key,)
     for n in walk(fn_node):     # (a write at a key known only when flatten resolves it: `q[k] = v`)
         targets = n.targets if isinstance(n, gast.Assign) else [n.target] if isinstance(n, gast.AugAssign) else []
         for t in targets:
@@ -734,15 +810,15 @@ _RETURNED: dict = {}     # code object of a module-level function -> returned_ke
 
 
 def may_return_dict(fn) -> bool:
-    """Whether the function `fn` can have a `return` of a dict display, a dict comprehension or a `dict(...)` call
-    (what returned_keys looks for), read off its code object without parsing its source: a display compiles to a
+    """Whether the function `fn` can have a `return` of a dict display, a dict comprehension, a `dict(...)` call or a
+    copy (`p.copy()`, `copy.copy(p)`; what returned_keys looks for), read off its code object without parsing its source: a display compiles to a
     BUILD_MAP or BUILD_CONST_KEY_MAP of its own code (and more items to DICT_UPDATE / MAP_ADD), a comprehension to a
     nested `<dictcomp>` code object (or, inlined, to MAP_ADD), and `dict(...)` names `dict`. Where none of them is
     there, returned_keys of its parsed def is None, and the parse (a second one of the function differentiated,
     a tenth of its front end) is not made."""
     code = fn.__code__
     if "dict" in code.co_names or "dict" in code.co_varnames or "dict" in code.co_cellvars \
-            or "dict" in code.co_freevars:
+            or "dict" in code.co_freevars or "copy" in code.co_names:    # (`p.copy()`, `copy.copy(p)`: CopiedKeys)
         return True
     if not _DICT_OPCODES.isdisjoint(code.co_code[::2]):
         return True

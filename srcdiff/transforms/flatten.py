@@ -531,7 +531,7 @@ class _Flatten(DictForms, RecordForms):
             return self.make_dict(s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func) is not None:
-            return self.bind_returned(s, self.returned_dict(s.value.func))    # p = params(W, b) (dict_forms)
+            return self.bind_returned(s, self.returned_dict(s.value.func, s.value))    # p = params(W, b) (dict_forms)
         if isinstance(s, gast.Return) and display_keys(s.value) is not None:
             return self.return_dict(s)
         if self.returns_named_dict(s):     # q = {"a": ..., "b": ...} ... return q (dict_forms)

@@ -1,0 +1,88 @@
+"""A function of yours returning a copy of a dict it takes, written or with keys added (`q = dict(p)`, `p.copy()`,
+`{**p}`, `copy.copy(p)`, then `q["W"] = 2.0 * q["W"]`, `q["c"] = ...`, `return q`): its keys are the keys of the dict
+each call passes (dict_forms.CopiedKeys). Before (h26c), declined at `return q` as "a dict made in the function used as
+a whole value". Both backends, against central differences; grad of a dict argument comes back as a dict."""
+import copy
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import numerical_grad
+
+
+def doubled(p):
+    q = dict(p)
+    q["W"] = q["W"] * 2.0
+    return q
+
+
+def with_a_key(p, h=0.5):
+    q = p.copy()
+    q["c"] = np.tanh(q["b"] * h)
+    return q
+
+
+def unpacked(p):
+    q = {**p}
+    q["b"] = np.sin(q["b"])
+    return q
+
+
+def shallow(p):
+    q = copy.copy(p)
+    q["W"] = q["W"] + q["b"]
+    return q
+
+
+def made_here(W, b):
+    p = {"W": W, "b": b}
+    q = doubled(p)
+    return np.sum(q["W"] * q["b"])
+
+
+def of_an_argument(W, b):
+    q = with_a_key({"W": W, "b": b}, h=0.7)
+    r = unpacked(q)
+    return np.sum(r["W"] ** 2 * r["b"]) + np.sum(r["c"] * W)
+
+
+def read_at_once(W, b):
+    p = {"W": W, "b": b}
+    return np.sum(shallow(p)["W"] * np.cos(b)) + np.sum(doubled(p)["W"])
+
+
+def bumped(d):
+    e = dict(d, b=d["b"] * 3.0)
+    e["s"] = np.sum(e["W"])
+    return e
+
+
+def keywords_added(W, b):
+    q = bumped({"W": W, "b": b})
+    return q["s"] * np.sum(q["b"] * W)
+
+
+W0, B0 = np.array([0.3, -0.5, 1.1]), np.array([0.7, 0.2, -0.4])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("f", [made_here, of_an_argument, read_at_once, keywords_added])
+def test_a_copy_of_a_dict_your_function_returns(f, jit):
+    value, (dW, db) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(W0.copy(), B0.copy())
+    assert value == pytest.approx(f(W0.copy(), B0.copy()), rel=1e-12)
+    np.testing.assert_allclose(dW, numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)
+
+
+def of_a_dict_argument(p):
+    q = with_a_key(p)
+    return np.sum(q["W"] ** 2 * q["c"])
+
+
+def test_of_a_dict_argument():
+    p = {"W": W0.copy(), "b": B0.copy()}
+    g = srcdiff.grad(of_a_dict_argument)(p)
+    f = lambda W, b: of_a_dict_argument({"W": W, "b": b})
+    np.testing.assert_allclose(g["W"], numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g["b"], numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)
