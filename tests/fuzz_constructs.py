@@ -1126,6 +1126,12 @@ DETECTORS = {
     f"{WRITES} :: x[i, j] += v": lambda t: any(isinstance(n, ast.AugAssign) and isinstance(s.slice, ast.Tuple)
                                               and not _has_slice(s.slice) for n, s in _sub_writes(t)),
     f"{WRITES} :: slices": lambda t: any(_has_slice(s.slice) for _, s in _sub_writes(t)),
+    f"{WRITES} :: through an ellipsis": lambda t: any(
+        isinstance(c, ast.Constant) and c.value is Ellipsis for _, s in _sub_writes(t) for c in ast.walk(s.slice)),
+    f"{WRITES} :: x[...] = v and x[..., k] = v": lambda t: any(
+        isinstance(s.slice, ast.Constant) and s.slice.value is Ellipsis for _, s in _sub_writes(t)) and any(
+        isinstance(s.slice, ast.Tuple) and any(isinstance(c, ast.Constant) and c.value is Ellipsis for c in s.slice.elts)
+        for _, s in _sub_writes(t)),
     f"{WRITES} :: inside loops": lambda t: _loops_inside(t, (ast.Assign, ast.AugAssign)) and any(
         _loops_inside(ast.Module(body=[loop], type_ignores=[]), ast.Assign) and _sub_writes(loop)
         for loop in _walk(t, ast.For, ast.While)),

@@ -1529,6 +1529,32 @@ class Gen:
                          + ([f"np.sum(np.dot({r}, {self.pick(vs)}))"] if vs else []))
         return [f"{r} = np.array([{', '.join(rows)}])"], term
 
+    def ellipsis_writes(self, env):
+        """'ellipsis' (drawn last): a local (2, N) array written through an Ellipsis index, all of it (`e[...] = v`,
+        `e[...] += v`, also in a loop), a column (`e[..., k] = ...`) or a row (`e[r, ...] *= c`), read whole and
+        through an Ellipsis (`e[..., 1:]`, `e[0, ...]`). The reverse sweep's save of what `e[...] = v` overwrites and
+        its adjoint's read are `e[...]` too, which Numba cannot lower: jit=True crashed there (found by hand, h26a:
+        transforms/whole_reads.py). Returns the lines and a scalar term for the result."""
+        e, k, k2, r = self.fresh("ell"), self.choose(self.N), self.choose(self.N), self.choose(2)
+        lines = [f"{e} = np.tanh({self.expr('m', env, 1)}) * 1.0"]
+        for _ in range(1 + self.choose(2)):
+            form = self.choose(5)
+            if form == 0:
+                lines.append(f"{e}[...] = np.sin({e}) * {self.expr('s', env, 1)}")
+            elif form == 1:
+                lines.append(f"{e}[...] += 0.5 * {self.expr(self.pick(['m', 'v', 's']), env, 1)}")
+            elif form == 2:
+                lines.append(f"{e}[..., {k}] = {e}[..., {k2}] * {self.const()} + {self.pair(env, 1)}")
+            elif form == 3:
+                lines.append(f"{e}[{r}, ...] *= np.tanh({self.expr('s', env, 1)})")
+            else:
+                i = self.fresh("i")
+                lines += [f"for {i} in range({self.pick(['2', 'n'] if 'n' in env['ints'] else ['2', '3'])}):",
+                          f"    {e}[...] = {e} * 0.5 + 0.3 * np.tanh({e}[..., ::-1])"]
+        term = self.pick([f"np.sum({e}[..., 1:] ** 2)", f"np.sum({e}[0, ...] * {e}[1, ...])", f"np.sum({e} * {e})",
+                          f"np.sum(np.sin({e}[...]))"])
+        return lines, term
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2123,12 +2149,23 @@ class Gen:
         # a local of f named rt, as srcdiff's runtime module is in the generated code, or len or max, which
         # it calls (reserved_names.py renames them;
         # drawn last: the blocks above name f's locals as env knows them)
+        renamed = None
         if self.has("reservednames") and self.coin(2):
             bound = [m.group(1) for line in body for m in [re.match(r"\s*(t\d+) = ", line)] if m]
             name = self.pick(["rt", "len", "max"])     # (a builtin only where f calls none)
             if bound and not any(re.search(rf"\b{name}\b", line) for line in body):
                 body = [re.sub(rf"\b{bound[0]}\b", name, line) for line in body]
+                renamed = (bound[0], name)
                 src = source()
+        # a local array written through an Ellipsis index, all of it, a column or a row (drawn after everything
+        # else: the programs of the other features stay as they were; a local the step above renamed, renamed here)
+        if self.has("ellipsis") and self.coin(3):
+            block, term = self.ellipsis_writes(env)
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2346,7 +2383,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # bound to dicts of the same keys in several places; .get with a dict for the default
                 "namedtuplemade", "dictbound",
                 # README: 0-d arrays the function makes (z = np.zeros(())), written whole, read, bound again by a loop
-                "zerod")
+                "zerod",
+                # a local array written through an Ellipsis index: all of it (e[...] = v, e[...] += v, in a loop too),
+                # a column (e[..., k] = ...) or a row (e[r, ...] *= c); the reverse sweep reads e[...] (h26a)
+                "ellipsis")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -298,6 +298,16 @@ def saved_then_written_as_second_name(x, a):
     return s + np.sum(b)
 
 
+def ellipsis_written(x, a):
+    """An array written through an Ellipsis index, all of it (`y[...] = v`, `y[...] += v`), read at `[...]`: the
+    lowering read the Ellipsis as an integer, an internal error ('int() argument must be ... not ellipsis', found by
+    the generator's 'ellipsis' feature, h26a); it stands for full slices of the axes it spans."""
+    y = np.tanh(a) * 1.0
+    y[...] = np.sin(y) * x
+    y[...] += a
+    return np.sum(np.sin(y[...]))
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -322,6 +332,7 @@ def _data():
         "pingpong_third_name": (pingpong_through_a_third_name, (x, a)),
         "pingpong_empty_like": (pingpong_empty_like, (x, a)),
         "swapped_then_written": (swapped_then_written, (x, a)),
+        "ellipsis_written": (ellipsis_written, (x, a)),
     }
 
 
@@ -407,7 +418,8 @@ def _run_all():
                              ("jvp_pairs", pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
                              ("jvp_computed_pairs", computed_pairs_loop, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
                              ("jvp_carried_tuple", carried_tuple, (x, a, M), (np.ones(B), np.cos(a), np.sin(M))),
-                             ("jvp_stack_popped", stack_popped, (x, a), (np.ones(B), np.cos(a)))]:
+                             ("jvp_stack_popped", stack_popped, (x, a), (np.ones(B), np.cos(a))),
+                             ("jvp_ellipsis_written", ellipsis_written, (x, a), (np.ones(B), np.cos(a)))]:
         try:
             wrt = tuple(range(len(args)))
             jv = srcdiff.jvp(f, wrt=wrt, jit=False)
@@ -450,7 +462,7 @@ if __name__ != "__main__":
                                       "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
-                                      "pingpong_empty_like", "swapped_then_written"])
+                                      "pingpong_empty_like", "swapped_then_written", "ellipsis_written"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r
@@ -464,7 +476,7 @@ if __name__ != "__main__":
         assert results["nan_branch"]["nans"] == 1, results["nan_branch"]          # one example's value
 
     @pytest.mark.parametrize("name", ["jvp_empty", "jvp_pairs", "jvp_computed_pairs", "jvp_carried_tuple",
-                                      "jvp_stack_popped"])
+                                      "jvp_stack_popped", "jvp_ellipsis_written"])
     def test_jvp_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -92,6 +92,10 @@ class ExpressionLowering:
         """Shape of base[...] and, given result indices idx, the base's full index list."""
         sl = e.slice
         elts = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+        ellipses = [k for k, x in enumerate(elts) if isinstance(x, ast.Constant) and x.value is Ellipsis]
+        if len(ellipses) == 1:      # `e[...]`, `e[..., k]`, `e[r, ...]`: full slices of the axes it stands for (an
+            k = ellipses[0]         # Ellipsis read int() of it: an internal error, h26a)
+            elts[k:k + 1] = [ast.Slice(None, None, None)] * max(len(base_shape) - (len(elts) - 1), 0)
         if len(elts) > len(base_shape):
             raise ValueError("too many indices")
         elts += [ast.Slice(None, None, None)] * (len(base_shape) - len(elts))
