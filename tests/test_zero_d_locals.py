@@ -53,12 +53,20 @@ def reshaped(x, w):
     return np.sum(r * x[0])
 
 
+def reshaped_and_read(x, w):
+    s = np.zeros(())
+    s[...] = np.sum(x) * w
+    r = s.reshape(1)
+    t = s[()] * 2.0          # (a read of the array written above: its adjoint stays an array, d_s[()] is read back)
+    return np.sum(r * x[0]) + t
+
+
 X = np.array([0.31, -0.57, 1.13])
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 @pytest.mark.parametrize("f", [written_whole, written_through_an_ellipsis, loop_accumulator, loop_write, loop_update,
-                               reshaped])
+                               reshaped, reshaped_and_read])
 def test_a_0d_array_the_function_makes_is_differentiated_as_its_number(f, jit):
     w = 0.73
     value, (dx, dw) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(X.copy(), w)

@@ -233,6 +233,17 @@ class _Resolver(Transformer):
                  "write a scatter-add as a loop (for k in range(len(idx)): a[idx[k]] += v[k]; a[idx] += v adds once "
                  "where idx repeats an index, as NumPy does), and reductions and scans with np.sum, np.prod, "
                  "np.max, np.cumsum, np.cumprod")
+        if isinstance(obj, type) and issubclass(obj, tuple) and isinstance(getattr(obj, "_fields", None), tuple):
+            # (flatten makes the fields of `s = State(...)` variables, where s is bound only to namedtuples it makes:
+            # here it is not, as `s = step(s)` of a function of yours returning `s._replace(...)`, h26c)
+            name = obj.__name__
+            fail(node, self.unit, f"a namedtuple {name}(...) made here whose fields srcdiff cannot make variables "
+                                  f"of: its name is bound to another value too (the namedtuple a function of yours "
+                                  f"returns, `s = step(s)`), or it is used without a name (srcdiff reads the fields "
+                                  f"of namedtuple arguments and of namedtuples the function reading them makes)",
+                 f"bind it to a name bound only to {name}(...) or `s._replace(...)`; where a function of yours "
+                 f"changes it, have it return the fields (`return s.W * 2.0, s.b`) and make the namedtuple here "
+                 f"(`W2, b2 = step(s)`, `s = {name}(W2, b2)`)")
         if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",

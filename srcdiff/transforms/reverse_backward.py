@@ -175,8 +175,11 @@ class BackwardSweep:
             contribs.append((value.operand.id, g))
         elif isinstance(value, gast.Call):
             contribs += self.backward_call(t, value, s, g, out)
-        elif isinstance(value, gast.Subscript) and _whole_of_0d(value, self.kinds):
-            contribs.append((value.value.id, g))    # (`a[()]` of a 0-d array is its number: d_a += g, not d_a[()])
+        elif (isinstance(value, gast.Subscript) and _whole_of_0d(value, self.kinds)
+              and value.value.id not in self.written_anywhere):
+            # (`a[()]` of a 0-d array nothing writes into is its number: d_a += g, not d_a[()]; where a write `a[()] =
+            # v` reads d_a[()] back, d_a stays the array it indexes)
+            contribs.append((value.value.id, g))
         elif isinstance(value, gast.Subscript):
             src = value.value.id
             del state[d]

@@ -141,8 +141,9 @@ class _SSA:
             self.loops += 1
             s.body = self.block(s.body, body_env)
             self.loops -= 1
+            copies = _copy_roots(s.body)
             for v in carried:
-                if body_env[v] != env[v]:
+                if body_env[v] != env[v] and copies.get(body_env[v]) != env[v]:
                     s.body.append(_tag(assign(env[v], load(body_env[v])), s, anno.PHI))
             for v, name in body_env.items():
                 if v not in env:
@@ -181,3 +182,16 @@ def to_ssa(unit):
     anno.set(unit.node, anno.MAYBE_UNDEFINED, pass_.maybe_undefined)  # zero adjoints of these need no shape
     anno.set(unit.node, anno.SSA_VERSIONS, pass_.versions)
     return unit
+
+
+def _copy_roots(stmts) -> dict:
+    """{name: the name it copies, followed through copies} of the copies `a = b` a loop body makes in its own block
+    (versions bound once). A carried name whose last version is a copy of its value at the iteration's start (`x, v = x
+    + h * v, v`: `v1 = v`, `v2 = v1`) is unchanged by the loop: its back-edge copy `v = v2` is left out, so the loop
+    binds it nowhere and reverse mode keeps no value of it per iteration (a scalar's tape was 8 bytes an iteration)."""
+    out: dict = {}
+    for st in stmts:
+        if (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                and isinstance(st.value, gast.Name)):
+            out[st.targets[0].id] = out.get(st.value.id, st.value.id)
+    return out
