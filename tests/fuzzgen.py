@@ -38,6 +38,10 @@ index reaches below row 0 at the loop's start, `ys[t] = v + c * ys[t - k]`, `ys[
 write of the wrapped row, over vectors or rows of an (N, 2) array: Python reads and writes the last rows there, which
 later iterations write too (a jitted gradient of it dropped a restore: stacks._dead_restores).
 
+'ellipsis' (README: in-place writes through an Ellipsis; drawn after every other feature): a local (2, N) array
+written all at once, `ell[...] = np.sin(ell) * s`, `ell[...] += v` (also in a loop), by column, `ell[..., k] = ...`, and
+by row, `ell[r, ...] *= c`, read at `ell[..., 1:]`, `ell[0, ...]`.
+
 'rows2d' (README, CUDA: a local array on the device; drawn last): a (2, N) array written out in rows of numbers f
 computes, `rows7 = np.array([[x, a[0]], [np.sum(a), x * x]])`, read whole, by row, by element, against M or a vector.
 

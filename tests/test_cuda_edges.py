@@ -308,6 +308,16 @@ def ellipsis_written(x, a):
     return np.sum(np.sin(y[...]))
 
 
+def ellipsis_columns(x, M):
+    """A column and a row written through an Ellipsis: the adjoint of the read `y[..., 0]` was rt.index_add's scatter
+    and its view was kept past the write the backward sweep undoes (where `y[:, 0]`'s is taken again), which the
+    lowering declined (reverse_support.basic_index, h26a)."""
+    y = np.tanh(M) * 1.0
+    y[..., 1] = y[..., 0] * x
+    y[0, ...] *= x
+    return np.sum(y * y)
+
+
 def _data():
     rng = np.random.default_rng(1)
     x = rng.uniform(0.2, 0.8, B)
@@ -333,6 +343,7 @@ def _data():
         "pingpong_empty_like": (pingpong_empty_like, (x, a)),
         "swapped_then_written": (swapped_then_written, (x, a)),
         "ellipsis_written": (ellipsis_written, (x, a)),
+        "ellipsis_columns": (ellipsis_columns, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
     }
 
 
@@ -462,7 +473,8 @@ if __name__ != "__main__":
                                       "guarded_max", "constants", "nan_branch", "reshaped_carry", "nested_literal",
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
-                                      "pingpong_empty_like", "swapped_then_written", "ellipsis_written"])
+                                      "pingpong_empty_like", "swapped_then_written", "ellipsis_written",
+                                      "ellipsis_columns"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

@@ -114,6 +114,25 @@ def test_ellipsis_written(jit):
     check_all(ellipsis_written, X2, jit)
 
 
+def row_scaled_through_an_ellipsis(x, a):
+    e = np.tanh(x * np.ones((2, 3))) * 1.0
+    e[1, ...] *= np.tanh(np.max(a))
+    return np.sum(e * e)
+
+
+def penalty_of_a_row_scaled_through_an_ellipsis(x, a):
+    g = srcdiff.grad(row_scaled_through_an_ellipsis, wrt=(0, 1))(x, a)
+    return g[0] ** 2 + np.sum(g[1] ** 2)
+
+
+@JIT
+def test_a_gradient_through_an_ellipsis_row_is_differentiated_again(jit):
+    """`e[1, ...] *= c`: its gradient kept the view `e[1, ...]` it read past the write the backward sweep undoes
+    (`e[1, :]`'s is taken again there: an Ellipsis index was not basic), and reverse mode over that gradient declined
+    it, 'writes in place into an array that `e` names at another point' (nested fuzz seed 1141001, h26a)."""
+    check_grad(penalty_of_a_row_scaled_through_an_ellipsis, [0.4, np.array([0.3, -0.2, 0.5])], wrt=(0, 1), jit=jit)
+
+
 def float_of_a_0d_buffer(a, b):
     buf = np.zeros(())
     buf[...] = a * b

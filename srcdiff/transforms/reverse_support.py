@@ -250,9 +250,12 @@ class IntNames:
 
 
 def basic_index(idx, ints) -> bool:
-    """An index of slices and int atoms only (basic indexing: a view, each element named once)."""
+    """An index of slices, int atoms and an Ellipsis only (basic indexing: a view, each element named once; the
+    adjoint of a read `y[..., 0]` was rt.index_add's scatter, and its view was kept past a write the backward sweep
+    undoes, where `y[:, 0]`'s is taken again: the CUDA target declined both, h26a)."""
     elts = idx.elts if isinstance(idx, gast.Tuple) else [idx]
-    return all(isinstance(e, gast.Slice) or is_int_atom(e, ints) for e in elts)
+    return all(isinstance(e, gast.Slice) or is_int_atom(e, ints) or (isinstance(e, gast.Constant) and e.value is Ellipsis)
+               for e in elts)
 
 
 def reversed_range(args):
