@@ -1,7 +1,8 @@
 """Rules at shapes their table entries did not reach (a shape sweep of the rules table found each): a call
 NumPy accepts either differentiates right or is declined with advice, never a gradient of the wrong shape
-or values. The sweep itself: test_rules_sweep below (one case of each rule in the default run, every case with
-SRCDIFF_TESTS=full)."""
+or values. The sweep itself: test_rules_sweep and test_rules_sweep_jvp below (rules of one, two and three arguments;
+one case of each rule in the default run, every case with SRCDIFF_TESTS=full), and test_rules_sweep_numba (jit=True,
+one case of each rule and rank pattern; one of each rule family in the default run)."""
 import itertools
 import warnings
 import zlib

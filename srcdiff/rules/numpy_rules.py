@@ -179,10 +179,12 @@ R("np.where", [np.where], "condition, x, y", ZERO, "rt.unbroadcast(rt.select(con
   "rt.unbroadcast(rt.select(condition, 0.0, g), y)", jvp="rt.select(condition, dx, dy)",
   kind="broadcast", shape="elementwise", cuda="(({1}) if ({0}) else ({2}))")
 # np.clip(x, lo, hi) = min(max(x, lo), hi): the bound it returns takes the adjoint (hi when lo > hi)
-R("np.clip", [np.clip], "x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x, a_min, a_max), x)",
-  "rt.unbroadcast(g * rt.clip_low(x, a_min, a_max), a_min)", "rt.unbroadcast(g * rt.clip_high(x, a_min, a_max), a_max)",
-  jvp="dx * rt.in_interval(x, a_min, a_max) + da_min * rt.clip_low(x, a_min, a_max)"
-      " + da_max * rt.clip_high(x, a_min, a_max)", cuda="min(max({0}, {1}), {2})", **EW)
+_CLIP = ("x, a_min, a_max", "rt.unbroadcast(g * rt.in_interval(x, a_min, a_max), x)",
+         "rt.unbroadcast(g * rt.clip_low(x, a_min, a_max), a_min)", "rt.unbroadcast(g * rt.clip_high(x, a_min, a_max), a_max)")
+_CLIP_JVP = "dx * rt.in_interval(x, a_min, a_max) + da_min * rt.clip_low(x, a_min, a_max) + da_max * rt.clip_high(x, a_min, a_max)"
+# (jitted source calls rt.clip: Numba's np.clip does not broadcast x against array bounds; runtime/elementwise.py)
+R("np.clip", [np.clip], *_CLIP, jvp=_CLIP_JVP, cuda="min(max({0}, {1}), {2})", jit_as="rt.clip", **EW)
+R("rt.clip", [], *_CLIP, jvp=_CLIP_JVP, cuda="min(max({0}, {1}), {2})", **EW)
 R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   "np.sum(g * (1.0 - rt.linspace_weights(num, endpoint)))", "np.sum(g * rt.linspace_weights(num, endpoint))", None, None,
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)",

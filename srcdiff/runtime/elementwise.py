@@ -62,6 +62,28 @@ def _pow_slope(x, y):
     return lambda x, y: 0.0 if y == 0 else y * np.power(x * 1.0, y - 1)
 
 
+def clip(x, a_min, a_max):
+    """np.clip (transforms/products.py routes np.clip to it in jitted source): Numba's np.clip gives x's shape
+    where a bound of more axes broadcasts x (np.clip of a (1, 3) x between a (2, 3) array and a number: one row,
+    the first of NumPy's two), so array bounds are NumPy's own definition there, minimum(maximum(x, a_min), a_max)."""
+    return np.clip(x, a_min, a_max)
+
+
+def _is_none(t):
+    return t is None or isinstance(t, (types.NoneType, types.Omitted))
+
+
+@overload(clip)
+def _clip_nb(x, a_min, a_max):
+    if not (isinstance(a_min, types.Array) or isinstance(a_max, types.Array)):
+        return lambda x, a_min, a_max: np.clip(x, a_min, a_max)
+    if _is_none(a_min):
+        return lambda x, a_min, a_max: np.minimum(x, a_max)
+    if _is_none(a_max):
+        return lambda x, a_min, a_max: np.maximum(x, a_min)
+    return lambda x, a_min, a_max: np.minimum(np.maximum(x, a_min), a_max)
+
+
 def sqrt_of_squares(x):
     """np.sqrt of a sum of squares (np.std's variance, np.linalg.norm's sum): a norm, whose rule takes the
     derivative where it is 0 as 0, the smallest subgradient (as abs at 0 and np.hypot at (0, 0)); np.std of one
