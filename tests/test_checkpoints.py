@@ -424,12 +424,39 @@ def stepped_last(a, scale):
     return scale
 
 
+def bound_rebound_in_it(a, scale):
+    stop = a.shape[0]
+    for i in range(1, stop):
+        stop = stop - 1                   # (range read its bound once: SSA names the loop's bound apart)
+        scale = scale + np.tanh(0.5) * a[i]
+    return scale * 2.0
+
+
+def bound_rebound_from_zero(a, scale):
+    stop = a.shape[0]
+    for i in range(stop):
+        stop = stop - 1
+        scale = scale + np.tanh(0.5) * a[i]
+    return scale * 2.0
+
+
+def bound_rebound_stepped(a, scale):
+    stop = a.shape[0]
+    for i in range(1, stop, 2):
+        stop = stop - 1
+        scale = scale + np.tanh(0.5) * a[i]
+    return scale * 2.0
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-@pytest.mark.parametrize("f", [last_element, swap_with_each, stepped_last], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", [last_element, swap_with_each, stepped_last, bound_rebound_in_it,
+                               bound_rebound_from_zero, bound_rebound_stepped], ids=lambda f: f.__name__)
 def test_loop_whose_forward_sweep_is_dead(f, jit):
     """Fuzz seed 25770: a loop that only rebinds a value (no iteration reads what an earlier one computed) has no
     forward sweep left after dead code elimination; checkpointing it raised 'a checkpointed loop's forward sweep
-    was lost'. Its backward sweep is the taped one, over every iteration."""
+    was lost'. Its backward sweep is the taped one, over every iteration. Fuzz seed 2600024: where copy propagation
+    had renamed the loop's bounds (`stop` for the `bound` the loop read), that sweep read the old name (NameError:
+    name 'bound' is not defined); it reads the bounds as the segments' code has them now."""
     args, wrt = [X4 * 1.5 + 0.1, 0.5], (0, 1)
     _, taped = _grads(f, args, wrt, jit, None)
     g, got = _grads(f, args, wrt, jit, 2)

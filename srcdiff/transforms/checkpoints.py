@@ -44,8 +44,8 @@ import copy
 import gast
 
 from . import annotations as anno
-from .astutil import (Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store, walk,
-                      walk_names)
+from .astutil import (Namer, assign, call, comment, const, is_comment, load, map_blocks, nested_blocks, store,
+                      substitute, walk, walk_names)
 from .purity import is_pure
 from .reverse_support import assigned_in, int_names, loaded_in, reversed_range, simplify, trip_count, written_arrays
 from .kinds import I, dtype, expr_kind, is_array, is_scalar
@@ -288,13 +288,20 @@ def _unsegmented(block: list, segments: gast.For):
         at = block.index(segments)
         block[at:at + 1] = [] if any(not is_comment(s) for s in block if s is not segments) else [gast.Pass()]
         return
-    sweep = sweeps[-1]              # the backward sweep over one segment's iterations
-    if p.start is None:             # a while loop: its iteration numbers
-        bounds = [p.count]
-    else:
-        bounds = [p.start, p.stop] + ([p.step] if p.step is not None else [])
-    block[block.index(segments)] = gast.For(target=store(p.index), iter=reversed_range(bounds), body=sweep.body,
-                                            orelse=[], type_comment=None)
+    sweep = sweeps[-1]              # the backward sweep over one segment's iterations, from `last` to `first`
+    # the loop's bounds as the segments' code has them now: copy propagation may have renamed the plan's (a
+    # `bound` the loop read, a name of `stop` rebound in the loop: fuzz seed 2600024, NameError)
+    values = {s.targets[0].id: s.value for s in segments.body
+              if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)}
+    start = const(0)                # first = segment * every: an iteration's number (a while loop, a step)
+    if p.start is not None and p.step is None:      # first = start + segment * every: the loop variable's value
+        first = values[p.first]
+        if isinstance(first, gast.BinOp) and isinstance(first.op, gast.Add):
+            start = first.left
+    end = values[p.last].args[1]    # last = min(first + every, end)
+    every_iteration = [simplify(a) for a in substitute(sweep.iter, {p.first: start, p.last: end}).args]
+    block[block.index(segments)] = gast.For(target=store(p.index), iter=call("range", *every_iteration),
+                                            body=sweep.body, orelse=[], type_comment=None)
 
 
 def _split(block, loop, p: Plan, segments: gast.For, tapes: set, namer, kinds: dict, rebound: set, *, after: list,
