@@ -2145,9 +2145,10 @@ class Gen:
                                                 seq == "dict" and "xa" in params and not rebound)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
-        # a 0-d array f makes, used as a number: written whole, read, bound again by a loop (drawn last too)
-        if self.has("zerod") and self.coin(3):
-            block, term = self.zero_d_array(env, "n" if "n" in params else "2")
+        # a 0-d array f makes, used as a number: written whole, read, bound again by a loop (in one of three programs,
+        # decided off the source, drawing nothing: the seeds keep their other draws, 'reservednames' below too)
+        if self.has("zerod") and sum(map(ord, source())) % 3 == 1:
+            block, term = self.zero_d_array(env, "n" if "n" in params else "2", sum(map(ord, source())))
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         # a local of f named rt, as srcdiff's runtime module is in the generated code, or len or max, which
@@ -2174,15 +2175,17 @@ class Gen:
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
 
-    def zero_d_array(self, env, trips: str):
+    def zero_d_array(self, env, trips: str, h: int):
         """A 0-d array f makes, `z = np.zeros(())` (README: '0-d arrays the function makes ... as the numbers they
         hold'), written whole (`z[()] = v`, `z[...] += v`), read (`z[()]`), or an accumulator a loop over
-        range(`trips`) binds again (`z = z * 0.5 + v`: NumPy's number after one step). Returns the lines and a scalar
-        term for the result."""
+        range(`trips`) binds again (`z = z * 0.5 + v`: NumPy's number after one step). Its forms and the scalar it
+        reads (one of f's) are chosen off `h` (the source's), drawing nothing. Returns the lines and a scalar term for
+        the result."""
         z, i = self.fresh("zd"), self.fresh("i")
-        e = self.expr("s", env, 1)
-        make = self.pick(["np.zeros(())", "np.ones(())", "np.full((), 0.5)", "np.zeros((), dtype=float)"])
-        form = self.choose(4)
+        scalars = sorted(v for v, k in env["vars"].items() if k == "s" and v not in env["bufs"])
+        e = f"np.tanh({scalars[h % len(scalars)]})" if scalars else "0.3"
+        make = ["np.zeros(())", "np.ones(())", "np.full((), 0.5)", "np.zeros((), dtype=float)"][h % 4]
+        form = (h // 4) % 4
         if form == 0:
             lines = [f"{z} = {make}", f"{z}[()] = {e}", f"{z}[...] += 0.5 * np.tanh({z}[()])"]
         elif form == 1:
@@ -2192,7 +2195,7 @@ class Gen:
             lines = [f"{z} = {make}", f"for {i} in range({trips}):", f"    {z} = {z} * 0.5 + np.tanh({e}) * ({i} + 1)"]
         else:
             lines = [f"{z} = {make}", f"for {i} in range({trips}):", f"    {z} += np.cos({e} * {i})"]
-        return lines, self.pick([z, f"{z} * 0.5", f"np.tanh({z})"])
+        return lines, [z, f"{z} * 0.5", f"np.tanh({z})"][(h // 16) % 3]
 
     def made_namedtuple(self, env, trips: str, flag: bool):
         """A namedtuple of f's own values (README: namedtuples 'also made in the function, `s = State(x=a, v=b)`, and
