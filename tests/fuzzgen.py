@@ -2865,8 +2865,16 @@ def _check_kinds(g_user, flat, args, kw, prog, f_user=None):
     def other(v, name, how):
         # a float the program updates with `-=` and the like stays a float: as a 0-d array it would be written in
         # place, which another name bound to it sees (declined by srcdiff as NumPy's semantics say: seed 700217)
+        # (or a second name of it is: `rt = x` then `rt -= ...`, which writes into x as a 0-d array: the default
+        # run's fuzz_py_30 of 2026-11-28, declined by srcdiff as NumPy's semantics say)
         def updated(n):
-            return re.search(rf"\b{n}\s*(\*\*|//|[-+*/%@])=", prog.source)
+            names, todo = {n}, [n]
+            while todo:
+                for m in re.findall(rf"^\s*(\w+)\s*=\s*{todo.pop()}\s*$", prog.source, re.M):
+                    if m not in names:
+                        names.add(m)
+                        todo.append(m)
+            return any(re.search(rf"\b{m}\s*(\*\*|//|[-+*/%@])=", prog.source) for m in names)
         if how == "layout" and type(v) is float and updated(name):
             return v
         if how == "layout" and name == "xa" and isinstance(v, (tuple, list, dict)) and updated("x"):
