@@ -352,5 +352,6 @@ def rebound(p, x):
     assert "item_name_collisions_default.py:6" in str(e.value) and "reads `q`" in str(e.value)
     with pytest.raises(srcdiff.SrcdiffError) as e:
         srcdiff.grad(m.rebound, wrt=1)((A, B), X)
-    assert "item_name_collisions_default.py:14" in str(e.value) and "p1" not in str(e.value)
+    where, said = str(e.value).split(".py:14:", 1)   # (the temporary directory's random name may hold "p1")
+    assert where.endswith("item_name_collisions_default") and "p1" not in said
     assert "default value of a nested function's parameter that reads `p`" in str(e.value)
