@@ -3,14 +3,13 @@ one to rounding and matches central differences, in Python and under Numba, for 
 sqrt(n), n, more than n), trip counts 0 and 1, while loops, break/continue, nested loops, branches and
 in-place writes; the memory the backward sweep keeps drops with k."""
 import math
-import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import check_grad, numerical_grad
+from gradcheck import check_grad, numerical_grad, peak_bytes
 
 
 # ---- the programs ----------------------------------------------------------------------------------------
@@ -293,18 +292,6 @@ def test_checkpoints_must_be_a_positive_int(k):
     assert "test_checkpoints.py" in str(info.value)
 
 
-def _peak_bytes(fn, *args):
-    """Peak bytes allocated during a call of fn after a first one (which may allocate what the runtime keeps for
-    later calls: 80 680 bytes at the first call of test_memory_drops's checkpointed gradient, 40 504 at the next)."""
-    fn(*args)
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit-source"])
 def test_memory_drops(jit):
     """Peak memory NumPy allocates during the gradient (tracemalloc sees NumPy's arrays): with k about
@@ -316,7 +303,7 @@ def test_memory_drops(jit):
         g = srcdiff.grad(rnn, wrt=0, jit=jit, checkpoints=k)
         fn = g.prepare(x, W, n)._last[2]
         fn = getattr(fn, "py_func", fn)
-        peaks[k] = _peak_bytes(fn, x, W, n)
+        peaks[k] = peak_bytes(fn, x, W, n)
     state = 64 * 8
     assert peaks[None] > n * state                       # the taped sweep keeps every iteration's h
     assert peaks[30] < peaks[None] / 8, peaks            # 30 snapshots and a tape of 30 iterations

@@ -2,13 +2,12 @@
 then the back-edge copy `v = v2`) is no longer bound by the loop (ssa._copy_roots), so reverse mode keeps no value of
 it per iteration: the scalar tapes of that loop were x1v1, v and x, 24 bytes an iteration, now 16 (h26c). Gradients
 against central differences, both backends, with checkpoints, jvp and a swap (which does change both)."""
-import tracemalloc
 
 import numpy as np
 import pytest
 
 import srcdiff
-from gradcheck import numerical_grad
+from gradcheck import peak_bytes, numerical_grad
 
 
 def scalar_carry(x, v, h, n):
@@ -73,21 +72,11 @@ def test_gradients_of_loops_carrying_a_value_unchanged(f, jit):
     assert d == pytest.approx(np.sum(dx * t[0]) + np.sum(dv * t[1]), rel=1e-9, abs=1e-12)
 
 
-def _peak_bytes(fn, *args):
-    fn(*args)
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_the_unchanged_value_is_not_taped():
     """Two scalar tapes of n float64s (sin(x) and x), not three: the peak memory of the Python gradient."""
     n = 20_000
     g = srcdiff.grad(scalar_carry, wrt=(0, 1))
     fn = g.prepare(0.5, 0.8, 0.1, n)._last[2]
-    peak = _peak_bytes(getattr(fn, "py_func", fn), 0.5, 0.8, 0.1, n)
+    peak = peak_bytes(getattr(fn, "py_func", fn), 0.5, 0.8, 0.1, n)
     assert 2 * 8 * n <= peak < 2.5 * 8 * n, peak
     assert "v_tape" not in srcdiff.source(g)
