@@ -408,3 +408,47 @@ def test_a_read_before_a_loop_that_writes_through_a_second_name_is_not_reused_af
         np.testing.assert_allclose(srcdiff.grad(second_name_written_in_a_while_loop, wrt=k, jit=jit)(0.2, a, M),
                                    numerical_grad(second_name_written_in_a_while_loop, [0.2, a, M], k),
                                    rtol=1e-6, atol=1e-8)
+
+
+def writes_then_rebinds_in_a_loop(x, a):
+    a[1] = a[1] * 0.5 + np.sin(a[0])
+    for i in range(2):
+        a = 0.5 * a + 0.5 * np.tanh(x * a)
+    return np.sum(a) * x
+
+
+def reads_the_argument_after(x, a):
+    return np.sum(writes_then_rebinds_in_a_loop(x, a) * a + x * np.sin(a))
+
+
+def jacobian_of_reads_after(x, a):
+    return writes_then_rebinds_in_a_loop(x, a) * a + x * np.sin(a)
+
+
+@JIT
+def test_a_helpers_parameter_written_then_bound_again_by_a_loop(jit):
+    """A helper that writes into its argument (`a[1] = ...`), then binds the parameter to new arrays in a loop
+    (`for ...: a = 0.5 * a + ...`), called where the caller reads its array after the call: inlined, SSA's copy
+    `a1 = a` is the loop's carried name, so follow_writes could not make the write the argument's and the call was
+    declined ('writes in place into memory that `a` shares', fuzz 1192024, the jacobian of f(...) * a). The copy
+    moves below the write, which becomes a write through `a`; every transform differentiates it."""
+    x, a = 0.9, np.array([0.3, 0.7, 1.1])
+    def on_copies(x, a):
+        return reads_the_argument_after(x, a.copy())
+    for k in (0, 1):
+        got = srcdiff.grad(reads_the_argument_after, wrt=k, jit=jit)(x, a.copy())
+        np.testing.assert_allclose(got, numerical_grad(on_copies, [x, a], k), rtol=1e-6, atol=1e-8)
+    after = a.copy()
+    reads_the_argument_after(x, after)
+    passed = a.copy()
+    srcdiff.grad(reads_the_argument_after, wrt=1, jit=jit)(x, passed)
+    np.testing.assert_array_equal(passed, after)      # the caller's array as one call leaves it
+    eps, J = 1e-6, np.zeros((3, 3))
+    for i in range(3):
+        hi, lo = a.copy(), a.copy()
+        hi[i] += eps
+        lo[i] -= eps
+        J[:, i] = (jacobian_of_reads_after(x, hi) - jacobian_of_reads_after(x, lo)) / (2 * eps)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(srcdiff.jacobian(jacobian_of_reads_after, wrt=1, mode=mode)(x, a.copy()), J,
+                                   rtol=1e-6, atol=1e-8)
