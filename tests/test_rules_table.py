@@ -212,6 +212,8 @@ ENTRIES = {
     # np.std's and np.linalg.norm's square root (composites.py): derivative 0 where it is 0 (x - x: a constant 0)
     "rt.sqrt_of_squares": ("rt.sqrt_of_squares(x) + rt.sqrt_of_squares(x - x)", "p", E),
     "rt.sqrt_slope": ("rt.sqrt_slope(x) + rt.sqrt_slope(x - x)", "p", E),
+    # a p-norm's powers (composites.py): r ** e, derivative 0 at r = 0 (x - x), any e
+    "rt.norm_power": ("rt.norm_power(x, 3.0) + rt.norm_power(x, 0.5) + rt.norm_power(x - x, 0.5)", "p", E),
     # np.einsum's matrix products (composites.py): a contracted axis of length 1 broadcasts against the other's
     "rt.einsum_matmul": ("rt.einsum_matmul(x, y)", "rr", MM + [((2, 1), (3, 4)), ((2, 3), (1, 4)), ((1,), (3, 2)),
                                                              ((3,), (1,)), ((2, 1), (1,))]),
