@@ -287,7 +287,7 @@ class Transformed(Shipped, BackgroundCalls):
         matched = self._match_dtypes(out, args)
         grads, new = (out, matched) if self.mode == "grad" else (out[1], matched[1])
         grads, new = (grads, new) if self.many else ((grads,), (new,))
-        return any(g is not h for g, h in zip(grads, new))
+        return any(g is not h for g, h in zip(grads, new)) or (self.mode == "value_and_grad" and matched[0] is not out[0])
 
     def _match_dtypes(self, out, args):
         """Give each array gradient its argument's dtype. Numba computes float32 arrays' adjoints in float64
@@ -302,7 +302,7 @@ class Transformed(Shipped, BackgroundCalls):
         grads = grads if self.many else (grads,)
         grads = tuple(gradient_like(g, args[i]) for g, i in zip(grads, self._wrt_index))
         grads = grads if self.many else grads[0]
-        return grads if self.mode == "grad" else (out[0], grads)
+        return grads if self.mode == "grad" else (number_like(out[0], args[:len(self._params())]), grads)
 
     def _params(self):
         if not hasattr(self, "_param_names"):
@@ -340,6 +340,28 @@ UNSPECIALISED = ("# unspecialised: shown before any call, for arguments of unkno
                  "# call, srcdiff.source shows the code specialised to that call's arguments (the code that runs).\n")
 
 
+def value_float_type(args) -> np.dtype:
+    """The float type NumPy gives f's number value for these arguments (jit=False computes it so; Numba returns a
+    Python float): float32 where the NumPy floats among them (arrays, scalars, in tuples and lists) are all float32,
+    float64 otherwise (Python floats beside float32 ones are weak, as NumPy 2 takes them: specialisations.run_scalars)."""
+    seen = set()
+
+    def visit(a):
+        if isinstance(a, (np.ndarray, np.floating)) and a.dtype.kind == "f":
+            seen.add(a.dtype)
+        elif isinstance(a, (tuple, list)):
+            for b in a:
+                visit(b)
+    visit(args)
+    return np.dtype(np.float32) if seen == {np.dtype(np.float32)} else np.dtype(np.float64)
+
+
+def number_like(v, args):
+    """A Python float result (Numba's, or a pure-Python function's) as the NumPy scalar jit=False gives: the
+    same type from either backend (value_and_grad's value, jvp's value and tangents)."""
+    return value_float_type(args).type(v) if type(v) is float else v
+
+
 def gradient_like(g, a):
     """Gradient `g` with the float dtype of its argument `a`'s arrays (through tuples and lists), and a 0-d
     array where `a` is one (under Numba it ran as a scalar: specialisations.run_scalars)."""
@@ -352,7 +374,7 @@ def gradient_like(g, a):
         # Python float or np.float64, where float32 arrays made it an np.float32)
         want = a.dtype if isinstance(a, np.floating) else np.dtype(np.float64)
         have = g.dtype if isinstance(g, (np.generic, np.ndarray)) else np.dtype(np.float64)    # (a Python float's)
-        if have != want or isinstance(g, np.ndarray):
+        if have != want or not isinstance(g, np.generic):    # (a Python float, Numba's number: NumPy's, as jit=False)
             return want.type(g[()] if isinstance(g, np.ndarray) else g)
     if isinstance(a, (tuple, list)) and isinstance(g, (tuple, list)) and len(a) == len(g):
         items = [gradient_like(x, y) for x, y in zip(g, a)]

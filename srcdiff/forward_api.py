@@ -238,7 +238,14 @@ class ForwardTransformed:
 
     def __call__(self, *args, **kwargs):
         out = self._call(args, kwargs)
-        return (out[0], _like_value(out[1], out[0])) if self.made_as == "jvp" else out
+        if self.made_as != "jvp":
+            return out
+        value = out[0]
+        if type(value) is float:    # (Numba's number: NumPy's, as jit=False gives it)
+            primals = args[:-1] if not kwargs and len(args) == len(self._names) + 1 else \
+                api.bind_arguments(self, args, kwargs, trailing=1, last="tangent")[:-1]
+            value = api.number_like(value, primals)
+        return value, _like_value(out[1], value)
 
     def _call(self, args, kwargs):
         if not kwargs and len(args) == len(self._names) + 1:   # the steady state: a call like an earlier one
@@ -300,7 +307,7 @@ def _like_value(d, y):
     arrays as float64 (_as_tangent), and the jvp of a float32 function gave float64 tangents (h25b)."""
     if isinstance(y, np.ndarray) and y.dtype.kind == "f" and isinstance(d, np.ndarray) and d.dtype.kind == "f":
         return d if d.dtype == y.dtype else d.astype(y.dtype)
-    if isinstance(y, np.floating) and type(y) is not np.float64 and isinstance(d, (float, np.floating)):
+    if isinstance(y, np.floating) and type(d) is not type(y) and isinstance(d, (float, np.floating)):
         return type(y)(d)
     if isinstance(y, (tuple, list)) and isinstance(d, (tuple, list)) and len(y) == len(d):
         items = [_like_value(a, b) for a, b in zip(d, y)]

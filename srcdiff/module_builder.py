@@ -23,7 +23,7 @@ import gast
 from . import compiler, generated
 from .errors import SrcdiffError, fail
 from .transforms import annotations as anno
-from .transforms import anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, purity, unbound
+from .transforms import anf, desugar, dict_forms, emit, flatten, inline, kinds, parse, purity, record_returns, unbound
 from .transforms.astutil import Namer, clone, walk, walk_calls
 
 
@@ -556,6 +556,22 @@ def _decline_dict_result(fn):
              "def loss(W, b): p = params(W, b); return np.sum(p[\"W\"]))")
 
 
+def _decline_record_result(fn):
+    """The function differentiated returning a namedtuple (`return s._replace(W=...)`, `return s` of one made or
+    changed there: flatten writes a function's namedtuple returns as the tuple of its fields' values, which its
+    callers bind to their fields): declined, where the caller would get that tuple."""
+    py = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(py):
+        return
+    got, unit = record_returns.module_function_records(py)
+    if got is not None:
+        ret = got if not isinstance(got, record_returns.Returned) else next(iter(dict_forms.returns_of(unit.node)))
+        fail(ret, unit, "the function you differentiate returns a namedtuple (srcdiff's transforms take a function of "
+                        "one result: a number for grad, a number, an array or a tuple of them for jvp and jacobian)",
+             "return its fields (`return s.W, s.b`), or a number made of them; a helper of yours may return the "
+             "namedtuple (s2 = step(s, g))")
+
+
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None, floats64: bool = False) -> Module:
     """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its
@@ -570,6 +586,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
         _decline_dict_result(fn)
+        _decline_record_result(fn)
         renamed = getattr(unit, "renamed", {})    # (a parameter named rt, np, math: reserved_names.py)
         wrt_names = [renamed.get(w, w) for w in wrt_names]
         structs = {renamed.get(k, k): v for k, v in structs.items()} if structs else structs

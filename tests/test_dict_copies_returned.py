@@ -101,12 +101,13 @@ def namedtuple_bound_to_a_returned_one(W, b):
     return np.sum(s.W * s.b)
 
 
-def test_a_namedtuple_a_function_of_yours_returns_is_declined():
+def test_a_namedtuple_a_function_of_yours_returns():
     """A namedtuple made here and bound again to one a function of yours returns (`s = step(s)` of `return
-    s._replace(...)`) is declined naming the construct; it was "call to ...S: classes, instances and bound methods are
-    not supported", at the namedtuple the README says srcdiff reads. (A function of yours returning a namedtuple is
-    declined: returning its fields is the advice.)"""
-    with pytest.raises(srcdiff.SrcdiffError, match=r"test_dict_copies_returned.py:\d+: a namedtuple S\(\.\.\.\) made "
-                                                   r"here whose fields srcdiff cannot make variables of(?s:.*)"
-                                                   r"W2, b2 = step\(s\)"):
-        srcdiff.grad(namedtuple_bound_to_a_returned_one)(W0.copy(), B0.copy())
+    s._replace(...)`): its fields variables of their own, bound to the tuple of the fields' values the function returns
+    (record_returns.py). It was "call to ...S: classes, instances and bound methods are not supported" (h26c), then
+    declined naming the construct (h26c), supported since h27c (tests/test_namedtuples_returned.py)."""
+    f = namedtuple_bound_to_a_returned_one
+    value, (dW, db) = srcdiff.value_and_grad(f, wrt=(0, 1))(W0.copy(), B0.copy())
+    assert value == pytest.approx(f(W0.copy(), B0.copy()), rel=1e-12)
+    np.testing.assert_allclose(dW, numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(db, numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)

@@ -838,6 +838,14 @@ def norm_ambiguous(x):
     return np.linalg.norm(x, 1)  # <- norm_ord
 
 
+def norm_axis_none(x):
+    return np.linalg.norm(x, np.inf, axis=None)  # <- norm_axis_none
+
+
+def norm_fro_one_axis(x):
+    return np.sum(np.linalg.norm(x, "fro", axis=0))  # <- norm_fro_axis
+
+
 def roll_axes_mismatch(x):
     return np.sum(np.roll(x, (1, 2), 0))  # <- roll_axes
 
@@ -890,6 +898,8 @@ def meshgrid_sparse(x):
                                             (meshgrid_sparse, "meshgrid_sparse", "None"),
                                             (einsum_ellipsis, "einsum_dots", "ellipsis"),
                                             (norm_ambiguous, "norm_ord", "axis="),
+                                            (norm_axis_none, "norm_axis_none", "axis="),
+                                            (norm_fro_one_axis, "norm_fro_axis", "two axes"),
                                             (roll_axes_mismatch, "roll_axes", "one axis at a time"),
                                             (tile_unknown_reps, "tile_reps", "literal"),
                                             (tensordot_unknown_axes, "tensordot_axes", "np.einsum"),

@@ -124,3 +124,49 @@ def test_a_python_float_beside_float32():
     y2, dy2 = srcdiff.jvp(m.scaled, wrt=0)(x, 0.7, V.astype(np.float32))
     assert y2.dtype == dy2.dtype == np.float32
     assert dy2 == pytest.approx(np.sum(dx * V), rel=1e-5)
+
+
+def _types(out):
+    """The types of a result, through tuples, lists and dicts: arrays by dtype and shape, numbers by type."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(_types(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _types(v) for k, v in out.items()}
+    if isinstance(out, np.ndarray):
+        return ("array", out.dtype, out.shape)
+    return type(out)
+
+
+TYPE_TABLE = {     # (function, arguments as a function of the float type, wrt)
+    "numbers": (m.two, lambda t: (t(0.3), t(1.5)), (0, 1)),
+    "array and number": (m.scaled, lambda t: (X.astype(t), t(0.7)), (0, 1)),
+    "array, Python float": (m.scaled, lambda t: (X.astype(t), 0.7), (0, 1)),
+    "loop": (m.carried, lambda t: (X.astype(t), t(0.7)), (0, 1)),
+    "array": (m.f, lambda t: (X.astype(t),), 0),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", list(TYPE_TABLE))
+def test_types_across_backends(case, dtype):
+    """jit=True gives what jit=False gives, type for type (api.number_like, gradient_like): before (h27b), under Numba
+    value_and_grad's value and jvp's value and tangent were Python floats (float32 ones too), and a number's gradient
+    (grad, hvp) of a float64 number a Python float where jit=False gave np.float64. A float32 function's number value
+    is an np.float32 in both (f's own type)."""
+    f, make, wrt = TYPE_TABLE[case]
+    args = make(dtype)
+    many = isinstance(wrt, tuple)
+    tangent = tuple(np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args) if many else np.ones_like(args[0])
+    got = {}
+    for jit in (False, True):
+        got[jit] = {name: _types(call()) for name, call in {
+            "value_and_grad": lambda: srcdiff.value_and_grad(f, wrt=wrt, jit=jit)(*args),
+            "grad": lambda: srcdiff.grad(f, wrt=wrt, jit=jit)(*args),
+            "jvp": lambda: srcdiff.jvp(f, wrt=wrt, jit=jit)(*args, tangent),
+            "hvp": lambda: srcdiff.hvp(f, wrt=wrt, jit=jit)(*args, tangent),
+            "hessian": lambda: srcdiff.hessian(f, wrt=wrt, jit=jit)(*args),
+            "jacobian": lambda: srcdiff.jacobian(f, wrt=wrt, jit=jit)(*args)}.items()}
+    assert got[True] == got[False]
+    value = got[True]["value_and_grad"][0]
+    assert value is (np.float32 if dtype is np.float32 else np.float64) and got[True]["jvp"] == (value, value)
+    assert value is type(f(*args))

@@ -146,6 +146,23 @@ def test_float_of_a_0d_array_passes_a_0d_adjoint():
     np.testing.assert_allclose((da, db), (2.3, 0.7), rtol=1e-12)
 
 
+def scaled_by_a_0d_argument(x, a):
+    return np.sum(np.sin(x)) * float(a)
+
+
+@JIT
+@pytest.mark.parametrize("a", [np.array(True), np.array(3), np.array(0.5, np.float32), np.array(-1.5)],
+                         ids=["bool", "int", "float32", "float64"])
+def test_float_of_a_0d_array_argument(a, jit):
+    """`float(a)` of a 0-d array argument: under jit=True it runs as the number it holds, and Numba's float takes no
+    bool: a 0-d bool array (a flag) was refused with Numba's typing message ('No implementation of function
+    Function(<class 'float'>)', h27b); jitted source calls rt.to_float (runtime/casts.py)."""
+    g = srcdiff.grad(scaled_by_a_0d_argument, jit=jit)(X1, a)
+    np.testing.assert_allclose(g, np.cos(X1) * float(a), rtol=1e-12)
+    y, t = srcdiff.jvp(scaled_by_a_0d_argument, jit=jit)(X1, a, W3[:1].repeat(5))
+    assert y == pytest.approx(scaled_by_a_0d_argument(X1, a), rel=1e-12) and t == pytest.approx(np.sum(g), rel=1e-12)
+
+
 def newaxis_between_arrays(x):
     return np.sum(x[IDX, None, IDX])
 

@@ -76,13 +76,13 @@ def replace_of_a_missing_field(a, b):
     return np.sum(s2.x)
 
 
-def _stepped(s, h):
-    return s._replace(x=s.x + h * s.v)   # <- replace_returned
+def _sum_x(s):
+    return np.sum(s.x)
 
 
-def replace_returned(a, b):
-    s = _stepped(State(a, b), 0.1)
-    return np.sum(s[0])
+def replace_passed_on(a, b):
+    s = State(a, b)
+    return _sum_x(s._replace(x=a * 2.0))   # <- replace_passed_on
 
 
 def _fields_stepped(s, h):
@@ -106,11 +106,12 @@ def _line(tag):
      "give each changed field by name"),
     # (were "call to collections._replace has no differentiation rule" and "attribute .x of a local value is not
     # supported" / "only arrays' .T, .shape, .ndim, .size, .dtype can be read", naming no construct)
-    (replace_returned, "a namedtuple's `._replace(...)` used other than bound to a name",
-     "return the fields (`return x, v`) and unpack them where you call it"),
+    # (a function of yours returning `s._replace(...)` was declined so too until h27c: test_namedtuples_returned.py)
+    (replace_passed_on, "a namedtuple's `._replace(...)` used other than bound to a name or returned",
+     "bind it to a name first (`s2 = s._replace(...)`)"),
     (field_of_a_returned_value, "`s2.x` of `s2`, the value your function `_fields_stepped` returns",
      "unpack them here (`x, v = _fields_stepped(...)`)")],
-    ids=["another_class", "missing_field", "replace_returned", "field_of_a_returned_value"])
+    ids=["another_class", "missing_field", "replace_passed_on", "field_of_a_returned_value"])
 def test_namedtuples_declined_at_the_line(f, words, advice):
     with pytest.raises(srcdiff.SrcdiffError) as info:
         srcdiff.grad(f)(A, B)

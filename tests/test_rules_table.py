@@ -212,6 +212,8 @@ ENTRIES = {
     # np.std's and np.linalg.norm's square root (composites.py): derivative 0 where it is 0 (x - x: a constant 0)
     "rt.sqrt_of_squares": ("rt.sqrt_of_squares(x) + rt.sqrt_of_squares(x - x)", "p", E),
     "rt.sqrt_slope": ("rt.sqrt_slope(x) + rt.sqrt_slope(x - x)", "p", E),
+    # a p-norm's powers (composites.py): r ** e, derivative 0 at r = 0 (x - x), any e
+    "rt.norm_power": ("rt.norm_power(x, 3.0) + rt.norm_power(x, 0.5) + rt.norm_power(x - x, 0.5)", "p", E),
     # np.einsum's matrix products (composites.py): a contracted axis of length 1 broadcasts against the other's
     "rt.einsum_matmul": ("rt.einsum_matmul(x, y)", "rr", MM + [((2, 1), (3, 4)), ((2, 3), (1, 4)), ((1,), (3, 2)),
                                                              ((3,), (1,)), ((2, 1), (1,))]),
@@ -220,6 +222,7 @@ ENTRIES = {
     # np.clip of jitted source: array bounds that broadcast x (Numba's np.clip gave x's shape: one row of two)
     "rt.clip": ("rt.clip(x, y - 1.0, z + 1.0) * rt.clip(x, -0.5, z)", "rrr",
                 [((3,), (), ()), ((1, 3), (2, 3), ()), ((3,), (2, 1), (1, 3))]),
+    "rt.to_float": ("rt.to_float(x)", "r", S),   # float() of jitted source (Numba's takes no bool, no 0-d array)
     "rt.tanh": ("rt.tanh(x)", "r", E),   # np.tanh of jitted source (transforms/products.py)
     "rt.dot": ("rt.dot(x, y)", "rr", MM), "rt.solve": ("rt.solve(x, y)", "qr", [((3, 3), (3,)), ((3, 3), (3, 2))]),
     # reverse rules of the helpers that reverse over reverse meets (grad of a function calling a grad);
@@ -653,8 +656,9 @@ def test_device_template_computes_the_function(name):
 
 
 # Rules that jitted code calls in place of another (their records' `jit_as`): (the rule, the one it stands in for)
-JIT_AS = {"np.tanh": "rt.tanh", "np.reshape": "rt.reshape", "np.clip": "rt.clip"}
-JIT_AS_ARGS = {"np.reshape": lambda x: (x, (20, -1)), "np.clip": lambda x: (x, -3.0, x[::-1])}   # the arguments of those that take more than x
+JIT_AS = {"np.tanh": "rt.tanh", "np.reshape": "rt.reshape", "np.clip": "rt.clip", "float": "rt.to_float"}
+JIT_AS_ARGS = {"np.reshape": lambda x: (x, (20, -1)), "np.clip": lambda x: (x, -3.0, x[::-1]),
+               "float": lambda x: (x[3],)}   # the arguments of those that take more than x
 
 
 def test_jit_as_rules_stand_in_for_theirs():

@@ -63,6 +63,15 @@ def paired(u, w):
 
 def spread(x):
     return np.std(x) + np.sum(np.std(x, axis=0, keepdims=True)) + np.var(x) + np.linalg.norm(x - x)
+
+
+def cube_norm(x):
+    return np.linalg.norm(x, 3, axis=0) + np.sum(x)
+
+
+def p_norms(x):
+    return (np.sum(np.linalg.norm(x, 3, axis=0)) + np.sum(np.linalg.norm(x, 1.5, axis=(0,), keepdims=True))
+            + np.sum(np.linalg.norm(x, 0.5, axis=0)) + np.sum(x))
 '''
 
 
@@ -201,6 +210,28 @@ def test_std_and_norm_at_zero_spread(mod, jit):
     v = np.array([0.2, 0.1, -0.4, 0.3])
     hv = srcdiff.hvp(mod.spread, jit=jit)(x, v)
     fd = (srcdiff.grad(mod.spread)(x + 1e-5 * v) - srcdiff.grad(mod.spread)(x - 1e-5 * v)) / 2e-5
+    np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_p_norms_at_zero(mod, jit):
+    """A p-norm other than 2 (sum(|x| ** p) ** (1 / p)) at a zero vector: its gradient was NaN (the root's
+    infinite slope at 0 times the powers' zero slope); it is 0 there now, the smallest subgradient, as for the
+    2-norm and np.std (runtime norm_power), so x's own sum leaves ones. Forward mode and hvp agree."""
+    for f, x in [(mod.cube_norm, np.zeros(3)), (mod.p_norms, np.zeros((3, 2)))]:
+        np.testing.assert_array_equal(srcdiff.grad(f, jit=jit)(x), np.ones_like(x))
+        _, t = srcdiff.jvp(f, jit=jit)(x, np.arange(1.0, 1.0 + x.size).reshape(x.shape))
+        assert t == np.sum(np.arange(1.0, 1.0 + x.size)), t
+        np.testing.assert_array_equal(srcdiff.hvp(f, jit=jit)(x, np.ones_like(x)), np.zeros_like(x))
+    x = np.array([[0.0, 0.4], [0.0, -1.3], [0.0, 0.0]])     # (a zero column, and a zero in the other)
+    g = srcdiff.grad(mod.p_norms, jit=jit)(x)
+    np.testing.assert_array_equal(g[:, 0], np.ones(3))
+    np.testing.assert_array_equal(g[2], np.ones(2))          # (0.5-norm's infinite slope at a zero: 0 too)
+    np.testing.assert_allclose(g[:2, 1], numerical_grad(mod.p_norms, (x,), 0)[:2, 1], rtol=1e-6)
+    x = np.array([[0.3, -0.4], [-1.2, 0.7], [0.5, 1.1]])
+    v = np.array([[0.2, 0.1], [-0.4, 0.3], [0.5, -0.6]])
+    hv = srcdiff.hvp(mod.p_norms, jit=jit)(x, v)
+    fd = (srcdiff.grad(mod.p_norms)(x + 1e-5 * v) - srcdiff.grad(mod.p_norms)(x - 1e-5 * v)) / 2e-5
     np.testing.assert_allclose(hv, fd, rtol=1e-5, atol=1e-7)
 
 

@@ -58,6 +58,12 @@ def _norm(a: dict):
     order = _value(a.get("ord"), None)
     if order is _ABSENT:
         raise Decline("ord must be a literal (None, 'fro', 1, 2, np.inf, -np.inf or another number)")
+    if a.get("axis") is not None and _value(a["axis"]) is None:
+        del a["axis"]     # (axis=None written out: NumPy's matrix norms for a matrix, as without it)
+    axis = a.get("axis")
+    if order == "fro" and axis is not None and not (isinstance(axis, gast.Tuple) and len(axis.elts) == 2):
+        raise Decline("ord='fro' is a matrix norm: give axis= two axes, (0, 1), or none (ord=None or 2 along "
+                      "one axis is the vector 2-norm)")
     if order in (None, "fro"):
         return f"rt.sqrt_of_squares({_reduce('np.sum', a, 'np.square(x)')})"
     if a.get("axis") is None:
@@ -72,7 +78,8 @@ def _norm(a: dict):
     if order == -math.inf:
         return _reduce("np.min", a, "np.abs(x)")
     if isinstance(order, (int, float)) and order > 0:
-        return f"{_reduce('np.sum', a, f'np.abs(x) ** {float(order)!r}')} ** {1.0 / order!r}"
+        powers = _reduce("np.sum", a, f"rt.norm_power(np.abs(x), {float(order)!r})")
+        return f"rt.norm_power({powers}, {1.0 / order!r})"    # (its derivative at 0: 0, runtime/elementwise.py)
     raise Decline(f"ord={order!r} has no rule")
 
 

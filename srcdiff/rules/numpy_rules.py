@@ -190,7 +190,9 @@ R("np.linspace", [np.linspace], "start, stop, num=50, endpoint=True",
   jvp="dstart * (1.0 - rt.linspace_weights(num, endpoint)) + dstop * rt.linspace_weights(num, endpoint)",
   kind=("rank", 1))     # (of a scalar start and stop, as its adjoints are)
 R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float",    # (of a scalar or a 0-d array:
-  cuda="float({0})")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
+  cuda="float({0})", jit_as="rt.to_float")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
+# (jitted source: Numba's float takes no bool and no 0-d array; runtime/casts.py)
+R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})")
 R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")

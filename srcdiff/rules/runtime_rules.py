@@ -84,6 +84,10 @@ R("rt.sqrt_of_squares", [rt.sqrt_of_squares], "x", "g * rt.sqrt_slope(ans)", jvp
   kind="as_float", shape="elementwise", cuda="math.sqrt({0})")
 R("rt.sqrt_slope", [rt.sqrt_slope], "r", "-2.0 * g * ans * ans", jvp="-2.0 * dr * ans * ans",
   kind="as_float", shape="elementwise", cuda="(0.5 / ({0}) if ({0}) > 0.0 else 0.0)")
+# a p-norm's powers (composites.py): r ** e, 0 at r = 0, whose derivative e * r ** (e - 1) is taken as 0 at r = 0
+R("rt.norm_power", [rt.norm_power], "r, e", "g * e * rt.norm_power(r, e - 1.0)", None,
+  jvp="dr * e * rt.norm_power(r, e - 1.0)", kind="broadcast", shape="elementwise",
+  cuda="(({0}) ** ({1}) if ({0}) > 0.0 else 0.0)")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)",
   kind="as_float", shape="elementwise", cuda="(math.log({0}) if ({0}) > 0 else 0.0)")
 

@@ -142,3 +142,21 @@ def _any_layout_nb(a):
         return lambda a: a[::1]
     return lambda a: a
 
+
+
+def to_float(x):
+    """float(x) in jitted source (the rule's jit_as, transforms/products.py): Numba's float takes neither a bool
+    (float(b) of a 0-d bool array argument, which runs as the bool it holds: specialisations.run_scalars) nor a
+    0-d array; NumPy's float takes both."""
+    return float(x)
+
+
+@overload(to_float)
+def _to_float_nb(x):
+    if isinstance(x, types.Boolean):
+        return lambda x: 1.0 if x else 0.0
+    if isinstance(x, types.Array) and x.ndim == 0:
+        if isinstance(x.dtype, types.Boolean):
+            return lambda x: 1.0 if x[()] else 0.0
+        return lambda x: float(x[()])
+    return lambda x: float(x)

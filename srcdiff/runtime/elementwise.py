@@ -111,6 +111,24 @@ def _sqrt_slope(r):
     return lambda r: 0.5 / r if r > 0 else 0.0 * r
 
 
+def norm_power(r, e):
+    """r ** e where r > 0, else 0 (r >= 0): the powers a p-norm is made of (composites.py writes
+    np.linalg.norm(x, p, axis) as norm_power(sum(norm_power(|x|, p)), 1 / p)). Its rule takes the derivative
+    e * r ** (e - 1) where r is 0, infinite for e < 1, as 0, the smallest subgradient, as sqrt_of_squares does
+    for the 2-norm: the p-norm of a zero vector then has gradient 0, not NaN (0 times an infinite slope)."""
+    r = np.asarray(r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(r > 0, np.where(r > 0, r, 1.0) ** e, 0.0 * r)
+    return s if s.ndim else s[()]
+
+
+@overload(norm_power)
+def _norm_power(r, e):
+    if isinstance(r, types.Array):
+        return lambda r, e: np.where(r > 0, np.where(r > 0, r, 1.0) ** e, 0.0 * r)
+    return lambda r, e: r ** e if r > 0 else 0.0 * r
+
+
 def safe_log(x):
     """log(x) where x > 0, else 0: the x**y adjoint w.r.t. y stays finite where x <= 0."""
     return np.log(np.where(np.asarray(x) > 0, x, 1.0)) if np.ndim(x) else (np.log(x) if x > 0 else 0.0)

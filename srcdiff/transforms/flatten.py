@@ -29,6 +29,7 @@ from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
 from .record_forms import Fields, RecordForms, records_bound_again
+from .record_returns import returned_records
 
 
 STRUCTURED = (tuple, list, dict)   # the arguments whose leaves become parameters of their own
@@ -103,6 +104,9 @@ class _Flatten(DictForms, RecordForms):
         self.scope = ()     # the blocks (of statements that stay: a branch, a loop) the statement is in
         self.for_call = False   # a callee made for one call's structures: inline declines its writes into them
         self.nested_defs = {}   # name of a def nested in the function, bound once -> its returned_keys (dict_forms)
+        self.nested_records = {}    # ... -> its returned_records (record_returns)
+        self.own_records = {}   # id of a function flattened here -> its returned_records
+        self.record_calls = set()   # ids of the calls of functions returning namedtuples bound, unpacked or read
         self.locals = set()     # the function's local names (a call of one is no module-level function's)
         self.dict_calls = set()     # ids of the calls of functions returning dicts read at keys or bound to a name
         self.rebound_dicts = frozenset()    # names bound more than once, each time to a dict made here (dict_forms)
@@ -346,6 +350,9 @@ class _Flatten(DictForms, RecordForms):
                 if read is not None:
                     self.generic_visit(read)
                     return read
+                if outer.record_call(n.value) and literal_int(n.slice) is not None:
+                    outer.returned_record(n.value)
+                    outer.record_calls.add(id(n.value))     # step(s, g)[0]: a field's value
                 r = outer.ref(n)
                 if r is not None:
                     return outer.leaf(*r, n)
@@ -353,6 +360,10 @@ class _Flatten(DictForms, RecordForms):
                 return n
 
             def visit_Attribute(self, n):
+                read = outer.record_read(n)     # step(s, g).W of a function returning namedtuples (record_forms)
+                if read is not None:
+                    self.generic_visit(read)
+                    return read
                 r = outer.ref(n)
                 if r is not None:
                     return outer.leaf(*r, n)
@@ -367,6 +378,7 @@ class _Flatten(DictForms, RecordForms):
 
             def visit_Call(self, n):
                 outer.unread_dict_call(n)
+                outer.unread_record_call(n)
                 n = outer.method_call(n)    # p.apply(x) of a namedtuple: Params.apply(p, x)
                 for k in n.keywords:
                     if k.arg is None and isinstance(outer.keyed(k.value), Keyed):
@@ -536,6 +548,17 @@ class _Flatten(DictForms, RecordForms):
             return self.return_dict(s)
         if self.returns_named_dict(s):     # q = {"a": ..., "b": ...} ... return q (dict_forms)
             return self.return_named_dict(s)
+        returned = self.return_record(s) if isinstance(s, gast.Return) else None
+        if returned is not None:    # return s._replace(W=e) in a function returning namedtuples (record_forms)
+            return returned
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and (s.targets[0].id not in self.rebound and s.targets[0].id not in self.structs
+                     or s.targets[0].id in self.rebound_records) and self.record_call(s.value)):
+            return self.bind_returned_record(s)     # s2 = step(s, g) of a function returning namedtuples
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], (gast.Tuple, gast.List))
+                and self.record_call(s.value)):
+            self.returned_record(s.value)       # W2, b2 = step(s, g): its fields' values
+            self.record_calls.add(id(s.value))
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -803,7 +826,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
 def _flatten(unit, fl, structs: dict, params: set, for_call: bool) -> None:
     fl.rebound_dicts = bound_again_to_made(unit.node, lambda v: fl.builds_dict(v) or (
         isinstance(v, gast.Call) and fl.returned_dict(v.func) is not None))
-    makes_record = (lambda v: fl.namedtuple_items(v) is not None or (
+    makes_record = (lambda v: fl.namedtuple_items(v) is not None or fl.record_call(v) or (
         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"))
     fl.rebound_records = bound_again_to_made(unit.node, makes_record) | records_bound_again(unit.node, structs,
                                                                                           makes_record)
@@ -837,7 +860,7 @@ def _made_structures(unit, fl) -> set:
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
             if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.Call) and (
-                    fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None
+                    fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None or fl.record_call(v)
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
     return made
@@ -1007,12 +1030,14 @@ def _makes_dicts(unit, fl) -> bool:
         elif isinstance(n, (gast.Dict, gast.DictComp, gast.Call)):
             candidates.append(n)
     fl.nested_defs = {n.name: returned_keys(n) for n in defs if stored.get(n.name) == 1}
+    fl.own_records = {id(n): returned_records(n, unit.namespace) for n in defs + [unit.node]}   # (before any change)
+    fl.nested_records = {n.name: fl.own_records[id(n)] for n in defs if stored.get(n.name) == 1}
     for n in candidates:
         if isinstance(n, (gast.Dict, gast.DictComp)) or fl.namedtuple_items(n) is not None:
             return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and (
                 n.func.id == "dict" and unit.namespace.get("dict", dict) is dict and n.func.id not in fl.locals
-                or fl.returned_dict(n.func) is not None):
+                or fl.returned_dict(n.func) is not None) or fl.record_call(n):
             return True
     return False
 

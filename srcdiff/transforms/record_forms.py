@@ -15,6 +15,7 @@ import gast
 
 from ..errors import fail
 from .astutil import const, copy_loc, walk
+from .record_returns import Returned, passed, records_of_function
 
 
 class Fields(list):
@@ -104,13 +105,7 @@ class RecordForms:
         """`name = Cls(...)` (or a `_replace`): `name` a structure of its own (`struct`, a Fields), its fields bound
         to `values` (already flattened) in one tuple assignment, which reads the name's old fields, if any, before it
         binds any. Declined where the name held another class's namedtuple or other fields."""
-        before = self.structs.get(name)
-        if before is not None and (getattr(before, "fields", None) != struct.fields
-                                   or getattr(before, "cls", None) is not struct.cls):
-            what = getattr(getattr(before, "cls", None), "__name__", None) or "another structure"
-            fail(s, self.unit, f"'{name}' bound here to a {struct.cls.__name__} and before to a {what}: srcdiff makes "
-                               f"each field of a namedtuple its own variable, from its class",
-                 f"bind the {struct.cls.__name__} to a name of its own")
+        self.same_record(s, name, struct)
         self.structs[name] = struct
         targets = [gast.Name(id=self.leaf_name(name, (k,)), ctx=gast.Store(), annotation=None, type_comment=None)
                    for k in range(len(values))]
@@ -118,6 +113,143 @@ class RecordForms:
             return [copy_loc(gast.Assign(targets=targets, value=values[0], type_comment=None), s)]
         return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=targets, ctx=gast.Store())],
                                      value=gast.Tuple(elts=values, ctx=gast.Load()), type_comment=None), s)]
+
+    def same_record(self, s, name, struct):
+        """Decline binding `name` to a namedtuple of `struct` (a Fields) where it held another class's namedtuple or
+        other fields."""
+        before = self.structs.get(name)
+        if before is not None and (getattr(before, "fields", None) != struct.fields
+                                   or getattr(before, "cls", None) is not struct.cls):
+            what = getattr(getattr(before, "cls", None), "__name__", None) or "another structure"
+            fail(s, self.unit, f"'{name}' bound here to a {struct.cls.__name__} and before to a {what}: srcdiff makes "
+                               f"each field of a namedtuple its own variable, from its class",
+                 f"bind the {struct.cls.__name__} to a name of its own")
+
+    # -- namedtuples your functions return (record_returns.py) ----------------------------------------------------
+    def returned_records_of(self, func):
+        """(returned_records of the function `func` names, the unit its source is in): a def nested in this one, or a
+        module-level function of the user's; (None, None) for anything else."""
+        if not isinstance(func, gast.Name) or self.unit is None:
+            return None, None
+        if func.id in self.nested_records:
+            return self.nested_records[func.id], self.unit
+        if func.id in self.locals:
+            return None, None
+        return records_of_function(self.unit.namespace.get(func.id))
+
+    def record_call(self, node) -> bool:
+        """Whether `node` calls a function of yours that returns namedtuples (on some path at least)."""
+        return isinstance(node, gast.Call) and self.returned_records_of(node.func)[0] is not None
+
+    def returned_record(self, call):
+        """The structure (a Fields of its class, each field a leaf) of the namedtuple that `call`, a call of a function
+        of yours returning namedtuples (`step(s, g)` of `return s._replace(W=...)`), gives: the class the function
+        makes, or the class of the namedtuple the call passes the parameter it returns a copy of. Declined where the
+        function returns other values on some path, classes differ, or the call passes that parameter something
+        srcdiff does not know as a namedtuple when it compiles."""
+        got, unit = self.returned_records_of(call.func)
+        f = call.func.id
+        if not isinstance(got, Returned):
+            fail(got, unit, f"a function of yours ({f}) that returns a namedtuple on some path but here another value "
+                            f"(srcdiff makes each field of a namedtuple its own variable: it reads the class of the "
+                            f"namedtuple {f} returns where {f} is called)",
+                 "return a namedtuple of the same class on every path (`return s._replace(...)`, `return s`), or "
+                 f"return a tuple of the values on every path and unpack it where {f} is called")
+        classes = []
+        for src in got.sources:
+            if isinstance(src, type):
+                classes.append(src)
+                continue
+            arg, st = passed(call, src), None
+            if arg is not None and self.namedtuple_items(arg) is not None:
+                fields = self.namedtuple_items(arg)[0]
+                st = Fields([None] * len(fields), fields, self.unit.namespace.get(arg.func.id))
+            elif arg is not None and self.record_call(arg):
+                st = self.returned_record(arg)
+            elif arg is not None and self.ref(arg) is not None:
+                st = self.struct_at(*self.ref(arg))
+            param = src[1]
+            if not (isinstance(st, Fields) and st.cls is not None):
+                fail(call, self.unit, f"{f} returns its parameter '{param}' or a copy of it (`{param}._replace(...)`), "
+                                      "passed here something srcdiff does not know as a namedtuple when it compiles "
+                                      "(a namedtuple argument, or one made here, it knows)",
+                     f"pass {f} a namedtuple argument or a name bound to one made here (`s = State(...)`)")
+            if any(item is not None for item in st):
+                fail(call, self.unit, f"{f} returns its parameter '{param}' or a copy of it, passed here a namedtuple "
+                                      "holding tuples, lists or dicts (srcdiff binds the fields of the namedtuple a "
+                                      "function of yours returns where they are arrays or numbers)",
+                     f"have {f} return the fields it changes (`return W2, b2`) and unpack them here")
+            classes.append(st.cls)
+        if any(c is not classes[0] for c in classes):
+            fail(call, self.unit, f"{f} returns namedtuples of different classes here "
+                                  f"({', '.join(sorted({c.__name__ for c in classes}))}): srcdiff makes each field "
+                                  "its own variable, from the class it knows when it compiles",
+                 f"have {f} return one class on every path")
+        cls = classes[0]
+        return Fields([None] * len(cls._fields), cls._fields, cls)
+
+    def bind_returned_record(self, s) -> list:
+        """`s2 = step(s, g)` of a function of yours returning namedtuples (its returns are the tuples of their fields'
+        values: `return_record`): `s2_W, s2_b = step(...)`, s2 a namedtuple made here, bound anew at each binding
+        (a loop's `s = step(s, g)`: the call reads the old fields first)."""
+        name = s.targets[0].id
+        struct = self.returned_record(s.value)
+        self.same_record(s, name, struct)
+        self.record_calls.add(id(s.value))
+        value = self.expr(s.value)
+        self.structs[name] = struct
+        targets = [gast.Name(id=self.leaf_name(name, (k,)), ctx=gast.Store(), annotation=None, type_comment=None)
+                   for k in range(len(struct))]
+        return [copy_loc(gast.Assign(targets=[gast.Tuple(elts=targets, ctx=gast.Store())], value=value,
+                                     type_comment=None), s)]
+
+    def return_record(self, s):
+        """`return s._replace(W=e)` (`return State(a, b)`, `return s`, `return step(s)`) in a function returning
+        namedtuples (returned_records): `return (e, s_b)`, the tuple of its fields' values, which its callers bind
+        to their variables (bind_returned_record); None where the value is not known here (a nested def's parameter,
+        flattened where the def is made for the structures a call passes) or the function returns no namedtuple."""
+        if not isinstance(self.own_records.get(id(self.returning())), Returned) or s.value is None:
+            return None
+        v = s.value
+        if self.namedtuple_items(v) is not None:
+            values = [self.expr(a) for a in self.namedtuple_items(v)[1]]
+        elif self.replaced(v) is not None:
+            values = [self.expr(a) for a in self.replaced(v)[1]]
+        elif self.record_call(v):
+            self.returned_record(v)
+            self.record_calls.add(id(v))
+            return [copy_loc(gast.Return(value=self.expr(v)), s)]
+        elif (self.ref(v) is not None and isinstance(self.struct_at(*self.ref(v)), Fields)
+              and self.struct_at(*self.ref(v)).cls is not None):
+            return [copy_loc(gast.Return(value=self.items(*self.ref(v), s)), s)]
+        else:
+            return None
+        return [copy_loc(gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())), s)]
+
+    def record_read(self, n):
+        """`step(s, g).W` of a function of yours returning namedtuples: the call's tuple at the field's position; else
+        None."""
+        if not (isinstance(n.ctx, gast.Load) and self.record_call(n.value)):
+            return None
+        struct = self.returned_record(n.value)
+        if n.attr not in struct.fields:
+            fail(n, self.unit, f"no field {n.attr!r} in the namedtuple {n.value.func.id} returns (a "
+                               f"{struct.cls.__name__}: fields {', '.join(struct.fields)}): Python raises "
+                               "AttributeError here", "read one of its fields")
+        self.record_calls.add(id(n.value))
+        return copy_loc(gast.Subscript(value=n.value, slice=copy_loc(const(struct.fields.index(n.attr)), n),
+                                       ctx=gast.Load()), n)
+
+    def unread_record_call(self, n):
+        """A call of a function of yours returning namedtuples, used other than bound to a name, unpacked, read by
+        field or at an index, or returned by a function returning namedtuples: declined (its callee returns the
+        tuple of the fields' values)."""
+        if id(n) in self.record_calls or not self.record_call(n):
+            return
+        f = n.func.id
+        fail(n, self.unit, f"the namedtuple your function {f} returns, used here other than bound to a name, unpacked "
+                           "or read by field (srcdiff makes each field of a namedtuple its own variable)",
+             f"bind it to a name first (`s2 = {f}(...)`) and read s2.W or pass s2, or read {f}(...).W")
 
 
 

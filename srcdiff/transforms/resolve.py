@@ -238,22 +238,21 @@ class _Resolver(Transformer):
             # here it is not, as `s = step(s)` of a function of yours returning `s._replace(...)`, h26c)
             name = obj.__name__
             fail(node, self.unit, f"a namedtuple {name}(...) made here whose fields srcdiff cannot make variables "
-                                  f"of: its name is bound to another value too (the namedtuple a function of yours "
-                                  f"returns, `s = step(s)`), or it is used without a name (srcdiff reads the fields "
-                                  f"of namedtuple arguments and of namedtuples the function reading them makes)",
-                 f"bind it to a name bound only to {name}(...) or `s._replace(...)`; where a function of yours "
-                 f"changes it, have it return the fields (`return s.W * 2.0, s.b`) and make the namedtuple here "
-                 f"(`W2, b2 = step(s)`, `s = {name}(W2, b2)`)")
+                                  f"of: its name is bound to another value too (a tuple, or what a function of yours "
+                                  f"that returns no namedtuple on some path returns), or it is used without a name "
+                                  f"(srcdiff reads the fields of namedtuple arguments, of namedtuples the function "
+                                  f"reading them makes, and of those a function of yours returns)",
+                 f"bind it to a name bound only to {name}(...), `s._replace(...)` or the namedtuple a function of "
+                 f"yours returns on every path (`s = step(s)` of `return s._replace(W=...)`)")
         if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
                  "differentiate a plain function of arrays and floats; pass an object's arrays as arguments")
         if qual.endswith("._replace") or getattr(obj, "__name__", None) == "_replace":
-            fail(node, self.unit, "a namedtuple's `._replace(...)` used other than bound to a name (returned by a "
-                                  "function of yours, passed on, read at once): srcdiff makes each field its own "
-                                  "variable where `s2 = s._replace(...)` binds it",
-                 "bind it to a name first (`s2 = s._replace(...)`); in a function of yours, return the fields "
-                 "(`return x, v`) and unpack them where you call it (`x, v = step(...)`)")
+            fail(node, self.unit, "a namedtuple's `._replace(...)` used other than bound to a name or returned "
+                                  "(passed on, read at once): srcdiff makes each field its own variable where "
+                                  "`s2 = s._replace(...)` binds it",
+                 "bind it to a name first (`s2 = s._replace(...)`), then pass or read s2")
         if what and what.startswith("srcdiff.runtime"):
             fail(node, self.unit, f"call to {qual}, a derivative helper in code srcdiff generated, which has no "
                                   "differentiation rule: srcdiff does not take derivatives of that order through it",
@@ -726,12 +725,13 @@ class _Resolver(Transformer):
         for f in calls:
             if f in (getattr(self.unit, "callees", None) or {}) or isinstance(self.unit.namespace.get(f),
                                                                               pytypes.FunctionType):
-                fail(node, self.unit, f"`{name}.{node.attr}` of `{name}`, the value your function `{f}` returns: "
-                                      "srcdiff reads the fields of namedtuple arguments and of namedtuples made in "
-                                      "the function that reads them (State(...), s._replace(...)), not of one a "
-                                      "function returns",
-                     f"have `{f}` return the fields (`return x, v`) and unpack them here (`x, v = {f}(...)`), then "
-                     f"make the namedtuple here if you need one (`{name} = State(x, v)`)")
+                fail(node, self.unit, f"`{name}.{node.attr}` of `{name}`, the value your function `{f}` returns, "
+                                      "which is no namedtuple srcdiff knows the class of when it compiles (it reads "
+                                      "the fields of namedtuple arguments, of namedtuples made in the function that "
+                                      "reads them, State(...), s._replace(...), and of those a function of yours "
+                                      "returns made so on every path)",
+                     f"have `{f}` return a namedtuple on every path (`return State(x, v)`, `return s._replace(x=...)`), "
+                     f"or return the fields (`return x, v`) and unpack them here (`x, v = {f}(...)`)")
 
     def visit_Attribute(self, node):
         obj = self._lookup(node)

@@ -1,0 +1,163 @@
+"""transforms/record_returns.py and RecordForms (record_forms.py): namedtuples your functions return, `def step(s, g):
+return s._replace(W=s.W - lr * g)` (also `return State(a, b)`, `return s` of a name bound only to those, `return
+step(s, g)`), bound to a name (`s2 = step(s, g)`, `s = step(s, g)` in a loop too), unpacked (`W2, b2 = step(s, g)`)
+or read by field (`step(s, g).W`), of module-level functions and nested defs alike. Before (h27c): declined, "`s2.W`
+of `s2`, the value your function `step` returns", "a namedtuple's `._replace(...)` used other than bound to a name",
+or "a namedtuple S(...) made here whose fields srcdiff cannot make variables of". Checked against central differences,
+Python == Numba, jvp == vjp."""
+import collections
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import check_value_grad_jvp
+
+S = collections.namedtuple("S", ["W", "b"])
+T = collections.namedtuple("T", ["W", "b"])
+JIT = pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+
+
+def step(s, g, lr=0.1):
+    return s._replace(W=s.W - lr * g * s.b)
+
+
+def make(W, b):
+    return S(b=np.tanh(b), W=W * 2.0)
+
+
+def stepped_twice(s, g):
+    s = s._replace(b=s.b * 0.5)
+    for i in range(2):
+        s = s._replace(W=np.sin(s.W) + g)
+    return s
+
+
+def chained(s, g):
+    s2 = step(s, g)
+    return step(s2, g)
+
+
+def read_by_field(W, b, x):
+    s = S(W, b)
+    s2 = step(s, x)
+    return np.sum(s2.W * s2.b) + np.sum(s.W)
+
+
+def unpacked(W, b, x):
+    W2, b2 = step(S(W, b), x)
+    return np.sum(W2 ** 2 * b2)
+
+
+def bound_again_in_a_loop(W, b, x):
+    s = make(W, b)
+    for i in range(3):
+        s = step(s, x, lr=0.2)
+    return np.sum(s.W * np.cos(s.b))
+
+
+def read_at_once(W, b, x):
+    s = S(W, b)
+    return np.sum(step(s, x).W * step(s, x)[1]) + np.sum(stepped_twice(s, x).b)
+
+
+def through_a_chain(W, b, x):
+    s = S(W, b)
+    t = chained(s, x)
+    u = stepped_twice(t, x)
+    return np.sum(u.W * t.b)
+
+
+def nested_defs(W, b, x):
+    def nstep(s):
+        return s._replace(b=s.b + x * s.W)
+
+    def nmake(u, v):
+        q = S(u, v * 2.0)
+        return q
+    s = nmake(W, b)
+    s = nstep(s)
+    s2 = nstep(s)
+    return np.sum(s2.b * s.W)
+
+
+def of_an_argument(s, x):
+    s2 = step(s, x)
+    s = stepped_twice(s2, x)
+    return np.sum(s.W * s2.b)
+
+
+W0, B0, X0 = np.array([0.3, -0.5, 1.1]), np.array([0.7, 0.2, -0.4]), np.array([1.0, 2.0, -0.5])
+TANGENTS = (np.array([0.5, -1.0, 0.3]), np.array([0.25, 2.0, -1.0]))
+
+
+@JIT
+@pytest.mark.parametrize("f", [read_by_field, unpacked, bound_again_in_a_loop, read_at_once, through_a_chain,
+                               nested_defs])
+def test_a_namedtuple_a_function_of_yours_returns(f, jit):
+    check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+
+
+@JIT
+def test_of_a_namedtuple_argument(jit):
+    g = srcdiff.grad(of_an_argument, jit=jit)(S(W0.copy(), B0.copy()), X0.copy())
+    flat = lambda W, b: of_an_argument(S(W, b), X0)
+    check_value_grad_jvp(flat, (W0.copy(), B0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+    expect = srcdiff.grad(flat, wrt=(0, 1))(W0.copy(), B0.copy())
+    assert isinstance(g, S)
+    np.testing.assert_allclose(g.W, expect[0], rtol=1e-12)
+    np.testing.assert_allclose(g.b, expect[1], rtol=1e-12)
+
+
+def some_paths(s, g):
+    if np.sum(g) > 0.0:
+        return s._replace(W=g)
+    return 0.0    # <- some_paths
+
+
+def on_some_paths(W, b, x):
+    s2 = some_paths(S(W, b), x)
+    return np.sum(s2.W)
+
+
+def either(s, g):
+    if np.sum(g) > 0.0:
+        return s._replace(W=g)
+    return T(g, s.b)
+
+
+def classes_differ(W, b, x):
+    s2 = either(S(W, b), x)
+    return np.sum(s2.W)
+
+
+def passed_on(W, b, x):
+    s = S(W, b)
+    return np.sum(np.tanh(stepped_twice(step(s, x), x).W))
+
+
+def passed_whole(W, b, x):
+    return np.sum(step(S(W, b), x))
+
+
+def returns_one(W, b):
+    s = step(S(W, b), b)
+    return s
+
+
+@pytest.mark.parametrize("f, words, advice", [
+    (on_some_paths, r"test_namedtuples_returned.py:\d+: a function of yours \(some_paths\) that returns a namedtuple "
+                    r"on some path but here another value", r"same class on every path"),
+    (classes_differ, r"test_namedtuples_returned.py:\d+: either returns namedtuples of different classes here \(S, T\)",
+     r"one class on every path"),
+    (passed_whole, r"test_namedtuples_returned.py:\d+: the namedtuple your function step returns, used here other "
+                   r"than bound to a name, unpacked or read by field", r"s2 = step\(\.\.\.\)"),
+    (passed_on, r"test_namedtuples_returned.py:\d+: the namedtuple your function step returns, used here other "
+                r"than bound to a name", r"s2 = step\(\.\.\.\)"),
+    (returns_one, r"test_namedtuples_returned.py:\d+: the function you differentiate returns a namedtuple",
+     r"return its fields"),
+], ids=["some_paths", "classes_differ", "passed_whole", "passed_on", "top_level"])
+def test_declined_at_the_line(f, words, advice):
+    with pytest.raises(srcdiff.SrcdiffError, match=words + "(?s:.*)hint: .*" + advice):
+        srcdiff.grad(f, wrt=(0, 1))(W0.copy(), B0.copy(), *([X0.copy()] if f is not returns_one else []))
+
