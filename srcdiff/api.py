@@ -291,7 +291,7 @@ class Transformed(Shipped, BackgroundCalls):
         matched = self._match_dtypes(out, args)
         grads, new = (out, matched) if self.mode == "grad" else (out[1], matched[1])
         grads, new = (grads, new) if self.many else ((grads,), (new,))
-        return any(g is not h for g, h in zip(grads, new)) or (self.mode == "value_and_grad" and matched[0] is not out[0])
+        return any(g is not h for g, h in zip(grads, new)) or (self.mode != "grad" and matched[0] is not out[0])
 
     def _match_dtypes(self, out, args):
         """Give each array gradient its argument's dtype. Numba computes float32 arrays' adjoints in float64
