@@ -149,7 +149,6 @@ RULES = [
     # (an order whose meaning depends on the rank takes axis=: README says it is declined without)
     ("s", "np.linalg.norm({v}, 1, 0)"), ("s", "np.linalg.norm({v}, np.inf, axis=0)"),
     ("s", "np.linalg.norm({v}, ord=3, axis=-1)"), ("v", "np.linalg.norm({m}, -np.inf, axis=0)"),
-    ("s", "np.linalg.norm({v} - {v}, 3, axis=0)"), ("v", "np.linalg.norm({m}, 1.5, axis=1)"),   # (at 0: gradient 0)
     ("s", "np.linalg.norm(({s}, {s2}, 1.0))"), ("v", "np.linalg.norm({m} + " + OFF_M + ", axis=0)"),
     ("m", "np.linalg.norm({m} + " + OFF_V + ", axis=1, keepdims=True) * {m2}"),
     ("s", "np.var({v}) + np.std(({v})[:1])"), ("s", "np.std({v} + " + OFF_V + ", ddof=1)"), ("s", "np.var({m}, ddof=1)"),

@@ -250,8 +250,6 @@ class Gen:
                 opts.append("loopvar")
             if env["ints"] and self.has("intbool"):
                 opts.append("int")
-            if env["bools"] and self.has("intbool"):
-                opts.append("bool")      # (float of a bool: Numba's float takes none, rt.to_float does)
             o = self.pick(opts)
             if o == "const":
                 return self.const()
@@ -266,8 +264,6 @@ class Gen:
                 return f"{v}[{self.index(env)}]"
             if o == "int":
                 return f"({self.pick(env['ints'])} * 0.25)"
-            if o == "bool":
-                return f"(float({self.pick(env['bools'])}) * 0.5 + 0.25)"
             return f"({self.pick(env['loops'])} * 0.25)"
         if kind == "v":
             mats = self.nonbuf(env, "m")

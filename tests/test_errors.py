@@ -846,6 +846,10 @@ def norm_fro_one_axis(x):
     return np.sum(np.linalg.norm(x, "fro", axis=0))  # <- norm_fro_axis
 
 
+def norm_operator(x):
+    return np.linalg.norm(x, 1, axis=(0, 1))  # <- norm_operator
+
+
 def roll_axes_mismatch(x):
     return np.sum(np.roll(x, (1, 2), 0))  # <- roll_axes
 
@@ -900,6 +904,7 @@ def meshgrid_sparse(x):
                                             (norm_ambiguous, "norm_ord", "axis="),
                                             (norm_axis_none, "norm_axis_none", "axis="),
                                             (norm_fro_one_axis, "norm_fro_axis", "two axes"),
+                                            (norm_operator, "norm_operator", "ord='fro'"),
                                             (roll_axes_mismatch, "roll_axes", "one axis at a time"),
                                             (tile_unknown_reps, "tile_reps", "literal"),
                                             (tensordot_unknown_axes, "tensordot_axes", "np.einsum"),

@@ -69,6 +69,9 @@ def _norm(a: dict):
     if a.get("axis") is None:
         raise Decline(f"ord={order!r} without axis=: srcdiff does not know here whether x is a vector or a "
                 "matrix (for a matrix that ord means an operator norm, which has no rule)")
+    if isinstance(axis, gast.Tuple) and len(axis.elts) > 1:
+        raise Decline(f"ord={order!r} over two axes is a matrix (operator) norm, which has no rule: give one axis "
+                      "for vector norms, or ord='fro' (or None) for the Frobenius norm")
     if order == 2:
         return f"rt.sqrt_of_squares({_reduce('np.sum', a, 'np.square(x)')})"
     if order == 1:

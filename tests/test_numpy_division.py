@@ -1,0 +1,52 @@
+"""jit=False: a derivative that divides two Python floats by zero gives NumPy's inf or nan, as jit=True does, not a
+ZeroDivisionError (srcdiff/numpy_division.py). Before (h27b): grad of `np.sum(x) + math.sqrt(a)` at a = 0 raised
+'float division by zero' (math.sqrt's value and the seed are Python floats) where jit=True gave inf, and beside a
+float32 x, where a Python float argument stays one, grad of `math.atan2(a, a)` at the origin raised where jit=True
+gave 0. A division of f's own still fails at the user's line, as f does."""
+import warnings
+
+import numpy as np
+import pytest
+
+import srcdiff
+from gradcheck import source_module
+
+m = source_module("numpy_division", '''
+import math
+import numpy as np
+
+
+def root(x, a):
+    return np.sum(np.sin(x)) + math.sqrt(a)
+
+
+def angle(x, a):
+    return np.sum(x * x) + math.atan2(a, a)
+
+
+def reciprocal(x, a):
+    return np.sum(x) + 1.0 / a
+''')
+X = np.array([0.3, -0.8, 1.1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("f, da", [(m.root, np.inf), (m.angle, 0.0)], ids=["root", "angle"])
+def test_a_derivative_divides_as_numpy(f, da, dtype):
+    x = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for jit in (False, True):
+            value, (dx, d_a) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(x, 0.0)
+            assert value == pytest.approx(f(x, 0.0)) and d_a == da, (jit, d_a)
+            np.testing.assert_allclose(dx, srcdiff.grad(f, jit=jit)(x, 0.5), rtol=1e-6)
+            y, t = srcdiff.jvp(f, wrt=1, jit=jit)(x, 0.0, 1.0)
+            assert t == da, (jit, t)
+
+
+def test_a_division_of_fs_own_still_fails_at_the_users_line():
+    with pytest.raises(ZeroDivisionError):
+        m.reciprocal(X.astype(np.float32), 0.0)
+    with pytest.raises(srcdiff.SrcdiffError, match="1.0 / a") as err:
+        srcdiff.grad(m.reciprocal, wrt=1)(X.astype(np.float32), 0.0)
+    assert "reciprocal itself fails" in str(err.value)
