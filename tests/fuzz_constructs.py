@@ -635,6 +635,36 @@ def _dict_default_get(tree) -> bool:
                and isinstance(c.args[1], ast.Dict) for c in _walk(tree, ast.Call))
 
 
+def _record_returners(tree) -> dict:
+    """{name: def} of the program's functions returning a namedtuple (`return q._replace(...)`, `return ST3(...)`)."""
+    classes = _record_classes(tree)
+    return {fn.name: fn for fn in _walk(tree, ast.FunctionDef) if fn.name != "f" and any(
+        isinstance(r.value, ast.Call) and (isinstance(r.value.func, ast.Attribute) and r.value.func.attr == "_replace"
+                                           or isinstance(r.value.func, ast.Name) and r.value.func.id in classes)
+        for r in _walk(fn, ast.Return))}
+
+
+def _record_calls(tree) -> list:
+    """The calls of the program's functions returning a namedtuple."""
+    names = _record_returners(tree)
+    return [c for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Name) and c.func.id in names]
+
+
+def _records_stepped(tree, loop=False) -> list:
+    """`st = step(st)` of a function returning a namedtuple (`loop`: in a for loop)."""
+    trees = _walk(tree, ast.For) if loop else [tree]
+    return [a for t in trees for a in _walk(t, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Call) and a.value in _record_calls(tree) and a.value.args
+            and isinstance(a.value.args[0], ast.Name) and a.value.args[0].id == a.targets[0].id]
+
+
+def _returned_record_reads(tree, unpacked=True) -> bool:
+    """A namedtuple a function of the program's returns read by field (`step(st).u`) or unpacked (`u, w = step(st)`)."""
+    calls = _record_calls(tree)
+    return any(n.value in calls for n in _walk(tree, ast.Attribute)) or unpacked and any(
+        isinstance(a.targets[0], ast.Tuple) and a.value in calls for a in _walk(tree, ast.Assign))
+
+
 def _field_reads(tree):
     """A field of the namedtuple argument xa read (`xa.x`, `xa.a`)."""
     return any(isinstance(n.value, ast.Name) and n.value.id == "xa" and n.attr in ("x", "a")
@@ -1191,6 +1221,15 @@ DETECTORS = {
     "or tuples/lists of them :: an argument's too": lambda t: bool(_arguments_replaced(t)),
     "or tuples/lists of them :: under its own name": lambda t: bool(_arguments_replaced(t)),
     "or tuples/lists of them :: p = p._replace(w=2.0 * p.w)": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: returned by your functions": lambda t: bool(_record_calls(t)),
+    "or tuples/lists of them :: s = step(s, g) of return s._replace(w=s.w - lr * g) or return state(a, b)":
+        lambda t: bool(_records_stepped(t)),
+    "or tuples/lists of them :: also in a loop": lambda t: bool(_records_stepped(t, loop=True)),
+    "or tuples/lists of them :: unpacked or read by field": _returned_record_reads,
+    "or tuples/lists of them :: step(s, g).w": lambda t: _returned_record_reads(t, unpacked=False),
+    "or tuples/lists of them :: also by nested defs": lambda t: any(
+        inner.name in _record_returners(t) for fn in _walk(t, ast.FunctionDef) for inner in fn.body
+        if isinstance(inner, ast.FunctionDef)) and bool(_record_calls(t)),
     "or tuples/lists of them :: also in a function of yours": lambda t: any(
         fn.name != "f" for fn in _arguments_replaced(t)),
     "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(

@@ -2209,16 +2209,39 @@ class Gen:
         make = self.pick([f"{cls}(u={s_val}, w={v_val})", f"{cls}({s_val}, {v_val})", f"{cls}({s_val}, w={v_val})"])
         lines = [f"{st} = {make}"]
         form = self.pick(["replace", "loop", "branch"])
+        # and, in two of three programs (decided off the source, drawing nothing: the seeds keep their other draws),
+        # the change made by a function of the program's returning the namedtuple, `return q._replace(...)` or `return
+        # {cls}(...)`: module-level (via 1) or a def nested in f (via 2) (README: namedtuples 'returned by your
+        # functions ... also by nested defs'; each was declined until h27c)
+        via = sum(map(ord, make + form)) % 3
+        step = self.fresh("ststep") if via else None
+
+        def changed(value: str) -> str:
+            """`value` (an expression of {st}) as the call of `step` returning it (its def put where via says)."""
+            if not via:
+                return value
+            ret = "    return " + re.sub(rf"\b{st}\b", "q", value)
+            if via == 1:
+                self.helper_src.append(f"def {step}(q):\n{ret}")
+            else:
+                lines.insert(0, f"def {step}(q):")
+                lines.insert(1, ret)
+            return f"{step}({st})"
         if form == "replace":
             st2 = self.fresh("st")
-            lines.append(f"{st2} = {st}._replace(w=np.sin({st}.w) * {st}.u)")
-            return lines, f"{st2}.u * np.sum({st2}.w) + 0.1 * np.sum({st}[1])"
+            lines.append(f"{st2} = {changed(f'{st}._replace(w=np.sin({st}.w) * {st}.u)')}")
+            if via == 2:
+                lines.append(f"{u}, {w} = {step}({st})")
+                return lines, f"{u} * np.sum({st2}.w) + 0.1 * np.sum({w}) + 0.1 * np.sum({st}[1])"
+            read = f"{step}({st}).u" if via else f"{st2}.u"
+            return lines, f"{read} * np.sum({st2}.w) + 0.1 * np.sum({st}[1])"
         if form == "loop":
             lines += [f"for {i} in range({trips}):",
-                      f"    {st} = {st}._replace(u={st}.u + 0.1 * np.sum({st}.w), w={st}.w - 0.1 * np.sin({st}.u))"]
+                      f"    {st} = " + changed(f"{st}._replace(u={st}.u + 0.1 * np.sum({st}.w), "
+                                              f"w={st}.w - 0.1 * np.sin({st}.u))")]
         else:
             lines += [f"if {'flag' if flag else f'{st}.u > 0.0'}:", f"    {st} = {st}._replace(u=0.5 * {st}.u)",
-                      "else:", f"    {st} = {cls}(u=np.cos({st}.u), w={st}.w * 0.5)"]
+                      "else:", f"    {st} = {changed(f'{cls}(u=np.cos({st}.u), w={st}.w * 0.5)')}"]
         if self.coin(3):
             lines.append(f"{u}, {w} = {st}")
             return lines, f"{u} * np.sum(np.tanh({w}))"
