@@ -63,11 +63,21 @@ def keywords_added(W, b):
     return q["s"] * np.sum(q["b"] * W)
 
 
+def overridden(p):
+    q = {**p, "W": p["W"] * 3.0, "c": np.cos(p["b"])}
+    return q
+
+
+def keys_overridden(W, b):
+    q = overridden({"W": W, "b": b})
+    return np.sum(q["W"] * q["c"]) + np.sum(q["b"])     # (was declined at `return q`: `{**p, "W": ...}`, h27c)
+
+
 W0, B0 = np.array([0.3, -0.5, 1.1]), np.array([0.7, 0.2, -0.4])
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
-@pytest.mark.parametrize("f", [made_here, of_an_argument, read_at_once, keywords_added])
+@pytest.mark.parametrize("f", [made_here, of_an_argument, read_at_once, keywords_added, keys_overridden])
 def test_a_copy_of_a_dict_your_function_returns(f, jit):
     value, (dW, db) = srcdiff.value_and_grad(f, wrt=(0, 1), jit=jit)(W0.copy(), B0.copy())
     assert value == pytest.approx(f(W0.copy(), B0.copy()), rel=1e-12)
@@ -111,3 +121,52 @@ def test_a_namedtuple_a_function_of_yours_returns():
     assert value == pytest.approx(f(W0.copy(), B0.copy()), rel=1e-12)
     np.testing.assert_allclose(dW, numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(db, numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)
+
+
+# ---- the same copies made in a def nested in the function (dict_forms.copies_nested_parameter): they were declined
+# as "a dict built from something other than a dict argument or a dict made from one" (where `p.copy()` worked), h27c
+
+def nested_copies(W, b):
+    def doubled_here(p):
+        q = dict(p)
+        q["W"] = q["W"] * 2.0
+        return q
+
+    def unpacked_here(d):
+        q = {**d}
+        q["b"] = np.sin(q["b"])
+        return q
+
+    def shallow_here(p):
+        q = copy.copy(p)
+        q["c"] = q["W"] + q["b"]
+        return q
+
+    def bumped_here(d):
+        e = dict(d, b=d["b"] * 3.0)
+        return e
+    p = {"W": W, "b": b}
+    q = doubled_here(p)
+    r = unpacked_here(q)
+    t = shallow_here(r)
+    u = bumped_here(t)
+    return np.sum(u["W"] * u["b"]) + np.sum(t["c"] ** 2) + np.sum(r["b"] * W)
+
+
+def nested_copy_of_an_argument(p, x):
+    def scaled(d):
+        q = {**d, "W": d["W"] * x}
+        return q
+    q = scaled(p)
+    return np.sum(q["W"] * q["b"])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_copies_made_in_a_nested_def(jit):
+    from gradcheck import check_value_grad_jvp
+    check_value_grad_jvp(nested_copies, (W0.copy(), B0.copy()), (0, 1), jit, (W0 * 0.5, B0 - 1.0), atol=1e-8)
+    p, x = {"W": W0.copy(), "b": B0.copy()}, np.array([2.0, -1.0, 0.5])
+    g = srcdiff.grad(nested_copy_of_an_argument, jit=jit)(p, x)
+    f = lambda W, b: nested_copy_of_an_argument({"W": W, "b": b}, x)
+    np.testing.assert_allclose(g["W"], numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g["b"], numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)

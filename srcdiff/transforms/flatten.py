@@ -539,7 +539,7 @@ class _Flatten(DictForms, RecordForms):
                 and self.dict_get_dict(s.value) is not None:     # opt = params.get("opt", {}) (dict_forms)
             s = copy_loc(gast.Assign(targets=s.targets, value=self.dict_get_dict(s.value), type_comment=None), s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and self.builds_dict(s.value):
+                and self.builds_dict(s.value) and not self.copies_nested_parameter(s.value):
             return self.make_dict(s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func) is not None:
