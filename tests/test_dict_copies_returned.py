@@ -170,3 +170,54 @@ def test_copies_made_in_a_nested_def(jit):
     f = lambda W, b: nested_copy_of_an_argument({"W": W, "b": b}, x)
     np.testing.assert_allclose(g["W"], numerical_grad(f, [W0, B0], 0), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(g["b"], numerical_grad(f, [W0, B0], 1), rtol=1e-6, atol=1e-8)
+
+
+# ---- the function you differentiate returning such a copy: declined as a dict display returned is (README: "the
+# function you differentiate returning a dict"), by every transform; jacobian ran it first and raised TypeError
+# ("float() argument must be a string or a real number, not 'dict'", h27c)
+
+def copy_returned(p):
+    q = dict(p)
+    q["W"] = 2.0 * q["W"]
+    return q    # <- copy_returned
+
+
+def method_copy_returned(p):
+    q = p.copy()
+    q["c"] = np.sin(q["b"])
+    return q    # <- method_copy_returned
+
+
+def unpacked_returned(p):
+    q = {**p}
+    return q    # <- unpacked_returned
+
+
+def display_returned(p):
+    return {"W": p["W"] * 2.0, "b": p["b"]}     # <- display_returned
+
+
+def sometimes_a_dict(p, k):
+    d = {}
+    return p if k > 0 else d
+
+
+@pytest.mark.parametrize("f", [copy_returned, method_copy_returned, unpacked_returned, display_returned])
+@pytest.mark.parametrize("how", ["grad", "jvp", "vjp", "jacobian", "hessian"])
+def test_the_function_differentiated_returning_a_copy_is_declined(f, how):
+    import inspect
+    src, start = inspect.getsourcelines(f)
+    line = start + next(k for k, t in enumerate(src) if f"# <- {f.__name__}" in t)
+    p = {"W": W0.copy(), "b": B0.copy()}
+    made = {"grad": lambda: srcdiff.grad(f)(p), "jvp": lambda: srcdiff.jvp(f)(p, p),
+            "vjp": lambda: srcdiff.vjp(f)(p, 1.0), "jacobian": lambda: srcdiff.jacobian(f)(p),
+            "hessian": lambda: srcdiff.hessian(f)(p)}[how]
+    with pytest.raises(srcdiff.SrcdiffError, match=rf"test_dict_copies_returned.py:{line}: the function you "
+                                                   r"differentiate returns a dict(?s:.*)hint: differentiate a function"):
+        made()
+
+
+def test_jacobian_of_a_function_that_returns_a_dict_it_was_passed():
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_dict_copies_returned.py:\d+: sometimes_a_dict returned a "
+                                                   r"dict: the jacobian is of a function of arrays and numbers"):
+        srcdiff.jacobian(sometimes_a_dict, wrt=0)({"W": W0.copy()}, 1)
