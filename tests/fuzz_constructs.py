@@ -1010,7 +1010,7 @@ def _copies_returned(tree) -> dict:
             if not (isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name) and a.targets[0].id in returned):
                 continue
             v, src = a.value, None
-            if isinstance(v, ast.Dict) and v.keys == [None] and isinstance(v.values[0], ast.Name):
+            if isinstance(v, ast.Dict) and v.keys[:1] == [None] and isinstance(v.values[0], ast.Name):
                 src = v.values[0].id
             elif isinstance(v, ast.Call) and len(v.args) == 1 and isinstance(v.args[0], ast.Name) and \
                     ast.unparse(v.func) in ("dict", "copy.copy", "copy.deepcopy"):
@@ -1230,6 +1230,13 @@ DETECTORS = {
     "or tuples/lists of them :: also by nested defs": lambda t: any(
         inner.name in _record_returners(t) for fn in _walk(t, ast.FunctionDef) for inner in fn.body
         if isinstance(inner, ast.FunctionDef)) and bool(_record_calls(t)),
+    "or tuples/lists of them :: also by a method of its class": lambda t: any(
+        isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Attribute)
+        and isinstance(a.value.func.value, ast.Name) and a.value.func.value.id == a.targets[0].id
+        and a.value.func.attr == "damped" for a in _walk(t, ast.Assign)),
+    "or tuples/lists of them :: s = s.step(g)": lambda t: any(
+        isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "damped"
+        for a in _walk(t, ast.Assign)),
     "or tuples/lists of them :: also in a function of yours": lambda t: any(
         fn.name != "f" for fn in _arguments_replaced(t)),
     "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(
@@ -1381,7 +1388,8 @@ DETECTORS = {
     "your functions :: rely on defaults": _relies_on_defaults,
     "your functions :: and have keyword-only parameters": _keyword_only,
     "or dicts of them keyed by strings :: or a copy of a dict it takes": lambda t: bool(_copies_returned(t)),
-    "or dicts of them keyed by strings :: q = dict(p) (also p.copy(), {p}, copy.copy(p))": lambda t: bool(_copies_returned(t)),
+    'or dicts of them keyed by strings :: q = dict(p) (also p.copy(), {p}, {p, "w": w2}, copy.copy(p), also in nested '
+    'defs)': lambda t: bool(_copies_returned(t)),
     "or dicts of them keyed by strings :: written or with keys added": lambda t: any(_copies_returned(t).values()),
     'or dicts of them keyed by strings :: q["w"] = 2.0 * q["w"]': lambda t: any(_copies_returned(t).values()),
     "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),

@@ -119,6 +119,10 @@ class XA(typing.NamedTuple):
     def norm2(self):
         return self.x * self.x + np.sum(self.a * self.a)
 
+    def damped(self):
+        """A changed copy (README: namedtuples 'returned by your functions ... also by a method of its class')."""
+        return self._replace(x=self.x * 0.8 + 0.1 * np.sum(np.tanh(self.a)), a=np.sin(self.a) * self.x)
+
 
 def _rebuilt(like, items):
     """A tuple or list of `like`'s type holding `items` (a namedtuple's: by field)."""
@@ -2083,6 +2087,8 @@ class Gen:
                 form = sum(map(ord, source())) % 4
                 if form and not any(re.match(r"\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", line) for line in body):
                     step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
+                    if (sum(map(ord, source())) // 4) % 3 == 1:     # (the same step by a method of XA, h27c)
+                        step = "xa = xa.damped()"
                     if form == 1:
                         body[at:at] = [step]
                     elif form == 2:
@@ -2327,9 +2333,13 @@ class Gen:
         # dict(p)'; declined before h26c as "a dict made in the function used as a whole value")
         if sum(map(ord, s_val + v_val)) % 3 == 2:
             cp, p2 = self.fresh("cpdict"), self.fresh("p")
-            made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)"][sum(map(ord, s_val)) % 4]
-            self.helper_src.append(f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
-                                   f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)", '{**q, "u": 0.5 * q["u"]}'][sum(map(ord, s_val)) % 5]
+            helper = (f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
+                      f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            if (sum(map(ord, s_val)) // 5) % 2:     # (or a def nested in f: declined before h27c but `q.copy()`)
+                lines[:0] = helper.split("\n")
+            else:
+                self.helper_src.append(helper)
             lines.append(f"{p2} = {cp}({p})")
             term = f'{p2}["c"] * np.sum({p2}["w"]) + 0.3 * {p2}["u"]'
             if read == "index":

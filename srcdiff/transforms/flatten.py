@@ -28,7 +28,7 @@ from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, l
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
-from .record_forms import Fields, RecordForms, records_bound_again
+from .record_forms import Fields, RecordForms, record_methods_named, records_bound_again
 from .record_returns import returned_records
 
 
@@ -807,6 +807,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     the function differentiated, whose writes into its arguments' items are declined here."""
     structs = structs or {}
     params = {a.id for a in unit.node.args.args}
+    record_methods_named(unit.node, unit.namespace, structs)     # s.step(g) -> P_step(s, g) (record_forms)
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
