@@ -527,6 +527,12 @@ def _dicts_literal(tree):
                and all(isinstance(e, ast.Dict) for e in a.value.elts) for a in _walk(tree, ast.Assign))
 
 
+def _copies_comprehended(tree) -> list:
+    """`cs = [dict(q) for q in layers]`: a list of copies of the dicts of a list, made by a comprehension."""
+    return [a for a in _walk(tree, ast.Assign) if isinstance(a.value, ast.ListComp)
+            and isinstance(a.value.elt, ast.Call) and ast.unparse(a.value.elt.func) == "dict"]
+
+
 def _dict_returners(tree) -> dict:
     """{name: def} of the module-level functions each of whose returns gives a dict display, or a name its own block
     binds to one (`q = {...}` ... `return q`)."""
@@ -1188,6 +1194,8 @@ DETECTORS = {
     "or dicts of them keyed by strings :: dicts the function makes of its own values": _own_dict,
     "or dicts of them keyed by strings :: p = {...}": _own_dict,
     "or dicts of them keyed by strings :: also in a tuple or list bound to a name": _dicts_literal,
+    "or dicts of them keyed by strings :: lists of copies": lambda t: bool(_copies_comprehended(t)),
+    "or dicts of them keyed by strings :: [dict(l) for l in layers]": lambda t: bool(_copies_comprehended(t)),
     "or dicts of them keyed by strings :: layers = [{...}, {...}]": _dicts_literal,
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(

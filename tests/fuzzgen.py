@@ -2299,7 +2299,13 @@ class Gen:
             lines.append(f'{ls} = {o}{{"u": {s_val}, "w": {v_val}}}, {{"u": 0.5, "w": np.sin({v_val})}}{c}')
             if self.coin(2):
                 return lines, f'sum({q}["u"] * np.sum({q}["w"]) for {q} in {ls}) + {ls}[1]["u"]'
-            lines += [f"{acc} = 0.0", f"for {q} in {ls}:", f'    {acc} = {acc} + {q}["u"] * np.sum(np.tanh({q}["w"]))']
+            if sum(map(ord, s_val + v_val)) % 2:    # (decided off the source: a list of copies made by a comprehension,
+                cs = self.fresh("copies")           # written, README 'lists of copies'; declined before h27c)
+                lines += [f"{cs} = [dict({q}) for {q} in {ls}]", f'{cs}[0]["w"] = {cs}[0]["w"] * 0.5 + {cs}[1]["u"]',
+                          f"{acc} = 0.1 * np.sum({ls}[0][\"w\"])", f"for {q} in {cs}:"]
+            else:
+                lines += [f"{acc} = 0.0", f"for {q} in {ls}:"]
+            lines.append(f'    {acc} = {acc} + {q}["u"] * np.sum(np.tanh({q}["w"]))')
             return lines, acc
         if form == "display":
             lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')

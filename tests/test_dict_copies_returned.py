@@ -221,3 +221,33 @@ def test_jacobian_of_a_function_that_returns_a_dict_it_was_passed():
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_dict_copies_returned.py:\d+: sometimes_a_dict returned a "
                                                    r"dict: the jacobian is of a function of arrays and numbers"):
         srcdiff.jacobian(sometimes_a_dict, wrt=0)({"W": W0.copy()}, 1)
+
+
+# ---- a list of copies made by a comprehension over a list of dicts (`out = [dict(l) for l in layers]`, then
+# `out[0]["W"] = ...`): unrolled into the list literal of the copies, as `[dict(layers[0]), dict(layers[1])]` was
+# read (dict_forms.make_dicts). It was declined as "a dict argument used as a whole value" (h27c).
+
+def copies_in_a_comprehension(layers, x):
+    out = [dict(l) for l in layers]
+    out[0]["W"] = out[0]["W"] * x
+    return np.sum(out[0]["W"] * out[1]["b"]) + np.sum(layers[0]["W"] * layers[1]["W"])
+
+
+def copies_of_dicts_made_here(W, b, x):
+    layers = [{"W": W, "b": b}, {"W": b * 2.0, "b": W}]
+    return copies_in_a_comprehension(layers, x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_copies_made_by_a_comprehension(jit):
+    from gradcheck import check_value_grad_jvp
+    x = np.array([2.0, -1.0, 0.5])
+    check_value_grad_jvp(copies_of_dicts_made_here, (W0.copy(), B0.copy(), x), (0, 1), jit, (W0 * 0.5, B0 - 1.0),
+                         atol=1e-8)
+    layers = [{"W": W0.copy(), "b": B0.copy()}, {"W": B0 * 2.0, "b": W0 * 3.0}]
+    g = srcdiff.grad(copies_in_a_comprehension, jit=jit)(layers, x)
+    f = lambda a, c, d, e: copies_in_a_comprehension([{"W": a, "b": c}, {"W": d, "b": e}], x)
+    flat = [layers[0]["W"], layers[0]["b"], layers[1]["W"], layers[1]["b"]]
+    got = [g[0]["W"], g[0]["b"], g[1]["W"], g[1]["b"]]
+    for k in range(4):
+        np.testing.assert_allclose(got[k], numerical_grad(f, flat, k), rtol=1e-6, atol=1e-8)

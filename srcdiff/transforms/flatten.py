@@ -559,6 +559,13 @@ class _Flatten(DictForms, RecordForms):
                 and self.record_call(s.value)):
             self.returned_record(s.value)       # W2, b2 = step(s, g): its fields' values
             self.record_calls.add(id(s.value))
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.ListComp) and any(self.builds_dict(n) or isinstance(n, gast.Dict)
+                                                               for n in walk(s.value.elt))):
+            items = self.unrolled(s.value)      # out = [dict(l) for l in layers]: [dict(layers[0]), ...] (h27c)
+            if items and all(self.builds_dict(e) for e in items):
+                s = copy_loc(gast.Assign(targets=s.targets, value=copy_loc(gast.List(elts=items, ctx=gast.Load()),
+                                                                           s.value), type_comment=None), s)
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -860,7 +867,8 @@ def _made_structures(unit, fl) -> set:
     for n in walk(unit.node):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
-            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.Call) and (
+            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.ListComp) and fl.builds_dict(v.elt) \
+                    or isinstance(v, gast.Call) and (
                     fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None or fl.record_call(v)
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)
