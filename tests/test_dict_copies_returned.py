@@ -251,3 +251,26 @@ def test_copies_made_by_a_comprehension(jit):
     got = [g[0]["W"], g[0]["b"], g[1]["W"], g[1]["b"]]
     for k in range(4):
         np.testing.assert_allclose(got[k], numerical_grad(f, flat, k), rtol=1e-6, atol=1e-8)
+
+
+# ---- a comprehension's variable named as a loop's over dicts made here (`sum(q["u"] for q in layers)`, `for q in
+# layers:`): the comprehension's q is its own (Python 3), and the loop unrolls. Counted as a second binding of q, the
+# loop's q was the literal of a dict's items, and `q["u"]` declined as "a tuple of differentiated values is indexed by
+# a variable" (on 94b6868 too; found by fuzz seeds 61, 74, 162, 241 of the comprehension of copies, h27c)
+
+def comprehension_and_loop_share_a_name(x, a):
+    layers = ({"u": x, "w": a}, {"u": 0.5, "w": np.sin(a)})
+    copies = [dict(q) for q in layers]
+    copies[0]["w"] = copies[0]["w"] * 0.5 + copies[1]["u"]
+    acc = sum(q["u"] * x for q in layers)
+    for q in copies:
+        acc = acc + q["u"] * np.sum(np.tanh(q["w"]))
+    v = np.array([x * (q + 1.0) for q in range(3)])    # (not unrolled: its q is its own, not the loop's last)
+    return acc * np.sum(v) + q["u"] * x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_comprehension_variable_named_as_a_loop_variable(jit):
+    from gradcheck import check_value_grad_jvp
+    check_value_grad_jvp(comprehension_and_loop_share_a_name, (0.7, np.array([1.0, -2.0])), (0, 1), jit,
+                         (0.5, np.array([1.0, 0.25])), atol=1e-8)

@@ -86,8 +86,12 @@ def rebound_names(fn, params) -> set:
     """Names a static alias must not follow: a parameter bound again in the body, or a local bound more than
     once (`state = init` ... `state = (s0 + a, s1)` in a loop: `state[0]` is not `init_0` after the loop)."""
     counts: dict = {}
+    # (a comprehension's targets are its own names, in Python 3: `sum(q["u"] for q in layers)` beside `for q in
+    # layers:` binds no q of the function's; counted, the loop's q was bound to the literal of the dict's items, a
+    # value, and `q["u"]` declined as "a tuple of differentiated values is indexed by a variable", h27c)
+    comprehended = {id(t) for c in walk(fn) if isinstance(c, gast.comprehension) for t in walk(c.target)}
     for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in comprehended:
             counts[n.id] = counts.get(n.id, 0) + 1
     return {k for k, c in counts.items() if c >= (1 if k in params else 2)}
 
@@ -435,8 +439,13 @@ class _Flatten(DictForms, RecordForms):
 
             def comprehension(self, n):
                 items = outer.unrolled(n)
-                if items is None:
-                    self.generic_visit(n)
+                if items is None:   # (its targets are its own: not a loop's alias of the same name, rebound_names)
+                    own = {t.id for g in n.generators for t in walk(g.target) if isinstance(t, gast.Name)}
+                    hidden = {k: outer.alias.pop(k) for k in list(outer.alias) if k in own}
+                    try:
+                        self.generic_visit(n)
+                    finally:
+                        outer.alias.update(hidden)
                     return n
                 return self.visit(copy_loc(gast.List(elts=items, ctx=gast.Load()), n))
         return T().visit(node)
