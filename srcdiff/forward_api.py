@@ -591,6 +591,11 @@ class Jacobian(_Matrix):
         if mode == "auto" or mode == "reverse" or not entries:
             last = _copies(args)    # (f may write into them: each evaluation from copies, the last's written back)
             y = api.call_positional(generated_function(self.f), last)
+            if isinstance(y, dict):     # (np.asarray(y, dtype=float) below raised TypeError: "float() argument ...")
+                module_builder.decline_structured_result(getattr(self.f, "py_func", self.f))
+                raise SrcdiffError(f"{getattr(self.f, '__name__', 'the function')} returned a dict: the jacobian is of a function of arrays and numbers "
+                                   "(or a tuple of them)", *user_location(self.f),
+                                   advice="return its items as a tuple, or differentiate one of them")
         if mode == "auto":
             mode = "forward" if entries <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode

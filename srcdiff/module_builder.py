@@ -572,6 +572,13 @@ def _decline_record_result(fn):
              "namedtuple (s2 = step(s, g))")
 
 
+def decline_structured_result(fn):
+    """Decline the function differentiated where it returns a dict or a namedtuple (`_decline_dict_result`,
+    `_decline_record_result`): for a caller that ran it (jacobian's value, which it reads the shape of)."""
+    _decline_dict_result(fn)
+    _decline_record_result(fn)
+
+
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
                  arg_dims: tuple = (), checkpoints: int | None = None, floats64: bool = False) -> Module:
     """Generate the module holding `fn`'s derivative (mode grad | value_and_grad | vjp | jvp) and its

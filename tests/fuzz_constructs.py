@@ -219,6 +219,29 @@ def _called_for_effect(tree):
     return any(isinstance(n.value, ast.Call) and _call_name(n.value) in procedures for n in _walk(tree, ast.Expr))
 
 
+def _rebound_after_write(tree):
+    """A function of the program that writes into its parameter `u` (`u[j] = ...`), then binds `u` again inside a
+    loop or a branch, called with a name that the caller reads after the call (fuzzgen 'argrebound')."""
+    rebinders = {}
+    for name, fn in _module_funcs(tree).items():
+        params = [a.arg for a in fn.args.args]
+        for k, p in enumerate(params):
+            written = any(isinstance(s.value, ast.Name) and s.value.id == p for _, s in _sub_writes(fn))
+            again = any(isinstance(t, ast.Name) and t.id == p for b in _walk(fn, ast.For, ast.While, ast.If)
+                        for n in ast.walk(b) if isinstance(n, ast.Assign) for t in n.targets)
+            if written and again:
+                rebinders[name] = k
+    for fn in _walk(tree, ast.FunctionDef):
+        for i, stmt in enumerate(fn.body):
+            for c in (n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _call_name(n) in rebinders):
+                k = rebinders[_call_name(c)]
+                arg = c.args[k] if k < len(c.args) else None
+                if isinstance(arg, ast.Name) and any(isinstance(n, ast.Name) and n.id == arg.id
+                                                     for later in fn.body[i + 1:] for n in ast.walk(later)):
+                    return True
+    return False
+
+
 def _loop_over_passed_tuple(tree):
     """A function of the program (not f) that loops over one of its parameters (`for w, b in layers`, or
     enumerate of it), called with a tuple literal in that place."""
@@ -527,6 +550,12 @@ def _dicts_literal(tree):
                and all(isinstance(e, ast.Dict) for e in a.value.elts) for a in _walk(tree, ast.Assign))
 
 
+def _copies_comprehended(tree) -> list:
+    """`cs = [dict(q) for q in layers]`: a list of copies of the dicts of a list, made by a comprehension."""
+    return [a for a in _walk(tree, ast.Assign) if isinstance(a.value, ast.ListComp)
+            and isinstance(a.value.elt, ast.Call) and ast.unparse(a.value.elt.func) == "dict"]
+
+
 def _dict_returners(tree) -> dict:
     """{name: def} of the module-level functions each of whose returns gives a dict display, or a name its own block
     binds to one (`q = {...}` ... `return q`)."""
@@ -633,6 +662,36 @@ def _dict_default_get(tree) -> bool:
     """`p.get("opt", {...})`: a .get with a dict for its default."""
     return any(isinstance(c.func, ast.Attribute) and c.func.attr == "get" and len(c.args) == 2
                and isinstance(c.args[1], ast.Dict) for c in _walk(tree, ast.Call))
+
+
+def _record_returners(tree) -> dict:
+    """{name: def} of the program's functions returning a namedtuple (`return q._replace(...)`, `return ST3(...)`)."""
+    classes = _record_classes(tree)
+    return {fn.name: fn for fn in _walk(tree, ast.FunctionDef) if fn.name != "f" and any(
+        isinstance(r.value, ast.Call) and (isinstance(r.value.func, ast.Attribute) and r.value.func.attr == "_replace"
+                                           or isinstance(r.value.func, ast.Name) and r.value.func.id in classes)
+        for r in _walk(fn, ast.Return))}
+
+
+def _record_calls(tree) -> list:
+    """The calls of the program's functions returning a namedtuple."""
+    names = _record_returners(tree)
+    return [c for c in _walk(tree, ast.Call) if isinstance(c.func, ast.Name) and c.func.id in names]
+
+
+def _records_stepped(tree, loop=False) -> list:
+    """`st = step(st)` of a function returning a namedtuple (`loop`: in a for loop)."""
+    trees = _walk(tree, ast.For) if loop else [tree]
+    return [a for t in trees for a in _walk(t, ast.Assign) if isinstance(a.targets[0], ast.Name)
+            and isinstance(a.value, ast.Call) and a.value in _record_calls(tree) and a.value.args
+            and isinstance(a.value.args[0], ast.Name) and a.value.args[0].id == a.targets[0].id]
+
+
+def _returned_record_reads(tree, unpacked=True) -> bool:
+    """A namedtuple a function of the program's returns read by field (`step(st).u`) or unpacked (`u, w = step(st)`)."""
+    calls = _record_calls(tree)
+    return any(n.value in calls for n in _walk(tree, ast.Attribute)) or unpacked and any(
+        isinstance(a.targets[0], ast.Tuple) and a.value in calls for a in _walk(tree, ast.Assign))
 
 
 def _field_reads(tree):
@@ -980,7 +1039,7 @@ def _copies_returned(tree) -> dict:
             if not (isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Name) and a.targets[0].id in returned):
                 continue
             v, src = a.value, None
-            if isinstance(v, ast.Dict) and v.keys == [None] and isinstance(v.values[0], ast.Name):
+            if isinstance(v, ast.Dict) and v.keys[:1] == [None] and isinstance(v.values[0], ast.Name):
                 src = v.values[0].id
             elif isinstance(v, ast.Call) and len(v.args) == 1 and isinstance(v.args[0], ast.Name) and \
                     ast.unparse(v.func) in ("dict", "copy.copy", "copy.deepcopy"):
@@ -1138,6 +1197,8 @@ DETECTORS = {
     "calls to your own functions": lambda t: any(_calls(_entry(t), name) or any(
         _calls(_entry(t), name) for _ in [0]) for name in _module_funcs(t) if name.startswith("helper")),
     "calls to your own functions :: also as statements for their in-place writes into an argument": _called_for_effect,
+    "calls to your own functions :: also where the function writes into its parameter and then binds it again in a "
+    "loop or a branch while the caller reads its array after the call": _rebound_after_write,
     "calls to your own functions :: closures": _closure,
     "calls to your own functions :: nested defs": lambda t: any(
         isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),
@@ -1158,6 +1219,8 @@ DETECTORS = {
     "or dicts of them keyed by strings :: dicts the function makes of its own values": _own_dict,
     "or dicts of them keyed by strings :: p = {...}": _own_dict,
     "or dicts of them keyed by strings :: also in a tuple or list bound to a name": _dicts_literal,
+    "or dicts of them keyed by strings :: lists of copies": lambda t: bool(_copies_comprehended(t)),
+    "or dicts of them keyed by strings :: [dict(l) for l in layers]": lambda t: bool(_copies_comprehended(t)),
     "or dicts of them keyed by strings :: layers = [{...}, {...}]": _dicts_literal,
     "or dicts of them keyed by strings :: dicts your functions return": lambda t: bool(_dict_returners(t)),
     "or dicts of them keyed by strings :: each return a dict display of the same string keys": lambda t: any(
@@ -1191,6 +1254,22 @@ DETECTORS = {
     "or tuples/lists of them :: an argument's too": lambda t: bool(_arguments_replaced(t)),
     "or tuples/lists of them :: under its own name": lambda t: bool(_arguments_replaced(t)),
     "or tuples/lists of them :: p = p._replace(w=2.0 * p.w)": lambda t: bool(_arguments_replaced(t)),
+    "or tuples/lists of them :: returned by your functions": lambda t: bool(_record_calls(t)),
+    "or tuples/lists of them :: s = step(s, g) of return s._replace(w=s.w - lr * g) or return state(a, b)":
+        lambda t: bool(_records_stepped(t)),
+    "or tuples/lists of them :: also in a loop": lambda t: bool(_records_stepped(t, loop=True)),
+    "or tuples/lists of them :: unpacked or read by field": _returned_record_reads,
+    "or tuples/lists of them :: step(s, g).w": lambda t: _returned_record_reads(t, unpacked=False),
+    "or tuples/lists of them :: also by nested defs": lambda t: any(
+        inner.name in _record_returners(t) for fn in _walk(t, ast.FunctionDef) for inner in fn.body
+        if isinstance(inner, ast.FunctionDef)) and bool(_record_calls(t)),
+    "or tuples/lists of them :: also by a method of its class": lambda t: any(
+        isinstance(a.targets[0], ast.Name) and isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Attribute)
+        and isinstance(a.value.func.value, ast.Name) and a.value.func.value.id == a.targets[0].id
+        and a.value.func.attr == "damped" for a in _walk(t, ast.Assign)),
+    "or tuples/lists of them :: s = s.step(g)": lambda t: any(
+        isinstance(a.value, ast.Call) and isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "damped"
+        for a in _walk(t, ast.Assign)),
     "or tuples/lists of them :: also in a function of yours": lambda t: any(
         fn.name != "f" for fn in _arguments_replaced(t)),
     "or tuples/lists of them :: also in a loop or a branch": lambda t: _in_block(
@@ -1342,7 +1421,8 @@ DETECTORS = {
     "your functions :: rely on defaults": _relies_on_defaults,
     "your functions :: and have keyword-only parameters": _keyword_only,
     "or dicts of them keyed by strings :: or a copy of a dict it takes": lambda t: bool(_copies_returned(t)),
-    "or dicts of them keyed by strings :: q = dict(p) (also p.copy(), {p}, copy.copy(p))": lambda t: bool(_copies_returned(t)),
+    'or dicts of them keyed by strings :: q = dict(p) (also p.copy(), {p}, {p, "w": w2}, copy.copy(p), also in nested '
+    'defs)': lambda t: bool(_copies_returned(t)),
     "or dicts of them keyed by strings :: written or with keys added": lambda t: any(_copies_returned(t).values()),
     'or dicts of them keyed by strings :: q["w"] = 2.0 * q["w"]': lambda t: any(_copies_returned(t).values()),
     "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),

@@ -119,6 +119,10 @@ class XA(typing.NamedTuple):
     def norm2(self):
         return self.x * self.x + np.sum(self.a * self.a)
 
+    def damped(self):
+        """A changed copy (README: namedtuples 'returned by your functions ... also by a method of its class')."""
+        return self._replace(x=self.x * 0.8 + 0.1 * np.sum(np.tanh(self.a)), a=np.sin(self.a) * self.x)
+
 
 def _rebuilt(like, items):
     """A tuple or list of `like`'s type holding `items` (a namedtuple's: by field)."""
@@ -1559,6 +1563,26 @@ class Gen:
                           f"np.sum(np.sin({e}[...]))"])
         return lines, term
 
+    def rebound_after_write(self, env):
+        """'argrebound' (drawn last): a helper that writes into its array parameter, then binds the parameter to new
+        arrays (in a loop, a `while` or a branch), called on a local array that f reads after the call (README:
+        calls to your own functions, their in-place writes into an argument; inlined, the parameter's copy was the
+        loop's carried name and the call was declined, 'writes in place into memory that ... shares': fuzz 1192024,
+        follow_writes.py). Returns the lines and a scalar term for the result."""
+        h, b, t, i = self.fresh("wrebind"), self.fresh("wb"), self.fresh("t"), self.fresh("i")
+        j, c = self.choose(self.N), self.const()
+        write = self.pick([f"u[{j}] = u[{j}] * {c} + np.sin(z)", f"u[{j}] += {c} * np.tanh(u[{(j + 1) % self.N}])",
+                           f"u[:{max(1, j)}] = u[:{max(1, j)}] * z"])
+        again = self.pick([[f"for {i} in range(2):", "    u = 0.5 * u + 0.5 * np.tanh(z * u)"],
+                           [f"{i} = 0", f"while {i} < 2:", "    u = np.sin(u) + z", f"    {i} += 1"],
+                           ["if z > 0.0:", "    u = u * z", "else:", "    u = u - z"]])
+        self.helper_src.append("\n".join([f"def {h}(z, u):", "    " + write] + ["    " + l for l in again]
+                                          + ["    return np.sum(u * u) * 0.5"]))
+        lines = [f"{b} = np.tanh({self.expr('v', env, 1)}) * 1.0",
+                 f"{t} = {h}({self.expr('s', env, 1)}, {b})"]
+        term = self.pick([f"{t} * np.sum({b})", f"{t} + np.sum({b} * {b})", f"np.sum(np.sin({b})) * {t}"])
+        return lines, term
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2083,6 +2107,8 @@ class Gen:
                 form = sum(map(ord, source())) % 4
                 if form and not any(re.match(r"\s*xa\s*(\[.*\])?\s*[-+*/]?=[^=]", line) for line in body):
                     step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
+                    if (sum(map(ord, source())) // 4) % 3 == 1:     # (the same step by a method of XA, h27c)
+                        step = "xa = xa.damped()"
                     if form == 1:
                         body[at:at] = [step]
                     elif form == 2:
@@ -2171,6 +2197,15 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a helper writing into its parameter, then binding it again in a loop or branch, and f reading its array
+        # after the call (drawn last too)
+        if self.has("argrebound") and self.coin(3):
+            block, term = self.rebound_after_write(env)
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2209,16 +2244,39 @@ class Gen:
         make = self.pick([f"{cls}(u={s_val}, w={v_val})", f"{cls}({s_val}, {v_val})", f"{cls}({s_val}, w={v_val})"])
         lines = [f"{st} = {make}"]
         form = self.pick(["replace", "loop", "branch"])
+        # and, in two of three programs (decided off the source, drawing nothing: the seeds keep their other draws),
+        # the change made by a function of the program's returning the namedtuple, `return q._replace(...)` or `return
+        # {cls}(...)`: module-level (via 1) or a def nested in f (via 2) (README: namedtuples 'returned by your
+        # functions ... also by nested defs'; each was declined until h27c)
+        via = sum(map(ord, make + form)) % 3
+        step = self.fresh("ststep") if via else None
+
+        def changed(value: str) -> str:
+            """`value` (an expression of {st}) as the call of `step` returning it (its def put where via says)."""
+            if not via:
+                return value
+            ret = "    return " + re.sub(rf"\b{st}\b", "q", value)
+            if via == 1:
+                self.helper_src.append(f"def {step}(q):\n{ret}")
+            else:
+                lines.insert(0, f"def {step}(q):")
+                lines.insert(1, ret)
+            return f"{step}({st})"
         if form == "replace":
             st2 = self.fresh("st")
-            lines.append(f"{st2} = {st}._replace(w=np.sin({st}.w) * {st}.u)")
-            return lines, f"{st2}.u * np.sum({st2}.w) + 0.1 * np.sum({st}[1])"
+            lines.append(f"{st2} = {changed(f'{st}._replace(w=np.sin({st}.w) * {st}.u)')}")
+            if via == 2:
+                lines.append(f"{u}, {w} = {step}({st})")
+                return lines, f"{u} * np.sum({st2}.w) + 0.1 * np.sum({w}) + 0.1 * np.sum({st}[1])"
+            read = f"{step}({st}).u" if via else f"{st2}.u"
+            return lines, f"{read} * np.sum({st2}.w) + 0.1 * np.sum({st}[1])"
         if form == "loop":
             lines += [f"for {i} in range({trips}):",
-                      f"    {st} = {st}._replace(u={st}.u + 0.1 * np.sum({st}.w), w={st}.w - 0.1 * np.sin({st}.u))"]
+                      f"    {st} = " + changed(f"{st}._replace(u={st}.u + 0.1 * np.sum({st}.w), "
+                                              f"w={st}.w - 0.1 * np.sin({st}.u))")]
         else:
             lines += [f"if {'flag' if flag else f'{st}.u > 0.0'}:", f"    {st} = {st}._replace(u=0.5 * {st}.u)",
-                      "else:", f"    {st} = {cls}(u=np.cos({st}.u), w={st}.w * 0.5)"]
+                      "else:", f"    {st} = {changed(f'{cls}(u=np.cos({st}.u), w={st}.w * 0.5)')}"]
         if self.coin(3):
             lines.append(f"{u}, {w} = {st}")
             return lines, f"{u} * np.sum(np.tanh({w}))"
@@ -2270,7 +2328,13 @@ class Gen:
             lines.append(f'{ls} = {o}{{"u": {s_val}, "w": {v_val}}}, {{"u": 0.5, "w": np.sin({v_val})}}{c}')
             if self.coin(2):
                 return lines, f'sum({q}["u"] * np.sum({q}["w"]) for {q} in {ls}) + {ls}[1]["u"]'
-            lines += [f"{acc} = 0.0", f"for {q} in {ls}:", f'    {acc} = {acc} + {q}["u"] * np.sum(np.tanh({q}["w"]))']
+            if sum(map(ord, s_val + v_val)) % 2:    # (decided off the source: a list of copies made by a comprehension,
+                cs = self.fresh("copies")           # written, README 'lists of copies'; declined before h27c)
+                lines += [f"{cs} = [dict({q}) for {q} in {ls}]", f'{cs}[0]["w"] = {cs}[0]["w"] * 0.5 + {cs}[1]["u"]',
+                          f"{acc} = 0.1 * np.sum({ls}[0][\"w\"])", f"for {q} in {cs}:"]
+            else:
+                lines += [f"{acc} = 0.0", f"for {q} in {ls}:"]
+            lines.append(f'    {acc} = {acc} + {q}["u"] * np.sum(np.tanh({q}["w"]))')
             return lines, acc
         if form == "display":
             lines.append(f'{p} = {{"u": {s_val}, "w": {v_val}}}')
@@ -2304,9 +2368,13 @@ class Gen:
         # dict(p)'; declined before h26c as "a dict made in the function used as a whole value")
         if sum(map(ord, s_val + v_val)) % 3 == 2:
             cp, p2 = self.fresh("cpdict"), self.fresh("p")
-            made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)"][sum(map(ord, s_val)) % 4]
-            self.helper_src.append(f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
-                                   f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)", '{**q, "u": 0.5 * q["u"]}'][sum(map(ord, s_val)) % 5]
+            helper = (f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
+                      f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            if (sum(map(ord, s_val)) // 5) % 2:     # (or a def nested in f: declined before h27c but `q.copy()`)
+                lines[:0] = helper.split("\n")
+            else:
+                self.helper_src.append(helper)
             lines.append(f"{p2} = {cp}({p})")
             term = f'{p2}["c"] * np.sum({p2}["w"]) + 0.3 * {p2}["u"]'
             if read == "index":
@@ -2393,7 +2461,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "zerod",
                 # a local array written through an Ellipsis index: all of it (e[...] = v, e[...] += v, in a loop too),
                 # a column (e[..., k] = ...) or a row (e[r, ...] *= c); the reverse sweep reads e[...] (h26a)
-                "ellipsis")
+                "ellipsis",
+                # a helper that writes into its array parameter, then binds the parameter again (a loop, a while, a
+                # branch), called where f reads the array after the call (fuzz 1192024's decline; follow_writes.py)
+                "argrebound")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

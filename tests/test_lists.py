@@ -662,3 +662,63 @@ def test_a_list_display_whose_items_are_written(f):
         srcdiff.grad(f, wrt=1)(x.copy(), 0.73)
     assert "make it an array: lst = np.zeros(n)" in str(err.value)
     assert f"{__file__}:{inspect.getsourcelines(f)[1] + 1}" in str(err.value)
+
+
+# ---- lists of a def nested in the function, and lists a function of yours returns or takes (h27c). A nested def's
+# own list was taken for its enclosing function's list of the same name: "the list `xs` is bound again to another
+# value" at the caller's `xs = build(v)`, whose real cause is a list returned; "converted to an array twice" where
+# each function converts its own list once.
+
+def a_nested_def_with_a_list_of_its_own(x):
+    xs = []
+    for i in range(3):
+        xs.append(x[i] * 1.5)
+
+    def spread(v):
+        xs = []
+        xs.append(v * 2.0)
+        xs.append(np.sin(v))
+        return np.sum(np.array(xs))
+    a = np.array(xs)
+    return np.sum(a * spread(x[0])) + spread(x[2])
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_nested_def_with_a_list_of_its_own(jit):
+    from gradcheck import check_value_grad_jvp
+    check_value_grad_jvp(a_nested_def_with_a_list_of_its_own, (X.copy(),), (0,), jit, (X * 0.5 - 1.0,), atol=1e-8)
+
+
+def nested_list_returned_under_the_callers_name(x):
+    def build(v):
+        xs = []
+        xs.append(v)
+        xs.append(v * 2.0)
+        return xs     # <- returned
+    xs = build(x[0])
+    return np.sum(np.array(xs))
+
+
+def appending_helper(xs, v):
+    xs.append(v * 3.0)
+    return xs
+
+
+def list_passed_and_bound_again(x):
+    xs = []
+    xs.append(x[0])
+    xs = appending_helper(xs, x[1])    # <- passed
+    return np.sum(np.array(xs))
+
+
+@pytest.mark.parametrize("f, what, hint", [
+    (nested_list_returned_under_the_callers_name, r"the list `xs` returned by the function that builds it with appends",
+     r"return the array of it, np\.array\(xs\)"),
+    (list_passed_and_bound_again, r"the list `xs` passed to your function appending_helper and bound to what it "
+                                  r"returns", r"append to `xs` in this function")])
+def test_lists_returned_or_passed_declined_naming_the_construct(f, what, hint):
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_lists\.py:\d+: " + what + r"(.|\n)*hint: " + hint):
+        srcdiff.grad(f)(X.copy())
+    # (forward mode keeps lists as lists: jvp works)
+    value, tangent = srcdiff.jvp(f)(X.copy(), np.ones_like(X))
+    assert value == pytest.approx(f(X.copy()))

@@ -6,6 +6,7 @@ of `s2`, the value your function `step` returns", "a namedtuple's `._replace(...
 or "a namedtuple S(...) made here whose fields srcdiff cannot make variables of". Checked against central differences,
 Python == Numba, jvp == vjp."""
 import collections
+import typing
 
 import numpy as np
 import pytest
@@ -161,3 +162,72 @@ def test_declined_at_the_line(f, words, advice):
     with pytest.raises(srcdiff.SrcdiffError, match=words + "(?s:.*)hint: .*" + advice):
         srcdiff.grad(f, wrt=(0, 1))(W0.copy(), B0.copy(), *([X0.copy()] if f is not returns_one else []))
 
+
+
+# ---- a method of the namedtuple's class returning a changed copy (`s2 = s.step(g)`, `s = s.step(g)` in a loop):
+# record_forms.record_methods_named writes it as the call of the class's function, `P_step(s, g)`. It was declined as
+# "`s2.W` of `s2`, the value your function `P_step` returns" and "a namedtuple P(...) made here whose fields srcdiff
+# cannot make variables of" (h27c). A typing.NamedTuple class stepped by a function of yours, and a function of yours
+# that changes it in a branch and returns it, too.
+
+class P(typing.NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def step(self, g):
+        return self._replace(W=self.W - 0.1 * g * self.b)
+
+    def both(self, g):
+        s = self.step(g)
+        return s._replace(b=np.tanh(s.b))
+
+
+def method_into_a_new_name(W, b, x):
+    s = P(W, b)
+    s2 = s.step(x)
+    return np.sum(s2.W * s2.b) + np.sum(s.both(x).b)
+
+
+def method_in_a_loop(W, b, x):
+    s = P(W, b)
+    for i in range(3):
+        s = s.both(x)
+    return np.sum(s.W * s.b)
+
+
+def branchy(s, g):
+    if np.sum(g) > 0.0:
+        s = s._replace(W=s.W * 2.0)
+    else:
+        s = s._replace(b=s.b + g)
+    return s
+
+
+def changed_in_a_branch(W, b, x):
+    s = P(W, b)
+    s = branchy(s, x)
+    s = branchy(s, -x)
+    return np.sum(s.W * s.b)
+
+
+@JIT
+@pytest.mark.parametrize("f", [method_into_a_new_name, method_in_a_loop, changed_in_a_branch])
+def test_methods_and_branches(f, jit):
+    check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+
+
+def method_of_an_argument(s, x):
+    for i in range(2):
+        s = s.step(x)
+    return np.sum(s.W * s.b)
+
+
+@JIT
+def test_a_method_of_a_namedtuple_argument(jit):
+    g = srcdiff.grad(method_of_an_argument, jit=jit)(P(W0.copy(), B0.copy()), X0.copy())
+    flat = lambda W, b: method_of_an_argument(P(W, b), X0)
+    expect = srcdiff.grad(flat, wrt=(0, 1))(W0.copy(), B0.copy())
+    assert isinstance(g, P)
+    check_value_grad_jvp(flat, (W0.copy(), B0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+    np.testing.assert_allclose(g.W, expect[0], rtol=1e-12)
+    np.testing.assert_allclose(g.b, expect[1], rtol=1e-12)

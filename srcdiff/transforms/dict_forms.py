@@ -395,6 +395,20 @@ class DictForms:
             return None
         return fn if fn is copy.copy or fn is copy.deepcopy else None
 
+    def copies_nested_parameter(self, node) -> bool:
+        """Whether `node` copies a dict a parameter of a def nested in this function holds (`q = dict(p)`, `{**p}`,
+        `dict(p, W=W2)`, `copy.copy(p)` in `def doubled(p)`), unknown here: the def is made for the dict a call passes
+        it once lifted (closures.py), and flattened then, as a function of yours at module level is. (It was declined
+        here as "a dict built from something other than a dict argument", where `p.copy()` worked, h27c.)"""
+        params = {a.id for fn in self.functions for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+        if isinstance(node, gast.Dict):
+            sources = [v for k, v in zip(node.keys, node.values) if k is None]
+        elif isinstance(node, gast.Call):
+            sources = list(node.args) + [k.value for k in node.keywords if k.arg is None]
+        else:
+            return False
+        return any(isinstance(x, gast.Name) and x.id in params and self.ref(x) is None for x in sources)
+
     def dict_entries(self, node):
         """{key: ("ref", param, path) | ("expr", value)} of a dict built from dict arguments and values at keys
         known here, in the dict's order (`dict(params)`, `{**params}`, `params.copy()`, `{**params, "W": W2}`,
@@ -746,11 +760,13 @@ class CopiedKeys:
 
 def _copied_parameter(value, params: list, stores: dict):
     """(parameter, keys added) where `value` copies one of the function's parameters `params`, bound nowhere else
-    (`dict(p)`, `dict(p, c=v)`, `p.copy()`, `{**p}`, `copy.copy(p)`, `copy.deepcopy(p)`), else None."""
+    (`dict(p)`, `dict(p, c=v)`, `p.copy()`, `{**p}`, `{**p, "c": v}`, `copy.copy(p)`, `copy.deepcopy(p)`), else
+    None."""
     def param(e):
         return e.id if isinstance(e, gast.Name) and e.id in params and stores.get(e.id) == 1 else None
-    if isinstance(value, gast.Dict) and len(value.keys) == 1 and value.keys[0] is None and param(value.values[0]):
-        return param(value.values[0]), ()
+    if isinstance(value, gast.Dict) and value.keys and value.keys[0] is None and param(value.values[0]) and all(
+            isinstance(k, gast.Constant) and isinstance(k.value, str) for k in value.keys[1:]):
+        return param(value.values[0]), tuple(k.value for k in value.keys[1:])     # {**p}, {**p, "W": W2}
     if not isinstance(value, gast.Call):
         return None
     f = value.func

@@ -28,7 +28,7 @@ from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, l
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
-from .record_forms import Fields, RecordForms, records_bound_again
+from .record_forms import Fields, RecordForms, record_methods_named, records_bound_again
 from .record_returns import returned_records
 
 
@@ -86,8 +86,12 @@ def rebound_names(fn, params) -> set:
     """Names a static alias must not follow: a parameter bound again in the body, or a local bound more than
     once (`state = init` ... `state = (s0 + a, s1)` in a loop: `state[0]` is not `init_0` after the loop)."""
     counts: dict = {}
+    # (a comprehension's targets are its own names, in Python 3: `sum(q["u"] for q in layers)` beside `for q in
+    # layers:` binds no q of the function's; counted, the loop's q was bound to the literal of the dict's items, a
+    # value, and `q["u"]` declined as "a tuple of differentiated values is indexed by a variable", h27c)
+    comprehended = {id(t) for c in walk(fn) if isinstance(c, gast.comprehension) for t in walk(c.target)}
     for n in walk(fn):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and id(n) not in comprehended:
             counts[n.id] = counts.get(n.id, 0) + 1
     return {k for k, c in counts.items() if c >= (1 if k in params else 2)}
 
@@ -435,8 +439,13 @@ class _Flatten(DictForms, RecordForms):
 
             def comprehension(self, n):
                 items = outer.unrolled(n)
-                if items is None:
-                    self.generic_visit(n)
+                if items is None:   # (its targets are its own: not a loop's alias of the same name, rebound_names)
+                    own = {t.id for g in n.generators for t in walk(g.target) if isinstance(t, gast.Name)}
+                    hidden = {k: outer.alias.pop(k) for k in list(outer.alias) if k in own}
+                    try:
+                        self.generic_visit(n)
+                    finally:
+                        outer.alias.update(hidden)
                     return n
                 return self.visit(copy_loc(gast.List(elts=items, ctx=gast.Load()), n))
         return T().visit(node)
@@ -539,7 +548,7 @@ class _Flatten(DictForms, RecordForms):
                 and self.dict_get_dict(s.value) is not None:     # opt = params.get("opt", {}) (dict_forms)
             s = copy_loc(gast.Assign(targets=s.targets, value=self.dict_get_dict(s.value), type_comment=None), s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and self.builds_dict(s.value):
+                and self.builds_dict(s.value) and not self.copies_nested_parameter(s.value):
             return self.make_dict(s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
                 and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func) is not None:
@@ -559,6 +568,13 @@ class _Flatten(DictForms, RecordForms):
                 and self.record_call(s.value)):
             self.returned_record(s.value)       # W2, b2 = step(s, g): its fields' values
             self.record_calls.add(id(s.value))
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
+                and isinstance(s.value, gast.ListComp) and any(self.builds_dict(n) or isinstance(n, gast.Dict)
+                                                               for n in walk(s.value.elt))):
+            items = self.unrolled(s.value)      # out = [dict(l) for l in layers]: [dict(layers[0]), ...] (h27c)
+            if items and all(self.builds_dict(e) for e in items):
+                s = copy_loc(gast.Assign(targets=s.targets, value=copy_loc(gast.List(elts=items, ctx=gast.Load()),
+                                                                           s.value), type_comment=None), s)
         if self.dicts_literal(s):       # layers = ({"W": W1, ...}, {"W": W2, ...}) (dict_forms)
             return self.make_dicts(s)
         if (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -807,6 +823,7 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     the function differentiated, whose writes into its arguments' items are declined here."""
     structs = structs or {}
     params = {a.id for a in unit.node.args.args}
+    record_methods_named(unit.node, unit.namespace, structs)     # s.step(g) -> P_step(s, g) (record_forms)
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
@@ -859,7 +876,8 @@ def _made_structures(unit, fl) -> set:
     for n in walk(unit.node):
         if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name):
             v = n.value
-            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.Call) and (
+            if fl.builds_dict(v) or fl.dicts_literal(n) or isinstance(v, gast.ListComp) and fl.builds_dict(v.elt) \
+                    or isinstance(v, gast.Call) and (
                     fl.namedtuple_items(v) is not None or fl.returned_dict(v.func) is not None or fl.record_call(v)
                     or isinstance(v.func, gast.Attribute) and v.func.attr == "_replace"):
                 made.add(n.targets[0].id)

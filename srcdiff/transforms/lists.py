@@ -177,18 +177,57 @@ def stack_axis(call) -> int:
 
 
 def check(unit) -> None:
-    """Decline the lists of `unit` reverse mode would get wrong (module docstring)."""
+    """Decline the lists of `unit` reverse mode would get wrong (module docstring), each in the function that binds
+    it: a def nested in `unit` that binds a name of its own (`xs = []` in `def build(v)`) has a list of its own, which
+    is not its enclosing function's `xs` (it was taken for it: "the list `xs` is bound again to another value" at the
+    enclosing function's `xs = build(v)`, "converted to an array twice", h27c)."""
     fn = unit.node
-    bound = [s for s in walk(fn) if isinstance(s, gast.Assign) and any(
-        isinstance(t, gast.Name) for t in s.targets)]
-    stacks = {s.targets[0].id for s in bound if _empty_list(s)}
-    for s in bound:
-        for t in s.targets:
-            if isinstance(t, gast.Name) and t.id in stacks and not _empty_list(s):
-                fail(s, unit, f"the list `{t.id}` is bound again to another value", _ADVICE)
     rows_as_arrays(fn)      # first each converted list's tuple and list items as the rows it makes, so that a
-    for name in sorted(stacks):     # list appended to it (rows.append(row)) is converted there, whatever order
-        _check_list(unit, fn, name, stacks)     # the lists are checked in
+    for scope in [fn] + [d for d in walk(fn) if isinstance(d, gast.FunctionDef) and d is not fn]:
+        bound = [s for s in _scope_walk(scope) if isinstance(s, gast.Assign) and any(
+            isinstance(t, gast.Name) for t in s.targets)]
+        stacks = {s.targets[0].id for s in bound if _empty_list(s)}
+        for s in bound:
+            for t in s.targets:
+                if isinstance(t, gast.Name) and t.id in stacks and not _empty_list(s):
+                    _bound_again(unit, s, t.id)
+        for name in sorted(stacks):     # (a list appended to a list, rows.append(row), is converted there, whatever
+            _check_list(unit, scope, name, stacks)     # order the lists are checked in)
+
+
+def _bound_again(unit, s, name):
+    """Decline `name`, a list built with appends, bound by `s` to another value, naming what that value is."""
+    call = s.value if isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Name) else None
+    if call is not None and any(isinstance(n, gast.Name) and n.id == name for a in call.args for n in walk(a)):
+        fail(s, unit, f"the list `{name}` passed to your function {call.func.id} and bound to what it returns: "
+                      "reverse mode differentiates a list built with appends as a stack, in the function that "
+                      "builds it", f"append to `{name}` in this function ({name}.append({call.func.id}_item(...)), "
+                                   f"the function returning the item), or pass it np.array({name}) and have it "
+                                   "return an array")
+    fail(s, unit, f"the list `{name}` is bound again to another value", _ADVICE)
+
+
+def _scope_walk(fn, name=None):
+    """The nodes of the function `fn` (walk's), but for those of the functions nested in it that bind names of their
+    own (each of them, or `name`: a def binding `name`, whose `name` is its own; one that only reads it reads
+    `fn`'s, a closure)."""
+    nodes = [fn]
+    for n in nodes:
+        if n is not fn and isinstance(n, (gast.FunctionDef, gast.Lambda)) and (
+                name is None or name in _own_names(n)):
+            continue
+        nodes += [c for c in gast.iter_child_nodes(n)]
+    return [n for n in nodes if n is fn or not (isinstance(n, (gast.FunctionDef, gast.Lambda)) and (
+        name is None or name in _own_names(n)))]
+
+
+def _own_names(fn) -> set:
+    """The parameters and the names the nested function `fn` binds (not declared nonlocal or global)."""
+    out = {a.id for a in fn.args.args + fn.args.kwonlyargs if isinstance(a, gast.Name)}
+    if isinstance(fn, gast.FunctionDef):
+        outer = {x for n in walk(fn) if isinstance(n, (gast.Nonlocal, gast.Global)) for x in n.names}
+        out |= {n.id for n in walk(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} - outer
+    return out
 
 
 def rows_as_arrays(fn) -> None:
@@ -206,7 +245,8 @@ def rows_as_arrays(fn) -> None:
 
 def _check_list(unit, fn, name, stacks):
     allowed, conversions, pops, appends = set(), [], [], []
-    for n in walk(fn):
+    nodes = _scope_walk(fn, name)
+    for n in nodes:
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) \
                 and n.func.value.id == name:
             allowed.add(id(n.func.value))
@@ -226,32 +266,38 @@ def _check_list(unit, fn, name, stacks):
         elif isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name:
             allowed.add(id(n.targets[0]))
     if any(isinstance(n, gast.Assign) and any(isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name)
-                                              and t.value.id == name for t in n.targets) for n in walk(fn)):
-        made = next(n for n in walk(fn) if isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name)
+                                              and t.value.id == name for t in n.targets) for n in nodes):
+        made = next(n for n in nodes if isinstance(n, gast.Assign) and _empty_list(n) and n.targets[0].id == name)
         fail(made, unit, f"the list `{name}` written here, then written at an index (`{name}[i] = v`): reverse mode "
                          "differentiates lists as stacks (append, pop)",
              f"make it an array: {name} = np.zeros(n) (or np.array([...]) of its items), then {name}[i] = v")
-    nested = {id(a) for n in walk(fn) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+    nested = {id(a) for n in nodes if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
               and n.func.attr == "append" for a in n.args}     # `rows.append(row)`: a list appended to a list
-    for n in walk(fn):
+    returned = {id(r.value) for r in nodes if isinstance(r, gast.Return)}
+    for n in nodes:
         if isinstance(n, gast.Name) and n.id == name and id(n) not in allowed:
             if id(n) in nested:
                 fail(n, unit, f"the list `{name}` is appended to another list: reverse mode differentiates lists "
                               "as stacks of arrays, not lists of lists",
                      f"append the array it makes, converted once after its last append: .append(np.array({name}))")
+            if id(n) in returned:
+                fail(n, unit, f"the list `{name}` returned by the function that builds it with appends: reverse "
+                              "mode differentiates such a list as a stack, inside that function",
+                     f"return the array of it, np.array({name}) (converted once, after the last append), and work "
+                     "on the array where the function is called")
             fail(n, unit, f"the list `{name}` is used other than by append, pop, len or one np.array({name}): "
                           "reverse mode differentiates lists as stacks", _ADVICE)
     if not conversions:
         return
     at = conversions[0]
     if len(conversions) > 1:
-        returned = [r for r in walk(fn) if isinstance(r, gast.Return) and not any(r is t for t in fn.body)
+        returned = [r for r in nodes if isinstance(r, gast.Return) and not any(r is t for t in fn.body)
                     and any(c is n for c in conversions for n in walk(r))]     # (an early one, in a loop or branch)
         fail(conversions[1], unit, f"the list `{name}` is converted to an array twice",
              _exit_advice(name, returned[0], in_loop=_in_loop(fn, returned[0])) if returned else _ADVICE)
     if pops:
         fail(pops[0], unit, f"the list `{name}` is both popped and converted to an array", _ADVICE)
-    bindings = [s for s in walk(fn) if _empty_list(s) and s.targets[0].id == name]
+    bindings = [s for s in nodes if _empty_list(s) and s.targets[0].id == name]
     if len(bindings) > 1:
         fail(bindings[1], unit, f"the list `{name}` is bound to a new list twice and converted to an array", _ADVICE)
     block = next(b for b in _blocks(fn) if any(s is bindings[0] for s in b))

@@ -11,11 +11,13 @@ state (`structs`, `unit`, `locals`) and call its `ref`, `struct_at` and `expr`; 
 flatten's."""
 from __future__ import annotations
 
+import types
+
 import gast
 
 from ..errors import fail
 from .astutil import const, copy_loc, walk
-from .record_returns import Returned, passed, records_of_function
+from .record_returns import Returned, namedtuple_class, passed, records_of_function
 
 
 class Fields(list):
@@ -251,6 +253,51 @@ class RecordForms:
                            "or read by field (srcdiff makes each field of a namedtuple its own variable)",
              f"bind it to a name first (`s2 = {f}(...)`) and read s2.W or pass s2, or read {f}(...).W")
 
+
+
+def record_methods_named(fn, namespace: dict, structs: dict) -> None:
+    """`s.step(g)` of a namedtuple `s` (an argument's, or a name bound only to calls of one namedtuple class, to
+    `_replace`s of itself and to such method calls) whose class defines `step` returning namedtuples (`return
+    self._replace(W=...)`): the call of that function with s first, `P_step(s, g)` (bound to a name of the namespace,
+    as RecordForms' flattener writes a method's call), written before flatten reads what the function binds, so that
+    `s2 = s.step(g)` and a loop's `s = s.step(g)` are read as calls of a function of yours returning namedtuples
+    (record_returns). Such a call was declined as "`s2.W` of `s2`, the value your function `P_step` returns", or as
+    "a namedtuple P(...) made here whose fields srcdiff cannot make variables of" (h27c)."""
+    values: dict = {}
+    stores: dict = {}
+    for n in walk(fn):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+
+    def class_of(name):
+        st = structs.get(name)
+        found = {st.cls} if isinstance(st, Fields) and st.cls is not None else set()
+        if stores.get(name, 0) != len(values.get(name, [])):
+            return None
+        for v in values.get(name, []):
+            if not isinstance(v, gast.Call):
+                return None
+            f = v.func
+            if isinstance(f, gast.Name) and f.id not in stores and namedtuple_class(namespace.get(f.id)):
+                found.add(namespace[f.id])
+            elif not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == name):
+                return None     # (`s._replace(...)`, `s.step(g)`: of its own class)
+        return next(iter(found)) if len(found) == 1 else None
+    for n in walk(fn):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)):
+            continue
+        cls = class_of(n.func.value.id)
+        method = cls.__dict__.get(n.func.attr) if cls is not None else None
+        if not isinstance(method, types.FunctionType) or records_of_function(method)[0] is None:
+            continue
+        name = f"{cls.__name__}_{n.func.attr}"
+        while name in namespace and namespace[name] is not method:
+            name += "_"
+        namespace[name] = method
+        n.args = [n.func.value] + n.args
+        n.func = copy_loc(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n.func)
 
 
 def records_bound_again(fn, structs: dict, makes) -> frozenset:

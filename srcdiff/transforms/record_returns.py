@@ -33,11 +33,12 @@ class Returned:
     sources: tuple
 
 
-def returned_records(fn_node, namespace: dict):
+def returned_records(fn_node, namespace: dict, self_class=None):
     """How the function `fn_node` returns namedtuples: None where no return makes one (`State(...)`,
     `p._replace(...)`, or a name bound to one); a Returned where every return gives one whose class is known (its
     class's call, `_replace` of a parameter or of a namedtuple made there, a parameter, a name bound only to those);
-    else the first `return` that gives something else (a number, None, a value srcdiff cannot follow)."""
+    else the first `return` that gives something else (a number, None, a value srcdiff cannot follow). `self_class`:
+    the namedtuple class whose method `fn_node` is (its first parameter's class: `self.step(g)` calls its method)."""
     positional = [a.id for a in fn_node.args.args if isinstance(a, gast.Name)]
     params = positional + [a.id for a in fn_node.args.kwonlyargs if isinstance(a, gast.Name)]
     stores: dict = {}
@@ -62,17 +63,15 @@ def returned_records(fn_node, namespace: dict):
         if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and e.func.attr == "_replace":
             return of(e.func.value, seen)[0], True
         if isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id not in local:
-            got = records_of_function(namespace.get(e.func.id))[0]    # s = step(s): the namedtuple step returns
-            if not isinstance(got, Returned):
-                return None, got is not None
-            out = ()
-            for src in got.sources:     # (its parameter's class: the class of what this call passes)
-                arg = src if isinstance(src, type) else _passed(e, src[1], src[2])
-                cls = (arg,) if isinstance(src, type) else None if arg is None else of(arg, seen)[0]
-                if cls is None:
-                    return None, True
-                out += tuple(x for x in cls if x not in out)
-            return out, True
+            return called(namespace.get(e.func.id), e, seen)    # s = step(s): the namedtuple step returns
+        if isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute):     # s.step(g) of a method of s's class
+            classes = [c for c in (of(e.func.value, seen)[0] or ()) if isinstance(c, type)] or (
+                [self_class] if self_class is not None and isinstance(e.func.value, gast.Name) and positional
+                and e.func.value.id == positional[0] else [])
+            methods = {c.__dict__.get(e.func.attr) for c in classes}
+            if len(methods) == 1 and inspect.isfunction(next(iter(methods))):
+                with_self = gast.Call(func=e.func, args=[e.func.value] + e.args, keywords=e.keywords)
+                return called(next(iter(methods)), with_self, seen)
         if not isinstance(e, gast.Name) or e.id not in local:
             return None, False
         name, makes = e.id, False
@@ -89,6 +88,20 @@ def returned_records(fn_node, namespace: dict):
                 return None, makes
             out += tuple(x for x in got if x not in out)
         return (out or None), makes
+
+    def called(fn, call, seen):
+        """of() the call `call` of the function `fn` (its arguments in `call`, a method's object first)."""
+        got = records_of_function(fn)[0]
+        if not isinstance(got, Returned):
+            return None, got is not None
+        out = ()
+        for src in got.sources:     # (its parameter's class: the class of what this call passes)
+            arg = src if isinstance(src, type) else _passed(call, src[1], src[2])
+            cls = (arg,) if isinstance(src, type) else None if arg is None else of(arg, seen)[0]
+            if cls is None:
+                return None, True
+            out += tuple(x for x in cls if x not in out)
+        return out, True
 
     rets = [r for r in returns_of(fn_node)]
     found = [of(r.value) if r.value is not None else (None, False) for r in rets]
@@ -138,7 +151,9 @@ def module_function_records(fn):
         if may_return_record(fn):
             try:
                 unit = parse(fn)
-                _RETURNED[code] = (returned_records(unit.node, unit.namespace), unit)
+                owner = fn.__globals__.get(fn.__qualname__.split(".")[-2]) if "." in fn.__qualname__ else None
+                _RETURNED[code] = (returned_records(unit.node, unit.namespace,
+                                                    owner if namedtuple_class(owner) else None), unit)
             except Exception:
                 pass
     return _RETURNED[code]
