@@ -541,12 +541,16 @@ def collector_paused():
                 gc.enable()
 
 
-def _decline_dict_result(fn):
+def _decline_dict_result(fn, structs=None):
     """The function differentiated returning a dict display (flatten writes a function's `return {"W": ...}` as the
-    tuple of its values, which its callers read at the keys): declined, where the caller would get that tuple."""
+    tuple of its values, which its callers read at the keys): declined, where the caller would get that tuple. A copy
+    of a parameter that copies any type (`return x.copy()`, `copy.copy(x)`) only where `structs` holds it (a dict;
+    an array's copy is an array)."""
     if not inspect.isfunction(getattr(fn, "py_func", fn)) or not dict_forms.may_return_dict(getattr(fn, "py_func", fn)):
         return
     keys, unit = dict_forms.module_function_keys(getattr(fn, "py_func", fn))
+    if isinstance(keys, dict_forms.CopiedKeys) and keys.any_type and keys.param not in (structs or {}):
+        return
     if isinstance(keys, (tuple, dict_forms.CopiedKeys)):    # (a display, or a copy of a dict argument: q = dict(p))
         named = dict_forms.named_dicts(unit.node)
         ret = next(r for r in dict_forms.returns_of(unit.node) if dict_forms.return_keys(r, named) is not None)
@@ -592,7 +596,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
     with collector_paused():
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
-        _decline_dict_result(fn)
+        _decline_dict_result(fn, structs)
         _decline_record_result(fn)
         renamed = getattr(unit, "renamed", {})    # (a parameter named rt, np, math: reserved_names.py)
         wrt_names = [renamed.get(w, w) for w in wrt_names]

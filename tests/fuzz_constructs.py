@@ -1054,6 +1054,23 @@ def _copies_returned(tree) -> dict:
     return out
 
 
+def _copies_returned_at_once(tree) -> set:
+    """The functions that return a copy of a dict parameter of theirs at once (`return dict(q, w=...)`, `return {**q,
+    "w": ...}`: transforms/copy_returns.py)."""
+    out = set()
+    for fn in _walk(tree, ast.FunctionDef):
+        params = {a.arg for a in fn.args.args}
+        for r in fn.body:
+            v = r.value if isinstance(r, ast.Return) else None
+            if isinstance(v, ast.Dict) and v.keys[:1] == [None] and isinstance(v.values[0], ast.Name) \
+                    and v.values[0].id in params:
+                out.add(fn.name)
+            if isinstance(v, ast.Call) and ast.unparse(v.func) == "dict" and len(v.args) == 1 \
+                    and isinstance(v.args[0], ast.Name) and v.args[0].id in params:
+                out.add(fn.name)
+    return out
+
+
 def _zero_d_made(tree) -> set:
     """The names bound to a 0-d array the program makes (`z = np.zeros(())`, np.ones, np.full((), c))."""
     return {n.targets[0].id for n in _walk(tree, ast.Assign) if isinstance(n.targets[0], ast.Name)
@@ -1425,6 +1442,8 @@ DETECTORS = {
     'defs)': lambda t: bool(_copies_returned(t)),
     "or dicts of them keyed by strings :: written or with keys added": lambda t: any(_copies_returned(t).values()),
     'or dicts of them keyed by strings :: q["w"] = 2.0 * q["w"]': lambda t: any(_copies_returned(t).values()),
+    "or dicts of them keyed by strings :: or returned at once": lambda t: bool(_copies_returned_at_once(t)),
+    "or dicts of them keyed by strings :: return dict(p, w=w2)": lambda t: bool(_copies_returned_at_once(t)),
     "0-d arrays the function makes": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: s = np.zeros(())": lambda t: bool(_zero_d_made(t)),
     "0-d arrays the function makes :: as the numbers they hold": lambda t: bool(_zero_d_made(t)),

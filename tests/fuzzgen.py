@@ -2371,6 +2371,11 @@ class Gen:
             made = ["dict(q)", "q.copy()", "{**q}", "copy.copy(q)", '{**q, "u": 0.5 * q["u"]}'][sum(map(ord, s_val)) % 5]
             helper = (f'def {cp}(q, h=0.5):\n    r = {made}\n    r["w"] = h * r["w"] + r["u"]\n'
                       f'    r["c"] = np.tanh(r["u"] * h)\n    return r')
+            if sum(map(ord, v_val)) % 3 == 0:   # (the copy returned at once, README 'or returned at once'; before h28b
+                # declined as 'a dict argument used as a whole value' / 'not a dict display of the same string keys')
+                helper = f'def {cp}(q, h=0.5):\n    return ' + (
+                    '{**q, "w": h * q["w"] + q["u"], "c": np.tanh(q["u"] * h)}' if sum(map(ord, s_val)) % 2 else
+                    'dict(q, w=h * q["w"] + q["u"], c=np.tanh(q["u"] * h))')
             if (sum(map(ord, s_val)) // 5) % 2:     # (or a def nested in f: declined before h27c but `q.copy()`)
                 lines[:0] = helper.split("\n")
             else:

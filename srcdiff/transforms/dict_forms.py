@@ -153,6 +153,8 @@ class DictForms:
             if entries is not None:
                 return copied.resolved(tuple(entries))
         st = self.keyed(arg) if arg is not None else None
+        if not isinstance(st, Keyed) and copied.any_type:
+            return None     # (`return x.copy()` of an array passed: no dict; was declined naming keys, h28b)
         if not isinstance(st, Keyed):
             fail(call, self.unit, f"{f} returns a copy of its parameter '{copied.param}', passed here something srcdiff "
                                   "does not know the keys of when it compiles (a dict argument's, or a dict made "
@@ -752,6 +754,7 @@ class CopiedKeys:
     param: str
     position: int | None
     added: tuple = ()
+    any_type: bool = False   # (`p.copy()`, `copy.copy(p)`, `copy.deepcopy(p)` copy an array or a namedtuple too)
 
     def resolved(self, keys: tuple) -> tuple:
         """The copy's keys where the parameter's dict has `keys`."""
@@ -759,25 +762,25 @@ class CopiedKeys:
 
 
 def _copied_parameter(value, params: list, stores: dict):
-    """(parameter, keys added) where `value` copies one of the function's parameters `params`, bound nowhere else
+    """(parameter, keys added, whether the form copies any type) where `value` copies one of the function's parameters `params`, bound nowhere else
     (`dict(p)`, `dict(p, c=v)`, `p.copy()`, `{**p}`, `{**p, "c": v}`, `copy.copy(p)`, `copy.deepcopy(p)`), else
     None."""
     def param(e):
         return e.id if isinstance(e, gast.Name) and e.id in params and stores.get(e.id) == 1 else None
     if isinstance(value, gast.Dict) and value.keys and value.keys[0] is None and param(value.values[0]) and all(
             isinstance(k, gast.Constant) and isinstance(k.value, str) for k in value.keys[1:]):
-        return param(value.values[0]), tuple(k.value for k in value.keys[1:])     # {**p}, {**p, "W": W2}
+        return param(value.values[0]), tuple(k.value for k in value.keys[1:]), False     # {**p}, {**p, "W": W2}
     if not isinstance(value, gast.Call):
         return None
     f = value.func
     if isinstance(f, gast.Name) and f.id == "dict" and len(value.args) == 1 and param(value.args[0]) \
             and all(k.arg is not None for k in value.keywords):
-        return param(value.args[0]), tuple(k.arg for k in value.keywords)
+        return param(value.args[0]), tuple(k.arg for k in value.keywords), False
     if isinstance(f, gast.Attribute) and f.attr == "copy" and not value.args and not value.keywords and param(f.value):
-        return param(f.value), ()
+        return param(f.value), (), True
     if (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == "copy"
             and f.attr in ("copy", "deepcopy") and len(value.args) == 1 and not value.keywords and param(value.args[0])):
-        return param(value.args[0]), ()
+        return param(value.args[0]), (), True
     return None
 
 
@@ -803,14 +806,14 @@ def named_dicts(fn_node) -> dict:
         if one and display_keys(st.value) is not None:
             out[st.targets[0].id] = display_keys(st.value)
         elif one and _copied_parameter(st.value, params, stores) is not None:   # q = dict(p): keys known at a call
-            p, added = _copied_parameter(st.value, params, stores)
-            out[st.targets[0].id] = CopiedKeys(p, positional.index(p) if p in positional else None, added)
+            p, added, any_type = _copied_parameter(st.value, params, stores)
+            out[st.targets[0].id] = CopiedKeys(p, positional.index(p) if p in positional else None, added, any_type)
         elif (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript)
               and isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id in out
               and isinstance(st.targets[0].slice, gast.Constant) and isinstance(st.targets[0].slice.value, str)):
             name, key = st.targets[0].value.id, st.targets[0].slice.value
             if isinstance(out[name], CopiedKeys) and key not in out[name].added:
-                out[name] = CopiedKeys(out[name].param, out[name].position, out[name].added + (key,))
+                out[name] = CopiedKeys(out[name].param, out[name].position, out[name].added + (key,), False)
             elif isinstance(out[name], tuple) and key not in out[name]:
                 out[name] += (key,)
     for n in walk(fn_node):     # (a write at a key known only when flatten resolves it: `q[k] = v`)

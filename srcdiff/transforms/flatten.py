@@ -551,7 +551,7 @@ class _Flatten(DictForms, RecordForms):
                 and self.builds_dict(s.value) and not self.copies_nested_parameter(s.value):
             return self.make_dict(s)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
-                and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func) is not None:
+                and isinstance(s.value, gast.Call) and self.returned_dict(s.value.func, s.value) is not None:
             return self.bind_returned(s, self.returned_dict(s.value.func, s.value))    # p = params(W, b) (dict_forms)
         if isinstance(s, gast.Return) and display_keys(s.value) is not None:
             return self.return_dict(s)

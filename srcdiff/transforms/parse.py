@@ -17,6 +17,7 @@ import gast
 
 from . import gast_parse, scopes
 from .reserved_names import rename_reserved_locals
+from .copy_returns import bind_copy_returns
 from .astutil import walk, walk_of
 
 from ..errors import SrcdiffError
@@ -121,6 +122,7 @@ def parse(fn) -> Unit:
     _positional_keyword_only(node.args)
     _check_generators(node, filename)
     renamed = rename_reserved_locals(node)
+    bind_copy_returns(node)
     unit = Unit(name=node.name, node=node, filename=filename, namespace=namespace_of(fn), func=fn, renamed=renamed)
     scopes.check_unassigned_reads(unit)
     return unit
