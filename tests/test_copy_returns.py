@@ -90,3 +90,31 @@ TANGENTS = (np.array([0.5, -1.0, 0.3]), np.array([0.25, 2.0, -1.0]))
 @pytest.mark.parametrize("f", [dot_copy, copy_copy, spread_in_a_loop, keyword_copy, nested_def, array_copy])
 def test_a_copy_returned_at_once(f, jit):
     check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+
+
+def copied_array(x):
+    q = x.copy()
+    return q
+
+
+def copied_dict(p):
+    return dict(p, W=p["W"] * 2.0)
+
+
+@JIT
+def test_the_function_differentiated_returning_an_array_copy(jit):
+    """`q = x.copy(); return q` of an array argument: was declined as 'the function you differentiate returns a
+    dict'."""
+    import srcdiff
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(srcdiff.jacobian(copied_array, jit=jit)(x), np.eye(3), rtol=1e-12)
+    _, t = srcdiff.jvp(copied_array, jit=jit)(x, np.ones(3))
+    np.testing.assert_allclose(t, np.ones(3), rtol=1e-12)
+
+
+def test_the_function_differentiated_returning_a_dict_copy_at_once_is_declined():
+    """Its message names the dict returned (was 'a dict argument used as a whole value' for jvp)."""
+    import srcdiff
+    with pytest.raises(srcdiff.SrcdiffError, match="the function you differentiate returns a dict") as e:
+        srcdiff.jvp(copied_dict)({"W": np.ones(2)}, {"W": np.ones(2)})
+    assert "test_copy_returns.py" in str(e.value)
