@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import gast
 
-from ..cachedir import is_generated_file
 from . import annotations as anno
 from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_of, walk_statements
 
 
 _SUBSCRIPTS = frozenset((gast.Subscript,))
 
-def follow_writes(fn, dead_code, generated=False) -> int:
+def follow_writes(fn, dead_code) -> int:
     """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
     `t = y; x2 = t`) is followed in its block by a write through `a` (`a[i] = v`), and every read of `a` comes
     before a statement of the block binding b (or a copy between) again, those reads read `b`: one name for
     the array, whose in-place write the derivative passes follow. With two names, what reverse mode keeps of
     b for the backward sweep (read before the write) and the write's restore went through different names,
     which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). `dead_code`: the
-    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes). `generated`: fn is srcdiff's own
-    code (a gradient differentiated again), whose copies do not sink (_plan_rename). Changes `fn`
+    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes). Changes `fn`
     in place; returns how many reads it renamed."""
     written = {n.value.id for n in walk_of(fn, _SUBSCRIPTS) if isinstance(n.ctx, gast.Store)
                and isinstance(n.value, gast.Name)}
@@ -57,7 +55,7 @@ def follow_writes(fn, dead_code, generated=False) -> int:
             parent[a] = s.value.id
             if a not in written:    # (most copies: nothing writes through them, no span to read)
                 continue
-            chosen = _choose_name(block, k, a, parent, loads, dead, generated)
+            chosen = _choose_name(block, k, a, parent, loads, dead)
             if chosen is None:
                 continue
             first, chain, order, span, reads, live, sink = chosen
@@ -115,7 +113,7 @@ def _rebound(n, parent) -> None:
         del parent[m]
 
 
-def _choose_name(block, k, a, parent, loads, dead, generated=False):
+def _choose_name(block, k, a, parent, loads, dead):
     """(the name, its chain, the block's order, the span, a's reads there, how many live) for follow_writes'
     rename of `a` (bound at block[k] by a chain of plain copies), else None. The chain's first name, unless
     another name of the chain is read after the span, which a later name's chain leaves out (a swap's copies
@@ -130,7 +128,7 @@ def _choose_name(block, k, a, parent, loads, dead, generated=False):
     fallback = None
     for first in reversed(path):      # the chain's first name first
         chain = {m for m in parent if first in _copied_from(m, parent)} | {first}
-        plan = _plan_rename(block, k, chain, a, loads, dead, generated)
+        plan = _plan_rename(block, k, chain, a, loads, dead)
         if plan is None:
             continue
         order, span, reads, live, sink = plan
@@ -151,16 +149,14 @@ def _copied_from(name, parent) -> list:
     return out
 
 
-def _plan_rename(block, k, chain, a, loads, dead, generated=False):
+def _plan_rename(block, k, chain, a, loads, dead):
     """(the block's order, the span, a's reads in it, how many live, sink) where every read of `a` lies in the span
     after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None.
     sink: a is read after the span too (`a` bound again by a loop after the write: a helper that writes into its
     argument, then binds the parameter to new arrays in a loop, inlined: `a1 = a`, `a1[1] = v`, then
     `for ...: a1 = 0.5 * a1`), so the copy `a = b` moves below the span, where it names the array after the write,
     the span's reads reading b; where nothing in the span jumps past it (break, continue, return) and the span
-    ends at a statement of the user's, not at a loop's back-edge or a merge copy (a swap's: those above); not in
-    srcdiff's own gradient differentiated again (its `M_caller = M` of a caller's array written, then bound anew:
-    tests/test_caller_arrays.py, whose write-back the aliasing check knows by that name)."""
+    ends at a statement of the user's, not at a loop's back-edge or a merge copy (a swap's: those above)."""
     order, sink = block, False
     span, reads, live = _span_reads(order, k, chain, a, dead)
     if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
@@ -168,7 +164,7 @@ def _plan_rename(block, k, chain, a, loads, dead, generated=False):
         if order is None:
             end = k + 1 + len(span)     # (the statement binding the chain again: not a swap's copies)
             order, sink = block, bool(span) and end < len(block) and not anno.get(block[end], anno.PHI) and not (
-                anno.get(block[end], anno.MERGE)) and not _sink_off(span, generated) and not any(
+                anno.get(block[end], anno.MERGE)) and not any(
                 isinstance(st, (gast.Break, gast.Continue, gast.Return)) for st in walk_statements(span))
             if not sink:
                 return None
@@ -184,13 +180,6 @@ def _plan_rename(block, k, chain, a, loads, dead, generated=False):
         # two swaps written in one loop, got a wrong second derivative when a's reads read b)
         return None
     return order, span, reads, live, sink
-
-
-def _sink_off(span, generated) -> bool:
-    """Whether _plan_rename's sink is off for `span`: in srcdiff's own code (`generated`, or statements inlined from
-    a generated file), a gradient differentiated again, where the copy is the caller's array's (`M_caller = M`,
-    written back at its end), which the aliasing check knows by that name (tests/test_caller_arrays.py)."""
-    return generated or any(is_generated_file(anno.get(t, anno.FILE) or "") for t in span)
 
 
 def _others_follow(order, k, span, others, loads, dead) -> bool:
