@@ -37,14 +37,8 @@ def follow_writes(fn, dead_code) -> int:
     while todo:
         block = todo.pop()
         parent: dict = {}     # name -> the name it copies, for this block's plain copies
-        seen: set = set()     # (a copy sunk below its span is met again: its statements are not visited twice)
-        k = -1
-        while k + 1 < len(block):
-            k += 1
-            s = block[k]
-            if id(s) not in seen:
-                todo.extend(nested_blocks(s))
-                seen.add(id(s))
+        for k, s in enumerate(block):
+            todo.extend(nested_blocks(s))
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id
                     and not anno.get(s, anno.MERGE) and not anno.get(s, anno.PHI)):
@@ -58,22 +52,17 @@ def follow_writes(fn, dead_code) -> int:
             chosen = _choose_name(block, k, a, parent, loads, dead)
             if chosen is None:
                 continue
-            first, chain, order, span, reads, live, sink = chosen
+            first, chain, order, span, reads, live = chosen
             block[:] = order
             for n in reads:
                 n.id = first
             loads[first] = loads.get(first, 0) + live
-            loads[a] = loads[a] - live if sink else 0
+            loads[a] = 0
             renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {first, a}, first, loads, dead)
             for t in span:      # a back-edge copy of the array to its own name (_same_array_copy) goes
                 if anno.get(t, anno.PHI) and t.targets[0].id == getattr(t.value, "id", None):
                     block.remove(t)
                     loads[first] -= id(t) not in dead
-            if sink:    # `a = b` after the write: a's later reads (a loop's, which binds a again) read b's array
-                block.remove(s)
-                block.insert(block.index(span[-1]) + 1, s)
-                parent.pop(a, None)
-                k -= 1
     return renamed + _drop_identity_phis(fn)
 
 
@@ -131,11 +120,11 @@ def _choose_name(block, k, a, parent, loads, dead):
         plan = _plan_rename(block, k, chain, a, loads, dead)
         if plan is None:
             continue
-        order, span, reads, live, sink = plan
+        order, span, reads, live = plan
         if _others_follow(order, k, span, chain - {first, a}, loads, dead):
-            return first, chain, order, span, reads, live, sink
-        if first == path[-1] and not sink:      # (the first name's, if no later name does better)
-            fallback = first, chain, order, span, reads, live, sink
+            return first, chain, order, span, reads, live
+        if first == path[-1]:      # (the first name's, if no later name does better)
+            fallback = first, chain, order, span, reads, live
     return fallback
 
 
@@ -150,27 +139,16 @@ def _copied_from(name, parent) -> list:
 
 
 def _plan_rename(block, k, chain, a, loads, dead):
-    """(the block's order, the span, a's reads in it, how many live, sink) where every read of `a` lies in the span
-    after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None.
-    sink: a is read after the span too (`a` bound again by a loop after the write: a helper that writes into its
-    argument, then binds the parameter to new arrays in a loop, inlined: `a1 = a`, `a1[1] = v`, then
-    `for ...: a1 = 0.5 * a1`), so the copy `a = b` moves below the span, where it names the array after the write,
-    the span's reads reading b; where nothing in the span jumps past it (break, continue, return) and the span
-    ends at a statement of the user's, not at a loop's back-edge or a merge copy (a swap's: those above)."""
-    order, sink = block, False
+    """(the block's order, the span, a's reads in it, how many live) where every read of `a` lies in the span
+    after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None."""
+    order = block
     span, reads, live = _span_reads(order, k, chain, a, dead)
     if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
         order = _back_edge_copy_first(block, k + 1 + len(span), a)
         if order is None:
-            end = k + 1 + len(span)     # (the statement binding the chain again: not a swap's copies)
-            order, sink = block, bool(span) and end < len(block) and not anno.get(block[end], anno.PHI) and not (
-                anno.get(block[end], anno.MERGE)) and not any(
-                isinstance(st, (gast.Break, gast.Continue, gast.Return)) for st in walk_statements(span))
-            if not sink:
-                return None
-        else:
-            span, reads, live = _span_reads(order, k, chain, a, dead)
-    if (live != loads.get(a, 0) and not sink) or not any(
+            return None
+        span, reads, live = _span_reads(order, k, chain, a, dead)
+    if live != loads.get(a, 0) or not any(
             isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
             and n.value.id == a for t in span for n in walk(t)):
         return None
@@ -179,7 +157,7 @@ def _plan_rename(block, k, chain, a, loads, dead):
         # writes change; its two names are what makes the aliasing check see it: nested fuzz 799023,
         # two swaps written in one loop, got a wrong second derivative when a's reads read b)
         return None
-    return order, span, reads, live, sink
+    return order, span, reads, live
 
 
 def _others_follow(order, k, span, others, loads, dead) -> bool:
