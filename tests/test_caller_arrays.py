@@ -319,3 +319,24 @@ def test_stored_nested_case_1003002(tmp_path):
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_cases", "nested_1003002.py")
     prog = fuzzgen.Program.from_file(path)
     fuzzgen.check_program(prog.load(str(tmp_path), "nested_1003002_case"), prog, False, seed=1003002, entry="h")
+
+
+def scale_0d(c, y):
+    c[...] = c * np.sum(y)
+
+
+def through_a_0d_argument(a, x):
+    scale_0d(a, x)
+    return np.sum(x) * a[()]
+
+
+def test_a_0d_argument_written_by_a_helper_is_written_back():
+    """A helper writing into a 0-d array argument (jit=False; under jit=True it is declined, the argument running as
+    the number it holds): the caller's array was written back with `a[:] = a_final`, which a 0-d array cannot take
+    (IndexError 'too many indices', h28a); now `a[...] = a_final`. 9 * a, so d/da 9 and d/dx 2 * a * sum(x) = 12."""
+    a, x = np.array(2.0), np.ones(3)
+    g = srcdiff.grad(through_a_0d_argument, wrt=(0, 1))
+    ga, gx = g(a, x)
+    assert ga == pytest.approx(9.0) and gx == pytest.approx([12.0] * 3)
+    assert a == 6.0     # as the function leaves it
+    assert "a[...] = a_final" in srcdiff.source(g)

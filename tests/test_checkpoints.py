@@ -704,3 +704,22 @@ def test_a_checkpointed_gradient_is_not_differentiated_again(how):
     msg = str(err.value)
     assert "checkpoints=3" in msg and "not differentiated again" in msg and "test_checkpoints.py" in msg, msg
     assert "without checkpoints=" in msg, msg
+
+
+def isclose_masked(a, b, n):
+    s = 0.0
+    for t in range(n):
+        s = 0.5 * s + np.sum(np.where(np.isclose(a * t, b, atol=0.1), a, b) ** 2)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("k", [None, 1, 2], ids=["taped", "k1", "k2"])
+def test_a_loop_taping_a_mask_of_np_isclose(k, jit):
+    """np.isclose of two arrays is, under Numba, a read-only view of a broadcast: the stack its mask was pushed
+    on, typed writable from an example (rt.stack_of), did not compile (Numba's AssertionError in its list cast,
+    fuzz seed 66 with checkpoints=2; taped loops too). Its stack is typed read-only (memory_sharing.read_only_names)."""
+    a, b = np.array([0.3, -1.2, 0.8]), np.array([0.65, -1.0, 0.0])
+    g = srcdiff.grad(isclose_masked, wrt=(0, 1), jit=jit, checkpoints=k)(a, b, 3)
+    for i in range(2):
+        np.testing.assert_allclose(g[i], numerical_grad(isclose_masked, [a, b, 3], i), rtol=1e-6, atol=1e-8)

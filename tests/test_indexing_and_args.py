@@ -505,3 +505,26 @@ def test_an_update_of_a_0d_view_is_declined_with_the_write_to_make(transform):
         g(x, 0.7) if transform is srcdiff.grad else g(x, 0.7, 1.0)
     assert "write into `b` itself (`b[i] *= v`)" in str(err.value)
     assert f"{__file__}:{inspect.getsourcelines(ellipsis_view_updated)[1] + 4}" in str(err.value)
+
+
+def doubled_0d_argument(a, x):
+    a[()] = 2.0 * a
+    return np.sum(x) * a[()]
+
+
+@JIT
+def test_a_write_into_a_0d_array_argument(jit):
+    """`a[()] = v` into a 0-d array argument: jit=False writes into it (d/da 6 at a = 2, the caller's a then 4);
+    under jit=True the argument runs as the number it holds (specialisations.run_scalars), which Numba cannot
+    write into: its setitem typing message (h28a) is now srcdiff's decline at the line, in both modes."""
+    x = np.ones(3)
+    if not jit:
+        a = np.array(2.0)
+        ga, gx = srcdiff.grad(doubled_0d_argument, wrt=(0, 1), jit=jit)(a, x)
+        assert ga == pytest.approx(6.0) and gx == pytest.approx([4.0, 4.0, 4.0])
+        return
+    for make in (lambda: srcdiff.grad(doubled_0d_argument, wrt=(0, 1), jit=jit)(np.array(2.0), x),
+                 lambda: srcdiff.jvp(doubled_0d_argument, jit=jit)(np.array(2.0), x, np.array(1.0))):
+        with pytest.raises(srcdiff.SrcdiffError, match="write into the 0-d array argument `a`") as e:
+            make()
+        assert e.value.lineno == line_of(doubled_0d_argument, "a[()] = 2.0") and "bind a new name" in str(e.value)

@@ -121,3 +121,36 @@ def test_a_0d_array_argument_reshaped_or_indexed(f, jit):
     v = (np.array(0.7), np.array([0.5, -1.0, 0.25]))
     _, d = srcdiff.jvp(f, wrt=(0, 1), jit=jit)(a, X.copy(), v)
     assert d == pytest.approx(da * v[0] + np.sum(dx * v[1]), rel=1e-9, abs=1e-12)
+
+
+def aliased_0d_local(x, w):
+    v = np.sum(x) * w
+    s = np.zeros(())
+    s[...] = v
+    t = s           # another name for the array: zero_d_locals leaves s an array
+    return t * 2.0
+
+
+def written_0d_argument(a, x):
+    for i in range(2):
+        a[...] = a * 0.5 + x[i]
+    return np.sum(x) * a
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_write_into_a_0d_array_whose_adjoint_arithmetic_made_a_number(jit):
+    """A 0-d array left an array (a second name of a local; an argument under jit=False) and written after the
+    return's arithmetic: its adjoint `d_t = d_r * 2.0` is a number, and the write's adjoint `d_t[()]` could not index
+    it (h28a: 'numpy.float64' object does not support item assignment, Numba's getitem under jit). Now made a 0-d array
+    of its own first (rt.array_0d). aliased_0d_local: 2 * w * sum(x); written_0d_argument: sum(x) * (a / 4 + x0 / 2
+    + x1), d/da 0.75 at x = ones(3)."""
+    x, w = np.array([0.3, -1.2, 0.8]), 1.7
+    gx, gw = srcdiff.grad(aliased_0d_local, wrt=(0, 1), jit=jit)(x, w)
+    np.testing.assert_allclose(gx, numerical_grad(aliased_0d_local, [x, w], 0), rtol=1e-7)
+    assert gw == pytest.approx(numerical_grad(aliased_0d_local, [x, w], 1), rel=1e-7)
+    if jit:
+        return      # (a 0-d argument written into: declined under jit, test_indexing_and_args)
+    a = np.array(2.0)
+    ga, gx = srcdiff.grad(written_0d_argument, wrt=(0, 1))(a, np.ones(3))
+    assert ga == pytest.approx(0.75) and gx == pytest.approx([3.5, 5.0, 2.0])
+    assert a == 2.0     # as the function leaves it: 0.5 + 0.5 + 1

@@ -3,7 +3,7 @@
 Every helper runs in plain Python on NumPy values and, through a Numba overload
 registered on import, inside ``numba.njit`` code under the same name.
 """
-from .basics import copy, seed, stack_array, stack_zeros, unstack, zeros_like
+from .basics import array_0d, copy, seed, stack_array, stack_zeros, unstack, zeros_like
 from .broadcast import atleast_2d, broadcast_to_like, expand_dims, fit_like, reshape, reshape_like, select, squeeze, unbroadcast
 from .indexing import (add_at, add_into, index_axis, index_axis_put, mask_get, mask_put, slice_axis, slice_axis_put,
                        transpose_grad)
@@ -22,7 +22,7 @@ from .special import (digamma, dsinc, erf, erfc, erfinv, expit, gamma, gammaln, 
                       ndtr, ndtri, softplus, tetragamma, trigamma, xlog1py, xlogy)
 
 __all__ = [
-    "zeros_like", "copy", "seed", "stack_zeros", "stack_array", "unstack",
+    "zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack",
     "unbroadcast", "fit_like", "broadcast_to_like", "atleast_2d", "expand_dims", "squeeze", "reshape", "reshape_like", "select",
     "add_at", "add_into", "slice_axis", "index_axis", "transpose_grad", "slice_axis_put", "index_axis_put",
     "mask_get", "mask_put",

@@ -7,7 +7,7 @@ from ._cache import cached_overload
 from ._typing import (float_dtype, float_scalar_type, is_array, nb_float_type, nb_is_array,
                       nb_is_scalar)
 
-__all__ = ["zeros_like", "copy", "seed", "stack_zeros", "stack_array", "unstack"]
+__all__ = ["zeros_like", "copy", "array_0d", "seed", "stack_zeros", "stack_array", "unstack"]
 
 _SEED_ERROR = "grad needs a scalar output; use vjp or jacobian"
 
@@ -58,6 +58,24 @@ def _copy_array_nb(x):
     if nb_is_array(x):
         return lambda x: x.copy()
     return None
+
+
+def array_0d(x):
+    """A 0-d array of its own holding `x` (a number or a 0-d array): the adjoint of a 0-d array before a write
+    `d_a[()] = 0.0` into it, which NumPy's arithmetic on 0-d arrays (`d_a = d_r * b`) left a number."""
+    return np.array(x)
+
+
+@overload(array_0d)
+def _array_0d_nb(x):
+    if nb_is_array(x):
+        return lambda x: x.copy()
+
+    def impl(x):
+        out = np.empty((), type(x))
+        out[()] = x
+        return out
+    return impl
 
 
 def seed(y):

@@ -15,7 +15,8 @@ import gast
 
 from . import annotations as anno
 from .activity import SCATTER
-from .astutil import assign, call, comment, dotted_name, load, walk_names, walk_of, walk_statements
+from .astutil import assign, call, comment, const, dotted_name, load, walk_names, walk_of, walk_statements
+from .kind_type import is_array, ndim
 from .memory_sharing import memory_roots
 
 _WRITES = {gast.Assign, gast.AugAssign, gast.Call}   # the nodes written_arrays looks at
@@ -133,8 +134,9 @@ def leave_as_f_leaves(fn, sweeps, user: str, checkpointed: bool = False):
             sweeps.kinds[caller] = sweeps.kinds.get(p)
             held.append(assign(caller, load(p)))
         keep.append(assign(final, call("rt.copy", load(caller))))
-        put.append(assign(gast.Subscript(value=load(caller), slice=gast.Slice(lower=None, upper=None, step=None),
-                                         ctx=gast.Store()), load(final)))
+        k = sweeps.kinds.get(p)     # (a 0-d array, which `x[:]` cannot index: `x[...]`)
+        whole = const(Ellipsis) if is_array(k) and ndim(k) == 0 else gast.Slice(lower=None, upper=None, step=None)
+        put.append(assign(gast.Subscript(value=load(caller), slice=whole, ctx=gast.Store()), load(final)))
     if keep:
         arrays = ", ".join(p for p in params if p in restored)
         keep.insert(0, comment(f"the caller's {arrays} as {user} leaves it, written back at the end"))

@@ -3,11 +3,14 @@ literals" passes, and forward mode's): each returns whether it changed the tree,
 inferred again (compiler.Context.changed)."""
 from __future__ import annotations
 
+import linecache
+
 import gast
 
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
+from ..errors import SrcdiffError
 from ..rules import RULES
 from .canonicalize import array_parameters
 from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
@@ -351,5 +354,26 @@ def scalar_items(unit: Unit, kind_map: dict) -> bool:
                 return gast.copy_location(load(n.value.id), n)
             return n
 
+    decline_writes_into_numbers(unit, kind_map)
     Items().visit(unit.node)
     return changed
+
+
+def decline_writes_into_numbers(unit: Unit, kind_map: dict) -> None:
+    """`a[()] = v` (or `a[...] = v`) into a name the kinds call a number: a 0-d array argument under jit=True,
+    which runs as the number it holds (specialisations.run_scalars); Numba cannot write into a number ('No
+    implementation of function setitem'), and the caller's array could not see the write. Declined at the line."""
+    for s in walk_statements(unit.node.body):
+        if not isinstance(s, gast.Assign):
+            continue
+        for t in s.targets:
+            if (isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and is_scalar(kind_map.get(t.value.id))
+                    and (isinstance(t.slice, gast.Tuple) and not t.slice.elts
+                         or isinstance(t.slice, gast.Constant) and t.slice.value is Ellipsis)):
+                name = t.value.id
+                where = anno.get(s, anno.FILE) or unit.filename
+                raise SrcdiffError(
+                    f"a write into the 0-d array argument `{name}` under jit=True, where a 0-d array argument runs "
+                    f"as the number it holds\n    {linecache.getline(where, s.lineno).strip()}", where, s.lineno,
+                    f"bind a new name to the value (`{name}_new = ...`) and read that after, or run with jit=False "
+                    "(where the write reaches the caller's array)")

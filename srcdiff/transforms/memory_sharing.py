@@ -183,17 +183,22 @@ def _list_of(call, helper: str, method: str):
     return None
 
 
+_READ_ONLY_RESULTS = {"np.broadcast_to", "np.isclose"}
+
+
 def read_only_names(fn, kinds) -> set:
-    """The names whose arrays may be read-only under Numba: np.broadcast_to's results, the module's arrays
-    (names `fn` reads but neither binds nor takes as parameters: Numba bakes them in read-only), and the views
-    and copies of either (jitted code's typed stacks of them: transforms/stacks.py)."""
+    """The names whose arrays may be read-only under Numba: np.broadcast_to's results, np.isclose's (of two
+    arrays Numba's is a read-only view of a broadcast: a stack typed writable from it did not compile, Numba's
+    AssertionError in its list cast, h28a), the module's arrays (names `fn` reads but neither binds nor takes as
+    parameters: Numba bakes them in read-only), and the views and copies of either (jitted code's typed stacks
+    of them: transforms/stacks.py)."""
     bound = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
     edges, read_only = [], set()
     for s in walk_statements(fn.body):
         if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)):
             continue
         bound.add(s.targets[0].id)
-        if isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "np.broadcast_to":
+        if isinstance(s.value, gast.Call) and dotted_name(s.value.func) in _READ_ONLY_RESULTS:
             read_only.add(s.targets[0].id)
             continue
         src = view_source(s.value, s.targets[0].id, kinds)

@@ -345,8 +345,16 @@ class BackwardSweep:
         t = s.targets[0]
         arr, idx = t.value.id, t.slice
         if arr in self.active and self.adj(arr) in state:
+            before = len(out)
             self.own(arr, state, out)
             dx = self.adj(arr)
+            ak = self.kinds.get(arr)
+            made = (len(out) > before and isinstance(out[-1].value, gast.Call)
+                    and dotted_name(out[-1].value.func) == "rt.zeros_like")
+            if is_array(ak) and ndim(ak) == 0 and isinstance(idx, gast.Tuple) and not idx.elts and not made:
+                # NumPy's arithmetic on a 0-d array gives a number: its adjoint may be one (`d_a = d_r * b`), which
+                # `d_a[()]` could not index (h28a); a 0-d array of its own, as own() makes for other arrays
+                out.append(assign(dx, call("rt.array_0d", load(dx))))
             v = s.value
             read_adj = gast.Subscript(value=load(dx), slice=self.read(clone(idx)), ctx=gast.Load())
             if isinstance(v, gast.Name) and v.id in self.active and not truncates(self.kinds.get(arr),
