@@ -701,16 +701,17 @@ def test_named_dict_returns_nested_dicts_and_namedtuple_arguments_replaced_are_d
     helper's own block, a key added there, then `return q` (declined as 'a dict made in the function used as a whole
     value' before h25c); 'namedtupleargs' draws, in three of four such programs, `xa = xa._replace(...)` of the
     namedtuple argument under its own name, in f, in a loop of f, or in a helper taking xa (declined as 'attribute .x
-    of a local value'). Each is drawn, and seeds 39 and 41 (named dicts), 119 (in f), 490 (in a loop) and 171 (in a
+    of a local value'), or, in a third of them, the class's method `xa.damped()` returning `self._replace(...)`. Each
+    is drawn, and seeds 39 and 41 (named dicts), 119 (in f), 490 (in a loop) and 171 (in a
     helper, also jitted) pass the oracles. 'dictmade' also draws, in one of three such programs, a dict holding a dict,
     `nest = {"a": {"b": ..., "c": 0.5}, "e": 1.5}`, written at `nest["a"]["c"]` (declined before h25c): seed 21 passes;
     'itemspelled', in one of three such programs, a def nested in f whose defaults read xa, `def reads_xa(z, xa=xa, *,
     w=xa["a"])` (declined before h25c): seeds 10 (a dict) and 166 (a namedtuple) pass."""
     named = re.compile(r'q = \{"u": [^\n]*\n(    q\["w"\] = [^\n]*\n)?(    if [^\n]*\n        return [^\n]*\n)?    return q')
     assert sum(bool(named.search(fuzzgen.seeded_program(s).source)) for s in range(200)) >= 10
-    for seed, pattern, jit in ((39, named, False), (41, named, False), (119, re.compile(r"\n    xa = xa\._replace"), False),
-                               (490, re.compile(r"in range\(2\):\n        xa = xa\._replace"), False),
-                               (171, re.compile(r"def xa_step\d+\(xa\):\n    xa = xa\._replace"), True),
+    for seed, pattern, jit in ((39, named, False), (41, named, False), (119, re.compile(r"\n    xa = xa\.(_replace|damped)\("), False),
+                               (490, re.compile(r"in range\(2\):\n        xa = xa\.(_replace|damped)\("), False),
+                               (171, re.compile(r"def xa_step\d+\(xa\):\n    xa = xa\.(_replace|damped)\("), True),
                                (21, re.compile(r'nest\d+\["a"\]\["c"\] = '), False),
                                (10, re.compile(r'def reads_xa\d+\(z, xa=xa, \*, w=xa\["a"\]\)'), False),
                                (166, re.compile(r'def reads_xa\d+\(z, xa=xa, \*, w=xa\.a\)'), False)):
