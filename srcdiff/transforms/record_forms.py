@@ -118,10 +118,12 @@ class RecordForms:
 
     def same_record(self, s, name, struct):
         """Decline binding `name` to a namedtuple of `struct` (a Fields) where it held another class's namedtuple or
-        other fields."""
+        other fields. (A class of the same name and fields is the same one: a module loaded again, as the fuzzer's
+        are, makes its namedtuple classes anew, and fields are all a namedtuple's variables hold.)"""
         before = self.structs.get(name)
-        if before is not None and (getattr(before, "fields", None) != struct.fields
-                                   or getattr(before, "cls", None) is not struct.cls):
+        cls = getattr(before, "cls", None)
+        if before is not None and (getattr(before, "fields", None) != struct.fields or (
+                cls is not struct.cls and getattr(cls, "__qualname__", None) != struct.cls.__qualname__)):
             what = getattr(getattr(before, "cls", None), "__name__", None) or "another structure"
             fail(s, self.unit, f"'{name}' bound here to a {struct.cls.__name__} and before to a {what}: srcdiff makes "
                                f"each field of a namedtuple its own variable, from its class",
