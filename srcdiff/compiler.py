@@ -393,7 +393,7 @@ def _scalar_items(ctx):
 
 
 def _follow_writes(ctx):
-    if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code):
+    if follow_writes.follow_writes(ctx.unit.node, optimize.eliminate_dead_code, _is_generated_unit(ctx.unit)):
         ctx.changed()
 
 

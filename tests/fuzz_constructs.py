@@ -219,6 +219,29 @@ def _called_for_effect(tree):
     return any(isinstance(n.value, ast.Call) and _call_name(n.value) in procedures for n in _walk(tree, ast.Expr))
 
 
+def _rebound_after_write(tree):
+    """A function of the program that writes into its parameter `u` (`u[j] = ...`), then binds `u` again inside a
+    loop or a branch, called with a name that the caller reads after the call (fuzzgen 'argrebound')."""
+    rebinders = {}
+    for name, fn in _module_funcs(tree).items():
+        params = [a.arg for a in fn.args.args]
+        for k, p in enumerate(params):
+            written = any(isinstance(s.value, ast.Name) and s.value.id == p for _, s in _sub_writes(fn))
+            again = any(isinstance(t, ast.Name) and t.id == p for b in _walk(fn, ast.For, ast.While, ast.If)
+                        for n in ast.walk(b) if isinstance(n, ast.Assign) for t in n.targets)
+            if written and again:
+                rebinders[name] = k
+    for fn in _walk(tree, ast.FunctionDef):
+        for i, stmt in enumerate(fn.body):
+            for c in (n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _call_name(n) in rebinders):
+                k = rebinders[_call_name(c)]
+                arg = c.args[k] if k < len(c.args) else None
+                if isinstance(arg, ast.Name) and any(isinstance(n, ast.Name) and n.id == arg.id
+                                                     for later in fn.body[i + 1:] for n in ast.walk(later)):
+                    return True
+    return False
+
+
 def _loop_over_passed_tuple(tree):
     """A function of the program (not f) that loops over one of its parameters (`for w, b in layers`, or
     enumerate of it), called with a tuple literal in that place."""
@@ -1191,6 +1214,8 @@ DETECTORS = {
     "calls to your own functions": lambda t: any(_calls(_entry(t), name) or any(
         _calls(_entry(t), name) for _ in [0]) for name in _module_funcs(t) if name.startswith("helper")),
     "calls to your own functions :: also as statements for their in-place writes into an argument": _called_for_effect,
+    "calls to your own functions :: also where the function writes into its parameter and then binds it again in a "
+    "loop or a branch while the caller reads its array after the call": _rebound_after_write,
     "calls to your own functions :: closures": _closure,
     "calls to your own functions :: nested defs": lambda t: any(
         isinstance(n, ast.FunctionDef) for fn in _walk(t, ast.FunctionDef) for n in ast.walk(fn) if n is not fn),

@@ -1563,6 +1563,26 @@ class Gen:
                           f"np.sum(np.sin({e}[...]))"])
         return lines, term
 
+    def rebound_after_write(self, env):
+        """'argrebound' (drawn last): a helper that writes into its array parameter, then binds the parameter to new
+        arrays (in a loop, a `while` or a branch), called on a local array that f reads after the call (README:
+        calls to your own functions, their in-place writes into an argument; inlined, the parameter's copy was the
+        loop's carried name and the call was declined, 'writes in place into memory that ... shares': fuzz 1192024,
+        follow_writes.py). Returns the lines and a scalar term for the result."""
+        h, b, t, i = self.fresh("wrebind"), self.fresh("wb"), self.fresh("t"), self.fresh("i")
+        j, c = self.choose(self.N), self.const()
+        write = self.pick([f"u[{j}] = u[{j}] * {c} + np.sin(z)", f"u[{j}] += {c} * np.tanh(u[{(j + 1) % self.N}])",
+                           f"u[:{max(1, j)}] = u[:{max(1, j)}] * z"])
+        again = self.pick([[f"for {i} in range(2):", "    u = 0.5 * u + 0.5 * np.tanh(z * u)"],
+                           [f"{i} = 0", f"while {i} < 2:", "    u = np.sin(u) + z", f"    {i} += 1"],
+                           ["if z > 0.0:", "    u = u * z", "else:", "    u = u - z"]])
+        self.helper_src.append("\n".join([f"def {h}(z, u):", "    " + write] + ["    " + l for l in again]
+                                          + ["    return np.sum(u * u) * 0.5"]))
+        lines = [f"{b} = np.tanh({self.expr('v', env, 1)}) * 1.0",
+                 f"{t} = {h}({self.expr('s', env, 1)}, {b})"]
+        term = self.pick([f"{t} * np.sum({b})", f"{t} + np.sum({b} * {b})", f"np.sum(np.sin({b})) * {t}"])
+        return lines, term
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2177,6 +2197,15 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a helper writing into its parameter, then binding it again in a loop or branch, and f reading its array
+        # after the call (drawn last too)
+        if self.has("argrebound") and self.coin(3):
+            block, term = self.rebound_after_write(env)
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2437,7 +2466,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "zerod",
                 # a local array written through an Ellipsis index: all of it (e[...] = v, e[...] += v, in a loop too),
                 # a column (e[..., k] = ...) or a row (e[r, ...] *= c); the reverse sweep reads e[...] (h26a)
-                "ellipsis")
+                "ellipsis",
+                # a helper that writes into its array parameter, then binds the parameter again (a loop, a while, a
+                # branch), called where f reads the array after the call (fuzz 1192024's decline; follow_writes.py)
+                "argrebound")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

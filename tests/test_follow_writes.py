@@ -408,3 +408,93 @@ def test_a_read_before_a_loop_that_writes_through_a_second_name_is_not_reused_af
         np.testing.assert_allclose(srcdiff.grad(second_name_written_in_a_while_loop, wrt=k, jit=jit)(0.2, a, M),
                                    numerical_grad(second_name_written_in_a_while_loop, [0.2, a, M], k),
                                    rtol=1e-6, atol=1e-8)
+
+
+def writes_then_rebinds_in_a_loop(x, a):
+    a[1] = a[1] * 0.5 + np.sin(a[0])
+    for i in range(2):
+        a = 0.5 * a + 0.5 * np.tanh(x * a)
+    return np.sum(a) * x
+
+
+def reads_the_argument_after(x, a):
+    return np.sum(writes_then_rebinds_in_a_loop(x, a) * a + x * np.sin(a))
+
+
+def jacobian_of_reads_after(x, a):
+    return writes_then_rebinds_in_a_loop(x, a) * a + x * np.sin(a)
+
+
+def gradient_norm_of_reads_after(x, a):
+    gx, ga = srcdiff.grad(reads_the_argument_after, wrt=(0, 1))(x, a)
+    return gx * gx + np.sum(ga * ga)
+
+
+@JIT
+def test_a_helpers_parameter_written_then_bound_again_by_a_loop(jit):
+    """A helper that writes into its argument (`a[1] = ...`), then binds the parameter to new arrays in a loop
+    (`for ...: a = 0.5 * a + ...`), called where the caller reads its array after the call: inlined, SSA's copy
+    `a1 = a` is the loop's carried name, so follow_writes could not make the write the argument's and the call was
+    declined ('writes in place into memory that `a` shares', fuzz 1192024, the jacobian of f(...) * a). The copy
+    moves below the write, which becomes a write through `a`; grad, both jacobians and reverse mode over the
+    gradient (a gradient-norm penalty) agree with central differences, and the caller's array is left as one call
+    of the function leaves it."""
+    x, a = 0.9, np.array([0.3, 0.7, 1.1])
+
+    def on_copies(f):
+        return lambda x, a: f(x, a.copy())
+    for k in (0, 1):
+        got = srcdiff.grad(reads_the_argument_after, wrt=k, jit=jit)(x, a.copy())
+        np.testing.assert_allclose(got, numerical_grad(on_copies(reads_the_argument_after), [x, a], k),
+                                   rtol=1e-6, atol=1e-8)
+        got = srcdiff.grad(gradient_norm_of_reads_after, wrt=k, jit=jit)(x, a.copy())
+        np.testing.assert_allclose(got, numerical_grad(on_copies(gradient_norm_of_reads_after), [x, a], k),
+                                   rtol=1e-5, atol=1e-7)
+    after = a.copy()
+    reads_the_argument_after(x, after)
+    passed = a.copy()
+    srcdiff.grad(reads_the_argument_after, wrt=1, jit=jit)(x, passed)
+    np.testing.assert_array_equal(passed, after)      # the caller's array as one call leaves it
+    eps, J = 1e-6, np.zeros((3, 3))
+    for i in range(3):
+        hi, lo = a.copy(), a.copy()
+        hi[i] += eps
+        lo[i] -= eps
+        J[:, i] = (jacobian_of_reads_after(x, hi) - jacobian_of_reads_after(x, lo)) / (2 * eps)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(srcdiff.jacobian(jacobian_of_reads_after, wrt=1, mode=mode, jit=jit)(x, a.copy()),
+                                   J, rtol=1e-6, atol=1e-8)
+
+
+def swap_written_then_swapped_in_a_loop(x, a):
+    b = np.zeros(4)
+    c = a * 0.5
+    for i in range(2):
+        b, c = c, b
+        b[0] = b[0] * 1.1 + 0.1 * np.tanh(x)
+        for j in range(1):
+            b, c = c, b
+    return np.sum(b * a) + np.sum(c * c)
+
+
+@JIT
+def test_a_sunk_copy_reads_the_chains_first_name(jit):
+    """The sink of the test above where the written name is a swap's (`b, c = c, b`, a write through b, then a
+    loop swapping again: CUDA fuzz 990312, tests/test_cuda_edges.py swap_written): SSA's chain `b1 = c; b8 = b1`,
+    the write made c's. The sunk copy `b8 = b1` read b1, a second name of c, after the write, which the aliasing
+    check declined ('`b` shares memory with `c`'); it reads c, the chain's first name, instead."""
+    from passes import parse_function
+    from srcdiff.transforms import follow_writes
+    from srcdiff.transforms.emit import to_source
+    from srcdiff.transforms.optimize import eliminate_dead_code
+
+    fn = parse_function("def f(b, c, v):\n    b1 = c\n    b8 = b1\n    b8[0] = v\n    for j in range(1):\n"
+                        "        b8 = g(b8)\n    return b8\n")
+    assert follow_writes.follow_writes(fn, eliminate_dead_code) == 1
+    assert to_source(fn).splitlines()[1:5] == ["    b1 = c", "    c[0] = v", "    b8 = c",
+                                               "    for j in range(1):"], to_source(fn)
+    x, a = 0.4, np.array([0.3, -0.7, 1.1, 0.2])
+    for k in (0, 1):
+        np.testing.assert_allclose(srcdiff.grad(swap_written_then_swapped_in_a_loop, wrt=k, jit=jit)(x, a),
+                                   numerical_grad(swap_written_then_swapped_in_a_loop, [x, a], k),
+                                   rtol=1e-6, atol=1e-8)

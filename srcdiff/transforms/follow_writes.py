@@ -2,7 +2,9 @@
 through `a` (`a[i] = v`: the user's `x, y = y, f(x, y)` with a buffer written through its second name, through
 SSA's copies), and every read of `a` comes before the block binds b again, those reads read `b`: one name for the
 array, whose in-place write reverse mode follows, where two names made the backward sweep restore one and read
-the other.
+the other. Where `a` is read after that span too (a helper that writes into its parameter, then binds it again in
+a loop: `a1 = a`, `a1[1] = v`, `for ...: a1 = g(a1)`), the copy moves below the write and reads b's first name
+(the sink: `a[1] = v`, `a1 = a`), so the write is the caller's array's.
 
 Why apart from aliasing.py: it rewrites the tree (the aliasing check only declines), runs at its own place in the
 pipeline, and its subject, the chains of plain copies of a block and the span in which a chain's names name one
@@ -12,20 +14,22 @@ from __future__ import annotations
 
 import gast
 
+from ..cachedir import is_generated_file
 from . import annotations as anno
 from .astutil import assigned_names, clone, dotted_name, nested_blocks, walk, walk_names, walk_of, walk_statements
 
 
 _SUBSCRIPTS = frozenset((gast.Subscript,))
 
-def follow_writes(fn, dead_code) -> int:
+def follow_writes(fn, dead_code, generated=False) -> int:
     """Where `a = b` (a second name for b's array: the user's `x, y = y, f(x, y)`, through SSA's copies
     `t = y; x2 = t`) is followed in its block by a write through `a` (`a[i] = v`), and every read of `a` comes
     before a statement of the block binding b (or a copy between) again, those reads read `b`: one name for
     the array, whose in-place write the derivative passes follow. With two names, what reverse mode keeps of
     b for the backward sweep (read before the write) and the write's restore went through different names,
     which reverse mode over srcdiff's gradient of such a program declined (fuzz, nested mode). `dead_code`: the
-    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes). Changes `fn`
+    dead-code pass (optimize.eliminate_dead_code, which compiler.py passes). `generated`: fn is srcdiff's own
+    code (a gradient differentiated again), whose copies do not sink (_plan_rename). Changes `fn`
     in place; returns how many reads it renamed."""
     written = {n.value.id for n in walk_of(fn, _SUBSCRIPTS) if isinstance(n.ctx, gast.Store)
                and isinstance(n.value, gast.Name)}
@@ -37,8 +41,14 @@ def follow_writes(fn, dead_code) -> int:
     while todo:
         block = todo.pop()
         parent: dict = {}     # name -> the name it copies, for this block's plain copies
-        for k, s in enumerate(block):
-            todo.extend(nested_blocks(s))
+        seen: set = set()     # (a copy sunk below its span is met again: its statements are not visited twice)
+        k = -1
+        while k + 1 < len(block):
+            k += 1
+            s = block[k]
+            if id(s) not in seen:
+                todo.extend(nested_blocks(s))
+                seen.add(id(s))
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and isinstance(s.value, gast.Name) and s.targets[0].id != s.value.id
                     and not anno.get(s, anno.MERGE) and not anno.get(s, anno.PHI)):
@@ -49,20 +59,31 @@ def follow_writes(fn, dead_code) -> int:
             parent[a] = s.value.id
             if a not in written:    # (most copies: nothing writes through them, no span to read)
                 continue
-            chosen = _choose_name(block, k, a, parent, loads, dead)
+            chosen = _choose_name(block, k, a, parent, loads, dead, generated)
             if chosen is None:
                 continue
-            first, chain, order, span, reads, live = chosen
+            first, chain, order, span, reads, live, sink = chosen
             block[:] = order
             for n in reads:
                 n.id = first
             loads[first] = loads.get(first, 0) + live
-            loads[a] = 0
+            loads[a] = loads[a] - live if sink else 0
             renamed += len(reads) + _chain_reads_read_root(order, k, span, chain - {first, a}, first, loads, dead)
             for t in span:      # a back-edge copy of the array to its own name (_same_array_copy) goes
                 if anno.get(t, anno.PHI) and t.targets[0].id == getattr(t.value, "id", None):
                     block.remove(t)
                     loads[first] -= id(t) not in dead
+            if sink:    # `a = b` after the write: a's later reads (a loop's, which binds a again) read b's array
+                if s.value.id != first:     # (through the chain's first name: a name between, `b1` of a swap's
+                    # `b1 = c; b8 = b1`, read after the write through c, is a second name the aliasing check
+                    # declines: CUDA fuzz 990312, tests/test_cuda_edges.py swap_written)
+                    loads[s.value.id] -= 1
+                    loads[first] = loads.get(first, 0) + 1
+                    s.value.id = first
+                block.remove(s)
+                block.insert(block.index(span[-1]) + 1, s)
+                parent.pop(a, None)
+                k -= 1
     return renamed + _drop_identity_phis(fn)
 
 
@@ -102,7 +123,7 @@ def _rebound(n, parent) -> None:
         del parent[m]
 
 
-def _choose_name(block, k, a, parent, loads, dead):
+def _choose_name(block, k, a, parent, loads, dead, generated=False):
     """(the name, its chain, the block's order, the span, a's reads there, how many live) for follow_writes'
     rename of `a` (bound at block[k] by a chain of plain copies), else None. The chain's first name, unless
     another name of the chain is read after the span, which a later name's chain leaves out (a swap's copies
@@ -117,14 +138,14 @@ def _choose_name(block, k, a, parent, loads, dead):
     fallback = None
     for first in reversed(path):      # the chain's first name first
         chain = {m for m in parent if first in _copied_from(m, parent)} | {first}
-        plan = _plan_rename(block, k, chain, a, loads, dead)
+        plan = _plan_rename(block, k, chain, a, loads, dead, generated)
         if plan is None:
             continue
-        order, span, reads, live = plan
+        order, span, reads, live, sink = plan
         if _others_follow(order, k, span, chain - {first, a}, loads, dead):
-            return first, chain, order, span, reads, live
-        if first == path[-1]:      # (the first name's, if no later name does better)
-            fallback = first, chain, order, span, reads, live
+            return first, chain, order, span, reads, live, sink
+        if first == path[-1] and not sink:      # (the first name's, if no later name does better)
+            fallback = first, chain, order, span, reads, live, sink
     return fallback
 
 
@@ -138,17 +159,30 @@ def _copied_from(name, parent) -> list:
     return out
 
 
-def _plan_rename(block, k, chain, a, loads, dead):
-    """(the block's order, the span, a's reads in it, how many live) where every read of `a` lies in the span
-    after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None."""
-    order = block
+def _plan_rename(block, k, chain, a, loads, dead, generated=False):
+    """(the block's order, the span, a's reads in it, how many live, sink) where every read of `a` lies in the span
+    after block[k] up to a statement binding a name of `chain` and a write through `a` does too, else None.
+    sink: a is read after the span too (`a` bound again by a loop after the write: a helper that writes into its
+    argument, then binds the parameter to new arrays in a loop, inlined: `a1 = a`, `a1[1] = v`, then
+    `for ...: a1 = 0.5 * a1`), so the copy `a = b` moves below the span, where it names the array after the write,
+    the span's reads reading b; where nothing in the span jumps past it (break, continue, return) and the span
+    ends at a statement of the user's, not at a loop's back-edge or a merge copy (a swap's: those above); not in
+    srcdiff's own gradient differentiated again (its `M_caller = M` of a caller's array written, then bound anew:
+    tests/test_caller_arrays.py, whose write-back the aliasing check knows by that name)."""
+    order, sink = block, False
     span, reads, live = _span_reads(order, k, chain, a, dead)
     if live != loads.get(a, 0):   # a loop's back-edge copy of a after the one rebinding b (a swap)
         order = _back_edge_copy_first(block, k + 1 + len(span), a)
         if order is None:
-            return None
-        span, reads, live = _span_reads(order, k, chain, a, dead)
-    if live != loads.get(a, 0) or not any(
+            end = k + 1 + len(span)     # (the statement binding the chain again: not a swap's copies)
+            order, sink = block, bool(span) and end < len(block) and not anno.get(block[end], anno.PHI) and not (
+                anno.get(block[end], anno.MERGE)) and not _sink_off(span, generated) and not any(
+                isinstance(st, (gast.Break, gast.Continue, gast.Return)) for st in walk_statements(span))
+            if not sink:
+                return None
+        else:
+            span, reads, live = _span_reads(order, k, chain, a, dead)
+    if (live != loads.get(a, 0) and not sink) or not any(
             isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)
             and n.value.id == a for t in span for n in walk(t)):
         return None
@@ -157,7 +191,14 @@ def _plan_rename(block, k, chain, a, loads, dead):
         # writes change; its two names are what makes the aliasing check see it: nested fuzz 799023,
         # two swaps written in one loop, got a wrong second derivative when a's reads read b)
         return None
-    return order, span, reads, live
+    return order, span, reads, live, sink
+
+
+def _sink_off(span, generated) -> bool:
+    """Whether _plan_rename's sink is off for `span`: in srcdiff's own code (`generated`, or statements inlined from
+    a generated file), a gradient differentiated again, where the copy is the caller's array's (`M_caller = M`,
+    written back at its end), which the aliasing check knows by that name (tests/test_caller_arrays.py)."""
+    return generated or any(is_generated_file(anno.get(t, anno.FILE) or "") for t in span)
 
 
 def _others_follow(order, k, span, others, loads, dead) -> bool:
