@@ -19,7 +19,6 @@ from .error_reports import at_user_line
 from .arguments import check_arguments, decline_transform_of_a_pair, signature_of
 from .errors import SrcdiffError
 from .makers import maker, user_function
-from .numpy_division import numpy_division_twin
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import dotted_name, walk_statements
@@ -217,9 +216,6 @@ class ForwardTransformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            twin = numpy_division_twin(fn, exc) if self.jit is False else None
-            if twin is not None:    # (a tangent's division of Python floats by 0: NumPy's inf instead)
-                return self._run(twin, args, primals)
             again = rerun_arguments(exc, args) if self.jit is True else None
             if again is None:
                 translate_error(exc, self, fn, args)
