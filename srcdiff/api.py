@@ -17,7 +17,6 @@ from . import backends, module_builder
 from .arguments import Wrt, bind_arguments, check_arguments, decline_transform_of_a_pair, wrt_names_of
 from .arguments import call_positional  # noqa: F401 (srcdiff.api.call_positional, as before the split)
 from .error_reports import at_user_line, translate_error
-from .numpy_division import numpy_division_twin
 from .makers import maker, user_function, user_location  # noqa: F401 (user_function: srcdiff.api's, as before)
 from .background import BackgroundCalls
 from .shipping import Shipped
@@ -273,9 +272,6 @@ class Transformed(Shipped, BackgroundCalls):
         except SrcdiffError:
             raise
         except Exception as exc:
-            twin = numpy_division_twin(fn, exc) if self.jit is False else None
-            if twin is not None:    # (a derivative's division of Python floats by 0: NumPy's inf instead)
-                return self._run(twin, args)
             again = rerun_arguments(exc, args) if self.jit is True else None
             if again is None:
                 translate_error(exc, self, fn, args)

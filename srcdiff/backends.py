@@ -24,6 +24,7 @@ from .cachedir import (BOUNDSCHECK, cache_dir, check_private, generated_module_n
 from .errors import SrcdiffError
 from .generated import Generated, Lines, ModuleFacts, Parameters
 from .numba_names import unambiguous
+from .numpy_division import DIVIDE, derivatives_dividing_as_numpy, divide
 from .version import __version__
 
 _LOADED: dict = {}
@@ -239,16 +240,39 @@ def _open_private(filepath: str):
         raise
 
 
-def exec_source(modname: str, path: str, source: str, bindings: dict):
+def exec_source(modname: str, path: str, source: str, bindings: dict, divide_as_numpy: bool = False):
     """Run `source` (already verified equal to the file at `path`) as module `modname`: the code executed
-    is the string in hand, never bytes re-read from disk; tracebacks and pdb show the file's lines."""
+    is the string in hand, never bytes re-read from disk; tracebacks and pdb show the file's lines.
+    `divide_as_numpy` (the Python backend's modules): its derivative statements divide as NumPy does
+    (numpy_division.py)."""
     spec = importlib.util.spec_from_file_location(modname, path)
     mod = importlib.util.module_from_spec(spec)
     mod.__dict__.update(bindings)
     sys.modules[modname] = mod
-    exec(compile(source, path, "exec"), mod.__dict__)
+    code = derivatives_dividing_as_numpy(source, path) if divide_as_numpy else None
+    if code is not None:
+        mod.__dict__[DIVIDE] = divide
+    exec(code or compile(source, path, "exec"), mod.__dict__)
     mod.__dict__.update(bindings)
+    if code is not None:
+        _note_functions_as_written(mod, compile(source, path, "exec"), path)
     return mod
+
+
+def _note_functions_as_written(mod, written, path: str):
+    """For each function of `mod` (run with its derivatives dividing as NumPy: numpy_division.py), the same function
+    of the code `written` as the file reads (its bytecode the file's), which differentiating it again parses
+    (cachedir.python_function: parse checks a function's code against its file)."""
+    codes = {(c.co_name, c.co_firstlineno): c for c in written.co_consts if hasattr(c, "co_code")}
+    for name, fn in list(vars(mod).items()):
+        if not (inspect.isfunction(fn) and fn.__code__.co_filename == path):
+            continue
+        code = codes.get((fn.__code__.co_name, fn.__code__.co_firstlineno))
+        if code is None or code.co_code == fn.__code__.co_code:
+            continue
+        plain = type(fn)(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        plain.__kwdefaults__, plain.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+        note_shown_function(fn, plain)
 
 
 def _typed_without_literals(disp):
@@ -497,7 +521,8 @@ def instantiate(modname: str, path: str, generated: Generated, bindings: dict, j
     functions call each other in a cycle is not disk-cached, a function the bounds pass proved is compiled
     without Numba's per-access checks."""
     base = modname.split(".", 1)[1].rsplit("_", 1)[0]
-    mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()})
+    mod = exec_source(modname, path, generated.source, {k: _snapshot(v) for k, v in bindings.items()},
+                      divide_as_numpy=not jit)
     if generated.lines is not None:
         _LINES[os.path.abspath(path)] = generated.lines
     if jit and "rt.threads_for(" in generated.source:     # (before Numba loads its code from the disk cache)

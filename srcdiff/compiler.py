@@ -56,7 +56,7 @@ reverse mode (grad, value_and_grad, vjp):
                      hoisted out of the loop
     activity         which values carry derivatives                                      transforms/activity.py
     checks           (check) linear algebra of stacks of matrices, list arithmetic of    transforms/checks.py
-                     differentiated values
+                     differentiated values, float() of arrays
     dims             which axes have equal lengths, from the arguments' pattern          transforms/dims.py
                      (specialisation): shape classes
     reverse          forward sweep with stacks and tapes (reverse_storage.py) +          transforms/reverse.py
@@ -97,6 +97,7 @@ forward mode (jvp):
     scalar products  (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     array literals   (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
     scalar items     (with argument kinds) as in reverse mode                            transforms/kind_rewrites.py
+    checks           (check, with argument kinds) float() of an array of rank 1 or more  transforms/checks.py
     aliasing         (check, user code) views renamed, not written through               transforms/aliasing.py
     forward          tangent statements after each primal one                            transforms/forward.py
     where            (with argument kinds) np.where of scalars -> rt.select              transforms/optimize/scalarize.py
@@ -410,6 +411,7 @@ def _activity(ctx):
 
 
 def _checks(ctx):
+    checks.check_float_of_arrays(ctx.unit, ctx.kinds)
     checks.check_single_matrices(ctx.unit, ctx.kinds, ctx.active)
     checks.check_sequence_arithmetic(ctx.unit, ctx.kinds, ctx.wrt)
 
@@ -619,7 +621,7 @@ REVERSE = [
          "loop logsumexp(v[:, None] + M) -> log-domain product, exp(M)\nhoisted out of the loop", _has_arg_kinds),
     Pass("activity", _activity, "transforms/activity.py", "which values carry derivatives"),
     Pass("checks", _checks, "transforms/checks.py",
-         "(check) linear algebra of stacks of matrices, list arithmetic of\ndifferentiated values"),
+         "(check) linear algebra of stacks of matrices, list arithmetic of\ndifferentiated values, float() of arrays"),
     Pass("dims", _dims, "transforms/dims.py",
          "which axes have equal lengths, from the arguments' pattern\n(specialisation): shape classes"),
     Pass("reverse", _reverse, "transforms/reverse.py",
@@ -673,6 +675,8 @@ FORWARD = [
     Pass("array literals", _array_literals, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode", _has_arg_kinds),
     Pass("scalar items", _scalar_items, "transforms/kind_rewrites.py", "(with argument kinds) as in reverse mode",
          _has_arg_kinds),
+    Pass("checks", lambda c: checks.check_float_of_arrays(c.unit, c.kinds), "transforms/checks.py",
+         "(check, with argument kinds) float() of an array of rank 1 or more", _has_arg_kinds),
     Pass("aliasing", _forward_views, "transforms/aliasing.py",
          "(check, user code) views renamed, not written through", lambda c: not _is_generated_unit(c.unit)),
     Pass("forward", _forward, "transforms/forward.py", "tangent statements after each primal one"),

@@ -19,7 +19,6 @@ from .error_reports import at_user_line
 from .arguments import check_arguments, decline_transform_of_a_pair, signature_of
 from .errors import SrcdiffError
 from .makers import maker, user_function
-from .numpy_division import numpy_division_twin
 from .specialisations import FAST_MAX, PLAIN, rerun_arguments, rerun_key, rerun_recorded, run_scalars, types_key
 from .transforms import checks, dims, flatten, kinds
 from .transforms.astutil import dotted_name, walk_statements
@@ -217,9 +216,6 @@ class ForwardTransformed:
         except SrcdiffError:
             raise
         except Exception as exc:
-            twin = numpy_division_twin(fn, exc) if self.jit is False else None
-            if twin is not None:    # (a tangent's division of Python floats by 0: NumPy's inf instead)
-                return self._run(twin, args, primals)
             again = rerun_arguments(exc, args) if self.jit is True else None
             if again is None:
                 translate_error(exc, self, fn, args)
@@ -463,7 +459,7 @@ class _Matrix:
                     yield k, key, idx, tangents
 
     def _shaped(self, blocks):
-        """One argument's result as given, several as a tuple; 0-d results as floats (in dicts too)."""
+        """One argument's result as given, several as a tuple; 0-d results as NumPy scalars (in dicts too)."""
         out = [_floats(b) for b in blocks]
         return tuple(out) if self.many else out[0]
 
@@ -514,10 +510,11 @@ def _at(value, key):
 
 
 def _floats(b):
-    """0-d blocks as numbers: a float of a float64 block, a NumPy scalar of another float type (np.float32)."""
+    """0-d blocks as NumPy scalars of their float type (np.float64, np.float32), as grad gives a number's gradient
+    (api.gradient_like): a float64 block was a Python float, so that a hessian's or jacobian's type was not grad's."""
     if isinstance(b, dict) or _is_record(b):
         return _rebuilt(b, {k: _floats(v) for k, v in _items(b)})
-    return b if b.ndim else float(b) if b.dtype == np.float64 else b[()]
+    return b if b.ndim else b[()]
 
 
 def _float_type(x) -> np.dtype:

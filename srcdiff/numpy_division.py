@@ -1,31 +1,46 @@
-"""jit=False: a generated function whose derivative code divided two Python floats by zero runs again with its
-derivatives' divisions as NumPy's (inf or nan, with NumPy's warning) instead of raising ZeroDivisionError.
+"""jit=False: the derivative statements of a generated module divide as NumPy does (inf or nan, with NumPy's warning)
+where Python would raise ZeroDivisionError, decided when the module is loaded, so that no call runs twice.
 
 Why: the Python backend runs on NumPy scalars where it can (specialisations.run_scalars), but Python floats remain:
 the seed `d_result = 1.0`, `math.sqrt(a)`'s value, and every Python float argument beside float32 values (which
 stays one, as NumPy computes float32 with it in float32, as f does). `d_result / (2.0 * result1)` of
-`math.sqrt(a)` at a = 0 then raised where f itself does not divide (and where jit=True gives inf). The source
-srcdiff shows and runs stays as written; only a call that raised this way runs the twin made here, whose
-statements that assign a derivative (`d_...` names: adjoints and tangents) divide with np.true_divide. A division
-in the function's own lines is left as it is: where f raises, srcdiff reports it at the user's line as before.
+`math.sqrt(a)` at a = 0 then raised where f itself does not divide (and where jit=True gives inf).
+
+How: the module that runs (backends.exec_source) is compiled from its source with each division in a statement that
+assigns a derivative (`d_...` names: adjoints and tangents) written `_srcdiff_divide(a, b)`: Python's `a / b`, and
+np.true_divide's inf or nan where that raises ZeroDivisionError (two Python numbers, the divisor 0). Its types stay
+Python's (a Python float of two) except there. The source srcdiff shows, writes and reports stays as written,
+line for line the code that runs. A division in the function's own lines is left as it is: where f raises, srcdiff
+reports it at the user's line as before.
+
+Before (h29b), a call that raised so ran again through a twin of the module that divided with np.true_divide: the
+function's side effects before the division (a print, a counter a closure keeps) happened twice.
 """
 from __future__ import annotations
 
 import ast
-import sys
 
-_TWINS: dict = {}      # id(generated function) -> (the function, its twin or None)
-_MADE: dict = {}       # id(twin) -> twin: a twin that raises too has none (the error is f's own, or not a division's)
+import numpy as np
+
+DIVIDE = "_srcdiff_divide"      # the name the compiled module calls (bound by backends.exec_source)
+
+
+def divide(a, b):
+    """a / b, as NumPy divides (inf or nan, with its warning) where Python raises ZeroDivisionError."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return np.true_divide(a, b)
 
 
 class _Divisions(ast.NodeTransformer):
-    """`a / b` -> `np.true_divide(a, b)` inside the statements given to visit."""
+    """`a / b` -> `_srcdiff_divide(a, b)` inside the statements given to visit."""
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if not isinstance(node.op, ast.Div):
             return node
-        fn = ast.Attribute(value=ast.Name(id="np", ctx=ast.Load()), attr="true_divide", ctx=ast.Load())
+        fn = ast.Name(id=DIVIDE, ctx=ast.Load())
         return ast.copy_location(ast.Call(func=fn, args=[node.left, node.right], keywords=[]), node)
 
 
@@ -36,39 +51,14 @@ def _assigns_a_derivative(stmt) -> bool:
     return bool(names) and all(n.startswith("d_") for n in names)
 
 
-def _make_twin(fn):
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
-    module = sys.modules.get(getattr(fn, "__module__", None) or "")
-    try:
-        with open(code.co_filename) as fh:
-            tree = ast.parse(fh.read(), code.co_filename)
-    except (OSError, SyntaxError, ValueError):
-        return None
+def derivatives_dividing_as_numpy(source: str, path: str):
+    """The code object of `source` (compiled as from `path`) whose derivative statements divide with `divide`, or
+    None where no derivative statement divides (the module docstring)."""
+    tree = ast.parse(source, path)
     changed = False
     for stmt in ast.walk(tree):
         if _assigns_a_derivative(stmt) and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)
                                                for n in ast.walk(stmt)):
             _Divisions().visit(stmt)
             changed = True
-    if not changed:
-        return None
-    space = dict(fn.__globals__) if module is None else dict(module.__dict__)
-    exec(compile(ast.fix_missing_locations(tree), code.co_filename, "exec"), space)
-    twin = space.get(fn.__name__)
-    return twin if callable(twin) else None
-
-
-def numpy_division_twin(fn, exc):
-    """The twin of generated function `fn` (module docstring) to run again after `exc`, or None: `exc` is not a
-    ZeroDivisionError, or no derivative statement of fn's module divides."""
-    if not isinstance(exc, ZeroDivisionError) or _MADE.get(id(fn)) is fn:
-        return None
-    hit = _TWINS.get(id(fn))
-    if hit is None or hit[0] is not fn:
-        hit = (fn, _make_twin(fn))
-        _TWINS[id(fn)] = hit
-        if hit[1] is not None:
-            _MADE[id(hit[1])] = hit[1]
-    return hit[1]
+    return compile(ast.fix_missing_locations(tree), path, "exec") if changed else None

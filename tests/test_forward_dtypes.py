@@ -97,7 +97,7 @@ def test_hessian_and_jacobian_blocks(jit):
     assert hxx.dtype == np.float32 and hxa.dtype == hax.dtype == haa.dtype == np.float64
     assert srcdiff.hessian(m.f, jit=jit)(X).dtype == np.float64
     hw = srcdiff.hessian(m.scaled, wrt=1, jit=jit)(x, np.float32(0.7))
-    assert type(hw) is np.float32 and type(srcdiff.hessian(m.scaled, wrt=1, jit=jit)(x, 0.7)) is float
+    assert type(hw) is np.float32 and type(srcdiff.hessian(m.scaled, wrt=1, jit=jit)(x, 0.7)) is np.float64
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
@@ -167,6 +167,14 @@ def test_types_across_backends(case, dtype):
             "hessian": lambda: srcdiff.hessian(f, wrt=wrt, jit=jit)(*args),
             "jacobian": lambda: srcdiff.jacobian(f, wrt=wrt, jit=jit)(*args)}.items()}
     assert got[True] == got[False]
+    # a jacobian of a number-valued f is grad's, type for type, and so is a hessian's 0-d block of one number (a
+    # float64 one was a Python float where grad gives np.float64: h29b)
+    assert got[True]["jacobian"] == got[True]["grad"]
+    grads = got[True]["grad"] if many else (got[True]["grad"],)
+    hess = got[True]["hessian"] if many else ((got[True]["hessian"],),)
+    for i, g in enumerate(grads):
+        if not isinstance(g, tuple):
+            assert hess[i][i] is g, (i, hess[i][i], g)
     value = got[True]["value_and_grad"][0]
     assert value is (np.float32 if dtype is np.float32 else np.float64) and got[True]["jvp"] == (value, value)
     assert value is type(f(*args))

@@ -11,9 +11,12 @@ Observed (both backends), and pinned here:
 * sqrt at 0 -> inf (documented rule choice); so sqrt(x * x) at 0 is NaN (0 * inf) -- the derivative
   of |x| at 0 does not exist; np.abs(x) gives 0 there.
 * arctan2 and hypot at (0, 0) -> 0 for both partials, in reverse and forward mode alike.
+* a power below 1 of |x| at x = 0 (abs(a) ** 0.5, np.abs(x) ** 0.3, np.sqrt(np.abs(x)), np.cbrt(np.abs(x))) -> 0
+  in reverse and forward mode (was NaN: 0 * inf), as central differences give (an even function of x).
 * loop log-sum-exps rewritten into log-domain products (transforms/logdomain.py) with -inf entries
   (forbidden transitions, unreachable states, all -inf columns): gradient 0 there, never NaN.
 """
+import math
 import warnings
 
 import numpy as np
@@ -122,6 +125,47 @@ def test_ties(jit):
 def test_sqrt_at_zero_is_inf(jit):
     g = _g(sqrt_sum, np.array([0.0, 1.0]), jit=jit)
     assert g[0] == np.inf and g[1] == 0.5
+
+
+def abs_root(a):
+    return abs(a) ** 0.5
+
+
+def math_abs_root(a):
+    return math.sqrt(math.fabs(a)) * 2.0 + a
+
+
+def abs_powers(x):
+    return np.sum(np.abs(x) ** 0.3) + np.sum(np.sqrt(np.abs(x))) + np.sum(np.cbrt(np.abs(x)) * x)
+
+
+def abs_power_of(x, p):
+    return np.sum(np.abs(x) ** p)
+
+
+@BACKENDS
+def test_powers_below_one_of_abs_at_zero(jit):
+    """d/dx |x| ** p at x = 0 for 0 < p < 1 is 0 in both modes, as central differences give (|x| ** p is even):
+    abs passes exactly 0 at 0 whatever reaches it, and forward mode passes a zero tangent through an infinite
+    slope as 0 (rt.times_slope). Before (h29b, by hand), NaN in both (0 * inf), in both backends."""
+    assert _g(abs_root, 0.0, jit=jit) == 0.0
+    assert srcdiff.jvp(abs_root, jit=jit)(0.0, 1.0) == (0.0, 0.0)
+    assert _g(math_abs_root, 0.0, jit=jit) == 1.0
+    assert srcdiff.jvp(math_abs_root, jit=jit)(0.0, 1.0)[1] == 1.0
+    x, v = np.array([0.0, 0.7, -1.3, 0.0]), np.array([1.0, -0.5, 2.0, -3.0])
+    g = _g(abs_powers, x, jit=jit)
+    ref = gradcheck.numerical_grad(abs_powers, [x], 0)
+    assert np.all(np.isfinite(g)) and g[0] == g[3] == 0.0
+    np.testing.assert_allclose(g[1:3], ref[1:3], rtol=1e-6)
+    assert abs(ref[0]) < 0.02     # (cbrt(|h|) * h: central differences h ** (1 / 3) at 0, the rest exactly 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, t = srcdiff.jvp(abs_powers, jit=jit)(x, v)
+        assert t == pytest.approx(float(g @ v), rel=1e-12)
+        gx, gp = srcdiff.grad(abs_power_of, wrt=(0, 1), jit=jit)(x, 0.5)
+        _, t2 = srcdiff.jvp(abs_power_of, wrt=(0, 1), jit=jit)(x, 0.5, (v, 1.0))
+    assert np.all(np.isfinite(gx)) and gx[0] == 0.0 and np.isfinite(gp)
+    assert t2 == pytest.approx(float(gx @ v) + gp, rel=1e-12)
 
 
 def angle_and_radius(x, y):

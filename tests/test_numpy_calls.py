@@ -487,6 +487,41 @@ def test_item_and_float_pass_the_derivative(jit):
     assert t == pytest.approx(np.sum(g[0]) + g[1])
 
 
+def item_of_a_matrix(x, a):
+    """`x.item()` of a (1, 1) array and of a (1,) one: NumPy's .item() takes an array of one element of any rank."""
+    return x.item() * a + (x[0] * a).item() ** 2
+
+
+def float_of_a_matrix(x, a):
+    return float(x * a) * a  # <- float_of_a_matrix
+
+
+@JIT
+def test_item_of_an_array_of_one_element(jit):
+    """Before (h29b), x.item() was written float(x), which NumPy 2 takes of a 0-d array only: of a (1, 1) array
+    jit=False raised TypeError, reported as f itself failing, and Numba gave its typing message."""
+    x = np.array([[0.4]])
+    check_grad(item_of_a_matrix, [x, 0.7], jit=jit)
+    gx, ga = srcdiff.grad(item_of_a_matrix, wrt=(0, 1), jit=jit)(x, 0.7)
+    assert gx.shape == (1, 1)
+    _, t = srcdiff.jvp(item_of_a_matrix, wrt=(0, 1), jit=jit)(x, 0.7, (np.ones((1, 1)), 1.0))
+    assert t == pytest.approx(gx[0, 0] + ga)
+
+
+@JIT
+def test_float_of_an_array_of_rank_one_or_more_is_declined(jit):
+    """float() of a (1, 1) array: NumPy 2 raises TypeError (f itself fails), so srcdiff declines it at the user's line
+    in both modes. Before (h29b), jit=False gave a gradient and Numba its typing message ("No implementation of
+    function ... to_float")."""
+    with pytest.raises(TypeError):
+        float_of_a_matrix(np.ones((1, 1)), 0.5)
+    declined(float_of_a_matrix, [np.ones((1, 1)), 0.5], "float_of_a_matrix", jit, "float() of an array of rank 2",
+             "float(x[0, 0])", "x.item()")
+    with pytest.raises(srcdiff.SrcdiffError, match="float\\(\\) of an array of rank 2") as info:
+        srcdiff.jvp(float_of_a_matrix, jit=jit)(np.ones((1, 1)), 0.5, np.ones((1, 1)))
+    assert f"{__file__}:{line_of('float_of_a_matrix')}" in str(info.value)
+
+
 def unknown_method(x):
     return np.sum(x.nonzero()[0] * x[0]) + x.tolist()[0]
 

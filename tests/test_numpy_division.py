@@ -2,7 +2,8 @@
 ZeroDivisionError (srcdiff/numpy_division.py). Before (h27b): grad of `np.sum(x) + math.sqrt(a)` at a = 0 raised
 'float division by zero' (math.sqrt's value and the seed are Python floats) where jit=True gave inf, and beside a
 float32 x, where a Python float argument stays one, grad of `math.atan2(a, a)` at the origin raised where jit=True
-gave 0. A division of f's own still fails at the user's line, as f does."""
+gave 0. A division of f's own still fails at the user's line, as f does. The module divides so from its first call
+(h29b): a call that raised ran again, and f's side effects before the division happened twice."""
 import warnings
 
 import numpy as np
@@ -26,6 +27,11 @@ def angle(x, a):
 
 def reciprocal(x, a):
     return np.sum(x) + 1.0 / a
+
+
+def told(x, a):
+    print("f runs")
+    return np.sum(np.sin(x)) + math.sqrt(a)
 ''')
 X = np.array([0.3, -0.8, 1.1])
 
@@ -50,3 +56,21 @@ def test_a_division_of_fs_own_still_fails_at_the_users_line():
     with pytest.raises(srcdiff.SrcdiffError, match="1.0 / a") as err:
         srcdiff.grad(m.reciprocal, wrt=1)(X.astype(np.float32), 0.0)
     assert "reciprocal itself fails" in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_side_effects_happen_once(capsys, dtype):
+    """f prints once per call of its gradient, jvp and hvp at a = 0, where a derivative divides two Python floats by 0:
+    before (h29b, by hand), twice (the call raised ZeroDivisionError and ran again, dividing as NumPy)."""
+    x = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        calls = {
+            "grad": lambda: srcdiff.grad(m.told, wrt=1)(x, 0.0),
+            "value_and_grad": lambda: srcdiff.value_and_grad(m.told, wrt=1)(x, 0.0)[1],
+            "jvp": lambda: srcdiff.jvp(m.told, wrt=1)(x, 0.0, 1.0)[1],
+        }
+        for name, call in calls.items():
+            capsys.readouterr()
+            assert call() == np.inf, name
+            assert capsys.readouterr().out == "f runs\n", name

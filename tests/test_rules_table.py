@@ -211,6 +211,8 @@ ENTRIES = {
     "rt.solve_grad_a": ("rt.solve_grad_a(x, y)", "rr", [((3, 2), (3, 2)), ((3,), (3,))]),
     # np.std's and np.linalg.norm's square root (composites.py): derivative 0 where it is 0 (x - x: a constant 0)
     "rt.sqrt_of_squares": ("rt.sqrt_of_squares(x) + rt.sqrt_of_squares(x - x)", "p", E),
+    "rt.item": ("x.item() * x.item() + np.sin(x).item()", "r", [((1,),), ((1, 1),)]),
+    "rt.times_slope": ("rt.times_slope(x, y) + rt.times_slope(x - x, y * y)", "rr", B),
     "rt.sqrt_slope": ("rt.sqrt_slope(x) + rt.sqrt_slope(x - x)", "p", E),
     # a p-norm's powers (composites.py): r ** e, derivative 0 at r = 0 (x - x), any e
     "rt.norm_power": ("rt.norm_power(x, 3.0) + rt.norm_power(x, 0.5) + rt.norm_power(x - x, 0.5)", "p", E),

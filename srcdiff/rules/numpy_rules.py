@@ -30,9 +30,12 @@ R("-", [], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g, y)", jvp="dx - dy
 R("*", [], "x, y", "rt.unbroadcast(g * y, x)", "rt.unbroadcast(g * x, y)", jvp="dx * y + x * dy", **OP("*"))
 R("/", [], "x, y", "rt.unbroadcast(g / y, x)", "rt.unbroadcast(-g * ans / y, y)",
   jvp="dx / y - ans * dy / y", **OP("/"))
-# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse_support.simplify)
+# (rt.pow_slope(x, y) = y * x ** (y - 1), 0 where y == 0; with a literal y >= 1 it is written out: reverse_support.simplify;
+# the tangent of x is rt.times_slope's, 0 where dx is 0 also where the slope is infinite (x = 0, y < 1): abs(x) ** 0.5
+# at x = 0 has derivative 0 in both modes, as np.abs passes 0 there)
 R("**", [], "x, y", "rt.unbroadcast(g * rt.pow_slope(x, y), x)",
-  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="dx * rt.pow_slope(x, y) + dy * ans * rt.safe_log(x)", **OP("**"))
+  "rt.unbroadcast(g * ans * rt.safe_log(x), y)", jvp="rt.times_slope(dx, rt.pow_slope(x, y)) + dy * ans * rt.safe_log(x)",
+  **OP("**"))
 # x % y = x - floor(x / y) * y: slope 1 in x between the jumps; np.fmod truncates instead of flooring
 R("%", [np.mod, np.remainder], "x, y", "rt.unbroadcast(g, x)", "rt.unbroadcast(-g * np.floor(x / y), y)",
   jvp="dx - dy * np.floor(x / y)", **OP("%"))
@@ -62,7 +65,9 @@ unary("np.log", [np.log], "math.log", math.log, "g / x", "dx / x", "math.log({0}
 unary("np.log1p", [np.log1p], "math.log1p", math.log1p, "g / (1.0 + x)", "dx / (1.0 + x)", "math.log1p({0})",
       row_as="rt.log1p")
 unary("np.expm1", [np.expm1], "math.expm1", math.expm1, "g * (ans + 1.0)", "dx * (ans + 1.0)", "math.expm1({0})")
-unary("np.sqrt", [np.sqrt], "math.sqrt", math.sqrt, "g / (2.0 * ans)", "dx / (2.0 * ans)", "math.sqrt({0})")
+# (sqrt's and cbrt's slopes are infinite at 0: a zero tangent passes as 0 there, rt.times_slope, as for x ** y)
+unary("np.sqrt", [np.sqrt], "math.sqrt", math.sqrt, "g / (2.0 * ans)", "rt.times_slope(dx, 0.5 / ans)",
+      "math.sqrt({0})")
 unary("np.sin", [np.sin], "math.sin", math.sin, "g * np.cos(x)", "dx * np.cos(x)", "math.sin({0})")
 unary("np.cos", [np.cos], "math.cos", math.cos, "-g * np.sin(x)", "-dx * np.sin(x)", "math.cos({0})")
 unary("np.tan", [np.tan], "math.tan", math.tan, "g * (1.0 + ans * ans)", "dx * (1.0 + ans * ans)", "math.tan({0})")
@@ -76,8 +81,11 @@ unary("np.arccos", [np.arccos], "math.acos", math.acos, "-g / np.sqrt(1.0 - x * 
 unary("np.arctan", [np.arctan], "math.atan", math.atan, "g / (1.0 + x * x)", "dx / (1.0 + x * x)", "math.atan({0})")
 unary("np.sinh", [np.sinh], "math.sinh", math.sinh, "g * np.cosh(x)", "dx * np.cosh(x)", "math.sinh({0})")
 unary("np.cosh", [np.cosh], "math.cosh", math.cosh, "g * np.sinh(x)", "dx * np.sinh(x)", "math.cosh({0})")
-unary("np.abs", [np.absolute, np.fabs, builtins.abs], "math.fabs", math.fabs, "g * np.sign(x)", "dx * np.sign(x)",
-      "abs({0})")
+# abs at 0 passes exactly 0, whatever reaches it (the infinite slope of sqrt(abs(x)) or abs(x) ** 0.5 there
+# included, 0 * inf = NaN before): a function of |x| is even in x, so its derivative at 0 is 0 where it has one, and
+# central differences give 0 where it has none (as rt.norm_power's for a p-norm of order below 1)
+unary("np.abs", [np.absolute, np.fabs, builtins.abs], "math.fabs", math.fabs,
+      "rt.select(x == 0.0, 0.0, g) * np.sign(x)", "rt.select(x == 0.0, 0.0, dx) * np.sign(x)", "abs({0})")
 R("np.square", [np.square], "x", "g * 2.0 * x", jvp="2.0 * x * dx", cuda="(({0}) * ({0}))", **EW)
 unary("np.log2", [np.log2], "math.log2", math.log2, "g / (0.6931471805599453 * x)", "dx / (0.6931471805599453 * x)",
       "math.log2({0})")
@@ -92,7 +100,7 @@ unary("np.arccosh", [np.arccosh], "math.acosh", math.acosh, "g / np.sqrt(x * x -
 unary("np.arctanh", [np.arctanh], "math.atanh", math.atanh, "g / (1.0 - x * x)", "dx / (1.0 - x * x)",
       "math.atanh({0})")
 R("np.reciprocal", [np.reciprocal], "x", "-g * ans * ans", jvp="-dx * ans * ans", cuda="(1.0 / ({0}))", **EW)
-R("np.cbrt", [np.cbrt], "x", "g / (3.0 * ans * ans)", jvp="dx / (3.0 * ans * ans)",
+R("np.cbrt", [np.cbrt], "x", "g / (3.0 * ans * ans)", jvp="rt.times_slope(dx, 1.0 / (3.0 * ans * ans))",
   cuda="math.copysign(abs({0}) ** (1.0 / 3.0), {0})", **EW)
 unary("np.deg2rad", [np.deg2rad, np.radians], "math.radians", math.radians,
       "g * 0.017453292519943295", "dx * 0.017453292519943295", "(({0}) * 0.017453292519943295)")
@@ -193,6 +201,9 @@ R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float
   cuda="float({0})", jit_as="rt.to_float")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
 # (jitted source: Numba's float takes no bool and no 0-d array; runtime/casts.py)
 R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})")
+# x.item() (transforms/resolve.py): the number an array of one element holds, of any rank (NumPy 2's float() takes a
+# 0-d array only); its adjoint in x's shape, its tangent the number dx holds
+R("rt.item", [], "x", "rt.reshape_like(g, x)", jvp="rt.item(dx)", kind="float", cuda="float({0})")
 R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")

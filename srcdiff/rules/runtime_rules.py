@@ -88,6 +88,10 @@ R("rt.sqrt_slope", [rt.sqrt_slope], "r", "-2.0 * g * ans * ans", jvp="-2.0 * dr 
 R("rt.norm_power", [rt.norm_power], "r, e", "g * e * rt.norm_power(r, e - 1.0)", None,
   jvp="dr * e * rt.norm_power(r, e - 1.0)", kind="broadcast", shape="elementwise",
   cuda="(({0}) ** ({1}) if ({0}) > 0.0 else 0.0)")
+# t * s, 0 where the tangent t is 0 (whatever s: elementwise.times_slope); linear in each argument where t is not 0
+R("rt.times_slope", [rt.times_slope], "t, s", "rt.unbroadcast(rt.times_slope(g, s), t)",
+  "rt.unbroadcast(rt.times_slope(t, g), s)", jvp="rt.times_slope(dt, s) + rt.times_slope(t, ds)",
+  kind="broadcast", shape="elementwise", cuda="(0.0 if ({0}) == 0 else ({0}) * ({1}))")
 R("rt.safe_log", [rt.safe_log], "x", "rt.select(x > 0, g / x, 0.0)", jvp="rt.select(x > 0, dx / x, 0.0)",
   kind="as_float", shape="elementwise", cuda="(math.log({0}) if ({0}) > 0 else 0.0)")
 

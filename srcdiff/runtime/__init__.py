@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # helpers the rule table refers to (products, solves, elementwise weights, scatter-add)
-from .elementwise import clip, clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, norm_power, pow_slope, safe_log, sqrt_of_squares, sqrt_slope, transpose, written  # noqa: E402
+from .elementwise import clip, clip_high, clip_low, in_interval, linspace_weights, index_add, max2, max_weight, min2, norm_power, pow_slope, safe_log, sqrt_of_squares, sqrt_slope, times_slope, transpose, written  # noqa: E402
 from .cholesky import cholesky_grad_jvp, cholesky_jvp  # noqa: E402,F401
 from .determinants import logabsdet, slogdet_sign  # noqa: E402
 from .activations import tanh  # noqa: E402  (np.tanh in jitted source: transforms/products.py)
@@ -66,7 +66,7 @@ from .logdomain_carries import (carry_start, carry_end, logsumexp_vecmat_step,  
                                 logsumexp_vecmat_step_adjoints, logsumexp_matvec_step_adjoints)
 from .logdomain_steps import (logsumexp_vecmat_steps, logsumexp_matvec_steps,  # noqa: E402,F401  (whole loops: jit)
                               logsumexp_vecmat_steps_adjoints, logsumexp_matvec_steps_adjoints)
-from .casts import any_layout, array, astype, astype_grad, cast, to_float  # noqa: E402,F401  (np.array of parts, dtype casts)
+from .casts import any_layout, array, astype, astype_grad, cast, item, to_float  # noqa: E402,F401  (np.array of parts, dtype casts)
 from .text import fstring  # noqa: E402,F401  (f-strings of print and assert: transforms/desugar.py)
 from .expressions import elementwise  # noqa: E402,F401  (array expressions of jitted code: transforms/elementwise.py)
 from . import list_aliases  # noqa: E402,F401  (Numba's dead-code elimination: arrays of list stacks alias)

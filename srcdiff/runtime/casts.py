@@ -160,3 +160,33 @@ def _to_float_nb(x):
             return lambda x: 1.0 if x[()] else 0.0
         return lambda x: float(x[()])
     return lambda x: float(x)
+
+
+_ITEM_SIZE = "can only convert an array of size 1 to a Python scalar"
+
+
+def item(x):
+    """x.item() (transforms/resolve.py): the number an array of one element holds, of any rank, as a float (the
+    derivative passes: numpy_rules.py). float(x) wrote it, which NumPy 2 takes of a 0-d array only: x.item() of a
+    (1,) or (1, 1) array raised TypeError under jit=False and failed to compile under Numba."""
+    return float(x.item()) if isinstance(x, (np.ndarray, np.generic)) else float(x)
+
+
+@overload(item)
+def _item_nb(x):
+    if isinstance(x, types.Array):
+        if isinstance(x.dtype, types.Boolean):
+            def impl_bool(x):
+                if x.size != 1:
+                    raise ValueError(_ITEM_SIZE)
+                return 1.0 if x.ravel()[0] else 0.0
+            return impl_bool
+
+        def impl(x):
+            if x.size != 1:
+                raise ValueError(_ITEM_SIZE)
+            return float(x.ravel()[0])
+        return impl
+    if isinstance(x, types.Boolean):
+        return lambda x: 1.0 if x else 0.0
+    return lambda x: float(x)

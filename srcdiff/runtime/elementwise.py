@@ -62,6 +62,24 @@ def _pow_slope(x, y):
     return lambda x, y: 0.0 if y == 0 else y * np.power(x * 1.0, y - 1)
 
 
+def times_slope(t, s):
+    """t * s, exactly 0 where the tangent t is 0, whatever the slope s (inf included): a still input moves nothing.
+    The tangent rules of sqrt, cbrt and x ** y for y < 1 multiply by it, whose slope at 0 is infinite: at x = 0 the
+    tangent of abs(x) is 0 (abs passes exactly 0 there: numpy_rules.py), and sqrt(abs(x)) (abs(x) ** 0.5) of it had
+    tangent 0 * inf = NaN where the gradient is 0, the derivative of an even function at 0, as central differences
+    give. Also where t is 0 because x is not varied in the direction taken."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.where(np.asarray(t) == 0, 0.0 * t, t * s)
+    return r if r.ndim else r[()]
+
+
+@overload(times_slope)
+def _times_slope(t, s):
+    if isinstance(t, types.Array) or isinstance(s, types.Array):
+        return lambda t, s: np.where(t == 0, 0.0 * t, t * s)
+    return lambda t, s: t * s if t != 0 else 0.0 * t
+
+
 def clip(x, a_min, a_max):
     """np.clip (transforms/products.py routes np.clip to it in jitted source): Numba's np.clip gives x's shape
     where a bound of more axes broadcasts x (np.clip of a (1, 3) x between a (2, 3) array and a number: one row,

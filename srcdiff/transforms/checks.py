@@ -105,6 +105,19 @@ def check_single_matrices(unit: Unit, kind_map: dict, active: set):
                  "loop over the stack, e.g. total = 0.0; for k in range(a.shape[0]): total += ... a[k] ...")
 
 
+def check_float_of_arrays(unit: Unit, kind_map: dict):
+    """Decline float() of an array of rank 1 or more, differentiated or not: NumPy 2 raises TypeError there, so f
+    itself fails. Before (h29b), jit=False gave a gradient of a function that does not run and Numba its typing
+    message (NumPy 1.25 and 1.26 warned for an array of one element). x.item() takes one of any rank (rt.item)."""
+    for s in walk_statements(unit.node.body):
+        if (isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and dotted_name(s.value.func) == "float"
+                and len(s.value.args) == 1 and (_rank(s.value.args[0], kind_map) or 0) > 0):
+            rank = _rank(s.value.args[0], kind_map)
+            fail(s, unit, f"float() of an array of rank {rank}: NumPy takes float() of a 0-d array only (of any "
+                          "other it raises TypeError: 'only 0-dimensional arrays can be converted to Python scalars')",
+                 f"take its element: float(x[{', '.join(['0'] * rank)}]), or x.item() (of an array of one element)")
+
+
 def _rank(e, kind_map):
     """The rank of an argument whose kind is known (0 for a scalar), else None."""
     return kinds.ndim(kind_map.get(e.id) if isinstance(e, gast.Name) else None)

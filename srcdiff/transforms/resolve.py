@@ -603,8 +603,8 @@ class _Resolver(Transformer):
             return self._cast(base, given[0], node)
         args = [self.visit(a) for a in node.args]
         keywords = [self.visit(k) for k in node.keywords]
-        if m == "item" and not args and not keywords:     # the number an array of one element holds: float(x)
-            return copy_loc(gast.Call(func=load("float"), args=[base], keywords=[]), node)
+        if m == "item" and not args and not keywords:     # the number an array of one element holds, of any rank
+            return copy_loc(gast.Call(func=dotted("rt.item"), args=[base], keywords=[]), node)
         if m not in METHODS:
             if m in ("append", "pop"):
                 fail(node, self.unit, f"method .{m}() is not supported: lists are not differentiated in reverse mode",

@@ -51,8 +51,13 @@ class Simplify(Transformer):
 
     def visit_Call(self, n):
         """rt.pow_slope(x, c) for a literal c: 0.0 for c == 0, c * x ** (c - 1) for c >= 1 (no negative
-        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError)."""
+        power of x), else the helper (NumPy's inf at x = 0, not Python's ZeroDivisionError). rt.times_slope(t, s)
+        of such a finite slope (no helper, no division left in it) is t * s: it differs only where s is infinite."""
         self.generic_visit(n)
+        if dotted_name(n.func) == "rt.times_slope" and len(n.args) == 2 and not any(
+                isinstance(m, gast.Call) or isinstance(m, gast.BinOp) and isinstance(m.op, gast.Div)
+                for m in gast.walk(n.args[1])):
+            return self.visit(gast.BinOp(left=n.args[0], op=gast.Mult(), right=n.args[1]))
         if dotted_name(n.func) == "rt.pow_slope" and len(n.args) == 2 and isinstance(n.args[1], gast.Constant):
             c = n.args[1].value
             if type(c) in (int, float) and c == 0:
