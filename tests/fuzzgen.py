@@ -1563,6 +1563,29 @@ class Gen:
                           f"np.sum(np.sin({e}[...]))"])
         return lines, term
 
+    def copied_values(self, env, h: int):
+        """'copies' (drawn last): `copy.copy` / `copy.deepcopy` of a vector and of a number f computes (README Rules:
+        '`copy.copy copy.deepcopy` of an array or a number ... written into, the copy changes and the original stays;
+        in a function of yours too'; each was declined as "no differentiation rule" before h29c): the vector's copy
+        written at an element or scaled in place while the original is read after, or made in a module-level helper
+        of the program's (`return copy.deepcopy(w) * 2.0`, its form chosen off `h`, drawing nothing). Returns the
+        lines and a scalar term for the result."""
+        orig, c, cs = self.fresh("orig"), self.fresh("cp"), self.fresh("cs")
+        how = self.pick(["copy.copy", "copy.deepcopy"])
+        lines = [f"{orig} = np.tanh({self.expr('v', env, 1)})", f"{c} = {how}({orig})"]
+        form = self.choose(3)
+        if form == 0:
+            lines.append(f"{c}[{self.choose(self.N)}] = {self.expr('s', env, 1)} * {self.const()}")
+        elif form == 1:
+            lines.append(f"{c} *= np.tanh({self.expr('s', env, 1)})")
+        else:
+            helper = self.fresh("copied")
+            made = ["copy.deepcopy(w) * 2.0", "np.sin(copy.copy(w)) + w"][h % 2]
+            self.helper_src.append(f"def {helper}(w):\n    return {made}")
+            lines.append(f"{c} = {c} + {helper}({orig})")
+        lines.append(f"{cs} = {self.pick(['copy.copy', 'copy.deepcopy'])}({self.expr('s', env, 1)})")
+        return lines, f"np.sum({c} * {orig}) + np.tanh({cs}) * np.sum({orig})"
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2177,6 +2200,15 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # copy.copy / copy.deepcopy of a vector and of a number f computes, the copy written (drawn after everything
+        # else: the programs of the other features stay as they were; a local 'reservednames' renamed, renamed here)
+        if self.has("copies") and self.coin(3):
+            block, term = self.copied_values(env, sum(map(ord, source())))
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2437,7 +2469,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "zerod",
                 # a local array written through an Ellipsis index: all of it (e[...] = v, e[...] += v, in a loop too),
                 # a column (e[..., k] = ...) or a row (e[r, ...] *= c); the reverse sweep reads e[...] (h26a)
-                "ellipsis")
+                "ellipsis",
+                # README (Rules): copy.copy / copy.deepcopy of an array or a number, the copy written (h29c)
+                "copies")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -6,6 +6,7 @@ split the adjoint equally; clip passes the adjoint on the closed interval; sqrt 
 np.linalg.norm, whose square root is rt.sqrt_of_squares, at 0 -> 0: runtime_rules.py).
 """
 import builtins
+import copy
 import math
 import operator
 
@@ -193,7 +194,9 @@ R("float", [builtins.float], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float
   cuda="float({0})", jit_as="rt.to_float")    # its adjoint a 0-d array: `d_buf[()]` of `buf[...] = v` read a float, h26a)
 # (jitted source: Numba's float takes no bool and no 0-d array; runtime/casts.py)
 R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda="float({0})")
-R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
+# (copy.copy and copy.deepcopy of an array or a number too: a copy is the identity for derivatives; of a dict,
+# flatten copies its items first, transforms/dict_forms.py; of a tuple or list, declined in resolve)
+R("np.copy", [np.copy, copy.copy, copy.deepcopy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
 R("np.array", [np.array], "x", None, variadic="array", kind="literal_array")
