@@ -1586,6 +1586,28 @@ class Gen:
         lines.append(f"{cs} = {self.pick(['copy.copy', 'copy.deepcopy'])}({self.expr('s', env, 1)})")
         return lines, f"np.sum({c} * {orig}) + np.tanh({cs}) * np.sum({orig})"
 
+    def passed_record(self, env, h: int):
+        """'recordpassed' (drawn last): a namedtuple of a module-level class `STk` that a function of the program's
+        returns (`return q._replace(...)`), passed straight to another function of the program's (README: namedtuples
+        '... passed straight to another call, `g2(step(s, g))`'; declined before h29c): at once, nested
+        (`use(step(step(st)), c=0.5)`) or by keyword in a loop that steps the namedtuple too (its form chosen off `h`,
+        drawing nothing). Returns the lines and a scalar term for the result."""
+        cls, st, step, use = self.fresh("ST"), self.fresh("st"), self.fresh("ststep"), self.fresh("energy")
+        self.helper_src.append(f'{cls} = collections.namedtuple("{cls}", ["u", "w"])')
+        self.helper_src.append(f"def {step}(q):\n    return q._replace(u=np.tanh(q.u) + 0.1 * np.sum(q.w), "
+                               "w=np.sin(q.w) * q.u)")
+        self.helper_src.append(f"def {use}(q, c=1.0):\n    return c * q.u * np.sum(q.w ** 2)")
+        lines = [f"{st} = {cls}({self.expr('s', env, 1)}, {self.expr('v', env, 1)})"]
+        form = h % 3
+        if form == 0:
+            return lines, f"{use}({step}({st}))"
+        if form == 1:
+            return lines, f"{use}({step}({step}({st})), c={self.const()})"
+        acc, i = self.fresh("acc"), self.fresh("i")
+        lines += [f"{acc} = 0.0", f"for {i} in range(2):", f"    {acc} = {acc} + {use}(q={step}({st}))",
+                  f"    {st} = {step}({st})"]
+        return lines, acc
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2209,6 +2231,12 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a namedtuple a function of the program's returns, passed straight to another call, `use(ststep(st))` (drawn
+        # after everything else: the programs of the other features stay as they were)
+        if self.has("recordpassed") and self.coin(3):
+            block, term = self.passed_record(env, sum(map(ord, source())))
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2471,7 +2499,9 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # a column (e[..., k] = ...) or a row (e[r, ...] *= c); the reverse sweep reads e[...] (h26a)
                 "ellipsis",
                 # README (Rules): copy.copy / copy.deepcopy of an array or a number, the copy written (h29c)
-                "copies")
+                "copies",
+                # README: a namedtuple a function of yours returns passed straight to another call (h29c)
+                "recordpassed")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -28,6 +28,7 @@ from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, l
 from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
                          returned_keys, static_value)
 from .item_variables import item_variable, item_variables
+from .passed_records import bind_passed_records
 from .record_forms import Fields, RecordForms, record_methods_named, records_bound_again
 from .record_returns import returned_records
 
@@ -827,6 +828,9 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
+    if bind_passed_records(unit.node, fl.record_call, unit.namespace):     # g(step(s, x)): step_s = step(s, x) first
+        fl = _Flatten(unit, structs, rebound_names(unit.node, params))
+        _makes_dicts(unit, fl)
     _one_variable_per_item(unit, structs)
     made = _made_structures(unit, fl)
     if _unshadow_nested(unit, set(structs) | made):     # (then what fl read off the names before is stale)
