@@ -146,6 +146,7 @@ class ForwardTransformed:
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
         arguments (and their tangents, of the same structure) are passed leaf by leaf."""
         check_arguments(self, self._params(), args)
+        original_args = args
         positions = [self._position(w) for w in self.wrt_names]
         structured = [k for k, a in enumerate(args) if isinstance(a, flatten.STRUCTURED)]
         restructure = None
@@ -190,7 +191,13 @@ class ForwardTransformed:
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
         out = self._run(fn, run_scalars((*args, *tangents), self.jit), len(args))
-        return restructure(out) if restructure else self._as_inner_gives(out)
+        if restructure:
+            return restructure(out)
+        cls = None if isinstance(self.f, (Transformed, ForwardTransformed)) else \
+            module_builder.returned_record_class(self.f, original_args)
+        if cls is not None and isinstance(out[0], tuple) and len(out[0]) == len(cls._fields):
+            return cls(*out[0]), cls(*out[1])   # f returns a namedtuple: its value and tangent of its class
+        return self._as_inner_gives(out)
 
     def _as_inner_gives(self, out):
         """(value, tangent) of a gradient (hvp's forward over grad, or jvp of a grad) in the structure the gradient
@@ -591,6 +598,8 @@ class Jacobian(_Matrix):
         if mode == "auto" or mode == "reverse" or not entries:
             last = _copies(args)    # (f may write into them: each evaluation from copies, the last's written back)
             y = api.call_positional(generated_function(self.f), last)
+            if isinstance(y, tuple) and isinstance(getattr(type(y), "_fields", None), tuple):
+                module_builder.decline_structured_result(getattr(self.f, "py_func", self.f))
             if isinstance(y, dict):     # (np.asarray(y, dtype=float) below raised TypeError: "float() argument ...")
                 module_builder.decline_structured_result(getattr(self.f, "py_func", self.f))
                 raise SrcdiffError(f"{getattr(self.f, '__name__', 'the function')} returned a dict: the jacobian is of a function of arrays and numbers "

@@ -1599,11 +1599,13 @@ class Gen:
         self.helper_src.append(f"def {use}(q, c=1.0):\n    return c * q.u * np.sum(q.w ** 2)")
         lines = [f"{st} = {cls}({self.expr('s', env, 1)}, {self.expr('v', env, 1)})"]
         form = h % 3
-        if form == 0:
-            return lines, f"{use}({step}({st}))"
-        if form == 1:
-            return lines, f"{use}({step}({step}({st})), c={self.const()})"
         acc, i = self.fresh("acc"), self.fresh("i")
+        # (a statement of its own: a call of the program's before it in f's return line would run first, and srcdiff
+        # binds the namedtuple to a name first only where nothing runs before it, the README's decline)
+        if form == 0:
+            return lines + [f"{acc} = {use}({step}({st}))"], acc
+        if form == 1:
+            return lines + [f"{acc} = {use}({step}({step}({st})), c={self.const()})"], acc
         lines += [f"{acc} = 0.0", f"for {i} in range(2):", f"    {acc} = {acc} + {use}(q={step}({st}))",
                   f"    {st} = {step}({st})"]
         return lines, acc
