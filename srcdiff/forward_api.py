@@ -605,6 +605,7 @@ class Jacobian(_Matrix):
                 raise SrcdiffError(f"{getattr(self.f, '__name__', 'the function')} returned a dict: the jacobian is of a function of arrays and numbers "
                                    "(or a tuple of them)", *user_location(self.f),
                                    advice="return its items as a tuple, or differentiate one of them")
+            _one_array(self.f, y)
         if mode == "auto":
             mode = "forward" if entries <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
@@ -614,7 +615,7 @@ class Jacobian(_Matrix):
             cols = []
             for k, key, idx, tangents in self._directions(xs):
                 last = _copies(args)
-                cols.append((k, key, idx, np.asarray(fwd.call(last, tangents)[1])))
+                cols.append((k, key, idx, np.asarray(_one_array(self.f, fwd.call(last, tangents)[1]))))
             out_shape = cols[0][3].shape if cols else out_shape
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
                                                                 _float_type(_at(x, key)))) for x in xs]
@@ -633,6 +634,19 @@ class Jacobian(_Matrix):
                         _at(J[k], key)[idx] = _at(r, key)
         _write_back(args, last)
         return self._shaped(J)
+
+
+def _one_array(f, y):
+    """`y` (what `f` returns, or its tangent), declined where it is a tuple (or list) of parts of different shapes, which NumPy does not stack into one
+    array (np.asarray raised ValueError, "inhomogeneous shape", out of jacobian)."""
+    if isinstance(y, (tuple, list)) and len({np.shape(p) for p in y}) > 1:
+        shapes = ", ".join(str(np.shape(p)) for p in y)
+        raise SrcdiffError(f"{getattr(f, '__name__', 'the function')} returned a tuple of parts of different "
+                           f"shapes ({shapes}): jacobian stacks a tuple's parts into one array", *user_location(f),
+                           advice="return one array (np.concatenate of the raveled parts), take the jacobian of each "
+                                  "part, or use srcdiff.jvp, which keeps the tuple")
+    return y
+
 
 
 def _copies(args):
