@@ -2234,9 +2234,13 @@ class Gen:
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         # a namedtuple a function of the program's returns, passed straight to another call, `use(ststep(st))` (drawn
-        # after everything else: the programs of the other features stay as they were)
+        # after everything else: the programs of the other features stay as they were; a local 'reservednames' renamed,
+        # renamed here)
         if self.has("recordpassed") and self.coin(3):
             block, term = self.passed_record(env, sum(map(ord, source())))
+            if renamed:     # (a local 'reservednames' renamed: seed 1220015's `ST44(t33, ...)` read a name bound no more)
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
