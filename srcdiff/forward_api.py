@@ -145,6 +145,7 @@ class ForwardTransformed:
         """(value, tangent) for positional `args` and one tangent per wrt argument. Tuple/list
         arguments (and their tangents, of the same structure) are passed leaf by leaf."""
         check_arguments(self, self._params(), args)
+        original_args = args
         positions = [self._position(w) for w in self.wrt_names]
         structured = [k for k, a in enumerate(args) if isinstance(a, flatten.STRUCTURED)]
         restructure = None
@@ -189,7 +190,13 @@ class ForwardTransformed:
             if all(t is g for t, g in zip(tangents, given)):
                 self._remember(tuple(args) + tuple(tangents), fn)
         out = self._run(fn, run_scalars((*args, *tangents), self.jit), len(args))
-        return restructure(out) if restructure else self._as_inner_gives(out)
+        if restructure:
+            return restructure(out)
+        cls = None if isinstance(self.f, (Transformed, ForwardTransformed)) else \
+            module_builder.returned_record_class(self.f, original_args)
+        if cls is not None and isinstance(out[0], tuple) and len(out[0]) == len(cls._fields):
+            return cls(*out[0]), cls(*out[1])   # f returns a namedtuple: its value and tangent of its class
+        return self._as_inner_gives(out)
 
     def _as_inner_gives(self, out):
         """(value, tangent) of a gradient (hvp's forward over grad, or jvp of a grad) in the structure the gradient
@@ -588,11 +595,14 @@ class Jacobian(_Matrix):
         if mode == "auto" or mode == "reverse" or not entries:
             last = _copies(args)    # (f may write into them: each evaluation from copies, the last's written back)
             y = api.call_positional(generated_function(self.f), last)
+            if isinstance(y, tuple) and isinstance(getattr(type(y), "_fields", None), tuple):
+                module_builder.decline_structured_result(getattr(self.f, "py_func", self.f))
             if isinstance(y, dict):     # (np.asarray(y, dtype=float) below raised TypeError: "float() argument ...")
                 module_builder.decline_structured_result(getattr(self.f, "py_func", self.f))
                 raise SrcdiffError(f"{getattr(self.f, '__name__', 'the function')} returned a dict: the jacobian is of a function of arrays and numbers "
                                    "(or a tuple of them)", *user_location(self.f),
                                    advice="return its items as a tuple, or differentiate one of them")
+            _one_array(self.f, y)
         if mode == "auto":
             mode = "forward" if entries <= int(np.prod(np.shape(y))) else "reverse"
         self.last_mode = mode
@@ -602,7 +612,7 @@ class Jacobian(_Matrix):
             cols = []
             for k, key, idx, tangents in self._directions(xs):
                 last = _copies(args)
-                cols.append((k, key, idx, np.asarray(fwd.call(last, tangents)[1])))
+                cols.append((k, key, idx, np.asarray(_one_array(self.f, fwd.call(last, tangents)[1]))))
             out_shape = cols[0][3].shape if cols else out_shape
             J = [_per_item(x, lambda key, x=x: np.empty(out_shape + np.shape(_at(x, key)),
                                                                 _float_type(_at(x, key)))) for x in xs]
@@ -621,6 +631,19 @@ class Jacobian(_Matrix):
                         _at(J[k], key)[idx] = _at(r, key)
         _write_back(args, last)
         return self._shaped(J)
+
+
+def _one_array(f, y):
+    """`y` (what `f` returns, or its tangent), declined where it is a tuple (or list) of parts of different shapes, which NumPy does not stack into one
+    array (np.asarray raised ValueError, "inhomogeneous shape", out of jacobian)."""
+    if isinstance(y, (tuple, list)) and len({np.shape(p) for p in y}) > 1:
+        shapes = ", ".join(str(np.shape(p)) for p in y)
+        raise SrcdiffError(f"{getattr(f, '__name__', 'the function')} returned a tuple of parts of different "
+                           f"shapes ({shapes}): jacobian stacks a tuple's parts into one array", *user_location(f),
+                           advice="return one array (np.concatenate of the raveled parts), take the jacobian of each "
+                                  "part, or use srcdiff.jvp, which keeps the tuple")
+    return y
+
 
 
 def _copies(args):

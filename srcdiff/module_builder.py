@@ -560,20 +560,34 @@ def _decline_dict_result(fn, structs=None):
              "def loss(W, b): p = params(W, b); return np.sum(p[\"W\"]))")
 
 
-def _decline_record_result(fn):
+def _decline_record_result(fn, mode: str | None = None):
     """The function differentiated returning a namedtuple (`return s._replace(W=...)`, `return s` of one made or
     changed there: flatten writes a function's namedtuple returns as the tuple of its fields' values, which its
-    callers bind to their fields): declined, where the caller would get that tuple."""
+    callers bind to their fields): declined, where the caller would get that tuple, but for `jvp` (`mode` "jvp"),
+    which gives the value and the tangent as namedtuples of its class (forward_api: `returned_record_class`). grad,
+    value_and_grad and vjp need one number (one array for vjp); jacobian (mode None: it ran the function) one array."""
     py = getattr(fn, "py_func", fn)
-    if not inspect.isfunction(py):
+    if not inspect.isfunction(py) or mode == "jvp":
         return
     got, unit = record_returns.module_function_records(py)
-    if got is not None:
-        ret = got if not isinstance(got, record_returns.Returned) else next(iter(dict_forms.returns_of(unit.node)))
-        fail(ret, unit, "the function you differentiate returns a namedtuple (srcdiff's transforms take a function of "
-                        "one result: a number for grad, a number, an array or a tuple of them for jvp and jacobian)",
-             "return its fields (`return s.W, s.b`), or a number made of them; a helper of yours may return the "
-             "namedtuple (s2 = step(s, g))")
+    if got is None:
+        return
+    ret = got if not isinstance(got, record_returns.Returned) else next(iter(dict_forms.returns_of(unit.node)))
+    classes = [c for c in getattr(got, "sources", ()) if isinstance(c, type)]
+    what = (f"a {classes[0].__name__} namedtuple (fields {', '.join(classes[0]._fields)})" if len(classes) == 1
+            else "a namedtuple")
+    fields = classes[0]._fields if len(classes) == 1 else ("W", "b")
+    made = " + ".join(f"np.sum(s.{f} ** 2)" for f in fields[:2])
+    if mode is None:
+        fail(ret, unit, f"jacobian of a function that returns {what}: the jacobian is of one array (or number)",
+             "take srcdiff.jvp(f) (its value and tangent are namedtuples of the class), or return one array made "
+             "of the fields (`return np.concatenate([" + ", ".join(f"np.ravel(s.{f})" for f in fields) + "])`) for "
+             "jacobian")
+    transform = {"vjp": "vjp", "value_and_grad": "value_and_grad"}.get(mode, "grad")
+    needs = "one array (or number)" if transform == "vjp" else "a scalar: one number"
+    fail(ret, unit, f"{transform} needs a function that returns {needs}; this one returns {what}",
+         f"return a number made of its fields (`return {made}`) to take {transform} of it; srcdiff.jvp(f) "
+         "gives the value and the tangent of all its fields as namedtuples of the class")
 
 
 def decline_structured_result(fn):
@@ -581,6 +595,22 @@ def decline_structured_result(fn):
     `_decline_record_result`): for a caller that ran it (jacobian's value, which it reads the shape of)."""
     _decline_dict_result(fn)
     _decline_record_result(fn)
+
+
+def returned_record_class(fn, args):
+    """The namedtuple class the function differentiated, `fn`, returns called with the positional `args` (jvp gives
+    its value and tangent so): its own class where it makes one, the class of the namedtuple argument it returns a
+    changed copy of (`return s._replace(...)`); None where it returns no namedtuple or the class is not known."""
+    py = getattr(fn, "py_func", fn)
+    if not inspect.isfunction(py):
+        return None
+    got = record_returns.module_function_records(py)[0]
+    if not isinstance(got, record_returns.Returned):
+        return None
+    classes = {src if isinstance(src, type) else type(args[src[2]]) if src[2] is not None and src[2] < len(args)
+               else None for src in got.sources}
+    cls = next(iter(classes)) if len(classes) == 1 else None
+    return cls if record_returns.namedtuple_class(cls) else None
 
 
 def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs: dict | None = None,
@@ -597,7 +627,7 @@ def build_module(fn, wrt_names: list, mode: str, arg_kinds: tuple = (), structs:
         module = Module(mode="jvp" if mode == "jvp" else "grad")
         unit = _unit_for(module, fn, structs, typed=bool(arg_kinds))
         _decline_dict_result(fn, structs)
-        _decline_record_result(fn)
+        _decline_record_result(fn, mode)
         renamed = getattr(unit, "renamed", {})    # (a parameter named rt, np, math: reserved_names.py)
         wrt_names = [renamed.get(w, w) for w in wrt_names]
         structs = {renamed.get(k, k): v for k, v in structs.items()} if structs else structs

@@ -694,6 +694,12 @@ def _returned_record_reads(tree, unpacked=True) -> bool:
         isinstance(a.targets[0], ast.Tuple) and a.value in calls for a in _walk(tree, ast.Assign))
 
 
+def _record_passed(tree) -> bool:
+    """A namedtuple a function of the program's returns passed straight to another call (`use(ststep(st))`)."""
+    calls = _record_calls(tree)
+    return any(a in calls for c in _walk(tree, ast.Call) for a in list(c.args) + [k.value for k in c.keywords])
+
+
 def _field_reads(tree):
     """A field of the namedtuple argument xa read (`xa.x`, `xa.a`)."""
     return any(isinstance(n.value, ast.Name) and n.value.id == "xa" and n.attr in ("x", "a")
@@ -1277,6 +1283,8 @@ DETECTORS = {
     "or tuples/lists of them :: also in a loop": lambda t: bool(_records_stepped(t, loop=True)),
     "or tuples/lists of them :: unpacked or read by field": _returned_record_reads,
     "or tuples/lists of them :: step(s, g).w": lambda t: _returned_record_reads(t, unpacked=False),
+    "or tuples/lists of them :: passed straight to another call": _record_passed,
+    "or tuples/lists of them :: g2(step(s, g))": _record_passed,
     "or tuples/lists of them :: also by nested defs": lambda t: any(
         inner.name in _record_returners(t) for fn in _walk(t, ast.FunctionDef) for inner in fn.body
         if isinstance(inner, ast.FunctionDef)) and bool(_record_calls(t)),

@@ -33,6 +33,7 @@ PYTHON_ONLY_RULES are the README's forms that Numba does not run by design (`x @
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import operator
 import re
@@ -314,7 +315,7 @@ def rules_bullet(text: str) -> str:
 
 # the modules a dotted README name may live in, in the order a bare name is looked up
 MODULES = {"np": np, "np.linalg": np.linalg, "scipy.special": scipy.special, "scipy.linalg": scipy.linalg,
-           "math": math, "operator": operator}
+           "math": math, "operator": operator, "copy": copy}
 _IDENT = re.compile(r"^[A-Za-z_][\w.]*$")
 # bare names whose module is not the one lookup would find
 RESOLVE = {"pow": "pow"}   # the builtin (NumPy 2 has an np.pow too): README lists it with np.power

@@ -1583,6 +1583,53 @@ class Gen:
         term = self.pick([f"{t} * np.sum({b})", f"{t} + np.sum({b} * {b})", f"np.sum(np.sin({b})) * {t}"])
         return lines, term
 
+    def copied_values(self, env, h: int):
+        """'copies' (drawn last): `copy.copy` / `copy.deepcopy` of a vector and of a number f computes (README Rules:
+        '`copy.copy copy.deepcopy` of an array or a number ... written into, the copy changes and the original stays;
+        in a function of yours too'; each was declined as "no differentiation rule" before h29c): the vector's copy
+        written at an element or scaled in place while the original is read after, or made in a module-level helper
+        of the program's (`return copy.deepcopy(w) * 2.0`, its form chosen off `h`, drawing nothing). Returns the
+        lines and a scalar term for the result."""
+        orig, c, cs = self.fresh("orig"), self.fresh("cp"), self.fresh("cs")
+        how = self.pick(["copy.copy", "copy.deepcopy"])
+        lines = [f"{orig} = np.tanh({self.expr('v', env, 1)})", f"{c} = {how}({orig})"]
+        form = self.choose(3)
+        if form == 0:
+            lines.append(f"{c}[{self.choose(self.N)}] = {self.expr('s', env, 1)} * {self.const()}")
+        elif form == 1:
+            lines.append(f"{c} *= np.tanh({self.expr('s', env, 1)})")
+        else:
+            helper = self.fresh("copied")
+            made = ["copy.deepcopy(w) * 2.0", "np.sin(copy.copy(w)) + w"][h % 2]
+            self.helper_src.append(f"def {helper}(w):\n    return {made}")
+            lines.append(f"{c} = {c} + {helper}({orig})")
+        lines.append(f"{cs} = {self.pick(['copy.copy', 'copy.deepcopy'])}({self.expr('s', env, 1)})")
+        return lines, f"np.sum({c} * {orig}) + np.tanh({cs}) * np.sum({orig})"
+
+    def passed_record(self, env, h: int):
+        """'recordpassed' (drawn last): a namedtuple of a module-level class `STk` that a function of the program's
+        returns (`return q._replace(...)`), passed straight to another function of the program's (README: namedtuples
+        '... passed straight to another call, `g2(step(s, g))`'; declined before h29c): at once, nested
+        (`use(step(step(st)), c=0.5)`) or by keyword in a loop that steps the namedtuple too (its form chosen off `h`,
+        drawing nothing). Returns the lines and a scalar term for the result."""
+        cls, st, step, use = self.fresh("ST"), self.fresh("st"), self.fresh("ststep"), self.fresh("energy")
+        self.helper_src.append(f'{cls} = collections.namedtuple("{cls}", ["u", "w"])')
+        self.helper_src.append(f"def {step}(q):\n    return q._replace(u=np.tanh(q.u) + 0.1 * np.sum(q.w), "
+                               "w=np.sin(q.w) * q.u)")
+        self.helper_src.append(f"def {use}(q, c=1.0):\n    return c * q.u * np.sum(q.w ** 2)")
+        lines = [f"{st} = {cls}({self.expr('s', env, 1)}, {self.expr('v', env, 1)})"]
+        form = h % 3
+        acc, i = self.fresh("acc"), self.fresh("i")
+        # (a statement of its own: a call of the program's before it in f's return line would run first, and srcdiff
+        # binds the namedtuple to a name first only where nothing runs before it, the README's decline)
+        if form == 0:
+            return lines + [f"{acc} = {use}({step}({st}))"], acc
+        if form == 1:
+            return lines + [f"{acc} = {use}({step}({step}({st})), c={self.const()})"], acc
+        lines += [f"{acc} = 0.0", f"for {i} in range(2):", f"    {acc} = {acc} + {use}(q={step}({st}))",
+                  f"    {st} = {step}({st})"]
+        return lines, acc
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2206,6 +2253,25 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # copy.copy / copy.deepcopy of a vector and of a number f computes, the copy written (drawn after everything
+        # else: the programs of the other features stay as they were; a local 'reservednames' renamed, renamed here)
+        if self.has("copies") and self.coin(3):
+            block, term = self.copied_values(env, sum(map(ord, source())))
+            if renamed:
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
+        # a namedtuple a function of the program's returns, passed straight to another call, `use(ststep(st))` (drawn
+        # after everything else: the programs of the other features stay as they were; a local 'reservednames' renamed,
+        # renamed here)
+        if self.has("recordpassed") and self.coin(3):
+            block, term = self.passed_record(env, sum(map(ord, source())))
+            if renamed:     # (a local 'reservednames' renamed: seed 1220015's `ST44(t33, ...)` read a name bound no more)
+                block, term = [re.sub(rf"\b{renamed[0]}\b", renamed[1], t) for t in block + [term]][:-1], \
+                    re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2469,7 +2535,11 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 "ellipsis",
                 # a helper that writes into its array parameter, then binds the parameter again (a loop, a while, a
                 # branch), called where f reads the array after the call (fuzz 1192024's decline; follow_writes.py)
-                "argrebound")
+                "argrebound",
+                # README (Rules): copy.copy / copy.deepcopy of an array or a number, the copy written (h29c)
+                "copies",
+                # README: a namedtuple a function of yours returns passed straight to another call (h29c)
+                "recordpassed")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

@@ -17,6 +17,7 @@ error, h25b).
 
 Each case runs on numba's CUDA simulator (a subprocess: NUMBA_ENABLE_CUDASIM must be set before numba is imported)
 against the CPU gradient (jit=False) per example, and that against central differences where it is finite."""
+import copy
 import json
 import math
 import os
@@ -308,6 +309,17 @@ def ellipsis_written(x, a):
     return np.sum(np.sin(y[...]))
 
 
+def copies_written(x, a):
+    """`copy.copy` / `copy.deepcopy` of a per-example array and number, the copy written in place while the original
+    is read after (np.copy's rule on the device: its CUDA template, h29c; was "call to copy.copy has no
+    differentiation rule")."""
+    y = copy.copy(np.tanh(a))
+    z = copy.deepcopy(y)
+    z[1] = x * 2.0
+    z *= copy.copy(x)
+    return np.sum(z * y) + copy.deepcopy(x) * np.sum(y)
+
+
 def ellipsis_columns(x, M):
     """A column and a row written through an Ellipsis: the adjoint of the read `y[..., 0]` was rt.index_add's scatter
     and its view was kept past the write the backward sweep undoes (where `y[:, 0]`'s is taken again), which the
@@ -344,6 +356,7 @@ def _data():
         "swapped_then_written": (swapped_then_written, (x, a)),
         "ellipsis_written": (ellipsis_written, (x, a)),
         "ellipsis_columns": (ellipsis_columns, (x, np.linspace(-0.7, 0.9, 12 * B).reshape(B, 3, 4))),
+        "copies_written": (copies_written, (x, a)),
     }
 
 
@@ -474,7 +487,7 @@ if __name__ != "__main__":
                                       "swaps_in_loop", "swap_written", "saved_after_swap", "saved_written_twice",
                                       "saved_as_second_name", "pingpong_jacobi", "pingpong_third_name",
                                       "pingpong_empty_like", "swapped_then_written", "ellipsis_written",
-                                      "ellipsis_columns"])
+                                      "ellipsis_columns", "copies_written"])
     def test_matches_cpu(results, name):
         r = results[name]
         assert isinstance(r, dict), r

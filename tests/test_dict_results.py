@@ -402,3 +402,68 @@ def test_the_dict_return_check_parses_only_functions_that_may_return_one():
     finally:
         parse.parse = real
     assert [p for p in parsed if p is layer] == [layer]      # (the front end's parse only)
+
+
+# ---- a function of yours returning a list or tuple of dicts (h29c): declined at its `return`, naming the list and
+# saying what works (was "call to builtins.dict: classes, instances and bound methods are not supported" for
+# `dict(w=a)`, and "dict displays used as values" for `{...}`); the forms its advice gives are differentiated.
+def listed_layers(a, b):
+    return [dict(w=a), dict(w=b)]
+
+
+def over_listed_layers(x):
+    t = 0.0
+    for layer in listed_layers(x, 2.0 * x):
+        t = t + np.sum(layer["w"] ** 2)
+    return t
+
+
+def tuple_of_dicts(a, b):
+    return {"w": a}, {"w": b * a}
+
+
+def unpacked_dicts(x):
+    l1, l2 = tuple_of_dicts(x, 2.0 * x)
+    return np.sum(l1["w"] * l2["w"])
+
+
+def comprehended_dicts(ws):
+    return [{"w": w} for w in ws]
+
+
+def over_comprehended(x):
+    return sum(np.sum(d["w"]) for d in comprehended_dicts((x, np.sin(x))))
+
+
+@pytest.mark.parametrize("f, helper, kind", [(over_listed_layers, "listed_layers", "list"),
+                                             (unpacked_dicts, "tuple_of_dicts", "tuple"),
+                                             (over_comprehended, "comprehended_dicts", "list")])
+def test_a_list_of_dicts_returned_is_declined_at_its_return(f, helper, kind):
+    for transform in (srcdiff.grad, lambda g: (lambda x: srcdiff.jvp(g)(x, np.ones(2)))):
+        with pytest.raises(srcdiff.SrcdiffError, match=rf"test_dict_results.py:\d+: your function {helper} returns a "
+                                                       rf"{kind} of dicts(?s:.*)    return (?s:.*)hint: make the list where "
+                                                       r"you use it"):
+            transform(f)(np.array([0.3, -0.5]))
+
+
+def layers_made_here(x):
+    layers = [dict(w=x), dict(w=2.0 * x)]
+    t = 0.0
+    for layer in layers:
+        t = t + np.sum(layer["w"] ** 2)
+    return t
+
+
+def one_dict_of_the_arrays(a, b):
+    return {"w0": a, "w1": b}
+
+
+def over_one_dict(x):
+    p = one_dict_of_the_arrays(x, 2.0 * x)
+    return np.sum(p["w0"] ** 2) + np.sum(p["w1"] ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("f", [layers_made_here, over_one_dict])
+def test_what_the_list_of_dicts_advice_says_works(f, jit):
+    check_grad(f, [np.array([0.3, -0.5])], jit=jit)

@@ -823,3 +823,16 @@ def test_a_tuple_of_one_wrt_gives_tuples_of_one_in_hvp_hessian_and_jvp_of_grad(j
     assert isinstance(value, tuple) and isinstance(tangent, tuple)
     np.testing.assert_allclose(value[0], g(x)[0], rtol=1e-12)
     np.testing.assert_allclose(tangent[0], H @ v, rtol=1e-12)
+
+
+def sine_and_total(x):
+    return np.sin(x), np.sum(x * x)
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_jacobian_of_a_tuple_of_parts_of_different_shapes_declines(mode):
+    """jacobian stacks a tuple's parts into one array; parts of different shapes do not stack: a SrcdiffError naming
+    the shapes, with advice (it was NumPy's ValueError, 'inhomogeneous shape', in every mode, h29c)."""
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_forward.py:\d+: sine_and_total returned a tuple of parts of "
+                                                   r"different shapes \(\(3,\), \(\)\)(?s:.*)hint: .*srcdiff.jvp"):
+        srcdiff.jacobian(sine_and_total, mode=mode)(np.array([0.1, 0.5, -0.3]))

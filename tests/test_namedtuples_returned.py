@@ -99,6 +99,44 @@ def test_a_namedtuple_a_function_of_yours_returns(f, jit):
     check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
 
 
+# ---- a namedtuple a function of yours returns passed straight to another call, `g(step(s, x))` (h29c): bound to a
+# name first (transforms/passed_records.py), as the same program written so was differentiated; declined before as
+# "used here other than bound to a name, unpacked or read by field".
+def passed_on(W, b, x):
+    s = S(W, b)
+    return np.sum(np.tanh(stepped_twice(step(s, x), x).W))
+
+
+def passed_whole(W, b, x):
+    return np.sum(step(S(W, b), x))
+
+
+def energy(s, w=1.0):
+    return np.sum(s.W * s.b) * w
+
+
+def passed_in_places(W, b, x):
+    s = S(W, b)
+    total = energy(step(step(s, x), x), w=np.sum(x))       # nested, beside a keyword argument
+    for i in range(2):
+        total = total + energy(s=step(s, np.cos(x), lr=0.3))    # by keyword, in a loop
+        s = step(s, 0.5 * x)
+    if energy(stepped_twice(s, x)) > 0.0:                   # an if's test
+        total = total * 1.5
+    return total + energy(make(np.sin(W), b))
+
+
+def passed_after_a_call(W, b, x):
+    s = S(W, b)
+    return energy(s) + energy(step(s, x))    # energy(s) runs first: step is not bound before it
+
+
+@JIT
+@pytest.mark.parametrize("f", [passed_on, passed_whole, passed_in_places])
+def test_passed_straight_to_a_call(f, jit):
+    check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+
+
 @JIT
 def test_of_a_namedtuple_argument(jit):
     g = srcdiff.grad(of_an_argument, jit=jit)(S(W0.copy(), B0.copy()), X0.copy())
@@ -132,15 +170,6 @@ def classes_differ(W, b, x):
     return np.sum(s2.W)
 
 
-def passed_on(W, b, x):
-    s = S(W, b)
-    return np.sum(np.tanh(stepped_twice(step(s, x), x).W))
-
-
-def passed_whole(W, b, x):
-    return np.sum(step(S(W, b), x))
-
-
 def returns_one(W, b):
     s = step(S(W, b), b)
     return s
@@ -151,13 +180,13 @@ def returns_one(W, b):
                     r"on some path but here another value", r"same class on every path"),
     (classes_differ, r"test_namedtuples_returned.py:\d+: either returns namedtuples of different classes here \(S, T\)",
      r"one class on every path"),
-    (passed_whole, r"test_namedtuples_returned.py:\d+: the namedtuple your function step returns, used here other "
-                   r"than bound to a name, unpacked or read by field", r"s2 = step\(\.\.\.\)"),
-    (passed_on, r"test_namedtuples_returned.py:\d+: the namedtuple your function step returns, used here other "
-                r"than bound to a name", r"s2 = step\(\.\.\.\)"),
-    (returns_one, r"test_namedtuples_returned.py:\d+: the function you differentiate returns a namedtuple",
-     r"return its fields"),
-], ids=["some_paths", "classes_differ", "passed_whole", "passed_on", "top_level"])
+    (passed_after_a_call, r"test_namedtuples_returned.py:\d+: the namedtuple your function step returns, used here "
+                          r"other than bound to a name, unpacked, read by field or passed to a call at a point of the "
+                          r"statement that runs before any other call of yours", r"s2 = step\(\.\.\.\)"),
+    (returns_one, r"test_namedtuples_returned.py:\d+: grad needs a function that returns a scalar: one number; this "
+                  r"one returns a S namedtuple \(fields W, b\)", r"return np.sum\(s.W \*\* 2\) \+ np.sum\(s.b \*\* 2\)"
+                                                                r"`\) to take grad of it; srcdiff.jvp\(f\)"),
+], ids=["some_paths", "classes_differ", "passed_after_a_call", "top_level"])
 def test_declined_at_the_line(f, words, advice):
     with pytest.raises(srcdiff.SrcdiffError, match=words + "(?s:.*)hint: .*" + advice):
         srcdiff.grad(f, wrt=(0, 1))(W0.copy(), B0.copy(), *([X0.copy()] if f is not returns_one else []))
@@ -231,3 +260,50 @@ def test_a_method_of_a_namedtuple_argument(jit):
     check_value_grad_jvp(flat, (W0.copy(), B0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
     np.testing.assert_allclose(g.W, expect[0], rtol=1e-12)
     np.testing.assert_allclose(g.b, expect[1], rtol=1e-12)
+
+
+# ---- the function differentiated returning a namedtuple (h29c): jvp gives its value and tangent as namedtuples of its
+# class (the API's transforms of an array-valued function: jvp and jacobian); grad and value_and_grad say they need one
+# number, jacobian one array, naming the class and its fields (all three were "the function you differentiate returns
+# a namedtuple", jvp too).
+def state_of(W, b):
+    s = S(np.sin(W) * b, np.sum(W * b))
+    return s._replace(b=s.b * np.tanh(b[0]))
+
+
+def stepped_state(s, x):
+    return s._replace(W=s.W * np.tanh(x), b=s.b + 0.5 * x)
+
+
+@JIT
+def test_jvp_of_a_function_returning_a_namedtuple(jit):
+    e = 1e-6
+    value, tangent = srcdiff.jvp(state_of, wrt=(0, 1), jit=jit)(W0.copy(), B0.copy(), TANGENTS)
+    plus = state_of(W0 + e * TANGENTS[0], B0 + e * TANGENTS[1])
+    minus = state_of(W0 - e * TANGENTS[0], B0 - e * TANGENTS[1])
+    assert isinstance(value, S) and isinstance(tangent, S)
+    for field in S._fields:
+        np.testing.assert_allclose(getattr(value, field), getattr(state_of(W0, B0), field), rtol=1e-12)
+        np.testing.assert_allclose(getattr(tangent, field), (getattr(plus, field) - getattr(minus, field)) / (2 * e),
+                                   rtol=1e-6, atol=1e-8)
+    # of a namedtuple argument's changed copy: the argument's class, its tangent a namedtuple of it too
+    s0, dx = S(W0.copy(), B0.copy()), np.array([0.2, -0.3, 0.4])
+    value, tangent = srcdiff.jvp(stepped_state, wrt=(0, 1), jit=jit)(s0, X0.copy(), (S(*TANGENTS), dx))
+    plus = stepped_state(S(W0 + e * TANGENTS[0], B0 + e * TANGENTS[1]), X0 + e * dx)
+    minus = stepped_state(S(W0 - e * TANGENTS[0], B0 - e * TANGENTS[1]), X0 - e * dx)
+    assert isinstance(tangent, S)
+    for got, p, m in zip(tangent, plus, minus):
+        np.testing.assert_allclose(got, (p - m) / (2 * e), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("transform, words", [
+    (srcdiff.grad, r"grad needs a function that returns a scalar: one number; this one returns a S namedtuple "
+                   r"\(fields W, b\)"),
+    (srcdiff.value_and_grad, r"value_and_grad needs a function that returns a scalar: one number"),
+    (srcdiff.jacobian, r"jacobian of a function that returns a S namedtuple \(fields W, b\): the jacobian is of one "
+                       r"array"),
+])
+def test_a_namedtuple_result_where_one_value_is_needed(transform, words):
+    with pytest.raises(srcdiff.SrcdiffError, match=r"test_namedtuples_returned.py:\d+: " + words + r"(?s:.*)hint: .*"
+                                                   r"srcdiff.jvp\(f\)"):
+        transform(state_of, wrt=(0, 1))(W0.copy(), B0.copy())

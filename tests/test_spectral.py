@@ -231,3 +231,29 @@ def test_reverse_over_reverse_declines_with_advice():
     # README (Transforms): any derivative of a function that calls jvp through eigvalsh, reverse mode too
     with pytest.raises(srcdiff.SrcdiffError, match=r"eigvalsh_jvp.*no differentiation rule"):
         srcdiff.grad(jvp_of_eigenvalue_jvp)(np.diag([1.0, 2.0, 3.5]))
+
+
+# ---- reverse over a gradient through singular values: rt.svdvals_grad's reverse rule (h29c) -------------------
+def spectral_loss(x):
+    return np.sum(np.sin(np.linalg.svd(x, compute_uv=False))) + np.linalg.svd(x)[1][0] ** 2
+
+
+_spectral_grad = srcdiff.grad(spectral_loss)
+
+
+def squared_gradient_norm(x, b):
+    g = _spectral_grad(x)
+    return np.sum(g * g) + np.sum(g * b)
+
+
+@pytest.mark.parametrize("jit", BACKENDS)
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5)])
+def test_reverse_over_a_gradient_through_singular_values(shape, jit):
+    """grad of the squared norm of a gradient through svdvals (the nested fuzzer's form, declined as 'rt.svdvals_grad
+    has no reverse rule' before h29c), w.r.t. the matrix and the vector dotted with the gradient, against central
+    differences, on both backends."""
+    rng = np.random.default_rng(7)
+    args = [_matrix(rng, shape), rng.normal(size=shape)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_grad(squared_gradient_norm, args, wrt=(0, 1), jit=jit, rtol=1e-5, atol=1e-6)

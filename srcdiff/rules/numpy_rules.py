@@ -6,6 +6,7 @@ split the adjoint equally; clip passes the adjoint on the closed interval; sqrt 
 np.linalg.norm, whose square root is rt.sqrt_of_squares, at 0 -> 0: runtime_rules.py).
 """
 import builtins
+import copy
 import math
 import operator
 
@@ -204,7 +205,9 @@ R("rt.to_float", [], "x", "rt.reshape_like(g, x)", jvp="dx", kind="float", cuda=
 # x.item() (transforms/resolve.py): the number an array of one element holds, of any rank (NumPy 2's float() takes a
 # 0-d array only); its adjoint in x's shape, its tangent the number dx holds
 R("rt.item", [], "x", "rt.reshape_like(g, x)", jvp="rt.item(dx)", kind="float", cuda="float({0})")
-R("np.copy", [np.copy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
+# (copy.copy and copy.deepcopy of an array or a number too: a copy is the identity for derivatives; of a dict,
+# flatten copies its items first, transforms/dict_forms.py; of a tuple or list, declined in resolve)
+R("np.copy", [np.copy, copy.copy, copy.deepcopy], "x", "g", jvp="dx", kind="copy", shape="elementwise", cuda="({0})")
 # np.asarray of an array is that array (transforms/aliasing.py: a view, so writes through it are checked)
 R("np.asarray", [np.asarray, np.ascontiguousarray], "x", "g", jvp="dx", kind="same")
 R("np.array", [np.array], "x", None, variadic="array", kind="literal_array")

@@ -255,13 +255,17 @@ R("rt.logdet_grad", [rt.logdet_grad], "a", "-rt.dot(ans, rt.dot(np.transpose(g),
 # ---- eigh / svd / pinv / kron adjoints (runtime/spectral.py) --------------------------------------------------
 # The adjoints of eigh, svd and pinv are linear in their last argument v (the output's adjoint); their tangents
 # add the helper at dv and its derivative along the other arguments (*_tangent, *_curvature). Forward over reverse
-# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules).
+# only (hvp, hessian): reverse over reverse declines them (checks.check_reverse_rules), but for svdvals_grad's.
 R("rt.eigvalsh_grad", [rt.eigvalsh_grad], "a, v", None, None, kind=("of_matrix", 2),
   jvp="rt.eigvalsh_grad(a, dv) + rt.eigvalsh_curvature(a, v, da)")
 R("rt.eigh_vectors_grad", [rt.eigh_vectors_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.eigh_vectors_grad(a, u, dv) + rt.eigh_vectors_grad_tangent(a, u, v, da, du)")
-R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", None, None, kind=("of_matrix", 2),
-  jvp="rt.svdvals_grad(a, dv) + rt.svdvals_curvature(a, v, da)")
+# svdvals_grad(a, v) = U diag(v) Vᵀ is the gradient of φ(a) = Σ v_i s_i(a): its derivative along da (the curvature)
+# is φ's Hessian applied to da, a self-adjoint map, so the adjoint of a is the curvature applied to g; it is linear
+# in v, and the adjoint of v is diag(Uᵀ g V), svdvals' own tangent at g (reverse over a gradient through singular
+# values: tests/test_spectral.py)
+R("rt.svdvals_grad", [rt.svdvals_grad], "a, v", "rt.svdvals_curvature(a, v, g)", "rt.svdvals_jvp(a, g)",
+  kind=("of_matrix", 2), jvp="rt.svdvals_grad(a, dv) + rt.svdvals_curvature(a, v, da)")
 R("rt.svd_u_grad", [rt.svd_u_grad], "a, u, v", None, None, None, kind=("of_matrix", 2),
   jvp="rt.svd_u_grad(a, u, dv) + rt.svd_u_grad_tangent(a, u, v, da, du)")
 R("rt.svd_vh_grad", [rt.svd_vh_grad], "a, vh, v", None, None, None, kind=("of_matrix", 2),

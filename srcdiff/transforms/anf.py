@@ -269,7 +269,9 @@ class _ANF:
             kws = [gast.keyword(arg=k.arg, value=self.atom(k.value, pre, base)) for k in e.keywords]
             if any(k.arg is None for k in kws):
                 fail(e, self.unit, "**kwargs in calls is not supported")
-            return gast.Call(func=e.func, args=args, keywords=kws)
+            out = gast.Call(func=e.func, args=args, keywords=kws)
+            anno.copy(e, out, (anno.COPY_MODULE,))    # (np.copy of the user's copy.copy: kind_rewrites)
+            return out
         if isinstance(e, gast.Subscript):
             return gast.Subscript(value=self.atom(e.value, pre, base), slice=self.index(e.slice, pre, base),
                                   ctx=gast.Load())

@@ -90,6 +90,10 @@ RECORDS_BOUND = _key("records_bound", """frozenset of str: on a FunctionDef flat
     callee's bindings of such a parameter's fields).""")
 IN_PLACE = _key("in_place", """True on `a = a + v` made from the user's `a += v` (NumPy adds into a's memory).
     Written by desugar; copied by anf; read by aliasing (check_views).""")
+COPY_MODULE = _key("copy_module", """"copy.copy" or "copy.deepcopy": on the call resolve wrote as `np.copy(e)` of the
+    user's `copy.copy(e)` (a copy is the identity for derivatives, of an array or a number). Written by resolve;
+    copied by anf; read by kind_rewrites (array_literal_operands), which declines it of a tuple or list, where np.copy would make
+    one array of the items Python's copy keeps apart.""")
 LOOP_COPY = _key("loop_copy", """str: on `seq = <iterable>` that desugar wrote for a `for` loop over an array,
     the iterable the user's loop walks as the user spells it (`xs`, `P[1]`).
     Written by desugar; copied by anf; read by aliasing (check_views' message).""")

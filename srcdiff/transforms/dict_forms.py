@@ -721,6 +721,34 @@ def _dict_call(node) -> bool:
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict"
 
 
+def decline_returned_dict_sequences(fn_node, unit) -> None:
+    """Decline a `return` of `fn_node` (or of a def nested in it) whose value is a list or tuple of dicts, `return
+    [dict(w=a), dict(w=b)]`, `return {"w": a}, {"w": b}`, `return [{"w": w} for w in ws]`: flatten reads the dicts a
+    function of yours returns where each return is one dict display (its items the variables the caller binds), and
+    a list of dicts where it is made and bound to a name; this was declined as "call to builtins.dict: classes,
+    instances and bound methods are not supported" or "dict displays used as values", at the helper's line but
+    naming neither the list nor what works (h29c)."""
+    def is_dict(e):
+        return isinstance(e, (gast.Dict, gast.DictComp)) or (
+            isinstance(e, gast.Call) and isinstance(e.func, gast.Name) and e.func.id == "dict"
+            and unit.namespace.get("dict", dict) is dict)
+    called = {n.func.id for n in walk(fn_node) if isinstance(n, gast.Call) and isinstance(n.func, gast.Name)}
+    for fn in walk(fn_node):
+        if not isinstance(fn, gast.FunctionDef) or fn is not fn_node and fn.name not in called:
+            continue    # (a nested def never called is never compiled)
+        for r in _returns(fn.body):
+            v = r.value
+            items = list(v.elts) if isinstance(v, (gast.List, gast.Tuple)) else \
+                [v.elt] if isinstance(v, (gast.ListComp, gast.GeneratorExp)) else []
+            if any(is_dict(e) for e in items):
+                kind = "tuple" if isinstance(v, gast.Tuple) else "list"
+                fail(r, unit, f"your function {fn.name} returns a {kind} of dicts (srcdiff makes each item of a dict "
+                              "its own variable: it reads the dicts a function of yours returns where each `return` "
+                              "is one dict display, and a list of dicts where it is made and bound to a name)",
+                     "make the list where you use it (`layers = [dict(w=a), dict(w=b)]`, then `for layer in "
+                     "layers:`), or return one dict of the arrays (`return {\"w0\": a, \"w1\": b}`)")
+
+
 def returned_keys(fn_node):
     """How the function `fn_node` returns dicts: None where no `return` of it gives a dict display; the keys (a tuple
     of strings) where every return gives a dict display of those string-literal keys, in that order; else the first

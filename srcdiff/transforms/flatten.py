@@ -25,9 +25,10 @@ import gast
 from ..errors import SrcdiffError, fail
 from . import annotations as anno
 from .astutil import NOT_LITERAL, Namer, Transformer, assign, const, copy_loc, load, map_blocks, store, walk
-from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, display_keys, fold_static_tests,
-                         returned_keys, static_value)
+from .dict_forms import (DictForms, Keyed, bound_again_to_made, constant_strings, decline_returned_dict_sequences,
+                         display_keys, fold_static_tests, returned_keys, static_value)
 from .item_variables import item_variable, item_variables
+from .passed_records import bind_passed_records
 from .record_forms import Fields, RecordForms, record_methods_named, records_bound_again
 from .record_returns import returned_records
 
@@ -824,9 +825,13 @@ def flatten_arguments(unit, structs: dict, for_call: bool = False):
     structs = structs or {}
     params = {a.id for a in unit.node.args.args}
     record_methods_named(unit.node, unit.namespace, structs)     # s.step(g) -> P_step(s, g) (record_forms)
+    decline_returned_dict_sequences(unit.node, unit)     # return [dict(w=a), dict(w=b)] (dict_forms)
     fl = _Flatten(unit, structs, rebound_names(unit.node, params))
     if not _makes_dicts(unit, fl) and not structs:
         return unit
+    if bind_passed_records(unit.node, fl.record_call, unit.namespace):     # g(step(s, x)): step_s = step(s, x) first
+        fl = _Flatten(unit, structs, rebound_names(unit.node, params))
+        _makes_dicts(unit, fl)
     _one_variable_per_item(unit, structs)
     made = _made_structures(unit, fl)
     if _unshadow_nested(unit, set(structs) | made):     # (then what fl read off the names before is stale)

@@ -10,7 +10,7 @@ import gast
 from . import annotations as anno
 from . import astutil
 from .astutil import Namer, dotted_name, literal_value, load, map_blocks, nested_blocks, walk_statements
-from ..errors import SrcdiffError
+from ..errors import SrcdiffError, fail
 from ..rules import RULES
 from .canonicalize import array_parameters
 from .kinds import F, dtype, elements, expr_kind, is_array, is_scalar, is_tuple, length, ndim, sum_start
@@ -179,12 +179,29 @@ def array_literal_operands(unit: Unit, kind_map: dict) -> bool:
                 s.value = load(name)
                 changed = True
             if isinstance(s, gast.Assign) and isinstance(s.value, gast.Call):
+                _decline_copied_sequence(unit, s, kind_map)
                 changed |= call_arrays(s, kind_map, namer, out)
             out.append(s)
         return out, changed
 
     unit.node.body, changed = block(unit.node.body)
     return scalar_stacks(unit, kind_map) or changed
+
+
+def _decline_copied_sequence(unit: Unit, s, kind_map: dict) -> None:
+    """`ys = copy.copy(xs)` (or copy.deepcopy) of a tuple or list: declined. resolve writes the copy module's copies as
+    np.copy (COPY_MODULE), right for an array or a number, but NumPy's copy of a tuple is one array of its items,
+    where Python's keeps the tuple (`ys + xs` concatenates, items of other shapes stay apart)."""
+    call = s.value
+    what = anno.get(call, anno.COPY_MODULE)
+    if not what or not call.args:
+        return
+    arg = call.args[0]
+    if isinstance(arg, (gast.Tuple, gast.List)) or isinstance(arg, gast.Name) and is_tuple(kind_map.get(arg.id)):
+        fail(s, unit, f"{what}(...) of a tuple or list (srcdiff copies an array, a number or a dict of them this "
+                      "way; it makes one variable per item of a tuple or list)",
+             "a tuple is never changed: use it itself (`ys = xs`); copy a list's arrays one by one, "
+             "`ys = [a.copy() for a in xs]`, or keep its items in a tuple")
 
 
 class _LazyNamer:

@@ -246,13 +246,15 @@ class RecordForms:
 
     def unread_record_call(self, n):
         """A call of a function of yours returning namedtuples, used other than bound to a name, unpacked, read by
-        field or at an index, or returned by a function returning namedtuples: declined (its callee returns the
-        tuple of the fields' values)."""
+        field or at an index, returned by a function returning namedtuples, or passed to a call where
+        passed_records.py binds it to a name first: declined (its callee returns the tuple of the fields' values)."""
         if id(n) in self.record_calls or not self.record_call(n):
             return
         f = n.func.id
-        fail(n, self.unit, f"the namedtuple your function {f} returns, used here other than bound to a name, unpacked "
-                           "or read by field (srcdiff makes each field of a namedtuple its own variable)",
+        fail(n, self.unit, f"the namedtuple your function {f} returns, used here other than bound to a name, unpacked, "
+                           "read by field or passed to a call at a point of the statement that runs before any other "
+                           "call of yours in it (srcdiff makes each field of a namedtuple its own variable, and binds "
+                           "such a call to a name first: passed_records.py)",
              f"bind it to a name first (`s2 = {f}(...)`) and read s2.W or pass s2, or read {f}(...).W")
 
 

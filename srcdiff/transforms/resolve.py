@@ -363,6 +363,8 @@ class _Resolver(Transformer):
                  "call functions by name (globals, closures, nested defs) or NumPy/math functions")
         shown = self._text(func)
         node.func = self._callable_name(func, obj)
+        if obj is copy.copy or obj is copy.deepcopy:    # (np.copy's rule: kind_rewrites declines it of a tuple)
+            anno.set(node, anno.COPY_MODULE, shown)
         target = self.unit.callees.get(node.func.id) if isinstance(node.func, gast.Name) else None
         mode = _transform_mode(obj)
         if target is not None and mode is not None:   # a transform made at module level: the user's parameters
