@@ -2156,7 +2156,18 @@ class Gen:
                     step = "xa = xa._replace(x=xa.x * 0.8 + 0.1 * np.sum(np.tanh(xa.a)), a=np.sin(xa.a) * xa.x)"
                     if (sum(map(ord, source())) // 4) % 3 == 1:     # (the same step by a method of XA, h27c)
                         step = "xa = xa.damped()"
-                    if form == 1:
+                    if form in (1, 2) and (sum(map(ord, source())) // 12) % 2:
+                        # (the step bound to a new name, then stepped by XA's method, `st = xa.damped()` (or
+                        # `xa._replace(...)`), `st = st.damped()` (in a loop too): record_methods_named follows the
+                        # class through the first binding; was declined as "the namedtuple your function XA_damped
+                        # returns, used here other than bound to a name" or "a namedtuple's `._replace(...)` used other
+                        # than bound to a name", h29d)
+                        st = self.fresh("st")
+                        again = [f"{st} = {st}.damped()"] if form == 1 else [
+                            f"for {self.fresh('r')} in range(2):", f"    {st} = {st}.damped()"]
+                        body[at:at] = [step.replace("xa = xa", f"{st} = xa", 1)] + again
+                        body = body[:-1] + [f"{body[-1]} + 0.1 * {st}.x + 0.1 * np.sum({st}.a)"]
+                    elif form == 1:
                         body[at:at] = [step]
                     elif form == 2:
                         body[at:at] = [f"for {self.fresh('r')} in range(2):", "    " + step]

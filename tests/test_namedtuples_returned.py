@@ -307,3 +307,76 @@ def test_a_namedtuple_result_where_one_value_is_needed(transform, words):
     with pytest.raises(srcdiff.SrcdiffError, match=r"test_namedtuples_returned.py:\d+: " + words + r"(?s:.*)hint: .*"
                                                    r"srcdiff.jvp\(f\)"):
         transform(state_of, wrt=(0, 1))(W0.copy(), B0.copy())
+
+
+# ---- a method called on a name first bound to another name's method call, `q = p.step(g)` then `q = q.step(g)` in
+# a loop, on a second name, `r = p; q = r.step(g)`, or on `s = s0._replace(...)` of an argument: record_methods_named
+# follows the class through those bindings (h29d). Declined before as "the namedtuple your function P_step returns, used
+# here other than bound to a name" (at `q = p.step(g)`, which binds a name) and "method .step() is not supported". A
+# method returning another class (`to_q`) is followed to that class's methods (Q.step, not P.step).
+
+class Q(typing.NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def step(self, g):
+        return self._replace(b=self.b * np.cos(g) + self.W)
+
+
+def _to_q(self):
+    return Q(W=self.W * 3.0, b=self.b)
+
+
+P.to_q = _to_q
+
+
+def method_then_method_again(W, b, x):
+    s = P(W, b)
+    q = s.step(x)
+    for i in range(2):
+        q = q.step(x)
+    return np.sum(q.W * q.b)
+
+
+def method_of_a_second_name(W, b, x):
+    s = P(W, b)
+    r = s
+    q = r.both(x)
+    return np.sum(q.W * q.b)
+
+
+def method_of_a_replaced_copy(W, b, x):
+    s = P(W, b)
+    t = s._replace(b=b * 2.0)
+    t = t.step(x)
+    return np.sum(t.W * t.b)
+
+
+def method_of_another_class(W, b, x):
+    s = P(W, b)
+    q = s.to_q()
+    q = q.step(x)
+    return np.sum(q.W * q.b)
+
+
+@JIT
+@pytest.mark.parametrize("f", [method_then_method_again, method_of_a_second_name, method_of_a_replaced_copy,
+                               method_of_another_class])
+def test_methods_of_names_bound_to_methods(f, jit):
+    check_value_grad_jvp(f, (W0.copy(), B0.copy(), X0.copy()), (0, 1), jit, TANGENTS, atol=1e-8)
+
+
+def method_of_an_argument_copy(s, x):
+    t = s._replace(b=s.b * 0.5)
+    t = t.step(x)
+    u = t.step(x * 2.0)
+    return np.sum(u.W * u.b)
+
+
+def test_a_method_of_an_argument_copy():
+    g = srcdiff.grad(method_of_an_argument_copy)(P(W0.copy(), B0.copy()), X0.copy())
+    flat = lambda W, b: method_of_an_argument_copy(P(W, b), X0)
+    check_value_grad_jvp(flat, (W0.copy(), B0.copy()), (0, 1), False, TANGENTS, atol=1e-8)
+    expect = srcdiff.grad(flat, wrt=(0, 1))(W0.copy(), B0.copy())
+    np.testing.assert_allclose(g.W, expect[0], rtol=1e-12)
+    np.testing.assert_allclose(g.b, expect[1], rtol=1e-12)

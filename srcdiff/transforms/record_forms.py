@@ -259,9 +259,13 @@ class RecordForms:
 
 
 
+_SAME = object()      # (record_methods_named: the class of the name being found, whatever it is)
+
+
 def record_methods_named(fn, namespace: dict, structs: dict) -> None:
-    """`s.step(g)` of a namedtuple `s` (an argument's, or a name bound only to calls of one namedtuple class, to
-    `_replace`s of itself and to such method calls) whose class defines `step` returning namedtuples (`return
+    """`s.step(g)` of a namedtuple `s` (an argument's, or a name bound only to namedtuples of one class: calls of the
+    class, `_replace`s and such method calls of itself or of another such name, `q = p.step(g)`, a second name of
+    one, `r = p`, calls of functions of yours returning them) whose class defines `step` returning namedtuples (`return
     self._replace(W=...)`): the call of that function with s first, `P_step(s, g)` (bound to a name of the namespace,
     as RecordForms' flattener writes a method's call), written before flatten reads what the function binds, so that
     `s2 = s.step(g)` and a loop's `s = s.step(g)` are read as calls of a function of yours returning namedtuples
@@ -275,20 +279,45 @@ def record_methods_named(fn, namespace: dict, structs: dict) -> None:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values.setdefault(n.targets[0].id, []).append(n.value)
 
-    def class_of(name):
+    def class_of(name, seen=frozenset()):
         st = structs.get(name)
         found = {st.cls} if isinstance(st, Fields) and st.cls is not None else set()
         if stores.get(name, 0) != len(values.get(name, [])):
             return None
         for v in values.get(name, []):
-            if not isinstance(v, gast.Call):
-                return None
-            f = v.func
-            if isinstance(f, gast.Name) and f.id not in stores and namedtuple_class(namespace.get(f.id)):
-                found.add(namespace[f.id])
-            elif not (isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == name):
-                return None     # (`s._replace(...)`, `s.step(g)`: of its own class)
+            found.add(value_class(v, seen | {name}))
+        found.discard(_SAME)
         return next(iter(found)) if len(found) == 1 else None
+
+    def value_class(v, seen):
+        """The namedtuple class of the value `v` binds: a call of the class, a second name of a namedtuple (`r = p`),
+        `p._replace(...)` or `p.step(g)` (`q = p.step(g)`, then `q = q.step(g)`: the class `step` returns, p's own
+        where it returns `self` or a copy of it), `step(p, g)` of a function of yours; _SAME for a name whose class is
+        being found (`s = s.step(g)`: of its own class); else None."""
+        if isinstance(v, gast.Name):
+            return _SAME if v.id in seen else class_of(v.id, seen)
+        if not isinstance(v, gast.Call):
+            return None
+        f = v.func
+        if isinstance(f, gast.Name) and f.id not in stores and namedtuple_class(namespace.get(f.id)):
+            return namespace[f.id]
+        if isinstance(f, gast.Name) and f.id not in stores:     # step(s, g), or P_step(p, g) written below
+            got = records_of_function(namespace.get(f.id))[0]
+            made = {src if isinstance(src, type) else value_class(passed(v, src), seen)
+                    for src in got.sources} if isinstance(got, Returned) else {None}
+        elif isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name):
+            cls = value_class(f.value, seen)
+            if cls is None or cls is _SAME or f.attr == "_replace":
+                return cls
+            got = records_of_function(cls.__dict__.get(f.attr))[0]
+            made = {src if isinstance(src, type) else cls if src[2] == 0 else None
+                    for src in got.sources} if isinstance(got, Returned) else {None}
+        else:
+            return None
+        if len(made) > 1:
+            made.discard(_SAME)
+        return next(iter(made)) if len(made) == 1 else None
+
     for n in walk(fn):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)):
             continue
