@@ -162,7 +162,7 @@ class ForwardTransformed:
                 flat_args = [x for a in args for x in (flatten.leaves(a) if isinstance(a, flatten.STRUCTURED) else [a])]
                 grad_fn = self.f.specialise(tuple(kinds.kind_of_value(a) for a in flat_args), structs,
                                             arg_dims=dims.label_arguments(flat_args)).function
-                fn = self._build_over(getattr(grad_fn, "py_func", grad_fn), structs)
+                fn = self._build_over(cachedir.python_function(grad_fn), structs)
 
                 def restructure(out):
                     return tuple(self.f._restructure(self.f._shape(o), dict(structs), original) for o in out)

@@ -32,6 +32,11 @@ def reciprocal(x, a):
 def told(x, a):
     print("f runs")
     return np.sum(np.sin(x)) + math.sqrt(a)
+
+
+def of_a_dict(xa, M):
+    x, a = xa["x"], xa["a"]
+    return np.std(a) * x + math.sqrt(x * x + 1.0) / (1.0 + np.sum(M * M)) + math.cos(a[1]) / x
 ''')
 X = np.array([0.3, -0.8, 1.1])
 
@@ -74,3 +79,21 @@ def test_side_effects_happen_once(capsys, dtype):
             capsys.readouterr()
             assert call() == np.inf, name
             assert capsys.readouterr().out == "f runs\n", name
+
+
+def test_hvp_over_a_gradient_of_dict_arguments():
+    """hvp of a function of a dict argument: forward mode parses the flattened gradient's function as its file reads
+    (cachedir.python_function), not the one run dividing as NumPy. Was 'the source of fs_grad ... no longer matches
+    the function object' (the merge of h29a and h29b, test_fuzz_python's program 49)."""
+    xa, M = {"x": 0.7, "a": np.array([0.3, 0.8])}, np.array([[0.1, 0.2], [0.3, 0.4]])
+    v = ({"x": 1.0, "a": np.array([0.5, -0.5])}, np.array([[1.0, -0.5], [0.25, 2.0]]))
+    got = srcdiff.hvp(m.of_a_dict, wrt=("xa", "M"))(xa, M, v)
+    g = srcdiff.grad(m.of_a_dict, wrt=("xa", "M"))
+    e = 1e-6
+
+    def at(t):
+        return g({"x": xa["x"] + t * v[0]["x"], "a": xa["a"] + t * v[0]["a"]}, M + t * v[1])
+    plus, minus = at(e), at(-e)
+    np.testing.assert_allclose(got[0]["x"], (plus[0]["x"] - minus[0]["x"]) / (2 * e), rtol=1e-5)
+    np.testing.assert_allclose(got[0]["a"], (plus[0]["a"] - minus[0]["a"]) / (2 * e), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(got[1], (plus[1] - minus[1]) / (2 * e), rtol=1e-5, atol=1e-8)
