@@ -1403,9 +1403,9 @@ DETECTORS = {
         _is_call(n.iter, "enumerate") and len(n.iter.args) == 2 and _is_call(n.iter.args[0], "zip")
         and any(isinstance(z, ast.Name) and z.id in _xa_names(t) for z in n.iter.args[0].args)
         and any(isinstance(z, ast.Tuple) for z in n.iter.args[0].args) for n in _walk(_entry(t), ast.For)),
-    "or tuples/lists of them :: copied": lambda t: bool(_tuple_copies(t)),
-    "or tuples/lists of them :: tuple(xa) or list(xa) of them or of their constant slices": lambda t: any(
-        isinstance(c.args[0], ast.Subscript) for c in _tuple_copies(t, sliced=True)),
+    "or tuples/lists of them :: copied": lambda t: bool(_tuple_copies(t, sliced=True)),
+    "or tuples/lists of them :: tuple(xa) or list(xa) of them or of their constant slices": lambda t: bool(
+        _tuple_copies(t)),
     "or tuples/lists of them :: read as the literal of their items (of anything else declined)": lambda t: any(
         c is n.value for n in _walk(_entry(t), ast.Assign) for c in _tuple_copies(t, True)) or any(
         c is n.iter for n in _walk(_entry(t), ast.For, ast.comprehension) for c in _tuple_copies(t, True)),
@@ -1547,6 +1547,9 @@ def _second_name_written(tree):
 
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
+    # README's copies of a tuple argument, `tuple(xa)` or `list(xa)` "of them or of their constant slices": the slices
+    "a copy of a constant slice of the tuple argument": lambda t: any(
+        isinstance(c.args[0], ast.Subscript) for c in _tuple_copies(t, sliced=True)),
     # README's dict copies: copy.deepcopy(params), its arrays written in place (an element, -=) with params read after
     "a deep copy of a dict argument written in place": lambda t: any(
         isinstance(n, (ast.Assign, ast.AugAssign)) and isinstance(getattr(n, "target", None) or n.targets[0],

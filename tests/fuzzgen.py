@@ -1590,7 +1590,7 @@ class Gen:
         before, 'a tuple/list argument used as a whole value'). Returns the lines and a scalar term for the result."""
         cp, acc, v, p, q = self.fresh("cp"), self.fresh("acc"), self.fresh("v"), self.fresh("p"), self.fresh("q")
         pairs = ["tuple(xa)", "list(xa)", "tuple(xa[::-1])", "list(xa[::-1])"]
-        copy_ = self.pick(pairs + ["list(xa[1:])", "tuple(xa[:1])", "list(xa[-1:])"])
+        copy_ = self.pick(pairs + pairs[:2] * 2 + ["list(xa[1:])", "tuple(xa[:1])", "list(xa[-1:])"])
         form = self.pick(["index", "loop", "loop named", "comprehension"] + (["unpack"] if copy_ in pairs else []))
         if form == "index":
             return [f"{cp} = {copy_}"], f"np.sum(np.sin({cp}[0])) * 0.1 + np.sum({cp}[-1] ** 2) * 0.05"
