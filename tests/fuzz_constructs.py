@@ -338,6 +338,21 @@ def _xa_names(tree) -> set:
                      if isinstance(n.targets[0], ast.Name) and isinstance(n.value, ast.Name) and n.value.id == "xa"}
 
 
+def _tuple_copies(tree, sliced=False) -> list:
+    """Calls `tuple(xa)` / `list(xa)` of the entry's tuple argument (or a name bound to it), or (sliced) of a slice
+    of it, `list(xa[1:])` (fuzzgen 'tuplecopy'); not of a dict argument, whose copies are dict(...)."""
+    names = _xa_names(tree) - _dict_names(tree)
+    out = []
+    for c in _walk(_entry(tree), ast.Call):
+        if _call_name(c) in ("tuple", "list") and len(c.args) == 1 and not c.keywords:
+            a = c.args[0]
+            if sliced and isinstance(a, ast.Subscript) and isinstance(a.slice, ast.Slice):
+                a = a.value
+            if isinstance(a, ast.Name) and a.id in names:
+                out.append(c)
+    return out
+
+
 def _dict_names(tree) -> set:
     """The names of a dict argument: the entry's xa (and names bound to it) where a string key or a dict's method
     reads it, and the parameter of each helper it is passed to whole (`dict12(xa, 0.5)`)."""
@@ -1396,6 +1411,12 @@ DETECTORS = {
         _is_call(n.iter, "enumerate") and len(n.iter.args) == 2 and _is_call(n.iter.args[0], "zip")
         and any(isinstance(z, ast.Name) and z.id in _xa_names(t) for z in n.iter.args[0].args)
         and any(isinstance(z, ast.Tuple) for z in n.iter.args[0].args) for n in _walk(_entry(t), ast.For)),
+    "or tuples/lists of them :: copied": lambda t: bool(_tuple_copies(t, sliced=True)),
+    "or tuples/lists of them :: tuple(xa) or list(xa) of them or of their constant slices": lambda t: bool(
+        _tuple_copies(t)),
+    "or tuples/lists of them :: read as the literal of their items (of anything else declined)": lambda t: any(
+        c is n.value for n in _walk(_entry(t), ast.Assign) for c in _tuple_copies(t, True)) or any(
+        c is n.iter for n in _walk(_entry(t), ast.For, ast.comprehension) for c in _tuple_copies(t, True)),
     "or tuples/lists of them :: comprehensions over them": lambda t: any(
         isinstance(g.iter, ast.Name) and g.iter.id in _xa_names(t)
         for c in _walk(_entry(t), ast.GeneratorExp, ast.ListComp) for g in c.generators),
@@ -1534,6 +1555,9 @@ def _second_name_written(tree):
 
 # constructs the fuzz brief asks for beyond the README's words
 EXTRA = {
+    # README's copies of a tuple argument, `tuple(xa)` or `list(xa)` "of them or of their constant slices": the slices
+    "a copy of a constant slice of the tuple argument": lambda t: any(
+        isinstance(c.args[0], ast.Subscript) for c in _tuple_copies(t, sliced=True)),
     # README's dict copies: copy.deepcopy(params), its arrays written in place (an element, -=) with params read after
     "a deep copy of a dict argument written in place": lambda t: any(
         isinstance(n, (ast.Assign, ast.AugAssign)) and isinstance(getattr(n, "target", None) or n.targets[0],

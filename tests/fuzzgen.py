@@ -1630,6 +1630,25 @@ class Gen:
                   f"    {st} = {step}({st})"]
         return lines, acc
 
+    def tuple_copy(self):
+        """'tuplecopy' (drawn last): a copy of the tuple/list argument xa, `tuple(xa)` or `list(xa)`, also of a constant
+        slice (`list(xa[1:])`, `tuple(xa[::-1])`), bound to a name and indexed or unpacked, or looped over, or summed in
+        a comprehension (README: tuples/lists of them, copied; flatten.py reads it as the literal of xa's items:
+        before, 'a tuple/list argument used as a whole value'). Returns the lines and a scalar term for the result."""
+        cp, acc, v, p, q = self.fresh("cp"), self.fresh("acc"), self.fresh("v"), self.fresh("p"), self.fresh("q")
+        pairs = ["tuple(xa)", "list(xa)", "tuple(xa[::-1])", "list(xa[::-1])"]
+        copy_ = self.pick(pairs + pairs[:2] * 2 + ["list(xa[1:])", "tuple(xa[:1])", "list(xa[-1:])"])
+        form = self.pick(["index", "loop", "loop named", "comprehension"] + (["unpack"] if copy_ in pairs else []))
+        if form == "index":
+            return [f"{cp} = {copy_}"], f"np.sum(np.sin({cp}[0])) * 0.1 + np.sum({cp}[-1] ** 2) * 0.05"
+        if form == "unpack":
+            return [f"{p}, {q} = {copy_}"], f"0.1 * np.sum({p} * np.tanh({q}))"
+        if form == "comprehension":
+            return [], f"0.1 * sum(np.sum({v} ** 2) for {v} in {copy_})"
+        pre = [f"{cp} = {copy_}"] if form == "loop named" else []
+        return pre + [f"{acc} = 0.0", f"for {v} in {cp if pre else copy_}:",
+                      f"    {acc} = {acc} + 0.1 * np.sum(np.sin({v}))"], acc
+
     def row_loss(self, env):
         """'rowloss' (not in ALL_FEATURES: the fuzzer's --parallel mode adds it, tests/fuzz_parallel.py; drawn last):
         a loss summed over the rows of a matrix-vector product, `z = M @ a + s`, `np.sum(np.tanh(z) * c)`: the form
@@ -2283,6 +2302,13 @@ class Gen:
                     re.sub(rf"\b{renamed[0]}\b", renamed[1], term)
             body = body[:-1] + block + [f"{body[-1]} + {term}"]
             src = source()
+        # a copy of the tuple argument, tuple(xa) or list(xa) (of a constant slice too), read as its items (drawn last
+        # too; where f binds xa to nothing else: a copy of a tuple made in the function is declined)
+        if (self.has("tuplecopy") and "xa" in params and seq != "dict"
+                and not re.search(r"^\s*xa\b[^=]*=[^=]", "\n".join(body), re.M) and self.coin(2)):
+            block, term = self.tuple_copy()
+            body = body[:-1] + block + [f"{body[-1]} + {term}"]
+            src = source()
         prog = Program(src, self.N, params, n, seq, checkpoints)
         prog.python_only = self.python_only and bool(fuzz_rules.PYTHON_ONLY_TEXT.search(src))
         return prog
@@ -2550,7 +2576,10 @@ ALL_FEATURES = ("where", "maximum", "helpers", "closures", "for", "while", "brea
                 # README (Rules): copy.copy / copy.deepcopy of an array or a number, the copy written (h29c)
                 "copies",
                 # README: a namedtuple a function of yours returns passed straight to another call (h29c)
-                "recordpassed")
+                "recordpassed",
+                # tuple(xa) / list(xa) of the tuple argument or a constant slice of it, indexed, unpacked or looped over
+                # (flatten.py: the literal of its items; was 'a tuple/list argument used as a whole value')
+                "tuplecopy")
 # the fuzzer's --parallel mode's (tests/fuzz_parallel.py), drawn after all of ALL_FEATURES: a loss over the rows of
 # M @ a, which jit="parallel" runs in chunks on threads (left out of ALL_FEATURES: the other modes' programs stay)
 PARALLEL_FEATURES = ("rowloss",)

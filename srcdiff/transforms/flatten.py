@@ -206,6 +206,34 @@ class _Flatten(DictForms, RecordForms):
         return copy_loc(gast.Tuple(elts=[self.items(p, path, node) for p, path in self.sliced(node)],
                                    ctx=gast.Load()), node)
 
+    def copied(self, node):
+        """The tuple/list value `tuple(t)` or `list(t)` copies, where `node` is such a call of a tuple/list argument
+        (or an item of one that is a tuple, or a constant slice of one): `t`, else None. Python makes a new tuple or
+        list of the same items, so srcdiff reads it as the literal of t's items written out (`list(t)` a list
+        literal: its writes and appends are a local list's; of a namedtuple, a plain tuple of its fields' values); a
+        dict's, its keys, is left to the check that declines a dict used whole."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and len(node.args) == 1
+                and not node.keywords and self.unit is not None and node.func.id not in self.locals
+                and self.unit.namespace.get(node.func.id, {"tuple": tuple, "list": list}.get(node.func.id))
+                in (tuple, list)):
+            return None
+        arg = node.args[0]
+        if self.sliced(arg) is not None:
+            return arg
+        r = self.ref(arg)
+        s = None if r is None else self.struct_at(*r)
+        return arg if s is not None and not isinstance(s, Keyed) else None
+
+    def copied_literal(self, node):
+        """`tuple(t)` / `list(t)` (`copied`) as the tuple or list literal of t's items (nested structures kept)."""
+        arg = self.copied(node)
+        refs = self.sliced(arg)
+        if refs is None:
+            r = self.ref(arg)
+            refs = [(r[0], r[1] + (k,)) for k in range(len(self.struct_at(*r)))]
+        kind = gast.List if node.func.id == "list" else gast.Tuple
+        return copy_loc(kind(elts=[self.items(p, path, node) for p, path in refs], ctx=gast.Load()), node)
+
     def leaf(self, param, path, node):
         if isinstance(getattr(node, "ctx", None), (gast.Store, gast.Del)) and param in self.params \
                 and not self.for_call:
@@ -382,6 +410,8 @@ class _Flatten(DictForms, RecordForms):
                 return n
 
             def visit_Call(self, n):
+                if outer.copied(n) is not None:     # tuple(t), list(t): the literal of t's items
+                    return outer.copied_literal(n)
                 outer.unread_dict_call(n)
                 outer.unread_record_call(n)
                 n = outer.method_call(n)    # p.apply(x) of a namedtuple: Params.apply(p, x)
@@ -647,6 +677,8 @@ class _Flatten(DictForms, RecordForms):
         of one (with a constant start). Each item is ("ref", param, path), ("const", k) or ("tuple", items).
         None where `it` is anything else (a loop that stays a loop), or reads a name the loop's body
         (`rebound`) binds: Python evaluates it once, before the loop."""
+        if self.copied(it) is not None:     # for v in list(t): over t's items
+            return self.positions(self.copied(it), rebound)
         part = self.sliced(it)
         if part is not None:
             return [("ref", p, path) for p, path in part]
@@ -728,7 +760,7 @@ class _Flatten(DictForms, RecordForms):
 
     def iterates_structure(self, it) -> bool:
         """Whether `it` (which `positions` resolves) goes over a structured value, directly or in zip/enumerate."""
-        if self.sliced(it) is not None or self.dict_view(it) is not None:
+        if self.sliced(it) is not None or self.dict_view(it) is not None or self.copied(it) is not None:
             return True
         r = self.ref(it)
         if r is not None:

@@ -244,6 +244,14 @@ class _Resolver(Transformer):
                                   f"reading them makes, and of those a function of yours returns)",
                  f"bind it to a name bound only to {name}(...), `s._replace(...)` or the namedtuple a function of "
                  f"yours returns on every path (`s = step(s)` of `return s._replace(W=...)`)")
+        if obj in (tuple, list):     # (flatten reads `tuple(t)` / `list(t)` of a tuple/list argument: copied)
+            name = obj.__name__
+            items = "[t[0], t[1]]" if obj is list else "(t[0], t[1])"
+            fail(node, self.unit, f"`{name}(...)` of a value other than a tuple/list argument (or an item or constant "
+                                  f"slice of one), which srcdiff reads as the literal of its items (a tuple or list made in "
+                                  f"the function, a range, a shape, an array or a generator is not)",
+                 f"use the value itself (u = t, for i in range(n), a.shape), write its items out ({items}), or make "
+                 "an array: np.array(...)")
         if isinstance(obj, type) or (hasattr(obj, "__self__") and not isinstance(obj, pytypes.ModuleType)
                                      and not isinstance(getattr(obj, "__self__"), pytypes.ModuleType)):
             fail(node, self.unit, f"call to {qual}: classes, instances and bound methods are not supported",
