@@ -14,6 +14,8 @@ import srcdiff
 from gradcheck import source_module
 
 m = source_module("forward_dtypes", '''
+import math
+
 import numpy as np
 
 
@@ -42,6 +44,10 @@ def two(x, a):
 
 def scaled(x, w):
     return np.sum(np.tanh(x * w) ** 2)
+
+
+def angled(x, b):
+    return np.sum(x * math.atan2(b, 2.0)) + math.hypot(x[0], b) * x[1]
 
 
 def carried(x, w):
@@ -143,6 +149,9 @@ TYPE_TABLE = {     # (function, arguments as a function of the float type, wrt)
     "array, Python float": (m.scaled, lambda t: (X.astype(t), 0.7), (0, 1)),
     "loop": (m.carried, lambda t: (X.astype(t), t(0.7)), (0, 1)),
     "array": (m.f, lambda t: (X.astype(t),), 0),
+    # math.atan2 / math.hypot give a Python float, which NumPy 2 computes float32 with: under jit=False they were
+    # written np.arctan2 / np.hypot, whose np.float64 made value_and_grad's value and jvp's float64 (h29b)
+    "math.atan2, Python float": (m.angled, lambda t: (X.astype(t), 0.7), (0, 1)),
 }
 
 

@@ -108,14 +108,21 @@ unary("np.rad2deg", [np.rad2deg, np.degrees], "math.degrees", math.degrees, "g *
       "dx * 57.29577951308232", "(({0}) * 57.29577951308232)")
 # at (0, 0), where neither is differentiable, both take 0 for each partial (as abs at 0): forward and reverse mode
 # then agree there whatever the tangents (0 * nan would be nan in one and dropped by the other: fuzz 760099)
-R("np.arctan2", [np.arctan2, math.atan2], "x, y",
-  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, g * y / (x * x + y * y)), x)",
-  "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, -g * x / (x * x + y * y)), y)",
-  jvp="rt.select(x * x + y * y == 0.0, 0.0, (dx * y - dy * x) / (x * x + y * y))",
-  cuda="math.atan2({0}, {1})", **EW2)
-R("np.hypot", [np.hypot, math.hypot], "x, y", "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
-  "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
-  jvp="rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", cuda="math.hypot({0}, {1})", **EW2)
+def binary(name, objs, math_name, math_obj, vjp_x, vjp_y, jvp, cuda):
+    """A function of two arguments under its NumPy name and its math module name, which gives a Python float (as
+    unary's): math.atan2 written np.arctan2 gave an np.float64 under jit=False, which NumPy 2 promotes float32 with
+    (np.sum(x * math.atan2(b, 2.0)) of a float32 x was float64 there, float32 in f and under Numba; h29b)."""
+    R(name, objs, "x, y", vjp_x, vjp_y, jvp=jvp, cuda=cuda, **EW2)
+    R(math_name, [math_obj], "x, y", vjp_x, vjp_y, jvp=jvp, kind="float", shape="elementwise", cuda=cuda)
+
+
+binary("np.arctan2", [np.arctan2], "math.atan2", math.atan2,
+       "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, g * y / (x * x + y * y)), x)",
+       "rt.unbroadcast(rt.select(x * x + y * y == 0.0, 0.0, -g * x / (x * x + y * y)), y)",
+       "rt.select(x * x + y * y == 0.0, 0.0, (dx * y - dy * x) / (x * x + y * y))", "math.atan2({0}, {1})")
+binary("np.hypot", [np.hypot], "math.hypot", math.hypot, "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * x / ans), x)",
+       "rt.unbroadcast(rt.select(ans == 0.0, 0.0, g * y / ans), y)",
+       "rt.select(ans == 0.0, 0.0, (dx * x + dy * y) / ans)", "math.hypot({0}, {1})")
 # where both are -inf (ans == -inf: a log-domain table's unreachable cells), x - ans is NaN: each partial is 0
 # there, as logsumexp's at -inf: x - 0.0 is -inf, never NaN masked afterwards, so that the derivatives of the
 # partials (hvp, grad of grad) are 0 too, not 0 * NaN, and nothing warns (-1e999 is the constant -inf, emitted
